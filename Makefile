@@ -1,0 +1,36 @@
+# Edge Coverage Planner. `make demo` runs the planner on the embedded GeoNames data;
+# `make test` runs the whole test suite. Both create .venv and install what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+COUNTRY ?= US
+OUT    ?= out/demo-$(COUNTRY)
+
+.PHONY: install demo test lint bench sample-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/edge-coverage plan --demo --country $(COUNTRY) --budget-ms 30 --access ftth --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --out docs/benchmarks.md
+
+sample-data: $(STAMP)
+	$(BIN)/python scripts/make_sample_data.py --out data
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

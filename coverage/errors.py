@@ -1,0 +1,53 @@
+"""Exception and warning tree of the planner.
+
+Every error the library raises on purpose derives from :class:`CoverageError`, and the
+CLI maps the subclasses to exit codes: 2 for bad input, 3 for "no feasible plan",
+4 for solver failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CoverageError",
+    "InputValidationError",
+    "InfeasibleBudgetError",
+    "NoFeasiblePlanError",
+    "SolverError",
+    "CoverageWarning",
+]
+
+
+class CoverageError(Exception):
+    """Root of the planner's errors; never raised bare."""
+
+    exit_code: int = 1
+
+
+class InputValidationError(CoverageError, ValueError):
+    """Bad input file or option.
+
+    The message lists every problem found (file or option, rows, fix), not just the
+    first one.
+    """
+
+    exit_code = 2
+
+
+class NoFeasiblePlanError(CoverageError):
+    """No placement can meet the requirements (e.g. no demand is coverable)."""
+
+    exit_code = 3
+
+
+class InfeasibleBudgetError(NoFeasiblePlanError, ValueError):
+    """The latency budget cannot be met even at distance zero."""
+
+
+class SolverError(CoverageError, RuntimeError):
+    """The MILP solver failed (not a time limit: a genuine failure)."""
+
+    exit_code = 4
+
+
+class CoverageWarning(UserWarning):
+    """Warnings issued by the planner (assumed CRS, heuristic solutions, ...)."""

@@ -1,0 +1,500 @@
+"""The planner: reach matrix -> minimum N-k-safe sites -> k-median -> N-1 check -> Plan."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.neighbors import BallTree
+
+from .errors import InputValidationError, NoFeasiblePlanError
+from .geo import EARTH_RADIUS_KM, latlon_rad
+from .latency import PERCENTILES, LatencyModel
+from .optimize import _first_two_open, k_median, min_cover
+from .reach import ReachMatrix, build_reach
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Plan", "plan_sites", "n_minus_1", "check_invariants"]
+
+COVERAGE_STATUSES = ("redundant", "single", "uncoverable")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A site plan and everything needed to explain it.
+
+    Attributes
+    ----------
+    sites : pandas.DataFrame
+        Chosen sites: ``site_id, name, lat, lon, tier, required, population_primary,
+        n_demand_primary, population_backup, radius_km, population_outside_budget_if_failed``.
+    demand : pandas.DataFrame
+        One row per demand point: coordinates, population, the assignment columns of
+        ``assignment.csv`` and the N-1 columns ``n1_latency_ms``, ``n1_within_budget``.
+    failures : pandas.DataFrame
+        One row per chosen site (the N-1 scenarios), see :func:`n_minus_1`.
+    candidates : pandas.DataFrame
+        All candidate sites, with a boolean ``chosen`` column.
+    reach : ReachMatrix
+        The (demand, candidate) pairs within budget.
+    model : LatencyModel
+        Latency model used.
+    budget_ms, percentile, failures_tolerated, radius_km
+        Run settings; ``radius_km`` is the budget radius of the default access class.
+    info : dict
+        The content of ``summary.json``.
+    """
+
+    sites: pd.DataFrame
+    demand: pd.DataFrame
+    failures: pd.DataFrame
+    candidates: pd.DataFrame
+    reach: ReachMatrix = field(repr=False)
+    model: LatencyModel = field(repr=False)
+    budget_ms: float = 30.0
+    percentile: str = "p99"
+    failures_tolerated: int = 1
+    radius_km: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures (the content of ``summary.json``), as a new dict."""
+        return dict(self.info)
+
+    @property
+    def assignment(self) -> pd.DataFrame:
+        """``assignment.csv``: one row per demand point (DESIGN section 4 columns first)."""
+        cols = [
+            "demand_id", "population", "primary_site_id", "primary_latency_ms",
+            "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
+            "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "name", "lat", "lon",
+        ]
+        return self.demand[[c for c in cols if c in self.demand.columns]]
+
+    @property
+    def gaps(self) -> pd.DataFrame:
+        """Demand points that are not N-1 safe: uncoverable or single-coverable."""
+        return self.demand[self.demand["coverage_status"] != "redundant"]
+
+    def explore(self, m: Any = None, **kwargs: Any) -> Any:
+        """Interactive Folium map of the plan (see :func:`coverage.maps.plan_map`)."""
+        from .maps import plan_map
+
+        return plan_map(self, m=m, **kwargs)
+
+    def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm") -> Path:
+        """Write every output of the plan into directory ``path`` (atomically per file)."""
+        from .report import write_plan
+
+        return write_plan(self, path, map=map, tiles=tiles)
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (
+            f"Plan(site_count={i.get('site_count')}, status={i.get('status')!r}, "
+            f"budget_ms={self.budget_ms:g}, percentile={self.percentile!r}, "
+            f"failures_tolerated={self.failures_tolerated}, n_demand={i.get('n_demand')}, "
+            f"population_uncoverable={i.get('population_uncoverable')})"
+        )
+
+
+def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
+                   model: LatencyModel) -> None:
+    problems = []
+    try:
+        b = float(budget_ms)
+        if not math.isfinite(b) or b <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}")
+    if isinstance(failures, bool) or not isinstance(failures, int | np.integer) or failures < 0:
+        problems.append(f"failures (--failures) must be an integer >= 0; got {failures!r}")
+    if percentile not in PERCENTILES:
+        problems.append(f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}")
+    if access not in model.access_profiles_ms:
+        problems.append(
+            f"access (--access) {access!r} is not a known access profile; choose one of "
+            + ", ".join(sorted(model.access_profiles_ms))
+        )
+    if problems:
+        raise InputValidationError("invalid options: " + "; ".join(problems))
+
+
+def plan_sites(
+    demand: pd.DataFrame,
+    sites: pd.DataFrame,
+    *,
+    budget_ms: float = 30.0,
+    failures: int = 1,
+    percentile: str = "p99",
+    access: str = "ftth",
+    model: LatencyModel | None = None,
+    time_limit_s: float = 300.0,
+    kmedian_time_limit_s: float = 60.0,
+    inputs: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Find the fewest sites that keep every user within budget under ``failures`` failures.
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame or geopandas.GeoDataFrame
+        Demand points (``population`` plus coordinates or geometry; optional ``access``);
+        validated with :func:`coverage.io.as_demand`.
+    sites : pandas.DataFrame or geopandas.GeoDataFrame
+        Candidate sites; optional ``required`` (existing sites) and ``cost``; validated with
+        :func:`coverage.io.as_sites`.
+    budget_ms : float, default 30
+        Latency budget, ms, checked at ``percentile``.
+    failures : int, default 1
+        Number of simultaneous site failures to tolerate (k): each demand point needs
+        ``min(k + 1, |N_i|)`` chosen sites within budget.
+    percentile : {"p99", "p50"}, default "p99"
+        Percentile at which the budget is checked.
+    access : str, default "ftth"
+        Access technology of demand without an ``access`` column.
+    model : LatencyModel, optional
+        Latency model; the defaults of :class:`LatencyModel` when omitted.
+    time_limit_s : float, default 300
+        HiGHS time limit of the site-count stage, s.
+    kmedian_time_limit_s : float, default 60
+        Time limit of the k-median stage, s.
+    inputs : dict, optional
+        Description of the input files, recorded in the summary.
+    progress : callable, optional
+        Called with a short message at the start of each stage.
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    InputValidationError
+        Bad demand, sites or options.
+    InfeasibleBudgetError
+        The budget cannot be met even at distance zero.
+    NoFeasiblePlanError
+        No demand point has any candidate within budget.
+
+    Examples
+    --------
+    >>> from coverage.datasets import geonames_demand, geonames_candidates
+    >>> plan = plan_sites(geonames_demand("LU"), geonames_candidates("LU", 5_000), budget_ms=30)
+    >>> plan.summary()["status"]
+    'optimal'
+    """
+    from . import __version__
+    from .io import as_demand, as_sites
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    say = progress or (lambda msg: logger.info("%s", msg))
+    model = model or LatencyModel()
+    _check_options(budget_ms, failures, percentile, access, model)
+    budget_ms = float(budget_ms)
+    radius_km = model.radius_km(budget_ms, access, percentile)  # raises if infeasible at d=0
+
+    t = time.perf_counter()
+    demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"))
+    sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
+    if "access" not in demand.columns:
+        demand = demand.assign(access=access)
+    timings["validate_s"] = time.perf_counter() - t
+
+    say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
+        f"within {budget_ms:g} ms {percentile}")
+    t = time.perf_counter()
+    reach = build_reach(
+        demand["lat"].to_numpy(), demand["lon"].to_numpy(),
+        sites["lat"].to_numpy(), sites["lon"].to_numpy(),
+        model=model, budget_ms=budget_ms, access=demand["access"].to_numpy(),
+        percentile=percentile,
+    )
+    timings["reach_s"] = time.perf_counter() - t
+    n_cov = reach.n_covering()
+    population = demand["population"].to_numpy(dtype=np.float64)
+    if len(demand) and not (n_cov > 0).any():
+        raise NoFeasiblePlanError(
+            f"no demand point has a candidate site within {budget_ms:g} ms {percentile} "
+            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
+            "or raise --budget-ms"
+        )
+    requirement = np.minimum(failures + 1, n_cov)
+    required = sites["required"].to_numpy(dtype=bool)
+    cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
+
+    say(f"solving: fewest sites with {failures + 1}-fold coverage (HiGHS, limit {time_limit_s:g} s)")
+    t = time.perf_counter()
+    cover = min_cover(reach.boolean(), requirement, cost=cost, required=required,
+                      time_limit_s=time_limit_s)
+    timings["solve_s"] = time.perf_counter() - t
+
+    chosen = cover.sites
+    kmed_status, kmed_bound = "skipped", float("nan")
+    t = time.perf_counter()
+    if cost is None and len(chosen):
+        say(f"k-median: placing {len(chosen)} sites to minimise population-weighted latency")
+        med = k_median(reach.values("p50_ms"), len(chosen), weights=population,
+                       requirement=requirement, required=required, start=chosen,
+                       time_limit_s=kmedian_time_limit_s)
+        chosen, kmed_status, kmed_bound = med.sites, med.status, med.lower_bound
+    timings["kmedian_s"] = time.perf_counter() - t
+
+    say("N-1 check: failing each chosen site in turn")
+    t = time.perf_counter()
+    demand_out, failures_df = _assign_and_fail(demand, sites, reach, chosen, model, budget_ms,
+                                               percentile)
+    timings["n1_s"] = time.perf_counter() - t
+
+    sites_out = _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile)
+    candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
+    status_col = demand_out["coverage_status"]
+    has_primary = demand_out["primary_site_id"].notna()
+    w_primary = population[has_primary.to_numpy()]
+    mean_latency = (
+        float(np.average(demand_out.loc[has_primary, "primary_p50_ms"], weights=w_primary))
+        if w_primary.sum() > 0 else float("nan")
+    )
+    finite_n1 = demand_out["n1_latency_ms"].dropna()
+    info: dict[str, Any] = {
+        "site_count": int(len(chosen)),
+        "lower_bound": float(cover.lower_bound),
+        "status": cover.status,
+        "mip_gap": float(cover.mip_gap),
+        "budget_ms": budget_ms,
+        "percentile": percentile,
+        "failures_tolerated": int(failures),
+        "n_demand": int(len(demand)),
+        "n_candidates": int(len(sites)),
+        "population_total": float(population.sum()),
+        "population_covered": float(population[n_cov >= 1].sum()),
+        "population_redundant": float(population[n_cov >= 2].sum()),
+        "population_single_coverable": float(population[n_cov == 1].sum()),
+        "population_uncoverable": float(population[n_cov == 0].sum()),
+        "n_demand_single_coverable": int((n_cov == 1).sum()),
+        "n_demand_uncoverable": int((n_cov == 0).sum()),
+        "max_radius_km": float(radius_km),
+        "mean_latency_ms": mean_latency,
+        "mean_latency_percentile_ms": (
+            float(np.average(demand_out.loc[has_primary, "primary_latency_ms"],
+                             weights=w_primary)) if w_primary.sum() > 0 else float("nan")
+        ),
+        "n1_worst_latency_ms": float(finite_n1.max()) if len(finite_n1) else float("nan"),
+        "n1_population_outside_budget": float(failures_df["population_outside_budget"].max())
+        if len(failures_df) else 0.0,
+        "n1_population_outside_budget_redundant": float(
+            failures_df["population_outside_budget_redundant"].max()
+        ) if len(failures_df) else 0.0,
+        "kmedian_status": kmed_status,
+        "kmedian_lower_bound_ms_pop": kmed_bound,
+        "n_pairs_in_reach": reach.nnz,
+        "reductions": cover.reductions,
+        "timings_s": timings,
+        "runtime_s": time.perf_counter() - t_start,
+        "parameters": {
+            "latency_model": model.to_dict(),
+            "budget_ms": budget_ms,
+            "percentile": percentile,
+            "failures": int(failures),
+            "access_default": access,
+            "access_classes": sorted(map(str, pd.unique(demand["access"]))),
+            "time_limit_s": time_limit_s,
+            "kmedian_time_limit_s": kmedian_time_limit_s,
+            "required_sites": int(required.sum()),
+            "objective": "min_cost" if cost is not None else "min_sites",
+        },
+        "inputs": inputs or {},
+        "version": __version__,
+    }
+    del status_col
+    return Plan(
+        sites=sites_out, demand=demand_out, failures=failures_df, candidates=candidates,
+        reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
+        failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
+    )
+
+
+def _nearest_two_open(
+    demand: pd.DataFrame, sites: pd.DataFrame, chosen: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Nearest two chosen sites of every demand point regardless of budget (positions, km)."""
+    k = min(2, len(chosen))
+    tree = BallTree(latlon_rad(sites["lat"].to_numpy()[chosen], sites["lon"].to_numpy()[chosen]),
+                    metric="haversine")
+    dist, ind = tree.query(latlon_rad(demand["lat"], demand["lon"]), k=k)
+    return chosen[ind], dist * EARTH_RADIUS_KM
+
+
+def _assign_and_fail(demand, sites, reach, chosen, model, budget_ms, percentile):
+    n = len(demand)
+    m = reach.n_sites
+    is_open = np.zeros(m, dtype=bool)
+    is_open[chosen] = True
+    first, second = _first_two_open(reach.indptr, reach.indices, is_open)
+    site_ids = sites["site_id"].to_numpy(dtype=object)
+    n_cov = reach.n_covering()
+
+    def pick(e, arr, fill=np.nan):
+        out = np.full(n, fill, dtype=np.float64)
+        ok = e >= 0
+        out[ok] = arr[e[ok]]
+        return out
+
+    def pick_id(e):
+        out = np.full(n, None, dtype=object)
+        ok = e >= 0
+        out[ok] = site_ids[reach.indices[e[ok]]]
+        return out
+
+    primary_lat = pick(first, reach.latency_ms)
+    backup_lat = pick(second, reach.latency_ms)
+    # N-1: when the primary fails, users move to the nearest surviving site, in budget or not
+    n1 = backup_lat.copy()
+    n1_site = pick_id(second)
+    need = (first >= 0) & (second < 0)
+    if need.any() and len(chosen) >= 2:
+        sub = demand.loc[need]
+        near, dkm = _nearest_two_open(sub, sites, chosen)
+        primary_pos = reach.indices[first[need]]
+        use = np.where(near[:, 0] == primary_pos, 1, 0)
+        rows = np.arange(len(sub))
+        d_surv = dkm[rows, use]
+        n1[need] = model.latency_ms(d_surv, sub["access"].to_numpy(), percentile)
+        n1_site[need] = site_ids[near[rows, use]]
+    status = np.where(n_cov >= 2, "redundant", np.where(n_cov == 1, "single", "uncoverable"))
+    out = demand.copy()
+    out["primary_site_id"] = pick_id(first)
+    out["primary_latency_ms"] = primary_lat
+    out["primary_p50_ms"] = pick(first, reach.p50_ms)
+    out["primary_distance_km"] = pick(first, reach.distance_km)
+    out["backup_site_id"] = pick_id(second)
+    out["backup_latency_ms"] = backup_lat
+    out["n_covering_sites"] = n_cov
+    out["coverage_status"] = status
+    out["n1_site_id"] = n1_site
+    out["n1_latency_ms"] = n1
+    out["n1_within_budget"] = np.nan_to_num(n1, nan=np.inf) <= budget_ms + 1e-6
+    failures = n_minus_1(out, site_ids[chosen], budget_ms)
+    return out, failures
+
+
+def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
+              budget_ms: float) -> pd.DataFrame:
+    """Single-failure scenarios: fail each chosen site, re-route its users, measure the damage.
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        Per-demand table with ``population``, ``primary_site_id``, ``coverage_status``,
+        ``n1_latency_ms`` (latency at the nearest surviving site when the primary fails) and
+        ``n1_within_budget``.
+    chosen_site_ids : array_like
+        The open sites.
+    budget_ms : float
+        Latency budget, ms.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per failed site: ``failed_site_id, n_demand_rerouted, population_rerouted,
+        population_outside_budget, population_outside_budget_redundant, worst_latency_ms,
+        mean_rerouted_latency_ms, meets_budget``. ``population_outside_budget_redundant``
+        counts users that had two or more sites in budget: it must be 0 for an N-1-safe plan.
+    """
+    a = assignment[assignment["primary_site_id"].notna()]
+    pop = a["population"].to_numpy(dtype=np.float64)
+    lat = a["n1_latency_ms"].to_numpy(dtype=np.float64)
+    out_b = ~a["n1_within_budget"].to_numpy(dtype=bool)
+    red = (a["coverage_status"] == "redundant").to_numpy()
+    frame = pd.DataFrame({
+        "failed_site_id": a["primary_site_id"].to_numpy(),
+        "n_demand_rerouted": 1,
+        "population_rerouted": pop,
+        "population_outside_budget": pop * out_b,
+        "population_outside_budget_redundant": pop * (out_b & red),
+        "worst_latency_ms": lat,
+        "_lat_pop": np.nan_to_num(lat) * pop,
+    })
+    g = frame.groupby("failed_site_id", sort=False).agg(
+        n_demand_rerouted=("n_demand_rerouted", "sum"),
+        population_rerouted=("population_rerouted", "sum"),
+        population_outside_budget=("population_outside_budget", "sum"),
+        population_outside_budget_redundant=("population_outside_budget_redundant", "sum"),
+        worst_latency_ms=("worst_latency_ms", "max"),
+        _lat_pop=("_lat_pop", "sum"),
+    )
+    ids = pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id")
+    g = g.reindex(ids)
+    g[["n_demand_rerouted"]] = g[["n_demand_rerouted"]].fillna(0).astype(np.int64)
+    for c in ("population_rerouted", "population_outside_budget",
+              "population_outside_budget_redundant", "_lat_pop"):
+        g[c] = g[c].fillna(0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g["mean_rerouted_latency_ms"] = np.where(
+            g["population_rerouted"] > 0, g["_lat_pop"] / g["population_rerouted"], np.nan
+        )
+    g["meets_budget"] = g["population_outside_budget"] == 0
+    return g.drop(columns="_lat_pop").reset_index()
+
+
+def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile):
+    s = sites.iloc[chosen].reset_index(drop=True)
+    prim = demand_out.groupby("primary_site_id")["population"].agg(["sum", "size"])
+    back = demand_out.groupby("backup_site_id")["population"].sum()
+    ids = s["site_id"]
+    s["population_primary"] = ids.map(prim["sum"]).fillna(0.0).to_numpy()
+    s["n_demand_primary"] = ids.map(prim["size"]).fillna(0).astype(np.int64).to_numpy()
+    s["population_backup"] = ids.map(back).fillna(0.0).to_numpy()
+    f = failures_df.set_index("failed_site_id")
+    s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
+    s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
+    s["radius_km"] = model.radius_km(budget_ms, str(demand_out["access"].iloc[0]), percentile) \
+        if len(demand_out) else np.nan
+    front = ["site_id", "name", "lat", "lon", "tier", "required", "population_primary",
+             "n_demand_primary", "population_backup"]
+    return s[front + [c for c in s.columns if c not in front]]
+
+
+def check_invariants(plan: Plan) -> list[str]:
+    """Independent check of a plan's guarantees; returns a list of violations (empty if none).
+
+    Recomputes coverage from coordinates with plain haversine (no reach matrix, no optimiser):
+    every demand point with at least ``min(k + 1, |N_i|)`` candidates in budget must have that
+    many chosen sites in budget, and its primary latency must be within budget.
+    """
+    from .geo import haversine_km
+
+    problems = []
+    d = plan.demand
+    c = plan.candidates
+    chosen = c[c["chosen"]]
+    access = d["access"].to_numpy()
+    fixed = plan.model.fixed_ms_array(access, plan.percentile)
+    dist_all = haversine_km(d["lat"].to_numpy()[:, None], d["lon"].to_numpy()[:, None],
+                            c["lat"].to_numpy()[None, :], c["lon"].to_numpy()[None, :])
+    lat_all = fixed[:, None] + plan.model.ms_per_km * dist_all
+    in_budget = lat_all <= plan.budget_ms + 1e-6
+    n_all = in_budget.sum(axis=1)
+    n_chosen = in_budget[:, c["chosen"].to_numpy()].sum(axis=1)
+    need = np.minimum(plan.failures_tolerated + 1, n_all)
+    bad = np.flatnonzero(n_chosen < need)
+    if len(bad):
+        problems.append(f"{len(bad)} demand points have fewer chosen sites in budget than required")
+    if (d["n_covering_sites"].to_numpy() != n_all).any():
+        problems.append("n_covering_sites differs from a direct recomputation")
+    ok = d["primary_latency_ms"].notna()
+    if (d.loc[ok, "primary_latency_ms"] > plan.budget_ms + 1e-3).any():
+        problems.append("a primary latency exceeds the budget")
+    if len(chosen) != plan.info["site_count"]:
+        problems.append("site_count differs from the number of chosen candidates")
+    return problems

@@ -1,0 +1,488 @@
+"""Tests for coverage.io: reading and validating demand and site files."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from coverage.errors import CoverageWarning, InputValidationError
+from coverage.io import as_demand, as_sites, format_rows, read_demand, read_sites
+
+DEMAND_COLUMNS = ["demand_id", "lat", "lon", "population", "name"]
+SITE_COLUMNS = ["site_id", "lat", "lon", "name", "tier", "required"]
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def raises_with(func, *args, match: list[str], **kwargs) -> str:
+    """Call ``func`` expecting an InputValidationError containing every string in ``match``."""
+    with pytest.raises(InputValidationError) as info:
+        func(*args, **kwargs)
+    msg = str(info.value)
+    for needle in match:
+        assert needle in msg, f"{needle!r} not in message:\n{msg}"
+    assert "Fix:" in msg
+    return msg
+
+
+no_crs_write = pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
+
+
+def to_3857(lon, lat):
+    return Transformer.from_crs(4326, 3857, always_xy=True).transform(lon, lat)
+
+
+# --------------------------------------------------------------------------------------
+# Good inputs
+# --------------------------------------------------------------------------------------
+
+
+def test_csv_aliases_latitude_longitude(tmp_path):
+    path = write(
+        tmp_path / "demand.csv",
+        "ID,Latitude,Longitude,Pop,City,extra\n"
+        "01,40.4168,-3.7038,3300000,Madrid,a\n"
+        "02,41.3874,2.1686,1600000,,b\n",
+    )
+    df = read_demand(path)
+    assert list(df.columns) == [*DEMAND_COLUMNS, "extra"]
+    assert isinstance(df.index, pd.RangeIndex)
+    assert df["demand_id"].tolist() == ["01", "02"]  # leading zeros preserved
+    assert df["name"].tolist() == ["Madrid", "02"]  # missing name falls back to the id
+    assert df["lat"].dtype == np.float64 and df["lon"].dtype == np.float64
+    assert df["population"].dtype == np.float64
+    np.testing.assert_allclose(df["lat"], [40.4168, 41.3874])
+    np.testing.assert_allclose(df["lon"], [-3.7038, 2.1686])
+    assert df["extra"].tolist() == ["a", "b"]
+    assert "access" not in df.columns
+
+
+def test_csv_lng_alias_without_id_uses_row_numbers(tmp_path, caplog):
+    path = write(tmp_path / "d.txt", "lat,lng,population,access_type\n10,20,5,FTTH\n11,21,0,lte\n")
+    with caplog.at_level(logging.INFO, logger="coverage.io"):
+        df = read_demand(path)
+    assert df["demand_id"].tolist() == ["1", "2"]
+    assert df["name"].tolist() == ["1", "2"]
+    assert df["lon"].tolist() == [20.0, 21.0]
+    assert df["access"].tolist() == ["ftth", "lte"]
+    assert "row numbers" in caplog.text
+
+
+def test_csv_gz(tmp_path):
+    path = tmp_path / "d.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("geoid,y,x,POPULATION\nA,1.5,2.5,7\n")
+    df = read_demand(path)
+    assert df.loc[0, ["demand_id", "lat", "lon", "population"]].tolist() == ["A", 1.5, 2.5, 7.0]
+
+
+def test_geojson_polygons_use_a_point_inside(tmp_path):
+    # A U shape: its centroid lies outside the polygon.
+    u_shape = shapely.Polygon([(0, 0), (3, 0), (3, 3), (2, 3), (2, 1), (1, 1), (1, 3), (0, 3)])
+    multi = shapely.MultiPolygon([shapely.box(10, 10, 11, 11), shapely.box(12, 12, 13, 13)])
+    line = shapely.LineString([(20, 20), (21, 21)])
+    gdf = gpd.GeoDataFrame(
+        {"id": ["u", "m", "l"], "population": [1, 2, 3]},
+        geometry=[u_shape, multi, line],
+        crs=4326,
+    )
+    path = tmp_path / "areas.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    df = read_demand(path)
+    assert not u_shape.contains(u_shape.centroid)
+    pts = shapely.points(df["lon"], df["lat"])
+    assert u_shape.contains(pts[0])
+    assert multi.contains(pts[1])
+    assert line.distance(pts[2]) < 1e-9
+    assert "geometry" not in df.columns
+
+
+def test_geopackage_in_3857_is_reprojected(tmp_path):
+    lon = np.array([-3.7038, 2.1686, 151.2093])
+    lat = np.array([40.4168, 41.3874, -33.8688])
+    x, y = to_3857(lon, lat)
+    gdf = gpd.GeoDataFrame(
+        {"code": ["m", "b", "s"], "pop_total": [3.0, 1.6, 5.0]},
+        geometry=gpd.points_from_xy(x, y),
+        crs=3857,
+    )
+    path = tmp_path / "pts.gpkg"
+    gdf.to_file(path, driver="GPKG")
+    df = read_demand(path)
+    exp_lon, exp_lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
+    np.testing.assert_allclose(df["lon"], exp_lon, atol=1e-6)
+    np.testing.assert_allclose(df["lat"], exp_lat, atol=1e-6)
+    np.testing.assert_allclose(df["lat"], lat, atol=1e-6)
+    assert df["demand_id"].tolist() == ["m", "b", "s"]
+
+
+def test_shapefile(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"site_id": ["a", "b"], "tier": ["metro", "edge"], "cost": [2.5, 4.0]},
+        geometry=gpd.points_from_xy([1.0, 2.0], [3.0, 4.0]),
+        crs=4326,
+    )
+    path = tmp_path / "sites.shp"
+    gdf.to_file(path)
+    df = read_sites(path)
+    assert list(df.columns) == [*SITE_COLUMNS, "cost"]
+    assert df["lon"].tolist() == [1.0, 2.0]
+    assert df["lat"].tolist() == [3.0, 4.0]
+    assert df["tier"].tolist() == ["metro", "edge"]
+    assert df["required"].tolist() == [False, False]
+    assert df["cost"].tolist() == [2.5, 4.0]
+
+
+@no_crs_write
+def test_shapefile_without_crs_warns_and_assumes_4326(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"population": [1.0]}, geometry=gpd.points_from_xy([5.0], [6.0]), crs=None
+    )
+    path = tmp_path / "nocrs.shp"
+    gdf.to_file(path)
+    with pytest.warns(CoverageWarning, match="EPSG:4326"):
+        df = read_demand(path)
+    assert (df["lat"].item(), df["lon"].item()) == (6.0, 5.0)
+
+
+def test_geoparquet_and_plain_parquet(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"demand_id": ["a", "b"], "population": [1, 2]},
+        geometry=gpd.points_from_xy([10.0, 11.0], [50.0, 51.0]),
+        crs=4326,
+    )
+    gpath = tmp_path / "d.parquet"
+    gdf.to_parquet(gpath)
+    df = read_demand(gpath)
+    assert df["lat"].tolist() == [50.0, 51.0]
+    assert df["population"].tolist() == [1.0, 2.0]
+
+    ppath = tmp_path / "plain.parquet"
+    pd.DataFrame({"id": [7, 8], "lat": [1.0, 2.0], "lon": [3.0, 4.0], "pop": [5, 6]}).to_parquet(
+        ppath
+    )
+    df = read_demand(ppath)
+    assert df["demand_id"].tolist() == ["7", "8"]
+    assert df["lon"].tolist() == [3.0, 4.0]
+
+
+def test_csv_with_crs_argument(tmp_path):
+    lon = np.array([-3.7038, 2.1686])
+    lat = np.array([40.4168, 41.3874])
+    x, y = to_3857(lon, lat)
+    text = "id,x,y,population\n" + "".join(
+        f"{i},{float(xi)!r},{float(yi)!r},1\n" for i, (xi, yi) in enumerate(zip(x, y, strict=True))
+    )
+    path = write(tmp_path / "proj.csv", text)
+    df = read_demand(path, crs="EPSG:3857")
+    exp_lon, exp_lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(x, y)
+    np.testing.assert_allclose(df["lon"], exp_lon, atol=1e-6)
+    np.testing.assert_allclose(df["lat"], exp_lat, atol=1e-6)
+    np.testing.assert_allclose(df["lat"], lat, atol=1e-6)
+
+
+def test_cenpop_file_with_bom_and_plus_signs(tmp_path):
+    path = write(
+        tmp_path / "CenPop2020_Mean_TR01.txt",
+        "STATEFP,COUNTYFP,TRACTCE,POPULATION,LATITUDE,LONGITUDE\n"
+        "01,001,020100,1775,+32.481959,-086.491580\n"
+        "01,001,020200,2055,+32.475758,-086.472468\n",
+        encoding="utf-8-sig",
+    )
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    df = read_demand(path)
+    assert df["demand_id"].tolist() == ["01001020100", "01001020200"]
+    np.testing.assert_allclose(df["lat"], [32.481959, 32.475758])
+    np.testing.assert_allclose(df["lon"], [-86.491580, -86.472468])
+    assert df["population"].tolist() == [1775.0, 2055.0]
+
+
+def test_sites_tier_required_cost(tmp_path):
+    path = write(
+        tmp_path / "sites.csv",
+        "Site_ID,lat,lon,site_name,tier,Existing,cost\n"
+        "A,1,2,Alpha,metro,yes,10\n"
+        "B,1,3,,,0,5.5\n"
+        "C,2,3,Gamma,edge,TRUE,1\n"
+        "D,2,4,Delta,edge,,2\n",
+    )
+    df = read_sites(path)
+    assert list(df.columns) == [*SITE_COLUMNS, "cost"]
+    assert df["site_id"].tolist() == ["A", "B", "C", "D"]
+    assert df["name"].tolist() == ["Alpha", "B", "Gamma", "Delta"]
+    assert df["tier"].tolist() == ["metro", "candidate", "edge", "edge"]
+    assert df["required"].dtype == bool
+    assert df["required"].tolist() == [True, False, True, False]
+    assert df["cost"].dtype == np.float64
+    assert df["cost"].tolist() == [10.0, 5.5, 1.0, 2.0]
+
+
+def test_sites_defaults(tmp_path):
+    path = write(tmp_path / "s.csv", "latitude,longitude\n1,2\n3,4\n")
+    df = read_sites(path)
+    assert list(df.columns) == SITE_COLUMNS
+    assert df["site_id"].tolist() == ["1", "2"]
+    assert df["tier"].tolist() == ["candidate", "candidate"]
+    assert df["required"].tolist() == [False, False]
+
+
+def test_in_memory_frames():
+    df = as_demand(pd.DataFrame({"LAT": [1.0], "LON": [2.0], "Population": [3]}))
+    assert df.loc[0, ["demand_id", "lat", "lon", "population"]].tolist() == ["1", 1.0, 2.0, 3.0]
+    gdf = gpd.GeoDataFrame({"id": [5]}, geometry=gpd.points_from_xy([7.0], [8.0]), crs=4326)
+    sites = as_sites(gdf)
+    assert sites.loc[0, ["site_id", "lat", "lon"]].tolist() == ["5", 8.0, 7.0]
+    raises_with(
+        as_demand,
+        pd.DataFrame({"lat": [1.0, 2.0], "lon": [2.0, 3.0], "population": [1.0, -1.0]}),
+        source="my-frame",
+        match=["my-frame", "negative", "row 2"],
+    )
+
+
+def test_format_rows():
+    assert format_rows(np.array([4])) == "row 4"
+    assert format_rows(np.arange(1, 16)) == "rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 5 more"
+
+
+# --------------------------------------------------------------------------------------
+# Bad inputs: one error, naming the file, the rows and a fix
+# --------------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    raises_with(read_demand, tmp_path / "nope.csv", match=["nope.csv", "not found", "path"])
+
+
+def test_directory_is_not_a_file(tmp_path):
+    raises_with(read_sites, tmp_path, match=[str(tmp_path), "not a regular file"])
+
+
+def test_missing_columns(tmp_path):
+    path = write(tmp_path / "cols.csv", "foo,bar\n1,2\n")
+    msg = raises_with(
+        read_demand,
+        path,
+        match=["cols.csv", "missing columns", "latitude", "longitude", "population", "'foo'"],
+    )
+    assert "lat, latitude, y" in msg and "rename" in msg
+
+
+def test_duplicate_ids(tmp_path):
+    path = write(
+        tmp_path / "dup.csv",
+        "id,lat,lon,population\na,1,1,1\nb,1,1,1\na,1,1,1\nc,1,1,1\nb,1,1,1\n",
+    )
+    raises_with(read_demand, path, match=["dup.csv", "duplicate", "'a', 'b'", "rows 1, 2, 3, 5"])
+
+
+def test_nan_population(tmp_path):
+    path = write(tmp_path / "nan.csv", "id,lat,lon,population\na,1,1,1\nb,1,1,\nc,1,1,NaN\n")
+    raises_with(read_demand, path, match=["nan.csv", "population is missing", "rows 2, 3", "fill"])
+
+
+def test_negative_population(tmp_path):
+    path = write(tmp_path / "neg.csv", "id,lat,lon,population\na,1,1,-5\nb,1,1,1\n")
+    raises_with(read_demand, path, match=["neg.csv", "negative", "row 1", ">= 0"])
+
+
+def test_non_numeric_population(tmp_path):
+    path = write(tmp_path / "txt.csv", 'id,lat,lon,population\na,1,1,abc\nb,1,1,2\nc,1,1,"1,2x"\n')
+    raises_with(
+        read_demand,
+        path,
+        match=["txt.csv", "not a finite number", "'abc'", "'1,2x'", "rows 1, 3", "plain numbers"],
+    )
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    raises_with(read_demand, path, match=["empty.csv", "empty", "0 bytes", "header"])
+
+
+def test_header_only_csv(tmp_path):
+    path = write(tmp_path / "header.csv", "id,lat,lon,population\n")
+    raises_with(read_demand, path, match=["header.csv", "no data rows", "add at least one"])
+
+
+def test_out_of_range_coordinates(tmp_path):
+    path = write(
+        tmp_path / "range.csv",
+        "id,lat,lon,population\na,10,100,1\nb,91,100,1\nc,-10,-200,1\n",
+    )
+    raises_with(
+        read_demand,
+        path,
+        match=["range.csv", "latitude outside [-90, 90] (row 2)", "longitude outside", "row 3"],
+    )
+
+
+def test_swapped_lat_lon(tmp_path):
+    path = write(
+        tmp_path / "swap.csv",
+        "id,lat,lon,population\na,-3.7,40.4,1\nb,151.2,-33.9,1\nc,-122.4,37.8,1\n",
+    )
+    raises_with(read_demand, path, match=["swap.csv", "look swapped", "rows 2, 3", "swap the"])
+
+
+def test_projected_metres_as_degrees(tmp_path):
+    x, y = to_3857([-3.7, 2.2], [40.4, 41.4])
+    path = write(
+        tmp_path / "metres.csv",
+        f"id,lat,lon,population\na,{y[0]},{x[0]},1\nb,{y[1]},{x[1]},1\n",
+    )
+    raises_with(
+        read_demand,
+        path,
+        match=["metres.csv", "projected metres", "rows 1, 2", "crs=", "--demand-crs"],
+    )
+
+
+@no_crs_write
+def test_vector_without_crs_in_metres(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"population": [1.0]}, geometry=gpd.points_from_xy([-400000.0], [4900000.0]), crs=None
+    )
+    path = tmp_path / "metres.shp"
+    gdf.to_file(path)
+    raises_with(read_demand, path, match=["metres.shp", "projected metres", "row 1", "crs="])
+
+
+def test_truncated_geopackage(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"id": np.arange(50), "population": np.ones(50)},
+        geometry=gpd.points_from_xy(np.linspace(0, 1, 50), np.linspace(0, 1, 50)),
+        crs=4326,
+    )
+    path = tmp_path / "cut.gpkg"
+    gdf.to_file(path, driver="GPKG")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    raises_with(read_demand, path, match=["cut.gpkg", "truncated", "check the file is complete"])
+
+
+def test_truncated_geojson(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"id": np.arange(20), "population": np.ones(20)},
+        geometry=gpd.points_from_xy(np.linspace(0, 1, 20), np.linspace(0, 1, 20)),
+        crs=4326,
+    )
+    path = tmp_path / "cut.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    raises_with(
+        read_demand, path, match=["cut.geojson", "cannot read", "check the file is complete"]
+    )
+
+
+def test_garbage_bytes_in_csv(tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    raises_with(read_demand, path, match=["garbage.csv", "check the file is complete"])
+
+
+def test_non_utf8_csv(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("id,lat,lon,population,name\na,1,1,1,M\xe1laga\n".encode("latin-1"))
+    raises_with(read_demand, path, match=["latin.csv", "UTF-8", "check the file is complete"])
+
+
+def test_broken_quote_csv(tmp_path):
+    path = write(
+        tmp_path / "quote.csv",
+        'id,lat,lon,population,name\na,1,1,1,"ok"\nb,1,1,1,"broken\n' + "c,1,1,1,x\n" * 3,
+    )
+    raises_with(read_demand, path, match=["quote.csv", "cannot read", "check the file is complete"])
+
+
+def test_unknown_access_value(tmp_path):
+    path = write(
+        tmp_path / "acc.csv",
+        "id,lat,lon,population,access\na,1,1,1,ftth\nb,1,1,1,FIBRE\nc,1,1,1,5G-SA\nd,1,1,1,\n",
+    )
+    msg = raises_with(
+        read_demand,
+        path,
+        match=["acc.csv", "unknown access values 'fibre'", "row 2", "use one of", "5g-urllc"],
+    )
+    assert re.search(r"access is missing.*row 4", msg)
+    assert "row 3" not in msg  # case-insensitive match of 5G-SA
+
+
+def test_access_profiles_argument(tmp_path):
+    path = write(tmp_path / "acc.csv", "lat,lon,population,access\n1,1,1,sat\n")
+    assert read_demand(path, access_profiles={"sat": (300.0, 600.0)})["access"].tolist() == ["sat"]
+
+
+def test_missing_geometry_in_vector_file(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"id": ["a", "b", "c"], "population": [1, 2, 3]},
+        geometry=[shapely.Point(1, 1), None, shapely.Point(2, 2)],
+        crs=4326,
+    )
+    path = tmp_path / "holes.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    raises_with(read_demand, path, match=["holes.geojson", "geometry is missing", "row 2"])
+
+
+def test_bad_site_costs_and_flags(tmp_path):
+    path = write(
+        tmp_path / "s.csv",
+        "site_id,lat,lon,required,cost\na,1,1,maybe,1\nb,1,1,no,0\nc,1,1,yes,\nd,1,1,1,free\n",
+    )
+    raises_with(
+        read_sites,
+        path,
+        match=[
+            "s.csv",
+            "not a boolean: 'maybe' (row 1)",
+            "cost is <= 0 (row 2)",
+            "cost is missing/empty (NaN) (row 3)",
+            "'free' (row 4)",
+        ],
+    )
+
+
+def test_invalid_crs_argument(tmp_path):
+    path = write(tmp_path / "c.csv", "lat,lon,population\n1,1,1\n")
+    raises_with(read_demand, path, crs="EPSG:not-a-code", match=["c.csv", "not a valid CRS"])
+
+
+def test_many_problems_reported_at_once(tmp_path):
+    rows = ["id,lat,lon,population,access"]
+    rows += [f"r{i},1,1,1,ftth" for i in range(1, 13)]
+    rows[1] = "dup,1,1,1,ftth"
+    rows[2] = "dup,1,1,-1,ftth"
+    rows[3] = "r3,,1,1,ftth"
+    rows[4] = "r4,1,1,abc,ftth"
+    rows[5] = "r5,1,1,1,carrier-pigeon"
+    rows += [f"neg{i},1,1,-2,ftth" for i in range(13)]  # 13 more negative rows
+    path = write(tmp_path / "many.csv", "\n".join(rows) + "\n")
+    msg = raises_with(
+        read_demand,
+        path,
+        match=[
+            "many.csv",
+            "duplicate demand_id values 'dup' (rows 1, 2)",
+            "latitude/longitude is missing/empty (row 3)",
+            "not a finite number: 'abc' (row 4)",
+            "unknown access values 'carrier-pigeon' (row 5)",
+            "population is negative (rows 2, 13, 14, 15, 16, 17, 18, 19, 20, 21 and 4 more)",
+        ],
+    )
+    assert msg.count("Fix:") == 5
+    assert "5 problems" in msg
