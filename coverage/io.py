@@ -586,7 +586,7 @@ def _parse_crs(crs: Any, report: _Report) -> Any | None:
     except CRSError as exc:
         report.add(
             f"crs {crs!r} is not a valid CRS ({exc})",
-            "pass an authority code such as crs='EPSG:3857' (CLI: --demand-crs/--sites-crs)",
+            "pass an authority code such as crs='EPSG:3857' (CLI: --demand-crs/--candidates-crs)",
         )
         return None
 

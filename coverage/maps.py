@@ -28,19 +28,17 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from branca.element import Element, MacroElement
-from folium.map import FeatureGroup
-from folium.template import Template
-
 from .errors import InputValidationError
 
 if TYPE_CHECKING:
     import folium
+    from branca.element import Element
 
 __all__ = ["plan_map", "save_map"]
 
@@ -64,14 +62,14 @@ UNCOVERABLE_COLOR = "#6a3d9a"
 SINGLE_COLOR = "#1f78b4"
 #: Site fill colours by tier (in order of first appearance after sorting).
 TIER_COLORS = (
-    "#2b5c8a",
-    "#8e44ad",
-    "#8c510a",
-    "#01665e",
-    "#c51b7d",
-    "#4d4d4d",
-    "#35978f",
-    "#b35806",
+    "#263238",
+    "#8d6e63",
+    "#00acc1",
+    "#f06292",
+    "#7cb342",
+    "#5c6bc0",
+    "#ffb300",
+    "#6d4c41",
 )
 #: Background of the map div (visible with no tiles or offline).
 MAP_BACKGROUND = "#f2efe9"
@@ -99,24 +97,6 @@ def _leaflet_assets() -> tuple[str, str]:
     js = js.replace("</", "<\\/")
     css = css.replace("</", "<\\/")
     return js, css
-
-
-class _InlineLeaflet(MacroElement):
-    """Leaflet's CSS and JS inlined in the document head."""
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-        <style>{{ this.css }}</style>
-        <script>{{ this.js }}</script>
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "InlineLeaflet"
-        self.js, self.css = _leaflet_assets()
 
 
 def _iter_elements(root: Element) -> Any:
@@ -148,9 +128,8 @@ def _make_offline(m: Element) -> None:
         for attr in ("default_js", "default_css"):
             links = getattr(el, attr, None)
             if links:
-                dropped.extend(
-                    name for name, _ in links if name not in ("leaflet", "leaflet_css")
-                )
+                if not isinstance(el, folium.Map):  # a Map's stock CDN list is expected
+                    dropped.extend(name for name, _ in links)
                 # An instance attribute: folium's class-level lists stay untouched.
                 setattr(el, attr, [])
         if isinstance(el, folium.Map):
@@ -220,10 +199,18 @@ def _bool(df: pd.DataFrame, name: str, default: bool) -> npt.NDArray[np.bool_]:
 
 
 def _ids(df: pd.DataFrame, name: str) -> pd.Series:
-    """String ids (missing stay missing), positionally indexed."""
+    """String ids (missing stay missing), positionally indexed.
+
+    Integer ids that became floats because of missing values (``3.0``) read as ``"3"``.
+    """
     if not _has(df, name):
         return pd.Series([None] * len(df), dtype=object)
-    s = _series(df, name).reset_index(drop=True).astype(object)
+    s = _series(df, name).reset_index(drop=True)
+    if pd.api.types.is_float_dtype(s.dtype):
+        finite = s.dropna()
+        if (finite == np.round(finite)).all():
+            s = s.astype("Int64")
+    s = s.astype(object)
     present = s.notna()
     out = pd.Series([None] * len(s), dtype=object)
     out[present] = s[present].astype(str)
@@ -295,10 +282,8 @@ def _validate(plan: Any, tiles: str | None, max_demand_points: int | None) -> st
 # --------------------------------------------------------------------------------------
 
 
-def _site_labels(
-    site_ids: pd.Series, names: pd.Series, other_ids: Sequence[pd.Series]
-) -> tuple[list[str], dict[str, int]]:
-    """Escaped ``"name (id)"`` labels for the chosen sites, then any other referenced id."""
+def _site_labels(site_ids: pd.Series, names: pd.Series) -> tuple[list[str], dict[str, int]]:
+    """Escaped ``"name (id)"`` labels of the chosen sites and their position by id."""
     labels: list[str] = []
     index: dict[str, int] = {}
     for sid, name in zip(site_ids, names, strict=True):
@@ -308,11 +293,6 @@ def _site_labels(
         shown = str(name) if name is not None and str(name) not in ("", "nan") else sid
         label = html.escape(shown) if shown == sid else f"{html.escape(shown)} ({html.escape(sid)})"
         labels.append(label)
-    for ids in other_ids:
-        for sid in pd.unique(ids[ids.notna()]):
-            if sid not in index:
-                index[sid] = len(labels)
-                labels.append(html.escape(sid))
     return labels, index
 
 
@@ -437,7 +417,9 @@ def _site_payload(
                 ("&hellip; worst latency", _fmt_ms(worst)),
             ]
         body = "".join(f"<tr><th>{key}</th><td>{val}</td></tr>" for key, val in rows)
-        popups.append(f"<div class='covmap-popup'><b>{html.escape(name)}</b><table>{body}</table></div>")
+        popups.append(
+            f"<div class='covmap-popup'><b>{html.escape(name)}</b><table>{body}</table></div>"
+        )
         tooltips.append(html.escape(name))
     return {
         "lat": np.round(lat, 5).tolist(),
@@ -469,7 +451,7 @@ var {name} = (function () {{
     function fill(i) {{
         var v = D.pl[i];
         if (D.st[i] === C.uncoverableCode || v < 0) {{ return C.missingColor; }}
-        var t = C.budget > 0 ? Math.min(1, v / C.budget) : 0;
+        var t = Math.min(1, Math.max(0, (v - C.vmin) / (C.budget - C.vmin)));
         return C.palette[Math.round(t * (C.palette.length - 1))];
     }}
     function popup(i) {{
@@ -506,7 +488,7 @@ var {name} = (function () {{
                 radius: radius(i), color: "#333", weight: 0.5, opacity: 0.5,
                 fillColor: fill(i), fillOpacity: 0.85, covIndex: i
             }} : {{
-                radius: radius(i) + 2.5, color: ring, weight: 2, opacity: 0.95,
+                radius: radius(i) + ring.pad, color: ring.color, weight: 2, opacity: 0.95,
                 fill: false, covIndex: i
             }};
             group.addLayer(L.circleMarker([D.lat[i], D.lon[i]], opts));
@@ -531,140 +513,170 @@ var {name} = (function () {{
             front.forEach(function (l) {{ if (map.hasLayer(l)) {{ l.bringToFront(); }} }});
         }}
         map.on("overlayadd", apply);
+        apply();
     }}
     return {{demand: demand, sites: sites, order: order}};
 }})();
 """
 
 
-class _PlanData(MacroElement):
-    """Script defining the plan's data and the JS builders the point layers call."""
+@lru_cache(maxsize=1)
+def _elements() -> SimpleNamespace:
+    """The map element classes, defined on first use so importing this module stays light."""
+    from branca.element import MacroElement
+    from folium.map import FeatureGroup
+    from folium.template import Template
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this.code }}
-        {% endmacro %}
-        """
-    )
+    class InlineLeaflet(MacroElement):
+        """Leaflet's CSS and JS inlined in the document head."""
 
-    def __init__(self, demand: dict[str, Any], sites: dict[str, Any], config: dict[str, Any]):
-        super().__init__()
-        self._name = "CoveragePlanData"
-        self.code = _PLAN_JS.format(
-            name=self.get_name(),
-            demand=_js_json(demand),
-            sites=_js_json(sites),
-            config=_js_json(config),
+        _template = Template(
+            """
+            {% macro header(this, kwargs) %}
+            <style>{{ this.css }}</style>
+            <script>{{ this.js }}</script>
+            {% endmacro %}
+            """
         )
 
+        def __init__(self) -> None:
+            super().__init__()
+            self._name = "InlineLeaflet"
+            self.js, self.css = _leaflet_assets()
 
-class _PointLayer(FeatureGroup):
-    """A layer-control overlay whose markers are made in JS from :class:`_PlanData`.
+    class PlanData(MacroElement):
+        """Script defining the plan's data and the JS builders the point layers call."""
 
-    ``kind="demand"`` draws demand points (all when ``indices`` is None, else that subset)
-    filled by latency, or as rings of colour ``ring``; ``kind="sites"`` draws chosen sites.
-    """
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            {{ this.code }}
+            {% endmacro %}
+            """
+        )
 
-    _template = Template(
+        def __init__(self, demand: dict[str, Any], sites: dict[str, Any], config: dict[str, Any]):
+            super().__init__()
+            self._name = "CoveragePlanData"
+            self.code = _PLAN_JS.format(
+                name=self.get_name(),
+                demand=_js_json(demand),
+                sites=_js_json(sites),
+                config=_js_json(config),
+            )
+
+    class PointLayer(FeatureGroup):
+        """A layer-control overlay whose markers are made in JS from :class:`PlanData`.
+
+        ``kind="demand"`` draws demand points (all when ``indices`` is None, else that subset)
+        filled by latency, or as rings of colour ``ring``; ``kind="sites"`` draws chosen sites.
         """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.featureGroup();
-        {%- if this.kind == "sites" %}
-        {{ this.data.get_name() }}.sites({{ this.get_name() }});
-        {%- else %}
-        {{ this.data.get_name() }}.demand({{ this.get_name() }}, {{ this._parent.get_name() }},
-            {{ this.indices_json }}, {{ this.ring_json }});
-        {%- endif %}
-        {% endmacro %}
-        """
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            {%- if this.kind == "sites" %}
+            {{ this.data.get_name() }}.sites({{ this.get_name() }});
+            {%- else %}
+            {{ this.data.get_name() }}.demand({{ this.get_name() }}, {{ this._parent.get_name() }},
+                {{ this.indices_json }}, {{ this.ring_json }});
+            {%- endif %}
+            {% endmacro %}
+            """
+        )
+
+        def __init__(
+            self,
+            data: PlanData,
+            name: str,
+            *,
+            kind: str = "demand",
+            indices: npt.NDArray[np.intp] | None = None,
+            ring: str | None = None,
+            ring_pad_px: float = 2.5,
+            show: bool = True,
+        ):
+            super().__init__(name=name, overlay=True, control=True, show=show)
+            self._name = "CoveragePoints"
+            self.data = data
+            self.kind = kind
+            self.indices_json = "null" if indices is None else _js_json(indices.tolist())
+            self.ring_json = _js_json(None if ring is None else {"color": ring, "pad": ring_pad_px})
+
+    class LayerOrder(MacroElement):
+        """Keep budget circles under the demand and sites/status rings on top when toggling."""
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            {{ this.data.get_name() }}.order({{ this._parent.get_name() }},
+                [{{ this.back_names }}], [{{ this.front_names }}]);
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, data: PlanData, back: list[Element], front: list[Element]):
+            super().__init__()
+            self._name = "CoverageLayerOrder"
+            self.data = data
+            self.back_names = ", ".join(layer.get_name() for layer in back)
+            self.front_names = ", ".join(layer.get_name() for layer in front)
+
+    class Legend(MacroElement):
+        """Fixed-position legend box (headline numbers and colour keys) plus map styling."""
+
+        _template = Template(
+            """
+            {% macro header(this, kwargs) %}
+            <style>
+            #{{ this._parent.get_name() }}.leaflet-container { background: {{ this.background }}; }
+            .covmap-legend {
+                position: fixed; left: 10px; bottom: 40px; z-index: 1000; max-width: 330px;
+                max-height: calc(100% - 120px); overflow-y: auto;
+                background: rgba(255, 255, 255, 0.94); border-radius: 6px; padding: 8px 10px;
+                box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35);
+                font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
+            }
+            .covmap-legend summary { font-weight: bold; font-size: 13px; cursor: pointer; }
+            .covmap-legend table, .covmap-popup table { border-collapse: collapse; margin: 4px 0; }
+            .covmap-legend th, .covmap-popup th {
+                text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
+                vertical-align: top;
+            }
+            .covmap-legend td, .covmap-popup td { text-align: right; padding: 1px 0; }
+            .covmap-popup td { text-align: left; }
+            .covmap-legend .covmap-h { font-weight: bold; margin-top: 6px; }
+            .covmap-legend .covmap-note { color: #666; margin-top: 4px; }
+            .covmap-legend .covmap-key { display: flex; align-items: center; margin: 2px 0; }
+            .covmap-legend .covmap-dot {
+                display: inline-block; width: 12px; height: 12px; border-radius: 50%;
+                margin-right: 6px; box-sizing: border-box; flex: none;
+            }
+            .covmap-legend .covmap-ramp { height: 10px; border-radius: 2px; margin: 3px 0 1px; }
+            .covmap-legend .covmap-ticks { display: flex; justify-content: space-between; color: #555; }
+            </style>
+            {% endmacro %}
+
+            {% macro html(this, kwargs) %}
+            <div class="covmap-legend"><details open>{{ this.body }}</details></div>
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, body: str, background: str = MAP_BACKGROUND):
+            super().__init__()
+            self._name = "CoverageLegend"
+            self.body = body
+            self.background = background
+
+    return SimpleNamespace(
+        InlineLeaflet=InlineLeaflet,
+        PlanData=PlanData,
+        PointLayer=PointLayer,
+        LayerOrder=LayerOrder,
+        Legend=Legend,
     )
-
-    def __init__(
-        self,
-        data: _PlanData,
-        name: str,
-        *,
-        kind: str = "demand",
-        indices: npt.NDArray[np.intp] | None = None,
-        ring: str | None = None,
-        show: bool = True,
-    ):
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "CoveragePoints"
-        self.data = data
-        self.kind = kind
-        self.indices_json = "null" if indices is None else _js_json(indices.tolist())
-        self.ring_json = _js_json(ring)
-
-
-class _LayerOrder(MacroElement):
-    """Keep budget circles under the demand and sites/status rings on top when toggling."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this.data.get_name() }}.order({{ this._parent.get_name() }},
-            [{% for l in this.back %}{{ l.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}],
-            [{% for l in this.front %}{{ l.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}]);
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, data: _PlanData, back: list[Element], front: list[Element]):
-        super().__init__()
-        self._name = "CoverageLayerOrder"
-        self.data = data
-        self.back = back
-        self.front = front
-
-
-class _Legend(MacroElement):
-    """Fixed-position legend box (headline numbers and colour keys) plus map styling."""
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-        <style>
-        #{{ this._parent.get_name() }}.leaflet-container { background: {{ this.background }}; }
-        .covmap-legend {
-            position: fixed; left: 10px; bottom: 24px; z-index: 1000; max-width: 330px;
-            max-height: calc(100% - 60px); overflow-y: auto;
-            background: rgba(255, 255, 255, 0.94); border-radius: 6px; padding: 8px 10px;
-            box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35);
-            font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
-        }
-        .covmap-legend summary { font-weight: bold; font-size: 13px; cursor: pointer; }
-        .covmap-legend table, .covmap-popup table { border-collapse: collapse; margin: 4px 0; }
-        .covmap-legend th, .covmap-popup th {
-            text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
-            vertical-align: top;
-        }
-        .covmap-legend td, .covmap-popup td { text-align: right; padding: 1px 0; }
-        .covmap-popup td { text-align: left; }
-        .covmap-legend .covmap-h { font-weight: bold; margin-top: 6px; }
-        .covmap-legend .covmap-note { color: #666; margin-top: 4px; }
-        .covmap-legend .covmap-key { display: flex; align-items: center; margin: 2px 0; }
-        .covmap-legend .covmap-dot {
-            display: inline-block; width: 12px; height: 12px; border-radius: 50%;
-            margin-right: 6px; box-sizing: border-box; flex: none;
-        }
-        .covmap-legend .covmap-ramp { height: 10px; border-radius: 2px; margin: 3px 0 1px; }
-        .covmap-legend .covmap-ticks { display: flex; justify-content: space-between; color: #555; }
-        </style>
-        {% endmacro %}
-
-        {% macro html(this, kwargs) %}
-        <div class="covmap-legend"><details open>{{ this.body }}</details></div>
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, body: str, background: str = MAP_BACKGROUND):
-        super().__init__()
-        self._name = "CoverageLegend"
-        self.body = body
-        self.background = background
 
 
 def _legend_html(
@@ -672,6 +684,8 @@ def _legend_html(
     plan: Any,
     *,
     budget_ms: float,
+    vmin_ms: float,
+    radius_km: float,
     percentile: str,
     ramp: Sequence[str],
     caption: str,
@@ -689,11 +703,12 @@ def _legend_html(
     rows = [
         ("Sites", _fmt_int(summary.get("site_count"))),
         ("Budget", f"{budget_ms:g} ms ({html.escape(percentile)})"),
+        ("Budget radius", f"{radius_km:,.1f} km" if math.isfinite(radius_km) else "n/a"),
         ("Population covered", f"{_fmt_int(covered)} of {_fmt_int(total)}{share}"),
         ("Uncoverable", _fmt_int(summary.get("population_uncoverable"))),
         ("Single-coverable", _fmt_int(summary.get("population_single_coverable"))),
         ("N-1: outside budget", _fmt_int(summary.get("n1_population_outside_budget"))),
-        ("Mean latency (primary)", _fmt_ms(summary.get("mean_latency_ms"))),
+        ("Mean primary latency (p50)", _fmt_ms(summary.get("mean_latency_ms"))),
         ("N-1: worst latency", _fmt_ms(summary.get("n1_worst_latency_ms"))),
     ]
     if "status" in summary:
@@ -708,7 +723,8 @@ def _legend_html(
         f"<div class='covmap-h'>{html.escape(caption)}</div>",
         f"<div class='covmap-ramp' style='background: linear-gradient(to right, {stops});'></div>",
         "<div class='covmap-ticks'>"
-        f"<span>0</span><span>{budget_ms / 2:g}</span><span>{budget_ms:g} ms</span></div>",
+        f"<span>{vmin_ms:g}</span><span>{(vmin_ms + budget_ms) / 2:g}</span>"
+        f"<span>{budget_ms:g} ms</span></div>",
         f"<div class='covmap-key'><span class='covmap-dot' style='background:{UNCOVERABLE_FILL}'>"
         "</span>no site within budget</div>",
         "<div class='covmap-note'>Circle area &prop; population.</div>",
@@ -717,8 +733,9 @@ def _legend_html(
         parts.append("<div class='covmap-h'>Status rings</div>")
         for label, color, count in status_layers:
             parts.append(
-                f"<div class='covmap-key'><span class='covmap-dot' style='border:2px solid {color}'>"
-                f"</span>{html.escape(label)} ({count:,} points)</div>"
+                f"<div class='covmap-key'><span class='covmap-dot' "
+                f"style='border:2px solid {color}'></span>{html.escape(label)} "
+                f"({count:,} points)</div>"
             )
     if tier_colors:
         parts.append("<div class='covmap-h'>Sites by tier</div>")
@@ -794,11 +811,14 @@ def plan_map(
     -----
     Demand points are embedded once as column-wise JSON (coordinates to 5 decimals, about
     1 m; latencies to 0.1 ms) and drawn as ``L.circleMarker`` on a canvas renderer by a JS
-    loop; popups are built on click. Cost is O(n) in Python and roughly 70 bytes of HTML per
-    point, so 50,000 points give a file of about 4 MB that opens in a second or two. Marker
-    radius is proportional to the square root of population (area to population), scaled so
-    the 99th-percentile population gets 12 px, and clipped to 2-12 px. All strings taken
-    from the plan are HTML-escaped.
+    loop; popups are built on click. Cost is O(n) in Python and about 65 bytes of HTML per
+    point plus 190 kB of Leaflet, so 50,000 points give a file of about 3.5 MB that opens
+    in a second or two. Marker radius is proportional to the square root of population
+    (area to population), scaled so the 99th-percentile population gets 12 px, and clipped
+    to 2-12 px. The colour scale runs from the lowest primary latency (floored to whole ms)
+    to the budget: access and inference put a floor under every latency, often most of the
+    budget, so starting at 0 would leave most of the scale unused. All strings taken from
+    the plan are HTML-escaped.
 
     Examples
     --------
@@ -836,7 +856,8 @@ def plan_map(
     order = order[np.isfinite(lat_all[order]) & np.isfinite(lon_all[order])]
     if max_demand_points is not None and len(order) > max_demand_points:
         logger.info(
-            "map: drawing the %s most populous of %s demand points", f"{max_demand_points:,}",
+            "map: drawing the %s most populous of %s demand points",
+            f"{max_demand_points:,}",
             f"{n_total:,}",
         )
         order = order[: int(max_demand_points)]
@@ -844,7 +865,7 @@ def plan_map(
 
     site_ids = _ids(sites, "site_id")
     site_names = _ids(sites, "name") if _has(sites, "name") else site_ids
-    labels, site_index = _site_labels(site_ids, site_names, [])
+    labels, site_index = _site_labels(site_ids, site_names)
     demand_json, subsets, status_names, radius_scale = _demand_payload(
         demand, site_index, labels, order
     )
@@ -852,11 +873,18 @@ def plan_map(
     tier_colors = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
     site_json = _site_payload(sites, failures, tier_colors)
 
+    # The scale starts at the lowest primary latency (whole ms): access and inference put a
+    # floor under every latency (often most of the budget), and 0..floor would stay unused.
+    finite = primary_ms[np.isfinite(primary_ms)]
+    vmin_ms = float(math.floor(finite.min())) if finite.size else 0.0
+    if not 0.0 <= vmin_ms < budget_ms:
+        vmin_ms = 0.0
     caption = f"{percentile} latency to primary site (ms), budget {budget_ms:g} ms"
-    cmap = LinearColormap(list(LATENCY_COLORS), vmin=0.0, vmax=budget_ms, caption=caption)
-    palette = [cmap.rgb_hex_str(v) for v in np.linspace(0.0, budget_ms, _PALETTE_SIZE)]
+    cmap = LinearColormap(list(LATENCY_COLORS), vmin=vmin_ms, vmax=budget_ms, caption=caption)
+    palette = [cmap.rgb_hex_str(v) for v in np.linspace(vmin_ms, budget_ms, _PALETTE_SIZE)]
     config = {
         "budget": budget_ms,
+        "vmin": vmin_ms,
         "palette": palette,
         "missingColor": UNCOVERABLE_FILL,
         "uncoverableCode": _STATUS_ORDER.index("uncoverable"),
@@ -873,9 +901,7 @@ def plan_map(
     if n_shown == 0:
         lat_shown, lon_shown = site_lat[np.isfinite(site_lat)], site_lon[np.isfinite(site_lon)]
     if m is None:
-        center = (
-            [float(np.mean(lat_shown)), float(np.mean(lon_shown))] if len(lat_shown) else None
-        )
+        center = [float(np.mean(lat_shown)), float(np.mean(lon_shown))] if len(lat_shown) else None
         m = folium.Map(
             location=center,
             tiles=None,
@@ -889,8 +915,23 @@ def plan_map(
         m.options["prefer_canvas"] = True
     _make_offline(m)
 
+    # Fit before any point is added: a zoom change afterwards re-projects and redraws every
+    # marker (about 1.5 s for 50,000 points).
+    if len(lat_shown):
+        m.fit_bounds(
+            [
+                [float(np.min(lat_shown)), float(np.min(lon_shown))],
+                [float(np.max(lat_shown)), float(np.max(lon_shown))],
+            ],
+            padding=(20, 20),
+        )
+
+    # Layer-control order: demand, sites, budget radius, status rings. Drawing order on the
+    # shared canvas is fixed by _LayerOrder: radius at the back, rings then sites on top.
     data = _PlanData(demand_json, site_json, config).add_to(m)
-    radius_group = None
+    _PointLayer(data, LAYER_DEMAND).add_to(m)
+    site_layer = _PointLayer(data, LAYER_SITES, kind="sites").add_to(m)
+    back: list[Element] = []
     if math.isfinite(radius_km) and radius_km > 0 and len(sites):
         radius_group = FeatureGroup(name=LAYER_RADIUS, show=False).add_to(m)
         for la, lo in zip(site_lat, site_lon, strict=True):
@@ -900,35 +941,39 @@ def plan_map(
                     radius=radius_km * 1000.0,  # folium.Circle takes metres
                     color="#555555",
                     weight=1,
-                    opacity=0.6,
+                    opacity=0.7,
                     fill=True,
                     fill_color="#555555",
                     fill_opacity=0.04,
                     interactive=False,
                 ).add_to(radius_group)
+        back.append(radius_group)
     else:
         logger.info("map: plan has no usable radius_km; no budget-radius layer")
 
-    _PointLayer(data, LAYER_DEMAND).add_to(m)
+    # Single-coverable points usually also lose budget under N-1: their ring goes outside.
     status_specs = [
-        (LAYER_N1, "n1", N1_COLOR, "loses budget when its primary fails"),
-        (LAYER_UNCOVERABLE, "uncoverable", UNCOVERABLE_COLOR, "uncoverable"),
-        (LAYER_SINGLE, "single", SINGLE_COLOR, "single-coverable"),
+        (LAYER_N1, "n1", N1_COLOR, 2.5, "loses budget when its primary fails"),
+        (LAYER_UNCOVERABLE, "uncoverable", UNCOVERABLE_COLOR, 2.5, "uncoverable"),
+        (LAYER_SINGLE, "single", SINGLE_COLOR, 5.0, "single-coverable"),
     ]
     front: list[Element] = []
     status_keys: list[tuple[str, str, int]] = []
-    for layer_name, key, color, label in status_specs:
+    for layer_name, key, color, pad, label in status_specs:
         idx = subsets[key]
         if idx.size:
-            front.append(_PointLayer(data, layer_name, indices=idx, ring=color).add_to(m))
+            layer = _PointLayer(data, layer_name, indices=idx, ring=color, ring_pad_px=pad)
+            front.append(layer.add_to(m))
             status_keys.append((label, color, int(idx.size)))
-    front.append(_PointLayer(data, LAYER_SITES, kind="sites").add_to(m))
-    _LayerOrder(data, [radius_group] if radius_group is not None else [], front).add_to(m)
+    front.append(site_layer)
+    _LayerOrder(data, back, front).add_to(m)
 
     legend = _legend_html(
         summary,
         plan,
         budget_ms=budget_ms,
+        vmin_ms=vmin_ms,
+        radius_km=radius_km,
         percentile=percentile,
         ramp=[palette[i] for i in np.linspace(0, _PALETTE_SIZE - 1, 9).astype(int)],
         caption=caption,
@@ -946,14 +991,6 @@ def plan_map(
             del m._children[key]
     folium.LayerControl(collapsed=False).add_to(m)
 
-    if len(lat_shown):
-        m.fit_bounds(
-            [
-                [float(np.min(lat_shown)), float(np.min(lon_shown))],
-                [float(np.max(lat_shown)), float(np.max(lon_shown))],
-            ],
-            padding=(20, 20),
-        )
     logger.info(
         "map: %s of %s demand points, %s sites, %.2f s",
         f"{n_shown:,}",
@@ -1017,7 +1054,5 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    logger.info(
-        "map: wrote %s (%.1f MB, %.2f s)", out, len(data) / 1e6, time.perf_counter() - t0
-    )
+    logger.info("map: wrote %s (%.1f MB, %.2f s)", out, len(data) / 1e6, time.perf_counter() - t0)
     return out

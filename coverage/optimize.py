@@ -86,7 +86,7 @@ class MedianResult:
 
 
 def _as_csr(reach: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    a = sp.csr_array(reach)
+    a = sp.csr_array(reach, copy=True)  # never sort the caller's index arrays in place
     a.sum_duplicates()
     return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
 
@@ -431,8 +431,8 @@ def k_median(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    lat_csr = sp.csr_array(latency)
-    lat_csr.sort_indices()
+    lat_csr = sp.csr_array(latency, copy=True)
+    lat_csr.sum_duplicates()
     n, m = lat_csr.shape
     # sort each row by latency so that the first open entry is the nearest
     row = np.repeat(np.arange(n), np.diff(lat_csr.indptr))
@@ -444,8 +444,9 @@ def k_median(
     r = np.minimum(_requirement_array(requirement, n), np.diff(indptr))
     fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
     if start is None:
-        pattern = sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, m))
-        start = greedy_cover(pattern, r, None, fixed)
+        pattern = sp.csr_array((np.ones(len(indices)), indices.copy(), indptr.copy()),
+                               shape=(n, m))
+        start = min_cover(pattern, r, required=fixed, time_limit_s=time_limit_s / 2).sites
     start = np.union1d(np.asarray(start, dtype=np.int64), np.flatnonzero(fixed))
     if len(start) > p:
         raise NoFeasiblePlanError(

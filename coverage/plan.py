@@ -23,7 +23,7 @@ from .reach import ReachMatrix, build_reach
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Plan", "plan_sites", "n_minus_1", "check_invariants"]
+__all__ = ["Plan", "plan_sites", "n_minus_1"]
 
 COVERAGE_STATUSES = ("redundant", "single", "uncoverable")
 
@@ -258,7 +258,6 @@ def plan_sites(
 
     sites_out = _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
-    status_col = demand_out["coverage_status"]
     has_primary = demand_out["primary_site_id"].notna()
     w_primary = population[has_primary.to_numpy()]
     mean_latency = (
@@ -316,7 +315,6 @@ def plan_sites(
         "inputs": inputs or {},
         "version": __version__,
     }
-    del status_col
     return Plan(
         sites=sites_out, demand=demand_out, failures=failures_df, candidates=candidates,
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
@@ -463,38 +461,3 @@ def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percen
     front = ["site_id", "name", "lat", "lon", "tier", "required", "population_primary",
              "n_demand_primary", "population_backup"]
     return s[front + [c for c in s.columns if c not in front]]
-
-
-def check_invariants(plan: Plan) -> list[str]:
-    """Independent check of a plan's guarantees; returns a list of violations (empty if none).
-
-    Recomputes coverage from coordinates with plain haversine (no reach matrix, no optimiser):
-    every demand point with at least ``min(k + 1, |N_i|)`` candidates in budget must have that
-    many chosen sites in budget, and its primary latency must be within budget.
-    """
-    from .geo import haversine_km
-
-    problems = []
-    d = plan.demand
-    c = plan.candidates
-    chosen = c[c["chosen"]]
-    access = d["access"].to_numpy()
-    fixed = plan.model.fixed_ms_array(access, plan.percentile)
-    dist_all = haversine_km(d["lat"].to_numpy()[:, None], d["lon"].to_numpy()[:, None],
-                            c["lat"].to_numpy()[None, :], c["lon"].to_numpy()[None, :])
-    lat_all = fixed[:, None] + plan.model.ms_per_km * dist_all
-    in_budget = lat_all <= plan.budget_ms + 1e-6
-    n_all = in_budget.sum(axis=1)
-    n_chosen = in_budget[:, c["chosen"].to_numpy()].sum(axis=1)
-    need = np.minimum(plan.failures_tolerated + 1, n_all)
-    bad = np.flatnonzero(n_chosen < need)
-    if len(bad):
-        problems.append(f"{len(bad)} demand points have fewer chosen sites in budget than required")
-    if (d["n_covering_sites"].to_numpy() != n_all).any():
-        problems.append("n_covering_sites differs from a direct recomputation")
-    ok = d["primary_latency_ms"].notna()
-    if (d.loc[ok, "primary_latency_ms"] > plan.budget_ms + 1e-3).any():
-        problems.append("a primary latency exceeds the budget")
-    if len(chosen) != plan.info["site_count"]:
-        problems.append("site_count differs from the number of chosen candidates")
-    return problems

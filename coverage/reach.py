@@ -86,11 +86,13 @@ class ReachMatrix:
     def boolean(self) -> sp.csr_array:
         """The reach pattern as a boolean-valued (int8) CSR array."""
         data = np.ones(self.nnz, dtype=np.int8)
-        return sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
+        return sp.csr_array((data, self.indices.copy(), self.indptr.copy()), shape=self.shape)
 
     def values(self, which: str = "latency_ms") -> sp.csr_array:
         """One of the per-pair arrays as CSR (explicit zeros are kept, never eliminated)."""
-        return sp.csr_array((getattr(self, which), self.indices, self.indptr), shape=self.shape)
+        return sp.csr_array(
+            (getattr(self, which).copy(), self.indices.copy(), self.indptr.copy()), shape=self.shape
+        )
 
 
 def build_reach(

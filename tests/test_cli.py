@@ -1,0 +1,199 @@
+"""The edge-coverage command end to end, through the installed console script."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from conftest import DATA
+from shapely.geometry import Point
+
+EXE = str(Path(sys.executable).with_name("edge-coverage"))
+OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
+           "map.html"}
+
+
+def run(*args, cwd=None):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_help_explains_options_with_units():
+    r = run("plan", "--help")
+    assert r.returncode == 0
+    for text in ("--budget-ms", "milliseconds", "--failures", "--access", "--out", "--demo",
+                 "microseconds per km", "seconds"):
+        assert text in r.stdout
+
+
+@pytest.mark.parametrize("demand,candidates", [
+    ("west_demand.csv", "west_candidates.csv"),
+    ("west_demand.geojson", "west_candidates.gpkg"),
+])
+def test_plan_on_sample_files(tmp_path, demand, candidates):
+    out = tmp_path / "plan"
+    r = run("plan", "--demand", DATA / demand, "--candidates", DATA / candidates,
+            "--budget-ms", 30, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "optimal" and s["site_count"] == 8
+    assert s["inputs"]["demand"]["rows"] == 458 and len(s["inputs"]["demand"]["sha256"]) == 64
+    sites = pd.read_csv(out / "sites.csv")
+    assert len(sites) == 8
+    assert list(sites.columns[:5]) == ["site_id", "name", "lat", "lon", "tier"]
+    a = pd.read_csv(out / "assignment.csv")
+    assert list(a.columns[:8]) == ["demand_id", "population", "primary_site_id",
+                                   "primary_latency_ms", "backup_site_id", "backup_latency_ms",
+                                   "n_covering_sites", "coverage_status"]
+    assert (a["primary_latency_ms"] <= 30 + 1e-6).all()
+    f = pd.read_csv(out / "failures.csv")
+    assert set(f["failed_site_id"]) == set(sites["site_id"])
+    assert (f["population_outside_budget"] == 0).all()
+    g = gpd.read_file(out / "sites.geojson")
+    assert len(g) == 8 and g.crs.to_epsg() == 4326
+    assert "map:" in r.stdout and "sites: 8 (optimal" in r.stdout
+
+
+def test_every_model_parameter_is_recorded(tmp_path):
+    out = tmp_path / "p"
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--budget-ms", 80, "--percentile", "p99",
+            "--access", "cable", "--wifi", "good", "--inference-ms", "2,3", "--proxy-ms", "0.5,1",
+            "--fiber-us-per-km", 5.0, "--route-factor", 1.8, "--hops", 4, "--per-hop-ms", 0.1,
+            "--failures", 2, "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    m = s["parameters"]["latency_model"]
+    assert (m["fiber_us_per_km"], m["route_factor"], m["hops"], m["per_hop_ms"]) == (5, 1.8, 4,
+                                                                                      0.1)
+    assert m["inference_ms"] == [2, 3] and m["proxy_ms"] == [0.5, 1] and m["wifi"] == "good"
+    assert s["parameters"]["access_default"] == "cable" and s["failures_tolerated"] == 2
+    assert not (out / "map.html").exists()
+
+
+def test_demo_small_country(tmp_path):
+    out = tmp_path / "lu"
+    r = run("plan", "--demo", "--country", "LU", "--demo-site-min-population", 5000,
+            "--out", out)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "optimal" and s["n_demand"] > 50
+    assert "GeoNames" in s["inputs"]["demand"]["source"]
+    assert "[" in r.stderr and "reach matrix" in r.stderr  # progress lines
+
+
+def write_bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
+    """Each bad input: (file, a phrase the error message must contain)."""
+    cases = {}
+
+    def csv(name, text, phrase):
+        p = tmp / name
+        p.write_text(text)
+        cases[name] = (p, phrase)
+
+    csv("missing_column.csv", "id,lat,lon\n1,40,-100\n", "missing column: population")
+    csv("duplicate_ids.csv", "id,lat,lon,population\n7,40,-100,1\n7,41,-100,2\n",
+        "duplicate demand_id")
+    csv("nan_population.csv", "id,lat,lon,population\n1,40,-100,\n2,41,-100,5\n", "missing")
+    csv("negative_population.csv", "id,lat,lon,population\n1,40,-100,-4\n", "negative")
+    csv("text_population.csv", "id,lat,lon,population\n1,40,-100,many\n", "not a finite number")
+    csv("empty.csv", "", "empty")
+    csv("header_only.csv", "id,lat,lon,population\n", "no data rows")
+    csv("out_of_range.csv", "id,lat,lon,population\n1,40,-200,3\n", "longitude outside")
+    csv("swapped.csv", "id,lat,lon,population\n1,-100,40,3\n2,-120,45,3\n", "swapped")
+    csv("metres.csv", "id,lat,lon,population\n1,4500000,-11000000,3\n", "projected metres")
+    csv("unknown_access.csv", "id,lat,lon,population,access\n1,40,-100,3,pigeon\n", "pigeon")
+    garbage = tmp / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    cases["garbage.csv"] = (garbage, "garbage.csv")
+    gpkg = tmp / "truncated.gpkg"
+    gpd.GeoDataFrame({"population": [1, 2]}, geometry=[Point(0, 0), Point(1, 1)],
+                     crs="EPSG:4326").to_file(gpkg, driver="GPKG")
+    gpkg.write_bytes(gpkg.read_bytes()[: gpkg.stat().st_size // 2])
+    cases["truncated.gpkg"] = (gpkg, "complete")
+    cases["missing_file.csv"] = (tmp / "nope.csv", "nope.csv")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    return write_bad_inputs(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.mark.parametrize("case", [
+    "missing_column.csv", "duplicate_ids.csv", "nan_population.csv", "negative_population.csv",
+    "text_population.csv", "empty.csv", "header_only.csv", "out_of_range.csv", "swapped.csv",
+    "metres.csv", "unknown_access.csv", "garbage.csv", "truncated.gpkg", "missing_file.csv",
+])
+def test_bad_demand_file_exit_2_no_traceback_no_output(tmp_path, bad_inputs, case):
+    path, phrase = bad_inputs[case]
+    out = tmp_path / "out"
+    r = run("plan", "--demand", path, "--candidates", DATA / "west_candidates.csv",
+            "--out", out)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert path.name in r.stderr and phrase in r.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_verbose_shows_the_traceback(tmp_path, bad_inputs):
+    path, _ = bad_inputs["duplicate_ids.csv"]
+    r = run("plan", "--demand", path, "--candidates", DATA / "west_candidates.csv",
+            "--out", tmp_path / "o", "--verbose")
+    assert r.returncode == 2 and "Traceback" in r.stderr
+
+
+def test_both_bad_files_reported_together(tmp_path, bad_inputs):
+    r = run("plan", "--demand", bad_inputs["negative_population.csv"][0],
+            "--candidates", bad_inputs["duplicate_ids.csv"][0], "--out", tmp_path / "o")
+    assert r.returncode == 2
+    assert "negative_population.csv" in r.stderr and "duplicate_ids.csv" in r.stderr
+
+
+@pytest.mark.parametrize("args,phrase", [
+    (["--budget-ms", "-5"], "--budget-ms"),
+    (["--budget-ms", "fast"], "--budget-ms"),
+    (["--access", "fiber"], "--access"),
+    (["--failures", "-1"], "--failures"),
+    (["--inference-ms", "9"], "--inference-ms"),
+])
+def test_bad_options_exit_2(tmp_path, args, phrase):
+    out = tmp_path / "o"
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--out", out, *args)
+    assert r.returncode == 2 and phrase in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_infeasible_budget_exit_3(tmp_path):
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--budget-ms", 20, "--out", tmp_path / "o")
+    assert r.returncode == 3
+    assert "access + inference alone take 21.3 ms" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_inputs_exit_2(tmp_path):
+    r = run("plan", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "--demo" in r.stderr
+
+
+def test_outputs_replace_atomically(tmp_path):
+    out = tmp_path / "plan"
+    for budget in (30, 50):
+        r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+                DATA / "west_candidates.csv", "--budget-ms", budget, "--no-map", "--out", out)
+        assert r.returncode == 0
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_python_dash_m(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "coverage", "--version"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stdout.strip()
+    assert shutil.which(EXE)

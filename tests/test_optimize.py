@@ -1,0 +1,125 @@
+"""Optimisers against brute force on small random instances (all subsets enumerated)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coverage.optimize import greedy_cover, k_median, min_cover
+
+
+def random_instance(seed, n=14, m=8, density=0.35):
+    rng = np.random.default_rng(seed)
+    pattern = rng.random((n, m)) < density
+    latency = rng.uniform(1.0, 30.0, size=(n, m))
+    return pattern, latency
+
+
+def feasible(pattern, subset, req):
+    mask = np.zeros(pattern.shape[1], dtype=bool)
+    mask[list(subset)] = True
+    return np.all(pattern[:, mask].sum(axis=1) >= req)
+
+
+def brute_min_cover(pattern, req, cost=None, required=()):
+    m = pattern.shape[1]
+    cost = np.ones(m) if cost is None else cost
+    best = np.inf
+    for size in range(m + 1):
+        for subset in itertools.combinations(range(m), size):
+            if set(required) <= set(subset) and feasible(pattern, subset, req):
+                best = min(best, cost[list(subset)].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("k", [1, 2])
+def test_min_cover_equals_brute_force(seed, k):
+    pattern, _ = random_instance(seed)
+    req = np.minimum(k, pattern.sum(axis=1))
+    res = min_cover(sp.csr_array(pattern), requirement=k)
+    assert res.status == "optimal"
+    assert res.objective == brute_min_cover(pattern, req)
+    assert res.lower_bound == res.objective and res.mip_gap == 0
+    assert feasible(pattern, res.sites, req)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_weighted_min_cover_with_required_sites(seed):
+    pattern, _ = random_instance(seed, n=12, m=7)
+    rng = np.random.default_rng(100 + seed)
+    cost = rng.integers(1, 6, size=7).astype(float)
+    required = np.zeros(7, dtype=bool)
+    required[seed % 7] = True
+    req = np.minimum(2, pattern.sum(axis=1))
+    res = min_cover(sp.csr_array(pattern), requirement=2, cost=cost, required=required)
+    assert res.objective == pytest.approx(brute_min_cover(pattern, req, cost, [seed % 7]))
+    assert required[res.sites].sum() == 1 and seed % 7 in res.sites
+
+
+def test_identical_rows_merge_keeps_largest_requirement():
+    # rows 0 and 1 are identical; row 1 asks for 2, row 0 for 1: the merge must keep 2
+    pattern = np.array([[1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 1, 1]], dtype=bool)
+    res = min_cover(sp.csr_array(pattern), requirement=np.array([1, 2, 1]))
+    assert res.reductions["rows_merged_identical"] == 1
+    assert res.objective == 2 and feasible(pattern, res.sites, [1, 2, 1])
+
+
+def test_uncoverable_rows_are_ignored_not_infeasible():
+    pattern = np.array([[0, 0, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
+    res = min_cover(sp.csr_array(pattern), requirement=2)
+    # row 0 has no site; row 2 has one (forced); row 1 needs both of its sites
+    assert res.objective == 3 and res.reductions["rows_uncoverable"] == 1
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_greedy_is_feasible(seed):
+    pattern, _ = random_instance(seed, n=40, m=12)
+    req = np.minimum(2, pattern.sum(axis=1))
+    chosen = greedy_cover(sp.csr_array(pattern), 2)
+    assert feasible(pattern, chosen, req)
+    assert len(chosen) >= brute_min_cover(pattern, req)
+
+
+def brute_k_median(pattern, latency, w, p, req):
+    best, best_set = np.inf, None
+    for subset in itertools.combinations(range(pattern.shape[1]), p):
+        if not feasible(pattern, subset, req):
+            continue
+        lat = np.where(pattern[:, list(subset)], latency[:, list(subset)], np.inf)
+        nearest = lat.min(axis=1)
+        obj = np.sum(w[np.isfinite(nearest)] * nearest[np.isfinite(nearest)])
+        if obj < best:
+            best, best_set = obj, subset
+    return best, best_set
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_k_median_equals_brute_force(seed):
+    pattern, latency = random_instance(seed, n=16, m=8, density=0.5)
+    w = np.random.default_rng(seed).integers(1, 100, size=16).astype(float)
+    req = np.minimum(2, pattern.sum(axis=1))
+    p = int(brute_min_cover(pattern, req))
+    if p == 8:
+        pytest.skip("every site is forced: nothing to optimise")
+    lat = sp.csr_array(np.where(pattern, latency, 0.0))
+    best, _ = brute_k_median(pattern, latency, w, p, req)
+    res = k_median(lat, p, weights=w, requirement=req)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(best)
+    assert feasible(pattern, res.sites, req) and len(res.sites) == p
+    # the local search alone (no MILP) stays feasible and is never better than the optimum
+    ls = k_median(lat, p, weights=w, requirement=req, max_pairs_exact=0)
+    assert ls.status == "local_search" and feasible(pattern, ls.sites, req)
+    assert ls.objective >= best - 1e-9
+
+
+def test_min_cover_time_limit_returns_a_valid_plan():
+    rng = np.random.default_rng(7)
+    pattern = rng.random((3000, 300)) < 0.04
+    res = min_cover(sp.csr_array(pattern), requirement=2, time_limit_s=0.5)
+    req = np.minimum(2, pattern.sum(axis=1))
+    assert res.status in ("optimal", "time_limit", "heuristic")
+    assert feasible(pattern, res.sites, req)
+    assert res.lower_bound <= res.objective

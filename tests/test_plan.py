@@ -1,0 +1,128 @@
+"""Planner end to end through the Python API, with independent invariant and N-1 checks."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from invariants import check_invariants, naive_n_minus_1
+
+from coverage import InputValidationError, LatencyModel, NoFeasiblePlanError, plan_sites
+from coverage.datasets import geonames_candidates, geonames_demand
+
+SUMMARY_KEYS = [
+    "site_count", "lower_bound", "status", "mip_gap", "budget_ms", "percentile",
+    "failures_tolerated", "n_demand", "n_candidates", "population_total", "population_covered",
+    "population_single_coverable", "population_uncoverable", "max_radius_km", "mean_latency_ms",
+    "n1_worst_latency_ms", "n1_population_outside_budget", "runtime_s", "parameters", "version",
+]
+
+
+def assert_n1_matches_naive(plan):
+    naive = naive_n_minus_1(plan)
+    f = plan.failures.set_index("failed_site_id")
+    assert set(naive) == set(f.index)
+    for site, (rerouted, outside, worst) in naive.items():
+        row = f.loc[site]
+        assert row["population_rerouted"] == pytest.approx(rerouted)
+        assert row["population_outside_budget"] == pytest.approx(outside)
+        if math.isnan(worst):
+            assert math.isnan(row["worst_latency_ms"])
+        else:
+            assert row["worst_latency_ms"] == pytest.approx(worst, abs=1e-3)
+
+
+@pytest.mark.parametrize("budget_ms", [25.0, 30.0, 50.0])
+@pytest.mark.parametrize("failures", [0, 1, 2])
+def test_sample_plans_hold_their_invariants(sample_inputs, budget_ms, failures):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures)
+    s = plan.summary()
+    assert all(k in s for k in SUMMARY_KEYS)
+    assert s["status"] == "optimal" and s["lower_bound"] == s["site_count"]
+    assert check_invariants(plan) == []
+    assert_n1_matches_naive(plan)
+    assert s["population_total"] == pytest.approx(demand["population"].sum())
+    if failures >= 1:
+        assert s["n1_population_outside_budget_redundant"] == 0
+
+
+def test_more_failures_or_tighter_budget_never_need_fewer_sites(sample_inputs):
+    demand, sites = sample_inputs
+    count = {(b, k): plan_sites(demand, sites, budget_ms=b, failures=k).summary()["site_count"]
+             for b in (25.0, 35.0) for k in (0, 1)}
+    assert count[(25.0, 1)] >= count[(25.0, 0)] and count[(35.0, 1)] >= count[(35.0, 0)]
+    assert count[(25.0, 1)] >= count[(35.0, 1)]
+
+
+def test_uncoverable_and_single_coverable_are_reported_not_fatal():
+    # two clusters far apart; one candidate near the second cluster only, and a remote point
+    demand = pd.DataFrame({
+        "demand_id": ["a1", "a2", "b1", "far"],
+        "lat": [48.85, 48.86, 52.52, -33.9],
+        "lon": [2.35, 2.36, 13.40, 18.4],
+        "population": [1000, 2000, 500, 70],
+    })
+    sites = pd.DataFrame({"site_id": ["paris-1", "paris-2", "berlin"],
+                          "lat": [48.80, 48.90, 52.50], "lon": [2.30, 2.40, 13.40]})
+    plan = plan_sites(demand, sites, budget_ms=25.0)  # radius ~252 km
+    s = plan.summary()
+    assert s["population_uncoverable"] == 70
+    assert s["population_single_coverable"] == 500
+    assert s["site_count"] == 3  # both Paris sites (N-1) and Berlin (its only site, forced)
+    status = plan.demand.set_index("demand_id")["coverage_status"]
+    assert status.to_dict() == {"a1": "redundant", "a2": "redundant", "b1": "single",
+                                "far": "uncoverable"}
+    assert set(plan.gaps["demand_id"]) == {"b1", "far"}
+    assert check_invariants(plan) == []
+    assert_n1_matches_naive(plan)
+    # Berlin's users have no backup in budget: its failure puts them outside the budget
+    f = plan.failures.set_index("failed_site_id")
+    assert f.loc["berlin", "population_outside_budget"] == 500
+    assert s["n1_population_outside_budget"] == 500
+    assert s["n1_population_outside_budget_redundant"] == 0
+
+
+def test_required_sites_and_mixed_access(sample_inputs):
+    demand, sites = sample_inputs
+    demand = demand.assign(access=np.where(np.arange(len(demand)) % 3 == 0, "cable", "ftth"))
+    sites = sites.assign(required=sites["site_id"] == sites["site_id"].iloc[0])
+    plan = plan_sites(demand, sites, budget_ms=60.0)
+    assert sites["site_id"].iloc[0] in set(plan.sites["site_id"])
+    assert check_invariants(plan) == []
+    assert plan.summary()["parameters"]["access_classes"] == ["cable", "ftth"]
+
+
+def test_options_are_validated_with_names(sample_inputs):
+    demand, sites = sample_inputs
+    with pytest.raises(InputValidationError, match="budget_ms"):
+        plan_sites(demand, sites, budget_ms=-1)
+    with pytest.raises(InputValidationError, match="budget_ms"):
+        plan_sites(demand, sites, budget_ms="fast")
+    with pytest.raises(InputValidationError, match="access .*'fiber'"):
+        plan_sites(demand, sites, access="fiber")
+    with pytest.raises(InputValidationError, match="failures"):
+        plan_sites(demand, sites, failures=-1)
+
+
+def test_budget_out_of_reach():
+    demand = pd.DataFrame({"lat": [0.0], "lon": [0.0], "population": [1]})
+    sites = pd.DataFrame({"lat": [40.0], "lon": [40.0]})
+    with pytest.raises(NoFeasiblePlanError, match="no demand point has a candidate"):
+        plan_sites(demand, sites, budget_ms=30.0)
+
+
+def test_geonames_small_country_demo():
+    demand, sites = geonames_demand("LU"), geonames_candidates("LU", 5_000)
+    plan = plan_sites(demand, sites, budget_ms=30.0,
+                      model=LatencyModel(route_factor=2.0, workload="bert-l4"))
+    assert plan.summary()["status"] == "optimal"
+    assert plan.summary()["parameters"]["latency_model"]["route_factor"] == 2.0
+    assert check_invariants(plan) == []
+
+
+def test_geonames_us_matches_the_issue_figures():
+    demand = geonames_demand("US")
+    assert 21_000 < len(demand) < 22_500
+    assert demand["population"].sum() == pytest.approx(279e6, rel=0.01)
+    assert 900 < len(geonames_candidates("US")) < 1100
