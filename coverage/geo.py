@@ -62,6 +62,7 @@ def haversine_km(
     p1 = np.radians(np.asarray(lat1_deg, dtype=np.float64))
     p2 = np.radians(np.asarray(lat2_deg, dtype=np.float64))
     dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2_deg, dtype=np.float64) - np.asarray(lon1_deg, dtype=np.float64))
+    lon1 = np.asarray(lon1_deg, dtype=np.float64)
+    dlmb = np.radians(np.asarray(lon2_deg, dtype=np.float64) - lon1)
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))

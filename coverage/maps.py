@@ -10,7 +10,7 @@ layer needs the network, and without it the map simply has a plain background.
 
 Demand points are not folium objects: they are embedded once as compact column-wise JSON
 and turned into ``L.circleMarker``\\ s on a canvas renderer by a short script, with popups
-built on click. 50,000 points render in about a second and cost roughly 70 bytes each.
+built on click. 50,000 points render in a second or two and cost about 65 bytes each.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
 from .errors import InputValidationError
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ LAYER_N1 = "Lose budget under N-1"
 LAYER_UNCOVERABLE = "Uncoverable demand"
 LAYER_SINGLE = "Single-coverable demand"
 
-#: Latency colour ramp (green -> yellow -> red), 0 .. budget.
+#: Latency colour ramp (green -> yellow -> red), lowest primary latency .. budget.
 LATENCY_COLORS = ("#1a9850", "#fee08b", "#d73027")
 #: Fill of demand with no primary site.
 UNCOVERABLE_FILL = "#9e9e9e"
@@ -101,6 +102,8 @@ def _leaflet_assets() -> tuple[str, str]:
 
 def _iter_elements(root: Element) -> Any:
     """Yield ``root`` and every element below it (children, and Figure/Popup parts)."""
+    from branca.element import Element
+
     stack = [root]
     seen: set[int] = set()
     while stack:
@@ -134,7 +137,7 @@ def _make_offline(m: Element) -> None:
                 setattr(el, attr, [])
         if isinstance(el, folium.Map):
             maps.append(el)
-        has_inline = has_inline or isinstance(el, _InlineLeaflet)
+        has_inline = has_inline or isinstance(el, _elements().InlineLeaflet)
     if dropped:
         logger.warning(
             "map: dropped external assets %s (the saved map must work offline)",
@@ -145,7 +148,7 @@ def _make_offline(m: Element) -> None:
         if target is None:
             raise InputValidationError("save_map: no folium.Map found in the element tree")
         # Inserted first so Leaflet is loaded before anything that might use it.
-        target.add_child(_InlineLeaflet(), index=0)
+        target.add_child(_elements().InlineLeaflet(), index=0)
 
 
 _EXTERNAL_TAG = re.compile(
@@ -311,7 +314,7 @@ def _demand_payload(
     """Column-wise JSON payload of the kept demand rows (largest population first)."""
     d = demand.iloc[keep]
     lat, lon = _latlon(d)
-    pop = np.nan_to_num(_float(d, "population"), nan=0.0)
+    pop = np.clip(np.nan_to_num(_float(d, "population"), nan=0.0), 0.0, None)
     status = _series(d, "coverage_status").astype(object) if _has(d, "coverage_status") else None
     if status is None:
         status_str = pd.Series(["redundant"] * len(d), dtype=object)
@@ -520,6 +523,37 @@ var {name} = (function () {{
 """
 
 
+_LEGEND_CSS = """
+.covmap-legend {
+    position: fixed; left: 10px; bottom: 40px; z-index: 1000; max-width: 380px;
+    max-height: calc(100% - 120px); overflow-y: auto;
+    background: rgba(255, 255, 255, 0.94); border-radius: 6px; padding: 8px 10px;
+    box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35);
+    font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
+}
+.covmap-legend summary { font-weight: bold; font-size: 13px; cursor: pointer; }
+.covmap-legend table, .covmap-popup table { border-collapse: collapse; margin: 4px 0; }
+.covmap-legend th, .covmap-popup th {
+    text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
+    vertical-align: top;
+}
+.covmap-legend td, .covmap-popup td { text-align: right; padding: 1px 0; }
+.covmap-legend td { white-space: nowrap; }
+.covmap-popup td { text-align: left; }
+.covmap-legend .covmap-h { font-weight: bold; margin-top: 6px; }
+.covmap-legend .covmap-note { color: #666; margin-top: 4px; }
+.covmap-legend .covmap-key { display: flex; align-items: center; margin: 2px 0; }
+.covmap-legend .covmap-dot {
+    display: inline-block; width: 12px; height: 12px; border-radius: 50%;
+    margin-right: 6px; box-sizing: border-box; flex: none;
+}
+.covmap-legend .covmap-ramp { height: 10px; border-radius: 2px; margin: 3px 0 1px; }
+.covmap-legend .covmap-ticks {
+    display: flex; justify-content: space-between; color: #555;
+}
+"""
+
+
 @lru_cache(maxsize=1)
 def _elements() -> SimpleNamespace:
     """The map element classes, defined on first use so importing this module stays light."""
@@ -631,30 +665,7 @@ def _elements() -> SimpleNamespace:
             {% macro header(this, kwargs) %}
             <style>
             #{{ this._parent.get_name() }}.leaflet-container { background: {{ this.background }}; }
-            .covmap-legend {
-                position: fixed; left: 10px; bottom: 40px; z-index: 1000; max-width: 330px;
-                max-height: calc(100% - 120px); overflow-y: auto;
-                background: rgba(255, 255, 255, 0.94); border-radius: 6px; padding: 8px 10px;
-                box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35);
-                font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
-            }
-            .covmap-legend summary { font-weight: bold; font-size: 13px; cursor: pointer; }
-            .covmap-legend table, .covmap-popup table { border-collapse: collapse; margin: 4px 0; }
-            .covmap-legend th, .covmap-popup th {
-                text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
-                vertical-align: top;
-            }
-            .covmap-legend td, .covmap-popup td { text-align: right; padding: 1px 0; }
-            .covmap-popup td { text-align: left; }
-            .covmap-legend .covmap-h { font-weight: bold; margin-top: 6px; }
-            .covmap-legend .covmap-note { color: #666; margin-top: 4px; }
-            .covmap-legend .covmap-key { display: flex; align-items: center; margin: 2px 0; }
-            .covmap-legend .covmap-dot {
-                display: inline-block; width: 12px; height: 12px; border-radius: 50%;
-                margin-right: 6px; box-sizing: border-box; flex: none;
-            }
-            .covmap-legend .covmap-ramp { height: 10px; border-radius: 2px; margin: 3px 0 1px; }
-            .covmap-legend .covmap-ticks { display: flex; justify-content: space-between; color: #555; }
+            {{ this.css }}
             </style>
             {% endmacro %}
 
@@ -669,6 +680,7 @@ def _elements() -> SimpleNamespace:
             self._name = "CoverageLegend"
             self.body = body
             self.background = background
+            self.css = _LEGEND_CSS
 
     return SimpleNamespace(
         InlineLeaflet=InlineLeaflet,
@@ -866,6 +878,12 @@ def plan_map(
     site_ids = _ids(sites, "site_id")
     site_names = _ids(sites, "name") if _has(sites, "name") else site_ids
     labels, site_index = _site_labels(site_ids, site_names)
+    site_lat, site_lon = _latlon(sites)
+    located = np.isfinite(site_lat) & np.isfinite(site_lon)
+    if not located.all():
+        logger.warning("map: %d chosen sites have no coordinates; not drawn", int((~located).sum()))
+        sites = sites.loc[located]
+        site_lat, site_lon = site_lat[located], site_lon[located]
     demand_json, subsets, status_names, radius_scale = _demand_payload(
         demand, site_index, labels, order
     )
@@ -896,10 +914,9 @@ def plan_map(
     }
 
     # ---- the map
-    site_lat, site_lon = _latlon(sites)
     lat_shown, lon_shown = lat_all[order], lon_all[order]
     if n_shown == 0:
-        lat_shown, lon_shown = site_lat[np.isfinite(site_lat)], site_lon[np.isfinite(site_lon)]
+        lat_shown, lon_shown = site_lat, site_lon
     if m is None:
         center = [float(np.mean(lat_shown)), float(np.mean(lon_shown))] if len(lat_shown) else None
         m = folium.Map(
@@ -927,26 +944,26 @@ def plan_map(
         )
 
     # Layer-control order: demand, sites, budget radius, status rings. Drawing order on the
-    # shared canvas is fixed by _LayerOrder: radius at the back, rings then sites on top.
-    data = _PlanData(demand_json, site_json, config).add_to(m)
-    _PointLayer(data, LAYER_DEMAND).add_to(m)
-    site_layer = _PointLayer(data, LAYER_SITES, kind="sites").add_to(m)
+    # shared canvas is fixed by LayerOrder: radius at the back, rings then sites on top.
+    el = _elements()
+    data = el.PlanData(demand_json, site_json, config).add_to(m)
+    el.PointLayer(data, LAYER_DEMAND).add_to(m)
+    site_layer = el.PointLayer(data, LAYER_SITES, kind="sites").add_to(m)
     back: list[Element] = []
     if math.isfinite(radius_km) and radius_km > 0 and len(sites):
-        radius_group = FeatureGroup(name=LAYER_RADIUS, show=False).add_to(m)
+        radius_group = folium.FeatureGroup(name=LAYER_RADIUS, show=False).add_to(m)
         for la, lo in zip(site_lat, site_lon, strict=True):
-            if math.isfinite(la) and math.isfinite(lo):
-                folium.Circle(
-                    location=(float(la), float(lo)),
-                    radius=radius_km * 1000.0,  # folium.Circle takes metres
-                    color="#555555",
-                    weight=1,
-                    opacity=0.7,
-                    fill=True,
-                    fill_color="#555555",
-                    fill_opacity=0.04,
-                    interactive=False,
-                ).add_to(radius_group)
+            folium.Circle(
+                location=(float(la), float(lo)),
+                radius=radius_km * 1000.0,  # folium.Circle takes metres
+                color="#555555",
+                weight=1,
+                opacity=0.7,
+                fill=True,
+                fill_color="#555555",
+                fill_opacity=0.04,
+                interactive=False,
+            ).add_to(radius_group)
         back.append(radius_group)
     else:
         logger.info("map: plan has no usable radius_km; no budget-radius layer")
@@ -962,11 +979,11 @@ def plan_map(
     for layer_name, key, color, pad, label in status_specs:
         idx = subsets[key]
         if idx.size:
-            layer = _PointLayer(data, layer_name, indices=idx, ring=color, ring_pad_px=pad)
+            layer = el.PointLayer(data, layer_name, indices=idx, ring=color, ring_pad_px=pad)
             front.append(layer.add_to(m))
             status_keys.append((label, color, int(idx.size)))
     front.append(site_layer)
-    _LayerOrder(data, back, front).add_to(m)
+    el.LayerOrder(data, back, front).add_to(m)
 
     legend = _legend_html(
         summary,
@@ -983,7 +1000,7 @@ def plan_map(
         n_shown=n_shown,
         n_total=n_total,
     )
-    _Legend(legend).add_to(m)
+    el.Legend(legend).add_to(m)
 
     # A layer control must come after the layers it lists: move an existing one to the end.
     for key, child in list(m._children.items()):

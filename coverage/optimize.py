@@ -277,7 +277,9 @@ def min_cover(
     )
     integer_cost = np.allclose(c, np.round(c))
     if res.status == 2:
-        raise NoFeasiblePlanError("the coverage model is infeasible (this is a bug: rows are capped)")
+        raise NoFeasiblePlanError(
+            "the coverage model is infeasible (a bug: requirements are capped at |N_i|)"
+        )
     if res.x is not None:
         chosen = cols[res.x > 0.5]
         status = "optimal" if res.status == 0 else "time_limit"

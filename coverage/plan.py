@@ -115,11 +115,15 @@ def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
         if not math.isfinite(b) or b <= 0:
             raise ValueError
     except (TypeError, ValueError):
-        problems.append(f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}")
+        problems.append(
+            f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}"
+        )
     if isinstance(failures, bool) or not isinstance(failures, int | np.integer) or failures < 0:
         problems.append(f"failures (--failures) must be an integer >= 0; got {failures!r}")
     if percentile not in PERCENTILES:
-        problems.append(f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}")
+        problems.append(
+            f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}"
+        )
     if access not in model.access_profiles_ms:
         problems.append(
             f"access (--access) {access!r} is not a known access profile; choose one of "
@@ -233,7 +237,8 @@ def plan_sites(
     required = sites["required"].to_numpy(dtype=bool)
     cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
 
-    say(f"solving: fewest sites with {failures + 1}-fold coverage (HiGHS, limit {time_limit_s:g} s)")
+    say(f"solving: fewest sites with {failures + 1}-fold coverage "
+        f"(HiGHS, limit {time_limit_s:g} s)")
     t = time.perf_counter()
     cover = min_cover(reach.boolean(), requirement, cost=cost, required=required,
                       time_limit_s=time_limit_s)

@@ -288,3 +288,24 @@ def test_plan_map_draws_onto_given_map_twice(plan, tmp_path):
     text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
     assert text.count("L.control.layers(") == 1
     assert text.count("Leaflet 1.9.4") == 1
+
+
+def test_messy_values_do_not_break_the_map(tmp_path, caplog):
+    plan = make_plan()
+    plan.sites.loc[2, "lat"] = np.nan  # a site without coordinates is skipped
+    plan.demand.loc[0, "population"] = -5.0
+    plan.demand.loc[1, "population"] = np.nan
+    plan.demand.loc[3, "lon"] = np.nan  # a demand point without coordinates is skipped
+    with caplog.at_level("WARNING", logger="coverage.maps"):
+        text = _save(plan, tmp_path / "map.html", tiles=None)
+    assert "no coordinates" in caplog.text
+    assert "NaN" not in text.split("covmap-legend")[-1]
+
+
+def test_import_does_not_load_folium():
+    import subprocess
+    import sys
+
+    code = "import sys, coverage.maps; print('folium' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
