@@ -399,7 +399,7 @@ def k_median(
     required: npt.ArrayLike | None = None,
     start: npt.ArrayLike | None = None,
     time_limit_s: float = 60.0,
-    max_pairs_exact: int = 400_000,
+    max_pairs_exact: int = 150_000,
 ) -> MedianResult:
     """p-median under coverage constraints on a sparse latency matrix.
 
@@ -424,7 +424,7 @@ def k_median(
         :func:`min_cover`); greedy multicover otherwise.
     time_limit_s : float, default 60
         Time limit for the local search plus the MILP, s.
-    max_pairs_exact : int, default 400_000
+    max_pairs_exact : int, default 150_000
         Solve the exact MILP (HiGHS) when the number of stored pairs is at most this.
 
     Returns

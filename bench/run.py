@@ -1,0 +1,104 @@
+"""Benchmark: the US demo (GeoNames, 30 ms p99, ftth, N-1) stage by stage, with peak memory.
+
+Usage: ``python bench/run.py [--country US] [--out docs/benchmarks.md]``. Prints one line per
+stage and writes the table to ``--out`` (atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[str, float, str]]:
+    from coverage import plan_sites
+    from coverage.datasets import geonames_candidates, geonames_demand
+    from coverage.maps import plan_map, save_map
+
+    rows: list[tuple[str, float, str]] = []
+    t = time.perf_counter()
+    demand = geonames_demand(country)
+    sites = geonames_candidates(country)
+    rows.append(("read (GeoNames)", time.perf_counter() - t,
+                 f"{len(demand):,} demand, {len(sites):,} candidates, "
+                 f"{demand['population'].sum():,.0f} people"))
+    plan = plan_sites(demand, sites, budget_ms=budget_ms, failures=1, access="ftth")
+    s = plan.summary()
+    tm = s["timings_s"]
+    rows.append(("validate", tm["validate_s"], ""))
+    rows.append(("reach matrix", tm["reach_s"],
+                 f"{s['n_pairs_in_reach']:,} pairs, radius {s['max_radius_km']:.0f} km, "
+                 f"{plan.reach.nbytes / 2**20:.0f} MiB"))
+    red = s["reductions"]
+    rows.append(("solve (min sites, HiGHS)", tm["solve_s"],
+                 f"{s['site_count']} sites, status {s['status']}, bound {s['lower_bound']:g}, "
+                 f"model {red['rows_in_model']:,} rows x {red['sites_in_model']:,} sites"))
+    rows.append(("k-median", tm["kmedian_s"], f"status {s['kmedian_status']}, mean p50 "
+                 f"{s['mean_latency_ms']:.2f} ms"))
+    rows.append(("N-1 check", tm["n1_s"], f"worst {s['n1_worst_latency_ms']:.1f} ms, "
+                 f"{s['n1_population_outside_budget']:,.0f} people outside budget "
+                 "(worst failure)"))
+    t = time.perf_counter()
+    path = save_map(plan_map(plan), workdir / "map.html")
+    rows.append(("map", time.perf_counter() - t, f"{path.stat().st_size / 2**20:.1f} MiB"))
+    t = time.perf_counter()
+    plan.to_dir(workdir / "plan", map=False)
+    rows.append(("write tables", time.perf_counter() - t, ""))
+    total = sum(r[1] for r in rows)
+    rows.append(("total", total, f"peak RSS {peak_rss_mib():,.0f} MiB"))
+    (workdir / "summary.json").write_text(json.dumps(
+        {k: v for k, v in s.items() if k != "parameters"}, default=str))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--country", default="US")
+    parser.add_argument("--budget-ms", type=float, default=30.0)
+    parser.add_argument("--out", default="docs/benchmarks.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = bench_country(args.country, args.budget_ms, Path(tmp))
+    lines = [f"{name:<26} {secs:8.2f} s   {note}" for name, secs, note in rows]
+    print("\n".join(lines))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    md = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/run.py`); numbers are from the last run on "
+        f"{time.strftime('%Y-%m-%d')} ({machine}).",
+        "",
+        f"## {args.country} demo: GeoNames places >= 500 people as demand, places >= 50,000 as "
+        f"candidates, {args.budget_ms:g} ms p99, ftth access, N-1",
+        "",
+        "| stage | time (s) | figures |",
+        "| --- | ---: | --- |",
+        *[f"| {n} | {s:.2f} | {note} |" for n, s, note in rows],
+        "",
+        "Peak memory is the process's maximum resident set size (getrusage).",
+        f"numpy {np.__version__}.",
+        "",
+    ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(md))
+    os.replace(tmp_name, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
