@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import folium
     from branca.element import Element
 
-__all__ = ["plan_map", "save_map"]
+__all__ = ["plan_map", "render_map_html", "save_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -1018,6 +1018,23 @@ def plan_map(
     return m
 
 
+def render_map_html(m: folium.Map) -> str:
+    """Render a map to self-contained HTML text (Leaflet inlined, no external assets).
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map, typically from :func:`plan_map`.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    _make_offline(m)
+    return _strip_external_tags(m.get_root().render())
+
+
 def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     """Render a map to a self-contained HTML file, written atomically.
 
@@ -1055,9 +1072,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     parent = out.parent
     if not parent.is_dir():
         raise FileNotFoundError(f"save_map: directory {str(parent)!r} does not exist")
-    _make_offline(m)
-    text = _strip_external_tags(m.get_root().render())
-    data = text.encode("utf-8")
+    data = render_map_html(m).encode("utf-8")
     mode = out.stat().st_mode & 0o777 if out.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".tmp")
     try:

@@ -35,8 +35,8 @@ class Plan:
     Attributes
     ----------
     sites : pandas.DataFrame
-        Chosen sites: ``site_id, name, lat, lon, tier, required, population_primary,
-        n_demand_primary, population_backup, radius_km, population_outside_budget_if_failed``.
+        Chosen sites: ``site_id, lat, lon, tier, population_primary, name, required,
+        n_demand_primary, population_backup, ...`` (what happens if each fails, radius).
     demand : pandas.DataFrame
         One row per demand point: coordinates, population, the assignment columns of
         ``assignment.csv`` and the N-1 columns ``n1_latency_ms``, ``n1_within_budget``.
@@ -409,10 +409,11 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     Returns
     -------
     pandas.DataFrame
-        One row per failed site: ``failed_site_id, n_demand_rerouted, population_rerouted,
-        population_outside_budget, population_outside_budget_redundant, worst_latency_ms,
-        mean_rerouted_latency_ms, meets_budget``. ``population_outside_budget_redundant``
-        counts users that had two or more sites in budget: it must be 0 for an N-1-safe plan.
+        One row per failed site: ``failed_site_id, population_rerouted,
+        population_outside_budget, worst_latency_ms, n_demand_rerouted,
+        population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget``.
+        ``population_outside_budget_redundant`` counts users that had two or more sites in
+        budget: it must be 0 for an N-1-safe plan.
     """
     a = assignment[assignment["primary_site_id"].notna()]
     pop = a["population"].to_numpy(dtype=np.float64)
@@ -447,7 +448,10 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
             g["population_rerouted"] > 0, g["_lat_pop"] / g["population_rerouted"], np.nan
         )
     g["meets_budget"] = g["population_outside_budget"] == 0
-    return g.drop(columns="_lat_pop").reset_index()
+    cols = ["population_rerouted", "population_outside_budget", "worst_latency_ms",
+            "n_demand_rerouted", "population_outside_budget_redundant",
+            "mean_rerouted_latency_ms", "meets_budget"]  # DESIGN section 4 order first
+    return g[cols].reset_index()
 
 
 def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile):
@@ -463,6 +467,6 @@ def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percen
     s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
     s["radius_km"] = model.radius_km(budget_ms, str(demand_out["access"].iloc[0]), percentile) \
         if len(demand_out) else np.nan
-    front = ["site_id", "name", "lat", "lon", "tier", "required", "population_primary",
-             "n_demand_primary", "population_backup"]
+    front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
+             "n_demand_primary", "population_backup"]  # DESIGN section 4 order first
     return s[front + [c for c in s.columns if c not in front]]

@@ -97,6 +97,7 @@ def write_plan(plan: Plan, out_dir: str | Path, *, map: bool = True,
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
             os.close(fd)
             write(Path(tmp))
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
             staged.append((Path(tmp), out / name))
 
         stage("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))
@@ -105,10 +106,10 @@ def write_plan(plan: Plan, out_dir: str | Path, *, map: bool = True,
         stage("assignment.csv", lambda p: plan.assignment.to_csv(p, index=False))
         stage("failures.csv", lambda p: plan.failures.to_csv(p, index=False))
         if map:
-            from .maps import plan_map, save_map
+            from .maps import plan_map, render_map_html
 
-            fmap = plan_map(plan, tiles=tiles)
-            stage("map.html", lambda p: save_map(fmap, p))
+            html = render_map_html(plan_map(plan, tiles=tiles))
+            stage("map.html", lambda p: p.write_text(html, encoding="utf-8"))
         for tmp, final in staged:
             os.replace(tmp, final)
         staged.clear()

@@ -45,13 +45,15 @@ def test_plan_on_sample_files(tmp_path, demand, candidates):
     assert s["inputs"]["demand"]["rows"] == 458 and len(s["inputs"]["demand"]["sha256"]) == 64
     sites = pd.read_csv(out / "sites.csv")
     assert len(sites) == 8
-    assert list(sites.columns[:5]) == ["site_id", "name", "lat", "lon", "tier"]
+    assert list(sites.columns[:5]) == ["site_id", "lat", "lon", "tier", "population_primary"]
     a = pd.read_csv(out / "assignment.csv")
     assert list(a.columns[:8]) == ["demand_id", "population", "primary_site_id",
                                    "primary_latency_ms", "backup_site_id", "backup_latency_ms",
                                    "n_covering_sites", "coverage_status"]
     assert (a["primary_latency_ms"] <= 30 + 1e-6).all()
     f = pd.read_csv(out / "failures.csv")
+    assert list(f.columns[:4]) == ["failed_site_id", "population_rerouted",
+                                   "population_outside_budget", "worst_latency_ms"]
     assert set(f["failed_site_id"]) == set(sites["site_id"])
     assert (f["population_outside_budget"] == 0).all()
     g = gpd.read_file(out / "sites.geojson")
@@ -190,6 +192,7 @@ def test_outputs_replace_atomically(tmp_path):
         assert r.returncode == 0
     assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in out.iterdir())
 
 
 def test_python_dash_m(tmp_path):
