@@ -209,7 +209,8 @@ def plan_sites(
     radius_km = model.radius_km(budget_ms, access, percentile)  # raises if infeasible at d=0
 
     t = time.perf_counter()
-    demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"))
+    demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
+                       access_profiles=model.access_profiles_ms)
     sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
     if "access" not in demand.columns:
         demand = demand.assign(access=access)
