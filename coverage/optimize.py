@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -18,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import connected_components
 
 from .errors import NoFeasiblePlanError, SolverError
 
@@ -126,10 +129,11 @@ def greedy_cover(
     cost: npt.ArrayLike | None = None,
     required: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Greedy set multicover followed by removal of redundant columns.
+    """Greedy set multicover followed by reverse deletion of redundant columns.
 
     Each step opens the column with the largest (unmet requirement covered) / cost; rows whose
-    requirement exceeds their number of columns are capped at that number.
+    requirement exceeds their number of columns are capped at that number. Then chosen columns
+    are dropped, most expensive first, while the cover stays feasible.
 
     Returns
     -------
@@ -140,30 +144,146 @@ def greedy_cover(
     n, m = a.shape
     r = np.minimum(_requirement_array(requirement, n), np.diff(a.indptr))
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
-    chosen = np.zeros(m, dtype=bool)
-    if required is not None:
-        chosen[np.asarray(required, dtype=bool)] = True
+    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    chosen = fixed.copy()
+    ac = sp.csc_array(a)
     at = sp.csr_array(a.T)
     have = a @ chosen.astype(np.int64)
+
+    def rows_of(j: int) -> npt.NDArray[np.int32]:
+        return ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
+
     while True:
-        deficit = np.maximum(r - have, 0)
-        if not deficit.any():
+        short = have < r
+        if not short.any():
             break
-        score = (at @ (deficit > 0).astype(np.float64)) / c
+        score = (at @ short.astype(np.float64)) / c
         score[chosen] = -1.0
         j = int(np.argmax(score))
         if score[j] <= 0:
             break
         chosen[j] = True
-        have += a[:, [j]].toarray().ravel().astype(np.int64)
-    # drop redundant columns, most expensive first (ties: highest index)
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+        have[rows_of(j)] += 1
     for j in sorted(np.flatnonzero(chosen & ~fixed), key=lambda j: (-c[j], -j)):
-        col = a[:, [j]].toarray().ravel().astype(np.int64)
-        if np.all(have - col >= r):
+        rows = rows_of(j)
+        if np.all(have[rows] - 1 >= r[rows]):
             chosen[j] = False
-            have -= col
+            have[rows] -= 1
     return np.flatnonzero(chosen)
+
+
+def _drop_dominated_rows(
+    a: sp.csr_array, r: npt.NDArray[np.int64], chunk_rows: int = 2000
+) -> npt.NDArray[np.bool_]:
+    """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
+
+    Any solution with ``r_k`` chosen columns in ``N_k`` has at least ``r_k >= r_i`` chosen in
+    ``N_i``, so row ``i`` can go. Ties between identical rows break by index; dominance is
+    transitive, so every dropped row stays implied by a kept one. Two passes: the smallest
+    30 % of rows as candidate dominators first (cheap, removes most), then all survivors.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Rows to keep.
+    """
+    n = a.shape[0]
+    keep = np.ones(n, dtype=bool)
+    sizes = np.diff(a.indptr)
+    for share in (0.3, 1.0):
+        idx = np.flatnonzero(keep)
+        if len(idx) < 2:
+            break
+        sub = a[idx]
+        sub = sp.csr_array((np.ones(sub.nnz, dtype=np.int32), sub.indices, sub.indptr),
+                           shape=sub.shape)
+        s_sub = sizes[idx]
+        r_sub = r[idx]
+        cand = np.flatnonzero(s_sub <= np.quantile(s_sub, share))
+        cand_t = sp.csr_array(sub[cand].T)
+        dominated = np.zeros(len(idx), dtype=bool)
+        for start in range(0, len(idx), chunk_rows):
+            prod = sp.coo_array(sub[start:start + chunk_rows] @ cand_t)
+            i = prod.row + start
+            k = cand[prod.col]
+            ok = (prod.data == s_sub[k]) & (k != i) & (r_sub[k] >= r_sub[i])
+            ok &= (s_sub[k] < s_sub[i]) | (k < i)
+            dominated[i[ok]] = True
+        keep[idx[dominated]] = False
+    return keep
+
+
+def _new_highs():
+    """A silent ``highspy.Highs``; HiGHS prints a banner on the first construction in a
+    process, so stdout is redirected for that call only."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _solve_cover_milp(
+    a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+    x0: npt.NDArray[np.bool_], time_limit_s: float,
+) -> tuple[npt.NDArray[np.bool_], str, float]:
+    """Set multicover MILP with HiGHS, warm-started from the feasible ``x0``.
+
+    Returns the chosen mask, the status and the proven lower bound.
+    """
+    import highspy
+
+    n, m = a.shape
+    h = _new_highs()
+    # HiGHS 1.16 maps a MIP solution back through presolve wrongly when a start solution was
+    # given (the returned vector is the start while the objective is the new one), so the
+    # warm-started model runs without HiGHS presolve; our own reductions ran before.
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", 1e-6)
+    lp = highspy.HighsLp()
+    lp.num_col_ = m
+    lp.num_row_ = n
+    lp.col_cost_ = c.astype(np.float64)
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.ones(m)
+    lp.row_lower_ = need.astype(np.float64)
+    lp.row_upper_ = np.full(n, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(a.nnz)
+    lp.a_matrix_.num_col_ = m
+    lp.a_matrix_.num_row_ = n
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    h.passModel(lp)
+    start = highspy.HighsSolution()
+    start.col_value = x0.astype(np.float64).tolist()
+    start.value_valid = True
+    h.setSolution(start)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
+    if abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
+        raise SolverError("HiGHS returned a solution inconsistent with its objective value")
+    if status == highspy.HighsModelStatus.kOptimal:
+        return x, "optimal", float(c[x].sum())
+    if status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt,
+                  highspy.HighsModelStatus.kIterationLimit):
+        if not np.all(a @ x.astype(np.int64) >= need):  # defensive: keep a feasible plan
+            x = x0
+        return x, "time_limit", float(info.mip_dual_bound)
+    raise SolverError(f"HiGHS failed on the cover model: {h.modelStatusToString(status)}")
 
 
 def min_cover(
@@ -174,7 +294,7 @@ def min_cover(
     time_limit_s: float = 60.0,
     random_state: int = 0,
 ) -> CoverResult:
-    """Minimum-cost set multicover, exact with HiGHS (``scipy.optimize.milp``).
+    """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
     Every row ``i`` must have at least ``min(requirement[i], |N_i|)`` chosen columns among its
     stored entries ``N_i``; rows with no entry are ignored (they are uncoverable, not
@@ -191,7 +311,7 @@ def min_cover(
     required : array_like of bool, optional
         Sites that must be open (existing sites).
     time_limit_s : float, default 60
-        HiGHS time limit, s. The best plan found is returned when it hits.
+        Total HiGHS time limit, s. The best plan found is returned when it hits.
     random_state : int, default 0
         Seed of the row hashing used to merge identical rows.
 
@@ -201,11 +321,21 @@ def min_cover(
 
     Notes
     -----
-    Safe reductions before the solve (each preserves the set of feasible solutions):
-    rows are capped at ``|N_i|``; required sites are fixed open; a row whose requirement
-    equals its number of sites forces all of them open (repeated to a fix point); rows already
-    satisfied by forced sites are dropped; identical rows merge keeping the largest
-    requirement (verified exactly, not only by hash).
+    Safe reductions before the solve, each preserving the optimum:
+
+    1. requirements are capped at ``|N_i|``; required sites are fixed open;
+    2. a row whose remaining requirement equals its number of free sites forces all of them
+       open (repeated to a fix point);
+    3. rows already satisfied by fixed sites are dropped;
+    4. identical rows merge, keeping the largest requirement (hash grouping, verified exactly);
+    5. dominated rows are dropped: row ``i`` goes when another row ``k`` has
+       ``N_k ⊆ N_i`` and ``r_k >= r_i`` (any feasible solution satisfies ``i`` through ``k``);
+    6. the bipartite row-site graph splits into connected components, solved separately.
+
+    Each component starts from a greedy multicover (reverse deletion of redundant columns)
+    passed to HiGHS as its incumbent; HiGHS then proves optimality or returns its best
+    solution and dual bound at the time limit. Column dominance is *not* used: for
+    requirements above 1 a dominated column may still be needed as a second site.
 
     Examples
     --------
@@ -216,6 +346,7 @@ def min_cover(
     (3.0, 'optimal')
     """
     t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
     a = _as_csr(reach)
     n, m = a.shape
     r = np.minimum(_requirement_array(requirement, n), np.diff(a.indptr))
@@ -226,8 +357,7 @@ def min_cover(
     if required is not None:
         fixed |= np.asarray(required, dtype=bool)
     n_required = int(fixed.sum())
-    # forced columns: rows whose requirement equals their number of (free) columns
-    while True:
+    while True:  # forced columns, to a fix point
         have = a @ fixed.astype(np.int64)
         free_count = np.diff(a.indptr) - have
         need = r - have
@@ -247,61 +377,63 @@ def min_cover(
     sub_need = need[active]
     n_active = int(active.sum())
     sub, sub_need = _merge_identical_rows(sub, sub_need, np.random.default_rng(random_state))
+    n_merged = sub.shape[0]
+    keep = _drop_dominated_rows(sub, sub_need)
+    sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
+    used = np.diff(sp.csc_array(sub).indptr) > 0
+    cols = free_cols[used]
+    sub = sp.csr_array(sub[:, np.flatnonzero(used)])
+    cc = c[cols]
+    n_comp, labels = (0, np.zeros(0, dtype=np.int64))
+    if sub.shape[0]:
+        graph = sp.bmat([[None, sub], [sub.T, None]], format="csr")
+        n_comp, labels = connected_components(graph, directed=False)
+    row_lab, col_lab = labels[: sub.shape[0]], labels[sub.shape[0]:]
     reductions = {
         "rows": n,
         "rows_uncoverable": int((np.diff(a.indptr) == 0).sum()),
         "sites_required": n_required,
         "sites_forced": int(fixed.sum()) - n_required,
         "rows_satisfied_by_fixed": int(n - n_active - (np.diff(a.indptr) == 0).sum()),
-        "rows_merged_identical": n_active - sub.shape[0],
-        "rows_in_model": sub.shape[0],
-        "sites_in_model": len(free_cols),
+        "rows_merged_identical": n_active - n_merged,
+        "rows_dominated": int((~keep).sum()),
+        "rows_in_model": int(sub.shape[0]),
+        "sites_in_model": int(len(cols)),
+        "components": int(n_comp),
     }
     logger.info("cover reductions: %s", reductions)
-    fixed_cost = float(c[fixed].sum())
-    if sub.shape[0] == 0:
-        sites = np.flatnonzero(fixed)
-        return CoverResult(sites, fixed_cost, fixed_cost, "optimal", 0.0,
-                           time.perf_counter() - t0, reductions)
-    # drop columns that cover no active row
-    used = np.diff(sp.csc_array(sub).indptr) > 0
-    cols = free_cols[used]
-    sub = sp.csr_array(sub[:, np.flatnonzero(used)])
-    cc = c[cols]
-    res = milp(
-        cc,
-        constraints=LinearConstraint(sub, lb=sub_need, ub=np.inf),
-        integrality=np.ones(len(cols)),
-        bounds=Bounds(0, 1),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": 1e-9, "disp": False},
-    )
-    integer_cost = np.allclose(c, np.round(c))
-    if res.status == 2:
-        raise NoFeasiblePlanError(
-            "the coverage model is infeasible (a bug: requirements are capped at |N_i|)"
-        )
-    if res.x is not None:
-        chosen = cols[res.x > 0.5]
-        status = "optimal" if res.status == 0 else "time_limit"
-        bound = getattr(res, "mip_dual_bound", None)
-    elif res.status == 1:
-        chosen = np.setdiff1d(greedy_cover(a, r, c, fixed), np.flatnonzero(fixed))
-        status = "heuristic"
-        bound = getattr(res, "mip_dual_bound", None)
-        logger.warning("MILP found no solution within %.0f s; using the greedy plan", time_limit_s)
-    else:
-        raise SolverError(f"HiGHS failed: status {res.status}: {res.message}")
-    sites = np.union1d(np.flatnonzero(fixed), chosen).astype(np.int64)
+    chosen = np.zeros(len(cols), dtype=bool)
+    statuses, bound = [], 0.0
+    # solve components smallest first; each may use all the time that is left
+    order = np.argsort(np.bincount(row_lab, minlength=n_comp), kind="stable")
+    rows_by = np.argsort(row_lab, kind="stable")
+    row_starts = np.searchsorted(row_lab[rows_by], np.arange(n_comp + 1))
+    for comp in order:
+        rows = rows_by[row_starts[comp]:row_starts[comp + 1]]
+        ccols = np.flatnonzero(col_lab == comp)
+        block = sp.csr_array(sub[rows][:, ccols])
+        x0 = np.zeros(len(ccols), dtype=bool)
+        x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
+        if len(ccols) == 1 or x0.sum() == 0:
+            x, st, lb = x0, "optimal", float(cc[ccols][x0].sum())
+        else:
+            x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
+                                          deadline - time.perf_counter())
+        chosen[ccols[x]] = True
+        statuses.append(st)
+        bound += lb
+    sites = np.union1d(np.flatnonzero(fixed), cols[chosen]).astype(np.int64)
     objective = float(c[sites].sum())
+    status = "optimal" if all(s == "optimal" for s in statuses) else "time_limit"
+    lower = float(c[fixed].sum()) + bound
     if status == "optimal":
         lower = objective
-    else:
-        lower = fixed_cost + (float(bound) if bound is not None and np.isfinite(bound) else 0.0)
-        if integer_cost:
-            lower = float(np.ceil(lower - 1e-6))
-        lower = min(lower, objective)
+    elif np.allclose(c, np.round(c)):
+        lower = float(np.ceil(lower - 1e-6))
+    lower = min(lower, objective)
     gap = 0.0 if objective == 0 else (objective - lower) / objective
-    logger.info("cover: %s sites, bound %s, status %s", objective, lower, status)
+    logger.info("cover: %s sites, bound %s, status %s, %.1f s", objective, lower, status,
+                time.perf_counter() - t0)
     return CoverResult(sites, objective, lower, status, gap, time.perf_counter() - t0, reductions)
 
 
