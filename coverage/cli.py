@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "found is kept and its gap reported)")
     g.add_argument("--kmedian-time-limit-s", type=_positive_float, default=60.0,
                    help="time limit for the k-median (latency) stage, seconds")
+    g.add_argument("--max-memory-gb", type=_positive_float, default=4.0,
+                   help="memory budget for the reach matrix, GiB; above half of it the solver "
+                   "switches to row generation without the full matrix")
+    g.add_argument("--strategy", choices=("auto", "full", "lazy"), default="auto",
+                   help="full reach matrix, row generation (lazy, for national inputs), or "
+                   "auto (by --max-memory-gb)")
     g = p.add_argument_group("outputs")
     g.add_argument("--out", metavar="DIR", default="edge-plan", help="output directory")
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
@@ -203,7 +209,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         demand, sites, budget_ms=args.budget_ms, failures=args.failures,
         percentile=args.percentile, access=args.access, model=model,
         time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
-        inputs=inputs, progress=progress,
+        inputs=inputs, progress=progress, strategy=args.strategy,
+        max_memory_gb=args.max_memory_gb,
     )
     progress(f"writing outputs to {args.out}" + ("" if args.no_map else " (with map)"))
     out = plan.to_dir(args.out, map=not args.no_map,

@@ -18,7 +18,8 @@ from sklearn.neighbors import BallTree
 from .errors import InputValidationError, NoFeasiblePlanError
 from .geo import EARTH_RADIUS_KM, latlon_rad
 from .latency import PERCENTILES, LatencyModel
-from .optimize import _first_two_open, k_median, min_cover
+from .lazy import count_within, lazy_cover
+from .optimize import k_median, min_cover
 from .reach import ReachMatrix, build_reach
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Plan:
     demand: pd.DataFrame
     failures: pd.DataFrame
     candidates: pd.DataFrame
-    reach: ReachMatrix = field(repr=False)
+    reach: ReachMatrix | None = field(repr=False)
     model: LatencyModel = field(repr=False)
     budget_ms: float = 30.0
     percentile: str = "p99"
@@ -146,6 +147,8 @@ def plan_sites(
     kmedian_time_limit_s: float = 60.0,
     inputs: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    strategy: str = "auto",
+    max_memory_gb: float = 4.0,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -176,6 +179,12 @@ def plan_sites(
         Description of the input files, recorded in the summary.
     progress : callable, optional
         Called with a short message at the start of each stage.
+    strategy : {"auto", "full", "lazy"}, default "auto"
+        ``"full"`` builds the whole reach matrix; ``"lazy"`` solves by row generation
+        (:mod:`coverage.lazy`) without it, for national inputs; ``"auto"`` picks ``"lazy"``
+        when the estimated reach matrix would take more than half of ``max_memory_gb``.
+    max_memory_gb : float, default 4
+        Memory budget for the reach matrix, GiB.
 
     Returns
     -------
@@ -216,49 +225,73 @@ def plan_sites(
         demand = demand.assign(access=access)
     timings["validate_s"] = time.perf_counter() - t
 
-    say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
-        f"within {budget_ms:g} ms {percentile}")
-    t = time.perf_counter()
-    reach = build_reach(
-        demand["lat"].to_numpy(), demand["lon"].to_numpy(),
-        sites["lat"].to_numpy(), sites["lon"].to_numpy(),
-        model=model, budget_ms=budget_ms, access=demand["access"].to_numpy(),
-        percentile=percentile,
-    )
-    timings["reach_s"] = time.perf_counter() - t
-    n_cov = reach.n_covering()
     population = demand["population"].to_numpy(dtype=np.float64)
-    if len(demand) and not (n_cov > 0).any():
-        raise NoFeasiblePlanError(
-            f"no demand point has a candidate site within {budget_ms:g} ms {percentile} "
-            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
-            "or raise --budget-ms"
-        )
-    requirement = np.minimum(failures + 1, n_cov)
     required = sites["required"].to_numpy(dtype=bool)
     cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
-
-    say(f"solving: fewest sites with {failures + 1}-fold coverage "
-        f"(HiGHS, limit {time_limit_s:g} s)")
-    t = time.perf_counter()
-    cover = min_cover(reach.boolean(), requirement, cost=cost, required=required,
-                      time_limit_s=time_limit_s)
-    timings["solve_s"] = time.perf_counter() - t
-
-    chosen = cover.sites
+    access_arr = demand["access"].to_numpy()
+    if strategy not in ("auto", "full", "lazy"):
+        raise InputValidationError(f"strategy must be auto, full or lazy; got {strategy!r}")
+    est_pairs = _estimate_pairs(demand, sites, model, budget_ms, percentile)
+    est_gb = est_pairs * _BYTES_PER_PAIR / 2**30
+    if strategy == "auto":
+        strategy = "lazy" if est_gb > max_memory_gb / 2 else "full"
+    reach: ReachMatrix | None = None
     kmed_status, kmed_bound = "skipped", float("nan")
-    t = time.perf_counter()
-    if cost is None and len(chosen):
-        say(f"k-median: placing {len(chosen)} sites to minimise population-weighted latency")
-        med = k_median(reach.values("p50_ms"), len(chosen), weights=population,
-                       requirement=requirement, required=required, start=chosen,
-                       time_limit_s=kmedian_time_limit_s)
-        chosen, kmed_status, kmed_bound = med.sites, med.status, med.lower_bound
-    timings["kmedian_s"] = time.perf_counter() - t
+    extra: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
+    if strategy == "full":
+        say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
+            f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
+        t = time.perf_counter()
+        reach = build_reach(
+            demand["lat"].to_numpy(), demand["lon"].to_numpy(),
+            sites["lat"].to_numpy(), sites["lon"].to_numpy(),
+            model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
+        )
+        timings["reach_s"] = time.perf_counter() - t
+        n_cov = reach.n_covering()
+        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access)
+        requirement = np.minimum(failures + 1, n_cov)
+        say(f"solving: fewest sites with {failures + 1}-fold coverage "
+            f"(HiGHS, limit {time_limit_s:g} s)")
+        t = time.perf_counter()
+        cover = min_cover(reach.boolean(), requirement, cost=cost, required=required,
+                          time_limit_s=time_limit_s)
+        timings["solve_s"] = time.perf_counter() - t
+        chosen = cover.sites
+        t = time.perf_counter()
+        if cost is None and len(chosen):
+            say(f"k-median: placing {len(chosen)} sites to minimise population-weighted latency")
+            med = k_median(reach.values("p50_ms"), len(chosen), weights=population,
+                           requirement=requirement, required=required, start=chosen,
+                           time_limit_s=kmedian_time_limit_s)
+            chosen, kmed_status, kmed_bound = med.sites, med.status, med.lower_bound
+        timings["kmedian_s"] = time.perf_counter() - t
+        n_pairs = reach.nnz
+    else:
+        say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
+            f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
+        t = time.perf_counter()
+        lazy = lazy_cover(
+            demand["lat"].to_numpy(), demand["lon"].to_numpy(),
+            sites["lat"].to_numpy(), sites["lon"].to_numpy(),
+            model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
+            failures=failures, cost=cost, required=required, time_limit_s=time_limit_s,
+        )
+        n_cov = lazy.n_covering
+        timings["reach_s"] = lazy.count_s
+        timings["solve_s"] = time.perf_counter() - t - lazy.count_s
+        timings["kmedian_s"] = 0.0
+        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access)
+        cover = lazy.cover
+        chosen = cover.sites
+        kmed_status = "skipped (row generation: the k-median stage needs the reach matrix)"
+        n_pairs = int(n_cov.sum())
+        extra.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
+                      "pairs_fetched": lazy.pairs_fetched})
 
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
-    demand_out, failures_df = _assign_and_fail(demand, sites, reach, chosen, model, budget_ms,
+    demand_out, failures_df = _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms,
                                                percentile)
     timings["n1_s"] = time.perf_counter() - t
 
@@ -302,7 +335,8 @@ def plan_sites(
         ) if len(failures_df) else 0.0,
         "kmedian_status": kmed_status,
         "kmedian_lower_bound_ms_pop": kmed_bound,
-        "n_pairs_in_reach": reach.nnz,
+        "n_pairs_in_reach": int(n_pairs),
+        "solver": extra,
         "reductions": cover.reductions,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
@@ -328,66 +362,87 @@ def plan_sites(
     )
 
 
-def _nearest_two_open(
-    demand: pd.DataFrame, sites: pd.DataFrame, chosen: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Nearest two chosen sites of every demand point regardless of budget (positions, km)."""
-    k = min(2, len(chosen))
-    tree = BallTree(latlon_rad(sites["lat"].to_numpy()[chosen], sites["lon"].to_numpy()[chosen]),
-                    metric="haversine")
-    dist, ind = tree.query(latlon_rad(demand["lat"], demand["lon"]), k=k)
-    return chosen[ind], dist * EARTH_RADIUS_KM
+_BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
 
 
-def _assign_and_fail(demand, sites, reach, chosen, model, budget_ms, percentile):
+def _estimate_pairs(demand, sites, model, budget_ms, percentile, sample: int = 4000) -> float:
+    """Expected number of (demand, site) pairs in reach, from a seeded sample of demand."""
     n = len(demand)
-    m = reach.n_sites
-    is_open = np.zeros(m, dtype=bool)
-    is_open[chosen] = True
-    first, second = _first_two_open(reach.indptr, reach.indices, is_open)
+    if n == 0 or len(sites) == 0:
+        return 0.0
+    rng = np.random.default_rng(0)
+    idx = rng.choice(n, size=min(sample, n), replace=False)
+    d = demand.iloc[idx]
+    classes, codes = np.unique(d["access"].to_numpy(dtype=str), return_inverse=True)
+    radius = np.array([model.radius_km(budget_ms, a, percentile)
+                       if model.fixed_ms(a, percentile) <= budget_ms else -1.0
+                       for a in classes])[codes]
+    tree = BallTree(latlon_rad(sites["lat"], sites["lon"]), metric="haversine")
+    counts = count_within(tree, latlon_rad(d["lat"], d["lon"]), radius)
+    return float(counts.mean() * n)
+
+
+def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> None:
+    if len(n_cov) and not (n_cov > 0).any():
+        raise NoFeasiblePlanError(
+            f"no demand point has a candidate site within {budget_ms:g} ms {percentile} "
+            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
+            "or raise --budget-ms"
+        )
+
+
+def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile):
+    """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query.
+
+    Latency is monotone in distance for a demand point, so its primary is the nearest chosen
+    site when that is within the point's budget radius, the backup the second nearest (when
+    in radius), and the N-1 latency (primary failed) that of the second nearest chosen site,
+    wherever it is.
+    """
+    n = len(demand)
     site_ids = sites["site_id"].to_numpy(dtype=object)
-    n_cov = reach.n_covering()
+    access = demand["access"].to_numpy(dtype=str)
+    classes, codes = np.unique(access, return_inverse=True)
+    radius = np.array([model.radius_km(budget_ms, a, percentile)
+                       if model.fixed_ms(a, percentile) <= budget_ms else -1.0
+                       for a in classes])[codes]
+    fixed = model.fixed_ms_array(access, percentile)
+    fixed50 = model.fixed_ms_array(access, "p50")
+    k = min(2, len(chosen))
+    near = np.full((n, 2), -1, dtype=np.int64)
+    dkm = np.full((n, 2), np.nan)
+    if k and n:
+        tree = BallTree(latlon_rad(sites["lat"].to_numpy()[chosen],
+                                   sites["lon"].to_numpy()[chosen]), metric="haversine")
+        dist, ind = tree.query(latlon_rad(demand["lat"], demand["lon"]), k=k)
+        near[:, :k] = np.asarray(chosen)[ind]
+        dkm[:, :k] = dist * EARTH_RADIUS_KM
+    within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
+    lat = fixed[:, None] + model.ms_per_km * dkm
 
-    def pick(e, arr, fill=np.nan):
-        out = np.full(n, fill, dtype=np.float64)
-        ok = e >= 0
-        out[ok] = arr[e[ok]]
-        return out
-
-    def pick_id(e):
+    def ids(col: int) -> npt.NDArray[np.object_]:
         out = np.full(n, None, dtype=object)
-        ok = e >= 0
-        out[ok] = site_ids[reach.indices[e[ok]]]
+        ok = within[:, col]
+        out[ok] = site_ids[near[ok, col]]
         return out
 
-    primary_lat = pick(first, reach.latency_ms)
-    backup_lat = pick(second, reach.latency_ms)
-    # N-1: when the primary fails, users move to the nearest surviving site, in budget or not
-    n1 = backup_lat.copy()
-    n1_site = pick_id(second)
-    need = (first >= 0) & (second < 0)
-    if need.any() and len(chosen) >= 2:
-        sub = demand.loc[need]
-        near, dkm = _nearest_two_open(sub, sites, chosen)
-        primary_pos = reach.indices[first[need]]
-        use = np.where(near[:, 0] == primary_pos, 1, 0)
-        rows = np.arange(len(sub))
-        d_surv = dkm[rows, use]
-        n1[need] = model.latency_ms(d_surv, sub["access"].to_numpy(), percentile)
-        n1_site[need] = site_ids[near[rows, use]]
-    status = np.where(n_cov >= 2, "redundant", np.where(n_cov == 1, "single", "uncoverable"))
+    has_primary = within[:, 0]
     out = demand.copy()
-    out["primary_site_id"] = pick_id(first)
-    out["primary_latency_ms"] = primary_lat
-    out["primary_p50_ms"] = pick(first, reach.p50_ms)
-    out["primary_distance_km"] = pick(first, reach.distance_km)
-    out["backup_site_id"] = pick_id(second)
-    out["backup_latency_ms"] = backup_lat
-    out["n_covering_sites"] = n_cov
-    out["coverage_status"] = status
+    out["primary_site_id"] = ids(0)
+    out["primary_latency_ms"] = np.where(has_primary, lat[:, 0], np.nan)
+    out["primary_p50_ms"] = np.where(has_primary, fixed50 + model.ms_per_km * dkm[:, 0], np.nan)
+    out["primary_distance_km"] = np.where(has_primary, dkm[:, 0], np.nan)
+    out["backup_site_id"] = ids(1)
+    out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)
+    out["n_covering_sites"] = np.asarray(n_cov, dtype=np.int64)
+    out["coverage_status"] = np.where(n_cov >= 2, "redundant",
+                                      np.where(n_cov == 1, "single", "uncoverable"))
+    n1_site = np.full(n, None, dtype=object)
+    surv = has_primary & (near[:, 1] >= 0)
+    n1_site[surv] = site_ids[near[surv, 1]]
     out["n1_site_id"] = n1_site
-    out["n1_latency_ms"] = n1
-    out["n1_within_budget"] = np.nan_to_num(n1, nan=np.inf) <= budget_ms + 1e-6
+    out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
+    out["n1_within_budget"] = surv & within[:, 1]
     failures = n_minus_1(out, site_ids[chosen], budget_ms)
     return out, failures
 

@@ -126,3 +126,24 @@ def test_geonames_us_matches_the_issue_figures():
     assert 21_000 < len(demand) < 22_500
     assert demand["population"].sum() == pytest.approx(279e6, rel=0.01)
     assert 900 < len(geonames_candidates("US")) < 1100
+
+
+@pytest.mark.parametrize("budget_ms,failures", [(25.0, 1), (30.0, 1), (25.0, 2), (40.0, 0)])
+def test_row_generation_matches_the_full_model(sample_inputs, budget_ms, failures):
+    demand, sites = sample_inputs
+    full = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="full")
+    lazy = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="lazy")
+    s = lazy.summary()
+    assert s["solver"]["strategy"] == "lazy" and s["status"] == "optimal"
+    assert s["site_count"] == full.summary()["site_count"]
+    assert s["n_pairs_in_reach"] == full.summary()["n_pairs_in_reach"]
+    assert check_invariants(lazy) == []
+    assert_n1_matches_naive(lazy)
+
+
+def test_auto_strategy_follows_the_memory_cap(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, max_memory_gb=1e-4)
+    assert plan.summary()["solver"]["strategy"] == "lazy"
+    assert plan.reach is None
+    assert plan_sites(demand, sites, budget_ms=30.0).summary()["solver"]["strategy"] == "full"
