@@ -235,7 +235,7 @@ def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float,
 ) -> tuple[npt.NDArray[np.bool_], str, float]:
-    """Set multicover MILP with HiGHS, warm-started from the feasible ``x0``.
+    """Set multicover MILP with HiGHS; ``x0`` is a feasible fallback (greedy).
 
     Returns the chosen mask, the status and the proven lower bound.
     """
@@ -243,10 +243,6 @@ def _solve_cover_milp(
 
     n, m = a.shape
     h = _new_highs()
-    # HiGHS 1.16 maps a MIP solution back through presolve wrongly when a start solution was
-    # given (the returned vector is the start while the objective is the new one), so the
-    # warm-started model runs without HiGHS presolve; our own reductions ran before.
-    h.setOptionValue("presolve", "off")
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", 1e-6)
@@ -266,15 +262,16 @@ def _solve_cover_milp(
     lp.a_matrix_.num_row_ = n
     lp.integrality_ = [highspy.HighsVarType.kInteger] * m
     h.passModel(lp)
-    start = highspy.HighsSolution()
-    start.col_value = x0.astype(np.float64).tolist()
-    start.value_valid = True
-    h.setSolution(start)
+    # The greedy plan x0 is NOT passed to HiGHS as a start: HiGHS 1.16 then returns the start
+    # vector instead of the solution it reports after presolve (checked below), and without
+    # presolve the solve is several times slower. x0 is the fallback and the upper bound.
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
     x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
-    if abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
+    if c[x].sum() > c[x0].sum():
+        x = x0
+    elif abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
         raise SolverError("HiGHS returned a solution inconsistent with its objective value")
     if status == highspy.HighsModelStatus.kOptimal:
         return x, "optimal", float(c[x].sum())
@@ -332,10 +329,11 @@ def min_cover(
        ``N_k ⊆ N_i`` and ``r_k >= r_i`` (any feasible solution satisfies ``i`` through ``k``);
     6. the bipartite row-site graph splits into connected components, solved separately.
 
-    Each component starts from a greedy multicover (reverse deletion of redundant columns)
-    passed to HiGHS as its incumbent; HiGHS then proves optimality or returns its best
-    solution and dual bound at the time limit. Column dominance is *not* used: for
-    requirements above 1 a dominated column may still be needed as a second site.
+    Each component first gets a greedy multicover (reverse deletion of redundant columns), the
+    upper bound and fallback; HiGHS then proves optimality or returns its best solution and
+    dual bound at the time limit (the better of its solution and the greedy one is kept).
+    Column dominance is *not* used: for requirements above 1 a dominated column may still be
+    needed as a second site.
 
     Examples
     --------

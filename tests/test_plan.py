@@ -147,3 +147,13 @@ def test_auto_strategy_follows_the_memory_cap(sample_inputs):
     assert plan.summary()["solver"]["strategy"] == "lazy"
     assert plan.reach is None
     assert plan_sites(demand, sites, budget_ms=30.0).summary()["solver"]["strategy"] == "full"
+
+
+def test_row_generation_out_of_time_still_returns_a_valid_plan(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, strategy="lazy", time_limit_s=0.01,
+                      kmedian_time_limit_s=1)
+    s = plan.summary()
+    assert s["status"] in ("optimal", "time_limit")
+    assert s["lower_bound"] <= s["site_count"]
+    assert check_invariants(plan) == []
