@@ -173,15 +173,14 @@ def lazy_cover(
         rows = np.concatenate(held_rows)
         t = time.perf_counter()
         remaining = deadline - time.perf_counter()
-        if not repair and remaining > 1.0:
+        if cover is None or (not repair and remaining > 1.0):
             cover = min_cover(a, req[rows], cost=cost, required=required,
-                              time_limit_s=remaining)
+                              time_limit_s=max(remaining, 1.0))
             # every round solves a relaxation of the full problem: its bound is valid
             best_lower = max(best_lower, cover.lower_bound)
         else:
             # out of time: keep the last plan and add sites greedily until it covers
             repair = True
-            assert cover is not None
             keep = np.zeros(a.shape[1], dtype=bool)
             keep[cover.sites] = True
             if required is not None:

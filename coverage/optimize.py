@@ -269,16 +269,14 @@ def _solve_cover_milp(
     status = h.getModelStatus()
     info = h.getInfo()
     x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
-    if c[x].sum() > c[x0].sum():
-        x = x0
-    elif abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
-        raise SolverError("HiGHS returned a solution inconsistent with its objective value")
+    if not np.all(a @ x.astype(np.int64) >= need) or c[x].sum() > c[x0].sum():
+        x = x0  # keep a feasible plan, and never worse than the greedy one
     if status == highspy.HighsModelStatus.kOptimal:
+        if abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
+            raise SolverError("HiGHS returned a solution inconsistent with its objective value")
         return x, "optimal", float(c[x].sum())
     if status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt,
                   highspy.HighsModelStatus.kIterationLimit):
-        if not np.all(a @ x.astype(np.int64) >= need):  # defensive: keep a feasible plan
-            x = x0
         return x, "time_limit", float(info.mip_dual_bound)
     raise SolverError(f"HiGHS failed on the cover model: {h.modelStatusToString(status)}")
 
@@ -419,7 +417,7 @@ def min_cover(
                                           deadline - time.perf_counter())
         chosen[ccols[x]] = True
         statuses.append(st)
-        bound += lb
+        bound += lb if np.isfinite(lb) else 0.0  # no bound yet: the trivial one
     sites = np.union1d(np.flatnonzero(fixed), cols[chosen]).astype(np.int64)
     objective = float(c[sites].sum())
     status = "optimal" if all(s == "optimal" for s in statuses) else "time_limit"
