@@ -35,7 +35,7 @@ from .reach import build_reach
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LazyCoverResult", "count_within", "lazy_cover"]
+__all__ = ["LazyCoverResult", "count_within", "lazy_cover", "swap_repair"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,55 @@ def count_within(
     return out
 
 
+def swap_repair(
+    a: sp.csr_array,
+    req: npt.NDArray[np.int64],
+    sites: npt.NDArray[np.int64],
+    fixed: npt.NDArray[np.bool_] | None = None,
+    max_swaps: int = 20,
+) -> npt.NDArray[np.int64] | None:
+    """Make ``sites`` meet every row of ``a`` by single swaps, keeping the site count.
+
+    Each step applies the swap (close one open site, open one closed site) that most reduces
+    the total shortfall ``sum_i max(0, req_i - open sites in row i)``; all swaps are evaluated
+    with one pass over the matrix per open site.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A site set of the same size with no shortfall, or None when none was found.
+    """
+    n, m = a.shape
+    is_open = np.zeros(m, dtype=bool)
+    is_open[sites] = True
+    fixed = np.zeros(m, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    row = np.repeat(np.arange(n), np.diff(a.indptr))
+    ac = sp.csc_array(a)
+    for _ in range(max_swaps):
+        count = a @ is_open.astype(np.int64)
+        short = np.maximum(req - count, 0)
+        total = int(short.sum())
+        if total == 0:
+            return np.flatnonzero(is_open)
+        best = (total, -1, -1)
+        for j in np.flatnonzero(is_open & ~fixed):
+            rows_j = ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
+            short_j = short.copy()
+            short_j[rows_j] = np.maximum(req[rows_j] - (count[rows_j] - 1), 0)
+            gain = np.bincount(a.indices, weights=(short_j > 0)[row], minlength=m)
+            gain[is_open] = -1
+            k = int(np.argmax(gain))
+            after = int(short_j.sum()) - int(gain[k])
+            if gain[k] > 0 and after < best[0]:
+                best = (after, int(j), k)
+        if best[1] < 0:
+            return None
+        is_open[best[1]] = False
+        is_open[best[2]] = True
+    count = a @ is_open.astype(np.int64)
+    return np.flatnonzero(is_open) if np.all(count >= req) else None
+
+
 def lazy_cover(
     demand_lat_deg: npt.ArrayLike,
     demand_lon_deg: npt.ArrayLike,
@@ -91,6 +140,7 @@ def lazy_cover(
     seed_rows: int = 20_000,
     max_rows_per_round: int = 50_000,
     max_rounds: int = 50,
+    swap_rounds: int = 5,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -112,6 +162,9 @@ def lazy_cover(
         Violated rows added per round at most (those with the fewest candidates first).
     max_rounds : int, default 50
         Safety cap on the number of rounds.
+    swap_rounds : int, default 5
+        After a proven-optimal round with violated cells, up to this many swap repairs
+        (:func:`swap_repair`, same site count) are tried before the next MILP round.
 
     Returns
     -------
@@ -207,11 +260,39 @@ def lazy_cover(
                     best_lower, len(violated))
         if not len(violated):
             break
-        if np.all(held[violated]):  # cannot happen with an exact cover; guard anyway
+        if np.all(held[violated]) and not repair:  # cannot happen with an exact cover
             raise RuntimeError("lazy cover: a held row is violated by its own solution")
         violated = violated[~held[violated]]
         violated = violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round]
         fetch(violated)
+        # before another MILP round, try to fix the plan by swaps at the same site count:
+        # with a proven-optimal count that gives an optimal plan if it covers every cell
+        for _ in range(swap_rounds if cover.status == "optimal" else 0):
+            a = sp.csr_array(sp.vstack(blocks, format="csr"))
+            rows = np.concatenate(held_rows)
+            fixed_mask = None if required is None else np.asarray(required, dtype=bool)
+            swapped = swap_repair(a, req[rows], cover.sites, fixed_mask) if cost is None \
+                else None
+            if swapped is None:
+                break
+            tree = BallTree(latlon_rad(s_lat[swapped], s_lon[swapped]), metric="haversine")
+            still = np.flatnonzero(count_within(tree, pts, row_radius) < req)
+            logger.info("lazy cover: swap repair leaves %d cells violated", len(still))
+            cover = CoverResult(np.sort(swapped), cover.objective, cover.lower_bound,
+                                cover.status, cover.mip_gap, cover.solve_time_s,
+                                cover.reductions)
+            if not len(still):
+                violated = still
+                break
+            fetch(still[np.argsort(n_cov[still], kind="stable")][:max_rows_per_round])
+        else:
+            continue
+        if not len(violated):
+            rounds.append({"round": round_no, "rows_held": int(held.sum()),
+                           "sites": float(cover.objective), "lower_bound": float(best_lower),
+                           "status": "swap_repair", "violated": 0, "solve_s": 0.0,
+                           "check_s": 0.0})
+            break
     else:
         raise RuntimeError(f"lazy cover did not converge in {max_rounds} rounds")
     assert cover is not None
