@@ -141,6 +141,7 @@ def lazy_cover(
     max_rows_per_round: int = 50_000,
     max_rounds: int = 50,
     swap_rounds: int = 5,
+    at_risk_rows: int = 10_000,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -165,6 +166,9 @@ def lazy_cover(
     swap_rounds : int, default 5
         After a proven-optimal round with violated cells, up to this many swap repairs
         (:func:`swap_repair`, same site count) are tried before the next MILP round.
+    at_risk_rows : int, default 10_000
+        Cells exactly at their requirement under the current plan (fewest candidates first)
+        added per round besides the violated ones.
 
     Returns
     -------
@@ -234,11 +238,7 @@ def lazy_cover(
         else:
             # out of time: keep the last plan and add sites greedily until it covers
             repair = True
-            keep = np.zeros(a.shape[1], dtype=bool)
-            keep[cover.sites] = True
-            if required is not None:
-                keep |= np.asarray(required, dtype=bool)
-            sites = greedy_cover(a, req[rows], cost=cost, required=keep)
+            sites = greedy_cover(a, req[rows], cost=cost, required=required, start=cover.sites)
             c = np.ones(a.shape[1]) if cost is None else np.asarray(cost, dtype=np.float64)
             objective = float(c[sites].sum())
             cover = CoverResult(sites, objective, best_lower, "time_limit",
@@ -264,7 +264,11 @@ def lazy_cover(
             raise RuntimeError("lazy cover: a held row is violated by its own solution")
         violated = violated[~held[violated]]
         violated = violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round]
-        fetch(violated)
+        # cells exactly at their requirement are the next plan's likely violations: add the
+        # most constrained of them too, so fewer rounds are needed
+        at_risk = np.flatnonzero((have == req) & ~held)
+        at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
+        fetch(np.union1d(violated, at_risk))
         # before another MILP round, try to fix the plan by swaps at the same site count:
         # with a proven-optimal count that gives an optimal plan if it covers every cell
         for _ in range(swap_rounds if cover.status == "optimal" else 0):

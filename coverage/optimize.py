@@ -128,8 +128,12 @@ def greedy_cover(
     requirement: int | npt.ArrayLike = 1,
     cost: npt.ArrayLike | None = None,
     required: npt.ArrayLike | None = None,
+    start: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.int64]:
     """Greedy set multicover followed by reverse deletion of redundant columns.
+
+    ``start`` (column indices) are opened first, like ``required`` ones, but unlike those
+    they may be deleted again when redundant.
 
     Each step opens the column with the largest (unmet requirement covered) / cost; rows whose
     requirement exceeds their number of columns are capped at that number. Then chosen columns
@@ -146,6 +150,8 @@ def greedy_cover(
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
     fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
     chosen = fixed.copy()
+    if start is not None:
+        chosen[np.asarray(start, dtype=np.int64)] = True
     ac = sp.csc_array(a)
     at = sp.csr_array(a.T)
     have = a @ chosen.astype(np.int64)
