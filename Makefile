@@ -27,7 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
+	$(BIN)/python bench/scale.py --out docs/benchmarks-scale.md
 
 sample-data: $(STAMP)
 	$(BIN)/python scripts/make_sample_data.py --out data
