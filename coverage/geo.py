@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EARTH_RADIUS_KM", "haversine_km", "latlon_rad"]
+__all__ = [
+    "EARTH_RADIUS_KM", "chord_from_km", "haversine_km", "km_from_chord", "latlon_rad", "unit_xyz",
+]
 
 #: Mean Earth radius (IUGG), km. DESIGN section 2.
 EARTH_RADIUS_KM = 6371.0088
@@ -66,3 +68,28 @@ def haversine_km(
     dlmb = np.radians(np.asarray(lon2_deg, dtype=np.float64) - lon1)
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def unit_xyz(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Points on the unit sphere, shape ``(n, 3)``, for fast Euclidean (chord) trees.
+
+    Great-circle distance is a monotone function of the straight-line chord between two
+    points on the sphere, so a Euclidean KD/Ball tree on these vectors answers the same
+    radius and nearest-neighbour queries as a haversine tree, about ten times faster.
+    """
+    lat = np.radians(np.asarray(lat_deg, dtype=np.float64).ravel())
+    lon = np.radians(np.asarray(lon_deg, dtype=np.float64).ravel())
+    cos_lat = np.cos(lat)
+    return np.column_stack([cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)])
+
+
+def chord_from_km(distance_km: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Chord length on the unit sphere for a great-circle distance in km."""
+    theta = np.minimum(np.asarray(distance_km, dtype=np.float64) / EARTH_RADIUS_KM, np.pi)
+    return 2.0 * np.sin(theta / 2.0)
+
+
+def km_from_chord(chord: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Great-circle distance in km for a chord length on the unit sphere."""
+    c = np.clip(np.asarray(chord, dtype=np.float64) / 2.0, 0.0, 1.0)
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(c)

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.neighbors import BallTree
 
-from .geo import EARTH_RADIUS_KM, latlon_rad
+from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import CoverResult, greedy_cover, min_cover
 from .reach import build_reach
@@ -52,16 +52,18 @@ class LazyCoverResult:
 
 def count_within(
     tree: BallTree,
-    points_rad: npt.NDArray[np.float64],
+    points_xyz: npt.NDArray[np.float64],
     radius_km: npt.NDArray[np.float64],
     chunk_rows: int = 200_000,
 ) -> npt.NDArray[np.int64]:
-    """Number of tree points within each query point's own radius (count-only queries).
+    """Number of tree points within each query point's own great-circle radius.
 
+    ``tree`` is a Euclidean tree on :func:`coverage.geo.unit_xyz` vectors and
+    ``points_xyz`` the query points as unit vectors; radii are converted to chord lengths.
     Points are grouped by radius (one group per access class), so each group is one bulk
-    query per chunk.
+    count-only query per chunk.
     """
-    n = points_rad.shape[0]
+    n = points_xyz.shape[0]
     out = np.zeros(n, dtype=np.int64)
     for radius in np.unique(radius_km):
         if radius < 0:
@@ -69,7 +71,7 @@ def count_within(
         idx = np.flatnonzero(radius_km == radius)
         for start in range(0, len(idx), chunk_rows):
             part = idx[start:start + chunk_rows]
-            out[part] = tree.query_radius(points_rad[part], r=radius / EARTH_RADIUS_KM,
+            out[part] = tree.query_radius(points_xyz[part], r=float(chord_from_km(radius)),
                                           count_only=True)
     return out
 
@@ -188,8 +190,8 @@ def lazy_cover(
         else -1.0 for a in classes
     ])
     row_radius = radius_by_class[codes]
-    pts = latlon_rad(d_lat, d_lon)
-    site_tree = BallTree(latlon_rad(s_lat, s_lon), metric="haversine")
+    pts = unit_xyz(d_lat, d_lon)
+    site_tree = BallTree(unit_xyz(s_lat, s_lon))
     t = time.perf_counter()
     n_cov = count_within(site_tree, pts, row_radius)
     count_s = time.perf_counter() - t
@@ -246,8 +248,7 @@ def lazy_cover(
                                 cover.solve_time_s, cover.reductions)
         solve_s = time.perf_counter() - t
         t = time.perf_counter()
-        chosen_tree = BallTree(latlon_rad(s_lat[cover.sites], s_lon[cover.sites]),
-                               metric="haversine")
+        chosen_tree = BallTree(unit_xyz(s_lat[cover.sites], s_lon[cover.sites]))
         have = count_within(chosen_tree, pts, row_radius)
         violated = np.flatnonzero(have < req)
         check_s = time.perf_counter() - t
@@ -279,7 +280,7 @@ def lazy_cover(
                 else None
             if swapped is None:
                 break
-            tree = BallTree(latlon_rad(s_lat[swapped], s_lon[swapped]), metric="haversine")
+            tree = BallTree(unit_xyz(s_lat[swapped], s_lon[swapped]))
             still = np.flatnonzero(count_within(tree, pts, row_radius) < req)
             logger.info("lazy cover: swap repair leaves %d cells violated", len(still))
             cover = CoverResult(np.sort(swapped), cover.objective, cover.lower_bound,

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.neighbors import BallTree
 
 from .errors import InputValidationError, NoFeasiblePlanError
-from .geo import EARTH_RADIUS_KM, latlon_rad
+from .geo import km_from_chord, unit_xyz
 from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import k_median, min_cover
@@ -377,8 +377,8 @@ def _estimate_pairs(demand, sites, model, budget_ms, percentile, sample: int = 4
     radius = np.array([model.radius_km(budget_ms, a, percentile)
                        if model.fixed_ms(a, percentile) <= budget_ms else -1.0
                        for a in classes])[codes]
-    tree = BallTree(latlon_rad(sites["lat"], sites["lon"]), metric="haversine")
-    counts = count_within(tree, latlon_rad(d["lat"], d["lon"]), radius)
+    tree = BallTree(unit_xyz(sites["lat"], sites["lon"]))
+    counts = count_within(tree, unit_xyz(d["lat"], d["lon"]), radius)
     return float(counts.mean() * n)
 
 
@@ -412,11 +412,11 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile)
     near = np.full((n, 2), -1, dtype=np.int64)
     dkm = np.full((n, 2), np.nan)
     if k and n:
-        tree = BallTree(latlon_rad(sites["lat"].to_numpy()[chosen],
-                                   sites["lon"].to_numpy()[chosen]), metric="haversine")
-        dist, ind = tree.query(latlon_rad(demand["lat"], demand["lon"]), k=k)
+        tree = BallTree(unit_xyz(sites["lat"].to_numpy()[chosen],
+                                 sites["lon"].to_numpy()[chosen]))
+        dist, ind = tree.query(unit_xyz(demand["lat"], demand["lon"]), k=k)
         near[:, :k] = np.asarray(chosen)[ind]
-        dkm[:, :k] = dist * EARTH_RADIUS_KM
+        dkm[:, :k] = km_from_chord(dist)
     within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
     lat = fixed[:, None] + model.ms_per_km * dkm
 

@@ -1,9 +1,9 @@
 """Sparse reach matrix: which candidate sites each demand point can reach within budget.
 
-One BallTree (haversine) radius query per demand chunk at the largest radius of any access
-class present, then an exact per-pair filter with each demand point's own fixed latency. The
-result is CSR with one stored entry per (demand, site) pair in reach, sorted by distance
-within each row; no dense demand x site array is ever built.
+One BallTree radius query (unit vectors, chord radius) per demand chunk at the largest radius
+of any access class present, then an exact per-pair filter with each demand point's own
+fixed latency. The result is CSR with one stored entry per (demand, site) pair in reach,
+sorted by distance within each row; no dense demand x site array is ever built.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import BallTree
 
 from .errors import InfeasibleBudgetError
-from .geo import EARTH_RADIUS_KM, latlon_rad
+from .geo import chord_from_km, km_from_chord, unit_xyz
 from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
@@ -164,17 +164,19 @@ def build_reach(
     idx_parts, dist_parts = [], []
     offset = 0
     if n_demand and n_sites and max_radius_km >= 0:
-        tree = BallTree(latlon_rad(site_lat_deg, site_lon_deg), metric="haversine")
+        # Euclidean tree on unit vectors: chord length is monotone in great-circle distance,
+        # so the radius query is exact and several times faster than a haversine tree
+        tree = BallTree(unit_xyz(site_lat_deg, site_lon_deg))
+        max_chord = float(chord_from_km(max_radius_km))
         for start in range(0, n_demand, chunk_rows):
             stop = min(start + chunk_rows, n_demand)
-            q = latlon_rad(d_lat[start:stop], d_lon[start:stop])
-            ind, dist = tree.query_radius(
-                q, r=max_radius_km / EARTH_RADIUS_KM, return_distance=True, sort_results=True
-            )
+            q = unit_xyz(d_lat[start:stop], d_lon[start:stop])
+            ind, dist = tree.query_radius(q, r=max_chord, return_distance=True,
+                                          sort_results=True)
             counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
             if counts.sum():
                 cols = np.concatenate(ind).astype(np.int32)
-                dkm = np.concatenate(dist) * EARTH_RADIUS_KM
+                dkm = km_from_chord(np.concatenate(dist))
             else:
                 cols = np.zeros(0, dtype=np.int32)
                 dkm = np.zeros(0)

@@ -1,0 +1,145 @@
+"""Synthetic instances (coverage.synthetic) and the textbook HiGHS peer (bench/peers.py)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.io import as_demand, as_sites
+from coverage.optimize import min_cover
+from coverage.synthetic import (
+    CONTIGUOUS_US_BBOX,
+    clustered_instance,
+    national_grid,
+    us_candidates_places,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.peers import bare_neighbour_query, radius_csr, textbook_highs  # noqa: E402
+
+DEMAND_COLS = ["demand_id", "lat", "lon", "population", "name"]
+SITE_COLS = ["site_id", "lat", "lon", "name", "tier", "required"]
+
+
+def test_clustered_instance_is_seeded():
+    d1, s1 = clustered_instance(2_000, 120, seed=7)
+    d2, s2 = clustered_instance(2_000, 120, seed=7)
+    d3, s3 = clustered_instance(2_000, 120, seed=8)
+    pd.testing.assert_frame_equal(d1, d2)
+    pd.testing.assert_frame_equal(s1, s2)
+    assert not np.allclose(d1["lat"], d3["lat"]) and not np.allclose(s1["lon"], s3["lon"])
+
+
+def test_clustered_instance_contract_and_box():
+    demand, sites = clustered_instance(3_000, 200, seed=1, city_share=0.6)
+    assert list(demand.columns) == DEMAND_COLS and list(sites.columns) == SITE_COLS
+    assert len(demand) == 3_000 and len(sites) == 200
+    assert demand["demand_id"].is_unique and sites["site_id"].is_unique
+    assert (demand["population"] >= 1).all()
+    assert np.array_equal(demand["population"], np.round(demand["population"]))
+    assert (sites["tier"] == "candidate").all() and not sites["required"].any()
+    lat0, lat1, lon0, lon1 = CONTIGUOUS_US_BBOX
+    for df in (demand, sites):
+        assert df["lat"].between(lat0, lat1).all() and df["lon"].between(lon0, lon1).all()
+    # the io validators accept both tables unchanged
+    pd.testing.assert_frame_equal(as_demand(demand)[DEMAND_COLS], demand)
+    pd.testing.assert_frame_equal(as_sites(sites)[SITE_COLS], sites)
+
+
+def test_clustered_instance_clusters():
+    # city points are much closer to their nearest neighbour than uniform rural points
+    from sklearn.neighbors import BallTree
+
+    from coverage.geo import latlon_rad
+
+    demand, _ = clustered_instance(2_000, 10, seed=3, n_cities=8, city_share=0.5)
+    x = latlon_rad(demand["lat"], demand["lon"])
+    nn = BallTree(x, metric="haversine").query(x, k=2)[0][:, 1]
+    assert np.median(nn[:1_000]) * 3 < np.median(nn[1_000:])
+    pop = demand["population"].to_numpy()
+    assert np.median(pop[:1_000]) > np.median(pop[1_000:])
+
+
+def test_clustered_instance_arguments():
+    with pytest.raises(ValueError, match="city_share"):
+        clustered_instance(10, 2, city_share=1.5)
+    with pytest.raises(ValueError, match="bbox"):
+        clustered_instance(10, 2, bbox=(50, 40, 0, 10))
+    d, s = clustered_instance(0, 0)
+    assert len(d) == 0 and len(s) == 0 and list(d.columns) == DEMAND_COLS
+
+
+@pytest.fixture(scope="module")
+def grid_lu():
+    return national_grid("LU", 5_000, seed=0)
+
+
+def test_national_grid_conserves_population(grid_lu):
+    from coverage.datasets import geonames_places
+
+    total = int(geonames_places("LU", 500)["population"].sum())
+    assert grid_lu.attrs["total_population"] == total
+    assert int(grid_lu["population"].sum()) == total
+    assert np.array_equal(grid_lu["population"], np.round(grid_lu["population"]))
+    assert (grid_lu["population"] > 0).all()
+
+
+def test_national_grid_contract_and_size(grid_lu):
+    g = grid_lu
+    assert list(g.columns[:5]) == DEMAND_COLS
+    assert g["demand_id"].is_unique
+    assert (g["demand_id"] == "c" + g["row"].astype(str) + "_" + g["col"].astype(str)).all()
+    assert abs(len(g) - 5_000) <= 0.02 * 5_000  # calibrated to ~n_cells populated cells
+    assert g.attrs["cell_km"] > 0
+    # cells lie around Luxembourg (49.4-50.2 N, 5.7-6.5 E) give or take the kernel tails
+    assert g["lat"].between(48.5, 51.0).all() and g["lon"].between(4.5, 7.5).all()
+    pd.testing.assert_frame_equal(as_demand(g)[DEMAND_COLS], g[DEMAND_COLS])
+
+
+def test_national_grid_seeded_and_fixed_cell(grid_lu):
+    again = national_grid("LU", 5_000, seed=0)
+    pd.testing.assert_frame_equal(grid_lu, again)
+    coarse = national_grid("LU", 5_000, seed=0, cell_km=5.0)
+    assert coarse.attrs["cell_km"] == 5.0 and len(coarse) < len(grid_lu)
+    assert int(coarse["population"].sum()) == grid_lu.attrs["total_population"]
+
+
+def test_national_grid_unknown_country():
+    from coverage.errors import InputValidationError
+
+    with pytest.raises(InputValidationError):
+        national_grid("XX", 100)
+
+
+def test_us_candidates_places():
+    sites = us_candidates_places()
+    assert list(sites.columns) == SITE_COLS
+    assert 3_000 <= len(sites) <= 4_000 and sites["site_id"].is_unique
+    assert len(us_candidates_places(100_000)) < len(sites)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_textbook_highs_matches_min_cover(k):
+    demand, sites = clustered_instance(400, 40, seed=5)
+    a = radius_csr(demand, sites, 400.0)
+    ref = min_cover(a, requirement=k)
+    res = textbook_highs(a, k, time_limit_s=30)
+    assert ref.status == "optimal" and res["status"] == "optimal"
+    assert res["objective"] == ref.objective
+    r = np.minimum(k, np.diff(a.indptr))
+    chosen = np.zeros(a.shape[1])
+    chosen[res["sites"]] = 1
+    assert np.all(a @ chosen >= r)
+
+
+def test_bare_neighbour_query_counts_pairs():
+    demand, sites = clustered_instance(500, 60, seed=2)
+    rec = bare_neighbour_query(demand, sites, 250.0)
+    assert rec["pairs"] == radius_csr(demand, sites, 250.0).nnz
+    assert rec["seconds"] >= 0
+    assert bare_neighbour_query(demand, sites, 250.0, metric="chord")["pairs"] == rec["pairs"]
