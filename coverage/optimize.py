@@ -663,3 +663,9 @@ def _median_milp(indptr, indices, lat, w, r, m, p, fixed, time_limit_s):
     bound = getattr(res, "mip_dual_bound", float("nan"))
     status = "optimal" if res.status == 0 else "time_limit"
     return sites, obj, status, float(bound if res.status != 0 else obj)
+
+
+# p-median lives in its own module (it imports this one); re-exported here as documented.
+from .pmedian import p_median  # noqa: E402
+
+__all__ += ["p_median"]
