@@ -238,6 +238,19 @@ class LatencyModel:
             )
         return (budget_ms - fixed) / self.ms_per_km
 
+    def radius_km_array(
+        self, budget_ms: float, access: npt.ArrayLike, percentile: Percentile = "p99"
+    ) -> npt.NDArray[np.float64]:
+        """Budget radius of every point from its access label, km (-1 where the class cannot
+        meet the budget even at distance 0)."""
+        classes, codes = np.unique(np.asarray(access, dtype=str), return_inverse=True)
+        table = np.array([
+            self.radius_km(budget_ms, str(a), percentile)
+            if self.fixed_ms(str(a), percentile) <= budget_ms else -1.0
+            for a in classes
+        ])
+        return table[codes.ravel()] if len(classes) else np.zeros(0)
+
     def to_dict(self) -> dict[str, object]:
         """All parameters, JSON-ready, with the derived figures."""
         d = asdict(self)

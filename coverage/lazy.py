@@ -184,12 +184,7 @@ def lazy_cover(
     s_lon = np.asarray(site_lon_deg, dtype=np.float64)
     access = np.asarray(access, dtype=object).astype(str)
     n = len(d_lat)
-    classes, codes = np.unique(access, return_inverse=True)
-    radius_by_class = np.array([
-        model.radius_km(budget_ms, a, percentile) if model.fixed_ms(a, percentile) <= budget_ms
-        else -1.0 for a in classes
-    ])
-    row_radius = radius_by_class[codes]
+    row_radius = model.radius_km_array(budget_ms, access, percentile)
     pts = unit_xyz(d_lat, d_lon)
     site_tree = BallTree(unit_xyz(s_lat, s_lon))
     t = time.perf_counter()

@@ -373,10 +373,7 @@ def _estimate_pairs(demand, sites, model, budget_ms, percentile, sample: int = 4
     rng = np.random.default_rng(0)
     idx = rng.choice(n, size=min(sample, n), replace=False)
     d = demand.iloc[idx]
-    classes, codes = np.unique(d["access"].to_numpy(dtype=str), return_inverse=True)
-    radius = np.array([model.radius_km(budget_ms, a, percentile)
-                       if model.fixed_ms(a, percentile) <= budget_ms else -1.0
-                       for a in classes])[codes]
+    radius = model.radius_km_array(budget_ms, d["access"].to_numpy(dtype=str), percentile)
     tree = BallTree(unit_xyz(sites["lat"], sites["lon"]))
     counts = count_within(tree, unit_xyz(d["lat"], d["lon"]), radius)
     return float(counts.mean() * n)
@@ -402,10 +399,7 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile)
     n = len(demand)
     site_ids = sites["site_id"].to_numpy(dtype=object)
     access = demand["access"].to_numpy(dtype=str)
-    classes, codes = np.unique(access, return_inverse=True)
-    radius = np.array([model.radius_km(budget_ms, a, percentile)
-                       if model.fixed_ms(a, percentile) <= budget_ms else -1.0
-                       for a in classes])[codes]
+    radius = model.radius_km_array(budget_ms, access, percentile)
     fixed = model.fixed_ms_array(access, percentile)
     fixed50 = model.fixed_ms_array(access, "p50")
     k = min(2, len(chosen))
