@@ -17,6 +17,7 @@ import csv
 import gzip
 import logging
 import re
+import warnings
 from os import PathLike
 from pathlib import Path
 
@@ -36,10 +37,18 @@ def _read_ints(path: str | PathLike[str]) -> npt.NDArray[np.int64]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         text = fh.read().decode("ascii")
-    tokens = text.split()
-    ints = np.fromstring(text, dtype=np.int64, sep=" ") if tokens else np.zeros(0, np.int64)
-    if len(ints) != len(tokens):
-        raise ValueError(f"{path}: expected whitespace-separated integers only")
+    n_tokens = len(text.split())
+    if n_tokens == 0:
+        return np.zeros(0, dtype=np.int64)
+    message = f"{path}: expected whitespace-separated integers only"
+    try:
+        with warnings.catch_warnings():  # older numpy warns (and stops) instead of raising
+            warnings.simplefilter("error", DeprecationWarning)
+            ints = np.fromstring(text, dtype=np.int64, sep=" ")
+    except (ValueError, DeprecationWarning) as exc:
+        raise ValueError(message) from exc
+    if len(ints) != n_tokens:
+        raise ValueError(message)
     return ints
 
 
