@@ -103,24 +103,40 @@ def _requirement_array(requirement: int | npt.ArrayLike, n_rows: int) -> npt.NDA
     return r.astype(np.int64)
 
 
+def _ranges(starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Concatenation of ``arange(starts[k], stops[k])`` over k, without a Python loop."""
+    lens = np.maximum(stops - starts, 0)
+    total = int(lens.sum())
+    before = np.cumsum(lens) - lens
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
+
+
 def _merge_identical_rows(
     a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
 ) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
-    """Merge rows with the same column set, keeping the largest requirement (exactly)."""
-    if a.shape[0] == 0:
+    """Merge rows with the same column set, keeping the largest requirement (exactly).
+
+    Rows are grouped by a random-projection hash, then every row is compared entry by entry
+    with its group's representative (``a`` has sorted indices); on any collision the merge is
+    skipped.
+    """
+    n = a.shape[0]
+    if n == 0:
         return a, r
     w = rng.random((a.shape[1], 2))
-    key = np.column_stack([a @ w, np.diff(a.indptr)])
+    sizes = np.diff(a.indptr)
+    key = np.column_stack([a @ w, sizes])
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    # verify the hash grouping is exact: every row must equal its group's representative
     rep = first[inverse]
-    if (a - a[rep]).count_nonzero():
+    row = np.repeat(np.arange(n), sizes)
+    rep_pos = a.indptr[rep[row]] + (np.arange(a.nnz) - a.indptr[row])
+    if np.any(sizes != sizes[rep]) or np.any(a.indices != a.indices[rep_pos]):
         logger.debug("row hash collision; skipping identical-row merge")
         return a, r
     r_max = np.zeros(len(first), dtype=np.int64)
     np.maximum.at(r_max, inverse, r)
-    return a[first], r_max
+    return sp.csr_array(a[first]), r_max
 
 
 def greedy_cover(
@@ -178,46 +194,76 @@ def greedy_cover(
     return np.flatnonzero(chosen)
 
 
+def _row_bitsets(a: sp.csr_array) -> npt.NDArray[np.uint64]:
+    """Each row's column set as a bit set: ``(n_rows, ceil(n_cols / 64))`` uint64 words."""
+    n, m = a.shape
+    words = max(1, (m + 63) // 64)
+    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr))
+    col = a.indices.astype(np.int64)
+    key = row * words + (col >> 6)
+    bit = np.left_shift(np.uint64(1), (col & 63).astype(np.uint64))
+    bits = np.zeros(n * words, dtype=np.uint64)
+    if len(key):  # entries are sorted by row then column, so equal keys are runs
+        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        bits[key[starts]] = np.bitwise_or.reduceat(bit, starts)
+    return bits.reshape(n, words)
+
+
 def _drop_dominated_rows(
-    a: sp.csr_array, r: npt.NDArray[np.int64], chunk_rows: int = 2000, stop_rows: int = 0
+    a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 2_000_000
 ) -> npt.NDArray[np.bool_]:
     """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
 
     Any solution with ``r_k`` chosen columns in ``N_k`` has at least ``r_k >= r_i`` chosen in
-    ``N_i``, so row ``i`` can go. Ties between identical rows break by index; dominance is
-    transitive, so every dropped row stays implied by a kept one. Passes with growing sets
-    of candidate dominators (the smallest 5 %, 20 %, 50 %, then all survivors): small rows
-    do most of the dominating and are cheap to test; later passes run only while more than
-    ``stop_rows`` rows remain (a model that small solves quickly anyway).
+    ``N_i``, so row ``i`` can go. Among identical rows the one with the largest requirement
+    (then the lowest index) is kept; dominance is transitive, so every dropped row stays implied
+    by a kept one.
+
+    Every superset of ``N_k`` contains the rarest column of ``N_k``, so the candidate pairs
+    ``(k, i)`` are ``i`` in that column only (complete, no pair is missed); each candidate is
+    then tested word by word on the rows' bit sets, dropping pairs at their first
+    counter-example. Candidate pairs are processed in blocks of about ``max_pairs``.
 
     Returns
     -------
     numpy.ndarray of bool
         Rows to keep.
     """
-    n = a.shape[0]
+    a = sp.csr_array(a)
+    a.sort_indices()
+    n, m = a.shape
     keep = np.ones(n, dtype=bool)
-    sizes = np.diff(a.indptr)
-    for share in (0.05, 0.2, 0.5, 1.0):
-        idx = np.flatnonzero(keep)
-        if len(idx) < 2 or (share > 0.05 and len(idx) <= stop_rows):
-            break
-        sub = a[idx]
-        sub = sp.csr_array((np.ones(sub.nnz, dtype=np.int32), sub.indices, sub.indptr),
-                           shape=sub.shape)
-        s_sub = sizes[idx]
-        r_sub = r[idx]
-        cand = np.flatnonzero(s_sub <= np.quantile(s_sub, share))
-        cand_t = sp.csr_array(sub[cand].T)
-        dominated = np.zeros(len(idx), dtype=bool)
-        for start in range(0, len(idx), chunk_rows):
-            prod = sp.coo_array(sub[start:start + chunk_rows] @ cand_t)
-            i = prod.row + start
-            k = cand[prod.col]
-            ok = (prod.data == s_sub[k]) & (k != i) & (r_sub[k] >= r_sub[i])
-            ok &= (s_sub[k] < s_sub[i]) | (k < i)
-            dominated[i[ok]] = True
-        keep[idx[dominated]] = False
+    sizes = np.diff(a.indptr).astype(np.int64)
+    nonempty = np.flatnonzero(sizes > 0)
+    if n < 2 or len(nonempty) == 0:
+        return keep
+    bits = _row_bitsets(a)
+    col_count = np.bincount(a.indices, minlength=m).astype(np.int64)
+    enc = col_count[a.indices] * m + a.indices
+    rarest = np.full(n, -1, dtype=np.int64)
+    rarest[nonempty] = np.minimum.reduceat(enc, a.indptr[nonempty]) % m
+    csc = sp.csc_array(a)
+    c_ptr, c_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+    ks = nonempty[np.argsort(sizes[nonempty], kind="stable")]  # small rows dominate most
+    cum = np.cumsum(col_count[rarest[ks]])
+    b0 = 0
+    while b0 < len(ks):
+        done = int(cum[b0 - 1]) if b0 else 0
+        b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
+        kc = ks[b0:b1]
+        j = rarest[kc]
+        i = c_rows[_ranges(c_ptr[j], c_ptr[j + 1])]
+        k = np.repeat(kc, c_ptr[j + 1] - c_ptr[j])
+        ok = (i != k) & keep[i] & (r[k] >= r[i])
+        ok &= (sizes[k] < sizes[i]) | ((sizes[k] == sizes[i]) & ((r[k] > r[i]) | (k < i)))
+        i, k = i[ok], k[ok]
+        for word in range(bits.shape[1]):
+            if not len(i):
+                break
+            subset = (bits[k, word] & ~bits[i, word]) == 0
+            i, k = i[subset], k[subset]
+        keep[i] = False
+        b0 = b1
     return keep
 
 
@@ -327,12 +373,14 @@ def min_cover(
     Safe reductions before the solve, each preserving the optimum:
 
     1. requirements are capped at ``|N_i|``; required sites are fixed open;
-    2. a row whose remaining requirement equals its number of free sites forces all of them
+    2. identical rows merge, keeping the largest requirement (hash grouping, verified entry by
+       entry), once on the whole matrix and again after step 4 removes the fixed sites;
+    3. a row whose remaining requirement equals its number of free sites forces all of them
        open (repeated to a fix point);
-    3. rows already satisfied by fixed sites are dropped;
-    4. identical rows merge, keeping the largest requirement (hash grouping, verified exactly);
+    4. rows already satisfied by fixed sites are dropped;
     5. dominated rows are dropped: row ``i`` goes when another row ``k`` has
        ``N_k ⊆ N_i`` and ``r_k >= r_i`` (any feasible solution satisfies ``i`` through ``k``);
+       candidates come from each row's rarest column, tested on bit sets (complete);
     6. the bipartite row-site graph splits into connected components, solved separately.
 
     Each component first gets a greedy multicover (reverse deletion of redundant columns), the
@@ -361,6 +409,12 @@ def min_cover(
     if required is not None:
         fixed |= np.asarray(required, dtype=bool)
     n_required = int(fixed.sum())
+    # identical rows first, on the whole matrix (cheap, and national inputs repeat a lot)
+    n_uncoverable = int((np.diff(a.indptr) == 0).sum())
+    nonempty = np.diff(a.indptr) > 0
+    rng = np.random.default_rng(random_state)
+    a, r = _merge_identical_rows(sp.csr_array(a[nonempty]), r[nonempty], rng)
+    n_distinct = a.shape[0]
     while True:  # forced columns, to a fix point
         have = a @ fixed.astype(np.int64)
         free_count = np.diff(a.indptr) - have
@@ -380,7 +434,7 @@ def min_cover(
     sub = sp.csr_array(a[active][:, free_cols])
     sub_need = need[active]
     n_active = int(active.sum())
-    sub, sub_need = _merge_identical_rows(sub, sub_need, np.random.default_rng(random_state))
+    sub, sub_need = _merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
     n_merged = sub.shape[0]
     keep = _drop_dominated_rows(sub, sub_need)
     sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
@@ -395,11 +449,11 @@ def min_cover(
     row_lab, col_lab = labels[: sub.shape[0]], labels[sub.shape[0]:]
     reductions = {
         "rows": n,
-        "rows_uncoverable": int((np.diff(a.indptr) == 0).sum()),
+        "rows_uncoverable": n_uncoverable,
         "sites_required": n_required,
         "sites_forced": int(fixed.sum()) - n_required,
-        "rows_satisfied_by_fixed": int(n - n_active - (np.diff(a.indptr) == 0).sum()),
-        "rows_merged_identical": n_active - n_merged,
+        "rows_merged_identical": (n - n_uncoverable - n_distinct) + (n_active - n_merged),
+        "rows_satisfied_by_fixed": n_distinct - n_active,
         "rows_dominated": int((~keep).sum()),
         "rows_in_model": int(sub.shape[0]),
         "sites_in_model": int(len(cols)),
@@ -445,24 +499,29 @@ def min_cover(
 
 
 def _first_two_open(
-    indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int32], is_open: npt.NDArray[np.bool_]
+    indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64],
+    is_open: npt.NDArray[np.bool_], row: npt.NDArray[np.int64] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Entry positions of the first and second open entries per row (-1 when missing).
 
     Rows are assumed sorted by latency, so these are the nearest and second nearest open sites.
+    ``row`` (the row of each entry) may be passed to save recomputing it.
     """
     n = len(indptr) - 1
-    open_e = is_open[indices]
-    cs = np.cumsum(open_e)
-    row = np.repeat(np.arange(n), np.diff(indptr))
-    before = np.concatenate([[0], cs])[indptr[:-1]]
-    rank = cs - before[row]
+    if row is None:
+        row = np.repeat(np.arange(n), np.diff(indptr))
+    pos = np.flatnonzero(is_open[indices])
+    rows = row[pos]
     first = np.full(n, -1, dtype=np.int64)
     second = np.full(n, -1, dtype=np.int64)
-    e = np.flatnonzero(open_e & (rank == 1))
-    first[row[e]] = e
-    e = np.flatnonzero(open_e & (rank == 2))
-    second[row[e]] = e
+    if len(pos) == 0:
+        return first, second
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    first[rows[starts]] = pos[starts]
+    nxt = starts + 1
+    ok = nxt < len(pos)
+    ok[ok] = rows[nxt[ok]] == rows[starts[ok]]
+    second[rows[starts[ok]]] = pos[nxt[ok]]
     return first, second
 
 
@@ -487,44 +546,97 @@ def _median_objective(lat, w, first):
     return float(np.sum(w[ok] * lat[first[ok]]))
 
 
-def _swap_search(indptr, indices, lat, w, r, m, start, fixed, deadline):
-    """Best-improvement swap local search under the coverage constraints (vectorised)."""
-    n = len(indptr) - 1
+def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline):
+    """First-improvement swap local search under the coverage constraints (vectorised).
+
+    For each open site ``j`` in turn, the best feasible swap ``j -> k`` is made when it lowers
+    the weighted latency. What depends only on the open set (nearest and second-nearest open
+    site per row, the gain of opening each site, open counts) is computed once per change of
+    the open set; per ``j`` only the rows served by ``j`` and the rows that would fall short of
+    their requirement without ``j`` are touched, so a pass over all open sites costs about one
+    pass over the entries instead of one per open site.
+    """
+    n, m = pattern_csc.shape
     row = np.repeat(np.arange(n), np.diff(indptr))
+    c_ptr, c_rows = pattern_csc.indptr, pattern_csc.indices
     is_open = np.zeros(m, dtype=bool)
     is_open[start] = True
     big = float(lat.max() if lat.size else 0.0) * 10 + 1e6
-    improved = True
+    improved, stale = True, True
     while improved and time.perf_counter() < deadline:
         improved = False
         for j in np.flatnonzero(is_open & ~fixed):
             if time.perf_counter() >= deadline:
                 break
-            first, second = _first_two_open(indptr, indices, is_open)
-            d1 = np.where(first >= 0, lat[np.maximum(first, 0)], 0.0)
-            d2 = np.where(second >= 0, lat[np.maximum(second, 0)], big)
-            s1 = np.where(first >= 0, indices[np.maximum(first, 0)], -1)
-            cur = np.where(s1 == j, d2, d1)
-            loss = float(np.sum(w * (cur - d1)))
-            gain = np.bincount(
-                indices, weights=w[row] * np.maximum(0.0, cur[row] - lat), minlength=m
-            )
-            count = np.bincount(row, weights=is_open[indices], minlength=n)
-            in_j = np.zeros(n, dtype=bool)
-            in_j[row[indices == j]] = True
-            deficit = (count - in_j) < r
-            n_def = int(deficit.sum())
+            if stale:  # shared by every j until the open set changes
+                first, second = _first_two_open(indptr, indices, is_open, row)
+                d1 = np.where(first >= 0, lat[np.maximum(first, 0)], 0.0)
+                d2 = np.where(second >= 0, lat[np.maximum(second, 0)], big)
+                s1 = np.where(first >= 0, indices[np.maximum(first, 0)], -1)
+                # only entries before a row's nearest open site can gain (rows are sorted)
+                e = _ranges(indptr[:-1], np.where(first >= 0, first, indptr[:-1]))
+                re = row[e]
+                base_gain = np.bincount(indices[e], weights=w[re] * (d1[re] - lat[e]),
+                                        minlength=m)
+                count = np.bincount(row[is_open[indices]], minlength=n)
+                short = np.flatnonzero(count < r)  # none when the start is feasible
+                served_by = np.argsort(s1, kind="stable")
+                served_start = np.searchsorted(s1[served_by], np.arange(-1, m + 1))
+                stale = False
+            # closing j moves the rows it serves to their second-nearest open site
+            rj = served_by[served_start[j + 1]:served_start[j + 2]]
+            loss = float(np.sum(w[rj] * (d2[rj] - d1[rj])))
+            e = _ranges(indptr[rj], indptr[rj + 1])
+            re = row[e]
+            le = lat[e]
+            delta_w = np.maximum(0.0, d2[re] - le) - np.maximum(0.0, d1[re] - le)
+            gain = base_gain + np.bincount(indices[e], weights=w[re] * delta_w, minlength=m)
+            # rows that would have fewer than r open sites without j: k must cover all of them
+            rows_j = c_rows[c_ptr[j]:c_ptr[j + 1]]
+            deficit = np.union1d(short, rows_j[count[rows_j] - 1 < r[rows_j]])
             ok = ~is_open
-            if n_def:
-                covers = np.bincount(indices[deficit[row]], minlength=m)
-                ok &= covers == n_def
+            if len(deficit):
+                covers = np.bincount(indices[_ranges(indptr[deficit], indptr[deficit + 1])],
+                                     minlength=m)
+                ok &= covers == len(deficit)
             delta = np.where(ok, gain - loss, -np.inf)
             k = int(np.argmax(delta))
             if delta[k] > 1e-9 * max(1.0, abs(loss)):
                 is_open[j] = False
                 is_open[k] = True
-                improved = True
+                improved, stale = True, True
     return np.flatnonzero(is_open)
+
+
+def _sorted_rows(latency: sp.sparray | sp.spmatrix):
+    """Entries of each row sorted by latency (duplicate pairs keep their smallest latency).
+
+    Returns ``indptr, indices, latency`` (int64, int64, float64) and the boolean pattern in
+    CSC form. Reach matrices from :func:`coverage.reach.build_reach` are already sorted by
+    distance, so the sort is skipped when every row is already in order.
+    """
+    a = sp.csr_array(latency)
+    n, m = a.shape
+    indptr = a.indptr.astype(np.int64)
+    indices = a.indices.astype(np.int64)
+    lat = a.data.astype(np.float64)
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    pattern = sp.csr_array((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, m))
+    csc = pattern.tocsc()  # rows ascending within each column: duplicates are adjacent
+    dup = np.diff(csc.indices) == 0
+    dup &= np.diff(np.repeat(np.arange(m), np.diff(csc.indptr))) == 0
+    if dup.any():
+        coo = sp.coo_array(a)
+        order = np.lexsort((coo.data, coo.col, coo.row))
+        r_, c_, d_ = coo.row[order], coo.col[order], coo.data[order]
+        first = np.concatenate([[True], (np.diff(r_) != 0) | (np.diff(c_) != 0)])
+        a = sp.csr_array((d_[first], (r_[first], c_[first])), shape=(n, m))
+        return _sorted_rows(a)
+    in_order = (np.diff(lat) >= 0) | (np.diff(row) != 0)
+    if not in_order.all():
+        order = np.lexsort((lat, row))
+        indices, lat = indices[order], lat[order]
+    return indptr, indices, lat, csc
 
 
 def k_median(
@@ -569,15 +681,8 @@ def k_median(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    lat_csr = sp.csr_array(latency, copy=True)
-    lat_csr.sum_duplicates()
-    n, m = lat_csr.shape
-    # sort each row by latency so that the first open entry is the nearest
-    row = np.repeat(np.arange(n), np.diff(lat_csr.indptr))
-    order = np.lexsort((lat_csr.data, row))
-    indptr = lat_csr.indptr.astype(np.int64)
-    indices = lat_csr.indices[order].astype(np.int64)
-    lat = lat_csr.data[order].astype(np.float64)
+    indptr, indices, lat, pattern_csc = _sorted_rows(latency)
+    n, m = pattern_csc.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     r = np.minimum(_requirement_array(requirement, n), np.diff(indptr))
     fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
@@ -591,7 +696,7 @@ def k_median(
             f"p={p} sites cannot meet the coverage requirement: a feasible set needs {len(start)}"
         )
     start = _greedy_add(indptr, indices, lat, w, m, start, p)
-    sites = _swap_search(indptr, indices, lat, w, r, m, start, fixed, deadline)
+    sites = _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline)
     first, _ = _first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(lat, w, first)
     status, lower = "local_search", float("nan")

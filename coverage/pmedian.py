@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .errors import NoFeasiblePlanError, SolverError
-from .optimize import MedianResult, min_cover
+from .optimize import MedianResult, _ranges, min_cover
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +53,6 @@ class _Instance:
 def _wsum(index, weights, length: int) -> npt.NDArray[np.float64]:
     """``np.bincount`` with weights, always float64 (it returns int64 for empty input)."""
     return np.bincount(index, weights=weights, minlength=length).astype(np.float64, copy=False)
-
-
-def _ranges(starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Concatenation of ``arange(starts[k], stops[k])`` over k, without a Python loop."""
-    lens = np.maximum(stops - starts, 0)
-    total = int(lens.sum())
-    before = np.cumsum(lens) - lens
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
 
 
 def _build_instance(cost, p, weights, required) -> _Instance:
