@@ -267,6 +267,71 @@ def _drop_dominated_rows(
     return keep
 
 
+def _drop_dominated_cols(
+    a: sp.csr_array, r: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+    max_pairs: int = 2_000_000,
+) -> npt.NDArray[np.bool_]:
+    """Columns that enough other columns dominate, for set multicover.
+
+    Column ``l`` dominates ``j`` when ``rows(j) ⊆ rows(l)`` and ``l`` comes first in the
+    strict order (lower cost, then more rows, then lower index). Column ``j`` can go when at
+    least ``max_{i in rows(j)} r_i`` columns dominate it: take an optimal solution using
+    ``j``; if all those dominators are open, every row of ``j`` already has ``r_i`` open
+    sites without it, so ``j`` is redundant; otherwise swap ``j`` for a closed dominator
+    (feasible, no dearer). Each swap opens a column earlier in the order, so this ends with
+    an optimal solution without removed columns. Dominance is transitive and the order is
+    strict, so every removed column keeps that many *kept* dominators (induction from the
+    first column in the order). With ``r = 1`` this is the classic column dominance; for
+    ``r >= 2`` a single dominator is not enough (both may be needed).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Columns to keep.
+    """
+    n, m = a.shape
+    keep = np.ones(m, dtype=bool)
+    if m < 2 or n == 0:
+        return keep
+    at = sp.csr_array(a.T)
+    at.sort_indices()
+    sizes = np.diff(at.indptr).astype(np.int64)
+    nonempty = np.flatnonzero(sizes > 0)
+    if len(nonempty) == 0:
+        return keep
+    need = np.zeros(m, dtype=np.int64)
+    need[nonempty] = np.maximum.reduceat(r[at.indices], at.indptr[nonempty])
+    bits = _row_bitsets(at)
+    row_count = np.bincount(at.indices, minlength=n).astype(np.int64)
+    enc = row_count[at.indices] * n + at.indices
+    rarest = np.full(m, -1, dtype=np.int64)
+    rarest[nonempty] = np.minimum.reduceat(enc, at.indptr[nonempty]) % n
+    r_ptr, r_cols = a.indptr.astype(np.int64), a.indices.astype(np.int64)
+    n_dom = np.zeros(m, dtype=np.int64)
+    cum = np.cumsum(row_count[rarest[nonempty]])
+    b0 = 0
+    while b0 < len(nonempty):
+        done = int(cum[b0 - 1]) if b0 else 0
+        b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
+        jc = nonempty[b0:b1]
+        i = rarest[jc]
+        ll = r_cols[_ranges(r_ptr[i], r_ptr[i + 1])]
+        jj = np.repeat(jc, r_ptr[i + 1] - r_ptr[i])
+        ok = (ll != jj) & (c[ll] <= c[jj])
+        same_c = c[ll] == c[jj]
+        ok &= ~same_c | (sizes[ll] > sizes[jj]) | ((sizes[ll] == sizes[jj]) & (ll < jj))
+        ll, jj = ll[ok], jj[ok]
+        for word in range(bits.shape[1]):
+            if not len(ll):
+                break
+            subset = (bits[jj, word] & ~bits[ll, word]) == 0
+            ll, jj = ll[subset], jj[subset]
+        n_dom += np.bincount(jj, minlength=m)
+        b0 = b1
+    keep[nonempty] = n_dom[nonempty] < need[nonempty]
+    return keep
+
+
 def _new_highs():
     """A silent ``highspy.Highs``; HiGHS prints a banner on the first construction in a
     process, so stdout is redirected for that call only."""
@@ -381,13 +446,17 @@ def min_cover(
     5. dominated rows are dropped: row ``i`` goes when another row ``k`` has
        ``N_k ⊆ N_i`` and ``r_k >= r_i`` (any feasible solution satisfies ``i`` through ``k``);
        candidates come from each row's rarest column, tested on bit sets (complete);
-    6. the bipartite row-site graph splits into connected components, solved separately.
+    6. dominated columns are dropped: site ``j`` goes when at least ``max r_i`` (over its rows)
+       other sites each cover all of its rows at no higher cost (one dominator is not enough
+       for ``r >= 2``: both may be needed; see :func:`_drop_dominated_cols` for the proof);
+       steps 2 and 5 are repeated on the smaller rows;
+    7. the bipartite row-site graph splits into connected components, solved separately.
 
     Each component first gets a greedy multicover (reverse deletion of redundant columns), the
     upper bound and fallback; HiGHS then proves optimality or returns its best solution and
     dual bound at the time limit (the better of its solution and the greedy one is kept).
-    Column dominance is *not* used: for requirements above 1 a dominated column may still be
-    needed as a second site.
+    Column dominance with a single dominator is *not* used: for requirements above 1 a
+    dominated column may still be needed as a second site.
 
     Examples
     --------
@@ -438,6 +507,18 @@ def min_cover(
     n_merged = sub.shape[0]
     keep = _drop_dominated_rows(sub, sub_need)
     sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
+    n_rows_dominated = int((~keep).sum())
+    keep_cols = _drop_dominated_cols(sub, sub_need, c[free_cols])
+    n_cols_dominated = int((~keep_cols).sum())
+    if n_cols_dominated:  # rows lose columns: more of them may now coincide or dominate
+        free_cols = free_cols[keep_cols]
+        sub = sp.csr_array(sub[:, np.flatnonzero(keep_cols)])
+        n_before = sub.shape[0]
+        sub, sub_need = _merge_identical_rows(sub, sub_need, rng)
+        n_merged -= n_before - sub.shape[0]
+        keep = _drop_dominated_rows(sub, sub_need)
+        sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
+        n_rows_dominated += int((~keep).sum())
     used = np.diff(sp.csc_array(sub).indptr) > 0
     cols = free_cols[used]
     sub = sp.csr_array(sub[:, np.flatnonzero(used)])
@@ -454,7 +535,8 @@ def min_cover(
         "sites_forced": int(fixed.sum()) - n_required,
         "rows_merged_identical": (n - n_uncoverable - n_distinct) + (n_active - n_merged),
         "rows_satisfied_by_fixed": n_distinct - n_active,
-        "rows_dominated": int((~keep).sum()),
+        "rows_dominated": n_rows_dominated,
+        "sites_dominated": n_cols_dominated,
         "rows_in_model": int(sub.shape[0]),
         "sites_in_model": int(len(cols)),
         "components": int(n_comp),

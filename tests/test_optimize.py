@@ -144,3 +144,34 @@ def test_dominated_rows_against_brute_force(seed):
         for k in kept:
             if k != i and dense[k].any() and req[k] >= req[i]:
                 assert not (dense[k] <= dense[i]).all(), (i, k)
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_min_cover_geometric_instances_with_dominated_sites(seed, k):
+    """Disk-cover instances (many sites dominate others) with costs: equal to brute force."""
+    rng = np.random.default_rng(1000 + seed)
+    demand = rng.random((30, 2))
+    sites = np.vstack([rng.random((6, 2)), rng.random((6, 2)) * 0.1 + 0.45])  # a cluster
+    pattern = np.linalg.norm(demand[:, None] - sites[None], axis=2) < 0.45
+    cost = rng.integers(1, 4, size=12).astype(float) if seed % 2 else None
+    req = np.minimum(k, pattern.sum(axis=1))
+    res = min_cover(sp.csr_array(pattern), requirement=k, cost=cost)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(brute_min_cover(pattern, req, cost))
+    assert feasible(pattern, res.sites, req)
+
+
+def test_column_dominance_needs_as_many_dominators_as_the_requirement():
+    from coverage.optimize import _drop_dominated_cols
+
+    # site 2 covers a subset of sites 0 and 1; with r = 2 it goes only because two dominate it
+    pattern = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=np.int8)
+    keep = _drop_dominated_cols(sp.csr_array(pattern), np.array([2, 2, 1]), np.ones(3))
+    assert keep.tolist() == [True, True, False]
+    keep = _drop_dominated_cols(sp.csr_array(pattern), np.array([3, 2, 1]), np.ones(3))
+    assert keep.tolist() == [True, True, True]  # row 0 needs all three
+    # site 0 dominates sites 1 and 2; site 1 serves a row needing 1 site, site 2 one needing 2
+    pattern = np.array([[1, 0, 1], [1, 1, 0]], dtype=np.int8)
+    keep = _drop_dominated_cols(sp.csr_array(pattern), np.array([2, 1]), np.ones(3))
+    assert keep.tolist() == [True, False, True]
