@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--strategy", choices=("auto", "full", "lazy"), default="auto",
                    help="full reach matrix, row generation (lazy, for national inputs), or "
                    "auto (by --max-memory-gb)")
+    g.add_argument("--aggregate-km", type=_positive_float, metavar="KM",
+                   help="bin demand into KM squares (equal-area grid) before solving; the "
+                   "summary reports the original points and people left short")
+    g.add_argument("--aggregate-mode", choices=("centroid", "conservative"), default="centroid",
+                   help="centroid: plan each bin at its centroid; conservative: shrink each "
+                   "bin's radius by its farthest member so every member stays within budget")
     g = p.add_argument_group("outputs")
     g.add_argument("--out", metavar="DIR", default="edge-plan", help="output directory")
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
@@ -210,7 +216,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         percentile=args.percentile, access=args.access, model=model,
         time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
         inputs=inputs, progress=progress, strategy=args.strategy,
-        max_memory_gb=args.max_memory_gb,
+        max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
+        aggregate_mode=args.aggregate_mode,
     )
     progress(f"writing outputs to {args.out}" + ("" if args.no_map else " (with map)"))
     out = plan.to_dir(args.out, map=not args.no_map,

@@ -12,9 +12,13 @@ is about 524 million pairs). The set multicover only needs the rows that bind, s
    query against a tree of the few chosen sites); cells below their requirement are
    violated: their rows are fetched and added, and the solve repeats.
 
-When no cell is violated, the plan is feasible for all cells and optimal for a relaxation
-that contains a subset of the rows, hence optimal for the full problem (when each solve was
-proven optimal; otherwise the last solve's bound is still a valid lower bound).
+5. meanwhile the round's plan is repaired greedily on the rows held (plus the new ones) and
+   checked against every cell; a plan that covers every cell is an upper bound (incumbent).
+
+Every round's model is a relaxation of the full problem (a subset of its rows), so its proven
+bound is a valid lower bound. When a round's plan violates no cell it is feasible for all
+cells and optimal; otherwise the search stops when the incumbent meets the bound or time
+runs out, and returns the incumbent with the best bound (``status`` ``time_limit``).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from sklearn.neighbors import BallTree
 
 from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
-from .optimize import CoverResult, greedy_cover, min_cover
+from .optimize import CoverResult, _merge_identical_rows, greedy_cover, min_cover
 from .reach import build_reach
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LazyCoverResult", "count_within", "lazy_cover", "swap_repair"]
+__all__ = ["LazyCoverResult", "count_within", "lazy_cover"]
 
 
 @dataclass(frozen=True)
@@ -60,69 +64,18 @@ def count_within(
 
     ``tree`` is a Euclidean tree on :func:`coverage.geo.unit_xyz` vectors and
     ``points_xyz`` the query points as unit vectors; radii are converted to chord lengths.
-    Points are grouped by radius (one group per access class), so each group is one bulk
-    count-only query per chunk.
+    Points with a negative radius (an access class that cannot meet the budget) count 0.
+    One bulk count-only query per chunk of points (per-point radii).
     """
     n = points_xyz.shape[0]
     out = np.zeros(n, dtype=np.int64)
-    for radius in np.unique(radius_km):
-        if radius < 0:
-            continue
-        idx = np.flatnonzero(radius_km == radius)
-        for start in range(0, len(idx), chunk_rows):
-            part = idx[start:start + chunk_rows]
-            out[part] = tree.query_radius(points_xyz[part], r=float(chord_from_km(radius)),
-                                          count_only=True)
+    idx = np.flatnonzero(radius_km >= 0)
+    chord = chord_from_km(radius_km[idx])
+    for start in range(0, len(idx), chunk_rows):
+        part = idx[start:start + chunk_rows]
+        out[part] = tree.query_radius(points_xyz[part], r=chord[start:start + chunk_rows],
+                                      count_only=True)
     return out
-
-
-def swap_repair(
-    a: sp.csr_array,
-    req: npt.NDArray[np.int64],
-    sites: npt.NDArray[np.int64],
-    fixed: npt.NDArray[np.bool_] | None = None,
-    max_swaps: int = 20,
-) -> npt.NDArray[np.int64] | None:
-    """Make ``sites`` meet every row of ``a`` by single swaps, keeping the site count.
-
-    Each step applies the swap (close one open site, open one closed site) that most reduces
-    the total shortfall ``sum_i max(0, req_i - open sites in row i)``; all swaps are evaluated
-    with one pass over the matrix per open site.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        A site set of the same size with no shortfall, or None when none was found.
-    """
-    n, m = a.shape
-    is_open = np.zeros(m, dtype=bool)
-    is_open[sites] = True
-    fixed = np.zeros(m, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
-    row = np.repeat(np.arange(n), np.diff(a.indptr))
-    ac = sp.csc_array(a)
-    for _ in range(max_swaps):
-        count = a @ is_open.astype(np.int64)
-        short = np.maximum(req - count, 0)
-        total = int(short.sum())
-        if total == 0:
-            return np.flatnonzero(is_open)
-        best = (total, -1, -1)
-        for j in np.flatnonzero(is_open & ~fixed):
-            rows_j = ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
-            short_j = short.copy()
-            short_j[rows_j] = np.maximum(req[rows_j] - (count[rows_j] - 1), 0)
-            gain = np.bincount(a.indices, weights=(short_j > 0)[row], minlength=m)
-            gain[is_open] = -1
-            k = int(np.argmax(gain))
-            after = int(short_j.sum()) - int(gain[k])
-            if gain[k] > 0 and after < best[0]:
-                best = (after, int(j), k)
-        if best[1] < 0:
-            return None
-        is_open[best[1]] = False
-        is_open[best[2]] = True
-    count = a @ is_open.astype(np.int64)
-    return np.flatnonzero(is_open) if np.all(count >= req) else None
 
 
 def lazy_cover(
@@ -142,8 +95,8 @@ def lazy_cover(
     seed_rows: int = 20_000,
     max_rows_per_round: int = 50_000,
     max_rounds: int = 50,
-    swap_rounds: int = 5,
     at_risk_rows: int = 10_000,
+    radius_shrink_km: npt.ArrayLike | None = None,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -165,12 +118,11 @@ def lazy_cover(
         Violated rows added per round at most (those with the fewest candidates first).
     max_rounds : int, default 50
         Safety cap on the number of rounds.
-    swap_rounds : int, default 5
-        After a proven-optimal round with violated cells, up to this many swap repairs
-        (:func:`swap_repair`, same site count) are tried before the next MILP round.
     at_risk_rows : int, default 10_000
         Cells exactly at their requirement under the current plan (fewest candidates first)
         added per round besides the violated ones.
+    radius_shrink_km : array_like, optional
+        Per cell, km taken off its budget radius (as in :func:`coverage.reach.build_reach`).
 
     Returns
     -------
@@ -185,6 +137,10 @@ def lazy_cover(
     access = np.asarray(access, dtype=object).astype(str)
     n = len(d_lat)
     row_radius = model.radius_km_array(budget_ms, access, percentile)
+    shrink = None
+    if radius_shrink_km is not None:
+        shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (n,))
+        row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0), row_radius)
     pts = unit_xyz(d_lat, d_lon)
     site_tree = BallTree(unit_xyz(s_lat, s_lon))
     t = time.perf_counter()
@@ -195,114 +151,124 @@ def lazy_cover(
                 f"{int(n_cov.sum()):,}", f"{n:,}", count_s)
 
     held = np.zeros(n, dtype=bool)
-    blocks: list[sp.csr_array] = []
-    held_rows: list[npt.NDArray[np.int64]] = []
+    # rows held so far, identical ones merged (largest requirement kept): the model input
+    pool = sp.csr_array((0, len(s_lat)), dtype=np.int8)
+    pool_req = np.zeros(0, dtype=np.int64)
     pairs = 0
+    rng = np.random.default_rng(0)
 
     def fetch(rows: npt.NDArray[np.int64]) -> None:
-        nonlocal pairs
+        nonlocal pairs, pool, pool_req
         rows = rows[~held[rows]]
         if not len(rows):
             return
         reach = build_reach(d_lat[rows], d_lon[rows], s_lat, s_lon, model=model,
-                            budget_ms=budget_ms, access=access[rows], percentile=percentile)
-        blocks.append(reach.boolean())
-        held_rows.append(rows)
+                            budget_ms=budget_ms, access=access[rows], percentile=percentile,
+                            radius_shrink_km=None if shrink is None else shrink[rows])
         held[rows] = True
         pairs += reach.nnz
+        block = reach.boolean()
+        block.sort_indices()
+        stacked = sp.csr_array(sp.vstack([pool, block], format="csr"))
+        pool, pool_req = _merge_identical_rows(stacked, np.concatenate([pool_req, req[rows]]),
+                                               rng)
 
     coverable = np.flatnonzero(n_cov > 0)
     tight = coverable[n_cov[coverable] <= failures + 1]
     order = coverable[np.argsort(n_cov[coverable], kind="stable")]
     fetch(np.union1d(tight, order[:seed_rows]))
-    rng = np.random.default_rng(0)
     if len(coverable) > seed_rows:
         fetch(rng.choice(coverable, size=min(seed_rows // 4, len(coverable)), replace=False))
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
+    c_all = np.ones(len(s_lat)) if cost is None else np.asarray(cost, dtype=np.float64)
     best_lower = 0.0
-    repair = False
+    incumbent: npt.NDArray[np.int64] | None = None  # best plan known to cover every cell
+
+    def violations(sites: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
+                                                           npt.NDArray[np.int64]]:
+        """Cells short of their requirement under ``sites``, and every cell's count."""
+        tree = BallTree(unit_xyz(s_lat[sites], s_lon[sites]))
+        have = count_within(tree, pts, row_radius)
+        return np.flatnonzero(have < req), have
+
+    def offer(sites: npt.NDArray[np.int64]) -> None:
+        nonlocal incumbent
+        if incumbent is None or c_all[sites].sum() < c_all[incumbent].sum():
+            incumbent = np.sort(sites)
+
+    status = "time_limit"
     for round_no in range(1, max_rounds + 1):
-        a = sp.csr_array(sp.vstack(blocks, format="csr"))
-        rows = np.concatenate(held_rows)
         t = time.perf_counter()
         remaining = deadline - time.perf_counter()
-        if cover is None or (not repair and remaining > 1.0):
-            cover = min_cover(a, req[rows], cost=cost, required=required,
-                              time_limit_s=max(remaining, 1.0))
-            # every round solves a relaxation of the full problem: its bound is valid
-            best_lower = max(best_lower, cover.lower_bound)
-        else:
-            # out of time: keep the last plan and add sites greedily until it covers
-            repair = True
-            sites = greedy_cover(a, req[rows], cost=cost, required=required, start=cover.sites)
-            c = np.ones(a.shape[1]) if cost is None else np.asarray(cost, dtype=np.float64)
-            objective = float(c[sites].sum())
-            cover = CoverResult(sites, objective, best_lower, "time_limit",
-                                (objective - best_lower) / objective if objective else 0.0,
-                                cover.solve_time_s, cover.reductions)
+        if remaining <= 1.0 and cover is not None:
+            break
+        cover = min_cover(pool, pool_req, cost=cost, required=required,
+                          time_limit_s=max(remaining, 1.0))
+        # every round solves a relaxation of the full problem: its bound is valid
+        best_lower = max(best_lower, cover.lower_bound)
         solve_s = time.perf_counter() - t
         t = time.perf_counter()
-        chosen_tree = BallTree(unit_xyz(s_lat[cover.sites], s_lon[cover.sites]))
-        have = count_within(chosen_tree, pts, row_radius)
-        violated = np.flatnonzero(have < req)
+        violated, have = violations(cover.sites)
+        if not len(violated):
+            offer(cover.sites)
         check_s = time.perf_counter() - t
         rounds.append({"round": round_no, "rows_held": int(held.sum()),
                        "sites": float(cover.objective), "lower_bound": float(best_lower),
                        "status": cover.status, "violated": int(len(violated)),
-                       "solve_s": solve_s, "check_s": check_s})
+                       "incumbent": float(c_all[incumbent].sum()) if incumbent is not None
+                       else float("nan"), "solve_s": solve_s, "check_s": check_s})
         logger.info("lazy cover round %d: %d rows held, %g sites (%s, bound %g), %d cells "
                     "violated", round_no, int(held.sum()), cover.objective, cover.status,
                     best_lower, len(violated))
-        if not len(violated):
+        if incumbent is not None and c_all[incumbent].sum() <= best_lower + 1e-9:
+            status = "optimal"
             break
-        if np.all(held[violated]) and not repair:  # cannot happen with an exact cover
+        if not len(violated):  # feasible but the round's MILP ran out of time
+            break
+        if np.all(held[violated]) and cover.status == "optimal":
             raise RuntimeError("lazy cover: a held row is violated by its own solution")
-        violated = violated[~held[violated]]
-        violated = violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round]
+        new = violated[~held[violated]]
+        new = new[np.argsort(n_cov[new], kind="stable")][:max_rows_per_round]
         # cells exactly at their requirement are the next plan's likely violations: add the
         # most constrained of them too, so fewer rounds are needed
-        at_risk = np.flatnonzero((have == req) & ~held)
+        at_risk = np.flatnonzero((have == req) & (req > 0) & ~held)
         at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
-        fetch(np.union1d(violated, at_risk))
-        # before another MILP round, try to fix the plan by swaps at the same site count:
-        # with a proven-optimal count that gives an optimal plan if it covers every cell
-        for _ in range(swap_rounds if cover.status == "optimal" else 0):
-            a = sp.csr_array(sp.vstack(blocks, format="csr"))
-            rows = np.concatenate(held_rows)
-            fixed_mask = None if required is None else np.asarray(required, dtype=bool)
-            swapped = swap_repair(a, req[rows], cover.sites, fixed_mask) if cost is None \
-                else None
-            if swapped is None:
+        fetch(np.union1d(new, at_risk))
+        # an upper bound meanwhile: this round's plan plus greedy sites for the rows held now,
+        # kept when it covers every cell
+        repaired = greedy_cover(pool, pool_req, cost=cost, required=required, start=cover.sites)
+        if not len(violations(repaired)[0]):
+            offer(repaired)
+            if c_all[repaired].sum() <= best_lower + 1e-9:  # meets the bound: optimal
+                logger.info("lazy cover: the repaired plan of round %d meets the bound",
+                            round_no)
+                status = "optimal"
                 break
-            tree = BallTree(unit_xyz(s_lat[swapped], s_lon[swapped]))
-            still = np.flatnonzero(count_within(tree, pts, row_radius) < req)
-            logger.info("lazy cover: swap repair leaves %d cells violated", len(still))
-            cover = CoverResult(np.sort(swapped), cover.objective, cover.lower_bound,
-                                cover.status, cover.mip_gap, cover.solve_time_s,
-                                cover.reductions)
-            if not len(still):
-                violated = still
-                break
-            fetch(still[np.argsort(n_cov[still], kind="stable")][:max_rows_per_round])
-        else:
-            continue
-        if not len(violated):
-            rounds.append({"round": round_no, "rows_held": int(held.sum()),
-                           "sites": float(cover.objective), "lower_bound": float(best_lower),
-                           "status": "swap_repair", "violated": 0, "solve_s": 0.0,
-                           "check_s": 0.0})
-            break
     else:
-        raise RuntimeError(f"lazy cover did not converge in {max_rounds} rounds")
+        logger.warning("lazy cover stopped after %d rounds", max_rounds)
     assert cover is not None
-    # the final plan covers every cell; it is optimal when it meets the best relaxation bound
-    lower = min(best_lower, cover.objective)
-    status = "optimal" if cover.objective <= lower + 1e-9 else "time_limit"
-    cover = CoverResult(cover.sites, cover.objective, lower, status,
-                        (cover.objective - lower) / cover.objective if cover.objective else 0.0,
+    if incumbent is None:  # out of time with no covering plan yet: add sites until it covers
+        sites = cover.sites
+        for _ in range(max_rounds):
+            violated, _ = violations(sites)
+            if not len(violated):
+                break
+            fetch(violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round])
+            sites = greedy_cover(pool, pool_req, cost=cost, required=required, start=sites)
+        else:
+            raise RuntimeError("lazy cover: greedy repair did not converge")
+        offer(sites)
+    assert incumbent is not None
+    objective = float(c_all[incumbent].sum())
+    lower = min(best_lower, objective)
+    if np.allclose(c_all, np.round(c_all)):
+        lower = min(float(np.ceil(lower - 1e-6)), objective)
+    if objective <= lower + 1e-9:
+        status = "optimal"
+    cover = CoverResult(incumbent, objective, lower, status,
+                        (objective - lower) / objective if objective else 0.0,
                         time.perf_counter() - t0, cover.reductions)
-    assert cover is not None
     return LazyCoverResult(cover=cover, n_covering=n_cov, rounds=rounds,
                            rows_fetched=int(held.sum()), pairs_fetched=int(pairs),
                            count_s=count_s)

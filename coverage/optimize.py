@@ -380,13 +380,20 @@ def _solve_cover_milp(
     lp.a_matrix_.num_col_ = m
     lp.a_matrix_.num_row_ = n
     lp.integrality_ = [highspy.HighsVarType.kInteger] * m
-    h.passModel(lp)
     # The greedy plan x0 is NOT passed to HiGHS as a start: HiGHS 1.16 then returns the start
     # vector instead of the solution it reports after presolve (checked below), and without
-    # presolve the solve is several times slower. x0 is the fallback and the upper bound.
+    # presolve the solve is several times slower. Its value is passed as a cutoff instead:
+    # HiGHS only looks for strictly better plans (with integer costs, better by at least 1),
+    # and "no such plan" proves x0 optimal.
+    ub = float(c[x0].sum())
+    integral = bool(np.allclose(c, np.round(c)))
+    h.setOptionValue("objective_bound", ub - 0.5 if integral else ub - 1e-9 * max(1.0, ub))
+    h.passModel(lp)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
+    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kObjectiveBound):
+        return x0, "optimal", ub  # nothing better than the greedy plan exists
     x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
     if not np.all(a @ x.astype(np.int64) >= need) or c[x].sum() > c[x0].sum():
         x = x0  # keep a feasible plan, and never worse than the greedy one
@@ -396,7 +403,7 @@ def _solve_cover_milp(
         return x, "optimal", float(c[x].sum())
     if status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt,
                   highspy.HighsModelStatus.kIterationLimit):
-        return x, "time_limit", float(info.mip_dual_bound)
+        return x, "time_limit", min(float(info.mip_dual_bound), float(c[x].sum()))
     raise SolverError(f"HiGHS failed on the cover model: {h.modelStatusToString(status)}")
 
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.neighbors import BallTree
 
+from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
 from .errors import InputValidationError, NoFeasiblePlanError
 from .geo import km_from_chord, unit_xyz
 from .latency import PERCENTILES, LatencyModel
@@ -149,6 +150,8 @@ def plan_sites(
     progress: Callable[[str], None] | None = None,
     strategy: str = "auto",
     max_memory_gb: float = 4.0,
+    aggregate_km: float | None = None,
+    aggregate_mode: str = "centroid",
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -185,6 +188,15 @@ def plan_sites(
         when the estimated reach matrix would take more than half of ``max_memory_gb``.
     max_memory_gb : float, default 4
         Memory budget for the reach matrix, GiB.
+    aggregate_km : float, optional
+        Bin demand into squares of this size (equal-area grid, per access class) before
+        solving (:mod:`coverage.aggregate`); the plan's demand table is then the bins, and
+        ``summary()["aggregation"]`` reports how many original points and people the plan
+        leaves short of their own requirement. Off by default (identical reach sets are
+        always merged exactly anyway).
+    aggregate_mode : {"centroid", "conservative"}, default "centroid"
+        ``"conservative"`` shrinks each bin's radius by its farthest member's offset, so that
+        every member is within budget of the sites that serve its bin.
 
     Returns
     -------
@@ -225,6 +237,22 @@ def plan_sites(
         demand = demand.assign(access=access)
     timings["validate_s"] = time.perf_counter() - t
 
+    original, aggregation, shrink = None, None, None
+    if aggregate_km is not None:
+        if aggregate_mode not in AGGREGATION_MODES:
+            raise InputValidationError(
+                f"aggregate_mode must be one of {', '.join(AGGREGATION_MODES)}; "
+                f"got {aggregate_mode!r}")
+        try:
+            aggregation = aggregate_grid(demand, float(aggregate_km))
+        except (TypeError, ValueError) as exc:
+            raise InputValidationError(str(exc)) from None
+        original, demand = demand, aggregation.demand
+        if aggregate_mode == "conservative":
+            shrink = demand["max_offset_km"].to_numpy(dtype=np.float64)
+        say(f"aggregated {len(original):,} demand points into {len(demand):,} bins of "
+            f"{float(aggregate_km):g} km ({aggregate_mode})")
+
     population = demand["population"].to_numpy(dtype=np.float64)
     required = sites["required"].to_numpy(dtype=bool)
     cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
@@ -246,6 +274,7 @@ def plan_sites(
             demand["lat"].to_numpy(), demand["lon"].to_numpy(),
             sites["lat"].to_numpy(), sites["lon"].to_numpy(),
             model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
+            radius_shrink_km=shrink,
         )
         timings["reach_s"] = time.perf_counter() - t
         n_cov = reach.n_covering()
@@ -276,6 +305,7 @@ def plan_sites(
             sites["lat"].to_numpy(), sites["lon"].to_numpy(),
             model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
             failures=failures, cost=cost, required=required, time_limit_s=time_limit_s,
+            radius_shrink_km=shrink,
         )
         n_cov = lazy.n_covering
         timings["reach_s"] = lazy.count_s
@@ -295,6 +325,21 @@ def plan_sites(
                                                percentile)
     timings["n1_s"] = time.perf_counter() - t
 
+    if aggregation is not None:
+        t = time.perf_counter()
+        loss = shortfall(original, sites["lat"], sites["lon"], chosen, model=model,
+                         budget_ms=budget_ms, percentile=percentile, failures=failures)
+        timings["aggregation_check_s"] = time.perf_counter() - t
+        extra_agg = {
+            "cell_km": aggregation.cell_km,
+            "mode": aggregate_mode,
+            "demand_points_in": int(len(original)),
+            "demand_points_solved": int(len(demand)),
+            "max_offset_km": float(demand["max_offset_km"].max()) if len(demand) else 0.0,
+            **loss,
+        }
+        say(f"aggregation check: {loss['cells_short']:,} of {len(original):,} original points "
+            f"({loss['population_short']:,.0f} people) short of their requirement")
     sites_out = _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     has_primary = demand_out["primary_site_id"].notna()
@@ -337,6 +382,7 @@ def plan_sites(
         "kmedian_lower_bound_ms_pop": kmed_bound,
         "n_pairs_in_reach": int(n_pairs),
         "solver": extra,
+        "aggregation": extra_agg if aggregation is not None else None,
         "reductions": cover.reductions,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,

@@ -106,6 +106,7 @@ def build_reach(
     access: str | npt.ArrayLike = "ftth",
     percentile: Percentile = "p99",
     chunk_rows: int = 50_000,
+    radius_shrink_km: npt.ArrayLike | None = None,
 ) -> ReachMatrix:
     """Build the reach matrix from one bulk BallTree radius query (chunked over demand).
 
@@ -125,6 +126,9 @@ def build_reach(
         Percentile the budget is checked at.
     chunk_rows : int, default 50_000
         Demand points per radius query (bounds the query's temporary memory).
+    radius_shrink_km : array_like, optional
+        Per demand point, km taken off its budget radius (conservative aggregation: the
+        farthest member's offset from the bin centroid, see :mod:`coverage.aggregate`).
 
     Returns
     -------
@@ -158,6 +162,10 @@ def build_reach(
     fixed_pct = np.array([model.fixed_ms(str(a), percentile) for a in classes])[codes]
     fixed_p50 = np.array([model.fixed_ms(str(a), "p50") for a in classes])[codes]
     row_radius_km = radius_by_class[codes]
+    if radius_shrink_km is not None:
+        shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (n_demand,))
+        row_radius_km = np.where(row_radius_km >= 0, np.maximum(row_radius_km - shrink, 0.0),
+                                 row_radius_km)
     max_radius_km = float(radius_by_class.max()) if n_demand else 0.0
 
     indptr_parts = [np.zeros(1, dtype=np.int64)]

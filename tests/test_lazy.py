@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from coverage.latency import LatencyModel
-from coverage.lazy import lazy_cover, swap_repair
+from coverage.lazy import lazy_cover
 from coverage.optimize import min_cover
 from coverage.reach import build_reach
 
@@ -27,14 +26,3 @@ def test_lazy_cover_iterates_to_the_full_optimum(sample_inputs, seed_rows, budge
     chosen[res.cover.sites] = True
     have = full.boolean() @ chosen.astype(np.int64)
     assert (have >= np.minimum(2, full.n_covering())).all()
-
-
-def test_swap_repair_fixes_a_plan_at_the_same_count():
-    # rows need 1 site each; sites {0, 1} miss row 2, the swap 0 -> 2 covers everything
-    a = sp.csr_array(np.array([[0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=np.int8))
-    out = swap_repair(a, np.array([1, 1, 1]), np.array([0, 1]))
-    assert out is not None and len(out) == 2
-    assert ((a @ np.isin(np.arange(3), out).astype(int)) >= 1).all()
-    # impossible at this count: every row needs its own site
-    eye = sp.csr_array(np.eye(3, dtype=np.int8))
-    assert swap_repair(eye, np.ones(3, dtype=int), np.array([0, 1])) is None
