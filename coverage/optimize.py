@@ -332,6 +332,54 @@ def _drop_dominated_cols(
     return keep
 
 
+def _lagrangian_cover(
+    a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+    x0: npt.NDArray[np.bool_], deadline: float, max_iter: int = 3000,
+) -> tuple[float, npt.NDArray[np.bool_]]:
+    """Lagrangian bound of the set multicover (subgradient) and a Lagrangian greedy plan.
+
+    Relaxing ``A x >= r`` with multipliers ``u >= 0`` gives
+    ``L(u) = u.r + sum_j min(0, c_j - (A^T u)_j)`` (x binary), a lower bound for every ``u``;
+    its maximum equals the LP bound. ``u`` follows the subgradient ``r - A x(u)`` with the
+    Polyak step towards the best plan found (step factor halved after 20 rounds without
+    progress). Every 50 iterations a plan is built greedily on the reduced costs, then its
+    redundant sites are dropped; the best plan (``x0`` at worst) is returned with the bound.
+    """
+    n, m = a.shape
+    at = sp.csr_array(a.T)
+    r = need.astype(np.float64)
+    col_size = np.maximum(np.diff(at.indptr), 1).astype(np.float64)
+    u = np.minimum.reduceat((c / col_size)[a.indices], a.indptr[:-1]) if a.nnz else np.zeros(n)
+    best_l, best_x, best_obj = -np.inf, x0.copy(), float(c[x0].sum())
+    factor, stall = 2.0, 0
+    for it in range(max_iter):
+        rc = c - at @ u
+        x = rc < 0
+        value = float(u @ r + rc[x].sum())
+        if value > best_l + 1e-9:
+            best_l, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                factor, stall = factor / 2, 0
+        if it % 50 == 0:
+            plan = greedy_cover(a, need, cost=np.maximum(rc, 1e-3 * c))
+            plan = greedy_cover(a, need, cost=c, start=plan)  # drop redundant sites
+            if c[plan].sum() < best_obj - 1e-9:
+                best_obj = float(c[plan].sum())
+                best_x = np.zeros(m, dtype=bool)
+                best_x[plan] = True
+        g = r - a @ x.astype(np.float64)
+        g[(u <= 0) & (g < 0)] = 0.0
+        norm = float(g @ g)
+        done = norm == 0 or factor < 1e-4 or best_l >= best_obj - 1e-9
+        if done or time.perf_counter() > deadline:
+            break
+        u = np.maximum(0.0, u + factor * (best_obj - value) / norm * g)
+    logger.info("Lagrangian bound %.2f, plan %g, %d iterations", best_l, best_obj, it + 1)
+    return best_l, best_x
+
+
 def _new_highs():
     """A silent ``highspy.Highs``; HiGHS prints a banner on the first construction in a
     process, so stdout is redirected for that call only."""
@@ -414,6 +462,7 @@ def min_cover(
     required: npt.ArrayLike | None = None,
     time_limit_s: float = 60.0,
     random_state: int = 0,
+    lagrangian_min_pairs: int = 200_000,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -435,6 +484,11 @@ def min_cover(
         Total HiGHS time limit, s. The best plan found is returned when it hits.
     random_state : int, default 0
         Seed of the row hashing used to merge identical rows.
+    lagrangian_min_pairs : int, default 200_000
+        Components with at least this many entries after the reductions first get a
+        Lagrangian (subgradient) bound and plan, on up to a quarter of the time left (30 s
+        at most): the bound is reported when HiGHS ends with a weaker one, the plan is the
+        MILP's cutoff and fallback when better than the greedy one.
 
     Returns
     -------
@@ -460,8 +514,10 @@ def min_cover(
     7. the bipartite row-site graph splits into connected components, solved separately.
 
     Each component first gets a greedy multicover (reverse deletion of redundant columns), the
-    upper bound and fallback; HiGHS then proves optimality or returns its best solution and
-    dual bound at the time limit (the better of its solution and the greedy one is kept).
+    upper bound and fallback (large ones also a Lagrangian bound and plan, see
+    ``lagrangian_min_pairs``); the upper bound is HiGHS's cutoff; HiGHS then proves
+    optimality or returns its best solution and dual bound at the time limit (the better of
+    its solution and the fallback is kept).
     Column dominance with a single dominator is *not* used: for requirements above 1 a
     dominated column may still be needed as a second site.
 
@@ -561,11 +617,24 @@ def min_cover(
         block = sp.csr_array(sub[rows][:, ccols])
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
-        if len(ccols) == 1 or x0.sum() == 0:
-            x, st, lb = x0, "optimal", float(cc[ccols][x0].sum())
+        lag = -np.inf
+        if block.nnz >= lagrangian_min_pairs and len(ccols) > 1 and x0.any():
+            # large models: HiGHS may not finish even the root LP in time; a Lagrangian bound
+            # (and its plan as cutoff and fallback) first, on a share of the time left
+            budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
+            lag, x_lag = _lagrangian_cover(block, sub_need[rows], cc[ccols], x0,
+                                           time.perf_counter() + budget)
+            x0 = x_lag
+        obj0 = float(cc[ccols][x0].sum())
+        integral = bool(np.allclose(cc[ccols], np.round(cc[ccols])))
+        proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
+        if len(ccols) == 1 or x0.sum() == 0 or proven:
+            x, st, lb = x0, "optimal", obj0
         else:
             x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                           deadline - time.perf_counter())
+            if st != "optimal" and np.isfinite(lag):
+                lb = max(lb, lag) if np.isfinite(lb) else lag
         chosen[ccols[x]] = True
         statuses.append(st)
         bound += lb if np.isfinite(lb) else 0.0  # no bound yet: the trivial one

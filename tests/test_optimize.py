@@ -175,3 +175,20 @@ def test_column_dominance_needs_as_many_dominators_as_the_requirement():
     pattern = np.array([[1, 0, 1], [1, 1, 0]], dtype=np.int8)
     keep = _drop_dominated_cols(sp.csr_array(pattern), np.array([2, 1]), np.ones(3))
     assert keep.tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lagrangian_bound_is_valid_and_its_plan_feasible(seed):
+    from coverage.optimize import _lagrangian_cover
+
+    pattern, _ = random_instance(seed, n=16, m=9, density=0.4)
+    req = np.minimum(2, pattern.sum(axis=1))
+    keep = req > 0
+    a, req = sp.csr_array(pattern[keep].astype(np.int8)), req[keep]
+    x0 = np.ones(9, dtype=bool)
+    bound, x = _lagrangian_cover(a, req, np.ones(9), x0, deadline=float("inf"))
+    opt = brute_min_cover(pattern[keep], req)
+    assert bound <= opt + 1e-6 and feasible(pattern[keep], np.flatnonzero(x), req)
+    # forcing the Lagrangian stage on a small instance keeps min_cover exact
+    res = min_cover(sp.csr_array(pattern), requirement=2, lagrangian_min_pairs=0)
+    assert res.objective == opt and res.status == "optimal"
