@@ -462,7 +462,7 @@ def min_cover(
     required: npt.ArrayLike | None = None,
     time_limit_s: float = 60.0,
     random_state: int = 0,
-    lagrangian_min_pairs: int = 200_000,
+    lagrangian_min_rows: int = 5_000,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -484,8 +484,8 @@ def min_cover(
         Total HiGHS time limit, s. The best plan found is returned when it hits.
     random_state : int, default 0
         Seed of the row hashing used to merge identical rows.
-    lagrangian_min_pairs : int, default 200_000
-        Components with at least this many entries after the reductions first get a
+    lagrangian_min_rows : int, default 5_000
+        Components with at least this many rows after the reductions first get a
         Lagrangian (subgradient) bound and plan, on up to a quarter of the time left (30 s
         at most): the bound is reported when HiGHS ends with a weaker one, the plan is the
         MILP's cutoff and fallback when better than the greedy one.
@@ -515,7 +515,7 @@ def min_cover(
 
     Each component first gets a greedy multicover (reverse deletion of redundant columns), the
     upper bound and fallback (large ones also a Lagrangian bound and plan, see
-    ``lagrangian_min_pairs``); the upper bound is HiGHS's cutoff; HiGHS then proves
+    ``lagrangian_min_rows``); the upper bound is HiGHS's cutoff; HiGHS then proves
     optimality or returns its best solution and dual bound at the time limit (the better of
     its solution and the fallback is kept).
     Column dominance with a single dominator is *not* used: for requirements above 1 a
@@ -618,7 +618,7 @@ def min_cover(
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
         lag = -np.inf
-        if block.nnz >= lagrangian_min_pairs and len(ccols) > 1 and x0.any():
+        if block.shape[0] >= lagrangian_min_rows and len(ccols) > 1 and x0.any():
             # large models: HiGHS may not finish even the root LP in time; a Lagrangian bound
             # (and its plan as cutoff and fallback) first, on a share of the time left
             budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
