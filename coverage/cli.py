@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the minimum number of sites such that every demand point has "
         "min(failures+1, |N_i|) chosen sites within the latency budget, then place them to "
         "minimise population-weighted latency (k-median), check every single-site failure "
-        "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv and "
-        "map.html.",
+        "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv, "
+        "proposed_sites.csv and map.html.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("inputs")

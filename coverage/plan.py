@@ -17,6 +17,7 @@ from sklearn.neighbors import BallTree
 
 from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
 from .errors import InputValidationError, NoFeasiblePlanError
+from .gaps import propose_sites
 from .geo import km_from_chord, unit_xyz
 from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within, lazy_cover
@@ -54,6 +55,9 @@ class Plan:
         Run settings; ``radius_km`` is the budget radius of the default access class.
     info : dict
         The content of ``summary.json``.
+    proposed : pandas.DataFrame
+        New sites (not among the candidates) that would close the coverage gaps, see
+        :func:`coverage.gaps.propose_sites`; empty when every point has ``k + 1`` candidates.
     """
 
     sites: pd.DataFrame
@@ -67,6 +71,7 @@ class Plan:
     failures_tolerated: int = 1
     radius_km: float = 0.0
     info: dict[str, Any] = field(default_factory=dict, repr=False)
+    proposed: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -340,6 +345,11 @@ def plan_sites(
         }
         say(f"aggregation check: {loss['cells_short']:,} of {len(original):,} original points "
             f"({loss['population_short']:,.0f} people) short of their requirement")
+    t = time.perf_counter()
+    proposal = propose_sites(demand_out, n_cov, model=model, budget_ms=budget_ms,
+                             percentile=percentile, failures=failures,
+                             time_limit_s=min(30.0, time_limit_s))
+    timings["proposals_s"] = time.perf_counter() - t
     sites_out = _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     has_primary = demand_out["primary_site_id"].notna()
@@ -383,6 +393,7 @@ def plan_sites(
         "n_pairs_in_reach": int(n_pairs),
         "solver": extra,
         "aggregation": extra_agg if aggregation is not None else None,
+        "proposed": proposal.summary(),
         "reductions": cover.reductions,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
@@ -405,6 +416,7 @@ def plan_sites(
         sites=sites_out, demand=demand_out, failures=failures_df, candidates=candidates,
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
+        proposed=proposal.sites,
     )
 
 

@@ -1,4 +1,5 @@
-"""Write a plan's outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv, map.
+"""Write a plan's outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv,
+proposed_sites.csv, map.
 
 Every file is written to a temporary name in the output directory and renamed into place
 only after all files are complete, so an interrupted run never leaves half-written outputs.
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["write_plan", "OUTPUT_FILES"]
 
 OUTPUT_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
-                "map.html")
+                "proposed_sites.csv", "map.html")
 
 
 def _json_default(o: Any) -> Any:
@@ -105,6 +106,7 @@ def write_plan(plan: Plan, out_dir: str | Path, *, map: bool = True,
         stage("sites.geojson", lambda p: p.write_text(sites_geojson(plan), encoding="utf-8"))
         stage("assignment.csv", lambda p: plan.assignment.to_csv(p, index=False))
         stage("failures.csv", lambda p: plan.failures.to_csv(p, index=False))
+        stage("proposed_sites.csv", lambda p: plan.proposed.to_csv(p, index=False))
         if map:
             from .maps import plan_map, render_map_html
 

@@ -14,6 +14,7 @@ from shapely.geometry import Point
 
 EXE = str(Path(sys.executable).with_name("edge-coverage"))
 OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
+           "proposed_sites.csv",
            "map.html"}
 
 
@@ -200,3 +201,18 @@ def test_python_dash_m(tmp_path):
                        text=True)
     assert r.returncode == 0 and r.stdout.strip()
     assert shutil.which(EXE)
+
+
+def test_aggregate_option_reports_the_loss(tmp_path):
+    out = tmp_path / "agg"
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--budget-ms", 25, "--aggregate-km", 80,
+            "--aggregate-mode", "conservative", "--out", out, "--no-map")
+    assert r.returncode == 0, r.stderr
+    agg = json.loads((out / "summary.json").read_text())["aggregation"]
+    assert agg["mode"] == "conservative" and agg["cell_km"] == 80
+    assert agg["demand_points_in"] == 458 > agg["demand_points_solved"]
+    assert {"cells_short", "population_short", "population_short_share"} <= set(agg)
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--aggregate-km", -5, "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -1,0 +1,158 @@
+"""Proposed new sites for the coverage gaps no candidate can close.
+
+A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget: the plan
+opens all of them (the requirement is capped at ``|N_i|``) and it is still not N-1 safe.
+:func:`propose_sites` suggests where new sites (not in the candidate list) would close those
+gaps, with the same exact multicover solver: the possible locations are the gap points
+themselves (binned on an equal-area grid when there are many), each gap point needs
+``k + 1 - |N_i|`` more sites within its budget radius, and the fewest locations are chosen.
+
+A location hosts one site, so an isolated gap point (no other gap location within its
+radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
+how many points and people are in that case.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.neighbors import BallTree
+
+from .aggregate import aggregate_grid
+from .geo import chord_from_km, unit_xyz
+from .latency import LatencyModel, Percentile
+from .optimize import min_cover
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Proposal", "propose_sites"]
+
+PROPOSED_COLUMNS = ("proposed_site_id", "lat", "lon", "n_demand_gained", "population_gained")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """New sites proposed for the gaps.
+
+    Attributes
+    ----------
+    sites : pandas.DataFrame
+        ``proposed_site_id, lat, lon, n_demand_gained, population_gained``: one row per new
+        site; the gained figures count gap points (and their people) within its budget.
+    n_gap_points, population_gap : int, float
+        Gap points (fewer than ``k + 1`` candidates in budget) and their population.
+    n_still_short, population_still_short : int, float
+        Gap points that stay below ``k + 1`` sites even with the proposals.
+    status : str
+        Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
+    """
+
+    sites: pd.DataFrame
+    n_gap_points: int = 0
+    population_gap: float = 0.0
+    n_still_short: int = 0
+    population_still_short: float = 0.0
+    status: str = "none"
+
+    def summary(self) -> dict[str, float | int | str]:
+        """The figures ``summary.json`` reports under ``proposed``."""
+        return {
+            "proposed_sites": int(len(self.sites)),
+            "gap_points": self.n_gap_points,
+            "population_gap": self.population_gap,
+            "gap_points_still_short": self.n_still_short,
+            "population_still_short": self.population_still_short,
+            "status": self.status,
+        }
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c == "proposed_site_id" else float)
+                         for c in PROPOSED_COLUMNS})
+
+
+def propose_sites(
+    demand: pd.DataFrame,
+    n_covering: np.ndarray,
+    *,
+    model: LatencyModel,
+    budget_ms: float,
+    percentile: Percentile = "p99",
+    failures: int = 1,
+    time_limit_s: float = 30.0,
+    max_locations: int = 20_000,
+) -> Proposal:
+    """Fewest new sites that give every gap point ``k + 1`` sites within budget.
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame
+        Demand with ``lat``, ``lon``, ``population`` and ``access``.
+    n_covering : numpy.ndarray
+        Candidates within budget of each demand point (``|N_i|``).
+    model, budget_ms, percentile
+        Latency model and budget (a point's radius is that of its access class).
+    failures : int, default 1
+        Failures to tolerate (k).
+    time_limit_s : float, default 30
+        Time limit of the cover solve.
+    max_locations : int, default 20_000
+        Above this many gap points, possible locations are the population-weighted centroids
+        of gap points binned on a grid of a quarter of the budget radius.
+
+    Returns
+    -------
+    Proposal
+    """
+    n_cov = np.asarray(n_covering, dtype=np.int64)
+    access = demand["access"].to_numpy(dtype=str)
+    radius = model.radius_km_array(budget_ms, access, percentile)
+    deficit = np.where(radius >= 0, np.maximum(failures + 1 - n_cov, 0), 0)
+    gap = np.flatnonzero(deficit > 0)
+    pop = demand["population"].to_numpy(dtype=np.float64)
+    if not len(gap):
+        return Proposal(_empty())
+    g = demand.iloc[gap]
+    if len(gap) > max_locations:
+        cell_km = max(float(radius[gap].max()) / 4.0, 1.0)
+        locs = aggregate_grid(g.assign(access="any"), cell_km).demand
+    else:
+        locs = g
+    loc_lat = locs["lat"].to_numpy(dtype=np.float64)
+    loc_lon = locs["lon"].to_numpy(dtype=np.float64)
+    tree = BallTree(unit_xyz(loc_lat, loc_lon))
+    ind = tree.query_radius(unit_xyz(g["lat"], g["lon"]), r=chord_from_km(radius[gap]))
+    counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
+    a = sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
+                     shape=(len(gap), len(locs)))
+    need = np.minimum(deficit[gap], counts)
+    res = min_cover(a, need, time_limit_s=time_limit_s)
+    chosen = res.sites
+    gained = a[:, chosen] if len(chosen) else sp.csr_array((len(gap), 0))
+    n_gained = np.asarray(gained.sum(axis=0)).ravel()
+    pop_gained = gained.T @ pop[gap] if len(chosen) else np.zeros(0)
+    sites = pd.DataFrame({
+        "proposed_site_id": [f"new-{i + 1:03d}" for i in range(len(chosen))],
+        "lat": loc_lat[chosen],
+        "lon": loc_lon[chosen],
+        "n_demand_gained": n_gained.astype(np.int64),
+        "population_gained": np.asarray(pop_gained, dtype=np.float64),
+    })
+    have = n_cov[gap] + (np.asarray(gained.sum(axis=1)).ravel() if len(chosen) else 0)
+    short = have < failures + 1
+    logger.info("proposed %d new sites for %d gap points (%s)", len(chosen), len(gap),
+                res.status)
+    return Proposal(
+        sites=sites,
+        n_gap_points=int(len(gap)),
+        population_gap=float(pop[gap].sum()),
+        n_still_short=int(short.sum()),
+        population_still_short=float(pop[gap][short].sum()),
+        status=res.status,
+    )

@@ -1,0 +1,67 @@
+"""Proposed new sites close the gaps: checked by a dense recomputation and brute force."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from coverage.gaps import propose_sites
+from coverage.geo import haversine_km
+from coverage.latency import LatencyModel
+from coverage.plan import plan_sites
+
+
+def dense_ok(demand, lat, lon, model, budget_ms):
+    fixed = model.fixed_ms_array(demand["access"].to_numpy(), "p99")
+    d = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     np.asarray(lat)[None, :], np.asarray(lon)[None, :])
+    return fixed[:, None] + model.ms_per_km * d <= budget_ms + 1e-7
+
+
+def test_proposals_are_minimal_and_close_every_closable_gap():
+    rng = np.random.default_rng(3)
+    model = LatencyModel()
+    # remote points (no candidate in reach): three loose clusters far apart
+    centres = np.array([[60.0, -150.0], [20.0, -157.0], [64.0, -20.0]])
+    pts = centres[rng.integers(0, 3, 12)] + rng.normal(0, 1.0, (12, 2))
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(12)], "lat": pts[:, 0],
+                           "lon": pts[:, 1], "population": rng.integers(1, 1000, 12) * 1.0,
+                           "access": "ftth"})
+    n_cov = np.zeros(12, dtype=np.int64)
+    n_cov[:3] = 1  # three of them already have one candidate
+    prop = propose_sites(demand, n_cov, model=model, budget_ms=30.0, failures=1)
+    ok = dense_ok(demand, prop.sites["lat"], prop.sites["lon"], model, 30.0)
+    have = n_cov + ok.sum(axis=1)
+    # every point reaches k+1 = 2 unless fewer gap locations are in its reach
+    loc_ok = dense_ok(demand, demand["lat"], demand["lon"], model, 30.0)
+    need = np.minimum(2 - n_cov, loc_ok.sum(axis=1))
+    assert (ok.sum(axis=1) >= need).all()
+    assert prop.n_still_short == int((have < 2).sum())
+    # brute force: no smaller set of gap locations meets the same need
+    best = None
+    for size in range(len(demand) + 1):
+        for sub in itertools.combinations(range(len(demand)), size):
+            if (loc_ok[:, list(sub)].sum(axis=1) >= need).all():
+                best = size
+                break
+        if best is not None:
+            break
+    assert len(prop.sites) == best
+    assert prop.sites["population_gained"].sum() >= demand["population"][need > 0].sum() - 1e-6
+
+
+def test_plan_reports_proposals_for_its_gaps(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites.iloc[:20], budget_ms=25.0, kmedian_time_limit_s=5)
+    s = plan.summary()["proposed"]
+    gaps = plan.gaps
+    assert s["gap_points"] == len(gaps) > 0
+    assert s["proposed_sites"] == len(plan.proposed) > 0
+    assert s["population_gap"] == gaps["population"].sum()
+
+
+def test_no_gaps_no_proposals(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=5)
+    assert plan.summary()["proposed"]["gap_points"] == 0  # every sample point has 2 candidates
+    assert plan.proposed.empty and plan.summary()["proposed"]["status"] == "none"
