@@ -6,8 +6,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 COUNTRY ?= US
 OUT    ?= out/demo-$(COUNTRY)
+# Headless browser for tests/test_browser.py: Debian's chromium and its chromedriver.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test lint bench sample-data clean
+.PHONY: install browser demo test lint bench sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +20,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Installs the browser once (apt, from the Debian archive; never a browser download). A file
+# target, so the step is skipped when /usr/bin/chromedriver already exists.
+browser: $(CHROMEDRIVER)
+
+$(CHROMEDRIVER):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium chromium-driver
+
 demo: $(STAMP)
 	$(BIN)/edge-coverage plan --demo --country $(COUNTRY) --budget-ms 30 --access ftth --out $(OUT)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) $(CHROMEDRIVER)
+	EDGE_COVERAGE_BROWSER_TESTS=required $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 	$(BIN)/python bench/scale.py --out docs/benchmarks-scale.md
+	$(BIN)/python bench/map_scale.py --out docs/benchmarks-map.md
 
 sample-data: $(STAMP)
 	$(BIN)/python scripts/make_sample_data.py --out data

@@ -39,6 +39,7 @@ __all__ = [
     "build_reach",
     "n_minus_1",
     "plan_sites",
+    "budget_sweep",
     "read_demand",
     "read_sites",
 ]
@@ -49,4 +50,8 @@ def __getattr__(name: str):  # lazy: io pulls in geopandas
         from . import io
 
         return getattr(io, name)
+    if name == "budget_sweep":
+        from .sweep import budget_sweep
+
+        return budget_sweep
     raise AttributeError(name)

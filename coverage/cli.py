@@ -61,6 +61,19 @@ def _pair_ms(text: str) -> tuple[float, float]:
     return (p50, p99)
 
 
+def _budget_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated budgets in ms (e.g. 20,30,50,100), got {text!r}"
+        ) from None
+    if not values or any(not (v > 0) or v == float("inf") for v in values):
+        raise argparse.ArgumentTypeError(
+            f"budgets must be positive numbers of ms (e.g. 20,30,50,100), got {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``edge-coverage``."""
     parser = argparse.ArgumentParser(
@@ -77,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "min(failures+1, |N_i|) chosen sites within the latency budget, then place them to "
         "minimise population-weighted latency (k-median), check every single-site failure "
         "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv, "
-        "proposed_sites.csv and map.html.",
+        "proposed_sites.csv, map.html, the budget sweep (sweep.csv) and report.html, and the "
+        "GIS layers plan.gpkg, demand.parquet and sites.parquet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("inputs")
@@ -145,10 +159,34 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
     g.add_argument("--tiles", choices=("osm", "none"), default="osm",
                    help="map background: OpenStreetMap tiles (online) or none (air-gapped)")
+    g.add_argument("--no-report", action="store_true",
+                   help="skip the budget sweep and do not write sweep.csv and report.html")
+    g.add_argument("--no-gis", action="store_true",
+                   help="do not write plan.gpkg, demand.parquet and sites.parquet")
+    g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
+                   default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
+                   help="budgets of the site count vs budget sweep in the report, "
+                   "milliseconds (the plan's own budget is always included)")
+    g.add_argument("--sweep-time-limit-s", type=_positive_float, default=2.0,
+                   help="time limit of each sweep solve, seconds (a solve that hits it is "
+                   "reported with its bound)")
+    _add_verbosity(g)
+    r = sub.add_parser(
+        "report",
+        help="rebuild report.html from a plan directory",
+        description="Rebuild report.html in DIR from the files an earlier `edge-coverage "
+        "plan --out DIR` wrote (summary.json, sites.csv, assignment.csv, failures.csv, "
+        "proposed_sites.csv, sweep.csv).",
+    )
+    r.add_argument("plan_dir", metavar="DIR", help="plan directory (the --out of a plan run)")
+    _add_verbosity(r)
+    return parser
+
+
+def _add_verbosity(g: Any) -> None:
     g.add_argument("-v", "--verbose", action="store_true",
                    help="debug logging and tracebacks on errors")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
-    return parser
 
 
 def _file_info(path: str, rows: int) -> dict[str, Any]:
@@ -219,9 +257,18 @@ def _run_plan(args: argparse.Namespace) -> int:
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_mode=args.aggregate_mode,
     )
-    progress(f"writing outputs to {args.out}" + ("" if args.no_map else " (with map)"))
+    if not args.no_report:
+        progress(f"budget sweep for the report: {len(args.sweep_budgets_ms)} budgets, "
+                 f"up to {args.sweep_time_limit_s:g} s each")
+        plan = plan.with_sweep(args.sweep_budgets_ms, time_limit_s=args.sweep_time_limit_s,
+                               progress=progress)
+    extras = [name for name, on in (("map", not args.no_map), ("report", not args.no_report),
+                                    ("GIS layers", not args.no_gis)) if on]
+    progress(f"writing outputs to {args.out}"
+             + (f" (with {', '.join(extras)})" if extras else ""))
     out = plan.to_dir(args.out, map=not args.no_map,
-                      tiles=None if args.tiles == "none" else args.tiles)
+                      tiles=None if args.tiles == "none" else args.tiles,
+                      report=not args.no_report, gis=not args.no_gis)
     s = plan.summary()
     lines = [
         f"sites: {s['site_count']} ({s['status']}, lower bound {s['lower_bound']:g}, "
@@ -238,7 +285,17 @@ def _run_plan(args: argparse.Namespace) -> int:
     ]
     if not args.no_map:
         lines.append(f"map: {(out / 'map.html').resolve()}")
+    if not args.no_report:
+        lines.append(f"report: {(out / 'report.html').resolve()}")
     print("\n".join(lines))
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.plan_dir)
+    print(f"report: {path.resolve()}")
     return 0
 
 
@@ -262,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     root.addHandler(handler)
     root.setLevel(level)
     try:
-        return _run_plan(args)
+        return _run_report(args) if args.command == "report" else _run_plan(args)
     except CoverageError as exc:
         if args.verbose:
             logger.exception("error")

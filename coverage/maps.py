@@ -1,16 +1,29 @@
 """Offline Folium maps of a coverage plan.
 
-:func:`plan_map` draws a plan (chosen sites, demand coloured by primary latency, budget
-radii and the N-1 / coverage-status layers) onto a :class:`folium.Map`;
-:func:`save_map` writes it as one self-contained HTML file. The file works with no network:
-Leaflet 1.9.4 (vendored in ``coverage/_static``, BSD-2-Clause, see ``LEAFLET_LICENSE``) is
-inlined, and folium's other default assets (jQuery, Bootstrap, awesome-markers, Font
-Awesome) are dropped because nothing here uses them. Only the optional OpenStreetMap tile
-layer needs the network, and without it the map simply has a plain background.
+:func:`plan_map` draws a plan onto a :class:`folium.Map`; :func:`save_map` writes it as one
+self-contained HTML file. The overlays, each in the layer control:
 
-Demand points are not folium objects: they are embedded once as compact column-wise JSON
-and turned into ``L.circleMarker``\\ s on a canvas renderer by a short script, with popups
-built on click. 50,000 points render in a second or two and cost about 65 bytes each.
+* demand coloured by primary latency (continuous scale, legend), by coverage status
+  (redundant / single / uncoverable) and by N-1 worst-case latency;
+* demand outside budget under a failure, and the coverage gaps;
+* the chosen sites, one overlay per tier (existing sites square, new sites round), their
+  budget radius and their primary service areas (convex hull of their users);
+* proposed new sites (when the plan has any);
+* a failure explorer: pick a site (drop-down, or the button in a site's popup) and see whose
+  traffic is re-routed to which site and the latency it gets.
+
+The file works with no network: Leaflet 1.9.4 (vendored in ``coverage/_static``,
+BSD-2-Clause, see ``LEAFLET_LICENSE``) and the map script ``covmap.js`` are inlined, and
+folium's other default assets (jQuery, Bootstrap, awesome-markers, Font Awesome) are dropped
+because nothing here uses them. Only the optional OpenStreetMap tile layer needs the network;
+without it the map has a plain background.
+
+Demand is not made of folium objects: it is embedded once as compact column-wise JSON and
+drawn on canvas renderers by ``covmap.js`` when a layer is first shown. Up to ``max_points``
+demand points are drawn one by one; above that they are aggregated to H3 hexagons, with the
+resolution chosen from the extent, so a national plan with a million points stays a file of a
+few MB. Points are assigned to hexagons without a Python loop over them (see
+:func:`h3_bins`). Every string from the plan is HTML-escaped before it reaches the page.
 """
 
 from __future__ import annotations
@@ -41,63 +54,99 @@ if TYPE_CHECKING:
     import folium
     from branca.element import Element
 
-__all__ = ["plan_map", "render_map_html", "save_map"]
+__all__ = [
+    "choose_h3_resolution",
+    "h3_bins",
+    "layer_names",
+    "plan_map",
+    "render_map_html",
+    "save_map",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Layer names, as listed in the layer control.
-LAYER_DEMAND = "Demand (primary latency)"
-LAYER_SITES = "Chosen sites"
+#: Layer names, as listed in the layer control (site overlays are ``"Sites: <tier>"``).
+LAYER_DEMAND = "Demand: primary latency"
+LAYER_STATUS = "Demand: coverage status"
+LAYER_N1 = "Demand: N-1 worst-case latency"
+LAYER_OUTSIDE = "Outside budget under a failure"
+LAYER_GAPS = "Coverage gaps"
+LAYER_SITES = "Sites"
 LAYER_RADIUS = "Budget radius"
-LAYER_N1 = "Lose budget under N-1"
-LAYER_UNCOVERABLE = "Uncoverable demand"
-LAYER_SINGLE = "Single-coverable demand"
+LAYER_AREAS = "Service areas (primary)"
+LAYER_PROPOSED = "Proposed new sites"
+LAYER_FAILURE = "Failure explorer"
 
 #: Latency colour ramp (green -> yellow -> red), lowest primary latency .. budget.
 LATENCY_COLORS = ("#1a9850", "#fee08b", "#d73027")
-#: Fill of demand with no primary site.
-UNCOVERABLE_FILL = "#9e9e9e"
-#: Ring colours of the status layers.
-N1_COLOR = "#e31a1c"
-UNCOVERABLE_COLOR = "#6a3d9a"
-SINGLE_COLOR = "#1f78b4"
-#: Site fill colours by tier (in order of first appearance after sorting).
+#: Latency above the budget (N-1 layer, failure explorer).
+OVER_BUDGET_COLOR = "#49006a"
+#: Fill of demand with no site (no primary, or no surviving site).
+MISSING_COLOR = "#9e9e9e"
+#: Coverage status colours: redundant (k+1 sites in budget), single, uncoverable.
+STATUS_COLORS = ("#4575b4", "#fdae61", "#7b3294")
+#: Outline of demand outside budget under a failure, and of a failed site.
+OUTSIDE_COLOR = "#e31a1c"
+#: Ring around the sites that take over a failed site's users.
+REROUTE_COLOR = "#1f78b4"
+#: Site fill colours by tier (in sorted tier order).
 TIER_COLORS = (
     "#263238",
-    "#8d6e63",
     "#00acc1",
+    "#8d6e63",
     "#f06292",
     "#7cb342",
     "#5c6bc0",
     "#ffb300",
     "#6d4c41",
 )
+#: Service-area colours, cycled over the chosen sites.
+AREA_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 #: Background of the map div (visible with no tiles or offline).
 MAP_BACKGROUND = "#f2efe9"
 #: Demand marker radius limits, pixels.
 DEMAND_RADIUS_MIN_PX = 2.0
 DEMAND_RADIUS_MAX_PX = 12.0
+#: Above this many demand points the map aggregates them to H3 hexagons (``aggregate="auto"``).
+MAX_POINTS = 20_000
+#: Most hexagons the automatic resolution may produce.
+MAX_HEXAGONS = 30_000
 
 _PALETTE_SIZE = 64
 _STATUS_ORDER = ("redundant", "single", "uncoverable")
+_STATUS_LABELS = {
+    "redundant": "redundant (N-1 safe)",
+    "single": "single",
+    "uncoverable": "uncoverable",
+}
 _STATIC = "_static"
 
 
 # --------------------------------------------------------------------------------------
-# Vendored Leaflet
+# Vendored Leaflet and the map script
 # --------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
-def _leaflet_assets() -> tuple[str, str]:
-    """Return the vendored ``(leaflet.js, leaflet.css)`` text, made safe to inline."""
+def _static_assets() -> tuple[str, str, str]:
+    """Return ``(leaflet.js, leaflet.css, covmap.js)``, made safe to inline."""
     static = resources.files(__package__ or "coverage").joinpath(_STATIC)
     js = static.joinpath("leaflet.js").read_text(encoding="utf-8")
     css = static.joinpath("leaflet.css").read_text(encoding="utf-8")
-    # Neither file contains these today; keep it that way if the vendored copy changes.
-    js = js.replace("</", "<\\/")
-    css = css.replace("</", "<\\/")
-    return js, css
+    app = static.joinpath("covmap.js").read_text(encoding="utf-8")
+    # None of the files contains these today; keep it that way if they change.
+    return js.replace("</", "<\\/"), css.replace("</", "<\\/"), app.replace("</", "<\\/")
 
 
 def _iter_elements(root: Element) -> Any:
@@ -249,120 +298,9 @@ def _finite_or(value: Any, default: float) -> float:
     return x if math.isfinite(x) else default
 
 
-def _validate(plan: Any, tiles: str | None, max_demand_points: int | None) -> str | None:
-    """Collect every problem with the inputs, then raise one error."""
-    problems: list[str] = []
-    for attr in ("sites", "demand"):
-        df = getattr(plan, attr, None)
-        if not isinstance(df, pd.DataFrame):
-            problems.append(f"plan.{attr} must be a DataFrame, got {type(df).__name__}")
-            continue
-        if not ((_has(df, "lat") and _has(df, "lon")) or "geometry" in df.columns):
-            problems.append(f"plan.{attr} needs 'lat' and 'lon' columns (degrees)")
-    sites = getattr(plan, "sites", None)
-    if isinstance(sites, pd.DataFrame) and not _has(sites, "site_id"):
-        problems.append("plan.sites needs a 'site_id' column")
-    if not hasattr(plan, "summary"):
-        problems.append("plan has no summary() method")
-    tile_key = None if tiles is None else str(tiles).strip().lower()
-    if tile_key in ("openstreetmap", "osm"):
-        tile_key = "osm"
-    elif tile_key not in (None, "none"):
-        problems.append(f"tiles must be 'osm' or None, got {tiles!r}")
-    if max_demand_points is not None and (
-        isinstance(max_demand_points, bool)
-        or not isinstance(max_demand_points, int | np.integer)
-        or max_demand_points < 1
-    ):
-        problems.append(f"max_demand_points must be a positive int, got {max_demand_points!r}")
-    if problems:
-        raise InputValidationError("plan_map: " + "; ".join(problems))
-    return "osm" if tile_key == "osm" else None
-
-
-# --------------------------------------------------------------------------------------
-# Payload
-# --------------------------------------------------------------------------------------
-
-
-def _site_labels(site_ids: pd.Series, names: pd.Series) -> tuple[list[str], dict[str, int]]:
-    """Escaped ``"name (id)"`` labels of the chosen sites and their position by id."""
-    labels: list[str] = []
-    index: dict[str, int] = {}
-    for sid, name in zip(site_ids, names, strict=True):
-        if sid is None or sid in index:
-            continue
-        index[sid] = len(labels)
-        shown = str(name) if name is not None and str(name) not in ("", "nan") else sid
-        label = html.escape(shown) if shown == sid else f"{html.escape(shown)} ({html.escape(sid)})"
-        labels.append(label)
-    return labels, index
-
-
-def _codes(ids: pd.Series, index: Mapping[str, int]) -> list[int]:
-    return ids.map(index).fillna(-1).astype(np.int64).tolist()
-
-
 def _ms(values: npt.NDArray[np.float64]) -> list[float]:
     """Latencies rounded to 0.1 ms; missing as -1."""
     return np.where(np.isfinite(values), np.round(values, 1), -1.0).tolist()
-
-
-def _demand_payload(
-    demand: pd.DataFrame, site_index: dict[str, int], labels: list[str], keep: npt.NDArray[np.intp]
-) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.intp]], list[str], float]:
-    """Column-wise JSON payload of the kept demand rows (largest population first)."""
-    d = demand.iloc[keep]
-    lat, lon = _latlon(d)
-    pop = np.clip(np.nan_to_num(_float(d, "population"), nan=0.0), 0.0, None)
-    status = _series(d, "coverage_status").astype(object) if _has(d, "coverage_status") else None
-    if status is None:
-        status_str = pd.Series(["redundant"] * len(d), dtype=object)
-    else:
-        status_str = status.reset_index(drop=True).fillna("unknown").astype(str)
-    names_order = list(_STATUS_ORDER) + sorted(set(status_str) - set(_STATUS_ORDER))
-    status_code = status_str.map({s: i for i, s in enumerate(names_order)}).to_numpy(np.int64)
-
-    primary = _ids(d, "primary_site_id")
-    backup = _ids(d, "backup_site_id")
-    for ids in (primary, backup):  # ids only found in the assignment get a bare label
-        for sid in pd.unique(ids[ids.notna()]):
-            if sid not in site_index:
-                site_index[sid] = len(labels)
-                labels.append(html.escape(sid))
-
-    if _has(d, "name"):
-        names = _escape_all(_series(d, "name").reset_index(drop=True))
-    elif _has(d, "demand_id"):
-        names = _escape_all(_series(d, "demand_id").reset_index(drop=True))
-    else:
-        names = [html.escape(str(v)) for v in d.index]
-
-    n1_ok = _bool(d, "n1_within_budget", True)
-    uncoverable = status_code == _STATUS_ORDER.index("uncoverable")
-    subsets = {
-        "n1": np.flatnonzero(~n1_ok & ~uncoverable),
-        "uncoverable": np.flatnonzero(uncoverable),
-        "single": np.flatnonzero(status_code == _STATUS_ORDER.index("single")),
-    }
-    positive = pop[pop > 0]
-    ref = float(np.quantile(positive, 0.99)) if positive.size else 1.0
-    radius_scale = DEMAND_RADIUS_MAX_PX / math.sqrt(max(ref, 1e-9))
-    payload = {
-        "lat": np.round(lat, 5).tolist(),
-        "lon": np.round(lon, 5).tolist(),
-        "pop": np.round(pop).astype(np.int64).tolist(),
-        "name": names,
-        "p": _codes(primary, site_index),
-        "pl": _ms(_float(d, "primary_latency_ms")),
-        "b": _codes(backup, site_index),
-        "bl": _ms(_float(d, "backup_latency_ms")),
-        "st": status_code.tolist(),
-        "nc": np.nan_to_num(_float(d, "n_covering_sites"), nan=-1).astype(np.int64).tolist(),
-        "n1": _ms(_float(d, "n1_latency_ms")),
-        "n1ok": n1_ok.astype(np.int8).tolist(),
-    }
-    return payload, subsets, [html.escape(s) for s in names_order], radius_scale
 
 
 def _fmt_int(value: Any) -> str:
@@ -375,182 +313,833 @@ def _fmt_ms(value: Any) -> str:
     return "n/a" if math.isnan(x) else f"{x:,.1f} ms"
 
 
+def _group_starts(sorted_keys: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Start positions of the runs of equal values in a sorted array."""
+    if not len(sorted_keys):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+# --------------------------------------------------------------------------------------
+# H3 hexagons without a Python loop over points
+# --------------------------------------------------------------------------------------
+
+# Constants of the H3 grid, from the H3 C library (src/h3lib/lib/faceijk.c, constants.h; the
+# same tables as h3-java's Vec2d and h3-py's pure-Python port):
+# the 20 icosahedron face centres (lat, lng in radians) and the azimuth of each face's
+# Class II i-axis.
+_H3_FACE_CENTER_GEO = np.array(
+    [
+        [0.803582649718989942, 1.248397419617396099],
+        [1.307747883455638156, 2.536945009877921159],
+        [1.054751253523952054, -1.347517358900396623],
+        [0.600191595538186799, -0.450603909469755746],
+        [0.491715428198773866, 0.401988202911306943],
+        [0.172745327415618701, 1.678146885280433686],
+        [0.605929321571350690, 2.953923329812411617],
+        [0.427370518328979641, -1.888876200336285401],
+        [-0.079066118549212831, -0.733429513380867741],
+        [-0.230961644455383637, 0.506495587332349035],
+        [0.079066118549212831, 2.408163140208925497],
+        [0.230961644455383637, -2.635097066257444203],
+        [-0.172745327415618701, -1.463445768309359553],
+        [-0.605929321571350690, -0.187669323777381622],
+        [-0.427370518328979641, 1.252716453253507838],
+        [-0.600191595538186799, 2.690988744120037492],
+        [-0.491715428198773866, -2.739604450678486295],
+        [-0.803582649718989942, -1.893195233972397139],
+        [-1.307747883455638156, -0.604647643711872080],
+        [-1.054751253523952054, 1.794075294689396615],
+    ]
+)
+_H3_FACE_AXIS_AZ = np.array(
+    [
+        5.619958268523939882,
+        5.760339081714187279,
+        0.780213654393430055,
+        0.430469363979999913,
+        6.130269123335111400,
+        2.692877706530642877,
+        2.982963003477243874,
+        3.532912002790141181,
+        3.494305004259568154,
+        3.003214169499538391,
+        5.930472956509811562,
+        0.138378484090254847,
+        0.448714947059150361,
+        0.158629650112549365,
+        5.891865957979238535,
+        2.711123289609793325,
+        3.294508837434268316,
+        3.804819692245439833,
+        3.664438879055192436,
+        2.361378999196363184,
+    ]
+)
+_H3_AP7_ROT_RADS = 0.333473172251832115336090755351601070065900389  # asin(sqrt(3/28))
+_H3_INV_RES0_U_GNOMONIC = 2.61803398874989588842
+_H3_SQRT7 = 2.6457513110645905509222807479026
+_H3_RSIN60 = 1.1547005383792515290182975610039149112953  # 1 / sin(60 deg)
+_H3_EPSILON = 1e-16
+_H3_MAX_RES = 10
+_TWO_PI = 2.0 * math.pi
+
+
+def _pos_angle(rads: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """H3's ``_posAngleRads``: an angle into [0, 2 pi)."""
+    out = np.where(rads < 0.0, rads + _TWO_PI, rads)
+    return np.where(rads >= _TWO_PI, out - _TWO_PI, out)
+
+
+def _h3_project(
+    lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Closest icosahedron face, gnomonic radius ``tan(r)`` and Class II angle of each point.
+
+    This is H3's ``_geoToClosestFace`` and the resolution-independent part of
+    ``_geoToHex2d``, vectorised.
+    """
+    la = np.radians(lat)
+    lo = np.radians(lon)
+    cos_la = np.cos(la)
+    xyz = (cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la))
+    f_la, f_lo = _H3_FACE_CENTER_GEO[:, 0], _H3_FACE_CENTER_GEO[:, 1]
+    f_xyz = np.column_stack(
+        [np.cos(f_la) * np.cos(f_lo), np.cos(f_la) * np.sin(f_lo), np.sin(f_la)]
+    )
+    face = np.zeros(len(la), dtype=np.int64)
+    sqd = np.full(len(la), 5.0)
+    for f in range(len(f_xyz)):  # 20 faces, each a vectorised pass over all points
+        d = (xyz[0] - f_xyz[f, 0]) ** 2 + (xyz[1] - f_xyz[f, 1]) ** 2 + (xyz[2] - f_xyz[f, 2]) ** 2
+        better = d < sqd
+        face[better] = f
+        sqd[better] = d[better]
+    r = np.arccos(np.clip(1.0 - sqd / 2.0, -1.0, 1.0))
+    c_la, c_lo = f_la[face], f_lo[face]
+    az = np.arctan2(
+        np.cos(la) * np.sin(lo - c_lo),
+        np.cos(c_la) * np.sin(la) - np.sin(c_la) * np.cos(la) * np.cos(lo - c_lo),
+    )
+    theta = _pos_angle(_H3_FACE_AXIS_AZ[face] - _pos_angle(az))
+    rg = np.where(r < _H3_EPSILON, 0.0, np.tan(r))
+    return face, rg, theta
+
+
+def _h3_face_ij(
+    rg: npt.NDArray[np.float64], theta: npt.NDArray[np.float64], res: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Hexagon ``(i, j)`` (with ``k = 0``) on the point's face at ``res``, and the squared
+    distance of the point from that hexagon's centre (hex2d units).
+
+    The rest of H3's ``_geoToHex2d`` and its ``_hex2dToCoordIJK`` (from DGGRID), vectorised.
+    """
+    if res % 2 == 1:  # Class III
+        theta = _pos_angle(theta - _H3_AP7_ROT_RADS)
+    r = rg * _H3_INV_RES0_U_GNOMONIC
+    for _ in range(res):
+        r = r * _H3_SQRT7
+    x = r * np.cos(theta)
+    y = r * np.sin(theta)
+    a1, a2 = np.abs(x), np.abs(y)
+    x2 = a2 * _H3_RSIN60
+    x1 = a1 + x2 / 2.0
+    m1 = np.floor(x1).astype(np.int64)
+    m2 = np.floor(x2).astype(np.int64)
+    r1, r2 = x1 - m1, x2 - m2
+    lo_half = r1 < 0.5
+    # r1 < 1/3
+    i_a = m1
+    j_a = np.where(r2 < (1.0 + r1) / 2.0, m2, m2 + 1)
+    # 1/3 <= r1 < 1/2
+    j_b = np.where(r2 < 1.0 - r1, m2, m2 + 1)
+    i_b = np.where(((1.0 - r1) <= r2) & (r2 < 2.0 * r1), m1 + 1, m1)
+    # 1/2 <= r1 < 2/3
+    j_c = np.where(r2 < 1.0 - r1, m2, m2 + 1)
+    i_c = np.where(((2.0 * r1 - 1.0) < r2) & (r2 < 1.0 - r1), m1, m1 + 1)
+    # r1 >= 2/3
+    i_d = m1 + 1
+    j_d = np.where(r2 < r1 / 2.0, m2, m2 + 1)
+    i = np.where(lo_half, np.where(r1 < 1.0 / 3.0, i_a, i_b), np.where(r1 < 2.0 / 3.0, i_c, i_d))
+    j = np.where(lo_half, np.where(r1 < 1.0 / 3.0, j_a, j_b), np.where(r1 < 2.0 / 3.0, j_c, j_d))
+    # Fold across the axes.
+    neg_x = x < 0.0
+    even = (j % 2) == 0
+    axis_i = np.where(even, j // 2, (j + 1) // 2)
+    diff = i - axis_i
+    i = np.where(neg_x, np.where(even, i - 2 * diff, i - (2 * diff + 1)), i)
+    neg_y = y < 0.0
+    i = np.where(neg_y, i - (2 * j + 1) // 2, i)
+    j = np.where(neg_y, -j, j)
+    cx = i - 0.5 * j
+    cy = j * (math.sqrt(3.0) / 2.0)
+    return i, j, (x - cx) ** 2 + (y - cy) ** 2
+
+
+def _h3_keys(face: npt.NDArray[np.int64], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]):
+    """One int64 per (face, i, j) hexagon label."""
+    off = 1 << 21
+    return (face << 44) | ((i + off) << 22) | (j + off)
+
+
+def h3_bins(
+    lat: npt.ArrayLike, lon: npt.ArrayLike, res: int
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Assign points to H3 cells, calling h3 once per cell instead of once per point.
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Coordinates in degrees (finite).
+    res : int
+        H3 resolution, 0-10.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int64
+        For each point, the position of its cell in ``cells``.
+    cells : list of str
+        The distinct H3 cells (hexadecimal strings), sorted.
+
+    Raises
+    ------
+    ValueError
+        If ``res`` is out of range or the arrays differ in length.
+
+    Notes
+    -----
+    ``h3.latlng_to_cell`` converts one point per call (h3-py 4.5), which is about 2 us per
+    point. Instead, H3's own projection is done for all points with numpy: the closest
+    icosahedron face, the gnomonic projection onto it, and the hexagon rounding in that
+    face's IJK coordinates (H3's ``_geoToClosestFace``, ``_geoToHex2d`` and
+    ``_hex2dToCoordIJK``, with H3's constants). An H3 index is a function of that face and
+    IJK hexagon only, so points with the same ``(face, i, j)`` are in the same cell. One
+    point per group (the one nearest its hexagon's centre) then goes through
+    ``h3.latlng_to_cell``, and groups that land in the same cell (a hexagon cut by a face
+    edge is seen from both faces) are merged. The result is the cell h3 itself gives each
+    point (checked against ``h3.latlng_to_cell`` point by point in ``tests/test_maps.py``).
+
+    Examples
+    --------
+    >>> codes, cells = h3_bins([40.0, 40.001, -33.9], [-75.0, -75.001, 151.2], 5)
+    >>> len(cells), codes[0] == codes[1]
+    (2, True)
+    """
+    import h3
+
+    lat_a = np.asarray(lat, dtype=np.float64).ravel()
+    lon_a = np.asarray(lon, dtype=np.float64).ravel()
+    if lat_a.shape != lon_a.shape:
+        raise ValueError("h3_bins: lat and lon must have the same length")
+    if (
+        isinstance(res, bool)
+        or not isinstance(res, int | np.integer)
+        or not 0 <= res <= _H3_MAX_RES
+    ):
+        raise ValueError(f"h3_bins: res must be an int in 0..{_H3_MAX_RES}; got {res!r}")
+    if not len(lat_a):
+        return np.zeros(0, dtype=np.int64), []
+    face, rg, theta = _h3_project(lat_a, lon_a)
+    return _h3_bins_projected(lat_a, lon_a, face, rg, theta, int(res), h3)
+
+
+def _h3_bins_projected(
+    lat, lon, face, rg, theta, res, h3
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    i, j, d2 = _h3_face_ij(rg, theta, res)
+    groups, inverse = np.unique(_h3_keys(face, i, j), return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.lexsort((d2, inverse))
+    rep = order[_group_starts(inverse[order])]
+    # One h3 call per hexagon (not per point).
+    cells = np.array(
+        [h3.latlng_to_cell(float(lat[k]), float(lon[k]), res) for k in rep], dtype=object
+    )
+    uniq, cell_of_group = np.unique(cells.astype(str), return_inverse=True)
+    logger.debug("h3_bins: %d points, %d groups, %d cells at res %d", len(lat), len(groups),
+                 len(uniq), res)
+    return cell_of_group.ravel()[inverse].astype(np.int64), uniq.tolist()
+
+
+def choose_h3_resolution(
+    lat: npt.ArrayLike, lon: npt.ArrayLike, max_cells: int = MAX_HEXAGONS
+) -> int:
+    """H3 resolution for a map of these points: the finest with at most ``max_cells`` cells.
+
+    Parameters
+    ----------
+    lat, lon : array_like
+        Coordinates in degrees.
+    max_cells : int, default 30_000
+        Most occupied hexagons allowed.
+
+    Returns
+    -------
+    int
+        The resolution (0-10).
+
+    Notes
+    -----
+    The search starts at the finest resolution whose average hexagon area, divided into the
+    area of the points' bounding box, gives at most ``max_cells`` (the extent), then moves
+    finer while the number of occupied hexagons (counted on the vectorised projection, no h3
+    call) stays within ``max_cells``.
+    """
+    res, _ = _choose_resolution(
+        np.asarray(lat, dtype=np.float64).ravel(), np.asarray(lon, dtype=np.float64).ravel(),
+        max_cells,
+    )
+    return res
+
+
+def _choose_resolution(lat, lon, max_cells):
+    """Resolution and the projection (face, rg, theta) it was computed from."""
+    import h3
+
+    if not len(lat):
+        return 0, None
+    la0, la1 = float(np.min(lat)), float(np.max(lat))
+    lo0, lo1 = float(np.min(lon)), float(np.max(lon))
+    bbox_km2 = (6371.0088**2) * abs(math.sin(math.radians(la1)) - math.sin(math.radians(la0))) \
+        * math.radians(max(lo1 - lo0, 1e-6))
+    res = 0
+    for r in range(_H3_MAX_RES + 1):
+        if bbox_km2 / h3.average_hexagon_area(r, unit="km^2") <= max_cells:
+            res = r
+    proj = _h3_project(lat, lon)
+    face, rg, theta = proj
+    while res < _H3_MAX_RES:
+        i, j, _ = _h3_face_ij(rg, theta, res + 1)
+        if len(np.unique(_h3_keys(face, i, j))) > max_cells:
+            break
+        res += 1
+    return res, proj
+
+
+# --------------------------------------------------------------------------------------
+# Payload
+# --------------------------------------------------------------------------------------
+
+
+def _status_codes(demand: pd.DataFrame) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Coverage status codes (redundant 0, single 1, uncoverable 2, others after)."""
+    if not _has(demand, "coverage_status"):
+        return np.zeros(len(demand), dtype=np.int64), list(_STATUS_ORDER)
+    codes, uniques = pd.factorize(_series(demand, "coverage_status"), use_na_sentinel=True)
+    found = ["unknown" if u is None else str(u) for u in uniques]
+    if (codes < 0).any():
+        found.append("unknown")
+    names = list(_STATUS_ORDER) + sorted(set(found) - set(_STATUS_ORDER))
+    table = np.array([names.index(f) for f in found], dtype=np.int64)
+    return table[np.where(codes < 0, len(found) - 1, codes)], names
+
+
+def _site_codes(
+    demand: pd.DataFrame, column: str, site_index: dict[str, int], labels: list[str]
+) -> npt.NDArray[np.int64]:
+    """Position of each row's site id (``column``) in ``labels``; -1 when missing.
+
+    The column is factorised first, so only its distinct ids are looked at in Python. Ids
+    that are not chosen sites get a bare (escaped) label appended to ``labels``.
+    """
+    if not _has(demand, column):
+        return np.full(len(demand), -1, dtype=np.int64)
+    codes, uniques = pd.factorize(_series(demand, column), use_na_sentinel=True)
+    ids = _ids(pd.DataFrame({column: np.asarray(uniques)}), column)
+    table = np.full(len(ids) + 1, -1, dtype=np.int64)  # last slot: missing
+    for k, sid in enumerate(ids):
+        if sid is None:
+            continue
+        if sid not in site_index:
+            site_index[sid] = len(labels)
+            labels.append(html.escape(sid))
+        table[k] = site_index[sid]
+    return table[np.where(codes < 0, len(ids), codes)]
+
+
+def _point_table(
+    plan: Any, demand: pd.DataFrame, site_index: dict[str, int], labels: list[str]
+) -> dict[str, Any]:
+    """Per demand point arrays (numpy, no Python loop over points)."""
+    lat, lon = _latlon(demand)
+    pop = np.clip(np.nan_to_num(_float(demand, "population"), nan=0.0), 0.0, None)
+    st, status_names = _status_codes(demand)
+    p = _site_codes(demand, "primary_site_id", site_index, labels)
+    b = _site_codes(demand, "backup_site_id", site_index, labels)
+    n1s_col = _site_codes(demand, "n1_site_id", site_index, labels)
+    pl = _float(demand, "primary_latency_ms")
+    n1 = _float(demand, "n1_latency_ms")
+    has_primary = p >= 0
+    if _has(demand, "n1_site_id"):
+        n1s = n1s_col
+    else:  # without the column, the backup is where a point goes when its primary fails
+        n1s = np.where(np.isfinite(n1), b, -1)
+    n1_ok = _bool(demand, "n1_within_budget", True)
+    model = getattr(plan, "model", None)
+    percentile = str(getattr(plan, "percentile", "p99"))
+    ms_per_km = _finite_or(getattr(model, "ms_per_km", None), math.nan)
+    access = (
+        _series(demand, "access").astype(str).to_numpy()
+        if _has(demand, "access")
+        else np.full(len(demand), "", dtype=object)
+    )
+    ac, access_names = pd.factorize(pd.Series(access), sort=True)
+    if _has(demand, "primary_distance_km") and math.isfinite(ms_per_km):
+        prop = ms_per_km * _float(demand, "primary_distance_km")
+    elif model is not None and _has(demand, "access"):
+        try:
+            prop = pl - model.fixed_ms_array(access, percentile)
+        except Exception:  # an unknown access class: no waterfall
+            prop = np.full(len(demand), math.nan)
+    else:
+        prop = np.full(len(demand), math.nan)
+    return {
+        "lat": lat,
+        "lon": lon,
+        "pop": pop,
+        "st": st,
+        "status_names": status_names,
+        "p": p,
+        "b": b,
+        "n1s": n1s,
+        "pl": np.where(has_primary, pl, np.nan),
+        "bl": np.where(b >= 0, _float(demand, "backup_latency_ms"), np.nan),
+        "n1": np.where(has_primary, n1, np.nan),
+        "out": pop * (has_primary & ~n1_ok),
+        "ac": ac.astype(np.int64),
+        "access_names": [str(a) for a in access_names],
+        "pd": np.where(has_primary, prop, np.nan),
+        "nc": np.nan_to_num(_float(demand, "n_covering_sites"), nan=-1).astype(np.int64),
+    }
+
+
+def _units_points(t: dict[str, Any], keep: npt.NDArray[np.intp], demand: pd.DataFrame):
+    """One unit per demand point (``keep`` in drawing order) and one failure record each."""
+    d = demand.iloc[keep]
+    if _has(d, "name"):
+        names = _escape_all(_series(d, "name").reset_index(drop=True))
+    elif _has(d, "demand_id"):
+        names = _escape_all(_series(d, "demand_id").reset_index(drop=True))
+    else:
+        names = [html.escape(str(v)) for v in d.index]
+    units = {
+        "lat": np.round(t["lat"][keep], 5).tolist(),
+        "lon": np.round(t["lon"][keep], 5).tolist(),
+        "pop": np.round(t["pop"][keep]).astype(np.int64).tolist(),
+        "name": names,
+        "p": t["p"][keep].tolist(),
+        "pl": _ms(t["pl"][keep]),
+        "b": t["b"][keep].tolist(),
+        "bl": _ms(t["bl"][keep]),
+        "st": t["st"][keep].tolist(),
+        "nc": t["nc"][keep].tolist(),
+        "n1": _ms(t["n1"][keep]),
+        "n1s": t["n1s"][keep].tolist(),
+        "out": np.round(t["out"][keep]).astype(np.int64).tolist(),
+        "ac": t["ac"][keep].tolist(),
+        "pd": _ms(t["pd"][keep]),
+    }
+    rec = np.arange(len(keep))
+    has = t["p"][keep] >= 0
+    return units, {
+        "unit": rec[has],
+        "site": t["p"][keep][has],
+        "to": t["n1s"][keep][has],
+        "pop": t["pop"][keep][has],
+        "lat": t["n1"][keep][has],
+        "out": t["out"][keep][has],
+        "n": None,
+    }
+
+
+def _weighted_mean(unit, values, weights, n_units):
+    ok = np.isfinite(values)
+    w = np.where(ok, weights, 0.0)
+    num = np.bincount(unit, weights=np.where(ok, values, 0.0) * w, minlength=n_units)
+    den = np.bincount(unit, weights=w, minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def _dominant(unit, code, weight, n_units):
+    """Per unit, the code with the largest total weight (ties: lowest code) and its share."""
+    best = np.full(n_units, -1, dtype=np.int64)
+    share = np.zeros(n_units)
+    ok = code >= 0
+    if not ok.any():
+        return best, share
+    u, c, w = unit[ok], code[ok], weight[ok]
+    base = int(c.max()) + 1
+    keys, inv = np.unique(u.astype(np.int64) * base + c, return_inverse=True)
+    tot = np.bincount(inv.ravel(), weights=w)
+    ku, kc = keys // base, keys % base
+    order = np.lexsort((kc, -tot, ku))
+    first = order[_group_starts(ku[order])]
+    best[ku[first]] = kc[first]
+    unit_tot = np.bincount(u, weights=w, minlength=n_units)
+    share[ku[first]] = tot[first] / np.maximum(unit_tot[ku[first]], 1e-12)
+    return best, share
+
+
+def _reduce(unit_sorted_values, starts, ufunc, n_units, fill):
+    out = np.full(n_units, fill, dtype=np.float64)
+    if len(starts):
+        out[:] = ufunc.reduceat(unit_sorted_values, starts)
+    return out
+
+
+def _units_h3(t: dict[str, Any], ok: npt.NDArray[np.bool_], res: int, proj: Any):
+    """Aggregate the located points ``ok`` to H3 cells: one unit per cell."""
+    import h3
+
+    idx = np.flatnonzero(ok)
+    lat, lon = t["lat"][idx], t["lon"][idx]
+    if proj is not None:  # the projection of exactly these points, from _choose_resolution
+        face, rg, theta = proj
+        unit, cells = _h3_bins_projected(lat, lon, face, rg, theta, res, h3)
+    else:
+        unit, cells = h3_bins(lat, lon, res)
+    n = len(cells)
+    pop = t["pop"][idx]
+    w = pop + 1e-6  # every point counts a little, so empty cells still get a value
+    order = np.argsort(unit, kind="stable")
+    starts = _group_starts(unit[order])
+    st = t["st"][idx]
+    n_status = len(t["status_names"])
+    p_best, p_share = _dominant(unit, t["p"][idx], w, n)
+    b_best, _ = _dominant(unit, t["b"][idx], w, n)
+    n1_best, _ = _dominant(unit, t["n1s"][idx], w, n)
+    ac = t["ac"][idx].astype(np.float64)
+    ac_min = _reduce(ac[order], starts, np.minimum, n, -1)
+    ac_max = _reduce(ac[order], starts, np.maximum, n, -1)
+    n1 = t["n1"][idx]
+    n1_max = _reduce(n1[order], starts, np.fmax, n, np.nan)
+    nc_min = _reduce(t["nc"][idx][order].astype(np.float64), starts, np.minimum, n, -1)
+
+    # Cell centres and boundaries: one h3 call per cell (5-10 vertices: pentagons have 5,
+    # cells cut by an icosahedron edge up to 10). Vertices are stored as offsets from the
+    # centre in 1e-5 degrees, both rounded the same way, so neighbours share them exactly.
+    centre = np.array([h3.cell_to_latlng(c) for c in cells], dtype=np.float64).reshape(-1, 2)
+    bounds = [h3.cell_to_boundary(c) for c in cells]
+    counts = np.array([len(b) for b in bounds], dtype=np.int64)
+    verts = np.array([v for b in bounds for v in b], dtype=np.float64).reshape(-1, 2)
+    c_r = np.round(centre, 5)
+    owner = np.repeat(np.arange(n), counts)
+    v_r = np.round(verts, 5)
+    d_lat = np.round((v_r[:, 0] - c_r[owner, 0]) * 1e5)
+    d_lon = np.round(((v_r[:, 1] - c_r[owner, 1] + 180.0) % 360.0 - 180.0) * 1e5)
+    hx = np.column_stack([d_lat, d_lon]).astype(np.int64)
+    hex_deg = float(np.abs(d_lat).max()) * 1e-5 * 1.05 if n else 0.0
+
+    units = {
+        "lat": c_r[:, 0].tolist(),
+        "lon": c_r[:, 1].tolist(),
+        "hx": hx.ravel().tolist(),
+        "hv": np.r_[0, np.cumsum(counts)].tolist(),
+        "h": cells,
+        "np": np.bincount(unit, minlength=n).tolist(),
+        "pop": np.round(np.bincount(unit, weights=pop, minlength=n)).astype(np.int64).tolist(),
+        "sp": np.round(
+            np.bincount(unit * n_status + st, weights=pop, minlength=n * n_status)
+        ).astype(np.int64).tolist(),
+        "st": _reduce(st[order].astype(np.float64), starts, np.maximum, n, 0)
+        .astype(np.int64).tolist(),
+        "p": p_best.tolist(),
+        "ps": np.round(p_share, 3).tolist(),
+        "pl": _ms(_weighted_mean(unit, t["pl"][idx], w, n)),
+        "b": b_best.tolist(),
+        "bl": _ms(_weighted_mean(unit, t["bl"][idx], w, n)),
+        "n1": _ms(n1_max),
+        "n1s": n1_best.tolist(),
+        "out": np.round(np.bincount(unit, weights=t["out"][idx], minlength=n)).astype(np.int64)
+        .tolist(),
+        "ac": np.where(ac_min == ac_max, ac_min, -1).astype(np.int64).tolist(),
+        "pd": _ms(_weighted_mean(unit, t["pd"][idx], w, n)),
+        "nc": nc_min.astype(np.int64).tolist(),
+    }
+
+    # Failure records: one per (cell, primary site), with the dominant N-1 site.
+    p = t["p"][idx]
+    has = p >= 0
+    recs = {"unit": np.zeros(0, np.int64), "site": np.zeros(0, np.int64),
+            "to": np.zeros(0, np.int64), "pop": np.zeros(0), "lat": np.zeros(0),
+            "out": np.zeros(0), "n": np.zeros(0, np.int64)}
+    if has.any():
+        base = int(p.max()) + 1
+        key = unit[has].astype(np.int64) * base + p[has]
+        keys, inv = np.unique(key, return_inverse=True)
+        inv = inv.ravel()
+        m = len(keys)
+        o = np.argsort(inv, kind="stable")
+        s = _group_starts(inv[o])
+        to, _ = _dominant(inv, t["n1s"][idx][has], w[has], m)
+        recs = {
+            "unit": keys // base,
+            "site": keys % base,
+            "to": to,
+            "pop": np.bincount(inv, weights=pop[has], minlength=m),
+            "lat": _reduce(n1[has][o], s, np.fmax, m, np.nan),
+            "out": np.bincount(inv, weights=t["out"][idx][has], minlength=m),
+            "n": np.bincount(inv, minlength=m),
+        }
+    return units, recs, hex_deg
+
+
+def _failure_payload(recs: dict[str, Any], n_sites: int) -> dict[str, Any]:
+    """Failure records sorted by the failed (primary) site, with per-site offsets."""
+    order = np.argsort(recs["site"], kind="stable")
+    site = recs["site"][order]
+    out = {
+        "u": recs["unit"][order].astype(np.int64).tolist(),
+        "to": recs["to"][order].astype(np.int64).tolist(),
+        "pop": np.round(recs["pop"][order]).astype(np.int64).tolist(),
+        "lat": _ms(recs["lat"][order]),
+        "out": np.round(recs["out"][order]).astype(np.int64).tolist(),
+        "off": np.searchsorted(site, np.arange(n_sites + 1), side="left").tolist(),
+    }
+    if recs.get("n") is not None:
+        out["n"] = recs["n"][order].astype(np.int64).tolist()
+    return out
+
+
+def _site_labels(site_ids: pd.Series, names: pd.Series) -> tuple[list[str], dict[str, int]]:
+    """Escaped ``"name (id)"`` labels, one per site row, and the first row of each id."""
+    labels: list[str] = []
+    index: dict[str, int] = {}
+    for k, (sid, name) in enumerate(zip(site_ids, names, strict=True)):
+        sid_s = "" if sid is None else sid
+        shown = str(name) if name is not None and str(name) not in ("", "nan") else sid_s
+        if shown == sid_s:
+            label = html.escape(shown)
+        else:
+            label = f"{html.escape(shown)} ({html.escape(sid_s)})"
+        labels.append(label)
+        if sid is not None and sid not in index:
+            index[sid] = k
+    return labels, index
+
+
 def _site_payload(
-    sites: pd.DataFrame, failures: pd.DataFrame | None, tier_colors: dict[str, str]
+    sites: pd.DataFrame,
+    failures: pd.DataFrame | None,
+    tiers: list[str],
+    tier_colors: Mapping[str, str],
+    radius_km: float,
 ) -> dict[str, Any]:
     """Per-site data with ready-made, escaped popup HTML (sites are few)."""
     lat, lon = _latlon(sites)
     ids = _ids(sites, "site_id")
     names = _ids(sites, "name") if _has(sites, "name") else ids
-    tiers = _ids(sites, "tier").fillna("")
+    tier = _ids(sites, "tier").fillna("")
     required = _bool(sites, "required", False)
     pop_p = _float(sites, "population_primary")
     pop_b = _float(sites, "population_backup")
     n_dem = _float(sites, "n_demand_primary")
+    rkm = _float(sites, "radius_km", radius_km)
+    rkm = np.where(np.isfinite(rkm), rkm, radius_km)
 
-    fail: dict[str, tuple[float, float, float]] = {}
+    fail: dict[str, tuple[float, float, float, float]] = {}
     if isinstance(failures, pd.DataFrame) and _has(failures, "failed_site_id"):
-        for fid, rr, out, worst in zip(
+        for fid, rr, out, worst, mean in zip(
             _ids(failures, "failed_site_id"),
             _float(failures, "population_rerouted"),
             _float(failures, "population_outside_budget"),
             _float(failures, "worst_latency_ms"),
+            _float(failures, "mean_rerouted_latency_ms"),
             strict=True,
         ):
             if fid is not None:
-                fail[fid] = (rr, out, worst)
+                fail[fid] = (rr, out, worst, mean)
 
     popups: list[str] = []
-    tooltips: list[str] = []
+    tips: list[str] = []
     for k in range(len(sites)):
         sid = ids[k] if ids[k] is not None else ""
         name = names[k] if names[k] is not None else sid
+        kind = "existing (required)" if required[k] else "new"
         rows = [
             ("Site id", html.escape(sid)),
-            ("Tier", html.escape(tiers[k]) + (" (required / existing)" if required[k] else "")),
-            ("Population (primary)", _fmt_int(pop_p[k])),
-            ("Population (backup)", _fmt_int(pop_b[k])),
+            ("Tier", html.escape(tier[k]) or "(none)"),
+            ("Site", kind),
+            ("Population served (primary)", _fmt_int(pop_p[k])),
             ("Demand points (primary)", _fmt_int(n_dem[k])),
+            ("Population backed up", _fmt_int(pop_b[k])),
+            ("Budget radius", f"{rkm[k]:,.0f} km" if math.isfinite(rkm[k]) else "n/a"),
         ]
         if sid in fail:
-            rr, out, worst = fail[sid]
+            rr, out, worst, mean = fail[sid]
             rows += [
-                ("If this site fails: rerouted", _fmt_int(rr)),
+                ("If this site fails: re-routed", _fmt_int(rr)),
                 ("&hellip; outside budget", _fmt_int(out)),
                 ("&hellip; worst latency", _fmt_ms(worst)),
+                ("&hellip; mean latency", _fmt_ms(mean)),
             ]
         body = "".join(f"<tr><th>{key}</th><td>{val}</td></tr>" for key, val in rows)
         popups.append(
-            f"<div class='covmap-popup'><b>{html.escape(name)}</b><table>{body}</table></div>"
+            f"<div class='covmap-popup covmap-site-popup'><b>{html.escape(name)}</b>"
+            f"<table>{body}</table></div>"
         )
-        tooltips.append(html.escape(name))
+        tips.append(html.escape(name) + (" (existing)" if required[k] else ""))
+    tier_index = {t: i for i, t in enumerate(tiers)}
     return {
         "lat": np.round(lat, 5).tolist(),
         "lon": np.round(lon, 5).tolist(),
         "req": required.astype(np.int8).tolist(),
-        "color": [tier_colors.get(t, TIER_COLORS[-1]) for t in tiers],
+        "tier": [tier_index[t] for t in tier],
+        "color": [tier_colors[t] for t in tier],
+        "rkm": np.where(np.isfinite(rkm), np.round(rkm, 3), -1.0).tolist(),
         "popup": popups,
-        "tip": tooltips,
+        "tip": tips,
     }
+
+
+def _proposed_payload(proposed: Any) -> dict[str, Any]:
+    empty: dict[str, Any] = {"lat": [], "lon": [], "popup": [], "tip": []}
+    if not isinstance(proposed, pd.DataFrame) or not len(proposed):
+        return empty
+    if not (_has(proposed, "lat") and _has(proposed, "lon")):
+        return empty
+    lat, lon = _latlon(proposed)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    prop = proposed.loc[ok]
+    ids = _ids(prop, "proposed_site_id")
+    n_gain = _float(prop, "n_demand_gained")
+    pop_gain = _float(prop, "population_gained")
+    popups, tips = [], []
+    for k in range(len(prop)):
+        pid = html.escape(ids[k] or f"proposed {k + 1}")
+        rows = [
+            ("Demand points gained", _fmt_int(n_gain[k])),
+            ("Population gained", _fmt_int(pop_gain[k])),
+            ("Location", f"{lat[ok][k]:.4f}, {lon[ok][k]:.4f}"),
+        ]
+        body = "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows)
+        popups.append(
+            f"<div class='covmap-popup'><b>Proposed new site {pid}</b><table>{body}</table>"
+            "<div class='covmap-note'>Not among the candidates: a new location that would give "
+            "gap demand its missing site(s) within budget.</div></div>"
+        )
+        tips.append(f"Proposed {pid}")
+    return {
+        "lat": np.round(lat[ok], 5).tolist(),
+        "lon": np.round(lon[ok], 5).tolist(),
+        "popup": popups,
+        "tip": tips,
+    }
+
+
+def _areas_payload(
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    primary: npt.NDArray[np.int64],
+    n_sites: int,
+) -> dict[str, Any]:
+    """Convex hull of each chosen site's primary users (qhull on each site's points)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    ok = (primary >= 0) & (primary < n_sites) & np.isfinite(lat) & np.isfinite(lon)
+    out: dict[str, Any] = {"site": [], "ring": [], "color": []}
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    idx = idx[np.argsort(primary[idx], kind="stable")]
+    codes = primary[idx]
+    starts = _group_starts(codes)
+    ends = np.r_[starts[1:], len(idx)]
+    for a, e in zip(starts, ends, strict=True):  # one qhull call per site
+        pts = np.column_stack([lat[idx[a:e]], lon[idx[a:e]]])
+        ring = None
+        if len(pts) >= 3:
+            with contextlib.suppress(QhullError, ValueError):
+                ring = pts[ConvexHull(pts).vertices]
+        if ring is None:  # one or two points, or all on a line: a small box around them
+            lo, hi = pts.min(axis=0) - 0.02, pts.max(axis=0) + 0.02
+            ring = np.array([[lo[0], lo[1]], [lo[0], hi[1]], [hi[0], hi[1]], [hi[0], lo[1]]])
+        code = int(codes[a])
+        out["site"].append(code)
+        out["ring"].append(np.round(ring, 4).ravel().tolist())
+        out["color"].append(AREA_COLORS[code % len(AREA_COLORS)])
+    return out
+
+
+def _waterfall_table(
+    plan: Any, access_names: Sequence[str], percentile: str
+) -> list[dict[str, Any]] | None:
+    """Fixed latency components per access class, for the popups' waterfall."""
+    model = getattr(plan, "model", None)
+    if model is None or not hasattr(model, "components_ms") or not access_names:
+        return None
+    table = []
+    try:
+        for a in access_names:
+            comps = model.components_ms(a)
+            parts: list[list[Any]] = [
+                [f"{html.escape(name)}{' (' + html.escape(a) + ')' if name == 'access' else ''}"
+                 " p50", round(float(p50), 2)]
+                for name, (p50, _p99) in comps.items()
+                if p50 > 0 or name != "wifi"
+            ]
+            parts.append(["router hops", round(float(model.hops * model.per_hop_ms), 2)])
+            if percentile == "p99":
+                tail = math.sqrt(sum((p99 - p50) ** 2 for p50, p99 in comps.values()))
+                parts.append(["p99 tail (root sum of squares)", round(tail, 2)])
+            table.append({"parts": parts})
+    except Exception as exc:  # an access class the model does not know
+        logger.info("map: no latency waterfall (%s)", exc)
+        return None
+    return table
 
 
 # --------------------------------------------------------------------------------------
 # Map elements
 # --------------------------------------------------------------------------------------
 
-_PLAN_JS = """
-var {name} = (function () {{
-    "use strict";
-    var D = {demand};
-    var S = {sites};
-    var C = {config};
-    function fmtInt(v) {{ return Math.round(v).toLocaleString("en-US"); }}
-    function fmtMs(v) {{ return v < 0 ? "n/a" : v.toFixed(1) + " ms"; }}
-    function site(k) {{ return k < 0 ? "none" : C.siteLabels[k]; }}
-    function row(k, v) {{ return "<tr><th>" + k + "</th><td>" + v + "</td></tr>"; }}
-    function radius(i) {{
-        return Math.min(C.rMax, Math.max(C.rMin, C.rScale * Math.sqrt(D.pop[i])));
-    }}
-    function fill(i) {{
-        var v = D.pl[i];
-        if (D.st[i] === C.uncoverableCode || v < 0) {{ return C.missingColor; }}
-        var t = Math.min(1, Math.max(0, (v - C.vmin) / (C.budget - C.vmin)));
-        return C.palette[Math.round(t * (C.palette.length - 1))];
-    }}
-    function popup(i) {{
-        var n1 = D.n1[i] < 0 ? "no surviving site in budget" : fmtMs(D.n1[i]);
-        if (D.st[i] !== C.uncoverableCode) {{
-            n1 += D.n1ok[i] ? " (within budget)" : " (outside budget)";
-        }}
-        return "<div class='covmap-popup'><b>" + D.name[i] + "</b><table>" +
-            row("Population", fmtInt(D.pop[i])) +
-            row("Primary", site(D.p[i]) + ", " + fmtMs(D.pl[i])) +
-            row("Backup", site(D.b[i]) + ", " + fmtMs(D.bl[i])) +
-            row("Status", C.statusNames[D.st[i]] +
-                (D.nc[i] >= 0 ? " (" + D.nc[i] + " sites in budget)" : "")) +
-            row("If primary fails", n1) + "</table></div>";
-    }}
-    function events(group, map) {{
-        group.on("click", function (e) {{
-            var i = e.layer.options.covIndex;
-            L.popup({{maxWidth: 360}}).setLatLng(e.layer.getLatLng())
-                .setContent(popup(i)).openOn(map);
-        }});
-        group.on("mouseover", function (e) {{
-            var mk = e.layer;
-            if (!mk.getTooltip()) {{
-                mk.bindTooltip(D.name[mk.options.covIndex]).openTooltip();
-            }}
-        }});
-    }}
-    function demand(group, map, idx, ring) {{
-        var n = idx === null ? D.lat.length : idx.length;
-        for (var k = 0; k < n; k++) {{
-            var i = idx === null ? k : idx[k];
-            var opts = ring === null ? {{
-                radius: radius(i), color: "#333", weight: 0.5, opacity: 0.5,
-                fillColor: fill(i), fillOpacity: 0.85, covIndex: i
-            }} : {{
-                radius: radius(i) + ring.pad, color: ring.color, weight: 2, opacity: 0.95,
-                fill: false, covIndex: i
-            }};
-            group.addLayer(L.circleMarker([D.lat[i], D.lon[i]], opts));
-        }}
-        events(group, map);
-    }}
-    function sites(group) {{
-        for (var j = 0; j < S.lat.length; j++) {{
-            var req = S.req[j] === 1;
-            var mk = L.circleMarker([S.lat[j], S.lon[j]], {{
-                radius: req ? 9 : 7.5, color: req ? "#000" : "#222", weight: req ? 3.5 : 1.5,
-                opacity: 1, fillColor: S.color[j], fillOpacity: 1
-            }});
-            mk.bindPopup(S.popup[j], {{maxWidth: 360}});
-            mk.bindTooltip(S.tip[j]);
-            group.addLayer(mk);
-        }}
-    }}
-    function order(map, back, front) {{
-        function apply() {{
-            back.forEach(function (l) {{ if (map.hasLayer(l)) {{ l.bringToBack(); }} }});
-            front.forEach(function (l) {{ if (map.hasLayer(l)) {{ l.bringToFront(); }} }});
-        }}
-        map.on("overlayadd", apply);
-        apply();
-    }}
-    return {{demand: demand, sites: sites, order: order}};
-}})();
-"""
 
-
-_LEGEND_CSS = """
+_CSS = """
 .covmap-legend {
-    position: fixed; left: 10px; bottom: 40px; z-index: 1000; max-width: 380px;
-    max-height: calc(100% - 120px); overflow-y: auto;
+    position: fixed; left: 10px; bottom: 30px; z-index: 1000; max-width: 360px;
+    max-height: calc(100% - 160px); overflow-y: auto;
     background: rgba(255, 255, 255, 0.94); border-radius: 6px; padding: 8px 10px;
     box-shadow: 0 1px 5px rgba(0, 0, 0, 0.35);
     font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
 }
 .covmap-legend summary { font-weight: bold; font-size: 13px; cursor: pointer; }
-.covmap-legend table, .covmap-popup table { border-collapse: collapse; margin: 4px 0; }
-.covmap-legend th, .covmap-popup th {
+.covmap-legend table, .covmap-popup table, .covmap-explorer table {
+    border-collapse: collapse; margin: 4px 0;
+}
+.covmap-legend th, .covmap-popup th, .covmap-explorer th {
     text-align: left; font-weight: normal; color: #555; padding: 1px 8px 1px 0;
     vertical-align: top;
 }
-.covmap-legend td, .covmap-popup td { text-align: right; padding: 1px 0; }
-.covmap-legend td { white-space: nowrap; }
-.covmap-popup td { text-align: left; }
-.covmap-legend .covmap-h { font-weight: bold; margin-top: 6px; }
-.covmap-legend .covmap-note { color: #666; margin-top: 4px; }
+.covmap-legend td { text-align: right; padding: 1px 0; white-space: nowrap; }
+.covmap-popup td, .covmap-explorer td { text-align: left; padding: 1px 0; }
+.covmap-popup .covmap-wf td { text-align: right; }
+.covmap-h { font-weight: bold; margin-top: 6px; }
+.covmap-note { color: #666; margin-top: 4px; }
 .covmap-legend .covmap-key { display: flex; align-items: center; margin: 2px 0; }
 .covmap-legend .covmap-dot {
     display: inline-block; width: 12px; height: 12px; border-radius: 50%;
     margin-right: 6px; box-sizing: border-box; flex: none;
 }
+.covmap-legend .covmap-sq { border-radius: 2px; }
 .covmap-legend .covmap-ramp { height: 10px; border-radius: 2px; margin: 3px 0 1px; }
-.covmap-legend .covmap-ticks {
-    display: flex; justify-content: space-between; color: #555;
+.covmap-legend .covmap-ticks { display: flex; justify-content: space-between; color: #555; }
+.covmap-site span {
+    display: block; width: 14px; height: 14px; border-radius: 50%;
+    border: 2px solid #fff; box-shadow: 0 0 0 1.5px #111, 0 1px 3px rgba(0, 0, 0, 0.5);
 }
+.covmap-site-existing span { border-radius: 2px; border-color: #000; }
+.covmap-proposed span {
+    display: block; width: 12px; height: 12px; margin: 2px; transform: rotate(45deg);
+    background: #fff; border: 2.5px dashed #d7301f; box-sizing: border-box;
+}
+.covmap-explorer {
+    background: rgba(255, 255, 255, 0.95); padding: 6px 8px; max-width: 320px;
+    font: 12px/1.35 "Helvetica Neue", Arial, Helvetica, sans-serif; color: #222;
+}
+.covmap-explorer-head { font-weight: bold; margin-bottom: 3px; }
+.covmap-explorer select { max-width: 300px; }
+.covmap-fail-title { font-weight: bold; margin-top: 5px; color: #b10026; }
+.covmap-fail-btn { margin-top: 4px; cursor: pointer; }
 """
 
 
@@ -562,13 +1151,14 @@ def _elements() -> SimpleNamespace:
     from folium.template import Template
 
     class InlineLeaflet(MacroElement):
-        """Leaflet's CSS and JS inlined in the document head."""
+        """Leaflet's CSS and JS and the plan map script, inlined in the document head."""
 
         _template = Template(
             """
             {% macro header(this, kwargs) %}
             <style>{{ this.css }}</style>
             <script>{{ this.js }}</script>
+            <script>{{ this.app }}</script>
             {% endmacro %}
             """
         )
@@ -576,86 +1166,45 @@ def _elements() -> SimpleNamespace:
         def __init__(self) -> None:
             super().__init__()
             self._name = "InlineLeaflet"
-            self.js, self.css = _leaflet_assets()
+            self.js, self.css, self.app = _static_assets()
 
     class PlanData(MacroElement):
-        """Script defining the plan's data and the JS builders the point layers call."""
+        """The plan payload, handed to ``covmap`` together with the map."""
 
         _template = Template(
             """
             {% macro script(this, kwargs) %}
-            {{ this.code }}
+            var {{ this.get_name() }} = covmap({{ this.payload }}, {{ this._parent.get_name() }});
             {% endmacro %}
             """
         )
 
-        def __init__(self, demand: dict[str, Any], sites: dict[str, Any], config: dict[str, Any]):
+        def __init__(self, payload: dict[str, Any]):
             super().__init__()
             self._name = "CoveragePlanData"
-            self.code = _PLAN_JS.format(
-                name=self.get_name(),
-                demand=_js_json(demand),
-                sites=_js_json(sites),
-                config=_js_json(config),
-            )
+            self.payload = _js_json(payload)
 
-    class PointLayer(FeatureGroup):
-        """A layer-control overlay whose markers are made in JS from :class:`PlanData`.
-
-        ``kind="demand"`` draws demand points (all when ``indices`` is None, else that subset)
-        filled by latency, or as rings of colour ``ring``; ``kind="sites"`` draws chosen sites.
-        """
+    class PlanLayer(FeatureGroup):
+        """A layer-control overlay that ``covmap`` fills when it is first shown."""
 
         _template = Template(
             """
             {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = L.featureGroup();
-            {%- if this.kind == "sites" %}
-            {{ this.data.get_name() }}.sites({{ this.get_name() }});
-            {%- else %}
-            {{ this.data.get_name() }}.demand({{ this.get_name() }}, {{ this._parent.get_name() }},
-                {{ this.indices_json }}, {{ this.ring_json }});
-            {%- endif %}
+            {{ this.data.get_name() }}.layer({{ this.get_name() }}, {{ this.kind_json }},
+                {{ this.arg_json }});
             {% endmacro %}
             """
         )
 
-        def __init__(
-            self,
-            data: PlanData,
-            name: str,
-            *,
-            kind: str = "demand",
-            indices: npt.NDArray[np.intp] | None = None,
-            ring: str | None = None,
-            ring_pad_px: float = 2.5,
-            show: bool = True,
-        ):
+        def __init__(self, data: PlanData, name: str, kind: str, arg: Any = None,
+                     show: bool = True):
             super().__init__(name=name, overlay=True, control=True, show=show)
-            self._name = "CoveragePoints"
+            self._name = "CoverageLayer"
             self.data = data
             self.kind = kind
-            self.indices_json = "null" if indices is None else _js_json(indices.tolist())
-            self.ring_json = _js_json(None if ring is None else {"color": ring, "pad": ring_pad_px})
-
-    class LayerOrder(MacroElement):
-        """Keep budget circles under the demand and sites/status rings on top when toggling."""
-
-        _template = Template(
-            """
-            {% macro script(this, kwargs) %}
-            {{ this.data.get_name() }}.order({{ this._parent.get_name() }},
-                [{{ this.back_names }}], [{{ this.front_names }}]);
-            {% endmacro %}
-            """
-        )
-
-        def __init__(self, data: PlanData, back: list[Element], front: list[Element]):
-            super().__init__()
-            self._name = "CoverageLayerOrder"
-            self.data = data
-            self.back_names = ", ".join(layer.get_name() for layer in back)
-            self.front_names = ", ".join(layer.get_name() for layer in front)
+            self.kind_json = _js_json(kind)
+            self.arg_json = _js_json(arg)
 
     class Legend(MacroElement):
         """Fixed-position legend box (headline numbers and colour keys) plus map styling."""
@@ -680,15 +1229,17 @@ def _elements() -> SimpleNamespace:
             self._name = "CoverageLegend"
             self.body = body
             self.background = background
-            self.css = _LEGEND_CSS
+            self.css = _CSS
 
     return SimpleNamespace(
-        InlineLeaflet=InlineLeaflet,
-        PlanData=PlanData,
-        PointLayer=PointLayer,
-        LayerOrder=LayerOrder,
-        Legend=Legend,
+        InlineLeaflet=InlineLeaflet, PlanData=PlanData, PlanLayer=PlanLayer, Legend=Legend
     )
+
+
+def _dot(color: str, *, square: bool = False, ring: bool = False) -> str:
+    cls = "covmap-dot covmap-sq" if square else "covmap-dot"
+    style = f"border:2.5px solid {color}" if ring else f"background:{color};border:1.5px solid #222"
+    return f"<span class='{cls}' style='{style}'></span>"
 
 
 def _legend_html(
@@ -703,9 +1254,10 @@ def _legend_html(
     caption: str,
     tier_colors: Mapping[str, str],
     has_required: bool,
-    status_layers: Sequence[tuple[str, str, int]],
-    n_shown: int,
-    n_total: int,
+    status_pop: Sequence[tuple[str, str, float]],
+    outside_pop: float,
+    n_proposed: int,
+    aggregation: str | None,
 ) -> str:
     """The legend's inner HTML; every plan-provided string is escaped here."""
     total = _finite_or(summary.get("population_total"), math.nan)
@@ -737,35 +1289,43 @@ def _legend_html(
         "<div class='covmap-ticks'>"
         f"<span>{vmin_ms:g}</span><span>{(vmin_ms + budget_ms) / 2:g}</span>"
         f"<span>{budget_ms:g} ms</span></div>",
-        f"<div class='covmap-key'><span class='covmap-dot' style='background:{UNCOVERABLE_FILL}'>"
-        "</span>no site within budget</div>",
-        "<div class='covmap-note'>Circle area &prop; population.</div>",
+        f"<div class='covmap-key'>{_dot(OVER_BUDGET_COLOR)}over budget (N-1 layer, failures)"
+        "</div>",
+        f"<div class='covmap-key'>{_dot(MISSING_COLOR)}no site within budget</div>",
     ]
-    if status_layers:
-        parts.append("<div class='covmap-h'>Status rings</div>")
-        for label, color, count in status_layers:
-            parts.append(
-                f"<div class='covmap-key'><span class='covmap-dot' "
-                f"style='border:2px solid {color}'></span>{html.escape(label)} "
-                f"({count:,} points)</div>"
-            )
+    if aggregation is None:
+        parts.append("<div class='covmap-note'>Circle area &prop; population.</div>")
+    parts.append("<div class='covmap-h'>Coverage status (people)</div>")
+    for label, color, pop in status_pop:
+        parts.append(f"<div class='covmap-key'>{_dot(color)}{label}: {_fmt_int(pop)}</div>")
+    parts.append(
+        f"<div class='covmap-key'>{_dot(OUTSIDE_COLOR, ring=True)}outside budget under a "
+        f"failure: {_fmt_int(outside_pop)}</div>"
+    )
     if tier_colors:
         parts.append("<div class='covmap-h'>Sites by tier</div>")
         for tier, color in tier_colors.items():
             parts.append(
-                f"<div class='covmap-key'><span class='covmap-dot' style='background:{color};"
-                f"border:1.5px solid #222'></span>{html.escape(tier) or '(no tier)'}</div>"
+                f"<div class='covmap-key'>{_dot(color)}{html.escape(tier) or '(no tier)'}</div>"
             )
+        parts.append(f"<div class='covmap-key'>{_dot('#ffffff')}new site</div>")
         if has_required:
             parts.append(
-                "<div class='covmap-key'><span class='covmap-dot' style='background:#fff;"
-                "border:3px solid #000'></span>required / existing site</div>"
+                f"<div class='covmap-key'>{_dot('#ffffff', square=True)}existing (required) "
+                "site</div>"
             )
-    if n_shown < n_total:
+    if n_proposed:
         parts.append(
-            f"<div class='covmap-note'>Showing the {n_shown:,} most populous of {n_total:,} "
-            "demand points.</div>"
+            "<div class='covmap-key'><span class='covmap-dot covmap-sq' style='border:2.5px "
+            f"dashed #d7301f;transform:rotate(45deg)'></span>proposed new site ({n_proposed:,})"
+            "</div>"
         )
+    if aggregation:
+        parts.append(f"<div class='covmap-note'>{aggregation}</div>")
+    parts.append(
+        "<div class='covmap-note'>Failure explorer (top right): pick a site to see who is "
+        "re-routed where. Click demand for its numbers.</div>"
+    )
     return "".join(parts)
 
 
@@ -774,12 +1334,76 @@ def _legend_html(
 # --------------------------------------------------------------------------------------
 
 
+def _validate(
+    plan: Any, tiles: str | None, aggregate: str, max_points: Any, h3_resolution: Any
+) -> str | None:
+    """Collect every problem with the inputs, then raise one error."""
+    problems: list[str] = []
+    for attr in ("sites", "demand"):
+        df = getattr(plan, attr, None)
+        if not isinstance(df, pd.DataFrame):
+            problems.append(f"plan.{attr} must be a DataFrame, got {type(df).__name__}")
+            continue
+        if not ((_has(df, "lat") and _has(df, "lon")) or "geometry" in df.columns):
+            problems.append(f"plan.{attr} needs 'lat' and 'lon' columns (degrees)")
+    sites = getattr(plan, "sites", None)
+    if isinstance(sites, pd.DataFrame) and not _has(sites, "site_id"):
+        problems.append("plan.sites needs a 'site_id' column")
+    if not hasattr(plan, "summary"):
+        problems.append("plan has no summary() method")
+    tile_key = None if tiles is None else str(tiles).strip().lower()
+    if tile_key in ("openstreetmap", "osm"):
+        tile_key = "osm"
+    elif tile_key not in (None, "none"):
+        problems.append(f"tiles must be 'osm' or None, got {tiles!r}")
+    if aggregate not in ("auto", "h3", "none"):
+        problems.append(f"aggregate must be 'auto', 'h3' or 'none', got {aggregate!r}")
+    if (
+        isinstance(max_points, bool)
+        or not isinstance(max_points, int | np.integer)
+        or max_points < 1
+    ):
+        problems.append(f"max_points must be a positive int, got {max_points!r}")
+    if h3_resolution is not None and (
+        isinstance(h3_resolution, bool)
+        or not isinstance(h3_resolution, int | np.integer)
+        or not 0 <= h3_resolution <= _H3_MAX_RES
+    ):
+        problems.append(f"h3_resolution must be an int in 0..{_H3_MAX_RES}, got {h3_resolution!r}")
+    if problems:
+        raise InputValidationError("plan_map: " + "; ".join(problems))
+    return "osm" if tile_key == "osm" else None
+
+
+def layer_names(m: folium.Map) -> list[str]:
+    """Names of the overlays of ``m`` as the layer control lists them (HTML-escaped).
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from :func:`plan_map`.
+
+    Returns
+    -------
+    list of str
+    """
+    import folium
+
+    return [
+        child.layer_name
+        for child in m._children.values()
+        if isinstance(child, folium.map.Layer) and child.control and child.overlay
+    ]
+
+
 def plan_map(
     plan: Any,
     m: folium.Map | None = None,
     *,
     tiles: str | None = "osm",
-    max_demand_points: int | None = 50_000,
+    aggregate: str = "auto",
+    max_points: int = MAX_POINTS,
+    h3_resolution: int | None = None,
 ) -> folium.Map:
     """Draw a coverage plan as an offline-capable Folium map.
 
@@ -787,10 +1411,11 @@ def plan_map(
     ----------
     plan : Plan
         A plan result (duck-typed): ``sites`` and ``demand`` DataFrames with ``lat``/``lon``
-        in degrees, ``failures`` (one row per chosen site, optional), ``budget_ms``,
-        ``percentile`` (``"p99"`` or ``"p50"``), ``radius_km`` (budget radius of the run's
-        default access class), ``failures_tolerated`` and a ``summary()`` returning a mapping
-        with the headline numbers.
+        in degrees, ``failures`` (one row per chosen site, optional), ``proposed`` (optional),
+        ``model`` (a :class:`~coverage.latency.LatencyModel`, optional: the popups' latency
+        waterfall), ``budget_ms``, ``percentile`` (``"p99"`` or ``"p50"``), ``radius_km``
+        (budget radius of the run's default access class), ``failures_tolerated`` and a
+        ``summary()`` returning a mapping with the headline numbers.
     m : folium.Map, optional
         Existing map to draw on (its tiles are kept and ``tiles`` is ignored). It is switched
         to the canvas renderer and its CDN assets are replaced by inlined Leaflet. By default
@@ -798,39 +1423,50 @@ def plan_map(
     tiles : {"osm", None}, default "osm"
         ``"osm"`` adds an OpenStreetMap tile layer (the only part that needs the network: it
         stays blank offline). ``None`` or ``"none"``: no tiles, plain light background.
-    max_demand_points : int or None, default 50_000
-        At most this many demand points are drawn (the most populous ones); the legend says
-        how many are shown. ``None`` draws all.
+    aggregate : {"auto", "h3", "none"}, default "auto"
+        ``"auto"``: demand points are drawn one by one up to ``max_points`` and aggregated
+        to H3 hexagons above; ``"h3"``: always hexagons; ``"none"``: always points (slow in
+        the browser beyond ~50,000).
+    max_points : int, default 20_000
+        Largest number of demand points drawn individually with ``aggregate="auto"``.
+    h3_resolution : int, optional
+        H3 resolution of the hexagons (0-10). Default: the finest with at most 30,000
+        occupied hexagons and on average at least 4 points per hexagon
+        (:func:`choose_h3_resolution`).
 
     Returns
     -------
     folium.Map
-        The map, with overlays "Demand (primary latency)", "Chosen sites", "Budget radius"
-        (hidden at start) and, when non-empty, "Lose budget under N-1", "Uncoverable demand"
-        and "Single-coverable demand", a layer control and a legend box.
+        The map. Overlays (see :func:`layer_names`): "Demand: primary latency", "Demand:
+        coverage status", "Demand: N-1 worst-case latency", "Outside budget under a failure",
+        "Coverage gaps" (when there are any), one "Sites: <tier>" per tier, "Budget radius",
+        "Service areas (primary)", "Proposed new sites" (when there are any) and "Failure
+        explorer"; a failure-explorer control, a layer control and a legend box.
 
     Raises
     ------
     InputValidationError
-        If the plan lacks the needed tables or columns, ``tiles`` is not ``"osm"``/None, or
-        ``max_demand_points`` is not a positive int.
+        If the plan lacks the needed tables or columns, or an option is invalid.
 
     See Also
     --------
     save_map : Write the map as one self-contained HTML file.
+    h3_bins : The vectorised point-to-hexagon assignment.
 
     Notes
     -----
-    Demand points are embedded once as column-wise JSON (coordinates to 5 decimals, about
-    1 m; latencies to 0.1 ms) and drawn as ``L.circleMarker`` on a canvas renderer by a JS
-    loop; popups are built on click. Cost is O(n) in Python and about 65 bytes of HTML per
-    point plus 190 kB of Leaflet, so 50,000 points give a file of about 3.5 MB that opens
-    in a second or two. Marker radius is proportional to the square root of population
-    (area to population), scaled so the 99th-percentile population gets 12 px, and clipped
-    to 2-12 px. The colour scale runs from the lowest primary latency (floored to whole ms)
-    to the budget: access and inference put a floor under every latency, often most of the
-    budget, so starting at 0 would leave most of the scale unused. All strings taken from
-    the plan are HTML-escaped.
+    Shown at start: primary latency, the sites, users outside budget under a failure and
+    proposed sites; the rest is drawn by the browser when first ticked. Demand points are
+    embedded once as column-wise JSON (coordinates to 5 decimals, about 1 m; latencies to
+    0.1 ms), about 90 bytes per point, and drawn on a canvas. Marker radius is proportional
+    to the square root of population, scaled so the 99th-percentile population gets 12 px,
+    clipped to 2-12 px. Hexagons carry the population-weighted mean primary latency, the
+    worst status and N-1 latency of their points and the population outside budget; the
+    failure explorer keeps one record per (hexagon, primary site), so its totals are exact.
+    The colour scale runs from the lowest primary latency (floored to whole ms) to the
+    budget, because access and inference put a floor under every latency. Service areas
+    are convex hulls in longitude/latitude (not meaningful across the antimeridian). All
+    strings taken from the plan are HTML-escaped, layer names included.
 
     Examples
     --------
@@ -842,7 +1478,7 @@ def plan_map(
     from branca.colormap import LinearColormap
 
     t0 = time.perf_counter()
-    tile_key = _validate(plan, tiles, max_demand_points)
+    tile_key = _validate(plan, tiles, aggregate, max_points, h3_resolution)
     sites: pd.DataFrame = plan.sites
     demand: pd.DataFrame = plan.demand
     failures = getattr(plan, "failures", None)
@@ -850,7 +1486,6 @@ def plan_map(
     summary: Mapping[str, Any] = (
         summary_raw.to_dict() if isinstance(summary_raw, pd.Series) else dict(summary_raw)
     )
-
     percentile = str(getattr(plan, "percentile", "p99"))
     primary_ms = _float(demand, "primary_latency_ms")
     budget_ms = _finite_or(getattr(plan, "budget_ms", None), math.nan)
@@ -860,36 +1495,62 @@ def plan_map(
         logger.warning("map: plan has no usable budget_ms; colour scale ends at %g ms", budget_ms)
     radius_km = _finite_or(getattr(plan, "radius_km", None), math.nan)
 
-    # Keep the most populous points, drawn largest first so small ones stay visible on top.
-    n_total = len(demand)
-    population = np.nan_to_num(_float(demand, "population"), nan=0.0)
-    order = np.argsort(-population, kind="stable")
-    lat_all, lon_all = _latlon(demand)
-    order = order[np.isfinite(lat_all[order]) & np.isfinite(lon_all[order])]
-    if max_demand_points is not None and len(order) > max_demand_points:
-        logger.info(
-            "map: drawing the %s most populous of %s demand points",
-            f"{max_demand_points:,}",
-            f"{n_total:,}",
-        )
-        order = order[: int(max_demand_points)]
-    n_shown = len(order)
-
-    site_ids = _ids(sites, "site_id")
-    site_names = _ids(sites, "name") if _has(sites, "name") else site_ids
-    labels, site_index = _site_labels(site_ids, site_names)
+    # ---- sites (rows without coordinates are not drawn)
     site_lat, site_lon = _latlon(sites)
     located = np.isfinite(site_lat) & np.isfinite(site_lon)
     if not located.all():
         logger.warning("map: %d chosen sites have no coordinates; not drawn", int((~located).sum()))
         sites = sites.loc[located]
         site_lat, site_lon = site_lat[located], site_lon[located]
-    demand_json, subsets, status_names, radius_scale = _demand_payload(
-        demand, site_index, labels, order
-    )
+    n_sites = len(sites)
+    site_ids = _ids(sites, "site_id")
+    labels, site_index = _site_labels(site_ids, _ids(sites, "name") if _has(sites, "name")
+                                      else site_ids)
     tiers = sorted(set(_ids(sites, "tier").fillna("")))
     tier_colors = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
-    site_json = _site_payload(sites, failures, tier_colors)
+
+    # ---- demand
+    table = _point_table(plan, demand, site_index, labels)
+    n_total = len(demand)
+    located_d = np.isfinite(table["lat"]) & np.isfinite(table["lon"])
+    if not located_d.all():
+        logger.warning("map: %d demand points have no coordinates; not drawn",
+                       int((~located_d).sum()))
+    use_h3 = aggregate == "h3" or (aggregate == "auto" and int(located_d.sum()) > max_points)
+    aggregation_note: str | None = None
+    hex_deg = 0.0
+    if use_h3:
+        import h3
+
+        lat_ok, lon_ok = table["lat"][located_d], table["lon"][located_d]
+        if h3_resolution is None:
+            # At most 30,000 hexagons, and on average at least 4 points in each.
+            limit = min(MAX_HEXAGONS, max(1, len(lat_ok) // 4))
+            res, proj = _choose_resolution(lat_ok, lon_ok, limit)
+        else:
+            res, proj = int(h3_resolution), None
+        units, recs, hex_deg = _units_h3(table, located_d, res, proj)
+        n_units = len(units["pop"])
+        area = h3.average_hexagon_area(res, unit="km^2")
+        aggregation_note = (
+            f"{int(located_d.sum()):,} demand points aggregated to {n_units:,} H3 hexagons "
+            f"(resolution {res}, about {area:,.1f} km&sup2; each); a hexagon shows its worst "
+            "status and N-1 latency and its mean primary latency."
+        )
+        logger.info("map: %s demand points -> %s H3 cells at resolution %d",
+                    f"{int(located_d.sum()):,}", f"{n_units:,}", res)
+    else:
+        # Largest population first, so small points are drawn on top.
+        keep = np.argsort(-table["pop"], kind="stable")
+        keep = keep[located_d[keep]]
+        units, recs = _units_points(table, keep, demand)
+        res = None
+    failure_payload = _failure_payload(recs, n_sites)
+
+    pop_all = table["pop"]
+    positive = pop_all[pop_all > 0]
+    ref = float(np.quantile(positive, 0.99)) if positive.size else 1.0
+    radius_scale = DEMAND_RADIUS_MAX_PX / math.sqrt(max(ref, 1e-9))
 
     # The scale starts at the lowest primary latency (whole ms): access and inference put a
     # floor under every latency (often most of the budget), and 0..floor would stay unused.
@@ -900,25 +1561,50 @@ def plan_map(
     caption = f"{percentile} latency to primary site (ms), budget {budget_ms:g} ms"
     cmap = LinearColormap(list(LATENCY_COLORS), vmin=vmin_ms, vmax=budget_ms, caption=caption)
     palette = [cmap.rgb_hex_str(v) for v in np.linspace(vmin_ms, budget_ms, _PALETTE_SIZE)]
+    status_names = table["status_names"]
+    status_colors = [
+        STATUS_COLORS[k] if k < len(STATUS_COLORS) else MISSING_COLOR
+        for k in range(len(status_names))
+    ]
+    model = getattr(plan, "model", None)
     config = {
+        "mode": "h3" if use_h3 else "points",
+        "h3Resolution": res,
+        "hexDeg": hex_deg,
         "budget": budget_ms,
         "vmin": vmin_ms,
         "palette": palette,
-        "missingColor": UNCOVERABLE_FILL,
+        "overColor": OVER_BUDGET_COLOR,
+        "missingColor": MISSING_COLOR,
+        "outsideColor": OUTSIDE_COLOR,
+        "rerouteColor": REROUTE_COLOR,
+        "statusNames": [html.escape(_STATUS_LABELS.get(s, s)) for s in status_names],
+        "statusColors": status_colors,
         "uncoverableCode": _STATUS_ORDER.index("uncoverable"),
-        "statusNames": status_names,
         "siteLabels": labels,
         "rMin": DEMAND_RADIUS_MIN_PX,
         "rMax": DEMAND_RADIUS_MAX_PX,
         "rScale": radius_scale,
+        "pct": html.escape(percentile),
+        "msPerKm": _finite_or(getattr(model, "ms_per_km", None), 1.0),
+        "waterfall": _waterfall_table(plan, table["access_names"], percentile),
+    }
+    proposed = _proposed_payload(getattr(plan, "proposed", None))
+    areas = _areas_payload(table["lat"], table["lon"], table["p"], n_sites)
+    payload = {
+        "units": units,
+        "failures": failure_payload,
+        "sites": _site_payload(sites, failures, tiers, tier_colors, radius_km),
+        "proposed": proposed,
+        "areas": areas,
+        "config": config,
     }
 
     # ---- the map
-    lat_shown, lon_shown = lat_all[order], lon_all[order]
-    if n_shown == 0:
-        lat_shown, lon_shown = site_lat, site_lon
+    lat_fit = np.r_[table["lat"][located_d], site_lat]
+    lon_fit = np.r_[table["lon"][located_d], site_lon]
     if m is None:
-        center = [float(np.mean(lat_shown)), float(np.mean(lon_shown))] if len(lat_shown) else None
+        center = [float(np.mean(lat_fit)), float(np.mean(lon_fit))] if len(lat_fit) else None
         m = folium.Map(
             location=center,
             tiles=None,
@@ -931,60 +1617,42 @@ def plan_map(
     else:
         m.options["prefer_canvas"] = True
     _make_offline(m)
+    # covmap.js fits the view to these bounds before anything is drawn, without animation
+    # (an animated zoom would re-project every shape, and overrides a view set meanwhile).
+    if len(lat_fit):
+        config["bounds"] = [
+            [float(np.min(lat_fit)), float(np.min(lon_fit))],
+            [float(np.max(lat_fit)), float(np.max(lon_fit))],
+        ]
 
-    # Fit before any point is added: a zoom change afterwards re-projects and redraws every
-    # marker (about 1.5 s for 50,000 points).
-    if len(lat_shown):
-        m.fit_bounds(
-            [
-                [float(np.min(lat_shown)), float(np.min(lon_shown))],
-                [float(np.max(lat_shown)), float(np.max(lon_shown))],
-            ],
-            padding=(20, 20),
-        )
-
-    # Layer-control order: demand, sites, budget radius, status rings. Drawing order on the
-    # shared canvas is fixed by LayerOrder: radius at the back, rings then sites on top.
     el = _elements()
-    data = el.PlanData(demand_json, site_json, config).add_to(m)
-    el.PointLayer(data, LAYER_DEMAND).add_to(m)
-    site_layer = el.PointLayer(data, LAYER_SITES, kind="sites").add_to(m)
-    back: list[Element] = []
-    if math.isfinite(radius_km) and radius_km > 0 and len(sites):
-        radius_group = folium.FeatureGroup(name=LAYER_RADIUS, show=False).add_to(m)
-        for la, lo in zip(site_lat, site_lon, strict=True):
-            folium.Circle(
-                location=(float(la), float(lo)),
-                radius=radius_km * 1000.0,  # folium.Circle takes metres
-                color="#555555",
-                weight=1,
-                opacity=0.7,
-                fill=True,
-                fill_color="#555555",
-                fill_opacity=0.04,
-                interactive=False,
-            ).add_to(radius_group)
-        back.append(radius_group)
-    else:
-        logger.info("map: plan has no usable radius_km; no budget-radius layer")
-
-    # Single-coverable points usually also lose budget under N-1: their ring goes outside.
-    status_specs = [
-        (LAYER_N1, "n1", N1_COLOR, 2.5, "loses budget when its primary fails"),
-        (LAYER_UNCOVERABLE, "uncoverable", UNCOVERABLE_COLOR, 2.5, "uncoverable"),
-        (LAYER_SINGLE, "single", SINGLE_COLOR, 5.0, "single-coverable"),
+    data = el.PlanData(payload).add_to(m)
+    st_units = np.asarray(units["st"])
+    out_units = np.asarray(units["out"])
+    specs: list[tuple[str, str, Any, bool]] = [
+        (LAYER_DEMAND, "latency", None, True),
+        (LAYER_STATUS, "status", None, False),
+        (LAYER_N1, "n1", None, False),
     ]
-    front: list[Element] = []
-    status_keys: list[tuple[str, str, int]] = []
-    for layer_name, key, color, pad, label in status_specs:
-        idx = subsets[key]
-        if idx.size:
-            layer = el.PointLayer(data, layer_name, indices=idx, ring=color, ring_pad_px=pad)
-            front.append(layer.add_to(m))
-            status_keys.append((label, color, int(idx.size)))
-    front.append(site_layer)
-    el.LayerOrder(data, back, front).add_to(m)
+    if (out_units > 0).any():
+        specs.append((LAYER_OUTSIDE, "outside", None, True))
+    if (st_units > 0).any():
+        specs.append((LAYER_GAPS, "gaps", None, False))
+    for k, tier in enumerate(tiers):
+        name = f"{LAYER_SITES}: {html.escape(tier)}" if tier else LAYER_SITES
+        specs.append((name, "sites", k, True))
+    if any(r > 0 for r in payload["sites"]["rkm"]):
+        specs.append((LAYER_RADIUS, "radius", None, False))
+    if areas["site"]:
+        specs.append((LAYER_AREAS, "areas", None, False))
+    if proposed["lat"]:
+        specs.append((LAYER_PROPOSED, "proposed", None, True))
+    if n_sites:
+        specs.append((LAYER_FAILURE, "failure", None, False))
+    for name, kind, arg, show in specs:
+        el.PlanLayer(data, name, kind, arg, show=show).add_to(m)
 
+    pop_by_status = np.bincount(table["st"], weights=pop_all, minlength=len(status_names))
     legend = _legend_html(
         summary,
         plan,
@@ -996,9 +1664,13 @@ def plan_map(
         caption=caption,
         tier_colors=tier_colors,
         has_required=bool(_bool(sites, "required", False).any()),
-        status_layers=status_keys,
-        n_shown=n_shown,
-        n_total=n_total,
+        status_pop=[
+            (config["statusNames"][k], status_colors[k], float(pop_by_status[k]))
+            for k in range(len(status_names))
+        ],
+        outside_pop=float(table["out"].sum()),
+        n_proposed=len(proposed["lat"]),
+        aggregation=aggregation_note,
     )
     el.Legend(legend).add_to(m)
 
@@ -1009,10 +1681,11 @@ def plan_map(
     folium.LayerControl(collapsed=False).add_to(m)
 
     logger.info(
-        "map: %s of %s demand points, %s sites, %.2f s",
-        f"{n_shown:,}",
+        "map: %s demand points (%s drawn as %s), %s sites, %.2f s",
         f"{n_total:,}",
-        f"{len(sites):,}",
+        f"{len(units['pop']):,}",
+        "H3 hexagons" if use_h3 else "points",
+        f"{n_sites:,}",
         time.perf_counter() - t0,
     )
     return m

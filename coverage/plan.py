@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class Plan:
     proposed : pandas.DataFrame
         New sites (not among the candidates) that would close the coverage gaps, see
         :func:`coverage.gaps.propose_sites`; empty when every point has ``k + 1`` candidates.
+    sweep : pandas.DataFrame or None
+        Site count against the latency budget (:func:`coverage.sweep.budget_sweep`), drawn
+        by the report; ``None`` until :meth:`with_sweep` computes it.
     """
 
     sites: pd.DataFrame
@@ -72,6 +75,7 @@ class Plan:
     radius_km: float = 0.0
     info: dict[str, Any] = field(default_factory=dict, repr=False)
     proposed: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    sweep: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -84,6 +88,7 @@ class Plan:
             "demand_id", "population", "primary_site_id", "primary_latency_ms",
             "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
             "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "name", "lat", "lon",
+            "n1_site_id",
         ]
         return self.demand[[c for c in cols if c in self.demand.columns]]
 
@@ -98,11 +103,80 @@ class Plan:
 
         return plan_map(self, m=m, **kwargs)
 
-    def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm") -> Path:
-        """Write every output of the plan into directory ``path`` (atomically per file)."""
+    def with_sweep(
+        self,
+        budgets_ms: Iterable[float] | None = None,
+        *,
+        time_limit_s: float = 2.0,
+        progress: Callable[[str], None] | None = None,
+    ) -> Plan:
+        """This plan with :attr:`sweep` computed: site count against the latency budget.
+
+        The sweep solves the site-count stage of the same problem (the plan's demand, or its
+        bins when aggregated, its candidates, model, percentile and failure count) at each
+        budget; the plan's own budget takes the plan's result. See
+        :func:`coverage.sweep.budget_sweep`.
+
+        Parameters
+        ----------
+        budgets_ms : iterable of float, optional
+            Budgets, ms; :data:`coverage.sweep.DEFAULT_BUDGETS_MS` (20, 30, ..., 100) when
+            omitted.
+        time_limit_s : float, default 2
+            Time limit of each solve, s.
+        progress : callable, optional
+            Called with a short message per budget.
+
+        Returns
+        -------
+        Plan
+            A new plan (plans are immutable) with ``sweep`` set.
+        """
+        from .sweep import DEFAULT_BUDGETS_MS, budget_sweep
+
+        demand = self.demand[[c for c in ("demand_id", "lat", "lon", "population", "access")
+                              if c in self.demand.columns]]
+        sites = self.candidates.drop(columns=["chosen"], errors="ignore")
+        agg = self.info.get("aggregation") or {}
+        shrink = (self.demand["max_offset_km"].to_numpy(dtype=np.float64)
+                  if agg.get("mode") == "conservative" and "max_offset_km" in self.demand
+                  else None)
+        params = self.info.get("parameters", {})
+        sweep = budget_sweep(
+            demand, sites, DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms,
+            failures=(self.failures_tolerated,), percentile=self.percentile,
+            access=str(params.get("access_default", "ftth")), model=self.model,
+            time_limit_s=time_limit_s, radius_shrink_km=shrink, plan=self, progress=progress,
+        )
+        return replace(self, sweep=sweep)
+
+    def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
+               report: bool = True, gis: bool = True) -> Path:
+        """Write every output of the plan into directory ``path`` (atomically per file).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Output directory (created if needed).
+        map : bool, default True
+            Write ``map.html``.
+        tiles : str or None, default "osm"
+            Map background (``None`` for none, offline).
+        report : bool, default True
+            Write ``sweep.csv`` and ``report.html``; the sweep is computed with
+            :meth:`with_sweep` defaults when :attr:`sweep` is ``None``.
+        gis : bool, default True
+            Write ``plan.gpkg``, ``demand.parquet`` and ``sites.parquet``.
+
+        Returns
+        -------
+        pathlib.Path
+            The output directory.
+        """
         from .report import write_plan
 
-        return write_plan(self, path, map=map, tiles=tiles)
+        plan = self.with_sweep() if report and self.sweep is None else self
+        return write_plan(plan, path, map=map, tiles=tiles, report=report, gis=gis)
 
     def __repr__(self) -> str:
         i = self.info

@@ -1,109 +1,527 @@
 """Write the analyst notebooks in ``notebooks/`` (kept as code so they diff cleanly).
 
-Usage: ``python scripts/make_notebooks.py``; the notebooks are committed unexecuted and run in
-``make test`` (tests/test_notebooks.py).
+Usage: ``.venv/bin/python scripts/make_notebooks.py``. The notebooks are committed without
+outputs and executed in ``make test`` by ``tests/test_notebooks.py``, which also checks that
+the committed files are exactly what this script writes and recomputes the key figures the
+notebooks print. The settings of each notebook (country, candidate threshold, budget, failure
+level) are the constants below; the test imports them.
+
+- ``01_plan_a_country.ipynb``: plan Spain from the embedded GeoNames data and read the map.
+- ``02_gaps_and_proposed_sites.ipynb``: Norway at a tight budget: uncoverable and
+  single-coverable demand, and the new sites that would close the gaps.
+- ``03_budget_and_failure_sweep.ipynb``: Portugal, budgets x failure levels, the trade-off plot.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from textwrap import dedent
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
 
-PLAN_AND_GAPS = [
-    new_markdown_cell(
-        "# Planning edge sites for a country, and reading its coverage gaps\n\n"
-        "This notebook plans N-1-safe edge-inference micro-sites for **Spain** from the "
-        "embedded GeoNames data (CC BY 4.0): every populated place with at least 500 people is "
-        "demand, every place with at least 100,000 people is a candidate site (a stand-in for "
-        "metro colocation). The budget is **25 ms p99** end to end with fibre-to-the-home "
-        "access and the default vision workload, so each user must have two sites within "
-        "about 250 km."
-    ),
-    new_code_cell(
-        "import coverage\n"
-        "from coverage.datasets import geonames_candidates, geonames_demand\n\n"
-        "demand = geonames_demand('ES')\n"
-        "sites = geonames_candidates('ES', min_population=100_000)\n"
-        "len(demand), int(demand.population.sum()), len(sites)"
-    ),
-    new_markdown_cell(
-        "## The latency model\n\nThe budget turns into a radius: access + proxy + inference "
-        "take a fixed share of the budget, and the rest buys fibre distance."
-    ),
-    new_code_cell(
-        "model = coverage.LatencyModel()\n"
-        "print('p99 at 0 km:', round(model.p99_ms(0.0, 'ftth'), 1), 'ms')\n"
-        "print('radius at 25 ms:', round(model.radius_km(25.0, 'ftth')), 'km')\n"
-        "print('radius at 30 ms:', round(model.radius_km(30.0, 'ftth')), 'km')"
-    ),
-    new_markdown_cell("## Plan\n\nFewest sites with two in budget for everyone who can have two "
-                      "(exact MILP with HiGHS), then the k-median stage places them to minimise "
-                      "population-weighted latency, then every single-site failure is checked."),
-    new_code_cell(
-        "plan = coverage.plan_sites(demand, sites, budget_ms=25.0, failures=1)\n"
-        "s = plan.summary()\n"
-        "{k: s[k] for k in ['site_count', 'status', 'lower_bound', 'mip_gap', 'max_radius_km',\n"
-        "                   'population_total', 'population_single_coverable',\n"
-        "                   'population_uncoverable', 'mean_latency_ms', 'n1_worst_latency_ms',\n"
-        "                   'n1_population_outside_budget']}"
-    ),
-    new_code_cell(
-        "assert s['status'] == 'optimal' and s['lower_bound'] == s['site_count']\n"
-        "plan.sites[['name', 'population_primary', 'population_backup',\n"
-        "            'population_outside_budget_if_failed']].sort_values(\n"
-        "    'population_primary', ascending=False).head(10)"
-    ),
-    new_markdown_cell(
-        "## Coverage gaps\n\n`plan.gaps` lists the demand that is not N-1 safe: *single* "
-        "points have exactly one candidate within budget (it is forced open, but its failure "
-        "leaves them out), *uncoverable* points have none. These are where a new candidate "
-        "site would help."
-    ),
-    new_code_cell(
-        "gaps = plan.gaps\n"
-        "gaps.groupby('coverage_status').agg(places=('demand_id', 'size'),\n"
-        "                                    population=('population', 'sum'))"
-    ),
-    new_code_cell(
-        "gaps.sort_values('population', ascending=False)[\n"
-        "    ['name', 'population', 'coverage_status', 'primary_site_id', 'n1_latency_ms']\n"
-        "].head(10)"
-    ),
-    new_markdown_cell(
-        "## Which failure hurts most?\n\n`plan.failures` has one row per chosen site: who is "
-        "re-routed when it fails, and who then falls outside the budget. Only users without a "
-        "second site in budget (the gaps above) can fall outside."
-    ),
-    new_code_cell(
-        "f = plan.failures.sort_values('population_outside_budget', ascending=False)\n"
-        "assert (f['population_outside_budget_redundant'] == 0).all()\n"
-        "f.head(5)"
-    ),
-    new_markdown_cell("## What a looser budget buys\n\nAt 30 ms the radius grows to about "
-                      "590 km and far fewer sites suffice."),
-    new_code_cell(
-        "loose = coverage.plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=10)\n"
-        "print(plan.summary()['site_count'], 'sites at 25 ms ->',\n"
-        "      loose.summary()['site_count'], 'sites at 30 ms')"
-    ),
-    new_markdown_cell("## The map\n\nLayers: demand coloured by latency, chosen sites, budget "
-                      "radius, users that lose budget under N-1, single-coverable and "
-                      "uncoverable demand. It works offline (Leaflet is inlined)."),
-    new_code_cell("m = plan.explore(tiles=None)\nm"),
-]
+# Settings of each notebook; tests/test_notebooks.py recomputes the printed figures from these.
+PLAN = {"country": "ES", "name": "Spain", "candidate_min_population": 100_000,
+        "budget_ms": 30.0, "failures": 1, "out": "out/es"}
+GAPS = {"country": "NO", "name": "Norway", "candidate_min_population": 50_000,
+        "budget_ms": 25.0, "failures": 1}
+SWEEP = {"country": "PT", "name": "Portugal", "candidate_min_population": 20_000,
+         "budgets_ms": [22, 23, 24, 25, 26, 28, 30, 35, 40, 45, 50, 60, 70, 80, 90, 100],
+         "failures": [0, 1, 2], "time_limit_s": 20.0, "kmedian_time_limit_s": 0.5,
+         "csv": "sweep.csv"}
+
+HEADLINE_TAG = "headline"  # cells whose printed output the test parses
 
 
-def main() -> None:
-    nb = new_notebook(cells=PLAN_AND_GAPS)
+def _md(text: str) -> nbformat.NotebookNode:
+    return new_markdown_cell(dedent(text).strip())
+
+
+def _code(text: str, *tags: str) -> nbformat.NotebookNode:
+    cell = new_code_cell(dedent(text).strip())
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def _candidates(p: dict) -> str:
+    return (f"geonames_candidates({p['country']!r}, "
+            f"min_population={p['candidate_min_population']:_})")
+
+
+def _cli(p: dict) -> str:
+    return (f"edge-coverage plan --demo --country {p['country']} "
+            f"--demo-site-min-population {p['candidate_min_population']} \\\n"
+            f"            --budget-ms {p['budget_ms']:g} --failures {p['failures']} "
+            f"--out {p['out']}")
+
+
+def plan_a_country() -> list[nbformat.NotebookNode]:
+    p = PLAN
+    return [
+        _md(f"""
+        # Plan a country: {p['name']} at {p['budget_ms']:g} ms with N-1 geo-redundancy
+
+        An edge-inference service puts small GPU sites close to its users because the
+        request has a **latency budget**: here {p['budget_ms']:g} ms at the 99th percentile,
+        end to end (access network, fibre, proxy and the inference itself). Each micro-site
+        is small and unstaffed, so resilience comes from the fleet: with **N-1
+        geo-redundancy** every user must have *two* sites within budget, so that when any one
+        site fails its users are re-routed to another one and still meet the budget.
+
+        This notebook asks: what is the fewest number of sites that does this for
+        {p['name']}, where should they go, and what does a failure do? It uses the data
+        embedded in the package: every GeoNames populated place with at least 500 people is
+        demand (its population at its point), every place with at least
+        {p['candidate_min_population']:,} people is a candidate site, a stand-in for metro
+        colocation (GeoNames, CC BY 4.0).
+        """),
+        _code(f"""
+        import coverage
+        from coverage.datasets import geonames_candidates, geonames_demand
+
+        demand = geonames_demand({p['country']!r})
+        sites = {_candidates(p)}
+        print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
+              f'{{len(sites)}} candidate sites')
+        """),
+        _md("""
+        ## From a latency budget to a radius
+
+        Access, proxy and inference take a fixed share of the budget even when the site is
+        next door; what is left buys fibre distance (round trip, with a route factor for
+        real fibre paths being longer than the great circle). So the budget becomes a
+        radius around each user, and a site "covers" a user when it is within that radius.
+        """),
+        _code(f"""
+        model = coverage.LatencyModel()
+        print(f"p99 at distance 0 with FTTH: {{model.p99_ms(0.0, 'ftth'):.1f}} ms")
+        for budget in (25.0, {p['budget_ms']!r}, 50.0):
+            radius = model.radius_km(budget, 'ftth')
+            print(f'budget {{budget:g}} ms p99 -> radius {{radius:,.0f}} km')
+        """),
+        _md("""
+        ## The plan
+
+        `plan_sites` finds the fewest sites such that every user has two of them within
+        budget (an exact set-multicover MILP solved with HiGHS, which also proves a lower
+        bound), then places that many sites to minimise the population-weighted latency to
+        each user's primary site, and finally fails every chosen site in turn to check N-1.
+        When the status is `optimal` and the lower bound equals the site count, no plan
+        with fewer sites exists for these candidates.
+        """),
+        _code(f"""
+        plan = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r},
+                                   failures={p['failures']})
+        s = plan.summary()
+        print(f"{p['name']} at {p['budget_ms']:g} ms p99, N-{p['failures']}: "
+              f"{{s['site_count']}} sites ({{s['status']}}, lower bound {{s['lower_bound']:.0f}})")
+        print(f"mean primary latency (p50, population-weighted): {{s['mean_latency_ms']:.1f}} ms")
+        print(f"budget radius: {{s['max_radius_km']:,.0f}} km")
+        """, HEADLINE_TAG),
+        _md("""
+        ## Who is protected
+
+        Every demand point falls in one of three classes, by how many candidate sites lie
+        within its budget: **redundant** (two or more: the plan keeps it inside the budget
+        under any single failure), **single-coverable** (exactly one: that site is opened,
+        but its failure leaves these users outside the budget whatever we do) and
+        **uncoverable** (none: no candidate meets the budget even with every site open).
+        """),
+        _code("""
+        total = s['population_total']
+        for label, key in [('redundant (N-1 safe)', 'population_redundant'),
+                           ('single-coverable', 'population_single_coverable'),
+                           ('uncoverable', 'population_uncoverable')]:
+            print(f'{label:>22}: {s[key]:>12,.0f} people ({s[key] / total:.2%})')
+        """),
+        _md("""
+        ## The sites and what each one carries
+
+        `plan.sites` lists the chosen sites with the population they serve as primary and as
+        backup, and what happens if each one fails. They are not simply the largest cities:
+        among all plans with the minimum count, the k-median stage keeps the one with the
+        lowest population-weighted latency, so a central town can beat a big city on the
+        coast. Look for the Canary Islands too: about 1,700 km from the mainland, far beyond
+        the budget radius, they need a pair of sites of their own.
+        """),
+        _code("""
+        plan.sites[['name', 'population_primary', 'n_demand_primary', 'population_backup',
+                    'worst_latency_if_failed_ms', 'population_outside_budget_if_failed']
+                   ].sort_values('population_primary', ascending=False).head(10)
+        """),
+        _md("""
+        ## Failing each site in turn (the N-1 check)
+
+        `plan.failures` has one row per chosen site: how many users are re-routed, the worst
+        latency they then see, and how many of them fall outside the budget. Users with two
+        sites in budget must never fall outside it: that is what the plan guarantees, and
+        the check confirms it independently of the solver.
+        """),
+        _code("""
+        f = plan.failures.merge(plan.sites[['site_id', 'name']],
+                                left_on='failed_site_id', right_on='site_id')
+        assert (f['population_outside_budget_redundant'] == 0).all()
+        print(f"worst latency after any single failure: {s['n1_worst_latency_ms']:.1f} ms")
+        print(f"most people outside budget after one failure: "
+              f"{s['n1_population_outside_budget']:,.0f}")
+        f.sort_values('population_rerouted', ascending=False)[
+            ['name', 'population_rerouted', 'mean_rerouted_latency_ms', 'worst_latency_ms',
+             'population_outside_budget', 'meets_budget']]
+        """),
+        _md(f"""
+        ## What N-1 costs
+
+        Without geo-redundancy one site in budget per user would do. The difference is the
+        price of surviving a site failure without breaking the {p['budget_ms']:g} ms promise.
+        """),
+        _code(f"""
+        n0 = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r}, failures=0,
+                                 kmedian_time_limit_s=10).summary()
+        print(f"N-0: {{n0['site_count']}} sites; N-1: {{s['site_count']}} sites "
+              f"(+{{s['site_count'] - n0['site_count']}} for geo-redundancy)")
+        """),
+        _md("""
+        ## Reading the map
+
+        `plan.explore()` returns a Folium map that works offline (Leaflet is inlined;
+        `tiles=None` skips the OpenStreetMap basemap, which needs the network). Demand
+        points are coloured by the latency to their primary site, so the colour shows how
+        much of the budget each town uses; chosen sites carry a popup with what they serve
+        and what their failure does; the budget radius around each site can be switched on
+        in the layer control; users that lose the budget under a failure, and any
+        single-coverable or uncoverable demand, have layers of their own. The legend repeats
+        the headline figures.
+        """),
+        _code("""
+        m = plan.explore(tiles=None)
+        m
+        """),
+        _md(f"""
+        ## Handing the plan on
+
+        `plan.to_dir()` writes everything the command line writes, among them
+        `summary.json`, `sites.csv`/`sites.geojson`, `assignment.csv`, `failures.csv`,
+        `proposed_sites.csv` and `map.html`. The same plan from the shell:
+
+        ```sh
+        {_cli(p)}
+        ```
+        """),
+        _code(f"""
+        out = plan.to_dir({p['out']!r}, tiles=None)
+        sorted(path.name for path in out.iterdir())
+        """),
+    ]
+
+
+def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
+    p = GAPS
+    return [
+        _md(f"""
+        # Coverage gaps and proposed new sites: {p['name']} at {p['budget_ms']:g} ms
+
+        A plan can only open sites that are on the candidate list. When some users have fewer
+        than two candidates within their latency budget, no choice of candidates makes them
+        N-1 safe: these are the **coverage gaps**. This notebook finds them for
+        {p['name']}, a long country with a sparse north, at a tight {p['budget_ms']:g} ms p99
+        budget with candidates restricted to the places of at least
+        {p['candidate_min_population']:,} people, and asks where *new* sites would close them.
+        """),
+        _code(f"""
+        import pandas as pd
+
+        import coverage
+        from coverage.datasets import geonames_candidates, geonames_demand
+
+        demand = geonames_demand({p['country']!r})
+        sites = {_candidates(p)}
+        print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people')
+        print(f'{{len(sites)}} candidate sites:', ', '.join(sites.name))
+        """),
+        _code(f"""
+        plan = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r},
+                                   failures={p['failures']})
+        s = plan.summary()
+        print(f"{p['name']} at {p['budget_ms']:g} ms p99, N-{p['failures']}: "
+              f"{{s['site_count']}} sites ({{s['status']}}, lower bound {{s['lower_bound']:.0f}}), "
+              f"radius {{s['max_radius_km']:,.0f}} km")
+        print(f"single-coverable: {{s['n_demand_single_coverable']}} places, "
+              f"{{s['population_single_coverable']:,.0f}} people")
+        print(f"uncoverable: {{s['n_demand_uncoverable']}} places, "
+              f"{{s['population_uncoverable']:,.0f}} people")
+        print(f"proposed new sites: {{s['proposed']['proposed_sites']}}")
+        """, HEADLINE_TAG),
+        _md("""
+        ## Uncoverable versus single-coverable demand
+
+        `plan.gaps` is the demand that is not N-1 safe, in two kinds that call for different
+        answers:
+
+        - **uncoverable**: no candidate within budget at all. These users are outside the
+          budget even when every site is up; the plan cannot serve them at this latency.
+        - **single-coverable**: exactly one candidate within budget. The plan opens it (the
+          requirement is capped at the number of candidates a user has), so they are served
+          normally, but when that one site fails they fall outside the budget.
+
+        Neither is dropped: both are reported with their population.
+        """),
+        _code("""
+        gaps = plan.gaps
+        table = gaps.groupby('coverage_status').agg(places=('demand_id', 'size'),
+                                                    population=('population', 'sum'))
+        table['share_of_country'] = table['population'] / s['population_total']
+        table
+        """),
+        _code("""
+        gaps.sort_values('population', ascending=False)[
+            ['name', 'population', 'coverage_status', 'n_covering_sites', 'primary_site_id',
+             'primary_latency_ms', 'n1_latency_ms']].head(10)
+        """),
+        _md("""
+        ## Which failure hurts
+
+        Users with two sites in budget never leave it under a single failure. The damage of
+        a failure is therefore concentrated on the single-coverable users of the failed
+        site, and `plan.failures` shows which sites those are: the ones whose loss the
+        operator has no answer to at this budget.
+        """),
+        _code("""
+        f = plan.failures.merge(plan.sites[['site_id', 'name']],
+                                left_on='failed_site_id', right_on='site_id')
+        assert (f['population_outside_budget_redundant'] == 0).all()
+        f.sort_values('population_outside_budget', ascending=False)[
+            ['name', 'population_rerouted', 'population_outside_budget',
+             'worst_latency_ms']].head(5)
+        """),
+        _md("""
+        ## Proposed new sites
+
+        `plan.proposed` suggests where to build: the fewest new locations (chosen among the
+        gap points themselves, with the same exact multicover solver) such that every gap
+        point gets the sites it is missing within its budget radius. `n_demand_gained` and
+        `population_gained` count the gap points and people each new site serves. An
+        isolated point with no other gap point in reach can receive only one proposal (one
+        site per location), so it stays single-coverable; the summary counts those as
+        *still short*.
+        """),
+        _code("""
+        print(s['proposed'])
+        plan.proposed.sort_values('population_gained', ascending=False).head(10)
+        """),
+        _md("""
+        ## Do the proposals close the gaps?
+
+        Add the proposed locations to the candidate list and plan again. Now the only users
+        without two sites in budget should be the ones the proposal reported as still short,
+        and the new plan tells us how many of the new sites are really needed together with
+        the existing candidates.
+        """),
+        _code(f"""
+        new_sites = plan.proposed.rename(columns={{'proposed_site_id': 'site_id'}})[
+            ['site_id', 'lat', 'lon']].assign(name='proposed', tier='proposed', required=False)
+        replan = coverage.plan_sites(demand, pd.concat([sites, new_sites], ignore_index=True),
+                                     budget_ms={p['budget_ms']!r}, failures={p['failures']},
+                                     kmedian_time_limit_s=10)
+        r = replan.summary()
+        before = s['population_single_coverable'] + s['population_uncoverable']
+        after = r['population_single_coverable'] + r['population_uncoverable']
+        n_new = int((replan.sites['tier'] == 'proposed').sum())
+        print(f"people not N-1 safe: {{before:,.0f}} before, {{after:,.0f}} after "
+              f"(proposal said {{s['proposed']['population_still_short']:,.0f}} stay short)")
+        print(f"new plan: {{r['site_count']}} sites ({{r['status']}}), of which {{n_new}} new")
+        """, HEADLINE_TAG),
+        _md("""
+        ## The map
+
+        On the map the gaps stand out against the redundant demand: the single-coverable and
+        uncoverable layers, and the users that lose the budget when their only site fails.
+        Compare it with the new plan's map to see where the proposed sites go.
+        """),
+        _code("""
+        plan.explore(tiles=None)
+        """),
+        _code("""
+        replan.explore(tiles=None)
+        """),
+    ]
+
+
+def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
+    p = SWEEP
+    return [
+        _md(f"""
+        # Budget and failure level: the trade-off curve for {p['name']}
+
+        How many sites a fleet needs depends on two decisions: the **latency budget** the
+        product promises (30, 50 or 100 ms p99 are common tiers) and how many simultaneous
+        site failures it must survive (**N-0**: none, **N-1**: any one site, **N-2**: any
+        two). This notebook plans {p['name']} (mainland, Madeira and the Azores) for every
+        combination of budgets from {p['budgets_ms'][0]} to {p['budgets_ms'][-1]} ms and
+        failure levels {', '.join(map(str, p['failures']))}, and plots the trade-off.
+        Candidates are the places of at least {p['candidate_min_population']:,} people.
+        """),
+        _code(f"""
+        %matplotlib inline
+        import time
+
+        import matplotlib.pyplot as plt
+        import pandas as pd
+
+        import coverage
+        from coverage.datasets import geonames_candidates, geonames_demand
+
+        demand = geonames_demand({p['country']!r})
+        sites = {_candidates(p)}
+        model = coverage.LatencyModel()
+        print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
+              f'{{len(sites)}} candidate sites')
+        print(f"access + inference alone take {{model.p99_ms(0.0, 'ftth'):.1f}} ms p99 with FTTH")
+        """),
+        _md("""
+        ## Where the curve starts
+
+        The budget has a floor: access, proxy and inference take their share even when the
+        site is next door, and no number of sites buys that back. Below it the planner
+        refuses, and says why; just above it the radius is a few tens of km.
+        """),
+        _code("""
+        try:
+            coverage.plan_sites(demand, sites, budget_ms=20.0)
+        except coverage.InfeasibleBudgetError as exc:
+            print(exc)
+        for budget in (22.0, 25.0, 30.0):
+            print(f"{budget:g} ms -> radius {model.radius_km(budget, 'ftth'):,.0f} km")
+        """),
+        _md(f"""
+        ## The sweep
+
+        Each plan is an exact minimum (with a {p['time_limit_s']:g} s limit for HiGHS; the
+        `status` and `lower_bound` columns say whether it was proven). The site count does
+        not depend on where the k-median stage then places the sites, so the sweep gives that
+        stage only {p['kmedian_time_limit_s']:g} s (local search, no exact placement MILP),
+        which keeps each plan well under a second.
+        `short` is the population with fewer than k + 1 candidates within budget, the users
+        no choice of candidates can protect at that failure level.
+        """),
+        _code(f"""
+        BUDGETS_MS = {p['budgets_ms']!r}
+        FAILURES = {p['failures']!r}
+        rows = []
+        t0 = time.perf_counter()
+        for k in FAILURES:
+            for budget in BUDGETS_MS:
+                s = coverage.plan_sites(demand, sites, budget_ms=budget, failures=k,
+                                        time_limit_s={p['time_limit_s']!r},
+                                        kmedian_time_limit_s={p['kmedian_time_limit_s']!r}
+                                        ).summary()
+                rows.append({{'budget_ms': budget, 'failures': k, 'sites': s['site_count'],
+                             'lower_bound': s['lower_bound'], 'status': s['status'],
+                             'radius_km': s['max_radius_km'],
+                             'short': s['proposed']['population_gap'],
+                             'short_share': s['proposed']['population_gap'] / s['population_total'],
+                             'mean_latency_ms': s['mean_latency_ms']}})
+        sweep = pd.DataFrame(rows)
+        sweep.to_csv({p['csv']!r}, index=False)
+        print(f'{{len(sweep)}} plans in {{time.perf_counter() - t0:.0f}} s, '
+              f"{{(sweep.status == 'optimal').sum()}} proven optimal")
+        sweep.pivot(index='budget_ms', columns='failures', values='sites')
+        """, HEADLINE_TAG),
+        _md("""
+        ## The trade-off plot
+
+        Left: sites against budget, one curve per failure level. Right: the share of the
+        population that has fewer than k + 1 candidates in budget, and so cannot be
+        protected at that level whatever is built from this candidate list. Read them
+        together: at the tightest budgets the site count is limited by the candidates, not
+        by the demand, and a large share of users is left short.
+        """),
+        _code("""
+        from matplotlib.ticker import ScalarFormatter
+
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        styles = {0: ('o', '-'), 1: ('s', '--'), 2: ('^', ':')}
+        for k, g in sweep.groupby('failures'):
+            marker, line = styles.get(k, ('x', '-'))
+            ax1.plot(g.budget_ms, g.sites, marker=marker, linestyle=line, label=f'N-{k}')
+            ax2.plot(g.budget_ms, 100 * g.short_share, marker=marker, linestyle=line,
+                     label=f'N-{k}')
+        for ax in (ax1, ax2):
+            for tier in (30, 50, 100):
+                ax.axvline(tier, color='grey', linestyle='--', linewidth=0.8)
+                ax.annotate(f'{tier} ms', (tier, 1), xycoords=('data', 'axes fraction'),
+                            xytext=(3, -12), textcoords='offset points', color='grey')
+            ax.set_xlim(right=max(BUDGETS_MS) + 12)
+            ax.set_xlabel('latency budget, ms p99')
+            ax.legend(title='failures tolerated', loc='center right')
+        ax1.set_yscale('log')
+        ax1.minorticks_off()
+        ax1.set_yticks([1, 2, 3, 5, 10, 20, 40])
+        ax1.yaxis.set_major_formatter(ScalarFormatter())
+        ax1.set_ylabel('fewest sites (log scale)')
+        ax2.set_ylabel('population short of k + 1 candidates, %')
+        ax1.set_title('Sites needed')
+        ax2.set_title('Demand that cannot be protected')
+        fig.tight_layout()
+        plt.show()
+        """),
+        _md("""
+        ## Reading the curve
+
+        - **The knee**: near the fixed share of the budget (access + inference) the radius
+          is a few tens of km and every town needs a site of its own; a few milliseconds
+          more buy hundreds of km and the count collapses. Past about 50 ms a handful of
+          sites covers the country and more budget buys almost nothing.
+        - **The price of resilience** is the vertical gap between the curves at a given
+          budget: the sites N-1 and N-2 add over N-0.
+        - **Islands**: Madeira and the Azores are far from the mainland. At tight budgets
+          they must be served by their own candidates, and where an island has fewer than
+          k + 1 of them its users stay short (right panel) until the budget reaches the
+          mainland. The steps of the curves between 30 and 50 ms are the islands coming
+          within reach of one another and of the mainland.
+        """),
+        _code("""
+        at_tiers = sweep[sweep.budget_ms.isin([30, 50, 100])]
+        at_tiers.pivot(index='budget_ms', columns='failures',
+                       values=['sites', 'short']).round().astype(int)
+        """),
+    ]
+
+
+NOTEBOOKS = {
+    "01_plan_a_country.ipynb": plan_a_country,
+    "02_gaps_and_proposed_sites.ipynb": gaps_and_proposed_sites,
+    "03_budget_and_failure_sweep.ipynb": budget_and_failure_sweep,
+}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook ``name`` (a key of :data:`NOTEBOOKS`), unexecuted, with stable cell ids."""
+    cells = NOTEBOOKS[name]()
+    stem = name.split("_", 1)[0]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"nb{stem}-{i:02d}"
+    nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    out = ROOT / "notebooks" / "01_plan_and_gaps.ipynb"
-    nbformat.write(nb, out)
-    print(f"wrote {out}")
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    return nb
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=NOTEBOOK_DIR, help="output directory")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in NOTEBOOKS:
+        path = args.out / name
+        nbformat.write(build(name), path)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

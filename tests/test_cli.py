@@ -15,7 +15,8 @@ from shapely.geometry import Point
 EXE = str(Path(sys.executable).with_name("edge-coverage"))
 OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
            "proposed_sites.csv",
-           "map.html"}
+           "map.html",
+           "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet"}
 
 
 def run(*args, cwd=None):
@@ -59,7 +60,12 @@ def test_plan_on_sample_files(tmp_path, demand, candidates):
     assert (f["population_outside_budget"] == 0).all()
     g = gpd.read_file(out / "sites.geojson")
     assert len(g) == 8 and g.crs.to_epsg() == 4326
-    assert "map:" in r.stdout and "sites: 8 (optimal" in r.stdout
+    assert "map:" in r.stdout and "sites: 8 (optimal" in r.stdout and "report:" in r.stdout
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert sorted(sweep["budget_ms"]) == [20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert sweep.loc[sweep["budget_ms"] == 30, "site_count"].item() == 8
+    assert len(gpd.read_file(out / "plan.gpkg", layer="sites")) == 8
+    assert len(gpd.read_parquet(out / "demand.parquet")) == 458
 
 
 def test_every_model_parameter_is_recorded(tmp_path):
@@ -216,3 +222,54 @@ def test_aggregate_option_reports_the_loss(tmp_path):
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
             DATA / "west_candidates.csv", "--aggregate-km", -5, "--out", tmp_path / "bad")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_no_report_no_gis_writes_the_tables_only(tmp_path):
+    out = tmp_path / "plain"
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--no-report", "--no-gis", "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert {p.name for p in out.iterdir()} == OUTPUTS - {"map.html", "sweep.csv", "report.html",
+                                                       "plan.gpkg", "demand.parquet",
+                                                       "sites.parquet"}
+    assert "report:" not in r.stdout
+    # the report command explains what is missing and how to get it
+    r = run("report", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "sweep.csv" in r.stderr and "--no-report" in r.stderr
+
+
+def test_report_command_rebuilds_the_report(tmp_path):
+    out = tmp_path / "p"
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--budget-ms", 35, "--no-map", "--no-gis",
+            "--sweep-budgets-ms", "30,50,100", "--out", out)
+    assert r.returncode == 0, r.stderr
+    first = (out / "report.html").read_bytes()
+    (out / "report.html").unlink()
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert (out / "report.html").read_bytes() == first
+    assert "report:" in r.stdout and not [p for p in out.iterdir() if p.name.startswith(".")]
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert sorted(sweep["budget_ms"]) == [30, 35, 50, 100]
+
+
+@pytest.mark.parametrize("make", ["missing", "partial"])
+def test_report_command_on_a_bad_directory_exit_2(tmp_path, make):
+    d = tmp_path / "plan"
+    if make == "partial":
+        d.mkdir()
+        (d / "summary.json").write_text("{}")
+    r = run("report", d)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and str(d) in r.stderr
+    assert r.stderr.startswith("edge-coverage: error: plan directory")
+    assert not d.is_dir() or not (d / "report.html").exists()
+
+
+def test_bad_sweep_option_exit_2(tmp_path):
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--sweep-budgets-ms", "30,-1", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "--sweep-budgets-ms" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,7 +1,13 @@
-"""Tests for coverage.maps: offline HTML, layers, legend, escaping, atomic save, scale."""
+"""Tests for coverage.maps: offline HTML, layers, payload numbers, H3 binning, escaping, save.
+
+The plan builders here (:func:`make_plan`, :func:`sample_plan`, :func:`national_plan`) are
+shared with ``tests/test_browser.py``, which opens the same maps in headless Chromium.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 import types
@@ -15,18 +21,26 @@ folium = pytest.importorskip("folium")
 
 from coverage.errors import InputValidationError  # noqa: E402
 from coverage.maps import (  # noqa: E402
+    LAYER_AREAS,
     LAYER_DEMAND,
+    LAYER_FAILURE,
+    LAYER_GAPS,
     LAYER_N1,
+    LAYER_OUTSIDE,
+    LAYER_PROPOSED,
     LAYER_RADIUS,
-    LAYER_SINGLE,
-    LAYER_SITES,
-    LAYER_UNCOVERABLE,
+    LAYER_STATUS,
+    choose_h3_resolution,
+    h3_bins,
+    layer_names,
     plan_map,
     save_map,
 )
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+EVIL_TIER = "<img src=x onerror=alert(2)>"
 
 EXTERNAL_TAG = re.compile(
     r"<script\b[^>]*\bsrc\s*=|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE
@@ -116,12 +130,52 @@ def make_plan(n_demand: int = 50, n_sites: int = 6, seed: int = 0) -> types.Simp
     )
 
 
+@functools.cache
+def sample_plan(evil: bool = False):
+    """A real plan of the sample data in ``data/`` (68 candidates, 458 demand points).
+
+    With ``evil=True`` the candidate Phoenix is renamed ``<script>alert(1)</script>`` and
+    made an existing (required) site, so it is always chosen.
+    """
+    from coverage.io import read_demand, read_sites
+    from coverage.plan import plan_sites
+
+    demand = read_demand(DATA / "west_demand.csv")
+    sites = read_sites(DATA / "west_candidates.csv")
+    if evil:
+        sites = sites.copy()
+        k = int(np.flatnonzero(sites["name"].to_numpy() == "Phoenix")[0])
+        sites.loc[sites.index[k], "name"] = EVIL
+        sites.loc[sites.index[k], "tier"] = EVIL_TIER
+        sites["required"] = False
+        sites.loc[sites.index[k], "required"] = True
+    return plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5)
+
+
+@functools.cache
+def national_plan():
+    """A real plan above the 20,000-point threshold (synthetic clustered US, 24k x 250)."""
+    from coverage.plan import plan_sites
+    from coverage.synthetic import clustered_instance
+
+    demand, sites = clustered_instance(24_000, 250, seed=3)
+    return plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=5,
+                      time_limit_s=60)
+
+
+def payload(text: str) -> dict:
+    """The JSON payload handed to ``covmap(...)`` in a rendered map."""
+    start = text.index("= covmap(") + len("= covmap(")
+    obj, _ = json.JSONDecoder().raw_decode(text[start:])
+    return obj
+
+
 @pytest.fixture(scope="module")
 def plan() -> types.SimpleNamespace:
     return make_plan()
 
 
-def _save(plan: types.SimpleNamespace, path: Path, **kwargs: object) -> str:
+def _save(plan, path: Path, **kwargs: object) -> str:
     out = save_map(plan_map(plan, **kwargs), path)
     assert out == path
     return path.read_text(encoding="utf-8")
@@ -130,14 +184,16 @@ def _save(plan: types.SimpleNamespace, path: Path, **kwargs: object) -> str:
 def test_offline_no_external_assets(plan, tmp_path):
     text = _save(plan, tmp_path / "map.html", tiles=None)
     assert not EXTERNAL_TAG.search(text)
-    for lib in ("jquery", "bootstrap", "awesome-markers", "fontawesome", "font-awesome", "d3."):
+    # (not "d3.": folium's random element names can end in "d3" before a ".")
+    for lib in ("jquery", "bootstrap", "awesome-markers", "fontawesome", "font-awesome", "d3.min"):
         assert lib not in text.lower()
     # No tile server at all without tiles.
     assert "openstreetmap" not in text.lower()
     assert "{z}" not in text
-    # Leaflet itself is inline.
+    # Leaflet and the map script are inline.
     assert "Leaflet 1.9.4" in text
     assert ".leaflet-container" in text
+    assert "var covmap = (function" in text
     assert "preferCanvas" in text
 
 
@@ -148,24 +204,43 @@ def test_osm_tiles_only_as_js_url(plan, tmp_path):
 
 
 def test_layers_listed(plan, tmp_path):
-    text = _save(plan, tmp_path / "map.html", tiles=None)
-    for name in (LAYER_DEMAND, LAYER_SITES, LAYER_RADIUS, LAYER_N1, LAYER_UNCOVERABLE):
-        assert f'"{name}"' in text
-    assert f'"{LAYER_SINGLE}"' in text
+    m = plan_map(plan, tiles=None)
+    assert layer_names(m) == [
+        LAYER_DEMAND,
+        LAYER_STATUS,
+        LAYER_N1,
+        LAYER_OUTSIDE,
+        LAYER_GAPS,
+        "Sites: edge",
+        "Sites: metro",
+        LAYER_RADIUS,
+        LAYER_AREAS,
+        LAYER_FAILURE,
+    ]
+    text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
     assert "L.control.layers" in text
-    # Budget radius is a Circle in metres, hidden at start.
-    assert '"radius": 120000.0' in text
+    for name in layer_names(m):
+        assert json.dumps(name) in text
+    assert "covmap-explorer" in text
 
 
-def test_status_layers_only_when_present(tmp_path):
+def test_optional_layers_only_when_present(tmp_path):
     plan = make_plan()
     d = plan.demand
     d["coverage_status"] = "redundant"
     d["n1_within_budget"] = True
+    d.loc[d["primary_site_id"].isna(), "primary_site_id"] = "S000"
+    names = layer_names(plan_map(plan, tiles=None))
+    assert LAYER_GAPS not in names and LAYER_OUTSIDE not in names
+    assert LAYER_PROPOSED not in names
+    plan.proposed = pd.DataFrame(
+        {"proposed_site_id": ["P1"], "lat": [46.0], "lon": [7.0], "n_demand_gained": [3],
+         "population_gained": [1234.0]}
+    )
     text = _save(plan, tmp_path / "map.html", tiles=None)
-    for name in (LAYER_N1, LAYER_UNCOVERABLE, LAYER_SINGLE):
-        assert f'"{name}"' not in text
-    assert f'"{LAYER_DEMAND}"' in text
+    assert LAYER_PROPOSED in layer_names(plan_map(plan, tiles=None))
+    assert payload(text)["proposed"]["tip"] == ["Proposed P1"]
+    assert "1,234" in payload(text)["proposed"]["popup"][0]
 
 
 def test_legend_numbers(plan, tmp_path):
@@ -185,11 +260,17 @@ def test_legend_numbers(plan, tmp_path):
     assert f"<th>Sites</th><td>{s['site_count']}</td>" in text
 
 
-def test_site_name_escaped(plan, tmp_path):
-    text = _save(plan, tmp_path / "map.html", tiles=None)
+def test_site_and_tier_names_escaped(tmp_path):
+    plan = make_plan()
+    plan.sites.loc[2, "tier"] = EVIL_TIER
+    m = plan_map(plan, tiles=None)
+    assert "Sites: &lt;img src=x onerror=alert(2)&gt;" in layer_names(m)
+    text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
     assert EVIL_ESCAPED in text
     assert EVIL not in text
     assert "alert(1)</script" not in text
+    assert EVIL_TIER not in text
+    assert "<img" not in text
 
 
 def test_atomic_write_leaves_no_temp_files(plan, tmp_path):
@@ -218,17 +299,16 @@ def test_existing_map_is_made_offline(plan, tmp_path):
     assert any("jquery" in url for _, url in folium.Map.default_js)
 
 
-def test_max_demand_points_keeps_most_populous(plan, tmp_path):
-    text = _save(plan, tmp_path / "map.html", tiles=None, max_demand_points=10)
-    assert "Showing the 10 most populous of 50 demand points" in text
-    top = plan.demand.nlargest(10, "population")["name"]
-    bottom = plan.demand.nsmallest(5, "population")["name"]
-    assert all(f'"{n}"' in text for n in top)
-    assert not any(f'"{n}"' in text for n in bottom)
-
-
 @pytest.mark.parametrize(
-    "kwargs", [{"tiles": "stamen"}, {"max_demand_points": 0}, {"max_demand_points": 2.5}]
+    "kwargs",
+    [
+        {"tiles": "stamen"},
+        {"max_points": 0},
+        {"max_points": 2.5},
+        {"aggregate": "grid"},
+        {"h3_resolution": 16},
+        {"h3_resolution": True},
+    ],
 )
 def test_bad_options_raise(plan, kwargs):
     with pytest.raises(InputValidationError):
@@ -243,6 +323,141 @@ def test_missing_columns_listed(plan):
     assert "lat" in str(err.value)
 
 
+def test_points_payload_is_largest_first_and_complete(plan, tmp_path):
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None))
+    units = data["units"]
+    assert data["config"]["mode"] == "points"
+    assert len(units["pop"]) == len(plan.demand)
+    assert units["pop"] == sorted(units["pop"], reverse=True)
+    total = plan.demand["population"].sum()
+    assert sum(units["pop"]) == pytest.approx(total, abs=len(units["pop"]))
+    # Uncoverable points have no primary site and no primary latency.
+    unc = [i for i, s in enumerate(units["st"]) if s == 2]
+    assert unc and all(units["p"][i] == -1 and units["pl"][i] == -1 for i in unc)
+
+
+def test_h3_bins_match_h3_point_by_point():
+    h3 = pytest.importorskip("h3")
+    rng = np.random.default_rng(7)
+    n = 4000
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    lat[:6] = [90.0, -90.0, 0.0, 0.0, 37.0, -12.0]  # poles, antimeridian
+    lon[:6] = [0.0, 0.0, 180.0, -180.0, 179.99999, -179.99999]
+    for res in range(0, 11):
+        codes, cells = h3_bins(lat, lon, res)
+        got = np.asarray(cells)[codes]
+        want = np.array([h3.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)])
+        assert (got == want).all(), (res, int((got != want).sum()))
+        assert cells == sorted(set(want.tolist()))
+    with pytest.raises(ValueError):
+        h3_bins(lat, lon, 11)
+
+
+def test_choose_resolution_follows_extent():
+    rng = np.random.default_rng(0)
+    us = (rng.uniform(25, 49, 50_000), rng.uniform(-124, -67, 50_000))
+    city = (rng.uniform(40.6, 40.9, 50_000), rng.uniform(-74.1, -73.8, 50_000))
+    r_us = choose_h3_resolution(*us, max_cells=30_000)
+    r_city = choose_h3_resolution(*city, max_cells=30_000)
+    assert r_city > r_us
+    for (lat, lon), r in ((us, r_us), (city, r_city)):
+        assert len(h3_bins(lat, lon, r)[1]) <= 30_000
+        if r < 10:
+            assert len(h3_bins(lat, lon, r + 1)[1]) > 30_000 * 0.9
+
+
+def test_hexagon_payload_conserves_population_and_failures(tmp_path):
+    plan = make_plan(n_demand=3000, n_sites=12, seed=2)
+    text = _save(plan, tmp_path / "map.html", tiles=None, max_points=1000)
+    data = payload(text)
+    units, cfg = data["units"], data["config"]
+    assert cfg["mode"] == "h3" and cfg["h3Resolution"] is not None
+    n_vertices = np.diff(units["hv"])
+    assert len(n_vertices) == len(units["pop"]) and ((n_vertices >= 5) & (n_vertices <= 10)).all()
+    assert len(units["hx"]) == 2 * units["hv"][-1]
+    assert sum(units["np"]) == len(plan.demand)
+    total = plan.demand["population"].sum()
+    assert sum(units["pop"]) == pytest.approx(total, abs=len(units["pop"]))
+    assert sum(units["sp"]) == pytest.approx(total, abs=3 * len(units["pop"]))
+    assert "aggregated to" in text and "H3 hexagons" in text
+    _check_failure_records(plan, data)
+
+
+def _check_failure_records(plan, data) -> None:
+    """The explorer's records add up to plan.demand per failed site, people and worst ms."""
+    f, d = data["failures"], plan.demand
+    ids = list(plan.sites["site_id"].astype(str))
+    served = d[d["primary_site_id"].notna()]
+    for s, sid in enumerate(ids):
+        rows = range(f["off"][s], f["off"][s + 1])
+        mine = served[served["primary_site_id"].astype(str) == sid]
+        assert sum(f["pop"][r] for r in rows) == pytest.approx(
+            mine["population"].sum(), abs=len(rows) + 1
+        )
+        out = mine.loc[~mine["n1_within_budget"].astype(bool), "population"].sum()
+        assert sum(f["out"][r] for r in rows) == pytest.approx(out, abs=len(rows) + 1)
+        if len(mine) and mine["n1_latency_ms"].notna().any():
+            assert max(f["lat"][r] for r in rows) == pytest.approx(
+                mine["n1_latency_ms"].max(), abs=0.051
+            )
+
+
+def test_real_plan_payload(tmp_path):
+    plan = sample_plan()
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None))
+    units, cfg = data["units"], data["config"]
+    # Failure explorer numbers are those of plan.failures.
+    _check_failure_records(plan, data)
+    f = data["failures"]
+    for s, row in enumerate(plan.failures.itertuples()):
+        rows = range(f["off"][s], f["off"][s + 1])
+        assert str(row.failed_site_id) == str(plan.sites["site_id"].iloc[s])
+        assert sum(f["pop"][r] for r in rows) == pytest.approx(row.population_rerouted, abs=2)
+    # The latency waterfall adds up to the primary latency of every served point.
+    wf = cfg["waterfall"]
+    assert wf is not None and cfg["msPerKm"] == pytest.approx(plan.model.ms_per_km)
+    served = [i for i, p in enumerate(units["p"]) if p >= 0]
+    assert served
+    for i in served:
+        parts = sum(v for _, v in wf[units["ac"][i]]["parts"])
+        assert parts + units["pd"][i] == pytest.approx(units["pl"][i], abs=0.2)
+    assert {name.split(" ")[0] for name, _ in wf[0]["parts"]} >= {"access", "inference", "proxy"}
+    # Sites: existing ones flagged, tiers listed.
+    assert data["sites"]["req"] == plan.sites["required"].astype(int).tolist()
+    assert "Population served (primary)" in data["sites"]["popup"][0]
+
+
+def test_service_areas_contain_their_users(tmp_path):
+    shapely = pytest.importorskip("shapely")
+    plan = sample_plan()
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None))
+    areas = data["areas"]
+    ids = list(plan.sites["site_id"].astype(str))
+    assert len(areas["site"]) == (plan.sites["n_demand_primary"] > 0).sum()
+    for code, ring in zip(areas["site"], areas["ring"], strict=True):
+        poly = shapely.Polygon(np.asarray(ring).reshape(-1, 2)[:, ::-1]).buffer(2e-3)
+        users = plan.demand[plan.demand["primary_site_id"].astype(str) == ids[code]]
+        pts = shapely.points(users["lon"].to_numpy(), users["lat"].to_numpy())
+        assert shapely.contains(poly, pts).all(), ids[code]
+
+
+def test_national_plan_aggregates_to_hexagons(tmp_path):
+    plan = national_plan()
+    assert len(plan.demand) > 20_000
+    t0 = time.perf_counter()
+    path = save_map(plan_map(plan, tiles=None), tmp_path / "national.html")
+    elapsed = time.perf_counter() - t0
+    text = path.read_text(encoding="utf-8")
+    data = payload(text)
+    assert data["config"]["mode"] == "h3"
+    assert len(data["units"]["pop"]) <= 30_000
+    assert sum(data["units"]["np"]) == len(plan.demand)
+    assert elapsed < 20.0, elapsed
+    assert path.stat().st_size < 8_000_000
+    _check_failure_records(plan, data)
+
+
 def test_large_plan_fast_and_small(tmp_path):
     plan = make_plan(n_demand=30_000, n_sites=40, seed=1)
     t0 = time.perf_counter()
@@ -254,6 +469,7 @@ def test_large_plan_fast_and_small(tmp_path):
     # One JSON payload, not one folium object per point.
     text = path.read_text(encoding="utf-8")
     assert text.count("L.circleMarker(") < 10
+    assert text.count("L.polygon(") < 10
 
 
 def test_plugin_cdn_assets_dropped_with_warning(plan, tmp_path, caplog):
@@ -277,8 +493,8 @@ def test_numeric_ids_and_series_summary(tmp_path):
     plan.summary = lambda: summary
     text = _save(plan, tmp_path / "map.html", tiles=None)
     # Demand rows reference site labels by position; no "3.0"-style ids leak in.
-    labels = re.search(r'"siteLabels":(\[[^\]]*\])', text).group(1)
-    assert '"0.0"' not in labels and "(0)" in labels
+    labels = payload(text)["config"]["siteLabels"]
+    assert "0.0" not in " ".join(labels) and any("(0)" in label for label in labels)
     assert f"{summary['population_covered']:,.0f}" in text
 
 
@@ -300,12 +516,19 @@ def test_messy_values_do_not_break_the_map(tmp_path, caplog):
         text = _save(plan, tmp_path / "map.html", tiles=None)
     assert "no coordinates" in caplog.text
     assert "NaN" not in text.split("covmap-legend")[-1]
+    assert len(payload(text)["units"]["pop"]) == len(plan.demand) - 1
+
+
+def test_explore_returns_map():
+    m = sample_plan().explore(tiles=None)
+    assert isinstance(m, folium.Map)
+    assert LAYER_DEMAND in layer_names(m)
 
 
 def test_import_does_not_load_folium():
     import subprocess
     import sys
 
-    code = "import sys, coverage.maps; print('folium' in sys.modules)"
+    code = "import sys, coverage.maps; print('folium' in sys.modules, 'h3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

@@ -1,0 +1,777 @@
+"""``report.html``: a self-contained page that explains a plan.
+
+:func:`render_report` turns the tables of a plan directory (:class:`ReportData`: the content
+of ``summary.json``, ``sites.csv``, ``assignment.csv``, ``failures.csv``,
+``proposed_sites.csv`` and ``sweep.csv``) into one HTML page with no external asset and no
+script: the plots are SVG drawn by Matplotlib (object API, no display, no pyplot state) and
+embedded as ``data:`` images, and every text that comes from the data (ids, names, file
+names) is HTML-escaped. Every figure taken from ``summary.json`` carries its key and raw
+value (``data-key``, ``data-value``) so that tests and scripts can check it against the file.
+
+Sections: headline figures, site count against the budget (the sweep), the population-
+weighted latency distribution in normal operation and under each user's worst single failure,
+per-site load and utilisation, the criticality ranking of site failures, the coverage gaps
+and proposed sites, the model parameters and the inputs with their checksums.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
+           "SECTIONS"]
+
+SECTIONS = ("summary", "sweep", "latency", "sites", "criticality", "gaps", "parameters",
+            "inputs")
+"""``id`` of every ``<section>`` of the report, in page order."""
+
+MARKED_BUDGETS_MS = (30.0, 50.0, 100.0)
+MAX_TABLE_ROWS = 500
+_PLOT_ROWS = 30
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows: the tables of a plan directory.
+
+    Attributes
+    ----------
+    summary : dict
+        Content of ``summary.json``.
+    sites, assignment, failures, proposed, sweep : pandas.DataFrame
+        ``sites.csv``, ``assignment.csv``, ``failures.csv``, ``proposed_sites.csv`` and
+        ``sweep.csv``.
+    """
+
+    summary: dict[str, Any]
+    sites: pd.DataFrame
+    assignment: pd.DataFrame
+    failures: pd.DataFrame
+    proposed: pd.DataFrame
+    sweep: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _missing(x: Any) -> bool:
+    if x is None or x is pd.NA:
+        return True
+    return isinstance(x, float | np.floating) and math.isnan(float(x))
+
+
+def _num(x: Any, digits: int = 0, unit: str = "") -> str:
+    if _missing(x):
+        return "–"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return _e(x)
+    if math.isinf(v):
+        return "∞"
+    return f"{v:,.{digits}f}" + (f" {unit}" if unit else "")
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    return "–" if _missing(x) else f"{float(x):.{digits}%}"
+
+
+def _ms(x: Any) -> str:
+    return _num(x, 1, "ms")
+
+
+def _budget(x: Any) -> str:
+    return "–" if _missing(x) else _e(f"{float(x):g} ms")
+
+
+def _raw(x: Any) -> str:
+    """JSON text of a value for ``data-value`` (NaN as null)."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        x = None
+    return json.dumps(x, sort_keys=True, default=str)
+
+
+def _cell(key: str, value: Any, text: str) -> str:
+    return f'<td data-key="{_e(key)}" data-value="{_e(_raw(value))}">{text}</td>'
+
+
+def _kv_table(rows: Iterable[tuple[str, str, Any, str]], css: str = "kv") -> str:
+    """Rows of (label, data-key, raw value, formatted text) as a two-column table."""
+    body = "".join(f"<tr><th>{_e(label)}</th>{_cell(key, value, text)}</tr>"
+                   for label, key, value, text in rows)
+    return f'<table class="{css}"><tbody>{body}</tbody></table>'
+
+
+Formatter = Callable[[Any], str]
+
+
+def _table(df: pd.DataFrame, columns: Sequence[tuple[str, str, Formatter]],
+           total: int | None = None, what: str = "rows", numeric: Iterable[str] = ()) -> str:
+    """An HTML table of ``df`` (escaped), ``columns`` = (column, header, formatter)."""
+    numeric = set(numeric)
+    cols = [(c, h, f) for c, h, f in columns if c in df.columns]
+    cls = {c: ' class="n"' if c in numeric else "" for c, _, _ in cols}
+    head = "".join(f"<th{cls[c]}>{_e(h)}</th>" for c, h, _ in cols)
+    body = []
+    values = {c: df[c].tolist() for c, _, _ in cols}
+    for i in range(len(df)):
+        cells = "".join(f"<td{cls[c]}>{f(values[c][i])}</td>" for c, _, f in cols)
+        body.append(f"<tr>{cells}</tr>")
+    note = ""
+    if total is not None and total > len(df):
+        note = f'<p class="note">First {len(df):,} of {total:,} {_e(what)}.</p>'
+    return (f'<table class="data"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>{note}')
+
+
+def _text(x: Any) -> str:
+    return "–" if _missing(x) else _e(x)
+
+
+def _bool(x: Any) -> str:
+    if _missing(x):
+        return "–"
+    return "yes" if str(x).lower() in ("true", "1") else "no"
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def weighted_quantiles(values: npt.ArrayLike, weights: npt.ArrayLike,
+                       q: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Population-weighted quantiles (the smallest value whose weighted CDF reaches ``q``)."""
+    v = np.asarray(values, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if not len(v) or w.sum() <= 0:
+        return np.full(q.shape, np.nan)
+    order = np.argsort(v, kind="stable")
+    cw = np.cumsum(w[order])
+    cw /= cw[-1]
+    idx = np.minimum(np.searchsorted(cw, q - 1e-12, side="left"), len(v) - 1)
+    return v[order][idx]
+
+
+def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.DataFrame]:
+    """Latency of every served user, normal and under its worst single failure.
+
+    A user's worst single failure is the failure of its primary site: it is then served by
+    the nearest surviving site (``n1_latency_ms``); no other single failure changes its
+    latency. The p50 latency under failure is the failure latency shifted by the user's own
+    (p50 - percentile) offset, which does not depend on distance.
+
+    Parameters
+    ----------
+    assignment : pandas.DataFrame
+        ``assignment.csv``.
+    percentile : str
+        The budget percentile (``primary_latency_ms`` and ``n1_latency_ms`` are at it).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Curve label -> ``latency_ms, population`` (finite latencies only).
+    """
+    a = assignment
+    pop = a["population"].to_numpy(dtype=np.float64)
+    p50 = a["primary_p50_ms"].to_numpy(dtype=np.float64)
+    pct = a["primary_latency_ms"].to_numpy(dtype=np.float64)
+    n1 = a["n1_latency_ms"].to_numpy(dtype=np.float64)
+    curves = {"normal, p50": p50}
+    if percentile != "p50":
+        curves[f"normal, {percentile}"] = pct
+    curves["worst single failure, p50"] = n1 + (p50 - pct)
+    if percentile != "p50":
+        curves[f"worst single failure, {percentile}"] = n1
+    out = {}
+    for label, lat in curves.items():
+        ok = np.isfinite(lat)
+        out[label] = pd.DataFrame({"latency_ms": lat[ok], "population": pop[ok]})
+    return out
+
+
+def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
+    """Per-site load in normal operation and under the worst single failure of another site.
+
+    When site ``f`` fails its users move to their nearest surviving site (``n1_site_id``;
+    ``backup_site_id`` for plan directories written before that column existed). A site's
+    peak load is its own users plus the largest group that any one failure sends to it; its
+    utilisation is normal load / peak load, the share of the N-1 capacity it uses every day.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        ``sites.csv``.
+    assignment : pandas.DataFrame
+        ``assignment.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``site_id, name, tier, population_primary, n_demand_primary, population_backup,
+        peak_load, peak_failure_site_id, utilisation, share_of_population``, by peak load.
+    """
+    to = "n1_site_id" if "n1_site_id" in assignment.columns else "backup_site_id"
+    a = assignment[assignment["primary_site_id"].notna() & assignment[to].notna()]
+    moved = a.groupby([a["primary_site_id"].astype(str), a[to].astype(str)])["population"].sum()
+    s = sites.copy()
+    ids = s["site_id"].astype(str)
+    if len(moved):
+        moved = moved.rename_axis(["failed", "to"]).reset_index()
+        best = moved.sort_values(["population", "failed"], ascending=[False, True],
+                                 kind="stable").drop_duplicates("to").set_index("to")
+        extra = ids.map(best["population"]).fillna(0.0)
+        s["peak_failure_site_id"] = ids.map(best["failed"])
+    else:
+        extra = pd.Series(0.0, index=s.index)
+        s["peak_failure_site_id"] = None
+    normal = s["population_primary"].astype(np.float64)
+    s["peak_load"] = normal + extra.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s["utilisation"] = np.where(s["peak_load"] > 0, normal / s["peak_load"], np.nan)
+    total = float(assignment["population"].sum())
+    s["share_of_population"] = normal / total if total > 0 else np.nan
+    cols = ["site_id", "name", "tier", "population_primary", "n_demand_primary",
+            "population_backup", "peak_load", "peak_failure_site_id", "utilisation",
+            "share_of_population"]
+    s = s[[c for c in cols if c in s.columns]]
+    return s.sort_values(["peak_load", "site_id"], ascending=[False, True],
+                         kind="stable").reset_index(drop=True)
+
+
+def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """Site failures ranked by the harm they do.
+
+    Ranked by population pushed outside the budget, then population re-routed, then the
+    worst re-routed latency (all descending), then site id.
+
+    Parameters
+    ----------
+    failures : pandas.DataFrame
+        ``failures.csv``.
+    sites : pandas.DataFrame
+        ``sites.csv`` (for the names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank`` (1 = worst), ``name`` and the columns of ``failures.csv``.
+    """
+    f = failures.copy()
+    f["failed_site_id"] = f["failed_site_id"].astype(str)
+    names = sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")["name"]
+    f["name"] = f["failed_site_id"].map(names)
+    f = f.sort_values(
+        ["population_outside_budget", "population_rerouted", "worst_latency_ms",
+         "failed_site_id"], ascending=[False, False, False, True], kind="stable",
+        na_position="last").reset_index(drop=True)
+    f.insert(0, "rank", np.arange(1, len(f) + 1))
+    return f
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _label(text: Any, width: int = 28) -> str:
+    """Plot label: shortened, with ``$`` escaped so Matplotlib never parses mathtext."""
+    t = str(text)
+    if len(t) > width:
+        t = t[: width - 1] + "…"
+    return t.replace("$", r"\$")
+
+
+def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2)) -> str:
+    """Draw on a new Matplotlib figure and return it as an ``<img>`` with an SVG data URI."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "edge-coverage",
+                                "font.size": 9, "axes.spines.top": False,
+                                "axes.spines.right": False}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing")
+        fig = Figure(figsize=size, layout="constrained")
+        draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="plot" alt="" src="data:image/svg+xml;base64,{data}">'
+
+
+def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
+        for i, (k, g) in enumerate(sweep.groupby("failures", sort=True)):
+            c = colours[i % len(colours)]
+            g = g.sort_values("budget_ms")
+            ok = g[g["site_count"].notna()]
+            ax.plot(ok["budget_ms"], ok["site_count"].astype(float), "-", color=c,
+                    label=f"N-{k}: fewest sites")
+            opt = ok[ok["status"] == "optimal"]
+            ax.plot(opt["budget_ms"], opt["site_count"].astype(float), "o", color=c)
+            un = ok[ok["status"] != "optimal"]
+            if len(un):
+                ax.plot(un["budget_ms"], un["site_count"].astype(float), "o", mfc="white",
+                        color=c, label=f"N-{k}: not proven optimal (bar: lower bound)")
+                ax.vlines(un["budget_ms"], un["lower_bound"], un["site_count"].astype(float),
+                          color=c, lw=1)
+            bad = g[g["site_count"].isna()]
+            if len(bad):
+                ax.plot(bad["budget_ms"], np.zeros(len(bad)), "x", color="#888888",
+                        clip_on=False, label="no plan (budget below access + inference)")
+        top = float(np.nanmax(sweep["site_count"].astype(float))) if \
+            sweep["site_count"].notna().any() else 1.0
+        for b in MARKED_BUDGETS_MS:
+            ax.axvline(b, ls=":", color="#999999", lw=1)
+            ax.annotate(f"{b:g} ms", (b, 1.0), xycoords=("data", "axes fraction"),
+                        ha="center", va="bottom", fontsize=8, color="#555555")
+        b, n = summary.get("budget_ms"), summary.get("site_count")
+        if b is not None and n is not None:
+            ax.plot([b], [n], marker="*", ms=16, color="#d62728", ls="none",
+                    label=f"this plan: {n} sites at {b:g} ms")
+        ax.set_xlabel(f"latency budget, ms ({summary.get('percentile', 'p99')})")
+        ax.set_ylabel("sites")
+        ax.set_ylim(bottom=0, top=max(top * 1.12, 1.0))
+        ax.legend(frameon=False, fontsize=8)
+    return _svg(draw)
+
+
+def _plot_cdf(curves: dict[str, pd.DataFrame], budget: float) -> str:
+    qs = np.linspace(0.0, 1.0, 801)
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        styles = {"normal": "-", "worst": "--"}
+        colours = {"p50": "#2ca02c", "p99": "#1f77b4"}
+        for label, df in curves.items():
+            if not len(df) or df["population"].sum() <= 0:
+                continue
+            v = weighted_quantiles(df["latency_ms"], df["population"], qs)
+            pct = label.rsplit(", ", 1)[-1]
+            style = styles[label.split(",")[0].split(" ")[0]]
+            ax.plot(v, qs, drawstyle="steps-post", ls=style, color=colours.get(pct, "#1f77b4"),
+                    label=label)
+        ax.axvline(budget, color="#d62728", lw=1)
+        ax.annotate(f"budget {budget:g} ms", (budget, 0.02), color="#d62728", fontsize=8,
+                    xytext=(3, 0), textcoords="offset points")
+        for q in (0.5, 0.99):
+            ax.axhline(q, color="#bbbbbb", lw=0.8, ls=":")
+        ax.set_xlabel("latency, ms")
+        ax.set_ylabel("share of population (served users)")
+        ax.set_ylim(0, 1.0)
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return _svg(draw)
+
+
+def _people_axis(ax: Any, values: npt.ArrayLike) -> None:
+    """Population on the x axis in plain numbers (millions with an M), never 1e7 offsets."""
+    from matplotlib.ticker import FuncFormatter
+
+    top = float(np.nanmax(np.asarray(values, dtype=np.float64), initial=0.0))
+    if top >= 1e6:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:,.4g}M"))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+
+
+def _plot_loads(loads: pd.DataFrame) -> str:
+    top = loads.head(_PLOT_ROWS).iloc[::-1]
+    labels = [_label(f"{n} ({i})" if not _missing(n) and str(n) != str(i) else i)
+              for i, n in zip(top["site_id"], top.get("name", top["site_id"]), strict=True)]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        y = np.arange(len(top))
+        ax.barh(y, top["peak_load"], color="#aec7e8", label="peak: worst single failure of "
+                "another site")
+        ax.barh(y, top["population_primary"], color="#1f77b4", label="normal (primary users)")
+        ax.set_yticks(y, labels, fontsize=7)
+        _people_axis(ax, top["peak_load"])
+        ax.set_xlabel("population served")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+
+
+def _plot_criticality(crit: pd.DataFrame) -> str:
+    top = crit.head(_PLOT_ROWS).iloc[::-1]
+    labels = [_label(f"{n} ({i})" if not _missing(n) and str(n) != str(i) else i)
+              for i, n in zip(top["failed_site_id"], top["name"], strict=True)]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        y = np.arange(len(top))
+        ax.barh(y, top["population_rerouted"], color="#ffbb78", label="re-routed")
+        ax.barh(y, top["population_outside_budget"], color="#d62728",
+                label="pushed outside the budget")
+        ax.set_yticks(y, labels, fontsize=7)
+        _people_axis(ax, top["population_rerouted"])
+        ax.set_xlabel("population affected when the site fails")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.extend(_flatten(v, key + "."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return "–" if v is None else _e(v)
+    if isinstance(v, int):
+        return _num(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "–"
+        if abs(v) >= 1000:
+            return _num(v, 0 if v.is_integer() else 2)
+        return _e(f"{v:.6g}")
+    if isinstance(v, list | tuple):
+        return _e(", ".join(str(x) for x in v))
+    return _e(v)
+
+
+def _section(sid: str, title: str, body: str) -> str:
+    return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
+
+
+def _summary_section(s: dict[str, Any]) -> str:
+    k = s.get("failures_tolerated", 1)
+    rows = [
+        ("sites (fewest that meet the requirement)", "site_count", s.get("site_count"),
+         _num(s.get("site_count"))),
+        ("proven lower bound", "lower_bound", s.get("lower_bound"), _num(s.get("lower_bound"), 1)),
+        ("solver status", "status", s.get("status"), _text(s.get("status"))),
+        ("MIP gap", "mip_gap", s.get("mip_gap"), _pct(s.get("mip_gap"))),
+        ("latency budget", "budget_ms", s.get("budget_ms"), _ms(s.get("budget_ms"))),
+        ("percentile", "percentile", s.get("percentile"), _text(s.get("percentile"))),
+        ("failures tolerated (k)", "failures_tolerated", k, _num(k)),
+        ("budget radius (default access)", "max_radius_km", s.get("max_radius_km"),
+         _num(s.get("max_radius_km"), 0, "km")),
+        ("demand points", "n_demand", s.get("n_demand"), _num(s.get("n_demand"))),
+        ("candidate sites", "n_candidates", s.get("n_candidates"), _num(s.get("n_candidates"))),
+        ("population", "population_total", s.get("population_total"),
+         _num(s.get("population_total"))),
+        ("population within budget of a candidate", "population_covered",
+         s.get("population_covered"), _num(s.get("population_covered"))),
+        ("population with only one candidate in budget", "population_single_coverable",
+         s.get("population_single_coverable"), _num(s.get("population_single_coverable"))),
+        ("population with no candidate in budget", "population_uncoverable",
+         s.get("population_uncoverable"), _num(s.get("population_uncoverable"))),
+        ("mean primary latency, p50 (population-weighted)", "mean_latency_ms",
+         s.get("mean_latency_ms"), _ms(s.get("mean_latency_ms"))),
+        ("worst latency under any single failure", "n1_worst_latency_ms",
+         s.get("n1_worst_latency_ms"), _ms(s.get("n1_worst_latency_ms"))),
+        ("population outside budget under the worst failure", "n1_population_outside_budget",
+         s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
+        ("placement (k-median) status", "kmedian_status", s.get("kmedian_status"),
+         _text(s.get("kmedian_status"))),
+        ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
+        ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
+    ]
+    agg = s.get("aggregation")
+    if isinstance(agg, dict):
+        rows += [(f"aggregation: {key}", f"aggregation.{key}", v, _value_text(v))
+                 for key, v in _flatten(agg)]
+    status = s.get("status")
+    proof = ("The site count is proven optimal." if status == "optimal" else
+             f"The site count is not proven optimal ({_e(status)}): the best plan found is "
+             f"shown with its proven lower bound.")
+    intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) chosen "
+             f"sites within {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, so that "
+             f"it stays within budget when any {k} site(s) fail. {proof}</p>")
+    return _section("summary", "Plan at a glance", intro + _kv_table(rows))
+
+
+def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
+    body = ("<p>Fewest sites at each budget (site-count stage only, short time limit per "
+            "budget; the chosen budget is the plan's own solve). Filled points are proven "
+            "optimal; hollow points are the best plan found in the time limit, with a bar "
+            "down to the proven lower bound. Dotted lines mark 30, 50 and 100 ms; the star is "
+            "this plan.</p>")
+    body += _plot_sweep(sweep, s)
+    rows = []
+    for r in sweep.itertuples(index=False):
+        key = f"sweep.{int(r.failures)}.{float(r.budget_ms):g}"
+        sc = None if _missing(r.site_count) else int(r.site_count)
+        rows.append(
+            "<tr>"
+            f'<td class="n">{_num(r.budget_ms, 0)}</td><td class="n">{_num(r.failures)}</td>'
+            f"<td>{_text(r.status)}</td>"
+            + _cell(f"{key}.site_count", sc, _num(sc)).replace("<td", '<td class="n"', 1)
+            + _cell(f"{key}.lower_bound", None if _missing(r.lower_bound) else
+                    float(r.lower_bound), _num(r.lower_bound, 1)).replace(
+                        "<td", '<td class="n"', 1)
+            + f'<td class="n">{_pct(r.mip_gap)}</td>'
+            f'<td class="n">{_num(r.radius_km, 0)}</td>'
+            f'<td class="n">{_num(r.population_short)}</td>'
+            f'<td class="n">{_num(r.population_uncoverable)}</td>'
+            f'<td>{_text(r.method)}</td><td class="n">{_num(r.solve_s, 1)}</td>'
+            f"<td>{_text(r.source)}</td></tr>"
+        )
+    head = ("<tr><th>budget, ms</th><th>failures</th><th>status</th><th>sites</th>"
+            "<th>lower bound</th><th>gap</th><th>radius, km</th>"
+            "<th>population short of k+1 candidates</th><th>population uncoverable</th>"
+            "<th>method</th><th>time, s</th><th>source</th></tr>")
+    body += (f'<table class="data" id="sweep-table"><thead>{head}</thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>')
+    return _section("sweep", "Sites against the latency budget", body)
+
+
+def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
+    percentile = str(s.get("percentile", "p99"))
+    budget = float(s.get("budget_ms", float("nan")))
+    curves = latency_curves(a, percentile)
+    total = float(a["population"].sum())
+    rows = []
+    for label, df in curves.items():
+        w = df["population"].to_numpy(dtype=np.float64)
+        v = df["latency_ms"].to_numpy(dtype=np.float64)
+        q50, q99 = weighted_quantiles(v, w, [0.5, 0.99])
+        within = float(w[v <= budget + 1e-9].sum()) if percentile in label else float("nan")
+        rows.append({"curve": label, "population": w.sum(), "p50": q50, "p99": q99,
+                     "max": v.max() if len(v) else float("nan"),
+                     "within": within / w.sum() if w.sum() > 0 and math.isfinite(within)
+                     else float("nan")})
+    table = _table(pd.DataFrame(rows), [
+        ("curve", "latency", _text),
+        ("population", "population counted", _num),
+        ("p50", "population median", _ms),
+        ("p99", "population 99th percentile", _ms),
+        ("max", "worst", _ms),
+        ("within", "share within budget", _pct),
+    ], numeric=("population", "p50", "p99", "max", "within"))
+    served = float(a.loc[a["primary_latency_ms"].notna(), "population"].sum())
+    body = (
+        f"<p>Population-weighted distribution of the latency users see at their primary site "
+        f"(normal) and when that site fails, which is each user's worst single failure (they "
+        f"move to the nearest surviving site; no other single failure changes their "
+        f"latency). p50 is the median request latency, {_e(percentile)} the budget "
+        f"percentile. {_num(served)} of {_num(total)} people have a site within budget and "
+        f"are counted; uncoverable demand is not. Dotted lines: the population median and "
+        f"99th percentile.</p>"
+    )
+    return _section("latency", "Latency distribution: normal and under failure",
+                    body + _plot_cdf(curves, budget) + table)
+
+
+def _sites_section(sites: pd.DataFrame, a: pd.DataFrame) -> str:
+    loads = site_loads(sites, a)
+    body = ("<p>Normal load is the population whose nearest chosen site this is; peak load "
+            "adds the largest group of users any single failure of another site sends to it "
+            "(their nearest surviving site). Utilisation is normal / peak load: the share of "
+            "the capacity needed for N-1 that the site uses every day. Sorted by peak "
+            "load.</p>")
+    body += _plot_loads(loads)
+    body += _table(loads.head(MAX_TABLE_ROWS), [
+        ("site_id", "site", _text), ("name", "name", _text), ("tier", "tier", _text),
+        ("population_primary", "normal load (people)", _num),
+        ("n_demand_primary", "demand points", _num),
+        ("population_backup", "backup for (people)", _num),
+        ("peak_load", "peak load (people)", _num),
+        ("peak_failure_site_id", "peak when this site fails", _text),
+        ("utilisation", "utilisation", _pct),
+        ("share_of_population", "share of population", _pct),
+    ], total=len(loads), what="sites (all in sites.csv)",
+        numeric=("population_primary", "n_demand_primary", "population_backup", "peak_load",
+                 "utilisation", "share_of_population"))
+    return _section("sites", "Per-site load and utilisation", body)
+
+
+def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
+    crit = criticality(failures, sites)
+    body = ("<p>Each chosen site failed in turn; its users move to their nearest surviving "
+            "site. Ranked by the population pushed outside the budget, then the population "
+            "re-routed, then the worst latency: the first row is the failure that hurts "
+            "most.</p>")
+    body += _plot_criticality(crit)
+    body += _table(crit.head(MAX_TABLE_ROWS), [
+        ("rank", "rank", _num), ("failed_site_id", "failed site", _text),
+        ("name", "name", _text),
+        ("population_rerouted", "population re-routed", _num),
+        ("population_outside_budget", "population outside budget", _num),
+        ("worst_latency_ms", "worst latency", _ms),
+        ("mean_rerouted_latency_ms", "mean re-routed latency", _ms),
+        ("meets_budget", "everyone within budget", _bool),
+    ], total=len(crit), what="failures (all in failures.csv)",
+        numeric=("rank", "population_rerouted", "population_outside_budget",
+                 "worst_latency_ms", "mean_rerouted_latency_ms"))
+    return _section("criticality", "Which site's failure hurts most", body)
+
+
+def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) -> str:
+    k = int(s.get("failures_tolerated", 1))
+    st = a.groupby("coverage_status")["population"].agg(["size", "sum"])
+    status_rows = pd.DataFrame({
+        "status": ["redundant", "single", "uncoverable"],
+        "meaning": ["two or more candidates within budget",
+                    "exactly one candidate within budget", "no candidate within budget"],
+    })
+    status_rows["points"] = status_rows["status"].map(st["size"]).fillna(0).astype(int)
+    status_rows["population"] = status_rows["status"].map(st["sum"]).fillna(0.0)
+    body = ("<p>Demand that no choice of candidates makes N-1 safe: fewer than "
+            f"{k + 1} candidates lie within its budget. The plan opens what exists; the "
+            "proposal suggests new sites (not on the candidate list) that would close the "
+            "gaps.</p>")
+    body += _table(status_rows, [("status", "coverage status", _text),
+                                 ("meaning", "meaning", _text),
+                                 ("points", "demand points", _num),
+                                 ("population", "population", _num)],
+                   numeric=("points", "population"))
+    p = s.get("proposed") or {}
+    labels = {
+        "proposed_sites": "proposed new sites", "gap_points": "gap points",
+        "population_gap": "population in gaps",
+        "gap_points_still_short": "gap points still short with the proposals",
+        "population_still_short": "population still short", "status": "proposal solve status",
+    }
+    body += "<h3>Proposed new sites</h3>"
+    body += _kv_table([(labels.get(key, key), f"proposed.{key}", v, _value_text(v))
+                       for key, v in p.items()])
+    if len(proposed):
+        body += _table(proposed.head(MAX_TABLE_ROWS), [
+            ("proposed_site_id", "proposed site", _text),
+            ("lat", "lat", lambda x: _num(x, 4)), ("lon", "lon", lambda x: _num(x, 4)),
+            ("n_demand_gained", "gap points gained", _num),
+            ("population_gained", "population gained", _num),
+        ], total=len(proposed), what="proposed sites (all in proposed_sites.csv)",
+            numeric=("lat", "lon", "n_demand_gained", "population_gained"))
+    else:
+        body += "<p>No proposed sites: every demand point has enough candidates.</p>"
+    gaps = a[a["coverage_status"] != "redundant"]
+    if len(gaps):
+        top = gaps.sort_values(["population", "demand_id"], ascending=[False, True],
+                               kind="stable").head(25)
+        body += "<h3>Largest gap points</h3>"
+        body += _table(top, [
+            ("demand_id", "demand", _text), ("name", "name", _text),
+            ("lat", "lat", lambda x: _num(x, 4)), ("lon", "lon", lambda x: _num(x, 4)),
+            ("population", "population", _num), ("coverage_status", "status", _text),
+            ("n_covering_sites", "candidates in budget", _num),
+        ], total=len(gaps), what="gap points (all in assignment.csv and plan.gpkg)",
+            numeric=("lat", "lon", "population", "n_covering_sites"))
+    return _section("gaps", "Coverage gaps and proposed sites", body)
+
+
+def _parameters_section(s: dict[str, Any]) -> str:
+    params = s.get("parameters") or {}
+    rows = [(key, f"parameters.{key}", v, _value_text(v)) for key, v in _flatten(params)]
+    body = "<p>Every setting of the run (latency model: <code>docs/latency-model.md</code>).</p>"
+    body += _kv_table(rows)
+    solver = s.get("solver") or {}
+    run = [(f"solver: {key}", f"solver.{key}", v, _value_text(v))
+           for key, v in _flatten(solver) if not isinstance(v, list)]
+    run += [(f"time: {key}", f"timings_s.{key}", v, _num(v, 2, "s"))
+            for key, v in (s.get("timings_s") or {}).items()]
+    if run:
+        body += "<h3>Solver and timings</h3>" + _kv_table(run)
+    return _section("parameters", "Model parameters", body)
+
+
+def _inputs_section(s: dict[str, Any]) -> str:
+    inputs = s.get("inputs") or {}
+    if not inputs:
+        body = ("<p>The inputs were passed as tables, not files (no names or checksums "
+                f"recorded): {_num(s.get('n_demand'))} demand points and "
+                f"{_num(s.get('n_candidates'))} candidate sites.</p>")
+        return _section("inputs", "Inputs", body)
+    rows = []
+    for role, info in inputs.items():
+        info = info if isinstance(info, dict) else {"value": info}
+        for key, v in info.items():
+            label = {"name": "file", "rows": "rows", "sha256": "SHA-256"}.get(key, key)
+            text = f"<code>{_e(v)}</code>" if key == "sha256" else _value_text(v)
+            rows.append((f"{role}: {label}", f"inputs.{role}.{key}", v, text))
+    return _section("inputs", "Inputs", _kv_table(rows))
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
+max-width:1100px;padding:0 1.5rem 3rem;color:#222;line-height:1.45}
+h1{font-size:1.5rem;margin:1.5rem 0 .3rem}h2{font-size:1.2rem;margin-top:2.2rem;
+border-bottom:1px solid #ddd;padding-bottom:.2rem}h3{font-size:1rem;margin-top:1.4rem}
+nav a{margin-right:.9rem;font-size:.9rem}table{border-collapse:collapse;margin:.6rem 0;
+font-size:.85rem}th,td{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;
+vertical-align:top}table.kv th{font-weight:normal;color:#555}td.n,th.n{text-align:right}
+table.data thead th{border-bottom:2px solid #ccc}table.data td{white-space:nowrap}
+img.plot{max-width:100%;height:auto;display:block;margin:.8rem 0}
+p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
+.lead{font-size:1.05rem;color:#333}
+"""
+
+
+def render_report(data: ReportData) -> str:
+    """The report as HTML text: self-contained, no script, every data text escaped.
+
+    Parameters
+    ----------
+    data : ReportData
+        The plan's tables.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    s = data.summary
+    k = s.get("failures_tolerated", 1)
+    title = (f"Edge coverage plan: {_num(s.get('site_count'))} sites, "
+             f"{_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, N-{_num(k)}")
+    nav_titles = {"summary": "Summary", "sweep": "Budget sweep", "latency": "Latency",
+                  "sites": "Site load", "criticality": "Criticality", "gaps": "Gaps",
+                  "parameters": "Parameters", "inputs": "Inputs"}
+    nav = "".join(f'<a href="#{sid}">{nav_titles[sid]}</a>' for sid in SECTIONS)
+    lead = (f'<p class="lead">{_num(s.get("population_covered"))} of '
+            f'{_num(s.get("population_total"))} people within budget; '
+            f'{_num(s.get("n1_population_outside_budget"))} outside it under the worst '
+            f"single failure.</p>")
+    sections = [
+        _summary_section(s),
+        _sweep_section(data.sweep, s),
+        _latency_section(data.assignment, s),
+        _sites_section(data.sites, data.assignment),
+        _criticality_section(data.failures, data.sites),
+        _gaps_section(data.assignment, data.proposed, s),
+        _parameters_section(s),
+        _inputs_section(s),
+    ]
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{title}</h1>{lead}<nav>{nav}</nav></header>"
+        + "".join(sections)
+        + '<footer><p class="note">Written by edge-coverage '
+        f"{_text(s.get('version'))}; tables: summary.json, sites.csv, assignment.csv, "
+        "failures.csv, proposed_sites.csv, sweep.csv; GIS layers: plan.gpkg, "
+        "demand.parquet, sites.parquet.</p></footer></body></html>\n"
+    )

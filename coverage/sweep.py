@@ -1,0 +1,344 @@
+"""Site count against the latency budget: the curve the report draws.
+
+:func:`budget_sweep` solves only the site-count stage (the minimum ``min(k + 1, |N_i|)``-cover,
+no k-median, no N-1 check) at each budget of a list, with a short time limit per solve, and
+reports every solve honestly: its status (``optimal``, ``time_limit``, ``heuristic``), its
+proven lower bound and gap. Budgets that no access class can meet even at distance zero get
+the status ``infeasible_budget``; budgets at which no demand point has a candidate in reach
+get ``no_candidate_in_reach``.
+
+Each budget first estimates the pairs in reach from a count-only BallTree query on a seeded
+sample of demand points (:func:`coverage.lazy.count_within`). When the estimate is at most
+``max_full_pairs`` the reach matrix is built and :func:`coverage.optimize.min_cover` solves it;
+above that (wide budgets: nearly every candidate reaches every point) the cover is found by row
+generation (:func:`coverage.lazy.lazy_cover`) with a small seed, so the sweep never
+materialises a nearly dense matrix. Both paths count every point's candidates in budget
+exactly, so the population figures are exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.neighbors import BallTree
+
+from .errors import InputValidationError
+from .geo import unit_xyz
+from .latency import PERCENTILES, LatencyModel
+from .lazy import count_within, lazy_cover
+from .optimize import min_cover
+from .reach import ReachMatrix, build_reach
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "budget_sweep"]
+
+DEFAULT_BUDGETS_MS: tuple[float, ...] = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
+"""Budgets of the default sweep, ms (the report marks 30, 50 and 100)."""
+
+SWEEP_COLUMNS = (
+    "budget_ms", "failures", "status", "site_count", "lower_bound", "mip_gap", "objective",
+    "radius_km", "n_pairs_in_reach", "population_total", "population_covered",
+    "population_short", "population_single_coverable", "population_uncoverable",
+    "n_demand_uncoverable", "method", "solve_s", "source",
+)
+"""Columns of the table :func:`budget_sweep` returns (and of ``sweep.csv``)."""
+
+STATUS_INFEASIBLE = "infeasible_budget"
+STATUS_NO_REACH = "no_candidate_in_reach"
+
+
+_INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverage.lazy")
+
+
+@contextmanager
+def _quiet_inner_logs() -> Iterator[None]:
+    """Keep the per-solve INFO lines of the stages out of the log (one line per budget is
+    logged instead), unless debug logging is on."""
+    if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    saved = {n: logging.getLogger(n).level for n in _INNER_LOGGERS}
+    try:
+        for n in _INNER_LOGGERS:
+            logging.getLogger(n).setLevel(logging.WARNING)
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def _budgets(budgets_ms: Iterable[Any]) -> list[float]:
+    try:
+        values = [float(b) for b in budgets_ms]
+    except (TypeError, ValueError):
+        raise InputValidationError(
+            f"budgets_ms (--sweep-budgets-ms) must be numbers of ms; got {budgets_ms!r}"
+        ) from None
+    bad = [b for b in values if not (math.isfinite(b) and b > 0)]
+    if bad or not values:
+        raise InputValidationError(
+            "budgets_ms (--sweep-budgets-ms) must be one or more positive numbers of ms, e.g. "
+            f"20,30,50,100; got {budgets_ms!r}"
+        )
+    return sorted(set(values))
+
+
+def _failures(failures: Iterable[Any]) -> list[int]:
+    values = list(failures)
+    bad = [k for k in values
+           if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0]
+    if bad or not values:
+        raise InputValidationError(
+            f"failures must be one or more integers >= 0; got {failures!r}"
+        )
+    return sorted({int(k) for k in values})
+
+
+def budget_sweep(
+    demand: pd.DataFrame,
+    sites: pd.DataFrame,
+    budgets_ms: Iterable[float] = DEFAULT_BUDGETS_MS,
+    failures: Iterable[int] = (1,),
+    *,
+    percentile: str = "p99",
+    access: str = "ftth",
+    model: LatencyModel | None = None,
+    time_limit_s: float = 2.0,
+    max_full_pairs: int = 3_000_000,
+    radius_shrink_km: npt.ArrayLike | None = None,
+    plan: Plan | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Fewest sites (with bound and status) at each latency budget and failure count.
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame or geopandas.GeoDataFrame
+        Demand points, validated with :func:`coverage.io.as_demand` (optional ``access``).
+    sites : pandas.DataFrame or geopandas.GeoDataFrame
+        Candidate sites, validated with :func:`coverage.io.as_sites` (optional ``required``
+        and ``cost``, honoured as in :func:`coverage.plan.plan_sites`).
+    budgets_ms : iterable of float, default 20, 30, ..., 100
+        Latency budgets, ms, at ``percentile``.
+    failures : iterable of int, default (1,)
+        Failure counts k to tolerate; each demand point needs ``min(k + 1, |N_i|)`` sites.
+    percentile : {"p99", "p50"}, default "p99"
+        Percentile the budget is checked at.
+    access : str, default "ftth"
+        Access technology of demand without an ``access`` column.
+    model : LatencyModel, optional
+        Latency model; :class:`LatencyModel` defaults when omitted.
+    time_limit_s : float, default 2
+        Time limit of each site-count solve, s. A solve that hits it reports
+        ``status="time_limit"`` with its best plan and proven ``lower_bound``.
+    max_full_pairs : int, default 3,000,000
+        Largest estimated number of (demand, candidate) pairs in reach for which the reach
+        matrix is built; wider budgets are solved by row generation.
+    radius_shrink_km : array_like, optional
+        Per demand point, km taken off its radius (conservative aggregation, as in
+        :func:`coverage.reach.build_reach`).
+    plan : Plan, optional
+        A plan of the same inputs: its own budget and failure count are taken from its
+        summary (``source="plan"``) instead of being solved again, and added to the sweep
+        when they are not among ``budgets_ms`` / ``failures``.
+    progress : callable, optional
+        Called with a short message per budget.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (budget, failure count), sorted, with the columns of
+        :data:`SWEEP_COLUMNS`: ``status`` (``optimal``, ``time_limit``, ``heuristic``,
+        ``infeasible_budget``, ``no_candidate_in_reach``), ``site_count`` (nullable integer,
+        missing when there is no plan), ``lower_bound`` and ``objective`` (the objective is
+        the total cost with a ``cost`` column, else the site count), ``mip_gap``,
+        ``radius_km`` (radius of the ``access`` class, missing when it cannot meet the
+        budget), ``n_pairs_in_reach``, population figures (``population_short``: fewer than
+        ``k + 1`` candidates within budget), ``method`` (``full``, ``lazy`` or ``none``),
+        ``solve_s`` and ``source`` (``sweep`` or ``plan``).
+
+    Raises
+    ------
+    InputValidationError
+        Bad demand, sites or options.
+
+    Examples
+    --------
+    >>> from coverage.datasets import geonames_demand, geonames_candidates
+    >>> df = budget_sweep(geonames_demand("LU"), geonames_candidates("LU", 5_000),
+    ...                   budgets_ms=(25, 50))
+    >>> df["site_count"].tolist()  # doctest: +SKIP
+    [4, 2]
+    """
+    from .io import as_demand, as_sites
+
+    model = model or LatencyModel()
+    budgets = _budgets(budgets_ms)
+    ks = _failures(failures)
+    if percentile not in PERCENTILES:
+        raise InputValidationError(
+            f"percentile must be one of {PERCENTILES}; got {percentile!r}")
+    if not (isinstance(time_limit_s, int | float) and time_limit_s > 0):
+        raise InputValidationError(
+            f"time_limit_s (--sweep-time-limit-s) must be a positive number of seconds; "
+            f"got {time_limit_s!r}")
+    model.check_access(access)
+    say = progress or (lambda msg: logger.info("%s", msg))
+    known: dict[tuple[float, int], dict[str, Any]] = {}
+    if plan is not None:
+        key = (float(plan.budget_ms), int(plan.failures_tolerated))
+        known[key] = _row_from_plan(plan)
+        budgets = sorted(set(budgets) | {key[0]})
+        ks = sorted(set(ks) | {key[1]})
+
+    with _quiet_inner_logs():
+        demand = as_demand(demand, source="<sweep demand>",
+                           access_profiles=model.access_profiles_ms)
+        sites = as_sites(sites, source="<sweep sites>")
+        if "access" not in demand.columns:
+            demand = demand.assign(access=access)
+        access_arr = demand["access"].to_numpy(dtype=str)
+        pop = demand["population"].to_numpy(dtype=np.float64)
+        d_lat = demand["lat"].to_numpy(dtype=np.float64)
+        d_lon = demand["lon"].to_numpy(dtype=np.float64)
+        s_lat = sites["lat"].to_numpy(dtype=np.float64)
+        s_lon = sites["lon"].to_numpy(dtype=np.float64)
+        required = sites["required"].to_numpy(dtype=bool)
+        cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
+        shrink = None
+        if radius_shrink_km is not None:
+            shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (len(demand),))
+        pts = unit_xyz(d_lat, d_lon)
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(len(pts), size=min(4_000, len(pts)), replace=False))
+        tree = BallTree(unit_xyz(s_lat, s_lon))
+        rows: list[dict[str, Any]] = []
+        t_all = time.perf_counter()
+        for budget in budgets:
+            base = {"budget_ms": budget, "population_total": float(pop.sum())}
+            radius_access = (model.radius_km(budget, access, percentile)
+                             if model.fixed_ms(access, percentile) <= budget else float("nan"))
+            radius = model.radius_km_array(budget, access_arr, percentile)
+            if shrink is not None:
+                radius = np.where(radius >= 0, np.maximum(radius - shrink, 0.0), radius)
+            if not (radius >= 0).any():
+                for k in ks:
+                    rows.append({
+                        **base, "failures": k, "status": STATUS_INFEASIBLE,
+                        "radius_km": float("nan"),
+                        "n_pairs_in_reach": 0, "population_covered": 0.0,
+                        "population_short": float(pop.sum()),
+                        "population_single_coverable": 0.0,
+                        "population_uncoverable": float(pop.sum()),
+                        "n_demand_uncoverable": int(len(pop)), "method": "none", "solve_s": 0.0,
+                        "source": "sweep"})
+                say(f"sweep {budget:g} ms: the budget cannot be met even at distance 0")
+                continue
+            t = time.perf_counter()
+            # full reach matrix or row generation, from the pairs of a seeded sample of points
+            full = _estimate_pairs(tree, pts, radius, sample) <= max_full_pairs
+            reach: ReachMatrix | None = None
+            n_cov: npt.NDArray[np.int64] | None = None
+            if full:
+                reach = build_reach(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget,
+                                    access=access_arr, percentile=percentile,
+                                    radius_shrink_km=shrink)
+                n_cov = reach.n_covering()
+            elif any((budget, k) in known for k in ks):  # the plan's row needs the figures
+                n_cov = count_within(tree, pts, radius)
+            count_s = time.perf_counter() - t
+            for k in ks:
+                t = time.perf_counter()
+                result: Any = None
+                if (budget, k) not in known and not full:
+                    lazy = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model,
+                                      budget_ms=budget, access=access_arr,
+                                      percentile=percentile, failures=k, cost=cost,
+                                      required=required, time_limit_s=time_limit_s,
+                                      seed_rows=2_000, max_rows_per_round=5_000,
+                                      at_risk_rows=1_000, radius_shrink_km=shrink)
+                    result, n_cov = lazy.cover, lazy.n_covering
+                assert n_cov is not None
+                n_pairs = int(n_cov.sum())
+                row = {
+                    **base, "failures": k, "radius_km": radius_access,
+                    "n_pairs_in_reach": n_pairs,
+                    "population_covered": float(pop[n_cov >= 1].sum()),
+                    "population_short": float(pop[n_cov < k + 1].sum()),
+                    "population_single_coverable": float(pop[n_cov == 1].sum()),
+                    "population_uncoverable": float(pop[n_cov == 0].sum()),
+                    "n_demand_uncoverable": int((n_cov == 0).sum()),
+                }
+                if (budget, k) in known:
+                    rows.append({**row, **known[(budget, k)]})
+                    continue
+                if n_pairs == 0:
+                    rows.append({**row, "status": STATUS_NO_REACH, "method": "none",
+                                 "solve_s": count_s, "source": "sweep"})
+                    continue
+                if result is None:
+                    assert reach is not None
+                    result = min_cover(reach.boolean(), np.minimum(k + 1, n_cov), cost=cost,
+                                       required=required, time_limit_s=time_limit_s)
+                cover = result
+                method = "full" if full else "lazy"
+                rows.append({
+                    **row, "status": cover.status, "site_count": int(len(cover.sites)),
+                    "lower_bound": float(cover.lower_bound), "mip_gap": float(cover.mip_gap),
+                    "objective": float(cover.objective), "method": method,
+                    "solve_s": (count_s if full else 0.0) + time.perf_counter() - t,
+                    "source": "sweep",
+                })
+                say(f"sweep {budget:g} ms, {k} failure(s): {len(cover.sites)} sites "
+                    f"({cover.status}, bound {cover.lower_bound:g}, {method}, "
+                    f"{time.perf_counter() - t:.1f} s)")
+            del reach
+    out = pd.DataFrame(rows)
+    for c in SWEEP_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    out = out[list(SWEEP_COLUMNS)].sort_values(["failures", "budget_ms"], kind="stable")
+    out["site_count"] = out["site_count"].astype("Int64")
+    out["failures"] = out["failures"].astype(np.int64)
+    out["n_pairs_in_reach"] = out["n_pairs_in_reach"].astype(np.int64)
+    out["n_demand_uncoverable"] = out["n_demand_uncoverable"].astype(np.int64)
+    logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
+    return out.reset_index(drop=True)
+
+
+def _estimate_pairs(tree: BallTree, pts: npt.NDArray[np.float64],
+                    radius: npt.NDArray[np.float64], sample: npt.NDArray[np.int64]) -> float:
+    """Expected number of pairs in reach, from a count-only query on a sample of points."""
+    if not len(sample):
+        return 0.0
+    counts = count_within(tree, pts[sample], radius[sample])
+    return float(counts.mean() * len(pts))
+
+
+def _row_from_plan(plan: Plan) -> dict[str, Any]:
+    """The sweep figures of a finished plan (its own, longer, site-count solve)."""
+    s = plan.summary()
+    timings = s.get("timings_s", {})
+    return {
+        "status": s["status"],
+        "site_count": int(s["site_count"]),
+        "lower_bound": float(s["lower_bound"]),
+        "mip_gap": float(s["mip_gap"]),
+        "objective": float(plan.candidates.loc[plan.candidates["chosen"], "cost"].sum())
+        if "cost" in plan.candidates.columns else float(s["site_count"]),
+        "method": str(s.get("solver", {}).get("strategy", "full")),
+        "solve_s": float(timings.get("reach_s", 0.0) + timings.get("solve_s", 0.0)),
+        "source": "plan",
+    }

@@ -1,0 +1,248 @@
+"""report.html: every section present, figures equal to summary.json and sweep.csv, analysis
+helpers against naive recomputations, regeneration from a plan directory, escaping."""
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA
+
+from coverage import InputValidationError, plan_sites
+from coverage.report import load_plan_dir, write_report
+from coverage.report_html import (
+    SECTIONS,
+    criticality,
+    latency_curves,
+    site_loads,
+    weighted_quantiles,
+)
+
+INJECTION = "<script>alert(1)</script>"
+
+
+def file_info(path, rows):
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"path": str(path), "name": path.name, "rows": rows, "sha256": digest}
+
+
+class Page(HTMLParser):
+    """Collects section ids, data-key/data-value cells, images and link targets."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.sections, self.values, self.images, self.links, self.tags = [], {}, [], [], set()
+        self.section = None
+        self.images_by_section = {}
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.add(tag)
+        if tag == "section":
+            self.section = a.get("id")
+            self.sections.append(self.section)
+        if "data-key" in a:
+            assert a["data-key"] not in self.values or \
+                self.values[a["data-key"]] == json.loads(a["data-value"]), a["data-key"]
+            self.values[a["data-key"]] = json.loads(a["data-value"])
+        if tag == "img":
+            self.images.append(a["src"])
+            self.images_by_section.setdefault(self.section, []).append(a["src"])
+        for attr in ("src", "href"):
+            if attr in a:
+                self.links.append(a[attr])
+
+
+def lookup(d, dotted):
+    for part in dotted.split("."):
+        d = d[part]
+    return d
+
+
+@pytest.fixture(scope="module")
+def plan_dir(sample_inputs, tmp_path_factory):
+    demand, sites = sample_inputs
+    inputs = {"demand": file_info(DATA / "west_demand.csv", len(demand)),
+              "candidates": file_info(DATA / "west_candidates.csv", len(sites))}
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, inputs=inputs)
+    plan = plan.with_sweep((20, 30, 40, 50, 100), time_limit_s=10)
+    out = tmp_path_factory.mktemp("report")
+    plan.to_dir(out, map=False, gis=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(plan_dir):
+    return Page((plan_dir / "report.html").read_text(encoding="utf-8"))
+
+
+def test_every_section_is_present_with_its_plots(page):
+    assert page.sections == list(SECTIONS)
+    for sid in ("sweep", "latency", "sites", "criticality"):
+        (img,) = page.images_by_section[sid]
+        assert img.startswith("data:image/svg+xml;base64,")
+        svg = base64.b64decode(img.split(",", 1)[1]).decode("utf-8")
+        assert "<svg" in svg and "</svg>" in svg
+
+
+def test_the_page_is_self_contained(plan_dir, page):
+    text = (plan_dir / "report.html").read_text(encoding="utf-8")
+    assert all(x.startswith(("data:", "#")) for x in page.links), page.links
+    assert "script" not in page.tags and "<script" not in text.lower()
+    assert "Content-Security-Policy" in text
+
+
+def test_figures_equal_summary_json(plan_dir, page):
+    s = json.loads((plan_dir / "summary.json").read_text())
+    keys = [k for k in page.values if not k.startswith("sweep.")]
+    for key in ("site_count", "lower_bound", "status", "mip_gap", "budget_ms", "percentile",
+                "failures_tolerated", "population_total", "population_covered",
+                "population_single_coverable", "population_uncoverable", "mean_latency_ms",
+                "n1_worst_latency_ms", "n1_population_outside_budget", "version",
+                "proposed.proposed_sites", "proposed.population_gap",
+                "proposed.gap_points_still_short", "parameters.latency_model.route_factor",
+                "parameters.latency_model.fiber_us_per_km", "parameters.access_default",
+                "inputs.demand.rows", "inputs.demand.sha256", "inputs.demand.name",
+                "inputs.candidates.sha256"):
+        assert key in keys, key
+    for key in keys:
+        assert page.values[key] == lookup(s, key), key
+    assert page.values["inputs.demand.rows"] == 458
+    assert page.values["inputs.demand.sha256"] == hashlib.sha256(
+        (DATA / "west_demand.csv").read_bytes()).hexdigest()
+    assert page.values["proposed.proposed_sites"] > 0  # the 25 ms plan has gaps
+    # every model parameter is shown
+    flat = [k for k in keys if k.startswith("parameters.")]
+    assert len(flat) >= len(s["parameters"]) - 1 + len(s["parameters"]["latency_model"])
+
+
+def test_sweep_figures_equal_sweep_csv(plan_dir, page):
+    sweep = pd.read_csv(plan_dir / "sweep.csv")
+    assert sorted(sweep["budget_ms"]) == [20, 25, 30, 40, 50, 100]
+    for r in sweep.itertuples():
+        key = f"sweep.{r.failures}.{r.budget_ms:g}"
+        want = None if pd.isna(r.site_count) else int(r.site_count)
+        assert page.values[f"{key}.site_count"] == want
+    s = json.loads((plan_dir / "summary.json").read_text())
+    own = sweep[sweep["budget_ms"] == s["budget_ms"]].iloc[0]
+    assert own["source"] == "plan" and own["site_count"] == s["site_count"]
+
+
+def test_report_regenerates_identically_from_the_directory(plan_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(plan_dir, copy)
+    (copy / "report.html").unlink()
+    path = write_report(copy)
+    assert path.read_bytes() == (plan_dir / "report.html").read_bytes()
+
+
+def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(plan_dir, copy)
+    a = pd.read_csv(copy / "assignment.csv")
+    a.drop(columns="n1_site_id").to_csv(copy / "assignment.csv", index=False)
+    text = write_report(copy).read_text(encoding="utf-8")
+    assert Page(text).sections == list(SECTIONS)
+
+
+@pytest.mark.parametrize("damage,phrase", [
+    (lambda d: (d / "sweep.csv").unlink(), "missing sweep.csv"),
+    (lambda d: (d / "summary.json").write_text("{not json"), "summary.json is not valid JSON"),
+    (lambda d: (d / "summary.json").write_text("{}"), "summary.json lacks site_count"),
+    (lambda d: (d / "failures.csv").write_text("a,b\n1,2\n"), "failures.csv lacks column"),
+    (lambda d: (d / "assignment.csv").write_text(""), "assignment.csv is empty"),
+    (lambda d: [p.unlink() for p in d.iterdir()], "missing summary.json, sites.csv"),
+])
+def test_damaged_directory_gets_one_clear_error(plan_dir, tmp_path, damage, phrase):
+    copy = tmp_path / "copy"
+    shutil.copytree(plan_dir, copy)
+    damage(copy)
+    with pytest.raises(InputValidationError, match=re.escape(phrase)) as err:
+        write_report(copy)
+    assert str(copy) in str(err.value) and "edge-coverage plan" in str(err.value)
+
+
+def test_missing_directory_or_a_file(tmp_path):
+    with pytest.raises(InputValidationError, match="does not exist"):
+        load_plan_dir(tmp_path / "nope")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputValidationError, match="is a file, not a directory"):
+        write_report(tmp_path / "file")
+
+
+def test_names_are_escaped_not_executed(sample_inputs, tmp_path):
+    demand, sites = sample_inputs
+    sites = sites.assign(name=INJECTION)
+    sites.loc[sites.index[:20], "site_id"] = [f"{INJECTION}{i}" for i in range(20)]
+    sites.loc[sites.index[20:], "name"] = "Cost $5 and $\\frac{"  # would break mathtext
+    demand = demand.assign(name=INJECTION + "&amp;")
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5)
+    plan.with_sweep((30, 50), time_limit_s=5).to_dir(tmp_path, map=False, gis=False)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp;" in text  # gap points' names
+    for src in Page(text).images:
+        svg = base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+        assert "<script" not in svg.lower()
+
+
+# ---------------------------------------------------------------- analysis helpers
+
+
+def test_weighted_quantiles_match_repeated_samples():
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0, 50, 300)
+    w = rng.integers(0, 20, 300)
+    q = np.array([0.01, 0.25, 0.5, 0.9, 0.99, 1.0])
+    want = np.quantile(np.repeat(v, w), q, method="inverted_cdf")
+    np.testing.assert_allclose(weighted_quantiles(v, w, q), want)
+
+
+def test_site_loads_against_a_naive_loop(plan_dir):
+    data = load_plan_dir(plan_dir)
+    loads = site_loads(data.sites, data.assignment).set_index("site_id")
+    a = data.assignment
+    for sid in data.sites["site_id"]:
+        normal = a.loc[a["primary_site_id"] == sid, "population"].sum()
+        extra = 0.0
+        for failed in data.sites["site_id"]:
+            moved = a[(a["primary_site_id"] == failed) & (a["n1_site_id"] == sid)]
+            extra = max(extra, moved["population"].sum())
+        assert loads.loc[sid, "population_primary"] == pytest.approx(normal)
+        assert loads.loc[sid, "peak_load"] == pytest.approx(normal + extra)
+        if normal + extra > 0:
+            assert loads.loc[sid, "utilisation"] == pytest.approx(normal / (normal + extra))
+    assert (loads["peak_load"].diff().dropna() <= 0).all()
+
+
+def test_criticality_ranks_the_worst_failure_first(plan_dir):
+    data = load_plan_dir(plan_dir)
+    crit = criticality(data.failures, data.sites)
+    assert crit["rank"].tolist() == list(range(1, len(data.failures) + 1))
+    worst = data.failures["population_outside_budget"].max()
+    assert crit["population_outside_budget"].iloc[0] == worst
+    key = list(zip(-crit["population_outside_budget"], -crit["population_rerouted"],
+                   strict=True))
+    assert key == sorted(key)
+
+
+def test_latency_curves_under_failure(plan_dir):
+    data = load_plan_dir(plan_dir)
+    curves = latency_curves(data.assignment, "p99")
+    assert list(curves) == ["normal, p50", "normal, p99", "worst single failure, p50",
+                            "worst single failure, p99"]
+    a = data.assignment
+    served = a["primary_latency_ms"].notna()
+    assert curves["normal, p99"]["population"].sum() == pytest.approx(
+        a.loc[served, "population"].sum())
+    # failure never makes anyone faster, and p50 stays below p99
+    nf = curves["worst single failure, p99"]["latency_ms"].to_numpy()
+    assert nf.min() >= curves["normal, p99"]["latency_ms"].min()
+    assert (curves["worst single failure, p50"]["latency_ms"].to_numpy() <= nf + 1e-9).all()

@@ -1,0 +1,138 @@
+"""Budget sweep: site count against the latency budget, checked against the planner and an
+independent dense recomputation of who can be covered."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage import InputValidationError, LatencyModel, plan_sites
+from coverage.geo import haversine_km
+from coverage.sweep import SWEEP_COLUMNS, budget_sweep
+
+BUDGETS = (20.0, 25.0, 30.0, 50.0, 100.0)
+
+
+@pytest.fixture(scope="module")
+def sweep(sample_inputs):
+    demand, sites = sample_inputs
+    return budget_sweep(demand, sites, BUDGETS, failures=(0, 1), time_limit_s=10)
+
+
+def dense_counts(demand, sites, budget_ms, model=None):
+    """Candidates within budget of each demand point, from a dense haversine table."""
+    model = model or LatencyModel()
+    fixed = model.fixed_ms("ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    return ((fixed + model.ms_per_km * dist) <= budget_ms + 1e-7).sum(axis=1)
+
+
+def test_columns_rows_and_statuses(sweep):
+    assert list(sweep.columns) == list(SWEEP_COLUMNS)
+    assert len(sweep) == len(BUDGETS) * 2
+    assert sorted(set(zip(sweep["failures"], sweep["budget_ms"], strict=True))) == sorted(
+        (k, b) for k in (0, 1) for b in BUDGETS)
+    low = sweep[sweep["budget_ms"] == 20]
+    # ftth + vision inference take 21.3 ms p99: no plan at 20 ms, said so, not dropped
+    assert (low["status"] == "infeasible_budget").all() and low["site_count"].isna().all()
+    assert (low["population_uncoverable"] == low["population_total"]).all()
+    ok = sweep[sweep["budget_ms"] > 20]
+    assert (ok["status"] == "optimal").all() and (ok["source"] == "sweep").all()
+    assert (ok["lower_bound"] == ok["site_count"].astype(float)).all()
+    assert (ok["mip_gap"] == 0).all()
+
+
+def test_site_count_never_grows_with_budget_nor_shrinks_with_failures(sweep):
+    for _, g in sweep.dropna(subset=["site_count"]).groupby("failures"):
+        counts = g.sort_values("budget_ms")["site_count"].to_numpy()
+        assert (np.diff(counts) <= 0).all(), counts
+    piv = sweep.pivot(index="budget_ms", columns="failures", values="site_count").dropna()
+    assert (piv[1] >= piv[0]).all()
+    assert (piv[1] >= 2).all()
+
+
+@pytest.mark.parametrize("budget_ms", [25.0, 30.0, 50.0])
+def test_counts_equal_the_planner(sample_inputs, sweep, budget_ms):
+    demand, sites = sample_inputs
+    s = plan_sites(demand, sites, budget_ms=budget_ms, failures=1,
+                   kmedian_time_limit_s=5).summary()
+    row = sweep[(sweep["budget_ms"] == budget_ms) & (sweep["failures"] == 1)].iloc[0]
+    assert row["site_count"] == s["site_count"]
+    assert row["population_uncoverable"] == pytest.approx(s["population_uncoverable"])
+    assert row["population_single_coverable"] == pytest.approx(
+        s["population_single_coverable"])
+    assert row["n_pairs_in_reach"] == s["n_pairs_in_reach"]
+    assert row["radius_km"] == pytest.approx(s["max_radius_km"])
+
+
+@pytest.mark.parametrize("budget_ms", [25.0, 30.0, 100.0])
+def test_population_figures_match_a_dense_recount(sample_inputs, sweep, budget_ms):
+    demand, sites = sample_inputs
+    n_cov = dense_counts(demand, sites, budget_ms)
+    pop = demand["population"].to_numpy()
+    for k in (0, 1):
+        row = sweep[(sweep["budget_ms"] == budget_ms) & (sweep["failures"] == k)].iloc[0]
+        assert row["n_pairs_in_reach"] == n_cov.sum()
+        assert row["population_uncoverable"] == pytest.approx(pop[n_cov == 0].sum())
+        assert row["population_single_coverable"] == pytest.approx(pop[n_cov == 1].sum())
+        assert row["population_short"] == pytest.approx(pop[n_cov < k + 1].sum())
+        assert row["population_covered"] == pytest.approx(pop[n_cov >= 1].sum())
+
+
+def test_row_generation_gives_the_same_counts(sample_inputs, sweep):
+    demand, sites = sample_inputs
+    lazy = budget_sweep(demand, sites, BUDGETS[1:], failures=(0, 1), time_limit_s=10,
+                        max_full_pairs=0)
+    assert (lazy["method"] == "lazy").all() and (lazy["status"] == "optimal").all()
+    full = sweep[sweep["budget_ms"] > 20].reset_index(drop=True)
+    assert (full["method"] == "full").all()
+    assert lazy["site_count"].tolist() == full["site_count"].tolist()
+
+
+def test_the_plan_supplies_its_own_budget(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=35.0, failures=1, kmedian_time_limit_s=5)
+    df = budget_sweep(demand, sites, (30.0, 50.0), failures=(1,), plan=plan)
+    assert df["budget_ms"].tolist() == [30.0, 35.0, 50.0]
+    own = df[df["budget_ms"] == 35.0].iloc[0]
+    assert own["source"] == "plan" and own["site_count"] == plan.summary()["site_count"]
+    assert own["population_total"] == pytest.approx(demand["population"].sum())
+    swept = plan.with_sweep((30.0, 50.0))
+    assert swept.sweep is not None and plan.sweep is None  # plans stay immutable
+    pd.testing.assert_frame_equal(swept.sweep.drop(columns="solve_s"),
+                                  df.drop(columns="solve_s"))
+
+
+def test_required_sites_and_cost_are_honoured(sample_inputs):
+    demand, sites = sample_inputs
+    first = sites["site_id"].iloc[0]
+    sites = sites.assign(required=sites["site_id"] == first,
+                         cost=np.where(np.arange(len(sites)) % 2 == 0, 1.0, 3.0))
+    df = budget_sweep(demand, sites, (30.0,), failures=(1,), time_limit_s=10)
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1)
+    row = df.iloc[0]
+    assert row["objective"] == pytest.approx(plan.candidates.loc[plan.candidates["chosen"],
+                                                                  "cost"].sum())
+    assert row["site_count"] == plan.summary()["site_count"]
+
+
+@pytest.mark.parametrize("kwargs,phrase", [
+    ({"budgets_ms": (-5,)}, "budgets_ms"),
+    ({"budgets_ms": ("fast",)}, "budgets_ms"),
+    ({"budgets_ms": ()}, "budgets_ms"),
+    ({"failures": (-1,)}, "failures"),
+    ({"time_limit_s": 0}, "time_limit_s"),
+    ({"percentile": "p90"}, "percentile"),
+    ({"access": "pigeon"}, "pigeon"),
+])
+def test_bad_options_raise_one_clear_error(sample_inputs, kwargs, phrase):
+    demand, sites = sample_inputs
+    with pytest.raises(InputValidationError, match=phrase):
+        budget_sweep(demand, sites, **kwargs)
+
+
+def test_bad_demand_is_named(sample_inputs):
+    _, sites = sample_inputs
+    bad = pd.DataFrame({"lat": [40.0], "lon": [-100.0], "population": [-3]})
+    with pytest.raises(InputValidationError, match="negative"):
+        budget_sweep(bad, sites, (30.0,))
