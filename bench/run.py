@@ -54,8 +54,21 @@ def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[s
     path = save_map(plan_map(plan), workdir / "map.html")
     rows.append(("map", time.perf_counter() - t, f"{path.stat().st_size / 2**20:.1f} MiB"))
     t = time.perf_counter()
-    plan.to_dir(workdir / "plan", map=False)
-    rows.append(("write tables", time.perf_counter() - t, ""))
+    plan.to_dir(workdir / "tables", map=False, report=False, gis=False)
+    rows.append(("write tables (csv, json)", time.perf_counter() - t, ""))
+    t = time.perf_counter()
+    swept = plan.with_sweep()
+    st = swept.sweep
+    rows.append(("budget sweep 20-100 ms", time.perf_counter() - t,
+                 f"{len(st)} budgets, {int((st['status'] == 'optimal').sum())} optimal"))
+    t = time.perf_counter()
+    swept.to_dir(workdir / "report", map=False, report=True, gis=False)
+    rows.append(("report.html (+ tables)", time.perf_counter() - t,
+                 f"{(workdir / 'report' / 'report.html').stat().st_size / 2**10:.0f} KiB"))
+    t = time.perf_counter()
+    swept.to_dir(workdir / "gis", map=False, report=False, gis=True)
+    rows.append(("plan.gpkg + GeoParquet (+ tables)", time.perf_counter() - t,
+                 f"{(workdir / 'gis' / 'plan.gpkg').stat().st_size / 2**20:.1f} MiB gpkg"))
     total = sum(r[1] for r in rows)
     rows.append(("total", total, f"peak RSS {peak_rss_mib():,.0f} MiB"))
     (workdir / "summary.json").write_text(json.dumps(
