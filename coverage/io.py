@@ -200,6 +200,9 @@ def read_demand(
         (Geo)Parquet file. CSV and plain Parquet files need latitude/longitude columns
         (aliases ``lat, latitude, y`` / ``lon, lng, long, longitude, x``); vector files
         use their geometry (polygons and lines by a representative point inside them).
+        A GeoTIFF (``.tif``/``.tiff``) is read as a population raster and a table with an
+        ``h3`` column and no latitude/longitude columns (Kontur) as H3 cells, by
+        :mod:`coverage.grids`.
     crs : optional
         CRS of the coordinate columns of a CSV / plain Parquet file (anything
         :meth:`pyproj.CRS.from_user_input` accepts, e.g. ``"EPSG:3857"``), or of a vector
@@ -221,8 +224,16 @@ def read_demand(
     InputValidationError
         Listing every problem found (file, problem, rows, fix).
     """
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        from .grids import read_population_raster
+
+        return read_population_raster(path, crs=crs)
     report = _Report(str(path), "demand")
     loaded = _load_file(path, report)
+    from .grids import _h3_demand, is_h3_table
+
+    if is_h3_table(loaded.frame):
+        return _h3_demand(loaded, report, access_profiles)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
 
 

@@ -1,0 +1,538 @@
+"""Population grids as demand: GeoTIFF rasters (GHSL / WorldPop) and H3 tables (Kontur).
+
+Two readers turn gridded population into the demand table of :mod:`coverage.io`
+(``demand_id``, ``lat``, ``lon``, ``population``, ``name``):
+
+* :func:`read_population_raster` -- a GeoTIFF population raster in any CRS, read window by
+  window (never the whole raster at once). Every cell with population > 0 (and not nodata)
+  becomes a demand point at its cell centre, converted to EPSG:4326 with pyproj. An optional
+  ``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first.
+* :func:`read_h3_population` -- a table with an ``h3`` column (H3 cell ids as hex strings)
+  and a ``population`` column, in CSV or GeoPackage (Kontur population datasets); demand
+  sits at the H3 cell centres.
+
+Both return a :class:`pandas.DataFrame` validated by :func:`coverage.io.as_demand` whose
+``attrs["population_grid"]`` holds a small report (total population read, cell counts).
+Bad input raises one :class:`~coverage.errors.InputValidationError` naming the file, each
+problem and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .io import _find_column, _load_file, _Loaded, _population, _Report, as_demand
+
+__all__ = [
+    "RASTER_SUFFIXES",
+    "H3_ALIASES",
+    "read_population_raster",
+    "read_h3_population",
+    "is_h3_table",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File suffixes read as population rasters.
+RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
+
+#: Column aliases of the H3 cell id (matched case-insensitively, in order).
+H3_ALIASES: tuple[str, ...] = ("h3", "h3_index", "h3_cell", "hex_id")
+
+_DEFAULT_WINDOW = 1024
+_EXAMPLES = 3
+
+
+# --------------------------------------------------------------------------------------
+# Rasters
+# --------------------------------------------------------------------------------------
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _window_shape(
+    block: tuple[int, int], window_size: int | tuple[int, int] | None, factor: int
+) -> tuple[int, int]:
+    """Window (rows, cols): whole blocks up to the target size, a multiple of ``factor``."""
+    if window_size is None:
+        target = (_DEFAULT_WINDOW, _DEFAULT_WINDOW)
+    elif isinstance(window_size, int):
+        target = (window_size, window_size)
+    else:
+        target = (int(window_size[0]), int(window_size[1]))
+    shape = []
+    for blk, tgt in zip(block, target, strict=True):
+        size = max(1, tgt)
+        if window_size is None and blk <= tgt:
+            size = max(blk, (tgt // blk) * blk)
+        shape.append(_round_up(size, factor))
+    return shape[0], shape[1]
+
+
+def _cell_ids(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """``"r<row>_c<col>"`` ids as an object array of str (numpy string ufuncs, no loop)."""
+    from numpy.dtypes import StringDType
+
+    text = StringDType()
+    ids = np.strings.add(np.strings.add("r", rows.astype(text)), "_c")
+    return np.strings.add(ids, cols.astype(text)).astype(object)
+
+
+def _examples(rows: npt.NDArray[Any], cols: npt.NDArray[Any], vals: npt.NDArray[Any]) -> list[str]:
+    return [f"{v:g} at row {r}, col {c}" for r, c, v in zip(rows, cols, vals, strict=True)]
+
+
+def read_population_raster(
+    path: str | os.PathLike[str],
+    *,
+    band: int = 1,
+    aggregate: int = 1,
+    nodata: float | None = None,
+    crs: Any | None = None,
+    window_size: int | tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Read a GeoTIFF population raster (GHSL, WorldPop, ...) as demand points.
+
+    The raster is read window by window; per window, everything is numpy (no Python loop
+    over cells). Cells that are nodata or hold 0 are dropped; every other cell (or, with
+    ``aggregate > 1``, every ``aggregate x aggregate`` block of cells with a positive sum)
+    becomes one demand point at its centre, transformed to EPSG:4326.
+
+    Parameters
+    ----------
+    path : str or path-like
+        GeoTIFF file (``.tif``/``.tiff``), any CRS.
+    band : int, default 1
+        1-based band holding the population counts (people per cell, not density).
+    aggregate : int, default 1
+        Sum blocks of ``aggregate x aggregate`` cells into one demand point, anchored at
+        the raster's top-left corner. Its centre is the centre of the block clipped to the
+        raster (blocks on the right/bottom edge may be partial). The total population is
+        unchanged.
+    nodata : float, optional
+        Nodata value to use instead of the file's (e.g. ``float("nan")`` or ``-200`` when
+        the file does not declare it). Internal mask bands are honoured as well.
+    crs : optional
+        CRS to assume when the file has none (anything :meth:`pyproj.CRS.from_user_input`
+        accepts). Ignored, with a warning in the log, when the file has its own.
+    window_size : int or (int, int), optional
+        Window height/width in cells (rounded up to a multiple of ``aggregate``). Default:
+        whole internal blocks up to about 1024 x 1024 cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`coverage.io.read_demand`: ``demand_id`` (``"r<row>_c<col>"``, raster
+        row/column, or block row/column of the coarser grid with ``aggregate > 1``),
+        ``lat``, ``lon`` (EPSG:4326), ``population`` (float64, > 0), ``name``; rows in
+        raster order. ``attrs["population_grid"]`` is a dict: ``source``, ``kind``,
+        ``crs``, ``aggregate``, ``total_population`` (sum of all valid cells, float64),
+        ``cells``, ``cells_nodata``, ``cells_zero``, ``cells_populated``, ``demand_rows``,
+        ``windows``, ``window_shape``.
+
+    Raises
+    ------
+    InputValidationError
+        Unreadable file, bad band/aggregate, no CRS or geotransform, negative, NaN or
+        infinite values that are not nodata, or cells that cannot be transformed.
+    """
+    import rasterio
+    from pyproj import CRS, Transformer
+    from rasterio.enums import MaskFlags
+    from rasterio.windows import Window
+
+    report = _Report(str(path), "population raster")
+    whole = isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool)
+    if not whole or aggregate < 1:
+        report.add(
+            f"aggregate={aggregate!r} is not a whole number >= 1", "pass aggregate=1, 2, ..."
+        )
+        report.raise_if_any()
+    factor = int(aggregate)
+    p = Path(path)
+    if not p.is_file():
+        report.add(
+            "file not found" if not p.exists() else "path is not a regular file",
+            f"check the path (working directory is {os.getcwd()!r})",
+        )
+        report.raise_if_any()
+    try:
+        src = rasterio.open(p)
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report.add(
+            f"cannot read the raster: {type(exc).__name__}: {reason}",
+            "pass a complete GeoTIFF (.tif/.tiff); check the file is not truncated",
+        )
+        report.raise_if_any()
+
+    with src:
+        if not 1 <= band <= src.count:
+            report.add(
+                f"band {band} does not exist (the raster has {src.count})",
+                f"pass band=1..{src.count}",
+            )
+            report.raise_if_any()
+        raster_crs = src.crs
+        if raster_crs is None:
+            if crs is None:
+                report.add(
+                    "the raster has no CRS, so its cells cannot be placed on the map",
+                    "assign it (gdal_edit.py -a_srs EPSG:XXXX file.tif) or pass crs=... "
+                    "(CLI: --demand-crs), e.g. crs='EPSG:4326' or 'ESRI:54009' for GHSL",
+                )
+            else:
+                try:
+                    raster_crs = CRS.from_user_input(crs)
+                except Exception as exc:  # noqa: BLE001
+                    report.add(
+                        f"crs {crs!r} is not a valid CRS ({exc})", "pass e.g. crs='EPSG:4326'"
+                    )
+        elif crs is not None:
+            logger.warning("%s has its own CRS (%s); crs=%r is ignored", p, raster_crs, crs)
+        transform = src.transform
+        if transform.is_identity:
+            report.add(
+                "the raster has no geotransform (pixel coordinates only)",
+                "georeference the file (gdal_translate -a_ullr ... / -a_srs ...) before reading",
+            )
+        report.raise_if_any()
+
+        nd = src.nodatavals[band - 1] if nodata is None else float(nodata)
+        flags = src.mask_flag_enums[band - 1]
+        use_mask_band = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
+        height, width = src.height, src.width
+        win_h, win_w = _window_shape(src.block_shapes[band - 1], window_size, factor)
+        tr = Transformer.from_crs(CRS.from_user_input(raster_crs), 4326, always_xy=True)
+        a, b, c, d, e, f = (
+            transform.a,
+            transform.b,
+            transform.c,
+            transform.d,
+            transform.e,
+            transform.f,
+        )
+
+        out_r: list[npt.NDArray[np.int64]] = []
+        out_c: list[npt.NDArray[np.int64]] = []
+        out_lon: list[npt.NDArray[np.float64]] = []
+        out_lat: list[npt.NDArray[np.float64]] = []
+        out_pop: list[npt.NDArray[np.float64]] = []
+        total = 0.0
+        n_nodata = n_zero = n_pos = n_windows = 0
+        bad: dict[str, list[Any]] = {"nan": [0, []], "inf": [0, []], "neg": [0, []], "tr": [0, []]}
+
+        for row0 in range(0, height, win_h):
+            h = min(win_h, height - row0)
+            for col0 in range(0, width, win_w):
+                w = min(win_w, width - col0)
+                n_windows += 1
+                win = Window(col0, row0, w, h)
+                native = src.read(band, window=win)
+                invalid = np.zeros(native.shape, dtype=bool)
+                if nd is not None:
+                    # Compare in the file's dtype: a float32 nodata such as -3.4028235e38
+                    # is not equal to its decimal tag once widened to float64.
+                    if np.isnan(nd):
+                        invalid |= np.isnan(native)
+                    elif native.dtype.kind == "f":
+                        invalid |= native == np.asarray(nd).astype(native.dtype)
+                    else:
+                        invalid |= native.astype(np.float64) == nd
+                data = native.astype(np.float64)
+                if use_mask_band:
+                    invalid |= src.read_masks(band, window=win) == 0
+                n_nodata += int(invalid.sum())
+                for key, mask in (
+                    ("nan", np.isnan(data) & ~invalid),
+                    ("inf", np.isinf(data) & ~invalid),
+                    ("neg", (data < 0) & np.isfinite(data) & ~invalid),
+                ):
+                    if mask.any():
+                        rr, cc = np.nonzero(mask)
+                        bad[key][0] += int(mask.sum())
+                        room = _EXAMPLES - len(bad[key][1])
+                        if room > 0:
+                            bad[key][1] += _examples(
+                                rr[:room] + row0, cc[:room] + col0, data[rr[:room], cc[:room]]
+                            )
+                        invalid |= mask
+                vals = np.where(invalid, 0.0, data)
+                n_zero += int(((vals == 0) & ~invalid).sum())
+                n_pos += int((vals > 0).sum())
+                total += float(vals.sum())
+                if factor > 1:
+                    ph, pw = _round_up(h, factor), _round_up(w, factor)
+                    padded = np.zeros((ph, pw))
+                    padded[:h, :w] = vals
+                    blocks = padded.reshape(ph // factor, factor, pw // factor, factor)
+                    vals = blocks.sum(axis=(1, 3))
+                rr, cc = np.nonzero(vals > 0)
+                if rr.size == 0:
+                    continue
+                pop = vals[rr, cc]
+                # Cell (or block, clipped to the raster) centre in pixel coordinates.
+                top = row0 + rr * factor
+                left = col0 + cc * factor
+                py = (top + np.minimum(top + factor, height)) / 2.0
+                px = (left + np.minimum(left + factor, width)) / 2.0
+                x = a * px + b * py + c
+                y = d * px + e * py + f
+                lon, lat = tr.transform(x, y)
+                lon = np.asarray(lon, dtype=np.float64)
+                lat = np.asarray(lat, dtype=np.float64)
+                ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+                if not ok.all():
+                    bad["tr"][0] += int((~ok).sum())
+                    room = _EXAMPLES - len(bad["tr"][1])
+                    if room > 0:
+                        bad["tr"][1] += _examples(
+                            top[~ok][:room], left[~ok][:room], pop[~ok][:room]
+                        )
+                out_r.append(top // factor)
+                out_c.append(left // factor)
+                out_lon.append(lon)
+                out_lat.append(lat)
+                out_pop.append(pop)
+
+    fixes = {
+        "nan": (
+            "cells are NaN but NaN is not the raster's nodata value",
+            "declare it (gdal_edit.py -a_nodata nan file.tif) or pass nodata=float('nan')",
+        ),
+        "inf": ("cells are infinite", "fix the raster, or declare that value as nodata"),
+        "neg": (
+            "cells hold a negative population that is not the nodata value",
+            "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif) "
+            "or pass nodata=VALUE (GHSL uses -200, WorldPop -99999); otherwise fix the cells",
+        ),
+        "tr": (
+            f"populated cells cannot be transformed from {raster_crs} to EPSG:4326",
+            "check the raster's CRS is right (or pass crs=... for a file without one)",
+        ),
+    }
+    for key, (count, examples) in bad.items():
+        if count:
+            what, fix = fixes[key]
+            report.add(f"{count} {what} (e.g. {'; '.join(examples)})", fix)
+    report.raise_if_any()
+
+    def cat(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    rows, cols = cat(out_r, np.int64), cat(out_c, np.int64)
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    lon = cat(out_lon, np.float64)[order]
+    lon = (lon + 180.0) % 360.0 - 180.0  # 0..360 grids
+    lat = cat(out_lat, np.float64)[order]
+    pop = cat(out_pop, np.float64)[order]
+    if pop.size == 0:
+        report.add(
+            f"no cell holds population > 0 ({n_nodata} nodata, {n_zero} zero cells)",
+            "check the band and the nodata value, and that the raster holds people per cell",
+        )
+        report.raise_if_any()
+    # The table is valid by construction (unique ids, finite coordinates, population > 0),
+    # so it is built in the canonical form of coverage.io directly: as_demand would only
+    # repeat the checks (plan_sites runs it anyway).
+    ids = _cell_ids(rows, cols)
+    demand = pd.DataFrame(
+        {"demand_id": ids, "lat": lat, "lon": lon, "population": pop, "name": ids.copy()}
+    )
+    info = {
+        "source": str(path),
+        "kind": "raster",
+        "crs": CRS.from_user_input(raster_crs).to_string(),
+        "aggregate": factor,
+        "total_population": total,
+        "cells": int(height * width),
+        "cells_nodata": n_nodata,
+        "cells_zero": n_zero,
+        "cells_populated": n_pos,
+        "demand_rows": int(len(demand)),
+        "windows": n_windows,
+        "window_shape": (win_h, win_w),
+    }
+    demand.attrs["population_grid"] = info
+    logger.info(
+        "%s: %d x %d raster (%s) in %d windows of %d x %d: total population %.6g in %d "
+        "populated cells (%d nodata, %d zero) -> %d demand points (aggregate %d)",
+        path,
+        height,
+        width,
+        info["crs"],
+        n_windows,
+        win_h,
+        win_w,
+        total,
+        n_pos,
+        n_nodata,
+        n_zero,
+        len(demand),
+        factor,
+    )
+    out_total = float(demand["population"].sum())
+    if not np.isclose(out_total, total, rtol=1e-9, atol=1e-6):  # pragma: no cover - guard
+        raise AssertionError(f"population not preserved: read {total}, output {out_total}")
+    return demand
+
+
+# --------------------------------------------------------------------------------------
+# H3 tables
+# --------------------------------------------------------------------------------------
+
+
+def is_h3_table(frame: pd.DataFrame) -> bool:
+    """Whether a table is an H3 population table (an H3 column and no lat/lon columns).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Attribute columns of a demand input.
+
+    Returns
+    -------
+    bool
+    """
+    from .io import DEMAND_ALIASES
+
+    has_h3 = _find_column(frame.columns, H3_ALIASES) is not None
+    has_xy = (
+        _find_column(frame.columns, DEMAND_ALIASES["lat"]) is not None
+        and _find_column(frame.columns, DEMAND_ALIASES["lon"]) is not None
+    )
+    return has_h3 and not has_xy
+
+
+def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read an H3-indexed population table (Kontur style) as demand at the cell centres.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV (or any table :func:`coverage.io.read_demand` reads: GeoPackage, Parquet, ...)
+        with an ``h3`` column (aliases :data:`H3_ALIASES`; H3 cell ids as hex strings, any
+        resolution) and a ``population`` column. A geometry (Kontur's hexagons) is ignored:
+        the point is the H3 cell centre.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`coverage.io.read_demand`, with ``demand_id`` the H3 id (lower case); an
+        ``access`` column is kept when present. ``attrs["population_grid"]`` has
+        ``source``, ``kind``, ``total_population``, ``demand_rows`` and ``resolutions``.
+
+    Raises
+    ------
+    InputValidationError
+        Missing columns, invalid H3 ids, NaN / negative / non-numeric population,
+        duplicate cells.
+
+    Notes
+    -----
+    h3-py 4.5 has no array version of ``cell_to_latlng`` (``h3.api.numpy_int`` only
+    converts inputs; its ``cell_to_latlng`` is scalar), so the centres cost one call per
+    distinct cell (about 1 us each).
+    """
+    report = _Report(str(path), "demand")
+    loaded = _load_file(path, report)
+    return _h3_demand(loaded, report)
+
+
+def _h3_demand(
+    loaded: _Loaded,
+    report: _Report,
+    access_profiles: Collection[str] | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    import h3
+
+    from .io import DEMAND_ALIASES
+
+    raw = loaded.frame
+    h3_col = _find_column(raw.columns, H3_ALIASES)
+    pop_col = _find_column(raw.columns, DEMAND_ALIASES["population"])
+    access_col = _find_column(raw.columns, DEMAND_ALIASES["access"])
+    have = ", ".join(repr(str(col)) for col in raw.columns) or "none"
+    if h3_col is None or pop_col is None:
+        missing = [name for name, col in (("h3", h3_col), ("population", pop_col)) if col is None]
+        report.add(
+            f"missing column(s) {', '.join(missing)}; the input has columns: {have}",
+            f"name the H3 column one of {', '.join(H3_ALIASES)} and the population column "
+            f"one of {', '.join(DEMAND_ALIASES['population'])}",
+        )
+        report.raise_if_any()
+    if len(raw) == 0:
+        report.add("no data rows", "add at least one H3 cell with its population")
+        report.raise_if_any()
+
+    cells = raw[h3_col].astype("string").str.strip().str.lower()
+    missing = cells.isna().to_numpy(dtype=bool) | (cells.fillna("") == "").to_numpy(dtype=bool)
+    cells = cells.fillna("")
+    uniq, inverse = np.unique(cells.to_numpy(dtype=object).astype(str), return_inverse=True)
+
+    def centre(cell: str) -> tuple[float, float]:
+        try:
+            if not h3.is_valid_cell(cell):
+                return (np.nan, np.nan)
+            return h3.cell_to_latlng(cell)
+        except (ValueError, TypeError, h3.H3BaseException):
+            return (np.nan, np.nan)
+
+    # One h3 call per distinct cell: h3-py 4.5 has no vectorised cell_to_latlng.
+    centres = np.array([centre(cell) for cell in uniq], dtype=np.float64).reshape(-1, 2)
+    lat = centres[inverse, 0]
+    lon = centres[inverse, 1]
+    if missing.any():
+        report.add(
+            f"H3 cell id is missing/empty in column {str(h3_col)!r}",
+            "fill in the H3 id or drop those rows",
+            missing,
+        )
+    invalid = ~missing & ~np.isfinite(lat)
+    if invalid.any():
+        examples = ", ".join(repr(v) for v in pd.unique(cells[invalid])[:_EXAMPLES])
+        report.add(
+            f"not valid H3 cell ids in column {str(h3_col)!r} (e.g. {examples})",
+            "use H3 cell ids as hex strings such as '8928308280fffff' (h3.int_to_str converts "
+            "64-bit integers)",
+            invalid,
+        )
+    pop = _population(raw[pop_col], report)
+    report.raise_if_any()
+
+    frame = pd.DataFrame(
+        {"demand_id": cells.to_numpy(dtype=str), "lat": lat, "lon": lon, "population": pop}
+    )
+    if access_col is not None:
+        frame["access"] = raw[access_col].to_numpy()
+    demand = as_demand(frame, source=report.source, access_profiles=access_profiles)
+    total = float(demand["population"].sum())
+    resolutions = sorted(
+        {int(uniq_res) for uniq_res in (h3.get_resolution(cell) for cell in uniq if cell)}
+    )
+    demand.attrs["population_grid"] = {
+        "source": report.source,
+        "kind": "h3",
+        "total_population": total,
+        "demand_rows": int(len(demand)),
+        "resolutions": resolutions,
+    }
+    logger.info(
+        "%s: %d H3 cells (resolution %s), total population %.6g",
+        report.source,
+        len(demand),
+        resolutions,
+        total,
+    )
+    return demand
