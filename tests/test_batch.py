@@ -1,0 +1,290 @@
+"""Scenario sweeps (coverage.batch): TOML config, table, a real 2-process Dask cluster,
+resume after a killed worker and after a killed `edge-coverage batch` process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import DATA
+
+from coverage import InputValidationError, plan_sites
+from coverage.batch import TABLE_COLUMNS, load_config, run_batch
+
+EXE = str(Path(sys.executable).with_name("edge-coverage"))
+
+CONFIG = f"""
+[base]
+demand = "{DATA / 'west_demand.csv'}"
+candidates = "{DATA / 'west_candidates.csv'}"
+kmedian_time_limit_s = 10
+
+[axes]
+budget_ms = [15, 25, 30]
+failures = [0, 1]
+
+[regions]
+CA = {{column = "state", values = ["CA"]}}
+west = {{}}
+"""
+N_SCENARIOS = 12  # 3 budgets x 2 failure levels x 2 regions; the 4 at 15 ms are infeasible
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    p = tmp_path_factory.mktemp("cfg") / "scenarios.toml"
+    p.write_text(CONFIG)
+    return p
+
+
+@pytest.fixture(scope="module")
+def expected(sample_inputs):
+    """Site counts and figures from direct plan_sites calls, per (region, budget, failures)."""
+    demand, sites = sample_inputs
+    out = {}
+    for region, d in (("CA", demand[demand["state"] == "CA"]), ("west", demand)):
+        for budget in (25.0, 30.0):
+            for k in (0, 1):
+                s = plan_sites(d, sites, budget_ms=budget, failures=k,
+                               kmedian_time_limit_s=10).summary()
+                out[region, budget, k] = s
+    return out
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def check_table(table, expected, n=N_SCENARIOS):
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert len(table) == n and table["key"].is_unique
+    for _, r in table.iterrows():
+        if r["budget_ms"] == 15:
+            assert not r["ok"] and r["error_type"] == "InfeasibleBudgetError"
+            assert "cannot be met" in r["error"] and pd.isna(r["site_count"])
+            continue
+        assert r["ok"], r["error"]
+        s = expected[r["region"], r["budget_ms"], int(r["failures"])]
+        for col in ("site_count", "lower_bound", "status", "n_demand", "population_total",
+                    "population_uncoverable", "n1_population_outside_budget"):
+            assert r[col] == s[col], (col, r["scenario"], r["region"])
+        assert r["mean_latency_ms"] == pytest.approx(s["mean_latency_ms"])
+
+
+def check_dirs(out, table):
+    for _, r in table.iterrows():
+        d = out / r["dir"]
+        assert d.name == r["key"][:16]
+        scenario = json.loads((d / "scenario.json").read_text())
+        assert scenario["key"] == r["key"]
+        if r["ok"]:
+            assert not (d / "failed.json").exists()
+            done = json.loads((d / "done.json").read_text())
+            assert done["key"] == r["key"] and done["site_count"] == r["site_count"]
+            summary = json.loads((d / "summary.json").read_text())
+            assert summary["site_count"] == r["site_count"]
+            assert summary["budget_ms"] == r["budget_ms"]
+            assert len(pd.read_csv(d / "sites.csv")) == r["site_count"]
+        else:
+            assert not (d / "done.json").exists()
+            assert "cannot be met" in json.loads((d / "failed.json").read_text())["error"]
+    assert not list((out / "scenarios").glob(".tmp-*"))
+    assert len(list((out / "scenarios").iterdir())) == len(table)
+
+
+def done_mtimes(out):
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "scenarios").glob("*/done.json")}
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[base\n", "not valid TOML"),
+    ("[axes]\nbudget_ms = [20]\n", "[base] missing section"),
+    ('[base]\ndemand = "nope.csv"\ncandidates = "nope.csv"\n', "does not exist"),
+    ('[base]\ndemo = {country = "LU"}\nbudget = 30\n', "unknown option 'budget'"),
+    ('[base]\ndemo = {country = "LU"}\n[axes]\nbudget_ms = 30\n', "[axes.budget_ms]"),
+    ('[base]\ndemo = {country = "LU"}\n[axes]\nfailures = ["one"]\n', "[axes.failures]"),
+    ('[base]\ndemo = {country = "LU"}\n[axes]\nregion = ["XX"]\n', "unknown region"),
+    ('[base]\ndemo = {country = "LU"}\n[regions]\nA = {col = "x"}\n', "[regions.A]"),
+    ('[base]\ndemo = {country = "LU"}\n[bases]\n', "unknown section"),
+])
+def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    with pytest.raises(InputValidationError) as e:
+        load_config(p)
+    assert needle in str(e.value) and str(p) in str(e.value)
+    assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
+
+
+def test_cli_bad_config_exit_2_without_traceback(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU"}\n[axes]\nbudget_ms = "thirty"\n')
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "axes.budget_ms" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_config_axes_regions_and_explicit_scenarios(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 5000}\n'
+                 'budget_ms = 30\n[axes]\nfailures = [0, 1]\n[regions]\nLU = {}\n'
+                 'MT = {country = "MT"}\n'
+                 '[[scenarios]]\nname = "tight"\nregion = "MT"\nbudget_ms = 22\n'
+                 'model = {route_factor = 2.0}\n')
+    cfg = load_config(p)
+    names = [(s.name, s.region, s.params["budget_ms"], s.params["failures"])
+             for s in cfg.scenarios]
+    assert names == [("failures=0", "LU", 30.0, 0), ("failures=0", "MT", 30.0, 0),
+                     ("failures=1", "LU", 30.0, 1), ("failures=1", "MT", 30.0, 1),
+                     ("tight", "MT", 22.0, 1)]
+    assert cfg.scenarios[-1].model == {"route_factor": 2.0}
+
+
+# --------------------------------------------------------------------------- sequential
+
+
+def test_sequential_run_and_demo_regions(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [30]\n'
+                 '[regions]\nLU = {}\nMT = {country = "MT"}\n')
+    from coverage.datasets import geonames_candidates, geonames_demand
+
+    table = run_batch(p, tmp_path / "out", workers=0)
+    assert len(table) == 2 and table["ok"].all()
+    for _, r in table.iterrows():
+        s = plan_sites(geonames_demand(r["region"]), geonames_candidates(r["region"], 3000),
+                       budget_ms=r["budget_ms"], failures=0).summary()
+        assert r["site_count"] == s["site_count"] and r["n_demand"] == s["n_demand"]
+    back = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
+    assert list(back["site_count"]) == list(table["site_count"])
+    assert len(pd.read_csv(tmp_path / "out" / "scenarios.csv")) == 2
+    assert (tmp_path / "out" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, client):
+    out = tmp_path / "out"
+    t = time.perf_counter()
+    table = run_batch(config, out, client=client)
+    first_s = time.perf_counter() - t
+    check_table(table, expected)
+    check_dirs(out, table)
+    assert table.attrs == {"skipped": 0, "computed": N_SCENARIOS}
+    csv = pd.read_csv(out / "scenarios.csv")
+    assert list(csv["site_count"].fillna(-1)) == list(table["site_count"].fillna(-1))
+    assert (out / "sweep.png").stat().st_size > 1000
+
+    before = done_mtimes(out)
+    failed_before = {p.parent.name: p.stat().st_mtime_ns
+                     for p in (out / "scenarios").glob("*/failed.json")}
+    assert len(before) == 8 and len(failed_before) == 4
+    again = run_batch(config, out, client=client)
+    assert done_mtimes(out) == before  # finished scenarios are not recomputed
+    assert again.attrs == {"skipped": 8, "computed": 4}  # failed ones are retried
+    assert all(p.stat().st_mtime_ns != failed_before[p.parent.name]
+               for p in (out / "scenarios").glob("*/failed.json"))
+    pd.testing.assert_frame_equal(
+        again.drop(columns=["runtime_s"]), table.drop(columns=["runtime_s"]))
+
+    # a partial scenario (no done.json) is re-run; other parameters get other directories
+    victim = next(iter(before))
+    (out / "scenarios" / victim / "done.json").unlink()
+    (out / "scenarios" / victim / "sites.csv").write_text("garbage")
+    third = run_batch(config, out, client=client)
+    check_table(third, expected)
+    check_dirs(out, third)
+    assert third.attrs["skipped"] == 7
+    changed = config.with_name("other.toml")
+    changed.write_text(CONFIG.replace("kmedian_time_limit_s = 10", "kmedian_time_limit_s = 9")
+                       .replace("[15, 25, 30]", "[25]").replace("[0, 1]", "[1]")
+                       .replace("west = {}", ""))
+    other = run_batch(changed, out, scheduler=client.scheduler.address)  # --scheduler
+    assert len(other) == 1 and other["ok"].all()
+    assert set(other["key"]).isdisjoint(table["key"])
+    assert len(list((out / "scenarios").iterdir())) == N_SCENARIOS + 1
+    assert first_s < 60
+
+
+def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path, config, expected, client):
+    out = tmp_path / "out"
+    pids = client.run(os.getpid)
+    killed: dict = {}
+
+    def killer():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            if list((out / "scenarios").glob("*/done.json")):
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    killed["worker"], killed["tasks"] = busy[0], client.processing()[busy[0]]
+                    killed["pid"] = pids[busy[0]]
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed["finished"] = done_mtimes(out)
+                    return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=killer)
+    th.start()
+    table = run_batch(config, out, client=client)
+    th.join()
+    assert killed.get("pid"), "the sweep finished before a worker could be killed"
+    check_table(table, expected)
+    check_dirs(out, table)
+    after = done_mtimes(out)
+    assert {k: after[k] for k in killed["finished"]} == killed["finished"]
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted the killed worker
+    assert killed["pid"] not in client.run(os.getpid).values()
+
+
+def test_cli_killed_part_way_then_resumed(tmp_path, expected):
+    out = tmp_path / "out"
+    config = tmp_path / "ca.toml"  # the 6 scenarios of region CA
+    config.write_text(CONFIG.replace("west = {}", ""))
+    cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list((out / "scenarios").glob("*/done.json")):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)  # the batch process and its Dask workers
+    finally:
+        proc.wait(timeout=30)
+    finished = done_mtimes(out)
+    assert 1 <= len(finished) < 4
+    assert not (out / "scenarios.csv").exists()
+
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(finished)} finished earlier (skipped)" in r.stderr
+    after = done_mtimes(out)
+    assert {k: after[k] for k in finished} == finished  # nothing finished was recomputed
+    assert len(after) == 4
+    table = pd.read_parquet(out / "scenarios.parquet")
+    check_table(table, expected, n=6)
+    check_dirs(out, table)
