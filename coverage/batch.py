@@ -31,8 +31,7 @@ import tempfile
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputValidationError
+from .sweep import _quiet_inner_logs
 
 logger = logging.getLogger(__name__)
 
@@ -378,22 +378,6 @@ _INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverag
                   "coverage.plan", "coverage.report", "coverage.pmedian", "coverage.gaps")
 
 
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """One log line per scenario, not the planner's stage lines (unless debug logging)."""
-    if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
-        yield
-        return
-    saved = {n: logging.getLogger(n).level for n in _INNER_LOGGERS}
-    try:
-        for n in _INNER_LOGGERS:
-            logging.getLogger(n).setLevel(logging.WARNING)
-        yield
-    finally:
-        for n, level in saved.items():
-            logging.getLogger(n).setLevel(level)
-
-
 def _replace_dir(tmp: Path, final: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
@@ -450,7 +434,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
             demand = demand[demand[col].astype(str).isin(region["values"])]
         model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
                                 for k, v in sc.model.items()})
-        with _quiet():
+        with _quiet_inner_logs(_INNER_LOGGERS):
             plan = plan_sites(demand, sites, model=model, progress=lambda _m: None,
                               **sc.params)
             plan.to_dir(tmp, map=False, report=False, gis=False)

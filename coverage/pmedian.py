@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .errors import NoFeasiblePlanError, SolverError
-from .optimize import MedianResult, _ranges, min_cover
+from .optimize import MedianResult, _first_two_open, _ranges, min_cover
 
 logger = logging.getLogger(__name__)
 
@@ -120,20 +120,7 @@ def _build_instance(cost, p, weights, required) -> _Instance:
 
 def _first_two(inst: _Instance, is_open: npt.NDArray[np.bool_]):
     """Entry positions of each client's nearest and second-nearest open facility (-1: none)."""
-    pos = np.flatnonzero(is_open[inst.fac])
-    rows = inst.row[pos]
-    first = np.full(inst.n, -1, dtype=np.int64)
-    second = np.full(inst.n, -1, dtype=np.int64)
-    if len(pos) == 0:
-        return first, second
-    new = np.concatenate([[True], rows[1:] != rows[:-1]])
-    starts = np.flatnonzero(new)
-    first[rows[starts]] = pos[starts]
-    nxt = starts + 1
-    ok = nxt < len(pos)
-    ok[ok] = rows[nxt[ok]] == rows[starts[ok]]
-    second[rows[starts[ok]]] = pos[nxt[ok]]
-    return first, second
+    return _first_two_open(inst.indptr, inst.fac, is_open, inst.row)
 
 
 def _objective(inst: _Instance, is_open: npt.NDArray[np.bool_]) -> tuple[float, int]:

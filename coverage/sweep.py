@@ -63,15 +63,15 @@ _INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverag
 
 
 @contextmanager
-def _quiet_inner_logs() -> Iterator[None]:
-    """Keep the per-solve INFO lines of the stages out of the log (one line per budget is
-    logged instead), unless debug logging is on."""
+def _quiet_inner_logs(names: tuple[str, ...] = _INNER_LOGGERS) -> Iterator[None]:
+    """Keep the per-stage INFO lines of the loggers ``names`` out of the log (the caller logs
+    one line per solve instead), unless debug logging is on."""
     if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
         yield
         return
-    saved = {n: logging.getLogger(n).level for n in _INNER_LOGGERS}
+    saved = {n: logging.getLogger(n).level for n in names}
     try:
-        for n in _INNER_LOGGERS:
+        for n in names:
             logging.getLogger(n).setLevel(logging.WARNING)
         yield
     finally:
