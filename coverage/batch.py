@@ -20,6 +20,7 @@ a re-run retries it. See ``docs/batch.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -31,7 +32,7 @@ import tempfile
 import time
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from .sweep import _quiet_inner_logs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchConfig", "Scenario", "load_config", "run_batch", "scenario_key",
+__all__ = ["BatchConfig", "Scenario", "dask_client", "load_config", "run_batch", "scenario_key",
            "TABLE_COLUMNS", "PLAN_PARAMETERS"]
 
 PLAN_PARAMETERS: dict[str, type | tuple[type, ...]] = {
@@ -385,7 +386,9 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
-                 region: Mapping[str, Any], out: str | Path) -> dict[str, Any]:
+                 region: Mapping[str, Any], out: str | Path, *,
+                 inputs: Mapping[str, Any] | None = None,
+                 reach_partitions: int = 0) -> dict[str, Any]:
     """Plan one scenario into ``out/scenarios/<key[:16]>`` and return its table row.
 
     The plan is written into a fresh temporary directory next to the final one, with
@@ -403,6 +406,12 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         Region spec (``column``/``values`` filter of ``demand``, or nothing).
     out : str or pathlib.Path
         The sweep's output directory.
+    inputs : mapping, optional
+        Description of the input files (path, SHA-256), recorded in the scenario's
+        ``summary.json`` with the region's row count.
+    reach_partitions : int, default 0
+        When > 0 and running in a Dask worker, the reach matrix is built in this many demand
+        partitions across the cluster (``distributed.worker_client``); same plan.
 
     Returns
     -------
@@ -434,9 +443,19 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
             demand = demand[demand[col].astype(str).isin(region["values"])]
         model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
                                 for k, v in sc.model.items()})
+        described = {k: dict(v) for k, v in (inputs or {}).items()}
+        if "demand" in described:
+            described["demand"].update(rows=len(demand), region=sc.region)
+        kwargs = dict(model=model, progress=lambda _m: None, inputs=described, **sc.params)
         with _quiet_inner_logs(_INNER_LOGGERS):
-            plan = plan_sites(demand, sites, model=model, progress=lambda _m: None,
-                              **sc.params)
+            if reach_partitions > 0 and _in_worker():
+                from distributed import worker_client
+
+                with worker_client() as cluster:  # secedes: partitions may run here too
+                    plan = plan_sites(demand, sites, client=cluster,
+                                      reach_partitions=reach_partitions, **kwargs)
+            else:
+                plan = plan_sites(demand, sites, **kwargs)
             plan.to_dir(tmp, map=False, report=False, gis=False)
         s = plan.summary()
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
@@ -452,6 +471,16 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         logger.debug("scenario %s failed", sc.name, exc_info=True)
     _replace_dir(tmp, final)
     return row
+
+
+def _in_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -481,6 +510,20 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
     return loaded
 
 
+def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, Any]:
+    """What each scenario's ``summary.json`` records under ``inputs``."""
+    from .datasets import GEONAMES_ATTRIBUTION
+
+    out: dict[str, Any] = {}
+    for k, spec in cfg.inputs.items():
+        if "path" in spec:
+            out[k] = {"path": str(spec["path"]), "name": Path(spec["path"]).name,
+                      "sha256": ident[k]["sha256"]}
+        else:
+            out[k] = {"source": GEONAMES_ATTRIBUTION, **ident[k]}
+    return out
+
+
 def _read_marker(final: Path, key: str) -> dict[str, Any] | None:
     try:
         doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
@@ -497,6 +540,8 @@ def run_batch(
     scheduler: str | None = None,
     client: Any = None,
     retries: int = 2,
+    reach_partitions: int = 0,
+    progress: Callable[[int, int, dict[str, Any] | None], None] | None = None,
 ) -> pd.DataFrame:
     """Run every scenario of a TOML file and write the combined table and plots.
 
@@ -516,6 +561,15 @@ def run_batch(
     retries : int, default 2
         Dask retries of a task whose worker raised; a killed worker's tasks are
         rescheduled by Dask itself.
+    reach_partitions : int, default 0
+        Build each scenario's reach matrix in this many demand partitions spread over the
+        cluster (for a few very large scenarios on many workers; see
+        :func:`coverage.build_reach`). ``0``: each scenario builds its own in its task. Not
+        part of the scenario key: the plans are the same.
+    progress : callable, optional
+        ``progress(finished, total, row)``: called once before the first scenario runs
+        (``finished=0``, ``row=None``) and after each one (its table row); ``total`` counts
+        the scenarios to run (not those reused).
 
     Returns
     -------
@@ -532,11 +586,16 @@ def run_batch(
     cfg = config if isinstance(config, BatchConfig) else load_config(config)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise InputValidationError(f"workers (--workers) must be an integer >= 0; got {workers!r}")
+    if (isinstance(reach_partitions, bool) or not isinstance(reach_partitions, int)
+            or reach_partitions < 0):
+        raise InputValidationError("reach_partitions (--reach-partitions) must be an integer "
+                                   f">= 0; got {reach_partitions!r}")
     root = Path(out)
     (root / "scenarios").mkdir(parents=True, exist_ok=True)
     for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed run
         shutil.rmtree(stale, ignore_errors=True)
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
+    described = _describe_inputs(cfg, ident)
     scenarios = [Scenario(s.name, s.region, s.params, s.model,
                           scenario_key(ident, cfg.regions[s.region], s.params, s.model))
                  for s in cfg.scenarios]
@@ -561,9 +620,13 @@ def run_batch(
             return loaded[("region", s.region)]
 
         t0 = time.perf_counter()
+        if progress is not None:
+            progress(0, len(todo), None)
 
         def done(s: Scenario, row: dict[str, Any]) -> None:
             rows[s.key] = row
+            if progress is not None:
+                progress(len(rows) - (len(scenarios) - len(todo)), len(todo), row)
             what = (f"{row['site_count']} sites ({row['status']})" if row["ok"]
                     else f"FAILED: {row['error_type']}: {row['error']}")
             logger.info("[%6.1f s] %d/%d %s [%s]: %s", time.perf_counter() - t0,
@@ -572,10 +635,11 @@ def run_batch(
         if workers == 0 and scheduler is None and client is None:
             for s in todo:
                 d, c = inputs_of(s)
-                done(s, run_scenario(s, d, c, cfg.regions[s.region], root))
+                done(s, run_scenario(s, d, c, cfg.regions[s.region], root, inputs=described))
         else:
-            _run_distributed(todo, loaded, inputs_of, cfg, root, done, workers=workers,
-                             scheduler=scheduler, client=client, retries=retries)
+            _run_distributed(todo, inputs_of, cfg, root, done, workers=workers,
+                             scheduler=scheduler, client=client, retries=retries,
+                             inputs=described, reach_partitions=reach_partitions)
     for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed worker
         shutil.rmtree(stale, ignore_errors=True)
     table = pd.DataFrame([rows[s.key] for s in scenarios], columns=list(TABLE_COLUMNS))
@@ -586,22 +650,59 @@ def run_batch(
     return table
 
 
-def _run_distributed(todo, loaded, inputs_of, cfg, root, done, *, workers, scheduler, client,
-                     retries) -> None:
-    from distributed import Client, LocalCluster, as_completed
+@contextlib.contextmanager
+def dask_client(workers: int = 2, scheduler: str | None = None,
+                client: Any = None) -> Iterator[Any]:
+    """A ``distributed.Client``: ``client`` itself, one connected to ``scheduler``, or one of a
+    new ``LocalCluster`` of ``workers`` single-threaded worker processes (closed on exit).
 
-    cluster = own = None
+    Parameters
+    ----------
+    workers : int, default 2
+        Worker processes of the local cluster (when neither ``scheduler`` nor ``client``).
+    scheduler : str, optional
+        Address of a running scheduler, ``tcp://HOST:PORT``.
+    client : distributed.Client, optional
+        Used as is and not closed.
+
+    Yields
+    ------
+    distributed.Client
+    """
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        yield client
+        return
+    cluster = None
     try:
-        if client is None:
-            if scheduler is not None:
-                own = Client(scheduler)
-            else:
-                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-                own = Client(cluster)
-            client = own
-        logger.info("Dask: %d workers at %s", len(client.scheduler_info()["workers"]),
-                    client.scheduler.address)
+        if scheduler is not None:
+            own = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            own = Client(cluster)
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InputValidationError(
+            f"cannot reach the Dask scheduler {scheduler!r}: {exc}; check --scheduler "
+            "(tcp://HOST:PORT) and that the scheduler is running") from exc
+    try:
+        logger.info("Dask: %d workers at %s", len(own.scheduler_info()["workers"]),
+                    own.scheduler.address)
+        yield own
+    finally:
+        own.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, client,
+                     retries, inputs, reach_partitions) -> None:
+    from distributed import as_completed
+
+    with dask_client(workers, scheduler, client) as client:
         scattered: dict[int, Any] = {}
 
         def shared(obj: Any) -> Any:
@@ -613,7 +714,8 @@ def _run_distributed(todo, loaded, inputs_of, cfg, root, done, *, workers, sched
         for s in todo:
             d, c = inputs_of(s)
             f = client.submit(run_scenario, s, shared(d), shared(c), cfg.regions[s.region],
-                              str(root), key=f"scenario-{s.key}", retries=retries, pure=False)
+                              str(root), inputs=inputs, reach_partitions=reach_partitions,
+                              key=f"scenario-{s.key}", retries=retries, pure=False)
             futures[f] = s
         for f in as_completed(futures):
             s = futures[f]
@@ -631,11 +733,6 @@ def _run_distributed(todo, loaded, inputs_of, cfg, root, done, *, workers, sched
                     final.mkdir(parents=True, exist_ok=True)
                     _write_json(final / "failed.json", row)
             done(s, row)
-    finally:
-        if own is not None:
-            own.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:

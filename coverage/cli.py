@@ -49,6 +49,13 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _pair_ms(text: str) -> tuple[float, float]:
     try:
         p50, p99 = (float(x) for x in text.split(","))
@@ -154,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--aggregate-mode", choices=("centroid", "conservative"), default="centroid",
                    help="centroid: plan each bin at its centroid; conservative: shrink each "
                    "bin's radius by its farthest member so every member stays within budget")
+    g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
+                             "partitions across workers; same plan)")
+    g.add_argument("--workers", type=_nonneg_int, default=0,
+                   help="worker processes of a local Dask cluster (0: no cluster)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="use an existing Dask scheduler")
+    g.add_argument("--reach-partitions", type=_positive_int, metavar="N",
+                   help="demand partitions (default: twice the number of workers)")
     g = p.add_argument_group("outputs")
     g.add_argument("--out", metavar="DIR", default="edge-plan", help="output directory")
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
@@ -196,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes of the local Dask cluster (0: run in this process)")
     b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use an existing Dask scheduler instead of a local cluster")
+    b.add_argument("--reach-partitions", type=_nonneg_int, default=0, metavar="N",
+                   help="build each scenario's reach matrix in N demand partitions across "
+                   "the cluster (for a few very large scenarios on many workers; 0: off)")
     _add_verbosity(b)
     return parser
 
@@ -266,14 +284,24 @@ def _run_plan(args: argparse.Namespace) -> int:
             raise InputValidationError("\n".join(problems))
         inputs = {"demand": _file_info(args.demand, len(demand)),
                   "candidates": _file_info(args.candidates, len(sites))}
-    plan = plan_sites(
-        demand, sites, budget_ms=args.budget_ms, failures=args.failures,
+    options = dict(
+        budget_ms=args.budget_ms, failures=args.failures,
         percentile=args.percentile, access=args.access, model=model,
         time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
         inputs=inputs, progress=progress, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_mode=args.aggregate_mode,
     )
+    if args.workers or args.scheduler:
+        from .batch import dask_client
+
+        progress("starting Dask" + (f" client of {args.scheduler}" if args.scheduler
+                                    else f" local cluster ({args.workers} workers)"))
+        with dask_client(args.workers, args.scheduler) as client:
+            plan = plan_sites(demand, sites, client=client,
+                              reach_partitions=args.reach_partitions, **options)
+    else:
+        plan = plan_sites(demand, sites, **options)
     if not args.no_report:
         progress(f"budget sweep for the report: {len(args.sweep_budgets_ms)} budgets, "
                  f"up to {args.sweep_time_limit_s:g} s each")
@@ -316,10 +344,56 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ProgressBar:
+    """Scenario progress of ``edge-coverage batch`` on stderr: a tqdm bar on a terminal
+    (log lines printed above it), nothing extra otherwise (the log has a line per scenario).
+    """
+
+    def __init__(self, *, enabled: bool, file: Any = None) -> None:
+        self.file = file if file is not None else sys.stderr
+        isatty = getattr(self.file, "isatty", None)
+        self.enabled = enabled and callable(isatty) and bool(isatty())
+        self.bar: Any = None
+        self.failed = 0
+        self._redirect: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        if self.enabled:
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            self._redirect = logging_redirect_tqdm([logging.getLogger("coverage")])
+            self._redirect.__enter__()
+        return self
+
+    def update(self, finished: int, total: int, row: dict[str, Any] | None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="scenario", file=self.file, dynamic_ncols=True,
+                            desc="scenarios")
+        if row is None:
+            return
+        self.failed += not row.get("ok")
+        self.bar.set_postfix_str(f"{self.failed} failed, last: {row.get('scenario')}",
+                                 refresh=False)
+        self.bar.update(finished - self.bar.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self._redirect is not None:
+            self._redirect.__exit__(*exc)
+
+
 def _run_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
 
-    table = run_batch(args.config, args.out, workers=args.workers, scheduler=args.scheduler)
+    with _ProgressBar(enabled=not args.quiet) as bar:
+        table = run_batch(args.config, args.out, workers=args.workers,
+                          scheduler=args.scheduler, reach_partitions=args.reach_partitions,
+                          progress=bar.update)
     n_ok = int(table["ok"].sum())
     print(f"scenarios: {len(table)} ({n_ok} planned, {len(table) - n_ok} failed; "
           f"{table.attrs.get('skipped', 0)} reused from an earlier run)")

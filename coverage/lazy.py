@@ -97,6 +97,7 @@ def lazy_cover(
     max_rounds: int = 50,
     at_risk_rows: int = 10_000,
     radius_shrink_km: npt.ArrayLike | None = None,
+    fetch_pairs: int = 4_000_000,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -123,6 +124,10 @@ def lazy_cover(
         added per round besides the violated ones.
     radius_shrink_km : array_like, optional
         Per cell, km taken off its budget radius (as in :func:`coverage.reach.build_reach`).
+    fetch_pairs : int, default 4_000_000
+        Rows are fetched in batches of about this many pairs, identical rows merged after
+        each batch: at large budgets (every cell reaching most sites) this bounds the
+        memory of a fetch instead of holding every fetched pair at once.
 
     Returns
     -------
@@ -162,23 +167,30 @@ def lazy_cover(
         rows = rows[~held[rows]]
         if not len(rows):
             return
-        reach = build_reach(d_lat[rows], d_lon[rows], s_lat, s_lon, model=model,
-                            budget_ms=budget_ms, access=access[rows], percentile=percentile,
-                            radius_shrink_km=None if shrink is None else shrink[rows])
-        held[rows] = True
-        pairs += reach.nnz
-        block = reach.boolean()
-        block.sort_indices()
-        stacked = sp.csr_array(sp.vstack([pool, block], format="csr"))
-        pool, pool_req = _merge_identical_rows(stacked, np.concatenate([pool_req, req[rows]]),
-                                               rng)
+        # batches of about fetch_pairs pairs (|N_i| is known), merged after each one
+        batch_of = np.cumsum(n_cov[rows]) // max(int(fetch_pairs), 1)
+        cuts = np.flatnonzero(np.diff(batch_of)) + 1
+        for batch in np.split(rows, cuts):
+            reach = build_reach(d_lat[batch], d_lon[batch], s_lat, s_lon, model=model,
+                                budget_ms=budget_ms, access=access[batch],
+                                percentile=percentile,
+                                radius_shrink_km=None if shrink is None else shrink[batch])
+            held[batch] = True
+            pairs += reach.nnz
+            block = reach.boolean()
+            del reach
+            block.sort_indices()
+            stacked = sp.csr_array(sp.vstack([pool, block], format="csr"))
+            pool, pool_req = _merge_identical_rows(
+                stacked, np.concatenate([pool_req, req[batch]]), rng)
 
     coverable = np.flatnonzero(n_cov > 0)
     tight = coverable[n_cov[coverable] <= failures + 1]
     order = coverable[np.argsort(n_cov[coverable], kind="stable")]
     fetch(np.union1d(tight, order[:seed_rows]))
     if len(coverable) > seed_rows:
-        fetch(rng.choice(coverable, size=min(seed_rows // 4, len(coverable)), replace=False))
+        sample = np.random.default_rng(1)  # not the merge's generator: same seed rows always
+        fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)), replace=False))
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
     c_all = np.ones(len(s_lat)) if cost is None else np.asarray(cost, dtype=np.float64)

@@ -22,7 +22,7 @@ from .geo import km_from_chord, unit_xyz
 from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import k_median, min_cover
-from .reach import ReachMatrix, build_reach
+from .reach import ReachMatrix, build_reach, cluster_partitions
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +231,8 @@ def plan_sites(
     max_memory_gb: float = 4.0,
     aggregate_km: float | None = None,
     aggregate_mode: str = "centroid",
+    client: Any = None,
+    reach_partitions: int | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -276,6 +278,12 @@ def plan_sites(
     aggregate_mode : {"centroid", "conservative"}, default "centroid"
         ``"conservative"`` shrinks each bin's radius by its farthest member's offset, so that
         every member is within budget of the sites that serve its bin.
+    client : distributed.Client, optional
+        Build the reach matrix in demand partitions on this Dask cluster's workers
+        (:func:`coverage.build_reach`; same matrix, entry for entry). Used by the ``"full"``
+        strategy; row generation queries rows a few at a time and runs in this process.
+    reach_partitions : int, optional
+        Number of partitions with ``client`` (default: twice the number of workers).
 
     Returns
     -------
@@ -338,6 +346,10 @@ def plan_sites(
     access_arr = demand["access"].to_numpy()
     if strategy not in ("auto", "full", "lazy"):
         raise InputValidationError(f"strategy must be auto, full or lazy; got {strategy!r}")
+    if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
+            reach_partitions, int | np.integer) or reach_partitions < 1):
+        raise InputValidationError(
+            f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     est_pairs = _estimate_pairs(demand, sites, model, budget_ms, percentile)
     est_gb = est_pairs * _BYTES_PER_PAIR / 2**30
     if strategy == "auto":
@@ -353,9 +365,13 @@ def plan_sites(
             demand["lat"].to_numpy(), demand["lon"].to_numpy(),
             sites["lat"].to_numpy(), sites["lon"].to_numpy(),
             model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
-            radius_shrink_km=shrink,
+            radius_shrink_km=shrink, client=client, partitions=reach_partitions,
         )
         timings["reach_s"] = time.perf_counter() - t
+        if client is not None:
+            extra["reach_cluster"] = {
+                "workers": len(client.scheduler_info().get("workers", {})),
+                "partitions": cluster_partitions(client, reach_partitions, len(demand))}
         n_cov = reach.n_covering()
         _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access)
         requirement = np.minimum(failures + 1, n_cov)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +25,7 @@ from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReachMatrix", "build_reach"]
+__all__ = ["ReachMatrix", "build_reach", "cluster_partitions"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,96 @@ class ReachMatrix:
         )
 
 
+def _query_rows(
+    site_xyz: npt.NDArray[np.float64],
+    d_lat: npt.NDArray[np.float64],
+    d_lon: npt.NDArray[np.float64],
+    row_radius_km: npt.NDArray[np.float64],
+    max_radius_km: float,
+    chunk_rows: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Sites within each row's radius for a block of demand rows.
+
+    Returns the block's row counts, the site columns (int32) and the great-circle distances
+    (km, float64), rows in order and entries sorted by distance within each row. The unit of
+    work of :func:`build_reach`, in this process or in a Dask task (one per partition).
+    """
+    n = d_lat.shape[0]
+    counts_parts: list[npt.NDArray[np.int64]] = []
+    idx_parts: list[npt.NDArray[np.int32]] = []
+    dist_parts: list[npt.NDArray[np.float64]] = []
+    if n and site_xyz.shape[0] and max_radius_km >= 0:
+        # Euclidean tree on unit vectors: chord length is monotone in great-circle distance,
+        # so the radius query is exact and several times faster than a haversine tree
+        tree = BallTree(site_xyz)
+        max_chord = float(chord_from_km(max_radius_km))
+        for start in range(0, n, chunk_rows):
+            stop = min(start + chunk_rows, n)
+            q = unit_xyz(d_lat[start:stop], d_lon[start:stop])
+            ind, dist = tree.query_radius(q, r=max_chord, return_distance=True,
+                                          sort_results=True)
+            counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+            if counts.sum():
+                cols = np.concatenate(ind).astype(np.int32)
+                dkm = km_from_chord(np.concatenate(dist))
+            else:
+                cols = np.zeros(0, dtype=np.int32)
+                dkm = np.zeros(0)
+            rows = np.repeat(np.arange(start, stop), counts)
+            keep = dkm <= row_radius_km[rows] + 1e-9
+            counts_parts.append(np.bincount(rows[keep] - start, minlength=stop - start))
+            idx_parts.append(cols[keep])
+            dist_parts.append(dkm[keep])
+    else:
+        counts_parts.append(np.zeros(n, dtype=np.int64))
+    return (np.concatenate(counts_parts).astype(np.int64),
+            np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int32),
+            np.concatenate(dist_parts) if dist_parts else np.zeros(0))
+
+
+def cluster_partitions(client: Any, partitions: int | None, n_rows: int) -> int:
+    """Number of demand partitions :func:`build_reach` uses on ``client``.
+
+    ``partitions`` when given, else twice the number of the cluster's workers; never more
+    than the number of rows (and at least 1).
+    """
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n_parts = int(partitions) if partitions else 2 * n_workers
+    return max(1, min(n_parts, max(int(n_rows), 1)))
+
+
+def _query_on_cluster(
+    client: Any,
+    site_xyz: npt.NDArray[np.float64],
+    d_lat: npt.NDArray[np.float64],
+    d_lon: npt.NDArray[np.float64],
+    row_radius_km: npt.NDArray[np.float64],
+    max_radius_km: float,
+    chunk_rows: int,
+    partitions: int | None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.float64], dict]:
+    """:func:`_query_rows` over contiguous demand partitions, one Dask task each."""
+    n = d_lat.shape[0]
+    n_parts = cluster_partitions(client, partitions, n)
+    bounds = np.linspace(0, n, n_parts + 1).astype(np.int64)
+    sites_f = client.scatter(site_xyz, broadcast=True, hash=False)
+    futures = []
+    for p in range(n_parts):
+        a, b = int(bounds[p]), int(bounds[p + 1])
+        block = client.scatter([d_lat[a:b], d_lon[a:b], row_radius_km[a:b]], hash=False)
+        futures.append(client.submit(_query_rows, sites_f, *block, max_radius_km, chunk_rows,
+                                     key=f"reach-part-{p}-{uuid.uuid4().hex[:12]}",
+                                     pure=False))
+    parts = client.gather(futures)  # in partition order
+    who = client.who_has(futures)
+    workers = sorted({w for f in futures for w in who.get(f.key, ())})
+    client.cancel(futures + [sites_f])
+    info = {"partitions": n_parts, "workers": len(workers)}
+    return (np.concatenate([c for c, _, _ in parts]),
+            np.concatenate([i for _, i, _ in parts]),
+            np.concatenate([d for _, _, d in parts]), info)
+
+
 def build_reach(
     demand_lat_deg: npt.ArrayLike,
     demand_lon_deg: npt.ArrayLike,
@@ -107,6 +199,8 @@ def build_reach(
     percentile: Percentile = "p99",
     chunk_rows: int = 50_000,
     radius_shrink_km: npt.ArrayLike | None = None,
+    client: Any = None,
+    partitions: int | None = None,
 ) -> ReachMatrix:
     """Build the reach matrix from one bulk BallTree radius query (chunked over demand).
 
@@ -129,6 +223,12 @@ def build_reach(
     radius_shrink_km : array_like, optional
         Per demand point, km taken off its budget radius (conservative aggregation: the
         farthest member's offset from the bin centroid, see :mod:`coverage.aggregate`).
+    client : distributed.Client, optional
+        Build the matrix in ``partitions`` contiguous demand partitions, one Dask task each,
+        on this client's workers (the result is identical, entry for entry). Inside a Dask
+        task, pass the client of ``distributed.worker_client()``.
+    partitions : int, optional
+        Number of partitions with ``client`` (default: twice the number of workers).
 
     Returns
     -------
@@ -168,39 +268,19 @@ def build_reach(
                                  row_radius_km)
     max_radius_km = float(radius_by_class.max()) if n_demand else 0.0
 
-    indptr_parts = [np.zeros(1, dtype=np.int64)]
-    idx_parts, dist_parts = [], []
-    offset = 0
-    if n_demand and n_sites and max_radius_km >= 0:
-        # Euclidean tree on unit vectors: chord length is monotone in great-circle distance,
-        # so the radius query is exact and several times faster than a haversine tree
-        tree = BallTree(unit_xyz(site_lat_deg, site_lon_deg))
-        max_chord = float(chord_from_km(max_radius_km))
-        for start in range(0, n_demand, chunk_rows):
-            stop = min(start + chunk_rows, n_demand)
-            q = unit_xyz(d_lat[start:stop], d_lon[start:stop])
-            ind, dist = tree.query_radius(q, r=max_chord, return_distance=True,
-                                          sort_results=True)
-            counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
-            if counts.sum():
-                cols = np.concatenate(ind).astype(np.int32)
-                dkm = km_from_chord(np.concatenate(dist))
-            else:
-                cols = np.zeros(0, dtype=np.int32)
-                dkm = np.zeros(0)
-            rows = np.repeat(np.arange(start, stop), counts)
-            keep = dkm <= row_radius_km[rows] + 1e-9
-            counts = np.bincount(rows[keep] - start, minlength=stop - start)
-            indptr_parts.append(offset + np.cumsum(counts))
-            offset += int(counts.sum())
-            idx_parts.append(cols[keep])
-            dist_parts.append(dkm[keep])
+    site_xyz = unit_xyz(site_lat_deg, site_lon_deg) if n_sites else np.zeros((0, 3))
+    where = "in this process"
+    if client is not None and n_demand and n_sites:
+        counts, indices, distance, info = _query_on_cluster(
+            client, site_xyz, d_lat, d_lon, row_radius_km, max_radius_km, chunk_rows,
+            partitions)
+        where = f"in {info['partitions']} partitions on {info['workers']} Dask worker(s)"
     else:
-        indptr_parts.append(np.zeros(n_demand, dtype=np.int64))
-    indptr = np.concatenate(indptr_parts).astype(np.int64)
-    indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, dtype=np.int32)
-    distance = np.concatenate(dist_parts) if dist_parts else np.zeros(0)
-    rows = np.repeat(np.arange(n_demand), np.diff(indptr))
+        counts, indices, distance = _query_rows(site_xyz, d_lat, d_lon, row_radius_km,
+                                                max_radius_km, chunk_rows)
+    indptr = np.zeros(n_demand + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    rows = np.repeat(np.arange(n_demand), counts)
     latency = fixed_pct[rows] + model.ms_per_km * distance
     p50 = fixed_p50[rows] + model.ms_per_km * distance
     reach = ReachMatrix(
@@ -214,12 +294,13 @@ def build_reach(
         percentile=percentile,
     )
     logger.info(
-        "reach matrix: %s demand x %s sites, %s pairs within %.0f km (%.1f MB) in %.1f s",
+        "reach matrix: %s demand x %s sites, %s pairs within %.0f km (%.1f MB) in %.1f s %s",
         f"{n_demand:,}",
         f"{n_sites:,}",
         f"{reach.nnz:,}",
         max_radius_km,
         reach.nbytes / 1e6,
         time.perf_counter() - t0,
+        where,
     )
     return reach

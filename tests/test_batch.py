@@ -288,3 +288,133 @@ def test_cli_killed_part_way_then_resumed(tmp_path, expected):
     table = pd.read_parquet(out / "scenarios.parquet")
     check_table(table, expected, n=6)
     check_dirs(out, table)
+
+
+# --------------------------------------------------------------------------- partitioned reach
+
+
+def _reach_arrays(r):
+    return (r.indptr, r.indices, r.distance_km, r.latency_ms, r.p50_ms)
+
+
+@pytest.mark.parametrize("partitions", [None, 3, 7])
+def test_reach_in_partitions_equals_one_process(client, partitions):
+    import numpy as np
+
+    from coverage import LatencyModel, build_reach
+
+    rng = np.random.default_rng(5)
+    n = 6_000
+    lat, lon = rng.uniform(30, 48, n), rng.uniform(-120, -75, n)
+    slat, slon = rng.uniform(30, 48, 400), rng.uniform(-120, -75, 400)
+    # LTE cannot meet 24 ms at all: whole partitions of it must not raise
+    access = np.where(np.arange(n) < n // 3, "lte", np.where(rng.random(n) < 0.5,
+                                                              "ftth", "5g-urllc"))
+    shrink = rng.uniform(0, 30, n)
+    kw = dict(model=LatencyModel(), budget_ms=24.0, access=access, radius_shrink_km=shrink,
+              chunk_rows=700)
+    serial = build_reach(lat, lon, slat, slon, **kw)
+    parts = build_reach(lat, lon, slat, slon, client=client, partitions=partitions, **kw)
+    assert serial.nnz > 10_000 and parts.shape == serial.shape
+    assert serial.n_covering()[: n // 3].sum() == 0
+    for a, b in zip(_reach_arrays(serial), _reach_arrays(parts), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_reach_partitions_never_exceed_rows(client):
+    import numpy as np
+
+    from coverage import LatencyModel, build_reach
+    from coverage.reach import cluster_partitions
+
+    assert cluster_partitions(client, None, 10**6) == 4  # twice the 2 workers
+    assert cluster_partitions(client, 9, 2) == 2
+    r = build_reach([40.0, 41.0], [-100.0, -100.5], [40.2], [-100.1], model=LatencyModel(),
+                    budget_ms=30.0, client=client, partitions=9)
+    np.testing.assert_array_equal(r.indptr, [0, 1, 2])
+
+
+def test_plan_with_client_is_the_same_plan(client, sample_inputs):
+    demand, sites = sample_inputs
+    local = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=10)
+    remote = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=10,
+                        client=client, reach_partitions=3)
+    a, b = local.summary(), remote.summary()
+    assert b["solver"]["reach_cluster"] == {"workers": 2, "partitions": 3}
+    assert "reach_cluster" not in a["solver"]
+    for k in ("site_count", "lower_bound", "status", "n_pairs_in_reach", "mean_latency_ms",
+              "n1_population_outside_budget"):
+        assert a[k] == b[k], k
+    assert list(local.sites["site_id"]) == list(remote.sites["site_id"])
+    with pytest.raises(InputValidationError, match="reach_partitions"):
+        plan_sites(demand, sites, client=client, reach_partitions=0)
+
+
+def test_batch_reach_partitions_inputs_and_progress(tmp_path, config, expected, client):
+    small = tmp_path / "ca.toml"
+    small.write_text(CONFIG.replace("west = {}", "").replace("[15, 25, 30]", "[25, 30]"))
+    calls = []
+    table = run_batch(small, tmp_path / "out", client=client, reach_partitions=2,
+                      progress=lambda *a: calls.append(a))
+    assert table["ok"].all() and len(table) == 4
+    check_table(table, expected, n=4)
+    assert calls[0] == (0, 4, None)
+    assert [c[0] for c in calls[1:]] == [1, 2, 3, 4] and all(c[1] == 4 for c in calls)
+    assert {c[2]["key"] for c in calls[1:]} == set(table["key"])
+    from coverage.batch import _sha256_file
+
+    for _, r in table.iterrows():
+        s = json.loads((tmp_path / "out" / r["dir"] / "summary.json").read_text())
+        assert s["solver"]["reach_cluster"] == {"workers": 2, "partitions": 2}
+        assert s["inputs"]["demand"]["sha256"] == _sha256_file(DATA / "west_demand.csv")
+        assert s["inputs"]["candidates"]["sha256"] == _sha256_file(DATA / "west_candidates.csv")
+        assert s["inputs"]["demand"]["rows"] == r["n_demand"]
+        assert s["inputs"]["demand"]["region"] == "CA"
+    # the partitions are an execution option, not a parameter: same keys without them
+    again = run_batch(small, tmp_path / "out", client=client)
+    assert again.attrs == {"skipped": 4, "computed": 0}
+
+
+def test_progress_bar_on_a_terminal():
+    import io as _io
+
+    from coverage.cli import _ProgressBar
+
+    class Tty(_io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    with _ProgressBar(enabled=True, file=out) as bar:
+        bar.update(0, 3, None)
+        bar.update(1, 3, {"ok": True, "scenario": "budget_ms=25"})
+        bar.update(2, 3, {"ok": False, "scenario": "budget_ms=15"})
+        bar.update(3, 3, {"ok": True, "scenario": "budget_ms=30"})
+    text = out.getvalue()
+    assert "3/3" in text and "100%" in text and "1 failed" in text
+    plain = _io.StringIO()  # not a terminal: no bar (the log has one line per scenario)
+    with _ProgressBar(enabled=True, file=plain) as bar:
+        bar.update(0, 1, None)
+        bar.update(1, 1, {"ok": True, "scenario": "x"})
+    assert plain.getvalue() == ""
+
+
+def test_cli_plan_on_a_local_cluster(tmp_path, sample_inputs):
+    out = tmp_path / "p"
+    r = subprocess.run([EXE, "plan", "--demand", str(DATA / "west_demand.csv"),
+                        "--candidates", str(DATA / "west_candidates.csv"), "--budget-ms", "30",
+                        "--workers", "2", "--reach-partitions", "3", "--no-map", "--no-report",
+                        "--no-gis", "--kmedian-time-limit-s", "10", "--out", str(out)],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["solver"]["reach_cluster"] == {"workers": 2, "partitions": 3}
+    demand, sites = sample_inputs
+    assert s["site_count"] == plan_sites(demand, sites, budget_ms=30,
+                                         kmedian_time_limit_s=10).summary()["site_count"]
+    bad = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--scheduler",
+                          "tcp://127.0.0.1:9", "--out", str(tmp_path / "q")],
+                         capture_output=True, text=True, timeout=180)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "cannot reach the Dask scheduler" in bad.stderr
