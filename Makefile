@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 	$(BIN)/python bench/scale.py --out docs/benchmarks-scale.md
 	$(BIN)/python bench/map_scale.py --out docs/benchmarks-map.md
+	$(BIN)/python bench/batch_scale.py --out docs/benchmarks-batch.md
 
 sample-data: $(STAMP)
 	$(BIN)/python scripts/make_sample_data.py --out data

@@ -42,10 +42,13 @@ __all__ = [
     "budget_sweep",
     "read_demand",
     "read_sites",
+    "read_population_raster",
+    "read_h3_population",
+    "run_batch",
 ]
 
 
-def __getattr__(name: str):  # lazy: io pulls in geopandas
+def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batch dask
     if name in ("read_demand", "read_sites"):
         from . import io
 
@@ -54,4 +57,12 @@ def __getattr__(name: str):  # lazy: io pulls in geopandas
         from .sweep import budget_sweep
 
         return budget_sweep
+    if name in ("read_population_raster", "read_h3_population"):
+        from . import grids
+
+        return getattr(grids, name)
+    if name == "run_batch":
+        from .batch import run_batch
+
+        return run_batch
     raise AttributeError(name)

@@ -5,7 +5,8 @@ configuration, the axes to sweep (their cartesian product) and/or explicit scena
 :func:`coverage.plan_sites` once per scenario and writes:
 
 - ``DIR/scenarios/<key>/``: the plan directory of each scenario (tables only:
-  :meth:`Plan.to_dir` with ``map=False, report=False, gis=False``), ``scenario.json`` (its
+  :meth:`Plan.to_dir` with ``map=False, report=False, gis=False``, the per-demand table as
+  ``assignment.parquet``), ``scenario.json`` (its
   parameters) and ``done.json`` (its table row), written last;
 - ``DIR/scenarios.csv`` and ``DIR/scenarios.parquet``: one row per scenario;
 - ``DIR/sweep.png``: sites against budget per failure level, one panel per region.
@@ -456,7 +457,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                                       reach_partitions=reach_partitions, **kwargs)
             else:
                 plan = plan_sites(demand, sites, **kwargs)
-            plan.to_dir(tmp, map=False, report=False, gis=False)
+            plan.to_dir(tmp, map=False, report=False, gis=False, assignment_format="parquet")
         s = plan.summary()
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
         _write_json(tmp / "scenario.json", meta)

@@ -6,7 +6,9 @@ is about 524 million pairs). The set multicover only needs the rows that bind, s
 1. one count-only radius query gives ``|N_i|`` for every cell (hence its requirement
    ``r_i = min(k + 1, |N_i|)``), without storing pairs;
 2. the full rows of a seed set are fetched: every cell with ``|N_i| <= k + 1`` (they force
-   sites) and the cells with the fewest candidates (the most constraining);
+   sites), the cells with the fewest candidates (the most constraining), and the most
+   constrained cell of every square bin of radius/16 (so that every region is represented:
+   a plan that satisfies the seed rarely leaves a far-away cell short);
 3. :func:`coverage.optimize.min_cover` solves the cover on the rows held so far;
 4. a streaming pass counts, for every cell, the chosen sites within its radius (a radius
    query against a tree of the few chosen sites); cells below their requirement are
@@ -78,6 +80,28 @@ def count_within(
     return out
 
 
+def _per_bin_min(
+    cells: npt.NDArray[np.int64],
+    lat_deg: npt.NDArray[np.float64],
+    lon_deg: npt.NDArray[np.float64],
+    n_cov: npt.NDArray[np.int64],
+    bin_km: float,
+) -> npt.NDArray[np.int64]:
+    """Of ``cells``, the one with the fewest candidates in each square bin of ``bin_km``
+    (bins of equal area: longitude scaled by the cosine of latitude)."""
+    if not len(cells):
+        return cells
+    step = bin_km / 111.195
+    lat = lat_deg[cells]
+    y = np.floor((lat + 90.0) / step).astype(np.int64)
+    x = np.floor((lon_deg[cells] + 180.0) * np.cos(np.radians(lat)) / step).astype(np.int64)
+    key = y * 1_000_003 + x
+    order = np.lexsort((n_cov[cells], key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    return cells[order[first]]
+
+
 def lazy_cover(
     demand_lat_deg: npt.ArrayLike,
     demand_lon_deg: npt.ArrayLike,
@@ -98,6 +122,7 @@ def lazy_cover(
     at_risk_rows: int = 10_000,
     radius_shrink_km: npt.ArrayLike | None = None,
     fetch_pairs: int = 4_000_000,
+    spread: bool = True,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -128,6 +153,11 @@ def lazy_cover(
         Rows are fetched in batches of about this many pairs, identical rows merged after
         each batch: at large budgets (every cell reaching most sites) this bounds the
         memory of a fetch instead of holding every fetched pair at once.
+    spread : bool, default True
+        Seed with the most constrained cell of every square bin of radius/16 (and pick the
+        at-risk cells added each round the same way) instead of a random sample of
+        ``seed_rows // 4`` cells. On the 1M-cell US grid at 30 ms this proves the single
+        cover in 1 round instead of 13 (10 s instead of 62 s).
 
     Returns
     -------
@@ -147,6 +177,7 @@ def lazy_cover(
         shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (n,))
         row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0), row_radius)
     pts = unit_xyz(d_lat, d_lon)
+    bin_km = max(float(np.max(row_radius, initial=0.0)) / 16.0, 5.0)
     site_tree = BallTree(unit_xyz(s_lat, s_lon))
     t = time.perf_counter()
     n_cov = count_within(site_tree, pts, row_radius)
@@ -189,8 +220,12 @@ def lazy_cover(
     order = coverable[np.argsort(n_cov[coverable], kind="stable")]
     fetch(np.union1d(tight, order[:seed_rows]))
     if len(coverable) > seed_rows:
-        sample = np.random.default_rng(1)  # not the merge's generator: same seed rows always
-        fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)), replace=False))
+        if spread:  # the most constrained cell of every spatial bin: seeds everywhere
+            fetch(_per_bin_min(coverable, d_lat, d_lon, n_cov, bin_km))
+        else:
+            sample = np.random.default_rng(1)
+            fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)),
+                                replace=False))
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
     c_all = np.ones(len(s_lat)) if cost is None else np.asarray(cost, dtype=np.float64)
@@ -245,6 +280,8 @@ def lazy_cover(
         # cells exactly at their requirement are the next plan's likely violations: add the
         # most constrained of them too, so fewer rounds are needed
         at_risk = np.flatnonzero((have == req) & (req > 0) & ~held)
+        if spread:
+            at_risk = _per_bin_min(at_risk, d_lat, d_lon, n_cov, bin_km)
         at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
         fetch(np.union1d(new, at_risk))
         # an upper bound meanwhile: this round's plan plus greedy sites for the rows held now,

@@ -151,7 +151,7 @@ class Plan:
         return replace(self, sweep=sweep)
 
     def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
-               report: bool = True, gis: bool = True) -> Path:
+               report: bool = True, gis: bool = True, assignment_format: str = "csv") -> Path:
         """Write every output of the plan into directory ``path`` (atomically per file).
 
         Parameters
@@ -167,6 +167,9 @@ class Plan:
             :meth:`with_sweep` defaults when :attr:`sweep` is ``None``.
         gis : bool, default True
             Write ``plan.gpkg``, ``demand.parquet`` and ``sites.parquet``.
+        assignment_format : {"csv", "parquet"}, default "csv"
+            Write the per-demand table as ``assignment.csv`` or ``assignment.parquet``
+            (much faster for national grids; ``report=False`` only).
 
         Returns
         -------
@@ -176,7 +179,8 @@ class Plan:
         from .report import write_plan
 
         plan = self.with_sweep() if report and self.sweep is None else self
-        return write_plan(plan, path, map=map, tiles=tiles, report=report, gis=gis)
+        return write_plan(plan, path, map=map, tiles=tiles, report=report, gis=gis,
+                          assignment_format=assignment_format)
 
     def __repr__(self) -> str:
         i = self.info

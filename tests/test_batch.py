@@ -99,6 +99,10 @@ def check_dirs(out, table):
             assert summary["site_count"] == r["site_count"]
             assert summary["budget_ms"] == r["budget_ms"]
             assert len(pd.read_csv(d / "sites.csv")) == r["site_count"]
+            assignment = pd.read_parquet(d / "assignment.parquet")
+            assert len(assignment) == r["n_demand"] == summary["n_demand"]
+            assert assignment["population"].sum() == pytest.approx(r["population_total"])
+            assert not (d / "assignment.csv").exists()
         else:
             assert not (d / "done.json").exists()
             assert "cannot be met" in json.loads((d / "failed.json").read_text())["error"]

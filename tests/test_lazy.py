@@ -45,3 +45,36 @@ def test_fetching_in_small_batches_gives_the_same_model(sample_inputs, fetch_pai
     chosen = np.zeros(len(sites), dtype=bool)
     chosen[batched.cover.sites] = True
     assert ((full.boolean() @ chosen.astype(np.int64)) >= np.minimum(2, full.n_covering())).all()
+
+
+def test_per_bin_min_against_a_loop():
+    from coverage.lazy import _per_bin_min
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    lat, lon = rng.uniform(-60, 70, n), rng.uniform(-180, 180, n)
+    n_cov = rng.integers(0, 50, n)
+    cells = np.flatnonzero(rng.random(n) < 0.7)
+    got = _per_bin_min(cells, lat, lon, n_cov, 500.0)
+    step = 500.0 / 111.195
+    best: dict = {}
+    for i in cells:  # the naive version: one bin key per cell, keep the fewest candidates
+        key = (int(np.floor((lat[i] + 90) / step)),
+               int(np.floor((lon[i] + 180) * np.cos(np.radians(lat[i])) / step)))
+        if key not in best or n_cov[i] < n_cov[best[key]]:
+            best[key] = i
+    assert len(got) == len(best) and len(got) < len(cells)
+    assert sorted(n_cov[got]) == sorted(n_cov[list(best.values())])
+    assert set(got) <= set(cells)
+    assert len(_per_bin_min(cells[:0], lat, lon, n_cov, 500.0)) == 0
+
+
+def test_random_seed_still_available(sample_inputs):
+    demand, sites = sample_inputs
+    model = LatencyModel()
+    args = (demand.lat, demand.lon, sites.lat, sites.lon)
+    full = build_reach(*args, model=model, budget_ms=25.0)
+    exact = min_cover(full.boolean(), np.minimum(2, full.n_covering()))
+    res = lazy_cover(*args, model=model, budget_ms=25.0, access=np.full(len(demand), "ftth"),
+                     seed_rows=20, spread=False)
+    assert res.cover.objective == exact.objective and res.cover.status == "optimal"

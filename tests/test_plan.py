@@ -157,3 +157,13 @@ def test_row_generation_out_of_time_still_returns_a_valid_plan(sample_inputs):
     assert s["status"] in ("optimal", "time_limit")
     assert s["lower_bound"] <= s["site_count"]
     assert check_invariants(plan) == []
+
+
+def test_every_public_name_resolves():
+    import coverage
+
+    for name in coverage.__all__:
+        assert getattr(coverage, name) is not None, name
+    from coverage.grids import read_population_raster
+
+    assert coverage.read_population_raster is read_population_raster

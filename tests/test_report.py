@@ -246,3 +246,21 @@ def test_latency_curves_under_failure(plan_dir):
     nf = curves["worst single failure, p99"]["latency_ms"].to_numpy()
     assert nf.min() >= curves["normal, p99"]["latency_ms"].min()
     assert (curves["worst single failure, p50"]["latency_ms"].to_numpy() <= nf + 1e-9).all()
+
+
+def test_assignment_as_parquet_replaces_the_csv(sample_inputs, tmp_path):
+    from coverage import plan_sites
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30, kmedian_time_limit_s=10)
+    out = plan.to_dir(tmp_path / "p", map=False, report=False, gis=False)
+    assert (out / "assignment.csv").exists()
+    plan.to_dir(out, map=False, report=False, gis=False, assignment_format="parquet")
+    assert not (out / "assignment.csv").exists()  # no stale table of another write
+    back = pd.read_parquet(out / "assignment.parquet")
+    pd.testing.assert_frame_equal(back, plan.assignment.reset_index(drop=True),
+                                  check_dtype=False)
+    with pytest.raises(ValueError, match="assignment.csv"):
+        plan.to_dir(out, assignment_format="parquet")
+    with pytest.raises(ValueError, match="csv' or 'parquet"):
+        plan.to_dir(out, report=False, assignment_format="xlsx")
