@@ -250,8 +250,11 @@ def lazy_cover(
         remaining = deadline - time.perf_counter()
         if remaining <= 1.0 and cover is not None:
             break
+        # the rows held grow from round to round: the best bound so far is valid for this
+        # round's model too, and a plan that meets it needs no proof of optimality
         cover = min_cover(pool, pool_req, cost=cost, required=required,
-                          time_limit_s=max(remaining, 1.0))
+                          time_limit_s=max(remaining, 1.0),
+                          known_lower_bound=best_lower if best_lower > 0 else None)
         # every round solves a relaxation of the full problem: its bound is valid
         best_lower = max(best_lower, cover.lower_bound)
         solve_s = time.perf_counter() - t

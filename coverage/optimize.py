@@ -400,9 +400,12 @@ def _new_highs():
 
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
-    x0: npt.NDArray[np.bool_], time_limit_s: float,
+    x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
 ) -> tuple[npt.NDArray[np.bool_], str, float]:
     """Set multicover MILP with HiGHS; ``x0`` is a feasible fallback (greedy).
+
+    ``target``, when given, is a lower bound on the optimum known from elsewhere: HiGHS
+    stops at the first plan that meets it (``objective_target``), which is then optimal.
 
     Returns the chosen mask, the status and the proven lower bound.
     """
@@ -435,7 +438,12 @@ def _solve_cover_milp(
     # and "no such plan" proves x0 optimal.
     ub = float(c[x0].sum())
     integral = bool(np.allclose(c, np.round(c)))
-    h.setOptionValue("objective_bound", ub - 0.5 if integral else ub - 1e-9 * max(1.0, ub))
+    tol = 0.5 if integral else 1e-9 * max(1.0, ub)
+    if target is not None and ub <= target + tol:
+        return x0, "optimal", ub  # the greedy plan meets a known lower bound
+    h.setOptionValue("objective_bound", ub - tol)
+    if target is not None:
+        h.setOptionValue("objective_target", target + tol)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -445,6 +453,9 @@ def _solve_cover_milp(
     x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
     if not np.all(a @ x.astype(np.int64) >= need) or c[x].sum() > c[x0].sum():
         x = x0  # keep a feasible plan, and never worse than the greedy one
+    if (status == highspy.HighsModelStatus.kObjectiveTarget and target is not None
+            and float(c[x].sum()) <= target + tol):
+        return x, "optimal", float(c[x].sum())  # meets the known bound: optimal
     if status == highspy.HighsModelStatus.kOptimal:
         if abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
             raise SolverError("HiGHS returned a solution inconsistent with its objective value")
@@ -463,6 +474,7 @@ def min_cover(
     time_limit_s: float = 60.0,
     random_state: int = 0,
     lagrangian_min_rows: int = 5_000,
+    known_lower_bound: float | None = None,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -489,6 +501,11 @@ def min_cover(
         Lagrangian (subgradient) bound and plan, on up to a quarter of the time left (30 s
         at most): the bound is reported when HiGHS ends with a weaker one, the plan is the
         MILP's cutoff and fallback when better than the greedy one.
+    known_lower_bound : float, optional
+        A lower bound on the optimum known from elsewhere (row generation: the optimum of a
+        relaxation with a subset of these rows). The largest component's solve stops at the
+        first plan that meets what the bound leaves for it, and that plan is reported as
+        optimal; the claim is only as valid as the bound passed.
 
     Returns
     -------
@@ -631,8 +648,13 @@ def min_cover(
         if len(ccols) == 1 or x0.sum() == 0 or proven:
             x, st, lb = x0, "optimal", obj0
         else:
+            target = None
+            if (known_lower_bound is not None and comp == order[-1]
+                    and all(s == "optimal" for s in statuses)):
+                # the other components are solved exactly: what the bound leaves for this one
+                target = float(known_lower_bound) - float(c[fixed].sum()) - bound
             x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
-                                          deadline - time.perf_counter())
+                                          deadline - time.perf_counter(), target)
             if st != "optimal" and np.isfinite(lag):
                 lb = max(lb, lag) if np.isfinite(lb) else lag
         chosen[ccols[x]] = True

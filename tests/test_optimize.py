@@ -192,3 +192,22 @@ def test_lagrangian_bound_is_valid_and_its_plan_feasible(seed):
     # forcing the Lagrangian stage on a small instance keeps min_cover exact
     res = min_cover(sp.csr_array(pattern), requirement=2, lagrangian_min_rows=0)
     assert res.objective == opt and res.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("k", [1, 2])
+def test_known_lower_bound_from_a_row_subset(seed, k):
+    """A relaxation's optimum (a subset of the rows) is a valid known bound: the result is
+    still the brute-force optimum, with the bound met or exceeded and a feasible plan."""
+    pattern, _ = random_instance(seed, n=16, m=9, density=0.4)
+    req = np.minimum(k, pattern.sum(axis=1))
+    subset = np.arange(len(pattern)) % 2 == 0
+    relaxed = min_cover(sp.csr_array(pattern[subset]), requirement=k)
+    res = min_cover(sp.csr_array(pattern), requirement=k,
+                    known_lower_bound=relaxed.objective)
+    assert res.status == "optimal"
+    assert res.objective == brute_min_cover(pattern, req) >= relaxed.objective
+    assert feasible(pattern, res.sites, req)
+    exact = min_cover(sp.csr_array(pattern), requirement=k,
+                      known_lower_bound=brute_min_cover(pattern, req))
+    assert exact.objective == res.objective and exact.status == "optimal"
