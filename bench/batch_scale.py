@@ -162,7 +162,7 @@ def reach(lines: list[str], grid: pd.DataFrame, sites: pd.DataFrame, budget_ms: 
     serial_s = time.perf_counter() - t
     rows = [("this process", 1, "-", serial_s)]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         for partitions in (2, 4, 8):
             t = time.perf_counter()
             parts = build_reach(*args, client=client, partitions=partitions, **kw)

@@ -681,7 +681,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
             own = Client(scheduler)
         else:
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
             own = Client(cluster)
     except OSError as exc:
         if cluster is not None:

@@ -369,9 +369,14 @@ class _ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
+            import shutil
+
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="scenario", file=self.file, dynamic_ncols=True,
+            # a pseudo-terminal may report 0 x 0: tqdm would then draw nothing
+            size = shutil.get_terminal_size((100, 20))
+            self.bar = tqdm(total=total, unit="scenario", file=self.file,
+                            ncols=size.columns or 100, nrows=size.lines or 20,
                             desc="scenarios")
         if row is None:
             return

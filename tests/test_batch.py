@@ -62,7 +62,7 @@ def client():
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     c = Client(cluster)
     yield c
     c.close()
@@ -422,3 +422,31 @@ def test_cli_plan_on_a_local_cluster(tmp_path, sample_inputs):
                          capture_output=True, text=True, timeout=180)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "cannot reach the Dask scheduler" in bad.stderr
+
+
+def test_cli_progress_bar_in_a_pseudo_terminal(tmp_path):
+    """The bar really draws on a terminal (a pty reporting 0 x 0 once hid it)."""
+    import pty
+
+    config = tmp_path / "lu.toml"
+    config.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      '[axes]\nbudget_ms = [22, 30]\nfailures = [0, 1]\n')
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI with the pty as its terminal
+        os.execv(EXE, [EXE, "batch", str(config), "--out", str(tmp_path / "o"),
+                       "--workers", "0"])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "scenarios: 100%" in text and "4/4" in text and "0 failed" in text
+    assert "scenarios: 4 (4 planned, 0 failed" in text
