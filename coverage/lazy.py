@@ -102,6 +102,54 @@ def _per_bin_min(
     return cells[order[first]]
 
 
+def _one_swap(
+    pool: sp.csr_array,
+    need: npt.NDArray[np.int64],
+    sites: npt.NDArray[np.int64],
+    cost: npt.NDArray[np.float64],
+    keep: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.int64] | None:
+    """A plan of the same size and no higher cost that meets every row of ``pool``, made from
+    ``sites`` by closing one site and opening another, or ``None``.
+
+    Rows short by one need the new site; so do the rows exactly at their requirement that
+    contain the closed site (closing it would leave them short); rows short by more cannot
+    be fixed by one swap, nor by closing a site they contain. Every pair is checked at once
+    per closed site: the new site must be in every such row (a column count). Sites in
+    ``keep`` (required) are never closed.
+    """
+    open_mask = np.zeros(pool.shape[1], dtype=bool)
+    open_mask[sites] = True
+    have = pool @ open_mask.astype(np.int64)
+    short = need - have
+    if (short > 1).any() or not (short > 0).any():
+        return None
+    short_rows = np.flatnonzero(short == 1)
+    csc = sp.csc_array(pool)
+    in_short = np.zeros(pool.shape[0], dtype=bool)
+    in_short[short_rows] = True
+    tight = (short == 0) & (need > 0)
+    # sites in every short row: candidates to open
+    fits = np.asarray(pool[short_rows].sum(axis=0)).ravel() == len(short_rows)
+    fits &= ~open_mask
+    if not fits.any():
+        return None
+    for j in sites[np.argsort(-cost[sites], kind="stable")]:
+        if keep is not None and keep[j]:
+            continue
+        rows_j = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        if in_short[rows_j].any():
+            continue  # closing j leaves a short row shorter
+        t = rows_j[tight[rows_j]]
+        ok = fits & (cost <= cost[j] + 1e-12)
+        if len(t):
+            ok &= np.asarray(pool[t].sum(axis=0)).ravel() == len(t)
+        if ok.any():
+            k = int(np.flatnonzero(ok)[0])
+            return np.sort(np.append(sites[sites != j], k)).astype(np.int64)
+    return None
+
+
 def lazy_cover(
     demand_lat_deg: npt.ArrayLike,
     demand_lon_deg: npt.ArrayLike,
@@ -250,11 +298,22 @@ def lazy_cover(
         remaining = deadline - time.perf_counter()
         if remaining <= 1.0 and cover is not None:
             break
-        # the rows held grow from round to round: the best bound so far is valid for this
-        # round's model too, and a plan that meets it needs no proof of optimality
-        cover = min_cover(pool, pool_req, cost=cost, required=required,
-                          time_limit_s=max(remaining, 1.0),
-                          known_lower_bound=best_lower if best_lower > 0 else None)
+        swapped = None
+        if (cover is not None and cover.status == "optimal"
+                and c_all[cover.sites].sum() <= best_lower + 1e-9):
+            # the last plan meets the bound; if one swap makes it meet the rows added since,
+            # it is optimal for this round's model too (its bound is still valid): no MILP
+            swapped = _one_swap(pool, pool_req, cover.sites, c_all,
+                                None if required is None else np.asarray(required, dtype=bool))
+        if swapped is not None:
+            cover = CoverResult(swapped, float(c_all[swapped].sum()), best_lower, "optimal",
+                                0.0, time.perf_counter() - t, cover.reductions)
+        else:
+            # the rows held grow from round to round: the best bound so far is valid for
+            # this round's model too, and a plan that meets it needs no proof of optimality
+            cover = min_cover(pool, pool_req, cost=cost, required=required,
+                              time_limit_s=max(remaining, 1.0),
+                              known_lower_bound=best_lower if best_lower > 0 else None)
         # every round solves a relaxation of the full problem: its bound is valid
         best_lower = max(best_lower, cover.lower_bound)
         solve_s = time.perf_counter() - t
@@ -267,7 +326,8 @@ def lazy_cover(
                        "sites": float(cover.objective), "lower_bound": float(best_lower),
                        "status": cover.status, "violated": int(len(violated)),
                        "incumbent": float(c_all[incumbent].sum()) if incumbent is not None
-                       else float("nan"), "solve_s": solve_s, "check_s": check_s})
+                       else float("nan"), "solve_s": solve_s, "check_s": check_s,
+                       "method": "swap" if swapped is not None else "milp"})
         logger.info("lazy cover round %d: %d rows held, %g sites (%s, bound %g), %d cells "
                     "violated", round_no, int(held.sum()), cover.objective, cover.status,
                     best_lower, len(violated))

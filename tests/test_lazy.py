@@ -78,3 +78,47 @@ def test_random_seed_still_available(sample_inputs):
     res = lazy_cover(*args, model=model, budget_ms=25.0, access=np.full(len(demand), "ftth"),
                      seed_rows=20, spread=False)
     assert res.cover.objective == exact.objective and res.cover.status == "optimal"
+
+
+def test_one_swap_against_brute_force():
+    """_one_swap finds a feasible same-size swap exactly when one exists (200 instances:
+    a feasible plan with one site moved at random, so both outcomes occur)."""
+    import itertools
+
+    import scipy.sparse as sp
+
+    from coverage.lazy import _one_swap
+    from coverage.optimize import greedy_cover
+
+    found = missing = 0
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        n, m = 14, 9
+        pattern = rng.random((n, m)) < 0.4
+        need = np.minimum(rng.integers(1, 3, n), pattern.sum(axis=1))
+        cost = rng.integers(1, 3, m).astype(float) if seed % 2 else np.ones(m)
+        keep = rng.random(m) < 0.15
+        a = sp.csr_array(pattern.astype(np.int8))
+        sites = np.asarray(greedy_cover(a, need, cost=cost), dtype=np.int64)
+        out = rng.choice(sites)
+        others = np.setdiff1d(np.arange(m), sites)
+        if not len(others):
+            continue
+        sites = np.sort(np.append(sites[sites != out], rng.choice(others)))
+        got = _one_swap(a, need, sites, cost, keep)
+
+        def ok(plan, pattern=pattern, need=need):
+            return bool(np.all(pattern[:, plan].sum(axis=1) >= need))
+
+        exists = (not ok(sites)) and any(
+            ok(np.append(sites[sites != j], k)) and cost[k] <= cost[j]
+            for j, k in itertools.product(sites, np.setdiff1d(np.arange(m), sites))
+            if not keep[j])
+        assert (got is not None) == exists, seed
+        if got is not None:
+            found += 1
+            assert ok(got) and len(got) == len(sites) and cost[got].sum() <= cost[sites].sum()
+            assert np.isin(sites[keep[sites]], got).all()
+        else:
+            missing += 1
+    assert found >= 20 and missing >= 20, (found, missing)
