@@ -686,6 +686,10 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
     except OSError as exc:
         if cluster is not None:
             cluster.close()
+        if scheduler is None:
+            raise InputValidationError(
+                f"cannot start a local Dask cluster of {workers} workers: {exc}; try fewer "
+                "--workers, or --workers 0 to run in this process") from exc
         raise InputValidationError(
             f"cannot reach the Dask scheduler {scheduler!r}: {exc}; check --scheduler "
             "(tcp://HOST:PORT) and that the scheduler is running") from exc
