@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import instances  # noqa: E402
+from mdout import write_markdown  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("edge-coverage"))
 GIB = 2**30
@@ -221,9 +222,7 @@ def main() -> None:
             sweep(lines, folder, demand, sites, len(grid), budgets, args.time_limit_s)
         if "reach" in only:
             reach(lines, grid, site_df, args.reach_budget_ms)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    out = write_markdown(args.out, lines)
     print(f"wrote {out}")
 
 

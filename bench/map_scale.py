@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import instances  # noqa: E402
+from mdout import write_markdown  # noqa: E402
 
 from coverage import plan_sites  # noqa: E402
 from coverage.maps import plan_map, render_map_html  # noqa: E402
@@ -189,12 +190,7 @@ def main() -> None:
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(md))
-    os.replace(tmp_name, out)
+    out = write_markdown(args.out, md)
     print(f"wrote {out}")
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mdout import write_markdown  # the script folder is on sys.path
 
 
 def peak_rss_mib() -> float:
@@ -104,12 +105,7 @@ def main() -> None:
         f"numpy {np.__version__}.",
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(md))
-    os.replace(tmp_name, out)
+    out = write_markdown(args.out, md)
     print(f"wrote {out}")
 
 

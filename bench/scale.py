@@ -23,7 +23,6 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import instances  # noqa: E402
 import peers  # noqa: E402
+from mdout import write_markdown  # noqa: E402
 
 from coverage import plan_sites  # noqa: E402
 from coverage.optimize import min_cover  # noqa: E402
@@ -77,12 +77,7 @@ class Report:
                 "seconds; peak memory is the process maximum RSS so far (getrusage).", ""]
         for s in self.sections:
             text += s
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.out.parent, prefix=f".{self.out.name}.",
-                                   suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write("\n".join(text))
-        os.replace(tmp, self.out)
+        write_markdown(self.out, text)
 
 
 def synthetic(rep: Report, time_limit_s: float, sizes) -> None:
