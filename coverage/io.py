@@ -22,6 +22,7 @@ header, or the first feature of a vector file) and how to fix it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import os
 import warnings
@@ -37,6 +38,8 @@ import pandas as pd
 from .errors import CoverageWarning, InputValidationError
 
 __all__ = [
+    "file_info",
+    "sha256_file",
     "DEMAND_ALIASES",
     "SITE_ALIASES",
     "DEFAULT_ACCESS_TYPES",
@@ -46,6 +49,26 @@ __all__ = [
     "as_sites",
     "format_rows",
 ]
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_info(path: str | os.PathLike[str], rows: int | None = None,
+              sha256: str | None = None) -> dict[str, object]:
+    """How a plan records an input file: ``path``, ``name``, ``sha256`` and, when given,
+    ``rows`` (``sha256`` is computed unless passed)."""
+    info: dict[str, object] = {"path": str(path), "name": os.path.basename(path),
+                               "sha256": sha256 or sha256_file(path)}
+    if rows is not None:
+        info["rows"] = int(rows)
+    return info
 
 logger = logging.getLogger(__name__)
 

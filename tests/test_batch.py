@@ -366,7 +366,7 @@ def test_batch_reach_partitions_inputs_and_progress(tmp_path, config, expected, 
     assert calls[0] == (0, 4, None)
     assert [c[0] for c in calls[1:]] == [1, 2, 3, 4] and all(c[1] == 4 for c in calls)
     assert {c[2]["key"] for c in calls[1:]} == set(table["key"])
-    from coverage.batch import _sha256_file
+    from coverage.io import sha256_file as _sha256_file
 
     for _, r in table.iterrows():
         s = json.loads((tmp_path / "out" / r["dir"] / "summary.json").read_text())
