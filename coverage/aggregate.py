@@ -37,7 +37,7 @@ from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Aggregation", "aggregate_grid", "shortfall", "AGGREGATION_MODES"]
+__all__ = ["Aggregation", "aggregate_grid", "grid_cells", "shortfall", "AGGREGATION_MODES"]
 
 AGGREGATION_MODES = ("centroid", "conservative")
 
@@ -63,6 +63,16 @@ class Aggregation:
     cell_km: float
 
 
+def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
+               cell_km: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Column and row of each point's ``cell_km`` square on the EPSG:6933 equal-area grid."""
+    x, y = Transformer.from_crs(4326, 6933, always_xy=True).transform(
+        np.asarray(lon_deg, dtype=np.float64), np.asarray(lat_deg, dtype=np.float64))
+    ix = np.floor(np.asarray(x) / (cell_km * 1000.0)).astype(np.int64)
+    iy = np.floor(np.asarray(y) / (cell_km * 1000.0)).astype(np.int64)
+    return ix, iy
+
+
 def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
     """Bin demand into ``cell_km`` squares of the EPSG:6933 equal-area grid, per access class.
 
@@ -85,9 +95,7 @@ def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
     lon = demand["lon"].to_numpy(dtype=np.float64)
     pop = demand["population"].to_numpy(dtype=np.float64)
     access = demand["access"].to_numpy(dtype=str)
-    x, y = Transformer.from_crs(4326, 6933, always_xy=True).transform(lon, lat)
-    ix = np.floor(np.asarray(x) / (cell_km * 1000.0)).astype(np.int64)
-    iy = np.floor(np.asarray(y) / (cell_km * 1000.0)).astype(np.int64)
+    ix, iy = grid_cells(lat, lon, cell_km)
     classes, acc_code = np.unique(access, return_inverse=True)
     key = np.column_stack([ix, iy, acc_code.ravel()])
     uniq, group = np.unique(key, axis=0, return_inverse=True)

@@ -34,6 +34,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.neighbors import BallTree
 
+from .aggregate import grid_cells
 from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import CoverResult, _merge_identical_rows, greedy_cover, min_cover
@@ -87,15 +88,12 @@ def _per_bin_min(
     n_cov: npt.NDArray[np.int64],
     bin_km: float,
 ) -> npt.NDArray[np.int64]:
-    """Of ``cells``, the one with the fewest candidates in each square bin of ``bin_km``
-    (bins of equal area: longitude scaled by the cosine of latitude)."""
+    """Of ``cells``, the one with the fewest candidates in each ``bin_km`` square of the
+    equal-area grid of :func:`coverage.aggregate.grid_cells`."""
     if not len(cells):
         return cells
-    step = bin_km / 111.195
-    lat = lat_deg[cells]
-    y = np.floor((lat + 90.0) / step).astype(np.int64)
-    x = np.floor((lon_deg[cells] + 180.0) * np.cos(np.radians(lat)) / step).astype(np.int64)
-    key = y * 1_000_003 + x
+    ix, iy = grid_cells(lat_deg[cells], lon_deg[cells], bin_km)
+    key = iy * (1 << 32) + (ix - ix.min())
     order = np.lexsort((n_cov[cells], key))
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]

@@ -56,11 +56,13 @@ def test_per_bin_min_against_a_loop():
     n_cov = rng.integers(0, 50, n)
     cells = np.flatnonzero(rng.random(n) < 0.7)
     got = _per_bin_min(cells, lat, lon, n_cov, 500.0)
-    step = 500.0 / 111.195
+    from pyproj import Transformer
+
+    to_6933 = Transformer.from_crs(4326, 6933, always_xy=True)
     best: dict = {}
     for i in cells:  # the naive version: one bin key per cell, keep the fewest candidates
-        key = (int(np.floor((lat[i] + 90) / step)),
-               int(np.floor((lon[i] + 180) * np.cos(np.radians(lat[i])) / step)))
+        x, y = to_6933.transform(lon[i], lat[i])
+        key = (int(np.floor(x / 500_000.0)), int(np.floor(y / 500_000.0)))
         if key not in best or n_cov[i] < n_cov[best[key]]:
             best[key] = i
     assert len(got) == len(best) and len(got) < len(cells)
