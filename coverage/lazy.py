@@ -202,8 +202,8 @@ def lazy_cover(
     spread : bool, default True
         Seed with the most constrained cell of every square bin of radius/16 (and pick the
         at-risk cells added each round the same way) instead of a random sample of
-        ``seed_rows // 4`` cells. On the 1M-cell US grid at 30 ms this proves the single
-        cover in 1 round instead of 13 (10 s instead of 62 s).
+        ``seed_rows // 4`` cells (far fewer rounds on national grids: see
+        docs/benchmarks-scale.md).
 
     Returns
     -------
