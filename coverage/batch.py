@@ -33,7 +33,7 @@ import tempfile
 import time
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,8 @@ from .sweep import _quiet_inner_logs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchConfig", "Scenario", "dask_client", "load_config", "run_batch", "scenario_key",
-           "TABLE_COLUMNS", "PLAN_PARAMETERS"]
+__all__ = ["BatchConfig", "Scenario", "check_scenarios", "dask_client", "load_config",
+           "run_batch", "scenario_key", "TABLE_COLUMNS", "PLAN_PARAMETERS"]
 
 PLAN_PARAMETERS: dict[str, type | tuple[type, ...]] = {
     "budget_ms": (int, float),
@@ -375,9 +375,10 @@ _INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverag
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    from .outdir import fsync_tree, swap_dir
+
+    fsync_tree(tmp)
+    swap_dir(tmp, final)
 
 
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
@@ -451,7 +452,10 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                                       reach_partitions=reach_partitions, **kwargs)
             else:
                 plan = plan_sites(demand, sites, **kwargs)
-            plan.to_dir(tmp, map=False, report=False, gis=False, assignment_format="parquet")
+            from .report import write_plan_files
+
+            write_plan_files(plan, tmp, map=False, report=False, gis=False,
+                             assignment_format="parquet")
         s = plan.summary()
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
         _write_json(tmp / "scenario.json", meta)
@@ -579,17 +583,103 @@ def run_batch(
     InputValidationError
         Bad scenario file or input files.
     """
-    cfg = config if isinstance(config, BatchConfig) else load_config(config)
+    from .outdir import LEGACY_BATCH_FILES, OutputDir, check_output_dir
+
+    problems: list[str] = []
+    cfg: BatchConfig | None = None
+    try:
+        cfg = config if isinstance(config, BatchConfig) else load_config(config)
+    except InputValidationError as exc:
+        problems.append(str(exc))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise InputValidationError(f"workers (--workers) must be an integer >= 0; got {workers!r}")
+        problems.append(f"workers (--workers) must be an integer >= 0; got {workers!r}")
     if (isinstance(reach_partitions, bool) or not isinstance(reach_partitions, int)
             or reach_partitions < 0):
-        raise InputValidationError("reach_partitions (--reach-partitions) must be an integer "
-                                   f">= 0; got {reach_partitions!r}")
-    root = Path(out)
-    (root / "scenarios").mkdir(parents=True, exist_ok=True)
-    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
+        problems.append("reach_partitions (--reach-partitions) must be an integer >= 0; got "
+                        f"{reach_partitions!r}")
+    if cfg is not None:
+        problems.extend(check_scenarios(cfg))
+    problems.extend(check_output_dir(out, "batch").problems)
+    if problems or cfg is None:
+        raise InputValidationError("\n".join(problems))
+    with OutputDir(out, "batch") as od:
+        root = od.path
+        table = _run_batch_locked(cfg, od, root, LEGACY_BATCH_FILES, workers=workers,
+                                  scheduler=scheduler, client=client, retries=retries,
+                                  reach_partitions=reach_partitions, progress=progress)
+    return table
+
+
+def check_scenarios(cfg: BatchConfig) -> list[str]:
+    """Every problem with the option values of every scenario, without planning.
+
+    Parameters
+    ----------
+    cfg : BatchConfig
+        The parsed scenario file.
+
+    Returns
+    -------
+    list of str
+        One line per scenario with problems (its name, region and the problems); empty
+        when every scenario's options are valid.
+    """
+    from .latency import LatencyModel
+    from .plan import check_plan_options
+
+    problems: list[str] = []
+    seen: set[str] = set()
+    for sc in cfg.scenarios:
+        found: list[str] = []
+        model = None
+        try:
+            model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in sc.model.items()})
+        except InputValidationError as exc:
+            found.append(str(exc))
+        except TypeError as exc:
+            found.append(f"invalid latency model ({exc})")
+        if model is not None:
+            found.extend(check_plan_options(model=model, **sc.params))
+        else:
+            found.extend(p for p in check_plan_options(**sc.params)
+                         if not p.startswith("access"))
+        text = "; ".join(found)
+        if found and text not in seen:
+            seen.add(text)
+            problems.append(f"{cfg.path}: scenario {sc.name!r} [{sc.region}]: {text}")
+    return problems
+
+
+def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
+                   regions: Collection[str]) -> list[str]:
+    """Regions that select on a column the demand lacks, or that select no demand."""
+    if "demand" not in loaded:
+        return []
+    demand = loaded["demand"]
+    problems = []
+    for name in regions:
+        spec = cfg.regions[name]
+        if "column" not in spec:
+            continue
+        col = spec["column"]
+        if col not in demand.columns:
+            problems.append(
+                f"{cfg.path}: [regions] {name}: the demand has no column {col!r}. Fix: use "
+                "one of its columns: " + ", ".join(map(str, demand.columns)))
+        elif not demand[col].astype(str).isin(spec["values"]).any():
+            problems.append(
+                f"{cfg.path}: [regions] {name}: no demand row has {col} in "
+                f"{spec['values']}. Fix: check the values (e.g. "
+                + ", ".join(map(str, pd.unique(demand[col].astype(str))[:5])) + ")")
+    return problems
+
+
+def _run_batch_locked(cfg: BatchConfig, od: Any, root: Path, files: Collection[str], *,
+                      workers: int, scheduler: str | None, client: Any, retries: int,
+                      reach_partitions: int,
+                      progress: Callable[[int, int, dict[str, Any] | None], None] | None,
+                      ) -> pd.DataFrame:
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
     scenarios = [Scenario(s.name, s.region, s.params, s.model,
@@ -605,11 +695,19 @@ def run_batch(
             rows[s.key] = {k: marker.get(k) for k in TABLE_COLUMNS}
         else:
             todo.append(s)
+    loaded: dict[Any, Any] = {}
+    if todo:
+        loaded = _load_inputs(cfg)
+        problems = _check_regions(cfg, loaded, {s.region for s in todo})
+        if problems:
+            raise InputValidationError("\n".join(problems))
+    od.adopt(files)  # checks passed: from here on the directory is the sweep's
+    (root / "scenarios").mkdir(exist_ok=True)
+    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     logger.info("%d scenarios: %d finished earlier (skipped), %d to run", len(scenarios),
                 len(rows), len(todo))
     if todo:
-        loaded = _load_inputs(cfg)
-
         def inputs_of(s: Scenario) -> tuple[Any, Any]:
             if "demand" in loaded:
                 return loaded["demand"], loaded["candidates"]
@@ -642,7 +740,11 @@ def run_batch(
     table = _typed(table)
     table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
     _write_table(table, root)
-    _plot(table, root / "sweep.png")
+    try:
+        _plot(table, root / "sweep.png")
+    except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
+        logger.warning("skipped %s: %s: %s (scenarios.csv is written)", root / "sweep.png",
+                       type(exc).__name__, exc)
     return table
 
 
@@ -730,8 +832,10 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                 else:
                     row = _base_row(s, root)
                     row.update(error_type=type(exc).__name__, error=str(exc))
-                    final.mkdir(parents=True, exist_ok=True)
-                    _write_json(final / "failed.json", row)
+                    tmp = root / "scenarios" / f".tmp-{s.dirname}-{uuid.uuid4().hex[:8]}"
+                    tmp.mkdir(parents=True)
+                    _write_json(tmp / "failed.json", row)
+                    _replace_dir(tmp, final)
             done(s, row)
 
 
@@ -751,11 +855,14 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_table(table: pd.DataFrame, root: Path) -> None:
-    from .report import _staging
+    import io
 
-    with _staging(root) as stage:
-        stage.add("scenarios.csv", lambda p: table.to_csv(p, index=False))
-        stage.add("scenarios.parquet", lambda p: table.to_parquet(p, index=False))
+    from .outdir import write_atomic
+
+    write_atomic(root / "scenarios.csv", table.to_csv(index=False))
+    buf = io.BytesIO()
+    table.to_parquet(buf, index=False)
+    write_atomic(root / "scenarios.parquet", buf.getvalue())
     logger.info("wrote %s and %s", root / "scenarios.csv", root / "scenarios.parquet")
 
 
@@ -791,12 +898,13 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     for ax in list(axs.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".sweep.png.", suffix=".tmp.png", dir=path.parent)
-    os.close(fd)
+    import io
+
+    from .outdir import write_atomic
+
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        fig.savefig(buf, dpi=110, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(path, buf.getvalue())

@@ -1,7 +1,9 @@
 """The ``edge-coverage`` command line: thin driver over :func:`coverage.plan_sites`.
 
-Exit codes: 0 success; 2 bad input or options; 3 no feasible plan; 4 solver failure;
-1 unexpected internal error. Tracebacks only with ``--verbose``.
+Exit codes: 0 success; 2 bad input or options (nothing written); 3 no feasible plan;
+4 solver failure; 5 plan written but some optional outputs (map, report, GIS) failed;
+6 outputs could not be written (permission, full disk); 1 unexpected internal error;
+130 interrupted (Ctrl-C or SIGTERM). Tracebacks only with ``--verbose``.
 """
 
 from __future__ import annotations
@@ -227,24 +229,42 @@ def _run_plan(args: argparse.Namespace) -> int:
     from . import datasets, io
     from .errors import InputValidationError
     from .latency import LatencyModel
-    from .plan import plan_sites
+    from .outdir import OutputDir, check_output_dir
+    from .plan import check_plan_options
 
     t0 = time.perf_counter()
 
     def progress(msg: str) -> None:
         logger.info("[%6.1f s] %s", time.perf_counter() - t0, msg)
 
-    model = LatencyModel(
-        fiber_us_per_km=args.fiber_us_per_km, route_factor=args.route_factor, hops=args.hops,
-        per_hop_ms=args.per_hop_ms, proxy_ms=args.proxy_ms, wifi=args.wifi,
-        workload=args.workload, inference_ms=args.inference_ms,
-    )
+    # every check before the work, collected into one message: output, options, inputs
+    problems: list[str] = list(check_output_dir(args.out, "plan").problems)
+    model = None
+    try:
+        model = LatencyModel(
+            fiber_us_per_km=args.fiber_us_per_km, route_factor=args.route_factor,
+            hops=args.hops, per_hop_ms=args.per_hop_ms, proxy_ms=args.proxy_ms, wifi=args.wifi,
+            workload=args.workload, inference_ms=args.inference_ms,
+        )
+    except InputValidationError as exc:
+        problems.append(str(exc))
+    problems.extend(check_plan_options(
+        budget_ms=args.budget_ms, failures=args.failures, percentile=args.percentile,
+        access=args.access, model=model, time_limit_s=args.time_limit_s,
+        kmedian_time_limit_s=args.kmedian_time_limit_s, strategy=args.strategy,
+        max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
+        aggregate_mode=args.aggregate_mode))
     if args.demo:
         if args.demand or args.candidates:
-            raise InputValidationError("--demo uses the embedded data: drop --demand/--candidates")
+            problems.append("--demo uses the embedded data: drop --demand/--candidates")
+            raise InputValidationError("\n".join(problems))
         progress(f"loading GeoNames places for {args.country.upper()} (CC BY 4.0)")
-        demand = datasets.geonames_demand(args.country, args.demo_min_population)
-        sites = datasets.geonames_candidates(args.country, args.demo_site_min_population)
+        try:
+            demand = datasets.geonames_demand(args.country, args.demo_min_population)
+            sites = datasets.geonames_candidates(args.country, args.demo_site_min_population)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+            raise InputValidationError("\n".join(problems)) from None
         inputs = {
             "demand": {"source": datasets.GEONAMES_ATTRIBUTION, "country": args.country.upper(),
                        "min_population": args.demo_min_population, "rows": len(demand)},
@@ -256,12 +276,12 @@ def _run_plan(args: argparse.Namespace) -> int:
         missing = [f for f, v in (("--demand", args.demand), ("--candidates", args.candidates))
                    if not v]
         if missing:
-            raise InputValidationError(
+            problems.append(
                 f"missing {' and '.join(missing)}: give both files, or --demo for the embedded "
                 "GeoNames data"
             )
+            raise InputValidationError("\n".join(problems))
         progress(f"reading {args.demand} and {args.candidates}")
-        problems = []
         demand = sites = None
         try:
             demand = io.read_demand(args.demand, crs=args.demand_crs)
@@ -275,6 +295,18 @@ def _run_plan(args: argparse.Namespace) -> int:
             raise InputValidationError("\n".join(problems))
         inputs = {"demand": io.file_info(args.demand, len(demand)),
                   "candidates": io.file_info(args.candidates, len(sites))}
+    if problems or model is None:
+        raise InputValidationError("\n".join(problems))
+    with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused
+        return _plan_and_write(args, od, demand, sites, model, inputs, progress)
+
+
+def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
+                    inputs: dict[str, Any], progress: Any) -> int:
+    from .errors import EXIT_OUTPUTS_SKIPPED, CoverageError, OutputWriteError
+    from .plan import plan_sites
+    from .report import write_plan
+
     options = dict(
         budget_ms=args.budget_ms, failures=args.failures,
         percentile=args.percentile, access=args.access, model=model,
@@ -293,19 +325,52 @@ def _run_plan(args: argparse.Namespace) -> int:
                               reach_partitions=args.reach_partitions, **options)
     else:
         plan = plan_sites(demand, sites, **options)
-    if not args.no_report:
+    report = not args.no_report
+    sweep_failed: dict[str, str] = {}
+    if report:
         progress(f"budget sweep for the report: {len(args.sweep_budgets_ms)} budgets, "
                  f"up to {args.sweep_time_limit_s:g} s each")
-        plan = plan.with_sweep(args.sweep_budgets_ms, time_limit_s=args.sweep_time_limit_s,
-                               progress=progress)
-    extras = [name for name, on in (("map", not args.no_map), ("report", not args.no_report),
+        try:
+            plan = plan.with_sweep(args.sweep_budgets_ms, time_limit_s=args.sweep_time_limit_s,
+                                   progress=progress)
+        except (CoverageError, ArithmeticError, ValueError, MemoryError) as exc:
+            reason = f"the budget sweep failed ({type(exc).__name__}: {exc})"
+            logger.warning("skipped sweep.csv and report.html: %s (the plan is written)",
+                           reason)
+            sweep_failed = {"sweep.csv": reason, "report.html": reason}
+            report = False
+    extras = [name for name, on in (("map", not args.no_map), ("report", report),
                                     ("GIS layers", not args.no_gis)) if on]
-    progress(f"writing outputs to {args.out}"
+    progress(f"writing outputs to {od.path}"
              + (f" (with {', '.join(extras)})" if extras else ""))
-    out = plan.to_dir(args.out, map=not args.no_map,
-                      tiles=None if args.tiles == "none" else args.tiles,
-                      report=not args.no_report, gis=not args.no_gis)
     s = plan.summary()
+    try:
+        written = write_plan(plan, od, map=not args.no_map,
+                             tiles=None if args.tiles == "none" else args.tiles,
+                             report=report, gis=not args.no_gis)
+    except OutputWriteError:
+        print(_headline(s, args), flush=True)  # the figures are not lost with the files
+        raise
+    out = written.path
+    skipped = {**sweep_failed, **written.skipped}
+    lines = [_headline(s, args),
+             f"outputs: {out.resolve()}"]
+    if not args.no_map and "map.html" not in skipped:
+        lines.append(f"map: {(out / 'map.html').resolve()}")
+    if report and "report.html" not in skipped:
+        lines.append(f"report: {(out / 'report.html').resolve()}")
+    print("\n".join(lines))
+    if skipped:
+        for name, reason in skipped.items():
+            print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+        print(f"edge-coverage: the plan is written to {out}; {len(skipped)} optional "
+              f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})", file=sys.stderr)
+        return EXIT_OUTPUTS_SKIPPED
+    return 0
+
+
+def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
+    """The plan's figures, as printed after a run."""
     lines = [
         f"sites: {s['site_count']} ({s['status']}, lower bound {s['lower_bound']:g}, "
         f"gap {s['mip_gap']:.1%})",
@@ -317,14 +382,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         f"mean primary latency (p50): {s['mean_latency_ms']:.1f} ms; worst under N-1: "
         f"{s['n1_worst_latency_ms']:.1f} ms; population outside budget under the worst "
         f"failure: {s['n1_population_outside_budget']:,.0f}",
-        f"outputs: {out.resolve()}",
     ]
-    if not args.no_map:
-        lines.append(f"map: {(out / 'map.html').resolve()}")
-    if not args.no_report:
-        lines.append(f"report: {(out / 'report.html').resolve()}")
-    print("\n".join(lines))
-    return 0
+    return "\n".join(lines)
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -400,6 +459,23 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``edge-coverage``; returns the exit code."""
     from . import __version__
@@ -413,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    _terminate_cleanly()
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

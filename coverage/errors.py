@@ -2,7 +2,8 @@
 
 Every error the library raises on purpose derives from :class:`CoverageError`, and the
 CLI maps the subclasses to exit codes: 2 for bad input, 3 for "no feasible plan",
-4 for solver failure.
+4 for solver failure, 6 for outputs that could not be written; 5 means the plan was
+written but some optional outputs failed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ __all__ = [
     "InfeasibleBudgetError",
     "NoFeasiblePlanError",
     "SolverError",
+    "OutputWriteError",
     "CoverageWarning",
 ]
 
@@ -47,6 +49,18 @@ class SolverError(CoverageError, RuntimeError):
     """The MILP solver failed (not a time limit: a genuine failure)."""
 
     exit_code = 4
+
+
+class OutputWriteError(CoverageError, OSError):
+    """An output could not be written (permission, full disk, ...): the message names the
+    path and the reason."""
+
+    exit_code = 6
+
+
+EXIT_OUTPUTS_SKIPPED = 5
+"""Exit code of a run whose plan was written but some optional outputs (map, report, GIS
+files) failed; each is named in a warning and in the directory's marker."""
 
 
 class CoverageWarning(UserWarning):

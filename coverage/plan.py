@@ -26,7 +26,7 @@ from .reach import ReachMatrix, build_reach, cluster_partitions
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Plan", "plan_sites", "n_minus_1"]
+__all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options"]
 
 COVERAGE_STATUSES = ("redundant", "single", "uncoverable")
 
@@ -152,7 +152,12 @@ class Plan:
 
     def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
                report: bool = True, gis: bool = True, assignment_format: str = "csv") -> Path:
-        """Write every output of the plan into directory ``path`` (atomically per file).
+        """Write every output of the plan into directory ``path``, replaced as a whole.
+
+        ``path`` must be absent, empty or a plan directory this tool wrote; the new
+        directory is swapped in complete (:func:`coverage.report.write_plan`). Optional
+        outputs (map, report, GIS files) that fail are skipped with a logged warning; use
+        :func:`coverage.report.write_plan` to get the list.
 
         Parameters
         ----------
@@ -180,7 +185,7 @@ class Plan:
 
         plan = self.with_sweep() if report and self.sweep is None else self
         return write_plan(plan, path, map=map, tiles=tiles, report=report, gis=gis,
-                          assignment_format=assignment_format)
+                          assignment_format=assignment_format).path
 
     def __repr__(self) -> str:
         i = self.info
@@ -192,28 +197,71 @@ class Plan:
         )
 
 
-def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
-                   model: LatencyModel) -> None:
-    problems = []
+def _positive(value: Any) -> bool:
     try:
-        b = float(budget_ms)
-        if not math.isfinite(b) or b <= 0:
-            raise ValueError
+        v = float(value)
     except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool) and math.isfinite(v) and v > 0
+
+
+def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: Any = "p99",
+                       access: Any = "ftth", model: LatencyModel | None = None,
+                       time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
+                       strategy: Any = "auto", max_memory_gb: Any = 4.0,
+                       aggregate_km: Any = None, aggregate_mode: Any = "centroid") -> list[str]:
+    """Every problem with the options of :func:`plan_sites`, without planning.
+
+    The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
+    before any work starts.
+
+    Parameters
+    ----------
+    budget_ms, failures, percentile, access, model, time_limit_s, kmedian_time_limit_s,
+    strategy, max_memory_gb, aggregate_km, aggregate_mode
+        As in :func:`plan_sites`.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the option (and its CLI flag); empty when all
+        values are valid.
+    """
+    model = model or LatencyModel()
+    problems = []
+    if not _positive(budget_ms):
         problems.append(
-            f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}"
-        )
+            f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}")
     if isinstance(failures, bool) or not isinstance(failures, int | np.integer) or failures < 0:
         problems.append(f"failures (--failures) must be an integer >= 0; got {failures!r}")
     if percentile not in PERCENTILES:
         problems.append(
-            f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}"
-        )
-    if access not in model.access_profiles_ms:
+            f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}")
+    if not isinstance(access, str) or access not in model.access_profiles_ms:
         problems.append(
             f"access (--access) {access!r} is not a known access profile; choose one of "
-            + ", ".join(sorted(model.access_profiles_ms))
-        )
+            + ", ".join(sorted(model.access_profiles_ms)))
+    for name, flag, value in (("time_limit_s", "--time-limit-s", time_limit_s),
+                              ("kmedian_time_limit_s", "--kmedian-time-limit-s",
+                               kmedian_time_limit_s),
+                              ("max_memory_gb", "--max-memory-gb", max_memory_gb)):
+        if not _positive(value):
+            problems.append(f"{name} ({flag}) must be a positive number; got {value!r}")
+    if strategy not in ("auto", "full", "lazy"):
+        problems.append(f"strategy (--strategy) must be auto, full or lazy; got {strategy!r}")
+    if aggregate_km is not None and not _positive(aggregate_km):
+        problems.append(
+            f"aggregate_km (--aggregate-km) must be a positive number of km; got {aggregate_km!r}")
+    if aggregate_mode not in AGGREGATION_MODES:
+        problems.append(f"aggregate_mode (--aggregate-mode) must be one of "
+                        f"{', '.join(AGGREGATION_MODES)}; got {aggregate_mode!r}")
+    return problems
+
+
+def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
+                   model: LatencyModel, **more: Any) -> None:
+    problems = check_plan_options(budget_ms=budget_ms, failures=failures,
+                                  percentile=percentile, access=access, model=model, **more)
     if problems:
         raise InputValidationError("invalid options: " + "; ".join(problems))
 
@@ -316,7 +364,10 @@ def plan_sites(
     timings: dict[str, float] = {}
     say = progress or (lambda msg: logger.info("%s", msg))
     model = model or LatencyModel()
-    _check_options(budget_ms, failures, percentile, access, model)
+    _check_options(budget_ms, failures, percentile, access, model,
+                   time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+                   strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
+                   aggregate_mode=aggregate_mode)
     budget_ms = float(budget_ms)
     radius_km = model.radius_km(budget_ms, access, percentile)  # raises if infeasible at d=0
 

@@ -4,10 +4,12 @@ Outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv, propose
 map.html, sweep.csv and report.html (:mod:`coverage.report_html`), plan.gpkg,
 demand.parquet and sites.parquet (:mod:`coverage.export`).
 
-Every file is written to a temporary name in the output directory and renamed into place
-only after all files are complete, so an interrupted run never leaves half-written outputs.
-The report is rendered from the staged tables themselves, through the same reader that
-:func:`write_report` (``edge-coverage report DIR``) uses, so both give the same page.
+The whole directory is written next to the target and swapped in (:mod:`coverage.outdir`),
+so an interrupted run never leaves a mix of two plans, and a directory the tool did not
+write is never touched. The map, report and GIS files are optional: one that fails is
+skipped with a warning, never the plan. The report is rendered from the staged tables
+themselves, through the same reader that :func:`write_report` (``edge-coverage report DIR``)
+uses, so both give the same page.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import json
 import logging
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,14 @@ import pandas as pd
 from .errors import InputValidationError
 
 if TYPE_CHECKING:
+    from .outdir import OutputDir
     from .plan import Plan
     from .report_html import ReportData
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_plan", "write_report", "load_plan_dir", "OUTPUT_FILES", "REPORT_INPUTS"]
+__all__ = ["write_plan", "write_plan_files", "write_report", "load_plan_dir", "PlanOutputs",
+           "OUTPUT_FILES", "REPORT_INPUTS"]
 
 TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
                "proposed_sites.csv")
@@ -112,60 +115,157 @@ def sites_geojson(plan: Plan) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features}, default=_json_default)
 
 
-class _Stage:
-    """Files written under temporary names in ``out``, renamed into place by :meth:`commit`."""
+@dataclass
+class PlanOutputs:
+    """What :func:`write_plan` wrote.
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.staged: dict[str, Path] = {}
+    Attributes
+    ----------
+    path : pathlib.Path
+        The plan directory.
+    written : tuple of str
+        Files written.
+    skipped : dict of str to str
+        Optional outputs that failed (file name -> reason); the rest was written.
+    """
 
-    def add(self, name: str, write: Callable[[Path], Any], *, create: bool = True) -> Path:
-        """Write ``name`` through ``write(tmp_path)``; ``create=False`` passes a path that
-        does not exist yet (for writers that refuse to open an existing empty file)."""
-        suffix = ".tmp" + Path(name).suffix
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=self.out)
-        os.close(fd)
-        path = Path(tmp)
-        self.staged[name] = path
-        if not create:
-            path.unlink()
-        write(path)
-        os.chmod(path, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-        return path
-
-    def commit(self) -> None:
-        for name, tmp in list(self.staged.items()):
-            os.replace(tmp, self.out / name)
-            del self.staged[name]
-
-    def discard(self) -> None:
-        for tmp in self.staged.values():
-            for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm", "-journal"))):
-                p.unlink(missing_ok=True)
-        self.staged.clear()
+    path: Path
+    written: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
-@contextmanager
-def _staging(out: Path) -> Iterator[_Stage]:
-    stage = _Stage(out)
-    try:
-        yield stage
-        stage.commit()
-    finally:
-        stage.discard()
+def _check_format(assignment_format: str, report: bool) -> None:
+    if assignment_format not in ("csv", "parquet"):
+        raise ValueError(f"assignment_format must be 'csv' or 'parquet'; got {assignment_format!r}")
+    if assignment_format == "parquet" and report:
+        raise ValueError("report=True needs assignment.csv: use assignment_format='csv'")
 
 
-def write_plan(plan: Plan, out_dir: str | Path, *, map: bool = True,
+def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
+                     tiles: str | None = "osm", report: bool = True, gis: bool = True,
+                     assignment_format: str = "csv") -> PlanOutputs:
+    """Write the outputs of ``plan`` into an existing directory (no swap, no lock).
+
+    The building block of :func:`write_plan` and of batch scenarios, which write into a
+    staging directory of their own and swap it in. The tables (``summary.json``,
+    ``sites.csv`` / ``.geojson``, ``assignment``, ``failures.csv``, ``proposed_sites.csv``)
+    are the plan: a failure to write one raises :class:`~coverage.errors.OutputWriteError`.
+    The map, the report (with ``sweep.csv``) and the GIS files are optional: one that fails
+    is removed, logged as a warning naming the file and the reason, and listed in
+    ``skipped``; the rest is written.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan to write (``plan.sweep`` is used for the report when present).
+    directory : str or pathlib.Path
+        An existing directory.
+    map, tiles, report, gis, assignment_format
+        As in :func:`write_plan`.
+
+    Returns
+    -------
+    PlanOutputs
+    """
+    from .errors import OutputWriteError
+    from .outdir import _write_message
+
+    _check_format(assignment_format, report)
+    d = Path(directory)
+    written: list[str] = []
+    skipped: dict[str, str] = {}
+
+    def core(name: str, write: Callable[[Path], Any]) -> None:
+        try:
+            write(d / name)
+        except OSError as exc:
+            raise OutputWriteError(_write_message(d / name, exc)) from exc
+        written.append(name)
+
+    def optional(names: tuple[str, ...], write: Callable[[], Any]) -> None:
+        try:
+            write()
+            written.extend(n for n in names if (d / n).exists())
+        except Exception as exc:  # noqa: BLE001 - an optional output never loses the plan
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            for n in names:
+                for p in (d / n, *(d / (n + s) for s in ("-wal", "-shm", "-journal"))):
+                    p.unlink(missing_ok=True)
+                skipped[n] = reason
+            logger.warning("skipped %s: %s (the plan and the other outputs are written)",
+                           " and ".join(names), reason)
+            logger.debug("traceback of the skipped output", exc_info=True)
+
+    core("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))
+    core("sites.csv", lambda p: _write_csv(plan.sites, p))
+    core("sites.geojson", lambda p: p.write_text(sites_geojson(plan), encoding="utf-8"))
+    if assignment_format == "csv":
+        core("assignment.csv", lambda p: _write_csv(plan.assignment, p))
+    else:
+        core("assignment.parquet", lambda p: plan.assignment.to_parquet(p, index=False))
+    core("failures.csv", lambda p: _write_csv(plan.failures, p))
+    core("proposed_sites.csv", lambda p: _write_csv(plan.proposed, p))
+    if map:
+        def write_map() -> None:
+            from .maps import plan_map, render_map_html
+
+            html = render_map_html(plan_map(plan, tiles=tiles))
+            (d / "map.html").write_text(html, encoding="utf-8")
+
+        optional(("map.html",), write_map)
+    if report:
+        def write_report_files() -> None:
+            from .report_html import render_report
+
+            sweep = plan.sweep if plan.sweep is not None else pd.DataFrame()
+            _write_csv(sweep, d / "sweep.csv")
+            data = _load_report_data({n: d / n for n in REPORT_INPUTS}, str(d))
+            (d / "report.html").write_text(render_report(data), encoding="utf-8")
+
+        optional(("sweep.csv", "report.html"), write_report_files)
+    if gis:
+        from .export import plan_layers, write_geoparquet, write_gpkg
+
+        layers: dict[str, Any] = {}
+
+        def build_layers() -> None:
+            layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed))
+
+        optional(("plan.gpkg", "demand.parquet", "sites.parquet"), build_layers)
+        if layers:
+            optional(("plan.gpkg",), lambda: write_gpkg(layers, d / "plan.gpkg"))
+            optional(("demand.parquet",),
+                     lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
+            optional(("sites.parquet",),
+                     lambda: write_geoparquet(layers["sites"], d / "sites.parquet"))
+    for name in written:
+        try:
+            os.chmod(d / name, 0o644)
+        except OSError:
+            pass
+    return PlanOutputs(path=d, written=tuple(written), skipped=skipped)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False)
+
+
+def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
                tiles: str | None = "osm", report: bool = True, gis: bool = True,
-               assignment_format: str = "csv") -> Path:
-    """Write all outputs of ``plan`` into ``out_dir`` (created if needed).
+               assignment_format: str = "csv") -> PlanOutputs:
+    """Write all outputs of ``plan`` into ``out_dir``, replacing it as a whole.
+
+    ``out_dir`` must be absent, empty, or a plan directory this tool wrote
+    (:mod:`coverage.outdir`): anything else is refused before a file is written. The new
+    directory is written next to it, fsync'ed and swapped in, so a reader sees the old
+    complete plan or the new complete plan; a second concurrent writer is refused.
 
     Parameters
     ----------
     plan : Plan
         The plan to write.
-    out_dir : str or pathlib.Path
-        Output directory.
+    out_dir : str, pathlib.Path or coverage.outdir.OutputDir
+        Output directory (or one already checked and locked by the caller).
     map : bool, default True
         Also write ``map.html``.
     tiles : str or None, default "osm"
@@ -178,68 +278,39 @@ def write_plan(plan: Plan, out_dir: str | Path, *, map: bool = True,
     assignment_format : {"csv", "parquet"}, default "csv"
         ``"parquet"`` writes the per-demand table as ``assignment.parquet`` instead of
         ``assignment.csv`` (same columns, typed; far faster to write for a national grid).
-        Not with ``report=True``, which reads
-        ``assignment.csv``.
+        Not with ``report=True``, which reads ``assignment.csv``.
 
     Returns
     -------
-    pathlib.Path
-        The output directory.
+    PlanOutputs
+        The directory, the files written and the optional outputs skipped (with reasons).
 
-    Notes
-    -----
-    Outputs of an earlier run in the same directory that this run does not write (e.g.
-    ``report.html`` with ``report=False``) are removed once the new files are in place, so
-    that no file describes another plan than ``summary.json``.
+    Raises
+    ------
+    InputValidationError
+        ``out_dir`` is not the tool's to write, or another run is writing it.
+    OutputWriteError
+        A table could not be written (permission, full disk): nothing was swapped in.
     """
-    if assignment_format not in ("csv", "parquet"):
-        raise ValueError(f"assignment_format must be 'csv' or 'parquet'; got {assignment_format!r}")
-    if assignment_format == "parquet" and report:
-        raise ValueError("report=True needs assignment.csv: use assignment_format='csv'")
+    from .outdir import OutputDir
+
+    _check_format(assignment_format, report)
     if report and plan.sweep is None:
         plan = plan.with_sweep()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with _staging(out) as stage:
-        stage.add("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))
-        stage.add("sites.csv", lambda p: plan.sites.to_csv(p, index=False))
-        stage.add("sites.geojson", lambda p: p.write_text(sites_geojson(plan), encoding="utf-8"))
-        if assignment_format == "csv":
-            stage.add("assignment.csv", lambda p: plan.assignment.to_csv(p, index=False))
-        else:
-            stage.add("assignment.parquet",
-                      lambda p: plan.assignment.to_parquet(p, index=False))
-        stage.add("failures.csv", lambda p: plan.failures.to_csv(p, index=False))
-        stage.add("proposed_sites.csv", lambda p: plan.proposed.to_csv(p, index=False))
-        if map:
-            from .maps import plan_map, render_map_html
-
-            html = render_map_html(plan_map(plan, tiles=tiles))
-            stage.add("map.html", lambda p: p.write_text(html, encoding="utf-8"))
-        if report:
-            from .report_html import render_report
-
-            sweep = plan.sweep if plan.sweep is not None else pd.DataFrame()
-            stage.add("sweep.csv", lambda p: sweep.to_csv(p, index=False))
-            data = _load_report_data(dict(stage.staged), str(out))
-            page = render_report(data)
-            stage.add("report.html", lambda p: p.write_text(page, encoding="utf-8"))
-        if gis:
-            from .export import plan_layers, write_geoparquet, write_gpkg
-
-            layers = plan_layers(plan.sites, plan.assignment, plan.proposed)
-            stage.add("plan.gpkg", lambda p: write_gpkg(layers, p), create=False)
-            stage.add("demand.parquet", lambda p: write_geoparquet(layers["demand"], p))
-            stage.add("sites.parquet", lambda p: write_geoparquet(layers["sites"], p))
-        written = set(stage.staged)
-    for name in OUTPUT_FILES:
-        stale = out / name
-        if name not in written and stale.is_file():
-            stale.unlink()
-            logger.info("removed %s: an output of an earlier run, not written by this one",
-                        stale)
-    logger.info("wrote %s", out)
-    return out
+    own = not isinstance(out_dir, OutputDir)
+    od = OutputDir(out_dir, "plan") if own else out_dir
+    if own:
+        od.acquire()
+    try:
+        staging = od.start()
+        result = write_plan_files(plan, staging, map=map, tiles=tiles, report=report, gis=gis,
+                                  assignment_format=assignment_format)
+        path = od.commit({"skipped": result.skipped} if result.skipped else None)
+    finally:
+        if own:
+            od.release()
+    logger.info("wrote %s", path)
+    return PlanOutputs(path=path, written=result.written, skipped=result.skipped)
 
 
 # --------------------------------------------------------------------------- reading back
@@ -329,7 +400,11 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
 
 
 def write_report(plan_dir: str | Path) -> Path:
-    """Rebuild ``report.html`` in a plan directory from its tables (atomically).
+    """Rebuild ``report.html`` in a plan directory from its tables.
+
+    The directory is replaced as a whole (its other files carried over as hard links), so a
+    reader sees the old or the new report with the same tables; a concurrent writer is
+    refused.
 
     Parameters
     ----------
@@ -345,13 +420,34 @@ def write_report(plan_dir: str | Path) -> Path:
     Raises
     ------
     InputValidationError
-        See :func:`load_plan_dir`.
+        See :func:`load_plan_dir`; also when the directory holds files this tool did not
+        write, or another run is writing it.
+    OutputWriteError
+        The report could not be written.
     """
+    from .errors import OutputWriteError
+    from .outdir import MARKER, OutputDir, _write_message, read_marker
     from .report_html import render_report
 
     d = Path(plan_dir)
-    page = render_report(load_plan_dir(d))
-    with _staging(d) as stage:
-        stage.add("report.html", lambda p: p.write_text(page, encoding="utf-8"))
-    logger.info("wrote %s", d / "report.html")
-    return d / "report.html"
+    data = load_plan_dir(d)
+    with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
+        page = render_report(data)
+        prev = read_marker(od.path) or {}
+        extra = {k: v for k, v in prev.items()
+                 if k not in ("tool", "kind", "version", "written_at", "files")}
+        skipped = {k: v for k, v in (extra.get("skipped") or {}).items()
+                   if k not in ("report.html", "sweep.csv")}
+        extra["skipped"] = skipped
+        if not skipped:
+            extra.pop("skipped")
+        staging = od.start(carry=sorted(n for n in od.files
+                                        if n not in (MARKER, "report.html")
+                                        and not n.startswith(".")))
+        try:
+            (staging / "report.html").write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise OutputWriteError(_write_message(staging / "report.html", exc)) from exc
+        path = od.commit(extra)
+    logger.info("wrote %s", path / "report.html")
+    return path / "report.html"

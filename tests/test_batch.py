@@ -111,7 +111,16 @@ def check_dirs(out, table):
 
 
 def done_mtimes(out):
-    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "scenarios").glob("*/done.json")}
+    """Finished scenario directories (hidden staging directories are not finished yet)."""
+    found = {}
+    for p in (out / "scenarios").glob("*/done.json"):
+        if p.parent.name.startswith("."):
+            continue
+        try:
+            found[p.parent.name] = p.stat().st_mtime_ns
+        except FileNotFoundError:  # swapped meanwhile
+            continue
+    return found
 
 
 # --------------------------------------------------------------------------- config
@@ -239,7 +248,7 @@ def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path, config, expected, cl
     def killer():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            if list((out / "scenarios").glob("*/done.json")):
+            if done_mtimes(out):
                 busy = [w for w, keys in client.processing().items() if keys]
                 if busy:
                     killed["worker"], killed["tasks"] = busy[0], client.processing()[busy[0]]
@@ -272,7 +281,7 @@ def test_cli_killed_part_way_then_resumed(tmp_path, expected):
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
-            if list((out / "scenarios").glob("*/done.json")):
+            if done_mtimes(out):
                 break
             time.sleep(0.01)
         assert proc.poll() is None, "the sweep ended before it could be killed"

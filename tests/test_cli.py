@@ -16,7 +16,8 @@ EXE = str(Path(sys.executable).with_name("edge-coverage"))
 OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
            "proposed_sites.csv",
            "map.html",
-           "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet"}
+           "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet",
+           ".edge-coverage.json"}
 
 
 def run(*args, cwd=None):
@@ -198,7 +199,8 @@ def test_outputs_replace_atomically(tmp_path):
                 DATA / "west_candidates.csv", "--budget-ms", budget, "--no-map", "--out", out)
         assert r.returncode == 0
     assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir()
+                if p.name.startswith(".") and p.name != ".edge-coverage.json"]
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in out.iterdir())
 
 
@@ -250,7 +252,9 @@ def test_report_command_rebuilds_the_report(tmp_path):
     r = run("report", out)
     assert r.returncode == 0, r.stderr
     assert (out / "report.html").read_bytes() == first
-    assert "report:" in r.stdout and not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert "report:" in r.stdout
+    assert not [p for p in out.iterdir()
+                if p.name.startswith(".") and p.name != ".edge-coverage.json"]
     sweep = pd.read_csv(out / "sweep.csv")
     assert sorted(sweep["budget_ms"]) == [30, 35, 50, 100]
 

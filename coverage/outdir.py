@@ -1,0 +1,645 @@
+"""Output directories the tool owns: checked before the work, swapped in whole, locked.
+
+Every directory ``edge-coverage`` writes (a plan's ``--out``, a batch's ``--out`` and each
+batch scenario) follows the same rules:
+
+* **Only its own.** The target must be absent, empty, or a directory this tool wrote: one
+  that holds the marker file :data:`MARKER` (tool, kind, version, the files it wrote) and
+  nothing else than the files the marker lists. Anything else (a folder holding the inputs,
+  the working directory, ``""``, a file, a path under a file, a dangling link) is refused
+  before any work, naming the path. A plan directory written before the marker existed is
+  recognised by its file names (every entry an output name, ``summary.json`` with a
+  ``version``) and adopted.
+* **Old or new, never a mix.** A new plan is written into a sibling staging directory
+  (``.NAME.edge-coverage-tmp-*`` next to ``NAME``), every file and the directory are
+  fsync'ed, then the staging directory is exchanged with the target in one
+  ``renameat2(RENAME_EXCHANGE)`` call, so a reader sees the old complete directory or the
+  new complete one. Where the exchange is not supported (non-Linux, some file systems) two
+  renames are used, and a run killed between them is repaired by the next run (the
+  complete new directory is put in place).
+* **One writer.** An exclusive ``flock`` on ``.NAME.edge-coverage.lock`` next to the target
+  is held from the checks to the swap: a second run on the same target is refused at once
+  (it names the process that holds it). Staging and old directories left by killed runs
+  are removed by the next run; only directories holding this tool's marker are removed.
+
+The lock and staging names sit next to the target because the target itself is replaced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputValidationError, OutputWriteError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MARKER", "OutputDir", "check_output_dir", "swap_dir", "fsync_tree",
+           "write_atomic"]
+
+MARKER = ".edge-coverage.json"
+"""Name of the marker file in every directory the tool wrote."""
+
+_STAGING_MARKER = ".edge-coverage-staging"
+_TOOL = "edge-coverage"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+# Files of a plan directory written before the marker existed (adopted as the tool's own).
+LEGACY_PLAN_FILES = frozenset((
+    "summary.json", "sites.csv", "sites.geojson", "assignment.csv", "assignment.parquet",
+    "failures.csv", "proposed_sites.csv", "map.html", "sweep.csv", "report.html",
+    "plan.gpkg", "demand.parquet", "sites.parquet"))
+LEGACY_BATCH_FILES = frozenset(("scenarios", "scenarios.csv", "scenarios.parquet", "sweep.png"))
+# hidden per-file temporaries of the writer before whole-directory swaps (".NAME.xxxx.tmp.EXT")
+_LEGACY_TMP = re.compile(r"^\.[^/]+\.tmp(\.[A-Za-z0-9]+)?(-wal|-shm|-journal)?$")
+
+
+def _describe(names: Iterable[str], limit: int = 6) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def read_marker(directory: Path) -> dict[str, Any] | None:
+    """The marker of ``directory`` as a dict, or ``None`` when there is none (or it is not
+    this tool's)."""
+    try:
+        doc = json.loads((directory / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict) or doc.get("tool") != _TOOL:
+        return None
+    return doc
+
+
+@dataclass
+class TargetCheck:
+    """Result of :func:`check_output_dir`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The absolute target (a symbolic link to a directory is followed).
+    state : str
+        ``"absent"``, ``"empty"``, ``"ours"`` (holds this tool's marker) or ``"legacy"``
+        (an older plan directory recognised by its file names).
+    problems : list of str
+        Why the target is refused (empty when it is accepted).
+    files : set of str
+        Names of the entries the tool owns in the target now.
+    """
+
+    path: Path
+    state: str = "absent"
+    problems: list[str] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)
+
+
+def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
+                     option: str = "--out", must_exist: bool = False) -> TargetCheck:
+    """Check that ``path`` may be used as an output directory of ``kind``, without writing.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The requested directory.
+    kind : {"plan", "batch"}
+        What will be written there; a directory of the other kind is refused.
+    option : str, default "--out"
+        Name of the option in messages.
+    must_exist : bool, default False
+        Refuse an absent or empty target (``edge-coverage report DIR``).
+
+    Returns
+    -------
+    TargetCheck
+        ``problems`` lists every reason to refuse; empty when the target is accepted.
+    """
+    text = os.fspath(path) if not isinstance(path, str) else path
+    chk = TargetCheck(path=Path(os.path.abspath(text or ".")))
+    fix = (f"Fix: give {option} a new or empty directory, or one an earlier edge-coverage "
+           f"{kind} run wrote; edge-coverage never writes into a directory it does not own")
+    if not text.strip():
+        chk.problems.append(f"{option} is empty. {fix}")
+        return chk
+    p = Path(os.path.abspath(os.path.expanduser(text)))
+    if p.is_symlink():
+        target = Path(os.path.realpath(p))
+        if not target.exists():
+            chk.problems.append(f"{option} {text}: a symbolic link to {target}, which does not "
+                                f"exist. {fix}")
+            return chk
+        p = target
+    chk.path = p
+    if p.parent == p:
+        chk.problems.append(f"{option} {text} is the root of the file system. {fix}")
+        return chk
+    cwd = Path.cwd().resolve()
+    if p.exists() and (p.resolve() == cwd or p.resolve() in cwd.parents):
+        chk.problems.append(f"{option} {text} is the current directory or holds it. {fix}")
+        return chk
+    if p.exists() and not p.is_dir():
+        chk.problems.append(f"{option} {text} is a file, not a directory. {fix}")
+        return chk
+    # the nearest existing ancestor must be a writable directory (not a file)
+    anc = p.parent
+    while not anc.exists():
+        if anc.is_symlink():
+            chk.problems.append(f"{option} {text}: {anc} is a dangling symbolic link. {fix}")
+            return chk
+        anc = anc.parent
+    if not anc.is_dir():
+        chk.problems.append(f"{option} {text} is under {anc}, which is a file. {fix}")
+        return chk
+    probe_problem = _probe_writable(anc)
+    if probe_problem:
+        chk.problems.append(f"{option} {text}: cannot write in {anc} ({probe_problem}). "
+                            "Fix: choose a directory you can write to")
+        return chk
+    if not p.exists():
+        if must_exist:
+            chk.problems.append(f"{option} {text} does not exist")
+        return chk
+    try:
+        entries = set(os.listdir(p))
+    except OSError as exc:
+        chk.problems.append(f"{option} {text}: cannot list it ({exc.strerror}). {fix}")
+        return chk
+    if not entries:
+        chk.state = "empty"
+        if must_exist:
+            chk.problems.append(f"{option} {text} is empty")
+        return chk
+    if p.parent == p or not os.access(p, os.W_OK | os.X_OK):
+        chk.problems.append(f"{option} {text}: not writable. Fix: choose a directory you can "
+                            "write to")
+        return chk
+    marker = read_marker(p)
+    if marker is not None:
+        if marker.get("kind") != kind:
+            chk.problems.append(
+                f"{option} {text} is an edge-coverage {marker.get('kind')} directory, not a "
+                f"{kind} directory. {fix}")
+            return chk
+        owned = set(marker.get("files") or ()) | {MARKER}
+        foreign = {e for e in entries - owned if not _own_temporary(e, owned)}
+        if foreign:
+            chk.problems.append(
+                f"{option} {text} holds files edge-coverage did not write: "
+                f"{_describe(foreign)}. Fix: move them out"
+                + (f", or give {option} another directory" if option.startswith("-") else "")
+                + " (the whole directory is replaced when it is written)")
+            return chk
+        chk.state, chk.files = "ours", entries
+        return chk
+    legacy = LEGACY_PLAN_FILES if kind == "plan" else LEGACY_BATCH_FILES
+    known = {e for e in entries if e in legacy or _LEGACY_TMP.match(e)}
+    if entries == known and (kind != "plan" or _legacy_summary(p / "summary.json")) and (
+            kind != "batch" or (p / "scenarios").is_dir()):
+        chk.state, chk.files = "legacy", entries
+        return chk
+    chk.problems.append(
+        f"{option} {text} is not empty and was not written by edge-coverage (it holds "
+        f"{_describe(entries)}). {fix}")
+    return chk
+
+
+def _own_temporary(name: str, owned: Collection[str]) -> bool:
+    """A hidden temporary of :func:`write_atomic` (``.NAME.xxxxxxxx.tmp``) of an owned file."""
+    m = _TEMP_OF.match(name)
+    return bool(m) and m.group(1) in owned
+
+
+_TEMP_OF = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp$")
+
+
+def _legacy_summary(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and "version" in doc and "site_count" in doc
+
+
+def _probe_writable(directory: Path) -> str | None:
+    """Create and remove a directory in ``directory``; the reason when that fails."""
+    probe = directory / f".edge-coverage-probe-{uuid.uuid4().hex[:12]}"
+    try:
+        probe.mkdir()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        probe.rmdir()
+    except OSError:
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------- fsync and swap
+
+
+def _fsync_path(path: Path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems refuse fsync of a directory
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file below ``root``, then every directory (deepest first)."""
+    dirs: list[Path] = []
+    for here, _subdirs, files in os.walk(root):
+        dirs.append(Path(here))
+        for f in files:
+            _fsync_path(Path(here) / f)
+    for d in reversed(dirs):
+        _fsync_path(d, directory=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two existing paths; ``False`` when the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                   ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _aside_name(final: Path, what: str) -> Path:
+    return final.with_name(f".{final.name}.edge-coverage-{what}-{os.getpid()}-"
+                           f"{uuid.uuid4().hex[:8]}")
+
+
+def swap_dir(staging: Path, final: Path) -> None:
+    """Put the complete directory ``staging`` in place of ``final`` (which may not exist).
+
+    A reader of ``final`` sees the old complete directory or the new one. The old
+    directory is removed after the swap. Both must be on one file system.
+
+    Parameters
+    ----------
+    staging : pathlib.Path
+        The new, complete directory (fsync'ed by the caller).
+    final : pathlib.Path
+        Where it goes.
+    """
+    if not final.exists():
+        try:
+            os.rename(staging, final)  # atomic; an empty directory made meanwhile is replaced
+            _fsync_path(final.parent, directory=True)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+    if _exchange(staging, final):
+        old = staging  # the exchange left the old directory under the staging name
+    else:
+        old = _aside_name(final, "old")
+        os.rename(final, old)
+        os.rename(staging, final)
+    _fsync_path(final.parent, directory=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write one file by a temporary name in its directory, fsync, and rename it in place."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_path(path.parent, directory=True)
+
+
+# --------------------------------------------------------------------------- the owner
+
+
+class OutputDir:
+    """An output directory held for one run: checked, locked, staged, swapped.
+
+    Use as a context manager::
+
+        with OutputDir("out/es", kind="plan") as od:   # checks and locks (before the work)
+            ...                                          # compute
+            od.start()                                   # a fresh staging directory
+            (od.staging / "summary.json").write_text(...)
+            od.commit()                                  # fsync, marker, swap
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target directory.
+    kind : {"plan", "batch"}
+        What is written there (recorded in the marker).
+    option : str, default "--out"
+        Option name for messages.
+    must_exist : bool, default False
+        The target must already be this tool's (``edge-coverage report``).
+
+    Raises
+    ------
+    InputValidationError
+        On entering: the target is refused (see :func:`check_output_dir`), or another run
+        holds its lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], kind: str = "plan", *,
+                 option: str = "--out", must_exist: bool = False) -> None:
+        self.requested = path
+        self.kind = kind
+        self.option = option
+        self.must_exist = must_exist
+        self.path = Path(os.path.abspath(os.fspath(path) or "."))
+        self.staging: Path | None = None
+        self.files: set[str] = set()
+        self.committed = False
+        self._lock_fd: int | None = None
+        self._lock_path: Path | None = None
+        self._made_dirs: list[Path] = []
+
+    # -- checks and lock
+    def __enter__(self) -> OutputDir:
+        self.acquire()
+        return self
+
+    def acquire(self) -> None:
+        """Check the target, create its parents, take the lock and clean up after killed
+        runs. Raises :class:`InputValidationError` when the target is refused."""
+        chk = check_output_dir(self.requested, self.kind, option=self.option,
+                               must_exist=self.must_exist)
+        if chk.problems:
+            raise InputValidationError("\n".join(chk.problems))
+        self.path = chk.path
+        missing = []
+        d = self.path.parent
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise OutputWriteError(f"cannot create {d} ({exc.strerror})") from exc
+            self._made_dirs.append(d)
+        self._lock()
+        try:
+            self._recover()
+            chk = check_output_dir(self.path, self.kind, option=self.option,
+                                   must_exist=self.must_exist)  # again, under the lock
+            if chk.problems:
+                raise InputValidationError("\n".join(chk.problems))
+            self.files = chk.files
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock(self) -> None:
+        lock = self.path.with_name(f".{self.path.name}.edge-coverage.lock")
+        for _attempt in range(50):
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputWriteError(f"cannot create the lock file {lock} ({exc.strerror})"
+                                       ) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                finally:
+                    os.close(fd)
+                raise InputValidationError(
+                    f"{self.option} {self.requested}: another edge-coverage run is writing it "
+                    f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
+                    f"{self.option} another directory") from None
+            # the file may have been removed by the previous holder after we opened it
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}"
+                          .encode(), 0)
+                self._lock_fd, self._lock_path = fd, lock
+                return
+            os.close(fd)
+        raise OutputWriteError(f"cannot take the lock {lock}: it keeps being replaced")
+
+    def release(self) -> None:
+        """Remove the staging directory of an unfinished write and release the lock."""
+        if self.staging is not None and self.staging.exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging = None
+        if self._lock_fd is not None:
+            if self._lock_path is not None:
+                self._lock_path.unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        if not self.committed:
+            for d in reversed(self._made_dirs):  # parents this run made, if still empty
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+        self._made_dirs = []
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _recover(self) -> None:
+        """Under the lock: repair a swap killed half-way, remove leftovers of killed runs."""
+        parent, name = self.path.parent, self.path.name
+        pattern = re.compile(rf"^\.{re.escape(name)}\.edge-coverage-(tmp|old)-\d+-[0-9a-f]+$")
+        left = sorted((e for e in parent.iterdir() if pattern.match(e.name) and e.is_dir()),
+                      key=lambda e: e.stat().st_mtime, reverse=True)
+        if not self.path.exists():
+            # killed between the two renames of a non-atomic swap: the complete new
+            # directory (marker written last) wins over the old one
+            for e in left:
+                complete = read_marker(e) is not None and not (e / _STAGING_MARKER).exists()
+                if "-tmp-" in e.name and complete:
+                    os.rename(e, self.path)
+                    logger.warning("restored %s from %s (a run was killed while swapping)",
+                                   self.path, e.name)
+                    left.remove(e)
+                    break
+            else:
+                for e in left:
+                    if "-old-" in e.name and read_marker(e) is not None:
+                        os.rename(e, self.path)
+                        logger.warning("restored %s from %s (a run was killed while "
+                                       "swapping)", self.path, e.name)
+                        left.remove(e)
+                        break
+        for e in left:
+            if (e / _STAGING_MARKER).exists() or read_marker(e) is not None:
+                shutil.rmtree(e, ignore_errors=True)
+                logger.info("removed %s, left by a killed run", e)
+
+    def adopt(self, files: Collection[str]) -> Path:
+        """Make the target this tool's in place (for directories filled over time, like a
+        batch sweep): create it and write the marker listing ``files``; remove hidden
+        temporaries of killed runs.
+
+        Parameters
+        ----------
+        files : collection of str
+            Entry names the directory may hold.
+
+        Returns
+        -------
+        pathlib.Path
+            The target directory.
+        """
+        from . import __version__
+
+        try:
+            self.path.mkdir(exist_ok=True)
+            owned = set(files)
+            for e in os.listdir(self.path):
+                if _own_temporary(e, owned):
+                    (self.path / e).unlink(missing_ok=True)
+            doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
+                   "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                   "files": sorted(owned)}
+            write_atomic(self.path / MARKER, json.dumps(doc, indent=2) + "\n")
+        except OSError as exc:
+            raise OutputWriteError(_write_message(self.path, exc)) from exc
+        self.committed = True
+        return self.path
+
+    # -- staging and commit
+    def start(self, carry: Collection[str] = ()) -> Path:
+        """A fresh staging directory next to the target (an earlier one is discarded).
+
+        Parameters
+        ----------
+        carry : collection of str
+            Names of files of the current target to carry into the new directory
+            (hard links where possible, copies otherwise).
+
+        Returns
+        -------
+        pathlib.Path
+            The staging directory.
+        """
+        if self._lock_fd is None:
+            raise RuntimeError("OutputDir.start() outside its context")
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        staging = _aside_name(self.path, "tmp")
+        try:
+            staging.mkdir()
+            (staging / _STAGING_MARKER).write_bytes(b"")
+            for name in carry:
+                src = self.path / name
+                if src.is_dir():
+                    shutil.copytree(src, staging / name, copy_function=_link_or_copy)
+                elif src.exists():
+                    _link_or_copy(src, staging / name)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise OutputWriteError(_write_message(staging, exc)) from exc
+        self.staging = staging
+        return staging
+
+    def commit(self, extra: dict[str, Any] | None = None) -> Path:
+        """Write the marker, fsync everything and swap the staging directory in.
+
+        Parameters
+        ----------
+        extra : dict, optional
+            More fields for the marker (e.g. skipped outputs).
+
+        Returns
+        -------
+        pathlib.Path
+            The target directory.
+        """
+        from . import __version__
+
+        staging = self.staging
+        if staging is None:
+            raise RuntimeError("OutputDir.commit() without start()")
+        try:
+            (staging / _STAGING_MARKER).unlink(missing_ok=True)
+            files = sorted(e for e in os.listdir(staging) if e != MARKER)
+            doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
+                   "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
+                   **(extra or {})}
+            (staging / MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            fsync_tree(staging)
+            # the target may hold only what the checks saw (nobody adds files meanwhile)
+            if self.path.exists():
+                chk = check_output_dir(self.path, self.kind, option=self.option)
+                if chk.problems:
+                    raise InputValidationError(
+                        "\n".join(chk.problems) + f" (the new outputs were not swapped in; "
+                        f"they are in {staging})")
+            swap_dir(staging, self.path)
+        except OSError as exc:
+            raise OutputWriteError(_write_message(self.path, exc)) from exc
+        self.staging = None
+        self.committed = True
+        self.files = set(files) | {MARKER}
+        return self.path
+
+
+def _link_or_copy(src: Any, dst: Any) -> Any:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def _write_message(path: Path, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    where = exc.filename or path
+    hint = {errno.ENOSPC: "the disk is full: free space or choose another directory",
+            errno.EDQUOT: "the disk quota is used up: free space or choose another directory",
+            errno.EACCES: "permission denied: choose a directory you can write to",
+            errno.EPERM: "permission denied: choose a directory you can write to",
+            errno.EROFS: "the file system is read-only: choose another directory",
+            errno.EFBIG: "the file is larger than allowed here (file size limit)"}.get(
+                exc.errno or 0, "check the directory and the disk")
+    return f"cannot write {where}: {reason}. Fix: {hint}"
