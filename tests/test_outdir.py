@@ -1,0 +1,455 @@
+"""Output directories: only the tool's own, swapped in whole, one writer, nothing lost.
+
+Each test here reproduces a defect of the hostile-input review (issue 10): a user's files
+overwritten or deleted through ``--out``, a finished plan thrown away by a failing optional
+output or a write error, a directory left mixing two plans by a kill during the commit,
+leftovers of killed runs, concurrent writers, and batch options checked only inside tasks.
+"""
+
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import DATA
+
+from coverage import cli
+from coverage.errors import InputValidationError
+from coverage.outdir import MARKER, OutputDir, check_output_dir, read_marker, swap_dir
+
+EXE = str(Path(sys.executable).with_name("edge-coverage"))
+PLAN_ARGS = ["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
+             str(DATA / "west_candidates.csv"), "--no-gis", "--sweep-budgets-ms", "30,50",
+             "--kmedian-time-limit-s", "5", "-q"]
+
+
+def run(*args, cwd=None, **kw):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=600, **kw)
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every file below ``directory`` with its SHA-256 (hidden ones too)."""
+    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def inputs_dir(tmp_path):
+    d = tmp_path / "inputs"
+    d.mkdir()
+    for name in ("west_demand.csv", "west_candidates.csv"):
+        (d / name).write_bytes((DATA / name).read_bytes())
+    (d / "sites.csv").write_bytes((DATA / "west_candidates.csv").read_bytes())
+    (d / "report.html").write_text("<p>the user's own report</p>")
+    return d
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def test_check_accepts_absent_empty_and_own_directories(tmp_path):
+    assert check_output_dir(tmp_path / "new").state == "absent"
+    assert check_output_dir(tmp_path / "a" / "b" / "c").state == "absent"
+    (tmp_path / "empty").mkdir()
+    assert check_output_dir(tmp_path / "empty").state == "empty"
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "summary.json").write_text("{}")
+    (own / MARKER).write_text(json.dumps({"tool": "edge-coverage", "kind": "plan",
+                                          "files": ["summary.json", "map.html"]}))
+    chk = check_output_dir(own)
+    assert chk.state == "ours" and not chk.problems
+    assert check_output_dir(own, "batch").problems  # a plan directory is not a batch's
+
+
+@pytest.mark.parametrize("make,expect", [
+    (lambda t: "", "is empty"),
+    (lambda t: "   ", "is empty"),
+    (lambda t: (t / "f.txt").write_text("x") and t / "f.txt", "is a file"),
+    (lambda t: (t / "f.txt").write_text("x") and t / "f.txt" / "sub", "which is a file"),
+    (lambda t: os.symlink(t / "nowhere", t / "link") or t / "link", "does not exist"),
+    (lambda t: os.symlink(t / "nowhere", t / "link") or t / "link" / "sub",
+     "dangling symbolic link"),
+    (lambda t: (t / "d").mkdir() or (t / "d" / "notes.txt").write_text("x") and t / "d",
+     "not written by edge-coverage"),
+])
+def test_check_refuses_what_is_not_the_tools(tmp_path, make, expect):
+    chk = check_output_dir(make(tmp_path))
+    assert chk.problems and expect in chk.problems[0], chk.problems
+
+
+def test_check_refuses_the_working_directory_and_its_parents(tmp_path, monkeypatch):
+    (tmp_path / "w").mkdir()
+    monkeypatch.chdir(tmp_path / "w")
+    for target in (".", "..", str(tmp_path)):
+        chk = check_output_dir(target)
+        assert chk.problems and "current directory" in chk.problems[0]
+
+
+def test_check_refuses_foreign_files_in_a_plan_directory(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / MARKER).write_text(json.dumps({"tool": "edge-coverage", "kind": "plan",
+                                          "files": ["summary.json"]}))
+    (own / "summary.json").write_text("{}")
+    (own / "my notes.txt").write_text("mine")
+    chk = check_output_dir(own)
+    assert chk.problems and "my notes.txt" in chk.problems[0]
+    (own / "my notes.txt").unlink()
+    (own / ".summary.json.0123abcd.tmp").write_text("")  # a killed atomic write's temporary
+    assert not check_output_dir(own).problems
+
+
+def test_a_symlink_to_a_directory_is_followed_not_replaced(tmp_path, sample_inputs):
+    from coverage.plan import plan_sites
+
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "link")
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    plan.to_dir(tmp_path / "link", map=False, report=False, gis=False)
+    assert (tmp_path / "link").is_symlink()
+    assert (real / "summary.json").is_file() and read_marker(real)["kind"] == "plan"
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_out_pointing_at_the_inputs_folder_touches_nothing(inputs_dir):
+    before = snapshot(inputs_dir)
+    r = run(*PLAN_ARGS, "--out", inputs_dir)
+    assert r.returncode == 2
+    assert "not written by edge-coverage" in r.stderr and str(inputs_dir) in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert snapshot(inputs_dir) == before
+    assert sorted(p.name for p in inputs_dir.parent.iterdir()) == ["inputs"]
+
+
+def test_empty_out_and_the_working_directory_are_refused(inputs_dir):
+    before = snapshot(inputs_dir)
+    for out in ("", "."):
+        r = run(*PLAN_ARGS, "--out", out, cwd=inputs_dir)
+        assert r.returncode == 2 and "--out" in r.stderr, r.stderr
+    assert snapshot(inputs_dir) == before
+
+
+def test_every_problem_is_in_one_message_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    r = run("plan", "--demand", tmp_path / "missing.csv", "--candidates",
+            DATA / "west_candidates.csv", "--out", tmp_path / "file", "--max-memory-gb", "1",
+            "--route-factor", "1.2")
+    assert r.returncode == 2
+    assert "is a file" in r.stderr and "missing.csv" in r.stderr
+    assert "budget sweep" not in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_rerun_replaces_the_whole_directory(tmp_path):
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--budget-ms", 30, "--out", out).returncode == 0
+    first = read_marker(out)
+    assert "map.html" in first["files"]
+    r = run(*PLAN_ARGS, "--budget-ms", 50, "--no-map", "--no-report", "--out", out)
+    assert r.returncode == 0, r.stderr
+    names = {p.name for p in out.iterdir()}
+    assert names == set(read_marker(out)["files"]) | {MARKER}
+    assert "map.html" not in names and "report.html" not in names
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no lock, no staging left
+
+
+def test_a_second_concurrent_run_is_refused(tmp_path):
+    out = tmp_path / "plan"
+    with OutputDir(out, "plan"):
+        r = run(*PLAN_ARGS, "--out", out)
+        assert r.returncode == 2
+        assert "another edge-coverage run is writing it" in r.stderr
+        assert f"pid {os.getpid()}" in r.stderr
+        with pytest.raises(InputValidationError, match="another edge-coverage run"):
+            OutputDir(out, "plan").acquire()
+    assert not out.exists()
+    assert run(*PLAN_ARGS, "--no-report", "--no-map", "--out", out).returncode == 0
+
+
+def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys):
+    import coverage.maps
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the map renderer broke")
+
+    monkeypatch.setattr(coverage.maps, "plan_map", broken)
+    out = tmp_path / "plan"
+    code = cli.main([*PLAN_ARGS, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert "map.html not written: RuntimeError: the map renderer broke" in err
+    assert not (out / "map.html").exists()
+    for name in ("summary.json", "sites.csv", "assignment.csv", "report.html", "sweep.csv"):
+        assert (out / name).is_file(), name
+    assert read_marker(out)["skipped"] == {"map.html": "RuntimeError: the map renderer broke"}
+
+
+def test_a_failing_sweep_skips_the_report_only(tmp_path, monkeypatch, capsys):
+    from coverage.errors import SolverError
+    from coverage.plan import Plan
+
+    def broken(self, *_a, **_k):
+        raise SolverError("HiGHS gave up")
+
+    monkeypatch.setattr(Plan, "with_sweep", broken)
+    out = tmp_path / "plan"
+    code = cli.main([*PLAN_ARGS, "--no-map", "--out", str(out)])
+    assert code == 5
+    assert "report.html not written" in capsys.readouterr().err
+    assert (out / "summary.json").is_file() and not (out / "report.html").exists()
+
+
+def test_a_write_error_names_the_path_and_keeps_the_figures(tmp_path):
+    """A file size limit makes the tables unwritable (as a full disk would)."""
+    out = tmp_path / "plan"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    r = run(*PLAN_ARGS, "--out", out, preexec_fn=limit)
+    assert r.returncode == 6, r.stderr
+    assert "cannot write" in r.stderr and "Traceback" not in r.stderr
+    assert "internal error" not in r.stderr
+    assert "sites: " in r.stdout  # the headline is printed before the error
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_a_read_only_directory_is_refused_before_the_work(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        try:
+            (ro / "probe").mkdir()
+        except OSError:
+            pass
+        else:
+            pytest.skip("this user writes into read-only directories (root)")
+        r = run(*PLAN_ARGS, "--out", ro / "plan")
+        assert r.returncode == 2 and "cannot write in" in r.stderr
+    finally:
+        ro.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- kills
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import coverage.outdir as o
+    where = sys.argv[1]
+    if where == "before-swap":
+        def swap(staging, final):
+            os.kill(os.getpid(), signal.SIGKILL)
+        o.swap_dir = swap
+    elif where == "after-exchange":
+        real = o._exchange
+        def exchange(a, b):
+            assert real(a, b)
+            os.kill(os.getpid(), signal.SIGKILL)
+        o._exchange = exchange
+    elif where == "between-renames":
+        o._exchange = lambda a, b: False
+        real_rename = os.rename
+        def rename(a, b):
+            real_rename(a, b)
+            if "-old-" in str(b):
+                os.kill(os.getpid(), signal.SIGKILL)
+        os.rename = rename
+    from coverage.cli import main
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def plan_identity(out: Path) -> tuple[float, str]:
+    """(budget, sites) of the plan in ``out``, checked to be one complete plan."""
+    names = {p.name for p in out.iterdir()}
+    assert names == set(read_marker(out)["files"]) | {MARKER}
+    budget = json.loads((out / "summary.json").read_text())["budget_ms"]
+    sites = (out / "sites.csv").read_text()
+    report = (out / "report.html").read_text()
+    assert f"{budget:g} ms" in report
+    assignment = pd.read_csv(out / "assignment.csv")
+    assert set(assignment["primary_site_id"].dropna()) <= set(pd.read_csv(
+        out / "sites.csv")["site_id"])
+    return budget, sites
+
+
+@pytest.mark.parametrize("where,expect", [
+    ("before-swap", 30.0), ("after-exchange", 50.0), ("between-renames", 50.0)])
+def test_a_kill_during_the_commit_leaves_old_or_new_never_a_mix(tmp_path, where, expect):
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--budget-ms", 30, "--out", out).returncode == 0
+    old = plan_identity(out)
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    r = subprocess.run([sys.executable, str(script), where, *PLAN_ARGS, "--no-map",
+                        "--budget-ms", "50", "--out", str(out)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".plan.")]
+    assert leftovers  # staging / old directory and the lock file of the killed run
+    if where == "between-renames":
+        assert not out.exists()  # the one window of the two-rename fallback ...
+        with OutputDir(out, "plan"):  # ... which the next run repairs under its lock
+            pass
+    assert plan_identity(out)[0] == expect
+    if expect == 30.0:
+        assert plan_identity(out) == old
+    # the next run removes what the killed one left, and writes its own plan
+    r = run(*PLAN_ARGS, "--no-map", "--budget-ms", 40, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert plan_identity(out)[0] == 40.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killer.py", "plan"]
+
+
+def test_leftovers_are_removed_only_when_they_are_the_tools(tmp_path):
+    out = tmp_path / "plan"
+    ours = tmp_path / ".plan.edge-coverage-tmp-123-abcdef12"
+    ours.mkdir()
+    (ours / ".edge-coverage-staging").write_text("")
+    (ours / "summary.json").write_text("{}")
+    theirs = tmp_path / ".plan.edge-coverage-tmp-456-abcdef12"
+    theirs.mkdir()
+    (theirs / "precious.txt").write_text("not the tool's")
+    with OutputDir(out, "plan"):
+        pass
+    assert not ours.exists()
+    assert (theirs / "precious.txt").read_text() == "not the tool's"
+
+
+def test_swap_into_a_directory_that_appeared_meanwhile(tmp_path):
+    final = tmp_path / "final"
+    for i in range(3):
+        staging = tmp_path / f"s{i}"
+        staging.mkdir()
+        (staging / "n").write_text(str(i))
+        swap_dir(staging, final)
+        assert (final / "n").read_text() == str(i)
+        assert not staging.exists()
+
+
+def test_a_legacy_plan_directory_is_adopted(tmp_path, sample_inputs):
+    from coverage.plan import plan_sites
+
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "summary.json").write_text(json.dumps({"version": "0.1.0", "site_count": 3}))
+    (out / "map.html").write_text("<html></html>")
+    (out / ".assignment.csv.k2j3.tmp.csv").write_text("half")  # a killed per-file writer
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    plan.to_dir(out, map=False, report=False, gis=False)
+    assert not (out / "map.html").exists() and not (out / ".assignment.csv.k2j3.tmp.csv").exists()
+    assert read_marker(out)["kind"] == "plan"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_report_refuses_a_directory_with_foreign_files(tmp_path):
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    (out / "mine.txt").write_text("mine")
+    before = snapshot(out)
+    r = run("report", out)
+    assert r.returncode == 2 and "mine.txt" in r.stderr
+    assert snapshot(out) == before
+
+
+def test_report_rebuild_keeps_the_tables_and_swaps_whole(tmp_path):
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    tables = {k: v for k, v in snapshot(out).items() if k not in ("report.html", MARKER)}
+    ino = os.stat(out).st_ino
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert {k: v for k, v in snapshot(out).items()
+            if k not in ("report.html", MARKER)} == tables
+    assert os.stat(out).st_ino != ino  # a new directory, swapped in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+# --------------------------------------------------------------------------- batch
+
+
+BATCH = """
+[base]
+demand = "{demand}"
+candidates = "{candidates}"
+time_limit_s = 20
+kmedian_time_limit_s = 5
+{extra}
+
+[axes]
+budget_ms = [30, 50]
+"""
+
+
+@pytest.mark.parametrize("extra,expect", [
+    ("budget_ms = 0", "budget_ms"),
+    ("budget_ms = nan", "budget_ms"),
+    ("budget_ms = inf", "budget_ms"),
+    ("failures = -1", "failures"),
+    ('percentile = "p95"', "percentile"),
+    ('access = "carrier-pigeon"', "access"),
+    ('model = {workload = "gpt-9"}', "workload"),
+    ("model = {route_factor = -1.5}", "route_factor"),
+    ("max_memory_gb = 0", "max_memory_gb"),
+])
+def test_batch_checks_every_option_before_writing(tmp_path, extra, expect):
+    config = tmp_path / "s.toml"
+    text = BATCH.format(demand=DATA / "west_demand.csv",
+                        candidates=DATA / "west_candidates.csv", extra=extra)
+    if extra.startswith("budget_ms"):
+        text = text.replace("budget_ms = [30, 50]", "failures = [0, 1]")
+    config.write_text(text)
+    r = run("batch", config, "--out", tmp_path / "out", "--workers", "0")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert expect in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_batch_region_on_a_missing_column_is_refused_before_writing(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text(BATCH.format(demand=DATA / "west_demand.csv",
+                                   candidates=DATA / "west_candidates.csv", extra="")
+                      + '\n[regions]\nca = {column = "province", values = ["CA"]}\n'
+                      + 'nv = {column = "state", values = ["XX"]}\n')
+    r = run("batch", config, "--out", tmp_path / "out", "--workers", "0")
+    assert r.returncode == 2
+    assert "no column 'province'" in r.stderr and "no demand row has state" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_out_must_be_a_batch_directory(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text(BATCH.format(demand=DATA / "west_demand.csv",
+                                   candidates=DATA / "west_candidates.csv", extra=""))
+    (tmp_path / "file").write_text("x")
+    r = run("batch", config, "--out", tmp_path / "file", "--workers", "0")
+    assert r.returncode == 2 and "is a file" in r.stderr
+    plan_dir = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--no-report", "--out", plan_dir).returncode == 0
+    r = run("batch", config, "--out", plan_dir, "--workers", "0")
+    assert r.returncode == 2 and "not a batch directory" in r.stderr
+    r = run("batch", config, "--out", tmp_path / "sweep", "--workers", "0")
+    assert r.returncode == 0, r.stderr
+    assert read_marker(tmp_path / "sweep")["kind"] == "batch"
+    (tmp_path / "sweep" / "mine.txt").write_text("mine")
+    r = run("batch", config, "--out", tmp_path / "sweep", "--workers", "0")
+    assert r.returncode == 2 and "mine.txt" in r.stderr
