@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -459,6 +460,14 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """One line per warning, without the source line Python prints by default."""
+    text = " ".join(str(message).split())
+    where = "" if category.__module__.startswith("coverage") else f" ({category.__name__})"
+    print(f"edge-coverage: warning: {text}{where}", file=sys.stderr)
+
+
 def _terminate_cleanly() -> None:
     """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released)."""
     import signal
@@ -498,7 +507,10 @@ def main(argv: list[str] | None = None) -> int:
     root.setLevel(level)
     try:
         run = {"report": _run_report, "batch": _run_batch}.get(args.command, _run_plan)
-        return run(args)
+        with warnings.catch_warnings():
+            # library warnings as one line each, never with Python source lines
+            warnings.showwarning = _show_warning
+            return run(args)
     except CoverageError as exc:
         if args.verbose:
             logger.exception("error")

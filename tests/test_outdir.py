@@ -453,3 +453,22 @@ def test_batch_out_must_be_a_batch_directory(tmp_path):
     (tmp_path / "sweep" / "mine.txt").write_text("mine")
     r = run("batch", config, "--out", tmp_path / "sweep", "--workers", "0")
     assert r.returncode == 2 and "mine.txt" in r.stderr
+
+
+def test_library_warnings_are_one_line_without_source(tmp_path, monkeypatch, capsys):
+    import warnings
+
+    import coverage.io
+
+    real = coverage.io.read_demand
+
+    def warns(*a, **k):
+        warnings.warn("pyogrio says\n  something odd", UserWarning, stacklevel=1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(coverage.io, "read_demand", warns)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "edge-coverage: warning: pyogrio says something odd (UserWarning)" in err
+    assert "warnings.warn" not in err and ".py:" not in err
