@@ -455,6 +455,7 @@ def test_batch_out_must_be_a_batch_directory(tmp_path):
     assert r.returncode == 2 and "mine.txt" in r.stderr
 
 
+@pytest.mark.filterwarnings("default")
 def test_library_warnings_are_one_line_without_source(tmp_path, monkeypatch, capsys):
     import warnings
 
