@@ -305,20 +305,10 @@ def _run_plan(args: argparse.Namespace) -> int:
     out = plan.to_dir(args.out, map=not args.no_map,
                       tiles=None if args.tiles == "none" else args.tiles,
                       report=not args.no_report, gis=not args.no_gis)
-    s = plan.summary()
-    lines = [
-        f"sites: {s['site_count']} ({s['status']}, lower bound {s['lower_bound']:g}, "
-        f"gap {s['mip_gap']:.1%})",
-        f"budget: {s['budget_ms']:g} ms {s['percentile']}, radius {s['max_radius_km']:.0f} km "
-        f"({args.access}), tolerating {s['failures_tolerated']} failure(s)",
-        f"population: {s['population_total']:,.0f} total, {s['population_covered']:,.0f} "
-        f"within budget, {s['population_single_coverable']:,.0f} single-coverable, "
-        f"{s['population_uncoverable']:,.0f} uncoverable",
-        f"mean primary latency (p50): {s['mean_latency_ms']:.1f} ms; worst under N-1: "
-        f"{s['n1_worst_latency_ms']:.1f} ms; population outside budget under the worst "
-        f"failure: {s['n1_population_outside_budget']:,.0f}",
-        f"outputs: {out.resolve()}",
-    ]
+    from .headline import headline_lines
+
+    lines = [*headline_lines(plan.summary(), access=args.access),
+             f"outputs: {out.resolve()}"]
     if not args.no_map:
         lines.append(f"map: {(out / 'map.html').resolve()}")
     if not args.no_report:
