@@ -1292,24 +1292,24 @@ def _legend_html(
         ("Budget radius", f"{radius_km:,.1f} km" if math.isfinite(radius_km) else "n/a"),
         ("Population covered", f"{_fmt_int(covered)} of {_fmt_int(total)}{share}"),
     ]
-    if "population_gap" in summary:
-        rows.append((f"Short of {k + 1} site{'s' if k else ''} (gaps)",
-                     _fmt_int(summary.get("population_gap"))))
-    if k >= 2:
-        rows.append(("&hellip; partial (2-" + str(k) + " sites)",
-                     _fmt_int(summary.get("population_partial"))))
+    # who is short of the k + 1 sites: with k = 1 that is single-coverable plus uncoverable
+    if k >= 2 and "population_gap" in summary:
+        rows += [(f"Short of {k + 1} sites (gaps)", _fmt_int(summary.get("population_gap"))),
+                 (f"&hellip; partial (2-{k} sites)", _fmt_int(summary.get("population_partial")))]
     if k >= 1:
-        rows.append(("&hellip; single-coverable", _fmt_int(
-            summary.get("population_single_coverable"))))
+        rows.append(("&hellip; single-coverable" if k >= 2 else "Single-coverable",
+                     _fmt_int(summary.get("population_single_coverable"))))
     rows += [
-        ("&hellip; uncoverable", _fmt_int(summary.get("population_uncoverable"))),
+        ("&hellip; uncoverable" if k >= 2 else "Uncoverable",
+         _fmt_int(summary.get("population_uncoverable"))),
         ("N-1: outside budget", _fmt_int(summary.get("n1_population_outside_budget"))),
         ("Mean primary latency (p50)", _fmt_ms(summary.get("mean_latency_ms"))),
         ("N-1: worst latency", _fmt_ms(summary.get("n1_worst_latency_ms"))),
     ]
     if "status" in summary:
         rows.append(("Solver status", html.escape(str(summary.get("status")))))
-    rows.append(("Failures tolerated (k)", str(k)))
+    if k != 1:
+        rows.append(("Failures tolerated (k)", str(k)))
     table = "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows)
     stops = ", ".join(ramp)
     parts = [
