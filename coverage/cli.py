@@ -372,19 +372,9 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
     """The plan's figures, as printed after a run."""
-    lines = [
-        f"sites: {s['site_count']} ({s['status']}, lower bound {s['lower_bound']:g}, "
-        f"gap {s['mip_gap']:.1%})",
-        f"budget: {s['budget_ms']:g} ms {s['percentile']}, radius {s['max_radius_km']:.0f} km "
-        f"({args.access}), tolerating {s['failures_tolerated']} failure(s)",
-        f"population: {s['population_total']:,.0f} total, {s['population_covered']:,.0f} "
-        f"within budget, {s['population_single_coverable']:,.0f} single-coverable, "
-        f"{s['population_uncoverable']:,.0f} uncoverable",
-        f"mean primary latency (p50): {s['mean_latency_ms']:.1f} ms; worst under N-1: "
-        f"{s['n1_worst_latency_ms']:.1f} ms; population outside budget under the worst "
-        f"failure: {s['n1_population_outside_budget']:,.0f}",
-    ]
-    return "\n".join(lines)
+    from .headline import headline_lines
+
+    return "\n".join(headline_lines(s, access=args.access))
 
 
 def _run_report(args: argparse.Namespace) -> int:

@@ -5,13 +5,23 @@
 - ``sites``: chosen sites (points, the columns of ``sites.csv``);
 - ``demand``: every demand point (points, the columns of ``assignment.csv``);
 - ``assignment``: one line per served demand point, from the point to its primary site;
-- ``gaps``: demand that is not N-1 safe (``coverage_status`` single or uncoverable);
+- ``gaps``: demand short of ``k + 1`` sites within budget (not N-k safe: ``coverage_status``
+  single, partial or uncoverable, :func:`coverage.status.is_gap`);
 - ``proposed_sites``: new sites proposed for the gaps (points, ``proposed_sites.csv``);
 
 ``demand.parquet`` and ``sites.parquet`` are the demand and sites layers as GeoParquet. Every
 layer is in EPSG:4326 and opens in QGIS. Geometries are built with vectorised Shapely calls
 (no Python loop over rows), so national demand tables (about a million points) export in
 seconds.
+
+Every layer goes through :func:`sanitise_layer` before it is written, so attribute columns
+taken from the user's files always fit the formats: names that clash with the GeoPackage
+feature id or geometry column (``fid``, ``geom``, ``geometry``, any case) get a ``_src``
+suffix, timedeltas become float seconds (``_s`` suffix), and types OGR or Parquet cannot store
+become text.
+
+:func:`csv_safe` and :func:`write_csv` guard the CSV outputs against spreadsheet formula
+injection (text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return).
 """
 
 from __future__ import annotations
@@ -24,9 +34,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .status import is_gap
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["GPKG_LAYERS", "assignment_lines", "plan_layers", "write_geoparquet", "write_gpkg"]
+__all__ = ["GPKG_LAYERS", "assignment_lines", "csv_safe", "plan_layers", "sanitise_layer",
+           "write_csv", "write_geoparquet", "write_gpkg"]
 
 GPKG_LAYERS = ("sites", "demand", "assignment", "gaps", "proposed_sites")
 """Layer names of ``plan.gpkg``, in the order they are written."""
@@ -38,20 +51,124 @@ def _points(df: pd.DataFrame) -> gpd.GeoDataFrame:
     """Point layer from ``lat``/``lon`` columns (kept as attributes too)."""
     geom = gpd.points_from_xy(df["lon"].to_numpy(dtype=np.float64),
                               df["lat"].to_numpy(dtype=np.float64), crs=CRS)
-    return gpd.GeoDataFrame(_writable(df), geometry=geom, crs=CRS)
+    return gpd.GeoDataFrame(_writable(pd.DataFrame(df)), geometry=geom, crs=CRS)
 
 
-def _writable(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns OGR can store: object columns of mixed content become text (missing kept)."""
-    out = df.reset_index(drop=True).copy()
-    for c in out.columns:
-        s = out[c]
-        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string",
-                                                                                  "empty"):
-            out[c] = s.where(s.isna(), s.astype(str))
-        elif isinstance(s.dtype, pd.StringDtype):
-            out[c] = s.astype(object)
+RESERVED_COLUMNS = ("fid", "geom", "geometry")
+"""Attribute names (any case) that clash with a GeoPackage's feature id or geometry column."""
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Text of every present value (bytes decoded as UTF-8, undecodable bytes replaced);
+    missing values stay missing."""
+    present = s.notna().to_numpy(dtype=bool)
+    values = s.to_numpy(dtype=object, na_value=None)
+    out = np.full(len(s), None, dtype=object)
+    if present.any():
+        v = pd.Series(values[present], dtype=object)
+        is_bytes = v.map(type).isin([bytes, bytearray]).to_numpy()
+        if is_bytes.any():  # decoded first: str() of bytes would be "b'...'"
+            v[is_bytes] = v[is_bytes].map(bytes).str.decode("utf-8", errors="replace")
+        out[present] = v.astype(str).to_numpy(dtype=object)
+    return pd.Series(out, index=s.index, dtype=object)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Make names unique case-insensitively (SQLite columns are) with ``_2``, ``_3``, ..."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        new, k = name, 2
+        while new.lower() in seen:
+            new, k = f"{name}_{k}", k + 1
+        seen.add(new.lower())
+        out.append(new)
     return out
+
+
+def _writable(df: pd.DataFrame, geometry: str | None = None) -> pd.DataFrame:
+    """Attribute columns any GIS writer can store (see :func:`sanitise_layer`).
+
+    ``geometry`` is the active geometry column, left alone; every other column is converted:
+    reserved names get ``_src``, timedeltas become float seconds with ``_s``, datetimes with a
+    time zone become UTC, categoricals, bytes, mixed objects, periods, intervals, complex
+    numbers, extra geometries and booleans with missing values become text.
+    """
+    out = df.reset_index(drop=True)
+    cols: list[pd.Series] = []
+    names: list[str] = []
+    for pos in range(out.shape[1]):
+        name = str(out.columns[pos])
+        s = out.iloc[:, pos]
+        if geometry is not None and name == geometry:
+            cols.append(s)
+            names.append(name)
+            continue
+        dtype = s.dtype
+        if name.lower() in RESERVED_COLUMNS:
+            name = f"{name}_src"
+        if isinstance(s, gpd.GeoSeries) or isinstance(dtype, gpd.array.GeometryDtype):
+            s = pd.Series(shapely.to_wkt(np.asarray(s, dtype=object)), dtype=object)
+        elif pd.api.types.is_timedelta64_dtype(dtype):
+            s = s.dt.total_seconds()
+            name = name if name.endswith("_s") else f"{name}_s"
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC")
+        elif isinstance(dtype, pd.CategoricalDtype):
+            s = _as_text(s.astype(object))
+        elif pd.api.types.is_bool_dtype(dtype):
+            if s.isna().any():
+                s = _as_text(s.astype(object)).str.lower()
+            else:
+                s = s.astype(bool)
+        elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+            if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+                s = _as_text(s)
+            else:
+                s = s.astype(object)
+        elif (isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
+              or pd.api.types.is_complex_dtype(dtype)):
+            s = _as_text(s.astype(object))
+        cols.append(s)
+        names.append(name)
+    frame = pd.concat([s.reset_index(drop=True) for s in cols], axis=1) if cols \
+        else pd.DataFrame(index=out.index)
+    frame.columns = _unique_names(names)
+    return frame
+
+
+def sanitise_layer(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy of ``layer`` whose attribute columns GeoPackage and GeoParquet can store.
+
+    Applied by :func:`write_gpkg` and :func:`write_geoparquet` to every layer. The active
+    geometry column is kept; for every other column:
+
+    - names equal to ``fid``, ``geom`` or ``geometry`` in any case (they clash with the
+      GeoPackage feature id and geometry columns; QGIS exports a ``fid`` column) get a
+      ``_src`` suffix (``FID`` -> ``FID_src``);
+    - timedeltas become float seconds, the name suffixed ``_s`` unless it already ends so;
+    - datetimes with a time zone are converted to UTC (naive datetimes are kept);
+    - categoricals, bytes (decoded as UTF-8, bad bytes replaced), objects of mixed types,
+      periods, intervals, complex numbers and other geometry columns (WKT) become text;
+    - booleans with missing values become ``"true"``/``"false"`` text (missing kept);
+    - names are made unique ignoring case (SQLite columns are case-insensitive) by appending
+      ``_2``, ``_3``, ...; non-text names become text.
+
+    Missing values stay missing. Numbers are untouched.
+
+    Parameters
+    ----------
+    layer : geopandas.GeoDataFrame
+        The layer.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A new layer, same rows and geometry and CRS.
+    """
+    geom_name = layer.geometry.name
+    attrs = _writable(layer, geometry=geom_name)
+    return gpd.GeoDataFrame(attrs, geometry=geom_name, crs=layer.crs)
 
 
 def assignment_lines(assignment: pd.DataFrame, sites: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -106,7 +223,7 @@ def plan_layers(
     -------
     dict of str to geopandas.GeoDataFrame
     """
-    gaps = assignment[assignment["coverage_status"] != "redundant"]
+    gaps = assignment[is_gap(assignment)]
     if not {"lat", "lon"} <= set(proposed.columns):  # a Plan built without a proposal
         from .gaps import PROPOSED_COLUMNS
 
@@ -146,7 +263,7 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> Path:
     path = Path(path)
     for name, layer in layers.items():
         # the geometry type is explicit: an empty layer has no geometry to infer it from
-        pyogrio.write_dataframe(layer, path, layer=name, driver="GPKG",
+        pyogrio.write_dataframe(sanitise_layer(layer), path, layer=name, driver="GPKG",
                                 geometry_type=_GEOMETRY_TYPES.get(name, "Point"),
                                 promote_to_multi=False)
     logger.debug("wrote %s (%s)", path, ", ".join(f"{k}: {len(v):,}" for k, v in layers.items()))
@@ -154,7 +271,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> Path:
 
 
 def write_geoparquet(layer: gpd.GeoDataFrame, path: str | Path) -> Path:
-    """Write one layer as GeoParquet (``geopandas.GeoDataFrame.to_parquet``).
+    """Write one layer as GeoParquet (``geopandas.GeoDataFrame.to_parquet``), sanitised
+    with :func:`sanitise_layer`.
 
     Parameters
     ----------
@@ -167,5 +285,89 @@ def write_geoparquet(layer: gpd.GeoDataFrame, path: str | Path) -> Path:
     -------
     pathlib.Path
     """
-    layer.to_parquet(path, index=False)
+    sanitise_layer(layer).to_parquet(path, index=False)
+    return Path(path)
+
+
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _prefix_formulas(s: pd.Series) -> pd.Series | None:
+    """``s`` with a ``'`` before every text cell that starts like a formula; None if none."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)
+    elif not (pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)):
+        return None
+    if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "mixed", "mixed-integer"):
+        return None  # no text cell (numbers, bytes, dates, ... in an object column)
+    hit = s.str.contains(_FORMULA_START, regex=True, na=False)
+    hit = hit.astype(object).fillna(False).astype(bool)  # non-text cells give NaN
+    if not hit.any():
+        return None
+    out = s.astype(object).copy()
+    out[hit] = "'" + s[hit].astype(str)
+    return out
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with text cells that a spreadsheet would run as a formula made inert.
+
+    A text cell (in an object, string or categorical column) that starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a single quote ``'`` in front, the OWASP
+    advice against CSV injection (site names and ids come from the user's files, and a cell
+    ``=HYPERLINK(...)`` opens as a live formula in Excel or LibreOffice). Column names that
+    start so are prefixed the same way. Numeric, boolean and datetime columns are untouched,
+    so a negative number stays a number; a *text* ``"-5"`` becomes ``"'-5"``. Vectorised per
+    column; columns without such a cell are not copied.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Table to be written as CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame (``df`` is not modified).
+
+    Examples
+    --------
+    >>> csv_safe(pd.DataFrame({"name": ["=1+1", "Lyon"], "x": [-1.5, 2.0]}))
+       name    x
+    0  '=1+1 -1.5
+    1  Lyon  2.0
+    """
+    changed = {}
+    for pos in range(df.shape[1]):
+        fixed = _prefix_formulas(df.iloc[:, pos])
+        if fixed is not None:
+            changed[pos] = fixed
+    out = df.copy(deep=False)
+    for pos, fixed in changed.items():
+        out.isetitem(pos, fixed)
+    names = pd.Series(out.columns.to_numpy(dtype=object), dtype=object)
+    fixed_names = _prefix_formulas(names)
+    if fixed_names is not None:
+        out.columns = pd.Index(fixed_names.to_numpy(dtype=object))
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> Path:
+    """Write ``df`` as CSV (no index) after :func:`csv_safe`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    path : str or pathlib.Path
+        Output file.
+    **to_csv
+        Further options of :meth:`pandas.DataFrame.to_csv` (``index`` defaults to False).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    to_csv.setdefault("index", False)
+    csv_safe(df).to_csv(path, **to_csv)  # type: ignore[call-overload]
     return Path(path)

@@ -1,7 +1,9 @@
 """Proposed new sites for the coverage gaps no candidate can close.
 
-A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget: the plan
-opens all of them (the requirement is capped at ``|N_i|``) and it is still not N-1 safe.
+A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget (status
+``single``, ``partial`` or ``uncoverable``, :func:`coverage.status.gap_mask`, the definition
+:attr:`coverage.Plan.gaps` uses too): the plan opens all of them (the requirement is capped at
+``|N_i|``) and it is still not N-k safe.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
 gaps, with the same exact multicover solver: the possible locations are the gap points
 themselves (binned on an equal-area grid when there are many), each gap point needs
@@ -9,7 +11,8 @@ themselves (binned on an equal-area grid when there are many), each gap point ne
 
 A location hosts one site, so an isolated gap point (no other gap location within its
 radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
-how many points and people are in that case.
+how many points and people are in that case. So do gap points whose access class cannot meet
+the budget even at distance zero (no site anywhere helps them).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .aggregate import aggregate_grid
 from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import min_cover
+from .status import gap_mask
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +48,8 @@ class Proposal:
         ``proposed_site_id, lat, lon, n_demand_gained, population_gained``: one row per new
         site; the gained figures count gap points (and their people) within its budget.
     n_gap_points, population_gap : int, float
-        Gap points (fewer than ``k + 1`` candidates in budget) and their population.
+        Gap points (fewer than ``k + 1`` candidates in budget, :func:`~coverage.status.gap_mask`)
+        and their population: the same points as :attr:`coverage.Plan.gaps`.
     n_still_short, population_still_short : int, float
         Gap points that stay below ``k + 1`` sites even with the proposals.
     status : str
@@ -111,11 +116,15 @@ def propose_sites(
     n_cov = np.asarray(n_covering, dtype=np.int64)
     access = demand["access"].to_numpy(dtype=str)
     radius = model.radius_km_array(budget_ms, access, percentile)
-    deficit = np.where(radius >= 0, np.maximum(failures + 1 - n_cov, 0), 0)
-    gap = np.flatnonzero(deficit > 0)
     pop = demand["population"].to_numpy(dtype=np.float64)
+    is_gap = gap_mask(n_cov, failures)
+    n_gap, pop_gap = int(is_gap.sum()), float(pop[is_gap].sum())
+    # a point whose budget is out of reach even at distance zero cannot be helped: still short
+    deficit = np.where(is_gap & (radius >= 0), failures + 1 - n_cov, 0)
+    gap = np.flatnonzero(deficit > 0)
     if not len(gap):
-        return Proposal(_empty())
+        return Proposal(_empty(), n_gap_points=n_gap, population_gap=pop_gap,
+                        n_still_short=n_gap, population_still_short=pop_gap)
     g = demand.iloc[gap]
     if len(gap) > max_locations:
         cell_km = max(float(radius[gap].max()) / 4.0, 1.0)
@@ -146,13 +155,14 @@ def propose_sites(
     })
     have = n_cov[gap] + (np.asarray(gained.sum(axis=1)).ravel() if len(chosen) else 0)
     short = have < failures + 1
-    logger.info("proposed %d new sites for %d gap points (%s)", len(chosen), len(gap),
-                res.status)
+    n_unhelpable = n_gap - len(gap)
+    logger.info("proposed %d new sites for %d gap points (%s)", len(chosen), n_gap, res.status)
     return Proposal(
         sites=sites,
-        n_gap_points=int(len(gap)),
-        population_gap=float(pop[gap].sum()),
-        n_still_short=int(short.sum()),
-        population_still_short=float(pop[gap][short].sum()),
+        n_gap_points=n_gap,
+        population_gap=pop_gap,
+        n_still_short=int(short.sum()) + n_unhelpable,
+        population_still_short=float(pop[gap][short].sum())
+        + float(pop[is_gap & (radius < 0)].sum()),
         status=res.status,
     )

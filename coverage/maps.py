@@ -4,8 +4,10 @@
 self-contained HTML file. The overlays, each in the layer control:
 
 * demand coloured by primary latency (continuous scale, legend), by coverage status
-  (redundant / single / uncoverable) and by N-1 worst-case latency;
-* demand outside budget under a failure, and the coverage gaps;
+  (redundant / partial / single / uncoverable for the plan's ``k``, :mod:`coverage.status`)
+  and by N-1 worst-case latency;
+* demand outside budget under a failure, and the coverage gaps (points short of ``k + 1``
+  sites within budget, :func:`coverage.status.is_gap`, as :attr:`coverage.Plan.gaps`);
 * the chosen sites, one overlay per tier (existing sites square, new sites round), their
   budget radius and their primary service areas (convex hull of their users);
 * proposed new sites (when the plan has any);
@@ -49,6 +51,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .errors import InputValidationError
+from .status import COVERAGE_STATUSES, is_gap, status_label
 
 if TYPE_CHECKING:
     import folium
@@ -83,8 +86,9 @@ LATENCY_COLORS = ("#1a9850", "#fee08b", "#d73027")
 OVER_BUDGET_COLOR = "#49006a"
 #: Fill of demand with no site (no primary, or no surviving site).
 MISSING_COLOR = "#9e9e9e"
-#: Coverage status colours: redundant (k+1 sites in budget), single, uncoverable.
-STATUS_COLORS = ("#4575b4", "#fdae61", "#7b3294")
+#: Coverage status colours: redundant (k+1 sites in budget), partial (2..k), single,
+#: uncoverable (the order of :data:`coverage.status.COVERAGE_STATUSES`).
+STATUS_COLORS = ("#4575b4", "#91bfdb", "#fdae61", "#7b3294")
 #: Outline of demand outside budget under a failure, and of a failed site.
 OUTSIDE_COLOR = "#e31a1c"
 #: Ring around the sites that take over a failed site's users.
@@ -124,12 +128,7 @@ MAX_POINTS = 20_000
 MAX_HEXAGONS = 30_000
 
 _PALETTE_SIZE = 64
-_STATUS_ORDER = ("redundant", "single", "uncoverable")
-_STATUS_LABELS = {
-    "redundant": "redundant (N-1 safe)",
-    "single": "single",
-    "uncoverable": "uncoverable",
-}
+_STATUS_ORDER = COVERAGE_STATUSES
 _STATIC = "_static"
 
 
@@ -303,14 +302,34 @@ def _ms(values: npt.NDArray[np.float64]) -> list[float]:
     return np.where(np.isfinite(values), np.round(values, 1), -1.0).tolist()
 
 
+#: Counts at or above this are shown in scientific notation (and sent as floats).
+_BIG_COUNT = 1e15
+
+
 def _fmt_int(value: Any) -> str:
+    """A count (people, points) for display: ``1,234``, ``1.000e+300``, or ``n/a``."""
     x = _finite_or(value, math.nan)
-    return "n/a" if math.isnan(x) else f"{x:,.0f}"
+    if math.isnan(x):
+        return "n/a"
+    return f"{x:.3e}" if abs(x) >= _BIG_COUNT else f"{x:,.0f}"
 
 
 def _fmt_ms(value: Any) -> str:
     x = _finite_or(value, math.nan)
     return "n/a" if math.isnan(x) else f"{x:,.1f} ms"
+
+
+def _counts(values: npt.ArrayLike) -> list[Any]:
+    """Rounded counts for the page's JSON: integers while exact in a double, else floats.
+
+    Never an int64 cast of a float beyond 2**53 (1e300 people would wrap to a negative
+    int64); non-finite values become 0.
+    """
+    v = np.round(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0,
+                               neginf=0.0))
+    if not len(v) or float(np.abs(v).max()) < 2.0**53:
+        return v.astype(np.int64).tolist()
+    return v.tolist()
 
 
 def _group_starts(sorted_keys: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
@@ -663,6 +682,8 @@ def _point_table(
     lat, lon = _latlon(demand)
     pop = np.clip(np.nan_to_num(_float(demand, "population"), nan=0.0), 0.0, None)
     st, status_names = _status_codes(demand)
+    gap = (is_gap(demand) if _has(demand, "coverage_status")
+           else np.zeros(len(demand), dtype=bool))
     p = _site_codes(demand, "primary_site_id", site_index, labels)
     b = _site_codes(demand, "backup_site_id", site_index, labels)
     n1s_col = _site_codes(demand, "n1_site_id", site_index, labels)
@@ -697,6 +718,7 @@ def _point_table(
         "lon": lon,
         "pop": pop,
         "st": st,
+        "gap": gap,
         "status_names": status_names,
         "p": p,
         "b": b,
@@ -724,17 +746,18 @@ def _units_points(t: dict[str, Any], keep: npt.NDArray[np.intp], demand: pd.Data
     units = {
         "lat": np.round(t["lat"][keep], 5).tolist(),
         "lon": np.round(t["lon"][keep], 5).tolist(),
-        "pop": np.round(t["pop"][keep]).astype(np.int64).tolist(),
+        "pop": _counts(t["pop"][keep]),
         "name": names,
         "p": t["p"][keep].tolist(),
         "pl": _ms(t["pl"][keep]),
         "b": t["b"][keep].tolist(),
         "bl": _ms(t["bl"][keep]),
         "st": t["st"][keep].tolist(),
+        "gap": t["gap"][keep].astype(np.int8).tolist(),
         "nc": t["nc"][keep].tolist(),
         "n1": _ms(t["n1"][keep]),
         "n1s": t["n1s"][keep].tolist(),
-        "out": np.round(t["out"][keep]).astype(np.int64).tolist(),
+        "out": _counts(t["out"][keep]),
         "ac": t["ac"][keep].tolist(),
         "pd": _ms(t["pd"][keep]),
     }
@@ -837,12 +860,12 @@ def _units_h3(t: dict[str, Any], ok: npt.NDArray[np.bool_], res: int, proj: Any)
         "hv": np.r_[0, np.cumsum(counts)].tolist(),
         "h": cells,
         "np": np.bincount(unit, minlength=n).tolist(),
-        "pop": np.round(np.bincount(unit, weights=pop, minlength=n)).astype(np.int64).tolist(),
-        "sp": np.round(
-            np.bincount(unit * n_status + st, weights=pop, minlength=n * n_status)
-        ).astype(np.int64).tolist(),
+        "pop": _counts(np.bincount(unit, weights=pop, minlength=n)),
+        "sp": _counts(np.bincount(unit * n_status + st, weights=pop, minlength=n * n_status)),
         "st": _reduce(st[order].astype(np.float64), starts, np.maximum, n, 0)
         .astype(np.int64).tolist(),
+        "gap": (np.bincount(unit, weights=t["gap"][idx].astype(np.float64), minlength=n) > 0)
+        .astype(np.int8).tolist(),
         "p": p_best.tolist(),
         "ps": np.round(p_share, 3).tolist(),
         "pl": _ms(_weighted_mean(unit, t["pl"][idx], w, n)),
@@ -850,8 +873,7 @@ def _units_h3(t: dict[str, Any], ok: npt.NDArray[np.bool_], res: int, proj: Any)
         "bl": _ms(_weighted_mean(unit, t["bl"][idx], w, n)),
         "n1": _ms(n1_max),
         "n1s": n1_best.tolist(),
-        "out": np.round(np.bincount(unit, weights=t["out"][idx], minlength=n)).astype(np.int64)
-        .tolist(),
+        "out": _counts(np.bincount(unit, weights=t["out"][idx], minlength=n)),
         "ac": np.where(ac_min == ac_max, ac_min, -1).astype(np.int64).tolist(),
         "pd": _ms(_weighted_mean(unit, t["pd"][idx], w, n)),
         "nc": nc_min.astype(np.int64).tolist(),
@@ -891,9 +913,9 @@ def _failure_payload(recs: dict[str, Any], n_sites: int) -> dict[str, Any]:
     out = {
         "u": recs["unit"][order].astype(np.int64).tolist(),
         "to": recs["to"][order].astype(np.int64).tolist(),
-        "pop": np.round(recs["pop"][order]).astype(np.int64).tolist(),
+        "pop": _counts(recs["pop"][order]),
         "lat": _ms(recs["lat"][order]),
-        "out": np.round(recs["out"][order]).astype(np.int64).tolist(),
+        "out": _counts(recs["out"][order]),
         "off": np.searchsorted(site, np.arange(n_sites + 1), side="left").tolist(),
     }
     if recs.get("n") is not None:
@@ -1269,8 +1291,17 @@ def _legend_html(
         ("Budget", f"{budget_ms:g} ms ({html.escape(percentile)})"),
         ("Budget radius", f"{radius_km:,.1f} km" if math.isfinite(radius_km) else "n/a"),
         ("Population covered", f"{_fmt_int(covered)} of {_fmt_int(total)}{share}"),
-        ("Uncoverable", _fmt_int(summary.get("population_uncoverable"))),
-        ("Single-coverable", _fmt_int(summary.get("population_single_coverable"))),
+    ]
+    # who is short of the k + 1 sites: with k = 1 that is single-coverable plus uncoverable
+    if k >= 2 and "population_gap" in summary:
+        rows += [(f"Short of {k + 1} sites (gaps)", _fmt_int(summary.get("population_gap"))),
+                 (f"&hellip; partial (2-{k} sites)", _fmt_int(summary.get("population_partial")))]
+    if k >= 1:
+        rows.append(("&hellip; single-coverable" if k >= 2 else "Single-coverable",
+                     _fmt_int(summary.get("population_single_coverable"))))
+    rows += [
+        ("&hellip; uncoverable" if k >= 2 else "Uncoverable",
+         _fmt_int(summary.get("population_uncoverable"))),
         ("N-1: outside budget", _fmt_int(summary.get("n1_population_outside_budget"))),
         ("Mean primary latency (p50)", _fmt_ms(summary.get("mean_latency_ms"))),
         ("N-1: worst latency", _fmt_ms(summary.get("n1_worst_latency_ms"))),
@@ -1278,7 +1309,7 @@ def _legend_html(
     if "status" in summary:
         rows.append(("Solver status", html.escape(str(summary.get("status")))))
     if k != 1:
-        rows.append(("Failures tolerated", str(k)))
+        rows.append(("Failures tolerated (k)", str(k)))
     table = "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows)
     stops = ", ".join(ramp)
     parts = [
@@ -1567,6 +1598,7 @@ def plan_map(
         for k in range(len(status_names))
     ]
     model = getattr(plan, "model", None)
+    k_failures = max(int(_finite_or(getattr(plan, "failures_tolerated", 1), 1)), 0)
     config = {
         "mode": "h3" if use_h3 else "points",
         "h3Resolution": res,
@@ -1578,7 +1610,7 @@ def plan_map(
         "missingColor": MISSING_COLOR,
         "outsideColor": OUTSIDE_COLOR,
         "rerouteColor": REROUTE_COLOR,
-        "statusNames": [html.escape(_STATUS_LABELS.get(s, s)) for s in status_names],
+        "statusNames": [html.escape(status_label(s, k_failures)) for s in status_names],
         "statusColors": status_colors,
         "uncoverableCode": _STATUS_ORDER.index("uncoverable"),
         "siteLabels": labels,
@@ -1627,7 +1659,7 @@ def plan_map(
 
     el = _elements()
     data = el.PlanData(payload).add_to(m)
-    st_units = np.asarray(units["st"])
+    gap_units = np.asarray(units["gap"])
     out_units = np.asarray(units["out"])
     specs: list[tuple[str, str, Any, bool]] = [
         (LAYER_DEMAND, "latency", None, True),
@@ -1636,7 +1668,7 @@ def plan_map(
     ]
     if (out_units > 0).any():
         specs.append((LAYER_OUTSIDE, "outside", None, True))
-    if (st_units > 0).any():
+    if (gap_units > 0).any():
         specs.append((LAYER_GAPS, "gaps", None, False))
     for k, tier in enumerate(tiers):
         name = f"{LAYER_SITES}: {html.escape(tier)}" if tier else LAYER_SITES

@@ -398,6 +398,39 @@ def _new_highs():
     return h
 
 
+#: Costs whose largest value lies outside [2**-10, 2**10] are scaled into (0.5, 1] for HiGHS.
+_COST_SCALE_RANGE = (2.0**-10, 2.0**10)
+
+
+def cost_scale(c: npt.ArrayLike) -> float:
+    """Power of two that brings the largest cost into (0.5, 1] for the solver, or 1.
+
+    HiGHS treats a cost of 1e20 or more as infinite and loses precision on costs far from 1
+    (its tolerances are absolute); a power of two scales every cost exactly (no rounding), so
+    the scaled MILP has the same optimal plans. Costs whose largest value is within
+    ``[2**-10, 2**10]`` (site counts, small integer costs) are left unscaled.
+
+    Parameters
+    ----------
+    c : array_like of float
+        Positive finite costs.
+
+    Returns
+    -------
+    float
+        The factor to multiply the costs by.
+
+    Examples
+    --------
+    >>> cost_scale([1.0, 1.0]), cost_scale([3e20]) * 3e20
+    (1.0, 0.8131516293641283)
+    """
+    top = float(np.max(np.asarray(c, dtype=np.float64), initial=0.0))
+    if top <= 0 or _COST_SCALE_RANGE[0] <= top <= _COST_SCALE_RANGE[1]:
+        return 1.0
+    return float(2.0 ** -np.ceil(np.log2(top)))
+
+
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
@@ -408,18 +441,26 @@ def _solve_cover_milp(
     stops at the first plan that meets it (``objective_target``), which is then optimal.
 
     Returns the chosen mask, the status and the proven lower bound.
+
+    HiGHS sees the costs multiplied by :func:`cost_scale` (a power of two: exact), so that
+    costs of 1e20 (HiGHS's infinity) and beyond solve; its objective values and bounds are
+    scaled back. ``mip_abs_gap`` is 1e-6 of the scaled objective, and below half a cost unit
+    for integer costs, so an integer optimum is still exact.
     """
     import highspy
 
     n, m = a.shape
+    scale = cost_scale(c)
+    cs = c.astype(np.float64) * scale
+    integral = bool(np.allclose(c, np.round(c)))
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 1e-6)
+    h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
     lp = highspy.HighsLp()
     lp.num_col_ = m
     lp.num_row_ = n
-    lp.col_cost_ = c.astype(np.float64)
+    lp.col_cost_ = cs
     lp.col_lower_ = np.zeros(m)
     lp.col_upper_ = np.ones(m)
     lp.row_lower_ = need.astype(np.float64)
@@ -437,13 +478,12 @@ def _solve_cover_milp(
     # HiGHS only looks for strictly better plans (with integer costs, better by at least 1),
     # and "no such plan" proves x0 optimal.
     ub = float(c[x0].sum())
-    integral = bool(np.allclose(c, np.round(c)))
     tol = 0.5 if integral else 1e-9 * max(1.0, ub)
     if target is not None and ub <= target + tol:
         return x0, "optimal", ub  # the greedy plan meets a known lower bound
-    h.setOptionValue("objective_bound", ub - tol)
+    h.setOptionValue("objective_bound", (ub - tol) * scale)
     if target is not None:
-        h.setOptionValue("objective_target", target + tol)
+        h.setOptionValue("objective_target", (target + tol) * scale)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -457,12 +497,12 @@ def _solve_cover_milp(
             and float(c[x].sum()) <= target + tol):
         return x, "optimal", float(c[x].sum())  # meets the known bound: optimal
     if status == highspy.HighsModelStatus.kOptimal:
-        if abs(float(c[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, c.sum()):
+        if abs(float(cs[x].sum()) - info.objective_function_value) > 1e-6 * max(1.0, cs.sum()):
             raise SolverError("HiGHS returned a solution inconsistent with its objective value")
         return x, "optimal", float(c[x].sum())
     if status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt,
                   highspy.HighsModelStatus.kIterationLimit):
-        return x, "time_limit", min(float(info.mip_dual_bound), float(c[x].sum()))
+        return x, "time_limit", min(float(info.mip_dual_bound) / scale, float(c[x].sum()))
     raise SolverError(f"HiGHS failed on the cover model: {h.modelStatusToString(status)}")
 
 

@@ -23,12 +23,18 @@ from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import k_median, min_cover
 from .reach import ReachMatrix, build_reach, cluster_partitions
+from .status import (
+    COVERAGE_STATUSES,
+    coverage_by_k,
+    coverage_status,
+    gap_mask,
+    is_gap,
+    population_safe_by_failures,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options"]
-
-COVERAGE_STATUSES = ("redundant", "single", "uncoverable")
+__all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "COVERAGE_STATUSES"]
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,12 @@ class Plan:
 
     @property
     def gaps(self) -> pd.DataFrame:
-        """Demand points that are not N-1 safe: uncoverable or single-coverable."""
-        return self.demand[self.demand["coverage_status"] != "redundant"]
+        """Demand points short of ``k + 1`` sites within budget (not N-k safe).
+
+        Status ``single``, ``partial`` or ``uncoverable``: see :mod:`coverage.status`
+        (:func:`coverage.status.is_gap`).
+        """
+        return self.demand[is_gap(self.demand)]
 
     def explore(self, m: Any = None, **kwargs: Any) -> Any:
         """Interactive Folium map of the plan (see :func:`coverage.maps.plan_map`)."""
@@ -472,7 +482,7 @@ def plan_sites(
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
     demand_out, failures_df = _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms,
-                                               percentile)
+                                               percentile, failures)
     timings["n1_s"] = time.perf_counter() - t
 
     if aggregation is not None:
@@ -487,6 +497,8 @@ def plan_sites(
             "demand_points_solved": int(len(demand)),
             "max_offset_km": float(demand["max_offset_km"].max()) if len(demand) else 0.0,
             **loss,
+            "n_demand_short": loss["cells_short"],  # original points (cells_short: old name)
+            "population_total": float(original["population"].sum()),
         }
         say(f"aggregation check: {loss['cells_short']:,} of {len(original):,} original points "
             f"({loss['population_short']:,.0f} people) short of their requirement")
@@ -504,8 +516,17 @@ def plan_sites(
         if w_primary.sum() > 0 else float("nan")
     )
     finite_n1 = demand_out["n1_latency_ms"].dropna()
+    status_arr = demand_out["coverage_status"].to_numpy()
+    gap = gap_mask(n_cov, failures)
+
+    def by_status(name: str) -> tuple[float, int]:
+        sel = status_arr == name
+        return float(population[sel].sum()), int(sel.sum())
+
     info: dict[str, Any] = {
         "site_count": int(len(chosen)),
+        "objective": "cost" if cost is not None else "count",
+        "objective_value": float(cover.objective),
         "lower_bound": float(cover.lower_bound),
         "status": cover.status,
         "mip_gap": float(cover.mip_gap),
@@ -516,11 +537,18 @@ def plan_sites(
         "n_candidates": int(len(sites)),
         "population_total": float(population.sum()),
         "population_covered": float(population[n_cov >= 1].sum()),
-        "population_redundant": float(population[n_cov >= 2].sum()),
-        "population_single_coverable": float(population[n_cov == 1].sum()),
-        "population_uncoverable": float(population[n_cov == 0].sum()),
-        "n_demand_single_coverable": int((n_cov == 1).sum()),
-        "n_demand_uncoverable": int((n_cov == 0).sum()),
+        "population_redundant": by_status("redundant")[0],
+        "population_partial": by_status("partial")[0],
+        "population_single_coverable": by_status("single")[0],
+        "population_uncoverable": by_status("uncoverable")[0],
+        "population_gap": float(population[gap].sum()),
+        "n_demand_redundant": by_status("redundant")[1],
+        "n_demand_partial": by_status("partial")[1],
+        "n_demand_single_coverable": by_status("single")[1],
+        "n_demand_uncoverable": by_status("uncoverable")[1],
+        "n_demand_gap": int(gap.sum()),
+        "coverage_by_k": coverage_by_k(n_cov, population, failures),
+        "population_safe_by_failures": population_safe_by_failures(n_cov, population, failures),
         "max_radius_km": float(radius_km),
         "mean_latency_ms": mean_latency,
         "mean_latency_percentile_ms": (
@@ -591,7 +619,7 @@ def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> Non
         )
 
 
-def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile):
+def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile, failures):
     """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query.
 
     Latency is monotone in distance for a demand point, so its primary is the nearest chosen
@@ -632,8 +660,7 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile)
     out["backup_site_id"] = ids(1)
     out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)
     out["n_covering_sites"] = np.asarray(n_cov, dtype=np.int64)
-    out["coverage_status"] = np.where(n_cov >= 2, "redundant",
-                                      np.where(n_cov == 1, "single", "uncoverable"))
+    out["coverage_status"] = coverage_status(n_cov, failures)
     n1_site = np.full(n, None, dtype=object)
     surv = has_primary & (near[:, 1] >= 0)
     n1_site[surv] = site_ids[near[surv, 1]]
@@ -651,9 +678,9 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     Parameters
     ----------
     assignment : pandas.DataFrame
-        Per-demand table with ``population``, ``primary_site_id``, ``coverage_status``,
-        ``n1_latency_ms`` (latency at the nearest surviving site when the primary fails) and
-        ``n1_within_budget``.
+        Per-demand table with ``population``, ``primary_site_id``, ``n_covering_sites``
+        (or, without it, ``coverage_status``), ``n1_latency_ms`` (latency at the nearest
+        surviving site when the primary fails) and ``n1_within_budget``.
     chosen_site_ids : array_like
         The open sites.
     budget_ms : float
@@ -666,13 +693,17 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         population_outside_budget, worst_latency_ms, n_demand_rerouted,
         population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget``.
         ``population_outside_budget_redundant`` counts users that had two or more sites in
-        budget: it must be 0 for an N-1-safe plan.
+        budget (``n_covering_sites >= 2``; status ``redundant`` or ``partial`` for tables
+        without that column), whatever ``k``: it must be 0 for a plan with ``k >= 1``.
     """
     a = assignment[assignment["primary_site_id"].notna()]
     pop = a["population"].to_numpy(dtype=np.float64)
     lat = a["n1_latency_ms"].to_numpy(dtype=np.float64)
     out_b = ~a["n1_within_budget"].to_numpy(dtype=bool)
-    red = (a["coverage_status"] == "redundant").to_numpy()
+    if "n_covering_sites" in a.columns:
+        red = (a["n_covering_sites"].to_numpy(dtype=np.float64) >= 2)
+    else:
+        red = a["coverage_status"].isin(["redundant", "partial"]).to_numpy(dtype=bool)
     frame = pd.DataFrame({
         "failed_site_id": a["primary_site_id"].to_numpy(),
         "n_demand_rerouted": 1,

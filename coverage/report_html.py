@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
+
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
            "SECTIONS"]
 
@@ -70,26 +72,35 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
+NA = "n/a"
+"""What the page shows for a missing or non-finite figure (never nan, None or inf)."""
+
+
 def _missing(x: Any) -> bool:
     if x is None or x is pd.NA:
         return True
     return isinstance(x, float | np.floating) and math.isnan(float(x))
 
 
+def _not_finite(x: Any) -> bool:
+    return _missing(x) or (isinstance(x, float | np.floating) and not math.isfinite(float(x)))
+
+
 def _num(x: Any, digits: int = 0, unit: str = "") -> str:
     if _missing(x):
-        return "–"
+        return NA
     try:
         v = float(x)
     except (TypeError, ValueError):
         return _e(x)
-    if math.isinf(v):
-        return "∞"
-    return f"{v:,.{digits}f}" + (f" {unit}" if unit else "")
+    if not math.isfinite(v):
+        return NA
+    text = f"{v:.3e}" if abs(v) >= 1e15 else f"{v:,.{digits}f}"
+    return text + (f" {unit}" if unit else "")
 
 
 def _pct(x: Any, digits: int = 1) -> str:
-    return "–" if _missing(x) else f"{float(x):.{digits}%}"
+    return NA if _not_finite(x) else f"{float(x):.{digits}%}"
 
 
 def _ms(x: Any) -> str:
@@ -97,7 +108,7 @@ def _ms(x: Any) -> str:
 
 
 def _budget(x: Any) -> str:
-    return "–" if _missing(x) else _e(f"{float(x):g} ms")
+    return NA if _not_finite(x) else _e(f"{float(x):g} ms")
 
 
 def _raw(x: Any) -> str:
@@ -143,12 +154,12 @@ def _table(df: pd.DataFrame, columns: Sequence[tuple[str, str, Formatter]],
 
 
 def _text(x: Any) -> str:
-    return "–" if _missing(x) else _e(x)
+    return NA if _missing(x) else _e(x)
 
 
 def _bool(x: Any) -> str:
     if _missing(x):
-        return "–"
+        return NA
     return "yes" if str(x).lower() in ("true", "1") else "no"
 
 
@@ -316,6 +327,8 @@ def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2)) ->
 
 
 def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
+    cost = _objective(summary) == "cost"
+
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
         colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
@@ -330,9 +343,11 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
             un = ok[ok["status"] != "optimal"]
             if len(un):
                 ax.plot(un["budget_ms"], un["site_count"].astype(float), "o", mfc="white",
-                        color=c, label=f"N-{k}: not proven optimal (bar: lower bound)")
-                ax.vlines(un["budget_ms"], un["lower_bound"], un["site_count"].astype(float),
-                          color=c, lw=1)
+                        color=c, label=f"N-{k}: not proven optimal"
+                        + ("" if cost else " (bar: lower bound)"))
+                if not cost:  # a cost bound is not a number of sites: no bar
+                    ax.vlines(un["budget_ms"], un["lower_bound"],
+                              un["site_count"].astype(float), color=c, lw=1)
             bad = g[g["site_count"].isna()]
             if len(bad):
                 ax.plot(bad["budget_ms"], np.zeros(len(bad)), "x", color="#888888",
@@ -444,12 +459,12 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 def _value_text(v: Any) -> str:
     if isinstance(v, bool) or v is None or isinstance(v, str):
-        return "–" if v is None else _e(v)
+        return NA if v is None else _e(v)
     if isinstance(v, int):
         return _num(v)
     if isinstance(v, float):
         if not math.isfinite(v):
-            return "–"
+            return NA
         if abs(v) >= 1000:
             return _num(v, 0 if v.is_integer() else 2)
         return _e(f"{v:.6g}")
@@ -462,17 +477,87 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
 
 
+def _objective(s: dict[str, Any]) -> str:
+    """``"cost"`` when the site-count stage minimised total cost (a ``cost`` column), else
+    ``"count"`` (summaries written before the ``objective`` key: from the parameters)."""
+    obj = s.get("objective")
+    if obj in ("cost", "count"):
+        return str(obj)
+    return "cost" if (s.get("parameters") or {}).get("objective") == "min_cost" else "count"
+
+
+def _coverage_by_k_table(s: dict[str, Any], k: int) -> str:
+    """Demand and people by number of sites within budget: 0, 1, ..., k, >= k+1."""
+    by_k = s.get("coverage_by_k")
+    if not isinstance(by_k, dict) or not by_k:
+        return ""
+    total = float(sum(float(v.get("population") or 0.0) for v in by_k.values()))
+    body = []
+    for key, v in by_k.items():
+        if key.startswith(">="):
+            survives = f"any {k} failure(s): N-{k} safe" if k else "N-0: covered"
+        elif key == "0":
+            survives = "never within budget (uncoverable)"
+        else:
+            j = int(key) - 1
+            survives = f"{j} failure(s), not {k}" if j else f"no failure (short of {k + 1})"
+        pop = v.get("population")
+        share = float(pop) / total if total > 0 and not _not_finite(pop) else float("nan")
+        body.append(
+            f"<tr><td>{_e(key)}</td>"
+            + _cell(f"coverage_by_k.{key}.n_demand", v.get("n_demand"),
+                    _num(v.get("n_demand"))).replace("<td", '<td class="n"', 1)
+            + _cell(f"coverage_by_k.{key}.population", pop, _num(pop)).replace(
+                "<td", '<td class="n"', 1)
+            + f'<td class="n">{_pct(share)}</td><td>{_e(survives)}</td></tr>')
+    head = ("<tr><th>sites within budget</th><th class=\"n\">demand points</th>"
+            "<th class=\"n\">population</th><th class=\"n\">share</th>"
+            "<th>stays within budget under</th></tr>")
+    return ("<h3>Population by number of sites within budget</h3>"
+            f'<table class="data" id="coverage-by-k"><thead>{head}</thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _aggregation_text(s: dict[str, Any]) -> str:
+    """A sentence on what binning the demand cost, on the original points; empty if none."""
+    agg = s.get("aggregation")
+    if not isinstance(agg, dict):
+        return ""
+    n_short = agg.get("n_demand_short", agg.get("cells_short"))
+    return (f"<p>Demand was binned into {_num(agg.get('cell_km'), 1, 'km')} cells "
+            f"({_text(agg.get('mode'))}): the figures below are over the "
+            f"{_num(agg.get('demand_points_solved'))} bins. On the "
+            f"{_num(agg.get('demand_points_in'))} original points, {_num(n_short)} "
+            f"({_num(agg.get('population_short'))} people, "
+            f"{_pct(agg.get('population_short_share'), 2)}) are short of their own "
+            "requirement.</p>")
+
+
 def _summary_section(s: dict[str, Any]) -> str:
-    k = s.get("failures_tolerated", 1)
+    k = int(s.get("failures_tolerated", 1) or 0)
+    cost = _objective(s) == "cost"
+    what = "total cost" if cost else "site count"
+    bound_digits = 1 if cost else 0
     rows = [
-        ("sites (fewest that meet the requirement)", "site_count", s.get("site_count"),
+        ("sites (cheapest set that meets the requirement)" if cost else
+         "sites (fewest that meet the requirement)", "site_count", s.get("site_count"),
          _num(s.get("site_count"))),
-        ("proven lower bound", "lower_bound", s.get("lower_bound"), _num(s.get("lower_bound"), 1)),
+    ]
+    if "objective" in s:
+        rows.append(("objective", "objective", s.get("objective"),
+                     "total cost of the sites (cost column)" if cost else "number of sites"))
+    if cost and "objective_value" in s:
+        rows.append(("total cost of the chosen sites", "objective_value",
+                     s.get("objective_value"), _num(s.get("objective_value"), 1)))
+    rows += [
+        (f"proven lower bound on the {what}", "lower_bound", s.get("lower_bound"),
+         _num(s.get("lower_bound"), bound_digits)),
         ("solver status", "status", s.get("status"), _text(s.get("status"))),
-        ("MIP gap", "mip_gap", s.get("mip_gap"), _pct(s.get("mip_gap"))),
+        (f"MIP gap (of the {what})", "mip_gap", s.get("mip_gap"), _pct(s.get("mip_gap"))),
         ("latency budget", "budget_ms", s.get("budget_ms"), _ms(s.get("budget_ms"))),
         ("percentile", "percentile", s.get("percentile"), _text(s.get("percentile"))),
-        ("failures tolerated (k)", "failures_tolerated", k, _num(k)),
+        ("failures tolerated (k)", "failures_tolerated", s.get("failures_tolerated", 1),
+         _num(k)),
         ("budget radius (default access)", "max_radius_km", s.get("max_radius_km"),
          _num(s.get("max_radius_km"), 0, "km")),
         ("demand points", "n_demand", s.get("n_demand"), _num(s.get("n_demand"))),
@@ -481,14 +566,28 @@ def _summary_section(s: dict[str, Any]) -> str:
          _num(s.get("population_total"))),
         ("population within budget of a candidate", "population_covered",
          s.get("population_covered"), _num(s.get("population_covered"))),
-        ("population with only one candidate in budget", "population_single_coverable",
-         s.get("population_single_coverable"), _num(s.get("population_single_coverable"))),
+    ]
+    if "population_gap" in s:
+        rows.append((f"population short of {k + 1} sites within budget (gaps)",
+                     "population_gap", s.get("population_gap"), _num(s.get("population_gap"))))
+    if k >= 2 and "population_partial" in s:
+        rows.append((f"population with 2 to {k} sites in budget (partial)",
+                     "population_partial", s.get("population_partial"),
+                     _num(s.get("population_partial"))))
+    rows += [
+        ("population with only one candidate in budget" + (" (single)" if k else
+                                                           " (not a gap with k = 0)"),
+         "population_single_coverable", s.get("population_single_coverable"),
+         _num(s.get("population_single_coverable"))),
         ("population with no candidate in budget", "population_uncoverable",
          s.get("population_uncoverable"), _num(s.get("population_uncoverable"))),
         ("mean primary latency, p50 (population-weighted)", "mean_latency_ms",
-         s.get("mean_latency_ms"), _ms(s.get("mean_latency_ms"))),
+         s.get("mean_latency_ms"), _ms(s.get("mean_latency_ms"))
+         if not _not_finite(s.get("mean_latency_ms")) else "n/a (nobody is served)"),
         ("worst latency under any single failure", "n1_worst_latency_ms",
-         s.get("n1_worst_latency_ms"), _ms(s.get("n1_worst_latency_ms"))),
+         s.get("n1_worst_latency_ms"), _ms(s.get("n1_worst_latency_ms"))
+         if not _not_finite(s.get("n1_worst_latency_ms"))
+         else "n/a (no user has a surviving site)"),
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
         ("placement (k-median) status", "kmedian_status", s.get("kmedian_status"),
@@ -501,21 +600,36 @@ def _summary_section(s: dict[str, Any]) -> str:
         rows += [(f"aggregation: {key}", f"aggregation.{key}", v, _value_text(v))
                  for key, v in _flatten(agg)]
     status = s.get("status")
-    proof = ("The site count is proven optimal." if status == "optimal" else
-             f"The site count is not proven optimal ({_e(status)}): the best plan found is "
-             f"shown with its proven lower bound.")
+    if status == "optimal":
+        proof = f"The {what} is proven optimal."
+    else:
+        proof = (f"The {what} is not proven optimal ({_e(status)}): the best plan found is "
+                 f"shown with its proven lower bound.")
+    if cost:
+        proof += (" The objective is the total cost of the sites (the candidates' cost "
+                  "column), so the lower bound and gap are costs, not site counts.")
     intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) chosen "
              f"sites within {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, so that "
              f"it stays within budget when any {k} site(s) fail. {proof}</p>")
-    return _section("summary", "Plan at a glance", intro + _kv_table(rows))
+    return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
+                    + _kv_table(rows) + _coverage_by_k_table(s, k))
 
 
 def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
-    body = ("<p>Fewest sites at each budget (site-count stage only, short time limit per "
-            "budget; the chosen budget is the plan's own solve). Filled points are proven "
-            "optimal; hollow points are the best plan found in the time limit, with a bar "
-            "down to the proven lower bound. Dotted lines mark 30, 50 and 100 ms; the star is "
-            "this plan.</p>")
+    cost = _objective(s) == "cost"
+    if cost:
+        body = ("<p>Sites of the cheapest plan at each budget (site-count stage only, short "
+                "time limit per budget; the chosen budget is the plan's own solve). The "
+                "objective is the total cost of the sites, so the lower bound and gap in the "
+                "table are costs. Filled points are proven optimal; hollow points are the "
+                "best plan found in the time limit. Dotted lines mark 30, 50 and 100 ms; the "
+                "star is this plan.</p>")
+    else:
+        body = ("<p>Fewest sites at each budget (site-count stage only, short time limit per "
+                "budget; the chosen budget is the plan's own solve). Filled points are proven "
+                "optimal; hollow points are the best plan found in the time limit, with a bar "
+                "down to the proven lower bound. Dotted lines mark 30, 50 and 100 ms; the "
+                "star is this plan.</p>")
     body += _plot_sweep(sweep, s)
     rows = []
     for r in sweep.itertuples(index=False):
@@ -536,8 +650,10 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
             f'<td>{_text(r.method)}</td><td class="n">{_num(r.solve_s, 1)}</td>'
             f"<td>{_text(r.source)}</td></tr>"
         )
+    bound = "lower bound on the cost" if cost else "lower bound (sites)"
+    gap = "gap (cost)" if cost else "gap"
     head = ("<tr><th>budget, ms</th><th>failures</th><th>status</th><th>sites</th>"
-            "<th>lower bound</th><th>gap</th><th>radius, km</th>"
+            f"<th>{bound}</th><th>{gap}</th><th>radius, km</th>"
             "<th>population short of k+1 candidates</th><th>population uncoverable</th>"
             "<th>method</th><th>time, s</th><th>source</th></tr>")
     body += (f'<table class="data" id="sweep-table"><thead>{head}</thead>'
@@ -627,20 +743,26 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
 
 
 def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) -> str:
-    k = int(s.get("failures_tolerated", 1))
+    k = int(s.get("failures_tolerated", 1) or 0)
     st = a.groupby("coverage_status")["population"].agg(["size", "sum"])
+    # the statuses that can occur with this k (partial needs k >= 2, single k >= 1), and any
+    # other found in the table
+    names = [n for n in COVERAGE_STATUSES
+             if not ((n == "partial" and k < 2) or (n == "single" and k < 1))]
+    names += sorted(set(map(str, st.index)) - set(names))
     status_rows = pd.DataFrame({
-        "status": ["redundant", "single", "uncoverable"],
-        "meaning": ["two or more candidates within budget",
-                    "exactly one candidate within budget", "no candidate within budget"],
+        "status": names,
+        "label": [status_label(n, k) for n in names],
+        "meaning": [status_meaning(n, k) for n in names],
     })
     status_rows["points"] = status_rows["status"].map(st["size"]).fillna(0).astype(int)
     status_rows["population"] = status_rows["status"].map(st["sum"]).fillna(0.0)
-    body = ("<p>Demand that no choice of candidates makes N-1 safe: fewer than "
-            f"{k + 1} candidates lie within its budget. The plan opens what exists; the "
-            "proposal suggests new sites (not on the candidate list) that would close the "
-            "gaps.</p>")
+    body = (f"<p>Demand that no choice of candidates makes N-{k} safe: fewer than "
+            f"{k + 1} candidates lie within its budget (every status but redundant). The "
+            "plan opens what exists; the proposal suggests new sites (not on the candidate "
+            "list) that would close the gaps.</p>")
     body += _table(status_rows, [("status", "coverage status", _text),
+                                 ("label", "for this plan", _text),
                                  ("meaning", "meaning", _text),
                                  ("points", "demand points", _num),
                                  ("population", "population", _num)],
@@ -665,7 +787,7 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) ->
             numeric=("lat", "lon", "n_demand_gained", "population_gained"))
     else:
         body += "<p>No proposed sites: every demand point has enough candidates.</p>"
-    gaps = a[a["coverage_status"] != "redundant"]
+    gaps = a[is_gap(a)]
     if len(gaps):
         top = gaps.sort_values(["population", "demand_id"], ascending=[False, True],
                                kind="stable").head(25)

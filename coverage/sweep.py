@@ -36,6 +36,7 @@ from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import min_cover
 from .reach import ReachMatrix, build_reach
+from .status import coverage_status, gap_mask
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -166,7 +167,9 @@ def budget_sweep(
         the total cost with a ``cost`` column, else the site count), ``mip_gap``,
         ``radius_km`` (radius of the ``access`` class, missing when it cannot meet the
         budget), ``n_pairs_in_reach``, population figures (``population_short``: fewer than
-        ``k + 1`` candidates within budget), ``method`` (``full``, ``lazy`` or ``none``),
+        ``k + 1`` candidates within budget, the gaps of :mod:`coverage.status`;
+        ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
+        ``method (``full``, ``lazy`` or ``none``),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
 
     Raises
@@ -272,12 +275,13 @@ def budget_sweep(
                     result, n_cov = lazy.cover, lazy.n_covering
                 assert n_cov is not None
                 n_pairs = int(n_cov.sum())
+                status = coverage_status(n_cov, k)
                 row = {
                     **base, "failures": k, "radius_km": radius_access,
                     "n_pairs_in_reach": n_pairs,
                     "population_covered": float(pop[n_cov >= 1].sum()),
-                    "population_short": float(pop[n_cov < k + 1].sum()),
-                    "population_single_coverable": float(pop[n_cov == 1].sum()),
+                    "population_short": float(pop[gap_mask(n_cov, k)].sum()),
+                    "population_single_coverable": float(pop[status == "single"].sum()),
                     "population_uncoverable": float(pop[n_cov == 0].sum()),
                     "n_demand_uncoverable": int((n_cov == 0).sum()),
                 }

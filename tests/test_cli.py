@@ -221,6 +221,9 @@ def test_aggregate_option_reports_the_loss(tmp_path):
     assert agg["mode"] == "conservative" and agg["cell_km"] == 80
     assert agg["demand_points_in"] == 458 > agg["demand_points_solved"]
     assert {"cells_short", "population_short", "population_short_share"} <= set(agg)
+    # the headline states the loss on the original points, not only the bins' figures
+    assert (f"On the original points, {agg['cells_short']:,} ({agg['population_short']:,.0f} "
+            f"people, {agg['population_short_share']:.2%}) are short") in r.stdout
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
             DATA / "west_candidates.csv", "--aggregate-km", -5, "--out", tmp_path / "bad")
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -9,7 +9,16 @@ import pytest
 import shapely
 
 from coverage import plan_sites
-from coverage.export import GPKG_LAYERS, assignment_lines, plan_layers, write_gpkg
+from coverage.export import (
+    GPKG_LAYERS,
+    assignment_lines,
+    csv_safe,
+    plan_layers,
+    sanitise_layer,
+    write_csv,
+    write_geoparquet,
+    write_gpkg,
+)
 from coverage.report import write_plan
 
 
@@ -147,3 +156,110 @@ def test_mixed_type_columns_are_written_as_text(tmp_path):
     path = write_gpkg(layers, tmp_path / "t.gpkg")
     back = gpd.read_file(path, layer="demand")
     assert back["note"].tolist() == ["7", "seven"]
+
+
+def _odd_frames():
+    """Sites and assignment frames with the columns users' files bring (QGIS fid, times...)."""
+    sites = pd.DataFrame({
+        "site_id": ["a", "b"], "lat": [40.0, 41.0], "lon": [-100.0, -101.0],
+        "name": ["x", "y"], "Name": ["X", "Y"],  # same name for SQLite (case-insensitive)
+        "fid": ["q1", "q1"], "FID": [1.5, 1.5], "geom": ["POINT (0 0)", None],
+        "geometry": ["not a geometry", "either"],
+        "opened": pd.to_datetime(["2024-01-01 12:00", "2024-06-01 08:30"])
+        .tz_localize("Europe/Paris"),
+        "build": pd.to_timedelta([90, 30.5], unit="s"),
+        "kind": pd.Categorical(["macro", None]),
+        "raw": pd.Series([b"ok", b"\xff\xfe"], dtype=object),
+        "flag": pd.array([True, None], dtype="boolean"),
+        "n": pd.array([3, None], dtype="Int64"),
+    })
+    a = pd.DataFrame({"demand_id": ["d1", "d2"], "lat": [40.1, 40.2], "lon": [-100.0, -100.1],
+                      "population": [1.0, 2.0], "primary_site_id": ["a", None],
+                      "coverage_status": ["redundant", "uncoverable"],
+                      "wait_s": pd.to_timedelta([1, 2], unit="min"),
+                      "FID": [7, 7], "mixed": pd.Series([1, "one"], dtype=object)})
+    return sites, a
+
+
+def _check_odd_layers(sites_back, demand_back):
+    cols = list(sites_back.columns)
+    # fid -> fid_src; FID -> FID_src, the same name for SQLite -> FID_src_2
+    assert {"fid_src", "FID_src_2", "geom_src", "geometry_src", "build_s"} <= set(cols)
+    lower = [c.lower() for c in cols]
+    assert len(lower) == len(set(lower)), cols  # unique for SQLite too
+    assert {"name", "Name_2"} <= set(cols)
+    assert sites_back["fid_src"].tolist() == ["q1", "q1"]
+    assert sites_back["geometry_src"].tolist() == ["not a geometry", "either"]
+    np.testing.assert_allclose(sites_back["build_s"], [90.0, 30.5])
+    assert sites_back["kind"].iloc[0] == "macro" and pd.isna(sites_back["kind"].iloc[1])
+    assert sites_back["raw"].iloc[0] == "ok" and sites_back["raw"].iloc[1] == "\ufffd\ufffd"
+    assert sites_back["flag"].iloc[0] == "true" and pd.isna(sites_back["flag"].iloc[1])
+    opened = pd.to_datetime(sites_back["opened"], utc=True)
+    assert opened.iloc[0] == pd.Timestamp("2024-01-01 11:00", tz="UTC")
+    assert (sites_back.geometry.geom_type == "Point").all()
+    np.testing.assert_allclose(xy(sites_back), [[-100.0, 40.0], [-101.0, 41.0]])
+    np.testing.assert_allclose(demand_back["wait_s"], [60.0, 120.0])  # already ends in _s
+    assert demand_back["FID_src"].tolist() == [7, 7]
+    assert demand_back["mixed"].tolist() == ["1", "one"]
+
+
+def test_user_columns_that_clash_or_are_odd_types_are_sanitised_for_gpkg(tmp_path):
+    sites, a = _odd_frames()
+    layers = plan_layers(sites, a, pd.DataFrame())
+    path = write_gpkg(layers, tmp_path / "odd.gpkg")
+    _check_odd_layers(gpd.read_file(path, layer="sites"), gpd.read_file(path, layer="demand"))
+    gaps = gpd.read_file(path, layer="gaps")
+    assert gaps["demand_id"].tolist() == ["d2"]
+
+
+def test_user_columns_that_clash_or_are_odd_types_are_sanitised_for_geoparquet(tmp_path):
+    sites, a = _odd_frames()
+    layers = plan_layers(sites, a, pd.DataFrame())
+    write_geoparquet(layers["sites"], tmp_path / "sites.parquet")
+    write_geoparquet(layers["demand"], tmp_path / "demand.parquet")
+    _check_odd_layers(gpd.read_parquet(tmp_path / "sites.parquet"),
+                      gpd.read_parquet(tmp_path / "demand.parquet"))
+
+
+def test_sanitise_layer_keeps_the_active_geometry_and_converts_other_geometries():
+    g = gpd.GeoDataFrame({"id": [1], "other": gpd.GeoSeries([shapely.Point(1, 2)])},
+                         geometry=gpd.points_from_xy([5.0], [6.0]), crs="EPSG:4326")
+    out = sanitise_layer(g)
+    assert out.geometry.name == "geometry" and out.crs.to_epsg() == 4326
+    assert out["other"].tolist() == ["POINT (1 2)"]
+    assert out["id"].tolist() == [1]
+
+
+def test_csv_safe_defuses_formulas_in_text_only():
+    df = pd.DataFrame({
+        "name": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\ry", "ok", None],
+        "site_id": pd.Series(["-7", "a=b", "x", "y", "z", "w", "v", "u"], dtype="string"),
+        "kind": pd.Categorical(["=c", "d", "d", "d", "d", "d", "d", "d"]),
+        "mixed": pd.Series([-3, "=x", 2.5, None, "a", "b", "c", "d"], dtype=object),
+        "x": [-1.5, 2.0, -3.0, 0.0, 1.0, 2.0, 3.0, -4.0],
+        "k": np.array([-1, 2, -3, 4, 5, 6, 7, -8], dtype=np.int64),
+        "=cmd": [1, 2, 3, 4, 5, 6, 7, 8],
+    })
+    before = df.copy()
+    out = csv_safe(df)
+    pd.testing.assert_frame_equal(df, before)  # input untouched
+    assert out["name"].tolist()[:7] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)",
+                                        "'\tx", "'\ry", "ok"]
+    assert pd.isna(out["name"].iloc[7])
+    assert out["site_id"].tolist()[:2] == ["'-7", "a=b"]
+    assert out["kind"].tolist()[:2] == ["'=c", "d"]
+    assert out["mixed"].tolist()[:3] == [-3, "'=x", 2.5]  # numbers in text columns stay numbers
+    # numeric columns: negative numbers untouched, dtype kept
+    assert out["x"].dtype == np.float64 and out["x"].tolist() == df["x"].tolist()
+    assert out["k"].dtype == np.int64 and out["k"].tolist() == df["k"].tolist()
+    assert list(out.columns) == ["name", "site_id", "kind", "mixed", "x", "k", "'=cmd"]
+
+
+def test_write_csv_reads_back_without_formulas(tmp_path):
+    df = pd.DataFrame({"site_id": ["=1+2", "s2"], "population": [-5.0, 7.0]})
+    path = write_csv(df, tmp_path / "t.csv")
+    text = path.read_text(encoding="utf-8")
+    assert "\n=1+2" not in text and "'=1+2" in text
+    back = pd.read_csv(path)
+    assert back["population"].tolist() == [-5.0, 7.0]
+    assert back["site_id"].tolist() == ["'=1+2", "s2"]

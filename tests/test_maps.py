@@ -36,6 +36,13 @@ from coverage.maps import (  # noqa: E402
     plan_map,
     save_map,
 )
+from coverage.maps import _fmt_int as fmt_int  # noqa: E402
+from coverage.status import (  # noqa: E402
+    COVERAGE_STATUSES,
+    coverage_status,
+    is_gap,
+    status_label,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EVIL = "<script>alert(1)</script>"
@@ -332,7 +339,7 @@ def test_points_payload_is_largest_first_and_complete(plan, tmp_path):
     total = plan.demand["population"].sum()
     assert sum(units["pop"]) == pytest.approx(total, abs=len(units["pop"]))
     # Uncoverable points have no primary site and no primary latency.
-    unc = [i for i, s in enumerate(units["st"]) if s == 2]
+    unc = [i for i, s in enumerate(units["st"]) if s == COVERAGE_STATUSES.index("uncoverable")]
     assert unc and all(units["p"][i] == -1 and units["pl"][i] == -1 for i in unc)
 
 
@@ -532,3 +539,62 @@ def test_import_does_not_load_folium():
     code = "import sys, coverage.maps; print('folium' in sys.modules, 'h3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_huge_population_is_never_a_negative_int64(tmp_path):
+    plan = make_plan()
+    plan.demand.loc[0, "population"] = 1e300
+    plan.demand.loc[4, "population"] = 2.5e18  # above 2**63: would wrap as int64 too
+    s = dict(plan.summary())
+    s["population_total"] = s["population_covered"] = 1e300
+    plan.summary = lambda: s
+    for aggregate in ("none", "h3"):
+        text = _save(plan, tmp_path / f"map-{aggregate}.html", tiles=None, aggregate=aggregate)
+        data = payload(text)
+        pops = np.asarray(data["units"]["pop"], dtype=float)
+        assert (pops >= 0).all() and pops.max() >= 1e300
+        assert (np.asarray(data["failures"]["pop"], dtype=float) >= 0).all()
+        assert (np.asarray(data["units"]["out"], dtype=float) >= 0).all()
+        if aggregate == "h3":
+            assert (np.asarray(data["units"]["sp"], dtype=float) >= 0).all()
+        legend = text.split("covmap-legend")[-1]
+        assert "1.000e+300 of 1.000e+300" in legend
+        assert "-9,223" not in text and "-9223" not in text
+    assert fmt_int(1e300) == "1.000e+300" and fmt_int(123456.4) == "123,456"
+    assert fmt_int(float("nan")) == "n/a" and fmt_int(None) == "n/a"
+
+
+def test_status_layers_follow_the_failures_tolerated(tmp_path):
+    # k = 3: a point with 2 sites in budget is "partial", a gap, not "redundant"
+    plan = make_plan()
+    n = plan.demand["n_covering_sites"].to_numpy().copy()
+    n[5::10] = 2
+    plan.failures_tolerated = 3
+    plan.demand["n_covering_sites"] = n
+    plan.demand["coverage_status"] = coverage_status(n, 3)
+    text = _save(plan, tmp_path / "map.html", tiles=None, aggregate="none")
+    data = payload(text)
+    names = data["config"]["statusNames"]
+    assert names[:4] == [status_label(s, 3) for s in COVERAGE_STATUSES]
+    assert "partial: 2-3 sites in budget, short of 4" in names
+    # every unit's gap flag is coverage.status.is_gap of its demand point
+    order = np.argsort(-plan.demand["population"].to_numpy(), kind="stable")
+    want = is_gap(plan.demand.iloc[order])
+    assert np.asarray(data["units"]["gap"], dtype=bool).tolist() == want.tolist()
+    assert want.sum() > (n < 2).sum()  # the 3-site points are gaps for k = 3 as well
+    assert "Coverage gaps" in text
+    assert "Failures tolerated (k)</th><td>3" in text
+
+
+def test_n_a_instead_of_nan_in_the_legend(tmp_path):
+    plan = make_plan()
+    s = dict(plan.summary())
+    s["mean_latency_ms"] = float("nan")
+    s["n1_worst_latency_ms"] = None
+    s["population_uncoverable"] = float("inf")
+    plan.summary = lambda: s
+    text = _save(plan, tmp_path / "map.html", tiles=None)
+    legend = text.split("covmap-legend")[-1]
+    for bad in ("nan", "NaN", "None", "inf"):
+        assert f">{bad}" not in legend and f"{bad} ms" not in legend, bad
+    assert "Mean primary latency (p50)</th><td>n/a" in legend

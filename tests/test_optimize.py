@@ -211,3 +211,30 @@ def test_known_lower_bound_from_a_row_subset(seed, k):
     exact = min_cover(sp.csr_array(pattern), requirement=k,
                       known_lower_bound=brute_min_cover(pattern, req))
     assert exact.objective == res.objective and exact.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("log10_costs", [(9, 15), (19, 21), (-13, -9)])
+def test_min_cover_with_huge_or_tiny_costs_equals_brute_force(seed, log10_costs):
+    # HiGHS takes 1e20 as infinity: the costs are scaled (by a power of two) before the MILP
+    pattern, _ = random_instance(seed, n=12, m=9, density=0.4)
+    rng = np.random.default_rng(500 + seed)
+    cost = 10.0 ** rng.uniform(*log10_costs, size=9)
+    req = np.minimum(rng.integers(1, 3, size=12), pattern.sum(axis=1))
+    res = min_cover(sp.csr_array(pattern), requirement=req, cost=cost, time_limit_s=20)
+    best = brute_min_cover(pattern, req, cost)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(best, rel=1e-6)
+    assert res.objective == pytest.approx(cost[res.sites].sum(), rel=1e-12)
+    assert res.lower_bound <= res.objective * (1 + 1e-12)
+    assert feasible(pattern, res.sites, req)
+
+
+def test_cost_scale_is_an_exact_power_of_two():
+    from coverage.optimize import cost_scale
+
+    assert cost_scale(np.ones(4)) == 1.0 and cost_scale([3.0, 1000.0]) == 1.0
+    for top in (1e20, 1e15, 3e9, 1e-12, 2.0**11):
+        s = cost_scale([top / 7, top])
+        assert 0.5 < top * s <= 1.0
+        assert np.log2(s) == np.round(np.log2(s))

@@ -167,3 +167,95 @@ def test_every_public_name_resolves():
     from coverage.grids import read_population_raster
 
     assert coverage.read_population_raster is read_population_raster
+
+
+@pytest.mark.parametrize("failures", [0, 1, 3, 5])
+def test_status_gaps_and_summary_follow_the_failures_tolerated(sample_inputs, failures):
+    from coverage.export import plan_layers
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=failures, kmedian_time_limit_s=5)
+    d = plan.demand
+    n = d["n_covering_sites"].to_numpy()
+    pop = d["population"].to_numpy(dtype=float)
+    want = np.select([n >= failures + 1, n == 0, n == 1], ["redundant", "uncoverable", "single"],
+                     "partial")
+    assert d["coverage_status"].tolist() == want.tolist()
+    gap = n < failures + 1
+    assert d["coverage_status"].isin(["partial"]).any() == (failures >= 3)  # sample has 2..5
+    # one definition everywhere: Plan.gaps, the proposer, the GIS gaps layer
+    assert set(plan.gaps["demand_id"]) == set(d.loc[gap, "demand_id"])
+    s = plan.summary()
+    assert s["proposed"]["gap_points"] == int(gap.sum()) == s["n_demand_gap"]
+    assert s["proposed"]["population_gap"] == pytest.approx(pop[gap].sum())
+    layers = plan_layers(plan.sites, plan.assignment, plan.proposed)
+    assert set(layers["gaps"]["demand_id"]) == set(plan.gaps["demand_id"])
+    # summary: by status, and by number of sites within budget 0 .. k, >= k+1
+    assert s["population_redundant"] == pytest.approx(pop[~gap].sum())
+    assert s["population_gap"] == pytest.approx(pop[gap].sum())
+    assert s["population_single_coverable"] == pytest.approx(pop[(n == 1) & gap].sum())
+    assert s["population_partial"] == pytest.approx(pop[(n >= 2) & gap].sum())
+    assert s["population_uncoverable"] == pytest.approx(pop[n == 0].sum())
+    by_k = s["coverage_by_k"]
+    assert list(by_k) == [str(j) for j in range(failures + 1)] + [f">={failures + 1}"]
+    for j in range(failures + 1):
+        assert by_k[str(j)]["n_demand"] == int((n == j).sum())
+        assert by_k[str(j)]["population"] == pytest.approx(pop[n == j].sum())
+    assert by_k[f">={failures + 1}"]["population"] == pytest.approx(pop[~gap].sum())
+    safe = s["population_safe_by_failures"]
+    assert list(safe) == [f"N-{j}" for j in range(failures + 1)]
+    for j in range(failures + 1):
+        assert safe[f"N-{j}"] == pytest.approx(pop[n >= j + 1].sum())
+    assert check_invariants(plan) == []
+
+
+def test_five_failures_do_not_call_two_sites_redundant():
+    # the review's case: with --failures 5, points with 2-3 sites were "redundant"
+    demand = pd.DataFrame({"demand_id": ["two", "three", "six"], "lat": [0.0, 10.0, 20.0],
+                           "lon": [0.0, 0.0, 0.0], "population": [10, 20, 40]})
+    offsets = {"two": 2, "three": 3, "six": 6}
+    rows = [(f"{k}-{i}", lat, 0.01 * (i + 1)) for (k, lat) in zip(offsets, [0.0, 10.0, 20.0],
+                                                                   strict=True)
+            for i in range(offsets[k])]
+    sites = pd.DataFrame(rows, columns=["site_id", "lat", "lon"])
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=5, kmedian_time_limit_s=2)
+    status = plan.demand.set_index("demand_id")["coverage_status"].to_dict()
+    assert status == {"two": "partial", "three": "partial", "six": "redundant"}
+    assert set(plan.gaps["demand_id"]) == {"two", "three"}
+    s = plan.summary()
+    assert s["population_redundant"] == 40 and s["population_partial"] == 30
+    assert s["proposed"]["gap_points"] == 2
+    assert s["coverage_by_k"]["2"] == {"n_demand": 1, "population": 10.0}
+    assert s["coverage_by_k"][">=6"] == {"n_demand": 1, "population": 40.0}
+    # N-1: the partial points have two sites, so no single failure pushes them out
+    assert s["n1_population_outside_budget_redundant"] == 0
+
+
+def test_huge_populations_and_costs_plan_like_small_ones(sample_inputs):
+    # populations up to 1e10 per point (1e12 in total) and costs ~1e12..1e15 reach the
+    # solvers; the plan equals the one of the same instance scaled down
+    demand, sites = sample_inputs
+    rng = np.random.default_rng(7)
+    demand = demand.iloc[:100].copy()
+    small_pop = rng.uniform(0.01, 1.0, len(demand))
+    small_cost = rng.integers(1, 1000, len(sites)).astype(float)
+    big = plan_sites(demand.assign(population=small_pop * 1e10),
+                     sites.assign(cost=small_cost * 1e12), budget_ms=30.0,
+                     kmedian_time_limit_s=5)
+    small = plan_sites(demand.assign(population=small_pop), sites.assign(cost=small_cost),
+                       budget_ms=30.0, kmedian_time_limit_s=5)
+    b, s = big.summary(), small.summary()
+    assert b["status"] == s["status"] == "optimal"
+    assert b["objective_value"] == pytest.approx(s["objective_value"] * 1e12, rel=1e-9)
+    assert sorted(big.sites["site_id"]) == sorted(small.sites["site_id"])
+    assert b["population_total"] == pytest.approx(small_pop.sum() * 1e10)
+    assert b["mean_latency_ms"] == pytest.approx(s["mean_latency_ms"])
+    assert check_invariants(big) == []
+    # k-median stage (count objective) with the huge populations
+    big_count = plan_sites(demand.assign(population=small_pop * 1e10), sites, budget_ms=30.0,
+                           kmedian_time_limit_s=5)
+    small_count = plan_sites(demand.assign(population=small_pop), sites, budget_ms=30.0,
+                             kmedian_time_limit_s=5)
+    assert big_count.summary()["kmedian_status"] == small_count.summary()["kmedian_status"]
+    assert big_count.summary()["mean_latency_ms"] == pytest.approx(
+        small_count.summary()["mean_latency_ms"], rel=1e-9)

@@ -264,3 +264,78 @@ def test_assignment_as_parquet_replaces_the_csv(sample_inputs, tmp_path):
         plan.to_dir(out, assignment_format="parquet")
     with pytest.raises(ValueError, match="csv' or 'parquet"):
         plan.to_dir(out, report=False, assignment_format="xlsx")
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees (no tags, attributes or data: URIs)."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.feed(text)
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    @property
+    def text(self):
+        return " ".join(self.parts)
+
+
+def _report_of(plan, summary=None):
+    from coverage.report_html import ReportData, render_report
+
+    sweep = plan.with_sweep((30, 50), time_limit_s=5).sweep
+    return render_report(ReportData(
+        summary=summary if summary is not None else plan.summary(), sites=plan.sites,
+        assignment=plan.assignment, failures=plan.failures, proposed=plan.proposed,
+        sweep=sweep))
+
+
+@pytest.fixture(scope="module")
+def cost_plan_k3(sample_inputs):
+    demand, sites = sample_inputs
+    sites = sites.assign(cost=np.linspace(1e4, 9e4, len(sites)).round())
+    return plan_sites(demand, sites, budget_ms=30.0, failures=3, kmedian_time_limit_s=2)
+
+
+def test_report_labels_cost_bounds_and_the_k_statuses(cost_plan_k3):
+    plan = cost_plan_k3
+    s = plan.summary()
+    assert s["objective"] == "cost"
+    cost = plan.candidates.loc[plan.candidates["chosen"], "cost"].sum()
+    assert s["objective_value"] == pytest.approx(cost)
+    html_text = _report_of(plan)
+    page = Page(html_text)
+    seen = VisibleText(html_text).text
+    assert "proven lower bound on the total cost" in seen
+    assert "lower bound on the cost" in seen and "MIP gap (of the total cost)" in seen
+    assert page.values["objective_value"] == pytest.approx(cost)
+    # statuses for k = 3: partial appears, explained for this k
+    assert "partial: 2-3 sites in budget, short of 4" in seen
+    assert "Demand that no choice of candidates makes N-3 safe" in seen
+    for key, v in s["coverage_by_k"].items():
+        assert page.values[f"coverage_by_k.{key}.population"] == pytest.approx(v["population"])
+        assert page.values[f"coverage_by_k.{key}.n_demand"] == v["n_demand"]
+    assert list(s["coverage_by_k"]) == ["0", "1", "2", "3", ">=4"]
+
+
+def test_report_shows_n_a_not_nan(cost_plan_k3):
+    s = dict(cost_plan_k3.summary())
+    s.update(mean_latency_ms=float("nan"), n1_worst_latency_ms=None,
+             mip_gap=float("inf"), max_radius_km=float("-inf"))
+    seen = VisibleText(_report_of(cost_plan_k3, s)).text
+    assert not re.search(r"\b(nan|NaN|None|inf|-inf)\b|∞", seen), \
+        re.findall(r".{40}\b(?:nan|NaN|None|inf)\b.{20}", seen)
+    assert "n/a (nobody is served)" in seen
+    assert "n/a (no user has a surviving site)" in seen
+
+
+def test_report_states_the_aggregation_loss(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, aggregate_km=80.0, kmedian_time_limit_s=2)
+    agg = plan.summary()["aggregation"]
+    assert agg["n_demand_short"] == agg["cells_short"] > 0
+    seen = VisibleText(_report_of(plan)).text
+    assert f"On the {agg['demand_points_in']:,} original points, {agg['cells_short']:,}" in seen
+    assert f"{agg['population_short_share']:.2%}" in seen

@@ -12,8 +12,13 @@
 var covmap = (function () {
     "use strict";
 
-    function fmtInt(v) { return Math.round(v).toLocaleString("en-US"); }
-    function fmtMs(v) { return v < 0 ? "n/a" : v.toFixed(1) + " ms"; }
+    function fmtInt(v) {  // counts: 1,234; 1.000e+300 when huge; n/a when not a number
+        if (typeof v !== "number" || !isFinite(v)) { return "n/a"; }
+        return Math.abs(v) >= 1e15 ? v.toExponential(3) : Math.round(v).toLocaleString("en-US");
+    }
+    function fmtMs(v) {
+        return (typeof v !== "number" || !isFinite(v) || v < 0) ? "n/a" : v.toFixed(1) + " ms";
+    }
     function row(k, v) { return "<tr><th>" + k + "</th><td>" + v + "</td></tr>"; }
 
     return function (data, M) {
@@ -167,7 +172,7 @@ var covmap = (function () {
             },
             gaps: function (g) {
                 for (var i = 0; i < NU; i++) {
-                    if (D.st[i] > 0) {
+                    if (D.gap[i]) {  // coverage.status.is_gap, computed by the map's Python side
                         g.addLayer(shape(i, outline(C.statusColors[D.st[i]] || C.missingColor, 5), "covRings"));
                     }
                 }
@@ -256,7 +261,7 @@ var covmap = (function () {
         function member(i) {
             if (on("latency") || on("status") || on("n1")) { return true; }
             if (on("outside") && D.out[i] > 0) { return true; }
-            if (on("gaps") && D.st[i] > 0) { return true; }
+            if (on("gaps") && D.gap[i]) { return true; }
             return on("failure") && failSet !== null && failSet[i] === true;
         }
 

@@ -1,0 +1,173 @@
+"""The few lines ``edge-coverage plan`` prints after planning, from the plan's summary.
+
+:func:`headline_lines` says what each number means: the site count and, when the candidates
+carry a ``cost`` column, that the objective, bound and gap are costs; who is short of the
+``k + 1`` sites the plan asks for and how many people stay within budget under ``0 .. k``
+failures; the latency figures ("n/a" with the reason when there is none, never "nan"); and,
+with ``--aggregate-km``, what binning the demand cost on the original points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["headline_lines"]
+
+NA = "n/a"
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _count(x: Any) -> str:
+    """People or points: ``1,234``; ``1.000e+300`` when huge; ``n/a`` when missing."""
+    v = _finite(x)
+    if v is None:
+        return NA
+    return f"{v:.3e}" if abs(v) >= 1e15 else f"{v:,.0f}"
+
+
+def _amount(x: Any) -> str:
+    """A cost: whole numbers without decimals, others with two; huge ones scientific."""
+    v = _finite(x)
+    if v is None:
+        return NA
+    if abs(v) >= 1e15:
+        return f"{v:.4e}"
+    return f"{v:,.0f}" if v == round(v) else f"{v:,.2f}"
+
+
+def _ms(x: Any, why: str) -> str:
+    v = _finite(x)
+    return f"{v:.1f} ms" if v is not None else f"{NA} ({why})"
+
+
+def _share(part: Any, total: Any, digits: int = 1) -> str:
+    p, t = _finite(part), _finite(total)
+    if p is None or t is None or t <= 0:
+        return NA
+    return f"{p / t:.{digits}%}"
+
+
+def _objective(s: Mapping[str, Any]) -> str:
+    obj = s.get("objective")
+    if obj in ("cost", "count"):
+        return str(obj)
+    return "cost" if (s.get("parameters") or {}).get("objective") == "min_cost" else "count"
+
+
+def _sites_line(s: Mapping[str, Any]) -> str:
+    status = str(s.get("status"))
+    optimal = status == "optimal"
+    gap = _finite(s.get("mip_gap"))
+    gap_text = NA if gap is None else f"{gap:.1%}"
+    line = f"sites: {_count(s.get('site_count'))}"
+    if _objective(s) == "cost":
+        value = s.get("objective_value")
+        if optimal:
+            return line + f" (optimal: cheapest plan; total cost {_amount(value)})"
+        return (line + f" ({status}; total cost {_amount(value)}, proven lower bound on the "
+                f"cost {_amount(s.get('lower_bound'))}, cost gap {gap_text})")
+    if optimal:
+        return line + " (optimal: proven fewest)"
+    return (line + f" ({status}; proven lower bound {_count(s.get('lower_bound'))} sites, "
+            f"gap {gap_text})")
+
+
+def _population_lines(s: Mapping[str, Any], k: int) -> list[str]:
+    total = s.get("population_total")
+    parts = [f"population: {_count(total)} total, {_count(s.get('population_covered'))} "
+             "within budget of a site"]
+    if "population_gap" in s:
+        short = [f"{_count(s.get('population_uncoverable'))} uncoverable"]
+        if k >= 1:
+            short.insert(0, f"{_count(s.get('population_single_coverable'))} single-coverable")
+        if k >= 2:
+            short.insert(1, f"{_count(s.get('population_partial'))} with 2-{k} sites")
+        sites = "site" if k == 0 else "sites"
+        parts.append(f"{_count(s.get('population_gap'))} short of {k + 1} {sites} "
+                     f"({', '.join(short)})")
+    else:  # a summary written before the status scheme followed k
+        parts.append(f"{_count(s.get('population_single_coverable'))} single-coverable, "
+                     f"{_count(s.get('population_uncoverable'))} uncoverable")
+    lines = [", ".join(parts[:1]) + "; " + "; ".join(parts[1:])]
+    safe = s.get("population_safe_by_failures")
+    if isinstance(safe, Mapping) and safe:
+        lines.append("within budget whatever j sites fail (N-j): " + ", ".join(
+            f"{key} {_count(v)} ({_share(v, total)})" for key, v in safe.items()))
+    return lines
+
+
+def _aggregation_line(s: Mapping[str, Any]) -> str | None:
+    agg = s.get("aggregation")
+    if not isinstance(agg, Mapping):
+        return None
+    short = agg.get("n_demand_short", agg.get("cells_short"))
+    share = _finite(agg.get("population_short_share"))
+    share_text = NA if share is None else f"{share:.2%}"
+    cell = _finite(agg.get("cell_km"))
+    return (f"aggregation: {_count(agg.get('demand_points_in'))} demand points binned into "
+            f"{_count(agg.get('demand_points_solved'))} cells of "
+            f"{'n/a' if cell is None else f'{cell:g}'} km ({agg.get('mode')}); the figures "
+            f"above are over the cells. On the original points, {_count(short)} "
+            f"({_count(agg.get('population_short'))} people, {share_text}) are short of "
+            "their own requirement")
+
+
+def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> list[str]:
+    """The lines printed after a plan, from its summary (``summary.json``).
+
+    Parameters
+    ----------
+    summary : mapping
+        :meth:`coverage.Plan.summary` or the content of ``summary.json`` (missing figures
+        are shown as "n/a").
+    access : str, optional
+        Access class named with the radius; ``parameters.access_default`` when omitted.
+
+    Returns
+    -------
+    list of str
+        One line each: sites (and cost), budget, population and gaps, population within
+        budget under 0 .. k failures (when the summary has it), aggregation losses (with
+        ``--aggregate-km``), latency. No line contains "nan", "None" or "inf".
+
+    Examples
+    --------
+    >>> headline_lines({"site_count": 3, "status": "optimal", "objective": "count",
+    ...                 "budget_ms": 30.0, "percentile": "p99", "max_radius_km": 2000.0,
+    ...                 "failures_tolerated": 1, "mean_latency_ms": float("nan")},
+    ...                access="ftth")[0]
+    'sites: 3 (optimal: proven fewest)'
+    """
+    s = summary
+    k_value = _finite(s.get("failures_tolerated"))
+    k = int(k_value) if k_value is not None else 1
+    access = access or str((s.get("parameters") or {}).get("access_default", "default"))
+    budget = _finite(s.get("budget_ms"))
+    radius = _finite(s.get("max_radius_km"))
+    lines = [
+        _sites_line(s),
+        f"budget: {NA if budget is None else f'{budget:g} ms'} {s.get('percentile', '')}, "
+        f"radius {NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
+        "failure(s)",
+        *_population_lines(s, k),
+    ]
+    agg = _aggregation_line(s)
+    if agg:
+        lines.append(agg)
+    lines.append(
+        f"mean primary latency (p50): {_ms(s.get('mean_latency_ms'), 'nobody within budget')}"
+        f"; worst under N-1: {_ms(s.get('n1_worst_latency_ms'), 'no user has a second site')}"
+        "; population outside budget under the worst failure: "
+        f"{_count(s.get('n1_population_outside_budget'))}"
+        + (" (over the cells)" if agg else "")
+    )
+    return lines

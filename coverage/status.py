@@ -1,0 +1,219 @@
+"""What a demand point's coverage means: the one definition of status and gap.
+
+A plan tolerates ``k`` simultaneous site failures (``--failures k``): every demand point
+needs ``k + 1`` sites within its latency budget to stay within budget whatever ``k`` sites
+fail (it is then *N-k safe*). ``n`` below is the number of candidate sites within the point's
+budget (``n_covering_sites``, ``|N_i|``). The plan opens ``min(k + 1, n)`` of them, so for
+``n <= k`` the plan has exactly ``n`` chosen sites in budget and for ``n > k`` at least
+``k + 1``: the statuses are the same whether counted over candidates or chosen sites.
+
+=============== ======================= ==========================================
+status          sites within budget     meaning
+=============== ======================= ==========================================
+``redundant``   ``n >= k + 1``          meets the requirement: N-k safe
+``partial``     ``2 <= n <= k``         survives ``n - 1`` failures, not ``k``
+``single``      ``n == 1 < k + 1``      one site: any failure of it loses the point
+``uncoverable`` ``n == 0``              no site within budget at all
+=============== ======================= ==========================================
+
+``partial`` only occurs with ``k >= 2``, so with the default ``k = 1`` the statuses are the
+familiar redundant / single / uncoverable. With ``k = 0`` nothing beyond one site is asked
+for: every covered point is ``redundant`` in the sense of "meets the requirement" (the
+human-readable labels of :func:`status_label` say "N-0: covered" then).
+
+A *gap* is a point whose status is not ``redundant`` (fewer than ``k + 1`` sites in budget,
+whatever the plan does). :attr:`coverage.Plan.gaps`, the map's status and gap layers, the
+``gaps`` layer of ``plan.gpkg``, ``report.html`` and :func:`coverage.gaps.propose_sites` all
+use :func:`coverage_status` / :func:`is_gap` from this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = [
+    "COVERAGE_STATUSES",
+    "coverage_by_k",
+    "coverage_status",
+    "gap_mask",
+    "is_gap",
+    "population_safe_by_failures",
+    "status_label",
+    "status_meaning",
+]
+
+REDUNDANT, PARTIAL, SINGLE, UNCOVERABLE = "redundant", "partial", "single", "uncoverable"
+COVERAGE_STATUSES = (REDUNDANT, PARTIAL, SINGLE, UNCOVERABLE)
+"""Every status, from best to worst (the map's hexagons show the worst of their points)."""
+
+
+def _k(failures: Any) -> int:
+    k = int(failures)
+    if k < 0:
+        raise ValueError(f"failures must be >= 0; got {failures!r}")
+    return k
+
+
+def gap_mask(n_covering: npt.ArrayLike, failures: int) -> npt.NDArray[np.bool_]:
+    """Points that are gaps: fewer than ``failures + 1`` sites within budget.
+
+    Parameters
+    ----------
+    n_covering : array_like of int
+        Sites (candidates) within budget of each demand point.
+    failures : int
+        Failures tolerated (k).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return np.asarray(n_covering, dtype=np.int64) < _k(failures) + 1
+
+
+def coverage_status(n_covering: npt.ArrayLike, failures: int) -> npt.NDArray[np.object_]:
+    """Coverage status of each demand point (see the module docstring for the scheme).
+
+    Parameters
+    ----------
+    n_covering : array_like of int
+        Sites (candidates) within budget of each demand point.
+    failures : int
+        Failures tolerated (k).
+
+    Returns
+    -------
+    numpy.ndarray of object
+        One of :data:`COVERAGE_STATUSES` per point.
+
+    Examples
+    --------
+    >>> coverage_status([0, 1, 2, 3, 4], failures=3).tolist()
+    ['uncoverable', 'single', 'partial', 'partial', 'redundant']
+    >>> coverage_status([0, 1, 2], failures=1).tolist()
+    ['uncoverable', 'single', 'redundant']
+    """
+    n = np.asarray(n_covering, dtype=np.int64)
+    gap = gap_mask(n, failures)
+    return np.select([~gap, n == 0, n == 1], [REDUNDANT, UNCOVERABLE, SINGLE],
+                     default=PARTIAL).astype(object)
+
+
+def is_gap(table: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows of a demand / ``assignment.csv`` table that are gaps (status not ``redundant``).
+
+    The ``coverage_status`` column was written by :func:`coverage_status` with the plan's own
+    ``k``, so this is the same definition as :func:`gap_mask`; rows without a status
+    (missing) count as gaps.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With a ``coverage_status`` column.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    return (table["coverage_status"].astype(object) != REDUNDANT).to_numpy(dtype=bool)
+
+
+def _sites(n: int) -> str:
+    return f"{n} site" + ("" if n == 1 else "s")
+
+
+def status_label(status: str, failures: int) -> str:
+    """Short human-readable label of a status for ``k = failures`` (legends, tables).
+
+    Examples
+    --------
+    >>> status_label("redundant", 1)
+    'redundant: N-1 safe (2+ sites in budget)'
+    >>> status_label("partial", 3)
+    'partial: 2-3 sites in budget, short of 4'
+    """
+    k = _k(failures)
+    if status == REDUNDANT:
+        if k == 0:
+            return "N-0: covered (1+ site in budget)"
+        return f"redundant: N-{k} safe ({k + 1}+ sites in budget)"
+    if status == PARTIAL:
+        span = "2 sites" if k == 2 else f"2-{k} sites"
+        return f"partial: {span} in budget, short of {k + 1}"
+    if status == SINGLE:
+        return f"single: 1 site in budget, short of {k + 1}"
+    if status == UNCOVERABLE:
+        return "uncoverable: no site in budget"
+    return str(status)
+
+
+def status_meaning(status: str, failures: int) -> str:
+    """One sentence on what a status means for ``k = failures`` (the report's gap table)."""
+    k = _k(failures)
+    return {
+        REDUNDANT: (f"{k + 1} or more sites within budget: stays within budget when any "
+                    f"{k} site(s) fail" if k else "at least one site within budget (no "
+                    "failure tolerance asked for)"),
+        PARTIAL: (f"2 to {k} sites within budget: survives fewer than {k} failures"
+                  if k >= 2 else "does not occur with k < 2"),
+        SINGLE: ("exactly one site within budget: out of budget when it fails" if k else
+                 "does not occur with k = 0 (one site meets the requirement)"),
+        UNCOVERABLE: "no candidate site within budget",
+    }.get(status, "unknown status")
+
+
+def coverage_by_k(n_covering: npt.ArrayLike, population: npt.ArrayLike,
+                  failures: int) -> dict[str, dict[str, float | int]]:
+    """Demand points and population by number of sites within budget, ``0 .. k`` and ``>= k+1``.
+
+    Parameters
+    ----------
+    n_covering : array_like of int
+        Sites (candidates) within budget of each demand point.
+    population : array_like of float
+        Population of each demand point.
+    failures : int
+        Failures tolerated (k).
+
+    Returns
+    -------
+    dict
+        ``{"0": {"n_demand": .., "population": ..}, "1": {...}, ..., str(k): {...},
+        f">={k + 1}": {...}}`` (JSON-ready, keys in that order). A point in bucket ``j <= k``
+        survives ``j - 1`` failures (none for 0); the last bucket is N-k safe.
+
+    Examples
+    --------
+    >>> coverage_by_k([0, 1, 3], [5.0, 7.0, 11.0], failures=1)
+    {'0': {'n_demand': 1, 'population': 5.0}, '1': {'n_demand': 1, 'population': 7.0}, \
+'>=2': {'n_demand': 1, 'population': 11.0}}
+    """
+    k = _k(failures)
+    n = np.minimum(np.asarray(n_covering, dtype=np.int64), k + 1)
+    pop = np.asarray(population, dtype=np.float64)
+    counts = np.bincount(n, minlength=k + 2)
+    people = np.bincount(n, weights=pop, minlength=k + 2).astype(np.float64)
+    keys = [str(j) for j in range(k + 1)] + [f">={k + 1}"]
+    return {key: {"n_demand": int(counts[j]), "population": float(people[j])}
+            for j, key in enumerate(keys)}
+
+
+def population_safe_by_failures(n_covering: npt.ArrayLike, population: npt.ArrayLike,
+                                failures: int) -> dict[str, float]:
+    """Population that stays within budget under any ``j`` failures, ``j = 0 .. k``.
+
+    Returns
+    -------
+    dict
+        ``{"N-0": people with 1+ site in budget, "N-1": 2+, ..., f"N-{k}": k+1+}``
+        (cumulative: each is part of the one before).
+    """
+    k = _k(failures)
+    by = coverage_by_k(n_covering, population, k)
+    people = np.array([v["population"] for v in by.values()])
+    tail = np.cumsum(people[::-1])[::-1]  # tail[j]: people with j or more sites
+    return {f"N-{j}": float(tail[j + 1]) for j in range(k + 1)}

@@ -1,0 +1,97 @@
+"""The CLI headline (coverage.headline.headline_lines) says what its numbers mean."""
+
+import re
+
+import numpy as np
+import pytest
+
+from coverage import plan_sites
+from coverage.headline import headline_lines
+
+BAD = re.compile(r"\b(nan|NaN|None|inf)\b")
+
+
+def test_aggregation_losses_are_stated(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, aggregate_km=80.0, kmedian_time_limit_s=2)
+    s = plan.summary()
+    agg = s["aggregation"]
+    assert agg["cells_short"] > 0 and agg["population_short"] > 0
+    text = "\n".join(headline_lines(s, access="ftth"))
+    want = (f"On the original points, {agg['cells_short']:,} "
+            f"({agg['population_short']:,.0f} people, {agg['population_short_share']:.2%}) "
+            "are short of their own requirement")
+    assert want in text
+    assert f"{agg['demand_points_in']:,} demand points binned into " \
+           f"{agg['demand_points_solved']:,} cells of 80 km" in text
+    assert "population outside budget under the worst failure" in text
+    assert "(over the cells)" in text
+
+
+def test_no_nan_in_the_headline():
+    s = {"site_count": 0, "status": "optimal", "objective": "count", "lower_bound": 0.0,
+         "mip_gap": float("nan"), "budget_ms": 30.0, "percentile": "p99",
+         "max_radius_km": float("nan"), "failures_tolerated": 1,
+         "population_total": 10.0, "population_covered": 0.0, "population_gap": 10.0,
+         "population_single_coverable": 0.0, "population_uncoverable": float("inf"),
+         "mean_latency_ms": float("nan"), "n1_worst_latency_ms": None,
+         "n1_population_outside_budget": float("nan")}
+    lines = headline_lines(s, access="ftth")
+    text = "\n".join(lines)
+    assert not BAD.search(text), text
+    assert "mean primary latency (p50): n/a (nobody within budget)" in text
+    assert "worst under N-1: n/a (no user has a second site)" in text
+    assert "radius n/a (ftth)" in text
+
+
+def test_cost_objective_labels_bound_and_gap_as_cost():
+    base = {"site_count": 12, "objective": "cost", "objective_value": 130_000.0,
+            "lower_bound": 120_000.0, "mip_gap": (130_000.0 - 120_000.0) / 130_000.0,
+            "status": "time_limit", "budget_ms": 30.0, "percentile": "p99",
+            "max_radius_km": 592.0, "failures_tolerated": 1}
+    first = headline_lines(base)[0]
+    assert first == ("sites: 12 (time_limit; total cost 130,000, proven lower bound on the "
+                     "cost 120,000, cost gap 7.7%)")
+    assert "lower bound 1.2e+05" not in first
+    opt = headline_lines({**base, "status": "optimal", "lower_bound": 130_000.0,
+                          "mip_gap": 0.0})[0]
+    assert opt == "sites: 12 (optimal: cheapest plan; total cost 130,000)"
+    count = headline_lines({**base, "objective": "count", "lower_bound": 11.0})[0]
+    assert count == "sites: 12 (time_limit; proven lower bound 11 sites, gap 7.7%)"
+    # summaries written before the "objective" key: from the parameters
+    old = {k: v for k, v in base.items() if k != "objective"}
+    old["parameters"] = {"objective": "min_cost"}
+    assert "on the cost" in headline_lines(old)[0]
+
+
+def test_cost_plan_summary_says_cost(sample_inputs):
+    demand, sites = sample_inputs
+    sites = sites.assign(cost=np.linspace(1e4, 9e4, len(sites)).round())
+    plan = plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=2)
+    s = plan.summary()
+    assert s["objective"] == "cost" and s["parameters"]["objective"] == "min_cost"
+    chosen_cost = plan.candidates.loc[plan.candidates["chosen"], "cost"].sum()
+    assert s["objective_value"] == pytest.approx(chosen_cost)
+    assert s["lower_bound"] <= s["objective_value"] * (1 + 1e-9)
+    assert f"total cost {chosen_cost:,.0f}" in headline_lines(s)[0]
+    count = plan_sites(demand, sites.drop(columns="cost"), budget_ms=30.0,
+                       kmedian_time_limit_s=2).summary()
+    assert count["objective"] == "count" and count["objective_value"] == count["site_count"]
+
+
+@pytest.mark.parametrize("failures", [0, 1, 3])
+def test_gaps_and_n_k_safe_lines_follow_k(sample_inputs, failures):
+    demand, sites = sample_inputs
+    s = plan_sites(demand, sites, budget_ms=30.0, failures=failures,
+                   kmedian_time_limit_s=2).summary()
+    text = "\n".join(headline_lines(s, access="ftth"))
+    assert f"tolerating {failures} failure(s)" in text
+    sites_word = "site" if failures == 0 else "sites"
+    assert f"{s['population_gap']:,.0f} short of {failures + 1} {sites_word}" in text
+    assert ("with 2-3 sites" in text) == (failures == 3)
+    assert ("single-coverable" in text) == (failures >= 1)
+    safe = s["population_safe_by_failures"]
+    assert "(N-j): " + ", ".join(
+        f"{key} {v:,.0f}" + f" ({v / s['population_total']:.1%})" for key, v in safe.items()
+    ) in text
+    assert not BAD.search(text)
