@@ -857,9 +857,10 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
 def _write_table(table: pd.DataFrame, root: Path) -> None:
     import io
 
+    from .export import csv_safe
     from .outdir import write_atomic
 
-    write_atomic(root / "scenarios.csv", table.to_csv(index=False))
+    write_atomic(root / "scenarios.csv", csv_safe(table).to_csv(index=False))
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
     write_atomic(root / "scenarios.parquet", buf.getvalue())

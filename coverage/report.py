@@ -247,7 +247,10 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False)
+    """CSV with text cells that a spreadsheet would run as formulas made inert."""
+    from .export import write_csv
+
+    write_csv(df, path)
 
 
 def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,

@@ -473,3 +473,25 @@ def test_library_warnings_are_one_line_without_source(tmp_path, monkeypatch, cap
     assert code == 0
     assert "edge-coverage: warning: pyogrio says something odd (UserWarning)" in err
     assert "warnings.warn" not in err and ".py:" not in err
+
+
+def test_output_csvs_do_not_carry_formulas(tmp_path):
+    demand = pd.read_csv(DATA / "west_demand.csv")
+    sites = pd.read_csv(DATA / "west_candidates.csv")
+    sites.loc[0, "name"] = '=HYPERLINK("http://evil.example","x")'
+    sites.loc[1, "name"] = "@SUM(A1)"
+    sites["site_id"] = sites["site_id"].astype(str)
+    sites.loc[2, "site_id"] = "+44-evil"
+    sites.loc[:2, "required"] = True  # these three are in the plan
+    (tmp_path / "d.csv").write_text(demand.to_csv(index=False))
+    (tmp_path / "s.csv").write_text(sites.to_csv(index=False))
+    out = tmp_path / "plan"
+    r = run("plan", "--demand", tmp_path / "d.csv", "--candidates", tmp_path / "s.csv",
+            "--budget-ms", 60, "--failures", 0, "--no-map", "--no-gis", "--out", out)
+    assert r.returncode == 0, r.stderr
+    for name in ("sites.csv", "assignment.csv", "failures.csv", "sweep.csv"):
+        for line in (out / name).read_text().splitlines():
+            for cell in line.split(","):
+                assert not cell.strip('"').startswith(("=", "+", "@")), (name, line)
+    text = (out / "sites.csv").read_text()
+    assert "'=HYPERLINK" in text and "'@SUM(A1)" in text and "'+44-evil" in text
