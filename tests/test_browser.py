@@ -22,7 +22,12 @@ import pytest
 pytest.importorskip("folium")
 selenium = pytest.importorskip("selenium")
 
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 from test_maps import EVIL, EVIL_TIER, national_plan, sample_plan  # noqa: E402
@@ -51,10 +56,91 @@ CHROME_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 
+#: One wait, sized for a loaded machine (two cores shared with other work). Every wait polls
+#: for the exact condition the next step needs and returns as soon as it holds, so a generous
+#: bound costs nothing on a good run; a wait that runs out fails with what it saw last.
+WAIT_S = 90.0
+#: Page load and asynchronous scripts (a couple of animation frames) on a loaded machine.
+PAGE_LOAD_S = 120.0
+SCRIPT_S = 60.0
+
 #: JavaScript that finds the folium map object on the page (as ``m``).
 FIND_MAP = (
     "var m = null; for (var k in window) { if (k.indexOf('map_') === 0 && "
     "window[k] instanceof L.Map) { m = window[k]; } }"
+)
+
+#: Records the popup the map opened last (``window.covtest``), installed once a page is ready.
+#: Leaflet keeps a closing popup in the page for a 200 ms fade, so "the first
+#: ``.leaflet-popup-content``" may be the old one; this names the one that is open.
+HOOK_POPUPS = FIND_MAP + (
+    "if (!window.covtest) { window.covtest = {popup: null, opened: 0};"
+    " m.on('popupopen', function (e) { covtest.popup = e.popup; covtest.opened += 1; });"
+    " m.on('popupclose', function (e) {"
+    "  if (covtest.popup === e.popup) { covtest.popup = null; } });"
+    "}"
+)
+
+#: JavaScript (after FIND_MAP) that lists what still moves or paints on the map: a zoom or pan
+#: animation (an animated zoom also starts one frame late, hence the probes run after two
+#: frames), a canvas redraw not done yet, a closing popup still in the page.
+BUSY = (
+    "var busy = [];"
+    "if (!m) { busy.push('no map'); } else {"
+    " if (m._animatingZoom) { busy.push('zoom animation'); }"
+    " if (m._panAnim && m._panAnim._inProgress) { busy.push('pan animation'); }"
+    " if (m._flyToFrame) { busy.push('fly-to'); }"
+    " var redraw = 0;"
+    " m.eachLayer(function (l) { if (l instanceof L.Canvas && l._redrawRequest) { redraw++; } });"
+    " if (redraw) { busy.push(redraw + ' canvas redraw(s) pending'); }"
+    " var open = window.covtest && covtest.popup && covtest.popup.isOpen() ? 1 : 0;"
+    " var n = document.querySelectorAll('.leaflet-popup').length;"
+    " if (n > open) { busy.push((n - open) + ' closing popup(s)'); }"
+    "}"
+)
+
+#: Asynchronous: after two animation frames, report what is still busy (an empty list: idle).
+SETTLE = (
+    FIND_MAP
+    + "var done = arguments[arguments.length - 1];"
+    "requestAnimationFrame(function () { requestAnimationFrame(function () {"
+    + BUSY
+    + "done(busy); }); });"
+)
+
+#: Asynchronous: get the map, idle, to show (lat, lon) at its centre at ``zoom`` (null: keep),
+#: then report whether a click at the centre of ``sel`` (or of the map when ``sel`` is null)
+#: reaches that element (or the map itself, not a control, marker or popup). The view is set
+#: again whenever it is off: Leaflet drops a ``setView`` made while a zoom animation runs.
+AIM = (
+    FIND_MAP
+    + "var done = arguments[arguments.length - 1], lat = arguments[0], lon = arguments[1],"
+    " zoom = arguments[2], sel = arguments[3];"
+    "function name(e) { return e ? e.tagName.toLowerCase() + '.' +"
+    " String(e.className && e.className.baseVal !== undefined ? e.className.baseVal : e.className)"
+    ".trim().split(/\\s+/).join('.') : 'nothing'; }"
+    "requestAnimationFrame(function () { requestAnimationFrame(function () {"
+    + BUSY
+    + "if (busy.length) { return done({state: 'map busy: ' + busy.join(', ')}); }"
+    " if (zoom === null) { zoom = m.getZoom(); }"
+    " var c = m.getSize().divideBy(2), p = m.latLngToContainerPoint([lat, lon]);"
+    " if (m.getZoom() !== zoom || p.distanceTo(c) > 1) {"
+    "  var was = 'zoom ' + m.getZoom() + ', target ' + Math.round(p.distanceTo(c)) +"
+    "   ' px off centre';"
+    "  m.setView([lat, lon], zoom, {animate: false});"
+    "  return done({state: 'view was ' + was + '; set again'}); }"
+    " var r = m.getContainer().getBoundingClientRect(), el = null;"
+    " var x = r.left + c.x, y = r.top + c.y;"
+    " if (sel) { el = document.querySelector(sel);"
+    "  if (!el) { return done({state: 'no element ' + sel}); }"
+    "  var b = el.getBoundingClientRect(); x = b.left + b.width / 2; y = b.top + b.height / 2; }"
+    " var hit = document.elementFromPoint(x, y), ok;"
+    " if (sel) { ok = !!hit && (hit === el || el.contains(hit)); } else {"
+    "  ok = !!hit && m.getContainer().contains(hit) && !hit.closest("
+    "'.leaflet-control-container, .leaflet-popup-pane, .leaflet-marker-pane'); }"
+    " done({state: ok ? 'ready' : 'a click at (' + Math.round(x) + ', ' + Math.round(y) +"
+    " ') would hit ' + name(hit), x: x, y: y});"
+    "}); });"
 )
 
 
@@ -68,7 +154,9 @@ def _driver():
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(PAGE_LOAD_S)
+    driver.set_script_timeout(SCRIPT_S)
+    driver.implicitly_wait(0)  # every wait below is explicit, with its own condition
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd(
         "Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]}
@@ -91,21 +179,73 @@ def browser():
         driver.quit()
 
 
+def _wait(driver, what: str, probe, ok, timeout_s: float = WAIT_S):
+    """Poll ``probe(driver)`` until ``ok(value)`` holds and return that value.
+
+    Returns as soon as the condition holds; after ``timeout_s`` the test fails with ``what`` it
+    waited for and the last value (or exception) the probe saw.
+    """
+    seen = ["nothing (the probe never ran)"]
+
+    def condition(d):
+        try:
+            value = probe(d)
+        except (NoSuchElementException, StaleElementReferenceException) as exc:
+            seen[0] = f"{type(exc).__name__}: {exc.msg}"
+            return False
+        seen[0] = value
+        return ok(value)
+
+    try:
+        WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(condition)
+    except TimeoutException:
+        pytest.fail(f"waited {timeout_s:.0f} s for {what}; last saw: {seen[0]!r:.2000}")
+    return seen[0]
+
+
+def _settle(driver) -> None:
+    """Wait until nothing moves or paints on the map (see ``BUSY``)."""
+    _wait(
+        driver,
+        "the map to settle (no zoom/pan animation, no pending canvas redraw, no closing popup)",
+        lambda d: d.execute_async_script(SETTLE),
+        lambda busy: busy == [],
+    )
+
+
 def _errors(driver) -> list[dict]:
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
 
 
-def _open(driver, path: Path, timeout_s: float = 60.0) -> float:
-    """Load a map file and wait until every layer shown at start is drawn; seconds taken."""
+def _open(driver, path: Path) -> float:
+    """Load a map file and wait until every layer shown at start is drawn; seconds taken.
+
+    Ready means: the document is loaded, ``covmap`` ran, and every overlay checked in the
+    layer control at start has been built (the demand layer among them); the seconds are
+    measured to that point. Then the map is left to settle (its canvases painted).
+    """
     driver.get_log("browser")  # drop messages from earlier pages
     t0 = time.perf_counter()
     driver.get(path.resolve().as_uri())
-    WebDriverWait(driver, timeout_s).until(
+    _wait(
+        driver,
+        "the map: document loaded, covmap run, every overlay checked at start built",
         lambda d: d.execute_script(
-            "return !!(window.covmapLast && window.covmapLast.stats.built.latency)"
-        )
+            "var t = window.covmapLast, boxes = document.querySelectorAll("
+            "'.leaflet-control-layers-overlays input'), checked = 0;"
+            "for (var i = 0; i < boxes.length; i++) { if (boxes[i].checked) { checked++; } }"
+            "return {document: document.readyState, covmap: !!t, checked: checked,"
+            " built: t ? Object.keys(t.stats.built).sort() : []};"
+        ),
+        lambda s: s["document"] == "complete"
+        and s["covmap"]
+        and "latency" in s["built"]
+        and len(s["built"]) == s["checked"],
     )
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    driver.execute_script(HOOK_POPUPS)
+    _settle(driver)
+    return seconds
 
 
 def _render(plan, tmp_path: Path, name: str, **kwargs) -> tuple[Path, list[str]]:
@@ -126,46 +266,113 @@ def _no_alert(driver) -> None:
         driver.switch_to.alert.text  # noqa: B018
 
 
-def _popup_text(driver, timeout_s: float = 10.0) -> str:
-    el = WebDriverWait(driver, timeout_s).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+def _popups_opened(driver) -> int:
+    return driver.execute_script("return window.covtest.opened")
+
+
+def _popup(driver, what: str, opened_before: int, inner: str | None = None):
+    """Wait for a popup opened after ``opened_before`` to be shown in full; (element, text).
+
+    Shown in full: it is the map's open popup, its fade-in is over (opacity 1), its visible
+    text is not empty and, if given, it holds an ``inner`` element (CSS selector).
+    """
+
+    def probe(d):
+        info = d.execute_script(
+            "var t = window.covtest, p = t.popup;"
+            "if (t.opened <= arguments[0]) { return {state: 'no popup opened yet'}; }"
+            "if (!p || !p.isOpen()) { return {state: 'popup closed again'}; }"
+            "var c = p.getElement(), o = getComputedStyle(c).opacity;"
+            "var el = c.querySelector('.leaflet-popup-content');"
+            "return {state: o === '1' ? 'open' : 'fading in (opacity ' + o + ')', el: el,"
+            " inner: arguments[1] ? !!el.querySelector(arguments[1]) : true};",
+            opened_before,
+            inner,
+        )
+        if "el" in info:
+            info["text"] = info.pop("el").text  # the visible text, as a user sees it
+        return info
+
+    info = _wait(
+        driver,
+        f"{what}: open, faded in, visible text" + (f", holding {inner}" if inner else ""),
+        probe,
+        lambda i: i["state"] == "open" and i["text"].strip() != "" and i["inner"],
     )
-    return el.text
+    el = driver.execute_script(
+        "return window.covtest.popup.getElement().querySelector('.leaflet-popup-content')"
+    )
+    return el, info["text"]
 
 
-def _click_site(driver, k: int) -> str:
-    """Bring site ``k`` into view and on top of other markers, click it, return its popup."""
-    driver.execute_script(
+def _aim(driver, what: str, lat: float, lon: float, zoom: int | None, sel: str | None):
+    """Get the map to (lat, lon) and wait until a click there reaches its target; (x, y)."""
+    got = _wait(
+        driver,
+        f"{what} to be clickable (map idle, view set, nothing on top)",
+        lambda d: d.execute_async_script(AIM, lat, lon, zoom, sel),
+        lambda a: a["state"] == "ready",
+    )
+    return got["x"], got["y"]
+
+
+def _click_site(driver, k: int):
+    """Bring site ``k`` into view and on top of other markers, click it; (popup, its text)."""
+    sel = f".covmap-site span[data-site='{k}']"
+    lat, lon = driver.execute_script(
         FIND_MAP + "var S = window.covmapLast.data.sites; m.closePopup();"
-        "m.setView([S.lat[arguments[0]], S.lon[arguments[0]]], m.getZoom(), {animate: false});"
-        "var el = document.querySelector("
-        "\".covmap-site span[data-site='\" + arguments[0] + \"']\");"
-        "el.parentNode.style.zIndex = 100000;",
+        "document.querySelector(arguments[1]).parentNode.style.zIndex = 100000;"
+        "return [S.lat[arguments[0]], S.lon[arguments[0]]];",
         k,
+        sel,
     )
-    marker = driver.find_element(By.CSS_SELECTOR, f".covmap-site span[data-site='{k}']")
-    marker.click()
-    return _popup_text(driver)
+    _aim(driver, f"site {k}'s marker", lat, lon, None, sel)
+    before = _popups_opened(driver)
+    driver.find_element(By.CSS_SELECTOR, sel).click()
+    return _popup(driver, f"site {k}'s popup", before, f".covmap-fail-btn[data-site='{k}']")
 
 
-def _click_map_at(driver, lat: float, lon: float, zoom: int) -> None:
-    """Centre the map on (lat, lon) and click there with the mouse (a real pointer event)."""
+def _click_map_at(driver, lat: float, lon: float, zoom: int):
+    """Centre the map on (lat, lon), click there with the mouse; (popup, its text)."""
     from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-    x, y = driver.execute_script(
-        FIND_MAP + "m.setView([arguments[0], arguments[1]], arguments[2], {animate: false});"
-        "var p = m.latLngToContainerPoint([arguments[0], arguments[1]]);"
-        "var r = m.getContainer().getBoundingClientRect();"
-        "return [p.x + r.left, p.y + r.top];",
-        lat,
-        lon,
-        zoom,
-    )
-    time.sleep(0.3)
+    x, y = _aim(driver, f"the map at ({lat:.4f}, {lon:.4f}) zoom {zoom}", lat, lon, zoom, None)
+    before = _popups_opened(driver)
     actions = ActionBuilder(driver)
     actions.pointer_action.move_to_location(int(round(x)), int(round(y)))
     actions.pointer_action.click()
     actions.perform()
+    return _popup(driver, f"the popup of the click at ({lat:.4f}, {lon:.4f})", before)
+
+
+def _explorer_shows(driver, k: int) -> str:
+    """Wait until the failure explorer shows site ``k`` failed; the explorer's text."""
+    sel = ".covmap-explorer-select"
+    label = driver.find_element(By.CSS_SELECTOR, f"{sel} option[value='{k}']").text
+    out = driver.find_element(By.CSS_SELECTOR, ".covmap-explorer-out")
+
+    def probe(d):
+        return {
+            "select": d.find_element(By.CSS_SELECTOR, sel).get_attribute("value"),
+            "stats.failure": d.execute_script("return window.covmapLast.stats.failure || null"),
+            "text": out.text,
+        }
+
+    got = _wait(
+        driver,
+        f"the failure explorer to show site {k} ({label!r}) failed",
+        probe,
+        lambda s: s["select"] == str(k)
+        and (s["stats.failure"] or {}).get("site") == k
+        and s["text"].split("\n", 1)[0] == f"{label} fails",
+    )
+    return got["text"]
+
+
+def _fail_site(driver, k: int) -> str:
+    """Pick site ``k`` in the failure explorer; the explorer's text once it shows it."""
+    Select(driver.find_element(By.CSS_SELECTOR, ".covmap-explorer-select")).select_by_value(str(k))
+    return _explorer_shows(driver, k)
 
 
 def test_sample_map_loads_offline_with_its_layers(browser, tmp_path):
@@ -188,10 +395,20 @@ def test_sample_map_loads_offline_with_its_layers(browser, tmp_path):
     n_sites = sum(v["n"] for k, v in stats["built"].items() if k.startswith("sites:"))
     assert n_sites == len(plan.sites)
     # Every overlay can be switched on without a script error.
-    for box in browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays input"):
+    boxes = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays input")
+    for box in boxes:
         if not box.is_selected():
             box.click()
-    built = browser.execute_script("return window.covmapLast.stats.built")
+    built = _wait(
+        browser,
+        f"all {len(boxes)} overlays switched on and built",
+        lambda d: d.execute_script(
+            "var b = document.querySelectorAll('.leaflet-control-layers-overlays input'), n = 0;"
+            "for (var i = 0; i < b.length; i++) { if (b[i].checked) { n++; } }"
+            "return {checked: n, built: window.covmapLast.stats.built};"
+        ),
+        lambda s: s["checked"] == len(boxes) and len(s["built"]) == len(boxes),
+    )["built"]
     assert len(built) == len(names)
     assert _errors(browser) == []
 
@@ -201,7 +418,7 @@ def test_clicking_a_site_shows_its_popup(browser, tmp_path):
     path, _ = _render(plan, tmp_path, "map.html", tiles=None)
     _open(browser, path)
     k = int(np.argmax(plan.sites["population_primary"].to_numpy()))
-    text = _click_site(browser, k)
+    _, text = _click_site(browser, k)
     site = plan.sites.iloc[k]
     assert str(site["name"]) in text and str(site["site_id"]) in text
     assert f"{site['population_primary']:,.0f}" in text
@@ -216,11 +433,10 @@ def test_failure_explorer_shows_rerouting(browser, tmp_path):
     _open(browser, path)
     f = plan.failures.reset_index(drop=True)
     k = int(np.argmax(f["population_rerouted"].to_numpy()))
-    Select(browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-select")).select_by_value(str(k))
-    out = browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-out")
-    WebDriverWait(browser, 10).until(lambda d: "re-routed" in out.text)
-    assert f"{f.loc[k, 'population_rerouted']:,.0f}" in out.text
-    assert f"{f.loc[k, 'population_outside_budget']:,.0f}" in out.text
+    text = _fail_site(browser, k)
+    assert "re-routed" in text
+    assert f"{f.loc[k, 'population_rerouted']:,.0f}" in text
+    assert f"{f.loc[k, 'population_outside_budget']:,.0f}" in text
     stats = browser.execute_script("return window.covmapLast.stats.failure")
     assert stats["site"] == k
     assert stats["pop"] == pytest.approx(f.loc[k, "population_rerouted"], abs=2)
@@ -229,16 +445,17 @@ def test_failure_explorer_shows_rerouting(browser, tmp_path):
     users = plan.demand[plan.demand["primary_site_id"] == f.loc[k, "failed_site_id"]]
     top = users.groupby("n1_site_id")["population"].sum().idxmax()
     name = plan.sites.set_index("site_id").loc[top, "name"]
-    assert f"{name} ({top})" in out.text
+    assert f"{name} ({top})" in text
     # The same through a site popup's button.
     Select(browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-select")).select_by_value("-1")
+    out = browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-out")
+    _wait(browser, "the failure explorer to clear", lambda d: out.text, lambda t: t == "")
     j = (k + 1) % len(f)
-    _click_site(browser, j)
-    browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-content .covmap-fail-btn").click()
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return window.covmapLast.stats.failure.site") == j
-    )
-    assert f"{f.loc[j, 'population_rerouted']:,.0f}" in out.text
+    popup, _ = _click_site(browser, j)
+    _settle(browser)  # the popup pans the map into view: click the button where it rests
+    popup.find_element(By.CSS_SELECTOR, ".covmap-fail-btn").click()
+    text = _explorer_shows(browser, j)
+    assert f"{f.loc[j, 'population_rerouted']:,.0f}" in text
     assert _errors(browser) == []
 
 
@@ -254,8 +471,7 @@ def test_clicking_demand_shows_numbers_and_waterfall(browser, tmp_path):
     ).min(axis=1)
     d = d[gap > 0.05]
     row = d.loc[d["population"].idxmax()]
-    _click_map_at(browser, float(row["lat"]), float(row["lon"]), zoom=11)
-    text = _popup_text(browser)
+    _, text = _click_map_at(browser, float(row["lat"]), float(row["lon"]), zoom=11)
     assert str(row["name"]) in text
     assert f"{row['population']:,.0f}" in text
     assert "Latency waterfall" in text
@@ -274,14 +490,11 @@ def test_site_name_cannot_inject_script(browser, tmp_path):
     # The tier name is text in the layer control, not an <img> element.
     assert f"Sites: {EVIL_TIER}" in _overlay_labels(browser)
     assert browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers img") == []
-    text = _click_site(browser, k)
+    popup, text = _click_site(browser, k)
     assert EVIL in text  # shown as text...
-    popup = browser.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
     assert popup.find_elements(By.TAG_NAME, "script") == []  # ...never as an element
     assert "existing" in text
-    Select(browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-select")).select_by_value(str(k))
-    out = browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-out")
-    WebDriverWait(browser, 10).until(lambda d: EVIL in out.text)
+    assert EVIL in _fail_site(browser, k)
     _no_alert(browser)
     assert _errors(browser) == []
 
@@ -292,8 +505,20 @@ def test_screenshot_is_not_blank(browser, tmp_path):
     plan = sample_plan()
     path, _ = _render(plan, tmp_path, "map.html", tiles=None)
     _open(browser, path)
-    browser.execute_script("return 1")
-    time.sleep(0.3)  # let the canvas paint
+    # The demand canvas holds the drawing, and it has been on screen for a frame since.
+    _wait(
+        browser,
+        "the demand layer painted on its canvas (> 200 pixels)",
+        lambda d: d.execute_script(
+            "var n = 0, cs = document.querySelectorAll('.leaflet-covDemand-pane canvas');"
+            "for (var c = 0; c < cs.length; c++) {"
+            " var a = cs[c].getContext('2d').getImageData(0, 0, cs[c].width, cs[c].height).data;"
+            " for (var i = 3; i < a.length; i += 4) { if (a[i] > 0) { n++; } } }"
+            "return n;"
+        ),
+        lambda n: n > 200,
+    )
+    _settle(browser)
     shot = tmp_path / "map.png"
     assert browser.save_screenshot(str(shot))
     img = mpimg.imread(shot)[:, :, :3]
@@ -325,16 +550,12 @@ def test_national_hexagon_map_opens_fast(browser, tmp_path):
         "for (var i = 1; i < D.pop.length; i++) { if (D.pop[i] > D.pop[b]) { b = i; } }"
         "return [b, D.lat[b], D.lon[b], D.h[b], D.pop[b]];"
     )
-    _click_map_at(browser, lat, lon, zoom=9)
-    text = _popup_text(browser)
+    _, text = _click_map_at(browser, lat, lon, zoom=9)
     assert f"Hexagon {cell}" in text and f"{pop:,.0f}" in text
     assert "Latency waterfall (mean)" in text
     f = plan.failures.reset_index(drop=True)
     k = int(np.argmax(f["population_rerouted"].to_numpy()))
-    Select(browser.find_element(By.CSS_SELECTOR, ".covmap-explorer-select")).select_by_value(str(k))
-    WebDriverWait(browser, 10).until(
-        lambda d: d.execute_script("return !!window.covmapLast.stats.failure")
-    )
+    _fail_site(browser, k)
     got = browser.execute_script("return window.covmapLast.stats.failure")
     assert got["pop"] == pytest.approx(f.loc[k, "population_rerouted"], abs=got["n"] + 1)
     assert got["n"] == int(f.loc[k, "n_demand_rerouted"])
@@ -346,7 +567,20 @@ def test_osm_tiles_fail_quietly_offline(browser, tmp_path):
     path, _ = _render(plan, tmp_path, "osm.html", tiles="osm")
     _open(browser, path)
     assert browser.execute_script("return L.version") == "1.9.4"
-    time.sleep(0.5)
+    # Every tile request has ended (blocked: an error), so whatever it logs is in the log.
+    _wait(
+        browser,
+        "the tile layer to finish: every tile requested and ended",
+        lambda d: d.execute_script(
+            FIND_MAP + "var loading = 0, layers = 0, done = 0;"
+            "m.eachLayer(function (l) { if (l instanceof L.TileLayer) {"
+            " layers++; if (l.isLoading()) { loading++; } } });"
+            "var im = document.querySelectorAll('.leaflet-tile-pane img');"
+            "for (var i = 0; i < im.length; i++) { if (im[i].complete) { done++; } }"
+            "return {layers: layers, loading: loading, tiles: im.length, ended: done};"
+        ),
+        lambda s: s["layers"] > 0 and s["loading"] == 0 and 0 < s["tiles"] == s["ended"],
+    )
     errors = _errors(browser)
     # The only failures are the blocked tile requests; the map itself works.
     assert all("tile.openstreetmap.org" in e["message"] for e in errors), errors
