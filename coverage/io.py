@@ -55,6 +55,7 @@ Hostile or sloppy inputs are handled as follows (the decisions, in one place):
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import logging
@@ -506,6 +507,18 @@ def _flag(report: _Report, what: str) -> str:
 def _load_file(
     path: str | os.PathLike[str], report: _Report, layer: str | None = None
 ) -> _Loaded:
+    # Reader chatter (GDAL's "duplicate feature ids", "unrecognized user_version", pandas'
+    # parser notes) is logged, not shown as Python warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _load_file_quiet(path, report, layer)
+        finally:
+            for w in caught:
+                logger.info("%s: while reading: %s", report.source, w.message)
+
+
+def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
     p = Path(path)
     if not p.exists():
         report.add(
@@ -620,22 +633,17 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
         report.raise_if_any()
     header = _header_line(head)
     decimal = "."
-    if sep == ",":
-        counts = {c: header.count(c) for c in (",", ";", "\t")}
-        best = max(counts, key=lambda c: counts[c])
-        if best != "," and counts[best] > counts[","]:
-            sep = best
-            decimal = "," if sep == ";" else "."
-            logger.warning(
-                "%s: the header line is separated by %s, not ','; reading the file as "
-                "%s-separated%s",
-                report.source,
-                _SEP_NAMES[sep],
-                _SEP_NAMES[sep],
-                " (numbers with one decimal comma, e.g. 50,85, are read as 50.85)"
-                if decimal == ","
-                else "",
-            )
+    sep = _sniff_separator(header, sep, report)
+    if sep == ";":
+        decimal = ","
+    names = [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
+    dup_names = sorted({n for n in names if n and names.count(n) > 1})
+    if dup_names:  # pandas would silently rename the second one 'name.1'
+        report.add(
+            f"duplicate column names {_format_values(dup_names)} in the header line",
+            "give every column a distinct name",
+        )
+        report.raise_if_any()
     try:
         df = pd.read_csv(
             path,
@@ -654,6 +662,28 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
     return _Loaded(df, decimal=decimal)
+
+
+def _sniff_separator(header: str, sep: str, report: _Report) -> str:
+    """``sep``, or ``;`` / tab when a comma file's header line holds more of those than commas.
+
+    A ``;``-separated file (Excel in locales with a decimal comma) is read as such, with a
+    log line; its numbers may then use a decimal comma (see :func:`_numeric`).
+    """
+    if sep != ",":
+        return sep
+    counts = {c: header.count(c) for c in (",", ";", "\t")}
+    best = max(counts, key=lambda c: counts[c])
+    if best == "," or counts[best] <= counts[","]:
+        return sep
+    logger.warning(
+        "%s: the header line is separated by %s, not ','; reading the file as %s-separated%s",
+        report.source,
+        _SEP_NAMES[best],
+        _SEP_NAMES[best],
+        " (numbers with one decimal comma, e.g. 50,85, are read as 50.85)" if best == ";" else "",
+    )
+    return best
 
 
 def _trailing_fields(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
@@ -686,11 +716,15 @@ def _trailing_fields(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFram
         df = df.drop(columns=drop)
     longer = [c for c in extra_names if not empty[c]]
     if longer:
+        filled = np.zeros(len(df), dtype=bool)
+        for c in longer:
+            filled |= (df[c].astype("string").str.strip().fillna("") != "").to_numpy(dtype=bool)
         report.add(
             f"data rows have {len(extra_names)} more field(s) than the header line names, "
             f"holding values",
             f"add the missing column name(s) to the header, or remove the extra fields "
             f"(and any {sep_name} at the end of the lines)",
+            filled,
         )
         report.raise_if_any()
     return df
@@ -1202,10 +1236,11 @@ def _check_degree_like(
     )
     if not tiny.any():
         return
-    unit = src.axis_info[0].unit_name if src.axis_info else "units"
+    unit = str(src.axis_info[0].unit_name) if src.axis_info else "unit"
+    units = unit[:-4] + "feet" if unit.endswith("foot") else unit + "s"
     what = (
-        f"coordinates look like degrees, not {src.to_string()} {unit}s: |x| and |y| are "
-        f"below {DEGREE_LIKE_MAX:g} {unit}s, i.e. within a few hundred {unit}s of the CRS "
+        f"coordinates look like degrees, not {src.to_string()} {units}: |x| and |y| are "
+        f"below {DEGREE_LIKE_MAX:g} {units}, i.e. within a few hundred {units} of the CRS "
         "origin (for EPSG:3857 at about lat 0, lon 0)"
     )
     if tiny.sum() * 2 >= ok.sum():
@@ -1263,7 +1298,7 @@ def _geometry_coordinates(
                 stacklevel=5,
             )
     lon, lat, transformed = _to_lonlat(x, y, src)
-    _check_ranges(lat, lon, ok, report, transformed, crs_flag)
+    _check_ranges(lat, lon, ok, report, transformed, crs_flag, from_geometry=True)
     return lat, lon
 
 
@@ -1321,6 +1356,8 @@ def _check_ranges(
     report: _Report,
     transformed_from: str | None,
     crs_flag: str,
+    *,
+    from_geometry: bool = False,
 ) -> None:
     """Out-of-range, swapped and projected-metres checks on valid (parsed) rows.
 
@@ -1361,6 +1398,14 @@ def _check_ranges(
         bad_lon &= ~projected
     rest = finite & ~projected
     swapped = bad_lat.any() and np.all(abs_lon[rest] <= 90) and np.all(abs_lat[rest] <= 180)
+    if swapped and from_geometry:
+        report.add(
+            "geometry coordinates look swapped (y holds values outside [-90, 90] while every "
+            "x would be a valid latitude)",
+            "write the geometries as (x=longitude, y=latitude)",
+            bad_lat,
+        )
+        return
     if swapped:
         report.add(
             "lat and lon columns look swapped (latitudes outside [-90, 90] while every "

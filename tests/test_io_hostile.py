@@ -197,6 +197,11 @@ def test_ambiguous_columns_are_refused(tmp_path, header, names):
     raises_with(read_demand, path, match=["amb.csv", names, "ambiguous", "rename or drop"])
 
 
+def test_ambiguous_columns_of_an_h3_table_are_refused(tmp_path):
+    path = write(tmp_path / "h3.csv", "h3,population,pop\n8928308280fffff,1,2\n")
+    raises_with(read_demand, path, match=["'population', 'pop'", "ambiguous"])
+
+
 def test_name_and_city_are_not_ambiguous(tmp_path):
     path = write(tmp_path / "nc.csv", "id,lat,lon,population,name,city\na,1,1,1,N,C\n")
     df = read_demand(path)
@@ -360,3 +365,49 @@ def test_cli_colocated_option(tmp_path):
     assert "candidate pair" not in r.stderr
     r = run(*base, "--colocated-m", -1, "--out", tmp_path / "c")
     assert r.returncode == 2 and "--colocated-m" in r.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Found by fuzzing (tests/test_fuzz_inputs.py)
+# --------------------------------------------------------------------------------------
+
+
+def test_fuzz_duplicate_csv_header_names_are_refused(tmp_path):
+    # pandas renames the second 'h3' to 'h3.1', which hid the duplicate
+    path = write(tmp_path / "dup.csv", "lat,lon,population,lat\n1,1,1,2\n")
+    raises_with(read_demand, path, match=["duplicate column names 'lat'"])
+
+
+def test_fuzz_h3_ids_that_are_negative_numbers(tmp_path):
+    path = tmp_path / "h3.geojson"
+    path.write_text('{"type": "Feature", "properties": {"population": 1, "h3": -1}, '
+                    '"geometry": {"type": "Point", "coordinates": [0.0, 0.0]}}')
+    raises_with(read_demand, path, match=["not valid H3 cell ids"])
+
+
+def test_fuzz_reader_chatter_is_logged_not_warned(tmp_path, caplog):
+    path = tmp_path / "ids.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": ['
+                    '{"type": "Feature", "properties": {"id": 0, "population": 1}, '
+                    '"geometry": {"type": "Point", "coordinates": [1.0, 1.0]}}, '
+                    '{"type": "Feature", "properties": {"id": 0, "population": 1}, '
+                    '"geometry": {"type": "Point", "coordinates": [2.0, 2.0]}}]}')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a GDAL RuntimeWarning used to escape
+        with pytest.raises(InputValidationError, match="duplicate demand_id"):
+            read_demand(path)
+
+
+def test_fuzz_swapped_geometry_message_names_the_geometry(tmp_path):
+    gdf = gpd.GeoDataFrame({"population": [1, 2]},
+                           geometry=[shapely.Point(40, -100), shapely.Point(45, -120)], crs=4326)
+    path = tmp_path / "swapped.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    raises_with(read_demand, path, match=["geometry coordinates look swapped", "x=longitude"])
+
+
+def test_fuzz_rows_with_extra_values_are_named(tmp_path):
+    path = write(tmp_path / "extra.csv", "id,lat,lon,population\na,1,2,3,\nb,1,3,4,y\n")
+    raises_with(read_demand, path, match=["more field(s) than the header", "(row 2)"])
