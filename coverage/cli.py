@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--demand-crs", metavar="CRS",
                    help="CRS of a CSV demand file's coordinates (default EPSG:4326 degrees)")
     g.add_argument("--candidates-crs", metavar="CRS", help="CRS of a CSV candidate file")
+    g.add_argument("--demand-layer", metavar="NAME",
+                   help="layer of a multi-layer demand file (GeoPackage, ...); required when "
+                   "it has more than one")
+    g.add_argument("--candidates-layer", metavar="NAME",
+                   help="layer of a multi-layer candidate file; required when it has more "
+                   "than one")
+    g.add_argument("--colocated-m", type=_nonneg_float, default=300.0, metavar="M",
+                   help="warn about candidate pairs within M metres of each other (one power "
+                   "or fibre failure likely takes both, yet N-1 counts each as the other's "
+                   "backup); 0 disables")
     g.add_argument("--demo", action="store_true",
                    help="use the embedded GeoNames data (no files needed)")
     g.add_argument("--country", default="US",
@@ -285,11 +295,12 @@ def _run_plan(args: argparse.Namespace) -> int:
         progress(f"reading {args.demand} and {args.candidates}")
         demand = sites = None
         try:
-            demand = io.read_demand(args.demand, crs=args.demand_crs)
+            demand = io.read_demand(args.demand, crs=args.demand_crs, layer=args.demand_layer)
         except InputValidationError as exc:
             problems.append(str(exc))
         try:
-            sites = io.read_sites(args.candidates, crs=args.candidates_crs)
+            sites = io.read_sites(args.candidates, crs=args.candidates_crs,
+                                  layer=args.candidates_layer, colocated_m=args.colocated_m)
         except InputValidationError as exc:
             problems.append(str(exc))
         if problems:

@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "EARTH_RADIUS_KM", "chord_from_km", "haversine_km", "km_from_chord", "latlon_rad", "unit_xyz",
+    "EARTH_RADIUS_KM", "chord_from_km", "colocated_pairs", "haversine_km", "km_from_chord",
+    "latlon_rad", "unit_xyz",
 ]
 
 #: Mean Earth radius (IUGG), km. DESIGN section 2.
@@ -93,3 +94,46 @@ def km_from_chord(chord: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Great-circle distance in km for a chord length on the unit sphere."""
     c = np.clip(np.asarray(chord, dtype=np.float64) / 2.0, 0.0, 1.0)
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(c)
+
+
+def colocated_pairs(
+    lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, within_m: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Pairs of points within ``within_m`` metres of each other (great-circle).
+
+    One KD-tree pair query on unit vectors (:func:`unit_xyz`, chord radius), no Python loop
+    over points.
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : array_like
+        Coordinates in degrees (finite).
+    within_m : float
+        Distance in metres; ``<= 0`` finds nothing.
+
+    Returns
+    -------
+    pairs : numpy.ndarray
+        Shape ``(k, 2)``, 0-based indices ``i < j``, sorted by ``i`` then ``j``.
+    distance_m : numpy.ndarray
+        Shape ``(k,)``, the great-circle distance of each pair in metres.
+
+    Examples
+    --------
+    >>> pairs, d = colocated_pairs([0.0, 0.0, 1.0], [0.0, 0.001, 0.0], 300)
+    >>> pairs.tolist(), [round(float(x)) for x in d]
+    ([[0, 1]], [111])
+    """
+    from scipy.spatial import cKDTree
+
+    lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+    lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+    if not within_m > 0 or lat.size < 2:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float64)
+    tree = cKDTree(unit_xyz(lat, lon))
+    pairs = tree.query_pairs(float(chord_from_km(within_m / 1000.0)), output_type="ndarray")
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    distance_m = 1000.0 * haversine_km(lat[pairs[:, 0]], lon[pairs[:, 0]],
+                                       lat[pairs[:, 1]], lon[pairs[:, 1]])
+    return pairs, distance_m

@@ -29,7 +29,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .io import _find_column, _load_file, _Loaded, _population, _Report, as_demand
+from .io import (
+    _find_column,
+    _load_file,
+    _Loaded,
+    _population,
+    _Report,
+    _resolve_columns,
+    as_demand,
+)
 
 __all__ = [
     "RASTER_SUFFIXES",
@@ -460,9 +468,15 @@ def _h3_demand(
     from .io import DEMAND_ALIASES
 
     raw = loaded.frame
-    h3_col = _find_column(raw.columns, H3_ALIASES)
-    pop_col = _find_column(raw.columns, DEMAND_ALIASES["population"])
-    access_col = _find_column(raw.columns, DEMAND_ALIASES["access"])
+    cols = _resolve_columns(
+        raw.columns,
+        {"h3": H3_ALIASES, "population": DEMAND_ALIASES["population"],
+         "access": DEMAND_ALIASES["access"]},
+        report,
+        has_geometry=True,
+    )
+    report.raise_if_any()  # ambiguous columns
+    h3_col, pop_col, access_col = cols["h3"], cols["population"], cols["access"]
     have = ", ".join(repr(str(col)) for col in raw.columns) or "none"
     if h3_col is None or pop_col is None:
         missing = [name for name, col in (("h3", h3_col), ("population", pop_col)) if col is None]
@@ -486,7 +500,7 @@ def _h3_demand(
             if not h3.is_valid_cell(cell):
                 return (np.nan, np.nan)
             return h3.cell_to_latlng(cell)
-        except (ValueError, TypeError, h3.H3BaseException):
+        except (ValueError, TypeError, OverflowError, h3.H3BaseException):
             return (np.nan, np.nan)
 
     # One h3 call per distinct cell: h3-py 4.5 has no vectorised cell_to_latlng.
@@ -508,7 +522,7 @@ def _h3_demand(
             "64-bit integers)",
             invalid,
         )
-    pop = _population(raw[pop_col], report)
+    pop = _population(raw[pop_col], report, loaded.decimal)
     report.raise_if_any()
 
     frame = pd.DataFrame(

@@ -17,14 +17,50 @@ Validation collects *every* problem of an input before raising a single
 :class:`~coverage.errors.InputValidationError` whose message names the file, each problem,
 the offending rows (1-based data-row numbers: row 1 is the first data row after a CSV
 header, or the first feature of a vector file) and how to fix it.
+
+Hostile or sloppy inputs are handled as follows (the decisions, in one place):
+
+* **CSV dialect** -- a ``.csv``/``.txt`` whose header line holds no ``,`` but ``;`` (or a
+  tab) is read with that separator, with a log line saying so; in a ``;``-separated file a
+  number with one decimal comma (``50,85``) is read as ``50.85`` (the locales that write
+  ``;`` use ``,`` as the decimal mark). A trailing separator on every line (an empty extra
+  column, with or without a header name) is dropped with a log line; data rows with more
+  non-empty fields than the header are refused. A NUL byte anywhere in the file (scanned in
+  1 MiB blocks, so memory stays bounded for any size) is refused with its byte offset and
+  line; a UTF-16 file is refused with "re-save as UTF-8".
+* **Ids and names are text**: only an empty cell is missing (``NA``, ``None``, ``null``,
+  ``nan`` are ids like any other, e.g. Namibia's ``NA``); ids longer than 64-bit integers
+  survive exactly. Ids stored as floating-point numbers of 2**53 or more (JSON numbers,
+  float columns) have already lost digits and are refused.
+* **Ambiguous columns**: two columns matching the same field (``LAT`` and ``lat``, ``lat``
+  and ``latitude``, two population columns, ...) are refused, naming both; for ``name``
+  only a case-only clash is refused (``name`` and ``city`` both present: ``name`` wins).
+* **Multi-layer vector files** need ``layer=`` (CLI ``--demand-layer`` /
+  ``--candidates-layer``); the message lists the layers.
+* **Degrees declared as metres**: with a projected CRS (``crs=``/``--demand-crs`` or the
+  file's own), coordinates with ``|x|`` and ``|y|`` below 360 units (which land within a
+  few hundred metres of the CRS origin, e.g. lat/lon 0/0 for EPSG:3857) look like degrees:
+  refused when they are at least half of the points, else a warning names the rows.
+* **Antimeridian**: a polygon or line spanning more than 180 degrees of longitude whose
+  span shrinks when negative longitudes are shifted by +360 is placed on the shifted
+  geometry (then shifted back), so a Fiji polygon from 179 to -179 stays in Fiji.
+* **Plausibility limits** (also for DataFrames given to :func:`coverage.plan_sites`):
+  population per point <= :data:`MAX_POPULATION_PER_POINT` and in total <=
+  :data:`MAX_POPULATION_TOTAL`; candidate ``cost`` within [:data:`MIN_COST`,
+  :data:`MAX_COST`] and max/min <= :data:`MAX_COST_RATIO`.
+* **Co-located candidates**: pairs of candidates within ``colocated_m`` metres (default
+  :data:`DEFAULT_COLOCATED_M`) are logged as a warning: N-1 would count each as the other's
+  backup although one power cut or fibre cut likely takes both.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +84,13 @@ __all__ = [
     "as_demand",
     "as_sites",
     "format_rows",
+    "MAX_POPULATION_PER_POINT",
+    "MAX_POPULATION_TOTAL",
+    "MIN_COST",
+    "MAX_COST",
+    "MAX_COST_RATIO",
+    "DEFAULT_COLOCATED_M",
+    "DEGREE_LIKE_MAX",
 ]
 
 
@@ -114,7 +157,28 @@ _CENPOP_ID_PARTS: tuple[tuple[str, int], ...] = (
     ("blkgrpce", 1),
 )
 
+#: Largest population of one demand point, people (the world has about 8.1e9).
+MAX_POPULATION_PER_POINT = 1e10
+#: Largest total population of a demand input, people (100 worlds: room for overlapping
+#: layers, far below where sums lose integer precision or overflow int64 in the outputs).
+MAX_POPULATION_TOTAL = 1e12
+#: Smallest candidate cost: below HiGHS's absolute MIP gap (1e-6) any plan looks optimal.
+MIN_COST = 1e-6
+#: Largest candidate cost (any currency unit).
+MAX_COST = 1e12
+#: Largest ratio of the highest to the lowest candidate cost HiGHS handles reliably.
+MAX_COST_RATIO = 1e9
+#: Default distance, metres, within which two candidates are reported as co-located.
+DEFAULT_COLOCATED_M = 300.0
+#: Under a projected CRS, points with ``|x|`` and ``|y|`` below this (in the CRS's units)
+#: look like degrees declared as metres.
+DEGREE_LIKE_MAX = 360.0
+
 _CSV_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t", ".tab": "\t"}
+_SEP_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+_SCAN_BLOCK_BYTES = 1 << 20
+_HEAD_BYTES = 65536
+_EXACT_FLOAT_INT = 2.0**53
 _PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
 _VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".gml", ".kml"}
 _MISSING_TOKENS = ("", "nan", "na", "n/a", "null", "none", "<na>")
@@ -213,6 +277,7 @@ def read_demand(
     *,
     crs: Any | None = None,
     access_profiles: Collection[str] | Mapping[str, Any] | None = None,
+    layer: str | None = None,
 ) -> pd.DataFrame:
     """Read and validate a demand (population) file.
 
@@ -233,12 +298,16 @@ def read_demand(
     access_profiles : collection of str or mapping, optional
         Allowed access technologies (keys are used for a mapping). Defaults to the keys of
         :data:`coverage.latency.ACCESS_PROFILES_MS`.
+    layer : str, optional
+        Layer of a multi-layer vector file (GeoPackage, ...; CLI ``--demand-layer``).
+        Required when the file has more than one layer; refused for CSV/Parquet.
 
     Returns
     -------
     pandas.DataFrame
         RangeIndex; columns ``demand_id`` (str, unique), ``lat``, ``lon`` (float64,
-        EPSG:4326 degrees), ``population`` (float64, finite, >= 0), ``name`` (str) and,
+        EPSG:4326 degrees), ``population`` (float64, finite, 0 to
+        :data:`MAX_POPULATION_PER_POINT`), ``name`` (str) and,
         only if the input has an access column, ``access`` (str, lower case); the
         remaining input columns follow.
 
@@ -252,7 +321,7 @@ def read_demand(
 
         return read_population_raster(path, crs=crs)
     report = _Report(str(path), "demand")
-    loaded = _load_file(path, report)
+    loaded = _load_file(path, report, layer=layer)
     from .grids import _h3_demand, is_h3_table
 
     if is_h3_table(loaded.frame):
@@ -260,7 +329,13 @@ def read_demand(
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
 
 
-def read_sites(path: str | os.PathLike[str], *, crs: Any | None = None) -> pd.DataFrame:
+def read_sites(
+    path: str | os.PathLike[str],
+    *,
+    crs: Any | None = None,
+    layer: str | None = None,
+    colocated_m: float | None = None,
+) -> pd.DataFrame:
     """Read and validate a candidate-site file.
 
     Parameters
@@ -269,6 +344,15 @@ def read_sites(path: str | os.PathLike[str], *, crs: Any | None = None) -> pd.Da
         Same formats as :func:`read_demand`.
     crs : optional
         CRS of the coordinate columns, as in :func:`read_demand`.
+    layer : str, optional
+        Layer of a multi-layer vector file (CLI ``--candidates-layer``); see
+        :func:`read_demand`.
+    colocated_m : float, optional
+        Log a warning naming candidate pairs within this many metres of each other (a
+        failure that takes one likely takes both, yet N-1 counts each as the other's
+        backup). ``None`` means :data:`DEFAULT_COLOCATED_M`; 0 disables the check. The
+        value is kept in ``attrs["colocated_m"]`` of the result, so :func:`as_sites` (and
+        :func:`coverage.plan_sites`) do not check the same frame again.
 
     Returns
     -------
@@ -277,7 +361,8 @@ def read_sites(path: str | os.PathLike[str], *, crs: Any | None = None) -> pd.Da
         EPSG:4326 degrees), ``name`` (str), ``tier`` (str, ``"candidate"`` when absent),
         ``required`` (bool, from a ``required``/``existing``/``fixed`` column holding
         true/false/1/0/yes/no, default False) and, only if present in the input, ``cost``
-        (float64, > 0); the remaining input columns follow.
+        (float64, in [:data:`MIN_COST`, :data:`MAX_COST`], max/min at most
+        :data:`MAX_COST_RATIO`); the remaining input columns follow.
 
     Raises
     ------
@@ -285,8 +370,9 @@ def read_sites(path: str | os.PathLike[str], *, crs: Any | None = None) -> pd.Da
         Listing every problem found (file, problem, rows, fix).
     """
     report = _Report(str(path), "sites")
-    loaded = _load_file(path, report)
-    return _build(loaded, report, kind="sites", crs=crs, access_profiles=None)
+    loaded = _load_file(path, report, layer=layer)
+    return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
+                  colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
 
 
 def as_demand(
@@ -325,7 +411,11 @@ def as_demand(
 
 
 def as_sites(
-    obj: pd.DataFrame, *, source: str = "<DataFrame>", crs: Any | None = None
+    obj: pd.DataFrame,
+    *,
+    source: str = "<DataFrame>",
+    crs: Any | None = None,
+    colocated_m: float | None = None,
 ) -> pd.DataFrame:
     """Validate an in-memory (Geo)DataFrame as sites; same contract as :func:`read_sites`.
 
@@ -337,6 +427,10 @@ def as_sites(
         Name used for the input in error messages.
     crs : optional
         CRS of the coordinate columns (or of a GeoDataFrame without a CRS).
+    colocated_m : float, optional
+        See :func:`read_sites`. ``None``: the value an earlier :func:`read_sites` /
+        :func:`as_sites` recorded in ``obj.attrs["colocated_m"]`` (the frame is then not
+        checked again), else :data:`DEFAULT_COLOCATED_M`.
 
     Returns
     -------
@@ -350,7 +444,13 @@ def as_sites(
     """
     report = _Report(source, "sites")
     loaded = _load_object(obj, report)
-    return _build(loaded, report, kind="sites", crs=crs, access_profiles=None)
+    checked = getattr(obj, "attrs", {}).get("colocated_m") if colocated_m is None else None
+    out = _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
+                 colocated_m=(0.0 if checked is not None else
+                              DEFAULT_COLOCATED_M if colocated_m is None else colocated_m))
+    if checked is not None:
+        out.attrs["colocated_m"] = checked
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -365,6 +465,7 @@ class _Loaded:
     frame: pd.DataFrame
     geometry: Any | None = None  # geopandas.GeoSeries
     empty_file: bool = False
+    decimal: str = "."  # "," for a ';'-separated CSV (decimal commas in number columns)
 
 
 def _load_object(obj: Any, report: _Report) -> _Loaded:
@@ -398,7 +499,26 @@ def _suffixes(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), False
 
 
-def _load_file(path: str | os.PathLike[str], report: _Report) -> _Loaded:
+def _flag(report: _Report, what: str) -> str:
+    """The CLI option of an input: ``--demand-<what>`` or ``--candidates-<what>``."""
+    return f"--{'candidates' if report.kind == 'sites' else 'demand'}-{what}"
+
+
+def _load_file(
+    path: str | os.PathLike[str], report: _Report, layer: str | None = None
+) -> _Loaded:
+    # Reader chatter (GDAL's "duplicate feature ids", "unrecognized user_version", pandas'
+    # parser notes) is logged, not shown as Python warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _load_file_quiet(path, report, layer)
+        finally:
+            for w in caught:
+                logger.info("%s: while reading: %s", report.source, w.message)
+
+
+def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
     p = Path(path)
     if not p.exists():
         report.add(
@@ -418,6 +538,13 @@ def _load_file(path: str | os.PathLike[str], report: _Report) -> _Loaded:
         report.raise_if_any()
 
     suffix, gz = _suffixes(p)
+    if layer is not None and (suffix in _CSV_SUFFIXES or suffix in _PARQUET_SUFFIXES or gz):
+        report.add(
+            f"a layer ({layer!r}) was given but a {suffix or 'plain'} file has no layers",
+            f"drop layer= / {_flag(report, 'layer')} (it is for multi-layer vector files "
+            "such as GeoPackages)",
+        )
+        report.raise_if_any()
     try:
         if suffix in _CSV_SUFFIXES:
             return _read_csv(p, _CSV_SUFFIXES[suffix], gz, report)
@@ -433,7 +560,7 @@ def _load_file(path: str | os.PathLike[str], report: _Report) -> _Loaded:
             _check_sqlite(p, report)
         elif suffix == ".shp":
             _check_shapefile(p, report)
-        return _read_vector(p)
+        return _read_vector(p, _pick_layer(p, layer, report))
     except InputValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a validation error
@@ -441,6 +568,10 @@ def _load_file(path: str | os.PathLike[str], report: _Report) -> _Loaded:
         what = "cannot read the file" if known else f"unsupported or unreadable format {suffix!r}"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fix = _COMPLETE_HINT
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if fields:
+            fix = (f"line {fields[2]} has {fields[3]} fields but the header has {fields[1]}: "
+                   "quote values that contain the separator, or remove the extra fields")
         if not known:
             fix += (
                 "; supported: .csv, .csv.gz, .txt, .tsv, .geojson, .json, .gpkg, .shp, "
@@ -451,13 +582,46 @@ def _load_file(path: str | os.PathLike[str], report: _Report) -> _Loaded:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _find_nul(path: Path, gz: bool) -> tuple[int, int] | None:
+    """Byte offset (0-based) and line (1-based) of the first NUL byte, or None.
+
+    Streams the (decompressed) file in blocks of :data:`_SCAN_BLOCK_BYTES`, so memory stays
+    bounded whatever the file size.
+    """
+    opener = gzip.open if gz else open
+    offset, line = 0, 1
+    with opener(path, "rb") as fh:
+        while block := fh.read(_SCAN_BLOCK_BYTES):
+            at = block.find(b"\x00")
+            if at >= 0:
+                return offset + at, line + block.count(b"\n", 0, at)
+            offset += len(block)
+            line += block.count(b"\n")
+    return None
+
+
+def _header_line(head: bytes) -> str:
+    """First line of a CSV head (BOM dropped, undecodable bytes replaced)."""
+    text = head.decode("utf-8-sig", errors="replace")
+    return text.splitlines()[0] if text.strip() else ""
+
+
 def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     opener = gzip.open if gz else open
     with opener(path, "rb") as fh:
-        head = fh.read(8192)
-    if b"\x00" in head:
+        head = fh.read(_HEAD_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         report.add(
-            "file looks binary (contains NUL bytes), not comma-separated text",
+            "file is UTF-16 text, not UTF-8",
+            "re-save it as UTF-8 CSV (e.g. Excel: 'CSV UTF-8 (comma delimited)')",
+        )
+        report.raise_if_any()
+    nul = _find_nul(path, gz)
+    if nul is not None:
+        where = "decompressed byte" if gz else "byte"
+        report.add(
+            f"file contains a NUL byte at {where} {nul[0]} (line {nul[1]}): it is binary or "
+            "corrupt, not comma-separated text",
             "export the data as a UTF-8 CSV, " + _COMPLETE_HINT,
         )
         report.raise_if_any()
@@ -465,6 +629,19 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
         report.add(
             "file is empty (only whitespace, no header and no data rows)",
             "write a header line and at least one data row, " + _COMPLETE_HINT,
+        )
+        report.raise_if_any()
+    header = _header_line(head)
+    decimal = "."
+    sep = _sniff_separator(header, sep, report)
+    if sep == ";":
+        decimal = ","
+    names = [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
+    dup_names = sorted({n for n in names if n and names.count(n) > 1})
+    if dup_names:  # pandas would silently rename the second one 'name.1'
+        report.add(
+            f"duplicate column names {_format_values(dup_names)} in the header line",
+            "give every column a distinct name",
         )
         report.raise_if_any()
     try:
@@ -482,8 +659,75 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             "re-save it as UTF-8 CSV, " + _COMPLETE_HINT,
         )
         report.raise_if_any()
+    df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
-    return _Loaded(df)
+    return _Loaded(df, decimal=decimal)
+
+
+def _sniff_separator(header: str, sep: str, report: _Report) -> str:
+    """``sep``, or ``;`` / tab when a comma file's header line holds more of those than commas.
+
+    A ``;``-separated file (Excel in locales with a decimal comma) is read as such, with a
+    log line; its numbers may then use a decimal comma (see :func:`_numeric`).
+    """
+    if sep != ",":
+        return sep
+    counts = {c: header.count(c) for c in (",", ";", "\t")}
+    best = max(counts, key=lambda c: counts[c])
+    if best == "," or counts[best] <= counts[","]:
+        return sep
+    logger.warning(
+        "%s: the header line is separated by %s, not ','; reading the file as %s-separated%s",
+        report.source,
+        _SEP_NAMES[best],
+        _SEP_NAMES[best],
+        " (numbers with one decimal comma, e.g. 50,85, are read as 50.85)" if best == ";" else "",
+    )
+    return best
+
+
+def _trailing_fields(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
+    """Undo pandas' implicit index (data rows longer than the header) and drop empty
+    trailing columns (a separator at the end of every line)."""
+    sep_name = _SEP_NAMES.get(sep, repr(sep))
+    header = [str(c) for c in df.columns]
+    extra_names: list[str] = []
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas made the first field(s) the index: every row has more fields than the header
+        n_extra = df.index.nlevels
+        df = df.reset_index()
+        extra_names = [f"Unnamed: {len(header) + i}" for i in range(n_extra)]
+        df.columns = [*header, *extra_names]
+    blank = [c for c in df.columns if str(c) in extra_names or str(c).startswith("Unnamed: ")]
+    if not blank:
+        return df
+    empty = {
+        c: bool((df[c].isna() | (df[c].astype("string").str.strip() == "")).all())
+        for c in blank
+    }
+    drop = [c for c in blank if empty[c]]
+    if drop:
+        logger.info(
+            "%s: every line ends with %s (an empty extra column without a header name); "
+            "ignored",
+            report.source,
+            sep_name,
+        )
+        df = df.drop(columns=drop)
+    longer = [c for c in extra_names if not empty[c]]
+    if longer:
+        filled = np.zeros(len(df), dtype=bool)
+        for c in longer:
+            filled |= (df[c].astype("string").str.strip().fillna("") != "").to_numpy(dtype=bool)
+        report.add(
+            f"data rows have {len(extra_names)} more field(s) than the header line names, "
+            f"holding values",
+            f"add the missing column name(s) to the header, or remove the extra fields "
+            f"(and any {sep_name} at the end of the lines)",
+            filled,
+        )
+        report.raise_if_any()
+    return df
 
 
 def _read_parquet(path: Path) -> _Loaded:
@@ -497,10 +741,43 @@ def _read_parquet(path: Path) -> _Loaded:
     return _Loaded(pd.read_parquet(path))
 
 
-def _read_vector(path: Path) -> _Loaded:
+def _pick_layer(path: Path, layer: str | None, report: _Report) -> str | None:
+    """The layer to read: ``layer`` if the file has it, else its only layer.
+
+    Refuses a file with several layers and no ``layer``, an unknown ``layer`` and a file
+    without layers, listing the layers and the option that picks one.
+    """
+    import pyogrio
+
+    listed = pyogrio.list_layers(path)
+    names = [str(name) for name in listed[:, 0]] if len(listed) else []
+    kinds = [str(kind) for kind in listed[:, 1]] if len(listed) else []
+    shown = ", ".join(
+        f"{name!r} ({kind if kind != 'None' else 'no geometry'})"
+        for name, kind in zip(names, kinds, strict=True)
+    )
+    option = f"layer=NAME / {_flag(report, 'layer')} NAME"
+    if not names:
+        report.add("the file has no layers (no tables to read)", _COMPLETE_HINT)
+    elif layer is not None and layer not in names:
+        report.add(
+            f"layer {layer!r} not found; the file has {len(names)} layer"
+            f"{'s' if len(names) > 1 else ''}: {shown}",
+            f"pick one of them with {option} (names are case-sensitive)",
+        )
+    elif layer is None and len(names) > 1:
+        report.add(
+            f"the file has {len(names)} layers and none was chosen: {shown}",
+            f"pick the {report.kind} layer with {option}",
+        )
+    report.raise_if_any()
+    return layer
+
+
+def _read_vector(path: Path, layer: str | None = None) -> _Loaded:
     import geopandas as gpd
 
-    df = gpd.read_file(path, engine="pyogrio")
+    df = gpd.read_file(path, engine="pyogrio", layer=layer)
     return _split_geometry(df)
 
 
@@ -564,30 +841,44 @@ def _find_column(columns: Iterable[Any], aliases: Iterable[str]) -> Any | None:
     return None
 
 
-def _text(s: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
-    """Stripped string values and a missing mask; integral floats print without ``.0``."""
+def _text(
+    s: pd.Series, missing_tokens: Collection[str] = _MISSING_TOKENS
+) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """Stripped string values and a missing mask; integral floats print without ``.0``.
+
+    A cell is missing when it is null or its stripped, lower-cased text is one of
+    ``missing_tokens`` (ids and names pass ``("",)``: only an empty cell is missing).
+    """
     if pd.api.types.is_float_dtype(s.dtype):
         vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(vals)
-        if np.all(np.equal(np.mod(vals[finite], 1), 0)):
-            s = pd.Series(s.to_numpy(dtype=np.float64, na_value=np.nan)).round().astype("Int64")
+        exact = np.isfinite(vals) & (np.abs(np.nan_to_num(vals, nan=0.0)) < _EXACT_FLOAT_INT)
+        if np.all(np.equal(np.mod(vals[exact], 1), 0)):
+            ints = pd.Series(np.where(exact, vals, 0.0).astype(np.int64)).astype("string")
+            s = ints.where(exact, pd.Series(vals).astype("string").where(~np.isnan(vals)))
     txt = s.astype("string").str.strip()
-    missing = (txt.isna() | txt.str.lower().isin(_MISSING_TOKENS)).to_numpy(dtype=bool)
+    missing = (txt.isna() | txt.str.lower().isin(list(missing_tokens))).to_numpy(dtype=bool)
     return txt.where(~missing), missing
 
 
 def _numeric(
-    s: pd.Series,
+    s: pd.Series, decimal: str = "."
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Parse numbers: (float64 values with NaN, missing mask, non-numeric-or-infinite mask)."""
+    """Parse numbers: (float64 values with NaN, missing mask, non-numeric-or-infinite mask).
+
+    With ``decimal=","`` a text value with exactly one comma and no dot (``50,85``) is read
+    with the comma as the decimal mark.
+    """
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.astype("Int64")
-    if pd.api.types.is_numeric_dtype(s.dtype):
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_complex_dtype(s.dtype):
         vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(vals)
         return vals, missing, np.isinf(vals)
     txt = s.astype("string").str.strip()
     missing = (txt.isna() | txt.str.lower().isin(_MISSING_TOKENS)).to_numpy(dtype=bool)
+    if decimal == ",":
+        comma = (txt.str.count(",") == 1) & ~txt.str.contains(".", regex=False)
+        txt = txt.where(~comma.fillna(False), txt.str.replace(",", ".", regex=False))
     num = pd.to_numeric(txt.where(~missing), errors="coerce")
     vals = pd.Series(num).to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~missing & ~np.isfinite(vals)
@@ -659,10 +950,11 @@ def _build(
     kind: str,
     crs: Any | None,
     access_profiles: Collection[str] | Mapping[str, Any] | None,
+    colocated_m: float = 0.0,
 ) -> pd.DataFrame:
     aliases = DEMAND_ALIASES if kind == "demand" else SITE_ALIASES
     id_col_name = "demand_id" if kind == "demand" else "site_id"
-    crs_flag = f"--{kind}-crs"
+    crs_flag = _flag(report, "crs")
     raw = loaded.frame
     n = len(raw)
     dup_cols = raw.columns[raw.columns.duplicated()]
@@ -672,7 +964,7 @@ def _build(
             "give every column a distinct name",
         )
         report.raise_if_any()
-    cols = {key: _find_column(raw.columns, names) for key, names in aliases.items()}
+    cols = _resolve_columns(raw.columns, aliases, report, has_geometry=loaded.geometry is not None)
     used: list[Any] = [c for c in cols.values() if c is not None]
 
     # --- required columns ---------------------------------------------------------
@@ -704,9 +996,9 @@ def _build(
     # --- coordinates ---------------------------------------------------------------
     lat, lon = _coordinates(loaded, cols, report, crs, crs_flag)
 
-    # --- name --------------------------------------------------------------------------
+    # --- name (text: only an empty cell is missing) ------------------------------------
     if cols["name"] is not None:
-        names, name_missing = _text(raw[cols["name"]])
+        names, name_missing = _text(raw[cols["name"]], missing_tokens=("",))
         names = names.where(~name_missing, ids)
     else:
         names = ids
@@ -714,7 +1006,7 @@ def _build(
     out: dict[str, Any] = {id_col_name: ids, "lat": lat, "lon": lon}
     if kind == "demand":
         if cols["population"] is not None:
-            out["population"] = _population(raw[cols["population"]], report)
+            out["population"] = _population(raw[cols["population"]], report, loaded.decimal)
         out["name"] = names
         if cols["access"] is not None:
             out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles))
@@ -723,7 +1015,7 @@ def _build(
         out["tier"] = _tier(raw, cols["tier"])
         out["required"] = _required(raw, cols["required"], report)
         if cols["cost"] is not None:
-            out["cost"] = _cost(raw[cols["cost"]], report)
+            out["cost"] = _cost(raw[cols["cost"]], report, loaded.decimal)
 
     report.raise_if_any()
 
@@ -740,7 +1032,76 @@ def _build(
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
     result.index = pd.RangeIndex(len(result))
     logger.info("read %d %s rows from %s", len(result), kind, report.source)
+    if kind == "sites":
+        _warn_colocated(result, colocated_m, report)
+        result.attrs["colocated_m"] = float(colocated_m)
     return result
+
+
+def _resolve_columns(
+    columns: pd.Index,
+    aliases: Mapping[str, tuple[str, ...]],
+    report: _Report,
+    *,
+    has_geometry: bool,
+) -> dict[str, Any | None]:
+    """The input column of each canonical field; ambiguous matches are reported.
+
+    Two columns matching one field (``LAT`` and ``lat``, ``lat`` and ``latitude``, two
+    population columns) are refused, except for ``name`` where a second *alias* (``name``
+    and ``city``) is fine (the first alias wins) and only a case-only clash is refused.
+    Latitude/longitude columns of a vector file are not used (the geometry is), so they
+    may clash.
+    """
+    cols: dict[str, Any | None] = {}
+    for key, names in aliases.items():
+        matches = [c for c in columns if str(c).strip().lower() in names]
+        cols[key] = _find_column(columns, names)
+        if len(matches) < 2 or (has_geometry and key in ("lat", "lon")):
+            continue
+        if key == "name":
+            lowered = [str(c).strip().lower() for c in matches]
+            if len(set(lowered)) == len(lowered):
+                continue
+            matches = [c for c, low in zip(matches, lowered, strict=True)
+                       if lowered.count(low) > 1]
+        both = "both" if len(matches) == 2 else "all"
+        report.add(
+            f"columns {_format_values(matches)} {both} look like {key} (looked for: "
+            f"{', '.join(names)}; case does not matter); which one to use is ambiguous",
+            "rename or drop all but one of them",
+        )
+    return cols
+
+
+def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) -> None:
+    """Log a warning naming candidate pairs within ``colocated_m`` metres of each other."""
+    if not colocated_m > 0 or len(sites) < 2:
+        return
+    from .geo import colocated_pairs
+
+    pairs, distance_m = colocated_pairs(sites["lat"], sites["lon"], colocated_m)
+    if not len(pairs):
+        return
+    ids = sites["site_id"].to_numpy(dtype=object)
+    shown = 3
+    examples = ", ".join(
+        f"{ids[i]!r} and {ids[j]!r} ({d:.0f} m)"
+        for (i, j), d in zip(pairs[:shown].tolist(), distance_m[:shown].tolist(), strict=True)
+    )
+    more = f" and {len(pairs) - shown} more" if len(pairs) > shown else ""
+    logger.warning(
+        "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
+        "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "
+        "merge them into one candidate (or silence this with colocated_m=0 / "
+        "--colocated-m 0 if they really fail independently)",
+        report.source,
+        len(pairs),
+        " is" if len(pairs) == 1 else "s are",
+        colocated_m,
+        examples,
+        more,
+    )
 
 
 def _ids(
@@ -754,7 +1115,7 @@ def _ids(
         if parts:
             pieces = []
             for col, width in parts:
-                txt, _ = _text(raw[col])
+                txt, _ = _text(raw[col], missing_tokens=("",))
                 txt = txt.fillna("")
                 digits = txt.str.fullmatch(r"\d+").fillna(False)
                 pieces.append(txt.where(~digits, txt.str.zfill(width)))
@@ -773,7 +1134,20 @@ def _ids(
     if id_col is None:
         logger.info("%s: no id column; using 1-based row numbers as %s", report.source, label)
         return pd.Series(np.arange(1, n + 1).astype(str), dtype="string")
-    ids, missing = _text(raw[id_col])
+    column = raw[id_col]
+    if pd.api.types.is_float_dtype(column.dtype):
+        vals = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(vals)
+        inexact = finite & (np.abs(np.where(finite, vals, 0.0)) >= _EXACT_FLOAT_INT)
+        if inexact.any():
+            report.add(
+                f"{label} values in column {str(id_col)!r} are floating-point numbers of "
+                f"2**53 or more ({_raw_values(column, inexact)}): their last digits are "
+                "already lost (JSON numbers and float columns hold about 16 digits)",
+                "store the ids as text (quoted strings), or drop the id column to number rows",
+                inexact,
+            )
+    ids, missing = _text(column, missing_tokens=("",))
     return _check_ids(ids, missing, report, label)
 
 
@@ -810,8 +1184,8 @@ def _coordinates(
         return _geometry_coordinates(loaded.geometry, report, crs, crs_flag)
     if cols["lat"] is None or cols["lon"] is None:
         return nan, nan.copy()
-    lat, lat_missing, lat_bad = _numeric(raw[cols["lat"]])
-    lon, lon_missing, lon_bad = _numeric(raw[cols["lon"]])
+    lat, lat_missing, lat_bad = _numeric(raw[cols["lat"]], loaded.decimal)
+    lon, lon_missing, lon_bad = _numeric(raw[cols["lon"]], loaded.decimal)
     missing = lat_missing | lon_missing
     if missing.any():
         report.add(
@@ -829,9 +1203,51 @@ def _coordinates(
     src = _parse_crs(crs, report)
     if crs is not None and src is None:
         return lat, lon  # invalid CRS already reported; range checks would mislead
+    valid = ~(missing | lat_bad | lon_bad)
+    _check_degree_like(lon, lat, valid, src, report,
+                       f"drop {crs_flag} (degrees are the default) or use {crs_flag} EPSG:4326")
     lon, lat, transformed = _to_lonlat(lon, lat, src)
-    _check_ranges(lat, lon, ~(missing | lat_bad | lon_bad), report, transformed, crs_flag)
+    _check_ranges(lat, lon, valid, report, transformed, crs_flag)
     return lat, lon
+
+
+def _check_degree_like(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    valid: npt.NDArray[np.bool_],
+    src: Any | None,
+    report: _Report,
+    fix: str,
+) -> None:
+    """Degrees declared in a projected CRS: refused if at least half the points, else logged.
+
+    Under a projected CRS (metres, feet) a point with ``|x|`` and ``|y|`` below
+    :data:`DEGREE_LIKE_MAX` lies within a few hundred units of the CRS origin -- for
+    EPSG:3857 at about lat/lon 0/0 in the Gulf of Guinea -- which is where lat/lon degrees
+    read as metres end up.
+    """
+    if src is None or not getattr(src, "is_projected", False):
+        return
+    ok = valid & np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return
+    tiny = ok & (np.abs(np.where(ok, x, np.inf)) < DEGREE_LIKE_MAX) & (
+        np.abs(np.where(ok, y, np.inf)) < DEGREE_LIKE_MAX
+    )
+    if not tiny.any():
+        return
+    unit = str(src.axis_info[0].unit_name) if src.axis_info else "unit"
+    units = unit[:-4] + "feet" if unit.endswith("foot") else unit + "s"
+    what = (
+        f"coordinates look like degrees, not {src.to_string()} {units}: |x| and |y| are "
+        f"below {DEGREE_LIKE_MAX:g} {units}, i.e. within a few hundred {units} of the CRS "
+        "origin (for EPSG:3857 at about lat 0, lon 0)"
+    )
+    if tiny.sum() * 2 >= ok.sum():
+        report.add(f"{int(tiny.sum())} of {int(ok.sum())} " + what, fix, tiny)
+    else:
+        rows = np.flatnonzero(tiny) + 1
+        logger.warning("%s: %s (%s). %s", report.source, what, format_rows(rows), fix)
 
 
 def _geometry_coordinates(
@@ -848,15 +1264,12 @@ def _geometry_coordinates(
             "or drop those features",
             absent,
         )
-    pts = shapely.point_on_surface(np.where(absent, None, arr))
-    x = np.asarray(shapely.get_x(pts), dtype=np.float64)
-    y = np.asarray(shapely.get_y(pts), dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-
-    src = geom.crs
+    own_crs = geom.crs
+    src = own_crs
     if src is None and crs is not None:
         src = _parse_crs(crs, report)
         if src is None:
+            x, y = _representative_xy(np.where(absent, None, arr), wrap=False)
             return y, x
     elif src is not None and crs is not None:
         logger.warning(
@@ -865,6 +1278,16 @@ def _geometry_coordinates(
             src.to_string(),
             crs,
         )
+    x, y = _representative_xy(np.where(absent, None, arr),
+                              wrap=src is None or bool(src.is_geographic))
+    ok = np.isfinite(x) & np.isfinite(y)
+    _check_degree_like(
+        x, y, ok, src, report,
+        f"drop {crs_flag} (degrees are the default) or use {crs_flag} EPSG:4326"
+        if own_crs is None
+        else f"the file declares {src.to_string()}: re-save it with its true CRS "
+        "(EPSG:4326 for lon/lat degrees)",
+    )
     if src is None:
         in_range = np.all(np.abs(y[ok]) <= 90) and np.all(np.abs(x[ok]) <= 180)
         if in_range:
@@ -875,8 +1298,55 @@ def _geometry_coordinates(
                 stacklevel=5,
             )
     lon, lat, transformed = _to_lonlat(x, y, src)
-    _check_ranges(lat, lon, ok, report, transformed, crs_flag)
+    _check_ranges(lat, lon, ok, report, transformed, crs_flag, from_geometry=True)
     return lat, lon
+
+
+def _representative_xy(
+    arr: npt.NDArray[np.object_], *, wrap: bool
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """x, y of a point inside each geometry (NaN for a missing one), vectorised.
+
+    With ``wrap`` (longitude/latitude coordinates) a geometry spanning more than 180
+    degrees of longitude whose span shrinks when negative longitudes are shifted by +360
+    (it crosses the antimeridian, e.g. a Fiji polygon from 179 to -179) gets its point
+    from the shifted geometry, shifted back to [-180, 180).
+    """
+    import shapely
+
+    try:
+        pts = shapely.point_on_surface(arr)
+    except shapely.errors.GEOSException:
+        pts = shapely.point_on_surface(shapely.make_valid(arr))
+    x = np.asarray(shapely.get_x(pts), dtype=np.float64)
+    y = np.asarray(shapely.get_y(pts), dtype=np.float64)
+    if not wrap or not len(arr):
+        return x, y
+    xmin, _, xmax, _ = np.asarray(shapely.bounds(arr), dtype=np.float64).reshape(-1, 4).T
+    with np.errstate(invalid="ignore"):
+        wide = (xmax - xmin) > 180.0
+    if not wide.any():
+        return x, y
+    idx = np.flatnonzero(wide)
+
+    def east(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out = coords.copy()
+        out[:, 0] = np.where(out[:, 0] < 0, out[:, 0] + 360.0, out[:, 0])
+        return out
+
+    shifted = shapely.transform(arr[idx], east)
+    sxmin, _, sxmax, _ = np.asarray(shapely.bounds(shifted), dtype=np.float64).reshape(-1, 4).T
+    better = (sxmax - sxmin) < (xmax - xmin)[idx]
+    if not better.any():
+        return x, y
+    try:
+        spts = shapely.point_on_surface(shifted[better])
+    except shapely.errors.GEOSException:
+        spts = shapely.point_on_surface(shapely.make_valid(shifted[better]))
+    sx = np.asarray(shapely.get_x(spts), dtype=np.float64)
+    x[idx[better]] = (sx + 180.0) % 360.0 - 180.0
+    y[idx[better]] = np.asarray(shapely.get_y(spts), dtype=np.float64)
+    return x, y
 
 
 def _check_ranges(
@@ -886,6 +1356,8 @@ def _check_ranges(
     report: _Report,
     transformed_from: str | None,
     crs_flag: str,
+    *,
+    from_geometry: bool = False,
 ) -> None:
     """Out-of-range, swapped and projected-metres checks on valid (parsed) rows.
 
@@ -926,6 +1398,14 @@ def _check_ranges(
         bad_lon &= ~projected
     rest = finite & ~projected
     swapped = bad_lat.any() and np.all(abs_lon[rest] <= 90) and np.all(abs_lat[rest] <= 180)
+    if swapped and from_geometry:
+        report.add(
+            "geometry coordinates look swapped (y holds values outside [-90, 90] while every "
+            "x would be a valid latitude)",
+            "write the geometries as (x=longitude, y=latitude)",
+            bad_lat,
+        )
+        return
     if swapped:
         report.add(
             "lat and lon columns look swapped (latitudes outside [-90, 90] while every "
@@ -948,8 +1428,8 @@ def _check_ranges(
         )
 
 
-def _population(s: pd.Series, report: _Report) -> npt.NDArray[np.float64]:
-    vals, missing, bad = _numeric(s)
+def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
+    vals, missing, bad = _numeric(s, decimal)
     if missing.any():
         report.add(
             f"population is missing/empty (NaN) in column {str(s.name)!r}",
@@ -962,12 +1442,30 @@ def _population(s: pd.Series, report: _Report) -> npt.NDArray[np.float64]:
             "use plain numbers (no thousands separators, units or text)",
             bad,
         )
-    negative = np.nan_to_num(vals, nan=0.0) < 0
+    known = np.nan_to_num(vals, nan=0.0)
+    negative = known < 0
     if negative.any():
         report.add(
             "population is negative",
             "population must be >= 0; fix or drop those rows",
             negative,
+        )
+    huge = known > MAX_POPULATION_PER_POINT
+    if huge.any():
+        report.add(
+            f"population above {MAX_POPULATION_PER_POINT:.0e} people at one point (more than "
+            f"the world's population): {_raw_values(s, huge)}",
+            "check the column holds people (not a density, an id or a sum in another unit), "
+            "or fix/drop those rows",
+            huge,
+        )
+    total = float(np.sum(np.clip(known, 0.0, MAX_POPULATION_PER_POINT)))
+    if not huge.any() and total > MAX_POPULATION_TOTAL:
+        report.add(
+            f"total population {total:.3g} is above {MAX_POPULATION_TOTAL:.0e} people (over "
+            "100 times the world's population)",
+            "check the column holds people and that points are not repeated (overlapping "
+            "layers or duplicated rows)",
         )
     return vals
 
@@ -1019,8 +1517,8 @@ def _required(raw: pd.DataFrame, col: Any | None, report: _Report) -> npt.NDArra
     return is_true
 
 
-def _cost(s: pd.Series, report: _Report) -> npt.NDArray[np.float64]:
-    vals, missing, bad = _numeric(s)
+def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
+    vals, missing, bad = _numeric(s, decimal)
     if missing.any():
         report.add(
             "cost is missing/empty (NaN)",
@@ -1033,7 +1531,36 @@ def _cost(s: pd.Series, report: _Report) -> npt.NDArray[np.float64]:
             "use plain positive numbers (no currency symbols or thousands separators)",
             bad,
         )
-    nonpos = np.nan_to_num(vals, nan=1.0) <= 0
+    known = np.nan_to_num(vals, nan=1.0)
+    nonpos = known <= 0
     if nonpos.any():
         report.add("cost is <= 0", "costs must be > 0", nonpos)
+    tiny = ~nonpos & (known < MIN_COST)
+    if tiny.any():
+        report.add(
+            f"cost below {MIN_COST:g}: {_raw_values(s, tiny)} (the solver's tolerances would "
+            "treat such costs as zero)",
+            "express costs in a smaller unit (e.g. currency units, not millions)",
+            tiny,
+        )
+    huge = known > MAX_COST
+    if huge.any():
+        report.add(
+            f"cost above {MAX_COST:.0e}: {_raw_values(s, huge)}",
+            "express costs in a larger unit (e.g. thousands) or fix those rows",
+            huge,
+        )
+    ok = ~nonpos & ~tiny & ~huge & ~missing & ~bad
+    if ok.sum() > 1:
+        low = float(known[ok].min())
+        spread = ok & (known > low * MAX_COST_RATIO)
+        if spread.any():
+            row_low = int(np.flatnonzero(ok & (known == low))[0]) + 1
+            report.add(
+                f"costs span more than {MAX_COST_RATIO:.0e} to 1 (lowest {low:g} at row "
+                f"{row_low}), beyond what the solver handles reliably: "
+                f"{_raw_values(s, spread)}",
+                "check for typos or mixed units; give costs within a 1e9 range",
+                spread,
+            )
     return vals

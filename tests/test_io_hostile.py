@@ -1,0 +1,413 @@
+"""Hostile-input review of coverage.io: one test (or more) per defect found.
+
+Each test failed before its fix; the item numbers are those of the review.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import DATA
+
+from coverage.errors import InputValidationError
+from coverage.geo import colocated_pairs
+from coverage.io import (
+    MAX_COST_RATIO,
+    MAX_POPULATION_PER_POINT,
+    as_demand,
+    as_sites,
+    read_demand,
+    read_sites,
+)
+
+EXE = str(Path(sys.executable).with_name("edge-coverage"))
+
+
+def run(*args):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def raises_with(func, *args, match: list[str], **kwargs) -> str:
+    with pytest.raises(InputValidationError) as info:
+        func(*args, **kwargs)
+    msg = str(info.value)
+    for needle in match:
+        assert needle in msg, f"{needle!r} not in message:\n{msg}"
+    assert "Fix:" in msg
+    return msg
+
+
+# --------------------------------------------------------------------------------------
+# 1. Degrees declared as metres
+# --------------------------------------------------------------------------------------
+
+
+def test_degrees_declared_as_3857_are_refused(tmp_path):
+    path = write(tmp_path / "deg.csv", "id,lat,lon,population\na,40.4,-3.7,5\nb,41.4,2.2,6\n")
+    raises_with(read_demand, path, crs="EPSG:3857",
+                match=["deg.csv", "look like degrees", "rows 1, 2",
+                       "drop --demand-crs", "EPSG:4326"])
+    raises_with(read_sites, path, crs="EPSG:32630", match=["--candidates-crs"])
+
+
+def test_a_few_degree_like_points_in_metres_are_warned_about(tmp_path, caplog):
+    x = np.array([-411_000.0, 242_000.0, 2.2, -400_000.0])
+    y = np.array([4_930_000.0, 5_070_000.0, 41.4, 4_900_000.0])
+    df = pd.DataFrame({"x": x, "y": y, "population": 1.0})
+    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+        out = as_demand(df, crs="EPSG:3857")
+    assert len(out) == 4
+    assert "look like degrees" in caplog.text and "row 3" in caplog.text
+
+
+def test_vector_file_declaring_metres_with_degrees_is_refused(tmp_path):
+    gdf = gpd.GeoDataFrame({"population": [1, 2]},
+                           geometry=[shapely.Point(-3.7, 40.4), shapely.Point(2.2, 41.4)],
+                           crs="EPSG:3857")
+    path = tmp_path / "wrong_crs.gpkg"
+    gdf.to_file(path, driver="GPKG")
+    raises_with(read_demand, path, match=["look like degrees", "re-save it with its true CRS"])
+
+
+def test_cli_degrees_as_metres_exit_2(tmp_path):
+    path = write(tmp_path / "deg.csv", "id,lat,lon,population\na,40.4,-3.7,5\nb,41.4,2.2,6\n")
+    out = tmp_path / "o"
+    r = run("plan", "--demand", path, "--demand-crs", "EPSG:3857",
+            "--candidates", DATA / "west_candidates.csv", "--out", out)
+    assert r.returncode == 2 and "look like degrees" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+# --------------------------------------------------------------------------------------
+# 2. Multi-layer vector files
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_layers(tmp_path) -> Path:
+    path = tmp_path / "both.gpkg"
+    sites = gpd.GeoDataFrame({"site_id": ["s1", "s2"]},
+                             geometry=[shapely.Point(-118.2, 34.0), shapely.Point(-117.2, 32.7)],
+                             crs=4326)
+    demand = gpd.GeoDataFrame({"population": [10, 20, 30]},
+                              geometry=[shapely.Point(-118.3, 34.1), shapely.Point(-117.1, 32.8),
+                                        shapely.Point(-118.0, 33.9)], crs=4326)
+    sites.to_file(path, layer="sites", driver="GPKG")
+    demand.to_file(path, layer="demand", driver="GPKG")
+    return path
+
+
+def test_multi_layer_without_layer_is_refused(two_layers):
+    raises_with(read_demand, two_layers,
+                match=["both.gpkg", "2 layers", "'sites' (Point)", "'demand' (Point)",
+                       "--demand-layer NAME"])
+    raises_with(read_sites, two_layers, match=["--candidates-layer NAME"])
+
+
+def test_layer_picks_the_layer(two_layers):
+    assert read_demand(two_layers, layer="demand")["population"].tolist() == [10, 20, 30]
+    assert read_sites(two_layers, layer="sites")["site_id"].tolist() == ["s1", "s2"]
+
+
+def test_unknown_layer_lists_the_layers(two_layers, tmp_path):
+    raises_with(read_demand, two_layers, layer="people",
+                match=["layer 'people' not found", "'sites'", "'demand'"])
+    csv = write(tmp_path / "d.csv", "lat,lon,population\n1,1,1\n")
+    raises_with(read_demand, csv, layer="demand", match=["has no layers", "--demand-layer"])
+
+
+def test_cli_layers(two_layers, tmp_path):
+    out = tmp_path / "o"
+    r = run("plan", "--demand", two_layers, "--candidates", two_layers, "--out", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
+    assert "--demand-layer NAME" in r.stderr and "--candidates-layer NAME" in r.stderr
+    r = run("plan", "--demand", two_layers, "--demand-layer", "demand",
+            "--candidates", two_layers, "--candidates-layer", "sites", "--failures", 0,
+            "--budget-ms", 60, "--no-map", "--no-report", "--no-gis", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert (out / "summary.json").exists()
+
+
+# --------------------------------------------------------------------------------------
+# 3. Ids are text
+# --------------------------------------------------------------------------------------
+
+
+def test_na_like_ids_and_names_are_text(tmp_path):
+    path = write(tmp_path / "ids.csv",
+                 "id,lat,lon,population,name\nNA,1,1,1,NA\nNone,1,2,1,None\nnull,1,3,1,null\n"
+                 "nan,1,4,1,\n,1,5,1,x\n")
+    raises_with(read_demand, path, match=["demand_id is missing/empty (row 5)"])
+    df = read_demand(write(tmp_path / "ok.csv", path.read_text().rsplit("\n", 2)[0] + "\n"))
+    assert df["demand_id"].tolist() == ["NA", "None", "null", "nan"]
+    assert df["name"].tolist() == ["NA", "None", "null", "nan"]  # empty name -> id
+
+
+def test_ids_beyond_64_bits_survive(tmp_path):
+    big = ["18446744073709551616", "12345678901234567890", "99999999999999999999999"]
+    path = write(tmp_path / "big.csv", "id,lat,lon,population\n"
+                 + "".join(f"{b},1,{i},1\n" for i, b in enumerate(big)))
+    assert read_sites(path)["site_id"].tolist() == big
+    df = as_demand(pd.DataFrame({"id": [2**64, 2**70], "lat": [1, 2], "lon": [1, 2],
+                                 "population": [1, 1]}))
+    assert df["demand_id"].tolist() == [str(2**64), str(2**70)]
+
+
+def test_float_ids_that_lost_digits_are_refused(tmp_path):
+    path = tmp_path / "big.geojson"
+    path.write_text('{"type":"FeatureCollection","features":['
+                    '{"type":"Feature","properties":{"id":18446744073709551616,"population":1},'
+                    '"geometry":{"type":"Point","coordinates":[1,2]}}]}')
+    raises_with(read_demand, path, match=["2**53", "store the ids as text"])
+    df = as_sites(pd.DataFrame({"id": [1.0, 2.0, np.inf], "lat": [1, 2, 3], "lon": [1, 2, 3]}),
+                  colocated_m=0)
+    assert df["site_id"].tolist() == ["1", "2", "inf"]
+
+
+# --------------------------------------------------------------------------------------
+# 4. Ambiguous columns
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header,names", [
+    ("id,LAT,lat,lon,population", "'LAT', 'lat'"),
+    ("id,lat,latitude,lon,population", "'lat', 'latitude'"),
+    ("id,lat,lon,lng,population", "'lon', 'lng'"),
+    ("id,lat,lon,population,pop", "'population', 'pop'"),
+    ("id,ID,lat,lon,population", "'id', 'ID'"),
+    ("id,lat,lon,population,Name,name", "'Name', 'name'"),
+])
+def test_ambiguous_columns_are_refused(tmp_path, header, names):
+    n = header.count(",") + 1
+    path = write(tmp_path / "amb.csv", header + "\n" + ",".join(["1"] * n) + "\n")
+    raises_with(read_demand, path, match=["amb.csv", names, "ambiguous", "rename or drop"])
+
+
+def test_ambiguous_columns_of_an_h3_table_are_refused(tmp_path):
+    path = write(tmp_path / "h3.csv", "h3,population,pop\n8928308280fffff,1,2\n")
+    raises_with(read_demand, path, match=["'population', 'pop'", "ambiguous"])
+
+
+def test_name_and_city_are_not_ambiguous(tmp_path):
+    path = write(tmp_path / "nc.csv", "id,lat,lon,population,name,city\na,1,1,1,N,C\n")
+    df = read_demand(path)
+    assert df["name"].tolist() == ["N"] and df["city"].tolist() == ["C"]
+
+
+# --------------------------------------------------------------------------------------
+# 5. CSV dialects
+# --------------------------------------------------------------------------------------
+
+
+def test_semicolon_csv_with_decimal_commas_is_read(tmp_path, caplog):
+    path = write(tmp_path / "semi.csv",
+                 "id;lat;lon;population;name\na;50,85;4,35;1000;Brussel, centrum\nb;51.2;4.4;7;x\n")
+    with caplog.at_level(logging.INFO, logger="coverage.io"):
+        df = read_demand(path)
+    assert df["lat"].tolist() == [50.85, 51.2] and df["lon"].tolist() == [4.35, 4.4]
+    assert df["name"].tolist() == ["Brussel, centrum", "x"]
+    assert "separated by ';'" in caplog.text
+
+
+def test_trailing_comma_on_every_line_is_ignored(tmp_path, caplog):
+    for header in ("id,lat,lon,population", "id,lat,lon,population,"):
+        path = write(tmp_path / "trail.csv", f"{header}\na,1,2,3,\nb,1,3,4,\n")
+        with caplog.at_level(logging.INFO, logger="coverage.io"):
+            df = read_demand(path)
+        assert df["demand_id"].tolist() == ["a", "b"] and df["population"].tolist() == [3, 4]
+        assert list(df.columns) == ["demand_id", "lat", "lon", "population", "name"]
+        assert "ends with ','" in caplog.text
+
+
+def test_rows_longer_than_the_header_are_refused(tmp_path):
+    path = write(tmp_path / "long.csv", "id,lat,lon,population\na,1,2,3,x\nb,1,3,4,y\n")
+    raises_with(read_demand, path, match=["more field(s) than the header", "header"])
+    path = write(tmp_path / "ragged.csv", "id,lat,lon,population\na,1,2,3\nb,1,3,4,y\n")
+    raises_with(read_demand, path, match=["line 3 has 5 fields but the header has 4"])
+
+
+# --------------------------------------------------------------------------------------
+# 6. NUL bytes anywhere
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_nul_byte_far_into_the_file(tmp_path, gz):
+    body = b"id,lat,lon,population\n" + b"".join(
+        b"r%d,1,%d,1\n" % (i, i % 170) for i in range(3000))
+    data = body + b"x,1\x00,1,1\n"
+    path = tmp_path / ("nul.csv.gz" if gz else "nul.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    raises_with(read_demand, path,
+                match=[path.name, f"NUL byte at {'decompressed ' if gz else ''}byte "
+                       f"{len(body) + 3}", "line 3002"])
+
+
+def test_utf16_is_named(tmp_path):
+    path = tmp_path / "u16.csv"
+    path.write_bytes("lat,lon,population\n1,1,1\n".encode("utf-16"))
+    raises_with(read_demand, path, match=["UTF-16", "UTF-8"])
+
+
+# --------------------------------------------------------------------------------------
+# 7. Antimeridian
+# --------------------------------------------------------------------------------------
+
+
+def test_antimeridian_polygon_stays_in_the_pacific(tmp_path):
+    fiji = shapely.Polygon([(179.0, -17.0), (-179.0, -17.0), (-179.0, -16.0), (179.0, -16.0)])
+    aleutian = shapely.MultiPolygon([
+        shapely.box(172.0, 52.0, 180.0, 53.0), shapely.box(-180.0, 52.0, -176.0, 53.0)])
+    ordinary = shapely.box(10.0, 50.0, 12.0, 51.0)
+    gdf = gpd.GeoDataFrame({"population": [1, 2, 3]}, geometry=[fiji, aleutian, ordinary],
+                           crs=4326)
+    path = tmp_path / "pacific.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    df = read_demand(path)
+    assert abs(abs(df["lon"][0]) - 180.0) < 1.01 and -17 < df["lat"][0] < -16
+    assert abs(df["lon"][1]) > 170 and 52 < df["lat"][1] < 53
+    assert 10 < df["lon"][2] < 12
+    assert df["lon"].between(-180, 180).all()
+
+
+# --------------------------------------------------------------------------------------
+# 8. Plausibility limits
+# --------------------------------------------------------------------------------------
+
+
+def test_absurd_populations_are_refused_in_memory():
+    df = pd.DataFrame({"lat": [1, 2, 3], "lon": [1, 2, 3], "population": [1.7e308, 1e300, 5]})
+    raises_with(as_demand, df, match=["population above 1e+10", "rows 1, 2"])
+    ok = as_demand(df.assign(population=[MAX_POPULATION_PER_POINT, 0, 5]))
+    assert ok["population"].max() == MAX_POPULATION_PER_POINT
+
+
+def test_total_population_limit():
+    df = pd.DataFrame({"lat": np.linspace(0, 10, 200), "lon": 1.0, "population": 9e9})
+    raises_with(as_demand, df, match=["total population", "above 1e+12"])
+
+
+def test_absurd_costs_are_refused(tmp_path):
+    path = write(tmp_path / "c.csv",
+                 "site_id,lat,lon,cost\na,1,1,1e13\nb,2,2,1\nc,3,3,5e9\nd,4,4,1e-9\n")
+    raises_with(read_sites, path, match=["cost above 1e+12", "row 1", "cost below 1e-06", "row 4",
+                                         "span more than 1e+09", "row 3"])
+    sites = pd.DataFrame({"lat": [1, 2], "lon": [1, 2], "cost": [1.0, MAX_COST_RATIO]})
+    assert as_sites(sites)["cost"].tolist() == [1.0, MAX_COST_RATIO]
+
+
+def test_plan_sites_validates_the_limits():
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"lat": [34.0], "lon": [-118.0], "population": [1e300]})
+    sites = pd.DataFrame({"lat": [34.0], "lon": [-118.0]})
+    with pytest.raises(InputValidationError, match="population above"):
+        plan_sites(demand, sites, failures=0)
+
+
+# --------------------------------------------------------------------------------------
+# 9. Co-located candidates
+# --------------------------------------------------------------------------------------
+
+
+def test_colocated_pairs_detector():
+    lat = np.array([40.0, 40.001, 40.0, 41.0, 41.0])
+    lon = np.array([-3.0, -3.0, -3.002, -3.0, -3.0])
+    pairs, d = colocated_pairs(lat, lon, 300)
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 2], [3, 4]]
+    assert np.allclose(d[[0, 3]], [111.2, 0.0], atol=0.5)
+    assert len(colocated_pairs(lat, lon, 0)[0]) == 0
+    assert len(colocated_pairs(lat, lon, 150)[0]) == 2
+
+
+def test_colocated_candidates_are_warned_about_once(tmp_path, caplog):
+    path = write(tmp_path / "s.csv", "site_id,lat,lon\na,40,-3\nb,40.001,-3\nc,45,-3\n")
+    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+        sites = read_sites(path)
+        as_sites(sites)  # plan_sites validates again: no second warning
+    assert caplog.text.count("within 300 m") == 1
+    assert "1 candidate pair is within 300 m" in caplog.text
+    assert "'a' and 'b' (111 m)" in caplog.text
+    assert "merge them" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+        read_sites(path, colocated_m=0)
+        read_sites(path, colocated_m=100)
+        as_sites(pd.read_csv(path), colocated_m=50)
+    assert "within" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+        as_sites(pd.read_csv(path))
+    assert "within 300 m" in caplog.text
+
+
+def test_cli_colocated_option(tmp_path):
+    path = write(tmp_path / "s.csv", "site_id,lat,lon\na,34.05,-118.25\nb,34.051,-118.25\n"
+                 "c,32.72,-117.16\n")
+    base = ("plan", "--demand", DATA / "west_demand.csv", "--candidates", path,
+            "--failures", 0, "--budget-ms", 100, "--no-map", "--no-report", "--no-gis")
+    r = run(*base, "--out", tmp_path / "a")
+    assert "1 candidate pair is within 300 m" in r.stderr, r.stderr
+    r = run(*base, "--colocated-m", 0, "--out", tmp_path / "b")
+    assert "candidate pair" not in r.stderr
+    r = run(*base, "--colocated-m", -1, "--out", tmp_path / "c")
+    assert r.returncode == 2 and "--colocated-m" in r.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Found by fuzzing (tests/test_fuzz_inputs.py)
+# --------------------------------------------------------------------------------------
+
+
+def test_fuzz_duplicate_csv_header_names_are_refused(tmp_path):
+    # pandas renames the second 'h3' to 'h3.1', which hid the duplicate
+    path = write(tmp_path / "dup.csv", "lat,lon,population,lat\n1,1,1,2\n")
+    raises_with(read_demand, path, match=["duplicate column names 'lat'"])
+
+
+def test_fuzz_h3_ids_that_are_negative_numbers(tmp_path):
+    path = tmp_path / "h3.geojson"
+    path.write_text('{"type": "Feature", "properties": {"population": 1, "h3": -1}, '
+                    '"geometry": {"type": "Point", "coordinates": [0.0, 0.0]}}')
+    raises_with(read_demand, path, match=["not valid H3 cell ids"])
+
+
+def test_fuzz_reader_chatter_is_logged_not_warned(tmp_path, caplog):
+    path = tmp_path / "ids.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": ['
+                    '{"type": "Feature", "properties": {"id": 0, "population": 1}, '
+                    '"geometry": {"type": "Point", "coordinates": [1.0, 1.0]}}, '
+                    '{"type": "Feature", "properties": {"id": 0, "population": 1}, '
+                    '"geometry": {"type": "Point", "coordinates": [2.0, 2.0]}}]}')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a GDAL RuntimeWarning used to escape
+        with pytest.raises(InputValidationError, match="duplicate demand_id"):
+            read_demand(path)
+
+
+def test_fuzz_swapped_geometry_message_names_the_geometry(tmp_path):
+    gdf = gpd.GeoDataFrame({"population": [1, 2]},
+                           geometry=[shapely.Point(40, -100), shapely.Point(45, -120)], crs=4326)
+    path = tmp_path / "swapped.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    raises_with(read_demand, path, match=["geometry coordinates look swapped", "x=longitude"])
+
+
+def test_fuzz_rows_with_extra_values_are_named(tmp_path):
+    path = write(tmp_path / "extra.csv", "id,lat,lon,population\na,1,2,3,\nb,1,3,4,y\n")
+    raises_with(read_demand, path, match=["more field(s) than the header", "(row 2)"])
