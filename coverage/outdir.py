@@ -47,8 +47,8 @@ from .errors import InputValidationError, OutputWriteError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MARKER", "OutputDir", "check_output_dir", "swap_dir", "fsync_tree",
-           "write_atomic"]
+__all__ = ["MARKER", "OutputDir", "check_output_dir", "read_marker", "swap_dir", "fsync_tree",
+           "write_atomic", "write_error_message"]
 
 MARKER = ".edge-coverage.json"
 """Name of the marker file in every directory the tool wrote."""
@@ -543,7 +543,7 @@ class OutputDir:
                    "files": sorted(owned)}
             write_atomic(self.path / MARKER, json.dumps(doc, indent=2) + "\n")
         except OSError as exc:
-            raise OutputWriteError(_write_message(self.path, exc)) from exc
+            raise OutputWriteError(write_error_message(self.path, exc)) from exc
         self.committed = True
         return self.path
 
@@ -578,7 +578,7 @@ class OutputDir:
                     _link_or_copy(src, staging / name)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise OutputWriteError(_write_message(staging, exc)) from exc
+            raise OutputWriteError(write_error_message(staging, exc)) from exc
         self.staging = staging
         return staging
 
@@ -617,7 +617,7 @@ class OutputDir:
                         f"they are in {staging})")
             swap_dir(staging, self.path)
         except OSError as exc:
-            raise OutputWriteError(_write_message(self.path, exc)) from exc
+            raise OutputWriteError(write_error_message(self.path, exc)) from exc
         self.staging = None
         self.committed = True
         self.files = set(files) | {MARKER}
@@ -632,7 +632,8 @@ def _link_or_copy(src: Any, dst: Any) -> Any:
     return dst
 
 
-def _write_message(path: Path, exc: OSError) -> str:
+def write_error_message(path: Path, exc: OSError) -> str:
+    """One sentence for a failed write: the path, the reason and a fix."""
     reason = exc.strerror or str(exc)
     where = exc.filename or path
     hint = {errno.ENOSPC: "the disk is full: free space or choose another directory",

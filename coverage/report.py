@@ -168,7 +168,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     PlanOutputs
     """
     from .errors import OutputWriteError
-    from .outdir import _write_message
+    from .outdir import write_error_message
 
     _check_format(assignment_format, report)
     d = Path(directory)
@@ -179,7 +179,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         try:
             write(d / name)
         except OSError as exc:
-            raise OutputWriteError(_write_message(d / name, exc)) from exc
+            raise OutputWriteError(write_error_message(d / name, exc)) from exc
         written.append(name)
 
     def optional(names: tuple[str, ...], write: Callable[[], Any]) -> None:
@@ -429,7 +429,7 @@ def write_report(plan_dir: str | Path) -> Path:
         The report could not be written.
     """
     from .errors import OutputWriteError
-    from .outdir import MARKER, OutputDir, _write_message, read_marker
+    from .outdir import MARKER, OutputDir, write_error_message, read_marker
     from .report_html import render_report
 
     d = Path(plan_dir)
@@ -450,7 +450,7 @@ def write_report(plan_dir: str | Path) -> Path:
         try:
             (staging / "report.html").write_text(page, encoding="utf-8")
         except OSError as exc:
-            raise OutputWriteError(_write_message(staging / "report.html", exc)) from exc
+            raise OutputWriteError(write_error_message(staging / "report.html", exc)) from exc
         path = od.commit(extra)
     logger.info("wrote %s", path / "report.html")
     return path / "report.html"
