@@ -429,7 +429,7 @@ def write_report(plan_dir: str | Path) -> Path:
         The report could not be written.
     """
     from .errors import OutputWriteError
-    from .outdir import MARKER, OutputDir, write_error_message, read_marker
+    from .outdir import MARKER, OutputDir, read_marker, write_error_message
     from .report_html import render_report
 
     d = Path(plan_dir)
