@@ -130,7 +130,9 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         :meth:`coverage.Plan.summary` or the content of ``summary.json`` (missing figures
         are shown as "n/a").
     access : str, optional
-        Access class named with the radius; ``parameters.access_default`` when omitted.
+        Access class named with the radius when the summary has no ``max_radius_access``
+        (the class of the largest radius present); ``parameters.access_default`` when
+        omitted too.
 
     Returns
     -------
@@ -150,7 +152,8 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     s = summary
     k_value = _finite(s.get("failures_tolerated"))
     k = int(k_value) if k_value is not None else 1
-    access = access or str((s.get("parameters") or {}).get("access_default", "default"))
+    access = str(s.get("max_radius_access") or access
+                 or (s.get("parameters") or {}).get("access_default", "default"))
     budget = _finite(s.get("budget_ms"))
     radius = _finite(s.get("max_radius_km"))
     lines = [

@@ -58,7 +58,8 @@ class Plan:
     model : LatencyModel
         Latency model used.
     budget_ms, percentile, failures_tolerated, radius_km
-        Run settings; ``radius_km`` is the budget radius of the default access class.
+        Run settings; ``radius_km`` is the largest budget radius over the access classes
+        present in the demand.
     info : dict
         The content of ``summary.json``.
     proposed : pandas.DataFrame
@@ -379,15 +380,16 @@ def plan_sites(
                    strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
                    aggregate_mode=aggregate_mode)
     budget_ms = float(budget_ms)
-    radius_km = model.radius_km(budget_ms, access, percentile)  # raises if infeasible at d=0
 
     t = time.perf_counter()
     demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
                        access_profiles=model.access_profiles_ms)
     sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
-    if "access" not in demand.columns:
+    if "access" not in demand.columns:  # the default class only fills a missing column
         demand = demand.assign(access=access)
     timings["validate_s"] = time.perf_counter() - t
+    # radius per access class present; raises when no class present can meet the budget
+    radius_km, radius_access = _largest_radius(demand, model, budget_ms, percentile)
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None:
@@ -438,7 +440,7 @@ def plan_sites(
                 "workers": len(client.scheduler_info().get("workers", {})),
                 "partitions": cluster_partitions(client, reach_partitions, len(demand))}
         n_cov = reach.n_covering()
-        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access)
+        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, radius_access)
         requirement = np.minimum(failures + 1, n_cov)
         say(f"solving: fewest sites with {failures + 1}-fold coverage "
             f"(HiGHS, limit {time_limit_s:g} s)")
@@ -471,7 +473,7 @@ def plan_sites(
         timings["reach_s"] = lazy.count_s
         timings["solve_s"] = time.perf_counter() - t - lazy.count_s
         timings["kmedian_s"] = 0.0
-        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access)
+        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, radius_access)
         cover = lazy.cover
         chosen = cover.sites
         kmed_status = "skipped (row generation: the k-median stage needs the reach matrix)"
@@ -507,7 +509,7 @@ def plan_sites(
                              percentile=percentile, failures=failures,
                              time_limit_s=min(30.0, time_limit_s))
     timings["proposals_s"] = time.perf_counter() - t
-    sites_out = _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile)
+    sites_out = _site_table(sites, chosen, demand_out, failures_df, radius_km)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     has_primary = demand_out["primary_site_id"].notna()
     w_primary = population[has_primary.to_numpy()]
@@ -550,6 +552,7 @@ def plan_sites(
         "coverage_by_k": coverage_by_k(n_cov, population, failures),
         "population_safe_by_failures": population_safe_by_failures(n_cov, population, failures),
         "max_radius_km": float(radius_km),
+        "max_radius_access": radius_access,
         "mean_latency_ms": mean_latency,
         "mean_latency_percentile_ms": (
             float(np.average(demand_out.loc[has_primary, "primary_latency_ms"],
@@ -608,6 +611,31 @@ def _estimate_pairs(demand, sites, model, budget_ms, percentile, sample: int = 4
     tree = BallTree(unit_xyz(sites["lat"], sites["lon"]))
     counts = count_within(tree, unit_xyz(d["lat"], d["lon"]), radius)
     return float(counts.mean() * n)
+
+
+def _largest_radius(demand: pd.DataFrame, model: LatencyModel, budget_ms: float,
+                    percentile: str) -> tuple[float, str]:
+    """The largest budget radius over the access classes present, and its class.
+
+    Classes that cannot meet the budget even at distance 0 are logged (their points are
+    uncoverable); when no class present can, the fastest one's reason is raised.
+    """
+    classes = sorted(map(str, pd.unique(demand["access"])))
+    fixed = {c: model.fixed_ms(c, percentile) for c in classes}
+    feasible = {c: model.radius_km(budget_ms, c, percentile)
+                for c in classes if fixed[c] <= budget_ms}
+    if not feasible:
+        model.radius_km(budget_ms, min(classes, key=fixed.__getitem__), percentile)  # raises
+    slow = [c for c in classes if c not in feasible]
+    if slow:
+        mask = demand["access"].astype(str).isin(slow)
+        logger.warning(
+            "%d demand points (%s people) with %s access cannot meet a %s budget of %g ms even "
+            "at distance 0: they are uncoverable", int(mask.sum()),
+            f"{float(demand.loc[mask, 'population'].sum()):,.0f}", ", ".join(slow), percentile,
+            budget_ms)
+    best = max(feasible, key=feasible.__getitem__)
+    return float(feasible[best]), best
 
 
 def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> None:
@@ -738,7 +766,7 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     return g[cols].reset_index()
 
 
-def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percentile):
+def _site_table(sites, chosen, demand_out, failures_df, radius_km):
     s = sites.iloc[chosen].reset_index(drop=True)
     prim = demand_out.groupby("primary_site_id")["population"].agg(["sum", "size"])
     back = demand_out.groupby("backup_site_id")["population"].sum()
@@ -749,8 +777,7 @@ def _site_table(sites, chosen, demand_out, failures_df, model, budget_ms, percen
     f = failures_df.set_index("failed_site_id")
     s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
     s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
-    s["radius_km"] = model.radius_km(budget_ms, str(demand_out["access"].iloc[0]), percentile) \
-        if len(demand_out) else np.nan
+    s["radius_km"] = radius_km if len(demand_out) else np.nan  # largest over classes present
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]  # DESIGN section 4 order first
     return s[front + [c for c in s.columns if c not in front]]

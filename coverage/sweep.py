@@ -231,9 +231,9 @@ def budget_sweep(
         t_all = time.perf_counter()
         for budget in budgets:
             base = {"budget_ms": budget, "population_total": float(pop.sum())}
-            radius_access = (model.radius_km(budget, access, percentile)
-                             if model.fixed_ms(access, percentile) <= budget else float("nan"))
             radius = model.radius_km_array(budget, access_arr, percentile)
+            # the largest radius over the access classes present (not the default class)
+            radius_access = float(radius.max()) if (radius >= 0).any() else float("nan")
             if shrink is not None:
                 radius = np.where(radius >= 0, np.maximum(radius - shrink, 0.0), radius)
             if not (radius >= 0).any():

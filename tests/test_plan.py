@@ -259,3 +259,62 @@ def test_huge_populations_and_costs_plan_like_small_ones(sample_inputs):
     assert big_count.summary()["kmedian_status"] == small_count.summary()["kmedian_status"]
     assert big_count.summary()["mean_latency_ms"] == pytest.approx(
         small_count.summary()["mean_latency_ms"], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- access classes
+
+
+def _west_with_access(sample_inputs, first, rest):
+    demand, sites = sample_inputs
+    demand = demand.copy()
+    demand["access"] = rest
+    demand.loc[demand.index[0], "access"] = first
+    return demand, sites
+
+
+def test_mixed_access_plans_whatever_the_first_row(sample_inputs):
+    """A first demand row of a class that cannot meet the budget used to abort the plan
+    (exit 3 after solving) while the same file with that row last succeeded."""
+    from coverage.plan import plan_sites
+
+    demand, sites = _west_with_access(sample_inputs, "dsl", "ftth")
+    plan = plan_sites(demand, sites, budget_ms=30, kmedian_time_limit_s=5)
+    last = demand.iloc[list(range(1, len(demand))) + [0]]
+    plan_last = plan_sites(last, sites, budget_ms=30, kmedian_time_limit_s=5)
+    assert plan.summary()["site_count"] == plan_last.summary()["site_count"]
+    s = plan.summary()
+    assert s["max_radius_km"] == pytest.approx(plan.model.radius_km(30, "ftth"))
+    assert s["max_radius_access"] == "ftth"
+    assert (plan.sites["radius_km"] == s["max_radius_km"]).all()
+    first = plan.assignment.set_index("demand_id").loc[demand["demand_id"].iloc[0]]
+    assert first["coverage_status"] == "uncoverable"
+
+
+def test_default_access_only_fills_a_missing_column(sample_inputs):
+    """Every row ftth plus access='dsl' at 30 ms used to exit 3 (dsl cannot meet 30 ms)
+    although no point uses dsl."""
+    from coverage.plan import plan_sites
+
+    demand, sites = _west_with_access(sample_inputs, "ftth", "ftth")
+    plan = plan_sites(demand, sites, budget_ms=30, access="dsl", kmedian_time_limit_s=5)
+    ref = plan_sites(demand, sites, budget_ms=30, kmedian_time_limit_s=5)
+    assert plan.summary()["site_count"] == ref.summary()["site_count"]
+    assert plan.summary()["max_radius_access"] == "ftth"
+
+
+def test_max_radius_is_over_the_classes_present(sample_inputs):
+    from coverage.plan import plan_sites
+
+    demand, sites = _west_with_access(sample_inputs, "lan", "cable")
+    plan = plan_sites(demand, sites, budget_ms=60, failures=0, kmedian_time_limit_s=5)
+    assert plan.summary()["max_radius_km"] == pytest.approx(plan.model.radius_km(60, "lan"))
+    assert plan.summary()["max_radius_access"] == "lan"
+
+
+def test_no_class_present_can_meet_the_budget(sample_inputs):
+    from coverage.errors import InfeasibleBudgetError
+    from coverage.plan import plan_sites
+
+    demand, sites = _west_with_access(sample_inputs, "dsl", "lte")
+    with pytest.raises(InfeasibleBudgetError, match="dsl access"):
+        plan_sites(demand, sites, budget_ms=30)
