@@ -405,6 +405,8 @@ def as_demand(
     InputValidationError
         Listing every problem found.
     """
+    if crs is None and _already_validated(obj, "demand", access_profiles):
+        return obj.copy()  # read and validated once (read_demand / an earlier as_demand)
     report = _Report(source, "demand")
     loaded = _load_object(obj, report)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
@@ -442,6 +444,8 @@ def as_sites(
     InputValidationError
         Listing every problem found.
     """
+    if crs is None and colocated_m is None and _already_validated(obj, "sites", None):
+        return obj.copy()  # read and validated once (read_sites / an earlier as_sites)
     report = _Report(source, "sites")
     loaded = _load_object(obj, report)
     checked = getattr(obj, "attrs", {}).get("colocated_m") if colocated_m is None else None
@@ -451,6 +455,27 @@ def as_sites(
     if checked is not None:
         out.attrs["colocated_m"] = checked
     return out
+
+
+UNUSED_BUT_MEANINGFUL = ("capacity", "capacity_rps", "power_kw", "failure_domain",
+                         "budget_ms", "load_rps", "service_class", "workload", "pue",
+                         "requests_per_day", "srlg", "risk_group")
+"""Column names a user may expect the planner to use, which it does not (yet): named in a
+warning so that nobody believes they changed the plan."""
+
+
+def _name_unused(kind: str, columns: list[str], source: str) -> None:
+    """Say once which columns the planner carries without using them."""
+    meaningful = [c for c in columns if c.strip().lower() in UNUSED_BUT_MEANINGFUL]
+    if meaningful:
+        logger.warning(
+            "%s: column(s) %s are not used by the planner (they do not change the plan; "
+            "they are carried to the outputs unchanged)", source, ", ".join(meaningful))
+    rest = [c for c in columns if c not in meaningful]
+    if rest:
+        logger.info("%s: %s column(s) carried to the outputs unchanged: %s", source, kind,
+                    ", ".join(rest[:12]) + (f" and {len(rest) - 12} more" if len(rest) > 12
+                                            else ""))
 
 
 # --------------------------------------------------------------------------------------
@@ -1030,12 +1055,39 @@ def _build(
     extras = extras.loc[:, [c for c in extras.columns if str(c) not in result.columns]]
     if len(extras.columns):
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
+        _name_unused(kind, [str(c) for c in extras.columns], report.source)
     result.index = pd.RangeIndex(len(result))
     logger.info("read %d %s rows from %s", len(result), kind, report.source)
     if kind == "sites":
         _warn_colocated(result, colocated_m, report)
         result.attrs["colocated_m"] = float(colocated_m)
+    result.attrs[_VALIDATED] = _fingerprint(result, kind, access_profiles)
     return result
+
+
+_VALIDATED = "coverage_validated"
+_KEY_COLUMNS = {"demand": ("demand_id", "lat", "lon", "population", "access"),
+                "sites": ("site_id", "lat", "lon", "required", "cost")}
+
+
+def _fingerprint(df: pd.DataFrame, kind: str,
+                 access_profiles: Collection[str] | Mapping[str, Any] | None) -> str:
+    """Hash of what validation checked: the kind, the columns and the key columns' values
+    (vectorised; a frame changed after validation no longer matches)."""
+    keys = sorted(_access_keys(access_profiles)) if kind == "demand" else []
+    h = hashlib.sha256(f"{kind}|{list(map(str, df.columns))}|{len(df)}|{keys}".encode())
+    cols = [c for c in _KEY_COLUMNS[kind] if c in df.columns]
+    if cols and len(df):
+        h.update(pd.util.hash_pandas_object(df[cols], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _already_validated(obj: Any, kind: str,
+                       access_profiles: Collection[str] | Mapping[str, Any] | None) -> bool:
+    """``obj`` is a frame this module returned and nobody changed since."""
+    token = getattr(obj, "attrs", {}).get(_VALIDATED)
+    return (isinstance(obj, pd.DataFrame) and not hasattr(obj, "geometry") and token is not None
+            and token == _fingerprint(obj, kind, access_profiles))
 
 
 def _resolve_columns(

@@ -486,3 +486,61 @@ def test_many_problems_reported_at_once(tmp_path):
     )
     assert msg.count("Fix:") == 5
     assert "5 problems" in msg
+
+
+# --------------------------------------------------------------------------- read once
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_inputs_are_read_and_validated_once(caplog):
+    import logging
+
+    from coverage.io import read_demand, read_sites
+    from coverage.plan import plan_sites
+
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        demand = read_demand(DATA / "west_demand.csv")
+        sites = read_sites(DATA / "west_candidates.csv")
+        plan_sites(demand, sites, budget_ms=40, kmedian_time_limit_s=5)
+    text = caplog.text
+    assert text.count("read 458 demand rows") == 1
+    assert text.count("read 68 sites rows") == 1
+
+
+def test_a_frame_changed_after_reading_is_validated_again():
+    from coverage.errors import InputValidationError
+    from coverage.io import read_demand, read_sites
+    from coverage.plan import plan_sites
+
+    demand = read_demand(DATA / "west_demand.csv")
+    demand.loc[3, "population"] = -5.0
+    with pytest.raises(InputValidationError, match="population"):
+        plan_sites(demand, read_sites(DATA / "west_candidates.csv"), budget_ms=40)
+
+
+def test_columns_the_planner_does_not_use_are_named_once(tmp_path, caplog):
+    import logging
+
+    import pandas as pd
+
+    from coverage.io import read_demand
+    from coverage.plan import plan_sites
+
+    d = pd.read_csv(DATA / "west_demand.csv")
+    d["capacity"] = 5
+    d["Power_kW"] = 3.0
+    d.to_csv(tmp_path / "d.csv", index=False)
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        demand = read_demand(tmp_path / "d.csv")
+        plan_sites(demand, read_sites_west(), budget_ms=40, kmedian_time_limit_s=5)
+    warned = [r for r in caplog.records
+              if r.levelno == logging.WARNING and "not used by the planner" in r.message]
+    assert len(warned) == 1
+    assert "capacity" in warned[0].message and "Power_kW" in warned[0].message
+
+
+def read_sites_west():
+    from coverage.io import read_sites
+
+    return read_sites(DATA / "west_candidates.csv")
