@@ -40,6 +40,7 @@ from typing import Any
 
 import pandas as pd
 
+from .config import MODEL_OPTIONS, PLANNER_OPTIONS
 from .errors import InputValidationError
 from .sweep import _quiet_inner_logs
 
@@ -49,21 +50,11 @@ __all__ = ["BatchConfig", "Scenario", "check_scenarios", "dask_client", "load_co
            "run_batch", "scenario_key", "TABLE_COLUMNS", "PLAN_PARAMETERS"]
 
 PLAN_PARAMETERS: dict[str, type | tuple[type, ...]] = {
-    "budget_ms": (int, float),
-    "failures": int,
-    "percentile": str,
-    "access": str,
-    "time_limit_s": (int, float),
-    "kmedian_time_limit_s": (int, float),
-    "strategy": str,
-    "max_memory_gb": (int, float),
-    "aggregate_km": (int, float),
-    "aggregate_mode": str,
-}
-"""Options of :func:`coverage.plan_sites` a scenario may set (base, axes or scenarios)."""
+    o.name: (int, float) if o.type is float else o.type for o in PLANNER_OPTIONS}
+"""Options of :func:`coverage.plan_sites` a scenario may set (base, axes or scenarios);
+derived from :data:`coverage.config.PLANNER_OPTIONS`."""
 
-_MODEL_KEYS = ("fiber_us_per_km", "route_factor", "hops", "per_hop_ms", "proxy_ms", "wifi",
-               "workload", "inference_ms")
+_MODEL_KEYS = tuple(o.name for o in MODEL_OPTIONS)
 
 TABLE_COLUMNS = (
     "scenario", "key", "region", "budget_ms", "failures", "percentile", "access", "ok",

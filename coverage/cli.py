@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .latency import ACCESS_PROFILES_MS, WIFI_PROFILES_MS, WORKLOADS_MS
+from .config import add_cli_options
 
 logger = logging.getLogger("coverage.cli")
 
@@ -130,49 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --demo: smallest place used as demand, people")
     g.add_argument("--demo-site-min-population", type=_nonneg_int, default=50_000,
                    help="with --demo: smallest place used as a candidate site, people")
-    g = p.add_argument_group("requirement")
-    g.add_argument("--budget-ms", type=_positive_float, default=30.0,
-                   help="end-to-end latency budget, milliseconds")
-    g.add_argument("--percentile", choices=("p99", "p50"), default="p99",
-                   help="percentile the budget is checked at")
-    g.add_argument("--failures", type=_nonneg_int, default=1,
-                   help="simultaneous site failures to tolerate (1 = N-1 geo-redundancy)")
-    g = p.add_argument_group("latency model (defaults and sources: docs/latency-model.md)")
-    g.add_argument("--access", choices=sorted(ACCESS_PROFILES_MS), default="ftth",
-                   help="access technology of demand without an 'access' column")
-    g.add_argument("--wifi", choices=list(WIFI_PROFILES_MS), default="none",
-                   help="optional Wi-Fi hop in front of the access network")
-    g.add_argument("--workload", choices=sorted(WORKLOADS_MS), default="vision-l4",
-                   help="inference workload (MLPerf SingleStream timings)")
-    g.add_argument("--inference-ms", type=_pair_ms, metavar="P50,P99",
-                   help="explicit inference time in ms, overrides --workload")
-    g.add_argument("--proxy-ms", type=_pair_ms, default=(1.0, 3.0), metavar="P50,P99",
-                   help="load balancer / proxy time at the site, ms")
-    g.add_argument("--fiber-us-per-km", type=_positive_float, default=4.9,
-                   help="one-way fibre delay, microseconds per km")
-    g.add_argument("--route-factor", type=_positive_float, default=1.5,
-                   help="fibre route length / great-circle distance")
-    g.add_argument("--hops", type=_nonneg_int, default=8, help="router hops on the path")
-    g.add_argument("--per-hop-ms", type=_nonneg_float, default=0.05,
-                   help="forwarding delay per hop, milliseconds")
-    g = p.add_argument_group("solver")
-    g.add_argument("--time-limit-s", type=_positive_float, default=300.0,
-                   help="HiGHS time limit for the site-count stage, seconds (the best plan "
-                   "found is kept and its gap reported)")
-    g.add_argument("--kmedian-time-limit-s", type=_positive_float, default=60.0,
-                   help="time limit for the k-median (latency) stage, seconds")
-    g.add_argument("--max-memory-gb", type=_positive_float, default=4.0,
-                   help="memory budget for the reach matrix, GiB; above half of it the solver "
-                   "switches to row generation without the full matrix")
-    g.add_argument("--strategy", choices=("auto", "full", "lazy"), default="auto",
-                   help="full reach matrix, row generation (lazy, for national inputs), or "
-                   "auto (by --max-memory-gb)")
-    g.add_argument("--aggregate-km", type=_positive_float, metavar="KM",
-                   help="bin demand into KM squares (equal-area grid) before solving; the "
-                   "summary reports the original points and people left short")
-    g.add_argument("--aggregate-mode", choices=("centroid", "conservative"), default="centroid",
-                   help="centroid: plan each bin at its centroid; conservative: shrink each "
-                   "bin's radius by its farthest member so every member stays within budget")
+    # the planner and latency-model flags come from one table (coverage.config.OPTIONS)
+    add_cli_options({
+        "requirement": p.add_argument_group("requirement"),
+        "latency model": p.add_argument_group(
+            "latency model (defaults and sources: docs/latency-model.md)"),
+        "solver": p.add_argument_group("solver"),
+    })
     g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
                              "partitions across workers; same plan)")
     g.add_argument("--workers", type=_nonneg_int, default=0,

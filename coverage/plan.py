@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
 from .geo import km_from_chord, unit_xyz
-from .latency import PERCENTILES, LatencyModel
+from .latency import LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import k_median, min_cover
 from .reach import ReachMatrix, build_reach, cluster_partitions
@@ -208,14 +207,6 @@ class Plan:
         )
 
 
-def _positive(value: Any) -> bool:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, bool) and math.isfinite(v) and v > 0
-
-
 def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: Any = "p99",
                        access: Any = "ftth", model: LatencyModel | None = None,
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
@@ -238,35 +229,14 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         One sentence per problem, naming the option (and its CLI flag); empty when all
         values are valid.
     """
+    from .config import PlannerConfig
+
     model = model or LatencyModel()
-    problems = []
-    if not _positive(budget_ms):
-        problems.append(
-            f"budget_ms (--budget-ms) must be a positive number of ms; got {budget_ms!r}")
-    if isinstance(failures, bool) or not isinstance(failures, int | np.integer) or failures < 0:
-        problems.append(f"failures (--failures) must be an integer >= 0; got {failures!r}")
-    if percentile not in PERCENTILES:
-        problems.append(
-            f"percentile (--percentile) must be one of {PERCENTILES}; got {percentile!r}")
-    if not isinstance(access, str) or access not in model.access_profiles_ms:
-        problems.append(
-            f"access (--access) {access!r} is not a known access profile; choose one of "
-            + ", ".join(sorted(model.access_profiles_ms)))
-    for name, flag, value in (("time_limit_s", "--time-limit-s", time_limit_s),
-                              ("kmedian_time_limit_s", "--kmedian-time-limit-s",
-                               kmedian_time_limit_s),
-                              ("max_memory_gb", "--max-memory-gb", max_memory_gb)):
-        if not _positive(value):
-            problems.append(f"{name} ({flag}) must be a positive number; got {value!r}")
-    if strategy not in ("auto", "full", "lazy"):
-        problems.append(f"strategy (--strategy) must be auto, full or lazy; got {strategy!r}")
-    if aggregate_km is not None and not _positive(aggregate_km):
-        problems.append(
-            f"aggregate_km (--aggregate-km) must be a positive number of km; got {aggregate_km!r}")
-    if aggregate_mode not in AGGREGATION_MODES:
-        problems.append(f"aggregate_mode (--aggregate-mode) must be one of "
-                        f"{', '.join(AGGREGATION_MODES)}; got {aggregate_mode!r}")
-    return problems
+    return PlannerConfig(
+        budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
+        time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+        strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
+        aggregate_mode=aggregate_mode).problems(model.access_profiles_ms)
 
 
 def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
@@ -419,6 +389,7 @@ def plan_sites(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     est_pairs = _estimate_pairs(demand, sites, model, budget_ms, percentile)
     est_gb = est_pairs * _BYTES_PER_PAIR / 2**30
+    strategy_requested = strategy
     if strategy == "auto":
         strategy = "lazy" if est_gb > max_memory_gb / 2 else "full"
     reach: ReachMatrix | None = None
@@ -582,6 +553,10 @@ def plan_sites(
             "access_classes": sorted(map(str, pd.unique(demand["access"]))),
             "time_limit_s": time_limit_s,
             "kmedian_time_limit_s": kmedian_time_limit_s,
+            "max_memory_gb": max_memory_gb,
+            "strategy_requested": strategy_requested,
+            "aggregate_km": aggregate_km,
+            "aggregate_mode": aggregate_mode,
             "required_sites": int(required.sum()),
             "objective": "min_cost" if cost is not None else "min_sites",
         },

@@ -1,0 +1,328 @@
+"""Every planner option, described once: :data:`OPTIONS` and :class:`PlannerConfig`.
+
+Each :class:`Option` has a name (the keyword of :func:`coverage.plan_sites`, the key of a
+batch TOML file and of ``summary.json["parameters"]``), a type, a unit, a default, a
+constraint and a help text. The command line's planner flags (:func:`add_cli_options`),
+batch's accepted keys (``coverage.batch.PLAN_PARAMETERS``), the option check
+(:meth:`PlannerConfig.problems`) and the options table of ``docs/options.md``
+(:func:`options_markdown`) are all derived from it, so they cannot drift apart.
+
+Validation collects every problem into one message (the scikit-learn "parameter
+constraints" idea): a constraint is a small named predicate with the sentence that
+explains it.
+
+Latency-model options (``route_factor``, ``workload``, ...) are described here too
+(``model=True``) for the command line, batch and the docs; their values are checked by
+:class:`coverage.latency.LatencyModel`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import InputValidationError
+
+__all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
+           "add_cli_options", "options_markdown"]
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _is_int(v: Any) -> bool:
+    import numpy as np
+
+    return not isinstance(v, bool) and isinstance(v, int | np.integer)
+
+
+# name -> (predicate, sentence)
+CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "positive": (lambda v: (n := _number(v)) is not None and n > 0, "a positive number"),
+    "nonneg": (lambda v: (n := _number(v)) is not None and n >= 0, "a number >= 0"),
+    "nonneg_int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
+                         "a positive number (or absent)"),
+    "pair_ms": (lambda v: v is None or (
+        isinstance(v, list | tuple) and len(v) == 2
+        and all(_number(x) is not None for x in v) and 0 <= float(v[0]) <= float(v[1])),
+        "P50,P99 in ms with 0 <= P50 <= P99"),
+    "choice": (lambda v: True, "one of the choices"),  # checked against Option.choices
+    "any": (lambda v: True, "any value"),
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One planner option.
+
+    Attributes
+    ----------
+    name : str
+        Keyword of :func:`coverage.plan_sites` / TOML key / summary parameter.
+    type : type
+        Python type of the value (``float``, ``int``, ``str``, ``tuple``).
+    default : Any
+        Default value.
+    unit : str
+        Unit of the value (``"ms"``, ``"s"``, ``"GiB"``, ``"km"``, ``"us/km"``, or ``""``).
+    help : str
+        One sentence for ``--help`` and the docs.
+    constraint : str
+        Key of :data:`CONSTRAINTS`.
+    choices : tuple of str, optional
+        Allowed values (``constraint="choice"``); a callable returning them is allowed
+        for tables that live elsewhere (access profiles, workloads).
+    group : str
+        Help group (``requirement``, ``latency model``, ``solver``).
+    model : bool
+        A :class:`coverage.latency.LatencyModel` parameter rather than a planner one.
+    """
+
+    name: str
+    type: type
+    default: Any
+    unit: str
+    help: str
+    constraint: str = "any"
+    choices: tuple[str, ...] | Callable[[], Iterable[str]] | None = None
+    group: str = "requirement"
+    model: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The command-line flag (``--budget-ms``)."""
+        return "--" + self.name.replace("_", "-")
+
+    def allowed(self) -> tuple[str, ...] | None:
+        """The allowed values of a choice option."""
+        if self.choices is None:
+            return None
+        return tuple(self.choices() if callable(self.choices) else self.choices)
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not valid for this option, or ``None``."""
+        allowed = self.allowed()
+        if allowed is not None:
+            if value in allowed or (self.default is None and value is None):
+                return None
+            return (f"{self.name} ({self.flag}) must be one of {', '.join(allowed)}; "
+                    f"got {value!r}")
+        ok, sentence = CONSTRAINTS[self.constraint]
+        if ok(value):
+            return None
+        unit = f" of {self.unit}" if self.unit else ""
+        return f"{self.name} ({self.flag}) must be {sentence}{unit}; got {value!r}"
+
+
+def _access_choices() -> tuple[str, ...]:
+    from .latency import ACCESS_PROFILES_MS
+
+    return tuple(sorted(ACCESS_PROFILES_MS))
+
+
+def _workload_choices() -> tuple[str, ...]:
+    from .latency import WORKLOADS_MS
+
+    return tuple(sorted(WORKLOADS_MS))
+
+
+def _wifi_choices() -> tuple[str, ...]:
+    from .latency import WIFI_PROFILES_MS
+
+    return tuple(WIFI_PROFILES_MS)
+
+
+PLANNER_OPTIONS: tuple[Option, ...] = (
+    Option("budget_ms", float, 30.0, "ms", "end-to-end latency budget", "positive"),
+    Option("percentile", str, "p99", "", "percentile the budget is checked at", "choice",
+           ("p99", "p50")),
+    Option("failures", int, 1, "", "simultaneous site failures to tolerate (1 = N-1 "
+           "geo-redundancy)", "nonneg_int"),
+    Option("access", str, "ftth", "", "access technology of demand without an 'access' "
+           "column", "choice", _access_choices, group="latency model"),
+    Option("time_limit_s", float, 300.0, "s", "HiGHS time limit for the site-count stage (the "
+           "best plan found is kept and its gap reported)", "positive", group="solver"),
+    Option("kmedian_time_limit_s", float, 60.0, "s", "time limit for the k-median (latency) "
+           "stage", "positive", group="solver"),
+    Option("max_memory_gb", float, 4.0, "GiB", "memory budget for the reach matrix; above "
+           "half of it the solver switches to row generation without the full matrix",
+           "positive", group="solver"),
+    Option("strategy", str, "auto", "", "full reach matrix, row generation (lazy, for "
+           "national inputs), or auto (by --max-memory-gb)", "choice",
+           ("auto", "full", "lazy"), group="solver"),
+    Option("aggregate_km", float, None, "km", "bin demand into squares of this size "
+           "(equal-area grid) before solving; the summary reports the original points and "
+           "people left short", "positive_or_none", group="solver"),
+    Option("aggregate_mode", str, "centroid", "", "centroid: plan each bin at its centroid; "
+           "conservative: shrink each bin's radius by its farthest member so every member "
+           "stays within budget", "choice", ("centroid", "conservative"), group="solver"),
+)
+"""Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
+
+MODEL_OPTIONS: tuple[Option, ...] = (
+    Option("wifi", str, "none", "", "optional Wi-Fi hop in front of the access network",
+           "choice", _wifi_choices, group="latency model", model=True),
+    Option("workload", str, "vision-l4", "", "inference workload (MLPerf SingleStream "
+           "timings)", "choice", _workload_choices, group="latency model", model=True),
+    Option("inference_ms", tuple, None, "ms", "explicit inference time P50,P99, overrides "
+           "--workload", "pair_ms", group="latency model", model=True),
+    Option("proxy_ms", tuple, (1.0, 3.0), "ms", "load balancer / proxy time at the site "
+           "P50,P99", "pair_ms", group="latency model", model=True),
+    Option("fiber_us_per_km", float, 4.9, "us/km", "one-way fibre delay", "positive",
+           group="latency model", model=True),
+    Option("route_factor", float, 1.5, "", "fibre route length / great-circle distance",
+           "positive", group="latency model", model=True),
+    Option("hops", int, 8, "", "router hops on the path", "nonneg_int",
+           group="latency model", model=True),
+    Option("per_hop_ms", float, 0.05, "ms", "forwarding delay per hop", "nonneg",
+           group="latency model", model=True),
+)
+"""Parameters of :class:`coverage.latency.LatencyModel` settable from the CLI and batch."""
+
+OPTIONS: tuple[Option, ...] = PLANNER_OPTIONS + MODEL_OPTIONS
+"""Every option, planner and latency model."""
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """The planner options of one run (see :data:`PLANNER_OPTIONS` for units and help).
+
+    Frozen; :meth:`problems` lists every invalid value, :meth:`validate` raises them in one
+    :class:`~coverage.errors.InputValidationError`.
+    """
+
+    budget_ms: float = 30.0
+    percentile: str = "p99"
+    failures: int = 1
+    access: str = "ftth"
+    time_limit_s: float = 300.0
+    kmedian_time_limit_s: float = 60.0
+    max_memory_gb: float = 4.0
+    strategy: str = "auto"
+    aggregate_km: float | None = None
+    aggregate_mode: str = "centroid"
+
+    def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
+        """Every problem with the values, one sentence each (empty when all are valid).
+
+        Parameters
+        ----------
+        access_profiles : iterable of str, optional
+            The access classes of the latency model in use (default: the built-in ones).
+        """
+        found = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            opt = _BY_NAME[f.name]
+            if f.name == "access" and access_profiles is not None:
+                allowed = sorted(access_profiles)
+                if not isinstance(value, str) or value not in allowed:
+                    found.append(f"access (--access) {value!r} is not a known access profile; "
+                                 "choose one of " + ", ".join(allowed))
+                continue
+            p = opt.problem(value)
+            if p:
+                found.append(p)
+        return found
+
+    def validate(self, access_profiles: Iterable[str] | None = None) -> PlannerConfig:
+        """``self`` when valid; else one :class:`InputValidationError` listing every problem."""
+        found = self.problems(access_profiles)
+        if found:
+            raise InputValidationError("invalid options: " + "; ".join(found))
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The values, JSON-ready."""
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> PlannerConfig:
+        """A config from a mapping of option names (unknown names are an error)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise InputValidationError(
+                f"unknown option(s) {', '.join(unknown)}; use " + ", ".join(sorted(names)))
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------- CLI and docs
+
+
+def _cli_type(opt: Option) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if opt.type is tuple:
+            try:
+                value: Any = tuple(float(x) for x in text.split(","))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected P50,P99 in ms (e.g. 4.7,4.9), got {text!r}") from None
+        elif opt.type is int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        elif opt.type is float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        else:
+            value = text
+        problem = opt.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem.split("; got")[0].split(") ", 1)[-1])
+        return value
+
+    parse.__name__ = opt.type.__name__  # argparse names the type in its messages
+    return parse
+
+
+def add_cli_options(groups: Mapping[str, Any]) -> None:
+    """Add every option of :data:`OPTIONS` to argparse groups keyed by
+    :attr:`Option.group` (``requirement``, ``latency model``, ``solver``)."""
+    for opt in OPTIONS:
+        unit = {"ms": "milliseconds", "s": "seconds", "GiB": "GiB", "km": "km",
+                "us/km": "microseconds per km"}.get(opt.unit, "")
+        text = opt.help + (f", {unit}" if unit and opt.type is not tuple else "")
+        kw: dict[str, Any] = {"default": opt.default, "help": text}
+        allowed = opt.allowed()
+        if allowed is not None:
+            kw["choices"] = list(allowed)
+        else:
+            kw["type"] = _cli_type(opt)
+        if opt.type is tuple:
+            kw["metavar"] = "P50,P99"
+        elif opt.name == "aggregate_km":
+            kw["metavar"] = "KM"
+        groups[opt.group].add_argument(opt.flag, **kw)
+
+
+def options_markdown() -> str:
+    """The options table of ``docs/options.md`` (generated; a test keeps the file in step)."""
+    lines = ["| option | CLI flag | unit | default | allowed | what |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for opt in OPTIONS:
+        allowed = opt.allowed()
+        what = ", ".join(allowed) if allowed else CONSTRAINTS[opt.constraint][1]
+        default = "none" if opt.default is None else (
+            ",".join(f"{x:g}" for x in opt.default) if isinstance(opt.default, tuple)
+            else f"{opt.default:g}" if isinstance(opt.default, float) else str(opt.default))
+        name = f"`{opt.name}`" + (" (model)" if opt.model else "")
+        lines.append(f"| {name} | `{opt.flag}` | {opt.unit or '-'} | {default} | {what} | "
+                     f"{opt.help} |")
+    return "\n".join(lines) + "\n"
