@@ -38,6 +38,7 @@ from .aggregate import grid_cells
 from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import CoverResult, _merge_identical_rows, greedy_cover, min_cover
+from .problem import RowLatency
 from .reach import build_reach
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def lazy_cover(
     radius_shrink_km: npt.ArrayLike | None = None,
     fetch_pairs: int = 4_000_000,
     spread: bool = True,
+    row_latency: RowLatency | None = None,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -215,13 +217,13 @@ def lazy_cover(
     d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
     s_lat = np.asarray(site_lat_deg, dtype=np.float64)
     s_lon = np.asarray(site_lon_deg, dtype=np.float64)
-    access = np.asarray(access, dtype=object).astype(str)
     n = len(d_lat)
-    row_radius = model.radius_km_array(budget_ms, access, percentile)
-    shrink = None
-    if radius_shrink_km is not None:
-        shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (n,))
-        row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0), row_radius)
+    if row_latency is None:
+        row_latency = RowLatency.from_model(model, np.asarray(access, dtype=object), budget_ms,
+                                            percentile, radius_shrink_km)
+    elif radius_shrink_km is not None:
+        raise ValueError("with row_latency=, the radius shrink is part of the RowLatency")
+    row_radius = row_latency.radius_km
     pts = unit_xyz(d_lat, d_lon)
     bin_km = max(float(np.max(row_radius, initial=0.0)) / 16.0, 5.0)
     site_tree = BallTree(unit_xyz(s_lat, s_lon))
@@ -249,9 +251,8 @@ def lazy_cover(
         cuts = np.flatnonzero(np.diff(batch_of)) + 1
         for batch in np.split(rows, cuts):
             reach = build_reach(d_lat[batch], d_lon[batch], s_lat, s_lon, model=model,
-                                budget_ms=budget_ms, access=access[batch],
-                                percentile=percentile,
-                                radius_shrink_km=None if shrink is None else shrink[batch])
+                                budget_ms=budget_ms, percentile=percentile,
+                                row_latency=row_latency.subset(batch))
             held[batch] = True
             pairs += reach.nnz
             block = reach.boolean()

@@ -15,12 +15,14 @@ import pandas as pd
 from sklearn.neighbors import BallTree
 
 from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
+from .config import PlannerConfig
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
 from .geo import km_from_chord, unit_xyz
 from .latency import LatencyModel
 from .lazy import count_within, lazy_cover
 from .optimize import k_median, min_cover
+from .problem import Problem
 from .reach import ReachMatrix, build_reach, cluster_partitions
 from .status import (
     COVERAGE_STATUSES,
@@ -358,8 +360,13 @@ def plan_sites(
     if "access" not in demand.columns:  # the default class only fills a missing column
         demand = demand.assign(access=access)
     timings["validate_s"] = time.perf_counter() - t
+    config = PlannerConfig(
+        budget_ms=budget_ms, percentile=percentile, failures=int(failures), access=access,
+        time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+        max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
+        aggregate_mode=aggregate_mode)
     # radius per access class present; raises when no class present can meet the budget
-    radius_km, radius_access = _largest_radius(demand, model, budget_ms, percentile)
+    radius_km, radius_access = Problem.build(demand, sites, config, model).largest_radius()
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None:
@@ -377,17 +384,17 @@ def plan_sites(
         say(f"aggregated {len(original):,} demand points into {len(demand):,} bins of "
             f"{float(aggregate_km):g} km ({aggregate_mode})")
 
-    population = demand["population"].to_numpy(dtype=np.float64)
-    required = sites["required"].to_numpy(dtype=bool)
-    cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
-    access_arr = demand["access"].to_numpy()
+    # the problem actually solved (bins when aggregating): latency constants computed once
+    problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink)
+    _log_infeasible_classes(problem)
+    population, required, cost = problem.population, problem.required, problem.cost
     if strategy not in ("auto", "full", "lazy"):
         raise InputValidationError(f"strategy must be auto, full or lazy; got {strategy!r}")
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
             reach_partitions, int | np.integer) or reach_partitions < 1):
         raise InputValidationError(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
-    est_pairs = _estimate_pairs(demand, sites, model, budget_ms, percentile)
+    est_pairs = _estimate_pairs(problem)
     est_gb = est_pairs * _BYTES_PER_PAIR / 2**30
     strategy_requested = strategy
     if strategy == "auto":
@@ -400,10 +407,9 @@ def plan_sites(
             f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
         t = time.perf_counter()
         reach = build_reach(
-            demand["lat"].to_numpy(), demand["lon"].to_numpy(),
-            sites["lat"].to_numpy(), sites["lon"].to_numpy(),
-            model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
-            radius_shrink_km=shrink, client=client, partitions=reach_partitions,
+            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+            model=model, budget_ms=budget_ms, percentile=percentile, client=client,
+            partitions=reach_partitions, row_latency=problem.rows,
         )
         timings["reach_s"] = time.perf_counter() - t
         if client is not None:
@@ -434,11 +440,10 @@ def plan_sites(
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
         lazy = lazy_cover(
-            demand["lat"].to_numpy(), demand["lon"].to_numpy(),
-            sites["lat"].to_numpy(), sites["lon"].to_numpy(),
-            model=model, budget_ms=budget_ms, access=access_arr, percentile=percentile,
-            failures=failures, cost=cost, required=required, time_limit_s=time_limit_s,
-            radius_shrink_km=shrink,
+            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+            model=model, budget_ms=budget_ms, access=problem.demand["access"].to_numpy(),
+            percentile=percentile, failures=failures, cost=cost, required=required,
+            time_limit_s=time_limit_s, row_latency=problem.rows,
         )
         n_cov = lazy.n_covering
         timings["reach_s"] = lazy.count_s
@@ -454,8 +459,7 @@ def plan_sites(
 
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
-    demand_out, failures_df = _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms,
-                                               percentile, failures)
+    demand_out, failures_df = _assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
 
     if aggregation is not None:
@@ -574,43 +578,31 @@ def plan_sites(
 _BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
 
 
-def _estimate_pairs(demand, sites, model, budget_ms, percentile, sample: int = 4000) -> float:
+def _estimate_pairs(problem: Problem, sample: int = 4000) -> float:
     """Expected number of (demand, site) pairs in reach, from a seeded sample of demand."""
-    n = len(demand)
-    if n == 0 or len(sites) == 0:
+    n = len(problem.demand)
+    if n == 0 or len(problem.sites) == 0:
         return 0.0
     rng = np.random.default_rng(0)
     idx = rng.choice(n, size=min(sample, n), replace=False)
-    d = demand.iloc[idx]
-    radius = model.radius_km_array(budget_ms, d["access"].to_numpy(dtype=str), percentile)
-    tree = BallTree(unit_xyz(sites["lat"], sites["lon"]))
-    counts = count_within(tree, unit_xyz(d["lat"], d["lon"]), radius)
+    tree = BallTree(unit_xyz(problem.site_lat, problem.site_lon))
+    counts = count_within(tree, unit_xyz(problem.demand_lat[idx], problem.demand_lon[idx]),
+                          problem.rows.radius_km[idx])
     return float(counts.mean() * n)
 
 
-def _largest_radius(demand: pd.DataFrame, model: LatencyModel, budget_ms: float,
-                    percentile: str) -> tuple[float, str]:
-    """The largest budget radius over the access classes present, and its class.
-
-    Classes that cannot meet the budget even at distance 0 are logged (their points are
-    uncoverable); when no class present can, the fastest one's reason is raised.
-    """
-    classes = sorted(map(str, pd.unique(demand["access"])))
-    fixed = {c: model.fixed_ms(c, percentile) for c in classes}
-    feasible = {c: model.radius_km(budget_ms, c, percentile)
-                for c in classes if fixed[c] <= budget_ms}
-    if not feasible:
-        model.radius_km(budget_ms, min(classes, key=fixed.__getitem__), percentile)  # raises
-    slow = [c for c in classes if c not in feasible]
-    if slow:
-        mask = demand["access"].astype(str).isin(slow)
-        logger.warning(
-            "%d demand points (%s people) with %s access cannot meet a %s budget of %g ms even "
-            "at distance 0: they are uncoverable", int(mask.sum()),
-            f"{float(demand.loc[mask, 'population'].sum()):,.0f}", ", ".join(slow), percentile,
-            budget_ms)
-    best = max(feasible, key=feasible.__getitem__)
-    return float(feasible[best]), best
+def _log_infeasible_classes(problem: Problem) -> None:
+    """Classes present that cannot meet the budget at distance 0: their points are
+    uncoverable (the plan goes on for the others)."""
+    slow = list(problem.rows.infeasible_classes)
+    if not slow:
+        return
+    mask = problem.demand["access"].astype(str).isin(slow).to_numpy()
+    logger.warning(
+        "%d demand points (%s people) with %s access cannot meet a %s budget of %g ms even "
+        "at distance 0: they are uncoverable", int(mask.sum()),
+        f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow),
+        problem.config.percentile, problem.config.budget_ms)
 
 
 def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> None:
@@ -622,7 +614,8 @@ def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> Non
         )
 
 
-def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile, failures):
+def _assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query.
 
     Latency is monotone in distance for a demand point, so its primary is the nearest chosen
@@ -630,12 +623,13 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile,
     in radius), and the N-1 latency (primary failed) that of the second nearest chosen site,
     wherever it is.
     """
+    # the point's own radius, without an aggregation shrink: the table describes the points
+    demand, sites, rows = problem.demand, problem.sites, problem.rows_unshrunk
+    failures, budget_ms = problem.config.failures, problem.config.budget_ms
+    chosen = np.asarray(chosen, dtype=np.int64)
     n = len(demand)
     site_ids = sites["site_id"].to_numpy(dtype=object)
-    access = demand["access"].to_numpy(dtype=str)
-    radius = model.radius_km_array(budget_ms, access, percentile)
-    fixed = model.fixed_ms_array(access, percentile)
-    fixed50 = model.fixed_ms_array(access, "p50")
+    radius = rows.radius_km
     k = min(2, len(chosen))
     near = np.full((n, 2), -1, dtype=np.int64)
     dkm = np.full((n, 2), np.nan)
@@ -646,7 +640,7 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile,
         near[:, :k] = np.asarray(chosen)[ind]
         dkm[:, :k] = km_from_chord(dist)
     within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
-    lat = fixed[:, None] + model.ms_per_km * dkm
+    lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
 
     def ids(col: int) -> npt.NDArray[np.object_]:
         out = np.full(n, None, dtype=object)
@@ -658,7 +652,8 @@ def _assign_and_fail(demand, sites, chosen, n_cov, model, budget_ms, percentile,
     out = demand.copy()
     out["primary_site_id"] = ids(0)
     out["primary_latency_ms"] = np.where(has_primary, lat[:, 0], np.nan)
-    out["primary_p50_ms"] = np.where(has_primary, fixed50 + model.ms_per_km * dkm[:, 0], np.nan)
+    out["primary_p50_ms"] = np.where(has_primary, rows.fixed_p50_ms + rows.ms_per_km * dkm[:, 0],
+                                     np.nan)
     out["primary_distance_km"] = np.where(has_primary, dkm[:, 0], np.nan)
     out["backup_site_id"] = ids(1)
     out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)

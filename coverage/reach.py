@@ -22,6 +22,7 @@ from sklearn.neighbors import BallTree
 from .errors import InfeasibleBudgetError
 from .geo import chord_from_km, km_from_chord, unit_xyz
 from .latency import LatencyModel, Percentile
+from .problem import RowLatency
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ def build_reach(
     radius_shrink_km: npt.ArrayLike | None = None,
     client: Any = None,
     partitions: int | None = None,
+    row_latency: RowLatency | None = None,
 ) -> ReachMatrix:
     """Build the reach matrix from one bulk BallTree radius query (chunked over demand).
 
@@ -229,6 +231,10 @@ def build_reach(
         task, pass the client of ``distributed.worker_client()``.
     partitions : int, optional
         Number of partitions with ``client`` (default: twice the number of workers).
+    row_latency : coverage.problem.RowLatency, optional
+        The demand points' latency constants, already computed (:class:`coverage.Problem`
+        does); then ``model``'s classes are not evaluated again and ``radius_shrink_km``
+        must be part of ``rows``.
 
     Returns
     -------
@@ -244,29 +250,23 @@ def build_reach(
     d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
     n_demand = d_lat.shape[0]
     n_sites = int(np.asarray(site_lat_deg).shape[0])
-    if isinstance(access, str):
-        access_arr = np.full(n_demand, access, dtype=object)
-    else:
-        access_arr = np.asarray(access, dtype=object)
-    classes, codes = np.unique(access_arr.astype(str), return_inverse=True)
-    radius_by_class = np.full(len(classes), -1.0)
-    errors: list[str] = []
-    for c, name in enumerate(classes):
-        try:
-            radius_by_class[c] = model.radius_km(budget_ms, str(name), percentile)
-        except InfeasibleBudgetError as exc:
-            errors.append(str(exc))
-            logger.warning("%s", exc)
-    if n_demand and not (radius_by_class >= 0).any():
-        raise InfeasibleBudgetError(" ".join(errors))
-    fixed_pct = np.array([model.fixed_ms(str(a), percentile) for a in classes])[codes]
-    fixed_p50 = np.array([model.fixed_ms(str(a), "p50") for a in classes])[codes]
-    row_radius_km = radius_by_class[codes]
-    if radius_shrink_km is not None:
-        shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (n_demand,))
-        row_radius_km = np.where(row_radius_km >= 0, np.maximum(row_radius_km - shrink, 0.0),
-                                 row_radius_km)
-    max_radius_km = float(radius_by_class.max()) if n_demand else 0.0
+    if row_latency is None:
+        access_arr = (np.full(n_demand, access, dtype=object) if isinstance(access, str)
+                      else np.asarray(access, dtype=object))
+        row_latency = RowLatency.from_model(model, access_arr, budget_ms, percentile,
+                                     radius_shrink_km)
+        for reason in row_latency.reasons:
+            logger.warning("%s", reason)
+    elif radius_shrink_km is not None:
+        raise ValueError("with row_latency=, the radius shrink is part of the RowLatency")
+    if len(row_latency) != n_demand:
+        raise ValueError(f"row_latency has {len(row_latency)} demand points, the "
+                         f"coordinates {n_demand}")
+    if n_demand and not (row_latency.radius_km >= 0).any():
+        raise InfeasibleBudgetError(" ".join(row_latency.reasons)
+                                    or f"no demand point can meet {budget_ms:g} ms")
+    row_radius_km = row_latency.radius_km
+    max_radius_km = row_latency.max_radius_km if n_demand else 0.0
 
     site_xyz = unit_xyz(site_lat_deg, site_lon_deg) if n_sites else np.zeros((0, 3))
     where = "in this process"
@@ -280,9 +280,9 @@ def build_reach(
                                                 max_radius_km, chunk_rows)
     indptr = np.zeros(n_demand + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    rows = np.repeat(np.arange(n_demand), counts)
-    latency = fixed_pct[rows] + model.ms_per_km * distance
-    p50 = fixed_p50[rows] + model.ms_per_km * distance
+    row_of = np.repeat(np.arange(n_demand), counts)
+    latency = row_latency.latency_ms(row_of, distance)
+    p50 = row_latency.latency_ms(row_of, distance, p50=True)
     reach = ReachMatrix(
         indptr=indptr,
         indices=indices.astype(np.int32),

@@ -1,0 +1,280 @@
+"""The planning problem: validated inputs plus everything derived from them once.
+
+:class:`RowLatency` is **the one place** where a demand point's latency constants are
+computed: the latency of a (demand, site) pair at great-circle distance ``d`` km is
+``fixed_ms[i] + ms_per_km * d`` and the pair is within budget when ``d <= radius_km[i]``.
+Every stage (reach matrix, row generation, assignment and failure check, gaps, sweep)
+takes these arrays instead of recomputing them from the model.
+
+:class:`Problem` holds the validated demand and candidate tables, the model, the
+:class:`~coverage.config.PlannerConfig`, the :class:`RowLatency` of the demand, and the
+site-side arrays (required, cost). It is the seam where a richer model plugs in: per-site
+tiers and per-demand budgets change ``RowLatency`` (per-row budget, per-pair inference),
+capacity and power add site-side arrays; see ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .config import PlannerConfig
+from .errors import InfeasibleBudgetError
+from .latency import LatencyModel
+
+__all__ = ["RowLatency", "Problem"]
+
+
+@dataclass(frozen=True)
+class RowLatency:
+    """Latency constants of every demand point for one budget.
+
+    Attributes
+    ----------
+    fixed_ms : numpy.ndarray
+        Latency at distance 0 at the budget's percentile, ms (access, Wi-Fi, proxy,
+        inference and hops combined).
+    fixed_p50_ms : numpy.ndarray
+        The same at p50, ms.
+    radius_km : numpy.ndarray
+        Budget radius, km, after any shrink; ``-1`` where the point's access class cannot
+        meet the budget even at distance 0 (such a point is never within budget).
+    ms_per_km : float
+        Round-trip ms per km of great-circle distance.
+    budget_ms : float
+        The budget, ms.
+    percentile : str
+        Percentile the budget is checked at.
+    infeasible_classes : tuple of str
+        Access classes present that cannot meet the budget at distance 0.
+    reasons : tuple of str
+        The model's explanation for each of them.
+    """
+
+    fixed_ms: npt.NDArray[np.float64]
+    fixed_p50_ms: npt.NDArray[np.float64]
+    radius_km: npt.NDArray[np.float64]
+    ms_per_km: float
+    budget_ms: float
+    percentile: str
+    infeasible_classes: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_model(cls, model: LatencyModel, access: npt.ArrayLike, budget_ms: float,
+                   percentile: str = "p99",
+                   radius_shrink_km: npt.ArrayLike | None = None) -> RowLatency:
+        """Compute the constants of every demand point (one pass per access class).
+
+        Parameters
+        ----------
+        model : LatencyModel
+            The latency model.
+        access : array_like or str
+            Access class of every demand point (or one for all).
+        budget_ms : float
+            Latency budget, ms.
+        percentile : {"p99", "p50"}
+            Percentile the budget is checked at.
+        radius_shrink_km : array_like, optional
+            Per point, km taken off the radius (conservative aggregation).
+
+        Returns
+        -------
+        RowLatency
+        """
+        labels = np.asarray(access, dtype=object)
+        codes, classes = pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
+        fixed = np.array([model.fixed_ms(str(c), percentile) for c in classes], dtype=float)
+        fixed50 = np.array([model.fixed_ms(str(c), "p50") for c in classes], dtype=float)
+        radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / model.ms_per_km, -1.0)
+        slow = tuple(str(c) for c, f in zip(classes, fixed, strict=True) if f > budget_ms)
+        reasons = []
+        for c in slow:
+            try:
+                model.radius_km(budget_ms, c, percentile)
+            except InfeasibleBudgetError as exc:
+                reasons.append(str(exc))
+        row_radius = radius[codes] if len(classes) else np.zeros(0)
+        if radius_shrink_km is not None:
+            shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64),
+                                     row_radius.shape)
+            row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0),
+                                  row_radius)
+        return cls(fixed_ms=fixed[codes] if len(classes) else np.zeros(0),
+                   fixed_p50_ms=fixed50[codes] if len(classes) else np.zeros(0),
+                   radius_km=row_radius, ms_per_km=float(model.ms_per_km),
+                   budget_ms=float(budget_ms), percentile=percentile,
+                   infeasible_classes=slow, reasons=tuple(reasons))
+
+    def latency_ms(self, rows: npt.ArrayLike, distance_km: npt.ArrayLike, *,
+                   p50: bool = False) -> npt.NDArray[np.float64]:
+        """Latency of demand ``rows`` at ``distance_km`` from a site, ms (vectorised).
+
+        The one formula of a (demand, site) pair's latency; ``p50=True`` gives the median.
+        """
+        fixed = self.fixed_p50_ms if p50 else self.fixed_ms
+        return fixed[np.asarray(rows)] + self.ms_per_km * np.asarray(distance_km,
+                                                                     dtype=np.float64)
+
+    def subset(self, index: npt.ArrayLike) -> RowLatency:
+        """The constants of the demand points ``index`` (an integer or boolean index)."""
+        return replace(self, fixed_ms=self.fixed_ms[index],
+                       fixed_p50_ms=self.fixed_p50_ms[index], radius_km=self.radius_km[index])
+
+    @property
+    def max_radius_km(self) -> float:
+        """The largest radius (``-1`` when no point can meet the budget)."""
+        return float(self.radius_km.max()) if len(self.radius_km) else -1.0
+
+    def __len__(self) -> int:
+        return len(self.radius_km)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Validated demand and candidates, the model and config, and what derives from them.
+
+    Build with :meth:`build`; stages read its arrays and never recompute them.
+
+    Attributes
+    ----------
+    demand : pandas.DataFrame
+        Validated demand with an ``access`` column (the config's default access fills
+        a missing column only).
+    sites : pandas.DataFrame
+        Validated candidate sites.
+    model : LatencyModel
+        The latency model.
+    config : PlannerConfig
+        The planner options.
+    rows : RowLatency
+        Latency constants of every demand point at the config's budget.
+    radius_shrink_km : numpy.ndarray or None
+        Per-point radius shrink (conservative aggregation).
+    """
+
+    demand: pd.DataFrame
+    sites: pd.DataFrame
+    model: LatencyModel
+    config: PlannerConfig
+    rows: RowLatency
+    radius_shrink_km: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, demand: pd.DataFrame, sites: pd.DataFrame, config: PlannerConfig,
+              model: LatencyModel, *,
+              radius_shrink_km: npt.ArrayLike | None = None) -> Problem:
+        """The problem of validated ``demand`` and ``sites`` under ``config``.
+
+        Parameters
+        ----------
+        demand, sites : pandas.DataFrame
+            Validated by :func:`coverage.io.as_demand` / :func:`coverage.io.as_sites`.
+        config : PlannerConfig
+            Options (already validated).
+        model : LatencyModel
+            The latency model.
+        radius_shrink_km : array_like, optional
+            Per demand point, km taken off its radius.
+
+        Returns
+        -------
+        Problem
+        """
+        if "access" not in demand.columns:  # the default class only fills a missing column
+            demand = demand.assign(access=config.access)
+        shrink = (None if radius_shrink_km is None
+                  else np.asarray(radius_shrink_km, dtype=np.float64))
+        rows = RowLatency.from_model(model, demand["access"].to_numpy(), config.budget_ms,
+                                     config.percentile, shrink)
+        return cls(demand=demand, sites=sites, model=model, config=config, rows=rows,
+                   radius_shrink_km=shrink)
+
+    def with_budget(self, budget_ms: float) -> Problem:
+        """The same problem at another budget (for sweeps)."""
+        config = replace(self.config, budget_ms=float(budget_ms))
+        rows = RowLatency.from_model(self.model, self.demand["access"].to_numpy(), budget_ms,
+                                     config.percentile, self.radius_shrink_km)
+        return replace(self, config=config, rows=rows)
+
+    @cached_property
+    def rows_unshrunk(self) -> RowLatency:
+        """:attr:`rows` without the aggregation shrink (each point's own radius)."""
+        if self.radius_shrink_km is None:
+            return self.rows
+        return RowLatency.from_model(self.model, self.demand["access"].to_numpy(),
+                                     self.config.budget_ms, self.config.percentile)
+
+    # -- demand side
+    @cached_property
+    def population(self) -> npt.NDArray[np.float64]:
+        """People per demand point."""
+        return self.demand["population"].to_numpy(dtype=np.float64)
+
+    @cached_property
+    def demand_lat(self) -> npt.NDArray[np.float64]:
+        """Demand latitudes, degrees."""
+        return self.demand["lat"].to_numpy(dtype=np.float64)
+
+    @cached_property
+    def demand_lon(self) -> npt.NDArray[np.float64]:
+        """Demand longitudes, degrees."""
+        return self.demand["lon"].to_numpy(dtype=np.float64)
+
+    def requirement(self, n_covering: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Sites each demand point needs: ``min(k + 1, |N_i|)``."""
+        return np.minimum(int(self.config.failures) + 1,
+                          np.asarray(n_covering, dtype=np.int64))
+
+    # -- site side
+    @cached_property
+    def site_lat(self) -> npt.NDArray[np.float64]:
+        """Candidate latitudes, degrees."""
+        return self.sites["lat"].to_numpy(dtype=np.float64)
+
+    @cached_property
+    def site_lon(self) -> npt.NDArray[np.float64]:
+        """Candidate longitudes, degrees."""
+        return self.sites["lon"].to_numpy(dtype=np.float64)
+
+    @cached_property
+    def required(self) -> npt.NDArray[np.bool_]:
+        """Candidates that must stay open (existing sites)."""
+        return self.sites["required"].to_numpy(dtype=bool)
+
+    @cached_property
+    def cost(self) -> npt.NDArray[np.float64] | None:
+        """Candidate costs, or ``None`` (minimise the count)."""
+        return (self.sites["cost"].to_numpy(dtype=np.float64) if "cost" in self.sites.columns
+                else None)
+
+    @cached_property
+    def access_classes(self) -> list[str]:
+        """Access classes present in the demand, sorted."""
+        return sorted(map(str, pd.unique(self.demand["access"])))
+
+    def largest_radius(self) -> tuple[float, str]:
+        """The largest budget radius over the access classes present (before any shrink),
+        and its class; raises :class:`InfeasibleBudgetError` when no class can meet the
+        budget at distance 0."""
+        feasible = {c: self.model.radius_km(self.config.budget_ms, c, self.config.percentile)
+                    for c in self.access_classes if c not in self.rows.infeasible_classes}
+        if not feasible:
+            fixed = {c: self.model.fixed_ms(c, self.config.percentile)
+                     for c in self.access_classes}
+            self.model.radius_km(self.config.budget_ms, min(fixed, key=fixed.__getitem__),
+                                 self.config.percentile)  # raises with the model's reason
+        best = max(feasible, key=feasible.__getitem__)
+        return float(feasible[best]), best
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes for logs and the summary."""
+        return {"n_demand": len(self.demand), "n_candidates": len(self.sites),
+                "access_classes": self.access_classes,
+                "infeasible_classes": list(self.rows.infeasible_classes)}
