@@ -10,24 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
-from sklearn.neighbors import BallTree
 
 from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
 from .config import PlannerConfig
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
-from .geo import km_from_chord, unit_xyz
 from .latency import LatencyModel
-from .lazy import count_within, lazy_cover
-from .optimize import k_median, min_cover
+from .optimize import k_median
 from .problem import Problem
-from .reach import ReachMatrix, build_reach, cluster_partitions
+from .reach import ReachMatrix, cluster_partitions
+from .stages import (
+    BYTES_PER_PAIR,
+    assign_and_fail,
+    choose_strategy,
+    min_sites,
+    n_minus_1,
+    reach_matrix,
+)
 from .status import (
     COVERAGE_STATUSES,
     coverage_by_k,
-    coverage_status,
     gap_mask,
     is_gap,
     population_safe_by_failures,
@@ -394,11 +397,10 @@ def plan_sites(
             reach_partitions, int | np.integer) or reach_partitions < 1):
         raise InputValidationError(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
-    est_pairs = _estimate_pairs(problem)
-    est_gb = est_pairs * _BYTES_PER_PAIR / 2**30
     strategy_requested = strategy
-    if strategy == "auto":
-        strategy = "lazy" if est_gb > max_memory_gb / 2 else "full"
+    strategy, est_pairs = choose_strategy(problem, strategy,
+                                          max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+    est_gb = est_pairs * BYTES_PER_PAIR / 2**30
     reach: ReachMatrix | None = None
     kmed_status, kmed_bound = "skipped", float("nan")
     extra: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
@@ -406,11 +408,7 @@ def plan_sites(
         say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
             f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
         t = time.perf_counter()
-        reach = build_reach(
-            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
-            model=model, budget_ms=budget_ms, percentile=percentile, client=client,
-            partitions=reach_partitions, row_latency=problem.rows,
-        )
+        reach = reach_matrix(problem, client=client, partitions=reach_partitions)
         timings["reach_s"] = time.perf_counter() - t
         if client is not None:
             extra["reach_cluster"] = {
@@ -418,12 +416,11 @@ def plan_sites(
                 "partitions": cluster_partitions(client, reach_partitions, len(demand))}
         n_cov = reach.n_covering()
         _check_any_coverable(n_cov, budget_ms, percentile, radius_km, radius_access)
-        requirement = np.minimum(failures + 1, n_cov)
+        requirement = problem.requirement(n_cov)
         say(f"solving: fewest sites with {failures + 1}-fold coverage "
             f"(HiGHS, limit {time_limit_s:g} s)")
         t = time.perf_counter()
-        cover = min_cover(reach.boolean(), requirement, cost=cost, required=required,
-                          time_limit_s=time_limit_s)
+        cover = min_sites(problem, reach=reach, n_covering=n_cov).cover
         timings["solve_s"] = time.perf_counter() - t
         chosen = cover.sites
         t = time.perf_counter()
@@ -439,12 +436,8 @@ def plan_sites(
         say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
-        lazy = lazy_cover(
-            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
-            model=model, budget_ms=budget_ms, access=problem.demand["access"].to_numpy(),
-            percentile=percentile, failures=failures, cost=cost, required=required,
-            time_limit_s=time_limit_s, row_latency=problem.rows,
-        )
+        lazy = min_sites(problem).lazy
+        assert lazy is not None
         n_cov = lazy.n_covering
         timings["reach_s"] = lazy.count_s
         timings["solve_s"] = time.perf_counter() - t - lazy.count_s
@@ -459,7 +452,7 @@ def plan_sites(
 
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
-    demand_out, failures_df = _assign_and_fail(problem, chosen, n_cov)
+    demand_out, failures_df = assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
 
     if aggregation is not None:
@@ -575,22 +568,6 @@ def plan_sites(
     )
 
 
-_BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
-
-
-def _estimate_pairs(problem: Problem, sample: int = 4000) -> float:
-    """Expected number of (demand, site) pairs in reach, from a seeded sample of demand."""
-    n = len(problem.demand)
-    if n == 0 or len(problem.sites) == 0:
-        return 0.0
-    rng = np.random.default_rng(0)
-    idx = rng.choice(n, size=min(sample, n), replace=False)
-    tree = BallTree(unit_xyz(problem.site_lat, problem.site_lon))
-    counts = count_within(tree, unit_xyz(problem.demand_lat[idx], problem.demand_lon[idx]),
-                          problem.rows.radius_km[idx])
-    return float(counts.mean() * n)
-
-
 def _log_infeasible_classes(problem: Problem) -> None:
     """Classes present that cannot meet the budget at distance 0: their points are
     uncoverable (the plan goes on for the others)."""
@@ -612,128 +589,6 @@ def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> Non
             f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
             "or raise --budget-ms"
         )
-
-
-def _assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query.
-
-    Latency is monotone in distance for a demand point, so its primary is the nearest chosen
-    site when that is within the point's budget radius, the backup the second nearest (when
-    in radius), and the N-1 latency (primary failed) that of the second nearest chosen site,
-    wherever it is.
-    """
-    # the point's own radius, without an aggregation shrink: the table describes the points
-    demand, sites, rows = problem.demand, problem.sites, problem.rows_unshrunk
-    failures, budget_ms = problem.config.failures, problem.config.budget_ms
-    chosen = np.asarray(chosen, dtype=np.int64)
-    n = len(demand)
-    site_ids = sites["site_id"].to_numpy(dtype=object)
-    radius = rows.radius_km
-    k = min(2, len(chosen))
-    near = np.full((n, 2), -1, dtype=np.int64)
-    dkm = np.full((n, 2), np.nan)
-    if k and n:
-        tree = BallTree(unit_xyz(sites["lat"].to_numpy()[chosen],
-                                 sites["lon"].to_numpy()[chosen]))
-        dist, ind = tree.query(unit_xyz(demand["lat"], demand["lon"]), k=k)
-        near[:, :k] = np.asarray(chosen)[ind]
-        dkm[:, :k] = km_from_chord(dist)
-    within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
-    lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
-
-    def ids(col: int) -> npt.NDArray[np.object_]:
-        out = np.full(n, None, dtype=object)
-        ok = within[:, col]
-        out[ok] = site_ids[near[ok, col]]
-        return out
-
-    has_primary = within[:, 0]
-    out = demand.copy()
-    out["primary_site_id"] = ids(0)
-    out["primary_latency_ms"] = np.where(has_primary, lat[:, 0], np.nan)
-    out["primary_p50_ms"] = np.where(has_primary, rows.fixed_p50_ms + rows.ms_per_km * dkm[:, 0],
-                                     np.nan)
-    out["primary_distance_km"] = np.where(has_primary, dkm[:, 0], np.nan)
-    out["backup_site_id"] = ids(1)
-    out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)
-    out["n_covering_sites"] = np.asarray(n_cov, dtype=np.int64)
-    out["coverage_status"] = coverage_status(n_cov, failures)
-    n1_site = np.full(n, None, dtype=object)
-    surv = has_primary & (near[:, 1] >= 0)
-    n1_site[surv] = site_ids[near[surv, 1]]
-    out["n1_site_id"] = n1_site
-    out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
-    out["n1_within_budget"] = surv & within[:, 1]
-    failures = n_minus_1(out, site_ids[chosen], budget_ms)
-    return out, failures
-
-
-def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
-              budget_ms: float) -> pd.DataFrame:
-    """Single-failure scenarios: fail each chosen site, re-route its users, measure the damage.
-
-    Parameters
-    ----------
-    assignment : pandas.DataFrame
-        Per-demand table with ``population``, ``primary_site_id``, ``n_covering_sites``
-        (or, without it, ``coverage_status``), ``n1_latency_ms`` (latency at the nearest
-        surviving site when the primary fails) and ``n1_within_budget``.
-    chosen_site_ids : array_like
-        The open sites.
-    budget_ms : float
-        Latency budget, ms.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per failed site: ``failed_site_id, population_rerouted,
-        population_outside_budget, worst_latency_ms, n_demand_rerouted,
-        population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget``.
-        ``population_outside_budget_redundant`` counts users that had two or more sites in
-        budget (``n_covering_sites >= 2``; status ``redundant`` or ``partial`` for tables
-        without that column), whatever ``k``: it must be 0 for a plan with ``k >= 1``.
-    """
-    a = assignment[assignment["primary_site_id"].notna()]
-    pop = a["population"].to_numpy(dtype=np.float64)
-    lat = a["n1_latency_ms"].to_numpy(dtype=np.float64)
-    out_b = ~a["n1_within_budget"].to_numpy(dtype=bool)
-    if "n_covering_sites" in a.columns:
-        red = (a["n_covering_sites"].to_numpy(dtype=np.float64) >= 2)
-    else:
-        red = a["coverage_status"].isin(["redundant", "partial"]).to_numpy(dtype=bool)
-    frame = pd.DataFrame({
-        "failed_site_id": a["primary_site_id"].to_numpy(),
-        "n_demand_rerouted": 1,
-        "population_rerouted": pop,
-        "population_outside_budget": pop * out_b,
-        "population_outside_budget_redundant": pop * (out_b & red),
-        "worst_latency_ms": lat,
-        "_lat_pop": np.nan_to_num(lat) * pop,
-    })
-    g = frame.groupby("failed_site_id", sort=False).agg(
-        n_demand_rerouted=("n_demand_rerouted", "sum"),
-        population_rerouted=("population_rerouted", "sum"),
-        population_outside_budget=("population_outside_budget", "sum"),
-        population_outside_budget_redundant=("population_outside_budget_redundant", "sum"),
-        worst_latency_ms=("worst_latency_ms", "max"),
-        _lat_pop=("_lat_pop", "sum"),
-    )
-    ids = pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id")
-    g = g.reindex(ids)
-    g[["n_demand_rerouted"]] = g[["n_demand_rerouted"]].fillna(0).astype(np.int64)
-    for c in ("population_rerouted", "population_outside_budget",
-              "population_outside_budget_redundant", "_lat_pop"):
-        g[c] = g[c].fillna(0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g["mean_rerouted_latency_ms"] = np.where(
-            g["population_rerouted"] > 0, g["_lat_pop"] / g["population_rerouted"], np.nan
-        )
-    g["meets_budget"] = g["population_outside_budget"] == 0
-    cols = ["population_rerouted", "population_outside_budget", "worst_latency_ms",
-            "n_demand_rerouted", "population_outside_budget_redundant",
-            "mean_rerouted_latency_ms", "meets_budget"]  # DESIGN section 4 order first
-    return g[cols].reset_index()
 
 
 def _site_table(sites, chosen, demand_out, failures_df, radius_km):

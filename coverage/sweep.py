@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,12 +31,14 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.neighbors import BallTree
 
+from .config import PlannerConfig
 from .errors import InputValidationError
 from .geo import unit_xyz
 from .latency import PERCENTILES, LatencyModel
-from .lazy import count_within, lazy_cover
-from .optimize import min_cover
-from .reach import ReachMatrix, build_reach
+from .lazy import count_within
+from .problem import Problem
+from .reach import ReachMatrix
+from .stages import choose_strategy, min_sites, reach_matrix
 from .status import coverage_status, gap_mask
 
 if TYPE_CHECKING:
@@ -55,6 +58,9 @@ SWEEP_COLUMNS = (
     "n_demand_uncoverable", "method", "solve_s", "source",
 )
 """Columns of the table :func:`budget_sweep` returns (and of ``sweep.csv``)."""
+
+_SWEEP_LAZY = {"seed_rows": 2_000, "max_rows_per_round": 5_000, "at_risk_rows": 1_000}
+"""Row-generation sizes of a sweep solve (short time limits: small rounds)."""
 
 STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
@@ -210,32 +216,23 @@ def budget_sweep(
         demand = as_demand(demand, source="<sweep demand>",
                            access_profiles=model.access_profiles_ms)
         sites = as_sites(sites, source="<sweep sites>")
-        if "access" not in demand.columns:
-            demand = demand.assign(access=access)
-        access_arr = demand["access"].to_numpy(dtype=str)
-        pop = demand["population"].to_numpy(dtype=np.float64)
-        d_lat = demand["lat"].to_numpy(dtype=np.float64)
-        d_lon = demand["lon"].to_numpy(dtype=np.float64)
-        s_lat = sites["lat"].to_numpy(dtype=np.float64)
-        s_lon = sites["lon"].to_numpy(dtype=np.float64)
-        required = sites["required"].to_numpy(dtype=bool)
-        cost = sites["cost"].to_numpy(dtype=np.float64) if "cost" in sites.columns else None
-        shrink = None
-        if radius_shrink_km is not None:
-            shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64), (len(demand),))
-        pts = unit_xyz(d_lat, d_lon)
-        rng = np.random.default_rng(0)
-        sample = np.sort(rng.choice(len(pts), size=min(4_000, len(pts)), replace=False))
-        tree = BallTree(unit_xyz(s_lat, s_lon))
+        config = PlannerConfig(budget_ms=float(budgets[0]) if budgets else 30.0,
+                               percentile=percentile, failures=0, access=access,
+                               time_limit_s=float(time_limit_s))
+        problem0 = Problem.build(demand, sites, config, model,
+                                 radius_shrink_km=radius_shrink_km)
+        pop = problem0.population
+        pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
+        tree = BallTree(unit_xyz(problem0.site_lat, problem0.site_lon))
         rows: list[dict[str, Any]] = []
         t_all = time.perf_counter()
         for budget in budgets:
             base = {"budget_ms": budget, "population_total": float(pop.sum())}
-            radius = model.radius_km_array(budget, access_arr, percentile)
+            problem = problem0.with_budget(budget)
+            radius = problem.rows.radius_km
             # the largest radius over the access classes present (not the default class)
-            radius_access = float(radius.max()) if (radius >= 0).any() else float("nan")
-            if shrink is not None:
-                radius = np.where(radius >= 0, np.maximum(radius - shrink, 0.0), radius)
+            unshrunk = problem.rows_unshrunk.radius_km
+            radius_access = float(unshrunk.max()) if (unshrunk >= 0).any() else float("nan")
             if not (radius >= 0).any():
                 for k in ks:
                     rows.append({
@@ -250,14 +247,12 @@ def budget_sweep(
                 say(f"sweep {budget:g} ms: the budget cannot be met even at distance 0")
                 continue
             t = time.perf_counter()
-            # full reach matrix or row generation, from the pairs of a seeded sample of points
-            full = _estimate_pairs(tree, pts, radius, sample) <= max_full_pairs
+            # full reach matrix or row generation, by the planner's rule (stages)
+            full = choose_strategy(problem, "auto", max_full_pairs)[0] == "full"
             reach: ReachMatrix | None = None
             n_cov: npt.NDArray[np.int64] | None = None
             if full:
-                reach = build_reach(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget,
-                                    access=access_arr, percentile=percentile,
-                                    radius_shrink_km=shrink)
+                reach = reach_matrix(problem)
                 n_cov = reach.n_covering()
             elif any((budget, k) in known for k in ks):  # the plan's row needs the figures
                 n_cov = count_within(tree, pts, radius)
@@ -265,13 +260,9 @@ def budget_sweep(
             for k in ks:
                 t = time.perf_counter()
                 result: Any = None
+                problem_k = replace(problem, config=replace(problem.config, failures=k))
                 if (budget, k) not in known and not full:
-                    lazy = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model,
-                                      budget_ms=budget, access=access_arr,
-                                      percentile=percentile, failures=k, cost=cost,
-                                      required=required, time_limit_s=time_limit_s,
-                                      seed_rows=2_000, max_rows_per_round=5_000,
-                                      at_risk_rows=1_000, radius_shrink_km=shrink)
+                    lazy = min_sites(problem_k, lazy_options=_SWEEP_LAZY)
                     result, n_cov = lazy.cover, lazy.n_covering
                 assert n_cov is not None
                 n_pairs = int(n_cov.sum())
@@ -294,8 +285,7 @@ def budget_sweep(
                     continue
                 if result is None:
                     assert reach is not None
-                    result = min_cover(reach.boolean(), np.minimum(k + 1, n_cov), cost=cost,
-                                       required=required, time_limit_s=time_limit_s)
+                    result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
                 cover = result
                 method = "full" if full else "lazy"
                 rows.append({
@@ -320,15 +310,6 @@ def budget_sweep(
     out["n_demand_uncoverable"] = out["n_demand_uncoverable"].astype(np.int64)
     logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
     return out.reset_index(drop=True)
-
-
-def _estimate_pairs(tree: BallTree, pts: npt.NDArray[np.float64],
-                    radius: npt.NDArray[np.float64], sample: npt.NDArray[np.int64]) -> float:
-    """Expected number of pairs in reach, from a count-only query on a sample of points."""
-    if not len(sample):
-        return 0.0
-    counts = count_within(tree, pts[sample], radius[sample])
-    return float(counts.mean() * len(pts))
 
 
 def _row_from_plan(plan: Plan) -> dict[str, Any]:
