@@ -158,7 +158,10 @@ def shortfall(
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
     pop = demand["population"].to_numpy(dtype=np.float64)
-    radius = model.radius_km_array(budget_ms, demand["access"].to_numpy(dtype=str), percentile)
+    from .problem import RowLatency
+
+    radius = RowLatency.from_model(model, demand["access"].to_numpy(), budget_ms,
+                                   percentile).radius_km
     pts = unit_xyz(lat, lon)
     s_lat = np.asarray(site_lat_deg, dtype=np.float64)
     s_lon = np.asarray(site_lon_deg, dtype=np.float64)

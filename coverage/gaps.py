@@ -29,6 +29,7 @@ from .aggregate import aggregate_grid
 from .geo import chord_from_km, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import min_cover
+from .problem import RowLatency
 from .status import gap_mask
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def propose_sites(
     failures: int = 1,
     time_limit_s: float = 30.0,
     max_locations: int = 20_000,
+    row_latency: RowLatency | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -108,14 +110,18 @@ def propose_sites(
     max_locations : int, default 20_000
         Above this many gap points, possible locations are the population-weighted centroids
         of gap points binned on a grid of a quarter of the budget radius.
+    row_latency : coverage.problem.RowLatency, optional
+        The points' latency constants when already computed (:class:`coverage.Problem`).
 
     Returns
     -------
     Proposal
     """
     n_cov = np.asarray(n_covering, dtype=np.int64)
-    access = demand["access"].to_numpy(dtype=str)
-    radius = model.radius_km_array(budget_ms, access, percentile)
+    if row_latency is None:
+        row_latency = RowLatency.from_model(model, demand["access"].to_numpy(), budget_ms,
+                                            percentile)
+    radius = row_latency.radius_km
     pop = demand["population"].to_numpy(dtype=np.float64)
     is_gap = gap_mask(n_cov, failures)
     n_gap, pop_gap = int(is_gap.sum()), float(pop[is_gap].sum())

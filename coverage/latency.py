@@ -243,13 +243,9 @@ class LatencyModel:
     ) -> npt.NDArray[np.float64]:
         """Budget radius of every point from its access label, km (-1 where the class cannot
         meet the budget even at distance 0)."""
-        classes, codes = np.unique(np.asarray(access, dtype=str), return_inverse=True)
-        table = np.array([
-            self.radius_km(budget_ms, str(a), percentile)
-            if self.fixed_ms(str(a), percentile) <= budget_ms else -1.0
-            for a in classes
-        ])
-        return table[codes.ravel()] if len(classes) else np.zeros(0)
+        from .problem import RowLatency  # the one computation of per-point radii
+
+        return RowLatency.from_model(self, access, budget_ms, percentile).radius_km
 
     def to_dict(self) -> dict[str, object]:
         """All parameters, JSON-ready, with the derived figures."""

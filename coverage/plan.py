@@ -475,7 +475,8 @@ def plan_sites(
     t = time.perf_counter()
     proposal = propose_sites(demand_out, n_cov, model=model, budget_ms=budget_ms,
                              percentile=percentile, failures=failures,
-                             time_limit_s=min(30.0, time_limit_s))
+                             time_limit_s=min(30.0, time_limit_s),
+                             row_latency=problem.rows_unshrunk)
     timings["proposals_s"] = time.perf_counter() - t
     sites_out = _site_table(sites, chosen, demand_out, failures_df, radius_km)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
