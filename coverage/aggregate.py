@@ -30,9 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pyproj import Transformer
-from sklearn.neighbors import BallTree
 
-from .geo import haversine_km, unit_xyz
+from .geo import haversine_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
@@ -166,9 +165,9 @@ def shortfall(
     s_lat = np.asarray(site_lat_deg, dtype=np.float64)
     s_lon = np.asarray(site_lon_deg, dtype=np.float64)
     if n_covering is None:
-        n_covering = count_within(BallTree(unit_xyz(s_lat, s_lon)), pts, radius)
+        n_covering = count_within(unit_tree(s_lat, s_lon), pts, radius)
     chosen = np.asarray(chosen, dtype=np.int64)
-    have = (count_within(BallTree(unit_xyz(s_lat[chosen], s_lon[chosen])), pts, radius)
+    have = (count_within(unit_tree(s_lat[chosen], s_lon[chosen]), pts, radius)
             if len(chosen) else np.zeros(len(lat), dtype=np.int64))
     short = have < np.minimum(failures + 1, n_covering)
     total = float(pop.sum())

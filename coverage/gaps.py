@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.neighbors import BallTree
 
 from .aggregate import aggregate_grid
-from .geo import chord_from_km, unit_xyz
+from .geo import chord_from_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import min_cover
 from .problem import RowLatency
@@ -139,7 +138,7 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
-    tree = BallTree(unit_xyz(loc_lat, loc_lon))
+    tree = unit_tree(loc_lat, loc_lon)
     ind = tree.query_radius(unit_xyz(g["lat"], g["lon"]), r=chord_from_km(radius[gap]))
     counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
     indptr = np.concatenate([[0], np.cumsum(counts)])

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from sklearn.neighbors import BallTree
 
 from .aggregate import grid_cells
-from .geo import chord_from_km, unit_xyz
+from .geo import chord_from_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
 from .optimize import CoverResult, _merge_identical_rows, greedy_cover, min_cover
 from .problem import RowLatency
@@ -226,7 +226,7 @@ def lazy_cover(
     row_radius = row_latency.radius_km
     pts = unit_xyz(d_lat, d_lon)
     bin_km = max(float(np.max(row_radius, initial=0.0)) / 16.0, 5.0)
-    site_tree = BallTree(unit_xyz(s_lat, s_lon))
+    site_tree = unit_tree(s_lat, s_lon)
     t = time.perf_counter()
     n_cov = count_within(site_tree, pts, row_radius)
     count_s = time.perf_counter() - t
@@ -282,7 +282,7 @@ def lazy_cover(
     def violations(sites: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
         """Cells short of their requirement under ``sites``, and every cell's count."""
-        tree = BallTree(unit_xyz(s_lat[sites], s_lon[sites]))
+        tree = unit_tree(s_lat[sites], s_lon[sites])
         have = count_within(tree, pts, row_radius)
         return np.flatnonzero(have < req), have
 

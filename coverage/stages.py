@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.neighbors import BallTree
 
-from .geo import km_from_chord, unit_xyz
+from .geo import km_from_chord, unit_tree, unit_xyz
 from .lazy import LazyCoverResult, count_within, lazy_cover
 from .optimize import CoverResult, min_cover
 from .problem import Problem
@@ -48,7 +47,7 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
         return 0.0
     rng = np.random.default_rng(0)
     idx = rng.choice(n, size=min(sample, n), replace=False)
-    tree = BallTree(unit_xyz(problem.site_lat, problem.site_lon))
+    tree = unit_tree(problem.site_lat, problem.site_lon)
     counts = count_within(tree, unit_xyz(problem.demand_lat[idx], problem.demand_lon[idx]),
                           problem.rows.radius_km[idx])
     return float(counts.mean() * n)
@@ -155,8 +154,7 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     near = np.full((n, 2), -1, dtype=np.int64)
     dkm = np.full((n, 2), np.nan)
     if k and n:
-        tree = BallTree(unit_xyz(sites["lat"].to_numpy()[chosen],
-                                 sites["lon"].to_numpy()[chosen]))
+        tree = unit_tree(sites["lat"].to_numpy()[chosen], sites["lon"].to_numpy()[chosen])
         dist, ind = tree.query(unit_xyz(demand["lat"], demand["lon"]), k=k)
         near[:, :k] = np.asarray(chosen)[ind]
         dkm[:, :k] = km_from_chord(dist)

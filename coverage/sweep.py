@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.neighbors import BallTree
 
 from .config import PlannerConfig
 from .errors import InputValidationError
-from .geo import unit_xyz
+from .geo import unit_tree, unit_xyz
 from .latency import PERCENTILES, LatencyModel
 from .lazy import count_within
 from .problem import Problem
@@ -223,7 +222,7 @@ def budget_sweep(
                                  radius_shrink_km=radius_shrink_km)
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
-        tree = BallTree(unit_xyz(problem0.site_lat, problem0.site_lon))
+        tree = unit_tree(problem0.site_lat, problem0.site_lon)
         rows: list[dict[str, Any]] = []
         t_all = time.perf_counter()
         for budget in budgets:
