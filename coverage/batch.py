@@ -29,7 +29,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 import tomllib
 import uuid
@@ -341,15 +340,10 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    from .report import _clean, _json_default
+    from .outdir import write_atomic
+    from .report import json_text
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(_clean(doc), indent=2, default=_json_default) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, json_text(doc))
 
 
 def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:

@@ -37,7 +37,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -1778,18 +1777,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     if not parent.is_dir():
         raise FileNotFoundError(f"save_map: directory {str(parent)!r} does not exist")
     data = render_map_html(m).encode("utf-8")
-    mode = out.stat().st_mode & 0o777 if out.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    from .outdir import write_atomic
+
+    write_atomic(out, data, mode=out.stat().st_mode & 0o777 if out.exists() else 0o644)
     logger.info("map: wrote %s (%.1f MB, %.2f s)", out, len(data) / 1e6, time.perf_counter() - t0)
     return out

@@ -333,14 +333,29 @@ def swap_dir(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write one file by a temporary name in its directory, fsync, and rename it in place."""
+def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write one file by a temporary name in its directory, fsync, and rename it in place.
+
+    The one atomic single-file writer of the package: a reader sees the old file or the new
+    one, and an interrupted write leaves the old file (the temporary is removed).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    data : bytes or str
+        Content (text is written as UTF-8).
+    mode : int, default 0o644
+        Permission bits of the new file.
+    """
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

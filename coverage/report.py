@@ -96,9 +96,14 @@ def _clean(o: Any) -> Any:
     return o
 
 
+def json_text(doc: Any) -> str:
+    """``doc`` as indented JSON text: numpy values as numbers, NaN and inf as null."""
+    return json.dumps(_clean(doc), indent=2, default=_json_default) + "\n"
+
+
 def summary_json(plan: Plan) -> str:
     """The plan's summary as JSON text (NaN written as null)."""
-    return json.dumps(_clean(plan.summary()), indent=2, default=_json_default) + "\n"
+    return json_text(plan.summary())
 
 
 def sites_geojson(plan: Plan) -> str:
