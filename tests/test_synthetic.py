@@ -138,8 +138,18 @@ def test_textbook_highs_matches_min_cover(k):
 
 
 def test_bare_neighbour_query_counts_pairs():
+    """Against an independent count: the dense haversine distance matrix (500 x 60)."""
+    from coverage.geo import haversine_km
+
     demand, sites = clustered_instance(500, 60, seed=2)
+    dense = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                         sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    want = int((dense <= 250.0).sum())
+    assert want > 0
     rec = bare_neighbour_query(demand, sites, 250.0)
-    assert rec["pairs"] == radius_csr(demand, sites, 250.0).nnz
+    assert rec["pairs"] == want
+    csr = radius_csr(demand, sites, 250.0)
+    assert csr.nnz == want
+    assert np.array_equal(csr.toarray() != 0, dense <= 250.0)
     assert rec["seconds"] >= 0
     assert bare_neighbour_query(demand, sites, 250.0, metric="chord")["pairs"] == rec["pairs"]
