@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 from pyproj import Transformer
 
-from .geo import haversine_km, unit_tree, unit_xyz
+from .geo import count_within, haversine_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
@@ -152,8 +152,6 @@ def shortfall(
     dict
         ``cells_short``, ``population_short`` and ``population_short_share`` (of the total).
     """
-    from .lazy import count_within
-
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
     pop = demand["population"].to_numpy(dtype=np.float64)

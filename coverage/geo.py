@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "count_within",
     "unit_tree",
     "EARTH_RADIUS_KM", "chord_from_km", "colocated_pairs", "haversine_km", "km_from_chord",
     "latlon_rad", "unit_xyz",
@@ -161,3 +162,27 @@ def colocated_pairs(
     distance_m = 1000.0 * haversine_km(lat[pairs[:, 0]], lon[pairs[:, 0]],
                                        lat[pairs[:, 1]], lon[pairs[:, 1]])
     return pairs, distance_m
+
+
+def count_within(
+    tree: Any,
+    points_xyz: npt.NDArray[np.float64],
+    radius_km: npt.NDArray[np.float64],
+    chunk_rows: int = 200_000,
+) -> npt.NDArray[np.int64]:
+    """Number of tree points within each query point's own great-circle radius.
+
+    ``tree`` is a Euclidean tree on :func:`coverage.geo.unit_xyz` vectors and
+    ``points_xyz`` the query points as unit vectors; radii are converted to chord lengths.
+    Points with a negative radius (an access class that cannot meet the budget) count 0.
+    One bulk count-only query per chunk of points (per-point radii).
+    """
+    n = points_xyz.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    idx = np.flatnonzero(radius_km >= 0)
+    chord = chord_from_km(radius_km[idx])
+    for start in range(0, len(idx), chunk_rows):
+        part = idx[start:start + chunk_rows]
+        out[part] = tree.query_radius(points_xyz[part], r=chord[start:start + chunk_rows],
+                                      count_only=True)
+    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -243,9 +243,39 @@ class LatencyModel:
     ) -> npt.NDArray[np.float64]:
         """Budget radius of every point from its access label, km (-1 where the class cannot
         meet the budget even at distance 0)."""
-        from .problem import RowLatency  # the one computation of per-point radii
+        return self.row_constants(access, budget_ms, percentile)["radius_km"]
 
-        return RowLatency.from_model(self, access, budget_ms, percentile).radius_km
+    def row_constants(self, access: npt.ArrayLike, budget_ms: float,
+                      percentile: Percentile = "p99",
+                      radius_shrink_km: npt.ArrayLike | None = None) -> dict[str, Any]:
+        """The one computation of every demand point's latency constants (one pass per
+        access class): ``fixed_ms`` (at ``percentile``), ``fixed_p50_ms``, ``radius_km``
+        (after the shrink; -1 where the class cannot meet the budget at distance 0),
+        ``infeasible_classes`` and their ``reasons``. Wrapped by
+        :class:`coverage.problem.RowLatency`."""
+        labels = np.asarray(access, dtype=object)
+        codes, classes = pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
+        fixed = np.array([self.fixed_ms(str(c), percentile) for c in classes], dtype=float)
+        fixed50 = np.array([self.fixed_ms(str(c), "p50") for c in classes], dtype=float)
+        radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / self.ms_per_km, -1.0)
+        slow = tuple(str(c) for c, f in zip(classes, fixed, strict=True) if f > budget_ms)
+        reasons = []
+        for c in slow:
+            try:
+                self.radius_km(budget_ms, c, percentile)
+            except InfeasibleBudgetError as exc:
+                reasons.append(str(exc))
+        empty = not len(classes)
+        row_radius = np.zeros(0) if empty else radius[codes]
+        if radius_shrink_km is not None:
+            shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64),
+                                     row_radius.shape)
+            row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0),
+                                  row_radius)
+        return {"fixed_ms": np.zeros(0) if empty else fixed[codes],
+                "fixed_p50_ms": np.zeros(0) if empty else fixed50[codes],
+                "radius_km": row_radius, "infeasible_classes": slow,
+                "reasons": tuple(reasons)}
 
     def to_dict(self) -> dict[str, object]:
         """All parameters, JSON-ready, with the derived figures."""

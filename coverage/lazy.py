@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.neighbors import BallTree
 
 from .aggregate import grid_cells
-from .geo import chord_from_km, unit_tree, unit_xyz
+from .geo import count_within, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
-from .optimize import CoverResult, _merge_identical_rows, greedy_cover, min_cover
+from .optimize import CoverResult, greedy_cover, merge_identical_rows, min_cover
 from .problem import RowLatency
 from .reach import build_reach
 
@@ -56,30 +55,6 @@ class LazyCoverResult:
     rows_fetched: int = 0
     pairs_fetched: int = 0
     count_s: float = 0.0
-
-
-def count_within(
-    tree: BallTree,
-    points_xyz: npt.NDArray[np.float64],
-    radius_km: npt.NDArray[np.float64],
-    chunk_rows: int = 200_000,
-) -> npt.NDArray[np.int64]:
-    """Number of tree points within each query point's own great-circle radius.
-
-    ``tree`` is a Euclidean tree on :func:`coverage.geo.unit_xyz` vectors and
-    ``points_xyz`` the query points as unit vectors; radii are converted to chord lengths.
-    Points with a negative radius (an access class that cannot meet the budget) count 0.
-    One bulk count-only query per chunk of points (per-point radii).
-    """
-    n = points_xyz.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    idx = np.flatnonzero(radius_km >= 0)
-    chord = chord_from_km(radius_km[idx])
-    for start in range(0, len(idx), chunk_rows):
-        part = idx[start:start + chunk_rows]
-        out[part] = tree.query_radius(points_xyz[part], r=chord[start:start + chunk_rows],
-                                      count_only=True)
-    return out
 
 
 def _per_bin_min(
@@ -259,7 +234,7 @@ def lazy_cover(
             del reach
             block.sort_indices()
             stacked = sp.csr_array(sp.vstack([pool, block], format="csr"))
-            pool, pool_req = _merge_identical_rows(
+            pool, pool_req = merge_identical_rows(
                 stacked, np.concatenate([pool_req, req[batch]]), rng)
 
     coverable = np.flatnonzero(n_cov > 0)

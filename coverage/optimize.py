@@ -103,7 +103,8 @@ def _requirement_array(requirement: int | npt.ArrayLike, n_rows: int) -> npt.NDA
     return r.astype(np.int64)
 
 
-def _ranges(starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def row_ranges(starts: npt.NDArray[np.int64],
+               stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Concatenation of ``arange(starts[k], stops[k])`` over k, without a Python loop."""
     lens = np.maximum(stops - starts, 0)
     total = int(lens.sum())
@@ -111,7 +112,7 @@ def _ranges(starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]) -> npt.
     return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
 
 
-def _merge_identical_rows(
+def merge_identical_rows(
     a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
 ) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
     """Merge rows with the same column set, keeping the largest requirement (exactly).
@@ -252,7 +253,7 @@ def _drop_dominated_rows(
         b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
         kc = ks[b0:b1]
         j = rarest[kc]
-        i = c_rows[_ranges(c_ptr[j], c_ptr[j + 1])]
+        i = c_rows[row_ranges(c_ptr[j], c_ptr[j + 1])]
         k = np.repeat(kc, c_ptr[j + 1] - c_ptr[j])
         ok = (i != k) & keep[i] & (r[k] >= r[i])
         ok &= (sizes[k] < sizes[i]) | ((sizes[k] == sizes[i]) & ((r[k] > r[i]) | (k < i)))
@@ -315,7 +316,7 @@ def _drop_dominated_cols(
         b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
         jc = nonempty[b0:b1]
         i = rarest[jc]
-        ll = r_cols[_ranges(r_ptr[i], r_ptr[i + 1])]
+        ll = r_cols[row_ranges(r_ptr[i], r_ptr[i + 1])]
         jj = np.repeat(jc, r_ptr[i + 1] - r_ptr[i])
         ok = (ll != jj) & (c[ll] <= c[jj])
         same_c = c[ll] == c[jj]
@@ -602,7 +603,7 @@ def min_cover(
     n_uncoverable = int((np.diff(a.indptr) == 0).sum())
     nonempty = np.diff(a.indptr) > 0
     rng = np.random.default_rng(random_state)
-    a, r = _merge_identical_rows(sp.csr_array(a[nonempty]), r[nonempty], rng)
+    a, r = merge_identical_rows(sp.csr_array(a[nonempty]), r[nonempty], rng)
     n_distinct = a.shape[0]
     while True:  # forced columns, to a fix point
         have = a @ fixed.astype(np.int64)
@@ -623,7 +624,7 @@ def min_cover(
     sub = sp.csr_array(a[active][:, free_cols])
     sub_need = need[active]
     n_active = int(active.sum())
-    sub, sub_need = _merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
+    sub, sub_need = merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
     n_merged = sub.shape[0]
     keep = _drop_dominated_rows(sub, sub_need)
     sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
@@ -634,7 +635,7 @@ def min_cover(
         free_cols = free_cols[keep_cols]
         sub = sp.csr_array(sub[:, np.flatnonzero(keep_cols)])
         n_before = sub.shape[0]
-        sub, sub_need = _merge_identical_rows(sub, sub_need, rng)
+        sub, sub_need = merge_identical_rows(sub, sub_need, rng)
         n_merged -= n_before - sub.shape[0]
         keep = _drop_dominated_rows(sub, sub_need)
         sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
@@ -718,7 +719,7 @@ def min_cover(
 # --------------------------------------------------------------------------- k-median
 
 
-def _first_two_open(
+def first_two_open(
     indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64],
     is_open: npt.NDArray[np.bool_], row: npt.NDArray[np.int64] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -753,7 +754,7 @@ def _greedy_add(indptr, indices, lat, w, m, start, p):
     row = np.repeat(np.arange(n), np.diff(indptr))
     big = float(lat.max() if lat.size else 0.0) * 10 + 1e6
     while is_open.sum() < min(p, m):
-        first, _ = _first_two_open(indptr, indices, is_open)
+        first, _ = first_two_open(indptr, indices, is_open)
         cur = np.where(first >= 0, lat[np.maximum(first, 0)], big)
         gain = np.bincount(indices, weights=w[row] * np.maximum(0.0, cur[row] - lat), minlength=m)
         gain[is_open] = -1.0
@@ -789,12 +790,12 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
             if time.perf_counter() >= deadline:
                 break
             if stale:  # shared by every j until the open set changes
-                first, second = _first_two_open(indptr, indices, is_open, row)
+                first, second = first_two_open(indptr, indices, is_open, row)
                 d1 = np.where(first >= 0, lat[np.maximum(first, 0)], 0.0)
                 d2 = np.where(second >= 0, lat[np.maximum(second, 0)], big)
                 s1 = np.where(first >= 0, indices[np.maximum(first, 0)], -1)
                 # only entries before a row's nearest open site can gain (rows are sorted)
-                e = _ranges(indptr[:-1], np.where(first >= 0, first, indptr[:-1]))
+                e = row_ranges(indptr[:-1], np.where(first >= 0, first, indptr[:-1]))
                 re = row[e]
                 base_gain = np.bincount(indices[e], weights=w[re] * (d1[re] - lat[e]),
                                         minlength=m)
@@ -806,7 +807,7 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
             # closing j moves the rows it serves to their second-nearest open site
             rj = served_by[served_start[j + 1]:served_start[j + 2]]
             loss = float(np.sum(w[rj] * (d2[rj] - d1[rj])))
-            e = _ranges(indptr[rj], indptr[rj + 1])
+            e = row_ranges(indptr[rj], indptr[rj + 1])
             re = row[e]
             le = lat[e]
             delta_w = np.maximum(0.0, d2[re] - le) - np.maximum(0.0, d1[re] - le)
@@ -816,7 +817,7 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
             deficit = np.union1d(short, rows_j[count[rows_j] - 1 < r[rows_j]])
             ok = ~is_open
             if len(deficit):
-                covers = np.bincount(indices[_ranges(indptr[deficit], indptr[deficit + 1])],
+                covers = np.bincount(indices[row_ranges(indptr[deficit], indptr[deficit + 1])],
                                      minlength=m)
                 ok &= covers == len(deficit)
             delta = np.where(ok, gain - loss, -np.inf)
@@ -917,7 +918,7 @@ def k_median(
         )
     start = _greedy_add(indptr, indices, lat, w, m, start, p)
     sites = _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline)
-    first, _ = _first_two_open(indptr, indices, np.isin(np.arange(m), sites))
+    first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(lat, w, first)
     status, lower = "local_search", float("nan")
     remaining = deadline - time.perf_counter()
@@ -983,14 +984,9 @@ def _median_milp(indptr, indices, lat, w, r, m, p, fixed, time_limit_s):
     if res.x is None:
         return None
     sites = np.flatnonzero(res.x[:m] > 0.5)
-    first, _ = _first_two_open(indptr, indices, np.isin(np.arange(m), sites))
+    first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     obj = _median_objective(lat, w, first)
     bound = getattr(res, "mip_dual_bound", float("nan"))
     status = "optimal" if res.status == 0 else "time_limit"
     return sites, obj, status, float(bound if res.status != 0 else obj)
 
-
-# p-median lives in its own module (it imports this one); re-exported here as documented.
-from .pmedian import p_median  # noqa: E402
-
-__all__ += ["p_median"]

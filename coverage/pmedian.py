@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .errors import NoFeasiblePlanError, SolverError
-from .optimize import MedianResult, _first_two_open, _ranges, min_cover
+from .optimize import MedianResult, first_two_open, min_cover, row_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _build_instance(cost, p, weights, required) -> _Instance:
 
 def _first_two(inst: _Instance, is_open: npt.NDArray[np.bool_]):
     """Entry positions of each client's nearest and second-nearest open facility (-1: none)."""
-    return _first_two_open(inst.indptr, inst.fac, is_open, inst.row)
+    return first_two_open(inst.indptr, inst.fac, is_open, inst.row)
 
 
 def _objective(inst: _Instance, is_open: npt.NDArray[np.bool_]) -> tuple[float, int]:
@@ -140,7 +140,7 @@ def _greedy(inst: _Instance, is_open: npt.NDArray[np.bool_]) -> npt.NDArray[np.b
         first, _ = _first_two(inst, is_open)
         c1 = np.where(first >= 0, inst.c[np.maximum(first, 0)], inst.big)
         stop = np.where(first >= 0, first, inst.indptr[1:])
-        sel = _ranges(inst.indptr[:-1], stop)
+        sel = row_ranges(inst.indptr[:-1], stop)
         gain = _wsum(inst.fac[sel], c1[inst.row[sel]] - inst.c[sel], inst.m)
         gain[is_open] = -np.inf
         is_open[int(np.argmax(gain))] = True
@@ -168,7 +168,7 @@ def _swap_profits(inst: _Instance, is_open: npt.NDArray[np.bool_]):
     loss = _wsum(slot[phi1[served]], (c2 - c1)[served], k)
     # entries strictly before the second open one (the first open one excluded)
     stop = np.where(second >= 0, second, inst.indptr[1:])
-    sel = _ranges(inst.indptr[:-1], stop)
+    sel = row_ranges(inst.indptr[:-1], stop)
     sel = sel[~is_open[inst.fac[sel]]]
     r = inst.row[sel]
     gain_w = np.maximum(c1[r] - c[sel], 0.0)
@@ -571,7 +571,7 @@ def _radius_model(inst: _Instance, ent, forced, closed):
     offset = float(np.sum(inst.w * level_dist[first_level[:-1]]))
     reps = k_i[row] - lev_local  # pair e is in its own level's row and all later ones
     ent_rep = np.repeat(np.arange(len(ent)), reps)
-    rows_a = np.concatenate([_ranges(level_id, level_id + reps), zl])
+    rows_a = np.concatenate([row_ranges(level_id, level_id + reps), zl])
     cols_a = np.concatenate([ycol[ent_rep], zcol[zl]])
     a = sp.csr_array((np.ones(len(rows_a)), (rows_a, cols_a)), shape=(n_levels, nf + nz))
     a_p = sp.csr_array((np.ones(nf), (np.zeros(nf, dtype=np.int64), np.arange(nf))),

@@ -24,7 +24,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from .config import PlannerConfig
-from .errors import InfeasibleBudgetError
 from .latency import LatencyModel
 
 __all__ = ["RowLatency", "Problem"]
@@ -88,29 +87,11 @@ class RowLatency:
         -------
         RowLatency
         """
-        labels = np.asarray(access, dtype=object)
-        codes, classes = pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
-        fixed = np.array([model.fixed_ms(str(c), percentile) for c in classes], dtype=float)
-        fixed50 = np.array([model.fixed_ms(str(c), "p50") for c in classes], dtype=float)
-        radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / model.ms_per_km, -1.0)
-        slow = tuple(str(c) for c, f in zip(classes, fixed, strict=True) if f > budget_ms)
-        reasons = []
-        for c in slow:
-            try:
-                model.radius_km(budget_ms, c, percentile)
-            except InfeasibleBudgetError as exc:
-                reasons.append(str(exc))
-        row_radius = radius[codes] if len(classes) else np.zeros(0)
-        if radius_shrink_km is not None:
-            shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64),
-                                     row_radius.shape)
-            row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0),
-                                  row_radius)
-        return cls(fixed_ms=fixed[codes] if len(classes) else np.zeros(0),
-                   fixed_p50_ms=fixed50[codes] if len(classes) else np.zeros(0),
-                   radius_km=row_radius, ms_per_km=float(model.ms_per_km),
+        c = model.row_constants(access, budget_ms, percentile, radius_shrink_km)
+        return cls(fixed_ms=c["fixed_ms"], fixed_p50_ms=c["fixed_p50_ms"],
+                   radius_km=c["radius_km"], ms_per_km=float(model.ms_per_km),
                    budget_ms=float(budget_ms), percentile=percentile,
-                   infeasible_classes=slow, reasons=tuple(reasons))
+                   infeasible_classes=c["infeasible_classes"], reasons=c["reasons"])
 
     def latency_ms(self, rows: npt.ArrayLike, distance_km: npt.ArrayLike, *,
                    p50: bool = False) -> npt.NDArray[np.float64]:

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .geo import km_from_chord, unit_tree, unit_xyz
-from .lazy import LazyCoverResult, count_within, lazy_cover
+from .geo import count_within, km_from_chord, unit_tree, unit_xyz
+from .lazy import LazyCoverResult, lazy_cover
 from .optimize import CoverResult, min_cover
 from .problem import Problem
 from .reach import ReachMatrix, build_reach

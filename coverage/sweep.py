@@ -8,7 +8,7 @@ the status ``infeasible_budget``; budgets at which no demand point has a candida
 get ``no_candidate_in_reach``.
 
 Each budget first estimates the pairs in reach from a count-only BallTree query on a seeded
-sample of demand points (:func:`coverage.lazy.count_within`). When the estimate is at most
+sample of demand points (:func:`coverage.geo.count_within`). When the estimate is at most
 ``max_full_pairs`` the reach matrix is built and :func:`coverage.optimize.min_cover` solves it;
 above that (wide budgets: nearly every candidate reaches every point) the cover is found by row
 generation (:func:`coverage.lazy.lazy_cover`) with a small seed, so the sweep never
@@ -32,9 +32,8 @@ import pandas as pd
 
 from .config import PlannerConfig
 from .errors import InputValidationError
-from .geo import unit_tree, unit_xyz
+from .geo import count_within, unit_tree, unit_xyz
 from .latency import PERCENTILES, LatencyModel
-from .lazy import count_within
 from .problem import Problem
 from .reach import ReachMatrix
 from .stages import choose_strategy, min_sites, reach_matrix
