@@ -228,6 +228,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         access=args.access, model=model, time_limit_s=args.time_limit_s,
         kmedian_time_limit_s=args.kmedian_time_limit_s, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
+        aggregate_h3=args.aggregate_h3,
         aggregate_mode=args.aggregate_mode))
     if args.demo:
         if args.demand or args.candidates:
@@ -289,6 +290,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
         inputs=inputs, progress=progress, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
+        aggregate_h3=args.aggregate_h3,
         aggregate_mode=args.aggregate_mode,
     )
     if args.workers or args.scheduler:

@@ -57,6 +57,8 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         isinstance(v, list | tuple) and len(v) == 2
         and all(_number(x) is not None for x in v) and 0 <= float(v[0]) <= float(v[1])),
         "P50,P99 in ms with 0 <= P50 <= P99"),
+    "h3_res_or_none": (lambda v: v is None or (_is_int(v) and 0 <= v <= 10),
+                       "an integer from 0 to 10 (or absent)"),
     "choice": (lambda v: True, "one of the choices"),  # checked against Option.choices
     "any": (lambda v: True, "any value"),
 }
@@ -164,6 +166,9 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("aggregate_km", float, None, "km", "bin demand into squares of this size "
            "(equal-area grid) before solving; the summary reports the original points and "
            "people left short", "positive_or_none", group="solver"),
+    Option("aggregate_h3", int, None, "", "bin demand into H3 cells of this resolution "
+           "(0-10; e.g. 6: about 36 km2) before solving, instead of --aggregate-km squares",
+           "h3_res_or_none", group="solver"),
     Option("aggregate_mode", str, "centroid", "", "centroid: plan each bin at its centroid; "
            "conservative: shrink each bin's radius by its farthest member so every member "
            "stays within budget", "choice", ("centroid", "conservative"), group="solver"),
@@ -213,6 +218,7 @@ class PlannerConfig:
     max_memory_gb: float = 4.0
     strategy: str = "auto"
     aggregate_km: float | None = None
+    aggregate_h3: int | None = None
     aggregate_mode: str = "centroid"
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
@@ -236,6 +242,9 @@ class PlannerConfig:
             p = opt.problem(value)
             if p:
                 found.append(p)
+        if self.aggregate_km is not None and self.aggregate_h3 is not None:
+            found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
+                         "exclude each other: choose square or H3 bins")
         return found
 
     def validate(self, access_profiles: Iterable[str] | None = None) -> PlannerConfig:
@@ -309,6 +318,8 @@ def add_cli_options(groups: Mapping[str, Any]) -> None:
             kw["metavar"] = "P50,P99"
         elif opt.name == "aggregate_km":
             kw["metavar"] = "KM"
+        elif opt.name == "aggregate_h3":
+            kw["metavar"] = "RES"
         groups[opt.group].add_argument(opt.flag, **kw)
 
 

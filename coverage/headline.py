@@ -113,9 +113,10 @@ def _aggregation_line(s: Mapping[str, Any]) -> str | None:
     share = _finite(agg.get("population_short_share"))
     share_text = NA if share is None else f"{share:.2%}"
     cell = _finite(agg.get("cell_km"))
+    size = (f"H3 cells of resolution {agg['h3_res']}" if agg.get("h3_res") is not None
+            else f"cells of {'n/a' if cell is None else f'{cell:g}'} km")
     return (f"aggregation: {_count(agg.get('demand_points_in'))} demand points binned into "
-            f"{_count(agg.get('demand_points_solved'))} cells of "
-            f"{'n/a' if cell is None else f'{cell:g}'} km ({agg.get('mode')}); the figures "
+            f"{_count(agg.get('demand_points_solved'))} {size} ({agg.get('mode')}); the figures "
             f"above are over the cells. On the original points, {_count(short)} "
             f"({_count(agg.get('population_short'))} people, {share_text}) are short of "
             "their own requirement")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
+from .aggregate import aggregate_h3 as aggregate_h3_bins
 from .config import PlannerConfig
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
@@ -216,7 +217,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        access: Any = "ftth", model: LatencyModel | None = None,
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
                        strategy: Any = "auto", max_memory_gb: Any = 4.0,
-                       aggregate_km: Any = None, aggregate_mode: Any = "centroid") -> list[str]:
+                       aggregate_km: Any = None, aggregate_mode: Any = "centroid",
+                       aggregate_h3: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -225,7 +227,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     Parameters
     ----------
     budget_ms, failures, percentile, access, model, time_limit_s, kmedian_time_limit_s,
-    strategy, max_memory_gb, aggregate_km, aggregate_mode
+    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3
         As in :func:`plan_sites`.
 
     Returns
@@ -241,7 +243,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
         strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
-        aggregate_mode=aggregate_mode).problems(model.access_profiles_ms)
+        aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
+    ).problems(model.access_profiles_ms)
 
 
 def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
@@ -269,6 +272,7 @@ def plan_sites(
     max_memory_gb: float = 4.0,
     aggregate_km: float | None = None,
     aggregate_mode: str = "centroid",
+    aggregate_h3: int | None = None,
     client: Any = None,
     reach_partitions: int | None = None,
 ) -> Plan:
@@ -313,6 +317,9 @@ def plan_sites(
         ``summary()["aggregation"]`` reports how many original points and people the plan
         leaves short of their own requirement. Off by default (identical reach sets are
         always merged exactly anyway).
+    aggregate_h3 : int, optional
+        Bin demand into H3 cells of this resolution (0-10) instead of squares
+        (:func:`coverage.aggregate.aggregate_h3`); excludes ``aggregate_km``.
     aggregate_mode : {"centroid", "conservative"}, default "centroid"
         ``"conservative"`` shrinks each bin's radius by its farthest member's offset, so that
         every member is within budget of the sites that serve its bin.
@@ -353,7 +360,7 @@ def plan_sites(
     _check_options(budget_ms, failures, percentile, access, model,
                    time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
                    strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
-                   aggregate_mode=aggregate_mode)
+                   aggregate_mode=aggregate_mode, aggregate_h3=aggregate_h3)
     budget_ms = float(budget_ms)
 
     t = time.perf_counter()
@@ -367,25 +374,29 @@ def plan_sites(
         budget_ms=budget_ms, percentile=percentile, failures=int(failures), access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
         max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
-        aggregate_mode=aggregate_mode)
+        aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode)
     # radius per access class present; raises when no class present can meet the budget
     radius_km, radius_access = Problem.build(demand, sites, config, model).largest_radius()
 
     original, aggregation, shrink = None, None, None
-    if aggregate_km is not None:
+    if aggregate_km is not None or aggregate_h3 is not None:
         if aggregate_mode not in AGGREGATION_MODES:
             raise InputValidationError(
                 f"aggregate_mode must be one of {', '.join(AGGREGATION_MODES)}; "
                 f"got {aggregate_mode!r}")
         try:
-            aggregation = aggregate_grid(demand, float(aggregate_km))
+            aggregation = (aggregate_h3_bins(demand, int(aggregate_h3))
+                           if aggregate_h3 is not None
+                           else aggregate_grid(demand, float(aggregate_km)))
         except (TypeError, ValueError) as exc:
             raise InputValidationError(str(exc)) from None
         original, demand = demand, aggregation.demand
         if aggregate_mode == "conservative":
             shrink = demand["max_offset_km"].to_numpy(dtype=np.float64)
-        say(f"aggregated {len(original):,} demand points into {len(demand):,} bins of "
-            f"{float(aggregate_km):g} km ({aggregate_mode})")
+        what = (f"H3 cells of resolution {aggregate_h3}" if aggregate_h3 is not None
+                else f"bins of {float(aggregate_km):g} km")
+        say(f"aggregated {len(original):,} demand points into {len(demand):,} {what} "
+            f"({aggregate_mode})")
 
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink)
@@ -462,6 +473,7 @@ def plan_sites(
         timings["aggregation_check_s"] = time.perf_counter() - t
         extra_agg = {
             "cell_km": aggregation.cell_km,
+            "h3_res": aggregation.h3_res,
             "mode": aggregate_mode,
             "demand_points_in": int(len(original)),
             "demand_points_solved": int(len(demand)),
@@ -554,6 +566,7 @@ def plan_sites(
             "max_memory_gb": max_memory_gb,
             "strategy_requested": strategy_requested,
             "aggregate_km": aggregate_km,
+            "aggregate_h3": aggregate_h3,
             "aggregate_mode": aggregate_mode,
             "required_sites": int(required.sum()),
             "objective": "min_cost" if cost is not None else "min_sites",

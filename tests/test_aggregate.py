@@ -82,3 +82,46 @@ def test_shortfall_is_zero_for_an_unaggregated_plan(sample_inputs):
     out = shortfall(demand.assign(access="ftth"), sites["lat"], sites["lon"], chosen,
                     model=LatencyModel(), budget_ms=25.0, percentile="p99", failures=1)
     assert out["cells_short"] == 0 and out["population_short"] == 0
+
+
+# --------------------------------------------------------------------------- H3 bins
+
+
+def test_h3_bins_conserve_population_and_match_h3(sample_inputs):
+    import h3
+
+    from coverage.aggregate import aggregate_h3
+
+    demand, _ = sample_inputs
+    demand = demand.assign(access=np.where(np.arange(len(demand)) % 4, "ftth", "cable"))
+    agg = aggregate_h3(demand, 5)
+    assert agg.demand["population"].sum() == pytest.approx(demand["population"].sum())
+    assert agg.h3_res == 5
+    # every point's bin is its own H3 cell (h3 point by point) and its own access class
+    for i in range(0, len(demand), 37):
+        cell = h3.latlng_to_cell(float(demand["lat"].iloc[i]), float(demand["lon"].iloc[i]), 5)
+        row = agg.demand.iloc[agg.group[i]]
+        assert row["demand_id"] == f"h{cell}_{demand['access'].iloc[i]}"
+    # the members of a bin are within max_offset_km of its centroid
+    from coverage.geo import haversine_km
+
+    c = agg.demand.iloc[agg.group]
+    d = haversine_km(demand["lat"].to_numpy(), demand["lon"].to_numpy(), c["lat"].to_numpy(),
+                     c["lon"].to_numpy())
+    assert (d <= c["max_offset_km"].to_numpy() + 1e-6).all()
+    with pytest.raises(ValueError, match="resolution"):
+        aggregate_h3(demand, 11)
+
+
+def test_plan_with_h3_aggregation_reports_its_loss(sample_inputs):
+    from coverage.errors import InputValidationError
+    from coverage.plan import plan_sites
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30, aggregate_h3=4, kmedian_time_limit_s=5)
+    agg = plan.summary()["aggregation"]
+    assert agg["h3_res"] == 4 and agg["demand_points_in"] == len(demand)
+    assert agg["demand_points_solved"] < len(demand)
+    assert plan.summary()["parameters"]["aggregate_h3"] == 4
+    with pytest.raises(InputValidationError, match="exclude each other"):
+        plan_sites(demand, sites, aggregate_h3=4, aggregate_km=20)
