@@ -49,7 +49,7 @@ __all__ = [
 
 
 def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batch dask
-    if name in ("read_demand", "read_sites"):
+    if name in ("read_demand", "read_sites", "read_h3_population"):
         from . import io
 
         return getattr(io, name)
@@ -57,7 +57,7 @@ def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batc
         from .sweep import budget_sweep
 
         return budget_sweep
-    if name in ("read_population_raster", "read_h3_population"):
+    if name == "read_population_raster":
         from . import grids
 
         return getattr(grids, name)

@@ -41,7 +41,7 @@ import pandas as pd
 
 from .config import MODEL_OPTIONS, PLANNER_OPTIONS
 from .errors import InputValidationError
-from .sweep import _quiet_inner_logs
+from .sweep import quiet_inner_logs
 
 logger = logging.getLogger(__name__)
 
@@ -428,7 +428,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         if "demand" in described:
             described["demand"].update(rows=len(demand), region=sc.region)
         kwargs = dict(model=model, progress=lambda _m: None, inputs=described, **sc.params)
-        with _quiet_inner_logs(_INNER_LOGGERS):
+        with quiet_inner_logs(_INNER_LOGGERS):
             if reach_partitions > 0 and _in_worker():
                 from distributed import worker_client
 

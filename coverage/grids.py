@@ -1,27 +1,21 @@
-"""Population grids as demand: GeoTIFF rasters (GHSL / WorldPop) and H3 tables (Kontur).
+"""Population rasters as demand: GeoTIFF grids (GHSL / WorldPop).
 
-Two readers turn gridded population into the demand table of :mod:`coverage.io`
-(``demand_id``, ``lat``, ``lon``, ``population``, ``name``):
+:func:`read_population_raster` reads a GeoTIFF population raster in any CRS window by
+window (never the whole raster at once). Every cell with population > 0 (and not nodata)
+becomes a demand point at its cell centre, converted to EPSG:4326 with pyproj. An optional
+``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first. H3
+population tables (Kontur) are tables: :func:`coverage.io.read_h3_population`.
 
-* :func:`read_population_raster` -- a GeoTIFF population raster in any CRS, read window by
-  window (never the whole raster at once). Every cell with population > 0 (and not nodata)
-  becomes a demand point at its cell centre, converted to EPSG:4326 with pyproj. An optional
-  ``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first.
-* :func:`read_h3_population` -- a table with an ``h3`` column (H3 cell ids as hex strings)
-  and a ``population`` column, in CSV or GeoPackage (Kontur population datasets); demand
-  sits at the H3 cell centres.
-
-Both return a :class:`pandas.DataFrame` validated by :func:`coverage.io.as_demand` whose
-``attrs["population_grid"]`` holds a small report (total population read, cell counts).
-Bad input raises one :class:`~coverage.errors.InputValidationError` naming the file, each
-problem and the fix.
+The result is the demand table of :mod:`coverage.io` (``demand_id``, ``lat``, ``lon``,
+``population``, ``name``) with ``attrs["population_grid"]`` holding a small report (total
+population read, cell counts). Bad input raises one
+:class:`~coverage.errors.InputValidationError` naming the file, each problem and the fix.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +23,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .io import (
-    _find_column,
-    _load_file,
-    _Loaded,
-    _population,
-    _Report,
-    _resolve_columns,
-    as_demand,
-)
+from .validation import ProblemReport as _Report
 
 __all__ = [
     "RASTER_SUFFIXES",
-    "H3_ALIASES",
     "read_population_raster",
-    "read_h3_population",
-    "is_h3_table",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: File suffixes read as population rasters.
 RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
-
-#: Column aliases of the H3 cell id (matched case-insensitively, in order).
-H3_ALIASES: tuple[str, ...] = ("h3", "h3_index", "h3_cell", "hex_id")
 
 _DEFAULT_WINDOW = 1024
 _EXAMPLES = 3
@@ -393,160 +373,4 @@ def read_population_raster(
     out_total = float(demand["population"].sum())
     if not np.isclose(out_total, total, rtol=1e-9, atol=1e-6):  # pragma: no cover - guard
         raise AssertionError(f"population not preserved: read {total}, output {out_total}")
-    return demand
-
-
-# --------------------------------------------------------------------------------------
-# H3 tables
-# --------------------------------------------------------------------------------------
-
-
-def is_h3_table(frame: pd.DataFrame) -> bool:
-    """Whether a table is an H3 population table (an H3 column and no lat/lon columns).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Attribute columns of a demand input.
-
-    Returns
-    -------
-    bool
-    """
-    from .io import DEMAND_ALIASES
-
-    has_h3 = _find_column(frame.columns, H3_ALIASES) is not None
-    has_xy = (
-        _find_column(frame.columns, DEMAND_ALIASES["lat"]) is not None
-        and _find_column(frame.columns, DEMAND_ALIASES["lon"]) is not None
-    )
-    return has_h3 and not has_xy
-
-
-def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read an H3-indexed population table (Kontur style) as demand at the cell centres.
-
-    Parameters
-    ----------
-    path : str or path-like
-        CSV (or any table :func:`coverage.io.read_demand` reads: GeoPackage, Parquet, ...)
-        with an ``h3`` column (aliases :data:`H3_ALIASES`; H3 cell ids as hex strings, any
-        resolution) and a ``population`` column. A geometry (Kontur's hexagons) is ignored:
-        the point is the H3 cell centre.
-
-    Returns
-    -------
-    pandas.DataFrame
-        As :func:`coverage.io.read_demand`, with ``demand_id`` the H3 id (lower case); an
-        ``access`` column is kept when present. ``attrs["population_grid"]`` has
-        ``source``, ``kind``, ``total_population``, ``demand_rows`` and ``resolutions``.
-
-    Raises
-    ------
-    InputValidationError
-        Missing columns, invalid H3 ids, NaN / negative / non-numeric population,
-        duplicate cells.
-
-    Notes
-    -----
-    h3-py 4.5 has no array version of ``cell_to_latlng`` (``h3.api.numpy_int`` only
-    converts inputs; its ``cell_to_latlng`` is scalar), so the centres cost one call per
-    distinct cell (about 1 us each).
-    """
-    report = _Report(str(path), "demand")
-    loaded = _load_file(path, report)
-    return _h3_demand(loaded, report)
-
-
-def _h3_demand(
-    loaded: _Loaded,
-    report: _Report,
-    access_profiles: Collection[str] | Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    import h3
-
-    from .io import DEMAND_ALIASES
-
-    raw = loaded.frame
-    cols = _resolve_columns(
-        raw.columns,
-        {"h3": H3_ALIASES, "population": DEMAND_ALIASES["population"],
-         "access": DEMAND_ALIASES["access"]},
-        report,
-        has_geometry=True,
-    )
-    report.raise_if_any()  # ambiguous columns
-    h3_col, pop_col, access_col = cols["h3"], cols["population"], cols["access"]
-    have = ", ".join(repr(str(col)) for col in raw.columns) or "none"
-    if h3_col is None or pop_col is None:
-        missing = [name for name, col in (("h3", h3_col), ("population", pop_col)) if col is None]
-        report.add(
-            f"missing column(s) {', '.join(missing)}; the input has columns: {have}",
-            f"name the H3 column one of {', '.join(H3_ALIASES)} and the population column "
-            f"one of {', '.join(DEMAND_ALIASES['population'])}",
-        )
-        report.raise_if_any()
-    if len(raw) == 0:
-        report.add("no data rows", "add at least one H3 cell with its population")
-        report.raise_if_any()
-
-    cells = raw[h3_col].astype("string").str.strip().str.lower()
-    missing = cells.isna().to_numpy(dtype=bool) | (cells.fillna("") == "").to_numpy(dtype=bool)
-    cells = cells.fillna("")
-    uniq, inverse = np.unique(cells.to_numpy(dtype=object).astype(str), return_inverse=True)
-
-    def centre(cell: str) -> tuple[float, float]:
-        try:
-            if not h3.is_valid_cell(cell):
-                return (np.nan, np.nan)
-            return h3.cell_to_latlng(cell)
-        except (ValueError, TypeError, OverflowError, h3.H3BaseException):
-            return (np.nan, np.nan)
-
-    # One h3 call per distinct cell: h3-py 4.5 has no vectorised cell_to_latlng.
-    centres = np.array([centre(cell) for cell in uniq], dtype=np.float64).reshape(-1, 2)
-    lat = centres[inverse, 0]
-    lon = centres[inverse, 1]
-    if missing.any():
-        report.add(
-            f"H3 cell id is missing/empty in column {str(h3_col)!r}",
-            "fill in the H3 id or drop those rows",
-            missing,
-        )
-    invalid = ~missing & ~np.isfinite(lat)
-    if invalid.any():
-        examples = ", ".join(repr(v) for v in pd.unique(cells[invalid])[:_EXAMPLES])
-        report.add(
-            f"not valid H3 cell ids in column {str(h3_col)!r} (e.g. {examples})",
-            "use H3 cell ids as hex strings such as '8928308280fffff' (h3.int_to_str converts "
-            "64-bit integers)",
-            invalid,
-        )
-    pop = _population(raw[pop_col], report, loaded.decimal)
-    report.raise_if_any()
-
-    frame = pd.DataFrame(
-        {"demand_id": cells.to_numpy(dtype=str), "lat": lat, "lon": lon, "population": pop}
-    )
-    if access_col is not None:
-        frame["access"] = raw[access_col].to_numpy()
-    demand = as_demand(frame, source=report.source, access_profiles=access_profiles)
-    total = float(demand["population"].sum())
-    resolutions = sorted(
-        {int(uniq_res) for uniq_res in (h3.get_resolution(cell) for cell in uniq if cell)}
-    )
-    demand.attrs["population_grid"] = {
-        "source": report.source,
-        "kind": "h3",
-        "total_population": total,
-        "demand_rows": int(len(demand)),
-        "resolutions": resolutions,
-    }
-    logger.info(
-        "%s: %d H3 cells (resolution %s), total population %.6g",
-        report.source,
-        len(demand),
-        resolutions,
-        total,
-    )
     return demand

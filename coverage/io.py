@@ -63,7 +63,7 @@ import os
 import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from .errors import CoverageWarning, InputValidationError
+from .validation import ProblemReport as _Report
+from .validation import format_rows
+from .validation import format_values as _format_values
 
 __all__ = [
     "file_info",
@@ -91,6 +94,9 @@ __all__ = [
     "MAX_COST_RATIO",
     "DEFAULT_COLOCATED_M",
     "DEGREE_LIKE_MAX",
+    "H3_ALIASES",
+    "is_h3_table",
+    "read_h3_population",
 ]
 
 
@@ -192,81 +198,6 @@ _COMPLETE_HINT = "check the file is complete and in the format its extension say
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Problem:
-    """One validation problem: what is wrong, where (1-based rows) and how to fix it."""
-
-    what: str
-    fix: str
-    rows: npt.NDArray[np.int64] | None = None
-
-    def render(self) -> str:
-        text = self.what.rstrip(". ")
-        if self.rows is not None and len(self.rows):
-            text += f" ({format_rows(self.rows)})"
-        return f"{text}. Fix: {self.fix.rstrip('. ')}."
-
-
-@dataclass
-class _Report:
-    """Collects the problems of one input and raises them all at once."""
-
-    source: str
-    kind: str
-    problems: list[_Problem] = field(default_factory=list)
-
-    def add(self, what: str, fix: str, mask: npt.ArrayLike | None = None) -> None:
-        rows = None
-        if mask is not None:
-            rows = np.flatnonzero(np.asarray(mask, dtype=bool)).astype(np.int64) + 1
-        self.problems.append(_Problem(what, fix, rows))
-
-    def raise_if_any(self) -> None:
-        if not self.problems:
-            return
-        n = len(self.problems)
-        head = f"Invalid {self.kind} input {self.source!r}: {n} problem{'s' if n > 1 else ''}"
-        body = "\n".join(f"  {i}. {p.render()}" for i, p in enumerate(self.problems, 1))
-        raise InputValidationError(f"{head}\n{body}")
-
-
-def format_rows(rows: npt.ArrayLike, limit: int = 10) -> str:
-    """Format 1-based row numbers for an error message.
-
-    Parameters
-    ----------
-    rows : array_like of int
-        1-based data-row numbers (row 1 is the first data row after a CSV header).
-    limit : int, default 10
-        Show at most this many numbers; the rest is summarised as "and N more".
-
-    Returns
-    -------
-    str
-        E.g. ``"row 3"``, ``"rows 1, 4, 9"`` or ``"rows 1, 2, ..., 10 and 5 more"``.
-
-    Examples
-    --------
-    >>> format_rows([3])
-    'row 3'
-    >>> format_rows(range(1, 14), limit=3)
-    'rows 1, 2, 3 and 10 more'
-    """
-    arr = np.asarray(rows, dtype=np.int64).ravel()
-    if arr.size == 0:
-        return "no rows"
-    shown = ", ".join(str(int(r)) for r in arr[:limit])
-    more = f" and {arr.size - limit} more" if arr.size > limit else ""
-    return f"{'row' if arr.size == 1 else 'rows'} {shown}{more}"
-
-
-def _format_values(values: Iterable[Any], limit: int = 10) -> str:
-    """Quote the first ``limit`` distinct values for a message."""
-    uniq = list(dict.fromkeys(str(v) for v in values))
-    shown = ", ".join(repr(v) for v in uniq[:limit])
-    return shown + (f" and {len(uniq) - limit} more" if len(uniq) > limit else "")
-
-
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
@@ -322,8 +253,6 @@ def read_demand(
         return read_population_raster(path, crs=crs)
     report = _Report(str(path), "demand")
     loaded = _load_file(path, report, layer=layer)
-    from .grids import _h3_demand, is_h3_table
-
     if is_h3_table(loaded.frame):
         return _h3_demand(loaded, report, access_profiles)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
@@ -1616,3 +1545,159 @@ def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.f
                 spread,
             )
     return vals
+
+
+# --------------------------------------------------------------------------------------
+# H3 population tables (Kontur style): demand at the cell centres
+# --------------------------------------------------------------------------------------
+
+#: Column aliases of the H3 cell id (matched case-insensitively, in order).
+H3_ALIASES: tuple[str, ...] = ("h3", "h3_index", "h3_cell", "hex_id")
+_H3_EXAMPLES = 3
+
+
+def is_h3_table(frame: pd.DataFrame) -> bool:
+    """Whether a table is an H3 population table (an H3 column and no lat/lon columns).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Attribute columns of a demand input.
+
+    Returns
+    -------
+    bool
+    """
+    has_h3 = _find_column(frame.columns, H3_ALIASES) is not None
+    has_xy = (
+        _find_column(frame.columns, DEMAND_ALIASES["lat"]) is not None
+        and _find_column(frame.columns, DEMAND_ALIASES["lon"]) is not None
+    )
+    return has_h3 and not has_xy
+
+
+def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read an H3-indexed population table (Kontur style) as demand at the cell centres.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV (or any table :func:`coverage.io.read_demand` reads: GeoPackage, Parquet, ...)
+        with an ``h3`` column (aliases :data:`H3_ALIASES`; H3 cell ids as hex strings, any
+        resolution) and a ``population`` column. A geometry (Kontur's hexagons) is ignored:
+        the point is the H3 cell centre.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`coverage.io.read_demand`, with ``demand_id`` the H3 id (lower case); an
+        ``access`` column is kept when present. ``attrs["population_grid"]`` has
+        ``source``, ``kind``, ``total_population``, ``demand_rows`` and ``resolutions``.
+
+    Raises
+    ------
+    InputValidationError
+        Missing columns, invalid H3 ids, NaN / negative / non-numeric population,
+        duplicate cells.
+
+    Notes
+    -----
+    h3-py 4.5 has no array version of ``cell_to_latlng`` (``h3.api.numpy_int`` only
+    converts inputs; its ``cell_to_latlng`` is scalar), so the centres cost one call per
+    distinct cell (about 1 us each).
+    """
+    report = _Report(str(path), "demand")
+    loaded = _load_file(path, report)
+    return _h3_demand(loaded, report)
+
+
+def _h3_demand(
+    loaded: _Loaded,
+    report: _Report,
+    access_profiles: Collection[str] | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    import h3
+
+    raw = loaded.frame
+    cols = _resolve_columns(
+        raw.columns,
+        {"h3": H3_ALIASES, "population": DEMAND_ALIASES["population"],
+         "access": DEMAND_ALIASES["access"]},
+        report,
+        has_geometry=True,
+    )
+    report.raise_if_any()  # ambiguous columns
+    h3_col, pop_col, access_col = cols["h3"], cols["population"], cols["access"]
+    have = ", ".join(repr(str(col)) for col in raw.columns) or "none"
+    if h3_col is None or pop_col is None:
+        missing = [name for name, col in (("h3", h3_col), ("population", pop_col)) if col is None]
+        report.add(
+            f"missing column(s) {', '.join(missing)}; the input has columns: {have}",
+            f"name the H3 column one of {', '.join(H3_ALIASES)} and the population column "
+            f"one of {', '.join(DEMAND_ALIASES['population'])}",
+        )
+        report.raise_if_any()
+    if len(raw) == 0:
+        report.add("no data rows", "add at least one H3 cell with its population")
+        report.raise_if_any()
+
+    cells = raw[h3_col].astype("string").str.strip().str.lower()
+    missing = cells.isna().to_numpy(dtype=bool) | (cells.fillna("") == "").to_numpy(dtype=bool)
+    cells = cells.fillna("")
+    uniq, inverse = np.unique(cells.to_numpy(dtype=object).astype(str), return_inverse=True)
+
+    def centre(cell: str) -> tuple[float, float]:
+        try:
+            if not h3.is_valid_cell(cell):
+                return (np.nan, np.nan)
+            return h3.cell_to_latlng(cell)
+        except (ValueError, TypeError, OverflowError, h3.H3BaseException):
+            return (np.nan, np.nan)
+
+    # One h3 call per distinct cell: h3-py 4.5 has no vectorised cell_to_latlng.
+    centres = np.array([centre(cell) for cell in uniq], dtype=np.float64).reshape(-1, 2)
+    lat = centres[inverse, 0]
+    lon = centres[inverse, 1]
+    if missing.any():
+        report.add(
+            f"H3 cell id is missing/empty in column {str(h3_col)!r}",
+            "fill in the H3 id or drop those rows",
+            missing,
+        )
+    invalid = ~missing & ~np.isfinite(lat)
+    if invalid.any():
+        examples = ", ".join(repr(v) for v in pd.unique(cells[invalid])[:_H3_EXAMPLES])
+        report.add(
+            f"not valid H3 cell ids in column {str(h3_col)!r} (e.g. {examples})",
+            "use H3 cell ids as hex strings such as '8928308280fffff' (h3.int_to_str converts "
+            "64-bit integers)",
+            invalid,
+        )
+    pop = _population(raw[pop_col], report, loaded.decimal)
+    report.raise_if_any()
+
+    frame = pd.DataFrame(
+        {"demand_id": cells.to_numpy(dtype=str), "lat": lat, "lon": lon, "population": pop}
+    )
+    if access_col is not None:
+        frame["access"] = raw[access_col].to_numpy()
+    demand = as_demand(frame, source=report.source, access_profiles=access_profiles)
+    total = float(demand["population"].sum())
+    resolutions = sorted(
+        {int(uniq_res) for uniq_res in (h3.get_resolution(cell) for cell in uniq if cell)}
+    )
+    demand.attrs["population_grid"] = {
+        "source": report.source,
+        "kind": "h3",
+        "total_population": total,
+        "demand_rows": int(len(demand)),
+        "resolutions": resolutions,
+    }
+    logger.info(
+        "%s: %d H3 cells (resolution %s), total population %.6g",
+        report.source,
+        len(demand),
+        resolutions,
+        total,
+    )
+    return demand

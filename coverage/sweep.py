@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "budget_sweep"]
+__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "budget_sweep", "quiet_inner_logs"]
 
 DEFAULT_BUDGETS_MS: tuple[float, ...] = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
 """Budgets of the default sweep, ms (the report marks 30, 50 and 100)."""
@@ -68,7 +68,7 @@ _INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverag
 
 
 @contextmanager
-def _quiet_inner_logs(names: tuple[str, ...] = _INNER_LOGGERS) -> Iterator[None]:
+def quiet_inner_logs(names: tuple[str, ...] = _INNER_LOGGERS) -> Iterator[None]:
     """Keep the per-stage INFO lines of the loggers ``names`` out of the log (the caller logs
     one line per solve instead), unless debug logging is on."""
     if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
@@ -210,7 +210,7 @@ def budget_sweep(
         budgets = sorted(set(budgets) | {key[0]})
         ks = sorted(set(ks) | {key[1]})
 
-    with _quiet_inner_logs():
+    with quiet_inner_logs():
         demand = as_demand(demand, source="<sweep demand>",
                            access_profiles=model.access_profiles_ms)
         sites = as_sites(sites, source="<sweep sites>")

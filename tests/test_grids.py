@@ -16,8 +16,8 @@ from affine import Affine
 from pyproj import Transformer
 
 from coverage.errors import InputValidationError
-from coverage.grids import read_h3_population, read_population_raster
-from coverage.io import as_demand, read_demand, read_sites
+from coverage.grids import read_population_raster
+from coverage.io import as_demand, read_demand, read_h3_population, read_sites
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

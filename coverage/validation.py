@@ -1,0 +1,94 @@
+"""Collecting validation problems into one message: what, where (rows) and the fix.
+
+Used by every input reader (:mod:`coverage.io`, :mod:`coverage.grids`): a reader adds each
+problem it finds to a :class:`ProblemReport` and raises them all at once as one
+:class:`~coverage.errors.InputValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import InputValidationError
+
+__all__ = ["Problem", "ProblemReport", "format_rows", "format_values"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: what is wrong, where (1-based rows) and how to fix it."""
+
+    what: str
+    fix: str
+    rows: npt.NDArray[np.int64] | None = None
+
+    def render(self) -> str:
+        text = self.what.rstrip(". ")
+        if self.rows is not None and len(self.rows):
+            text += f" ({format_rows(self.rows)})"
+        return f"{text}. Fix: {self.fix.rstrip('. ')}."
+
+
+@dataclass
+class ProblemReport:
+    """Collects the problems of one input and raises them all at once."""
+
+    source: str
+    kind: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, what: str, fix: str, mask: npt.ArrayLike | None = None) -> None:
+        rows = None
+        if mask is not None:
+            rows = np.flatnonzero(np.asarray(mask, dtype=bool)).astype(np.int64) + 1
+        self.problems.append(Problem(what, fix, rows))
+
+    def raise_if_any(self) -> None:
+        if not self.problems:
+            return
+        n = len(self.problems)
+        head = f"Invalid {self.kind} input {self.source!r}: {n} problem{'s' if n > 1 else ''}"
+        body = "\n".join(f"  {i}. {p.render()}" for i, p in enumerate(self.problems, 1))
+        raise InputValidationError(f"{head}\n{body}")
+
+
+def format_rows(rows: npt.ArrayLike, limit: int = 10) -> str:
+    """Format 1-based row numbers for an error message.
+
+    Parameters
+    ----------
+    rows : array_like of int
+        1-based data-row numbers (row 1 is the first data row after a CSV header).
+    limit : int, default 10
+        Show at most this many numbers; the rest is summarised as "and N more".
+
+    Returns
+    -------
+    str
+        E.g. ``"row 3"``, ``"rows 1, 4, 9"`` or ``"rows 1, 2, ..., 10 and 5 more"``.
+
+    Examples
+    --------
+    >>> format_rows([3])
+    'row 3'
+    >>> format_rows(range(1, 14), limit=3)
+    'rows 1, 2, 3 and 10 more'
+    """
+    arr = np.asarray(rows, dtype=np.int64).ravel()
+    if arr.size == 0:
+        return "no rows"
+    shown = ", ".join(str(int(r)) for r in arr[:limit])
+    more = f" and {arr.size - limit} more" if arr.size > limit else ""
+    return f"{'row' if arr.size == 1 else 'rows'} {shown}{more}"
+
+
+def format_values(values: Iterable[Any], limit: int = 10) -> str:
+    """Quote the first ``limit`` distinct values for a message."""
+    uniq = list(dict.fromkeys(str(v) for v in values))
+    shown = ", ".join(repr(v) for v in uniq[:limit])
+    return shown + (f" and {len(uniq) - limit} more" if len(uniq) > limit else "")
