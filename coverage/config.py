@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import InputValidationError
+from .h3index import H3_MAX_RES
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
            "add_cli_options", "options_markdown"]
@@ -57,8 +58,8 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         isinstance(v, list | tuple) and len(v) == 2
         and all(_number(x) is not None for x in v) and 0 <= float(v[0]) <= float(v[1])),
         "P50,P99 in ms with 0 <= P50 <= P99"),
-    "h3_res_or_none": (lambda v: v is None or (_is_int(v) and 0 <= v <= 10),
-                       "an integer from 0 to 10 (or absent)"),
+    "h3_res_or_none": (lambda v: v is None or (_is_int(v) and 0 <= v <= H3_MAX_RES),
+                       f"an integer from 0 to {H3_MAX_RES} (or absent)"),
     "choice": (lambda v: True, "one of the choices"),  # checked against Option.choices
     "any": (lambda v: True, "any value"),
 }

@@ -56,7 +56,9 @@ def _share(part: Any, total: Any, digits: int = 1) -> str:
     return f"{p / t:.{digits}%}"
 
 
-def _objective(s: Mapping[str, Any]) -> str:
+def objective(s: Mapping[str, Any]) -> str:
+    """``"cost"`` when the site-count stage minimised total cost (a ``cost`` column), else
+    ``"count"`` (summaries written before the ``objective`` key: from the parameters)."""
     obj = s.get("objective")
     if obj in ("cost", "count"):
         return str(obj)
@@ -69,7 +71,7 @@ def _sites_line(s: Mapping[str, Any]) -> str:
     gap = _finite(s.get("mip_gap"))
     gap_text = NA if gap is None else f"{gap:.1%}"
     line = f"sites: {_count(s.get('site_count'))}"
-    if _objective(s) == "cost":
+    if objective(s) == "cost":
         value = s.get("objective_value")
         if optimal:
             return line + f" (optimal: cheapest plan; total cost {_amount(value)})"

@@ -71,6 +71,12 @@ def _check_pair(name: str, pair: tuple[float, float], problems: list[str]) -> No
         problems.append(f"{name} must be (p50_ms, p99_ms) with 0 <= p50 <= p99; got {pair!r}")
 
 
+def access_codes(access: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], Any]:
+    """``(codes, classes)`` of access-class labels (sorted classes; one pass over the rows)."""
+    labels = np.asarray(access, dtype=object)
+    return pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
+
+
 @dataclass(frozen=True)
 class LatencyModel:
     """User-perceived request latency as a function of great-circle distance.
@@ -247,14 +253,17 @@ class LatencyModel:
 
     def row_constants(self, access: npt.ArrayLike, budget_ms: float,
                       percentile: Percentile = "p99",
-                      radius_shrink_km: npt.ArrayLike | None = None) -> dict[str, Any]:
+                      radius_shrink_km: npt.ArrayLike | None = None, *,
+                      factorized: tuple[npt.NDArray[np.intp], Any] | None = None,
+                      ) -> dict[str, Any]:
         """The one computation of every demand point's latency constants (one pass per
         access class): ``fixed_ms`` (at ``percentile``), ``fixed_p50_ms``, ``radius_km``
         (after the shrink; -1 where the class cannot meet the budget at distance 0),
         ``infeasible_classes`` and their ``reasons``. Wrapped by
-        :class:`coverage.problem.RowLatency`."""
-        labels = np.asarray(access, dtype=object)
-        codes, classes = pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
+        :class:`coverage.problem.RowLatency`. ``factorized``: ``(codes, classes)`` of
+        ``access`` (:func:`access_codes`) when already known, so that a sweep over budgets
+        does not factorise a national demand's labels again."""
+        codes, classes = access_codes(access) if factorized is None else factorized
         fixed = np.array([self.fixed_ms(str(c), percentile) for c in classes], dtype=float)
         fixed50 = np.array([self.fixed_ms(str(c), "p50") for c in classes], dtype=float)
         radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / self.ms_per_km, -1.0)

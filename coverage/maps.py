@@ -1150,7 +1150,8 @@ def plan_map(
         in degrees, ``failures`` (one row per chosen site, optional), ``proposed`` (optional),
         ``model`` (a :class:`~coverage.latency.LatencyModel`, optional: the popups' latency
         waterfall), ``budget_ms``, ``percentile`` (``"p99"`` or ``"p50"``), ``radius_km``
-        (budget radius of the run's default access class), ``failures_tolerated`` and a
+        (the largest budget radius over the access classes present), ``failures_tolerated``
+        and a
         ``summary()`` returning a mapping with the headline numbers.
     m : folium.Map, optional
         Existing map to draw on (its tiles are kept and ``tiles`` is ignored). It is switched

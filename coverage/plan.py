@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import AGGREGATION_MODES, aggregate_grid, shortfall
+from .aggregate import aggregate_grid, shortfall
 from .aggregate import aggregate_h3 as aggregate_h3_bins
 from .config import PlannerConfig
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
 from .latency import LatencyModel
 from .optimize import k_median
-from .problem import Problem
+from .problem import Problem, largest_radius
 from .reach import ReachMatrix, cluster_partitions
 from .stages import (
     BYTES_PER_PAIR,
@@ -236,8 +236,6 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         One sentence per problem, naming the option (and its CLI flag); empty when all
         values are valid.
     """
-    from .config import PlannerConfig
-
     model = model or LatencyModel()
     return PlannerConfig(
         budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
@@ -247,12 +245,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     ).problems(model.access_profiles_ms)
 
 
-def _check_options(budget_ms: Any, failures: Any, percentile: Any, access: Any,
-                   model: LatencyModel, **more: Any) -> None:
-    problems = check_plan_options(budget_ms=budget_ms, failures=failures,
-                                  percentile=percentile, access=access, model=model, **more)
-    if problems:
-        raise InputValidationError("invalid options: " + "; ".join(problems))
+_PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"}
+"""Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
 def plan_sites(
@@ -357,11 +351,14 @@ def plan_sites(
     timings: dict[str, float] = {}
     say = progress or (lambda msg: logger.info("%s", msg))
     model = model or LatencyModel()
-    _check_options(budget_ms, failures, percentile, access, model,
-                   time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
-                   strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
-                   aggregate_mode=aggregate_mode, aggregate_h3=aggregate_h3)
+    config = PlannerConfig(
+        budget_ms=budget_ms, percentile=percentile, failures=failures, access=access,
+        time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+        max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
+        aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
+    ).validate(model.access_profiles_ms)
     budget_ms = float(budget_ms)
+    config = replace(config, budget_ms=budget_ms, failures=int(failures))
 
     t = time.perf_counter()
     demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
@@ -370,20 +367,12 @@ def plan_sites(
     if "access" not in demand.columns:  # the default class only fills a missing column
         demand = demand.assign(access=access)
     timings["validate_s"] = time.perf_counter() - t
-    config = PlannerConfig(
-        budget_ms=budget_ms, percentile=percentile, failures=int(failures), access=access,
-        time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
-        max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
-        aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode)
     # radius per access class present; raises when no class present can meet the budget
-    radius_km, radius_access = Problem.build(demand, sites, config, model).largest_radius()
+    radius_km, radius_access = largest_radius(model, map(str, pd.unique(demand["access"])),
+                                              budget_ms, percentile)
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None or aggregate_h3 is not None:
-        if aggregate_mode not in AGGREGATION_MODES:
-            raise InputValidationError(
-                f"aggregate_mode must be one of {', '.join(AGGREGATION_MODES)}; "
-                f"got {aggregate_mode!r}")
         try:
             aggregation = (aggregate_h3_bins(demand, int(aggregate_h3))
                            if aggregate_h3 is not None
@@ -402,13 +391,10 @@ def plan_sites(
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink)
     _log_infeasible_classes(problem)
     population, required, cost = problem.population, problem.required, problem.cost
-    if strategy not in ("auto", "full", "lazy"):
-        raise InputValidationError(f"strategy must be auto, full or lazy; got {strategy!r}")
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
             reach_partitions, int | np.integer) or reach_partitions < 1):
         raise InputValidationError(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
-    strategy_requested = strategy
     strategy, est_pairs = choose_strategy(problem, strategy,
                                           max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
     est_gb = est_pairs * BYTES_PER_PAIR / 2**30
@@ -556,18 +542,9 @@ def plan_sites(
         "runtime_s": time.perf_counter() - t_start,
         "parameters": {
             "latency_model": model.to_dict(),
-            "budget_ms": budget_ms,
-            "percentile": percentile,
-            "failures": int(failures),
-            "access_default": access,
-            "access_classes": sorted(map(str, pd.unique(demand["access"]))),
-            "time_limit_s": time_limit_s,
-            "kmedian_time_limit_s": kmedian_time_limit_s,
-            "max_memory_gb": max_memory_gb,
-            "strategy_requested": strategy_requested,
-            "aggregate_km": aggregate_km,
-            "aggregate_h3": aggregate_h3,
-            "aggregate_mode": aggregate_mode,
+            # every option of config.PLANNER_OPTIONS; two keep their earlier names
+            **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
+            "access_classes": problem.access_classes,
             "required_sites": int(required.sum()),
             "objective": "min_cost" if cost is not None else "min_sites",
         },

@@ -15,6 +15,7 @@ capacity and power add site-side arrays; see ``docs/architecture.md``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -24,9 +25,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from .config import PlannerConfig
-from .latency import LatencyModel
+from .latency import LatencyModel, access_codes
 
-__all__ = ["RowLatency", "Problem"]
+__all__ = ["RowLatency", "Problem", "largest_radius"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class RowLatency:
     @classmethod
     def from_model(cls, model: LatencyModel, access: npt.ArrayLike, budget_ms: float,
                    percentile: str = "p99",
-                   radius_shrink_km: npt.ArrayLike | None = None) -> RowLatency:
+                   radius_shrink_km: npt.ArrayLike | None = None, *,
+                   factorized: tuple[npt.NDArray[np.intp], Any] | None = None) -> RowLatency:
         """Compute the constants of every demand point (one pass per access class).
 
         Parameters
@@ -82,12 +84,16 @@ class RowLatency:
             Percentile the budget is checked at.
         radius_shrink_km : array_like, optional
             Per point, km taken off the radius (conservative aggregation).
+        factorized : tuple, optional
+            ``(codes, classes)`` of ``access`` when already known
+            (:func:`coverage.latency.access_codes`).
 
         Returns
         -------
         RowLatency
         """
-        c = model.row_constants(access, budget_ms, percentile, radius_shrink_km)
+        c = model.row_constants(access, budget_ms, percentile, radius_shrink_km,
+                                factorized=factorized)
         return cls(fixed_ms=c["fixed_ms"], fixed_p50_ms=c["fixed_p50_ms"],
                    radius_km=c["radius_km"], ms_per_km=float(model.ms_per_km),
                    budget_ms=float(budget_ms), percentile=percentile,
@@ -115,6 +121,26 @@ class RowLatency:
 
     def __len__(self) -> int:
         return len(self.radius_km)
+
+
+def largest_radius(model: LatencyModel, classes: Iterable[str], budget_ms: float,
+                   percentile: str = "p99") -> tuple[float, str]:
+    """The largest budget radius over access ``classes`` (one model call per class), and
+    its class.
+
+    Raises
+    ------
+    InfeasibleBudgetError
+        No class can meet the budget at distance 0 (the fastest class's reason).
+    """
+    classes = list(classes)
+    fixed = {c: model.fixed_ms(c, percentile) for c in classes}
+    feasible = {c: model.radius_km(budget_ms, c, percentile)
+                for c in classes if fixed[c] <= budget_ms}
+    if not feasible:
+        model.radius_km(budget_ms, min(fixed, key=fixed.__getitem__), percentile)  # raises
+    best = max(feasible, key=feasible.__getitem__)
+    return float(feasible[best]), best
 
 
 @dataclass(frozen=True)
@@ -172,25 +198,37 @@ class Problem:
             demand = demand.assign(access=config.access)
         shrink = (None if radius_shrink_km is None
                   else np.asarray(radius_shrink_km, dtype=np.float64))
-        rows = RowLatency.from_model(model, demand["access"].to_numpy(), config.budget_ms,
-                                     config.percentile, shrink)
-        return cls(demand=demand, sites=sites, model=model, config=config, rows=rows,
-                   radius_shrink_km=shrink)
+        codes = access_codes(demand["access"].to_numpy())
+        rows = RowLatency.from_model(model, demand["access"], config.budget_ms,
+                                     config.percentile, shrink, factorized=codes)
+        problem = cls(demand=demand, sites=sites, model=model, config=config, rows=rows,
+                      radius_shrink_km=shrink)
+        problem.__dict__["access_factorized"] = codes  # computed once, shared by with_budget
+        return problem
 
     def with_budget(self, budget_ms: float) -> Problem:
         """The same problem at another budget (for sweeps)."""
         config = replace(self.config, budget_ms=float(budget_ms))
-        rows = RowLatency.from_model(self.model, self.demand["access"].to_numpy(), budget_ms,
-                                     config.percentile, self.radius_shrink_km)
-        return replace(self, config=config, rows=rows)
+        rows = RowLatency.from_model(self.model, self.demand["access"], budget_ms,
+                                     config.percentile, self.radius_shrink_km,
+                                     factorized=self.access_factorized)
+        problem = replace(self, config=config, rows=rows)
+        problem.__dict__["access_factorized"] = self.access_factorized
+        return problem
+
+    @cached_property
+    def access_factorized(self) -> tuple[npt.NDArray[np.intp], Any]:
+        """``(codes, classes)`` of the demand's access labels (one pass, shared)."""
+        return access_codes(self.demand["access"].to_numpy())
 
     @cached_property
     def rows_unshrunk(self) -> RowLatency:
         """:attr:`rows` without the aggregation shrink (each point's own radius)."""
         if self.radius_shrink_km is None:
             return self.rows
-        return RowLatency.from_model(self.model, self.demand["access"].to_numpy(),
-                                     self.config.budget_ms, self.config.percentile)
+        return RowLatency.from_model(self.model, self.demand["access"],
+                                     self.config.budget_ms, self.config.percentile,
+                                     factorized=self.access_factorized)
 
     # -- demand side
     @cached_property
@@ -235,24 +273,16 @@ class Problem:
         return (self.sites["cost"].to_numpy(dtype=np.float64) if "cost" in self.sites.columns
                 else None)
 
-    @cached_property
+    @property
     def access_classes(self) -> list[str]:
         """Access classes present in the demand, sorted."""
-        return sorted(map(str, pd.unique(self.demand["access"])))
+        return [str(c) for c in self.access_factorized[1]]
 
     def largest_radius(self) -> tuple[float, str]:
         """The largest budget radius over the access classes present (before any shrink),
-        and its class; raises :class:`InfeasibleBudgetError` when no class can meet the
-        budget at distance 0."""
-        feasible = {c: self.model.radius_km(self.config.budget_ms, c, self.config.percentile)
-                    for c in self.access_classes if c not in self.rows.infeasible_classes}
-        if not feasible:
-            fixed = {c: self.model.fixed_ms(c, self.config.percentile)
-                     for c in self.access_classes}
-            self.model.radius_km(self.config.budget_ms, min(fixed, key=fixed.__getitem__),
-                                 self.config.percentile)  # raises with the model's reason
-        best = max(feasible, key=feasible.__getitem__)
-        return float(feasible[best]), best
+        and its class (:func:`largest_radius`)."""
+        return largest_radius(self.model, self.access_classes, self.config.budget_ms,
+                              self.config.percentile)
 
     def describe(self) -> dict[str, Any]:
         """Sizes for logs and the summary."""

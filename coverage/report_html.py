@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .headline import objective
 from .status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
 
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
@@ -327,7 +328,7 @@ def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2)) ->
 
 
 def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
-    cost = _objective(summary) == "cost"
+    cost = objective(summary) == "cost"
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
@@ -477,15 +478,6 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
 
 
-def _objective(s: dict[str, Any]) -> str:
-    """``"cost"`` when the site-count stage minimised total cost (a ``cost`` column), else
-    ``"count"`` (summaries written before the ``objective`` key: from the parameters)."""
-    obj = s.get("objective")
-    if obj in ("cost", "count"):
-        return str(obj)
-    return "cost" if (s.get("parameters") or {}).get("objective") == "min_cost" else "count"
-
-
 def _coverage_by_k_table(s: dict[str, Any], k: int) -> str:
     """Demand and people by number of sites within budget: 0, 1, ..., k, >= k+1."""
     by_k = s.get("coverage_by_k")
@@ -524,7 +516,9 @@ def _aggregation_text(s: dict[str, Any]) -> str:
     if not isinstance(agg, dict):
         return ""
     n_short = agg.get("n_demand_short", agg.get("cells_short"))
-    return (f"<p>Demand was binned into {_num(agg.get('cell_km'), 1, 'km')} cells "
+    size = (f"H3 cells of resolution {_num(agg['h3_res'])}" if agg.get("h3_res") is not None
+            else f"{_num(agg.get('cell_km'), 1, 'km')} cells")
+    return (f"<p>Demand was binned into {size} "
             f"({_text(agg.get('mode'))}): the figures below are over the "
             f"{_num(agg.get('demand_points_solved'))} bins. On the "
             f"{_num(agg.get('demand_points_in'))} original points, {_num(n_short)} "
@@ -535,7 +529,7 @@ def _aggregation_text(s: dict[str, Any]) -> str:
 
 def _summary_section(s: dict[str, Any]) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
-    cost = _objective(s) == "cost"
+    cost = objective(s) == "cost"
     what = "total cost" if cost else "site count"
     bound_digits = 1 if cost else 0
     rows = [
@@ -558,8 +552,8 @@ def _summary_section(s: dict[str, Any]) -> str:
         ("percentile", "percentile", s.get("percentile"), _text(s.get("percentile"))),
         ("failures tolerated (k)", "failures_tolerated", s.get("failures_tolerated", 1),
          _num(k)),
-        ("budget radius (default access)", "max_radius_km", s.get("max_radius_km"),
-         _num(s.get("max_radius_km"), 0, "km")),
+        (f"budget radius (largest, {_text(s.get('max_radius_access') or 'all')} access)",
+         "max_radius_km", s.get("max_radius_km"), _num(s.get("max_radius_km"), 0, "km")),
         ("demand points", "n_demand", s.get("n_demand"), _num(s.get("n_demand"))),
         ("candidate sites", "n_candidates", s.get("n_candidates"), _num(s.get("n_candidates"))),
         ("population", "population_total", s.get("population_total"),
@@ -616,7 +610,7 @@ def _summary_section(s: dict[str, Any]) -> str:
 
 
 def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
-    cost = _objective(s) == "cost"
+    cost = objective(s) == "cost"
     if cost:
         body = ("<p>Sites of the cheapest plan at each budget (site-count stage only, short "
                 "time limit per budget; the chosen budget is the plan's own solve). The "

@@ -154,8 +154,8 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     near = np.full((n, 2), -1, dtype=np.int64)
     dkm = np.full((n, 2), np.nan)
     if k and n:
-        tree = unit_tree(sites["lat"].to_numpy()[chosen], sites["lon"].to_numpy()[chosen])
-        dist, ind = tree.query(unit_xyz(demand["lat"], demand["lon"]), k=k)
+        tree = unit_tree(problem.site_lat[chosen], problem.site_lon[chosen])
+        dist, ind = tree.query(unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
         near[:, :k] = np.asarray(chosen)[ind]
         dkm[:, :k] = km_from_chord(dist)
     within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)

@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .config import PlannerConfig
-from .errors import InputValidationError
+from .errors import InfeasibleBudgetError, InputValidationError
 from .geo import count_within, unit_tree, unit_xyz
 from .latency import PERCENTILES, LatencyModel
 from .problem import Problem
@@ -169,8 +169,9 @@ def budget_sweep(
         ``infeasible_budget``, ``no_candidate_in_reach``), ``site_count`` (nullable integer,
         missing when there is no plan), ``lower_bound`` and ``objective`` (the objective is
         the total cost with a ``cost`` column, else the site count), ``mip_gap``,
-        ``radius_km`` (radius of the ``access`` class, missing when it cannot meet the
-        budget), ``n_pairs_in_reach``, population figures (``population_short``: fewer than
+        ``radius_km`` (the largest radius over the access classes present, missing when
+        none can meet the budget), ``n_pairs_in_reach``, population figures
+        (``population_short``: fewer than
         ``k + 1`` candidates within budget, the gaps of :mod:`coverage.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
         ``method (``full``, ``lazy`` or ``none``),
@@ -229,8 +230,10 @@ def budget_sweep(
             problem = problem0.with_budget(budget)
             radius = problem.rows.radius_km
             # the largest radius over the access classes present (not the default class)
-            unshrunk = problem.rows_unshrunk.radius_km
-            radius_access = float(unshrunk.max()) if (unshrunk >= 0).any() else float("nan")
+            try:
+                radius_access = problem.largest_radius()[0]
+            except InfeasibleBudgetError:
+                radius_access = float("nan")
             if not (radius >= 0).any():
                 for k in ks:
                     rows.append({
