@@ -38,7 +38,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,8 @@ from .errors import InputValidationError, OutputWriteError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MARKER", "OutputDir", "check_output_dir", "read_marker", "swap_dir", "fsync_tree",
-           "write_atomic", "write_error_message"]
+__all__ = ["MARKER", "ForeignFilesError", "OutputDir", "check_output_dir", "foreign_entries",
+           "fsync_tree", "read_marker", "swap_dir", "write_atomic", "write_error_message"]
 
 MARKER = ".edge-coverage.json"
 """Name of the marker file in every directory the tool wrote."""
@@ -65,7 +65,9 @@ LEGACY_PLAN_FILES = frozenset((
     "plan.gpkg", "demand.parquet", "sites.parquet"))
 LEGACY_BATCH_FILES = frozenset(("scenarios", "scenarios.csv", "scenarios.parquet", "sweep.png"))
 # hidden per-file temporaries of the writer before whole-directory swaps (".NAME.xxxx.tmp.EXT")
-_LEGACY_TMP = re.compile(r"^\.[^/]+\.tmp(\.[A-Za-z0-9]+)?(-wal|-shm|-journal)?$")
+_LEGACY_TMP = re.compile(
+    r"^\.(" + "|".join(re.escape(n) for n in sorted(LEGACY_PLAN_FILES))
+    + r")\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?(-wal|-shm|-journal)?$")
 
 
 def _describe(names: Iterable[str], limit: int = 6) -> str:
@@ -155,6 +157,11 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     if p.exists() and not p.is_dir():
         chk.problems.append(f"{option} {text} is a file, not a directory. {fix}")
         return chk
+    if p.exists() and (os.path.ismount(p) or p.stat().st_dev != p.parent.stat().st_dev):
+        chk.problems.append(
+            f"{option} {text} is a mount point: the tool replaces the whole directory, which "
+            f"cannot cross file systems. Fix: give {option} a directory inside it")
+        return chk
     # the nearest existing ancestor must be a writable directory (not a file)
     anc = p.parent
     while not anc.exists():
@@ -184,7 +191,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         if must_exist:
             chk.problems.append(f"{option} {text} is empty")
         return chk
-    if p.parent == p or not os.access(p, os.W_OK | os.X_OK):
+    if not os.access(p, os.W_OK | os.X_OK):
         chk.problems.append(f"{option} {text}: not writable. Fix: choose a directory you can "
                             "write to")
         return chk
@@ -195,8 +202,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                 f"{option} {text} is an edge-coverage {marker.get('kind')} directory, not a "
                 f"{kind} directory. {fix}")
             return chk
-        owned = set(marker.get("files") or ()) | {MARKER}
-        foreign = {e for e in entries - owned if not _own_temporary(e, owned)}
+        foreign = foreign_entries(p)
         if foreign:
             chk.problems.append(
                 f"{option} {text} holds files edge-coverage did not write: "
@@ -216,6 +222,21 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         f"{option} {text} is not empty and was not written by edge-coverage (it holds "
         f"{_describe(entries)}). {fix}")
     return chk
+
+
+def foreign_entries(directory: Path) -> list[str]:
+    """Entries of ``directory`` this tool did not write (by its marker, or for a directory
+    from before the marker, by the old output names)."""
+    try:
+        entries = set(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    marker = read_marker(directory)
+    if marker is not None:
+        owned = set(marker.get("files") or ()) | {MARKER}
+        return sorted(e for e in entries - owned if not _own_temporary(e, owned))
+    legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
+    return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
 
 
 def _own_temporary(name: str, owned: Collection[str]) -> bool:
@@ -302,11 +323,20 @@ def _aside_name(final: Path, what: str) -> Path:
                            f"{uuid.uuid4().hex[:8]}")
 
 
-def swap_dir(staging: Path, final: Path) -> None:
+class ForeignFilesError(Exception):
+    """The directory to be replaced holds files the tool did not write (``names``)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def swap_dir(staging: Path, final: Path, *,
+             foreign: Callable[[Path], list[str]] | None = None) -> None:
     """Put the complete directory ``staging`` in place of ``final`` (which may not exist).
 
     A reader of ``final`` sees the old complete directory or the new one. The old
-    directory is removed after the swap. Both must be on one file system.
+    directory is moved aside and removed after the swap. Both must be on one file system.
 
     Parameters
     ----------
@@ -314,6 +344,12 @@ def swap_dir(staging: Path, final: Path) -> None:
         The new, complete directory (fsync'ed by the caller).
     final : pathlib.Path
         Where it goes.
+    foreign : callable, optional
+        ``foreign(old_dir)`` names the files of the replaced directory the tool did not
+        write; when it names any, the swap is undone (``final`` keeps the old directory,
+        ``staging`` the new one) and :class:`ForeignFilesError` is raised. The check runs
+        on the directory already moved out of ``final``, so a file added until the very
+        swap is seen.
     """
     if not final.exists():
         try:
@@ -323,12 +359,24 @@ def swap_dir(staging: Path, final: Path) -> None:
         except OSError as exc:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-    if _exchange(staging, final):
-        old = staging  # the exchange left the old directory under the staging name
+    old = _aside_name(final, "old")
+    if _exchange(staging, final):  # the old directory is now under the staging name
+        names = foreign(staging) if foreign else []
+        if names:
+            _exchange(staging, final)  # undo: the user's files stay where they were
+            raise ForeignFilesError(names)
+        os.rename(staging, old)
     else:
-        old = _aside_name(final, "old")
         os.rename(final, old)
-        os.rename(staging, final)
+        names = foreign(old) if foreign else []
+        if names:
+            os.rename(old, final)
+            raise ForeignFilesError(names)
+        try:
+            os.rename(staging, final)
+        except BaseException:
+            os.rename(old, final)  # never leave the target missing
+            raise
     _fsync_path(final.parent, directory=True)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -519,14 +567,17 @@ class OutputDir:
                     break
             else:
                 for e in left:
-                    if "-old-" in e.name and read_marker(e) is not None:
+                    if "-old-" in e.name and not foreign_entries(e) and os.listdir(e):
                         os.rename(e, self.path)
                         logger.warning("restored %s from %s (a run was killed while "
                                        "swapping)", self.path, e.name)
                         left.remove(e)
                         break
         for e in left:
-            if (e / _STAGING_MARKER).exists() or read_marker(e) is not None:
+            # an -old- directory was checked to hold only the tool's files before it was
+            # moved aside under the lock; a -tmp- one must carry one of the tool's markers
+            if ("-old-" in e.name or (e / _STAGING_MARKER).exists()
+                    or read_marker(e) is not None):
                 shutil.rmtree(e, ignore_errors=True)
                 logger.info("removed %s, left by a killed run", e)
 
@@ -616,21 +667,26 @@ class OutputDir:
         if staging is None:
             raise RuntimeError("OutputDir.commit() without start()")
         try:
-            (staging / _STAGING_MARKER).unlink(missing_ok=True)
-            files = sorted(e for e in os.listdir(staging) if e != MARKER)
+            files = sorted(e for e in os.listdir(staging)
+                           if e not in (MARKER, _STAGING_MARKER))
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
                    **(extra or {})}
+            # the marker first, then the staging marker goes: never a folder with neither
             (staging / MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            (staging / _STAGING_MARKER).unlink(missing_ok=True)
             fsync_tree(staging)
-            # the target may hold only what the checks saw (nobody adds files meanwhile)
-            if self.path.exists():
-                chk = check_output_dir(self.path, self.kind, option=self.option)
-                if chk.problems:
-                    raise InputValidationError(
-                        "\n".join(chk.problems) + f" (the new outputs were not swapped in; "
-                        f"they are in {staging})")
-            swap_dir(staging, self.path)
+            swap_dir(staging, self.path, foreign=foreign_entries)
+        except ForeignFilesError as exc:
+            kept = self.path.with_name(f"{self.path.name}.edge-coverage-new-"
+                                       f"{time.strftime('%Y%m%d-%H%M%S')}")
+            os.rename(staging, kept)  # visible, and never removed by a later run
+            self.staging = None
+            raise OutputWriteError(
+                f"{self.option} {self.requested}: files edge-coverage did not write appeared "
+                f"in it while planning ({_describe(exc.names)}); nothing was replaced. The "
+                f"new outputs are complete in {kept}. Fix: move your files out of "
+                f"{self.path} and run again, or use {kept} as it is") from None
         except OSError as exc:
             raise OutputWriteError(write_error_message(self.path, exc)) from exc
         self.staging = None

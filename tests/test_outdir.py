@@ -253,7 +253,7 @@ KILLER = textwrap.dedent("""
     import coverage.outdir as o
     where = sys.argv[1]
     if where == "before-swap":
-        def swap(staging, final):
+        def swap(staging, final, **kw):
             os.kill(os.getpid(), signal.SIGKILL)
         o.swap_dir = swap
     elif where == "after-exchange":
@@ -495,3 +495,35 @@ def test_output_csvs_do_not_carry_formulas(tmp_path):
                 assert not cell.strip('"').startswith(("=", "+", "@")), (name, line)
     text = (out / "sites.csv").read_text()
     assert "'=HYPERLINK" in text and "'@SUM(A1)" in text and "'+44-evil" in text
+
+
+def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):
+    """The ownership check runs on the directory being replaced, at the swap itself."""
+    import coverage.outdir as od
+
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+    real = od.fsync_tree
+
+    def user_adds_a_file(root):
+        real(root)
+        (out / "notes.txt").write_text("the user's notes")
+
+    monkeypatch.setattr(od, "fsync_tree", user_adds_a_file)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--budget-ms", "50",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 6 and "notes.txt" in err
+    assert (out / "notes.txt").read_text() == "the user's notes"
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 30  # untouched
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text())[
+        "budget_ms"] == 50
+    assert read_marker(kept[0])["kind"] == "plan"
+
+
+def test_a_mount_point_is_refused_before_the_work():
+    if not os.path.ismount("/dev/shm"):
+        pytest.skip("no mount point to try")
+    chk = check_output_dir("/dev/shm")
+    assert chk.problems and "mount point" in chk.problems[0]
