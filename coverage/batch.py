@@ -343,7 +343,20 @@ def _write_json(path: Path, doc: Any) -> None:
     from .outdir import write_atomic
     from .report import json_text
 
-    write_atomic(path, json_text(doc))
+    with _write_errors(path):
+        write_atomic(path, json_text(doc))
+
+
+@contextlib.contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """A failed write (permission, full disk) as :class:`OutputWriteError` (exit 6)."""
+    from .errors import OutputWriteError
+    from .outdir import write_error_message
+
+    try:
+        yield
+    except OSError as exc:
+        raise OutputWriteError(write_error_message(path, exc)) from exc
 
 
 def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
@@ -362,8 +375,9 @@ _INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverag
 def _replace_dir(tmp: Path, final: Path) -> None:
     from .outdir import fsync_tree, swap_dir
 
-    fsync_tree(tmp)
-    swap_dir(tmp, final)
+    with _write_errors(final):
+        fsync_tree(tmp)
+        swap_dir(tmp, final)
 
 
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
@@ -399,7 +413,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
     dict
         The scenario's row of the combined table.
     """
-    from .errors import CoverageError
+    from .errors import CoverageError, OutputWriteError
     from .latency import LatencyModel
     from .plan import plan_sites
 
@@ -445,6 +459,9 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
         _write_json(tmp / "scenario.json", meta)
         _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid()})
+    except OutputWriteError:  # not the scenario's failure: the sweep cannot write
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     except (CoverageError, ValueError, ArithmeticError, MemoryError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -561,14 +578,18 @@ def run_batch(
     pandas.DataFrame
         One row per scenario, columns :data:`TABLE_COLUMNS` (``ok=False`` with
         ``error_type`` and ``error`` for failed scenarios). ``attrs["skipped"]`` and
-        ``attrs["computed"]`` count the scenarios reused and run.
+        ``attrs["computed"]`` count the scenarios reused and run;
+        ``attrs["outputs_skipped"]`` (only when the plot failed) names ``sweep.png`` and why.
 
     Raises
     ------
     InputValidationError
-        Bad scenario file or input files.
+        Bad scenario file, option values, regions or input files (before anything is
+        written).
+    OutputWriteError
+        A scenario directory or the table could not be written (the CLI exits 6).
     """
-    from .outdir import LEGACY_BATCH_FILES, OutputDir, check_output_dir
+    from .outdir import OutputDir, check_output_dir
 
     problems: list[str] = []
     cfg: BatchConfig | None = None
@@ -588,8 +609,7 @@ def run_batch(
     if problems or cfg is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(out, "batch") as od:
-        root = od.path
-        table = _run_batch_locked(cfg, od, root, LEGACY_BATCH_FILES, workers=workers,
+        table = _run_batch_locked(cfg, od, workers=workers,
                                   scheduler=scheduler, client=client, retries=retries,
                                   reach_partitions=reach_partitions, progress=progress)
     return table
@@ -624,11 +644,8 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
             found.append(str(exc))
         except TypeError as exc:
             found.append(f"invalid latency model ({exc})")
-        if model is not None:
-            found.extend(check_plan_options(model=model, **sc.params))
-        else:
-            found.extend(p for p in check_plan_options(**sc.params)
-                         if not p.startswith("access"))
+        # with an invalid model, the options are checked against the default one
+        found.extend(check_plan_options(model=model, **sc.params))
         text = "; ".join(found)
         if found and text not in seen:
             seen.add(text)
@@ -660,11 +677,22 @@ def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
-def _run_batch_locked(cfg: BatchConfig, od: Any, root: Path, files: Collection[str], *,
+def _remove_stale(scenarios: Path) -> None:
+    """Staging directories of scenarios, and old ones moved aside by a swap, that a killed
+    run or worker left (names only this tool makes, inside the sweep's own directory)."""
+    for pattern in (".tmp-*", ".*.edge-coverage-old-*"):
+        for stale in scenarios.glob(pattern):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                       workers: int, scheduler: str | None, client: Any, retries: int,
                       reach_partitions: int,
                       progress: Callable[[int, int, dict[str, Any] | None], None] | None,
                       ) -> pd.DataFrame:
+    from .outdir import LEGACY_BATCH_FILES
+
+    root = od.path
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
     scenarios = [Scenario(s.name, s.region, s.params, s.model,
@@ -686,10 +714,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, root: Path, files: Collection[s
         problems = _check_regions(cfg, loaded, {s.region for s in todo})
         if problems:
             raise InputValidationError("\n".join(problems))
-    od.adopt(files)  # checks passed: from here on the directory is the sweep's
+    od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's
     (root / "scenarios").mkdir(exist_ok=True)
-    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale(root / "scenarios")  # left by a killed run
     logger.info("%d scenarios: %d finished earlier (skipped), %d to run", len(scenarios),
                 len(rows), len(todo))
     if todo:
@@ -719,8 +746,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, root: Path, files: Collection[s
             _run_distributed(todo, inputs_of, cfg, root, done, workers=workers,
                              scheduler=scheduler, client=client, retries=retries,
                              inputs=described, reach_partitions=reach_partitions)
-    for stale in (root / "scenarios").glob(".tmp-*"):  # left by a killed worker
-        shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale(root / "scenarios")  # left by a killed worker
     table = pd.DataFrame([rows[s.key] for s in scenarios], columns=list(TABLE_COLUMNS))
     table = _typed(table)
     table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
@@ -728,8 +754,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, root: Path, files: Collection[s
     try:
         _plot(table, root / "sweep.png")
     except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
-        logger.warning("skipped %s: %s: %s (scenarios.csv is written)", root / "sweep.png",
-                       type(exc).__name__, exc)
+        reason = f"{type(exc).__name__}: {exc}"
+        table.attrs["outputs_skipped"] = {"sweep.png": reason}
+        logger.warning("skipped %s: %s (scenarios.csv is written)", root / "sweep.png", reason)
     return table
 
 
@@ -789,6 +816,8 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                      retries, inputs, reach_partitions) -> None:
     from distributed import as_completed
 
+    from .errors import OutputWriteError
+
     with dask_client(workers, scheduler, client) as client:
         scattered: dict[int, Any] = {}
 
@@ -810,6 +839,8 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                 row = f.result()
                 f.release()  # nothing to recompute if its worker dies later
             except Exception as exc:  # noqa: BLE001 - KilledWorker etc.: record, go on
+                if isinstance(exc, OutputWriteError):
+                    raise  # the sweep cannot write: stop, exit 6
                 final = root / "scenarios" / s.dirname
                 marker = _read_marker(final, s.key)
                 if marker is not None:  # an attempt finished before the task was lost
@@ -845,10 +876,11 @@ def _write_table(table: pd.DataFrame, root: Path) -> None:
     from .export import csv_safe
     from .outdir import write_atomic
 
-    write_atomic(root / "scenarios.csv", csv_safe(table).to_csv(index=False))
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
-    write_atomic(root / "scenarios.parquet", buf.getvalue())
+    with _write_errors(root):
+        write_atomic(root / "scenarios.csv", csv_safe(table).to_csv(index=False))
+        write_atomic(root / "scenarios.parquet", buf.getvalue())
     logger.info("wrote %s and %s", root / "scenarios.csv", root / "scenarios.parquet")
 
 

@@ -3,7 +3,7 @@
 Exit codes: 0 success; 2 bad input or options (nothing written); 3 no feasible plan;
 4 solver failure; 5 plan written but some optional outputs (map, report, GIS) failed;
 6 outputs could not be written (permission, full disk); 1 unexpected internal error;
-130 interrupted (Ctrl-C or SIGTERM). Tracebacks only with ``--verbose``.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Tracebacks only with ``--verbose``.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
                     inputs: dict[str, Any], progress: Any) -> int:
-    from .errors import EXIT_OUTPUTS_SKIPPED, CoverageError, OutputWriteError
+    from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
     from .plan import plan_sites
     from .report import write_plan
 
@@ -304,19 +304,10 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     else:
         plan = plan_sites(demand, sites, **options)
     report = not args.no_report
-    sweep_failed: dict[str, str] = {}
     if report:
-        progress(f"budget sweep for the report: {len(args.sweep_budgets_ms)} budgets, "
-                 f"up to {args.sweep_time_limit_s:g} s each")
-        try:
-            plan = plan.with_sweep(args.sweep_budgets_ms, time_limit_s=args.sweep_time_limit_s,
-                                   progress=progress)
-        except (CoverageError, ArithmeticError, ValueError, MemoryError) as exc:
-            reason = f"the budget sweep failed ({type(exc).__name__}: {exc})"
-            logger.warning("skipped sweep.csv and report.html: %s (the plan is written)",
-                           reason)
-            sweep_failed = {"sweep.csv": reason, "report.html": reason}
-            report = False
+        progress(f"the budget sweep for the report runs while writing: "
+                 f"{len(args.sweep_budgets_ms)} budgets, up to {args.sweep_time_limit_s:g} s "
+                 "each")
     extras = [name for name, on in (("map", not args.no_map), ("report", report),
                                     ("GIS layers", not args.no_gis)) if on]
     progress(f"writing outputs to {od.path}"
@@ -325,12 +316,15 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     try:
         written = write_plan(plan, od, map=not args.no_map,
                              tiles=None if args.tiles == "none" else args.tiles,
-                             report=report, gis=not args.no_gis)
+                             report=report, gis=not args.no_gis,
+                             sweep_options={"budgets_ms": args.sweep_budgets_ms,
+                                            "time_limit_s": args.sweep_time_limit_s,
+                                            "progress": progress})
     except OutputWriteError:
         print(_headline(s, args), flush=True)  # the figures are not lost with the files
         raise
     out = written.path
-    skipped = {**sweep_failed, **written.skipped}
+    skipped = written.skipped
     lines = [_headline(s, args),
              f"outputs: {out.resolve()}"]
     if not args.no_map and "map.html" not in skipped:
@@ -412,6 +406,7 @@ class _ProgressBar:
 
 def _run_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
+    from .errors import EXIT_OUTPUTS_SKIPPED
 
     with _ProgressBar(enabled=not args.quiet) as bar:
         table = run_batch(args.config, args.out, workers=args.workers,
@@ -423,8 +418,13 @@ def _run_batch(args: argparse.Namespace) -> int:
     for _, r in table[~table["ok"]].iterrows():
         print(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
     out = Path(args.out).resolve()
-    print(f"table: {out / 'scenarios.csv'}\nplots: {out / 'sweep.png'}")
-    return 0
+    print(f"table: {out / 'scenarios.csv'}")
+    skipped = table.attrs.get("outputs_skipped") or {}
+    if "sweep.png" not in skipped:
+        print(f"plots: {out / 'sweep.png'}")
+    for name, reason in skipped.items():
+        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    return EXIT_OUTPUTS_SKIPPED if skipped else 0
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
@@ -435,21 +435,26 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"edge-coverage: warning: {text}{where}", file=sys.stderr)
 
 
-def _terminate_cleanly() -> None:
-    """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released)."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is so that it unwinds like Ctrl-C."""
+
+
+def _terminate_cleanly() -> Any:
+    """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released); returns
+    the handler it replaced (``None`` when it could not install one)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return
+        return None
 
     def handler(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise _Terminated(f"signal {signum}")
 
     try:
-        signal.signal(signal.SIGTERM, handler)
+        return signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError):
-        pass
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -465,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    _terminate_cleanly()
+    previous_sigterm = _terminate_cleanly()
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -483,9 +488,11 @@ def main(argv: list[str] | None = None) -> int:
             logger.exception("error")
         print(f"edge-coverage: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("edge-coverage: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print(f"edge-coverage: {'terminated' if terminated else 'interrupted'}",
+              file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - last-resort message without traceback
         if args.verbose:
             raise
@@ -494,3 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         root.removeHandler(handler)
+        if previous_sigterm is not None:  # main() may run inside a larger program
+            import signal
+
+            signal.signal(signal.SIGTERM, previous_sigterm)

@@ -199,8 +199,7 @@ class Plan:
         """
         from .report import write_plan
 
-        plan = self.with_sweep() if report and self.sweep is None else self
-        return write_plan(plan, path, map=map, tiles=tiles, report=report, gis=gis,
+        return write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis,
                           assignment_format=assignment_format).path
 
     def __repr__(self) -> str:

@@ -148,16 +148,17 @@ def _check_format(assignment_format: str, report: bool) -> None:
 
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
-                     assignment_format: str = "csv") -> PlanOutputs:
+                     assignment_format: str = "csv",
+                     sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
     """Write the outputs of ``plan`` into an existing directory (no swap, no lock).
 
     The building block of :func:`write_plan` and of batch scenarios, which write into a
     staging directory of their own and swap it in. The tables (``summary.json``,
     ``sites.csv`` / ``.geojson``, ``assignment``, ``failures.csv``, ``proposed_sites.csv``)
     are the plan: a failure to write one raises :class:`~coverage.errors.OutputWriteError`.
-    The map, the report (with ``sweep.csv``) and the GIS files are optional: one that fails
-    is removed, logged as a warning naming the file and the reason, and listed in
-    ``skipped``; the rest is written.
+    The map, the report (with ``sweep.csv`` and the budget sweep it needs) and the GIS files
+    are optional: one that fails is removed, logged as a warning naming the file and the
+    reason, and listed in ``skipped``; the rest is written.
 
     Parameters
     ----------
@@ -165,7 +166,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         The plan to write (``plan.sweep`` is used for the report when present).
     directory : str or pathlib.Path
         An existing directory.
-    map, tiles, report, gis, assignment_format
+    map, tiles, report, gis, assignment_format, sweep_options
         As in :func:`write_plan`.
 
     Returns
@@ -173,6 +174,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     PlanOutputs
     """
     from .errors import OutputWriteError
+    from .export import write_csv
     from .outdir import write_error_message
 
     _check_format(assignment_format, report)
@@ -202,14 +204,14 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             logger.debug("traceback of the skipped output", exc_info=True)
 
     core("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))
-    core("sites.csv", lambda p: _write_csv(plan.sites, p))
+    core("sites.csv", lambda p: write_csv(plan.sites, p))
     core("sites.geojson", lambda p: p.write_text(sites_geojson(plan), encoding="utf-8"))
     if assignment_format == "csv":
-        core("assignment.csv", lambda p: _write_csv(plan.assignment, p))
+        core("assignment.csv", lambda p: write_csv(plan.assignment, p))
     else:
         core("assignment.parquet", lambda p: plan.assignment.to_parquet(p, index=False))
-    core("failures.csv", lambda p: _write_csv(plan.failures, p))
-    core("proposed_sites.csv", lambda p: _write_csv(plan.proposed, p))
+    core("failures.csv", lambda p: write_csv(plan.failures, p))
+    core("proposed_sites.csv", lambda p: write_csv(plan.proposed, p))
     if map:
         def write_map() -> None:
             from .maps import plan_map, render_map_html
@@ -222,8 +224,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         def write_report_files() -> None:
             from .report_html import render_report
 
-            sweep = plan.sweep if plan.sweep is not None else pd.DataFrame()
-            _write_csv(sweep, d / "sweep.csv")
+            sweep = (plan.sweep if plan.sweep is not None
+                     else plan.with_sweep(**(sweep_options or {})).sweep)
+            write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
             data = _load_report_data({n: d / n for n in REPORT_INPUTS}, str(d))
             (d / "report.html").write_text(render_report(data), encoding="utf-8")
 
@@ -251,16 +254,10 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     return PlanOutputs(path=d, written=tuple(written), skipped=skipped)
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    """CSV with text cells that a spreadsheet would run as formulas made inert."""
-    from .export import write_csv
-
-    write_csv(df, path)
-
-
 def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
                tiles: str | None = "osm", report: bool = True, gis: bool = True,
-               assignment_format: str = "csv") -> PlanOutputs:
+               assignment_format: str = "csv",
+               sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
     """Write all outputs of ``plan`` into ``out_dir``, replacing it as a whole.
 
     ``out_dir`` must be absent, empty, or a plan directory this tool wrote
@@ -280,13 +277,16 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
         Tile layer of the map (``None`` for an offline plain background).
     report : bool, default True
         Also write ``sweep.csv`` and ``report.html``; the budget sweep is computed
-        (:meth:`Plan.with_sweep`) when ``plan.sweep`` is ``None``.
+        (:meth:`Plan.with_sweep` with ``sweep_options``) when ``plan.sweep`` is ``None``; a
+        sweep that fails skips the report like any optional output.
     gis : bool, default True
         Also write ``plan.gpkg``, ``demand.parquet`` and ``sites.parquet``.
     assignment_format : {"csv", "parquet"}, default "csv"
         ``"parquet"`` writes the per-demand table as ``assignment.parquet`` instead of
         ``assignment.csv`` (same columns, typed; far faster to write for a national grid).
         Not with ``report=True``, which reads ``assignment.csv``.
+    sweep_options : mapping, optional
+        Keyword arguments of :meth:`Plan.with_sweep` (budgets, time limit, progress).
 
     Returns
     -------
@@ -303,8 +303,6 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     from .outdir import OutputDir
 
     _check_format(assignment_format, report)
-    if report and plan.sweep is None:
-        plan = plan.with_sweep()
     own = not isinstance(out_dir, OutputDir)
     od = OutputDir(out_dir, "plan") if own else out_dir
     if own:
@@ -312,7 +310,8 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     try:
         staging = od.start()
         result = write_plan_files(plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-                                  assignment_format=assignment_format)
+                                  assignment_format=assignment_format,
+                                  sweep_options=sweep_options)
         path = od.commit({"skipped": result.skipped} if result.skipped else None)
     finally:
         if own:
@@ -438,9 +437,9 @@ def write_report(plan_dir: str | Path) -> Path:
     from .report_html import render_report
 
     d = Path(plan_dir)
-    data = load_plan_dir(d)
+    load_plan_dir(d)  # a missing or damaged directory gets its own message first
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
-        page = render_report(data)
+        page = render_report(load_plan_dir(od.path))  # the tables as they are under the lock
         prev = read_marker(od.path) or {}
         extra = {k: v for k, v in prev.items()
                  if k not in ("tool", "kind", "version", "written_at", "files")}

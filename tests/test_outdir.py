@@ -527,3 +527,27 @@ def test_a_mount_point_is_refused_before_the_work():
         pytest.skip("no mount point to try")
     chk = check_output_dir("/dev/shm")
     assert chk.problems and "mount point" in chk.problems[0]
+
+
+def test_sigterm_unwinds_and_exits_143(tmp_path):
+    """A terminated run removes its staging directory and lock and keeps the old plan."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    before = snapshot(out)
+    script = tmp_path / "term.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        import coverage.outdir as o
+        real = o.fsync_tree
+        def fsync_then_term(root):
+            real(root)
+            os.kill(os.getpid(), signal.SIGTERM)
+        o.fsync_tree = fsync_then_term
+        from coverage.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """))
+    r = subprocess.run([sys.executable, str(script), *PLAN_ARGS, "--no-map", "--budget-ms",
+                        "50", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 143 and "terminated" in r.stderr
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan", "term.py"]
