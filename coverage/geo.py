@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "count_colocated",
     "count_within",
     "unit_tree",
     "EARTH_RADIUS_KM", "chord_from_km", "colocated_pairs", "haversine_km", "km_from_chord",
@@ -119,6 +120,22 @@ def km_from_chord(chord: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Great-circle distance in km for a chord length on the unit sphere."""
     c = np.clip(np.asarray(chord, dtype=np.float64) / 2.0, 0.0, 1.0)
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(c)
+
+
+def count_colocated(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
+                    within_m: float) -> npt.NDArray[np.int64]:
+    """For each point, how many other points lie within ``within_m`` metres (one count-only
+    KD-tree query; memory stays linear even when thousands of points share a coordinate)."""
+    from scipy.spatial import cKDTree
+
+    lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+    lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+    if not within_m > 0 or lat.size < 2:
+        return np.zeros(lat.size, dtype=np.int64)
+    xyz = unit_xyz(lat, lon)
+    counts = cKDTree(xyz).query_ball_point(xyz, float(chord_from_km(within_m / 1000.0)),
+                                           return_length=True)
+    return np.asarray(counts, dtype=np.int64) - 1
 
 
 def colocated_pairs(

@@ -280,8 +280,8 @@ def read_sites(
         Log a warning naming candidate pairs within this many metres of each other (a
         failure that takes one likely takes both, yet N-1 counts each as the other's
         backup). ``None`` means :data:`DEFAULT_COLOCATED_M`; 0 disables the check. The
-        value is kept in ``attrs["colocated_m"]`` of the result, so :func:`as_sites` (and
-        :func:`coverage.plan_sites`) do not check the same frame again.
+        value is kept in ``attrs["colocated_m"]`` of the result: :func:`as_sites` (and
+        :func:`coverage.plan_sites`) check a changed frame with the same threshold.
 
     Returns
     -------
@@ -360,8 +360,9 @@ def as_sites(
         CRS of the coordinate columns (or of a GeoDataFrame without a CRS).
     colocated_m : float, optional
         See :func:`read_sites`. ``None``: the value an earlier :func:`read_sites` /
-        :func:`as_sites` recorded in ``obj.attrs["colocated_m"]`` (the frame is then not
-        checked again), else :data:`DEFAULT_COLOCATED_M`.
+        :func:`as_sites` recorded in ``obj.attrs["colocated_m"]``, else
+        :data:`DEFAULT_COLOCATED_M`. A frame returned by them and not changed since is
+        not validated (nor checked) again.
 
     Returns
     -------
@@ -377,13 +378,10 @@ def as_sites(
         return obj.copy()  # read and validated once (read_sites / an earlier as_sites)
     report = _Report(source, "sites")
     loaded = _load_object(obj, report)
-    checked = getattr(obj, "attrs", {}).get("colocated_m") if colocated_m is None else None
-    out = _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
-                 colocated_m=(0.0 if checked is not None else
-                              DEFAULT_COLOCATED_M if colocated_m is None else colocated_m))
-    if checked is not None:
-        out.attrs["colocated_m"] = checked
-    return out
+    if colocated_m is None:  # the threshold the frame was read with, else the default
+        colocated_m = getattr(obj, "attrs", {}).get("colocated_m", DEFAULT_COLOCATED_M)
+    return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
+                  colocated_m=float(colocated_m))
 
 
 UNUSED_BUT_MEANINGFUL = ("capacity", "capacity_rps", "power_kw", "failure_domain",
@@ -918,7 +916,7 @@ def _build(
             "give every column a distinct name",
         )
         report.raise_if_any()
-    cols = _resolve_columns(raw.columns, aliases, report, has_geometry=loaded.geometry is not None)
+    cols = _resolve_columns(raw, aliases, report, has_geometry=loaded.geometry is not None)
     used: list[Any] = [c for c in cols.values() if c is not None]
 
     # --- required columns ---------------------------------------------------------
@@ -969,7 +967,8 @@ def _build(
         out["tier"] = _tier(raw, cols["tier"])
         out["required"] = _required(raw, cols["required"], report)
         if cols["cost"] is not None:
-            out["cost"] = _cost(raw[cols["cost"]], report, loaded.decimal)
+            out["cost"] = _cost(raw[cols["cost"]], report, loaded.decimal,
+                                required=np.asarray(out["required"], dtype=bool))
 
     report.raise_if_any()
 
@@ -995,8 +994,8 @@ def _build(
 
 
 _VALIDATED = "coverage_validated"
-_KEY_COLUMNS = {"demand": ("demand_id", "lat", "lon", "population", "access"),
-                "sites": ("site_id", "lat", "lon", "required", "cost")}
+_KEY_COLUMNS = {"demand": ("demand_id", "lat", "lon", "population", "name", "access"),
+                "sites": ("site_id", "lat", "lon", "name", "tier", "required", "cost")}
 
 
 def _fingerprint(df: pd.DataFrame, kind: str,
@@ -1016,11 +1015,16 @@ def _already_validated(obj: Any, kind: str,
     """``obj`` is a frame this module returned and nobody changed since."""
     token = getattr(obj, "attrs", {}).get(_VALIDATED)
     return (isinstance(obj, pd.DataFrame) and not hasattr(obj, "geometry") and token is not None
+            and obj.index.equals(pd.RangeIndex(len(obj)))
             and token == _fingerprint(obj, kind, access_profiles))
 
 
+_LABEL_FIELDS = ("demand_id", "site_id", "name", "tier", "h3")
+"""Fields that only label a row: of two matching columns the first alias wins (logged)."""
+
+
 def _resolve_columns(
-    columns: pd.Index,
+    raw: pd.DataFrame,
     aliases: Mapping[str, tuple[str, ...]],
     report: _Report,
     *,
@@ -1028,28 +1032,46 @@ def _resolve_columns(
 ) -> dict[str, Any | None]:
     """The input column of each canonical field; ambiguous matches are reported.
 
-    Two columns matching one field (``LAT`` and ``lat``, ``lat`` and ``latitude``, two
-    population columns) are refused, except for ``name`` where a second *alias* (``name``
-    and ``city``) is fine (the first alias wins) and only a case-only clash is refused.
+    Several columns matching one field:
+
+    * names equal but for case (``LAT`` and ``lat``): refused, nothing tells which is meant;
+    * different aliases of a field that changes the plan (``lat`` and ``latitude``,
+      ``population`` and ``pop``, ``cost`` ...): refused when their values differ, the
+      first alias used when they are equal;
+    * different aliases of a label (ids, name, tier: ``FID`` and ``CODE`` in an ArcGIS
+      export, ``fid`` and ``id`` in QGIS, ``name`` and ``city``): the first alias wins, and
+      the column left out is logged.
+
     Latitude/longitude columns of a vector file are not used (the geometry is), so they
     may clash.
     """
+    columns = raw.columns
     cols: dict[str, Any | None] = {}
     for key, names in aliases.items():
         matches = [c for c in columns if str(c).strip().lower() in names]
         cols[key] = _find_column(columns, names)
         if len(matches) < 2 or (has_geometry and key in ("lat", "lon")):
             continue
-        if key == "name":
-            lowered = [str(c).strip().lower() for c in matches]
-            if len(set(lowered)) == len(lowered):
+        lowered = [str(c).strip().lower() for c in matches]
+        case_only = [c for c, low in zip(matches, lowered, strict=True)
+                     if lowered.count(low) > 1]
+        if not case_only:
+            if key in _LABEL_FIELDS:
+                logger.info("%s: %s taken from column %r; %s not used for it", report.source,
+                            key, str(cols[key]), _format_values(
+                                [c for c in matches if c != cols[key]]))
                 continue
-            matches = [c for c, low in zip(matches, lowered, strict=True)
-                       if lowered.count(low) > 1]
-        both = "both" if len(matches) == 2 else "all"
+            first = raw[matches[0]].astype("string").str.strip().fillna("")
+            if all(raw[c].astype("string").str.strip().fillna("").eq(first).all()
+                   for c in matches[1:]):
+                continue  # the same values (vectorised per column): no ambiguity
+        clash = case_only or matches
+        both = "both" if len(clash) == 2 else "all"
         report.add(
-            f"columns {_format_values(matches)} {both} look like {key} (looked for: "
-            f"{', '.join(names)}; case does not matter); which one to use is ambiguous",
+            f"columns {_format_values(clash)} {both} look like {key} (looked for: "
+            f"{', '.join(names)}; case does not matter)"
+            + ("" if case_only else " and hold different values")
+            + "; which one to use is ambiguous",
             "rename or drop all but one of them",
         )
     return cols
@@ -1059,26 +1081,31 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
     """Log a warning naming candidate pairs within ``colocated_m`` metres of each other."""
     if not colocated_m > 0 or len(sites) < 2:
         return
-    from .geo import colocated_pairs
+    from .geo import colocated_pairs, count_colocated
 
-    pairs, distance_m = colocated_pairs(sites["lat"], sites["lon"], colocated_m)
-    if not len(pairs):
+    lat, lon = sites["lat"].to_numpy(), sites["lon"].to_numpy()
+    near = count_colocated(lat, lon, colocated_m)
+    n_pairs = int(near.sum()) // 2
+    if not n_pairs:
         return
-    ids = sites["site_id"].to_numpy(dtype=object)
+    # examples from the first points that have a neighbour (pairs are never all built)
+    some = np.flatnonzero(near > 0)[:20]
+    pairs, distance_m = colocated_pairs(lat[some], lon[some], colocated_m)
+    ids = sites["site_id"].to_numpy(dtype=object)[some]
     shown = 3
     examples = ", ".join(
         f"{ids[i]!r} and {ids[j]!r} ({d:.0f} m)"
         for (i, j), d in zip(pairs[:shown].tolist(), distance_m[:shown].tolist(), strict=True)
     )
-    more = f" and {len(pairs) - shown} more" if len(pairs) > shown else ""
+    more = f" and {n_pairs - min(shown, len(pairs))} more" if n_pairs > shown else ""
     logger.warning(
         "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
         "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "
         "merge them into one candidate (or silence this with colocated_m=0 / "
         "--colocated-m 0 if they really fail independently)",
         report.source,
-        len(pairs),
-        " is" if len(pairs) == 1 else "s are",
+        n_pairs,
+        " is" if n_pairs == 1 else "s are",
         colocated_m,
         examples,
         more,
@@ -1498,7 +1525,8 @@ def _required(raw: pd.DataFrame, col: Any | None, report: _Report) -> npt.NDArra
     return is_true
 
 
-def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
+def _cost(s: pd.Series, report: _Report, decimal: str = ".",
+          required: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.float64]:
     vals, missing, bad = _numeric(s, decimal)
     if missing.any():
         report.add(
@@ -1519,8 +1547,7 @@ def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.f
     tiny = ~nonpos & (known < MIN_COST)
     if tiny.any():
         report.add(
-            f"cost below {MIN_COST:g}: {_raw_values(s, tiny)} (the solver's tolerances would "
-            "treat such costs as zero)",
+            f"cost below {MIN_COST:g}: {_raw_values(s, tiny)} (likely a unit error)",
             "express costs in a smaller unit (e.g. currency units, not millions)",
             tiny,
         )
@@ -1532,6 +1559,8 @@ def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.f
             huge,
         )
     ok = ~nonpos & ~tiny & ~huge & ~missing & ~bad
+    if required is not None:  # an existing site's cost changes no choice: not in the spread
+        ok &= ~required
     if ok.sum() > 1:
         low = float(known[ok].min())
         spread = ok & (known > low * MAX_COST_RATIO)
@@ -1541,7 +1570,8 @@ def _cost(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.f
                 f"costs span more than {MAX_COST_RATIO:.0e} to 1 (lowest {low:g} at row "
                 f"{row_low}), beyond what the solver handles reliably: "
                 f"{_raw_values(s, spread)}",
-                "check for typos or mixed units; give costs within a 1e9 range",
+                f"check for typos or mixed units; give costs within a {MAX_COST_RATIO:.0e} "
+                "range",
                 spread,
             )
     return vals
@@ -1620,7 +1650,7 @@ def _h3_demand(
 
     raw = loaded.frame
     cols = _resolve_columns(
-        raw.columns,
+        raw,
         {"h3": H3_ALIASES, "population": DEMAND_ALIASES["population"],
          "access": DEMAND_ALIASES["access"]},
         report,

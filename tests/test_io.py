@@ -544,3 +544,20 @@ def read_sites_west():
     from coverage.io import read_sites
 
     return read_sites(DATA / "west_candidates.csv")
+
+
+def test_labels_and_index_changed_after_reading_are_validated_again():
+    demand = read_demand(DATA / "west_demand.csv")
+    demand.loc[0, "name"] = None
+    assert as_demand(demand)["name"].iloc[0] == demand["demand_id"].iloc[0]  # filled again
+    shifted = read_demand(DATA / "west_demand.csv")
+    shifted.index = shifted.index + 100
+    assert as_demand(shifted).index.equals(pd.RangeIndex(len(shifted)))
+
+
+def test_many_co_located_candidates_are_counted_without_building_every_pair(caplog):
+    """20,000 candidates at one point: 199,990,000 pairs counted, only a few built."""
+    n = 20_000
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        as_sites(pd.DataFrame({"lat": np.full(n, 45.0), "lon": np.full(n, 7.0)}))
+    assert f"{n * (n - 1) // 2} candidate pairs are within 300 m" in caplog.text

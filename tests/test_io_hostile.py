@@ -192,14 +192,27 @@ def test_float_ids_that_lost_digits_are_refused(tmp_path):
     ("id,lat,lon,population,Name,name", "'Name', 'name'"),
 ])
 def test_ambiguous_columns_are_refused(tmp_path, header, names):
-    n = header.count(",") + 1
-    path = write(tmp_path / "amb.csv", header + "\n" + ",".join(["1"] * n) + "\n")
+    n = header.count(",") + 1  # columns holding different values (1, 2, 3, ...)
+    path = write(tmp_path / "amb.csv", header + "\n" + ",".join(map(str, range(1, n + 1)))
+                 + "\n")
     raises_with(read_demand, path, match=["amb.csv", names, "ambiguous", "rename or drop"])
 
 
 def test_ambiguous_columns_of_an_h3_table_are_refused(tmp_path):
     path = write(tmp_path / "h3.csv", "h3,population,pop\n8928308280fffff,1,2\n")
     raises_with(read_demand, path, match=["'population', 'pop'", "ambiguous"])
+
+
+def test_label_aliases_take_the_first_and_equal_columns_are_not_ambiguous(tmp_path):
+    """ArcGIS exports carry FID and CODE, QGIS fid and id: the first id alias wins; two
+    coordinate columns holding the same values are no ambiguity."""
+    path = write(tmp_path / "arc.csv", "FID,CODE,lat,latitude,lon,population\n"
+                 "7,R1,40.5,40.5,-80,10\n8,R2,40.6,40.6,-80.1,20\n")
+    df = read_demand(path)
+    assert df["demand_id"].tolist() == ["7", "8"]
+    assert df["lat"].tolist() == [40.5, 40.6]
+    differ = write(tmp_path / "diff.csv", "id,lat,latitude,lon,population\na,40.5,41,-80,1\n")
+    raises_with(read_demand, differ, match=["'lat', 'latitude'", "different values"])
 
 
 def test_name_and_city_are_not_ambiguous(tmp_path):
@@ -411,3 +424,10 @@ def test_fuzz_swapped_geometry_message_names_the_geometry(tmp_path):
 def test_fuzz_rows_with_extra_values_are_named(tmp_path):
     path = write(tmp_path / "extra.csv", "id,lat,lon,population\na,1,2,3,\nb,1,3,4,y\n")
     raises_with(read_demand, path, match=["more field(s) than the header", "(row 2)"])
+
+
+def test_a_token_cost_of_an_existing_site_is_not_a_spread(tmp_path):
+    """Required sites are open whatever they cost: their cost is not compared."""
+    path = write(tmp_path / "c.csv", "site_id,lat,lon,cost,required\n"
+                 "old,1,1,0.001,true\nb,2,2,2500000,false\nc,3,3,3000000,false\n")
+    assert read_sites(path)["cost"].tolist() == [0.001, 2.5e6, 3e6]
