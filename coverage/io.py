@@ -1232,7 +1232,9 @@ def _check_degree_like(
     Under a projected CRS (metres, feet) a point with ``|x|`` and ``|y|`` below
     :data:`DEGREE_LIKE_MAX` lies within a few hundred units of the CRS origin -- for
     EPSG:3857 at about lat/lon 0/0 in the Gulf of Guinea -- which is where lat/lon degrees
-    read as metres end up.
+    read as metres end up. Refused only when those numbers, read as lon/lat, also fall in the
+    CRS's area of use (degrees of the place the CRS is for); otherwise (a local CRS centred
+    on the study area, or one without an area of use) a warning names the rows.
     """
     if src is None or not getattr(src, "is_projected", False):
         return
@@ -1251,7 +1253,15 @@ def _check_degree_like(
         f"below {DEGREE_LIKE_MAX:g} {units}, i.e. within a few hundred {units} of the CRS "
         "origin (for EPSG:3857 at about lat 0, lon 0)"
     )
-    if tiny.sum() * 2 >= ok.sum():
+    # refuse only when the numbers, read as lon/lat, lie where the CRS is meant to be used
+    # (EPSG:3857: the world; a UTM zone: its band); a local CRS centred on the study area
+    # (no area of use, or points elsewhere) gets a warning
+    area = getattr(src, "area_of_use", None)
+    inside = np.zeros_like(tiny)
+    if area is not None:
+        inside = tiny & (x >= area.west) & (x <= area.east) & (y >= area.south) & (
+            y <= area.north)
+    if tiny.sum() * 2 >= ok.sum() and inside.sum() * 2 >= tiny.sum():
         report.add(f"{int(tiny.sum())} of {int(ok.sum())} " + what, fix, tiny)
     else:
         rows = np.flatnonzero(tiny) + 1

@@ -431,3 +431,16 @@ def test_a_token_cost_of_an_existing_site_is_not_a_spread(tmp_path):
     path = write(tmp_path / "c.csv", "site_id,lat,lon,cost,required\n"
                  "old,1,1,0.001,true\nb,2,2,2500000,false\nc,3,3,3000000,false\n")
     assert read_sites(path)["cost"].tolist() == [0.001, 2.5e6, 3e6]
+
+
+def test_a_local_crs_centred_on_the_study_area_is_read_with_a_warning(caplog):
+    """Metres near the origin of a custom transverse Mercator are not degrees."""
+    import logging
+
+    df = pd.DataFrame({"lon": [120.0, -200.0, 300.0], "lat": [150.0, 80.0, -250.0],
+                       "population": [1, 2, 3]})
+    crs = "+proj=tmerc +lat_0=45.5 +lon_0=7.7 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        out = as_demand(df, crs=crs)
+    assert out["lat"].between(45.49, 45.51).all() and out["lon"].between(7.69, 7.71).all()
+    assert "look like degrees" in caplog.text
