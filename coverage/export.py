@@ -58,15 +58,17 @@ RESERVED_COLUMNS = ("fid", "geom", "geometry")
 """Attribute names (any case) that clash with a GeoPackage's feature id or geometry column."""
 
 
-def _as_text(s: pd.Series) -> pd.Series:
-    """Text of every present value (bytes decoded as UTF-8, undecodable bytes replaced);
+def _as_text(s: pd.Series, decode: bool = True) -> pd.Series:
+    """Text of every present value (bytes decoded as UTF-8, undecodable bytes replaced,
+    when ``decode``: a per-value type test, so only for columns that may hold bytes);
     missing values stay missing."""
     present = s.notna().to_numpy(dtype=bool)
     values = s.to_numpy(dtype=object, na_value=None)
     out = np.full(len(s), None, dtype=object)
     if present.any():
         v = pd.Series(values[present], dtype=object)
-        is_bytes = v.map(type).isin([bytes, bytearray]).to_numpy()
+        is_bytes = (v.map(type).isin([bytes, bytearray]).to_numpy() if decode
+                    else np.zeros(len(v), dtype=bool))
         if is_bytes.any():  # decoded first: str() of bytes would be "b'...'"
             v[is_bytes] = v[is_bytes].map(bytes).str.decode("utf-8", errors="replace")
         out[present] = v.astype(str).to_numpy(dtype=object)
@@ -118,12 +120,13 @@ def _writable(df: pd.DataFrame, geometry: str | None = None) -> pd.DataFrame:
             s = _as_text(s.astype(object))
         elif pd.api.types.is_bool_dtype(dtype):
             if s.isna().any():
-                s = _as_text(s.astype(object)).str.lower()
+                s = _as_text(s.astype(object), decode=False).str.lower()
             else:
                 s = s.astype(bool)
         elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-            if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
-                s = _as_text(s)
+            kind = pd.api.types.infer_dtype(s, skipna=True)
+            if kind not in ("string", "empty"):
+                s = _as_text(s, decode=kind in ("bytes", "mixed"))
             else:
                 s = s.astype(object)
         elif (isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
