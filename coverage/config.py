@@ -113,19 +113,23 @@ class Option:
             return None
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
-    def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not valid for this option, or ``None``."""
+    def requirement(self, value: Any) -> str | None:
+        """What a valid value is (``"must be a positive number of ms"``), or ``None`` when
+        ``value`` is valid."""
         allowed = self.allowed()
         if allowed is not None:
             if value in allowed or (self.default is None and value is None):
                 return None
-            return (f"{self.name} ({self.flag}) must be one of {', '.join(allowed)}; "
-                    f"got {value!r}")
+            return f"must be one of {', '.join(allowed)}"
         ok, sentence = CONSTRAINTS[self.constraint]
         if ok(value):
             return None
-        unit = f" of {self.unit}" if self.unit else ""
-        return f"{self.name} ({self.flag}) must be {sentence}{unit}; got {value!r}"
+        return f"must be {sentence}" + (f" of {self.unit}" if self.unit else "")
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not valid for this option (one sentence), or ``None``."""
+        need = self.requirement(value)
+        return None if need is None else f"{self.name} ({self.flag}) {need}; got {value!r}"
 
 
 def _access_choices() -> tuple[str, ...]:
@@ -293,9 +297,9 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
                 raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         else:
             value = text
-        problem = opt.problem(value)
-        if problem:
-            raise argparse.ArgumentTypeError(problem.split("; got")[0].split(") ", 1)[-1])
+        need = opt.requirement(value)
+        if need:
+            raise argparse.ArgumentTypeError(need)
         return value
 
     parse.__name__ = opt.type.__name__  # argparse names the type in its messages
