@@ -5,19 +5,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import DATA
+from helpers import EXE
 
 from coverage import InputValidationError, plan_sites
 from coverage.batch import TABLE_COLUMNS, load_config, run_batch
-
-EXE = str(Path(sys.executable).with_name("edge-coverage"))
 
 CONFIG = f"""
 [base]

@@ -10,19 +10,15 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from conftest import DATA
+from helpers import EXE, run
 from shapely.geometry import Point
 
-EXE = str(Path(sys.executable).with_name("edge-coverage"))
 OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
            "proposed_sites.csv",
            "map.html",
            "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet",
            ".edge-coverage.json"}
 
-
-def run(*args, cwd=None):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
 
 
 def test_help_explains_options_with_units():

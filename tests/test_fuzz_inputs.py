@@ -16,12 +16,10 @@ The profile is derandomized (fixed examples, no example database), so CI cannot 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -30,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from helpers import EXE
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -40,9 +39,9 @@ from coverage.io import (
     as_sites,
     read_demand,
     read_sites,
+    sha256_file,
 )
 
-EXE = str(Path(sys.executable).with_name("edge-coverage"))
 SCALE = max(1, int(os.environ.get("EDGE_COVERAGE_FUZZ_SCALE", "1")))
 RANDOM = bool(os.environ.get("EDGE_COVERAGE_FUZZ_RANDOM"))
 
@@ -404,13 +403,9 @@ GOOD_DEMAND = ("id,lat,lon,population\nd1,34.05,-118.25,1000\nd2,34.10,-118.30,5
 GOOD_SITES = "site_id,lat,lon\ns1,34.06,-118.24\ns2,33.96,-118.12\ns3,34.20,-118.40\n"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def cli_contract(folder: Path, demand: Path, sites: Path) -> None:
     out = folder / "out"
-    hashes = {p: sha256(p) for p in (demand, sites)}
+    hashes = {p: sha256_file(p) for p in (demand, sites)}
     r = subprocess.run(
         [EXE, "plan", "--demand", str(demand), "--candidates", str(sites), "--out", str(out),
          "--no-map", "--no-report", "--no-gis", "--time-limit-s", "5",
@@ -424,7 +419,7 @@ def cli_contract(folder: Path, demand: Path, sites: Path) -> None:
         assert not out.exists() or not any(out.iterdir())
     else:
         assert (out / "summary.json").exists()
-    assert {p: sha256(p) for p in (demand, sites)} == hashes
+    assert {p: sha256_file(p) for p in (demand, sites)} == hashes
 
 
 @fuzz_settings(35)

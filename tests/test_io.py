@@ -5,13 +5,14 @@ from __future__ import annotations
 import gzip
 import logging
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import DATA
+from helpers import raises_with, write
 from pyproj import Transformer
 
 from coverage.errors import CoverageWarning, InputValidationError
@@ -21,20 +22,6 @@ DEMAND_COLUMNS = ["demand_id", "lat", "lon", "population", "name"]
 SITE_COLUMNS = ["site_id", "lat", "lon", "name", "tier", "required"]
 
 
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_text(text, encoding=encoding)
-    return path
-
-
-def raises_with(func, *args, match: list[str], **kwargs) -> str:
-    """Call ``func`` expecting an InputValidationError containing every string in ``match``."""
-    with pytest.raises(InputValidationError) as info:
-        func(*args, **kwargs)
-    msg = str(info.value)
-    for needle in match:
-        assert needle in msg, f"{needle!r} not in message:\n{msg}"
-    assert "Fix:" in msg
-    return msg
 
 
 no_crs_write = pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
@@ -490,7 +477,6 @@ def test_many_problems_reported_at_once(tmp_path):
 
 # --------------------------------------------------------------------------- read once
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def test_inputs_are_read_and_validated_once(caplog):
@@ -509,7 +495,6 @@ def test_inputs_are_read_and_validated_once(caplog):
 
 
 def test_a_frame_changed_after_reading_is_validated_again():
-    from coverage.errors import InputValidationError
     from coverage.io import read_demand, read_sites
     from coverage.plan import plan_sites
 
@@ -519,7 +504,7 @@ def test_a_frame_changed_after_reading_is_validated_again():
         plan_sites(demand, read_sites(DATA / "west_candidates.csv"), budget_ms=40)
 
 
-def test_columns_the_planner_does_not_use_are_named_once(tmp_path, caplog):
+def test_columns_the_planner_does_not_use_are_named_once(tmp_path, caplog, sample_inputs):
     import logging
 
     import pandas as pd
@@ -533,17 +518,12 @@ def test_columns_the_planner_does_not_use_are_named_once(tmp_path, caplog):
     d.to_csv(tmp_path / "d.csv", index=False)
     with caplog.at_level(logging.INFO, logger="coverage"):
         demand = read_demand(tmp_path / "d.csv")
-        plan_sites(demand, read_sites_west(), budget_ms=40, kmedian_time_limit_s=5)
+        plan_sites(demand, sample_inputs[1], budget_ms=40, kmedian_time_limit_s=5)
     warned = [r for r in caplog.records
               if r.levelno == logging.WARNING and "not used by the planner" in r.message]
     assert len(warned) == 1
     assert "capacity" in warned[0].message and "Power_kW" in warned[0].message
 
-
-def read_sites_west():
-    from coverage.io import read_sites
-
-    return read_sites(DATA / "west_candidates.csv")
 
 
 def test_labels_and_index_changed_after_reading_are_validated_again():

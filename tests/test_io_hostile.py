@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import DATA
+from helpers import raises_with, run, write
 
 from coverage.errors import InputValidationError
 from coverage.geo import colocated_pairs
@@ -28,28 +27,6 @@ from coverage.io import (
     read_demand,
     read_sites,
 )
-
-EXE = str(Path(sys.executable).with_name("edge-coverage"))
-
-
-def run(*args):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def raises_with(func, *args, match: list[str], **kwargs) -> str:
-    with pytest.raises(InputValidationError) as info:
-        func(*args, **kwargs)
-    msg = str(info.value)
-    for needle in match:
-        assert needle in msg, f"{needle!r} not in message:\n{msg}"
-    assert "Fix:" in msg
-    return msg
-
 
 # --------------------------------------------------------------------------------------
 # 1. Degrees declared as metres

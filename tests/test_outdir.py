@@ -19,20 +19,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import DATA
+from helpers import run
 
 from coverage import cli
 from coverage.errors import InputValidationError
 from coverage.outdir import MARKER, OutputDir, check_output_dir, read_marker, swap_dir
 
-EXE = str(Path(sys.executable).with_name("edge-coverage"))
 PLAN_ARGS = ["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
              str(DATA / "west_candidates.csv"), "--no-gis", "--sweep-budgets-ms", "30,50",
              "--kmedian-time-limit-s", "5", "-q"]
 
-
-def run(*args, cwd=None, **kw):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=600, **kw)
 
 
 def snapshot(directory: Path) -> dict[str, str]:
