@@ -18,7 +18,7 @@ from .config import PlannerConfig
 from .errors import InputValidationError, NoFeasiblePlanError
 from .gaps import propose_sites
 from .latency import LatencyModel
-from .optimize import k_median
+from .kmedian import k_median
 from .problem import Problem, largest_radius
 from .reach import ReachMatrix, cluster_partitions
 from .stages import (

@@ -23,7 +23,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .errors import NoFeasiblePlanError, SolverError
-from .optimize import MedianResult, first_two_open, min_cover, row_ranges
+from .kmedian import MedianResult, first_two_open
+from .optimize import min_cover, row_ranges
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from coverage.optimize import greedy_cover, k_median, min_cover
+from coverage.kmedian import k_median
+from coverage.optimize import greedy_cover, min_cover
 
 
 def random_instance(seed, n=14, m=8, density=0.35):
