@@ -1,7 +1,7 @@
 """Benchmark instances: synthetic clustered, US census tracts, PeeringDB US colos, national grid.
 
-Every builder returns tables in the :mod:`coverage.io` contracts (demand: ``demand_id, lat,
-lon, population, name``; sites: ``site_id, lat, lon, name, tier, required``). The real-data
+Every builder returns tables in the :mod:`coverage.inputs.tables` contracts (demand: ``demand_id,
+lat, lon, population, name``; sites: ``site_id, lat, lon, name, tier, required``). The real-data
 builders read the shared, read-only data directory (``<workspace>/shared/data``, located
 from the installed package as ``Path(coverage.__file__).resolve().parents[2] / "shared" /
 "data"``); they raise :class:`FileNotFoundError` with a message when it is absent, and the
@@ -67,13 +67,13 @@ def shared_file(relative: str | Path) -> Path:
 def synthetic(n_demand: int, n_sites: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Clustered cities plus uniform rural points, random candidates (contiguous US box).
 
-    Wraps :func:`coverage.synthetic.clustered_instance`.
+    Wraps :func:`coverage.inputs.synthetic.clustered_instance`.
 
     Returns
     -------
     demand, sites : pandas.DataFrame
     """
-    from coverage.synthetic import clustered_instance
+    from coverage.inputs.synthetic import clustered_instance
 
     return clustered_instance(n_demand, n_sites, seed=seed)
 
@@ -81,14 +81,14 @@ def synthetic(n_demand: int, n_sites: int, seed: int = 0) -> tuple[pd.DataFrame,
 def census_tracts() -> pd.DataFrame:
     """Demand: the 85,395 US census tracts (2020 centres of population).
 
-    Read with :func:`coverage.io.read_demand`; ``demand_id`` is the 11-digit tract GEOID.
+    Read with :func:`coverage.inputs.tables.read_demand`; ``demand_id`` is the 11-digit tract GEOID.
 
     Raises
     ------
     FileNotFoundError
         When the shared tract file is absent.
     """
-    from coverage.io import read_demand
+    from coverage.inputs.tables import read_demand
 
     return read_demand(shared_file(CENSUS_TRACTS))
 
@@ -106,7 +106,7 @@ def peeringdb_us() -> pd.DataFrame:
     FileNotFoundError
         When the shared PeeringDB file is absent.
     """
-    from coverage.io import as_sites
+    from coverage.inputs.tables import as_sites
 
     path = shared_file(PEERINGDB_FACILITIES)
     raw = pd.read_csv(path, dtype={"fac_id": np.int64}, keep_default_na=False, na_values=[""])
@@ -142,16 +142,16 @@ def peeringdb_us() -> pd.DataFrame:
 def national_grid_us(n_cells: int = 1_000_000, seed: int = 0) -> pd.DataFrame:
     """Demand: synthetic US population grid of about ``n_cells`` populated cells.
 
-    Wraps :func:`coverage.synthetic.national_grid` (GeoNames places >= 500 people).
+    Wraps :func:`coverage.inputs.synthetic.national_grid` (GeoNames places >= 500 people).
     """
-    from coverage.synthetic import national_grid
+    from coverage.inputs.synthetic import national_grid
 
     return national_grid("US", n_cells, seed=seed)
 
 
 def us_candidates(min_population: int = 15_000) -> pd.DataFrame:
     """Sites: US GeoNames places >= ``min_population`` (about 3,400 at 15,000)."""
-    from coverage.synthetic import us_candidates_places
+    from coverage.inputs.synthetic import us_candidates_places
 
     return us_candidates_places(min_population)
 

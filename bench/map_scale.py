@@ -2,7 +2,8 @@
 
 Plans the synthetic 1M-cell US population grid against US places >= 15,000 people at 30 ms
 p99, N-1, FTTH access, exactly as ``bench/scale.py``'s ``national`` section does (row
-generation), then renders ``map.html`` with :func:`coverage.maps.plan_map` (demand aggregated
+generation), then renders ``map.html`` with :func:`~coverage.outputs.maps.plan_map` (demand
+aggregated
 to H3 hexagons) and, when Debian's ``/usr/bin/chromedriver`` is installed, opens it in headless
 Chromium from a ``file://`` URL with the network blocked and times the first draw, every
 overlay and the failure explorer. Prints one line per measurement and writes ``--out``
@@ -34,7 +35,7 @@ import instances  # noqa: E402
 from mdout import write_markdown  # noqa: E402
 
 from coverage import plan_sites  # noqa: E402
-from coverage.maps import plan_map, render_map_html  # noqa: E402
+from coverage.outputs.maps import plan_map, render_map_html  # noqa: E402
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -181,9 +182,9 @@ def main() -> None:
         f"{peak_rss_mib():,.0f} MiB.",
         "",
         f"Synthetic US population grid ({len(grid):,} cells, "
-        f"`coverage.synthetic.national_grid`) x US places >= 15,000 people "
+        f"`coverage.inputs.synthetic.national_grid`) x US places >= 15,000 people "
         f"({len(sites):,} candidates), 30 ms p99, FTTH, N-1. The map aggregates demand to H3 "
-        "hexagons (`coverage.maps.h3_bins`), no tiles.",
+        "hexagons (`coverage.outputs.maps.h3_bins`), no tiles.",
         "",
         "| step | value | notes |",
         "| --- | ---: | --- |",

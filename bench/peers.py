@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 from sklearn.neighbors import BallTree
 
-from coverage.geo import EARTH_RADIUS_KM, haversine_km, latlon_rad
+from coverage.model.geo import EARTH_RADIUS_KM, haversine_km, latlon_rad
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def textbook_highs(
     :func:`scipy.optimize.milp` (HiGHS defaults apart from the time limit). The only change
     to the data is capping each row's requirement at its number of stored entries (rows with
     none get 0), which defines the problem the same way as
-    :func:`coverage.optimize.min_cover` and keeps it feasible.
+    :func:`coverage.solvers.cover.min_cover` and keeps it feasible.
 
     Parameters
     ----------
@@ -277,12 +277,12 @@ def spopt_lscp(
     The cost matrix is built the way spopt expects for ``LSCP.from_cost_matrix(cost_matrix,
     service_radius)``: a dense ``(n_demand, n_sites)`` float64 array of great-circle km.
     Demand points with no site within the radius are dropped first (spopt's model would be
-    infeasible with them; :func:`coverage.optimize.min_cover` ignores them too).
+    infeasible with them; :func:`coverage.solvers.cover.min_cover` ignores them too).
 
     Parameters
     ----------
     demand, sites : pandas.DataFrame
-        Tables in the :mod:`coverage.io` contracts (``lat``, ``lon`` columns used).
+        Tables in the :mod:`coverage.inputs.tables` contracts (``lat``, ``lon`` columns used).
     radius_km : float
         Service radius, km.
     time_limit_s : float, default 60
@@ -436,7 +436,7 @@ def bare_neighbour_query(
         Great-circle radius, km.
     metric : {"haversine", "chord"}, default "haversine"
         ``"haversine"``: ``BallTree(metric="haversine")`` on ``[lat, lon]`` radians (what
-        :mod:`coverage.reach` does). ``"chord"``: a Euclidean BallTree on unit-sphere
+        :mod:`coverage.model.reach` does). ``"chord"``: a Euclidean BallTree on unit-sphere
         ``(x, y, z)`` with the chord radius ``2 sin(R / 2 r_earth)`` -- the same pairs
         (monotone transform of the great-circle distance), without a trigonometric call per
         distance.
@@ -497,7 +497,7 @@ def _line(label: str, rec: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Run the peer measurements and print one line each.
 
-    ``grid``: time :func:`coverage.synthetic.national_grid` ("US", 1M cells); ``bare``: the
+    ``grid``: time :func:`coverage.inputs.synthetic.national_grid` ("US", 1M cells); ``bare``: the
     bare query for that grid x US GeoNames places >= 15k at 592 km; ``lscp``: spopt LSCP at
     2k x 300 and 10k x 1k (R = 300 km, synthetic); ``textbook``: textbook HiGHS on the
     synthetic 10k x 1k 2-cover (R = 300 km, 120 s) and ``min_cover`` on it; ``pmedian``:
@@ -562,11 +562,11 @@ def main(argv: list[str] | None = None) -> None:
         a = radius_csr(d, s, r)
         rec = textbook_highs(a, 2, args.time_limit)
         print(_line(f"textbook HiGHS 2-cover 10,000 x 1,000 R={r:g} km", rec), flush=True)
-        from coverage.optimize import min_cover
+        from coverage.solvers.cover import min_cover
 
         t = time.perf_counter()
         res = min_cover(a, requirement=2, time_limit_s=args.time_limit)
-        print(_line("coverage.optimize.min_cover (same 2-cover)", {
+        print(_line("coverage.solvers.cover.min_cover (same 2-cover)", {
             "objective": res.objective, "lower_bound": res.lower_bound, "status": res.status,
             "seconds": time.perf_counter() - t,
         }), flush=True)

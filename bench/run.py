@@ -25,8 +25,8 @@ def peak_rss_mib() -> float:
 
 def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[str, float, str]]:
     from coverage import plan_sites
-    from coverage.datasets import geonames_candidates, geonames_demand
-    from coverage.maps import plan_map, save_map
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+    from coverage.outputs.maps import plan_map, save_map
 
     rows: list[tuple[str, float, str]] = []
     t = time.perf_counter()

@@ -37,7 +37,7 @@ import peers  # noqa: E402
 from mdout import write_markdown  # noqa: E402
 
 from coverage import plan_sites  # noqa: E402
-from coverage.optimize import min_cover  # noqa: E402
+from coverage.solvers.cover import min_cover  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -146,7 +146,7 @@ def national(rep: Report, time_limit_s: float, n_cells: int) -> None:
     grid = instances.national_grid_us(n_cells)
     grid_s = time.perf_counter() - t
     sites = instances.us_candidates(15_000)
-    from coverage.latency import LatencyModel
+    from coverage.model.latency import LatencyModel
 
     radius = LatencyModel().radius_km(30.0)
     floor = peers.bare_neighbour_query(grid, sites, radius)
@@ -166,7 +166,7 @@ def national(rep: Report, time_limit_s: float, n_cells: int) -> None:
           s["timings_s"]["reach_s"], s["timings_s"]["solve_s"], s["timings_s"]["n1_s"], total,
           total / floor["seconds"], len(rounds), s["solver"].get("rows_fetched", 0),
           rss_mib()]],
-        f"Grid generated in {grid_s:.1f} s (`coverage.synthetic.national_grid`, seeded, "
+        f"Grid generated in {grid_s:.1f} s (`coverage.inputs.synthetic.national_grid`, seeded, "
         f"population {grid['population'].sum():,.0f}). Rounds: "
         + "; ".join(f"{r['round']}: {r['rows_held']:,} rows, {r['sites']:g} sites "
                     f"({r['status']}), {r['violated']} violated, {r['solve_s']:.0f} s"
@@ -175,8 +175,8 @@ def national(rep: Report, time_limit_s: float, n_cells: int) -> None:
 
 
 def pmed(rep: Report, time_limit_s: float) -> None:
-    from coverage.orlib import pmed_instances, read_pmed
-    from coverage.pmedian import p_median
+    from coverage.inputs.orlib import pmed_instances, read_pmed
+    from coverage.solvers.pmedian import p_median
 
     rows = []
     for name, path, _p, optimum in pmed_instances(instances.SHARED_DATA):
@@ -191,7 +191,7 @@ def pmed(rep: Report, time_limit_s: float) -> None:
 
 
 def scp(rep: Report, time_limit_s: float) -> None:
-    from coverage.orlib import read_scp, scp_instances
+    from coverage.inputs.orlib import read_scp, scp_instances
 
     rows = []
     for rec in scp_instances(instances.SHARED_DATA):

@@ -19,9 +19,9 @@ from .errors import (  # noqa: E402
     NoFeasiblePlanError,
     SolverError,
 )
-from .latency import LatencyModel  # noqa: E402
-from .plan import Plan, n_minus_1, plan_sites  # noqa: E402
-from .reach import ReachMatrix, build_reach  # noqa: E402
+from .model.latency import LatencyModel  # noqa: E402
+from .model.reach import ReachMatrix, build_reach  # noqa: E402
+from .planner.plan import Plan, n_minus_1, plan_sites  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -50,15 +50,15 @@ __all__ = [
 
 def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batch dask
     if name in ("read_demand", "read_sites", "read_h3_population"):
-        from . import io
+        from .inputs import tables as io
 
         return getattr(io, name)
     if name == "budget_sweep":
-        from .sweep import budget_sweep
+        from .planner.sweep import budget_sweep
 
         return budget_sweep
     if name == "read_population_raster":
-        from . import grids
+        from .inputs import raster as grids
 
         return getattr(grids, name)
     if name == "run_batch":

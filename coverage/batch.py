@@ -41,7 +41,7 @@ import pandas as pd
 
 from .config import MODEL_OPTIONS, PLANNER_OPTIONS
 from .errors import InputValidationError
-from .sweep import quiet_inner_logs
+from .planner.sweep import quiet_inner_logs
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def load_config(path: str | Path) -> BatchConfig:
 
 def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "path" in spec:
-        from .io import sha256_file
+        from .inputs.tables import sha256_file
 
         return {"sha256": sha256_file(spec["path"])}
     from importlib.metadata import version
@@ -340,8 +340,8 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    from .outdir import write_atomic
-    from .report import json_text
+    from .outputs.outdir import write_atomic
+    from .outputs.plandir import json_text
 
     with _write_errors(path):
         write_atomic(path, json_text(doc))
@@ -351,7 +351,7 @@ def _write_json(path: Path, doc: Any) -> None:
 def _write_errors(path: Path) -> Iterator[None]:
     """A failed write (permission, full disk) as :class:`OutputWriteError` (exit 6)."""
     from .errors import OutputWriteError
-    from .outdir import write_error_message
+    from .outputs.outdir import write_error_message
 
     try:
         yield
@@ -368,12 +368,13 @@ def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
     return row
 
 
-_INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverage.lazy",
-                  "coverage.plan", "coverage.report", "coverage.pmedian", "coverage.gaps")
+_INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers", "coverage.resilience",
+                  "coverage.planner.plan", "coverage.outputs")
+"""Package loggers whose INFO lines a batch run keeps out of its log (one line per scenario)."""
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
-    from .outdir import fsync_tree, swap_dir
+    from .outputs.outdir import fsync_tree, swap_dir
 
     with _write_errors(final):
         fsync_tree(tmp)
@@ -414,8 +415,8 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         The scenario's row of the combined table.
     """
     from .errors import CoverageError, OutputWriteError
-    from .latency import LatencyModel
-    from .plan import plan_sites
+    from .model.latency import LatencyModel
+    from .planner.plan import plan_sites
 
     root = Path(out)
     final = root / "scenarios" / sc.dirname
@@ -451,7 +452,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                                       reach_partitions=reach_partitions, **kwargs)
             else:
                 plan = plan_sites(demand, sites, **kwargs)
-            from .report import write_plan_files
+            from .outputs.plandir import write_plan_files
 
             write_plan_files(plan, tmp, map=False, report=False, gis=False,
                              assignment_format="parquet")
@@ -490,7 +491,8 @@ def _in_worker() -> bool:
 def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
     """Read the inputs once: ``{"demand": df, "candidates": df}`` for files, or
     ``{("region", name): (demand, candidates)}`` for the demo data (one country each)."""
-    from . import datasets, io
+    from .inputs import geonames as datasets
+    from .inputs import tables as io
 
     d, c = cfg.inputs["demand"], cfg.inputs["candidates"]
     loaded: dict[Any, Any] = {}
@@ -513,12 +515,12 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
 
 def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, Any]:
     """What each scenario's ``summary.json`` records under ``inputs``."""
-    from .datasets import GEONAMES_ATTRIBUTION
+    from .inputs.geonames import GEONAMES_ATTRIBUTION
 
     out: dict[str, Any] = {}
     for k, spec in cfg.inputs.items():
         if "path" in spec:
-            from .io import file_info
+            from .inputs.tables import file_info
 
             out[k] = file_info(spec["path"], sha256=ident[k]["sha256"])
         else:
@@ -589,7 +591,7 @@ def run_batch(
     OutputWriteError
         A scenario directory or the table could not be written (the CLI exits 6).
     """
-    from .outdir import OutputDir, check_output_dir
+    from .outputs.outdir import OutputDir, check_output_dir
 
     problems: list[str] = []
     cfg: BatchConfig | None = None
@@ -629,8 +631,8 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
         One line per scenario with problems (its name, region and the problems); empty
         when every scenario's options are valid.
     """
-    from .latency import LatencyModel
-    from .plan import check_plan_options
+    from .model.latency import LatencyModel
+    from .planner.plan import check_plan_options
 
     problems: list[str] = []
     seen: set[str] = set()
@@ -690,7 +692,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                       reach_partitions: int,
                       progress: Callable[[int, int, dict[str, Any] | None], None] | None,
                       ) -> pd.DataFrame:
-    from .outdir import LEGACY_BATCH_FILES
+    from .outputs.outdir import LEGACY_BATCH_FILES
 
     root = od.path
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
@@ -873,8 +875,8 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
 def _write_table(table: pd.DataFrame, root: Path) -> None:
     import io
 
-    from .export import csv_safe
-    from .outdir import write_atomic
+    from .outputs.gis import csv_safe
+    from .outputs.outdir import write_atomic
 
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
@@ -918,7 +920,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     import io
 
-    from .outdir import write_atomic
+    from .outputs.outdir import write_atomic
 
     buf = io.BytesIO()
     try:

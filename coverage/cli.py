@@ -201,11 +201,12 @@ def _add_verbosity(g: Any) -> None:
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from . import datasets, io
     from .errors import InputValidationError
-    from .latency import LatencyModel
-    from .outdir import OutputDir, check_output_dir
-    from .plan import check_plan_options
+    from .inputs import geonames as datasets
+    from .inputs import tables as io
+    from .model.latency import LatencyModel
+    from .outputs.outdir import OutputDir, check_output_dir
+    from .planner.plan import check_plan_options
 
     t0 = time.perf_counter()
 
@@ -281,8 +282,8 @@ def _run_plan(args: argparse.Namespace) -> int:
 def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
                     inputs: dict[str, Any], progress: Any) -> int:
     from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
-    from .plan import plan_sites
-    from .report import write_plan
+    from .outputs.plandir import write_plan
+    from .planner.plan import plan_sites
 
     options = dict(
         budget_ms=args.budget_ms, failures=args.failures,
@@ -343,13 +344,13 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
     """The plan's figures, as printed after a run."""
-    from .headline import headline_lines
+    from .outputs.headline import headline_lines
 
     return "\n".join(headline_lines(s, access=args.access))
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .outputs.plandir import write_report
 
     path = write_report(args.plan_dir)
     print(f"report: {path.resolve()}")

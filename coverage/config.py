@@ -13,7 +13,7 @@ explains it.
 
 Latency-model options (``route_factor``, ``workload``, ...) are described here too
 (``model=True``) for the command line, batch and the docs; their values are checked by
-:class:`coverage.latency.LatencyModel`.
+:class:`coverage.model.latency.LatencyModel`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import InputValidationError
-from .h3index import H3_MAX_RES
+from .model.h3index import H3_MAX_RES
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
            "add_cli_options", "options_markdown"]
@@ -89,7 +89,7 @@ class Option:
     group : str
         Help group (``requirement``, ``latency model``, ``solver``).
     model : bool
-        A :class:`coverage.latency.LatencyModel` parameter rather than a planner one.
+        A :class:`coverage.model.latency.LatencyModel` parameter rather than a planner one.
     """
 
     name: str
@@ -133,19 +133,19 @@ class Option:
 
 
 def _access_choices() -> tuple[str, ...]:
-    from .latency import ACCESS_PROFILES_MS
+    from .model.latency import ACCESS_PROFILES_MS
 
     return tuple(sorted(ACCESS_PROFILES_MS))
 
 
 def _workload_choices() -> tuple[str, ...]:
-    from .latency import WORKLOADS_MS
+    from .model.latency import WORKLOADS_MS
 
     return tuple(sorted(WORKLOADS_MS))
 
 
 def _wifi_choices() -> tuple[str, ...]:
-    from .latency import WIFI_PROFILES_MS
+    from .model.latency import WIFI_PROFILES_MS
 
     return tuple(WIFI_PROFILES_MS)
 
@@ -198,7 +198,7 @@ MODEL_OPTIONS: tuple[Option, ...] = (
     Option("per_hop_ms", float, 0.05, "ms", "forwarding delay per hop", "nonneg",
            group="latency model", model=True),
 )
-"""Parameters of :class:`coverage.latency.LatencyModel` settable from the CLI and batch."""
+"""Parameters of :class:`coverage.model.latency.LatencyModel` settable from the CLI and batch."""
 
 OPTIONS: tuple[Option, ...] = PLANNER_OPTIONS + MODEL_OPTIONS
 """Every option, planner and latency model."""

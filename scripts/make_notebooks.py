@@ -82,7 +82,7 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         """),
         _code(f"""
         import coverage
-        from coverage.datasets import geonames_candidates, geonames_demand
+        from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
         demand = geonames_demand({p['country']!r})
         sites = {_candidates(p)}
@@ -236,7 +236,7 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         import pandas as pd
 
         import coverage
-        from coverage.datasets import geonames_candidates, geonames_demand
+        from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
         demand = geonames_demand({p['country']!r})
         sites = {_candidates(p)}
@@ -373,7 +373,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         import pandas as pd
 
         import coverage
-        from coverage.datasets import geonames_candidates, geonames_demand
+        from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
         demand = geonames_demand({p['country']!r})
         sites = {_candidates(p)}

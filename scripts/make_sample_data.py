@@ -13,7 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from coverage.datasets import geonames_places
+from coverage.inputs.geonames import geonames_places
 
 STATES = ["CA", "OR", "WA", "NV", "ID", "UT", "AZ"]
 

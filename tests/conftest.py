@@ -11,6 +11,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture(scope="session")
 def sample_inputs():
-    from coverage.io import read_demand, read_sites
+    from coverage.inputs.tables import read_demand, read_sites
 
     return read_demand(DATA / "west_demand.csv"), read_sites(DATA / "west_candidates.csv")

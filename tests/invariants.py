@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from coverage.geo import haversine_km
+from coverage.model.geo import haversine_km
 
 
 def latency_table(plan, which: str = "percentile") -> tuple[np.ndarray, np.ndarray]:

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage.aggregate import aggregate_grid, shortfall
 from coverage.errors import InputValidationError
-from coverage.geo import haversine_km
-from coverage.latency import LatencyModel
-from coverage.plan import plan_sites
+from coverage.model.aggregate import aggregate_grid, shortfall
+from coverage.model.geo import haversine_km
+from coverage.model.latency import LatencyModel
+from coverage.planner.plan import plan_sites
 
 
 def member_counts(original, plan, model, budget_ms):
@@ -90,7 +90,7 @@ def test_shortfall_is_zero_for_an_unaggregated_plan(sample_inputs):
 def test_h3_bins_conserve_population_and_match_h3(sample_inputs):
     import h3
 
-    from coverage.aggregate import aggregate_h3
+    from coverage.model.aggregate import aggregate_h3
 
     demand, _ = sample_inputs
     demand = demand.assign(access=np.where(np.arange(len(demand)) % 4, "ftth", "cable"))
@@ -103,7 +103,7 @@ def test_h3_bins_conserve_population_and_match_h3(sample_inputs):
         row = agg.demand.iloc[agg.group[i]]
         assert row["demand_id"] == f"h{cell}_{demand['access'].iloc[i]}"
     # the members of a bin are within max_offset_km of its centroid
-    from coverage.geo import haversine_km
+    from coverage.model.geo import haversine_km
 
     c = agg.demand.iloc[agg.group]
     d = haversine_km(demand["lat"].to_numpy(), demand["lon"].to_numpy(), c["lat"].to_numpy(),
@@ -115,7 +115,7 @@ def test_h3_bins_conserve_population_and_match_h3(sample_inputs):
 
 def test_plan_with_h3_aggregation_reports_its_loss(sample_inputs):
     from coverage.errors import InputValidationError
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = sample_inputs
     plan = plan_sites(demand, sites, budget_ms=30, aggregate_h3=4, kmedian_time_limit_s=5)

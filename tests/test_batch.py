@@ -177,7 +177,7 @@ def test_sequential_run_and_demo_regions(tmp_path):
     p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
                  'failures = 0\n[axes]\nbudget_ms = [30]\n'
                  '[regions]\nLU = {}\nMT = {country = "MT"}\n')
-    from coverage.datasets import geonames_candidates, geonames_demand
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
     table = run_batch(p, tmp_path / "out", workers=0)
     assert len(table) == 2 and table["ok"].all()
@@ -336,7 +336,7 @@ def test_reach_partitions_never_exceed_rows(client):
     import numpy as np
 
     from coverage import LatencyModel, build_reach
-    from coverage.reach import cluster_partitions
+    from coverage.model.reach import cluster_partitions
 
     assert cluster_partitions(client, None, 10**6) == 4  # twice the 2 workers
     assert cluster_partitions(client, 9, 2) == 2
@@ -372,7 +372,7 @@ def test_batch_reach_partitions_inputs_and_progress(tmp_path, config, expected, 
     assert calls[0] == (0, 4, None)
     assert [c[0] for c in calls[1:]] == [1, 2, 3, 4] and all(c[1] == 4 for c in calls)
     assert {c[2]["key"] for c in calls[1:]} == set(table["key"])
-    from coverage.io import sha256_file as _sha256_file
+    from coverage.inputs.tables import sha256_file as _sha256_file
 
     for _, r in table.iterrows():
         s = json.loads((tmp_path / "out" / r["dir"] / "summary.json").read_text())

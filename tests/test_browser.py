@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 from test_maps import EVIL, EVIL_TIER, national_plan, sample_plan  # noqa: E402
 
-from coverage.maps import LAYER_DEMAND, LAYER_FAILURE, layer_names, plan_map, save_map  # noqa: E402
+from coverage.outputs.maps import LAYER_DEMAND, LAYER_FAILURE, layer_names, plan_map, save_map  # noqa: E402
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")

@@ -9,8 +9,8 @@ from coverage import cli
 from coverage.batch import PLAN_PARAMETERS
 from coverage.config import OPTIONS, PLANNER_OPTIONS, PlannerConfig, options_markdown
 from coverage.errors import InputValidationError
-from coverage.latency import LatencyModel
-from coverage.plan import plan_sites
+from coverage.model.latency import LatencyModel
+from coverage.planner.plan import plan_sites
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "options.md"
 

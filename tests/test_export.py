@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from coverage import plan_sites
-from coverage.export import (
+from coverage.outputs.gis import (
     GPKG_LAYERS,
     assignment_lines,
     csv_safe,
@@ -19,7 +19,7 @@ from coverage.export import (
     write_geoparquet,
     write_gpkg,
 )
-from coverage.report import write_plan
+from coverage.outputs.plandir import write_plan
 
 
 @pytest.fixture(scope="module")

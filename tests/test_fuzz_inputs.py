@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from coverage.errors import CoverageWarning, InputValidationError
-from coverage.io import (
+from coverage.inputs.tables import (
     MAX_POPULATION_PER_POINT,
     as_demand,
     as_sites,

@@ -5,10 +5,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from coverage.gaps import propose_sites
-from coverage.geo import haversine_km
-from coverage.latency import LatencyModel
-from coverage.plan import plan_sites
+from coverage.model.geo import haversine_km
+from coverage.model.latency import LatencyModel
+from coverage.planner.plan import plan_sites
+from coverage.resilience.gaps import propose_sites
 
 
 def dense_ok(demand, lat, lon, model, budget_ms):

@@ -1,4 +1,4 @@
-"""Tests for coverage.grids: population rasters and H3 tables as demand (real files, no mocks)."""
+"""Population rasters and H3 tables as demand (coverage.inputs.raster; real files, no mocks)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from affine import Affine
 from pyproj import Transformer
 
 from coverage.errors import InputValidationError
-from coverage.grids import read_population_raster
-from coverage.io import as_demand, read_demand, read_h3_population, read_sites
+from coverage.inputs.raster import read_population_raster
+from coverage.inputs.tables import as_demand, read_demand, read_h3_population, read_sites
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -77,7 +77,7 @@ def hand_centres(arr, transform, crs, nodata=-99999.0):
 def test_raster_centres_total_and_dropped_cells(tmp_path, crs, transform, caplog):
     arr = population_array(40, 50)
     path = write_raster(tmp_path / "pop.tif", arr, transform, crs=crs)
-    with caplog.at_level(logging.INFO, logger="coverage.grids"):
+    with caplog.at_level(logging.INFO, logger="coverage.inputs.raster"):
         df = read_population_raster(path, window_size=16)
     ids, lat, lon, pop = hand_centres(arr, transform, crs)
     assert df["demand_id"].tolist() == ids  # zero and nodata cells dropped, raster order
@@ -262,7 +262,7 @@ def test_h3_validation(tmp_path):
 
 
 def test_raster_over_us_west_plans_end_to_end(tmp_path):
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     rng = np.random.default_rng(7)
     arr = rng.integers(0, 5000, size=(32, 26)).astype(np.float32)  # 0.5 degree cells

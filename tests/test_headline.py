@@ -1,4 +1,4 @@
-"""The CLI headline (coverage.headline.headline_lines) says what its numbers mean."""
+"""The CLI headline (coverage.outputs.headline.headline_lines) says what its numbers mean."""
 
 import re
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from coverage import plan_sites
-from coverage.headline import headline_lines
+from coverage.outputs.headline import headline_lines
 
 BAD = re.compile(r"\b(nan|NaN|None|inf)\b")
 

@@ -1,4 +1,4 @@
-"""Tests for coverage.io: reading and validating demand and site files."""
+"""Tests for coverage.inputs.tables: reading and validating demand and site files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from helpers import raises_with, write
 from pyproj import Transformer
 
 from coverage.errors import CoverageWarning, InputValidationError
-from coverage.io import as_demand, as_sites, format_rows, read_demand, read_sites
+from coverage.inputs.tables import as_demand, as_sites, format_rows, read_demand, read_sites
 
 DEMAND_COLUMNS = ["demand_id", "lat", "lon", "population", "name"]
 SITE_COLUMNS = ["site_id", "lat", "lon", "name", "tier", "required"]
@@ -58,7 +58,7 @@ def test_csv_aliases_latitude_longitude(tmp_path):
 
 def test_csv_lng_alias_without_id_uses_row_numbers(tmp_path, caplog):
     path = write(tmp_path / "d.txt", "lat,lng,population,access_type\n10,20,5,FTTH\n11,21,0,lte\n")
-    with caplog.at_level(logging.INFO, logger="coverage.io"):
+    with caplog.at_level(logging.INFO, logger="coverage.inputs.tables"):
         df = read_demand(path)
     assert df["demand_id"].tolist() == ["1", "2"]
     assert df["name"].tolist() == ["1", "2"]
@@ -482,8 +482,8 @@ def test_many_problems_reported_at_once(tmp_path):
 def test_inputs_are_read_and_validated_once(caplog):
     import logging
 
-    from coverage.io import read_demand, read_sites
-    from coverage.plan import plan_sites
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.planner.plan import plan_sites
 
     with caplog.at_level(logging.INFO, logger="coverage"):
         demand = read_demand(DATA / "west_demand.csv")
@@ -495,8 +495,8 @@ def test_inputs_are_read_and_validated_once(caplog):
 
 
 def test_a_frame_changed_after_reading_is_validated_again():
-    from coverage.io import read_demand, read_sites
-    from coverage.plan import plan_sites
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.planner.plan import plan_sites
 
     demand = read_demand(DATA / "west_demand.csv")
     demand.loc[3, "population"] = -5.0
@@ -509,8 +509,8 @@ def test_columns_the_planner_does_not_use_are_named_once(tmp_path, caplog, sampl
 
     import pandas as pd
 
-    from coverage.io import read_demand
-    from coverage.plan import plan_sites
+    from coverage.inputs.tables import read_demand
+    from coverage.planner.plan import plan_sites
 
     d = pd.read_csv(DATA / "west_demand.csv")
     d["capacity"] = 5

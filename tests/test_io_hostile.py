@@ -1,4 +1,4 @@
-"""Hostile-input review of coverage.io: one test (or more) per defect found.
+"""Hostile-input review of coverage.inputs.tables: one test (or more) per defect found.
 
 Each test failed before its fix; the item numbers are those of the review.
 """
@@ -18,8 +18,7 @@ from conftest import DATA
 from helpers import raises_with, run, write
 
 from coverage.errors import InputValidationError
-from coverage.geo import colocated_pairs
-from coverage.io import (
+from coverage.inputs.tables import (
     MAX_COST_RATIO,
     MAX_POPULATION_PER_POINT,
     as_demand,
@@ -27,6 +26,7 @@ from coverage.io import (
     read_demand,
     read_sites,
 )
+from coverage.model.geo import colocated_pairs
 
 # --------------------------------------------------------------------------------------
 # 1. Degrees declared as metres
@@ -45,7 +45,7 @@ def test_a_few_degree_like_points_in_metres_are_warned_about(tmp_path, caplog):
     x = np.array([-411_000.0, 242_000.0, 2.2, -400_000.0])
     y = np.array([4_930_000.0, 5_070_000.0, 41.4, 4_900_000.0])
     df = pd.DataFrame({"x": x, "y": y, "population": 1.0})
-    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         out = as_demand(df, crs="EPSG:3857")
     assert len(out) == 4
     assert "look like degrees" in caplog.text and "row 3" in caplog.text
@@ -206,7 +206,7 @@ def test_name_and_city_are_not_ambiguous(tmp_path):
 def test_semicolon_csv_with_decimal_commas_is_read(tmp_path, caplog):
     path = write(tmp_path / "semi.csv",
                  "id;lat;lon;population;name\na;50,85;4,35;1000;Brussel, centrum\nb;51.2;4.4;7;x\n")
-    with caplog.at_level(logging.INFO, logger="coverage.io"):
+    with caplog.at_level(logging.INFO, logger="coverage.inputs.tables"):
         df = read_demand(path)
     assert df["lat"].tolist() == [50.85, 51.2] and df["lon"].tolist() == [4.35, 4.4]
     assert df["name"].tolist() == ["Brussel, centrum", "x"]
@@ -216,7 +216,7 @@ def test_semicolon_csv_with_decimal_commas_is_read(tmp_path, caplog):
 def test_trailing_comma_on_every_line_is_ignored(tmp_path, caplog):
     for header in ("id,lat,lon,population", "id,lat,lon,population,"):
         path = write(tmp_path / "trail.csv", f"{header}\na,1,2,3,\nb,1,3,4,\n")
-        with caplog.at_level(logging.INFO, logger="coverage.io"):
+        with caplog.at_level(logging.INFO, logger="coverage.inputs.tables"):
             df = read_demand(path)
         assert df["demand_id"].tolist() == ["a", "b"] and df["population"].tolist() == [3, 4]
         assert list(df.columns) == ["demand_id", "lat", "lon", "population", "name"]
@@ -326,7 +326,7 @@ def test_colocated_pairs_detector():
 
 def test_colocated_candidates_are_warned_about_once(tmp_path, caplog):
     path = write(tmp_path / "s.csv", "site_id,lat,lon\na,40,-3\nb,40.001,-3\nc,45,-3\n")
-    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         sites = read_sites(path)
         as_sites(sites)  # plan_sites validates again: no second warning
     assert caplog.text.count("within 300 m") == 1
@@ -334,12 +334,12 @@ def test_colocated_candidates_are_warned_about_once(tmp_path, caplog):
     assert "'a' and 'b' (111 m)" in caplog.text
     assert "merge them" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         read_sites(path, colocated_m=0)
         read_sites(path, colocated_m=100)
         as_sites(pd.read_csv(path), colocated_m=50)
     assert "within" not in caplog.text
-    with caplog.at_level(logging.WARNING, logger="coverage.io"):
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         as_sites(pd.read_csv(path))
     assert "within 300 m" in caplog.text
 

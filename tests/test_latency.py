@@ -5,8 +5,8 @@ import pytest
 from pyproj import Geod
 
 from coverage.errors import InfeasibleBudgetError, InputValidationError
-from coverage.geo import haversine_km
-from coverage.latency import LatencyModel
+from coverage.model.geo import haversine_km
+from coverage.model.latency import LatencyModel
 
 
 def test_hand_computed_defaults():

@@ -1,12 +1,13 @@
-"""Row generation (coverage.lazy) against the full model, with few seed rows so it iterates."""
+"""Row generation (coverage.solvers.rowgen) against the full model; few seed rows, so it
+iterates."""
 
 import numpy as np
 import pytest
 
-from coverage.latency import LatencyModel
-from coverage.lazy import lazy_cover
-from coverage.optimize import min_cover
-from coverage.reach import build_reach
+from coverage.model.latency import LatencyModel
+from coverage.model.reach import build_reach
+from coverage.solvers.cover import min_cover
+from coverage.solvers.rowgen import lazy_cover
 
 
 @pytest.mark.parametrize("seed_rows,budget_ms", [(5, 25.0), (30, 25.0), (10, 30.0)])
@@ -48,7 +49,7 @@ def test_fetching_in_small_batches_gives_the_same_model(sample_inputs, fetch_pai
 
 
 def test_per_bin_min_against_a_loop():
-    from coverage.lazy import _per_bin_min
+    from coverage.solvers.rowgen import _per_bin_min
 
     rng = np.random.default_rng(3)
     n = 3_000
@@ -89,8 +90,8 @@ def test_one_swap_against_brute_force():
 
     import scipy.sparse as sp
 
-    from coverage.lazy import _one_swap
-    from coverage.optimize import greedy_cover
+    from coverage.solvers.cover import greedy_cover
+    from coverage.solvers.rowgen import _one_swap
 
     found = missing = 0
     for seed in range(200):

@@ -1,4 +1,5 @@
-"""Tests for coverage.maps: offline HTML, layers, payload numbers, H3 binning, escaping, save.
+"""Tests for coverage.outputs.maps: offline HTML, layers, payload numbers, H3 binning, escaping,
+save.
 
 The plan builders here (:func:`make_plan`, :func:`sample_plan`, :func:`national_plan`) are
 shared with ``tests/test_browser.py``, which opens the same maps in headless Chromium.
@@ -20,7 +21,7 @@ import pytest
 folium = pytest.importorskip("folium")
 
 from coverage.errors import InputValidationError  # noqa: E402
-from coverage.maps import (  # noqa: E402
+from coverage.outputs.maps import (  # noqa: E402
     LAYER_AREAS,
     LAYER_DEMAND,
     LAYER_FAILURE,
@@ -36,8 +37,8 @@ from coverage.maps import (  # noqa: E402
     plan_map,
     save_map,
 )
-from coverage.maps import _fmt_int as fmt_int  # noqa: E402
-from coverage.status import (  # noqa: E402
+from coverage.outputs.maps import _fmt_int as fmt_int  # noqa: E402
+from coverage.resilience.status import (  # noqa: E402
     COVERAGE_STATUSES,
     coverage_status,
     is_gap,
@@ -144,8 +145,8 @@ def sample_plan(evil: bool = False):
     With ``evil=True`` the candidate Phoenix is renamed ``<script>alert(1)</script>`` and
     made an existing (required) site, so it is always chosen.
     """
-    from coverage.io import read_demand, read_sites
-    from coverage.plan import plan_sites
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.planner.plan import plan_sites
 
     demand = read_demand(DATA / "west_demand.csv")
     sites = read_sites(DATA / "west_candidates.csv")
@@ -162,8 +163,8 @@ def sample_plan(evil: bool = False):
 @functools.cache
 def national_plan():
     """A real plan above the 20,000-point threshold (synthetic clustered US, 24k x 250)."""
-    from coverage.plan import plan_sites
-    from coverage.synthetic import clustered_instance
+    from coverage.inputs.synthetic import clustered_instance
+    from coverage.planner.plan import plan_sites
 
     demand, sites = clustered_instance(24_000, 250, seed=3)
     return plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=5,
@@ -484,7 +485,7 @@ def test_plugin_cdn_assets_dropped_with_warning(plan, tmp_path, caplog):
 
     m = plan_map(plan, tiles=None)
     Fullscreen().add_to(m)
-    with caplog.at_level("WARNING", logger="coverage.maps"):
+    with caplog.at_level("WARNING", logger="coverage.outputs.maps"):
         text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
     assert not EXTERNAL_TAG.search(text)
     assert "dropped external assets" in caplog.text
@@ -519,7 +520,7 @@ def test_messy_values_do_not_break_the_map(tmp_path, caplog):
     plan.demand.loc[0, "population"] = -5.0
     plan.demand.loc[1, "population"] = np.nan
     plan.demand.loc[3, "lon"] = np.nan  # a demand point without coordinates is skipped
-    with caplog.at_level("WARNING", logger="coverage.maps"):
+    with caplog.at_level("WARNING", logger="coverage.outputs.maps"):
         text = _save(plan, tmp_path / "map.html", tiles=None)
     assert "no coordinates" in caplog.text
     assert "NaN" not in text.split("covmap-legend")[-1]
@@ -536,7 +537,7 @@ def test_import_does_not_load_folium():
     import subprocess
     import sys
 
-    code = "import sys, coverage.maps; print('folium' in sys.modules, 'h3' in sys.modules)"
+    code = "import sys, coverage.outputs.maps; print('folium' in sys.modules, 'h3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
@@ -577,7 +578,7 @@ def test_status_layers_follow_the_failures_tolerated(tmp_path):
     names = data["config"]["statusNames"]
     assert names[:4] == [status_label(s, 3) for s in COVERAGE_STATUSES]
     assert "partial: 2-3 sites in budget, short of 4" in names
-    # every unit's gap flag is coverage.status.is_gap of its demand point
+    # every unit's gap flag is coverage.resilience.status.is_gap of its demand point
     order = np.argsort(-plan.demand["population"].to_numpy(), kind="stable")
     want = is_gap(plan.demand.iloc[order])
     assert np.asarray(data["units"]["gap"], dtype=bool).tolist() == want.tolist()

@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 import coverage
-from coverage.datasets import geonames_candidates, geonames_demand
+from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from coverage.kmedian import k_median
-from coverage.optimize import greedy_cover, min_cover
+from coverage.solvers.cover import greedy_cover, min_cover
+from coverage.solvers.kmedian import k_median
 
 
 def random_instance(seed, n=14, m=8, density=0.35):
@@ -129,7 +129,7 @@ def test_min_cover_time_limit_returns_a_valid_plan():
 @pytest.mark.parametrize("seed", range(40))
 def test_dominated_rows_against_brute_force(seed):
     """Every dropped row is implied by a kept one, and no kept row is strictly dominated."""
-    from coverage.optimize import _drop_dominated_rows
+    from coverage.solvers.cover import _drop_dominated_rows
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(2, 40)), int(rng.integers(1, 150))  # > 64 columns: several words
@@ -164,7 +164,7 @@ def test_min_cover_geometric_instances_with_dominated_sites(seed, k):
 
 
 def test_column_dominance_needs_as_many_dominators_as_the_requirement():
-    from coverage.optimize import _drop_dominated_cols
+    from coverage.solvers.cover import _drop_dominated_cols
 
     # site 2 covers a subset of sites 0 and 1; with r = 2 it goes only because two dominate it
     pattern = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=np.int8)
@@ -180,7 +180,7 @@ def test_column_dominance_needs_as_many_dominators_as_the_requirement():
 
 @pytest.mark.parametrize("seed", range(8))
 def test_lagrangian_bound_is_valid_and_its_plan_feasible(seed):
-    from coverage.optimize import _lagrangian_cover
+    from coverage.solvers.cover import _lagrangian_cover
 
     pattern, _ = random_instance(seed, n=16, m=9, density=0.4)
     req = np.minimum(2, pattern.sum(axis=1))
@@ -232,7 +232,7 @@ def test_min_cover_with_huge_or_tiny_costs_equals_brute_force(seed, log10_costs)
 
 
 def test_cost_scale_is_an_exact_power_of_two():
-    from coverage.optimize import cost_scale
+    from coverage.solvers.cover import cost_scale
 
     assert cost_scale(np.ones(4)) == 1.0 and cost_scale([3.0, 1000.0]) == 1.0
     for top in (1e20, 1e15, 3e9, 1e-12, 2.0**11):

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coverage.optimize import min_cover
-from coverage.orlib import pmed_instances, read_pmed, read_scp, scp_instances
-from coverage.pmedian import p_median
+from coverage.inputs.orlib import pmed_instances, read_pmed, read_scp, scp_instances
+from coverage.solvers.cover import min_cover
+from coverage.solvers.pmedian import p_median
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -23,7 +23,7 @@ from helpers import run
 
 from coverage import cli
 from coverage.errors import InputValidationError
-from coverage.outdir import MARKER, OutputDir, check_output_dir, read_marker, swap_dir
+from coverage.outputs.outdir import MARKER, OutputDir, check_output_dir, read_marker, swap_dir
 
 PLAN_ARGS = ["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
              str(DATA / "west_candidates.csv"), "--no-gis", "--sweep-budgets-ms", "30,50",
@@ -105,7 +105,7 @@ def test_check_refuses_foreign_files_in_a_plan_directory(tmp_path):
 
 
 def test_a_symlink_to_a_directory_is_followed_not_replaced(tmp_path, sample_inputs):
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     real = tmp_path / "real"
     real.mkdir()
@@ -176,12 +176,12 @@ def test_a_second_concurrent_run_is_refused(tmp_path):
 
 
 def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys):
-    import coverage.maps
+    import coverage.outputs.maps
 
     def broken(*_a, **_k):
         raise RuntimeError("the map renderer broke")
 
-    monkeypatch.setattr(coverage.maps, "plan_map", broken)
+    monkeypatch.setattr(coverage.outputs.maps, "plan_map", broken)
     out = tmp_path / "plan"
     code = cli.main([*PLAN_ARGS, "--out", str(out)])
     err = capsys.readouterr().err
@@ -195,7 +195,7 @@ def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys)
 
 def test_a_failing_sweep_skips_the_report_only(tmp_path, monkeypatch, capsys):
     from coverage.errors import SolverError
-    from coverage.plan import Plan
+    from coverage.planner.plan import Plan
 
     def broken(self, *_a, **_k):
         raise SolverError("HiGHS gave up")
@@ -246,7 +246,7 @@ def test_a_read_only_directory_is_refused_before_the_work(tmp_path):
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    import coverage.outdir as o
+    import coverage.outputs.outdir as o
     where = sys.argv[1]
     if where == "before-swap":
         def swap(staging, final, **kw):
@@ -340,7 +340,7 @@ def test_swap_into_a_directory_that_appeared_meanwhile(tmp_path):
 
 
 def test_a_legacy_plan_directory_is_adopted(tmp_path, sample_inputs):
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     out = tmp_path / "old"
     out.mkdir()
@@ -455,15 +455,15 @@ def test_batch_out_must_be_a_batch_directory(tmp_path):
 def test_library_warnings_are_one_line_without_source(tmp_path, monkeypatch, capsys):
     import warnings
 
-    import coverage.io
+    import coverage.inputs.tables
 
-    real = coverage.io.read_demand
+    real = coverage.inputs.tables.read_demand
 
     def warns(*a, **k):
         warnings.warn("pyogrio says\n  something odd", UserWarning, stacklevel=1)
         return real(*a, **k)
 
-    monkeypatch.setattr(coverage.io, "read_demand", warns)
+    monkeypatch.setattr(coverage.inputs.tables, "read_demand", warns)
     code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(tmp_path / "p")])
     err = capsys.readouterr().err
     assert code == 0
@@ -495,7 +495,7 @@ def test_output_csvs_do_not_carry_formulas(tmp_path):
 
 def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):
     """The ownership check runs on the directory being replaced, at the swap itself."""
-    import coverage.outdir as od
+    import coverage.outputs.outdir as od
 
     out = tmp_path / "plan"
     assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
@@ -533,7 +533,7 @@ def test_sigterm_unwinds_and_exits_143(tmp_path):
     script = tmp_path / "term.py"
     script.write_text(textwrap.dedent("""
         import os, signal, sys
-        import coverage.outdir as o
+        import coverage.outputs.outdir as o
         real = o.fsync_tree
         def fsync_then_term(root):
             real(root)

@@ -8,7 +8,7 @@ import pytest
 from invariants import check_invariants, naive_n_minus_1
 
 from coverage import InputValidationError, LatencyModel, NoFeasiblePlanError, plan_sites
-from coverage.datasets import geonames_candidates, geonames_demand
+from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
 SUMMARY_KEYS = [
     "site_count", "lower_bound", "status", "mip_gap", "budget_ms", "percentile",
@@ -164,14 +164,14 @@ def test_every_public_name_resolves():
 
     for name in coverage.__all__:
         assert getattr(coverage, name) is not None, name
-    from coverage.grids import read_population_raster
+    from coverage.inputs.raster import read_population_raster
 
     assert coverage.read_population_raster is read_population_raster
 
 
 @pytest.mark.parametrize("failures", [0, 1, 3, 5])
 def test_status_gaps_and_summary_follow_the_failures_tolerated(sample_inputs, failures):
-    from coverage.export import plan_layers
+    from coverage.outputs.gis import plan_layers
 
     demand, sites = sample_inputs
     plan = plan_sites(demand, sites, budget_ms=30.0, failures=failures, kmedian_time_limit_s=5)
@@ -276,7 +276,7 @@ def _west_with_access(sample_inputs, first, rest):
 def test_mixed_access_plans_whatever_the_first_row(sample_inputs):
     """A first demand row of a class that cannot meet the budget used to abort the plan
     (exit 3 after solving) while the same file with that row last succeeded."""
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = _west_with_access(sample_inputs, "dsl", "ftth")
     plan = plan_sites(demand, sites, budget_ms=30, kmedian_time_limit_s=5)
@@ -294,7 +294,7 @@ def test_mixed_access_plans_whatever_the_first_row(sample_inputs):
 def test_default_access_only_fills_a_missing_column(sample_inputs):
     """Every row ftth plus access='dsl' at 30 ms used to exit 3 (dsl cannot meet 30 ms)
     although no point uses dsl."""
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = _west_with_access(sample_inputs, "ftth", "ftth")
     plan = plan_sites(demand, sites, budget_ms=30, access="dsl", kmedian_time_limit_s=5)
@@ -304,7 +304,7 @@ def test_default_access_only_fills_a_missing_column(sample_inputs):
 
 
 def test_max_radius_is_over_the_classes_present(sample_inputs):
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = _west_with_access(sample_inputs, "lan", "cable")
     plan = plan_sites(demand, sites, budget_ms=60, failures=0, kmedian_time_limit_s=5)
@@ -314,7 +314,7 @@ def test_max_radius_is_over_the_classes_present(sample_inputs):
 
 def test_no_class_present_can_meet_the_budget(sample_inputs):
     from coverage.errors import InfeasibleBudgetError
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = _west_with_access(sample_inputs, "dsl", "lte")
     with pytest.raises(InfeasibleBudgetError, match="dsl access"):

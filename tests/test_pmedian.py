@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import coverage.pmedian as pm
+import coverage.solvers.pmedian as pm
 from coverage.errors import NoFeasiblePlanError
-from coverage.pmedian import p_median
+from coverage.solvers.pmedian import p_median
 
 
 def as_dense(cost):

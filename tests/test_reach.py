@@ -1,4 +1,5 @@
-"""The reach matrix (coverage.reach) and the per-point latency constants (coverage.problem)
+"""The reach matrix (coverage.model.reach) and the per-point latency constants
+(coverage.model.problem)
 against independent computations: a dense haversine distance matrix and the latency model
 evaluated by hand."""
 
@@ -6,10 +7,10 @@ import numpy as np
 import pytest
 
 from coverage.errors import InfeasibleBudgetError
-from coverage.geo import haversine_km
-from coverage.latency import LatencyModel
-from coverage.problem import RowLatency
-from coverage.reach import build_reach
+from coverage.model.geo import haversine_km
+from coverage.model.latency import LatencyModel
+from coverage.model.problem import RowLatency
+from coverage.model.reach import build_reach
 
 
 def instance(seed, n=300, m=40):

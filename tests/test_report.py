@@ -14,8 +14,8 @@ import pytest
 from conftest import DATA
 
 from coverage import InputValidationError, plan_sites
-from coverage.report import load_plan_dir, write_report
-from coverage.report_html import (
+from coverage.outputs.plandir import load_plan_dir, write_report
+from coverage.outputs.report import (
     SECTIONS,
     criticality,
     latency_curves,
@@ -283,7 +283,7 @@ class VisibleText(HTMLParser):
 
 
 def _report_of(plan, summary=None):
-    from coverage.report_html import ReportData, render_report
+    from coverage.outputs.report import ReportData, render_report
 
     sweep = plan.with_sweep((30, 50), time_limit_s=5).sweep
     return render_report(ReportData(

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from coverage import InputValidationError, LatencyModel, plan_sites
-from coverage.geo import haversine_km
-from coverage.sweep import SWEEP_COLUMNS, budget_sweep
+from coverage.model.geo import haversine_km
+from coverage.planner.sweep import SWEEP_COLUMNS, budget_sweep
 
 BUDGETS = (20.0, 25.0, 30.0, 50.0, 100.0)
 

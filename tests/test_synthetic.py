@@ -1,4 +1,4 @@
-"""Synthetic instances (coverage.synthetic) and the textbook HiGHS peer (bench/peers.py)."""
+"""Synthetic instances (coverage.inputs.synthetic) and the textbook HiGHS peer (bench/peers.py)."""
 
 import sys
 from pathlib import Path
@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage.io import as_demand, as_sites
-from coverage.optimize import min_cover
-from coverage.synthetic import (
+from coverage.inputs.synthetic import (
     CONTIGUOUS_US_BBOX,
     clustered_instance,
     national_grid,
     us_candidates_places,
 )
+from coverage.inputs.tables import as_demand, as_sites
+from coverage.solvers.cover import min_cover
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -55,7 +55,7 @@ def test_clustered_instance_clusters():
     # city points are much closer to their nearest neighbour than uniform rural points
     from sklearn.neighbors import BallTree
 
-    from coverage.geo import latlon_rad
+    from coverage.model.geo import latlon_rad
 
     demand, _ = clustered_instance(2_000, 10, seed=3, n_cities=8, city_share=0.5)
     x = latlon_rad(demand["lat"], demand["lon"])
@@ -80,7 +80,7 @@ def grid_lu():
 
 
 def test_national_grid_conserves_population(grid_lu):
-    from coverage.datasets import geonames_places
+    from coverage.inputs.geonames import geonames_places
 
     total = int(geonames_places("LU", 500)["population"].sum())
     assert grid_lu.attrs["total_population"] == total
@@ -139,7 +139,7 @@ def test_textbook_highs_matches_min_cover(k):
 
 def test_bare_neighbour_query_counts_pairs():
     """Against an independent count: the dense haversine distance matrix (500 x 60)."""
-    from coverage.geo import haversine_km
+    from coverage.model.geo import haversine_km
 
     demand, sites = clustered_instance(500, 60, seed=2)
     dense = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],

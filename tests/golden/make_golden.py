@@ -24,8 +24,8 @@ CASES = {
 
 
 def inputs(case: dict):
-    from coverage.datasets import geonames_candidates, geonames_demand
-    from coverage.io import read_demand, read_sites
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+    from coverage.inputs.tables import read_demand, read_sites
 
     if case["source"] == "west":
         return (read_demand(ROOT / "data" / "west_demand.csv"),
@@ -61,7 +61,7 @@ def fingerprint(plan) -> dict:
 
 
 def plan_case(case: dict):
-    from coverage.plan import plan_sites
+    from coverage.planner.plan import plan_sites
 
     demand, sites = inputs(case)
     options = {k: v for k, v in case.items() if k not in ("source", "country")}

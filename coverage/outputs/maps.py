@@ -4,10 +4,11 @@
 self-contained HTML file. The overlays, each in the layer control:
 
 * demand coloured by primary latency (continuous scale, legend), by coverage status
-  (redundant / partial / single / uncoverable for the plan's ``k``, :mod:`coverage.status`)
+  (redundant / partial / single / uncoverable for the plan's ``k``,
+  :mod:`coverage.resilience.status`)
   and by N-1 worst-case latency;
 * demand outside budget under a failure, and the coverage gaps (points short of ``k + 1``
-  sites within budget, :func:`coverage.status.is_gap`, as :attr:`coverage.Plan.gaps`);
+  sites within budget, :func:`coverage.resilience.status.is_gap`, as :attr:`coverage.Plan.gaps`);
 * the chosen sites, one overlay per tier (existing sites square, new sites round), their
   budget radius and their primary service areas (convex hull of their users);
 * proposed new sites (when the plan has any);
@@ -49,8 +50,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .errors import InputValidationError
-from .h3index import (  # noqa: F401 - h3_bins and choose_h3_resolution re-exported
+from ..errors import InputValidationError
+from ..model.h3index import (  # noqa: F401 - h3_bins and choose_h3_resolution re-exported
     H3_MAX_RES,
     MAX_HEXAGONS,
     choose_h3_resolution,
@@ -59,7 +60,7 @@ from .h3index import (  # noqa: F401 - h3_bins and choose_h3_resolution re-expor
     h3_bins,
     h3_bins_projected,
 )
-from .status import COVERAGE_STATUSES, is_gap, status_label
+from ..resilience.status import COVERAGE_STATUSES, is_gap, status_label
 
 if TYPE_CHECKING:
     import folium
@@ -95,7 +96,7 @@ OVER_BUDGET_COLOR = "#49006a"
 #: Fill of demand with no site (no primary, or no surviving site).
 MISSING_COLOR = "#9e9e9e"
 #: Coverage status colours: redundant (k+1 sites in budget), partial (2..k), single,
-#: uncoverable (the order of :data:`coverage.status.COVERAGE_STATUSES`).
+#: uncoverable (the order of :data:`coverage.resilience.status.COVERAGE_STATUSES`).
 STATUS_COLORS = ("#4575b4", "#91bfdb", "#fdae61", "#7b3294")
 #: Outline of demand outside budget under a failure, and of a failed site.
 OUTSIDE_COLOR = "#e31a1c"
@@ -1148,7 +1149,7 @@ def plan_map(
     plan : Plan
         A plan result (duck-typed): ``sites`` and ``demand`` DataFrames with ``lat``/``lon``
         in degrees, ``failures`` (one row per chosen site, optional), ``proposed`` (optional),
-        ``model`` (a :class:`~coverage.latency.LatencyModel`, optional: the popups' latency
+        ``model`` (a :class:`~coverage.model.latency.LatencyModel`, optional: the popups' latency
         waterfall), ``budget_ms``, ``percentile`` (``"p99"`` or ``"p50"``), ``radius_km``
         (the largest budget radius over the access classes present), ``failures_tolerated``
         and a

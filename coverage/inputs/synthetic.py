@@ -9,7 +9,7 @@
 * :func:`us_candidates_places` -- US GeoNames places as candidate sites.
 
 Everything is seeded (``numpy.random.default_rng(seed)``) and vectorised; the tables follow
-the demand and sites contracts of :mod:`coverage.io`.
+the demand and sites contracts of :mod:`coverage.inputs.tables`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .datasets import geonames_candidates, geonames_places
-from .geo import EARTH_RADIUS_KM
+from ..model.geo import EARTH_RADIUS_KM
+from .geonames import geonames_candidates, geonames_places
 
 logger = logging.getLogger(__name__)
 
@@ -437,6 +437,6 @@ def us_candidates_places(min_population: int = 15_000) -> pd.DataFrame:
     -------
     pandas.DataFrame
         The sites contract ``site_id, lat, lon, name, tier, required`` (tier
-        ``"metro-colo"``); see :func:`coverage.datasets.geonames_candidates`.
+        ``"metro-colo"``); see :func:`coverage.inputs.geonames.geonames_candidates`.
     """
     return geonames_candidates("US", min_population)

@@ -16,7 +16,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .errors import InputValidationError
+from ..errors import InputValidationError
 
 logger = logging.getLogger(__name__)
 

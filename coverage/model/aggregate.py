@@ -1,7 +1,7 @@
 """Grid aggregation of demand for national inputs, and the coverage it costs.
 
 Merging demand cells that share exactly the same reachable site set is exact and is done by
-:func:`coverage.optimize.min_cover` itself. This module is the *optional*, lossy step beyond
+:func:`coverage.solvers.cover.min_cover` itself. This module is the *optional*, lossy step beyond
 that: demand is binned into square cells of ``cell_km`` on an equal-area grid (EPSG:6933,
 NSIDC EASE-Grid 2.0 global), separately per access class; each bin becomes one demand point
 at its population-weighted centroid carrying the summed population.
@@ -18,7 +18,7 @@ Two modes:
   still measured (members whose own requirement exceeds the bin's can remain short).
 
 H3 bins (:func:`aggregate_h3`, ``--aggregate-h3 RES``) use the vectorised indexer of
-:mod:`coverage.h3index` (h3 is called once per cell, not once per point).
+:mod:`coverage.model.h3index` (h3 is called once per cell, not once per point).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def aggregate_h3(demand: pd.DataFrame, res: int) -> Aggregation:
     demand : pandas.DataFrame
         Validated demand (``lat``, ``lon``, ``population``, ``access``).
     res : int
-        H3 resolution, 0-10 (:func:`coverage.h3index.h3_bins`; e.g. 5: cells of about
+        H3 resolution, 0-10 (:func:`coverage.model.h3index.h3_bins`; e.g. 5: cells of about
         250 km2, 7: about 5 km2).
 
     Returns

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.neighbors import BallTree
 
-from .errors import InfeasibleBudgetError
+from ..errors import InfeasibleBudgetError
 from .geo import chord_from_km, km_from_chord, unit_xyz
 from .latency import LatencyModel, Percentile
 from .problem import RowLatency
@@ -224,14 +224,14 @@ def build_reach(
         Demand points per radius query (bounds the query's temporary memory).
     radius_shrink_km : array_like, optional
         Per demand point, km taken off its budget radius (conservative aggregation: the
-        farthest member's offset from the bin centroid, see :mod:`coverage.aggregate`).
+        farthest member's offset from the bin centroid, see :mod:`coverage.model.aggregate`).
     client : distributed.Client, optional
         Build the matrix in ``partitions`` contiguous demand partitions, one Dask task each,
         on this client's workers (the result is identical, entry for entry). Inside a Dask
         task, pass the client of ``distributed.worker_client()``.
     partitions : int, optional
         Number of partitions with ``client`` (default: twice the number of workers).
-    row_latency : coverage.problem.RowLatency, optional
+    row_latency : coverage.model.problem.RowLatency, optional
         The demand points' latency constants, already computed (:class:`coverage.Problem`
         does); then ``model``'s classes are not evaluated again and ``radius_shrink_km``
         must be part of ``rows``.

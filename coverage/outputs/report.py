@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..resilience.status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
 from .headline import objective
-from .status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
 
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
            "SECTIONS"]

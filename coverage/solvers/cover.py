@@ -20,7 +20,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from .errors import SolverError
+from ..errors import SolverError
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@
 window (never the whole raster at once). Every cell with population > 0 (and not nodata)
 becomes a demand point at its cell centre, converted to EPSG:4326 with pyproj. An optional
 ``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first. H3
-population tables (Kontur) are tables: :func:`coverage.io.read_h3_population`.
+population tables (Kontur) are tables: :func:`coverage.inputs.tables.read_h3_population`.
 
-The result is the demand table of :mod:`coverage.io` (``demand_id``, ``lat``, ``lon``,
+The result is the demand table of :mod:`coverage.inputs.tables` (``demand_id``, ``lat``, ``lon``,
 ``population``, ``name``) with ``attrs["population_grid"]`` holding a small report (total
 population read, cell counts). Bad input raises one
 :class:`~coverage.errors.InputValidationError` naming the file, each problem and the fix.
@@ -120,7 +120,7 @@ def read_population_raster(
     Returns
     -------
     pandas.DataFrame
-        As :func:`coverage.io.read_demand`: ``demand_id`` (``"r<row>_c<col>"``, raster
+        As :func:`coverage.inputs.tables.read_demand`: ``demand_id`` (``"r<row>_c<col>"``, raster
         row/column, or block row/column of the coarser grid with ``aggregate > 1``),
         ``lat``, ``lon`` (EPSG:4326), ``population`` (float64, > 0), ``name``; rows in
         raster order. ``attrs["population_grid"]`` is a dict: ``source``, ``kind``,
@@ -332,7 +332,7 @@ def read_population_raster(
         )
         report.raise_if_any()
     # The table is valid by construction (unique ids, finite coordinates, population > 0),
-    # so it is built in the canonical form of coverage.io directly: as_demand would only
+    # so it is built in the canonical form of coverage.inputs.tables directly: as_demand would only
     # repeat the checks (plan_sites runs it anyway).
     ids = _cell_ids(rows, cols)
     demand = pd.DataFrame(

@@ -17,8 +17,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from .errors import NoFeasiblePlanError
-from .optimize import min_cover, requirement_array, row_ranges
+from ..errors import NoFeasiblePlanError
+from .cover import min_cover, requirement_array, row_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def _sorted_rows(latency: sp.sparray | sp.spmatrix):
     """Entries of each row sorted by latency (duplicate pairs keep their smallest latency).
 
     Returns ``indptr, indices, latency`` (int64, int64, float64) and the boolean pattern in
-    CSC form. Reach matrices from :func:`coverage.reach.build_reach` are already sorted by
+    CSC form. Reach matrices from :func:`coverage.model.reach.build_reach` are already sorted by
     distance, so the sort is skipped when every row is already in order.
     """
     a = sp.csr_array(latency)

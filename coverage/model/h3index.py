@@ -2,7 +2,7 @@
 
 The public helpers :func:`h3_bins` (each point's H3 cell, h3 called once per cell) and
 :func:`choose_h3_resolution` are used by the map (hexagon layers above 20,000 points) and
-by demand aggregation (``--aggregate-h3 RES``, :func:`coverage.aggregate.aggregate_h3`).
+by demand aggregation (``--aggregate-h3 RES``, :func:`coverage.model.aggregate.aggregate_h3`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The stages of a plan, shared by :func:`coverage.plan_sites` and
-:func:`coverage.sweep.budget_sweep`.
+:func:`coverage.planner.sweep.budget_sweep`.
 
-Each stage takes a :class:`~coverage.problem.Problem` and never recomputes what the problem
+Each stage takes a :class:`~coverage.model.problem.Problem` and never recomputes what the problem
 holds (radii, latency constants, requirements):
 
 1. :func:`estimate_pairs` and :func:`choose_strategy`: full reach matrix or row generation,
@@ -25,12 +25,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .geo import count_within, km_from_chord, unit_tree, unit_xyz
-from .lazy import LazyCoverResult, lazy_cover
-from .optimize import CoverResult, min_cover
-from .problem import Problem
-from .reach import ReachMatrix, build_reach
-from .status import coverage_status
+from ..model.geo import count_within, km_from_chord, unit_tree, unit_xyz
+from ..model.problem import Problem
+from ..model.reach import ReachMatrix, build_reach
+from ..resilience.status import coverage_status
+from ..solvers.cover import CoverResult, min_cover
+from ..solvers.rowgen import LazyCoverResult, lazy_cover
 
 logger = logging.getLogger(__name__)
 
@@ -80,13 +80,13 @@ class SiteCount:
 
     Attributes
     ----------
-    cover : coverage.optimize.CoverResult
+    cover : coverage.solvers.cover.CoverResult
         The chosen sites, objective, bound and status.
     n_covering : numpy.ndarray
         Candidates within budget of every demand point.
     method : str
         ``"full"`` (on the reach matrix) or ``"lazy"`` (row generation).
-    lazy : coverage.lazy.LazyCoverResult or None
+    lazy : coverage.solvers.rowgen.LazyCoverResult or None
         The row-generation details.
     """
 
@@ -106,14 +106,14 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
     problem : Problem
         The problem (``config.failures`` is k).
     reach : ReachMatrix, optional
-        Its reach matrix: solve on it (:func:`coverage.optimize.min_cover`); without it,
-        row generation (:func:`coverage.lazy.lazy_cover`).
+        Its reach matrix: solve on it (:func:`coverage.solvers.cover.min_cover`); without it,
+        row generation (:func:`coverage.solvers.rowgen.lazy_cover`).
     n_covering : array_like, optional
         ``reach.n_covering()`` when already known.
     time_limit_s : float, optional
         Solver time limit (default: ``config.time_limit_s``).
     lazy_options : dict, optional
-        More options of :func:`coverage.lazy.lazy_cover` (seed and round sizes).
+        More options of :func:`coverage.solvers.rowgen.lazy_cover` (seed and round sizes).
 
     Returns
     -------

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .config import PlannerConfig
+from ..config import PlannerConfig
 from .latency import LatencyModel, access_codes
 
 __all__ = ["RowLatency", "Problem", "largest_radius"]
@@ -86,7 +86,7 @@ class RowLatency:
             Per point, km taken off the radius (conservative aggregation).
         factorized : tuple, optional
             ``(codes, classes)`` of ``access`` when already known
-            (:func:`coverage.latency.access_codes`).
+            (:func:`coverage.model.latency.access_codes`).
 
         Returns
         -------
@@ -182,7 +182,8 @@ class Problem:
         Parameters
         ----------
         demand, sites : pandas.DataFrame
-            Validated by :func:`coverage.io.as_demand` / :func:`coverage.io.as_sites`.
+            Validated by :func:`~coverage.inputs.tables.as_demand` /
+            :func:`~coverage.inputs.tables.as_sites`.
         config : PlannerConfig
             Options (already validated).
         model : LatencyModel

@@ -1,6 +1,7 @@
 """Collecting validation problems into one message: what, where (rows) and the fix.
 
-Used by every input reader (:mod:`coverage.io`, :mod:`coverage.grids`): a reader adds each
+Used by every input reader (:mod:`coverage.inputs.tables`, :mod:`coverage.inputs.raster`): a reader
+adds each
 problem it finds to a :class:`ProblemReport` and raises them all at once as one
 :class:`~coverage.errors.InputValidationError`.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import InputValidationError
+from ..errors import InputValidationError
 
 __all__ = ["Problem", "ProblemReport", "format_rows", "format_values"]
 

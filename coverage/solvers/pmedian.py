@@ -22,9 +22,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from .errors import NoFeasiblePlanError, SolverError
+from ..errors import NoFeasiblePlanError, SolverError
+from .cover import min_cover, row_ranges
 from .kmedian import MedianResult, first_two_open
-from .optimize import min_cover, row_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -695,7 +695,7 @@ def p_median(
     1. *Upper bound.* Greedy opening, then best-improvement swap local search evaluated with
        the Resende–Werneck gain/loss/extra decomposition (all clients at once, numpy). When
        the greedy leaves a client unserved, it restarts from a minimum set cover
-       (:func:`coverage.optimize.min_cover`), which also decides feasibility. Penalising
+       (:func:`coverage.solvers.cover.min_cover`), which also decides feasibility. Penalising
        unserved clients keeps every later move feasible.
     2. *Lagrangian bound.* Relaxing ``sum_j x_ij = 1`` with multipliers ``lam`` leaves
        ``L(lam) = sum_i lam_i + min_{|S| = p} sum_{j in S} rho_j`` with

@@ -1,7 +1,8 @@
 """Proposed new sites for the coverage gaps no candidate can close.
 
 A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget (status
-``single``, ``partial`` or ``uncoverable``, :func:`coverage.status.gap_mask`, the definition
+``single``, ``partial`` or ``uncoverable``, :func:`coverage.resilience.status.gap_mask`, the
+definition
 :attr:`coverage.Plan.gaps` uses too): the plan opens all of them (the requirement is capped at
 ``|N_i|``) and it is still not N-k safe.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
@@ -24,11 +25,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .aggregate import aggregate_grid
-from .geo import chord_from_km, unit_tree, unit_xyz
-from .latency import LatencyModel, Percentile
-from .optimize import min_cover
-from .problem import RowLatency
+from ..model.aggregate import aggregate_grid
+from ..model.geo import chord_from_km, unit_tree, unit_xyz
+from ..model.latency import LatencyModel, Percentile
+from ..model.problem import RowLatency
+from ..solvers.cover import min_cover
 from .status import gap_mask
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class Proposal:
         ``proposed_site_id, lat, lon, n_demand_gained, population_gained``: one row per new
         site; the gained figures count gap points (and their people) within its budget.
     n_gap_points, population_gap : int, float
-        Gap points (fewer than ``k + 1`` candidates in budget, :func:`~coverage.status.gap_mask`)
+        Gap points (fewer than ``k + 1`` candidates in budget,
+        :func:`~coverage.resilience.status.gap_mask`)
         and their population: the same points as :attr:`coverage.Plan.gaps`.
     n_still_short, population_still_short : int, float
         Gap points that stay below ``k + 1`` sites even with the proposals.
@@ -109,7 +111,7 @@ def propose_sites(
     max_locations : int, default 20_000
         Above this many gap points, possible locations are the population-weighted centroids
         of gap points binned on a grid of a quarter of the budget radius.
-    row_latency : coverage.problem.RowLatency, optional
+    row_latency : coverage.model.problem.RowLatency, optional
         The points' latency constants when already computed (:class:`coverage.Problem`).
 
     Returns

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputValidationError, OutputWriteError
+from ..errors import InputValidationError, OutputWriteError
 
 logger = logging.getLogger(__name__)
 
@@ -596,7 +596,7 @@ class OutputDir:
         pathlib.Path
             The target directory.
         """
-        from . import __version__
+        from .. import __version__
 
         try:
             self.path.mkdir(exist_ok=True)
@@ -661,7 +661,7 @@ class OutputDir:
         pathlib.Path
             The target directory.
         """
-        from . import __version__
+        from .. import __version__
 
         staging = self.staging
         if staging is None:

@@ -8,10 +8,10 @@ the status ``infeasible_budget``; budgets at which no demand point has a candida
 get ``no_candidate_in_reach``.
 
 Each budget first estimates the pairs in reach from a count-only BallTree query on a seeded
-sample of demand points (:func:`coverage.geo.count_within`). When the estimate is at most
-``max_full_pairs`` the reach matrix is built and :func:`coverage.optimize.min_cover` solves it;
+sample of demand points (:func:`coverage.model.geo.count_within`). When the estimate is at most
+``max_full_pairs`` the reach matrix is built and :func:`coverage.solvers.cover.min_cover` solves it;
 above that (wide budgets: nearly every candidate reaches every point) the cover is found by row
-generation (:func:`coverage.lazy.lazy_cover`) with a small seed, so the sweep never
+generation (:func:`coverage.solvers.rowgen.lazy_cover`) with a small seed, so the sweep never
 materialises a nearly dense matrix. Both paths count every point's candidates in budget
 exactly, so the population figures are exact.
 """
@@ -30,14 +30,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .config import PlannerConfig
-from .errors import InfeasibleBudgetError, InputValidationError
-from .geo import count_within, unit_tree, unit_xyz
-from .latency import PERCENTILES, LatencyModel
-from .problem import Problem
-from .reach import ReachMatrix
+from ..config import PlannerConfig
+from ..errors import InfeasibleBudgetError, InputValidationError
+from ..model.geo import count_within, unit_tree, unit_xyz
+from ..model.latency import PERCENTILES, LatencyModel
+from ..model.problem import Problem
+from ..model.reach import ReachMatrix
+from ..resilience.status import coverage_status, gap_mask
 from .stages import choose_strategy, min_sites, reach_matrix
-from .status import coverage_status, gap_mask
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -64,7 +64,8 @@ STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
 
 
-_INNER_LOGGERS = ("coverage.io", "coverage.reach", "coverage.optimize", "coverage.lazy")
+_INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers")
+"""Package loggers whose per-stage INFO lines a sweep keeps out of the log."""
 
 
 @contextmanager
@@ -131,10 +132,12 @@ def budget_sweep(
     Parameters
     ----------
     demand : pandas.DataFrame or geopandas.GeoDataFrame
-        Demand points, validated with :func:`coverage.io.as_demand` (optional ``access``).
+        Demand points, validated with :func:`~coverage.inputs.tables.as_demand` (optional
+        ``access``).
     sites : pandas.DataFrame or geopandas.GeoDataFrame
-        Candidate sites, validated with :func:`coverage.io.as_sites` (optional ``required``
-        and ``cost``, honoured as in :func:`coverage.plan.plan_sites`).
+        Candidate sites, validated with :func:`coverage.inputs.tables.as_sites` (optional
+        ``required``
+        and ``cost``, honoured as in :func:`coverage.planner.plan.plan_sites`).
     budgets_ms : iterable of float, default 20, 30, ..., 100
         Latency budgets, ms, at ``percentile``.
     failures : iterable of int, default (1,)
@@ -153,7 +156,7 @@ def budget_sweep(
         matrix is built; wider budgets are solved by row generation.
     radius_shrink_km : array_like, optional
         Per demand point, km taken off its radius (conservative aggregation, as in
-        :func:`coverage.reach.build_reach`).
+        :func:`coverage.model.reach.build_reach`).
     plan : Plan, optional
         A plan of the same inputs: its own budget and failure count are taken from its
         summary (``source="plan"``) instead of being solved again, and added to the sweep
@@ -172,7 +175,7 @@ def budget_sweep(
         ``radius_km`` (the largest radius over the access classes present, missing when
         none can meet the budget), ``n_pairs_in_reach``, population figures
         (``population_short``: fewer than
-        ``k + 1`` candidates within budget, the gaps of :mod:`coverage.status`;
+        ``k + 1`` candidates within budget, the gaps of :mod:`coverage.resilience.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
         ``method (``full``, ``lazy`` or ``none``),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
@@ -184,13 +187,13 @@ def budget_sweep(
 
     Examples
     --------
-    >>> from coverage.datasets import geonames_demand, geonames_candidates
+    >>> from coverage.inputs.geonames import geonames_demand, geonames_candidates
     >>> df = budget_sweep(geonames_demand("LU"), geonames_candidates("LU", 5_000),
     ...                   budgets_ms=(25, 50))
     >>> df["site_count"].tolist()  # doctest: +SKIP
     [4, 2]
     """
-    from .io import as_demand, as_sites
+    from ..inputs.tables import as_demand, as_sites
 
     model = model or LatencyModel()
     budgets = _budgets(budgets_ms)

@@ -23,7 +23,8 @@ human-readable labels of :func:`status_label` say "N-0: covered" then).
 
 A *gap* is a point whose status is not ``redundant`` (fewer than ``k + 1`` sites in budget,
 whatever the plan does). :attr:`coverage.Plan.gaps`, the map's status and gap layers, the
-``gaps`` layer of ``plan.gpkg``, ``report.html`` and :func:`coverage.gaps.propose_sites` all
+``gaps`` layer of ``plan.gpkg``, ``report.html`` and
+:func:`~coverage.resilience.gaps.propose_sites` all
 use :func:`coverage_status` / :func:`is_gap` from this module.
 """
 

@@ -189,7 +189,7 @@ def count_within(
 ) -> npt.NDArray[np.int64]:
     """Number of tree points within each query point's own great-circle radius.
 
-    ``tree`` is a Euclidean tree on :func:`coverage.geo.unit_xyz` vectors and
+    ``tree`` is a Euclidean tree on :func:`coverage.model.geo.unit_xyz` vectors and
     ``points_xyz`` the query points as unit vectors; radii are converted to chord lengths.
     Points with a negative radius (an access class that cannot meet the budget) count 0.
     One bulk count-only query per chunk of points (per-point radii).

@@ -1,10 +1,10 @@
 """Write a plan's outputs, and rebuild the report from a plan directory.
 
 Outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv, proposed_sites.csv,
-map.html, sweep.csv and report.html (:mod:`coverage.report_html`), plan.gpkg,
-demand.parquet and sites.parquet (:mod:`coverage.export`).
+map.html, sweep.csv and report.html (:mod:`coverage.outputs.report`), plan.gpkg,
+demand.parquet and sites.parquet (:mod:`coverage.outputs.gis`).
 
-The whole directory is written next to the target and swapped in (:mod:`coverage.outdir`),
+The whole directory is written next to the target and swapped in (:mod:`coverage.outputs.outdir`),
 so an interrupted run never leaves a mix of two plans, and a directory the tool did not
 write is never touched. The map, report and GIS files are optional: one that fails is
 skipped with a warning, never the plan. The report is rendered from the staged tables
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputValidationError
+from ..errors import InputValidationError
 
 if TYPE_CHECKING:
+    from ..planner.plan import Plan
     from .outdir import OutputDir
-    from .plan import Plan
-    from .report_html import ReportData
+    from .report import ReportData
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     -------
     PlanOutputs
     """
-    from .errors import OutputWriteError
-    from .export import write_csv
+    from ..errors import OutputWriteError
+    from .gis import write_csv
     from .outdir import write_error_message
 
     _check_format(assignment_format, report)
@@ -222,7 +222,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         optional(("map.html",), write_map)
     if report:
         def write_report_files() -> None:
-            from .report_html import render_report
+            from .report import render_report
 
             sweep = (plan.sweep if plan.sweep is not None
                      else plan.with_sweep(**(sweep_options or {})).sweep)
@@ -232,7 +232,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
 
         optional(("sweep.csv", "report.html"), write_report_files)
     if gis:
-        from .export import plan_layers, write_geoparquet, write_gpkg
+        from .gis import plan_layers, write_geoparquet, write_gpkg
 
         layers: dict[str, Any] = {}
 
@@ -261,7 +261,7 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     """Write all outputs of ``plan`` into ``out_dir``, replacing it as a whole.
 
     ``out_dir`` must be absent, empty, or a plan directory this tool wrote
-    (:mod:`coverage.outdir`): anything else is refused before a file is written. The new
+    (:mod:`coverage.outputs.outdir`): anything else is refused before a file is written. The new
     directory is written next to it, fsync'ed and swapped in, so a reader sees the old
     complete plan or the new complete plan; a second concurrent writer is refused.
 
@@ -269,7 +269,7 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     ----------
     plan : Plan
         The plan to write.
-    out_dir : str, pathlib.Path or coverage.outdir.OutputDir
+    out_dir : str, pathlib.Path or coverage.outputs.outdir.OutputDir
         Output directory (or one already checked and locked by the caller).
     map : bool, default True
         Also write ``map.html``.
@@ -347,7 +347,7 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
 
 def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
     """Read and check the report's input files (name -> path); one error lists every problem."""
-    from .report_html import ReportData
+    from .report import ReportData
 
     problems: list[str] = []
     missing = [n for n in REPORT_INPUTS if n not in files or not Path(files[n]).is_file()]
@@ -389,7 +389,7 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
 
     Returns
     -------
-    coverage.report_html.ReportData
+    coverage.outputs.report.ReportData
 
     Raises
     ------
@@ -432,9 +432,9 @@ def write_report(plan_dir: str | Path) -> Path:
     OutputWriteError
         The report could not be written.
     """
-    from .errors import OutputWriteError
+    from ..errors import OutputWriteError
     from .outdir import MARKER, OutputDir, read_marker, write_error_message
-    from .report_html import render_report
+    from .report import render_report
 
     d = Path(plan_dir)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first

@@ -4,7 +4,7 @@ Two tables enter the planner:
 
 * **demand** -- where the users are and how many: ``demand_id``, ``lat``, ``lon``,
   ``population``, ``name`` and, when the input has one, ``access`` (the access-network
-  technology, a key of :data:`coverage.latency.ACCESS_PROFILES_MS`);
+  technology, a key of :data:`coverage.model.latency.ACCESS_PROFILES_MS`);
 * **sites** -- where a micro-site may be placed: ``site_id``, ``lat``, ``lon``, ``name``,
   ``tier``, ``required`` and, when the input has one, ``cost``.
 
@@ -71,7 +71,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .errors import CoverageWarning, InputValidationError
+from ..errors import CoverageWarning, InputValidationError
 from .validation import ProblemReport as _Report
 from .validation import format_rows
 from .validation import format_values as _format_values
@@ -142,7 +142,7 @@ SITE_ALIASES: dict[str, tuple[str, ...]] = {
     "cost": ("cost",),
 }
 
-#: Access technologies accepted when :mod:`coverage.latency` cannot be imported.
+#: Access technologies accepted when :mod:`coverage.model.latency` cannot be imported.
 DEFAULT_ACCESS_TYPES: tuple[str, ...] = (
     "ftth",
     "cable",
@@ -221,14 +221,14 @@ def read_demand(
         use their geometry (polygons and lines by a representative point inside them).
         A GeoTIFF (``.tif``/``.tiff``) is read as a population raster and a table with an
         ``h3`` column and no latitude/longitude columns (Kontur) as H3 cells, by
-        :mod:`coverage.grids`.
+        :mod:`coverage.inputs.raster`.
     crs : optional
         CRS of the coordinate columns of a CSV / plain Parquet file (anything
         :meth:`pyproj.CRS.from_user_input` accepts, e.g. ``"EPSG:3857"``), or of a vector
         file that has no CRS of its own. ``None`` means EPSG:4326 degrees.
     access_profiles : collection of str or mapping, optional
         Allowed access technologies (keys are used for a mapping). Defaults to the keys of
-        :data:`coverage.latency.ACCESS_PROFILES_MS`.
+        :data:`coverage.model.latency.ACCESS_PROFILES_MS`.
     layer : str, optional
         Layer of a multi-layer vector file (GeoPackage, ...; CLI ``--demand-layer``).
         Required when the file has more than one layer; refused for CSV/Parquet.
@@ -248,7 +248,7 @@ def read_demand(
         Listing every problem found (file, problem, rows, fix).
     """
     if Path(path).suffix.lower() in (".tif", ".tiff"):
-        from .grids import read_population_raster
+        from .raster import read_population_raster
 
         return read_population_raster(path, crs=crs)
     report = _Report(str(path), "demand")
@@ -845,7 +845,7 @@ def _access_keys(access_profiles: Collection[str] | Mapping[str, Any] | None) ->
     if access_profiles is not None:
         return [str(k).lower() for k in access_profiles]
     try:
-        from .latency import ACCESS_PROFILES_MS
+        from ..model.latency import ACCESS_PROFILES_MS
     except ImportError:  # pragma: no cover - latency module is optional at read time
         return list(DEFAULT_ACCESS_TYPES)
     return [str(k).lower() for k in ACCESS_PROFILES_MS]
@@ -1081,7 +1081,7 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
     """Log a warning naming candidate pairs within ``colocated_m`` metres of each other."""
     if not colocated_m > 0 or len(sites) < 2:
         return
-    from .geo import colocated_pairs, count_colocated
+    from ..model.geo import colocated_pairs, count_colocated
 
     lat, lon = sites["lat"].to_numpy(), sites["lon"].to_numpy()
     near = count_colocated(lat, lon, colocated_m)
@@ -1622,15 +1622,15 @@ def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like
-        CSV (or any table :func:`coverage.io.read_demand` reads: GeoPackage, Parquet, ...)
-        with an ``h3`` column (aliases :data:`H3_ALIASES`; H3 cell ids as hex strings, any
+        CSV (or any table :func:`~coverage.inputs.tables.read_demand` reads: GeoPackage, Parquet,
+        ...) with an ``h3`` column (aliases :data:`H3_ALIASES`; H3 cell ids as hex strings, any
         resolution) and a ``population`` column. A geometry (Kontur's hexagons) is ignored:
         the point is the H3 cell centre.
 
     Returns
     -------
     pandas.DataFrame
-        As :func:`coverage.io.read_demand`, with ``demand_id`` the H3 id (lower case); an
+        As :func:`coverage.inputs.tables.read_demand`, with ``demand_id`` the H3 id (lower case); an
         ``access`` column is kept when present. ``attrs["population_grid"]`` has
         ``source``, ``kind``, ``total_population``, ``demand_rows`` and ``resolutions``.
 

@@ -9,7 +9,7 @@ is about 524 million pairs). The set multicover only needs the rows that bind, s
    sites), the cells with the fewest candidates (the most constraining), and the most
    constrained cell of every square bin of radius/16 (so that every region is represented:
    a plan that satisfies the seed rarely leaves a far-away cell short);
-3. :func:`coverage.optimize.min_cover` solves the cover on the rows held so far;
+3. :func:`coverage.solvers.cover.min_cover` solves the cover on the rows held so far;
 4. a streaming pass counts, for every cell, the chosen sites within its radius (a radius
    query against a tree of the few chosen sites); cells below their requirement are
    violated: their rows are fetched and added, and the solve repeats.
@@ -33,12 +33,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from .aggregate import grid_cells
-from .geo import count_within, unit_tree, unit_xyz
-from .latency import LatencyModel, Percentile
-from .optimize import CoverResult, greedy_cover, merge_identical_rows, min_cover
-from .problem import RowLatency
-from .reach import build_reach
+from ..model.aggregate import grid_cells
+from ..model.geo import count_within, unit_tree, unit_xyz
+from ..model.latency import LatencyModel, Percentile
+from ..model.problem import RowLatency
+from ..model.reach import build_reach
+from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _per_bin_min(
     bin_km: float,
 ) -> npt.NDArray[np.int64]:
     """Of ``cells``, the one with the fewest candidates in each ``bin_km`` square of the
-    equal-area grid of :func:`coverage.aggregate.grid_cells`."""
+    equal-area grid of :func:`coverage.model.aggregate.grid_cells`."""
     if not len(cells):
         return cells
     ix, iy = grid_cells(lat_deg[cells], lon_deg[cells], bin_km)
@@ -154,11 +154,11 @@ def lazy_cover(
     demand_lat_deg, demand_lon_deg, site_lat_deg, site_lon_deg : array_like
         Coordinates, degrees.
     model, budget_ms, access, percentile
-        As in :func:`coverage.reach.build_reach`; ``access`` has one label per demand point.
+        As in :func:`coverage.model.reach.build_reach`; ``access`` has one label per demand point.
     failures : int, default 1
         Failures to tolerate (k).
     cost, required : array_like, optional
-        Per-site cost and must-open mask, as in :func:`coverage.optimize.min_cover`.
+        Per-site cost and must-open mask, as in :func:`coverage.solvers.cover.min_cover`.
     time_limit_s : float, default 300
         Time limit for all solves together, s.
     seed_rows : int, default 20_000
@@ -171,7 +171,7 @@ def lazy_cover(
         Cells exactly at their requirement under the current plan (fewest candidates first)
         added per round besides the violated ones.
     radius_shrink_km : array_like, optional
-        Per cell, km taken off its budget radius (as in :func:`coverage.reach.build_reach`).
+        Per cell, km taken off its budget radius (as in :func:`coverage.model.reach.build_reach`).
     fetch_pairs : int, default 4_000_000
         Rows are fetched in batches of about this many pairs, identical rows merged after
         each batch: at large budgets (every cell reaching most sites) this bounds the

@@ -12,15 +12,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import aggregate_grid, shortfall
-from .aggregate import aggregate_h3 as aggregate_h3_bins
-from .config import PlannerConfig
-from .errors import InputValidationError, NoFeasiblePlanError
-from .gaps import propose_sites
-from .latency import LatencyModel
-from .kmedian import k_median
-from .problem import Problem, largest_radius
-from .reach import ReachMatrix, cluster_partitions
+from ..config import PlannerConfig
+from ..errors import InputValidationError, NoFeasiblePlanError
+from ..model.aggregate import aggregate_grid, shortfall
+from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
+from ..model.latency import LatencyModel
+from ..model.problem import Problem, largest_radius
+from ..model.reach import ReachMatrix, cluster_partitions
+from ..resilience.gaps import propose_sites
+from ..resilience.status import (
+    COVERAGE_STATUSES,
+    coverage_by_k,
+    gap_mask,
+    is_gap,
+    population_safe_by_failures,
+)
+from ..solvers.kmedian import k_median
 from .stages import (
     BYTES_PER_PAIR,
     assign_and_fail,
@@ -28,13 +35,6 @@ from .stages import (
     min_sites,
     n_minus_1,
     reach_matrix,
-)
-from .status import (
-    COVERAGE_STATUSES,
-    coverage_by_k,
-    gap_mask,
-    is_gap,
-    population_safe_by_failures,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,9 +69,10 @@ class Plan:
         The content of ``summary.json``.
     proposed : pandas.DataFrame
         New sites (not among the candidates) that would close the coverage gaps, see
-        :func:`coverage.gaps.propose_sites`; empty when every point has ``k + 1`` candidates.
+        :func:`~coverage.resilience.gaps.propose_sites`; empty when every point has ``k + 1``
+        candidates.
     sweep : pandas.DataFrame or None
-        Site count against the latency budget (:func:`coverage.sweep.budget_sweep`), drawn
+        Site count against the latency budget (:func:`coverage.planner.sweep.budget_sweep`), drawn
         by the report; ``None`` until :meth:`with_sweep` computes it.
     """
 
@@ -108,14 +109,14 @@ class Plan:
     def gaps(self) -> pd.DataFrame:
         """Demand points short of ``k + 1`` sites within budget (not N-k safe).
 
-        Status ``single``, ``partial`` or ``uncoverable``: see :mod:`coverage.status`
-        (:func:`coverage.status.is_gap`).
+        Status ``single``, ``partial`` or ``uncoverable``: see :mod:`coverage.resilience.status`
+        (:func:`coverage.resilience.status.is_gap`).
         """
         return self.demand[is_gap(self.demand)]
 
     def explore(self, m: Any = None, **kwargs: Any) -> Any:
-        """Interactive Folium map of the plan (see :func:`coverage.maps.plan_map`)."""
-        from .maps import plan_map
+        """Interactive Folium map of the plan (see :func:`coverage.outputs.maps.plan_map`)."""
+        from ..outputs.maps import plan_map
 
         return plan_map(self, m=m, **kwargs)
 
@@ -131,12 +132,12 @@ class Plan:
         The sweep solves the site-count stage of the same problem (the plan's demand, or its
         bins when aggregated, its candidates, model, percentile and failure count) at each
         budget; the plan's own budget takes the plan's result. See
-        :func:`coverage.sweep.budget_sweep`.
+        :func:`coverage.planner.sweep.budget_sweep`.
 
         Parameters
         ----------
         budgets_ms : iterable of float, optional
-            Budgets, ms; :data:`coverage.sweep.DEFAULT_BUDGETS_MS` (20, 30, ..., 100) when
+            Budgets, ms; :data:`coverage.planner.sweep.DEFAULT_BUDGETS_MS` (20, 30, ..., 100) when
             omitted.
         time_limit_s : float, default 2
             Time limit of each solve, s.
@@ -171,9 +172,9 @@ class Plan:
         """Write every output of the plan into directory ``path``, replaced as a whole.
 
         ``path`` must be absent, empty or a plan directory this tool wrote; the new
-        directory is swapped in complete (:func:`coverage.report.write_plan`). Optional
+        directory is swapped in complete (:func:`coverage.outputs.plandir.write_plan`). Optional
         outputs (map, report, GIS files) that fail are skipped with a logged warning; use
-        :func:`coverage.report.write_plan` to get the list.
+        :func:`coverage.outputs.plandir.write_plan` to get the list.
 
         Parameters
         ----------
@@ -197,7 +198,7 @@ class Plan:
         pathlib.Path
             The output directory.
         """
-        from .report import write_plan
+        from ..outputs.plandir import write_plan
 
         return write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis,
                           assignment_format=assignment_format).path
@@ -275,10 +276,10 @@ def plan_sites(
     ----------
     demand : pandas.DataFrame or geopandas.GeoDataFrame
         Demand points (``population`` plus coordinates or geometry; optional ``access``);
-        validated with :func:`coverage.io.as_demand`.
+        validated with :func:`coverage.inputs.tables.as_demand`.
     sites : pandas.DataFrame or geopandas.GeoDataFrame
         Candidate sites; optional ``required`` (existing sites) and ``cost``; validated with
-        :func:`coverage.io.as_sites`.
+        :func:`coverage.inputs.tables.as_sites`.
     budget_ms : float, default 30
         Latency budget, ms, checked at ``percentile``.
     failures : int, default 1
@@ -300,19 +301,20 @@ def plan_sites(
         Called with a short message at the start of each stage.
     strategy : {"auto", "full", "lazy"}, default "auto"
         ``"full"`` builds the whole reach matrix; ``"lazy"`` solves by row generation
-        (:mod:`coverage.lazy`) without it, for national inputs; ``"auto"`` picks ``"lazy"``
+        (:mod:`coverage.solvers.rowgen`) without it, for national inputs; ``"auto"`` picks
+        ``"lazy"``
         when the estimated reach matrix would take more than half of ``max_memory_gb``.
     max_memory_gb : float, default 4
         Memory budget for the reach matrix, GiB.
     aggregate_km : float, optional
         Bin demand into squares of this size (equal-area grid, per access class) before
-        solving (:mod:`coverage.aggregate`); the plan's demand table is then the bins, and
+        solving (:mod:`coverage.model.aggregate`); the plan's demand table is then the bins, and
         ``summary()["aggregation"]`` reports how many original points and people the plan
         leaves short of their own requirement. Off by default (identical reach sets are
         always merged exactly anyway).
     aggregate_h3 : int, optional
         Bin demand into H3 cells of this resolution (0-10) instead of squares
-        (:func:`coverage.aggregate.aggregate_h3`); excludes ``aggregate_km``.
+        (:func:`coverage.model.aggregate.aggregate_h3`); excludes ``aggregate_km``.
     aggregate_mode : {"centroid", "conservative"}, default "centroid"
         ``"conservative"`` shrinks each bin's radius by its farthest member's offset, so that
         every member is within budget of the sites that serve its bin.
@@ -338,13 +340,13 @@ def plan_sites(
 
     Examples
     --------
-    >>> from coverage.datasets import geonames_demand, geonames_candidates
+    >>> from coverage.inputs.geonames import geonames_demand, geonames_candidates
     >>> plan = plan_sites(geonames_demand("LU"), geonames_candidates("LU", 5_000), budget_ms=30)
     >>> plan.summary()["status"]
     'optimal'
     """
-    from . import __version__
-    from .io import as_demand, as_sites
+    from .. import __version__
+    from ..inputs.tables import as_demand, as_sites
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .errors import InfeasibleBudgetError, InputValidationError
+from ..errors import InfeasibleBudgetError, InputValidationError
 
 __all__ = [
     "ACCESS_PROFILES_MS",
@@ -260,7 +260,7 @@ class LatencyModel:
         access class): ``fixed_ms`` (at ``percentile``), ``fixed_p50_ms``, ``radius_km``
         (after the shrink; -1 where the class cannot meet the budget at distance 0),
         ``infeasible_classes`` and their ``reasons``. Wrapped by
-        :class:`coverage.problem.RowLatency`. ``factorized``: ``(codes, classes)`` of
+        :class:`coverage.model.problem.RowLatency`. ``factorized``: ``(codes, classes)`` of
         ``access`` (:func:`access_codes`) when already known, so that a sweep over budgets
         does not factorise a national demand's labels again."""
         codes, classes = access_codes(access) if factorized is None else factorized

@@ -6,7 +6,7 @@
 - ``demand``: every demand point (points, the columns of ``assignment.csv``);
 - ``assignment``: one line per served demand point, from the point to its primary site;
 - ``gaps``: demand short of ``k + 1`` sites within budget (not N-k safe: ``coverage_status``
-  single, partial or uncoverable, :func:`coverage.status.is_gap`);
+  single, partial or uncoverable, :func:`coverage.resilience.status.is_gap`);
 - ``proposed_sites``: new sites proposed for the gaps (points, ``proposed_sites.csv``);
 
 ``demand.parquet`` and ``sites.parquet`` are the demand and sites layers as GeoParquet. Every
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .status import is_gap
+from ..resilience.status import is_gap
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def plan_layers(
     """
     gaps = assignment[is_gap(assignment)]
     if not {"lat", "lon"} <= set(proposed.columns):  # a Plan built without a proposal
-        from .gaps import PROPOSED_COLUMNS
+        from ..resilience.gaps import PROPOSED_COLUMNS
 
         proposed = pd.DataFrame({c: pd.Series(dtype=object if c == "proposed_site_id"
                                               else float) for c in PROPOSED_COLUMNS})

@@ -1,0 +1,7 @@
+"""Stage 4, resilience: what a plan guarantees under failures, and where it does not.
+
+Modules: :mod:`.status` (coverage status per k: redundant / partial / single / uncoverable),
+:mod:`.gaps` (coverage gaps and proposed new sites).
+The failure check itself (every single-site failure, re-assigned) is the stage function
+:func:`coverage.planner.stages.n_minus_1`.
+"""
