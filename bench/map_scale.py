@@ -3,9 +3,8 @@
 Plans the synthetic 1M-cell US population grid against US places >= 15,000 people at 30 ms
 p99, N-1, FTTH access, exactly as ``bench/scale.py``'s ``national`` section does (row
 generation), then renders ``map.html`` with :func:`~coverage.outputs.maps.plan_map` (demand
-aggregated
-to H3 hexagons) and, when Debian's ``/usr/bin/chromedriver`` is installed, opens it in headless
-Chromium from a ``file://`` URL with the network blocked and times the first draw, every
+aggregated to H3 hexagons) and, when Debian's ``/usr/bin/chromedriver`` is installed, opens it in
+headless Chromium from a ``file://`` URL with the network blocked and times the first draw, every
 overlay and the failure explorer. Prints one line per measurement and writes ``--out``
 (Markdown, atomically).
 

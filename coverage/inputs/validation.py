@@ -1,8 +1,7 @@
 """Collecting validation problems into one message: what, where (rows) and the fix.
 
-Used by every input reader (:mod:`coverage.inputs.tables`, :mod:`coverage.inputs.raster`): a reader
-adds each
-problem it finds to a :class:`ProblemReport` and raises them all at once as one
+Used by every input reader (:mod:`coverage.inputs.tables`, :mod:`coverage.inputs.raster`): a
+reader adds each problem it finds to a :class:`ProblemReport` and raises them all at once as one
 :class:`~coverage.errors.InputValidationError`.
 """
 

@@ -13,28 +13,29 @@ import numpy as np
 import pandas as pd
 
 from ..config import PlannerConfig
-from ..errors import InputValidationError, NoFeasiblePlanError
-from ..model.aggregate import aggregate_grid, shortfall
+from ..errors import InputValidationError
+from ..model.aggregate import Aggregation, aggregate_grid
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
 from ..model.reach import ReachMatrix, cluster_partitions
-from ..resilience.gaps import propose_sites
 from ..resilience.status import (
     COVERAGE_STATUSES,
-    coverage_by_k,
-    gap_mask,
     is_gap,
-    population_safe_by_failures,
 )
-from ..solvers.kmedian import k_median
 from .stages import (
     BYTES_PER_PAIR,
     assign_and_fail,
+    check_aggregation,
+    check_any_coverable,
     choose_strategy,
     min_sites,
     n_minus_1,
+    place_sites,
+    plan_summary,
+    propose_gaps,
     reach_matrix,
+    site_table,
 )
 
 logger = logging.getLogger(__name__)
@@ -374,13 +375,8 @@ def plan_sites(
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None or aggregate_h3 is not None:
-        try:
-            aggregation = (aggregate_h3_bins(demand, int(aggregate_h3))
-                           if aggregate_h3 is not None
-                           else aggregate_grid(demand, float(aggregate_km)))
-        except (TypeError, ValueError) as exc:
-            raise InputValidationError(str(exc)) from None
-        original, demand = demand, aggregation.demand
+        original, aggregation = demand, aggregate_demand(demand, config)
+        demand = aggregation.demand
         if aggregate_mode == "conservative":
             shrink = demand["max_offset_km"].to_numpy(dtype=np.float64)
         what = (f"H3 cells of resolution {aggregate_h3}" if aggregate_h3 is not None
@@ -391,17 +387,14 @@ def plan_sites(
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink)
     _log_infeasible_classes(problem)
-    population, required, cost = problem.population, problem.required, problem.cost
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
             reach_partitions, int | np.integer) or reach_partitions < 1):
         raise InputValidationError(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     strategy, est_pairs = choose_strategy(problem, strategy,
                                           max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
-    est_gb = est_pairs * BYTES_PER_PAIR / 2**30
     reach: ReachMatrix | None = None
-    kmed_status, kmed_bound = "skipped", float("nan")
-    extra: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
+    solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
     if strategy == "full":
         say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
             f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
@@ -409,136 +402,66 @@ def plan_sites(
         reach = reach_matrix(problem, client=client, partitions=reach_partitions)
         timings["reach_s"] = time.perf_counter() - t
         if client is not None:
-            extra["reach_cluster"] = {
+            solver["reach_cluster"] = {
                 "workers": len(client.scheduler_info().get("workers", {})),
                 "partitions": cluster_partitions(client, reach_partitions, len(demand))}
         n_cov = reach.n_covering()
-        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, radius_access)
-        requirement = problem.requirement(n_cov)
+        check_any_coverable(problem, n_cov, radius_km, radius_access)
         say(f"solving: fewest sites with {failures + 1}-fold coverage "
             f"(HiGHS, limit {time_limit_s:g} s)")
         t = time.perf_counter()
-        cover = min_sites(problem, reach=reach, n_covering=n_cov).cover
+        count = min_sites(problem, reach=reach, n_covering=n_cov)
         timings["solve_s"] = time.perf_counter() - t
-        chosen = cover.sites
-        t = time.perf_counter()
-        if cost is None and len(chosen):
-            say(f"k-median: placing {len(chosen)} sites to minimise population-weighted latency")
-            med = k_median(reach.values("p50_ms"), len(chosen), weights=population,
-                           requirement=requirement, required=required, start=chosen,
-                           time_limit_s=kmedian_time_limit_s)
-            chosen, kmed_status, kmed_bound = med.sites, med.status, med.lower_bound
-        timings["kmedian_s"] = time.perf_counter() - t
         n_pairs = reach.nnz
     else:
+        est_gb = est_pairs * BYTES_PER_PAIR / 2**30
         say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
-        lazy = min_sites(problem).lazy
+        count = min_sites(problem)
+        lazy = count.lazy
         assert lazy is not None
-        n_cov = lazy.n_covering
         timings["reach_s"] = lazy.count_s
         timings["solve_s"] = time.perf_counter() - t - lazy.count_s
-        timings["kmedian_s"] = 0.0
-        _check_any_coverable(n_cov, budget_ms, percentile, radius_km, radius_access)
-        cover = lazy.cover
-        chosen = cover.sites
-        kmed_status = "skipped (row generation: the k-median stage needs the reach matrix)"
-        n_pairs = int(n_cov.sum())
-        extra.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
-                      "pairs_fetched": lazy.pairs_fetched})
+        check_any_coverable(problem, count.n_covering, radius_km, radius_access)
+        n_pairs = int(count.n_covering.sum())
+        solver.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
+                       "pairs_fetched": lazy.pairs_fetched})
+    n_cov = count.n_covering
+
+    t = time.perf_counter()
+    if reach is not None and problem.cost is None and len(count.cover.sites):
+        say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
+            "population-weighted latency")
+    placement = place_sites(problem, count, reach)
+    chosen = placement.sites
+    timings["kmedian_s"] = time.perf_counter() - t
 
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
-    demand_out, failures_df = assign_and_fail(problem, chosen, n_cov)
+    demand_out, failure_table = assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
 
+    aggregation_info = None
     if aggregation is not None:
         t = time.perf_counter()
-        loss = shortfall(original, sites["lat"], sites["lon"], chosen, model=model,
-                         budget_ms=budget_ms, percentile=percentile, failures=failures)
+        aggregation_info = check_aggregation(problem, original, aggregation, chosen)
         timings["aggregation_check_s"] = time.perf_counter() - t
-        extra_agg = {
-            "cell_km": aggregation.cell_km,
-            "h3_res": aggregation.h3_res,
-            "mode": aggregate_mode,
-            "demand_points_in": int(len(original)),
-            "demand_points_solved": int(len(demand)),
-            "max_offset_km": float(demand["max_offset_km"].max()) if len(demand) else 0.0,
-            **loss,
-            "n_demand_short": loss["cells_short"],  # original points (cells_short: old name)
-            "population_total": float(original["population"].sum()),
-        }
-        say(f"aggregation check: {loss['cells_short']:,} of {len(original):,} original points "
-            f"({loss['population_short']:,.0f} people) short of their requirement")
+        say(f"aggregation check: {aggregation_info['cells_short']:,} of {len(original):,} "
+            f"original points ({aggregation_info['population_short']:,.0f} people) short of "
+            "their requirement")
     t = time.perf_counter()
-    proposal = propose_sites(demand_out, n_cov, model=model, budget_ms=budget_ms,
-                             percentile=percentile, failures=failures,
-                             time_limit_s=min(30.0, time_limit_s),
-                             row_latency=problem.rows_unshrunk)
+    proposal = propose_gaps(problem, demand_out, n_cov)
     timings["proposals_s"] = time.perf_counter() - t
-    sites_out = _site_table(sites, chosen, demand_out, failures_df, radius_km)
+    sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
-    has_primary = demand_out["primary_site_id"].notna()
-    w_primary = population[has_primary.to_numpy()]
-    mean_latency = (
-        float(np.average(demand_out.loc[has_primary, "primary_p50_ms"], weights=w_primary))
-        if w_primary.sum() > 0 else float("nan")
-    )
-    finite_n1 = demand_out["n1_latency_ms"].dropna()
-    status_arr = demand_out["coverage_status"].to_numpy()
-    gap = gap_mask(n_cov, failures)
-
-    def by_status(name: str) -> tuple[float, int]:
-        sel = status_arr == name
-        return float(population[sel].sum()), int(sel.sum())
-
-    info: dict[str, Any] = {
-        "site_count": int(len(chosen)),
-        "objective": "cost" if cost is not None else "count",
-        "objective_value": float(cover.objective),
-        "lower_bound": float(cover.lower_bound),
-        "status": cover.status,
-        "mip_gap": float(cover.mip_gap),
-        "budget_ms": budget_ms,
-        "percentile": percentile,
-        "failures_tolerated": int(failures),
-        "n_demand": int(len(demand)),
-        "n_candidates": int(len(sites)),
-        "population_total": float(population.sum()),
-        "population_covered": float(population[n_cov >= 1].sum()),
-        "population_redundant": by_status("redundant")[0],
-        "population_partial": by_status("partial")[0],
-        "population_single_coverable": by_status("single")[0],
-        "population_uncoverable": by_status("uncoverable")[0],
-        "population_gap": float(population[gap].sum()),
-        "n_demand_redundant": by_status("redundant")[1],
-        "n_demand_partial": by_status("partial")[1],
-        "n_demand_single_coverable": by_status("single")[1],
-        "n_demand_uncoverable": by_status("uncoverable")[1],
-        "n_demand_gap": int(gap.sum()),
-        "coverage_by_k": coverage_by_k(n_cov, population, failures),
-        "population_safe_by_failures": population_safe_by_failures(n_cov, population, failures),
-        "max_radius_km": float(radius_km),
-        "max_radius_access": radius_access,
-        "mean_latency_ms": mean_latency,
-        "mean_latency_percentile_ms": (
-            float(np.average(demand_out.loc[has_primary, "primary_latency_ms"],
-                             weights=w_primary)) if w_primary.sum() > 0 else float("nan")
-        ),
-        "n1_worst_latency_ms": float(finite_n1.max()) if len(finite_n1) else float("nan"),
-        "n1_population_outside_budget": float(failures_df["population_outside_budget"].max())
-        if len(failures_df) else 0.0,
-        "n1_population_outside_budget_redundant": float(
-            failures_df["population_outside_budget_redundant"].max()
-        ) if len(failures_df) else 0.0,
-        "kmedian_status": kmed_status,
-        "kmedian_lower_bound_ms_pop": kmed_bound,
-        "n_pairs_in_reach": int(n_pairs),
-        "solver": extra,
-        "aggregation": extra_agg if aggregation is not None else None,
+    info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
+                        failure_table=failure_table, radius_km=radius_km,
+                        radius_access=radius_access, n_pairs=n_pairs)
+    info.update({
+        "solver": solver,
+        "aggregation": aggregation_info,
         "proposed": proposal.summary(),
-        "reductions": cover.reductions,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
         "parameters": {
@@ -546,18 +469,28 @@ def plan_sites(
             # every option of config.PLANNER_OPTIONS; two keep their earlier names
             **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
             "access_classes": problem.access_classes,
-            "required_sites": int(required.sum()),
-            "objective": "min_cost" if cost is not None else "min_sites",
+            "required_sites": int(problem.required.sum()),
+            "objective": "min_cost" if problem.cost is not None else "min_sites",
         },
         "inputs": inputs or {},
         "version": __version__,
-    }
+    })
     return Plan(
-        sites=sites_out, demand=demand_out, failures=failures_df, candidates=candidates,
+        sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
         proposed=proposal.sites,
     )
+
+
+def aggregate_demand(demand: pd.DataFrame, config: PlannerConfig) -> Aggregation:
+    """Bin demand into grid squares (``aggregate_km``) or H3 cells (``aggregate_h3``)."""
+    try:
+        if config.aggregate_h3 is not None:
+            return aggregate_h3_bins(demand, int(config.aggregate_h3))
+        return aggregate_grid(demand, float(config.aggregate_km))
+    except (TypeError, ValueError) as exc:
+        raise InputValidationError(str(exc)) from None
 
 
 def _log_infeasible_classes(problem: Problem) -> None:
@@ -572,29 +505,3 @@ def _log_infeasible_classes(problem: Problem) -> None:
         "at distance 0: they are uncoverable", int(mask.sum()),
         f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow),
         problem.config.percentile, problem.config.budget_ms)
-
-
-def _check_any_coverable(n_cov, budget_ms, percentile, radius_km, access) -> None:
-    if len(n_cov) and not (n_cov > 0).any():
-        raise NoFeasiblePlanError(
-            f"no demand point has a candidate site within {budget_ms:g} ms {percentile} "
-            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
-            "or raise --budget-ms"
-        )
-
-
-def _site_table(sites, chosen, demand_out, failures_df, radius_km):
-    s = sites.iloc[chosen].reset_index(drop=True)
-    prim = demand_out.groupby("primary_site_id")["population"].agg(["sum", "size"])
-    back = demand_out.groupby("backup_site_id")["population"].sum()
-    ids = s["site_id"]
-    s["population_primary"] = ids.map(prim["sum"]).fillna(0.0).to_numpy()
-    s["n_demand_primary"] = ids.map(prim["size"]).fillna(0).astype(np.int64).to_numpy()
-    s["population_backup"] = ids.map(back).fillna(0.0).to_numpy()
-    f = failures_df.set_index("failed_site_id")
-    s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
-    s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
-    s["radius_km"] = radius_km if len(demand_out) else np.nan  # largest over classes present
-    front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
-             "n_demand_primary", "population_backup"]  # DESIGN section 4 order first
-    return s[front + [c for c in s.columns if c not in front]]

@@ -9,10 +9,15 @@ holds (radii, latency constants, requirements):
 2. :func:`reach_matrix`: the sparse (demand, site) pairs within budget;
 3. :func:`min_sites`: the fewest sites (or least cost) giving every point
    ``min(k + 1, |N_i|)`` sites within budget, on the reach matrix or by row generation;
-4. :func:`assign_and_fail` and :func:`n_minus_1`: primary, backup, N-1 latency of every
-   point and the single-failure table.
+4. :func:`place_sites`: at the proven site count, the k-median placement that minimises the
+   population-weighted p50 latency under the same coverage constraints;
+5. :func:`assign_and_fail` and :func:`n_minus_1`: primary, backup, N-1 latency of every
+   point and the single-failure table;
+6. :func:`check_aggregation`: what aggregation cost the original points;
+7. :func:`propose_gaps`: coverage gaps and the sites that would close them;
+8. :func:`site_table` and :func:`plan_summary`: the chosen sites and the summary.
 
-Placement (k-median), gaps and the summary are composed by :func:`coverage.plan_sites`.
+:func:`coverage.plan_sites` is their composition.
 """
 
 from __future__ import annotations
@@ -25,17 +30,28 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..errors import NoFeasiblePlanError
+from ..model.aggregate import Aggregation, shortfall
 from ..model.geo import count_within, km_from_chord, unit_tree, unit_xyz
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix, build_reach
-from ..resilience.status import coverage_status
+from ..resilience.gaps import Proposal, propose_sites
+from ..resilience.status import (
+    coverage_by_k,
+    coverage_status,
+    gap_mask,
+    population_safe_by_failures,
+)
 from ..solvers.cover import CoverResult, min_cover
+from ..solvers.kmedian import k_median
 from ..solvers.rowgen import LazyCoverResult, lazy_cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SiteCount", "assign_and_fail", "choose_strategy", "estimate_pairs", "min_sites",
-           "n_minus_1", "reach_matrix", "BYTES_PER_PAIR"]
+__all__ = ["SiteCount", "Placement", "assign_and_fail", "check_aggregation",
+           "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
+           "place_sites", "plan_summary", "propose_gaps", "reach_matrix", "site_table",
+           "BYTES_PER_PAIR"]
 
 BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
 
@@ -132,6 +148,61 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         failures=int(problem.config.failures), cost=problem.cost, required=problem.required,
         time_limit_s=limit, row_latency=problem.rows, **(lazy_options or {}))
     return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
+
+
+def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float,
+                        access: str) -> None:
+    """Raise :class:`NoFeasiblePlanError` when no demand point has a candidate in budget."""
+    n_cov = np.asarray(n_cov)
+    if len(n_cov) and not (n_cov > 0).any():
+        c = problem.config
+        raise NoFeasiblePlanError(
+            f"no demand point has a candidate site within {c.budget_ms:g} ms {c.percentile} "
+            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
+            "or raise --budget-ms"
+        )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Result of :func:`place_sites`.
+
+    Attributes
+    ----------
+    sites : numpy.ndarray
+        Chosen candidate indices (the same count as the site-count stage).
+    status : str
+        k-median status (``"optimal"``, ``"time_limit"``, ``"local_search"``) or why it was
+        skipped.
+    lower_bound : float
+        Proven lower bound on the population-weighted p50 latency (``nan`` when none).
+    """
+
+    sites: npt.NDArray[np.int64]
+    status: str
+    lower_bound: float = float("nan")
+
+
+def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
+                time_limit_s: float | None = None) -> Placement:
+    """Place the proven number of sites to minimise population-weighted p50 latency.
+
+    The k-median keeps every point's requirement ``min(k + 1, |N_i|)``, the required sites
+    and the count of ``count.cover``. Skipped (the site-count solution is kept) with a cost
+    objective (the cover minimised cost, not count), without a reach matrix (row generation)
+    or with no site chosen.
+    """
+    chosen = count.cover.sites
+    if reach is None:
+        return Placement(chosen, "skipped (row generation: the k-median stage needs the reach "
+                                 "matrix)")
+    if problem.cost is not None or not len(chosen):
+        return Placement(chosen, "skipped")
+    limit = problem.config.kmedian_time_limit_s if time_limit_s is None else time_limit_s
+    med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,
+                   requirement=problem.requirement(count.n_covering),
+                   required=problem.required, start=chosen, time_limit_s=limit)
+    return Placement(med.sites, med.status, med.lower_bound)
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
@@ -255,3 +326,125 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     return g[cols].reset_index()
 
 
+
+
+def check_aggregation(problem: Problem, original: pd.DataFrame, aggregation: Aggregation,
+                      chosen: npt.ArrayLike) -> dict[str, Any]:
+    """What solving on bins cost the original points: how many points and people the chosen
+    sites leave short of their own requirement (``summary()["aggregation"]``)."""
+    c = problem.config
+    loss = shortfall(original, problem.sites["lat"], problem.sites["lon"], chosen,
+                     model=problem.model, budget_ms=c.budget_ms, percentile=c.percentile,
+                     failures=c.failures)
+    demand = problem.demand
+    return {
+        "cell_km": aggregation.cell_km,
+        "h3_res": aggregation.h3_res,
+        "mode": c.aggregate_mode,
+        "demand_points_in": int(len(original)),
+        "demand_points_solved": int(len(demand)),
+        "max_offset_km": float(demand["max_offset_km"].max()) if len(demand) else 0.0,
+        **loss,
+        "n_demand_short": loss["cells_short"],  # original points (cells_short: old name)
+        "population_total": float(original["population"].sum()),
+    }
+
+
+def propose_gaps(problem: Problem, assignment: pd.DataFrame,
+                 n_cov: npt.ArrayLike) -> Proposal:
+    """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
+    sites that would close them (:func:`coverage.resilience.gaps.propose_sites`)."""
+    c = problem.config
+    return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
+                         percentile=c.percentile, failures=c.failures,
+                         time_limit_s=min(30.0, c.time_limit_s),
+                         row_latency=problem.rows_unshrunk)
+
+
+def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame,
+               failure_table: pd.DataFrame, radius_km: float) -> pd.DataFrame:
+    """The chosen sites with the population they serve as primary and backup and what their
+    failure costs (DESIGN section 4 column order first)."""
+    s = problem.sites.iloc[np.asarray(chosen, dtype=np.int64)].reset_index(drop=True)
+    prim = assignment.groupby("primary_site_id")["population"].agg(["sum", "size"])
+    back = assignment.groupby("backup_site_id")["population"].sum()
+    ids = s["site_id"]
+    s["population_primary"] = ids.map(prim["sum"]).fillna(0.0).to_numpy()
+    s["n_demand_primary"] = ids.map(prim["size"]).fillna(0).astype(np.int64).to_numpy()
+    s["population_backup"] = ids.map(back).fillna(0.0).to_numpy()
+    f = failure_table.set_index("failed_site_id")
+    s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
+    s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
+    s["radius_km"] = radius_km if len(assignment) else np.nan  # largest over classes present
+    front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
+             "n_demand_primary", "population_backup"]
+    return s[front + [c for c in s.columns if c not in front]]
+
+
+def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
+                 assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
+                 radius_access: str, n_pairs: int) -> dict[str, Any]:
+    """The plan's figures: objective, bound and status of the site count, population by
+    coverage status, coverage by k, latency (mean p50, mean at the percentile, worst N-1),
+    the single-failure damage and the k-median outcome (keys of ``summary.json``)."""
+    c, cover, n_cov = problem.config, count.cover, count.n_covering
+    population = problem.population
+    has_primary = assignment["primary_site_id"].notna().to_numpy()
+    w = population[has_primary]
+
+    def weighted_mean(column: str) -> float:
+        if w.sum() <= 0:
+            return float("nan")
+        return float(np.average(assignment.loc[has_primary, column], weights=w))
+
+    finite_n1 = assignment["n1_latency_ms"].dropna()
+    status_arr = assignment["coverage_status"].to_numpy()
+    gap = gap_mask(n_cov, c.failures)
+
+    def by_status(name: str) -> tuple[float, int]:
+        sel = status_arr == name
+        return float(population[sel].sum()), int(sel.sum())
+
+    def worst(column: str) -> float:
+        return float(failure_table[column].max()) if len(failure_table) else 0.0
+
+    return {
+        "site_count": int(len(placement.sites)),
+        "objective": "cost" if problem.cost is not None else "count",
+        "objective_value": float(cover.objective),
+        "lower_bound": float(cover.lower_bound),
+        "status": cover.status,
+        "mip_gap": float(cover.mip_gap),
+        "budget_ms": float(c.budget_ms),
+        "percentile": c.percentile,
+        "failures_tolerated": int(c.failures),
+        "n_demand": int(len(problem.demand)),
+        "n_candidates": int(len(problem.sites)),
+        "population_total": float(population.sum()),
+        "population_covered": float(population[n_cov >= 1].sum()),
+        "population_redundant": by_status("redundant")[0],
+        "population_partial": by_status("partial")[0],
+        "population_single_coverable": by_status("single")[0],
+        "population_uncoverable": by_status("uncoverable")[0],
+        "population_gap": float(population[gap].sum()),
+        "n_demand_redundant": by_status("redundant")[1],
+        "n_demand_partial": by_status("partial")[1],
+        "n_demand_single_coverable": by_status("single")[1],
+        "n_demand_uncoverable": by_status("uncoverable")[1],
+        "n_demand_gap": int(gap.sum()),
+        "coverage_by_k": coverage_by_k(n_cov, population, c.failures),
+        "population_safe_by_failures": population_safe_by_failures(n_cov, population,
+                                                                   c.failures),
+        "max_radius_km": float(radius_km),
+        "max_radius_access": radius_access,
+        "mean_latency_ms": weighted_mean("primary_p50_ms"),
+        "mean_latency_percentile_ms": weighted_mean("primary_latency_ms"),
+        "n1_worst_latency_ms": float(finite_n1.max()) if len(finite_n1) else float("nan"),
+        "n1_population_outside_budget": worst("population_outside_budget"),
+        "n1_population_outside_budget_redundant": worst(
+            "population_outside_budget_redundant"),
+        "kmedian_status": placement.status,
+        "kmedian_lower_bound_ms_pop": placement.lower_bound,
+        "n_pairs_in_reach": int(n_pairs),
+        "reductions": cover.reductions,
+    }

@@ -2,9 +2,8 @@
 
 A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget (status
 ``single``, ``partial`` or ``uncoverable``, :func:`coverage.resilience.status.gap_mask`, the
-definition
-:attr:`coverage.Plan.gaps` uses too): the plan opens all of them (the requirement is capped at
-``|N_i|``) and it is still not N-k safe.
+definition :attr:`coverage.Plan.gaps` uses too): the plan opens all of them (the requirement is
+capped at ``|N_i|``) and it is still not N-k safe.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
 gaps, with the same exact multicover solver: the possible locations are the gap points
 themselves (binned on an equal-area grid when there are many), each gap point needs
