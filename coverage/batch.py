@@ -39,8 +39,9 @@ from typing import Any
 
 import pandas as pd
 
-from .config import MODEL_OPTIONS, PLANNER_OPTIONS
+from .config import MODEL_OPTIONS, PLANNER_OPTIONS, build_model
 from .errors import InputValidationError
+from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
 
 logger = logging.getLogger(__name__)
@@ -148,14 +149,22 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
 
 
 def _check_model(path: Path, where: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, str):  # model = "on-net" or model = "model.toml"
+        value = {"latency_model": value}
     if not isinstance(value, dict):
-        raise _bad(path, where, f"expected a table, got {value!r}",
-                   'write e.g. model = {route_factor = 2.0, workload = "bert-l4"}')
+        raise _bad(path, where, f"expected a profile name, a model file or a table, got "
+                   f"{value!r}", 'write e.g. model = "on-net", model = "model.toml" or '
+                   'model = {latency_model = "internet", workload = "bert-l4"}')
     unknown = sorted(set(value) - set(_MODEL_KEYS))
     if unknown:
         raise _bad(path, where, f"unknown latency model option(s) {', '.join(unknown)}",
                    "use " + ", ".join(_MODEL_KEYS))
-    return {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    out = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    spec = out.get("latency_model")
+    if isinstance(spec, str) and spec not in LATENCY_PROFILES:
+        file = Path(spec).expanduser()
+        out["latency_model"] = str(file if file.is_absolute() else path.parent / file)
+    return out
 
 
 def load_config(path: str | Path) -> BatchConfig:
@@ -330,6 +339,12 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
     """
     from . import __version__
 
+    model = dict(model)
+    spec = model.get("latency_model")
+    if isinstance(spec, str) and spec not in LATENCY_PROFILES and Path(spec).is_file():
+        from .inputs.tables import sha256_file
+
+        model["latency_model_sha256"] = sha256_file(spec)  # a changed model file is new work
     doc = {"inputs": inputs, "region": region, "params": params, "model": model,
            "version": __version__}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
@@ -415,7 +430,6 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         The scenario's row of the combined table.
     """
     from .errors import CoverageError, OutputWriteError
-    from .model.latency import LatencyModel
     from .planner.plan import plan_sites
 
     root = Path(out)
@@ -437,8 +451,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                     f"region {sc.region!r}: the demand has no column {col!r}; its columns are "
                     + ", ".join(map(str, demand.columns)))
             demand = demand[demand[col].astype(str).isin(region["values"])]
-        model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in sc.model.items()})
+        model = build_model(sc.model)
         described = {k: dict(v) for k, v in (inputs or {}).items()}
         if "demand" in described:
             described["demand"].update(rows=len(demand), region=sc.region)
@@ -631,7 +644,6 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
         One line per scenario with problems (its name, region and the problems); empty
         when every scenario's options are valid.
     """
-    from .model.latency import LatencyModel
     from .planner.plan import check_plan_options
 
     problems: list[str] = []
@@ -640,8 +652,7 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
         found: list[str] = []
         model = None
         try:
-            model = LatencyModel(**{k: tuple(v) if isinstance(v, list) else v
-                                    for k, v in sc.model.items()})
+            model = build_model(sc.model)
         except InputValidationError as exc:
             found.append(str(exc))
         except TypeError as exc:

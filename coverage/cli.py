@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import add_cli_options
+from .config import MODEL_OPTIONS, add_cli_options, build_model
 
 logger = logging.getLogger("coverage.cli")
 
@@ -204,7 +204,6 @@ def _run_plan(args: argparse.Namespace) -> int:
     from .errors import InputValidationError
     from .inputs import geonames as datasets
     from .inputs import tables as io
-    from .model.latency import LatencyModel
     from .outputs.outdir import OutputDir, check_output_dir
     from .planner.plan import check_plan_options
 
@@ -217,11 +216,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
     model = None
     try:
-        model = LatencyModel(
-            fiber_us_per_km=args.fiber_us_per_km, route_factor=args.route_factor,
-            hops=args.hops, per_hop_ms=args.per_hop_ms, proxy_ms=args.proxy_ms, wifi=args.wifi,
-            workload=args.workload, inference_ms=args.inference_ms,
-        )
+        model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
     except InputValidationError as exc:
         problems.append(str(exc))
     problems.extend(check_plan_options(

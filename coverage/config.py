@@ -22,13 +22,16 @@ import argparse
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
 from .model.h3index import H3_MAX_RES
 
+if TYPE_CHECKING:
+    from .model.latency import LatencyModel
+
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
-           "add_cli_options", "options_markdown"]
+           "add_cli_options", "build_model", "options_markdown"]
 
 
 def _number(v: Any) -> float | None:
@@ -54,6 +57,12 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "nonneg_int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
                          "a positive number (or absent)"),
+    "nonneg_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 0),
+                       "a number >= 0 (or absent)"),
+    "nonneg_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 0),
+                           "an integer >= 0 (or absent)"),
+    "model_spec": (lambda v: isinstance(v, str) and v.strip() != "",
+                   "a profile name (internet, on-net) or the path of a model file (.toml)"),
     "pair_ms": (lambda v: v is None or (
         isinstance(v, list | tuple) and len(v) == 2
         and all(_number(x) is not None for x in v) and 0 <= float(v[0]) <= float(v[1])),
@@ -181,6 +190,10 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
 MODEL_OPTIONS: tuple[Option, ...] = (
+    Option("latency_model", str, "internet", "", "network latency profile: internet (fitted to "
+           "measured pings, the default), on-net (physics only, an operator's own fibre), or "
+           "the path of a model file written by 'edge-coverage calibrate'", "model_spec",
+           group="latency model", model=True),
     Option("wifi", str, "none", "", "optional Wi-Fi hop in front of the access network",
            "choice", _wifi_choices, group="latency model", model=True),
     Option("workload", str, "vision-l4", "", "inference workload (MLPerf SingleStream "
@@ -189,13 +202,20 @@ MODEL_OPTIONS: tuple[Option, ...] = (
            "--workload", "pair_ms", group="latency model", model=True),
     Option("proxy_ms", tuple, (1.0, 3.0), "ms", "load balancer / proxy time at the site "
            "P50,P99", "pair_ms", group="latency model", model=True),
-    Option("fiber_us_per_km", float, 4.9, "us/km", "one-way fibre delay", "positive",
+    Option("fiber_us_per_km", float, None, "us/km", "one-way fibre delay (default: the "
+           "profile's, 4.9)", "positive_or_none", group="latency model", model=True),
+    Option("route_factor", float, None, "", "route length / great-circle distance (default: "
+           "the profile's, 2.2754 internet, 1.5 on-net)", "positive_or_none",
            group="latency model", model=True),
-    Option("route_factor", float, 1.5, "", "fibre route length / great-circle distance",
-           "positive", group="latency model", model=True),
-    Option("hops", int, 8, "", "router hops on the path", "nonneg_int",
-           group="latency model", model=True),
-    Option("per_hop_ms", float, 0.05, "ms", "forwarding delay per hop", "nonneg",
+    Option("hops", int, None, "", "router hops on the path (default: the profile's, 0 "
+           "internet, 8 on-net)", "nonneg_int_or_none", group="latency model", model=True),
+    Option("per_hop_ms", float, None, "ms", "forwarding delay per hop (default: the "
+           "profile's, 0.05)", "nonneg_or_none", group="latency model", model=True),
+    Option("overhead_ms", float, None, "ms", "fixed network overhead at p50 (default: the "
+           "profile's, 6.438 internet, 0 on-net)", "nonneg_or_none", group="latency model",
+           model=True),
+    Option("overhead_p99_ms", float, None, "ms", "fixed network overhead at p99, >= the p50 "
+           "one (default: the profile's, 10.26 internet, 0 on-net)", "nonneg_or_none",
            group="latency model", model=True),
 )
 """Parameters of :class:`coverage.model.latency.LatencyModel` settable from the CLI and batch."""
@@ -204,6 +224,30 @@ OPTIONS: tuple[Option, ...] = PLANNER_OPTIONS + MODEL_OPTIONS
 """Every option, planner and latency model."""
 
 _BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def build_model(values: Mapping[str, Any] | None = None) -> LatencyModel:
+    """The latency model of a set of model options (:data:`MODEL_OPTIONS` names): the
+    profile or file of ``latency_model``, then every other option that is given (not
+    ``None``). What the command line and a batch scenario's ``model`` use.
+
+    Raises
+    ------
+    InputValidationError
+        Unknown profile, unreadable model file, or invalid values.
+    """
+    from .model.latency import LatencyModel
+
+    values = dict(values or {})
+    spec = values.pop("latency_model", None)
+    unknown = sorted(set(values) - {o.name for o in MODEL_OPTIONS})
+    if unknown:
+        raise InputValidationError(f"unknown latency model option(s) {', '.join(unknown)}")
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return LatencyModel.from_spec(spec, **given)
+    except TypeError as exc:
+        raise InputValidationError(f"invalid latency model ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -313,7 +357,13 @@ def add_cli_options(groups: Mapping[str, Any]) -> None:
         unit = {"ms": "milliseconds", "s": "seconds", "GiB": "GiB", "km": "km",
                 "us/km": "microseconds per km"}.get(opt.unit, "")
         text = opt.help + (f", {unit}" if unit and opt.type is not tuple else "")
-        kw: dict[str, Any] = {"default": opt.default, "help": text}
+        # a model option left out keeps the value of the chosen profile or model file
+        default = None if opt.model and opt.name != "latency_model" else opt.default
+        if opt.model and opt.default is not None and opt.name != "latency_model":
+            shown = (",".join(f"{x:g}" for x in opt.default) if isinstance(opt.default, tuple)
+                     else str(opt.default))
+            text += f" (default: {shown})"
+        kw: dict[str, Any] = {"default": default, "help": text}
         allowed = opt.allowed()
         if allowed is not None:
             kw["choices"] = list(allowed)
@@ -325,6 +375,8 @@ def add_cli_options(groups: Mapping[str, Any]) -> None:
             kw["metavar"] = "KM"
         elif opt.name == "aggregate_h3":
             kw["metavar"] = "RES"
+        elif opt.name == "latency_model":
+            kw["metavar"] = "NAME|FILE"
         groups[opt.group].add_argument(opt.flag, **kw)
 
 

@@ -1,19 +1,37 @@
-"""Great-circle fibre latency model (DESIGN section 2).
+"""Great-circle latency model (DESIGN section 2), calibrated to measured round trips.
 
-``D(d) = 2 * route_factor * d_km * fiber_us_per_km / 1000 + hops * per_hop_ms`` is the
-deterministic part; the stochastic components (access network, optional Wi-Fi hop,
-proxy/load balancer, inference) are given as ``(p50_ms, p99_ms)`` and assumed independent::
+The network term at quantile ``q`` (:meth:`LatencyModel.network_ms`) is::
 
-    p50(d) = D(d) + sum_c p50_c
-    p99(d) = D(d) + sum_c p50_c + sqrt(sum_c (p99_c - p50_c) ** 2)
+    N_q(d) = 2 * route_factor * d_km * fiber_us_per_km / 1000 + hops * per_hop_ms + overhead_q
 
-Sources of the defaults are listed in ``docs/latency-model.md``.
+with ``overhead_p50 = overhead_ms`` and ``overhead_p99 = overhead_p99_ms``. The network's
+p99 excess over its p50 (``overhead_p99_ms - overhead_ms``) is one more independent
+component next to access network, optional Wi-Fi hop, proxy / load balancer and inference,
+each given as ``(p50_ms, p99_ms)``::
+
+    p50(d) = N_p50(d) + sum_c p50_c
+    p99(d) = N_p50(d) + sum_c p50_c + sqrt(sum_c (p99_c - p50_c) ** 2)
+
+where the sum over ``c`` includes ``network = (0, overhead_p99_ms - overhead_ms)``; adding
+the p99s linearly would count the tails of independent components as if they struck
+together. Latency stays linear in distance, so the budget radius is its exact inverse.
+
+Profiles (:data:`LATENCY_PROFILES`): ``internet`` (the default) is the median (LAD) fit of
+route factor plus overhead to 11,294 WonderNetwork city pairs under 2,000 km, with the p99
+overhead fitted to the same pairs' maximum RTT; ``on-net`` is the physics-only model of an
+operator's own fibre (route factor 1.5, 8 hops x 0.05 ms, no overhead), the first version's
+defaults. ``LatencyModel.from_file`` reads a model written by ``edge-coverage calibrate``.
+Sources and the fit: ``docs/latency-model.md``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +41,7 @@ import pandas as pd
 from ..errors import InfeasibleBudgetError, InputValidationError
 
 __all__ = [
+    "LATENCY_PROFILES",
     "ACCESS_PROFILES_MS",
     "WIFI_PROFILES_MS",
     "WORKLOADS_MS",
@@ -61,6 +80,55 @@ WORKLOADS_MS: dict[str, tuple[float, float]] = {
     "bert-orin": (4.21, 6.49),
 }
 
+#: Network profiles: route factor, hops, per-hop delay, fixed overhead at p50 and p99, and
+#: the measurement each was checked against (``docs/latency-model.md``; reproduced by
+#: ``bench/calibration.py``).
+LATENCY_PROFILES: dict[str, dict[str, Any]] = {
+    "internet": {
+        "route_factor": 2.2754,
+        "hops": 0,
+        "per_hop_ms": 0.05,
+        "overhead_ms": 6.438,
+        "overhead_p99_ms": 10.26,
+        "fit": {
+            "data": "WonderNetwork city-pair pings, July 2020 (rtt_min_ms; p99: rtt_max_ms)",
+            "pairs": 11294,
+            "max_distance_km": 2000.0,
+            "method": "median (LAD) fit of route factor + overhead; p99 overhead: median of "
+                      "rtt_max_ms minus the p50 distance term",
+            "median_abs_error_ms": 6.37,
+            "median_bias_ms": 0.0,
+            "p90_abs_error_ms": 24.7,
+        },
+    },
+    "on-net": {
+        "route_factor": 1.5,
+        "hops": 8,
+        "per_hop_ms": 0.05,
+        "overhead_ms": 0.0,
+        "overhead_p99_ms": 0.0,
+        "fit": {
+            "data": "none: physics only (fibre route 1.5 x great circle, 8 hops x 0.05 ms), "
+                    "for an operator's own network; against WonderNetwork pings under "
+                    "2,000 km (11,294 pairs) it is optimistic",
+            "pairs": 11294,
+            "max_distance_km": 2000.0,
+            "method": "not fitted",
+            "median_abs_error_ms": 14.27,
+            "median_bias_ms": -14.27,
+            "p90_abs_error_ms": 40.42,
+        },
+    },
+}
+
+#: The default profile.
+DEFAULT_PROFILE = "internet"
+
+#: Keys a model file's ``[latency_model]`` table may hold.
+MODEL_FILE_KEYS = ("profile", "fiber_us_per_km", "route_factor", "hops", "per_hop_ms",
+                   "overhead_ms", "overhead_p99_ms", "proxy_ms", "wifi", "workload",
+                   "inference_ms", "access_profiles_ms", "fit")
+
 PERCENTILES = ("p50", "p99")
 Percentile = Literal["p50", "p99"]
 
@@ -85,12 +153,23 @@ class LatencyModel:
     ----------
     fiber_us_per_km : float, default 4.9
         One-way propagation delay in fibre, microseconds per km.
-    route_factor : float, default 1.5
-        Fibre route length over great-circle distance.
-    hops : int, default 8
+    route_factor : float, default 2.2754 (internet profile)
+        Route length over great-circle distance (fitted, ``internet``; fibre only, 1.5,
+        ``on-net``).
+    hops : int, default 0 (internet profile; the fitted overhead holds them)
         Router hops on the path.
     per_hop_ms : float, default 0.05
         Forwarding delay per hop, ms.
+    overhead_ms : float, default 6.438 (internet profile)
+        Fixed network overhead at p50 (peering, exchange detours, end hosts), ms.
+    overhead_p99_ms : float, default 10.26 (internet profile)
+        Fixed network overhead at p99, ms (>= ``overhead_ms``); its excess over
+        ``overhead_ms`` joins the other components' tails (see the module notes).
+    profile : str, default "internet"
+        Name of the profile or model file the network parameters came from.
+    fit : dict, optional
+        What the network parameters were fitted on and their measured error
+        (``median_abs_error_ms``, ``pairs``, ``data``, ...).
     proxy_ms : tuple of float, default (1.0, 3.0)
         Load balancer / L7 proxy at the site, (p50_ms, p99_ms).
     wifi : str, default "none"
@@ -105,16 +184,24 @@ class LatencyModel:
     Examples
     --------
     >>> m = LatencyModel()
-    >>> round(m.p99_ms(0.0, "ftth"), 2)
-    21.3
+    >>> round(float(m.network_ms(100.0, "p50")), 2)
+    8.67
     >>> round(m.radius_km(30.0, "ftth"), 1)
+    88.3
+    >>> round(LatencyModel.from_profile("on-net").radius_km(30.0, "ftth"), 1)
     591.8
     """
 
     fiber_us_per_km: float = 4.9
-    route_factor: float = 1.5
-    hops: int = 8
-    per_hop_ms: float = 0.05
+    route_factor: float = LATENCY_PROFILES[DEFAULT_PROFILE]["route_factor"]
+    hops: int = LATENCY_PROFILES[DEFAULT_PROFILE]["hops"]
+    per_hop_ms: float = LATENCY_PROFILES[DEFAULT_PROFILE]["per_hop_ms"]
+    overhead_ms: float = LATENCY_PROFILES[DEFAULT_PROFILE]["overhead_ms"]
+    overhead_p99_ms: float = LATENCY_PROFILES[DEFAULT_PROFILE]["overhead_p99_ms"]
+    profile: str = DEFAULT_PROFILE
+    fit: Mapping[str, Any] | None = field(
+        default_factory=lambda: dict(LATENCY_PROFILES[DEFAULT_PROFILE]["fit"]),
+        compare=False)
     proxy_ms: tuple[float, float] = (1.0, 3.0)
     wifi: str = "none"
     workload: str = "vision-l4"
@@ -125,12 +212,18 @@ class LatencyModel:
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for name in ("fiber_us_per_km", "route_factor", "per_hop_ms"):
+        for name in ("fiber_us_per_km", "route_factor", "per_hop_ms", "overhead_ms",
+                     "overhead_p99_ms"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 problems.append(f"{name} must be a number >= 0; got {value!r}")
         if self.fiber_us_per_km <= 0 or self.route_factor <= 0:
             problems.append("fiber_us_per_km and route_factor must be > 0")
+        both = (self.overhead_ms, self.overhead_p99_ms)
+        if all(isinstance(v, int | float) and math.isfinite(v) for v in both) \
+                and self.overhead_p99_ms < self.overhead_ms:
+            problems.append(f"overhead_p99_ms ({self.overhead_p99_ms!r}) must be >= overhead_ms "
+                            f"({self.overhead_ms!r})")
         if not isinstance(self.hops, int | np.integer) or self.hops < 0:
             problems.append(f"hops must be an integer >= 0; got {self.hops!r}")
         _check_pair("proxy_ms", self.proxy_ms, problems)
@@ -156,6 +249,34 @@ class LatencyModel:
         """Round-trip milliseconds per km of great-circle distance."""
         return 2.0 * self.route_factor * self.fiber_us_per_km / 1000.0
 
+    def network_ms(self, distance_km: npt.ArrayLike,
+                   quantile: Percentile = "p50") -> npt.NDArray[np.float64]:
+        """Network round trip only (propagation, hops, fixed overhead) at ``quantile``, ms.
+
+        Parameters
+        ----------
+        distance_km : array_like
+            Great-circle distances, km.
+        quantile : {"p50", "p99"}, default "p50"
+            ``"p99"`` uses ``overhead_p99_ms``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``distance_km``.
+        """
+        if quantile not in PERCENTILES:
+            raise InputValidationError(f"quantile must be 'p50' or 'p99'; got {quantile!r}")
+        overhead = self.overhead_ms if quantile == "p50" else self.overhead_p99_ms
+        d = np.asarray(distance_km, dtype=np.float64)
+        return self.ms_per_km * d + self.hops * self.per_hop_ms + overhead
+
+    @property
+    def network_fixed_ms(self) -> tuple[float, float]:
+        """The network term at distance 0, ``(p50_ms, p99_ms)``."""
+        base = self.hops * self.per_hop_ms
+        return base + self.overhead_ms, base + self.overhead_p99_ms
+
     @property
     def inference_pair_ms(self) -> tuple[float, float]:
         """Inference (p50_ms, p99_ms) in force."""
@@ -173,6 +294,7 @@ class LatencyModel:
         """Stochastic components for one access class, name -> (p50_ms, p99_ms)."""
         self.check_access(access)
         return {
+            "network jitter": (0.0, self.overhead_p99_ms - self.overhead_ms),
             "access": tuple(self.access_profiles_ms[access]),
             "wifi": WIFI_PROFILES_MS[self.wifi],
             "proxy": tuple(self.proxy_ms),
@@ -180,9 +302,10 @@ class LatencyModel:
         }
 
     def fixed_ms(self, access: str = "ftth", percentile: Percentile = "p99") -> float:
-        """Latency at distance zero (hops plus all components) for one access class, ms."""
+        """Latency at distance zero (hops, overhead and all components) for one access
+        class, ms."""
         comps = self.components_ms(access).values()
-        value = self.hops * self.per_hop_ms + sum(p50 for p50, _ in comps)
+        value = self.network_fixed_ms[0] + sum(p50 for p50, _ in comps)
         if percentile == "p99":
             value += math.sqrt(sum((p99 - p50) ** 2 for p50, p99 in comps))
         elif percentile != "p50":
@@ -237,7 +360,7 @@ class LatencyModel:
             raise InfeasibleBudgetError(
                 f"a {percentile} budget of {budget_ms:g} ms cannot be met with {access} access: "
                 f"access + inference alone take {fixed:.1f} ms at distance 0 "
-                f"(hops {self.hops * self.per_hop_ms:.2f} ms, components "
+                f"(network {self.network_fixed_ms[0]:.2f} ms at p50, components "
                 + ", ".join(f"{k} {a:g}/{b:g}" for k, (a, b) in self.components_ms(access).items())
                 + " ms p50/p99). Raise --budget-ms, choose a faster --access or --workload, "
                 "or drop the Wi-Fi hop."
@@ -286,9 +409,115 @@ class LatencyModel:
                 "radius_km": row_radius, "infeasible_classes": slow,
                 "reasons": tuple(reasons)}
 
+    # ------------------------------------------------------------------ profiles and files
+    @classmethod
+    def from_profile(cls, name: str = DEFAULT_PROFILE, **overrides: Any) -> LatencyModel:
+        """The model of a built-in network profile (:data:`LATENCY_PROFILES`), with
+        ``overrides`` of any field."""
+        if name not in LATENCY_PROFILES:
+            raise InputValidationError(
+                f"unknown latency model {name!r}; choose one of "
+                f"{', '.join(LATENCY_PROFILES)} or give a model file (.toml)")
+        values = {k: (dict(v) if isinstance(v, dict) else v)
+                  for k, v in LATENCY_PROFILES[name].items()}
+        values["profile"] = name
+        return cls(**{**values, **overrides})
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **overrides: Any) -> LatencyModel:
+        """The model in a TOML file's ``[latency_model]`` table (as written by
+        ``edge-coverage calibrate``); fields it does not set come from the ``internet``
+        profile.
+
+        Raises
+        ------
+        InputValidationError
+            Unreadable file, not TOML, no ``[latency_model]`` table, unknown keys or bad
+            values (one message naming the file).
+        """
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputValidationError(
+                f"{p}: latency model file not found. Fix: give the path of a file written by "
+                f"'edge-coverage calibrate' or a profile name ({', '.join(LATENCY_PROFILES)})"
+            ) from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise InputValidationError(
+                f"{p}: cannot read the latency model file ({exc}). Fix: give a TOML file "
+                "with a [latency_model] table, as written by 'edge-coverage calibrate'"
+            ) from None
+        table = doc.get("latency_model")
+        if not isinstance(table, dict):
+            raise InputValidationError(
+                f"{p}: no [latency_model] table. Fix: write route_factor, overhead_ms and "
+                "overhead_p99_ms under [latency_model] (see docs/latency-model.md)")
+        unknown = sorted(set(table) - set(MODEL_FILE_KEYS))
+        if unknown:
+            raise InputValidationError(
+                f"{p}: unknown key(s) {', '.join(unknown)} in [latency_model]. Fix: use "
+                + ", ".join(MODEL_FILE_KEYS))
+        values = dict(table)
+        for key in ("proxy_ms", "inference_ms"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        if isinstance(values.get("access_profiles_ms"), dict):
+            values["access_profiles_ms"] = {**ACCESS_PROFILES_MS, **{
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in values["access_profiles_ms"].items()}}
+        values.setdefault("profile", str(p))
+        base = {k: (dict(v) if isinstance(v, dict) else v)
+                for k, v in LATENCY_PROFILES[DEFAULT_PROFILE].items()}
+        if "fit" not in values:
+            base["fit"] = None
+        try:
+            return cls(**{**base, **values, **overrides})
+        except InputValidationError as exc:
+            raise InputValidationError(f"{p}: {exc}") from None
+        except TypeError as exc:
+            raise InputValidationError(f"{p}: invalid latency model ({exc})") from None
+
+    @classmethod
+    def from_spec(cls, spec: str | os.PathLike[str] | None = None,
+                  **overrides: Any) -> LatencyModel:
+        """A profile name (``internet``, ``on-net``) or a model file path, then
+        ``overrides`` (``None`` values ignored): what ``--latency-model`` and batch's
+        ``model`` accept."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if spec is None:
+            spec = DEFAULT_PROFILE
+        if str(spec) in LATENCY_PROFILES:
+            return cls.from_profile(str(spec), **given)
+        if str(spec).lower().endswith(".toml") or os.sep in str(spec) or Path(spec).exists():
+            return cls.from_file(spec, **given)
+        raise InputValidationError(
+            f"unknown latency model {str(spec)!r}; choose one of "
+            f"{', '.join(LATENCY_PROFILES)} or give a model file (.toml) written by "
+            "'edge-coverage calibrate'")
+
+    def with_network(self, **values: Any) -> LatencyModel:
+        """A copy with other network parameters (and the fit metadata cleared unless given)."""
+        values.setdefault("fit", None)
+        return replace(self, **values)
+
+    def summary(self) -> dict[str, Any]:
+        """The network model in brief, for ``summary.json["latency_model"]``: profile, route
+        factor, overhead at p50 and p99, hops, and its measured error with the data."""
+        return {
+            "profile": self.profile,
+            "route_factor": self.route_factor,
+            "overhead_ms": {"p50": self.overhead_ms, "p99": self.overhead_p99_ms},
+            "hops": self.hops,
+            "per_hop_ms": self.per_hop_ms,
+            "fiber_us_per_km": self.fiber_us_per_km,
+            "measured_error": dict(self.fit) if self.fit else None,
+        }
+
     def to_dict(self) -> dict[str, object]:
         """All parameters, JSON-ready, with the derived figures."""
         d = asdict(self)
+        d["fit"] = dict(self.fit) if self.fit else None
         d["inference_ms"] = list(self.inference_pair_ms)
         d["proxy_ms"] = list(self.proxy_ms)
         d["wifi_ms"] = list(WIFI_PROFILES_MS[self.wifi])
