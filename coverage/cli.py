@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import warnings
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import MODEL_OPTIONS, add_cli_options, build_model
+from .errors import InputValidationError, OutputWriteError
 
 logger = logging.getLogger("coverage.cli")
 
@@ -191,7 +193,51 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build each scenario's reach matrix in N demand partitions across "
                    "the cluster (for a few very large scenarios on many workers; 0: off)")
     _add_verbosity(b)
+    c = sub.add_parser(
+        "calibrate",
+        help="fit the network latency model to your own measured pings",
+        description="Fit route factor and fixed overhead (median fit, HiGHS) and the p99 "
+        "overhead to measured round trips, print the fit and its error by distance band, and "
+        "write a model file for `plan --latency-model FILE` (batch: model = \"FILE\"). "
+        "PINGS.csv: src_lat,src_lon,dst_lat,dst_lon,rtt_ms or distance_km,rtt_ms (optional "
+        "rtt_p99_ms; other columns ignored). Pings faster than light are dropped and counted.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    c.add_argument("--pings", metavar="PINGS.csv", required=True, help="measured pings")
+    c.add_argument("--out", metavar="MODEL.toml", required=True,
+                   help="model file to write (an existing file is replaced only when an "
+                   "earlier calibrate run wrote it)")
+    c.add_argument("--max-distance-km", type=_positive_float, default=None, metavar="KM",
+                   help="fit only pings under this distance (default: all)")
+    c.add_argument("--fiber-us-per-km", type=_positive_float, default=4.9,
+                   help="one-way fibre delay, microseconds per km")
+    _add_verbosity(c)
+    lat = sub.add_parser(
+        "latency",
+        help="explain the latency between two points, component by component",
+        description="Print the latency waterfall between a user and a site (network: "
+        "propagation, hops, overhead; access, Wi-Fi, proxy, inference; p50 and p99) and the "
+        "budget radius at 30, 50 and 100 ms, under the chosen latency model.",
+    )
+    lat.add_argument("--from", dest="from_", metavar="LAT,LON", required=True,
+                     type=_latlon, help="the user")
+    lat.add_argument("--to", metavar="LAT,LON", required=True, type=_latlon, help="the site")
+    lat.add_argument("--access", default="ftth", help="access technology of the user")
+    lm = lat.add_argument_group("latency model")
+    add_cli_options({"latency model": lm}, MODEL_OPTIONS)
+    _add_verbosity(lat)
     return parser
+
+
+def _latlon(text: str) -> tuple[float, float]:
+    try:
+        lat_s, lon_s = text.split(",")
+        lat, lon = float(lat_s), float(lon_s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LAT,LON in degrees, got {text!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(f"{text!r} is outside -90..90, -180..180 degrees")
+    return lat, lon
 
 
 def _add_verbosity(g: Any) -> None:
@@ -201,7 +247,6 @@ def _add_verbosity(g: Any) -> None:
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    from .errors import InputValidationError
     from .inputs import geonames as datasets
     from .inputs import tables as io
     from .outputs.outdir import OutputDir, check_output_dir
@@ -344,6 +389,119 @@ def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(headline_lines(s, access=args.access))
 
 
+def _run_calibrate(args: argparse.Namespace) -> int:
+    import math
+
+    from .inputs.pings import read_pings
+    from .model.calibrate import calibrate
+    from .outputs.outdir import write_atomic
+
+    out = Path(args.out)
+    problems = _model_file_problems(out)
+    pings_path = Path(args.pings)
+    if pings_path.resolve() == out.resolve():
+        problems.append(f"--out {out} is the pings file: choose another name")
+    if problems:
+        raise InputValidationError("\n".join(problems))
+    pings = read_pings(pings_path)
+    cal = calibrate(pings, fiber_us_per_km=args.fiber_us_per_km,
+                    max_distance_km=math.inf if args.max_distance_km is None
+                    else args.max_distance_km, source=str(pings_path))
+    lines = [f"pings: {len(pings):,} read, {cal.pings_used:,} fitted, {cal.dropped_light:,} "
+             f"dropped as faster than light"
+             + (f", {cal.dropped_distance:,} at or beyond {args.max_distance_km:g} km"
+                if args.max_distance_km is not None else ""),
+             f"p50 network: {cal.route_factor:.4f} x fibre great-circle round trip + "
+             f"{cal.overhead_ms:.3f} ms (median fit, HiGHS)",
+             f"p99 network: overhead {cal.overhead_p99_ms:.3f} ms ({cal.p99_method})",
+             "", "error of the p50 fit against rtt_ms (predicted - measured):",
+             f"{'distance':<18}{'pings':>8}{'median |err|':>14}{'median bias':>13}"
+             f"{'p90 |err|':>11}"]
+    for r in cal.errors.itertuples():
+        lines.append(f"{r.band:<18}{r.pairs:>8,}{r.median_abs_error_ms:>11.2f} ms"
+                     f"{r.median_bias_ms:>10.2f} ms{r.p90_abs_error_ms:>8.2f} ms"
+                     if r.pairs else f"{r.band:<18}{0:>8}{'n/a':>14}{'n/a':>13}{'n/a':>11}")
+    print("\n".join(lines))
+    try:
+        write_atomic(out, cal.model_toml())
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
+                               "writable --out") from None
+    print(f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
+    return 0
+
+
+MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
+
+
+def _model_file_problems(out: Path) -> list[str]:
+    """Why ``--out`` of calibrate cannot be written (empty when it can)."""
+    if out.is_dir():
+        return [f"--out {out} is a directory: give a file name such as model.toml"]
+    if out.suffix.lower() != ".toml":
+        return [f"--out {out} must end in .toml (a model file)"]
+    if out.exists() or out.is_symlink():
+        try:
+            with open(out, encoding="utf-8", errors="replace") as fh:
+                first = fh.readline().rstrip("\n")
+        except OSError as exc:
+            return [f"--out {out} exists and cannot be read ({exc.strerror}): choose a new "
+                    "name"]
+        if out.is_symlink() or first != MODEL_FILE_HEADER:
+            return [f"--out {out} exists and was not written by edge-coverage calibrate: "
+                    "it is left alone; choose a new name or remove it yourself"]
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return [f"--out {out}: the directory {parent} does not exist; create it first"]
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return [f"--out {out}: the directory {parent} is not writable"]
+    return []
+
+
+def _run_latency(args: argparse.Namespace) -> int:
+    from .model.geo import haversine_km
+
+    model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
+    model.check_access(args.access)
+    (lat1, lon1), (lat2, lon2) = args.from_, args.to
+    d = float(haversine_km(lat1, lon1, lat2, lon2))
+    print("\n".join(latency_waterfall(model, d, args.access)))
+    return 0
+
+
+def latency_waterfall(model: Any, distance_km: float, access: str) -> list[str]:
+    """The lines ``edge-coverage latency`` prints: each component at p50 and p99, the totals
+    and the budget radius at 30, 50 and 100 ms (p99 and p50)."""
+    from .errors import InfeasibleBudgetError
+
+    prop = float(model.ms_per_km * distance_km)
+    hops = model.hops * model.per_hop_ms
+    comps = model.components_ms(access)
+    rows = [("propagation", f"{distance_km:,.1f} km x {model.route_factor:g} route factor",
+             prop, prop),
+            ("hops", f"{model.hops} x {model.per_hop_ms:g} ms", hops, hops),
+            ("network overhead", f"profile {model.profile}", model.overhead_ms,
+             model.overhead_ms)]
+    rows += [(name, "", p50, p99) for name, (p50, p99) in comps.items()]
+    out = [f"latency model: {model.profile} (route factor {model.route_factor:g}, overhead "
+           f"{model.overhead_ms:g} ms p50 / {model.overhead_p99_ms:g} ms p99)",
+           f"{'component':<18}{'p50 ms':>9}{'p99 ms':>9}  note"]
+    out += [f"{n:<18}{a:>9.2f}{b:>9.2f}  {note}" for n, note, a, b in rows]
+    p50 = float(model.latency_ms(distance_km, access, "p50"))
+    p99 = float(model.latency_ms(distance_km, access, "p99"))
+    out.append(f"{'total':<18}{p50:>9.2f}{p99:>9.2f}  p99 = p50 sum + root-sum-square of "
+               "the components' p99 - p50 (independent tails)")
+    for budget in (30.0, 50.0, 100.0):
+        parts = []
+        for pct in ("p99", "p50"):
+            try:
+                parts.append(f"{pct} {model.radius_km(budget, access, pct):,.0f} km")
+            except InfeasibleBudgetError:
+                parts.append(f"{pct} infeasible")
+        out.append(f"radius at {budget:g} ms ({access}): " + ", ".join(parts))
+    return out
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from .outputs.plandir import write_report
 
@@ -474,7 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     root.addHandler(handler)
     root.setLevel(level)
     try:
-        run = {"report": _run_report, "batch": _run_batch}.get(args.command, _run_plan)
+        run = {"report": _run_report, "batch": _run_batch, "calibrate": _run_calibrate,
+               "latency": _run_latency}.get(args.command, _run_plan)
         with warnings.catch_warnings():
             # library warnings as one line each, never with Python source lines
             warnings.showwarning = _show_warning

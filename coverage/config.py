@@ -350,10 +350,11 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
     return parse
 
 
-def add_cli_options(groups: Mapping[str, Any]) -> None:
-    """Add every option of :data:`OPTIONS` to argparse groups keyed by
-    :attr:`Option.group` (``requirement``, ``latency model``, ``solver``)."""
-    for opt in OPTIONS:
+def add_cli_options(groups: Mapping[str, Any],
+                    options: Iterable[Option] = OPTIONS) -> None:
+    """Add ``options`` (default: every option of :data:`OPTIONS`) to argparse groups keyed
+    by :attr:`Option.group` (``requirement``, ``latency model``, ``solver``)."""
+    for opt in options:
         unit = {"ms": "milliseconds", "s": "seconds", "GiB": "GiB", "km": "km",
                 "us/km": "microseconds per km"}.get(opt.unit, "")
         text = opt.help + (f", {unit}" if unit and opt.type is not tuple else "")

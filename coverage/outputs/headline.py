@@ -176,4 +176,25 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the cells)" if agg else "")
     )
+    lm = _latency_model_line(s.get("latency_model"))
+    if lm:
+        lines.append(lm)
     return lines
+
+
+def _latency_model_line(lm: Any) -> str | None:
+    """``latency model: internet (route factor 2.28, overhead 6.4/10.3 ms p50/p99; median
+    error 6.4 ms against 11,294 measured pairs)``, or ``None`` without one."""
+    if not isinstance(lm, Mapping):
+        return None
+    rf, over = _finite(lm.get("route_factor")), lm.get("overhead_ms") or {}
+    o50, o99 = _finite(over.get("p50")), _finite(over.get("p99"))
+    text = (f"latency model: {lm.get('profile', NA)} (route factor "
+            f"{NA if rf is None else f'{rf:.2f}'}, overhead "
+            f"{NA if o50 is None else f'{o50:.1f}'}/{NA if o99 is None else f'{o99:.1f}'} ms "
+            "p50/p99")
+    err = lm.get("measured_error") or {}
+    mae, pairs = _finite(err.get("median_abs_error_ms")), _finite(err.get("pairs"))
+    if mae is not None and pairs is not None:
+        text += f"; median error {mae:.1f} ms against {int(pairs):,} measured pairs"
+    return text + ")"

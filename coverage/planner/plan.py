@@ -464,6 +464,7 @@ def plan_sites(
         "proposed": proposal.summary(),
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
+        "latency_model": model.summary(),
         "parameters": {
             "latency_model": model.to_dict(),
             # every option of config.PLANNER_OPTIONS; two keep their earlier names

@@ -1,0 +1,278 @@
+"""Calibrating the network term of the latency model to measured round trips.
+
+The network term at quantile ``q`` is ``N_q(d) = route_factor * x(d) + overhead_q`` with
+``x(d) = 2 * d_km * fiber_us_per_km / 1000`` (the fibre round trip at route factor 1) and a
+route factor shared by both quantiles (:mod:`coverage.model.latency`):
+
+* **p50**: the median (least absolute deviations) fit of ``route_factor`` and
+  ``overhead_ms`` to the measured RTTs, constrained to ``route_factor >= 1`` and
+  ``overhead_ms >= 0``: a linear program, solved exactly by HiGHS
+  (:func:`scipy.optimize.linprog`). Least squares is pulled by the heavy tail of detoured
+  paths; the median is not.
+* **p99**: with a per-path p99 column (``rtt_p99_ms``; WonderNetwork's ``rtt_max_ms``), the
+  median over paths of ``p99 - route_factor * x(d)``: the p99 of a typical path. Without one,
+  the 0.99 quantile over the pings of ``rtt - route_factor * x(d)``: right for repeated
+  pings of an operator's own paths, pessimistic for one ping per path (it then plans for the
+  worst 1 % of paths, not of requests).
+
+:func:`fit_network` is the general constrained quantile regression (any quantile, both
+parameters free), used for the comparisons in ``bench/calibration.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from ..errors import InputValidationError
+
+__all__ = ["BANDS_KM", "Calibration", "calibrate", "error_table", "fit_network",
+           "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
+
+#: Speed of light in vacuum, km per ms: no round trip is shorter than ``2 d / c``.
+LIGHT_KM_PER_MS = 299.792458
+
+#: Fewest usable pings :func:`calibrate` accepts.
+MIN_PINGS = 10
+
+#: Distance bands of the error tables, km.
+BANDS_KM: tuple[float, ...] = (0.0, 500.0, 2000.0, 5000.0, math.inf)
+
+
+def fibre_rtt_ms(distance_km: npt.ArrayLike, fiber_us_per_km: float = 4.9,
+                 ) -> npt.NDArray[np.float64]:
+    """Round trip in fibre along the great circle (route factor 1), ms."""
+    return 2.0 * np.asarray(distance_km, dtype=np.float64) * fiber_us_per_km / 1000.0
+
+
+def fit_network(distance_km: npt.ArrayLike, rtt_ms: npt.ArrayLike, quantile: float = 0.5, *,
+                fiber_us_per_km: float = 4.9, min_route_factor: float = 1.0,
+                min_overhead_ms: float = 0.0) -> tuple[float, float]:
+    """Quantile regression of RTT on distance: ``(route_factor, overhead_ms)``.
+
+    Minimises the pinball loss ``sum(max(q r, (q - 1) r))`` of the residuals
+    ``r = rtt - route_factor * x(d) - overhead`` subject to the lower bounds, as one sparse
+    linear program (``2 n + 2`` variables) solved exactly by HiGHS's interior point method
+    with crossover (the dual simplex takes one iteration per ping: about 50 s on 60,000).
+
+    Parameters
+    ----------
+    distance_km, rtt_ms : array_like
+        Great-circle distances (km) and measured round trips (ms), one per ping, finite.
+    quantile : float, default 0.5
+        The quantile in (0, 1); 0.5 is the median (LAD) fit.
+    fiber_us_per_km : float, default 4.9
+        One-way fibre delay.
+    min_route_factor, min_overhead_ms : float
+        Lower bounds (1 and 0: no path is shorter than the great circle, no overhead is
+        negative).
+
+    Returns
+    -------
+    tuple of float
+        ``(route_factor, overhead_ms)``.
+    """
+    x = fibre_rtt_ms(distance_km, fiber_us_per_km).ravel()
+    y = np.asarray(rtt_ms, dtype=np.float64).ravel()
+    if x.shape != y.shape or not x.size:
+        raise ValueError("distance_km and rtt_ms must be non-empty and of equal length")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("distance_km and rtt_ms must be finite")
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be in (0, 1); got {quantile!r}")
+    n = x.size
+    eye = sp.eye_array(n, format="csc")
+    a_eq = sp.hstack([sp.csc_array(x[:, None]), sp.csc_array(np.ones((n, 1))), eye, -eye],
+                     format="csc")
+    cost = np.concatenate([[0.0, 0.0], np.full(n, quantile), np.full(n, 1.0 - quantile)])
+    bounds = [(min_route_factor, None), (min_overhead_ms, None)] + [(0.0, None)] * (2 * n)
+    res = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs-ipm")
+    if not res.success:  # pragma: no cover - HiGHS solves every feasible LAD problem
+        raise ValueError(f"the quantile fit did not converge: {res.message}")
+    return float(res.x[0]), float(res.x[1])
+
+
+def error_table(distance_km: npt.ArrayLike, rtt_ms: npt.ArrayLike,
+                predicted_ms: npt.ArrayLike, bands_km: Sequence[float] = BANDS_KM,
+                within_km: float = 2000.0) -> pd.DataFrame:
+    """Error by distance band (error = predicted - measured; negative = optimistic).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``band, pairs, median_abs_error_ms, median_bias_ms, p90_abs_error_ms``: one row per
+        band of ``bands_km``, then a last row for every pair under ``within_km`` (the range
+        a model is fitted on; ``inf``: every pair).
+    """
+    d = np.asarray(distance_km, dtype=np.float64).ravel()
+    err = (np.asarray(predicted_ms, dtype=np.float64).ravel()
+           - np.asarray(rtt_ms, dtype=np.float64).ravel())
+
+    def row(label: str, sel: npt.NDArray[np.bool_]) -> dict[str, Any]:
+        e = err[sel]
+        if not e.size:
+            return {"band": label, "pairs": 0, "median_abs_error_ms": math.nan,
+                    "median_bias_ms": math.nan, "p90_abs_error_ms": math.nan}
+        return {"band": label, "pairs": int(e.size),
+                "median_abs_error_ms": float(np.median(np.abs(e))),
+                "median_bias_ms": float(np.median(e)),
+                "p90_abs_error_ms": float(np.quantile(np.abs(e), 0.9))}
+
+    def km(v: float) -> str:
+        return f"{v:,.0f}"
+
+    rows = []
+    for lo, hi in zip(bands_km[:-1], bands_km[1:], strict=True):
+        label = (f"< {km(hi)} km" if lo <= 0 else
+                 f"> {km(lo)} km" if math.isinf(hi) else f"{km(lo)}-{km(hi)} km")
+        rows.append(row(label, (d >= lo) & (d < hi)))
+    rows.append(row("all" if math.isinf(within_km) else f"all < {km(within_km)} km",
+                    d < within_km))
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Result of :func:`calibrate`.
+
+    Attributes
+    ----------
+    route_factor, overhead_ms, overhead_p99_ms : float
+        The fitted network parameters.
+    fiber_us_per_km : float
+        The fibre delay the fit assumed.
+    p99_method : str
+        How the p99 overhead was fitted (see the module notes).
+    pings_used, dropped_light, dropped_distance : int
+        Pings fitted; dropped as faster than light; dropped beyond ``max_distance_km``.
+    max_distance_km : float
+        Pings at or beyond this distance were not fitted (``inf``: all were).
+    errors : pandas.DataFrame
+        :func:`error_table` of the p50 fit on every usable ping (including those beyond
+        ``max_distance_km``).
+    source : str
+        What was fitted (the file).
+    """
+
+    route_factor: float
+    overhead_ms: float
+    overhead_p99_ms: float
+    fiber_us_per_km: float
+    p99_method: str
+    pings_used: int
+    dropped_light: int
+    dropped_distance: int
+    max_distance_km: float
+    errors: pd.DataFrame = field(repr=False)
+    source: str = ""
+
+    @property
+    def fit_summary(self) -> dict[str, Any]:
+        """The ``fit`` table of the model file: data, method and the measured error on the
+        fitted range."""
+        fitted = self.errors.iloc[-1] if len(self.errors) else None
+        return {
+            "data": self.source,
+            "pairs": int(self.pings_used),
+            "max_distance_km": (None if math.isinf(self.max_distance_km)
+                                else float(self.max_distance_km)),
+            "method": "median (LAD) fit of route factor + overhead (HiGHS); p99: "
+                      + self.p99_method,
+            "median_abs_error_ms": None if fitted is None else round(
+                float(fitted["median_abs_error_ms"]), 3),
+            "median_bias_ms": None if fitted is None else round(
+                float(fitted["median_bias_ms"]), 3),
+            "p90_abs_error_ms": None if fitted is None else round(
+                float(fitted["p90_abs_error_ms"]), 3),
+        }
+
+    def model_toml(self) -> str:
+        """The model file ``edge-coverage calibrate`` writes (``[latency_model]`` table)."""
+        fit = self.fit_summary
+
+        def value(v: Any) -> str:
+            if isinstance(v, str):
+                return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return repr(float(v)) if isinstance(v, float) else str(v)
+
+        lines = [
+            "# Latency model written by edge-coverage calibrate: use it with",
+            "#   edge-coverage plan --latency-model THIS_FILE   (batch: model = \"THIS_FILE\")",
+            "# Fields not set here (access, Wi-Fi, proxy, inference) keep their defaults.",
+            "[latency_model]",
+            f"route_factor = {self.route_factor:.6f}",
+            f"overhead_ms = {self.overhead_ms:.4f}",
+            f"overhead_p99_ms = {max(self.overhead_p99_ms, self.overhead_ms):.4f}",
+            "hops = 0",
+            f"fiber_us_per_km = {self.fiber_us_per_km!r}",
+            "",
+            "[latency_model.fit]",
+        ]
+        lines += [f"{k} = {value(v)}" for k, v in fit.items() if v is not None]
+        return "\n".join(lines) + "\n"
+
+
+def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
+              max_distance_km: float = math.inf, source: str = "<pings>") -> Calibration:
+    """Fit the network term to measured pings.
+
+    Parameters
+    ----------
+    pings : pandas.DataFrame
+        ``distance_km`` and ``rtt_ms`` (and optionally ``rtt_p99_ms``), as returned by
+        :func:`coverage.inputs.pings.read_pings`.
+    fiber_us_per_km : float, default 4.9
+        One-way fibre delay.
+    max_distance_km : float, default inf
+        Fit only pings under this distance (the planner's radii are a few hundred km; the
+        built-in ``internet`` profile is fitted under 2,000 km).
+    source : str
+        Name of the data, recorded in the model file.
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    InputValidationError
+        Fewer than :data:`MIN_PINGS` usable pings.
+    """
+    d = pings["distance_km"].to_numpy(dtype=np.float64)
+    rtt = pings["rtt_ms"].to_numpy(dtype=np.float64)
+    light = rtt < 2.0 * d / LIGHT_KM_PER_MS
+    far = ~light & (d >= max_distance_km)
+    use = ~light & ~far
+    n_use = int(use.sum())
+    if n_use < MIN_PINGS:
+        raise InputValidationError(
+            f"{source}: {n_use} usable ping(s) ({int(light.sum())} faster than light, "
+            f"{int(far.sum())} at or beyond {max_distance_km:g} km): at least {MIN_PINGS} are "
+            "needed to fit a route factor and an overhead. Fix: add measurements or raise "
+            "--max-distance-km")
+    rf, overhead = fit_network(d[use], rtt[use], 0.5, fiber_us_per_km=fiber_us_per_km)
+    base = rf * fibre_rtt_ms(d[use], fiber_us_per_km)
+    if "rtt_p99_ms" in pings.columns:
+        p99 = pings["rtt_p99_ms"].to_numpy(dtype=np.float64)[use]
+        ok = np.isfinite(p99)
+        overhead99 = float(np.median(p99[ok] - base[ok])) if ok.any() else overhead
+        how = "median over paths of the per-path p99 (rtt_p99_ms) minus the p50 distance term"
+    else:
+        overhead99 = float(np.quantile(rtt[use] - base, 0.99))
+        how = "0.99 quantile over the pings of rtt_ms minus the p50 distance term"
+    errors = error_table(d[~light], rtt[~light],
+                         rf * fibre_rtt_ms(d[~light], fiber_us_per_km) + overhead,
+                         within_km=max_distance_km)
+    return Calibration(
+        route_factor=rf, overhead_ms=overhead, overhead_p99_ms=max(overhead99, overhead),
+        fiber_us_per_km=fiber_us_per_km, p99_method=how, pings_used=n_use,
+        dropped_light=int(light.sum()), dropped_distance=int(far.sum()),
+        max_distance_km=float(max_distance_km), errors=errors, source=source)
