@@ -7,9 +7,10 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ...errors import InputValidationError
@@ -125,6 +126,186 @@ def layer_names(m: folium.Map) -> list[str]:
     ]
 
 
+# ---- plan_map, step by step (each step's output feeds the next; see plan_map)
+
+
+class _DemandUnits(NamedTuple):
+    """What the page draws demand as: one unit per point, or per H3 hexagon."""
+
+    units: dict[str, Any]
+    recs: dict[str, Any]
+    use_h3: bool
+    res: int | None
+    hex_deg: float
+    note: str | None
+
+
+def _summary(plan: Any) -> Mapping[str, Any]:
+    """The plan's headline numbers as a mapping (``summary()`` may return a Series)."""
+    summary_raw = plan.summary()
+    return summary_raw.to_dict() if isinstance(summary_raw, pd.Series) else dict(summary_raw)
+
+
+def _budget_ms(plan: Any, primary_ms: npt.NDArray[np.float64]) -> float:
+    """The plan's latency budget; without a usable one, the largest primary latency."""
+    budget_ms = finite_or(getattr(plan, "budget_ms", None), math.nan)
+    if not budget_ms > 0:
+        finite = primary_ms[np.isfinite(primary_ms)]
+        budget_ms = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        logger.warning("map: plan has no usable budget_ms; colour scale ends at %g ms", budget_ms)
+    return budget_ms
+
+
+def _located_sites(
+    sites: pd.DataFrame,
+) -> tuple[pd.DataFrame, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The chosen sites with coordinates (the others are not drawn) and their lat/lon."""
+    site_lat, site_lon = lat_lon(sites)
+    located = np.isfinite(site_lat) & np.isfinite(site_lon)
+    if not located.all():
+        logger.warning("map: %d chosen sites have no coordinates; not drawn", int((~located).sum()))
+        sites = sites.loc[located]
+        site_lat, site_lon = site_lat[located], site_lon[located]
+    return sites, site_lat, site_lon
+
+
+def _demand_units(
+    table: dict[str, Any],
+    located_d: npt.NDArray[np.bool_],
+    demand: pd.DataFrame,
+    aggregate: str,
+    max_points: int,
+    h3_resolution: int | None,
+) -> _DemandUnits:
+    """Demand as drawing units: points up to ``max_points`` (``"auto"``), else H3 hexagons."""
+    use_h3 = aggregate == "h3" or (aggregate == "auto" and int(located_d.sum()) > max_points)
+    aggregation_note: str | None = None
+    hex_deg = 0.0
+    if use_h3:
+        import h3
+
+        lat_ok, lon_ok = table["lat"][located_d], table["lon"][located_d]
+        if h3_resolution is None:
+            # At most 30,000 hexagons, and on average at least 4 points in each.
+            limit = min(MAX_HEXAGONS, max(1, len(lat_ok) // 4))
+            res, proj = choose_resolution_projected(lat_ok, lon_ok, limit)
+        else:
+            res, proj = int(h3_resolution), None
+        units, recs, hex_deg = h3_units(table, located_d, res, proj)
+        n_units = len(units["pop"])
+        area = h3.average_hexagon_area(res, unit="km^2")
+        aggregation_note = (
+            f"{int(located_d.sum()):,} demand points aggregated to {n_units:,} H3 hexagons "
+            f"(resolution {res}, about {area:,.1f} km&sup2; each); a hexagon shows its worst "
+            "status and N-1 latency and its mean primary latency."
+        )
+        logger.info("map: %s demand points -> %s H3 cells at resolution %d",
+                    f"{int(located_d.sum()):,}", f"{n_units:,}", res)
+    else:
+        # Largest population first, so small points are drawn on top.
+        keep = np.argsort(-table["pop"], kind="stable")
+        keep = keep[located_d[keep]]
+        units, recs = point_units(table, keep, demand)
+        res = None
+    return _DemandUnits(units, recs, use_h3, res, hex_deg, aggregation_note)
+
+
+def _radius_scale(pop_all: npt.NDArray[np.float64]) -> float:
+    """Marker radius per square root of population: the 99th percentile gets the largest."""
+    positive = pop_all[pop_all > 0]
+    ref = float(np.quantile(positive, 0.99)) if positive.size else 1.0
+    return DEMAND_RADIUS_MAX_PX / math.sqrt(max(ref, 1e-9))
+
+
+def _colour_scale(
+    primary_ms: npt.NDArray[np.float64], budget_ms: float, percentile: str
+) -> tuple[float, str, list[str]]:
+    """The latency colour scale: its start (ms), its caption and its palette."""
+    from branca.colormap import LinearColormap
+
+    # The scale starts at the lowest primary latency (whole ms): access and inference put a
+    # floor under every latency (often most of the budget), and 0..floor would stay unused.
+    finite = primary_ms[np.isfinite(primary_ms)]
+    vmin_ms = float(math.floor(finite.min())) if finite.size else 0.0
+    if not 0.0 <= vmin_ms < budget_ms:
+        vmin_ms = 0.0
+    caption = f"{percentile} latency to primary site (ms), budget {budget_ms:g} ms"
+    cmap = LinearColormap(list(LATENCY_COLORS), vmin=vmin_ms, vmax=budget_ms, caption=caption)
+    palette = [cmap.rgb_hex_str(v) for v in np.linspace(vmin_ms, budget_ms, PALETTE_SIZE)]
+    return vmin_ms, caption, palette
+
+
+def _base_map(
+    m: folium.Map | None,
+    lat_fit: npt.NDArray[np.float64],
+    lon_fit: npt.NDArray[np.float64],
+    tile_key: str | None,
+) -> folium.Map:
+    """A new canvas map centred on the plan (with OSM tiles for ``"osm"``), or ``m`` switched
+    to the canvas renderer; either way made to work offline."""
+    import folium
+
+    if m is None:
+        center = [float(np.mean(lat_fit)), float(np.mean(lon_fit))] if len(lat_fit) else None
+        m = folium.Map(
+            location=center,
+            tiles=None,
+            prefer_canvas=True,
+            control_scale=True,
+            zoom_start=6,
+        )
+        if tile_key == "osm":
+            folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    else:
+        m.options["prefer_canvas"] = True
+    make_offline(m)
+    return m
+
+
+def _layer_specs(
+    units: dict[str, Any],
+    site_data: dict[str, Any],
+    tiers: list[str],
+    areas: dict[str, Any],
+    proposed: dict[str, Any],
+    n_sites: int,
+) -> list[tuple[str, str, Any, bool]]:
+    """The overlays, in layer-control order: ``(name, kind, argument, shown at start)``."""
+    gap_units = np.asarray(units["gap"])
+    out_units = np.asarray(units["out"])
+    specs: list[tuple[str, str, Any, bool]] = [
+        (LAYER_DEMAND, "latency", None, True),
+        (LAYER_STATUS, "status", None, False),
+        (LAYER_N1, "n1", None, False),
+    ]
+    if (out_units > 0).any():
+        specs.append((LAYER_OUTSIDE, "outside", None, True))
+    if (gap_units > 0).any():
+        specs.append((LAYER_GAPS, "gaps", None, False))
+    for k, tier in enumerate(tiers):
+        name = f"{LAYER_SITES}: {html.escape(tier)}" if tier else LAYER_SITES
+        specs.append((name, "sites", k, True))
+    if any(r > 0 for r in site_data["rkm"]):
+        specs.append((LAYER_RADIUS, "radius", None, False))
+    if areas["site"]:
+        specs.append((LAYER_AREAS, "areas", None, False))
+    if proposed["lat"]:
+        specs.append((LAYER_PROPOSED, "proposed", None, True))
+    if n_sites:
+        specs.append((LAYER_FAILURE, "failure", None, False))
+    return specs
+
+
+def _layer_control_last(m: folium.Map) -> None:
+    """Add a layer control after the layers it lists (an existing one is moved to the end)."""
+    import folium
+
+    for key, child in list(m._children.items()):
+        if isinstance(child, folium.LayerControl):
+            del m._children[key]
+    folium.LayerControl(collapsed=False).add_to(m)
+
+
 def plan_map(
     plan: Any,
     m: folium.Map | None = None,
@@ -204,38 +385,25 @@ def plan_map(
     >>> save_map(m, "out/map.html")  # doctest: +SKIP
     PosixPath('out/map.html')
     """
-    import folium
-    from branca.colormap import LinearColormap
+    import folium  # noqa: F401 - fail early, before any work, when folium is missing
 
     t0 = time.perf_counter()
     tile_key = _validate(plan, tiles, aggregate, max_points, h3_resolution)
     sites: pd.DataFrame = plan.sites
     demand: pd.DataFrame = plan.demand
     failures = getattr(plan, "failures", None)
-    summary_raw = plan.summary()
-    summary: Mapping[str, Any] = (
-        summary_raw.to_dict() if isinstance(summary_raw, pd.Series) else dict(summary_raw)
-    )
+    summary = _summary(plan)
     percentile = str(getattr(plan, "percentile", "p99"))
     primary_ms = float_column(demand, "primary_latency_ms")
-    budget_ms = finite_or(getattr(plan, "budget_ms", None), math.nan)
-    if not budget_ms > 0:
-        finite = primary_ms[np.isfinite(primary_ms)]
-        budget_ms = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-        logger.warning("map: plan has no usable budget_ms; colour scale ends at %g ms", budget_ms)
+    budget_ms = _budget_ms(plan, primary_ms)
     radius_km = finite_or(getattr(plan, "radius_km", None), math.nan)
 
     # ---- sites (rows without coordinates are not drawn)
-    site_lat, site_lon = lat_lon(sites)
-    located = np.isfinite(site_lat) & np.isfinite(site_lon)
-    if not located.all():
-        logger.warning("map: %d chosen sites have no coordinates; not drawn", int((~located).sum()))
-        sites = sites.loc[located]
-        site_lat, site_lon = site_lat[located], site_lon[located]
+    sites, site_lat, site_lon = _located_sites(sites)
     n_sites = len(sites)
     site_ids = id_column(sites, "site_id")
-    labels, site_index = site_labels(site_ids, id_column(sites, "name") if has_column(sites, "name")
-                                      else site_ids)
+    labels, site_index = site_labels(site_ids, id_column(sites, "name")
+                                     if has_column(sites, "name") else site_ids)
     tiers = sorted(set(id_column(sites, "tier").fillna("")))
     tier_colors = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
 
@@ -246,51 +414,14 @@ def plan_map(
     if not located_d.all():
         logger.warning("map: %d demand points have no coordinates; not drawn",
                        int((~located_d).sum()))
-    use_h3 = aggregate == "h3" or (aggregate == "auto" and int(located_d.sum()) > max_points)
-    aggregation_note: str | None = None
-    hex_deg = 0.0
-    if use_h3:
-        import h3
+    drawn = _demand_units(table, located_d, demand, aggregate, max_points, h3_resolution)
+    units = drawn.units
+    failures_data = failure_payload(drawn.recs, n_sites)
 
-        lat_ok, lon_ok = table["lat"][located_d], table["lon"][located_d]
-        if h3_resolution is None:
-            # At most 30,000 hexagons, and on average at least 4 points in each.
-            limit = min(MAX_HEXAGONS, max(1, len(lat_ok) // 4))
-            res, proj = choose_resolution_projected(lat_ok, lon_ok, limit)
-        else:
-            res, proj = int(h3_resolution), None
-        units, recs, hex_deg = h3_units(table, located_d, res, proj)
-        n_units = len(units["pop"])
-        area = h3.average_hexagon_area(res, unit="km^2")
-        aggregation_note = (
-            f"{int(located_d.sum()):,} demand points aggregated to {n_units:,} H3 hexagons "
-            f"(resolution {res}, about {area:,.1f} km&sup2; each); a hexagon shows its worst "
-            "status and N-1 latency and its mean primary latency."
-        )
-        logger.info("map: %s demand points -> %s H3 cells at resolution %d",
-                    f"{int(located_d.sum()):,}", f"{n_units:,}", res)
-    else:
-        # Largest population first, so small points are drawn on top.
-        keep = np.argsort(-table["pop"], kind="stable")
-        keep = keep[located_d[keep]]
-        units, recs = point_units(table, keep, demand)
-        res = None
-    failures_data = failure_payload(recs, n_sites)
-
+    # ---- the page's settings and data
     pop_all = table["pop"]
-    positive = pop_all[pop_all > 0]
-    ref = float(np.quantile(positive, 0.99)) if positive.size else 1.0
-    radius_scale = DEMAND_RADIUS_MAX_PX / math.sqrt(max(ref, 1e-9))
-
-    # The scale starts at the lowest primary latency (whole ms): access and inference put a
-    # floor under every latency (often most of the budget), and 0..floor would stay unused.
-    finite = primary_ms[np.isfinite(primary_ms)]
-    vmin_ms = float(math.floor(finite.min())) if finite.size else 0.0
-    if not 0.0 <= vmin_ms < budget_ms:
-        vmin_ms = 0.0
-    caption = f"{percentile} latency to primary site (ms), budget {budget_ms:g} ms"
-    cmap = LinearColormap(list(LATENCY_COLORS), vmin=vmin_ms, vmax=budget_ms, caption=caption)
-    palette = [cmap.rgb_hex_str(v) for v in np.linspace(vmin_ms, budget_ms, PALETTE_SIZE)]
+    radius_scale = _radius_scale(pop_all)
+    vmin_ms, caption, palette = _colour_scale(primary_ms, budget_ms, percentile)
     status_names = table["status_names"]
     status_colors = [
         STATUS_COLORS[k] if k < len(STATUS_COLORS) else MISSING_COLOR
@@ -299,9 +430,9 @@ def plan_map(
     model = getattr(plan, "model", None)
     k_failures = max(int(finite_or(getattr(plan, "failures_tolerated", 1), 1)), 0)
     config = {
-        "mode": "h3" if use_h3 else "points",
-        "h3Resolution": res,
-        "hexDeg": hex_deg,
+        "mode": "h3" if drawn.use_h3 else "points",
+        "h3Resolution": drawn.res,
+        "hexDeg": drawn.hex_deg,
         "budget": budget_ms,
         "vmin": vmin_ms,
         "palette": palette,
@@ -334,20 +465,7 @@ def plan_map(
     # ---- the map
     lat_fit = np.r_[table["lat"][located_d], site_lat]
     lon_fit = np.r_[table["lon"][located_d], site_lon]
-    if m is None:
-        center = [float(np.mean(lat_fit)), float(np.mean(lon_fit))] if len(lat_fit) else None
-        m = folium.Map(
-            location=center,
-            tiles=None,
-            prefer_canvas=True,
-            control_scale=True,
-            zoom_start=6,
-        )
-        if tile_key == "osm":
-            folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
-    else:
-        m.options["prefer_canvas"] = True
-    make_offline(m)
+    m = _base_map(m, lat_fit, lon_fit, tile_key)
     # covmap.js fits the view to these bounds before anything is drawn, without animation
     # (an animated zoom would re-project every shape, and overrides a view set meanwhile).
     if len(lat_fit):
@@ -358,29 +476,8 @@ def plan_map(
 
     el = map_elements()
     data = el.PlanData(payload).add_to(m)
-    gap_units = np.asarray(units["gap"])
-    out_units = np.asarray(units["out"])
-    specs: list[tuple[str, str, Any, bool]] = [
-        (LAYER_DEMAND, "latency", None, True),
-        (LAYER_STATUS, "status", None, False),
-        (LAYER_N1, "n1", None, False),
-    ]
-    if (out_units > 0).any():
-        specs.append((LAYER_OUTSIDE, "outside", None, True))
-    if (gap_units > 0).any():
-        specs.append((LAYER_GAPS, "gaps", None, False))
-    for k, tier in enumerate(tiers):
-        name = f"{LAYER_SITES}: {html.escape(tier)}" if tier else LAYER_SITES
-        specs.append((name, "sites", k, True))
-    if any(r > 0 for r in payload["sites"]["rkm"]):
-        specs.append((LAYER_RADIUS, "radius", None, False))
-    if areas["site"]:
-        specs.append((LAYER_AREAS, "areas", None, False))
-    if proposed["lat"]:
-        specs.append((LAYER_PROPOSED, "proposed", None, True))
-    if n_sites:
-        specs.append((LAYER_FAILURE, "failure", None, False))
-    for name, kind, arg, show in specs:
+    for name, kind, arg, show in _layer_specs(units, payload["sites"], tiers, areas, proposed,
+                                              n_sites):
         el.PlanLayer(data, name, kind, arg, show=show).add_to(m)
 
     pop_by_status = np.bincount(table["st"], weights=pop_all, minlength=len(status_names))
@@ -401,21 +498,16 @@ def plan_map(
         ],
         outside_pop=float(table["out"].sum()),
         n_proposed=len(proposed["lat"]),
-        aggregation=aggregation_note,
+        aggregation=drawn.note,
     )
     el.Legend(legend).add_to(m)
-
-    # A layer control must come after the layers it lists: move an existing one to the end.
-    for key, child in list(m._children.items()):
-        if isinstance(child, folium.LayerControl):
-            del m._children[key]
-    folium.LayerControl(collapsed=False).add_to(m)
+    _layer_control_last(m)
 
     logger.info(
         "map: %s demand points (%s drawn as %s), %s sites, %.2f s",
         f"{n_total:,}",
         f"{len(units['pop']):,}",
-        "H3 hexagons" if use_h3 else "points",
+        "H3 hexagons" if drawn.use_h3 else "points",
         f"{n_sites:,}",
         time.perf_counter() - t0,
     )
