@@ -32,12 +32,12 @@ from coverage.outputs.maps import (  # noqa: E402
     LAYER_RADIUS,
     LAYER_STATUS,
     choose_h3_resolution,
+    fmt_int,
     h3_bins,
     layer_names,
     plan_map,
     save_map,
 )
-from coverage.outputs.maps import _fmt_int as fmt_int  # noqa: E402
 from coverage.resilience.status import (  # noqa: E402
     COVERAGE_STATUSES,
     coverage_status,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,288 @@ def _examples(rows: npt.NDArray[Any], cols: npt.NDArray[Any], vals: npt.NDArray[
     return [f"{v:g} at row {r}, col {c}" for r, c, v in zip(rows, cols, vals, strict=True)]
 
 
+def _note_bad(
+    bad: dict[str, list[Any]],
+    key: str,
+    count: int,
+    rows: npt.NDArray[Any],
+    cols: npt.NDArray[Any],
+    vals: npt.NDArray[Any],
+) -> None:
+    """Count ``count`` bad cells of kind ``key``, keeping the first few as examples."""
+    bad[key][0] += count
+    room = _EXAMPLES - len(bad[key][1])
+    if room > 0:
+        bad[key][1] += _examples(rows[:room], cols[:room], vals[:room])
+
+
+@dataclass
+class _Scan:
+    """What reading the raster window by window gathered."""
+
+    rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    cols: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    lon: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    lat: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    pop: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    total: float = 0.0
+    n_nodata: int = 0
+    n_zero: int = 0
+    n_pos: int = 0
+    n_windows: int = 0
+    #: Per kind of bad cell (NaN, infinite, negative, not transformable): count, examples.
+    bad: dict[str, list[Any]] = field(
+        default_factory=lambda: {"nan": [0, []], "inf": [0, []], "neg": [0, []], "tr": [0, []]}
+    )
+
+
+# ---- read_population_raster, step by step
+
+
+def _checked_aggregate(report: _Report, aggregate: Any) -> int:
+    """The aggregation factor, a whole number >= 1 (else the error is raised)."""
+    whole = isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool)
+    if not whole or aggregate < 1:
+        report.add(
+            f"aggregate={aggregate!r} is not a whole number >= 1", "pass aggregate=1, 2, ..."
+        )
+        report.raise_if_any()
+    return int(aggregate)
+
+
+def _open_raster(report: _Report, p: Path) -> Any:
+    """The open rasterio dataset of the regular file ``p`` (else the error is raised)."""
+    import rasterio
+
+    if not p.is_file():
+        report.add(
+            "file not found" if not p.exists() else "path is not a regular file",
+            f"check the path (working directory is {os.getcwd()!r})",
+        )
+        report.raise_if_any()
+    try:
+        src = rasterio.open(p)
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report.add(
+            f"cannot read the raster: {type(exc).__name__}: {reason}",
+            "pass a complete GeoTIFF (.tif/.tiff); check the file is not truncated",
+        )
+        report.raise_if_any()
+    return src
+
+
+def _checked_crs(report: _Report, src: Any, p: Path, band: int, crs: Any | None) -> Any:
+    """The raster's CRS (or ``crs`` when it has none), after checking the band and that the
+    raster is georeferenced; every problem is raised together."""
+    from pyproj import CRS
+
+    if not 1 <= band <= src.count:
+        report.add(
+            f"band {band} does not exist (the raster has {src.count})",
+            f"pass band=1..{src.count}",
+        )
+        report.raise_if_any()
+    raster_crs = src.crs
+    if raster_crs is None:
+        if crs is None:
+            report.add(
+                "the raster has no CRS, so its cells cannot be placed on the map",
+                "assign it (gdal_edit.py -a_srs EPSG:XXXX file.tif) or pass crs=... "
+                "(CLI: --demand-crs), e.g. crs='EPSG:4326' or 'ESRI:54009' for GHSL",
+            )
+        else:
+            try:
+                raster_crs = CRS.from_user_input(crs)
+            except Exception as exc:  # noqa: BLE001
+                report.add(
+                    f"crs {crs!r} is not a valid CRS ({exc})", "pass e.g. crs='EPSG:4326'"
+                )
+    elif crs is not None:
+        logger.warning("%s has its own CRS (%s); crs=%r is ignored", p, raster_crs, crs)
+    if src.transform.is_identity:
+        report.add(
+            "the raster has no geotransform (pixel coordinates only)",
+            "georeference the file (gdal_translate -a_ullr ... / -a_srs ...) before reading",
+        )
+    report.raise_if_any()
+    return raster_crs
+
+
+def _window_population(
+    src: Any,
+    band: int,
+    win: Any,
+    nd: float | None,
+    use_mask_band: bool,
+    scan: _Scan,
+) -> npt.NDArray[np.float64]:
+    """One window's population, 0 where nodata, masked or bad (bad cells are noted)."""
+    row0, col0 = int(win.row_off), int(win.col_off)
+    native = src.read(band, window=win)
+    invalid = np.zeros(native.shape, dtype=bool)
+    if nd is not None:
+        # Compare in the file's dtype: a float32 nodata such as -3.4028235e38
+        # is not equal to its decimal tag once widened to float64.
+        if np.isnan(nd):
+            invalid |= np.isnan(native)
+        elif native.dtype.kind == "f":
+            invalid |= native == np.asarray(nd).astype(native.dtype)
+        else:
+            invalid |= native.astype(np.float64) == nd
+    data = native.astype(np.float64)
+    if use_mask_band:
+        invalid |= src.read_masks(band, window=win) == 0
+    scan.n_nodata += int(invalid.sum())
+    for key, mask in (
+        ("nan", np.isnan(data) & ~invalid),
+        ("inf", np.isinf(data) & ~invalid),
+        ("neg", (data < 0) & np.isfinite(data) & ~invalid),
+    ):
+        if mask.any():
+            rr, cc = np.nonzero(mask)
+            _note_bad(scan.bad, key, int(mask.sum()), rr + row0, cc + col0, data[rr, cc])
+            invalid |= mask
+    vals = np.where(invalid, 0.0, data)
+    scan.n_zero += int(((vals == 0) & ~invalid).sum())
+    scan.n_pos += int((vals > 0).sum())
+    scan.total += float(vals.sum())
+    return vals
+
+
+def _block_sums(vals: npt.NDArray[np.float64], factor: int) -> npt.NDArray[np.float64]:
+    """Sums of ``factor x factor`` blocks (the window padded with zeros to whole blocks)."""
+    h, w = vals.shape
+    ph, pw = _round_up(h, factor), _round_up(w, factor)
+    padded = np.zeros((ph, pw))
+    padded[:h, :w] = vals
+    blocks = padded.reshape(ph // factor, factor, pw // factor, factor)
+    return blocks.sum(axis=(1, 3))
+
+
+def _cell_centres(
+    top: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    factor: int,
+    shape: tuple[int, int],
+    transform: Any,
+    tr: Any,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Longitude and latitude (EPSG:4326) of the centres of the cells (or blocks, clipped to
+    the raster of ``shape``) whose top-left cells are ``(top, left)``."""
+    height, width = shape
+    a, b, c, d, e, f = (
+        transform.a,
+        transform.b,
+        transform.c,
+        transform.d,
+        transform.e,
+        transform.f,
+    )
+    # Cell (or block, clipped to the raster) centre in pixel coordinates.
+    py = (top + np.minimum(top + factor, height)) / 2.0
+    px = (left + np.minimum(left + factor, width)) / 2.0
+    x = a * px + b * py + c
+    y = d * px + e * py + f
+    lon, lat = tr.transform(x, y)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def _scan_windows(
+    src: Any,
+    band: int,
+    nd: float | None,
+    use_mask_band: bool,
+    window: tuple[int, int],
+    factor: int,
+    tr: Any,
+) -> _Scan:
+    """Read the raster window by window: every populated cell (or block) and its centre."""
+    from rasterio.windows import Window
+
+    height, width = src.height, src.width
+    win_h, win_w = window
+    scan = _Scan()
+    for row0 in range(0, height, win_h):
+        h = min(win_h, height - row0)
+        for col0 in range(0, width, win_w):
+            w = min(win_w, width - col0)
+            scan.n_windows += 1
+            vals = _window_population(src, band, Window(col0, row0, w, h), nd, use_mask_band,
+                                      scan)
+            if factor > 1:
+                vals = _block_sums(vals, factor)
+            rr, cc = np.nonzero(vals > 0)
+            if rr.size == 0:
+                continue
+            pop = vals[rr, cc]
+            top = row0 + rr * factor
+            left = col0 + cc * factor
+            lon, lat = _cell_centres(top, left, factor, (height, width), src.transform, tr)
+            ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+            if not ok.all():
+                _note_bad(scan.bad, "tr", int((~ok).sum()), top[~ok], left[~ok], pop[~ok])
+            scan.rows.append(top // factor)
+            scan.cols.append(left // factor)
+            scan.lon.append(lon)
+            scan.lat.append(lat)
+            scan.pop.append(pop)
+    return scan
+
+
+def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any) -> None:
+    """Raise one error naming every kind of bad cell found, with examples and the fix."""
+    fixes = {
+        "nan": (
+            "cells are NaN but NaN is not the raster's nodata value",
+            "declare it (gdal_edit.py -a_nodata nan file.tif) or pass nodata=float('nan')",
+        ),
+        "inf": ("cells are infinite", "fix the raster, or declare that value as nodata"),
+        "neg": (
+            "cells hold a negative population that is not the nodata value",
+            "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif) "
+            "or pass nodata=VALUE (GHSL uses -200, WorldPop -99999); otherwise fix the cells",
+        ),
+        "tr": (
+            f"populated cells cannot be transformed from {raster_crs} to EPSG:4326",
+            "check the raster's CRS is right (or pass crs=... for a file without one)",
+        ),
+    }
+    for key, (count, examples) in bad.items():
+        if count:
+            what, fix = fixes[key]
+            report.add(f"{count} {what} (e.g. {'; '.join(examples)})", fix)
+    report.raise_if_any()
+
+
+def _demand_table(report: _Report, scan: _Scan) -> pd.DataFrame:
+    """The demand table of the populated cells, in raster order (none: the error is raised)."""
+
+    def cat(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    rows, cols = cat(scan.rows, np.int64), cat(scan.cols, np.int64)
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    lon = cat(scan.lon, np.float64)[order]
+    lon = (lon + 180.0) % 360.0 - 180.0  # 0..360 grids
+    lat = cat(scan.lat, np.float64)[order]
+    pop = cat(scan.pop, np.float64)[order]
+    if pop.size == 0:
+        report.add(
+            f"no cell holds population > 0 ({scan.n_nodata} nodata, {scan.n_zero} zero cells)",
+            "check the band and the nodata value, and that the raster holds people per cell",
+        )
+        report.raise_if_any()
+    # The table is valid by construction (unique ids, finite coordinates, population > 0),
+    # so it is built in the canonical form of coverage.inputs.tables directly: as_demand would only
+    # repeat the checks (plan_sites runs it anyway).
+    ids = _cell_ids(rows, cols)
+    return pd.DataFrame(
+        {"demand_id": ids, "lat": lat, "lon": lon, "population": pop, "name": ids.copy()}
+    )
+
+
 def read_population_raster(
     path: str | os.PathLike[str],
     *,
@@ -134,210 +417,27 @@ def read_population_raster(
         Unreadable file, bad band/aggregate, no CRS or geotransform, negative, NaN or
         infinite values that are not nodata, or cells that cannot be transformed.
     """
-    import rasterio
     from pyproj import CRS, Transformer
     from rasterio.enums import MaskFlags
-    from rasterio.windows import Window
 
     report = _Report(str(path), "population raster")
-    whole = isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool)
-    if not whole or aggregate < 1:
-        report.add(
-            f"aggregate={aggregate!r} is not a whole number >= 1", "pass aggregate=1, 2, ..."
-        )
-        report.raise_if_any()
-    factor = int(aggregate)
+    factor = _checked_aggregate(report, aggregate)
     p = Path(path)
-    if not p.is_file():
-        report.add(
-            "file not found" if not p.exists() else "path is not a regular file",
-            f"check the path (working directory is {os.getcwd()!r})",
-        )
-        report.raise_if_any()
-    try:
-        src = rasterio.open(p)
-    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        report.add(
-            f"cannot read the raster: {type(exc).__name__}: {reason}",
-            "pass a complete GeoTIFF (.tif/.tiff); check the file is not truncated",
-        )
-        report.raise_if_any()
+    src = _open_raster(report, p)
 
     with src:
-        if not 1 <= band <= src.count:
-            report.add(
-                f"band {band} does not exist (the raster has {src.count})",
-                f"pass band=1..{src.count}",
-            )
-            report.raise_if_any()
-        raster_crs = src.crs
-        if raster_crs is None:
-            if crs is None:
-                report.add(
-                    "the raster has no CRS, so its cells cannot be placed on the map",
-                    "assign it (gdal_edit.py -a_srs EPSG:XXXX file.tif) or pass crs=... "
-                    "(CLI: --demand-crs), e.g. crs='EPSG:4326' or 'ESRI:54009' for GHSL",
-                )
-            else:
-                try:
-                    raster_crs = CRS.from_user_input(crs)
-                except Exception as exc:  # noqa: BLE001
-                    report.add(
-                        f"crs {crs!r} is not a valid CRS ({exc})", "pass e.g. crs='EPSG:4326'"
-                    )
-        elif crs is not None:
-            logger.warning("%s has its own CRS (%s); crs=%r is ignored", p, raster_crs, crs)
-        transform = src.transform
-        if transform.is_identity:
-            report.add(
-                "the raster has no geotransform (pixel coordinates only)",
-                "georeference the file (gdal_translate -a_ullr ... / -a_srs ...) before reading",
-            )
-        report.raise_if_any()
-
+        raster_crs = _checked_crs(report, src, p, band, crs)
         nd = src.nodatavals[band - 1] if nodata is None else float(nodata)
         flags = src.mask_flag_enums[band - 1]
         use_mask_band = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
         height, width = src.height, src.width
         win_h, win_w = _window_shape(src.block_shapes[band - 1], window_size, factor)
         tr = Transformer.from_crs(CRS.from_user_input(raster_crs), 4326, always_xy=True)
-        a, b, c, d, e, f = (
-            transform.a,
-            transform.b,
-            transform.c,
-            transform.d,
-            transform.e,
-            transform.f,
-        )
+        scan = _scan_windows(src, band, nd, use_mask_band, (win_h, win_w), factor, tr)
 
-        out_r: list[npt.NDArray[np.int64]] = []
-        out_c: list[npt.NDArray[np.int64]] = []
-        out_lon: list[npt.NDArray[np.float64]] = []
-        out_lat: list[npt.NDArray[np.float64]] = []
-        out_pop: list[npt.NDArray[np.float64]] = []
-        total = 0.0
-        n_nodata = n_zero = n_pos = n_windows = 0
-        bad: dict[str, list[Any]] = {"nan": [0, []], "inf": [0, []], "neg": [0, []], "tr": [0, []]}
-
-        for row0 in range(0, height, win_h):
-            h = min(win_h, height - row0)
-            for col0 in range(0, width, win_w):
-                w = min(win_w, width - col0)
-                n_windows += 1
-                win = Window(col0, row0, w, h)
-                native = src.read(band, window=win)
-                invalid = np.zeros(native.shape, dtype=bool)
-                if nd is not None:
-                    # Compare in the file's dtype: a float32 nodata such as -3.4028235e38
-                    # is not equal to its decimal tag once widened to float64.
-                    if np.isnan(nd):
-                        invalid |= np.isnan(native)
-                    elif native.dtype.kind == "f":
-                        invalid |= native == np.asarray(nd).astype(native.dtype)
-                    else:
-                        invalid |= native.astype(np.float64) == nd
-                data = native.astype(np.float64)
-                if use_mask_band:
-                    invalid |= src.read_masks(band, window=win) == 0
-                n_nodata += int(invalid.sum())
-                for key, mask in (
-                    ("nan", np.isnan(data) & ~invalid),
-                    ("inf", np.isinf(data) & ~invalid),
-                    ("neg", (data < 0) & np.isfinite(data) & ~invalid),
-                ):
-                    if mask.any():
-                        rr, cc = np.nonzero(mask)
-                        bad[key][0] += int(mask.sum())
-                        room = _EXAMPLES - len(bad[key][1])
-                        if room > 0:
-                            bad[key][1] += _examples(
-                                rr[:room] + row0, cc[:room] + col0, data[rr[:room], cc[:room]]
-                            )
-                        invalid |= mask
-                vals = np.where(invalid, 0.0, data)
-                n_zero += int(((vals == 0) & ~invalid).sum())
-                n_pos += int((vals > 0).sum())
-                total += float(vals.sum())
-                if factor > 1:
-                    ph, pw = _round_up(h, factor), _round_up(w, factor)
-                    padded = np.zeros((ph, pw))
-                    padded[:h, :w] = vals
-                    blocks = padded.reshape(ph // factor, factor, pw // factor, factor)
-                    vals = blocks.sum(axis=(1, 3))
-                rr, cc = np.nonzero(vals > 0)
-                if rr.size == 0:
-                    continue
-                pop = vals[rr, cc]
-                # Cell (or block, clipped to the raster) centre in pixel coordinates.
-                top = row0 + rr * factor
-                left = col0 + cc * factor
-                py = (top + np.minimum(top + factor, height)) / 2.0
-                px = (left + np.minimum(left + factor, width)) / 2.0
-                x = a * px + b * py + c
-                y = d * px + e * py + f
-                lon, lat = tr.transform(x, y)
-                lon = np.asarray(lon, dtype=np.float64)
-                lat = np.asarray(lat, dtype=np.float64)
-                ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
-                if not ok.all():
-                    bad["tr"][0] += int((~ok).sum())
-                    room = _EXAMPLES - len(bad["tr"][1])
-                    if room > 0:
-                        bad["tr"][1] += _examples(
-                            top[~ok][:room], left[~ok][:room], pop[~ok][:room]
-                        )
-                out_r.append(top // factor)
-                out_c.append(left // factor)
-                out_lon.append(lon)
-                out_lat.append(lat)
-                out_pop.append(pop)
-
-    fixes = {
-        "nan": (
-            "cells are NaN but NaN is not the raster's nodata value",
-            "declare it (gdal_edit.py -a_nodata nan file.tif) or pass nodata=float('nan')",
-        ),
-        "inf": ("cells are infinite", "fix the raster, or declare that value as nodata"),
-        "neg": (
-            "cells hold a negative population that is not the nodata value",
-            "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif) "
-            "or pass nodata=VALUE (GHSL uses -200, WorldPop -99999); otherwise fix the cells",
-        ),
-        "tr": (
-            f"populated cells cannot be transformed from {raster_crs} to EPSG:4326",
-            "check the raster's CRS is right (or pass crs=... for a file without one)",
-        ),
-    }
-    for key, (count, examples) in bad.items():
-        if count:
-            what, fix = fixes[key]
-            report.add(f"{count} {what} (e.g. {'; '.join(examples)})", fix)
-    report.raise_if_any()
-
-    def cat(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-    rows, cols = cat(out_r, np.int64), cat(out_c, np.int64)
-    order = np.lexsort((cols, rows))
-    rows, cols = rows[order], cols[order]
-    lon = cat(out_lon, np.float64)[order]
-    lon = (lon + 180.0) % 360.0 - 180.0  # 0..360 grids
-    lat = cat(out_lat, np.float64)[order]
-    pop = cat(out_pop, np.float64)[order]
-    if pop.size == 0:
-        report.add(
-            f"no cell holds population > 0 ({n_nodata} nodata, {n_zero} zero cells)",
-            "check the band and the nodata value, and that the raster holds people per cell",
-        )
-        report.raise_if_any()
-    # The table is valid by construction (unique ids, finite coordinates, population > 0),
-    # so it is built in the canonical form of coverage.inputs.tables directly: as_demand would only
-    # repeat the checks (plan_sites runs it anyway).
-    ids = _cell_ids(rows, cols)
-    demand = pd.DataFrame(
-        {"demand_id": ids, "lat": lat, "lon": lon, "population": pop, "name": ids.copy()}
-    )
+    _raise_bad_cells(report, scan.bad, raster_crs)
+    demand = _demand_table(report, scan)
+    total = scan.total
     info = {
         "source": str(path),
         "kind": "raster",
@@ -345,11 +445,11 @@ def read_population_raster(
         "aggregate": factor,
         "total_population": total,
         "cells": int(height * width),
-        "cells_nodata": n_nodata,
-        "cells_zero": n_zero,
-        "cells_populated": n_pos,
+        "cells_nodata": scan.n_nodata,
+        "cells_zero": scan.n_zero,
+        "cells_populated": scan.n_pos,
         "demand_rows": int(len(demand)),
-        "windows": n_windows,
+        "windows": scan.n_windows,
         "window_shape": (win_h, win_w),
     }
     demand.attrs["population_grid"] = info
@@ -360,13 +460,13 @@ def read_population_raster(
         height,
         width,
         info["crs"],
-        n_windows,
+        scan.n_windows,
         win_h,
         win_w,
         total,
-        n_pos,
-        n_nodata,
-        n_zero,
+        scan.n_pos,
+        scan.n_nodata,
+        scan.n_zero,
         len(demand),
         factor,
     )

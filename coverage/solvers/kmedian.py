@@ -78,28 +78,29 @@ def first_two_open(
     return first, second
 
 
-def _greedy_add(indptr, indices, lat, w, m, start, p):
+def _greedy_add(indptr, indices, entry_latency, w, m, start, p):
     """Add sites one by one, each time the one that most reduces the weighted latency."""
     is_open = np.zeros(m, dtype=bool)
     is_open[start] = True
     n = len(indptr) - 1
     row = np.repeat(np.arange(n), np.diff(indptr))
-    big = float(lat.max() if lat.size else 0.0) * 10 + 1e6
+    big = float(entry_latency.max() if entry_latency.size else 0.0) * 10 + 1e6
     while is_open.sum() < min(p, m):
         first, _ = first_two_open(indptr, indices, is_open)
-        cur = np.where(first >= 0, lat[np.maximum(first, 0)], big)
-        gain = np.bincount(indices, weights=w[row] * np.maximum(0.0, cur[row] - lat), minlength=m)
+        cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
+        gain = np.bincount(indices, weights=w[row] * np.maximum(0.0, cur[row] - entry_latency),
+                           minlength=m)
         gain[is_open] = -1.0
         is_open[int(np.argmax(gain))] = True
     return np.flatnonzero(is_open)
 
 
-def _median_objective(lat, w, first):
+def _median_objective(entry_latency, w, first):
     ok = first >= 0
-    return float(np.sum(w[ok] * lat[first[ok]]))
+    return float(np.sum(w[ok] * entry_latency[first[ok]]))
 
 
-def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline):
+def _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed, deadline):
     """First-improvement swap local search under the coverage constraints (vectorised).
 
     For each open site ``j`` in turn, the best feasible swap ``j -> k`` is made when it lowers
@@ -114,7 +115,7 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
     c_ptr, c_rows = pattern_csc.indptr, pattern_csc.indices
     is_open = np.zeros(m, dtype=bool)
     is_open[start] = True
-    big = float(lat.max() if lat.size else 0.0) * 10 + 1e6
+    big = float(entry_latency.max() if entry_latency.size else 0.0) * 10 + 1e6
     improved, stale = True, True
     while improved and time.perf_counter() < deadline:
         improved = False
@@ -123,13 +124,13 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
                 break
             if stale:  # shared by every j until the open set changes
                 first, second = first_two_open(indptr, indices, is_open, row)
-                d1 = np.where(first >= 0, lat[np.maximum(first, 0)], 0.0)
-                d2 = np.where(second >= 0, lat[np.maximum(second, 0)], big)
+                d1 = np.where(first >= 0, entry_latency[np.maximum(first, 0)], 0.0)
+                d2 = np.where(second >= 0, entry_latency[np.maximum(second, 0)], big)
                 s1 = np.where(first >= 0, indices[np.maximum(first, 0)], -1)
                 # only entries before a row's nearest open site can gain (rows are sorted)
                 e = row_ranges(indptr[:-1], np.where(first >= 0, first, indptr[:-1]))
                 re = row[e]
-                base_gain = np.bincount(indices[e], weights=w[re] * (d1[re] - lat[e]),
+                base_gain = np.bincount(indices[e], weights=w[re] * (d1[re] - entry_latency[e]),
                                         minlength=m)
                 count = np.bincount(row[is_open[indices]], minlength=n)
                 short = np.flatnonzero(count < r)  # none when the start is feasible
@@ -141,7 +142,7 @@ def _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline
             loss = float(np.sum(w[rj] * (d2[rj] - d1[rj])))
             e = row_ranges(indptr[rj], indptr[rj + 1])
             re = row[e]
-            le = lat[e]
+            le = entry_latency[e]
             delta_w = np.maximum(0.0, d2[re] - le) - np.maximum(0.0, d1[re] - le)
             gain = base_gain + np.bincount(indices[e], weights=w[re] * delta_w, minlength=m)
             # rows that would have fewer than r open sites without j: k must cover all of them
@@ -172,7 +173,7 @@ def _sorted_rows(latency: sp.sparray | sp.spmatrix):
     n, m = a.shape
     indptr = a.indptr.astype(np.int64)
     indices = a.indices.astype(np.int64)
-    lat = a.data.astype(np.float64)
+    entry_latency = a.data.astype(np.float64)
     row = np.repeat(np.arange(n), np.diff(indptr))
     pattern = sp.csr_array((np.ones(len(indices), dtype=np.int8), indices, indptr), shape=(n, m))
     csc = pattern.tocsc()  # rows ascending within each column: duplicates are adjacent
@@ -185,11 +186,11 @@ def _sorted_rows(latency: sp.sparray | sp.spmatrix):
         first = np.concatenate([[True], (np.diff(r_) != 0) | (np.diff(c_) != 0)])
         a = sp.csr_array((d_[first], (r_[first], c_[first])), shape=(n, m))
         return _sorted_rows(a)
-    in_order = (np.diff(lat) >= 0) | (np.diff(row) != 0)
+    in_order = (np.diff(entry_latency) >= 0) | (np.diff(row) != 0)
     if not in_order.all():
-        order = np.lexsort((lat, row))
-        indices, lat = indices[order], lat[order]
-    return indptr, indices, lat, csc
+        order = np.lexsort((entry_latency, row))
+        indices, entry_latency = indices[order], entry_latency[order]
+    return indptr, indices, entry_latency, csc
 
 
 def k_median(
@@ -234,7 +235,7 @@ def k_median(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    indptr, indices, lat, pattern_csc = _sorted_rows(latency)
+    indptr, indices, entry_latency, pattern_csc = _sorted_rows(latency)
     n, m = pattern_csc.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
@@ -248,14 +249,14 @@ def k_median(
         raise NoFeasiblePlanError(
             f"p={p} sites cannot meet the coverage requirement: a feasible set needs {len(start)}"
         )
-    start = _greedy_add(indptr, indices, lat, w, m, start, p)
-    sites = _swap_search(indptr, indices, lat, w, r, pattern_csc, start, fixed, deadline)
+    start = _greedy_add(indptr, indices, entry_latency, w, m, start, p)
+    sites = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed, deadline)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
-    objective = _median_objective(lat, w, first)
+    objective = _median_objective(entry_latency, w, first)
     status, lower = "local_search", float("nan")
     remaining = deadline - time.perf_counter()
     if len(indices) <= max_pairs_exact and remaining > 0.5:
-        exact = _median_milp(indptr, indices, lat, w, r, m, p, fixed, remaining)
+        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining)
         if exact is not None:
             x_sites, x_obj, x_status, x_bound = exact
             if x_obj <= objective + 1e-9 * max(1.0, abs(objective)):
@@ -266,13 +267,13 @@ def k_median(
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
 
 
-def _median_milp(indptr, indices, lat, w, r, m, p, fixed, time_limit_s):
+def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s):
     """Exact p-median MILP with coverage constraints: variables y (m) then x (one per pair)."""
     n = len(indptr) - 1
     nnz = len(indices)
     row = np.repeat(np.arange(n), np.diff(indptr))
     has = np.diff(indptr) > 0
-    c = np.concatenate([np.zeros(m), w[row] * lat])
+    c = np.concatenate([np.zeros(m), w[row] * entry_latency])
     # assignment: sum_j x_ij = 1 for rows with any entry
     rows_with = np.flatnonzero(has)
     remap = np.full(n, -1)
@@ -317,7 +318,7 @@ def _median_milp(indptr, indices, lat, w, r, m, p, fixed, time_limit_s):
         return None
     sites = np.flatnonzero(res.x[:m] > 0.5)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
-    obj = _median_objective(lat, w, first)
+    obj = _median_objective(entry_latency, w, first)
     bound = getattr(res, "mip_dual_bound", float("nan"))
     status = "optimal" if res.status == 0 else "time_limit"
     return sites, obj, status, float(bound if res.status != 0 else obj)

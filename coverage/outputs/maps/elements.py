@@ -1,0 +1,95 @@
+"""The folium elements of a plan map: the payload, the layers ``covmap.js`` fills, the legend.
+
+The classes are defined on first use (:func:`map_elements`) so that importing the package
+does not import folium.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+from .style import CSS, MAP_BACKGROUND
+
+__all__ = ["map_elements"]
+
+
+def _js_json(obj: Any) -> str:
+    """JSON for inclusion in a ``<script>`` element (no ``<``/``>`` can end it early)."""
+    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+@lru_cache(maxsize=1)
+def map_elements() -> SimpleNamespace:
+    """The plan map's element classes (data, layers, legend), defined on first use."""
+    from branca.element import MacroElement
+    from folium.map import FeatureGroup
+    from folium.template import Template
+
+    class PlanData(MacroElement):
+        """The plan payload, handed to ``covmap`` together with the map."""
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = covmap({{ this.payload }}, {{ this._parent.get_name() }});
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, payload: dict[str, Any]):
+            super().__init__()
+            self._name = "CoveragePlanData"
+            self.payload = _js_json(payload)
+
+    class PlanLayer(FeatureGroup):
+        """A layer-control overlay that ``covmap`` fills when it is first shown."""
+
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.featureGroup();
+            {{ this.data.get_name() }}.layer({{ this.get_name() }}, {{ this.kind_json }},
+                {{ this.arg_json }});
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, data: PlanData, name: str, kind: str, arg: Any = None,
+                     show: bool = True):
+            super().__init__(name=name, overlay=True, control=True, show=show)
+            self._name = "CoverageLayer"
+            self.data = data
+            self.kind = kind
+            self.kind_json = _js_json(kind)
+            self.arg_json = _js_json(arg)
+
+    class Legend(MacroElement):
+        """Fixed-position legend box (headline numbers and colour keys) plus map styling."""
+
+        _template = Template(
+            """
+            {% macro header(this, kwargs) %}
+            <style>
+            #{{ this._parent.get_name() }}.leaflet-container { background: {{ this.background }}; }
+            {{ this.css }}
+            </style>
+            {% endmacro %}
+
+            {% macro html(this, kwargs) %}
+            <div class="covmap-legend"><details open>{{ this.body }}</details></div>
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, body: str, background: str = MAP_BACKGROUND):
+            super().__init__()
+            self._name = "CoverageLegend"
+            self.body = body
+            self.background = background
+            self.css = CSS
+
+    return SimpleNamespace(PlanData=PlanData, PlanLayer=PlanLayer, Legend=Legend)

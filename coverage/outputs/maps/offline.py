@@ -1,0 +1,201 @@
+"""A map that works with no network: Leaflet and ``covmap.js`` inlined, external assets dropped.
+
+Leaflet 1.9.4 (vendored in ``coverage/outputs/_static``, BSD-2-Clause, see ``LEAFLET_LICENSE``)
+and the map script ``covmap.js`` are inlined; folium's other default assets (jQuery,
+Bootstrap, awesome-markers, Font Awesome) are dropped because nothing uses them. Rendering
+(:func:`render_map_html`) and writing (:func:`save_map`) live here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import InputValidationError
+
+if TYPE_CHECKING:
+    import folium
+    from branca.element import Element
+
+__all__ = ["make_offline", "render_map_html", "save_map"]
+
+# One logger for the whole map package, named as before the split into modules.
+logger = logging.getLogger(__package__)
+
+#: The package holding the vendored assets (``coverage/outputs/_static``, package data).
+_ASSETS_PACKAGE = __name__.rsplit(".", 2)[0]
+_STATIC = "_static"
+
+
+@lru_cache(maxsize=1)
+def _static_assets() -> tuple[str, str, str]:
+    """Return ``(leaflet.js, leaflet.css, covmap.js)``, made safe to inline."""
+    static = resources.files(_ASSETS_PACKAGE).joinpath(_STATIC)
+    js = static.joinpath("leaflet.js").read_text(encoding="utf-8")
+    css = static.joinpath("leaflet.css").read_text(encoding="utf-8")
+    app = static.joinpath("covmap.js").read_text(encoding="utf-8")
+    # None of the files contains these today; keep it that way if they change.
+    return js.replace("</", "<\\/"), css.replace("</", "<\\/"), app.replace("</", "<\\/")
+
+
+@lru_cache(maxsize=1)
+def _inline_leaflet() -> type:
+    """The element class that inlines Leaflet and ``covmap.js``, defined on first use."""
+    from branca.element import MacroElement
+    from folium.template import Template
+
+    class InlineLeaflet(MacroElement):
+        """Leaflet's CSS and JS and the plan map script, inlined in the document head."""
+
+        _template = Template(
+            """
+            {% macro header(this, kwargs) %}
+            <style>{{ this.css }}</style>
+            <script>{{ this.js }}</script>
+            <script>{{ this.app }}</script>
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._name = "InlineLeaflet"
+            self.js, self.css, self.app = _static_assets()
+
+    return InlineLeaflet
+
+
+def _iter_elements(root: Element) -> Any:
+    """Yield ``root`` and every element below it (children, and Figure/Popup parts)."""
+    from branca.element import Element
+
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        el = stack.pop()
+        if id(el) in seen:
+            continue
+        seen.add(id(el))
+        yield el
+        stack.extend(getattr(el, "_children", {}).values())
+        for part in ("header", "html", "script"):
+            sub = getattr(el, part, None)
+            if isinstance(sub, Element):
+                stack.append(sub)
+
+
+def make_offline(m: Element) -> None:
+    """Drop folium's CDN links from ``m``'s tree and make sure Leaflet is inlined once."""
+    import folium
+
+    root = m.get_root()
+    dropped: list[str] = []
+    maps: list[folium.Map] = []
+    has_inline = False
+    for el in _iter_elements(root):
+        for attr in ("default_js", "default_css"):
+            links = getattr(el, attr, None)
+            if links:
+                if not isinstance(el, folium.Map):  # a Map's stock CDN list is expected
+                    dropped.extend(name for name, _ in links)
+                # An instance attribute: folium's class-level lists stay untouched.
+                setattr(el, attr, [])
+        if isinstance(el, folium.Map):
+            maps.append(el)
+        has_inline = has_inline or isinstance(el, _inline_leaflet())
+    if dropped:
+        logger.warning(
+            "map: dropped external assets %s (the saved map must work offline)",
+            sorted(set(dropped)),
+        )
+    if not has_inline:
+        target = m if isinstance(m, folium.Map) else (maps[0] if maps else None)
+        if target is None:
+            raise InputValidationError("save_map: no folium.Map found in the element tree")
+        # Inserted first so Leaflet is loaded before anything that might use it.
+        target.add_child(_inline_leaflet()(), index=0)
+
+
+_EXTERNAL_TAG = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script\s*>"
+    r"|<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>",
+    flags=re.IGNORECASE,
+)
+
+
+def _strip_external_tags(text: str) -> str:
+    """Remove any ``<script src=http...>`` / ``<link href=http...>`` left in ``text``."""
+
+    def _drop(match: re.Match[str]) -> str:
+        logger.warning("map: removed external asset tag %s", match.group(0)[:120])
+        return ""
+
+    return _EXTERNAL_TAG.sub(_drop, text)
+
+
+def render_map_html(m: folium.Map) -> str:
+    """Render a map to self-contained HTML text (Leaflet inlined, no external assets).
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map, typically from :func:`plan_map`.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    make_offline(m)
+    return _strip_external_tags(m.get_root().render())
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
+    """Render a map to a self-contained HTML file, written atomically.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map (typically from :func:`plan_map`). Any folium CDN asset still attached to it
+        is dropped (with a warning) and Leaflet is inlined, so the file works offline.
+    path : str or os.PathLike
+        Output file. Its directory must exist. An existing file is replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the output directory does not exist.
+
+    Notes
+    -----
+    The HTML goes to a temporary file in the same directory, is flushed to disk, then
+    renamed over ``path`` with :func:`os.replace`, so readers never see a partial file and
+    an interrupted write leaves the old file in place.
+
+    Examples
+    --------
+    >>> save_map(plan_map(plan, tiles=None), "map.html")  # doctest: +SKIP
+    PosixPath('map.html')
+    """
+    t0 = time.perf_counter()
+    out = Path(path)
+    parent = out.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"save_map: directory {str(parent)!r} does not exist")
+    data = render_map_html(m).encode("utf-8")
+    from ..outdir import write_atomic
+
+    write_atomic(out, data, mode=out.stat().st_mode & 0o777 if out.exists() else 0o644)
+    logger.info("map: wrote %s (%.1f MB, %.2f s)", out, len(data) / 1e6, time.perf_counter() - t0)
+    return out
