@@ -431,11 +431,10 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
-
-
 def _model_file_problems(out: Path) -> list[str]:
     """Why ``--out`` of calibrate cannot be written (empty when it can)."""
+    from .model.calibrate import MODEL_FILE_HEADER
+
     if out.is_dir():
         return [f"--out {out} is a directory: give a file name such as model.toml"]
     if out.suffix.lower() != ".toml":
@@ -447,7 +446,7 @@ def _model_file_problems(out: Path) -> list[str]:
         except OSError as exc:
             return [f"--out {out} exists and cannot be read ({exc.strerror}): choose a new "
                     "name"]
-        if out.is_symlink() or first != MODEL_FILE_HEADER:
+        if out.is_symlink() or not first.startswith(MODEL_FILE_HEADER):
             return [f"--out {out} exists and was not written by edge-coverage calibrate: "
                     "it is left alone; choose a new name or remove it yourself"]
     parent = out.parent if str(out.parent) else Path(".")

@@ -34,11 +34,15 @@ from scipy.optimize import linprog
 
 from ..errors import InputValidationError
 
-__all__ = ["BANDS_KM", "Calibration", "calibrate", "error_table", "fit_network",
-           "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
+__all__ = ["BANDS_KM", "MODEL_FILE_HEADER", "Calibration", "calibrate", "error_table",
+           "fit_network", "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
 
 #: Speed of light in vacuum, km per ms: no round trip is shorter than ``2 d / c``.
 LIGHT_KM_PER_MS = 299.792458
+
+#: First line of every model file calibrate writes: an existing ``--out`` is replaced only
+#: when it starts with this line.
+MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
 
 #: Fewest usable pings :func:`calibrate` accepts.
 MIN_PINGS = 10
@@ -204,7 +208,7 @@ class Calibration:
             return repr(float(v)) if isinstance(v, float) else str(v)
 
         lines = [
-            "# Latency model written by edge-coverage calibrate: use it with",
+            f"{MODEL_FILE_HEADER}: use it with",
             "#   edge-coverage plan --latency-model THIS_FILE   (batch: model = \"THIS_FILE\")",
             "# Fields not set here (access, Wi-Fi, proxy, inference) keep their defaults.",
             "[latency_model]",

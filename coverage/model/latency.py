@@ -360,10 +360,13 @@ class LatencyModel:
             raise InfeasibleBudgetError(
                 f"a {percentile} budget of {budget_ms:g} ms cannot be met with {access} access: "
                 f"access + inference alone take {fixed:.1f} ms at distance 0 "
-                f"(network {self.network_fixed_ms[0]:.2f} ms at p50, components "
+                f"(latency model {self.profile}: network {self.network_fixed_ms[0]:.2f} ms at "
+                "p50; components "
                 + ", ".join(f"{k} {a:g}/{b:g}" for k, (a, b) in self.components_ms(access).items())
                 + " ms p50/p99). Raise --budget-ms, choose a faster --access or --workload, "
-                "or drop the Wi-Fi hop."
+                "drop the Wi-Fi hop"
+                + (", or use --latency-model on-net if the sites are on your own network"
+                   if self.overhead_ms > 0 else "") + "."
             )
         return (budget_ms - fixed) / self.ms_per_km
 
