@@ -96,6 +96,7 @@ def sweep(lines: list[str], folder: Path, demand: Path, sites: Path, n_cells: in
         "[base]\n"
         f'demand = "{demand}"\ncandidates = "{sites}"\n'
         f"time_limit_s = {time_limit_s:g}\n"
+        'model = "on-net"\n'  # the scale instances keep the on-net profile (bench/scale.py)
         "[axes]\n"
         f"budget_ms = [{', '.join(f'{b:g}' for b in budgets)}]\n"
         "failures = [0, 1]\n")
@@ -169,7 +170,7 @@ def reach(lines: list[str], grid: pd.DataFrame, sites: pd.DataFrame, budget_ms: 
 
     args = (grid["lat"].to_numpy(), grid["lon"].to_numpy(), sites["lat"].to_numpy(),
             sites["lon"].to_numpy())
-    kw = dict(model=LatencyModel(), budget_ms=budget_ms, access="ftth")
+    kw = dict(model=LatencyModel.from_profile("on-net"), budget_ms=budget_ms, access="ftth")
     t = time.perf_counter()
     serial = build_reach(*args, **kw)
     serial_s = time.perf_counter() - t

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import instances  # noqa: E402
 from mdout import write_markdown  # noqa: E402
 
-from coverage import plan_sites  # noqa: E402
+from coverage import LatencyModel, plan_sites  # noqa: E402
 from coverage.outputs.maps import plan_map, render_map_html  # noqa: E402
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -113,8 +113,10 @@ def main() -> None:
     sites = instances.us_candidates(15_000)
     grid_s = time.perf_counter() - t
     t = time.perf_counter()
+    # the scale instance keeps the on-net profile (as bench/scale.py; docs/benchmarks-map.md)
     plan = plan_sites(grid, sites, budget_ms=30.0, failures=1, access="ftth",
-                      time_limit_s=args.time_limit_s, max_memory_gb=4.0)
+                      time_limit_s=args.time_limit_s, max_memory_gb=4.0,
+                      model=LatencyModel.from_profile("on-net"))
     plan_s = time.perf_counter() - t
     s = plan.summary()
     print(f"plan: {len(grid):,} cells x {len(sites):,} candidates -> {s['site_count']} sites "
