@@ -283,3 +283,18 @@ def test_batch_model_string_and_relative_file(tmp_path):
     specs = [s.model["latency_model"] for s in conf.scenarios]
     assert specs[0] == str(tmp_path / "m.toml")
     assert specs[1] == "on-net"
+
+
+@pytest.mark.parametrize("profile", ["internet", "on-net"])
+@pytest.mark.parametrize("pct", ["p50", "p99"])
+def test_map_waterfall_parts_add_up_to_the_fixed_latency(profile, pct):
+    """The map popup lists the fixed components then the propagation: the parts must sum to
+    the model's latency at distance 0 (the network overhead included)."""
+    import types
+
+    from coverage.outputs.maps.payload import waterfall_table
+
+    m = LatencyModel.from_profile(profile)
+    for access in ("ftth", "cable", "5g-sa"):
+        parts = waterfall_table(types.SimpleNamespace(model=m), [access], pct)[0]["parts"]
+        assert sum(v for _, v in parts) == pytest.approx(m.fixed_ms(access, pct), abs=0.02)

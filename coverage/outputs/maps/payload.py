@@ -528,9 +528,13 @@ def waterfall_table(
                 [f"{html.escape(name)}{' (' + html.escape(a) + ')' if name == 'access' else ''}"
                  " p50", round(float(p50), 2)]
                 for name, (p50, _p99) in comps.items()
-                if p50 > 0 or name != "wifi"
+                if p50 > 0 or name not in ("wifi", "network jitter")
             ]
             parts.append(["router hops", round(float(model.hops * model.per_hop_ms), 2)])
+            overhead = float(getattr(model, "overhead_ms", 0.0))
+            if overhead > 0:  # the fitted fixed network overhead (latency model profile)
+                parts.append([f"network overhead ({html.escape(str(model.profile))}) p50",
+                              round(overhead, 2)])
             if percentile == "p99":
                 tail = math.sqrt(sum((p99 - p50) ** 2 for p50, p99 in comps.values()))
                 parts.append(["p99 tail (root sum of squares)", round(tail, 2)])
