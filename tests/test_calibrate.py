@@ -298,3 +298,35 @@ def test_map_waterfall_parts_add_up_to_the_fixed_latency(profile, pct):
     for access in ("ftth", "cable", "5g-sa"):
         parts = waterfall_table(types.SimpleNamespace(model=m), [access], pct)[0]["parts"]
         assert sum(v for _, v in parts) == pytest.approx(m.fixed_ms(access, pct), abs=0.02)
+
+
+@pytest.mark.parametrize("profile,pct,budget", [("internet", "p99", 45.0),
+                                                ("on-net", "p50", 25.0)])
+def test_assignment_waterfall_adds_up_to_the_primary_latency(profile, pct, budget):
+    """assignment.csv's latency_* columns add up to primary_latency_ms, which an independent
+    computation (the model at the haversine distance to the primary site) reproduces."""
+    from coverage import plan_sites
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.model.geo import haversine_km
+    from coverage.planner.stages import LATENCY_COMPONENT_COLUMNS
+    from tests.conftest import ROOT
+
+    demand = read_demand(ROOT / "data" / "west_demand.csv")
+    demand["access"] = np.where(np.arange(len(demand)) % 3 == 0, "cable", "ftth")
+    sites = read_sites(ROOT / "data" / "west_candidates.csv")
+    model = LatencyModel.from_profile(profile)
+    plan = plan_sites(demand, sites, budget_ms=budget, percentile=pct, model=model,
+                      kmedian_time_limit_s=5)
+    a = plan.assignment
+    served = a["primary_site_id"].notna().to_numpy()
+    assert served.any()
+    total = a[list(LATENCY_COMPONENT_COLUMNS)].sum(axis=1, min_count=1).to_numpy()
+    np.testing.assert_allclose(total[served], a["primary_latency_ms"].to_numpy()[served],
+                               atol=1e-9)
+    assert np.isnan(total[~served]).all()
+    site = plan.candidates.set_index("site_id").loc[a.loc[served, "primary_site_id"]]
+    d = haversine_km(a.loc[served, "lat"].to_numpy(), a.loc[served, "lon"].to_numpy(),
+                     site["lat"].to_numpy(), site["lon"].to_numpy())
+    hand = model.latency_ms(d, a.loc[served, "access"].to_numpy(), pct)
+    np.testing.assert_allclose(a.loc[served, "primary_latency_ms"], hand, atol=1e-6)
+    assert (a.loc[served, "primary_latency_ms"] <= budget + 1e-9).all()

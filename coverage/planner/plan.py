@@ -25,6 +25,7 @@ from ..resilience.status import (
 )
 from .stages import (
     BYTES_PER_PAIR,
+    LATENCY_COMPONENT_COLUMNS,
     assign_and_fail,
     check_aggregation,
     check_any_coverable,
@@ -102,7 +103,7 @@ class Plan:
             "demand_id", "population", "primary_site_id", "primary_latency_ms",
             "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
             "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "name", "lat", "lon",
-            "n1_site_id",
+            "n1_site_id", *LATENCY_COMPONENT_COLUMNS,
         ]
         return self.demand[[c for c in cols if c in self.demand.columns]]
 

@@ -48,7 +48,8 @@ from ..solvers.rowgen import LazyCoverResult, lazy_cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SiteCount", "Placement", "assign_and_fail", "check_aggregation",
+__all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fail",
+           "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
            "place_sites", "plan_summary", "propose_gaps", "reach_matrix", "site_table",
            "BYTES_PER_PAIR"]
@@ -255,8 +256,57 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out["n1_site_id"] = n1_site
     out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
     out["n1_within_budget"] = surv & within[:, 1]
+    parts = latency_components(problem, np.where(has_primary, dkm[:, 0], np.nan))
+    for name, values in parts.items():
+        out[name] = values
     failures = n_minus_1(out, site_ids[chosen], budget_ms)
     return out, failures
+
+
+#: The waterfall columns of the assignment table, in order; they add up to
+#: ``primary_latency_ms`` (the tail column holds the percentile's excess over p50).
+LATENCY_COMPONENT_COLUMNS = (
+    "latency_propagation_ms", "latency_network_fixed_ms", "latency_access_ms",
+    "latency_wifi_ms", "latency_proxy_ms", "latency_inference_ms", "latency_tail_ms")
+
+
+def latency_components(problem: Problem,
+                       distance_km: npt.ArrayLike) -> dict[str, npt.NDArray[np.float64]]:
+    """Every demand point's latency to its serving site, component by component.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (model, access classes, percentile).
+    distance_km : array_like
+        Great-circle distance of each point to its serving site, km (``nan``: none).
+
+    Returns
+    -------
+    dict
+        :data:`LATENCY_COMPONENT_COLUMNS` -> array: propagation, the network's fixed part
+        (hops and overhead at p50), access, Wi-Fi, proxy and inference at p50, and the tail
+        (root sum of squares of the components' p99 - p50 at a p99 budget, else 0). Their
+        sum is the latency at the budget's percentile; ``nan`` where ``distance_km`` is.
+    """
+    d = np.asarray(distance_km, dtype=np.float64)
+    codes, classes = problem.access_factorized
+    model, rows = problem.model, problem.rows_unshrunk
+    names = ("access", "wifi", "proxy", "inference")
+    table = np.array([[model.components_ms(str(c))[n][0] for n in names] for c in classes],
+                     dtype=np.float64).reshape(len(classes), len(names))
+    per_row = table[codes] if len(classes) else np.zeros((len(d), len(names)))
+    nan = np.isnan(d)
+
+    def mask(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.where(nan, np.nan, values)
+
+    out = {"latency_propagation_ms": rows.ms_per_km * d,
+           "latency_network_fixed_ms": mask(np.full(len(d), model.network_fixed_ms[0]))}
+    for j, n in enumerate(names):
+        out[f"latency_{n}_ms"] = mask(per_row[:, j])
+    out["latency_tail_ms"] = mask(rows.fixed_ms - rows.fixed_p50_ms)
+    return out
 
 
 def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
