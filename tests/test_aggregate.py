@@ -4,6 +4,7 @@ recomputation, and conservative bins keep every member within budget."""
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ON_NET
 
 from coverage.errors import InputValidationError
 from coverage.model.aggregate import aggregate_grid, shortfall
@@ -54,9 +55,9 @@ def test_aggregation_rejects_bad_sizes(sample_inputs):
 @pytest.mark.parametrize("mode", ["centroid", "conservative"])
 def test_aggregated_plan_reports_its_loss_exactly(sample_inputs, mode):
     demand, sites = sample_inputs
-    model = LatencyModel()
+    model = ON_NET  # 80 km bins at 25 ms: the sample data's tight budget under on-net (252 km)
     plan = plan_sites(demand, sites, budget_ms=25.0, aggregate_km=80.0, aggregate_mode=mode,
-                      kmedian_time_limit_s=5)
+                      kmedian_time_limit_s=5, model=model)
     s = plan.summary()
     agg = s["aggregation"]
     assert agg["demand_points_in"] == len(demand)
@@ -75,12 +76,16 @@ def test_aggregated_plan_reports_its_loss_exactly(sample_inputs, mode):
         assert (have >= need).all()
 
 
-def test_shortfall_is_zero_for_an_unaggregated_plan(sample_inputs):
+@pytest.mark.parametrize("model,budget_ms", [(ON_NET, 25.0), (LatencyModel(), 30.0)],
+                         ids=["on-net-25", "internet-30"])
+def test_shortfall_is_zero_for_an_unaggregated_plan(sample_inputs, model, budget_ms):
+    # the tight budget of each model: uncoverable and single-coverable demand present
     demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5)
+    plan = plan_sites(demand, sites, budget_ms=budget_ms, kmedian_time_limit_s=5, model=model)
+    assert plan.summary()["population_uncoverable"] > 0
     chosen = np.flatnonzero(plan.candidates["chosen"].to_numpy())
     out = shortfall(demand.assign(access="ftth"), sites["lat"], sites["lon"], chosen,
-                    model=LatencyModel(), budget_ms=25.0, percentile="p99", failures=1)
+                    model=model, budget_ms=budget_ms, percentile="p99", failures=1)
     assert out["cells_short"] == 0 and out["population_short"] == 0
 
 

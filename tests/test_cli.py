@@ -34,13 +34,16 @@ def test_help_explains_options_with_units():
     ("west_demand.geojson", "west_candidates.gpkg"),
 ])
 def test_plan_on_sample_files(tmp_path, demand, candidates):
+    # the figures (8 sites at 30 ms, none outside the budget under N-1) are those of the
+    # on-net model the sample data was designed for (592 km radius)
     out = tmp_path / "plan"
     r = run("plan", "--demand", DATA / demand, "--candidates", DATA / candidates,
-            "--budget-ms", 30, "--out", out)
+            "--budget-ms", 30, "--latency-model", "on-net", "--out", out)
     assert r.returncode == 0, r.stderr
     assert {p.name for p in out.iterdir()} == OUTPUTS
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "optimal" and s["site_count"] == 8
+    assert s["parameters"]["latency_model"]["profile"] == "on-net"
     assert s["inputs"]["demand"]["rows"] == 458 and len(s["inputs"]["demand"]["sha256"]) == 64
     sites = pd.read_csv(out / "sites.csv")
     assert len(sites) == 8
@@ -71,12 +74,14 @@ def test_every_model_parameter_is_recorded(tmp_path):
             DATA / "west_candidates.csv", "--budget-ms", 80, "--percentile", "p99",
             "--access", "cable", "--wifi", "good", "--inference-ms", "2,3", "--proxy-ms", "0.5,1",
             "--fiber-us-per-km", 5.0, "--route-factor", 1.8, "--hops", 4, "--per-hop-ms", 0.1,
+            "--latency-model", "on-net", "--overhead-ms", 0.5, "--overhead-p99-ms", 1.5,
             "--failures", 2, "--no-map", "--out", out)
     assert r.returncode == 0, r.stderr
     s = json.loads((out / "summary.json").read_text())
     m = s["parameters"]["latency_model"]
     assert (m["fiber_us_per_km"], m["route_factor"], m["hops"], m["per_hop_ms"]) == (5, 1.8, 4,
                                                                                       0.1)
+    assert (m["profile"], m["overhead_ms"], m["overhead_p99_ms"]) == ("on-net", 0.5, 1.5)
     assert m["inference_ms"] == [2, 3] and m["proxy_ms"] == [0.5, 1] and m["wifi"] == "good"
     assert s["parameters"]["access_default"] == "cable" and s["failures_tolerated"] == 2
     assert not (out / "map.html").exists()
@@ -177,8 +182,16 @@ def test_bad_options_exit_2(tmp_path, args, phrase):
 
 
 def test_infeasible_budget_exit_3(tmp_path):
+    # the default internet model: 6.438 + 10.7 + sqrt(3.822^2 + 10^2 + 2^2 + 0.2^2) = 28.0 ms
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
-            DATA / "west_candidates.csv", "--budget-ms", 20, "--out", tmp_path / "o")
+            DATA / "west_candidates.csv", "--budget-ms", 25, "--out", tmp_path / "o")
+    assert r.returncode == 3
+    assert "access + inference alone take 28.0 ms" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+    # on-net: 0.4 + 10.7 + 10.2 = 21.3 ms
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--budget-ms", 20, "--latency-model", "on-net",
+            "--out", tmp_path / "o")
     assert r.returncode == 3
     assert "access + inference alone take 21.3 ms" in r.stderr and "Traceback" not in r.stderr
 
@@ -210,8 +223,8 @@ def test_python_dash_m(tmp_path):
 def test_aggregate_option_reports_the_loss(tmp_path):
     out = tmp_path / "agg"
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
-            DATA / "west_candidates.csv", "--budget-ms", 25, "--aggregate-km", 80,
-            "--aggregate-mode", "conservative", "--out", out, "--no-map")
+            DATA / "west_candidates.csv", "--budget-ms", 25, "--latency-model", "on-net",
+            "--aggregate-km", 80, "--aggregate-mode", "conservative", "--out", out, "--no-map")
     assert r.returncode == 0, r.stderr
     agg = json.loads((out / "summary.json").read_text())["aggregation"]
     assert agg["mode"] == "conservative" and agg["cell_km"] == 80

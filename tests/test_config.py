@@ -7,9 +7,9 @@ import pytest
 
 from coverage import cli
 from coverage.batch import PLAN_PARAMETERS
-from coverage.config import OPTIONS, PLANNER_OPTIONS, PlannerConfig, options_markdown
+from coverage.config import OPTIONS, PLANNER_OPTIONS, PlannerConfig, build_model, options_markdown
 from coverage.errors import InputValidationError
-from coverage.model.latency import LatencyModel
+from coverage.model.latency import LATENCY_PROFILES, LatencyModel
 from coverage.planner.plan import plan_sites
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "options.md"
@@ -29,9 +29,42 @@ def test_cli_flags_and_defaults_come_from_the_options():
     by_flag = {o: a for a in plan._actions for o in a.option_strings}
     for opt in OPTIONS:
         action = by_flag[opt.flag]
-        assert action.default == opt.default, opt.name
+        if opt.model and opt.name != "latency_model":
+            # a model option left out keeps the value of the chosen profile or model file:
+            # its flag defaults to None and its help states the profile default, if any
+            assert action.default is None, opt.name
+            if opt.default is not None:
+                assert "(default: " in action.help, opt.name
+        else:
+            assert action.default == opt.default, opt.name
         if opt.allowed() is not None:
             assert list(action.choices) == list(opt.allowed())
+    assert by_flag["--latency-model"].default == "internet"
+
+
+def test_cli_model_options_fall_back_to_the_profile():
+    parser = cli.build_parser()
+    names = [o.name for o in OPTIONS if o.model]
+
+    def model_of(*argv):
+        args = parser.parse_args(["plan", "--demo", "--country", "LU", *argv])
+        return build_model({n: getattr(args, n) for n in names})
+
+    internet = model_of()
+    assert internet == LatencyModel()
+    assert (internet.profile, internet.route_factor, internet.hops, internet.overhead_ms,
+            internet.overhead_p99_ms) == ("internet", 2.2754, 0, 6.438, 10.26)
+    on_net = model_of("--latency-model", "on-net")
+    assert on_net == LatencyModel.from_profile("on-net")
+    assert (on_net.route_factor, on_net.hops, on_net.per_hop_ms, on_net.overhead_ms,
+            on_net.overhead_p99_ms) == (1.5, 8, 0.05, 0.0, 0.0)
+    # a flag that is given overrides the profile's value, the others keep it
+    tuned = model_of("--latency-model", "on-net", "--route-factor", "2", "--wifi", "good")
+    assert (tuned.route_factor, tuned.hops, tuned.wifi) == (2.0, 8, "good")
+    tuned = model_of("--overhead-ms", "1", "--overhead-p99-ms", "2")
+    assert (tuned.route_factor, tuned.overhead_ms, tuned.overhead_p99_ms) == (2.2754, 1.0, 2.0)
+    with pytest.raises(InputValidationError, match="unknown latency model 'fast'"):
+        model_of("--latency-model", "fast")
 
 
 def test_batch_keys_and_plan_keywords_are_the_options():
@@ -41,7 +74,17 @@ def test_batch_keys_and_plan_keywords_are_the_options():
     keywords = set(inspect.signature(plan_sites).parameters)
     assert {o.name for o in PLANNER_OPTIONS} <= keywords
     model_fields = set(LatencyModel.__dataclass_fields__)
-    assert {o.name for o in OPTIONS if o.model} <= model_fields
+    # latency_model names the profile or file the model starts from; every other model
+    # option is a field of LatencyModel
+    assert {o.name for o in OPTIONS if o.model} - {"latency_model"} <= model_fields
+    assert "latency_model" not in model_fields
+    assert set(LATENCY_PROFILES) == {"internet", "on-net"}
+    # the defaults given in the options are the default profile's
+    default = LatencyModel()
+    for opt in OPTIONS:
+        if opt.model and opt.default is not None and opt.name != "latency_model":
+            assert getattr(default, opt.name) == opt.default, opt.name
+    assert next(o for o in OPTIONS if o.name == "latency_model").default == default.profile
 
 
 def test_every_problem_in_one_message():

@@ -7,6 +7,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from helpers import ON_NET
 
 from coverage import plan_sites
 from coverage.outputs.gis import (
@@ -24,9 +25,10 @@ from coverage.outputs.plandir import write_plan
 
 @pytest.fixture(scope="module")
 def gap_plan(sample_inputs):
-    """A plan with coverage gaps and proposed sites (25 ms: some points have one candidate)."""
+    """A plan with coverage gaps and proposed sites (25 ms under the on-net model the sample
+    data was designed for: some points have one candidate)."""
     demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5)
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
     assert len(plan.gaps) and len(plan.proposed)
     return plan
 

@@ -10,37 +10,91 @@ from coverage.model.latency import LatencyModel
 
 
 def test_hand_computed_defaults():
+    # the default is the internet profile: route factor 2.2754, no hops, overhead 6.438 ms at
+    # p50 and 10.26 ms at p99 (docs/latency-model.md)
     m = LatencyModel()
+    assert m.profile == "internet"
+    # N_p50(100 km) = 2 * 2.2754 * 100 * 4.9 / 1000 + 0 + 6.438 = 2.229892 + 6.438 = 8.667892
+    assert m.network_ms(100.0, "p50") == pytest.approx(8.667892, abs=1e-9)
+    # N_p99(100 km) = 2.229892 + 10.26
+    assert m.network_ms(100.0, "p99") == pytest.approx(12.489892, abs=1e-9)
+    # p50 = N_p50 + 5 (ftth) + 0 (wifi) + 1 (proxy) + 4.7 (inference) = 19.367892
+    assert m.p50_ms(100.0, "ftth") == pytest.approx(19.367892, abs=1e-9)
+    # network jitter 10.26 - 6.438 = 3.822 joins the tails in quadrature:
+    # p99 = p50 + sqrt(3.822^2 + 10^2 + 0^2 + 2^2 + 0.2^2) = 19.367892 + sqrt(118.647684)
+    assert m.components_ms("ftth")["network jitter"] == pytest.approx((0.0, 3.822))
+    assert m.p99_ms(100.0, "ftth") == pytest.approx(19.367892 + math.sqrt(118.647684),
+                                                    abs=1e-9)
+    assert math.sqrt(118.647684) == pytest.approx(10.8926, abs=1e-4)
+    # at distance 0 with FTTH: 6.438 + 10.7 + 10.8926 = 28.03 ms (a 25 ms budget is infeasible)
+    assert m.p99_ms(0.0, "ftth") == pytest.approx(28.0306, abs=1e-4)
+    # DSL 30/100 with typical Wi-Fi 3/100 at 0 km
+    m2 = LatencyModel(wifi="typical")
+    expected = 6.438 + 30 + 3 + 1 + 4.7 + math.sqrt(3.822**2 + 70**2 + 97**2 + 2**2 + 0.2**2)
+    assert m2.p99_ms(0.0, "dsl") == pytest.approx(expected, abs=1e-9)
+
+
+def test_hand_computed_on_net():
+    # the first version's model, now the explicit profile "on-net"
+    m = LatencyModel.from_profile("on-net")
+    assert (m.route_factor, m.hops, m.per_hop_ms, m.overhead_ms, m.overhead_p99_ms) == \
+        (1.5, 8, 0.05, 0.0, 0.0)
+    assert m.components_ms("ftth")["network jitter"] == (0.0, 0.0)
     # D(100 km) = 2 * 1.5 * 100 * 4.9 / 1000 + 8 * 0.05 = 1.47 + 0.4
+    assert m.network_ms(100.0, "p50") == pytest.approx(1.87, abs=1e-9)
+    assert m.network_ms(100.0, "p99") == pytest.approx(1.87, abs=1e-9)
     # p50 = D + 5 (ftth) + 0 (wifi) + 1 (proxy) + 4.7 (inference) = 12.57
     assert m.p50_ms(100.0, "ftth") == pytest.approx(12.57, abs=1e-9)
     # p99 = p50 + sqrt(10^2 + 0^2 + 2^2 + 0.2^2) = 12.57 + sqrt(104.04) = 12.57 + 10.2
     assert m.p99_ms(100.0, "ftth") == pytest.approx(22.77, abs=1e-9)
     # DSL 30/100 with typical Wi-Fi 3/100 at 0 km
-    m2 = LatencyModel(wifi="typical")
+    m2 = LatencyModel.from_profile("on-net", wifi="typical")
     expected = 0.4 + 30 + 3 + 1 + 4.7 + math.sqrt(70**2 + 97**2 + 2**2 + 0.2**2)
     assert m2.p99_ms(0.0, "dsl") == pytest.approx(expected, abs=1e-9)
 
 
 def test_parameters_change_the_formula():
+    on_net = LatencyModel.from_profile("on-net", fiber_us_per_km=5.0, route_factor=2.0,
+                                       hops=2, per_hop_ms=0.1, proxy_ms=(0.5, 1.5),
+                                       inference_ms=(10.0, 20.0))
+    # D(50) = 2*2*50*5/1000 + 0.2 = 1.2; p50 = 1.2 + 5 + 0.5 + 10
+    assert on_net.p50_ms(50.0, "ftth") == pytest.approx(16.7)
+    assert on_net.p99_ms(50.0, "ftth") == pytest.approx(16.7 + math.sqrt(100 + 1 + 100))
+    # the same parameters on the default profile keep its overhead 6.438 / 10.26 ms
     m = LatencyModel(fiber_us_per_km=5.0, route_factor=2.0, hops=2, per_hop_ms=0.1,
                      proxy_ms=(0.5, 1.5), inference_ms=(10.0, 20.0))
-    # D(50) = 2*2*50*5/1000 + 0.2 = 1.2; p50 = 1.2 + 5 + 0.5 + 10
-    assert m.p50_ms(50.0, "ftth") == pytest.approx(16.7)
-    assert m.p99_ms(50.0, "ftth") == pytest.approx(16.7 + math.sqrt(100 + 1 + 100))
+    assert m.p50_ms(50.0, "ftth") == pytest.approx(16.7 + 6.438)
+    assert m.p99_ms(50.0, "ftth") == pytest.approx(
+        16.7 + 6.438 + math.sqrt(3.822**2 + 100 + 1 + 100))
+    # the overhead is a parameter too: p50 moves by overhead_ms, p99 by it and its tail
+    m3 = LatencyModel(overhead_ms=2.0, overhead_p99_ms=6.0)
+    assert m3.network_ms(0.0, "p50") == pytest.approx(2.0)
+    assert m3.network_ms(0.0, "p99") == pytest.approx(6.0)
+    assert m3.p50_ms(0.0, "ftth") == pytest.approx(2.0 + 5 + 1 + 4.7)
+    assert m3.p99_ms(0.0, "ftth") == pytest.approx(
+        2.0 + 5 + 1 + 4.7 + math.sqrt(4.0**2 + 10**2 + 2**2 + 0.2**2))
 
 
 def test_radius_is_the_inverse_of_latency():
-    m = LatencyModel()
-    for budget in (25.0, 30.0, 50.0, 100.0):
-        for access in ("ftth", "cable", "lan"):
-            if m.fixed_ms(access) > budget:
-                continue
-            r = m.radius_km(budget, access)
-            assert m.p99_ms(r, access) == pytest.approx(budget)
-    assert m.radius_km(30.0) == pytest.approx(591.84, abs=0.01)  # reference worked example
-    r50 = m.radius_km(30.0, "ftth", "p50")
-    assert m.p50_ms(r50) == pytest.approx(30.0)
+    for m in (LatencyModel(), LatencyModel.from_profile("on-net")):
+        for budget in (25.0, 30.0, 50.0, 100.0):
+            for access in ("ftth", "cable", "lan"):
+                if m.fixed_ms(access) > budget:
+                    continue
+                r = m.radius_km(budget, access)
+                assert m.p99_ms(r, access) == pytest.approx(budget)
+        r50 = m.radius_km(30.0, "ftth", "p50")
+        assert m.p50_ms(r50) == pytest.approx(30.0)
+    # reference worked examples: 30 ms FTTH p99
+    # internet: (30 - (6.438 + 10.7 + sqrt(118.647684))) / (2 * 2.2754 * 4.9 / 1000) = 88.32 km
+    internet_radius = (30 - 6.438 - 10.7 - math.sqrt(118.647684)) / 0.02229892
+    assert internet_radius == pytest.approx(88.32, abs=0.01)
+    assert LatencyModel().radius_km(30.0) == pytest.approx(internet_radius, abs=1e-9)
+    # on-net: (30 - (0.4 + 10.7 + 10.2)) / (2 * 1.5 * 4.9 / 1000) = 8.7 / 0.0147 = 591.84 km
+    assert LatencyModel.from_profile("on-net").radius_km(30.0) == pytest.approx(591.84,
+                                                                                abs=0.01)
+    # 50 ms FTTH p99 under the default: (50 - 28.0306) / 0.02229892 = 985.2 km
+    assert LatencyModel().radius_km(50.0) == pytest.approx(985.2, abs=0.1)
 
 
 def test_vectorised_mixed_access():
@@ -52,10 +106,21 @@ def test_vectorised_mixed_access():
 
 def test_infeasible_budget_message():
     m = LatencyModel()
-    with pytest.raises(InfeasibleBudgetError, match=r"access \+ inference alone take 21\.3 ms"):
-        m.radius_km(20.0, "ftth")
+    # internet: 6.438 + 10.7 + sqrt(118.647684) = 28.03 ms at distance 0
+    with pytest.raises(InfeasibleBudgetError,
+                       match=r"access \+ inference alone take 28\.0 ms") as err:
+        m.radius_km(25.0, "ftth")
+    assert "network 6.44 ms at p50" in str(err.value)
+    assert "network jitter 0/3.822" in str(err.value)
     with pytest.raises(InfeasibleBudgetError, match="alone take"):
         m.radius_km(30.0, "dsl")
+    # on-net: 0.4 + 10.7 + 10.2 = 21.3 ms at distance 0
+    on_net = LatencyModel.from_profile("on-net")
+    with pytest.raises(InfeasibleBudgetError, match=r"access \+ inference alone take 21\.3 ms"):
+        on_net.radius_km(20.0, "ftth")
+    assert on_net.radius_km(25.0, "ftth") > 0
+    with pytest.raises(InfeasibleBudgetError, match="alone take"):
+        on_net.radius_km(30.0, "dsl")
 
 
 def test_bad_parameters_are_named():

@@ -3,6 +3,7 @@ iterates."""
 
 import numpy as np
 import pytest
+from helpers import ON_NET
 
 from coverage.model.latency import LatencyModel
 from coverage.model.reach import build_reach
@@ -10,10 +11,16 @@ from coverage.solvers.cover import min_cover
 from coverage.solvers.rowgen import lazy_cover
 
 
-@pytest.mark.parametrize("seed_rows,budget_ms", [(5, 25.0), (30, 25.0), (10, 30.0)])
-def test_lazy_cover_iterates_to_the_full_optimum(sample_inputs, seed_rows, budget_ms):
+@pytest.mark.parametrize("model,seed_rows,budget_ms", [
+    # the sample data's tight and medium budgets under the on-net model it was designed for
+    pytest.param(ON_NET, 5, 25.0, id="on-net-5-25.0"),
+    pytest.param(ON_NET, 30, 25.0, id="on-net-30-25.0"),
+    pytest.param(ON_NET, 10, 30.0, id="on-net-10-30.0"),
+    # the tight budget of the default internet model (88 km radius)
+    pytest.param(LatencyModel(), 5, 30.0, id="internet-5-30.0"),
+])
+def test_lazy_cover_iterates_to_the_full_optimum(sample_inputs, model, seed_rows, budget_ms):
     demand, sites = sample_inputs
-    model = LatencyModel()
     args = (demand.lat, demand.lon, sites.lat, sites.lon)
     full = build_reach(*args, model=model, budget_ms=budget_ms)
     exact = min_cover(full.boolean(), np.minimum(2, full.n_covering()))
@@ -74,7 +81,7 @@ def test_per_bin_min_against_a_loop():
 
 def test_random_seed_still_available(sample_inputs):
     demand, sites = sample_inputs
-    model = LatencyModel()
+    model = ON_NET  # 25 ms: the sample data's tight budget under on-net (252 km)
     args = (demand.lat, demand.lon, sites.lat, sites.lon)
     full = build_reach(*args, model=model, budget_ms=25.0)
     exact = min_cover(full.boolean(), np.minimum(2, full.n_covering()))

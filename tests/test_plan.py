@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ON_NET
 from invariants import check_invariants, naive_n_minus_1
 
 from coverage import InputValidationError, LatencyModel, NoFeasiblePlanError, plan_sites
@@ -32,11 +33,20 @@ def assert_n1_matches_naive(plan):
             assert row["worst_latency_ms"] == pytest.approx(worst, abs=1e-3)
 
 
-@pytest.mark.parametrize("budget_ms", [25.0, 30.0, 50.0])
+# The sample data's tight / medium / loose budgets: 25 / 30 / 50 ms under the on-net model
+# they were designed for (radius 252 / 592 / 1952 km), 30 / 35 / 50 ms under the default
+# internet model (88 / 313 / 985 km; 25 ms is infeasible there). The tight ones leave
+# uncoverable and single-coverable demand.
+SAMPLE_BUDGETS = [pytest.param(ON_NET, b, id=f"on-net-{b:g}") for b in (25.0, 30.0, 50.0)] + [
+    pytest.param(None, b, id=f"internet-{b:g}") for b in (30.0, 35.0, 50.0)]
+
+
+@pytest.mark.parametrize("model,budget_ms", SAMPLE_BUDGETS)
 @pytest.mark.parametrize("failures", [0, 1, 2])
-def test_sample_plans_hold_their_invariants(sample_inputs, budget_ms, failures):
+def test_sample_plans_hold_their_invariants(sample_inputs, model, budget_ms, failures):
     demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures)
+    plan = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, model=model)
+    assert plan.model.profile == ("internet" if model is None else "on-net")
     s = plan.summary()
     assert all(k in s for k in SUMMARY_KEYS)
     assert s["status"] == "optimal" and s["lower_bound"] == s["site_count"]
@@ -49,7 +59,8 @@ def test_sample_plans_hold_their_invariants(sample_inputs, budget_ms, failures):
 
 def test_more_failures_or_tighter_budget_never_need_fewer_sites(sample_inputs):
     demand, sites = sample_inputs
-    count = {(b, k): plan_sites(demand, sites, budget_ms=b, failures=k).summary()["site_count"]
+    count = {(b, k): plan_sites(demand, sites, budget_ms=b, failures=k,
+                                model=ON_NET).summary()["site_count"]
              for b in (25.0, 35.0) for k in (0, 1)}
     assert count[(25.0, 1)] >= count[(25.0, 0)] and count[(35.0, 1)] >= count[(35.0, 0)]
     assert count[(25.0, 1)] >= count[(35.0, 1)]
@@ -65,7 +76,7 @@ def test_uncoverable_and_single_coverable_are_reported_not_fatal():
     })
     sites = pd.DataFrame({"site_id": ["paris-1", "paris-2", "berlin"],
                           "lat": [48.80, 48.90, 52.50], "lon": [2.30, 2.40, 13.40]})
-    plan = plan_sites(demand, sites, budget_ms=25.0)  # radius ~252 km
+    plan = plan_sites(demand, sites, budget_ms=25.0, model=ON_NET)  # radius ~252 km
     s = plan.summary()
     assert s["population_uncoverable"] == 70
     assert s["population_single_coverable"] == 500
@@ -128,11 +139,19 @@ def test_geonames_us_matches_the_issue_figures():
     assert 900 < len(geonames_candidates("US")) < 1100
 
 
-@pytest.mark.parametrize("budget_ms,failures", [(25.0, 1), (30.0, 1), (25.0, 2), (40.0, 0)])
-def test_row_generation_matches_the_full_model(sample_inputs, budget_ms, failures):
+@pytest.mark.parametrize("model,budget_ms,failures", [
+    pytest.param(ON_NET, 25.0, 1, id="on-net-25.0-1"),
+    pytest.param(ON_NET, 30.0, 1, id="on-net-30.0-1"),
+    pytest.param(ON_NET, 25.0, 2, id="on-net-25.0-2"),
+    pytest.param(ON_NET, 40.0, 0, id="on-net-40.0-0"),
+    pytest.param(None, 30.0, 1, id="internet-30.0-1"),  # tight under the default model
+])
+def test_row_generation_matches_the_full_model(sample_inputs, model, budget_ms, failures):
     demand, sites = sample_inputs
-    full = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="full")
-    lazy = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="lazy")
+    full = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="full",
+                      model=model)
+    lazy = plan_sites(demand, sites, budget_ms=budget_ms, failures=failures, strategy="lazy",
+                      model=model)
     s = lazy.summary()
     assert s["solver"]["strategy"] == "lazy" and s["status"] == "optimal"
     assert s["site_count"] == full.summary()["site_count"]
@@ -152,7 +171,7 @@ def test_auto_strategy_follows_the_memory_cap(sample_inputs):
 def test_row_generation_out_of_time_still_returns_a_valid_plan(sample_inputs):
     demand, sites = sample_inputs
     plan = plan_sites(demand, sites, budget_ms=25.0, strategy="lazy", time_limit_s=0.01,
-                      kmedian_time_limit_s=1)
+                      kmedian_time_limit_s=1, model=ON_NET)
     s = plan.summary()
     assert s["status"] in ("optimal", "time_limit")
     assert s["lower_bound"] <= s["site_count"]

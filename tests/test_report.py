@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA
+from helpers import ON_NET
 
 from coverage import InputValidationError, plan_sites
 from coverage.outputs.plandir import load_plan_dir, write_report
@@ -70,7 +71,10 @@ def plan_dir(sample_inputs, tmp_path_factory):
     demand, sites = sample_inputs
     inputs = {"demand": file_info(DATA / "west_demand.csv", len(demand)),
               "candidates": file_info(DATA / "west_candidates.csv", len(sites))}
-    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, inputs=inputs)
+    # 25 ms under the on-net model the sample data was designed for (gaps, proposals, and a
+    # sweep from infeasible 20 ms to 100 ms)
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, inputs=inputs,
+                      model=ON_NET)
     plan = plan.with_sweep((20, 30, 40, 50, 100), time_limit_s=10)
     out = tmp_path_factory.mktemp("report")
     plan.to_dir(out, map=False, gis=False)
@@ -107,7 +111,9 @@ def test_figures_equal_summary_json(plan_dir, page):
                 "n1_worst_latency_ms", "n1_population_outside_budget", "version",
                 "proposed.proposed_sites", "proposed.population_gap",
                 "proposed.gap_points_still_short", "parameters.latency_model.route_factor",
-                "parameters.latency_model.fiber_us_per_km", "parameters.access_default",
+                "parameters.latency_model.fiber_us_per_km", "parameters.latency_model.profile",
+                "parameters.latency_model.overhead_ms", "parameters.latency_model.overhead_p99_ms",
+                "parameters.access_default",
                 "inputs.demand.rows", "inputs.demand.sha256", "inputs.demand.name",
                 "inputs.candidates.sha256"):
         assert key in keys, key
@@ -117,6 +123,7 @@ def test_figures_equal_summary_json(plan_dir, page):
     assert page.values["inputs.demand.sha256"] == hashlib.sha256(
         (DATA / "west_demand.csv").read_bytes()).hexdigest()
     assert page.values["proposed.proposed_sites"] > 0  # the 25 ms plan has gaps
+    assert page.values["parameters.latency_model.profile"] == "on-net"
     # every model parameter is shown
     flat = [k for k in keys if k.startswith("parameters.")]
     assert len(flat) >= len(s["parameters"]) - 1 + len(s["parameters"]["latency_model"])
@@ -182,7 +189,7 @@ def test_names_are_escaped_not_executed(sample_inputs, tmp_path):
     sites.loc[sites.index[:20], "site_id"] = [f"{INJECTION}{i}" for i in range(20)]
     sites.loc[sites.index[20:], "name"] = "Cost $5 and $\\frac{"  # would break mathtext
     demand = demand.assign(name=INJECTION + "&amp;")
-    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5)
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
     plan.with_sweep((30, 50), time_limit_s=5).to_dir(tmp_path, map=False, gis=False)
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<script" not in text.lower()
@@ -333,7 +340,8 @@ def test_report_shows_n_a_not_nan(cost_plan_k3):
 
 def test_report_states_the_aggregation_loss(sample_inputs):
     demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=25.0, aggregate_km=80.0, kmedian_time_limit_s=2)
+    plan = plan_sites(demand, sites, budget_ms=25.0, aggregate_km=80.0, kmedian_time_limit_s=2,
+                      model=ON_NET)
     agg = plan.summary()["aggregation"]
     assert agg["n_demand_short"] == agg["cells_short"] > 0
     seen = VisibleText(_report_of(plan)).text

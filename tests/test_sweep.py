@@ -4,23 +4,25 @@ independent dense recomputation of who can be covered."""
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ON_NET
 
 from coverage import InputValidationError, LatencyModel, plan_sites
 from coverage.model.geo import haversine_km
 from coverage.planner.sweep import SWEEP_COLUMNS, budget_sweep
 
+# Budgets designed for the on-net model (20 ms infeasible, 25 ms tight: 252 km FTTH radius),
+# which the sweep below pins; under the default internet model 25 ms is infeasible too.
 BUDGETS = (20.0, 25.0, 30.0, 50.0, 100.0)
 
 
 @pytest.fixture(scope="module")
 def sweep(sample_inputs):
     demand, sites = sample_inputs
-    return budget_sweep(demand, sites, BUDGETS, failures=(0, 1), time_limit_s=10)
+    return budget_sweep(demand, sites, BUDGETS, failures=(0, 1), time_limit_s=10, model=ON_NET)
 
 
-def dense_counts(demand, sites, budget_ms, model=None):
+def dense_counts(demand, sites, budget_ms, model):
     """Candidates within budget of each demand point, from a dense haversine table."""
-    model = model or LatencyModel()
     fixed = model.fixed_ms("ftth", "p99")
     dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
                         sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
@@ -55,7 +57,7 @@ def test_site_count_never_grows_with_budget_nor_shrinks_with_failures(sweep):
 def test_counts_equal_the_planner(sample_inputs, sweep, budget_ms):
     demand, sites = sample_inputs
     s = plan_sites(demand, sites, budget_ms=budget_ms, failures=1,
-                   kmedian_time_limit_s=5).summary()
+                   kmedian_time_limit_s=5, model=ON_NET).summary()
     row = sweep[(sweep["budget_ms"] == budget_ms) & (sweep["failures"] == 1)].iloc[0]
     assert row["site_count"] == s["site_count"]
     assert row["population_uncoverable"] == pytest.approx(s["population_uncoverable"])
@@ -68,7 +70,7 @@ def test_counts_equal_the_planner(sample_inputs, sweep, budget_ms):
 @pytest.mark.parametrize("budget_ms", [25.0, 30.0, 100.0])
 def test_population_figures_match_a_dense_recount(sample_inputs, sweep, budget_ms):
     demand, sites = sample_inputs
-    n_cov = dense_counts(demand, sites, budget_ms)
+    n_cov = dense_counts(demand, sites, budget_ms, ON_NET)
     pop = demand["population"].to_numpy()
     for k in (0, 1):
         row = sweep[(sweep["budget_ms"] == budget_ms) & (sweep["failures"] == k)].iloc[0]
@@ -84,11 +86,40 @@ def test_population_figures_match_a_dense_recount(sample_inputs, sweep, budget_m
 def test_row_generation_gives_the_same_counts(sample_inputs, sweep):
     demand, sites = sample_inputs
     lazy = budget_sweep(demand, sites, BUDGETS[1:], failures=(0, 1), time_limit_s=10,
-                        max_full_pairs=0)
+                        max_full_pairs=0, model=ON_NET)
     assert (lazy["method"] == "lazy").all() and (lazy["status"] == "optimal").all()
     full = sweep[sweep["budget_ms"] > 20].reset_index(drop=True)
     assert (full["method"] == "full").all()
     assert lazy["site_count"].tolist() == full["site_count"].tolist()
+
+
+def test_default_model_sweep(sample_inputs):
+    """The default internet model: 25 ms infeasible (28.0 ms at distance 0), 30 ms tight
+    (88 km radius: uncoverable and single-coverable demand), against the planner and a dense
+    recount."""
+    demand, sites = sample_inputs
+    model = LatencyModel()
+    df = budget_sweep(demand, sites, (25.0, 30.0, 50.0), failures=(0, 1), time_limit_s=10)
+    low = df[df["budget_ms"] == 25]
+    assert (low["status"] == "infeasible_budget").all() and low["site_count"].isna().all()
+    assert (low["population_uncoverable"] == low["population_total"]).all()
+    ok = df[df["budget_ms"] > 25]
+    assert (ok["status"] == "optimal").all() and (ok["mip_gap"] == 0).all()
+    assert ok["radius_km"].tolist() == pytest.approx(
+        [model.radius_km(b) for b in ok["budget_ms"]])
+    pop = demand["population"].to_numpy()
+    for budget_ms in (30.0, 50.0):
+        n_cov = dense_counts(demand, sites, budget_ms, model)
+        for k in (0, 1):
+            row = df[(df["budget_ms"] == budget_ms) & (df["failures"] == k)].iloc[0]
+            assert row["n_pairs_in_reach"] == n_cov.sum()
+            assert row["population_uncoverable"] == pytest.approx(pop[n_cov == 0].sum())
+            assert row["population_short"] == pytest.approx(pop[n_cov < k + 1].sum())
+    tight = df[(df["budget_ms"] == 30) & (df["failures"] == 1)].iloc[0]
+    assert tight["population_uncoverable"] > 0 and tight["population_single_coverable"] > 0
+    s = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5).summary()
+    assert tight["site_count"] == s["site_count"]
+    assert tight["n_pairs_in_reach"] == s["n_pairs_in_reach"]
 
 
 def test_the_plan_supplies_its_own_budget(sample_inputs):
