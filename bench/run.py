@@ -51,6 +51,10 @@ def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[s
     rows.append(("N-1 check", tm["n1_s"], f"worst {s['n1_worst_latency_ms']:.1f} ms, "
                  f"{s['n1_population_outside_budget']:,.0f} people outside budget "
                  "(worst failure)"))
+    prop = s["proposed"]
+    rows.append(("gap proposals", tm["proposals_s"],
+                 f"{prop['gap_points']:,} gap points, {prop['proposed_sites']:,} proposed sites, "
+                 f"status {prop['status']}"))
     t = time.perf_counter()
     path = save_map(plan_map(plan), workdir / "map.html")
     rows.append(("map", time.perf_counter() - t, f"{path.stat().st_size / 2**20:.1f} MiB"))
