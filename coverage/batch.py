@@ -395,7 +395,8 @@ def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
     budget = sc.params.get("budget_ms")
     preset = preset_budget(budget)
     row.update(scenario=sc.name, key=sc.key, region=sc.region,
-               budget_ms=preset.budget_ms if preset is not None else budget, failures=sc.params.get("failures"),
+               budget_ms=preset.budget_ms if preset is not None else budget,
+               failures=sc.params.get("failures"),
                percentile=sc.params.get("percentile"), access=sc.params.get("access"),
                ok=False, dir=str(Path("scenarios") / sc.dirname))
     return row
