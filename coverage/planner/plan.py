@@ -547,7 +547,8 @@ def plan_sites(
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
-                        radius_access=radius_access, n_pairs=n_pairs)
+                        radius_access=radius_access, n_pairs=n_pairs,
+                        default_label=preset.name if preset is not None else None)
     info.update({
         "solver": solver,
         "aggregation": aggregation_info,

@@ -437,6 +437,11 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
     s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
     s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
     s["radius_km"] = radius_km if len(assignment) else np.nan  # largest over classes present
+    if problem.service is not None and len(assignment):
+        # per-row budgets: the largest own radius among the rows the site serves (primary)
+        r = pd.Series(problem.rows_unshrunk.radius_km).groupby(
+            assignment["primary_site_id"].to_numpy()).max()
+        s["radius_km"] = ids.map(r).fillna(radius_km).to_numpy(dtype=np.float64)
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]
     return s[front + [c for c in s.columns if c not in front]]
@@ -444,7 +449,8 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
 
 def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
                  assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
-                 radius_access: str, n_pairs: int) -> dict[str, Any]:
+                 radius_access: str, n_pairs: int,
+                 default_label: str | None = None) -> dict[str, Any]:
     """The plan's figures: objective, bound and status of the site count, population by
     coverage status, coverage by k, latency (mean p50, mean at the percentile, worst N-1),
     the single-failure damage and the k-median outcome (keys of ``summary.json``)."""
@@ -508,16 +514,17 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
-        "by_service_class": by_service_class(problem, assignment, n_cov),
+        "by_service_class": by_service_class(problem, assignment, n_cov, default_label),
     }
 
 
-def by_service_class(problem: Problem, assignment: pd.DataFrame,
-                     n_cov: npt.ArrayLike) -> list[dict[str, Any]]:
+def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
+                     default_label: str | None = None) -> list[dict[str, Any]]:
     """One entry per service class present (``summary["by_service_class"]``): its rows,
     people, budget and percentile, the people within budget of a chosen site (N-0), N-k
     safe (``k + 1`` candidates within budget), uncoverable, and the mean primary p50
-    latency. Without per-row budgets there is one entry, the default class."""
+    latency. Without per-row budgets there is one entry, the default class
+    (``default_label``: the preset name of ``--budget-ms NAME``, else ``"default"``)."""
     from ..model.service import DEFAULT_CLASS
 
     c, rows = problem.config, problem.rows_unshrunk
@@ -525,8 +532,7 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame,
     if problem.service is not None:
         labels = pd.Series(problem.service.label, dtype=object)
     else:
-        preset = c.budget_ms if isinstance(c.budget_ms, str) else None
-        labels = pd.Series(np.full(n, preset or DEFAULT_CLASS, dtype=object))
+        labels = pd.Series(np.full(n, default_label or DEFAULT_CLASS, dtype=object))
     pop = problem.population
     n_cov = np.asarray(n_cov)
     served = assignment["primary_site_id"].notna().to_numpy()
