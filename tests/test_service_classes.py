@@ -20,8 +20,8 @@ from coverage import plan_sites
 from coverage.errors import InputValidationError
 from coverage.model.latency import ACCESS_PROFILES_MS, WORKLOADS_MS, LatencyModel
 from coverage.model.problem import RowLatency
-from coverage.planner.stages import LATENCY_COMPONENT_COLUMNS
 from coverage.model.service import resolve_service, service_classes_from
+from coverage.planner.stages import LATENCY_COMPONENT_COLUMNS
 
 MODEL = LatencyModel()  # the default internet profile
 
