@@ -295,3 +295,28 @@ def test_sweep_varies_one_uniform_budget():
                      time_limit_s=30)
     row = sweep[(sweep["budget_ms"] == 40) & (sweep["source"] == "sweep")]
     assert int(row["site_count"].iloc[0]) == uni.summary()["site_count"]
+
+
+def test_batch_accepts_presets_and_a_class_file(tmp_path):
+    from coverage.batch import load_config, run_batch
+
+    dpath, spath = tmp_path / "d.csv", tmp_path / "s.csv"
+    DEMAND.to_csv(dpath, index=False)
+    SITES.to_csv(spath, index=False)
+    write(tmp_path / "classes.toml", "[service_classes.gaming]\nbudget_ms = 40\n")
+    cfg = write(tmp_path / "scenarios.toml", f'''
+[base]
+demand = "{dpath}"
+candidates = "{spath}"
+service_classes = "classes.toml"
+
+[axes]
+budget_ms = ["realtime", 50]
+''')
+    c = load_config(cfg)
+    assert sorted(str(sc.params["budget_ms"]) for sc in c.scenarios) == ["50.0", "realtime"]
+    assert all(sc.params["service_classes"] == str(tmp_path / "classes.toml")
+               for sc in c.scenarios)
+    table = run_batch(cfg, tmp_path / "out", workers=0)
+    assert table["ok"].all(), table[["error"]]
+    assert sorted(table["budget_ms"]) == [30.0, 50.0]
