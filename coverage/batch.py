@@ -50,7 +50,8 @@ __all__ = ["BatchConfig", "Scenario", "check_scenarios", "dask_client", "load_co
            "run_batch", "scenario_key", "TABLE_COLUMNS", "PLAN_PARAMETERS"]
 
 PLAN_PARAMETERS: dict[str, type | tuple[type, ...]] = {
-    o.name: (int, float) if o.type is float else o.type for o in PLANNER_OPTIONS}
+    o.name: ((int, float, str) if o.constraint == "budget"
+             else (int, float) if o.type is float else o.type) for o in PLANNER_OPTIONS}
 """Options of :func:`coverage.plan_sites` a scenario may set (base, axes or scenarios);
 derived from :data:`coverage.config.PLANNER_OPTIONS`."""
 
@@ -142,10 +143,17 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
                    "[axes] and scenarios, 'model' for latency model options)")
     want = PLAN_PARAMETERS[name]
     if isinstance(value, bool) or not isinstance(value, want):
-        kind = "a number" if want == (int, float) else want.__name__  # type: ignore[union-attr]
+        kind = ("a number or a preset name (realtime, interactive, instant)"
+                if want == (int, float, str) else "a number" if want == (int, float)
+                else want.__name__)  # type: ignore[union-attr]
         raise _bad(path, f"{where}.{name}", f"expected {kind}, got {value!r}",
                    f"write e.g. {name} = {_DEFAULT_PARAMS.get(name, 30)!r}")
-    return float(value) if want == (int, float) else value
+    if name == "service_classes":  # a path relative to the scenario file
+        file = Path(value).expanduser()
+        return str(file if file.is_absolute() else path.parent / file)
+    if want == (int, float, str) and isinstance(value, str):
+        return value.strip().lower()
+    return float(value) if want in ((int, float), (int, float, str)) else value
 
 
 def _check_model(path: Path, where: str, value: Any) -> dict[str, Any]:
@@ -345,6 +353,12 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
         from .inputs.tables import sha256_file
 
         model["latency_model_sha256"] = sha256_file(spec)  # a changed model file is new work
+    params = dict(params)
+    sc_file = params.get("service_classes")
+    if isinstance(sc_file, str) and Path(sc_file).is_file():
+        from .inputs.tables import sha256_file
+
+        params["service_classes_sha256"] = sha256_file(sc_file)  # a changed file is new work
     doc = {"inputs": inputs, "region": region, "params": params, "model": model,
            "version": __version__}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
@@ -376,8 +390,13 @@ def _write_errors(path: Path) -> Iterator[None]:
 
 def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(TABLE_COLUMNS)
+    from .model.service import preset_budget
+
+    budget = sc.params.get("budget_ms")
+    preset = preset_budget(budget)
     row.update(scenario=sc.name, key=sc.key, region=sc.region,
-               budget_ms=sc.params.get("budget_ms"), failures=sc.params.get("failures"),
+               budget_ms=preset.budget_ms if preset is not None else budget,
+               failures=sc.params.get("failures"),
                percentile=sc.params.get("percentile"), access=sc.params.get("access"),
                ok=False, dir=str(Path("scenarios") / sc.dirname))
     return row

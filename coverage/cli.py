@@ -270,7 +270,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         kmedian_time_limit_s=args.kmedian_time_limit_s, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_h3=args.aggregate_h3,
-        aggregate_mode=args.aggregate_mode))
+        aggregate_mode=args.aggregate_mode, service_classes=args.service_classes))
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
@@ -313,6 +313,14 @@ def _run_plan(args: argparse.Namespace) -> int:
             raise InputValidationError("\n".join(problems))
         inputs = {"demand": io.file_info(args.demand, len(demand)),
                   "candidates": io.file_info(args.candidates, len(sites))}
+    if not problems:  # unknown service classes (rows named), per-row budgets + aggregation
+        from .planner.plan import check_service
+
+        problems.extend(check_service(
+            demand, budget_ms=args.budget_ms, percentile=args.percentile,
+            service_classes=args.service_classes, aggregate_km=args.aggregate_km,
+            aggregate_h3=args.aggregate_h3,
+            source=str(args.demand) if args.demand else "<demo demand>"))
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused
@@ -332,7 +340,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         inputs=inputs, progress=progress, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_h3=args.aggregate_h3,
-        aggregate_mode=args.aggregate_mode,
+        aggregate_mode=args.aggregate_mode, service_classes=args.service_classes,
     )
     if args.workers or args.scheduler:
         from .batch import dask_client

@@ -50,9 +50,26 @@ def _is_int(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, int | np.integer)
 
 
+def _preset_names() -> tuple[str, ...]:
+    from .model.service import SERVICE_PRESETS
+
+    return tuple(SERVICE_PRESETS)
+
+
+def _is_budget(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in _preset_names()
+    return (n := _number(v)) is not None and n > 0
+
+
 # name -> (predicate, sentence)
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "positive": (lambda v: (n := _number(v)) is not None and n > 0, "a positive number"),
+    "budget": (_is_budget, "a positive number of ms or a service-class preset (realtime = 30 "
+               "ms, interactive = 50 ms, instant = 100 ms, all p99)"),
+    "path_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
+                     or hasattr(v, "__fspath__") or isinstance(v, Mapping),
+                     "the path of a TOML file (or absent)"),
     "nonneg": (lambda v: (n := _number(v)) is not None and n >= 0, "a number >= 0"),
     "nonneg_int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
@@ -133,6 +150,8 @@ class Option:
         ok, sentence = CONSTRAINTS[self.constraint]
         if ok(value):
             return None
+        if self.constraint == "budget":
+            return f"must be {sentence}"
         return f"must be {sentence}" + (f" of {self.unit}" if self.unit else "")
 
     def problem(self, value: Any) -> str | None:
@@ -160,7 +179,9 @@ def _wifi_choices() -> tuple[str, ...]:
 
 
 PLANNER_OPTIONS: tuple[Option, ...] = (
-    Option("budget_ms", float, 30.0, "ms", "end-to-end latency budget", "positive"),
+    Option("budget_ms", float, 30.0, "ms", "end-to-end latency budget (the default for demand "
+           "rows without a budget_ms / service_class of their own), or a preset name: "
+           "realtime (30 ms p99), interactive (50 ms p99), instant (100 ms p99)", "budget"),
     Option("percentile", str, "p99", "", "percentile the budget is checked at", "choice",
            ("p99", "p50")),
     Option("failures", int, 1, "", "simultaneous site failures to tolerate (1 = N-1 "
@@ -186,6 +207,10 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("aggregate_mode", str, "centroid", "", "centroid: plan each bin at its centroid; "
            "conservative: shrink each bin's radius by its farthest member so every member "
            "stays within budget", "choice", ("centroid", "conservative"), group="solver"),
+    Option("service_classes", str, None, "", "TOML file of service classes "
+           "([service_classes.NAME] with budget_ms, optional percentile p50/p99 and workload) "
+           "named by a demand 'service_class' column, next to the built-in presets realtime, "
+           "interactive, instant", "path_or_none"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -269,6 +294,7 @@ class PlannerConfig:
     aggregate_km: float | None = None
     aggregate_h3: int | None = None
     aggregate_mode: str = "centroid"
+    service_classes: Any = None
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).
@@ -291,6 +317,10 @@ class PlannerConfig:
             p = opt.problem(value)
             if p:
                 found.append(p)
+        if (isinstance(self.budget_ms, str) and _is_budget(self.budget_ms)
+                and self.percentile == "p50"):
+            found.append(f"budget_ms (--budget-ms) {self.budget_ms!r} is a p99 preset: give "
+                         "a number of ms with --percentile p50 instead")
         if self.aggregate_km is not None and self.aggregate_h3 is not None:
             found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
                          "exclude each other: choose square or H3 bins")
@@ -305,7 +335,11 @@ class PlannerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The values, JSON-ready."""
-        return asdict(self)
+        d = asdict(self)
+        sc = d.get("service_classes")
+        if sc is not None and not isinstance(sc, Mapping):
+            d["service_classes"] = str(sc)
+        return d
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PlannerConfig:
@@ -334,6 +368,11 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
                 value = int(text)
             except ValueError:
                 raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        elif opt.constraint == "budget":
+            try:
+                value = float(text)
+            except ValueError:
+                value = text.strip().lower()
         elif opt.type is float:
             try:
                 value = float(text)
@@ -378,6 +417,10 @@ def add_cli_options(groups: Mapping[str, Any],
             kw["metavar"] = "RES"
         elif opt.name == "latency_model":
             kw["metavar"] = "NAME|FILE"
+        elif opt.name == "budget_ms":
+            kw["metavar"] = "MS|PRESET"
+        elif opt.name == "service_classes":
+            kw["metavar"] = "FILE"
         groups[opt.group].add_argument(opt.flag, **kw)
 
 

@@ -129,6 +129,8 @@ DEMAND_ALIASES: dict[str, tuple[str, ...]] = {
     "population": ("population", "pop", "pop_total", "total_population"),
     "name": ("name", "city", "place", "site_name"),
     "access": ("access", "access_type", "access_technology"),
+    "budget_ms": ("budget_ms",),
+    "service_class": ("service_class",),
 }
 
 #: Column aliases of site inputs, by canonical name (matched case-insensitively, in order).
@@ -385,7 +387,7 @@ def as_sites(
 
 
 UNUSED_BUT_MEANINGFUL = ("capacity", "capacity_rps", "power_kw", "failure_domain",
-                         "budget_ms", "load_rps", "service_class", "workload", "pue",
+                         "load_rps", "workload", "pue",
                          "requests_per_day", "srlg", "risk_group")
 """Column names a user may expect the planner to use, which it does not (yet): named in a
 warning so that nobody believes they changed the plan."""
@@ -962,6 +964,12 @@ def _build(
         out["name"] = names
         if cols["access"] is not None:
             out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles))
+        if cols.get("budget_ms") is not None:
+            out["budget_ms"] = _budget(raw[cols["budget_ms"]], report, loaded.decimal)
+        if cols.get("service_class") is not None:
+            txt, missing = _text(raw[cols["service_class"]])
+            low = txt.str.strip().str.lower().astype(object).to_numpy()
+            out["service_class"] = np.where(missing, None, low)
     else:
         out["name"] = names
         out["tier"] = _tier(raw, cols["tier"])
@@ -994,7 +1002,8 @@ def _build(
 
 
 _VALIDATED = "coverage_validated"
-_KEY_COLUMNS = {"demand": ("demand_id", "lat", "lon", "population", "name", "access"),
+_KEY_COLUMNS = {"demand": ("demand_id", "lat", "lon", "population", "name", "access",
+                           "budget_ms", "service_class"),
                 "sites": ("site_id", "lat", "lon", "name", "tier", "required", "cost")}
 
 
@@ -1505,6 +1514,27 @@ def _access(s: pd.Series, report: _Report, keys: list[str]) -> pd.Series:
             unknown,
         )
     return txt
+
+
+def _budget(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
+    """A demand ``budget_ms`` column: positive finite ms; an empty cell takes the run's
+    budget (``nan``)."""
+    vals, _missing, bad = _numeric(s, decimal)
+    if bad.any():
+        report.add(
+            f"budget_ms is not a finite number: {_raw_values(s, bad)}",
+            "write the row's latency budget in ms (e.g. 30), or leave the cell empty to use "
+            "--budget-ms",
+            bad,
+        )
+    nonpos = np.isfinite(vals) & (vals <= 0)
+    if nonpos.any():
+        report.add(
+            f"budget_ms must be a positive number of ms: {_raw_values(s, nonpos)}",
+            "write a budget > 0 ms, or leave the cell empty to use --budget-ms",
+            nonpos,
+        )
+    return vals
 
 
 def _tier(raw: pd.DataFrame, col: Any | None) -> pd.Series:

@@ -381,6 +381,9 @@ class LatencyModel:
                       percentile: Percentile = "p99",
                       radius_shrink_km: npt.ArrayLike | None = None, *,
                       factorized: tuple[npt.NDArray[np.intp], Any] | None = None,
+                      row_budget_ms: npt.ArrayLike | None = None,
+                      row_percentile: npt.ArrayLike | None = None,
+                      row_workload: npt.ArrayLike | None = None,
                       ) -> dict[str, Any]:
         """The one computation of every demand point's latency constants (one pass per
         access class): ``fixed_ms`` (at ``percentile``), ``fixed_p50_ms``, ``radius_km``
@@ -388,29 +391,80 @@ class LatencyModel:
         ``infeasible_classes`` and their ``reasons``. Wrapped by
         :class:`coverage.model.problem.RowLatency`. ``factorized``: ``(codes, classes)`` of
         ``access`` (:func:`access_codes`) when already known, so that a sweep over budgets
-        does not factorise a national demand's labels again."""
+        does not factorise a national demand's labels again.
+
+        Service classes: ``row_budget_ms`` (per row, ``nan`` = ``budget_ms``),
+        ``row_percentile`` (per row) and ``row_workload`` (per row, ``None`` = this model's
+        inference) give every row its own budget, percentile and inference time; the
+        fixed terms are computed once per unique (access, percentile, workload) group, so
+        the pass stays vectorised."""
         codes, classes = access_codes(access) if factorized is None else factorized
-        fixed = np.array([self.fixed_ms(str(c), percentile) for c in classes], dtype=float)
-        fixed50 = np.array([self.fixed_ms(str(c), "p50") for c in classes], dtype=float)
-        radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / self.ms_per_km, -1.0)
-        slow = tuple(str(c) for c, f in zip(classes, fixed, strict=True) if f > budget_ms)
+        if row_percentile is None and row_workload is None:
+            fixed = np.array([self.fixed_ms(str(c), percentile) for c in classes], dtype=float)
+            fixed50 = np.array([self.fixed_ms(str(c), "p50") for c in classes], dtype=float)
+            groups = [(str(c), percentile, None) for c in classes]
+            group_of = codes
+        else:
+            fixed, fixed50, groups, group_of = self._group_constants(
+                codes, classes, percentile, row_percentile, row_workload)
+        empty = not len(classes)
+        if row_budget_ms is None:
+            radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / self.ms_per_km, -1.0)
+            slow_groups = [(g, float(budget_ms)) for g, f in zip(groups, fixed, strict=True)
+                           if f > budget_ms]
+            row_radius = np.zeros(0) if empty else radius[group_of]
+        else:
+            own = np.asarray(row_budget_ms, dtype=np.float64)
+            budget = np.where(np.isnan(own), float(budget_ms), own)
+            f_row = fixed[group_of] if len(fixed) else np.zeros(0)
+            row_radius = np.where(f_row <= budget, (budget - f_row) / self.ms_per_km, -1.0)
+            slow = f_row > budget
+            pairs = (pd.DataFrame({"g": np.asarray(group_of)[slow], "b": budget[slow]})
+                     .drop_duplicates().to_numpy())
+            slow_groups = [(groups[int(g)], float(b)) for g, b in pairs]
+        slow_classes = tuple(dict.fromkeys(a for (a, _, _), _ in slow_groups))
         reasons = []
-        for c in slow:
+        for (a, p, w), b in slow_groups[:5]:
+            m = self if w is None else replace(self, workload=w, inference_ms=None)
             try:
-                self.radius_km(budget_ms, c, percentile)
+                m.radius_km(b, a, p)
             except InfeasibleBudgetError as exc:
                 reasons.append(str(exc))
-        empty = not len(classes)
-        row_radius = np.zeros(0) if empty else radius[codes]
         if radius_shrink_km is not None:
             shrink = np.broadcast_to(np.asarray(radius_shrink_km, dtype=np.float64),
                                      row_radius.shape)
             row_radius = np.where(row_radius >= 0, np.maximum(row_radius - shrink, 0.0),
                                   row_radius)
-        return {"fixed_ms": np.zeros(0) if empty else fixed[codes],
-                "fixed_p50_ms": np.zeros(0) if empty else fixed50[codes],
-                "radius_km": row_radius, "infeasible_classes": slow,
+        return {"fixed_ms": np.zeros(0) if empty else fixed[group_of],
+                "fixed_p50_ms": np.zeros(0) if empty else fixed50[group_of],
+                "radius_km": row_radius, "infeasible_classes": slow_classes,
                 "reasons": tuple(reasons)}
+
+    def _group_constants(self, codes: npt.NDArray[np.intp], classes: Any, percentile: str,
+                         row_percentile: npt.ArrayLike | None,
+                         row_workload: npt.ArrayLike | None,
+                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                    list[tuple[str, str, str | None]], npt.NDArray[np.intp]]:
+        """Fixed terms per unique (access, percentile, workload) and each row's group."""
+        n = len(codes)
+        pct = (np.full(n, percentile, dtype=object) if row_percentile is None
+               else np.asarray(row_percentile, dtype=object))
+        wl = (np.full(n, None, dtype=object) if row_workload is None
+              else np.asarray(row_workload, dtype=object))
+        frame = pd.DataFrame({"a": np.asarray(codes), "p": pct,
+                              "w": pd.Series(wl, dtype=object).fillna("")})
+        group_of, uniq = pd.factorize(pd.MultiIndex.from_frame(frame))
+        groups: list[tuple[str, str, str | None]] = []
+        fixed, fixed50 = [], []
+        for a, p, w in uniq:
+            if p not in PERCENTILES:
+                raise InputValidationError(f"percentile must be 'p50' or 'p99'; got {p!r}")
+            m = self if not w else replace(self, workload=str(w), inference_ms=None)
+            groups.append((str(classes[int(a)]), str(p), str(w) if w else None))
+            fixed.append(m.fixed_ms(str(classes[int(a)]), p))
+            fixed50.append(m.fixed_ms(str(classes[int(a)]), "p50"))
+        return (np.array(fixed, dtype=float), np.array(fixed50, dtype=float), groups,
+                np.asarray(group_of, dtype=np.intp))
 
     # ------------------------------------------------------------------ profiles and files
     @classmethod

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..config import PlannerConfig
 from .latency import LatencyModel, access_codes
+from .service import ServiceRows
 
 __all__ = ["RowLatency", "Problem", "largest_radius"]
 
@@ -54,6 +55,12 @@ class RowLatency:
         Access classes present that cannot meet the budget at distance 0.
     reasons : tuple of str
         The model's explanation for each of them.
+    row_budget_ms : numpy.ndarray or None
+        Each row's own budget, ms, with service classes / a ``budget_ms`` column (``None``:
+        every row has ``budget_ms``).
+    row_percentile : numpy.ndarray or None
+        Each row's percentile, with service classes (``None``: every row has
+        ``percentile``).
     """
 
     fixed_ms: npt.NDArray[np.float64]
@@ -64,12 +71,16 @@ class RowLatency:
     percentile: str
     infeasible_classes: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    row_budget_ms: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    row_percentile: npt.NDArray[np.object_] | None = field(default=None, repr=False)
 
     @classmethod
     def from_model(cls, model: LatencyModel, access: npt.ArrayLike, budget_ms: float,
                    percentile: str = "p99",
                    radius_shrink_km: npt.ArrayLike | None = None, *,
-                   factorized: tuple[npt.NDArray[np.intp], Any] | None = None) -> RowLatency:
+                   factorized: tuple[npt.NDArray[np.intp], Any] | None = None,
+                   service: ServiceRows | None = None,
+                   uniform_budget: bool = False) -> RowLatency:
         """Compute the constants of every demand point (one pass per access class).
 
         Parameters
@@ -87,17 +98,34 @@ class RowLatency:
         factorized : tuple, optional
             ``(codes, classes)`` of ``access`` when already known
             (:func:`coverage.model.latency.access_codes`).
+        service : coverage.model.service.ServiceRows, optional
+            Per-row budget, percentile and workload (service classes, a ``budget_ms``
+            column): each row gets its own fixed latency and radius.
+        uniform_budget : bool, default False
+            With ``service``: every row takes ``budget_ms`` (its class's percentile and
+            workload are kept); what a budget sweep varies.
 
         Returns
         -------
         RowLatency
         """
+        own = None
+        pct = None
+        if service is not None:
+            own = None if uniform_budget else service.budget_ms
+            pct = service.percentile
         c = model.row_constants(access, budget_ms, percentile, radius_shrink_km,
-                                factorized=factorized)
+                                factorized=factorized, row_budget_ms=own,
+                                row_percentile=pct,
+                                row_workload=None if service is None else service.workload)
+        row_budget = (None if service is None
+                      else np.where(np.isnan(own), float(budget_ms), own) if own is not None
+                      else np.full(len(service), float(budget_ms)))
         return cls(fixed_ms=c["fixed_ms"], fixed_p50_ms=c["fixed_p50_ms"],
                    radius_km=c["radius_km"], ms_per_km=float(model.ms_per_km),
                    budget_ms=float(budget_ms), percentile=percentile,
-                   infeasible_classes=c["infeasible_classes"], reasons=c["reasons"])
+                   infeasible_classes=c["infeasible_classes"], reasons=c["reasons"],
+                   row_budget_ms=row_budget, row_percentile=pct)
 
     def latency_ms(self, rows: npt.ArrayLike, distance_km: npt.ArrayLike, *,
                    p50: bool = False) -> npt.NDArray[np.float64]:
@@ -112,7 +140,25 @@ class RowLatency:
     def subset(self, index: npt.ArrayLike) -> RowLatency:
         """The constants of the demand points ``index`` (an integer or boolean index)."""
         return replace(self, fixed_ms=self.fixed_ms[index],
-                       fixed_p50_ms=self.fixed_p50_ms[index], radius_km=self.radius_km[index])
+                       fixed_p50_ms=self.fixed_p50_ms[index], radius_km=self.radius_km[index],
+                       row_budget_ms=(None if self.row_budget_ms is None
+                                      else self.row_budget_ms[index]),
+                       row_percentile=(None if self.row_percentile is None
+                                       else self.row_percentile[index]))
+
+    @property
+    def budgets_ms(self) -> npt.NDArray[np.float64]:
+        """Every row's budget, ms."""
+        if self.row_budget_ms is not None:
+            return self.row_budget_ms
+        return np.full(len(self.radius_km), self.budget_ms)
+
+    @property
+    def percentiles(self) -> npt.NDArray[np.object_]:
+        """Every row's percentile."""
+        if self.row_percentile is not None:
+            return self.row_percentile
+        return np.full(len(self.radius_km), self.percentile, dtype=object)
 
     @property
     def max_radius_km(self) -> float:
@@ -164,6 +210,9 @@ class Problem:
         Latency constants of every demand point at the config's budget.
     radius_shrink_km : numpy.ndarray or None
         Per-point radius shrink (conservative aggregation).
+    service : coverage.model.service.ServiceRows or None
+        Per-row budget, percentile and workload (service classes); ``None``: every row
+        has the config's.
     """
 
     demand: pd.DataFrame
@@ -172,11 +221,14 @@ class Problem:
     config: PlannerConfig
     rows: RowLatency
     radius_shrink_km: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    service: ServiceRows | None = field(default=None, repr=False)
+    uniform_budget: bool = False
 
     @classmethod
     def build(cls, demand: pd.DataFrame, sites: pd.DataFrame, config: PlannerConfig,
               model: LatencyModel, *,
-              radius_shrink_km: npt.ArrayLike | None = None) -> Problem:
+              radius_shrink_km: npt.ArrayLike | None = None,
+              service: ServiceRows | None = None) -> Problem:
         """The problem of validated ``demand`` and ``sites`` under ``config``.
 
         Parameters
@@ -190,6 +242,9 @@ class Problem:
             The latency model.
         radius_shrink_km : array_like, optional
             Per demand point, km taken off its radius.
+        service : coverage.model.service.ServiceRows, optional
+            Per-row budget, percentile and workload
+            (:func:`coverage.model.service.resolve_service`).
 
         Returns
         -------
@@ -201,19 +256,22 @@ class Problem:
                   else np.asarray(radius_shrink_km, dtype=np.float64))
         codes = access_codes(demand["access"].to_numpy())
         rows = RowLatency.from_model(model, demand["access"], config.budget_ms,
-                                     config.percentile, shrink, factorized=codes)
+                                     config.percentile, shrink, factorized=codes,
+                                     service=service)
         problem = cls(demand=demand, sites=sites, model=model, config=config, rows=rows,
-                      radius_shrink_km=shrink)
+                      radius_shrink_km=shrink, service=service)
         problem.__dict__["access_factorized"] = codes  # computed once, shared by with_budget
         return problem
 
     def with_budget(self, budget_ms: float) -> Problem:
-        """The same problem at another budget (for sweeps)."""
+        """The same problem at another budget (for sweeps): one uniform budget for every
+        row; with service classes, each row keeps its class's percentile and workload."""
         config = replace(self.config, budget_ms=float(budget_ms))
         rows = RowLatency.from_model(self.model, self.demand["access"], budget_ms,
                                      config.percentile, self.radius_shrink_km,
-                                     factorized=self.access_factorized)
-        problem = replace(self, config=config, rows=rows)
+                                     factorized=self.access_factorized, service=self.service,
+                                     uniform_budget=True)
+        problem = replace(self, config=config, rows=rows, uniform_budget=True)
         problem.__dict__["access_factorized"] = self.access_factorized
         return problem
 
@@ -229,7 +287,8 @@ class Problem:
             return self.rows
         return RowLatency.from_model(self.model, self.demand["access"],
                                      self.config.budget_ms, self.config.percentile,
-                                     factorized=self.access_factorized)
+                                     factorized=self.access_factorized, service=self.service,
+                                     uniform_budget=self.uniform_budget)
 
     # -- demand side
     @cached_property
@@ -281,7 +340,17 @@ class Problem:
 
     def largest_radius(self) -> tuple[float, str]:
         """The largest budget radius over the access classes present (before any shrink),
-        and its class (:func:`largest_radius`)."""
+        and its class (:func:`largest_radius`); with service classes, the largest row
+        radius and the access class of its row."""
+        if self.service is not None:
+            rows = self.rows_unshrunk
+            if not len(rows) or rows.max_radius_km < 0:
+                from ..errors import InfeasibleBudgetError
+
+                raise InfeasibleBudgetError(" ".join(rows.reasons)
+                                            or "no demand point can meet its budget")
+            i = int(np.argmax(rows.radius_km))
+            return float(rows.radius_km[i]), str(self.demand["access"].iloc[i])
         return largest_radius(self.model, self.access_classes, self.config.budget_ms,
                               self.config.percentile)
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["headline_lines"]
+__all__ = ["headline_lines", "service_class_lines"]
 
 NA = "n/a"
 
@@ -159,12 +159,16 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
                  or (s.get("parameters") or {}).get("access_default", "default"))
     budget = _finite(s.get("budget_ms"))
     radius = _finite(s.get("max_radius_km"))
+    several = isinstance(s.get("by_service_class"), list) and len(s["by_service_class"]) > 1
     lines = [
         _sites_line(s),
-        f"budget: {NA if budget is None else f'{budget:g} ms'} {s.get('percentile', '')}, "
-        f"radius {NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
+        ("default budget (rows without their own): " if several else "budget: ")
+        + f"{NA if budget is None else f'{budget:g} ms'} {s.get('percentile', '')}, "
+        f"{'largest ' if several else ''}radius "
+        f"{NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
         "failure(s)",
         *_population_lines(s, k),
+        *service_class_lines(s),
     ]
     agg = _aggregation_line(s)
     if agg:
@@ -179,6 +183,32 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     lm = _latency_model_line(s.get("latency_model"))
     if lm:
         lines.append(lm)
+    return lines
+
+
+def service_class_lines(s: Mapping[str, Any]) -> list[str]:
+    """One line per service class (``summary["by_service_class"]``), only when more than
+    one class is present: its budget and percentile, people within budget (N-0), N-k safe,
+    uncoverable, and the mean primary p50 latency."""
+    classes = s.get("by_service_class")
+    if not isinstance(classes, list) or len(classes) < 2:
+        return []
+    k_value = _finite(s.get("failures_tolerated"))
+    k = int(k_value) if k_value is not None else 1
+    lines = []
+    for c in classes:
+        if not isinstance(c, Mapping):
+            continue
+        b = _finite(c.get("budget_ms"))
+        pop = c.get("population")
+        lines.append(
+            f"class {c.get('service_class')}: {NA if b is None else f'{b:g} ms'} "
+            f"{c.get('percentile', '')}, {_count(c.get('n_demand'))} points, {_count(pop)} "
+            f"people; {_count(c.get('population_within_budget'))} "
+            f"({_share(c.get('population_within_budget'), pop)}) within budget, "
+            f"{_count(c.get('population_safe'))} ({_share(c.get('population_safe'), pop)}) "
+            f"N-{k} safe, {_count(c.get('population_uncoverable'))} uncoverable; mean p50 "
+            f"{_ms(c.get('mean_latency_ms'), 'nobody within budget')}")
     return lines
 
 

@@ -213,10 +213,13 @@ def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.Da
     curves["worst single failure, p50"] = n1 + (p50 - pct)
     if percentile != "p50":
         curves[f"worst single failure, {percentile}"] = n1
+    budget = (a["budget_ms"].to_numpy(dtype=np.float64) if "budget_ms" in a.columns
+              else np.full(len(a), np.nan))
     out = {}
     for label, lat in curves.items():
         ok = np.isfinite(lat)
-        out[label] = pd.DataFrame({"latency_ms": lat[ok], "population": pop[ok]})
+        out[label] = pd.DataFrame({"latency_ms": lat[ok], "population": pop[ok],
+                                   "budget_ms": budget[ok]})
     return out
 
 
@@ -609,6 +612,39 @@ def _summary_section(s: dict[str, Any]) -> str:
                     + _kv_table(rows) + _coverage_by_k_table(s, k))
 
 
+def _several_classes(s: dict[str, Any]) -> bool:
+    classes = s.get("by_service_class")
+    return isinstance(classes, list) and len(classes) > 1
+
+
+def _service_class_section(s: dict[str, Any]) -> str:
+    """The "by service class" table (only when more than one class is present)."""
+    if not _several_classes(s):
+        return ""
+    k = int(s.get("failures_tolerated", 1) or 0)
+    df = pd.DataFrame(s["by_service_class"])
+    body = ("<p>One plan serves every class: each demand row has its own budget, "
+            "percentile and workload (its class's, or its own budget_ms), hence its own "
+            "radius. Within budget: people with a chosen site within their own budget (no "
+            f"failure); N-{k} safe: people with at least {k + 1} candidate sites within "
+            "their budget, who stay within it whatever "
+            f"{k} site(s) fail.</p>")
+    body += _table(df, [
+        ("service_class", "service class", _text),
+        ("n_demand", "demand points", _num),
+        ("population", "population", _num),
+        ("budget_ms", "budget", _ms),
+        ("percentile", "percentile", _text),
+        ("workload", "workload", _text),
+        ("population_within_budget", "within budget (N-0)", _num),
+        ("population_safe", f"N-{k} safe", _num),
+        ("population_uncoverable", "uncoverable", _num),
+        ("mean_latency_ms", "mean primary p50", _ms),
+    ], numeric=("n_demand", "population", "budget_ms", "population_within_budget",
+                "population_safe", "population_uncoverable", "mean_latency_ms"))
+    return _section("service-classes", "By service class", body)
+
+
 def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
     cost = objective(s) == "cost"
     if cost:
@@ -624,6 +660,10 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
                 "optimal; hollow points are the best plan found in the time limit, with a bar "
                 "down to the proven lower bound. Dotted lines mark 30, 50 and 100 ms; the "
                 "star is this plan.</p>")
+    if _several_classes(s):
+        body += ("<p><b>Service classes:</b> the sweep applies one uniform budget to every "
+                 "demand row; each row keeps its class's percentile and workload. The plan's "
+                 "own row (source plan) has the per-class budgets.</p>")
     body += _plot_sweep(sweep, s)
     rows = []
     for r in sweep.itertuples(index=False):
@@ -665,7 +705,9 @@ def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
         w = df["population"].to_numpy(dtype=np.float64)
         v = df["latency_ms"].to_numpy(dtype=np.float64)
         q50, q99 = weighted_quantiles(v, w, [0.5, 0.99])
-        within = float(w[v <= budget + 1e-9].sum()) if percentile in label else float("nan")
+        own = df["budget_ms"].to_numpy(dtype=np.float64) if "budget_ms" in df else None
+        limit = np.where(np.isfinite(own), own, budget) if own is not None else budget
+        within = float(w[v <= limit + 1e-9].sum()) if percentile in label else float("nan")
         rows.append({"curve": label, "population": w.sum(), "p50": q50, "p99": q99,
                      "max": v.max() if len(v) else float("nan"),
                      "within": within / w.sum() if w.sum() > 0 and math.isfinite(within)
@@ -688,6 +730,10 @@ def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
         f"are counted; uncoverable demand is not. Dotted lines: the population median and "
         f"99th percentile.</p>"
     )
+    if _several_classes(s):
+        body += ("<p>With service classes, each user's latency is at its own class's "
+                 "percentile and \"share within budget\" compares it with the user's own "
+                 "budget; the red line marks the default budget.</p>")
     return _section("latency", "Latency distribution: normal and under failure",
                     body + _plot_cdf(curves, budget) + table)
 
@@ -870,6 +916,7 @@ def render_report(data: ReportData) -> str:
             f"single failure.</p>")
     sections = [
         _summary_section(s),
+        _service_class_section(s),
         _sweep_section(data.sweep, s),
         _latency_section(data.assignment, s),
         _sites_section(data.sites, data.assignment),

@@ -19,6 +19,13 @@ from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
 from ..model.reach import ReachMatrix, cluster_partitions
+from ..model.service import (
+    DEFAULT_CLASS,
+    ServiceRows,
+    preset_budget,
+    read_service_classes,
+    resolve_service,
+)
 from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
@@ -41,7 +48,8 @@ from .stages import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "COVERAGE_STATUSES"]
+__all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_service",
+           "resolve_plan_service", "COVERAGE_STATUSES"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,9 @@ class Plan:
     sweep : pandas.DataFrame or None
         Site count against the latency budget (:func:`coverage.planner.sweep.budget_sweep`), drawn
         by the report; ``None`` until :meth:`with_sweep` computes it.
+    service : coverage.model.service.ServiceRows or None
+        Per-row budget, percentile and workload of a plan with service classes or a
+        ``budget_ms`` column (``None``: every row has the run's).
     """
 
     sites: pd.DataFrame
@@ -91,6 +102,7 @@ class Plan:
     info: dict[str, Any] = field(default_factory=dict, repr=False)
     proposed: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     sweep: pd.DataFrame | None = field(default=None, repr=False)
+    service: ServiceRows | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -102,7 +114,8 @@ class Plan:
         cols = [
             "demand_id", "population", "primary_site_id", "primary_latency_ms",
             "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
-            "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "name", "lat", "lon",
+            "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
+            "budget_ms", "name", "lat", "lon",
             "n1_site_id", *LATENCY_COMPONENT_COLUMNS,
         ]
         return self.demand[[c for c in cols if c in self.demand.columns]]
@@ -133,7 +146,10 @@ class Plan:
 
         The sweep solves the site-count stage of the same problem (the plan's demand, or its
         bins when aggregated, its candidates, model, percentile and failure count) at each
-        budget; the plan's own budget takes the plan's result. See
+        budget; the plan's own budget takes the plan's result. With service classes the
+        sweep varies one uniform budget for every row, each row keeping its class's
+        percentile and workload (the plan's own row is then a plan with per-class budgets,
+        ``source="plan"``). See
         :func:`coverage.planner.sweep.budget_sweep`.
 
         Parameters
@@ -166,6 +182,7 @@ class Plan:
             failures=(self.failures_tolerated,), percentile=self.percentile,
             access=str(params.get("access_default", "ftth")), model=self.model,
             time_limit_s=time_limit_s, radius_shrink_km=shrink, plan=self, progress=progress,
+            service=self.service,
         )
         return replace(self, sweep=sweep)
 
@@ -220,7 +237,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
                        strategy: Any = "auto", max_memory_gb: Any = 4.0,
                        aggregate_km: Any = None, aggregate_mode: Any = "centroid",
-                       aggregate_h3: Any = None) -> list[str]:
+                       aggregate_h3: Any = None, service_classes: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -229,8 +246,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     Parameters
     ----------
     budget_ms, failures, percentile, access, model, time_limit_s, kmedian_time_limit_s,
-    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3
-        As in :func:`plan_sites`.
+    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3, service_classes
+        As in :func:`plan_sites` (a service classes file is read and checked).
 
     Returns
     -------
@@ -239,12 +256,60 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         values are valid.
     """
     model = model or LatencyModel()
-    return PlannerConfig(
+    found = PlannerConfig(
         budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
         strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
+        service_classes=service_classes,
     ).problems(model.access_profiles_ms)
+    if service_classes is not None and not any("service_classes" in p for p in found):
+        try:
+            read_service_classes(service_classes)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    return found
+
+
+def check_service(demand: pd.DataFrame, *, budget_ms: Any = 30.0, percentile: str = "p99",
+                  service_classes: Any = None, aggregate_km: Any = None,
+                  aggregate_h3: Any = None, source: str = "<demand>") -> list[str]:
+    """Every problem with the demand's ``service_class`` / ``budget_ms`` rows (unknown
+    classes, rows named) and with their combination with aggregation, without planning
+    (the CLI checks it before any output is touched)."""
+    try:
+        resolve_plan_service(demand, budget_ms=budget_ms, percentile=percentile,
+                             service_classes=service_classes, aggregate_km=aggregate_km,
+                             aggregate_h3=aggregate_h3, source=source)
+    except InputValidationError as exc:
+        return [str(exc)]
+    return []
+
+
+def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: str,
+                         service_classes: Any = None, aggregate_km: Any = None,
+                         aggregate_h3: Any = None, source: str = "<demand>",
+                         ) -> ServiceRows | None:
+    """The per-row service of validated ``demand`` (:func:`resolve_service`) under the
+    run's budget (a number or a preset name) and the classes of ``service_classes``.
+
+    Raises
+    ------
+    InputValidationError
+        Bad classes file, unknown class labels (rows named), or per-row budgets together
+        with ``aggregate_km`` / ``aggregate_h3``.
+    """
+    preset = preset_budget(budget_ms)
+    classes = read_service_classes(service_classes)
+    service = resolve_service(demand, percentile=percentile, classes=classes, source=source,
+                              default_label=preset.name if preset else DEFAULT_CLASS)
+    if service is not None and (aggregate_km is not None or aggregate_h3 is not None):
+        raise InputValidationError(
+            f"{source}: per-row budgets (a service_class or budget_ms column) cannot be "
+            "combined with --aggregate-km / --aggregate-h3: a bin would mix rows of "
+            "different budgets. Fix: drop the aggregation, or plan each service class "
+            "separately (filter the demand by service_class)")
+    return service
 
 
 _PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"}
@@ -255,7 +320,7 @@ def plan_sites(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
     *,
-    budget_ms: float = 30.0,
+    budget_ms: float | str = 30.0,
     failures: int = 1,
     percentile: str = "p99",
     access: str = "ftth",
@@ -271,6 +336,7 @@ def plan_sites(
     aggregate_h3: int | None = None,
     client: Any = None,
     reach_partitions: int | None = None,
+    service_classes: Any = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -282,8 +348,13 @@ def plan_sites(
     sites : pandas.DataFrame or geopandas.GeoDataFrame
         Candidate sites; optional ``required`` (existing sites) and ``cost``; validated with
         :func:`coverage.inputs.tables.as_sites`.
-    budget_ms : float, default 30
-        Latency budget, ms, checked at ``percentile``.
+    budget_ms : float or str, default 30
+        Latency budget, ms, checked at ``percentile``: the budget of every demand row
+        without one of its own. A preset name is accepted too: ``"realtime"`` (30 ms p99),
+        ``"interactive"`` (50 ms p99), ``"instant"`` (100 ms p99). A demand ``budget_ms``
+        column overrides it row by row; a ``service_class`` column gives rows the budget,
+        percentile and workload of a class (presets, or ``service_classes``); a row's own
+        ``budget_ms`` wins over its class's budget (see ``docs/service-classes.md``).
     failures : int, default 1
         Number of simultaneous site failures to tolerate (k): each demand point needs
         ``min(k + 1, |N_i|)`` chosen sites within budget.
@@ -326,6 +397,10 @@ def plan_sites(
         strategy; row generation queries rows a few at a time and runs in this process.
     reach_partitions : int, optional
         Number of partitions with ``client`` (default: twice the number of workers).
+    service_classes : str, path or dict, optional
+        A TOML file of service classes (``[service_classes.NAME]`` with ``budget_ms``,
+        optional ``percentile`` and ``workload``) or the same as a dict
+        ``{name: {"budget_ms": ..., ...}}``, for the demand's ``service_class`` column.
 
     Returns
     -------
@@ -359,9 +434,15 @@ def plan_sites(
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
         max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
+        service_classes=service_classes,
     ).validate(model.access_profiles_ms)
+    preset = preset_budget(budget_ms)
+    budget_given = budget_ms
+    if preset is not None:
+        budget_ms, percentile = preset.budget_ms, preset.percentile
     budget_ms = float(budget_ms)
-    config = replace(config, budget_ms=budget_ms, failures=int(failures))
+    config = replace(config, budget_ms=budget_ms, percentile=percentile,
+                     failures=int(failures))
 
     t = time.perf_counter()
     demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
@@ -369,10 +450,15 @@ def plan_sites(
     sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
     if "access" not in demand.columns:  # the default class only fills a missing column
         demand = demand.assign(access=access)
+    service = resolve_plan_service(
+        demand, budget_ms=budget_given, percentile=percentile,
+        service_classes=service_classes, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
+        source=(inputs or {}).get("demand", {}).get("path", "<demand>"))
     timings["validate_s"] = time.perf_counter() - t
-    # radius per access class present; raises when no class present can meet the budget
-    radius_km, radius_access = largest_radius(model, map(str, pd.unique(demand["access"])),
-                                              budget_ms, percentile)
+    if service is None:
+        # radius per access class present; raises when no class present can meet the budget
+        radius_km, radius_access = largest_radius(
+            model, map(str, pd.unique(demand["access"])), budget_ms, percentile)
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None or aggregate_h3 is not None:
@@ -386,7 +472,10 @@ def plan_sites(
             f"({aggregate_mode})")
 
     # the problem actually solved (bins when aggregating): latency constants computed once
-    problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink)
+    problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink,
+                            service=service)
+    if service is not None:  # the largest row radius; raises when no row can meet its budget
+        radius_km, radius_access = problem.largest_radius()
     _log_infeasible_classes(problem)
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
             reach_partitions, int | np.integer) or reach_partitions < 1):
@@ -458,7 +547,8 @@ def plan_sites(
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
-                        radius_access=radius_access, n_pairs=n_pairs)
+                        radius_access=radius_access, n_pairs=n_pairs,
+                        default_label=preset.name if preset is not None else None)
     info.update({
         "solver": solver,
         "aggregation": aggregation_info,
@@ -471,6 +561,7 @@ def plan_sites(
             # every option of config.PLANNER_OPTIONS; two keep their earlier names
             **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
             "access_classes": problem.access_classes,
+            "budget_preset": preset.name if preset is not None else None,
             "required_sites": int(problem.required.sum()),
             "objective": "min_cost" if problem.cost is not None else "min_sites",
         },
@@ -481,7 +572,7 @@ def plan_sites(
         sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
-        proposed=proposal.sites,
+        proposed=proposal.sites, service=service,
     )
 
 
@@ -500,6 +591,13 @@ def _log_infeasible_classes(problem: Problem) -> None:
     uncoverable (the plan goes on for the others)."""
     slow = list(problem.rows.infeasible_classes)
     if not slow:
+        return
+    if problem.service is not None:  # per-row budgets: the rows that cannot meet theirs
+        mask = problem.rows_unshrunk.radius_km < 0
+        logger.warning(
+            "%d demand points (%s people) cannot meet their own budget even at distance 0 "
+            "(access %s): they are uncoverable", int(mask.sum()),
+            f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow))
         return
     mask = problem.demand["access"].astype(str).isin(slow).to_numpy()
     logger.warning(

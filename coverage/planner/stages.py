@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fail",
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
-           "place_sites", "plan_summary", "propose_gaps", "reach_matrix", "site_table",
+           "place_sites", "plan_summary", "by_service_class", "propose_gaps", "reach_matrix",
+           "site_table",
            "BYTES_PER_PAIR"]
 
 BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
@@ -256,6 +257,7 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out["n1_site_id"] = n1_site
     out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
     out["n1_within_budget"] = surv & within[:, 1]
+    out["budget_ms"] = rows.budgets_ms  # each row's effective budget (its own or the run's)
     parts = latency_components(problem, np.where(has_primary, dkm[:, 0], np.nan))
     for name, values in parts.items():
         out[name] = values
@@ -296,6 +298,15 @@ def latency_components(problem: Problem,
     table = np.array([[model.components_ms(str(c))[n][0] for n in names] for c in classes],
                      dtype=np.float64).reshape(len(classes), len(names))
     per_row = table[codes] if len(classes) else np.zeros((len(d), len(names)))
+    if problem.service is not None:  # a class's workload replaces the model's inference
+        from ..model.latency import WORKLOADS_MS
+
+        wl = pd.Series(problem.service.workload, dtype=object)
+        own = wl.notna().to_numpy()
+        if own.any():
+            per_row = per_row.copy()
+            per_row[own, names.index("inference")] = (
+                wl[own].map(lambda w: WORKLOADS_MS[str(w)][0]).to_numpy(dtype=np.float64))
     nan = np.isnan(d)
 
     def mask(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -426,6 +437,11 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
     s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
     s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
     s["radius_km"] = radius_km if len(assignment) else np.nan  # largest over classes present
+    if problem.service is not None and len(assignment):
+        # per-row budgets: the largest own radius among the rows the site serves (primary)
+        r = pd.Series(problem.rows_unshrunk.radius_km).groupby(
+            assignment["primary_site_id"].to_numpy()).max()
+        s["radius_km"] = ids.map(r).fillna(radius_km).to_numpy(dtype=np.float64)
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]
     return s[front + [c for c in s.columns if c not in front]]
@@ -433,7 +449,8 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
 
 def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
                  assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
-                 radius_access: str, n_pairs: int) -> dict[str, Any]:
+                 radius_access: str, n_pairs: int,
+                 default_label: str | None = None) -> dict[str, Any]:
     """The plan's figures: objective, bound and status of the site count, population by
     coverage status, coverage by k, latency (mean p50, mean at the percentile, worst N-1),
     the single-failure damage and the k-median outcome (keys of ``summary.json``)."""
@@ -497,4 +514,52 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
+        "by_service_class": by_service_class(problem, assignment, n_cov, default_label),
     }
+
+
+def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
+                     default_label: str | None = None) -> list[dict[str, Any]]:
+    """One entry per service class present (``summary["by_service_class"]``): its rows,
+    people, budget and percentile, the people within budget of a chosen site (N-0), N-k
+    safe (``k + 1`` candidates within budget), uncoverable, and the mean primary p50
+    latency. Without per-row budgets there is one entry, the default class
+    (``default_label``: the preset name of ``--budget-ms NAME``, else ``"default"``)."""
+    from ..model.service import DEFAULT_CLASS
+
+    c, rows = problem.config, problem.rows_unshrunk
+    n = len(problem.demand)
+    if problem.service is not None:
+        labels = pd.Series(problem.service.label, dtype=object)
+    else:
+        labels = pd.Series(np.full(n, default_label or DEFAULT_CLASS, dtype=object))
+    pop = problem.population
+    n_cov = np.asarray(n_cov)
+    served = assignment["primary_site_id"].notna().to_numpy()
+    safe = ~gap_mask(n_cov, c.failures)
+    p50 = assignment["primary_p50_ms"].to_numpy(dtype=np.float64)
+    budgets, pcts = rows.budgets_ms, rows.percentiles
+    workloads = (problem.service.workload if problem.service is not None
+                 else np.full(n, None, dtype=object))
+    codes, uniq = pd.factorize(labels, sort=True)
+    out = []
+    for j, name in enumerate(uniq):
+        sel = codes == j
+        first = int(np.flatnonzero(sel)[0])
+        w = pop[sel & served]
+        out.append({
+            "service_class": str(name),
+            "n_demand": int(sel.sum()),
+            "population": float(pop[sel].sum()),
+            "budget_ms": float(budgets[first]),
+            "percentile": str(pcts[first]),
+            "workload": (str(workloads[first]) if workloads[first] is not None
+                         else problem.model.workload if problem.model.inference_ms is None
+                         else "inference_ms"),
+            "population_within_budget": float(pop[sel & served].sum()),
+            "population_safe": float(pop[sel & safe].sum()),
+            "population_uncoverable": float(pop[sel & (n_cov == 0)].sum()),
+            "mean_latency_ms": (float(np.average(p50[sel & served], weights=w))
+                                if w.sum() > 0 else float("nan")),
+        })
+    return out

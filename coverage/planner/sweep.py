@@ -14,6 +14,11 @@ above that (wide budgets: nearly every candidate reaches every point) the cover 
 generation (:func:`coverage.solvers.rowgen.lazy_cover`) with a small seed, so the sweep never
 materialises a nearly dense matrix. Both paths count every point's candidates in budget
 exactly, so the population figures are exact.
+
+Service classes: the sweep varies **one uniform budget for every row**; each row keeps its
+class's percentile and workload (the per-class budgets themselves are the plan's row,
+``source="plan"``). :data:`UNIFORM_NOTE` says so in the report and the table's
+``attrs["note"]``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import PERCENTILES, LatencyModel
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix
+from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
 from .stages import choose_strategy, min_sites, reach_matrix
 
@@ -44,7 +50,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "budget_sweep", "quiet_inner_logs"]
+__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "UNIFORM_NOTE", "budget_sweep",
+           "quiet_inner_logs"]
 
 DEFAULT_BUDGETS_MS: tuple[float, ...] = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
 """Budgets of the default sweep, ms (the report marks 30, 50 and 100)."""
@@ -59,6 +66,11 @@ SWEEP_COLUMNS = (
 
 _SWEEP_LAZY = {"seed_rows": 2_000, "max_rows_per_round": 5_000, "at_risk_rows": 1_000}
 """Row-generation sizes of a sweep solve (short time limits: small rounds)."""
+
+UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to every demand "
+                "row; each row keeps its class's percentile and workload (the plan's own "
+                "row, source=plan, has the per-class budgets)")
+"""What a sweep of a plan with service classes varies (the report prints it)."""
 
 STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
@@ -126,6 +138,7 @@ def budget_sweep(
     radius_shrink_km: npt.ArrayLike | None = None,
     plan: Plan | None = None,
     progress: Callable[[str], None] | None = None,
+    service: ServiceRows | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -163,6 +176,10 @@ def budget_sweep(
         when they are not among ``budgets_ms`` / ``failures``.
     progress : callable, optional
         Called with a short message per budget.
+    service : coverage.model.service.ServiceRows, optional
+        Per-row percentile and workload of a plan with service classes (its rows must be
+        ``demand``'s): every budget of the sweep applies to all rows alike, each row
+        keeping its class's percentile and workload.
 
     Returns
     -------
@@ -222,7 +239,7 @@ def budget_sweep(
                                percentile=percentile, failures=0, access=access,
                                time_limit_s=float(time_limit_s))
         problem0 = Problem.build(demand, sites, config, model,
-                                 radius_shrink_km=radius_shrink_km)
+                                 radius_shrink_km=radius_shrink_km, service=service)
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
         tree = unit_tree(problem0.site_lat, problem0.site_lon)
@@ -312,8 +329,14 @@ def budget_sweep(
     out["failures"] = out["failures"].astype(np.int64)
     out["n_pairs_in_reach"] = out["n_pairs_in_reach"].astype(np.int64)
     out["n_demand_uncoverable"] = out["n_demand_uncoverable"].astype(np.int64)
+    if service is not None:
+        out.attrs["note"] = UNIFORM_NOTE
+        logger.info("budget sweep: %s", UNIFORM_NOTE)
     logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    if service is not None:
+        out.attrs["note"] = UNIFORM_NOTE
+    return out
 
 
 def _row_from_plan(plan: Plan) -> dict[str, Any]:

@@ -449,7 +449,10 @@ def plan_map(
         "rScale": radius_scale,
         "pct": html.escape(percentile),
         "msPerKm": finite_or(getattr(model, "ms_per_km", None), 1.0),
-        "waterfall": waterfall_table(plan, table["access_names"], percentile),
+        # with service classes a row's percentile / workload is its class's: the per-access
+        # waterfall would not add up, so the popups leave it out
+        "waterfall": (None if getattr(plan, "service", None) is not None
+                      else waterfall_table(plan, table["access_names"], percentile)),
     }
     proposed = proposed_payload(getattr(plan, "proposed", None))
     areas = areas_payload(table["lat"], table["lon"], table["p"], n_sites)

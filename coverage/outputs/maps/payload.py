@@ -105,6 +105,27 @@ def _site_codes(
     return table[np.where(codes < 0, len(ids), codes)]
 
 
+def _with_service(names: list[str], d: pd.DataFrame) -> list[str]:
+    """Popup titles with each point's service class and budget (``Lisbon &middot;
+    realtime, 30 ms``) when the plan has per-row budgets (a ``service_class`` column, or a
+    ``budget_ms`` column that varies); vectorised, the text escaped."""
+    has_class = has_column(d, "service_class")
+    budget = float_column(d, "budget_ms") if has_column(d, "budget_ms") else None
+    varies = budget is not None and len(np.unique(budget[np.isfinite(budget)])) > 1
+    if not has_class and not varies:
+        return names
+    parts = pd.Series(np.full(len(d), "", dtype=object))
+    if has_class:
+        cls = column_series(d, "service_class").reset_index(drop=True)
+        ok = cls.notna() & (cls.astype(str).str.strip() != "")
+        parts = parts.where(~ok.to_numpy(), cls.astype(str).map(html.escape))
+    if budget is not None:
+        text = pd.Series(budget).map(lambda b: f"{b:g} ms" if math.isfinite(b) else "")
+        sep = np.where((parts != "") & (text != ""), ", ", "")
+        parts = parts + sep + text
+    return [n + (" &middot; " + p if p else "") for n, p in zip(names, parts, strict=True)]
+
+
 def point_table(
     plan: Any, demand: pd.DataFrame, site_index: dict[str, int], labels: list[str]
 ) -> dict[str, Any]:
@@ -173,6 +194,7 @@ def point_units(t: dict[str, Any], keep: npt.NDArray[np.intp], demand: pd.DataFr
         names = _escape_all(column_series(d, "demand_id").reset_index(drop=True))
     else:
         names = [html.escape(str(v)) for v in d.index]
+    names = _with_service(names, d)
     units = {
         "lat": np.round(t["lat"][keep], 5).tolist(),
         "lon": np.round(t["lon"][keep], 5).tolist(),
