@@ -320,3 +320,23 @@ budget_ms = ["realtime", 50]
     table = run_batch(cfg, tmp_path / "out", workers=0)
     assert table["ok"].all(), table[["error"]]
     assert sorted(table["budget_ms"]) == [30.0, 50.0]
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_row_generation_gives_the_same_plan_with_two_classes(k):
+    """Row generation reads each row's own radius too: same count, bound and coverage as
+    the full reach matrix (and the brute force)."""
+    radius = np.array([hand_radius(30.0 if c == "realtime" else 40.0)
+                       for c in DEMAND["service_class"]])
+    best, within, need = brute_force(DEMAND, radius, k)
+    full = plan_sites(DEMAND, SITES, budget_ms=50, failures=k, service_classes=CLASSES,
+                      strategy="full", time_limit_s=30)
+    lazy = plan_sites(DEMAND, SITES, budget_ms=50, failures=k, service_classes=CLASSES,
+                      strategy="lazy", time_limit_s=30)
+    assert lazy.summary()["solver"]["strategy"] == "lazy"
+    for plan in (full, lazy):
+        s = plan.summary()
+        assert (s["status"], s["site_count"]) == ("optimal", best)
+        chosen = [int(sid[1:]) for sid in plan.sites["site_id"]]
+        assert (within[:, chosen].sum(axis=1) >= need).all()
+        np.testing.assert_array_equal(plan.demand["n_covering_sites"], within.sum(axis=1))
