@@ -198,6 +198,7 @@ def test_class_file_with_p50_and_workload(tmp_path):
     assert "class chat: 45 ms p50" in r.stdout and "class realtime: 30 ms p99" in r.stdout
     html = (out / "report.html").read_text()
     assert "By service class" in html and "bert-l4" in html
+    assert '<a href="#service-classes">By service class</a>' in html  # in the nav bar
 
 
 @pytest.mark.parametrize("case,phrase", [

@@ -909,14 +909,18 @@ def render_report(data: ReportData) -> str:
     nav_titles = {"summary": "Summary", "sweep": "Budget sweep", "latency": "Latency",
                   "sites": "Site load", "criticality": "Criticality", "gaps": "Gaps",
                   "parameters": "Parameters", "inputs": "Inputs"}
-    nav = "".join(f'<a href="#{sid}">{nav_titles[sid]}</a>' for sid in SECTIONS)
+    by_class = _service_class_section(s)  # only with more than one class
+    links = [(sid, nav_titles[sid]) for sid in SECTIONS]
+    if by_class:
+        links.insert(1, ("service-classes", "By service class"))
+    nav = "".join(f'<a href="#{sid}">{text}</a>' for sid, text in links)
     lead = (f'<p class="lead">{_num(s.get("population_covered"))} of '
             f'{_num(s.get("population_total"))} people within budget; '
             f'{_num(s.get("n1_population_outside_budget"))} outside it under the worst '
             f"single failure.</p>")
     sections = [
         _summary_section(s),
-        _service_class_section(s),
+        by_class,
         _sweep_section(data.sweep, s),
         _latency_section(data.assignment, s),
         _sites_section(data.sites, data.assignment),
