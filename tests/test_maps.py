@@ -462,6 +462,30 @@ def test_waterfall_adds_up_under_the_default_model(tmp_path):
         assert parts + units["pd"][i] == pytest.approx(units["pl"][i], abs=0.2)
 
 
+def test_waterfall_adds_up_for_every_service_class(tmp_path):
+    """With service classes (own budget, percentile and workload per row) every served
+    point's popup waterfall adds up to its own latency: the parts come from the plan's
+    per-point components, grouped."""
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.planner.plan import plan_sites
+
+    demand = read_demand(DATA / "west_demand.csv")
+    n = len(demand)
+    demand["service_class"] = np.array(["realtime", "chat", "instant"] * n)[:n]
+    demand["access"] = np.array(["ftth", "cable"] * n)[:n]
+    classes = {"chat": {"budget_ms": 60.0, "percentile": "p50", "workload": "bert-l4"}}
+    plan = plan_sites(demand, read_sites(DATA / "west_candidates.csv"), budget_ms=40.0,
+                      kmedian_time_limit_s=5, service_classes=classes)
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None))
+    units, wf = data["units"], data["config"]["waterfall"]
+    assert wf is not None and len(wf) >= 4  # (access x class) groups
+    served = [i for i, p in enumerate(units["p"]) if p >= 0]
+    assert len(served) > n // 2
+    for i in served:
+        parts = sum(v for _, v in wf[units["ac"][i]]["parts"])
+        assert parts + units["pd"][i] == pytest.approx(units["pl"][i], abs=0.15)  # 0.1 ms rounding
+
+
 def test_service_areas_contain_their_users(tmp_path):
     shapely = pytest.importorskip("shapely")
     plan = sample_plan()

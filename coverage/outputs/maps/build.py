@@ -21,6 +21,7 @@ from .elements import map_elements
 from .offline import make_offline
 from .payload import (
     areas_payload,
+    component_waterfall,
     failure_payload,
     h3_units,
     point_table,
@@ -449,9 +450,11 @@ def plan_map(
         "rScale": radius_scale,
         "pct": html.escape(percentile),
         "msPerKm": finite_or(getattr(model, "ms_per_km", None), 1.0),
-        # with service classes a row's percentile / workload is its class's: the per-access
-        # waterfall would not add up, so the popups leave it out
-        "waterfall": (None if getattr(plan, "service", None) is not None
+        # the plan's own per-point components when it has them (any service class adds
+        # up); else per access class, except with service classes (it would not add up)
+        "waterfall": (component_waterfall(table["waterfall_groups"], percentile)
+                      if table.get("waterfall_groups") is not None
+                      else None if getattr(plan, "service", None) is not None
                       else waterfall_table(plan, table["access_names"], percentile)),
     }
     proposed = proposed_payload(getattr(plan, "proposed", None))

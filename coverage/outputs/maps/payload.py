@@ -41,6 +41,8 @@ __all__ = [
     "site_labels",
     "site_payload",
     "waterfall_table",
+    "component_waterfall",
+    "WATERFALL_COLUMNS",
 ]
 
 # One logger for the whole map package, named as before the split into modules.
@@ -155,6 +157,16 @@ def point_table(
         else np.full(len(demand), "", dtype=object)
     )
     ac, access_names = pd.factorize(pd.Series(access), sort=True)
+    groups = None
+    if all(has_column(demand, c) for c in WATERFALL_COLUMNS):
+        # the plan's own per-point components (assignment.csv's latency_*_ms): points with
+        # the same access label and the same fixed components share one waterfall entry
+        fixed = np.column_stack([float_column(demand, c) for c in WATERFALL_COLUMNS])
+        key = pd.DataFrame(np.round(fixed, 3), columns=list(WATERFALL_COLUMNS))
+        key.insert(0, "access", access)
+        codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key.fillna(-1.0)), sort=True)
+        ac = np.asarray(codes)
+        groups = [(str(g[0]), [float(v) for v in g[1:]]) for g in uniq]
     if has_column(demand, "primary_distance_km") and math.isfinite(ms_per_km):
         prop = ms_per_km * float_column(demand, "primary_distance_km")
     elif model is not None and has_column(demand, "access"):
@@ -178,8 +190,9 @@ def point_table(
         "bl": np.where(b >= 0, float_column(demand, "backup_latency_ms"), np.nan),
         "n1": np.where(has_primary, n1, np.nan),
         "out": pop * (has_primary & ~n1_ok),
-        "ac": ac.astype(np.int64),
+        "ac": np.asarray(ac).astype(np.int64),
         "access_names": [str(a) for a in access_names],
+        "waterfall_groups": groups,
         "pd": np.where(has_primary, prop, np.nan),
         "nc": np.nan_to_num(float_column(demand, "n_covering_sites"), nan=-1).astype(np.int64),
     }
@@ -535,10 +548,38 @@ def areas_payload(
     return out
 
 
+#: The fixed (distance-independent) component columns of the assignment table, in the order
+#: :func:`component_waterfall` lists them (propagation is added by the popup).
+WATERFALL_COLUMNS = ("latency_network_fixed_ms", "latency_access_ms", "latency_wifi_ms",
+                     "latency_proxy_ms", "latency_inference_ms", "latency_tail_ms")
+
+
+def component_waterfall(groups: Sequence[tuple[str, Sequence[float]]],
+                        percentile: str) -> list[dict[str, Any]]:
+    """Popup waterfall entries from the plan's own per-point components: one entry per
+    (access label, fixed components) group, in :data:`WATERFALL_COLUMNS` order; the parts
+    add up to the point's latency at distance 0 (its class's percentile and workload)."""
+    table = []
+    for access, values in groups:
+        net, acc, wifi, proxy, inference, tail = values
+        parts: list[list[Any]] = [
+            ["network (hops and overhead) p50", round(net, 2)],
+            [f"access ({html.escape(access)}) p50" if access else "access p50", round(acc, 2)],
+        ]
+        if wifi > 0:
+            parts.append(["wifi p50", round(wifi, 2)])
+        parts += [["proxy p50", round(proxy, 2)], ["inference p50", round(inference, 2)]]
+        if tail > 0 or percentile == "p99":
+            parts.append(["p99 tail (root sum of squares)", round(tail, 2)])
+        table.append({"parts": parts})
+    return table
+
+
 def waterfall_table(
     plan: Any, access_names: Sequence[str], percentile: str
 ) -> list[dict[str, Any]] | None:
-    """Fixed latency components per access class, for the popups' waterfall."""
+    """Fixed latency components per access class, for the popups' waterfall (plans whose
+    demand table lacks the per-point components; see :func:`component_waterfall`)."""
     model = getattr(plan, "model", None)
     if model is None or not hasattr(model, "components_ms") or not access_names:
         return None
