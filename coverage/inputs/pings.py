@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..model.geo import EARTH_RADIUS_KM, haversine_km
-from .tables import _load_file, _numeric
+from .tables import parse_numbers, read_table
 from .validation import ProblemReport, format_values
 
 __all__ = ["MAX_DISTANCE_KM", "MAX_RTT_MS", "PING_ALIASES", "read_pings"]
@@ -66,8 +66,7 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     report = ProblemReport(str(p), "pings")
     # the demand / sites CSV reader: BOM, NUL bytes, UTF-16, ';' with decimal commas,
     # duplicate names, truncated gzip and empty files are each one message
-    loaded = _load_file(p, report)
-    raw = loaded.frame
+    raw, decimal = read_table(p, report)
     lower: dict[str, Any] = {}
     for c in raw.columns:
         key = str(c).strip().lower()
@@ -90,7 +89,7 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
             "src_lat,src_lon,dst_lat,dst_lon,rtt_ms or distance_km,rtt_ms")
 
     def number(name: str) -> np.ndarray:
-        values, missing, bad = _numeric(raw[col[name]], loaded.decimal)
+        values, missing, bad = parse_numbers(raw[col[name]], decimal)
         if (missing | bad).any():
             report.add(f"{col[name]} is empty or not a finite number",
                        "write a number in every row", missing | bad)
