@@ -288,6 +288,10 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     InputValidationError
         Fewer than :data:`MIN_PINGS` usable pings.
     """
+    if not 1000.0 / LIGHT_KM_PER_MS <= fiber_us_per_km <= 1000.0:
+        raise InputValidationError(
+            f"fiber_us_per_km {fiber_us_per_km!r} is outside 3.34 (light in vacuum) to 1,000 "
+            "us per km. Fix: give the one-way delay in fibre, about 4.9 us per km")
     d = pings["distance_km"].to_numpy(dtype=np.float64)
     rtt = pings["rtt_ms"].to_numpy(dtype=np.float64)
     light = rtt < 2.0 * d / LIGHT_KM_PER_MS
