@@ -298,18 +298,18 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     far = ~light & (d >= max_distance_km)
     use = ~light & ~far
     n_use = int(use.sum())
-    if n_use < MIN_PINGS:
-        raise InputValidationError(
-            f"{source}: {n_use} usable ping(s) ({int(light.sum())} faster than light, "
-            f"{int(far.sum())} at or beyond {max_distance_km:g} km): at least {MIN_PINGS} are "
-            "needed to fit a route factor and an overhead. Fix: add measurements or raise "
-            "--max-distance-km")
     if light.sum() * 2 > len(d):
         raise InputValidationError(
             f"{source}: {int(light.sum()):,} of {len(d):,} pings are faster than light "
             f"({format_rows(np.flatnonzero(light) + 1)}): the distances do not match the round "
             "trips. Fix: check the columns (latitude before longitude, not swapped), give "
             "distances in km and round trips in ms")
+    if n_use < MIN_PINGS:
+        raise InputValidationError(
+            f"{source}: {n_use} usable ping(s) ({int(light.sum())} faster than light, "
+            f"{int(far.sum())} at or beyond {max_distance_km:g} km): at least {MIN_PINGS} are "
+            "needed to fit a route factor and an overhead. Fix: add measurements or raise "
+            "--max-distance-km")
     if np.ptp(d[use]) <= 0:
         raise InputValidationError(
             f"{source}: all {n_use:,} usable pings are at the same distance "
