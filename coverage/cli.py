@@ -447,14 +447,16 @@ def _model_file_problems(out: Path) -> list[str]:
         return [f"--out {out} is a directory: give a file name such as model.toml"]
     if out.suffix.lower() != ".toml":
         return [f"--out {out} must end in .toml (a model file)"]
-    if out.exists() or out.is_symlink():
+    if out.is_symlink():
+        return [f"--out {out} is a symbolic link: it is left alone; choose a new name"]
+    if out.exists():
         try:
             with open(out, encoding="utf-8", errors="replace") as fh:
                 first = fh.readline().rstrip("\n")
         except OSError as exc:
             return [f"--out {out} exists and cannot be read ({exc.strerror}): choose a new "
                     "name"]
-        if out.is_symlink() or not first.startswith(MODEL_FILE_HEADER):
+        if not first.startswith(MODEL_FILE_HEADER):
             return [f"--out {out} exists and was not written by edge-coverage calibrate: "
                     "it is left alone; choose a new name or remove it yourself"]
     parent = out.parent if str(out.parent) else Path(".")

@@ -10,17 +10,26 @@ the distance is computed from the coordinates.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputValidationError
-from ..model.geo import haversine_km
-from .validation import ProblemReport
+from ..model.geo import EARTH_RADIUS_KM, haversine_km
+from .tables import parse_numbers, read_table
+from .validation import ProblemReport, format_values
 
-__all__ = ["PING_ALIASES", "read_pings"]
+__all__ = ["MAX_DISTANCE_KM", "MAX_RTT_MS", "PING_ALIASES", "read_pings"]
+
+#: Longest great-circle distance on the Earth, km (half its circumference).
+MAX_DISTANCE_KM = math.pi * EARTH_RADIUS_KM + 1.0
+
+#: Longest round trip read as one, ms (100 s: longer values are in other units or broken).
+MAX_RTT_MS = 100_000.0
 
 #: Column -> accepted names, first match wins.
 PING_ALIASES: dict[str, tuple[str, ...]] = {
@@ -55,19 +64,17 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     p = Path(path)
     report = ProblemReport(str(p), "pings")
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise InputValidationError(f"{p}: file not found. Fix: give the path of a CSV of "
-                                   "measured pings") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as exc:
-        raise InputValidationError(f"{p}: cannot read it as CSV ({exc}). Fix: give a CSV with "
-                                   "src_lat,src_lon,dst_lat,dst_lon,rtt_ms or "
-                                   "distance_km,rtt_ms") from None
-    except pd.errors.EmptyDataError:
-        raise InputValidationError(f"{p}: the file is empty. Fix: give a CSV with a header "
-                                   "and one ping per row") from None
-    lower = {str(c).strip().lower(): c for c in raw.columns}
+    # the demand / sites CSV reader: BOM, NUL bytes, UTF-16, ';' with decimal commas,
+    # duplicate names, truncated gzip and empty files are each one message
+    raw, decimal = read_table(p, report)
+    lower: dict[str, Any] = {}
+    for c in raw.columns:
+        key = str(c).strip().lower()
+        if key in lower:
+            report.add(f"columns {str(lower[key])!r} and {str(c)!r} have the same name",
+                       "give every column a distinct name")
+        lower[key] = c
+    report.raise_if_any()
     col = {k: next((lower[a] for a in names if a in lower), None)
            for k, names in PING_ALIASES.items()}
     coords = [col[k] for k in ("src_lat", "src_lon", "dst_lat", "dst_lon")]
@@ -78,21 +85,22 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
             missing.append("src_lat,src_lon,dst_lat,dst_lon (or distance_km)")
         raise InputValidationError(
             f"{p}: missing column(s) {', '.join(missing)}; the file has "
-            f"{', '.join(map(str, raw.columns)) or 'no columns'}. Fix: give "
+            f"{format_values(raw.columns) or 'no columns'}. Fix: give "
             "src_lat,src_lon,dst_lat,dst_lon,rtt_ms or distance_km,rtt_ms")
 
     def number(name: str) -> np.ndarray:
-        s = raw[col[name]].astype(str).str.strip()
-        values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            report.add(f"{col[name]} is not a finite number", "write a number in every row",
-                       bad)
+        values, missing, bad = parse_numbers(raw[col[name]], decimal)
+        if (missing | bad).any():
+            report.add(f"{col[name]} is empty or not a finite number",
+                       "write a number in every row", missing | bad)
         return values
 
     rtt = number("rtt_ms")
     if (rtt < 0).any():
         report.add(f"{col['rtt_ms']} is negative", "round trips are >= 0 ms", rtt < 0)
+    if (rtt > MAX_RTT_MS).any():
+        report.add(f"{col['rtt_ms']} above {MAX_RTT_MS:,.0f} ms",
+                   "give round trips in milliseconds", rtt > MAX_RTT_MS)
     if have_coords:
         lat1, lon1, lat2, lon2 = (number(k) for k in ("src_lat", "src_lon", "dst_lat",
                                                       "dst_lon"))
@@ -107,11 +115,19 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     else:
         distance = number("distance_km")
         if (distance < 0).any():
-            report.add("distance_km is negative", "distances are >= 0 km", distance < 0)
+            report.add(f"{col['distance_km']} is negative", "distances are >= 0 km",
+                       distance < 0)
+        far = distance > MAX_DISTANCE_KM
+        if far.any():
+            report.add(f"{col['distance_km']} above {MAX_DISTANCE_KM:,.0f} km (half the "
+                       "Earth's circumference)", "give great-circle distances in km", far)
     frame = {"distance_km": distance, "rtt_ms": rtt}
     if col["rtt_p99_ms"] is not None:
         p99 = number("rtt_p99_ms")
         below = p99 < rtt
+        if (p99 > MAX_RTT_MS).any():
+            report.add(f"{col['rtt_p99_ms']} above {MAX_RTT_MS:,.0f} ms",
+                       "give round trips in milliseconds", p99 > MAX_RTT_MS)
         if below.any():
             report.add(f"{col['rtt_p99_ms']} below {col['rtt_ms']}",
                        "a path's p99 is at least its median / minimum", below)

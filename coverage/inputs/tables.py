@@ -97,6 +97,8 @@ __all__ = [
     "H3_ALIASES",
     "is_h3_table",
     "read_h3_population",
+    "read_table",
+    "parse_numbers",
 ]
 
 
@@ -304,6 +306,21 @@ def read_sites(
     loaded = _load_file(path, report, layer=layer)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
                   colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
+
+
+def read_table(path: str | os.PathLike[str], report: _Report
+               ) -> tuple[pd.DataFrame, str]:
+    """A file's raw table and its decimal mark (``","`` for a ``;``-separated CSV), read
+    and checked as :func:`read_demand` reads its file (missing, empty, binary, UTF-16,
+    truncated gzip, duplicate column names: problems of ``report``, raised)."""
+    loaded = _load_file(path, report)
+    return loaded.frame, loaded.decimal
+
+
+def parse_numbers(s: pd.Series, decimal: str = "."
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Numbers of a column as the readers parse them: ``(values, missing, bad)``."""
+    return _numeric(s, decimal)
 
 
 def as_demand(

@@ -133,9 +133,15 @@ PERCENTILES = ("p50", "p99")
 Percentile = Literal["p50", "p99"]
 
 
+def _is_number(value: Any) -> bool:
+    """A finite real number (not a bool, a string or a date)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_) and math.isfinite(value))
+
+
 def _check_pair(name: str, pair: tuple[float, float], problems: list[str]) -> None:
-    p50, p99 = pair
-    if not (np.isfinite(p50) and np.isfinite(p99)) or p50 < 0 or p99 < p50:
+    if (not isinstance(pair, tuple | list) or len(pair) != 2
+            or not all(_is_number(v) for v in pair) or not 0 <= pair[0] <= pair[1]):
         problems.append(f"{name} must be (p50_ms, p99_ms) with 0 <= p50 <= p99; got {pair!r}")
 
 
@@ -215,31 +221,39 @@ class LatencyModel:
         for name in ("fiber_us_per_km", "route_factor", "per_hop_ms", "overhead_ms",
                      "overhead_p99_ms"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            if not _is_number(value) or value < 0:
                 problems.append(f"{name} must be a number >= 0; got {value!r}")
-        if self.fiber_us_per_km <= 0 or self.route_factor <= 0:
+        if any(_is_number(v) and v <= 0 for v in (self.fiber_us_per_km, self.route_factor)):
             problems.append("fiber_us_per_km and route_factor must be > 0")
         both = (self.overhead_ms, self.overhead_p99_ms)
-        if all(isinstance(v, int | float) and math.isfinite(v) for v in both) \
-                and self.overhead_p99_ms < self.overhead_ms:
+        if all(_is_number(v) for v in both) and self.overhead_p99_ms < self.overhead_ms:
             problems.append(f"overhead_p99_ms ({self.overhead_p99_ms!r}) must be >= overhead_ms "
                             f"({self.overhead_ms!r})")
-        if not isinstance(self.hops, int | np.integer) or self.hops < 0:
+        if (not isinstance(self.hops, int | np.integer) or isinstance(self.hops, bool)
+                or self.hops < 0):
             problems.append(f"hops must be an integer >= 0; got {self.hops!r}")
+        if not isinstance(self.profile, str):
+            problems.append(f"profile must be a name (text); got {self.profile!r}")
+        if self.fit is not None and not isinstance(self.fit, Mapping):
+            problems.append(f"fit must be a table; got {self.fit!r}")
         _check_pair("proxy_ms", self.proxy_ms, problems)
-        if self.wifi not in WIFI_PROFILES_MS:
+        if not isinstance(self.wifi, str) or self.wifi not in WIFI_PROFILES_MS:
             problems.append(
                 f"unknown wifi profile {self.wifi!r}; choose one of {sorted(WIFI_PROFILES_MS)}"
             )
         if self.inference_ms is not None:
             _check_pair("inference_ms", self.inference_ms, problems)
-        elif self.workload not in WORKLOADS_MS:
+        elif not isinstance(self.workload, str) or self.workload not in WORKLOADS_MS:
             problems.append(
                 f"unknown workload {self.workload!r}; choose one of {sorted(WORKLOADS_MS)} "
                 "or give inference_ms=(p50_ms, p99_ms)"
             )
-        for name, pair in self.access_profiles_ms.items():
-            _check_pair(f"access profile {name!r}", pair, problems)
+        if not isinstance(self.access_profiles_ms, Mapping):
+            problems.append("access_profiles_ms must be a table of access technology -> "
+                            f"(p50_ms, p99_ms); got {self.access_profiles_ms!r}")
+        else:
+            for name, pair in self.access_profiles_ms.items():
+                _check_pair(f"access profile {name!r}", pair, problems)
         if problems:
             raise InputValidationError("invalid latency model: " + "; ".join(problems))
 
@@ -531,7 +545,9 @@ class LatencyModel:
         try:
             return cls(**{**base, **values, **overrides})
         except InputValidationError as exc:
-            raise InputValidationError(f"{p}: {exc}") from None
+            raise InputValidationError(
+                f"{p}: {exc}. Fix: correct these values under [latency_model] (see "
+                "docs/latency-model.md)") from None
         except TypeError as exc:
             raise InputValidationError(f"{p}: invalid latency model ({exc})") from None
 

@@ -94,10 +94,10 @@ def _class_problems(name: str, spec: Any) -> list[str]:
     if isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) or b <= 0:
         found.append(f"class {name!r}: budget_ms must be a positive number of ms; got {b!r}")
     p = spec.get("percentile", "p99")
-    if p not in PERCENTILES:
+    if not isinstance(p, str) or p not in PERCENTILES:
         found.append(f"class {name!r}: percentile must be p50 or p99; got {p!r}")
     w = spec.get("workload")
-    if w is not None and w not in WORKLOADS_MS:
+    if w is not None and (not isinstance(w, str) or w not in WORKLOADS_MS):
         found.append(f"class {name!r}: unknown workload {w!r}; choose one of "
                      + ", ".join(sorted(WORKLOADS_MS)))
     return found
@@ -114,11 +114,17 @@ def service_classes_from(table: Mapping[str, Any], source: str = "<service class
             "write [service_classes.NAME] tables with budget_ms (see docs/service-classes.md)")
     found: list[str] = []
     out: dict[str, ServiceClass] = {}
+    seen: dict[str, str] = {}
     for raw_name, spec in table.items():
         name = str(raw_name).strip().lower()
         if not name:
             found.append("a class has an empty name")
             continue
+        if name in seen:  # labels match without case and surrounding spaces
+            found.append(f"classes {seen[name]!r} and {str(raw_name)!r} are the same name "
+                         "(class names ignore case and surrounding spaces): keep one")
+            continue
+        seen[name] = str(raw_name)
         if name in SERVICE_PRESETS or name == DEFAULT_CLASS:
             found.append(f"class {raw_name!r} is a reserved name (built-in presets: "
                          + ", ".join(SERVICE_PRESETS) + f"; {DEFAULT_CLASS!r}): choose "
