@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "calibrate",
         help="fit the network latency model to your own measured pings",
-        description="Fit route factor and fixed overhead (median fit, HiGHS) and the p99 "
+        description="Fit route factor and fixed overhead (median fit: HiGHS linear program, "
+        "or an exact search above 60,000 pings) and the p99 "
         "overhead to measured round trips, print the fit and its error by distance band, and "
         "write a model file for `plan --latency-model FILE` (batch: model = \"FILE\"). "
         "PINGS.csv: src_lat,src_lon,dst_lat,dst_lon,rtt_ms or distance_km,rtt_ms (optional "
@@ -420,7 +421,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
              + (f", {cal.dropped_distance:,} at or beyond {args.max_distance_km:g} km"
                 if args.max_distance_km is not None else ""),
              f"p50 network: {cal.route_factor:.4f} x fibre great-circle round trip + "
-             f"{cal.overhead_ms:.3f} ms (median fit, HiGHS)",
+             f"{cal.overhead_ms:.3f} ms (median fit, {cal.solver})",
              f"p99 network: overhead {cal.overhead_p99_ms:.3f} ms ({cal.p99_method})",
              "", "error of the p50 fit against rtt_ms (predicted - measured):",
              f"{'distance':<18}{'pings':>8}{'median |err|':>14}{'median bias':>13}"

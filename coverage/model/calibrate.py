@@ -202,6 +202,9 @@ class Calibration:
         ``max_distance_km``).
     source : str
         What was fitted (the file).
+    solver : str
+        How the p50 fit was solved: the HiGHS linear program, or (above
+        :data:`LP_MAX_PINGS` pings) the search over the route factor.
     """
 
     route_factor: float
@@ -215,6 +218,7 @@ class Calibration:
     max_distance_km: float
     errors: pd.DataFrame = field(repr=False)
     source: str = ""
+    solver: str = "HiGHS linear program"
 
     @property
     def fit_summary(self) -> dict[str, Any]:
@@ -226,7 +230,7 @@ class Calibration:
             "pairs": int(self.pings_used),
             "max_distance_km": (None if math.isinf(self.max_distance_km)
                                 else float(self.max_distance_km)),
-            "method": "median (LAD) fit of route factor + overhead (HiGHS); p99: "
+            "method": f"median (LAD) fit of route factor + overhead ({self.solver}); p99: "
                       + self.p99_method,
             "median_abs_error_ms": None if fitted is None else round(
                 float(fitted["median_abs_error_ms"]), 3),
@@ -331,5 +335,7 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     return Calibration(
         route_factor=rf, overhead_ms=overhead, overhead_p99_ms=max(overhead99, overhead),
         fiber_us_per_km=fiber_us_per_km, p99_method=how, pings_used=n_use,
+        solver=("HiGHS linear program" if n_use <= LP_MAX_PINGS else
+                "golden-section search over the route factor (convex loss)"),
         dropped_light=int(light.sum()), dropped_distance=int(far.sum()),
         max_distance_km=float(max_distance_km), errors=errors, source=source)
