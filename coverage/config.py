@@ -56,17 +56,22 @@ def _preset_names() -> tuple[str, ...]:
     return tuple(SERVICE_PRESETS)
 
 
+#: The largest latency budget accepted, ms (beyond it a "budget" is not a latency budget and
+#: radii overflow).
+MAX_BUDGET_MS = 1e6
+
+
 def _is_budget(v: Any) -> bool:
     if isinstance(v, str):
         return v.strip().lower() in _preset_names()
-    return (n := _number(v)) is not None and n > 0
+    return (n := _number(v)) is not None and 0 < n <= MAX_BUDGET_MS
 
 
 # name -> (predicate, sentence)
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "positive": (lambda v: (n := _number(v)) is not None and n > 0, "a positive number"),
-    "budget": (_is_budget, "a positive number of ms or a service-class preset (realtime = 30 "
-               "ms, interactive = 50 ms, instant = 100 ms, all p99)"),
+    "budget": (_is_budget, "a positive number of ms (at most 1,000,000) or a service-class "
+               "preset (realtime = 30 ms, interactive = 50 ms, instant = 100 ms, all p99)"),
     "path_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                      or hasattr(v, "__fspath__") or isinstance(v, Mapping),
                      "the path of a TOML file (or absent)"),

@@ -288,3 +288,21 @@ def test_labels_mixed_case_spaces_and_na_like_cells_plan(tmp_path, capsys):
                "--no-map", "--no-gis", "--no-report", "-q"])
     assert rc == 0, capsys.readouterr().err
     assert (out / "summary.json").exists()
+
+
+@pytest.mark.parametrize("value", [1e308, 2e6])
+def test_absurd_budgets_are_refused(tmp_path, value):
+    """A 'budget' beyond 1,000,000 ms is not a latency budget (and its radius overflows):
+    refused on the command line, in a demand column and in a class file."""
+    from coverage.config import PlannerConfig
+    from coverage.model.service import service_classes_from
+
+    assert PlannerConfig(budget_ms=value).problems()
+    with pytest.raises(InputValidationError, match="1,000,000"):
+        service_classes_from({"huge": {"budget_ms": value}})
+    demand = tmp_path / "d.csv"
+    demand.write_text(f"lat,lon,population,budget_ms\n45,5,10,{value}\n45.1,5.1,10,30\n")
+    from coverage.inputs.tables import read_demand
+
+    with pytest.raises(InputValidationError, match="row 1"):
+        read_demand(demand)

@@ -1544,10 +1544,11 @@ def _budget(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np
             "--budget-ms",
             bad,
         )
-    nonpos = np.isfinite(vals) & (vals <= 0)
+    nonpos = np.isfinite(vals) & ((vals <= 0) | (vals > 1e6))
     if nonpos.any():
         report.add(
-            f"budget_ms must be a positive number of ms: {_raw_values(s, nonpos)}",
+            f"budget_ms must be a positive number of ms up to 1,000,000: "
+            f"{_raw_values(s, nonpos)}",
             "write a budget > 0 ms, or leave the cell empty to use --budget-ms",
             nonpos,
         )

@@ -91,8 +91,10 @@ def _class_problems(name: str, spec: Any) -> list[str]:
         found.append(f"class {name!r} has unknown key(s) {', '.join(unknown)} (use "
                      + ", ".join(_CLASS_KEYS) + ")")
     b = spec.get("budget_ms")
-    if isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) or b <= 0:
-        found.append(f"class {name!r}: budget_ms must be a positive number of ms; got {b!r}")
+    if (isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) or b <= 0
+            or b > 1e6):
+        found.append(f"class {name!r}: budget_ms must be a positive number of ms up to "
+                     f"1,000,000; got {b!r}")
     p = spec.get("percentile", "p99")
     if not isinstance(p, str) or p not in PERCENTILES:
         found.append(f"class {name!r}: percentile must be p50 or p99; got {p!r}")
