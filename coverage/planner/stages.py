@@ -305,8 +305,9 @@ def latency_components(problem: Problem,
         own = wl.notna().to_numpy()
         if own.any():
             per_row = per_row.copy()
-            per_row[own, names.index("inference")] = (
-                wl[own].map(lambda w: WORKLOADS_MS[str(w)][0]).to_numpy(dtype=np.float64))
+            p50 = {w: WORKLOADS_MS[str(w)][0] for w in pd.unique(wl[own])}  # per workload
+            per_row[own, names.index("inference")] = wl[own].map(p50).to_numpy(
+                dtype=np.float64)
     nan = np.isnan(d)
 
     def mask(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -122,7 +122,9 @@ def _with_service(names: list[str], d: pd.DataFrame) -> list[str]:
         ok = cls.notna() & (cls.astype(str).str.strip() != "")
         parts = parts.where(~ok.to_numpy(), cls.astype(str).map(html.escape))
     if budget is not None:
-        text = pd.Series(budget).map(lambda b: f"{b:g} ms" if math.isfinite(b) else "")
+        uniq, inverse = np.unique(budget, return_inverse=True)  # format each budget once
+        shown = np.array([f"{b:g} ms" if math.isfinite(b) else "" for b in uniq], dtype=object)
+        text = pd.Series(shown[inverse.ravel()] if len(uniq) else np.zeros(0, dtype=object))
         sep = np.where((parts != "") & (text != ""), ", ", "")
         parts = parts + sep + text
     return [n + (" &middot; " + p if p else "") for n, p in zip(names, parts, strict=True)]
