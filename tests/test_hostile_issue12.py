@@ -5,7 +5,6 @@ nothing written.
 """
 
 import gzip
-import time
 
 import numpy as np
 import pandas as pd
@@ -170,17 +169,19 @@ def test_search_fit_equals_the_linear_program():
         np.testing.assert_allclose(search, lp, rtol=1e-7)
 
 
-def test_a_million_pings_take_seconds(tmp_path, capsys):
+def test_a_million_pings_use_the_search_not_the_linear_program(tmp_path, capsys):
+    """Above LP_MAX_PINGS the fit is the search (seconds; the linear program took minutes).
+    The time itself is measured by make bench (docs/benchmarks-latency.md), not here."""
     n = 1_000_000
     d = RNG.uniform(1, 3000, n)
     rtt = 2 * d * 4.9e-3 * 2.1 + 6 + RNG.exponential(3, n)
     p = tmp_path / "pings.csv"
     pd.DataFrame({"distance_km": d.round(2), "rtt_ms": rtt.round(3)}).to_csv(p, index=False)
-    t0 = time.perf_counter()
     rc = main(["calibrate", "--pings", str(p), "--out", str(tmp_path / "m.toml"), "-q"])
     assert rc == 0, capsys.readouterr().err
-    assert time.perf_counter() - t0 < 60  # the linear program took 5 minutes
-    assert LatencyModel.from_file(tmp_path / "m.toml").route_factor == pytest.approx(2.1,
+    model = LatencyModel.from_file(tmp_path / "m.toml")
+    assert "golden-section search" in model.fit["method"]
+    assert model.route_factor == pytest.approx(2.1,
                                                                                       abs=0.01)
 
 
