@@ -1,0 +1,577 @@
+"""Edge tiers: what a site's tier (on-prem, MEC, metro colo, CDN PoP) does to latency.
+
+A candidate site belongs to one tier of a :class:`TierCatalog`. The built-in catalog
+(``coverage/model/tiers.toml``, :meth:`TierCatalog.builtin`) holds ``on-prem``, ``mec``,
+``metro-colo`` and ``cdn-pop``, with the sources of their numbers; a TOML file of
+``[tiers.NAME]`` tables (:meth:`TierCatalog.from_file`) overrides fields of built-in tiers
+and adds new ones.
+
+How a tier changes the latency of a (user, site) pair, relative to
+:class:`coverage.model.latency.LatencyModel` (whose terms the tier adjusts)::
+
+    N_q(d) = ms_per_km * d + (model.hops + tier.hops) * per_hop_ms
+             + (overhead_q if tier.wan else 0)
+    components = access, wifi, inference (the model's),
+                 network jitter (0, overhead_p99 - overhead) if tier.wan else (0, 0),
+                 tier.components_ms(model.proxy_ms)   # "proxy" and "tier"
+    p50 = N_p50(d) + sum p50_c;  p99 = p50 + sqrt(sum (p99_c - p50_c) ** 2)
+
+``metro-colo`` is the reference tier (no hops, the model's proxy, no extra, WAN): a plan
+whose sites are all metro-colo is unchanged. ``restricted`` tiers (``on-prem``) serve only
+demand rows that name them in their ``tiers`` column (:func:`parse_tier_list`);
+``local_breakout`` tiers (``mec``) are reached by mobile users without the packet-core
+detour. ``power_kw``, ``pue``, ``cooling`` and ``operations`` describe the power envelope
+and do not change latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import InputValidationError
+from ..inputs.validation import ProblemReport, format_values
+
+__all__ = ["Tier", "TierCatalog", "parse_tier_list", "TIER_KEYS", "REFERENCE_TIER",
+           "BUILTIN_SOURCE"]
+
+logger = logging.getLogger(__name__)
+
+#: Keys a ``[tiers.NAME]`` table may hold.
+TIER_KEYS = ("description", "hops", "proxy_ms", "extra_ms", "wan", "restricted",
+             "local_breakout", "power_kw", "pue", "cooling", "operations", "sources")
+
+#: The tier that changes nothing (the latency model alone).
+REFERENCE_TIER = "metro-colo"
+
+#: ``TierCatalog.source`` of the built-in catalog.
+BUILTIN_SOURCE = "built-in"
+
+_BUILTIN_FILE = "tiers.toml"
+_BUILTIN_LABEL = "built-in tier catalog (coverage/model/tiers.toml)"
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SEPARATORS = re.compile(r"[;,|]")
+_MAX_PAIR_MS = 1e6      # as budgets: beyond this a value is a typo (and squares overflow)
+_MAX_HOPS = 1000
+_MAX_POWER_KW = 1e6     # 1 GW per site
+_MAX_PUE = 10.0
+_BOOL_KEYS = ("wan", "restricted", "local_breakout")
+_TEXT_KEYS = ("description", "cooling", "operations")
+_FIX = ("each [tiers.NAME] may set description (text), hops (whole number, 0 to 1,000), "
+        "proxy_ms and extra_ms ([p50, p99] ms with 0 <= p50 <= p99), wan, restricted and "
+        "local_breakout (true/false), power_kw ([min, max] kW with 0 < min <= max), pue "
+        "(number from 1.0 to 10), "
+        "cooling and operations (text), sources (list of text); see "
+        "coverage/model/tiers.toml")
+
+Pair = tuple[float, float]
+
+
+def _is_number(value: Any) -> bool:
+    """A finite real number (not a bool, a string or a date)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_) and math.isfinite(value))
+
+
+def _pair_problem(key: str, value: Any) -> str | None:
+    if (isinstance(value, tuple | list) and len(value) == 2
+            and all(_is_number(v) for v in value)
+            and 0 <= value[0] <= value[1] <= _MAX_PAIR_MS):
+        return None
+    return (f"{key} must be [p50, p99] in ms with 0 <= p50 <= p99 <= 1,000,000 (finite "
+            f"numbers); got {value!r}")
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the tier field ``key`` (``None``: nothing)."""
+    if key in _TEXT_KEYS:
+        return None if isinstance(value, str) else f"{key} must be text; got {value!r}"
+    if key in _BOOL_KEYS:
+        return (None if isinstance(value, bool | np.bool_)
+                else f"{key} must be true or false; got {value!r}")
+    if key == "hops":
+        if (isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+                and 0 <= value <= _MAX_HOPS):
+            return None
+        return f"hops must be a whole number from 0 to {_MAX_HOPS:,}; got {value!r}"
+    if key in ("proxy_ms", "extra_ms"):
+        return _pair_problem(key, value)
+    if key == "power_kw":
+        if (isinstance(value, tuple | list) and len(value) == 2
+                and all(_is_number(v) for v in value)
+                and 0 < value[0] <= value[1] <= _MAX_POWER_KW):
+            return None
+        return (f"power_kw must be [min, max] in kW with 0 < min <= max <= 1,000,000 "
+                f"(finite numbers); got {value!r}")
+    if key == "pue":
+        if _is_number(value) and 1.0 <= value <= _MAX_PUE:
+            return None
+        return f"pue must be a finite number from 1.0 to {_MAX_PUE:g}; got {value!r}"
+    if key == "sources":
+        if (isinstance(value, tuple | list)
+                and all(isinstance(s, str) and s.strip() for s in value)):
+            return None
+        return ("sources must be a list of non-empty text (URLs or references); got "
+                f"{value!r}")
+    return f"unknown key {key!r}"
+
+
+def _name_problem(name: Any) -> str | None:
+    if isinstance(name, str) and _NAME_RE.fullmatch(name):
+        return None
+    return (f"tier name {name!r} is not a plain label (a letter or digit, then letters, "
+            "digits, '_', '.' or '-')")
+
+
+def _pair(value: Any) -> Pair:
+    return float(value[0]), float(value[1])
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One edge tier: how it changes a pair's latency, and its power envelope.
+
+    Parameters
+    ----------
+    name : str
+        Plain label (``^[A-Za-z0-9][A-Za-z0-9_.-]*$``), case-sensitive.
+    description : str, default ""
+        What the tier is.
+    hops : int, default 0
+        Extra router hops the tier adds to the path (each costs the latency model's
+        ``per_hop_ms``).
+    proxy_ms : tuple of float or None, default None
+        The tier's load balancer / L7 proxy ``(p50_ms, p99_ms)``; ``None``: the latency
+        model's ``proxy_ms``.
+    extra_ms : tuple of float, default (0.0, 0.0)
+        Extra fixed latency of the tier ``(p50_ms, p99_ms)`` (anycast mis-steering, a
+        regional breakout, ...).
+    wan : bool, default True
+        The path crosses the WAN, so the latency model's fixed network overhead (and its
+        p99 jitter) applies; ``False``: no WAN hop (on-prem).
+    restricted : bool, default False
+        Serves only demand rows that name the tier in their ``tiers`` column.
+    local_breakout : bool, default False
+        Sites break mobile traffic out locally: mobile users reach them without the
+        detour via the packet core.
+    power_kw : tuple of float or None, default None
+        IT power envelope of one site ``(min_kw, max_kw)``.
+    pue : float or None, default None
+        Power usage effectiveness (total facility power / IT power), >= 1.0.
+    cooling, operations : str, default ""
+        How the site rejects heat; who runs it and how.
+    sources : tuple of str, default ()
+        Where the numbers come from (URLs or references; estimates marked as such).
+
+    Raises
+    ------
+    InputValidationError
+        Any field of the wrong type or out of range (one message for every problem).
+
+    Examples
+    --------
+    >>> t = Tier("pop", proxy_ms=(2.0, 6.0), extra_ms=(0.0, 20.0))
+    >>> t.components_ms((1.0, 3.0))
+    {'proxy': (2.0, 6.0), 'tier': (0.0, 20.0)}
+    >>> Tier("colo").components_ms((1.0, 3.0))
+    {'proxy': (1.0, 3.0), 'tier': (0.0, 0.0)}
+    """
+
+    name: str
+    description: str = ""
+    hops: int = 0
+    proxy_ms: Pair | None = None
+    extra_ms: Pair = (0.0, 0.0)
+    wan: bool = True
+    restricted: bool = False
+    local_breakout: bool = False
+    power_kw: Pair | None = None
+    pue: float | None = None
+    cooling: str = ""
+    operations: str = ""
+    sources: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = [p for p in [_name_problem(self.name)] if p]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "name" or (value is None and f.name in ("proxy_ms", "power_kw",
+                                                                 "pue")):
+                continue
+            problem = _field_problem(f.name, value)
+            if problem:
+                problems.append(problem)
+        if problems:
+            raise InputValidationError(f"invalid tier {self.name!r}: " + "; ".join(problems)
+                                       + f". Fix: {_FIX}")
+        # normalise: plain floats, tuples, bools (numpy scalars and lists accepted)
+        object.__setattr__(self, "hops", int(self.hops))
+        object.__setattr__(self, "extra_ms", _pair(self.extra_ms))
+        if self.proxy_ms is not None:
+            object.__setattr__(self, "proxy_ms", _pair(self.proxy_ms))
+        if self.power_kw is not None:
+            object.__setattr__(self, "power_kw", _pair(self.power_kw))
+        if self.pue is not None:
+            object.__setattr__(self, "pue", float(self.pue))
+        for key in _BOOL_KEYS:
+            object.__setattr__(self, key, bool(getattr(self, key)))
+        object.__setattr__(self, "sources", tuple(self.sources))
+
+    def components_ms(self, proxy_default_ms: Pair) -> dict[str, Pair]:
+        """The tier's latency components, name -> ``(p50_ms, p99_ms)``.
+
+        Parameters
+        ----------
+        proxy_default_ms : tuple of float
+            The latency model's proxy ``(p50_ms, p99_ms)``, used when the tier has none.
+
+        Returns
+        -------
+        dict
+            ``{"proxy": the tier's proxy or proxy_default_ms, "tier": extra_ms}``.
+        """
+        proxy = self.proxy_ms if self.proxy_ms is not None else _pair(proxy_default_ms)
+        return {"proxy": proxy, "tier": self.extra_ms}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The tier as JSON-ready values (pairs as lists, ``None`` where absent)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "hops": self.hops,
+            "proxy_ms": None if self.proxy_ms is None else list(self.proxy_ms),
+            "extra_ms": list(self.extra_ms),
+            "wan": self.wan,
+            "restricted": self.restricted,
+            "local_breakout": self.local_breakout,
+            "power_kw": None if self.power_kw is None else list(self.power_kw),
+            "pue": self.pue,
+            "cooling": self.cooling,
+            "operations": self.operations,
+            "sources": list(self.sources),
+        }
+
+
+def _tier_problems(name: Any, spec: Any) -> list[str]:
+    """Every problem of one ``[tiers.NAME]`` table, each naming the tier."""
+    bad_name = _name_problem(name)
+    if bad_name:
+        return [bad_name]
+    if not isinstance(spec, Mapping):
+        return [f"tier {name!r} must be a table ([tiers.{name}] with hops = ..., "
+                f"extra_ms = [p50, p99], ...); got {spec!r}"]
+    found = []
+    unknown = [k for k in spec if k not in TIER_KEYS]
+    if unknown:
+        found.append(f"tier {name!r} has unknown key(s) {', '.join(map(repr, unknown))} "
+                     f"(allowed: {', '.join(TIER_KEYS)})")
+    for key in TIER_KEYS:
+        if key in spec:
+            problem = _field_problem(key, spec[key])
+            if problem:
+                found.append(f"tier {name!r}: {problem}")
+    return found
+
+
+def _convert(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked ``[tiers.NAME]`` table as :class:`Tier` keyword arguments."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in ("proxy_ms", "extra_ms", "power_kw"):
+            out[key] = _pair(value)
+        elif key == "sources":
+            out[key] = tuple(str(s) for s in value)
+        elif key == "pue":
+            out[key] = float(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge(base: Mapping[str, Tier], table: Any, source: str) -> dict[str, Tier]:
+    """``base`` with the tiers of a ``[tiers]`` table applied (fields it sets override an
+    existing tier's; a new name takes :class:`Tier` defaults), checked: one message for
+    every problem, naming ``source``."""
+    if not isinstance(table, Mapping) or not table:
+        raise InputValidationError(
+            f"{source}: no [tiers.NAME] table. Fix: write e.g. [tiers.mec] extra_ms = "
+            "[8.0, 20.0] (override a built-in tier: " + ", ".join(base) + ") or a new "
+            "[tiers.NAME] table")
+    found: list[str] = []
+    for name, spec in table.items():
+        found.extend(_tier_problems(name, spec))
+    if found:
+        raise InputValidationError(f"{source}: invalid tier catalog: " + "; ".join(found)
+                                   + f". Fix: {_FIX}")
+    out = dict(base)
+    for name, spec in table.items():
+        kwargs = _convert(spec)
+        out[name] = replace(base[name], **kwargs) if name in base else Tier(name, **kwargs)
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``; :class:`InputValidationError` naming the file and the
+    fix when it is missing, unreadable, not UTF-8 or not TOML."""
+    fix = ("write a UTF-8 TOML file of [tiers.NAME] tables, e.g. [tiers.mec] "
+           "extra_ms = [8.0, 20.0] (see coverage/model/tiers.toml)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputValidationError(
+            f"{path}: tier catalog file not found. Fix: give the path of a TOML file with "
+            "[tiers.NAME] tables") from None
+    except UnicodeDecodeError as exc:
+        raise InputValidationError(
+            f"{path}: the tier catalog file is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}). Fix: {fix}") from None
+    except OSError as exc:
+        raise InputValidationError(
+            f"{path}: cannot read the tier catalog file ({exc.strerror or exc}). Fix: {fix}"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError(
+            f"{path}: the tier catalog file is not valid TOML ({exc}). Fix: {fix}") from None
+
+
+def _tiers_table(doc: Mapping[str, Any], source: str) -> Any:
+    extra = [k for k in doc if k != "tiers"]
+    if extra:
+        raise InputValidationError(
+            f"{source}: unknown top-level key(s) {', '.join(map(repr, extra))}. Fix: put "
+            "every tier under [tiers.NAME]")
+    return doc.get("tiers")
+
+
+@lru_cache(maxsize=1)
+def _builtin_tiers() -> tuple[Tier, ...]:
+    try:
+        text = resources.files("coverage.model").joinpath(_BUILTIN_FILE).read_text(
+            encoding="utf-8")
+    except OSError as exc:  # a broken install: the data file was not packaged
+        raise InputValidationError(
+            f"{_BUILTIN_LABEL}: cannot read it ({exc}). Fix: reinstall edge-coverage with "
+            "coverage/model/tiers.toml as package data") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputValidationError(f"{_BUILTIN_LABEL}: not valid TOML ({exc})") from None
+    table = _tiers_table(doc, _BUILTIN_LABEL)
+    tiers = _merge({}, table, _BUILTIN_LABEL)
+    # the built-in catalog states every field but proxy_ms, and its sources
+    missing = [f"tier {name!r} leaves out {', '.join(k)}" for name, spec in table.items()
+               if (k := [key for key in TIER_KEYS if key != "proxy_ms" and key not in spec])]
+    missing += [f"tier {name!r} has no sources" for name, t in tiers.items() if not t.sources]
+    ref = tiers.get(REFERENCE_TIER)
+    if ref is None or not (ref.hops == 0 and ref.proxy_ms is None
+                           and ref.extra_ms == (0.0, 0.0) and ref.wan and not ref.restricted
+                           and not ref.local_breakout):
+        missing.append(f"tier {REFERENCE_TIER!r} must be the reference tier (hops 0, no "
+                       "proxy_ms, extra_ms [0, 0], wan, not restricted, no local breakout)")
+    if missing:
+        raise InputValidationError(f"{_BUILTIN_LABEL}: " + "; ".join(missing))
+    return tuple(tiers.values())
+
+
+@dataclass(frozen=True)
+class TierCatalog:
+    """The tiers a plan may use, by name.
+
+    Parameters
+    ----------
+    tiers : Mapping of str to Tier
+        Tiers by name, in catalog order (built-in tiers first, then new tiers in file
+        order). Stored read-only.
+    source : str
+        ``"built-in"`` or ``"built-in + PATH"``.
+
+    Examples
+    --------
+    >>> cat = TierCatalog.builtin()
+    >>> cat.names()
+    ['on-prem', 'mec', 'metro-colo', 'cdn-pop']
+    >>> cat.get("metro-colo").components_ms((1.0, 3.0))
+    {'proxy': (1.0, 3.0), 'tier': (0.0, 0.0)}
+    >>> cat.get("nope") is None
+    True
+    """
+
+    tiers: Mapping[str, Tier]
+    source: str = BUILTIN_SOURCE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tiers, Mapping):
+            raise InputValidationError(f"tiers must be a mapping name -> Tier; got "
+                                       f"{self.tiers!r}")
+        bad = [f"{k!r}" for k, t in self.tiers.items() if not isinstance(t, Tier) or t.name != k]
+        if bad:
+            raise InputValidationError(
+                "tier catalog entries must be Tier objects stored under their own name: "
+                + ", ".join(bad))
+        object.__setattr__(self, "tiers", MappingProxyType(dict(self.tiers)))
+
+    @classmethod
+    def builtin(cls) -> TierCatalog:
+        """The built-in catalog, ``coverage/model/tiers.toml`` (read once, validated)."""
+        return cls({t.name: t for t in _builtin_tiers()}, BUILTIN_SOURCE)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> TierCatalog:
+        """The built-in catalog with the ``[tiers.NAME]`` tables of a TOML file applied.
+
+        A name the built-in catalog has keeps every field the file does not set; a new
+        name takes the :class:`Tier` defaults for the fields it leaves out.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            TOML file of ``[tiers.NAME]`` tables (keys: :data:`TIER_KEYS`).
+
+        Raises
+        ------
+        InputValidationError
+            Missing file, not UTF-8, not TOML, no ``[tiers]`` table, unknown keys, bad
+            names, types or values: one message naming the file, the tiers, what is wrong
+            and the fix.
+        """
+        p = Path(path)
+        doc = _read_toml(p)
+        table = _tiers_table(doc, str(p))
+        base = cls.builtin()
+        merged = _merge(base.tiers, table, str(p))
+        added = [n for n in table if n not in base.tiers]
+        logger.debug("tier catalog %s: overrides %s; adds %s", p,
+                     ", ".join(n for n in table if n in base.tiers) or "nothing",
+                     ", ".join(added) or "nothing")
+        return cls(merged, f"{BUILTIN_SOURCE} + {p}")
+
+    @classmethod
+    def from_spec(cls, path_or_none: str | os.PathLike[str] | TierCatalog | None
+                  ) -> TierCatalog:
+        """:meth:`builtin` for ``None``, a catalog as is, else :meth:`from_file`."""
+        if path_or_none is None:
+            return cls.builtin()
+        if isinstance(path_or_none, TierCatalog):
+            return path_or_none
+        return cls.from_file(path_or_none)
+
+    def get(self, name: str) -> Tier | None:
+        """The tier called ``name`` (case-sensitive), else ``None``."""
+        return self.tiers.get(name)
+
+    def names(self) -> list[str]:
+        """Tier names in catalog order."""
+        return list(self.tiers)
+
+    def unrestricted(self) -> frozenset[str]:
+        """Names of the tiers every demand row may use (not ``restricted``)."""
+        return frozenset(n for n, t in self.tiers.items() if not t.restricted)
+
+    def usable(self, allowed: frozenset[str] | None) -> frozenset[str]:
+        """Tiers a row may use given its :func:`parse_tier_list` set: ``allowed`` itself,
+        or every unrestricted tier for ``None``."""
+        return self.unrestricted() if allowed is None else allowed
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: ``{"source": ..., "tiers": {name: Tier.to_dict()}}``."""
+        return {"source": self.source,
+                "tiers": {n: t.to_dict() for n, t in self.tiers.items()}}
+
+
+def parse_tier_list(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
+                    source: str) -> tuple[npt.NDArray[np.intp], list[frozenset[str] | None]]:
+    """Parse a demand table's ``tiers`` column: which tiers each row may use.
+
+    A cell that is empty, blank or missing (``NaN``, ``None``) gives ``None``: the row may
+    use every unrestricted tier. Otherwise the cell lists tier names separated by ``;``,
+    ``,`` or ``|`` (whitespace around names trimmed, names case-sensitive, empty items
+    ignored) and gives the frozenset of those tiers, restricted or not: the row may use
+    exactly them.
+
+    Vectorised: the distinct cell values are found once (:func:`pandas.factorize`) and each
+    is parsed once; nothing per row is a Python object.
+
+    Parameters
+    ----------
+    values : pandas.Series or array_like
+        The column, one cell per demand row.
+    catalog : TierCatalog
+        Tiers the names must come from.
+    source : str
+        The demand input's name for error messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray of intp
+        Per row, the index of its set in ``allowed`` (length ``len(values)``).
+    allowed : list of (frozenset of str or None)
+        The distinct sets, each once, in order of first appearance (cells naming the same
+        tiers in another order or spelling share one entry). Row ``i`` may use
+        ``allowed[codes[i]]`` (``None``: every unrestricted tier; see
+        :meth:`TierCatalog.usable`).
+
+    Raises
+    ------
+    InputValidationError
+        Unknown tier names: one message naming ``source``, the names, the rows (1-based
+        data-row numbers, the first few) and the catalog's names.
+
+    Examples
+    --------
+    >>> cat = TierCatalog.builtin()
+    >>> codes, allowed = parse_tier_list(pd.Series(["", "mec", "mec; on-prem", None]),
+    ...                                  cat, source="demand.csv")
+    >>> codes.tolist(), allowed[0], sorted(allowed[2])
+    ([0, 1, 2, 0], None, ['mec', 'on-prem'])
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(
+        np.asarray(values, dtype=object).ravel(), dtype=object)
+    n = len(series)
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), []
+    cell_codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    known = catalog.tiers
+    allowed: list[frozenset[str] | None] = []
+    index: dict[frozenset[str] | None, int] = {}
+    lut = np.empty(len(uniques), dtype=np.intp)
+    bad_cells: list[int] = []
+    bad_names: list[str] = []
+    for j, value in enumerate(uniques):
+        names: frozenset[str] | None = None
+        if not (value is None or (not isinstance(value, str) and pd.isna(value))):
+            parts = [p.strip() for p in _SEPARATORS.split(str(value))]
+            parts = [p for p in parts if p]
+            if parts:
+                names = frozenset(parts)
+                unknown = [p for p in parts if p not in known]
+                if unknown:
+                    bad_cells.append(j)
+                    bad_names.extend(unknown)
+        if names not in index:
+            index[names] = len(allowed)
+            allowed.append(names)
+        lut[j] = index[names]
+    if bad_cells:
+        report = ProblemReport(source, "demand")
+        report.add(f"unknown tier name(s) {format_values(bad_names)} in the tiers column",
+                   "name tiers of the catalog (" + ", ".join(catalog.names()) + "; "
+                   "case-sensitive) separated by ';', ',' or '|', or leave the cell empty to "
+                   "allow every unrestricted tier", np.isin(cell_codes, bad_cells))
+        report.raise_if_any()
+    return lut[cell_codes].astype(np.intp, copy=False), allowed

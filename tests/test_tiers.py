@@ -1,0 +1,385 @@
+"""The tier catalog (coverage.model.tiers): built-in tiers, override files, hostile files,
+and the demand ``tiers`` column parser."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.errors import InputValidationError
+from coverage.model.latency import LatencyModel
+from coverage.model.tiers import (
+    REFERENCE_TIER,
+    TIER_KEYS,
+    Tier,
+    TierCatalog,
+    parse_tier_list,
+)
+
+BUILTIN_NAMES = ["on-prem", "mec", "metro-colo", "cdn-pop"]
+
+
+def write(tmp_path: Path, text: str, name: str = "tiers.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- built-in catalog
+def test_builtin_has_the_four_tiers():
+    cat = TierCatalog.builtin()
+    assert cat.source == "built-in"
+    assert cat.names() == BUILTIN_NAMES
+    assert all(isinstance(cat.get(n), Tier) for n in BUILTIN_NAMES)
+    assert cat.get("Metro-Colo") is None  # names are case-sensitive
+    assert cat.get("nope") is None
+
+
+def test_metro_colo_is_exactly_the_reference_tier():
+    ref = TierCatalog.builtin().get(REFERENCE_TIER)
+    assert REFERENCE_TIER == "metro-colo"
+    assert ref.hops == 0
+    assert ref.proxy_ms is None
+    assert ref.extra_ms == (0.0, 0.0)
+    assert ref.wan is True
+    assert ref.restricted is False
+    assert ref.local_breakout is False
+    model = LatencyModel()
+    assert ref.components_ms(model.proxy_ms) == {"proxy": model.proxy_ms, "tier": (0.0, 0.0)}
+
+
+def test_builtin_values_follow_the_chapter():
+    cat = TierCatalog.builtin()
+    onprem, mec, colo, pop = (cat.get(n) for n in BUILTIN_NAMES)
+    assert onprem.wan is False and onprem.restricted is True
+    assert mec.local_breakout is True and not mec.restricted
+    assert mec.power_kw[1] == 30.0  # "a few kW to ~30 kW"
+    assert colo.power_kw[0] >= 100.0 and colo.power_kw[1] >= 1000.0  # hundreds of kW to MW
+    assert onprem.power_kw[1] <= 10.0 and pop.power_kw[1] <= 50.0
+    assert colo.pue == 1.58  # Uptime Institute 2023 average
+    assert pop.extra_ms[0] == 0.0 < pop.extra_ms[1]  # anycast mis-steering hits the tail
+    assert cat.unrestricted() == frozenset({"mec", "metro-colo", "cdn-pop"})
+    for tier in cat.tiers.values():
+        assert tier.description and tier.cooling and tier.operations and tier.sources
+        assert tier.power_kw is not None and tier.pue is not None and tier.pue >= 1.0
+    joined = " ".join(s for t in cat.tiers.values() for s in t.sources)
+    for ref in ("Uptime Institute", "ETSI", "Calder", "estimate"):
+        assert ref in joined
+
+
+def test_builtin_file_passes_its_own_validation(tmp_path):
+    text = resources.files("coverage.model").joinpath("tiers.toml").read_text("utf-8")
+    for key in TIER_KEYS:  # the comment block documents every field
+        assert f"#   {key}" in text, key
+    cat = TierCatalog.from_file(write(tmp_path, text))
+    assert dict(cat.tiers) == dict(TierCatalog.builtin().tiers)
+    assert cat.source == f"built-in + {tmp_path / 'tiers.toml'}"
+
+
+def test_builtin_summary_is_json_ready():
+    summary = TierCatalog.builtin().summary()
+    again = json.loads(json.dumps(summary))
+    assert again == summary
+    assert summary["source"] == "built-in"
+    assert list(summary["tiers"]) == BUILTIN_NAMES
+    colo = summary["tiers"]["metro-colo"]
+    assert colo["proxy_ms"] is None and colo["extra_ms"] == [0.0, 0.0]
+    assert set(colo) == {"name", *TIER_KEYS}
+
+
+def test_catalog_is_read_only():
+    cat = TierCatalog.builtin()
+    with pytest.raises(TypeError):
+        cat.tiers["x"] = Tier("x")  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        cat.get("mec").hops = 3  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- components
+def test_components_use_the_default_proxy_when_absent():
+    mec = TierCatalog.builtin().get("mec")
+    assert mec.proxy_ms is None
+    assert mec.components_ms((1.0, 3.0)) == {"proxy": (1.0, 3.0), "tier": (0.0, 0.0)}
+    pop = TierCatalog.builtin().get("cdn-pop")
+    comps = pop.components_ms((1.0, 3.0))
+    assert comps["proxy"] == pop.proxy_ms != (1.0, 3.0)
+    assert comps["tier"] == pop.extra_ms
+
+
+# ---------------------------------------------------------------- override files
+def test_override_changes_only_the_fields_it_sets(tmp_path):
+    path = write(tmp_path, "[tiers.mec]\nextra_ms = [8.0, 20.0]\nhops = 3\n")
+    cat = TierCatalog.from_file(path)
+    base = TierCatalog.builtin()
+    mec, old = cat.get("mec"), base.get("mec")
+    assert mec.extra_ms == (8.0, 20.0) and mec.hops == 3
+    for key in TIER_KEYS:
+        if key not in ("extra_ms", "hops"):
+            assert getattr(mec, key) == getattr(old, key), key
+    for name in ("on-prem", "metro-colo", "cdn-pop"):
+        assert cat.get(name) == base.get(name)
+    assert cat.names() == BUILTIN_NAMES
+    assert cat.source == f"built-in + {path}"
+
+
+def test_new_tier_gets_the_defaults(tmp_path):
+    path = write(tmp_path, '[tiers.factory-edge]\ndescription = "plant"\nwan = false\n'
+                 'restricted = true\n\n[tiers."pop2.eu_1"]\n')
+    cat = TierCatalog.from_file(path)
+    assert cat.names() == BUILTIN_NAMES + ["factory-edge", "pop2.eu_1"]
+    fe = cat.get("factory-edge")
+    assert fe == Tier("factory-edge", description="plant", wan=False, restricted=True)
+    bare = cat.get("pop2.eu_1")
+    assert bare == Tier("pop2.eu_1")
+    assert (bare.hops, bare.proxy_ms, bare.extra_ms, bare.wan, bare.restricted,
+            bare.local_breakout, bare.power_kw, bare.pue, bare.sources) == (
+        0, None, (0.0, 0.0), True, False, False, None, None, ())
+    assert "pop2.eu_1" in cat.unrestricted() and "factory-edge" not in cat.unrestricted()
+    assert json.loads(json.dumps(cat.summary()))["tiers"]["pop2.eu_1"]["pue"] is None
+
+
+def test_override_file_with_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[tiers.mec]\nhops = 2\n")
+    assert TierCatalog.from_file(path).get("mec").hops == 2
+
+
+def test_from_spec(tmp_path):
+    assert TierCatalog.from_spec(None) == TierCatalog.builtin()
+    path = write(tmp_path, "[tiers.cdn-pop]\npue = 1.4\n")
+    cat = TierCatalog.from_spec(str(path))
+    assert cat.get("cdn-pop").pue == 1.4
+    assert TierCatalog.from_spec(cat) is cat
+
+
+# ---------------------------------------------------------------- hostile files
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    with pytest.raises(InputValidationError, match="not found") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_directory_is_not_a_file(tmp_path):
+    with pytest.raises(InputValidationError, match="cannot read") as err:
+        TierCatalog.from_file(tmp_path)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[tiers.mec]\ndescription = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InputValidationError, match="not UTF-8") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value)
+
+
+def test_not_toml(tmp_path):
+    path = write(tmp_path, "[tiers.mec\nhops = = 2\n")
+    with pytest.raises(InputValidationError, match="not valid TOML") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "[tiers]\n",
+                                  "[other]\nx = 1\n", "hops = 2\n"])
+def test_no_tiers_table(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(InputValidationError) as err:
+        TierCatalog.from_file(path)
+    msg = str(err.value)
+    assert str(path) in msg and "[tiers" in msg and "Fix:" in msg
+
+
+def test_tier_not_a_table(tmp_path):
+    path = write(tmp_path, "[tiers]\nmec = 3\n")
+    with pytest.raises(InputValidationError, match=r"tier 'mec' must be a table") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value)
+
+
+def test_unknown_keys_name_the_allowed_ones(tmp_path):
+    path = write(tmp_path, "[tiers.mec]\nhop = 2\nlatency_ms = 3\n")
+    with pytest.raises(InputValidationError) as err:
+        TierCatalog.from_file(path)
+    msg = str(err.value)
+    assert str(path) in msg and "tier 'mec'" in msg
+    assert "'hop'" in msg and "'latency_ms'" in msg
+    assert "allowed: " + ", ".join(TIER_KEYS) in msg
+
+
+HOSTILE = [
+    # (TOML body of [tiers.t], the words the message must hold)
+    ("hops = true", "hops must be a whole number"),
+    ("hops = 1.5", "hops must be a whole number"),
+    ("hops = -1", "hops must be a whole number"),
+    ('hops = "2"', "hops must be a whole number"),
+    ("hops = 100000", "hops must be a whole number"),
+    ("pue = true", "pue must be a finite number"),
+    ("pue = 0.9", "pue must be a finite number"),
+    ("pue = nan", "pue must be a finite number"),
+    ("pue = inf", "pue must be a finite number"),
+    ('pue = "1.5"', "pue must be a finite number"),
+    ('extra_ms = "1, 2"', "extra_ms must be [p50, p99]"),
+    ("extra_ms = 3.0", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [1.0]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [1.0, 2.0, 3.0]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [5.0, 2.0]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [-1.0, 2.0]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [0.0, nan]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [0.0, inf]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [0.0, 1e300]", "extra_ms must be [p50, p99]"),
+    ("extra_ms = [true, false]", "extra_ms must be [p50, p99]"),
+    ('proxy_ms = ["1", "2"]', "proxy_ms must be [p50, p99]"),
+    ("proxy_ms = [2.0, 1.0]", "proxy_ms must be [p50, p99]"),
+    ("proxy_ms = 1979-05-27", "proxy_ms must be [p50, p99]"),
+    ("power_kw = [0.0, 5.0]", "power_kw must be [min, max]"),
+    ("power_kw = [5.0, 2.0]", "power_kw must be [min, max]"),
+    ("power_kw = [1.0, inf]", "power_kw must be [min, max]"),
+    ("power_kw = [-1.0, 2.0]", "power_kw must be [min, max]"),
+    ("power_kw = 30", "power_kw must be [min, max]"),
+    ('wan = "yes"', "wan must be true or false"),
+    ("restricted = 1", "restricted must be true or false"),
+    ("local_breakout = 0", "local_breakout must be true or false"),
+    ("description = 3", "description must be text"),
+    ("cooling = [\"air\"]", "cooling must be text"),
+    ("operations = false", "operations must be text"),
+    ('sources = "https://example.org"', "sources must be a list"),
+    ('sources = ["ok", 3]', "sources must be a list"),
+    ('sources = [""]', "sources must be a list"),
+    ("sources = [[\"a\"]]", "sources must be a list"),
+]
+
+
+@pytest.mark.parametrize(("body", "words"), HOSTILE, ids=[b for b, _ in HOSTILE])
+@pytest.mark.parametrize("name", ["mec", "new-tier"])
+def test_hostile_values(tmp_path, name, body, words):
+    path = write(tmp_path, f"[tiers.{name}]\n{body}\n")
+    with pytest.raises(InputValidationError) as err:
+        TierCatalog.from_file(path)
+    msg = str(err.value)
+    assert str(path) in msg
+    assert f"tier {name!r}" in msg
+    assert words in msg
+    assert "Fix:" in msg
+
+
+@pytest.mark.parametrize("name", ["bad name", "-lead", ".dot", "café", "a/b", "x\n", ""])
+def test_tier_names_must_be_plain_labels(tmp_path, name):
+    quoted = json.dumps(name)  # a TOML basic string
+    path = write(tmp_path, f"[tiers.{quoted}]\nhops = 1\n")
+    with pytest.raises(InputValidationError, match="not a plain label") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value) and repr(name) in str(err.value)
+
+
+def test_one_message_lists_every_problem(tmp_path):
+    path = write(tmp_path, "[tiers.mec]\nhops = true\npue = 0.5\n\n"
+                 "[tiers.cdn-pop]\nextra_ms = [3.0, 1.0]\nbogus = 1\n\n"
+                 '[tiers."no good"]\n')
+    with pytest.raises(InputValidationError) as err:
+        TierCatalog.from_file(path)
+    msg = str(err.value)
+    assert msg.count(str(path)) == 1
+    for part in ("tier 'mec': hops", "tier 'mec': pue", "tier 'cdn-pop': extra_ms",
+                 "tier 'cdn-pop' has unknown key(s) 'bogus'", "'no good' is not a plain label"):
+        assert part in msg, part
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write(tmp_path, "version = 2\n[tiers.mec]\nhops = 1\n")
+    with pytest.raises(InputValidationError, match="unknown top-level key") as err:
+        TierCatalog.from_file(path)
+    assert str(path) in str(err.value)
+
+
+def test_tier_constructor_validates():
+    with pytest.raises(InputValidationError, match="hops must be a whole number"):
+        Tier("x", hops=True)
+    with pytest.raises(InputValidationError, match="not a plain label"):
+        Tier("x y")
+    with pytest.raises(InputValidationError, match="pue must be"):
+        Tier("x", pue=float("nan"))
+    t = Tier("x", hops=np.int64(2), extra_ms=[1, 2], proxy_ms=(np.float64(0.5), 1),
+             power_kw=[1, 2], sources=["a"])
+    assert t.hops == 2 and type(t.hops) is int
+    assert t.extra_ms == (1.0, 2.0) and t.proxy_ms == (0.5, 1.0) and t.sources == ("a",)
+    json.dumps(t.to_dict())
+    with pytest.raises(InputValidationError, match="stored under their own name"):
+        TierCatalog({"a": Tier("b")})
+
+
+# ---------------------------------------------------------------- tiers column
+def test_parse_tier_list_small():
+    cat = TierCatalog.builtin()
+    s = pd.Series(["", "on-prem", "on-prem; mec", None, "  ", "mec,on-prem",
+                   float("nan"), "mec | cdn-pop", "on-prem;"], dtype=object)
+    codes, allowed = parse_tier_list(s, cat, source="demand.csv")
+    assert codes.dtype == np.intp and codes.shape == (len(s),)
+    rows = [allowed[c] for c in codes]
+    assert rows == [None, frozenset({"on-prem"}), frozenset({"on-prem", "mec"}), None, None,
+                    frozenset({"on-prem", "mec"}), None, frozenset({"mec", "cdn-pop"}),
+                    frozenset({"on-prem"})]
+    assert len(allowed) == len(set(allowed)) == 4  # each distinct set once
+    assert allowed[0] is None  # order of first appearance
+    assert cat.usable(allowed[codes[0]]) == cat.unrestricted()
+    assert cat.usable(allowed[codes[1]]) == frozenset({"on-prem"})
+
+
+def test_parse_tier_list_unknown_names():
+    cat = TierCatalog.builtin()
+    s = pd.Series(["", "on-prem", "On-Prem", "mec; edge", "mec", "edge"])
+    with pytest.raises(InputValidationError) as err:
+        parse_tier_list(s, cat, source="demand.csv")
+    msg = str(err.value)
+    assert "demand.csv" in msg
+    assert "'On-Prem'" in msg and "'edge'" in msg and "'mec'" not in msg.split("Fix:")[0]
+    assert "rows 3, 4, 6" in msg
+    assert "Fix:" in msg and ", ".join(BUILTIN_NAMES) in msg
+
+
+def test_parse_tier_list_unknown_rows_are_the_first_few():
+    s = pd.Series(["nope"] * 50 + [""])
+    with pytest.raises(InputValidationError, match=r"rows 1, 2, .*10 and 40 more"):
+        parse_tier_list(s, TierCatalog.builtin(), source="d.csv")
+
+
+def test_parse_tier_list_dtypes_and_empty():
+    cat = TierCatalog.builtin()
+    codes, allowed = parse_tier_list(pd.Series([], dtype=object), cat, source="d")
+    assert codes.shape == (0,) and allowed == []
+    for s in (pd.Series(["mec", None, "mec"], dtype="string"),
+              pd.Series(["mec", None, "mec"], dtype="category"),
+              ["mec", None, "mec"]):
+        codes, allowed = parse_tier_list(s, cat, source="d")
+        assert [allowed[c] for c in codes] == [frozenset({"mec"}), None, frozenset({"mec"})]
+    codes, allowed = parse_tier_list(pd.Series([np.nan, np.nan]), cat, source="d")
+    assert codes.tolist() == [0, 0] and allowed == [None]
+    with pytest.raises(InputValidationError, match="'1.0'"):
+        parse_tier_list(pd.Series([1.0, np.nan]), cat, source="d")
+
+
+def test_parse_tier_list_custom_tier(tmp_path):
+    cat = TierCatalog.from_file(write(tmp_path, "[tiers.plant-7]\nrestricted = true\n"))
+    codes, allowed = parse_tier_list(pd.Series(["plant-7|on-prem", ""]), cat, source="d")
+    assert allowed[codes[0]] == frozenset({"plant-7", "on-prem"})
+    assert "plant-7" not in cat.usable(allowed[codes[1]])
+
+
+def test_parse_tier_list_large():
+    n = 200_000
+    rng = np.random.default_rng(7)
+    cells = np.array(["", "on-prem", "mec; cdn-pop"], dtype=object)
+    pick = rng.integers(0, 3, n)
+    s = pd.Series(cells[pick])
+    codes, allowed = parse_tier_list(s, TierCatalog.builtin(), source="big.csv")
+    assert codes.shape == (n,) and codes.dtype == np.intp
+    assert len(allowed) == 3
+    expected = [None, frozenset({"on-prem"}), frozenset({"mec", "cdn-pop"})]
+    table = np.array([allowed.index(e) for e in expected])
+    np.testing.assert_array_equal(codes, table[pick])
