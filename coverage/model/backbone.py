@@ -1,0 +1,368 @@
+"""Backbone routing graph: read, clean and route an operator network (``--backbone FILE``).
+
+A backbone file (GML, e.g. an Internet Topology Zoo file, or GraphML) gives PoPs with
+coordinates and the links between them. :func:`read_backbone` reads it with networkx,
+drops what cannot be routed (nodes without coordinates and their links, self-loops,
+parallel links beyond the shortest) and computes the round-trip propagation delay of the
+shortest path between every pair of nodes in one bulk Dijkstra call. A link's one-way
+length is its great-circle length times ``edge_factor``; with ``latency_attr`` a link's own
+one-way latency (ms) is used where it is given. Users and sites attach to their nearest
+node (:meth:`Backbone.nearest_node`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from ..errors import InputValidationError
+from .geo import haversine_km, km_from_chord, unit_tree, unit_xyz
+
+__all__ = ["DEFAULT_EDGE_FACTOR", "Backbone", "backbone_from_graph", "read_backbone"]
+
+logger = logging.getLogger(__name__)
+
+#: Fibre route length over the straight line between two PoPs. Fibre follows roads,
+#: railways and existing ducts rather than the great circle, so a link is longer than the
+#: distance between its ends; 1.5 is the route factor of the ``on-net`` latency profile
+#: (``coverage.model.latency``), so a one-link backbone and the great-circle model agree.
+DEFAULT_EDGE_FACTOR = 1.5
+
+#: Coordinate attribute pairs tried in order (names compared case-insensitively).
+COORDINATE_KEYS = (("latitude", "longitude"), ("lat", "lon"), ("lat", "lng"), ("y", "x"))
+SUFFIXES = (".gml", ".graphml", ".xml")
+_FEW = 5
+
+
+@dataclass(frozen=True, eq=False)
+class Backbone:
+    """A cleaned, connected backbone with all-pairs shortest-path round-trip delays.
+
+    Attributes
+    ----------
+    node_ids : numpy.ndarray
+        Object array of node labels (str), in matrix order.
+    node_lat, node_lon : numpy.ndarray
+        Node coordinates, float64 degrees.
+    path_ms : numpy.ndarray
+        Shape ``(n, n)``: round-trip propagation delay (ms) of the shortest path between
+        two nodes; 0 on the diagonal, symmetric.
+    source : str
+        File path, or ``"<graph>"``.
+    name : str
+        The graph's label (``label``, ``Network`` or ``name``) if it has one, else the
+        file stem.
+    n_edges : int
+        Links kept, after collapsing parallel links.
+    dropped : dict
+        What cleaning removed (JSON-ready): ``nodes_without_coordinates`` (labels),
+        ``edges_of_dropped_nodes``, ``self_loops`` and ``parallel_edges`` (counts; in a
+        directed file an arc and its reverse are one link, the second counted as parallel),
+        and ``edges_distance_fallback``: kept links whose ``latency_attr`` was missing or
+        bad and whose delay therefore comes from the distance rule (0 without
+        ``latency_attr``).
+    edge_factor : float
+        Link length over great-circle length.
+    latency_attr : str or None
+        Edge attribute read as one-way latency in ms, if any.
+    fiber_us_per_km : float
+        One-way propagation delay in fibre, microseconds per km.
+    """
+
+    node_ids: np.ndarray
+    node_lat: np.ndarray
+    node_lon: np.ndarray
+    path_ms: np.ndarray
+    source: str
+    name: str
+    n_edges: int
+    dropped: dict
+    edge_factor: float
+    latency_attr: str | None
+    fiber_us_per_km: float = 4.9
+    _tree: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("node_ids", "node_lat", "node_lon", "path_ms"):
+            getattr(self, name).setflags(write=False)
+        object.__setattr__(self, "_tree", unit_tree(self.node_lat, self.node_lon))
+
+    def nearest_node(
+        self, lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Nearest backbone node of each point (one bulk tree query).
+
+        Parameters
+        ----------
+        lat_deg, lon_deg : array_like
+            Point coordinates in degrees, finite, same length.
+
+        Returns
+        -------
+        index : numpy.ndarray
+            int64 index of the nearest node (into ``node_ids`` and ``path_ms``).
+        distance_km : numpy.ndarray
+            float64 great-circle distance to that node, km.
+        """
+        lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+        lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+        if lat.shape != lon.shape:
+            raise InputValidationError(
+                f"nearest_node: {lat.size} latitudes but {lon.size} longitudes")
+        bad = ~(np.isfinite(lat) & np.isfinite(lon))
+        if bad.any():
+            raise InputValidationError(
+                f"nearest_node: {int(bad.sum())} points have non-finite coordinates")
+        if lat.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        chord, index = self._tree.query(unit_xyz(lat, lon), k=1)
+        return index[:, 0].astype(np.int64), km_from_chord(chord[:, 0])
+
+    def summary(self) -> dict:
+        """JSON-ready description: source, name, counts, what was dropped, parameters and
+        ``diameter_ms`` (the largest shortest-path round trip)."""
+        return {
+            "source": self.source, "name": self.name, "nodes": int(self.node_ids.size),
+            "edges": int(self.n_edges),
+            "dropped": {k: list(x) if isinstance(x, list) else x for k, x in self.dropped.items()},
+            "edge_factor": float(self.edge_factor), "latency_attr": self.latency_attr,
+            "fiber_us_per_km": float(self.fiber_us_per_km),
+            "diameter_ms": float(self.path_ms.max()),
+        }
+
+
+def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
+                  latency_attr: str | None = None, fiber_us_per_km: float = 4.9) -> Backbone:
+    """Read a GML or GraphML backbone file and route it (see :func:`backbone_from_graph`).
+
+    GML is read by node ``id`` (Topology Zoo files repeat some labels) and always as a
+    multigraph (several Zoo files repeat links without declaring ``multigraph 1``).
+
+    Raises
+    ------
+    InputValidationError
+        Missing, unreadable or malformed file, unknown suffix, bad parameter, no located
+        node, or a disconnected graph.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputValidationError(
+            f"{p}: unknown backbone file type {p.suffix or '(no suffix)'!r}. Fix: give a GML "
+            "(.gml, e.g. an Internet Topology Zoo file) or GraphML (.graphml, .xml) file")
+    if not p.is_file():
+        raise InputValidationError(
+            f"{p}: backbone file not found. Fix: check the path given to --backbone")
+    kind = "GML" if suffix == ".gml" else "GraphML"
+    try:
+        if kind == "GML":
+            raw = p.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            text = re.sub(r"^(\s*graph\s*\[)", r"\1 multigraph 1", text, count=1,
+                          flags=re.M)
+            graph = nx.parse_gml(text, label="id")
+        else:
+            graph = nx.read_graphml(p)
+    except (OSError, nx.NetworkXError, ValueError, TypeError, KeyError, IndexError,
+            SyntaxError, RecursionError) as exc:
+        raise InputValidationError(
+            f"{p}: not a readable {kind} graph ({type(exc).__name__}: {str(exc)[:200]}). "
+            f"Fix: give a valid {kind} file of nodes and links") from None
+    return backbone_from_graph(graph, edge_factor=edge_factor, latency_attr=latency_attr,
+                               fiber_us_per_km=fiber_us_per_km, source=str(p))
+
+
+def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
+                        latency_attr: str | None = None, fiber_us_per_km: float = 4.9,
+                        source: str = "<graph>") -> Backbone:
+    """Clean a networkx graph and compute all-pairs shortest-path round trips.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        Any networkx graph (directed graphs are read as undirected, multigraphs collapsed).
+        Node coordinates come from ``Latitude``/``Longitude``, ``lat``/``lon``,
+        ``lat``/``lng`` or ``y``/``x`` (case-insensitive, numbers or numeric strings).
+    edge_factor : float, default DEFAULT_EDGE_FACTOR
+        One-way link length over great-circle length, finite and >= 1.
+    latency_attr : str, optional
+        Edge attribute holding the link's one-way latency in ms (round trip = 2x); links
+        without a valid (finite, >= 0) value fall back to the distance rule.
+    fiber_us_per_km : float, default 4.9
+        One-way propagation delay in fibre, microseconds per km, > 0.
+    source : str, default "<graph>"
+        Name of the input in messages and :meth:`Backbone.summary`.
+
+    Returns
+    -------
+    Backbone
+        A link's round trip is ``2 * haversine_km * edge_factor * fiber_us_per_km / 1000``
+        ms (or ``2 * latency_attr``).
+
+    Raises
+    ------
+    InputValidationError
+        Bad parameter, no node, no located node, or a graph disconnected after cleaning.
+    """
+    edge_factor, fiber_us_per_km = _check_params(source, edge_factor, latency_attr,
+                                                 fiber_us_per_km)
+    if graph.number_of_nodes() == 0:
+        raise InputValidationError(f"{source}: the backbone has no nodes. Fix: give a graph "
+                                   "of PoPs with Latitude/Longitude and the links between them")
+    labels = _labels(graph)
+    coords = {n: _coords(d) for n, d in graph.nodes(data=True)}
+    nodes = [n for n in graph if coords[n] is not None]
+    missing = [labels[n] for n in graph if coords[n] is None]
+    if not nodes:
+        raise InputValidationError(
+            f"{source}: no backbone node has coordinates. Fix: give each node numeric "
+            "Latitude/Longitude (or lat/lon, y/x) attributes in degrees")
+    if missing:
+        logger.warning("%s: %d backbone nodes without coordinates dropped with their links: %s",
+                       source, len(missing), _few(missing))
+    index = {n: i for i, n in enumerate(nodes)}
+    lat = np.array([coords[n][0] for n in nodes], dtype=np.float64)
+    lon = np.array([coords[n][1] for n in nodes], dtype=np.float64)
+
+    u, v, given, raw_links = [], [], [], nx.Graph()
+    raw_links.add_nodes_from(graph)
+    self_loops = of_dropped = 0
+    for a, b, data in graph.edges(data=True):
+        if a == b:
+            self_loops += 1
+            continue
+        raw_links.add_edge(a, b)
+        if a not in index or b not in index:
+            of_dropped += 1
+            continue
+        u.append(min(index[a], index[b]))
+        v.append(max(index[a], index[b]))
+        given.append(_number(data.get(latency_attr)) if latency_attr is not None else math.nan)
+    u_a, v_a, given_a = (np.array(x, dtype=t) for x, t in
+                         ((u, np.int64), (v, np.int64), (given, np.float64)))
+    km = haversine_km(lat[u_a], lon[u_a], lat[v_a], lon[v_a]) * edge_factor
+    use_given = np.isfinite(given_a) & (given_a >= 0)
+    rtt_ms = np.where(use_given, 2.0 * given_a, 2.0 * km * fiber_us_per_km / 1000.0)
+    key = u_a * len(nodes) + v_a
+    order = np.lexsort((rtt_ms, key))                    # shortest link first in each pair
+    _, first = np.unique(key[order], return_index=True)
+    keep = order[first]
+    dropped = {"nodes_without_coordinates": missing, "edges_of_dropped_nodes": of_dropped,
+               "self_loops": self_loops, "parallel_edges": int(key.size - keep.size),
+               "edges_distance_fallback":
+                   int((~use_given[keep]).sum()) if latency_attr is not None else 0}
+
+    clean = nx.Graph()
+    clean.add_nodes_from(range(len(nodes)))
+    clean.add_edges_from(zip(u_a[keep].tolist(), v_a[keep].tolist(), strict=True))
+    ids = np.array([labels[n] for n in nodes], dtype=object)
+    _check_connected(source, clean, ids, raw_links, nodes, [n for n in graph if n not in index],
+                     labels)
+    adjacency = sp.csr_array((rtt_ms[keep], (u_a[keep], v_a[keep])),
+                             shape=(len(nodes), len(nodes)))   # explicit zeros stay links
+    path_ms = dijkstra(adjacency, directed=False)
+    path_ms = np.minimum(path_ms, path_ms.T)             # exact symmetry
+    np.fill_diagonal(path_ms, 0.0)
+    name = next((str(graph.graph[k]) for k in ("label", "Network", "name")
+                 if str(graph.graph.get(k, "")).strip()), Path(source).stem)
+    logger.info("%s: backbone %r, %d nodes, %d links, dropped %s", source, name, len(nodes),
+                keep.size, {k: (len(x) if isinstance(x, list) else x) for k, x in dropped.items()})
+    return Backbone(ids, lat, lon, path_ms, source, name, int(keep.size), dropped,
+                    edge_factor, latency_attr, fiber_us_per_km)
+
+
+def _check_params(source: str, edge_factor: Any, latency_attr: Any,
+                  fiber_us_per_km: Any) -> tuple[float, float]:
+    """Validate the routing parameters; return them as floats."""
+    problems = []
+    ef, fu = _number(edge_factor), _number(fiber_us_per_km)
+    if not ef >= 1.0 or not math.isfinite(ef):
+        problems.append(f"edge_factor must be a finite number >= 1 (a fibre route is never "
+                        f"shorter than the straight line); got {edge_factor!r}")
+    if not fu > 0.0 or not math.isfinite(fu):
+        problems.append(f"fiber_us_per_km must be a finite number > 0; got {fiber_us_per_km!r}")
+    if latency_attr is not None and not (isinstance(latency_attr, str) and latency_attr):
+        problems.append(f"latency_attr must be a non-empty edge attribute name; "
+                        f"got {latency_attr!r}")
+    if problems:
+        raise InputValidationError(f"{source}: " + "; ".join(problems)
+                                   + ". Fix: correct the backbone options")
+    return ef, fu
+
+
+def _number(value: Any) -> float:
+    """A finite-or-not float from a number or numeric string; NaN for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, np.number)):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _coords(data: dict) -> tuple[float, float] | None:
+    """``(lat, lon)`` of a node from its attributes, or None when missing or invalid."""
+    lower = {str(k).lower(): val for k, val in data.items()}
+    for lat_key, lon_key in COORDINATE_KEYS:
+        if lat_key in lower and lon_key in lower:
+            lat, lon = _number(lower[lat_key]), _number(lower[lon_key])
+            if abs(lat) <= 90.0 and abs(lon) <= 180.0:     # False for NaN and inf
+                return lat, lon
+            return None
+    return None
+
+
+def _labels(graph: nx.Graph) -> dict:
+    """Node -> output label: its ``label`` attribute when present and unique, else its id."""
+    given = {n: str(d["label"]) for n, d in graph.nodes(data=True)
+             if str(d.get("label", "")).strip()}
+    counts: dict[str, int] = {}
+    for text in given.values():
+        counts[text] = counts.get(text, 0) + 1
+    labels = {n: given[n] if counts.get(given.get(n, ""), 0) == 1 else str(n) for n in graph}
+    if len(set(labels.values())) < len(labels):            # a label equals another node's id
+        labels = {n: str(n) for n in graph}
+    return labels
+
+
+def _few(items: list) -> str:
+    """The first few items, and how many more."""
+    more = f" and {len(items) - _FEW} more" if len(items) > _FEW else ""
+    return ", ".join(map(str, items[:_FEW])) + more
+
+
+def _check_connected(source: str, clean: nx.Graph, ids: np.ndarray, raw_links: nx.Graph,
+                     nodes: list, unlocated: list, labels: dict) -> None:
+    """Refuse a disconnected cleaned graph, naming its components and the likely cause."""
+    parts = sorted(nx.connected_components(clean), key=lambda c: (-len(c), min(c)))
+    if len(parts) == 1:
+        return
+    sizes = [len(c) for c in parts]
+    smaller = "; ".join(f"{{{_few([ids[i] for i in sorted(c)])}}}" for c in parts[1:_FEW + 1])
+    more = f"; and {len(parts) - _FEW - 1} more" if len(parts) > _FEW + 1 else ""
+    msg = (f"{source}: the backbone is disconnected: {len(parts)} components of sizes "
+           f"{_few(sizes)}; the smaller ones hold {smaller}{more}.")
+    raw_part = {n: i for i, c in enumerate(nx.connected_components(raw_links)) for n in c}
+    if len({raw_part[n] for n in nodes}) < len(parts):
+        comp = {nodes[i]: k for k, c in enumerate(parts) for i in c}
+        bridges = [labels[n] for n in unlocated
+                   if len({comp[m] for m in raw_links[n] if m in comp}) > 1]
+        msg += (" It is disconnected because nodes without coordinates were dropped"
+                + (f" (linking components: {_few(bridges)})" if bridges else "")
+                + ". Fix: give those nodes Latitude/Longitude, or add the missing links")
+    else:
+        msg += " Fix: add the missing links, or remove the unconnected nodes from the file"
+    raise InputValidationError(msg)
