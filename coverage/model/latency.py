@@ -326,6 +326,38 @@ class LatencyModel:
             raise InputValidationError(f"percentile must be 'p50' or 'p99'; got {percentile!r}")
         return value
 
+    def row_parts(self, access: str = "ftth") -> tuple[float, float]:
+        """The demand side of the fixed latency for one access class: ``(p50_ms, tail_sq)``
+        of access, Wi-Fi and inference (``tail_sq``: the sum of their squared p99 - p50).
+
+        With :meth:`site_parts` it splits :meth:`fixed_ms` into what the demand row brings
+        and what the site's tier and the path bring::
+
+            fixed_ms(a, "p99") == r50 + s50 + sqrt(r_tail_sq + s_tail_sq)
+
+        (up to rounding), where ``(r50, r_tail_sq) = row_parts(a)`` and
+        ``(s50, s_tail_sq) = site_parts()``.
+        """
+        comps = self.components_ms(access)
+        parts = [comps[name] for name in ("access", "wifi", "inference")]
+        return (float(sum(a for a, _ in parts)),
+                float(sum((b - a) ** 2 for a, b in parts)))
+
+    def site_parts(self, *, wan: bool = True, hops: int = 0,
+                   proxy_ms: tuple[float, float] | None = None,
+                   extra_ms: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+        """The site and path side of the fixed latency: ``(p50_ms, tail_sq)`` of the network
+        fixed part (hops and overhead, with its jitter; only when the path crosses the WAN),
+        a tier's extra ``hops``, the proxy (``proxy_ms``, default this model's) and a tier's
+        ``extra_ms``. Defaults: the reference site (see :meth:`row_parts`)."""
+        proxy = tuple(self.proxy_ms) if proxy_ms is None else tuple(proxy_ms)
+        p50 = hops * self.per_hop_ms + proxy[0] + extra_ms[0]
+        tail_sq = (proxy[1] - proxy[0]) ** 2 + (extra_ms[1] - extra_ms[0]) ** 2
+        if wan:
+            p50 += self.network_fixed_ms[0]
+            tail_sq += (self.overhead_p99_ms - self.overhead_ms) ** 2
+        return float(p50), float(tail_sq)
+
     def fixed_ms_array(
         self, access: npt.ArrayLike, percentile: Percentile = "p99"
     ) -> npt.NDArray[np.float64]:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..config import PlannerConfig
 from .latency import LatencyModel, access_codes
+from .routing import PairEngine, Routing, SiteSet, TierRows, TierTerms
 from .service import ServiceRows
 
 __all__ = ["RowLatency", "Problem", "largest_radius"]
@@ -73,6 +74,7 @@ class RowLatency:
     reasons: tuple[str, ...] = ()
     row_budget_ms: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     row_percentile: npt.NDArray[np.object_] | None = field(default=None, repr=False)
+    tier_rows: TierRows | None = field(default=None, repr=False)
 
     @classmethod
     def from_model(cls, model: LatencyModel, access: npt.ArrayLike, budget_ms: float,
@@ -80,7 +82,9 @@ class RowLatency:
                    radius_shrink_km: npt.ArrayLike | None = None, *,
                    factorized: tuple[npt.NDArray[np.intp], Any] | None = None,
                    service: ServiceRows | None = None,
-                   uniform_budget: bool = False) -> RowLatency:
+                   uniform_budget: bool = False,
+                   tiers: tuple[TierTerms, npt.NDArray[np.bool_]] | None = None,
+                   ) -> RowLatency:
         """Compute the constants of every demand point (one pass per access class).
 
         Parameters
@@ -104,6 +108,11 @@ class RowLatency:
         uniform_budget : bool, default False
             With ``service``: every row takes ``budget_ms`` (its class's percentile and
             workload are kept); what a budget sweep varies.
+        tiers : tuple, optional
+            ``(terms, allowed)``: the site tiers' terms and the ``(n_rows, n_tiers)`` tiers
+            each row may use. Then every (row, tier) has its own fixed latency and radius
+            (:class:`~coverage.model.routing.TierRows`) and ``fixed_ms``, ``fixed_p50_ms``
+            and ``radius_km`` hold each row's best over the tiers it may use.
 
         Returns
         -------
@@ -121,11 +130,47 @@ class RowLatency:
         row_budget = (None if service is None
                       else np.where(np.isnan(own), float(budget_ms), own) if own is not None
                       else np.full(len(service), float(budget_ms)))
-        return cls(fixed_ms=c["fixed_ms"], fixed_p50_ms=c["fixed_p50_ms"],
-                   radius_km=c["radius_km"], ms_per_km=float(model.ms_per_km),
-                   budget_ms=float(budget_ms), percentile=percentile,
-                   infeasible_classes=c["infeasible_classes"], reasons=c["reasons"],
-                   row_budget_ms=row_budget, row_percentile=pct)
+        out = cls(fixed_ms=c["fixed_ms"], fixed_p50_ms=c["fixed_p50_ms"],
+                  radius_km=c["radius_km"], ms_per_km=float(model.ms_per_km),
+                  budget_ms=float(budget_ms), percentile=percentile,
+                  infeasible_classes=c["infeasible_classes"], reasons=c["reasons"],
+                  row_budget_ms=row_budget, row_percentile=pct)
+        if tiers is None:
+            return out
+        return out._with_tiers(model, access, tiers, factorized, service, radius_shrink_km)
+
+    def _with_tiers(self, model: LatencyModel, access: npt.ArrayLike,
+                    tiers: tuple[TierTerms, npt.NDArray[np.bool_]],
+                    factorized: tuple[npt.NDArray[np.intp], Any] | None,
+                    service: ServiceRows | None,
+                    radius_shrink_km: npt.ArrayLike | None) -> RowLatency:
+        """These constants with per-(row, tier) terms: the demand side computed once per
+        (access class, workload) group."""
+        terms, allowed = tiers
+        codes, classes = access_codes(access) if factorized is None else factorized
+        n = len(self.radius_km)
+        wl = (pd.Series(np.full(n, None, dtype=object)) if service is None
+              else pd.Series(service.workload, dtype=object))
+        frame = pd.DataFrame({"a": np.asarray(codes), "w": wl.fillna("").to_numpy()})
+        group_of, uniq = pd.factorize(pd.MultiIndex.from_frame(frame)) if n else (
+            np.zeros(0, dtype=np.intp), [])
+        b50, btail = np.zeros(len(uniq)), np.zeros(len(uniq))
+        for g, (a, w) in enumerate(uniq):
+            m = model if not w else replace(model, workload=str(w), inference_ms=None)
+            b50[g], btail[g] = m.row_parts(str(classes[int(a)]))
+        pct = self.percentiles
+        shrink = (None if radius_shrink_km is None else np.broadcast_to(
+            np.asarray(radius_shrink_km, dtype=np.float64), (n,)).copy())
+        tier_rows = TierRows(terms=terms, base_p50_ms=b50[group_of],
+                             base_tail_sq=btail[group_of], p99=pct == "p99",
+                             budget_ms=self.budgets_ms.astype(np.float64), shrink_km=shrink,
+                             allowed=np.asarray(allowed, dtype=bool),
+                             ms_per_km=float(model.ms_per_km))
+        fixed, fixed50, radius = tier_rows.best()
+        infeasible = self.infeasible_classes if (radius < 0).any() else ()
+        return replace(self, fixed_ms=fixed, fixed_p50_ms=fixed50, radius_km=radius,
+                       tier_rows=tier_rows, infeasible_classes=infeasible,
+                       reasons=self.reasons if infeasible else ())
 
     def latency_ms(self, rows: npt.ArrayLike, distance_km: npt.ArrayLike, *,
                    p50: bool = False) -> npt.NDArray[np.float64]:
@@ -144,7 +189,9 @@ class RowLatency:
                        row_budget_ms=(None if self.row_budget_ms is None
                                       else self.row_budget_ms[index]),
                        row_percentile=(None if self.row_percentile is None
-                                       else self.row_percentile[index]))
+                                       else self.row_percentile[index]),
+                       tier_rows=(None if self.tier_rows is None
+                                  else self.tier_rows.subset(index)))
 
     @property
     def budgets_ms(self) -> npt.NDArray[np.float64]:
@@ -223,12 +270,21 @@ class Problem:
     radius_shrink_km: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     service: ServiceRows | None = field(default=None, repr=False)
     uniform_budget: bool = False
+    routing: Routing = field(default_factory=Routing, repr=False)
+    tier_setup: tuple[TierTerms, npt.NDArray[np.bool_]] | None = field(default=None,
+                                                                      repr=False)
+    site_tier: npt.NDArray[np.intp] | None = field(default=None, repr=False)
+    site_local_breakout: npt.NDArray[np.bool_] | None = field(default=None, repr=False)
+    tier_catalog: Any = field(default=None, repr=False)
+    unknown_tiers: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, demand: pd.DataFrame, sites: pd.DataFrame, config: PlannerConfig,
               model: LatencyModel, *,
               radius_shrink_km: npt.ArrayLike | None = None,
-              service: ServiceRows | None = None) -> Problem:
+              service: ServiceRows | None = None,
+              tiers: Any = "builtin",
+              routing: Routing | None = None) -> Problem:
         """The problem of validated ``demand`` and ``sites`` under ``config``.
 
         Parameters
@@ -245,6 +301,12 @@ class Problem:
         service : coverage.model.service.ServiceRows, optional
             Per-row budget, percentile and workload
             (:func:`coverage.model.service.resolve_service`).
+        tiers : TierCatalog, "builtin" or None, default "builtin"
+            The tier catalog (:mod:`coverage.model.tiers`): a site's ``tier`` changes the
+            latency of every pair it serves and a demand ``tiers`` column restricts the
+            tiers a row may use; ``None``: tiers are labels only (the flat model).
+        routing : coverage.model.routing.Routing, optional
+            Mobile anchors (UPFs) and a backbone graph.
 
         Returns
         -------
@@ -255,11 +317,16 @@ class Problem:
         shrink = (None if radius_shrink_km is None
                   else np.asarray(radius_shrink_km, dtype=np.float64))
         codes = access_codes(demand["access"].to_numpy())
+        routing = routing or Routing()
+        catalog = _catalog(tiers)
+        setup, site_tier, lbo, unknown = _tier_setup(demand, sites, model, catalog, routing)
         rows = RowLatency.from_model(model, demand["access"], config.budget_ms,
                                      config.percentile, shrink, factorized=codes,
-                                     service=service)
+                                     service=service, tiers=setup)
         problem = cls(demand=demand, sites=sites, model=model, config=config, rows=rows,
-                      radius_shrink_km=shrink, service=service)
+                      radius_shrink_km=shrink, service=service, routing=routing,
+                      tier_setup=setup, site_tier=site_tier, site_local_breakout=lbo,
+                      tier_catalog=catalog, unknown_tiers=tuple(unknown))
         problem.__dict__["access_factorized"] = codes  # computed once, shared by with_budget
         return problem
 
@@ -270,7 +337,7 @@ class Problem:
         rows = RowLatency.from_model(self.model, self.demand["access"], budget_ms,
                                      config.percentile, self.radius_shrink_km,
                                      factorized=self.access_factorized, service=self.service,
-                                     uniform_budget=True)
+                                     uniform_budget=True, tiers=self.tier_setup)
         problem = replace(self, config=config, rows=rows, uniform_budget=True)
         problem.__dict__["access_factorized"] = self.access_factorized
         return problem
@@ -288,7 +355,44 @@ class Problem:
         return RowLatency.from_model(self.model, self.demand["access"],
                                      self.config.budget_ms, self.config.percentile,
                                      factorized=self.access_factorized, service=self.service,
-                                     uniform_budget=self.uniform_budget)
+                                     uniform_budget=self.uniform_budget,
+                                     tiers=self.tier_setup)
+
+    # -- tiers and routing
+    @property
+    def routed(self) -> bool:
+        """Pair latency depends on the site or the path (tiers, UPFs or a backbone): the
+        stages use :attr:`engine` instead of one great-circle radius per row."""
+        return self.tier_setup is not None
+
+    def engine_for(self, rows: RowLatency) -> PairEngine:
+        """The :class:`~coverage.model.routing.PairEngine` of ``rows`` (tiered)."""
+        if rows.tier_rows is None:
+            raise ValueError("engine_for needs tiered rows (Problem.routed)")
+        mobile = self.demand["access"].isin(sorted(self.routing.mobile_access)).to_numpy()
+        return PairEngine(rows.tier_rows, self.demand_lat, self.demand_lon, mobile,
+                          self.site_set, self.routing)
+
+    @cached_property
+    def engine(self) -> PairEngine:
+        """The pair engine of :attr:`rows` (with any aggregation shrink)."""
+        return self.engine_for(self.rows)
+
+    @cached_property
+    def engine_unshrunk(self) -> PairEngine:
+        """The pair engine of :attr:`rows_unshrunk` (each point's own radius)."""
+        if self.radius_shrink_km is None:
+            return self.engine
+        return self.engine_for(self.rows_unshrunk)
+
+    @cached_property
+    def site_set(self) -> SiteSet:
+        """The candidates as the pair latency sees them."""
+        n = len(self.sites)
+        tier = self.site_tier if self.site_tier is not None else np.zeros(n, dtype=np.intp)
+        lbo = (self.site_local_breakout if self.site_local_breakout is not None
+               else np.zeros(n, dtype=bool))
+        return SiteSet(self.site_lat, self.site_lon, tier, lbo)
 
     # -- demand side
     @cached_property
@@ -342,20 +446,123 @@ class Problem:
         """The largest budget radius over the access classes present (before any shrink),
         and its class (:func:`largest_radius`); with service classes, the largest row
         radius and the access class of its row."""
-        if self.service is not None:
+        if self.service is not None or self.routed:
             rows = self.rows_unshrunk
             if not len(rows) or rows.max_radius_km < 0:
                 from ..errors import InfeasibleBudgetError
 
-                raise InfeasibleBudgetError(" ".join(rows.reasons)
-                                            or "no demand point can meet its budget")
+                raise InfeasibleBudgetError(self._why_infeasible(rows))
             i = int(np.argmax(rows.radius_km))
             return float(rows.radius_km[i]), str(self.demand["access"].iloc[i])
         return largest_radius(self.model, self.access_classes, self.config.budget_ms,
                               self.config.percentile)
+
+    def _why_infeasible(self, rows: RowLatency) -> str:
+        """Why no row can meet its budget: per tier present, the fastest row's latency at
+        distance 0 against its budget."""
+        tr = rows.tier_rows
+        if tr is None or not len(tr):
+            return " ".join(rows.reasons) or "no demand point can meet its budget"
+        parts = []
+        all_rows = np.arange(len(tr))
+        for t, name in enumerate(tr.terms.names):
+            ok = tr.allowed[:, t]
+            if not ok.any():
+                parts.append(f"{name}: no demand row may use it (restricted to rows naming it "
+                             "in a 'tiers' column)")
+                continue
+            slack = tr.budget_ms[ok] - tr.fixed_ms(all_rows[ok], t)
+            i = int(np.argmax(slack))
+            parts.append(f"{name}: {tr.fixed_ms(all_rows[ok][i:i + 1], t)[0]:.1f} ms at "
+                         f"distance 0 against a budget of {tr.budget_ms[ok][i]:g} ms")
+        return ("no demand point can meet its budget at any site tier present ("
+                + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
+                "faster workload or a faster tier (see --tiers and docs/latency-model.md)")
 
     def describe(self) -> dict[str, Any]:
         """Sizes for logs and the summary."""
         return {"n_demand": len(self.demand), "n_candidates": len(self.sites),
                 "access_classes": self.access_classes,
                 "infeasible_classes": list(self.rows.infeasible_classes)}
+
+
+def _catalog(tiers: Any) -> Any:
+    """The tier catalog of :meth:`Problem.build`'s ``tiers``."""
+    if tiers is None:
+        return None
+    from .tiers import TierCatalog
+
+    if isinstance(tiers, str) and tiers == "builtin":
+        return TierCatalog.builtin()
+    if isinstance(tiers, TierCatalog):
+        return tiers
+    return TierCatalog.from_spec(tiers)
+
+
+FLAG_TRUE = {"true", "yes", "y", "1", "t"}
+FLAG_FALSE = {"false", "no", "n", "0", "f", ""}
+
+
+def parse_flags(values: pd.Series, *, column: str, source: str) -> npt.NDArray[np.bool_]:
+    """A yes/no column (true/false, yes/no, 1/0; empty = no), one pass per distinct value.
+
+    Raises
+    ------
+    InputValidationError
+        Other values, naming the rows.
+    """
+    from ..errors import InputValidationError
+
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), ""))
+    truth = []
+    bad = []
+    for j, u in enumerate(uniques):
+        key = str(u).strip().lower()
+        if key in {"true", "false"} or isinstance(u, bool | np.bool_):
+            truth.append(key == "true" or u is True or u is np.True_)
+        elif key in FLAG_TRUE or key in FLAG_FALSE or key in {"1.0", "0.0"}:
+            truth.append(key in FLAG_TRUE or key == "1.0")
+        else:
+            truth.append(False)
+            bad.append(j)
+    if bad:
+        rows = np.flatnonzero(np.isin(codes, bad))
+        raise InputValidationError(
+            f"{source}: column {column!r} has values that are not yes/no in row(s) "
+            + ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+            + f" ({', '.join(repr(uniques[j]) for j in bad[:5])}). Fix: write true/false, "
+            "yes/no or 1/0 (empty means no)")
+    return np.asarray(truth, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+
+def _tier_setup(demand: pd.DataFrame, sites: pd.DataFrame, model: LatencyModel, catalog: Any,
+                routing: Routing) -> tuple[Any, Any, Any, list[str]]:
+    """``(tier_setup, site tier codes, site local breakout, unknown labels)`` of
+    :meth:`Problem.build`: ``tier_setup`` is ``None`` when every pair's latency is the flat
+    model's (no catalog tier changes it, no row is restricted, no anchors, no graph)."""
+    if catalog is None and routing.flat:
+        return None, None, None, []
+    labels = (sites["tier"] if "tier" in sites.columns
+              else pd.Series(["candidate"] * len(sites)))
+    terms, site_tier, unknown = TierTerms.from_labels(model, catalog, labels.to_numpy())
+    n = len(demand)
+    allowed = np.broadcast_to(~terms.restricted, (n, len(terms))).copy()
+    restricted_rows = False
+    if "tiers" in demand.columns and catalog is not None:
+        from .tiers import parse_tier_list
+
+        codes, sets = parse_tier_list(demand["tiers"], catalog, source="demand")
+        table = np.array([[(name in chosen) if chosen is not None else not restr
+                           for name, restr in zip(terms.names, terms.restricted, strict=True)]
+                          for chosen in sets], dtype=bool).reshape(len(sets), len(terms))
+        allowed = table[np.asarray(codes, dtype=np.intp)] if n else allowed
+        restricted_rows = any(chosen is not None for chosen in sets)
+    if "local_breakout" in sites.columns:
+        lbo = parse_flags(sites["local_breakout"], column="local_breakout", source="sites")
+    else:
+        lbo = terms.local_breakout[site_tier] if len(sites) else np.zeros(0, dtype=bool)
+    trivial = (terms.is_reference_only and not restricted_rows and bool(allowed.all())
+               and routing.flat)
+    if trivial:
+        return None, site_tier, lbo, unknown
+    return (terms, allowed), site_tier, lbo, unknown

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import PlannerConfig
-from ..errors import InputValidationError
+from ..errors import InfeasibleBudgetError, InputValidationError
 from ..model.aggregate import Aggregation, aggregate_grid
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
 from ..model.reach import ReachMatrix, cluster_partitions
+from ..model.routing import MOBILE_ACCESS, Routing
 from ..model.service import (
     DEFAULT_CLASS,
     ServiceRows,
@@ -337,6 +338,11 @@ def plan_sites(
     client: Any = None,
     reach_partitions: int | None = None,
     service_classes: Any = None,
+    tiers: Any = "builtin",
+    upf: Any = "default",
+    backbone: Any = None,
+    backbone_edge_factor: float | None = None,
+    backbone_latency_attr: str | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -401,6 +407,23 @@ def plan_sites(
         A TOML file of service classes (``[service_classes.NAME]`` with ``budget_ms``,
         optional ``percentile`` and ``workload``) or the same as a dict
         ``{name: {"budget_ms": ..., ...}}``, for the demand's ``service_class`` column.
+    tiers : TierCatalog, path, "builtin" or None, default "builtin"
+        The tier catalog (:mod:`coverage.model.tiers`; a path: the built-in one with the
+        file's overrides): a site's ``tier`` changes the latency of every pair it serves,
+        and a demand ``tiers`` column names the tiers a row may use (``on-prem`` serves
+        only rows that name it). ``None``: tiers are labels only.
+    upf : "default", "none", path or DataFrame, default "default"
+        Packet-core breakouts for mobile access classes (lte, 5g-*): such a user reaches a
+        site without local breakout through its nearest UPF. ``"default"``: one per large
+        metro of the demand's countries (:func:`coverage.inputs.upf.default_upf`), used
+        only when the demand has mobile rows; ``"none"``: no detour.
+    backbone : path or Backbone, optional
+        Route over this backbone graph (GML / GraphML, :mod:`coverage.model.backbone`):
+        user -> nearest node -> shortest path -> the site's node -> site.
+    backbone_edge_factor : float, optional
+        Fibre length over the straight line of a backbone edge (default 1.5).
+    backbone_latency_attr : str, optional
+        Edge attribute holding the one-way latency in ms (instead of the distance rule).
 
     Returns
     -------
@@ -455,10 +478,20 @@ def plan_sites(
         service_classes=service_classes, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
         source=(inputs or {}).get("demand", {}).get("path", "<demand>"))
     timings["validate_s"] = time.perf_counter() - t
+    routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
+                            edge_factor=backbone_edge_factor,
+                            latency_attr=backbone_latency_attr)
+    deferred: InfeasibleBudgetError | None = None
     if service is None:
         # radius per access class present; raises when no class present can meet the budget
-        radius_km, radius_access = largest_radius(
-            model, map(str, pd.unique(demand["access"])), budget_ms, percentile)
+        # (unless a tier off the WAN may still meet it: checked on the problem below)
+        try:
+            radius_km, radius_access = largest_radius(
+                model, map(str, pd.unique(demand["access"])), budget_ms, percentile)
+        except InfeasibleBudgetError as exc:
+            if tiers is None:
+                raise
+            deferred = exc
 
     original, aggregation, shrink = None, None, None
     if aggregate_km is not None or aggregate_h3 is not None:
@@ -473,8 +506,18 @@ def plan_sites(
 
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink,
-                            service=service)
-    if service is not None:  # the largest row radius; raises when no row can meet its budget
+                            service=service, tiers=tiers, routing=routing)
+    if deferred is not None and not problem.routed:
+        raise deferred
+    if aggregation is not None and problem.routed:
+        raise InputValidationError(
+            "--aggregate-km / --aggregate-h3 cannot be combined with site tiers that change "
+            "the latency, a demand 'tiers' column, mobile anchors (--upf) or a backbone "
+            "(--backbone): the aggregation check measures great-circle radii only. Fix: drop "
+            "the aggregation, or give every site the reference tier (metro-colo) and no "
+            "--upf / --backbone")
+    if service is not None or problem.routed:
+        # the largest row radius; raises when no row can meet its budget
         radius_km, radius_access = problem.largest_radius()
     _log_infeasible_classes(problem)
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
@@ -605,3 +648,48 @@ def _log_infeasible_classes(problem: Problem) -> None:
         "at distance 0: they are uncoverable", int(mask.sum()),
         f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow),
         problem.config.percentile, problem.config.budget_ms)
+
+
+def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any = None,
+                  model: LatencyModel, edge_factor: float | None = None,
+                  latency_attr: str | None = None) -> Routing:
+    """The :class:`~coverage.model.routing.Routing` of :func:`plan_sites`'s ``upf`` and
+    ``backbone`` options (files read and checked here, before any work)."""
+    frame = None
+    mobile: frozenset[str] = frozenset()
+    if upf is None or (isinstance(upf, str) and upf == "none"):
+        frame = None
+        has_mobile = False
+    else:
+        mobile = frozenset(MOBILE_ACCESS)
+        has_mobile = "access" in demand.columns and bool(demand["access"].isin(mobile).any())
+    if frame is not None or not has_mobile:
+        pass
+    elif isinstance(upf, pd.DataFrame):
+        frame = upf
+    elif isinstance(upf, str) and upf == "default":
+        from ..inputs.upf import default_upf
+
+        if has_mobile:
+            frame = default_upf(demand["lat"].to_numpy(float), demand["lon"].to_numpy(float))
+            frame.attrs["source"] = "default (one per large metro)"
+    else:
+        from ..inputs.upf import read_upf
+
+        frame = read_upf(upf)
+        frame.attrs["source"] = str(upf)
+    if frame is not None and not has_mobile:
+        frame = None  # no mobile rows: nothing takes the detour
+    graph = None
+    if backbone is not None:
+        from ..model.backbone import DEFAULT_EDGE_FACTOR, Backbone, read_backbone
+
+        if isinstance(backbone, Backbone):
+            graph = backbone
+        else:
+            graph = read_backbone(
+                backbone, edge_factor=DEFAULT_EDGE_FACTOR if edge_factor is None
+                else float(edge_factor), latency_attr=latency_attr,
+                fiber_us_per_km=model.fiber_us_per_km)
+    return Routing(upf=frame, backbone=graph, mobile_access=mobile if frame is not None
+                   else frozenset())

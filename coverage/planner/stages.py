@@ -23,7 +23,7 @@ holds (radii, latency constants, requirements):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,9 +32,9 @@ import pandas as pd
 
 from ..errors import NoFeasiblePlanError
 from ..model.aggregate import Aggregation, shortfall
-from ..model.geo import count_within, km_from_chord, unit_tree, unit_xyz
+from ..model.geo import count_within, haversine_km, km_from_chord, unit_tree, unit_xyz
 from ..model.problem import Problem
-from ..model.reach import ReachMatrix, build_reach
+from ..model.reach import ReachMatrix, build_reach, engine_reach
 from ..resilience.gaps import Proposal, propose_sites
 from ..resilience.status import (
     coverage_by_k,
@@ -65,6 +65,8 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
         return 0.0
     rng = np.random.default_rng(0)
     idx = rng.choice(n, size=min(sample, n), replace=False)
+    if problem.routed:
+        return float(problem.engine.count(rows=np.sort(idx)).mean() * n)
     tree = unit_tree(problem.site_lat, problem.site_lon)
     counts = count_within(tree, unit_xyz(problem.demand_lat[idx], problem.demand_lon[idx]),
                           problem.rows.radius_km[idx])
@@ -84,7 +86,13 @@ def choose_strategy(problem: Problem, strategy: str, max_pairs: float,
 
 def reach_matrix(problem: Problem, *, client: Any = None,
                  partitions: int | None = None) -> ReachMatrix:
-    """The reach matrix of ``problem`` (on a Dask cluster with ``client``)."""
+    """The reach matrix of ``problem`` (on a Dask cluster with ``client``; tiered or
+    anchored pair latencies are computed in this process)."""
+    if problem.routed:
+        if client is not None:
+            logger.info("reach matrix with tiers / routing: built in this process")
+        return engine_reach(problem.engine, budget_ms=problem.config.budget_ms,
+                            percentile=problem.config.percentile)
     return build_reach(problem.demand_lat, problem.demand_lon, problem.site_lat,
                        problem.site_lon, model=problem.model,
                        budget_ms=problem.config.budget_ms,
@@ -148,7 +156,8 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         model=problem.model, budget_ms=problem.config.budget_ms,
         access=problem.demand["access"].to_numpy(), percentile=problem.config.percentile,
         failures=int(problem.config.failures), cost=problem.cost, required=problem.required,
-        time_limit_s=limit, row_latency=problem.rows, **(lazy_options or {}))
+        time_limit_s=limit, row_latency=problem.rows,
+        engine=problem.engine if problem.routed else None, **(lazy_options or {}))
     return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
 
 
@@ -226,13 +235,28 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     k = min(2, len(chosen))
     near = np.full((n, 2), -1, dtype=np.int64)
     dkm = np.full((n, 2), np.nan)
-    if k and n:
-        tree = unit_tree(problem.site_lat[chosen], problem.site_lon[chosen])
-        dist, ind = tree.query(unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
-        near[:, :k] = np.asarray(chosen)[ind]
-        dkm[:, :k] = km_from_chord(dist)
-    within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
-    lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
+    routed = None
+    if problem.routed:
+        # lowest latency across tiers and paths, among the tiers each row may use
+        routed = problem.engine_unshrunk.nearest(chosen, k=2)
+        near = routed["site"]
+        within = routed["within"]
+        lat = np.where(near >= 0, routed["latency_ms"], np.nan)
+        p50 = routed["p50_ms"]
+        dkm = np.full((n, 2), np.nan)
+        ok = near >= 0
+        dkm[ok] = haversine_km(np.broadcast_to(problem.demand_lat[:, None], (n, 2))[ok],
+                               np.broadcast_to(problem.demand_lon[:, None], (n, 2))[ok],
+                               problem.site_lat[near[ok]], problem.site_lon[near[ok]])
+    else:
+        if k and n:
+            tree = unit_tree(problem.site_lat[chosen], problem.site_lon[chosen])
+            dist, ind = tree.query(unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
+            near[:, :k] = np.asarray(chosen)[ind]
+            dkm[:, :k] = km_from_chord(dist)
+        within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
+        lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
+        p50 = rows.fixed_p50_ms[:, None] + rows.ms_per_km * dkm
 
     def ids(col: int) -> npt.NDArray[np.object_]:
         out = np.full(n, None, dtype=object)
@@ -244,8 +268,7 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out = demand.copy()
     out["primary_site_id"] = ids(0)
     out["primary_latency_ms"] = np.where(has_primary, lat[:, 0], np.nan)
-    out["primary_p50_ms"] = np.where(has_primary, rows.fixed_p50_ms + rows.ms_per_km * dkm[:, 0],
-                                     np.nan)
+    out["primary_p50_ms"] = np.where(has_primary, p50[:, 0], np.nan)
     out["primary_distance_km"] = np.where(has_primary, dkm[:, 0], np.nan)
     out["backup_site_id"] = ids(1)
     out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)
@@ -258,7 +281,13 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
     out["n1_within_budget"] = surv & within[:, 1]
     out["budget_ms"] = rows.budgets_ms  # each row's effective budget (its own or the run's)
-    parts = latency_components(problem, np.where(has_primary, dkm[:, 0], np.nan))
+    if routed is not None:
+        parts = latency_components(
+            problem, np.where(has_primary, dkm[:, 0], np.nan),
+            path_km=np.where(has_primary, routed["path_km"][:, 0], np.nan),
+            tier=np.where(has_primary, routed["tier"][:, 0], -1))
+    else:
+        parts = latency_components(problem, np.where(has_primary, dkm[:, 0], np.nan))
     for name, values in parts.items():
         out[name] = values
     failures = n_minus_1(out, site_ids[chosen], budget_ms)
@@ -268,12 +297,15 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
 #: The waterfall columns of the assignment table, in order; they add up to
 #: ``primary_latency_ms`` (the tail column holds the percentile's excess over p50).
 LATENCY_COMPONENT_COLUMNS = (
-    "latency_propagation_ms", "latency_network_fixed_ms", "latency_access_ms",
-    "latency_wifi_ms", "latency_proxy_ms", "latency_inference_ms", "latency_tail_ms")
+    "latency_propagation_ms", "latency_route_detour_ms", "latency_network_fixed_ms",
+    "latency_access_ms", "latency_wifi_ms", "latency_proxy_ms", "latency_tier_ms",
+    "latency_inference_ms", "latency_tail_ms")
 
 
-def latency_components(problem: Problem,
-                       distance_km: npt.ArrayLike) -> dict[str, npt.NDArray[np.float64]]:
+def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
+                       path_km: npt.ArrayLike | None = None,
+                       tier: npt.ArrayLike | None = None,
+                       ) -> dict[str, npt.NDArray[np.float64]]:
     """Every demand point's latency to its serving site, component by component.
 
     Parameters
@@ -282,14 +314,23 @@ def latency_components(problem: Problem,
         The problem (model, access classes, percentile).
     distance_km : array_like
         Great-circle distance of each point to its serving site, km (``nan``: none).
+    path_km : array_like, optional
+        With tiers or routing (:attr:`Problem.routed`): the path length in the model's km
+        (through the breakout or over the backbone); its excess over ``distance_km`` is
+        the route detour.
+    tier : array_like, optional
+        With tiers or routing: the serving site's tier code.
 
     Returns
     -------
     dict
-        :data:`LATENCY_COMPONENT_COLUMNS` -> array: propagation, the network's fixed part
-        (hops and overhead at p50), access, Wi-Fi, proxy and inference at p50, and the tail
-        (root sum of squares of the components' p99 - p50 at a p99 budget, else 0). Their
-        sum is the latency at the budget's percentile; ``nan`` where ``distance_km`` is.
+        :data:`LATENCY_COMPONENT_COLUMNS` -> array: propagation (great circle), the route
+        detour (UPF or backbone path minus the great circle; 0 on the flat model), the
+        network's fixed part (hops and overhead at p50; 0 at an on-prem tier), access,
+        Wi-Fi, proxy (the tier's), the tier's extra latency and inference at p50, and the
+        tail (root sum of squares of the components' p99 - p50 at a p99 budget, else 0).
+        Their sum is the latency at the budget's percentile; ``nan`` where ``distance_km``
+        is.
     """
     d = np.asarray(distance_km, dtype=np.float64)
     codes, classes = problem.access_factorized
@@ -314,10 +355,29 @@ def latency_components(problem: Problem,
         return np.where(nan, np.nan, values)
 
     out = {"latency_propagation_ms": rows.ms_per_km * d,
+           "latency_route_detour_ms": mask(np.zeros(len(d))),
            "latency_network_fixed_ms": mask(np.full(len(d), model.network_fixed_ms[0]))}
     for j, n in enumerate(names):
         out[f"latency_{n}_ms"] = mask(per_row[:, j])
+    out["latency_tier_ms"] = mask(np.zeros(len(d)))
     out["latency_tail_ms"] = mask(rows.fixed_ms - rows.fixed_p50_ms)
+    if tier is not None and rows.tier_rows is not None:
+        tr = rows.tier_rows
+        t = np.asarray(tier, dtype=np.int64)
+        has = t >= 0
+        tc = np.where(has, t, 0)
+        terms = tr.terms
+        out["latency_route_detour_ms"] = mask(
+            rows.ms_per_km * (np.asarray(path_km, dtype=np.float64) - d))
+        out["latency_network_fixed_ms"] = mask(terms.network_p50_ms[tc])
+        out["latency_proxy_ms"] = mask(terms.proxy_p50_ms[tc])
+        out["latency_tier_ms"] = mask(terms.extra_p50_ms[tc])
+        tail = np.full(len(d), np.nan)
+        for code in np.unique(tc[has]):
+            m = has & (tc == code)
+            idx = np.flatnonzero(m)
+            tail[m] = tr.fixed_ms(idx, int(code)) - tr.fixed_ms(idx, int(code), p50=True)
+        out["latency_tail_ms"] = mask(tail)
     return out
 
 
@@ -417,10 +477,29 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame,
     """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
     sites that would close them (:func:`coverage.resilience.gaps.propose_sites`)."""
     c = problem.config
+    reach_fn = None
+    if problem.routed:
+        engine = problem.engine_unshrunk
+        # a proposed site has the tier most candidates have (no local breakout)
+        codes = problem.site_set.tier
+        tier = int(np.bincount(codes).argmax()) if len(codes) else 0
+
+        def reach_fn(rows: npt.NDArray[np.int64], lat: npt.NDArray[np.float64],
+                     lon: npt.NDArray[np.float64]) -> Any:
+            import scipy.sparse as sp
+
+            from ..model.routing import SiteSet
+
+            new = replace(engine, sites=SiteSet(lat, lon, np.full(len(lat), tier),
+                                                np.zeros(len(lat), dtype=bool)),
+                          _cost_cache={})
+            rowpos, cols, _, _ = new.pairs(rows)
+            return sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
+                                shape=(len(rows), len(lat)))
     return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(30.0, c.time_limit_s),
-                         row_latency=problem.rows_unshrunk)
+                         row_latency=problem.rows_unshrunk, reach_fn=reach_fn)
 
 
 def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame,
@@ -438,10 +517,23 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
     s["population_outside_budget_if_failed"] = ids.map(f["population_outside_budget"]).to_numpy()
     s["worst_latency_if_failed_ms"] = ids.map(f["worst_latency_ms"]).to_numpy()
     s["radius_km"] = radius_km if len(assignment) else np.nan  # largest over classes present
-    if problem.service is not None and len(assignment):
-        # per-row budgets: the largest own radius among the rows the site serves (primary)
-        r = pd.Series(problem.rows_unshrunk.radius_km).groupby(
-            assignment["primary_site_id"].to_numpy()).max()
+    if (problem.service is not None or problem.routed) and len(assignment):
+        # per-row budgets: the largest own radius among the rows the site serves (primary);
+        # with tiers, each row's radius at the site's tier
+        row_r = problem.rows_unshrunk.radius_km
+        tr = problem.rows_unshrunk.tier_rows
+        if tr is not None and problem.site_tier is not None:
+            pos = pd.Series(np.arange(len(sites_all := problem.sites)),
+                            index=sites_all["site_id"].to_numpy())
+            prim = assignment["primary_site_id"]
+            has = prim.notna().to_numpy()
+            t_row = np.full(len(prim), -1)
+            t_row[has] = problem.site_tier[pos.reindex(prim[has].to_numpy()).to_numpy()]
+            row_r = np.full(len(prim), np.nan)
+            for code in np.unique(t_row[has]):
+                m = np.flatnonzero(t_row == code)
+                row_r[m] = tr.radius_km(m, int(code))
+        r = pd.Series(row_r).groupby(assignment["primary_site_id"].to_numpy()).max()
         s["radius_km"] = ids.map(r).fillna(radius_km).to_numpy(dtype=np.float64)
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]

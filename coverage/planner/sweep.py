@@ -276,7 +276,8 @@ def budget_sweep(
                 reach = reach_matrix(problem)
                 n_cov = reach.n_covering()
             elif any((budget, k) in known for k in ks):  # the plan's row needs the figures
-                n_cov = count_within(tree, pts, radius)
+                n_cov = (problem.engine.count() if problem.routed
+                         else count_within(tree, pts, radius))
             count_s = time.perf_counter() - t
             for k in ks:
                 t = time.perf_counter()

@@ -18,7 +18,9 @@ the budget even at distance zero (no site anywhere helps them).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,6 +94,7 @@ def propose_sites(
     time_limit_s: float = 30.0,
     max_locations: int = 20_000,
     row_latency: RowLatency | None = None,
+    reach_fn: Callable[..., Any] | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -112,6 +115,11 @@ def propose_sites(
         of gap points binned on a grid of a quarter of the budget radius.
     row_latency : coverage.model.problem.RowLatency, optional
         The points' latency constants when already computed (:class:`coverage.Problem`).
+    reach_fn : callable, optional
+        ``reach_fn(gap_rows, loc_lat, loc_lon)`` -> the ``(len(gap_rows), n_locations)``
+        sparse pattern of locations within budget of each gap point, for tiered or
+        anchored pair latencies (the stage :func:`coverage.planner.stages.propose_gaps`
+        passes one); default: one great-circle radius per point.
 
     Returns
     -------
@@ -139,13 +147,17 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
-    tree = unit_tree(loc_lat, loc_lon)
-    ind = tree.query_radius(unit_xyz(g["lat"], g["lon"]), r=chord_from_km(radius[gap]))
-    counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
-    a = sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
-                     shape=(len(gap), len(locs)))
+    if reach_fn is not None:
+        a = sp.csr_array(reach_fn(gap, loc_lat, loc_lon), dtype=np.int8)
+        counts = np.diff(a.indptr).astype(np.int64)
+    else:
+        tree = unit_tree(loc_lat, loc_lon)
+        ind = tree.query_radius(unit_xyz(g["lat"], g["lon"]), r=chord_from_km(radius[gap]))
+        counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
+        a = sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
+                         shape=(len(gap), len(locs)))
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
     chosen = res.sites

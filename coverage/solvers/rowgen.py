@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +38,7 @@ from ..model.aggregate import grid_cells
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
-from ..model.reach import build_reach
+from ..model.reach import build_reach, engine_reach
 from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def lazy_cover(
     fetch_pairs: int = 4_000_000,
     spread: bool = True,
     row_latency: RowLatency | None = None,
+    engine: Any = None,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -181,6 +183,9 @@ def lazy_cover(
         at-risk cells added each round the same way) instead of a random sample of
         ``seed_rows // 4`` cells (far fewer rounds on national grids: see
         docs/benchmarks-scale.md).
+    engine : coverage.model.routing.PairEngine, optional
+        Tiered or anchored pair latencies (:attr:`coverage.Problem.engine`): counts and
+        rows come from it instead of one great-circle radius per cell.
 
     Returns
     -------
@@ -203,7 +208,8 @@ def lazy_cover(
     bin_km = max(float(np.max(row_radius, initial=0.0)) / 16.0, 5.0)
     site_tree = unit_tree(s_lat, s_lon)
     t = time.perf_counter()
-    n_cov = count_within(site_tree, pts, row_radius)
+    n_cov = (count_within(site_tree, pts, row_radius) if engine is None
+             else engine.count())
     count_s = time.perf_counter() - t
     req = np.minimum(failures + 1, n_cov)
     logger.info("lazy cover: counted %s pairs for %s cells in %.1f s",
@@ -225,9 +231,13 @@ def lazy_cover(
         batch_of = np.cumsum(n_cov[rows]) // max(int(fetch_pairs), 1)
         cuts = np.flatnonzero(np.diff(batch_of)) + 1
         for batch in np.split(rows, cuts):
-            reach = build_reach(d_lat[batch], d_lon[batch], s_lat, s_lon, model=model,
-                                budget_ms=budget_ms, percentile=percentile,
-                                row_latency=row_latency.subset(batch))
+            if engine is not None:
+                reach = engine_reach(engine, budget_ms=budget_ms, percentile=percentile,
+                                     rows=batch)
+            else:
+                reach = build_reach(d_lat[batch], d_lon[batch], s_lat, s_lon, model=model,
+                                    budget_ms=budget_ms, percentile=percentile,
+                                    row_latency=row_latency.subset(batch))
             held[batch] = True
             pairs += reach.nnz
             block = reach.boolean()
@@ -257,8 +267,11 @@ def lazy_cover(
     def violations(sites: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
         """Cells short of their requirement under ``sites``, and every cell's count."""
-        tree = unit_tree(s_lat[sites], s_lon[sites])
-        have = count_within(tree, pts, row_radius)
+        if engine is not None:
+            have = engine.count(sites=sites)
+        else:
+            tree = unit_tree(s_lat[sites], s_lon[sites])
+            have = count_within(tree, pts, row_radius)
         return np.flatnonzero(have < req), have
 
     def offer(sites: npt.NDArray[np.int64]) -> None:
