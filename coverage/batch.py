@@ -148,8 +148,9 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
                 else want.__name__)  # type: ignore[union-attr]
         raise _bad(path, f"{where}.{name}", f"expected {kind}, got {value!r}",
                    f"write e.g. {name} = {_DEFAULT_PARAMS.get(name, 30)!r}")
-    if name == "service_classes":  # a path relative to the scenario file
-        file = Path(value).expanduser()
+    if name in ("service_classes", "tiers", "backbone") or (
+            name == "upf" and value.strip() not in ("default", "none")):
+        file = Path(value).expanduser()  # a path relative to the scenario file
         return str(file if file.is_absolute() else path.parent / file)
     if want == (int, float, str) and isinstance(value, str):
         return value.strip().lower()
@@ -354,11 +355,12 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
 
         model["latency_model_sha256"] = sha256_file(spec)  # a changed model file is new work
     params = dict(params)
-    sc_file = params.get("service_classes")
-    if isinstance(sc_file, str) and Path(sc_file).is_file():
-        from .inputs.tables import sha256_file
+    for key in ("service_classes", "tiers", "upf", "backbone"):
+        file = params.get(key)
+        if isinstance(file, str) and Path(file).is_file():
+            from .inputs.tables import sha256_file
 
-        params["service_classes_sha256"] = sha256_file(sc_file)  # a changed file is new work
+            params[f"{key}_sha256"] = sha256_file(file)  # a changed file is new work
     doc = {"inputs": inputs, "region": region, "params": params, "model": model,
            "version": __version__}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)

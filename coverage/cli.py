@@ -224,6 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
                      type=_latlon, help="the user")
     lat.add_argument("--to", metavar="LAT,LON", required=True, type=_latlon, help="the site")
     lat.add_argument("--access", default="ftth", help="access technology of the user")
+    lat.add_argument("--tier", default=None, metavar="NAME",
+                     help="the site's tier (on-prem, mec, metro-colo, cdn-pop, or one of "
+                     "--tiers FILE); default: the reference site (metro-colo)")
+    lat.add_argument("--tiers", default=None, metavar="FILE",
+                     help="tier catalog overrides (TOML), as for plan")
+    lat.add_argument("--upf", default=None, metavar="LAT,LON|FILE",
+                     help="packet-core breakout for mobile access (lte, 5g-*): a point, or "
+                     "a UPF table (the nearest to the user is used)")
+    lat.add_argument("--local-breakout", action="store_true",
+                     help="the site breaks mobile traffic out locally (no UPF detour; "
+                     "default: the tier's)")
+    lat.add_argument("--backbone", default=None, metavar="FILE",
+                     help="route over this backbone graph (GML / GraphML)")
+    lat.add_argument("--backbone-edge-factor", type=float, default=None, metavar="F",
+                     help="fibre length over the straight line of a backbone link (1.5)")
+    lat.add_argument("--backbone-latency-attr", default=None, metavar="NAME",
+                     help="link attribute holding its one-way latency in ms")
     lm = lat.add_argument_group("latency model")
     add_cli_options({"latency model": lm}, MODEL_OPTIONS)
     _add_verbosity(lat)
@@ -271,7 +288,10 @@ def _run_plan(args: argparse.Namespace) -> int:
         kmedian_time_limit_s=args.kmedian_time_limit_s, strategy=args.strategy,
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_h3=args.aggregate_h3,
-        aggregate_mode=args.aggregate_mode, service_classes=args.service_classes))
+        aggregate_mode=args.aggregate_mode, service_classes=args.service_classes,
+        tiers=args.tiers, upf=args.upf, backbone=args.backbone,
+        backbone_edge_factor=args.backbone_edge_factor,
+        backbone_latency_attr=args.backbone_latency_attr))
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
@@ -342,6 +362,9 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         max_memory_gb=args.max_memory_gb, aggregate_km=args.aggregate_km,
         aggregate_h3=args.aggregate_h3,
         aggregate_mode=args.aggregate_mode, service_classes=args.service_classes,
+        tiers=args.tiers or "builtin", upf=args.upf, backbone=args.backbone,
+        backbone_edge_factor=args.backbone_edge_factor,
+        backbone_latency_attr=args.backbone_latency_attr,
     )
     if args.workers or args.scheduler:
         from .batch import dask_client
@@ -469,46 +492,121 @@ def _model_file_problems(out: Path) -> list[str]:
 
 
 def _run_latency(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .errors import InputValidationError
     from .model.geo import haversine_km
+    from .model.routing import MOBILE_ACCESS, single_path_km
+    from .model.tiers import TierCatalog
 
     model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
     model.check_access(args.access)
+    catalog = TierCatalog.from_spec(args.tiers)
+    tier = None
+    if args.tier is not None:
+        tier = catalog.get(args.tier)
+        if tier is None:
+            raise InputValidationError(
+                f"--tier {args.tier!r} is not in the tier catalog ({catalog.source}); choose "
+                f"one of {', '.join(catalog.names())} or add it with --tiers FILE")
     (lat1, lon1), (lat2, lon2) = args.from_, args.to
     d = float(haversine_km(lat1, lon1, lat2, lon2))
-    print("\n".join(latency_waterfall(model, d, args.access)))
+    upf = None
+    if args.upf is not None:
+        try:
+            u_lat, u_lon = _latlon(args.upf)
+            upf = pd.DataFrame({"upf_id": ["upf"], "lat": [u_lat], "lon": [u_lon]})
+        except argparse.ArgumentTypeError:
+            from .inputs.upf import read_upf
+
+            upf = read_upf(args.upf)
+    backbone = None
+    if args.backbone is not None:
+        from .model.backbone import DEFAULT_EDGE_FACTOR, read_backbone
+
+        backbone = read_backbone(
+            args.backbone, edge_factor=args.backbone_edge_factor or DEFAULT_EDGE_FACTOR,
+            latency_attr=args.backbone_latency_attr, fiber_us_per_km=model.fiber_us_per_km)
+    lbo = args.local_breakout or bool(tier is not None and tier.local_breakout)
+    mobile = args.access in MOBILE_ACCESS and upf is not None
+    path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,
+                                backbone=backbone, mobile=mobile, local_breakout=lbo)
+    print("\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
+                                      route_note=note)))
     return 0
 
 
-def latency_waterfall(model: Any, distance_km: float, access: str) -> list[str]:
+def latency_waterfall(model: Any, distance_km: float, access: str, *, tier: Any = None,
+                      path_km: float | None = None, route_note: str = "") -> list[str]:
     """The lines ``edge-coverage latency`` prints: each component at p50 and p99, the totals
-    and the budget radius at 30, 50 and 100 ms (p99 and p50)."""
+    and the budget radius at 30, 50 and 100 ms (p99 and p50).
+
+    ``tier`` (a :class:`coverage.model.tiers.Tier`) adds its hops, proxy and extra latency
+    and leaves the WAN overhead out when the tier is off the WAN; ``path_km`` (through a
+    breakout or over a backbone, in the model's km) adds the route detour over the great
+    circle; the radii are then path lengths at that tier.
+    """
+    import numpy as np
+
     from .errors import InfeasibleBudgetError
 
+    wan = True if tier is None else bool(tier.wan)
+    t_hops = 0 if tier is None else int(tier.hops)
+    proxy = tuple(model.proxy_ms) if tier is None or tier.proxy_ms is None else tier.proxy_ms
+    extra = (0.0, 0.0) if tier is None else tuple(tier.extra_ms)
+    path = distance_km if path_km is None else float(path_km)
     prop = float(model.ms_per_km * distance_km)
-    hops = model.hops * model.per_hop_ms
+    detour = float(model.ms_per_km * (path - distance_km))
+    n_hops = (model.hops if wan else 0) + t_hops
+    hops = n_hops * model.per_hop_ms
     comps = model.components_ms(access)
+    overhead = model.overhead_ms if wan else 0.0
     rows = [("propagation", f"{distance_km:,.1f} km x {model.route_factor:g} route factor",
-             prop, prop),
-            ("hops", f"{model.hops} x {model.per_hop_ms:g} ms", hops, hops),
-            ("network overhead", f"profile {model.profile}", model.overhead_ms,
-             model.overhead_ms)]
-    rows += [(name, "", p50, p99) for name, (p50, p99) in comps.items()]
+             prop, prop)]
+    if path_km is not None and (abs(detour) > 1e-12 or route_note):
+        rows.append(("route detour", route_note, detour, detour))
+    rows += [("hops", f"{n_hops} x {model.per_hop_ms:g} ms"
+              + (f" ({t_hops} of the tier)" if t_hops else ""), hops, hops),
+             ("network overhead", f"profile {model.profile}" if wan
+              else "none: the tier is off the WAN", overhead, overhead)]
+    parts = [("network jitter", "", *(comps["network jitter"] if wan else (0.0, 0.0))),
+             ("access", access, *comps["access"]), ("wifi", model.wifi, *comps["wifi"]),
+             ("proxy", "the tier's" if tier is not None and tier.proxy_ms is not None
+              else "", *proxy)]
+    if tier is not None:
+        parts.append(("tier", tier.name, *extra))
+    parts.append(("inference", model.workload if model.inference_ms is None else "",
+                  *comps["inference"]))
+    rows += parts
     out = [f"latency model: {model.profile} (route factor {model.route_factor:g}, overhead "
-           f"{model.overhead_ms:g} ms p50 / {model.overhead_p99_ms:g} ms p99)",
-           f"{'component':<18}{'p50 ms':>9}{'p99 ms':>9}  note"]
+           f"{model.overhead_ms:g} ms p50 / {model.overhead_p99_ms:g} ms p99)"
+           + (f"; tier {tier.name}" if tier is not None else "")]
+    out.append(f"{'component':<18}{'p50 ms':>9}{'p99 ms':>9}  note")
     out += [f"{n:<18}{a:>9.2f}{b:>9.2f}  {note}" for n, note, a, b in rows]
-    p50 = float(model.latency_ms(distance_km, access, "p50"))
-    p99 = float(model.latency_ms(distance_km, access, "p99"))
+    row50, row_tail = model.row_parts(access)
+    site50, site_tail = model.site_parts(wan=wan, hops=t_hops, proxy_ms=proxy,
+                                         extra_ms=extra)
+    fixed50 = row50 + site50
+    fixed99 = fixed50 + float(np.sqrt(row_tail + site_tail))
+    p50 = fixed50 + model.ms_per_km * path
+    p99 = fixed99 + model.ms_per_km * path
     out.append(f"{'total':<18}{p50:>9.2f}{p99:>9.2f}  p99 = p50 sum + root-sum-square of "
                "the components' p99 - p50 (independent tails)")
     for budget in (30.0, 50.0, 100.0):
-        parts = []
-        for pct in ("p99", "p50"):
-            try:
-                parts.append(f"{pct} {model.radius_km(budget, access, pct):,.0f} km")
-            except InfeasibleBudgetError:
-                parts.append(f"{pct} infeasible")
-        out.append(f"radius at {budget:g} ms ({access}): " + ", ".join(parts))
+        shown = []
+        for pct, fixed in (("p99", fixed99), ("p50", fixed50)):
+            if tier is None and path_km is None:
+                try:
+                    shown.append(f"{pct} {model.radius_km(budget, access, pct):,.0f} km")
+                except InfeasibleBudgetError:
+                    shown.append(f"{pct} infeasible")
+            elif fixed > budget:
+                shown.append(f"{pct} infeasible")
+            else:
+                shown.append(f"{pct} {(budget - fixed) / model.ms_per_km:,.0f} km")
+        what = access + (f", tier {tier.name}" if tier is not None else "")
+        unit = " of path" if path_km is not None and route_note else ""
+        out.append(f"radius at {budget:g} ms ({what}){unit}: " + ", ".join(shown))
     return out
 
 

@@ -75,6 +75,19 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "path_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                      or hasattr(v, "__fspath__") or isinstance(v, Mapping),
                      "the path of a TOML file (or absent)"),
+    "upf_spec": (lambda v: (isinstance(v, str) and v.strip() != "")
+                 or hasattr(v, "__fspath__") or hasattr(v, "columns"),
+                 "'default', 'none' or the path of a table of upf_id, lat, lon"),
+    "edge_factor_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 1),
+                            "a number >= 1 (or absent)"),
+    "catalog_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
+                        or hasattr(v, "__fspath__") or hasattr(v, "tiers"),
+                        "the path of a TOML file (or absent)"),
+    "graph_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
+                      or hasattr(v, "__fspath__") or hasattr(v, "path_ms"),
+                      "the path of a GML or GraphML file (or absent)"),
+    "text_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != ""),
+                     "a name (or absent)"),
     "nonneg": (lambda v: (n := _number(v)) is not None and n >= 0, "a number >= 0"),
     "nonneg_int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
@@ -216,6 +229,22 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "([service_classes.NAME] with budget_ms, optional percentile p50/p99 and workload) "
            "named by a demand 'service_class' column, next to the built-in presets realtime, "
            "interactive, instant", "path_or_none"),
+    Option("tiers", str, None, "", "TOML file of site tiers ([tiers.NAME] with hops, "
+           "proxy_ms, extra_ms, wan, restricted, local_breakout, power_kw, pue) overriding or "
+           "extending the built-in catalog (on-prem, mec, metro-colo, cdn-pop); a site's "
+           "'tier' column picks its latency terms", "catalog_or_none", group="latency model"),
+    Option("upf", str, "default", "", "packet-core breakouts (UPFs) for mobile access "
+           "(lte, 5g-*): a table of upf_id, lat, lon; 'default' = one per large metro of the "
+           "demand's countries; 'none' = no detour. Sites with local_breakout skip it",
+           "upf_spec", group="latency model"),
+    Option("backbone", str, None, "", "route over this backbone graph (GML or GraphML with "
+           "node coordinates, e.g. a Topology Zoo file): user -> nearest node -> shortest "
+           "path -> the site's node", "graph_or_none", group="latency model"),
+    Option("backbone_edge_factor", float, None, "", "fibre length over the straight line "
+           "of a backbone link (default 1.5)", "edge_factor_or_none", group="latency model"),
+    Option("backbone_latency_attr", str, None, "", "backbone link attribute holding its "
+           "one-way latency in ms (instead of the distance rule)", "text_or_none",
+           group="latency model"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -300,6 +329,11 @@ class PlannerConfig:
     aggregate_h3: int | None = None
     aggregate_mode: str = "centroid"
     service_classes: Any = None
+    tiers: Any = None
+    upf: Any = "default"
+    backbone: Any = None
+    backbone_edge_factor: float | None = None
+    backbone_latency_attr: str | None = None
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).
@@ -341,9 +375,11 @@ class PlannerConfig:
     def to_dict(self) -> dict[str, Any]:
         """The values, JSON-ready."""
         d = asdict(self)
-        sc = d.get("service_classes")
-        if sc is not None and not isinstance(sc, Mapping):
-            d["service_classes"] = str(sc)
+        for key in ("service_classes", "tiers", "upf", "backbone"):
+            v = d.get(key)
+            if v is not None and not isinstance(v, Mapping | str):
+                d[key] = (f"<table of {len(v)} rows>" if hasattr(v, "columns")
+                          else str(getattr(v, "source", v)))
         return d
 
     @classmethod
@@ -424,8 +460,12 @@ def add_cli_options(groups: Mapping[str, Any],
             kw["metavar"] = "NAME|FILE"
         elif opt.name == "budget_ms":
             kw["metavar"] = "MS|PRESET"
-        elif opt.name == "service_classes":
+        elif opt.name in ("service_classes", "tiers", "backbone"):
             kw["metavar"] = "FILE"
+        elif opt.name == "upf":
+            kw["metavar"] = "FILE|default|none"
+        elif opt.name == "backbone_latency_attr":
+            kw["metavar"] = "NAME"
         groups[opt.group].add_argument(opt.flag, **kw)
 
 

@@ -45,7 +45,8 @@ from .geo import chord_from_km, count_within, haversine_km, km_from_chord, unit_
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MOBILE_ACCESS", "TierTerms", "TierRows", "Routing", "SiteSet", "PairEngine", "EPS_KM"]
+__all__ = ["MOBILE_ACCESS", "TierTerms", "TierRows", "Routing", "SiteSet", "PairEngine",
+           "EPS_KM", "single_path_km"]
 
 #: Access classes whose traffic leaves the mobile network at a packet-core breakout (UPF).
 MOBILE_ACCESS = ("lte", "5g-nsa", "5g-sa", "5g-urllc")
@@ -541,3 +542,51 @@ class PairEngine:
         if rows is None:
             return np.arange(len(self.demand_lat), dtype=np.int64)
         return np.asarray(rows, dtype=np.int64)
+
+
+def single_path_km(ms_per_km: float, user: tuple[float, float], site: tuple[float, float], *,
+                   upf: pd.DataFrame | None = None, backbone: Any = None,
+                   mobile: bool = False, local_breakout: bool = False,
+                   ) -> tuple[float, str]:
+    """The path of one (user, site) pair in the model's km, as the planner measures it
+    (:class:`PairEngine` on a one-row, one-site problem), and a note on the route.
+
+    Parameters
+    ----------
+    ms_per_km : float
+        The model's round-trip ms per km.
+    user, site : tuple of float
+        ``(lat, lon)``, degrees.
+    upf : pandas.DataFrame, optional
+        Breakouts (``lat``, ``lon``); the user's nearest is used when ``mobile`` and not
+        ``local_breakout``.
+    backbone : coverage.model.backbone.Backbone, optional
+        Route over this graph.
+    mobile, local_breakout : bool
+        The user is on a mobile access class; the site breaks traffic out locally.
+    """
+    routing = Routing(upf=upf if mobile else None, backbone=backbone,
+                      mobile_access=frozenset(MOBILE_ACCESS) if mobile else frozenset())
+    terms = TierTerms(("reference",), np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1),
+                      np.zeros(1), np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
+    rows = TierRows(terms, np.zeros(1), np.zeros(1), np.zeros(1, dtype=bool),
+                    np.full(1, np.inf), None, np.ones((1, 1), dtype=bool), float(ms_per_km))
+    sites = SiteSet(np.array([site[0]], float), np.array([site[1]], float),
+                    np.zeros(1, dtype=np.intp), np.array([local_breakout]))
+    engine = PairEngine(rows, np.array([user[0]], float), np.array([user[1]], float),
+                        np.array([mobile]), sites, routing)
+    path = float(engine.nearest([0], k=1)["path_km"][0, 0])
+    notes = []
+    if mobile and upf is not None and len(upf) and not local_breakout:
+        u, leg = engine._upf_of_row
+        name = str(upf["upf_id"].iloc[int(u[0])]) if "upf_id" in upf.columns else "UPF"
+        notes.append(f"via breakout {name} ({float(leg[0]):,.1f} km from the user)")
+    elif mobile and local_breakout:
+        notes.append("local breakout at the site: no UPF detour")
+    if backbone is not None:
+        n_u, leg_u = backbone.nearest_node([user[0]], [user[1]])
+        n_s, leg_s = backbone.nearest_node([site[0]], [site[1]])
+        notes.append(f"backbone {backbone.name}: node {backbone.node_ids[int(n_u[0])]} "
+                     f"({float(leg_u[0]):,.1f} km) -> node "
+                     f"{backbone.node_ids[int(n_s[0])]} ({float(leg_s[0]):,.1f} km)")
+    return path, "; ".join(notes)

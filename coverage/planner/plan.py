@@ -104,6 +104,8 @@ class Plan:
     proposed: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     sweep: pd.DataFrame | None = field(default=None, repr=False)
     service: ServiceRows | None = field(default=None, repr=False)
+    tier_catalog: Any = field(default=None, repr=False)
+    routing: Routing | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -183,7 +185,7 @@ class Plan:
             failures=(self.failures_tolerated,), percentile=self.percentile,
             access=str(params.get("access_default", "ftth")), model=self.model,
             time_limit_s=time_limit_s, radius_shrink_km=shrink, plan=self, progress=progress,
-            service=self.service,
+            service=self.service, tiers=self.tier_catalog, routing=self.routing,
         )
         return replace(self, sweep=sweep)
 
@@ -238,7 +240,10 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
                        strategy: Any = "auto", max_memory_gb: Any = 4.0,
                        aggregate_km: Any = None, aggregate_mode: Any = "centroid",
-                       aggregate_h3: Any = None, service_classes: Any = None) -> list[str]:
+                       aggregate_h3: Any = None, service_classes: Any = None,
+                       tiers: Any = None, upf: Any = "default", backbone: Any = None,
+                       backbone_edge_factor: Any = None,
+                       backbone_latency_attr: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -262,11 +267,52 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
         strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
-        service_classes=service_classes,
+        service_classes=service_classes, tiers=tiers, upf=upf, backbone=backbone,
+        backbone_edge_factor=backbone_edge_factor, backbone_latency_attr=backbone_latency_attr,
     ).problems(model.access_profiles_ms)
     if service_classes is not None and not any("service_classes" in p for p in found):
         try:
             read_service_classes(service_classes)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    found.extend(check_routing_files(tiers=tiers, upf=upf, backbone=backbone,
+                                     backbone_edge_factor=backbone_edge_factor,
+                                     backbone_latency_attr=backbone_latency_attr,
+                                     model=model, skip=found))
+    return found
+
+
+def check_routing_files(*, tiers: Any = None, upf: Any = "default", backbone: Any = None,
+                        backbone_edge_factor: Any = None, backbone_latency_attr: Any = None,
+                        model: LatencyModel | None = None,
+                        skip: list[str] | None = None) -> list[str]:
+    """Read and check the tier catalog, UPF table and backbone graph files (one sentence
+    per problem), before any work starts."""
+    found: list[str] = []
+    already = " ".join(skip or [])
+    if isinstance(tiers, str | Path) and "tiers (--tiers)" not in already:
+        from ..model.tiers import TierCatalog
+
+        try:
+            TierCatalog.from_file(tiers)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    if (isinstance(upf, str | Path) and str(upf) not in ("default", "none")
+            and "upf (--upf)" not in already):
+        from ..inputs.upf import read_upf
+
+        try:
+            read_upf(upf)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    if isinstance(backbone, str | Path) and "backbone" not in already:
+        from ..model.backbone import DEFAULT_EDGE_FACTOR, read_backbone
+
+        try:
+            read_backbone(backbone, edge_factor=DEFAULT_EDGE_FACTOR
+                          if backbone_edge_factor is None else float(backbone_edge_factor),
+                          latency_attr=backbone_latency_attr,
+                          fiber_us_per_km=(model or LatencyModel()).fiber_us_per_km)
         except InputValidationError as exc:
             found.append(str(exc))
     return found
@@ -407,11 +453,12 @@ def plan_sites(
         A TOML file of service classes (``[service_classes.NAME]`` with ``budget_ms``,
         optional ``percentile`` and ``workload``) or the same as a dict
         ``{name: {"budget_ms": ..., ...}}``, for the demand's ``service_class`` column.
-    tiers : TierCatalog, path, "builtin" or None, default "builtin"
+    tiers : TierCatalog, path or "builtin", default "builtin"
         The tier catalog (:mod:`coverage.model.tiers`; a path: the built-in one with the
         file's overrides): a site's ``tier`` changes the latency of every pair it serves,
         and a demand ``tiers`` column names the tiers a row may use (``on-prem`` serves
-        only rows that name it). ``None``: tiers are labels only.
+        only rows that name it). ``None`` is the built-in catalog too. Site labels outside
+        the catalog are the reference site (the model's proxy, no tier terms).
     upf : "default", "none", path or DataFrame, default "default"
         Packet-core breakouts for mobile access classes (lte, 5g-*): such a user reaches a
         site without local breakout through its nearest UPF. ``"default"``: one per large
@@ -458,6 +505,9 @@ def plan_sites(
         max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
         service_classes=service_classes,
+        tiers=None if isinstance(tiers, str) and tiers == "builtin" else tiers, upf=upf,
+        backbone=backbone, backbone_edge_factor=backbone_edge_factor,
+        backbone_latency_attr=backbone_latency_attr,
     ).validate(model.access_profiles_ms)
     preset = preset_budget(budget_ms)
     budget_given = budget_ms
@@ -489,8 +539,6 @@ def plan_sites(
             radius_km, radius_access = largest_radius(
                 model, map(str, pd.unique(demand["access"])), budget_ms, percentile)
         except InfeasibleBudgetError as exc:
-            if tiers is None:
-                raise
             deferred = exc
 
     original, aggregation, shrink = None, None, None
@@ -506,7 +554,8 @@ def plan_sites(
 
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink,
-                            service=service, tiers=tiers, routing=routing)
+                            service=service, tiers="builtin" if tiers is None else tiers,
+                            routing=routing)
     if deferred is not None and not problem.routed:
         raise deferred
     if aggregation is not None and problem.routed:
@@ -599,6 +648,8 @@ def plan_sites(
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
         "latency_model": model.summary(),
+        "tiers": tier_summary(problem),
+        "routing": problem.routing.summary(),
         "parameters": {
             "latency_model": model.to_dict(),
             # every option of config.PLANNER_OPTIONS; two keep their earlier names
@@ -615,7 +666,8 @@ def plan_sites(
         sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
-        proposed=proposal.sites, service=service,
+        proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
+        routing=problem.routing,
     )
 
 
@@ -693,3 +745,21 @@ def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any =
                 fiber_us_per_km=model.fiber_us_per_km)
     return Routing(upf=frame, backbone=graph, mobile_access=mobile if frame is not None
                    else frozenset())
+
+
+def tier_summary(problem: Problem) -> dict[str, Any]:
+    """``summary.json["tiers"]``: the catalog's source, the tiers the candidates use (with
+    their latency terms and how many candidates and chosen sites each), and the site labels
+    outside the catalog (those sites are the reference site)."""
+    catalog = problem.tier_catalog
+    labels = (problem.sites["tier"].astype(str) if "tier" in problem.sites.columns
+              else pd.Series(["candidate"] * len(problem.sites)))
+    counts = labels.value_counts()
+    used = {}
+    for name, n in counts.items():
+        tier = catalog.get(str(name)) if catalog is not None else None
+        used[str(name)] = {"candidates": int(n),
+                           "terms": tier.to_dict() if tier is not None else "reference"}
+    return {"catalog": getattr(catalog, "source", None), "used": used,
+            "outside_catalog": list(problem.unknown_tiers),
+            "latency_by_tier": problem.routed and problem.tier_setup is not None}

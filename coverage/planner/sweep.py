@@ -139,6 +139,8 @@ def budget_sweep(
     plan: Plan | None = None,
     progress: Callable[[str], None] | None = None,
     service: ServiceRows | None = None,
+    tiers: Any = "builtin",
+    routing: Any = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -180,6 +182,10 @@ def budget_sweep(
         Per-row percentile and workload of a plan with service classes (its rows must be
         ``demand``'s): every budget of the sweep applies to all rows alike, each row
         keeping its class's percentile and workload.
+    tiers : TierCatalog, path or "builtin", default "builtin"
+        The tier catalog (as in :func:`coverage.plan_sites`).
+    routing : coverage.model.routing.Routing, optional
+        The plan's UPFs and backbone (``Plan.routing``).
 
     Returns
     -------
@@ -239,7 +245,9 @@ def budget_sweep(
                                percentile=percentile, failures=0, access=access,
                                time_limit_s=float(time_limit_s))
         problem0 = Problem.build(demand, sites, config, model,
-                                 radius_shrink_km=radius_shrink_km, service=service)
+                                 radius_shrink_km=radius_shrink_km, service=service,
+                                 tiers="builtin" if tiers is None else tiers,
+                                 routing=routing)
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
         tree = unit_tree(problem0.site_lat, problem0.site_lon)
