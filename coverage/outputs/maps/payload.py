@@ -160,10 +160,12 @@ def point_table(
     )
     ac, access_names = pd.factorize(pd.Series(access), sort=True)
     groups = None
-    if all(has_column(demand, c) for c in WATERFALL_COLUMNS):
+    if all(has_column(demand, c) for c in WATERFALL_COLUMNS if c != "latency_tier_ms"):
         # the plan's own per-point components (assignment.csv's latency_*_ms): points with
         # the same access label and the same fixed components share one waterfall entry
-        fixed = np.column_stack([float_column(demand, c) for c in WATERFALL_COLUMNS])
+        # (a plan written before tiers has no tier column: 0)
+        fixed = np.column_stack([float_column(demand, c, 0.0 if c == "latency_tier_ms"
+                                              else math.nan) for c in WATERFALL_COLUMNS])
         key = pd.DataFrame(np.round(fixed, 3), columns=list(WATERFALL_COLUMNS))
         key.insert(0, "access", access)
         codes, uniq = pd.factorize(pd.MultiIndex.from_frame(key.fillna(-1.0)), sort=True)
@@ -171,6 +173,8 @@ def point_table(
         groups = [(str(g[0]), [float(v) for v in g[1:]]) for g in uniq]
     if has_column(demand, "primary_distance_km") and math.isfinite(ms_per_km):
         prop = ms_per_km * float_column(demand, "primary_distance_km")
+        if has_column(demand, "latency_route_detour_ms"):  # via a breakout or a backbone
+            prop = prop + np.nan_to_num(float_column(demand, "latency_route_detour_ms"))
     elif model is not None and has_column(demand, "access"):
         try:
             prop = pl - model.fixed_ms_array(access, percentile)
@@ -553,7 +557,8 @@ def areas_payload(
 #: The fixed (distance-independent) component columns of the assignment table, in the order
 #: :func:`component_waterfall` lists them (propagation is added by the popup).
 WATERFALL_COLUMNS = ("latency_network_fixed_ms", "latency_access_ms", "latency_wifi_ms",
-                     "latency_proxy_ms", "latency_inference_ms", "latency_tail_ms")
+                     "latency_proxy_ms", "latency_tier_ms", "latency_inference_ms",
+                     "latency_tail_ms")
 
 
 def component_waterfall(groups: Sequence[tuple[str, Sequence[float]]],
@@ -563,14 +568,17 @@ def component_waterfall(groups: Sequence[tuple[str, Sequence[float]]],
     add up to the point's latency at distance 0 (its class's percentile and workload)."""
     table = []
     for access, values in groups:
-        net, acc, wifi, proxy, inference, tail = values
+        net, acc, wifi, proxy, tier, inference, tail = values
         parts: list[list[Any]] = [
             ["network (hops and overhead) p50", round(net, 2)],
             [f"access ({html.escape(access)}) p50" if access else "access p50", round(acc, 2)],
         ]
         if wifi > 0:
             parts.append(["wifi p50", round(wifi, 2)])
-        parts += [["proxy p50", round(proxy, 2)], ["inference p50", round(inference, 2)]]
+        parts.append(["proxy p50", round(proxy, 2)])
+        if tier > 0:
+            parts.append(["site tier p50", round(tier, 2)])
+        parts.append(["inference p50", round(inference, 2)])
         if tail > 0 or percentile == "p99":
             parts.append(["p99 tail (root sum of squares)", round(tail, 2)])
         table.append({"parts": parts})
