@@ -558,6 +558,16 @@ def plan_sites(
                             routing=routing)
     if deferred is not None and not problem.routed:
         raise deferred
+    if problem.unknown_tiers:
+        logger.info("site tier(s) %s are not in the tier catalog: those sites are the "
+                    "reference site (the model's proxy, no tier terms)",
+                    ", ".join(problem.unknown_tiers[:10]))
+    if problem.routed:
+        r = problem.routing
+        say("pair latency by site tier"
+            + (f", via {len(r.upf)} UPF(s) for mobile access" if r.upf is not None else "")
+            + (f", over backbone {r.backbone.name} ({len(r.backbone.node_ids)} nodes)"
+               if r.backbone is not None else ""))
     if aggregation is not None and problem.routed:
         raise InputValidationError(
             "--aggregate-km / --aggregate-h3 cannot be combined with site tiers that change "
