@@ -33,7 +33,8 @@ converted by ``ms_per_km``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -281,6 +282,15 @@ class SiteSet:
         return out
 
 
+def _by_anchor(anchor: npt.NDArray[np.int64]) -> Iterator[tuple[int, npt.NDArray[np.intp]]]:
+    """``(anchor, positions)`` of every anchor present (one sort, no scan per anchor)."""
+    order = np.argsort(anchor, kind="stable")
+    keys, starts = np.unique(anchor[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for a, lo, hi in zip(keys, starts, ends, strict=True):
+        yield int(a), order[lo:hi]
+
+
 @dataclass
 class _Block:
     """Rows ``rows`` reaching sites ``sites`` (one tier) by one kind of path."""
@@ -319,8 +329,6 @@ class PairEngine:
     mobile: npt.NDArray[np.bool_]
     sites: SiteSet
     routing: Routing
-    _cost_cache: dict[tuple[str, int], npt.NDArray[np.float64]] = field(
-        default_factory=dict, repr=False)
 
     @property
     def ms_per_km(self) -> float:
@@ -424,8 +432,7 @@ class PairEngine:
                     radius)
                 continue
             thr = np.where(radius >= 0, radius - b.leg_km, -np.inf)
-            for a in np.unique(b.anchor):
-                m = b.anchor == a
+            for a, m in _by_anchor(b.anchor):
                 cs = np.sort(b.cost_km[a])
                 out[b.rows[m]] += np.searchsorted(cs, thr[m] + EPS_KM, side="right")
         return out
@@ -456,8 +463,7 @@ class PairEngine:
                 parts.append((rowpos, cols, path, np.full(len(cols), b.tier, np.intp)))
                 continue
             thr = np.where(radius >= 0, radius - b.leg_km, -np.inf)
-            for a in np.unique(b.anchor):
-                m = np.flatnonzero(b.anchor == a)
+            for a, m in _by_anchor(b.anchor):
                 order = np.argsort(b.cost_km[a], kind="stable")
                 cs = b.cost_km[a][order]
                 cnt = np.searchsorted(cs, thr[m] + EPS_KM, side="right")
@@ -504,8 +510,7 @@ class PairEngine:
                 col[b.rows] = b.sites[ind]
                 path[b.rows] = km_from_chord(dist)
             else:
-                for a in np.unique(b.anchor):
-                    m = np.flatnonzero(b.anchor == a)
+                for a, m in _by_anchor(b.anchor):
                     top = np.argsort(b.cost_km[a], kind="stable")[:kk]
                     col[b.rows[m]] = b.sites[top][None, :]
                     path[b.rows[m]] = b.leg_km[m][:, None] + b.cost_km[a][top][None, :]

@@ -491,8 +491,7 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame,
             from ..model.routing import SiteSet
 
             new = replace(engine, sites=SiteSet(lat, lon, np.full(len(lat), tier),
-                                                np.zeros(len(lat), dtype=bool)),
-                          _cost_cache={})
+                                                np.zeros(len(lat), dtype=bool)))
             rowpos, cols, _, _ = new.pairs(rows)
             return sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
                                 shape=(len(rows), len(lat)))
