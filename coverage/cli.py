@@ -342,6 +342,12 @@ def _run_plan(args: argparse.Namespace) -> int:
             service_classes=args.service_classes, aggregate_km=args.aggregate_km,
             aggregate_h3=args.aggregate_h3,
             source=str(args.demand) if args.demand else "<demo demand>"))
+        from .planner.plan import check_tier_columns
+
+        problems.extend(check_tier_columns(
+            demand, sites, tiers=args.tiers,
+            demand_source=str(args.demand) if args.demand else "<demo demand>",
+            sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused

@@ -172,7 +172,8 @@ class Plan:
         """
         from .sweep import DEFAULT_BUDGETS_MS, budget_sweep
 
-        demand = self.demand[[c for c in ("demand_id", "lat", "lon", "population", "access")
+        demand = self.demand[[c for c in ("demand_id", "lat", "lon", "population", "access",
+                                          "tiers")
                               if c in self.demand.columns]]
         sites = self.candidates.drop(columns=["chosen"], errors="ignore")
         agg = self.info.get("aggregation") or {}
@@ -331,6 +332,33 @@ def check_service(demand: pd.DataFrame, *, budget_ms: Any = 30.0, percentile: st
     except InputValidationError as exc:
         return [str(exc)]
     return []
+
+
+def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any = None,
+                       demand_source: str = "<demand>",
+                       sites_source: str = "<sites>") -> list[str]:
+    """Every problem with the demand's ``tiers`` column (unknown tier names, rows named)
+    and the sites' ``local_breakout`` column, without planning (the CLI checks it before
+    any output is touched)."""
+    from ..model.problem import parse_flags
+    from ..model.tiers import TierCatalog, parse_tier_list
+
+    found: list[str] = []
+    try:
+        catalog = TierCatalog.from_spec(tiers)
+    except InputValidationError:
+        return found  # reported by check_plan_options
+    if "tiers" in demand.columns:
+        try:
+            parse_tier_list(demand["tiers"], catalog, source=demand_source)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    if "local_breakout" in sites.columns:
+        try:
+            parse_flags(sites["local_breakout"], column="local_breakout", source=sites_source)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    return found
 
 
 def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: str,
