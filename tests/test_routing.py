@@ -669,10 +669,6 @@ def test_hand_waterfall_lte_upf_and_backbone():
 
 
 # --------------------------------------------------------------------------- default UPFs
-@pytest.mark.xfail(strict=True, raises=ModuleNotFoundError,
-                   reason="BUG: plan.py build_routing imports coverage.inputs.upf "
-                          "(default_upf / read_upf), which does not exist on this branch: "
-                          "any plan with mobile rows and the default upf='default' crashes")
 def test_default_upf_with_mobile_rows_plans():
     demand = pd.DataFrame({"demand_id": ["u"], "lat": [46.0], "lon": [6.0],
                            "population": [1.0], "access": ["lte"]})
@@ -683,12 +679,6 @@ def test_default_upf_with_mobile_rows_plans():
 
 
 # --------------------------------------------------------------------------- the sweep
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Plan.with_sweep (plan.py, the demand frame it passes keeps only demand_id, lat, "
-    "lon, population, access) drops the demand 'tiers' column, and budget_sweep "
-    "(sweep.py, Problem.build without tiers/routing options) cannot be given it: with "
-    "on-prem sites no sweep row may use any site, so every budget, the plan's own included, "
-    "is reported infeasible"))
 def test_sweep_of_on_prem_plan_keeps_demand_tiers():
     demand, sites = issue_instance()
     plan = plan_sites(demand.assign(tiers="on-prem"), sites.assign(tier="on-prem"),
@@ -699,11 +689,6 @@ def test_sweep_of_on_prem_plan_keeps_demand_tiers():
     assert sweep.loc[40.0, "status"] == "optimal"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Plan.with_sweep / budget_sweep (sweep.py Problem.build call) drop the plan's "
-    "UPFs and backbone: the sweep measures great-circle paths, so its rows disagree with "
-    "plan_sites at the same budget, and the plan's own row (source=plan) mixes the plan's "
-    "site count with the sweep's great-circle n_pairs_in_reach"))
 def test_sweep_of_upf_plan_keeps_routing():
     demand, sites, upf, _ = instance(0, 80, 25, (8.0, 10.0), access=("lte",),
                                      tiers=("metro-colo",))
