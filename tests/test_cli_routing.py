@@ -87,7 +87,8 @@ def test_on_prem_only_rows_never_use_other_tiers(files, tmp_path):
     assert a.loc["c", "backup_site_id"] is None or pd.isna(a.loc["c", "backup_site_id"])
 
 
-@pytest.mark.parametrize("case", ["tiers", "upf", "backbone", "demand_tiers", "lbo"])
+@pytest.mark.parametrize("case", ["tiers", "upf", "backbone", "demand_tiers", "lbo",
+                                  "site_outside_backbone"])
 def test_bad_routing_inputs_refused_before_any_output(files, tmp_path, case):
     out = tmp_path / "out"
     extra: list[str] = []
@@ -105,9 +106,12 @@ def test_bad_routing_inputs_refused_before_any_output(files, tmp_path, case):
     elif case == "demand_tiers":
         write(files["demand"], DEMAND.replace("on-prem", "onprem"))
         needle = "onprem"
-    else:
+    elif case == "lbo":
         write(files["sites"], SITES.replace(",no\n", ",perhaps\n"))
         needle = "perhaps"
+    else:  # a candidate thousands of km from every node of the graph
+        write(files["sites"], SITES + "far,40.0,40.0,metro-colo,\n")
+        extra, needle = ["--backbone", files["gml"]], "outside backbone"
     res = _plan(files, out, *extra)
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr and "Traceback" not in res.stderr

@@ -42,6 +42,8 @@ DEFAULT_EDGE_FACTOR = 1.5
 COORDINATE_KEYS = (("latitude", "longitude"), ("lat", "lon"), ("lat", "lng"), ("y", "x"))
 SUFFIXES = (".gml", ".graphml", ".xml")
 _FEW = 5
+#: The smallest distance from its nearest node at which a site is outside a backbone, km.
+MIN_ATTACH_KM = 300.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +129,33 @@ class Backbone:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         chord, index = self._tree.query(unit_xyz(lat, lon), k=1)
         return index[:, 0].astype(np.int64), km_from_chord(chord[:, 0])
+
+    @property
+    def attach_limit_km(self) -> float:
+        """How far from its nearest node a site may be and still be on this backbone, km:
+        twice the largest distance from a node to its nearest other node (the graph's own
+        spacing), at least :data:`MIN_ATTACH_KM`."""
+        if self.node_ids.size < 2:
+            return MIN_ATTACH_KM
+        chord, _ = self._tree.query(unit_xyz(self.node_lat, self.node_lon), k=2)
+        return max(MIN_ATTACH_KM, 2.0 * float(km_from_chord(chord[:, 1]).max()))
+
+    def check_sites(self, site_ids: npt.ArrayLike, lat_deg: npt.ArrayLike,
+                    lon_deg: npt.ArrayLike, *, source: str = "candidates") -> None:
+        """Refuse sites outside the backbone (farther than :attr:`attach_limit_km` from every
+        node): one :class:`InputValidationError` naming them, their distance and the fix."""
+        _, km = self.nearest_node(lat_deg, lon_deg)
+        limit = self.attach_limit_km
+        far = np.flatnonzero(km > limit)
+        if not len(far):
+            return
+        ids = np.asarray(site_ids, dtype=object)
+        shown = ", ".join(f"{ids[i]} ({km[i]:,.0f} km)" for i in far[:10])
+        raise InputValidationError(
+            f"{source}: {len(far)} site(s) are outside backbone {self.name} ({self.source}): "
+            f"farther than {limit:,.0f} km (twice the graph's node spacing) from every node: "
+            f"{shown}{' ...' if len(far) > 10 else ''}. Fix: remove these candidates, or give "
+            "a backbone that reaches them")
 
     def summary(self) -> dict:
         """JSON-ready description: source, name, counts, what was dropped, parameters and

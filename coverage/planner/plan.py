@@ -559,6 +559,10 @@ def plan_sites(
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
                             latency_attr=backbone_latency_attr)
+    if routing.backbone is not None:
+        routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
+                                     source=(inputs or {}).get("candidates", {}).get(
+                                         "path", "<sites>"))
     deferred: InfeasibleBudgetError | None = None
     if service is None:
         # radius per access class present; raises when no class present can meet the budget
