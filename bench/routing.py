@@ -294,6 +294,14 @@ def section_backbone(emit: Callable[[str], None], country: str, gml: str,
         emit(f"- Backbone `{b['name']}` at edge factor {factor:g}: {b['nodes']} nodes, "
              f"{b['edges']} edges; dropped: {drop}; diameter {b['diameter_ms']:.1f} ms "
              "round trip.")
+    bb = read_backbone(path, fiber_us_per_km=model.fiber_us_per_km)
+    _, km = bb.nearest_node(sites["lat"], sites["lon"])
+    outside = km > bb.attach_limit_km
+    if outside.any():  # the planner refuses candidates outside the backbone
+        emit(f"- {int(outside.sum())} candidate(s) farther than {bb.attach_limit_km:,.0f} km "
+             f"(twice the node spacing) from every node are outside the backbone and left out "
+             f"of all three plans: {', '.join(sites.loc[outside, 'name'].astype(str)[:5])}.")
+        sites = sites.loc[~outside].reset_index(drop=True)
     emit(f"\nDemand {len(demand):,} places ({demand['population'].sum():,.0f} people), "
          f"{len(sites):,} candidates; `on-net` model, FTTH, 30 ms p99, N-1"
          + (f"; limits {', '.join(f'`{k}={v}`' for k, v in limits.items())}" if limits

@@ -475,9 +475,11 @@ class Problem:
             i = int(np.argmax(slack))
             parts.append(f"{name}: {tr.fixed_ms(all_rows[ok][i:i + 1], t)[0]:.1f} ms at "
                          f"distance 0 against a budget of {tr.budget_ms[ok][i]:g} ms")
-        return ("no demand point can meet its budget at any site tier present ("
-                + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
-                "faster workload or a faster tier (see --tiers and docs/latency-model.md)")
+        tiers = ("no demand point can meet its budget at any site tier present ("
+                 + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
+                 "faster workload or a faster tier (see --tiers and docs/latency-model.md)")
+        # the model's explanation per access class (at the reference site) first
+        return " ".join([*rows.reasons, tiers])
 
     def describe(self) -> dict[str, Any]:
         """Sizes for logs and the summary."""
