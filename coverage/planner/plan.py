@@ -749,30 +749,27 @@ def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any =
                   latency_attr: str | None = None) -> Routing:
     """The :class:`~coverage.model.routing.Routing` of :func:`plan_sites`'s ``upf`` and
     ``backbone`` options (files read and checked here, before any work)."""
-    frame = None
-    mobile: frozenset[str] = frozenset()
+    mobile = frozenset(MOBILE_ACCESS)
+    has_mobile = "access" in demand.columns and bool(demand["access"].isin(mobile).any())
+    frame: pd.DataFrame | None = None
     if upf is None or (isinstance(upf, str) and upf == "none"):
         frame = None
-        has_mobile = False
-    else:
-        mobile = frozenset(MOBILE_ACCESS)
-        has_mobile = "access" in demand.columns and bool(demand["access"].isin(mobile).any())
-    if frame is not None or not has_mobile:
-        pass
     elif isinstance(upf, pd.DataFrame):
         frame = upf
     elif isinstance(upf, str) and upf == "default":
-        from ..inputs.upf import default_upf
-
         if has_mobile:
+            from ..inputs.upf import default_upf
+
             frame = default_upf(demand["lat"].to_numpy(float), demand["lon"].to_numpy(float))
             frame.attrs["source"] = "default (one per large metro)"
-    else:
+    else:  # a file: read (and refused when bad) even when no row would use it
         from ..inputs.upf import read_upf
 
         frame = read_upf(upf)
         frame.attrs["source"] = str(upf)
     if frame is not None and not has_mobile:
+        logger.warning("%s: no demand row has mobile access (%s): the UPFs are not used",
+                       frame.attrs.get("source", "upf table"), ", ".join(sorted(mobile)))
         frame = None  # no mobile rows: nothing takes the detour
     graph = None
     if backbone is not None:
