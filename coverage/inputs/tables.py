@@ -256,7 +256,7 @@ def read_demand(
 
         return read_population_raster(path, crs=crs)
     report = _Report(str(path), "demand")
-    loaded = _load_file(path, report, layer=layer)
+    loaded = load_file(path, report, layer=layer)
     if is_h3_table(loaded.frame):
         return _h3_demand(loaded, report, access_profiles)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
@@ -303,7 +303,7 @@ def read_sites(
         Listing every problem found (file, problem, rows, fix).
     """
     report = _Report(str(path), "sites")
-    loaded = _load_file(path, report, layer=layer)
+    loaded = load_file(path, report, layer=layer)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
                   colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
 
@@ -313,7 +313,7 @@ def read_table(path: str | os.PathLike[str], report: _Report
     """A file's raw table and its decimal mark (``","`` for a ``;``-separated CSV), read
     and checked as :func:`read_demand` reads its file (missing, empty, binary, UTF-16,
     truncated gzip, duplicate column names: problems of ``report``, raised)."""
-    loaded = _load_file(path, report)
+    loaded = load_file(path, report)
     return loaded.frame, loaded.decimal
 
 
@@ -475,9 +475,12 @@ def _flag(report: _Report, what: str) -> str:
     return f"--{'candidates' if report.kind == 'sites' else 'demand'}-{what}"
 
 
-def _load_file(
+def load_file(
     path: str | os.PathLike[str], report: _Report, layer: str | None = None
 ) -> _Loaded:
+    """A file's raw table, its geometry (if any) and its decimal mark, read and checked as
+    the demand and sites readers read theirs (problems go to ``report``); reader warnings
+    are logged."""
     # Reader chatter (GDAL's "duplicate feature ids", "unrecognized user_version", pandas'
     # parser notes) is logged, not shown as Python warnings.
     with warnings.catch_warnings(record=True) as caught:
@@ -1215,7 +1218,7 @@ def _coordinates(
     n = len(raw)
     nan = np.full(n, np.nan)
     if loaded.geometry is not None:
-        return _geometry_coordinates(loaded.geometry, report, crs, crs_flag)
+        return geometry_coordinates(loaded.geometry, report, crs, crs_flag)
     if cols["lat"] is None or cols["lon"] is None:
         return nan, nan.copy()
     lat, lat_missing, lat_bad = _numeric(raw[cols["lat"]], loaded.decimal)
@@ -1294,9 +1297,11 @@ def _check_degree_like(
         logger.warning("%s: %s (%s). %s", report.source, what, format_rows(rows), fix)
 
 
-def _geometry_coordinates(
+def geometry_coordinates(
     geom: Any, report: _Report, crs: Any | None, crs_flag: str
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(lat, lon)`` in degrees of a geometry column (points, or a representative point of
+    other shapes), reprojected from ``crs``; problems go to ``report`` naming ``crs_flag``."""
     import shapely
 
     arr = np.asarray(geom.array, dtype=object) if hasattr(geom, "array") else np.asarray(geom)
@@ -1695,7 +1700,7 @@ def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
     distinct cell (about 1 us each).
     """
     report = _Report(str(path), "demand")
-    loaded = _load_file(path, report)
+    loaded = load_file(path, report)
     return _h3_demand(loaded, report)
 
 

@@ -87,8 +87,8 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..model.geo import chord_from_km, km_from_chord, unit_tree, unit_xyz
-from .geonames import _all_places
-from .tables import _load_file
+from .geonames import all_places
+from .tables import load_file
 from .tables import parse_numbers as _parse_numbers
 from .validation import ProblemReport, format_rows, format_values
 
@@ -185,7 +185,7 @@ def read_upf(path: str | os.PathLike[str]) -> pd.DataFrame:
     report = ProblemReport(str(p), "UPF")
     # read_table's loader (missing / empty / binary / UTF-16 / truncated files are each one
     # message), keeping a vector file's geometries
-    loaded = _load_file(p, report)
+    loaded = load_file(p, report)
     raw, decimal = loaded.frame, loaded.decimal
     n = len(raw)
     geometry = loaded.geometry
@@ -208,9 +208,9 @@ def read_upf(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     ids = _ids(raw, col["upf_id"], report)
     if geometry is not None:
-        from .tables import _geometry_coordinates
+        from .tables import geometry_coordinates
 
-        lat, lon = _geometry_coordinates(geometry, report, None, "crs")
+        lat, lon = geometry_coordinates(geometry, report, None, "crs")
     else:
         lat, lon = _column_coordinates(raw, col, decimal, report)
     if col["name"] is not None:
@@ -317,7 +317,7 @@ def _column_coordinates(raw: pd.DataFrame, col: dict[str, Any | None], decimal: 
 @lru_cache(maxsize=1)
 def _place_tree() -> tuple[Any, npt.NDArray[np.object_]]:
     """A unit-vector tree of every GeoNames place and the places' country codes."""
-    places = _all_places()
+    places = all_places()
     return (unit_tree(places["lat"].to_numpy(), places["lon"].to_numpy()),
             places["country"].to_numpy(dtype=object))
 
@@ -457,7 +457,7 @@ def default_upf(
         return _empty_upf()
 
     countries = _demand_countries(lat, lon, float(min_country_share))
-    places = _all_places()
+    places = all_places()
     places = places[places["country"].isin(countries)]
     places = places.assign(_gid=places["geonameid"].astype(np.int64)).sort_values(
         ["population", "_gid"], ascending=[False, True], kind="mergesort")
