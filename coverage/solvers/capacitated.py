@@ -1,0 +1,405 @@
+"""Capacitated N-k site selection, proven by cut generation with a max-flow oracle.
+
+A plan is **feasible** when, in normal operation and in every failure scenario ``F`` (any
+``k`` failure domains: single sites by default), every demand point's load can be served by
+open sites of ``N_i \\ F`` (within its budget) without exceeding any site's capacity, load
+being splittable across sites. A point whose every candidate in budget has failed
+(``N_i ⊆ F``; always for ``|N_i| = 0``) is excused in that scenario: no plan can serve it, and
+the coverage requirement ``min(k + 1, |N_i|)`` already says so.
+
+By max-flow / min-cut (Gale's theorem for the transportation problem) a scenario is feasible
+if and only if every set ``S`` of demand points satisfies::
+
+    sum_{s in N(S) \\ F} cap_s y_s >= load(S)
+
+These are the **capacity cuts**. :func:`capacitated_cover` solves the site-count MILP
+(HiGHS via :func:`scipy.optimize.milp`) with the coverage rows and the cuts found so far,
+then checks every scenario of the plan with one max-flow each
+(:func:`scipy.sparse.csgraph.maximum_flow`); a scenario short of load yields the demand side
+``S`` of its minimum cut, i.e. a violated cut, which is added before the next round. When
+a plan passes every scenario it is feasible, and it is optimal because every round solves a
+relaxation (a subset of the valid cuts): the bound of the last round is a bound of the
+problem. Flows are integers: loads are rounded **up** and capacities **down** to a common
+resolution (``2**30`` units for the largest of total load and total capacity), so a plan the
+oracle accepts is feasible in the real numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CapacityResult", "ScenarioFlow", "capacitated_cover", "check_scenarios",
+           "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
+
+#: Integer flow units for the largest of total load and total capacity (scipy's max-flow
+#: takes int32 capacities).
+FLOW_UNITS = 2**30
+
+
+@dataclass(frozen=True)
+class ScenarioFlow:
+    """One scenario's max-flow.
+
+    Attributes
+    ----------
+    failed : tuple of int
+        Failed sites (candidate indices).
+    load_rps : float
+        Load that must be served (points not excused), requests/s.
+    served_rps : float
+        Load served by the max-flow (a lower bound of the true optimum by at most the
+        rounding resolution).
+    shed_rps : float
+        ``load_rps - served_rps`` (0 for a feasible scenario, up to rounding).
+    feasible : bool
+        Every non-excused point fully served.
+    cut_rows : numpy.ndarray or None
+        When infeasible: the demand points on the source side of the minimum cut (``S``).
+    flows : scipy.sparse.csr_array or None
+        ``(n_demand, n_sites)`` flow in requests/s (when asked for).
+    site_load_rps : numpy.ndarray
+        Load on every candidate, requests/s.
+    """
+
+    failed: tuple[int, ...]
+    load_rps: float
+    served_rps: float
+    shed_rps: float
+    feasible: bool
+    cut_rows: npt.NDArray[np.int64] | None = field(default=None, repr=False)
+    flows: sp.csr_array | None = field(default=None, repr=False)
+    site_load_rps: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+
+
+def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple[float, bool]:
+    """Flow units per request/s, and whether the rounding is exact (integer loads and
+    capacities that fit: unit 1)."""
+    total = float(load.sum())
+    top = max(total, float(np.minimum(cap, total).sum()), 1e-12)
+    if (top <= FLOW_UNITS and np.all(load == np.round(load))
+            and np.all(np.minimum(cap, total) == np.round(np.minimum(cap, total)))):
+        return 1.0, True
+    return FLOW_UNITS / top, False
+
+
+def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                  open_sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
+                  with_flows: bool = False) -> ScenarioFlow:
+    """Max-flow of one scenario: open sites minus ``failed`` serve every point's load.
+
+    Parameters
+    ----------
+    reach : scipy.sparse.csr_array
+        ``(n_demand, n_sites)`` pattern of (point, candidate) pairs within budget.
+    load_rps : array_like
+        Load of every point, requests/s (>= 0).
+    cap_rps : array_like
+        Capacity of every candidate, requests/s (>= 0).
+    open_sites : array_like of int
+        The plan's sites.
+    failed : array_like of int
+        The scenario's failed sites.
+    with_flows : bool, default False
+        Also return the flow of every (point, site) pair.
+
+    Returns
+    -------
+    ScenarioFlow
+    """
+    reach = sp.csr_array(reach)
+    n, m = reach.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    failed_t = tuple(int(f) for f in np.atleast_1d(np.asarray(failed, dtype=np.int64)))
+    down = np.zeros(m, dtype=bool)
+    down[list(failed_t)] = True
+    up = np.zeros(m, dtype=bool)
+    up[np.asarray(open_sites, dtype=np.int64)] = True
+    up &= ~down
+    # excused: every candidate in budget failed (N_i within F)
+    alive_any = np.asarray(reach @ (~down).astype(np.int8)).ravel() > 0
+    need = np.where(alive_any, load, 0.0)
+    scale, exact = _scale(need, cap)
+    need_i = np.ceil(need * scale).astype(np.int64)
+    cap_i = np.floor(np.minimum(cap, need.sum()) * scale).astype(np.int64)
+    # each rounded edge is off by less than one unit: a flow within n + m units of the
+    # rounded load serves the real load up to that resolution (exact for integers)
+    slack = 0 if exact else n + m
+    big = int(max(need_i.sum(), 1))
+    # nodes: 0 source, 1..n points, n+1..n+m sites, n+m+1 sink
+    sub = reach[:, up] if up.any() else sp.csr_array((n, 0))
+    site_cols = np.flatnonzero(up)
+    coo = sub.tocoo()
+    rows_e = np.concatenate([np.zeros(n, dtype=np.int64), 1 + coo.row.astype(np.int64),
+                             1 + n + site_cols])
+    cols_e = np.concatenate([1 + np.arange(n), 1 + n + site_cols[coo.col],
+                             np.full(len(site_cols), n + m + 1)])
+    caps_e = np.concatenate([need_i, np.full(coo.nnz, big), cap_i[site_cols]])
+    keep = caps_e > 0
+    size = n + m + 2
+    graph = sp.csr_array((caps_e[keep].astype(np.int32), (rows_e[keep], cols_e[keep])),
+                         shape=(size, size))
+    graph.sum_duplicates()
+    res = maximum_flow(graph, 0, size - 1)
+    total = float(need.sum())
+    served = min(res.flow_value / scale, total)
+    flow = res.flow
+    site_in = np.asarray(flow[[size - 1]].toarray()).ravel()  # reverse entries: -flow
+    f_sites = -site_in[1 + n:1 + n + m] / scale
+    feasible = bool(res.flow_value >= int(need_i.sum()) - slack)
+    cut = None
+    if not feasible:
+        resid = sp.csr_array(graph - flow)
+        resid.data = np.where(resid.data > 0, 1, 0).astype(np.int8)
+        resid.eliminate_zeros()
+        seen = breadth_first_order(resid, 0, directed=True, return_predecessors=False)
+        seen = np.asarray(seen)
+        cut = np.sort(seen[(seen >= 1) & (seen <= n)] - 1).astype(np.int64)
+    flows = None
+    if with_flows:
+        block = sp.csr_array(flow[1:1 + n, 1 + n:1 + n + m])
+        block.data = np.maximum(block.data, 0).astype(np.float64) / scale
+        block.eliminate_zeros()
+        flows = block
+    return ScenarioFlow(failed_t, total, served, max(total - served, 0.0), feasible, cut,
+                        flows, f_sites)
+
+
+def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
+                      domains: npt.ArrayLike | None = None,
+                      limit: int = 20_000) -> tuple[list[tuple[int, ...]], bool]:
+    """Every failure scenario of a plan: each set of ``failures`` failure domains among the
+    open sites (each open site its own domain when ``domains`` is ``None``), as the tuple of
+    failed sites; and whether the list is complete (``False`` above ``limit``)."""
+    sites = np.asarray(open_sites, dtype=np.int64)
+    if failures <= 0 or not len(sites):
+        return [()], True
+    if domains is None:
+        groups = [(int(s),) for s in sites]
+    else:
+        dom = np.asarray(domains, dtype=object)[sites]
+        order: dict[Any, list[int]] = {}
+        for s, d in zip(sites, dom, strict=True):
+            order.setdefault(d, []).append(int(s))
+        groups = [tuple(v) for v in order.values()]
+    k = min(int(failures), len(groups))
+    out: list[tuple[int, ...]] = [()]
+    complete = True
+    for combo in itertools.combinations(range(len(groups)), k):
+        if len(out) > limit:
+            complete = False
+            break
+        out.append(tuple(s for g in combo for s in groups[g]))
+    return out, complete
+
+
+@dataclass
+class CapacityResult:
+    """Result of :func:`capacitated_cover`.
+
+    Attributes
+    ----------
+    sites : numpy.ndarray
+        Chosen candidates.
+    objective, lower_bound : float
+        Sites (or cost) and the proven bound.
+    status : str
+        ``"optimal"``, ``"time_limit"`` (feasible, gap open) or ``"infeasible"`` (no plan
+        meets capacity even with every candidate open).
+    gap : float
+        Relative gap.
+    rounds : list of dict
+        Per round: cuts held, sites, bound, violated scenarios, seconds.
+    scenarios : list of ScenarioFlow
+        The final plan's scenarios (normal operation first).
+    complete : bool
+        Every failure scenario was checked (not only the first ``scenario_limit``).
+    runtime_s : float
+    """
+
+    sites: npt.NDArray[np.int64]
+    objective: float
+    lower_bound: float
+    status: str
+    gap: float
+    rounds: list[dict[str, Any]]
+    scenarios: list[ScenarioFlow]
+    complete: bool
+    runtime_s: float
+
+
+def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                    sites: npt.ArrayLike, failures: int, *,
+                    domains: npt.ArrayLike | None = None, limit: int = 20_000,
+                    stop_after: int | None = None,
+                    ) -> tuple[list[ScenarioFlow], bool]:
+    """Max-flow of every failure scenario of a plan (normal operation first); stops after
+    ``stop_after`` infeasible ones when given. Returns the flows and whether every scenario
+    was listed (see :func:`failure_scenarios`)."""
+    scen, complete = failure_scenarios(sites, failures, domains, limit)
+    out = []
+    bad = 0
+    for failed in scen:
+        f = scenario_flow(reach, load_rps, cap_rps, sites, failed, with_flows=not failed)
+        out.append(f)
+        if not f.feasible:
+            bad += 1
+            if stop_after is not None and bad >= stop_after:
+                break
+    return out, complete
+
+
+def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                      requirement: npt.ArrayLike, *, failures: int = 1,
+                      domains: npt.ArrayLike | None = None,
+                      cost: npt.ArrayLike | None = None,
+                      required: npt.ArrayLike | None = None,
+                      time_limit_s: float = 300.0, max_rounds: int = 200,
+                      cuts_per_round: int = 50, scenario_limit: int = 20_000,
+                      ) -> CapacityResult:
+    """Fewest sites (least cost) meeting coverage and capacity in every failure scenario.
+
+    Parameters
+    ----------
+    reach : scipy.sparse.csr_array
+        ``(n_demand, n_sites)`` pattern of pairs within budget.
+    load_rps, cap_rps : array_like
+        Load per point and capacity per candidate, requests/s.
+    requirement : array_like of int
+        Sites each point needs within budget (``min(k + 1, |N_i|)``).
+    failures : int, default 1
+        Failure domains lost at once (k).
+    domains : array_like, optional
+        Failure domain of every candidate (shared-risk groups); default: each site alone.
+    cost, required : array_like, optional
+        Per-candidate cost (minimise the total) and must-open mask.
+    time_limit_s : float, default 300
+        For all MILP solves together.
+    max_rounds, cuts_per_round, scenario_limit : int
+        Safety caps: rounds, violated scenarios turned into cuts per round, and scenarios
+        enumerated per check.
+
+    Returns
+    -------
+    CapacityResult
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
+    a = sp.csr_array(reach, dtype=np.float64)
+    a.data[:] = 1.0
+    n, m = a.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    req = np.asarray(requirement, dtype=np.float64)
+    c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
+    lb = np.zeros(m)
+    if required is not None:
+        lb[np.asarray(required, dtype=bool)] = 1.0
+    cover_rows = np.flatnonzero(req > 0)
+    cut_a: list[npt.NDArray[np.float64]] = []
+    cut_b: list[float] = []
+    # the whole fleet must carry the whole load in normal operation
+    everything = scenario_flow(reach, load, cap, np.arange(m))
+    if not everything.feasible:
+        return CapacityResult(np.arange(0), float("nan"), float("nan"), "infeasible",
+                              float("nan"), [], [everything], True,
+                              time.perf_counter() - t0)
+    rounds: list[dict[str, Any]] = []
+    bound = 0.0
+    status = "time_limit"
+    sites = np.arange(m)
+    scenarios: list[ScenarioFlow] = []
+    complete = True
+    for round_no in range(1, max_rounds + 1):
+        t = time.perf_counter()
+        rows = [a[cover_rows]] if len(cover_rows) else []
+        lo = [req[cover_rows]] if len(cover_rows) else []
+        if cut_a:
+            rows.append(sp.csr_array(np.vstack(cut_a)))
+            lo.append(np.asarray(cut_b))
+        remaining = max(deadline - time.perf_counter(), 1.0)
+        cons = ([LinearConstraint(sp.vstack(rows, format="csr"), np.concatenate(lo), np.inf)]
+                if rows else [])
+        res = milp(c, constraints=cons, integrality=np.ones(m), bounds=Bounds(lb, 1.0),
+                   options={"time_limit": remaining, "disp": False})
+        if res.status == 2:  # the cuts exclude every plan: capacity cannot be met
+            status = "infeasible"
+            break
+        if res.x is None:
+            status = "time_limit"
+            break
+        sites = np.flatnonzero(res.x > 0.5)
+        dual = getattr(res, "mip_dual_bound", None)
+        round_bound = float(dual) if dual is not None and np.isfinite(dual) else float(res.fun)
+        if res.status == 0:
+            round_bound = float(res.fun)
+        bound = max(bound, round_bound)
+        solve_s = time.perf_counter() - t
+        scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                              domains=domains, limit=scenario_limit,
+                                              stop_after=cuts_per_round)
+        bad = [f for f in scenarios if not f.feasible]
+        added = 0
+        for f in bad:
+            rows_s = f.cut_rows
+            down = np.zeros(m, dtype=bool)
+            down[list(f.failed)] = True
+            alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
+            need = float(load[rows_s][alive_any[rows_s]].sum())
+            nbr = np.zeros(m, dtype=bool)
+            nbr[a[rows_s].indices] = True
+            coef = np.where(nbr & ~down, cap, 0.0)
+            if need <= 0 or coef[sites].sum() >= need * (1 - 1e-9):
+                continue  # not violated in real numbers (flow rounding): no cut
+            cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
+            cut_b.append(1.0)
+            added += 1
+        rounds.append({"round": round_no, "cuts": len(cut_a), "sites": float(c[sites].sum()),
+                       "bound": bound, "milp_status": int(res.status),
+                       "violated": len(bad), "solve_s": solve_s,
+                       "check_s": time.perf_counter() - t - solve_s})
+        logger.info("capacitated round %d: %g sites (bound %g), %d scenario(s) short, "
+                    "%d cuts", round_no, c[sites].sum(), bound, len(bad), len(cut_a))
+        if not bad:
+            status = "optimal" if res.status == 0 else "time_limit"
+            break
+        if not added:
+            raise RuntimeError("capacitated cover: an infeasible scenario gave no violated "
+                               "cut (flow rounding)")
+        if time.perf_counter() >= deadline:
+            break
+    if status == "infeasible":
+        scenarios, complete = check_scenarios(reach, load, cap, np.arange(m), failures,
+                                              domains=domains, limit=scenario_limit)
+        return CapacityResult(np.arange(m), float(c.sum()), float("nan"), "infeasible",
+                              float("nan"), rounds, scenarios, complete,
+                              time.perf_counter() - t0)
+    objective = float(c[sites].sum())
+    if status != "optimal" and any(not f.feasible for f in scenarios):
+        # out of time with a plan short of capacity: open every candidate (always feasible)
+        logger.warning("capacitated cover: out of time before a feasible plan; opening "
+                       "every candidate")
+        sites = np.arange(m)
+        scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                              domains=domains, limit=scenario_limit)
+        objective = float(c.sum())
+    if np.allclose(c, np.round(c)):
+        bound = float(np.ceil(bound - 1e-6))
+    bound = min(bound, objective)
+    gap = (objective - bound) / objective if objective else 0.0
+    if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
+        status = "optimal"
+    return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
+                          time.perf_counter() - t0)
