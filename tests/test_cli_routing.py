@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import run, write
 
 from coverage.planner.stages import LATENCY_COMPONENT_COLUMNS
-
-from helpers import run, write
 
 DEMAND = """demand_id,lat,lon,population,access,tiers
 a,0.0,0.0,1000,ftth,
@@ -135,8 +134,8 @@ def test_latency_command_shows_tier_and_detour():
 
 
 def test_batch_tiers_path_relative_to_the_batch_file(files, tmp_path):
-    tiers = write(tmp_path / "my-tiers.toml",
-                  '[tiers.fast-colo]\nproxy_ms = [0.2, 0.4]\nsources = ["test"]\n')
+    write(tmp_path / "my-tiers.toml",
+          '[tiers.fast-colo]\nproxy_ms = [0.2, 0.4]\nsources = ["test"]\n')
     write(files["sites"], SITES.replace("s5,0.2,0.2,metro-colo", "s5,0.2,0.2,fast-colo"))
     batch = write(tmp_path / "sweep.toml", f"""
 [base]
