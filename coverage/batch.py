@@ -148,7 +148,7 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
                 else want.__name__)  # type: ignore[union-attr]
         raise _bad(path, f"{where}.{name}", f"expected {kind}, got {value!r}",
                    f"write e.g. {name} = {_DEFAULT_PARAMS.get(name, 30)!r}")
-    if name in ("service_classes", "tiers", "backbone") or (
+    if name in ("service_classes", "tiers", "backbone", "workloads") or (
             name == "upf" and value.strip() not in ("default", "none")):
         file = Path(value).expanduser()  # a path relative to the scenario file
         return str(file if file.is_absolute() else path.parent / file)
@@ -355,7 +355,7 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
 
         model["latency_model_sha256"] = sha256_file(spec)  # a changed model file is new work
     params = dict(params)
-    for key in ("service_classes", "tiers", "upf", "backbone"):
+    for key in ("service_classes", "tiers", "upf", "backbone", "workloads"):
         file = params.get(key)
         if isinstance(file, str) and Path(file).is_file():
             from .inputs.tables import sha256_file
@@ -472,7 +472,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                     f"region {sc.region!r}: the demand has no column {col!r}; its columns are "
                     + ", ".join(map(str, demand.columns)))
             demand = demand[demand[col].astype(str).isin(region["values"])]
-        model = build_model(sc.model)
+        model = build_model(sc.model, workloads=sc.params.get("workloads"))
         described = {k: dict(v) for k, v in (inputs or {}).items()}
         if "demand" in described:
             described["demand"].update(rows=len(demand), region=sc.region)
@@ -673,7 +673,7 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
         found: list[str] = []
         model = None
         try:
-            model = build_model(sc.model)
+            model = build_model(sc.model, workloads=sc.params.get("workloads"))
         except InputValidationError as exc:
             found.append(str(exc))
         except TypeError as exc:

@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "latency model": p.add_argument_group(
             "latency model (defaults and sources: docs/latency-model.md)"),
         "solver": p.add_argument_group("solver"),
+        "capacity": p.add_argument_group(
+            "capacity (power-bound sites, load and capacitated N-k: docs/capacity.md)"),
     })
     g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
                              "partitions across workers; same plan)")
@@ -279,7 +281,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
     model = None
     try:
-        model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
+        model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS},
+                            workloads=args.workloads)
     except InputValidationError as exc:
         problems.append(str(exc))
     problems.extend(check_plan_options(
@@ -291,7 +294,10 @@ def _run_plan(args: argparse.Namespace) -> int:
         aggregate_mode=args.aggregate_mode, service_classes=args.service_classes,
         tiers=args.tiers, upf=args.upf, backbone=args.backbone,
         backbone_edge_factor=args.backbone_edge_factor,
-        backbone_latency_attr=args.backbone_latency_attr))
+        backbone_latency_attr=args.backbone_latency_attr, workloads=args.workloads,
+        requests_per_person_day=args.requests_per_person_day,
+        peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
+        domain_radius_km=args.domain_radius_km))
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
@@ -370,7 +376,10 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         aggregate_mode=args.aggregate_mode, service_classes=args.service_classes,
         tiers=args.tiers or "builtin", upf=args.upf, backbone=args.backbone,
         backbone_edge_factor=args.backbone_edge_factor,
-        backbone_latency_attr=args.backbone_latency_attr,
+        backbone_latency_attr=args.backbone_latency_attr, workloads=args.workloads,
+        requests_per_person_day=args.requests_per_person_day,
+        peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
+        domain_radius_km=args.domain_radius_km,
     )
     if args.workers or args.scheduler:
         from .batch import dask_client

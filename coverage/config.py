@@ -86,6 +86,9 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "graph_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                       or hasattr(v, "__fspath__") or hasattr(v, "path_ms"),
                       "the path of a GML or GraphML file (or absent)"),
+    "fraction": (lambda v: (n := _number(v)) is not None and 0 < n <= 1,
+                 "a number in (0, 1]"),
+    "text": (lambda v: isinstance(v, str) and v.strip() != "", "a name"),
     "text_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != ""),
                      "a name (or absent)"),
     "nonneg": (lambda v: (n := _number(v)) is not None and n >= 0, "a number >= 0"),
@@ -245,6 +248,21 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("backbone_latency_attr", str, None, "", "backbone link attribute holding its "
            "one-way latency in ms (instead of the distance rule)", "text_or_none",
            group="latency model"),
+    Option("workloads", str, None, "", "TOML file of workloads ([workloads.NAME] with "
+           "inference_ms, throughput_rps, model/accelerator memory, accelerator_w, host_w) "
+           "overriding or extending the built-in catalog; --workload names one",
+           "catalog_or_none", group="capacity"),
+    Option("requests_per_person_day", float, None, "", "peak load from population: requests "
+           "per person per day (with --peak-to-mean); turns on the capacitated plan (so does "
+           "a demand load_rps column)", "positive_or_none", group="capacity"),
+    Option("peak_to_mean", float, 3.0, "", "peak-hour load over the daily mean",
+           "positive", group="capacity"),
+    Option("target_utilisation", float, 0.8, "", "share of a site's throughput planned to "
+           "be used (capacity = accelerators x throughput x this)", "fraction",
+           group="capacity"),
+    Option("domain_radius_km", float, None, "km", "sites within this distance of each "
+           "other fail together (shared-risk domains; a sites failure_domain column wins)",
+           "positive_or_none", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -255,8 +273,9 @@ MODEL_OPTIONS: tuple[Option, ...] = (
            group="latency model", model=True),
     Option("wifi", str, "none", "", "optional Wi-Fi hop in front of the access network",
            "choice", _wifi_choices, group="latency model", model=True),
-    Option("workload", str, "vision-l4", "", "inference workload (MLPerf SingleStream "
-           "timings)", "choice", _workload_choices, group="latency model", model=True),
+    Option("workload", str, "vision-l4", "", "inference workload: a name of the workload "
+           "catalog (built in: " + ", ".join(_workload_choices()) + "; more with --workloads "
+           "FILE)", "text", group="latency model", model=True),
     Option("inference_ms", tuple, None, "ms", "explicit inference time P50,P99, overrides "
            "--workload", "pair_ms", group="latency model", model=True),
     Option("proxy_ms", tuple, (1.0, 3.0), "ms", "load balancer / proxy time at the site "
@@ -285,7 +304,8 @@ OPTIONS: tuple[Option, ...] = PLANNER_OPTIONS + MODEL_OPTIONS
 _BY_NAME = {o.name: o for o in OPTIONS}
 
 
-def build_model(values: Mapping[str, Any] | None = None) -> LatencyModel:
+def build_model(values: Mapping[str, Any] | None = None, *,
+                workloads: Any = None) -> LatencyModel:
     """The latency model of a set of model options (:data:`MODEL_OPTIONS` names): the
     profile or file of ``latency_model``, then every other option that is given (not
     ``None``). What the command line and a batch scenario's ``model`` use.
@@ -303,6 +323,21 @@ def build_model(values: Mapping[str, Any] | None = None) -> LatencyModel:
     if unknown:
         raise InputValidationError(f"unknown latency model option(s) {', '.join(unknown)}")
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    name = given.get("workload")
+    if name is not None and given.get("inference_ms") is None:
+        from .model.latency import WORKLOADS_MS
+
+        if workloads is not None or name not in WORKLOADS_MS:
+            from .model.workloads import WorkloadCatalog
+
+            catalog = WorkloadCatalog.from_spec(workloads)
+            wl = catalog.get(str(name))
+            if wl is None:
+                raise InputValidationError(
+                    f"unknown workload {name!r} (--workload); choose one of "
+                    f"{', '.join(catalog.names())} or add it with --workloads FILE")
+            if name not in WORKLOADS_MS or tuple(wl.inference_ms) != WORKLOADS_MS[name]:
+                given["inference_ms"] = tuple(wl.inference_ms)
     try:
         return LatencyModel.from_spec(spec, **given)
     except TypeError as exc:
@@ -334,6 +369,11 @@ class PlannerConfig:
     backbone: Any = None
     backbone_edge_factor: float | None = None
     backbone_latency_attr: str | None = None
+    workloads: Any = None
+    requests_per_person_day: float | None = None
+    peak_to_mean: float = 3.0
+    target_utilisation: float = 0.8
+    domain_radius_km: float | None = None
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).
@@ -375,7 +415,7 @@ class PlannerConfig:
     def to_dict(self) -> dict[str, Any]:
         """The values, JSON-ready."""
         d = asdict(self)
-        for key in ("service_classes", "tiers", "upf", "backbone"):
+        for key in ("service_classes", "tiers", "upf", "backbone", "workloads"):
             v = d.get(key)
             if v is not None and not isinstance(v, Mapping | str):
                 d[key] = (f"<table of {len(v)} rows>" if hasattr(v, "columns")
@@ -460,7 +500,7 @@ def add_cli_options(groups: Mapping[str, Any],
             kw["metavar"] = "NAME|FILE"
         elif opt.name == "budget_ms":
             kw["metavar"] = "MS|PRESET"
-        elif opt.name in ("service_classes", "tiers", "backbone"):
+        elif opt.name in ("service_classes", "tiers", "backbone", "workloads"):
             kw["metavar"] = "FILE"
         elif opt.name == "upf":
             kw["metavar"] = "FILE|default|none"

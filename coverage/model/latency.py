@@ -39,6 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InfeasibleBudgetError, InputValidationError
+from .workloads import inference_table
 
 __all__ = [
     "LATENCY_PROFILES",
@@ -70,15 +71,12 @@ WIFI_PROFILES_MS: dict[str, tuple[float, float]] = {
     "congested": (5.0, 250.0),
 }
 
-#: Inference time per request (p50_ms, p99_ms), MLPerf Inference v3.1 SingleStream.
-WORKLOADS_MS: dict[str, tuple[float, float]] = {
-    "vision-l4": (4.7, 4.9),  # RetinaNet object detector on one NVIDIA L4 (the default)
-    "resnet50-l4": (0.35, 0.35),
-    "bert-l4": (2.31, 3.90),
-    "vision-orin": (11.56, 11.79),  # RetinaNet on Jetson AGX Orin 64 GB
-    "resnet50-orin": (0.64, 0.64),
-    "bert-orin": (4.21, 6.49),
-}
+#: Inference time per request (p50_ms, p99_ms) of every built-in workload, from the
+#: workload catalog (``coverage/model/workloads.toml``; MLPerf Inference v3.1 SingleStream
+#: where measured): ``vision-l4`` (RetinaNet on one NVIDIA L4, the default), ``resnet50-l4``,
+#: ``bert-l4``, ``vision-orin`` / ``resnet50-orin`` / ``bert-orin`` (Jetson AGX Orin 64 GB),
+#: and the LLM and rack-scale entries.
+WORKLOADS_MS: dict[str, tuple[float, float]] = dict(inference_table())
 
 #: Network profiles: route factor, hops, per-hop delay, fixed overhead at p50 and p99, and
 #: the measurement each was checked against (``docs/latency-model.md``; reproduced by

@@ -43,7 +43,9 @@ TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "
 MAP_FILES = ("map.html",)
 REPORT_FILES = ("sweep.csv", "report.html")
 GIS_FILES = ("plan.gpkg", "demand.parquet", "sites.parquet")
-OUTPUT_FILES = TABLE_FILES + ("assignment.parquet",) + MAP_FILES + REPORT_FILES + GIS_FILES
+CAPACITY_FILES = ("flows.csv", "capacity_scenarios.csv", "candidates_excluded.csv")
+OUTPUT_FILES = (TABLE_FILES + ("assignment.parquet",) + MAP_FILES + REPORT_FILES + GIS_FILES
+                + CAPACITY_FILES)
 """Every file a plan directory can hold (``map.html``, the report and GIS files optional)."""
 
 REPORT_INPUTS = ("summary.json", "sites.csv", "assignment.csv", "failures.csv",
@@ -212,6 +214,12 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         core("assignment.parquet", lambda p: plan.assignment.to_parquet(p, index=False))
     core("failures.csv", lambda p: write_csv(plan.failures, p))
     core("proposed_sites.csv", lambda p: write_csv(plan.proposed, p))
+    excluded = getattr(plan, "excluded", None)
+    if excluded is not None and len(excluded):
+        core("candidates_excluded.csv", lambda p: write_csv(excluded, p))
+    if getattr(plan, "flows", None) is not None:
+        core("flows.csv", lambda p: write_csv(plan.flows, p))
+        core("capacity_scenarios.csv", lambda p: write_csv(plan.capacity_scenarios, p))
     if map:
         def write_map() -> None:
             from .maps import plan_map, render_map_html

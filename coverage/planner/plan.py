@@ -16,6 +16,7 @@ from ..config import PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
 from ..model.aggregate import Aggregation, aggregate_grid
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
+from ..model.capacity import CapacitySetup, build_capacity, fit_sites
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
 from ..model.reach import ReachMatrix, cluster_partitions
@@ -27,6 +28,7 @@ from ..model.service import (
     read_service_classes,
     resolve_service,
 )
+from ..model.workloads import WorkloadCatalog
 from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
@@ -34,6 +36,8 @@ from ..resilience.status import (
 from .stages import (
     BYTES_PER_PAIR,
     LATENCY_COMPONENT_COLUMNS,
+    Placement,
+    SiteCount,
     assign_and_fail,
     check_aggregation,
     check_any_coverable,
@@ -106,6 +110,9 @@ class Plan:
     service: ServiceRows | None = field(default=None, repr=False)
     tier_catalog: Any = field(default=None, repr=False)
     routing: Routing | None = field(default=None, repr=False)
+    flows: pd.DataFrame | None = field(default=None, repr=False)
+    capacity_scenarios: pd.DataFrame | None = field(default=None, repr=False)
+    excluded: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -244,7 +251,10 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        aggregate_h3: Any = None, service_classes: Any = None,
                        tiers: Any = None, upf: Any = "default", backbone: Any = None,
                        backbone_edge_factor: Any = None,
-                       backbone_latency_attr: Any = None) -> list[str]:
+                       backbone_latency_attr: Any = None, workloads: Any = None,
+                       requests_per_person_day: Any = None, peak_to_mean: Any = 3.0,
+                       target_utilisation: Any = 0.8,
+                       domain_radius_km: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -270,7 +280,17 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
         service_classes=service_classes, tiers=tiers, upf=upf, backbone=backbone,
         backbone_edge_factor=backbone_edge_factor, backbone_latency_attr=backbone_latency_attr,
+        workloads=workloads, requests_per_person_day=requests_per_person_day,
+        peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
+        domain_radius_km=domain_radius_km,
     ).problems(model.access_profiles_ms)
+    if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
+        from ..model.workloads import WorkloadCatalog
+
+        try:
+            WorkloadCatalog.from_file(workloads)
+        except InputValidationError as exc:
+            found.append(str(exc))
     if service_classes is not None and not any("service_classes" in p for p in found):
         try:
             read_service_classes(service_classes)
@@ -417,6 +437,11 @@ def plan_sites(
     backbone: Any = None,
     backbone_edge_factor: float | None = None,
     backbone_latency_attr: str | None = None,
+    workloads: Any = None,
+    requests_per_person_day: float | None = None,
+    peak_to_mean: float = 3.0,
+    target_utilisation: float = 0.8,
+    domain_radius_km: float | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures.
 
@@ -499,6 +524,24 @@ def plan_sites(
         Fibre length over the straight line of a backbone edge (default 1.5).
     backbone_latency_attr : str, optional
         Edge attribute holding the one-way latency in ms (instead of the distance rule).
+    workloads : WorkloadCatalog or path, optional
+        Workload catalog overrides (:mod:`coverage.model.workloads`); the model's
+        ``workload`` names the entry whose power, memory and throughput size the sites.
+        Candidates whose power envelope (``power_kw`` column, else their tier's) cannot
+        host it are excluded (``Plan.excluded``).
+    requests_per_person_day : float, optional
+        With ``peak_to_mean``, the peak load of every demand point from its population;
+        a demand ``load_rps`` column is used instead when present. Either turns on the
+        capacitated plan (:mod:`coverage.solvers.capacitated`): the fewest sites such that
+        in normal operation and in every failure scenario the surviving sites within
+        budget carry all the load (splittable) within their capacity.
+    peak_to_mean : float, default 3
+        Peak-hour load over the daily mean.
+    target_utilisation : float, default 0.8
+        Capacity = accelerators x throughput x this (a ``capacity_rps`` column wins).
+    domain_radius_km : float, optional
+        Sites within this distance of each other fail together (networkx components); a
+        sites ``failure_domain`` column wins.
 
     Returns
     -------
@@ -535,7 +578,9 @@ def plan_sites(
         service_classes=service_classes,
         tiers=None if isinstance(tiers, str) and tiers == "builtin" else tiers, upf=upf,
         backbone=backbone, backbone_edge_factor=backbone_edge_factor,
-        backbone_latency_attr=backbone_latency_attr,
+        backbone_latency_attr=backbone_latency_attr, workloads=workloads,
+        requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
+        target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
     ).validate(model.access_profiles_ms)
     preset = preset_budget(budget_ms)
     budget_given = budget_ms
@@ -559,6 +604,28 @@ def plan_sites(
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
                             latency_attr=backbone_latency_attr)
+    tier_catalog = _tier_catalog(tiers)
+    excluded, capacity, workload = None, None, None
+    sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
+    demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
+    workload = WorkloadCatalog.from_spec(workloads).get(model.workload)
+    n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_src)
+    if len(excluded):
+        keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
+        say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {workload.name} "
+            "(power envelope or memory): excluded (candidates_excluded.csv)")
+        sites, n_acc = sites.loc[keep].reset_index(drop=True), n_acc[keep]
+    capacity = build_capacity(demand, sites, workload=workload, catalog=tier_catalog,
+                              n_accelerators=n_acc,
+                              requests_per_person_day=requests_per_person_day,
+                              peak_to_mean=peak_to_mean,
+                              target_utilisation=target_utilisation,
+                              domain_radius_km=domain_radius_km, demand_source=demand_src,
+                              sites_source=sites_src)
+    if capacity is not None and (aggregate_km is not None or aggregate_h3 is not None):
+        raise InputValidationError(
+            "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
+            "combined with --aggregate-km / --aggregate-h3. Fix: drop the aggregation")
     if routing.backbone is not None:
         routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
                                      source=(inputs or {}).get("candidates", {}).get(
@@ -586,8 +653,7 @@ def plan_sites(
 
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink,
-                            service=service, tiers="builtin" if tiers is None else tiers,
-                            routing=routing)
+                            service=service, tiers=tier_catalog, routing=routing)
     if deferred is not None and not problem.routed:
         raise deferred
     if problem.unknown_tiers:
@@ -617,6 +683,11 @@ def plan_sites(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     strategy, est_pairs = choose_strategy(problem, strategy,
                                           max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+    if capacity is not None and strategy != "full":
+        raise InputValidationError(
+            f"a capacitated plan needs the full reach matrix (about {est_pairs:,.0f} pairs, "
+            f"more than --max-memory-gb {max_memory_gb:g} allows, or --strategy lazy). Fix: "
+            "raise --max-memory-gb, or plan a smaller region")
     reach: ReachMatrix | None = None
     solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
     if strategy == "full":
@@ -634,7 +705,12 @@ def plan_sites(
         say(f"solving: fewest sites with {failures + 1}-fold coverage "
             f"(HiGHS, limit {time_limit_s:g} s)")
         t = time.perf_counter()
-        count = min_sites(problem, reach=reach, n_covering=n_cov)
+        if capacity is None:
+            count = min_sites(problem, reach=reach, n_covering=n_cov)
+        else:
+            say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                f"cut generation with a max-flow check of every failure scenario")
+            count, cap_result = capacitated_sites(problem, reach, n_cov, capacity)
         timings["solve_s"] = time.perf_counter() - t
         n_pairs = reach.nnz
     else:
@@ -657,7 +733,10 @@ def plan_sites(
     if reach is not None and problem.cost is None and len(count.cover.sites):
         say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
             "population-weighted latency")
-    placement = place_sites(problem, count, reach)
+    if capacity is None:
+        placement = place_sites(problem, count, reach)
+    else:  # moving sites for latency could break a capacity proof: the proven plan stays
+        placement = Placement(count.cover.sites, "skipped (capacitated)")
     chosen = placement.sites
     timings["kmedian_s"] = time.perf_counter() - t
 
@@ -678,6 +757,10 @@ def plan_sites(
     proposal = propose_gaps(problem, demand_out, n_cov)
     timings["proposals_s"] = time.perf_counter() - t
     sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
+    flows = scen_table = None
+    if capacity is not None:
+        sites_out, flows, scen_table, cap_info = capacity_outputs(
+            problem, capacity, cap_result, chosen, sites_out)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
@@ -691,6 +774,9 @@ def plan_sites(
         "runtime_s": time.perf_counter() - t_start,
         "latency_model": model.summary(),
         "tiers": tier_summary(problem),
+        "workload": None if workload is None else workload.to_dict(),
+        "capacity": cap_info if capacity is not None else None,
+        "candidates_excluded": int(len(excluded)),
         "routing": problem.routing.summary(),
         "parameters": {
             "latency_model": model.to_dict(),
@@ -709,7 +795,8 @@ def plan_sites(
         reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
         proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
-        routing=problem.routing,
+        routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
+        excluded=excluded,
     )
 
 
@@ -802,3 +889,106 @@ def tier_summary(problem: Problem) -> dict[str, Any]:
     return {"catalog": getattr(catalog, "source", None), "used": used,
             "outside_catalog": list(problem.unknown_tiers),
             "latency_by_tier": problem.routed and problem.tier_setup is not None}
+
+
+def _tier_catalog(tiers: Any) -> Any:
+    """The tier catalog of ``plan_sites``'s ``tiers`` (``None`` / ``"builtin"``: built in)."""
+    from ..model.tiers import TierCatalog
+
+    if tiers is None or (isinstance(tiers, str) and tiers == "builtin"):
+        return TierCatalog.builtin()
+    return TierCatalog.from_spec(tiers)
+
+
+def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
+                      capacity: CapacitySetup) -> tuple[SiteCount, Any]:
+    """The stage that replaces :func:`~coverage.planner.stages.min_sites` when the run has
+    a load: :func:`coverage.solvers.capacitated.capacitated_cover` on the reach matrix.
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        Not even every candidate open carries the load in every failure scenario.
+    """
+    from ..errors import NoFeasiblePlanError
+    from ..solvers.capacitated import capacitated_cover
+    from ..solvers.cover import CoverResult
+
+    c = problem.config
+    res = capacitated_cover(reach.boolean(), capacity.load_rps, capacity.cap_rps,
+                            problem.requirement(n_cov), failures=int(c.failures),
+                            domains=capacity.domains, cost=problem.cost,
+                            required=problem.required, time_limit_s=c.time_limit_s)
+    if res.status == "infeasible":
+        worst = max(res.scenarios, key=lambda f: f.shed_rps)
+        ids = problem.sites["site_id"].to_numpy(dtype=object)
+        what = ("normal operation" if not worst.failed
+                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
+        raise NoFeasiblePlanError(
+            f"no plan carries the load: even with all {len(ids):,} candidates open, "
+            f"{worst.shed_rps:,.1f} of {worst.load_rps:,.1f} requests/s cannot be served "
+            f"within budget in {what}. Fix: add candidates or capacity (capacity_rps, "
+            "power_kw, a bigger tier), lower the load, or tolerate fewer failures")
+    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
+                        res.runtime_s, {"capacity_rounds": len(res.rounds)})
+    return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
+
+
+def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
+                     sites_out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                      pd.DataFrame, dict[str, Any]]:
+    """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation),
+    ``capacity_scenarios.csv`` (one row per failure scenario) and
+    ``summary.json["capacity"]``."""
+    ids = problem.sites["site_id"].to_numpy(dtype=object)
+    demand_ids = problem.demand["demand_id"].to_numpy(dtype=object)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    cap = capacity.cap_rps
+    normal = result.scenarios[0]
+    f = normal.flows.tocoo() if normal.flows is not None else None
+    flows = pd.DataFrame({
+        "demand_id": demand_ids[f.row] if f is not None else [],
+        "site_id": ids[f.col] if f is not None else [],
+        "load_rps": f.data if f is not None else [],
+    })
+    util = np.stack([s.site_load_rps for s in result.scenarios]) / np.where(cap > 0, cap, 1)
+    worst_scen = np.argmax(util, axis=0)
+    label = ["" if not s.failed else ";".join(map(str, ids[list(s.failed)]))
+             for s in result.scenarios]
+    rows = []
+    for j, s in enumerate(result.scenarios):
+        u = util[j, chosen] if len(chosen) else np.zeros(0)
+        top = int(np.argmax(u)) if len(u) else -1
+        rows.append({"failed_site_ids": label[j] or "(none: normal operation)",
+                     "load_rps": s.load_rps, "served_rps": s.served_rps,
+                     "shed_rps": s.shed_rps, "feasible": s.feasible,
+                     "worst_utilisation": float(u[top]) if top >= 0 else float("nan"),
+                     "worst_site_id": ids[chosen[top]] if top >= 0 else None})
+    scen = pd.DataFrame(rows)
+    out = sites_out.copy()
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    j = pos.reindex(out["site_id"].to_numpy()).to_numpy()
+    out["n_accelerators"] = np.where(capacity.n_accelerators[j] >= 0,
+                                     capacity.n_accelerators[j], -1)
+    out["power_kw"] = capacity.power_kw[j]
+    out["capacity_rps"] = cap[j]
+    out["load_rps"] = normal.site_load_rps[j]
+    out["utilisation"] = util[0, j]
+    out["worst_utilisation"] = util[worst_scen[j], j]
+    out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[j]]
+    fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
+    info = {
+        **capacity.describe,
+        "status": result.status,
+        "lower_bound": result.lower_bound,
+        "rounds": len(result.rounds),
+        "cuts": int(result.rounds[-1]["cuts"]) if result.rounds else 0,
+        "scenarios_checked": len(result.scenarios),
+        "scenarios_complete": bool(result.complete),
+        "load_shed_max_rps": float(max(s.shed_rps for s in result.scenarios)),
+        "fleet_utilisation": fleet,
+        "sites_below_40pct": int((util[0, chosen] < 0.4).sum()),
+        "worst_utilisation": float(util[:, chosen].max()) if len(chosen) else float("nan"),
+        "capacity_total_rps": float(cap[chosen].sum()),
+    }
+    return out, flows, scen, info

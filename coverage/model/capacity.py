@@ -1,0 +1,264 @@
+"""Power-bound sites: which candidates can host the workload, their capacity, the load.
+
+**Fit.** A candidate hosts the workload when the model fits the accelerators' memory
+(:meth:`~coverage.model.workloads.Workload.memory_fits`) and at least ``min_accelerators``
+fit its power envelope: ``(host_w + n x accelerator_w) / 1000 x PUE <= power_kw``
+(:meth:`~coverage.model.workloads.Workload.max_accelerators`, rounded down to whole systems
+of ``min_accelerators``). The envelope is the site's ``power_kw`` column, else the upper
+end of its tier's ``power_kw`` (with the tier's PUE); a site with neither is not checked
+(its power is unknown). Candidates that cannot host it are excluded with a reason.
+
+**Capacity** (requests/s): a ``capacity_rps`` column, else ``n x throughput_rps x
+target_utilisation``. **Load** (requests/s at peak): a demand ``load_rps`` column, else
+``population x requests_per_person_day x peak_to_mean / 86400``. The capacitated plan runs
+when the run has a load (the column, or ``requests_per_person_day``); then every candidate
+needs a capacity.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import InputValidationError, NoFeasiblePlanError
+from .geo import colocated_pairs
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
+           "REFERENCE_REQUESTS_PER_PERSON_DAY", "fit_sites", "build_capacity",
+           "failure_domains"]
+
+#: Peak-hour load over the daily mean (diurnal factor) when no ``load_rps`` column is given.
+DEFAULT_PEAK_TO_MEAN = 3.0
+#: Share of a site's throughput planned to be used (headroom for bursts).
+DEFAULT_TARGET_UTILISATION = 0.8
+#: A reference figure for documentation (an interactive AI feature used a few times an hour
+#: by an active user); the planner has no default: a load is the user's statement.
+REFERENCE_REQUESTS_PER_PERSON_DAY = 20.0
+
+
+def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
+            allow_missing: bool = False) -> npt.NDArray[np.float64] | None:
+    """A numeric column as float64 (``None`` when absent); bad values refused naming rows."""
+    if name not in df.columns:
+        return None
+    raw = df[name]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    bad = ~np.isfinite(values) & ~(missing & allow_missing)
+    bad |= np.isfinite(values) & ((values <= 0) if positive else (values < 0))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(f"row {r + 1} ({raw.iloc[r]!r})" for r in rows[:10])
+        need = "a positive number" if positive else "a number >= 0"
+        raise InputValidationError(
+            f"{source}: column {name!r} must be {need}: {shown}"
+            f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows"
+            + (" or leave them empty" if allow_missing else ""))
+    return values
+
+
+def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
+               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[Any]]:
+    """Every candidate's power envelope (kW, ``nan``: unknown), PUE and where they came
+    from (``"column"``, ``"tier NAME"`` or ``"unknown"``)."""
+    n = len(sites)
+    own = _column(sites, "power_kw", source=source, allow_missing=True)
+    power = np.full(n, np.nan) if own is None else own.copy()
+    pue = np.full(n, 1.0)
+    origin = np.where(np.isfinite(power), "column", "unknown").astype(object)
+    labels = (sites["tier"].astype(str).to_numpy() if "tier" in sites.columns
+              else np.full(n, "candidate", dtype=object))
+    for name in pd.unique(labels):
+        tier = catalog.get(str(name)) if catalog is not None else None
+        if tier is None:
+            continue
+        m = labels == name
+        if tier.pue is not None:
+            pue[m] = float(tier.pue)
+        if tier.power_kw is not None:
+            fill = m & ~np.isfinite(power)
+            power[fill] = float(tier.power_kw[1])
+            origin[fill] = f"tier {name}"
+    return power, pue, origin
+
+
+def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
+              source: str = "sites") -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
+    """Accelerators per candidate (``-1``: power unknown, not checked) and the candidates
+    that cannot host ``workload``, with the reason (``site_id, tier, power_kw, reason``).
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        No candidate can host the workload (the domain's verdict, with the figures).
+    """
+    power, pue, origin = site_power(sites, catalog, source=source)
+    n = len(sites)
+    n_acc = np.full(n, -1, dtype=np.int64)
+    known = np.isfinite(power)
+    if workload is None or workload.accelerator_w is None or workload.host_w is None:
+        return n_acc, _excluded(sites, np.zeros(n, dtype=bool), power, [])
+    reasons = np.full(n, "", dtype=object)
+    if not workload.memory_fits():
+        reasons[:] = (f"the model needs {workload.model_memory_gb:g} GB but "
+                      f"{workload.min_accelerators} x {workload.accelerator_memory_gb:g} GB "
+                      "accelerators hold less")
+    if known.any():
+        fits = np.asarray(workload.max_accelerators(power[known], pue[known]),
+                          dtype=np.int64)
+        step = max(int(workload.min_accelerators), 1)
+        n_acc[known] = (fits // step) * step
+    need_kw = workload.system_kw()
+    short = known & (n_acc < max(int(workload.min_accelerators), 1))
+    reasons[short & (reasons == "")] = [
+        f"{workload.name} needs {need_kw * p:,.1f} kW ({workload.min_accelerators} "
+        f"accelerator(s) and host, PUE {p:g}); the site offers {w:,.1f} kW ({o})"
+        for w, p, o in zip(power[short & (reasons == "")], pue[short & (reasons == "")],
+                           origin[short & (reasons == "")], strict=True)]
+    out = reasons != ""
+    excluded = _excluded(sites, out, power, reasons[out].tolist())
+    if n and out.all():
+        top = float(np.nanmax(power)) if known.any() else float("nan")
+        raise NoFeasiblePlanError(
+            f"{source}: no candidate can host workload {workload.name!r}: the model needs "
+            f"{need_kw * float(np.nanmin(pue)):,.1f} kW for its smallest system "
+            f"({workload.min_accelerators} x {workload.accelerator}); the largest site offers "
+            f"{top:,.1f} kW: the edge case collapses (serve it from a region, or choose a "
+            "smaller model: --workload)")
+    return n_acc, excluded
+
+
+def _excluded(sites: pd.DataFrame, mask: npt.NDArray[np.bool_], power: npt.ArrayLike,
+              reasons: list[str]) -> pd.DataFrame:
+    s = sites.loc[mask]
+    return pd.DataFrame({
+        "site_id": s["site_id"].to_numpy(dtype=object),
+        "tier": (s["tier"].to_numpy(dtype=object) if "tier" in s.columns
+                 else np.full(len(s), "candidate", dtype=object)),
+        "power_kw": np.asarray(power)[mask],
+        "reason": reasons,
+    })
+
+
+def failure_domains(sites: pd.DataFrame, domain_radius_km: float | None, *,
+                    source: str = "sites") -> npt.NDArray[Any] | None:
+    """Failure domain of every candidate: its ``failure_domain`` column, else the connected
+    components (networkx) of candidates within ``domain_radius_km`` of each other, else
+    ``None`` (each site its own domain)."""
+    if "failure_domain" in sites.columns:
+        dom = sites["failure_domain"]
+        empty = dom.isna() | (dom.astype(str).str.strip() == "")
+        ids = sites["site_id"].astype(str)
+        return np.where(empty, "site:" + ids, "domain:" + dom.astype(str)).astype(object)
+    if domain_radius_km is None:
+        return None
+    n = len(sites)
+    pairs, _ = colocated_pairs(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float),
+                               float(domain_radius_km) * 1000.0)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    graph.add_edges_from(map(tuple, pairs))
+    label = np.empty(n, dtype=object)
+    for k, comp in enumerate(nx.connected_components(graph)):
+        for i in comp:
+            label[i] = f"radius-{k}"
+    return label
+
+
+@dataclass(frozen=True)
+class CapacitySetup:
+    """Load, capacity and failure domains of a capacitated plan.
+
+    Attributes
+    ----------
+    load_rps : numpy.ndarray
+        Peak load of every demand point, requests/s.
+    cap_rps : numpy.ndarray
+        Capacity of every candidate, requests/s.
+    n_accelerators : numpy.ndarray
+        Accelerators per candidate (``-1``: from a ``capacity_rps`` column / unknown).
+    power_kw : numpy.ndarray
+        Power envelope per candidate, kW (``nan``: unknown).
+    domains : numpy.ndarray or None
+        Failure domain per candidate (``None``: each site alone).
+    describe : dict
+        Where load and capacity came from (``summary.json["capacity"]``).
+    """
+
+    load_rps: npt.NDArray[np.float64]
+    cap_rps: npt.NDArray[np.float64]
+    n_accelerators: npt.NDArray[np.int64]
+    power_kw: npt.NDArray[np.float64]
+    domains: npt.NDArray[Any] | None
+    describe: dict[str, Any] = field(default_factory=dict)
+
+
+def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
+                   catalog: Any, n_accelerators: npt.NDArray[np.int64],
+                   requests_per_person_day: float | None,
+                   peak_to_mean: float = DEFAULT_PEAK_TO_MEAN,
+                   target_utilisation: float = DEFAULT_TARGET_UTILISATION,
+                   domain_radius_km: float | None = None,
+                   demand_source: str = "demand", sites_source: str = "sites",
+                   ) -> CapacitySetup | None:
+    """The capacity model of a run, or ``None`` (no load: the uncapacitated plan).
+
+    Raises
+    ------
+    InputValidationError
+        Non-positive or non-numeric ``load_rps`` / ``capacity_rps`` / ``power_kw`` values,
+        or a candidate without any capacity (no column value, no power, no throughput).
+    """
+    own_load = _column(demand, "load_rps", source=demand_source, positive=False)
+    if own_load is None and requests_per_person_day is None:
+        return None
+    if own_load is not None:
+        load = own_load
+        load_from = "load_rps column"
+    else:
+        pop = demand["population"].to_numpy(dtype=np.float64)
+        load = pop * float(requests_per_person_day) * float(peak_to_mean) / 86400.0
+        load_from = (f"population x {requests_per_person_day:g} requests/person/day x "
+                     f"{peak_to_mean:g} peak-to-mean / 86400")
+    own_cap = _column(sites, "capacity_rps", source=sites_source, allow_missing=True)
+    cap = np.full(len(sites), np.nan) if own_cap is None else own_cap.copy()
+    thr = None if workload is None else workload.throughput_rps
+    derive = ~np.isfinite(cap) & (n_accelerators >= 0)
+    if thr is not None:
+        cap[derive] = n_accelerators[derive] * float(thr) * float(target_utilisation)
+    missing = ~np.isfinite(cap)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        ids = sites["site_id"].astype(str).to_numpy()
+        raise InputValidationError(
+            f"{sites_source}: {len(rows)} candidate(s) have no capacity: "
+            + ", ".join(ids[rows[:10]]) + (" ..." if len(rows) > 10 else "")
+            + " (no capacity_rps value, and no power_kw column or tier power envelope to "
+            "size accelerators from). Fix: give capacity_rps, power_kw or a tier with a "
+            "power envelope (--tiers)")
+    power, _, _ = site_power(sites, catalog, source=sites_source)
+    domains = failure_domains(sites, domain_radius_km, source=sites_source)
+    describe = {
+        "load_from": load_from,
+        "load_total_rps": float(load.sum()),
+        "capacity_from": ("capacity_rps column" if own_cap is not None and not derive.any()
+                          else f"accelerators x {thr:g} rps x {target_utilisation:g} "
+                          f"utilisation ({workload.name})" if own_cap is None
+                          else "capacity_rps column, else accelerators x throughput"),
+        "target_utilisation": float(target_utilisation),
+        "peak_to_mean": float(peak_to_mean),
+        "requests_per_person_day": requests_per_person_day,
+        "failure_domains": ("failure_domain column" if "failure_domain" in sites.columns
+                            else f"within {domain_radius_km:g} km" if domain_radius_km
+                            else "each site"),
+        "splittable": True,
+    }
+    return CapacitySetup(load, cap, n_accelerators, power, domains, describe)
