@@ -169,7 +169,7 @@ class Tier:
         Sites break mobile traffic out locally: mobile users reach them without the
         detour via the packet core.
     power_kw : tuple of float or None, default None
-        IT power envelope of one site ``(min_kw, max_kw)``.
+        Power envelope of one site (its feed) ``(min_kw, max_kw)``; IT power x PUE must fit.
     pue : float or None, default None
         Power usage effectiveness (total facility power / IT power), >= 1.0.
     cooling, operations : str, default ""
