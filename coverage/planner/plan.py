@@ -760,7 +760,7 @@ def plan_sites(
     flows = scen_table = None
     if capacity is not None:
         sites_out, flows, scen_table, cap_info = capacity_outputs(
-            problem, capacity, cap_result, chosen, sites_out)
+            problem, capacity, cap_result, chosen, sites_out, reach.boolean())
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
@@ -934,17 +934,35 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
 
 
+#: Up to this many scenarios, each failure scenario's utilisation comes from its most even
+#: flow (a bisection of max-flows); above, from one max-flow.
+BALANCED_SCENARIOS = 300
+
+
 def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
-                     sites_out: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
+                     sites_out: pd.DataFrame, reach_bool: Any,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame,
                                                       pd.DataFrame, dict[str, Any]]:
-    """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation),
+    """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation, the most
+    even flow),
     ``capacity_scenarios.csv`` (one row per failure scenario) and
     ``summary.json["capacity"]``."""
     ids = problem.sites["site_id"].to_numpy(dtype=object)
     demand_ids = problem.demand["demand_id"].to_numpy(dtype=object)
     chosen = np.asarray(chosen, dtype=np.int64)
     cap = capacity.cap_rps
-    normal = result.scenarios[0]
+    # normal operation: the flow that spreads load most evenly (min-max utilisation)
+    from ..solvers.capacitated import balanced_flow
+
+    normal, _ = balanced_flow(reach_bool, capacity.load_rps, cap, chosen)
+    result.scenarios[0] = normal
+    # failure scenarios: the most even flow too (to 2 %), when there are not too many
+    even = len(result.scenarios) <= BALANCED_SCENARIOS
+    if even:
+        for j in range(1, len(result.scenarios)):
+            result.scenarios[j] = balanced_flow(
+                reach_bool, capacity.load_rps, cap, chosen, result.scenarios[j].failed,
+                tolerance=0.02)[0]
     f = normal.flows.tocoo() if normal.flows is not None else None
     flows = pd.DataFrame({
         "demand_id": demand_ids[f.row] if f is not None else [],
@@ -989,6 +1007,9 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "fleet_utilisation": fleet,
         "sites_below_40pct": int((util[0, chosen] < 0.4).sum()),
         "worst_utilisation": float(util[:, chosen].max()) if len(chosen) else float("nan"),
+        "utilisation_flows": ("the most even flow of every scenario" if even else
+                              "normal operation: the most even flow; failure scenarios: "
+                              f"a max-flow (more than {BALANCED_SCENARIOS} scenarios)"),
         "capacity_total_rps": float(cap[chosen].sum()),
     }
     return out, flows, scen, info

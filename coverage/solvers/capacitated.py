@@ -40,7 +40,8 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CapacityResult", "ScenarioFlow", "capacitated_cover", "check_scenarios",
+__all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "capacitated_cover",
+           "check_scenarios",
            "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
@@ -403,3 +404,34 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         status = "optimal"
     return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
                           time.perf_counter() - t0)
+
+
+def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                  sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
+                  tolerance: float = 0.005, max_steps: int = 30) -> tuple[ScenarioFlow, float]:
+    """The flow of a scenario that spreads load most evenly: the smallest utilisation
+    ``u`` such that every site at ``u x`` its capacity still carries all the load
+    (bisection on ``u`` to ``tolerance``, one max-flow per step), and its flow.
+
+    Returns the scenario flow at that ``u`` (with flows) and ``u``; when even full
+    capacity does not carry the load, the plain max-flow and ``nan``.
+    """
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=True)
+    if not full.feasible:
+        return full, float("nan")
+    idx = np.asarray(sites, dtype=np.int64)
+    lo = float(np.sum(np.asarray(load_rps, dtype=np.float64))) / max(float(cap[idx].sum()),
+                                                                     1e-12)
+    hi, best = 1.0, full
+    lo = min(lo, 1.0)
+    for _ in range(max_steps):
+        if hi - lo <= tolerance:
+            break
+        mid = 0.5 * (lo + hi)
+        f = scenario_flow(reach, load_rps, cap * mid, sites, failed, with_flows=True)
+        if f.feasible:
+            hi, best = mid, f
+        else:
+            lo = mid
+    return best, hi
