@@ -44,14 +44,6 @@ BUDGET_MS = 23.0  # on-net FTTH p99: 21.3 ms at distance 0, so a radius of ~116 
 CAPACITY_COLUMNS = ["n_accelerators", "power_kw", "capacity_rps", "load_rps", "utilisation",
                     "worst_utilisation", "worst_failure"]
 
-BUG_DOMAIN_CUTS = (
-    "BUG: capacitated_cover (coverage/solvers/capacitated.py, cut loop ~l.355-367) adds the "
-    "capacity cut of scenario F of one plan as a constraint on every plan, but with shared "
-    "failure domains F is only the OPEN part of the failed domains and the excusal "
-    "N_i <= F depends on which domain members are open: a plan opening more members of the "
-    "same domain excuses more points, so the cut is not valid for it. The MILP becomes "
-    "infeasible and status 'infeasible' is returned although every candidate open passes "
-    "every scenario")
 
 
 # --------------------------------------------------------------------------------------
@@ -77,20 +69,25 @@ def own_reach(demand: pd.DataFrame, sites: pd.DataFrame, budget_ms: float = BUDG
 
 
 def groups_of(open_sites, domains) -> list[tuple[int, ...]]:
-    g: dict = {}
-    for s in sorted(open_sites):
-        g.setdefault(domains[s], []).append(s)
-    return [tuple(v) for v in g.values()]
+    """Every failure domain holding an open site, as ALL its candidates (open or not)."""
+    members: dict = {}
+    for s, d in enumerate(domains):
+        members.setdefault(d, []).append(s)
+    seen = dict.fromkeys(domains[s] for s in sorted(open_sites))
+    return [tuple(members[d]) for d in seen]
 
 
 def scenarios(open_sites, k: int, domains) -> list[frozenset]:
-    """Normal operation, then every choice of min(k, #groups) failure domains of the open
-    sites (each site its own domain when ``domains`` is None)."""
-    domains = list(range(max(open_sites, default=0) + 1)) if domains is None else domains
+    """Normal operation, then every choice of 1 to min(k, #groups) failure domains holding
+    an open site (each site its own domain when ``domains`` is None); a failed domain takes
+    all its candidates, so a point whose candidates all lie in failed domains is excused
+    whatever the plan (docs/capacity.md)."""
+    if domains is None:
+        domains = list(range(max(open_sites, default=0) + 1))
     groups = groups_of(open_sites, domains)
     out = [frozenset()]
-    if k > 0 and groups:
-        for combo in itertools.combinations(groups, min(k, len(groups))):
+    for size in range(1, min(k, len(groups)) + 1):
+        for combo in itertools.combinations(groups, size):
             out.append(frozenset(s for g in combo for s in g))
     return out
 
@@ -170,13 +167,7 @@ def solver_instance(seed: int):
             np.round(cap * scale).astype(int).tolist())
 
 
-# the instances of seeds 0-47 where capacitated_cover hits the domain-cut bug
-SOLVER_BUG_SEEDS = {5}
-
-
-@pytest.mark.parametrize("seed", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=BUG_DOMAIN_CUTS))
-    if s in SOLVER_BUG_SEEDS else s for s in range(48)])
+@pytest.mark.parametrize("seed", range(48))
 def test_capacitated_cover_matches_brute_force(seed):
     a, load, cap, k, domains, load_i, cap_i = solver_instance(seed)
     N = rows_of(a)
@@ -208,30 +199,19 @@ def test_solver_instances_cover_both_verdicts_and_modes():
     assert any(not feasible for _, _, feasible in kinds)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_DOMAIN_CUTS)
-def test_domain_cut_minimal_reproduction():
+def test_domain_failure_takes_closed_members_too():
     # one point (load 10) reaching three sites of capacity 5 in one failure domain D, k = 1.
-    # Round 1 opens two of them (coverage 2): failing D fails both, the third is closed, so
-    # the point is not excused and cannot be served; the cut "cap_3 * y_3 >= 10" follows,
-    # which no plan meets. Yet all three open is feasible: normal 10 <= 15, and failing D
-    # fails all three, which excuses the point.
+    # Failing D fails all three candidates, open or not, which excuses the point; coverage
+    # needs 2 sites and normal operation 10 <= 2 x 5: two sites, which an earlier version
+    # (excusal by the open members only) got wrong ('infeasible').
     reach = sp.csr_array(np.array([[1, 1, 1]], dtype=np.int8))
     dom = np.array(["D", "D", "D"], dtype=object)
     N = rows_of(reach.toarray().astype(bool))
-    assert plan_ok(N, [10], [5, 5, 5], {0, 1, 2}, 1, list(dom))
-    assert brute_force(N, [10], [5, 5, 5], 1, list(dom))[0] == 3
+    assert brute_force(N, [10], [5, 5, 5], 1, list(dom))[0] == 2
     res = capacitated_cover(reach, [10.0], [5.0, 5.0, 5.0], [2], failures=1, domains=dom)
-    assert res.status == "optimal" and res.objective == 3
+    assert res.status == "optimal" and res.objective == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: failure_scenarios (coverage/solvers/capacitated.py l.197) checks exactly "
-    "min(k, #open domains) failed domains; when a plan has at most k domains the only "
-    "failure scenario is 'everything fails' (every point excused), so no scenario with fewer "
-    "failures is checked. One point of 15 requests/s reaching two sites of 10: failures=1 is "
-    "'infeasible' (one failure leaves 10 < 15), failures=2 is 'optimal' with the same two "
-    "sites, which shed 5 requests/s when either one fails alone: tolerating more failures "
-    "must never be easier"))
 def test_tolerating_more_failures_is_never_easier():
     reach = sp.csr_array(np.array([[1, 1]], dtype=np.int8))
     # independent: one failure leaves 10 of the 15 requests/s served
@@ -555,12 +535,8 @@ def colocated_domain_instance():
     return demand, sites
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_DOMAIN_CUTS)
 @pytest.mark.parametrize("how", ["column", "radius"])
-def test_domain_cut_bug_through_the_planner(how):
-    # all three open is feasible (normal: 10 <= 15; the domain failing fails all three and
-    # excuses the point), yet plan_sites raises NoFeasiblePlanError "... 0.0 of 10.0
-    # requests/s cannot be served within budget in normal operation"
+def test_domain_through_the_planner(how):
     demand, sites = colocated_domain_instance()
     kw = {"domain_radius_km": 1.0}
     if how == "column":
@@ -568,18 +544,10 @@ def test_domain_cut_bug_through_the_planner(how):
         kw = {}
     mask = own_reach(demand, sites)
     N = rows_of(mask)
-    assert brute_force(N, [10], [5, 5, 5], 1, ["D"] * 3)[0] == 3
+    assert brute_force(N, [10], [5, 5, 5], 1, ["D"] * 3)[0] == 2
     plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, strategy="full", **kw)
-    assert plan.summary()["site_count"] == 3
+    assert plan.summary()["site_count"] == 2
 
-
-def test_domain_cut_bug_message_contradicts_itself():
-    """Companion of the xfail above, pinning today's symptom: the verdict's own figures say
-    nothing is shed (0.0 of 10.0 requests/s in normal operation)."""
-    demand, sites = colocated_domain_instance()
-    sites["failure_domain"] = "D"
-    with pytest.raises(NoFeasiblePlanError, match=r"0\.0 of 10\.0 requests/s"):
-        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, strategy="full")
 
 
 # --------------------------------------------------------------------------------------
@@ -742,12 +710,6 @@ def test_hostile_inputs_exit_2(tmp_path, demand, sites, args, phrase):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: huge but finite load_rps values are accepted (coverage/model/capacity.py _column, "
-    "l.47, has no upper bound) and their sum overflows to inf; _scale in "
-    "coverage/solvers/capacitated.py (l.86-94) then gives FLOW_UNITS / inf = 0 units per "
-    "request/s, every rounded load is 0 and every scenario counts as feasible: 2e308 "
-    "requests/s are 'carried' by 200 requests/s of capacity (status optimal, shed NaN, exit 0)"))
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_overflowing_load_is_refused_not_planned():
     demand = pd.DataFrame({"demand_id": ["d0", "d1"], "lat": [45.0, 45.1], "lon": [5.0, 5.1],
@@ -758,11 +720,6 @@ def test_overflowing_load_is_refused_not_planned():
         plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, strategy="full")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: coverage/inputs/tables.py UNUSED_BUT_MEANINGFUL (l.406) still lists capacity_rps, "
-    "power_kw, failure_domain and load_rps, so reading such a file logs the warning "
-    "'column(s) ... are not used by the planner (they do not change the plan ...)' although "
-    "the capacitated plan now uses them"))
 def test_capacity_columns_are_not_called_unused(tmp_path, caplog):
     from coverage.inputs.tables import read_demand, read_sites
 

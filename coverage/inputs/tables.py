@@ -403,9 +403,8 @@ def as_sites(
                   colocated_m=float(colocated_m))
 
 
-UNUSED_BUT_MEANINGFUL = ("capacity", "capacity_rps", "power_kw", "failure_domain",
-                         "load_rps", "workload", "pue",
-                         "requests_per_day", "srlg", "risk_group")
+UNUSED_BUT_MEANINGFUL = ("capacity", "workload", "pue", "requests_per_day", "srlg",
+                         "risk_group")
 """Column names a user may expect the planner to use, which it does not (yet): named in a
 warning so that nobody believes they changed the plan."""
 

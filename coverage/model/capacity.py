@@ -35,6 +35,10 @@ __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION"
            "REFERENCE_REQUESTS_PER_PERSON_DAY", "fit_sites", "build_capacity",
            "failure_domains"]
 
+#: Largest load, capacity or power value read (requests/s or kW): larger values are in
+#: other units or broken, and their sums would overflow the flow arithmetic.
+MAX_VALUE = 1e12
+
 #: Peak-hour load over the daily mean (diurnal factor) when no ``load_rps`` column is given.
 DEFAULT_PEAK_TO_MEAN = 3.0
 #: Share of a site's throughput planned to be used (headroom for bursts).
@@ -54,10 +58,11 @@ def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
     missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
     bad = ~np.isfinite(values) & ~(missing & allow_missing)
     bad |= np.isfinite(values) & ((values <= 0) if positive else (values < 0))
+    bad |= np.isfinite(values) & (values > MAX_VALUE)
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"row {r + 1} ({raw.iloc[r]!r})" for r in rows[:10])
-        need = "a positive number" if positive else "a number >= 0"
+        need = ("a positive number" if positive else "a number >= 0") + f" up to {MAX_VALUE:g}"
         raise InputValidationError(
             f"{source}: column {name!r} must be {need}: {shown}"
             f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows"

@@ -730,7 +730,8 @@ def plan_sites(
     n_cov = count.n_covering
 
     t = time.perf_counter()
-    if reach is not None and problem.cost is None and len(count.cover.sites):
+    if (reach is not None and problem.cost is None and capacity is None
+            and len(count.cover.sites)):
         say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
             "population-weighted latency")
     if capacity is None:

@@ -181,28 +181,35 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       domains: npt.ArrayLike | None = None,
                       limit: int = 20_000) -> tuple[list[tuple[int, ...]], bool]:
-    """Every failure scenario of a plan: each set of ``failures`` failure domains among the
-    open sites (each open site its own domain when ``domains`` is ``None``), as the tuple of
-    failed sites; and whether the list is complete (``False`` above ``limit``)."""
+    """Every failure scenario of a plan, as the tuple of failed candidates, normal
+    operation (``()``) first; and whether the list is complete (``False`` above ``limit``).
+
+    A scenario is a set of **up to** ``failures`` failure domains that hold an open site
+    (each open site its own domain when ``domains`` is ``None``): with excusal, losing fewer
+    domains can be harder than losing more, so every size from 1 to ``failures`` is listed.
+    A failed domain takes **all** its candidates with it, open or not: a point whose
+    candidates within budget all lie in failed domains is excused whatever the plan, so
+    the cut of a scenario holds for every plan.
+    """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
         return [()], True
     if domains is None:
         groups = [(int(s),) for s in sites]
     else:
-        dom = np.asarray(domains, dtype=object)[sites]
-        order: dict[Any, list[int]] = {}
-        for s, d in zip(sites, dom, strict=True):
-            order.setdefault(d, []).append(int(s))
-        groups = [tuple(v) for v in order.values()]
-    k = min(int(failures), len(groups))
+        dom = np.asarray(domains, dtype=object)
+        members: dict[Any, list[int]] = {}
+        for j, d in enumerate(dom):
+            members.setdefault(d, []).append(j)
+        open_domains = list(dict.fromkeys(dom[sites]))
+        groups = [tuple(members[d]) for d in open_domains]
     out: list[tuple[int, ...]] = [()]
     complete = True
-    for combo in itertools.combinations(range(len(groups)), k):
-        if len(out) > limit:
-            complete = False
-            break
-        out.append(tuple(s for g in combo for s in groups[g]))
+    for k in range(1, min(int(failures), len(groups)) + 1):
+        for combo in itertools.combinations(range(len(groups)), k):
+            if len(out) > limit:
+                return out, False
+            out.append(tuple(s for g in combo for s in groups[g]))
     return out, complete
 
 
