@@ -403,15 +403,21 @@ def as_sites(
                   colocated_m=float(colocated_m))
 
 
-UNUSED_BUT_MEANINGFUL = ("capacity", "workload", "pue", "requests_per_day", "srlg",
-                         "risk_group")
-"""Column names a user may expect the planner to use, which it does not (yet): named in a
-warning so that nobody believes they changed the plan."""
+_NEVER_USED = ("capacity", "workload", "pue", "requests_per_day", "srlg", "risk_group")
+UNUSED_BUT_MEANINGFUL: dict[str, tuple[str, ...]] = {
+    # site properties given on demand rows, and the other way round
+    "demand": _NEVER_USED + ("capacity_rps", "power_kw", "failure_domain", "local_breakout",
+                             "tier"),
+    "sites": _NEVER_USED + ("load_rps", "tiers", "budget_ms", "service_class"),
+}
+"""Column names a user may expect the planner to use, which it does not (on that table):
+named in a warning so that nobody believes they changed the plan."""
 
 
 def _name_unused(kind: str, columns: list[str], source: str) -> None:
     """Say once which columns the planner carries without using them."""
-    meaningful = [c for c in columns if c.strip().lower() in UNUSED_BUT_MEANINGFUL]
+    unused = UNUSED_BUT_MEANINGFUL.get(kind, _NEVER_USED)
+    meaningful = [c for c in columns if c.strip().lower() in unused]
     if meaningful:
         logger.warning(
             "%s: column(s) %s are not used by the planner (they do not change the plan; "
