@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..config import PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
@@ -761,7 +762,7 @@ def plan_sites(
     flows = scen_table = None
     if capacity is not None:
         sites_out, flows, scen_table, cap_info = capacity_outputs(
-            problem, capacity, cap_result, chosen, sites_out, reach.boolean())
+            problem, capacity, cap_result, chosen, sites_out)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
@@ -941,7 +942,7 @@ BALANCED_SCENARIOS = 300
 
 
 def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
-                     sites_out: pd.DataFrame, reach_bool: Any,
+                     sites_out: pd.DataFrame,
                      ) -> tuple[pd.DataFrame, pd.DataFrame,
                                                       pd.DataFrame, dict[str, Any]]:
     """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation, the most
@@ -955,16 +956,24 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     # normal operation: the flow that spreads load most evenly (min-max utilisation)
     from ..solvers.capacitated import balanced_flow
 
-    normal, _ = balanced_flow(reach_bool, capacity.load_rps, cap, chosen)
+    # on the merged points of the solve (identical candidates, loads summed)
+    m_reach, m_load = result.reach, result.load_rps
+    normal, _ = balanced_flow(m_reach, m_load, cap, chosen)
     result.scenarios[0] = normal
     # failure scenarios: the most even flow too (to 2 %), when there are not too many
     even = len(result.scenarios) <= BALANCED_SCENARIOS
     if even:
         for j in range(1, len(result.scenarios)):
             result.scenarios[j] = balanced_flow(
-                reach_bool, capacity.load_rps, cap, chosen, result.scenarios[j].failed,
+                m_reach, m_load, cap, chosen, result.scenarios[j].failed,
                 tolerance=0.02)[0]
-    f = normal.flows.tocoo() if normal.flows is not None else None
+    # each original point takes its share of its merged point's flow
+    inv = result.inverse
+    share = np.divide(capacity.load_rps, m_load[inv], out=np.zeros(len(inv)),
+                      where=m_load[inv] > 0)
+    pick = sp.csr_array((share, (np.arange(len(inv)), inv)), shape=(len(inv), len(m_load)))
+    per_point = sp.csr_array(pick @ normal.flows) if normal.flows is not None else None
+    f = per_point.tocoo() if per_point is not None else None
     flows = pd.DataFrame({
         "demand_id": demand_ids[f.row] if f is not None else [],
         "site_id": ids[f.col] if f is not None else [],

@@ -36,12 +36,12 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "capacitated_cover",
-           "check_scenarios",
+           "check_scenarios", "merge_identical_rows",
            "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
@@ -235,6 +235,10 @@ class CapacityResult:
     complete : bool
         Every failure scenario was checked (not only the first ``scenario_limit``).
     runtime_s : float
+    reach, load_rps, inverse
+        The problem actually solved: points with identical candidates merged
+        (:func:`merge_identical_rows`); ``scenarios`` refer to its rows, ``inverse`` maps
+        every original point to its merged row.
     """
 
     sites: npt.NDArray[np.int64]
@@ -246,6 +250,9 @@ class CapacityResult:
     scenarios: list[ScenarioFlow]
     complete: bool
     runtime_s: float
+    reach: sp.csr_array | None = None
+    load_rps: npt.NDArray[np.float64] | None = None
+    inverse: npt.NDArray[np.intp] | None = None
 
 
 def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
@@ -255,18 +262,83 @@ def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.A
                     ) -> tuple[list[ScenarioFlow], bool]:
     """Max-flow of every failure scenario of a plan (normal operation first); stops after
     ``stop_after`` infeasible ones when given. Returns the flows and whether every scenario
-    was listed (see :func:`failure_scenarios`)."""
-    scen, complete = failure_scenarios(sites, failures, domains, limit)
-    out = []
+    was listed (see :func:`failure_scenarios`).
+
+    Normal operation is one max-flow over everything; a failure scenario re-solves only the
+    connected components (of the graph of points and open sites within budget) that hold a
+    failed site: the others keep their normal-operation flow, so the result is the same as
+    one max-flow over everything, at a fraction of the work on national inputs.
+    """
+    a = sp.csr_array(reach)
+    n, m = a.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    open_sites = np.asarray(sites, dtype=np.int64)
+    scen, complete = failure_scenarios(open_sites, failures, domains, limit)
+    normal = scenario_flow(a, load, cap, open_sites, (), with_flows=True)
+    out = [normal]
+    if not normal.feasible or len(scen) == 1:
+        return out, complete
+    sub = sp.csr_array(a[:, open_sites], dtype=np.int8)
+    adj = sp.bmat([[None, sub], [sub.T, None]], format="csr")
+    _, lab = connected_components(adj, directed=False)
+    row_lab = lab[:n]
+    site_lab = np.full(m, -1, dtype=np.int64)
+    site_lab[open_sites] = lab[n:]
+    has_any = np.diff(a.indptr) > 0
+    need_row = np.where(has_any, load, 0.0)
     bad = 0
-    for failed in scen:
-        f = scenario_flow(reach, load_rps, cap_rps, sites, failed, with_flows=not failed)
+    for failed in scen[1:]:
+        idx = np.asarray(failed, dtype=np.int64)
+        comps = np.unique(site_lab[idx][site_lab[idx] >= 0])
+        rows = np.flatnonzero(np.isin(row_lab, comps))
+        part = scenario_flow(a[rows], load[rows], cap, open_sites, failed)
+        rest = float(normal.load_rps - need_row[rows].sum())
+        site_load = normal.site_load_rps.copy()
+        in_comp = np.isin(site_lab, comps)
+        site_load[in_comp] = part.site_load_rps[in_comp]
+        f = ScenarioFlow(part.failed, part.load_rps + rest, part.served_rps + rest,
+                         part.shed_rps, part.feasible,
+                         None if part.cut_rows is None else rows[part.cut_rows],
+                         None, site_load)
         out.append(f)
         if not f.feasible:
             bad += 1
             if stop_after is not None and bad >= stop_after:
                 break
     return out, complete
+
+
+def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
+                         ) -> tuple[sp.csr_array, npt.NDArray[np.float64],
+                                    npt.NDArray[np.intp]]:
+    """Points with the same candidates within budget, merged with their loads summed (exact
+    for splittable load: a flow of the merged point splits back in proportion). Returns the
+    unique rows, their loads and each point's unique row."""
+    a = sp.csr_array(reach)
+    n, m = a.shape
+    if not n:
+        return a, np.asarray(load_rps, dtype=np.float64), np.zeros(0, dtype=np.intp)
+    rng = np.random.default_rng(12345)
+    w1 = rng.integers(1, 2**62, m, dtype=np.int64).astype(np.uint64)
+    w2 = rng.integers(1, 2**62, m, dtype=np.int64).astype(np.uint64)
+    counts = np.diff(a.indptr)
+    starts = a.indptr[:-1]
+    with np.errstate(over="ignore"):  # sums wrap around: a hash, not a count
+        # a sentinel after the last entry: empty trailing rows start there (masked below)
+        h1 = np.add.reduceat(np.append(w1[a.indices], np.uint64(0)), starts)
+        h2 = np.add.reduceat(np.append(w2[a.indices], np.uint64(0)), starts)
+    h1 = np.where(counts > 0, h1, 0)
+    h2 = np.where(counts > 0, h2, 0)
+    import pandas as pd
+
+    key = pd.MultiIndex.from_arrays([h1, h2, counts])
+    inverse, uniq = pd.factorize(key)
+    first = np.zeros(len(uniq), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n)[::-1]
+    merged_load = np.bincount(inverse, weights=np.asarray(load_rps, dtype=np.float64),
+                              minlength=len(uniq))
+    return sp.csr_array(a[first]), merged_load, np.asarray(inverse, dtype=np.intp)
 
 
 def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
@@ -305,12 +377,15 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
+    # points with the same candidates are one point for coverage and for capacity
+    req_all = np.asarray(requirement, dtype=np.float64)
+    reach, load, inverse = merge_identical_rows(sp.csr_array(reach), load_rps)
+    req = np.zeros(reach.shape[0])
+    req[inverse] = req_all
     a = sp.csr_array(reach, dtype=np.float64)
     a.data[:] = 1.0
     n, m = a.shape
-    load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
-    req = np.asarray(requirement, dtype=np.float64)
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
     lb = np.zeros(m)
     if required is not None:
@@ -323,7 +398,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     if not everything.feasible:
         return CapacityResult(np.arange(0), float("nan"), float("nan"), "infeasible",
                               float("nan"), [], [everything], True,
-                              time.perf_counter() - t0)
+                              time.perf_counter() - t0, reach, load, inverse)
     rounds: list[dict[str, Any]] = []
     bound = 0.0
     status = "time_limit"
@@ -393,7 +468,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                                               domains=domains, limit=scenario_limit)
         return CapacityResult(np.arange(m), float(c.sum()), float("nan"), "infeasible",
                               float("nan"), rounds, scenarios, complete,
-                              time.perf_counter() - t0)
+                              time.perf_counter() - t0, reach, load, inverse)
     objective = float(c[sites].sum())
     if status != "optimal" and any(not f.feasible for f in scenarios):
         # out of time with a plan short of capacity: open every candidate (always feasible)
@@ -410,7 +485,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
         status = "optimal"
     return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, reach, load, inverse)
 
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
