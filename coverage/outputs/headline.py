@@ -180,10 +180,39 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the cells)" if agg else "")
     )
+    cap = capacity_line(s)
+    if cap:
+        lines.append(cap)
     lm = _latency_model_line(s.get("latency_model"))
     if lm:
         lines.append(lm)
     return lines
+
+
+def capacity_line(s: Mapping[str, Any]) -> str | None:
+    """The capacitated plan in one line (``summary["capacity"]``), or ``None``: peak load,
+    what the chosen sites carry, utilisation, and the N-k scenarios checked."""
+    c = s.get("capacity")
+    excluded = _finite(s.get("candidates_excluded"))
+    out = []
+    if excluded:
+        out.append(f"{int(excluded):,} candidate(s) cannot host the workload (excluded)")
+    if isinstance(c, Mapping):
+        k_value = _finite(s.get("failures_tolerated"))
+        k = int(k_value) if k_value is not None else 1
+        fleet = _finite(c.get("fleet_utilisation"))
+        worst = _finite(c.get("worst_utilisation"))
+        shed = _finite(c.get("load_shed_max_rps"))
+        out.append(
+            f"capacity: {_count(c.get('load_total_rps'))} requests/s at peak on "
+            f"{_count(c.get('capacity_total_rps'))} of capacity; utilisation "
+            f"{NA if fleet is None else f'{fleet:.0%}'} (fleet), "
+            f"{NA if worst is None else f'{worst:.0%}'} (worst, any scenario); "
+            f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
+            f"{_count(c.get('scenarios_checked'))} N-{k} scenario(s) checked"
+            + ("" if c.get("scenarios_complete", True) else " (not all: limit)")
+            + f", load shed at most {NA if shed is None else f'{shed:,.1f}'} requests/s")
+    return "; ".join(out) if out else None
 
 
 def service_class_lines(s: Mapping[str, Any]) -> list[str]:
