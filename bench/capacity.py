@@ -1,7 +1,7 @@
 """Benchmark: the capacitated N-k plan against the uncapacitated one on real US data.
 
 Demand: the 85,395 US census tracts (2020 centres of population, shared data); candidates:
-the US PeeringDB colocation facilities, each stated to host one **10 kW edge cabinet**
+the US PeeringDB colocation facilities, each stated to host one **30 kW edge cabinet**
 (``power_kw = 10``, tier ``metro-colo``: PUE 1.58) of NVIDIA L4s running the default
 workload (``vision-l4``: 225.9 requests/s per L4, MLPerf v3.1 Offline, at 80 % target
 utilisation). Load assumption: **200 requests per person per day**, peak-to-mean 3. Default
@@ -29,7 +29,7 @@ from coverage.planner.plan import plan_sites
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instances import census_tracts, peeringdb_us  # noqa: E402
 
-POWER_KW = 10.0
+POWER_KW = 30.0
 REQUESTS_PER_PERSON_DAY = 200.0
 PEAK_TO_MEAN = 3.0
 BUDGET_MS = 30.0

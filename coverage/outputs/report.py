@@ -664,6 +664,11 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
         body += ("<p><b>Service classes:</b> the sweep applies one uniform budget to every "
                  "demand row; each row keeps its class's percentile and workload. The plan's "
                  "own row (source plan) has the per-class budgets.</p>")
+    if s.get("capacity"):
+        body += ("<p><b>Capacity:</b> the plan is capacitated, but the sweep's other "
+                 "budgets count sites for coverage only: they are lower bounds of the "
+                 "capacitated counts. The plan's own row (source plan) is the capacitated "
+                 "plan.</p>")
     body += _plot_sweep(sweep, s)
     rows = []
     for r in sweep.itertuples(index=False):

@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "UNIFORM_NOTE", "budget_sweep",
+__all__ = ["CAPACITY_NOTE", "DEFAULT_BUDGETS_MS", "SWEEP_COLUMNS", "UNIFORM_NOTE",
+           "budget_sweep",
            "quiet_inner_logs"]
 
 DEFAULT_BUDGETS_MS: tuple[float, ...] = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
@@ -71,6 +72,11 @@ UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to ev
                 "row; each row keeps its class's percentile and workload (the plan's own "
                 "row, source=plan, has the per-class budgets)")
 """What a sweep of a plan with service classes varies (the report prints it)."""
+
+CAPACITY_NOTE = ("the plan is capacitated but the sweep's other budgets count sites for "
+                 "coverage only (no capacity): they are lower bounds of the capacitated "
+                 "counts (the plan's own row, source=plan, is the capacitated plan)")
+"""What a sweep of a capacitated plan shows (the report prints it)."""
 
 STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
@@ -339,12 +345,17 @@ def budget_sweep(
     out["n_pairs_in_reach"] = out["n_pairs_in_reach"].astype(np.int64)
     out["n_demand_uncoverable"] = out["n_demand_uncoverable"].astype(np.int64)
     if service is not None:
-        out.attrs["note"] = UNIFORM_NOTE
         logger.info("budget sweep: %s", UNIFORM_NOTE)
     logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
     out = out.reset_index(drop=True)
+    notes = []
     if service is not None:
-        out.attrs["note"] = UNIFORM_NOTE
+        notes.append(UNIFORM_NOTE)
+    if plan is not None and (getattr(plan, "info", None) or {}).get("capacity"):
+        notes.append(CAPACITY_NOTE)
+        logger.info("budget sweep: %s", CAPACITY_NOTE)
+    if notes:
+        out.attrs["note"] = "; ".join(notes)
     return out
 
 
