@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/batch_scale.py --out docs/benchmarks-batch.md
 	$(BIN)/python bench/calibration.py --out docs/benchmarks-latency.md
 	$(BIN)/python bench/routing.py --out docs/benchmarks-routing.md
+	$(BIN)/python bench/capacity.py --out docs/benchmarks-capacity.md
 
 sample-data: $(STAMP)
 	$(BIN)/python scripts/make_sample_data.py --out data
