@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_plan", "write_plan_files", "write_report", "load_plan_dir", "PlanOutputs",
-           "OUTPUT_FILES", "REPORT_INPUTS"]
+           "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS"]
 
 TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
                "proposed_sites.csv")
@@ -52,6 +52,13 @@ REPORT_INPUTS = ("summary.json", "sites.csv", "assignment.csv", "failures.csv",
                  "proposed_sites.csv", "sweep.csv")
 """The files ``report.html`` is built from."""
 
+CAPACITY_REPORT_INPUTS = ("capacity_scenarios.csv",)
+"""The files ``report.html`` is also built from when the plan is capacitated
+(``summary.json["capacity"]`` is not null)."""
+
+_CAPACITY_SITE_COLUMNS = ("capacity_rps", "load_rps", "utilisation", "worst_utilisation",
+                          "worst_failure")
+
 _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sites.csv": ("site_id", "lat", "lon", "name", "population_primary", "n_demand_primary",
                   "population_backup"),
@@ -65,12 +72,15 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sweep.csv": ("budget_ms", "failures", "status", "site_count", "lower_bound", "mip_gap",
                   "radius_km", "population_short", "population_uncoverable", "method",
                   "solve_s", "source"),
+    "capacity_scenarios.csv": ("failed_site_ids", "load_rps", "served_rps", "shed_rps",
+                               "feasible", "worst_utilisation", "worst_site_id"),
 }
 _REQUIRED_SUMMARY = ("site_count", "lower_bound", "status", "budget_ms", "percentile",
                      "failures_tolerated", "population_total")
 _TEXT_COLUMNS = ("site_id", "demand_id", "primary_site_id", "backup_site_id", "n1_site_id",
                  "failed_site_id", "proposed_site_id", "name", "tier", "access",
-                 "coverage_status", "status", "method", "source")
+                 "coverage_status", "status", "method", "source", "failed_site_ids",
+                 "worst_site_id", "worst_failure")
 _FIX = ("write a complete plan directory with `edge-coverage plan ... --out DIR` (without "
         "--no-report), then run `edge-coverage report DIR`")
 
@@ -235,7 +245,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             sweep = (plan.sweep if plan.sweep is not None
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
-            data = _load_report_data({n: d / n for n in REPORT_INPUTS}, str(d))
+            data = _load_report_data(
+                {n: d / n for n in REPORT_INPUTS + CAPACITY_REPORT_INPUTS}, str(d))
             (d / "report.html").write_text(render_report(data), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
@@ -378,13 +389,28 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
             problems.append(f"summary.json is not valid JSON ({exc})")
     tables = {n: _read_csv(Path(files[n]), n, problems)
               for n in REPORT_INPUTS if n.endswith(".csv") and n not in missing}
+    scenarios = None
+    if summary is not None and isinstance(summary.get("capacity"), dict):
+        # a capacitated plan: its scenario table, and the capacity columns of sites.csv
+        for name in CAPACITY_REPORT_INPUTS:
+            if name not in files or not Path(files[name]).is_file():
+                problems.append(f"missing {name} (summary.json describes a capacitated plan)")
+            else:
+                scenarios = _read_csv(Path(files[name]), name, problems)
+        site_table = tables.get("sites.csv")
+        if site_table is not None:
+            lack = [c for c in _CAPACITY_SITE_COLUMNS if c not in site_table.columns]
+            if lack:
+                problems.append(f"sites.csv lacks the capacity column(s) {', '.join(lack)} "
+                                "(summary.json describes a capacitated plan)")
     if problems or summary is None or any(t is None for t in tables.values()):
         raise InputValidationError(
             f"plan directory {where} is incomplete or damaged: " + "; ".join(problems)
             + f". Fix: {_FIX}")
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
-                      proposed=tables["proposed_sites.csv"], sweep=tables["sweep.csv"])
+                      proposed=tables["proposed_sites.csv"], sweep=tables["sweep.csv"],
+                      capacity_scenarios=scenarios)
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
@@ -411,7 +437,8 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         raise InputValidationError(
             f"plan directory {d} {what}: give the --out directory of an `edge-coverage plan` "
             "run")
-    return _load_report_data({n: d / n for n in REPORT_INPUTS}, str(d))
+    return _load_report_data({n: d / n for n in REPORT_INPUTS + CAPACITY_REPORT_INPUTS},
+                             str(d))
 
 
 def write_report(plan_dir: str | Path) -> Path:

@@ -10,8 +10,10 @@ value (``data-key``, ``data-value``) so that tests and scripts can check it agai
 
 Sections: headline figures, site count against the budget (the sweep), the population-
 weighted latency distribution in normal operation and under each user's worst single failure,
-per-site load and utilisation, the criticality ranking of site failures, the coverage gaps
-and proposed sites, the model parameters and the inputs with their checksums.
+per-site load and utilisation, for a capacitated plan its capacity (utilisation of every
+site and the failure scenarios of ``capacity_scenarios.csv``), the criticality ranking of
+site failures, the coverage gaps and proposed sites, the model parameters and the inputs
+with their checksums.
 """
 
 from __future__ import annotations
@@ -34,11 +36,23 @@ from ..resilience.status import COVERAGE_STATUSES, is_gap, status_label, status_
 from .headline import objective
 
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
-           "SECTIONS"]
+           "capacity_sites", "worst_scenarios", "SECTIONS", "OPTIONAL_SECTIONS"]
 
 SECTIONS = ("summary", "sweep", "latency", "sites", "criticality", "gaps", "parameters",
             "inputs")
-"""``id`` of every ``<section>`` of the report, in page order."""
+"""``id`` of every ``<section>`` of the report, in page order (an uncapacitated plan with
+one service class; see :data:`OPTIONAL_SECTIONS`)."""
+
+OPTIONAL_SECTIONS = {"service-classes": "summary", "capacity": "sites"}
+"""Sections only some plans have (more than one service class; a capacitated plan), each
+with the section it follows."""
+
+CAPACITY_SITE_ROWS = 50
+"""Sites in the capacity section's table (highest utilisation first)."""
+CAPACITY_WORST_SCENARIOS = 10
+"""Failure scenarios in the capacity section's table (highest worst utilisation first)."""
+THIN_UTILISATION = 0.4
+"""Normal-operation utilisation below which a site is thin (the domain's warning)."""
 
 MARKED_BUDGETS_MS = (30.0, 50.0, 100.0)
 MAX_TABLE_ROWS = 500
@@ -56,6 +70,8 @@ class ReportData:
     sites, assignment, failures, proposed, sweep : pandas.DataFrame
         ``sites.csv``, ``assignment.csv``, ``failures.csv``, ``proposed_sites.csv`` and
         ``sweep.csv``.
+    capacity_scenarios : pandas.DataFrame or None
+        ``capacity_scenarios.csv`` of a capacitated plan (``None`` otherwise).
     """
 
     summary: dict[str, Any]
@@ -64,6 +80,7 @@ class ReportData:
     failures: pd.DataFrame
     proposed: pd.DataFrame
     sweep: pd.DataFrame
+    capacity_scenarios: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -750,6 +767,10 @@ def _sites_section(sites: pd.DataFrame, a: pd.DataFrame) -> str:
             "(their nearest surviving site). Utilisation is normal / peak load: the share of "
             "the capacity needed for N-1 that the site uses every day. Sorted by peak "
             "load.</p>")
+    if "capacity_rps" in sites.columns:
+        body += ("<p>These loads count people. The plan is capacitated: its requests/s "
+                 'against each site\'s capacity are in <a href="#capacity">Capacity</a> '
+                 "(the utilisation below is the population measure).</p>")
     body += _plot_loads(loads)
     body += _table(loads.head(MAX_TABLE_ROWS), [
         ("site_id", "site", _text), ("name", "name", _text), ("tier", "tier", _text),
@@ -764,6 +785,228 @@ def _sites_section(sites: pd.DataFrame, a: pd.DataFrame) -> str:
         numeric=("population_primary", "n_demand_primary", "population_backup", "peak_load",
                  "utilisation", "share_of_population"))
     return _section("sites", "Per-site load and utilisation", body)
+
+
+def capacity_sites(sites: pd.DataFrame) -> pd.DataFrame:
+    """A capacitated plan's sites by utilisation in normal operation.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        ``sites.csv`` of a capacitated plan (``capacity_rps``, ``load_rps``,
+        ``utilisation``, ``worst_utilisation``, ``worst_failure``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The sites, highest utilisation first (then highest worst utilisation, then site
+        id), with a boolean ``thin`` column (utilisation below
+        :data:`THIN_UTILISATION`).
+    """
+    s = sites.copy()
+    s["site_id"] = s["site_id"].astype(str)
+    util = pd.to_numeric(s["utilisation"], errors="coerce")
+    s["thin"] = (util < THIN_UTILISATION).to_numpy()
+    worst = (pd.to_numeric(s["worst_utilisation"], errors="coerce")
+             if "worst_utilisation" in s.columns else pd.Series(np.nan, index=s.index))
+    order = np.lexsort((s["site_id"].to_numpy(), -worst.fillna(-np.inf).to_numpy(),
+                        -util.fillna(-np.inf).to_numpy()))
+    return s.iloc[order].reset_index(drop=True)
+
+
+def worst_scenarios(scenarios: pd.DataFrame, n: int = CAPACITY_WORST_SCENARIOS) -> pd.DataFrame:
+    """The ``n`` failure scenarios with the highest worst utilisation (normal operation
+    excluded; ties: more load shed first, then table order).
+
+    Parameters
+    ----------
+    scenarios : pandas.DataFrame
+        ``capacity_scenarios.csv`` (row 0: normal operation).
+    n : int
+        How many.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Those rows, with ``scenario`` (their row in the file).
+    """
+    sc = scenarios.reset_index(drop=True)
+    sc.insert(0, "scenario", np.arange(len(sc)))
+    failure = sc[~sc["failed_site_ids"].astype(str).str.startswith("(none")]
+    w = pd.to_numeric(failure["worst_utilisation"], errors="coerce").fillna(-np.inf)
+    shed = pd.to_numeric(failure["shed_rps"], errors="coerce").fillna(0.0)
+    order = np.lexsort((failure["scenario"].to_numpy(), -shed.to_numpy(), -w.to_numpy()))
+    return failure.iloc[order[:n]].reset_index(drop=True)
+
+
+def _plot_utilisation(cs: pd.DataFrame) -> str:
+    top = cs.head(_PLOT_ROWS).iloc[::-1]
+    labels = [_label(f"{n} ({i})" if not _missing(n) and str(n) != str(i) else i)
+              for i, n in zip(top["site_id"], top.get("name", top["site_id"]), strict=True)]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        y = np.arange(len(top))
+        worst = pd.to_numeric(top.get("worst_utilisation", np.nan), errors="coerce")
+        util = pd.to_numeric(top["utilisation"], errors="coerce")
+        ax.barh(y, 100 * worst, color="#fdae6b", label="worst failure scenario")
+        ax.barh(y, 100 * util, color="#e6550d", label="normal operation")
+        ax.axvline(100 * THIN_UTILISATION, ls=":", color="#2166ac", lw=1)
+        ax.annotate(f"{100 * THIN_UTILISATION:.0f} %: thin below", (100 * THIN_UTILISATION,
+                    1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                    fontsize=8, color="#2166ac")
+        ax.axvline(100, ls="-", color="#999999", lw=1)
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_xlim(0, max(105.0, float(np.nanmax(100 * worst, initial=0.0)) + 5))
+        ax.set_xlabel("utilisation, % of capacity")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+
+
+def _failed_text(x: Any) -> str:
+    """A ``failed_site_ids`` / ``worst_failure`` value: the sites, or normal operation."""
+    if _missing(x):
+        return NA
+    t = str(x)
+    if t in ("", "(none)") or t.startswith("(none"):
+        return "none (normal operation)"
+    return _e(t.replace(";", ", "))
+
+
+def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
+                      scenarios: pd.DataFrame | None) -> str:
+    """The capacity of a capacitated plan: where load and capacity came from, status and
+    bound, utilisation, the sites by utilisation and the failure scenarios."""
+    c = s.get("capacity") or {}
+    k = int(s.get("failures_tolerated", 1) or 0)
+    workload = s.get("workload") or {}
+    wname = workload.get("name") if isinstance(workload, dict) else None
+
+    def fig(key: str, label: str, text: Callable[[Any], str]) -> tuple[str, str, Any, str]:
+        return (label, f"capacity.{key}", c.get(key), text(c.get(key)))
+
+    intro = (
+        f"<p>A capacitated plan: the fewest sites such that in normal operation and in every "
+        f"failure scenario (up to {k} failure domain(s) down; domains: "
+        f"{_text(c.get('failure_domains'))}) the surviving sites within budget carry all the "
+        f"load within their capacity (load is splittable across sites). <b>Load</b>: "
+        f"{_text(c.get('load_from'))}. <b>Capacity</b>: {_text(c.get('capacity_from'))}"
+        + (f"; workload <code>{_e(wname)}</code>" if wname else "")
+        + f". Utilisation: {_text(c.get('utilisation_flows'))} (<code>flows.csv</code> holds "
+        "the flow of normal operation). Method and limits: <code>docs/capacity.md</code>.</p>")
+    worst_row = None
+    if scenarios is not None and len(scenarios):
+        w = pd.to_numeric(scenarios["worst_utilisation"], errors="coerce")
+        if w.notna().any():
+            worst_row = scenarios.iloc[int(np.nanargmax(w.to_numpy(dtype=np.float64)))]
+    rows = [
+        fig("status", "capacitated solve status", _text),
+        fig("lower_bound", "proven lower bound (sites, or cost)", lambda v: _num(v, 1)),
+        fig("rounds", "rounds (MILP solves)", _num),
+        fig("cuts", "capacity cuts", _num),
+        fig("load_total_rps", "total load at peak", lambda v: _num(v, 1, "requests/s")),
+        fig("capacity_total_rps", "capacity of the chosen sites",
+            lambda v: _num(v, 1, "requests/s")),
+        fig("fleet_utilisation", "fleet utilisation (normal operation)", _pct),
+        fig("sites_below_40pct", f"sites below {THIN_UTILISATION:.0%} utilisation (thin)",
+            _num),
+        fig("worst_utilisation", "worst utilisation, any site, any scenario", _pct),
+    ]
+    if worst_row is not None:
+        rows += [
+            ("… in the scenario", "capacity_scenarios.worst.failed_site_ids",
+             str(worst_row["failed_site_ids"]), _failed_text(worst_row["failed_site_ids"])),
+            ("… at site", "capacity_scenarios.worst.worst_site_id",
+             None if _missing(worst_row["worst_site_id"]) else str(worst_row["worst_site_id"]),
+             _text(worst_row["worst_site_id"])),
+        ]
+    rows += [
+        fig("scenarios_checked", "scenarios checked (normal operation included)", _num),
+        fig("scenarios_complete", "every scenario checked", _bool),
+        fig("load_shed_max_rps", "largest load shed in any scenario",
+            lambda v: _num(v, 1, "requests/s")),
+        fig("target_utilisation", "target utilisation (capacity from accelerators)", _pct),
+        fig("requests_per_person_day", "requests per person per day", lambda v: _num(v, 2)),
+        fig("peak_to_mean", "peak-to-mean", lambda v: _num(v, 2)),
+        ("candidates excluded (cannot host the workload)", "candidates_excluded",
+         s.get("candidates_excluded"), _num(s.get("candidates_excluded"))),
+    ]
+    body = intro + _kv_table(rows)
+    n_thin = c.get("sites_below_40pct")
+    if isinstance(n_thin, int | float) and n_thin > 0:
+        body += (f'<p class="note">{_num(n_thin)} site(s) run below '
+                 f"{THIN_UTILISATION:.0%} of their capacity in normal operation: capacity "
+                 "paid for and mostly idle (thin utilisation). A smaller system there, or "
+                 "fewer accelerators, may carry the same load.</p>")
+    excluded = s.get("candidates_excluded")
+    if isinstance(excluded, int | float) and excluded > 0:
+        body += (f"<p>{_num(excluded)} candidate(s) cannot host the workload (power envelope "
+                 "or memory) and were excluded before planning: they are listed, with the "
+                 "reason, in <code>candidates_excluded.csv</code>.</p>")
+    else:
+        body += "<p>No candidate was excluded: every one can host the workload.</p>"
+
+    cs = capacity_sites(sites)
+    body += "<h3>Sites by utilisation</h3>"
+    body += ("<p>Load and utilisation in normal operation, and the worst utilisation over "
+             "the failure scenarios with the scenario causing it. Highest utilisation "
+             "first.</p>")
+    body += _plot_utilisation(cs)
+    body += _table(cs.head(CAPACITY_SITE_ROWS), [
+        ("site_id", "site", _text), ("name", "name", _text), ("tier", "tier", _text),
+        ("n_accelerators", "accelerators", lambda v: NA if _missing(v) or float(v) < 0
+         else _num(v)),
+        ("power_kw", "power, kW", lambda v: _num(v, 1)),
+        ("capacity_rps", "capacity, requests/s", lambda v: _num(v, 1)),
+        ("load_rps", "load, requests/s", lambda v: _num(v, 1)),
+        ("utilisation", "utilisation", _pct),
+        ("thin", f"below {THIN_UTILISATION:.0%}", _bool),
+        ("worst_utilisation", "worst utilisation", _pct),
+        ("worst_failure", "worst when failed", _failed_text),
+    ], total=len(cs), what="sites (all in sites.csv)",
+        numeric=("n_accelerators", "power_kw", "capacity_rps", "load_rps", "utilisation",
+                 "worst_utilisation"))
+
+    body += "<h3>Failure scenarios</h3>"
+    if scenarios is None or not len(scenarios):
+        body += "<p>No scenario table (<code>capacity_scenarios.csv</code>).</p>"
+        return _section("capacity", "Capacity", body)
+    n_fail = len(scenarios) - 1
+    shed = pd.to_numeric(scenarios["shed_rps"], errors="coerce")
+    feasible = scenarios["feasible"].astype(str).str.lower().isin(("true", "1"))
+    if n_fail <= 0:
+        which = "normal operation only (no failure scenario: the plan tolerates none)"
+    else:
+        which = (f"normal operation and {_num(n_fail)} failure scenario(s): "
+                 + ("each failure domain holding a chosen site" if k <= 1 else
+                    f"every combination of 1 to {k} failure domains holding a chosen site"))
+    body += (f"<p>Every scenario of <code>capacity_scenarios.csv</code>: {which}. Load shed "
+             "is what the surviving sites within budget cannot carry: 0 for a feasible "
+             "plan.</p>")
+    body += _kv_table([
+        ("failure scenarios", "capacity_scenarios.failures", int(n_fail), _num(n_fail)),
+        ("scenarios where all the load is served", "capacity_scenarios.feasible",
+         int(feasible.sum()), _num(int(feasible.sum()))),
+        ("largest load shed", "capacity_scenarios.max_shed_rps",
+         float(shed.max()) if shed.notna().any() else None,
+         _num(shed.max(), 1, "requests/s")),
+    ])
+    worst = worst_scenarios(scenarios)
+    if len(worst):
+        body += (f"<p>The {len(worst)} failure scenario(s) with the highest worst "
+                 "utilisation:</p>")
+        body += _table(worst, [
+            ("scenario", "scenario (row)", _num),
+            ("failed_site_ids", "failed sites", _failed_text),
+            ("worst_utilisation", "worst utilisation", _pct),
+            ("worst_site_id", "at site", _text),
+            ("load_rps", "load, requests/s", lambda v: _num(v, 1)),
+            ("served_rps", "served, requests/s", lambda v: _num(v, 1)),
+            ("shed_rps", "shed, requests/s", lambda v: _num(v, 1)),
+            ("feasible", "all served", _bool),
+        ], total=n_fail, what="failure scenarios (all in capacity_scenarios.csv)",
+            numeric=("scenario", "worst_utilisation", "load_rps", "served_rps", "shed_rps"))
+    return _section("capacity", "Capacity", body)
 
 
 def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
@@ -915,9 +1158,14 @@ def render_report(data: ReportData) -> str:
                   "sites": "Site load", "criticality": "Criticality", "gaps": "Gaps",
                   "parameters": "Parameters", "inputs": "Inputs"}
     by_class = _service_class_section(s)  # only with more than one class
+    capacitated = isinstance(s.get("capacity"), dict)
+    capacity = (_capacity_section(s, data.sites, data.capacity_scenarios) if capacitated
+                else "")
     links = [(sid, nav_titles[sid]) for sid in SECTIONS]
     if by_class:
         links.insert(1, ("service-classes", "By service class"))
+    if capacity:
+        links.insert([sid for sid, _ in links].index("sites") + 1, ("capacity", "Capacity"))
     nav = "".join(f'<a href="#{sid}">{text}</a>' for sid, text in links)
     lead = (f'<p class="lead">{_num(s.get("population_covered"))} of '
             f'{_num(s.get("population_total"))} people within budget; '
@@ -929,6 +1177,7 @@ def render_report(data: ReportData) -> str:
         _sweep_section(data.sweep, s),
         _latency_section(data.assignment, s),
         _sites_section(data.sites, data.assignment),
+        capacity,
         _criticality_section(data.failures, data.sites),
         _gaps_section(data.assignment, data.proposed, s),
         _parameters_section(s),
@@ -944,6 +1193,7 @@ def render_report(data: ReportData) -> str:
         + "".join(sections)
         + '<footer><p class="note">Written by edge-coverage '
         f"{_text(s.get('version'))}; tables: summary.json, sites.csv, assignment.csv, "
-        "failures.csv, proposed_sites.csv, sweep.csv; GIS layers: plan.gpkg, "
+        "failures.csv, proposed_sites.csv, sweep.csv"
+        + (", capacity_scenarios.csv" if capacity else "") + "; GIS layers: plan.gpkg, "
         "demand.parquet, sites.parquet.</p></footer></body></html>\n"
     )

@@ -93,6 +93,18 @@ class Plan:
     service : coverage.model.service.ServiceRows or None
         Per-row budget, percentile and workload of a plan with service classes or a
         ``budget_ms`` column (``None``: every row has the run's).
+    flows, capacity_scenarios : pandas.DataFrame or None
+        A capacitated plan's ``flows.csv`` and ``capacity_scenarios.csv`` (``None`` for an
+        uncapacitated plan).
+    excluded : pandas.DataFrame or None
+        ``candidates_excluded.csv``: the candidates that cannot host the workload (may be
+        empty).
+    scenario_loads : pandas.DataFrame or None
+        A capacitated plan's load of every chosen site in every scenario
+        (:func:`scenario_load_table`): ``scenario`` (row of :attr:`capacity_scenarios`),
+        ``site_id``, ``failed``, ``load_rps``, ``utilisation``; ``None`` for an
+        uncapacitated plan, or when it would exceed :data:`MAX_SCENARIO_LOADS` entries.
+        Not written to the plan directory (the map's failure explorer uses it).
     """
 
     sites: pd.DataFrame
@@ -114,6 +126,7 @@ class Plan:
     flows: pd.DataFrame | None = field(default=None, repr=False)
     capacity_scenarios: pd.DataFrame | None = field(default=None, repr=False)
     excluded: pd.DataFrame | None = field(default=None, repr=False)
+    scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -759,10 +772,11 @@ def plan_sites(
     proposal = propose_gaps(problem, demand_out, n_cov)
     timings["proposals_s"] = time.perf_counter() - t
     sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
-    flows = scen_table = None
+    flows = scen_table = scen_loads = None
     if capacity is not None:
         sites_out, flows, scen_table, cap_info = capacity_outputs(
             problem, capacity, cap_result, chosen, sites_out)
+        scen_loads = scenario_load_table(problem, cap_result, sites_out)
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
@@ -798,7 +812,7 @@ def plan_sites(
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
         proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
         routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
-        excluded=excluded,
+        excluded=excluded, scenario_loads=scen_loads,
     )
 
 
@@ -1023,3 +1037,62 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "capacity_total_rps": float(cap[chosen].sum()),
     }
     return out, flows, scen, info
+
+
+#: Most (scenario, chosen site) entries :func:`scenario_load_table` keeps; above, the table
+#: is not built (``Plan.scenario_loads`` is ``None``) and a warning says so.
+MAX_SCENARIO_LOADS = 2_000_000
+
+
+def scenario_load_table(problem: Problem, result: Any,
+                        sites_out: pd.DataFrame) -> pd.DataFrame | None:
+    """The load of every chosen site in every capacity scenario (``Plan.scenario_loads``).
+
+    Call after :func:`capacity_outputs`, which replaces the scenarios' flows by the ones
+    its tables report (the most even flow), so that the loads here are those of
+    ``sites.csv`` (scenario 0) and ``capacity_scenarios.csv``.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem solved (candidate ids).
+    result : coverage.solvers.capacitated.CapacitatedResult
+        The capacitated solve, its scenarios as :func:`capacity_outputs` left them.
+    sites_out : pandas.DataFrame
+        ``sites.csv`` (its ``site_id`` and ``capacity_rps`` columns, in its row order).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        One row per (scenario, chosen site), scenarios in the row order of
+        ``capacity_scenarios.csv`` and sites in the row order of ``sites.csv``:
+        ``scenario`` (row of ``capacity_scenarios.csv``, 0 = normal operation),
+        ``site_id``, ``failed`` (the site is down in that scenario), ``load_rps`` and
+        ``utilisation`` (load / capacity). ``None`` above :data:`MAX_SCENARIO_LOADS`
+        entries (logged).
+    """
+    ids = problem.sites["site_id"].to_numpy(dtype=object)
+    scenarios = result.scenarios
+    site_ids = sites_out["site_id"].to_numpy(dtype=object)
+    n_scen, n_sites = len(scenarios), len(site_ids)
+    if n_scen * n_sites > MAX_SCENARIO_LOADS:
+        logger.warning(
+            "per-scenario site loads not kept: %s scenarios x %s sites is more than %s "
+            "entries (the map's failure explorer shows each scenario's load shed only)",
+            f"{n_scen:,}", f"{n_sites:,}", f"{MAX_SCENARIO_LOADS:,}")
+        return None
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    j = pos.reindex(site_ids).to_numpy()
+    loads = np.stack([s.site_load_rps[j] for s in scenarios]) if n_scen else np.zeros((0, 0))
+    failed = np.zeros((n_scen, len(ids)), dtype=bool)
+    for k, s in enumerate(scenarios):  # scenarios, not demand points
+        failed[k, list(s.failed)] = True
+    cap = sites_out["capacity_rps"].to_numpy(dtype=np.float64)
+    util = loads / np.where(cap > 0, cap, 1.0)
+    return pd.DataFrame({
+        "scenario": np.repeat(np.arange(n_scen, dtype=np.int64), n_sites),
+        "site_id": np.tile(site_ids, n_scen),
+        "failed": failed[:, j].ravel(),
+        "load_rps": loads.ravel(),
+        "utilisation": util.ravel(),
+    })

@@ -20,10 +20,24 @@ var covmap = (function () {
         return (typeof v !== "number" || !isFinite(v) || v < 0) ? "n/a" : v.toFixed(1) + " ms";
     }
     function row(k, v) { return "<tr><th>" + k + "</th><td>" + v + "</td></tr>"; }
+    function fmtPct(u) {  // a utilisation: 76.0 %
+        return (typeof u !== "number" || !isFinite(u) || u < 0) ? "n/a" : (100 * u).toFixed(1) + " %";
+    }
+    function fmtRate(v) {  // a request rate's number: 12.3, whole numbers from 1,000
+        if (typeof v !== "number" || !isFinite(v) || v < 0) { return "n/a"; }
+        if (v >= 1e15) { return v.toExponential(3); }
+        return v >= 1000 ? Math.round(v).toLocaleString("en-US") : v.toLocaleString("en-US",
+            {minimumFractionDigits: 1, maximumFractionDigits: 1});
+    }
+    function fmtRps(v) {  // a request rate: 12.3 requests/s
+        var t = fmtRate(v);
+        return t === "n/a" ? t : t + " requests/s";
+    }
 
     return function (data, M) {
         var D = data.units, F = data.failures, S = data.sites, P = data.proposed;
         var A = data.areas, C = data.config;
+        var CAP = data.capacity || null;  // a capacitated plan only
         var HEX = C.mode === "h3";
         var NU = D.pop.length, NS = S.lat.length;
         var PANES = {covAreas: 350, covDemand: 400, covRings: 420, covFail: 440};
@@ -137,11 +151,23 @@ var covmap = (function () {
 
         function siteMarker(j) {
             var cls = "covmap-site " + (S.req[j] ? "covmap-site-existing" : "covmap-site-new");
-            var icon = L.divIcon({
-                className: cls, iconSize: [18, 18], iconAnchor: [9, 9], popupAnchor: [0, -9],
-                tooltipAnchor: [10, 0],
-                html: "<span data-site='" + j + "' style='background:" + S.color[j] + "'></span>"
-            });
+            var icon;
+            if (CAP) {  // size by capacity, colour by utilisation, dashed ring when thin
+                var z = CAP.size[j];
+                cls += " covmap-site-cap" + (CAP.thin[j] ? " covmap-site-thin" : "");
+                icon = L.divIcon({
+                    className: cls, iconSize: [z, z], iconAnchor: [z / 2, z / 2],
+                    popupAnchor: [0, -z / 2], tooltipAnchor: [z / 2 + 1, 0],
+                    html: "<span data-site='" + j + "' style='background:" + S.color[j] +
+                        ";width:" + z + "px;height:" + z + "px'></span>"
+                });
+            } else {
+                icon = L.divIcon({
+                    className: cls, iconSize: [18, 18], iconAnchor: [9, 9], popupAnchor: [0, -9],
+                    tooltipAnchor: [10, 0],
+                    html: "<span data-site='" + j + "' style='background:" + S.color[j] + "'></span>"
+                });
+            }
             var mk = L.marker([S.lat[j], S.lon[j]], {icon: icon, keyboard: false, riseOnHover: true});
             mk.bindPopup(sitePopup(j), {maxWidth: 400});
             mk.bindTooltip(S.tip[j]);
@@ -308,6 +334,82 @@ var covmap = (function () {
         });
 
         // ---- failure explorer ------------------------------------------------------------
+        function utilColor(u) {
+            var p = CAP.palette;
+            return p[Math.round(Math.min(1, Math.max(0, u)) * (p.length - 1))];
+        }
+
+        // A capacitated plan: the capacity scenario that fails site s (its own failure, or its
+        // failure domain's), each surviving site's load and utilisation in it, saturated sites
+        // highlighted, and the load shed (capacity_scenarios.csv). Rings on the map: the sites
+        // that take load, in their utilisation colour; saturated ones thick.
+        function capacityPart(s) {
+            var q = CAP.siteScen[s], X = CAP.scen, SHOW = 12;
+            var h = "<div class='covmap-h'>Capacity: where its load goes</div>";
+            if (q < 0) {
+                stats.capacity = {site: s, scenario: -1};
+                return h + "<div class='covmap-note covmap-cap-none'>" + (CAP.note ||
+                    "No capacity scenario fails this site (the plan tolerates no failure, or " +
+                    "the scenarios checked stop before it).") + "</div>";
+            }
+            var others = X.failed[q].filter(function (j) { return j !== s; });
+            var list = [], nSat = 0, r;
+            for (r = X.off[q]; r < X.off[q + 1]; r++) {
+                var j = X.site[r], ld = X.sload[r];
+                var u = CAP.cap[j] > 0 ? ld / CAP.cap[j] : -1, sat = u >= CAP.saturated - 1e-12;
+                if (sat) { nSat++; }
+                list.push({j: j, load: ld, u: u, d: ld - CAP.load[j], sat: sat});
+            }
+            var t = "";
+            if (others.length) { t += row("Fails with it", others.map(site).join(", ")); }
+            t += row("Load shed", "<span class='covmap-cap-shed'>" + fmtRps(X.shed[q]) + "</span>" +
+                (X.feasible[q] ? "" : " (infeasible)"));
+            t += row("Worst utilisation", fmtPct(X.worst[q]) + " at " +
+                (X.worstSite[q] >= 0 ? site(X.worstSite[q]) : X.worstId[q]));
+            t += row("Saturated (&ge; " + Math.round(100 * CAP.saturated) + " %)",
+                "<span class='covmap-cap-nsat'>" + nSat + "</span> sites");
+            h += "<table>" + t + "</table>";
+            if (CAP.note) { h += "<div class='covmap-note'>" + CAP.note + "</div>"; }
+            if (list.length) {
+                var rows = "", shown = 0;
+                list.forEach(function (e, k) {
+                    if (k >= SHOW && !e.sat) { return; }
+                    shown++;
+                    var m = fmtRate(Math.abs(e.d));
+                    var sign = m === "0.0" || m === "0" ? "" : e.d > 0 ? "+" : "&minus;";
+                    rows += "<tr class='covmap-cap-row" + (e.sat ? " covmap-cap-sat" : "") +
+                        "' data-site='" + e.j + "' data-load='" + e.load + "' data-util='" + e.u +
+                        "'><td>" + site(e.j) + "</td><td class='n'>" + fmtRate(e.load) +
+                        "</td><td class='n'>" + fmtPct(e.u) + "</td><td class='n'>" +
+                        sign + m + "</td></tr>";
+                });
+                h += "<table class='covmap-cap-sites'><thead><tr><th>surviving site</th>" +
+                    "<th class='n'>load</th><th class='n'>utilisation</th><th class='n'>change" +
+                    "</th></tr></thead><tbody>" + rows + "</tbody></table>" +
+                    "<div class='covmap-note'>Load and change in requests/s, against normal " +
+                    "operation.</div>";
+                if (shown < list.length) {
+                    h += "<div class='covmap-note'>" + (list.length - shown) + " more sites take " +
+                        "less of its load.</div>";
+                }
+                if (CAP.perSite > 0) {
+                    h += "<div class='covmap-note'>Per scenario, the " + CAP.perSite + " largest " +
+                        "load increases and every saturated site are kept.</div>";
+                }
+                list.forEach(function (e) {
+                    if (e.d <= 0 && !e.sat) { return; }
+                    failGroup.addLayer(L.circleMarker([S.lat[e.j], S.lon[e.j]], {
+                        pane: "covFail", renderer: R.covFail, radius: CAP.size[e.j] / 2 + (e.sat ? 8 : 5),
+                        color: e.sat ? CAP.saturatedColor : utilColor(e.u), weight: e.sat ? 5 : 3,
+                        fill: false, interactive: false
+                    }));
+                });
+            }
+            stats.capacity = {site: s, scenario: X.row[q], shed: X.shed[q], saturated: nSat,
+                sites: list.length};
+            return h;
+        }
+
         function fail(s) {
             s = parseInt(s, 10);
             if (isNaN(s) || s >= NS) { s = -1; }
@@ -372,6 +474,7 @@ var covmap = (function () {
             } else {
                 html += "<div class='covmap-note'>No demand is served by this site.</div>";
             }
+            if (CAP) { html += capacityPart(s); }
             if (outEl) { outEl.innerHTML = html; }
             stats.failure = {site: s, pop: pop, out: outPop, worst: worst, n: n};
             M.fitBounds(bounds, {padding: [40, 40], maxZoom: Math.max(M.getZoom(), 8)});

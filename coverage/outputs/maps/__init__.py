@@ -13,7 +13,10 @@ self-contained HTML file. The overlays, each in the layer control:
   budget radius and their primary service areas (convex hull of their users);
 * proposed new sites (when the plan has any);
 * a failure explorer: pick a site (drop-down, or the button in a site's popup) and see whose
-  traffic is re-routed to which site and the latency it gets.
+  traffic is re-routed to which site and the latency it gets;
+* for a capacitated plan (:mod:`.capacity`): sites sized by capacity and coloured by
+  utilisation, capacity figures in their popups, and in the failure explorer every
+  surviving site's load and utilisation in the failed site's scenario and the load shed.
 
 The file works with no network: Leaflet 1.9.4 (vendored in ``coverage/outputs/_static``,
 BSD-2-Clause, see ``LEAFLET_LICENSE``) and the map script ``covmap.js`` are inlined, and
@@ -31,7 +34,8 @@ few MB. Points are assigned to hexagons without a Python loop over them (see
 Modules: :mod:`.build` (:func:`plan_map`, :func:`layer_names`, input checks), :mod:`.payload`
 (the data handed to the page), :mod:`.style` (layer names, colours, sizes, CSS, legend),
 :mod:`.elements` (the folium elements), :mod:`.offline` (inlined Leaflet, no external assets,
-:func:`render_map_html`, :func:`save_map`), :mod:`.columns` (reading the plan's columns).
+:func:`render_map_html`, :func:`save_map`), :mod:`.columns` (reading the plan's columns),
+:mod:`.capacity` (what a capacitated plan adds).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pandas as pd
 from ...errors import InputValidationError
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
 from ...resilience.status import COVERAGE_STATUSES, status_label
+from .capacity import capacity_view, is_capacitated
 from .columns import bool_column, finite_or, float_column, has_column, id_column, lat_lon
 from .elements import map_elements
 from .offline import make_offline
@@ -32,6 +33,8 @@ from .payload import (
     waterfall_table,
 )
 from .style import (
+    CAPACITY_CSS,
+    CSS,
     DEMAND_RADIUS_MAX_PX,
     DEMAND_RADIUS_MIN_PX,
     LATENCY_COLORS,
@@ -353,7 +356,11 @@ def plan_map(
         coverage status", "Demand: N-1 worst-case latency", "Outside budget under a failure",
         "Coverage gaps" (when there are any), one "Sites: <tier>" per tier, "Budget radius",
         "Service areas (primary)", "Proposed new sites" (when there are any) and "Failure
-        explorer"; a failure-explorer control, a layer control and a legend box.
+        explorer"; a failure-explorer control, a layer control and a legend box. A
+        capacitated plan (``sites`` with ``capacity_rps`` and ``utilisation``; optional
+        ``capacity_scenarios`` and ``scenario_loads``) has its sites sized by capacity and
+        coloured by utilisation, capacity popups, and the explorer's per-scenario loads
+        (:mod:`coverage.outputs.maps.capacity`).
 
     Raises
     ------
@@ -459,14 +466,24 @@ def plan_map(
     }
     proposed = proposed_payload(getattr(plan, "proposed", None))
     areas = areas_payload(table["lat"], table["lon"], table["p"], n_sites)
+    # a capacitated plan: sites sized by capacity, coloured by utilisation, capacity popups
+    # and the explorer's per-scenario loads (an uncapacitated plan's payload is unchanged)
+    cap_view = (capacity_view(plan, sites, site_index, summary, MISSING_COLOR)
+                if is_capacitated(sites) else None)
+    site_data = site_payload(sites, failures, tiers, tier_colors, radius_km,
+                             extra_rows=cap_view.popup_rows if cap_view else None)
+    if cap_view is not None:
+        site_data["color"] = cap_view.colors
     payload = {
         "units": units,
         "failures": failures_data,
-        "sites": site_payload(sites, failures, tiers, tier_colors, radius_km),
+        "sites": site_data,
         "proposed": proposed,
         "areas": areas,
         "config": config,
     }
+    if cap_view is not None:
+        payload["capacity"] = cap_view.payload
 
     # ---- the map
     lat_fit = np.r_[table["lat"][located_d], site_lat]
@@ -505,8 +522,9 @@ def plan_map(
         outside_pop=float(table["out"].sum()),
         n_proposed=len(proposed["lat"]),
         aggregation=drawn.note,
+        capacity_html=cap_view.legend if cap_view is not None else None,
     )
-    el.Legend(legend).add_to(m)
+    el.Legend(legend, css=CSS + CAPACITY_CSS if cap_view is not None else CSS).add_to(m)
     _layer_control_last(m)
 
     logger.info(

@@ -85,11 +85,11 @@ def map_elements() -> SimpleNamespace:
             """
         )
 
-        def __init__(self, body: str, background: str = MAP_BACKGROUND):
+        def __init__(self, body: str, background: str = MAP_BACKGROUND, css: str = CSS):
             super().__init__()
             self._name = "CoverageLegend"
             self.body = body
             self.background = background
-            self.css = CSS
+            self.css = css
 
     return SimpleNamespace(PlanData=PlanData, PlanLayer=PlanLayer, Legend=Legend)

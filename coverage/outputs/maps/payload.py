@@ -417,8 +417,14 @@ def site_payload(
     tiers: list[str],
     tier_colors: Mapping[str, str],
     radius_km: float,
+    extra_rows: Sequence[Sequence[tuple[str, str]]] | None = None,
 ) -> dict[str, Any]:
-    """Per-site data with ready-made, escaped popup HTML (sites are few)."""
+    """Per-site data with ready-made, escaped popup HTML (sites are few).
+
+    ``extra_rows`` (one list of escaped ``(label, value)`` pairs per site, e.g. a
+    capacitated plan's capacity figures) go into each popup before what happens if the
+    site fails.
+    """
     lat, lon = lat_lon(sites)
     ids = id_column(sites, "site_id")
     names = id_column(sites, "name") if has_column(sites, "name") else ids
@@ -458,6 +464,8 @@ def site_payload(
             ("Population backed up", fmt_int(pop_b[k])),
             ("Budget radius", f"{rkm[k]:,.0f} km" if math.isfinite(rkm[k]) else "n/a"),
         ]
+        if extra_rows is not None:
+            rows += list(extra_rows[k])
         if sid in fail:
             rr, out, worst, mean = fail[sid]
             rows += [

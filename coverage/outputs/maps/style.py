@@ -40,7 +40,17 @@ __all__ = [
     "TIER_COLORS",
     "fmt_int",
     "fmt_ms",
+    "fmt_pct",
+    "fmt_rps",
     "legend_html",
+    "CAPACITY_CSS",
+    "SATURATED_AT",
+    "SATURATED_COLOR",
+    "SITE_SIZE_MAX_PX",
+    "SITE_SIZE_MIN_PX",
+    "THIN_BELOW",
+    "THIN_COLOR",
+    "UTILISATION_COLORS",
 ]
 
 #: Layer names, as listed in the layer control (site overlays are ``"Sites: <tier>"``).
@@ -104,6 +114,22 @@ MAX_POINTS = 20_000
 #: Colours in the latency palette handed to the page (and sampled for the legend).
 PALETTE_SIZE = 64
 
+# ---- capacitated plans only (an uncapacitated map never uses these)
+#: Site marker size limits, pixels: the size is proportional to the square root of the
+#: site's capacity (marker area proportional to capacity), the largest capacity at the
+#: upper bound, clipped to the lower one.
+SITE_SIZE_MIN_PX = 12.0
+SITE_SIZE_MAX_PX = 34.0
+#: Sequential utilisation colour ramp (yellow -> orange -> red), 0 % .. 100 %.
+UTILISATION_COLORS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+#: Normal-operation utilisation below this is thin (the domain's warning: capacity paid
+#: for and idle); such sites get a dashed ring of :data:`THIN_COLOR`.
+THIN_BELOW = 0.4
+THIN_COLOR = "#2166ac"
+#: Utilisation at or above this in a failure scenario is saturated (failure explorer).
+SATURATED_AT = 0.99
+SATURATED_COLOR = "#7a0177"
+
 
 #: Counts at or above this are shown in scientific notation (and sent as floats).
 _BIG_COUNT = 1e15
@@ -121,6 +147,23 @@ def fmt_ms(value: Any) -> str:
     """A latency for display: ``12.3 ms``, or ``n/a``."""
     x = finite_or(value, math.nan)
     return "n/a" if math.isnan(x) else f"{x:,.1f} ms"
+
+
+def fmt_rps(value: Any) -> str:
+    """A request rate for display: ``12.3 requests/s`` (whole numbers from 1,000), or
+    ``n/a``."""
+    x = finite_or(value, math.nan)
+    if math.isnan(x):
+        return "n/a"
+    if abs(x) >= _BIG_COUNT:
+        return f"{x:.3e} requests/s"
+    return f"{x:,.0f} requests/s" if abs(x) >= 1000 else f"{x:,.1f} requests/s"
+
+
+def fmt_pct(value: Any) -> str:
+    """A share for display: ``76.0 %``, or ``n/a``."""
+    x = finite_or(value, math.nan)
+    return "n/a" if math.isnan(x) else f"{100 * x:,.1f} %"
 
 
 #: Style sheet of the legend, popups and failure explorer (in the legend element).
@@ -172,6 +215,21 @@ CSS = """
 .covmap-fail-btn { margin-top: 4px; cursor: pointer; }
 """
 
+#: Extra style of a capacitated plan's map (site sizes, thin sites, the explorer's loads).
+CAPACITY_CSS = f"""
+.covmap-site-cap span {{ box-sizing: border-box; }}
+.covmap-site-thin span {{ outline: 2.5px dashed {THIN_COLOR}; outline-offset: 2px; }}
+.covmap-cap-sites td {{ padding-right: 8px; white-space: nowrap; }}
+.covmap-cap-sites td.n {{ text-align: right; }}
+.covmap-cap-sat td {{ color: {SATURATED_COLOR}; font-weight: bold; }}
+.covmap-explorer {{ max-height: calc(100vh - 40px); overflow-y: auto; max-width: 460px; }}
+.covmap-cap-sites th.n {{ text-align: right; padding-right: 8px; }}
+.covmap-legend .covmap-ring {{
+    display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 6px;
+    box-sizing: border-box; flex: none;
+}}
+"""
+
 
 def _dot(color: str, *, square: bool = False, ring: bool = False) -> str:
     cls = "covmap-dot covmap-sq" if square else "covmap-dot"
@@ -195,8 +253,13 @@ def legend_html(
     outside_pop: float,
     n_proposed: int,
     aggregation: str | None,
+    capacity_html: str | None = None,
 ) -> str:
-    """The legend's inner HTML; every plan-provided string is escaped here."""
+    """The legend's inner HTML; every plan-provided string is escaped here.
+
+    ``capacity_html`` (a capacitated plan's capacity keys, already escaped) replaces the
+    colour keys of the tiers: site markers are then coloured by utilisation.
+    """
     total = finite_or(summary.get("population_total"), math.nan)
     covered = finite_or(summary.get("population_covered"), math.nan)
     share = f" ({100 * covered / total:.1f}%)" if total > 0 and not math.isnan(covered) else ""
@@ -248,7 +311,15 @@ def legend_html(
         f"<div class='covmap-key'>{_dot(OUTSIDE_COLOR, ring=True)}outside budget under a "
         f"failure: {fmt_int(outside_pop)}</div>"
     )
-    if tier_colors:
+    if capacity_html is not None:
+        parts.append(capacity_html)
+        parts.append(f"<div class='covmap-key'>{_dot('#ffffff')}new site</div>")
+        if has_required:
+            parts.append(
+                f"<div class='covmap-key'>{_dot('#ffffff', square=True)}existing (required) "
+                "site</div>"
+            )
+    elif tier_colors:
         parts.append("<div class='covmap-h'>Sites by tier</div>")
         for tier, color in tier_colors.items():
             parts.append(
