@@ -465,8 +465,9 @@ def test_browser_explorer_shows_the_rerouted_loads(browser, tmp_path):  # noqa: 
     assert sorted(ids[x["site"]] for x in rows) == sorted(want.index)
     for x in rows:
         sid = ids[x["site"]]
+        # the page carries loads to 0.001 rps: utilisations agree to about that
         assert x["load"] == pytest.approx(want.loc[sid, "load_rps"], abs=1e-3)
-        assert x["util"] == pytest.approx(want.loc[sid, "utilisation"], abs=1e-5)
+        assert x["util"] == pytest.approx(want.loc[sid, "utilisation"], abs=1e-3)
         assert x["sat"] == (want.loc[sid, "utilisation"] >= SATURATED_AT)
         assert f"{100 * want.loc[sid, 'utilisation']:.1f} %" in x["text"]
         assert f"{want.loc[sid, 'load_rps']:,.1f}" in x["text"]

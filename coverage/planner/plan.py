@@ -968,19 +968,20 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     chosen = np.asarray(chosen, dtype=np.int64)
     cap = capacity.cap_rps
     # normal operation: the flow that spreads load most evenly (min-max utilisation)
-    from ..solvers.capacitated import balanced_flow
+    from ..solvers.capacitated import balanced_flow, balanced_scenario, plan_components
 
     # on the merged points of the solve (identical candidates, loads summed)
     m_reach, m_load = result.reach, result.load_rps
     normal, _ = balanced_flow(m_reach, m_load, cap, chosen)
     result.scenarios[0] = normal
-    # failure scenarios: the most even flow too (to 2 %), when there are not too many
+    # failure scenarios: the most even flow of the components holding a failed site (the
+    # other sites keep their normal load), when there are not too many
     even = len(result.scenarios) <= BALANCED_SCENARIOS
-    if even:
+    if even and len(result.scenarios) > 1:
+        comps = plan_components(m_reach, chosen)
         for j in range(1, len(result.scenarios)):
-            result.scenarios[j] = balanced_flow(
-                m_reach, m_load, cap, chosen, result.scenarios[j].failed,
-                tolerance=0.02)[0]
+            result.scenarios[j] = balanced_scenario(
+                m_reach, m_load, cap, chosen, result.scenarios[j].failed, normal, comps)
     # each original point takes its share of its merged point's flow
     inv = result.inverse
     share = np.divide(capacity.load_rps, m_load[inv], out=np.zeros(len(inv)),

@@ -40,7 +40,8 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "capacitated_cover",
+__all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
+           "capacitated_cover", "plan_components",
            "check_scenarios", "merge_identical_rows",
            "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
 
@@ -160,6 +161,8 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     site_in = np.asarray(flow[[size - 1]].toarray()).ravel()  # reverse entries: -flow
     f_sites = -site_in[1 + n:1 + n + m] / scale
     feasible = bool(res.flow_value >= int(need_i.sum()) - slack)
+    if feasible:  # served to the flow's resolution: report it as served
+        served = total
     cut = None
     if not feasible:
         resid = sp.csr_array(graph - flow)
@@ -516,4 +519,49 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
             hi, best = mid, f
         else:
             lo = mid
+    if best is full and lo < 1.0:  # the bracket started within tolerance of 1: one try
+        u = min(1.0, lo + tolerance)
+        f = scenario_flow(reach, load_rps, cap * u, sites, failed, with_flows=True)
+        if f.feasible:
+            hi, best = u, f
     return best, hi
+
+
+def plan_components(reach: sp.csr_array, sites: npt.ArrayLike,
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Connected components of the graph of points and open ``sites`` within budget: the
+    component of every point and of every candidate (``-1``: not open)."""
+    a = sp.csr_array(reach)
+    n, m = a.shape
+    open_sites = np.asarray(sites, dtype=np.int64)
+    sub = sp.csr_array(a[:, open_sites], dtype=np.int8)
+    adj = sp.bmat([[None, sub], [sub.T, None]], format="csr")
+    _, lab = connected_components(adj, directed=False)
+    site_lab = np.full(m, -1, dtype=np.int64)
+    site_lab[open_sites] = lab[n:]
+    return lab[:n].astype(np.int64), site_lab
+
+
+def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                      sites: npt.ArrayLike, failed: npt.ArrayLike, normal: ScenarioFlow,
+                      components: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], *,
+                      tolerance: float = 0.005) -> ScenarioFlow:
+    """The most even flow of a failure scenario, re-solved only in the components holding
+    a failed site (:func:`plan_components`): every other site keeps its load of ``normal``
+    (the normal-operation flow), so a failure moves load only where it must be able to."""
+    a = sp.csr_array(reach)
+    load = np.asarray(load_rps, dtype=np.float64)
+    row_lab, site_lab = components
+    idx = np.atleast_1d(np.asarray(failed, dtype=np.int64))
+    comps = np.unique(site_lab[idx][site_lab[idx] >= 0])
+    rows = np.flatnonzero(np.isin(row_lab, comps))
+    open_sites = np.asarray(sites, dtype=np.int64)
+    local = open_sites[np.isin(site_lab[open_sites], comps)]
+    part, _ = balanced_flow(a[rows], load[rows], cap_rps, local, idx, tolerance=tolerance)
+    has_any = np.diff(a.indptr) > 0
+    rest = float(normal.load_rps - np.where(has_any, load, 0.0)[rows].sum())
+    site_load = normal.site_load_rps.copy()
+    in_comp = np.isin(site_lab, comps)
+    site_load[in_comp] = part.site_load_rps[in_comp]
+    return ScenarioFlow(part.failed, part.load_rps + rest, part.served_rps + rest,
+                        part.shed_rps, part.feasible, None, None, site_load)
