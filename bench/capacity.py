@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instances import census_tracts, peeringdb_us  # noqa: E402
 
 #: (cabinet power kW, requests per person per day) of the capacitated runs
-CASES = ((30.0, 200.0), (10.0, 100.0), (10.0, 200.0))
+CASES = ((30.0, 200.0), (10.0, 100.0), (10.0, 150.0), (5.0, 60.0), (10.0, 200.0))
 PEAK_TO_MEAN = 3.0
 BUDGET_MS = 30.0
 

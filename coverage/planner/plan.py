@@ -952,7 +952,7 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
 
 #: Up to this many scenarios, each failure scenario's utilisation comes from its most even
 #: flow (a bisection of max-flows); above, from one max-flow.
-BALANCED_SCENARIOS = 300
+BALANCED_SCENARIOS = 5000
 
 
 def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
