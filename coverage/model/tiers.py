@@ -27,16 +27,11 @@ and do not change latency.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -45,6 +40,21 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..inputs.validation import ProblemReport, format_values
+from .catalog import (
+    BUILTIN_SOURCE,
+    Catalog,
+    CatalogFormat,
+    Pair,
+    as_pair,
+    bool_problem,
+    check_entry,
+    is_number,
+    load_file,
+    ms_pair_problem,
+    read_builtin,
+    sources_problem,
+    text_problem,
+)
 
 __all__ = ["Tier", "TierCatalog", "parse_tier_list", "TIER_KEYS", "REFERENCE_TIER",
            "BUILTIN_SOURCE"]
@@ -58,12 +68,6 @@ TIER_KEYS = ("description", "hops", "proxy_ms", "extra_ms", "wan", "restricted",
 #: The tier that changes nothing (the latency model alone).
 REFERENCE_TIER = "metro-colo"
 
-#: ``TierCatalog.source`` of the built-in catalog.
-BUILTIN_SOURCE = "built-in"
-
-_BUILTIN_FILE = "tiers.toml"
-_BUILTIN_LABEL = "built-in tier catalog (coverage/model/tiers.toml)"
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SEPARATORS = re.compile(r"[;,|]")
 _MAX_PAIR_MS = 1e6      # as budgets: beyond this a value is a typo (and squares overflow)
 _MAX_HOPS = 1000
@@ -78,67 +82,34 @@ _FIX = ("each [tiers.NAME] may set description (text), hops (whole number, 0 to 
         "cooling and operations (text), sources (list of text); see "
         "coverage/model/tiers.toml")
 
-Pair = tuple[float, float]
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number (not a bool, a string or a date)."""
-    return (isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool | np.bool_) and math.isfinite(value))
-
-
-def _pair_problem(key: str, value: Any) -> str | None:
-    if (isinstance(value, tuple | list) and len(value) == 2
-            and all(_is_number(v) for v in value)
-            and 0 <= value[0] <= value[1] <= _MAX_PAIR_MS):
-        return None
-    return (f"{key} must be [p50, p99] in ms with 0 <= p50 <= p99 <= 1,000,000 (finite "
-            f"numbers); got {value!r}")
-
 
 def _field_problem(key: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the tier field ``key`` (``None``: nothing)."""
     if key in _TEXT_KEYS:
-        return None if isinstance(value, str) else f"{key} must be text; got {value!r}"
+        return text_problem(key, value)
     if key in _BOOL_KEYS:
-        return (None if isinstance(value, bool | np.bool_)
-                else f"{key} must be true or false; got {value!r}")
+        return bool_problem(key, value)
     if key == "hops":
         if (isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
                 and 0 <= value <= _MAX_HOPS):
             return None
         return f"hops must be a whole number from 0 to {_MAX_HOPS:,}; got {value!r}"
     if key in ("proxy_ms", "extra_ms"):
-        return _pair_problem(key, value)
+        return ms_pair_problem(key, value, _MAX_PAIR_MS)
     if key == "power_kw":
         if (isinstance(value, tuple | list) and len(value) == 2
-                and all(_is_number(v) for v in value)
+                and all(is_number(v) for v in value)
                 and 0 < value[0] <= value[1] <= _MAX_POWER_KW):
             return None
         return (f"power_kw must be [min, max] in kW with 0 < min <= max <= 1,000,000 "
                 f"(finite numbers); got {value!r}")
     if key == "pue":
-        if _is_number(value) and 1.0 <= value <= _MAX_PUE:
+        if is_number(value) and 1.0 <= value <= _MAX_PUE:
             return None
         return f"pue must be a finite number from 1.0 to {_MAX_PUE:g}; got {value!r}"
     if key == "sources":
-        if (isinstance(value, tuple | list)
-                and all(isinstance(s, str) and s.strip() for s in value)):
-            return None
-        return ("sources must be a list of non-empty text (URLs or references); got "
-                f"{value!r}")
+        return sources_problem(value)
     return f"unknown key {key!r}"
-
-
-def _name_problem(name: Any) -> str | None:
-    if isinstance(name, str) and _NAME_RE.fullmatch(name):
-        return None
-    return (f"tier name {name!r} is not a plain label (a letter or digit, then letters, "
-            "digits, '_', '.' or '-')")
-
-
-def _pair(value: Any) -> Pair:
-    return float(value[0]), float(value[1])
 
 
 @dataclass(frozen=True)
@@ -206,25 +177,14 @@ class Tier:
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        problems = [p for p in [_name_problem(self.name)] if p]
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "name" or (value is None and f.name in ("proxy_ms", "power_kw",
-                                                                 "pue")):
-                continue
-            problem = _field_problem(f.name, value)
-            if problem:
-                problems.append(problem)
-        if problems:
-            raise InputValidationError(f"invalid tier {self.name!r}: " + "; ".join(problems)
-                                       + f". Fix: {_FIX}")
+        check_entry(FORMAT, self, optional=("proxy_ms", "power_kw", "pue"))
         # normalise: plain floats, tuples, bools (numpy scalars and lists accepted)
         object.__setattr__(self, "hops", int(self.hops))
-        object.__setattr__(self, "extra_ms", _pair(self.extra_ms))
+        object.__setattr__(self, "extra_ms", as_pair(self.extra_ms))
         if self.proxy_ms is not None:
-            object.__setattr__(self, "proxy_ms", _pair(self.proxy_ms))
+            object.__setattr__(self, "proxy_ms", as_pair(self.proxy_ms))
         if self.power_kw is not None:
-            object.__setattr__(self, "power_kw", _pair(self.power_kw))
+            object.__setattr__(self, "power_kw", as_pair(self.power_kw))
         if self.pue is not None:
             object.__setattr__(self, "pue", float(self.pue))
         for key in _BOOL_KEYS:
@@ -244,7 +204,7 @@ class Tier:
         dict
             ``{"proxy": the tier's proxy or proxy_default_ms, "tier": extra_ms}``.
         """
-        proxy = self.proxy_ms if self.proxy_ms is not None else _pair(proxy_default_ms)
+        proxy = self.proxy_ms if self.proxy_ms is not None else as_pair(proxy_default_ms)
         return {"proxy": proxy, "tier": self.extra_ms}
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,114 +226,18 @@ class Tier:
         }
 
 
-def _tier_problems(name: Any, spec: Any) -> list[str]:
-    """Every problem of one ``[tiers.NAME]`` table, each naming the tier."""
-    bad_name = _name_problem(name)
-    if bad_name:
-        return [bad_name]
-    if not isinstance(spec, Mapping):
-        return [f"tier {name!r} must be a table ([tiers.{name}] with hops = ..., "
-                f"extra_ms = [p50, p99], ...); got {spec!r}"]
-    found = []
-    unknown = [k for k in spec if k not in TIER_KEYS]
-    if unknown:
-        found.append(f"tier {name!r} has unknown key(s) {', '.join(map(repr, unknown))} "
-                     f"(allowed: {', '.join(TIER_KEYS)})")
-    for key in TIER_KEYS:
-        if key in spec:
-            problem = _field_problem(key, spec[key])
-            if problem:
-                found.append(f"tier {name!r}: {problem}")
-    return found
-
-
-def _convert(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A checked ``[tiers.NAME]`` table as :class:`Tier` keyword arguments."""
-    out: dict[str, Any] = {}
-    for key, value in spec.items():
-        if key in ("proxy_ms", "extra_ms", "power_kw"):
-            out[key] = _pair(value)
-        elif key == "sources":
-            out[key] = tuple(str(s) for s in value)
-        elif key == "pue":
-            out[key] = float(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _merge(base: Mapping[str, Tier], table: Any, source: str) -> dict[str, Tier]:
-    """``base`` with the tiers of a ``[tiers]`` table applied (fields it sets override an
-    existing tier's; a new name takes :class:`Tier` defaults), checked: one message for
-    every problem, naming ``source``."""
-    if not isinstance(table, Mapping) or not table:
-        raise InputValidationError(
-            f"{source}: no [tiers.NAME] table. Fix: write e.g. [tiers.mec] extra_ms = "
-            "[8.0, 20.0] (override a built-in tier: " + ", ".join(base) + ") or a new "
-            "[tiers.NAME] table")
-    found: list[str] = []
-    for name, spec in table.items():
-        found.extend(_tier_problems(name, spec))
-    if found:
-        raise InputValidationError(f"{source}: invalid tier catalog: " + "; ".join(found)
-                                   + f". Fix: {_FIX}")
-    out = dict(base)
-    for name, spec in table.items():
-        kwargs = _convert(spec)
-        out[name] = replace(base[name], **kwargs) if name in base else Tier(name, **kwargs)
-    return out
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    """The TOML document at ``path``; :class:`InputValidationError` naming the file and the
-    fix when it is missing, unreadable, not UTF-8 or not TOML."""
-    fix = ("write a UTF-8 TOML file of [tiers.NAME] tables, e.g. [tiers.mec] "
-           "extra_ms = [8.0, 20.0] (see coverage/model/tiers.toml)")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputValidationError(
-            f"{path}: tier catalog file not found. Fix: give the path of a TOML file with "
-            "[tiers.NAME] tables") from None
-    except UnicodeDecodeError as exc:
-        raise InputValidationError(
-            f"{path}: the tier catalog file is not UTF-8 text ({exc.reason} at byte "
-            f"{exc.start}). Fix: {fix}") from None
-    except OSError as exc:
-        raise InputValidationError(
-            f"{path}: cannot read the tier catalog file ({exc.strerror or exc}). Fix: {fix}"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(
-            f"{path}: the tier catalog file is not valid TOML ({exc}). Fix: {fix}") from None
-
-
-def _tiers_table(doc: Mapping[str, Any], source: str) -> Any:
-    extra = [k for k in doc if k != "tiers"]
-    if extra:
-        raise InputValidationError(
-            f"{source}: unknown top-level key(s) {', '.join(map(repr, extra))}. Fix: put "
-            "every tier under [tiers.NAME]")
-    return doc.get("tiers")
+#: How tier catalog files are read, checked and merged (:mod:`coverage.model.catalog`).
+FORMAT: CatalogFormat[Tier] = CatalogFormat(
+    kind="tier", section="tiers", builtin_file="tiers.toml", entry_type=Tier,
+    keys=TIER_KEYS, field_problem=_field_problem, fix=_FIX,
+    pair_keys=("proxy_ms", "extra_ms", "power_kw"), float_keys=("pue",),
+    example="[tiers.mec] extra_ms = [8.0, 20.0]",
+    table_hint="hops = ..., extra_ms = [p50, p99], ...")
 
 
 @lru_cache(maxsize=1)
 def _builtin_tiers() -> tuple[Tier, ...]:
-    try:
-        text = resources.files("coverage.model").joinpath(_BUILTIN_FILE).read_text(
-            encoding="utf-8")
-    except OSError as exc:  # a broken install: the data file was not packaged
-        raise InputValidationError(
-            f"{_BUILTIN_LABEL}: cannot read it ({exc}). Fix: reinstall edge-coverage with "
-            "coverage/model/tiers.toml as package data") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(f"{_BUILTIN_LABEL}: not valid TOML ({exc})") from None
-    table = _tiers_table(doc, _BUILTIN_LABEL)
-    tiers = _merge({}, table, _BUILTIN_LABEL)
+    table, tiers = read_builtin(FORMAT)
     # the built-in catalog states every field but proxy_ms, and its sources
     missing = [f"tier {name!r} leaves out {', '.join(k)}" for name, spec in table.items()
                if (k := [key for key in TIER_KEYS if key != "proxy_ms" and key not in spec])]
@@ -385,13 +249,17 @@ def _builtin_tiers() -> tuple[Tier, ...]:
         missing.append(f"tier {REFERENCE_TIER!r} must be the reference tier (hops 0, no "
                        "proxy_ms, extra_ms [0, 0], wan, not restricted, no local breakout)")
     if missing:
-        raise InputValidationError(f"{_BUILTIN_LABEL}: " + "; ".join(missing))
+        raise InputValidationError(f"{FORMAT.label}: " + "; ".join(missing))
     return tuple(tiers.values())
 
 
 @dataclass(frozen=True)
-class TierCatalog:
+class TierCatalog(Catalog[Tier]):
     """The tiers a plan may use, by name.
+
+    Lookup (:meth:`get`, :meth:`names`), :meth:`from_spec` and :meth:`summary`
+    (``{"source": ..., "tiers": {name: Tier.to_dict()}}``) come from
+    :class:`coverage.model.catalog.Catalog`.
 
     Parameters
     ----------
@@ -412,19 +280,10 @@ class TierCatalog:
     True
     """
 
+    FORMAT = FORMAT
+
     tiers: Mapping[str, Tier]
     source: str = BUILTIN_SOURCE
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.tiers, Mapping):
-            raise InputValidationError(f"tiers must be a mapping name -> Tier; got "
-                                       f"{self.tiers!r}")
-        bad = [f"{k!r}" for k, t in self.tiers.items() if not isinstance(t, Tier) or t.name != k]
-        if bad:
-            raise InputValidationError(
-                "tier catalog entries must be Tier objects stored under their own name: "
-                + ", ".join(bad))
-        object.__setattr__(self, "tiers", MappingProxyType(dict(self.tiers)))
 
     @classmethod
     def builtin(cls) -> TierCatalog:
@@ -450,34 +309,8 @@ class TierCatalog:
             names, types or values: one message naming the file, the tiers, what is wrong
             and the fix.
         """
-        p = Path(path)
-        doc = _read_toml(p)
-        table = _tiers_table(doc, str(p))
-        base = cls.builtin()
-        merged = _merge(base.tiers, table, str(p))
-        added = [n for n in table if n not in base.tiers]
-        logger.debug("tier catalog %s: overrides %s; adds %s", p,
-                     ", ".join(n for n in table if n in base.tiers) or "nothing",
-                     ", ".join(added) or "nothing")
+        p, _, merged = load_file(FORMAT, path, cls.builtin().tiers, logger)
         return cls(merged, f"{BUILTIN_SOURCE} + {p}")
-
-    @classmethod
-    def from_spec(cls, path_or_none: str | os.PathLike[str] | TierCatalog | None
-                  ) -> TierCatalog:
-        """:meth:`builtin` for ``None``, a catalog as is, else :meth:`from_file`."""
-        if path_or_none is None:
-            return cls.builtin()
-        if isinstance(path_or_none, TierCatalog):
-            return path_or_none
-        return cls.from_file(path_or_none)
-
-    def get(self, name: str) -> Tier | None:
-        """The tier called ``name`` (case-sensitive), else ``None``."""
-        return self.tiers.get(name)
-
-    def names(self) -> list[str]:
-        """Tier names in catalog order."""
-        return list(self.tiers)
 
     def unrestricted(self) -> frozenset[str]:
         """Names of the tiers every demand row may use (not ``restricted``)."""
@@ -487,11 +320,6 @@ class TierCatalog:
         """Tiers a row may use given its :func:`parse_tier_list` set: ``allowed`` itself,
         or every unrestricted tier for ``None``."""
         return self.unrestricted() if allowed is None else allowed
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: ``{"source": ..., "tiers": {name: Tier.to_dict()}}``."""
-        return {"source": self.source,
-                "tiers": {n: t.to_dict() for n, t in self.tiers.items()}}
 
 
 def parse_tier_list(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,

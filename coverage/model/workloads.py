@@ -32,22 +32,31 @@ and the most accelerators a site of facility power ``power_kw`` holds
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import InputValidationError
+from .catalog import (
+    BUILTIN_SOURCE,
+    Catalog,
+    CatalogFormat,
+    Pair,
+    as_pair,
+    bool_problem,
+    check_entry,
+    is_number,
+    load_file,
+    ms_pair_problem,
+    read_builtin,
+    sources_problem,
+    text_problem,
+)
 
 __all__ = ["Workload", "WorkloadCatalog", "inference_table", "WORKLOAD_KEYS",
            "BUILTIN_SOURCE"]
@@ -59,12 +68,6 @@ WORKLOAD_KEYS = ("description", "accelerator", "inference_ms", "throughput_rps",
                  "model_memory_gb", "accelerator_memory_gb", "min_accelerators",
                  "accelerator_w", "host_w", "estimate", "sources")
 
-#: ``WorkloadCatalog.source`` of the built-in catalog.
-BUILTIN_SOURCE = "built-in"
-
-_BUILTIN_FILE = "workloads.toml"
-_BUILTIN_LABEL = "built-in workload catalog (coverage/model/workloads.toml)"
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MAX_MS = 1e7                # 2.8 hours per request: beyond this a value is a typo
 _MAX_RPS = 1e9
 _MAX_MEMORY_GB = 1e7         # 10 PB
@@ -90,14 +93,6 @@ _FIX = ("each [workloads.NAME] may set description and accelerator (text), infer
         "min_accelerators (whole number >= 1), estimate (true/false), sources (list of "
         "text); a new workload must set inference_ms; see coverage/model/workloads.toml")
 
-Pair = tuple[float, float]
-
-
-def _is_number(value: Any) -> bool:
-    """A finite real number (not a bool, a string or a date)."""
-    return (isinstance(value, int | float | np.integer | np.floating)
-            and not isinstance(value, bool | np.bool_) and math.isfinite(value))
-
 
 def _is_whole(value: Any) -> bool:
     """An integer (not a bool)."""
@@ -107,17 +102,12 @@ def _is_whole(value: Any) -> bool:
 def _field_problem(key: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the workload field ``key`` (``None``: nothing)."""
     if key in _TEXT_KEYS:
-        return None if isinstance(value, str) else f"{key} must be text; got {value!r}"
+        return text_problem(key, value)
     if key == "inference_ms":
-        if (isinstance(value, tuple | list) and len(value) == 2
-                and all(_is_number(v) for v in value)
-                and 0 <= value[0] <= value[1] <= _MAX_MS):
-            return None
-        return (f"inference_ms must be [p50, p99] in ms with 0 <= p50 <= p99 <= "
-                f"{_MAX_MS:,.0f} (finite numbers); got {value!r}")
+        return ms_pair_problem(key, value, _MAX_MS)
     if key in _NUMBER_KEYS:
         low, low_ok, high, unit = _NUMBER_KEYS[key]
-        if _is_number(value) and (value >= low if low_ok else value > low) and value <= high:
+        if is_number(value) and (value >= low if low_ok else value > low) and value <= high:
             return None
         bound = ">= 0" if low_ok else "> 0"
         return f"{key} must be a finite number {bound} and <= {high:,.0f} {unit}; got {value!r}"
@@ -127,26 +117,10 @@ def _field_problem(key: str, value: Any) -> str | None:
         return (f"min_accelerators must be a whole number from 1 to {_MAX_ACCELERATORS:,}; "
                 f"got {value!r}")
     if key == "estimate":
-        return (None if isinstance(value, bool | np.bool_)
-                else f"estimate must be true or false; got {value!r}")
+        return bool_problem(key, value)
     if key == "sources":
-        if (isinstance(value, tuple | list)
-                and all(isinstance(s, str) and s.strip() for s in value)):
-            return None
-        return ("sources must be a list of non-empty text (URLs or references); got "
-                f"{value!r}")
+        return sources_problem(value)
     return f"unknown key {key!r}"
-
-
-def _name_problem(name: Any) -> str | None:
-    if isinstance(name, str) and _NAME_RE.fullmatch(name):
-        return None
-    return (f"workload name {name!r} is not a plain label (a letter or digit, then letters, "
-            "digits, '_', '.' or '-')")
-
-
-def _pair(value: Any) -> Pair:
-    return float(value[0]), float(value[1])
 
 
 @dataclass(frozen=True)
@@ -215,19 +189,9 @@ class Workload:
     sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        problems = [p for p in [_name_problem(self.name)] if p]
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "name" or (value is None and f.name in _NUMBER_KEYS):
-                continue
-            problem = _field_problem(f.name, value)
-            if problem:
-                problems.append(problem)
-        if problems:
-            raise InputValidationError(f"invalid workload {self.name!r}: "
-                                       + "; ".join(problems) + f". Fix: {_FIX}")
+        check_entry(FORMAT, self, optional=_NUMBER_KEYS)
         # normalise: plain floats, ints, tuples, bools (numpy scalars and lists accepted)
-        object.__setattr__(self, "inference_ms", _pair(self.inference_ms))
+        object.__setattr__(self, "inference_ms", as_pair(self.inference_ms))
         for key in _NUMBER_KEYS:
             value = getattr(self, key)
             if value is not None:
@@ -375,118 +339,26 @@ class Workload:
         return out
 
 
-def _workload_problems(name: Any, spec: Any, *, new: bool) -> list[str]:
-    """Every problem of one ``[workloads.NAME]`` table, each naming the workload."""
-    bad_name = _name_problem(name)
-    if bad_name:
-        return [bad_name]
-    if not isinstance(spec, Mapping):
-        return [f"workload {name!r} must be a table ([workloads.{name}] with inference_ms "
-                f"= [p50, p99], ...); got {spec!r}"]
-    found = []
-    unknown = [k for k in spec if k not in WORKLOAD_KEYS]
-    if unknown:
-        found.append(f"workload {name!r} has unknown key(s) "
-                     f"{', '.join(map(repr, unknown))} (allowed: {', '.join(WORKLOAD_KEYS)})")
-    for key in WORKLOAD_KEYS:
-        if key in spec:
-            problem = _field_problem(key, spec[key])
-            if problem:
-                found.append(f"workload {name!r}: {problem}")
+def _new_problems(name: str, spec: Mapping[str, Any], new: bool) -> list[str]:
+    """A new ``[workloads.NAME]`` table must set ``inference_ms``."""
     if new and "inference_ms" not in spec:
-        found.append(f"new workload {name!r} must set inference_ms = [p50, p99] (ms)")
-    return found
+        return [f"new workload {name!r} must set inference_ms = [p50, p99] (ms)"]
+    return []
 
 
-def _convert(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A checked ``[workloads.NAME]`` table as :class:`Workload` keyword arguments."""
-    out: dict[str, Any] = {}
-    for key, value in spec.items():
-        if key == "inference_ms":
-            out[key] = _pair(value)
-        elif key == "sources":
-            out[key] = tuple(str(s) for s in value)
-        elif key in _NUMBER_KEYS:
-            out[key] = float(value)
-        else:
-            out[key] = value
-    return out
-
-
-def _merge(base: Mapping[str, Workload], table: Any, source: str) -> dict[str, Workload]:
-    """``base`` with the workloads of a ``[workloads]`` table applied (fields it sets
-    override an existing workload's; a new name takes :class:`Workload` defaults), checked:
-    one message for every problem, naming ``source``."""
-    if not isinstance(table, Mapping) or not table:
-        raise InputValidationError(
-            f"{source}: no [workloads.NAME] table. Fix: write e.g. [workloads.vision-orin] "
-            "accelerator_w = 30.0 (override a built-in workload: " + ", ".join(base)
-            + ") or a new [workloads.NAME] table with inference_ms = [p50, p99]")
-    found: list[str] = []
-    for name, spec in table.items():
-        found.extend(_workload_problems(name, spec, new=bool(base) and name not in base))
-    if found:
-        raise InputValidationError(f"{source}: invalid workload catalog: " + "; ".join(found)
-                                   + f". Fix: {_FIX}")
-    out = dict(base)
-    for name, spec in table.items():
-        kwargs = _convert(spec)
-        out[name] = (replace(base[name], **kwargs) if name in base
-                     else Workload(name, **kwargs))
-    return out
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    """The TOML document at ``path``; :class:`InputValidationError` naming the file and the
-    fix when it is missing, unreadable, not UTF-8 or not TOML."""
-    fix = ("write a UTF-8 TOML file of [workloads.NAME] tables, e.g. [workloads.vision-orin] "
-           "accelerator_w = 30.0 (see coverage/model/workloads.toml)")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputValidationError(
-            f"{path}: workload catalog file not found. Fix: give the path of a TOML file "
-            "with [workloads.NAME] tables") from None
-    except UnicodeDecodeError as exc:
-        raise InputValidationError(
-            f"{path}: the workload catalog file is not UTF-8 text ({exc.reason} at byte "
-            f"{exc.start}). Fix: {fix}") from None
-    except OSError as exc:
-        raise InputValidationError(
-            f"{path}: cannot read the workload catalog file ({exc.strerror or exc}). "
-            f"Fix: {fix}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(
-            f"{path}: the workload catalog file is not valid TOML ({exc}). Fix: {fix}"
-        ) from None
-
-
-def _workloads_table(doc: Mapping[str, Any], source: str) -> Any:
-    extra = [k for k in doc if k != "workloads"]
-    if extra:
-        raise InputValidationError(
-            f"{source}: unknown top-level key(s) {', '.join(map(repr, extra))}. Fix: put "
-            "every workload under [workloads.NAME]")
-    return doc.get("workloads")
+#: How workload catalog files are read, checked and merged (:mod:`coverage.model.catalog`).
+FORMAT: CatalogFormat[Workload] = CatalogFormat(
+    kind="workload", section="workloads", builtin_file="workloads.toml",
+    entry_type=Workload, keys=WORKLOAD_KEYS, field_problem=_field_problem,
+    pair_keys=("inference_ms",), float_keys=tuple(_NUMBER_KEYS), fix=_FIX,
+    example="[workloads.vision-orin] accelerator_w = 30.0",
+    table_hint="inference_ms = [p50, p99], ...",
+    new_hint=" with inference_ms = [p50, p99]", extra_problems=_new_problems)
 
 
 @lru_cache(maxsize=1)
 def _builtin_workloads() -> tuple[Workload, ...]:
-    try:
-        text = resources.files("coverage.model").joinpath(_BUILTIN_FILE).read_text(
-            encoding="utf-8")
-    except OSError as exc:  # a broken install: the data file was not packaged
-        raise InputValidationError(
-            f"{_BUILTIN_LABEL}: cannot read it ({exc}). Fix: reinstall edge-coverage with "
-            "coverage/model/workloads.toml as package data") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputValidationError(f"{_BUILTIN_LABEL}: not valid TOML ({exc})") from None
-    table = _workloads_table(doc, _BUILTIN_LABEL)
-    workloads = _merge({}, table, _BUILTIN_LABEL)
+    table, workloads = read_builtin(FORMAT)
     # the built-in catalog states every field and its sources; its models fit their
     # systems, and an estimate says so in its sources
     missing = [f"workload {name!r} leaves out {', '.join(k)}" for name, spec in table.items()
@@ -500,13 +372,17 @@ def _builtin_workloads() -> tuple[Workload, ...]:
         if w.estimate and not any("estimate" in s for s in w.sources):
             missing.append(f"workload {name!r} is an estimate but no source says so")
     if missing:
-        raise InputValidationError(f"{_BUILTIN_LABEL}: " + "; ".join(missing))
+        raise InputValidationError(f"{FORMAT.label}: " + "; ".join(missing))
     return tuple(workloads.values())
 
 
 @dataclass(frozen=True)
-class WorkloadCatalog:
+class WorkloadCatalog(Catalog[Workload]):
     """The workloads a plan may use, by name.
+
+    Lookup (:meth:`get`, :meth:`names`), :meth:`from_spec` and :meth:`summary`
+    (``{"source": ..., "workloads": {name: Workload.to_dict()}}``) come from
+    :class:`coverage.model.catalog.Catalog`.
 
     Parameters
     ----------
@@ -529,20 +405,10 @@ class WorkloadCatalog:
     True
     """
 
+    FORMAT = FORMAT
+
     workloads: Mapping[str, Workload]
     source: str = BUILTIN_SOURCE
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.workloads, Mapping):
-            raise InputValidationError(f"workloads must be a mapping name -> Workload; got "
-                                       f"{self.workloads!r}")
-        bad = [f"{k!r}" for k, w in self.workloads.items()
-               if not isinstance(w, Workload) or w.name != k]
-        if bad:
-            raise InputValidationError(
-                "workload catalog entries must be Workload objects stored under their own "
-                "name: " + ", ".join(bad))
-        object.__setattr__(self, "workloads", MappingProxyType(dict(self.workloads)))
 
     @classmethod
     def builtin(cls) -> WorkloadCatalog:
@@ -570,15 +436,7 @@ class WorkloadCatalog:
             names, types or values, a new workload without ``inference_ms``: one message
             naming the file, the workloads, what is wrong and the fix.
         """
-        p = Path(path)
-        doc = _read_toml(p)
-        table = _workloads_table(doc, str(p))
-        base = cls.builtin()
-        merged = _merge(base.workloads, table, str(p))
-        added = [n for n in table if n not in base.workloads]
-        logger.debug("workload catalog %s: overrides %s; adds %s", p,
-                     ", ".join(n for n in table if n in base.workloads) or "nothing",
-                     ", ".join(added) or "nothing")
+        p, table, merged = load_file(FORMAT, path, cls.builtin().workloads, logger)
         for name in table:
             w = merged[name]
             if not w.memory_fits():
@@ -587,29 +445,6 @@ class WorkloadCatalog:
                     "raise min_accelerators or check model_memory_gb", p, name,
                     w.model_memory_gb, w.min_accelerators, w.accelerator_memory_gb)
         return cls(merged, f"{BUILTIN_SOURCE} + {p}")
-
-    @classmethod
-    def from_spec(cls, path_or_none: str | os.PathLike[str] | WorkloadCatalog | None
-                  ) -> WorkloadCatalog:
-        """:meth:`builtin` for ``None``, a catalog as is, else :meth:`from_file`."""
-        if path_or_none is None:
-            return cls.builtin()
-        if isinstance(path_or_none, WorkloadCatalog):
-            return path_or_none
-        return cls.from_file(path_or_none)
-
-    def get(self, name: str) -> Workload | None:
-        """The workload called ``name`` (case-sensitive), else ``None``."""
-        return self.workloads.get(name)
-
-    def names(self) -> list[str]:
-        """Workload names in catalog order."""
-        return list(self.workloads)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready: ``{"source": ..., "workloads": {name: Workload.to_dict()}}``."""
-        return {"source": self.source,
-                "workloads": {n: w.to_dict() for n, w in self.workloads.items()}}
 
 
 def inference_table(catalog: WorkloadCatalog | None = None) -> dict[str, Pair]:
