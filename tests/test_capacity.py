@@ -785,3 +785,21 @@ def test_cli_writes_the_capacity_outputs(tmp_path):
                           strict=True):
         assert served.get(x, 0.0) == pytest.approx(p / 1000 if any_ else 0.0, rel=1e-6)
     assert Path(out / "summary.json").stat().st_size > 0
+
+
+def test_the_sweep_of_a_capacitated_plan_is_capacitated():
+    """A budget of the report's sweep solved on the full matrix has the count plan_sites
+    gives at that budget with the same load (not the coverage-only count)."""
+    demand, sites = geo_instance(31, 40, 10, cap_range=(120, 300), load_column=True)
+    kw = {"model": ON_NET, "strategy": "full", "time_limit_s": 30}
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, **kw)
+    other = BUDGET_MS + 1.0
+    want = plan_sites(demand, sites, budget_ms=other, **kw).summary()["site_count"]
+    plain = plan_sites(demand.drop(columns="load_rps"), sites, budget_ms=other,
+                       **kw).summary()["site_count"]
+    sweep = plan.with_sweep([BUDGET_MS, other], time_limit_s=30).sweep.set_index("budget_ms")
+    assert sweep.loc[BUDGET_MS, "source"] == "plan"
+    assert sweep.loc[BUDGET_MS, "method"] == "full (capacitated)"
+    assert sweep.loc[other, "method"] == "full (capacitated)"
+    assert sweep.loc[other, "site_count"] == want
+    assert want >= plain  # capacity never needs fewer sites than coverage alone

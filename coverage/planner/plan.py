@@ -38,8 +38,8 @@ from .stages import (
     BYTES_PER_PAIR,
     LATENCY_COMPONENT_COLUMNS,
     Placement,
-    SiteCount,
     assign_and_fail,
+    capacitated_sites,
     check_aggregation,
     check_any_coverable,
     choose_strategy,
@@ -125,6 +125,7 @@ class Plan:
     routing: Routing | None = field(default=None, repr=False)
     flows: pd.DataFrame | None = field(default=None, repr=False)
     capacity_scenarios: pd.DataFrame | None = field(default=None, repr=False)
+    capacity: CapacitySetup | None = field(default=None, repr=False)
     excluded: pd.DataFrame | None = field(default=None, repr=False)
     scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -208,6 +209,7 @@ class Plan:
             access=str(params.get("access_default", "ftth")), model=self.model,
             time_limit_s=time_limit_s, radius_shrink_km=shrink, plan=self, progress=progress,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
+            capacity=self.capacity,
         )
         return replace(self, sweep=sweep)
 
@@ -812,6 +814,7 @@ def plan_sites(
         failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
         proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
         routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
+        capacity=capacity,
         excluded=excluded, scenario_loads=scen_loads,
     )
 
@@ -914,40 +917,6 @@ def _tier_catalog(tiers: Any) -> Any:
     if tiers is None or (isinstance(tiers, str) and tiers == "builtin"):
         return TierCatalog.builtin()
     return TierCatalog.from_spec(tiers)
-
-
-def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
-                      capacity: CapacitySetup) -> tuple[SiteCount, Any]:
-    """The stage that replaces :func:`~coverage.planner.stages.min_sites` when the run has
-    a load: :func:`coverage.solvers.capacitated.capacitated_cover` on the reach matrix.
-
-    Raises
-    ------
-    NoFeasiblePlanError
-        Not even every candidate open carries the load in every failure scenario.
-    """
-    from ..errors import NoFeasiblePlanError
-    from ..solvers.capacitated import capacitated_cover
-    from ..solvers.cover import CoverResult
-
-    c = problem.config
-    res = capacitated_cover(reach.boolean(), capacity.load_rps, capacity.cap_rps,
-                            problem.requirement(n_cov), failures=int(c.failures),
-                            domains=capacity.domains, cost=problem.cost,
-                            required=problem.required, time_limit_s=c.time_limit_s)
-    if res.status == "infeasible":
-        worst = max(res.scenarios, key=lambda f: f.shed_rps)
-        ids = problem.sites["site_id"].to_numpy(dtype=object)
-        what = ("normal operation" if not worst.failed
-                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
-        raise NoFeasiblePlanError(
-            f"no plan carries the load: even with all {len(ids):,} candidates open, "
-            f"{worst.shed_rps:,.1f} of {worst.load_rps:,.1f} requests/s cannot be served "
-            f"within budget in {what}. Fix: add candidates or capacity (capacity_rps, "
-            "power_kw, a bigger tier), lower the load, or tolerate fewer failures")
-    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
-                        res.runtime_s, {"capacity_rounds": len(res.rounds)})
-    return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
 
 
 #: Up to this many scenarios, each failure scenario's utilisation comes from its most even

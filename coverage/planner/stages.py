@@ -49,6 +49,7 @@ from ..solvers.rowgen import LazyCoverResult, lazy_cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fail",
+           "capacitated_sites",
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
            "place_sites", "plan_summary", "by_service_class", "propose_gaps", "reach_matrix",
@@ -655,3 +656,37 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
                                 if w.sum() > 0 else float("nan")),
         })
     return out
+
+
+def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
+                      capacity: Any) -> tuple[SiteCount, Any]:
+    """The stage that replaces :func:`~coverage.planner.stages.min_sites` when the run has
+    a load: :func:`coverage.solvers.capacitated.capacitated_cover` on the reach matrix.
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        Not even every candidate open carries the load in every failure scenario.
+    """
+    from ..errors import NoFeasiblePlanError
+    from ..solvers.capacitated import capacitated_cover
+    from ..solvers.cover import CoverResult
+
+    c = problem.config
+    res = capacitated_cover(reach.boolean(), capacity.load_rps, capacity.cap_rps,
+                            problem.requirement(n_cov), failures=int(c.failures),
+                            domains=capacity.domains, cost=problem.cost,
+                            required=problem.required, time_limit_s=c.time_limit_s)
+    if res.status == "infeasible":
+        worst = max(res.scenarios, key=lambda f: f.shed_rps)
+        ids = problem.sites["site_id"].to_numpy(dtype=object)
+        what = ("normal operation" if not worst.failed
+                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
+        raise NoFeasiblePlanError(
+            f"no plan carries the load: even with all {len(ids):,} candidates open, "
+            f"{worst.shed_rps:,.1f} of {worst.load_rps:,.1f} requests/s cannot be served "
+            f"within budget in {what}. Fix: add candidates or capacity (capacity_rps, "
+            "power_kw, a bigger tier), lower the load, or tolerate fewer failures")
+    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
+                        res.runtime_s, {"capacity_rounds": len(res.rounds)})
+    return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res

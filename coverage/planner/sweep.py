@@ -36,14 +36,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config import PlannerConfig
-from ..errors import InfeasibleBudgetError, InputValidationError
+from ..errors import InfeasibleBudgetError, InputValidationError, NoFeasiblePlanError
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import PERCENTILES, LatencyModel
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
-from .stages import choose_strategy, min_sites, reach_matrix
+from .stages import capacitated_sites, choose_strategy, min_sites, reach_matrix
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -73,9 +73,10 @@ UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to ev
                 "row, source=plan, has the per-class budgets)")
 """What a sweep of a plan with service classes varies (the report prints it)."""
 
-CAPACITY_NOTE = ("the plan is capacitated but the sweep's other budgets count sites for "
-                 "coverage only (no capacity): they are lower bounds of the capacitated "
-                 "counts (the plan's own row, source=plan, is the capacitated plan)")
+CAPACITY_NOTE = ("the plan is capacitated; budgets solved by row generation (method "
+                 "'lazy (no capacity)') count sites for coverage only: lower bounds of the "
+                 "capacitated counts")
+STATUS_NO_CAPACITY = "infeasible_capacity"
 """What a sweep of a capacitated plan shows (the report prints it)."""
 
 STATUS_INFEASIBLE = "infeasible_budget"
@@ -147,6 +148,7 @@ def budget_sweep(
     service: ServiceRows | None = None,
     tiers: Any = "builtin",
     routing: Any = None,
+    capacity: Any = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -192,6 +194,12 @@ def budget_sweep(
         The tier catalog (as in :func:`coverage.plan_sites`).
     routing : coverage.model.routing.Routing, optional
         The plan's UPFs and backbone (``Plan.routing``).
+    capacity : coverage.model.capacity.CapacitySetup, optional
+        The plan's load and capacity (``Plan.capacity``; its candidates must be ``sites``):
+        budgets solved on the full reach matrix are then capacitated
+        (:func:`~coverage.planner.stages.capacitated_sites`, status
+        ``infeasible_capacity`` when no plan carries the load); budgets solved by row
+        generation count coverage only (their ``method`` says so).
 
     Returns
     -------
@@ -319,11 +327,24 @@ def budget_sweep(
                     rows.append({**row, "status": STATUS_NO_REACH, "method": "none",
                                  "solve_s": count_s, "source": "sweep"})
                     continue
+                method = "full" if full else "lazy (no capacity)" if capacity is not None \
+                    else "lazy"
+                if result is None and capacity is not None:
+                    assert reach is not None
+                    try:
+                        result = capacitated_sites(problem_k, reach, n_cov, capacity)[0].cover
+                    except NoFeasiblePlanError:
+                        rows.append({**row, "status": STATUS_NO_CAPACITY,
+                                     "method": "full (capacitated)",
+                                     "solve_s": count_s + time.perf_counter() - t,
+                                     "source": "sweep"})
+                        say(f"sweep {budget:g} ms, {k} failure(s): no plan carries the load")
+                        continue
+                    method = "full (capacitated)"
                 if result is None:
                     assert reach is not None
                     result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
                 cover = result
-                method = "full" if full else "lazy"
                 rows.append({
                     **row, "status": cover.status, "site_count": int(len(cover.sites)),
                     "lower_bound": float(cover.lower_bound), "mip_gap": float(cover.mip_gap),
@@ -351,7 +372,7 @@ def budget_sweep(
     notes = []
     if service is not None:
         notes.append(UNIFORM_NOTE)
-    if plan is not None and (getattr(plan, "info", None) or {}).get("capacity"):
+    if capacity is not None and (out["method"] == "lazy (no capacity)").any():
         notes.append(CAPACITY_NOTE)
         logger.info("budget sweep: %s", CAPACITY_NOTE)
     if notes:
@@ -370,7 +391,8 @@ def _row_from_plan(plan: Plan) -> dict[str, Any]:
         "mip_gap": float(s["mip_gap"]),
         "objective": float(plan.candidates.loc[plan.candidates["chosen"], "cost"].sum())
         if "cost" in plan.candidates.columns else float(s["site_count"]),
-        "method": str(s.get("solver", {}).get("strategy", "full")),
+        "method": (str(s.get("solver", {}).get("strategy", "full"))
+                   + (" (capacitated)" if s.get("capacity") else "")),
         "solve_s": float(timings.get("reach_s", 0.0) + timings.get("solve_s", 0.0)),
         "source": "plan",
     }
