@@ -200,9 +200,7 @@ def test_sequential_run_and_demo_regions(tmp_path):
 
 def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, client):
     out = tmp_path / "out"
-    t = time.perf_counter()
     table = run_batch(config, out, client=client)
-    first_s = time.perf_counter() - t
     check_table(table, expected)
     check_dirs(out, table)
     assert table.attrs == {"skipped": 0, "computed": N_SCENARIOS}
@@ -238,7 +236,6 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     assert len(other) == 1 and other["ok"].all()
     assert set(other["key"]).isdisjoint(table["key"])
     assert len(list((out / "scenarios").iterdir())) == N_SCENARIOS + 1
-    assert first_s < 60
 
 
 def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path, config, expected, client):

@@ -378,8 +378,7 @@ def _fail_site(driver, k: int) -> str:
 def test_sample_map_loads_offline_with_its_layers(browser, tmp_path):
     plan = sample_plan()
     path, names = _render(plan, tmp_path, "map.html", tiles=None)
-    seconds = _open(browser, path)
-    assert seconds < 20, seconds
+    _open(browser, path)  # waits for the first draw; its time is measured by make bench
     assert browser.execute_script("return typeof L !== 'undefined' && L.version") == "1.9.4"
     assert _errors(browser) == []
     # Only the file itself was loaded: no request left the machine.
@@ -534,11 +533,10 @@ def test_screenshot_is_not_blank(browser, tmp_path):
     assert green.sum() > 200, int(green.sum())
 
 
-def test_national_hexagon_map_opens_fast(browser, tmp_path):
+def test_national_hexagon_map_opens(browser, tmp_path):
     plan = national_plan()
     path, names = _render(plan, tmp_path, "national.html", tiles=None)
-    seconds = _open(browser, path)
-    assert seconds < 20, seconds
+    _open(browser, path)  # waits for the first draw; bench/map_scale.py times it
     assert _errors(browser) == []
     stats = browser.execute_script("return window.covmapLast.stats")
     assert stats["mode"] == "h3"
