@@ -803,3 +803,17 @@ def test_the_sweep_of_a_capacitated_plan_is_capacitated():
     assert sweep.loc[other, "method"] == "full (capacitated)"
     assert sweep.loc[other, "site_count"] == want
     assert want >= plain  # capacity never needs fewer sites than coverage alone
+
+
+def test_summary_says_what_the_failure_check_covered():
+    demand, sites = geo_instance(31, 30, 8, cap_range=(150, 450), load_column=True)
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, strategy="full",
+                      failures=2)
+    fc = plan.summary()["failure_check"]
+    assert fc["failures_tolerated"] == 2
+    assert "N-1" in fc["latency"] and "failures.csv" in fc["latency"]
+    n = len(plan.capacity_scenarios)
+    assert f"{n:,} scenario(s)" in fc["capacity"] and "1 to 2" in fc["capacity"]
+    plain = plan_sites(demand.drop(columns="load_rps"), sites, budget_ms=BUDGET_MS,
+                       model=ON_NET, strategy="full").summary()["failure_check"]
+    assert plain["capacity"] is None and plain["failures_tolerated"] == 1

@@ -787,6 +787,8 @@ def plan_sites(
     info.update({
         "solver": solver,
         "aggregation": aggregation_info,
+        "failure_check": failure_check(int(failures), cap_info if capacity is not None
+                                       else None),
         "proposed": proposal.summary(),
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
@@ -1066,3 +1068,26 @@ def scenario_load_table(problem: Problem, result: Any,
         "load_rps": loads.ravel(),
         "utilisation": util.ravel(),
     })
+
+
+def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
+    """``summary.json["failure_check"]``: what the plan's failure guarantees were checked
+    with, for ``k`` tolerated failures (so that "N-1" is never read as "N-k")."""
+    out: dict[str, Any] = {
+        "failures_tolerated": k,
+        "coverage": (f"every point keeps min({k} + 1, |N_i|) candidates within budget, so "
+                     f"any {k} site failure(s) leave it a site within budget when it has "
+                     f"more than {k}; population_safe_by_failures counts N-j for j <= {k}"),
+        "latency": ("failures.csv: every single chosen site failed in turn, its users "
+                    "re-routed to their nearest surviving site (N-1)"),
+        "capacity": None,
+    }
+    if capacity is not None:
+        out["capacity"] = (
+            f"capacity_scenarios.csv: {capacity['scenarios_checked']:,} scenario(s): normal "
+            f"operation and every set of 1 to {k} failure domain(s) "
+            f"({capacity['failure_domains']})"
+            + ("" if capacity.get("scenarios_complete", True)
+               else ", not all: the scenario limit was reached")
+            + f"; largest load shed {capacity['load_shed_max_rps']:,.1f} requests/s")
+    return out
