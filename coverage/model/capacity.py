@@ -32,7 +32,7 @@ from .geo import colocated_pairs
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "REFERENCE_REQUESTS_PER_PERSON_DAY", "fit_sites", "build_capacity",
+           "fit_sites", "build_capacity",
            "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
@@ -43,9 +43,6 @@ MAX_VALUE = 1e12
 DEFAULT_PEAK_TO_MEAN = 3.0
 #: Share of a site's throughput planned to be used (headroom for bursts).
 DEFAULT_TARGET_UTILISATION = 0.8
-#: A reference figure for documentation (an interactive AI feature used a few times an hour
-#: by an active user); the planner has no default: a load is the user's statement.
-REFERENCE_REQUESTS_PER_PERSON_DAY = 20.0
 
 
 def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,

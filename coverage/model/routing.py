@@ -381,9 +381,7 @@ class PairEngine:
     def _blocks(self, rows: npt.NDArray[np.int64],
                 sites: npt.NDArray[np.int64] | None) -> list[_Block]:
         """The (group, route) blocks of ``rows`` x ``sites`` (all sites when ``None``)."""
-        sel = SiteSet(self.sites.lat, self.sites.lon, self.sites.tier,
-                      self.sites.local_breakout)
-        groups = sel.groups()
+        groups = self.sites.groups()
         if sites is not None:
             keep = np.zeros(len(self.sites), dtype=bool)
             keep[np.asarray(sites, dtype=np.int64)] = True

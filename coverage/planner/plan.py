@@ -965,31 +965,36 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "site_id": ids[f.col] if f is not None else [],
         "load_rps": f.data if f is not None else [],
     })
-    util = np.stack([s.site_load_rps for s in result.scenarios]) / np.where(cap > 0, cap, 1)
-    worst_scen = np.argmax(util, axis=0)
+    # utilisation of the chosen sites only: scenarios x chosen, not x every candidate
+    cap_c = cap[chosen]
+    util = (np.stack([s.site_load_rps[chosen] for s in result.scenarios])
+            / np.where(cap_c > 0, cap_c, 1)).reshape(len(result.scenarios), len(chosen))
+    worst_scen = np.argmax(util, axis=0) if len(chosen) else np.zeros(0, dtype=np.int64)
     label = ["" if not s.failed else ";".join(map(str, ids[list(s.failed)]))
              for s in result.scenarios]
-    rows = []
-    for j, s in enumerate(result.scenarios):
-        u = util[j, chosen] if len(chosen) else np.zeros(0)
-        top = int(np.argmax(u)) if len(u) else -1
-        rows.append({"failed_site_ids": label[j] or "(none: normal operation)",
-                     "load_rps": s.load_rps, "served_rps": s.served_rps,
-                     "shed_rps": s.shed_rps, "feasible": s.feasible,
-                     "worst_utilisation": float(u[top]) if top >= 0 else float("nan"),
-                     "worst_site_id": ids[chosen[top]] if top >= 0 else None})
-    scen = pd.DataFrame(rows)
+    top = np.argmax(util, axis=1) if len(chosen) else np.full(len(result.scenarios), -1)
+    scen = pd.DataFrame({
+        "failed_site_ids": [x or "(none: normal operation)" for x in label],
+        "load_rps": [s.load_rps for s in result.scenarios],
+        "served_rps": [s.served_rps for s in result.scenarios],
+        "shed_rps": [s.shed_rps for s in result.scenarios],
+        "feasible": [s.feasible for s in result.scenarios],
+        "worst_utilisation": (util[np.arange(len(top)), top] if len(chosen)
+                              else np.full(len(top), np.nan)),
+        "worst_site_id": ids[chosen[top]] if len(chosen) else [None] * len(top),
+    })
     out = sites_out.copy()
     pos = pd.Series(np.arange(len(ids)), index=ids)
     j = pos.reindex(out["site_id"].to_numpy()).to_numpy()
+    col = pd.Series(np.arange(len(chosen)), index=chosen).reindex(j).to_numpy()
     out["n_accelerators"] = np.where(capacity.n_accelerators[j] >= 0,
                                      capacity.n_accelerators[j], -1)
     out["power_kw"] = capacity.power_kw[j]
     out["capacity_rps"] = cap[j]
     out["load_rps"] = normal.site_load_rps[j]
-    out["utilisation"] = util[0, j]
-    out["worst_utilisation"] = util[worst_scen[j], j]
-    out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[j]]
+    out["utilisation"] = util[0, col]
+    out["worst_utilisation"] = util[worst_scen[col], col]
+    out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
     info = {
         **capacity.describe,
@@ -1001,8 +1006,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "scenarios_complete": bool(result.complete),
         "load_shed_max_rps": float(max(s.shed_rps for s in result.scenarios)),
         "fleet_utilisation": fleet,
-        "sites_below_40pct": int((util[0, chosen] < 0.4).sum()),
-        "worst_utilisation": float(util[:, chosen].max()) if len(chosen) else float("nan"),
+        "sites_below_40pct": int((util[0] < 0.4).sum()),
+        "worst_utilisation": float(util.max()) if len(chosen) else float("nan"),
         "utilisation_flows": ("the most even flow of every scenario" if even else
                               "normal operation: the most even flow; failure scenarios: "
                               f"a max-flow (more than {BALANCED_SCENARIOS} scenarios)"),
