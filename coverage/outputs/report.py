@@ -682,14 +682,10 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
                  "demand row; each row keeps its class's percentile and workload. The plan's "
                  "own row (source plan) has the per-class budgets.</p>")
     if s.get("capacity"):
-        lazy = ("method" in sweep.columns
-                and (sweep["method"].astype(str) == "lazy (no capacity)").any())
-        body += ("<p><b>Capacity:</b> the plan is capacitated, and so is every budget "
-                 "solved on the full reach matrix (method <i>full (capacitated)</i>; "
-                 "<i>infeasible_capacity</i>: no plan carries the load)."
-                 + (" Budgets solved by row generation (method <i>lazy (no capacity)</i>) "
-                    "count sites for coverage only: lower bounds of the capacitated counts."
-                    if lazy else "") + "</p>")
+        body += ("<p><b>Capacity:</b> the plan is capacitated, and so is every budget of "
+                 "the sweep (method <i>full (capacitated)</i> on the reach matrix, <i>lazy "
+                 "(capacitated)</i> by row and cut generation; <i>infeasible_capacity</i>: "
+                 "no plan carries the load).</p>")
     body += _plot_sweep(sweep, s)
     rows = []
     for r in sweep.itertuples(index=False):

@@ -40,6 +40,7 @@ from .stages import (
     Placement,
     assign_and_fail,
     capacitated_sites,
+    capacitated_sites_lazy,
     check_aggregation,
     check_any_coverable,
     choose_strategy,
@@ -699,11 +700,6 @@ def plan_sites(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     strategy, est_pairs = choose_strategy(problem, strategy,
                                           max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
-    if capacity is not None and strategy != "full":
-        raise InputValidationError(
-            f"a capacitated plan needs the full reach matrix (about {est_pairs:,.0f} pairs, "
-            f"more than --max-memory-gb {max_memory_gb:g} allows, or --strategy lazy). Fix: "
-            "raise --max-memory-gb, or plan a smaller region")
     reach: ReachMatrix | None = None
     solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
     if strategy == "full":
@@ -734,7 +730,12 @@ def plan_sites(
         say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
-        count = min_sites(problem)
+        if capacity is None:
+            count = min_sites(problem)
+        else:
+            say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                "row and cut generation with a max-flow check of every failure scenario")
+            count, cap_result = capacitated_sites_lazy(problem, capacity)
         lazy = count.lazy
         assert lazy is not None
         timings["reach_s"] = lazy.count_s

@@ -23,6 +23,7 @@ holds (radii, latency constants, requirements):
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,7 +45,7 @@ from ..resilience.status import (
 )
 from ..solvers.cover import CoverResult, min_cover
 from ..solvers.kmedian import k_median
-from ..solvers.rowgen import LazyCoverResult, lazy_cover
+from ..solvers.rowgen import LazyCoverResult, RowSource, lazy_cover
 
 logger = logging.getLogger(__name__)
 
@@ -690,3 +691,61 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
+
+
+def row_source(problem: Problem) -> RowSource:
+    """The problem's rows for row generation (:class:`coverage.solvers.rowgen.RowSource`)."""
+    c = problem.config
+    return RowSource(problem.demand_lat, problem.demand_lon, problem.site_lat,
+                     problem.site_lon, problem.model, float(c.budget_ms), c.percentile,
+                     problem.rows, problem.engine if problem.routed else None)
+
+
+def capacitated_sites_lazy(problem: Problem, capacity: Any,
+                           lazy_options: dict[str, Any] | None = None,
+                           ) -> tuple[SiteCount, Any]:
+    """:func:`capacitated_sites` by row and cut generation, without the reach matrix
+    (:func:`coverage.solvers.capacitated_rowgen.capacitated_lazy`).
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        The capacity cuts exclude every plan: no plan carries the load.
+    """
+    from ..solvers.capacitated_rowgen import capacitated_lazy
+
+    c = problem.config
+    source = row_source(problem)
+    t = time.perf_counter()
+    n_cov = source.count()
+    count_s = time.perf_counter() - t
+    if not (n_cov > 0).any():  # nothing to plan: the caller reports it
+        empty = CoverResult(np.zeros(0, dtype=np.int64), 0.0, 0.0, "optimal", 0.0, count_s,
+                            {})
+        return SiteCount(cover=empty, n_covering=n_cov, method="lazy (capacitated)",
+                         lazy=LazyCoverResult(cover=empty, n_covering=n_cov,
+                                              count_s=count_s)), None
+    res, info = capacitated_lazy(source, capacity.load_rps, capacity.cap_rps,
+                                 problem.requirement(n_cov), n_cov, failures=int(c.failures),
+                                 domains=capacity.domains, cost=problem.cost,
+                                 required=problem.required, time_limit_s=c.time_limit_s,
+                                 count_s=count_s, **(lazy_options or {}))
+    if res.status == "infeasible":
+        worst = max(res.scenarios, key=lambda f: f.shed_rps)
+        ids = problem.sites["site_id"].to_numpy(dtype=object)
+        what = ("normal operation" if not worst.failed
+                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
+        raise NoFeasiblePlanError(
+            f"no plan carries the load: the capacity cuts found (a proof by max-flow / "
+            f"min-cut) exclude every plan of the {len(ids):,} candidates; the last plan "
+            f"tried could not serve {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
+            f"requests/s within budget in {what}. Fix: add candidates or capacity "
+            "(capacity_rps, power_kw, a bigger tier), lower the load, or tolerate fewer "
+            "failures")
+    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
+                        res.runtime_s, {"capacity_rounds": len(res.rounds)})
+    lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=info.rounds,
+                           rows_fetched=info.rows_fetched, pairs_fetched=info.pairs_fetched,
+                           count_s=count_s)
+    return SiteCount(cover=cover, n_covering=n_cov, method="lazy (capacitated)",
+                     lazy=lazy), res

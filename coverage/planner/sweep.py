@@ -43,7 +43,13 @@ from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
-from .stages import capacitated_sites, choose_strategy, min_sites, reach_matrix
+from .stages import (
+    capacitated_sites,
+    capacitated_sites_lazy,
+    choose_strategy,
+    min_sites,
+    reach_matrix,
+)
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -73,9 +79,9 @@ UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to ev
                 "row, source=plan, has the per-class budgets)")
 """What a sweep of a plan with service classes varies (the report prints it)."""
 
-CAPACITY_NOTE = ("the plan is capacitated; budgets solved by row generation (method "
-                 "'lazy (no capacity)') count sites for coverage only: lower bounds of the "
-                 "capacitated counts")
+CAPACITY_NOTE = ("the plan is capacitated, and so is every budget of the sweep (method "
+                 "'full (capacitated)' on the reach matrix, 'lazy (capacitated)' by row and "
+                 "cut generation; status infeasible_capacity: no plan carries the load)")
 STATUS_NO_CAPACITY = "infeasible_capacity"
 """What a sweep of a capacitated plan shows (the report prints it)."""
 
@@ -196,10 +202,11 @@ def budget_sweep(
         The plan's UPFs and backbone (``Plan.routing``).
     capacity : coverage.model.capacity.CapacitySetup, optional
         The plan's load and capacity (``Plan.capacity``; its candidates must be ``sites``):
-        budgets solved on the full reach matrix are then capacitated
-        (:func:`~coverage.planner.stages.capacitated_sites`, status
-        ``infeasible_capacity`` when no plan carries the load); budgets solved by row
-        generation count coverage only (their ``method`` says so).
+        every budget is then capacitated: on the full reach matrix
+        (:func:`~coverage.planner.stages.capacitated_sites`, method ``full
+        (capacitated)``) or by row and cut generation
+        (:func:`~coverage.planner.stages.capacitated_sites_lazy`, method ``lazy
+        (capacitated)``); status ``infeasible_capacity`` when no plan carries the load.
 
     Returns
     -------
@@ -305,9 +312,18 @@ def budget_sweep(
                 t = time.perf_counter()
                 result: Any = None
                 problem_k = replace(problem, config=replace(problem.config, failures=k))
+                no_capacity = False
                 if (budget, k) not in known and not full:
-                    lazy = min_sites(problem_k, lazy_options=_SWEEP_LAZY)
-                    result, n_cov = lazy.cover, lazy.n_covering
+                    try:
+                        lazy = (min_sites(problem_k, lazy_options=_SWEEP_LAZY)
+                                if capacity is None else
+                                capacitated_sites_lazy(problem_k, capacity, _SWEEP_LAZY)[0])
+                    except NoFeasiblePlanError:
+                        no_capacity = True
+                        n_cov = (problem.engine.count() if problem.routed
+                                 else count_within(tree, pts, radius))
+                    else:
+                        result, n_cov = lazy.cover, lazy.n_covering
                 assert n_cov is not None
                 n_pairs = int(n_cov.sum())
                 status = coverage_status(n_cov, k)
@@ -327,8 +343,13 @@ def budget_sweep(
                     rows.append({**row, "status": STATUS_NO_REACH, "method": "none",
                                  "solve_s": count_s, "source": "sweep"})
                     continue
-                method = "full" if full else "lazy (no capacity)" if capacity is not None \
+                method = "full" if full else "lazy (capacitated)" if capacity is not None \
                     else "lazy"
+                if no_capacity:
+                    rows.append({**row, "status": STATUS_NO_CAPACITY, "method": method,
+                                 "solve_s": time.perf_counter() - t, "source": "sweep"})
+                    say(f"sweep {budget:g} ms, {k} failure(s): no plan carries the load")
+                    continue
                 if result is None and capacity is not None:
                     assert reach is not None
                     try:
@@ -372,7 +393,7 @@ def budget_sweep(
     notes = []
     if service is not None:
         notes.append(UNIFORM_NOTE)
-    if capacity is not None and (out["method"] == "lazy (no capacity)").any():
+    if capacity is not None:
         notes.append(CAPACITY_NOTE)
         logger.info("budget sweep: %s", CAPACITY_NOTE)
     if notes:

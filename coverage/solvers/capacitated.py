@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "plan_components",
            "check_scenarios", "merge_identical_rows",
-           "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
+           "failure_scenarios", "scenario_flow", "split_cut", "FLOW_UNITS"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
 #: takes int32 capacities).
@@ -565,3 +565,30 @@ def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     site_load[in_comp] = part.site_load_rps[in_comp]
     return ScenarioFlow(part.failed, part.load_rps + rest, part.served_rps + rest,
                         part.shed_rps, part.feasible, None, None, site_load)
+
+
+def split_cut(reach: sp.csr_array, sites: npt.ArrayLike, failed: npt.ArrayLike,
+              cut_rows: npt.ArrayLike) -> list[npt.NDArray[np.int64]]:
+    """The demand side ``S`` of a scenario's minimum cut, split into the connected parts of
+    the graph of its points and the open sites alive within their budget.
+
+    A minimum cut can join regions short of capacity far apart; each region whose load
+    exceeds the open capacity around it is a violated cut on its own, and the separate cuts
+    are stronger than their sum (a plan adding capacity in one region does not satisfy the
+    other's). Callers keep the parts that are still violated.
+    """
+    rows = np.asarray(cut_rows, dtype=np.int64)
+    if len(rows) <= 1:
+        return [rows]
+    a = sp.csr_array(reach)
+    up = np.zeros(a.shape[1], dtype=bool)
+    up[np.asarray(sites, dtype=np.int64)] = True
+    up[np.asarray(failed, dtype=np.int64)] = False
+    cols = np.flatnonzero(up)
+    sub = sp.csr_array(a[rows][:, cols], dtype=np.int8)
+    adj = sp.bmat([[None, sub], [sub.T, None]], format="csr")
+    _, lab = connected_components(adj, directed=False)
+    lab = lab[:len(rows)]
+    order = np.argsort(lab, kind="stable")
+    bounds = np.flatnonzero(np.diff(lab[order])) + 1
+    return [np.sort(rows[p]) for p in np.split(order, bounds)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from ..model.aggregate import grid_cells
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
-from ..model.reach import build_reach, engine_reach
+from ..model.reach import build_reach
 from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,174 @@ def _one_swap(
     return None
 
 
+@dataclass
+class RowSource:
+    """Where row generation gets its rows: the pairs within budget of any demand rows, and
+    counts of them, without the whole reach matrix.
+
+    Either one great-circle radius per row (``row_latency``) or tiered / anchored pair
+    latencies (``engine``, :class:`coverage.model.routing.PairEngine`).
+
+    Parameters
+    ----------
+    demand_lat_deg, demand_lon_deg, site_lat_deg, site_lon_deg : numpy.ndarray
+        Coordinates, degrees.
+    model : LatencyModel
+        The latency model.
+    budget_ms : float
+        Budget, ms.
+    percentile : {"p99", "p50"}
+        Percentile the budget is checked at.
+    row_latency : RowLatency
+        Every row's latency constants (radius per row).
+    engine : coverage.model.routing.PairEngine, optional
+        Tiered or anchored latencies: counts and rows come from it.
+    """
+
+    demand_lat_deg: npt.NDArray[np.float64]
+    demand_lon_deg: npt.NDArray[np.float64]
+    site_lat_deg: npt.NDArray[np.float64]
+    site_lon_deg: npt.NDArray[np.float64]
+    model: LatencyModel
+    budget_ms: float
+    percentile: Percentile
+    row_latency: RowLatency
+    engine: Any = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_demand, n_sites)``."""
+        return len(self.demand_lat_deg), len(self.site_lat_deg)
+
+    @cached_property
+    def points_xyz(self) -> npt.NDArray[np.float64]:
+        """Demand points on the unit sphere."""
+        return unit_xyz(self.demand_lat_deg, self.demand_lon_deg)
+
+    def count(self, sites: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
+        """Candidates (of ``sites``, default all) within budget of every row."""
+        if self.engine is not None:
+            return self.engine.count(sites=sites)
+        s = (np.arange(self.shape[1]) if sites is None
+             else np.asarray(sites, dtype=np.int64))
+        if not len(s):
+            return np.zeros(self.shape[0], dtype=np.int64)
+        tree = unit_tree(self.site_lat_deg[s], self.site_lon_deg[s])
+        return count_within(tree, self.points_xyz, self.row_latency.radius_km)
+
+    def rows(self, rows: npt.ArrayLike, sites: npt.ArrayLike | None = None) -> sp.csr_array:
+        """Boolean ``(len(rows), n_sites)`` pattern of the pairs within budget of ``rows``
+        (in that order), with candidates of ``sites`` only when given (column indices stay
+        those of every candidate); sorted indices."""
+        r = np.asarray(rows, dtype=np.int64)
+        n_sites = self.shape[1]
+        s = None if sites is None else np.asarray(sites, dtype=np.int64)
+        if s is not None and not len(s):
+            return sp.csr_array((len(r), n_sites), dtype=bool)
+        if self.engine is not None:
+            rowpos, cols, _, _ = self.engine.pairs(r, sites=s)
+            out = sp.csr_array((np.ones(len(cols), dtype=bool), (rowpos, cols)),
+                               shape=(len(r), n_sites))
+        else:
+            lat_s = self.site_lat_deg if s is None else self.site_lat_deg[s]
+            lon_s = self.site_lon_deg if s is None else self.site_lon_deg[s]
+            reach = build_reach(self.demand_lat_deg[r], self.demand_lon_deg[r], lat_s, lon_s,
+                                model=self.model, budget_ms=self.budget_ms,
+                                percentile=self.percentile,
+                                row_latency=self.row_latency.subset(r))
+            block = reach.boolean()
+            if s is not None:
+                block = sp.csr_array((block.data, s[block.indices], block.indptr),
+                                     shape=(len(r), n_sites))
+            out = sp.csr_array(block)
+        out.sum_duplicates()
+        out.sort_indices()
+        return out
+
+
+class RowPool:
+    """The rows held by row generation, identical ones merged (largest requirement kept):
+    the cover model's input.
+
+    Parameters
+    ----------
+    source : RowSource
+        Where rows come from.
+    requirement : numpy.ndarray
+        Every row's requirement.
+    n_covering : numpy.ndarray
+        Every row's candidate count (batches rows by pairs).
+    fetch_pairs : int
+        Rows are fetched in batches of about this many pairs, merged after each batch.
+    """
+
+    def __init__(self, source: RowSource, requirement: npt.NDArray[np.int64],
+                 n_covering: npt.NDArray[np.int64], fetch_pairs: int = 4_000_000) -> None:
+        self.source = source
+        self.requirement = np.asarray(requirement, dtype=np.int64)
+        self.n_covering = np.asarray(n_covering, dtype=np.int64)
+        self.fetch_pairs = max(int(fetch_pairs), 1)
+        self.held = np.zeros(len(self.requirement), dtype=bool)
+        self.pool = sp.csr_array((0, source.shape[1]), dtype=np.int8)
+        self.pool_req = np.zeros(0, dtype=np.int64)
+        self.pairs = 0
+        self._rng = np.random.default_rng(0)
+
+    def fetch(self, rows: npt.ArrayLike) -> None:
+        """Add ``rows`` not held yet."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[~self.held[rows]]
+        if not len(rows):
+            return
+        # batches of about fetch_pairs pairs (|N_i| is known), merged after each one
+        batch_of = np.cumsum(self.n_covering[rows]) // self.fetch_pairs
+        cuts = np.flatnonzero(np.diff(batch_of)) + 1
+        for batch in np.split(rows, cuts):
+            block = self.source.rows(batch)
+            self.held[batch] = True
+            self.pairs += block.nnz
+            stacked = sp.csr_array(sp.vstack([self.pool, block.astype(np.int8)],
+                                             format="csr"))
+            self.pool, self.pool_req = merge_identical_rows(
+                stacked, np.concatenate([self.pool_req, self.requirement[batch]]),
+                self._rng)
+
+    def seed(self, failures: int, seed_rows: int, bin_km: float, spread: bool) -> None:
+        """Fetch the seed rows: every row with ``|N_i| <= k + 1``, the ``seed_rows`` rows
+        with the fewest candidates, and the most constrained row of every ``bin_km`` square
+        (``spread``) or a random sample of ``seed_rows // 4`` rows."""
+        n_cov = self.n_covering
+        coverable = np.flatnonzero(n_cov > 0)
+        tight = coverable[n_cov[coverable] <= failures + 1]
+        order = coverable[np.argsort(n_cov[coverable], kind="stable")]
+        self.fetch(np.union1d(tight, order[:seed_rows]))
+        if len(coverable) > seed_rows:
+            if spread:  # the most constrained cell of every spatial bin: seeds everywhere
+                self.fetch(_per_bin_min(coverable, self.source.demand_lat_deg,
+                                        self.source.demand_lon_deg, n_cov, bin_km))
+            else:
+                sample = np.random.default_rng(1)
+                self.fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)),
+                                         replace=False))
+
+    def next_rows(self, violated: npt.ArrayLike, have: npt.NDArray[np.int64], *,
+                  max_rows: int, at_risk_rows: int, bin_km: float,
+                  spread: bool) -> npt.NDArray[np.int64]:
+        """Rows to fetch after a round: the violated rows not held (fewest candidates first,
+        at most ``max_rows``) and the most constrained rows exactly at their requirement
+        (the next plan's likely violations), at most ``at_risk_rows``."""
+        violated = np.asarray(violated, dtype=np.int64)
+        n_cov, req = self.n_covering, self.requirement
+        new = violated[~self.held[violated]]
+        new = new[np.argsort(n_cov[new], kind="stable")][:max_rows]
+        at_risk = np.flatnonzero((have == req) & (req > 0) & ~self.held)
+        if spread:
+            at_risk = _per_bin_min(at_risk, self.source.demand_lat_deg,
+                                   self.source.demand_lon_deg, n_cov, bin_km)
+        at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
+        return np.union1d(new, at_risk)
+
+
 def lazy_cover(
     demand_lat_deg: npt.ArrayLike,
     demand_lon_deg: npt.ArrayLike,
@@ -204,60 +373,17 @@ def lazy_cover(
     elif radius_shrink_km is not None:
         raise ValueError("with row_latency=, the radius shrink is part of the RowLatency")
     row_radius = row_latency.radius_km
-    pts = unit_xyz(d_lat, d_lon)
     bin_km = max(float(np.max(row_radius, initial=0.0)) / 16.0, 5.0)
-    site_tree = unit_tree(s_lat, s_lon)
+    source = RowSource(d_lat, d_lon, s_lat, s_lon, model, float(budget_ms), percentile,
+                       row_latency, engine)
     t = time.perf_counter()
-    n_cov = (count_within(site_tree, pts, row_radius) if engine is None
-             else engine.count())
+    n_cov = source.count()
     count_s = time.perf_counter() - t
     req = np.minimum(failures + 1, n_cov)
     logger.info("lazy cover: counted %s pairs for %s cells in %.1f s",
                 f"{int(n_cov.sum()):,}", f"{n:,}", count_s)
-
-    held = np.zeros(n, dtype=bool)
-    # rows held so far, identical ones merged (largest requirement kept): the model input
-    pool = sp.csr_array((0, len(s_lat)), dtype=np.int8)
-    pool_req = np.zeros(0, dtype=np.int64)
-    pairs = 0
-    rng = np.random.default_rng(0)
-
-    def fetch(rows: npt.NDArray[np.int64]) -> None:
-        nonlocal pairs, pool, pool_req
-        rows = rows[~held[rows]]
-        if not len(rows):
-            return
-        # batches of about fetch_pairs pairs (|N_i| is known), merged after each one
-        batch_of = np.cumsum(n_cov[rows]) // max(int(fetch_pairs), 1)
-        cuts = np.flatnonzero(np.diff(batch_of)) + 1
-        for batch in np.split(rows, cuts):
-            if engine is not None:
-                reach = engine_reach(engine, budget_ms=budget_ms, percentile=percentile,
-                                     rows=batch)
-            else:
-                reach = build_reach(d_lat[batch], d_lon[batch], s_lat, s_lon, model=model,
-                                    budget_ms=budget_ms, percentile=percentile,
-                                    row_latency=row_latency.subset(batch))
-            held[batch] = True
-            pairs += reach.nnz
-            block = reach.boolean()
-            del reach
-            block.sort_indices()
-            stacked = sp.csr_array(sp.vstack([pool, block], format="csr"))
-            pool, pool_req = merge_identical_rows(
-                stacked, np.concatenate([pool_req, req[batch]]), rng)
-
-    coverable = np.flatnonzero(n_cov > 0)
-    tight = coverable[n_cov[coverable] <= failures + 1]
-    order = coverable[np.argsort(n_cov[coverable], kind="stable")]
-    fetch(np.union1d(tight, order[:seed_rows]))
-    if len(coverable) > seed_rows:
-        if spread:  # the most constrained cell of every spatial bin: seeds everywhere
-            fetch(_per_bin_min(coverable, d_lat, d_lon, n_cov, bin_km))
-        else:
-            sample = np.random.default_rng(1)
-            fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)),
-                                replace=False))
+    rows = RowPool(source, req, n_cov, fetch_pairs)
+    rows.seed(failures, seed_rows, bin_km, spread)
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
     c_all = np.ones(len(s_lat)) if cost is None else np.asarray(cost, dtype=np.float64)
@@ -267,11 +393,7 @@ def lazy_cover(
     def violations(sites: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
         """Cells short of their requirement under ``sites``, and every cell's count."""
-        if engine is not None:
-            have = engine.count(sites=sites)
-        else:
-            tree = unit_tree(s_lat[sites], s_lon[sites])
-            have = count_within(tree, pts, row_radius)
+        have = source.count(sites)
         return np.flatnonzero(have < req), have
 
     def offer(sites: npt.NDArray[np.int64]) -> None:
@@ -290,7 +412,7 @@ def lazy_cover(
                 and c_all[cover.sites].sum() <= best_lower + 1e-9):
             # the last plan meets the bound; if one swap makes it meet the rows added since,
             # it is optimal for this round's model too (its bound is still valid): no MILP
-            swapped = _one_swap(pool, pool_req, cover.sites, c_all,
+            swapped = _one_swap(rows.pool, rows.pool_req, cover.sites, c_all,
                                 None if required is None else np.asarray(required, dtype=bool))
         if swapped is not None:
             cover = CoverResult(swapped, float(c_all[swapped].sum()), best_lower, "optimal",
@@ -298,7 +420,7 @@ def lazy_cover(
         else:
             # the rows held grow from round to round: the best bound so far is valid for
             # this round's model too, and a plan that meets it needs no proof of optimality
-            cover = min_cover(pool, pool_req, cost=cost, required=required,
+            cover = min_cover(rows.pool, rows.pool_req, cost=cost, required=required,
                               time_limit_s=max(remaining, 1.0),
                               known_lower_bound=best_lower if best_lower > 0 else None)
         # every round solves a relaxation of the full problem: its bound is valid
@@ -309,34 +431,28 @@ def lazy_cover(
         if not len(violated):
             offer(cover.sites)
         check_s = time.perf_counter() - t
-        rounds.append({"round": round_no, "rows_held": int(held.sum()),
+        rounds.append({"round": round_no, "rows_held": int(rows.held.sum()),
                        "sites": float(cover.objective), "lower_bound": float(best_lower),
                        "status": cover.status, "violated": int(len(violated)),
                        "incumbent": float(c_all[incumbent].sum()) if incumbent is not None
                        else float("nan"), "solve_s": solve_s, "check_s": check_s,
                        "method": "swap" if swapped is not None else "milp"})
         logger.info("lazy cover round %d: %d rows held, %g sites (%s, bound %g), %d cells "
-                    "violated", round_no, int(held.sum()), cover.objective, cover.status,
+                    "violated", round_no, int(rows.held.sum()), cover.objective, cover.status,
                     best_lower, len(violated))
         if incumbent is not None and c_all[incumbent].sum() <= best_lower + 1e-9:
             status = "optimal"
             break
         if not len(violated):  # feasible but the round's MILP ran out of time
             break
-        if np.all(held[violated]) and cover.status == "optimal":
+        if np.all(rows.held[violated]) and cover.status == "optimal":
             raise RuntimeError("lazy cover: a held row is violated by its own solution")
-        new = violated[~held[violated]]
-        new = new[np.argsort(n_cov[new], kind="stable")][:max_rows_per_round]
-        # cells exactly at their requirement are the next plan's likely violations: add the
-        # most constrained of them too, so fewer rounds are needed
-        at_risk = np.flatnonzero((have == req) & (req > 0) & ~held)
-        if spread:
-            at_risk = _per_bin_min(at_risk, d_lat, d_lon, n_cov, bin_km)
-        at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
-        fetch(np.union1d(new, at_risk))
+        rows.fetch(rows.next_rows(violated, have, max_rows=max_rows_per_round,
+                                  at_risk_rows=at_risk_rows, bin_km=bin_km, spread=spread))
         # an upper bound meanwhile: this round's plan plus greedy sites for the rows held now,
         # kept when it covers every cell
-        repaired = greedy_cover(pool, pool_req, cost=cost, required=required, start=cover.sites)
+        repaired = greedy_cover(rows.pool, rows.pool_req, cost=cost, required=required,
+                                start=cover.sites)
         if not len(violations(repaired)[0]):
             offer(repaired)
             if c_all[repaired].sum() <= best_lower + 1e-9:  # meets the bound: optimal
@@ -353,8 +469,9 @@ def lazy_cover(
             violated, _ = violations(sites)
             if not len(violated):
                 break
-            fetch(violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round])
-            sites = greedy_cover(pool, pool_req, cost=cost, required=required, start=sites)
+            rows.fetch(violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round])
+            sites = greedy_cover(rows.pool, rows.pool_req, cost=cost, required=required,
+                                 start=sites)
         else:
             raise RuntimeError("lazy cover: greedy repair did not converge")
         offer(sites)
@@ -369,5 +486,5 @@ def lazy_cover(
                         (objective - lower) / objective if objective else 0.0,
                         time.perf_counter() - t0, cover.reductions)
     return LazyCoverResult(cover=cover, n_covering=n_cov, rounds=rounds,
-                           rows_fetched=int(held.sum()), pairs_fetched=int(pairs),
+                           rows_fetched=int(rows.held.sum()), pairs_fetched=int(rows.pairs),
                            count_s=count_s)

@@ -1,0 +1,437 @@
+"""Capacitated N-k site selection by row generation: national inputs without the reach matrix.
+
+:func:`coverage.solvers.capacitated.capacitated_cover` needs every (point, candidate) pair in
+budget; at national scale (a million cells, thousands of candidates) they do not fit in
+memory. The capacitated problem does not need them all either: coverage binds on few rows,
+and a capacity cut only needs the candidates of its demand set. :func:`capacitated_lazy`
+joins the row generation of :mod:`coverage.solvers.rowgen` and the cut generation of
+:mod:`coverage.solvers.capacitated`. Every round:
+
+1. the MILP (HiGHS via :func:`scipy.optimize.milp`) on the coverage rows held and the
+   capacity cuts found so far: a relaxation of the problem, so its bound is valid;
+2. **coverage**: the plan's sites within budget of every cell are counted (one radius query
+   against the few chosen sites); short cells' rows are fetched, with the cells exactly at
+   their requirement (as :func:`coverage.solvers.rowgen.lazy_cover` does);
+3. **capacity**: every cell's pattern *restricted to the plan's failure domains* (the open
+   sites and, with shared-risk domains, the other candidates of their domains), plus one
+   *witness* column for a cell that also has a candidate in budget outside them (such a
+   candidate never fails in the plan's scenarios, so the cell is never excused: the witness
+   is never open and carries no flow, it only says so). This is exactly what every failure
+   scenario of the plan needs (:func:`coverage.solvers.capacitated.check_scenarios`, one
+   max-flow per scenario on the cells merged by pattern). A violated scenario's minimum cut
+   ``S`` gives the cut ``sum_{s in N(S) \\ F} cap_s y_s >= load(S)``, where ``N(S)``, every
+   candidate in budget of a cell of ``S``, comes from the full rows of ``S`` (fetched in
+   batches and dropped: only the cut is kept).
+
+A plan that violates neither coverage nor capacity is feasible for every cell and every
+scenario, and optimal when its MILP was solved to optimality. Out of rounds or time with a
+plan short of either, :func:`capacitated_lazy` repairs it greedily (coverage by
+:func:`coverage.solvers.cover.greedy_cover` on the rows held, capacity by opening, for each
+violated cut, the closed candidate of ``N(S)`` with the most capacity per unit cost) until
+every check passes, and returns it with the best bound (status ``time_limit``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from .capacitated import (
+    CapacityResult,
+    ScenarioFlow,
+    check_scenarios,
+    merge_identical_rows,
+    split_cut,
+)
+from .cover import greedy_cover
+from .rowgen import RowPool, RowSource
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LazyCapacityInfo", "PlanCheck", "capacitated_lazy", "check_plan"]
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """Coverage and capacity of one plan over every cell (:func:`check_plan`).
+
+    Attributes
+    ----------
+    have : numpy.ndarray
+        Open sites within budget of every cell.
+    short : numpy.ndarray
+        Cells below their requirement.
+    reach, load_rps, inverse
+        Cells merged by their pattern over the plan's failure domains (plus the witness
+        column): the problem every scenario of the plan is checked on, its loads, and each
+        cell's merged row.
+    scenarios : list of ScenarioFlow
+        Normal operation first; stops after ``stop_after`` infeasible ones.
+    complete : bool
+        Every failure scenario was listed.
+    """
+
+    have: npt.NDArray[np.int64]
+    short: npt.NDArray[np.int64]
+    reach: sp.csr_array
+    load_rps: npt.NDArray[np.float64]
+    inverse: npt.NDArray[np.intp]
+    scenarios: list[ScenarioFlow]
+    complete: bool
+
+    @property
+    def bad(self) -> list[ScenarioFlow]:
+        """The scenarios short of capacity."""
+        return [f for f in self.scenarios if not f.feasible]
+
+    @property
+    def feasible(self) -> bool:
+        """Coverage met and every scenario carried."""
+        return not len(self.short) and not self.bad
+
+
+@dataclass(frozen=True)
+class LazyCapacityInfo:
+    """What :func:`capacitated_lazy` did (the row-generation side)."""
+
+    n_covering: npt.NDArray[np.int64]
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    rows_fetched: int = 0
+    pairs_fetched: int = 0
+    count_s: float = 0.0
+    repaired: bool = False
+
+
+def _domain_codes(domains: npt.ArrayLike | None, m: int) -> npt.NDArray[np.int64]:
+    """Integer code of every candidate's failure domain (each site alone by default)."""
+    if domains is None:
+        return np.arange(m, dtype=np.int64)
+    codes, _ = pd.factorize(pd.Series(np.asarray(domains, dtype=object)))
+    return np.asarray(codes, dtype=np.int64)
+
+
+def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+               requirement: npt.ArrayLike, n_covering: npt.ArrayLike,
+               sites: npt.ArrayLike, failures: int, *,
+               domains: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
+               stop_after: int | None = None) -> PlanCheck:
+    """Coverage and capacity of ``sites`` over every cell, without the full reach matrix.
+
+    Parameters
+    ----------
+    source : coverage.solvers.rowgen.RowSource
+        The cells' pairs within budget.
+    load_rps, cap_rps : array_like
+        Load of every cell and capacity of every candidate, requests/s.
+    requirement, n_covering : array_like of int
+        Every cell's requirement and its candidates in budget (all candidates).
+    sites : array_like of int
+        The plan.
+    failures : int
+        Failure domains lost at once (k).
+    domains : array_like, optional
+        Failure domain of every candidate (default: each site alone).
+    scenario_limit, stop_after : int, optional
+        As in :func:`coverage.solvers.capacitated.check_scenarios`.
+
+    Returns
+    -------
+    PlanCheck
+    """
+    n, m = source.shape
+    sites = np.asarray(sites, dtype=np.int64)
+    n_cov = np.asarray(n_covering, dtype=np.int64)
+    have = source.count(sites)
+    short = np.flatnonzero(have < np.asarray(requirement))
+    code = _domain_codes(domains, m)
+    cols = np.flatnonzero(np.isin(code, np.unique(code[sites])))
+    pattern = source.rows(np.arange(n), sites=cols)
+    outside = np.flatnonzero(n_cov > np.diff(pattern.indptr))
+    if len(outside):
+        # a candidate in budget outside every domain of the plan: never fails, so the cell
+        # is never excused; any such candidate column says so (it is never open)
+        witness = int(np.flatnonzero(~np.isin(np.arange(m), cols))[0])
+        extra = sp.csr_array((np.ones(len(outside), dtype=bool),
+                              (outside, np.full(len(outside), witness))), shape=(n, m))
+        pattern = sp.csr_array(pattern + extra)
+        pattern.sort_indices()
+    reach, load, inverse = merge_identical_rows(pattern, load_rps)
+    scenarios, complete = check_scenarios(reach, load, cap_rps, sites, failures,
+                                          domains=domains, limit=scenario_limit,
+                                          stop_after=stop_after)
+    return PlanCheck(have, short, reach, load, inverse, scenarios, complete)
+
+
+def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
+          sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64],
+          fetch_pairs: int) -> tuple[list[npt.NDArray[np.float64]], int]:
+    """Capacity cuts of the plan's violated scenarios, as dense coefficient vectors scaled
+    to a right-hand side of 1; and the pairs fetched for them.
+
+    For a scenario with failed candidates ``F`` and minimum-cut cells ``S``, split into its
+    regions (:func:`coverage.solvers.capacitated.split_cut`), each region short of capacity
+    on its own gives a cut: with ``need`` the load of its cells not excused,
+    ``sum_s min(cap_s, need) / need y_s >= 1`` over ``s in N(S) \\ F``.
+    """
+    m = source.shape[1]
+    bad = check.bad
+    if not bad:
+        return [], 0
+    members: list[npt.NDArray[np.int64]] = []
+    needs: list[float] = []
+    downs: list[npt.NDArray[np.bool_]] = []
+    cell_merged = check.inverse
+    for f in bad:
+        down = np.zeros(m, dtype=bool)
+        down[list(f.failed)] = True
+        alive = np.asarray(check.reach @ (~down).astype(np.int8)).ravel() > 0
+        s_m = np.asarray(f.cut_rows, dtype=np.int64)
+        # each region of the cut short of capacity on its own is a cut of its own
+        for part in split_cut(check.reach, sites, f.failed, s_m[alive[s_m]]):
+            need = float(check.load_rps[part].sum())
+            near = np.unique(check.reach[part].indices)
+            near = near[np.isin(near, sites) & ~down[near]]
+            if need <= 0 or float(cap[near].sum()) >= need * (1 - 1e-9):
+                continue  # this region alone is not short
+            in_s = np.zeros(check.reach.shape[0], dtype=bool)
+            in_s[part] = True
+            members.append(np.flatnonzero(in_s[cell_merged]))
+            needs.append(need)
+            downs.append(down)
+    if not members:
+        return [], 0
+    cells = np.unique(np.concatenate(members))
+    # which scenario's S holds each fetched cell: a (scenario x cell) indicator
+    ind_rows = np.concatenate([np.full(len(s), j) for j, s in enumerate(members)])
+    ind_cols = np.searchsorted(cells, np.concatenate(members))
+    ind = sp.csc_array((np.ones(len(ind_rows), dtype=np.int32), (ind_rows, ind_cols)),
+                       shape=(len(members), len(cells)))
+    nbr = np.zeros((len(members), m), dtype=bool)
+    pairs = 0
+    batch_of = np.cumsum(n_cov[cells]) // max(int(fetch_pairs), 1)
+    for b in np.split(np.arange(len(cells)), np.flatnonzero(np.diff(batch_of)) + 1):
+        if not len(b):
+            continue
+        block = source.rows(cells[b]).astype(np.int32)
+        pairs += block.nnz
+        nbr |= (ind[:, b] @ block).toarray() > 0
+    out = []
+    for j, (need, down) in enumerate(zip(needs, downs, strict=True)):
+        coef = np.where(nbr[j] & ~down, cap, 0.0)
+        if need <= 0 or coef[sites].sum() >= need * (1 - 1e-9):
+            continue  # not violated in real numbers (flow rounding): no cut
+        out.append(np.minimum(coef, need) / need)
+    return out, pairs
+
+
+def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                     requirement: npt.ArrayLike, n_covering: npt.ArrayLike, *,
+                     failures: int = 1, domains: npt.ArrayLike | None = None,
+                     cost: npt.ArrayLike | None = None,
+                     required: npt.ArrayLike | None = None,
+                     time_limit_s: float = 300.0, max_rounds: int = 200,
+                     cuts_per_round: int = 50, scenario_limit: int = 20_000,
+                     seed_rows: int = 20_000, max_rows_per_round: int = 50_000,
+                     at_risk_rows: int = 10_000, fetch_pairs: int = 4_000_000,
+                     spread: bool = True, count_s: float = 0.0,
+                     ) -> tuple[CapacityResult, LazyCapacityInfo]:
+    """Fewest sites (least cost) meeting coverage and capacity in every failure scenario,
+    by row and cut generation (see the module notes).
+
+    Parameters
+    ----------
+    source : coverage.solvers.rowgen.RowSource
+        The cells' pairs within budget.
+    load_rps, cap_rps : array_like
+        Load of every cell and capacity of every candidate, requests/s.
+    requirement, n_covering : array_like of int
+        Every cell's requirement (``min(k + 1, |N_i|)``) and candidates in budget.
+    failures : int, default 1
+        Failure domains lost at once (k).
+    domains : array_like, optional
+        Failure domain of every candidate (shared-risk groups); default each site alone.
+    cost, required : array_like, optional
+        Per-candidate cost (minimise the total) and must-open mask.
+    time_limit_s : float, default 300
+        For the whole search.
+    max_rounds, cuts_per_round, scenario_limit : int
+        As in :func:`coverage.solvers.capacitated.capacitated_cover`.
+    seed_rows, max_rows_per_round, at_risk_rows, fetch_pairs, spread
+        As in :func:`coverage.solvers.rowgen.lazy_cover`.
+    count_s : float, default 0
+        Seconds the caller spent counting ``n_covering`` (reported).
+
+    Returns
+    -------
+    CapacityResult
+        ``reach``, ``load_rps`` and ``inverse`` are those of the final plan's check (cells
+        merged by their pattern over its failure domains).
+    LazyCapacityInfo
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
+    n, m = source.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    req = np.asarray(requirement, dtype=np.int64)
+    n_cov = np.asarray(n_covering, dtype=np.int64)
+    c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
+    must = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    lb = must.astype(np.float64)
+    radius = np.asarray(source.row_latency.radius_km, dtype=np.float64)
+    bin_km = max(float(np.max(radius, initial=0.0)) / 16.0, 5.0)
+    pool = RowPool(source, req, n_cov, fetch_pairs)
+    pool.seed(failures, seed_rows, bin_km, spread)
+    cut_a: list[npt.NDArray[np.float64]] = []
+    cut_pairs = 0
+    rounds: list[dict[str, Any]] = []
+    bound = 0.0
+    status = "time_limit"
+    sites = np.flatnonzero(must)
+    check: PlanCheck | None = None
+
+    def run_check(plan: npt.NDArray[np.int64], stop: int | None) -> PlanCheck:
+        return check_plan(source, load, cap, req, n_cov, plan, failures, domains=domains,
+                          scenario_limit=scenario_limit, stop_after=stop)
+
+    for round_no in range(1, max_rounds + 1):
+        t = time.perf_counter()
+        blocks = [sp.csr_array(pool.pool, dtype=np.float64)]
+        lo = [pool.pool_req.astype(np.float64)]
+        if cut_a:
+            blocks.append(sp.csr_array(np.vstack(cut_a)))
+            lo.append(np.ones(len(cut_a)))
+        a = sp.vstack(blocks, format="csr")
+        cons = [LinearConstraint(a, np.concatenate(lo), np.inf)] if a.shape[0] else []
+        remaining = max(deadline - time.perf_counter(), 1.0)
+        res = milp(c, constraints=cons, integrality=np.ones(m), bounds=Bounds(lb, 1.0),
+                   options={"time_limit": remaining, "disp": False})
+        if res.status == 2:  # the valid cuts and rows held exclude every plan
+            status = "infeasible"
+            break
+        if res.x is None:
+            break
+        sites = np.flatnonzero(res.x > 0.5)
+        dual = getattr(res, "mip_dual_bound", None)
+        round_bound = float(dual) if dual is not None and np.isfinite(dual) else 0.0
+        if res.status == 0:
+            round_bound = float(res.fun)
+        bound = max(bound, round_bound)
+        solve_s = time.perf_counter() - t
+        t = time.perf_counter()
+        check = run_check(sites, cuts_per_round)
+        new_cuts, p = _cuts(source, check, cap, sites, n_cov, fetch_pairs)
+        cut_pairs += p
+        cut_a.extend(new_cuts)
+        held_before = int(pool.held.sum())
+        if len(check.short):
+            pool.fetch(pool.next_rows(check.short, check.have, max_rows=max_rows_per_round,
+                                      at_risk_rows=at_risk_rows, bin_km=bin_km,
+                                      spread=spread))
+        rounds.append({"round": round_no, "rows_held": int(pool.held.sum()),
+                       "cuts": len(cut_a), "sites": float(c[sites].sum()), "bound": bound,
+                       "milp_status": int(res.status), "violated": int(len(check.short)),
+                       "short_scenarios": len(check.bad), "solve_s": solve_s,
+                       "check_s": time.perf_counter() - t})
+        logger.info("capacitated row generation round %d: %g sites (bound %g), %d cells "
+                    "short of coverage, %d scenario(s) short of capacity, %d rows, %d cuts",
+                    round_no, c[sites].sum(), bound, len(check.short), len(check.bad),
+                    int(pool.held.sum()), len(cut_a))
+        if check.feasible:
+            status = "optimal" if res.status == 0 else "time_limit"
+            break
+        if not new_cuts and int(pool.held.sum()) == held_before:
+            raise RuntimeError("capacitated row generation: a violated plan gave no new row "
+                               "or cut")
+        if time.perf_counter() >= deadline:
+            break
+    else:
+        logger.warning("capacitated row generation stopped after %d rounds", max_rounds)
+    repaired = False
+    if status == "infeasible":
+        if check is None:
+            check = run_check(sites, None)
+        return (CapacityResult(sites, float("nan"), float("nan"), "infeasible", float("nan"),
+                               rounds, check.scenarios, check.complete,
+                               time.perf_counter() - t0, check.reach, check.load_rps,
+                               check.inverse),
+                _info(n_cov, rounds, pool, cut_pairs, count_s, False))
+    if check is None or not check.feasible:
+        logger.warning("capacitated row generation: out of rounds or time before a feasible "
+                       "plan; repairing the last plan greedily")
+        sites, check = _repair(source, pool, cap, c, must, sites, n_cov, fetch_pairs,
+                               run_check, deadline + 0.25 * float(time_limit_s))
+        repaired = True
+    objective = float(c[sites].sum())
+    if np.allclose(c, np.round(c)):
+        bound = float(np.ceil(bound - 1e-6))
+    bound = min(bound, objective)
+    if objective <= bound + 1e-9:
+        status = "optimal"
+    elif status == "optimal":
+        status = "time_limit"
+    gap = (objective - bound) / objective if objective else 0.0
+    return (CapacityResult(sites, objective, bound, status, gap, rounds, check.scenarios,
+                           check.complete, time.perf_counter() - t0, check.reach,
+                           check.load_rps, check.inverse),
+            _info(n_cov, rounds, pool, cut_pairs, count_s, repaired))
+
+
+def _info(n_cov: npt.NDArray[np.int64], rounds: list[dict[str, Any]], pool: RowPool,
+          cut_pairs: int, count_s: float, repaired: bool) -> LazyCapacityInfo:
+    return LazyCapacityInfo(n_cov, rounds, int(pool.held.sum()), int(pool.pairs + cut_pairs),
+                            count_s, repaired)
+
+
+def _repair(source: RowSource, pool: RowPool, cap: npt.NDArray[np.float64],
+            c: npt.NDArray[np.float64], must: npt.NDArray[np.bool_],
+            sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], fetch_pairs: int,
+            run_check: Any, deadline: float,
+            max_steps: int = 1000) -> tuple[npt.NDArray[np.int64], PlanCheck]:
+    """Add sites to ``sites`` until coverage and capacity hold, then close the added sites
+    that are not needed while time remains (see the module notes)."""
+    m = source.shape[1]
+    start = np.asarray(sites, dtype=np.int64)
+    for _ in range(max_steps):
+        check = run_check(sites, 50)
+        if check.feasible:
+            break
+        opened = np.zeros(m, dtype=bool)
+        opened[sites] = True
+        if len(check.short):  # coverage first: greedy on the rows held, keeping the plan
+            pool.fetch(check.short)
+            sites = greedy_cover(pool.pool, pool.pool_req, cost=c, required=must | opened)
+            opened[sites] = True
+        cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs)
+        for coef in cuts:  # still violated: the most capacity per unit cost of its closed sites
+            if coef[opened].sum() >= 1.0:
+                continue
+            gain = np.where(opened, 0.0, coef) / np.maximum(c, 1e-12)
+            if gain.max() > 0:
+                opened[int(np.argmax(gain))] = True
+        new = np.flatnonzero(opened)
+        if len(new) == len(sites) and not len(check.short):
+            raise RuntimeError("capacitated repair: no candidate adds capacity where needed")
+        sites = new
+    else:
+        raise RuntimeError("capacitated repair did not converge")
+    # close added sites that are not needed, the least capacity first
+    added = np.setdiff1d(sites, start)
+    for j in added[np.argsort(cap[added], kind="stable")]:
+        if time.perf_counter() >= deadline:
+            break
+        trial = sites[sites != j]
+        t_check = run_check(trial, 1)
+        if t_check.feasible:
+            sites, check = trial, t_check
+    if len(added) and not check.complete:
+        check = run_check(sites, None)
+    return sites, check

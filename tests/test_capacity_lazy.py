@@ -1,0 +1,251 @@
+"""Capacitated plans by row and cut generation (national inputs without the reach matrix).
+
+:func:`coverage.solvers.capacitated_rowgen.capacitated_lazy` is checked against the
+full-matrix solver, against brute force, and every plan it returns against an independent
+reach (haversine) and an independent networkx max-flow per failure scenario
+(tests/test_capacity.py's reference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ON_NET
+from test_capacity import (
+    BUDGET_MS,
+    brute_force,
+    geo_instance,
+    own_reach,
+    reference,
+    scenarios,
+    shortfall,
+    site_index,
+)
+
+from coverage import NoFeasiblePlanError, plan_sites
+from coverage.model.problem import RowLatency
+from coverage.solvers.capacitated import capacitated_cover
+from coverage.solvers.capacitated_rowgen import capacitated_lazy, check_plan
+from coverage.solvers.rowgen import RowSource
+
+
+def source_of(demand: pd.DataFrame, sites: pd.DataFrame) -> RowSource:
+    rl = RowLatency.from_model(ON_NET, np.full(len(demand), "ftth", dtype=object), BUDGET_MS,
+                               "p99", None)
+    return RowSource(demand["lat"].to_numpy(float), demand["lon"].to_numpy(float),
+                     sites["lat"].to_numpy(float), sites["lon"].to_numpy(float), ON_NET,
+                     BUDGET_MS, "p99", rl)
+
+
+def independent_ok(N, load, cap, chosen, k, domains=None) -> bool:
+    """Coverage and every scenario by networkx max-flow on our own reach."""
+    chosen = set(int(j) for j in chosen)
+    if any(len(ni & chosen) < min(k + 1, len(ni)) for ni in N):
+        return False
+    for failed in scenarios(sorted(chosen), k, domains):
+        need, served = shortfall(N, load, cap, chosen, failed)
+        if served < need:
+            return False
+    return True
+
+
+def lazy_solve(demand, sites, k, domains=None, **kw):
+    src = source_of(demand, sites)
+    n_cov = src.count()
+    load = demand["population"].to_numpy(float) / 1000.0
+    cap = sites["capacity_rps"].to_numpy(float)
+    return capacitated_lazy(src, load, cap, np.minimum(k + 1, n_cov), n_cov, failures=k,
+                            domains=domains, seed_rows=5, at_risk_rows=3, **kw)
+
+
+# --------------------------------------------------------------------------------------
+# Solver level: the same optimum as the full-matrix solver and as brute force
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed,n,m,k,n_domains", [
+    (31, 40, 9, 1, None), (32, 60, 10, 1, None), (33, 50, 8, 2, None), (34, 30, 7, 0, None),
+    (35, 45, 9, 1, 4), (36, 40, 8, 2, 5),
+])
+def test_lazy_matches_full_and_brute_force(seed, n, m, k, n_domains):
+    demand, sites = geo_instance(seed, n, m, cap_range=(150, 450))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    domains = None
+    if n_domains is not None:
+        rng = np.random.default_rng(seed)
+        domains = [f"F{d}" for d in rng.integers(0, n_domains, m)]
+    res, info = lazy_solve(demand, sites, k, domains)
+    best, _ = brute_force(N, load, cap, k, domains)
+    full = capacitated_cover(mask, np.asarray(load, float) / 1000.0,
+                             np.asarray(cap, float) / 1000.0,
+                             np.minimum(k + 1, mask.sum(axis=1)), failures=k, domains=domains)
+    if best is None:
+        assert res.status == full.status == "infeasible"
+        return
+    assert res.status == full.status == "optimal"
+    assert res.objective == full.objective == best == len(res.sites)
+    assert independent_ok(N, load, cap, res.sites, k, domains)
+    # the row generation held only part of the rows
+    assert 0 < info.rows_fetched <= n
+
+
+def test_solver_instances_bind_on_capacity():
+    """The instances above are not all decided by coverage alone."""
+    bound_by_capacity = 0
+    for seed, n, m, k in [(31, 40, 9, 1), (32, 60, 10, 1), (33, 50, 8, 2)]:
+        demand, sites = geo_instance(seed, n, m, cap_range=(150, 450))
+        mask = own_reach(demand, sites)
+        N, load, cap = reference(demand, sites, mask)
+        best, _ = brute_force(N, load, cap, k)
+        plain, _ = brute_force(N, [0] * len(N), cap, k)
+        bound_by_capacity += best is not None and best > plain
+    assert bound_by_capacity >= 1
+
+
+@pytest.mark.parametrize("seed,k,n_domains", [(41, 1, None), (42, 2, None), (43, 1, 4)])
+def test_repair_gives_a_feasible_plan(seed, k, n_domains):
+    """Out of rounds after one MILP: the greedy repair returns a plan that is feasible by
+    the independent check, at least the bound and no larger than every candidate."""
+    demand, sites = geo_instance(seed, 60, 12, cap_range=(150, 450))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    domains = None
+    if n_domains is not None:
+        domains = [f"F{d}" for d in np.random.default_rng(seed).integers(0, n_domains, 12)]
+    best, _ = brute_force(N, load, cap, k, domains)
+    assert best is not None
+    res, info = lazy_solve(demand, sites, k, domains, max_rounds=1)
+    assert independent_ok(N, load, cap, res.sites, k, domains)
+    assert res.lower_bound <= best <= res.objective <= len(sites)
+    if res.objective > best:
+        assert res.status == "time_limit" and info.repaired
+    # the repaired plan reports the scenarios of its own check: all carried
+    assert all(f.feasible for f in res.scenarios)
+
+
+def test_repair_stays_close_to_the_optimum():
+    """Across instances the repair prunes what it added: on average within two sites of the
+    optimum (opening every candidate would be far more)."""
+    excess, total = [], []
+    for seed in (41, 44, 45, 46):
+        demand, sites = geo_instance(seed, 60, 12, cap_range=(150, 450))
+        mask = own_reach(demand, sites)
+        N, load, cap = reference(demand, sites, mask)
+        best, _ = brute_force(N, load, cap, 1)
+        res, _ = lazy_solve(demand, sites, 1, max_rounds=1)
+        excess.append(res.objective - best)
+        total.append(len(sites) - best)
+    assert np.mean(excess) <= 2 and sum(excess) < sum(total)
+
+
+def test_infeasible_is_proven_by_the_cuts():
+    demand, sites = geo_instance(9, 20, 5, cap_range=(1, 3))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    assert brute_force(N, load, cap, 1)[0] is None
+    res, _ = lazy_solve(demand, sites, 1)
+    assert res.status == "infeasible"
+    with pytest.raises(NoFeasiblePlanError, match="capacity cuts"):
+        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, strategy="lazy",
+                   requests_per_person_day=28.8, peak_to_mean=3.0)
+
+
+def test_witness_keeps_cells_with_candidates_elsewhere_from_being_excused():
+    """A cell whose open candidates all fail but which has a closed candidate in budget
+    outside the plan's domains must still be served: the restricted check says so."""
+    demand, sites = geo_instance(47, 60, 9, cap_range=(150, 450))
+    mask = own_reach(demand, sites)
+    j = int(np.argmax(mask.sum(axis=0)))
+    # the cells that reach site j: a plan of j alone carries them in normal operation
+    demand = demand[mask[:, j]].reset_index(drop=True)
+    mask = mask[mask[:, j]]
+    src = source_of(demand, sites)
+    n_cov = src.count()
+    load = demand["population"].to_numpy(float) / 1000.0
+    cap = np.full(len(sites), 1e6)
+    chk = check_plan(src, load, cap, np.minimum(1, n_cov), n_cov, [j], 1)
+    assert chk.scenarios[0].feasible
+    fail = [f for f in chk.scenarios if f.failed == (j,)][0]
+    # failing j excuses only the cells whose only candidate is j; the others have a closed
+    # candidate elsewhere and must still be served (and cannot be: nothing else is open)
+    need_ref = load[mask.sum(axis=1) > 1].sum()
+    assert 0 < need_ref <= load.sum()  # without the witness every cell would be excused
+    assert fail.load_rps == pytest.approx(need_ref)
+    assert not fail.feasible  # nothing left open to serve them
+
+
+# --------------------------------------------------------------------------------------
+# Planner level: --strategy lazy with a load
+# --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed,n,m,k,load_column", [
+    (1, 20, 6, 1, False), (4, 60, 12, 1, True), (6, 40, 8, 2, True),
+])
+def test_planner_lazy_capacitated_equals_brute_force(seed, n, m, k, load_column):
+    demand, sites = geo_instance(seed, n, m, load_column=load_column)
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    extra = {} if load_column else {"requests_per_person_day": 28.8, "peak_to_mean": 3.0}
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=k,
+                      strategy="lazy", **extra)
+    s = plan.summary()
+    best, _ = brute_force(N, load, cap, k)
+    chosen = site_index(plan, sites)
+    assert s["solver"]["strategy"] == "lazy" and plan.reach is None
+    assert s["site_count"] == len(chosen) == best and s["status"] == "optimal"
+    assert independent_ok(N, load, cap, chosen, k)
+    # flows: inside the budget, within capacity, every coverable point's load served
+    col = {x: j for j, x in enumerate(sites["site_id"])}
+    row = {x: i for i, x in enumerate(demand["demand_id"])}
+    f = plan.flows
+    assert all(mask[row[d], col[x]] for d, x in zip(f["demand_id"], f["site_id"],
+                                                     strict=True))
+    per_site = f.groupby("site_id")["load_rps"].sum()
+    caps = dict(zip(sites["site_id"], sites["capacity_rps"], strict=True))
+    assert all(v <= caps[x] * (1 + 1e-6) for x, v in per_site.items())
+    per_point = f.groupby("demand_id")["load_rps"].sum()
+    for d, i in row.items():
+        want = load[i] / 1000.0 if mask[i].any() else 0.0
+        assert per_point.get(d, 0.0) == pytest.approx(want, rel=1e-6, abs=1e-5)
+    sc = plan.capacity_scenarios
+    assert len(sc) == len(scenarios(chosen, k, None)) and sc["feasible"].all()
+    assert s["capacity"]["status"] == "optimal" and s["capacity"]["scenarios_complete"]
+    # the full-matrix plan of the same instance has the same count
+    full = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=k,
+                      strategy="full", **extra)
+    assert full.summary()["site_count"] == s["site_count"]
+
+
+def test_planner_lazy_with_tiers_equals_full():
+    """Tiered sites (the pair engine's rows) give the same count lazily as on the matrix."""
+    demand, sites = geo_instance(5, 40, 10, cap_range=(200, 500))
+    sites["tier"] = ["mec" if j % 2 else "metro-colo" for j in range(len(sites))]
+    kw = dict(budget_ms=BUDGET_MS + 4.0, model=ON_NET, failures=1,
+              requests_per_person_day=28.8, peak_to_mean=3.0)
+    lazy = plan_sites(demand, sites, strategy="lazy", **kw)
+    full = plan_sites(demand, sites, strategy="full", **kw)
+    assert lazy.summary()["site_count"] == full.summary()["site_count"]
+    assert lazy.summary()["status"] == full.summary()["status"] == "optimal"
+
+
+def test_sweep_budgets_solved_lazily_are_capacitated():
+    """A budget the sweep solves by row generation has the capacitated count of plan_sites
+    at that budget (not the coverage-only count); the notes say every budget is
+    capacitated."""
+    from coverage.planner.sweep import budget_sweep
+
+    demand, sites = geo_instance(31, 40, 10, cap_range=(120, 300), load_column=True)
+    kw = {"model": ON_NET, "strategy": "full", "time_limit_s": 30}
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, **kw)
+    other = BUDGET_MS + 1.0
+    want = plan_sites(demand, sites, budget_ms=other, **kw).summary()["site_count"]
+    plain = plan_sites(demand.drop(columns="load_rps"), sites, budget_ms=other,
+                       **kw).summary()["site_count"]
+    assert want > plain  # capacity binds at this budget: the test can tell them apart
+    sweep = budget_sweep(demand, sites, [other], failures=(1,), model=ON_NET,
+                         time_limit_s=30, max_full_pairs=0, capacity=plan.capacity)
+    row = sweep.iloc[0]
+    assert row["method"] == "lazy (capacitated)"
+    assert row["site_count"] == want and row["status"] == "optimal"
+    assert "lazy (capacitated)" in sweep.attrs["note"]
