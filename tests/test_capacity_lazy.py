@@ -249,3 +249,33 @@ def test_sweep_budgets_solved_lazily_are_capacitated():
     assert row["method"] == "lazy (capacitated)"
     assert row["site_count"] == want and row["status"] == "optimal"
     assert "lazy (capacitated)" in sweep.attrs["note"]
+
+
+@pytest.mark.parametrize("seed,k", [(51, 1), (52, 1), (53, 2), (54, 0)])
+def test_region_cuts_hold_for_every_feasible_plan(seed, k):
+    """The a-priori region cuts are valid: every feasible plan of a small instance (all
+    subsets enumerated, feasibility by the independent max-flow) satisfies each of them;
+    and they are not empty (they say something)."""
+    import itertools
+
+    from coverage.solvers.capacitated_rowgen import region_cuts
+
+    demand, sites = geo_instance(seed, 50, 8, cap_range=(150, 450))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    src = source_of(demand, sites)
+    cuts, _ = region_cuts(src, np.asarray(load, float) / 1000.0,
+                          sites["capacity_rps"].to_numpy(float), src.count(), k,
+                          scales_km=(15.0, 40.0, 90.0))
+    assert cuts.shape[0] > 0
+    dense = cuts.toarray()
+    feasible = 0
+    for size in range(len(sites) + 1):
+        for subset in itertools.combinations(range(len(sites)), size):
+            if not independent_ok(N, load, cap, subset, k):
+                continue
+            feasible += 1
+            y = np.zeros(len(sites))
+            y[list(subset)] = 1.0
+            assert (dense @ y >= 1.0 - 1e-9).all(), subset
+    assert feasible > 0

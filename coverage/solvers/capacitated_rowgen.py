@@ -172,14 +172,17 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
 
 def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
           sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64],
-          fetch_pairs: int) -> tuple[list[npt.NDArray[np.float64]], int]:
+          fetch_pairs: int, load_rps: npt.ArrayLike,
+          lifted: bool) -> tuple[list[npt.NDArray[np.float64]], int]:
     """Capacity cuts of the plan's violated scenarios, as dense coefficient vectors scaled
     to a right-hand side of 1; and the pairs fetched for them.
 
     For a scenario with failed candidates ``F`` and minimum-cut cells ``S``, split into its
     regions (:func:`coverage.solvers.capacitated.split_cut`), each region short of capacity
     on its own gives a cut: with ``need`` the load of its cells not excused,
-    ``sum_s min(cap_s, need) / need y_s >= 1`` over ``s in N(S) \\ F``.
+    ``sum_s min(cap_s, need) / need y_s >= 1`` over ``s in N(S) \\ F``. With ``lifted``
+    (single-site failures, ``k >= 1``) each region also gives the cut of
+    :func:`region_cuts` that holds whichever of its sites fails, when it is stronger.
     """
     m = source.shape[1]
     bad = check.bad
@@ -197,39 +200,149 @@ def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
         # each region of the cut short of capacity on its own is a cut of its own
         for part in split_cut(check.reach, sites, f.failed, s_m[alive[s_m]]):
             need = float(check.load_rps[part].sum())
-            near = np.unique(check.reach[part].indices)
+            # what the open sites alive can take from the region: min(cap, load in reach)
+            within = np.asarray(check.load_rps[part] @ check.reach[part]).ravel()
+            near = np.flatnonzero(within > 0)
             near = near[np.isin(near, sites) & ~down[near]]
-            if need <= 0 or float(cap[near].sum()) >= need * (1 - 1e-9):
-                continue  # this region alone is not short
+            avail = float(np.minimum(cap[near], within[near]).sum())
+            if need <= 0 or avail >= need * (1 - 1e-9):
+                continue  # this region's cut is not violated
             in_s = np.zeros(check.reach.shape[0], dtype=bool)
             in_s[part] = True
             members.append(np.flatnonzero(in_s[cell_merged]))
+            logger.debug("cut: scenario %s, %d cells, load %.1f > open capacity %.1f of %d "
+                         "sites", f.failed, len(members[-1]), need, avail, len(near))
             needs.append(need)
             downs.append(down)
     if not members:
         return [], 0
     cells = np.unique(np.concatenate(members))
-    # which scenario's S holds each fetched cell: a (scenario x cell) indicator
+    load = np.asarray(load_rps, dtype=np.float64)
+    # which region holds each fetched cell, weighted by the cell's load: (region x cell)
     ind_rows = np.concatenate([np.full(len(s), j) for j, s in enumerate(members)])
-    ind_cols = np.searchsorted(cells, np.concatenate(members))
-    ind = sp.csc_array((np.ones(len(ind_rows), dtype=np.int32), (ind_rows, ind_cols)),
+    ind_cells = np.concatenate(members)
+    ind = sp.csc_array((load[ind_cells], (ind_rows, np.searchsorted(cells, ind_cells))),
                        shape=(len(members), len(cells)))
-    nbr = np.zeros((len(members), m), dtype=bool)
+    # reach_load[j, t]: load of region j's cells within budget of candidate t, the most t
+    # can take from them (0 outside N(S))
+    reach_load = np.zeros((len(members), m))
     pairs = 0
     batch_of = np.cumsum(n_cov[cells]) // max(int(fetch_pairs), 1)
     for b in np.split(np.arange(len(cells)), np.flatnonzero(np.diff(batch_of)) + 1):
         if not len(b):
             continue
-        block = source.rows(cells[b]).astype(np.int32)
+        block = source.rows(cells[b]).astype(np.float64)
         pairs += block.nnz
-        nbr |= (ind[:, b] @ block).toarray() > 0
+        reach_load += (ind[:, b] @ block).toarray()
     out = []
     for j, (need, down) in enumerate(zip(needs, downs, strict=True)):
-        coef = np.where(nbr[j] & ~down, cap, 0.0)
+        # what t can serve of the region: min(cap_t, its load within budget of t)
+        full = np.minimum(cap, reach_load[j])
+        coef = np.where(down, 0.0, full)
         if need <= 0 or coef[sites].sum() >= need * (1 - 1e-9):
             continue  # not violated in real numbers (flow rounding): no cut
         out.append(np.minimum(coef, need) / need)
+        near = full > 0
+        if lifted and near.any():
+            # whichever open site of N(S) fails, the cells with two candidates or more
+            # keep needing the others (see region_cuts)
+            kept = float(load[members[j]][n_cov[members[j]] >= 2].sum())
+            least = float(full[near].min())
+            rhs = kept + least
+            if rhs > max(need, 2.0 * least) * (1 + 1e-9):
+                out.append(np.minimum(full, rhs) / rhs)
     return out, pairs
+
+
+def region_cuts(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                n_covering: npt.ArrayLike, failures: int, *,
+                domains: npt.ArrayLike | None = None,
+                scales_km: tuple[float, ...] = (),
+                fetch_pairs: int = 4_000_000) -> tuple[sp.csr_array, int]:
+    """Valid capacity cuts for squares of cells, known before any plan: the load of a region
+    must fit the capacity of the candidates within budget of its cells.
+
+    For every square ``S`` of every scale (the equal-area grid of
+    :func:`coverage.model.aggregate.grid_cells`), with ``N(S)`` the candidates in budget of
+    its cells:
+
+    - normal operation: ``sum_{s in N(S)} cap_s y_s >= load(S)``;
+    - with ``k >= 1`` failures of single sites (no shared-risk domains): whatever site of
+      ``N(S)`` fails, the others carry the load of the cells that keep a candidate, so
+      ``sum_{s in N(S)} cap_s y_s >= L' + min_{s in N(S)} cap_s``, where ``L'`` is the load
+      of the cells of ``S`` with at least two candidates (a cell with one is excused when it
+      fails) and the minimum is the least the failed open site can have taken away (at
+      least one site of ``N(S)`` is open whenever ``L' > 0``).
+
+    A candidate can take from a region at most the load of the region's cells within its
+    budget, so its coefficient is ``min(cap_s, load(S_s), rhs)`` (``S_s``: the cells of
+    ``S`` within budget of ``s``; the ``rhs`` bound holds for binary ``y``), scaled to a
+    right-hand side of 1; the minimum above is then over these coefficients. Squares whose
+    cut the coverage requirement already implies (two sites of the least coefficient
+    suffice) are dropped. The cuts cut off nothing feasible:
+    they only spare the cut generation the rounds it would take to find them one by one.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        One row per cut, ``(n_cuts, n_sites)``.
+    int
+        Pairs fetched.
+    """
+    n, m = source.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    n_cov = np.asarray(n_covering, dtype=np.int64)
+    cells = np.flatnonzero((n_cov > 0) & (load > 0))
+    if not len(cells) or not scales_km:
+        return sp.csr_array((0, m)), 0
+    from ..model.aggregate import grid_cells
+
+    # every (scale, square) a region id; a cell belongs to one square per scale
+    region_of = []
+    offset = 0
+    for size in scales_km:
+        ix, iy = grid_cells(source.demand_lat_deg[cells], source.demand_lon_deg[cells],
+                            float(size))
+        codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([ix, iy]))
+        region_of.append(np.asarray(codes, dtype=np.int64) + offset)
+        offset += len(uniq)
+    n_reg = offset
+    reg = np.stack(region_of, axis=1)  # (cells, scales)
+    lifted = failures >= 1 and domains is None
+    w_all = load[cells]
+    w_kept = np.where(n_cov[cells] >= 2, w_all, 0.0)
+    r_load = np.bincount(reg.ravel(), weights=np.repeat(w_all, reg.shape[1]), minlength=n_reg)
+    r_kept = np.bincount(reg.ravel(), weights=np.repeat(w_kept, reg.shape[1]),
+                         minlength=n_reg)
+    # load of each region's cells within budget of each candidate (sparse, summed per batch)
+    within = sp.csr_array((n_reg, m), dtype=np.float64)
+    pairs = 0
+    batch_of = np.cumsum(n_cov[cells]) // max(int(fetch_pairs), 1)
+    for b in np.split(np.arange(len(cells)), np.flatnonzero(np.diff(batch_of)) + 1):
+        if not len(b):
+            continue
+        block = source.rows(cells[b]).astype(np.float64)
+        pairs += block.nnz
+        for j in range(reg.shape[1]):
+            ind = sp.csr_array((w_all[b], (reg[b, j], np.arange(len(b)))),
+                               shape=(n_reg, len(b)))
+            within = sp.csr_array(within + ind @ block)
+    within.sort_indices()
+    # a candidate takes at most min(cap, the region's load within its budget)
+    coef = sp.csr_array((np.minimum(cap[within.indices], within.data), within.indices,
+                         within.indptr), shape=within.shape)
+    counts = np.diff(coef.indptr)
+    has = counts > 0
+    least = np.zeros(n_reg)
+    least[has] = np.minimum.reduceat(coef.data, coef.indptr[:-1][has])
+    rhs = np.maximum(r_load, r_kept + least) if lifted else r_load
+    keep = has & (rhs > 2.0 * least * (1 + 1e-9)) & (rhs > 0)
+    rows = np.flatnonzero(keep)
+    sub = sp.csr_array(coef[rows])
+    rr = np.repeat(rhs[rows], np.diff(sub.indptr))
+    sub.data = np.minimum(sub.data, rr) / rr
+    return sub, pairs
 
 
 def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
@@ -242,6 +355,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                      seed_rows: int = 20_000, max_rows_per_round: int = 50_000,
                      at_risk_rows: int = 10_000, fetch_pairs: int = 4_000_000,
                      spread: bool = True, count_s: float = 0.0,
+                     region_scales: tuple[float, ...] | None = None,
                      ) -> tuple[CapacityResult, LazyCapacityInfo]:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario,
     by row and cut generation (see the module notes).
@@ -268,6 +382,9 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         As in :func:`coverage.solvers.rowgen.lazy_cover`.
     count_s : float, default 0
         Seconds the caller spent counting ``n_covering`` (reported).
+    region_scales : tuple of float, optional
+        Square sizes, km, of the a-priori region cuts (:func:`region_cuts`); default half,
+        one and two times the largest budget radius; ``()`` for none.
 
     Returns
     -------
@@ -290,8 +407,19 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     bin_km = max(float(np.max(radius, initial=0.0)) / 16.0, 5.0)
     pool = RowPool(source, req, n_cov, fetch_pairs)
     pool.seed(failures, seed_rows, bin_km, spread)
-    cut_a: list[npt.NDArray[np.float64]] = []
-    cut_pairs = 0
+    lifted = failures >= 1 and domains is None
+    if region_scales is None:
+        top = float(np.max(radius, initial=0.0))
+        region_scales = (0.5 * top, top, 2.0 * top) if top > 0 else ()
+    t = time.perf_counter()
+    regional, cut_pairs = region_cuts(source, load, cap, n_cov, failures, domains=domains,
+                                      scales_km=tuple(region_scales),
+                                      fetch_pairs=fetch_pairs)
+    logger.info("capacitated row generation: %d region cuts (squares of %s km) in %.1f s",
+                regional.shape[0], ", ".join(f"{x:.0f}" for x in region_scales),
+                time.perf_counter() - t)
+    cut_blocks: list[sp.csr_array] = [regional] if regional.shape[0] else []
+    n_region_cuts = int(regional.shape[0])
     rounds: list[dict[str, Any]] = []
     bound = 0.0
     status = "time_limit"
@@ -306,9 +434,9 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         t = time.perf_counter()
         blocks = [sp.csr_array(pool.pool, dtype=np.float64)]
         lo = [pool.pool_req.astype(np.float64)]
-        if cut_a:
-            blocks.append(sp.csr_array(np.vstack(cut_a)))
-            lo.append(np.ones(len(cut_a)))
+        if cut_blocks:
+            blocks.append(sp.vstack(cut_blocks, format="csr"))
+            lo.append(np.ones(blocks[-1].shape[0]))
         a = sp.vstack(blocks, format="csr")
         cons = [LinearConstraint(a, np.concatenate(lo), np.inf)] if a.shape[0] else []
         remaining = max(deadline - time.perf_counter(), 1.0)
@@ -328,23 +456,26 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         solve_s = time.perf_counter() - t
         t = time.perf_counter()
         check = run_check(sites, cuts_per_round)
-        new_cuts, p = _cuts(source, check, cap, sites, n_cov, fetch_pairs)
+        new_cuts, p = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, lifted)
         cut_pairs += p
-        cut_a.extend(new_cuts)
+        if new_cuts:
+            cut_blocks.append(sp.csr_array(np.vstack(new_cuts)))
+        n_cuts = sum(b.shape[0] for b in cut_blocks)
         held_before = int(pool.held.sum())
         if len(check.short):
             pool.fetch(pool.next_rows(check.short, check.have, max_rows=max_rows_per_round,
                                       at_risk_rows=at_risk_rows, bin_km=bin_km,
                                       spread=spread))
         rounds.append({"round": round_no, "rows_held": int(pool.held.sum()),
-                       "cuts": len(cut_a), "sites": float(c[sites].sum()), "bound": bound,
+                       "cuts": n_cuts, "region_cuts": n_region_cuts,
+                       "sites": float(c[sites].sum()), "bound": bound,
                        "milp_status": int(res.status), "violated": int(len(check.short)),
                        "short_scenarios": len(check.bad), "solve_s": solve_s,
                        "check_s": time.perf_counter() - t})
         logger.info("capacitated row generation round %d: %g sites (bound %g), %d cells "
                     "short of coverage, %d scenario(s) short of capacity, %d rows, %d cuts",
                     round_no, c[sites].sum(), bound, len(check.short), len(check.bad),
-                    int(pool.held.sum()), len(cut_a))
+                    int(pool.held.sum()), n_cuts)
         if check.feasible:
             status = "optimal" if res.status == 0 else "time_limit"
             break
@@ -367,7 +498,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     if check is None or not check.feasible:
         logger.warning("capacitated row generation: out of rounds or time before a feasible "
                        "plan; repairing the last plan greedily")
-        sites, check = _repair(source, pool, cap, c, must, sites, n_cov, fetch_pairs,
+        sites, check = _repair(source, pool, load, cap, c, must, sites, n_cov, fetch_pairs,
                                run_check, deadline + 0.25 * float(time_limit_s))
         repaired = True
     objective = float(c[sites].sum())
@@ -391,7 +522,8 @@ def _info(n_cov: npt.NDArray[np.int64], rounds: list[dict[str, Any]], pool: RowP
                             count_s, repaired)
 
 
-def _repair(source: RowSource, pool: RowPool, cap: npt.NDArray[np.float64],
+def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
+            cap: npt.NDArray[np.float64],
             c: npt.NDArray[np.float64], must: npt.NDArray[np.bool_],
             sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], fetch_pairs: int,
             run_check: Any, deadline: float,
@@ -410,7 +542,7 @@ def _repair(source: RowSource, pool: RowPool, cap: npt.NDArray[np.float64],
             pool.fetch(check.short)
             sites = greedy_cover(pool.pool, pool.pool_req, cost=c, required=must | opened)
             opened[sites] = True
-        cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs)
+        cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, False)
         for coef in cuts:  # still violated: the most capacity per unit cost of its closed sites
             if coef[opened].sum() >= 1.0:
                 continue
