@@ -19,9 +19,13 @@ then checks every scenario of the plan with one max-flow each
 ``S`` of its minimum cut, i.e. a violated cut, which is added before the next round. When
 a plan passes every scenario it is feasible, and it is optimal because every round solves a
 relaxation (a subset of the valid cuts): the bound of the last round is a bound of the
-problem. Flows are integers: loads are rounded **up** and capacities **down** to a common
-resolution (``2**30`` units for the largest of total load and total capacity), so a plan the
-oracle accepts is feasible in the real numbers.
+problem. Meanwhile each round's plan is repaired (:func:`repair_plan`: sites added for the
+violated cuts until every scenario passes, then redundant ones closed) into a feasible
+**incumbent**; the search also stops, optimal, when the best incumbent meets the bound, and
+a search stopped by its round or time cap returns the incumbent with the proven bound
+(status ``time_limit``). Flows are integers: loads are rounded **up** and capacities
+**down** to a common resolution (``2**30`` units for the largest of total load and total
+capacity), so a plan the oracle accepts is feasible in the real numbers.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "plan_components",
-           "check_scenarios", "merge_identical_rows",
+           "check_scenarios", "merge_identical_rows", "repair_plan",
            "failure_scenarios", "scenario_flow", "FLOW_UNITS"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
@@ -344,6 +348,13 @@ def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
     return sp.csr_array(a[first]), merged_load, np.asarray(inverse, dtype=np.intp)
 
 
+def _rounded_bound(bound: float, cost: npt.NDArray[np.float64]) -> float:
+    """A lower bound rounded up to the next integer when every cost is an integer."""
+    if np.allclose(cost, np.round(cost)):
+        return float(np.ceil(bound - 1e-6))
+    return float(bound)
+
+
 def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                       requirement: npt.ArrayLike, *, failures: int = 1,
                       domains: npt.ArrayLike | None = None,
@@ -351,6 +362,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                       required: npt.ArrayLike | None = None,
                       time_limit_s: float = 300.0, max_rounds: int = 200,
                       cuts_per_round: int = 50, scenario_limit: int = 20_000,
+                      repair_every: int = 3,
                       ) -> CapacityResult:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario.
 
@@ -373,6 +385,13 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     max_rounds, cuts_per_round, scenario_limit : int
         Safety caps: rounds, violated scenarios turned into cuts per round, and scenarios
         enumerated per check.
+    repair_every : int, default 3
+        Every this many rounds whose plan falls short, the plan is repaired
+        (:func:`repair_plan`) into a feasible **incumbent**; the best one is kept, and the
+        search stops as optimal when it meets the bound. ``0``: no incumbent during the
+        rounds. When the rounds stop without a feasible plan (``max_rounds`` or
+        ``time_limit_s``) the result is the incumbent (or, with none, the last round's plan
+        repaired then), with the proven bound, status ``time_limit`` and its gap.
 
     Returns
     -------
@@ -408,6 +427,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     sites = np.arange(m)
     scenarios: list[ScenarioFlow] = []
     complete = True
+    incumbent: npt.NDArray[np.int64] | None = None  # best repaired plan (feasible)
     for round_no in range(1, max_rounds + 1):
         t = time.perf_counter()
         rows = [a[cover_rows]] if len(cover_rows) else []
@@ -452,20 +472,68 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
             cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
             cut_b.append(1.0)
             added += 1
+        check_s = time.perf_counter() - t - solve_s
+        repair_s = 0.0
+        if bad and repair_every and round_no % repair_every == 0:
+            t_rep = time.perf_counter()
+            fixed_plan = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
+                                     cost=c, required=required,
+                                     scenario_limit=scenario_limit)
+            repair_s = time.perf_counter() - t_rep
+            if incumbent is None or c[fixed_plan].sum() < c[incumbent].sum() - 1e-9:
+                if all(f.feasible for f in check_scenarios(
+                        reach, load, cap, fixed_plan, failures, domains=domains,
+                        limit=scenario_limit, stop_after=1)[0]):
+                    incumbent = fixed_plan
+                else:  # a cut no candidate can meet (repair_plan): no plan is feasible
+                    status = "infeasible"
+                    break
         rounds.append({"round": round_no, "cuts": len(cut_a), "sites": float(c[sites].sum()),
                        "bound": bound, "milp_status": int(res.status),
-                       "violated": len(bad), "solve_s": solve_s,
-                       "check_s": time.perf_counter() - t - solve_s})
-        logger.info("capacitated round %d: %g sites (bound %g), %d scenario(s) short, "
-                    "%d cuts", round_no, c[sites].sum(), bound, len(bad), len(cut_a))
+                       "violated": len(bad), "solve_s": solve_s, "check_s": check_s,
+                       "incumbent": (float(c[incumbent].sum()) if incumbent is not None
+                                     else None), "repair_s": repair_s})
+        logger.info("capacitated round %d: %g sites (bound %g, incumbent %s), %d scenario(s) "
+                    "short, %d cuts", round_no, c[sites].sum(), bound,
+                    "-" if incumbent is None else f"{c[incumbent].sum():g}", len(bad),
+                    len(cut_a))
         if not bad:
             status = "optimal" if res.status == 0 else "time_limit"
+            break
+        if incumbent is not None and c[incumbent].sum() <= _rounded_bound(bound, c) + 1e-9:
+            logger.info("capacitated cover: the incumbent meets the bound")
+            sites = incumbent
+            scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                                  domains=domains, limit=scenario_limit)
+            status = "optimal"
             break
         if not added:
             raise RuntimeError("capacitated cover: an infeasible scenario gave no violated "
                                "cut (flow rounding)")
         if time.perf_counter() >= deadline:
             break
+    if status == "time_limit":
+        # out of rounds or time: the last round's plan may fall short of capacity (or there
+        # is none: every candidate). Keep the best feasible plan: the incumbent, or the
+        # last plan repaired now (sites added until every scenario passes, then redundant
+        # ones closed)
+        plan_ok = bool(scenarios) and all(f.feasible for f in scenarios)
+        t_rep = time.perf_counter()
+        if incumbent is None and not plan_ok:  # infeasible when a cut no plan meets
+            incumbent = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
+                                    cost=c, required=required, scenario_limit=scenario_limit,
+                                    prune_deadline=t_rep + max(0.1 * float(time_limit_s),
+                                                               10.0))
+        if incumbent is not None and (not plan_ok
+                                      or c[incumbent].sum() < c[sites].sum() - 1e-9):
+            sites = incumbent
+            scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                                  domains=domains, limit=scenario_limit)
+            logger.warning("capacitated cover: stopped before a feasible round plan; a "
+                           "repaired plan of %g (bound %g), %.1f s", c[sites].sum(), bound,
+                           time.perf_counter() - t_rep)
+            if not all(f.feasible for f in scenarios):
+                status = "infeasible"
     if status == "infeasible":
         scenarios, complete = check_scenarios(reach, load, cap, np.arange(m), failures,
                                               domains=domains, limit=scenario_limit)
@@ -473,22 +541,164 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                               float("nan"), rounds, scenarios, complete,
                               time.perf_counter() - t0, reach, load, inverse)
     objective = float(c[sites].sum())
-    if status != "optimal" and any(not f.feasible for f in scenarios):
-        # out of time with a plan short of capacity: open every candidate (always feasible)
-        logger.warning("capacitated cover: out of time before a feasible plan; opening "
-                       "every candidate")
-        sites = np.arange(m)
-        scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
-                                              domains=domains, limit=scenario_limit)
-        objective = float(c.sum())
-    if np.allclose(c, np.round(c)):
-        bound = float(np.ceil(bound - 1e-6))
-    bound = min(bound, objective)
+    bound = min(_rounded_bound(bound, c), objective)
     gap = (objective - bound) / objective if objective else 0.0
     if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
         status = "optimal"
     return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
                           time.perf_counter() - t0, reach, load, inverse)
+
+
+def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                requirement: npt.ArrayLike, sites: npt.ArrayLike, failures: int = 1, *,
+                domains: npt.ArrayLike | None = None, cost: npt.ArrayLike | None = None,
+                required: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
+                prune: bool = True, prune_deadline: float | None = None,
+                ) -> npt.NDArray[np.int64]:
+    """A feasible plan near ``sites``: add sites until coverage and every failure scenario
+    hold, then close sites while they still do.
+
+    1. **Coverage**: while a point has fewer open sites within budget than its requirement,
+       open the closed candidate covering the most short points per unit cost.
+    2. **Capacity**: check every scenario (:func:`check_scenarios`); for each infeasible
+       scenario ``F`` with minimum-cut demand side ``S``, open closed candidates of
+       ``N(S) \\ F`` in decreasing order of ``min(cap_j, load of S within reach of j,
+       shortfall) / cost_j`` until their capacity (so counted) covers the scenario's
+       shortfall (what the sites opened earlier in the same pass already bring to ``N(S)
+       \\ F`` counts too); check again; repeat.
+    3. **Prune** (``prune``): try closing each open site that is not required, the least
+       utilised first (its largest load over every scenario as a share of its capacity;
+       among equals the most expensive first), keeping it closed when coverage and every
+       scenario still hold. Stops trying at ``prune_deadline`` (a
+       :func:`time.perf_counter` time) when given: the plan is feasible at every step.
+
+    The cuts are valid for every plan (a failed domain takes all its candidates), so a
+    violated scenario whose ``N(S) \\ F`` holds no closed candidate is violated by every
+    plan: then no plan is feasible and every candidate is returned (as
+    :func:`capacitated_cover` reports, with its ``infeasible`` scenarios).
+
+    Parameters
+    ----------
+    reach : scipy.sparse.csr_array
+        ``(n_demand, n_sites)`` pattern of pairs within budget.
+    load_rps, cap_rps : array_like
+        Load per point and capacity per candidate, requests/s.
+    requirement : array_like of int
+        Sites each point needs within budget.
+    sites : array_like of int
+        The plan to start from (e.g. a cut-generation round's plan: it meets the cuts found
+        so far, not necessarily every scenario).
+    failures : int, default 1
+        Failure domains lost at once (k).
+    domains, cost, required : array_like, optional
+        As for :func:`capacitated_cover`.
+    scenario_limit : int, default 20000
+        Scenarios enumerated per check (:func:`failure_scenarios`).
+    prune : bool, default True
+        Close redundant sites after the repair.
+    prune_deadline : float, optional
+        :func:`time.perf_counter` time after which no further site is tried for closing.
+
+    Returns
+    -------
+    numpy.ndarray
+        The repaired plan (candidate indices, sorted): it meets ``requirement`` and passes
+        every checked scenario, unless no plan does (then every candidate).
+    """
+    a = sp.csr_array(reach, dtype=np.float64)
+    a.data[:] = 1.0
+    ac = sp.csc_array(a)
+    n, m = a.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
+    c = np.maximum(c, 1e-12)
+    req = np.minimum(np.asarray(requirement, dtype=np.float64), np.diff(a.indptr))
+    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    is_open = fixed.copy()
+    is_open[np.asarray(sites, dtype=np.int64)] = True
+
+    def rows_of(j: int) -> npt.NDArray[np.int32]:
+        return ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
+
+    # 1. coverage
+    have = a @ is_open.astype(np.float64)
+    while True:
+        short = have < req - 1e-9
+        if not short.any():
+            break
+        score = (ac.T @ short.astype(np.float64)) / c
+        score[is_open] = -1.0
+        j = int(np.argmax(score))
+        if score[j] <= 0:  # cannot happen: requirement capped at |N_i|
+            break
+        is_open[j] = True
+        have[rows_of(j)] += 1
+
+    def check(stop_after: int | None) -> list[ScenarioFlow]:
+        scen, _ = check_scenarios(a, load, cap, np.flatnonzero(is_open), failures,
+                                  domains=domains, limit=scenario_limit,
+                                  stop_after=stop_after)
+        return scen
+
+    # 2. capacity
+    while True:
+        scen = check(None)
+        bad = [f for f in scen if not f.feasible]
+        if not bad:
+            break
+        opened: list[int] = []
+        stuck = False
+        for f in bad:
+            rows_s = np.asarray(f.cut_rows, dtype=np.int64)
+            down = np.zeros(m, dtype=bool)
+            down[list(f.failed)] = True
+            sub = a[rows_s]
+            alive = np.asarray(sub @ (~down).astype(np.float64)).ravel() > 0
+            reach_load = np.asarray(sub.T @ np.where(alive, load[rows_s], 0.0)).ravel()
+            gives = np.where(down, 0.0, np.minimum(cap, reach_load))
+            short = max(float(f.shed_rps), 1e-9 * max(float(f.load_rps), 1.0))
+            short -= float(gives[opened].sum()) if opened else 0.0
+            if short <= 0:
+                continue  # the sites opened for an earlier scenario of this pass may do
+            cand = np.flatnonzero(~is_open & (gives > 0))
+            if not len(cand):
+                stuck = True  # violated by every plan
+                continue
+            score = np.minimum(gives[cand], short) / c[cand]
+            for j in cand[np.argsort(-score, kind="stable")]:
+                is_open[j] = True
+                opened.append(int(j))
+                short -= gives[j]
+                if short <= 0:
+                    break
+        if not opened:
+            if stuck:
+                return np.arange(m, dtype=np.int64)
+            raise RuntimeError("repair_plan: an infeasible scenario opened no site")
+    if not prune:
+        return np.flatnonzero(is_open).astype(np.int64)
+
+    # 3. prune, least utilised first
+    have = a @ is_open.astype(np.float64)
+    peak = np.zeros(m)
+    for f in scen:
+        if f.site_load_rps is not None:
+            peak = np.maximum(peak, f.site_load_rps)
+    util = peak / np.maximum(cap, 1e-12)
+    order = sorted(np.flatnonzero(is_open & ~fixed), key=lambda j: (util[j], -c[j], j))
+    for j in order:
+        if prune_deadline is not None and time.perf_counter() >= prune_deadline:
+            break
+        rows = rows_of(j)
+        if np.any(have[rows] - 1 < req[rows] - 1e-9):
+            continue
+        is_open[j] = False
+        if all(f.feasible for f in check(1)):
+            have[rows] -= 1
+        else:
+            is_open[j] = True
+    return np.flatnonzero(is_open).astype(np.int64)
 
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
