@@ -331,6 +331,32 @@ def test_repair_plan_from_any_start(start):
     assert len(chosen) < m
 
 
+@pytest.mark.parametrize("seed", range(0, 48, 5))
+def test_cuts_met_by_the_repair_hold_for_the_optimum(seed):
+    """The scenarios repair_plan reports as infeasible (turned into cuts by
+    capacitated_cover) give cuts every feasible plan meets: checked on the brute-force
+    optimum, with the excusal computed here."""
+    a, load, cap, k, domains, load_i, cap_i = solver_instance(seed)
+    N = rows_of(a)
+    best, opt = brute_force(N, load_i, cap_i, k, None if domains is None else list(domains))
+    if best is None:
+        return
+    req = np.minimum(k + 1, a.sum(axis=1))
+    met: list = []
+    repair_plan(sp.csr_array(a.astype(np.int8)), load, cap, req, np.arange(0), k,
+                domains=domains, cuts=met)
+    if seed in (5, 20, 40):  # shared domains (5, 40) and k = 2 (5, 20) among them
+        assert met
+    for f, plan in met:
+        failed = frozenset(f.failed)
+        rows = [i for i in f.cut_rows.tolist() if not N[i] <= failed]
+        nbr = frozenset().union(*(N[i] for i in rows)) - failed
+        assert sum(cap_i[j] for j in nbr & opt) >= sum(load_i[i] for i in rows)
+        # and the plan it came from violates it
+        assert sum(cap_i[j] for j in nbr & frozenset(plan.tolist())) < sum(
+            load_i[i] for i in rows)
+
+
 def test_repair_keeps_required_sites():
     a, load, cap, k, domains = larger_instance(8, k=1)
     req = np.minimum(k + 1, a.sum(axis=1))

@@ -21,7 +21,8 @@ a plan passes every scenario it is feasible, and it is optimal because every rou
 relaxation (a subset of the valid cuts): the bound of the last round is a bound of the
 problem. Meanwhile each round's plan is repaired (:func:`repair_plan`: sites added for the
 violated cuts until every scenario passes, then redundant ones closed) into a feasible
-**incumbent**; the search also stops, optimal, when the best incumbent meets the bound, and
+**incumbent**, and the infeasible scenarios the repair meets on the way become cuts too;
+the search also stops, optimal, when the best incumbent meets the bound, and
 a search stopped by its round or time cap returns the incumbent with the proven bound
 (status ``time_limit``). Flows are integers: loads are rounded **up** and capacities
 **down** to a common resolution (``2**30`` units for the largest of total load and total
@@ -362,7 +363,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                       required: npt.ArrayLike | None = None,
                       time_limit_s: float = 300.0, max_rounds: int = 200,
                       cuts_per_round: int = 50, scenario_limit: int = 20_000,
-                      repair_every: int = 3,
+                      repair_every: int = 1, repair_cuts: bool = True,
                       ) -> CapacityResult:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario.
 
@@ -385,13 +386,17 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     max_rounds, cuts_per_round, scenario_limit : int
         Safety caps: rounds, violated scenarios turned into cuts per round, and scenarios
         enumerated per check.
-    repair_every : int, default 3
+    repair_every : int, default 1
         Every this many rounds whose plan falls short, the plan is repaired
         (:func:`repair_plan`) into a feasible **incumbent**; the best one is kept, and the
         search stops as optimal when it meets the bound. ``0``: no incumbent during the
         rounds. When the rounds stop without a feasible plan (``max_rounds`` or
         ``time_limit_s``) the result is the incumbent (or, with none, the last round's plan
         repaired then), with the proven bound, status ``time_limit`` and its gap.
+    repair_cuts : bool, default True
+        The infeasible scenarios the repair meets (its intermediate plans and the closings
+        it tries and undoes) are turned into capacity cuts too: they are valid for every
+        plan, and they lie near the plans the next rounds would otherwise propose.
 
     Returns
     -------
@@ -421,6 +426,30 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         return CapacityResult(np.arange(0), float("nan"), float("nan"), "infeasible",
                               float("nan"), [], [everything], True,
                               time.perf_counter() - t0, reach, load, inverse)
+    seen_cuts: set[tuple[tuple[int, ...], bytes]] = set()
+
+    def add_cut(f: ScenarioFlow, plan: npt.NDArray[np.int64], new_only: bool = False,
+                ) -> bool:
+        """Add the capacity cut of an infeasible scenario of ``plan``; ``False`` when it is
+        not violated in real numbers (flow rounding), or with ``new_only`` already held."""
+        rows_s = f.cut_rows
+        key = (f.failed, np.asarray(rows_s).tobytes())
+        if new_only and key in seen_cuts:
+            return False
+        down = np.zeros(m, dtype=bool)
+        down[list(f.failed)] = True
+        alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
+        need = float(load[rows_s][alive_any[rows_s]].sum())
+        nbr = np.zeros(m, dtype=bool)
+        nbr[a[rows_s].indices] = True
+        coef = np.where(nbr & ~down, cap, 0.0)
+        if need <= 0 or coef[plan].sum() >= need * (1 - 1e-9):
+            return False
+        seen_cuts.add(key)
+        cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
+        cut_b.append(1.0)
+        return True
+
     rounds: list[dict[str, Any]] = []
     bound = 0.0
     status = "time_limit"
@@ -459,26 +488,18 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         bad = [f for f in scenarios if not f.feasible]
         added = 0
         for f in bad:
-            rows_s = f.cut_rows
-            down = np.zeros(m, dtype=bool)
-            down[list(f.failed)] = True
-            alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
-            need = float(load[rows_s][alive_any[rows_s]].sum())
-            nbr = np.zeros(m, dtype=bool)
-            nbr[a[rows_s].indices] = True
-            coef = np.where(nbr & ~down, cap, 0.0)
-            if need <= 0 or coef[sites].sum() >= need * (1 - 1e-9):
-                continue  # not violated in real numbers (flow rounding): no cut
-            cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
-            cut_b.append(1.0)
-            added += 1
+            added += add_cut(f, sites)
         check_s = time.perf_counter() - t - solve_s
         repair_s = 0.0
         if bad and repair_every and round_no % repair_every == 0:
             t_rep = time.perf_counter()
+            met: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] = []
             fixed_plan = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
                                      cost=c, required=required,
-                                     scenario_limit=scenario_limit)
+                                     scenario_limit=scenario_limit,
+                                     cuts=met if repair_cuts else None)
+            for f, plan in met:
+                add_cut(f, plan, new_only=True)
             repair_s = time.perf_counter() - t_rep
             if incumbent is None or c[fixed_plan].sum() < c[incumbent].sum() - 1e-9:
                 if all(f.feasible for f in check_scenarios(
@@ -554,6 +575,7 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
                 domains: npt.ArrayLike | None = None, cost: npt.ArrayLike | None = None,
                 required: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
                 prune: bool = True, prune_deadline: float | None = None,
+                cuts: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] | None = None,
                 ) -> npt.NDArray[np.int64]:
     """A feasible plan near ``sites``: add sites until coverage and every failure scenario
     hold, then close sites while they still do.
@@ -598,6 +620,10 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
         Close redundant sites after the repair.
     prune_deadline : float, optional
         :func:`time.perf_counter` time after which no further site is tried for closing.
+    cuts : list, optional
+        When given, every infeasible scenario met on the way is appended to it, as
+        ``(scenario, plan)`` (its :class:`ScenarioFlow`, with ``cut_rows``, and the plan it
+        was checked on).
 
     Returns
     -------
@@ -636,9 +662,11 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
         have[rows_of(j)] += 1
 
     def check(stop_after: int | None) -> list[ScenarioFlow]:
-        scen, _ = check_scenarios(a, load, cap, np.flatnonzero(is_open), failures,
-                                  domains=domains, limit=scenario_limit,
-                                  stop_after=stop_after)
+        plan = np.flatnonzero(is_open)
+        scen, _ = check_scenarios(a, load, cap, plan, failures, domains=domains,
+                                  limit=scenario_limit, stop_after=stop_after)
+        if cuts is not None:
+            cuts.extend((f, plan) for f in scen if not f.feasible)
         return scen
 
     # 2. capacity
