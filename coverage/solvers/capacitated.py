@@ -496,7 +496,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
             met: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] = []
             fixed_plan = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
                                      cost=c, required=required,
-                                     scenario_limit=scenario_limit,
+                                     scenario_limit=scenario_limit, prune_deadline=deadline,
                                      cuts=met if repair_cuts else None)
             for f, plan in met:
                 add_cut(f, plan, new_only=True)
