@@ -35,7 +35,7 @@ from coverage import NoFeasiblePlanError, plan_sites
 from coverage.errors import InputValidationError
 from coverage.model.latency import LatencyModel
 from coverage.model.workloads import WorkloadCatalog
-from coverage.solvers.capacitated import capacitated_cover
+from coverage.solvers.capacitated import capacitated_cover, repair_plan
 
 FRONTIER = "frontier-moe-gb200-nvl72"
 LLM_8B = "llm-8b-int4-l4"
@@ -221,6 +221,152 @@ def test_tolerating_more_failures_is_never_easier():
     assert n1.status == "infeasible"
     n2 = capacitated_cover(reach, [15.0], [10.0, 10.0], [2], failures=2)
     assert n2.status == "infeasible"
+
+
+# --------------------------------------------------------------------------------------
+# 1b. Out of rounds: the last round's plan repaired (repair_plan), not every candidate
+# --------------------------------------------------------------------------------------
+
+def assert_repaired(res, N, load, cap, req, k, domains, m, best=None):
+    """A stopped solve's plan: feasible by the independent check, covering, within
+    [bound, m], bound and gap honest; below m when a smaller feasible plan exists."""
+    chosen = frozenset(res.sites.tolist())
+    assert res.status in ("optimal", "time_limit")
+    assert all(len(ni & chosen) >= r for ni, r in zip(N, req, strict=True))
+    assert plan_ok(N, load, cap, chosen, k, domains)
+    assert res.objective == len(chosen) <= m
+    assert res.lower_bound <= res.objective
+    assert res.gap == pytest.approx((res.objective - res.lower_bound) / res.objective)
+    if best is not None:
+        assert res.lower_bound <= best <= res.objective
+        if best < m:  # the old fallback opened every candidate
+            assert len(chosen) < m
+    if res.status == "optimal":
+        assert res.gap == 0
+
+
+@pytest.mark.parametrize("repair_every", [0, 1])
+@pytest.mark.parametrize("seed", range(48))
+def test_stopped_solve_returns_a_repaired_plan(seed, repair_every):
+    """max_rounds=1: the first round's plan (coverage rows only) usually falls short of
+    capacity; the result is that plan repaired (repair_every=0: at the end; 1: as the
+    round's incumbent), checked here with networkx and against the brute-force optimum."""
+    a, load, cap, k, domains, load_i, cap_i = solver_instance(seed)
+    N = rows_of(a)
+    req = np.minimum(k + 1, a.sum(axis=1))
+    dom = None if domains is None else list(domains)
+    best, _ = brute_force(N, load_i, cap_i, k, dom)
+    res = capacitated_cover(sp.csr_array(a.astype(np.int8)), load, cap, req, failures=k,
+                            domains=domains, max_rounds=1, repair_every=repair_every)
+    if best is None:
+        assert res.status == "infeasible"
+        return
+    assert_repaired(res, N, load_i, cap_i, req, k, dom, a.shape[1], best)
+
+
+def test_stopped_solves_exercise_the_repair():
+    """Among the instances above, first-round plans fall short (so the repair runs), also
+    with shared failure domains, and some need fewer sites than every candidate."""
+    kinds = set()
+    for seed in range(48):
+        a, load, cap, k, domains, load_i, cap_i = solver_instance(seed)
+        req = np.minimum(k + 1, a.sum(axis=1))
+        res = capacitated_cover(sp.csr_array(a.astype(np.int8)), load, cap, req, failures=k,
+                                domains=domains, max_rounds=1, repair_every=0)
+        if res.status != "infeasible" and res.rounds[-1]["violated"]:
+            kinds.add((domains is not None, len(res.sites) < a.shape[1]))
+    assert {(False, True), (True, True)} <= kinds
+
+
+def larger_instance(seed: int, n: int = 60, m: int = 24, k: int = 1, shared: bool = False):
+    """Random reach (each point within budget of ~6 of m candidates), integer loads and
+    tight capacities; shared: 3 candidates per failure domain."""
+    rng = np.random.default_rng(seed)
+    a = rng.random((n, m)) < 6 / m
+    a[np.arange(n), rng.integers(0, m, n)] = True
+    load = rng.integers(1, 20, n).astype(float)
+    cap = rng.integers(20, 60, m).astype(float)
+    domains = (np.array([f"D{j // 3}" for j in range(m)], dtype=object) if shared else None)
+    return a, load, cap, k, domains
+
+
+@pytest.mark.parametrize("seed,k,shared", [(1, 1, False), (2, 1, True), (3, 2, False),
+                                           (4, 2, True), (5, 1, True)])
+def test_repaired_plan_on_larger_instances(seed, k, shared):
+    """Too large for the brute force: the stopped solve's plan against the solved optimum
+    (a bound of every feasible plan) and the independent check."""
+    a, load, cap, k, domains = larger_instance(seed, k=k, shared=shared)
+    m = a.shape[1]
+    N = rows_of(a)
+    req = np.minimum(k + 1, a.sum(axis=1))
+    dom = None if domains is None else list(domains)
+    reach = sp.csr_array(a.astype(np.int8))
+    full = capacitated_cover(reach, load, cap, req, failures=k, domains=domains)
+    assert full.status == "optimal"
+    assert plan_ok(N, load.astype(int).tolist(), cap.astype(int).tolist(),
+                   frozenset(full.sites.tolist()), k, dom)
+    for repair_every in (0, 1):
+        res = capacitated_cover(reach, load, cap, req, failures=k, domains=domains,
+                                max_rounds=1, repair_every=repair_every)
+        assert res.rounds[0]["violated"] > 0  # the first round's plan fell short
+        assert_repaired(res, N, load.astype(int).tolist(), cap.astype(int).tolist(), req, k,
+                        dom, m, best=int(full.objective))
+
+
+@pytest.mark.parametrize("start", ["empty", "all"])
+def test_repair_plan_from_any_start(start):
+    """repair_plan alone: from no site (coverage then capacity added) or from every
+    candidate (pruned), the plan is feasible and covers; from every candidate it closes
+    some."""
+    a, load, cap, k, domains = larger_instance(7, k=1, shared=True)
+    m = a.shape[1]
+    req = np.minimum(k + 1, a.sum(axis=1))
+    sites0 = np.arange(0) if start == "empty" else np.arange(m)
+    plan = repair_plan(sp.csr_array(a.astype(np.int8)), load, cap, req, sites0, k,
+                       domains=domains)
+    chosen = frozenset(plan.tolist())
+    assert all(len(ni & chosen) >= r for ni, r in zip(rows_of(a), req, strict=True))
+    assert plan_ok(rows_of(a), load.astype(int).tolist(), cap.astype(int).tolist(), chosen,
+                   k, list(domains))
+    assert len(chosen) < m
+
+
+@pytest.mark.parametrize("seed", range(0, 48, 5))
+def test_cuts_met_by_the_repair_hold_for_the_optimum(seed):
+    """The scenarios repair_plan reports as infeasible (turned into cuts by
+    capacitated_cover) give cuts every feasible plan meets: checked on the brute-force
+    optimum, with the excusal computed here."""
+    a, load, cap, k, domains, load_i, cap_i = solver_instance(seed)
+    N = rows_of(a)
+    best, opt = brute_force(N, load_i, cap_i, k, None if domains is None else list(domains))
+    if best is None:
+        return
+    req = np.minimum(k + 1, a.sum(axis=1))
+    met: list = []
+    repair_plan(sp.csr_array(a.astype(np.int8)), load, cap, req, np.arange(0), k,
+                domains=domains, cuts=met)
+    if seed in (5, 20, 40):  # shared domains (5, 40) and k = 2 (5, 20) among them
+        assert met
+    for f, plan in met:
+        failed = frozenset(f.failed)
+        rows = [i for i in f.cut_rows.tolist() if not N[i] <= failed]
+        nbr = frozenset().union(*(N[i] for i in rows)) - failed
+        assert sum(cap_i[j] for j in nbr & opt) >= sum(load_i[i] for i in rows)
+        # and the plan it came from violates it
+        assert sum(cap_i[j] for j in nbr & frozenset(plan.tolist())) < sum(
+            load_i[i] for i in rows)
+
+
+def test_repair_keeps_required_sites():
+    a, load, cap, k, domains = larger_instance(8, k=1)
+    req = np.minimum(k + 1, a.sum(axis=1))
+    must = np.zeros(a.shape[1], dtype=bool)
+    must[[0, 5]] = True
+    plan = repair_plan(sp.csr_array(a.astype(np.int8)), load, cap, req, np.arange(0), k,
+                       required=must)
+    assert {0, 5} <= set(plan.tolist())
+    assert plan_ok(rows_of(a), load.astype(int).tolist(), cap.astype(int).tolist(),
+                   frozenset(plan.tolist()), k, None)
 
 
 # --------------------------------------------------------------------------------------

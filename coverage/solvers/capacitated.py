@@ -19,9 +19,14 @@ then checks every scenario of the plan with one max-flow each
 ``S`` of its minimum cut, i.e. a violated cut, which is added before the next round. When
 a plan passes every scenario it is feasible, and it is optimal because every round solves a
 relaxation (a subset of the valid cuts): the bound of the last round is a bound of the
-problem. Flows are integers: loads are rounded **up** and capacities **down** to a common
-resolution (``2**30`` units for the largest of total load and total capacity), so a plan the
-oracle accepts is feasible in the real numbers.
+problem. Meanwhile each round's plan is repaired (:func:`repair_plan`: sites added for the
+violated cuts until every scenario passes, then redundant ones closed) into a feasible
+**incumbent**, and the infeasible scenarios the repair meets on the way become cuts too;
+the search also stops, optimal, when the best incumbent meets the bound, and
+a search stopped by its round or time cap returns the incumbent with the proven bound
+(status ``time_limit``). Flows are integers: loads are rounded **up** and capacities
+**down** to a common resolution (``2**30`` units for the largest of total load and total
+capacity), so a plan the oracle accepts is feasible in the real numbers.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "plan_components",
-           "check_scenarios", "merge_identical_rows",
+           "check_scenarios", "merge_identical_rows", "repair_plan",
            "failure_scenarios", "scenario_flow", "split_cut", "FLOW_UNITS"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
@@ -344,6 +349,13 @@ def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
     return sp.csr_array(a[first]), merged_load, np.asarray(inverse, dtype=np.intp)
 
 
+def _rounded_bound(bound: float, cost: npt.NDArray[np.float64]) -> float:
+    """A lower bound rounded up to the next integer when every cost is an integer."""
+    if np.allclose(cost, np.round(cost)):
+        return float(np.ceil(bound - 1e-6))
+    return float(bound)
+
+
 def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                       requirement: npt.ArrayLike, *, failures: int = 1,
                       domains: npt.ArrayLike | None = None,
@@ -351,6 +363,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                       required: npt.ArrayLike | None = None,
                       time_limit_s: float = 300.0, max_rounds: int = 200,
                       cuts_per_round: int = 50, scenario_limit: int = 20_000,
+                      repair_every: int = 1, repair_cuts: bool = True,
                       ) -> CapacityResult:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario.
 
@@ -373,6 +386,17 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     max_rounds, cuts_per_round, scenario_limit : int
         Safety caps: rounds, violated scenarios turned into cuts per round, and scenarios
         enumerated per check.
+    repair_every : int, default 1
+        Every this many rounds whose plan falls short, the plan is repaired
+        (:func:`repair_plan`) into a feasible **incumbent**; the best one is kept, and the
+        search stops as optimal when it meets the bound. ``0``: no incumbent during the
+        rounds. When the rounds stop without a feasible plan (``max_rounds`` or
+        ``time_limit_s``) the result is the incumbent (or, with none, the last round's plan
+        repaired then), with the proven bound, status ``time_limit`` and its gap.
+    repair_cuts : bool, default True
+        The infeasible scenarios the repair meets (its intermediate plans and the closings
+        it tries and undoes) are turned into capacity cuts too: they are valid for every
+        plan, and they lie near the plans the next rounds would otherwise propose.
 
     Returns
     -------
@@ -402,12 +426,37 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         return CapacityResult(np.arange(0), float("nan"), float("nan"), "infeasible",
                               float("nan"), [], [everything], True,
                               time.perf_counter() - t0, reach, load, inverse)
+    seen_cuts: set[tuple[tuple[int, ...], bytes]] = set()
+
+    def add_cut(f: ScenarioFlow, plan: npt.NDArray[np.int64], new_only: bool = False,
+                ) -> bool:
+        """Add the capacity cut of an infeasible scenario of ``plan``; ``False`` when it is
+        not violated in real numbers (flow rounding), or with ``new_only`` already held."""
+        rows_s = f.cut_rows
+        key = (f.failed, np.asarray(rows_s).tobytes())
+        if new_only and key in seen_cuts:
+            return False
+        down = np.zeros(m, dtype=bool)
+        down[list(f.failed)] = True
+        alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
+        need = float(load[rows_s][alive_any[rows_s]].sum())
+        nbr = np.zeros(m, dtype=bool)
+        nbr[a[rows_s].indices] = True
+        coef = np.where(nbr & ~down, cap, 0.0)
+        if need <= 0 or coef[plan].sum() >= need * (1 - 1e-9):
+            return False
+        seen_cuts.add(key)
+        cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
+        cut_b.append(1.0)
+        return True
+
     rounds: list[dict[str, Any]] = []
     bound = 0.0
     status = "time_limit"
     sites = np.arange(m)
     scenarios: list[ScenarioFlow] = []
     complete = True
+    incumbent: npt.NDArray[np.int64] | None = None  # best repaired plan (feasible)
     for round_no in range(1, max_rounds + 1):
         t = time.perf_counter()
         rows = [a[cover_rows]] if len(cover_rows) else []
@@ -439,33 +488,73 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         bad = [f for f in scenarios if not f.feasible]
         added = 0
         for f in bad:
-            rows_s = f.cut_rows
-            down = np.zeros(m, dtype=bool)
-            down[list(f.failed)] = True
-            alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
-            need = float(load[rows_s][alive_any[rows_s]].sum())
-            nbr = np.zeros(m, dtype=bool)
-            nbr[a[rows_s].indices] = True
-            coef = np.where(nbr & ~down, cap, 0.0)
-            if need <= 0 or coef[sites].sum() >= need * (1 - 1e-9):
-                continue  # not violated in real numbers (flow rounding): no cut
-            cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
-            cut_b.append(1.0)
-            added += 1
+            added += add_cut(f, sites)
+        check_s = time.perf_counter() - t - solve_s
+        repair_s = 0.0
+        if bad and repair_every and round_no % repair_every == 0:
+            t_rep = time.perf_counter()
+            met: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] = []
+            fixed_plan = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
+                                     cost=c, required=required,
+                                     scenario_limit=scenario_limit, prune_deadline=deadline,
+                                     cuts=met if repair_cuts else None)
+            for f, plan in met:
+                add_cut(f, plan, new_only=True)
+            repair_s = time.perf_counter() - t_rep
+            if incumbent is None or c[fixed_plan].sum() < c[incumbent].sum() - 1e-9:
+                if all(f.feasible for f in check_scenarios(
+                        reach, load, cap, fixed_plan, failures, domains=domains,
+                        limit=scenario_limit, stop_after=1)[0]):
+                    incumbent = fixed_plan
+                else:  # a cut no candidate can meet (repair_plan): no plan is feasible
+                    status = "infeasible"
+                    break
         rounds.append({"round": round_no, "cuts": len(cut_a), "sites": float(c[sites].sum()),
                        "bound": bound, "milp_status": int(res.status),
-                       "violated": len(bad), "solve_s": solve_s,
-                       "check_s": time.perf_counter() - t - solve_s})
-        logger.info("capacitated round %d: %g sites (bound %g), %d scenario(s) short, "
-                    "%d cuts", round_no, c[sites].sum(), bound, len(bad), len(cut_a))
+                       "violated": len(bad), "solve_s": solve_s, "check_s": check_s,
+                       "incumbent": (float(c[incumbent].sum()) if incumbent is not None
+                                     else None), "repair_s": repair_s})
+        logger.info("capacitated round %d: %g sites (bound %g, incumbent %s), %d scenario(s) "
+                    "short, %d cuts", round_no, c[sites].sum(), bound,
+                    "-" if incumbent is None else f"{c[incumbent].sum():g}", len(bad),
+                    len(cut_a))
         if not bad:
             status = "optimal" if res.status == 0 else "time_limit"
+            break
+        if incumbent is not None and c[incumbent].sum() <= _rounded_bound(bound, c) + 1e-9:
+            logger.info("capacitated cover: the incumbent meets the bound")
+            sites = incumbent
+            scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                                  domains=domains, limit=scenario_limit)
+            status = "optimal"
             break
         if not added:
             raise RuntimeError("capacitated cover: an infeasible scenario gave no violated "
                                "cut (flow rounding)")
         if time.perf_counter() >= deadline:
             break
+    if status == "time_limit":
+        # out of rounds or time: the last round's plan may fall short of capacity (or there
+        # is none: every candidate). Keep the best feasible plan: the incumbent, or the
+        # last plan repaired now (sites added until every scenario passes, then redundant
+        # ones closed)
+        plan_ok = bool(scenarios) and all(f.feasible for f in scenarios)
+        t_rep = time.perf_counter()
+        if incumbent is None and not plan_ok:  # infeasible when a cut no plan meets
+            incumbent = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
+                                    cost=c, required=required, scenario_limit=scenario_limit,
+                                    prune_deadline=t_rep + max(0.1 * float(time_limit_s),
+                                                               10.0))
+        if incumbent is not None and (not plan_ok
+                                      or c[incumbent].sum() < c[sites].sum() - 1e-9):
+            sites = incumbent
+            scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
+                                                  domains=domains, limit=scenario_limit)
+            logger.warning("capacitated cover: stopped before a feasible round plan; a "
+                           "repaired plan of %g (bound %g), %.1f s", c[sites].sum(), bound,
+                           time.perf_counter() - t_rep)
+            if not all(f.feasible for f in scenarios):
+                status = "infeasible"
     if status == "infeasible":
         scenarios, complete = check_scenarios(reach, load, cap, np.arange(m), failures,
                                               domains=domains, limit=scenario_limit)
@@ -473,22 +562,171 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                               float("nan"), rounds, scenarios, complete,
                               time.perf_counter() - t0, reach, load, inverse)
     objective = float(c[sites].sum())
-    if status != "optimal" and any(not f.feasible for f in scenarios):
-        # out of time with a plan short of capacity: open every candidate (always feasible)
-        logger.warning("capacitated cover: out of time before a feasible plan; opening "
-                       "every candidate")
-        sites = np.arange(m)
-        scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
-                                              domains=domains, limit=scenario_limit)
-        objective = float(c.sum())
-    if np.allclose(c, np.round(c)):
-        bound = float(np.ceil(bound - 1e-6))
-    bound = min(bound, objective)
+    bound = min(_rounded_bound(bound, c), objective)
     gap = (objective - bound) / objective if objective else 0.0
     if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
         status = "optimal"
     return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
                           time.perf_counter() - t0, reach, load, inverse)
+
+
+def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                requirement: npt.ArrayLike, sites: npt.ArrayLike, failures: int = 1, *,
+                domains: npt.ArrayLike | None = None, cost: npt.ArrayLike | None = None,
+                required: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
+                prune: bool = True, prune_deadline: float | None = None,
+                cuts: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] | None = None,
+                ) -> npt.NDArray[np.int64]:
+    """A feasible plan near ``sites``: add sites until coverage and every failure scenario
+    hold, then close sites while they still do.
+
+    1. **Coverage**: while a point has fewer open sites within budget than its requirement,
+       open the closed candidate covering the most short points per unit cost.
+    2. **Capacity**: check every scenario (:func:`check_scenarios`); for each infeasible
+       scenario ``F`` with minimum-cut demand side ``S``, open closed candidates of
+       ``N(S) \\ F`` in decreasing order of ``min(cap_j, load of S within reach of j,
+       shortfall) / cost_j`` until their capacity (so counted) covers the scenario's
+       shortfall (what the sites opened earlier in the same pass already bring to ``N(S)
+       \\ F`` counts too); check again; repeat.
+    3. **Prune** (``prune``): try closing each open site that is not required, the least
+       utilised first (its largest load over every scenario as a share of its capacity;
+       among equals the most expensive first), keeping it closed when coverage and every
+       scenario still hold. Stops trying at ``prune_deadline`` (a
+       :func:`time.perf_counter` time) when given: the plan is feasible at every step.
+
+    The cuts are valid for every plan (a failed domain takes all its candidates), so a
+    violated scenario whose ``N(S) \\ F`` holds no closed candidate is violated by every
+    plan: then no plan is feasible and every candidate is returned (as
+    :func:`capacitated_cover` reports, with its ``infeasible`` scenarios).
+
+    Parameters
+    ----------
+    reach : scipy.sparse.csr_array
+        ``(n_demand, n_sites)`` pattern of pairs within budget.
+    load_rps, cap_rps : array_like
+        Load per point and capacity per candidate, requests/s.
+    requirement : array_like of int
+        Sites each point needs within budget.
+    sites : array_like of int
+        The plan to start from (e.g. a cut-generation round's plan: it meets the cuts found
+        so far, not necessarily every scenario).
+    failures : int, default 1
+        Failure domains lost at once (k).
+    domains, cost, required : array_like, optional
+        As for :func:`capacitated_cover`.
+    scenario_limit : int, default 20000
+        Scenarios enumerated per check (:func:`failure_scenarios`).
+    prune : bool, default True
+        Close redundant sites after the repair.
+    prune_deadline : float, optional
+        :func:`time.perf_counter` time after which no further site is tried for closing.
+    cuts : list, optional
+        When given, every infeasible scenario met on the way is appended to it, as
+        ``(scenario, plan)`` (its :class:`ScenarioFlow`, with ``cut_rows``, and the plan it
+        was checked on).
+
+    Returns
+    -------
+    numpy.ndarray
+        The repaired plan (candidate indices, sorted): it meets ``requirement`` and passes
+        every checked scenario, unless no plan does (then every candidate).
+    """
+    a = sp.csr_array(reach, dtype=np.float64)
+    a.data[:] = 1.0
+    ac = sp.csc_array(a)
+    n, m = a.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
+    c = np.maximum(c, 1e-12)
+    req = np.minimum(np.asarray(requirement, dtype=np.float64), np.diff(a.indptr))
+    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    is_open = fixed.copy()
+    is_open[np.asarray(sites, dtype=np.int64)] = True
+
+    def rows_of(j: int) -> npt.NDArray[np.int32]:
+        return ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
+
+    # 1. coverage
+    have = a @ is_open.astype(np.float64)
+    while True:
+        short = have < req - 1e-9
+        if not short.any():
+            break
+        score = (ac.T @ short.astype(np.float64)) / c
+        score[is_open] = -1.0
+        j = int(np.argmax(score))
+        if score[j] <= 0:  # cannot happen: requirement capped at |N_i|
+            break
+        is_open[j] = True
+        have[rows_of(j)] += 1
+
+    def check(stop_after: int | None) -> list[ScenarioFlow]:
+        plan = np.flatnonzero(is_open)
+        scen, _ = check_scenarios(a, load, cap, plan, failures, domains=domains,
+                                  limit=scenario_limit, stop_after=stop_after)
+        if cuts is not None:
+            cuts.extend((f, plan) for f in scen if not f.feasible)
+        return scen
+
+    # 2. capacity
+    while True:
+        scen = check(None)
+        bad = [f for f in scen if not f.feasible]
+        if not bad:
+            break
+        opened: list[int] = []
+        stuck = False
+        for f in bad:
+            rows_s = np.asarray(f.cut_rows, dtype=np.int64)
+            down = np.zeros(m, dtype=bool)
+            down[list(f.failed)] = True
+            sub = a[rows_s]
+            alive = np.asarray(sub @ (~down).astype(np.float64)).ravel() > 0
+            reach_load = np.asarray(sub.T @ np.where(alive, load[rows_s], 0.0)).ravel()
+            gives = np.where(down, 0.0, np.minimum(cap, reach_load))
+            short = max(float(f.shed_rps), 1e-9 * max(float(f.load_rps), 1.0))
+            short -= float(gives[opened].sum()) if opened else 0.0
+            if short <= 0:
+                continue  # the sites opened for an earlier scenario of this pass may do
+            cand = np.flatnonzero(~is_open & (gives > 0))
+            if not len(cand):
+                stuck = True  # violated by every plan
+                continue
+            score = np.minimum(gives[cand], short) / c[cand]
+            for j in cand[np.argsort(-score, kind="stable")]:
+                is_open[j] = True
+                opened.append(int(j))
+                short -= gives[j]
+                if short <= 0:
+                    break
+        if not opened:
+            if stuck:
+                return np.arange(m, dtype=np.int64)
+            raise RuntimeError("repair_plan: an infeasible scenario opened no site")
+    if not prune:
+        return np.flatnonzero(is_open).astype(np.int64)
+
+    # 3. prune, least utilised first
+    have = a @ is_open.astype(np.float64)
+    peak = np.zeros(m)
+    for f in scen:
+        if f.site_load_rps is not None:
+            peak = np.maximum(peak, f.site_load_rps)
+    util = peak / np.maximum(cap, 1e-12)
+    order = sorted(np.flatnonzero(is_open & ~fixed), key=lambda j: (util[j], -c[j], j))
+    for j in order:
+        if prune_deadline is not None and time.perf_counter() >= prune_deadline:
+            break
+        rows = rows_of(j)
+        if np.any(have[rows] - 1 < req[rows] - 1e-9):
+            continue
+        is_open[j] = False
+        if all(f.feasible for f in check(1)):
+            have[rows] -= 1
+        else:
+            is_open[j] = True
+    return np.flatnonzero(is_open).astype(np.int64)
 
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
