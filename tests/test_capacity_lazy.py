@@ -103,8 +103,9 @@ def test_solver_instances_bind_on_capacity():
     assert bound_by_capacity >= 1
 
 
+@pytest.mark.parametrize("repair_every", [0, 1])
 @pytest.mark.parametrize("seed,k,n_domains", [(41, 1, None), (42, 2, None), (43, 1, 4)])
-def test_repair_gives_a_feasible_plan(seed, k, n_domains):
+def test_repair_gives_a_feasible_plan(seed, k, n_domains, repair_every):
     """Out of rounds after one MILP: the greedy repair returns a plan that is feasible by
     the independent check, at least the bound and no larger than every candidate."""
     demand, sites = geo_instance(seed, 60, 12, cap_range=(150, 450))
@@ -115,7 +116,8 @@ def test_repair_gives_a_feasible_plan(seed, k, n_domains):
         domains = [f"F{d}" for d in np.random.default_rng(seed).integers(0, n_domains, 12)]
     best, _ = brute_force(N, load, cap, k, domains)
     assert best is not None
-    res, info = lazy_solve(demand, sites, k, domains, max_rounds=1)
+    res, info = lazy_solve(demand, sites, k, domains, max_rounds=1,
+                           repair_every=repair_every)
     assert independent_ok(N, load, cap, res.sites, k, domains)
     assert res.lower_bound <= best <= res.objective <= len(sites)
     if res.objective > best:
@@ -133,7 +135,7 @@ def test_repair_stays_close_to_the_optimum():
         mask = own_reach(demand, sites)
         N, load, cap = reference(demand, sites, mask)
         best, _ = brute_force(N, load, cap, 1)
-        res, _ = lazy_solve(demand, sites, 1, max_rounds=1)
+        res, _ = lazy_solve(demand, sites, 1, max_rounds=1, repair_every=0)
         excess.append(res.objective - best)
         total.append(len(sites) - best)
     assert np.mean(excess) <= 2 and sum(excess) < sum(total)

@@ -356,6 +356,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                      at_risk_rows: int = 10_000, fetch_pairs: int = 4_000_000,
                      spread: bool = True, count_s: float = 0.0,
                      region_scales: tuple[float, ...] | None = None,
+                     repair_every: int = 1,
                      ) -> tuple[CapacityResult, LazyCapacityInfo]:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario,
     by row and cut generation (see the module notes).
@@ -385,6 +386,11 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     region_scales : tuple of float, optional
         Square sizes, km, of the a-priori region cuts (:func:`region_cuts`); default half,
         one and two times the largest budget radius; ``()`` for none.
+    repair_every : int, default 1
+        Repair every this many rounds' plan into a feasible one (an incumbent; the search
+        stops as optimal when one meets the bound), adding the cuts the repair meets; 0:
+        only when out of rounds or time. Closing the sites a repair added is limited to
+        ``max(5 s, 2 %)`` of the time limit per round, ``max(10 s, 10 %)`` at the end.
 
     Returns
     -------
@@ -425,6 +431,11 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     status = "time_limit"
     sites = np.flatnonzero(must)
     check: PlanCheck | None = None
+    incumbent: npt.NDArray[np.int64] | None = None  # best plan known feasible
+    inc_check: PlanCheck | None = None
+    prune_s = max(5.0, 0.02 * float(time_limit_s))
+    integral = bool(np.allclose(c, np.round(c)))
+    final_prune_s = max(10.0, 0.1 * float(time_limit_s))
 
     def run_check(plan: npt.NDArray[np.int64], stop: int | None) -> PlanCheck:
         return check_plan(source, load, cap, req, n_cov, plan, failures, domains=domains,
@@ -478,7 +489,33 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                     int(pool.held.sum()), n_cuts)
         if check.feasible:
             status = "optimal" if res.status == 0 else "time_limit"
+            if incumbent is None or c[sites].sum() <= c[incumbent].sum():
+                incumbent, inc_check = sites, check
             break
+        if repair_every and round_no % repair_every == 0:
+            # an incumbent meanwhile: this plan repaired greedily; the short scenarios the
+            # repair meets are cuts too (they make the next plans fail less)
+            t = time.perf_counter()
+            try:
+                r_sites, r_check, r_cuts = _repair(
+                    source, pool, load, cap, c, must, sites, n_cov, fetch_pairs, run_check,
+                    min(deadline, time.perf_counter() + prune_s), lifted)
+            except NoPlanError:
+                status = "infeasible"
+                break
+            if r_cuts:
+                cut_blocks.append(sp.csr_array(np.vstack(r_cuts)))
+            if incumbent is None or c[r_sites].sum() < c[incumbent].sum():
+                incumbent, inc_check = r_sites, r_check
+            rounds[-1].update({"incumbent": float(c[incumbent].sum()),
+                               "repair_cuts": len(r_cuts),
+                               "repair_s": time.perf_counter() - t})
+            logger.info("capacitated row generation round %d: repaired plan %g sites "
+                        "(incumbent %g), %d repair cuts, %.1f s", round_no, c[r_sites].sum(),
+                        c[incumbent].sum(), len(r_cuts), time.perf_counter() - t)
+            if c[incumbent].sum() <= (np.ceil(bound - 1e-6) if integral else bound) + 1e-9:
+                status = "optimal"
+                break
         if not new_cuts and int(pool.held.sum()) == held_before:
             raise RuntimeError("capacitated row generation: a violated plan gave no new row "
                                "or cut")
@@ -486,7 +523,15 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             break
     else:
         logger.warning("capacitated row generation stopped after %d rounds", max_rounds)
-    repaired = False
+    if incumbent is None and status != "infeasible":
+        logger.warning("capacitated row generation: out of rounds or time before a feasible "
+                       "plan; repairing the last plan greedily")
+        try:
+            incumbent, inc_check, _ = _repair(source, pool, load, cap, c, must, sites, n_cov,
+                                              fetch_pairs, run_check,
+                                              time.perf_counter() + final_prune_s)
+        except NoPlanError:
+            status = "infeasible"
     if status == "infeasible":
         if check is None:
             check = run_check(sites, None)
@@ -495,14 +540,13 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                                time.perf_counter() - t0, check.reach, check.load_rps,
                                check.inverse),
                 _info(n_cov, rounds, pool, cut_pairs, count_s, False))
-    if check is None or not check.feasible:
-        logger.warning("capacitated row generation: out of rounds or time before a feasible "
-                       "plan; repairing the last plan greedily")
-        sites, check = _repair(source, pool, load, cap, c, must, sites, n_cov, fetch_pairs,
-                               run_check, deadline + 0.25 * float(time_limit_s))
-        repaired = True
+    assert incumbent is not None and inc_check is not None
+    repaired = inc_check is not check
+    sites, check = incumbent, inc_check
+    if repaired and not check.complete:
+        check = run_check(sites, None)
     objective = float(c[sites].sum())
-    if np.allclose(c, np.round(c)):
+    if integral:
         bound = float(np.ceil(bound - 1e-6))
     bound = min(bound, objective)
     if objective <= bound + 1e-9:
@@ -516,6 +560,10 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             _info(n_cov, rounds, pool, cut_pairs, count_s, repaired))
 
 
+class NoPlanError(RuntimeError):
+    """A repair met a short region whose every candidate is open: no plan exists."""
+
+
 def _info(n_cov: npt.NDArray[np.int64], rounds: list[dict[str, Any]], pool: RowPool,
           cut_pairs: int, count_s: float, repaired: bool) -> LazyCapacityInfo:
     return LazyCapacityInfo(n_cov, rounds, int(pool.held.sum()), int(pool.pairs + cut_pairs),
@@ -526,12 +574,16 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             cap: npt.NDArray[np.float64],
             c: npt.NDArray[np.float64], must: npt.NDArray[np.bool_],
             sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], fetch_pairs: int,
-            run_check: Any, deadline: float,
-            max_steps: int = 1000) -> tuple[npt.NDArray[np.int64], PlanCheck]:
+            run_check: Any, deadline: float, lifted: bool = False,
+            max_steps: int = 1000,
+            ) -> tuple[npt.NDArray[np.int64], PlanCheck, list[npt.NDArray[np.float64]]]:
     """Add sites to ``sites`` until coverage and capacity hold, then close the added sites
-    that are not needed while time remains (see the module notes)."""
+    that are not needed while time remains (see the module notes). Returns the plan, its
+    check, and the cuts of every short scenario met on the way (valid cuts: the caller may
+    add them to its model)."""
     m = source.shape[1]
     start = np.asarray(sites, dtype=np.int64)
+    found: list[npt.NDArray[np.float64]] = []
     for _ in range(max_steps):
         check = run_check(sites, 50)
         if check.feasible:
@@ -542,7 +594,8 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             pool.fetch(check.short)
             sites = greedy_cover(pool.pool, pool.pool_req, cost=c, required=must | opened)
             opened[sites] = True
-        cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, False)
+        cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, lifted)
+        found.extend(cuts)
         for coef in cuts:  # still violated: the most capacity per unit cost of its closed sites
             if coef[opened].sum() >= 1.0:
                 continue
@@ -550,8 +603,13 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             if gain.max() > 0:
                 opened[int(np.argmax(gain))] = True
         new = np.flatnonzero(opened)
+        if not cuts and not len(check.short):
+            raise RuntimeError("capacitated repair: a short scenario gave no cut (flow "
+                               "rounding)")
         if len(new) == len(sites) and not len(check.short):
-            raise RuntimeError("capacitated repair: no candidate adds capacity where needed")
+            # a short region with every candidate that could serve it open: the cut holds
+            # for every plan and no plan meets it
+            raise NoPlanError("capacitated repair: no candidate adds capacity where needed")
         sites = new
     else:
         raise RuntimeError("capacitated repair did not converge")
@@ -566,4 +624,4 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             sites, check = trial, t_check
     if len(added) and not check.complete:
         check = run_check(sites, None)
-    return sites, check
+    return sites, check, found
