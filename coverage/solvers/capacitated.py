@@ -439,10 +439,12 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         down = np.zeros(m, dtype=bool)
         down[list(f.failed)] = True
         alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
-        need = float(load[rows_s][alive_any[rows_s]].sum())
-        nbr = np.zeros(m, dtype=bool)
-        nbr[a[rows_s].indices] = True
-        coef = np.where(nbr & ~down, cap, 0.0)
+        w = np.where(alive_any[rows_s], load[rows_s], 0.0)
+        need = float(w.sum())
+        # a site takes at most min(cap, the load of S within its budget): a relaxation of
+        # the region's flow, valid for every plan and stronger than cap alone
+        within = np.asarray(w @ a[rows_s]).ravel()
+        coef = np.where(~down, np.minimum(cap, within), 0.0)
         if need <= 0 or coef[plan].sum() >= need * (1 - 1e-9):
             return False
         seen_cuts.add(key)
