@@ -129,14 +129,14 @@ def test_min_cover_time_limit_returns_a_valid_plan():
 @pytest.mark.parametrize("seed", range(40))
 def test_dominated_rows_against_brute_force(seed):
     """Every dropped row is implied by a kept one, and no kept row is strictly dominated."""
-    from coverage.solvers.cover import _drop_dominated_rows
+    from coverage.solvers.cover import drop_dominated_rows
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(2, 40)), int(rng.integers(1, 150))  # > 64 columns: several words
     dense = rng.random((n, m)) < rng.uniform(0.05, 0.6)
     dense[rng.integers(0, n, size=n // 3)] = dense[rng.integers(0, n, size=n // 3)]  # repeats
     req = rng.integers(1, 3, size=n)
-    keep = _drop_dominated_rows(sp.csr_array(dense.astype(np.int8)), req,
+    keep = drop_dominated_rows(sp.csr_array(dense.astype(np.int8)), req,
                                 max_pairs=int(rng.integers(1, 60)))
     kept = np.flatnonzero(keep)
     for i in np.flatnonzero(~keep):

@@ -25,7 +25,7 @@ from ..errors import SolverError
 logger = logging.getLogger(__name__)
 
 __all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows", "row_ranges",
-           "requirement_array", "cost_scale"]
+           "requirement_array", "cost_scale", "drop_dominated_rows"]
 
 _EPS = 1e-9
 
@@ -184,7 +184,7 @@ def _row_bitsets(a: sp.csr_array) -> npt.NDArray[np.uint64]:
     return bits.reshape(n, words)
 
 
-def _drop_dominated_rows(
+def drop_dominated_rows(
     a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 2_000_000
 ) -> npt.NDArray[np.bool_]:
     """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
@@ -600,7 +600,7 @@ def min_cover(
     n_active = int(active.sum())
     sub, sub_need = merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
     n_merged = sub.shape[0]
-    keep = _drop_dominated_rows(sub, sub_need)
+    keep = drop_dominated_rows(sub, sub_need)
     sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
     n_rows_dominated = int((~keep).sum())
     keep_cols = _drop_dominated_cols(sub, sub_need, c[free_cols])
@@ -611,7 +611,7 @@ def min_cover(
         n_before = sub.shape[0]
         sub, sub_need = merge_identical_rows(sub, sub_need, rng)
         n_merged -= n_before - sub.shape[0]
-        keep = _drop_dominated_rows(sub, sub_need)
+        keep = drop_dominated_rows(sub, sub_need)
         sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
         n_rows_dominated += int((~keep).sum())
     used = np.diff(sp.csc_array(sub).indptr) > 0
