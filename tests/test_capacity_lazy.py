@@ -281,3 +281,38 @@ def test_region_cuts_hold_for_every_feasible_plan(seed, k):
             y[list(subset)] = 1.0
             assert (dense @ y >= 1.0 - 1e-9).all(), subset
     assert feasible > 0
+
+
+def test_scenarios_above_the_limit_are_the_riskiest_first():
+    """Above the scenario limit (k = 2 on a plan of many sites) the list keeps normal
+    operation, every single failure, then every pair of sites sharing a user before any
+    pair that shares none; and says it is incomplete."""
+    import itertools
+
+    import scipy.sparse as sp
+
+    from coverage.solvers.capacitated import failure_scenarios
+
+    rng = np.random.default_rng(5)
+    m = 30
+    # points on a line, each reaching the sites within 2 positions: neighbours share users
+    n = 300
+    pos = rng.uniform(0, m, n)
+    mask = np.abs(pos[:, None] - np.arange(m)[None, :]) <= 2.0
+    reach = sp.csr_array(mask)
+    sites = np.arange(m)
+    total = 1 + m + m * (m - 1) // 2
+    full, complete = failure_scenarios(sites, 2, limit=total)
+    assert complete and len(full) == total
+    limit = 1 + m + 60
+    got, complete = failure_scenarios(sites, 2, limit=limit, reach=reach)
+    assert not complete and len(got) == limit + 1
+    assert got[0] == () and got[1:1 + m] == [(j,) for j in range(m)]
+    share = (mask.T.astype(int) @ mask.astype(int)) > 0
+    pairs = got[1 + m:]
+    sharing = [p for p in itertools.combinations(range(m), 2) if share[p]]
+    flags = [bool(share[p]) for p in pairs]
+    # every sharing pair comes before any non-sharing one, as far as the limit allows
+    first_other = flags.index(False) if False in flags else len(flags)
+    assert all(flags[:first_other]) and not any(flags[first_other:])
+    assert first_other == min(len(sharing), len(pairs))

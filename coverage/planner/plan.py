@@ -1094,6 +1094,8 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
             f"operation and every set of 1 to {k} failure domain(s) "
             f"({capacity['failure_domains']})"
             + ("" if capacity.get("scenarios_complete", True)
-               else ", not all: the scenario limit was reached")
+               else ", not all (the scenario limit was reached): normal operation, every "
+                    "single domain, every combination of domains sharing users (the "
+                    "riskiest), then others in order")
             + f"; largest load shed {capacity['load_shed_max_rps']:,.1f} requests/s")
     return out

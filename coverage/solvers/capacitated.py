@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -188,7 +190,9 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
 
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       domains: npt.ArrayLike | None = None,
-                      limit: int = 20_000) -> tuple[list[tuple[int, ...]], bool]:
+                      limit: int = 20_000,
+                      reach: sp.csr_array | None = None,
+                      ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
     operation (``()``) first; and whether the list is complete (``False`` above ``limit``).
 
@@ -198,12 +202,20 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     A failed domain takes **all** its candidates with it, open or not: a point whose
     candidates within budget all lie in failed domains is excused whatever the plan, so
     the cut of a scenario holds for every plan.
+
+    Above ``limit`` scenarios (``k >= 2`` on large plans) the list is cut, riskiest first
+    when ``reach`` is given: normal operation, every single domain, then every combination
+    of 2 to ``k`` domains that **share users** pairwise (the cliques of the graph joining two
+    domains when a point has an open site of each within budget, networkx
+    ``enumerate_all_cliques``: their failures pile re-routed load on the same survivors),
+    then the other combinations in order, until the limit.
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
         return [()], True
     if domains is None:
         groups = [(int(s),) for s in sites]
+        group_of_open = np.arange(len(sites))
     else:
         dom = np.asarray(domains, dtype=object)
         members: dict[Any, list[int]] = {}
@@ -211,14 +223,50 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
             members.setdefault(d, []).append(j)
         open_domains = list(dict.fromkeys(dom[sites]))
         groups = [tuple(members[d]) for d in open_domains]
+        pos = {d: i for i, d in enumerate(open_domains)}
+        group_of_open = np.array([pos[d] for d in dom[sites]], dtype=np.int64)
+    g = len(groups)
+    top = min(int(failures), g)
+    total = 1 + sum(math.comb(g, k) for k in range(1, top + 1))
     out: list[tuple[int, ...]] = [()]
-    complete = True
-    for k in range(1, min(int(failures), len(groups)) + 1):
-        for combo in itertools.combinations(range(len(groups)), k):
+
+    def scenario(combo: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(s for i in combo for s in groups[i])
+
+    if total <= limit + 1 or top < 2 or reach is None:
+        for k in range(1, top + 1):
+            for combo in itertools.combinations(range(g), k):
+                if len(out) > limit:
+                    return out, False
+                out.append(scenario(combo))
+        return out, True
+    # riskiest first: every single domain, then the cliques of the shared-user graph
+    out.extend(scenario((i,)) for i in range(min(g, limit)))
+    listed: set[tuple[int, ...]] = set()
+    a = sp.csr_array(reach)[:, sites]
+    member = sp.csr_array((np.ones(len(sites)), (np.arange(len(sites)), group_of_open)),
+                          shape=(len(sites), g))
+    touch = sp.csr_array(sp.csr_array(a, dtype=np.float64) @ member)
+    touch.data[:] = 1.0
+    share = sp.coo_array(touch.T @ touch)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(g))
+    off = share.row < share.col
+    graph.add_edges_from(zip(share.row[off].tolist(), share.col[off].tolist(), strict=True))
+    for clique in nx.enumerate_all_cliques(graph):
+        if len(clique) > top or len(out) > limit:
+            break
+        if len(clique) >= 2:
+            combo = tuple(sorted(clique))
+            listed.add(combo)
+            out.append(scenario(combo))
+    for k in range(2, top + 1):
+        for combo in itertools.combinations(range(g), k):
             if len(out) > limit:
                 return out, False
-            out.append(tuple(s for g in combo for s in groups[g]))
-    return out, complete
+            if combo not in listed:
+                out.append(scenario(combo))
+    return out, False
 
 
 @dataclass
@@ -282,7 +330,7 @@ def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.A
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
     open_sites = np.asarray(sites, dtype=np.int64)
-    scen, complete = failure_scenarios(open_sites, failures, domains, limit)
+    scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a)
     normal = scenario_flow(a, load, cap, open_sites, (), with_flows=True)
     out = [normal]
     if not normal.feasible or len(scen) == 1:
