@@ -659,6 +659,24 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
     return out
 
 
+def capacity_infeasible(problem: Problem, res: Any) -> NoFeasiblePlanError:
+    """The error of a capacitated solve proven infeasible (``res.status == "infeasible"``):
+    how it was proven and the scenario of the last plan tried with the most load shed."""
+    worst = max(res.scenarios, key=lambda f: f.shed_rps)
+    ids = problem.sites["site_id"].to_numpy(dtype=object)
+    what = ("normal operation" if not worst.failed
+            else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
+    how = (f"even with all {len(ids):,} candidates open"
+           if len(res.sites) == len(ids) else
+           f"the capacity cuts (max-flow / min-cut) exclude every plan of the {len(ids):,} "
+           f"candidates; in the last plan tried ({len(res.sites):,} sites)")
+    return NoFeasiblePlanError(
+        f"no plan carries the load: {how}, {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
+        f"requests/s cannot be served within budget in {what}. Fix: add candidates or "
+        "capacity (capacity_rps, power_kw, a bigger tier), lower the load, or tolerate "
+        "fewer failures")
+
+
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                       capacity: Any) -> tuple[SiteCount, Any]:
     """The stage that replaces :func:`~coverage.planner.stages.min_sites` when the run has
@@ -669,7 +687,6 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
     NoFeasiblePlanError
         Not even every candidate open carries the load in every failure scenario.
     """
-    from ..errors import NoFeasiblePlanError
     from ..solvers.capacitated import capacitated_cover
     from ..solvers.cover import CoverResult
 
@@ -679,15 +696,7 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                             domains=capacity.domains, cost=problem.cost,
                             required=problem.required, time_limit_s=c.time_limit_s)
     if res.status == "infeasible":
-        worst = max(res.scenarios, key=lambda f: f.shed_rps)
-        ids = problem.sites["site_id"].to_numpy(dtype=object)
-        what = ("normal operation" if not worst.failed
-                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
-        raise NoFeasiblePlanError(
-            f"no plan carries the load: even with all {len(ids):,} candidates open, "
-            f"{worst.shed_rps:,.1f} of {worst.load_rps:,.1f} requests/s cannot be served "
-            f"within budget in {what}. Fix: add candidates or capacity (capacity_rps, "
-            "power_kw, a bigger tier), lower the load, or tolerate fewer failures")
+        raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
@@ -731,17 +740,7 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                                  required=problem.required, time_limit_s=c.time_limit_s,
                                  count_s=count_s, **(lazy_options or {}))
     if res.status == "infeasible":
-        worst = max(res.scenarios, key=lambda f: f.shed_rps)
-        ids = problem.sites["site_id"].to_numpy(dtype=object)
-        what = ("normal operation" if not worst.failed
-                else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
-        raise NoFeasiblePlanError(
-            f"no plan carries the load: the capacity cuts found (a proof by max-flow / "
-            f"min-cut) exclude every plan of the {len(ids):,} candidates; the last plan "
-            f"tried could not serve {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
-            f"requests/s within budget in {what}. Fix: add candidates or capacity "
-            "(capacity_rps, power_kw, a bigger tier), lower the load, or tolerate fewer "
-            "failures")
+        raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=info.rounds,
