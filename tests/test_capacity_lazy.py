@@ -316,3 +316,24 @@ def test_scenarios_above_the_limit_are_the_riskiest_first():
     first_other = flags.index(False) if False in flags else len(flags)
     assert all(flags[:first_other]) and not any(flags[first_other:])
     assert first_other == min(len(sharing), len(pairs))
+
+
+@pytest.mark.parametrize("seed,failures", [(21, 1), (23, 2)])
+def test_planner_lazy_with_domain_radius_equals_brute_force(seed, failures):
+    """Shared-risk domains (sites 1 km apart fail together) by row generation: the
+    brute-force count, and the plan feasible by the independent check."""
+    from test_capacity import paired_sites
+
+    demand, sites = paired_sites(seed, 3, 4)
+    ids = sites["site_id"].tolist()
+    labels = [ids[j].rstrip("b") for j in range(len(ids))]
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=failures,
+                      strategy="lazy", domain_radius_km=2.0, requests_per_person_day=28.8,
+                      peak_to_mean=3.0)
+    best, _ = brute_force(N, load, cap, failures, labels)
+    chosen = site_index(plan, sites)
+    assert len(chosen) == best and plan.summary()["status"] == "optimal"
+    assert independent_ok(N, load, cap, chosen, failures, labels)
+    assert plan.summary()["capacity"]["failure_domains"] == "within 2 km"
