@@ -470,6 +470,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         solve_s = time.perf_counter() - t
         t = time.perf_counter()
         check = run_check(sites, cuts_per_round)
+        cuts_before = sum(b.shape[0] for b in cut_blocks)
         new_cuts, p = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, lifted)
         cut_pairs += p
         if new_cuts:
@@ -519,7 +520,8 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             if c[incumbent].sum() <= (np.ceil(bound - 1e-6) if integral else bound) + 1e-9:
                 status = "optimal"
                 break
-        if not new_cuts and int(pool.held.sum()) == held_before:
+        if (sum(b.shape[0] for b in cut_blocks) == cuts_before
+                and int(pool.held.sum()) == held_before):
             raise RuntimeError("capacitated row generation: a violated plan gave no new row "
                                "or cut")
         if time.perf_counter() >= deadline:
