@@ -1085,7 +1085,12 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
                      f"any {k} site failure(s) leave it a site within budget when it has "
                      f"more than {k}; population_safe_by_failures counts N-j for j <= {k}"),
         "latency": ("failures.csv: every single chosen site failed in turn, its users "
-                    "re-routed to their nearest surviving site (N-1)"),
+                    "re-routed to their nearest surviving site (N-1)"
+                    + (f"; demand nk_latency_ms / nk_within_budget: the worst latency under "
+                       f"any {k} simultaneous site failures (the {k} nearest chosen sites "
+                       f"failed, the user served by the {k + 1}-th), summarised by "
+                       "nk_worst_latency_ms and nk_population_outside_budget"
+                       if k >= 2 else "")),
         "capacity": None,
     }
     if capacity is not None:

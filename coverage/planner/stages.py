@@ -220,7 +220,9 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query.
+    """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query
+    (nearest ``k + 1`` with ``k >= 2`` failures: ``nk_*`` columns, the worst latency under
+    any ``k`` simultaneous site failures, when the ``k`` nearest fail together).
 
     Latency is monotone in distance for a demand point, so its primary is the nearest chosen
     site when that is within the point's budget radius, the backup the second nearest (when
@@ -234,21 +236,23 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     n = len(demand)
     site_ids = sites["site_id"].to_numpy(dtype=object)
     radius = rows.radius_km
-    k = min(2, len(chosen))
-    near = np.full((n, 2), -1, dtype=np.int64)
-    dkm = np.full((n, 2), np.nan)
+    # the k + 1 nearest: the worst latency under any k failures is the (k + 1)-th's
+    depth = max(2, int(failures) + 1)
+    k = min(depth, len(chosen))
+    near = np.full((n, depth), -1, dtype=np.int64)
+    dkm = np.full((n, depth), np.nan)
     routed = None
     if problem.routed:
         # lowest latency across tiers and paths, among the tiers each row may use
-        routed = problem.engine_unshrunk.nearest(chosen, k=2)
+        routed = problem.engine_unshrunk.nearest(chosen, k=depth)
         near = routed["site"]
         within = routed["within"]
         lat = np.where(near >= 0, routed["latency_ms"], np.nan)
         p50 = routed["p50_ms"]
-        dkm = np.full((n, 2), np.nan)
+        dkm = np.full((n, depth), np.nan)
         ok = near >= 0
-        dkm[ok] = haversine_km(np.broadcast_to(problem.demand_lat[:, None], (n, 2))[ok],
-                               np.broadcast_to(problem.demand_lon[:, None], (n, 2))[ok],
+        dkm[ok] = haversine_km(np.broadcast_to(problem.demand_lat[:, None], (n, depth))[ok],
+                               np.broadcast_to(problem.demand_lon[:, None], (n, depth))[ok],
                                problem.site_lat[near[ok]], problem.site_lon[near[ok]])
     else:
         if k and n:
@@ -282,6 +286,15 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out["n1_site_id"] = n1_site
     out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
     out["n1_within_budget"] = surv & within[:, 1]
+    if failures >= 2:
+        # any k failures: at worst the k nearest chosen sites fail together
+        last = int(failures)
+        nk_ok = has_primary & (near[:, last] >= 0)
+        nk_site = np.full(n, None, dtype=object)
+        nk_site[nk_ok] = site_ids[near[nk_ok, last]]
+        out["nk_site_id"] = nk_site
+        out["nk_latency_ms"] = np.where(nk_ok, lat[:, last], np.nan)
+        out["nk_within_budget"] = nk_ok & within[:, last]
     out["budget_ms"] = rows.budgets_ms  # each row's effective budget (its own or the run's)
     if routed is not None:
         parts = latency_components(
@@ -604,12 +617,30 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "n1_population_outside_budget": worst("population_outside_budget"),
         "n1_population_outside_budget_redundant": worst(
             "population_outside_budget_redundant"),
+        **nk_summary(assignment, population, int(c.failures)),
         "kmedian_status": placement.status,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
         "by_service_class": by_service_class(problem, assignment, n_cov, default_label),
     }
+
+
+def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
+               failures: int) -> dict[str, Any]:
+    """``summary.json`` figures of the worst case under any ``k >= 2`` simultaneous site
+    failures (the ``nk_*`` columns of :func:`assign_and_fail`): the worst latency and the
+    population with a primary site that the worst ``k`` failures push outside budget
+    (``None`` for ``k < 2``: the ``n1_*`` figures are that case)."""
+    if failures < 2 or "nk_latency_ms" not in assignment:
+        return {"nk_failures": None, "nk_worst_latency_ms": None,
+                "nk_population_outside_budget": None}
+    has_primary = assignment["primary_site_id"].notna().to_numpy()
+    outside = has_primary & ~assignment["nk_within_budget"].to_numpy(dtype=bool)
+    lat = assignment["nk_latency_ms"].dropna()
+    return {"nk_failures": int(failures),
+            "nk_worst_latency_ms": float(lat.max()) if len(lat) else float("nan"),
+            "nk_population_outside_budget": float(population[outside].sum())}
 
 
 def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,

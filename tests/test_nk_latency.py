@@ -1,0 +1,61 @@
+"""Latency under k >= 2 simultaneous failures: the ``nk_*`` columns and summary figures,
+against an independent brute force over every combination of k failed chosen sites."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from helpers import ON_NET
+from test_capacity import BUDGET_MS, geo_instance, haversine
+
+from coverage import plan_sites
+
+
+def own_latency(demand, sites, chosen_ids):
+    """(n, |chosen|) p99 latency by our own haversine and the model's formula."""
+    s = sites.set_index("site_id").loc[chosen_ids]
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  s["lat"].to_numpy()[None, :], s["lon"].to_numpy()[None, :])
+    return ON_NET.p99_ms(d, "ftth")
+
+
+@pytest.mark.parametrize("seed,k", [(3, 2), (8, 2), (9, 3)])
+def test_nk_latency_is_the_worst_over_every_k_failures(seed, k):
+    demand, sites = geo_instance(seed, 50, 14)
+    sites = sites.drop(columns="capacity_rps")
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=k,
+                      strategy="full")
+    chosen = plan.sites["site_id"].tolist()
+    lat = own_latency(demand, sites, chosen)
+    worst = np.full(len(demand), -np.inf)
+    for failed in itertools.combinations(range(len(chosen)), k):
+        alive = np.ones(len(chosen), dtype=bool)
+        alive[list(failed)] = False
+        worst = np.maximum(worst, lat[:, alive].min(axis=1) if alive.any()
+                           else np.full(len(demand), np.inf))
+    out = plan.demand.set_index("demand_id").loc[demand["demand_id"]]
+    has_primary = out["primary_site_id"].notna().to_numpy()
+    got = out["nk_latency_ms"].to_numpy()
+    finite = has_primary & np.isfinite(worst)
+    assert np.allclose(got[finite], worst[finite], atol=1e-6)
+    assert np.isnan(got[~has_primary]).all()
+    inside = worst <= BUDGET_MS
+    assert (out["nk_within_budget"].to_numpy() == (has_primary & inside)).all()
+    s = plan.summary()
+    assert s["nk_failures"] == k
+    assert s["nk_worst_latency_ms"] == pytest.approx(worst[finite].max())
+    pop = demand["population"].to_numpy()
+    assert s["nk_population_outside_budget"] == pytest.approx(pop[has_primary & ~inside].sum())
+    # k failures are at least as bad as one
+    assert (got[finite] >= out["n1_latency_ms"].to_numpy()[finite] - 1e-9).all()
+    assert "nk_latency_ms" in s["failure_check"]["latency"]
+
+
+def test_no_nk_columns_for_n_minus_1():
+    demand, sites = geo_instance(3, 30, 8)
+    plan = plan_sites(demand, sites.drop(columns="capacity_rps"), budget_ms=BUDGET_MS,
+                      model=ON_NET, failures=1, strategy="full")
+    assert "nk_latency_ms" not in plan.demand.columns
+    assert plan.summary()["nk_failures"] is None
