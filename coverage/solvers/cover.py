@@ -24,7 +24,8 @@ from ..errors import SolverError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows", "row_ranges",
+__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows",
+           "identical_row_groups", "row_ranges",
            "requirement_array", "cost_scale", "drop_dominated_rows"]
 
 _EPS = 1e-9
@@ -61,6 +62,11 @@ class CoverResult:
     solve_time_s: float
     reductions: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def runtime_s(self) -> float:
+        """Wall time, s (``solve_time_s``: the name every matrix solver's result shares)."""
+        return self.solve_time_s
+
 
 def _as_csr(reach: sp.sparray | sp.spmatrix) -> sp.csr_array:
     a = sp.csr_array(reach, copy=True)  # never sort the caller's index arrays in place
@@ -86,18 +92,23 @@ def row_ranges(starts: npt.NDArray[np.int64],
     return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
 
 
-def merge_identical_rows(
-    a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
-) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
-    """Merge rows with the same column set, keeping the largest requirement (exactly).
+def identical_row_groups(
+    a: sp.csr_array, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Groups of rows with the same column set (exactly), or None on a hash collision.
 
     Rows are grouped by a random-projection hash, then every row is compared entry by entry
-    with its group's representative (``a`` has sorted indices); on any collision the merge is
-    skipped.
+    with its group's representative (``a`` must have sorted indices).
+
+    Returns
+    -------
+    (first, inverse) or None
+        ``first``: the representative (lowest) row of each group; ``inverse``: each row's
+        group. None when two different column sets share a hash (then nothing is merged).
     """
     n = a.shape[0]
     if n == 0:
-        return a, r
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     w = rng.random((a.shape[1], 2))
     sizes = np.diff(a.indptr)
     key = np.column_stack([a @ w, sizes])
@@ -108,7 +119,23 @@ def merge_identical_rows(
     rep_pos = a.indptr[rep[row]] + (np.arange(a.nnz) - a.indptr[row])
     if np.any(sizes != sizes[rep]) or np.any(a.indices != a.indices[rep_pos]):
         logger.debug("row hash collision; skipping identical-row merge")
+        return None
+    return first.astype(np.int64), inverse.astype(np.int64)
+
+
+def merge_identical_rows(
+    a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
+) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
+    """Merge rows with the same column set, keeping the largest requirement (exactly).
+
+    Groups come from :func:`identical_row_groups`; on a hash collision the merge is skipped.
+    """
+    if a.shape[0] == 0:
         return a, r
+    groups = identical_row_groups(a, rng)
+    if groups is None:
+        return a, r
+    first, inverse = groups
     r_max = np.zeros(len(first), dtype=np.int64)
     np.maximum.at(r_max, inverse, r)
     return sp.csr_array(a[first]), r_max
