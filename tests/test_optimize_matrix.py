@@ -171,6 +171,49 @@ def test_p_center_validation():
     assert res.objective == 3.0  # client 0's second nearest is 2, client 1's only one is 3
 
 
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("k", [1, 2])
+def test_min_cover_max_objective_cutoff(seed, k):
+    """The decision form p_center uses: within the cutoff the optimum, else a proven bound
+    above it (status above_cutoff or optimal) and still a feasible plan."""
+    rng = np.random.default_rng(400 + seed)
+    a = sp.csr_array((rng.random((300, 80)) < 0.06).astype(np.int64))
+    need = np.minimum(k, np.diff(a.indptr))
+    opt = min_cover(a, k).objective
+    for cut in (opt - 3, opt - 1, opt, opt + 2):
+        res = min_cover(a, k, max_objective=cut)
+        is_open = np.isin(np.arange(80), res.sites).astype(np.int64)
+        assert np.all(a @ is_open >= need)
+        if cut >= opt:
+            assert res.status == "optimal" and res.objective == opt
+        else:
+            assert res.status in ("optimal", "above_cutoff")
+            assert cut < res.lower_bound <= opt <= res.objective
+
+
+def test_bounds_stay_honest_under_a_short_time_limit():
+    rng = np.random.default_rng(7)
+    xy, fac = rng.random((400, 2)), rng.random((60, 2))
+    cost = np.hypot(xy[:, None, 0] - fac[None, :, 0], xy[:, None, 1] - fac[None, :, 1])
+    cost[cost > 0.6] = np.inf
+    w = rng.integers(1, 100, size=400).astype(float)
+    for k in (0, 1):
+        exact = p_center(cost, 10, failures=k)
+        quick = p_center(cost, 10, failures=k, time_limit_s=0.01)
+        assert exact.status == "optimal"
+        assert quick.lower_bound <= exact.objective <= quick.objective
+        assert quick.status == "optimal" or quick.lower_bound < quick.objective
+    # max cover with N-1 (z binary) on 1,000 x 120: HiGHS needs about 0.6 s, stopped at 0.02
+    xy, fac = rng.random((1000, 2)), rng.random((120, 2))
+    reach = np.hypot(xy[:, None, 0] - fac[None, :, 0], xy[:, None, 1] - fac[None, :, 1]) <= 0.08
+    w = rng.integers(1, 100, size=1000).astype(float)
+    exact = max_cover(reach, 12, w, failures=1)
+    quick = max_cover(reach, 12, w, failures=1, time_limit_s=0.02)
+    assert exact.status == "optimal"
+    assert quick.objective <= exact.objective <= quick.upper_bound
+    assert quick.status == "optimal" or quick.mip_gap > 0
+
+
 def test_docstring_examples():
     for mod in (optimize, maxcover_mod, pcenter_mod):
         assert doctest.testmod(mod).failed == 0

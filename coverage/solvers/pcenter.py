@@ -153,7 +153,10 @@ def p_center(
     feasible iff the set multicover "at least ``r_i`` chosen among the facilities with
     ``cost_ij <= v``" (required facilities fixed open) has a solution with at most ``p``
     facilities; :func:`~coverage.solvers.cover.min_cover` returns a plan (feasible when it
-    has at most ``p`` sites) and a proven lower bound (infeasible when above ``p``).
+    has at most ``p`` sites) and a proven lower bound (infeasible when above ``p``). It is
+    asked the decision question only (``max_objective=p``: HiGHS searches below ``p``, which
+    proves "more than ``p``" faster than the optimum; ``known_lower_bound=p``: it stops at
+    the first plan within ``p``).
     Feasibility is monotone in ``v``, so binary search needs ``log2`` of the number of
     distinct costs tests; after each feasible test the upper end drops to the plan's actual
     radius. A test that ends undecided (time limit) moves the search up without being
@@ -232,7 +235,8 @@ def p_center(
         ptr = np.concatenate([[0], np.cumsum(counts)])
         pattern = sp.csr_array((np.ones(int(keep.sum()), dtype=np.int8), j[keep], ptr),
                                shape=(n, m))
-        res = min_cover(pattern, need, required=fixed,
+        res = min_cover(pattern, need, required=fixed, known_lower_bound=float(p),
+                        max_objective=float(p),
                         time_limit_s=max(deadline - time.perf_counter(), 0.1))
         solves += 1
         if len(res.sites) <= p:
