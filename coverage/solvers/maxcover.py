@@ -90,8 +90,9 @@ def _pattern(reach) -> sp.csr_array:
         dense = np.asarray(reach)
         if dense.ndim != 2:
             raise ValueError("reach must be a 2-D array (n_clients x n_facilities)")
-        if dense.dtype.kind == "f" and np.isnan(dense).any():
-            raise ValueError("reach must not contain NaN")
+        if dense.dtype.kind == "f" and not np.all(np.isfinite(dense)):
+            raise ValueError("reach must be a finite 0/1 pattern; for a cost matrix with "
+                             "+inf (unreachable) pass cost <= radius")
         a = sp.csr_array(dense != 0)
     a.sort_indices()
     return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
