@@ -46,7 +46,7 @@ class CoverResult:
     status : str
         ``"optimal"``, ``"time_limit"`` (best MILP solution, not proven), ``"heuristic"``
         (greedy, the MILP found nothing in time) or ``"above_cutoff"`` (``max_objective``
-        given and no plan within it: a feasible plan, ``lower_bound`` above the cutoff).
+        given and no plan within it: a feasible plan, the optimum is above the cutoff).
     mip_gap : float
         ``(objective - lower_bound) / objective`` (0 when optimal).
     solve_time_s : float
@@ -566,7 +566,9 @@ def min_cover(
         there a cover within this budget?", e.g. p-center's feasibility test). HiGHS then
         searches below this cutoff only, which proves "no" much faster than the optimum.
         When no such plan exists the status is ``"above_cutoff"``: ``sites`` is a feasible
-        (not optimal) plan and ``lower_bound`` exceeds ``max_objective``. Plans within the
+        (not optimal) plan and ``lower_bound`` exceeds ``max_objective`` (integer costs: by
+        at least 1; other costs: it equals ``max_objective``, the optimum being strictly
+        above it). Plans within the
         cutoff are solved as without it.
 
     Returns
