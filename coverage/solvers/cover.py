@@ -566,10 +566,9 @@ def min_cover(
         there a cover within this budget?", e.g. p-center's feasibility test). HiGHS then
         searches below this cutoff only, which proves "no" much faster than the optimum.
         When no such plan exists the status is ``"above_cutoff"``: ``sites`` is a feasible
-        (not optimal) plan and ``lower_bound`` exceeds ``max_objective`` (integer costs: by
-        at least 1; other costs: it equals ``max_objective``, the optimum being strictly
-        above it). Plans within the
-        cutoff are solved as without it.
+        (not optimal) plan, the optimum is strictly above ``max_objective``, and
+        ``lower_bound`` is at least ``max_objective + 1`` for integer costs (equal to
+        ``max_objective`` otherwise). Plans within the cutoff are solved as without it.
 
     Returns
     -------
