@@ -1,4 +1,5 @@
-"""Benchmark instances: synthetic clustered, US census tracts, PeeringDB US colos, national grid.
+"""Benchmark instances: synthetic clustered, US census tracts, PeeringDB US colos, national grid,
+spopt's San Francisco instance.
 
 Every builder returns tables in the :mod:`coverage.inputs.tables` contracts (demand: ``demand_id,
 lat, lon, population, name``; sites: ``site_id, lat, lon, name, tier, required``). The real-data
@@ -30,6 +31,7 @@ __all__ = [
     "PEERINGDB_FACILITIES",
     "shared_file",
     "synthetic",
+    "spopt_sf",
     "census_tracts",
     "peeringdb_us",
     "national_grid_us",
@@ -62,6 +64,35 @@ def shared_file(relative: str | Path) -> Path:
             f"{SHARED_DATA} is absent or incomplete); skipping"
         )
     return path
+
+
+#: spopt's San Francisco test instance (205 tracts x 16 stores, street distances, m).
+SPOPT_SF = Path("spopt_sf")
+
+
+def spopt_sf() -> tuple[np.ndarray, np.ndarray]:
+    """spopt's San Francisco instance as spopt's tests build it.
+
+    The cost matrix is ``pivot_table(values="distance", index="DestinationName",
+    columns="name")`` of the street distances (rows: tracts sorted by name; columns: stores
+    sorted as strings, Store_1, Store_10, ...), the weights ``POP2000`` of the demand file
+    sorted by ``NAME`` (the same order as the rows).
+
+    Returns
+    -------
+    cost : numpy.ndarray, shape (205, 16)
+        Street distances, m.
+    weights : numpy.ndarray, shape (205,)
+        Population 2000 per tract.
+    """
+    dist = pd.read_csv(shared_file(
+        SPOPT_SF / "SF_network_distance_candidateStore_16_censusTract_205_new.csv"))
+    pivot = dist.pivot_table(values="distance", index="DestinationName", columns="name")
+    demand = pd.read_csv(shared_file(SPOPT_SF / "SF_demand_205_centroid_uniform_weight.csv"))
+    demand = demand.sort_values(by=["NAME"])
+    if not np.allclose(demand["NAME"].to_numpy(), pivot.index.to_numpy()):
+        raise ValueError("spopt SF: demand names do not match the distance table's tracts")
+    return pivot.to_numpy(dtype=np.float64), demand["POP2000"].to_numpy(dtype=np.float64)
 
 
 def synthetic(n_demand: int, n_sites: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

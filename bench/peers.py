@@ -4,6 +4,9 @@
   into :func:`scipy.optimize.milp` (HiGHS).
 * :func:`spopt_lscp` / :func:`spopt_pmedian` -- PySAL ``spopt`` (``LSCP`` / ``PMedian``
   built with ``from_cost_matrix`` from a dense great-circle km matrix, solved through PuLP).
+* :func:`spopt_mclp` / :func:`spopt_pcenter` (and :func:`spopt_on_matrix` for all four
+  models) -- spopt's ``MCLP`` / ``PCenter`` built with ``from_cost_matrix`` from a cost
+  matrix given by the caller (e.g. spopt's San Francisco street distances).
   spopt and PuLP are optional benchmark dependencies, imported only here; a size guard
   returns a ``"skipped: too large"`` record instead of building a model that would need more
   than a few GB.
@@ -43,6 +46,9 @@ __all__ = [
     "textbook_highs",
     "spopt_lscp",
     "spopt_pmedian",
+    "spopt_on_matrix",
+    "spopt_mclp",
+    "spopt_pcenter",
     "bare_neighbour_query",
     "SPOPT_BYTES_PER_CELL",
 ]
@@ -407,6 +413,114 @@ def spopt_pmedian(
     }
     logger.info("spopt PMedian: %s", out)
     return out
+
+
+def spopt_on_matrix(
+    model: str,
+    cost: npt.NDArray[np.float64],
+    *,
+    weights: npt.ArrayLike | None = None,
+    radius: float | None = None,
+    p: int | None = None,
+    time_limit_s: float = 60.0,
+    solver: str = "cbc",
+) -> dict[str, Any]:
+    """One spopt model built with ``from_cost_matrix`` on the caller's dense cost matrix.
+
+    ``model`` is ``"LSCP"`` (``radius``), ``"PMedian"`` (``weights``, ``p``), ``"MCLP"``
+    (``weights``, ``radius``, ``p``) or ``"PCenter"`` (``p``), built and solved the way
+    spopt's own tests do (no size guard: meant for small instances such as spopt's San
+    Francisco one). The objective is recomputed from the open facilities: the count (LSCP),
+    the weighted sum of nearest costs (PMedian), the weight within ``radius`` (MCLP), the
+    largest nearest cost (PCenter).
+
+    Returns
+    -------
+    dict
+        ``solver``, ``sites`` (open facility indices), ``n_sites``, ``objective``,
+        ``status``, ``build_s`` (``from_cost_matrix``), ``solve_s`` (``solve``, including
+        PuLP writing the model for CBC), ``seconds`` (total).
+
+    Raises
+    ------
+    ImportError
+        When spopt or PuLP is not installed (``pip install spopt pulp``).
+    """
+    from spopt import locate
+
+    cost = np.asarray(cost, dtype=np.float64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    t0 = time.perf_counter()
+    if model == "LSCP":
+        built = locate.LSCP.from_cost_matrix(cost, service_radius=float(radius))
+    elif model == "PMedian":
+        built = locate.PMedian.from_cost_matrix(cost, w, p_facilities=int(p))
+    elif model == "MCLP":
+        built = locate.MCLP.from_cost_matrix(cost, w, service_radius=float(radius),
+                                             p_facilities=int(p))
+    elif model == "PCenter":
+        built = locate.PCenter.from_cost_matrix(cost, p_facilities=int(p))
+    else:
+        raise ValueError(f"model must be LSCP, PMedian, MCLP or PCenter; got {model!r}")
+    t1 = time.perf_counter()
+    try:
+        built.solve(_pulp_solver(solver, time_limit_s), results=False)
+    except RuntimeError as exc:  # spopt raises when PuLP's status is not "Optimal"
+        logger.warning("spopt %s: %s", model, exc)
+    t2 = time.perf_counter()
+    status = _pulp_status(built.problem)
+    chosen = _chosen(built, status)
+    objective = None
+    if chosen is not None:
+        sub = cost[:, chosen]
+        if model == "LSCP":
+            objective = float(len(chosen))
+        elif model == "PMedian":
+            objective = float(w @ sub.min(axis=1))
+        elif model == "MCLP":
+            objective = float(w[(sub <= float(radius)).any(axis=1)].sum())
+        else:
+            objective = float(sub.min(axis=1).max())
+    out = {
+        "solver": f"spopt {model} ({solver} via PuLP)",
+        "sites": chosen,
+        "n_sites": len(chosen) if chosen is not None else None,
+        "objective": objective,
+        "status": status,
+        "build_s": t1 - t0,
+        "solve_s": t2 - t1,
+        "seconds": t2 - t0,
+    }
+    logger.info("spopt %s: %s", model, out)
+    return out
+
+
+def spopt_mclp(
+    cost: npt.NDArray[np.float64],
+    weights: npt.ArrayLike,
+    radius: float,
+    p: int,
+    time_limit_s: float = 60.0,
+    *,
+    solver: str = "cbc",
+) -> dict[str, Any]:
+    """PySAL ``spopt.locate.MCLP`` (maximal covering, exactly ``p`` facilities) on a cost
+    matrix: the weight of the clients with an open facility at cost ``<= radius``
+    (:func:`spopt_on_matrix`)."""
+    return spopt_on_matrix("MCLP", cost, weights=weights, radius=radius, p=p,
+                           time_limit_s=time_limit_s, solver=solver)
+
+
+def spopt_pcenter(
+    cost: npt.NDArray[np.float64],
+    p: int,
+    time_limit_s: float = 60.0,
+    *,
+    solver: str = "cbc",
+) -> dict[str, Any]:
+    """PySAL ``spopt.locate.PCenter`` (minimax, exactly ``p`` facilities) on a cost matrix:
+    the largest cost of a client to its nearest open facility (:func:`spopt_on_matrix`)."""
+    return spopt_on_matrix("PCenter", cost, p=p, time_limit_s=time_limit_s, solver=solver)
 
 
 # --------------------------------------------------------------------------- the floor

@@ -10,7 +10,10 @@ Sections (``--only``, comma separated; all by default):
 * ``national``: synthetic 1M-cell US grid x US places >= 15k, 30 ms p99, N-1 (row generation),
   with the bare neighbour-count query as the floor;
 * ``pmed``: OR-Library pmed1-40 with ``p_median``; ``scp``: OR-Library sets 4-6 with
-  ``min_cover``.
+  ``min_cover``;
+* ``sf``: spopt's San Francisco instance (205 tracts x 16 stores, street distances): LSCP,
+  PMedian, MCLP and PCenter with the four ``coverage.optimize`` solvers and with spopt (CBC
+  via PuLP), objectives and times side by side.
 
 Prints one line per measurement and writes ``--out`` (Markdown) after every section.
 """
@@ -211,9 +214,61 @@ def scp(rep: Report, time_limit_s: float) -> None:
               rows)
 
 
+#: spopt's four models on its San Francisco instance, with spopt's own test parameters.
+SF_RADIUS_M, SF_P = 5000.0, 4
+
+
+def sf(rep: Report, time_limit_s: float) -> None:
+    from coverage import optimize
+
+    try:
+        cost, w = instances.spopt_sf()
+    except FileNotFoundError as exc:
+        print(exc)
+        return
+    reach = cost <= SF_RADIUS_M
+    runs = [
+        ("LSCP, 5,000 m", "fewest stores", lambda: optimize.min_cover(reach, 1,
+                                                                      time_limit_s=time_limit_s),
+         dict(radius=SF_RADIUS_M)),
+        ("PMedian, p = 4, POP2000", "weighted m", lambda: optimize.p_median(
+            cost, SF_P, weights=w, time_limit_s=time_limit_s), dict(weights=w, p=SF_P)),
+        ("MCLP, p = 4, 5,000 m, POP2000", "people covered", lambda: optimize.max_cover(
+            reach, SF_P, w, time_limit_s=time_limit_s),
+         dict(weights=w, radius=SF_RADIUS_M, p=SF_P)),
+        ("PCenter, p = 4", "largest m", lambda: optimize.p_center(
+            cost, SF_P, time_limit_s=time_limit_s), dict(p=SF_P)),
+    ]
+    rows = []
+    for label, unit, ours_fn, spopt_kw in runs:
+        t = time.perf_counter()
+        ours = ours_fn()
+        ours_s = time.perf_counter() - t
+        name = label.split(",")[0]
+        try:
+            peer = peers.spopt_on_matrix(name, cost, time_limit_s=time_limit_s, **spopt_kw)
+        except ImportError as exc:
+            peer = {"objective": None, "status": f"skipped: {exc}", "seconds": float("nan")}
+        peer_obj = float("nan") if peer["objective"] is None else peer["objective"]
+        same = bool(np.isclose(ours.objective, peer_obj, rtol=1e-9, atol=1e-6))
+        rows.append([label, unit, f"{ours.objective:,.2f}", ours.status, f"{ours_s:.3f}",
+                     f"{peer_obj:,.2f}", str(peer["status"]), f"{peer['seconds']:.3f}", same,
+                     peer["seconds"] / ours_s if ours_s > 0 else float("nan")])
+    rep.table(
+        "spopt's San Francisco instance (205 tracts x 16 stores, street distances)",
+        ["model", "objective", "ours", "ours status", "ours s", "spopt", "spopt status",
+         "spopt s", "same optimum", "spopt s / ours s"],
+        rows,
+        "`coverage.optimize` (`min_cover`, `p_median`, `max_cover`, `p_center`) against spopt "
+        "0.7 (`from_cost_matrix`, CBC via PuLP; its time includes building the PuLP model) on "
+        "spopt's own test instance (`shared/data/spopt_sf`, cost matrix built as spopt's "
+        f"tests build it). Time limit {time_limit_s:g} s each; times are single runs.",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="scp,pmed,synthetic,census,national")
+    parser.add_argument("--only", default="sf,scp,pmed,synthetic,census,national")
     parser.add_argument("--time-limit-s", type=float, default=120.0)
     parser.add_argument("--national-time-limit-s", type=float, default=300.0)
     parser.add_argument("--cells", type=int, default=1_000_000)
@@ -223,6 +278,8 @@ def main() -> None:
     args = parser.parse_args()
     rep = Report(Path(args.out))
     only = args.only.split(",")
+    if "sf" in only:
+        sf(rep, args.time_limit_s)
     if "scp" in only:
         scp(rep, args.time_limit_s)
     if "pmed" in only:

@@ -24,7 +24,8 @@ from ..errors import SolverError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows", "row_ranges",
+__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows",
+           "identical_row_groups", "row_ranges",
            "requirement_array", "cost_scale", "drop_dominated_rows"]
 
 _EPS = 1e-9
@@ -43,8 +44,9 @@ class CoverResult:
     lower_bound : float
         Proven lower bound on the optimum (rounded up for integer costs).
     status : str
-        ``"optimal"``, ``"time_limit"`` (best MILP solution, not proven) or ``"heuristic"``
-        (greedy, the MILP found nothing in time).
+        ``"optimal"``, ``"time_limit"`` (best MILP solution, not proven), ``"heuristic"``
+        (greedy, the MILP found nothing in time) or ``"above_cutoff"`` (``max_objective``
+        given and no plan within it: a feasible plan, the optimum is above the cutoff).
     mip_gap : float
         ``(objective - lower_bound) / objective`` (0 when optimal).
     solve_time_s : float
@@ -60,6 +62,11 @@ class CoverResult:
     mip_gap: float
     solve_time_s: float
     reductions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def runtime_s(self) -> float:
+        """Wall time, s (``solve_time_s``: the name every matrix solver's result shares)."""
+        return self.solve_time_s
 
 
 def _as_csr(reach: sp.sparray | sp.spmatrix) -> sp.csr_array:
@@ -86,18 +93,23 @@ def row_ranges(starts: npt.NDArray[np.int64],
     return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
 
 
-def merge_identical_rows(
-    a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
-) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
-    """Merge rows with the same column set, keeping the largest requirement (exactly).
+def identical_row_groups(
+    a: sp.csr_array, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """Groups of rows with the same column set (exactly), or None on a hash collision.
 
     Rows are grouped by a random-projection hash, then every row is compared entry by entry
-    with its group's representative (``a`` has sorted indices); on any collision the merge is
-    skipped.
+    with its group's representative (``a`` must have sorted indices).
+
+    Returns
+    -------
+    (first, inverse) or None
+        ``first``: the representative (lowest) row of each group; ``inverse``: each row's
+        group. None when two different column sets share a hash (then nothing is merged).
     """
     n = a.shape[0]
     if n == 0:
-        return a, r
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     w = rng.random((a.shape[1], 2))
     sizes = np.diff(a.indptr)
     key = np.column_stack([a @ w, sizes])
@@ -108,7 +120,23 @@ def merge_identical_rows(
     rep_pos = a.indptr[rep[row]] + (np.arange(a.nnz) - a.indptr[row])
     if np.any(sizes != sizes[rep]) or np.any(a.indices != a.indices[rep_pos]):
         logger.debug("row hash collision; skipping identical-row merge")
+        return None
+    return first.astype(np.int64), inverse.astype(np.int64)
+
+
+def merge_identical_rows(
+    a: sp.csr_array, r: npt.NDArray[np.int64], rng: np.random.Generator
+) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
+    """Merge rows with the same column set, keeping the largest requirement (exactly).
+
+    Groups come from :func:`identical_row_groups`; on a hash collision the merge is skipped.
+    """
+    if a.shape[0] == 0:
         return a, r
+    groups = identical_row_groups(a, rng)
+    if groups is None:
+        return a, r
+    first, inverse = groups
     r_max = np.zeros(len(first), dtype=np.int64)
     np.maximum.at(r_max, inverse, r)
     return sp.csr_array(a[first]), r_max
@@ -409,11 +437,15 @@ def cost_scale(c: npt.ArrayLike) -> float:
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
+    cutoff: float | None = None,
 ) -> tuple[npt.NDArray[np.bool_], str, float]:
     """Set multicover MILP with HiGHS; ``x0`` is a feasible fallback (greedy).
 
     ``target``, when given, is a lower bound on the optimum known from elsewhere: HiGHS
     stops at the first plan that meets it (``objective_target``), which is then optimal.
+    ``cutoff``, when given, limits the search to plans costing at most that much (HiGHS's
+    ``objective_bound``); when none exists the status is ``"above_cutoff"`` with ``x0`` and a
+    lower bound above the cutoff (the next integer for integer costs).
 
     Returns the chosen mask, the status and the proven lower bound.
 
@@ -456,7 +488,12 @@ def _solve_cover_milp(
     tol = 0.5 if integral else 1e-9 * max(1.0, ub)
     if target is not None and ub <= target + tol:
         return x0, "optimal", ub  # the greedy plan meets a known lower bound
-    h.setOptionValue("objective_bound", (ub - tol) * scale)
+    bound_at, above = ub - tol, False
+    if cutoff is not None:
+        cut = float(np.floor(cutoff + 1e-9)) if integral else float(cutoff)
+        if cut + tol < ub - tol:
+            bound_at, above = cut + tol, True  # only plans costing at most the cutoff
+    h.setOptionValue("objective_bound", bound_at * scale)
     if target is not None:
         h.setOptionValue("objective_target", (target + tol) * scale)
     h.passModel(lp)
@@ -464,6 +501,8 @@ def _solve_cover_milp(
     status = h.getModelStatus()
     info = h.getInfo()
     if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kObjectiveBound):
+        if above:  # no plan within the cutoff
+            return x0, "above_cutoff", cut + 1.0 if integral else cut
         return x0, "optimal", ub  # nothing better than the greedy plan exists
     x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else x0
     if not np.all(a @ x.astype(np.int64) >= need) or c[x].sum() > c[x0].sum():
@@ -490,6 +529,7 @@ def min_cover(
     random_state: int = 0,
     lagrangian_min_rows: int = 5_000,
     known_lower_bound: float | None = None,
+    max_objective: float | None = None,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -521,6 +561,14 @@ def min_cover(
         relaxation with a subset of these rows). The largest component's solve stops at the
         first plan that meets what the bound leaves for it, and that plan is reported as
         optimal; the claim is only as valid as the bound passed.
+    max_objective : float, optional
+        Only plans costing at most this much are of interest (a decision question: "is
+        there a cover within this budget?", e.g. p-center's feasibility test). HiGHS then
+        searches below this cutoff only, which proves "no" much faster than the optimum.
+        When no such plan exists the status is ``"above_cutoff"``: ``sites`` is a feasible
+        (not optimal) plan, the optimum is strictly above ``max_objective``, and
+        ``lower_bound`` is at least ``max_objective + 1`` for integer costs (equal to
+        ``max_objective`` otherwise). Plans within the cutoff are solved as without it.
 
     Returns
     -------
@@ -649,6 +697,13 @@ def min_cover(
         block = sp.csr_array(sub[rows][:, ccols])
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
+        if "above_cutoff" in statuses:  # the answer is known: any feasible plan will do
+            chosen[ccols[x0]] = True
+            statuses.append("above_cutoff")
+            continue
+        # what the cutoff leaves for this component (the others cost at least their bounds)
+        cutoff = (None if max_objective is None
+                  else float(max_objective) - float(c[fixed].sum()) - bound)
         lag = -np.inf
         if block.shape[0] >= lagrangian_min_rows and len(ccols) > 1 and x0.any():
             # large models: HiGHS may not finish even the root LP in time; a Lagrangian bound
@@ -669,7 +724,7 @@ def min_cover(
                 # the other components are solved exactly: what the bound leaves for this one
                 target = float(known_lower_bound) - float(c[fixed].sum()) - bound
             x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
-                                          deadline - time.perf_counter(), target)
+                                          deadline - time.perf_counter(), target, cutoff)
             if st != "optimal" and np.isfinite(lag):
                 lb = max(lb, lag) if np.isfinite(lb) else lag
         chosen[ccols[x]] = True
@@ -678,6 +733,8 @@ def min_cover(
     sites = np.union1d(np.flatnonzero(fixed), cols[chosen]).astype(np.int64)
     objective = float(c[sites].sum())
     status = "optimal" if all(s == "optimal" for s in statuses) else "time_limit"
+    if "above_cutoff" in statuses:
+        status = "above_cutoff"
     lower = float(c[fixed].sum()) + bound
     if status == "optimal":
         lower = objective

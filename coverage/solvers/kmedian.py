@@ -48,7 +48,10 @@ class MedianResult:
     status: str
     solve_time_s: float
 
-
+    @property
+    def runtime_s(self) -> float:
+        """Wall time, s (``solve_time_s``: the name every matrix solver's result shares)."""
+        return self.solve_time_s
 
 
 def first_two_open(

@@ -1,0 +1,274 @@
+"""Exact p-center (minimax), with or without N-k: a search over the distinct costs.
+
+:func:`p_center` opens exactly ``p`` facilities minimising the largest cost from a client to
+its nearest open facility (with ``failures=k``: to its ``(k+1)``-th nearest, so that the
+radius still holds after any ``k`` facility failures). The optimum is one of the distinct
+costs; a radius ``R`` is feasible exactly when the set multicover of the pattern
+``cost <= R`` needs at most ``p`` facilities, which :func:`coverage.solvers.cover.min_cover`
+decides with a proof, so a binary search over the sorted distinct costs is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from ..errors import NoFeasiblePlanError
+from .cover import min_cover
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CenterResult", "p_center"]
+
+
+@dataclass(frozen=True)
+class CenterResult:
+    """Result of :func:`p_center`.
+
+    Attributes
+    ----------
+    sites : numpy.ndarray
+        Open facility indices, sorted (exactly ``p`` of them).
+    objective : float
+        The radius: the largest cost from a client to its ``(failures+1)``-th nearest open
+        facility (its farthest one when it reaches fewer facilities than that).
+    lower_bound : float
+        Proven lower bound on the optimal radius: the smallest distinct cost above every
+        radius proven infeasible (``objective`` when optimal).
+    status : str
+        ``"optimal"`` or ``"time_limit"`` (a cover solve ran out of time or the time limit
+        stopped the search: the best plan found and the proven bound).
+    solve_time_s : float
+        Wall time, s.
+    cover_solves : int
+        Feasibility tests (``min_cover`` calls) run.
+    """
+
+    sites: npt.NDArray[np.int64]
+    objective: float
+    lower_bound: float
+    status: str
+    solve_time_s: float
+    cover_solves: int = 0
+
+    @property
+    def runtime_s(self) -> float:
+        """Wall time, s (``solve_time_s``)."""
+        return self.solve_time_s
+
+
+def _entries(cost) -> tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                            npt.NDArray[np.float64]]:
+    """``(n, m, row, col, cost)`` of the reachable pairs (dense ``+inf`` / sparse missing
+    entries are unreachable), validated."""
+    if sp.issparse(cost):
+        a = sp.coo_array(cost)
+        a.sum_duplicates()
+        n, m = a.shape
+        r, j, d = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float64)
+        if not np.all(np.isfinite(d)):
+            raise ValueError("stored costs must be finite (leave unreachable pairs out)")
+    else:
+        dense = np.asarray(cost, dtype=np.float64)
+        if dense.ndim != 2:
+            raise ValueError("cost must be a 2-D array (n_clients x n_facilities)")
+        if np.isnan(dense).any() or (dense == -np.inf).any():
+            raise ValueError("cost must not contain NaN or -inf (use +inf for unreachable)")
+        n, m = dense.shape
+        r, j = np.nonzero(np.isfinite(dense))
+        r, j = r.astype(np.int64), j.astype(np.int64)
+        d = dense[r, j]
+    if (d < 0).any():
+        raise ValueError("costs must be non-negative")
+    return n, m, r, j, d
+
+
+def _kth_open(indptr, row, fac, d, need, is_open) -> float:
+    """Largest over the clients of the cost to its ``need_i``-th nearest open facility
+    (entries sorted by client then cost); +inf when some client has fewer open."""
+    n = len(need)
+    if n == 0:
+        return 0.0
+    idx = np.flatnonzero(is_open[fac])
+    counts = np.bincount(row[idx], minlength=n)
+    if np.any(counts < need):
+        return float("inf")
+    start = np.cumsum(counts) - counts
+    return float(d[idx[start + need - 1]].max())
+
+
+def p_center(
+    cost: npt.ArrayLike | sp.sparray | sp.spmatrix,
+    p: int,
+    *,
+    failures: int = 0,
+    time_limit_s: float = 60.0,
+    required: npt.ArrayLike | None = None,
+) -> CenterResult:
+    """p-center (minimise the largest client cost), exact, optionally N-k.
+
+    Open exactly ``p`` facilities minimising ``max_i`` of client ``i``'s cost to its
+    ``r_i``-th nearest open facility, ``r_i = min(failures + 1, |N_i|)`` (``N_i``: its
+    reachable facilities). ``failures=0`` is the classic p-center; with ``failures=1`` every
+    client keeps a facility within the radius when any one open facility fails (a client
+    reaching a single facility needs it). Clients with no reachable facility are ignored.
+
+    Parameters
+    ----------
+    cost : array_like or scipy.sparse matrix/array, shape (n_clients, n_facilities)
+        Costs (distances, latencies). Dense: ``+inf`` marks an unreachable pair. Sparse:
+        missing entries are unreachable, stored entries (explicit zeros included) reachable.
+    p : int
+        Number of facilities to open, ``1 <= p <= n_facilities``.
+    failures : int, default 0
+        Facility failures the radius must survive.
+    time_limit_s : float, default 60
+        Wall-time budget, s, shared by the feasibility tests.
+    required : array_like, optional
+        Facilities that must be open: a boolean mask over the facilities or integer indices.
+
+    Returns
+    -------
+    CenterResult
+        ``sites``, ``objective`` (the radius), ``lower_bound``, ``status``,
+        ``solve_time_s`` / ``runtime_s``, ``cover_solves``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, costs, ``p`` or ``failures``.
+    NoFeasiblePlanError
+        More required facilities than ``p``, or ``p`` facilities cannot give every client
+        its ``r_i`` facilities at any radius (or no such set was found in time).
+
+    Notes
+    -----
+    Every client's ``r_i``-th smallest cost is a lower bound on the radius, so the search
+    runs over the sorted distinct costs ``v`` from the largest of those up. Radius ``v`` is
+    feasible iff the set multicover "at least ``r_i`` chosen among the facilities with
+    ``cost_ij <= v``" (required facilities fixed open) has a solution with at most ``p``
+    facilities; :func:`~coverage.solvers.cover.min_cover` returns a plan (feasible when it
+    has at most ``p`` sites) and a proven lower bound (infeasible when above ``p``). It is
+    asked the decision question only (``max_objective=p``: HiGHS searches below ``p``, which
+    proves "more than ``p``" faster than the optimum; ``known_lower_bound=p``: it stops at
+    the first plan within ``p``).
+    Feasibility is monotone in ``v``, so binary search needs ``log2`` of the number of
+    distinct costs tests; after each feasible test the upper end drops to the plan's actual
+    radius. A test that ends undecided (time limit) moves the search up without being
+    counted as proven: ``lower_bound`` is the distinct cost just above the largest radius
+    *proven* infeasible, and the status is ``"optimal"`` only when it meets the plan's
+    radius. Plans with fewer than ``p`` facilities are padded by index to exactly ``p``
+    (an extra facility never raises the radius).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[1.0, 5.0], [4.0, 2.0], [3.0, np.inf]])
+    >>> res = p_center(cost, 1)
+    >>> res.sites.tolist(), res.objective, res.status
+    ([0], 4.0, 'optimal')
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
+    n0, m, r, j, d = _entries(cost)
+    if isinstance(p, bool) or int(p) != p or not 1 <= int(p) <= m:
+        raise ValueError(f"p must be an integer between 1 and the number of facilities ({m})")
+    if isinstance(failures, bool) or int(failures) != failures or failures < 0:
+        raise ValueError("failures must be a non-negative integer")
+    p = int(p)
+    fixed = np.zeros(m, dtype=bool)
+    if required is not None:
+        req = np.asarray(required)
+        if req.dtype == bool:
+            if req.shape != (m,):
+                raise ValueError("a boolean 'required' mask needs one value per facility")
+            fixed |= req
+        else:
+            idx = req.astype(np.int64).ravel()
+            if len(idx) and (idx.min() < 0 or idx.max() >= m):
+                raise ValueError("required facility index out of range")
+            fixed[idx] = True
+    if fixed.sum() > p:
+        raise NoFeasiblePlanError(f"{int(fixed.sum())} required facilities exceed p={p}")
+    # clients with a reachable facility, renumbered; entries sorted by client then cost
+    has = np.bincount(r, minlength=n0) > 0
+    remap = np.cumsum(has) - 1
+    r = remap[r]
+    n = int(has.sum())
+    order = np.lexsort((j, d, r))
+    r, j, d = r[order], j[order], d[order]
+    sizes = np.bincount(r, minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    need = np.minimum(int(failures) + 1, sizes).astype(np.int64)
+    solves = 0
+
+    def result(is_open, lower, status) -> CenterResult:
+        missing = p - int(is_open.sum())
+        if missing > 0:
+            is_open = is_open.copy()
+            is_open[np.flatnonzero(~is_open)[:missing]] = True
+        radius = _kth_open(indptr, r, j, d, need, is_open)
+        lower = radius if status == "optimal" else min(float(lower), radius)
+        elapsed = time.perf_counter() - t0
+        logger.info("p-center: p=%d, failures=%d, radius %.6g, bound %.6g, status %s, "
+                    "%d cover solves, %.2f s", p, failures, radius, lower, status, solves,
+                    elapsed)
+        return CenterResult(np.flatnonzero(is_open).astype(np.int64), radius, float(lower),
+                            status, elapsed, solves)
+
+    if n == 0:
+        return result(fixed, 0.0, "optimal")
+    floor = float(d[indptr[:-1] + need - 1].max())  # each client's need_i-th smallest cost
+    values = np.unique(d[d >= floor])
+
+    def test(k: int):
+        """``(True, open mask)`` feasible, ``(False, None)`` proven infeasible, ``(None,
+        None)`` undecided at radius ``values[k]``."""
+        nonlocal solves
+        keep = d <= values[k]
+        counts = np.bincount(r[keep], minlength=n)
+        ptr = np.concatenate([[0], np.cumsum(counts)])
+        pattern = sp.csr_array((np.ones(int(keep.sum()), dtype=np.int8), j[keep], ptr),
+                               shape=(n, m))
+        res = min_cover(pattern, need, required=fixed, known_lower_bound=float(p),
+                        max_objective=float(p),
+                        time_limit_s=max(deadline - time.perf_counter(), 0.1))
+        solves += 1
+        if len(res.sites) <= p:
+            is_open = np.zeros(m, dtype=bool)
+            is_open[res.sites] = True
+            return True, is_open
+        if res.lower_bound > p:
+            return False, None
+        return None, None
+
+    ok, best = test(len(values) - 1)
+    if ok is None:
+        raise NoFeasiblePlanError(
+            f"no set of p={p} facilities giving every client its {failures + 1} reachable "
+            "facilities (all of them when it reaches fewer) was found in time")
+    if not ok:
+        raise NoFeasiblePlanError(
+            f"p={p} facilities cannot give every client its {failures + 1} reachable "
+            "facilities (all of them when it reaches fewer) at any radius")
+    lo, proven = 0, 0  # values[:proven] are proven infeasible (all below floor are too)
+    hi = int(np.searchsorted(values, _kth_open(indptr, r, j, d, need, best)))
+    while lo < hi:
+        if time.perf_counter() > deadline:
+            break
+        mid = (lo + hi) // 2
+        ok, is_open = test(mid)
+        if ok:
+            best = is_open
+            hi = min(mid, int(np.searchsorted(values, _kth_open(indptr, r, j, d, need, best))))
+        else:
+            lo = mid + 1
+            if ok is False:
+                proven = mid + 1
+    status = "optimal" if proven >= hi else "time_limit"
+    return result(best, values[min(proven, hi)], status)

@@ -1,0 +1,275 @@
+"""The matrix solvers of ``coverage.optimize``: max_cover (MCLP) and p_center against brute
+force on small random instances (every p-subset), and all four solvers at spopt's optima on
+spopt's San Francisco instance (skipped when ``shared/data`` is absent)."""
+
+import doctest
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import coverage.optimize as optimize
+import coverage.solvers.maxcover as maxcover_mod
+import coverage.solvers.pcenter as pcenter_mod
+from coverage.errors import NoFeasiblePlanError
+from coverage.optimize import max_cover, max_cover_greedy, min_cover, p_center, p_median
+
+SF = Path(__file__).resolve().parents[2] / "shared" / "data" / "spopt_sf"
+
+
+# --------------------------------------------------------------------------- brute force
+
+
+def brute_max_cover(pattern, w, p, k, required=()):
+    """Best covered weight over every p-subset containing ``required``."""
+    n_reach = pattern.sum(axis=1)
+    need = np.minimum(k + 1, n_reach)
+    best = -np.inf
+    for subset in itertools.combinations(range(pattern.shape[1]), p):
+        if not set(required) <= set(subset):
+            continue
+        have = pattern[:, list(subset)].sum(axis=1)
+        best = max(best, w[(n_reach > 0) & (have >= need)].sum())
+    return best
+
+
+def radius(cost, subset, k):
+    """Largest cost of a reachable client to its min(k+1, |N_i|)-th nearest open facility."""
+    fin = np.isfinite(cost)
+    keep = fin.any(axis=1)
+    if not keep.any():
+        return 0.0
+    need = np.minimum(k + 1, fin[keep].sum(axis=1))
+    s = np.sort(cost[keep][:, list(subset)], axis=1)
+    s = np.hstack([s, np.full((len(s), k + 1), np.inf)])
+    return float(s[np.arange(len(s)), need - 1].max())
+
+
+def brute_p_center(cost, p, k, required=()):
+    return min((radius(cost, subset, k)
+                for subset in itertools.combinations(range(cost.shape[1]), p)
+                if set(required) <= set(subset)), default=np.inf)
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("k", [0, 1])
+def test_max_cover_equals_brute_force(seed, k):
+    rng = np.random.default_rng(seed)
+    pattern = rng.random((15, 8)) < 0.3
+    pattern[:3] = pattern[3:6]  # identical rows, merged with summed weights
+    w = rng.integers(0, 20, size=15).astype(float)
+    reach = sp.csr_array(pattern) if seed % 2 else pattern.astype(int)
+    for p in (1, 2, 3, 5):
+        res = max_cover(reach, p, w, failures=k)
+        best = brute_max_cover(pattern, w, p, k)
+        assert res.status == "optimal"
+        assert res.objective == best == res.upper_bound == res.lower_bound
+        assert len(res.sites) == p and np.all(np.diff(res.sites) > 0)
+        # the reported objective is the plan's own covered weight
+        have = pattern[:, res.sites].sum(axis=1)
+        need = np.minimum(k + 1, pattern.sum(axis=1))
+        assert w[(pattern.sum(axis=1) > 0) & (have >= need)].sum() == res.objective
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_max_cover_required_and_float_weights(seed):
+    rng = np.random.default_rng(100 + seed)
+    pattern = rng.random((12, 7)) < 0.35
+    w = rng.uniform(0.0, 3.0, size=12)
+    required = [int(rng.integers(7))]
+    for k in (0, 1):
+        res = max_cover(pattern, 3, w, failures=k, required=required)
+        assert required[0] in res.sites and len(res.sites) == 3
+        assert res.objective == pytest.approx(brute_max_cover(pattern, w, 3, k, required),
+                                              rel=1e-12)
+        assert res.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_max_cover_greedy_within_its_bound(seed):
+    rng = np.random.default_rng(200 + seed)
+    pattern = rng.random((16, 9)) < 0.25
+    w = rng.integers(1, 50, size=16).astype(float)
+    for p in (1, 2, 4):
+        g = max_cover_greedy(pattern, p, w)
+        best = brute_max_cover(pattern, w, p, 0)
+        assert len(g.sites) == p
+        assert g.objective <= best <= g.upper_bound
+        assert g.objective >= (1 - 1 / np.e) * best - 1e-9
+        if p == 1:  # one greedy step is optimal, and the step bound says so
+            assert g.objective == best and g.status == "optimal"
+
+
+def test_max_cover_refuses_a_cost_matrix_as_reach():
+    with pytest.raises(ValueError, match="cost <= radius"):
+        max_cover(np.array([[1.0, np.inf], [2.0, 3.0]]), 1)
+
+
+def test_max_cover_edge_cases():
+    pattern = np.array([[1, 0, 0], [0, 0, 0], [0, 1, 0]])
+    res = max_cover(pattern, 3, [2.0, 100.0, 1.0])  # client 1 reaches nothing
+    assert res.objective == 3.0 and res.sites.tolist() == [0, 1, 2]
+    assert res.reductions["rows_unreachable_or_weightless"] == 1
+    with pytest.raises(ValueError, match="p must be"):
+        max_cover(pattern, 4)
+    with pytest.raises(ValueError, match="weights"):
+        max_cover(pattern, 1, [1.0, -1.0, 1.0])
+    with pytest.raises(NoFeasiblePlanError):
+        max_cover(pattern, 1, required=[0, 1])
+    huge = max_cover(pattern, 1, [3e20, 0.0, 1e20])  # scaled for HiGHS, exact
+    assert huge.objective == 3e20 and huge.sites.tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("k", [0, 1])
+def test_p_center_equals_brute_force(seed, k):
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 40, size=(12, 7)).astype(float)
+    cost[rng.random(cost.shape) < 0.15] = np.inf
+    cost[0] = np.inf  # a client with nothing in reach is ignored
+    for p in (1, 2, 3, 4):
+        best = brute_p_center(cost, p, k)
+        if not np.isfinite(best):
+            with pytest.raises(NoFeasiblePlanError):
+                p_center(cost, p, failures=k)
+            continue
+        res = p_center(cost, p, failures=k)
+        assert res.status == "optimal"
+        assert res.objective == best == res.lower_bound
+        assert len(res.sites) == p and radius(cost, res.sites, k) == best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_p_center_sparse_and_required(seed):
+    rng = np.random.default_rng(300 + seed)
+    cost = rng.uniform(0.0, 10.0, size=(14, 8))
+    cost[rng.random(cost.shape) < 0.2] = np.inf
+    cost[1, 2] = 0.0  # a stored zero is reachable at cost 0
+    fin = np.isfinite(cost)
+    rows, cols = np.nonzero(fin)
+    sparse = sp.csr_array((cost[rows, cols], (rows, cols)), shape=cost.shape)
+    for k in (0, 1):
+        best = brute_p_center(cost, 3, k, required=(5,))
+        if not np.isfinite(best):
+            continue
+        res = p_center(sparse, 3, failures=k, required=[5])
+        assert 5 in res.sites and res.objective == best and res.status == "optimal"
+
+
+def test_p_center_validation():
+    cost = np.array([[1.0, 2.0], [3.0, np.inf]])
+    with pytest.raises(ValueError, match="NaN"):
+        p_center(np.array([[np.nan, 1.0]]), 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        p_center(np.array([[-1.0, 1.0]]), 1)
+    with pytest.raises(ValueError, match="failures"):
+        p_center(cost, 1, failures=-1)
+    with pytest.raises(NoFeasiblePlanError):
+        p_center(cost, 1, required=[0, 1])
+    # client 1 reaches one facility only: with failures=1 it needs that one (min(2, |N_i|)),
+    # client 0 needs two
+    with pytest.raises(NoFeasiblePlanError, match="cannot"):
+        p_center(cost, 1, failures=1)
+    res = p_center(cost, 2, failures=1)
+    assert res.objective == 3.0  # client 0's second nearest is 2, client 1's only one is 3
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("k", [1, 2])
+def test_min_cover_max_objective_cutoff(seed, k):
+    """The decision form p_center uses: within the cutoff the optimum, else a proven bound
+    above it (status above_cutoff or optimal) and still a feasible plan."""
+    rng = np.random.default_rng(400 + seed)
+    a = sp.csr_array((rng.random((200, 60)) < 0.08).astype(np.int64))
+    need = np.minimum(k, np.diff(a.indptr))
+    opt = min_cover(a, k).objective
+    for cut in (opt - 3, opt - 1, opt, opt + 2):
+        res = min_cover(a, k, max_objective=cut)
+        is_open = np.isin(np.arange(60), res.sites).astype(np.int64)
+        assert np.all(a @ is_open >= need)
+        if cut >= opt:
+            assert res.status == "optimal" and res.objective == opt
+        else:
+            assert res.status in ("optimal", "above_cutoff")
+            assert cut < res.lower_bound <= opt <= res.objective
+
+
+def test_bounds_stay_honest_under_a_short_time_limit():
+    rng = np.random.default_rng(7)
+    xy, fac = rng.random((400, 2)), rng.random((60, 2))
+    cost = np.hypot(xy[:, None, 0] - fac[None, :, 0], xy[:, None, 1] - fac[None, :, 1])
+    cost[cost > 0.6] = np.inf
+    w = rng.integers(1, 100, size=400).astype(float)
+    for k in (0, 1):
+        exact = p_center(cost, 10, failures=k)
+        quick = p_center(cost, 10, failures=k, time_limit_s=0.01)
+        assert exact.status == "optimal"
+        assert quick.lower_bound <= exact.objective <= quick.objective
+        assert quick.status == "optimal" or quick.lower_bound < quick.objective
+    # max cover with N-1 (z binary) on 1,000 x 120: HiGHS needs about 0.6 s, stopped at 0.02
+    xy, fac = rng.random((1000, 2)), rng.random((120, 2))
+    reach = np.hypot(xy[:, None, 0] - fac[None, :, 0], xy[:, None, 1] - fac[None, :, 1]) <= 0.08
+    w = rng.integers(1, 100, size=1000).astype(float)
+    exact = max_cover(reach, 12, w, failures=1)
+    quick = max_cover(reach, 12, w, failures=1, time_limit_s=0.02)
+    assert exact.status == "optimal"
+    assert quick.objective <= exact.objective <= quick.upper_bound
+    assert quick.status == "optimal" or quick.mip_gap > 0
+
+
+def test_docstring_examples():
+    for mod in (optimize, maxcover_mod, pcenter_mod):
+        assert doctest.testmod(mod).failed == 0
+
+
+# --------------------------------------------------------------------------- spopt SF
+
+
+@pytest.fixture(scope="module")
+def sf():
+    """spopt's San Francisco instance, built as spopt's tests build it: the pivot table of
+    street distances (rows: tracts by name, columns: stores sorted as strings) and POP2000
+    of the demand file sorted by NAME."""
+    if not SF.is_dir():
+        pytest.skip(f"spopt SF data not found at {SF} (expected shared/data beside the clone)")
+    import pandas as pd
+
+    dist = pd.read_csv(SF / "SF_network_distance_candidateStore_16_censusTract_205_new.csv")
+    pivot = dist.pivot_table(values="distance", index="DestinationName", columns="name")
+    demand = pd.read_csv(SF / "SF_demand_205_centroid_uniform_weight.csv").sort_values(
+        by=["NAME"])
+    assert np.allclose(demand["NAME"].to_numpy(), pivot.index.to_numpy())
+    return pivot.to_numpy(), demand["POP2000"].to_numpy(dtype=np.float64)
+
+
+def test_sf_lscp(sf):
+    cost, _ = sf
+    res = min_cover(sp.csr_array(cost <= 5000.0), 1)
+    assert res.objective == 8 and res.status == "optimal"
+
+
+def test_sf_pmedian(sf):
+    cost, w = sf
+    res = p_median(cost, 4, weights=w)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(2_848_268_129.71, abs=0.01)
+
+
+def test_sf_mclp(sf):
+    cost, w = sf
+    res = max_cover(cost <= 5000.0, 4, w)
+    assert res.status == "optimal" and res.objective == 875_247 == res.upper_bound
+    greedy = max_cover_greedy(cost <= 5000.0, 4, w)
+    assert greedy.objective <= 875_247 <= greedy.upper_bound
+
+
+def test_sf_pcenter(sf):
+    cost, _ = sf
+    res = p_center(cost, 4)
+    assert res.status == "optimal" and res.objective == pytest.approx(7403.06, abs=0.005)
+    assert res.lower_bound == res.objective
+    n1 = p_center(cost, 4, failures=1)  # N-1: second-nearest open store
+    assert n1.status == "optimal" and n1.objective >= res.objective
+    assert np.sort(cost[:, n1.sites], axis=1)[:, 1].max() == n1.objective
