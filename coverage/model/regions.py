@@ -1,0 +1,178 @@
+"""The centralized alternative: public-cloud regions, and who they serve within a budget.
+
+The domain's central decision is whether to build an edge fleet at all: "when in doubt, the
+region is the cheaper bet". This module answers the first half of that comparison with the
+planner's own latency model: for each budget, the population within budget of its nearest
+region, and of two regions (so that one region may fail: N-1), for the same demand, access
+classes and inference time as the edge plan. A region is reached over the internet like a
+reference-tier (``metro-colo``) site: the model's latency at the great-circle distance.
+
+Regions come from the built-in table ``regions.toml`` (AWS, Google Cloud and Azure regions
+at their metro's approximate centre; see the file's header for the source and date) or from a
+file in the candidate-site format (:func:`read_regions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import InputValidationError
+from .geo import count_within, km_from_chord, unit_tree, unit_xyz
+from .latency import LatencyModel
+from .problem import RowLatency
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["REGION_COLUMNS", "builtin_regions", "read_regions", "region_coverage"]
+
+#: Columns of a regions table.
+REGION_COLUMNS = ("region_id", "provider", "metro", "country", "lat", "lon")
+
+
+def builtin_regions(providers: Iterable[str] | None = None) -> pd.DataFrame:
+    """The built-in public-cloud regions (``coverage/model/regions.toml``).
+
+    Parameters
+    ----------
+    providers : iterable of str, optional
+        Keep these providers only (``aws``, ``gcp``, ``azure``); default all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REGION_COLUMNS`; ``region_id`` is ``provider:region``. ``attrs["source"]``
+        says where the table comes from (approximate metro coordinates).
+    """
+    text = resources.files("coverage.model").joinpath("regions.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    df = pd.DataFrame(data["region"])
+    df.insert(0, "region_id", df["provider"] + ":" + df["region"])
+    df = df[list(REGION_COLUMNS)].astype({"lat": float, "lon": float})
+    if providers is not None:
+        wanted = {str(p).lower() for p in providers}
+        unknown = sorted(wanted - set(df["provider"]))
+        if unknown:
+            raise InputValidationError(
+                f"unknown cloud provider(s) {', '.join(unknown)}: the built-in region table "
+                f"has {', '.join(sorted(set(df['provider'])))}. Fix: pick from those, or give "
+                "your own regions file")
+        df = df[df["provider"].isin(wanted)].reset_index(drop=True)
+    df.attrs["source"] = str(data.get("source", "built-in"))
+    return df
+
+
+def read_regions(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Regions from a file in the candidate-site format (an id column ``site_id`` / ``id`` /
+    ``code``, and ``lat``/``lon`` or a geometry; CSV, GeoJSON, GeoPackage, Parquet, ...),
+    validated like a sites file (one message naming the file, rows and fix). Optional
+    ``provider``, ``metro`` and ``country`` columns are kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REGION_COLUMNS` (``provider``, ``metro``, ``country`` empty when absent).
+    """
+    from ..inputs.tables import read_sites
+
+    sites = read_sites(path, colocated_m=0)
+    out = pd.DataFrame({"region_id": sites["site_id"].astype(str)})
+    for col in ("provider", "metro", "country"):
+        out[col] = (sites[col].astype(str) if col in sites.columns
+                    else pd.Series([""] * len(sites), dtype=object))
+    out["lat"] = sites["lat"].to_numpy(dtype=float)
+    out["lon"] = sites["lon"].to_numpy(dtype=float)
+    out.attrs["source"] = str(path)
+    return out
+
+
+def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
+                    budgets_ms: Iterable[float], *, model: LatencyModel | None = None,
+                    access: str = "ftth", percentile: str = "p99") -> pd.DataFrame:
+    """Population within each budget of its nearest region, and of two regions (N-1).
+
+    Parameters
+    ----------
+    demand : pandas.DataFrame
+        ``lat``, ``lon``, ``population`` and optionally ``access`` (a validated demand
+        table, e.g. :func:`coverage.read_demand`).
+    regions : pandas.DataFrame
+        ``region_id``, ``lat``, ``lon`` (:func:`builtin_regions`, :func:`read_regions`).
+    budgets_ms : iterable of float
+        Latency budgets, ms, at ``percentile``.
+    model : LatencyModel, optional
+        The latency model (default: the default profile, as the planner uses).
+    access : str, default "ftth"
+        Access class of rows without an ``access`` column.
+    percentile : {"p99", "p50"}, default "p99"
+        Percentile the budgets are checked at.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``budget_ms``, ``population``, ``population_within_budget``
+        (nearest region within budget), ``population_within_budget_n1`` (two regions within
+        budget: one may fail), their shares, ``n_regions``, ``mean_latency_ms`` and
+        ``mean_p50_ms`` (population-weighted, to the nearest region, all users) and
+        ``median_distance_km`` (population-weighted median distance to the nearest
+        region). Points whose access class cannot meet a budget even at distance 0 count
+        as outside it.
+    """
+    model = LatencyModel() if model is None else model
+    lat = demand["lat"].to_numpy(dtype=np.float64)
+    lon = demand["lon"].to_numpy(dtype=np.float64)
+    pop = demand["population"].to_numpy(dtype=np.float64)
+    acc = (demand["access"].astype(str).to_numpy(dtype=object) if "access" in demand.columns
+           else np.full(len(demand), access, dtype=object))
+    r_lat = regions["lat"].to_numpy(dtype=np.float64)
+    r_lon = regions["lon"].to_numpy(dtype=np.float64)
+    if not len(regions):
+        raise InputValidationError("region coverage: no regions given. Fix: give at least one "
+                                   "region (the built-in table, or a regions file)")
+    tree = unit_tree(r_lat, r_lon)
+    pts = unit_xyz(lat, lon)
+    dist, _ = tree.query(pts, k=1)
+    near_km = km_from_chord(np.asarray(dist).ravel())
+    total = float(pop.sum())
+    rows: list[dict[str, Any]] = []
+    for budget in budgets_ms:
+        rl = RowLatency.from_model(model, acc, float(budget), percentile)
+        n_in = count_within(tree, pts, rl.radius_km)
+        lat_ms = rl.fixed_ms + rl.ms_per_km * near_km
+        p50_ms = rl.fixed_p50_ms + rl.ms_per_km * near_km
+        within = float(pop[n_in >= 1].sum())
+        within2 = float(pop[n_in >= 2].sum())
+        rows.append({
+            "budget_ms": float(budget), "percentile": percentile, "population": total,
+            "population_within_budget": within,
+            "population_within_budget_n1": within2,
+            "share_within_budget": within / total if total else float("nan"),
+            "share_within_budget_n1": within2 / total if total else float("nan"),
+            "n_regions": int(len(regions)),
+            "mean_latency_ms": _weighted_mean(lat_ms, pop),
+            "mean_p50_ms": _weighted_mean(p50_ms, pop),
+            "median_distance_km": _weighted_median(near_km, pop),
+        })
+    return pd.DataFrame(rows)
+
+
+def _weighted_mean(values: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> float:
+    w = weights.sum()
+    return float(np.dot(values, weights) / w) if w > 0 else float("nan")
+
+
+def _weighted_median(values: npt.NDArray[np.float64],
+                     weights: npt.NDArray[np.float64]) -> float:
+    if not len(values) or weights.sum() <= 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])

@@ -1,0 +1,82 @@
+"""The centralized alternative (issue 14 part 1): built-in regions, region files, and the
+population within budget of one and of two regions, against an independent computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import ON_NET
+from test_capacity import haversine
+
+from coverage.errors import InputValidationError
+from coverage.model.latency import LatencyModel
+from coverage.model.regions import builtin_regions, read_regions, region_coverage
+
+
+def test_builtin_table_is_sane():
+    r = builtin_regions()
+    assert len(r) >= 100 and r["region_id"].is_unique
+    assert set(r["provider"]) == {"aws", "gcp", "azure"}
+    assert r["lat"].between(-90, 90).all() and r["lon"].between(-180, 180).all()
+    assert r["country"].str.fullmatch(r"[A-Z]{2}").all()
+    assert "approximate" in r.attrs["source"]
+    aws = builtin_regions(["AWS"])
+    assert set(aws["provider"]) == {"aws"} and len(aws) < len(r)
+    with pytest.raises(InputValidationError, match="unknown cloud provider"):
+        builtin_regions(["oracle"])
+
+
+def reference(demand, regions, budget, model, access):
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  regions["lat"].to_numpy()[None, :], regions["lon"].to_numpy()[None, :])
+    lat = model.p99_ms(d, access)
+    n_in = (lat <= budget).sum(axis=1)
+    pop = demand["population"].to_numpy(float)
+    near = lat.min(axis=1)
+    return pop[n_in >= 1].sum(), pop[n_in >= 2].sum(), np.average(near, weights=pop)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("model", [ON_NET, LatencyModel()])
+def test_region_coverage_matches_an_independent_computation(seed, model):
+    rng = np.random.default_rng(seed)
+    n = 400
+    demand = pd.DataFrame({"lat": rng.uniform(35, 55, n), "lon": rng.uniform(-10, 25, n),
+                           "population": rng.integers(100, 100_000, n)})
+    regions = builtin_regions()
+    regions = regions[regions["lon"].between(-15, 30) & regions["lat"].between(30, 62)]
+    budgets = [25.0, 30.0, 40.0, 60.0]
+    out = region_coverage(demand, regions, budgets, model=model)
+    assert out["budget_ms"].tolist() == budgets
+    for row in out.itertuples():
+        one, two, mean = reference(demand, regions, row.budget_ms, model, "ftth")
+        assert row.population_within_budget == pytest.approx(one)
+        assert row.population_within_budget_n1 == pytest.approx(two)
+        assert row.mean_latency_ms == pytest.approx(mean, rel=1e-9)
+        assert row.population_within_budget_n1 <= row.population_within_budget
+    # more budget never serves fewer people
+    assert out["population_within_budget"].is_monotonic_increasing
+    assert out["population_within_budget_n1"].is_monotonic_increasing
+
+
+def test_access_class_that_cannot_meet_the_budget_is_outside():
+    demand = pd.DataFrame({"lat": [50.11, 50.11], "lon": [8.68, 8.68],
+                           "population": [10, 20], "access": ["ftth", "lte"]})
+    regions = builtin_regions(["aws"])
+    out = region_coverage(demand, regions, [30.0])
+    # at the region's own metro, fibre is in budget (28 ms p99 at distance 0 by default);
+    # LTE (132 ms at distance 0) never is
+    assert out.loc[0, "population_within_budget"] == 10
+
+
+def test_read_regions_from_a_sites_format_file(tmp_path):
+    f = tmp_path / "regions.csv"
+    f.write_text("id,lat,lon,provider,metro\nr1,40.4,-3.7,own,Madrid\nr2,38.7,-9.1,own,Lisbon\n")
+    r = read_regions(f)
+    assert r["region_id"].tolist() == ["r1", "r2"] and r["provider"].tolist() == ["own"] * 2
+    assert r.attrs["source"] == str(f)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,lat,lon\nr1,40.4,-3.7\nr2,95,-9.1\n")
+    with pytest.raises(InputValidationError, match="bad.csv"):
+        read_regions(bad)
