@@ -279,3 +279,11 @@ def test_cli_p_center_too_few_sites_exit_3(tmp_path, files):
     r = cli(files, out, "--max-sites", 1, "--objective", "p-center", "--failures", 1)
     assert r.returncode == 3, r.stderr
     assert "--max-sites" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sweep_of_a_max_sites_plan_solves_the_fewest_at_its_budget():
+    demand, sites, _ = instance(2)
+    fewest = plan(demand, sites, failures=1).summary()["site_count"]
+    res = plan(demand, sites, failures=1, max_sites=1).with_sweep([40.0], time_limit_s=5)
+    row = res.sweep[res.sweep["budget_ms"] == BUDGET_MS].iloc[0]
+    assert int(row["site_count"]) == fewest and row["source"] != "plan"

@@ -206,13 +206,17 @@ class Plan:
                   if agg.get("mode") == "conservative" and "max_offset_km" in self.demand
                   else None)
         params = self.info.get("parameters", {})
+        budgets = list(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
+        best = self.info.get("max_sites") is not None
+        if best:  # the plan's own budget, solved by the sweep (the plan is not the fewest)
+            budgets = sorted(set(map(float, budgets)) | {float(self.budget_ms)})
         sweep = budget_sweep(
-            demand, sites, DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms,
+            demand, sites, budgets,
             failures=(self.failures_tolerated,), percentile=self.percentile,
             access=str(params.get("access_default", "ftth")), model=self.model,
             time_limit_s=time_limit_s, radius_shrink_km=shrink,
             # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
-            plan=self if self.info.get("max_sites") is None else None, progress=progress,
+            plan=None if best else self, progress=progress,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity,
         )

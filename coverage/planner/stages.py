@@ -194,7 +194,13 @@ def best_sites(problem: Problem, reach: ReachMatrix,
         try:
             res = p_center(reach.values("latency_ms"), p, failures=k,
                            time_limit_s=c.time_limit_s, required=problem.required)
-        except NoFeasiblePlanError:
+        except NoFeasiblePlanError as exc:
+            if "in time" in str(exc):
+                raise NoFeasiblePlanError(
+                    f"no {p} sites keeping every demand point that has a candidate within "
+                    "budget within it were found within --time-limit-s "
+                    f"{c.time_limit_s:g} s (p-center). Fix: raise --time-limit-s or "
+                    "--max-sites, or use --objective max-cover") from None
             raise NoFeasiblePlanError(
                 f"no {p} sites keep every demand point that has a candidate within "
                 f"{c.budget_ms:g} ms {c.percentile} within budget"
