@@ -383,6 +383,7 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
         if b is not None and n is not None:
             ax.plot([b], [n], marker="*", ms=16, color="#d62728", ls="none",
                     label=f"this plan: {n} sites at {b:g} ms")
+            top = max(top, float(n))  # a --max-sites plan may open more than the fewest
         ax.set_xlabel(f"latency budget, ms ({summary.get('percentile', 'p99')})")
         ax.set_ylabel("sites")
         ax.set_ylim(bottom=0, top=max(top * 1.12, 1.0))
