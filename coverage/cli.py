@@ -297,7 +297,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         backbone_latency_attr=args.backbone_latency_attr, workloads=args.workloads,
         requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
-        domain_radius_km=args.domain_radius_km))
+        domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
+        objective=args.objective))
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
@@ -379,7 +380,8 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         backbone_latency_attr=args.backbone_latency_attr, workloads=args.workloads,
         requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
-        domain_radius_km=args.domain_radius_km,
+        domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
+        objective=args.objective,
     )
     if args.workers or args.scheduler:
         from .batch import dask_client

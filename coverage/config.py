@@ -99,6 +99,8 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                        "a number >= 0 (or absent)"),
     "nonneg_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 0),
                            "an integer >= 0 (or absent)"),
+    "positive_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 1),
+                             "an integer >= 1 (or absent)"),
     "model_spec": (lambda v: isinstance(v, str) and v.strip() != "",
                    "a profile name (internet, on-net) or the path of a model file (.toml)"),
     "pair_ms": (lambda v: v is None or (
@@ -219,6 +221,17 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("strategy", str, "auto", "", "full reach matrix, row generation (lazy, for "
            "national inputs), or auto (by --max-memory-gb)", "choice",
            ("auto", "full", "lazy"), group="solver"),
+    Option("max_sites", int, None, "", "answer 'the best P sites' instead of 'the fewest': "
+           "open exactly P sites that keep the most people within budget, then, among those "
+           "optima, the most people N-k safe (k = max(--failures, 1)); with --objective "
+           "p-center, the P sites with the lowest worst latency (docs/optimize.md)",
+           "positive_int_or_none"),
+    Option("objective", str, "auto", "", "what the plan optimises: fewest (the fewest sites, "
+           "or the least cost with a cost column), max-cover (with --max-sites P: the most "
+           "people within budget), p-center (with --max-sites P: the lowest worst latency at "
+           "the percentile, to the (k+1)-th nearest site with --failures k); auto = fewest, "
+           "or max-cover with --max-sites", "choice",
+           ("auto", "fewest", "max-cover", "p-center")),
     Option("aggregate_km", float, None, "km", "bin demand into squares of this size "
            "(equal-area grid) before solving; the summary reports the original points and "
            "people left short", "positive_or_none", group="solver"),
@@ -360,6 +373,8 @@ class PlannerConfig:
     kmedian_time_limit_s: float = 60.0
     max_memory_gb: float = 4.0
     strategy: str = "auto"
+    max_sites: int | None = None
+    objective: str = "auto"
     aggregate_km: float | None = None
     aggregate_h3: int | None = None
     aggregate_mode: str = "centroid"
@@ -400,9 +415,44 @@ class PlannerConfig:
                 and self.percentile == "p50"):
             found.append(f"budget_ms (--budget-ms) {self.budget_ms!r} is a p99 preset: give "
                          "a number of ms with --percentile p50 instead")
+        found.extend(self.objective_problems())
         if self.aggregate_km is not None and self.aggregate_h3 is not None:
             found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
                          "exclude each other: choose square or H3 bins")
+        return found
+
+    @property
+    def resolved_objective(self) -> str:
+        """The objective actually optimised: ``"fewest"``, ``"max-cover"`` or
+        ``"p-center"`` (``"auto"`` is ``"max-cover"`` with ``max_sites``, else
+        ``"fewest"``)."""
+        if self.objective == "auto":
+            return "fewest" if self.max_sites is None else "max-cover"
+        return str(self.objective)
+
+    def objective_problems(self) -> list[str]:
+        """The combinations of ``max_sites`` / ``objective`` with other options that are
+        refused (one sentence each, with the fix)."""
+        found: list[str] = []
+        if self.objective in ("max-cover", "p-center") and self.max_sites is None:
+            found.append(f"objective (--objective) {self.objective} needs max_sites "
+                         "(--max-sites P), the number of sites to open. Fix: add "
+                         "--max-sites P, or drop --objective for the fewest sites")
+        if self.max_sites is None:
+            return found
+        if self.objective == "fewest":
+            found.append("objective (--objective) fewest and max_sites (--max-sites) exclude "
+                         "each other: the fewest sites is a count, not a budget of P. Fix: "
+                         "drop --max-sites, or choose --objective max-cover or p-center")
+        if self.requests_per_person_day is not None:
+            found.append("max_sites (--max-sites) cannot be combined with a capacitated plan "
+                         "(--requests-per-person-day): the best P sites are not sized for a "
+                         "load. Fix: drop --requests-per-person-day, or drop --max-sites for "
+                         "the fewest sites that carry the load")
+        if self.strategy == "lazy":
+            found.append("max_sites (--max-sites) needs the reach matrix: row generation "
+                         "(--strategy lazy) cannot choose the best P sites. Fix: --strategy "
+                         "full (raise --max-memory-gb) or bin the demand with --aggregate-km")
         return found
 
     def validate(self, access_profiles: Iterable[str] | None = None) -> PlannerConfig:
@@ -496,6 +546,8 @@ def add_cli_options(groups: Mapping[str, Any],
             kw["metavar"] = "KM"
         elif opt.name == "aggregate_h3":
             kw["metavar"] = "RES"
+        elif opt.name == "max_sites":
+            kw["metavar"] = "P"
         elif opt.name == "latency_model":
             kw["metavar"] = "NAME|FILE"
         elif opt.name == "budget_ms":

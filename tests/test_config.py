@@ -104,7 +104,7 @@ def test_summary_parameters_hold_every_planner_option(sample_inputs):
     plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5, max_memory_gb=3.5)
     params = plan.summary()["parameters"]
     for opt in PLANNER_OPTIONS:
-        key = {"access": "access_default", "strategy": "strategy_requested"}.get(opt.name,
-                                                                               opt.name)
+        key = {"access": "access_default", "strategy": "strategy_requested",
+               "objective": "objective_requested"}.get(opt.name, opt.name)
         assert key in params, opt.name
     assert params["max_memory_gb"] == 3.5

@@ -87,6 +87,50 @@ def test_max_cover_required_and_float_weights(seed):
         assert res.status == "optimal"
 
 
+def brute_lexicographic(pattern, w, p, k, required=()):
+    """Best (weight with 1+ open in reach, weight with k+1+ open in reach) over every
+    p-subset containing ``required``, compared lexicographically."""
+    best = None
+    for subset in itertools.combinations(range(pattern.shape[1]), p):
+        if not set(required) <= set(subset):
+            continue
+        have = pattern[:, list(subset)].sum(axis=1)
+        value = (w[have >= 1].sum(), w[have >= k + 1].sum())
+        best = value if best is None or value > best else best
+    return best
+
+
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("k", [1, 2])
+def test_max_cover_lexicographic_equals_brute_force(seed, k):
+    rng = np.random.default_rng(300 + seed)
+    pattern = rng.random((14, 7)) < 0.35
+    pattern[:2] = pattern[2:4]  # identical rows
+    w = (rng.integers(0, 20, size=14).astype(float) if seed % 3
+         else rng.uniform(0.0, 5.0, size=14))  # float weights: the 1e-9 tolerance path
+    required = [int(rng.integers(7))] if seed % 2 else []
+    for p in (1, 2, 3, 5):
+        if p < len(required):
+            continue
+        res = maxcover_mod.max_cover_lexicographic(pattern, p, w, failures=k,
+                                                   required=required or None)
+        best = brute_lexicographic(pattern, w, p, k, required)
+        assert res.status == "optimal" and len(res.sites) == p
+        assert set(required) <= set(res.sites.tolist())
+        assert res.objective == pytest.approx(best[0], rel=1e-12)
+        assert res.secondary == pytest.approx(best[1], rel=1e-12)
+        assert res.secondary_upper_bound == pytest.approx(res.secondary, rel=1e-12)
+        # the primary optimum is max_cover's
+        assert res.objective == pytest.approx(max_cover(pattern, p, w,
+                                                        required=required or None).objective,
+                                              rel=1e-12)
+
+
+def test_max_cover_lexicographic_validation():
+    with pytest.raises(ValueError, match="failures"):
+        maxcover_mod.max_cover_lexicographic(np.eye(3), 1, failures=0)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_max_cover_greedy_within_its_bound(seed):
     rng = np.random.default_rng(200 + seed)

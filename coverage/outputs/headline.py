@@ -71,6 +71,24 @@ def _sites_line(s: Mapping[str, Any]) -> str:
     gap = _finite(s.get("mip_gap"))
     gap_text = NA if gap is None else f"{gap:.1%}"
     line = f"sites: {_count(s.get('site_count'))}"
+    if s.get("objective") == "max_cover":  # --max-sites P: the most people within budget
+        safe = s.get("secondary_failures", 1)
+        text = (f" (best {_count(s.get('max_sites'))}: most people within budget, "
+                f"{_count(s.get('objective_value'))}; then most N-{safe} safe, "
+                f"{_count(s.get('secondary_value'))}")
+        if optimal:
+            return line + text + "; both proven optimal)"
+        return (line + text + f"; {status}: proven upper bound "
+                f"{_count(s.get('upper_bound'))} people, gap {gap_text})")
+    if s.get("objective") == "p_center":  # --objective p-center --max-sites P
+        worst = _finite(s.get("worst_latency_ms"))
+        bound = _finite(s.get("lower_bound"))
+        text = (f" (best {_count(s.get('max_sites'))}: lowest worst latency, "
+                f"{NA if worst is None else f'{worst:.2f} ms'}")
+        if optimal:
+            return line + text + ", proven optimal)"
+        return (line + text + f"; {status}: proven lower bound "
+                f"{NA if bound is None else f'{bound:.2f} ms'})")
     if objective(s) == "cost":
         value = s.get("objective_value")
         if optimal:

@@ -383,6 +383,7 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
         if b is not None and n is not None:
             ax.plot([b], [n], marker="*", ms=16, color="#d62728", ls="none",
                     label=f"this plan: {n} sites at {b:g} ms")
+            top = max(top, float(n))  # a --max-sites plan may open more than the fewest
         ax.set_xlabel(f"latency budget, ms ({summary.get('percentile', 'p99')})")
         ax.set_ylabel("sites")
         ax.set_ylim(bottom=0, top=max(top * 1.12, 1.0))
@@ -550,6 +551,9 @@ def _aggregation_text(s: dict[str, Any]) -> str:
 def _summary_section(s: dict[str, Any]) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
     cost = objective(s) == "cost"
+    best = s.get("objective") in ("max_cover", "p_center")
+    if best:
+        return _best_summary_section(s, k)
     what = "total cost" if cost else "site count"
     bound_digits = 1 if cost else 0
     rows = [
@@ -625,6 +629,83 @@ def _summary_section(s: dict[str, Any]) -> str:
     intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) chosen "
              f"sites within {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, so that "
              f"it stays within budget when any {k} site(s) fail. {proof}</p>")
+    return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
+                    + _kv_table(rows) + _coverage_by_k_table(s, k))
+
+
+def _best_summary_section(s: dict[str, Any], k: int) -> str:
+    """"Plan at a glance" of a ``--max-sites P`` plan (max-cover or p-center)."""
+    center = s.get("objective") == "p_center"
+    rows = [
+        ("sites (exactly --max-sites)", "site_count", s.get("site_count"),
+         _num(s.get("site_count"))),
+        ("objective", "objective", s.get("objective"),
+         "lowest worst latency (p-center)" if center
+         else "most people within budget (max-cover), then most N-"
+              f"{_text(s.get('secondary_failures'))} safe"),
+    ]
+    if center:
+        rows += [
+            ("worst latency (to the nearest site" + (f", or the {k + 1}-th nearest)" if k
+                                                     else ")"),
+             "worst_latency_ms", s.get("worst_latency_ms"), _ms(s.get("worst_latency_ms"))),
+            ("proven lower bound on the worst latency", "lower_bound", s.get("lower_bound"),
+             _ms(s.get("lower_bound"))),
+        ]
+    else:
+        rows += [
+            ("population within budget of a chosen site", "objective_value",
+             s.get("objective_value"), _num(s.get("objective_value"))),
+            ("proven upper bound on it", "upper_bound", s.get("upper_bound"),
+             _num(s.get("upper_bound"))),
+            ("most N-k safe among those optima", "secondary_value", s.get("secondary_value"),
+             _num(s.get("secondary_value"))),
+            ("status of that second objective", "secondary_status",
+             s.get("secondary_status"), _text(s.get("secondary_status"))),
+        ]
+    rows += [
+        ("solver status", "status", s.get("status"), _text(s.get("status"))),
+        ("latency budget", "budget_ms", s.get("budget_ms"), _ms(s.get("budget_ms"))),
+        ("percentile", "percentile", s.get("percentile"), _text(s.get("percentile"))),
+        ("failures tolerated (k)", "failures_tolerated", s.get("failures_tolerated", 1),
+         _num(k)),
+        ("demand points", "n_demand", s.get("n_demand"), _num(s.get("n_demand"))),
+        ("candidate sites", "n_candidates", s.get("n_candidates"), _num(s.get("n_candidates"))),
+        ("population", "population_total", s.get("population_total"),
+         _num(s.get("population_total"))),
+        ("population within budget of a chosen site", "population_covered",
+         s.get("population_covered"), _num(s.get("population_covered"))),
+        ("population within budget of a candidate", "population_coverable",
+         s.get("population_coverable"), _num(s.get("population_coverable"))),
+        ("population outside budget (no chosen site within it)", "population_outside_budget",
+         s.get("population_outside_budget"), _num(s.get("population_outside_budget"))),
+        ("population with 2+ chosen sites within budget (N-1 safe)", "population_n1_safe",
+         s.get("population_n1_safe"), _num(s.get("population_n1_safe"))),
+        ("population with no candidate in budget", "population_uncoverable",
+         s.get("population_uncoverable"), _num(s.get("population_uncoverable"))),
+        ("mean primary latency, p50 (population-weighted)", "mean_latency_ms",
+         s.get("mean_latency_ms"), _ms(s.get("mean_latency_ms"))
+         if not _not_finite(s.get("mean_latency_ms")) else "n/a (nobody is served)"),
+        ("population outside budget under the worst failure", "n1_population_outside_budget",
+         s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
+        ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
+        ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
+    ]
+    proof = ("Both objectives are proven optimal." if s.get("status") == "optimal" else
+             f"Not proven optimal ({_e(s.get('status'))}): the best plan found is shown with "
+             "its proven bound.")
+    what = ("the worst latency from a user to its nearest chosen site" + (
+        f" ({k + 1}-th nearest, so that it holds after any {k} failure(s); all of its "
+        "candidates when it has fewer)" if k else "")
+        + ", every user with a candidate within budget kept within it" if center else
+        "the population within budget of a chosen site, then, among the plans that reach "
+        "it, the population with enough chosen sites within budget to survive "
+        f"{_text(s.get('secondary_failures'))} failure(s)")
+    intro = (f"<p>The best {_num(s.get('max_sites'))} sites (--max-sites): they minimise "
+             if center else
+             f"<p>The best {_num(s.get('max_sites'))} sites (--max-sites): they maximise ")
+    intro += f"{what}, at {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}. "
+    intro += proof + " The coverage table below counts candidates, not chosen sites.</p>"
     return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
                     + _kv_table(rows) + _coverage_by_k_table(s, k))
 

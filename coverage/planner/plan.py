@@ -39,6 +39,8 @@ from .stages import (
     LATENCY_COMPONENT_COLUMNS,
     Placement,
     assign_and_fail,
+    best_sites,
+    best_summary,
     capacitated_sites,
     capacitated_sites_lazy,
     check_aggregation,
@@ -204,11 +206,17 @@ class Plan:
                   if agg.get("mode") == "conservative" and "max_offset_km" in self.demand
                   else None)
         params = self.info.get("parameters", {})
+        budgets = list(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
+        best = self.info.get("max_sites") is not None
+        if best:  # the plan's own budget, solved by the sweep (the plan is not the fewest)
+            budgets = sorted(set(map(float, budgets)) | {float(self.budget_ms)})
         sweep = budget_sweep(
-            demand, sites, DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms,
+            demand, sites, budgets,
             failures=(self.failures_tolerated,), percentile=self.percentile,
             access=str(params.get("access_default", "ftth")), model=self.model,
-            time_limit_s=time_limit_s, radius_shrink_km=shrink, plan=self, progress=progress,
+            time_limit_s=time_limit_s, radius_shrink_km=shrink,
+            # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
+            plan=None if best else self, progress=progress,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity,
         )
@@ -271,7 +279,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        backbone_latency_attr: Any = None, workloads: Any = None,
                        requests_per_person_day: Any = None, peak_to_mean: Any = 3.0,
                        target_utilisation: Any = 0.8,
-                       domain_radius_km: Any = None) -> list[str]:
+                       domain_radius_km: Any = None, max_sites: Any = None,
+                       objective: Any = "auto") -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -280,7 +289,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     Parameters
     ----------
     budget_ms, failures, percentile, access, model, time_limit_s, kmedian_time_limit_s,
-    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3, service_classes
+    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3, service_classes,
+    max_sites, objective, ...
         As in :func:`plan_sites` (a service classes file is read and checked).
 
     Returns
@@ -299,7 +309,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         backbone_edge_factor=backbone_edge_factor, backbone_latency_attr=backbone_latency_attr,
         workloads=workloads, requests_per_person_day=requests_per_person_day,
         peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
-        domain_radius_km=domain_radius_km,
+        domain_radius_km=domain_radius_km, max_sites=max_sites, objective=objective,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
         from ..model.workloads import WorkloadCatalog
@@ -424,7 +434,8 @@ def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: st
     return service
 
 
-_PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"}
+_PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested",
+                    "objective": "objective_requested"}
 """Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
@@ -459,8 +470,11 @@ def plan_sites(
     peak_to_mean: float = 3.0,
     target_utilisation: float = 0.8,
     domain_radius_km: float | None = None,
+    max_sites: int | None = None,
+    objective: str = "auto",
 ) -> Plan:
-    """Find the fewest sites that keep every user within budget under ``failures`` failures.
+    """Find the fewest sites that keep every user within budget under ``failures`` failures
+    (or, with ``max_sites``, the best ``max_sites`` sites).
 
     Parameters
     ----------
@@ -559,6 +573,21 @@ def plan_sites(
     domain_radius_km : float, optional
         Sites within this distance of each other fail together (networkx components); a
         sites ``failure_domain`` column wins.
+    max_sites : int, optional
+        Answer "the best P sites" instead of "the fewest": open exactly ``max_sites`` sites
+        (the required ones among them) chosen by ``objective``; the k-median placement is
+        skipped (the objective chose the sites) and a ``cost`` column is not used. Needs
+        the reach matrix (refused with row generation) and an uncapacitated plan.
+    objective : {"auto", "fewest", "max-cover", "p-center"}, default "auto"
+        ``"fewest"``: the fewest sites (least cost with a ``cost`` column).
+        ``"max-cover"`` (with ``max_sites``): the most population within budget of a chosen
+        site, then, among those optima, the most population with ``max(k, 1) + 1`` chosen
+        sites within budget (:func:`coverage.solvers.maxcover.max_cover_lexicographic`).
+        ``"p-center"`` (with ``max_sites``): the least worst latency at ``percentile`` from a
+        point to its ``min(k + 1, |N_i|)``-th nearest chosen site, every point with a
+        candidate in budget kept within it (:func:`coverage.solvers.pcenter.p_center`).
+        ``"auto"``: ``"max-cover"`` with ``max_sites``, else ``"fewest"``.
+        See ``docs/optimize.md``.
 
     Returns
     -------
@@ -598,6 +627,7 @@ def plan_sites(
         backbone_latency_attr=backbone_latency_attr, workloads=workloads,
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
+        max_sites=max_sites, objective=objective,
     ).validate(model.access_profiles_ms)
     preset = preset_budget(budget_ms)
     budget_given = budget_ms
@@ -639,6 +669,13 @@ def plan_sites(
                               target_utilisation=target_utilisation,
                               domain_radius_km=domain_radius_km, demand_source=demand_src,
                               sites_source=sites_src)
+    if capacity is not None and max_sites is not None:
+        raise InputValidationError(
+            "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
+            "load_rps column): the best P sites are not sized for a load. Fix: drop the "
+            "load_rps column, or drop --max-sites for the fewest sites that carry the load")
+    if max_sites is not None:
+        check_max_sites(sites, int(max_sites), sites_src)
     if capacity is not None and (aggregate_km is not None or aggregate_h3 is not None):
         raise InputValidationError(
             "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
@@ -700,6 +737,13 @@ def plan_sites(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
     strategy, est_pairs = choose_strategy(problem, strategy,
                                           max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+    if max_sites is not None and strategy != "full":
+        raise InputValidationError(
+            f"max_sites (--max-sites) needs the reach matrix, and this one (about "
+            f"{est_pairs:,.0f} pairs) is above half of --max-memory-gb {max_memory_gb:g}, "
+            "where the planner switches to row generation, which cannot choose the best P "
+            "sites. Fix: raise --max-memory-gb, pass --strategy full, or bin the demand "
+            "with --aggregate-km")
     reach: ReachMatrix | None = None
     solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
     if strategy == "full":
@@ -717,7 +761,13 @@ def plan_sites(
         say(f"solving: fewest sites with {failures + 1}-fold coverage "
             f"(HiGHS, limit {time_limit_s:g} s)")
         t = time.perf_counter()
-        if capacity is None:
+        if max_sites is not None:
+            what = ("the lowest worst latency" if config.resolved_objective == "p-center"
+                    else "the most people within budget")
+            say(f"solving: the {int(max_sites)} sites with {what} (HiGHS, limit "
+                f"{time_limit_s:g} s)")
+            count = best_sites(problem, reach, n_cov)
+        elif capacity is None:
             count = min_sites(problem, reach=reach, n_covering=n_cov)
         else:
             say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
@@ -748,10 +798,12 @@ def plan_sites(
 
     t = time.perf_counter()
     if (reach is not None and problem.cost is None and capacity is None
-            and len(count.cover.sites)):
+            and max_sites is None and len(count.cover.sites)):
         say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
             "population-weighted latency")
-    if capacity is None:
+    if count.best is not None:  # --max-sites: the objective chose the sites
+        placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
+    elif capacity is None:
         placement = place_sites(problem, count, reach)
     else:  # moving sites for latency could break a capacity proof: the proven plan stays
         placement = Placement(count.cover.sites, "skipped (capacitated)")
@@ -785,6 +837,9 @@ def plan_sites(
                         failure_table=failure_table, radius_km=radius_km,
                         radius_access=radius_access, n_pairs=n_pairs,
                         default_label=preset.name if preset is not None else None)
+    if count.best is not None:
+        assert reach is not None
+        info.update(best_summary(problem, count, reach, chosen, demand_out))
     info.update({
         "solver": solver,
         "aggregation": aggregation_info,
@@ -806,7 +861,8 @@ def plan_sites(
             "access_classes": problem.access_classes,
             "budget_preset": preset.name if preset is not None else None,
             "required_sites": int(problem.required.sum()),
-            "objective": "min_cost" if problem.cost is not None else "min_sites",
+            "objective": ("min_cost" if problem.cost is not None else "min_sites")
+            if count.best is None else info["objective"],
         },
         "inputs": inputs or {},
         "version": __version__,
@@ -820,6 +876,25 @@ def plan_sites(
         capacity=capacity,
         excluded=excluded, scenario_loads=scen_loads,
     )
+
+
+def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>") -> None:
+    """Refuse ``max_sites`` above the (hostable) candidates or below the required sites; a
+    ``cost`` column is not used with it (logged)."""
+    if p > len(sites):
+        raise InputValidationError(
+            f"max_sites (--max-sites) {p} is more than the {len(sites):,} candidate sites of "
+            f"{source} (after excluding those that cannot host the workload). Fix: give "
+            f"--max-sites {len(sites)} or fewer")
+    n_req = int(sites["required"].sum()) if "required" in sites.columns else 0
+    if n_req > p:
+        raise InputValidationError(
+            f"max_sites (--max-sites) {p} is fewer than the {n_req:,} required sites of "
+            f"{source} (its 'required' column): they are always open. Fix: give "
+            f"--max-sites {n_req} or more")
+    if "cost" in sites.columns:
+        logger.warning("%s: the cost column is not used with --max-sites (the plan opens "
+                       "%d sites, whatever they cost)", source, p)
 
 
 def aggregate_demand(demand: pd.DataFrame, config: PlannerConfig) -> Aggregation:

@@ -45,11 +45,14 @@ from ..resilience.status import (
 )
 from ..solvers.cover import CoverResult, min_cover
 from ..solvers.kmedian import k_median
+from ..solvers.maxcover import max_cover_lexicographic
+from ..solvers.pcenter import p_center
 from ..solvers.rowgen import LazyCoverResult, RowSource, lazy_cover
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fail",
+           "best_sites", "best_summary",
            "capacitated_sites",
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
@@ -122,6 +125,9 @@ class SiteCount:
     n_covering: npt.NDArray[np.int64]
     method: str
     lazy: LazyCoverResult | None = field(default=None, repr=False)
+    best: Any = field(default=None, repr=False)
+    """With ``--max-sites``: the :class:`~coverage.solvers.maxcover.LexCoverResult` or
+    :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
 
 
 def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
@@ -161,6 +167,115 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         time_limit_s=limit, row_latency=problem.rows,
         engine=problem.engine if problem.routed else None, **(lazy_options or {}))
     return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
+
+
+def best_sites(problem: Problem, reach: ReachMatrix,
+               n_covering: npt.ArrayLike | None = None) -> SiteCount:
+    """The best ``config.max_sites`` sites (``--max-sites P``) on the reach matrix.
+
+    ``max-cover``: the most population within budget of a chosen site, then, among those
+    optima, the most population with ``max(k, 1) + 1`` chosen sites within budget
+    (:func:`coverage.solvers.maxcover.max_cover_lexicographic`). ``p-center``: the least
+    worst latency at the percentile from a point to its ``min(k + 1, |N_i|)``-th nearest
+    chosen site, over the pairs within budget, every point with a candidate in budget kept
+    within it (:func:`coverage.solvers.pcenter.p_center`; points with no candidate in budget
+    are uncoverable and reported as such). The required sites stay open; a ``cost`` column
+    is not used.
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        p-center: ``P`` sites cannot keep every coverable point within budget.
+    """
+    c = problem.config
+    p, k = int(c.max_sites), int(c.failures)
+    n_cov = reach.n_covering() if n_covering is None else np.asarray(n_covering)
+    if c.resolved_objective == "p-center":
+        try:
+            res = p_center(reach.values("latency_ms"), p, failures=k,
+                           time_limit_s=c.time_limit_s, required=problem.required)
+        except NoFeasiblePlanError as exc:
+            if "in time" in str(exc):
+                raise NoFeasiblePlanError(
+                    f"no {p} sites keeping every demand point that has a candidate within "
+                    "budget within it were found within --time-limit-s "
+                    f"{c.time_limit_s:g} s (p-center). Fix: raise --time-limit-s or "
+                    "--max-sites, or use --objective max-cover") from None
+            raise NoFeasiblePlanError(
+                f"no {p} sites keep every demand point that has a candidate within "
+                f"{c.budget_ms:g} ms {c.percentile} within budget"
+                + (f" of {k + 1} of them (all of them when it has fewer)" if k else "")
+                + ": p-center minimises the worst latency of every such point. Fix: raise "
+                "--max-sites (the plan without --max-sites gives the fewest that do), or "
+                "use --objective max-cover for the most people within budget with "
+                f"{p} sites") from None
+        gap = (res.objective - res.lower_bound) / res.objective if res.objective > 0 else 0.0
+        cover = CoverResult(res.sites, float(res.objective), float(res.lower_bound),
+                            res.status, float(max(gap, 0.0)), res.solve_time_s,
+                            {"cover_solves": int(res.cover_solves)})
+    else:
+        res = max_cover_lexicographic(reach.boolean(), p, problem.population,
+                                      failures=max(k, 1), time_limit_s=c.time_limit_s,
+                                      required=problem.required)
+        cover = CoverResult(res.sites, float(res.objective), float(res.objective),
+                            res.status, float(res.mip_gap), res.solve_time_s,
+                            dict(res.reductions))
+    return SiteCount(cover=cover, n_covering=n_cov, method="full", best=res)
+
+
+def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
+                 chosen: npt.ArrayLike, assignment: pd.DataFrame) -> dict[str, Any]:
+    """The ``summary.json`` figures of a ``--max-sites`` plan, replacing those of
+    :func:`plan_summary` that describe a fewest-sites plan.
+
+    ``population_covered`` is the population within budget of a chosen site (in a
+    fewest-sites plan that is everyone with a candidate in budget, the key's value there);
+    ``population_coverable`` is the latter. ``population_safe_by_failures`` and
+    ``population_n1_safe`` count chosen sites within budget (``N-j``: ``j + 1`` or more),
+    not candidates.
+    """
+    c, res = problem.config, count.best
+    pop = problem.population
+    is_open = np.zeros(reach.shape[1], dtype=np.int64)
+    is_open[np.asarray(chosen, dtype=np.int64)] = 1
+    n_open = reach.boolean() @ is_open
+    k = int(c.failures)
+    served = float(pop[n_open >= 1].sum())
+    out: dict[str, Any] = {
+        "max_sites": int(c.max_sites),
+        "population_covered": served,
+        "population_coverable": float(pop[count.n_covering >= 1].sum()),
+        "population_outside_budget": float(pop[n_open == 0].sum()),
+        "n_demand_outside_budget": int((n_open == 0).sum()),
+        "population_n1_safe": float(pop[n_open >= 2].sum()),
+        "population_nk_safe": float(pop[n_open >= k + 1].sum()),
+        "population_safe_by_failures": population_safe_by_failures(n_open, pop, k),
+        "kmedian_status": "skipped (the objective chose the sites)",
+        "kmedian_lower_bound_ms_pop": float("nan"),
+    }
+    if c.resolved_objective == "p-center":
+        out.update({
+            "objective": "p_center",
+            "objective_value": float(res.objective),
+            "worst_latency_ms": float(res.objective),
+            "worst_latency_nearest": ("primary" if k == 0 else
+                                      f"the min({k} + 1, |N_i|)-th nearest chosen site"),
+            "lower_bound": float(res.lower_bound),
+            "upper_bound": float(res.objective),
+        })
+    else:
+        out.update({
+            "objective": "max_cover",
+            "objective_value": float(res.objective),
+            "lower_bound": float(res.objective),
+            "upper_bound": float(res.upper_bound),
+            "secondary_objective": f"population_{'n1' if k <= 1 else 'nk'}_safe",
+            "secondary_failures": max(k, 1),
+            "secondary_value": float(res.secondary),
+            "secondary_upper_bound": float(res.secondary_upper_bound),
+            "secondary_status": res.secondary_status,
+        })
+    return out
 
 
 def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float,
