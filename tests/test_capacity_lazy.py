@@ -337,3 +337,27 @@ def test_planner_lazy_with_domain_radius_equals_brute_force(seed, failures):
     assert len(chosen) == best and plan.summary()["status"] == "optimal"
     assert independent_ok(N, load, cap, chosen, failures, labels)
     assert plan.summary()["capacity"]["failure_domains"] == "within 2 km"
+
+
+def test_points_with_hundreds_of_candidates_are_not_excused():
+    """Regression: the excusal test counted live candidates in int8 and wrapped at 128, so
+    a point with 256 candidates in budget was excused and an impossible plan "optimal"."""
+    import scipy.sparse as sp
+
+    reach = sp.csr_array(np.ones((1, 256), dtype=bool))
+    res = capacitated_cover(reach, [10.0], np.ones(256), [1], failures=0)
+    assert res.status == "optimal" and res.objective == 10 and len(res.sites) == 10
+    res = capacitated_cover(reach, [10.0], np.ones(256), [2], failures=1)
+    assert res.status == "optimal" and res.objective == 11
+
+
+def test_near_integer_costs_are_not_rounded_as_integers():
+    """Regression: costs like 100000.4 passed a loose "integral" test, and the bound was
+    rounded up past the optimum."""
+    import scipy.sparse as sp
+
+    reach = sp.csr_array(np.array([[1, 1, 0], [0, 1, 1]], dtype=bool))
+    cost = np.array([100000.4, 100000.0, 100000.4])
+    res = capacitated_cover(reach, [1.0, 1.0], np.full(3, 10.0), [1, 1], failures=0,
+                            cost=cost)
+    assert res.objective == pytest.approx(100000.0) and res.lower_bound <= res.objective

@@ -138,7 +138,7 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     up[np.asarray(open_sites, dtype=np.int64)] = True
     up &= ~down
     # excused: every candidate in budget failed (N_i within F)
-    alive_any = np.asarray(reach @ (~down).astype(np.int8)).ravel() > 0
+    alive_any = np.asarray(reach @ (~down).astype(np.int64)).ravel() > 0
     need = np.where(alive_any, load, 0.0)
     scale, exact = _scale(need, cap)
     need_i = np.ceil(need * scale).astype(np.int64)
@@ -399,7 +399,7 @@ def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
 
 def _rounded_bound(bound: float, cost: npt.NDArray[np.float64]) -> float:
     """A lower bound rounded up to the next integer when every cost is an integer."""
-    if np.allclose(cost, np.round(cost)):
+    if np.array_equal(cost, np.round(cost)):
         return float(np.ceil(bound - 1e-6))
     return float(bound)
 
@@ -526,10 +526,10 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
             status = "time_limit"
             break
         sites = np.flatnonzero(res.x > 0.5)
+        # HiGHS's dual bound: with its gap tolerance the plan's value is optimal only to
+        # within that gap (integer costs round the bound up)
         dual = getattr(res, "mip_dual_bound", None)
         round_bound = float(dual) if dual is not None and np.isfinite(dual) else float(res.fun)
-        if res.status == 0:
-            round_bound = float(res.fun)
         bound = max(bound, round_bound)
         solve_s = time.perf_counter() - t
         scenarios, complete = check_scenarios(reach, load, cap, sites, failures,

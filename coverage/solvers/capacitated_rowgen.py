@@ -56,7 +56,11 @@ from .rowgen import RowPool, RowSource
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LazyCapacityInfo", "PlanCheck", "capacitated_lazy", "check_plan"]
+__all__ = ["LazyCapacityInfo", "PlanCheck", "capacitated_lazy", "check_plan", "region_cuts"]
+
+#: Most short regions turned into cuts per call (each holds a dense row of candidates while
+#: its candidates are gathered): the largest shortfalls first.
+MAX_CUT_REGIONS = 200
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,9 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
     code = _domain_codes(domains, m)
     cols = np.flatnonzero(np.isin(code, np.unique(code[sites])))
     pattern = source.rows(np.arange(n), sites=cols)
-    outside = np.flatnonzero(n_cov > np.diff(pattern.indptr))
+    # candidates in budget outside the plan's domains: counted with the same query as
+    # n_covering (a pair exactly at the budget counts the same on both sides)
+    outside = np.flatnonzero(n_cov > source.count(cols))
     if len(outside):
         # a candidate in budget outside every domain of the plan: never fails, so the cell
         # is never excused; any such candidate column says so (it is never open)
@@ -189,13 +195,14 @@ def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
     if not bad:
         return [], 0
     members: list[npt.NDArray[np.int64]] = []
+    shortfalls: list[float] = []
     needs: list[float] = []
     downs: list[npt.NDArray[np.bool_]] = []
     cell_merged = check.inverse
     for f in bad:
         down = np.zeros(m, dtype=bool)
         down[list(f.failed)] = True
-        alive = np.asarray(check.reach @ (~down).astype(np.int8)).ravel() > 0
+        alive = np.asarray(check.reach @ (~down).astype(np.int64)).ravel() > 0
         s_m = np.asarray(f.cut_rows, dtype=np.int64)
         # each region of the cut short of capacity on its own is a cut of its own
         for part in split_cut(check.reach, sites, f.failed, s_m[alive[s_m]]):
@@ -214,8 +221,14 @@ def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
                          "sites", f.failed, len(members[-1]), need, avail, len(near))
             needs.append(need)
             downs.append(down)
+            shortfalls.append(need - avail)
     if not members:
         return [], 0
+    if len(members) > MAX_CUT_REGIONS:  # bounded memory: the largest shortfalls first
+        keep = np.argsort([-x for x in shortfalls], kind="stable")[:MAX_CUT_REGIONS]
+        members = [members[j] for j in keep]
+        needs = [needs[j] for j in keep]
+        downs = [downs[j] for j in keep]
     cells = np.unique(np.concatenate(members))
     load = np.asarray(load_rps, dtype=np.float64)
     # which region holds each fetched cell, weighted by the cell's load: (region x cell)
@@ -277,10 +290,11 @@ def region_cuts(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLi
     A candidate can take from a region at most the load of the region's cells within its
     budget, so its coefficient is ``min(cap_s, load(S_s), rhs)`` (``S_s``: the cells of
     ``S`` within budget of ``s``; the ``rhs`` bound holds for binary ``y``), scaled to a
-    right-hand side of 1; the minimum above is then over these coefficients. Squares whose
-    cut the coverage requirement already implies (two sites of the least coefficient
-    suffice) are dropped. The cuts cut off nothing feasible:
-    they only spare the cut generation the rounds it would take to find them one by one.
+    right-hand side of 1; the minimum above is then over these coefficients. Squares where
+    two sites of the least coefficient already meet the cut are dropped (usually implied by
+    the coverage requirement; dropping a valid cut is always safe). The cuts cut off nothing
+    feasible: they only spare the cut generation the rounds it would take to find them one by
+    one.
 
     Returns
     -------
@@ -434,7 +448,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     incumbent: npt.NDArray[np.int64] | None = None  # best plan known feasible
     inc_check: PlanCheck | None = None
     prune_s = max(5.0, 0.02 * float(time_limit_s))
-    integral = bool(np.allclose(c, np.round(c)))
+    integral = bool(np.array_equal(c, np.round(c)))
     final_prune_s = max(10.0, 0.1 * float(time_limit_s))
 
     def run_check(plan: npt.NDArray[np.int64], stop: int | None) -> PlanCheck:
@@ -457,15 +471,22 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         res = milp(c, constraints=cons, integrality=np.ones(m), bounds=Bounds(lb, 1.0),
                    options={"time_limit": remaining, "disp": False})
         if res.status == 2:  # the valid cuts and rows held exclude every plan
+            if incumbent is not None:
+                # a plan passed every check: the cuts are tight to HiGHS's tolerance, not
+                # wrong; keep the incumbent and the bound so far
+                logger.warning("capacitated row generation: the MILP reports no plan while "
+                               "a checked plan exists (numerical tolerance); keeping it")
+                break
             status = "infeasible"
             break
         if res.x is None:
             break
         sites = np.flatnonzero(res.x > 0.5)
+        # HiGHS's dual bound (its gap tolerance makes the plan's value optimal only to
+        # within that gap); integer costs round it up below
         dual = getattr(res, "mip_dual_bound", None)
-        round_bound = float(dual) if dual is not None and np.isfinite(dual) else 0.0
-        if res.status == 0:
-            round_bound = float(res.fun)
+        round_bound = (float(dual) if dual is not None and np.isfinite(dual)
+                       else float(res.fun) if res.status == 0 else 0.0)
         bound = max(bound, round_bound)
         solve_s = time.perf_counter() - t
         t = time.perf_counter()
@@ -596,7 +617,9 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
         opened = np.zeros(m, dtype=bool)
         opened[sites] = True
         if len(check.short):  # coverage first: greedy on the rows held, keeping the plan
-            pool.fetch(check.short)
+            # the most constrained short cells first, a bounded batch per step
+            short = check.short[np.argsort(n_cov[check.short], kind="stable")]
+            pool.fetch(short[:50_000])
             sites = greedy_cover(pool.pool, pool.pool_req, cost=c, required=must | opened)
             opened[sites] = True
         cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, lifted)

@@ -459,7 +459,7 @@ def _solve_cover_milp(
     n, m = a.shape
     scale = cost_scale(c)
     cs = c.astype(np.float64) * scale
-    integral = bool(np.allclose(c, np.round(c)))
+    integral = bool(np.array_equal(c, np.round(c)))
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
@@ -713,7 +713,7 @@ def min_cover(
                                            time.perf_counter() + budget)
             x0 = x_lag
         obj0 = float(cc[ccols][x0].sum())
-        integral = bool(np.allclose(cc[ccols], np.round(cc[ccols])))
+        integral = bool(np.array_equal(cc[ccols], np.round(cc[ccols])))
         proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
         if len(ccols) == 1 or x0.sum() == 0 or proven:
             x, st, lb = x0, "optimal", obj0
@@ -738,7 +738,7 @@ def min_cover(
     lower = float(c[fixed].sum()) + bound
     if status == "optimal":
         lower = objective
-    elif np.allclose(c, np.round(c)):
+    elif np.array_equal(c, np.round(c)):
         lower = float(np.ceil(lower - 1e-6))
     lower = min(lower, objective)
     gap = 0.0 if objective == 0 else (objective - lower) / objective

@@ -478,7 +478,7 @@ def lazy_cover(
     assert incumbent is not None
     objective = float(c_all[incumbent].sum())
     lower = min(best_lower, objective)
-    if np.allclose(c_all, np.round(c_all)):
+    if np.array_equal(c_all, np.round(c_all)):
         lower = min(float(np.ceil(lower - 1e-6)), objective)
     if objective <= lower + 1e-9:
         status = "optimal"
