@@ -59,3 +59,21 @@ def test_no_nk_columns_for_n_minus_1():
                       model=ON_NET, failures=1, strategy="full")
     assert "nk_latency_ms" not in plan.demand.columns
     assert plan.summary()["nk_failures"] is None
+
+
+def test_plans_of_k_sites_or_fewer_leave_users_without_a_site():
+    """With at most k chosen sites the worst k failures take them all: those users are
+    outside budget and counted as left without a site."""
+    import pandas as pd
+
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [45.0, 45.01], "lon": [5.0, 5.0],
+                           "population": [100, 50]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2"], "lat": [45.0, 45.02],
+                          "lon": [5.0, 5.0]})
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=2,
+                      strategy="full")
+    s = plan.summary()
+    assert s["site_count"] == 2  # both sites: min(3, |N_i|) = 2
+    assert s["nk_population_without_site"] == 150
+    assert s["nk_population_outside_budget"] == 150
+    assert plan.demand["nk_latency_ms"].isna().all()

@@ -744,18 +744,21 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
 def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
                failures: int) -> dict[str, Any]:
     """``summary.json`` figures of the worst case under any ``k >= 2`` simultaneous site
-    failures (the ``nk_*`` columns of :func:`assign_and_fail`): the worst latency and the
-    population with a primary site that the worst ``k`` failures push outside budget
-    (``None`` for ``k < 2``: the ``n1_*`` figures are that case)."""
+    failures (the ``nk_*`` columns of :func:`assign_and_fail`): the worst latency over the
+    users who keep a site, the population with a primary site that the worst ``k`` failures
+    push outside budget, and, of those, the population left with no site at all (plans of
+    ``k`` sites or fewer) (``None`` for ``k < 2``: the ``n1_*`` figures are that case)."""
     if failures < 2 or "nk_latency_ms" not in assignment:
         return {"nk_failures": None, "nk_worst_latency_ms": None,
-                "nk_population_outside_budget": None}
+                "nk_population_outside_budget": None, "nk_population_without_site": None}
     has_primary = assignment["primary_site_id"].notna().to_numpy()
     outside = has_primary & ~assignment["nk_within_budget"].to_numpy(dtype=bool)
+    lost = has_primary & assignment["nk_site_id"].isna().to_numpy()
     lat = assignment["nk_latency_ms"].dropna()
     return {"nk_failures": int(failures),
             "nk_worst_latency_ms": float(lat.max()) if len(lat) else float("nan"),
-            "nk_population_outside_budget": float(population[outside].sum())}
+            "nk_population_outside_budget": float(population[outside].sum()),
+            "nk_population_without_site": float(population[lost].sum())}
 
 
 def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
