@@ -27,6 +27,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import NoFeasiblePlanError, SolverError
 from .cover import cost_scale, identical_row_groups
+from .matrix_args import facility_count, failure_count, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -125,23 +126,9 @@ def _setup(reach, p, weights, required, failures: int) -> _Setup:
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():
         raise ValueError("weights must be one finite non-negative value per client")
-    if isinstance(p, bool) or int(p) != p or not 1 <= int(p) <= m:
-        raise ValueError(f"p must be an integer between 1 and the number of facilities ({m})")
-    if isinstance(failures, bool) or int(failures) != failures or failures < 0:
-        raise ValueError("failures must be a non-negative integer")
-    p = int(p)
-    fixed = np.zeros(m, dtype=bool)
-    if required is not None:
-        req = np.asarray(required)
-        if req.dtype == bool:
-            if req.shape != (m,):
-                raise ValueError("a boolean 'required' mask needs one value per facility")
-            fixed |= req
-        else:
-            idx = req.astype(np.int64).ravel()
-            if len(idx) and (idx.min() < 0 or idx.max() >= m):
-                raise ValueError("required facility index out of range")
-            fixed[idx] = True
+    p = facility_count(p, m)
+    failures = failure_count(failures)
+    fixed = required_mask(required, m)
     if fixed.sum() > p:
         raise NoFeasiblePlanError(f"{int(fixed.sum())} required facilities exceed p={p}")
     sizes = np.diff(a.indptr).astype(np.int64)

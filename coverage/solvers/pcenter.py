@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from ..errors import NoFeasiblePlanError
 from .cover import min_cover
+from .matrix_args import cost_entries, facility_count, failure_count, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -60,32 +61,6 @@ class CenterResult:
     def runtime_s(self) -> float:
         """Wall time, s (``solve_time_s``)."""
         return self.solve_time_s
-
-
-def _entries(cost) -> tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64],
-                            npt.NDArray[np.float64]]:
-    """``(n, m, row, col, cost)`` of the reachable pairs (dense ``+inf`` / sparse missing
-    entries are unreachable), validated."""
-    if sp.issparse(cost):
-        a = sp.coo_array(cost)
-        a.sum_duplicates()
-        n, m = a.shape
-        r, j, d = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float64)
-        if not np.all(np.isfinite(d)):
-            raise ValueError("stored costs must be finite (leave unreachable pairs out)")
-    else:
-        dense = np.asarray(cost, dtype=np.float64)
-        if dense.ndim != 2:
-            raise ValueError("cost must be a 2-D array (n_clients x n_facilities)")
-        if np.isnan(dense).any() or (dense == -np.inf).any():
-            raise ValueError("cost must not contain NaN or -inf (use +inf for unreachable)")
-        n, m = dense.shape
-        r, j = np.nonzero(np.isfinite(dense))
-        r, j = r.astype(np.int64), j.astype(np.int64)
-        d = dense[r, j]
-    if (d < 0).any():
-        raise ValueError("costs must be non-negative")
-    return n, m, r, j, d
 
 
 def _kth_open(indptr, row, fac, d, need, is_open) -> float:
@@ -175,24 +150,10 @@ def p_center(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    n0, m, r, j, d = _entries(cost)
-    if isinstance(p, bool) or int(p) != p or not 1 <= int(p) <= m:
-        raise ValueError(f"p must be an integer between 1 and the number of facilities ({m})")
-    if isinstance(failures, bool) or int(failures) != failures or failures < 0:
-        raise ValueError("failures must be a non-negative integer")
-    p = int(p)
-    fixed = np.zeros(m, dtype=bool)
-    if required is not None:
-        req = np.asarray(required)
-        if req.dtype == bool:
-            if req.shape != (m,):
-                raise ValueError("a boolean 'required' mask needs one value per facility")
-            fixed |= req
-        else:
-            idx = req.astype(np.int64).ravel()
-            if len(idx) and (idx.min() < 0 or idx.max() >= m):
-                raise ValueError("required facility index out of range")
-            fixed[idx] = True
+    n0, m, r, j, d = cost_entries(cost)
+    p = facility_count(p, m)
+    failures = failure_count(failures)
+    fixed = required_mask(required, m)
     if fixed.sum() > p:
         raise NoFeasiblePlanError(f"{int(fixed.sum())} required facilities exceed p={p}")
     # clients with a reachable facility, renumbered; entries sorted by client then cost

@@ -25,6 +25,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from ..errors import NoFeasiblePlanError, SolverError
 from .cover import min_cover, row_ranges
 from .kmedian import MedianResult, first_two_open
+from .matrix_args import cost_entries, facility_count, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -58,45 +59,12 @@ def _wsum(index, weights, length: int) -> npt.NDArray[np.float64]:
 
 def _build_instance(cost, p, weights, required) -> _Instance:
     """Validate the input and build the entry structure (clients without entries dropped)."""
-    if sp.issparse(cost):
-        a = sp.coo_array(cost)
-        a.sum_duplicates()
-        n0, m = a.shape
-        r, j, d = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float64)
-        if not np.all(np.isfinite(d)):
-            raise ValueError("stored costs must be finite (leave unreachable pairs out)")
-    else:
-        dense = np.asarray(cost, dtype=np.float64)
-        if dense.ndim != 2:
-            raise ValueError("cost must be a 2-D array (n_clients x n_facilities)")
-        if np.isnan(dense).any() or (dense == -np.inf).any():
-            raise ValueError("cost must not contain NaN or -inf (use +inf for unreachable)")
-        n0, m = dense.shape
-        r, j = np.nonzero(np.isfinite(dense))
-        r, j = r.astype(np.int64), j.astype(np.int64)
-        d = dense[r, j]
-    if (d < 0).any():
-        raise ValueError("costs must be non-negative")
+    n0, m, r, j, d = cost_entries(cost)
     w0 = np.ones(n0) if weights is None else np.asarray(weights, dtype=np.float64)
     if w0.shape != (n0,) or not np.all(np.isfinite(w0)) or (w0 < 0).any():
         raise ValueError("weights must be one finite non-negative value per client")
-    if isinstance(p, bool) or int(p) != p:
-        raise ValueError("p must be an integer")
-    p = int(p)
-    fixed = np.zeros(m, dtype=bool)
-    if required is not None:
-        req = np.asarray(required)
-        if req.dtype == bool:
-            if req.shape != (m,):
-                raise ValueError("a boolean 'required' mask needs one value per facility")
-            fixed |= req
-        else:
-            idx = req.astype(np.int64).ravel()
-            if len(idx) and (idx.min() < 0 or idx.max() >= m):
-                raise ValueError("required facility index out of range")
-            fixed[idx] = True
-    if not 1 <= p <= m:
-        raise ValueError(f"p must be between 1 and the number of facilities ({m}), got {p}")
+    p = facility_count(p, m)
+    fixed = required_mask(required, m)
     if fixed.sum() > p:
         raise NoFeasiblePlanError(f"{int(fixed.sum())} required facilities exceed p={p}")
     # keep clients with at least one reachable facility, renumbered 0..n-1

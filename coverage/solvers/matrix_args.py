@@ -1,0 +1,75 @@
+"""Argument checks shared by the matrix solvers (p-median, max-cover, p-center): cost
+entries, the facility count ``p``, the failure count and the ``required`` facilities, with
+the same messages everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+__all__ = ["cost_entries", "facility_count", "failure_count", "required_mask"]
+
+
+def cost_entries(cost: Any) -> tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                     npt.NDArray[np.float64]]:
+    """``(n, m, row, col, cost)`` of the reachable pairs of a cost matrix, validated.
+
+    Dense: ``+inf`` marks an unreachable pair (NaN and ``-inf`` are refused). Sparse:
+    missing entries are unreachable and stored entries (explicit zeros included) reachable;
+    stored entries must be finite. Costs must be non-negative.
+    """
+    if sp.issparse(cost):
+        a = sp.coo_array(cost)
+        a.sum_duplicates()
+        n, m = a.shape
+        r, j, d = a.row.astype(np.int64), a.col.astype(np.int64), a.data.astype(np.float64)
+        if not np.all(np.isfinite(d)):
+            raise ValueError("stored costs must be finite (leave unreachable pairs out)")
+    else:
+        dense = np.asarray(cost, dtype=np.float64)
+        if dense.ndim != 2:
+            raise ValueError("cost must be a 2-D array (n_clients x n_facilities)")
+        if np.isnan(dense).any() or (dense == -np.inf).any():
+            raise ValueError("cost must not contain NaN or -inf (use +inf for unreachable)")
+        n, m = dense.shape
+        r, j = np.nonzero(np.isfinite(dense))
+        r, j = r.astype(np.int64), j.astype(np.int64)
+        d = dense[r, j]
+    if (d < 0).any():
+        raise ValueError("costs must be non-negative")
+    return n, m, r, j, d
+
+
+def facility_count(p: Any, m: int) -> int:
+    """``p`` as an int in ``[1, m]``."""
+    if isinstance(p, bool) or int(p) != p or not 1 <= int(p) <= m:
+        raise ValueError(f"p must be an integer between 1 and the number of facilities ({m})")
+    return int(p)
+
+
+def failure_count(failures: Any) -> int:
+    """``failures`` as a non-negative int."""
+    if isinstance(failures, bool) or int(failures) != failures or failures < 0:
+        raise ValueError("failures must be a non-negative integer")
+    return int(failures)
+
+
+def required_mask(required: npt.ArrayLike | None, m: int) -> npt.NDArray[np.bool_]:
+    """Facilities that must be open, as a mask over ``m`` facilities: from a boolean mask or
+    integer indices (``None``: none)."""
+    fixed = np.zeros(m, dtype=bool)
+    if required is None:
+        return fixed
+    req = np.asarray(required)
+    if req.dtype == bool:
+        if req.shape != (m,):
+            raise ValueError("a boolean 'required' mask needs one value per facility")
+        return fixed | req
+    idx = req.astype(np.int64).ravel()
+    if len(idx) and (idx.min() < 0 or idx.max() >= m):
+        raise ValueError("required facility index out of range")
+    fixed[idx] = True
+    return fixed
