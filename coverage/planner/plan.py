@@ -52,6 +52,7 @@ from .stages import (
     plan_summary,
     propose_gaps,
     reach_matrix,
+    rollout_stage,
     site_table,
 )
 
@@ -108,6 +109,12 @@ class Plan:
         ``site_id``, ``failed``, ``load_rps``, ``utilisation``; ``None`` for an
         uncapacitated plan, or when it would exceed :data:`MAX_SCENARIO_LOADS` entries.
         Not written to the plan directory (the map's failure explorer uses it).
+    rollout : pandas.DataFrame or None
+        ``rollout.csv``: the order in which to open the chosen sites, one row per step
+        (``step, site_id, population_covered, population_n1_safe, bound, bound_method,
+        required``, and ``population_nk_safe`` with ``k >= 2``), see
+        :func:`coverage.planner.stages.rollout_stage`; ``None`` when it was not built
+        (``summary.json["rollout"]["absent"]`` says why).
     """
 
     sites: pd.DataFrame
@@ -131,6 +138,7 @@ class Plan:
     capacity: CapacitySetup | None = field(default=None, repr=False)
     excluded: pd.DataFrame | None = field(default=None, repr=False)
     scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
+    rollout: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -832,6 +840,10 @@ def plan_sites(
         sites_out, flows, scen_table, cap_info = capacity_outputs(
             problem, capacity, cap_result, chosen, sites_out)
         scen_loads = scenario_load_table(problem, cap_result, sites_out)
+    say(f"rollout order: opening the {len(chosen)} chosen sites one at a time")
+    t = time.perf_counter()
+    rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)
+    timings["rollout_s"] = time.perf_counter() - t
     candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
@@ -846,6 +858,7 @@ def plan_sites(
         "failure_check": failure_check(int(failures), cap_info if capacity is not None
                                        else None),
         "proposed": proposal.summary(),
+        "rollout": rollout_info,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,
         "latency_model": model.summary(),
@@ -874,7 +887,7 @@ def plan_sites(
         proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
         routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
         capacity=capacity,
-        excluded=excluded, scenario_loads=scen_loads,
+        excluded=excluded, scenario_loads=scen_loads, rollout=rollout,
     )
 
 

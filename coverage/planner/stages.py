@@ -15,7 +15,8 @@ holds (radii, latency constants, requirements):
    point and the single-failure table;
 6. :func:`check_aggregation`: what aggregation cost the original points;
 7. :func:`propose_gaps`: coverage gaps and the sites that would close them;
-8. :func:`site_table` and :func:`plan_summary`: the chosen sites and the summary.
+8. :func:`site_table` and :func:`plan_summary`: the chosen sites and the summary;
+9. :func:`rollout_stage`: the order in which to open the chosen sites (``rollout.csv``).
 
 :func:`coverage.plan_sites` is their composition.
 """
@@ -47,6 +48,7 @@ from ..solvers.cover import CoverResult, min_cover
 from ..solvers.kmedian import k_median
 from ..solvers.maxcover import max_cover_lexicographic
 from ..solvers.pcenter import p_center
+from ..solvers.rollout import BOUND_METHODS, order_coverage, rollout_order
 from ..solvers.rowgen import LazyCoverResult, RowSource, lazy_cover
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fa
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
            "place_sites", "plan_summary", "by_service_class", "propose_gaps", "reach_matrix",
-           "site_table",
+           "site_table", "rollout_stage", "ROLLOUT_COLUMNS",
            "BYTES_PER_PAIR"]
 
 BYTES_PER_PAIR = 40  # indices + three float32 arrays, plus the copies the solvers make
@@ -897,3 +899,143 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                            count_s=count_s)
     return SiteCount(cover=cover, n_covering=n_cov, method="lazy (capacitated)",
                      lazy=lazy), res
+
+
+#: Columns of ``rollout.csv``, in order (``population_nk_safe`` only with ``k >= 2``).
+ROLLOUT_COLUMNS = ("step", "site_id", "population_covered", "population_n1_safe", "bound",
+                   "bound_method", "required", "population_nk_safe")
+
+#: Demand rows per radius query when the chosen sites' reach is built without the reach
+#: matrix (row generation).
+ROLLOUT_CHUNK_ROWS = 200_000
+
+
+def chosen_reach(problem: Problem, chosen: npt.ArrayLike) -> Any:
+    """Boolean ``(n_demand, n_sites)`` pattern of the pairs within budget of the chosen
+    sites only (the other columns empty), by radius queries of ``ROLLOUT_CHUNK_ROWS`` rows
+    (:meth:`coverage.solvers.rowgen.RowSource.rows`): the reach of a plan made by row
+    generation, which has no reach matrix."""
+    import scipy.sparse as sp
+
+    source = row_source(problem)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    n = len(problem.demand)
+    blocks = [source.rows(np.arange(lo, min(lo + ROLLOUT_CHUNK_ROWS, n)), sites=chosen)
+              for lo in range(0, n, ROLLOUT_CHUNK_ROWS)]
+    if not blocks:
+        return sp.csr_array((0, len(problem.sites)), dtype=bool)
+    return sp.csr_array(sp.vstack(blocks, format="csr"))
+
+
+def _steps_to(curve: npt.NDArray[np.float64], shares: tuple[float, ...] = (0.5, 0.9, 1.0),
+              ) -> dict[str, int | None]:
+    """First step (1-based) at which ``curve`` reaches each share of its final value."""
+    out: dict[str, int | None] = {}
+    final = float(curve[-1]) if len(curve) else 0.0
+    for q in shares:
+        key = f"{round(q * 100)}pct"
+        if final <= 0:
+            out[key] = None
+            continue
+        hit = np.flatnonzero(curve >= q * final * (1 - 1e-12))
+        out[key] = int(hit[0]) + 1
+    return out
+
+
+def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.ArrayLike,
+                  reach: ReachMatrix | None = None,
+                  ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """The order in which to open the chosen sites (``rollout.csv``) and its summary.
+
+    :func:`coverage.solvers.rollout.rollout_order` on the chosen sites: each step opens the
+    site adding the most population within budget, ties to the most population made safe
+    against ``max(k, 1)`` failures, then the candidate order; the required sites first.
+    Without the reach matrix (row generation) the reach of the chosen sites alone is built
+    by radius queries (:func:`chosen_reach`), unless its estimated size is above half of
+    ``max_memory_gb``: then no table, and the summary says why.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem solved.
+    chosen : array_like of int
+        The chosen candidates (positions).
+    n_covering : array_like of int
+        Candidates within budget of every demand point (``|N_i|``, over every candidate).
+    reach : ReachMatrix, optional
+        The reach matrix (full strategy).
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict)
+        ``rollout.csv`` (:data:`ROLLOUT_COLUMNS`: ``step, site_id, population_covered,
+        population_n1_safe, bound, bound_method, required``, and ``population_nk_safe``
+        with ``k >= 2``), or ``None``; and ``summary.json["rollout"]``.
+    """
+    c = problem.config
+    k = int(c.failures)
+    level = max(k, 1)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    n_cov = np.asarray(n_covering, dtype=np.int64)
+    info: dict[str, Any] = {
+        "pool": "chosen sites",
+        "order": ("greedy: most population newly within budget, ties to the most "
+                  f"population newly N-{level} safe, then candidate order; required sites "
+                  "first"),
+        "safe_definition": (f"min({level} + 1, |N_i|) opened sites within budget, |N_i| = "
+                            "candidates within budget (max_cover's failures="
+                            f"{level} definition)"),
+        "bound": ("upper bound on the population any that many chosen sites could cover "
+                  "(the required ones among them): exact MCLP optimum where cheap, else the "
+                  "greedy's data-dependent bound"),
+    }
+    if not len(chosen):
+        info.update(steps=0, absent="no site chosen")
+        return None, info
+    if reach is not None:
+        a = reach.boolean()
+        info["reach"] = "reach matrix"
+    else:
+        source = row_source(problem)
+        est = int(source.count(sites=chosen).sum())
+        limit = c.max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR
+        if est > limit:
+            logger.warning("rollout order skipped: the reach of the %d chosen sites has %s "
+                           "pairs, above half of --max-memory-gb %g", len(chosen),
+                           f"{est:,}", c.max_memory_gb)
+            info.update(steps=0, absent=(
+                f"row generation: the reach of the chosen sites ({est:,} pairs) is above half "
+                f"of max_memory_gb {c.max_memory_gb:g}"))
+            return None, info
+        a = chosen_reach(problem, chosen)
+        info["reach"] = ("radius query of the chosen sites (row generation: no reach "
+                         "matrix)")
+    pop = problem.population
+    required = np.flatnonzero(problem.required[chosen])
+    res = rollout_order(a, pop, chosen, failures=level, required=chosen[required],
+                        n_covering=n_cov)
+    frame = res.to_frame(problem.sites["site_id"].to_numpy(dtype=object))
+    if level == 1:
+        n1 = res.population_safe
+    else:
+        n1 = order_coverage(a, pop, res.order, np.minimum(2, n_cov))
+    frame.insert(3, "population_n1_safe", n1)
+    frame = frame.drop(columns="population_safe")
+    if k >= 2:
+        frame["population_nk_safe"] = res.population_safe
+    counts = res.info["steps_by_bound_method"]
+    info.update({
+        "steps": int(len(frame)),
+        "failures": level,
+        "required_steps": int(res.n_required),
+        "population_covered": float(res.population_covered[-1]),
+        "population_n1_safe": float(n1[-1]),
+        "steps_to_covered": _steps_to(res.population_covered),
+        "steps_to_n1_safe": _steps_to(n1),
+        "exact": bool(res.exact),
+        "exact_solves": int(res.info["exact_solves"]),
+        "bound_methods": {m: counts.get(m, 0) for m in BOUND_METHODS},
+        "largest_gap_to_bound": float(np.max(res.bound - res.population_covered)),
+        "solve_time_s": float(res.solve_time_s),
+    })
+    return frame, info
