@@ -14,7 +14,7 @@ from helpers import EXE, run
 from shapely.geometry import Point
 
 OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
-           "proposed_sites.csv",
+           "proposed_sites.csv", "rollout.csv",
            "map.html",
            "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet",
            ".edge-coverage.json"}

@@ -1,7 +1,7 @@
 """Write a plan's outputs, and rebuild the report from a plan directory.
 
 Outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv, proposed_sites.csv,
-map.html, sweep.csv and report.html (:mod:`coverage.outputs.report`), plan.gpkg,
+rollout.csv, map.html, sweep.csv and report.html (:mod:`coverage.outputs.report`), plan.gpkg,
 demand.parquet and sites.parquet (:mod:`coverage.outputs.gis`).
 
 The whole directory is written next to the target and swapped in (:mod:`coverage.outputs.outdir`),
@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_plan", "write_plan_files", "write_report", "load_plan_dir", "PlanOutputs",
-           "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS"]
+           "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS",
+           "ROLLOUT_REPORT_INPUTS"]
 
 TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
-               "proposed_sites.csv")
+               "proposed_sites.csv", "rollout.csv")
 MAP_FILES = ("map.html",)
 REPORT_FILES = ("sweep.csv", "report.html")
 GIS_FILES = ("plan.gpkg", "demand.parquet", "sites.parquet")
@@ -55,6 +56,12 @@ REPORT_INPUTS = ("summary.json", "sites.csv", "assignment.csv", "failures.csv",
 CAPACITY_REPORT_INPUTS = ("capacity_scenarios.csv",)
 """The files ``report.html`` is also built from when the plan is capacitated
 (``summary.json["capacity"]`` is not null)."""
+
+ROLLOUT_REPORT_INPUTS = ("rollout.csv",)
+"""The rollout order, drawn by ``report.html`` when ``summary.json["rollout"]`` describes
+one (``steps`` above 0); directories written before it existed have neither."""
+
+_OPTIONAL_REPORT_INPUTS = CAPACITY_REPORT_INPUTS + ROLLOUT_REPORT_INPUTS
 
 _CAPACITY_SITE_COLUMNS = ("capacity_rps", "load_rps", "utilisation", "worst_utilisation",
                           "worst_failure")
@@ -74,13 +81,14 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
                   "solve_s", "source"),
     "capacity_scenarios.csv": ("failed_site_ids", "load_rps", "served_rps", "shed_rps",
                                "feasible", "worst_utilisation", "worst_site_id"),
+    "rollout.csv": ("step", "site_id", "population_covered", "population_n1_safe", "bound"),
 }
 _REQUIRED_SUMMARY = ("site_count", "lower_bound", "status", "budget_ms", "percentile",
                      "failures_tolerated", "population_total")
 _TEXT_COLUMNS = ("site_id", "demand_id", "primary_site_id", "backup_site_id", "n1_site_id",
                  "failed_site_id", "proposed_site_id", "name", "tier", "access",
                  "coverage_status", "status", "method", "source", "failed_site_ids",
-                 "worst_site_id", "worst_failure")
+                 "worst_site_id", "worst_failure", "bound_method")
 _FIX = ("write a complete plan directory with `edge-coverage plan ... --out DIR` (without "
         "--no-report), then run `edge-coverage report DIR`")
 
@@ -224,6 +232,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         core("assignment.parquet", lambda p: plan.assignment.to_parquet(p, index=False))
     core("failures.csv", lambda p: write_csv(plan.failures, p))
     core("proposed_sites.csv", lambda p: write_csv(plan.proposed, p))
+    rollout = getattr(plan, "rollout", None)
+    if rollout is not None:
+        core("rollout.csv", lambda p: write_csv(rollout, p))
     excluded = getattr(plan, "excluded", None)
     if excluded is not None and len(excluded):
         core("candidates_excluded.csv", lambda p: write_csv(excluded, p))
@@ -246,7 +257,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
             data = _load_report_data(
-                {n: d / n for n in REPORT_INPUTS + CAPACITY_REPORT_INPUTS}, str(d))
+                {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS}, str(d))
             (d / "report.html").write_text(render_report(data), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
@@ -403,6 +414,15 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
             if lack:
                 problems.append(f"sites.csv lacks the capacity column(s) {', '.join(lack)} "
                                 "(summary.json describes a capacitated plan)")
+    rollout = None
+    described = summary.get("rollout") if summary is not None else None
+    if isinstance(described, dict) and (described.get("steps") or 0) > 0:
+        # the plan has a rollout order: its table must be there
+        name = ROLLOUT_REPORT_INPUTS[0]
+        if name not in files or not Path(files[name]).is_file():
+            problems.append(f"missing {name} (summary.json describes a rollout order)")
+        else:
+            rollout = _read_csv(Path(files[name]), name, problems)
     if problems or summary is None or any(t is None for t in tables.values()):
         raise InputValidationError(
             f"plan directory {where} is incomplete or damaged: " + "; ".join(problems)
@@ -410,7 +430,7 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
                       proposed=tables["proposed_sites.csv"], sweep=tables["sweep.csv"],
-                      capacity_scenarios=scenarios)
+                      capacity_scenarios=scenarios, rollout=rollout)
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
@@ -437,7 +457,7 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         raise InputValidationError(
             f"plan directory {d} {what}: give the --out directory of an `edge-coverage plan` "
             "run")
-    return _load_report_data({n: d / n for n in REPORT_INPUTS + CAPACITY_REPORT_INPUTS},
+    return _load_report_data({n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
                              str(d))
 
 

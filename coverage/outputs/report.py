@@ -8,12 +8,13 @@ embedded as ``data:`` images, and every text that comes from the data (ids, name
 names) is HTML-escaped. Every figure taken from ``summary.json`` carries its key and raw
 value (``data-key``, ``data-value``) so that tests and scripts can check it against the file.
 
-Sections: headline figures, site count against the budget (the sweep), the population-
-weighted latency distribution in normal operation and under each user's worst single failure,
-per-site load and utilisation, for a capacitated plan its capacity (utilisation of every
-site and the failure scenarios of ``capacity_scenarios.csv``), the criticality ranking of
-site failures, the coverage gaps and proposed sites, the model parameters and the inputs
-with their checksums.
+Sections: headline figures, site count against the budget (the sweep), the rollout order
+(population within budget and N-1 safe against the number of sites opened, with the bound of
+``rollout.csv``), the population-weighted latency distribution in normal operation and
+under each user's worst single failure, per-site load and utilisation, for a capacitated
+plan its capacity (utilisation of every site and the failure scenarios of
+``capacity_scenarios.csv``), the criticality ranking of site failures, the coverage gaps and
+proposed sites, the model parameters and the inputs with their checksums.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from .headline import objective
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
            "capacity_sites", "worst_scenarios", "SECTIONS", "OPTIONAL_SECTIONS"]
 
-SECTIONS = ("summary", "sweep", "latency", "sites", "criticality", "gaps", "parameters",
-            "inputs")
+SECTIONS = ("summary", "sweep", "rollout", "latency", "sites", "criticality", "gaps",
+            "parameters", "inputs")
 """``id`` of every ``<section>`` of the report, in page order (an uncapacitated plan with
 one service class; see :data:`OPTIONAL_SECTIONS`)."""
 
@@ -72,6 +73,8 @@ class ReportData:
         ``sweep.csv``.
     capacity_scenarios : pandas.DataFrame or None
         ``capacity_scenarios.csv`` of a capacitated plan (``None`` otherwise).
+    rollout : pandas.DataFrame or None
+        ``rollout.csv`` (``None``: the directory has none; the section says why).
     """
 
     summary: dict[str, Any]
@@ -81,6 +84,7 @@ class ReportData:
     proposed: pd.DataFrame
     sweep: pd.DataFrame
     capacity_scenarios: pd.DataFrame | None = None
+    rollout: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -388,6 +392,48 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
         ax.set_ylabel("sites")
         ax.set_ylim(bottom=0, top=max(top * 1.12, 1.0))
         ax.legend(frameon=False, fontsize=8)
+    return _svg(draw)
+
+
+def _plot_rollout(ro: pd.DataFrame, k: int) -> str:
+    steps = ro["step"].to_numpy(dtype=np.float64)
+    covered = ro["population_covered"].to_numpy(dtype=np.float64)
+    safe = ro["population_n1_safe"].to_numpy(dtype=np.float64)
+    bound = ro["bound"].to_numpy(dtype=np.float64)
+    proven = (ro["bound_method"].astype(str) == "optimal").to_numpy() \
+        if "bound_method" in ro.columns else np.zeros(len(ro), dtype=bool)
+    n_req = int(ro["required"].astype(str).str.lower().eq("true").sum()) \
+        if "required" in ro.columns else 0
+    marker = "o" if len(ro) <= 60 else None
+
+    def draw(fig: Any) -> None:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax = fig.add_subplot()
+        if n_req:
+            ax.axvspan(0.5, n_req + 0.5, color="#eeeeee", lw=0,
+                       label=f"required (existing) sites: {n_req}")
+        ax.plot(steps, bound, ls="--", color="#555555", lw=1.2, zorder=3,
+                label="bound: no set of that many sites covers more")
+        if marker and (~proven).any():
+            ax.plot(steps[~proven], bound[~proven], "o", mfc="white", color="#7f7f7f",
+                    ms=4, ls="none", label="bound not proven optimal (greedy / time limit)")
+        ax.plot(steps, covered, "-", marker=marker, ms=4, color="#1f77b4",
+                label="within budget (this order)")
+        ax.plot(steps, safe, "-", marker=marker, ms=4, color="#2ca02c",
+                label="N-1 safe (this order)" if k <= 1 else
+                f"N-1 safe (this order; the plan tolerates {k} failures)")
+        top = float(np.nanmax(np.concatenate([bound, covered, [1.0]])))
+        if top >= 1e6:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:,.4g}M"))
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, max(float(steps.max()) if len(steps) else 1.0, 1.0) + 0.5)
+        ax.set_ylim(bottom=0, top=top * 1.05)
+        ax.set_xlabel("sites opened (rollout step)")
+        ax.set_ylabel("population")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
     return _svg(draw)
 
 
@@ -796,6 +842,72 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
     body += (f'<table class="data" id="sweep-table"><thead>{head}</thead>'
              f'<tbody>{"".join(rows)}</tbody></table>')
     return _section("sweep", "Sites against the latency budget", body)
+
+
+def _rollout_section(ro: pd.DataFrame | None, sites: pd.DataFrame,
+                     s: dict[str, Any]) -> str:
+    info = s.get("rollout") if isinstance(s.get("rollout"), dict) else None
+    k = int(s.get("failures_tolerated", 1) or 0)
+    title = "Rollout order: population against the sites opened"
+    if ro is None or not len(ro):
+        why = (info or {}).get("absent") if info else None
+        body = ("<p>No rollout order: " + (_e(why) if why else
+                "this plan directory has no rollout.csv (it was written before the "
+                "rollout order existed; run the plan again to get it)") + ".</p>")
+        return _section("rollout", title, body)
+    level = int((info or {}).get("failures", max(k, 1)))
+    body = (
+        "<p>The order in which to open the chosen sites (<code>rollout.csv</code>): each "
+        "step opens the site that brings the most people newly within budget; ties go to "
+        f"the site that makes the most people newly N-{level} safe (min({level} + 1, "
+        "candidates within budget) open sites within budget), then to the candidate order. "
+        "Required (existing) sites come first. Once everyone the chosen sites reach is within "
+        "budget, later steps add N-1 safety only.</p>"
+        "<p>The dashed line is an upper bound: no set of that many chosen sites (the required "
+        "ones among them) covers more people. Where the exact optimum was cheap to prove it "
+        "is that optimum (bound method <i>optimal</i>); otherwise it is the greedy's proven "
+        "bound (<i>greedy</i>) or the bound HiGHS reached in its time limit "
+        "(<i>time_limit</i>). Optima for different counts need not share sites, so the "
+        "bound can lie above an order that opens one site after the other: that gap is the "
+        "price of a fixed order (plus, for a greedy bound, the bound's own slack).</p>")
+    body += _plot_rollout(ro, k)
+    if info:
+        rows = [("steps (sites in the order)", "rollout.steps", info.get("steps"),
+                 _num(info.get("steps")))]
+        for what, label in (("covered", "population within budget"),
+                            ("n1_safe", "population N-1 safe")):
+            for q in ("50pct", "90pct", "100pct"):
+                v = (info.get(f"steps_to_{what}") or {}).get(q)
+                rows.append((f"sites for {q[:-3]} % of the final {label}",
+                             f"rollout.steps_to_{what}.{q}", v, _num(v)))
+        for m, v in (info.get("bound_methods") or {}).items():
+            rows.append((f"steps whose bound is {m}", f"rollout.bound_methods.{m}", v,
+                         _num(v)))
+        rows.append(("largest gap between the order and the bound",
+                     "rollout.largest_gap_to_bound", info.get("largest_gap_to_bound"),
+                     _num(info.get("largest_gap_to_bound"))))
+        rows.append(("reach used", "rollout.reach", info.get("reach"),
+                     _text(info.get("reach"))))
+        body += _kv_table(rows)
+    table = ro.copy()
+    final = float(table["population_covered"].iloc[-1])
+    table["share"] = table["population_covered"] / final if final > 0 else np.nan
+    names = (sites.drop_duplicates("site_id").set_index("site_id")["name"]
+             if "name" in sites.columns else pd.Series(dtype=object))
+    table["name"] = table["site_id"].map(names)
+    body += _table(table.head(MAX_TABLE_ROWS), [
+        ("step", "step", _num), ("site_id", "site", _text), ("name", "name", _text),
+        ("required", "required", _bool),
+        ("population_covered", "population within budget", _num),
+        ("share", "share of the final", _pct),
+        ("population_n1_safe", "population N-1 safe", _num),
+        ("population_nk_safe", f"population N-{k} safe", _num),
+        ("bound", "bound (any set of that many)", _num),
+        ("bound_method", "bound method", _text),
+    ], total=len(table), what="steps (all in rollout.csv)",
+        numeric=("step", "population_covered", "share", "population_n1_safe",
+                 "population_nk_safe", "bound"))
+    return _section("rollout", title, body)
 
 
 def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
@@ -1235,7 +1347,8 @@ def render_report(data: ReportData) -> str:
     k = s.get("failures_tolerated", 1)
     title = (f"Edge coverage plan: {_num(s.get('site_count'))} sites, "
              f"{_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, N-{_num(k)}")
-    nav_titles = {"summary": "Summary", "sweep": "Budget sweep", "latency": "Latency",
+    nav_titles = {"summary": "Summary", "sweep": "Budget sweep", "rollout": "Rollout",
+                  "latency": "Latency",
                   "sites": "Site load", "criticality": "Criticality", "gaps": "Gaps",
                   "parameters": "Parameters", "inputs": "Inputs"}
     by_class = _service_class_section(s)  # only with more than one class
@@ -1256,6 +1369,7 @@ def render_report(data: ReportData) -> str:
         _summary_section(s),
         by_class,
         _sweep_section(data.sweep, s),
+        _rollout_section(data.rollout, data.sites, s),
         _latency_section(data.assignment, s),
         _sites_section(data.sites, data.assignment),
         capacity,
@@ -1275,6 +1389,7 @@ def render_report(data: ReportData) -> str:
         + '<footer><p class="note">Written by edge-coverage '
         f"{_text(s.get('version'))}; tables: summary.json, sites.csv, assignment.csv, "
         "failures.csv, proposed_sites.csv, sweep.csv"
+        + (", rollout.csv" if data.rollout is not None else "")
         + (", capacity_scenarios.csv" if capacity else "") + "; GIS layers: plan.gpkg, "
         "demand.parquet, sites.parquet.</p></footer></body></html>\n"
     )
