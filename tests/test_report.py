@@ -88,7 +88,7 @@ def page(plan_dir):
 
 def test_every_section_is_present_with_its_plots(page):
     assert page.sections == list(SECTIONS)
-    for sid in ("sweep", "latency", "sites", "criticality"):
+    for sid in ("sweep", "rollout", "latency", "sites", "criticality"):
         (img,) = page.images_by_section[sid]
         assert img.startswith("data:image/svg+xml;base64,")
         svg = base64.b64decode(img.split(",", 1)[1]).decode("utf-8")
@@ -141,6 +141,26 @@ def test_sweep_figures_equal_sweep_csv(plan_dir, page):
     assert own["source"] == "plan" and own["site_count"] == s["site_count"]
 
 
+def test_rollout_section_shows_rollout_csv(plan_dir, page):
+    ro = pd.read_csv(plan_dir / "rollout.csv", dtype={"site_id": str})
+    s = json.loads((plan_dir / "summary.json").read_text())
+    assert page.values["rollout.steps"] == len(ro) == s["site_count"]
+    for q in ("50pct", "90pct", "100pct"):
+        assert page.values[f"rollout.steps_to_covered.{q}"] == \
+            s["rollout"]["steps_to_covered"][q]
+    text = (plan_dir / "report.html").read_text(encoding="utf-8")
+    seen = VisibleText(text).text
+    i = seen.index("Rollout order: population against the sites opened")
+    section = seen[i:seen.index("Latency distribution", i)]
+    assert "price of a fixed order" in section
+    # every step's site, in the order of rollout.csv, with its population
+    at = [section.index(sid) for sid in ro["site_id"]]
+    assert at == sorted(at)
+    for v in ro["population_covered"]:
+        assert f"{v:,.0f}" in section
+    assert '<a href="#rollout">Rollout</a>' in text and "rollout.csv" in text
+
+
 def test_report_regenerates_identically_from_the_directory(plan_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(plan_dir, copy)
@@ -165,6 +185,10 @@ def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
     (lambda d: (d / "failures.csv").write_text("a,b\n1,2\n"), "failures.csv lacks column"),
     (lambda d: (d / "assignment.csv").write_text(""), "assignment.csv is empty"),
     (lambda d: [p.unlink() for p in d.iterdir()], "missing summary.json, sites.csv"),
+    (lambda d: (d / "rollout.csv").unlink(),
+     "missing rollout.csv (summary.json describes a rollout order)"),
+    (lambda d: (d / "rollout.csv").write_text("step,site_id\n1,a\n"),
+     "rollout.csv lacks column(s) population_covered"),
 ])
 def test_damaged_directory_gets_one_clear_error(plan_dir, tmp_path, damage, phrase):
     copy = tmp_path / "copy"
@@ -173,6 +197,20 @@ def test_damaged_directory_gets_one_clear_error(plan_dir, tmp_path, damage, phra
     with pytest.raises(InputValidationError, match=re.escape(phrase)) as err:
         write_report(copy)
     assert str(copy) in str(err.value) and "edge-coverage plan" in str(err.value)
+
+
+def test_directories_from_before_the_rollout_order_still_build(plan_dir, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(plan_dir, copy)
+    (copy / "rollout.csv").unlink()
+    s = json.loads((copy / "summary.json").read_text())
+    del s["rollout"]
+    (copy / "summary.json").write_text(json.dumps(s))
+    text = write_report(copy).read_text(encoding="utf-8")
+    page = Page(text)
+    assert page.sections == list(SECTIONS)
+    assert "rollout" not in page.images_by_section
+    assert "this plan directory has no rollout.csv" in VisibleText(text).text
 
 
 def test_missing_directory_or_a_file(tmp_path):
