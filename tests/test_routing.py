@@ -402,6 +402,13 @@ def test_site_count_is_brute_force_minimum(seed, scenario, route):
         assert np.all(bf["within"][:, chosen].sum(1) >= req)
         np.testing.assert_array_equal(plan.demand["n_covering_sites"].to_numpy(),
                                       bf["within"].sum(1))
+        # the rollout order (row generation: from the engine's pairs of the chosen sites)
+        # ends at the population within budget of a chosen site, by brute force
+        pop = plan.demand["population"].to_numpy(dtype=float)
+        ro = plan.rollout
+        assert sorted(ro["site_id"]) == sorted(plan.sites["site_id"])
+        assert ro["population_covered"].iloc[-1] == pytest.approx(
+            pop[bf["within"][:, chosen].any(1)].sum())
 
 
 # --------------------------------------------------------------------------- 4. assignment
