@@ -909,6 +909,10 @@ ROLLOUT_COLUMNS = ("step", "site_id", "population_covered", "population_n1_safe"
 #: matrix (row generation).
 ROLLOUT_CHUNK_ROWS = 200_000
 
+#: Time for the rollout's exact per-step optima together, s (at most the run's
+#: ``time_limit_s``); the steps left keep the greedy bound.
+ROLLOUT_EXACT_TIME_S = 30.0
+
 
 def chosen_reach(problem: Problem, chosen: npt.ArrayLike) -> Any:
     """Boolean ``(n_demand, n_sites)`` pattern of the pairs within budget of the chosen
@@ -952,7 +956,8 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
     against ``max(k, 1)`` failures, then the candidate order; the required sites first.
     Without the reach matrix (row generation) the reach of the chosen sites alone is built
     by radius queries (:func:`chosen_reach`), unless its estimated size is above half of
-    ``max_memory_gb``: then no table, and the summary says why.
+    ``max_memory_gb``: then no table, and the summary says why. The exact per-step optima
+    share :data:`ROLLOUT_EXACT_TIME_S` (at most ``time_limit_s``).
 
     Parameters
     ----------
@@ -1012,8 +1017,9 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
                          "matrix)")
     pop = problem.population
     required = np.flatnonzero(problem.required[chosen])
+    exact_s = min(ROLLOUT_EXACT_TIME_S, float(c.time_limit_s))
     res = rollout_order(a, pop, chosen, failures=level, required=chosen[required],
-                        n_covering=n_cov)
+                        n_covering=n_cov, total_time_limit_s=exact_s)
     frame = res.to_frame(problem.sites["site_id"].to_numpy(dtype=object))
     if level == 1:
         n1 = res.population_safe
@@ -1034,6 +1040,7 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
         "steps_to_n1_safe": _steps_to(n1),
         "exact": bool(res.exact),
         "exact_solves": int(res.info["exact_solves"]),
+        "exact_time_limit_s": exact_s,
         "bound_methods": {m: counts.get(m, 0) for m in BOUND_METHODS},
         "largest_gap_to_bound": float(np.max(res.bound - res.population_covered)),
         "solve_time_s": float(res.solve_time_s),

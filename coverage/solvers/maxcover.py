@@ -206,7 +206,7 @@ def _greedy(s: _Setup) -> tuple[npt.NDArray[np.bool_], float]:
 
 
 def _finish(s: _Setup, chosen_cols: npt.NDArray[np.int64], status: str, upper: float,
-            t0: float) -> MaxCoverResult:
+            t0: float, log_level: int = logging.INFO) -> MaxCoverResult:
     """Open the required and chosen facilities, pad to exactly ``p`` by index, report."""
     is_open = s.fixed.copy()
     is_open[chosen_cols] = True
@@ -223,8 +223,8 @@ def _finish(s: _Setup, chosen_cols: npt.NDArray[np.int64], status: str, upper: f
     upper = float(min(max(upper, objective), total))
     gap = 0.0 if upper <= 0 else (upper - objective) / upper
     elapsed = time.perf_counter() - t0
-    logger.info("max cover: p=%d, covered %.6g, bound %.6g, status %s, %.2f s",
-                s.p, objective, upper, status, elapsed)
+    logger.log(log_level, "max cover: p=%d, covered %.6g, bound %.6g, status %s, %.2f s",
+               s.p, objective, upper, status, elapsed)
     return MaxCoverResult(np.flatnonzero(is_open).astype(np.int64), objective, upper, status,
                           gap, elapsed, s.reductions)
 
@@ -269,6 +269,7 @@ def max_cover(
     failures: int = 0,
     time_limit_s: float = 60.0,
     required: npt.ArrayLike | None = None,
+    log_level: int = logging.INFO,
 ) -> MaxCoverResult:
     """Maximal covering location problem (MCLP), solved to proven optimality when time allows.
 
@@ -294,6 +295,9 @@ def max_cover(
         with ``status="time_limit"``.
     required : array_like, optional
         Facilities that must be open: a boolean mask over the facilities or integer indices.
+    log_level : int, default logging.INFO
+        Level of the one-line result logged (callers that solve many, such as
+        :func:`coverage.solvers.rollout.rollout_order`, pass ``logging.DEBUG``).
 
     Returns
     -------
@@ -337,7 +341,7 @@ def max_cover(
     base = _covered_weight(s, s.fixed)
     nr, nc = s.sub.shape
     if nr == 0 or s.k_free >= nc:  # nothing left to decide: open every useful facility
-        return _finish(s, s.cols, "optimal", np.inf, t0)
+        return _finish(s, s.cols, "optimal", np.inf, t0, log_level)
     scale = cost_scale(s.sub_w)
     coo = sp.coo_array(s.sub)
     rows = np.concatenate([coo.row, np.arange(nr), np.full(nc, nr)])
@@ -361,14 +365,14 @@ def max_cover(
         if value >= greedy_value:
             chosen, greedy_value = y, value
     if res.status == 0:
-        return _finish(s, s.cols[chosen], "optimal", np.inf, t0)
+        return _finish(s, s.cols[chosen], "optimal", np.inf, t0, log_level)
     if res.status == 1:  # time limit: HiGHS's bound, or the greedy one when tighter
         dual = getattr(res, "mip_dual_bound", None)
         upper = base + (-float(dual) / scale if dual is not None and np.isfinite(dual)
                         else float(s.sub_w.sum()))
         upper = min(upper, base + bound)
         status = "time_limit" if res.x is not None else "greedy"
-        return _finish(s, s.cols[chosen], status, upper, t0)
+        return _finish(s, s.cols[chosen], status, upper, t0, log_level)
     raise SolverError(f"HiGHS failed on the max-cover model: {res.message}")
 
 
