@@ -28,7 +28,9 @@ uncoverable). Every solver takes ``required=`` (facilities that must be open) an
 ``.objective``, ``.lower_bound``, ``.status`` (``"optimal"`` only with a proof) and
 ``.runtime_s``; :class:`MaxCoverResult`, a maximisation, also has ``.upper_bound`` (its
 ``.lower_bound`` is the plan's own value). :func:`max_cover_greedy` is the greedy MCLP
-plan with its ``1 - 1/e`` bound. ``p`` facilities means exactly ``p`` (as in spopt): when
+plan with its ``1 - 1/e`` bound. :func:`rollout_order` orders facilities for a rollout
+(most weight first, each step with a bound on the best that many facilities could do;
+``docs/rollout.md``). ``p`` facilities means exactly ``p`` (as in spopt): when
 fewer suffice, the others are added by index.
 
 All four reach spopt's optima on spopt's own San Francisco instance (205 tracts x 16
@@ -58,11 +60,15 @@ from .solvers.kmedian import MedianResult
 from .solvers.maxcover import MaxCoverResult, max_cover, max_cover_greedy
 from .solvers.pcenter import CenterResult, p_center
 from .solvers.pmedian import p_median
+from .solvers.rollout import RolloutResult, order_coverage, rollout_order
 
 __all__ = [
     "min_cover",
     "max_cover",
     "max_cover_greedy",
+    "rollout_order",
+    "order_coverage",
+    "RolloutResult",
     "p_median",
     "p_center",
     "CoverResult",
