@@ -47,6 +47,24 @@ def test_no_nan_in_the_headline():
     assert "mean primary latency (p50): n/a (nobody within budget)" in text
     assert "worst under N-1: n/a (no user has a second site)" in text
     assert "radius n/a (ftth)" in text
+    # a rollout without the step figures: n/a, never None
+    s["rollout"] = {"steps": 3, "steps_to_covered": {"50pct": None}}
+    text = "\n".join(headline_lines(s, access="ftth"))
+    assert not BAD.search(text), text
+    assert "with n/a of the 3 sites" in text
+
+
+def test_the_rollout_line_states_the_plan_figures(sample_inputs):
+    demand, sites = sample_inputs
+    s = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2,
+                   model=ON_NET).summary()
+    to = s["rollout"]["steps_to_covered"]
+    text = "\n".join(headline_lines(s, access="ftth"))
+    assert (f"rollout order (rollout.csv): 50 % of the covered population with {to['50pct']} "
+            f"of the {s['site_count']} sites, 90 % with {to['90pct']}, all with "
+            f"{to['100pct']}") in text
+    s["rollout"] = {"steps": 0, "absent": "row generation: ..."}
+    assert "rollout" not in "\n".join(headline_lines(s, access="ftth"))
 
 
 def test_cost_objective_labels_bound_and_gap_as_cost():

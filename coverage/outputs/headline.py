@@ -198,6 +198,9 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the cells)" if agg else "")
     )
+    ro = rollout_line(s)
+    if ro:
+        lines.append(ro)
     cap = capacity_line(s)
     if cap:
         lines.append(cap)
@@ -205,6 +208,27 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     if lm:
         lines.append(lm)
     return lines
+
+
+def rollout_line(s: Mapping[str, Any]) -> str | None:
+    """The rollout order in one line (``summary["rollout"]``), or ``None`` without one:
+    sites to open for 50 %, 90 % and all of the plan's population within budget.
+
+    Examples
+    --------
+    >>> print(rollout_line({"rollout": {"steps": 412, "steps_to_covered":
+    ...                     {"50pct": 15, "90pct": 94, "100pct": 289}}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    rollout order (rollout.csv): 50 % of the covered population with 15 of the 412
+    sites, 90 % with 94, all with 289
+    """
+    r = s.get("rollout")
+    if not isinstance(r, Mapping) or not _finite(r.get("steps")):
+        return None
+    to = r.get("steps_to_covered") or {}
+    return (f"rollout order (rollout.csv): 50 % of the covered population with "
+            f"{_count(to.get('50pct'))} of the {_count(r.get('steps'))} sites, 90 % with "
+            f"{_count(to.get('90pct'))}, all with {_count(to.get('100pct'))}")
 
 
 def capacity_line(s: Mapping[str, Any]) -> str | None:
