@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import scipy.sparse as sp
 
 from ..errors import NoFeasiblePlanError
 from ..model.aggregate import Aggregation, shortfall
@@ -919,8 +920,6 @@ def chosen_reach(problem: Problem, chosen: npt.ArrayLike) -> Any:
     sites only (the other columns empty), by radius queries of ``ROLLOUT_CHUNK_ROWS`` rows
     (:meth:`coverage.solvers.rowgen.RowSource.rows`): the reach of a plan made by row
     generation, which has no reach matrix."""
-    import scipy.sparse as sp
-
     source = row_source(problem)
     chosen = np.asarray(chosen, dtype=np.int64)
     n = len(problem.demand)
@@ -998,7 +997,7 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
         info.update(steps=0, absent="no site chosen")
         return None, info
     if reach is not None:
-        a = reach.boolean()
+        a = sp.csr_array(reach.boolean()[:, chosen])  # the chosen columns only
         info["reach"] = "reach matrix"
     else:
         source = row_source(problem)
@@ -1012,15 +1011,15 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
                 f"row generation: the reach of the chosen sites ({est:,} pairs) is above half "
                 f"of max_memory_gb {c.max_memory_gb:g}"))
             return None, info
-        a = chosen_reach(problem, chosen)
+        a = sp.csr_array(chosen_reach(problem, chosen)[:, chosen])
         info["reach"] = ("radius query of the chosen sites (row generation: no reach "
                          "matrix)")
     pop = problem.population
-    required = np.flatnonzero(problem.required[chosen])
+    # columns of ``a`` are the chosen sites; |N_i| counts every candidate
     exact_s = min(ROLLOUT_EXACT_TIME_S, float(c.time_limit_s))
-    res = rollout_order(a, pop, chosen, failures=level, required=chosen[required],
+    res = rollout_order(a, pop, failures=level, required=problem.required[chosen],
                         n_covering=n_cov, total_time_limit_s=exact_s)
-    frame = res.to_frame(problem.sites["site_id"].to_numpy(dtype=object))
+    frame = res.to_frame(problem.sites["site_id"].to_numpy(dtype=object)[chosen])
     if level == 1:
         n1 = res.population_safe
     else:

@@ -329,8 +329,8 @@ def rollout_order(
     time_limit_s : float, default 2
         HiGHS time limit of each exact step, s.
     total_time_limit_s : float, default 30
-        Time for all exact steps together, s; steps left when it runs out keep the greedy
-        bound (logged).
+        Time for all exact steps together, s: no exact solve starts after it (the one under
+        way may take its ``time_limit_s`` more); steps left keep the greedy bound (logged).
 
     Returns
     -------
