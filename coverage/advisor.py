@@ -106,7 +106,8 @@ def _warning(code: str, message: str, **figures: Any) -> dict[str, Any]:
 
 
 def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, Any] | None,
-           fleet: Any, costs: Any, sovereign_share: float, preference_share: float = 0.8,
+           fleet: Any, costs: Any, sovereign_share: float, population_exposed: float = 0.0,
+           preference_share: float = 0.8,
            thin_utilisation: float = 0.4) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The decision table and the warnings of one comparison.
 
@@ -124,6 +125,8 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         The cost model.
     sovereign_share : float
         Share of the people whose data may not leave for a region.
+    population_exposed : float
+        People within budget of the plan who leave it when their nearest site fails.
     preference_share, thin_utilisation : float
         Warning thresholds.
 
@@ -288,8 +291,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
                     + s.lease_usd_per_year + s.backhaul_usd_per_year
                     + s.operations_usd_per_year)
         site_cost = float(np.median(per_site)) if len(per_site) else math.nan
-        exposed = float(plan_summary["population_covered"]
-                        - plan_summary["population_redundant"])
+        exposed = float(population_exposed)
         proposed = plan_summary.get("proposed") or {}
         if red > 0 and exposed > 0 and math.isfinite(site_cost) and red >= site_cost:
             n_extra = int(red // site_cost)

@@ -408,7 +408,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         doc_all, fit=fit, plan_summary=plan.summary() if plan is not None else None,
         fleet=fleet, costs=cost_model, sovereign_share=(
             float(here["population_sovereign"]) / total_pop if total_pop > 0 else 0.0),
-        preference_share=preference_share, thin_utilisation=thin_utilisation)
+        population_exposed=_exposed(plan), preference_share=preference_share,
+        thin_utilisation=thin_utilisation)
     doc_all["verdict"] = advisor.verdict(doc_all)
     return Comparison(plan, _clean(doc_all), table, rc)
 
@@ -515,6 +516,17 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             np.array([costs.tier(str(t)).power_usd_per_kwh for t in np.unique(tiers)]))),
     }
     return doc, table, fleet
+
+
+def _exposed(plan: Any) -> float:
+    """People within budget of the plan who leave it when their nearest site fails."""
+    if plan is None:
+        return 0.0
+    a = plan.assignment
+    within = (a["primary_latency_ms"].to_numpy(dtype=np.float64)
+              <= a["budget_ms"].to_numpy(dtype=np.float64))
+    kept = a["n1_within_budget"].fillna(False).to_numpy(dtype=bool)
+    return float(a["population"].to_numpy(dtype=np.float64)[within & ~kept].sum())
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
