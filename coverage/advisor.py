@@ -311,9 +311,15 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     return decision, warnings
 
 
-def verdict(doc: dict[str, Any]) -> dict[str, Any]:
-    """One paragraph and its keys: which side is cheaper per request, whether the region
-    meets the budget, and what the warnings say."""
+def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any]:
+    """One paragraph and its keys: the recommendation and why, which side is cheaper per
+    request, whether the region meets the budget, and what the warnings say.
+
+    The recommendation follows the chapter's fork: the region when the workload does not
+    fit the edge or the region already meets the budget for ``preference_share`` of the
+    people; else the edge, for the people only it keeps within budget (the price premium,
+    if any, is stated).
+    """
     edge, region = doc["edge"], doc["region"]
     e_cost, r_cost = edge.get("cost_per_million_requests"), region["cost_per_million_requests"]
     share = region["coverage"]["share_within_budget"]
@@ -331,7 +337,23 @@ def verdict(doc: dict[str, Any]) -> dict[str, Any]:
         parts.append("no edge fleet can serve this workload")
     codes = [w["code"] for w in doc["warnings"]]
     text = "; ".join(parts) + "."
+    if not edge["feasible"]:
+        rec = "region"
+        why = "the workload does not fit the candidates' power envelopes"
+    elif share >= preference_share:
+        rec = "region"
+        why = (f"the region already meets the budget for {_pct(share)} of people (at least "
+               f"{_pct(preference_share)}): the budget is a preference here")
+    else:
+        rec = "edge"
+        gain = edge["coverage"]["share_within_budget"] - share
+        why = (f"the budget binds: the edge keeps another {_pct(gain)} of the people within "
+               "it"
+               + (f", at {e_cost / r_cost:,.1f}x the region's price per request"
+                  if e_cost and r_cost and e_cost > r_cost else
+                  ", and costs less per request" if e_cost and r_cost else ""))
+    text += f" Recommendation: {rec} ({why})."
     if codes:
         text += " Warnings: " + ", ".join(codes) + "."
-    return {"cheaper_per_request": cheaper, "region_meets_budget_share": share,
-            "warnings": codes, "text": text}
+    return {"recommendation": rec, "reason": why, "cheaper_per_request": cheaper,
+            "region_meets_budget_share": share, "warnings": codes, "text": text}

@@ -410,7 +410,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             float(here["population_sovereign"]) / total_pop if total_pop > 0 else 0.0),
         population_exposed=_exposed(plan), preference_share=preference_share,
         thin_utilisation=thin_utilisation)
-    doc_all["verdict"] = advisor.verdict(doc_all)
+    doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
     return Comparison(plan, _clean(doc_all), table, rc)
 
 

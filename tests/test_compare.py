@@ -267,8 +267,10 @@ def test_preference_budget_when_the_region_already_meets_it():
     assert "preference-budget" in hit.codes
     w = hit.warnings[hit.codes.index("preference-budget")]
     assert w["figures"]["region_share_within_budget"] >= 0.8
+    assert hit.document["verdict"]["recommendation"] == "region"
     miss = run_compare(demand, sites, regions=FAR, budget_ms=100.0)
     assert "preference-budget" not in miss.codes
+    assert miss.document["verdict"]["recommendation"] == "edge"
     assert miss.document["region"]["coverage"]["share_within_budget"] == 0.0
 
 
@@ -281,6 +283,7 @@ def test_model_does_not_fit_for_a_rack_scale_model():
     w = c.warnings[c.codes.index("model-does-not-fit")]
     assert w["figures"]["excluded"] == len(big)
     assert "No edge fleet can serve it" in w["message"]
+    assert c.document["verdict"]["recommendation"] == "region"
     # the region still has its price and coverage
     assert c.document["region"]["cost_per_million_requests"] > 0
     # some candidates too small for one L4 system: warned, the rest planned
