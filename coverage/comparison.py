@@ -317,6 +317,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     rc["population"] = total_pop
     rc["population_sovereign"] = float(d.loc[sovereign, "population"].sum())
     here = rc[rc["budget_ms"] == budget].iloc[0]
+    by_class = _region_by_class(d, d_region, regions, budget, pct, model, access,
+                                plan_options.get("service_classes"), total_pop)
 
     plan = None
     if fit_error is None:
@@ -402,6 +404,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                      "within budget of the plan; region: every person of the demand)",
         },
         "region_coverage": _records(rc),
+        "region_coverage_by_service_class": by_class,
         "cost_model": cost_model.to_dict(),
     }
     doc_all["decision"], doc_all["warnings"] = advisor.advise(
@@ -516,6 +519,42 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             np.array([costs.tier(str(t)).power_usd_per_kwh for t in np.unique(tiers)]))),
     }
     return doc, table, fleet
+
+
+def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
+                     budget: float, pct: str, model: Any, access: str,
+                     service_classes: Any, total_pop: float) -> list[dict[str, Any]] | None:
+    """The region's coverage of each service class at the class's own budget, percentile
+    and workload (``None`` without per-row budgets)."""
+    from dataclasses import replace
+
+    from .model.regions import region_coverage
+    from .planner.plan import resolve_plan_service
+
+    service = resolve_plan_service(d, budget_ms=budget, percentile=pct,
+                                   service_classes=service_classes)
+    if service is None:
+        return None
+    eff = service.effective_budget_ms(budget)
+    out = []
+    labels = pd.Series(service.label, dtype=object)
+    for label, rows in labels.groupby(labels, sort=True).groups.items():
+        idx = np.asarray(rows, dtype=np.int64)
+        b, p, w = float(eff[idx[0]]), str(service.percentile[idx[0]]), service.workload[idx[0]]
+        m = model if not w else replace(model, workload=str(w), inference_ms=None)
+        sub = d_region.iloc[idx]
+        row = region_coverage(sub, regions, [b], model=m, access=access,
+                              percentile=p).iloc[0]
+        people = float(d["population"].to_numpy(dtype=np.float64)[idx].sum())
+        out.append({"service_class": str(label), "budget_ms": b, "percentile": p,
+                    "workload": str(w) if w else model.workload, "population": people,
+                    "population_within_budget": float(row["population_within_budget"]),
+                    "population_within_budget_n1": float(row["population_within_budget_n1"]),
+                    "share_within_budget": (float(row["population_within_budget"]) / people
+                                            if people > 0 else None),
+                    "share_within_budget_n1": (float(row["population_within_budget_n1"])
+                                               / people if people > 0 else None)})
+    return out
 
 
 def _exposed(plan: Any) -> float:

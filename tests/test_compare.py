@@ -401,3 +401,26 @@ def test_cli_compare_refuses_bad_cost_and_region_files_before_work(tmp_path):
     assert r.returncode == 2
     assert "ztp must be true or false" in r.stderr and str(regions) in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_region_coverage_by_service_class():
+    demand, sites = town()
+    demand["service_class"] = ["realtime"] * 20 + ["instant"] * (len(demand) - 20)
+    c = run_compare(demand, sites, regions=NEAR, budget_ms=50.0)
+    rows = {r["service_class"]: r for r in c.document["region_coverage_by_service_class"]}
+    assert set(rows) == {"realtime", "instant"}
+    assert rows["realtime"]["budget_ms"] == 30.0 and rows["instant"]["budget_ms"] == 100.0
+    model = LatencyModel()
+    for name, sl in (("realtime", slice(0, 20)), ("instant", slice(20, None))):
+        sub = demand.iloc[sl]
+        d = haversine(sub["lat"].to_numpy()[:, None], sub["lon"].to_numpy()[:, None],
+                      NEAR["lat"].to_numpy()[None, :], NEAR["lon"].to_numpy()[None, :])
+        lat = model.p99_ms(d, "ftth")
+        pop = sub["population"].to_numpy()
+        b = rows[name]["budget_ms"]
+        assert rows[name]["population_within_budget"] == pytest.approx(
+            pop[(lat <= b).sum(axis=1) >= 1].sum())
+        assert rows[name]["population_within_budget_n1"] == pytest.approx(
+            pop[(lat <= b).sum(axis=1) >= 2].sum())
+    plain = run_compare(*town(), regions=NEAR)
+    assert plain.document["region_coverage_by_service_class"] is None

@@ -1318,6 +1318,17 @@ def _compare_section(doc: dict[str, Any]) -> str:
                                  ("median_distance_km", "median distance, km", _num)],
                            numeric=("share_within_budget", "share_within_budget_n1",
                                     "mean_latency_ms", "median_distance_km")))
+    by_class = pd.DataFrame(doc.get("region_coverage_by_service_class") or [])
+    if len(by_class):
+        body.append("<h3>The region's reach by service class</h3>")
+        body.append(_table(by_class, [("service_class", "class", _text),
+                                      ("budget_ms", "budget", _budget),
+                                      ("percentile", "percentile", _text),
+                                      ("share_within_budget", "within budget, nearest region",
+                                       _pct),
+                                      ("share_within_budget_n1", "within budget, two regions",
+                                       _pct)],
+                           numeric=("share_within_budget", "share_within_budget_n1")))
     dec = pd.DataFrame(doc.get("decision") or [])
     if len(dec):
         body.append("<h3>Decision table</h3>")
