@@ -1302,8 +1302,10 @@ def _compare_section(doc: dict[str, Any]) -> str:
         if be.get("capacity_rps"):
             body.append(_plot_breakeven(doc))
         lines = e.get("cost_usd_per_year") or {}
-        body.append(_kv_table([(f"edge {k} per year", f"edge.cost.{k}", v, _usd(v))
-                               for k, v in lines.items()]))
+        body.append(_kv_table(
+            [(f"edge {k} per year", f"edge.cost.{k}", v, _usd(v)) for k, v in lines.items()]
+            + [(f"region {k} per year", f"region.cost.{k}", v, _usd(v))
+               for k, v in (r.get("cost_usd_per_year") or {}).items()]))
     else:
         body.append(f"<p>No edge plan: {_text(e.get('reason'))}</p>")
     cov = pd.DataFrame(doc.get("region_coverage") or [])
