@@ -274,7 +274,7 @@ def test_preference_budget_when_the_region_already_meets_it():
     assert miss.document["region"]["coverage"]["share_within_budget"] == 0.0
 
 
-def test_model_does_not_fit_for_a_rack_scale_model():
+def test_model_does_not_fit_for_a_rack_scale_model(tmp_path):
     demand, sites = town()
     big = sites.assign(tier="mec")  # a few kW to 30 kW: no GB200 NVL72 rack (132 kW)
     model = LatencyModel(workload="frontier-moe-gb200-nvl72")
@@ -284,6 +284,10 @@ def test_model_does_not_fit_for_a_rack_scale_model():
     assert w["figures"]["excluded"] == len(big)
     assert "No edge fleet can serve it" in w["message"]
     assert c.document["verdict"]["recommendation"] == "region"
+    out = c.to_dir(tmp_path / "nofit", map=False, gis=False)
+    assert sorted(out.written) == ["compare.json", "compare_sites.csv", "region_coverage.csv"]
+    assert json.loads((tmp_path / "nofit" / "compare.json").read_text())["edge"]["feasible"] \
+        is False
     # the region still has its price and coverage
     assert c.document["region"]["cost_per_million_requests"] > 0
     # some candidates too small for one L4 system: warned, the rest planned

@@ -325,18 +325,24 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
+    _check_format(assignment_format, report)
+    return _swap_in(out_dir, lambda staging: write_plan_files(
+        plan, staging, map=map, tiles=tiles, report=report, gis=gis,
+        assignment_format=assignment_format, sweep_options=sweep_options))
+
+
+def _swap_in(out_dir: str | Path | OutputDir,
+             fill: Callable[[Path], PlanOutputs]) -> PlanOutputs:
+    """Lock ``out_dir`` (unless the caller holds it), ``fill`` a fresh staging directory,
+    and swap it in whole with the skipped outputs in its marker."""
     from .outdir import OutputDir
 
-    _check_format(assignment_format, report)
     own = not isinstance(out_dir, OutputDir)
     od = OutputDir(out_dir, "plan") if own else out_dir
     if own:
         od.acquire()
     try:
-        staging = od.start()
-        result = write_plan_files(plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-                                  assignment_format=assignment_format,
-                                  sweep_options=sweep_options)
+        result = fill(od.start())
         path = od.commit({"skipped": result.skipped} if result.skipped else None)
     finally:
         if own:
@@ -363,14 +369,9 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
     """
     from ..errors import OutputWriteError
     from .gis import write_csv
-    from .outdir import OutputDir, write_error_message
+    from .outdir import write_error_message
 
-    own = not isinstance(out_dir, OutputDir)
-    od = OutputDir(out_dir, "plan") if own else out_dir
-    if own:
-        od.acquire()
-    try:
-        staging = od.start()
+    def fill(staging: Path) -> PlanOutputs:
         written: list[str] = []
         for name, write in (
                 ("compare.json", lambda p: p.write_text(json_text(comparison.document),
@@ -382,18 +383,14 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
             except OSError as exc:
                 raise OutputWriteError(write_error_message(staging / name, exc)) from exc
             written.append(name)
-        skipped: dict[str, str] = {}
-        if comparison.plan is not None:
-            result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
-                                      report=report, gis=gis, sweep_options=sweep_options)
-            written += list(result.written)
-            skipped = result.skipped
-        path = od.commit({"skipped": skipped} if skipped else None)
-    finally:
-        if own:
-            od.release()
-    logger.info("wrote %s", path)
-    return PlanOutputs(path=path, written=tuple(written), skipped=skipped)
+        if comparison.plan is None:
+            return PlanOutputs(path=staging, written=tuple(written))
+        result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
+                                  report=report, gis=gis, sweep_options=sweep_options)
+        return PlanOutputs(path=staging, written=(*written, *result.written),
+                           skipped=result.skipped)
+
+    return _swap_in(out_dir, fill)
 
 
 # --------------------------------------------------------------------------- reading back
