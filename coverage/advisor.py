@@ -315,10 +315,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     """One paragraph and its keys: the recommendation and why, which side is cheaper per
     request, whether the region meets the budget, and what the warnings say.
 
-    The recommendation follows the chapter's fork: the region when the workload does not
-    fit the edge or the region already meets the budget for ``preference_share`` of the
-    people; else the edge, for the people only it keeps within budget (the price premium,
-    if any, is stated).
+    The recommendation follows the chapter's fork: ``"region"`` when the workload does not
+    fit the edge, or the region already meets the budget for ``preference_share`` of the
+    people and costs less; ``"either"`` when the region meets the budget but the few sites
+    cost less (a small private region, not an edge fleet); else ``"edge"``, for the people
+    only it keeps within budget (the price premium, if any, is stated).
     """
     edge, region = doc["edge"], doc["region"]
     e_cost, r_cost = edge.get("cost_per_million_requests"), region["cost_per_million_requests"]
@@ -340,6 +341,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     if not edge["feasible"]:
         rec = "region"
         why = "the workload does not fit the candidates' power envelopes"
+    elif share >= preference_share and cheaper == "edge":
+        rec = "either"
+        why = (f"the region already meets the budget for {_pct(share)} of people, so the "
+               f"budget is a preference here; the {edge['sites']} sites cost less per request "
+               "only as a small private region would, not for their latency")
     elif share >= preference_share:
         rec = "region"
         why = (f"the region already meets the budget for {_pct(share)} of people (at least "
