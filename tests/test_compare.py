@@ -428,3 +428,26 @@ def test_region_coverage_by_service_class():
             pop[(lat <= b).sum(axis=1) >= 2].sum())
     plain = run_compare(*town(), regions=NEAR)
     assert plain.document["region_coverage_by_service_class"] is None
+
+
+@pytest.mark.parametrize("share, edge_cost, region_cost_m, expected", [
+    (0.9, 2.0, 1.5, "region"),   # the region meets the budget and costs less
+    (0.9, 1.0, 1.5, "either"),   # it meets the budget, the few sites cost less
+    (0.3, 2.0, 1.5, "edge"),     # the budget binds: edge, at a premium
+    (0.3, 1.0, 1.5, "edge"),
+])
+def test_verdict_follows_the_fork(share, edge_cost, region_cost_m, expected):
+    from coverage.advisor import verdict
+
+    doc = {"budget_ms": 30.0, "percentile": "p99", "failures": 1, "warnings": [],
+           "edge": {"feasible": True, "sites": 5, "cost_per_million_requests": edge_cost,
+                    "coverage": {"share_within_budget": 1.0}},
+           "region": {"cost_per_million_requests": region_cost_m,
+                      "coverage": {"share_within_budget": share}}}
+    v = verdict(doc, preference_share=0.8)
+    assert v["recommendation"] == expected
+    assert v["cheaper_per_request"] == ("edge" if edge_cost < region_cost_m else "region")
+    if expected == "edge" and edge_cost > region_cost_m:
+        assert "1.3x the region's price" in v["text"]
+    doc["edge"] = {"feasible": False, "sites": 0, "cost_per_million_requests": None}
+    assert verdict(doc)["recommendation"] == "region"
