@@ -3,6 +3,7 @@ executed here with a real Jupyter kernel (nbclient), and their printed figures r
 
 import importlib.util
 import json
+import os
 import re
 from pathlib import Path
 
@@ -33,8 +34,12 @@ gen = _load_generator()
 def run(name, tmp_path):
     """Execute notebook ``name`` in ``tmp_path``; return it with its outputs."""
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    # the kernel imports the package of this checkout (ROOT): an editable install of
+    # another checkout (a git worktree sharing its .venv) would otherwise win
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(
+        env={**os.environ, "PYTHONPATH": path})
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
