@@ -654,14 +654,14 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           each site is sized so that the users of a failed neighbour still fit at the
           target utilisation of 80 % in the peak hour, and the daily mean is a third of
           the peak. With two sites, each one must carry the whole country alone.
-        - **Cheaper per request?** With these defaults the fleet comes out cheaper than
-          the region even so. Two lines of the cost model decide that, and both deserve a
-          check against your own figures: an owned L4 (the card and a quarter of a host,
-          paid off over five years at 10 %, with its lease and power) costs less than a
-          third of renting one on demand around the clock at 0.75 USD an hour; and the
-          region's price carries a CDN and egress charge of 1.85 USD per million requests,
-          while the edge pays a flat circuit per site that does not grow with the traffic.
-          The what-ifs below move these.
+        - **Cheaper per request?** With these defaults the region is, at every one of the
+          three budgets, by about a fifth. Two lines of the cost model decide that, and both
+          deserve a check against your own figures: the region rents its L4-hours on a
+          1-year commitment (0.48 USD an hour; 0.71-0.80 on demand) and charges 0.90 USD
+          per million requests for egress, while the edge owns its L4s (the card and a
+          quarter of a host, paid off over five years at 10 %, with lease and power) and
+          pays a flat circuit per site that does not grow with the traffic. The what-ifs
+          below move these.
         """),
         _md(f"""
         ## The decision table at {p['decision_budget_ms']:g} ms
@@ -708,7 +708,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         ({p['thin_requests_per_person_day']:g} requests per person per day). The region's
         price per request does not depend on the budget or the load here: it rents
         accelerator-hours for the mean load at its pooled utilisation, so its cost scales
-        with the load. The dotted line is the region without its CDN and egress charge.
+        with the load. The dotted line is the region without its egress charge.
         """),
         _code(f"""
         SWEEP_BUDGETS_MS = {p['sweep_budgets_ms']!r}
@@ -739,7 +739,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         base = sweep[sweep.requests_per_person_day == sweep.requests_per_person_day.max()]
         ax1.plot(base.budget_ms, base.region_usd_per_m, color='black', label='region (any load)')
         ax1.plot(base.budget_ms, base.region_compute_usd_per_m, color='black', linestyle=':',
-                 label='region without CDN / egress')
+                 label='region without egress')
         ax1.set_ylabel('USD per million requests')
         ax1.set_ylim(bottom=0)
         ax1.set_title('Cost per request')
@@ -767,14 +767,15 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           a fifth of the people to nearly all of them (right). Between the tiers of 30 and
           50 ms lies the whole decision.
         - **The cheapest edge fleet is not the smallest.** At the default load a fleet of
-          a dozen sites costs less per request than two: with two sites each must keep the
-          whole country's peak in reserve for the other, while with more sites a failed
-          site's users spread over several neighbours. Toward the tightest budgets the
-          fixed costs of many small sites (cabinet, lease, circuit, operations) push it up
-          again.
-        - **A thin demand turns it round** (dashed): the fixed costs of each site are
-          spread over a twentieth of the requests, and at the tightest budgets, where the
-          fleet needs the most sites, the region is cheaper.
+          a handful of sites (between 33 and 37 ms) costs less per request than two, and a
+          little less than the region: with two sites each must keep the whole country's
+          peak in reserve for the other, while with more sites a failed site's users spread
+          over several neighbours. Toward the tightest budgets the fixed costs of many small
+          sites (cabinet, lease, circuit, operations) push it up again. Where the edge is
+          cheapest, the regions already keep most people within budget.
+        - **A thin demand turns it further** (dashed): the fixed costs of each site are
+          spread over a twentieth of the requests, and the region is cheaper at every
+          budget.
         """),
         _md(f"""
         ## What if?
@@ -788,19 +789,21 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         - **no ZTP**: the fleet priced without zero-touch provisioning
           (`CostModel.builtin().with_overrides({{'fleet': {{'ztp': False}}}})`): installs take
           days of skilled labour and every fix is a truck roll (`no-ztp`);
-        - **region without CDN / egress**: the region's network charge set to zero, as if
-          the edge paid the same for its traffic or the responses were tiny.
+        - **region on demand, behind a CDN**: the region's L4-hour at its on-demand price
+          (0.75 USD) and a CDN front end in its network charge (1.85 USD per million
+          requests).
         """),
         _code(f"""
         WHAT_IF_MS = {p['what_if_budget_ms']!r}
         no_ztp = CostModel.builtin().with_overrides({{'fleet': {{'ztp': False}}}})
-        no_cdn = CostModel.builtin().with_overrides(
-            {{'region': {{'network_usd_per_million_requests': 0.0}}}})
+        on_demand_cdn = CostModel.builtin().with_overrides(
+            {{'accelerators': {{'NVIDIA L4': {{'region_hour_usd': 0.75}}}},
+             'region': {{'network_usd_per_million_requests': 1.85}}}})
         scenarios = {{
             'defaults': {{}},
             f'thin demand ({{THIN:g}} requests/person/day)': {{'requests_per_person_day': THIN}},
             'no ZTP': {{'costs': no_ztp}},
-            'region without CDN/egress': {{'costs': no_cdn}},
+            'region on demand + CDN': {{'costs': on_demand_cdn}},
         }}
         what_if = {{}}
         for label, kw in scenarios.items():
@@ -825,7 +828,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         edge fleet keeps most people within it; from 50 ms on the regions do, and an edge
         fleet is a preference. Whether the edge is also *cheaper* is not settled by these
         defaults: the answer turns with the load (a thin demand leaves the sites idle and
-        the region wins) and with how the network is priced on each side. That is the
+        the region wins by more) and with how the region is priced (on demand and behind a
+        CDN, the edge wins at 30 ms). That is the
         honest use of `coverage.compare`: a first look that names its assumptions, and a
         quick way to rerun it with your own prices (`costs=` a TOML file or
         `CostModel.with_overrides`), your own regions (`regions=`), your own load
