@@ -423,6 +423,17 @@ def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, 
     from .model.regions import builtin_regions, read_regions
 
     out: dict[str, Any] = {}
+    refused = [flag for flag, bad in (
+        ("--max-sites", args.max_sites is not None),
+        ("--objective", args.objective not in ("auto", "fewest")),
+        ("--aggregate-km", args.aggregate_km is not None),
+        ("--aggregate-h3", args.aggregate_h3 is not None)) if bad]
+    if refused:
+        problems.append(
+            f"compare plans the fewest sites that carry the load (a capacitated plan): "
+            f"{', '.join(refused)} cannot be used with it; drop "
+            + ("them" if len(refused) > 1 else "it")
+            + " (edge-coverage plan takes them)")
     try:
         if args.regions:
             if args.providers:
@@ -449,8 +460,8 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
     from .outputs.plandir import write_comparison
 
-    c = compare(
-        demand, sites, budget_ms=args.budget_ms, failures=args.failures,
+    options = dict(
+        budget_ms=args.budget_ms, failures=args.failures,
         percentile=args.percentile, access=args.access, model=model, regions=regions,
         costs=costs, requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
@@ -462,7 +473,19 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
         service_classes=args.service_classes, upf=args.upf, backbone=args.backbone,
         backbone_edge_factor=args.backbone_edge_factor,
         backbone_latency_attr=args.backbone_latency_attr,
-        domain_radius_km=args.domain_radius_km)
+        domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
+        objective=args.objective, aggregate_km=args.aggregate_km,
+        aggregate_h3=args.aggregate_h3, aggregate_mode=args.aggregate_mode)
+    if args.workers or args.scheduler:
+        from .batch import dask_client
+
+        progress("starting Dask" + (f" client of {args.scheduler}" if args.scheduler
+                                    else f" local cluster ({args.workers} workers)"))
+        with dask_client(args.workers, args.scheduler) as client:
+            c = compare(demand, sites, client=client, reach_partitions=args.reach_partitions,
+                        **options)
+    else:
+        c = compare(demand, sites, **options)
     lines = _compare_lines(c.document)
     report = not args.no_report and c.plan is not None
     progress(f"writing outputs to {od.path}")

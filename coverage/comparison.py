@@ -257,6 +257,19 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     from .planner.plan import plan_sites
 
     say = progress or (lambda msg: logger.info("%s", msg))
+    refused = [name for name, bad in (
+        ("max_sites (--max-sites)", plan_options.get("max_sites") is not None),
+        ("objective (--objective)", plan_options.get("objective", "auto")
+         not in ("auto", "fewest")),
+        ("aggregate_km (--aggregate-km)", plan_options.get("aggregate_km") is not None),
+        ("aggregate_h3 (--aggregate-h3)", plan_options.get("aggregate_h3") is not None))
+        if bad]
+    if refused:
+        raise InputValidationError(
+            f"compare plans the fewest sites that carry the load (a capacitated plan), so "
+            f"{', '.join(refused)} cannot be used with it. Fix: drop "
+            + ("them" if len(refused) > 1 else "it")
+            + " (plan the best P sites or an aggregated demand with edge-coverage plan)")
     model = model or LatencyModel()
     cost_model = CostModel.from_spec(costs)
     for name, value, low, high in (("preference_share", preference_share, 0.0, 1.0),
@@ -515,8 +528,8 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                                 if served_pop > 0 else None),
         "ztp": fleet.ztp,
         "truck_rolls_per_year": fleet.truck_rolls_per_year,
-        "power_usd_per_kwh_mean": float(np.average(
-            np.array([costs.tier(str(t)).power_usd_per_kwh for t in np.unique(tiers)]))),
+        "power_usd_per_kwh_mean": float(np.mean(
+            [costs.tier(str(t)).power_usd_per_kwh for t in tiers])) if len(tiers) else None,
     }
     return doc, table, fleet
 

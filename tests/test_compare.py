@@ -451,3 +451,25 @@ def test_verdict_follows_the_fork(share, edge_cost, region_cost_m, expected):
         assert "1.3x the region's price" in v["text"]
     doc["edge"] = {"feasible": False, "sites": 0, "cost_per_million_requests": None}
     assert verdict(doc)["recommendation"] == "region"
+
+
+def test_compare_refuses_what_a_capacitated_plan_cannot_do(tmp_path):
+    demand, sites = town()
+    with pytest.raises(InputValidationError, match="max_sites .*cannot be used"):
+        run_compare(demand, sites, max_sites=3)
+    with pytest.raises(InputValidationError, match="aggregate_km"):
+        run_compare(demand, sites, aggregate_km=10.0)
+    r = run("compare", "--demo", "--country", "LU", "--out", str(tmp_path / "x"),
+            "--max-sites", "2", "--objective", "p-center")
+    assert r.returncode == 2 and "--max-sites, --objective cannot be used" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_compare_by_row_generation_matches_the_full_matrix():
+    demand, sites = town(n=60, spread=2.0)
+    full = run_compare(demand, sites, strategy="full").document
+    lazy = run_compare(demand, sites, strategy="lazy").document
+    assert lazy["edge"]["sites"] == full["edge"]["sites"]
+    assert lazy["region"] == full["region"]
+    for key in ("population_within_budget", "population_n1_safe"):
+        assert lazy["edge"]["coverage"][key] == pytest.approx(full["edge"]["coverage"][key])
