@@ -45,6 +45,7 @@ __all__ = [
     "read_population_raster",
     "read_h3_population",
     "run_batch",
+    "compare",
 ]
 
 
@@ -61,6 +62,10 @@ def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batc
         from .inputs import raster as grids
 
         return getattr(grids, name)
+    if name == "compare":
+        from .comparison import compare
+
+        return compare
     if name == "run_batch":
         from .batch import run_batch
 

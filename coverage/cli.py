@@ -72,6 +72,16 @@ def _pair_ms(text: str) -> tuple[float, float]:
     return (p50, p99)
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text!r}")
+    return value
+
+
 def _budget_list(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(x) for x in text.split(",") if x.strip())
@@ -105,66 +115,38 @@ def build_parser() -> argparse.ArgumentParser:
         "GIS layers plan.gpkg, demand.parquet and sites.parquet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    g = p.add_argument_group("inputs")
-    g.add_argument("--demand", metavar="FILE",
-                   help="population points/polygons: CSV (lat/lon + population), GeoJSON, "
-                   "GeoPackage, Shapefile or GeoParquet")
-    g.add_argument("--candidates", metavar="FILE",
-                   help="candidate sites (same formats); optional columns tier, required, cost")
-    g.add_argument("--demand-crs", metavar="CRS",
-                   help="CRS of a CSV demand file's coordinates (default EPSG:4326 degrees)")
-    g.add_argument("--candidates-crs", metavar="CRS", help="CRS of a CSV candidate file")
-    g.add_argument("--demand-layer", metavar="NAME",
-                   help="layer of a multi-layer demand file (GeoPackage, ...); required when "
-                   "it has more than one")
-    g.add_argument("--candidates-layer", metavar="NAME",
-                   help="layer of a multi-layer candidate file; required when it has more "
-                   "than one")
-    g.add_argument("--colocated-m", type=_nonneg_float, default=300.0, metavar="M",
-                   help="warn about candidate pairs within M metres of each other (one power "
-                   "or fibre failure likely takes both, yet N-1 counts each as the other's "
-                   "backup); 0 disables")
-    g.add_argument("--demo", action="store_true",
-                   help="use the embedded GeoNames data (no files needed)")
-    g.add_argument("--country", default="US",
-                   help="with --demo: ISO country code (e.g. US, DE, BE)")
-    g.add_argument("--demo-min-population", type=_nonneg_int, default=500,
-                   help="with --demo: smallest place used as demand, people")
-    g.add_argument("--demo-site-min-population", type=_nonneg_int, default=50_000,
-                   help="with --demo: smallest place used as a candidate site, people")
-    # the planner and latency-model flags come from one table (coverage.config.OPTIONS)
-    add_cli_options({
-        "requirement": p.add_argument_group("requirement"),
-        "latency model": p.add_argument_group(
-            "latency model (defaults and sources: docs/latency-model.md)"),
-        "solver": p.add_argument_group("solver"),
-        "capacity": p.add_argument_group(
-            "capacity (power-bound sites, load and capacitated N-k: docs/capacity.md)"),
-    })
-    g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
-                             "partitions across workers; same plan)")
-    g.add_argument("--workers", type=_nonneg_int, default=0,
-                   help="worker processes of a local Dask cluster (0: no cluster)")
-    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                   help="use an existing Dask scheduler")
-    g.add_argument("--reach-partitions", type=_positive_int, metavar="N",
-                   help="demand partitions (default: twice the number of workers)")
-    g = p.add_argument_group("outputs")
-    g.add_argument("--out", metavar="DIR", default="edge-plan", help="output directory")
-    g.add_argument("--no-map", action="store_true", help="do not write map.html")
-    g.add_argument("--tiles", choices=("osm", "none"), default="osm",
-                   help="map background: OpenStreetMap tiles (online) or none (air-gapped)")
-    g.add_argument("--no-report", action="store_true",
-                   help="skip the budget sweep and do not write sweep.csv and report.html")
-    g.add_argument("--no-gis", action="store_true",
-                   help="do not write plan.gpkg, demand.parquet and sites.parquet")
-    g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
-                   default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
-                   help="budgets of the site count vs budget sweep in the report, "
-                   "milliseconds (the plan's own budget is always included)")
-    g.add_argument("--sweep-time-limit-s", type=_positive_float, default=2.0,
-                   help="time limit of each sweep solve, seconds (a solve that hits it is "
-                   "reported with its bound)")
+    _add_plan_arguments(p)
+    cmp = sub.add_parser(
+        "compare",
+        help="edge fleet or cloud region? plan the fleet, price both, advise",
+        description="Plan the edge fleet for the budget (the capacitated N-k plan, from the "
+        "demand's load_rps or --requests-per-person-day, default 100), price it with the "
+        "cost model, measure the public-cloud regions against the same budget with the same "
+        "latency model, price the same load in a region, and fill in the edge-or-region "
+        "decision table and its warnings (docs/edge-vs-region.md). Writes the plan "
+        "directory plus compare.json, compare_sites.csv and region_coverage.csv; report.html "
+        "gets an 'Edge or region' section.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_plan_arguments(cmp, out_default="edge-compare")
+    g = cmp.add_argument_group("the centralized alternative and the cost model "
+                               "(docs/edge-vs-region.md)")
+    g.add_argument("--regions", metavar="FILE",
+                   help="your own regions (region_id, lat, lon; optional provider, metro, "
+                   "country) instead of the built-in public-cloud region table")
+    g.add_argument("--providers", metavar="NAME,...",
+                   help="with the built-in table: only these providers (aws, gcp, azure)")
+    g.add_argument("--costs", metavar="FILE",
+                   help="cost model overrides (TOML: [fleet], [edge.TIER], "
+                   "[accelerators.\"TYPE\"], [region]); defaults in coverage/model/costs.toml")
+    g.add_argument("--region-workload", metavar="NAME",
+                   help="workload the region serves (default: the edge's, or the same model "
+                   "on an accelerator the region rents)")
+    g.add_argument("--preference-share", type=_share, default=0.8, metavar="SHARE",
+                   help="warn 'preference-budget' when the nearest region meets the budget "
+                   "for at least this share of people")
+    g.add_argument("--thin-utilisation", type=_share, default=0.4, metavar="SHARE",
+                   help="warn 'thin-utilisation' below this fleet mean utilisation")
     _add_verbosity(g)
     r = sub.add_parser(
         "report",
@@ -247,6 +229,73 @@ def build_parser() -> argparse.ArgumentParser:
     add_cli_options({"latency model": lm}, MODEL_OPTIONS)
     _add_verbosity(lat)
     return parser
+
+
+def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-plan") -> None:
+    """The inputs, requirement, model, solver, capacity, Dask and output options of
+    ``plan`` (and ``compare``)."""
+    g = p.add_argument_group("inputs")
+    g.add_argument("--demand", metavar="FILE",
+                   help="population points/polygons: CSV (lat/lon + population), GeoJSON, "
+                   "GeoPackage, Shapefile or GeoParquet")
+    g.add_argument("--candidates", metavar="FILE",
+                   help="candidate sites (same formats); optional columns tier, required, cost")
+    g.add_argument("--demand-crs", metavar="CRS",
+                   help="CRS of a CSV demand file's coordinates (default EPSG:4326 degrees)")
+    g.add_argument("--candidates-crs", metavar="CRS", help="CRS of a CSV candidate file")
+    g.add_argument("--demand-layer", metavar="NAME",
+                   help="layer of a multi-layer demand file (GeoPackage, ...); required when "
+                   "it has more than one")
+    g.add_argument("--candidates-layer", metavar="NAME",
+                   help="layer of a multi-layer candidate file; required when it has more "
+                   "than one")
+    g.add_argument("--colocated-m", type=_nonneg_float, default=300.0, metavar="M",
+                   help="warn about candidate pairs within M metres of each other (one power "
+                   "or fibre failure likely takes both, yet N-1 counts each as the other's "
+                   "backup); 0 disables")
+    g.add_argument("--demo", action="store_true",
+                   help="use the embedded GeoNames data (no files needed)")
+    g.add_argument("--country", default="US",
+                   help="with --demo: ISO country code (e.g. US, DE, BE)")
+    g.add_argument("--demo-min-population", type=_nonneg_int, default=500,
+                   help="with --demo: smallest place used as demand, people")
+    g.add_argument("--demo-site-min-population", type=_nonneg_int, default=50_000,
+                   help="with --demo: smallest place used as a candidate site, people")
+    # the planner and latency-model flags come from one table (coverage.config.OPTIONS)
+    add_cli_options({
+        "requirement": p.add_argument_group("requirement"),
+        "latency model": p.add_argument_group(
+            "latency model (defaults and sources: docs/latency-model.md)"),
+        "solver": p.add_argument_group("solver"),
+        "capacity": p.add_argument_group(
+            "capacity (power-bound sites, load and capacitated N-k: docs/capacity.md)"),
+    })
+    g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
+                             "partitions across workers; same plan)")
+    g.add_argument("--workers", type=_nonneg_int, default=0,
+                   help="worker processes of a local Dask cluster (0: no cluster)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="use an existing Dask scheduler")
+    g.add_argument("--reach-partitions", type=_positive_int, metavar="N",
+                   help="demand partitions (default: twice the number of workers)")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--out", metavar="DIR", default=out_default, help="output directory")
+    g.add_argument("--no-map", action="store_true", help="do not write map.html")
+    g.add_argument("--tiles", choices=("osm", "none"), default="osm",
+                   help="map background: OpenStreetMap tiles (online) or none (air-gapped)")
+    g.add_argument("--no-report", action="store_true",
+                   help="skip the budget sweep and do not write sweep.csv and report.html")
+    g.add_argument("--no-gis", action="store_true",
+                   help="do not write plan.gpkg, demand.parquet and sites.parquet")
+    g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
+                   default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
+                   help="budgets of the site count vs budget sweep in the report, "
+                   "milliseconds (the plan's own budget is always included)")
+    g.add_argument("--sweep-time-limit-s", type=_positive_float, default=2.0,
+                   help="time limit of each sweep solve, seconds (a solve that hits it is "
+                   "reported with its bound)")
+    if out_default == "edge-plan":
+        _add_verbosity(g)
 
 
 def _latlon(text: str) -> tuple[float, float]:
@@ -355,10 +404,145 @@ def _run_plan(args: argparse.Namespace) -> int:
             demand, sites, tiers=args.tiers,
             demand_source=str(args.demand) if args.demand else "<demo demand>",
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
+    extra: dict[str, Any] = {}
+    if args.command == "compare":
+        extra = _compare_inputs(args, problems)
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused
+        if args.command == "compare":
+            return _compare_and_write(args, od, demand, sites, model, inputs, progress,
+                                      **extra)
         return _plan_and_write(args, od, demand, sites, model, inputs, progress)
+
+
+def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
+    """The regions and the cost model of ``compare``, read and checked before the work
+    (problems appended to ``problems``)."""
+    from .model.costs import CostModel
+    from .model.regions import builtin_regions, read_regions
+
+    out: dict[str, Any] = {}
+    refused = [flag for flag, bad in (
+        ("--max-sites", args.max_sites is not None),
+        ("--objective", args.objective not in ("auto", "fewest")),
+        ("--aggregate-km", args.aggregate_km is not None),
+        ("--aggregate-h3", args.aggregate_h3 is not None)) if bad]
+    if refused:
+        problems.append(
+            f"compare plans the fewest sites that carry the load (a capacitated plan): "
+            f"{', '.join(refused)} cannot be used with it; drop "
+            + ("them" if len(refused) > 1 else "it")
+            + " (edge-coverage plan takes them)")
+    try:
+        if args.regions:
+            if args.providers:
+                problems.append("--providers filters the built-in region table: drop it "
+                                "with --regions FILE")
+            out["regions"] = read_regions(args.regions)
+        else:
+            names = ([p.strip().lower() for p in args.providers.split(",") if p.strip()]
+                     if args.providers else None)
+            out["regions"] = builtin_regions(names)
+    except InputValidationError as exc:
+        problems.append(str(exc))
+    try:
+        out["costs"] = CostModel.from_spec(args.costs)
+    except InputValidationError as exc:
+        problems.append(str(exc))
+    return out
+
+
+def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any,
+                       model: Any, inputs: dict[str, Any], progress: Any, *,
+                       regions: Any, costs: Any) -> int:
+    from .comparison import compare
+    from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
+    from .outputs.plandir import write_comparison
+
+    options = dict(
+        budget_ms=args.budget_ms, failures=args.failures,
+        percentile=args.percentile, access=args.access, model=model, regions=regions,
+        costs=costs, requests_per_person_day=args.requests_per_person_day,
+        peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
+        workloads=args.workloads, tiers=args.tiers or "builtin",
+        region_workload=args.region_workload, preference_share=args.preference_share,
+        thin_utilisation=args.thin_utilisation, progress=progress, inputs=inputs,
+        time_limit_s=args.time_limit_s, kmedian_time_limit_s=args.kmedian_time_limit_s,
+        strategy=args.strategy, max_memory_gb=args.max_memory_gb,
+        service_classes=args.service_classes, upf=args.upf, backbone=args.backbone,
+        backbone_edge_factor=args.backbone_edge_factor,
+        backbone_latency_attr=args.backbone_latency_attr,
+        domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
+        objective=args.objective, aggregate_km=args.aggregate_km,
+        aggregate_h3=args.aggregate_h3, aggregate_mode=args.aggregate_mode)
+    if args.workers or args.scheduler:
+        from .batch import dask_client
+
+        progress("starting Dask" + (f" client of {args.scheduler}" if args.scheduler
+                                    else f" local cluster ({args.workers} workers)"))
+        with dask_client(args.workers, args.scheduler) as client:
+            c = compare(demand, sites, client=client, reach_partitions=args.reach_partitions,
+                        **options)
+    else:
+        c = compare(demand, sites, **options)
+    lines = _compare_lines(c.document)
+    report = not args.no_report and c.plan is not None
+    progress(f"writing outputs to {od.path}")
+    try:
+        written = write_comparison(
+            c, od, map=not args.no_map, tiles=None if args.tiles == "none" else args.tiles,
+            report=report, gis=not args.no_gis,
+            sweep_options={"budgets_ms": args.sweep_budgets_ms,
+                           "time_limit_s": args.sweep_time_limit_s, "progress": progress})
+    except OutputWriteError:
+        print("\n".join(lines), flush=True)  # the figures are not lost with the files
+        raise
+    out = written.path
+    lines.append(f"outputs: {out.resolve()} (compare.json)")
+    if report and "report.html" not in written.skipped:
+        lines.append(f"report: {(out / 'report.html').resolve()}#compare")
+    print("\n".join(lines))
+    for name, reason in written.skipped.items():
+        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    return EXIT_OUTPUTS_SKIPPED if written.skipped else 0
+
+
+def _compare_lines(doc: dict[str, Any]) -> list[str]:
+    """What ``edge-coverage compare`` prints: the verdict, both sides, the warnings."""
+    e, r, be = doc["edge"], doc["region"], doc["breakeven"]
+
+    def usd(x: Any) -> str:
+        if x is None:
+            return "n/a"
+        return f"${x:,.4f}" if abs(x) < 1 else f"${x:,.2f}" if abs(x) < 100 else f"${x:,.0f}"
+
+    def pct(x: Any) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f} %"
+
+    lines = [doc["verdict"]["text"]]
+    if e["feasible"]:
+        lines.append(
+            f"edge:   {e['sites']} sites, {e['sizing']['accelerators']:,} accelerators, "
+            f"{pct(e['coverage']['share_within_budget'])} within budget, utilisation "
+            f"{pct(e['utilisation']['fleet_mean'])} (mean), "
+            f"{usd(e['cost_usd_per_year']['total'])}/year, "
+            f"{usd(e['cost_per_million_requests'])} per million requests, "
+            f"{usd(e['cost_per_user_month'])} per user-month")
+    lines.append(
+        f"region: {r['regions']} regions, {pct(r['coverage']['share_within_budget'])} within "
+        f"budget ({pct(r['coverage']['share_within_budget_n1'])} with two), utilisation "
+        f"{pct(r['utilisation']['utilisation'])}, {usd(r['cost_usd_per_year']['total'])}/year, "
+        f"{usd(r['cost_per_million_requests'])} per million requests, "
+        f"{usd(r['cost_per_user_month'])} per user-month")
+    if e["feasible"]:
+        lines.append("breakeven: the edge matches the region's price per request at "
+                     + (pct(be["utilisation"]) if be["utilisation"] is not None
+                        else "no utilisation up to 100 %")
+                     + f" mean utilisation (the fleet runs at {pct(be['fleet_utilisation'])})")
+    for w in doc["warnings"]:
+        lines.append(f"warning [{w['code']}]: {w['message']}")
+    return lines
 
 
 def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
@@ -758,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     root.setLevel(level)
     try:
         run = {"report": _run_report, "batch": _run_batch, "calibrate": _run_calibrate,
-               "latency": _run_latency}.get(args.command, _run_plan)
+               "latency": _run_latency}.get(args.command, _run_plan)  # plan, compare
         with warnings.catch_warnings():
             # library warnings as one line each, never with Python source lines
             warnings.showwarning = _show_warning

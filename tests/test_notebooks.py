@@ -3,7 +3,9 @@ executed here with a real Jupyter kernel (nbclient), and their printed figures r
 
 import importlib.util
 import json
+import os
 import re
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -11,9 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
+from test_capacity import haversine
 
 import coverage
 from coverage.inputs.geonames import geonames_candidates, geonames_demand
+from coverage.model.regions import builtin_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -33,8 +37,12 @@ gen = _load_generator()
 def run(name, tmp_path):
     """Execute notebook ``name`` in ``tmp_path``; return it with its outputs."""
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    # the kernel imports the package of this checkout (ROOT): an editable install of
+    # another checkout (a git worktree sharing its .venv) would otherwise win
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(tmp_path)}}).execute(
+        env={**os.environ, "PYTHONPATH": path})
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
@@ -154,3 +162,207 @@ def test_budget_and_failure_sweep(tmp_path):
         assert row["short"] == pytest.approx(s["proposed"]["population_gap"])
     assert re.search(rf"{len(sweep)} plans in \d+ s", headline(nb))
     assert len(rich(nb, "image/png")) == 1
+
+
+# --- notebook 04: edge or region, recomputed without coverage.compare -------------------
+
+def _catalog(name):
+    return tomllib.loads((ROOT / "coverage" / "model" / name).read_text("utf-8"))
+
+
+COSTS, WORKLOADS, TIERS = (_catalog(f) for f in ("costs.toml", "workloads.toml", "tiers.toml"))
+SECONDS_PER_YEAR = 365 * 86400
+DEFAULT_RPPD, PEAK_TO_MEAN, TARGET_UTILISATION = 100.0, 3.0, 0.8
+
+
+def _region_per_million(network=True, hour=None):
+    """The region's USD per million requests: L4-hours for the mean load at the region's
+    utilisation (at ``hour`` USD, default the cost model's), plus the network charge
+    (``True``: the cost model's, ``False``: none, a number: that); independent of the load."""
+    w = WORKLOADS["workloads"][coverage.LatencyModel().workload]
+    if hour is None:
+        hour = COSTS["accelerators"][w["accelerator"]]["region_hour_usd"]
+    compute = hour / (w["throughput_rps"] * COSTS["region"]["utilisation"] * 3600) * 1e6
+    if network is True:
+        network = COSTS["region"]["network_usd_per_million_requests"]
+    return compute + (network or 0.0)
+
+
+def _edge_price(plan, ztp=True, region_per_million=None):
+    """The plan's fleet right-sized (accelerators for the worst scenario's load at the target
+    utilisation) and priced by the formulas of coverage/model/costs.py's fleet_cost: USD per
+    million requests, per user-month, fleet mean utilisation, breakeven against the region."""
+    w = WORKLOADS["workloads"][coverage.LatencyModel().workload]
+    acc, f = COSTS["accelerators"][w["accelerator"]], COSTS["fleet"]
+    s = plan.sites
+    thr = w["throughput_rps"]
+    peak = s["load_rps"].to_numpy(float)
+    worst = s["worst_utilisation"].to_numpy(float) * s["capacity_rps"].to_numpy(float)
+    worst = np.where(np.isfinite(worst), np.maximum(worst, peak), peak)
+    n = np.maximum(np.ceil(worst / (thr * TARGET_UTILISATION) - 1e-9), 1)
+    envelope = s["n_accelerators"].to_numpy(float)
+    n = np.where(envelope >= 0, np.minimum(n, envelope), n)
+    assert (n * thr * TARGET_UTILISATION >= worst - 1e-6).all()  # the N-k proof still holds
+    edge = [COSTS["edge"].get(t, COSTS["edge"]["default"]) for t in s["tier"]]
+    tier = pd.DataFrame(edge)
+    pue = np.array([TIERS["tiers"][t]["pue"] for t in s["tier"]])
+    hosts = np.ceil(n / acc["accelerators_per_host"])
+    mean = peak / PEAK_TO_MEAN
+    u = mean / (n * thr)
+    r, years = f["cost_of_capital"], f["depreciation_years"]
+    annuity = r / (1 - (1 + r) ** -years)
+    install = tier["install_usd"] if ztp else tier["install_usd_manual"]
+    capex = (n * acc["unit_usd"] + hosts * acc["host_usd"] + tier["cabinet_usd"] + install
+             + tier["redundancy_usd"])
+    kwh_year = pue * 8760 * tier["power_usd_per_kwh"]
+    idle = (hosts * w["host_w"] + n * w["accelerator_w"] * f["idle_power_share"]) / 1000
+    busy_full = n * w["accelerator_w"] * (1 - f["idle_power_share"]) / 1000 * kwh_year
+    lease = ((hosts * w["host_w"] + n * w["accelerator_w"]) / 1000 * pue
+             * tier["lease_usd_per_kw_month"] * 12 + tier["rent_usd_per_month"] * 12)
+    rolls = tier["truck_rolls_per_year_ztp"] if ztp else tier["truck_rolls_per_year_manual"]
+    ops = tier["remote_ops_usd_per_year"] + rolls * f["truck_roll_usd"]
+    total = float((capex * annuity + idle * kwh_year + busy_full * u + lease
+                   + tier["backhaul_usd_per_month"] * 12 + ops).sum())
+    per_m = total / (mean.sum() * SECONDS_PER_YEAR / 1e6)
+    fixed, variable = total - float((busy_full * u).sum()), float(busy_full.sum())
+    region = _region_per_million() if region_per_million is None else region_per_million
+    breakeven = fixed / ((n * thr).sum() * SECONDS_PER_YEAR / 1e6 * region - variable)
+    return {"per_million": per_m, "per_user_month": total / 12 / plan.summary()[
+        "population_covered"], "utilisation": mean.sum() / (n * thr).sum(),
+        "breakeven": breakeven if 0 <= breakeven <= 1 else None}
+
+
+def _region_shares(demand, budget_ms):
+    """Share of people within budget of their nearest region and of two: great-circle
+    distances and the latency model's p99, as tests/test_regions.py computes them."""
+    regions = builtin_regions()
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  regions["lat"].to_numpy()[None, :], regions["lon"].to_numpy()[None, :])
+    n_in = (coverage.LatencyModel().p99_ms(d, "ftth") <= budget_ms).sum(axis=1)
+    pop = demand["population"].to_numpy(float)
+    return pop[n_in >= 1].sum() / pop.sum(), pop[n_in >= 2].sum() / pop.sum()
+
+
+def _printed(text, n_values):
+    """``{label: [values]}`` of a printed table whose last ``n_values`` columns hold no
+    spaces."""
+    rows = {}
+    for line in text.splitlines():
+        tokens = line.split()
+        if len(tokens) > n_values:
+            rows[" ".join(tokens[:-n_values])] = tokens[-n_values:]
+    return rows
+
+
+def _pct(text):
+    return None if text == "never" else float(text.rstrip("%")) / 100
+
+
+def _expected_codes(region_share, utilisation, ztp=True):
+    codes = [code for code, on in (("preference-budget", region_share >= 0.8),
+                                   ("thin-utilisation", utilisation < 0.4),
+                                   ("no-ztp", not ztp)) if on]
+    return ",".join(codes) or "-"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_edge_or_region(tmp_path):
+    p = gen.EDGE_OR_REGION
+    nb = run("04_edge_or_region.ipynb", tmp_path)
+    demand = geonames_demand(p["country"], p["demand_min_population"])
+    sites = geonames_candidates(p["country"], p["candidate_min_population"])
+    budgets = p["budgets_ms"]
+    table = _printed(headline(nb, 0), len(budgets))
+    region_m = _region_per_million()
+    plans, shares = {}, {}
+    for i, b in enumerate(budgets):
+        col = {label: values[i] for label, values in table.items()}
+        plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
+                                   requests_per_person_day=DEFAULT_RPPD,
+                                   kmedian_time_limit_s=10)
+        s = plan.summary()
+        plans[b] = plan
+        assert int(col["edge sites"]) == s["site_count"]
+        assert _pct(col["edge: share within budget"]) == pytest.approx(
+            s["population_covered"] / s["population_total"], abs=5e-4)
+        one, two = shares[b] = _region_shares(demand, b)
+        assert _pct(col["region: share within budget, nearest"]) == pytest.approx(one, abs=5e-4)
+        assert _pct(col["region: share within budget, two regions"]) == pytest.approx(
+            two, abs=5e-4)
+        edge = _edge_price(plan)
+        assert _pct(col["fleet mean utilisation"]) == pytest.approx(edge["utilisation"],
+                                                                    abs=5e-4)
+        assert _pct(col["breakeven utilisation"]) == pytest.approx(edge["breakeven"], abs=5e-4)
+        assert float(col["edge: USD per million requests"]) == pytest.approx(
+            edge["per_million"], abs=0.005)
+        assert float(col["region: USD per million requests"]) == pytest.approx(region_m,
+                                                                               abs=0.005)
+        assert float(col["edge: USD per user-month"]) == pytest.approx(
+            edge["per_user_month"], abs=5e-5)
+        assert float(col["region: USD per user-month"]) == pytest.approx(
+            region_m * DEFAULT_RPPD * 365 / 12 / 1e6, abs=5e-5)
+        cheaper = "edge" if edge["per_million"] < region_m else "region"
+        assert col["cheaper per request"] == cheaper
+        assert col["warnings"] == _expected_codes(one, edge["utilisation"])
+        # what the notebook's text says of these defaults
+        assert cheaper == "region" and edge["utilisation"] < 0.4
+    assert shares[30.0][1] < shares[30.0][0] < 0.5 and plans[30.0].summary()["site_count"] > 12
+    assert shares[50.0][0] == shares[100.0][0] == pytest.approx(1.0)
+
+    # the what-ifs at one budget: thin demand, no ZTP, a region without CDN / egress
+    b = p["what_if_budget_ms"]
+    rows = _printed(headline(nb, 1), 7)
+    thin_plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
+                                    requests_per_person_day=p["thin_requests_per_person_day"],
+                                    kmedian_time_limit_s=10)
+    thin = _edge_price(thin_plan)
+    no_ztp = _edge_price(plans[b], ztp=False)
+    base = _edge_price(plans[b])
+    od_cdn_m = _region_per_million(hour=0.75, network=1.85)
+    expect = {
+        "defaults": (plans[b], base, region_m, True),
+        f"thin demand ({p['thin_requests_per_person_day']:g} requests/person/day)":
+            (thin_plan, thin, region_m, True),
+        "no ZTP": (plans[b], no_ztp, region_m, False),
+        "region on demand + CDN": (plans[b], _edge_price(plans[b], region_per_million=od_cdn_m),
+                                   od_cdn_m, True),
+    }
+    assert set(expect) <= set(rows), rows
+    for label, (plan, edge, region, ztp) in expect.items():
+        sites_n, util, breakeven, edge_m, reg_m, cheaper, codes = rows[label]
+        assert int(sites_n) == plan.summary()["site_count"]
+        assert _pct(util) == pytest.approx(edge["utilisation"], abs=5e-4)
+        assert float(edge_m) == pytest.approx(edge["per_million"], abs=0.005)
+        assert float(reg_m) == pytest.approx(region, abs=0.005)
+        assert cheaper == ("edge" if edge["per_million"] < region else "region")
+        assert codes == _expected_codes(shares[b][0], edge["utilisation"], ztp)
+        assert _pct(breakeven) == pytest.approx(edge["breakeven"], abs=5e-4)
+    # the verdict turns with the load and with the network line, as the text says
+    assert [rows[k][5] for k in expect] == ["region", "region", "region", "edge"]
+
+    # the sweep behind the plot
+    sweep = pd.read_csv(tmp_path / p["csv"])
+    assert len(sweep) == 2 * len(p["sweep_budgets_ms"])
+    assert sweep["region_usd_per_m"].to_numpy() == pytest.approx(region_m)
+    default = sweep[sweep.requests_per_person_day == DEFAULT_RPPD].sort_values("budget_ms")
+    thin_sweep = sweep[sweep.requests_per_person_day == p["thin_requests_per_person_day"]]
+    assert default["region_share"].is_monotonic_increasing
+    for b in budgets:
+        row = default[default.budget_ms == b].iloc[0]
+        assert row["edge_sites"] == plans[b].summary()["site_count"]
+        assert row["region_share"] == pytest.approx(shares[b][0])
+    # the text: a few ms above 30 the regions serve nearly everyone; the cheapest edge fleet
+    # at the default load has more than two sites
+    assert default[default.budget_ms == 40]["region_share"].iloc[0] > 0.99
+    cheapest = default.loc[default["edge_usd_per_m"].idxmin()]
+    assert cheapest["edge_sites"] > 2
+    assert cheapest["edge_usd_per_m"] < default[default.edge_sites == 2]["edge_usd_per_m"].min()
+    # ... and a little less than the region, where the regions already serve most people
+    assert cheapest["edge_usd_per_m"] < cheapest["region_usd_per_m"]
+    assert 33 <= cheapest["budget_ms"] <= 37 and cheapest["region_share"] > 0.5
+    # a thin demand: the region is cheaper at every budget
+    assert (thin_sweep["edge_usd_per_m"] > thin_sweep["region_usd_per_m"]).all()
+    assert len(rich(nb, "image/png")) == 1
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    assert "[preference-budget] The nearest region already meets 50 ms" in text

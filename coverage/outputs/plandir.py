@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_plan", "write_plan_files", "write_report", "load_plan_dir", "PlanOutputs",
-           "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS",
-           "ROLLOUT_REPORT_INPUTS"]
+           "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS", "COMPARE_FILES",
+           "ROLLOUT_REPORT_INPUTS", "write_comparison"]
 
 TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
                "proposed_sites.csv", "rollout.csv")
@@ -57,11 +57,15 @@ CAPACITY_REPORT_INPUTS = ("capacity_scenarios.csv",)
 """The files ``report.html`` is also built from when the plan is capacitated
 (``summary.json["capacity"]`` is not null)."""
 
+COMPARE_FILES = ("compare.json", "compare_sites.csv", "region_coverage.csv")
+"""What ``edge-coverage compare`` adds to a plan directory; the report's "Edge or region"
+section is built from ``compare.json`` when it is present."""
+
 ROLLOUT_REPORT_INPUTS = ("rollout.csv",)
 """The rollout order, drawn by ``report.html`` when ``summary.json["rollout"]`` describes
 one (``steps`` above 0); directories written before it existed have neither."""
 
-_OPTIONAL_REPORT_INPUTS = CAPACITY_REPORT_INPUTS + ROLLOUT_REPORT_INPUTS
+_OPTIONAL_REPORT_INPUTS = CAPACITY_REPORT_INPUTS + ROLLOUT_REPORT_INPUTS + COMPARE_FILES[:1]
 
 _CAPACITY_SITE_COLUMNS = ("capacity_rps", "load_rps", "utilisation", "worst_utilisation",
                           "worst_failure")
@@ -257,7 +261,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
             data = _load_report_data(
-                {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS}, str(d))
+                {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
+                str(d))
             (d / "report.html").write_text(render_report(data), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
@@ -330,24 +335,72 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
+    _check_format(assignment_format, report)
+    return _swap_in(out_dir, lambda staging: write_plan_files(
+        plan, staging, map=map, tiles=tiles, report=report, gis=gis,
+        assignment_format=assignment_format, sweep_options=sweep_options))
+
+
+def _swap_in(out_dir: str | Path | OutputDir,
+             fill: Callable[[Path], PlanOutputs]) -> PlanOutputs:
+    """Lock ``out_dir`` (unless the caller holds it), ``fill`` a fresh staging directory,
+    and swap it in whole with the skipped outputs in its marker."""
     from .outdir import OutputDir
 
-    _check_format(assignment_format, report)
     own = not isinstance(out_dir, OutputDir)
     od = OutputDir(out_dir, "plan") if own else out_dir
     if own:
         od.acquire()
     try:
-        staging = od.start()
-        result = write_plan_files(plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-                                  assignment_format=assignment_format,
-                                  sweep_options=sweep_options)
+        result = fill(od.start())
         path = od.commit({"skipped": result.skipped} if result.skipped else None)
     finally:
         if own:
             od.release()
     logger.info("wrote %s", path)
     return PlanOutputs(path=path, written=result.written, skipped=result.skipped)
+
+
+def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: bool = True,
+                     tiles: str | None = "osm", report: bool = True, gis: bool = True,
+                     sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
+    """Write a comparison (:func:`coverage.compare`) into ``out_dir``, replacing it whole.
+
+    The directory is the edge plan's (every file :func:`write_plan` writes) plus
+    :data:`COMPARE_FILES`; ``report.html`` then has the "Edge or region" section. Without
+    an edge plan (no candidate can host the workload) only :data:`COMPARE_FILES` are
+    written. The rules of :func:`write_plan` apply: the comparison files and the plan's
+    tables are the product (a failure to write one raises and nothing is swapped in); the
+    map, report and GIS files are optional.
+
+    Returns
+    -------
+    PlanOutputs
+    """
+    from ..errors import OutputWriteError
+    from .gis import write_csv
+    from .outdir import write_error_message
+
+    def fill(staging: Path) -> PlanOutputs:
+        written: list[str] = []
+        for name, write in (
+                ("compare.json", lambda p: p.write_text(json_text(comparison.document),
+                                                        encoding="utf-8")),
+                ("compare_sites.csv", lambda p: write_csv(comparison.sites, p)),
+                ("region_coverage.csv", lambda p: write_csv(comparison.region_coverage, p))):
+            try:
+                write(staging / name)
+            except OSError as exc:
+                raise OutputWriteError(write_error_message(staging / name, exc)) from exc
+            written.append(name)
+        if comparison.plan is None:
+            return PlanOutputs(path=staging, written=tuple(written))
+        result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
+                                  report=report, gis=gis, sweep_options=sweep_options)
+        return PlanOutputs(path=staging, written=(*written, *result.written),
+                           skipped=result.skipped)
+
+    return _swap_in(out_dir, fill)
 
 
 # --------------------------------------------------------------------------- reading back
@@ -414,6 +467,16 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
             if lack:
                 problems.append(f"sites.csv lacks the capacity column(s) {', '.join(lack)} "
                                 "(summary.json describes a capacitated plan)")
+    compare = None
+    if "compare.json" in files and Path(files["compare.json"]).is_file():
+        try:
+            loaded = json.loads(Path(files["compare.json"]).read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict) or not all(
+                    k in loaded for k in ("edge", "region", "breakeven", "verdict")):
+                raise ValueError("not a comparison (edge, region, breakeven, verdict)")
+            compare = loaded
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problems.append(f"compare.json is not a valid comparison ({exc})")
     rollout = None
     described = summary.get("rollout") if summary is not None else None
     if isinstance(described, dict) and (described.get("steps") or 0) > 0:
@@ -430,7 +493,7 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
                       proposed=tables["proposed_sites.csv"], sweep=tables["sweep.csv"],
-                      capacity_scenarios=scenarios, rollout=rollout)
+                      capacity_scenarios=scenarios, rollout=rollout, compare=compare)
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
@@ -457,8 +520,9 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         raise InputValidationError(
             f"plan directory {d} {what}: give the --out directory of an `edge-coverage plan` "
             "run")
-    return _load_report_data({n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
-                             str(d))
+    return _load_report_data(
+        {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
+        str(d))
 
 
 def write_report(plan_dir: str | Path) -> Path:

@@ -44,9 +44,10 @@ SECTIONS = ("summary", "sweep", "rollout", "latency", "sites", "criticality", "g
 """``id`` of every ``<section>`` of the report, in page order (an uncapacitated plan with
 one service class; see :data:`OPTIONAL_SECTIONS`)."""
 
-OPTIONAL_SECTIONS = {"service-classes": "summary", "capacity": "sites"}
-"""Sections only some plans have (more than one service class; a capacitated plan), each
-with the section it follows."""
+OPTIONAL_SECTIONS = {"compare": "summary", "service-classes": "summary", "capacity": "sites"}
+"""Sections only some plans have (a comparison with the region, ``edge-coverage compare``;
+more than one service class; a capacitated plan), each with the section it follows (the
+service-class section follows the comparison when both are present)."""
 
 CAPACITY_SITE_ROWS = 50
 """Sites in the capacity section's table (highest utilisation first)."""
@@ -85,6 +86,7 @@ class ReportData:
     sweep: pd.DataFrame
     capacity_scenarios: pd.DataFrame | None = None
     rollout: pd.DataFrame | None = None
+    compare: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -1330,6 +1332,141 @@ p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
 """
 
 
+def _usd(x: Any) -> str:
+    if _not_finite(x):
+        return NA
+    v = float(x)
+    return f"${v:,.2f}" if abs(v) < 100 else f"${v:,.0f}"
+
+
+def _plot_breakeven(doc: dict[str, Any]) -> str:
+    """Edge cost per million requests against its utilisation, the region's price, the
+    breakeven and the plan's own utilisation."""
+    be = doc["breakeven"]
+    fixed, var, cap = (be.get("fixed_usd_per_year"), be.get("energy_at_full_use_usd_per_year"),
+                       be.get("capacity_rps"))
+    region = doc["region"]["cost_per_million_requests"]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot()
+        u = np.linspace(0.02, 1.0, 200)
+        edge = (fixed + var * u) / (u * cap * 365 * 86400 / 1e6)
+        ax.plot(100 * u, edge, "-", color="#1f77b4", label="edge fleet (this plan's sites)")
+        ax.axhline(region, color="#ff7f0e", label="region")
+        if be.get("utilisation") is not None:
+            ax.axvline(100 * be["utilisation"], ls=":", color="#555555",
+                       label=f"breakeven {100 * be['utilisation']:.1f} %")
+        if be.get("fleet_utilisation") is not None:
+            uf = be["fleet_utilisation"]
+            ax.plot([100 * uf], [doc["edge"]["cost_per_million_requests"]], marker="*", ms=14,
+                    color="#d62728", ls="none", label=f"this plan: {100 * uf:.1f} %")
+        top = max(float(region) * 4, float(doc["edge"]["cost_per_million_requests"] or 0) * 1.5)
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("edge fleet mean utilisation, %")
+        ax.set_ylabel("USD per million requests")
+        ax.legend(frameon=False, fontsize=8)
+    return _svg(draw)
+
+
+def _compare_section(doc: dict[str, Any]) -> str:
+    """Edge or region: the verdict, both sides' figures, the breakeven, the region's
+    coverage by budget, the decision table and the warnings (``compare.json``)."""
+    e, r, be = doc["edge"], doc["region"], doc["breakeven"]
+    ec, rc = e.get("coverage") or {}, r["coverage"]
+    eu = e.get("utilisation") or {}
+    body = [f'<p class="lead" data-key="verdict">{_e(doc["verdict"]["text"])}</p>']
+    rows = [
+        ("people within budget", "share_within_budget", ec.get("share_within_budget"),
+         rc["share_within_budget"], _pct),
+        ("people within budget after one failure", "share_n1",
+         ec.get("share_n1_safe"), rc["share_within_budget_n1"], _pct),
+        ("sites / regions", "sites", e.get("sites"), r["regions"], _num),
+        ("mean utilisation", "utilisation", eu.get("fleet_mean"),
+         r["utilisation"]["utilisation"], _pct),
+        ("accelerators (edge: priced; region: mean rented)", "accelerators",
+         (e.get("sizing") or {}).get("accelerators"), r["utilisation"]["accelerators_mean"],
+         _num),
+        ("cost per year", "cost_total", (e.get("cost_usd_per_year") or {}).get("total"),
+         r["cost_usd_per_year"]["total"], _usd),
+        ("cost per million requests", "cost_per_million_requests",
+         e.get("cost_per_million_requests"), r["cost_per_million_requests"], _usd),
+        ("cost per user-month", "cost_per_user_month", e.get("cost_per_user_month"),
+         r["cost_per_user_month"],
+         lambda x: NA if _not_finite(x) else f"${float(x):,.4f}"),
+    ]
+    head = "<thead><tr><th></th><th class=\"n\">edge fleet</th><th class=\"n\">region</th>" \
+        "</tr></thead>"
+    trs = "".join(
+        f"<tr><th>{_e(label)}</th>{_cell('edge.' + key, ev, f(ev))}"
+        f"{_cell('region.' + key, rv, f(rv))}</tr>" for label, key, ev, rv, f in rows)
+    body.append(f'<table class="data" id="compare-sides">{head}<tbody>{trs}</tbody></table>')
+    if e.get("feasible"):
+        u = be.get("utilisation")
+        body.append(
+            f'<p>Breakeven: the edge costs the region\'s price per request at '
+            f'<span data-key="breakeven">{_pct(u) if u is not None else "never (above 100 %)"}'
+            f"</span> mean utilisation; this fleet runs at {_pct(be.get('fleet_utilisation'))}."
+            f" The fleet is priced right-sized: {_num((e.get('sizing') or {}).get('accelerators'))}"
+            f" accelerators for the worst scenario's load, not the "
+            f"{_num((e.get('sizing') or {}).get('accelerators_envelope'))} the power envelopes "
+            "could hold.</p>")
+        if be.get("capacity_rps"):
+            body.append(_plot_breakeven(doc))
+        lines = e.get("cost_usd_per_year") or {}
+        body.append(_kv_table(
+            [(f"edge {k} per year", f"edge.cost.{k}", v, _usd(v)) for k, v in lines.items()]
+            + [(f"region {k} per year", f"region.cost.{k}", v, _usd(v))
+               for k, v in (r.get("cost_usd_per_year") or {}).items()]))
+    else:
+        body.append(f"<p>No edge plan: {_text(e.get('reason'))}</p>")
+    cov = pd.DataFrame(doc.get("region_coverage") or [])
+    if len(cov):
+        body.append("<h3>The region's reach by budget</h3>")
+        body.append(_table(cov, [("budget_ms", "budget", _budget),
+                                 ("share_within_budget", "within budget, nearest region",
+                                  _pct),
+                                 ("share_within_budget_n1", "within budget, two regions",
+                                  _pct),
+                                 ("mean_latency_ms", "mean latency", _ms),
+                                 ("median_distance_km", "median distance, km", _num)],
+                           numeric=("share_within_budget", "share_within_budget_n1",
+                                    "mean_latency_ms", "median_distance_km")))
+    by_class = pd.DataFrame(doc.get("region_coverage_by_service_class") or [])
+    if len(by_class):
+        body.append("<h3>The region's reach by service class</h3>")
+        body.append(_table(by_class, [("service_class", "class", _text),
+                                      ("budget_ms", "budget", _budget),
+                                      ("percentile", "percentile", _text),
+                                      ("share_within_budget", "within budget, nearest region",
+                                       _pct),
+                                      ("share_within_budget_n1", "within budget, two regions",
+                                       _pct)],
+                           numeric=("share_within_budget", "share_within_budget_n1")))
+    dec = pd.DataFrame(doc.get("decision") or [])
+    if len(dec):
+        body.append("<h3>Decision table</h3>")
+        body.append(_table(dec, [("driver", "driver", _text), ("favours", "favours", _text),
+                                 ("value", "this plan", _text)]))
+    warns = doc.get("warnings") or []
+    body.append("<h3>Warnings</h3>")
+    if warns:
+        items = "".join(f'<li data-code="{_e(w["code"])}"><code>{_e(w["code"])}</code>: '
+                        f"{_e(w['message'])}</li>" for w in warns)
+        body.append(f'<ul class="warnings">{items}</ul>')
+    else:
+        body.append("<p>None: no anti-pattern of the chapter shows in these numbers.</p>")
+    a = doc.get("assumptions") or {}
+    body.append(f'<p class="note">Load: {_text(a.get("load_from"))}; edge workload '
+                f'{_text(a.get("workload"))}, region workload {_text(a.get("region_workload"))};'
+                f' cost model {_text((doc.get("cost_model") or {}).get("source"))} (dated '
+                f'{_text((doc.get("cost_model") or {}).get("date"))}; defaults are a first '
+                "look, override them with --costs FILE). Region coordinates are approximate "
+                "metro centres. Tables: compare.json, compare_sites.csv, "
+                "region_coverage.csv.</p>")
+    return _section("compare", "Edge or region", "".join(body))
+
+
 def render_report(data: ReportData) -> str:
     """The report as HTML text: self-contained, no script, every data text escaped.
 
@@ -1360,6 +1497,9 @@ def render_report(data: ReportData) -> str:
         links.insert(1, ("service-classes", "By service class"))
     if capacity:
         links.insert([sid for sid, _ in links].index("sites") + 1, ("capacity", "Capacity"))
+    compare = _compare_section(data.compare) if data.compare is not None else ""
+    if compare:
+        links.insert(1, ("compare", "Edge or region"))
     nav = "".join(f'<a href="#{sid}">{text}</a>' for sid, text in links)
     lead = (f'<p class="lead">{_num(s.get("population_covered"))} of '
             f'{_num(s.get("population_total"))} people within budget; '
@@ -1367,6 +1507,7 @@ def render_report(data: ReportData) -> str:
             f"single failure.</p>")
     sections = [
         _summary_section(s),
+        compare,
         by_class,
         _sweep_section(data.sweep, s),
         _rollout_section(data.rollout, data.sites, s),

@@ -1,0 +1,365 @@
+"""The edge-or-region advisor: the domain's decision table with a plan's numbers, and the
+anti-pattern warnings.
+
+The edge-inference chapter's decision table has five drivers (latency budget, demand
+density, model size against the power envelope, data gravity / sovereignty, operations)
+and names the ways an edge fleet goes wrong. :func:`advise` fills each driver with the
+figures of one comparison (:func:`coverage.compare`) and returns a warning, with a stable
+code and its figures, for each anti-pattern the figures show:
+
+``preference-budget``
+    The nearest region already meets the budget for at least ``preference_share`` of the
+    people: the edge buys headroom the budget does not ask for.
+``model-does-not-fit``
+    The workload's smallest system does not fit the power envelope of one or more tiers
+    among the candidates (or of any of them).
+``thin-utilisation``
+    The priced fleet's mean utilisation is below ``thin_utilisation`` (the chapter: a
+    Tier-2 edge node at 30-40 % against a region at 80-90 %).
+``no-ztp``
+    The fleet is priced without zero-touch provisioning: every fix is a truck roll.
+``per-site-redundancy``
+    The fleet spends on per-site redundancy at least what one more site would cost, while
+    people are still one failure away from leaving the budget: the money buys more as an
+    extra site in the coverage gap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CODES", "advise", "fit_figures", "verdict"]
+
+#: Every warning code, in the order the advisor checks them.
+CODES = ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp",
+         "per-site-redundancy")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
+
+
+def _usd(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"${x:,.2f}" if abs(x) < 100 else f"${x:,.0f}"
+
+
+def fit_figures(sites: pd.DataFrame, workload: Any, catalog: Any,
+                excluded: pd.DataFrame | None) -> dict[str, Any]:
+    """Whether the workload fits each tier's power envelope, with the numbers.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        Validated candidates (``site_id``, optional ``tier``).
+    workload : Workload
+        The edge workload.
+    catalog : TierCatalog
+        The tier catalog (``power_kw``, ``pue``).
+    excluded : pandas.DataFrame or None
+        The fit check's exclusions (:func:`coverage.model.capacity.fit_sites`); ``None``
+        when every candidate was excluded.
+
+    Returns
+    -------
+    dict
+        ``system_kw`` (IT kW of the smallest system), ``candidates``, ``excluded``,
+        ``memory_fits`` and ``tiers``: per tier label, ``candidates``, ``excluded``,
+        ``envelope_kw`` and ``pue`` (the catalog's) and ``needs_kw`` (facility kW of the
+        smallest system at that PUE).
+    """
+    labels = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
+              else np.full(len(sites), "candidate", dtype=object))
+    n_sites = len(sites)
+    ex_ids = set() if excluded is None else set(excluded["site_id"].astype(str))
+    is_ex = (np.ones(n_sites, dtype=bool) if excluded is None
+             else sites["site_id"].astype(str).isin(ex_ids).to_numpy())
+    try:
+        system_kw = float(workload.system_kw())
+    except Exception:  # noqa: BLE001 - power unknown: nothing to compare
+        system_kw = None
+    tiers: dict[str, Any] = {}
+    for name in pd.unique(labels):
+        m = labels == name
+        tier = catalog.get(str(name)) if catalog is not None else None
+        pue = float(tier.pue) if tier is not None and tier.pue is not None else 1.0
+        env = (float(tier.power_kw[1]) if tier is not None and tier.power_kw is not None
+               else None)
+        tiers[str(name)] = {
+            "candidates": int(m.sum()), "excluded": int((m & is_ex).sum()),
+            "envelope_kw": env, "pue": pue,
+            "needs_kw": system_kw * pue if system_kw is not None else None,
+        }
+    return {"workload": workload.name, "system_kw": system_kw,
+            "min_accelerators": int(workload.min_accelerators),
+            "memory_fits": bool(workload.memory_fits()), "candidates": int(n_sites),
+            "excluded": int(is_ex.sum()), "tiers": tiers}
+
+
+def _warning(code: str, message: str, **figures: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "figures": figures}
+
+
+def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, Any] | None,
+           fleet: Any, costs: Any, sovereign_share: float, population_exposed: float = 0.0,
+           preference_share: float = 0.8,
+           thin_utilisation: float = 0.4) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The decision table and the warnings of one comparison.
+
+    Parameters
+    ----------
+    doc : dict
+        The comparison so far (``edge``, ``region``, ``breakeven``, ``budget_ms``, ...).
+    fit : dict
+        :func:`fit_figures`.
+    plan_summary : dict or None
+        The edge plan's ``summary.json`` (``None``: no plan).
+    fleet : FleetCost or None
+        The priced fleet.
+    costs : CostModel
+        The cost model.
+    sovereign_share : float
+        Share of the people whose data may not leave for a region.
+    population_exposed : float
+        People within budget of the plan who leave it when their nearest site fails.
+    preference_share, thin_utilisation : float
+        Warning thresholds.
+
+    Returns
+    -------
+    decision : list of dict
+        One row per driver: ``driver``, ``favours`` (``"edge"``, ``"region"`` or
+        ``"either"``), ``value`` (text) and ``figures``.
+    warnings : list of dict
+        ``{code, message, figures}``, in :data:`CODES` order.
+    """
+    edge, region, be = doc["edge"], doc["region"], doc["breakeven"]
+    budget, pct = doc["budget_ms"], doc["percentile"]
+    rc = region["coverage"]
+    warnings: list[dict[str, Any]] = []
+    decision: list[dict[str, Any]] = []
+
+    # 1. latency budget
+    share = rc["share_within_budget"]
+    edge_share = edge.get("coverage", {}).get("share_within_budget") if edge["feasible"] \
+        else None
+    decision.append({
+        "driver": "latency budget",
+        "favours": "region" if share >= preference_share else "edge",
+        "value": (f"{budget:g} ms {pct}: the nearest region keeps {_pct(share)} of people "
+                  f"within budget ({_pct(rc['share_within_budget_n1'])} with two regions); "
+                  f"the edge plan {_pct(edge_share)}"),
+        "figures": {"budget_ms": budget, "region_share_within_budget": share,
+                    "region_share_within_budget_n1": rc["share_within_budget_n1"],
+                    "edge_share_within_budget": edge_share},
+    })
+    if share >= preference_share:
+        warnings.append(_warning(
+            "preference-budget",
+            f"The nearest region already meets {budget:g} ms {pct} for {_pct(share)} of "
+            f"the people (threshold {_pct(preference_share)}); an edge fleet"
+            + (f" of {edge['sites']} sites" if edge["feasible"] else "")
+            + " buys latency headroom this budget does not ask for. Serve from the region, "
+            "or justify a tighter budget.",
+            budget_ms=budget, region_share_within_budget=share,
+            region_share_within_budget_n1=rc["share_within_budget_n1"],
+            threshold=preference_share, edge_sites=edge.get("sites"),
+            edge_cost_per_million_requests=edge.get("cost_per_million_requests"),
+            region_cost_per_million_requests=region["cost_per_million_requests"]))
+
+    # 2. demand density / utilisation
+    util = edge.get("utilisation", {}).get("fleet_mean") if edge["feasible"] else None
+    u_star = be.get("utilisation")
+    decision.append({
+        "driver": "demand density",
+        "favours": ("either" if util is None else
+                    "edge" if u_star is not None and util >= u_star else "region"),
+        "value": ("no edge plan" if util is None else
+                  f"fleet mean utilisation {_pct(util)} against a breakeven of "
+                  f"{_pct(u_star) if u_star is not None else 'never (above 100 %)'}; the "
+                  f"region runs at {_pct(region['utilisation']['utilisation'])}"),
+        "figures": {"fleet_utilisation": util, "breakeven_utilisation": u_star,
+                    "region_utilisation": region["utilisation"]["utilisation"],
+                    "sites_below_40pct": edge.get("utilisation", {}).get("sites_below_40pct")},
+    })
+    if util is not None and util < thin_utilisation:
+        warnings.append(_warning(
+            "thin-utilisation",
+            f"The edge fleet runs at {_pct(util)} mean utilisation (threshold "
+            f"{_pct(thin_utilisation)}); {edge['utilisation']['sites_below_40pct']} of "
+            f"{edge['sites']} sites are below 40 %. "
+            + (f"It breaks even with the region at {_pct(u_star)}"
+               + (", so at these prices it still clears it, but every site is mostly idle."
+                  if util >= u_star else ", which it does not reach.")
+               if u_star is not None else "It never breaks even with the region at or "
+               "below 100 %."),
+            fleet_utilisation=util, threshold=thin_utilisation,
+            sites_below_40pct=edge["utilisation"]["sites_below_40pct"], sites=edge["sites"],
+            breakeven_utilisation=u_star,
+            region_utilisation=region["utilisation"]["utilisation"]))
+
+    # 3. model size against the power envelope
+    short = {t: v for t, v in fit["tiers"].items() if v["excluded"] > 0}
+    decision.append({
+        "driver": "model size",
+        "favours": ("region" if fit["excluded"] == fit["candidates"] else
+                    "either" if short else "edge"),
+        "value": (f"{fit['workload']}: its smallest system ({fit['min_accelerators']} "
+                  f"accelerator(s) and host) draws "
+                  + (f"{fit['system_kw']:,.2f} kW IT" if fit["system_kw"] is not None
+                     else "an unknown power")
+                  + f"; {fit['excluded']} of {fit['candidates']} candidates cannot host it"),
+        "figures": fit,
+    })
+    if fit["excluded"] > 0:
+        parts = [f"{t}: needs {v['needs_kw']:,.1f} kW, the envelope is "
+                 f"{v['envelope_kw']:,.1f} kW ({v['excluded']} of {v['candidates']} "
+                 "candidates)" if v["needs_kw"] is not None and v["envelope_kw"] is not None
+                 else f"{t}: {v['excluded']} of {v['candidates']} candidates"
+                 for t, v in short.items()]
+        whole = fit["excluded"] == fit["candidates"]
+        warnings.append(_warning(
+            "model-does-not-fit",
+            f"Workload {fit['workload']} does not fit "
+            + ("any candidate's power envelope" if whole else "every tier's power envelope")
+            + (" (nor its accelerators' memory)" if not fit["memory_fits"] else "")
+            + ": " + "; ".join(parts) + ". "
+            + ("No edge fleet can serve it: the region is the only option, or a smaller "
+               "model." if whole else "Those candidates were left out of the plan; decide "
+               "the model and the site together."),
+            workload=fit["workload"], system_kw=fit["system_kw"],
+            excluded=fit["excluded"], candidates=fit["candidates"],
+            memory_fits=fit["memory_fits"], tiers=short))
+
+    # 4. data gravity / sovereignty
+    decision.append({
+        "driver": "data gravity / sovereignty",
+        "favours": "edge" if sovereign_share > 0 else "either",
+        "value": (f"{_pct(sovereign_share)} of people have data that may not leave for a "
+                  "region (demand column 'sovereign')" if sovereign_share > 0 else
+                  "no residency constraint in the demand (no 'sovereign' rows)"),
+        "figures": {"sovereign_share": sovereign_share},
+    })
+
+    # 5. operations
+    ztp = bool(costs.fleet.ztp)
+    ops_fig: dict[str, Any] = {"ztp": ztp}
+    if fleet is not None:
+        ops_fig.update({
+            "truck_rolls_per_year": fleet.truck_rolls_per_year,
+            "ops_install_usd_per_year": fleet.ops_install_usd_per_year,
+            "ops_install_usd_per_year_other_mode": fleet.ops_install_usd_per_year_other_mode,
+            "ops_share_of_cost": (fleet.ops_install_usd_per_year / fleet.total_usd_per_year
+                                  if fleet.total_usd_per_year > 0 else None),
+        })
+    decision.append({
+        "driver": "operations",
+        "favours": "edge" if ztp else "region",
+        "value": (("zero-touch provisioning and remote remediation priced in" if ztp else
+                   "priced WITHOUT zero-touch provisioning")
+                  + (f": {fleet.truck_rolls_per_year:,.0f} truck rolls a year, operations "
+                     f"and installs {_usd(fleet.ops_install_usd_per_year)} a year"
+                     if fleet is not None else "")),
+        "figures": ops_fig,
+    })
+    if not ztp:
+        extra = ""
+        if fleet is not None:
+            saving = fleet.ops_install_usd_per_year - fleet.ops_install_usd_per_year_other_mode
+            extra = (f" {fleet.truck_rolls_per_year:,.0f} truck rolls a year at "
+                     f"{_usd(costs.fleet.truck_roll_usd)}; with ZTP the operations and "
+                     f"installs would cost {_usd(saving)} a year less.")
+        warnings.append(_warning(
+            "no-ztp",
+            "The fleet is priced without zero-touch provisioning: every fix is a truck roll "
+            "and operations scale with the site count." + extra,
+            **ops_fig, truck_roll_usd=costs.fleet.truck_roll_usd,
+            sites=edge.get("sites")))
+
+    # per-site redundancy against an extra site in the gap
+    if fleet is not None and plan_summary is not None:
+        red = float(fleet.sites.redundancy_usd_per_year.sum())
+        s = fleet.sites
+        energy = s.energy_fixed_usd_per_year + s.energy_per_util_usd_per_year * \
+            fleet.utilisation_mean
+        per_site = (s.capital_usd_per_year - s.redundancy_usd_per_year + energy
+                    + s.lease_usd_per_year + s.backhaul_usd_per_year
+                    + s.operations_usd_per_year)
+        site_cost = float(np.median(per_site)) if len(per_site) else math.nan
+        exposed = float(population_exposed)
+        proposed = plan_summary.get("proposed") or {}
+        if red > 0 and exposed > 0 and math.isfinite(site_cost) and red >= site_cost:
+            n_extra = int(red // site_cost)
+            warnings.append(_warning(
+                "per-site-redundancy",
+                f"The fleet spends {_usd(red)} a year on per-site redundancy, the cost of "
+                f"{n_extra} more site(s) at {_usd(site_cost)} a year each, while "
+                f"{exposed:,.0f} people are one site failure away from leaving the budget "
+                f"({proposed.get('proposed_sites', 0)} proposed site(s) in "
+                "proposed_sites.csv would cover the gap). At the edge the redundancy budget "
+                "buys coverage, not nines.",
+                redundancy_usd_per_year=red, site_usd_per_year=site_cost,
+                extra_sites=n_extra, population_exposed=exposed,
+                proposed_sites=proposed.get("proposed_sites")))
+    order = {c: i for i, c in enumerate(CODES)}
+    warnings.sort(key=lambda w: order[w["code"]])
+    return decision, warnings
+
+
+def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any]:
+    """One paragraph and its keys: the recommendation and why, which side is cheaper per
+    request, whether the region meets the budget, and what the warnings say.
+
+    The recommendation follows the chapter's fork: ``"region"`` when the workload does not
+    fit the edge, or the region already meets the budget for ``preference_share`` of the
+    people and costs less; ``"either"`` when the region meets the budget but the few sites
+    cost less (a small private region, not an edge fleet); else ``"edge"``, for the people
+    only it keeps within budget (the price premium, if any, is stated).
+    """
+    edge, region = doc["edge"], doc["region"]
+    e_cost, r_cost = edge.get("cost_per_million_requests"), region["cost_per_million_requests"]
+    share = region["coverage"]["share_within_budget"]
+    cheaper = (None if e_cost is None or r_cost is None else
+               "edge" if e_cost < r_cost else "region")
+    parts = [f"At {doc['budget_ms']:g} ms {doc['percentile']} the nearest region keeps "
+             f"{_pct(share)} of people within budget"]
+    if edge["feasible"]:
+        parts.append(f"the edge fleet of {edge['sites']} sites keeps "
+                     f"{_pct(edge['coverage']['share_within_budget'])} "
+                     f"(N-{doc['failures']}); it costs {_usd(e_cost)} per million requests "
+                     f"against the region's {_usd(r_cost)}"
+                     + (f" ({e_cost / r_cost:,.1f}x)" if e_cost and r_cost else ""))
+    else:
+        parts.append("no edge fleet can serve this workload")
+    codes = [w["code"] for w in doc["warnings"]]
+    text = "; ".join(parts) + "."
+    if not edge["feasible"]:
+        rec = "region"
+        why = "the workload does not fit the candidates' power envelopes"
+    elif share >= preference_share and cheaper == "edge":
+        rec = "either"
+        why = (f"the region already meets the budget for {_pct(share)} of people, so the "
+               f"budget is a preference here; the {edge['sites']} sites cost less per request "
+               "only as a small private region would, not for their latency")
+    elif share >= preference_share:
+        rec = "region"
+        why = (f"the region already meets the budget for {_pct(share)} of people (at least "
+               f"{_pct(preference_share)}): the budget is a preference here")
+    else:
+        rec = "edge"
+        gain = edge["coverage"]["share_within_budget"] - share
+        why = (f"the budget binds: the edge keeps another {_pct(gain)} of the people within "
+               "it"
+               + (f", at {e_cost / r_cost:,.1f}x the region's price per request"
+                  if e_cost and r_cost and e_cost > r_cost else
+                  ", and costs less per request" if e_cost and r_cost else ""))
+    text += f" Recommendation: {rec} ({why})."
+    if codes:
+        text += " Warnings: " + ", ".join(codes) + "."
+    return {"recommendation": rec, "reason": why, "cheaper_per_request": cheaper,
+            "region_meets_budget_share": share, "warnings": codes, "text": text}

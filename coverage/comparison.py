@@ -1,0 +1,605 @@
+"""Edge or region? The edge plan against the centralized alternative, with numbers.
+
+:func:`compare` plans the edge fleet (the capacitated N-k plan of
+:func:`coverage.plan_sites`, from the demand's load), prices it with the cost model
+(:mod:`coverage.model.costs`), measures the public-cloud regions against the same budget
+with the same latency model (:func:`coverage.model.regions.region_coverage`), prices the
+same load in a region, and fills in the domain's decision table and its anti-pattern
+warnings (:mod:`coverage.advisor`). The result, a :class:`Comparison`, is what
+``edge-coverage compare`` writes as ``compare.json`` (docs/edge-vs-region.md).
+
+The fleet is priced **right-sized**: each chosen site gets the accelerators its worst
+scenario's load needs (the most even flow of normal operation and of every failure
+scenario the capacitated plan checked, at the run's target utilisation), not the most its
+power envelope could hold. The per-site flows of every scenario fit those capacities, so
+the plan's N-k capacity proof holds for the priced fleet when its scenario list is
+complete (``edge.sizing`` says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .errors import InputValidationError, NoFeasiblePlanError
+from .model.costs import (
+    SECONDS_PER_YEAR,
+    CostModel,
+    FleetCost,
+    breakeven_utilisation,
+    fleet_cost,
+    region_cost,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Comparison", "compare", "DEFAULT_REQUESTS_PER_PERSON_DAY", "COMPARE_BUDGETS_MS",
+           "sovereign_mask", "right_size"]
+
+#: Requests per person per day when neither the call nor the demand (``load_rps``) gives
+#: a load: an assumption of the comparison, recorded in ``compare.json``.
+DEFAULT_REQUESTS_PER_PERSON_DAY = 100.0
+#: Budgets the region's coverage is always reported at (the chapter's thresholds).
+COMPARE_BUDGETS_MS = (30.0, 50.0, 100.0)
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+def sovereign_mask(demand: pd.DataFrame, source: str = "demand") -> npt.NDArray[np.bool_]:
+    """Rows whose data may not leave for a region (a ``sovereign`` column; absent: none).
+
+    Accepted values: true/false, 1/0, yes/no (any case); empty is false.
+
+    Raises
+    ------
+    InputValidationError
+        Other values, naming the rows.
+    """
+    if "sovereign" not in demand.columns:
+        return np.zeros(len(demand), dtype=bool)
+    raw = demand["sovereign"]
+    if raw.dtype == bool:
+        return raw.to_numpy(dtype=bool)
+    text = raw.astype(str).str.strip().str.lower().where(raw.notna(), "")
+    ok = text.isin(_TRUE | _FALSE).to_numpy()
+    if not ok.all():
+        rows = np.flatnonzero(~ok)
+        shown = ", ".join(f"row {r + 1} ({raw.iloc[r]!r})" for r in rows[:10])
+        raise InputValidationError(
+            f"{source}: column 'sovereign' must be true/false (or 1/0, yes/no): {shown}"
+            f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows")
+    return text.isin(_TRUE).to_numpy()
+
+
+def right_size(worst_load_rps: npt.ArrayLike, envelope: npt.ArrayLike, *,
+               throughput_rps: float, target_utilisation: float,
+               min_accelerators: int) -> npt.NDArray[np.int64]:
+    """Accelerators a site needs to carry its worst load at the target utilisation.
+
+    ``ceil(worst / (throughput x target))`` rounded up to whole systems of
+    ``min_accelerators``, at least one system, at most the envelope's count (a negative
+    envelope, unknown, is not a cap).
+
+    Examples
+    --------
+    >>> right_size([0.0, 100.0, 1e9], [8, 8, 8], throughput_rps=50.0,
+    ...            target_utilisation=0.8, min_accelerators=1).tolist()
+    [1, 3, 8]
+    """
+    worst = np.asarray(worst_load_rps, dtype=np.float64)
+    env = np.asarray(envelope, dtype=np.int64)
+    step = max(int(min_accelerators), 1)
+    need = np.ceil(worst / (throughput_rps * target_utilisation) / step - 1e-9) * step
+    need = np.maximum(need, step).astype(np.int64)
+    return np.where(env >= 0, np.minimum(need, np.maximum(env, step)), need)
+
+
+@dataclass
+class Comparison:
+    """The edge fleet against the region for one demand, budget and cost model.
+
+    Attributes
+    ----------
+    plan : Plan or None
+        The edge plan (``None`` when no candidate can host the workload).
+    document : dict
+        ``compare.json``: ``edge``, ``region``, ``breakeven``, ``decision``, ``warnings``,
+        ``verdict``, ``assumptions``, ``region_coverage``, ``cost_model``.
+    sites : pandas.DataFrame
+        ``compare_sites.csv``: one row per chosen site, its accelerators (envelope and
+        priced), loads, utilisations and annual cost by line.
+    region_coverage : pandas.DataFrame
+        ``region_coverage.csv``: one row per budget (:func:`region_coverage`).
+    """
+
+    plan: Any
+    document: dict[str, Any]
+    sites: pd.DataFrame
+    region_coverage: pd.DataFrame
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """The advisor's warnings: ``{code, message, figures}``."""
+        out: list[dict[str, Any]] = self.document["warnings"]
+        return out
+
+    @property
+    def codes(self) -> list[str]:
+        """The warning codes, in order."""
+        return [w["code"] for w in self.warnings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``compare.json`` as a dict."""
+        return self.document
+
+    def to_dir(self, path: Any, *, map: bool = True, tiles: str | None = "osm",
+               report: bool = True, gis: bool = True,
+               sweep_options: Mapping[str, Any] | None = None) -> Any:
+        """Write the plan directory with ``compare.json``, ``compare_sites.csv`` and
+        ``region_coverage.csv`` (and the report's "Edge or region" section).
+
+        Without an edge plan only the comparison files (and the report) are written.
+        Returns :class:`coverage.outputs.plandir.PlanOutputs`.
+        """
+        from .outputs.plandir import write_comparison
+
+        return write_comparison(self, path, map=map, tiles=tiles, report=report, gis=gis,
+                                sweep_options=sweep_options)
+
+    def __repr__(self) -> str:
+        d = self.document
+        return (f"<Comparison {d['budget_ms']:g} ms {d['percentile']}: edge "
+                f"{d['edge'].get('cost_per_million_requests')} vs region "
+                f"{d['region'].get('cost_per_million_requests')} USD per million requests; "
+                f"warnings {', '.join(self.codes) or 'none'}>")
+
+
+def _region_workload(catalog: Any, workload: Any, costs: CostModel,
+                     name: str | None) -> Any:
+    """The workload the region serves: ``name``, else the edge's when the region rents its
+    accelerator, else the same model on an accelerator the region rents (same name up to
+    the last ``-``)."""
+    if name is not None:
+        w = catalog.get(name)
+        if w is None:
+            raise InputValidationError(
+                f"region workload {name!r} is not in the workload catalog ({catalog.source}). "
+                f"Fix: choose one of {', '.join(catalog.names())}")
+        return w
+
+    def rented(w: Any) -> bool:
+        acc = costs.accelerator(w.accelerator)
+        return acc is not None and acc.region_hour_usd is not None
+
+    if rented(workload):
+        return workload
+    stem = workload.name.rsplit("-", 1)[0]
+    for cand in catalog.entries.values():
+        if cand.name.rsplit("-", 1)[0] == stem and rented(cand) and cand.throughput_rps:
+            return cand
+    raise InputValidationError(
+        f"the region cannot serve workload {workload.name!r}: the cost model has no region "
+        f"price for {workload.accelerator!r} and no workload of the same model runs on an "
+        "accelerator the region rents. Fix: give a region workload (--region-workload NAME) "
+        "or set region_hour_usd for that accelerator in a --costs file")
+
+
+def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str = 30.0,
+            failures: int = 1, percentile: str = "p99", access: str = "ftth",
+            model: Any = None, regions: pd.DataFrame | None = None,
+            costs: CostModel | str | None = None,
+            requests_per_person_day: float | None = None, peak_to_mean: float = 3.0,
+            target_utilisation: float = 0.8, workloads: Any = None, tiers: Any = "builtin",
+            region_workload: str | None = None, preference_share: float = 0.8,
+            thin_utilisation: float = 0.4, progress: Callable[[str], None] | None = None,
+            **plan_options: Any) -> Comparison:
+    """Compare the edge fleet a budget needs with serving the same demand from a region.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        As for :func:`coverage.plan_sites`. A demand ``sovereign`` column (true/false)
+        marks rows whose data may not leave for a region (they count as outside every
+        region's budget). A demand ``load_rps`` column gives the peak load; otherwise
+        ``requests_per_person_day``.
+    budget_ms, failures, percentile, access, model, workloads, tiers
+        As for :func:`coverage.plan_sites`.
+    regions : pandas.DataFrame, optional
+        Regions (:func:`coverage.model.regions.read_regions`); default: every built-in
+        region (:func:`coverage.model.regions.builtin_regions`).
+    costs : CostModel or path, optional
+        The cost model; default the built-in one (``coverage/model/costs.toml``).
+    requests_per_person_day : float, optional
+        Peak load from population (with ``peak_to_mean``); default
+        :data:`DEFAULT_REQUESTS_PER_PERSON_DAY` unless the demand has ``load_rps``.
+    peak_to_mean, target_utilisation : float
+        As for :func:`coverage.plan_sites`; the mean load is the peak over
+        ``peak_to_mean``.
+    region_workload : str, optional
+        The workload the region serves (default: the edge's when the region rents its
+        accelerator, else the same model on one it does, e.g. ``vision-l4`` for
+        ``vision-orin``).
+    preference_share, thin_utilisation : float
+        Thresholds of the ``preference-budget`` (region's share within budget at or above)
+        and ``thin-utilisation`` (fleet mean utilisation below) warnings.
+    progress : callable, optional
+        Called with a short message at the start of each stage.
+    **plan_options
+        More keyword arguments of :func:`coverage.plan_sites` (time limits, strategy,
+        ``domain_radius_km``, ...).
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    InputValidationError
+        Bad inputs, options or cost model (checked before the plan).
+    """
+    from . import advisor
+    from .inputs.tables import as_demand
+    from .model.capacity import fit_sites, site_power
+    from .model.latency import LatencyModel
+    from .model.regions import builtin_regions, region_coverage
+    from .model.service import preset_budget
+    from .model.tiers import TierCatalog
+    from .model.workloads import WorkloadCatalog
+    from .planner.plan import plan_sites
+
+    say = progress or (lambda msg: logger.info("%s", msg))
+    refused = [name for name, bad in (
+        ("max_sites (--max-sites)", plan_options.get("max_sites") is not None),
+        ("objective (--objective)", plan_options.get("objective", "auto")
+         not in ("auto", "fewest")),
+        ("aggregate_km (--aggregate-km)", plan_options.get("aggregate_km") is not None),
+        ("aggregate_h3 (--aggregate-h3)", plan_options.get("aggregate_h3") is not None))
+        if bad]
+    if refused:
+        raise InputValidationError(
+            f"compare plans the fewest sites that carry the load (a capacitated plan), so "
+            f"{', '.join(refused)} cannot be used with it. Fix: drop "
+            + ("them" if len(refused) > 1 else "it")
+            + " (plan the best P sites or an aggregated demand with edge-coverage plan)")
+    model = model or LatencyModel()
+    cost_model = CostModel.from_spec(costs)
+    for name, value, low, high in (("preference_share", preference_share, 0.0, 1.0),
+                                   ("thin_utilisation", thin_utilisation, 0.0, 1.0)):
+        if not (isinstance(value, int | float) and low <= value <= high):
+            raise InputValidationError(f"{name} must be a number in [{low:g}, {high:g}]; got "
+                                       f"{value!r}")
+    preset = preset_budget(budget_ms)
+    budget = float(preset.budget_ms if preset is not None else budget_ms)
+    pct = preset.percentile if preset is not None else percentile
+    regions = builtin_regions() if regions is None else regions
+    catalog = WorkloadCatalog.from_spec(workloads)
+    workload = catalog.get(model.workload)
+    if workload is None or workload.throughput_rps is None:
+        raise InputValidationError(
+            f"compare needs a workload with a throughput (requests/s per accelerator) to "
+            f"price the fleet; the model's workload is {model.workload!r}. Fix: choose a "
+            f"catalog workload (--workload) or add throughput_rps with --workloads FILE")
+    r_workload = _region_workload(catalog, workload, cost_model, region_workload)
+    region_cost(cost_model, mean_load_rps=1.0, accelerator=r_workload.accelerator,
+                throughput_rps=float(r_workload.throughput_rps))  # refuses a missing price
+    if cost_model.accelerator(workload.accelerator) is None:
+        raise InputValidationError(
+            f"cost model ({cost_model.source}): no price for accelerator "
+            f"{workload.accelerator!r} of workload {workload.name!r}. Fix: add "
+            f"[accelerators.\"{workload.accelerator}\"] to a --costs file")
+    d = as_demand(demand, access_profiles=model.access_profiles_ms)
+    sovereign = sovereign_mask(d)
+    has_load = "load_rps" in d.columns
+    rppd = (None if has_load else
+            float(requests_per_person_day if requests_per_person_day is not None
+                  else DEFAULT_REQUESTS_PER_PERSON_DAY))
+    tier_catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
+                                         else tiers)
+    # the fit check before the plan: its figures feed model-does-not-fit either way
+    from .inputs.tables import as_sites
+
+    s_valid = as_sites(sites)
+    try:
+        _, excluded = fit_sites(s_valid, workload, tier_catalog)
+        fit_error = None
+    except NoFeasiblePlanError as exc:
+        excluded, fit_error = None, str(exc)
+    fit = advisor.fit_figures(s_valid, workload, tier_catalog, excluded)
+
+    # region coverage with the planner's latency model, sovereign rows outside any region
+    budgets = sorted({budget, *COMPARE_BUDGETS_MS})
+    say(f"region coverage: {len(regions):,} regions at {', '.join(f'{b:g}' for b in budgets)} "
+        f"ms {pct}")
+    d_region = d.copy()
+    d_region.loc[sovereign, "population"] = 0.0
+    rc = region_coverage(d_region, regions, budgets, model=model, access=access,
+                         percentile=pct)
+    total_pop = float(d["population"].sum())
+    for col in ("population_within_budget", "population_within_budget_n1"):
+        share = col.replace("population", "share")
+        rc[share] = rc[col] / total_pop if total_pop > 0 else math.nan
+    rc["population"] = total_pop
+    rc["population_sovereign"] = float(d.loc[sovereign, "population"].sum())
+    here = rc[rc["budget_ms"] == budget].iloc[0]
+    by_class = _region_by_class(d, d_region, regions, budget, pct, model, access,
+                                plan_options.get("service_classes"), total_pop)
+
+    plan = None
+    if fit_error is None:
+        say(f"edge plan: {budget:g} ms {pct}, N-{int(failures)}, load from "
+            + ("the demand's load_rps" if has_load else f"{rppd:g} requests/person/day"))
+        plan = plan_sites(demand, sites, budget_ms=budget, failures=failures, percentile=pct,
+                          access=access, model=model, workloads=workloads, tiers=tiers,
+                          requests_per_person_day=rppd, peak_to_mean=peak_to_mean,
+                          target_utilisation=target_utilisation, progress=progress,
+                          **plan_options)
+    doc, table, fleet = _edge_side(plan, workload, cost_model, tier_catalog, site_power,
+                                   peak_to_mean, target_utilisation, fit_error)
+    # the same load from a region: the load the demand asks for (all of it)
+    if plan is not None:
+        peak_total = float(plan.summary()["capacity"]["load_total_rps"])
+    elif has_load:
+        peak_total = float(pd.to_numeric(d["load_rps"], errors="coerce").fillna(0).sum())
+    else:
+        peak_total = total_pop * rppd / 86400.0 * peak_to_mean  # type: ignore[operator]
+    mean_total = peak_total / peak_to_mean
+    rcost = region_cost(cost_model, mean_load_rps=mean_total,
+                        accelerator=r_workload.accelerator,
+                        throughput_rps=float(r_workload.throughput_rps))
+    region = {
+        "regions": int(len(regions)),
+        "providers": sorted(regions["provider"].dropna().astype(str).unique().tolist())
+        if "provider" in regions.columns else [],
+        "workload": r_workload.name, "accelerator": r_workload.accelerator,
+        "coverage": {"budget_ms": budget, "percentile": pct,
+                     "population_within_budget": float(here["population_within_budget"]),
+                     "share_within_budget": float(here["share_within_budget"]),
+                     "population_within_budget_n1": float(here["population_within_budget_n1"]),
+                     "share_within_budget_n1": float(here["share_within_budget_n1"]),
+                     "mean_latency_ms": float(here["mean_latency_ms"]),
+                     "median_distance_km": float(here["median_distance_km"]),
+                     "population_sovereign": float(here["population_sovereign"])},
+        "utilisation": {"utilisation": rcost.utilisation,
+                        "accelerators_mean": rcost.accelerators_mean,
+                        "accelerators_if_sized_for_peak":
+                            peak_total / (float(r_workload.throughput_rps) * rcost.utilisation),
+                        "note": "pooled: the region rents accelerator-hours for the mean "
+                                "load at its utilisation"},
+        "load": {"peak_rps": peak_total, "mean_rps": mean_total,
+                 "requests_per_year": mean_total * SECONDS_PER_YEAR},
+        "cost_usd_per_year": {"compute": rcost.compute_usd_per_year,
+                              "network": rcost.network_usd_per_year,
+                              "total": rcost.total_usd_per_year},
+        "region_hour_usd": rcost.region_hour_usd,
+        "cost_per_million_requests": rcost.cost_per_million_requests,
+        "cost_per_user_month": (rcost.total_usd_per_year / 12 / total_pop
+                                if total_pop > 0 else None),
+        "power_usd_per_kwh": cost_model.region.power_usd_per_kwh,
+    }
+    breakeven: dict[str, Any] = {"utilisation": None, "fleet_utilisation": None,
+                                 "note": "no edge plan"}
+    if fleet is not None:
+        u_star = breakeven_utilisation(fleet, rcost.cost_per_million_requests)
+        variable = float(fleet.sites.energy_per_util_usd_per_year.sum())
+        breakeven = {
+            "utilisation": u_star,
+            "fixed_usd_per_year": fleet.total_usd_per_year - float(
+                (fleet.sites.energy_per_util_usd_per_year * fleet.utilisation_mean).sum()),
+            "energy_at_full_use_usd_per_year": variable,
+            "capacity_rps": fleet.capacity_rps,
+            "region_cost_per_million_requests": rcost.cost_per_million_requests,
+            "fleet_utilisation": fleet.utilisation,
+            "clears": bool(u_star is not None and fleet.utilisation >= u_star),
+            "note": ("the mean utilisation at which every priced edge site would cost the "
+                     "region's price per million requests (equipment fixed, load scaled); "
+                     "null: not at or below 100 %"),
+        }
+    doc_all: dict[str, Any] = {
+        "budget_ms": budget, "percentile": pct, "failures": int(failures),
+        "edge": doc, "region": region, "breakeven": breakeven,
+        "assumptions": {
+            "load_from": ("the demand's load_rps column" if has_load else
+                          f"population x {rppd:g} requests/person/day x {peak_to_mean:g} "
+                          "peak-to-mean / 86400"),
+            "requests_per_person_day": rppd, "peak_to_mean": peak_to_mean,
+            "target_utilisation": target_utilisation,
+            "workload": workload.name, "region_workload": r_workload.name,
+            "users": "cost per user-month divides by the people each side serves (edge: "
+                     "within budget of the plan; region: every person of the demand)",
+        },
+        "region_coverage": _records(rc),
+        "region_coverage_by_service_class": by_class,
+        "cost_model": cost_model.to_dict(),
+    }
+    doc_all["decision"], doc_all["warnings"] = advisor.advise(
+        doc_all, fit=fit, plan_summary=plan.summary() if plan is not None else None,
+        fleet=fleet, costs=cost_model, sovereign_share=(
+            float(here["population_sovereign"]) / total_pop if total_pop > 0 else 0.0),
+        population_exposed=_exposed(plan), preference_share=preference_share,
+        thin_utilisation=thin_utilisation)
+    doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
+    return Comparison(plan, _clean(doc_all), table, rc)
+
+
+def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
+               site_power: Any, peak_to_mean: float, target_utilisation: float,
+               fit_error: str | None) -> tuple[dict[str, Any], pd.DataFrame, FleetCost | None]:
+    """``compare.json["edge"]``, ``compare_sites.csv`` and the priced fleet."""
+    if plan is None:
+        return ({"feasible": False, "reason": fit_error, "sites": 0,
+                 "cost_per_million_requests": None, "cost_per_user_month": None},
+                pd.DataFrame(), None)
+    s = plan.summary()
+    sites = plan.sites
+    cap_info = s["capacity"]
+    cap = sites["capacity_rps"].to_numpy(dtype=np.float64)
+    peak = sites["load_rps"].to_numpy(dtype=np.float64)
+    worst = sites["worst_utilisation"].to_numpy(dtype=np.float64) * cap
+    worst = np.where(np.isfinite(worst), np.maximum(worst, peak), peak)
+    envelope = sites["n_accelerators"].to_numpy(dtype=np.int64)
+    thr = float(workload.throughput_rps)
+    n = right_size(worst, envelope, throughput_rps=thr,
+                   target_utilisation=target_utilisation,
+                   min_accelerators=int(workload.min_accelerators))
+    _, pue, _ = site_power(sites, tier_catalog)
+    tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
+             else np.full(len(sites), "default", dtype=object))
+    mean = peak / peak_to_mean
+    fleet = fleet_cost(costs, tiers=tiers, n_accelerators=n, mean_load_rps=mean,
+                       accelerator=workload.accelerator, throughput_rps=thr,
+                       accelerator_w=float(workload.accelerator_w or 0.0),
+                       host_w=float(workload.host_w or 0.0), pue=pue)
+    raw = n * thr
+    u_peak = np.divide(peak, raw, out=np.zeros_like(peak), where=raw > 0)
+    u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
+    u_mean = fleet.utilisation_mean
+    sc = fleet.sites
+    energy = sc.energy_fixed_usd_per_year + sc.energy_per_util_usd_per_year * u_mean
+    site_total = (sc.capital_usd_per_year + energy + sc.lease_usd_per_year
+                  + sc.backhaul_usd_per_year + sc.operations_usd_per_year)
+    table = pd.DataFrame({
+        "site_id": sites["site_id"].to_numpy(), "tier": tiers,
+        "n_accelerators_envelope": envelope, "n_accelerators": n,
+        "peak_load_rps": peak, "mean_load_rps": mean, "worst_load_rps": worst,
+        "utilisation_mean": u_mean, "utilisation_peak": u_peak,
+        "utilisation_worst": u_worst, "facility_kw": sc.facility_kw,
+        "capex_usd": sc.capex_usd, "capital_usd_per_year": sc.capital_usd_per_year,
+        "energy_usd_per_year": energy, "lease_usd_per_year": sc.lease_usd_per_year,
+        "backhaul_usd_per_year": sc.backhaul_usd_per_year,
+        "operations_usd_per_year": sc.operations_usd_per_year,
+        "total_usd_per_year": site_total,
+    })
+    served_pop = float(s["population_covered"])
+    complete = bool(cap_info.get("scenarios_complete", True))
+    doc = {
+        "feasible": True, "sites": int(s["site_count"]), "status": s["status"],
+        "workload": workload.name, "accelerator": workload.accelerator,
+        "coverage": {
+            "population": float(s["population_total"]),
+            "population_within_budget": served_pop,
+            "share_within_budget": (served_pop / s["population_total"]
+                                    if s["population_total"] else None),
+            "population_n1_safe": float(s["population_safe_by_failures"].get(
+                "N-1", s["population_redundant"])),
+            "share_n1_safe": (float(s["population_safe_by_failures"].get(
+                "N-1", s["population_redundant"])) / s["population_total"]
+                if s["population_total"] else None),
+            "mean_latency_ms": s.get("mean_latency_percentile_ms"),
+        },
+        "sizing": {
+            "rule": "right-sized: accelerators for the worst scenario's load at the target "
+                    f"utilisation {target_utilisation:g} (whole systems of "
+                    f"{workload.min_accelerators}), at most the power envelope's",
+            "capacity_proof_holds": complete,
+            "note": ("every scenario's flow fits the priced capacities" if complete else
+                     "the capacitated plan checked only part of the failure scenarios; the "
+                     "priced capacities carry those it checked"),
+            "accelerators": int(n.sum()),
+            "accelerators_envelope": int(envelope[envelope >= 0].sum()),
+        },
+        "utilisation": {
+            "fleet_mean": fleet.utilisation,
+            "fleet_peak": float(peak.sum() / raw.sum()) if raw.sum() > 0 else None,
+            "worst_failure_max": float(u_worst.max()) if len(u_worst) else None,
+            "site_mean_p10": float(np.percentile(u_mean, 10)) if len(u_mean) else None,
+            "site_mean_p50": float(np.percentile(u_mean, 50)) if len(u_mean) else None,
+            "site_mean_p90": float(np.percentile(u_mean, 90)) if len(u_mean) else None,
+            "sites_below_40pct": int((u_mean < 0.4).sum()),
+            "note": "load over the priced accelerators' raw throughput (no headroom): mean "
+                    "= daily mean load, peak = peak hour, worst = the worst failure "
+                    "scenario's peak",
+        },
+        "load": {"peak_rps": float(peak.sum()), "mean_rps": float(mean.sum()),
+                 "requests_per_year": float(mean.sum()) * SECONDS_PER_YEAR},
+        "capex_usd": float(sc.capex_usd.sum()),
+        "cost_usd_per_year": {**fleet.by_line_usd_per_year,
+                              "total": fleet.total_usd_per_year},
+        "cost_per_million_requests": fleet.cost_per_million_requests,
+        "cost_per_user_month": (fleet.total_usd_per_year / 12 / served_pop
+                                if served_pop > 0 else None),
+        "ztp": fleet.ztp,
+        "truck_rolls_per_year": fleet.truck_rolls_per_year,
+        "power_usd_per_kwh_mean": float(np.mean(
+            [costs.tier(str(t)).power_usd_per_kwh for t in tiers])) if len(tiers) else None,
+    }
+    return doc, table, fleet
+
+
+def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
+                     budget: float, pct: str, model: Any, access: str,
+                     service_classes: Any, total_pop: float) -> list[dict[str, Any]] | None:
+    """The region's coverage of each service class at the class's own budget, percentile
+    and workload (``None`` without per-row budgets)."""
+    from dataclasses import replace
+
+    from .model.regions import region_coverage
+    from .planner.plan import resolve_plan_service
+
+    service = resolve_plan_service(d, budget_ms=budget, percentile=pct,
+                                   service_classes=service_classes)
+    if service is None:
+        return None
+    eff = service.effective_budget_ms(budget)
+    out = []
+    labels = pd.Series(service.label, dtype=object)
+    for label, rows in labels.groupby(labels, sort=True).groups.items():
+        idx = np.asarray(rows, dtype=np.int64)
+        b, p, w = float(eff[idx[0]]), str(service.percentile[idx[0]]), service.workload[idx[0]]
+        m = model if not w else replace(model, workload=str(w), inference_ms=None)
+        sub = d_region.iloc[idx]
+        row = region_coverage(sub, regions, [b], model=m, access=access,
+                              percentile=p).iloc[0]
+        people = float(d["population"].to_numpy(dtype=np.float64)[idx].sum())
+        out.append({"service_class": str(label), "budget_ms": b, "percentile": p,
+                    "workload": str(w) if w else model.workload, "population": people,
+                    "population_within_budget": float(row["population_within_budget"]),
+                    "population_within_budget_n1": float(row["population_within_budget_n1"]),
+                    "share_within_budget": (float(row["population_within_budget"]) / people
+                                            if people > 0 else None),
+                    "share_within_budget_n1": (float(row["population_within_budget_n1"])
+                                               / people if people > 0 else None)})
+    return out
+
+
+def _exposed(plan: Any) -> float:
+    """People within budget of the plan who leave it when their nearest site fails."""
+    if plan is None:
+        return 0.0
+    a = plan.assignment
+    within = (a["primary_latency_ms"].to_numpy(dtype=np.float64)
+              <= a["budget_ms"].to_numpy(dtype=np.float64))
+    kept = a["n1_within_budget"].fillna(False).to_numpy(dtype=bool)
+    return float(a["population"].to_numpy(dtype=np.float64)[within & ~kept].sum())
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")]
+
+
+def _clean(o: Any) -> Any:
+    """JSON-ready: numpy scalars as Python numbers, NaN and infinities as ``None``."""
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def budgets_text(values: Iterable[float]) -> str:
+    """``"30, 50 and 100 ms"``."""
+    v = [f"{x:g}" for x in values]
+    return (", ".join(v[:-1]) + " and " + v[-1] if len(v) > 1 else "".join(v)) + " ms"

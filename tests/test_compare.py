@@ -1,0 +1,475 @@
+"""Edge or region (issue 14 parts 2-4 and 8): the cost model against hand computation, the
+right-sized fleet's capacity under every failure re-checked by an independent max-flow,
+each advisor warning triggered by a case built for it and absent from one built against
+it, and ``edge-coverage compare`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run, write
+from test_capacity import haversine
+
+import coverage
+from coverage.advisor import CODES
+from coverage.comparison import right_size, sovereign_mask
+from coverage.errors import InputValidationError
+from coverage.model.costs import (
+    CostModel,
+    annuity_factor,
+    breakeven_utilisation,
+    fleet_cost,
+    region_cost,
+)
+from coverage.model.latency import LatencyModel
+
+# ----------------------------------------------------------------- the cost model by hand
+
+TINY = {
+    "fleet": {"depreciation_years": 4.0, "cost_of_capital": 0.0, "ztp": True,
+              "truck_roll_usd": 100.0, "idle_power_share": 0.5},
+    "edge": {"t1": {"cabinet_usd": 1000.0, "install_usd": 200.0, "install_usd_manual": 800.0,
+                    "redundancy_usd": 0.0, "power_usd_per_kwh": 0.1,
+                    "lease_usd_per_kw_month": 10.0, "rent_usd_per_month": 50.0,
+                    "backhaul_usd_per_month": 100.0, "remote_ops_usd_per_year": 300.0,
+                    "truck_rolls_per_year_ztp": 1.0, "truck_rolls_per_year_manual": 5.0}},
+    "accelerators": {"X": {"unit_usd": 1000.0, "host_usd": 2000.0, "accelerators_per_host": 2,
+                           "region_hour_usd": 1.0}},
+    "region": {"utilisation": 0.5, "network_usd_per_million_requests": 0.0},
+}
+SECONDS = 365 * 86400
+
+
+def tiny_fleet(model):
+    # site A: 3 accelerators (2 hosts), mean 150 rps of 300 (u = 0.5); site B: 1, idle
+    return fleet_cost(model, tiers=["t1", "t1"], n_accelerators=[3, 1],
+                      mean_load_rps=[150.0, 0.0], accelerator="X", throughput_rps=100.0,
+                      accelerator_w=100.0, host_w=200.0, pue=[1.5, 1.5])
+
+
+def test_tiny_fleet_and_region_cost_by_hand():
+    m = CostModel.builtin().with_overrides(TINY)
+    f = tiny_fleet(m)
+    # A: capex 3x1000 + 2x2000 + 1000 + 200 = 8200 over 4 years = 2050;
+    #    energy (2x200 + 3x100x(0.5 + 0.5x0.5)) W = 625 W x 1.5 x 8760 h x 0.1 = 821.25;
+    #    lease 700 W x 1.5 = 1.05 kW x 10 x 12 + 50 x 12 = 726; backhaul 1200; ops 300 + 100
+    # B: capex 4200 / 4 = 1050; energy (200 + 100 x 0.5) W x 1.5 x 8760 x 0.1 = 328.5;
+    #    lease 0.45 x 120 + 600 = 654; backhaul 1200; ops 400
+    a_total = 2050 + 821.25 + 726 + 1200 + 400
+    b_total = 1050 + 328.5 + 654 + 1200 + 400
+    assert f.sites.capex_usd.tolist() == [8200.0, 4200.0]
+    assert f.total_usd_per_year == pytest.approx(a_total + b_total)
+    assert f.by_line_usd_per_year == pytest.approx(
+        {"capital": 3100.0, "energy": 821.25 + 328.5, "lease": 726 + 654, "backhaul": 2400.0,
+         "operations": 800.0})
+    requests_m = 150 * SECONDS / 1e6
+    assert f.cost_per_million_requests == pytest.approx((a_total + b_total) / requests_m)
+    assert f.utilisation == pytest.approx(150 / 400)
+    assert f.truck_rolls_per_year == 2.0
+    # the region: 150 rps / (100 rps x 0.5) = 3 accelerators all year at $1 an hour
+    r = region_cost(m, mean_load_rps=150.0, accelerator="X", throughput_rps=100.0)
+    assert r.accelerators_mean == pytest.approx(3.0)
+    assert r.total_usd_per_year == pytest.approx(3 * 8760.0)
+    assert r.cost_per_million_requests == pytest.approx(26280.0 / requests_m)
+    # breakeven, every site at u: fixed 8829.75 - 0.5 x 197.1 = 8731.2 (A's busy energy
+    # at full use is 0.15 kW x 1.5 x 8760 x 0.1 = 197.1, B's 65.7); revenue at full use
+    # 400 rps x a year at the region's price = 70,080
+    u = breakeven_utilisation(f, r.cost_per_million_requests)
+    assert u == pytest.approx(8731.2 / (70080.0 - 262.8))
+    # the price at that utilisation is the region's, computed from the lines again
+    g = fleet_cost(m, tiers=["t1", "t1"], n_accelerators=[3, 1],
+                   mean_load_rps=[300.0 * u, 100.0 * u], accelerator="X",
+                   throughput_rps=100.0, accelerator_w=100.0, host_w=200.0, pue=[1.5, 1.5])
+    assert g.cost_per_million_requests == pytest.approx(r.cost_per_million_requests)
+
+
+def test_without_ztp_installs_and_truck_rolls_cost_more():
+    m = CostModel.builtin().with_overrides(TINY)
+    with_ztp = tiny_fleet(m)
+    without = tiny_fleet(m.with_overrides({"fleet": {"ztp": False}}))
+    # operations 300 + 5 x 100 per site; install 800 instead of 200 over 4 years
+    assert without.by_line_usd_per_year["operations"] == pytest.approx(1600.0)
+    assert without.ops_install_usd_per_year == pytest.approx(1600.0 + 2 * 800 / 4)
+    assert with_ztp.ops_install_usd_per_year == pytest.approx(800.0 + 2 * 200 / 4)
+    assert with_ztp.ops_install_usd_per_year_other_mode == pytest.approx(
+        without.ops_install_usd_per_year)
+    assert without.truck_rolls_per_year == 10.0
+
+
+def test_annuity_and_never_breaking_even():
+    assert annuity_factor(0.0, 4) == 0.25
+    # r / (1 - (1 + r)^-n) by hand for 10 %, 5 years
+    assert annuity_factor(0.1, 5) == pytest.approx(0.1 / (1 - 1.1 ** -5))
+    m = CostModel.builtin().with_overrides(TINY)
+    f = tiny_fleet(m)
+    assert breakeven_utilisation(f, 0.001) is None  # a region this cheap is never matched
+
+
+def test_builtin_cost_model_is_complete_and_sourced():
+    m = CostModel.builtin()
+    assert m.date and set(m.edge) >= {"default", "on-prem", "mec", "metro-colo", "cdn-pop"}
+    for t in m.edge.values():
+        assert t.sources and t.truck_rolls_per_year_manual >= t.truck_rolls_per_year_ztp
+        assert t.install_usd_manual >= t.install_usd
+    for name in ("NVIDIA L4", "Jetson AGX Orin 64GB", "GB200 NVL72"):
+        assert m.accelerator(name) is not None and m.accelerator(name).sources
+    # the chapter: metro and on-prem power at 2-4x a rural region's
+    ratio = m.tier("metro-colo").power_usd_per_kwh / m.region.power_usd_per_kwh
+    assert 2.0 <= ratio <= 4.0
+    assert 0.8 <= m.region.utilisation <= 0.9
+    assert m.tier("unknown-tier").name == "default"
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[fleet]\nztp = 3\n", ["ztp must be true or false"]),
+    ("[fleet]\ndepreciation_years = 0\n", ["depreciation_years must be a number > 0"]),
+    ("[edge.mec]\nrent_usd_per_month = -5\n", ["[edge.'mec']", "rent_usd_per_month"]),
+    ("[edge.mec]\nbogus = 1\n", ["unknown key(s) 'bogus'"]),
+    ("[accelerators.\"NVIDIA L4\"]\naccelerators_per_host = 1.5\n", ["a whole number"]),
+    ("[region]\nutilisation = 1.5\n", ["utilisation must be a number > 0 and <= 1"]),
+    ("[nonsense]\nx = 1\n", ["unknown top-level key(s) 'nonsense'"]),
+    ("[fleet\n", ["not valid TOML"]),
+])
+def test_hostile_cost_files_get_one_message(tmp_path, text, match):
+    p = write(tmp_path / "costs.toml", text)
+    with pytest.raises(InputValidationError) as exc:
+        CostModel.from_file(p)
+    for m in [str(p), *match]:
+        assert m in str(exc.value)
+    with pytest.raises(InputValidationError, match="not found"):
+        CostModel.from_file(tmp_path / "absent.toml")
+
+
+def test_a_cost_file_amends_field_by_field(tmp_path):
+    p = write(tmp_path / "c.toml", "[edge.mec]\nrent_usd_per_month = 10.0\n"
+              "[edge.factory]\nbackhaul_usd_per_month = 1.0\n[fleet]\nztp = false\n")
+    m = CostModel.from_file(p)
+    base = CostModel.builtin()
+    assert m.tier("mec").rent_usd_per_month == 10.0
+    assert m.tier("mec").cabinet_usd == base.tier("mec").cabinet_usd
+    assert m.tier("factory").backhaul_usd_per_month == 1.0  # new: from [edge.default]
+    assert m.tier("factory").cabinet_usd == base.tier("default").cabinet_usd
+    assert m.fleet.ztp is False and str(p) in m.source
+
+
+# ------------------------------------------------------------------ small instances
+
+
+def town(n=40, seed=0, lat0=50.0, lon0=10.0, spread=1.0):
+    """Demand points around (lat0, lon0) and candidates on some of them (metro-colo)."""
+    rng = np.random.default_rng(seed)
+    demand = pd.DataFrame({"lat": lat0 + rng.uniform(-spread, spread, n),
+                           "lon": lon0 + rng.uniform(-spread, spread, n),
+                           "population": rng.integers(10_000, 200_000, n).astype(float)})
+    pick = rng.choice(n, size=12, replace=False)
+    sites = pd.DataFrame({"site_id": [f"s{i}" for i in range(len(pick))],
+                          "lat": demand["lat"].to_numpy()[pick],
+                          "lon": demand["lon"].to_numpy()[pick], "tier": "metro-colo"})
+    return demand, sites
+
+
+def regions_at(points):
+    return pd.DataFrame({"region_id": [f"r{i}" for i in range(len(points))],
+                         "lat": [p[0] for p in points], "lon": [p[1] for p in points],
+                         "provider": "test"})
+
+
+FAR = regions_at([(-40.0, 170.0), (-41.0, 171.0)])  # New Zealand: no European user
+NEAR = regions_at([(50.0, 10.0), (50.2, 10.2)])
+
+
+def run_compare(demand, sites, **kw):
+    kw.setdefault("regions", FAR)
+    kw.setdefault("budget_ms", 30.0)
+    kw.setdefault("time_limit_s", 60.0)
+    kw.setdefault("kmedian_time_limit_s", 10.0)
+    return coverage.compare(demand, sites, **kw)
+
+
+def test_compare_document_has_the_contract():
+    demand, sites = town()
+    c = run_compare(demand, sites)
+    d = c.to_dict()
+    json.dumps(d)  # JSON-ready
+    for side in ("edge", "region"):
+        for key in ("coverage", "utilisation", "cost_per_million_requests",
+                    "cost_per_user_month"):
+            assert key in d[side], (side, key)
+    assert "utilisation" in d["breakeven"]
+    assert all(set(w) == {"code", "message", "figures"} for w in d["warnings"])
+    assert [r["driver"] for r in d["decision"]] == [
+        "latency budget", "demand density", "model size", "data gravity / sovereignty",
+        "operations"]
+    assert d["edge"]["sites"] == c.plan.summary()["site_count"] == len(c.sites)
+    # the fleet's annual cost is the sum of its sites' lines
+    assert c.sites["total_usd_per_year"].sum() == pytest.approx(
+        d["edge"]["cost_usd_per_year"]["total"])
+    # the region's budgets include the chapter's three
+    assert {30.0, 50.0, 100.0} <= set(c.region_coverage["budget_ms"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_right_sized_fleet_carries_every_single_failure(seed):
+    """An independent max-flow (networkx) over the budget radius: with the priced
+    accelerators, normal operation and every single-site failure carry the whole load."""
+    demand, sites = town(seed=seed)
+    c = run_compare(demand, sites, requests_per_person_day=500.0)
+    d = c.document
+    assert d["edge"]["sizing"]["capacity_proof_holds"]
+    model = LatencyModel()
+    radius = model.radius_km(30.0, "ftth", "p99")
+    plan = c.plan
+    chosen = c.sites["site_id"].tolist()
+    sp = sites.set_index("site_id").loc[chosen]
+    dist = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     sp["lat"].to_numpy()[None, :], sp["lon"].to_numpy()[None, :])
+    within = dist <= radius * (1 + 1e-9)
+    load = demand["population"].to_numpy() * 500.0 * 3.0 / 86400
+    w = coverage.model.workloads.WorkloadCatalog.builtin().get("vision-l4")
+    cap = c.sites["n_accelerators"].to_numpy() * w.throughput_rps * 0.8
+    assert (c.sites["n_accelerators"] <= c.sites["n_accelerators_envelope"]).all()
+    for failed in [None, *range(len(chosen))]:
+        g = nx.DiGraph()
+        for i in np.flatnonzero(load > 0):
+            g.add_edge("s", ("d", i), capacity=float(load[i]))
+            for j in np.flatnonzero(within[i]):
+                if j != failed:
+                    g.add_edge(("d", i), ("f", j), capacity=float("inf"))
+        for j in range(len(chosen)):
+            if j != failed:
+                g.add_edge(("f", j), "t", capacity=float(cap[j]))
+        # only users with a surviving site in budget can be served at all
+        servable = np.array([within[i][[j for j in range(len(chosen)) if j != failed]].any()
+                             for i in range(len(load))])
+        flow = nx.maximum_flow_value(g, "s", "t")
+        assert flow == pytest.approx(load[servable].sum(), rel=1e-7), failed
+    # and the plan is the capacitated one the planner proves
+    assert plan.summary()["capacity"]["load_shed_max_rps"] == 0
+
+
+def test_right_size_rounds_to_whole_systems():
+    assert right_size([0.0, 100.0, 1e9], [8, 8, 8], throughput_rps=50.0,
+                      target_utilisation=0.8, min_accelerators=1).tolist() == [1, 3, 8]
+    assert right_size([100.0, 100.0], [-1, 144], throughput_rps=1.0,
+                      target_utilisation=1.0, min_accelerators=72).tolist() == [144, 144]
+
+
+# ------------------------------------------------------------- each warning, for and against
+
+
+def test_preference_budget_when_the_region_already_meets_it():
+    demand, sites = town()
+    hit = run_compare(demand, sites, regions=NEAR, budget_ms=100.0)
+    assert "preference-budget" in hit.codes
+    w = hit.warnings[hit.codes.index("preference-budget")]
+    assert w["figures"]["region_share_within_budget"] >= 0.8
+    assert hit.document["verdict"]["recommendation"] == "region"
+    miss = run_compare(demand, sites, regions=FAR, budget_ms=100.0)
+    assert "preference-budget" not in miss.codes
+    assert miss.document["verdict"]["recommendation"] == "edge"
+    assert miss.document["region"]["coverage"]["share_within_budget"] == 0.0
+
+
+def test_model_does_not_fit_for_a_rack_scale_model(tmp_path):
+    demand, sites = town()
+    big = sites.assign(tier="mec")  # a few kW to 30 kW: no GB200 NVL72 rack (132 kW)
+    model = LatencyModel(workload="frontier-moe-gb200-nvl72")
+    c = run_compare(demand, big, model=model, budget_ms=100.0)
+    assert c.plan is None and not c.document["edge"]["feasible"]
+    w = c.warnings[c.codes.index("model-does-not-fit")]
+    assert w["figures"]["excluded"] == len(big)
+    assert "No edge fleet can serve it" in w["message"]
+    assert c.document["verdict"]["recommendation"] == "region"
+    out = c.to_dir(tmp_path / "nofit", map=False, gis=False)
+    assert sorted(out.written) == ["compare.json", "compare_sites.csv", "region_coverage.csv"]
+    assert json.loads((tmp_path / "nofit" / "compare.json").read_text())["edge"]["feasible"] \
+        is False
+    # the region still has its price and coverage
+    assert c.document["region"]["cost_per_million_requests"] > 0
+    # some candidates too small for one L4 system: warned, the rest planned
+    part = sites.assign(power_kw=[0.2] * 3 + [None] * 9)
+    p = run_compare(demand, part)
+    assert "model-does-not-fit" in p.codes and p.plan is not None
+    assert p.warnings[p.codes.index("model-does-not-fit")]["figures"]["excluded"] == 3
+    ok = run_compare(demand, sites)
+    assert "model-does-not-fit" not in ok.codes
+
+
+def test_thin_utilisation_for_thin_demand_only():
+    demand, sites = town()
+    thin = run_compare(demand, sites, requests_per_person_day=1.0)
+    assert "thin-utilisation" in thin.codes
+    assert thin.document["edge"]["utilisation"]["fleet_mean"] < 0.4
+    # dense demand, flat day, sites sized to run full: utilisation above 40 %
+    dense = run_compare(demand, sites, requests_per_person_day=20_000.0, peak_to_mean=1.0,
+                        target_utilisation=1.0)
+    assert dense.document["edge"]["utilisation"]["fleet_mean"] >= 0.4
+    assert "thin-utilisation" not in dense.codes
+
+
+def test_no_ztp_only_without_zero_touch():
+    demand, sites = town()
+    base = CostModel.builtin()
+    off = run_compare(demand, sites, costs=base.with_overrides({"fleet": {"ztp": False}}))
+    assert "no-ztp" in off.codes
+    w = off.warnings[off.codes.index("no-ztp")]
+    n = off.document["edge"]["sites"]
+    assert w["figures"]["truck_rolls_per_year"] == pytest.approx(
+        n * base.tier("metro-colo").truck_rolls_per_year_manual)
+    on = run_compare(demand, sites, costs=base)
+    assert "no-ztp" not in on.codes
+
+
+def test_per_site_redundancy_against_an_extra_site_in_the_gap():
+    demand, sites = town(n=80, spread=3.0)  # wider than a budget radius: single covers
+    pricey = CostModel.builtin().with_overrides(
+        {"edge": {"metro-colo": {"redundancy_usd": 2_000_000.0}}})
+    # N-0: users one failure away from leaving the budget, and redundancy money to spare
+    hit = run_compare(demand, sites, costs=pricey, failures=0)
+    assert "per-site-redundancy" in hit.codes
+    f = hit.warnings[hit.codes.index("per-site-redundancy")]["figures"]
+    assert f["population_exposed"] > 0 and f["extra_sites"] >= 1
+    assert f["redundancy_usd_per_year"] >= f["site_usd_per_year"]
+    # no redundancy spend: nothing to move
+    assert "per-site-redundancy" not in run_compare(demand, sites, failures=0).codes
+    # N-1 with every user kept twice: nobody is exposed, the warning stays away
+    n1 = run_compare(demand, sites, costs=pricey, failures=1)
+    s = n1.plan.summary()
+    if s["population_covered"] == s["population_redundant"]:
+        assert "per-site-redundancy" not in n1.codes
+
+
+def test_codes_are_stable_and_ordered():
+    assert CODES == ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp",
+                     "per-site-redundancy")
+
+
+def test_sovereign_rows_count_outside_every_region():
+    demand, sites = town()
+    demand["sovereign"] = ["yes"] * 10 + ["no"] * (len(demand) - 10)
+    c = run_compare(demand, sites, regions=NEAR, budget_ms=100.0)
+    rc = c.document["region"]["coverage"]
+    sov = demand["population"].iloc[:10].sum()
+    assert rc["population_sovereign"] == pytest.approx(sov)
+    assert rc["population_within_budget"] <= demand["population"].sum() - sov + 1e-6
+    row = next(r for r in c.document["decision"] if r["driver"].startswith("data gravity"))
+    assert row["favours"] == "edge"
+    bad = demand.assign(sovereign=["maybe"] + ["no"] * (len(demand) - 1))
+    with pytest.raises(InputValidationError, match="row 1 .*'maybe'"):
+        sovereign_mask(bad)
+
+
+def test_orin_workload_is_compared_with_the_same_model_on_an_l4():
+    demand, sites = town()
+    c = run_compare(demand, sites, model=LatencyModel(workload="vision-orin"), budget_ms=50.0)
+    assert c.document["region"]["workload"] == "vision-l4"
+    assert c.document["edge"]["accelerator"] == "Jetson AGX Orin 64GB"
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def test_cli_compare_writes_the_plan_and_the_comparison(tmp_path):
+    out = tmp_path / "cmp"
+    r = run("compare", "--demo", "--country", "LU", "--out", str(out), "--no-map",
+            "--no-gis", "--tiles", "none", "--budget-ms", "50", "--providers", "aws,gcp",
+            "--sweep-budgets-ms", "30,50")
+    assert r.returncode == 0, r.stderr
+    assert "per million requests" in r.stdout and "breakeven" in r.stdout
+    doc = json.loads((out / "compare.json").read_text())
+    assert doc["budget_ms"] == 50.0 and doc["region"]["providers"] == ["aws", "gcp"]
+    for name in ("summary.json", "sites.csv", "compare_sites.csv", "region_coverage.csv",
+                 "report.html"):
+        assert (out / name).is_file(), name
+    html = (out / "report.html").read_text()
+    assert 'id="compare"' in html and "Edge or region" in html
+    for w in doc["warnings"]:
+        assert f'data-code="{w["code"]}"' in html
+    # rebuilding the report keeps the section
+    (out / "report.html").unlink()
+    r2 = run("report", str(out))
+    assert r2.returncode == 0, r2.stderr
+    assert 'id="compare"' in (out / "report.html").read_text()
+
+
+def test_cli_compare_refuses_bad_cost_and_region_files_before_work(tmp_path):
+    bad = write(tmp_path / "c.toml", "[fleet]\nztp = 7\n")
+    regions = write(tmp_path / "r.csv", "region_id,lat,lon\nx,95,0\n")
+    out = tmp_path / "never"
+    r = run("compare", "--demo", "--country", "LU", "--out", str(out), "--costs", str(bad),
+            "--regions", str(regions))
+    assert r.returncode == 2
+    assert "ztp must be true or false" in r.stderr and str(regions) in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_region_coverage_by_service_class():
+    demand, sites = town()
+    demand["service_class"] = ["realtime"] * 20 + ["instant"] * (len(demand) - 20)
+    c = run_compare(demand, sites, regions=NEAR, budget_ms=50.0)
+    rows = {r["service_class"]: r for r in c.document["region_coverage_by_service_class"]}
+    assert set(rows) == {"realtime", "instant"}
+    assert rows["realtime"]["budget_ms"] == 30.0 and rows["instant"]["budget_ms"] == 100.0
+    model = LatencyModel()
+    for name, sl in (("realtime", slice(0, 20)), ("instant", slice(20, None))):
+        sub = demand.iloc[sl]
+        d = haversine(sub["lat"].to_numpy()[:, None], sub["lon"].to_numpy()[:, None],
+                      NEAR["lat"].to_numpy()[None, :], NEAR["lon"].to_numpy()[None, :])
+        lat = model.p99_ms(d, "ftth")
+        pop = sub["population"].to_numpy()
+        b = rows[name]["budget_ms"]
+        assert rows[name]["population_within_budget"] == pytest.approx(
+            pop[(lat <= b).sum(axis=1) >= 1].sum())
+        assert rows[name]["population_within_budget_n1"] == pytest.approx(
+            pop[(lat <= b).sum(axis=1) >= 2].sum())
+    plain = run_compare(*town(), regions=NEAR)
+    assert plain.document["region_coverage_by_service_class"] is None
+
+
+@pytest.mark.parametrize("share, edge_cost, region_cost_m, expected", [
+    (0.9, 2.0, 1.5, "region"),   # the region meets the budget and costs less
+    (0.9, 1.0, 1.5, "either"),   # it meets the budget, the few sites cost less
+    (0.3, 2.0, 1.5, "edge"),     # the budget binds: edge, at a premium
+    (0.3, 1.0, 1.5, "edge"),
+])
+def test_verdict_follows_the_fork(share, edge_cost, region_cost_m, expected):
+    from coverage.advisor import verdict
+
+    doc = {"budget_ms": 30.0, "percentile": "p99", "failures": 1, "warnings": [],
+           "edge": {"feasible": True, "sites": 5, "cost_per_million_requests": edge_cost,
+                    "coverage": {"share_within_budget": 1.0}},
+           "region": {"cost_per_million_requests": region_cost_m,
+                      "coverage": {"share_within_budget": share}}}
+    v = verdict(doc, preference_share=0.8)
+    assert v["recommendation"] == expected
+    assert v["cheaper_per_request"] == ("edge" if edge_cost < region_cost_m else "region")
+    if expected == "edge" and edge_cost > region_cost_m:
+        assert "1.3x the region's price" in v["text"]
+    doc["edge"] = {"feasible": False, "sites": 0, "cost_per_million_requests": None}
+    assert verdict(doc)["recommendation"] == "region"
+
+
+def test_compare_refuses_what_a_capacitated_plan_cannot_do(tmp_path):
+    demand, sites = town()
+    with pytest.raises(InputValidationError, match="max_sites .*cannot be used"):
+        run_compare(demand, sites, max_sites=3)
+    with pytest.raises(InputValidationError, match="aggregate_km"):
+        run_compare(demand, sites, aggregate_km=10.0)
+    r = run("compare", "--demo", "--country", "LU", "--out", str(tmp_path / "x"),
+            "--max-sites", "2", "--objective", "p-center")
+    assert r.returncode == 2 and "--max-sites, --objective cannot be used" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_compare_by_row_generation_matches_the_full_matrix():
+    demand, sites = town(n=60, spread=2.0)
+    full = run_compare(demand, sites, strategy="full").document
+    lazy = run_compare(demand, sites, strategy="lazy").document
+    assert lazy["edge"]["sites"] == full["edge"]["sites"]
+    assert lazy["region"] == full["region"]
+    for key in ("population_within_budget", "population_n1_safe"):
+        assert lazy["edge"]["coverage"][key] == pytest.approx(full["edge"]["coverage"][key])
