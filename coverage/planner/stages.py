@@ -912,7 +912,7 @@ ROLLOUT_CHUNK_ROWS = 200_000
 
 #: Time for the rollout's exact per-step optima together, s (at most the run's
 #: ``time_limit_s``); the steps left keep the greedy bound.
-ROLLOUT_EXACT_TIME_S = 30.0
+ROLLOUT_EXACT_TIME_S = 10.0
 
 
 def chosen_reach(problem: Problem, chosen: npt.ArrayLike) -> Any:
