@@ -70,9 +70,12 @@ def fit_figures(sites: pd.DataFrame, workload: Any, catalog: Any,
     dict
         ``system_kw`` (IT kW of the smallest system), ``candidates``, ``excluded``,
         ``memory_fits`` and ``tiers``: per tier label, ``candidates``, ``excluded``,
-        ``envelope_kw`` and ``pue`` (the catalog's) and ``needs_kw`` (facility kW of the
-        smallest system at that PUE).
+        ``envelope_kw`` (the largest envelope among its excluded candidates, else among all
+        of them: a site's ``power_kw`` column, else the tier's upper end), ``envelope_from``,
+        ``pue`` and ``needs_kw`` (facility kW of the smallest system at that PUE).
     """
+    from .model.capacity import site_power
+
     labels = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
               else np.full(len(sites), "candidate", dtype=object))
     n_sites = len(sites)
@@ -83,17 +86,21 @@ def fit_figures(sites: pd.DataFrame, workload: Any, catalog: Any,
         system_kw = float(workload.system_kw())
     except Exception:  # noqa: BLE001 - power unknown: nothing to compare
         system_kw = None
+    # each site's own envelope: its power_kw column, else its tier's upper end
+    power, pue, origin = site_power(sites, catalog)
     tiers: dict[str, Any] = {}
     for name in pd.unique(labels):
         m = labels == name
-        tier = catalog.get(str(name)) if catalog is not None else None
-        pue = float(tier.pue) if tier is not None and tier.pue is not None else 1.0
-        env = (float(tier.power_kw[1]) if tier is not None and tier.power_kw is not None
-               else None)
+        mx = m & is_ex & np.isfinite(power)
+        p = float(pue[m][0]) if m.any() else 1.0
         tiers[str(name)] = {
             "candidates": int(m.sum()), "excluded": int((m & is_ex).sum()),
-            "envelope_kw": env, "pue": pue,
-            "needs_kw": system_kw * pue if system_kw is not None else None,
+            "envelope_kw": float(power[mx].max()) if mx.any() else (
+                float(np.nanmax(power[m])) if np.isfinite(power[m]).any() else None),
+            "envelope_from": ("site power_kw column" if (origin[mx] == "column").any()
+                              else f"tier {name}"),
+            "pue": p,
+            "needs_kw": system_kw * p if system_kw is not None else None,
         }
     return {"workload": workload.name, "system_kw": system_kw,
             "min_accelerators": int(workload.min_accelerators),
@@ -140,6 +147,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     """
     edge, region, be = doc["edge"], doc["region"], doc["breakeven"]
     budget, pct = doc["budget_ms"], doc["percentile"]
+    label = doc.get("budget_label") or f"{budget:g} ms {pct}"
     rc = region["coverage"]
     warnings: list[dict[str, Any]] = []
     decision: list[dict[str, Any]] = []
@@ -151,7 +159,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     decision.append({
         "driver": "latency budget",
         "favours": "region" if share >= preference_share else "edge",
-        "value": (f"{budget:g} ms {pct}: the nearest region keeps {_pct(share)} of people "
+        "value": (f"{label}: the nearest region keeps {_pct(share)} of people "
                   f"within budget ({_pct(rc['share_within_budget_n1'])} with two regions); "
                   f"the edge plan {_pct(edge_share)}"),
         "figures": {"budget_ms": budget, "region_share_within_budget": share,
@@ -161,7 +169,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     if share >= preference_share:
         warnings.append(_warning(
             "preference-budget",
-            f"The nearest region already meets {budget:g} ms {pct} for {_pct(share)} of "
+            f"The nearest region already meets {label} for {_pct(share)} of "
             f"the people (threshold {_pct(preference_share)}); an edge fleet"
             + (f" of {edge['sites']} sites" if edge["feasible"] else "")
             + " buys latency headroom this budget does not ask for. Serve from the region, "
@@ -217,9 +225,10 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         "figures": fit,
     })
     if fit["excluded"] > 0:
-        parts = [f"{t}: needs {v['needs_kw']:,.1f} kW, the envelope is "
-                 f"{v['envelope_kw']:,.1f} kW ({v['excluded']} of {v['candidates']} "
-                 "candidates)" if v["needs_kw"] is not None and v["envelope_kw"] is not None
+        parts = [f"{t}: needs {v['needs_kw']:,.1f} kW, the excluded candidates offer at most "
+                 f"{v['envelope_kw']:,.1f} kW ({v['envelope_from']}; {v['excluded']} of "
+                 f"{v['candidates']} candidates)"
+                 if v["needs_kw"] is not None and v["envelope_kw"] is not None
                  else f"{t}: {v['excluded']} of {v['candidates']} candidates"
                  for t, v in short.items()]
         whole = fit["excluded"] == fit["candidates"]
@@ -322,11 +331,16 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     only it keeps within budget (the price premium, if any, is stated).
     """
     edge, region = doc["edge"], doc["region"]
-    e_cost, r_cost = edge.get("cost_per_million_requests"), region["cost_per_million_requests"]
+    def finite(x: Any) -> float | None:
+        return float(x) if x is not None and math.isfinite(float(x)) else None
+
+    e_cost = finite(edge.get("cost_per_million_requests"))
+    r_cost = finite(region["cost_per_million_requests"])
     share = region["coverage"]["share_within_budget"]
     cheaper = (None if e_cost is None or r_cost is None else
                "edge" if e_cost < r_cost else "region")
-    parts = [f"At {doc['budget_ms']:g} ms {doc['percentile']} the nearest region keeps "
+    label = doc.get("budget_label") or f"{doc['budget_ms']:g} ms {doc['percentile']}"
+    parts = [f"At {label} the nearest region keeps "
              f"{_pct(share)} of people within budget"]
     if edge["feasible"]:
         parts.append(f"the edge fleet of {edge['sites']} sites keeps "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -288,6 +288,12 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             f"compare needs a workload with a throughput (requests/s per accelerator) to "
             f"price the fleet; the model's workload is {model.workload!r}. Fix: choose a "
             f"catalog workload (--workload) or add throughput_rps with --workloads FILE")
+    if workload.accelerator_w is None or workload.host_w is None:
+        raise InputValidationError(
+            f"compare prices the fleet's power and lease from the workload's accelerator_w and "
+            f"host_w; workload {workload.name!r} leaves "
+            + " and ".join(k for k in ("accelerator_w", "host_w") if getattr(workload, k) is None)
+            + " out. Fix: set them in a --workloads file")
     r_workload = _region_workload(catalog, workload, cost_model, region_workload)
     region_cost(cost_model, mean_load_rps=1.0, accelerator=r_workload.accelerator,
                 throughput_rps=float(r_workload.throughput_rps))  # refuses a missing price
@@ -299,6 +305,15 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     d = as_demand(demand, access_profiles=model.access_profiles_ms)
     sovereign = sovereign_mask(d)
     has_load = "load_rps" in d.columns
+    if not float(d["population"].sum()) > 0:
+        raise InputValidationError(
+            "compare: the demand has no people (population sums to 0); shares within budget "
+            "and costs per user-month are per person. Fix: give the rows their population")
+    if has_load and not float(pd.to_numeric(d["load_rps"], errors="coerce").fillna(0).sum()) > 0:
+        raise InputValidationError(
+            "compare: the demand's load_rps sums to 0, so there is nothing to price per "
+            "request. Fix: give the rows their peak load, or drop the column and use "
+            "requests_per_person_day")
     rppd = (None if has_load else
             float(requests_per_person_day if requests_per_person_day is not None
                   else DEFAULT_REQUESTS_PER_PERSON_DAY))
@@ -321,7 +336,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         f"ms {pct}")
     d_region = d.copy()
     d_region.loc[sovereign, "population"] = 0.0
-    rc = region_coverage(d_region, regions, budgets, model=model, access=access,
+    # the region serves its own workload (the same model on an accelerator it rents)
+    region_model = (model if r_workload.name == workload.name or model.inference_ms is not None
+                    else replace(model, inference_ms=tuple(r_workload.inference_ms)))
+    rc = region_coverage(d_region, regions, budgets, model=region_model, access=access,
                          percentile=pct)
     total_pop = float(d["population"].sum())
     for col in ("population_within_budget", "population_within_budget_n1"):
@@ -330,8 +348,18 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     rc["population"] = total_pop
     rc["population_sovereign"] = float(d.loc[sovereign, "population"].sum())
     here = rc[rc["budget_ms"] == budget].iloc[0]
-    by_class = _region_by_class(d, d_region, regions, budget, pct, model, access,
+    by_class = _region_by_class(d, d_region, regions, budget, pct, region_model, access,
                                 plan_options.get("service_classes"), total_pop)
+    headline = {k: float(here[k]) for k in (
+        "population_within_budget", "share_within_budget", "population_within_budget_n1",
+        "share_within_budget_n1", "mean_latency_ms", "median_distance_km",
+        "population_sovereign")}
+    budget_label = f"{budget:g} ms {pct}"
+    if by_class is not None:  # every row at its own class's budget, not the run's
+        for k in ("population_within_budget", "population_within_budget_n1"):
+            headline[k] = float(sum(r[k] for r in by_class))
+            headline[k.replace("population", "share")] = headline[k] / total_pop
+        budget_label = "each row's own budget (service classes)"
 
     plan = None
     if fit_error is None:
@@ -342,8 +370,12 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                           requests_per_person_day=rppd, peak_to_mean=peak_to_mean,
                           target_utilisation=target_utilisation, progress=progress,
                           **plan_options)
+    own_capacity = set()
+    if "capacity_rps" in s_valid.columns:
+        given = pd.to_numeric(s_valid["capacity_rps"], errors="coerce").notna()
+        own_capacity = set(s_valid.loc[given, "site_id"].astype(str))
     doc, table, fleet = _edge_side(plan, workload, cost_model, tier_catalog, site_power,
-                                   peak_to_mean, target_utilisation, fit_error)
+                                   peak_to_mean, target_utilisation, fit_error, own_capacity)
     # the same load from a region: the load the demand asks for (all of it)
     if plan is not None:
         peak_total = float(plan.summary()["capacity"]["load_total_rps"])
@@ -360,14 +392,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         "providers": sorted(regions["provider"].dropna().astype(str).unique().tolist())
         if "provider" in regions.columns else [],
         "workload": r_workload.name, "accelerator": r_workload.accelerator,
-        "coverage": {"budget_ms": budget, "percentile": pct,
-                     "population_within_budget": float(here["population_within_budget"]),
-                     "share_within_budget": float(here["share_within_budget"]),
-                     "population_within_budget_n1": float(here["population_within_budget_n1"]),
-                     "share_within_budget_n1": float(here["share_within_budget_n1"]),
-                     "mean_latency_ms": float(here["mean_latency_ms"]),
-                     "median_distance_km": float(here["median_distance_km"]),
-                     "population_sovereign": float(here["population_sovereign"])},
+        "coverage": {"budget_ms": budget, "percentile": pct, "budget": budget_label,
+                     **headline},
         "utilisation": {"utilisation": rcost.utilisation,
                         "accelerators_mean": rcost.accelerators_mean,
                         "accelerators_if_sized_for_peak":
@@ -404,7 +430,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                      "null: not at or below 100 %"),
         }
     doc_all: dict[str, Any] = {
-        "budget_ms": budget, "percentile": pct, "failures": int(failures),
+        "budget_ms": budget, "percentile": pct, "budget_label": budget_label,
+        "failures": int(failures),
         "edge": doc, "region": region, "breakeven": breakeven,
         "assumptions": {
             "load_from": ("the demand's load_rps column" if has_load else
@@ -423,7 +450,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     doc_all["decision"], doc_all["warnings"] = advisor.advise(
         doc_all, fit=fit, plan_summary=plan.summary() if plan is not None else None,
         fleet=fleet, costs=cost_model, sovereign_share=(
-            float(here["population_sovereign"]) / total_pop if total_pop > 0 else 0.0),
+            headline["population_sovereign"] / total_pop),
         population_exposed=_exposed(plan), preference_share=preference_share,
         thin_utilisation=thin_utilisation)
     doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
@@ -432,8 +459,13 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
 
 def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                site_power: Any, peak_to_mean: float, target_utilisation: float,
-               fit_error: str | None) -> tuple[dict[str, Any], pd.DataFrame, FleetCost | None]:
-    """``compare.json["edge"]``, ``compare_sites.csv`` and the priced fleet."""
+               fit_error: str | None, own_capacity: set[str] = frozenset(),  # type: ignore[assignment]
+               ) -> tuple[dict[str, Any], pd.DataFrame, FleetCost | None]:
+    """``compare.json["edge"]``, ``compare_sites.csv`` and the priced fleet.
+
+    Sites whose capacity came from a ``capacity_rps`` column (``own_capacity``, site ids)
+    are sized by the workload's throughput without the power envelope's cap: their
+    capacity is the user's, not the envelope's."""
     if plan is None:
         return ({"feasible": False, "reason": fit_error, "sites": 0,
                  "cost_per_million_requests": None, "cost_per_user_month": None},
@@ -447,9 +479,11 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     worst = np.where(np.isfinite(worst), np.maximum(worst, peak), peak)
     envelope = sites["n_accelerators"].to_numpy(dtype=np.int64)
     thr = float(workload.throughput_rps)
-    n = right_size(worst, envelope, throughput_rps=thr,
+    own = sites["site_id"].astype(str).isin(own_capacity).to_numpy()
+    n = right_size(worst, np.where(own, -1, envelope), throughput_rps=thr,
                    target_utilisation=target_utilisation,
                    min_accelerators=int(workload.min_accelerators))
+    over = own & (envelope >= 0) & (n > envelope)
     _, pue, _ = site_power(sites, tier_catalog)
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
              else np.full(len(sites), "default", dtype=object))
@@ -505,6 +539,11 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                      "priced capacities carry those it checked"),
             "accelerators": int(n.sum()),
             "accelerators_envelope": int(envelope[envelope >= 0].sum()),
+            "sites_over_envelope": int(over.sum()),
+            "over_envelope_note": (
+                f"{int(over.sum())} site(s) with their own capacity_rps need more "
+                f"{workload.accelerator} accelerators than their power envelope holds: priced "
+                "at what the load needs" if over.any() else None),
         },
         "utilisation": {
             "fleet_mean": fleet.utilisation,
@@ -539,8 +578,6 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
                      service_classes: Any, total_pop: float) -> list[dict[str, Any]] | None:
     """The region's coverage of each service class at the class's own budget, percentile
     and workload (``None`` without per-row budgets)."""
-    from dataclasses import replace
-
     from .model.regions import region_coverage
     from .planner.plan import resolve_plan_service
 

@@ -473,3 +473,81 @@ def test_compare_by_row_generation_matches_the_full_matrix():
     assert lazy["region"] == full["region"]
     for key in ("population_within_budget", "population_n1_safe"):
         assert lazy["edge"]["coverage"][key] == pytest.approx(full["edge"]["coverage"][key])
+
+
+# ------------------------------------------------ review findings (each failed before its fix)
+
+
+def test_service_classes_judge_the_region_at_each_rows_own_budget():
+    demand, sites = town()
+    demand["service_class"] = "realtime"  # 30 ms, whatever the run's budget
+    north = regions_at([(53.5, 10.0), (53.6, 10.1)])  # ~400 km: in 100 ms, not in 30
+    c = run_compare(demand, sites, regions=north, budget_ms=100.0)
+    rc = c.document["region"]["coverage"]
+    by = c.document["region_coverage_by_service_class"]
+    assert [r["budget_ms"] for r in by] == [30.0]
+    assert rc["population_within_budget"] == pytest.approx(by[0]["population_within_budget"])
+    assert rc["share_within_budget"] == 0.0
+    assert "preference-budget" not in c.codes
+    assert c.document["verdict"]["recommendation"] == "edge"
+    assert "service classes" in c.document["verdict"]["text"]
+
+
+def test_own_capacity_sites_are_priced_for_their_load_not_their_envelope():
+    demand, sites = town()
+    s = sites.assign(capacity_rps=20_000.0, power_kw=3.0)
+    c = run_compare(demand, s, requests_per_person_day=500.0)
+    t = c.sites
+    assert (t["utilisation_worst"] <= 0.8 + 1e-9).all()
+    assert c.document["edge"]["sizing"]["sites_over_envelope"] > 0
+    assert c.document["edge"]["utilisation"]["fleet_mean"] <= 0.8 / 3 + 1e-9
+
+
+def test_the_region_runs_its_own_workload_for_latency_too():
+    demand, sites = town()
+    regions = regions_at([(57.0, 10.0), (57.1, 10.1)])
+    c = run_compare(demand, sites, regions=regions, budget_ms=50.0,
+                    model=LatencyModel(workload="vision-orin"))
+    from coverage.model.regions import region_coverage
+
+    l4 = region_coverage(demand, regions, [50.0], model=LatencyModel(workload="vision-l4"))
+    orin = region_coverage(demand, regions, [50.0], model=LatencyModel(workload="vision-orin"))
+    got = c.document["region"]["coverage"]["population_within_budget"]
+    assert got == pytest.approx(l4["population_within_budget"].iloc[0])
+    assert l4["population_within_budget"].iloc[0] > orin["population_within_budget"].iloc[0]
+
+
+def test_compare_refuses_what_it_cannot_price(tmp_path):
+    demand, sites = town()
+    wl = write(tmp_path / "w.toml", "[workloads.nopower]\naccelerator = \"NVIDIA L4\"\n"
+               "inference_ms = [4.0, 5.0]\nthroughput_rps = 100.0\n")
+    from coverage.config import build_model
+
+    model = build_model({"workload": "nopower"}, workloads=str(wl))
+    with pytest.raises(InputValidationError, match="accelerator_w and host_w out"):
+        run_compare(demand, sites.assign(capacity_rps=1000.0), model=model, workloads=str(wl))
+    with pytest.raises(InputValidationError, match="no people"):
+        run_compare(demand.assign(population=0.0), sites)
+    with pytest.raises(InputValidationError, match="load_rps sums to 0"):
+        run_compare(demand.assign(load_rps=0.0), sites)
+
+
+def test_model_does_not_fit_names_the_sites_own_power():
+    demand, sites = town()
+    part = sites.assign(power_kw=[0.1] + [None] * 11)
+    c = run_compare(demand, part)
+    w = c.warnings[c.codes.index("model-does-not-fit")]
+    assert "at most 0.1 kW (site power_kw column" in w["message"]
+    assert "3,000" not in w["message"]
+
+
+def test_verdict_survives_a_missing_price():
+    from coverage.advisor import verdict
+
+    doc = {"budget_ms": 30.0, "percentile": "p99", "failures": 1, "warnings": [],
+           "edge": {"feasible": True, "sites": 3, "cost_per_million_requests": float("nan"),
+                    "coverage": {"share_within_budget": 1.0}},
+           "region": {"cost_per_million_requests": 1.0,
+                      "coverage": {"share_within_budget": 0.1}}}
+    v = verdict(doc)
+    assert v["cheaper_per_request"] is None and "nan" not in v["text"]

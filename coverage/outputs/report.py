@@ -1411,7 +1411,8 @@ def _compare_section(doc: dict[str, Any]) -> str:
             f" accelerators for the worst scenario's load, not the "
             f"{_num((e.get('sizing') or {}).get('accelerators_envelope'))} the power envelopes "
             "could hold.</p>")
-        if be.get("capacity_rps"):
+        if (be.get("capacity_rps") and not _not_finite(r.get("cost_per_million_requests"))
+                and not _not_finite(e.get("cost_per_million_requests"))):
             body.append(_plot_breakeven(doc))
         lines = e.get("cost_usd_per_year") or {}
         body.append(_kv_table(
