@@ -287,6 +287,9 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    help="skip the budget sweep and do not write sweep.csv and report.html")
     g.add_argument("--no-gis", action="store_true",
                    help="do not write plan.gpkg, demand.parquet and sites.parquet")
+    g.add_argument("--gpkg", action="store_true",
+                   help="write plan.gpkg also above 250,000 demand points (national plans "
+                   "get the GeoParquet layers only by default)")
     g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
                    default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
                    help="budgets of the site count vs budget sweep in the report, "
@@ -492,7 +495,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     try:
         written = write_comparison(
             c, od, map=not args.no_map, tiles=None if args.tiles == "none" else args.tiles,
-            report=report, gis=not args.no_gis,
+            report=report, gis=not args.no_gis, gpkg=True if args.gpkg else None,
             sweep_options={"budgets_ms": args.sweep_budgets_ms,
                            "time_limit_s": args.sweep_time_limit_s, "progress": progress})
     except OutputWriteError:
@@ -591,6 +594,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         written = write_plan(plan, od, map=not args.no_map,
                              tiles=None if args.tiles == "none" else args.tiles,
                              report=report, gis=not args.no_gis,
+                             gpkg=True if args.gpkg else None,
                              sweep_options={"budgets_ms": args.sweep_budgets_ms,
                                             "time_limit_s": args.sweep_time_limit_s,
                                             "progress": progress})

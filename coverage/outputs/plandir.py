@@ -57,6 +57,11 @@ CAPACITY_REPORT_INPUTS = ("capacity_scenarios.csv",)
 """The files ``report.html`` is also built from when the plan is capacitated
 (``summary.json["capacity"]`` is not null)."""
 
+GPKG_MAX_ROWS = 250_000
+"""Above this many demand points ``plan.gpkg`` is written only on request (``--gpkg``): on
+the 1M-cell US grid it is 480 MB and takes 11 s to write; the GeoParquet layers hold the
+same features (2 s)."""
+
 COMPARE_FILES = ("compare.json", "compare_sites.csv", "region_coverage.csv")
 """What ``edge-coverage compare`` adds to a plan directory; the report's "Edge or region"
 section is built from ``compare.json`` when it is present."""
@@ -173,7 +178,8 @@ def _check_format(assignment_format: str, report: bool) -> None:
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
                      assignment_format: str = "csv",
-                     sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
+                     sweep_options: Mapping[str, Any] | None = None,
+                     gpkg: bool | None = None) -> PlanOutputs:
     """Write the outputs of ``plan`` into an existing directory (no swap, no lock).
 
     The building block of :func:`write_plan` and of batch scenarios, which write into a
@@ -274,9 +280,15 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         def build_layers() -> None:
             layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed))
 
-        optional(("plan.gpkg", "demand.parquet", "sites.parquet"), build_layers)
-        if layers:
+        with_gpkg = (len(plan.assignment) <= GPKG_MAX_ROWS) if gpkg is None else bool(gpkg)
+        optional(("plan.gpkg", "demand.parquet", "sites.parquet") if with_gpkg
+                 else ("demand.parquet", "sites.parquet"), build_layers)
+        if not with_gpkg:
+            logger.info("plan.gpkg left out (%s demand points: GeoParquet only; ask for it "
+                        "with gpkg=True / --gpkg)", f"{len(plan.assignment):,}")
+        if layers and with_gpkg:
             optional(("plan.gpkg",), lambda: write_gpkg(layers, d / "plan.gpkg"))
+        if layers:
             optional(("demand.parquet",),
                      lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
             optional(("sites.parquet",),
@@ -292,7 +304,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
 def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
                tiles: str | None = "osm", report: bool = True, gis: bool = True,
                assignment_format: str = "csv",
-               sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
+               sweep_options: Mapping[str, Any] | None = None,
+               gpkg: bool | None = None) -> PlanOutputs:
     """Write all outputs of ``plan`` into ``out_dir``, replacing it as a whole.
 
     ``out_dir`` must be absent, empty, or a plan directory this tool wrote
@@ -315,7 +328,11 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
         (:meth:`Plan.with_sweep` with ``sweep_options``) when ``plan.sweep`` is ``None``; a
         sweep that fails skips the report like any optional output.
     gis : bool, default True
-        Also write ``plan.gpkg``, ``demand.parquet`` and ``sites.parquet``.
+        Also write ``demand.parquet`` and ``sites.parquet`` (GeoParquet), and ``plan.gpkg``
+        (see ``gpkg``).
+    gpkg : bool or None, default None
+        Write ``plan.gpkg`` (with ``gis``); ``None``: only up to :data:`GPKG_MAX_ROWS`
+        demand points (a national GeoPackage is slow to write and read: GeoParquet only).
     assignment_format : {"csv", "parquet"}, default "csv"
         ``"parquet"`` writes the per-demand table as ``assignment.parquet`` instead of
         ``assignment.csv`` (same columns, typed; far faster to write for a national grid).
@@ -338,7 +355,7 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     _check_format(assignment_format, report)
     return _swap_in(out_dir, lambda staging: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-        assignment_format=assignment_format, sweep_options=sweep_options))
+        assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg))
 
 
 def _swap_in(out_dir: str | Path | OutputDir,
@@ -363,7 +380,8 @@ def _swap_in(out_dir: str | Path | OutputDir,
 
 def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
-                     sweep_options: Mapping[str, Any] | None = None) -> PlanOutputs:
+                     sweep_options: Mapping[str, Any] | None = None,
+                     gpkg: bool | None = None) -> PlanOutputs:
     """Write a comparison (:func:`coverage.compare`) into ``out_dir``, replacing it whole.
 
     The directory is the edge plan's (every file :func:`write_plan` writes) plus
@@ -396,7 +414,8 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
         if comparison.plan is None:
             return PlanOutputs(path=staging, written=tuple(written))
         result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
-                                  report=report, gis=gis, sweep_options=sweep_options)
+                                  report=report, gis=gis, sweep_options=sweep_options,
+                                  gpkg=gpkg)
         return PlanOutputs(path=staging, written=(*written, *result.written),
                            skipped=result.skipped)
 

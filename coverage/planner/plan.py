@@ -231,7 +231,8 @@ class Plan:
         return replace(self, sweep=sweep)
 
     def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
-               report: bool = True, gis: bool = True, assignment_format: str = "csv") -> Path:
+               report: bool = True, gis: bool = True, assignment_format: str = "csv",
+               gpkg: bool | None = None) -> Path:
         """Write every output of the plan into directory ``path``, replaced as a whole.
 
         ``path`` must be absent, empty or a plan directory this tool wrote; the new
@@ -251,10 +252,14 @@ class Plan:
             Write ``sweep.csv`` and ``report.html``; the sweep is computed with
             :meth:`with_sweep` defaults when :attr:`sweep` is ``None``.
         gis : bool, default True
-            Write ``plan.gpkg``, ``demand.parquet`` and ``sites.parquet``.
+            Write ``demand.parquet`` and ``sites.parquet``, and ``plan.gpkg`` (see
+            ``gpkg``).
         assignment_format : {"csv", "parquet"}, default "csv"
             Write the per-demand table as ``assignment.csv`` or ``assignment.parquet``
             (much faster for national grids; ``report=False`` only).
+        gpkg : bool or None, default None
+            Write ``plan.gpkg``; ``None``: only up to 250,000 demand points
+            (:data:`coverage.outputs.plandir.GPKG_MAX_ROWS`).
 
         Returns
         -------
@@ -263,7 +268,7 @@ class Plan:
         """
         from ..outputs.plandir import write_plan
 
-        return write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis,
+        return write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis, gpkg=gpkg,
                           assignment_format=assignment_format).path
 
     def __repr__(self) -> str:
@@ -743,8 +748,9 @@ def plan_sites(
             reach_partitions, int | np.integer) or reach_partitions < 1):
         raise InputValidationError(
             f"reach_partitions must be an integer >= 1 (or None); got {reach_partitions!r}")
-    strategy, est_pairs = choose_strategy(problem, strategy,
-                                          max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+    strategy, est_pairs = choose_strategy(
+        problem, strategy, max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR,
+        need_matrix=max_sites is not None or client is not None)
     if max_sites is not None and strategy != "full":
         raise InputValidationError(
             f"max_sites (--max-sites) needs the reach matrix, and this one (about "
@@ -805,10 +811,12 @@ def plan_sites(
     n_cov = count.n_covering
 
     t = time.perf_counter()
-    if (reach is not None and problem.cost is None and capacity is None
-            and max_sites is None and len(count.cover.sites)):
+    if (problem.cost is None and capacity is None and max_sites is None
+            and len(count.cover.sites)):
         say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
-            "population-weighted latency")
+            "population-weighted latency"
+            + ("" if reach is not None else " (national: bins for the objective, every "
+               "cell's requirement checked)"))
     if count.best is not None:  # --max-sites: the objective chose the sites
         placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
     elif capacity is None:
@@ -858,6 +866,7 @@ def plan_sites(
         "failure_check": failure_check(int(failures), cap_info if capacity is not None
                                        else None),
         "proposed": proposal.summary(),
+        "placement": placement.info,
         "rollout": rollout_info,
         "timings_s": timings,
         "runtime_s": time.perf_counter() - t_start,

@@ -1,0 +1,111 @@
+"""k-median placement of row-generation (national) plans (issue 15 part 1): the objective on
+bins, every original cell's requirement kept (re-checked here by an independent haversine +
+latency computation), the objective and the bound on the original cells, and agreement with
+the full-matrix k-median."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_capacity import haversine
+
+from coverage.inputs.geonames import geonames_candidates
+from coverage.inputs.synthetic import national_grid
+from coverage.model.latency import LatencyModel
+from coverage.planner.plan import plan_sites
+from coverage.planner.placement import place_national
+from coverage.planner.stages import min_sites
+
+
+def lazy_problem(demand, sites):
+    """The planner's problem of ``demand`` and ``sites`` (30 ms p99, N-1) and its proven
+    cover by row generation."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.problem import Problem
+
+    model = LatencyModel()
+    config = PlannerConfig(budget_ms=30.0, failures=1, strategy="lazy",
+                           time_limit_s=60.0).validate(model.access_profiles_ms)
+    problem = Problem.build(as_demand(demand), as_sites(sites), config, model)
+    count = min_sites(problem)
+    return problem, count.cover.sites, count.n_covering
+
+
+def instance(seed):
+    return national_grid("PT", 20_000, seed=seed), geonames_candidates("PT", 15_000)
+
+
+def independent(demand, sites, chosen_ids, budget=30.0, k=1):
+    """Requirement met, objective (people x p50 ms to the nearest chosen site in budget) and
+    the nearest-candidate bound, from distances and the latency model alone."""
+    model = LatencyModel()
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    within = model.p99_ms(d, "ftth") <= budget
+    p50 = np.where(within, model.p50_ms(d, "ftth"), np.inf)
+    chosen = sites["site_id"].isin(chosen_ids).to_numpy()
+    req = np.minimum(k + 1, within.sum(axis=1))
+    met = (within[:, chosen].sum(axis=1) >= req).all()
+    pop = demand["population"].to_numpy(float)
+    best = p50[:, chosen].min(axis=1)
+    ok = np.isfinite(best)
+    bound = p50.min(axis=1)
+    okb = np.isfinite(bound)
+    return met, float(pop[ok] @ best[ok]), float(pop[okb] @ bound[okb])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_national_placement_keeps_every_cell_and_matches_the_full_k_median(seed):
+    demand, sites = instance(seed)
+    lazy = plan_sites(demand, sites, budget_ms=30, failures=1, strategy="lazy",
+                      time_limit_s=60, kmedian_time_limit_s=30)
+    s = lazy.summary()
+    info = s["placement"]
+    assert s["solver"]["strategy"] == "lazy"
+    assert s["kmedian_status"] in ("local_search", "kept_cover")
+    met, obj, bound = independent(demand, sites, lazy.sites["site_id"])
+    assert met  # every original cell keeps min(2, |N_i|) chosen sites within budget
+    assert info["objective_ms_pop"] == pytest.approx(obj, rel=1e-9)
+    assert info["lower_bound_ms_pop"] == pytest.approx(bound, rel=1e-9)
+    assert bound <= obj <= info["cover_objective_ms_pop"] * (1 + 1e-12)
+    assert info["gap"] == pytest.approx((obj - bound) / obj)
+    assert s["kmedian_lower_bound_ms_pop"] == pytest.approx(bound, rel=1e-9)
+    # the summary's latency is the same placement's
+    assert s["mean_latency_ms"] == pytest.approx(info["mean_p50_ms"], rel=1e-6)
+    # against the k-median on the full reach matrix, same count
+    full = plan_sites(demand, sites, budget_ms=30, failures=1, strategy="full",
+                      time_limit_s=60, kmedian_time_limit_s=30)
+    assert full.summary()["site_count"] == s["site_count"]
+    _, full_obj, _ = independent(demand, sites, full.sites["site_id"])
+    assert obj <= full_obj * 1.005
+
+
+def test_coarse_bins_are_repaired_by_generated_constraints():
+    """Bins as wide as the budget radius misplace sites: the first search leaves cells
+    short, their rows are added and the search repeated until every cell is kept."""
+    demand, sites = instance(1)
+    problem, cover, n_cov = lazy_problem(demand, sites)
+    radius = float(np.median(problem.rows.radius_km))
+    res = place_national(problem, cover, n_cov, cell_km=radius, time_limit_s=30,
+                         max_rounds=10)
+    rounds = res.info["rounds"]
+    assert rounds[0]["short_cells"] > 0  # the case this test is about
+    assert res.status in ("local_search", "kept_cover")
+    met, obj, _ = independent(demand, sites, problem.sites["site_id"].to_numpy()[res.sites])
+    assert met and obj <= res.info["cover_objective_ms_pop"] * (1 + 1e-12)
+    if res.status == "local_search":
+        assert rounds[-1]["short_cells"] == 0
+    assert len(res.sites) == len(cover)
+
+
+def test_one_round_is_not_enough_without_the_check():
+    """max_rounds=1 with coarse bins: the short placement is never returned (the cover is
+    kept instead)."""
+    demand, sites = instance(1)
+    problem, cover, n_cov = lazy_problem(demand, sites)
+    radius = float(np.median(problem.rows.radius_km))
+    res = place_national(problem, cover, n_cov, cell_km=radius, time_limit_s=30, max_rounds=1)
+    assert res.info["rounds"][0]["short_cells"] > 0
+    assert res.status == "kept_cover"
+    assert set(res.sites) == set(cover)
