@@ -12,8 +12,8 @@ from test_capacity import haversine
 from coverage.inputs.geonames import geonames_candidates
 from coverage.inputs.synthetic import national_grid
 from coverage.model.latency import LatencyModel
-from coverage.planner.plan import plan_sites
 from coverage.planner.placement import place_national
+from coverage.planner.plan import plan_sites
 from coverage.planner.stages import min_sites
 
 
@@ -109,3 +109,21 @@ def test_one_round_is_not_enough_without_the_check():
     assert res.info["rounds"][0]["short_cells"] > 0
     assert res.status == "kept_cover"
     assert set(res.sites) == set(cover)
+
+
+@pytest.mark.parametrize("failures, required", [(0, 0), (2, 0), (1, 3)])
+def test_national_placement_other_failure_levels_and_required_sites(failures, required):
+    demand, sites = instance(4)
+    sites = sites.assign(required=False)
+    if required:  # the most populous places stay open
+        sites.loc[sites.index[:required], "required"] = True
+    plan = plan_sites(demand, sites, budget_ms=30, failures=failures, strategy="lazy",
+                      time_limit_s=60, kmedian_time_limit_s=30)
+    s = plan.summary()
+    assert s["kmedian_status"] in ("local_search", "kept_cover")
+    met, obj, bound = independent(demand, sites, plan.sites["site_id"], k=failures)
+    assert met
+    assert s["placement"]["objective_ms_pop"] == pytest.approx(obj, rel=1e-9)
+    assert bound <= obj
+    if required:
+        assert set(sites["site_id"][:required]) <= set(plan.sites["site_id"])
