@@ -132,3 +132,42 @@ def test_one_swap_against_brute_force():
         else:
             missing += 1
     assert found >= 20 and missing >= 20, (found, missing)
+
+
+def test_swap_descent_returns_only_feasible_same_size_plans():
+    """_swap_descent on plans with two sites moved at random (300 instances): whatever it
+    returns meets every row, has the same size, costs no more and keeps the required sites;
+    it finds a plan in a good share of the cases, including some one swap cannot fix."""
+    import scipy.sparse as sp
+
+    from coverage.solvers.cover import greedy_cover
+    from coverage.solvers.rowgen import _one_swap, _swap_descent
+
+    found = beyond_one = 0
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        n, m = 30, 12
+        pattern = rng.random((n, m)) < 0.35
+        need = np.minimum(rng.integers(1, 3, n), pattern.sum(axis=1))
+        cost = rng.integers(1, 3, m).astype(float) if seed % 2 else np.ones(m)
+        keep = rng.random(m) < 0.1
+        a = sp.csr_array(pattern.astype(np.int8))
+        sites = np.asarray(greedy_cover(a, need, cost=cost, required=keep), dtype=np.int64)
+        for _ in range(2):
+            movable = sites[~keep[sites]]
+            others = np.setdiff1d(np.arange(m), sites)
+            if not len(movable) or not len(others):
+                break
+            sites = np.sort(np.append(sites[sites != rng.choice(movable)],
+                                      rng.choice(others)))
+        got = _swap_descent(a, need, sites, cost, keep)
+        if got is None:
+            continue
+        found += 1
+        assert np.all(pattern[:, got].sum(axis=1) >= need)
+        assert len(got) == len(sites) and cost[got].sum() <= cost[sites].sum() + 1e-9
+        assert keep[sites].sum() == keep[got].sum()
+        if _one_swap(a, need, sites, cost, keep) is None and not np.all(
+                pattern[:, sites].sum(axis=1) >= need):
+            beyond_one += 1
+    assert found >= 100 and beyond_one >= 5, (found, beyond_one)
