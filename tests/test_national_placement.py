@@ -14,7 +14,7 @@ from coverage.inputs.synthetic import national_grid
 from coverage.model.latency import LatencyModel
 from coverage.planner.placement import place_national
 from coverage.planner.plan import plan_sites
-from coverage.planner.stages import min_sites
+from coverage.planner.stages import min_sites, reach_matrix, row_source
 
 
 def lazy_problem(demand, sites):
@@ -87,7 +87,8 @@ def test_coarse_bins_are_repaired_by_generated_constraints():
     demand, sites = instance(1)
     problem, cover, n_cov = lazy_problem(demand, sites)
     radius = float(np.median(problem.rows.radius_km))
-    res = place_national(problem, cover, n_cov, cell_km=radius, time_limit_s=30,
+    res = place_national(problem, cover, n_cov, source=row_source(problem),
+                         bin_reach=reach_matrix, cell_km=radius, time_limit_s=30,
                          max_rounds=10)
     rounds = res.info["rounds"]
     assert rounds[0]["short_cells"] > 0  # the case this test is about
@@ -105,7 +106,8 @@ def test_one_round_is_not_enough_without_the_check():
     demand, sites = instance(1)
     problem, cover, n_cov = lazy_problem(demand, sites)
     radius = float(np.median(problem.rows.radius_km))
-    res = place_national(problem, cover, n_cov, cell_km=radius, time_limit_s=30, max_rounds=1)
+    res = place_national(problem, cover, n_cov, source=row_source(problem),
+                         bin_reach=reach_matrix, cell_km=radius, time_limit_s=30, max_rounds=1)
     assert res.info["rounds"][0]["short_cells"] > 0
     assert res.status == "kept_cover"
     assert set(res.sites) == set(cover)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,7 @@ def _lower_bound(problem: Any, source: Any) -> float:
 
 
 def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.ArrayLike, *,
+                   source: Any, bin_reach: Callable[[Any], Any],
                    cell_km: float | None = None, time_limit_s: float = 60.0,
                    max_rounds: int = MAX_ROUNDS) -> NationalPlacement:
     """Place the proven number of sites of a row-generation plan to minimise the
@@ -114,6 +116,12 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         The proven cover (feasible for every cell): the start and the fallback.
     n_covering : array_like of int
         Candidates within budget of every cell (``|N_i|``).
+    source : coverage.solvers.rowgen.RowSource
+        The problem's rows (:func:`coverage.planner.stages.row_source`): counts and rows of
+        the original cells.
+    bin_reach : callable
+        ``bin_reach(problem)``: the reach matrix of a problem
+        (:func:`coverage.planner.stages.reach_matrix`), applied to the bins.
     cell_km : float, optional
         Bin edge of the objective's bins, km; default a tenth of the median budget radius.
     time_limit_s : float, default 60
@@ -129,7 +137,6 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     from ..model.problem import Problem
     from ..solvers.cover import identical_row_groups
     from ..solvers.kmedian import k_median
-    from .stages import reach_matrix, row_source
 
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
@@ -146,7 +153,6 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
                    "use great-circle latencies)", info={**info, "skipped": "routed"})
     if not len(cover):
         return NationalPlacement(cover, "skipped (no site)", info=info)
-    source = row_source(problem)
     req = problem.requirement(n_cov)
     radius = problem.rows.radius_km
     ok_r = radius[radius > 0]
@@ -162,8 +168,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         if est <= MAX_BIN_PAIRS:
             break
         cell_km *= math.sqrt(est / MAX_BIN_PAIRS) * 1.1
-    bin_reach = reach_matrix(bins)
-    lat_bins = sp.csr_array(bin_reach.values("p50_ms"))
+    lat_bins = sp.csr_array(bin_reach(bins).values("p50_ms"))
     w_bins = bins.population
     info.update({"cell_km": float(cell_km), "bins": int(len(agg.demand)),
                  "bin_pairs": int(lat_bins.nnz), "bins_s": time.perf_counter() - t})

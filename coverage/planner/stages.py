@@ -348,7 +348,8 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     if reach is None:  # row generation: bins for the objective, cells for the constraints
         from .placement import place_national
 
-        nat = place_national(problem, chosen, count.n_covering, time_limit_s=limit)
+        nat = place_national(problem, chosen, count.n_covering, source=row_source(problem),
+                             bin_reach=reach_matrix, time_limit_s=limit)
         return Placement(nat.sites, nat.status, nat.lower_bound, nat.info)
     med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,
                    requirement=problem.requirement(count.n_covering),
