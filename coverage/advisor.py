@@ -293,12 +293,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     # per-site redundancy against an extra site in the gap
     if fleet is not None and plan_summary is not None:
         red = float(fleet.sites.redundancy_usd_per_year.sum())
-        s = fleet.sites
-        energy = s.energy_fixed_usd_per_year + s.energy_per_util_usd_per_year * \
-            fleet.utilisation_mean
-        per_site = (s.capital_usd_per_year - s.redundancy_usd_per_year + energy
-                    + s.lease_usd_per_year + s.backhaul_usd_per_year
-                    + s.operations_usd_per_year)
+        per_site = fleet.sites.total_usd_per_year - fleet.sites.redundancy_usd_per_year
         site_cost = float(np.median(per_site)) if len(per_site) else math.nan
         exposed = float(population_exposed)
         proposed = plan_summary.get("proposed") or {}

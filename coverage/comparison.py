@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -124,7 +124,6 @@ class Comparison:
     document: dict[str, Any]
     sites: pd.DataFrame
     region_coverage: pd.DataFrame
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def warnings(self) -> list[dict[str, Any]]:
@@ -415,12 +414,11 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                                  "note": "no edge plan"}
     if fleet is not None:
         u_star = breakeven_utilisation(fleet, rcost.cost_per_million_requests)
-        variable = float(fleet.sites.energy_per_util_usd_per_year.sum())
         breakeven = {
             "utilisation": u_star,
-            "fixed_usd_per_year": fleet.total_usd_per_year - float(
-                (fleet.sites.energy_per_util_usd_per_year * fleet.utilisation_mean).sum()),
-            "energy_at_full_use_usd_per_year": variable,
+            "fixed_usd_per_year": fleet.fixed_usd_per_year,
+            "energy_at_full_use_usd_per_year": float(
+                fleet.sites.energy_per_util_usd_per_year.sum()),
             "capacity_rps": fleet.capacity_rps,
             "region_cost_per_million_requests": rcost.cost_per_million_requests,
             "fleet_utilisation": fleet.utilisation,
@@ -497,9 +495,6 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
     u_mean = fleet.utilisation_mean
     sc = fleet.sites
-    energy = sc.energy_fixed_usd_per_year + sc.energy_per_util_usd_per_year * u_mean
-    site_total = (sc.capital_usd_per_year + energy + sc.lease_usd_per_year
-                  + sc.backhaul_usd_per_year + sc.operations_usd_per_year)
     table = pd.DataFrame({
         "site_id": sites["site_id"].to_numpy(), "tier": tiers,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
@@ -507,10 +502,11 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
         "utilisation_mean": u_mean, "utilisation_peak": u_peak,
         "utilisation_worst": u_worst, "facility_kw": sc.facility_kw,
         "capex_usd": sc.capex_usd, "capital_usd_per_year": sc.capital_usd_per_year,
-        "energy_usd_per_year": energy, "lease_usd_per_year": sc.lease_usd_per_year,
+        "energy_usd_per_year": sc.energy_usd_per_year,
+        "lease_usd_per_year": sc.lease_usd_per_year,
         "backhaul_usd_per_year": sc.backhaul_usd_per_year,
         "operations_usd_per_year": sc.operations_usd_per_year,
-        "total_usd_per_year": site_total,
+        "total_usd_per_year": sc.total_usd_per_year,
     })
     served_pop = float(s["population_covered"])
     complete = bool(cap_info.get("scenarios_complete", True))
@@ -635,8 +631,3 @@ def _clean(o: Any) -> Any:
         return None
     return o
 
-
-def budgets_text(values: Iterable[float]) -> str:
-    """``"30, 50 and 100 ms"``."""
-    v = [f"{x:g}" for x in values]
-    return (", ".join(v[:-1]) + " and " + v[-1] if len(v) > 1 else "".join(v)) + " ms"

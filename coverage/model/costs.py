@@ -475,7 +475,9 @@ class SiteCosts:
 
     ``capex_usd`` is the up-front cost; ``capital_usd_per_year`` its annuity. The energy
     line splits into the part paid at zero utilisation (``energy_fixed_usd_per_year``) and
-    the part proportional to utilisation (``energy_per_util_usd_per_year`` x u).
+    the part proportional to utilisation (``energy_per_util_usd_per_year`` x u);
+    ``energy_usd_per_year`` is the energy at each site's own utilisation and
+    ``total_usd_per_year`` the site's annual cost (every line at that utilisation).
     """
 
     capex_usd: npt.NDArray[np.float64]
@@ -487,6 +489,8 @@ class SiteCosts:
     operations_usd_per_year: npt.NDArray[np.float64]
     redundancy_usd_per_year: npt.NDArray[np.float64]
     facility_kw: npt.NDArray[np.float64]
+    energy_usd_per_year: npt.NDArray[np.float64]
+    total_usd_per_year: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -533,6 +537,13 @@ class FleetCost:
     ops_install_usd_per_year: float
     ops_install_usd_per_year_other_mode: float
     truck_rolls_per_year: float
+
+    @property
+    def fixed_usd_per_year(self) -> float:
+        """The annual cost but the energy that scales with use (what stays at zero load)."""
+        s = self.sites
+        return self.total_usd_per_year - float(
+            (s.energy_per_util_usd_per_year * self.utilisation_mean).sum())
 
     @property
     def utilisation(self) -> float:
@@ -631,9 +642,10 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
     ops_install = float(ops.sum() + (install * ann).sum())
     ops_install_other = float((remote + rolls_other * f.truck_roll_usd).sum()
                               + (install_other * ann).sum())
-    sites = SiteCosts(capex, capex * ann, energy_fixed, energy_util, lease, backhaul, ops,
-                      redundancy * ann, facility_kw)
     energy = energy_fixed + energy_util * util
+    sites = SiteCosts(capex, capex * ann, energy_fixed, energy_util, lease, backhaul, ops,
+                      redundancy * ann, facility_kw, energy,
+                      capex * ann + energy + lease + backhaul + ops)
     lines = {"capital": float(sites.capital_usd_per_year.sum()),
              "energy": float(energy.sum()), "lease": float(lease.sum()),
              "backhaul": float(backhaul.sum()), "operations": float(ops.sum())}
@@ -710,10 +722,8 @@ def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float 
     serves ``u x capacity x seconds`` requests, so the two prices meet at
     ``u* = F / (capacity x seconds x price / 1e6 - E)``.
     """
-    s = fleet.sites
-    variable = float(s.energy_per_util_usd_per_year.sum())
-    fixed = fleet.total_usd_per_year - float(
-        (s.energy_per_util_usd_per_year * fleet.utilisation_mean).sum())
+    variable = float(fleet.sites.energy_per_util_usd_per_year.sum())
+    fixed = fleet.fixed_usd_per_year
     revenue = fleet.capacity_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
     if revenue - variable <= 0:
         return None
