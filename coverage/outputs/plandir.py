@@ -59,8 +59,8 @@ CAPACITY_REPORT_INPUTS = ("capacity_scenarios.csv",)
 
 GPKG_MAX_ROWS = 250_000
 """Above this many demand points ``plan.gpkg`` is written only on request (``--gpkg``): on
-the 1M-cell US grid it is 480 MB and takes 11 s to write; the GeoParquet layers hold the
-same features (2 s)."""
+the 1M-cell US grid (hand measurement) it is 480 MB and takes 11 s to write; the
+GeoParquet layers hold the same features (2 s)."""
 
 COMPARE_FILES = ("compare.json", "compare_sites.csv", "region_coverage.csv")
 """What ``edge-coverage compare`` adds to a plan directory; the report's "Edge or region"

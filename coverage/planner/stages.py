@@ -86,8 +86,8 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
 #: matrix would fit the memory budget, where the national placement
 #: (:mod:`coverage.planner.placement`) applies (no tiers, anchors, backbone or service
 #: classes, no ``max_sites``, no Dask reach partitions): on the 1M-cell US grid the full
-#: matrix took 8 s to build, 6 s to cover and 43 s to place, row generation 1 s, 3 s and
-#: 12 s, with half the memory.
+#: matrix took (hand measurement) 8 s to build, 6 s to cover and 43 s to place, row
+#: generation 1 s, 3 s and 12 s, with half the memory.
 LAZY_MIN_ROWS = 250_000
 
 
