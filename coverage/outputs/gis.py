@@ -387,7 +387,7 @@ def write_csv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> Path:
 #: From this many rows :func:`write_csv` writes with Arrow's CSV writer (about 9x faster
 #: than pandas on a national assignment table, hand measurement: 1 s instead of 9 s for
 #: 1M rows x 26 columns). Same columns, order, missing values (empty) and booleans (``True`` /
-#: ``False``); text is quoted only where needed; a float with no fraction is written
+#: ``False``); every text value is quoted; a float with no fraction is written
 #: without ``.0`` (``70`` instead of ``70.0``).
 FAST_CSV_ROWS = 100_000
 
