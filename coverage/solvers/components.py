@@ -1,0 +1,377 @@
+"""Independent components of a cover problem, solved as separate tasks (issue 15, part 4).
+
+Two demand cells constrain the same sites only when they share a candidate within budget:
+the connected components of the bipartite (cell, candidate) graph are independent cover
+problems. Their plans together are a plan, and the sum of their proven lower bounds is a
+lower bound of the whole (every feasible plan restricted to a component is feasible for
+it), so components that are all solved to optimality prove the combined plan optimal.
+
+:func:`split_components` finds the components without materialising the pairs:
+
+1. the cells are binned into squares of ``bin_km`` (default the largest budget radius / 8);
+   each bin has a centre and two radii around it: ``outer`` (the largest ``off_i + r_i``
+   over its cells, ``off_i`` the cell's distance to the centre) holds every candidate any
+   of its cells reaches; ``inner`` (the smallest ``r_i - off_i``) only candidates every
+   one of its cells reaches;
+2. one radius query per bin at ``outer`` gives the (bin, candidate) edges that may be
+   real; those within ``inner`` are real; the others (the annulus) are checked exactly
+   against the bin's cells (a distance per cell of the bin, in chunks);
+3. the connected components of the bipartite (bin, candidate) graph
+   (``scipy.sparse.csgraph.connected_components``).
+
+The split is safe: every real (cell, candidate) pair is an edge, so no component is cut.
+It may merge two components, only when two cells of one bin have no candidate in common
+(a bin is one node); a merged piece is still solved exactly. Cells with no candidate
+within budget (requirement 0) get label -1, and so do candidates no cell reaches.
+
+:func:`solve_components` packs the components into pieces (each large component alone,
+small ones together, largest first), solves each piece by row generation
+(:func:`coverage.solvers.rowgen.lazy_cover`) in this process or as one
+``client.submit`` task per piece on a Dask cluster, and combines them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from ..model.aggregate import grid_cells
+from ..model.geo import chord_from_km, km_from_chord, unit_tree, unit_xyz
+from ..model.latency import LatencyModel, Percentile
+from ..model.problem import RowLatency
+from .cover import CoverResult
+from .rowgen import LazyCoverResult, lazy_cover
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ComponentSplit", "ComponentsResult", "pack_pieces", "solve_components",
+           "split_components"]
+
+#: Tolerance on the edges' distance test, km: generous, an edge too many only merges.
+EDGE_TOL_KM = 1e-6
+
+
+@dataclass(frozen=True)
+class ComponentSplit:
+    """Result of :func:`split_components`.
+
+    Attributes
+    ----------
+    cell_label : numpy.ndarray
+        Component of every demand cell (``-1``: no candidate within budget).
+    site_label : numpy.ndarray
+        Component of every candidate (``-1``: no cell within budget of it).
+    n_components : int
+        Number of components (labels ``0 .. n_components - 1``).
+    info : dict
+        Bins, edges, the annulus edges checked exactly, seconds.
+    """
+
+    cell_label: npt.NDArray[np.int64]
+    site_label: npt.NDArray[np.int64]
+    n_components: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def sizes(self) -> npt.NDArray[np.int64]:
+        """Cells per component."""
+        lab = self.cell_label[self.cell_label >= 0]
+        return np.bincount(lab, minlength=self.n_components).astype(np.int64)
+
+
+def split_components(
+    demand_lat_deg: npt.ArrayLike,
+    demand_lon_deg: npt.ArrayLike,
+    radius_km: npt.ArrayLike,
+    site_lat_deg: npt.ArrayLike,
+    site_lon_deg: npt.ArrayLike,
+    *,
+    bin_km: float | None = None,
+    chunk_pairs: int = 5_000_000,
+) -> ComponentSplit:
+    """Connected components of the bipartite (cell, candidate within ``radius_km``) graph,
+    without the pairs (see the module notes).
+
+    Parameters
+    ----------
+    demand_lat_deg, demand_lon_deg : array_like
+        Demand cells, degrees.
+    radius_km : array_like
+        Every cell's budget radius, km (negative: reaches nothing).
+    site_lat_deg, site_lon_deg : array_like
+        Candidates, degrees.
+    bin_km : float, optional
+        Bin edge, km; default the largest radius / 8 (at least 1 km).
+    chunk_pairs : int, default 5_000_000
+        (edge, cell) distances computed at once in the exact annulus check.
+
+    Returns
+    -------
+    ComponentSplit
+    """
+    t0 = time.perf_counter()
+    d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
+    d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
+    r = np.asarray(radius_km, dtype=np.float64)
+    s_lat = np.asarray(site_lat_deg, dtype=np.float64)
+    s_lon = np.asarray(site_lon_deg, dtype=np.float64)
+    n, m = len(d_lat), len(s_lat)
+    cell_label = np.full(n, -1, dtype=np.int64)
+    site_label = np.full(m, -1, dtype=np.int64)
+    live = np.flatnonzero(r >= 0)
+    if not len(live) or not m:
+        return ComponentSplit(cell_label, site_label, 0, {"bins": 0, "edges": 0})
+    r_max = float(r[live].max())
+    bkm = max(r_max / 8.0, 1.0) if bin_km is None else float(bin_km)
+    ix, iy = grid_cells(d_lat[live], d_lon[live], bkm)
+    key = (iy - iy.min()) * (int(ix.max() - ix.min()) + 1) + (ix - ix.min())
+    _, cell_bin = np.unique(key, return_inverse=True)
+    cell_bin = cell_bin.ravel()
+    n_bins = int(cell_bin.max()) + 1
+    xyz = unit_xyz(d_lat[live], d_lon[live])
+    centre = np.column_stack([np.bincount(cell_bin, weights=xyz[:, k], minlength=n_bins)
+                              for k in range(3)])
+    norm = np.linalg.norm(centre, axis=1)
+    norm[norm == 0] = 1.0
+    centre /= norm[:, None]
+    off = km_from_chord(np.linalg.norm(xyz - centre[cell_bin], axis=1))
+    r_live = r[live]
+    outer = np.full(n_bins, -np.inf)
+    np.maximum.at(outer, cell_bin, off + r_live)
+    inner = np.full(n_bins, np.inf)
+    np.minimum.at(inner, cell_bin, r_live - off)
+    t_bins = time.perf_counter() - t0
+
+    # (bin, candidate) edges that may be real: one radius query per bin at its outer radius
+    tree = unit_tree(s_lat, s_lon)
+    s_xyz = unit_xyz(s_lat, s_lon)
+    ind, dist = tree.query_radius(centre, r=chord_from_km(outer + EDGE_TOL_KM),
+                                  return_distance=True)
+    counts = np.fromiter((len(a) for a in ind), dtype=np.int64, count=n_bins)
+    e_bin = np.repeat(np.arange(n_bins, dtype=np.int64), counts)
+    e_site = (np.concatenate(ind).astype(np.int64) if counts.sum()
+              else np.zeros(0, dtype=np.int64))
+    e_km = km_from_chord(np.concatenate(dist)) if counts.sum() else np.zeros(0)
+    del ind, dist
+    sure = e_km <= inner[e_bin] + EDGE_TOL_KM
+    unsure = np.flatnonzero(~sure)
+
+    # the annulus: is any cell of the bin within its own radius of the candidate?
+    order = np.argsort(cell_bin, kind="stable")
+    start = np.zeros(n_bins + 1, dtype=np.int64)
+    start[1:] = np.cumsum(np.bincount(cell_bin, minlength=n_bins))
+    real = sure.copy()
+    size = start[e_bin[unsure] + 1] - start[e_bin[unsure]]
+    batch = np.cumsum(size) // max(int(chunk_pairs), 1)
+    checked = 0
+    for part in np.split(np.arange(len(unsure)), np.flatnonzero(np.diff(batch)) + 1):
+        if not len(part):
+            continue
+        e = unsure[part]
+        k = size[part]
+        rep = np.repeat(np.arange(len(e)), k)
+        first = np.cumsum(k) - k
+        cells = order[start[e_bin[e]][rep] + (np.arange(int(k.sum())) - first[rep])]
+        d = km_from_chord(np.linalg.norm(xyz[cells] - s_xyz[e_site[e]][rep], axis=1))
+        hit = d <= r_live[cells] + EDGE_TOL_KM
+        real[e] = np.bincount(rep, weights=hit, minlength=len(e)) > 0
+        checked += int(k.sum())
+    e_bin, e_site = e_bin[real], e_site[real]
+
+    graph = sp.coo_array((np.ones(len(e_bin), dtype=np.int8), (e_bin, n_bins + e_site)),
+                         shape=(n_bins + m, n_bins + m)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    has_edge = np.zeros(n_bins + m, dtype=bool)
+    has_edge[e_bin] = True
+    has_edge[n_bins + e_site] = True
+    used = np.unique(labels[has_edge])
+    compact = np.full(labels.max() + 1, -1, dtype=np.int64)
+    compact[used] = np.arange(len(used))
+    lab = np.where(has_edge, compact[labels], -1)
+    cell_label[live] = lab[:n_bins][cell_bin]
+    site_label[:] = lab[n_bins:]
+    info = {"bins": n_bins, "bin_km": bkm, "edges": int(len(e_bin)),
+            "edges_checked": int(len(unsure)), "cell_distances_checked": checked,
+            "bins_s": t_bins, "seconds": time.perf_counter() - t0}
+    logger.info("components: %d from %s cells and %s candidates (%s bins of %.3g km, %s "
+                "edges) in %.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", bkm,
+                f"{len(e_bin):,}", info["seconds"])
+    return ComponentSplit(cell_label, site_label, int(len(used)), info)
+
+
+def pack_pieces(split: ComponentSplit, target_cells: int) -> list[npt.NDArray[np.int64]]:
+    """Components grouped into pieces of about ``target_cells`` cells (a larger component
+    is a piece alone), largest first; each piece is an array of component labels."""
+    sizes = split.sizes()
+    order = np.argsort(-sizes, kind="stable")
+    pieces: list[list[int]] = []
+    cur: list[int] = []
+    cur_n = 0
+    for c in order:
+        if sizes[c] >= target_cells:
+            pieces.append([int(c)])
+            continue
+        cur.append(int(c))
+        cur_n += int(sizes[c])
+        if cur_n >= target_cells:
+            pieces.append(cur)
+            cur, cur_n = [], 0
+    if cur:
+        pieces.append(cur)
+    return [np.asarray(p, dtype=np.int64) for p in pieces]
+
+
+def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
+                s_lat: npt.NDArray[np.float64], s_lon: npt.NDArray[np.float64],
+                row_latency: RowLatency, access: npt.NDArray[Any], *, model: LatencyModel,
+                budget_ms: float, percentile: Percentile, failures: int,
+                cost: npt.NDArray[np.float64] | None, required: npt.NDArray[np.bool_] | None,
+                time_limit_s: float, lazy_options: dict[str, Any] | None = None,
+                ) -> dict[str, Any]:
+    """One piece's cover by row generation (a Dask task): local site indices, objective,
+    bound, status, every cell's candidate count, the rounds, the wall time and the peak
+    resident memory of the process running it (``getrusage``, MiB)."""
+    t = time.perf_counter()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    res = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget_ms,
+                     access=access, percentile=percentile, failures=failures, cost=cost,
+                     required=required, time_limit_s=time_limit_s, row_latency=row_latency,
+                     **(lazy_options or {}))
+    c = res.cover
+    return {"sites": c.sites, "objective": c.objective, "lower_bound": c.lower_bound,
+            "status": c.status, "n_covering": res.n_covering, "rounds": len(res.rounds),
+            "rows_fetched": res.rows_fetched, "pairs_fetched": res.pairs_fetched,
+            "count_s": res.count_s, "wall_s": time.perf_counter() - t,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "rss_before_mib": rss0, "pid": os.getpid()}
+
+
+@dataclass(frozen=True)
+class ComponentsResult:
+    """Result of :func:`solve_components`: the combined cover (as row generation returns
+    it), the split and one row per piece."""
+
+    lazy: LazyCoverResult
+    split: ComponentSplit
+    pieces: list[dict[str, Any]]
+    info: dict[str, Any]
+
+
+def solve_components(
+    demand_lat_deg: npt.ArrayLike,
+    demand_lon_deg: npt.ArrayLike,
+    site_lat_deg: npt.ArrayLike,
+    site_lon_deg: npt.ArrayLike,
+    *,
+    model: LatencyModel,
+    budget_ms: float,
+    row_latency: RowLatency,
+    access: npt.ArrayLike,
+    percentile: Percentile = "p99",
+    failures: int = 1,
+    cost: npt.ArrayLike | None = None,
+    required: npt.ArrayLike | None = None,
+    time_limit_s: float = 300.0,
+    client: Any = None,
+    target_cells: int | None = None,
+    split: ComponentSplit | None = None,
+    lazy_options: dict[str, Any] | None = None,
+) -> ComponentsResult:
+    """Minimum-site ``min(k+1, |N_i|)``-cover by independent components, each solved by
+    row generation: in this process (``client`` None) or one Dask task per piece.
+
+    The combined plan is the union of the pieces' plans (plus required candidates no cell
+    reaches), its bound the sum of theirs; ``status`` is ``optimal`` only when every piece
+    is. ``target_cells`` (default an eighth of the cells, at least 20,000) sizes the pieces.
+    """
+    t0 = time.perf_counter()
+    d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
+    d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
+    s_lat = np.asarray(site_lat_deg, dtype=np.float64)
+    s_lon = np.asarray(site_lon_deg, dtype=np.float64)
+    acc = np.asarray(access, dtype=object)
+    n, m = len(d_lat), len(s_lat)
+    c_all = None if cost is None else np.asarray(cost, dtype=np.float64)
+    req_all = (np.zeros(m, dtype=bool) if required is None
+               else np.asarray(required, dtype=bool))
+    if split is None:
+        split = split_components(d_lat, d_lon, row_latency.radius_km, s_lat, s_lon)
+    split_s = time.perf_counter() - t0
+    target = (max(n // 8, 20_000) if target_cells is None else max(int(target_cells), 1))
+    pieces = pack_pieces(split, target)
+    comp_cells = np.argsort(split.cell_label, kind="stable")
+    comp_start = np.searchsorted(split.cell_label[comp_cells], np.arange(split.n_components + 1))
+    comp_sites = np.argsort(split.site_label, kind="stable")
+    site_start = np.searchsorted(split.site_label[comp_sites], np.arange(split.n_components + 1))
+    kw = {"model": model, "budget_ms": float(budget_ms), "percentile": percentile,
+          "failures": int(failures), "time_limit_s": float(time_limit_s),
+          "lazy_options": lazy_options}
+    jobs = []
+    for comps in pieces:
+        rows = np.sort(np.concatenate([comp_cells[comp_start[c]:comp_start[c + 1]]
+                                       for c in comps]))
+        cols = np.sort(np.concatenate([comp_sites[site_start[c]:site_start[c + 1]]
+                                       for c in comps]))
+        args = (d_lat[rows], d_lon[rows], s_lat[cols], s_lon[cols],
+                row_latency.subset(rows), acc[rows])
+        opts = dict(kw, cost=None if c_all is None else c_all[cols],
+                    required=req_all[cols] if req_all[cols].any() else None)
+        jobs.append((rows, cols, comps, args, opts))
+    t = time.perf_counter()
+    if client is None:
+        outs = [solve_piece(*args, **opts) for _, _, _, args, opts in jobs]
+    else:
+        futures = []
+        for _, _, _, args, opts in jobs:  # largest first: the longest tasks start first
+            data = client.scatter(list(args), hash=False)
+            futures.append(client.submit(solve_piece, *data, **opts, pure=False))
+        outs = client.gather(futures)
+    solve_s = time.perf_counter() - t
+
+    n_cov = np.zeros(n, dtype=np.int64)
+    chosen = [np.flatnonzero(req_all & (split.site_label < 0))]  # required, reaching no one
+    cost_of = np.ones(m) if c_all is None else c_all
+    objective = float(cost_of[chosen[0]].sum())
+    lower = objective
+    table = []
+    for (rows, cols, comps, _, _), out in zip(jobs, outs, strict=True):
+        n_cov[rows] = out["n_covering"]
+        chosen.append(cols[out["sites"]])
+        objective += float(out["objective"])
+        lower += float(out["lower_bound"])
+        table.append({"piece": len(table), "components": int(len(comps)),
+                      "cells": int(len(rows)), "candidates": int(len(cols)),
+                      "sites": float(out["objective"]), "lower_bound": float(out["lower_bound"]),
+                      "status": out["status"], "rounds": out["rounds"],
+                      "wall_s": out["wall_s"], "peak_rss_mib": out["peak_rss_mib"],
+                      "pid": out["pid"]})
+    sites = np.sort(np.concatenate(chosen)).astype(np.int64)
+    status = "optimal" if all(p["status"] == "optimal" for p in table) else "time_limit"
+    if objective <= lower + 1e-9:
+        status = "optimal"
+    cover = CoverResult(sites, objective, min(lower, objective), status,
+                        (objective - lower) / objective if objective else 0.0,
+                        time.perf_counter() - t0,
+                        {"components": split.n_components, "pieces": len(table)})
+    lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=[],
+                           rows_fetched=sum(int(o["rows_fetched"]) for o in outs),
+                           pairs_fetched=sum(int(o["pairs_fetched"]) for o in outs),
+                           count_s=split_s)
+    sizes = split.sizes()
+    info = {"components": split.n_components, "pieces": len(table),
+            "largest_component_cells": int(sizes.max(initial=0)),
+            "split_s": split_s, "solve_s": solve_s,
+            "workers": (0 if client is None
+                        else len(client.scheduler_info().get("workers", {}))),
+            "split": split.info}
+    logger.info("components: %d pieces (%d components) solved in %.1f s: %g sites, bound %g",
+                len(table), split.n_components, solve_s, objective, lower)
+    return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info)
