@@ -219,8 +219,10 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "half of it the solver switches to row generation without the full matrix",
            "positive", group="solver"),
     Option("strategy", str, "auto", "", "full reach matrix, row generation (lazy, for "
-           "national inputs), or auto (by --max-memory-gb)", "choice",
-           ("auto", "full", "lazy"), group="solver"),
+           "national inputs), row generation by independent components (components, one "
+           "task per piece on the Dask cluster of --workers / --scheduler; lazy does the "
+           "same with a cluster), or auto (by --max-memory-gb)", "choice",
+           ("auto", "full", "lazy", "components"), group="solver"),
     Option("max_sites", int, None, "", "answer 'the best P sites' instead of 'the fewest': "
            "open exactly P sites that keep the most people within budget, then, among those "
            "optima, the most people N-k safe (k = max(--failures, 1)); with --objective "
@@ -449,7 +451,7 @@ class PlannerConfig:
                          "(--requests-per-person-day): the best P sites are not sized for a "
                          "load. Fix: drop --requests-per-person-day, or drop --max-sites for "
                          "the fewest sites that carry the load")
-        if self.strategy == "lazy":
+        if self.strategy in ("lazy", "components"):
             found.append("max_sites (--max-sites) needs the reach matrix: row generation "
                          "(--strategy lazy) cannot choose the best P sites. Fix: --strategy "
                          "full (raise --max-memory-gb) or bin the demand with --aggregate-km")

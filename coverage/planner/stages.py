@@ -33,7 +33,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import NoFeasiblePlanError
+from ..errors import InputValidationError, NoFeasiblePlanError
 from ..model.aggregate import Aggregation, shortfall
 from ..model.geo import count_within, haversine_km, km_from_chord, unit_tree, unit_xyz
 from ..model.problem import Problem
@@ -58,7 +58,8 @@ __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fa
            "best_sites", "best_summary",
            "capacitated_sites",
            "latency_components", "check_aggregation",
-           "check_any_coverable", "choose_strategy", "estimate_pairs", "min_sites", "n_minus_1",
+           "check_any_coverable", "choose_strategy", "component_sites", "estimate_pairs",
+           "min_sites", "n_minus_1",
            "place_sites", "plan_summary", "by_service_class", "propose_gaps", "reach_matrix",
            "site_table", "rollout_stage", "ROLLOUT_COLUMNS",
            "BYTES_PER_PAIR"]
@@ -142,6 +143,9 @@ class SiteCount:
     n_covering: npt.NDArray[np.int64]
     method: str
     lazy: LazyCoverResult | None = field(default=None, repr=False)
+    components: Any = field(default=None, repr=False)
+    """With ``strategy="components"``: the
+    :class:`~coverage.solvers.components.ComponentsResult` (split, pieces)."""
     best: Any = field(default=None, repr=False)
     """With ``--max-sites``: the :class:`~coverage.solvers.maxcover.LexCoverResult` or
     :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
@@ -184,6 +188,34 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         time_limit_s=limit, row_latency=problem.rows,
         engine=problem.engine if problem.routed else None, **(lazy_options or {}))
     return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
+
+
+def component_sites(problem: Problem, *, client: Any = None,
+                    time_limit_s: float | None = None,
+                    lazy_options: dict[str, Any] | None = None,
+                    target_cells: int | None = None) -> SiteCount:
+    """:func:`min_sites` by independent components (:mod:`coverage.solvers.components`):
+    each piece solved by row generation, one Dask task per piece with ``client``; the
+    combined plan is proven optimal when every piece is. Great-circle rows only (no tiers,
+    anchors or backbone)."""
+    from ..solvers.components import solve_components
+
+    if problem.routed:
+        raise InputValidationError(
+            "--strategy components splits the demand by great-circle radii; site tiers that "
+            "change the latency, mobile anchors (--upf) or a backbone are not supported "
+            "yet. Fix: --strategy lazy (one process) or full")
+    c = problem.config
+    limit = c.time_limit_s if time_limit_s is None else time_limit_s
+    res = solve_components(
+        problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+        model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
+        access=problem.demand["access"].to_numpy(), percentile=c.percentile,
+        failures=int(c.failures), cost=problem.cost, required=problem.required,
+        time_limit_s=limit, client=client, target_cells=target_cells,
+        lazy_options=lazy_options)
+    return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
+                     method="components", lazy=res.lazy, components=res)
 
 
 def best_sites(problem: Problem, reach: ReachMatrix,
