@@ -229,6 +229,20 @@ def pack_pieces(split: ComponentSplit, target_cells: int) -> list[npt.NDArray[np
     return [np.asarray(p, dtype=np.int64) for p in pieces]
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory, MiB: ``VmHWM`` of ``/proc/self/status`` (reset
+    at exec, unlike ``getrusage``'s ``ru_maxrss``, which a Dask worker started by fork and
+    exec inherits from its parent), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
                 s_lat: npt.NDArray[np.float64], s_lon: npt.NDArray[np.float64],
                 row_latency: RowLatency, access: npt.NDArray[Any], *, model: LatencyModel,
@@ -238,9 +252,9 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
                 ) -> dict[str, Any]:
     """One piece's cover by row generation (a Dask task): local site indices, objective,
     bound, status, every cell's candidate count, the rounds, the wall time and the peak
-    resident memory of the process running it (``getrusage``, MiB)."""
+    resident memory of the process running it (:func:`peak_rss_mib`)."""
     t = time.perf_counter()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss0 = peak_rss_mib()
     res = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget_ms,
                      access=access, percentile=percentile, failures=failures, cost=cost,
                      required=required, time_limit_s=time_limit_s, row_latency=row_latency,
@@ -250,7 +264,7 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
             "status": c.status, "n_covering": res.n_covering, "rounds": len(res.rounds),
             "rows_fetched": res.rows_fetched, "pairs_fetched": res.pairs_fetched,
             "count_s": res.count_s, "wall_s": time.perf_counter() - t,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "peak_rss_mib": peak_rss_mib(),
             "rss_before_mib": rss0, "pid": os.getpid()}
 
 
