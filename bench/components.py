@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--continent", default="EU")
+    ap.add_argument("--continent", default="EU", help="GeoNames continent code(s), comma list")
     ap.add_argument("--cells", type=int, default=2_000_000)
     ap.add_argument("--site-min-population", type=int, default=15_000)
     ap.add_argument("--budget-ms", type=float, default=30.0)
@@ -47,7 +47,7 @@ def main() -> None:
     def rss() -> float:
         return peak_rss_mib()
 
-    codes = continent_countries(args.continent)
+    codes = [c for cont in args.continent.split(",") for c in continent_countries(cont)]
     t = time.perf_counter()
     grid = national_grid(codes, args.cells, seed=7)
     grid_s = time.perf_counter() - t
