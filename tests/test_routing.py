@@ -384,6 +384,25 @@ def chosen_of(plan):
     return np.flatnonzero(plan.candidates["chosen"].to_numpy())
 
 
+def test_lazy_with_a_dask_cluster_keeps_routed_rows_in_process():
+    """A routed problem (UPFs and a backbone) with strategy lazy and a Dask client: the split
+    by components needs great-circle radii, so the plan stays one row generation in this
+    process and keeps the brute-force minimum (explicit components refuses with a fix)."""
+    pytest.importorskip("distributed")
+    from coverage.batch import dask_client
+    from coverage.errors import InputValidationError
+
+    demand, sites, bf, kw = small_case(11, "internet-50-p50", "both")
+    best, _ = brute_min_sites(bf["within"])
+    with dask_client(1) as client:
+        plan = plan_sites(demand, sites, strategy="lazy", client=client, **kw)
+        with pytest.raises(InputValidationError, match="strategy components"):
+            plan_sites(demand, sites, strategy="components", client=client, **kw)
+    assert plan.info["solver"]["strategy"] == "lazy"
+    assert plan.info["status"] == "optimal"
+    assert plan.info["site_count"] == best
+
+
 @pytest.mark.parametrize(("seed", "scenario", "route"), OPT_CASES)
 def test_site_count_is_brute_force_minimum(seed, scenario, route):
     demand, sites, bf, kw = small_case(seed, scenario, route)

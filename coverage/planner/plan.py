@@ -798,7 +798,11 @@ def plan_sites(
         say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
             f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
         t = time.perf_counter()
-        by_components = strategy == "components" or (strategy == "lazy" and client is not None)
+        # lazy with a cluster splits by components where it can (great-circle rows); a
+        # routed problem (tiers, anchors, backbone) stays one row generation in this process
+        by_components = strategy == "components" or (
+            strategy == "lazy" and client is not None and not problem.routed
+            and capacity is None)
         if by_components and capacity is not None:
             raise InputValidationError(
                 "--strategy components (or lazy with a Dask cluster) does not plan "
