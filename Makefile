@@ -48,7 +48,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/routing.py --out docs/benchmarks-routing.md
 	$(BIN)/python bench/capacity.py --out docs/benchmarks-capacity.md
 	$(BIN)/python bench/compare.py --out docs/benchmarks-compare.md
-	$(BIN)/python bench/national_plan.py --out docs/benchmarks-national.md
 
 sample-data: $(STAMP)
 	$(BIN)/python scripts/make_sample_data.py --out data

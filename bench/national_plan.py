@@ -80,16 +80,9 @@ def one(seed: int, density: float, workdir: Path) -> dict:
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--case", nargs=2, type=float, metavar=("SEED", "DENSITY"),
-                    help="run one seed and print its figures as JSON (internal)")
-    args = ap.parse_args()
-    if args.case:
-        with tempfile.TemporaryDirectory(prefix="national-plan-") as d:
-            print(json.dumps(one(int(args.case[0]), float(args.case[1]), Path(d))))
-        return 0
+def run_cases() -> list[dict]:
+    """Every seed of :data:`CASES`, each in its own process (its figures as a dict, or
+    ``{"seed", "error"}``)."""
     rows = []
     for seed, density in CASES:
         res = subprocess.run([sys.executable, __file__, "--case", str(seed), str(density)],
@@ -100,22 +93,30 @@ def main() -> int:
             rows.append({"seed": seed, "error": res.stderr[-2000:]})
         print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("timings", "files")}),
               flush=True)
+    return rows
+
+
+NOTES = ("One `edge-coverage plan --demand grid.csv --candidates places.csv --budget-ms 30 "
+         "--failures 1 --no-map` per seed (default model and options; the site count, "
+         "national k-median placement, N-1 check, proposed sites, rollout, budget sweep, "
+         "report, GeoParquet layers); wall time and peak RSS of the CLI process. Row "
+         "generation = the count of every cell's candidates plus the cover's rounds "
+         "(summary.json `reach_s + solve_s`); floor = one count-only BallTree radius query of "
+         "every cell against every candidate (chord metric, the bare tree query), measured in "
+         "the same run just before the plan. Targets: "
+         "wall <= 60 s, peak <= 4 GiB, row generation <= 3x the floor, worst of three seeds.")
+
+
+def table_lines(rows: list[dict]) -> list[str]:
+    """The table of :func:`run_cases` (one row per seed and the worst), then each seed's
+    stage times and the files written."""
 
     def f(v: object, d: int = 1) -> str:
         return "-" if v is None else f"{v:,.{d}f}" if isinstance(v, float) else f"{v:,}" \
             if isinstance(v, int) else str(v)
 
     lines = [
-        "# Benchmarks: the whole national plan (`bench/national_plan.py`, part of `make bench`)",
-        "", f"Last run {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, "
-        f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}. One "
-        "`edge-coverage plan --demand grid.csv --candidates places.csv --budget-ms 30 "
-        "--failures 1 --no-map` per seed (default model and options; the site count, "
-        "national k-median placement, N-1 check, proposed sites, rollout, budget sweep, "
-        "report, GeoParquet layers); wall time and peak RSS of the CLI process. Row "
-        "generation = the count of every cell's candidates plus the cover's rounds; floor = "
-        "one count-only BallTree radius query of every cell (chord metric), in the same run.",
-        "", "| seed | density /km2 | cells | strategy | sites | bound | status | k-median "
+        "| seed | density /km2 | cells | strategy | sites | bound | status | k-median "
         "| placement gap to bound | mean p50 ms (cover -> placed) | row gen s | floor s | "
         "row gen / floor | wall s | peak MiB |",
         "|" + " --- |" * 15]
@@ -143,6 +144,25 @@ def main() -> int:
                       f"{k.removesuffix('_s')} {v:.1f}" for k, v in r["timings"].items())
                       for r in ok),
                   "", "Files written: " + ", ".join(ok[0]["files"]) + "."]
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--case", nargs=2, type=float, metavar=("SEED", "DENSITY"),
+                    help="run one seed and print its figures as JSON (internal)")
+    args = ap.parse_args()
+    if args.case:
+        with tempfile.TemporaryDirectory(prefix="national-plan-") as d:
+            print(json.dumps(one(int(args.case[0]), float(args.case[1]), Path(d))))
+        return 0
+    rows = run_cases()
+    lines = [
+        "# Benchmarks: the whole national plan (`bench/national_plan.py`)",
+        "", f"Last run {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, "
+        f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}. " + NOTES,
+        "", *table_lines(rows)]
     text = "\n".join(lines) + "\n"
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
