@@ -297,6 +297,10 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
     g.add_argument("--sweep-time-limit-s", type=_positive_float, default=2.0,
                    help="time limit of each sweep solve, seconds (a solve that hits it is "
                    "reported with its bound)")
+    g.add_argument("--sweep-total-s", type=_positive_float, default=60.0,
+                   help="time for the whole sweep, seconds: budgets not reached by then "
+                   "are reported as not_run (national and continental grids, where one "
+                   "solve's count and rows are not bounded by its time limit)")
     if out_default == "edge-plan":
         _add_verbosity(g)
 
@@ -497,7 +501,8 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
             c, od, map=not args.no_map, tiles=None if args.tiles == "none" else args.tiles,
             report=report, gis=not args.no_gis, gpkg=True if args.gpkg else None,
             sweep_options={"budgets_ms": args.sweep_budgets_ms,
-                           "time_limit_s": args.sweep_time_limit_s, "progress": progress})
+                           "time_limit_s": args.sweep_time_limit_s,
+                           "total_time_s": args.sweep_total_s, "progress": progress})
     except OutputWriteError:
         print("\n".join(lines), flush=True)  # the figures are not lost with the files
         raise
@@ -583,8 +588,8 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     report = not args.no_report
     if report:
         progress(f"the budget sweep for the report runs while writing: "
-                 f"{len(args.sweep_budgets_ms)} budgets, up to {args.sweep_time_limit_s:g} s "
-                 "each")
+                 f"{len(args.sweep_budgets_ms)} budgets, MILP limit "
+                 f"{args.sweep_time_limit_s:g} s each, {args.sweep_total_s:g} s in all")
     extras = [name for name, on in (("map", not args.no_map), ("report", report),
                                     ("GIS layers", not args.no_gis)) if on]
     progress(f"writing outputs to {od.path}"
@@ -597,6 +602,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
                              gpkg=True if args.gpkg else None,
                              sweep_options={"budgets_ms": args.sweep_budgets_ms,
                                             "time_limit_s": args.sweep_time_limit_s,
+                                            "total_time_s": args.sweep_total_s,
                                             "progress": progress})
     except OutputWriteError:
         print(_headline(s, args), flush=True)  # the figures are not lost with the files

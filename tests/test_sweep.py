@@ -169,3 +169,39 @@ def test_bad_demand_is_named(sample_inputs):
     bad = pd.DataFrame({"lat": [40.0], "lon": [-100.0], "population": [-3]})
     with pytest.raises(InputValidationError, match="negative"):
         budget_sweep(bad, sites, (30.0,))
+
+
+def test_total_time_leaves_later_budgets_not_run(sample_inputs, tmp_path):
+    """With a total time the sweep stops starting budgets once it is up: the first budget
+    always runs, the plan's own budget keeps the plan's row, the others are reported as
+    not_run with no figures (not as 'no plan'), and the report says which were not run."""
+    from coverage.outputs.plandir import write_plan
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      time_limit_s=10, kmedian_time_limit_s=5)
+    df = budget_sweep(demand, sites, BUDGETS, failures=(1,), time_limit_s=10, model=ON_NET,
+                      plan=plan, total_time_s=1e-9)
+    by = df.set_index("budget_ms")
+    assert by.loc[20.0, "status"] == "infeasible_budget"  # the first budget: always run
+    assert by.loc[30.0, "source"] == "plan"
+    assert by.loc[30.0, "site_count"] == plan.info["site_count"]
+    assert by.loc[30.0, "n_pairs_in_reach"] == plan.info["n_pairs_in_reach"]
+    later = by.loc[[25.0, 50.0, 100.0]]
+    assert (later["status"] == "not_run").all()
+    assert later["site_count"].isna().all() and later["n_pairs_in_reach"].isna().all()
+    assert later["population_covered"].isna().all()
+    assert "not run" in df.attrs["note"]
+    # without a total time the same sweep solves every budget
+    full = budget_sweep(demand, sites, BUDGETS, failures=(1,), time_limit_s=10, model=ON_NET,
+                        plan=plan)
+    assert not (full["status"] == "not_run").any()
+    with pytest.raises(InputValidationError, match="sweep-total-s"):
+        budget_sweep(demand, sites, BUDGETS, model=ON_NET, total_time_s=0)
+
+    out = write_plan(plan, tmp_path / "p", map=False, gis=False,
+                     sweep_options={"budgets_ms": BUDGETS, "total_time_s": 1e-9}).path
+    html = (out / "report.html").read_text()
+    assert "<b>Not run:</b>" in html and "25, 50, 100 ms" in html
+    csv = pd.read_csv(out / "sweep.csv")
+    assert set(csv.loc[csv["status"] == "not_run", "budget_ms"]) == {25.0, 50.0, 100.0}

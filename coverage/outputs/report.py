@@ -375,7 +375,7 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
                 if not cost:  # a cost bound is not a number of sites: no bar
                     ax.vlines(un["budget_ms"], un["lower_bound"],
                               un["site_count"].astype(float), color=c, lw=1)
-            bad = g[g["site_count"].isna()]
+            bad = g[g["site_count"].isna() & (g["status"] != "not_run")]
             if len(bad):
                 ax.plot(bad["budget_ms"], np.zeros(len(bad)), "x", color="#888888",
                         clip_on=False, label="no plan (budget below access + inference)")
@@ -815,6 +815,13 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
                  "the sweep (method <i>full (capacitated)</i> on the reach matrix, <i>lazy "
                  "(capacitated)</i> by row and cut generation; <i>infeasible_capacity</i>: "
                  "no plan carries the load).</p>")
+    not_run = sweep.loc[sweep["status"] == "not_run", "budget_ms"].drop_duplicates()
+    if len(not_run):
+        body += ("<p><b>Not run:</b> the sweep's time (<code>--sweep-total-s</code>) ran out "
+                 "before " + ", ".join(f"{float(b):g}" for b in not_run) + " ms; those "
+                 "budgets were not solved (status <i>not_run</i>). Raise "
+                 "<code>--sweep-total-s</code>, or list fewer budgets with "
+                 "<code>--sweep-budgets-ms</code>.</p>")
     body += _plot_sweep(sweep, s)
     rows = []
     for r in sweep.itertuples(index=False):

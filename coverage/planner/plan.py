@@ -178,6 +178,7 @@ class Plan:
         *,
         time_limit_s: float = 2.0,
         progress: Callable[[str], None] | None = None,
+        total_time_s: float | None = None,
     ) -> Plan:
         """This plan with :attr:`sweep` computed: site count against the latency budget.
 
@@ -198,6 +199,9 @@ class Plan:
             Time limit of each solve, s.
         progress : callable, optional
             Called with a short message per budget.
+        total_time_s : float, optional
+            Time for the whole sweep, s: budgets not reached by then get the status
+            ``not_run`` (default: no limit; the CLI's ``--sweep-total-s`` is 60 s).
 
         Returns
         -------
@@ -227,7 +231,7 @@ class Plan:
             # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
             plan=None if best else self, progress=progress,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
-            capacity=self.capacity,
+            capacity=self.capacity, total_time_s=total_time_s,
         )
         return replace(self, sweep=sweep)
 

@@ -5,7 +5,10 @@ no k-median, no N-1 check) at each budget of a list, with a short time limit per
 reports every solve honestly: its status (``optimal``, ``time_limit``, ``heuristic``), its
 proven lower bound and gap. Budgets that no access class can meet even at distance zero get
 the status ``infeasible_budget``; budgets at which no demand point has a candidate in reach
-get ``no_candidate_in_reach``.
+get ``no_candidate_in_reach``. With ``total_time_s``, the budgets the sweep has not reached when
+that time is up get ``not_run`` (no solve, no figures) instead of being solved: on a
+continental grid one solve of a wide budget can take far longer than its MILP time limit
+(the count and the rows it fetches are not bounded by it).
 
 Each budget first estimates the pairs in reach from a count-only BallTree query on a seeded
 sample of demand points (:func:`coverage.model.geo.count_within`). When the estimate is at most
@@ -87,6 +90,8 @@ STATUS_NO_CAPACITY = "infeasible_capacity"
 
 STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
+STATUS_NOT_RUN = "not_run"
+"""A budget the sweep did not reach within its ``total_time_s``."""
 
 
 _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers")
@@ -155,6 +160,7 @@ def budget_sweep(
     tiers: Any = "builtin",
     routing: Any = None,
     capacity: Any = None,
+    total_time_s: float | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -207,15 +213,23 @@ def budget_sweep(
         (capacitated)``) or by row and cut generation
         (:func:`~coverage.planner.stages.capacitated_sites_lazy`, method ``lazy
         (capacitated)``); status ``infeasible_capacity`` when no plan carries the load.
+    total_time_s : float, optional
+        Time for the whole sweep, s (the CLI's ``--sweep-total-s``). Budgets are solved in
+        increasing order (the first always); once this time has passed, each budget not
+        yet started gets the status ``not_run`` (the plan's own row is still reported), and a
+        solve started
+        before it gets at most the time left as its limit (at least 0.5 s). Default: no
+        limit.
 
     Returns
     -------
     pandas.DataFrame
         One row per (budget, failure count), sorted, with the columns of
         :data:`SWEEP_COLUMNS`: ``status`` (``optimal``, ``time_limit``, ``heuristic``,
-        ``infeasible_budget``, ``no_candidate_in_reach``), ``site_count`` (nullable integer,
-        missing when there is no plan), ``lower_bound`` and ``objective`` (the objective is
-        the total cost with a ``cost`` column, else the site count), ``mip_gap``,
+        ``infeasible_budget``, ``no_candidate_in_reach``, ``not_run``), ``site_count``
+        (nullable integer, missing when there is no plan), ``lower_bound`` and
+        ``objective`` (the objective is the total cost with a ``cost`` column, else the
+        site count), ``mip_gap``,
         ``radius_km`` (the largest radius over the access classes present, missing when
         none can meet the budget), ``n_pairs_in_reach``, population figures
         (``population_short``: fewer than
@@ -249,6 +263,11 @@ def budget_sweep(
         raise InputValidationError(
             f"time_limit_s (--sweep-time-limit-s) must be a positive number of seconds; "
             f"got {time_limit_s!r}")
+    if total_time_s is not None and not (isinstance(total_time_s, int | float)
+                                         and total_time_s > 0):
+        raise InputValidationError(
+            f"total_time_s (--sweep-total-s) must be a positive number of seconds; "
+            f"got {total_time_s!r}")
     model.check_access(access)
     say = progress or (lambda msg: logger.info("%s", msg))
     known: dict[tuple[float, int], dict[str, Any]] = {}
@@ -274,9 +293,23 @@ def budget_sweep(
         tree = unit_tree(problem0.site_lat, problem0.site_lon)
         rows: list[dict[str, Any]] = []
         t_all = time.perf_counter()
+        skipped: list[float] = []
+        started = 0  # the first budget always runs, however little time is given
         for budget in budgets:
             base = {"budget_ms": budget, "population_total": float(pop.sum())}
+            left = (math.inf if total_time_s is None
+                    else float(total_time_s) - (time.perf_counter() - t_all))
+            if left <= 0 and started and not any((budget, k) in known for k in ks):
+                skipped.append(budget)
+                rows.extend({**base, "failures": k, "status": STATUS_NOT_RUN,
+                             "method": "none", "solve_s": 0.0, "source": "sweep"}
+                            for k in ks)
+                continue
+            started += 1
             problem = problem0.with_budget(budget)
+            if left < float(time_limit_s):  # the sweep's time is nearly up
+                problem = replace(problem, config=replace(problem.config,
+                                                          time_limit_s=max(left, 0.5)))
             radius = problem.rows.radius_km
             # the largest radius over the access classes present (not the default class)
             try:
@@ -384,13 +417,20 @@ def budget_sweep(
     out = out[list(SWEEP_COLUMNS)].sort_values(["failures", "budget_ms"], kind="stable")
     out["site_count"] = out["site_count"].astype("Int64")
     out["failures"] = out["failures"].astype(np.int64)
-    out["n_pairs_in_reach"] = out["n_pairs_in_reach"].astype(np.int64)
-    out["n_demand_uncoverable"] = out["n_demand_uncoverable"].astype(np.int64)
+    # missing only on rows that were not run (status not_run)
+    for c in ("n_pairs_in_reach", "n_demand_uncoverable"):
+        out[c] = (out[c].astype(np.int64) if out[c].notna().all()
+                  else out[c].astype("Int64"))
     if service is not None:
         logger.info("budget sweep: %s", UNIFORM_NOTE)
     logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
     out = out.reset_index(drop=True)
     notes = []
+    if skipped:
+        note = (f"the sweep's time ({total_time_s:g} s, --sweep-total-s) ran out before "
+                + ", ".join(f"{b:g}" for b in skipped) + " ms: not run")
+        notes.append(note)
+        say(f"sweep: {note}")
     if service is not None:
         notes.append(UNIFORM_NOTE)
     if capacity is not None:
