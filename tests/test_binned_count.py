@@ -202,3 +202,25 @@ def test_mutants_are_caught():
     dropped, taken = mutants["drop-annulus"].count(s), mutants["take-annulus"].count(s)
     assert (dropped <= want).all() and (dropped < want).any()
     assert (taken >= want).all() and (taken > want).any()
+
+
+def test_row_source_counts_through_the_bins():
+    """RowSource.count (great-circle radii) equals count_within, all sites or a subset."""
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import RowLatency
+    from coverage.solvers.rowgen import RowSource
+
+    rng = np.random.default_rng(4)
+    d_lat, d_lon = clustered(rng, 20_000, [(40.0, -100.0), (33.0, -85.0)], 3.0)
+    s_lat, s_lon = clustered(rng, 300, [(40.0, -100.0), (33.0, -85.0)], 3.0)
+    access = rng.choice(np.array(["ftth", "lan", "dsl"], dtype=object), len(d_lat))
+    model = LatencyModel()
+    rl = RowLatency.from_model(model, access, 30.0, "p99", None)
+    assert (rl.radius_km < 0).any() and len(np.unique(rl.radius_km)) == 3
+    source = RowSource(d_lat, d_lon, s_lat, s_lon, model, 30.0, "p99", rl)
+    xyz = unit_xyz(d_lat, d_lon)
+    for sites in (None, rng.choice(300, 40, replace=False), np.zeros(0, dtype=np.int64)):
+        s = np.arange(300) if sites is None else sites
+        want = (count_within(unit_tree(s_lat[s], s_lon[s]), xyz, rl.radius_km) if len(s)
+                else np.zeros(len(xyz), dtype=np.int64))
+        np.testing.assert_array_equal(source.count(sites), want)
