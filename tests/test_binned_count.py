@@ -156,6 +156,22 @@ def test_chord_radii_and_km_radii_agree():
         BinnedPoints(xyz, r_km[:-1])
 
 
+def test_non_finite_coordinates_are_refused_like_count_within():
+    xyz = unit_xyz([10.0, np.nan, 10.01], [5.0, 5.0, 5.0])
+    site = unit_xyz([10.0], [5.0])
+    with pytest.raises(ValueError):
+        count_within(unit_tree([10.0], [5.0]), xyz, np.full(3, 50.0))
+    with pytest.raises(ValueError, match="non-finite"):
+        BinnedPoints.from_km(xyz, np.full(3, 50.0))
+    # a point that reaches nothing is never looked at, in either
+    r = np.array([50.0, -1.0, 50.0])
+    want = count_within(unit_tree([10.0], [5.0]), xyz, r)
+    bp = BinnedPoints.from_km(xyz, r)
+    np.testing.assert_array_equal(bp.count(site), want)
+    with pytest.raises(ValueError, match="non-finite"):
+        bp.count(np.array([[np.nan, 0.0, 1.0]]))
+
+
 def _mutants(bp):
     """Copies of ``bp`` with the annulus mishandled: pairs between a bin's inner and outer
     radii dropped (outer := inner), or counted for every point of the bin (inner := outer)."""

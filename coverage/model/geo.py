@@ -211,12 +211,14 @@ _MORTON_BITS = 21
 
 
 def _spread_bits(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """Each of the 21 low bits of ``v`` moved to every third bit (Morton interleaving)."""
-    v = v & np.uint64(0x1FFFFF)
+    """Each of the 21 low bits of ``v`` moved to every third bit (Morton interleaving),
+    in place."""
+    v &= np.uint64(0x1FFFFF)
     for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF),
                         (8, 0x100F00F00F00F00F), (4, 0x10C30C30C30C30C3),
                         (2, 0x1249249249249249)):
-        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        v |= v << np.uint64(shift)
+        v &= np.uint64(mask)
     return v
 
 
@@ -249,7 +251,8 @@ class BinnedPoints:
     Parameters
     ----------
     points_xyz : numpy.ndarray
-        Shape ``(n, 3)``, the points as unit vectors (:func:`unit_xyz`).
+        Shape ``(n, 3)``, the points as unit vectors (:func:`unit_xyz`); finite where the
+        radius is not negative (as in :func:`count_within`).
     radius_chord : numpy.ndarray
         Shape ``(n,)``, every point's radius as a chord of the unit sphere
         (:func:`chord_from_km`); a negative or NaN radius reaches nothing (the point
@@ -281,22 +284,26 @@ class BinnedPoints:
             raise ValueError(f"{len(xyz)} points but {len(radius)} radii")
         self.n_points = len(xyz)
         live = np.flatnonzero(radius >= 0)
+        if not np.isfinite(xyz[live]).all():
+            raise ValueError("a point with a radius has a non-finite coordinate")
         # Morton keys of the finest cubes (edge 2**-20 over [-1, 1]^3, 21 bits an axis);
         # level l's cube of a point is its key >> 3 l
-        q = np.floor((xyz[live] + 1.0) * float(1 << (_MORTON_BITS - 1))).astype(np.int64)
-        q = np.clip(q, 0, (1 << _MORTON_BITS) - 1).astype(np.uint64)
-        morton = (_spread_bits(q[:, 0]) | (_spread_bits(q[:, 1]) << np.uint64(1))
-                  | (_spread_bits(q[:, 2]) << np.uint64(2)))
+        morton = np.zeros(len(live), dtype=np.uint64)
+        for k in range(3):
+            q = xyz[live, k] + 1.0
+            q *= float(1 << (_MORTON_BITS - 1))
+            np.clip(q, 0.0, float((1 << _MORTON_BITS) - 1), out=q)
+            morton |= _spread_bits(q.astype(np.uint64)) << np.uint64(k)
         order = np.argsort(morton, kind="stable")
         #: the live points in bin order: index into the input
         self.point_index = live[order]
         key = morton[order]
+        del morton, order
         leaf = self._leaf_level(key, radius[live], leaf_chord)
         key = key >> np.uint64(3 * leaf)
         #: edge of the leaf cubes (chord)
         self.leaf_chord = 2.0 ** (leaf - _MORTON_BITS + 1)
-        p = xyz[self.point_index]
-        self._x, self._y, self._z = (np.ascontiguousarray(p[:, k]) for k in range(3))
+        self._x, self._y, self._z = (xyz[self.point_index, k] for k in range(3))
         r = radius[self.point_index]
         self._r2 = r * r
         # every level: centres, inner and outer radii, and where its children start
@@ -308,13 +315,18 @@ class BinnedPoints:
         if not len(live):
             return
         starts = self._starts(key)
-        sums = np.add.reduceat(p, starts, axis=0)
-        centre = _unit_rows(sums)
         size = np.diff(np.append(starts, len(key)))
-        off = p - np.repeat(centre, size, axis=0)
-        d = np.sqrt(np.einsum("ij,ij->i", off, off))
+        sums = np.column_stack([np.add.reduceat(c, starts) for c in (self._x, self._y, self._z)])
+        centre = _unit_rows(sums)
+        d2 = np.zeros(len(r))
+        for k, c in enumerate((self._x, self._y, self._z)):
+            off = c - np.repeat(centre[:, k], size)
+            off *= off
+            d2 += off
+        d = np.sqrt(d2, out=d2)
         inner = np.minimum.reduceat(r - d, starts)
         outer = np.maximum.reduceat(r + d, starts)
+        del d, d2, off
         key = key[starts]
         self._push(centre, inner, outer, starts, size)
         # coarser levels from the level below (the triangle inequality through the child's
@@ -411,7 +423,7 @@ class BinnedPoints:
         Parameters
         ----------
         sites_xyz : array_like
-            Shape ``(m, 3)``, the sites as unit vectors (:func:`unit_xyz`).
+            Shape ``(m, 3)``, the sites as unit vectors (:func:`unit_xyz`), finite.
         chunk_sites : int, default 512
             Sites walked through the hierarchy together (bounds the memory).
 
@@ -421,6 +433,8 @@ class BinnedPoints:
             Shape ``(n,)``, int64, in the order of the points; 0 for a negative radius.
         """
         s = np.asarray(sites_xyz, dtype=np.float64).reshape(-1, 3)
+        if not np.isfinite(s).all():
+            raise ValueError("a site has a non-finite coordinate")
         out = np.zeros(self.n_points, dtype=np.int64)
         if not len(s) or not self.n_levels:
             return out
