@@ -89,6 +89,19 @@ def test_any_leaf_size_and_depth(leaf_km, top_bins):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("class_leaves", [1e-3, 2.0, 1e9])
+def test_radius_classes_change_the_speed_not_the_counts(monkeypatch, class_leaves):
+    """Radius classes of any width: one class a point, the default, one class for all (bins
+    mixing long, short and negative radii)."""
+    monkeypatch.setattr(BinnedPoints, "CLASS_LEAVES", class_leaves)
+    rng = np.random.default_rng(8)
+    p_lat, p_lon = clustered(rng, 15_000, [(40.0, -100.0), (35.0, -80.0)], 2.0)
+    s_lat, s_lon = clustered(rng, 300, [(40.0, -100.0), (35.0, -80.0)], 2.0)
+    r = mixed_radii(rng, len(p_lat), (88.0, 591.0, -1.0)) - rng.uniform(0, 30, len(p_lat))
+    want = reference(p_lat, p_lon, r, s_lat, s_lon)
+    np.testing.assert_array_equal(binned(p_lat, p_lon, r, s_lat, s_lon), want)
+
+
 def test_sites_at_bin_centres_and_on_points():
     """Sites exactly at the bins' centres (every level) and exactly on points."""
     rng = np.random.default_rng(11)
