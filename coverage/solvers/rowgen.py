@@ -3,16 +3,18 @@
 At national scale the reach matrix does not fit in memory (1M cells x 3,400 sites at 592 km
 is about 524 million pairs). The set multicover only needs the rows that bind, so:
 
-1. one count-only radius query gives ``|N_i|`` for every cell (hence its requirement
-   ``r_i = min(k + 1, |N_i|)``), without storing pairs;
+1. one count gives ``|N_i|`` for every cell (hence its requirement
+   ``r_i = min(k + 1, |N_i|)``), without storing pairs
+   (:class:`coverage.model.geo.BinnedPoints`: the cells binned once with their radii, only
+   the sites near a bin's edge tested cell by cell);
 2. the full rows of a seed set are fetched: every cell with ``|N_i| <= k + 1`` (they force
    sites), the cells with the fewest candidates (the most constraining), and the most
    constrained cell of every square bin of radius/16 (so that every region is represented:
    a plan that satisfies the seed rarely leaves a far-away cell short);
 3. :func:`coverage.solvers.cover.min_cover` solves the cover on the rows held so far;
-4. a streaming pass counts, for every cell, the chosen sites within its radius (a radius
-   query against a tree of the few chosen sites); cells below their requirement are
-   violated: their rows are fetched and added, and the solve repeats.
+4. a count of the chosen sites within every cell's radius (the same binned count); cells
+   below their requirement are violated: their rows are fetched and added, and the solve
+   repeats.
 
 5. meanwhile the round's plan is repaired greedily on the rows held (plus the new ones) and
    checked against every cell; a plan that covers every cell is an upper bound (incumbent).
@@ -36,7 +38,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..model.aggregate import grid_cells
-from ..model.geo import count_within, unit_tree, unit_xyz
+from ..model.geo import BinnedPoints, count_within, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from ..model.reach import build_reach
@@ -232,16 +234,30 @@ class RowSource:
         """Demand points on the unit sphere."""
         return unit_xyz(self.demand_lat_deg, self.demand_lon_deg)
 
+    @cached_property
+    def site_xyz(self) -> npt.NDArray[np.float64]:
+        """Candidates on the unit sphere."""
+        return unit_xyz(self.site_lat_deg, self.site_lon_deg)
+
+    @cached_property
+    def binned(self) -> BinnedPoints:
+        """The demand points binned with their radii, built at the first great-circle
+        count (:class:`coverage.model.geo.BinnedPoints`)."""
+        return BinnedPoints.from_km(self.points_xyz, self.row_latency.radius_km)
+
     def count(self, sites: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
-        """Candidates (of ``sites``, default all) within budget of every row."""
+        """Candidates (of ``sites``, default all) within budget of every row.
+
+        Great-circle radii: :meth:`coverage.model.geo.BinnedPoints.count` on the points
+        binned once (:attr:`binned`), equal to :func:`coverage.model.geo.count_within`.
+        """
         if self.engine is not None:
             return self.engine.count(sites=sites)
         s = (np.arange(self.shape[1]) if sites is None
              else np.asarray(sites, dtype=np.int64))
         if not len(s):
             return np.zeros(self.shape[0], dtype=np.int64)
-        tree = unit_tree(self.site_lat_deg[s], self.site_lon_deg[s])
-        return count_within(tree, self.points_xyz, self.row_latency.radius_km)
+        return self.binned.count(self.site_xyz[s])
 
     def rows(self, rows: npt.ArrayLike, sites: npt.ArrayLike | None = None) -> sp.csr_array:
         """Boolean ``(len(rows), n_sites)`` pattern of the pairs within budget of ``rows``
