@@ -56,27 +56,29 @@ def test_fetching_in_small_batches_gives_the_same_model(sample_inputs, fetch_pai
 
 
 def test_per_bin_min_against_a_loop():
-    from coverage.solvers.rowgen import _per_bin_min
+    from coverage.model.geo import chord_from_km, unit_xyz
+    from coverage.solvers.rowgen import _cube_keys, _per_bin_min
 
     rng = np.random.default_rng(3)
     n = 3_000
-    lat, lon = rng.uniform(-60, 70, n), rng.uniform(-180, 180, n)
+    lat, lon = rng.uniform(-89, 89, n), rng.uniform(-180, 180, n)
     n_cov = rng.integers(0, 50, n)
     cells = np.flatnonzero(rng.random(n) < 0.7)
-    got = _per_bin_min(cells, lat, lon, n_cov, 500.0)
-    from pyproj import Transformer
-
-    to_6933 = Transformer.from_crs(4326, 6933, always_xy=True)
+    xyz = unit_xyz(lat, lon)
+    key = _cube_keys(xyz, 500.0)
+    got = _per_bin_min(cells, key, n_cov)
+    edge = chord_from_km(500.0)
     best: dict = {}
-    for i in cells:  # the naive version: one bin key per cell, keep the fewest candidates
-        x, y = to_6933.transform(lon[i], lat[i])
-        key = (int(np.floor(x / 500_000.0)), int(np.floor(y / 500_000.0)))
-        if key not in best or n_cov[i] < n_cov[best[key]]:
-            best[key] = i
+    for i in cells:  # the naive version: one cube per cell, keep the fewest (then first)
+        cube = tuple(int(np.floor((v + 1.0) / edge)) for v in xyz[i])
+        if cube not in best or n_cov[i] < n_cov[best[cube]]:
+            best[cube] = i
     assert len(got) == len(best) and len(got) < len(cells)
-    assert sorted(n_cov[got]) == sorted(n_cov[list(best.values())])
-    assert set(got) <= set(cells)
-    assert len(_per_bin_min(cells[:0], lat, lon, n_cov, 500.0)) == 0
+    assert sorted(got) == sorted(best.values())
+    assert len(_per_bin_min(cells[:0], key, n_cov)) == 0
+    # cubes of a smaller edge split the points further; one huge cube keeps one point
+    assert len(_per_bin_min(cells, _cube_keys(xyz, 50.0), n_cov)) > len(got)
+    assert len(_per_bin_min(cells, _cube_keys(xyz, 20_000.0), n_cov)) == 1
 
 
 def test_random_seed_still_available(sample_inputs):

@@ -9,7 +9,7 @@ is about 524 million pairs). The set multicover only needs the rows that bind, s
    the sites near a bin's edge tested cell by cell);
 2. the full rows of a seed set are fetched: every cell with ``|N_i| <= k + 1`` (they force
    sites), the cells with the fewest candidates (the most constraining), and the most
-   constrained cell of every square bin of radius/16 (so that every region is represented:
+   constrained cell of every cube of edge radius/16 (so that every region is represented:
    a plan that satisfies the seed rarely leaves a far-away cell short);
 3. :func:`coverage.solvers.cover.min_cover` solves the cover on the rows held so far;
 4. a count of the chosen sites within every cell's radius (the same binned count); cells
@@ -37,8 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..model.aggregate import grid_cells
-from ..model.geo import BinnedPoints, count_within, unit_xyz
+from ..model.geo import BinnedPoints, chord_from_km, count_within, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from ..model.reach import build_reach
@@ -61,20 +60,32 @@ class LazyCoverResult:
     count_s: float = 0.0
 
 
+def _cube_keys(points_xyz: npt.NDArray[np.float64], bin_km: float) -> npt.NDArray[np.int64]:
+    """Every unit vector's cube of edge ``bin_km`` (as a chord) in a grid over
+    ``[-1, 1]^3``, as one integer (no projection: a few vector operations a point)."""
+    edge = max(float(chord_from_km(bin_km)), 2.0 ** -20)
+    n = int(np.ceil(2.0 / edge)) + 1
+    q = np.floor((np.asarray(points_xyz, dtype=np.float64) + 1.0) / edge).astype(np.int64)
+    np.clip(q, 0, n - 1, out=q)
+    return q[:, 0] + n * (q[:, 1] + n * q[:, 2])
+
+
 def _per_bin_min(
     cells: npt.NDArray[np.int64],
-    lat_deg: npt.NDArray[np.float64],
-    lon_deg: npt.NDArray[np.float64],
+    bin_key: npt.NDArray[np.int64],
     n_cov: npt.NDArray[np.int64],
-    bin_km: float,
 ) -> npt.NDArray[np.int64]:
-    """Of ``cells``, the one with the fewest candidates in each ``bin_km`` square of the
-    equal-area grid of :func:`coverage.model.aggregate.grid_cells`."""
+    """Of ``cells``, the one with the fewest candidates (then the first) in each bin
+    (``bin_key`` of every cell, :func:`_cube_keys`)."""
     if not len(cells):
         return cells
-    ix, iy = grid_cells(lat_deg[cells], lon_deg[cells], bin_km)
-    key = iy * (1 << 32) + (ix - ix.min())
-    order = np.lexsort((n_cov[cells], key))
+    key = bin_key[cells]
+    n = n_cov[cells]
+    span = int(n.max()) + 1
+    if int(key.max()) < (1 << 62) // span:  # one int64 sort key
+        order = np.argsort(key * span + n, kind="stable")
+    else:
+        order = np.lexsort((n, key))
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]
     return cells[order[first]]
@@ -316,6 +327,7 @@ class RowPool:
         self.pool_req = np.zeros(0, dtype=np.int64)
         self.pairs = 0
         self._rng = np.random.default_rng(0)
+        self._bin_key: tuple[float, npt.NDArray[np.int64]] | None = None
 
     def fetch(self, rows: npt.ArrayLike) -> None:
         """Add ``rows`` not held yet."""
@@ -336,9 +348,15 @@ class RowPool:
                 stacked, np.concatenate([self.pool_req, self.requirement[batch]]),
                 self._rng)
 
+    def bin_key(self, bin_km: float) -> npt.NDArray[np.int64]:
+        """Every row's spatial bin (cubes of edge ``bin_km``), computed once per size."""
+        if self._bin_key is None or self._bin_key[0] != bin_km:
+            self._bin_key = (bin_km, _cube_keys(self.source.points_xyz, bin_km))
+        return self._bin_key[1]
+
     def seed(self, failures: int, seed_rows: int, bin_km: float, spread: bool) -> None:
         """Fetch the seed rows: every row with ``|N_i| <= k + 1``, the ``seed_rows`` rows
-        with the fewest candidates, and the most constrained row of every ``bin_km`` square
+        with the fewest candidates, and the most constrained row of every ``bin_km`` cube
         (``spread``) or a random sample of ``seed_rows // 4`` rows."""
         n_cov = self.n_covering
         coverable = np.flatnonzero(n_cov > 0)
@@ -347,8 +365,7 @@ class RowPool:
         self.fetch(np.union1d(tight, order[:seed_rows]))
         if len(coverable) > seed_rows:
             if spread:  # the most constrained cell of every spatial bin: seeds everywhere
-                self.fetch(_per_bin_min(coverable, self.source.demand_lat_deg,
-                                        self.source.demand_lon_deg, n_cov, bin_km))
+                self.fetch(_per_bin_min(coverable, self.bin_key(bin_km), n_cov))
             else:
                 sample = np.random.default_rng(1)
                 self.fetch(sample.choice(coverable, size=min(seed_rows // 4, len(coverable)),
@@ -366,8 +383,7 @@ class RowPool:
         new = new[np.argsort(n_cov[new], kind="stable")][:max_rows]
         at_risk = np.flatnonzero((have == req) & (req > 0) & ~self.held)
         if spread:
-            at_risk = _per_bin_min(at_risk, self.source.demand_lat_deg,
-                                   self.source.demand_lon_deg, n_cov, bin_km)
+            at_risk = _per_bin_min(at_risk, self.bin_key(bin_km), n_cov)
         at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
         return np.union1d(new, at_risk)
 
@@ -426,7 +442,7 @@ def lazy_cover(
         each batch: at large budgets (every cell reaching most sites) this bounds the
         memory of a fetch instead of holding every fetched pair at once.
     spread : bool, default True
-        Seed with the most constrained cell of every square bin of radius/16 (and pick the
+        Seed with the most constrained cell of every cube of edge radius/16 (and pick the
         at-risk cells added each round the same way) instead of a random sample of
         ``seed_rows // 4`` cells (far fewer rounds on national grids: see
         docs/benchmarks-scale.md).
