@@ -31,16 +31,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..model.geo import BinnedPoints, chord_from_km, count_within, unit_xyz
+from ..model.geo import BinnedPoints, chord_from_km, count_within, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
-from ..model.reach import build_reach
 from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover
 
 logger = logging.getLogger(__name__)
@@ -250,6 +249,14 @@ class RowSource:
         """Candidates on the unit sphere."""
         return unit_xyz(self.site_lat_deg, self.site_lon_deg)
 
+    #: Rows per radius query of :meth:`rows` (bounds the query's transient lists).
+    query_rows: ClassVar[int] = 100_000
+
+    @cached_property
+    def site_tree(self) -> Any:
+        """The candidates' tree (:func:`coverage.model.geo.unit_tree`), built once."""
+        return unit_tree(self.site_lat_deg, self.site_lon_deg)
+
     @cached_property
     def binned(self) -> BinnedPoints:
         """The demand points binned with their radii, built at the first great-circle
@@ -284,17 +291,30 @@ class RowSource:
             out = sp.csr_array((np.ones(len(cols), dtype=bool), (rowpos, cols)),
                                shape=(len(r), n_sites))
         else:
-            lat_s = self.site_lat_deg if s is None else self.site_lat_deg[s]
-            lon_s = self.site_lon_deg if s is None else self.site_lon_deg[s]
-            reach = build_reach(self.demand_lat_deg[r], self.demand_lon_deg[r], lat_s, lon_s,
-                                model=self.model, budget_ms=self.budget_ms,
-                                percentile=self.percentile,
-                                row_latency=self.row_latency.subset(r))
-            block = reach.boolean()
+            # one radius query per row at its own chord radius, the arithmetic of count():
+            # a row holds exactly the candidates it was counted with
+            tree = self.site_tree if s is None else unit_tree(self.site_lat_deg[s],
+                                                              self.site_lon_deg[s])
+            radius = self.row_latency.radius_km[r]
+            live = np.flatnonzero(radius >= 0)
+            counts = np.zeros(len(r), dtype=np.int64)
+            parts: list[npt.NDArray[np.int64]] = []
+            chord = chord_from_km(radius[live])
+            for start in range(0, len(live), self.query_rows):
+                part = live[start:start + self.query_rows]
+                ind = tree.query_radius(self.points_xyz[r[part]],
+                                        r=chord[start:start + self.query_rows])
+                counts[part] = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+                if len(ind):
+                    parts.append(np.concatenate(ind).astype(np.int64))
+            cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
             if s is not None:
-                block = sp.csr_array((block.data, s[block.indices], block.indptr),
-                                     shape=(len(r), n_sites))
-            out = sp.csr_array(block)
+                cols = s[cols]
+            indptr = np.zeros(len(r) + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+            out = sp.csr_array((np.ones(len(cols), dtype=bool), cols, indptr),
+                               shape=(len(r), n_sites))
+            out.has_sorted_indices = False
         out.sum_duplicates()
         out.sort_indices()
         return out
