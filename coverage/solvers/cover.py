@@ -434,6 +434,32 @@ def cost_scale(c: npt.ArrayLike) -> float:
     return float(2.0 ** -np.ceil(np.log2(top)))
 
 
+def _highs_cover_model(a: sp.csr_array, need: npt.NDArray[np.int64],
+                       cs: npt.NDArray[np.float64], integer: bool):
+    """``min cs.x  s.t.  A x >= need,  0 <= x <= 1`` as a ``highspy.HighsLp`` (row-wise
+    matrix); ``x`` integer when ``integer``."""
+    import highspy
+
+    n, m = a.shape
+    lp = highspy.HighsLp()
+    lp.num_col_ = m
+    lp.num_row_ = n
+    lp.col_cost_ = cs
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.ones(m)
+    lp.row_lower_ = need.astype(np.float64)
+    lp.row_upper_ = np.full(n, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(a.nnz)
+    lp.a_matrix_.num_col_ = m
+    lp.a_matrix_.num_row_ = n
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    return lp
+
+
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
@@ -464,21 +490,7 @@ def _solve_cover_milp(
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
-    lp = highspy.HighsLp()
-    lp.num_col_ = m
-    lp.num_row_ = n
-    lp.col_cost_ = cs
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.ones(m)
-    lp.row_lower_ = need.astype(np.float64)
-    lp.row_upper_ = np.full(n, highspy.kHighsInf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(a.nnz)
-    lp.a_matrix_.num_col_ = m
-    lp.a_matrix_.num_row_ = n
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    lp = _highs_cover_model(a, need, cs, integer=True)
     # The greedy plan x0 is NOT passed to HiGHS as a start: HiGHS 1.16 then returns the start
     # vector instead of the solution it reports after presolve (checked below), and without
     # presolve the solve is several times slower. Its value is passed as a cutoff instead:
