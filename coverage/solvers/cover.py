@@ -53,6 +53,11 @@ class CoverResult:
         Wall time, s.
     reductions : dict
         What the safe reductions removed.
+    methods : dict
+        How many components each method settled: ``"greedy"`` (a single site, a greedy or
+        Lagrangian plan proven optimal, or any plan once the cutoff is known to be exceeded),
+        ``"lp"`` (an LP-guided plan meeting the LP bound, or the LP bound above the cutoff:
+        no full MILP) or ``"milp"``.
     """
 
     sites: npt.NDArray[np.int64]
@@ -62,6 +67,7 @@ class CoverResult:
     mip_gap: float
     solve_time_s: float
     reductions: dict[str, int] = field(default_factory=dict)
+    methods: dict[str, int] = field(default_factory=dict)
 
     @property
     def runtime_s(self) -> float:
@@ -434,6 +440,32 @@ def cost_scale(c: npt.ArrayLike) -> float:
     return float(2.0 ** -np.ceil(np.log2(top)))
 
 
+def _highs_cover_model(a: sp.csr_array, need: npt.NDArray[np.int64],
+                       cs: npt.NDArray[np.float64], integer: bool):
+    """``min cs.x  s.t.  A x >= need,  0 <= x <= 1`` as a ``highspy.HighsLp`` (row-wise
+    matrix); ``x`` integer when ``integer``."""
+    import highspy
+
+    n, m = a.shape
+    lp = highspy.HighsLp()
+    lp.num_col_ = m
+    lp.num_row_ = n
+    lp.col_cost_ = cs
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.ones(m)
+    lp.row_lower_ = need.astype(np.float64)
+    lp.row_upper_ = np.full(n, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(a.nnz)
+    lp.a_matrix_.num_col_ = m
+    lp.a_matrix_.num_row_ = n
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    return lp
+
+
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
@@ -464,21 +496,7 @@ def _solve_cover_milp(
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
-    lp = highspy.HighsLp()
-    lp.num_col_ = m
-    lp.num_row_ = n
-    lp.col_cost_ = cs
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.ones(m)
-    lp.row_lower_ = need.astype(np.float64)
-    lp.row_upper_ = np.full(n, highspy.kHighsInf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(a.nnz)
-    lp.a_matrix_.num_col_ = m
-    lp.a_matrix_.num_row_ = n
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    lp = _highs_cover_model(a, need, cs, integer=True)
     # The greedy plan x0 is NOT passed to HiGHS as a start: HiGHS 1.16 then returns the start
     # vector instead of the solution it reports after presolve (checked below), and without
     # presolve the solve is several times slower. Its value is passed as a cutoff instead:
@@ -520,6 +538,225 @@ def _solve_cover_milp(
     raise SolverError(f"HiGHS failed on the cover model: {h.modelStatusToString(status)}")
 
 
+@dataclass(frozen=True)
+class _Relaxation:
+    """LP relaxation of a set multicover: a primal point and a certified lower bound.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        HiGHS's LP solution (only a guide for the heuristics, never trusted for bounds).
+    d : numpy.ndarray
+        Reduced costs ``c - A^T y`` for HiGHS's row duals clipped to ``y >= 0``.
+    bound : float
+        ``y.r + sum_j min(0, d_j)`` minus a bound on its floating-point error: a valid lower
+        bound on the optimum (of the LP, hence of the MILP) for *any* ``y >= 0``.
+    err : float
+        That error bound; with a site forced open (closed) the bound rises by
+        ``max(d_j, 0)`` (``max(-d_j, 0)``), to within ``err``.
+    """
+
+    x: npt.NDArray[np.float64]
+    d: npt.NDArray[np.float64]
+    bound: float
+    err: float
+
+
+def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+              time_limit_s: float) -> _Relaxation | None:
+    """LP relaxation with HiGHS (costs scaled as for the MILP); None unless solved optimally.
+
+    The bound is recomputed from the duals as a Lagrangian bound: relaxing ``A x >= r`` with
+    multipliers ``y >= 0`` over the box ``0 <= x <= 1`` gives
+    ``min_x c.x + y.(r - A x) = y.r + sum_j min(0, c_j - (A^T y)_j) <= c.x*`` for every plan
+    ``x*``, whatever the accuracy of ``y``; it equals the LP optimum at HiGHS's optimal ``y``.
+    The sums' rounding error is bounded by ``(n + m + max column size + 2) * 2**-52`` times
+    the sum of the magnitudes involved, and subtracted.
+    """
+    import highspy
+
+    n, m = a.shape
+    scale = cost_scale(c)
+    h = _new_highs()
+    h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    h.passModel(_highs_cover_model(a, need, c.astype(np.float64) * scale, integer=False))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    x = np.clip(np.asarray(sol.col_value, dtype=np.float64), 0.0, 1.0)
+    y = np.maximum(np.asarray(sol.row_dual, dtype=np.float64), 0.0) / scale
+    aty = sp.csr_array(a.T) @ y
+    d = c - aty
+    yr = float(y @ need)
+    value = yr + float(np.minimum(d, 0.0).sum())
+    col_max = int(np.diff(sp.csc_array(a).indptr).max(initial=0))
+    mass = yr + float(np.abs(d).sum()) + float(c.sum()) + float(aty.sum())
+    err = (n + m + col_max + 2) * 2.0**-52 * mass
+    return _Relaxation(x, d, value - err, err)
+
+
+def _integer_bound(bound: float | npt.NDArray[np.float64],
+                   integral: bool) -> float | npt.NDArray[np.float64]:
+    """A lower bound on plan costs rounded up to the next integer when costs are integers."""
+    return np.ceil(bound) if integral else bound
+
+
+def _proves(bound: float | npt.NDArray[np.float64], ub: float,
+            integral: bool) -> bool | npt.NDArray[np.bool_]:
+    """Whether plans costing at least ``bound`` are no better than ``ub``: the next integer
+    for integer costs, within ``1e-9 * max(1, |ub|)`` otherwise (the tolerance
+    :func:`_solve_cover_milp` gives a known target)."""
+    if integral:
+        return _integer_bound(bound, True) + 0.5 >= ub
+    return bound + 1e-9 * max(1.0, abs(ub)) >= ub
+
+
+def _covers(a: sp.csr_array, need: npt.NDArray[np.int64], x: npt.NDArray[np.bool_]) -> bool:
+    """Whether the plan ``x`` gives every row its ``need`` sites."""
+    return bool(np.all(a @ x.astype(np.int64) >= need))
+
+
+def _lp_rounding(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+                 x: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Plan from an LP point: open sites by decreasing ``x`` (cheaper first among equal
+    values) while they cover a short row, then close redundant ones (lowest ``x``, then most
+    expensive, first).
+
+    The sites with ``x = 1`` open at once; the loops visit the other sites one by one (a
+    component's sites, about 1 ms for 350 of them). Feasible whenever ``a`` is (every row
+    has at least ``need`` entries).
+    """
+    ac = sp.csc_array(a)
+    ptr, idx = ac.indptr, ac.indices
+    chosen = x >= 1.0 - 1e-9
+    have = a @ chosen.astype(np.int64)
+    short = int((have < need).sum())
+    for j in np.lexsort((c, -x)):
+        if short == 0:
+            break
+        if chosen[j]:
+            continue
+        rows = idx[ptr[j]:ptr[j + 1]]
+        gap = need[rows] - have[rows]
+        if (gap > 0).any():
+            chosen[j] = True
+            have[rows] += 1
+            short -= int((gap == 1).sum())
+    for j in np.lexsort((-c, x)):
+        if chosen[j]:
+            rows = idx[ptr[j]:ptr[j + 1]]
+            if np.all(have[rows] > need[rows]):
+                chosen[j] = False
+                have[rows] -= 1
+    return chosen
+
+
+def _lp_guided_cover(
+    a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+    x0: npt.NDArray[np.bool_], deadline: float, target: float | None = None,
+    cutoff: float | None = None,
+) -> tuple[npt.NDArray[np.bool_], str, float, str]:
+    """One component: LP bound and LP-guided plans first, the MILP only when they do not meet.
+
+    1. The LP relaxation (:func:`_cover_lp`, on up to a quarter of the time left) gives a
+       certified lower bound ``L`` (rounded up for integer costs; the larger of it and
+       ``target``, a bound known from elsewhere, is the goal). With a ``cutoff`` below ``L``
+       the answer is ``"above_cutoff"`` at once.
+    2. :func:`_lp_rounding` gives a plan; the better of it and ``x0`` is the incumbent ``U``.
+       If ``U`` meets the goal it is optimal.
+    3. Otherwise the MILP restricted to the LP's support (sites with ``x > 0``, plus the
+       rounding plan's; it starts from the incumbent when that lies there, else from the
+       rounding plan) runs with the goal as target, on up to a quarter of the time left
+       (no cutoff: it is a heuristic). Its plan is optimal if it meets the goal, or if
+       the restricted MILP is optimal and every site outside the support is excluded by
+       reduced cost: a plan opening site ``j`` costs at least ``L_raw + max(d_j, 0)``
+       (the Lagrangian bound with ``x_j = 1``), so when that is no better than ``U`` the
+       best plan better than ``U``, if any, lies within the support, where none exists.
+    4. Otherwise the MILP (:func:`_solve_cover_milp`) with the best plan ``U`` as cutoff and
+       fallback and the goal as target, on the sites that reduced costs do not exclude
+       (same test as in 3, for every site) plus those of ``U``: every plan better than
+       ``U`` lies there, so the restricted optimum (or "nothing better than ``U``") is the
+       optimum; at the time limit the restricted dual bound ``B`` still gives
+       ``min(B, U)``, and the bound is raised to ``L`` if weaker.
+
+    The plans are checked for feasibility before they are compared. A plan proven optimal
+    in steps 2-3 that costs more than ``cutoff`` is reported as ``"above_cutoff"`` (its cost
+    is then the lower bound), as :func:`_solve_cover_milp` would.
+
+    Returns
+    -------
+    (mask, status, lower_bound, method)
+        As :func:`_solve_cover_milp`, and ``"lp"`` when the LP settled it (steps 1-3) or
+        ``"milp"`` (step 4, or no LP solution in time).
+    """
+    integral = bool(np.array_equal(c, np.round(c)))
+
+    def left(share: float) -> float:
+        return max(0.01, share * (deadline - time.perf_counter()))
+
+    rel = _cover_lp(a, need, c, left(0.25))
+    if rel is None:  # LP not solved in time (or odd status): the MILP as before
+        x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff)
+        return x, st, lb, "milp"
+    low = float(_integer_bound(rel.bound, integral))
+    goal = low if target is None else max(low, float(target))
+    cut = None
+    if cutoff is not None:
+        cut = float(np.floor(cutoff + 1e-9)) if integral else float(cutoff)
+        if low > cut:  # integer costs: low >= cut + 1
+            logger.debug("LP bound %.6g above the cutoff %.6g", low, cut)
+            return x0, "above_cutoff", low, "lp"
+
+    def optimal(x: npt.NDArray[np.bool_], value: float):
+        if cut is not None and value > cut + (0.5 if integral else 1e-9 * max(1.0, value)):
+            return x, "above_cutoff", value, "lp"  # the optimum, above the cutoff
+        return x, "optimal", value, "lp"
+
+    best = x0
+    xr = _lp_rounding(a, need, c, rel.x)
+    if not _covers(a, need, xr):  # not expected (the rounding completes every row): a guard
+        logger.warning("LP rounding gave an infeasible plan; using the greedy one")
+        xr = x0
+    if c[xr].sum() < c[best].sum():
+        best = xr
+    ub = float(c[best].sum())
+    if _proves(goal, ub, integral):
+        logger.debug("LP rounding plan %.6g meets the bound %.6g", ub, goal)
+        return optimal(best, ub)
+    support = (rel.x > 1e-9) | xr
+    if not support.all():
+        cols = np.flatnonzero(support)
+        start = best if not np.any(best & ~support) else xr
+        xs, st_s, _ = _solve_cover_milp(sp.csr_array(a[:, cols]), need, c[cols], start[cols],
+                                        left(0.25), goal)
+        if c[cols][xs].sum() < ub:
+            best = np.zeros_like(best)
+            best[cols[xs]] = True
+            ub = float(c[best].sum())
+        outside = rel.bound + np.maximum(rel.d[~support], 0.0) - rel.err
+        if _proves(goal, ub, integral) or (st_s == "optimal"
+                                           and np.all(_proves(outside, ub, integral))):
+            logger.debug("LP-support MILP plan %.6g, bound %.6g: optimal", ub, goal)
+            return optimal(best, ub)
+    keep = ~_proves(rel.bound + np.maximum(rel.d, 0.0) - rel.err, ub, integral) | best
+    logger.debug("LP bound %.6g, LP-guided plan %.6g: MILP on %d of %d sites", goal, ub,
+                 int(keep.sum()), len(keep))
+    if keep.all():
+        x, st, lb = _solve_cover_milp(a, need, c, best, left(1.0), goal, cutoff)
+    else:
+        cols = np.flatnonzero(keep)
+        xk, st, lb = _solve_cover_milp(sp.csr_array(a[:, cols]), need, c[cols], best[cols],
+                                       left(1.0), goal, cutoff)
+        x = np.zeros_like(best)
+        x[cols[xk]] = True
+    if st == "time_limit":
+        lb = max(lb, low)
+    return x, st, lb, "milp"
+
+
 def min_cover(
     reach: sp.sparray | sp.spmatrix,
     requirement: int | npt.ArrayLike = 1,
@@ -530,6 +767,7 @@ def min_cover(
     lagrangian_min_rows: int = 5_000,
     known_lower_bound: float | None = None,
     max_objective: float | None = None,
+    lp_min_rows: int = 8,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -569,6 +807,13 @@ def min_cover(
         (not optimal) plan, the optimum is strictly above ``max_objective``, and
         ``lower_bound`` is at least ``max_objective + 1`` for integer costs (equal to
         ``max_objective`` otherwise). Plans within the cutoff are solved as without it.
+    lp_min_rows : int, default 8
+        Components with at least this many rows (after the reductions) first get the LP
+        relaxation's bound and LP-guided plans (:func:`_lp_guided_cover`): a plan that meets
+        the bound is optimal without a MILP; otherwise the bound is the MILP's target and
+        the best plan its cutoff. Smaller components go to the MILP directly (measured on
+        national row-generation models: below about 6 rows the MILP alone is faster, 0.4
+        against 0.5 ms; from 10 rows the LP path is 4x faster, 40x on 400-row components).
 
     Returns
     -------
@@ -595,9 +840,13 @@ def min_cover(
 
     Each component first gets a greedy multicover (reverse deletion of redundant columns), the
     upper bound and fallback (large ones also a Lagrangian bound and plan, see
-    ``lagrangian_min_rows``); the upper bound is HiGHS's cutoff; HiGHS then proves
-    optimality or returns its best solution and dual bound at the time limit (the better of
-    its solution and the fallback is kept).
+    ``lagrangian_min_rows``). Components with at least ``lp_min_rows`` rows then get the LP
+    relaxation: a certified bound, an LP rounding plan and the MILP on the LP's support;
+    a plan meeting the bound is optimal without the full MILP (see
+    :func:`_lp_guided_cover`). Otherwise the best plan is HiGHS's cutoff (and the LP bound
+    its target, sites excluded by reduced costs removed); HiGHS then proves optimality or
+    returns its best solution and dual bound at the time limit (the better of its solution
+    and the fallback is kept).
     Column dominance with a single dominator is *not* used: for requirements above 1 a
     dominated column may still be needed as a second site.
 
@@ -687,6 +936,7 @@ def min_cover(
     logger.info("cover reductions: %s", reductions)
     chosen = np.zeros(len(cols), dtype=bool)
     statuses, bound = [], 0.0
+    methods: dict[str, int] = {}
     # solve components smallest first; each may use all the time that is left
     order = np.argsort(np.bincount(row_lab, minlength=n_comp), kind="stable")
     rows_by = np.argsort(row_lab, kind="stable")
@@ -700,6 +950,7 @@ def min_cover(
         if "above_cutoff" in statuses:  # the answer is known: any feasible plan will do
             chosen[ccols[x0]] = True
             statuses.append("above_cutoff")
+            methods["greedy"] = methods.get("greedy", 0) + 1
             continue
         # what the cutoff leaves for this component (the others cost at least their bounds)
         cutoff = (None if max_objective is None
@@ -716,19 +967,25 @@ def min_cover(
         integral = bool(np.array_equal(cc[ccols], np.round(cc[ccols])))
         proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
         if len(ccols) == 1 or x0.sum() == 0 or proven:
-            x, st, lb = x0, "optimal", obj0
+            x, st, lb, how = x0, "optimal", obj0, "greedy"
         else:
             target = None
             if (known_lower_bound is not None and comp == order[-1]
                     and all(s == "optimal" for s in statuses)):
                 # the other components are solved exactly: what the bound leaves for this one
                 target = float(known_lower_bound) - float(c[fixed].sum()) - bound
-            x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
-                                          deadline - time.perf_counter(), target, cutoff)
+            if block.shape[0] >= lp_min_rows:
+                x, st, lb, how = _lp_guided_cover(block, sub_need[rows], cc[ccols], x0,
+                                                  deadline, target, cutoff)
+            else:
+                x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
+                                              deadline - time.perf_counter(), target, cutoff)
+                how = "milp"
             if st != "optimal" and np.isfinite(lag):
                 lb = max(lb, lag) if np.isfinite(lb) else lag
         chosen[ccols[x]] = True
         statuses.append(st)
+        methods[how] = methods.get(how, 0) + 1
         bound += lb if np.isfinite(lb) else 0.0  # no bound yet: the trivial one
     sites = np.union1d(np.flatnonzero(fixed), cols[chosen]).astype(np.int64)
     objective = float(c[sites].sum())
@@ -742,6 +999,7 @@ def min_cover(
         lower = float(np.ceil(lower - 1e-6))
     lower = min(lower, objective)
     gap = 0.0 if objective == 0 else (objective - lower) / objective
-    logger.info("cover: %s sites, bound %s, status %s, %.1f s", objective, lower, status,
-                time.perf_counter() - t0)
-    return CoverResult(sites, objective, lower, status, gap, time.perf_counter() - t0, reductions)
+    logger.info("cover: %s sites, bound %s, status %s, %.1f s (components solved by %s)",
+                objective, lower, status, time.perf_counter() - t0, methods)
+    return CoverResult(sites, objective, lower, status, gap, time.perf_counter() - t0, reductions,
+                       methods)

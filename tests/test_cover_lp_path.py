@@ -1,0 +1,287 @@
+"""min_cover's LP path (certified LP bound, LP rounding, LP-support MILP, reduced-cost
+restricted MILP) against brute force, and mutations of it that these checks must catch."""
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import coverage.solvers.cover as cover
+from coverage.solvers.cover import min_cover
+
+N_INSTANCES = 240
+N_GEOMETRIC = 60
+
+
+def instance(seed):
+    """A random multicover: 20-40 rows, 9-12 sites, k = 1 or 2, unit / integer / fractional
+    costs, sometimes required sites."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(20, 41)), int(rng.integers(9, 13))
+    pattern = rng.random((n, m)) < rng.uniform(0.25, 0.5)
+    k = 1 + seed % 2
+    req = np.minimum(k, pattern.sum(axis=1))
+    kind = (seed // 2) % 3
+    cost = (np.ones(m) if kind == 0 else rng.integers(1, 5, size=m).astype(float) if kind == 1
+            else rng.uniform(0.5, 3.0, size=m))
+    required = np.zeros(m, dtype=bool)
+    if seed % 5 == 0:
+        required[rng.choice(m, size=int(rng.integers(1, 3)), replace=False)] = True
+    return pattern, req, cost, required
+
+
+def feasible_plans(pattern, req):
+    """Every feasible plan (rows of a bool matrix), all 2**m enumerated at once."""
+    m = pattern.shape[1]
+    plans = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(bool)
+    return plans[np.all(plans.astype(np.int64) @ pattern.T.astype(np.int64) >= req, axis=1)]
+
+
+def brute(pattern, req, cost, required=None):
+    """Optimum over all 2**m plans (vectorised); inf when none is feasible."""
+    plans = feasible_plans(pattern, req)
+    if required is not None:
+        plans = plans[np.all(plans[:, required], axis=1)]
+    return float((plans @ cost).min()) if len(plans) else np.inf
+
+
+def geometric(seed, n=200, m=120, radius=0.15):
+    """Sites and demand points in the unit square, reach within ``radius`` (as the national
+    models, in small): too many sites for brute force, compared with the plain MILP."""
+    rng = np.random.default_rng(1000 + seed)
+    points, sites = rng.random((n, 2)), rng.random((m, 2))
+    reach = np.linalg.norm(points[:, None] - sites[None], axis=2) < radius
+    cost = np.ones(m) if seed % 3 else rng.integers(1, 4, size=m).astype(float)
+    return sp.csr_array(reach.astype(np.int8)), np.minimum(1 + seed % 2, reach.sum(axis=1)), cost
+
+
+def problems(seeds, **kw):
+    """What goes wrong on these instances (LP path on every component), and the methods
+    that settled their components."""
+    bad, methods = [], {}
+    for seed in seeds:
+        pattern, req, cost, required = instance(seed)
+        res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
+                        lp_min_rows=0, **kw)
+        best = brute(pattern, req, cost, required)
+        for how, count in res.methods.items():
+            methods[how] = methods.get(how, 0) + count
+        plan = np.zeros(pattern.shape[1], dtype=bool)
+        plan[res.sites] = True
+        if not np.all(pattern[:, plan].sum(axis=1) >= req) or not np.all(plan[required]):
+            bad.append((seed, "infeasible plan"))
+        elif res.status != "optimal" or abs(res.objective - best) > 1e-9 * max(1.0, best):
+            bad.append((seed, f"{res.status} {res.objective} against the optimum {best}"))
+        elif res.lower_bound > best + 1e-9 * max(1.0, best):
+            bad.append((seed, f"bound {res.lower_bound} above the optimum {best}"))
+    return bad, methods
+
+
+def geometric_problems(seeds):
+    """Where the LP path (on every component) and the plain MILP disagree."""
+    bad, methods = [], {}
+    for seed in seeds:
+        a, req, cost = geometric(seed)
+        plain = min_cover(a, req, cost=cost, lp_min_rows=10**9)
+        res = min_cover(a, req, cost=cost, lp_min_rows=0)
+        for how, count in res.methods.items():
+            methods[how] = methods.get(how, 0) + count
+        if not np.all(a[:, res.sites].sum(axis=1) >= req):
+            bad.append((seed, "infeasible plan"))
+        elif res.status != "optimal" or res.objective != plain.objective:
+            bad.append((seed, f"{res.status} {res.objective} against {plain.objective}"))
+        elif res.lower_bound > plain.objective:
+            bad.append((seed, f"bound {res.lower_bound} above the optimum {plain.objective}"))
+    return bad, methods
+
+
+def test_lp_path_equals_brute_force_and_is_taken(caplog):
+    caplog.set_level(logging.DEBUG, logger="coverage.solvers.cover")
+    bad, methods = problems(range(N_INSTANCES))
+    assert bad == []
+    # the LP settles most components without the full MILP; the rest go to step 4
+    assert methods.get("lp", 0) >= 100 and methods.get("milp", 0) >= 5
+    assert "LP rounding plan" in caplog.text and "MILP on" in caplog.text
+
+
+def test_lp_path_equals_the_plain_milp_on_geometric_models(caplog):
+    caplog.set_level(logging.DEBUG, logger="coverage.solvers.cover")
+    bad, methods = geometric_problems(range(N_GEOMETRIC))
+    assert bad == []
+    assert methods.get("lp", 0) >= N_GEOMETRIC // 2
+    for step in ("LP rounding plan", "LP-support MILP plan", "MILP on"):
+        assert step in caplog.text, step
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reduced_cost_exclusion_keeps_every_better_plan(seed):
+    """Sites excluded by reduced cost against a plan of cost U (the greedy plan, and the
+    optimum) appear in no plan cheaper than U: the restricted MILP and the support proof
+    miss nothing."""
+    pattern, req, cost, _ = instance(seed)
+    keep = req > 0
+    a, r = sp.csr_array(pattern[keep].astype(np.int8)), req[keep]
+    rel = cover._cover_lp(a, r, cost, 10.0)
+    integral = bool(np.array_equal(cost, np.round(cost)))
+    plans = feasible_plans(pattern, req)
+    values = plans @ cost
+    for ub in (float(cost[cover.greedy_cover(a, r, cost)].sum()), float(values.min())):
+        excluded = cover._proves(rel.bound + np.maximum(rel.d, 0.0) - rel.err, ub, integral)
+        better = plans[values < ub - 1e-9 * max(1.0, ub)]
+        assert not np.any(better[:, excluded])
+
+
+def test_default_threshold_keeps_min_cover_exact():
+    for seed in range(0, N_INSTANCES, 4):
+        pattern, req, cost, required = instance(seed)
+        res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required)
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(brute(pattern, req, cost, required), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lp_bound_and_reduced_cost_bounds_are_valid(seed):
+    """The certified bound is below the optimum; with site j forced open (closed) the bound
+    rises by max(d_j, 0) (max(-d_j, 0)) and stays below that restricted optimum."""
+    pattern, req, cost, _ = instance(seed)
+    keep = req > 0
+    a, r = sp.csr_array(pattern[keep].astype(np.int8)), req[keep]
+    rel = cover._cover_lp(a, r, cost, 10.0)
+    assert rel is not None
+    tol = 1e-9 * max(1.0, float(cost.sum()))
+    assert rel.bound <= brute(pattern, req, cost) + tol
+    m = pattern.shape[1]
+    for j in range(m):
+        opened = np.zeros(m, dtype=bool)
+        opened[j] = True
+        assert rel.bound + max(rel.d[j], 0.0) <= brute(pattern, req, cost, opened) + tol
+        without = np.delete(pattern, j, axis=1)
+        assert rel.bound + max(-rel.d[j], 0.0) <= brute(without, req, np.delete(cost, j)) + tol
+
+
+def cycle(n_nodes):
+    """Vertex cover of an odd cycle: every edge (row) needs one of its two endpoints. The LP
+    optimum is n/2 (all x = 1/2), the integer one (n + 1) / 2."""
+    rows = np.arange(n_nodes)
+    ends = np.column_stack([rows, (rows + 1) % n_nodes]).ravel()
+    return sp.csr_array((np.ones(2 * n_nodes, dtype=np.int8), (np.repeat(rows, 2), ends)),
+                        shape=(n_nodes, n_nodes))
+
+
+@pytest.mark.parametrize("n_nodes", [5, 7, 9])
+def test_fractional_lp_rounds_up_to_the_optimum(n_nodes):
+    """ceil(LP) proves the rounding plan optimal: no MILP at all."""
+    res = min_cover(cycle(n_nodes), 1, lp_min_rows=0)
+    assert res.objective == res.lower_bound == (n_nodes + 1) // 2 and res.status == "optimal"
+    assert res.methods == {"lp": 1}
+    # the rounding matters: with a fractional LP there is no integer LP solution to read off
+    rel = cover._cover_lp(sp.csr_array(cycle(n_nodes)), np.ones(n_nodes, dtype=np.int64),
+                          np.ones(n_nodes), 10.0)
+    assert rel.bound == pytest.approx(n_nodes / 2, abs=1e-6)
+    assert np.allclose(rel.x, 0.5)
+
+
+def test_lp_bound_answers_the_cutoff_question():
+    """A cutoff below ceil(LP) is answered by the LP bound alone."""
+    res = min_cover(cycle(9), 1, max_objective=4, lp_min_rows=0)
+    assert res.status == "above_cutoff" and res.lower_bound == 5 and res.methods == {"lp": 1}
+
+
+@pytest.mark.parametrize("seed", range(0, 60, 2))
+def test_lp_path_answers_the_decision_question(seed):
+    """With a cutoff: the optimum within it, else a feasible plan and a bound above it."""
+    pattern, req, cost, required = instance(seed)
+    if not np.array_equal(cost, np.round(cost)):
+        cost = np.ceil(cost)
+    best = brute(pattern, req, cost, required)
+    for cut in (best - 2, best - 1, best, best + 1):
+        res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
+                        max_objective=cut, lp_min_rows=0)
+        plan = np.zeros(pattern.shape[1], dtype=bool)
+        plan[res.sites] = True
+        assert np.all(pattern[:, plan].sum(axis=1) >= req) and np.all(plan[required])
+        if cut >= best:
+            assert res.status == "optimal" and res.objective == best
+        else:
+            assert res.status in ("optimal", "above_cutoff")
+            assert cut < res.lower_bound <= best <= res.objective
+
+
+def test_an_optimum_above_the_cutoff_is_reported_as_such():
+    """Geometric seed 42 has an integrality gap (LP 32, optimum 33): with the optimum known
+    (target 33) and a cutoff of 32 the optimal plan is proven at once but lies above the
+    cutoff, so the answer is "above_cutoff" with the optimum as bound."""
+    a, req, cost = geometric(42)
+    keep = req > 0
+    a, req = sp.csr_array(a[keep]), req[keep]
+    plain = min_cover(a, req, cost=cost, lp_min_rows=10**9)
+    assert plain.objective == 33 and np.ceil(cover._cover_lp(a, req, cost, 10.0).bound) == 32
+    x0 = np.zeros(a.shape[1], dtype=bool)
+    x0[plain.sites] = True
+    deadline = time.perf_counter() + 30.0
+    x, status, bound, how = cover._lp_guided_cover(a, req, cost, x0, deadline, 33.0, 32.0)
+    assert (status, bound, how) == ("above_cutoff", 33.0, "lp")
+    # without the target the MILP decides; like _solve_cover_milp with a start one above the
+    # cutoff it may report the start as optimal (both are allowed, the bound is the point)
+    x, status, bound, how = cover._lp_guided_cover(a, req, cost, x0, deadline, None, 32.0)
+    assert status in ("above_cutoff", "optimal") and 32 < bound <= 33
+    x, status, bound, how = cover._lp_guided_cover(a, req, cost, x0, deadline)
+    assert (status, bound, cost[x].sum()) == ("optimal", 33.0, 33.0)
+
+
+def test_lp_path_keeps_the_time_limit_bound_valid():
+    """When nothing is proven the reported bound is still valid (at most the optimum)."""
+    for seed in range(0, 60, 3):
+        pattern, req, cost, required = instance(seed)
+        res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
+                        time_limit_s=0.0, lp_min_rows=0)
+        best = brute(pattern, req, cost, required)
+        assert res.lower_bound <= best + 1e-9 * max(1.0, best) <= res.objective * (1 + 1e-9)
+
+
+# ----------------------------------------------------------------------------- mutations
+# Each mutation breaks one piece of the LP path; the checks above must notice it.
+
+
+def test_mutation_floor_instead_of_ceil_loses_the_fast_path(monkeypatch):
+    monkeypatch.setattr(cover, "_integer_bound",
+                        lambda bound, integral: np.floor(bound) if integral else bound)
+    res = min_cover(cycle(7), 1, lp_min_rows=0)
+    assert res.objective == 4
+    assert res.methods != {"lp": 1}  # test_fractional_lp_rounds_up_to_the_optimum fails
+
+
+def test_mutation_off_by_one_optimality_claim_is_caught(monkeypatch):
+    proves = cover._proves
+    monkeypatch.setattr(cover, "_proves", lambda bound, ub, integral:
+                        proves(bound + 1.0 if integral else bound * 1.1, ub, integral))
+    bad, _ = problems(range(N_INSTANCES))
+    assert bad
+
+
+def test_mutation_unchecked_rounding_is_caught(monkeypatch):
+    """A rounding that stops short (only x >= 1/2) is caught by the feasibility guard; with
+    the guard skipped the brute-force comparison catches it."""
+    monkeypatch.setattr(cover, "_lp_rounding", lambda a, need, c, x: x >= 0.5)
+    bad, _ = problems(range(N_INSTANCES))
+    assert bad == []  # the guard falls back to the greedy plan
+    monkeypatch.setattr(cover, "_covers", lambda a, need, x: True)
+    bad, _ = problems(range(N_INSTANCES))
+    assert any(why == "infeasible plan" for _, why in bad)
+
+
+def test_mutation_overstated_reduced_costs_are_caught(monkeypatch):
+    """Reduced costs that exclude too many sites (support MILP proof, restricted MILP)."""
+    lp = cover._cover_lp
+
+    def inflated(*args, **kw):
+        rel = lp(*args, **kw)
+        return None if rel is None else dataclasses.replace(rel, d=np.abs(rel.d) * 10 + 1.0)
+
+    monkeypatch.setattr(cover, "_cover_lp", inflated)
+    bad, _ = problems(range(N_INSTANCES))
+    bad_geometric, _ = geometric_problems(range(N_GEOMETRIC))
+    assert bad + bad_geometric
