@@ -285,3 +285,22 @@ def test_mutation_overstated_reduced_costs_are_caught(monkeypatch):
     bad, _ = problems(range(N_INSTANCES))
     bad_geometric, _ = geometric_problems(range(N_GEOMETRIC))
     assert bad + bad_geometric
+
+
+def test_interior_point_lp_keeps_the_path_exact(monkeypatch):
+    """Large components solve their LP by the interior point method without crossover
+    (LP_IPM_MIN_NNZ): its duals are only approximate and its point has no exact zeros, yet
+    the bound recomputed from the duals stays valid and every answer equals brute force and
+    the plain MILP."""
+    monkeypatch.setattr(cover, "LP_IPM_MIN_NNZ", 0)
+    bad, methods = problems(range(0, N_INSTANCES, 3))
+    assert bad == [] and methods.get("lp", 0) >= 30
+    bad, _ = geometric_problems(range(12))
+    assert bad == []
+    # the bound from the interior point's duals is never above the optimum
+    for seed in range(20):
+        a, req, cost = geometric(seed)
+        rel = cover._cover_lp(a, req, cost, 10.0)
+        assert rel is not None
+        plain = min_cover(a, req, cost=cost, lp_min_rows=10**9)
+        assert rel.bound <= plain.objective + 1e-9

@@ -191,7 +191,8 @@ def test_lagrangian_bound_is_valid_and_its_plan_feasible(seed):
     opt = brute_min_cover(pattern[keep], req)
     assert bound <= opt + 1e-6 and feasible(pattern[keep], np.flatnonzero(x), req)
     # forcing the Lagrangian stage on a small instance keeps min_cover exact
-    res = min_cover(sp.csr_array(pattern), requirement=2, lagrangian_min_rows=0)
+    res = min_cover(sp.csr_array(pattern), requirement=2, lagrangian_min_rows=0,
+                    lp_min_rows=10**9)
     assert res.objective == opt and res.status == "optimal"
 
 

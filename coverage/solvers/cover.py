@@ -562,6 +562,11 @@ class _Relaxation:
     err: float
 
 
+#: Components with at least this many entries solve their LP relaxation by the interior point
+#: method without crossover (:func:`_cover_lp`).
+LP_IPM_MIN_NNZ = 200_000
+
+
 def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
               time_limit_s: float) -> _Relaxation | None:
     """LP relaxation with HiGHS (costs scaled as for the MILP); None unless solved optimally.
@@ -579,6 +584,12 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
     scale = cost_scale(c)
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    if a.nnz >= LP_IPM_MIN_NNZ:
+        # large components: the interior point method, without crossover (the bound below
+        # needs only duals, and any y >= 0 gives a valid one): 5.9 s instead of 44 s by
+        # simplex on a 15,460 x 5,555 component with 1.17M entries (hand measurement)
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
     h.passModel(_highs_cover_model(a, need, c.astype(np.float64) * scale, integer=False))
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -726,7 +737,7 @@ def _lp_guided_cover(
     if _proves(goal, ub, integral):
         logger.debug("LP rounding plan %.6g meets the bound %.6g", ub, goal)
         return optimal(best, ub)
-    support = (rel.x > 1e-9) | xr
+    support = (rel.x > 1e-6) | xr  # (an interior point has no exact zeros)
     if not support.all():
         cols = np.flatnonzero(support)
         start = best if not np.any(best & ~support) else xr
@@ -790,10 +801,11 @@ def min_cover(
     random_state : int, default 0
         Seed of the row hashing used to merge identical rows.
     lagrangian_min_rows : int, default 5_000
-        Components with at least this many rows after the reductions first get a
-        Lagrangian (subgradient) bound and plan, on up to a quarter of the time left (30 s
-        at most): the bound is reported when HiGHS ends with a weaker one, the plan is the
-        MILP's cutoff and fallback when better than the greedy one.
+        Components with at least this many rows after the reductions, and fewer than
+        ``lp_min_rows`` (so only when the LP path is off), first get a Lagrangian
+        (subgradient) bound and plan, on up to a quarter of the time left (30 s at most):
+        the bound is reported when HiGHS ends with a weaker one, the plan is the MILP's
+        cutoff and fallback when better than the greedy one.
     known_lower_bound : float, optional
         A lower bound on the optimum known from elsewhere (row generation: the optimum of a
         relaxation with a subset of these rows). The largest component's solve stops at the
@@ -956,9 +968,12 @@ def min_cover(
         cutoff = (None if max_objective is None
                   else float(max_objective) - float(c[fixed].sum()) - bound)
         lag = -np.inf
-        if block.shape[0] >= lagrangian_min_rows and len(ccols) > 1 and x0.any():
-            # large models: HiGHS may not finish even the root LP in time; a Lagrangian bound
-            # (and its plan as cutoff and fallback) first, on a share of the time left
+        if (lagrangian_min_rows <= block.shape[0] < lp_min_rows and len(ccols) > 1
+                and x0.any()):
+            # large models without the LP path: HiGHS may not finish even the root LP in
+            # time; a Lagrangian bound (and its plan as cutoff and fallback) first, on a
+            # share of the time left (the LP path's interior-point bound is stronger: 592.5
+            # against 528.6 after 15 s on a 15,460-row component, hand measurement)
             budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
             lag, x_lag = _lagrangian_cover(block, sub_need[rows], cc[ccols], x0,
                                            time.perf_counter() + budget)
