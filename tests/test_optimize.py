@@ -240,3 +240,31 @@ def test_cost_scale_is_an_exact_power_of_two():
         s = cost_scale([top / 7, top])
         assert 0.5 < top * s <= 1.0
         assert np.log2(s) == np.round(np.log2(s))
+
+
+def test_highs_plan_beyond_its_objective_bound_proves_the_start_optimal():
+    """A 427 x 214 component from a national row-generation round (tests/data): with the
+    greedy start's 44 sites as cutoff, HiGHS 1.16 ends "optimal" with a 45-site plan above
+    its objective bound. That is a complete search finding nothing better than the start,
+    so the start (44, the optimum by plain scipy/HiGHS without a cutoff) is optimal; before
+    the fix this raised SolverError."""
+    from pathlib import Path
+
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from coverage.solvers.cover import _solve_cover_milp
+
+    d = np.load(Path(__file__).parent / "data" / "highs_beyond_bound.npz")
+    a = sp.csr_array((np.ones(len(d["indices"]), dtype=np.int8), d["indices"], d["indptr"]),
+                     shape=tuple(d["shape"]))
+    need = d["need"].astype(np.int64)
+    x0 = np.zeros(a.shape[1], dtype=bool)
+    x0[d["x0"]] = True
+    assert (a @ x0.astype(np.int64) >= need).all() and x0.sum() == 44
+    x, status, bound = _solve_cover_milp(a, need, np.ones(a.shape[1]), x0, 60.0, 43.0)
+    ref = milp(np.ones(a.shape[1]), constraints=LinearConstraint(a, lb=need),
+               integrality=np.ones(a.shape[1]), bounds=Bounds(0, 1))
+    assert status == "optimal" and x.sum() == bound == round(ref.fun) == 44
+    assert (a @ x.astype(np.int64) >= need).all()
+    res = min_cover(a, need)
+    assert res.status == "optimal" and res.objective == 44
