@@ -268,3 +268,38 @@ def test_highs_plan_beyond_its_objective_bound_proves_the_start_optimal():
     assert (a @ x.astype(np.int64) >= need).all()
     res = min_cover(a, need)
     assert res.status == "optimal" and res.objective == 44
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_identical_row_groups_against_a_dict(seed):
+    """Groups of identical rows equal a naive grouping by column tuple (empty rows too)."""
+    from coverage.solvers.cover import identical_row_groups
+
+    rng = np.random.default_rng(seed)
+    base = rng.random((40, 30)) < 0.2
+    base[3] = False  # an empty row
+    a = sp.csr_array(base[rng.integers(0, 40, size=400)].astype(np.int8))
+    a.sort_indices()
+    first, inverse = identical_row_groups(a, np.random.default_rng(seed))
+    naive: dict = {}
+    for i in range(a.shape[0]):
+        naive.setdefault(tuple(a.indices[a.indptr[i]:a.indptr[i + 1]]), []).append(i)
+    assert sorted(first.tolist()) == sorted(g[0] for g in naive.values())
+    for group in naive.values():
+        assert len(set(inverse[group].tolist())) == 1
+    assert len(set(inverse.tolist())) == len(naive)
+
+
+def test_identical_row_groups_refuses_a_hash_collision():
+    """Two different rows of one size whose weights sum alike share a key: the entry check
+    finds it and nothing is merged (None), rather than merging different rows."""
+    from coverage.solvers.cover import identical_row_groups
+
+    class Colliding:  # column weights with w0 + w3 == w1 + w2
+        def integers(self, low, high, size, dtype):
+            return np.array([1, 2, 5, 6], dtype=dtype)
+
+    a = sp.csr_array(np.array([[1, 0, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1]], dtype=np.int8))
+    assert identical_row_groups(a, Colliding()) is None
+    first, inverse = identical_row_groups(a, np.random.default_rng(0))
+    assert inverse[0] == inverse[2] != inverse[1]

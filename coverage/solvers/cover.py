@@ -116,15 +116,23 @@ def identical_row_groups(
     n = a.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    w = rng.random((a.shape[1], 2))
+    # one random 62-bit weight a column; a row's key is its weights' sum (wrapping int64
+    # arithmetic) mixed with its size: a 1-D sort instead of a 2-D unique (0.04 s instead
+    # of 1 s for 216k rows, hand measurement); collisions are caught below
+    w = rng.integers(1, 2**62, size=a.shape[1], dtype=np.int64)
     sizes = np.diff(a.indptr)
-    key = np.column_stack([a @ w, sizes])
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    key = np.zeros(n, dtype=np.int64)
+    full = np.flatnonzero(sizes > 0)
+    if len(full):
+        key[full] = np.add.reduceat(w[a.indices], a.indptr[full])
+    key = key * np.int64(1_000_003) + sizes
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     rep = first[inverse]
-    row = np.repeat(np.arange(n), sizes)
-    rep_pos = a.indptr[rep[row]] + (np.arange(a.nnz) - a.indptr[row])
-    if np.any(sizes != sizes[rep]) or np.any(a.indices != a.indices[rep_pos]):
+    dup = np.flatnonzero(rep != np.arange(n))  # only rows that are not their own group's
+    if np.any(sizes[dup] != sizes[rep[dup]]) or np.any(
+            a.indices[row_ranges(a.indptr[dup], a.indptr[dup + 1])]
+            != a.indices[row_ranges(a.indptr[rep[dup]], a.indptr[rep[dup] + 1])]):
         logger.debug("row hash collision; skipping identical-row merge")
         return None
     return first.astype(np.int64), inverse.astype(np.int64)
@@ -672,6 +680,49 @@ def _lp_rounding(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np
     return chosen
 
 
+def _repair_start(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+                  x: npt.NDArray[np.bool_], max_swaps: int = 20) -> npt.NDArray[np.bool_]:
+    """A feasible plan for one component from a plan made elsewhere (the last round of row
+    generation, before rows were added): kept if it covers; else swaps (close one site,
+    open one no dearer, each fixing the most rows short by one, none breaking a covered
+    row) while they help, then greedy completion and reverse deletion. Always feasible."""
+    x = np.asarray(x, dtype=bool).copy()
+    if _covers(a, need, x):
+        return x
+    a_i = sp.csr_array(a, dtype=np.int64)
+    for _ in range(max_swaps):
+        have = a_i @ x.astype(np.int64)
+        short = need - have
+        if not (short > 0).any():
+            return x
+        one = np.flatnonzero(short == 1)
+        if not len(one):
+            break
+        gain = np.asarray(a_i[one].sum(axis=0)).ravel()
+        gain[x] = 0
+        cand = np.flatnonzero(gain > 0)
+        closable = x.copy()
+        bad = np.flatnonzero(short > 0)
+        closable[a_i[bad].indices] = False  # closing a site of a short row makes it shorter
+        js = np.flatnonzero(closable)
+        if not len(cand) or not len(js):
+            break
+        tight = np.flatnonzero((short == 0) & (need > 0))
+        t_csc = sp.csc_array(a_i[tight])
+        tj, tk = t_csc[:, js], t_csc[:, cand]
+        both = (tj.T @ tk).toarray()            # tight rows holding j and k
+        need_k = np.asarray(tj.sum(axis=0)).ravel()
+        ok = (both == need_k[:, None]) & (c[cand][None, :] <= c[js][:, None] + 1e-12)
+        score = np.where(ok, gain[cand][None, :], -1)
+        if score.max() <= 0:
+            break
+        i, k = np.unravel_index(int(np.argmax(score)), score.shape)
+        x[js[i]], x[cand[k]] = False, True
+    done = np.zeros(len(x), dtype=bool)
+    done[greedy_cover(a, need, c, start=np.flatnonzero(x))] = True
+    return done
+
+
 def _lp_guided_cover(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], deadline: float, target: float | None = None,
@@ -786,6 +837,7 @@ def min_cover(
     known_lower_bound: float | None = None,
     max_objective: float | None = None,
     lp_min_rows: int = 8,
+    start: npt.ArrayLike | None = None,
 ) -> CoverResult:
     """Minimum-cost set multicover, exact with HiGHS after safe reductions.
 
@@ -833,6 +885,11 @@ def min_cover(
         the best plan its cutoff. Smaller components go to the MILP directly (measured on
         national row-generation models: below about 6 rows the MILP alone is faster, 0.4
         against 0.5 ms; from 10 rows the LP path is 4x faster, 40x on 400-row components).
+    start : array_like of int, optional
+        A plan from elsewhere (row generation: the last round's plan, before rows were
+        added), as site indices. Its part in each component, repaired when it no longer
+        covers (:func:`_repair_start`), replaces the greedy plan as the component's start
+        when cheaper. Only a starting point: the result is as exact without it.
 
     Returns
     -------
@@ -953,6 +1010,10 @@ def min_cover(
         "components": int(n_comp),
     }
     logger.info("cover reductions: %s", reductions)
+    start_mask = None
+    if start is not None:
+        start_mask = np.zeros(m, dtype=bool)
+        start_mask[np.asarray(start, dtype=np.int64)] = True
     chosen = np.zeros(len(cols), dtype=bool)
     statuses, bound = [], 0.0
     methods: dict[str, int] = {}
@@ -966,6 +1027,10 @@ def min_cover(
         block = sp.csr_array(sub[rows][:, ccols])
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
+        if start_mask is not None:  # a plan from elsewhere, repaired, when it is better
+            xs = _repair_start(block, sub_need[rows], cc[ccols], start_mask[cols[ccols]])
+            if cc[ccols][xs].sum() < cc[ccols][x0].sum():
+                x0 = xs
         if "above_cutoff" in statuses:  # the answer is known: any feasible plan will do
             chosen[ccols[x0]] = True
             statuses.append("above_cutoff")

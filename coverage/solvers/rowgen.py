@@ -538,7 +538,8 @@ def lazy_cover(
             # this round's model too, and a plan that meets it needs no proof of optimality
             cover = min_cover(rows.pool, rows.pool_req, cost=cost, required=required,
                               time_limit_s=max(remaining, 1.0),
-                              known_lower_bound=best_lower if best_lower > 0 else None)
+                              known_lower_bound=best_lower if best_lower > 0 else None,
+                              start=None if cover is None else cover.sites)
         # every round solves a relaxation of the full problem: its bound is valid
         best_lower = max(best_lower, cover.lower_bound)
         solve_s = time.perf_counter() - t
