@@ -304,3 +304,24 @@ def test_interior_point_lp_keeps_the_path_exact(monkeypatch):
         assert rel is not None
         plain = min_cover(a, req, cost=cost, lp_min_rows=10**9)
         assert rel.bound <= plain.objective + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_start_plan_is_repaired_and_keeps_min_cover_exact(seed):
+    """min_cover(start=...) with a start that lost rows (as after a row-generation round):
+    each component's repaired start is feasible and no dearer than the greedy plan only
+    when kept, and the answer equals brute force whatever the start."""
+    pattern, req, cost, required = instance(seed)
+    rng = np.random.default_rng(seed)
+    a = sp.csr_array(pattern.astype(np.int8))
+    best = brute(pattern, req, cost, required)
+    for start in (rng.choice(pattern.shape[1], size=3, replace=False),
+                  np.arange(pattern.shape[1]), np.zeros(0, dtype=np.int64)):
+        res = min_cover(a, req, cost=cost, required=required, start=start)
+        assert res.status == "optimal" and abs(res.objective - best) <= 1e-9 * max(1, best)
+        x = np.zeros(pattern.shape[1], dtype=bool)
+        x[start] = True
+        fixed = cover._repair_start(a, req, cost, x)
+        assert np.all(pattern[:, fixed].sum(axis=1) >= req)
+        if np.all(pattern[:, x].sum(axis=1) >= req):
+            assert np.array_equal(fixed, x)  # a covering start is kept as it is

@@ -24,7 +24,7 @@ from ..errors import SolverError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows",
+__all__ = ["CoverResult", "min_cover", "greedy_cover", "merge_identical_rows", "swap_descent",
            "identical_row_groups", "row_ranges",
            "requirement_array", "cost_scale", "drop_dominated_rows"]
 
@@ -680,44 +680,57 @@ def _lp_rounding(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np
     return chosen
 
 
-def _repair_start(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
-                  x: npt.NDArray[np.bool_], max_swaps: int = 20) -> npt.NDArray[np.bool_]:
-    """A feasible plan for one component from a plan made elsewhere (the last round of row
-    generation, before rows were added): kept if it covers; else swaps (close one site,
-    open one no dearer, each fixing the most rows short by one, none breaking a covered
-    row) while they help, then greedy completion and reverse deletion. Always feasible."""
+def swap_descent(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+                 x: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_] | None = None,
+                 max_swaps: int = 50) -> npt.NDArray[np.bool_]:
+    """Swaps (close one site, open another no dearer) from the plan ``x`` while they help:
+    each leaves no row that meets its requirement short (the opened site is in every row
+    exactly at its requirement that holds the closed one, and the closed site is in no
+    short row) and fixes the most rows short by one (a column count over them). All pairs
+    are scored at once per swap by one sparse product. Stops when every row is met, when
+    no swap fixes a row, or after ``max_swaps``; sites in ``keep`` never close. Returns
+    the last plan (same size and no dearer; feasible only if the rows are met)."""
     x = np.asarray(x, dtype=bool).copy()
-    if _covers(a, need, x):
-        return x
     a_i = sp.csr_array(a, dtype=np.int64)
     for _ in range(max_swaps):
-        have = a_i @ x.astype(np.int64)
-        short = need - have
+        short = need - a_i @ x.astype(np.int64)
         if not (short > 0).any():
-            return x
+            break
         one = np.flatnonzero(short == 1)
         if not len(one):
             break
         gain = np.asarray(a_i[one].sum(axis=0)).ravel()
         gain[x] = 0
         cand = np.flatnonzero(gain > 0)
-        closable = x.copy()
-        bad = np.flatnonzero(short > 0)
-        closable[a_i[bad].indices] = False  # closing a site of a short row makes it shorter
+        closable = x.copy() if keep is None else x & ~keep
+        closable[a_i[np.flatnonzero(short > 0)].indices] = False  # a short row's sites stay
         js = np.flatnonzero(closable)
         if not len(cand) or not len(js):
             break
-        tight = np.flatnonzero((short == 0) & (need > 0))
-        t_csc = sp.csc_array(a_i[tight])
-        tj, tk = t_csc[:, js], t_csc[:, cand]
-        both = (tj.T @ tk).toarray()            # tight rows holding j and k
-        need_k = np.asarray(tj.sum(axis=0)).ravel()
+        t_csc = sp.csc_array(a_i[np.flatnonzero((short == 0) & (need > 0))])
+        tj, tk = t_csc[:, js], t_csc[:, cand]               # tight rows x closable / new
+        both = (tj.T @ tk).toarray()                        # tight rows holding j and k
+        need_k = np.asarray(tj.sum(axis=0)).ravel()         # tight rows holding j
         ok = (both == need_k[:, None]) & (c[cand][None, :] <= c[js][:, None] + 1e-12)
         score = np.where(ok, gain[cand][None, :], -1)
         if score.max() <= 0:
             break
         i, k = np.unravel_index(int(np.argmax(score)), score.shape)
         x[js[i]], x[cand[k]] = False, True
+    return x
+
+
+def _repair_start(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
+                  x: npt.NDArray[np.bool_], max_swaps: int = 20) -> npt.NDArray[np.bool_]:
+    """A feasible plan for one component from a plan made elsewhere (the last round of row
+    generation, before rows were added): kept if it covers; else :func:`swap_descent`,
+    then greedy completion and reverse deletion. Always feasible."""
+    x = np.asarray(x, dtype=bool)
+    if _covers(a, need, x):
+        return x.copy()
+    x = swap_descent(a, need, c, x, max_swaps=max_swaps)
+    if _covers(a, need, x):
+        return x
     done = np.zeros(len(x), dtype=bool)
     done[greedy_cover(a, need, c, start=np.flatnonzero(x))] = True
     return done

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from ..model.geo import BinnedPoints, chord_from_km, count_within, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
-from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover
+from .cover import CoverResult, greedy_cover, merge_identical_rows, min_cover, swap_descent
 
 logger = logging.getLogger(__name__)
 
@@ -147,57 +147,13 @@ def _swap_descent(
     max_swaps: int = 50,
 ) -> npt.NDArray[np.int64] | None:
     """A plan of the same size and no higher cost that meets every row of ``pool``, made from
-    ``sites`` by a sequence of swaps (close one site, open another), or ``None``.
-
-    Each swap must leave no row that meets its requirement short (the opened site is in
-    every row that is exactly at its requirement and holds the closed one, and the closed
-    site is in no short row) and must fix the most rows short by one (its column count over
-    them); the opened site costs no more than the closed one. All pairs are scored at once
-    per swap by one sparse product. Stops when every row is met, when no swap fixes a row,
-    or after ``max_swaps``. Sites in ``keep`` (required) are never closed.
-    """
-    m = pool.shape[1]
-    open_mask = np.zeros(m, dtype=bool)
-    open_mask[sites] = True
-    pool_i = sp.csr_array(pool, dtype=np.int64)
-    for _ in range(max_swaps):
-        have = pool_i @ open_mask.astype(np.int64)
-        short = need - have
-        if not (short > 0).any():
-            return np.flatnonzero(open_mask).astype(np.int64)
-        one = np.flatnonzero(short == 1)
-        gain = (np.asarray(pool_i[one].sum(axis=0)).ravel() if len(one)
-                else np.zeros(m, dtype=np.int64))
-        gain[open_mask] = 0
-        cand = np.flatnonzero(gain > 0)
-        closable = open_mask.copy()
-        if keep is not None:
-            closable &= ~keep
-        # a site in a short row cannot close (the row would get shorter)
-        in_short = np.zeros(m, dtype=bool)
-        bad = np.flatnonzero(short > 0)
-        if len(bad):
-            in_short[pool_i[bad].indices] = True
-        closable &= ~in_short
-        js = np.flatnonzero(closable)
-        if not len(cand) or not len(js):
-            return None
-        tight = np.flatnonzero((short == 0) & (need > 0))
-        t_rows = pool_i[tight]
-        tj = sp.csc_array(t_rows)[:, js]                    # tight rows x closable sites
-        tk = sp.csc_array(t_rows)[:, cand]                  # tight rows x candidates
-        both = (tj.T @ tk).toarray()                        # tight rows holding j and k
-        need_k = np.asarray(tj.sum(axis=0)).ravel()         # tight rows holding j
-        ok = both == need_k[:, None]
-        ok &= cost[cand][None, :] <= cost[js][:, None] + 1e-12
-        score = np.where(ok, gain[cand][None, :], -1)
-        if score.max() <= 0:
-            return None
-        a, b = np.unravel_index(int(np.argmax(score)), score.shape)
-        open_mask[js[a]] = False
-        open_mask[cand[b]] = True
-    have = pool_i @ open_mask.astype(np.int64)
-    return (np.flatnonzero(open_mask).astype(np.int64) if (have >= need).all() else None)
+    ``sites`` by a sequence of swaps (:func:`coverage.solvers.cover.swap_descent`), or
+    ``None``. Sites in ``keep`` (required) are never closed."""
+    x = np.zeros(pool.shape[1], dtype=bool)
+    x[sites] = True
+    x = swap_descent(pool, need, cost, x, keep, max_swaps)
+    have = sp.csr_array(pool, dtype=np.int64) @ x.astype(np.int64)
+    return np.flatnonzero(x).astype(np.int64) if (have >= need).all() else None
 
 
 @dataclass
