@@ -107,8 +107,14 @@ def unit_xyz(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.f
     """
     lat = np.radians(np.asarray(lat_deg, dtype=np.float64).ravel())
     lon = np.radians(np.asarray(lon_deg, dtype=np.float64).ravel())
+    out = np.empty((len(lat), 3))  # written in place: no temporaries stacked
     cos_lat = np.cos(lat)
-    return np.column_stack([cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)])
+    np.cos(lon, out=out[:, 0])
+    out[:, 0] *= cos_lat
+    np.sin(lon, out=out[:, 1])
+    out[:, 1] *= cos_lat
+    np.sin(lat, out=out[:, 2])
+    return out
 
 
 def chord_from_km(distance_km: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -227,7 +227,7 @@ def _row_bitsets(a: sp.csr_array) -> npt.NDArray[np.uint64]:
 
 
 def drop_dominated_rows(
-    a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 2_000_000
+    a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 250_000
 ) -> npt.NDArray[np.bool_]:
     """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
 
@@ -239,7 +239,10 @@ def drop_dominated_rows(
     Every superset of ``N_k`` contains the rarest column of ``N_k``, so the candidate pairs
     ``(k, i)`` are ``i`` in that column only (complete, no pair is missed); each candidate is
     then tested word by word on the rows' bit sets, dropping pairs at their first
-    counter-example. Candidate pairs are processed in blocks of about ``max_pairs``.
+    counter-example. Candidate pairs are processed in blocks of about ``max_pairs``; a row
+    dropped by one block is no longer tested in the next (national pools drop most rows:
+    blocks of 250,000 pairs instead of 2 million took 0.12 s instead of 0.29 s on a
+    20,818-row pool, 1.0 s instead of 1.8 s on a 71,917-row one; hand measurement).
 
     Returns
     -------
