@@ -325,3 +325,9 @@ def test_start_plan_is_repaired_and_keeps_min_cover_exact(seed):
         assert np.all(pattern[:, fixed].sum(axis=1) >= req)
         if np.all(pattern[:, x].sum(axis=1) >= req):
             assert np.array_equal(fixed, x)  # a covering start is kept as it is
+
+
+def test_start_outside_the_sites_is_refused():
+    a = sp.csr_array(np.eye(3, dtype=np.int8))
+    with pytest.raises(ValueError, match="outside 0..2"):
+        min_cover(a, 1, start=[0, 3])

@@ -1028,8 +1028,11 @@ def min_cover(
     logger.info("cover reductions: %s", reductions)
     start_mask = None
     if start is not None:
+        start_idx = np.asarray(start, dtype=np.int64).ravel()
+        if len(start_idx) and (start_idx.min() < 0 or start_idx.max() >= m):
+            raise ValueError(f"start holds site indices outside 0..{m - 1}")
         start_mask = np.zeros(m, dtype=bool)
-        start_mask[np.asarray(start, dtype=np.int64)] = True
+        start_mask[start_idx] = True
     chosen = np.zeros(len(cols), dtype=bool)
     statuses, bound = [], 0.0
     methods: dict[str, int] = {}
