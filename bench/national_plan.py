@@ -12,7 +12,8 @@ the same points (``bench/peers.py``: ``BallTree.query_radius(count_only=True)``,
 of any radius method). Each seed runs in its own process. The table ends with the worst of
 the three (the target: at most 60 s and 4 GiB, row generation at most 3x the floor).
 
-Run: ``python bench/national_plan.py --out docs/benchmarks-national.md`` (``make bench``).
+``make bench`` runs it through ``bench/scale.py --only plan`` (a section of
+docs/benchmarks-scale.md); alone: ``python bench/national_plan.py --out FILE.md``.
 """
 
 from __future__ import annotations
