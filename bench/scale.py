@@ -124,11 +124,6 @@ class Report:
                                                                           strict=True)))
         self.write()
 
-    def text(self, key: str, lines: list[str]) -> None:
-        """Append free lines (already formatted) to section ``key``."""
-        self.sections.setdefault(key, []).extend(lines + [""])
-        self.write()
-
     def write(self) -> None:
         merged = {**self.kept, **{k: v + [""] for k, v in self.sections.items()}}
         keys = [k for k in ORDER if k in merged] + [k for k in merged if k not in ORDER]
