@@ -331,3 +331,24 @@ def test_start_outside_the_sites_is_refused():
     a = sp.csr_array(np.eye(3, dtype=np.int8))
     with pytest.raises(ValueError, match="outside 0..2"):
         min_cover(a, 1, start=[0, 3])
+
+
+def test_lagrangian_fallback_when_the_lp_is_not_solved(monkeypatch):
+    """A large component whose LP is not solved in its time share (forced here) gets the
+    Lagrangian bound and plan before the MILP, as without the LP path; answers stay exact."""
+    calls = []
+    real = cover._lagrangian_cover
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cover, "_cover_lp", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cover, "_lagrangian_cover", counted)
+    for seed in range(0, 60, 3):
+        pattern, req, cost, required = instance(seed)
+        res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
+                        lp_min_rows=0, lagrangian_min_rows=0)
+        best = brute(pattern, req, cost, required)
+        assert res.status == "optimal" and abs(res.objective - best) <= 1e-9 * max(1, best)
+    assert len(calls) >= 5  # components of one site, or no plan, have no Lagrangian

@@ -742,9 +742,13 @@ def _repair_start(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[n
 def _lp_guided_cover(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], deadline: float, target: float | None = None,
-    cutoff: float | None = None,
+    cutoff: float | None = None, lagrangian: bool = False,
 ) -> tuple[npt.NDArray[np.bool_], str, float, str]:
     """One component: LP bound and LP-guided plans first, the MILP only when they do not meet.
+
+    ``lagrangian``: when the LP is not solved in its time share (a large model under a short
+    limit), a Lagrangian bound and plan (:func:`_lagrangian_cover`) come first, as
+    ``min_cover`` does for large components without the LP path.
 
     1. The LP relaxation (:func:`_cover_lp`, on up to a quarter of the time left) gives a
        certified lower bound ``L`` (rounded up for integer costs; the larger of it and
@@ -784,7 +788,15 @@ def _lp_guided_cover(
 
     rel = _cover_lp(a, need, c, left(0.25))
     if rel is None:  # LP not solved in time (or odd status): the MILP as before
+        lag = -np.inf
+        if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
+            budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
+            lag, x_lag = _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
+            if c[x_lag].sum() < c[x0].sum():
+                x0 = x_lag
         x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff)
+        if st != "optimal" and np.isfinite(lag):
+            lb = max(lb, lag) if np.isfinite(lb) else lag
         return x, st, lb, "milp"
     low = float(_integer_bound(rel.bound, integral))
     goal = low if target is None else max(low, float(target))
@@ -876,11 +888,12 @@ def min_cover(
     random_state : int, default 0
         Seed of the row hashing used to merge identical rows.
     lagrangian_min_rows : int, default 5_000
-        Components with at least this many rows after the reductions, and fewer than
-        ``lp_min_rows`` (so only when the LP path is off), first get a Lagrangian
-        (subgradient) bound and plan, on up to a quarter of the time left (30 s at most):
-        the bound is reported when HiGHS ends with a weaker one, the plan is the MILP's
-        cutoff and fallback when better than the greedy one.
+        Components with at least this many rows after the reductions get a Lagrangian
+        (subgradient) bound and plan, on up to a quarter of the time left (30 s at most),
+        before the MILP: the bound is reported when HiGHS ends with a weaker one, the plan
+        is the MILP's cutoff and fallback when better than the greedy one. With the LP path
+        (``lp_min_rows``) only when its LP is not solved in its time share (the LP's bound
+        is the stronger).
     known_lower_bound : float, optional
         A lower bound on the optimum known from elsewhere (row generation: the optimum of a
         relaxation with a subset of these rows). The largest component's solve stops at the
@@ -1081,8 +1094,9 @@ def min_cover(
                 # the other components are solved exactly: what the bound leaves for this one
                 target = float(known_lower_bound) - float(c[fixed].sum()) - bound
             if block.shape[0] >= lp_min_rows:
-                x, st, lb, how = _lp_guided_cover(block, sub_need[rows], cc[ccols], x0,
-                                                  deadline, target, cutoff)
+                x, st, lb, how = _lp_guided_cover(
+                    block, sub_need[rows], cc[ccols], x0, deadline, target, cutoff,
+                    lagrangian=block.shape[0] >= lagrangian_min_rows and x0.any())
             else:
                 x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                               deadline - time.perf_counter(), target, cutoff)
