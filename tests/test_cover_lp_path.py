@@ -352,3 +352,46 @@ def test_lagrangian_fallback_when_the_lp_is_not_solved(monkeypatch):
         best = brute(pattern, req, cost, required)
         assert res.status == "optimal" and abs(res.objective - best) <= 1e-9 * max(1, best)
     assert len(calls) >= 5  # components of one site, or no plan, have no Lagrangian
+
+
+def test_a_boolean_start_is_refused():
+    a = sp.csr_array(np.eye(3, dtype=np.int8))
+    with pytest.raises(ValueError, match="not a boolean mask"):
+        min_cover(a, 1, start=np.array([True, False, True]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_swap_descent_with_a_capped_score_table(seed):
+    """With the dense score table capped to a few entries, swap_descent still returns a
+    plan of the same size and no higher cost that leaves no met row short."""
+    a, req, cost = geometric(seed)
+    x = np.zeros(a.shape[1], dtype=bool)
+    x[min_cover(a, req, cost=cost).sites] = True
+    rng = np.random.default_rng(seed)
+    moved = x.copy()
+    moved[rng.choice(np.flatnonzero(x), size=2, replace=False)] = False
+    moved[rng.choice(np.flatnonzero(~x), size=2, replace=False)] = True
+    met = a @ moved.astype(np.int64) >= req
+    for cap in (1, 10, 10**9):
+        y = cover.swap_descent(a, req, cost, moved, max_pairs=cap)
+        assert y.sum() == moved.sum() and cost[y].sum() <= cost[moved].sum() + 1e-9
+        assert np.all((a @ y.astype(np.int64) >= req)[met])
+
+
+def test_new_highs_in_threads_leaves_stdout_alone(capfd):
+    """HiGHS objects built by several threads at once: stdout still reaches its file (the
+    banner is silenced once per process, under a lock)."""
+    import threading
+
+    def build():
+        for _ in range(20):
+            cover._new_highs()
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    import os
+    os.write(1, b"stdout-still-here\n")
+    assert "stdout-still-here" in capfd.readouterr().out

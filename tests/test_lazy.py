@@ -173,3 +173,26 @@ def test_swap_descent_returns_only_feasible_same_size_plans():
                 pattern[:, sites].sum(axis=1) >= need):
             beyond_one += 1
     assert found >= 100 and beyond_one >= 5, (found, beyond_one)
+
+
+def test_fetched_rows_hold_exactly_the_counted_candidates():
+    """RowSource.rows and RowSource.count agree row by row (same exact test), on every
+    row and on a subset of the candidates, with mixed radii."""
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import RowLatency
+    from coverage.solvers.rowgen import RowSource
+
+    rng = np.random.default_rng(5)
+    n, m = 4_000, 300
+    lat, lon = rng.uniform(30, 50, n), rng.uniform(-120, -70, n)
+    s_lat, s_lon = rng.uniform(30, 50, m), rng.uniform(-120, -70, m)
+    access = rng.choice(np.array(["ftth", "lte", "cable"], dtype=object), size=n)
+    model = LatencyModel()
+    rows = RowLatency.from_model(model, access, 30.0, "p99", None)
+    src = RowSource(lat, lon, s_lat, s_lon, model, 30.0, "p99", rows)
+    every = np.arange(n)
+    assert np.array_equal(src.rows(every).sum(axis=1), src.count())
+    some = np.sort(rng.choice(m, size=90, replace=False))
+    block = src.rows(every, sites=some)
+    assert np.array_equal(block.sum(axis=1), src.count(some))
+    assert set(np.unique(block.indices)) <= set(some)

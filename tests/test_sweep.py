@@ -205,3 +205,18 @@ def test_total_time_leaves_later_budgets_not_run(sample_inputs, tmp_path):
     assert "<b>Not run:</b>" in html and "25, 50, 100 ms" in html
     csv = pd.read_csv(out / "sweep.csv")
     assert set(csv.loc[csv["status"] == "not_run", "budget_ms"]) == {25.0, 50.0, 100.0}
+
+
+def test_total_time_is_kept_per_budget_and_failure_count(sample_inputs):
+    """When time is up, a budget holding the plan's own row still reports that row, and
+    its other failure counts are not_run (not solved behind the total time's back)."""
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      time_limit_s=10, kmedian_time_limit_s=5)
+    df = budget_sweep(demand, sites, BUDGETS, failures=(0, 1), time_limit_s=10,
+                      model=ON_NET, plan=plan, total_time_s=1e-9)
+    by = df.set_index(["budget_ms", "failures"])
+    assert by.loc[(30.0, 1), "source"] == "plan"
+    assert by.loc[(30.0, 0), "status"] == "not_run"
+    assert (by.loc[[(50.0, 0), (50.0, 1), (100.0, 0), (100.0, 1)], "status"]
+            == "not_run").all()

@@ -299,12 +299,16 @@ def budget_sweep(
             base = {"budget_ms": budget, "population_total": float(pop.sum())}
             left = (math.inf if total_time_s is None
                     else float(total_time_s) - (time.perf_counter() - t_all))
-            if left <= 0 and started and not any((budget, k) in known for k in ks):
-                skipped.append(budget)
+            ks_now = ks
+            if left <= 0 and started:  # time is up: only the plan's own rows still come
+                ks_now = [k for k in ks if (budget, k) in known]
+                if len(ks_now) < len(ks):
+                    skipped.append(budget)
                 rows.extend({**base, "failures": k, "status": STATUS_NOT_RUN,
                              "method": "none", "solve_s": 0.0, "source": "sweep"}
-                            for k in ks)
-                continue
+                            for k in ks if k not in ks_now)
+                if not ks_now:
+                    continue
             started += 1
             problem = problem0.with_budget(budget)
             if left < float(time_limit_s):  # the sweep's time is nearly up
@@ -317,7 +321,7 @@ def budget_sweep(
             except InfeasibleBudgetError:
                 radius_access = float("nan")
             if not (radius >= 0).any():
-                for k in ks:
+                for k in ks_now:
                     rows.append({
                         **base, "failures": k, "status": STATUS_INFEASIBLE,
                         "radius_km": float("nan"),
@@ -341,7 +345,7 @@ def budget_sweep(
                 n_cov = (problem.engine.count() if problem.routed
                          else count_within(tree, pts, radius))
             count_s = time.perf_counter() - t
-            for k in ks:
+            for k in ks_now:
                 t = time.perf_counter()
                 result: Any = None
                 problem_k = replace(problem, config=replace(problem.config, failures=k))

@@ -305,6 +305,9 @@ def solve_components(
     The combined plan is the union of the pieces' plans (plus required candidates no cell
     reaches), its bound the sum of theirs; ``status`` is ``optimal`` only when every piece
     is. ``target_cells`` (default an eighth of the cells, at least 20,000) sizes the pieces.
+    ``time_limit_s``: in this process the pieces share it (each gets the time left, at
+    least 1 s); on a cluster each piece gets all of it (they run side by side, so the wall
+    is about the limit times the schedule depth when the pieces outnumber the workers).
     """
     t0 = time.perf_counter()
     d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
@@ -340,8 +343,10 @@ def solve_components(
                     required=req_all[cols] if req_all[cols].any() else None)
         jobs.append((rows, cols, comps, args, opts))
     t = time.perf_counter()
-    if client is None:
-        outs = [solve_piece(*args, **opts) for _, _, _, args, opts in jobs]
+    if client is None:  # one after the other: each piece gets the time left of the limit
+        deadline = t0 + float(time_limit_s)
+        outs = [solve_piece(*args, **dict(opts, time_limit_s=max(
+            deadline - time.perf_counter(), 1.0))) for _, _, _, args, opts in jobs]
     else:
         futures = []
         for _, _, _, args, opts in jobs:  # largest first: the longest tasks start first

@@ -9,9 +9,11 @@ The k-median stage that places the chosen number of sites is :mod:`coverage.solv
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -400,9 +402,11 @@ def _lagrangian_cover(
     return best_l, best_x
 
 
-def _new_highs():
-    """A silent ``highspy.Highs``; HiGHS prints a banner on the first construction in a
-    process, so stdout is redirected for that call only."""
+@functools.cache
+def _highs_banner_silenced() -> bool:
+    """Construct one ``highspy.Highs`` with stdout sent to /dev/null: HiGHS prints its
+    banner on the first construction in a process only. Run once per process (cached; the
+    caller holds :data:`_HIGHS_BANNER_LOCK`, so two threads never swap the descriptor)."""
     import highspy
 
     sys.stdout.flush()
@@ -410,10 +414,25 @@ def _new_highs():
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
-            h = highspy.Highs()
+            highspy.Highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+    return True
+
+
+#: Serialises the one construction that silences HiGHS's banner (threads of a Dask worker).
+_HIGHS_BANNER_LOCK = threading.Lock()
+
+
+def _new_highs():
+    """A silent ``highspy.Highs`` (its banner silenced once per process, under a lock; stdout
+    is not touched afterwards, so threads solving at once do not race on it)."""
+    import highspy
+
+    with _HIGHS_BANNER_LOCK:
+        _highs_banner_silenced()
+    h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
 
@@ -529,9 +548,11 @@ def _solve_cover_milp(
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
-    beyond = (status == highspy.HighsModelStatus.kOptimal and info.primal_solution_status
-              and info.objective_function_value >= bound_at * scale
-              - 1e-9 * max(1.0, abs(bound_at * scale)))
+    tol_b = 1e-9 * max(1.0, abs(bound_at * scale))
+    beyond = status == highspy.HighsModelStatus.kOptimal and (
+        (info.primal_solution_status and info.objective_function_value
+         >= bound_at * scale - tol_b)
+        or info.mip_dual_bound >= bound_at * scale - tol_b)
     # HiGHS 1.16 can end "optimal" with a plan at or above objective_bound (45 sites with a
     # 43.5 bound, dual bound 45, on a 427 x 214 component: tests/test_optimize.py): the
     # search below the bound is complete and empty, as with kObjectiveBound
@@ -685,14 +706,16 @@ def _lp_rounding(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np
 
 def swap_descent(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
                  x: npt.NDArray[np.bool_], keep: npt.NDArray[np.bool_] | None = None,
-                 max_swaps: int = 50) -> npt.NDArray[np.bool_]:
+                 max_swaps: int = 50, max_pairs: int = 2_000_000) -> npt.NDArray[np.bool_]:
     """Swaps (close one site, open another no dearer) from the plan ``x`` while they help:
     each leaves no row that meets its requirement short (the opened site is in every row
     exactly at its requirement that holds the closed one, and the closed site is in no
     short row) and fixes the most rows short by one (a column count over them). All pairs
     are scored at once per swap by one sparse product. Stops when every row is met, when
-    no swap fixes a row, or after ``max_swaps``; sites in ``keep`` never close. Returns
-    the last plan (same size and no dearer; feasible only if the rows are met)."""
+    no swap fixes a row, or after ``max_swaps``; sites in ``keep`` never close. The
+    (closable, opening) score table is dense: above ``max_pairs`` entries only the
+    openings with the largest gains are scored. Returns the last plan (same size and no
+    dearer; feasible only if the rows are met)."""
     x = np.asarray(x, dtype=bool).copy()
     a_i = sp.csr_array(a, dtype=np.int64)
     for _ in range(max_swaps):
@@ -710,6 +733,8 @@ def swap_descent(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np
         js = np.flatnonzero(closable)
         if not len(cand) or not len(js):
             break
+        if len(js) * len(cand) > max_pairs:  # the dense score table: best gains only
+            cand = cand[np.argsort(-gain[cand], kind="stable")[:max(1, max_pairs // len(js))]]
         t_csc = sp.csc_array(a_i[np.flatnonzero((short == 0) & (need > 0))])
         tj, tk = t_csc[:, js], t_csc[:, cand]               # tight rows x closable / new
         both = (tj.T @ tk).toarray()                        # tight rows holding j and k
@@ -1041,7 +1066,11 @@ def min_cover(
     logger.info("cover reductions: %s", reductions)
     start_mask = None
     if start is not None:
-        start_idx = np.asarray(start, dtype=np.int64).ravel()
+        start_arr = np.asarray(start)
+        if start_arr.dtype == bool:
+            raise ValueError("start takes site indices, not a boolean mask "
+                             "(np.flatnonzero(mask) gives them)")
+        start_idx = start_arr.astype(np.int64).ravel()
         if len(start_idx) and (start_idx.min() < 0 or start_idx.max() >= m):
             raise ValueError(f"start holds site indices outside 0..{m - 1}")
         start_mask = np.zeros(m, dtype=bool)
