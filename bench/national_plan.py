@@ -131,14 +131,14 @@ def table_lines(rows: list[dict]) -> list[str]:
             f"{r['sites']} | {f(r['bound'], 0)} | {r['status']} | {r['kmedian_status']} | "
             + (f"{100 * r['placement_gap']:.2f} %" if r["placement_gap"] is not None else "-")
             + f" | {f(r['cover_mean_p50_ms'], 2)} -> {f(r['mean_p50_ms'], 2)} | "
-            f"{r['rowgen_s']:.1f} | {r['floor_s']:.2f} | {f(r['rowgen_over_floor'])} | "
+            f"{r['rowgen_s']:.2f} | {r['floor_s']:.2f} | {f(r['rowgen_over_floor'], 2)} | "
             f"{r['wall_s']:.1f} | {r['peak_mib']:,.0f} |")
     if ok:
         lines.append(
             f"| **worst** | | | | | | {', '.join(sorted({r['status'] for r in ok}))} | | "
             + f"{100 * max(r['placement_gap'] or 0 for r in ok):.2f} % | | "
-            f"{max(r['rowgen_s'] for r in ok):.1f} | | "
-            f"{max(r['rowgen_over_floor'] or 0 for r in ok):.1f} | "
+            f"{max(r['rowgen_s'] for r in ok):.2f} | | "
+            f"{max(r['rowgen_over_floor'] or 0 for r in ok):.2f} | "
             f"**{max(r['wall_s'] for r in ok):.1f}** | **{max(r['peak_mib'] for r in ok):,.0f}** |")
         lines += ["", "Stage times of each seed (summary.json `timings_s`, s): "
                   + "; ".join(f"seed {r['seed']}: " + ", ".join(

@@ -404,7 +404,8 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
     rows = []
     for r in res["runs"]:
         rows.append([r["workers"], r["wall_s"], r["sites"], r["lower_bound"],
-                     (r["sites"] - r["lower_bound"]) / r["sites"] if r["sites"] else 0.0,
+                     f"{100 * (r['sites'] - r['lower_bound']) / r['sites']:.1f} %"
+                     if r["sites"] else "-",
                      r["status"], r["pieces"],
                      ", ".join(f"{x:,.0f}" for x in r["worker_peak_mib"]),
                      r["client_peak_mib"]])
