@@ -287,3 +287,15 @@ def test_sweep_of_a_max_sites_plan_solves_the_fewest_at_its_budget():
     res = plan(demand, sites, failures=1, max_sites=1).with_sweep([40.0], time_limit_s=5)
     row = res.sweep[res.sweep["budget_ms"] == BUDGET_MS].iloc[0]
     assert int(row["site_count"]) == fewest and row["source"] != "plan"
+
+
+def test_sweep_total_time_still_solves_a_max_sites_plans_budget():
+    """With the sweep's time already up, a --max-sites plan's own budget is still solved
+    (the fewest sites to compare with); the other budgets are not_run."""
+    demand, sites, _ = instance(2)
+    fewest = plan(demand, sites, failures=1).summary()["site_count"]
+    res = plan(demand, sites, failures=1, max_sites=1).with_sweep(
+        [20.0, 40.0, 60.0], time_limit_s=5, total_time_s=1e-9)
+    by = res.sweep.set_index("budget_ms")
+    assert int(by.loc[BUDGET_MS, "site_count"]) == fewest
+    assert by.loc[60.0, "status"] == "not_run"

@@ -232,6 +232,7 @@ class Plan:
             plan=None if best else self, progress=progress,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity, total_time_s=total_time_s,
+            always_ms=float(self.budget_ms) if best else None,
         )
         return replace(self, sweep=sweep)
 

@@ -161,6 +161,7 @@ def budget_sweep(
     routing: Any = None,
     capacity: Any = None,
     total_time_s: float | None = None,
+    always_ms: float | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -216,10 +217,12 @@ def budget_sweep(
     total_time_s : float, optional
         Time for the whole sweep, s (the CLI's ``--sweep-total-s``). Budgets are solved in
         increasing order (the first always); once this time has passed, each budget not
-        yet started gets the status ``not_run`` (the plan's own row is still reported), and a
-        solve started
-        before it gets at most the time left as its limit (at least 0.5 s). Default: no
-        limit.
+        yet started gets the status ``not_run`` (the plan's own rows and ``always_ms`` are
+        still reported), and a solve started before it gets at most the time left as its
+        limit (at least 0.5 s). Default: no limit.
+    always_ms : float, optional
+        A budget solved whatever ``total_time_s`` (a ``--max-sites`` plan's own budget,
+        where the sweep gives the fewest sites to compare with).
 
     Returns
     -------
@@ -300,7 +303,8 @@ def budget_sweep(
             left = (math.inf if total_time_s is None
                     else float(total_time_s) - (time.perf_counter() - t_all))
             ks_now = ks
-            if left <= 0 and started:  # time is up: only the plan's own rows still come
+            if left <= 0 and started and budget != always_ms:
+                # time is up: only the plan's own rows still come
                 ks_now = [k for k in ks if (budget, k) in known]
                 if len(ks_now) < len(ks):
                     skipped.append(budget)
