@@ -402,6 +402,23 @@ def _lagrangian_cover(
     return best_l, best_x
 
 
+def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
+                      c: npt.NDArray[np.float64], x0: npt.NDArray[np.bool_],
+                      deadline: float) -> tuple[float, npt.NDArray[np.bool_]]:
+    """The Lagrangian bound and plan (:func:`_lagrangian_cover`) of a large model, on a
+    quarter of the time left (30 s at most), before its MILP: the plan (never worse than
+    ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`."""
+    budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
+    return _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
+
+
+def _with_bound(lb: float, status: str, lag: float) -> float:
+    """A MILP's lower bound raised to a Lagrangian one when it ended unproven."""
+    if status == "optimal" or not np.isfinite(lag):
+        return lb
+    return max(lb, lag) if np.isfinite(lb) else lag
+
+
 @functools.cache
 def _highs_banner_silenced() -> bool:
     """Construct one ``highspy.Highs`` with stdout sent to /dev/null: HiGHS prints its
@@ -815,14 +832,9 @@ def _lp_guided_cover(
     if rel is None:  # LP not solved in time (or odd status): the MILP as before
         lag = -np.inf
         if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
-            budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
-            lag, x_lag = _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
-            if c[x_lag].sum() < c[x0].sum():
-                x0 = x_lag
+            lag, x0 = _lagrangian_first(a, need, c, x0, deadline)
         x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff)
-        if st != "optimal" and np.isfinite(lag):
-            lb = max(lb, lag) if np.isfinite(lb) else lag
-        return x, st, lb, "milp"
+        return x, st, _with_bound(lb, st, lag), "milp"
     low = float(_integer_bound(rel.bound, integral))
     goal = low if target is None else max(low, float(target))
     cut = None
@@ -1088,15 +1100,15 @@ def min_cover(
         block = sp.csr_array(sub[rows][:, ccols])
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
-        if start_mask is not None:  # a plan from elsewhere, repaired, when it is better
-            xs = _repair_start(block, sub_need[rows], cc[ccols], start_mask[cols[ccols]])
-            if cc[ccols][xs].sum() < cc[ccols][x0].sum():
-                x0 = xs
         if "above_cutoff" in statuses:  # the answer is known: any feasible plan will do
             chosen[ccols[x0]] = True
             statuses.append("above_cutoff")
             methods["greedy"] = methods.get("greedy", 0) + 1
             continue
+        if start_mask is not None:  # a plan from elsewhere, repaired, when it is better
+            xs = _repair_start(block, sub_need[rows], cc[ccols], start_mask[cols[ccols]])
+            if cc[ccols][xs].sum() < cc[ccols][x0].sum():
+                x0 = xs
         # what the cutoff leaves for this component (the others cost at least their bounds)
         cutoff = (None if max_objective is None
                   else float(max_objective) - float(c[fixed].sum()) - bound)
@@ -1107,10 +1119,7 @@ def min_cover(
             # time; a Lagrangian bound (and its plan as cutoff and fallback) first, on a
             # share of the time left (the LP path's interior-point bound is stronger: 592.5
             # against 528.6 after 15 s on a 15,460-row component, hand measurement)
-            budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
-            lag, x_lag = _lagrangian_cover(block, sub_need[rows], cc[ccols], x0,
-                                           time.perf_counter() + budget)
-            x0 = x_lag
+            lag, x0 = _lagrangian_first(block, sub_need[rows], cc[ccols], x0, deadline)
         obj0 = float(cc[ccols][x0].sum())
         integral = bool(np.array_equal(cc[ccols], np.round(cc[ccols])))
         proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
@@ -1130,8 +1139,7 @@ def min_cover(
                 x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                               deadline - time.perf_counter(), target, cutoff)
                 how = "milp"
-            if st != "optimal" and np.isfinite(lag):
-                lb = max(lb, lag) if np.isfinite(lb) else lag
+            lb = _with_bound(lb, st, lag)
         chosen[ccols[x]] = True
         statuses.append(st)
         methods[how] = methods.get(how, 0) + 1
