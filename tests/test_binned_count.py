@@ -253,3 +253,25 @@ def test_row_source_counts_through_the_bins():
         want = (count_within(unit_tree(s_lat[s], s_lon[s]), xyz, rl.radius_km) if len(s)
                 else np.zeros(len(xyz), dtype=np.int64))
         np.testing.assert_array_equal(source.count(sites), want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("leaf_km", [None, 5.0, 400.0])
+def test_reach_pairs_are_the_leaves_of_the_pairs_within_radius(seed, leaf_km):
+    """reach_pairs equals the (leaf, site) pairs of every (point, site) pair within the
+    point's radius (the BallTree's pairs, each point mapped to its leaf), each once."""
+    rng = np.random.default_rng(40 + seed)
+    p_lat, p_lon = clustered(rng, 1_500, [(48, 2), (-33, 151), (64, -179)], 6.0)
+    radius = mixed_radii(rng, len(p_lat))
+    s_lat, s_lon = clustered(rng, 120, [(48, 2), (-33, 151), (64, 179)], 8.0)
+    bp = BinnedPoints.from_km(unit_xyz(p_lat, p_lon), radius, leaf_km=leaf_km)
+    leaf, site = bp.reach_pairs(unit_xyz(s_lat, s_lon))
+    tree = unit_tree(s_lat, s_lon)
+    xyz = unit_xyz(p_lat, p_lon)
+    live = np.flatnonzero(radius >= 0)
+    ind = tree.query_radius(xyz[live], r=chord_from_km(radius[live]))
+    point_leaf = bp.point_leaf()
+    want = {(int(point_leaf[p]), int(j)) for p, row in zip(live, ind, strict=True) for j in row}
+    got = list(zip(leaf.tolist(), site.tolist(), strict=True))
+    assert len(got) == len(set(got)) and set(got) == want
+    assert (point_leaf[radius < 0] == -1).all() and (point_leaf[live] >= 0).all()

@@ -7,6 +7,7 @@ the helpers here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -459,6 +460,48 @@ class BinnedPoints:
         """Centres of the bins at ``level`` (0: the leaves), shape ``(bins, 3)``."""
         return np.column_stack(self._centre[level])
 
+    def _walk(self, sites_xyz: npt.ArrayLike, chunk_sites: int) -> Iterator[tuple[
+            list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+            npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """The hierarchy walked by chunks of sites: per chunk, for every level (top first)
+        the (bin, site) pairs with the site inside the bin, then the (point, site) pairs
+        found by the exact test at the leaves (points in bin order, sites in the chunk's
+        numbering offset to the whole list)."""
+        s = np.asarray(sites_xyz, dtype=np.float64).reshape(-1, 3)
+        if not np.isfinite(s).all():
+            raise ValueError("a site has a non-finite coordinate")
+        if not len(s) or not self.n_levels:
+            return
+        top = self.n_levels - 1
+        step = max(int(chunk_sites), 1)
+        for lo in range(0, len(s), step):
+            sx, sy, sz = (np.ascontiguousarray(s[lo:lo + step, k]) for k in range(3))
+            n_top = self.bins(top)
+            b = np.repeat(np.arange(n_top, dtype=np.int64), len(sx))
+            j = np.tile(np.arange(len(sx), dtype=np.int64), n_top)
+            inside_pairs = []
+            for lv in range(top, -1, -1):
+                cx, cy, cz = self._centre[lv]
+                dx = cx[b] - sx[j]
+                dy = cy[b] - sy[j]
+                dz = cz[b] - sz[j]
+                d2 = dx * dx + dy * dy + dz * dz
+                inside = d2 <= self._inner2[lv][b]
+                inside_pairs.append((b[inside], j[inside] + lo))
+                keep = np.flatnonzero(~inside & (d2 <= self._outer2[lv][b]))
+                b, j = b[keep], j[keep]
+                # the pairs in the annulus: every child (level 0: every point) of the bin
+                size = self._size[lv][b]
+                shift = np.repeat(np.cumsum(size) - size - self._first[lv][b], size)
+                b = np.arange(len(shift), dtype=np.int64) - shift
+                j = np.repeat(j, size)
+            # b: points (bin order), j: sites; the BallTree's test
+            dx = self._x[b] - sx[j]
+            dy = self._y[b] - sy[j]
+            dz = self._z[b] - sz[j]
+            hit = dx * dx + dy * dy + dz * dz <= self._r2[b]
+            yield inside_pairs, b[hit], j[hit] + lo
+
     def count(self, sites_xyz: npt.ArrayLike, chunk_sites: int = 512) -> npt.NDArray[np.int64]:
         """Number of sites within every point's radius.
 
@@ -474,43 +517,17 @@ class BinnedPoints:
         numpy.ndarray
             Shape ``(n,)``, int64, in the order of the points; 0 for a negative radius.
         """
-        s = np.asarray(sites_xyz, dtype=np.float64).reshape(-1, 3)
-        if not np.isfinite(s).all():
-            raise ValueError("a site has a non-finite coordinate")
         out = np.zeros(self.n_points, dtype=np.int64)
-        if not len(s) or not self.n_levels:
-            return out
-        top = self.n_levels - 1
         # per level, the bins a site is inside of (one entry per site); the points hit
         inside_of: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(self.n_levels)]
         hit_of: list[npt.NDArray[np.int64]] = []
-        step = max(int(chunk_sites), 1)
-        for lo in range(0, len(s), step):
-            sx, sy, sz = (np.ascontiguousarray(s[lo:lo + step, k]) for k in range(3))
-            n_top = self.bins(top)
-            b = np.repeat(np.arange(n_top, dtype=np.int64), len(sx))
-            j = np.tile(np.arange(len(sx), dtype=np.int64), n_top)
-            for lv in range(top, -1, -1):
-                cx, cy, cz = self._centre[lv]
-                dx = cx[b] - sx[j]
-                dy = cy[b] - sy[j]
-                dz = cz[b] - sz[j]
-                d2 = dx * dx + dy * dy + dz * dz
-                inside = d2 <= self._inner2[lv][b]
-                inside_of[lv].append(b[inside])
-                keep = np.flatnonzero(~inside & (d2 <= self._outer2[lv][b]))
-                b, j = b[keep], j[keep]
-                # the pairs in the annulus: every child (level 0: every point) of the bin
-                size = self._size[lv][b]
-                shift = np.repeat(np.cumsum(size) - size - self._first[lv][b], size)
-                b = np.arange(len(shift), dtype=np.int64) - shift
-                j = np.repeat(j, size)
-            # b: points (bin order), j: sites; the BallTree's test
-            dx = self._x[b] - sx[j]
-            dy = self._y[b] - sy[j]
-            dz = self._z[b] - sz[j]
-            hit = dx * dx + dy * dy + dz * dz <= self._r2[b]
-            hit_of.append(b[hit])
+        top = self.n_levels - 1
+        for inside_pairs, points, _ in self._walk(sites_xyz, chunk_sites):
+            for depth, (bins, _) in enumerate(inside_pairs):
+                inside_of[top - depth].append(bins)
+            hit_of.append(points)
+        if not hit_of:
+            return out
         # each level's whole-bin counts down to the points
         acc = np.zeros(0, dtype=np.int64)
         for lv in range(top, -1, -1):
@@ -519,3 +536,47 @@ class BinnedPoints:
         hits = np.bincount(np.concatenate(hit_of), minlength=len(self._r2))
         out[self.point_index] = np.repeat(acc, self._size[0]) + hits
         return out
+
+    def point_leaf(self) -> npt.NDArray[np.int64]:
+        """Every point's leaf bin, in the order of the points (``-1``: a negative radius)."""
+        out = np.full(self.n_points, -1, dtype=np.int64)
+        if self.n_levels:
+            out[self.point_index] = np.repeat(np.arange(self.bins(0), dtype=np.int64),
+                                              self._size[0])
+        return out
+
+    def reach_pairs(self, sites_xyz: npt.ArrayLike, chunk_sites: int = 512
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The (leaf bin, site) pairs where some point of the leaf has the site within its
+        radius, each once: the same walk as :meth:`count`, a site inside a coarser bin
+        standing for every leaf under it.
+
+        Returns
+        -------
+        (leaf, site) : tuple of numpy.ndarray
+            int64, sorted by leaf then site; leaves numbered as :meth:`point_leaf`.
+        """
+        n_sites = len(np.asarray(sites_xyz).reshape(-1, 3))
+        if not self.n_levels:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        top = self.n_levels - 1
+        # every bin's leaves are contiguous: [leaf_lo, leaf_hi) per level
+        leaf_lo = [np.arange(self.bins(0), dtype=np.int64)]
+        leaf_hi = [leaf_lo[0] + 1]
+        for lv in range(1, self.n_levels):
+            first, size = self._first[lv], self._size[lv]
+            leaf_lo.append(leaf_lo[lv - 1][first])
+            leaf_hi.append(leaf_hi[lv - 1][first + size - 1])
+        point_leaf = np.repeat(np.arange(self.bins(0), dtype=np.int64), self._size[0])
+        keys = []
+        for inside_pairs, points, sites in self._walk(sites_xyz, chunk_sites):
+            for depth, (bins, js) in enumerate(inside_pairs):
+                lv = top - depth
+                lo, hi = leaf_lo[lv][bins], leaf_hi[lv][bins]
+                n = hi - lo
+                leaves = (np.arange(int(n.sum()), dtype=np.int64)
+                          + np.repeat(lo - (np.cumsum(n) - n), n))
+                keys.append(np.unique(leaves * n_sites + np.repeat(js, n)))
+            keys.append(np.unique(point_leaf[points] * n_sites + sites))
+        key = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+        return key // n_sites, key % n_sites

@@ -6,23 +6,19 @@ problems. Their plans together are a plan, and the sum of their proven lower bou
 lower bound of the whole (every feasible plan restricted to a component is feasible for
 it), so components that are all solved to optimality prove the combined plan optimal.
 
-:func:`split_components` finds the components without materialising the pairs:
-
-1. the cells are binned into squares of ``bin_km`` (default the largest budget radius / 8);
-   each bin has a centre and two radii around it: ``outer`` (the largest ``off_i + r_i``
-   over its cells, ``off_i`` the cell's distance to the centre) holds every candidate any
-   of its cells reaches; ``inner`` (the smallest ``r_i - off_i``) only candidates every
-   one of its cells reaches;
-2. one radius query per bin at ``outer`` gives the (bin, candidate) edges that may be
-   real; those within ``inner`` are real; the others (the annulus) are checked exactly
-   against the bin's cells (a distance per cell of the bin, in chunks);
-3. the connected components of the bipartite (bin, candidate) graph
-   (``scipy.sparse.csgraph.connected_components``).
+:func:`split_components` finds the components without materialising the pairs: the cells
+are binned once with their radii (:class:`coverage.model.geo.BinnedPoints`, the binned count
+of row generation), and :meth:`~coverage.model.geo.BinnedPoints.reach_pairs` gives the
+(bin, candidate) pairs where some cell of the bin reaches the candidate, exactly (only the
+candidates near a bin's edge are tested cell by cell); the connected components of the
+bipartite (bin, candidate) graph (``scipy.sparse.csgraph.connected_components``) are the
+split.
 
 The split is safe: every real (cell, candidate) pair is an edge, so no component is cut.
 It may merge two components, only when two cells of one bin have no candidate in common
 (a bin is one node); a merged piece is still solved exactly. Cells with no candidate
-within budget (requirement 0) get label -1, and so do candidates no cell reaches.
+within budget get their bin's label (requirement 0 in the piece), or -1 when the bin
+reaches nothing or the radius is negative; candidates no cell reaches get -1.
 
 :func:`solve_components` packs the components into pieces (each large component alone,
 small ones together, largest first), solves each piece by row generation
@@ -44,8 +40,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ..model.aggregate import grid_cells
-from ..model.geo import chord_from_km, km_from_chord, unit_tree, unit_xyz
+from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from .cover import CoverResult
@@ -55,9 +50,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ComponentSplit", "ComponentsResult", "pack_pieces", "solve_components",
            "split_components"]
-
-#: Tolerance on the edges' distance test, km: generous, an edge too many only merges.
-EDGE_TOL_KM = 1e-6
 
 
 @dataclass(frozen=True)
@@ -95,7 +87,6 @@ def split_components(
     site_lon_deg: npt.ArrayLike,
     *,
     bin_km: float | None = None,
-    chunk_pairs: int = 5_000_000,
 ) -> ComponentSplit:
     """Connected components of the bipartite (cell, candidate within ``radius_km``) graph,
     without the pairs (see the module notes).
@@ -109,83 +100,25 @@ def split_components(
     site_lat_deg, site_lon_deg : array_like
         Candidates, degrees.
     bin_km : float, optional
-        Bin edge, km; default the largest radius / 8 (at least 1 km).
-    chunk_pairs : int, default 5_000_000
-        (edge, cell) distances computed at once in the exact annulus check.
+        Leaf edge of the bins, km (:class:`coverage.model.geo.BinnedPoints`'s
+        ``leaf_km``; default: its own, about 8 cells a leaf).
 
     Returns
     -------
     ComponentSplit
     """
     t0 = time.perf_counter()
-    d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
-    d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
     r = np.asarray(radius_km, dtype=np.float64)
-    s_lat = np.asarray(site_lat_deg, dtype=np.float64)
-    s_lon = np.asarray(site_lon_deg, dtype=np.float64)
-    n, m = len(d_lat), len(s_lat)
+    n, m = len(r), len(np.asarray(site_lat_deg))
     cell_label = np.full(n, -1, dtype=np.int64)
     site_label = np.full(m, -1, dtype=np.int64)
-    live = np.flatnonzero(r >= 0)
-    if not len(live) or not m:
+    if not (r >= 0).any() or not m:
         return ComponentSplit(cell_label, site_label, 0, {"bins": 0, "edges": 0})
-    r_max = float(r[live].max())
-    bkm = max(r_max / 8.0, 1.0) if bin_km is None else float(bin_km)
-    ix, iy = grid_cells(d_lat[live], d_lon[live], bkm)
-    key = (iy - iy.min()) * (int(ix.max() - ix.min()) + 1) + (ix - ix.min())
-    _, cell_bin = np.unique(key, return_inverse=True)
-    cell_bin = cell_bin.ravel()
-    n_bins = int(cell_bin.max()) + 1
-    xyz = unit_xyz(d_lat[live], d_lon[live])
-    centre = np.column_stack([np.bincount(cell_bin, weights=xyz[:, k], minlength=n_bins)
-                              for k in range(3)])
-    norm = np.linalg.norm(centre, axis=1)
-    norm[norm == 0] = 1.0
-    centre /= norm[:, None]
-    off = km_from_chord(np.linalg.norm(xyz - centre[cell_bin], axis=1))
-    r_live = r[live]
-    outer = np.full(n_bins, -np.inf)
-    np.maximum.at(outer, cell_bin, off + r_live)
-    inner = np.full(n_bins, np.inf)
-    np.minimum.at(inner, cell_bin, r_live - off)
+    bp = BinnedPoints.from_km(unit_xyz(demand_lat_deg, demand_lon_deg), r, leaf_km=bin_km)
     t_bins = time.perf_counter() - t0
-
-    # (bin, candidate) edges that may be real: one radius query per bin at its outer radius
-    tree = unit_tree(s_lat, s_lon)
-    s_xyz = unit_xyz(s_lat, s_lon)
-    ind, dist = tree.query_radius(centre, r=chord_from_km(outer + EDGE_TOL_KM),
-                                  return_distance=True)
-    counts = np.fromiter((len(a) for a in ind), dtype=np.int64, count=n_bins)
-    e_bin = np.repeat(np.arange(n_bins, dtype=np.int64), counts)
-    e_site = (np.concatenate(ind).astype(np.int64) if counts.sum()
-              else np.zeros(0, dtype=np.int64))
-    e_km = km_from_chord(np.concatenate(dist)) if counts.sum() else np.zeros(0)
-    del ind, dist
-    sure = e_km <= inner[e_bin] + EDGE_TOL_KM
-    unsure = np.flatnonzero(~sure)
-
-    # the annulus: is any cell of the bin within its own radius of the candidate?
-    order = np.argsort(cell_bin, kind="stable")
-    start = np.zeros(n_bins + 1, dtype=np.int64)
-    start[1:] = np.cumsum(np.bincount(cell_bin, minlength=n_bins))
-    real = sure.copy()
-    size = start[e_bin[unsure] + 1] - start[e_bin[unsure]]
-    batch = np.cumsum(size) // max(int(chunk_pairs), 1)
-    checked = 0
-    for part in np.split(np.arange(len(unsure)), np.flatnonzero(np.diff(batch)) + 1):
-        if not len(part):
-            continue
-        e = unsure[part]
-        k = size[part]
-        rep = np.repeat(np.arange(len(e)), k)
-        first = np.cumsum(k) - k
-        cells = order[start[e_bin[e]][rep] + (np.arange(int(k.sum())) - first[rep])]
-        d = km_from_chord(np.linalg.norm(xyz[cells] - s_xyz[e_site[e]][rep], axis=1))
-        hit = d <= r_live[cells] + EDGE_TOL_KM
-        real[e] = np.bincount(rep, weights=hit, minlength=len(e)) > 0
-        checked += int(k.sum())
-    e_bin, e_site = e_bin[real], e_site[real]
-
+    # (bin, candidate) edges: some cell of the bin reaches the candidate (exact)
+    e_bin, e_site = bp.reach_pairs(unit_xyz(site_lat_deg, site_lon_deg))
+    n_bins = bp.bins(0) if bp.n_levels else 0
     graph = sp.coo_array((np.ones(len(e_bin), dtype=np.int8), (e_bin, n_bins + e_site)),
                          shape=(n_bins + m, n_bins + m)).tocsr()
     _, labels = connected_components(graph, directed=False)
@@ -196,14 +129,15 @@ def split_components(
     compact = np.full(labels.max() + 1, -1, dtype=np.int64)
     compact[used] = np.arange(len(used))
     lab = np.where(has_edge, compact[labels], -1)
-    cell_label[live] = lab[:n_bins][cell_bin]
+    leaf = bp.point_leaf()
+    live = leaf >= 0
+    cell_label[live] = lab[:n_bins][leaf[live]]
     site_label[:] = lab[n_bins:]
-    info = {"bins": n_bins, "bin_km": bkm, "edges": int(len(e_bin)),
-            "edges_checked": int(len(unsure)), "cell_distances_checked": checked,
+    info = {"bins": n_bins, "bin_km": bin_km, "edges": int(len(e_bin)),
             "bins_s": t_bins, "seconds": time.perf_counter() - t0}
-    logger.info("components: %d from %s cells and %s candidates (%s bins of %.3g km, %s "
-                "edges) in %.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", bkm,
-                f"{len(e_bin):,}", info["seconds"])
+    logger.info("components: %d from %s cells and %s candidates (%s bins, %s edges) in "
+                "%.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", f"{len(e_bin):,}",
+                info["seconds"])
     return ComponentSplit(cell_label, site_label, int(len(used)), info)
 
 
