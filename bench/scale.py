@@ -423,7 +423,8 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
         f"candidates every GeoNames place of >= 15,000 people there, k = 1, ftth; split "
         f"{res['split_s']:.1f} s into {res['components']:,} components (largest "
         + ", ".join(f"{x:,}" for x in res["largest"][:3]) + " cells; "
-        f"{res['uncoverable_cells']:,} cells reach no candidate); each piece solved by row "
+        f"{res['uncoverable_cells']:,} cells in no component: no cell of their bin reaches a "
+        "candidate); each piece solved by row "
         f"generation with a {time_limit_s:g} s limit as one task on a local cluster of "
         f"single-threaded workers. 1 to 2 workers: {speed:.2f}x. Memory per worker is its "
         "process's VmHWM; the client's is this child's. docs/components.md reads it.",
