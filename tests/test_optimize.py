@@ -126,10 +126,12 @@ def test_min_cover_time_limit_returns_a_valid_plan():
     assert res.lower_bound <= res.objective
 
 
+@pytest.mark.parametrize("exact_bytes", [None, 0], ids=["exact", "hashed"])
 @pytest.mark.parametrize("seed", range(40))
-def test_dominated_rows_against_brute_force(seed):
-    """Every dropped row is implied by a kept one, and no kept row is strictly dominated."""
-    from coverage.solvers.cover import drop_dominated_rows
+def test_dominated_rows_against_brute_force(seed, exact_bytes):
+    """Every dropped row is implied by a kept one, and no kept row is strictly dominated;
+    with exact bit sets and with hashed signatures (``max_exact_bytes=0``)."""
+    from coverage.solvers.cover import EXACT_BITSET_BYTES, drop_dominated_rows
 
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(2, 40)), int(rng.integers(1, 150))  # > 64 columns: several words
@@ -137,7 +139,9 @@ def test_dominated_rows_against_brute_force(seed):
     dense[rng.integers(0, n, size=n // 3)] = dense[rng.integers(0, n, size=n // 3)]  # repeats
     req = rng.integers(1, 3, size=n)
     keep = drop_dominated_rows(sp.csr_array(dense.astype(np.int8)), req,
-                                max_pairs=int(rng.integers(1, 60)))
+                                max_pairs=int(rng.integers(1, 60)),
+                                max_exact_bytes=(EXACT_BITSET_BYTES if exact_bytes is None
+                                                 else exact_bytes))
     kept = np.flatnonzero(keep)
     for i in np.flatnonzero(~keep):
         assert any(k != i and (dense[k] <= dense[i]).all() and req[k] >= req[i] for k in kept)
@@ -161,6 +165,43 @@ def test_min_cover_geometric_instances_with_dominated_sites(seed, k):
     assert res.status == "optimal"
     assert res.objective == pytest.approx(brute_min_cover(pattern, req, cost))
     assert feasible(pattern, res.sites, req)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hashed_signatures_decide_as_exact_bit_sets(seed):
+    """Rows of many columns (hashed into signatures of fewer bits, so distinct columns share
+    bits): the hashed path keeps exactly the rows and columns the exact bit sets keep, and
+    the exact containment test equals brute force."""
+    from coverage.solvers.cover import (
+        _contained,
+        _drop_dominated_cols,
+        _entry_keys,
+        _row_bitsets,
+        drop_dominated_rows,
+    )
+
+    rng = np.random.default_rng(500 + seed)
+    n, m = int(rng.integers(20, 120)), int(rng.integers(300, 3000))
+    # disk-like rows: a window of nearby columns, some thinned, some repeated
+    start = rng.integers(0, m - 40, size=n)
+    width = rng.integers(1, 40, size=n)
+    dense = np.zeros((n, m), dtype=bool)
+    for i in range(n):
+        dense[i, start[i]:start[i] + width[i]] = rng.random(width[i]) < 0.9
+    dense[rng.integers(0, n, size=n // 4)] = dense[rng.integers(0, n, size=n // 4)]
+    a = sp.csr_array(dense.astype(np.int8))
+    bits, exact = _row_bitsets(a, max_exact_bytes=0)
+    assert not exact and bits.shape[1] * 64 < m  # really hashed: columns share bits
+    req = rng.integers(1, 3, size=n)
+    assert (drop_dominated_rows(a, req, max_exact_bytes=0)
+            == drop_dominated_rows(a, req)).all()
+    c = rng.integers(1, 3, size=m).astype(float)
+    assert (_drop_dominated_cols(a, req, c, max_exact_bytes=0)
+            == _drop_dominated_cols(a, req, c)).all()
+    k, i = rng.integers(0, n, size=(2, 400))
+    brute = np.array([(dense[kk] <= dense[ii]).all() for kk, ii in zip(k, i, strict=True)])
+    assert (_contained(a, _entry_keys(a), k, i, max_entries=int(rng.integers(1, 200)))
+            == brute).all()
 
 
 def test_column_dominance_needs_as_many_dominators_as_the_requirement():

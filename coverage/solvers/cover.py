@@ -188,23 +188,30 @@ def greedy_cover(
     if start is not None:
         chosen[np.asarray(start, dtype=np.int64)] = True
     ac = sp.csc_array(a)
-    at = sp.csr_array(a.T)
     have = a @ chosen.astype(np.int64)
 
     def rows_of(j: int) -> npt.NDArray[np.int32]:
         return ac.indices[ac.indptr[j]:ac.indptr[j + 1]]
 
-    while True:
-        short = have < r
-        if not short.any():
-            break
-        score = (at @ short.astype(np.float64)) / c
+    # short rows per column, kept up to date as rows are met (O(entries) in all, not a
+    # full product per step: national pools need thousands of steps)
+    short = have < r
+    ptr = a.indptr.astype(np.int64)
+    n_short = np.bincount(a.indices[np.repeat(short, np.diff(a.indptr))],
+                          minlength=m).astype(np.int64)
+    while short.any():
+        score = n_short / c
         score[chosen] = -1.0
         j = int(np.argmax(score))
         if score[j] <= 0:
             break
         chosen[j] = True
-        have[rows_of(j)] += 1
+        rows = rows_of(j)
+        have[rows] += 1
+        met = rows[short[rows] & (have[rows] >= r[rows])]
+        if len(met):
+            short[met] = False
+            np.subtract.at(n_short, a.indices[row_ranges(ptr[met], ptr[met + 1])], 1)
     for j in sorted(np.flatnonzero(chosen & ~fixed), key=lambda j: (-c[j], -j)):
         rows = rows_of(j)
         if np.all(have[rows] - 1 >= r[rows]):
@@ -213,23 +220,90 @@ def greedy_cover(
     return np.flatnonzero(chosen)
 
 
-def _row_bitsets(a: sp.csr_array) -> npt.NDArray[np.uint64]:
-    """Each row's column set as a bit set: ``(n_rows, ceil(n_cols / 64))`` uint64 words."""
+#: Bits per row in a hashed signature, per entry of a typical (90th percentile) row.
+_SIGNATURE_BITS_PER_ENTRY = 4
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Exact bit sets up to this size (bytes); hashed signatures above it.
+EXACT_BITSET_BYTES = 256 << 20
+
+
+def _row_bitsets(a: sp.csr_array, max_exact_bytes: int = EXACT_BITSET_BYTES
+                 ) -> tuple[npt.NDArray[np.uint64], bool]:
+    """Each row's column set as bits: ``(n_rows, words)`` uint64, and whether it is exact.
+
+    When the exact bit set (``ceil(n_cols / 64)`` words a row) takes at most
+    ``max_exact_bytes`` or no more words than the signature, bit ``j`` is column ``j``
+    and the subset test on the words is exact. Otherwise every column is
+    hashed (multiplicative hash) to one of ``64 * words`` bits, ``words`` a power of two
+    with about :data:`_SIGNATURE_BITS_PER_ENTRY` bits per entry of a 90th-percentile row:
+    ``N_k ⊆ N_i`` still implies ``bits_k & ~bits_i == 0``, so the words only filter and
+    :func:`_contained` decides. An exact bit set costs ``n_rows * n_cols / 8`` bytes: 11 GB
+    for a world pool with 150,000 candidates, where the signature is a few hundred MB.
+    """
     n, m = a.shape
-    words = max(1, (m + 63) // 64)
-    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr))
+    exact_words = max(1, (m + 63) // 64)
+    sizes = np.diff(a.indptr)
+    typical = float(np.quantile(sizes, 0.9)) if n else 1.0
+    sig_words = 1 << max(0, int(np.ceil(np.log2(max(
+        _SIGNATURE_BITS_PER_ENTRY * typical / 64.0, 1.0)))))
+    exact = exact_words <= sig_words or n * exact_words * 8 <= max_exact_bytes
+    words = exact_words if exact else sig_words
+    row = np.repeat(np.arange(n, dtype=np.int64), sizes)
     col = a.indices.astype(np.int64)
-    key = row * words + (col >> 6)
-    bit = np.left_shift(np.uint64(1), (col & 63).astype(np.uint64))
+    if exact:
+        pos = col
+    else:  # the top log2(64 * words) bits of col * golden ratio (mod 2^64)
+        shift = np.uint64(64 - int(np.log2(64 * words)))
+        pos = ((col.astype(np.uint64) * _GOLDEN) >> shift).astype(np.int64)
+    key = row * words + (pos >> 6)
+    bit = np.left_shift(np.uint64(1), (pos & 63).astype(np.uint64))
+    if not exact:  # hashed positions are not sorted within a row
+        order = np.argsort(key, kind="stable")
+        key, bit = key[order], bit[order]
     bits = np.zeros(n * words, dtype=np.uint64)
-    if len(key):  # entries are sorted by row then column, so equal keys are runs
+    if len(key):  # equal keys are runs
         starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
         bits[key[starts]] = np.bitwise_or.reduceat(bit, starts)
-    return bits.reshape(n, words)
+    return bits.reshape(n, words), exact
+
+
+def _entry_keys(a: sp.csr_array) -> npt.NDArray[np.int64]:
+    """``row * n_cols + column`` of every entry: sorted when ``a`` has sorted indices."""
+    n, m = a.shape
+    return np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr)) * m + a.indices
+
+
+def _contained(a: sp.csr_array, keys: npt.NDArray[np.int64], k: npt.NDArray[np.int64],
+               i: npt.NDArray[np.int64], max_entries: int = 4_000_000
+               ) -> npt.NDArray[np.bool_]:
+    """Whether row ``k[p]``'s column set lies in row ``i[p]``'s, for every pair ``p``
+    (exact; ``a`` with sorted indices, ``keys`` its :func:`_entry_keys`): each column of
+    ``k`` is looked up among ``i``'s entries by one binary search over the sorted keys, in
+    blocks of about ``max_entries`` looked-up entries."""
+    m = a.shape[1]
+    out = np.zeros(len(k), dtype=bool)
+    if not len(k) or not len(keys):
+        return out
+    ptr = a.indptr.astype(np.int64)
+    size_k = ptr[k + 1] - ptr[k]
+    cum = np.cumsum(size_k)
+    b0 = 0
+    while b0 < len(k):
+        done = int(cum[b0 - 1]) if b0 else 0
+        b1 = max(int(np.searchsorted(cum, done + max_entries, side="right")), b0 + 1)
+        kk, ii, sz = k[b0:b1], i[b0:b1], size_k[b0:b1]
+        want = ii.repeat(sz) * m + a.indices[row_ranges(ptr[kk], ptr[kk + 1])]
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        miss = keys[at] != want
+        pair = np.repeat(np.arange(b1 - b0), sz)
+        out[b0:b1] = np.bincount(pair[miss], minlength=b1 - b0) == 0
+        b0 = b1
+    return out
 
 
 def drop_dominated_rows(
-    a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 250_000
+    a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 250_000,
+    max_exact_bytes: int = EXACT_BITSET_BYTES,
 ) -> npt.NDArray[np.bool_]:
     """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
 
@@ -259,7 +333,8 @@ def drop_dominated_rows(
     nonempty = np.flatnonzero(sizes > 0)
     if n < 2 or len(nonempty) == 0:
         return keep
-    bits = _row_bitsets(a)
+    bits, exact = _row_bitsets(a, max_exact_bytes)
+    keys = None if exact else _entry_keys(a)
     col_count = np.bincount(a.indices, minlength=m).astype(np.int64)
     enc = col_count[a.indices] * m + a.indices
     rarest = np.full(n, -1, dtype=np.int64)
@@ -284,6 +359,9 @@ def drop_dominated_rows(
                 break
             subset = (bits[k, word] & ~bits[i, word]) == 0
             i, k = i[subset], k[subset]
+        if not exact:
+            subset = _contained(a, keys, k, i)
+            i, k = i[subset], k[subset]
         keep[i] = False
         b0 = b1
     return keep
@@ -291,7 +369,7 @@ def drop_dominated_rows(
 
 def _drop_dominated_cols(
     a: sp.csr_array, r: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
-    max_pairs: int = 2_000_000,
+    max_pairs: int = 2_000_000, max_exact_bytes: int = EXACT_BITSET_BYTES,
 ) -> npt.NDArray[np.bool_]:
     """Columns that enough other columns dominate, for set multicover.
 
@@ -323,7 +401,8 @@ def _drop_dominated_cols(
         return keep
     need = np.zeros(m, dtype=np.int64)
     need[nonempty] = np.maximum.reduceat(r[at.indices], at.indptr[nonempty])
-    bits = _row_bitsets(at)
+    bits, exact = _row_bitsets(at, max_exact_bytes)
+    keys = None if exact else _entry_keys(at)
     row_count = np.bincount(at.indices, minlength=n).astype(np.int64)
     enc = row_count[at.indices] * n + at.indices
     rarest = np.full(m, -1, dtype=np.int64)
@@ -347,6 +426,9 @@ def _drop_dominated_cols(
             if not len(ll):
                 break
             subset = (bits[jj, word] & ~bits[ll, word]) == 0
+            ll, jj = ll[subset], jj[subset]
+        if not exact:
+            subset = _contained(at, keys, jj, ll)
             ll, jj = ll[subset], jj[subset]
         n_dom += np.bincount(jj, minlength=m)
         b0 = b1
