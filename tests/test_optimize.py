@@ -204,6 +204,22 @@ def test_hashed_signatures_decide_as_exact_bit_sets(seed):
             == brute).all()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
+    """Above ``FEASIBILITY_JUMP_MAX_NNZ`` the MILP runs without HiGHS's feasibility jump (the
+    option exists in this HiGHS, else SolverError) and still returns the brute-force
+    optimum."""
+    import coverage.solvers.cover as cover_mod
+
+    monkeypatch.setattr(cover_mod, "FEASIBILITY_JUMP_MAX_NNZ", 0)
+    rng = np.random.default_rng(2000 + seed)
+    pattern = rng.random((25, 12)) < 0.3
+    req = np.minimum(2, pattern.sum(axis=1))
+    res = min_cover(sp.csr_array(pattern), requirement=2, lp_min_rows=10**9)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(brute_min_cover(pattern, req, None))
+
+
 def test_column_dominance_needs_as_many_dominators_as_the_requirement():
     from coverage.solvers.cover import _drop_dominated_cols
 
