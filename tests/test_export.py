@@ -113,6 +113,29 @@ def test_geoparquet_equals_the_geopackage(exported):
         np.testing.assert_allclose(pq["lat"], gp["lat"])
 
 
+def test_without_the_geopackage_demand_parquet_is_written_in_chunks(gap_plan, exported,
+                                                                    tmp_path, monkeypatch):
+    """gpkg=False (national plans): no plan.gpkg, and demand.parquet written chunk by chunk
+    reads back equal to the one written with the GeoPackage's whole demand layer."""
+    import pyarrow.parquet as pq
+
+    import coverage.outputs.gis as gis
+
+    real = gis.write_points_geoparquet
+    monkeypatch.setattr(gis, "write_points_geoparquet",
+                        lambda df, path: real(df, path, chunk_rows=50))
+    write_plan(gap_plan, tmp_path / "out", map=False, report=False, gis=True, gpkg=False)
+    out = tmp_path / "out"
+    assert not (out / "plan.gpkg").exists()
+    assert pq.ParquetFile(out / "demand.parquet").metadata.num_row_groups > 1
+    for name in ("demand", "sites"):
+        got = gpd.read_parquet(out / f"{name}.parquet")
+        want = gpd.read_parquet(exported / f"{name}.parquet")
+        pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                      pd.DataFrame(want.drop(columns="geometry")))
+        assert got.geometry.geom_equals(want.geometry).all()
+
+
 def test_a_plan_without_gaps_still_writes_empty_layers(sample_inputs, tmp_path):
     demand, sites = sample_inputs
     plan = plan_sites(demand, sites, budget_ms=60.0, kmedian_time_limit_s=5)
@@ -304,3 +327,50 @@ def test_write_csv_reads_back_without_formulas(tmp_path):
     back = pd.read_csv(path)
     assert back["population"].tolist() == [-5.0, 7.0]
     assert back["site_id"].tolist() == ["'=1+2", "s2"]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 1000])
+def test_points_geoparquet_in_chunks_reads_back_as_the_whole_layer(tmp_path, chunk_rows):
+    """Chunked GeoParquet (bounded memory on national demand tables) equals the whole-layer
+    writer's file read back: columns, types, values, geometries, CRS and bounding box, also
+    with user columns whose type differs by chunk (text missing in the first chunks, a
+    boolean with missing values in one chunk only) and odd types."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from coverage.outputs.gis import write_points_geoparquet
+
+    _, odd = _odd_frames()
+    a = pd.concat([odd] * 8, ignore_index=True)
+    n = len(a)
+    a["demand_id"] = [f"d{i}" for i in range(n)]
+    a["lat"] = np.linspace(-33.0, 61.5, n)
+    a["lon"] = np.linspace(-120.0, 151.0, n)[::-1]
+    a["late_text"] = pd.Series([None] * (n - 3) + ["x", None, "=z"], dtype=object)
+    a["flag"] = pd.array([True] * (n - 2) + [None, False], dtype="boolean")
+    a["never"] = pd.Series([None] * n, dtype=object)
+    whole = tmp_path / "whole.parquet"
+    write_geoparquet(plan_layers(pd.DataFrame({"site_id": [], "lat": [], "lon": []}), a,
+                                 pd.DataFrame(), layers=("demand",))["demand"], whole)
+    chunked = write_points_geoparquet(a, tmp_path / "chunked.parquet", chunk_rows=chunk_rows)
+    want, got = gpd.read_parquet(whole), gpd.read_parquet(chunked)
+    assert got.crs == want.crs
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")))
+    assert got.geometry.geom_equals(want.geometry).all()
+    assert got["flag"].iloc[-1] == "false" and got["late_text"].iloc[-3] == "x"
+    geo_w = json.loads(pq.read_schema(whole).metadata[b"geo"])
+    geo_c = json.loads(pq.read_schema(chunked).metadata[b"geo"])
+    assert geo_c == geo_w  # same bbox, geometry types, CRS, version
+    if chunk_rows < n:
+        assert pq.ParquetFile(chunked).metadata.num_row_groups == -(-n // chunk_rows)
+
+
+def test_plan_layers_builds_only_the_layers_asked_for():
+    sites, a = _odd_frames()
+    layers = plan_layers(sites, a, pd.DataFrame(), layers=("sites", "gaps"))
+    assert list(layers) == ["sites", "gaps"]
+    assert layers["gaps"]["demand_id"].tolist() == ["d2"]
+    with pytest.raises(ValueError, match="unknown layer"):
+        plan_layers(sites, a, pd.DataFrame(), layers=("demand", "roads"))

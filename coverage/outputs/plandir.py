@@ -273,14 +273,17 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
 
         optional(("sweep.csv", "report.html"), write_report_files)
     if gis:
-        from .gis import plan_layers, write_geoparquet, write_gpkg
+        from .gis import plan_layers, write_geoparquet, write_gpkg, write_points_geoparquet
 
         layers: dict[str, Any] = {}
+        with_gpkg = (len(plan.assignment) <= GPKG_MAX_ROWS) if gpkg is None else bool(gpkg)
 
         def build_layers() -> None:
-            layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed))
+            # without the GeoPackage only the sites layer is built here: demand.parquet is
+            # written chunk by chunk from the assignment table (bounded memory)
+            layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed,
+                                      **({} if with_gpkg else {"layers": ("sites",)})))
 
-        with_gpkg = (len(plan.assignment) <= GPKG_MAX_ROWS) if gpkg is None else bool(gpkg)
         optional(("plan.gpkg", "demand.parquet", "sites.parquet") if with_gpkg
                  else ("demand.parquet", "sites.parquet"), build_layers)
         if not with_gpkg:
@@ -289,8 +292,13 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         if layers and with_gpkg:
             optional(("plan.gpkg",), lambda: write_gpkg(layers, d / "plan.gpkg"))
         if layers:
-            optional(("demand.parquet",),
-                     lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
+            if "demand" in layers:
+                optional(("demand.parquet",),
+                         lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
+            else:
+                optional(("demand.parquet",),
+                         lambda: write_points_geoparquet(plan.assignment,
+                                                         d / "demand.parquet"))
             optional(("sites.parquet",),
                      lambda: write_geoparquet(layers["sites"], d / "sites.parquet"))
     for name in written:
