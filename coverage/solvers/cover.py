@@ -450,7 +450,8 @@ def _lagrangian_cover(
     redundant sites are dropped; the best plan (``x0`` at worst) is returned with the bound.
     """
     n, m = a.shape
-    at = sp.csr_array(a.T)
+    af = a.astype(np.float64)  # float products: twice as fast as on the int8 pattern
+    at = sp.csr_array(af.T)
     r = need.astype(np.float64)
     col_size = np.maximum(np.diff(at.indptr), 1).astype(np.float64)
     u = np.minimum.reduceat((c / col_size)[a.indices], a.indptr[:-1]) if a.nnz else np.zeros(n)
@@ -473,7 +474,7 @@ def _lagrangian_cover(
                 best_obj = float(c[plan].sum())
                 best_x = np.zeros(m, dtype=bool)
                 best_x[plan] = True
-        g = r - a @ x.astype(np.float64)
+        g = r - af @ x.astype(np.float64)
         g[(u <= 0) & (g < 0)] = 0.0
         norm = float(g @ g)
         done = norm == 0 or factor < 1e-4 or best_l >= best_obj - 1e-9
