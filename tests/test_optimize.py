@@ -220,6 +220,27 @@ def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
     assert res.objective == pytest.approx(brute_min_cover(pattern, req, None))
 
 
+def test_huge_models_with_no_time_left_skip_highs(monkeypatch):
+    """With no time left a model above FEASIBILITY_JUMP_MAX_NNZ is not passed to HiGHS (that
+    alone takes seconds on a world component): the fallback plan, no bound; min_cover
+    still returns a feasible plan with a valid bound."""
+    import coverage.solvers.cover as cover_mod
+
+    monkeypatch.setattr(cover_mod, "FEASIBILITY_JUMP_MAX_NNZ", 0)
+    rng = np.random.default_rng(77)
+    pattern = rng.random((40, 14)) < 0.3
+    req = np.minimum(2, pattern.sum(axis=1))
+    a = sp.csr_array(pattern.astype(np.int8))
+    x0 = np.zeros(14, dtype=bool)
+    x0[cover_mod.greedy_cover(a, req)] = True
+    x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 0.0)
+    assert st == "time_limit" and lb == -np.inf and (x == x0).all()
+    assert cover_mod._cover_lp(a, req, np.ones(14), 0.0) is None
+    res = min_cover(a, requirement=2, time_limit_s=0.0)
+    assert feasible(pattern, res.sites, req)
+    assert res.lower_bound <= brute_min_cover(pattern, req, None) <= res.objective
+
+
 def test_column_dominance_needs_as_many_dominators_as_the_requirement():
     from coverage.solvers.cover import _drop_dominated_cols
 

@@ -248,20 +248,20 @@ def _row_bitsets(a: sp.csr_array, max_exact_bytes: int = EXACT_BITSET_BYTES
         _SIGNATURE_BITS_PER_ENTRY * typical / 64.0, 1.0)))))
     exact = exact_words <= sig_words or n * exact_words * 8 <= max_exact_bytes
     words = exact_words if exact else sig_words
-    row = np.repeat(np.arange(n, dtype=np.int64), sizes)
     col = a.indices.astype(np.int64)
     if exact:
         pos = col
     else:  # the top log2(64 * words) bits of col * golden ratio (mod 2^64)
         shift = np.uint64(64 - int(np.log2(64 * words)))
         pos = ((col.astype(np.uint64) * _GOLDEN) >> shift).astype(np.int64)
-    key = row * words + (pos >> 6)
+    del col
+    key = np.repeat(np.arange(n, dtype=np.int64) * words, sizes) + (pos >> 6)
     bit = np.left_shift(np.uint64(1), (pos & 63).astype(np.uint64))
-    if not exact:  # hashed positions are not sorted within a row
-        order = np.argsort(key, kind="stable")
-        key, bit = key[order], bit[order]
+    del pos
     bits = np.zeros(n * words, dtype=np.uint64)
-    if len(key):  # equal keys are runs
+    if not exact:  # hashed positions are not sorted within a row: no runs to reduce
+        np.bitwise_or.at(bits, key, bit)
+    elif len(key):  # equal keys are runs
         starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
         bits[key[starts]] = np.bitwise_or.reduceat(bit, starts)
     return bits.reshape(n, words), exact
@@ -467,7 +467,7 @@ def _lagrangian_cover(
             stall += 1
             if stall >= 20:
                 factor, stall = factor / 2, 0
-        if it % 50 == 0:
+        if it % 50 == 0 and time.perf_counter() < deadline:  # (slow on huge models)
             plan = greedy_cover(a, need, cost=np.maximum(rc, 1e-3 * c))
             plan = greedy_cover(a, need, cost=c, start=plan)  # drop redundant sites
             if c[plan].sum() < best_obj - 1e-9:
@@ -624,6 +624,10 @@ def _solve_cover_milp(
     import highspy
 
     n, m = a.shape
+    if time_limit_s <= 0.01 and a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
+        # no time left and a huge model: passing it to HiGHS alone takes seconds (9.7 s for
+        # 85M entries, a world component with every GeoNames place); the fallback plan
+        return x0, "time_limit", -np.inf
     scale = cost_scale(c)
     cs = c.astype(np.float64) * scale
     integral = bool(np.array_equal(c, np.round(c)))
@@ -731,6 +735,8 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
     import highspy
 
     n, m = a.shape
+    if time_limit_s <= 0.01 and a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
+        return None  # no time left, and passing a huge model to HiGHS alone takes seconds
     scale = cost_scale(c)
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
