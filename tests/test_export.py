@@ -367,6 +367,28 @@ def test_points_geoparquet_in_chunks_reads_back_as_the_whole_layer(tmp_path, chu
         assert pq.ParquetFile(chunked).metadata.num_row_groups == -(-n // chunk_rows)
 
 
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+def test_points_geoparquet_interrupted_leaves_no_file(tmp_path, monkeypatch, error):
+    """A write that fails after some chunks leaves neither a truncated file nor its
+    temporary one (the footer would make a truncated file read back as valid)."""
+    import coverage.outputs.gis as gis
+
+    _, odd = _odd_frames()
+    a = pd.concat([odd] * 5, ignore_index=True)
+    real, calls = gis.sanitise_layer, []
+
+    def flaky(layer):
+        calls.append(1)
+        if len(calls) == 4:  # the sample, then chunks 1-2 written, chunk 3 fails
+            raise error("disk gone")
+        return real(layer)
+
+    monkeypatch.setattr(gis, "sanitise_layer", flaky)
+    with pytest.raises(error):
+        gis.write_points_geoparquet(a, tmp_path / "demand.parquet", chunk_rows=3)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plan_layers_builds_only_the_layers_asked_for():
     sites, a = _odd_frames()
     layers = plan_layers(sites, a, pd.DataFrame(), layers=("sites", "gaps"))

@@ -207,10 +207,10 @@ def test_hashed_signatures_decide_as_exact_bit_sets(seed):
 @pytest.mark.parametrize("seed", range(6))
 def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
     """Above ``FEASIBILITY_JUMP_MAX_NNZ`` the MILP runs without HiGHS's feasibility jump (the
-    option exists in this HiGHS, else SolverError) and still returns the brute-force
-    optimum."""
+    option exists in this HiGHS) and still returns the brute-force optimum."""
     import coverage.solvers.cover as cover_mod
 
+    assert cover_mod._no_feasibility_jump(cover_mod._new_highs())  # HiGHS >= 1.11 has it
     monkeypatch.setattr(cover_mod, "FEASIBILITY_JUMP_MAX_NNZ", 0)
     rng = np.random.default_rng(2000 + seed)
     pattern = rng.random((25, 12)) < 0.3
@@ -235,6 +235,13 @@ def test_huge_models_with_no_time_left_skip_highs(monkeypatch):
     x0[cover_mod.greedy_cover(a, req)] = True
     x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 0.0)
     assert st == "time_limit" and lb == -np.inf and (x == x0).all()
+    # a fallback that meets a known bound is optimal, time or not
+    x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 0.0,
+                                            target=float(x0.sum()))
+    assert st == "optimal" and lb == x0.sum()
+    # a limit shorter than handing the model over (HIGHS_PASS_S_PER_ENTRY) counts as none
+    monkeypatch.setattr(cover_mod, "HIGHS_PASS_S_PER_ENTRY", 1.0)
+    assert cover_mod._cover_lp(a, req, np.ones(14), 5.0) is None
     assert cover_mod._cover_lp(a, req, np.ones(14), 0.0) is None
     res = min_cover(a, requirement=2, time_limit_s=0.0)
     assert feasible(pattern, res.sites, req)

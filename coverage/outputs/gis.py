@@ -27,6 +27,7 @@ injection (text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -350,16 +351,24 @@ def write_points_geoparquet(df: pd.DataFrame, path: str | Path,
         col["bbox"] = [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)),
                        float(np.nanmax(lat))]
     schema = schema.with_metadata({**schema.metadata, b"geo": json.dumps(geo).encode()})
+    # written under a temporary name and renamed when complete: a failed write (an error,
+    # an interrupt) never leaves a readable but truncated file at ``path``
+    part_path = path.with_name(path.name + ".part")
     try:
-        with pq.ParquetWriter(path, schema) as writer:
+        with pq.ParquetWriter(part_path, schema) as writer:
             for start in range(0, n, chunk_rows):
                 part = sanitise_layer(_points(df.iloc[start:start + chunk_rows]))
                 table = pa.table(part.to_arrow(index=False, geometry_encoding="WKB"))
                 writer.write_table(table.cast(schema))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-        logger.debug("chunked GeoParquet not possible (%s): whole-layer writer", exc)
-        path.unlink(missing_ok=True)
+        part_path.unlink(missing_ok=True)
+        logger.warning("%s: a chunk does not fit the layer's schema (%s); writing the whole "
+                       "layer at once (more memory)", path.name, exc)
         return write_geoparquet(_points(df), path)
+    except BaseException:
+        part_path.unlink(missing_ok=True)
+        raise
+    os.replace(part_path, path)
     return path
 
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -451,9 +452,9 @@ def _lagrangian_cover(
     """
     n, m = a.shape
     af = a.astype(np.float64)  # float products: twice as fast as on the int8 pattern
-    at = sp.csr_array(af.T)
+    at = af.T  # a view (CSC), no second copy
     r = need.astype(np.float64)
-    col_size = np.maximum(np.diff(at.indptr), 1).astype(np.float64)
+    col_size = np.maximum(np.bincount(a.indices, minlength=m), 1).astype(np.float64)
     u = np.minimum.reduceat((c / col_size)[a.indices], a.indptr[:-1]) if a.nnz else np.zeros(n)
     best_l, best_x, best_obj = -np.inf, x0.copy(), float(c[x0].sum())
     factor, stall = 2.0, 0
@@ -600,6 +601,31 @@ def _highs_cover_model(a: sp.csr_array, need: npt.NDArray[np.int64],
 #: the time limit, at about 6 microseconds an entry here).
 FEASIBILITY_JUMP_MAX_NNZ = 1_000_000
 
+#: Seconds an entry to hand a model to HiGHS (9.7 s for 85M entries, a world component with
+#: every GeoNames place; hand measurement): a model above FEASIBILITY_JUMP_MAX_NNZ whose
+#: time limit is shorter than that is not solved (its LP or MILP would only overrun).
+HIGHS_PASS_S_PER_ENTRY = 1.2e-7
+
+
+def _no_time_for(a: sp.csr_array, time_limit_s: float) -> bool:
+    """Whether ``a`` is too big for HiGHS in ``time_limit_s``: above
+    :data:`FEASIBILITY_JUMP_MAX_NNZ` entries and a limit shorter than handing it over."""
+    return (a.nnz > FEASIBILITY_JUMP_MAX_NNZ
+            and float(time_limit_s) < max(a.nnz * HIGHS_PASS_S_PER_ENTRY, 0.01))
+
+
+def _no_feasibility_jump(h: Any) -> bool:
+    """Switch HiGHS's feasibility jump off (HiGHS 1.16's ignores the time limit: 82 s of it
+    under a 23 s limit on a 62,950 x 45,146 component with 13.8M entries, every GeoNames
+    place as a candidate; hand measurement). HiGHS before 1.11 has no such heuristic and no
+    option: False, nothing to switch off."""
+    import highspy
+
+    ok = h.setOptionValue("mip_heuristic_run_feasibility_jump", False) == highspy.HighsStatus.kOk
+    if not ok:
+        logger.debug("this HiGHS has no feasibility jump option (nothing to switch off)")
+    return bool(ok)
+
 
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
@@ -624,33 +650,27 @@ def _solve_cover_milp(
     import highspy
 
     n, m = a.shape
-    if time_limit_s <= 0.01 and a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
-        # no time left and a huge model: passing it to HiGHS alone takes seconds (9.7 s for
-        # 85M entries, a world component with every GeoNames place); the fallback plan
+    integral = bool(np.array_equal(c, np.round(c)))
+    ub = float(c[x0].sum())
+    tol = 0.5 if integral else 1e-9 * max(1.0, ub)
+    if target is not None and ub <= target + tol:
+        return x0, "optimal", ub  # the greedy plan meets a known lower bound
+    if _no_time_for(a, time_limit_s):
         return x0, "time_limit", -np.inf
     scale = cost_scale(c)
     cs = c.astype(np.float64) * scale
-    integral = bool(np.array_equal(c, np.round(c)))
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
     if a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
-        # HiGHS 1.16's feasibility jump does not watch the time limit: 82 s of it under a
-        # 23 s limit on a 62,950 x 45,146 component with 13.8M entries (all GeoNames places
-        # as candidates; hand measurement)
-        if h.setOptionValue("mip_heuristic_run_feasibility_jump", False) != highspy.HighsStatus.kOk:
-            raise SolverError("this HiGHS has no mip_heuristic_run_feasibility_jump option")
+        _no_feasibility_jump(h)
     lp = _highs_cover_model(a, need, cs, integer=True)
     # The greedy plan x0 is NOT passed to HiGHS as a start: HiGHS 1.16 then returns the start
     # vector instead of the solution it reports after presolve (checked below), and without
     # presolve the solve is several times slower. Its value is passed as a cutoff instead:
     # HiGHS only looks for strictly better plans (with integer costs, better by at least 1),
     # and "no such plan" proves x0 optimal.
-    ub = float(c[x0].sum())
-    tol = 0.5 if integral else 1e-9 * max(1.0, ub)
-    if target is not None and ub <= target + tol:
-        return x0, "optimal", ub  # the greedy plan meets a known lower bound
     bound_at, above = ub - tol, False
     if cutoff is not None:
         cut = float(np.floor(cutoff + 1e-9)) if integral else float(cutoff)
@@ -735,8 +755,8 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
     import highspy
 
     n, m = a.shape
-    if time_limit_s <= 0.01 and a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
-        return None  # no time left, and passing a huge model to HiGHS alone takes seconds
+    if _no_time_for(a, time_limit_s):
+        return None  # a huge model: handing it to HiGHS alone would overrun the time left
     scale = cost_scale(c)
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
