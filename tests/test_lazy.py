@@ -196,3 +196,43 @@ def test_fetched_rows_hold_exactly_the_counted_candidates():
     block = src.rows(every, sites=some)
     assert np.array_equal(block.sum(axis=1), src.count(some))
     assert set(np.unique(block.indices)) <= set(some)
+
+
+@pytest.mark.parametrize("query_rows", [37, 100_000])
+def test_fetched_rows_equal_a_dense_computation_on_both_query_paths(query_rows):
+    """RowSource.rows queries per row (chunks smaller than the candidate set) or per
+    candidate (larger chunks, radius bands): both give, for rows in any order with repeats
+    and candidate subsets in any order, exactly the pairs of a dense distance computation
+    with the count's arithmetic (point minus site, squared, against the squared chord)."""
+    from coverage.model.geo import chord_from_km, unit_xyz
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import RowLatency
+    from coverage.solvers.rowgen import RowSource
+
+    rng = np.random.default_rng(11)
+    n, m = 2_500, 400
+    lat, lon = rng.uniform(30, 48, n), rng.uniform(-120, -75, n)
+    s_lat, s_lon = rng.uniform(30, 48, m), rng.uniform(-120, -75, m)
+    s_lat[:50], s_lon[:50] = lat[:50], lon[:50]  # candidates on cells: distance 0
+    access = rng.choice(np.array(["ftth", "ftth", "ftth", "cable"], dtype=object), size=n)
+    # radii from 0 to 985 km (ftth at 50 ms, less a shrink); cable reaches nothing at 50 ms
+    shrink = np.where(rng.random(n) < 0.6, rng.uniform(0.0, 1_000.0, n), 0.0)
+    model = LatencyModel()
+    rl = RowLatency.from_model(model, access, 50.0, "p99", shrink)
+    src = RowSource(lat, lon, s_lat, s_lon, model, 50.0, "p99", rl)
+    src.query_rows = query_rows
+    p, s = unit_xyz(lat, lon), unit_xyz(s_lat, s_lon)
+    d2 = ((p[:, None, :] - s[None, :, :]) ** 2).sum(axis=2)
+    radius = rl.radius_km
+    truth = (d2 <= (chord_from_km(np.maximum(radius, 0.0)) ** 2)[:, None]) & (
+        radius >= 0)[:, None]
+    assert truth.any(axis=1).mean() > 0.5 and (~truth.any(axis=1)).any()
+    rows = rng.choice(n, size=3 * n, replace=True)  # unordered, with repeats
+    got = src.rows(rows)
+    assert got.has_sorted_indices and got.shape == (len(rows), m)
+    assert np.array_equal(got.toarray(), truth[rows])
+    sub = rng.choice(m, size=150, replace=True)  # unordered, with repeats
+    got = src.rows(rows, sites=sub)
+    want = np.zeros_like(truth[rows])
+    want[:, sub] = truth[rows][:, sub]
+    assert got.has_sorted_indices and np.array_equal(got.toarray(), want)

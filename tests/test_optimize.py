@@ -220,6 +220,29 @@ def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
     assert res.objective == pytest.approx(brute_min_cover(pattern, req, None))
 
 
+@pytest.mark.parametrize("pool", [1, None])
+def test_min_cover_with_a_small_cut_pool_is_exact(pool, monkeypatch):
+    """The cover MILPs age HiGHS's cut pool past ``MIP_POOL_SOFT_LIMIT`` cuts (an option this
+    HiGHS has): brute-force optima on dense random double covers, with the limit used and
+    with a pool of one cut."""
+    import highspy
+
+    import coverage.solvers.cover as cover_mod
+
+    h = cover_mod._new_highs()
+    assert h.setOptionValue("mip_pool_soft_limit",
+                            cover_mod.MIP_POOL_SOFT_LIMIT) == highspy.HighsStatus.kOk
+    if pool is not None:
+        monkeypatch.setattr(cover_mod, "MIP_POOL_SOFT_LIMIT", pool)
+    rng = np.random.default_rng(31)
+    for _ in range(12):
+        pattern = rng.random((30, 14)) < 0.35
+        req = np.minimum(2, pattern.sum(axis=1))
+        res = min_cover(sp.csr_array(pattern), requirement=2, lp_min_rows=10**9)
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(brute_min_cover(pattern, req, None))
+
+
 def test_huge_models_with_no_time_left_skip_highs(monkeypatch):
     """With no time left a model above FEASIBILITY_JUMP_MAX_NNZ is not passed to HiGHS (that
     alone takes seconds on a world component): the fallback plan, no bound; min_cover

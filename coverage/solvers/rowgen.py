@@ -156,6 +156,85 @@ def _swap_descent(
     return np.flatnonzero(x).astype(np.int64) if (have >= need).all() else None
 
 
+def _exact_hits(pts: npt.NDArray[np.float64], site_xyz: npt.NDArray[np.float64],
+                at: npt.NDArray[np.int64], col: npt.NDArray[np.int64],
+                chord: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Which (point ``at``, site ``col``) pairs lie within the point's chord: the exact test
+    of :meth:`coverage.model.geo.BinnedPoints.count` (point minus site, squared, against the
+    squared chord), so that a fetched row holds exactly the candidates it was counted with
+    (a tree's node shortcuts could decide a pair on the radius otherwise)."""
+    dx = pts[at, 0] - site_xyz[col, 0]
+    dy = pts[at, 1] - site_xyz[col, 1]
+    dz = pts[at, 2] - site_xyz[col, 2]
+    return dx * dx + dy * dy + dz * dz <= (chord * chord)[at]
+
+
+def _within_by_row(pts: npt.NDArray[np.float64], chord: npt.NDArray[np.float64],
+                   site_xyz: npt.NDArray[np.float64], site_tree: Any) -> sp.csr_array:
+    """Boolean ``(len(pts), len(site_xyz))`` pattern of the sites within every point's chord:
+    one radius query per point on the sites' tree (a slightly wider one, then
+    :func:`_exact_hits`); sorted indices."""
+    ind = site_tree.query_radius(pts, r=chord * (1.0 + 1e-9) + 1e-12)
+    n_got = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+    indptr = np.zeros(len(pts) + 1, dtype=np.int64)
+    if not n_got.sum():
+        return sp.csr_array((np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64), indptr),
+                            shape=(len(pts), len(site_xyz)))
+    col = np.concatenate(ind).astype(np.int64)
+    at = np.repeat(np.arange(len(pts)), n_got)
+    hit = _exact_hits(pts, site_xyz, at, col, chord)
+    np.cumsum(np.bincount(at[hit], minlength=len(pts)), out=indptr[1:])
+    out = sp.csr_array((np.ones(int(hit.sum()), dtype=bool), col[hit], indptr),
+                       shape=(len(pts), len(site_xyz)))
+    out.has_sorted_indices = False
+    out.sort_indices()
+    return out
+
+
+#: Radius bands of :func:`_within_by_site` (points whose chords are within ``max / BANDS`` of
+#: each other share one query radius).
+SITE_MAJOR_BANDS = 8
+
+
+def _within_by_site(pts: npt.NDArray[np.float64], chord: npt.NDArray[np.float64],
+                    site_xyz: npt.NDArray[np.float64]) -> sp.csr_array:
+    """As :func:`_within_by_row`, queried the other way round: a tree on the points, one
+    radius query per site (far fewer and longer answer lists than one per point when the
+    points outnumber the sites). The points are split into :data:`SITE_MAJOR_BANDS` bands
+    of chord, each queried at its largest chord and then tested exactly
+    (:func:`_exact_hits`), so that a few long radii do not widen every query; each band's
+    site-major lists transpose to rows (a counting sort: sorted indices)."""
+    from sklearn.neighbors import BallTree
+
+    n, n_sites = len(pts), len(site_xyz)
+    top = float(chord.max(initial=0.0))
+    band = (np.minimum((chord * (SITE_MAJOR_BANDS / top)).astype(np.int64),
+                       SITE_MAJOR_BANDS - 1) if top > 0 else np.zeros(n, dtype=np.int64))
+    parts, order = [], []
+    for q in np.unique(band):
+        idx = np.flatnonzero(band == q)
+        p, c = pts[idx], chord[idx]
+        ind = BallTree(p).query_radius(site_xyz, r=float(c.max()) * (1.0 + 1e-9) + 1e-12)
+        n_got = np.fromiter(map(len, ind), dtype=np.int64, count=n_sites)
+        at = (np.concatenate(ind).astype(np.int64) if n_got.sum()
+              else np.zeros(0, dtype=np.int64))
+        col = np.repeat(np.arange(n_sites), n_got)
+        hit = _exact_hits(p, site_xyz, at, col, c)
+        indptr = np.zeros(n_sites + 1, dtype=np.int64)
+        np.cumsum(np.bincount(col[hit], minlength=n_sites), out=indptr[1:])
+        by_site = sp.csc_array((np.ones(int(hit.sum()), dtype=bool), at[hit], indptr),
+                               shape=(len(idx), n_sites))
+        parts.append(sp.csr_array(by_site.tocsr()))
+        order.append(idx)
+    if len(parts) == 1:
+        out = parts[0]
+    else:  # the bands' rows back in the points' order
+        out = sp.csr_array(sp.csr_array(sp.vstack(parts, format="csr"))[
+            np.argsort(np.concatenate(order), kind="stable")])
+    out.sort_indices()
+    return out
+
+
 @dataclass
 class RowSource:
     """Where row generation gets its rows: the pairs within budget of any demand rows, and
@@ -247,43 +326,37 @@ class RowSource:
             out = sp.csr_array((np.ones(len(cols), dtype=bool), (rowpos, cols)),
                                shape=(len(r), n_sites))
         else:
-            # one radius query per row at its own chord radius, the arithmetic of count():
-            # a row holds exactly the candidates it was counted with
-            tree = self.site_tree if s is None else unit_tree(self.site_lat_deg[s],
-                                                              self.site_lon_deg[s])
+            # the pairs within every row's own chord radius, the arithmetic of count(): a
+            # row holds exactly the candidates it was counted with
             radius = self.row_latency.radius_km[r]
             live = np.flatnonzero(radius >= 0)
-            counts = np.zeros(len(r), dtype=np.int64)
-            parts: list[npt.NDArray[np.int64]] = []
             chord = chord_from_km(radius[live])
             site_xyz = self.site_xyz if s is None else self.site_xyz[s]
+            blocks, tree = [], None
             for start in range(0, len(live), self.query_rows):
-                part = live[start:start + self.query_rows]
-                c = chord[start:start + self.query_rows]
-                pts = self.points_xyz[r[part]]
-                # a slightly wider query, then the exact test of BinnedPoints.count (cell
-                # minus site, squared, against the squared chord): the tree's node shortcuts
-                # could decide a pair on the radius otherwise than the count did
-                ind = tree.query_radius(pts, r=c * (1.0 + 1e-9) + 1e-12)
-                n_got = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
-                if not n_got.sum():
+                part = slice(start, start + self.query_rows)
+                pts = self.points_xyz[r[live[part]]]
+                if len(pts) >= len(site_xyz):  # many rows, few candidates: candidate-major
+                    blocks.append(_within_by_site(pts, chord[part], site_xyz))
                     continue
-                col = np.concatenate(ind).astype(np.int64)
-                at = np.repeat(np.arange(len(part)), n_got)
-                dx = pts[at, 0] - site_xyz[col, 0]
-                dy = pts[at, 1] - site_xyz[col, 1]
-                dz = pts[at, 2] - site_xyz[col, 2]
-                hit = dx * dx + dy * dy + dz * dz <= (c * c)[at]
-                counts[part] = np.bincount(at[hit], minlength=len(part))
-                parts.append(col[hit])
-            cols = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-            if s is not None:
-                cols = s[cols]
+                if tree is None:
+                    tree = self.site_tree if s is None else unit_tree(self.site_lat_deg[s],
+                                                                      self.site_lon_deg[s])
+                blocks.append(_within_by_row(pts, chord[part], site_xyz, tree))
+            block = (sp.csr_array(sp.vstack(blocks, format="csr")) if len(blocks) > 1
+                     else blocks[0] if blocks else sp.csr_array((0, len(site_xyz)), dtype=bool))
+            counts = np.zeros(len(r), dtype=np.int64)
+            counts[live] = np.diff(block.indptr)
             indptr = np.zeros(len(r) + 1, dtype=np.int64)
             np.cumsum(counts, out=indptr[1:])
+            cols = block.indices.astype(np.int64)
+            if s is not None:
+                cols = s[cols]  # s need not be sorted: sort_indices below
             out = sp.csr_array((np.ones(len(cols), dtype=bool), cols, indptr),
                                shape=(len(r), n_sites))
-            out.has_sorted_indices = False
+            if s is None or bool(np.all(np.diff(s) > 0)):
+                out.has_sorted_indices = True
+                return out
         out.sum_duplicates()
         out.sort_indices()
         return out
