@@ -1224,9 +1224,11 @@ def min_cover(
     order = np.argsort(np.bincount(row_lab, minlength=n_comp), kind="stable")
     rows_by = np.argsort(row_lab, kind="stable")
     row_starts = np.searchsorted(row_lab[rows_by], np.arange(n_comp + 1))
+    cols_by = np.argsort(col_lab, kind="stable")  # ascending within a component
+    col_starts = np.searchsorted(col_lab[cols_by], np.arange(n_comp + 1))
     for comp in order:
         rows = rows_by[row_starts[comp]:row_starts[comp + 1]]
-        ccols = np.flatnonzero(col_lab == comp)
+        ccols = cols_by[col_starts[comp]:col_starts[comp + 1]]
         block = sp.csr_array(sub[rows][:, ccols])
         x0 = np.zeros(len(ccols), dtype=bool)
         x0[greedy_cover(block, sub_need[rows], cc[ccols])] = True
