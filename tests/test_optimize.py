@@ -220,20 +220,21 @@ def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
     assert res.objective == pytest.approx(brute_min_cover(pattern, req, None))
 
 
-@pytest.mark.parametrize("pool", [1, None])
-def test_min_cover_with_a_small_cut_pool_is_exact(pool, monkeypatch):
-    """The cover MILPs age HiGHS's cut pool past ``MIP_POOL_SOFT_LIMIT`` cuts (an option this
-    HiGHS has): brute-force optima on dense random double covers, with the limit used and
-    with a pool of one cut."""
+@pytest.mark.parametrize("options", [None, {"mip_pool_soft_limit": 1},
+                                     {"mip_allow_restart": True}])
+def test_min_cover_with_its_highs_options_is_exact(options, monkeypatch):
+    """The cover MILPs' HiGHS options (a small cut pool, no root restart; options this
+    HiGHS has): brute-force optima on dense random double covers, with the options used,
+    with a pool of one cut, and with restarts back on."""
     import highspy
 
     import coverage.solvers.cover as cover_mod
 
     h = cover_mod._new_highs()
-    assert h.setOptionValue("mip_pool_soft_limit",
-                            cover_mod.MIP_POOL_SOFT_LIMIT) == highspy.HighsStatus.kOk
-    if pool is not None:
-        monkeypatch.setattr(cover_mod, "MIP_POOL_SOFT_LIMIT", pool)
+    for option, value in cover_mod.MIP_OPTIONS.items():
+        assert h.setOptionValue(option, value) == highspy.HighsStatus.kOk
+    if options is not None:
+        monkeypatch.setattr(cover_mod, "MIP_OPTIONS", {**cover_mod.MIP_OPTIONS, **options})
     rng = np.random.default_rng(31)
     for _ in range(12):
         pattern = rng.random((30, 14)) < 0.35

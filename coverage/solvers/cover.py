@@ -597,13 +597,14 @@ def _highs_cover_model(a: sp.csr_array, need: npt.NDArray[np.int64],
     return lp
 
 
-#: HiGHS's ``mip_pool_soft_limit`` for the cover MILPs (its default: 10,000 cuts). On the
-#: dense ~400 x 270 double covers of national N-1 grids HiGHS spends most of its time in root
-#: separation over a pool of thousands of cuts (0.4-1.3 s, one search node); a pool aged past
-#: 10 cuts took 18 such MILPs from 6.75 s to 3.97 s (worst 1.33 -> 0.52 s), OR-Library scp4-6
-#: from 4.3 to 2.1 s, and left the textbook 10k x 1k covers' 12 s plans and bounds unchanged
-#: or better (hand measurements, docs/benchmarks-scale.md).
-MIP_POOL_SOFT_LIMIT = 10
+#: HiGHS options of the cover MILPs. On the dense ~400 x 270 double covers of national N-1
+#: grids HiGHS spent most of its time in root separation over a pool of thousands of cuts
+#: (0.4-1.3 s at one search node), repeated after each root restart. A cut pool aged past 10
+#: cuts (``mip_pool_soft_limit``, default 10,000) took 18 such MILPs from 6.75 s to 3.87 s
+#: (worst 1.33 -> 0.49 s); no root restart (``mip_allow_restart``) then to 2.72 s (worst
+#: 0.29 s). OR-Library scp4-6: 4.3 -> 1.7 s; the textbook 10k x 1k covers' 12 s plans and
+#: bounds unchanged (hand measurements; the family benchmark in docs/benchmarks-scale.md).
+MIP_OPTIONS: dict[str, int | bool] = {"mip_pool_soft_limit": 10, "mip_allow_restart": False}
 
 #: Cover MILPs with more entries run without HiGHS's feasibility jump heuristic (it ignores
 #: the time limit, at about 6 microseconds an entry here).
@@ -671,8 +672,9 @@ def _solve_cover_milp(
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
-    if h.setOptionValue("mip_pool_soft_limit", MIP_POOL_SOFT_LIMIT) != highspy.HighsStatus.kOk:
-        logger.debug("this HiGHS has no mip_pool_soft_limit option (its default cut pool)")
+    for option, value in MIP_OPTIONS.items():
+        if h.setOptionValue(option, value) != highspy.HighsStatus.kOk:
+            logger.debug("this HiGHS has no %s option (its default kept)", option)
     if a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
         _no_feasibility_jump(h)
     lp = _highs_cover_model(a, need, cs, integer=True)
