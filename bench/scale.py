@@ -13,6 +13,8 @@ Sections (``--only``, comma separated; all by default):
   limit, seeds 0-2;
 * ``plan``: issue 15 part 2, the whole national plan from the command line on three seeded
   1M-cell grids, the floor in the same run (``bench/national_plan.py``);
+* ``family``: issue 15 part 2's row-generation ratio on 24 seeded 1M-cell grids, the
+  planner's site-count stage against the floor (``bench/rowgen_family.py``);
 * ``components``: issue 15 part 4, a 2M-cell world grid split into independent components on
   1 and 2 local Dask workers (``bench/components.py``);
 * ``pmed``: OR-Library pmed1-40 with ``p_median``; ``scp``: OR-Library sets 4-6 with
@@ -64,7 +66,8 @@ def fmt(v) -> str:
 
 #: Section keys in the order the file lists them; a legacy section (no key marker) is
 #: recognised by the start of its title.
-ORDER = ("sf", "scp", "pmed", "synthetic", "gap12", "census", "national", "plan", "components")
+ORDER = ("sf", "scp", "pmed", "synthetic", "gap12", "census", "national", "plan", "family",
+         "components")
 LEGACY_TITLES = {"spopt's San Francisco": "sf", "OR-Library set covering": "scp",
                  "OR-Library p-median": "pmed", "Synthetic clustered": "synthetic",
                  "US Census 2020": "census", "National grid": "national"}
@@ -379,6 +382,21 @@ def plan(rep: Report) -> None:
     rep.write()
 
 
+def family(rep: Report) -> None:
+    """Issue 15 part 2 across seeds: row generation against the floor on 24 seeded grids
+    (``bench/rowgen_family.py``), each seed in its own process."""
+    import rowgen_family
+
+    rows = rowgen_family.run_cases()
+    rep.sections["family"] = [
+        "## Row generation against the floor: 24 seeded 1M-cell US grids, 30 ms p99, N-1",
+        f"<!-- section: family, run {time.strftime('%Y-%m-%d %H:%M')} -->", "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, "
+        f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}. "
+        + rowgen_family.NOTES, "", *rowgen_family.table_lines(rows)]
+    rep.write()
+
+
 def components(rep: Report, cells: int, time_limit_s: float) -> None:
     """Issue 15 part 4: a world grid split into independent components, the pieces solved
     on 1 and 2 local Dask workers (``bench/components.py`` in a child process)."""
@@ -435,7 +453,8 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
-                        default="sf,scp,pmed,synthetic,gap12,census,national,plan,components")
+                        default="sf,scp,pmed,synthetic,gap12,census,national,plan,family,"
+                                "components")
     parser.add_argument("--world-cells", type=int, default=2_000_000)
     parser.add_argument("--world-time-limit-s", type=float, default=60.0)
     parser.add_argument("--time-limit-s", type=float, default=120.0)
@@ -464,6 +483,8 @@ def main() -> None:
         national(rep, args.national_time_limit_s, args.cells)
     if "plan" in only:
         plan(rep)
+    if "family" in only:
+        family(rep)
     if "components" in only:
         components(rep, args.world_cells, args.world_time_limit_s)
     print(f"wrote {args.out}")
