@@ -9,11 +9,13 @@ Exit codes: 0 success; 2 bad input or options (nothing written); 3 no feasible p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -930,6 +932,38 @@ def _terminate_cleanly() -> Any:
         return None
 
 
+@contextlib.contextmanager
+def _small_pages() -> Iterator[None]:
+    """Run without numpy's transparent-huge-page advice, unless ``NUMPY_MADVISE_HUGEPAGE`` is
+    set (the user's choice stands); both restored on exit.
+
+    numpy asks the kernel for huge pages for every large array (``madvise``). Where the
+    kernel's THP ``defrag`` setting is ``madvise`` (the default of Linux and Debian), each
+    first touch of such an array may compact memory on the spot: in a plan of the 1M-cell
+    grid the count and the seed rows spent 0.39 s in the kernel with the advice and 0.18 s
+    without, and row generation took 1.47 s instead of 1.7 s (hand measurement, seed 13;
+    docs/design.md). The environment variable carries the choice to the Dask workers the
+    command starts."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        yield
+        return
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # numpy < 2
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            yield
+            return
+    previous = _set_madvise_hugepage(False)
+    os.environ["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop("NUMPY_MADVISE_HUGEPAGE", None)
+        _set_madvise_hugepage(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``edge-coverage``; returns the exit code."""
     from . import __version__
@@ -953,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = {"report": _run_report, "batch": _run_batch, "calibrate": _run_calibrate,
                "latency": _run_latency}.get(args.command, _run_plan)  # plan, compare
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _small_pages():
             # library warnings as one line each, never with Python source lines
             warnings.showwarning = _show_warning
             return run(args)

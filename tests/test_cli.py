@@ -1,6 +1,7 @@
 """The edge-coverage command end to end, through the installed console script."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -289,3 +290,30 @@ def test_bad_sweep_option_exit_2(tmp_path):
             DATA / "west_candidates.csv", "--sweep-budgets-ms", "30,-1", "--out", tmp_path / "o")
     assert r.returncode == 2 and "--sweep-budgets-ms" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_the_command_runs_without_numpys_huge_page_advice(monkeypatch):
+    """main() turns numpy's huge-page advice off while it runs (and tells its Dask workers
+    through NUMPY_MADVISE_HUGEPAGE), restores both afterwards, and leaves a value the user
+    set alone."""
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _set_madvise_hugepage
+
+    from coverage.cli import _small_pages
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    before = _set_madvise_hugepage(True)
+    try:
+        with _small_pages():
+            assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "0"
+            assert _set_madvise_hugepage(False) is False  # the advice was off
+        assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
+        assert _set_madvise_hugepage(True) is True  # restored
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+        with _small_pages():
+            assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "1"
+            assert _set_madvise_hugepage(True) is True  # untouched
+    finally:
+        _set_madvise_hugepage(before)
