@@ -92,30 +92,39 @@ NOTES = ("The planner's site-count stage (`coverage.planner.stages.min_sites`: c
 
 
 def table_lines(rows: list[dict]) -> list[str]:
-    """One row per seed, then the worst, the median and the seeds above 3x."""
+    """One row per seed, then the worst seed (by ratio), the median and the seeds above
+    3x."""
+
+    def f(v: object) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
     lines = ["| seed | density /km2 | sites | bound | status | rounds | count s | "
              "round solves s | row gen s | floor s | row gen / floor |",
              "|" + " --- |" * 11]
-    ok = [r for r in rows if "error" not in r]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['seed']} | error: {r['error'][-200:]!r} |" + " |" * 9)
             continue
         lines.append(
             f"| {r['seed']} | {r['density']:g} | {r['sites']:,.0f} | {r['bound']:,.0f} | "
-            f"{r['status']} | {r['rounds']} | {r['count_s']:.2f} | "
+            f"{r['status']} | {r['rounds']} | {f(r['count_s'])} | "
             f"{', '.join(f'{s:.2f}' for s in r['solve_s'])} | {r['rowgen_s']:.2f} | "
-            f"{r['floor_s']:.2f} | {r['ratio']:.2f} |")
+            f"{r['floor_s']:.2f} | {f(r['ratio'])} |")
+    ok = [r for r in rows if "error" not in r and r.get("ratio") is not None]
     if ok:
+        worst = max(ok, key=lambda r: r["ratio"])
         ratios = sorted(r["ratio"] for r in ok)
-        median = ratios[len(ratios) // 2] if len(ratios) % 2 else 0.5 * (
-            ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
-        lines += [f"| **worst** | | | | {', '.join(sorted({r['status'] for r in ok}))} | | | "
-                  f"| {max(r['rowgen_s'] for r in ok):.2f} | | **{ratios[-1]:.2f}** |",
+        half = len(ratios) // 2
+        median = ratios[half] if len(ratios) % 2 else 0.5 * (ratios[half - 1] + ratios[half])
+        lines += [f"| **worst: {worst['seed']}** | | | | "
+                  f"{', '.join(sorted({r['status'] for r in ok}))} | | | | "
+                  f"{worst['rowgen_s']:.2f} | {worst['floor_s']:.2f} | "
+                  f"**{worst['ratio']:.2f}** |",
                   "", f"{len(ok)} seeds: median {median:.2f}x, worst {ratios[-1]:.2f}x, "
                   f"{sum(x > 3.0 for x in ratios)} above 3x, "
                   f"{sum(x > 2.5 for x in ratios)} above 2.5x"
-                  + (f"; {len(rows) - len(ok)} failed" if len(ok) < len(rows) else "") + "."]
+                  + (f"; {len(rows) - len(ok)} not counted (an error or no floor)"
+                     if len(ok) < len(rows) else "") + "."]
     return lines
 
 

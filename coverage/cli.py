@@ -960,7 +960,8 @@ def _small_pages() -> Iterator[None]:
     try:
         yield
     finally:
-        os.environ.pop("NUMPY_MADVISE_HUGEPAGE", None)
+        if os.environ.get("NUMPY_MADVISE_HUGEPAGE") == "0":  # ours, not set since
+            del os.environ["NUMPY_MADVISE_HUGEPAGE"]
         _set_madvise_hugepage(previous)
 
 

@@ -293,19 +293,35 @@ def test_bad_sweep_option_exit_2(tmp_path):
 
 
 def test_the_command_runs_without_numpys_huge_page_advice(monkeypatch):
-    """main() turns numpy's huge-page advice off while it runs (and tells its Dask workers
-    through NUMPY_MADVISE_HUGEPAGE), restores both afterwards, and leaves a value the user
-    set alone."""
+    """main() runs its command with numpy's huge-page advice off (and NUMPY_MADVISE_HUGEPAGE
+    set for its Dask workers), and restores both afterwards, after an error too; a value
+    the user set is left alone, and so is one set while the command ran."""
     try:
         from numpy._core.multiarray import _set_madvise_hugepage
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import _set_madvise_hugepage
 
+    from coverage import cli
     from coverage.cli import _small_pages
+    from coverage.errors import InputValidationError
 
+    seen = []
+
+    def report(args):  # the command's body: what it runs under, then an error
+        seen.append((os.environ.get("NUMPY_MADVISE_HUGEPAGE"), _set_madvise_hugepage(False)))
+        raise InputValidationError("stop here")
+
+    monkeypatch.setattr(cli, "_run_report", report)
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     before = _set_madvise_hugepage(True)
     try:
+        assert cli.main(["report", "nowhere"]) == 2
+        assert seen == [("0", False)]
+        assert "NUMPY_MADVISE_HUGEPAGE" not in os.environ
+        assert _set_madvise_hugepage(True) is True  # restored after the error
+        with _small_pages():
+            os.environ["NUMPY_MADVISE_HUGEPAGE"] = "1"  # set by someone else meanwhile
+        assert os.environ.pop("NUMPY_MADVISE_HUGEPAGE") == "1"
         with _small_pages():
             assert os.environ["NUMPY_MADVISE_HUGEPAGE"] == "0"
             assert _set_madvise_hugepage(False) is False  # the advice was off

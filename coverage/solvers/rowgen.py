@@ -191,8 +191,8 @@ def _within_by_row(pts: npt.NDArray[np.float64], chord: npt.NDArray[np.float64],
     return out
 
 
-#: Radius bands of :func:`_within_by_site` (points whose chords are within ``max / BANDS`` of
-#: each other share one query radius).
+#: Radius bands of :func:`_within_by_site`: the chords are cut into this many equal intervals
+#: up to the largest, and the points of each interval share one query radius (its largest).
 SITE_MAJOR_BANDS = 8
 
 
