@@ -84,17 +84,9 @@ def one(seed: int, density: float, workdir: Path) -> dict:
 def run_cases() -> list[dict]:
     """Every seed of :data:`CASES`, each in its own process (its figures as a dict, or
     ``{"seed", "error"}``)."""
-    rows = []
-    for seed, density in CASES:
-        res = subprocess.run([sys.executable, __file__, "--case", str(seed), str(density)],
-                             capture_output=True, text=True)
-        try:
-            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        except (json.JSONDecodeError, IndexError):
-            rows.append({"seed": seed, "error": res.stderr[-2000:]})
-        print(json.dumps({k: v for k, v in rows[-1].items() if k not in ("timings", "files")}),
-              flush=True)
-    return rows
+    import cases
+
+    return cases.run_cases(__file__, list(CASES), hide=("timings", "files"))
 
 
 NOTES = ("One `edge-coverage plan --demand grid.csv --candidates places.csv --budget-ms 30 "

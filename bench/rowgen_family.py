@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,17 +68,10 @@ def one(seed: int, density: float) -> dict:
 
 def run_cases(n_seeds: int = SEEDS) -> list[dict]:
     """Every seed in its own process (its figures, or ``{"seed", "error"}``)."""
-    rows = []
-    for i in range(n_seeds):
-        seed, density = 11 + i, DENSITIES[i % len(DENSITIES)]
-        res = subprocess.run([sys.executable, __file__, "--case", str(seed), str(density)],
-                             capture_output=True, text=True)
-        try:
-            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        except (json.JSONDecodeError, IndexError):
-            rows.append({"seed": seed, "error": res.stderr[-2000:]})
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+    import cases
+
+    return cases.run_cases(__file__, [(11 + i, DENSITIES[i % len(DENSITIES)])
+                                      for i in range(n_seeds)])
 
 
 NOTES = ("The planner's site-count stage (`coverage.planner.stages.min_sites`: count plus "
