@@ -623,17 +623,23 @@ def _no_time_for(a: sp.csr_array, time_limit_s: float) -> bool:
             and float(time_limit_s) < max(a.nnz * HIGHS_PASS_S_PER_ENTRY, 0.01))
 
 
+def _set_option(h: Any, option: str, value: Any) -> bool:
+    """Set a HiGHS option that older HiGHS versions may lack (``highspy>=1.7`` is allowed):
+    False, logged, when this HiGHS has no such option (its default stands)."""
+    import highspy
+
+    ok = h.setOptionValue(option, value) == highspy.HighsStatus.kOk
+    if not ok:
+        logger.debug("this HiGHS has no %s option (its default kept)", option)
+    return bool(ok)
+
+
 def _no_feasibility_jump(h: Any) -> bool:
     """Switch HiGHS's feasibility jump off (HiGHS 1.16's ignores the time limit: 82 s of it
     under a 23 s limit on a 62,950 x 45,146 component with 13.8M entries, every GeoNames
     place as a candidate; hand measurement). HiGHS before 1.11 has no such heuristic and no
     option: False, nothing to switch off."""
-    import highspy
-
-    ok = h.setOptionValue("mip_heuristic_run_feasibility_jump", False) == highspy.HighsStatus.kOk
-    if not ok:
-        logger.debug("this HiGHS has no feasibility jump option (nothing to switch off)")
-    return bool(ok)
+    return _set_option(h, "mip_heuristic_run_feasibility_jump", False)
 
 
 def _solve_cover_milp(
@@ -673,8 +679,7 @@ def _solve_cover_milp(
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
     for option, value in MIP_OPTIONS.items():
-        if h.setOptionValue(option, value) != highspy.HighsStatus.kOk:
-            logger.debug("this HiGHS has no %s option (its default kept)", option)
+        _set_option(h, option, value)
     if a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
         _no_feasibility_jump(h)
     lp = _highs_cover_model(a, need, cs, integer=True)
