@@ -4,10 +4,18 @@ pieces run as tasks on a real local Dask cluster."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from helpers import EXE
 from scipy.sparse.csgraph import connected_components
 
 from coverage.inputs.geonames import geonames_candidates
@@ -134,3 +142,84 @@ def test_pieces_on_a_local_dask_cluster() -> None:
     assert s["solver"]["components"]["workers"] == 2
     assert s["site_count"] == here.lazy.cover.objective
     assert s["status"] == "optimal"
+
+
+def _dask_cli(*args: str, cwd, log) -> subprocess.Popen:
+    """A ``dask`` command-line process (the scheduler or a worker) of this environment."""
+    exe = str(Path(sys.executable).with_name("dask"))
+    return subprocess.Popen([exe, *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_cli_plan_on_a_separate_scheduler_and_workers(tmp_path) -> None:
+    """``edge-coverage plan --scheduler`` against a cluster started as a user starts one:
+    ``dask scheduler`` and two ``dask worker`` processes of their own, each in its own
+    directory, joined over TCP only (no LocalCluster, nothing shared with the client but the
+    installed package): the pieces run on those workers and the plan equals the one solved in
+    this process (one piece at this size: the packing's floor is 20,000 cells)."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    grid, sites, access, rows = instance(2)
+    lat, lon = grid["lat"].to_numpy(), grid["lon"].to_numpy()
+    here = solve_components(lat, lon, sites["lat"].to_numpy(), sites["lon"].to_numpy(),
+                            model=LatencyModel(), budget_ms=BUDGET, row_latency=rows,
+                            access=access, time_limit_s=60)
+    data = tmp_path / "inputs"
+    data.mkdir()
+    grid[["demand_id", "lat", "lon", "population"]].to_csv(data / "cells.csv", index=False)
+    sites.drop(columns="country").to_csv(data / "places.csv", index=False)
+    sched_file = tmp_path / "scheduler.json"
+    procs: list[subprocess.Popen] = []
+    log = (tmp_path / "dask.log").open("w")
+    try:
+        (tmp_path / "s").mkdir()
+        procs.append(_dask_cli("scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(sched_file),
+                               cwd=tmp_path / "s", log=log))
+        deadline = time.monotonic() + 120
+        address = None
+        while address is None and time.monotonic() < deadline:
+            assert procs[0].poll() is None, (tmp_path / "dask.log").read_text()
+            try:
+                address = json.loads(sched_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)  # the scheduler writes its file once it listens
+        assert address, "the scheduler did not start"
+        for w in ("w1", "w2"):
+            (tmp_path / w).mkdir()
+            procs.append(_dask_cli("worker", address, "--nworkers", "1", "--nthreads", "1",
+                                   "--no-dashboard", "--local-directory", str(tmp_path / w),
+                                   cwd=tmp_path / w, log=log))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            worker_pids = set(client.run(os.getpid).values())
+        out = tmp_path / "plan"
+        r = subprocess.run([EXE, "plan", "--demand", str(data / "cells.csv"),
+                            "--candidates", str(data / "places.csv"),
+                            "--budget-ms", str(BUDGET), "--strategy", "lazy",
+                            "--scheduler", address, "--time-limit-s", "60", "--no-map",
+                            "--no-report", "--no-gis", "--kmedian-time-limit-s", "10",
+                            "--out", str(out)], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs[::-1]:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
+    s = json.loads((out / "summary.json").read_text())
+    comp = s["solver"]["components"]
+    assert s["solver"]["strategy"] == "components" and comp["workers"] == 2
+    # every piece ran in one of the outside workers (which of them is the scheduler's choice)
+    assert {p["pid"] for p in comp["pieces_table"]} <= worker_pids
+    assert comp["components"] == here.split.n_components
+    assert s["site_count"] == here.lazy.cover.objective and s["status"] == "optimal"
+    # the plan is checked again here: every cell inside the budget with one site failed
+    chosen = pd.read_csv(out / "sites.csv")
+    reach = build_reach(lat, lon, chosen["lat"].to_numpy(), chosen["lon"].to_numpy(),
+                        model=LatencyModel(), budget_ms=BUDGET, percentile="p99").boolean()
+    have = np.asarray(sp.csr_array(reach).sum(axis=1)).ravel()
+    assert np.all(have >= np.minimum(2, here.lazy.n_covering))
