@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from coverage.solvers.cover import greedy_cover, min_cover
-from coverage.solvers.kmedian import k_median
+from coverage.solvers.kmedian import coverage_lagrangian_bound, k_median
 
 
 def random_instance(seed, n=14, m=8, density=0.35):
@@ -110,10 +110,14 @@ def test_k_median_equals_brute_force(seed):
     assert res.status == "optimal"
     assert res.objective == pytest.approx(best)
     assert feasible(pattern, res.sites, req) and len(res.sites) == p
-    # the local search alone (no MILP) stays feasible and is never better than the optimum
+    # the local search alone (no MILP) stays feasible and is never better than the optimum;
+    # its Lagrangian bound is never above the optimum (and proves it when it meets the plan)
     ls = k_median(lat, p, weights=w, requirement=req, max_pairs_exact=0)
-    assert ls.status == "local_search" and feasible(pattern, ls.sites, req)
+    assert ls.status in ("local_search", "optimal") and feasible(pattern, ls.sites, req)
     assert ls.objective >= best - 1e-9
+    assert ls.lower_bound <= best * (1 + 1e-12)
+    if ls.status == "optimal":
+        assert ls.objective == pytest.approx(best)
 
 
 def test_min_cover_time_limit_returns_a_valid_plan():
@@ -412,3 +416,60 @@ def test_identical_row_groups_refuses_a_hash_collision():
     assert identical_row_groups(a, Colliding()) is None
     first, inverse = identical_row_groups(a, np.random.default_rng(0))
     assert inverse[0] == inverse[2] != inverse[1]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lagrangian_bound_never_above_the_brute_force_optimum(seed):
+    """:func:`coverage_lagrangian_bound` against every subset: with required sites, rows
+    that reach nothing, single and double cover, aimed at the optimum or at a worse plan."""
+    rng = np.random.default_rng(100 + seed)
+    n, m = int(rng.integers(6, 16)), int(rng.integers(4, 9))
+    pattern, latency = random_instance(seed, n=n, m=m, density=rng.uniform(0.3, 0.7))
+    pattern[rng.integers(0, n)] = False  # a row that reaches no site
+    w = rng.uniform(0.0, 50.0, size=n)
+    req = np.minimum(int(rng.integers(1, 3)), pattern.sum(axis=1))
+    required = [int(rng.integers(0, m))] if seed % 3 == 0 else []
+    p = int(brute_min_cover(pattern, req, required=required)) + int(rng.integers(0, 2))
+    if not np.isfinite(p) or p > m:
+        pytest.skip("no plan of this size")
+    feasible_sets = [s_ for s_ in itertools.combinations(range(m), p)
+                     if set(required) <= set(s_) and feasible(pattern, s_, req)]
+    lat = sp.csr_array(np.where(pattern, latency, 0.0))
+
+    def cost(subset):
+        near = np.where(pattern[:, list(subset)], latency[:, list(subset)], np.inf).min(axis=1)
+        return float(np.sum(w[np.isfinite(near)] * near[np.isfinite(near)]))
+
+    values = [cost(s_) for s_ in feasible_sets]
+    best = min(values)
+    mask = np.zeros(m, dtype=bool)
+    mask[required] = True
+    for target in (feasible_sets[int(np.argmin(values))], feasible_sets[int(np.argmax(values))]):
+        lb = coverage_lagrangian_bound(lat, p, target, weights=w, requirement=req,
+                                       required=mask)
+        assert np.isfinite(lb) and lb <= best + 1e-9 * max(1.0, best)
+    res = k_median(lat, p, weights=w, requirement=req, required=mask, max_pairs_exact=0)
+    assert res.lower_bound <= best + 1e-9 * max(1.0, best) <= res.objective + 2e-9 * best
+    # a plan of the wrong size, or without a required site, proves nothing
+    assert coverage_lagrangian_bound(lat, p, list(range(p + 1)) if p < m else [0],
+                                     weights=w, requirement=req) == -np.inf
+
+
+def test_lagrangian_bound_uses_the_coverage_rows():
+    """Row D needs both sites 2 and 3 (two-fold cover), so with p = 2 the only plan is
+    {2, 3}: rows A and C pay 90 each (x 100), 18,005 in all. Without the coverage rows a
+    p-median could open {0, 3} for 9,105: the bound must rise above that, to near 18,005,
+    and only the coverage multipliers (phase 2) can lift it there."""
+    lat = sp.csr_array(np.array([[1.0, 0, 0, 90.0],     # A
+                                 [0, 1.0, 0, 90.0],     # C
+                                 [0, 0, 5.0, 5.0]]))    # D
+    w = np.array([100.0, 100.0, 1.0])
+    req = np.array([1, 1, 2])
+    plain = coverage_lagrangian_bound(lat, 2, [2, 3], weights=w, requirement=req,
+                                      iterations=(600, 0))
+    full = coverage_lagrangian_bound(lat, 2, [2, 3], weights=w, requirement=req)
+    assert plain <= 9_105 + 1e-6
+    assert 0.98 * 18_005 <= full <= 18_005 + 1e-6
+    res = k_median(lat, 2, weights=w, requirement=req, max_pairs_exact=0)
+    assert list(res.sites) == [2, 3] and res.objective == pytest.approx(18_005)
+    assert res.lower_bound >= 0.98 * 18_005

@@ -213,7 +213,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         w = np.concatenate([w_bins, np.zeros(con.shape[0])])
         r = np.concatenate([np.zeros(len(w_bins), dtype=np.int64), held_req])
         med = k_median(lat, len(cover), weights=w, requirement=r, required=problem.required,
-                       start=cover, time_limit_s=remaining, max_pairs_exact=0)
+                       start=cover, time_limit_s=remaining, max_pairs_exact=0, bound=False)
         search_s = time.perf_counter() - t
         t = time.perf_counter()
         short = np.flatnonzero(source.count(med.sites) < req)
