@@ -198,6 +198,9 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the cells)" if agg else "")
     )
+    pl = placement_line(s)
+    if pl:
+        lines.append(pl)
     ro = rollout_line(s)
     if ro:
         lines.append(ro)
@@ -208,6 +211,33 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     if lm:
         lines.append(lm)
     return lines
+
+
+def placement_line(s: Mapping[str, Any]) -> str | None:
+    """The k-median placement in one line: its status and, when not proven optimal, its
+    distance to the proven lower bound (``kmedian_gap``); ``None`` when it was skipped or
+    the summary has no status.
+
+    Examples
+    --------
+    >>> print(placement_line({"kmedian_status": "local_search", "kmedian_gap": 0.0038}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    placement (k-median, population-weighted p50): local search, within 0.38 % of the
+    proven lower bound
+    >>> print(placement_line({"kmedian_status": "optimal", "kmedian_gap": 0.0}))
+    placement (k-median, population-weighted p50): optimal
+    """
+    status = s.get("kmedian_status")
+    if not isinstance(status, str) or status.startswith("skipped"):
+        return None
+    head = "placement (k-median, population-weighted p50): "
+    if status == "optimal":
+        return head + "optimal"
+    gap = _finite(s.get("kmedian_gap"))
+    what = status.replace("_", " ")
+    if gap is None:
+        return head + f"{what}, no lower bound"
+    return head + f"{what}, within {100 * gap:.2f} % of the proven lower bound"
 
 
 def rollout_line(s: Mapping[str, Any]) -> str | None:

@@ -658,6 +658,9 @@ def _summary_section(s: dict[str, Any]) -> str:
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
         ("placement (k-median) status", "kmedian_status", s.get("kmedian_status"),
          _text(s.get("kmedian_status"))),
+        ("placement gap to its proven lower bound", "kmedian_gap", s.get("kmedian_gap"),
+         "n/a (no bound)" if _not_finite(s.get("kmedian_gap"))
+         else f"{100 * float(s['kmedian_gap']):.2f} %"),
         ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]

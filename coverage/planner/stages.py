@@ -301,6 +301,8 @@ def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
         "population_safe_by_failures": population_safe_by_failures(n_open, pop, k),
         "kmedian_status": "skipped (the objective chose the sites)",
         "kmedian_lower_bound_ms_pop": float("nan"),
+        "kmedian_objective_ms_pop": float("nan"),
+        "kmedian_gap": None,
     }
     if c.resolved_objective == "p-center":
         out.update({
@@ -360,6 +362,16 @@ class Placement:
     lower_bound: float = float("nan")
     info: dict[str, Any] | None = None
     """Row generation: the national placement's figures (``summary.json["placement"]``)."""
+    objective: float = float("nan")
+    """The placed sites' population-weighted p50 latency, ms x people (as ``lower_bound``)."""
+
+    @property
+    def gap(self) -> float | None:
+        """``(objective - lower_bound) / objective``, or ``None`` without both figures."""
+        o, b = self.objective, self.lower_bound
+        if not (np.isfinite(o) and np.isfinite(b)) or o <= 0:
+            return None
+        return max(0.0, (o - b) / o)
 
 
 def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
@@ -382,11 +394,12 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
 
         nat = place_national(problem, chosen, count.n_covering, source=row_source(problem),
                              bin_reach=reach_matrix, time_limit_s=limit)
-        return Placement(nat.sites, nat.status, nat.lower_bound, nat.info)
+        return Placement(nat.sites, nat.status, nat.lower_bound, nat.info,
+                         float(nat.info.get("objective_ms_pop", float("nan"))))
     med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,
                    requirement=problem.requirement(count.n_covering),
                    required=problem.required, start=chosen, time_limit_s=limit)
-    return Placement(med.sites, med.status, med.lower_bound)
+    return Placement(med.sites, med.status, med.lower_bound, objective=med.objective)
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
@@ -791,6 +804,8 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         **nk_summary(assignment, population, int(c.failures)),
         "kmedian_status": placement.status,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
+        "kmedian_objective_ms_pop": placement.objective,
+        "kmedian_gap": placement.gap,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
         "by_service_class": by_service_class(problem, assignment, n_cov, default_label),
