@@ -473,3 +473,33 @@ def test_lagrangian_bound_uses_the_coverage_rows():
     res = k_median(lat, 2, weights=w, requirement=req, max_pairs_exact=0)
     assert list(res.sites) == [2, 3] and res.objective == pytest.approx(18_005)
     assert res.lower_bound >= 0.98 * 18_005
+
+
+def test_k_median_bound_when_no_entry_has_a_negative_reduced_cost():
+    """Each point reaches one site and each site is open: no entry is cheaper than its
+    row's multiplier, so the bound's first sums are empty (once an integer array)."""
+    lat = sp.csr_array(np.array([[3.0, 0.0], [0.0, 4.0]]))
+    res = k_median(lat, 2, requirement=1, max_pairs_exact=0)
+    assert list(res.sites) == [0, 1] and res.objective == pytest.approx(7.0)
+    assert res.status == "optimal" and res.lower_bound == pytest.approx(7.0)
+    zero = k_median(lat, 2, weights=[0.0, 0.0], requirement=1, max_pairs_exact=0)
+    assert zero.objective == 0.0 and zero.lower_bound <= 0.0
+
+
+def test_k_median_bound_needs_a_plan_that_serves_every_row():
+    """With requirement 0 the local search may leave a row unserved (counted as 0), which the
+    MILP's model (and so the bound) does not allow: such a plan gets no bound, and is never
+    called optimal on the strength of one."""
+    lat = np.array([[21.9, 16.2, 10, 0], [0] * 4, [0, 0, 10.8, 0], [26.8, 0, 19.1, 0],
+                    [0, 23.8, 0, 26.4], [2.7, 0, 0, 0], [0] * 4, [0, 0, 0, 9.7]])
+    w = np.array([33.9, 10.8, 47.2, 18.9, 6.2, 31.8, 46.4, 22.6])
+    pattern = lat > 0
+    res = k_median(sp.csr_array(lat), 2, weights=w, max_pairs_exact=0)
+
+    def cost(subset):  # the search's own scoring: rows without an open site count 0
+        near = np.where(pattern[:, list(subset)], lat[:, list(subset)], np.inf).min(axis=1)
+        return float(np.sum(w[np.isfinite(near)] * near[np.isfinite(near)]))
+
+    best = min(cost(s_) for s_ in itertools.combinations(range(4), 2))
+    assert res.status != "optimal" or res.objective == pytest.approx(best)
+    assert not res.lower_bound > best

@@ -24,7 +24,7 @@ from .cover import min_cover, requirement_array, row_ranges
 logger = logging.getLogger(__name__)
 
 LAGRANGIAN_SHARE = 0.1
-"""Share of :func:`k_median`'s time limit kept for the Lagrangian bound (at least 1 s)."""
+"""Share of :func:`k_median`'s time limit kept for the Lagrangian bound."""
 
 LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
@@ -106,7 +106,7 @@ def _lagrangian_bound(
     c = w[row] * entry_latency
     k = p - int(fixed.sum())
     free = ~fixed
-    if k < 0 or k > int(free.sum()) or not np.isfinite(upper):
+    if k < 0 or k > int(free.sum()) or not np.isfinite(upper) or n == 0:
         return -np.inf
     rr = r.astype(np.float64)
     first, second = first_two_open(indptr, indices, is_open, row)
@@ -133,7 +133,7 @@ def _lagrangian_bound(
         cw, rw, iw = entries(lam)
         rc = cw - lam[rw]
         neg = rc < 0
-        rho = np.bincount(iw[neg], weights=rc[neg], minlength=m)
+        rho = np.bincount(iw[neg], weights=rc[neg], minlength=m).astype(np.float64)
         if with_mu:
             rho -= pattern_t @ mu
         chosen = fixed.copy()
@@ -141,7 +141,7 @@ def _lagrangian_bound(
             rho_free = np.where(free, rho, np.inf)
             chosen[np.argpartition(rho_free, k - 1)[:k]] = True
         lower = float(lam[has].sum() + mu @ rr + rho[chosen].sum())
-        g_lam = 1.0 - np.bincount(rw[neg & chosen[iw]], minlength=n)
+        g_lam = 1.0 - np.bincount(rw[neg & chosen[iw]], minlength=n).astype(np.float64)
         g_lam[~has] = 0.0
         g_mu = None
         if with_mu:
@@ -382,14 +382,18 @@ def k_median(
         A feasible starting set of ``p`` sites for the local search (e.g. from
         :func:`min_cover`); greedy multicover otherwise.
     time_limit_s : float, default 60
-        Time limit for the local search plus the MILP, s.
+        Time limit for the local search, the MILP and the bound, s (the bound makes at
+        least one step, and the start's cover, when ``start`` is not given, is bounded by
+        half of it).
     max_pairs_exact : int, default 150_000
         Solve the exact MILP (HiGHS) when the number of stored pairs is at most this.
     bound : bool, default True
         When the MILP does not prove optimality (or does not run), compute the Lagrangian
-        lower bound (:func:`coverage_lagrangian_bound`; up to ``LAGRANGIAN_SHARE`` of the
-        time limit, at least 1 s, which the MILP leaves for it), so that the result states
-        its gap. A bound that meets the plan proves it optimal.
+        lower bound (:func:`coverage_lagrangian_bound`; ``LAGRANGIAN_SHARE`` of the time
+        limit is kept back from the search and the MILP for it), so that the result states
+        its gap. A bound that meets the plan proves it optimal. Only for plans that serve
+        every row with a candidate (the MILP's model; with requirement 0 the search's plan
+        may leave a row unserved, and then has no bound).
 
     Returns
     -------
@@ -412,30 +416,38 @@ def k_median(
             f"p={p} sites cannot meet the coverage requirement: a feasible set needs {len(start)}"
         )
     start = _greedy_add(indptr, indices, entry_latency, w, m, start, p)
-    sites = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed, deadline)
+    # the bound's share of the limit, kept back from the search and the MILP for when they
+    # prove nothing
+    reserve = LAGRANGIAN_SHARE * float(time_limit_s) if bound else 0.0
+    sites = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed,
+                         deadline - reserve)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(entry_latency, w, first)
     status, lower = "local_search", float("nan")
-    remaining = deadline - time.perf_counter()
-    # the bound's share of the limit, kept back from the MILP for when it proves nothing
-    reserve = min(remaining, max(1.0, LAGRANGIAN_SHARE * float(time_limit_s))) if bound else 0.0
-    if len(indices) <= max_pairs_exact and remaining - reserve > 0.5:
-        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed,
-                             remaining - reserve)
+    remaining = deadline - reserve - time.perf_counter()
+    if len(indices) <= max_pairs_exact and remaining > 0.5:
+        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining)
         if exact is not None:
             x_sites, x_obj, x_status, x_bound = exact
             if x_obj <= objective + 1e-9 * max(1.0, abs(objective)):
                 sites, objective = x_sites, x_obj
-            status = x_status if x_status == "optimal" else "time_limit"
-            lower = x_bound
-    if bound and status != "optimal":
-        is_open = np.zeros(m, dtype=bool)
-        is_open[sites] = True
+                status = x_status if x_status == "optimal" else "time_limit"
+                lower = min(x_bound, objective)
+            # else the search's plan leaves a row unserved (requirement 0), which the MILP
+            # does not allow: its figures say nothing about that plan
+    # the bound is one of the MILP's model, where every row with a candidate is served: the
+    # search's plan is only compared with it when it serves them all (with requirement 0 it
+    # may not, and counts such rows as 0)
+    is_open = np.zeros(m, dtype=bool)
+    is_open[sites] = True
+    first, _ = first_two_open(indptr, indices, is_open)
+    serves_all = bool(np.all(first[np.diff(indptr) > 0] >= 0))
+    if bound and status != "optimal" and serves_all:
         lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
                                 objective, max(deadline, time.perf_counter() + 0.1))
         if np.isfinite(lag) and not lag <= lower:  # (nan: no bound yet)
             lower = min(lag, objective)
-        if lag >= objective - 1e-9 * max(1.0, abs(objective)):
+        if lag >= objective - 1e-9 * abs(objective):
             status, lower = "optimal", objective  # the bound meets the plan: it is optimal
     logger.info("k-median: %d sites, objective %.6g, status %s", p, objective, status)
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
