@@ -214,9 +214,11 @@ def census(rep: Report, time_limit_s: float) -> None:
     rep.table(
         "US Census 2020 tracts x PeeringDB US facilities, 30 ms p99, ftth, N-1",
         ["demand", "candidates", "pairs", "strategy", "sites", "bound", "status", "reach s",
-         "solve s", "k-median s", "N-1 s", "total s", "peak MiB"],
+         "solve s", "k-median", "k-median gap", "k-median s", "N-1 s", "total s", "peak MiB"],
         [[s["n_demand"], s["n_candidates"], s["n_pairs_in_reach"], s["solver"]["strategy"],
           s["site_count"], s["lower_bound"], s["status"], tm["reach_s"], tm["solve_s"],
+          s["kmedian_status"],
+          "-" if s["kmedian_gap"] is None else f"{100 * s['kmedian_gap']:.2f} %",
           tm["kmedian_s"], tm["n1_s"], s["runtime_s"], rss_mib()]],
         f"Reductions: {s['reductions']}. Population uncoverable "
         f"{s['population_uncoverable']:,.0f}, single-coverable "

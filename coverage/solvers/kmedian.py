@@ -117,8 +117,24 @@ def _lagrangian_bound(
     best = -np.inf
     best_lam, best_mu = lam, mu
     pattern = sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, m))
-    pattern_t = sp.csr_array(pattern.T)
+    by_col = pattern.tocsc()
     window: dict[str, npt.NDArray] = {}
+
+    def mu_per_site(mu):
+        """``sum_{i: j in N_i} mu_i`` for every site: over the rows with ``mu_i > 0`` only
+        when they hold less than half the entries (on large inputs few rows are short)."""
+        pos = np.flatnonzero(mu > 0)
+        if 2 * int(k_row[pos].sum()) >= len(indices):
+            return mu @ pattern
+        e = row_ranges(indptr[pos], indptr[pos + 1])
+        return np.bincount(indices[e], weights=np.repeat(mu[pos], k_row[pos]),
+                           minlength=m).astype(np.float64)
+
+    def open_per_row(chosen):
+        """Open sites in each row's reach, from the open sites' columns only."""
+        ch = np.flatnonzero(chosen)
+        e = row_ranges(by_col.indptr[ch], by_col.indptr[ch + 1])
+        return np.bincount(by_col.indices[e], minlength=n).astype(np.float64)
 
     def entries(lam):
         """The entries that can have a negative reduced cost ``c_ij - lam_i``: those below a
@@ -135,7 +151,7 @@ def _lagrangian_bound(
         neg = rc < 0
         rho = np.bincount(iw[neg], weights=rc[neg], minlength=m).astype(np.float64)
         if with_mu:
-            rho -= pattern_t @ mu
+            rho -= mu_per_site(mu)
         chosen = fixed.copy()
         if k > 0:
             rho_free = np.where(free, rho, np.inf)
@@ -145,7 +161,7 @@ def _lagrangian_bound(
         g_lam[~has] = 0.0
         g_mu = None
         if with_mu:
-            g_mu = rr - pattern @ chosen.astype(np.float64)
+            g_mu = rr - open_per_row(chosen)
             g_mu[(mu <= 0) & (g_mu < 0)] = 0.0  # projection on mu >= 0
         return lower, g_lam, g_mu
 
@@ -443,8 +459,10 @@ def k_median(
     first, _ = first_two_open(indptr, indices, is_open)
     serves_all = bool(np.all(first[np.diff(indptr) > 0] >= 0))
     if bound and status != "optimal" and serves_all:
+        # its own share only: past it the bound gains little for its time on large inputs
         lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
-                                objective, max(deadline, time.perf_counter() + 0.1))
+                                objective, time.perf_counter() + max(
+                                    min(reserve, deadline - time.perf_counter()), 0.1))
         if np.isfinite(lag) and not lag <= lower:  # (nan: no bound yet)
             lower = min(lag, objective)
         if lag >= objective - 1e-9 * abs(objective):
