@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 LAGRANGIAN_SHARE = 0.1
 """Share of :func:`k_median`'s time limit kept for the Lagrangian bound."""
 
+LAGRANGIAN_MAX_PAIRS = 2_000_000
+"""Largest reach matrix (stored pairs) :func:`k_median` computes its Lagrangian bound for:
+above it the steps cost tens of ms each and the arrays hundreds of MB (the Census
+instance, 13.9M pairs: 22.5 % in its 3 s share, +733 MiB peak), for a bound that says
+little."""
+
 LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
@@ -409,7 +415,8 @@ def k_median(
         limit is kept back from the search and the MILP for it), so that the result states
         its gap. A bound that meets the plan proves it optimal. Only for plans that serve
         every row with a candidate (the MILP's model; with requirement 0 the search's plan
-        may leave a row unserved, and then has no bound).
+        may leave a row unserved, and then has no bound) and for at most
+        ``LAGRANGIAN_MAX_PAIRS`` stored pairs.
 
     Returns
     -------
@@ -432,6 +439,7 @@ def k_median(
             f"p={p} sites cannot meet the coverage requirement: a feasible set needs {len(start)}"
         )
     start = _greedy_add(indptr, indices, entry_latency, w, m, start, p)
+    bound = bound and len(indices) <= LAGRANGIAN_MAX_PAIRS
     # the bound's share of the limit, kept back from the search and the MILP for when they
     # prove nothing
     reserve = LAGRANGIAN_SHARE * float(time_limit_s) if bound else 0.0
@@ -440,6 +448,14 @@ def k_median(
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(entry_latency, w, first)
     status, lower = "local_search", float("nan")
+    has_entry = np.diff(indptr) > 0
+
+    def serves_all(chosen: npt.NDArray[np.int64]) -> bool:
+        """Whether every row with a candidate has an open one: a plan of the MILP's model
+        (with requirement 0 the search may leave a row unserved, counting it as 0)."""
+        near, _ = first_two_open(indptr, indices, np.isin(np.arange(m), chosen))
+        return bool(np.all(near[has_entry] >= 0))
+
     remaining = deadline - reserve - time.perf_counter()
     if len(indices) <= max_pairs_exact and remaining > 0.5:
         exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining)
@@ -449,16 +465,12 @@ def k_median(
                 sites, objective = x_sites, x_obj
                 status = x_status if x_status == "optimal" else "time_limit"
                 lower = min(x_bound, objective)
-            # else the search's plan leaves a row unserved (requirement 0), which the MILP
-            # does not allow: its figures say nothing about that plan
-    # the bound is one of the MILP's model, where every row with a candidate is served: the
-    # search's plan is only compared with it when it serves them all (with requirement 0 it
-    # may not, and counts such rows as 0)
-    is_open = np.zeros(m, dtype=bool)
-    is_open[sites] = True
-    first, _ = first_two_open(indptr, indices, is_open)
-    serves_all = bool(np.all(first[np.diff(indptr) > 0] >= 0))
-    if bound and status != "optimal" and serves_all:
+            elif serves_all(sites):  # the search's plan is better, and the MILP's bound holds
+                status, lower = "time_limit", min(x_bound, objective)
+    # the Lagrangian bound is one of the MILP's model too
+    if bound and status != "optimal" and serves_all(sites):
+        is_open = np.zeros(m, dtype=bool)
+        is_open[sites] = True
         # its own share only: past it the bound gains little for its time on large inputs
         lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
                                 objective, time.perf_counter() + max(
