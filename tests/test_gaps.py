@@ -48,6 +48,9 @@ def test_proposals_are_minimal_and_close_every_closable_gap():
         if best is not None:
             break
     assert len(prop.sites) == best
+    # the proposal's bound is the brute-force optimum once proven, never above it
+    assert prop.lower_bound <= best and (prop.status != "optimal" or prop.lower_bound == best)
+    assert prop.summary()["lower_bound"] == prop.lower_bound
     assert prop.sites["population_gained"].sum() >= demand["population"][need > 0].sum() - 1e-6
 
 
@@ -61,6 +64,8 @@ def test_plan_reports_proposals_for_its_gaps(sample_inputs):
     assert s["gap_points"] == len(gaps) > 0
     assert s["proposed_sites"] == len(plan.proposed) > 0
     assert s["population_gap"] == gaps["population"].sum()
+    assert 0 < s["lower_bound"] <= s["proposed_sites"]
+    assert s["status"] != "optimal" or s["lower_bound"] == s["proposed_sites"]
 
 
 def test_no_gaps_no_proposals(sample_inputs):
@@ -69,3 +74,4 @@ def test_no_gaps_no_proposals(sample_inputs):
     plan = plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=5, model=ON_NET)
     assert plan.summary()["proposed"]["gap_points"] == 0
     assert plan.proposed.empty and plan.summary()["proposed"]["status"] == "none"
+    assert plan.summary()["proposed"]["lower_bound"] == 0

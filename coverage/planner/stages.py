@@ -83,6 +83,12 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
 
 
 
+PROPOSAL_TIME_LIMIT_S = 10.0
+"""Time limit of the gap proposals' cover solve (at most the site-count limit). It was 30 s:
+on the US demo (7,315 gap points) the solve reached 581 sites / bound 576 after 6 s and no
+better by 30 s, the demo's largest stage (hand measurement, 2026-11-30); the summary
+states the proposal's bound."""
+
 #: From this many demand rows, ``strategy="auto"`` takes row generation even when the reach
 #: matrix would fit the memory budget, where the national placement
 #: (:mod:`coverage.planner.placement`) applies (no tiers, anchors, backbone or service
@@ -696,7 +702,7 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame,
                                 shape=(len(rows), len(lat)))
     return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
-                         time_limit_s=min(30.0, c.time_limit_s),
+                         time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
                          row_latency=problem.rows_unshrunk, reach_fn=reach_fn)
 
 

@@ -57,6 +57,9 @@ class Proposal:
         Gap points that stay below ``k + 1`` sites even with the proposals.
     status : str
         Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
+    lower_bound : float
+        Proven fewest new sites that give the helpable gap points ``k + 1`` sites (equal to
+        the number proposed when ``status`` is ``"optimal"``).
     """
 
     sites: pd.DataFrame
@@ -65,6 +68,7 @@ class Proposal:
     n_still_short: int = 0
     population_still_short: float = 0.0
     status: str = "none"
+    lower_bound: float = 0.0
 
     def summary(self) -> dict[str, float | int | str]:
         """The figures ``summary.json`` reports under ``proposed``."""
@@ -75,6 +79,7 @@ class Proposal:
             "gap_points_still_short": self.n_still_short,
             "population_still_short": self.population_still_short,
             "status": self.status,
+            "lower_bound": self.lower_bound,
         }
 
 
@@ -183,4 +188,5 @@ def propose_sites(
         population_still_short=float(pop[gap][short].sum())
         + float(pop[is_gap & (radius < 0)].sum()),
         status=res.status,
+        lower_bound=float(min(res.lower_bound, len(chosen))),
     )
