@@ -55,7 +55,8 @@ def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[s
                  "(worst failure)"))
     prop = s["proposed"]
     rows.append(("gap proposals", tm["proposals_s"],
-                 f"{prop['gap_points']:,} gap points, {prop['proposed_sites']:,} proposed sites, "
+                 f"{prop['gap_points']:,} gap points, {prop['proposed_sites']:,} proposed sites "
+                 f"(bound {prop.get('lower_bound', 0):,.0f}), "
                  f"status {prop['status']}"))
     t = time.perf_counter()
     path = save_map(plan_map(plan), workdir / "map.html")
