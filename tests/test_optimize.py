@@ -503,3 +503,12 @@ def test_k_median_bound_needs_a_plan_that_serves_every_row():
     best = min(cost(s_) for s_ in itertools.combinations(range(4), 2))
     assert res.status != "optimal" or res.objective == pytest.approx(best)
     assert not res.lower_bound > best
+
+
+def test_k_median_with_no_reachable_pair():
+    """Rows and sites but no pair in reach: any p sites, cost 0, proven (it crashed)."""
+    empty = sp.csr_array((4, 5))
+    res = k_median(empty, 2)
+    assert len(res.sites) == 2 and res.objective == 0.0
+    assert res.status == "optimal" and res.lower_bound == 0.0
+    assert coverage_lagrangian_bound(empty, 2, [0, 1]) == 0.0

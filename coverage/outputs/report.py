@@ -1266,7 +1266,7 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) ->
         "population_gap": "population in gaps",
         "gap_points_still_short": "gap points still short with the proposals",
         "population_still_short": "population still short", "status": "proposal solve status",
-        "lower_bound": "fewest new sites that close the gaps (proven lower bound)",
+        "lower_bound": "proven lower bound of the proposal (fewest of these locations)",
     }
     body += "<h3>Proposed new sites</h3>"
     body += _kv_table([(labels.get(key, key), f"proposed.{key}", v, _value_text(v))

@@ -58,8 +58,11 @@ class Proposal:
     status : str
         Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
     lower_bound : float
-        Proven fewest new sites that give the helpable gap points ``k + 1`` sites (equal to
-        the number proposed when ``status`` is ``"optimal"``).
+        Proven lower bound of the proposal's cover: no set of the possible locations (the
+        gap points themselves, or grid centroids above ``max_locations`` points) gives every
+        helpable gap point what it can get (``k + 1`` sites, or as many as the locations in
+        its reach allow) with fewer sites. Equal to the number proposed when ``status`` is
+        ``"optimal"``; 0 when no gap point can be helped.
     """
 
     sites: pd.DataFrame

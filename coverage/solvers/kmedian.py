@@ -112,8 +112,10 @@ def _lagrangian_bound(
     c = w[row] * entry_latency
     k = p - int(fixed.sum())
     free = ~fixed
-    if k < 0 or k > int(free.sum()) or not np.isfinite(upper) or n == 0:
+    if k < 0 or k > int(free.sum()) or not np.isfinite(upper):
         return -np.inf
+    if n == 0 or not len(indices):  # nothing to serve: every plan costs 0
+        return 0.0
     rr = r.astype(np.float64)
     first, second = first_two_open(indptr, indices, is_open, row)
     c1 = np.where(first >= 0, c[np.maximum(first, 0)], 0.0)
@@ -263,6 +265,8 @@ def _greedy_add(indptr, indices, entry_latency, w, m, start, p):
     n = len(indptr) - 1
     row = np.repeat(np.arange(n), np.diff(indptr))
     big = float(entry_latency.max() if entry_latency.size else 0.0) * 10 + 1e6
+    if not len(indices):  # nothing reaches anything: any sites cost nothing
+        is_open[np.flatnonzero(~is_open)[:max(min(p, m) - int(is_open.sum()), 0)]] = True
     while is_open.sum() < min(p, m):
         first, _ = first_two_open(indptr, indices, is_open)
         cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
@@ -404,9 +408,9 @@ def k_median(
         A feasible starting set of ``p`` sites for the local search (e.g. from
         :func:`min_cover`); greedy multicover otherwise.
     time_limit_s : float, default 60
-        Time limit for the local search, the MILP and the bound, s (the bound makes at
-        least one step, and the start's cover, when ``start`` is not given, is bounded by
-        half of it).
+        Time limit for the local search, the MILP and the bound, s (HiGHS may overrun its
+        share, the bound then still takes 0.1 s; the start's cover, when ``start`` is not
+        given, is bounded by half of it).
     max_pairs_exact : int, default 150_000
         Solve the exact MILP (HiGHS) when the number of stored pairs is at most this.
     bound : bool, default True
@@ -439,6 +443,8 @@ def k_median(
             f"p={p} sites cannot meet the coverage requirement: a feasible set needs {len(start)}"
         )
     start = _greedy_add(indptr, indices, entry_latency, w, m, start, p)
+    if not len(indices):  # nothing reaches anything: every plan costs 0
+        return MedianResult(np.sort(start), 0.0, 0.0, "optimal", time.perf_counter() - t0)
     bound = bound and len(indices) <= LAGRANGIAN_MAX_PAIRS
     # the bound's share of the limit, kept back from the search and the MILP for when they
     # prove nothing
@@ -466,15 +472,20 @@ def k_median(
                 status = x_status if x_status == "optimal" else "time_limit"
                 lower = min(x_bound, objective)
             elif serves_all(sites):  # the search's plan is better, and the MILP's bound holds
-                status, lower = "time_limit", min(x_bound, objective)
+                # (an "optimal" MILP is optimal within its relative gap of 1e-7, so the
+                # search's plan, better still, is too)
+                status = "optimal" if x_status == "optimal" else "time_limit"
+                lower = objective if status == "optimal" else min(x_bound, objective)
     # the Lagrangian bound is one of the MILP's model too
     if bound and status != "optimal" and serves_all(sites):
         is_open = np.zeros(m, dtype=bool)
         is_open[sites] = True
-        # its own share only: past it the bound gains little for its time on large inputs
+        # its share of the limit (or up to 1 s of what the limit leaves): past it the bound
+        # gains little for its time; at least 0.1 s (HiGHS may overrun its own limit)
+        left = deadline - time.perf_counter()
         lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
                                 objective, time.perf_counter() + max(
-                                    min(reserve, deadline - time.perf_counter()), 0.1))
+                                    min(left, max(reserve, 1.0)), 0.1))
         if np.isfinite(lag) and not lag <= lower:  # (nan: no bound yet)
             lower = min(lag, objective)
         if lag >= objective - 1e-9 * abs(objective):
