@@ -512,3 +512,19 @@ def test_k_median_with_no_reachable_pair():
     assert len(res.sites) == 2 and res.objective == 0.0
     assert res.status == "optimal" and res.lower_bound == 0.0
     assert coverage_lagrangian_bound(empty, 2, [0, 1]) == 0.0
+
+
+def test_no_lagrangian_bound_above_its_pair_limit(monkeypatch):
+    """Above ``LAGRANGIAN_MAX_PAIRS`` the local search's plan comes without a bound (as
+    the Census instance's 13.9M pairs do); below it, with one."""
+    import coverage.solvers.kmedian as kmedian_mod
+
+    pattern, latency = random_instance(4, n=16, m=8, density=0.5)
+    lat = sp.csr_array(np.where(pattern, latency, 0.0))
+    req = np.minimum(1, pattern.sum(axis=1))
+    below = k_median(lat, 4, requirement=req, max_pairs_exact=0)
+    assert np.isfinite(below.lower_bound)
+    monkeypatch.setattr(kmedian_mod, "LAGRANGIAN_MAX_PAIRS", lat.nnz - 1)
+    above = k_median(lat, 4, requirement=req, max_pairs_exact=0)
+    assert list(above.sites) == list(below.sites)
+    assert above.status == "local_search" and np.isnan(above.lower_bound)
