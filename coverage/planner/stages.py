@@ -84,10 +84,11 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
 
 
 PROPOSAL_TIME_LIMIT_S = 10.0
-"""Time limit of the gap proposals' cover solve (at most the site-count limit). It was 30 s:
-on the US demo (7,315 gap points) the solve reached 581 sites / bound 576 after 6 s and no
-better by 30 s, the demo's largest stage (hand measurement, 2026-11-30); the summary
-states the proposal's bound."""
+"""Time limit of the gap proposals' cover solve (at most the site-count limit). It was 30 s.
+Hand measurements (2026-11-30): on the US demo (7,315 gap points) the solve reached 581
+sites / bound 576 after 6 s and no better by 30 s, the demo's largest stage; with k = 2
+(9,401 gap points) 896 sites after 10 s against 885 after 30 s, bound 871. The summary
+states the proposal's bound, so the cost shows."""
 
 #: From this many demand rows, ``strategy="auto"`` takes row generation even when the reach
 #: matrix would fit the memory budget, where the national placement
