@@ -243,11 +243,9 @@ def coverage_lagrangian_bound(
         ones).
     """
     deadline = time.perf_counter() + float(time_limit_s)
-    indptr, indices, entry_latency, pattern_csc = _sorted_rows(latency)
-    n, m = pattern_csc.shape
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    indptr, indices, entry_latency, _, w, r, fixed = _inputs(latency, weights, requirement,
+                                                             required)
+    m = len(fixed)
     is_open = np.zeros(m, dtype=bool)
     is_open[np.asarray(sites, dtype=np.int64)] = True
     if int(is_open.sum()) != p or np.any(fixed & ~is_open):
@@ -375,6 +373,18 @@ def _sorted_rows(latency: sp.sparray | sp.spmatrix):
     return indptr, indices, entry_latency, csc
 
 
+def _inputs(latency, weights, requirement, required):
+    """Sorted rows (:func:`_sorted_rows`), the weights (default 1), each row's requirement
+    capped at its candidates and the required-site mask: what :func:`k_median` and
+    :func:`coverage_lagrangian_bound` start from."""
+    indptr, indices, entry_latency, pattern_csc = _sorted_rows(latency)
+    n, m = pattern_csc.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
+    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    return indptr, indices, entry_latency, pattern_csc, w, r, fixed
+
+
 def k_median(
     latency: sp.sparray | sp.spmatrix,
     p: int,
@@ -428,11 +438,9 @@ def k_median(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    indptr, indices, entry_latency, pattern_csc = _sorted_rows(latency)
+    indptr, indices, entry_latency, pattern_csc, w, r, fixed = _inputs(
+        latency, weights, requirement, required)
     n, m = pattern_csc.shape
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
     if start is None:
         pattern = sp.csr_array((np.ones(len(indices)), indices.copy(), indptr.copy()),
                                shape=(n, m))
