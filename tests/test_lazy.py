@@ -198,6 +198,43 @@ def test_fetched_rows_hold_exactly_the_counted_candidates():
     assert set(np.unique(block.indices)) <= set(some)
 
 
+@pytest.mark.parametrize("fetch_pairs", [1, 500, 10**9])
+def test_row_pool_holds_the_same_rows_whatever_the_batches(fetch_pairs):
+    """RowPool.fetch merges its batches into the pool when they hold as many pairs as the
+    pool: the pool (distinct column sets, each with the largest requirement among its rows)
+    is the same for batches of one row, of a few hundred pairs and one batch, and over
+    several fetches."""
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import RowLatency
+    from coverage.solvers.rowgen import RowPool, RowSource
+
+    rng = np.random.default_rng(9)
+    n, m = 3_000, 120
+    lat, lon = rng.uniform(40, 46, n), rng.uniform(-5, 5, n)
+    s_lat, s_lon = rng.uniform(40, 46, m), rng.uniform(-5, 5, m)
+    model = LatencyModel()
+    rl = RowLatency.from_model(model, np.array(["ftth"] * n, dtype=object), 30.0, "p99",
+                               None)
+    src = RowSource(lat, lon, s_lat, s_lon, model, 30.0, "p99", rl)
+    n_cov = src.count()
+    req = np.minimum(rng.integers(1, 3, n), n_cov)
+    pool = RowPool(src, req, n_cov, fetch_pairs=fetch_pairs)
+    first = rng.choice(n, size=1_200, replace=False)
+    pool.fetch(first)
+    pool.fetch(rng.choice(n, size=1_500, replace=False))  # overlaps the first
+    held = np.flatnonzero(pool.held)
+    full = src.rows(held)
+    want: dict[tuple[int, ...], int] = {}
+    for i, row in enumerate(held):
+        key = tuple(full.indices[full.indptr[i]:full.indptr[i + 1]])
+        want[key] = max(want.get(key, 0), int(req[row]))
+    got = {tuple(np.sort(pool.pool.indices[pool.pool.indptr[i]:pool.pool.indptr[i + 1]])):
+           int(pool.pool_req[i]) for i in range(pool.pool.shape[0])}
+    assert pool.pool.shape[0] == len(got) == len(want)
+    assert got == want
+    assert pool.pairs == full.nnz
+
+
 def _rows_sorted(m) -> bool:
     """Whether every row's column indices really ascend (whatever the flag says)."""
     d = np.diff(m.indices)

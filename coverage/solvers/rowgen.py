@@ -397,18 +397,33 @@ class RowPool:
         rows = rows[~self.held[rows]]
         if not len(rows):
             return
-        # batches of about fetch_pairs pairs (|N_i| is known), merged after each one
+        # batches of about fetch_pairs pairs (|N_i| is known); the batches waiting are
+        # merged into the pool once they hold as many pairs as the pool (identical rows
+        # collapse while memory stays within twice the pool, and the stacking is amortised
+        # linear: merging after every batch re-stacked the whole pool each time, 5.5 of the
+        # 9.6 s of fetching a 187k-row, 80M-pair seed; hand measurement)
         batch_of = np.cumsum(self.n_covering[rows]) // self.fetch_pairs
         cuts = np.flatnonzero(np.diff(batch_of)) + 1
+        waiting: list[tuple[sp.csr_array, npt.NDArray[np.int64]]] = []
+        waiting_pairs = 0
         for batch in np.split(rows, cuts):
             block = self.source.rows(batch)
             self.held[batch] = True
             self.pairs += block.nnz
-            stacked = sp.csr_array(sp.vstack([self.pool, block.astype(np.int8)],
-                                             format="csr"))
-            self.pool, self.pool_req = merge_identical_rows(
-                stacked, np.concatenate([self.pool_req, self.requirement[batch]]),
-                self._rng)
+            waiting.append((block.astype(np.int8), self.requirement[batch]))
+            waiting_pairs += block.nnz
+            if waiting_pairs >= max(self.pool.nnz, self.fetch_pairs):
+                self._merge(waiting)
+                waiting, waiting_pairs = [], 0
+        if waiting:
+            self._merge(waiting)
+
+    def _merge(self, blocks: list[tuple[sp.csr_array, npt.NDArray[np.int64]]]) -> None:
+        """Stack ``blocks`` (rows and their requirements) under the pool and merge
+        identical rows."""
+        stacked = sp.csr_array(sp.vstack([self.pool] + [b for b, _ in blocks], format="csr"))
+        self.pool, self.pool_req = merge_identical_rows(
+            stacked, np.concatenate([self.pool_req] + [r for _, r in blocks]), self._rng)
 
     def bin_key(self, bin_km: float) -> npt.NDArray[np.int64]:
         """Every row's spatial bin (cubes of edge ``bin_km``), computed once per size."""
