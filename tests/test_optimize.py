@@ -267,13 +267,77 @@ def test_huge_models_with_no_time_left_skip_highs(monkeypatch):
     x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 0.0,
                                             target=float(x0.sum()))
     assert st == "optimal" and lb == x0.sum()
-    # a limit shorter than handing the model over (HIGHS_PASS_S_PER_ENTRY) counts as none
-    monkeypatch.setattr(cover_mod, "HIGHS_PASS_S_PER_ENTRY", 1.0)
+    # a limit shorter than HiGHS's presolve (HIGHS_LP_S_PER_ENTRY and
+    # HIGHS_PRESOLVE_S_PER_ENTRY, which it overruns) counts as none
+    assert cover_mod._cover_lp(a, req, np.ones(14), 5.0) is not None
+    monkeypatch.setattr(cover_mod, "HIGHS_LP_S_PER_ENTRY", 1.0)
     assert cover_mod._cover_lp(a, req, np.ones(14), 5.0) is None
     assert cover_mod._cover_lp(a, req, np.ones(14), 0.0) is None
+    x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 5.0)
+    assert st == "optimal"
+    monkeypatch.setattr(cover_mod, "HIGHS_PRESOLVE_S_PER_ENTRY", 1.0)
+    x, st, lb = cover_mod._solve_cover_milp(a, req, np.ones(14), x0, 5.0)
+    assert st == "time_limit" and lb == -np.inf and (x == x0).all()
     res = min_cover(a, requirement=2, time_limit_s=0.0)
     assert feasible(pattern, res.sites, req)
     assert res.lower_bound <= brute_min_cover(pattern, req, None) <= res.objective
+
+
+def test_dominance_reductions_stop_at_their_deadline_and_stay_exact(monkeypatch):
+    """The dominance reductions are optional: past their deadline no block starts (every row
+    and column not tested is kept), and min_cover with no time for them (REDUCTION_SHARE
+    0) still finds the brute-force optimum and says the reductions were cut short."""
+    import time
+
+    import coverage.solvers.cover as cover_mod
+
+    rng = np.random.default_rng(3)  # min_cover drops rows and columns of this one
+    pattern = rng.random((60, 12)) < 0.35
+    req = np.minimum(2, pattern.sum(axis=1))
+    a = sp.csr_array(pattern.astype(np.int8))
+    past = time.perf_counter() - 1.0
+    assert not cover_mod.drop_dominated_rows(a, req).all()  # there is something to drop
+    assert cover_mod.drop_dominated_rows(a, req, deadline=past).all()
+    assert cover_mod._drop_dominated_cols(a, req, np.ones(12), deadline=past).all()
+    # a deadline far ahead changes nothing
+    later = time.perf_counter() + 3600.0
+    assert np.array_equal(cover_mod.drop_dominated_rows(a, req, deadline=later),
+                          cover_mod.drop_dominated_rows(a, req))
+    full = min_cover(a, requirement=req)
+    assert full.reductions["dominance_cut_short"] == 0
+    assert full.reductions["rows_dominated"] and full.reductions["sites_dominated"]
+    monkeypatch.setattr(cover_mod, "REDUCTION_SHARE", 0.0)
+    cut = min_cover(a, requirement=req)
+    assert cut.reductions["dominance_cut_short"] == 1
+    assert cut.reductions["rows_dominated"] == 0 and cut.reductions["sites_dominated"] == 0
+    assert cut.status == "optimal" and feasible(pattern, cut.sites, req)
+    assert cut.objective == full.objective == brute_min_cover(pattern, req, None)
+
+
+def test_bit_sets_in_chunks_equal_one_pass(monkeypatch):
+    """The row bit sets built in row chunks of a few entries equal those of one chunk, exact
+    and hashed, and so do the rows' rarest columns."""
+    import coverage.solvers.cover as cover_mod
+
+    rng = np.random.default_rng(8)
+    for trial in range(20):
+        a = sp.csr_array(sp.random(int(rng.integers(1, 80)), int(rng.integers(1, 300)),
+                                   density=float(rng.uniform(0.0, 0.3)), random_state=trial,
+                                   format="csr"))
+        a.sort_indices()
+        count = np.bincount(a.indices, minlength=a.shape[1]).astype(np.int64)
+        whole = [cover_mod._row_bitsets(a, b) for b in (0, 1 << 30)]
+        rarest = cover_mod._rarest(a, count)
+        monkeypatch.setattr(cover_mod, "_BITSET_CHUNK_ENTRIES", int(rng.integers(1, 20)))
+        for (bits, exact), b in zip(whole, (0, 1 << 30), strict=True):
+            bits_c, exact_c = cover_mod._row_bitsets(a, b)
+            assert exact_c == exact and np.array_equal(bits_c, bits)
+        assert np.array_equal(cover_mod._rarest(a, count), rarest)
+        for i in range(a.shape[0]):  # the rarest column, by hand
+            cols = a.indices[a.indptr[i]:a.indptr[i + 1]]
+            want = -1 if not len(cols) else cols[np.lexsort((cols, count[cols]))[0]]
+            assert rarest[i] == want
+        monkeypatch.undo()
 
 
 def test_column_dominance_needs_as_many_dominators_as_the_requirement():

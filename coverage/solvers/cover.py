@@ -226,6 +226,36 @@ _SIGNATURE_BITS_PER_ENTRY = 4
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 #: Exact bit sets up to this size (bytes); hashed signatures above it.
 EXACT_BITSET_BYTES = 256 << 20
+#: Entries per chunk of rows in the dominance reductions' vector passes.
+_BITSET_CHUNK_ENTRIES = 1 << 22
+#: Share of :func:`min_cover`'s time limit after which no dominance reduction (nor block of
+#: one) starts. On a 155,197-row pool with 99,440 candidates and 66.7M entries (Europe with
+#: all its places as candidates) the reductions took 31 s of a 45 s limit.
+REDUCTION_SHARE = 0.25
+
+
+def _bipartite_components(a: sp.csr_array) -> tuple[int, npt.NDArray[np.int64]]:
+    """Connected components of the (row, column) graph of ``a``: labels of the rows, then
+    of the columns (``a.shape[0] + a.shape[1]`` of them).
+
+    The graph is ``a``'s own index arrays shifted (rows link to ``n + column``) and read as
+    undirected: no symmetric block matrix is built (1.6 s instead of 9.7 s for 66.7M entries).
+    """
+    n, m = a.shape
+    if n == 0:
+        return 0, np.zeros(m, dtype=np.int64)
+    indptr = np.concatenate([a.indptr.astype(np.int64),
+                             np.full(m, a.indptr[-1], dtype=np.int64)])
+    # float64 data, as csgraph takes it (int8 data cost a conversion: 7.1 s instead of 1.6 s)
+    graph = sp.csr_array((np.ones(a.nnz), a.indices.astype(np.int64) + n, indptr),
+                         shape=(n + m, n + m))
+    n_comp, labels = connected_components(graph, directed=False)
+    return int(n_comp), labels.astype(np.int64)
+
+
+def _past(deadline: float | None) -> bool:
+    """Whether ``deadline`` (a ``time.perf_counter()`` value, or None for none) has passed."""
+    return deadline is not None and time.perf_counter() > deadline
 
 
 def _row_bitsets(a: sp.csr_array, max_exact_bytes: int = EXACT_BITSET_BYTES
@@ -249,23 +279,56 @@ def _row_bitsets(a: sp.csr_array, max_exact_bytes: int = EXACT_BITSET_BYTES
         _SIGNATURE_BITS_PER_ENTRY * typical / 64.0, 1.0)))))
     exact = exact_words <= sig_words or n * exact_words * 8 <= max_exact_bytes
     words = exact_words if exact else sig_words
-    col = a.indices.astype(np.int64)
-    if exact:
-        pos = col
-    else:  # the top log2(64 * words) bits of col * golden ratio (mod 2^64)
-        shift = np.uint64(64 - int(np.log2(64 * words)))
-        pos = ((col.astype(np.uint64) * _GOLDEN) >> shift).astype(np.int64)
-    del col
-    key = np.repeat(np.arange(n, dtype=np.int64) * words, sizes) + (pos >> 6)
-    bit = np.left_shift(np.uint64(1), (pos & 63).astype(np.uint64))
-    del pos
     bits = np.zeros(n * words, dtype=np.uint64)
-    if not exact:  # hashed positions are not sorted within a row: no runs to reduce
-        np.bitwise_or.at(bits, key, bit)
-    elif len(key):  # equal keys are runs
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        bits[key[starts]] = np.bitwise_or.reduceat(bit, starts)
+    # rows in chunks (:func:`_row_chunks`): 5.6 s for a 66.7M-entry pool's bit sets with
+    # whole-pool temporaries, 0.6 s in chunks (hand measurement)
+    ptr = a.indptr.astype(np.int64)
+    shift = np.uint64(64 - int(np.log2(64 * words)))
+    for r0, r1 in _row_chunks(ptr):
+        pos = a.indices[ptr[r0]:ptr[r1]].astype(np.uint64)
+        if not exact:  # the top log2(64 * words) bits of col * golden ratio (mod 2^64)
+            pos *= _GOLDEN
+            pos >>= shift
+        bit = pos & np.uint64(63)
+        np.left_shift(np.uint64(1), bit, out=bit)
+        pos >>= np.uint64(6)  # the word within the row: small, so viewed as int64
+        key = pos.view(np.int64)
+        key += np.repeat(np.arange(r0, r1, dtype=np.int64) * words, sizes[r0:r1])
+        if not exact:  # hashed positions are not sorted within a row: no runs to reduce
+            np.bitwise_or.at(bits, key, bit)
+        elif len(key):  # equal keys are runs
+            starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+            bits[key[starts]] = np.bitwise_or.reduceat(bit, starts)
     return bits.reshape(n, words), exact
+
+
+def _row_chunks(indptr: npt.NDArray[np.integer]) -> list[tuple[int, int]]:
+    """Row ranges ``[r0, r1)`` of about :data:`_BITSET_CHUNK_ENTRIES` entries each (a row
+    with more is a range alone): whole-matrix temporaries cost more in page faults than in
+    arithmetic on national pools."""
+    ptr = np.asarray(indptr, dtype=np.int64)
+    n = len(ptr) - 1
+    chunk_of = ptr[1:] // _BITSET_CHUNK_ENTRIES
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(chunk_of)) + 1, [n]]).astype(np.int64)
+    return [(int(r0), int(r1)) for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True)
+            if r1 > r0]
+
+
+def _rarest(a: sp.csr_array, count: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each row's column with the smallest ``count`` (ties: the lowest column), -1 for an
+    empty row; row chunk by row chunk."""
+    n, m = a.shape
+    out = np.full(n, -1, dtype=np.int64)
+    ptr = a.indptr.astype(np.int64)
+    for r0, r1 in _row_chunks(ptr):
+        idx = a.indices[ptr[r0]:ptr[r1]]
+        enc = count[idx] * m
+        enc += idx
+        rows = np.arange(r0, r1)
+        full = rows[ptr[r0 + 1:r1 + 1] > ptr[r0:r1]]
+        if len(full):
+            out[full] = np.minimum.reduceat(enc, ptr[full] - ptr[r0]) % m
+    return out
 
 
 def _entry_keys(a: sp.csr_array) -> npt.NDArray[np.int64]:
@@ -304,7 +367,7 @@ def _contained(a: sp.csr_array, keys: npt.NDArray[np.int64], k: npt.NDArray[np.i
 
 def drop_dominated_rows(
     a: sp.csr_array, r: npt.NDArray[np.int64], max_pairs: int = 250_000,
-    max_exact_bytes: int = EXACT_BITSET_BYTES,
+    max_exact_bytes: int = EXACT_BITSET_BYTES, deadline: float | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Rows implied by another row: ``N_k`` subset of ``N_i`` and ``r_k >= r_i``.
 
@@ -320,6 +383,9 @@ def drop_dominated_rows(
     dropped by one block is no longer tested in the next (national pools drop most rows:
     blocks of 250,000 pairs instead of 2 million took 0.12 s instead of 0.29 s on a
     20,818-row pool, 1.0 s instead of 1.8 s on a 71,917-row one; hand measurement).
+
+    With a ``deadline`` (``time.perf_counter()`` value), no block starts after it: the rows
+    not tested yet are kept, which is always valid (a reduction only drops rows).
 
     Returns
     -------
@@ -337,15 +403,13 @@ def drop_dominated_rows(
     bits, exact = _row_bitsets(a, max_exact_bytes)
     keys = None if exact else _entry_keys(a)
     col_count = np.bincount(a.indices, minlength=m).astype(np.int64)
-    enc = col_count[a.indices] * m + a.indices
-    rarest = np.full(n, -1, dtype=np.int64)
-    rarest[nonempty] = np.minimum.reduceat(enc, a.indptr[nonempty]) % m
+    rarest = _rarest(a, col_count)
     csc = sp.csc_array(a)
-    c_ptr, c_rows = csc.indptr.astype(np.int64), csc.indices.astype(np.int64)
+    c_ptr, c_rows = csc.indptr.astype(np.int64), csc.indices
     ks = nonempty[np.argsort(sizes[nonempty], kind="stable")]  # small rows dominate most
     cum = np.cumsum(col_count[rarest[ks]])
     b0 = 0
-    while b0 < len(ks):
+    while b0 < len(ks) and not _past(deadline):
         done = int(cum[b0 - 1]) if b0 else 0
         b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
         kc = ks[b0:b1]
@@ -371,6 +435,7 @@ def drop_dominated_rows(
 def _drop_dominated_cols(
     a: sp.csr_array, r: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     max_pairs: int = 2_000_000, max_exact_bytes: int = EXACT_BITSET_BYTES,
+    deadline: float | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Columns that enough other columns dominate, for set multicover.
 
@@ -384,6 +449,11 @@ def _drop_dominated_cols(
     strict, so every removed column keeps that many *kept* dominators (induction from the
     first column in the order). With ``r = 1`` this is the classic column dominance; for
     ``r >= 2`` a single dominator is not enough (both may be needed).
+
+    Each block holds every candidate pair of its columns, so a column's count of dominators
+    is complete or zero; with a ``deadline`` (``time.perf_counter()`` value) no block starts
+    after it and the columns not tested are kept (valid: the argument above holds for every
+    removed column).
 
     Returns
     -------
@@ -405,14 +475,12 @@ def _drop_dominated_cols(
     bits, exact = _row_bitsets(at, max_exact_bytes)
     keys = None if exact else _entry_keys(at)
     row_count = np.bincount(at.indices, minlength=n).astype(np.int64)
-    enc = row_count[at.indices] * n + at.indices
-    rarest = np.full(m, -1, dtype=np.int64)
-    rarest[nonempty] = np.minimum.reduceat(enc, at.indptr[nonempty]) % n
-    r_ptr, r_cols = a.indptr.astype(np.int64), a.indices.astype(np.int64)
+    rarest = _rarest(at, row_count)
+    r_ptr, r_cols = a.indptr.astype(np.int64), a.indices
     n_dom = np.zeros(m, dtype=np.int64)
     cum = np.cumsum(row_count[rarest[nonempty]])
     b0 = 0
-    while b0 < len(nonempty):
+    while b0 < len(nonempty) and not _past(deadline):
         done = int(cum[b0 - 1]) if b0 else 0
         b1 = max(int(np.searchsorted(cum, done + max_pairs, side="right")), b0 + 1)
         jc = nonempty[b0:b1]
@@ -491,8 +559,12 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
                       deadline: float) -> tuple[float, npt.NDArray[np.bool_]]:
     """The Lagrangian bound and plan (:func:`_lagrangian_cover`) of a large model, on a
     quarter of the time left (30 s at most), before its MILP: the plan (never worse than
-    ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`."""
-    budget = min(30.0, 0.25 * (deadline - time.perf_counter()))
+    ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`. When
+    the MILP will not run in the rest (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`), on all of it."""
+    left = deadline - time.perf_counter()
+    budget = min(30.0, 0.25 * left)
+    if _no_time_for(a, 0.75 * left, HIGHS_PRESOLVE_S_PER_ENTRY):
+        budget = left  # no MILP will run after it: the bound and plan are all there is
     return _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
 
 
@@ -616,11 +688,23 @@ FEASIBILITY_JUMP_MAX_NNZ = 1_000_000
 HIGHS_PASS_S_PER_ENTRY = 1.2e-7
 
 
-def _no_time_for(a: sp.csr_array, time_limit_s: float) -> bool:
+#: Seconds an entry of HiGHS's MILP presolve, which does not stop at the time limit: 88 s
+#: under a 20 s limit for a 155,197 x 99,440 pool with 66.7M entries (Europe with all its
+#: GeoNames places; hand measurement, HiGHS 1.16). A MILP above FEASIBILITY_JUMP_MAX_NNZ
+#: whose time limit is shorter than that is not run (it would end unsolved, late).
+HIGHS_PRESOLVE_S_PER_ENTRY = 1.3e-6
+#: The same for the LP relaxation (presolve and the interior point's setup): 27.1 s under a
+#: 7.1 s limit for a 109,852 x 91,892 component with 58.1M entries (hand measurement).
+HIGHS_LP_S_PER_ENTRY = 4.7e-7
+
+
+def _no_time_for(a: sp.csr_array, time_limit_s: float,
+                 s_per_entry: float = HIGHS_PASS_S_PER_ENTRY) -> bool:
     """Whether ``a`` is too big for HiGHS in ``time_limit_s``: above
-    :data:`FEASIBILITY_JUMP_MAX_NNZ` entries and a limit shorter than handing it over."""
+    :data:`FEASIBILITY_JUMP_MAX_NNZ` entries and a limit shorter than ``s_per_entry`` a
+    nonzero (by default the time to hand the model over)."""
     return (a.nnz > FEASIBILITY_JUMP_MAX_NNZ
-            and float(time_limit_s) < max(a.nnz * HIGHS_PASS_S_PER_ENTRY, 0.01))
+            and float(time_limit_s) < max(a.nnz * s_per_entry, 0.01))
 
 
 def _set_option(h: Any, option: str, value: Any) -> bool:
@@ -670,7 +754,9 @@ def _solve_cover_milp(
     tol = 0.5 if integral else 1e-9 * max(1.0, ub)
     if target is not None and ub <= target + tol:
         return x0, "optimal", ub  # the greedy plan meets a known lower bound
-    if _no_time_for(a, time_limit_s):
+    if _no_time_for(a, time_limit_s, HIGHS_PRESOLVE_S_PER_ENTRY):
+        logger.info("cover MILP of %s entries not run: its presolve alone takes longer than "
+                    "the %.1f s left", f"{a.nnz:,}", time_limit_s)
         return x0, "time_limit", -np.inf
     scale = cost_scale(c)
     cs = c.astype(np.float64) * scale
@@ -772,8 +858,8 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
     import highspy
 
     n, m = a.shape
-    if _no_time_for(a, time_limit_s):
-        return None  # a huge model: handing it to HiGHS alone would overrun the time left
+    if _no_time_for(a, time_limit_s, HIGHS_LP_S_PER_ENTRY):
+        return None  # a huge model: HiGHS would overrun the time left before it stops
     scale = cost_scale(c)
     h = _new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
@@ -1176,10 +1262,13 @@ def min_cover(
     n_active = int(active.sum())
     sub, sub_need = merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
     n_merged = sub.shape[0]
-    keep = drop_dominated_rows(sub, sub_need)
+    # the dominance reductions are optional (skipping one keeps the model exact): none
+    # starts, and no block of one, after a share of the time limit
+    reduce_by = t0 + REDUCTION_SHARE * float(time_limit_s)
+    keep = drop_dominated_rows(sub, sub_need, deadline=reduce_by)
     sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
     n_rows_dominated = int((~keep).sum())
-    keep_cols = _drop_dominated_cols(sub, sub_need, c[free_cols])
+    keep_cols = _drop_dominated_cols(sub, sub_need, c[free_cols], deadline=reduce_by)
     n_cols_dominated = int((~keep_cols).sum())
     if n_cols_dominated:  # rows lose columns: more of them may now coincide or dominate
         free_cols = free_cols[keep_cols]
@@ -1187,17 +1276,16 @@ def min_cover(
         n_before = sub.shape[0]
         sub, sub_need = merge_identical_rows(sub, sub_need, rng)
         n_merged -= n_before - sub.shape[0]
-        keep = drop_dominated_rows(sub, sub_need)
+        keep = drop_dominated_rows(sub, sub_need, deadline=reduce_by)
         sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
         n_rows_dominated += int((~keep).sum())
-    used = np.diff(sp.csc_array(sub).indptr) > 0
+    reductions_cut = _past(reduce_by)
+    used = np.bincount(sub.indices, minlength=sub.shape[1]) > 0
     cols = free_cols[used]
-    sub = sp.csr_array(sub[:, np.flatnonzero(used)])
+    if not used.all():
+        sub = sp.csr_array(sub[:, np.flatnonzero(used)])
     cc = c[cols]
-    n_comp, labels = (0, np.zeros(0, dtype=np.int64))
-    if sub.shape[0]:
-        graph = sp.bmat([[None, sub], [sub.T, None]], format="csr")
-        n_comp, labels = connected_components(graph, directed=False)
+    n_comp, labels = _bipartite_components(sub)
     row_lab, col_lab = labels[: sub.shape[0]], labels[sub.shape[0]:]
     reductions = {
         "rows": n,
@@ -1211,8 +1299,9 @@ def min_cover(
         "rows_in_model": int(sub.shape[0]),
         "sites_in_model": int(len(cols)),
         "components": int(n_comp),
+        "dominance_cut_short": int(reductions_cut),
     }
-    logger.info("cover reductions: %s", reductions)
+    logger.info("cover reductions in %.1f s: %s", time.perf_counter() - t0, reductions)
     start_mask = None
     if start is not None:
         start_arr = np.asarray(start)
