@@ -162,12 +162,12 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     t = time.perf_counter()
     while True:
         agg = aggregate_grid(problem.demand, float(cell_km))
-        bins = Problem.build(agg.demand, problem.sites, problem.config, problem.model,
-                             tiers=problem.tier_catalog, routing=problem.routing)
         est = float(len(agg.demand)) * float(np.mean(n_cov)) if len(n_cov) else 0.0
         if est <= MAX_BIN_PAIRS:
             break
         cell_km *= math.sqrt(est / MAX_BIN_PAIRS) * 1.1
+    bins = Problem.build(agg.demand, problem.sites, problem.config, problem.model,
+                         tiers=problem.tier_catalog, routing=problem.routing)
     lat_bins = sp.csr_array(bin_reach(bins).values("p50_ms"))
     w_bins = bins.population
     info.update({"cell_km": float(cell_km), "bins": int(len(agg.demand)),
