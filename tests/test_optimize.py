@@ -314,6 +314,38 @@ def test_dominance_reductions_stop_at_their_deadline_and_stay_exact(monkeypatch)
     assert cut.objective == full.objective == brute_min_cover(pattern, req, None)
 
 
+def test_components_share_the_time_by_entries(monkeypatch):
+    """min_cover gives each component (smallest first) at most its share of the time left,
+    by entries: a small component cannot use up the time a large one needs. A spy on the
+    MILP (it calls through to HiGHS) records the limits."""
+    import coverage.solvers.cover as cover_mod
+
+    rng = np.random.default_rng(12)
+    small = rng.random((25, 9)) < 0.4
+    large = rng.random((160, 30)) < 0.25
+    pattern = np.zeros((185, 39), dtype=bool)
+    pattern[:25, :9], pattern[25:, 9:] = small, large
+    req = np.minimum(1, pattern.sum(axis=1))
+    limits: list[tuple[int, float]] = []
+    real = cover_mod._solve_cover_milp
+
+    def spy(a, need, c, x0, time_limit_s, *args, **kwargs):
+        limits.append((int(a.nnz), float(time_limit_s)))
+        return real(a, need, c, x0, time_limit_s, *args, **kwargs)
+
+    monkeypatch.setattr(cover_mod, "_solve_cover_milp", spy)
+    res = min_cover(sp.csr_array(pattern), requirement=req, time_limit_s=50.0,
+                    lp_min_rows=10**9, lagrangian_min_rows=10**9)
+    assert feasible(pattern, res.sites, req)
+    big = [(nnz, lim) for nnz, lim in limits if nnz > 0]
+    assert len(big) >= 2, limits
+    total = sum(nnz for nnz, _ in big)
+    first_nnz, first_limit = big[0]
+    assert first_nnz < total / 2  # the smaller component went first
+    assert first_limit <= 50.0 * first_nnz / total + 1e-6
+    assert big[-1][1] > 50.0 * 0.5  # the last one gets what is left
+
+
 def test_bit_sets_in_chunks_equal_one_pass(monkeypatch):
     """The row bit sets built in row chunks of a few entries equal those of one chunk, exact
     and hashed, and so do the rows' rarest columns."""
