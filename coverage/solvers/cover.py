@@ -232,6 +232,9 @@ _BITSET_CHUNK_ENTRIES = 1 << 22
 #: one) starts. On a 155,197-row pool with 99,440 candidates and 66.7M entries (Europe with
 #: all its places as candidates) the reductions took 31 s of a 45 s limit.
 REDUCTION_SHARE = 0.25
+#: Seconds of the time left a component always may use, whatever its share by entries
+#: (:func:`min_cover`).
+MIN_COMPONENT_S = 1.0
 
 
 def _bipartite_components(a: sp.csr_array) -> tuple[int, npt.NDArray[np.int64]]:
@@ -356,7 +359,9 @@ def _contained(a: sp.csr_array, keys: npt.NDArray[np.int64], k: npt.NDArray[np.i
         done = int(cum[b0 - 1]) if b0 else 0
         b1 = max(int(np.searchsorted(cum, done + max_entries, side="right")), b0 + 1)
         kk, ii, sz = k[b0:b1], i[b0:b1], size_k[b0:b1]
-        want = ii.repeat(sz) * m + a.indices[row_ranges(ptr[kk], ptr[kk + 1])]
+        # int64: row * n_cols overflows int32 on national pools (the callers' row and
+        # column arrays may be int32 index arrays)
+        want = ii.astype(np.int64).repeat(sz) * m + a.indices[row_ranges(ptr[kk], ptr[kk + 1])]
         at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
         miss = keys[at] != want
         pair = np.repeat(np.arange(b1 - b0), sz)
@@ -1348,7 +1353,10 @@ def min_cover(
                   else float(max_objective) - float(c[fixed].sum()) - bound)
         now = time.perf_counter()
         share = comp_nnz[comp] / max(nnz_from[position[comp]], 1.0)
-        comp_deadline = now + max(deadline - now, 0.0) * min(max(share, 0.0), 1.0)
+        left = max(deadline - now, 0.0)
+        # at least MIN_COMPONENT_S of it: a small hard component before a huge one
+        comp_deadline = now + max(left * min(max(share, 0.0), 1.0),
+                                  min(left, MIN_COMPONENT_S))
         lag = -np.inf
         if (lagrangian_min_rows <= block.shape[0] < lp_min_rows and len(ccols) > 1
                 and x0.any()):
