@@ -245,8 +245,6 @@ def _bipartite_components(a: sp.csr_array) -> tuple[int, npt.NDArray[np.int64]]:
     undirected: no symmetric block matrix is built (1.6 s instead of 9.7 s for 66.7M entries).
     """
     n, m = a.shape
-    if n == 0:
-        return 0, np.zeros(m, dtype=np.int64)
     indptr = np.concatenate([a.indptr.astype(np.int64),
                              np.full(m, a.indptr[-1], dtype=np.int64)])
     # float64 data, as csgraph takes it (int8 data cost a conversion: 7.1 s instead of 1.6 s)
@@ -568,7 +566,7 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
     the MILP will not run in the rest (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`), on all of it."""
     left = deadline - time.perf_counter()
     budget = min(30.0, 0.25 * left)
-    if _no_time_for(a, 0.75 * left, HIGHS_PRESOLVE_S_PER_ENTRY):
+    if _no_time_for(a, left - budget, HIGHS_PRESOLVE_S_PER_ENTRY):
         budget = left  # no MILP will run after it: the bound and plan are all there is
     return _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
 
@@ -687,12 +685,6 @@ MIP_OPTIONS: dict[str, int | bool] = {"mip_pool_soft_limit": 10, "mip_allow_rest
 #: the time limit, at about 6 microseconds an entry here).
 FEASIBILITY_JUMP_MAX_NNZ = 1_000_000
 
-#: Seconds an entry to hand a model to HiGHS (9.7 s for 85M entries, a world component with
-#: every GeoNames place; hand measurement): a model above FEASIBILITY_JUMP_MAX_NNZ whose
-#: time limit is shorter than that is not solved (its LP or MILP would only overrun).
-HIGHS_PASS_S_PER_ENTRY = 1.2e-7
-
-
 #: Seconds an entry of HiGHS's MILP presolve, which does not stop at the time limit: 88 s
 #: under a 20 s limit for a 155,197 x 99,440 pool with 66.7M entries (Europe with all its
 #: GeoNames places; hand measurement, HiGHS 1.16). A MILP above FEASIBILITY_JUMP_MAX_NNZ
@@ -701,13 +693,14 @@ HIGHS_PRESOLVE_S_PER_ENTRY = 1.3e-6
 #: The same for the LP relaxation (presolve and the interior point's setup): 27.1 s under a
 #: 7.1 s limit for a 109,852 x 91,892 component with 58.1M entries (hand measurement).
 HIGHS_LP_S_PER_ENTRY = 4.7e-7
+# (both well above the 1.2e-7 s an entry of only handing a model to HiGHS: 9.7 s for 85M
+# entries, a world component with every GeoNames place; hand measurement)
 
 
-def _no_time_for(a: sp.csr_array, time_limit_s: float,
-                 s_per_entry: float = HIGHS_PASS_S_PER_ENTRY) -> bool:
+def _no_time_for(a: sp.csr_array, time_limit_s: float, s_per_entry: float) -> bool:
     """Whether ``a`` is too big for HiGHS in ``time_limit_s``: above
     :data:`FEASIBILITY_JUMP_MAX_NNZ` entries and a limit shorter than ``s_per_entry`` a
-    nonzero (by default the time to hand the model over)."""
+    nonzero (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`, :data:`HIGHS_LP_S_PER_ENTRY`)."""
     return (a.nnz > FEASIBILITY_JUMP_MAX_NNZ
             and float(time_limit_s) < max(a.nnz * s_per_entry, 0.01))
 
