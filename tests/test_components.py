@@ -121,6 +121,7 @@ def test_pieces_on_a_local_dask_cluster() -> None:
     pytest.importorskip("distributed")
     from coverage.batch import dask_client
     from coverage.planner.plan import plan_sites
+    from coverage.planner.stages import place_sites
 
     grid, sites, access, rows = instance(1)
     lat, lon = grid["lat"].to_numpy(), grid["lon"].to_numpy()
@@ -134,6 +135,15 @@ def test_pieces_on_a_local_dask_cluster() -> None:
                                  time_limit_s=60, target_cells=500, client=client)
         plan = plan_sites(demand, sites.drop(columns="country"), budget_ms=BUDGET,
                           strategy="lazy", client=client, time_limit_s=60)
+        # the placement piece by piece as tasks: the same sites as in this process
+        problem, count = components_problem(grid, sites)
+        here_placed = place_sites(problem, count, None, time_limit_s=30)
+        there_placed = place_sites(problem, count, None, time_limit_s=30, client=client)
+    np.testing.assert_array_equal(there_placed.sites, here_placed.sites)
+    assert there_placed.info["workers"] == 2
+    assert len({p["pid"] for p in there_placed.info["pieces"]}) == 2
+    assert there_placed.info["objective_ms_pop"] == pytest.approx(
+        here_placed.info["objective_ms_pop"], rel=1e-12)
     assert there.lazy.cover.objective == here.lazy.cover.objective
     assert there.lazy.cover.status == "optimal"
     assert len({p["pid"] for p in there.pieces}) == 2  # both workers solved pieces
@@ -142,6 +152,59 @@ def test_pieces_on_a_local_dask_cluster() -> None:
     assert s["solver"]["components"]["workers"] == 2
     assert s["site_count"] == here.lazy.cover.objective
     assert s["status"] == "optimal"
+
+
+def components_problem(grid: pd.DataFrame, sites: pd.DataFrame, failures: int = 1):
+    """The planner's problem of the instance (29.5 ms p99) and its count by components in
+    pieces of about 500 cells (several pieces)."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.problem import Problem
+    from coverage.planner.stages import component_sites
+
+    model = LatencyModel()
+    config = PlannerConfig(budget_ms=BUDGET, failures=failures, strategy="components",
+                           time_limit_s=60.0).validate(model.access_profiles_ms)
+    problem = Problem.build(as_demand(grid[["demand_id", "lat", "lon", "population"]]),
+                            as_sites(sites.drop(columns="country")), config, model)
+    return problem, component_sites(problem, target_cells=500)
+
+
+@pytest.mark.parametrize("seed, failures, required", [(0, 1, 0), (2, 1, 4), (1, 0, 0)])
+def test_placement_by_pieces_keeps_every_cell(seed: int, failures: int, required: int) -> None:
+    """The national placement piece by piece: every piece keeps its own number of sites,
+    every cell its requirement, and the summed objective and bound are those of the whole
+    grid (recomputed here from haversine distances and the latency model)."""
+    from test_national_placement import independent
+
+    from coverage.planner.stages import place_sites
+
+    grid, sites, _, _ = instance(seed)
+    sites = sites.assign(required=False)
+    sites.loc[sites.index[:required], "required"] = True  # the most populous places
+    problem, count = components_problem(grid, sites, failures)
+    res = count.components
+    assert len(res.piece_cells) > 2
+    placed = place_sites(problem, count, None, time_limit_s=30)
+    info = placed.info
+    assert len(info["pieces"]) == len(res.piece_cells)
+    assert placed.status in ("local_search", "kept_cover")
+    assert info["pieces_kept_cover"] < len(res.piece_cells)  # some piece did move a site
+    chosen = np.asarray(placed.sites)
+    assert len(chosen) == len(np.unique(chosen)) == len(count.cover.sites)
+    for cols in res.piece_sites:  # each piece's count is the cover's
+        assert np.isin(chosen, cols).sum() == np.isin(count.cover.sites, cols).sum()
+    ids = problem.sites["site_id"].to_numpy()[chosen]
+    met, obj, bound = independent(grid, sites, ids, budget=BUDGET, k=failures)
+    assert met
+    assert info["objective_ms_pop"] == pytest.approx(obj, rel=1e-9)
+    assert info["lower_bound_ms_pop"] == pytest.approx(bound, rel=1e-9)
+    _, cover_obj, _ = independent(grid, sites, problem.sites["site_id"].to_numpy()[
+        count.cover.sites], budget=BUDGET, k=failures)
+    assert info["cover_objective_ms_pop"] == pytest.approx(cover_obj, rel=1e-9)
+    assert bound <= obj <= cover_obj * (1 + 1e-12)
+    assert placed.objective == pytest.approx(obj, rel=1e-9)
+    assert set(sites["site_id"][:required]) <= set(ids)
 
 
 def _dask_cli(*args: str, cwd, log) -> subprocess.Popen:

@@ -24,12 +24,20 @@ places those sites anyway:
    *candidate* (open or not), a valid bound on any plan's objective. The gap is reported.
 
 Only the site count is proven optimal; the placement is a local optimum with a stated gap.
+
+**By independent pieces** (:func:`place_components`, after a count by components,
+:mod:`coverage.solvers.components`): a cell's latency and requirement depend only on the
+candidates of its component, so each piece of the count is placed on its own, with the
+piece's share of the cover (its sites stay in it): one Dask task per piece with a client,
+or one after the other in this process. The objectives, covers and bounds add up over the
+pieces; every piece checks every one of its cells.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,8 +49,8 @@ import scipy.sparse as sp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NationalPlacement", "place_national", "DEFAULT_BIN_FRACTION", "MAX_ROUNDS",
-           "MAX_BIN_PAIRS"]
+__all__ = ["NationalPlacement", "place_national", "place_components", "place_piece",
+           "DEFAULT_BIN_FRACTION", "MAX_ROUNDS", "MAX_BIN_PAIRS", "MIN_PIECE_S"]
 
 #: Bin edge as a share of the median budget radius.
 DEFAULT_BIN_FRACTION = 0.1
@@ -50,6 +58,8 @@ DEFAULT_BIN_FRACTION = 0.1
 MAX_ROUNDS = 5
 #: Largest bins x candidates reach the placement builds; above, the bins are coarsened.
 MAX_BIN_PAIRS = 4_000_000
+#: In this process, the least time a piece's local search gets, s (pieces share the limit).
+MIN_PIECE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -243,3 +253,159 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         "runtime_s": time.perf_counter() - t0,
     })
     return NationalPlacement(best, status, lower, info)
+
+
+def place_piece(demand: Any, sites: Any, config: Any, model: Any, tiers: Any, routing: Any,
+                cover_sites: npt.ArrayLike, n_covering: npt.ArrayLike, *,
+                source_of: Callable[[Any], Any], bin_reach: Callable[[Any], Any],
+                time_limit_s: float) -> dict[str, Any]:
+    """One piece's national placement (a Dask task): the piece's problem is built from its
+    cells and candidates, then :func:`place_national` runs on it.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        The piece's validated cells and candidates (every candidate of its cells).
+    config, model, tiers, routing
+        The whole problem's options, latency model, tier catalog and routing.
+    cover_sites : array_like of int
+        The piece's sites of the proven cover, as positions in ``sites``.
+    n_covering : array_like of int
+        ``|N_i|`` of the piece's cells.
+    source_of, bin_reach : callable
+        ``source_of(problem)``: its row source (:func:`coverage.planner.stages.row_source`);
+        ``bin_reach(problem)``: its reach matrix (:func:`coverage.planner.stages.reach_matrix`).
+    time_limit_s : float
+        The piece's local-search time, s.
+
+    Returns
+    -------
+    dict
+        ``sites`` (positions in ``sites``), ``status``, ``lower_bound``, ``info`` (as
+        :class:`NationalPlacement`), ``wall_s``, ``peak_rss_mib`` and ``pid``.
+    """
+    from ..model.problem import Problem
+    from ..solvers.components import peak_rss_mib
+
+    t = time.perf_counter()
+    sub = Problem.build(demand, sites, config, model, tiers=tiers, routing=routing)
+    nat = place_national(sub, cover_sites, n_covering, source=source_of(sub),
+                         bin_reach=bin_reach, time_limit_s=time_limit_s)
+    return {"sites": nat.sites, "status": nat.status, "lower_bound": nat.lower_bound,
+            "info": nat.info, "wall_s": time.perf_counter() - t,
+            "peak_rss_mib": peak_rss_mib(), "pid": os.getpid()}
+
+
+def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any],
+                     bin_reach: Callable[[Any], Any], client: Any = None,
+                     time_limit_s: float = 60.0) -> NationalPlacement:
+    """:func:`place_national` piece by piece after a count by independent components.
+
+    A cell's candidates all lie in its piece (the split never cuts a component), so the
+    placement of one piece changes no other piece's latencies or requirements: every piece
+    is placed with its own sites of the cover (the count per piece is kept), its cells
+    checked, and the results are combined (union of the sites; objective, cover objective,
+    bound and population served summed). Required candidates that no cell reaches stay.
+
+    Parameters
+    ----------
+    problem : Problem
+        The whole plan's problem.
+    count : coverage.planner.stages.SiteCount
+        The count by components (``count.components`` holds the pieces).
+    source_of, bin_reach : callable
+        As :func:`place_piece`.
+    client : distributed.Client, optional
+        One task per piece (largest first), each with the whole ``time_limit_s``; without
+        one, the pieces run here, smallest first, each with its share (by cells) of the
+        time left (at least :data:`MIN_PIECE_S`).
+    time_limit_s : float, default 60
+        Time for the local searches, s.
+
+    Returns
+    -------
+    NationalPlacement
+        ``status`` ``"kept_cover"`` when every piece kept its cover, else
+        ``"local_search"``; ``info["pieces"]`` has one row per piece.
+    """
+    t0 = time.perf_counter()
+    res = count.components
+    cover = np.sort(np.asarray(count.cover.sites, dtype=np.int64))
+    if (res is None or not res.piece_cells or problem.service is not None or problem.routed
+            or problem.radius_shrink_km is not None or not len(cover)):
+        # what place_national does with the whole problem (it says why it skips)
+        return place_national(problem, cover, count.n_covering, source=source_of(problem),
+                              bin_reach=bin_reach, time_limit_s=time_limit_s)
+    n_cov = np.asarray(count.n_covering, dtype=np.int64)
+    site_piece = np.full(len(problem.sites), -1, dtype=np.int64)
+    for p, cols in enumerate(res.piece_sites):
+        site_piece[cols] = p
+    common = (problem.config, problem.model, problem.tier_catalog, problem.routing)
+    jobs = []
+    for p, (rows, cols) in enumerate(zip(res.piece_cells, res.piece_sites, strict=True)):
+        mine = cover[site_piece[cover] == p]
+        if not len(mine):  # no site: none of its cells reaches a candidate
+            continue
+        args = (problem.demand.iloc[rows].reset_index(drop=True),
+                problem.sites.iloc[cols].reset_index(drop=True), *common,
+                np.searchsorted(cols, mine), n_cov[rows])
+        jobs.append((p, rows, cols, args))
+    kw = {"source_of": source_of, "bin_reach": bin_reach}
+    outs: dict[int, dict[str, Any]] = {}
+    if client is None:  # smallest first: what a piece does not use passes on
+        deadline = t0 + float(time_limit_s)
+        order = sorted(range(len(jobs)), key=lambda j: len(jobs[j][1]))
+        cells_left = float(sum(len(j[1]) for j in jobs))
+        for j in order:
+            share = len(jobs[j][1]) / cells_left if cells_left else 1.0
+            cells_left -= len(jobs[j][1])
+            limit = max((deadline - time.perf_counter()) * share, MIN_PIECE_S)
+            outs[j] = place_piece(*jobs[j][3], **kw, time_limit_s=limit)
+    else:  # largest first (the longest tasks start first), each with the whole limit
+        order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j][1]))
+        futures = []
+        for j in order:
+            data = client.scatter(list(jobs[j][3]), hash=False)
+            futures.append(client.submit(place_piece, *data, **kw,
+                                         time_limit_s=float(time_limit_s), pure=False))
+        outs = dict(zip(order, client.gather(futures), strict=True))
+    chosen = [cover[site_piece[cover] < 0]]
+    total = {"objective_ms_pop": 0.0, "cover_objective_ms_pop": 0.0,
+             "lower_bound_ms_pop": 0.0, "population_served": 0.0}
+    table = []
+    for j, (p, rows, cols, _) in enumerate(jobs):
+        out = outs[j]
+        chosen.append(cols[np.asarray(out["sites"], dtype=np.int64)])
+        inf = out["info"]
+        for key in total:
+            total[key] += float(inf.get(key, float("nan")))
+        table.append({"piece": p, "cells": int(len(rows)), "candidates": int(len(cols)),
+                      "sites": int(len(out["sites"])), "status": out["status"],
+                      "rounds": len(inf.get("rounds", [])), "bins": inf.get("bins"),
+                      "objective_ms_pop": inf.get("objective_ms_pop"),
+                      "cover_objective_ms_pop": inf.get("cover_objective_ms_pop"),
+                      "lower_bound_ms_pop": inf.get("lower_bound_ms_pop"),
+                      "wall_s": out["wall_s"], "peak_rss_mib": out["peak_rss_mib"],
+                      "pid": out["pid"]})
+    sites = np.sort(np.concatenate(chosen)).astype(np.int64)
+    kept = sum(1 for r in table if r["status"] == "kept_cover")
+    status = "kept_cover" if kept == len(table) else "local_search"
+    obj, lower, served = (total["objective_ms_pop"], total["lower_bound_ms_pop"],
+                          total["population_served"])
+    info = {"method": "local search on bins per independent piece, constraints generated on "
+                      "the original cells",
+            "status": status, "pieces": table, "pieces_kept_cover": kept,
+            "workers": (0 if client is None
+                        else len(client.scheduler_info().get("workers", {}))),
+            "objective_ms_pop": obj, "cover_objective_ms_pop": total["cover_objective_ms_pop"],
+            "mean_p50_ms": obj / served if served > 0 else None,
+            "cover_mean_p50_ms": (total["cover_objective_ms_pop"] / served
+                                  if served > 0 else None),
+            "lower_bound_ms_pop": lower,
+            "gap": (obj - lower) / obj if obj > 0 and math.isfinite(lower) else None,
+            "population_served": served,
+            "population_total": float(problem.population.sum()),
+            "runtime_s": time.perf_counter() - t0}
+    logger.info("national placement by %d pieces: %s (%d kept their cover), %.1f s",
+                len(table), status, kept, info["runtime_s"])
+    return NationalPlacement(sites, status, lower, info)

@@ -847,7 +847,7 @@ def plan_sites(
     if count.best is not None:  # --max-sites: the objective chose the sites
         placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
     elif capacity is None:
-        placement = place_sites(problem, count, reach)
+        placement = place_sites(problem, count, reach, client=client)
     else:  # moving sites for latency could break a capacity proof: the proven plan stays
         placement = Placement(count.cover.sites, "skipped (capacitated)")
     chosen = placement.sites

@@ -382,25 +382,31 @@ class Placement:
 
 
 def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
-                time_limit_s: float | None = None) -> Placement:
+                time_limit_s: float | None = None, *, client: Any = None) -> Placement:
     """Place the proven number of sites to minimise population-weighted p50 latency.
 
     The k-median keeps every point's requirement ``min(k + 1, |N_i|)``, the required sites
     and the count of ``count.cover``. Without a reach matrix (row generation) the national
     placement runs instead (:func:`coverage.planner.placement.place_national`: the
     objective on bins, the constraints generated on the original cells, the loss and a
-    lower bound measured on the cells). Skipped (the site-count solution is kept) with a
-    cost objective (the cover minimised cost, not count) or with no site chosen.
+    lower bound measured on the cells); after a count by components, piece by piece
+    (:func:`coverage.planner.placement.place_components`, one task per piece on
+    ``client``'s cluster). Skipped (the site-count solution is kept) with a cost objective
+    (the cover minimised cost, not count) or with no site chosen.
     """
     chosen = count.cover.sites
     if problem.cost is not None or not len(chosen):
         return Placement(chosen, "skipped")
     limit = problem.config.kmedian_time_limit_s if time_limit_s is None else time_limit_s
     if reach is None:  # row generation: bins for the objective, cells for the constraints
-        from .placement import place_national
+        from .placement import place_components, place_national
 
-        nat = place_national(problem, chosen, count.n_covering, source=row_source(problem),
-                             bin_reach=reach_matrix, time_limit_s=limit)
+        if count.components is not None:
+            nat = place_components(problem, count, source_of=row_source,
+                                   bin_reach=reach_matrix, client=client, time_limit_s=limit)
+        else:
+            nat = place_national(problem, chosen, count.n_covering, source=row_source(problem),
+                                 bin_reach=reach_matrix, time_limit_s=limit)
         return Placement(nat.sites, nat.status, nat.lower_bound, nat.info,
                          float(nat.info.get("objective_ms_pop", float("nan"))))
     med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,

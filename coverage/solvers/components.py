@@ -211,6 +211,11 @@ class ComponentsResult:
     split: ComponentSplit
     pieces: list[dict[str, Any]]
     info: dict[str, Any]
+    piece_cells: list[npt.NDArray[np.int64]] = field(default_factory=list, repr=False)
+    """Every piece's demand cells (sorted indices; each piece holds all of its cells'
+    candidates)."""
+    piece_sites: list[npt.NDArray[np.int64]] = field(default_factory=list, repr=False)
+    """Every piece's candidates (sorted indices)."""
 
 
 def solve_components(
@@ -327,4 +332,5 @@ def solve_components(
             "split": split.info}
     logger.info("components: %d pieces (%d components) solved in %.1f s: %g sites, bound %g",
                 len(table), split.n_components, solve_s, objective, lower)
-    return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info)
+    return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,
+                            piece_cells=[j[0] for j in jobs], piece_sites=[j[1] for j in jobs])
