@@ -104,6 +104,19 @@ def _objective(problem: Any, sites: npt.ArrayLike, source: Any) -> tuple[float, 
     return float(np.dot(pop[within], lat[within])), float(pop[within].sum())
 
 
+def _figures(problem: Any, obj: float, cover_obj: float, lower: float,
+             served: float) -> dict[str, Any]:
+    """``summary.json["placement"]``'s figures: the objectives (ms x people) of the placement
+    and of the cover, their means over the people served, the bound and the gap."""
+    return {"objective_ms_pop": obj, "cover_objective_ms_pop": cover_obj,
+            "mean_p50_ms": obj / served if served > 0 else None,
+            "cover_mean_p50_ms": cover_obj / served if served > 0 else None,
+            "lower_bound_ms_pop": lower,
+            "gap": (obj - lower) / obj if obj > 0 and math.isfinite(lower) else None,
+            "population_served": served,
+            "population_total": float(problem.population.sum())}
+
+
 def _lower_bound(problem: Any, source: Any) -> float:
     """Every cell's p50 latency to its nearest candidate within budget, weighted: a lower
     bound on any plan's k-median objective over the cells it serves."""
@@ -241,17 +254,9 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         best, status = cover, "kept_cover"
         obj, served = _objective(problem, best, source)
     lower = _lower_bound(problem, source)
-    pop_total = float(problem.population.sum())
-    info.update({
-        "rounds": rounds, "status": status,
-        "objective_ms_pop": obj, "cover_objective_ms_pop": cover_obj,
-        "mean_p50_ms": obj / served if served > 0 else None,
-        "cover_mean_p50_ms": cover_obj / served if served > 0 else None,
-        "lower_bound_ms_pop": lower,
-        "gap": (obj - lower) / obj if obj > 0 and math.isfinite(lower) else None,
-        "population_served": served, "population_total": pop_total,
-        "runtime_s": time.perf_counter() - t0,
-    })
+    info.update({"rounds": rounds, "status": status,
+                 **_figures(problem, obj, cover_obj, lower, served),
+                 "runtime_s": time.perf_counter() - t0})
     return NationalPlacement(best, status, lower, info)
 
 
@@ -390,21 +395,14 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
     sites = np.sort(np.concatenate(chosen)).astype(np.int64)
     kept = sum(1 for r in table if r["status"] == "kept_cover")
     status = "kept_cover" if kept == len(table) else "local_search"
-    obj, lower, served = (total["objective_ms_pop"], total["lower_bound_ms_pop"],
-                          total["population_served"])
+    lower = total["lower_bound_ms_pop"]
     info = {"method": "local search on bins per independent piece, constraints generated on "
                       "the original cells",
             "status": status, "pieces": table, "pieces_kept_cover": kept,
             "workers": (0 if client is None
                         else len(client.scheduler_info().get("workers", {}))),
-            "objective_ms_pop": obj, "cover_objective_ms_pop": total["cover_objective_ms_pop"],
-            "mean_p50_ms": obj / served if served > 0 else None,
-            "cover_mean_p50_ms": (total["cover_objective_ms_pop"] / served
-                                  if served > 0 else None),
-            "lower_bound_ms_pop": lower,
-            "gap": (obj - lower) / obj if obj > 0 and math.isfinite(lower) else None,
-            "population_served": served,
-            "population_total": float(problem.population.sum()),
+            **_figures(problem, total["objective_ms_pop"], total["cover_objective_ms_pop"],
+                       lower, total["population_served"]),
             "runtime_s": time.perf_counter() - t0}
     logger.info("national placement by %d pieces: %s (%d kept their cover), %.1f s",
                 len(table), status, kept, info["runtime_s"])
