@@ -169,6 +169,32 @@ def test_report_regenerates_identically_from_the_directory(plan_dir, tmp_path):
     assert path.read_bytes() == (plan_dir / "report.html").read_bytes()
 
 
+def test_assignment_read_back_in_chunks_is_the_whole_table(plan_dir, tmp_path,
+                                                          monkeypatch):
+    import coverage.outputs.plandir as plandir
+
+    whole = pd.read_csv(plan_dir / "assignment.csv", keep_default_na=False, na_values=[""],
+                        dtype={c: str for c in ("demand_id", "primary_site_id",
+                                                "backup_site_id", "n1_site_id", "name",
+                                                "coverage_status")})
+    assert len(whole) > 40
+    monkeypatch.setattr(plandir, "READ_CHUNK_ROWS", 7)  # several chunks, a short last one
+    a = load_plan_dir(plan_dir).assignment
+    assert len(a) == len(whole) and "latency_tail_ms" not in a.columns
+    for col in a.columns:
+        got, want = a[col], whole[col]
+        if isinstance(got.dtype, pd.CategoricalDtype):
+            assert got.isna().tolist() == want.isna().tolist(), col
+            assert got.astype(object).where(got.notna(), None).tolist() == \
+                want.astype(object).where(want.notna(), None).tolist(), col
+        else:
+            pd.testing.assert_series_equal(got, want, check_dtype=False, obj=col)
+    copy = tmp_path / "copy"
+    shutil.copytree(plan_dir, copy)
+    (copy / "report.html").unlink()
+    assert write_report(copy).read_bytes() == (plan_dir / "report.html").read_bytes()
+
+
 def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
     copy = tmp_path / "old"
     shutil.copytree(plan_dir, copy)
@@ -178,12 +204,22 @@ def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
     assert Page(text).sections == list(SECTIONS)
 
 
+def _append(path, text):
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 @pytest.mark.parametrize("damage,phrase", [
     (lambda d: (d / "sweep.csv").unlink(), "missing sweep.csv"),
     (lambda d: (d / "summary.json").write_text("{not json"), "summary.json is not valid JSON"),
     (lambda d: (d / "summary.json").write_text("{}"), "summary.json lacks site_count"),
     (lambda d: (d / "failures.csv").write_text("a,b\n1,2\n"), "failures.csv lacks column"),
     (lambda d: (d / "assignment.csv").write_text(""), "assignment.csv is empty"),
+    (lambda d: (d / "assignment.csv").write_text("demand_id,population\n1,2\n"),
+     "assignment.csv lacks column(s) primary_site_id"),
+    (lambda d: _append(d / "assignment.csv", "a,b,c\n" * 2),
+     "assignment.csv cannot be read as CSV (ValueError: column population is not a number "
+     "on row(s)"),
     (lambda d: [p.unlink() for p in d.iterdir()], "missing summary.json, sites.csv"),
     (lambda d: (d / "rollout.csv").unlink(),
      "missing rollout.csv (summary.json describes a rollout order)"),

@@ -71,7 +71,9 @@ class ReportData:
         Content of ``summary.json``.
     sites, assignment, failures, proposed, sweep : pandas.DataFrame
         ``sites.csv``, ``assignment.csv``, ``failures.csv``, ``proposed_sites.csv`` and
-        ``sweep.csv``.
+        ``sweep.csv``. As read back by :func:`~coverage.outputs.plandir.load_plan_dir`,
+        ``assignment`` holds the columns the report uses only, the site ids and
+        ``coverage_status`` as categories.
     capacity_scenarios : pandas.DataFrame or None
         ``capacity_scenarios.csv`` of a capacitated plan (``None`` otherwise).
     rollout : pandas.DataFrame or None
@@ -246,6 +248,15 @@ def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.Da
     return out
 
 
+def _text_ids(ids: pd.Series) -> pd.Series:
+    """Site ids as text; categories stay categories (their labels become text)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        labels = [str(c) for c in ids.cat.categories]
+        if len(set(labels)) == len(labels):
+            return ids.cat.rename_categories(labels)
+    return ids.astype(str)
+
+
 def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
     """Per-site load in normal operation and under the worst single failure of another site.
 
@@ -269,7 +280,8 @@ def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
     """
     to = "n1_site_id" if "n1_site_id" in assignment.columns else "backup_site_id"
     a = assignment[assignment["primary_site_id"].notna() & assignment[to].notna()]
-    moved = a.groupby([a["primary_site_id"].astype(str), a[to].astype(str)])["population"].sum()
+    moved = a.groupby([_text_ids(a["primary_site_id"]), _text_ids(a[to])],
+                      observed=True)["population"].sum()
     s = sites.copy()
     ids = s["site_id"].astype(str)
     if len(moved):
