@@ -535,6 +535,30 @@ def test_labels_and_index_changed_after_reading_are_validated_again():
     assert as_demand(shifted).index.equals(pd.RangeIndex(len(shifted)))
 
 
+@pytest.mark.parametrize("change", ["text", "duplicate_id", "swap_rows", "number"])
+def test_every_kind_of_change_to_a_validated_frame_is_seen(change):
+    """The fingerprint (number bytes, text buffers) tells a changed frame from the one
+    validated: each change is caught by the validation it would have failed, or re-run."""
+    from coverage.inputs.tables import _VALIDATED, _fingerprint
+
+    demand = read_demand(DATA / "west_demand.csv")
+    token = demand.attrs[_VALIDATED]
+    assert _fingerprint(demand.copy(), "demand", None) == token  # same values: same token
+    changed = demand.copy()
+    if change == "text":
+        changed["demand_id"] = changed["demand_id"].str.replace("0", "o")
+    elif change == "duplicate_id":
+        changed.loc[1, "demand_id"] = changed.loc[0, "demand_id"]
+    elif change == "swap_rows":  # same values, another order: a different table
+        changed = changed.iloc[::-1].reset_index(drop=True)
+    else:
+        changed.loc[5, "lat"] = changed.loc[5, "lat"] + 1e-9
+    assert _fingerprint(changed, "demand", None) != token
+    if change == "duplicate_id":
+        with pytest.raises(InputValidationError, match="demand_id"):
+            as_demand(changed)
+
+
 def test_many_co_located_candidates_are_counted_without_building_every_pair(caplog):
     """20,000 candidates at one point: 199,990,000 pairs counted, only a few built."""
     n = 20_000

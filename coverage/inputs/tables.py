@@ -1038,10 +1038,36 @@ def _fingerprint(df: pd.DataFrame, kind: str,
     (vectorised; a frame changed after validation no longer matches)."""
     keys = sorted(_access_keys(access_profiles)) if kind == "demand" else []
     h = hashlib.sha256(f"{kind}|{list(map(str, df.columns))}|{len(df)}|{keys}".encode())
-    cols = [c for c in _KEY_COLUMNS[kind] if c in df.columns]
-    if cols and len(df):
-        h.update(pd.util.hash_pandas_object(df[cols], index=False).to_numpy().tobytes())
+    if len(df):
+        for c in _KEY_COLUMNS[kind]:
+            if c in df.columns:
+                h.update(f"|{c}|{df[c].dtype}|".encode())
+                _digest_values(h, df[c])
     return h.hexdigest()
+
+
+def _digest_values(h: Any, s: pd.Series) -> None:
+    """Feed a column's values to hash ``h`` without a per-row pass in Python.
+
+    Numbers: their bytes. Arrow-backed text (pandas' default string type): each chunk's
+    offset, length and buffers (immutable; equal buffers at equal offset and length are
+    equal values). Anything else: :func:`pandas.util.hash_pandas_object`. Hashing the text
+    columns that way cost 7.4 of the 11.4 s of validating a 2M-row demand frame (hand
+    measurement); the buffers take a fraction of a second.
+    """
+    values = s.array
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+        h.update(np.ascontiguousarray(s.to_numpy()).view(np.uint8).data)
+        return
+    arrow = getattr(values, "__arrow_array__", None)
+    if arrow is not None and isinstance(s.dtype, pd.StringDtype | pd.ArrowDtype):
+        chunked = arrow()
+        for chunk in getattr(chunked, "chunks", [chunked]):
+            h.update(f"{chunk.type}|{chunk.offset}|{len(chunk)}|".encode())
+            for buf in chunk.buffers():
+                h.update(b"-" if buf is None else memoryview(buf))
+        return
+    h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
 
 
 def _already_validated(obj: Any, kind: str,
