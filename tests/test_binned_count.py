@@ -275,3 +275,22 @@ def test_reach_pairs_are_the_leaves_of_the_pairs_within_radius(seed, leaf_km):
     got = list(zip(leaf.tolist(), site.tolist(), strict=True))
     assert len(got) == len(set(got)) and set(got) == want
     assert (point_leaf[radius < 0] == -1).all() and (point_leaf[live] >= 0).all()
+
+
+@pytest.mark.parametrize("seed,k", [(0, 1), (1, 2), (2, 3), (3, 5)])
+def test_nearest_sites_equal_a_haversine_scan(seed, k):
+    """coverage.model.geo.nearest (k-d tree on unit vectors) against every pair's haversine,
+    the whole globe with poles and the antimeridian."""
+    from coverage.model.geo import haversine_km, nearest
+
+    rng = np.random.default_rng(seed)
+    s_lat, s_lon = rng.uniform(-90, 90, 40), rng.uniform(-180, 180, 40)
+    p_lat = np.r_[rng.uniform(-90, 90, 500), 90.0, -90.0, 0.0]
+    p_lon = np.r_[rng.uniform(-180, 180, 500), 0.0, 0.0, 180.0]
+    km, idx = nearest(s_lat, s_lon, unit_xyz(p_lat, p_lon), k=k)
+    full = haversine_km(p_lat[:, None], p_lon[:, None], s_lat[None, :], s_lon[None, :])
+    assert km.shape == idx.shape == (len(p_lat), k)
+    np.testing.assert_allclose(km, np.sort(full, axis=1)[:, :k], atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(full, idx, axis=1), km, atol=1e-6)
+    with pytest.raises(ValueError, match="between 1 and the 40 sites"):
+        nearest(s_lat, s_lon, unit_xyz(p_lat, p_lon), k=41)

@@ -17,6 +17,7 @@ __all__ = [
     "BinnedPoints",
     "count_colocated",
     "count_within",
+    "nearest",
     "unit_tree",
     "EARTH_RADIUS_KM", "chord_from_km", "colocated_pairs", "haversine_km", "km_from_chord",
     "latlon_rad", "unit_xyz",
@@ -79,11 +80,13 @@ def haversine_km(
 
 
 def unit_tree(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> Any:
-    """The spatial index of the project: a BallTree on unit vectors (chord distance).
+    """The spatial index of the project's radius queries: a BallTree on unit vectors (chord
+    distance).
 
-    Chord length is monotone in great-circle distance, so radius and nearest-neighbour
-    queries with :func:`chord_from_km` radii are exact, and several times faster than a
-    haversine tree. Every stage builds its trees here.
+    Chord length is monotone in great-circle distance, so radius queries with
+    :func:`chord_from_km` radii are exact, and several times faster than a haversine tree.
+    Every stage builds its radius-query trees here; nearest-site queries go through
+    :func:`nearest` (a k-d tree, far faster for them).
 
     Parameters
     ----------
@@ -97,6 +100,42 @@ def unit_tree(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> Any:
     from sklearn.neighbors import BallTree
 
     return BallTree(unit_xyz(lat_deg, lon_deg))
+
+
+def nearest(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
+            points_xyz: npt.NDArray[np.float64], k: int = 1,
+            ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The ``k`` nearest of some sites to each point: great-circle km and site index.
+
+    One bulk query of a scipy ``cKDTree`` on unit vectors (chord distance, monotone in
+    great-circle distance, so the order is exact). For nearest-neighbour queries it is
+    about 12x faster than the scikit-learn ``BallTree`` of :func:`unit_tree` (2M points,
+    8,153 sites, ``k = 2``: 1.8 s against 22.8 s; hand measurement).
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : array_like
+        Site coordinates, degrees.
+    points_xyz : numpy.ndarray
+        Query points from :func:`unit_xyz`, shape ``(n, 3)``.
+    k : int, default 1
+        How many nearest sites (at most the number of sites).
+
+    Returns
+    -------
+    distance_km : numpy.ndarray
+        Shape ``(n, k)``, ascending along each row.
+    index : numpy.ndarray
+        Shape ``(n, k)``, site positions in ``lat_deg`` / ``lon_deg``.
+    """
+    from scipy.spatial import cKDTree
+
+    xyz = unit_xyz(lat_deg, lon_deg)
+    if not 1 <= k <= len(xyz):
+        raise ValueError(f"nearest: k must be between 1 and the {len(xyz)} sites; got {k}")
+    chord, index = cKDTree(xyz).query(np.asarray(points_xyz, dtype=np.float64).reshape(-1, 3),
+                                      k=list(range(1, k + 1)))
+    return km_from_chord(chord), np.asarray(index, dtype=np.int64)
 
 
 def unit_xyz(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:

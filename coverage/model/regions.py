@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputValidationError
-from .geo import count_within, km_from_chord, unit_tree, unit_xyz
+from .geo import count_within, nearest, unit_tree, unit_xyz
 from .latency import LatencyModel
 from .problem import RowLatency
 
@@ -137,10 +137,9 @@ def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
     if not len(regions):
         raise InputValidationError("region coverage: no regions given. Fix: give at least one "
                                    "region (the built-in table, or a regions file)")
-    tree = unit_tree(r_lat, r_lon)
+    tree = unit_tree(r_lat, r_lon)  # radius counts below
     pts = unit_xyz(lat, lon)
-    dist, _ = tree.query(pts, k=1)
-    near_km = km_from_chord(np.asarray(dist).ravel())
+    near_km = nearest(r_lat, r_lon, pts)[0][:, 0]
     total = float(pop.sum())
     rows: list[dict[str, Any]] = []
     for budget in budgets_ms:

@@ -42,7 +42,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .geo import chord_from_km, count_within, haversine_km, km_from_chord, unit_tree, unit_xyz
+from .geo import (
+    chord_from_km,
+    count_within,
+    haversine_km,
+    km_from_chord,
+    nearest,
+    unit_tree,
+    unit_xyz,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -342,9 +350,9 @@ class PairEngine:
         n = len(self.demand_lat)
         if upf is None or not len(upf) or not n:
             return np.full(n, -1, dtype=np.int64), np.zeros(n)
-        tree = unit_tree(upf["lat"].to_numpy(float), upf["lon"].to_numpy(float))
-        dist, ind = tree.query(unit_xyz(self.demand_lat, self.demand_lon), k=1)
-        return ind[:, 0].astype(np.int64), km_from_chord(dist[:, 0])
+        km, ind = nearest(upf["lat"].to_numpy(float), upf["lon"].to_numpy(float),
+                          unit_xyz(self.demand_lat, self.demand_lon))
+        return ind[:, 0], km[:, 0]
 
     @cached_property
     def _node_of_row(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -502,11 +510,11 @@ class PairEngine:
             col = np.full((len(r), kk), -1, dtype=np.int64)
             path = np.full((len(r), kk), np.nan)
             if b.kind == "flat":
-                tree = unit_tree(self.sites.lat[b.sites], self.sites.lon[b.sites])
-                dist, ind = tree.query(unit_xyz(self.demand_lat[r[b.rows]],
-                                                self.demand_lon[r[b.rows]]), k=kk)
+                km, ind = nearest(self.sites.lat[b.sites], self.sites.lon[b.sites],
+                                  unit_xyz(self.demand_lat[r[b.rows]],
+                                           self.demand_lon[r[b.rows]]), k=kk)
                 col[b.rows] = b.sites[ind]
-                path[b.rows] = km_from_chord(dist)
+                path[b.rows] = km
             else:
                 for a, m in _by_anchor(b.anchor):
                     top = np.argsort(b.cost_km[a], kind="stable")[:kk]

@@ -91,13 +91,11 @@ class NationalPlacement:
 def _objective(problem: Any, sites: npt.ArrayLike, source: Any) -> tuple[float, float]:
     """Population-weighted p50 latency of every cell to its nearest site of ``sites`` (ms x
     people), and the population with such a site in reach."""
-    from ..model.geo import km_from_chord, unit_tree
+    from ..model.geo import nearest
 
     s = np.asarray(sites, dtype=np.int64)
     pop = problem.population
-    tree = unit_tree(problem.site_lat[s], problem.site_lon[s])
-    dist, _ = tree.query(source.points_xyz, k=1)
-    d_km = km_from_chord(np.asarray(dist).ravel())
+    d_km = nearest(problem.site_lat[s], problem.site_lon[s], source.points_xyz)[0][:, 0]
     rl = problem.rows
     within = d_km <= rl.radius_km
     lat = rl.fixed_p50_ms + rl.ms_per_km * d_km

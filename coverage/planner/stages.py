@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from ..errors import InputValidationError, NoFeasiblePlanError
 from ..model.aggregate import Aggregation, shortfall
-from ..model.geo import count_within, haversine_km, km_from_chord, unit_tree, unit_xyz
+from ..model.geo import count_within, haversine_km, nearest, unit_tree, unit_xyz
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix, build_reach, engine_reach
 from ..resilience.gaps import Proposal, propose_sites
@@ -453,10 +453,10 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
                                problem.site_lat[near[ok]], problem.site_lon[near[ok]])
     else:
         if k and n:
-            tree = unit_tree(problem.site_lat[chosen], problem.site_lon[chosen])
-            dist, ind = tree.query(unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
+            km, ind = nearest(problem.site_lat[chosen], problem.site_lon[chosen],
+                              unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
             near[:, :k] = np.asarray(chosen)[ind]
-            dkm[:, :k] = km_from_chord(dist)
+            dkm[:, :k] = km
         within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
         lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
         p50 = rows.fixed_p50_ms[:, None] + rows.ms_per_km * dkm
@@ -618,16 +618,18 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         budget (``n_covering_sites >= 2``; status ``redundant`` or ``partial`` for tables
         without that column), whatever ``k``: it must be 0 for a plan with ``k >= 1``.
     """
-    a = assignment[assignment["primary_site_id"].notna()]
-    pop = a["population"].to_numpy(dtype=np.float64)
-    lat = a["n1_latency_ms"].to_numpy(dtype=np.float64)
-    out_b = ~a["n1_within_budget"].to_numpy(dtype=bool)
-    if "n_covering_sites" in a.columns:
-        red = (a["n_covering_sites"].to_numpy(dtype=np.float64) >= 2)
+    served = assignment["primary_site_id"].notna().to_numpy()
+    # the columns used, served rows only (not a copy of the whole table)
+    pop = assignment["population"].to_numpy(dtype=np.float64)[served]
+    lat = assignment["n1_latency_ms"].to_numpy(dtype=np.float64)[served]
+    out_b = ~assignment["n1_within_budget"].to_numpy(dtype=bool)[served]
+    if "n_covering_sites" in assignment.columns:
+        red = assignment["n_covering_sites"].to_numpy(dtype=np.float64)[served] >= 2
     else:
-        red = a["coverage_status"].isin(["redundant", "partial"]).to_numpy(dtype=bool)
+        red = assignment["coverage_status"].isin(["redundant", "partial"]).to_numpy(
+            dtype=bool)[served]
     frame = pd.DataFrame({
-        "failed_site_id": a["primary_site_id"].to_numpy(),
+        "failed_site_id": assignment["primary_site_id"][served].to_numpy(),
         "n_demand_rerouted": 1,
         "population_rerouted": pop,
         "population_outside_budget": pop * out_b,
