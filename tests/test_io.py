@@ -559,6 +559,28 @@ def test_every_kind_of_change_to_a_validated_frame_is_seen(change):
             as_demand(changed)
 
 
+def test_the_fingerprint_of_dictionary_and_nested_arrow_columns_follows_their_values():
+    """Their values live outside their own buffers: two tables of equal buffers and other
+    values must not share a token."""
+    import pyarrow as pa
+
+    from coverage.inputs.tables import _fingerprint
+
+    def frame(names):
+        return pd.DataFrame({"demand_id": ["1", "2", "3"], "lat": [1.0, 2.0, 3.0],
+                             "lon": [1.0, 2.0, 3.0], "population": [1.0, 1.0, 1.0],
+                             "name": names})
+
+    idx = pa.array([0, 1, 0], pa.int32())
+    one = pd.Series(pd.arrays.ArrowExtensionArray(
+        pa.DictionaryArray.from_arrays(idx, pa.array(["x", "y"]))))
+    two = pd.Series(pd.arrays.ArrowExtensionArray(
+        pa.DictionaryArray.from_arrays(idx, pa.array(["q", "y"]))))
+    assert _fingerprint(frame(one), "demand", None) != _fingerprint(frame(two), "demand", None)
+    assert _fingerprint(frame(one), "demand", None) == _fingerprint(frame(one.copy()),
+                                                                    "demand", None)
+
+
 def test_many_co_located_candidates_are_counted_without_building_every_pair(caplog):
     """20,000 candidates at one point: 199,990,000 pairs counted, only a few built."""
     n = 20_000

@@ -77,3 +77,27 @@ def test_plans_of_k_sites_or_fewer_leave_users_without_a_site():
     assert s["nk_population_without_site"] == 150
     assert s["nk_population_outside_budget"] == 150
     assert plan.demand["nk_latency_ms"].isna().all()
+
+
+def test_failure_table_ignores_unserved_rows_and_any_index():
+    """n_minus_1 reads the served rows only (a missing value elsewhere is no error) and
+    selects by position, whatever the table's index."""
+    import pandas as pd
+
+    from coverage.planner.stages import n_minus_1
+
+    a = pd.DataFrame({
+        "population": [10.0, 20.0, 5.0, 7.0],
+        "primary_site_id": ["s1", "s1", None, "s2"],
+        "n1_latency_ms": [12.0, 40.0, np.nan, 20.0],
+        "n1_within_budget": pd.array([True, False, pd.NA, True], dtype="boolean"),
+        "n_covering_sites": [2, 2, 0, 1],
+    }, index=[30, 10, 20, 0])
+    f = n_minus_1(a, ["s1", "s2", "s3"], 30.0).set_index("failed_site_id")
+    assert f.loc["s1", "population_rerouted"] == 30.0
+    assert f.loc["s1", "population_outside_budget"] == 20.0
+    assert f.loc["s1", "population_outside_budget_redundant"] == 20.0
+    assert f.loc["s1", "worst_latency_ms"] == 40.0
+    assert f.loc["s1", "mean_rerouted_latency_ms"] == pytest.approx((120 + 800) / 30)
+    assert f.loc["s2", "population_outside_budget"] == 0.0 and f.loc["s2", "meets_budget"]
+    assert f.loc["s3", "n_demand_rerouted"] == 0

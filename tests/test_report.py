@@ -195,6 +195,34 @@ def test_assignment_read_back_in_chunks_is_the_whole_table(plan_dir, tmp_path,
     assert write_report(copy).read_bytes() == (plan_dir / "report.html").read_bytes()
 
 
+def test_site_loads_break_ties_by_site_id_however_the_ids_are_stored():
+    """Sites b and a each send 5 people to c: the peak names a (as text) whether the ids are
+    text, categories in any order, or read back in chunks."""
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "name": ["a", "b", "c"],
+                          "population_primary": [5.0, 5.0, 1.0],
+                          "n_demand_primary": [1, 1, 1], "population_backup": [0.0, 0.0, 10.0]})
+    a = pd.DataFrame({"primary_site_id": ["b", "a", "c"], "n1_site_id": ["c", "c", "a"],
+                      "population": [5.0, 5.0, 1.0]})
+    want = site_loads(sites, a)
+    assert want.set_index("site_id").loc["c", "peak_failure_site_id"] == "a"
+    for order in (["c", "b", "a"], ["b", "c", "a"]):
+        cat = a.assign(**{c: pd.Categorical(a[c], categories=order)
+                          for c in ("primary_site_id", "n1_site_id")})
+        pd.testing.assert_frame_equal(site_loads(sites, cat), want)
+
+
+def test_a_header_only_assignment_reads_as_an_empty_table(plan_dir, tmp_path):
+    from coverage.outputs.plandir import _read_csv
+
+    path = tmp_path / "assignment.csv"
+    path.write_text((plan_dir / "assignment.csv").read_text(encoding="utf-8").splitlines()[0]
+                    + "\n", encoding="utf-8")
+    problems = []
+    a = _read_csv(path, "assignment.csv", problems)
+    assert problems == [] and len(a) == 0
+    assert a["population"].dtype == np.float64
+
+
 def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
     copy = tmp_path / "old"
     shutil.copytree(plan_dir, copy)

@@ -1049,9 +1049,10 @@ def _fingerprint(df: pd.DataFrame, kind: str,
 def _digest_values(h: Any, s: pd.Series) -> None:
     """Feed a column's values to hash ``h`` without a per-row pass in Python.
 
-    Numbers: their bytes. Arrow-backed text (pandas' default string type): each chunk's
-    offset, length and buffers (immutable; equal buffers at equal offset and length are
-    equal values). Anything else: :func:`pandas.util.hash_pandas_object`. Hashing the text
+    Numbers: their bytes. Arrow-backed text, binary and primitive values (pandas' default
+    string type): each chunk's offset, length and buffers (immutable; equal buffers at
+    equal offset and length are equal values). Anything else (object, categorical, nested
+    or dictionary arrow types): :func:`pandas.util.hash_pandas_object`. Hashing the text
     columns that way cost 7.4 of the 11.4 s of validating a 2M-row demand frame (hand
     measurement); the buffers take a fraction of a second.
     """
@@ -1061,7 +1062,16 @@ def _digest_values(h: Any, s: pd.Series) -> None:
         return
     arrow = getattr(values, "__arrow_array__", None)
     if arrow is not None and isinstance(s.dtype, pd.StringDtype | pd.ArrowDtype):
+        import pyarrow as pa
+
         chunked = arrow()
+        flat = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary,
+                pa.types.is_large_binary, pa.types.is_integer, pa.types.is_floating,
+                pa.types.is_boolean)
+        if not any(is_type(chunked.type) for is_type in flat):
+            # nested or dictionary types keep values outside their own buffers
+            h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+            return
         for chunk in getattr(chunked, "chunks", [chunked]):
             h.update(f"{chunk.type}|{chunk.offset}|{len(chunk)}|".encode())
             for buf in chunk.buffers():

@@ -23,11 +23,11 @@ on the site and on the path as well:
 :class:`PairEngine` answers the three questions every stage asks (how many sites each row
 reaches, which, and the lowest-latency ``k`` of a set of sites) for all three, without a
 loop over demand rows: sites are split into groups of one tier and one breakout flag, rows
-into route classes, and each (group, route) block is either one bulk BallTree query
-(great-circle paths) or, for anchored paths, a sorted cost list per anchor (UPF or
-backbone node) searched for all the anchor's rows at once. Path lengths are in the flat
-model's km (latency = fixed + ``ms_per_km`` x path), so a backbone's edge latencies are
-converted by ``ms_per_km``.
+into route classes, and each (group, route) block is either one bulk tree query
+(great-circle paths: a BallTree for radius queries, a k-d tree for the nearest ``k``) or,
+for anchored paths, a sorted cost list per anchor (UPF or backbone node) searched for all
+the anchor's rows at once. Path lengths are in the flat model's km (latency = fixed +
+``ms_per_km`` x path), so a backbone's edge latencies are converted by ``ms_per_km``.
 """
 
 from __future__ import annotations

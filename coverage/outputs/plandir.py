@@ -460,24 +460,26 @@ def _read_assignment(path: Path, header: pd.Index) -> pd.DataFrame:
         for chunk in reader:
             for c in numeric:
                 if not pd.api.types.is_numeric_dtype(chunk[c]):
-                    bad = chunk[c].notna() & pd.to_numeric(chunk[c], errors="coerce").isna()
-                    lines = first_line + np.flatnonzero(bad.to_numpy())
-                    shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5
-                                                                     else "")
-                    raise ValueError(f"column {c} is not a number on row(s) {shown} "
-                                     "(the header is row 1)")
+                    as_number = pd.to_numeric(chunk[c], errors="coerce")
+                    bad = (chunk[c].notna() & as_number.isna()).to_numpy()
+                    if bad.any():
+                        lines = first_line + np.flatnonzero(bad)
+                        shown = ", ".join(str(n) for n in lines[:5]) + (
+                            ", ..." if len(lines) > 5 else "")
+                        raise ValueError(f"column {c} is not a number on row(s) {shown} "
+                                         "(the header is row 1)")
+                    chunk[c] = as_number.astype(np.float64)  # e.g. a header-only file
             for c in cat:
                 chunk[c] = chunk[c].astype("category")
             parts.append(chunk)
             first_line += len(chunk)
-    if not parts:
-        return pd.read_csv(path, usecols=usecols, dtype=text, keep_default_na=False,
-                           na_values=[""])
     if len(parts) > 1:
         from pandas.api.types import union_categoricals
 
-        for c in cat:  # one set of categories, so that the chunks concatenate as categories
-            categories = union_categoricals([q[c] for q in parts]).categories
+        for c in cat:  # one set of categories (sorted, as one chunk's), so that the
+            # chunks concatenate as categories
+            categories = union_categoricals([q[c] for q in parts],
+                                            sort_categories=True).categories
             for q in parts:
                 q[c] = pd.Categorical(q[c], categories=categories)
     return pd.concat(parts, ignore_index=True)

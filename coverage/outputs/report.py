@@ -252,8 +252,8 @@ def _text_ids(ids: pd.Series) -> pd.Series:
     """Site ids as text; categories stay categories (their labels become text)."""
     if isinstance(ids.dtype, pd.CategoricalDtype):
         labels = [str(c) for c in ids.cat.categories]
-        if len(set(labels)) == len(labels):
-            return ids.cat.rename_categories(labels)
+        if len(set(labels)) == len(labels):  # ordered as text, as plain strings would sort
+            return ids.cat.rename_categories(labels).cat.reorder_categories(sorted(labels))
     return ids.astype(str)
 
 
@@ -286,6 +286,7 @@ def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
     ids = s["site_id"].astype(str)
     if len(moved):
         moved = moved.rename_axis(["failed", "to"]).reset_index()
+        moved[["failed", "to"]] = moved[["failed", "to"]].astype(str)  # ties broken as text
         best = moved.sort_values(["population", "failed"], ascending=[False, True],
                                  kind="stable").drop_duplicates("to").set_index("to")
         extra = ids.map(best["population"]).fillna(0.0)

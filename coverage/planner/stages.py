@@ -620,14 +620,14 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     """
     served = assignment["primary_site_id"].notna().to_numpy()
     # the columns used, served rows only (not a copy of the whole table)
-    pop = assignment["population"].to_numpy(dtype=np.float64)[served]
-    lat = assignment["n1_latency_ms"].to_numpy(dtype=np.float64)[served]
-    out_b = ~assignment["n1_within_budget"].to_numpy(dtype=bool)[served]
+    pop = assignment["population"][served].to_numpy(dtype=np.float64)
+    lat = assignment["n1_latency_ms"][served].to_numpy(dtype=np.float64)
+    out_b = ~assignment["n1_within_budget"][served].to_numpy(dtype=bool)
     if "n_covering_sites" in assignment.columns:
-        red = assignment["n_covering_sites"].to_numpy(dtype=np.float64)[served] >= 2
+        red = assignment["n_covering_sites"][served].to_numpy(dtype=np.float64) >= 2
     else:
-        red = assignment["coverage_status"].isin(["redundant", "partial"]).to_numpy(
-            dtype=bool)[served]
+        red = assignment["coverage_status"][served].isin(["redundant", "partial"]).to_numpy(
+            dtype=bool)
     frame = pd.DataFrame({
         "failed_site_id": assignment["primary_site_id"][served].to_numpy(),
         "n_demand_rerouted": 1,
