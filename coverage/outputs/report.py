@@ -248,13 +248,9 @@ def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.Da
     return out
 
 
-def _text_ids(ids: pd.Series) -> pd.Series:
-    """Site ids as text; categories stay categories (their labels become text)."""
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        labels = [str(c) for c in ids.cat.categories]
-        if len(set(labels)) == len(labels):  # ordered as text, as plain strings would sort
-            return ids.cat.rename_categories(labels).cat.reorder_categories(sorted(labels))
-    return ids.astype(str)
+def _group_key(ids: pd.Series) -> pd.Series:
+    """Site ids to group on: categories as they are (no text copy per row), else text."""
+    return ids if isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype(str)
 
 
 def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +276,7 @@ def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
     """
     to = "n1_site_id" if "n1_site_id" in assignment.columns else "backup_site_id"
     a = assignment[assignment["primary_site_id"].notna() & assignment[to].notna()]
-    moved = a.groupby([_text_ids(a["primary_site_id"]), _text_ids(a[to])],
+    moved = a.groupby([_group_key(a["primary_site_id"]), _group_key(a[to])],
                       observed=True)["population"].sum()
     s = sites.copy()
     ids = s["site_id"].astype(str)
