@@ -334,8 +334,10 @@ def test_start_outside_the_sites_is_refused():
 
 
 def test_lagrangian_fallback_when_the_lp_is_not_solved(monkeypatch):
-    """A large component whose LP is not solved in its time share (forced here) gets the
-    Lagrangian bound and plan before the MILP, as without the LP path; answers stay exact."""
+    """A component whose LP is not solved in its time share (forced here) gets the
+    Lagrangian bound and plan before the MILP, as without the LP path, whatever its size
+    (``lagrangian_min_rows`` only concerns components without the LP path); answers stay
+    exact."""
     calls = []
     real = cover._lagrangian_cover
 
@@ -348,7 +350,7 @@ def test_lagrangian_fallback_when_the_lp_is_not_solved(monkeypatch):
     for seed in range(0, 60, 3):
         pattern, req, cost, required = instance(seed)
         res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
-                        lp_min_rows=0, lagrangian_min_rows=0)
+                        lp_min_rows=0)
         best = brute(pattern, req, cost, required)
         assert res.status == "optimal" and abs(res.objective - best) <= 1e-9 * max(1, best)
     assert len(calls) >= 5  # components of one site, or no plan, have no Lagrangian

@@ -1149,9 +1149,12 @@ def min_cover(
         Components with at least this many rows after the reductions get a Lagrangian
         (subgradient) bound and plan, on up to a quarter of the time left (30 s at most),
         before the MILP: the bound is reported when HiGHS ends with a weaker one, the plan
-        is the MILP's cutoff and fallback when better than the greedy one. With the LP path
-        (``lp_min_rows``) only when its LP is not solved in its time share (the LP's bound
-        is the stronger).
+        is the MILP's cutoff and fallback when better than the greedy one. On the LP path
+        (``lp_min_rows``) every component whose LP is not solved in its time share gets
+        them, whatever its size (the LP's bound is the stronger when it comes; a 2 s
+        budget-sweep solve at 40 ms, N-1, on a 1M-cell US grid, whose 2,615-row component
+        with 633k entries needs 1.5-2.5 s for its LP: bound 7 -> 26 sites, plan 46 -> 43,
+        hand measurement).
     known_lower_bound : float, optional
         A lower bound on the optimum known from elsewhere (row generation: the optimum of a
         relaxation with a subset of these rows). The largest component's solve stops at the
@@ -1372,7 +1375,7 @@ def min_cover(
             if block.shape[0] >= lp_min_rows:
                 x, st, lb, how = _lp_guided_cover(
                     block, sub_need[rows], cc[ccols], x0, comp_deadline, target, cutoff,
-                    lagrangian=block.shape[0] >= lagrangian_min_rows and x0.any())
+                    lagrangian=bool(x0.any()))
             else:
                 x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                               comp_deadline - time.perf_counter(), target,
