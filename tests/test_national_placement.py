@@ -128,16 +128,43 @@ def test_holding_the_newly_tight_cells_converges_in_fewer_rounds(seed):
 
 
 def test_one_round_is_not_enough_without_the_check():
-    """max_rounds=1 with coarse bins: the short placement is never returned (the cover is
-    kept instead)."""
+    """max_rounds=1 with coarse bins and no repair: the short placement is never returned
+    (the cover is kept instead)."""
     demand, sites = instance(1)
+    problem, cover, n_cov = lazy_problem(demand, sites)
+    radius = float(np.median(problem.rows.radius_km))
+    res = place_national(problem, cover, n_cov, source=row_source(problem),
+                         bin_reach=reach_matrix, cell_km=radius, time_limit_s=30, max_rounds=1,
+                         repair=False)
+    assert res.info["rounds"][0]["short_cells"] > 0
+    assert res.status == "kept_cover"
+    assert set(res.sites) == set(cover)
+    assert "repair" not in res.info
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_short_placement_is_repaired_towards_the_cover(seed):
+    """max_rounds=1 with coarse bins: the search's plan leaves cells short; the repair
+    reverts its moves near them until every cell is kept (independent check), with the
+    cover's count, an objective no worse than the cover's, and some moves kept."""
+    demand, sites = instance(seed)
     problem, cover, n_cov = lazy_problem(demand, sites)
     radius = float(np.median(problem.rows.radius_km))
     res = place_national(problem, cover, n_cov, source=row_source(problem),
                          bin_reach=reach_matrix, cell_km=radius, time_limit_s=30, max_rounds=1)
     assert res.info["rounds"][0]["short_cells"] > 0
-    assert res.status == "kept_cover"
-    assert set(res.sites) == set(cover)
+    rep = res.info["repair"]
+    assert res.status == "local_search"
+    assert 1 <= rep["steps"] and 0 < rep["pairs_reverted"] < rep["pairs"]
+    ids = problem.sites["site_id"].to_numpy()
+    met, obj, _ = independent(demand, sites, ids[res.sites])
+    assert met and len(res.sites) == len(cover) == len(set(res.sites))
+    assert set(np.flatnonzero(problem.required)) <= set(res.sites)
+    assert res.info["objective_ms_pop"] == pytest.approx(obj, rel=1e-9)
+    _, cover_obj, _ = independent(demand, sites, ids[cover])
+    assert obj < cover_obj
+    # the moves kept: as many sites left the cover as came in
+    assert len(set(res.sites) - set(cover)) == rep["pairs"] - rep["pairs_reverted"]
 
 
 @pytest.mark.parametrize("failures, required", [(0, 0), (2, 0), (1, 3)])

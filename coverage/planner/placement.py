@@ -50,7 +50,8 @@ import scipy.sparse as sp
 logger = logging.getLogger(__name__)
 
 __all__ = ["NationalPlacement", "place_national", "place_components", "place_piece",
-           "DEFAULT_BIN_FRACTION", "MAX_ROUNDS", "MAX_BIN_PAIRS", "MIN_PIECE_S"]
+           "DEFAULT_BIN_FRACTION", "MAX_ROUNDS", "MAX_BIN_PAIRS", "MIN_PIECE_S",
+           "MAX_REVERT_PAIRS", "MAX_REVERT_STEPS"]
 
 #: Bin edge as a share of the median budget radius.
 DEFAULT_BIN_FRACTION = 0.1
@@ -60,6 +61,11 @@ MAX_ROUNDS = 5
 MAX_BIN_PAIRS = 4_000_000
 #: In this process, the least time a piece's local search gets, s (pieces share the limit).
 MIN_PIECE_S = 1.0
+#: Largest number of moves (dropped and added site pairs) the repair of a placement with
+#: cells short pairs up (a dense distance matrix of that side).
+MAX_REVERT_PAIRS = 3_000
+#: Steps (one count of every cell each) the repair takes at most.
+MAX_REVERT_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ def _lower_bound(problem: Any, source: Any) -> float:
 def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.ArrayLike, *,
                    source: Any, bin_reach: Callable[[Any], Any],
                    cell_km: float | None = None, time_limit_s: float = 60.0,
-                   max_rounds: int = MAX_ROUNDS, hold_tight: bool = True) -> NationalPlacement:
+                   max_rounds: int = MAX_ROUNDS, hold_tight: bool = True,
+                   repair: bool = True) -> NationalPlacement:
     """Place the proven number of sites of a row-generation plan to minimise the
     population-weighted p50 latency, every original cell kept within its requirement.
 
@@ -153,6 +160,10 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         After a round that leaves cells short, hold (as constraint rows of the next search)
         the short cells and also those the round's plan keeps at exactly their requirement
         that were not held yet; False holds the short cells only.
+    repair : bool, default True
+        When the rounds end with cells short (``max_rounds`` or the time limit), revert the
+        last search's moves near them until every cell is kept (:func:`_revert_toward`)
+        instead of keeping the cover; False keeps the cover.
 
     Returns
     -------
@@ -240,6 +251,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     info["hold_s"] = time.perf_counter() - t
     cover_obj, _ = _objective(problem, cover, source)
     best, status, rounds = cover, "kept_cover", []
+    last: npt.NDArray[np.int64] | None = None  # the last search's plan, with cells short
     for rnd in range(max_rounds):
         remaining = deadline - time.perf_counter()
         if remaining <= 0.5:
@@ -264,6 +276,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         if not len(short):
             best, status = np.sort(med.sites), "local_search"
             break
+        last = np.asarray(med.sites, dtype=np.int64)
         # the short cells, and those the search brought down to exactly their requirement
         # (hold_tight, see Notes)
         is_held[short] = True
@@ -273,6 +286,12 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
             is_held[tight] = True
         rounds[-1]["tight_cells_held"] = int(len(tight))
         hold(np.concatenate([short, tight]))
+    if status == "kept_cover" and repair and last is not None:
+        t = time.perf_counter()
+        fixed, rep = _revert_toward(problem, cover, last, source, req)
+        info["repair"] = {**rep, "repair_s": time.perf_counter() - t}
+        if fixed is not None:
+            best, status = fixed, "local_search"
     obj, served = _objective(problem, best, source)
     if status == "local_search" and obj > cover_obj:  # better on bins, worse on the cells
         best, status = cover, "kept_cover"
@@ -282,6 +301,64 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
                  **_figures(problem, obj, cover_obj, lower, served),
                  "runtime_s": time.perf_counter() - t0})
     return NationalPlacement(best, status, lower, info)
+
+
+def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLike,
+                   source: Any, req: npt.NDArray[np.int64], max_pairs: int = MAX_REVERT_PAIRS,
+                   max_steps: int = MAX_REVERT_STEPS
+                   ) -> tuple[npt.NDArray[np.int64] | None, dict[str, Any]]:
+    """A plan of ``len(cover)`` sites that keeps every cell, from ``plan`` (cells short) by
+    undoing its moves away from the cover near the short cells.
+
+    The sites the plan dropped from the cover are paired one to one with those it added
+    (nearest pairs: :func:`scipy.optimize.linear_sum_assignment` on chord distances); a
+    step reverts every pair whose dropped site is within budget of a cell still short
+    (the added site goes, the cover's site comes back), then counts every cell again. A
+    cell short of its requirement always has an unreverted dropped site within budget
+    (the cover keeps it), so each step reverts at least one pair and reverting them all
+    gives the cover back: the loop ends with every cell kept. Required sites are never
+    dropped (the search keeps them).
+
+    Returns
+    -------
+    (sites, info)
+        The sorted sites, or None when the plan has more than ``max_pairs`` moves or
+        ``max_steps`` steps did not suffice (the caller keeps the cover); ``info`` has the
+        pairs, the pairs reverted and the steps.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from ..model.geo import unit_xyz
+
+    dropped = np.setdiff1d(cover, plan)
+    added = np.setdiff1d(np.asarray(plan, dtype=np.int64), cover)
+    info: dict[str, Any] = {"pairs": int(len(dropped)), "pairs_reverted": 0, "steps": 0}
+    if len(dropped) != len(added) or len(dropped) > max_pairs:
+        return None, info
+    xyz = unit_xyz(problem.site_lat, problem.site_lon)
+    chord = np.sqrt(np.maximum(2.0 - 2.0 * (xyz[dropped] @ xyz[added].T), 0.0))
+    rows, cols = linear_sum_assignment(chord)
+    dropped, added = dropped[rows], added[cols]
+    reverted = np.zeros(len(dropped), dtype=bool)
+    is_dropped = np.full(len(problem.sites), -1, dtype=np.int64)
+    is_dropped[dropped] = np.arange(len(dropped))
+    for step in range(max_steps):
+        sites = np.sort(np.concatenate([np.setdiff1d(cover, dropped[~reverted]),
+                                        added[~reverted]]))
+        short = np.flatnonzero(source.count(sites) < req)
+        info["steps"] = step + 1
+        if not len(short):
+            info["pairs_reverted"] = int(reverted.sum())
+            return sites, info
+        near = np.unique(source.rows(short).indices)
+        pair = is_dropped[near]
+        pair = pair[pair >= 0]
+        pair = pair[~reverted[pair]]
+        if not len(pair):  # not expected (see above): keep the cover
+            break
+        reverted[pair] = True
+    info["pairs_reverted"] = int(reverted.sum())
+    return None, info
 
 
 def place_piece(demand: Any, sites: Any, config: Any, model: Any, tiers: Any, routing: Any,
@@ -410,7 +487,10 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
             total[key] += float(inf.get(key, float("nan")))
         table.append({"piece": p, "cells": int(len(rows)), "candidates": int(len(cols)),
                       "sites": int(len(out["sites"])), "status": out["status"],
-                      "rounds": len(inf.get("rounds", [])), "bins": inf.get("bins"),
+                      "rounds": len(inf.get("rounds", [])),
+                      "short_cells_by_round": [int(r["short_cells"])
+                                               for r in inf.get("rounds", [])],
+                      "repair": inf.get("repair"), "bins": inf.get("bins"),
                       "objective_ms_pop": inf.get("objective_ms_pop"),
                       "cover_objective_ms_pop": inf.get("cover_objective_ms_pop"),
                       "lower_bound_ms_pop": inf.get("lower_bound_ms_pop"),
