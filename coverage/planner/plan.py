@@ -153,7 +153,8 @@ class Plan:
             "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
             "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
             "budget_ms", "name", "lat", "lon",
-            "n1_site_id", *LATENCY_COMPONENT_COLUMNS,
+            "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
+            *LATENCY_COMPONENT_COLUMNS,
         ]
         return self.demand[[c for c in cols if c in self.demand.columns]]
 
@@ -1210,10 +1211,13 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
                      f"more than {k}; population_safe_by_failures counts N-j for j <= {k}"),
         "latency": ("failures.csv: every single chosen site failed in turn, its users "
                     "re-routed to their nearest surviving site (N-1)"
-                    + (f"; demand nk_latency_ms / nk_within_budget: the worst latency under "
-                       f"any {k} simultaneous site failures (the {k} nearest chosen sites "
-                       f"failed, the user served by the {k + 1}-th), summarised by "
-                       "nk_worst_latency_ms and nk_population_outside_budget"
+                    + (f"; assignment nk_latency_ms / nk_within_budget / nk_site_id: the "
+                       f"worst latency under any {k} simultaneous site failures (the {k} "
+                       f"nearest chosen sites failed, the user served by the {k + 1}-th), "
+                       "summarised by nk_worst_latency_ms and nk_population_outside_budget "
+                       f"(the people whom some set of {k} failures pushes outside budget, "
+                       "each user's own worst set: at least as many as any single set of "
+                       "failures)"
                        if k >= 2 else "")),
         "capacity": None,
     }

@@ -830,10 +830,13 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
 def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
                failures: int) -> dict[str, Any]:
     """``summary.json`` figures of the worst case under any ``k >= 2`` simultaneous site
-    failures (the ``nk_*`` columns of :func:`assign_and_fail`): the worst latency over the
-    users who keep a site, the population with a primary site that the worst ``k`` failures
-    push outside budget, and, of those, the population left with no site at all (plans of
-    ``k`` sites or fewer) (``None`` for ``k < 2``: the ``n1_*`` figures are that case)."""
+    failures (the ``nk_*`` columns of :func:`assign_and_fail`), each user's own worst
+    ``k`` failures: the worst latency over the users who keep a site, the population with a
+    primary site that its worst ``k`` failures push outside budget, and, of those, the
+    population left with no site at all (plans of ``k`` sites or fewer) (``None`` for
+    ``k < 2``: the ``n1_*`` figures are that case). The populations are unions over every
+    set of ``k`` failures, not one scenario: no single set of ``k`` failed sites pushes out
+    more people, and usually fewer (``n1_population_outside_budget`` is one scenario)."""
     if failures < 2 or "nk_latency_ms" not in assignment:
         return {"nk_failures": None, "nk_worst_latency_ms": None,
                 "nk_population_outside_budget": None, "nk_population_without_site": None}
