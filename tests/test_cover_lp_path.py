@@ -397,3 +397,24 @@ def test_new_highs_in_threads_leaves_stdout_alone(capfd):
     import os
     os.write(1, b"stdout-still-here\n")
     assert "stdout-still-here" in capfd.readouterr().out
+
+
+def test_a_time_limited_plan_that_meets_the_rounded_bound_is_optimal(monkeypatch):
+    """A component's MILP stopped at its limit with a fractional bound whose rounding up
+    meets its plan (forced here: HiGHS under a short limit): the summed, rounded bound
+    proves the plan, so the status is ``optimal`` with gap 0, not ``time_limit``."""
+    real = cover._solve_cover_milp
+
+    def stopped(a, need, c, x0, *args, **kwargs):
+        x, _, _ = real(a, need, c, x0, *args, **kwargs)
+        return x, "time_limit", float(c[x].sum()) - 0.5  # a dual bound just below
+
+    monkeypatch.setattr(cover, "_solve_cover_milp", stopped)
+    a = sp.csr_array(np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 1]],
+                              dtype=np.int8))
+    res = min_cover(a, 1, lp_min_rows=10**9)
+    assert res.objective == 2.0 and res.lower_bound == 2.0
+    assert res.status == "optimal" and res.mip_gap == 0.0
+    # non-integer costs: a bound below the plan proves nothing
+    res = min_cover(a, 1, cost=[1.5, 1.5, 1.5, 1.5], lp_min_rows=10**9)
+    assert res.status == "time_limit" and res.lower_bound < res.objective
