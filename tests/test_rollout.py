@@ -235,20 +235,19 @@ def test_bad_arguments():
 
 
 def own_curve(plan, order_ids, need_failures):
-    """Population within budget / with min(j + 1, |N_i|) opened sites within budget after
+    """Population within budget / with at least j + 1 opened sites within budget after
     each step, from coordinates (dense latency table) and plain loops over the prefixes."""
     lat, _ = latency_table(plan)
     in_budget = lat <= plan.budget_ms + 1e-7
     pos = {sid: j for j, sid in enumerate(plan.candidates["site_id"])}
     cols = [pos[s] for s in order_ids]
     pop = plan.demand["population"].to_numpy(dtype=np.float64)
-    n_all = in_budget.sum(axis=1)
-    need = np.minimum(need_failures + 1, n_all)
+    need = need_failures + 1  # strictly: a point with fewer candidates is never N-k safe
     covered, safe = [], []
     for t in range(1, len(cols) + 1):
         have = in_budget[:, cols[:t]].sum(axis=1)
         covered.append(pop[have >= 1].sum())
-        safe.append(pop[(need >= 1) & (have >= need)].sum())
+        safe.append(pop[have >= need].sum())
     return np.array(covered), np.array(safe), in_budget, cols, pop
 
 
@@ -272,6 +271,10 @@ def test_plan_rollout_covers_the_chosen_sites_and_ends_at_the_plan_coverage(west
         pop[in_budget.sum(axis=1) >= 1].sum())
     assert ro["population_covered"].iloc[-1] == pytest.approx(
         plan.summary()["population_covered"])
+    # and its N-1 safe population is the summary's (same definition, same label)
+    assert ro["population_n1_safe"].iloc[-1] == pytest.approx(
+        plan.summary()["population_safe_by_failures"]["N-1"])
+    assert (in_budget.sum(axis=1) == 1).any()  # single-coverable points exist here
     assert np.all(np.diff(ro["population_covered"]) >= 0)
     assert np.all(ro["bound"] >= ro["population_covered"] - 1e-6)
     # the first step is the single best chosen site
@@ -333,6 +336,9 @@ def test_k2_plan_adds_the_nk_column(sample_inputs):
     np.testing.assert_allclose(ro["population_n1_safe"], n1)
     np.testing.assert_allclose(ro["population_nk_safe"], n2)
     assert plan.summary()["rollout"]["failures"] == 2
+    safe_by = plan.summary()["population_safe_by_failures"]
+    assert ro["population_n1_safe"].iloc[-1] == pytest.approx(safe_by["N-1"])
+    assert ro["population_nk_safe"].iloc[-1] == pytest.approx(safe_by["N-2"])
 
 
 def test_max_sites_plan_ends_at_its_population_covered(sample_inputs):

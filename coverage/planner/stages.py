@@ -1074,9 +1074,11 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
         "order": ("greedy: most population newly within budget, ties to the most "
                   f"population newly N-{level} safe, then candidate order; required sites "
                   "first"),
-        "safe_definition": (f"min({level} + 1, |N_i|) opened sites within budget, |N_i| = "
-                            "candidates within budget (max_cover's failures="
-                            f"{level} definition)"),
+        "safe_definition": ("population_n1_safe (population_nk_safe): at least 2 (k + 1) "
+                            "opened sites within budget, as population_safe_by_failures; "
+                            f"the order's tie-break counts min({level} + 1, |N_i|) opened "
+                            "sites, |N_i| = candidates within budget (max_cover's "
+                            f"failures={level} definition)"),
         "bound": ("upper bound on the population any that many chosen sites could cover "
                   "(the required ones among them): exact MCLP optimum where cheap, else the "
                   "greedy's data-dependent bound"),
@@ -1109,14 +1111,14 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
     res = rollout_order(a, pop, failures=level, required=problem.required[chosen],
                         n_covering=n_cov, total_time_limit_s=exact_s)
     frame = res.to_frame(problem.sites["site_id"].to_numpy(dtype=object)[chosen])
-    if level == 1:
-        n1 = res.population_safe
-    else:
-        n1 = order_coverage(a, pop, res.order, np.minimum(2, n_cov))
+    # N-j safe strictly (j + 1 opened sites within budget), as population_safe_by_failures:
+    # a point with fewer candidates never counts (the order's tie-break counts it once its
+    # min(j + 1, |N_i|) sites are open)
+    n1 = order_coverage(a, pop, res.order, 2)
     frame.insert(3, "population_n1_safe", n1)
     frame = frame.drop(columns="population_safe")
     if k >= 2:
-        frame["population_nk_safe"] = res.population_safe
+        frame["population_nk_safe"] = order_coverage(a, pop, res.order, k + 1)
     counts = res.info["steps_by_bound_method"]
     info.update({
         "steps": int(len(frame)),
