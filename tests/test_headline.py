@@ -102,7 +102,7 @@ def test_cost_plan_summary_says_cost(sample_inputs):
     assert count["objective"] == "count" and count["objective_value"] == count["site_count"]
 
 
-@pytest.mark.parametrize("failures", [0, 1, 3])
+@pytest.mark.parametrize("failures", [0, 1, 2, 3])
 def test_gaps_and_n_k_safe_lines_follow_k(sample_inputs, failures):
     demand, sites = sample_inputs
     s = plan_sites(demand, sites, budget_ms=30.0, failures=failures,
@@ -114,6 +114,8 @@ def test_gaps_and_n_k_safe_lines_follow_k(sample_inputs, failures):
     sites_word = "site" if failures == 0 else "sites"
     assert f"{s['population_gap']:,.0f} short of {failures + 1} {sites_word}" in text
     assert ("with 2-3 sites" in text) == (failures == 3)
+    assert "2-2" not in text and "2 to 2" not in text
+    assert ("with 2 sites" in text) == (failures == 2)
     assert ("single-coverable" in text) == (failures >= 1)
     safe = s["population_safe_by_failures"]
     assert "(N-j): " + ", ".join(

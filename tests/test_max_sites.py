@@ -253,7 +253,11 @@ def test_cli_max_sites_reaches_the_summary(tmp_path, files):
     s = json.loads((out / "summary.json").read_text())
     assert s["objective"] == "p_center" and s["worst_latency_ms"] > 0
     assert (out / "report.html").is_file() and (out / "map.html").is_file()
-    assert "Plan at a glance" in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "Plan at a glance" in html
+    # the coverage table counts candidates: its title, header and outcomes say so
+    assert "number of candidate sites within budget (not the chosen ones)" in html
+    assert "<th>candidate sites within budget</th>" in html
 
 
 @pytest.mark.parametrize(("args", "phrase"), [

@@ -110,7 +110,8 @@ def _population_lines(s: Mapping[str, Any], k: int) -> list[str]:
         if k >= 1:
             short.insert(0, f"{_count(s.get('population_single_coverable'))} single-coverable")
         if k >= 2:
-            short.insert(1, f"{_count(s.get('population_partial'))} with 2-{k} sites")
+            short.insert(1, f"{_count(s.get('population_partial'))} with "
+                                + ("2 sites" if k == 2 else f"2-{k} sites"))
         sites = "site" if k == 0 else "sites"
         parts.append(f"{_count(s.get('population_gap'))} short of {k + 1} {sites} "
                      f"({', '.join(short)})")

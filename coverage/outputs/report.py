@@ -556,8 +556,11 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
 
 
-def _coverage_by_k_table(s: dict[str, Any], k: int) -> str:
-    """Demand and people by number of sites within budget: 0, 1, ..., k, >= k+1."""
+def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False) -> str:
+    """Demand and people by number of sites within budget: 0, 1, ..., k, >= k+1.
+
+    ``candidates``: a ``--max-sites`` plan, whose chosen sites need not reach them; the
+    figures (candidates within budget) are then labelled as what they could be."""
     by_k = s.get("coverage_by_k")
     if not isinstance(by_k, dict) or not by_k:
         return ""
@@ -571,6 +574,8 @@ def _coverage_by_k_table(s: dict[str, Any], k: int) -> str:
         else:
             j = int(key) - 1
             survives = f"{j} failure(s), not {k}" if j else f"no failure (short of {k + 1})"
+        if candidates and key != "0":
+            survives = f"at best (enough of them chosen): {survives}"
         pop = v.get("population")
         share = float(pop) / total if total > 0 and not _not_finite(pop) else float("nan")
         body.append(
@@ -580,10 +585,13 @@ def _coverage_by_k_table(s: dict[str, Any], k: int) -> str:
             + _cell(f"coverage_by_k.{key}.population", pop, _num(pop)).replace(
                 "<td", '<td class="n"', 1)
             + f'<td class="n">{_pct(share)}</td><td>{_e(survives)}</td></tr>')
-    head = ("<tr><th>sites within budget</th><th class=\"n\">demand points</th>"
+    head = (f"<tr><th>{'candidate sites' if candidates else 'sites'} within budget</th>"
+            "<th class=\"n\">demand points</th>"
             "<th class=\"n\">population</th><th class=\"n\">share</th>"
             "<th>stays within budget under</th></tr>")
-    return ("<h3>Population by number of sites within budget</h3>"
+    title = ("Population by number of candidate sites within budget (not the chosen ones)"
+             if candidates else "Population by number of sites within budget")
+    return (f"<h3>{title}</h3>"
             f'<table class="data" id="coverage-by-k"><thead>{head}</thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -646,7 +654,8 @@ def _summary_section(s: dict[str, Any]) -> str:
         rows.append((f"population short of {k + 1} sites within budget (gaps)",
                      "population_gap", s.get("population_gap"), _num(s.get("population_gap"))))
     if k >= 2 and "population_partial" in s:
-        rows.append((f"population with 2 to {k} sites in budget (partial)",
+        rows.append(("population with " + ("2" if k == 2 else f"2 to {k}")
+                     + " sites in budget (partial)",
                      "population_partial", s.get("population_partial"),
                      _num(s.get("population_partial"))))
     rows += [
@@ -767,7 +776,7 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
     intro += f"{what}, at {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}. "
     intro += proof + " The coverage table below counts candidates, not chosen sites.</p>"
     return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
-                    + _kv_table(rows) + _coverage_by_k_table(s, k))
+                    + _kv_table(rows) + _coverage_by_k_table(s, k, candidates=True))
 
 
 def _several_classes(s: dict[str, Any]) -> bool:

@@ -273,7 +273,8 @@ def legend_html(
     # who is short of the k + 1 sites: with k = 1 that is single-coverable plus uncoverable
     if k >= 2 and "population_gap" in summary:
         rows += [(f"Short of {k + 1} sites (gaps)", fmt_int(summary.get("population_gap"))),
-                 (f"&hellip; partial (2-{k} sites)", fmt_int(summary.get("population_partial")))]
+                 ("&hellip; partial (" + ("2 sites" if k == 2 else f"2-{k} sites") + ")",
+                  fmt_int(summary.get("population_partial")))]
     if k >= 1:
         rows.append(("&hellip; single-coverable" if k >= 2 else "Single-coverable",
                      fmt_int(summary.get("population_single_coverable"))))
