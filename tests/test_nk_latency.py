@@ -129,3 +129,25 @@ def test_nk_columns_reach_assignment_csv(tmp_path):
     assert (a["nk_site_id"].fillna("") == mine["nk_site_id"].fillna("").to_numpy()).all()
     for name in cols:
         assert name in plan.summary()["failure_check"]["latency"]
+
+
+def test_mean_rerouted_latency_is_over_the_people_left_a_site():
+    """A re-routed user with no surviving site has no latency: the mean is over the others,
+    and empty (NaN) when nobody is left a site (a one-site plan), not 0 ms."""
+    import pandas as pd
+
+    from coverage.planner.stages import n_minus_1
+
+    a = pd.DataFrame({
+        "population": [10.0, 30.0, 4.0],
+        "primary_site_id": ["s1", "s1", "s2"],
+        "n1_latency_ms": [20.0, np.nan, np.nan],
+        "n1_within_budget": [True, False, False],
+        "n_covering_sites": [2, 1, 1],
+    })
+    f = n_minus_1(a, ["s1", "s2"], 30.0).set_index("failed_site_id")
+    assert f.loc["s1", "mean_rerouted_latency_ms"] == pytest.approx(20.0)
+    assert f.loc["s1", "population_rerouted"] == 40.0
+    assert f.loc["s1", "population_outside_budget"] == 30.0
+    assert np.isnan(f.loc["s2", "mean_rerouted_latency_ms"])
+    assert np.isnan(f.loc["s2", "worst_latency_ms"])

@@ -616,7 +616,10 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget``.
         ``population_outside_budget_redundant`` counts users that had two or more sites in
         budget (``n_covering_sites >= 2``; status ``redundant`` or ``partial`` for tables
-        without that column), whatever ``k``: it must be 0 for a plan with ``k >= 1``.
+        without that column), whatever ``k``: it is 0 for a fewest-sites plan with
+        ``k >= 1`` (its chosen sites keep every such user two sites within budget), not
+        necessarily for a ``--max-sites`` plan. ``mean_rerouted_latency_ms`` is the
+        population-weighted mean over the rerouted users left a site (NaN when none is).
     """
     served = assignment["primary_site_id"].notna().to_numpy()
     # the columns used, served rows only (not a copy of the whole table)
@@ -635,7 +638,9 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         "population_outside_budget": pop * out_b,
         "population_outside_budget_redundant": pop * (out_b & red),
         "worst_latency_ms": lat,
-        "_lat_pop": np.nan_to_num(lat) * pop,
+        # the mean is over the people left a site (a user with none has no latency)
+        "_lat_pop": np.where(np.isfinite(lat), lat, 0.0) * pop,
+        "_pop_kept": np.where(np.isfinite(lat), pop, 0.0),
     })
     g = frame.groupby("failed_site_id", sort=False).agg(
         n_demand_rerouted=("n_demand_rerouted", "sum"),
@@ -644,16 +649,17 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         population_outside_budget_redundant=("population_outside_budget_redundant", "sum"),
         worst_latency_ms=("worst_latency_ms", "max"),
         _lat_pop=("_lat_pop", "sum"),
+        _pop_kept=("_pop_kept", "sum"),
     )
     ids = pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id")
     g = g.reindex(ids)
     g[["n_demand_rerouted"]] = g[["n_demand_rerouted"]].fillna(0).astype(np.int64)
     for c in ("population_rerouted", "population_outside_budget",
-              "population_outside_budget_redundant", "_lat_pop"):
+              "population_outside_budget_redundant", "_lat_pop", "_pop_kept"):
         g[c] = g[c].fillna(0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         g["mean_rerouted_latency_ms"] = np.where(
-            g["population_rerouted"] > 0, g["_lat_pop"] / g["population_rerouted"], np.nan
+            g["_pop_kept"] > 0, g["_lat_pop"] / g["_pop_kept"], np.nan
         )
     g["meets_budget"] = g["population_outside_budget"] == 0
     cols = ["population_rerouted", "population_outside_budget", "worst_latency_ms",
