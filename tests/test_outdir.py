@@ -356,6 +356,50 @@ def test_a_legacy_plan_directory_is_adopted(tmp_path, sample_inputs):
 # --------------------------------------------------------------------------- report
 
 
+@pytest.mark.parametrize("marker_dirs", [None, []])
+def test_an_owned_name_turned_into_a_directory_or_link_is_the_users(tmp_path, marker_dirs):
+    """A name the tool wrote as a file, now a directory (or a symbolic link) the user put
+    there, is the user's: refused, not replaced (with the marker's "dirs" list, and for a
+    marker written before it)."""
+    own = tmp_path / "own"
+    own.mkdir()
+    doc = {"tool": "edge-coverage", "kind": "plan", "files": ["summary.json", "report.html"]}
+    if marker_dirs is not None:
+        doc["dirs"] = marker_dirs
+    (own / MARKER).write_text(json.dumps(doc))
+    (own / "summary.json").write_text("{}")
+    (own / "report.html").mkdir()
+    (own / "report.html" / "mine.txt").write_text("precious")
+    chk = check_output_dir(own)
+    assert chk.problems and "report.html" in chk.problems[0]
+    (own / "report.html" / "mine.txt").unlink()
+    (own / "report.html").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", own / "report.html")
+    chk = check_output_dir(own)
+    assert chk.problems and "report.html" in chk.problems[0]
+    (own / "report.html").unlink()
+    (own / "report.html").write_text("<html>")  # a file again: the tool's
+    assert not check_output_dir(own).problems
+
+
+def test_a_rerun_keeps_a_user_directory_named_like_an_output(tmp_path):
+    """End to end: plan, replace report.html by a directory of one's own, plan and
+    report again: both refuse (exit 2) and the directory and its file are intact."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    assert read_marker(out)["dirs"] == []
+    (out / "report.html").unlink()
+    (out / "report.html").mkdir()
+    (out / "report.html" / "mine.txt").write_text("precious")
+    before = snapshot(out)
+    for args in ((*PLAN_ARGS, "--no-map", "--out", out), ("report", out)):
+        r = run(*args)
+        assert r.returncode == 2 and "report.html" in r.stderr, r.stderr
+        assert (out / "report.html" / "mine.txt").read_text() == "precious"
+        assert snapshot(out) == before
+
+
 def test_report_refuses_a_directory_with_foreign_files(tmp_path):
     out = tmp_path / "plan"
     assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0

@@ -234,7 +234,15 @@ def foreign_entries(directory: Path) -> list[str]:
     marker = read_marker(directory)
     if marker is not None:
         owned = set(marker.get("files") or ()) | {MARKER}
-        return sorted(e for e in entries - owned if not _own_temporary(e, owned))
+        dirs = marker.get("dirs")
+        # an owned name that is no longer what the tool wrote there (a directory where it
+        # wrote a file, or a symbolic link: it writes none) holds the user's entries now
+        own_dirs = (set(dirs) if isinstance(dirs, list)
+                    else {"scenarios"} if marker.get("kind") == "batch" else set())
+        changed = {e for e in entries & owned - {MARKER}
+                   if os.path.islink(directory / e)
+                   or (os.path.isdir(directory / e) and e not in own_dirs)}
+        return sorted(changed | {e for e in entries - owned if not _own_temporary(e, owned)})
     legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
     return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
 
@@ -669,9 +677,10 @@ class OutputDir:
         try:
             files = sorted(e for e in os.listdir(staging)
                            if e not in (MARKER, _STAGING_MARKER))
+            dirs = [e for e in files if (staging / e).is_dir()]
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
-                   **(extra or {})}
+                   "dirs": dirs, **(extra or {})}
             # the marker first, then the staging marker goes: never a folder with neither
             (staging / MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
             (staging / _STAGING_MARKER).unlink(missing_ok=True)
