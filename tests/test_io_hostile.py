@@ -144,6 +144,31 @@ def test_ids_beyond_64_bits_survive(tmp_path):
     assert df["demand_id"].tolist() == [str(2**64), str(2**70)]
 
 
+def test_byte_string_columns_are_decoded_or_refused(tmp_path):
+    """Parquet binary columns (and Python bytes values) are text when they are UTF-8;
+    otherwise one message names the column and the rows (it was an internal error)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ok = pa.table({"demand_id": pa.array([b"a", "é".encode(), b"c"], pa.binary()),
+                   "name": pa.array([b"x", b"y", None], pa.binary()),
+                   "lat": [1.0, 2.0, 3.0], "lon": [1.0, 2.0, 3.0],
+                   "population": [1.0, 2.0, 3.0]})
+    pq.write_table(ok, tmp_path / "ok.parquet")
+    df = read_demand(tmp_path / "ok.parquet")
+    assert df["demand_id"].tolist() == ["a", "é", "c"]
+    assert df["name"].tolist()[:2] == ["x", "y"]
+    bad = ok.set_column(0, "demand_id", pa.array([b"a", b"\xff\xfe", b"c"], pa.binary()))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    raises_with(read_demand, tmp_path / "bad.parquet",
+                match=["bad.parquet", "'demand_id' holds bytes that are not UTF-8", "(row 2)",
+                 "store the column as UTF-8 text"])
+    frame = pd.DataFrame({"site_id": ["s1", b"\xff"], "lat": [1.0, 2.0], "lon": [1.0, 2.0]})
+    raises_with(as_sites, frame, match=["'site_id' holds bytes", "(row 2)"])
+    frame.loc[1, "site_id"] = b"s2"
+    assert as_sites(frame)["site_id"].tolist() == ["s1", "s2"]
+
+
 def test_float_ids_that_lost_digits_are_refused(tmp_path):
     path = tmp_path / "big.geojson"
     path.write_text('{"type":"FeatureCollection","features":['

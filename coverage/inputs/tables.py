@@ -820,6 +820,50 @@ def _find_column(columns: Iterable[Any], aliases: Iterable[str]) -> Any | None:
     return None
 
 
+def _decoded(raw: pd.DataFrame, report: _Report) -> pd.DataFrame:
+    """``raw`` with its byte-string columns (Parquet ``binary``, Python ``bytes`` values)
+    decoded as UTF-8 text; values that are not UTF-8 are refused, rows named.
+
+    Only columns that hold bytes are touched: text and numeric columns are recognised
+    without a per-value loop (``pandas.api.types.infer_dtype``).
+    """
+    out = raw
+    for col in raw.columns:
+        s = raw[col]
+        arrow = isinstance(s.dtype, pd.ArrowDtype)
+        if arrow:
+            import pyarrow as pa
+
+            t = s.dtype.pyarrow_dtype
+            if not (pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                    or pa.types.is_fixed_size_binary(t)):
+                continue
+        elif s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) not in (
+                "bytes", "mixed"):
+            continue
+        values = s.to_numpy(dtype=object)
+        text = np.empty(len(values), dtype=object)
+        bad = np.zeros(len(values), dtype=bool)
+        for i, v in enumerate(values):  # only columns that hold bytes come here
+            if isinstance(v, bytes | bytearray | memoryview):
+                try:
+                    text[i] = bytes(v).decode("utf-8")
+                except UnicodeDecodeError:
+                    bad[i] = True
+                    text[i] = None
+            else:
+                text[i] = v
+        if bad.any():
+            report.add(f"column {str(col)!r} holds bytes that are not UTF-8 text",
+                       "store the column as UTF-8 text (a string column)", bad)
+            continue
+        if out is raw:
+            out = raw.copy()
+        out[col] = pd.Series(text, index=raw.index, dtype=object)
+    report.raise_if_any()
+    return out
+
+
 def _text(
     s: pd.Series, missing_tokens: Collection[str] = _MISSING_TOKENS
 ) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
@@ -943,6 +987,7 @@ def _build(
             "give every column a distinct name",
         )
         report.raise_if_any()
+    raw = _decoded(raw, report)
     cols = _resolve_columns(raw, aliases, report, has_geometry=loaded.geometry is not None)
     used: list[Any] = [c for c in cols.values() if c is not None]
 
