@@ -59,6 +59,10 @@ def _preset_names() -> tuple[str, ...]:
 #: The largest latency budget accepted, ms (beyond it a "budget" is not a latency budget and
 #: radii overflow).
 MAX_BUDGET_MS = 1e6
+#: The most simultaneous site failures a plan tolerates (``failures``): every user then
+#: needs that many plus one sites within budget; per-user tables grow with it (a run asked
+#: for 1,000,000 failures built a (rows, 1,000,001) table and ran out of memory).
+MAX_FAILURES = 10
 
 
 def _is_budget(v: Any) -> bool:
@@ -93,6 +97,9 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                      "a name (or absent)"),
     "nonneg": (lambda v: (n := _number(v)) is not None and n >= 0, "a number >= 0"),
     "nonneg_int": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "failures": (lambda v: _is_int(v) and 0 <= v <= MAX_FAILURES,
+                 f"an integer from 0 to {MAX_FAILURES} (N-{MAX_FAILURES} already needs "
+                 f"{MAX_FAILURES + 1} sites within budget of every user)"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
                          "a positive number (or absent)"),
     "nonneg_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 0),
@@ -208,7 +215,7 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("percentile", str, "p99", "", "percentile the budget is checked at", "choice",
            ("p99", "p50")),
     Option("failures", int, 1, "", "simultaneous site failures to tolerate (1 = N-1 "
-           "geo-redundancy)", "nonneg_int"),
+           "geo-redundancy)", "failures"),
     Option("access", str, "ftth", "", "access technology of demand without an 'access' "
            "column", "choice", _access_choices, group="latency model"),
     Option("time_limit_s", float, 300.0, "s", "HiGHS time limit for the site-count stage (the "

@@ -108,3 +108,19 @@ def test_summary_parameters_hold_every_planner_option(sample_inputs):
                "objective": "objective_requested"}.get(opt.name, opt.name)
         assert key in params, opt.name
     assert params["max_memory_gb"] == 3.5
+
+
+def test_failures_are_capped_before_any_work():
+    """Tolerating more than MAX_FAILURES simultaneous failures is refused with the range
+    (1,000,000 ran out of memory in per-user tables), in the config and in the sweep."""
+    from coverage.config import MAX_FAILURES
+    from coverage.errors import InputValidationError
+    from coverage.planner.sweep import _failures
+
+    assert not PlannerConfig(failures=MAX_FAILURES).problems()
+    found = PlannerConfig(failures=MAX_FAILURES + 1).problems()
+    assert found and f"from 0 to {MAX_FAILURES}" in found[0]
+    assert PlannerConfig(failures=10**6).problems()
+    with pytest.raises(InputValidationError, match=f"from 0 to {MAX_FAILURES}"):
+        _failures([1, MAX_FAILURES + 1])
+    assert _failures([MAX_FAILURES, 0]) == [0, MAX_FAILURES]

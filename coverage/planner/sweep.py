@@ -132,12 +132,16 @@ def _budgets(budgets_ms: Iterable[Any]) -> list[float]:
 
 
 def _failures(failures: Iterable[Any]) -> list[int]:
+    from ..config import MAX_FAILURES
+
     values = list(failures)
     bad = [k for k in values
-           if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0]
+           if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0
+           or k > MAX_FAILURES]
     if bad or not values:
         raise InputValidationError(
-            f"failures must be one or more integers >= 0; got {failures!r}"
+            f"failures must be one or more integers from 0 to {MAX_FAILURES}; "
+            f"got {failures!r}"
         )
     return sorted({int(k) for k in values})
 
