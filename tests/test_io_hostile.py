@@ -238,6 +238,21 @@ def test_semicolon_csv_with_decimal_commas_is_read(tmp_path, caplog):
     assert "separated by ';'" in caplog.text
 
 
+def test_decimal_comma_files_read_dots_as_thousands_separators(tmp_path):
+    """German-style ';' files: with decimal commas in the file, a value whose dots group
+    thousands is read so (529.247 people were read as 529.247, 1000x too few); a dot that
+    cannot group thousands stays a decimal point; without decimal commas in the file, dots
+    are decimal points."""
+    path = write(tmp_path / "de.csv", "id;lat;lon;population\n"
+                 "a;51,22047;4,40026;529.247\nb;51,05;3,71667;1.019.022\n"
+                 "c;50.5;4.5;12.345,5\nd;50,4;4,4;-0\n")
+    df = read_demand(path)
+    assert df["population"].tolist() == [529247.0, 1019022.0, 12345.5, 0.0]
+    assert df["lat"].tolist() == [51.22047, 51.05, 50.5, 50.4]
+    path = write(tmp_path / "dots.csv", "id;lat;lon;population\na;51.2;4.4;529.247\n")
+    assert read_demand(path)["population"].tolist() == [529.247]
+
+
 def test_trailing_comma_on_every_line_is_ignored(tmp_path, caplog):
     for header in ("id,lat,lon,population", "id,lat,lon,population,"):
         path = write(tmp_path / "trail.csv", f"{header}\na,1,2,3,\nb,1,3,4,\n")

@@ -441,7 +441,9 @@ class _Loaded:
     frame: pd.DataFrame
     geometry: Any | None = None  # geopandas.GeoSeries
     empty_file: bool = False
-    decimal: str = "."  # "," for a ';'-separated CSV (decimal commas in number columns)
+    # "," for a ';'-separated CSV (decimal commas in number columns), ",." when it holds
+    # decimal commas (50,85): its dots are then thousands separators (1.019.022)
+    decimal: str = "."
 
 
 def _load_object(obj: Any, report: _Report) -> _Loaded:
@@ -640,7 +642,24 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
         report.raise_if_any()
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
+    if decimal == "," and _has_decimal_commas(df):
+        decimal = ",."
+        logger.info("%s: numbers use decimal commas (50,85): dots in numbers are read as "
+                    "thousands separators (1.019.022)", report.source)
     return _Loaded(df, decimal=decimal)
+
+
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+_DOT_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?"
+
+
+def _has_decimal_commas(df: pd.DataFrame) -> bool:
+    """Whether some cell of ``df`` (text as read) is a number with a decimal comma."""
+    for col in df.columns:
+        txt = df[col].astype("string").str.strip()
+        if bool(txt.str.fullmatch(_DECIMAL_COMMA).fillna(False).any()):
+            return True
+    return False
 
 
 def _sniff_separator(header: str, sep: str, report: _Report) -> str:
@@ -889,7 +908,10 @@ def _numeric(
     """Parse numbers: (float64 values with NaN, missing mask, non-numeric-or-infinite mask).
 
     With ``decimal=","`` a text value with exactly one comma and no dot (``50,85``) is read
-    with the comma as the decimal mark.
+    with the comma as the decimal mark. With ``decimal=",."`` (a file whose numbers use
+    decimal commas) a value whose dots group thousands is read so: ``1.019.022`` and
+    ``529.247,5`` are 1019022 and 529247.5; a dot that cannot group thousands (``51.2``)
+    stays a decimal point.
     """
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.astype("Int64")
@@ -899,7 +921,10 @@ def _numeric(
         return vals, missing, np.isinf(vals)
     txt = s.astype("string").str.strip()
     missing = (txt.isna() | txt.str.lower().isin(_MISSING_TOKENS)).to_numpy(dtype=bool)
-    if decimal == ",":
+    if decimal == ",.":
+        grouped = txt.str.fullmatch(_DOT_THOUSANDS).fillna(False)
+        txt = txt.where(~grouped, txt.str.replace(".", "", regex=False))
+    if decimal in (",", ",."):
         comma = (txt.str.count(",") == 1) & ~txt.str.contains(".", regex=False)
         txt = txt.where(~comma.fillna(False), txt.str.replace(",", ".", regex=False))
     num = pd.to_numeric(txt.where(~missing), errors="coerce")
