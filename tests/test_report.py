@@ -232,6 +232,23 @@ def test_older_directories_without_n1_site_id_still_build(plan_dir, tmp_path):
     assert Page(text).sections == list(SECTIONS)
 
 
+def _edit_summary(d, **values):
+    s = json.loads((d / "summary.json").read_text())
+    s.update(values)
+    (d / "summary.json").write_text(json.dumps(s))
+
+
+def _cut_assignment(d):
+    lines = (d / "assignment.csv").read_text().splitlines()
+    (d / "assignment.csv").write_text("\n".join(lines[:11]) + "\n")
+
+
+def _edit_assignment(d, row, column, value):
+    a = pd.read_csv(d / "assignment.csv", dtype=str, keep_default_na=False)
+    a.loc[row, column] = str(value)
+    a.to_csv(d / "assignment.csv", index=False)
+
+
 def _append(path, text):
     with path.open("a", encoding="utf-8") as fh:
         fh.write(text)
@@ -253,6 +270,23 @@ def _append(path, text):
      "missing rollout.csv (summary.json describes a rollout order)"),
     (lambda d: (d / "rollout.csv").write_text("step,site_id\n1,a\n"),
      "rollout.csv lacks column(s) population_covered"),
+    # edited or cut files (found by a hostile-input test: internal errors or wrong pages)
+    (lambda d: _edit_summary(d, site_count="abc"), "site_count is not a number ('abc')"),
+    (lambda d: _edit_summary(d, budget_ms="fast"), "budget_ms is not a number"),
+    (lambda d: _edit_summary(d, budget_ms=-5), "budget_ms -5 is not a positive number"),
+    (lambda d: _edit_summary(d, percentile="p77"), "percentile 'p77' is neither p50 nor p99"),
+    (lambda d: _edit_summary(d, proposed=7), "proposed is not an object (int)"),
+    (lambda d: _edit_summary(d, timings_s="t"), "timings_s is not an object (str)"),
+    (lambda d: _edit_summary(d, failures_tolerated=1.5), "failures_tolerated 1.5 is not a whole"),
+    (lambda d: _cut_assignment(d), "assignment.csv has 10 rows, summary.json's n_demand is"),
+    (lambda d: _edit_assignment(d, 3, "population", -1e30),
+     "assignment.csv: population below 0 or not finite (row 4)"),
+    (lambda d: _edit_assignment(d, 0, "primary_latency_ms", "inf"),
+     "assignment.csv: primary_latency_ms infinite or below 0 (row 1)"),
+    (lambda d: _edit_assignment(d, 1, "coverage_status", "weird"),
+     "coverage_status 'weird' not one of redundant, partial, single, uncoverable (row 2)"),
+    (lambda d: _edit_assignment(d, 2, "primary_site_id", "nowhere"),
+     "primary_site_id not in sites.csv (row 3)"),
 ])
 def test_damaged_directory_gets_one_clear_error(plan_dir, tmp_path, damage, phrase):
     copy = tmp_path / "copy"

@@ -514,6 +514,98 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
     return df
 
 
+#: Keys of summary.json that hold an object (dict) when present.
+_SUMMARY_OBJECTS = ("coverage_by_k", "population_safe_by_failures", "reductions", "solver",
+                    "failure_check", "proposed", "placement", "rollout", "timings_s",
+                    "latency_model", "tiers", "workload", "routing", "parameters", "inputs",
+                    "capacity", "aggregation")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _summary_problems(s: Mapping[str, Any]) -> list[str]:
+    """What in a summary.json the report cannot use: numbers that are not numbers, objects
+    that are not objects, a budget, percentile, count or population out of its range."""
+    bad: list[str] = []
+    for key, v in s.items():
+        numeric = (key in ("site_count", "lower_bound", "mip_gap", "failures_tolerated",
+                           "objective_value", "n_demand", "max_sites")
+                   or key.startswith(("population_", "n_demand_", "n1_", "nk_"))
+                   or key.endswith(("_ms", "_s", "_km", "_ms_pop")))
+        if key in _SUMMARY_OBJECTS or key == "population_safe_by_failures":
+            if v is not None and not isinstance(v, dict):
+                bad.append(f"{key} is not an object ({type(v).__name__})")
+        elif numeric and v is not None and not _is_number(v):
+            bad.append(f"{key} is not a number ({v!r:.40})")
+    budget, pct = s.get("budget_ms"), s.get("percentile")
+    if _is_number(budget) and not (0 < budget < float("inf")):
+        bad.append(f"budget_ms {budget!r} is not a positive number of ms")
+    if pct not in ("p50", "p99"):
+        bad.append(f"percentile {pct!r} is neither p50 nor p99")
+    for key in ("site_count", "failures_tolerated", "n_demand"):
+        v = s.get(key)
+        if _is_number(v) and not (v >= 0 and float(v).is_integer()):
+            bad.append(f"{key} {v!r} is not a whole number >= 0")
+    total = s.get("population_total")
+    if _is_number(total) and not total >= 0:
+        bad.append(f"population_total {total!r} is negative")
+    if not isinstance(s.get("status"), str):
+        bad.append("status is not a text")
+    return ["summary.json: " + b for b in bad]
+
+
+#: The statuses assignment.csv's coverage_status takes (coverage.resilience.status).
+_STATUSES = ("redundant", "partial", "single", "uncoverable")
+
+
+def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
+                         sites: pd.DataFrame | None) -> list[str]:
+    """What in assignment.csv contradicts the plan: fewer or more rows than the summary's
+    demand points (a cut file), an unknown status, a population below 0 or not finite, an
+    infinite latency, a site that sites.csv does not list."""
+    bad: list[str] = []
+    n = summary.get("n_demand") if summary is not None else None
+    if _is_number(n) and len(a) != int(n):
+        bad.append(f"assignment.csv has {len(a):,} rows, summary.json's n_demand is "
+                   f"{int(n):,} (a cut or edited file)")
+    status = a["coverage_status"]
+    odd = ~status.isin(_STATUSES) & status.notna()
+    if odd.any():
+        bad.append("assignment.csv: coverage_status " + ", ".join(
+            repr(str(v)) for v in pd.unique(status[odd])[:5])
+            + f" not one of {', '.join(_STATUSES)} ({_rows(odd)})")
+    pop = a["population"].to_numpy(dtype=np.float64)
+    neg = ~np.isfinite(pop) | (pop < 0)
+    if neg.any():
+        bad.append(f"assignment.csv: population below 0 or not finite ({_rows(neg)})")
+    for col in ("primary_latency_ms", "backup_latency_ms", "primary_p50_ms",
+                "n1_latency_ms"):
+        if col in a.columns:
+            v = a[col].to_numpy(dtype=np.float64)
+            inf = np.isinf(v) | (v < 0)
+            if inf.any():
+                bad.append(f"assignment.csv: {col} infinite or below 0 ({_rows(inf)})")
+    if sites is not None and "site_id" in sites.columns:
+        known = set(sites["site_id"].astype(str))
+        for col in ("primary_site_id", "backup_site_id"):
+            if col in a.columns:
+                ids = a[col]
+                unknown = ids.notna() & ~ids.astype(str).isin(known)
+                if unknown.any():
+                    bad.append(f"assignment.csv: {col} not in sites.csv "
+                               f"({_rows(unknown)})")
+    return bad
+
+
+def _rows(mask: Any) -> str:
+    """1-based data rows of a mask, the first few."""
+    from ..inputs.validation import format_rows
+
+    return format_rows(np.flatnonzero(np.asarray(mask, dtype=bool)) + 1)
+
+
 def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
     """Read and check the report's input files (name -> path); one error lists every problem."""
     from .report import ReportData
@@ -534,11 +626,16 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
             if absent:
                 problems.append(f"summary.json lacks {', '.join(absent)}")
             else:
-                summary = loaded
+                found = _summary_problems(loaded)
+                problems.extend(found)
+                summary = None if found else loaded
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
     tables = {n: _read_csv(Path(files[n]), n, problems)
               for n in REPORT_INPUTS if n.endswith(".csv") and n not in missing}
+    if tables.get("assignment.csv") is not None:
+        problems.extend(_assignment_problems(tables["assignment.csv"], summary,
+                                             tables.get("sites.csv")))
     scenarios = None
     if summary is not None and isinstance(summary.get("capacity"), dict):
         # a capacitated plan: its scenario table, and the capacity columns of sites.csv
@@ -650,7 +747,15 @@ def write_report(plan_dir: str | Path) -> Path:
     d = Path(plan_dir)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
-        page = render_report(load_plan_dir(od.path))  # the tables as they are under the lock
+        data = load_plan_dir(od.path)  # the tables as they are under the lock
+        try:
+            page = render_report(data)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            # values the checks above let through but the page cannot use: a damaged
+            # directory (the plan's own writer never produces them), not an internal error
+            raise InputValidationError(
+                f"plan directory {d} holds values the report cannot use "
+                f"({type(exc).__name__}: {exc}). Fix: {_FIX}") from exc
         prev = read_marker(od.path) or {}
         extra = {k: v for k, v in prev.items()
                  if k not in ("tool", "kind", "version", "written_at", "files")}
