@@ -461,3 +461,18 @@ def test_a_local_crs_centred_on_the_study_area_is_read_with_a_warning(caplog):
         out = as_demand(df, crs=crs)
     assert out["lat"].between(45.49, 45.51).all() and out["lon"].between(7.69, 7.71).all()
     assert "look like degrees" in caplog.text
+
+
+def test_a_file_without_a_final_line_break_is_warned_about(tmp_path, caplog):
+    """A CSV cut short mid-number reads as a smaller number: nothing in the text tells, but
+    a file without a final line break names its last row in a warning."""
+    cut = write(tmp_path / "cut.csv", "id,lat,lon,population\na,1,2,52490\nb,1,3,524")
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
+        df = read_demand(cut)
+    assert df["population"].tolist() == [52490, 524]
+    assert "does not end with a line break" in caplog.text and "data row 2" in caplog.text
+    caplog.clear()
+    whole = write(tmp_path / "whole.csv", "id,lat,lon,population\na,1,2,52490\r\n")
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
+        read_demand(whole)
+    assert "line break" not in caplog.text

@@ -642,6 +642,15 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
         report.raise_if_any()
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
+    if not gz and len(df):
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            last = fh.read(1)
+        if last not in (b"\n", b"\r"):
+            logger.warning(
+                "%s: the file does not end with a line break: if it was cut short, its last "
+                "row (data row %d) may be incomplete (e.g. a number cut to its first digits); "
+                "check that row or copy the file again", report.source, len(df))
     if decimal == "," and _has_decimal_commas(df):
         decimal = ",."
         logger.info("%s: numbers use decimal commas (50,85): dots in numbers are read as "
