@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .config import MODEL_OPTIONS, add_cli_options, build_model
 from .errors import InputValidationError, OutputWriteError
@@ -97,9 +97,18 @@ def _budget_list(text: str) -> tuple[float, ...]:
     return values
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and a pointer to ``--help`` (argparse
+    prints the whole usage, some 40 lines for ``plan``, before the one that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n"
+                     f"(`{self.prog} --help` lists every option)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``edge-coverage``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edge-coverage",
         description="Place the fewest edge-inference micro-sites that keep every user within a "
         "latency budget even when any one site fails (N-1).",

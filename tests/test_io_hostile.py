@@ -476,3 +476,18 @@ def test_a_file_without_a_final_line_break_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         read_demand(whole)
     assert "line break" not in caplog.text
+
+
+def test_an_unreadable_file_is_named_as_such(tmp_path):
+    """A file without read permission: one message says so and how to fix it (not "check
+    the file is complete"). Skipped where permissions do not bind (root)."""
+    import os
+
+    path = write(tmp_path / "locked.csv", "id,lat,lon,population\na,1,2,3\n")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("this user reads any file (root): permissions cannot be tested")
+        raises_with(read_demand, path, match=["locked.csv", "permission denied", "chmod"])
+    finally:
+        path.chmod(0o644)

@@ -338,3 +338,20 @@ def test_no_class_present_can_meet_the_budget(sample_inputs):
     demand, sites = _west_with_access(sample_inputs, "dsl", "lte")
     with pytest.raises(InfeasibleBudgetError, match="dsl access"):
         plan_sites(demand, sites, budget_ms=30)
+
+
+def test_a_required_site_that_serves_no_one_is_named_in_a_warning(caplog):
+    """A required site far from every demand point is opened (it is required) and named in
+    a warning; required sites that serve someone are not."""
+    import logging
+
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.85, 50.86],
+                           "lon": [4.35, 4.36], "population": [100, 50]})
+    sites = pd.DataFrame({"site_id": ["near", "far", "near2"], "lat": [50.85, -40.0, 50.86],
+                          "lon": [4.35, 170.0, 4.36], "required": [True, True, False]})
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan = plan_sites(demand, sites, budget_ms=30.0, model=ON_NET, failures=1)
+    assert {"near", "far"} <= set(plan.sites["site_id"])
+    text = caplog.text
+    assert "required site(s) far are nobody's primary site" in text
+    assert "near," not in text and "site(s) near " not in text

@@ -511,6 +511,11 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         report.add("path is not a regular file (a directory?)", "pass the path of a file")
         report.raise_if_any()
     size = p.stat().st_size
+    if not os.access(p, os.R_OK):
+        report.add("file cannot be read: permission denied",
+                   "give your user read permission on it (e.g. chmod u+r), or copy it to a "
+                   "readable place")
+        report.raise_if_any()
     if size == 0:
         report.add(
             "file is empty (0 bytes, no header and no data rows)",

@@ -459,6 +459,25 @@ _PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"
 """Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
+def _warn_idle_required(problem: Problem, failure_table: pd.DataFrame) -> None:
+    """A warning naming the required (existing) sites that are nobody's primary site: open
+    by request, they serve no one (no demand point within budget, or every one nearer to
+    another chosen site)."""
+    required = problem.required
+    if not np.any(required):
+        return
+    ids = set(problem.sites["site_id"].to_numpy(dtype=object)[required].astype(str))
+    idle = failure_table[failure_table["failed_site_id"].astype(str).isin(ids)
+                         & (failure_table["n_demand_rerouted"] == 0)]
+    if len(idle):
+        names = idle["failed_site_id"].astype(str).tolist()
+        logger.warning(
+            "required site(s) %s%s are nobody's primary site: open as required, they serve "
+            "no demand point (none within budget, or every one nearer to another chosen "
+            "site); check their coordinates, or drop 'required' if they are not needed",
+            ", ".join(names[:10]), f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
 def plan_sites(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
@@ -733,10 +752,12 @@ def plan_sites(
                             service=service, tiers=tier_catalog, routing=routing)
     if deferred is not None and not problem.routed:
         raise deferred
-    if problem.unknown_tiers:
+    # "candidate" is the label of sites without a tier (the reference site by design)
+    named = [t for t in problem.unknown_tiers if t != "candidate"]
+    if named:
         logger.info("site tier(s) %s are not in the tier catalog: those sites are the "
                     "reference site (the model's proxy, no tier terms)",
-                    ", ".join(problem.unknown_tiers[:10]))
+                    ", ".join(named[:10]))
     if problem.routed:
         r = problem.routing
         say("pair latency by site tier"
@@ -858,6 +879,7 @@ def plan_sites(
     t = time.perf_counter()
     demand_out, failure_table = assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
+    _warn_idle_required(problem, failure_table)
 
     aggregation_info = None
     if aggregation is not None:
