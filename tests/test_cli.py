@@ -187,14 +187,14 @@ def test_infeasible_budget_exit_3(tmp_path):
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
             DATA / "west_candidates.csv", "--budget-ms", 25, "--out", tmp_path / "o")
     assert r.returncode == 3
-    assert "access + inference alone take 28.0 ms" in r.stderr and "Traceback" not in r.stderr
+    assert "proxy) alone takes 28.0 ms" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
     # on-net: 0.4 + 10.7 + 10.2 = 21.3 ms
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
             DATA / "west_candidates.csv", "--budget-ms", 20, "--latency-model", "on-net",
             "--out", tmp_path / "o")
     assert r.returncode == 3
-    assert "access + inference alone take 21.3 ms" in r.stderr and "Traceback" not in r.stderr
+    assert "proxy) alone takes 21.3 ms" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_missing_inputs_exit_2(tmp_path):

@@ -108,18 +108,18 @@ def test_infeasible_budget_message():
     m = LatencyModel()
     # internet: 6.438 + 10.7 + sqrt(118.647684) = 28.03 ms at distance 0
     with pytest.raises(InfeasibleBudgetError,
-                       match=r"access \+ inference alone take 28\.0 ms") as err:
+                       match=r"proxy\) alone takes 28\.0 ms") as err:
         m.radius_km(25.0, "ftth")
     assert "network 6.44 ms at p50" in str(err.value)
     assert "network jitter 0/3.822" in str(err.value)
-    with pytest.raises(InfeasibleBudgetError, match="alone take"):
+    with pytest.raises(InfeasibleBudgetError, match="alone takes"):
         m.radius_km(30.0, "dsl")
     # on-net: 0.4 + 10.7 + 10.2 = 21.3 ms at distance 0
     on_net = LatencyModel.from_profile("on-net")
-    with pytest.raises(InfeasibleBudgetError, match=r"access \+ inference alone take 21\.3 ms"):
+    with pytest.raises(InfeasibleBudgetError, match=r"proxy\) alone takes 21\.3 ms"):
         on_net.radius_km(20.0, "ftth")
     assert on_net.radius_km(25.0, "ftth") > 0
-    with pytest.raises(InfeasibleBudgetError, match="alone take"):
+    with pytest.raises(InfeasibleBudgetError, match="alone takes"):
         on_net.radius_km(30.0, "dsl")
 
 

@@ -403,7 +403,8 @@ class LatencyModel:
         if fixed > budget_ms:
             raise InfeasibleBudgetError(
                 f"a {percentile} budget of {budget_ms:g} ms cannot be met with {access} access: "
-                f"access + inference alone take {fixed:.1f} ms at distance 0 "
+                f"the fixed part (access, inference, network overhead, jitter, proxy) alone "
+                f"takes {fixed:.1f} ms at distance 0 "
                 f"(latency model {self.profile}: network {self.network_fixed_ms[0]:.2f} ms at "
                 "p50; components "
                 + ", ".join(f"{k} {a:g}/{b:g}" for k, (a, b) in self.components_ms(access).items())
