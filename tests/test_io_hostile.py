@@ -251,6 +251,15 @@ def test_decimal_comma_files_read_dots_as_thousands_separators(tmp_path):
     assert df["lat"].tolist() == [51.22047, 51.05, 50.5, 50.4]
     path = write(tmp_path / "dots.csv", "id;lat;lon;population\na;51.2;4.4;529.247\n")
     assert read_demand(path)["population"].tolist() == [529.247]
+    # a decimal comma in a column the reader does not parse decides nothing (found by review)
+    path = write(tmp_path / "other.csv", "id;lat;lon;population;area_km2\n"
+                 "a;52.520;13.405;1000;12,5\nb;48.137;11.575;2.500;3,25\n")
+    df = read_demand(path)
+    assert df["lat"].tolist() == [52.52, 48.137] and df["population"].tolist() == [1000, 2.5]
+    # a column with a dot that groups nothing keeps its dots as decimal points
+    path = write(tmp_path / "mixed.csv", "id;lat;lon;population\n"
+                 "a;52,52;13,405;1.250\nb;48,1372;11,5755;0.5\n")
+    assert read_demand(path)["population"].tolist() == [1.25, 0.5]
 
 
 def test_trailing_comma_on_every_line_is_ignored(tmp_path, caplog):

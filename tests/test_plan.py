@@ -353,5 +353,12 @@ def test_a_required_site_that_serves_no_one_is_named_in_a_warning(caplog):
         plan = plan_sites(demand, sites, budget_ms=30.0, model=ON_NET, failures=1)
     assert {"near", "far"} <= set(plan.sites["site_id"])
     text = caplog.text
-    assert "required site(s) far are nobody's primary site" in text
+    assert "required site(s) far serve no one" in text
     assert "near," not in text and "site(s) near " not in text
+    # two required sites 1 km apart, one demand point: one is everyone's primary, the
+    # other everyone's backup (N-1): neither is idle
+    caplog.clear()
+    sites2 = sites.assign(required=[True, False, True])
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan_sites(demand.iloc[:1], sites2, budget_ms=30.0, model=ON_NET, failures=1)
+    assert "serve no one" not in caplog.text

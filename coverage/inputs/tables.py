@@ -63,7 +63,7 @@ import os
 import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -656,10 +656,6 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
                 "%s: the file does not end with a line break: if it was cut short, its last "
                 "row (data row %d) may be incomplete (e.g. a number cut to its first digits); "
                 "check that row or copy the file again", report.source, len(df))
-    if decimal == "," and _has_decimal_commas(df):
-        decimal = ",."
-        logger.info("%s: numbers use decimal commas (50,85): dots in numbers are read as "
-                    "thousands separators (1.019.022)", report.source)
     return _Loaded(df, decimal=decimal)
 
 
@@ -667,9 +663,10 @@ _DECIMAL_COMMA = r"[+-]?\d+,\d+"
 _DOT_THOUSANDS = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?"
 
 
-def _has_decimal_commas(df: pd.DataFrame) -> bool:
-    """Whether some cell of ``df`` (text as read) is a number with a decimal comma."""
-    for col in df.columns:
+def _has_decimal_commas(df: pd.DataFrame, columns: Iterable[Any]) -> bool:
+    """Whether some cell of ``columns`` of ``df`` (text as read) is a number with a decimal
+    comma."""
+    for col in columns:
         txt = df[col].astype("string").str.strip()
         if bool(txt.str.fullmatch(_DECIMAL_COMMA).fillna(False).any()):
             return True
@@ -922,10 +919,10 @@ def _numeric(
     """Parse numbers: (float64 values with NaN, missing mask, non-numeric-or-infinite mask).
 
     With ``decimal=","`` a text value with exactly one comma and no dot (``50,85``) is read
-    with the comma as the decimal mark. With ``decimal=",."`` (a file whose numbers use
-    decimal commas) a value whose dots group thousands is read so: ``1.019.022`` and
-    ``529.247,5`` are 1019022 and 529247.5; a dot that cannot group thousands (``51.2``)
-    stays a decimal point.
+    with the comma as the decimal mark. With ``decimal=",."`` (a file whose number columns
+    use decimal commas) a column whose dots all group thousands reads them so:
+    ``1.019.022`` and ``529.247,5`` are 1019022 and 529247.5; a column with a dot that
+    cannot group thousands (``51.2``, ``0.5``) keeps its dots as decimal points.
     """
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.astype("Int64")
@@ -937,7 +934,9 @@ def _numeric(
     missing = (txt.isna() | txt.str.lower().isin(_MISSING_TOKENS)).to_numpy(dtype=bool)
     if decimal == ",.":
         grouped = txt.str.fullmatch(_DOT_THOUSANDS).fillna(False)
-        txt = txt.where(~grouped, txt.str.replace(".", "", regex=False))
+        dotted = txt.str.contains(".", regex=False).fillna(False)
+        if not bool((dotted & ~grouped).any()):  # a dot that groups nothing: decimal points
+            txt = txt.where(~grouped, txt.str.replace(".", "", regex=False))
     if decimal in (",", ",."):
         comma = (txt.str.count(",") == 1) & ~txt.str.contains(".", regex=False)
         txt = txt.where(~comma.fillna(False), txt.str.replace(",", ".", regex=False))
@@ -1029,6 +1028,14 @@ def _build(
     raw = _decoded(raw, report)
     cols = _resolve_columns(raw, aliases, report, has_geometry=loaded.geometry is not None)
     used: list[Any] = [c for c in cols.values() if c is not None]
+    numbers = [cols.get(k) for k in ("lat", "lon", "population", "budget_ms", "cost")
+               if cols.get(k) is not None]
+    decimal = loaded.decimal
+    if decimal == "," and _has_decimal_commas(raw, numbers):
+        decimal = ",."
+        logger.info("%s: numbers use decimal commas (50,85): in a number column whose dots "
+                    "all group thousands, they are read as such (1.019.022)", report.source)
+    loaded = replace(loaded, frame=raw, decimal=decimal)
 
     # --- required columns ---------------------------------------------------------
     missing_cols: list[str] = []
@@ -1069,12 +1076,12 @@ def _build(
     out: dict[str, Any] = {id_col_name: ids, "lat": lat, "lon": lon}
     if kind == "demand":
         if cols["population"] is not None:
-            out["population"] = _population(raw[cols["population"]], report, loaded.decimal)
+            out["population"] = _population(raw[cols["population"]], report, decimal)
         out["name"] = names
         if cols["access"] is not None:
             out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles))
         if cols.get("budget_ms") is not None:
-            out["budget_ms"] = _budget(raw[cols["budget_ms"]], report, loaded.decimal)
+            out["budget_ms"] = _budget(raw[cols["budget_ms"]], report, decimal)
         if cols.get("service_class") is not None:
             txt, missing = _text(raw[cols["service_class"]])
             low = txt.str.strip().str.lower().astype(object).to_numpy()
@@ -1084,7 +1091,7 @@ def _build(
         out["tier"] = _tier(raw, cols["tier"])
         out["required"] = _required(raw, cols["required"], report)
         if cols["cost"] is not None:
-            out["cost"] = _cost(raw[cols["cost"]], report, loaded.decimal,
+            out["cost"] = _cost(raw[cols["cost"]], report, decimal,
                                 required=np.asarray(out["required"], dtype=bool))
 
     report.raise_if_any()

@@ -747,18 +747,10 @@ def write_report(plan_dir: str | Path) -> Path:
     d = Path(plan_dir)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
-        data = load_plan_dir(od.path)  # the tables as they are under the lock
-        try:
-            page = render_report(data)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
-            # values the checks above let through but the page cannot use: a damaged
-            # directory (the plan's own writer never produces them), not an internal error
-            raise InputValidationError(
-                f"plan directory {d} holds values the report cannot use "
-                f"({type(exc).__name__}: {exc}). Fix: {_FIX}") from exc
+        page = render_report(load_plan_dir(od.path))  # the tables as they are under the lock
         prev = read_marker(od.path) or {}
         extra = {k: v for k, v in prev.items()
-                 if k not in ("tool", "kind", "version", "written_at", "files")}
+                 if k not in ("tool", "kind", "version", "written_at", "files", "dirs")}
         skipped = {k: v for k, v in (extra.get("skipped") or {}).items()
                    if k not in ("report.html", "sweep.csv")}
         extra["skipped"] = skipped

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["NationalPlacement", "place_national", "place_components", "place_piece",
            "DEFAULT_BIN_FRACTION", "MAX_ROUNDS", "MAX_BIN_PAIRS", "MIN_PIECE_S",
-           "MAX_REVERT_PAIRS", "MAX_REVERT_STEPS"]
+           "MAX_REVERT_PAIRS", "MAX_REVERT_STEPS", "REPAIR_TIME_S"]
 
 #: Bin edge as a share of the median budget radius.
 DEFAULT_BIN_FRACTION = 0.1
@@ -66,6 +66,8 @@ MIN_PIECE_S = 1.0
 MAX_REVERT_PAIRS = 3_000
 #: Steps (one count of every cell each) the repair takes at most.
 MAX_REVERT_STEPS = 50
+#: Seconds the repair may take after the rounds (it starts when their time is up).
+REPAIR_TIME_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         hold(np.concatenate([short, tight]))
     if status == "kept_cover" and repair and last is not None:
         t = time.perf_counter()
-        fixed, rep = _revert_toward(problem, cover, last, source, req)
+        fixed, rep = _revert_toward(problem, cover, last, source, req,
+                                    deadline=time.perf_counter() + REPAIR_TIME_S)
         info["repair"] = {**rep, "repair_s": time.perf_counter() - t}
         if fixed is not None:
             best, status = fixed, "local_search"
@@ -305,7 +308,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
 
 def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLike,
                    source: Any, req: npt.NDArray[np.int64], max_pairs: int = MAX_REVERT_PAIRS,
-                   max_steps: int = MAX_REVERT_STEPS
+                   max_steps: int = MAX_REVERT_STEPS, deadline: float = math.inf
                    ) -> tuple[npt.NDArray[np.int64] | None, dict[str, Any]]:
     """A plan of ``len(cover)`` sites that keeps every cell, from ``plan`` (cells short) by
     undoing its moves away from the cover near the short cells.
@@ -323,8 +326,9 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
     -------
     (sites, info)
         The sorted sites, or None when the plan has more than ``max_pairs`` moves or
-        ``max_steps`` steps did not suffice (the caller keeps the cover); ``info`` has the
-        pairs, the pairs reverted and the steps.
+        ``max_steps`` steps (or ``deadline``, a :func:`time.perf_counter` time) did not
+        suffice (the caller keeps the cover); ``info`` has the pairs, the pairs reverted
+        and the counts of every cell made (``steps``).
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -342,14 +346,16 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
     reverted = np.zeros(len(dropped), dtype=bool)
     is_dropped = np.full(len(problem.sites), -1, dtype=np.int64)
     is_dropped[dropped] = np.arange(len(dropped))
-    for step in range(max_steps):
+    for step in range(max_steps + 1):  # the last count checks the last reverts
         sites = np.sort(np.concatenate([np.setdiff1d(cover, dropped[~reverted]),
                                         added[~reverted]]))
         short = np.flatnonzero(source.count(sites) < req)
         info["steps"] = step + 1
+        info["pairs_reverted"] = int(reverted.sum())
         if not len(short):
-            info["pairs_reverted"] = int(reverted.sum())
             return sites, info
+        if step == max_steps or time.perf_counter() > deadline:
+            break
         near = np.unique(source.rows(short).indices)
         pair = is_dropped[near]
         pair = pair[pair >= 0]
@@ -357,7 +363,6 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
         if not len(pair):  # not expected (see above): keep the cover
             break
         reverted[pair] = True
-    info["pairs_reverted"] = int(reverted.sum())
     return None, info
 
 

@@ -459,22 +459,25 @@ _PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"
 """Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
-def _warn_idle_required(problem: Problem, failure_table: pd.DataFrame) -> None:
-    """A warning naming the required (existing) sites that are nobody's primary site: open
-    by request, they serve no one (no demand point within budget, or every one nearer to
-    another chosen site)."""
+def _warn_idle_required(problem: Problem, assignment: pd.DataFrame) -> None:
+    """A warning naming the required (existing) sites that serve no one: nobody's primary,
+    backup or N-1 site (no demand point within budget, or every one nearer to other
+    chosen sites)."""
     required = problem.required
     if not np.any(required):
         return
-    ids = set(problem.sites["site_id"].to_numpy(dtype=object)[required].astype(str))
-    idle = failure_table[failure_table["failed_site_id"].astype(str).isin(ids)
-                         & (failure_table["n_demand_rerouted"] == 0)]
-    if len(idle):
-        names = idle["failed_site_id"].astype(str).tolist()
+    ids = pd.Index(problem.sites["site_id"].to_numpy(dtype=object)[required].astype(str))
+    used = pd.Index([])
+    for col in ("primary_site_id", "backup_site_id", "n1_site_id", "nk_site_id"):
+        if col in assignment.columns:
+            used = used.union(pd.Index(assignment[col].dropna().astype(str).unique()))
+    names = ids.difference(used).tolist()
+    if names:
         logger.warning(
-            "required site(s) %s%s are nobody's primary site: open as required, they serve "
-            "no demand point (none within budget, or every one nearer to another chosen "
-            "site); check their coordinates, or drop 'required' if they are not needed",
+            "required site(s) %s%s serve no one (nobody's primary, backup or N-1 site): "
+            "open as required, with no demand point within budget or every one nearer to "
+            "other chosen sites; check their coordinates, or drop 'required' if they are "
+            "not needed",
             ", ".join(names[:10]), f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
@@ -879,7 +882,7 @@ def plan_sites(
     t = time.perf_counter()
     demand_out, failure_table = assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
-    _warn_idle_required(problem, failure_table)
+    _warn_idle_required(problem, demand_out)
 
     aggregation_info = None
     if aggregation is not None:

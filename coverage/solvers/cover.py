@@ -1398,7 +1398,7 @@ def min_cover(
         lower = float(np.ceil(lower - 1e-6))
     lower = min(lower, objective)
     if status == "time_limit" and objective <= lower + 1e-9 * max(1.0, abs(objective)):
-        status = "optimal"  # the bounds, added up (and rounded up), meet the plan: proven
+        status, lower = "optimal", objective  # the bounds (rounded up) meet the plan
     gap = 0.0 if objective == 0 else (objective - lower) / objective
     logger.info("cover: %s sites, bound %s, status %s, %.1f s (components solved by %s)",
                 objective, lower, status, time.perf_counter() - t0, methods)
