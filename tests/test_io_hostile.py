@@ -500,3 +500,15 @@ def test_an_unreadable_file_is_named_as_such(tmp_path):
         raises_with(read_demand, path, match=["locked.csv", "permission denied", "chmod"])
     finally:
         path.chmod(0o644)
+
+
+def test_a_row_written_with_another_separator_is_named_as_such(tmp_path):
+    """A ';' row in a ',' file lands whole in its first field: the message says so (it said
+    that latitude/longitude were missing)."""
+    path = write(tmp_path / "mixed.csv", "id,lat,lon,population\na,50.1,4.2,10\n"
+                 "b;50.2;4.3;20\nc,50.3,4.4,30\nd,,4.5,40\n")
+    msg = raises_with(read_demand, path,
+                      match=["holds all its fields in its first column", "(row 2)",
+                             "same separator as the header line",
+                             "latitude/longitude is missing/empty (row 4)"])
+    assert "latitude/longitude is missing/empty (rows" not in msg  # row 4 only

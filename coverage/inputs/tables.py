@@ -1357,11 +1357,25 @@ def _coordinates(
     lon, lon_missing, lon_bad = _numeric(raw[cols["lon"]], loaded.decimal)
     missing = lat_missing | lon_missing
     if missing.any():
-        report.add(
-            "latitude/longitude is missing/empty",
-            "fill in both coordinates or drop those rows",
-            missing,
-        )
+        # a row written with another separator lands whole in one field (the first)
+        first = raw.iloc[:, 0].astype("string").fillna("")
+        other = np.zeros(n, dtype=bool)
+        for mark in (";", "\t", ","):
+            other |= (first.str.count(mark) >= 3).to_numpy(dtype=bool)
+        joined = missing & other
+        if joined.any():
+            report.add(
+                "the row holds all its fields in its first column, separated by another "
+                "character than the file's separator (written by another program?)",
+                "write those rows with the same separator as the header line",
+                joined,
+            )
+        if (missing & ~joined).any():
+            report.add(
+                "latitude/longitude is missing/empty",
+                "fill in both coordinates or drop those rows",
+                missing & ~joined,
+            )
     for bad, col in ((lat_bad, cols["lat"]), (lon_bad, cols["lon"])):
         if bad.any():
             report.add(
