@@ -534,7 +534,7 @@ def _summary_problems(s: Mapping[str, Any]) -> list[str]:
                            "objective_value", "n_demand", "max_sites")
                    or key.startswith(("population_", "n_demand_", "n1_", "nk_"))
                    or key.endswith(("_ms", "_s", "_km", "_ms_pop")))
-        if key in _SUMMARY_OBJECTS or key == "population_safe_by_failures":
+        if key in _SUMMARY_OBJECTS:
             if v is not None and not isinstance(v, dict):
                 bad.append(f"{key} is not an object ({type(v).__name__})")
         elif numeric and v is not None and not _is_number(v):
@@ -556,26 +556,24 @@ def _summary_problems(s: Mapping[str, Any]) -> list[str]:
     return ["summary.json: " + b for b in bad]
 
 
-#: The statuses assignment.csv's coverage_status takes (coverage.resilience.status).
-_STATUSES = ("redundant", "partial", "single", "uncoverable")
-
-
 def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
                          sites: pd.DataFrame | None) -> list[str]:
     """What in assignment.csv contradicts the plan: fewer or more rows than the summary's
     demand points (a cut file), an unknown status, a population below 0 or not finite, an
     infinite latency, a site that sites.csv does not list."""
+    from ..resilience.status import COVERAGE_STATUSES
+
     bad: list[str] = []
     n = summary.get("n_demand") if summary is not None else None
     if _is_number(n) and len(a) != int(n):
         bad.append(f"assignment.csv has {len(a):,} rows, summary.json's n_demand is "
                    f"{int(n):,} (a cut or edited file)")
     status = a["coverage_status"]
-    odd = ~status.isin(_STATUSES) & status.notna()
+    odd = ~status.isin(COVERAGE_STATUSES) & status.notna()
     if odd.any():
         bad.append("assignment.csv: coverage_status " + ", ".join(
             repr(str(v)) for v in pd.unique(status[odd])[:5])
-            + f" not one of {', '.join(_STATUSES)} ({_rows(odd)})")
+            + f" not one of {', '.join(COVERAGE_STATUSES)} ({_rows(odd)})")
     pop = a["population"].to_numpy(dtype=np.float64)
     neg = ~np.isfinite(pop) | (pop < 0)
     if neg.any():
@@ -592,7 +590,12 @@ def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
         for col in ("primary_site_id", "backup_site_id"):
             if col in a.columns:
                 ids = a[col]
-                unknown = ids.notna() & ~ids.astype(str).isin(known)
+                # the distinct ids only (the column is categorical on national tables)
+                values = pd.Series(ids.dropna().unique(), dtype=object).astype(str)
+                stray = values[~values.isin(known)]
+                if not len(stray):
+                    continue
+                unknown = ids.notna() & ids.astype(str).isin(stray)
                 if unknown.any():
                     bad.append(f"assignment.csv: {col} not in sites.csv "
                                f"({_rows(unknown)})")

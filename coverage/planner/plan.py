@@ -470,7 +470,8 @@ def _warn_idle_required(problem: Problem, assignment: pd.DataFrame) -> None:
     used = pd.Index([])
     for col in ("primary_site_id", "backup_site_id", "n1_site_id", "nk_site_id"):
         if col in assignment.columns:
-            used = used.union(pd.Index(assignment[col].dropna().astype(str).unique()))
+            values = pd.Index(assignment[col].dropna().unique())  # distinct ids first
+            used = used.union(values.astype(str))
     names = ids.difference(used).tolist()
     if names:
         logger.warning(
