@@ -9,6 +9,9 @@ OUT    ?= out/demo-$(COUNTRY)
 # Headless browser for tests/test_browser.py: Debian's chromium and its chromedriver.
 CHROMEDRIVER := /usr/bin/chromedriver
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Test processes (pytest-xdist): CI has 2 cores. Whole test files go to one process, so a
+# file's module fixtures are built once; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: install browser demo test lint bench sample-data clean
 
@@ -33,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/edge-coverage plan --demo --country $(COUNTRY) --budget-ms 30 --access ftth --out $(OUT)
 
 test: $(STAMP) $(CHROMEDRIVER)
-	EDGE_COVERAGE_BROWSER_TESTS=required $(BIN)/python -m pytest -q
+	EDGE_COVERAGE_BROWSER_TESTS=required $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -221,6 +221,17 @@ def test_python_dash_m(tmp_path):
     assert shutil.which(EXE)
 
 
+def test_the_command_line_starts_without_the_heavy_optional_imports():
+    """scikit-learn (with scipy.stats) and networkx cost over a second of every start of the
+    console script, and a refused input never needs them: they are imported where used."""
+    code = ("import sys, coverage.cli; "
+            "print(sorted(m for m in ('sklearn', 'networkx', 'geopandas', 'folium', 'dask') "
+            "if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 def test_aggregate_option_reports_the_loss(tmp_path):
     out = tmp_path / "agg"
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",

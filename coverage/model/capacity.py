@@ -21,7 +21,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -165,6 +164,8 @@ def failure_domains(sites: pd.DataFrame, domain_radius_km: float | None, *,
     n = len(sites)
     pairs, _ = colocated_pairs(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float),
                                float(domain_radius_km) * 1000.0)
+    import networkx as nx  # lazy: a quarter second of every CLI start
+
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
     graph.add_edges_from(map(tuple, pairs))

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.neighbors import BallTree
 
 from ..errors import InfeasibleBudgetError
 from .geo import chord_from_km, km_from_chord, unit_xyz
@@ -119,6 +118,8 @@ def _query_rows(
     if n and site_xyz.shape[0] and max_radius_km >= 0:
         # Euclidean tree on unit vectors: chord length is monotone in great-circle distance,
         # so the radius query is exact and several times faster than a haversine tree
+        from sklearn.neighbors import BallTree  # lazy: sklearn costs ~1.5 s of CLI start
+
         tree = BallTree(site_xyz)
         max_chord = float(chord_from_km(max_radius_km))
         for start in range(0, n, chunk_rows):
