@@ -881,7 +881,7 @@ def plan_sites(
 
     say("N-1 check: failing each chosen site in turn")
     t = time.perf_counter()
-    demand_out, failure_table = assign_and_fail(problem, chosen, n_cov)
+    demand_out, failure_table, worst_set = assign_and_fail(problem, chosen, n_cov)
     timings["n1_s"] = time.perf_counter() - t
     _warn_idle_required(problem, demand_out)
 
@@ -910,7 +910,8 @@ def plan_sites(
     info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                         failure_table=failure_table, radius_km=radius_km,
                         radius_access=radius_access, n_pairs=n_pairs,
-                        default_label=preset.name if preset is not None else None)
+                        default_label=preset.name if preset is not None else None,
+                        worst_set=worst_set)
     if count.best is not None:
         assert reach is not None
         info.update(best_summary(problem, count, reach, chosen, demand_out))
@@ -1243,7 +1244,10 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
                        "summarised by nk_worst_latency_ms and nk_population_outside_budget "
                        f"(the people whom some set of {k} failures pushes outside budget, "
                        "each user's own worst set: at least as many as any single set of "
-                       "failures)"
+                       f"failures); nk_worst_set_*: the single set of {k} chosen sites whose "
+                       "failure together pushes the most people outside budget "
+                       "(coverage.resilience.worst_set: enumeration for 2 failures, a MILP "
+                       "beyond, with its status and upper bound)"
                        if k >= 2 else "")),
         "capacity": None,
     }

@@ -45,6 +45,7 @@ from ..resilience.status import (
     gap_mask,
     population_safe_by_failures,
 )
+from ..resilience.worst_set import WorstSet, worst_failure_set
 from ..solvers.cover import CoverResult, min_cover
 from ..solvers.kmedian import k_median
 from ..solvers.maxcover import max_cover_lexicographic
@@ -416,10 +417,12 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, WorstSet | None]:
     """Primary, backup and N-1 latency of every demand point from one bulk nearest-two query
     (nearest ``k + 1`` with ``k >= 2`` failures: ``nk_*`` columns, the worst latency under
-    any ``k`` simultaneous site failures, when the ``k`` nearest fail together).
+    any ``k`` simultaneous site failures, when the ``k`` nearest fail together), and for
+    ``k >= 2`` the single worst set of ``k`` failures
+    (:func:`coverage.resilience.worst_set.worst_failure_set`; ``None`` for ``k < 2``).
 
     Latency is monotone in distance for a demand point, so its primary is the nearest chosen
     site when that is within the point's budget radius, the backup the second nearest (when
@@ -492,6 +495,9 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
         out["nk_site_id"] = nk_site
         out["nk_latency_ms"] = np.where(nk_ok, lat[:, last], np.nan)
         out["nk_within_budget"] = nk_ok & within[:, last]
+        worst = worst_failure_set(near, within, problem.population, int(failures))
+    else:
+        worst = None
     out["budget_ms"] = rows.budgets_ms  # each row's effective budget (its own or the run's)
     if routed is not None:
         parts = latency_components(
@@ -503,7 +509,7 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     for name, values in parts.items():
         out[name] = values
     failures = n_minus_1(out, site_ids[chosen], budget_ms)
-    return out, failures
+    return out, failures, worst
 
 
 #: The waterfall columns of the assignment table, in order; they add up to
@@ -762,7 +768,8 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
 def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
                  assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
                  radius_access: str, n_pairs: int,
-                 default_label: str | None = None) -> dict[str, Any]:
+                 default_label: str | None = None,
+                 worst_set: WorstSet | None = None) -> dict[str, Any]:
     """The plan's figures: objective, bound and status of the site count, population by
     coverage status, coverage by k, latency (mean p50, mean at the percentile, worst N-1),
     the single-failure damage and the k-median outcome (keys of ``summary.json``)."""
@@ -822,7 +829,8 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "n1_population_outside_budget": worst("population_outside_budget"),
         "n1_population_outside_budget_redundant": worst(
             "population_outside_budget_redundant"),
-        **nk_summary(assignment, population, int(c.failures)),
+        **nk_summary(assignment, population, int(c.failures), worst_set,
+                     problem.sites["site_id"].to_numpy(dtype=object)),
         "kmedian_status": placement.status,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "kmedian_objective_ms_pop": placement.objective,
@@ -834,7 +842,8 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
 
 
 def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
-               failures: int) -> dict[str, Any]:
+               failures: int, worst_set: WorstSet | None = None,
+               site_ids: npt.NDArray[np.object_] | None = None) -> dict[str, Any]:
     """``summary.json`` figures of the worst case under any ``k >= 2`` simultaneous site
     failures (the ``nk_*`` columns of :func:`assign_and_fail`), each user's own worst
     ``k`` failures: the worst latency over the users who keep a site, the population with a
@@ -842,10 +851,23 @@ def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
     population left with no site at all (plans of ``k`` sites or fewer) (``None`` for
     ``k < 2``: the ``n1_*`` figures are that case). The populations are unions over every
     set of ``k`` failures, not one scenario: no single set of ``k`` failed sites pushes out
-    more people, and usually fewer (``n1_population_outside_budget`` is one scenario)."""
+    more people, and usually fewer (``n1_population_outside_budget`` is one scenario).
+    ``worst_set`` (with ``site_ids``) adds that one scenario for ``k`` failures:
+    ``nk_worst_set_site_ids``, the people it pushes outside budget, its status and the
+    upper bound on any set's damage."""
+    worst_keys = {"nk_worst_set_site_ids": None,
+                  "nk_worst_set_population_outside_budget": None,
+                  "nk_worst_set_upper_bound": None, "nk_worst_set_status": None}
     if failures < 2 or "nk_latency_ms" not in assignment:
         return {"nk_failures": None, "nk_worst_latency_ms": None,
-                "nk_population_outside_budget": None, "nk_population_without_site": None}
+                "nk_population_outside_budget": None, "nk_population_without_site": None,
+                **worst_keys}
+    if worst_set is not None and site_ids is not None:
+        worst_keys = {
+            "nk_worst_set_site_ids": [str(s) for s in site_ids[worst_set.sites]],
+            "nk_worst_set_population_outside_budget": float(worst_set.population),
+            "nk_worst_set_upper_bound": float(worst_set.upper_bound),
+            "nk_worst_set_status": worst_set.status}
     has_primary = assignment["primary_site_id"].notna().to_numpy()
     outside = has_primary & ~assignment["nk_within_budget"].to_numpy(dtype=bool)
     lost = has_primary & assignment["nk_site_id"].isna().to_numpy()
@@ -853,7 +875,8 @@ def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
     return {"nk_failures": int(failures),
             "nk_worst_latency_ms": float(lat.max()) if len(lat) else float("nan"),
             "nk_population_outside_budget": float(population[outside].sum()),
-            "nk_population_without_site": float(population[lost].sum())}
+            "nk_population_without_site": float(population[lost].sum()),
+            **worst_keys}
 
 
 def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,

@@ -1,0 +1,124 @@
+"""The single worst set of k simultaneous failures, against brute force over every set."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import coverage
+from coverage.inputs.geonames import geonames_candidates, geonames_demand
+from coverage.model.latency import LatencyModel
+from coverage.outputs.plandir import write_plan
+from coverage.resilience.worst_set import worst_failure_set
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def brute(within_all: np.ndarray, pop: np.ndarray, k: int) -> tuple[float, set]:
+    """Damage of every set of k of the m sites: people with a site within budget and none
+    left within budget once the set fails."""
+    m = within_all.shape[1]
+    has = within_all.any(axis=1)
+    best, arg = -1.0, None
+    for f in itertools.combinations(range(m), min(k, m)):
+        alive = np.ones(m, dtype=bool)
+        alive[list(f)] = False
+        out = has & ~within_all[:, alive].any(axis=1)
+        val = float(pop[out].sum())
+        if val > best:
+            best, arg = val, set(f)
+    return best, arg
+
+
+def damage(within_all, pop, failed) -> float:
+    alive = np.ones(within_all.shape[1], dtype=bool)
+    alive[list(failed)] = False
+    has = within_all.any(axis=1)
+    return float(pop[has & ~within_all[:, alive].any(axis=1)].sum())
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_worst_set_equals_brute_force_on_random_plans(seed, k):
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(5, 60)), int(rng.integers(2, 9))
+    # latency of every user to every site; within budget below 1
+    lat = rng.uniform(0.2, 2.0, size=(n, m)) * rng.choice([1.0, 3.0], size=(n, 1))
+    within_all = lat <= 1.0
+    pop = rng.integers(0, 1000, size=n).astype(float)
+    depth = min(k + 1, m)
+    near = np.argsort(lat, axis=1, kind="stable")[:, :depth]
+    within = np.take_along_axis(within_all, near, axis=1)
+    w = worst_failure_set(near, within, pop, k)
+    expect, _ = brute(within_all, pop, k)
+    assert w.status == "optimal"
+    assert w.population == pytest.approx(expect)
+    assert w.upper_bound == pytest.approx(expect)
+    assert len(w.sites) <= k and len(set(w.sites.tolist())) == len(w.sites)
+    # the set it names does that damage (padded to k sites with any others)
+    assert damage(within_all, pop, w.sites.tolist()) == pytest.approx(expect)
+
+
+def test_a_time_limited_milp_reports_a_set_and_a_bound():
+    rng = np.random.default_rng(5)
+    n, m, k = 4000, 120, 5
+    lat = rng.uniform(0.0, 1.0, size=(n, m))
+    near = np.argsort(lat, axis=1)[:, :k + 1]
+    within = rng.random((n, k + 1)) < 0.5
+    within = np.cumprod(within, axis=1).astype(bool)  # a prefix, as from a latency order
+    pop = rng.integers(1, 100, size=n).astype(float)
+    w = worst_failure_set(near, within, pop, k, time_limit_s=0.2)
+    assert w.status in ("optimal", "time_limit") and w.method == "milp"
+    assert w.population <= w.upper_bound + 1e-9
+    assert len(w.sites) <= k
+    # recount the named set's damage by hand
+    held = [set(near[i, within[i]].tolist()) for i in range(n)]
+    failed = set(w.sites.tolist())
+    hand = sum(p for s, p in zip(held, pop, strict=True)
+               if 1 <= len(s) <= k and s <= failed)
+    assert w.population == pytest.approx(hand)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_plan_names_its_worst_failure_set_and_an_independent_count_agrees(k, tmp_path):
+    demand = geonames_demand("PT", 5_000)
+    sites = geonames_candidates("PT", 20_000)
+    plan = coverage.plan_sites(demand, sites, budget_ms=30, failures=k,
+                               kmedian_time_limit_s=5)
+    s = plan.summary()
+    # independent: great-circle distances and the latency model, every chosen site
+    model = LatencyModel()
+    chosen = plan.sites
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  chosen["lat"].to_numpy()[None, :], chosen["lon"].to_numpy()[None, :])
+    within_all = model.p99_ms(d, "ftth") <= 30.0 + 1e-9
+    pop = demand["population"].to_numpy(float)
+    expect, _ = brute(within_all, pop, k)
+    ids = chosen["site_id"].astype(str).tolist()
+    named = [ids.index(x) for x in s["nk_worst_set_site_ids"]]
+    assert s["nk_worst_set_status"] == "optimal"
+    assert s["nk_worst_set_population_outside_budget"] == pytest.approx(expect)
+    assert damage(within_all, pop, named) == pytest.approx(expect)
+    # one scenario never pushes out more than the union over every user's worst scenario
+    assert expect <= s["nk_population_outside_budget"] + 1e-6
+    assert expect > 0
+    # and summary.json carries it
+    write_plan(plan, tmp_path / "p", map=False, report=False, gis=False)
+    on_disk = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert on_disk["nk_worst_set_site_ids"] == s["nk_worst_set_site_ids"]
+
+
+def test_n1_plans_have_no_worst_set_keys_filled():
+    demand = geonames_demand("PT", 20_000)
+    sites = geonames_candidates("PT", 20_000)
+    s = coverage.plan_sites(demand, sites, budget_ms=30, failures=1,
+                            kmedian_time_limit_s=5).summary()
+    assert s["nk_worst_set_site_ids"] is None and s["nk_worst_set_status"] is None
