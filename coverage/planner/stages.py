@@ -585,8 +585,9 @@ def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
         has = t >= 0
         tc = np.where(has, t, 0)
         terms = tr.terms
+        # a path is never shorter than the great circle: clip the rounding (-6e-15 ms)
         out["latency_route_detour_ms"] = mask(
-            rows.ms_per_km * (np.asarray(path_km, dtype=np.float64) - d))
+            rows.ms_per_km * np.maximum(np.asarray(path_km, dtype=np.float64) - d, 0.0))
         out["latency_network_fixed_ms"] = mask(terms.network_p50_ms[tc])
         out["latency_proxy_ms"] = mask(terms.proxy_p50_ms[tc])
         out["latency_tier_ms"] = mask(terms.extra_p50_ms[tc])
