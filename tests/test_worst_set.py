@@ -67,6 +67,28 @@ def test_worst_set_equals_brute_force_on_random_plans(seed, k):
     assert damage(within_all, pop, w.sites.tolist()) == pytest.approx(expect)
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_sites_within_budget_need_not_come_first(k):
+    """With tiers a nearer site by distance can be outside budget and a later one inside:
+    the sets are read from every column, not the first k."""
+    rng = np.random.default_rng(k)
+    n, m = 40, 6
+    within_all = rng.random((n, m)) < 0.35
+    pop = rng.integers(1, 50, size=n).astype(float)
+    near = np.stack([rng.permutation(m)[:k + 1] for _ in range(n)])
+    within = np.take_along_axis(within_all, near, axis=1)
+    # the brute force sees only the k + 1 sites each user was given
+    seen = np.zeros((n, m), dtype=bool)
+    np.put_along_axis(seen, near, within, axis=1)
+    # users with more than k sites within budget among those never count: give them all
+    many = within.sum(axis=1) > k
+    seen[many] = True
+    w = worst_failure_set(near, within, pop, k)
+    expect, _ = brute(seen, pop, k)
+    assert w.population == pytest.approx(expect)
+    assert damage(seen, pop, w.sites.tolist()) == pytest.approx(expect)
+
+
 def test_a_time_limited_milp_reports_a_set_and_a_bound():
     rng = np.random.default_rng(5)
     n, m, k = 4000, 120, 5

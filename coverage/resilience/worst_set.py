@@ -74,14 +74,15 @@ def _sets_by_group(near: npt.NDArray[np.int64], within: npt.NDArray[np.bool_],
     sel = (n_within >= 1) & (n_within <= k) & (population > 0)
     if not sel.any():
         return np.empty((0, k), dtype=np.int64), np.empty(0)
-    cols = min(k, near.shape[1])
-    sets = np.where(within[sel, :cols], near[sel, :cols], -1)
-    sets = np.sort(np.where(sets < 0, np.iinfo(np.int64).max, sets), axis=1)
-    sets = np.where(sets == np.iinfo(np.int64).max, -1, sets)
+    # every column (a site within budget need not be among the first k), at most k held
+    big = np.iinfo(np.int64).max
+    sets = np.sort(np.where(within[sel], near[sel], big), axis=1)
+    if sets.shape[1] < k:
+        sets = np.hstack([sets, np.full((len(sets), k - sets.shape[1]), big)])
+    sets = sets[:, :k]
+    sets = np.where(sets == big, -1, sets)
     groups, inverse = np.unique(sets, axis=0, return_inverse=True)
     people = np.bincount(inverse.ravel(), weights=population[sel], minlength=len(groups))
-    if cols < k:
-        groups = np.hstack([groups, np.full((len(groups), k - cols), -1, dtype=np.int64)])
     return groups.astype(np.int64), people
 
 
