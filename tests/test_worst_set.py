@@ -11,7 +11,7 @@ import pytest
 import coverage
 from coverage.inputs.geonames import geonames_candidates, geonames_demand
 from coverage.model.latency import LatencyModel
-from coverage.outputs.plandir import write_plan
+from coverage.outputs.plandir import _summary_problems, write_plan
 from coverage.resilience.worst_set import worst_failure_set
 
 
@@ -133,9 +133,17 @@ def test_a_plan_names_its_worst_failure_set_and_an_independent_count_agrees(k, t
     assert expect <= s["nk_population_outside_budget"] + 1e-6
     assert expect > 0
     # and summary.json carries it
-    write_plan(plan, tmp_path / "p", map=False, report=False, gis=False)
+    # the report reads summary.json back and accepts the list and the status
+    out = write_plan(plan, tmp_path / "p", map=False, report=True, gis=False)
+    assert not out.skipped, out.skipped
+    assert (tmp_path / "p" / "report.html").exists()
     on_disk = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert on_disk["nk_worst_set_site_ids"] == s["nk_worst_set_site_ids"]
+    assert not _summary_problems(on_disk)
+    bad = {**on_disk, "nk_worst_set_site_ids": 5, "nk_worst_set_status": "maybe"}
+    problems = " ".join(_summary_problems(bad))
+    assert "nk_worst_set_site_ids is not a list" in problems
+    assert "nk_worst_set_status is not optimal or time_limit" in problems
 
 
 def test_n1_plans_have_no_worst_set_keys_filled():

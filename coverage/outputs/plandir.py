@@ -537,6 +537,13 @@ def _summary_problems(s: Mapping[str, Any]) -> list[str]:
         if key in _SUMMARY_OBJECTS:
             if v is not None and not isinstance(v, dict):
                 bad.append(f"{key} is not an object ({type(v).__name__})")
+        elif key == "nk_worst_set_site_ids":
+            if v is not None and not (isinstance(v, list)
+                                      and all(isinstance(x, str) for x in v)):
+                bad.append(f"{key} is not a list of site ids ({v!r:.40})")
+        elif key == "nk_worst_set_status":
+            if v is not None and v not in ("optimal", "time_limit"):
+                bad.append(f"{key} is not optimal or time_limit ({v!r:.40})")
         elif numeric and v is not None and not _is_number(v):
             bad.append(f"{key} is not a number ({v!r:.40})")
     budget, pct = s.get("budget_ms"), s.get("percentile")

@@ -181,7 +181,8 @@ def _milp(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
     c = np.concatenate([np.zeros(m), -people])
     integrality = np.concatenate([np.ones(m), np.zeros(g)])
     res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0.0, 1.0),
-               options={"time_limit": max(float(time_limit_s), 0.1), "disp": False})
+               options={"time_limit": max(float(time_limit_s), 0.1), "disp": False,
+                        "mip_rel_gap": 0.0})
     if res.x is None:  # nothing found in time: the largest single set is a valid answer
         i = int(np.argmax(people))
         chosen = np.unique(groups[i][groups[i] >= 0])
