@@ -585,9 +585,11 @@ def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
         has = t >= 0
         tc = np.where(has, t, 0)
         terms = tr.terms
-        # a path is never shorter than the great circle: clip the rounding (-6e-15 ms)
-        out["latency_route_detour_ms"] = mask(
-            rows.ms_per_km * np.maximum(np.asarray(path_km, dtype=np.float64) - d, 0.0))
+        # negative on backbone links faster than the model's fibre; a rounding-sized
+        # negative (-6e-15 ms where the path is the great circle) is 0
+        detour_km = np.asarray(path_km, dtype=np.float64) - d
+        detour_km = np.where((detour_km < 0) & (detour_km > -1e-9), 0.0, detour_km)
+        out["latency_route_detour_ms"] = mask(rows.ms_per_km * detour_km)
         out["latency_network_fixed_ms"] = mask(terms.network_p50_ms[tc])
         out["latency_proxy_ms"] = mask(terms.proxy_p50_ms[tc])
         out["latency_tier_ms"] = mask(terms.extra_p50_ms[tc])
