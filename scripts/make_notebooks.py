@@ -637,7 +637,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         print(table.to_string())
         """, HEADLINE_TAG),
         _code("""
-        for b, c in results.items():
+        for c in results.values():
             print(textwrap.fill(c.document['verdict']['text'], 100), end='\\n\\n')
         """),
         _md("""
@@ -733,7 +733,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         sweep.to_csv({p['csv']!r}, index=False)
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-        for (rppd, g), style in zip(sweep.groupby('requests_per_person_day'), ('--', '-')):
+        groups = sweep.groupby('requests_per_person_day')
+        for (rppd, g), style in zip(groups, ('--', '-'), strict=True):
             ax1.plot(g.budget_ms, g.edge_usd_per_m, marker='o', linestyle=style,
                      label=f'edge, {{rppd:g}} requests/person/day')
         base = sweep[sweep.requests_per_person_day == sweep.requests_per_person_day.max()]
