@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -140,15 +142,28 @@ def test_a_plan_names_its_worst_failure_set_and_an_independent_count_agrees(k, t
     on_disk = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert on_disk["nk_worst_set_site_ids"] == s["nk_worst_set_site_ids"]
     assert not _summary_problems(on_disk)
+    # the report states both N-k figures, machine-readable as the summary's
+    page = (tmp_path / "p" / "report.html").read_text()
+    for key in ("nk_worst_set_population_outside_budget", "nk_population_outside_budget",
+                "nk_worst_latency_ms"):
+        m = re.search(rf'data-key="{key}" data-value="([^"]*)"', page)
+        assert m, key
+        assert float(m.group(1)) == pytest.approx(on_disk[key])
+    assert f"worst single set of {k} failures" in page
+    assert all(html.escape(x) in page for x in on_disk["nk_worst_set_site_ids"])
     bad = {**on_disk, "nk_worst_set_site_ids": 5, "nk_worst_set_status": "maybe"}
     problems = " ".join(_summary_problems(bad))
     assert "nk_worst_set_site_ids is not a list" in problems
     assert "nk_worst_set_status is not optimal or time_limit" in problems
 
 
-def test_n1_plans_have_no_worst_set_keys_filled():
+def test_n1_plans_have_no_worst_set_keys_filled(tmp_path):
     demand = geonames_demand("PT", 20_000)
     sites = geonames_candidates("PT", 20_000)
-    s = coverage.plan_sites(demand, sites, budget_ms=30, failures=1,
-                            kmedian_time_limit_s=5).summary()
+    plan = coverage.plan_sites(demand, sites, budget_ms=30, failures=1,
+                               kmedian_time_limit_s=5)
+    s = plan.summary()
     assert s["nk_worst_set_site_ids"] is None and s["nk_worst_set_status"] is None
+    page = (write_plan(plan, tmp_path / "n1", map=False, gis=False).path
+            / "report.html").read_text()
+    assert 'data-key="nk_' not in page

@@ -613,6 +613,37 @@ def _aggregation_text(s: dict[str, Any]) -> str:
             "requirement.</p>")
 
 
+def _nk_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
+    """Summary rows of a plan tolerating ``k >= 2`` simultaneous failures: each user's own
+    worst ``k`` failures (a union over sets) and the single worst set (none for ``k < 2``)."""
+    if k < 2 or s.get("nk_failures") is None:
+        return []
+    rows = [
+        (f"worst latency under any {k} simultaneous failures (each user's own worst set)",
+         "nk_worst_latency_ms", s.get("nk_worst_latency_ms"),
+         _ms(s.get("nk_worst_latency_ms")) if not _not_finite(s.get("nk_worst_latency_ms"))
+         else "n/a (no user keeps a site)"),
+        (f"population that some set of {k} failures pushes outside budget (union over sets)",
+         "nk_population_outside_budget", s.get("nk_population_outside_budget"),
+         _num(s.get("nk_population_outside_budget"))),
+        (f"population that some set of {k} failures leaves with no site",
+         "nk_population_without_site", s.get("nk_population_without_site"),
+         _num(s.get("nk_population_without_site"))),
+    ]
+    worst = s.get("nk_worst_set_population_outside_budget")
+    if worst is not None:
+        ids = s.get("nk_worst_set_site_ids") or []
+        named = ", ".join(map(str, ids[:8])) + (f" and {len(ids) - 8} more" if len(ids) > 8
+                                                 else "")
+        text = _num(worst) + (f" (sites {_text(named)})" if ids else "")
+        if s.get("nk_worst_set_status") != "optimal":
+            text += (f"; not proven the worst ({_text(s.get('nk_worst_set_status'))}): no set "
+                     f"pushes out more than {_num(s.get('nk_worst_set_upper_bound'))}")
+        rows.append((f"population outside budget under the worst single set of {k} failures",
+                     "nk_worst_set_population_outside_budget", worst, text))
+    return rows
+
+
 def _summary_section(s: dict[str, Any]) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
     cost = objective(s) == "cost"
@@ -674,6 +705,7 @@ def _summary_section(s: dict[str, Any]) -> str:
          else "n/a (no user has a surviving site)"),
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
+        *_nk_rows(s, k),
         ("placement (k-median) status", "kmedian_status", s.get("kmedian_status"),
          _text(s.get("kmedian_status"))),
         ("placement gap to its proven lower bound", "kmedian_gap", s.get("kmedian_gap"),
@@ -757,6 +789,7 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
          if not _not_finite(s.get("mean_latency_ms")) else "n/a (nobody is served)"),
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
+        *_nk_rows(s, k),
         ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]
