@@ -13,6 +13,7 @@ import pytest
 import coverage
 from coverage.inputs.geonames import geonames_candidates, geonames_demand
 from coverage.model.latency import LatencyModel
+from coverage.outputs.headline import headline_lines
 from coverage.outputs.plandir import _summary_problems, write_plan
 from coverage.resilience.worst_set import worst_failure_set
 
@@ -150,6 +151,11 @@ def test_a_plan_names_its_worst_failure_set_and_an_independent_count_agrees(k, t
         assert m, key
         assert float(m.group(1)) == pytest.approx(on_disk[key])
     assert f"worst single set of {k} failures" in page
+    # and the command line's headline
+    line = [x for x in headline_lines(on_disk) if x.startswith(f"under any {k} simultaneous")]
+    assert len(line) == 1
+    assert f"{on_disk['nk_worst_set_population_outside_budget']:,.0f}" in line[0]
+    assert all(x in line[0] for x in on_disk["nk_worst_set_site_ids"])
     assert all(html.escape(x) in page for x in on_disk["nk_worst_set_site_ids"])
     bad = {**on_disk, "nk_worst_set_site_ids": 5, "nk_worst_set_status": "maybe"}
     problems = " ".join(_summary_problems(bad))
@@ -167,3 +173,4 @@ def test_n1_plans_have_no_worst_set_keys_filled(tmp_path):
     page = (write_plan(plan, tmp_path / "n1", map=False, gis=False).path
             / "report.html").read_text()
     assert 'data-key="nk_' not in page
+    assert not [x for x in headline_lines(s) if "simultaneous" in x]

@@ -199,6 +199,9 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the cells)" if agg else "")
     )
+    nk = nk_line(s, k)
+    if nk:
+        lines.append(nk)
     pl = placement_line(s)
     if pl:
         lines.append(pl)
@@ -212,6 +215,26 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     if lm:
         lines.append(lm)
     return lines
+
+
+def nk_line(s: Mapping[str, Any], k: int) -> str | None:
+    """The N-k line of a plan tolerating ``k >= 2`` failures: the worst latency under any
+    ``k`` failures and the people the single worst set of ``k`` pushes outside budget
+    (``None`` for ``k < 2`` or a summary without the figures)."""
+    if k < 2 or s.get("nk_failures") is None:
+        return None
+    line = (f"under any {k} simultaneous failures: worst latency "
+            f"{_ms(s.get('nk_worst_latency_ms'), 'no user keeps a site')}")
+    worst = s.get("nk_worst_set_population_outside_budget")
+    if worst is not None:
+        ids = s.get("nk_worst_set_site_ids") or []
+        line += (f"; the worst set of {k} ({', '.join(map(str, ids[:k]))}) pushes "
+                 f"{_count(worst)} outside budget")
+        if s.get("nk_worst_set_status") != "optimal":
+            line += (f" (not proven the worst: at most "
+                     f"{_count(s.get('nk_worst_set_upper_bound'))})")
+    return (line + f"; {_count(s.get('nk_population_outside_budget'))} people have some "
+            f"set of {k} that does")
 
 
 def placement_line(s: Mapping[str, Any]) -> str | None:
