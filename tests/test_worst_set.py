@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from test_capacity import haversine  # the suite's independent great-circle distance
 
 import coverage
 from coverage.inputs.geonames import geonames_candidates, geonames_demand
@@ -16,13 +17,6 @@ from coverage.model.latency import LatencyModel
 from coverage.outputs.headline import headline_lines
 from coverage.outputs.plandir import _summary_problems, write_plan
 from coverage.resilience.worst_set import worst_failure_set
-
-
-def haversine(lat1, lon1, lat2, lon2):
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def brute(within_all: np.ndarray, pop: np.ndarray, k: int) -> tuple[float, set]:
