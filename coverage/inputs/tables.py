@@ -1358,11 +1358,13 @@ def _coordinates(
     missing = lat_missing | lon_missing
     if missing.any():
         # a row written with another separator lands whole in one field (the first)
-        first = raw.iloc[:, 0].astype("string").fillna("")
-        other = np.zeros(n, dtype=bool)
+        # (only the rows that lack a coordinate are looked at)
+        first = raw.iloc[np.flatnonzero(missing), 0].astype("string").fillna("")
+        other = np.zeros(len(first), dtype=bool)
         for mark in (";", "\t", ","):
             other |= (first.str.count(mark) >= 3).to_numpy(dtype=bool)
-        joined = missing & other
+        joined = np.zeros(n, dtype=bool)
+        joined[np.flatnonzero(missing)[other]] = True
         if joined.any():
             report.add(
                 "the row holds all its fields in its first column, separated by another "
