@@ -313,6 +313,11 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    "are reported as not_run (national and continental grids, where one "
                    "solve's count and rows are not bounded by its time limit)")
     if out_default == "edge-plan":
+        g.add_argument("--sweep-process", choices=("auto", "always", "never"),
+                       default="auto",
+                       help="run the budget sweep in a second process while the plan is "
+                       "solved (no wall time on two cores): auto = from 100,000 demand rows "
+                       "(default), always, or never (the sweep then runs after the plan)")
         _add_verbosity(g)
 
 
@@ -585,6 +590,11 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective,
+        # the report's budget sweep: alongside the plan in a second process on national
+        # inputs, else after it (plan_sites); a sweep that fails only skips the report
+        sweep=None if args.no_report else {
+            "budgets_ms": args.sweep_budgets_ms, "time_limit_s": args.sweep_time_limit_s,
+            "total_time_s": args.sweep_total_s, "process": args.sweep_process},
     )
     if args.workers or args.scheduler:
         from .batch import dask_client
@@ -597,10 +607,6 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     else:
         plan = plan_sites(demand, sites, **options)
     report = not args.no_report
-    if report:
-        progress(f"the budget sweep for the report runs while writing: "
-                 f"{len(args.sweep_budgets_ms)} budgets, MILP limit "
-                 f"{args.sweep_time_limit_s:g} s each, {args.sweep_total_s:g} s in all")
     extras = [name for name, on in (("map", not args.no_map), ("report", report),
                                     ("GIS layers", not args.no_gis)) if on]
     progress(f"writing outputs to {od.path}"

@@ -371,6 +371,11 @@ def load_file(fmt: CatalogFormat[E], path: str | os.PathLike[str], base: Mapping
     return p, table, merged
 
 
+def _rebuild(cls: type[Any], values: dict[str, Any]) -> Any:
+    """A catalog from its pickled fields (:meth:`Catalog.__reduce__`)."""
+    return cls(**values)
+
+
 class Catalog(Generic[E]):
     """Base of a frozen dataclass catalog of entries by name.
 
@@ -397,6 +402,13 @@ class Catalog(Generic[E]):
                 f"{fmt.kind} catalog entries must be {cls_name} objects stored under their "
                 "own name: " + ", ".join(bad))
         object.__setattr__(self, fmt.section, MappingProxyType(dict(entries)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields (a read-only mapping does not pickle), rebuilt and checked
+        by the constructor: a catalog goes to another process (the budget sweep's)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        values[self.FORMAT.section] = dict(values[self.FORMAT.section])
+        return (_rebuild, (type(self), values))
 
     @property
     def entries(self) -> Mapping[str, E]:

@@ -263,6 +263,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         def write_report_files() -> None:
             from .report import render_report
 
+            failed = (plan.info.get("sweep") or {}).get("error")
+            if plan.sweep is None and failed:  # not run again: it may fail the same way
+                raise RuntimeError(f"the budget sweep failed: {failed}")
             sweep = (plan.sweep if plan.sweep is not None
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
@@ -518,7 +521,7 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
 _SUMMARY_OBJECTS = ("coverage_by_k", "population_safe_by_failures", "reductions", "solver",
                     "failure_check", "proposed", "placement", "rollout", "timings_s",
                     "latency_model", "tiers", "workload", "routing", "parameters", "inputs",
-                    "capacity", "aggregation")
+                    "capacity", "aggregation", "sweep")
 
 
 def _is_number(v: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -209,32 +209,25 @@ class Plan:
         Plan
             A new plan (plans are immutable) with ``sweep`` set.
         """
-        from .sweep import DEFAULT_BUDGETS_MS, budget_sweep
+        from .sweep import budget_sweep
 
-        demand = self.demand[[c for c in ("demand_id", "lat", "lon", "population", "access",
-                                          "tiers")
-                              if c in self.demand.columns]]
-        sites = self.candidates.drop(columns=["chosen"], errors="ignore")
         agg = self.info.get("aggregation") or {}
         shrink = (self.demand["max_offset_km"].to_numpy(dtype=np.float64)
                   if agg.get("mode") == "conservative" and "max_offset_km" in self.demand
                   else None)
         params = self.info.get("parameters", {})
-        budgets = list(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
-        best = self.info.get("max_sites") is not None
-        if best:  # the plan's own budget, solved by the sweep (the plan is not the fewest)
-            budgets = sorted(set(map(float, budgets)) | {float(self.budget_ms)})
-        sweep = budget_sweep(
-            demand, sites, budgets,
-            failures=(self.failures_tolerated,), percentile=self.percentile,
+        kwargs = sweep_arguments(
+            self.demand, self.candidates.drop(columns=["chosen"], errors="ignore"),
+            budgets_ms=budgets_ms, budget_ms=float(self.budget_ms),
+            failures=self.failures_tolerated, percentile=self.percentile,
             access=str(params.get("access_default", "ftth")), model=self.model,
-            time_limit_s=time_limit_s, radius_shrink_km=shrink,
-            # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
-            plan=None if best else self, progress=progress,
+            time_limit_s=time_limit_s, total_time_s=total_time_s, radius_shrink_km=shrink,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
-            capacity=self.capacity, total_time_s=total_time_s,
-            always_ms=float(self.budget_ms) if best else None,
-        )
+            capacity=self.capacity, max_sites=self.info.get("max_sites"))
+        # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
+        if kwargs["always_ms"] is None:
+            kwargs["plan"] = self
+        sweep = budget_sweep(progress=progress, **kwargs)
         return replace(self, sweep=sweep)
 
     def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
@@ -482,6 +475,37 @@ def _warn_idle_required(problem: Problem, assignment: pd.DataFrame) -> None:
             ", ".join(names[:10]), f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
+def sweep_arguments(
+    demand: pd.DataFrame, sites: pd.DataFrame, *, budgets_ms: Iterable[float] | None,
+    budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
+    time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
+    tiers: Any, routing: Any, capacity: Any, max_sites: int | None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
+    a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
+    aggregates; ``sites`` its candidates), without ``plan`` / ``own``.
+
+    The same for :meth:`Plan.with_sweep` (after the plan) and for ``plan_sites(...,
+    sweep=...)`` (alongside it). A ``max_sites`` plan is not the fewest sites at its budget:
+    its budget is then solved by the sweep (``always_ms``).
+    """
+    from .sweep import DEFAULT_BUDGETS_MS
+
+    cols = [c for c in ("demand_id", "lat", "lon", "population", "access", "tiers")
+            if c in demand.columns]
+    budgets = list(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
+    best = max_sites is not None
+    if best:
+        budgets = sorted(set(map(float, budgets)) | {float(budget_ms)})
+    return dict(
+        demand=demand[cols], sites=sites, budgets_ms=budgets, failures=(int(failures),),
+        percentile=percentile, access=access, model=model, time_limit_s=time_limit_s,
+        radius_shrink_km=radius_shrink_km, service=service, tiers=tiers, routing=routing,
+        capacity=capacity, total_time_s=total_time_s,
+        always_ms=float(budget_ms) if best else None,
+    )
+
+
 def plan_sites(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
@@ -515,6 +539,7 @@ def plan_sites(
     domain_radius_km: float | None = None,
     max_sites: int | None = None,
     objective: str = "auto",
+    sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures
     (or, with ``max_sites``, the best ``max_sites`` sites).
@@ -635,6 +660,21 @@ def plan_sites(
         ``"auto"``: ``"max-cover"`` with ``max_sites``, else ``"fewest"``.
         See ``docs/optimize.md``.
 
+    sweep : bool or mapping, optional
+        Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
+        what the report plots): ``True``, or the options of :meth:`Plan.with_sweep`
+        (``budgets_ms``, ``time_limit_s``, ``total_time_s``) and ``process``: ``"auto"``
+        (default), ``"always"`` or ``"never"``. With a process
+        (:class:`coverage.planner.background.BackgroundSweep`; ``"auto"``: from
+        :data:`~coverage.planner.background.SWEEP_PROCESS_MIN_ROWS` demand rows) the sweep
+        runs in a second process while this one plans, so that on two cores it costs no
+        wall time; otherwise it runs here after the plan. The sweep is optional: when it
+        fails, the plan is returned without it (``summary()["sweep"]["error"]`` says why).
+        ``summary()["sweep"]`` gives ``process`` and, from a process, its ``wall_s`` and
+        ``peak_rss_mib``. Default: no sweep (:meth:`Plan.with_sweep` and the report compute
+        it later). A script that passes a process must start from an ``if __name__ ==
+        "__main__":`` block (``spawn``: the new process imports the main module).
+
     Returns
     -------
     Plan
@@ -682,6 +722,7 @@ def plan_sites(
     budget_ms = float(budget_ms)
     config = replace(config, budget_ms=budget_ms, percentile=percentile,
                      failures=int(failures))
+    sweep_opts = sweep_options(sweep)
 
     t = time.perf_counter()
     demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
@@ -793,166 +834,287 @@ def plan_sites(
             "where the planner switches to row generation, which cannot choose the best P "
             "sites. Fix: raise --max-memory-gb, pass --strategy full, or bin the demand "
             "with --aggregate-km")
-    reach: ReachMatrix | None = None
-    solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
-    if strategy == "full":
-        say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
-            f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
-        t = time.perf_counter()
-        reach = reach_matrix(problem, client=client, partitions=reach_partitions)
-        timings["reach_s"] = time.perf_counter() - t
-        if client is not None:
-            solver["reach_cluster"] = {
-                "workers": len(client.scheduler_info().get("workers", {})),
-                "partitions": cluster_partitions(client, reach_partitions, len(demand))}
-        n_cov = reach.n_covering()
-        check_any_coverable(problem, n_cov, radius_km, radius_access)
-        say(f"solving: fewest sites with {failures + 1}-fold coverage "
-            f"(HiGHS, limit {time_limit_s:g} s)")
-        t = time.perf_counter()
-        if max_sites is not None:
-            what = ("the lowest worst latency" if config.resolved_objective == "p-center"
-                    else "the most people within budget")
-            say(f"solving: the {int(max_sites)} sites with {what} (HiGHS, limit "
-                f"{time_limit_s:g} s)")
-            count = best_sites(problem, reach, n_cov)
-        elif capacity is None:
-            count = min_sites(problem, reach=reach, n_covering=n_cov)
+    background = _start_sweep(
+        sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config, model=model,
+        service=service, problem=problem, capacity=capacity, say=say)
+    try:
+        reach: ReachMatrix | None = None
+        solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
+        if strategy == "full":
+            say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
+                f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
+            t = time.perf_counter()
+            reach = reach_matrix(problem, client=client, partitions=reach_partitions)
+            timings["reach_s"] = time.perf_counter() - t
+            if client is not None:
+                solver["reach_cluster"] = {
+                    "workers": len(client.scheduler_info().get("workers", {})),
+                    "partitions": cluster_partitions(client, reach_partitions, len(demand))}
+            n_cov = reach.n_covering()
+            check_any_coverable(problem, n_cov, radius_km, radius_access)
+            say(f"solving: fewest sites with {failures + 1}-fold coverage "
+                f"(HiGHS, limit {time_limit_s:g} s)")
+            t = time.perf_counter()
+            if max_sites is not None:
+                what = ("the lowest worst latency" if config.resolved_objective == "p-center"
+                        else "the most people within budget")
+                say(f"solving: the {int(max_sites)} sites with {what} (HiGHS, limit "
+                    f"{time_limit_s:g} s)")
+                count = best_sites(problem, reach, n_cov)
+            elif capacity is None:
+                count = min_sites(problem, reach=reach, n_covering=n_cov)
+            else:
+                say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                    f"cut generation with a max-flow check of every failure scenario")
+                count, cap_result = capacitated_sites(problem, reach, n_cov, capacity)
+            timings["solve_s"] = time.perf_counter() - t
+            n_pairs = reach.nnz
         else:
-            say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
-                f"cut generation with a max-flow check of every failure scenario")
-            count, cap_result = capacitated_sites(problem, reach, n_cov, capacity)
-        timings["solve_s"] = time.perf_counter() - t
-        n_pairs = reach.nnz
+            est_gb = est_pairs * BYTES_PER_PAIR / 2**30
+            say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
+                f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
+            t = time.perf_counter()
+            # lazy with a cluster splits by components where it can (great-circle rows); a
+            # routed problem (tiers, anchors, backbone) stays one row generation in this process
+            by_components = strategy == "components" or (
+                strategy == "lazy" and client is not None and not problem.routed
+                and capacity is None)
+            if by_components and capacity is not None:
+                raise InputValidationError(
+                    "--strategy components (or lazy with a Dask cluster) does not plan "
+                    "capacitated sites yet. Fix: --strategy lazy without --workers / --scheduler")
+            if by_components:
+                where = ("in this process" if client is None else
+                         f"on {len(client.scheduler_info().get('workers', {}))} Dask workers")
+                say(f"row generation by independent components, one task per piece, {where}")
+                count = component_sites(problem, client=client)
+                assert count.components is not None
+                solver["strategy"] = "components"
+                solver["components"] = {**count.components.info,
+                                        "pieces_table": count.components.pieces}
+            elif capacity is None:
+                count = min_sites(problem)
+            else:
+                say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                    "row and cut generation with a max-flow check of every failure scenario")
+                count, cap_result = capacitated_sites_lazy(problem, capacity)
+            lazy = count.lazy
+            assert lazy is not None
+            timings["reach_s"] = lazy.count_s
+            timings["solve_s"] = time.perf_counter() - t - lazy.count_s
+            check_any_coverable(problem, count.n_covering, radius_km, radius_access)
+            n_pairs = int(count.n_covering.sum())
+            solver.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
+                           "pairs_fetched": lazy.pairs_fetched})
+        n_cov = count.n_covering
+
+        t = time.perf_counter()
+        if (problem.cost is None and capacity is None and max_sites is None
+                and len(count.cover.sites)):
+            say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
+                "population-weighted latency"
+                + ("" if reach is not None else " (national: bins for the objective, every "
+                   "cell's requirement checked)"))
+        if count.best is not None:  # --max-sites: the objective chose the sites
+            placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
+        elif capacity is None:
+            placement = place_sites(problem, count, reach, client=client)
+        else:  # moving sites for latency could break a capacity proof: the proven plan stays
+            placement = Placement(count.cover.sites, "skipped (capacitated)")
+        chosen = placement.sites
+        timings["kmedian_s"] = time.perf_counter() - t
+
+        say("N-1 check: failing each chosen site in turn")
+        t = time.perf_counter()
+        demand_out, failure_table, worst_set = assign_and_fail(problem, chosen, n_cov)
+        timings["n1_s"] = time.perf_counter() - t
+        _warn_idle_required(problem, demand_out)
+
+        aggregation_info = None
+        if aggregation is not None:
+            t = time.perf_counter()
+            aggregation_info = check_aggregation(problem, original, aggregation, chosen)
+            timings["aggregation_check_s"] = time.perf_counter() - t
+            say(f"aggregation check: {aggregation_info['cells_short']:,} of {len(original):,} "
+                f"original points ({aggregation_info['population_short']:,.0f} people) short of "
+                "their requirement")
+        t = time.perf_counter()
+        proposal = propose_gaps(problem, demand_out, n_cov)
+        timings["proposals_s"] = time.perf_counter() - t
+        sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
+        flows = scen_table = scen_loads = None
+        if capacity is not None:
+            sites_out, flows, scen_table, cap_info = capacity_outputs(
+                problem, capacity, cap_result, chosen, sites_out)
+            scen_loads = scenario_load_table(problem, cap_result, sites_out)
+        say(f"rollout order: opening the {len(chosen)} chosen sites one at a time")
+        t = time.perf_counter()
+        rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)
+        timings["rollout_s"] = time.perf_counter() - t
+        candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
+        info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
+                            failure_table=failure_table, radius_km=radius_km,
+                            radius_access=radius_access, n_pairs=n_pairs,
+                            default_label=preset.name if preset is not None else None,
+                            worst_set=worst_set)
+        if count.best is not None:
+            assert reach is not None
+            info.update(best_summary(problem, count, reach, chosen, demand_out))
+        info.update({
+            "solver": solver,
+            "aggregation": aggregation_info,
+            "failure_check": failure_check(int(failures), cap_info if capacity is not None
+                                           else None),
+            "proposed": proposal.summary(),
+            "placement": placement.info,
+            "rollout": rollout_info,
+            "timings_s": timings,
+            "runtime_s": time.perf_counter() - t_start,
+            "latency_model": model.summary(),
+            "tiers": tier_summary(problem),
+            "workload": None if workload is None else workload.to_dict(),
+            "capacity": cap_info if capacity is not None else None,
+            "candidates_excluded": int(len(excluded)),
+            "routing": problem.routing.summary(),
+            "parameters": {
+                "latency_model": model.to_dict(),
+                # every option of config.PLANNER_OPTIONS; two keep their earlier names
+                **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
+                "access_classes": problem.access_classes,
+                "budget_preset": preset.name if preset is not None else None,
+                "required_sites": int(problem.required.sum()),
+                "objective": ("min_cost" if problem.cost is not None else "min_sites")
+                if count.best is None else info["objective"],
+            },
+            "inputs": inputs or {},
+            "version": __version__,
+        })
+        plan = Plan(
+            sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
+            reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
+            failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
+            proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
+            routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
+            capacity=capacity,
+            excluded=excluded, scenario_loads=scen_loads, rollout=rollout,
+        )
+    except BaseException:
+        if background is not None:
+            background.close()
+        raise
+    return plan if sweep_opts is None else _attach_sweep(plan, background, sweep_opts, say)
+
+
+_SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process")
+
+
+def sweep_options(sweep: Any) -> dict[str, Any] | None:
+    """The checked ``sweep`` option of :func:`plan_sites` (``None``: no sweep).
+
+    Raises
+    ------
+    InputValidationError
+        Not a bool or mapping, an unknown key, a bad budget, limit or process choice.
+    """
+    from .background import SWEEP_PROCESS_CHOICES
+    from .sweep import check_sweep_options
+
+    if sweep is None or sweep is False:
+        return None
+    if sweep is True:
+        sweep = {}
+    if not isinstance(sweep, Mapping):
+        raise InputValidationError(
+            f"sweep must be True, False, None or a mapping of {', '.join(_SWEEP_KEYS)}; "
+            f"got {type(sweep).__name__}")
+    unknown = sorted(set(map(str, sweep)) - set(_SWEEP_KEYS))
+    if unknown:
+        raise InputValidationError(
+            f"sweep has unknown option(s) {', '.join(unknown)}; known: {', '.join(_SWEEP_KEYS)}")
+    opts = {"budgets_ms": None, "time_limit_s": 2.0, "total_time_s": None, "process": "auto",
+            **sweep}
+    from .sweep import DEFAULT_BUDGETS_MS
+
+    check_sweep_options(DEFAULT_BUDGETS_MS if opts["budgets_ms"] is None
+                        else opts["budgets_ms"], opts["time_limit_s"], opts["total_time_s"])
+    if opts["process"] not in SWEEP_PROCESS_CHOICES:
+        raise InputValidationError(
+            f"sweep process (--sweep-process) must be one of "
+            f"{', '.join(SWEEP_PROCESS_CHOICES)}; got {opts['process']!r}")
+    return opts
+
+
+def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd.DataFrame,
+                 shrink: Any, config: PlannerConfig, model: LatencyModel, service: Any,
+                 problem: Problem, capacity: Any, say: Callable[[str], None]) -> Any:
+    """The budget sweep started in a second process (``None`` when it runs here later)."""
+    from .background import BackgroundSweep, wants_process
+
+    if opts is None or not wants_process(opts["process"], len(demand)):
+        return None
+    kwargs = sweep_arguments(
+        demand, sites, budgets_ms=opts["budgets_ms"], budget_ms=config.budget_ms,
+        failures=config.failures, percentile=config.percentile, access=config.access,
+        model=model, time_limit_s=opts["time_limit_s"], total_time_s=opts["total_time_s"],
+        radius_shrink_km=shrink, service=service, tiers=problem.tier_catalog,
+        routing=problem.routing, capacity=capacity, max_sites=config.max_sites)
+    if kwargs["always_ms"] is None:  # the plan's own budget: its row comes from the plan
+        kwargs["own"] = (config.budget_ms, config.failures)
+    try:
+        background = BackgroundSweep(kwargs, progress=say)
+    except Exception as exc:  # noqa: BLE001 - pickling or the process start: run it here
+        logger.warning("the budget sweep cannot start in a second process (%s: %s): it runs "
+                       "in this one after the plan", type(exc).__name__, exc)
+        return None
+    say(f"budget sweep: {len(_sweep_budgets(opts, config.budget_ms))} budgets in a second "
+        "process, alongside "
+        f"the plan (MILP limit {opts['time_limit_s']:g} s each"
+        + (f", {opts['total_time_s']:g} s in all)" if opts["total_time_s"] else ")"))
+    return background
+
+
+def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
+                  say: Callable[[str], None]) -> Plan:
+    """``plan`` with its sweep: the second process's result, or solved here. A sweep that
+    fails leaves the plan without one (``info["sweep"]["error"]``): it is optional."""
+    from .background import SweepProcessError
+    from .sweep import with_plan_rows
+
+    if background is None:
+        say(f"budget sweep: {len(_sweep_budgets(opts, plan.budget_ms))} budgets, MILP limit "
+            f"{opts['time_limit_s']:g} s each")
+        t = time.perf_counter()
+        try:
+            table = plan.with_sweep(opts["budgets_ms"], time_limit_s=opts["time_limit_s"],
+                                    total_time_s=opts["total_time_s"], progress=say).sweep
+        except Exception as exc:  # noqa: BLE001 - the sweep is optional: the plan is kept
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            logger.warning("the budget sweep failed (%s): the plan is kept without it",
+                           reason)
+            logger.debug("traceback of the sweep", exc_info=True)
+            return replace(plan, info={**plan.info,
+                                       "sweep": {"process": "inline", "error": reason}})
+        stats: dict[str, Any] = {"process": "inline", "wall_s": time.perf_counter() - t}
     else:
-        est_gb = est_pairs * BYTES_PER_PAIR / 2**30
-        say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
-            f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
-        t = time.perf_counter()
-        # lazy with a cluster splits by components where it can (great-circle rows); a
-        # routed problem (tiers, anchors, backbone) stays one row generation in this process
-        by_components = strategy == "components" or (
-            strategy == "lazy" and client is not None and not problem.routed
-            and capacity is None)
-        if by_components and capacity is not None:
-            raise InputValidationError(
-                "--strategy components (or lazy with a Dask cluster) does not plan "
-                "capacitated sites yet. Fix: --strategy lazy without --workers / --scheduler")
-        if by_components:
-            where = ("in this process" if client is None else
-                     f"on {len(client.scheduler_info().get('workers', {}))} Dask workers")
-            say(f"row generation by independent components, one task per piece, {where}")
-            count = component_sites(problem, client=client)
-            assert count.components is not None
-            solver["strategy"] = "components"
-            solver["components"] = {**count.components.info,
-                                    "pieces_table": count.components.pieces}
-        elif capacity is None:
-            count = min_sites(problem)
-        else:
-            say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
-                "row and cut generation with a max-flow check of every failure scenario")
-            count, cap_result = capacitated_sites_lazy(problem, capacity)
-        lazy = count.lazy
-        assert lazy is not None
-        timings["reach_s"] = lazy.count_s
-        timings["solve_s"] = time.perf_counter() - t - lazy.count_s
-        check_any_coverable(problem, count.n_covering, radius_km, radius_access)
-        n_pairs = int(count.n_covering.sum())
-        solver.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
-                       "pairs_fetched": lazy.pairs_fetched})
-    n_cov = count.n_covering
+        try:
+            table = with_plan_rows(background.result(), plan)
+        except SweepProcessError as exc:
+            logger.warning("the budget sweep failed in its process (%s): the plan is kept "
+                           "without it", exc)
+            return replace(plan, info={**plan.info,
+                                       "sweep": {"process": "background", "error": str(exc)}})
+        finally:
+            background.close()
+        stats = background.stats
+    return replace(plan, sweep=table, info={**plan.info, "sweep": stats})
 
-    t = time.perf_counter()
-    if (problem.cost is None and capacity is None and max_sites is None
-            and len(count.cover.sites)):
-        say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
-            "population-weighted latency"
-            + ("" if reach is not None else " (national: bins for the objective, every "
-               "cell's requirement checked)"))
-    if count.best is not None:  # --max-sites: the objective chose the sites
-        placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
-    elif capacity is None:
-        placement = place_sites(problem, count, reach, client=client)
-    else:  # moving sites for latency could break a capacity proof: the proven plan stays
-        placement = Placement(count.cover.sites, "skipped (capacitated)")
-    chosen = placement.sites
-    timings["kmedian_s"] = time.perf_counter() - t
 
-    say("N-1 check: failing each chosen site in turn")
-    t = time.perf_counter()
-    demand_out, failure_table, worst_set = assign_and_fail(problem, chosen, n_cov)
-    timings["n1_s"] = time.perf_counter() - t
-    _warn_idle_required(problem, demand_out)
+def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
+    """The budgets a sweep with options ``opts`` reports (the plan's ``budget_ms`` too)."""
+    from .sweep import DEFAULT_BUDGETS_MS
 
-    aggregation_info = None
-    if aggregation is not None:
-        t = time.perf_counter()
-        aggregation_info = check_aggregation(problem, original, aggregation, chosen)
-        timings["aggregation_check_s"] = time.perf_counter() - t
-        say(f"aggregation check: {aggregation_info['cells_short']:,} of {len(original):,} "
-            f"original points ({aggregation_info['population_short']:,.0f} people) short of "
-            "their requirement")
-    t = time.perf_counter()
-    proposal = propose_gaps(problem, demand_out, n_cov)
-    timings["proposals_s"] = time.perf_counter() - t
-    sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
-    flows = scen_table = scen_loads = None
-    if capacity is not None:
-        sites_out, flows, scen_table, cap_info = capacity_outputs(
-            problem, capacity, cap_result, chosen, sites_out)
-        scen_loads = scenario_load_table(problem, cap_result, sites_out)
-    say(f"rollout order: opening the {len(chosen)} chosen sites one at a time")
-    t = time.perf_counter()
-    rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)
-    timings["rollout_s"] = time.perf_counter() - t
-    candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
-    info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
-                        failure_table=failure_table, radius_km=radius_km,
-                        radius_access=radius_access, n_pairs=n_pairs,
-                        default_label=preset.name if preset is not None else None,
-                        worst_set=worst_set)
-    if count.best is not None:
-        assert reach is not None
-        info.update(best_summary(problem, count, reach, chosen, demand_out))
-    info.update({
-        "solver": solver,
-        "aggregation": aggregation_info,
-        "failure_check": failure_check(int(failures), cap_info if capacity is not None
-                                       else None),
-        "proposed": proposal.summary(),
-        "placement": placement.info,
-        "rollout": rollout_info,
-        "timings_s": timings,
-        "runtime_s": time.perf_counter() - t_start,
-        "latency_model": model.summary(),
-        "tiers": tier_summary(problem),
-        "workload": None if workload is None else workload.to_dict(),
-        "capacity": cap_info if capacity is not None else None,
-        "candidates_excluded": int(len(excluded)),
-        "routing": problem.routing.summary(),
-        "parameters": {
-            "latency_model": model.to_dict(),
-            # every option of config.PLANNER_OPTIONS; two keep their earlier names
-            **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
-            "access_classes": problem.access_classes,
-            "budget_preset": preset.name if preset is not None else None,
-            "required_sites": int(problem.required.sum()),
-            "objective": ("min_cost" if problem.cost is not None else "min_sites")
-            if count.best is None else info["objective"],
-        },
-        "inputs": inputs or {},
-        "version": __version__,
-    })
-    return Plan(
-        sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
-        reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,
-        failures_tolerated=int(failures), radius_km=float(radius_km), info=info,
-        proposed=proposal.sites, service=service, tier_catalog=problem.tier_catalog,
-        routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
-        capacity=capacity,
-        excluded=excluded, scenario_loads=scen_loads, rollout=rollout,
-    )
+    given = DEFAULT_BUDGETS_MS if opts["budgets_ms"] is None else opts["budgets_ms"]
+    return sorted(set(map(float, given)) | {float(budget_ms)})
 
 
 def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>") -> None:

@@ -146,6 +146,29 @@ def _failures(failures: Iterable[Any]) -> list[int]:
     return sorted({int(k) for k in values})
 
 
+def check_sweep_options(budgets_ms: Iterable[Any], time_limit_s: Any,
+                        total_time_s: Any) -> list[float]:
+    """The budgets, sorted and without repeats, once the sweep's options are checked.
+
+    Raises
+    ------
+    InputValidationError
+        A budget that is not a positive number of ms, a time limit or total time that is not
+        a positive number of seconds (``total_time_s`` may be ``None``: no limit).
+    """
+    budgets = _budgets(budgets_ms)
+    if not (isinstance(time_limit_s, int | float) and time_limit_s > 0):
+        raise InputValidationError(
+            f"time_limit_s (--sweep-time-limit-s) must be a positive number of seconds; "
+            f"got {time_limit_s!r}")
+    if total_time_s is not None and not (isinstance(total_time_s, int | float)
+                                         and total_time_s > 0):
+        raise InputValidationError(
+            f"total_time_s (--sweep-total-s) must be a positive number of seconds; "
+            f"got {total_time_s!r}")
+    return budgets
+
+
 def budget_sweep(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
@@ -166,6 +189,7 @@ def budget_sweep(
     capacity: Any = None,
     total_time_s: float | None = None,
     always_ms: float | None = None,
+    own: tuple[float, int] | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -227,6 +251,11 @@ def budget_sweep(
     always_ms : float, optional
         A budget solved whatever ``total_time_s`` (a ``--max-sites`` plan's own budget,
         where the sweep gives the fewest sites to compare with).
+    own : tuple of (float, int), optional
+        ``(budget_ms, failures)`` of a plan being solved elsewhere (the sweep in a process of
+        its own, :class:`coverage.planner.background.BackgroundSweep`): as with ``plan``,
+        that row is not solved; it gets its coverage figures and ``source="plan"``, and its
+        solve figures come later from :func:`with_plan_rows`.
 
     Returns
     -------
@@ -261,26 +290,22 @@ def budget_sweep(
     from ..inputs.tables import as_demand, as_sites
 
     model = model or LatencyModel()
-    budgets = _budgets(budgets_ms)
+    budgets = check_sweep_options(budgets_ms, time_limit_s, total_time_s)
     ks = _failures(failures)
     if percentile not in PERCENTILES:
         raise InputValidationError(
             f"percentile must be one of {PERCENTILES}; got {percentile!r}")
-    if not (isinstance(time_limit_s, int | float) and time_limit_s > 0):
-        raise InputValidationError(
-            f"time_limit_s (--sweep-time-limit-s) must be a positive number of seconds; "
-            f"got {time_limit_s!r}")
-    if total_time_s is not None and not (isinstance(total_time_s, int | float)
-                                         and total_time_s > 0):
-        raise InputValidationError(
-            f"total_time_s (--sweep-total-s) must be a positive number of seconds; "
-            f"got {total_time_s!r}")
     model.check_access(access)
     say = progress or (lambda msg: logger.info("%s", msg))
     known: dict[tuple[float, int], dict[str, Any]] = {}
     if plan is not None:
         key = (float(plan.budget_ms), int(plan.failures_tolerated))
         known[key] = _row_from_plan(plan)
+        budgets = sorted(set(budgets) | {key[0]})
+        ks = sorted(set(ks) | {key[1]})
+    if own is not None:
+        key = (float(own[0]), int(own[1]))
+        known[key] = {"source": "plan"}  # solve figures: with_plan_rows
         budgets = sorted(set(budgets) | {key[0]})
         ks = sorted(set(ks) | {key[1]})
 
@@ -422,17 +447,7 @@ def budget_sweep(
                     f"({cover.status}, bound {cover.lower_bound:g}, {method}, "
                     f"{time.perf_counter() - t:.1f} s)")
             del reach
-    out = pd.DataFrame(rows)
-    for c in SWEEP_COLUMNS:
-        if c not in out.columns:
-            out[c] = np.nan
-    out = out[list(SWEEP_COLUMNS)].sort_values(["failures", "budget_ms"], kind="stable")
-    out["site_count"] = out["site_count"].astype("Int64")
-    out["failures"] = out["failures"].astype(np.int64)
-    # missing only on rows that were not run (status not_run)
-    for c in ("n_pairs_in_reach", "n_demand_uncoverable"):
-        out[c] = (out[c].astype(np.int64) if out[c].notna().all()
-                  else out[c].astype("Int64"))
+    out = _table(rows)
     if service is not None:
         logger.info("budget sweep: %s", UNIFORM_NOTE)
     logger.info("budget sweep: %d solves in %.1f s", len(out), time.perf_counter() - t_all)
@@ -450,6 +465,35 @@ def budget_sweep(
         logger.info("budget sweep: %s", CAPACITY_NOTE)
     if notes:
         out.attrs["note"] = "; ".join(notes)
+    return out
+
+
+def with_plan_rows(sweep: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """``sweep`` (of ``budget_sweep(..., own=(budget, k))``) with the solve figures of the
+    plan's own row taken from ``plan``, as ``budget_sweep(..., plan=plan)`` gives them."""
+    figures = _row_from_plan(plan)
+    key = (float(plan.budget_ms), int(plan.failures_tolerated))
+    rows = [{**r, **figures} if (r["source"] == "plan"
+                                 and (float(r["budget_ms"]), int(r["failures"])) == key) else r
+            for r in sweep.to_dict("records")]
+    out = _table(rows).reset_index(drop=True)
+    out.attrs = dict(sweep.attrs)
+    return out
+
+
+def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The sweep's rows as its table: the columns of :data:`SWEEP_COLUMNS`, sorted, typed."""
+    out = pd.DataFrame(rows)
+    for c in SWEEP_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    out = out[list(SWEEP_COLUMNS)].sort_values(["failures", "budget_ms"], kind="stable")
+    out["site_count"] = out["site_count"].astype("Int64")
+    out["failures"] = out["failures"].astype(np.int64)
+    # missing only on rows that were not run (status not_run)
+    for c in ("n_pairs_in_reach", "n_demand_uncoverable"):
+        out[c] = (out[c].astype(np.int64) if out[c].notna().all()
+                  else out[c].astype("Int64"))
     return out
 
 

@@ -1,0 +1,174 @@
+"""The budget sweep in a second process (``plan_sites(..., sweep=...)``): the same table as
+the sweep run after the plan, a real spawned process, and a plan that survives its failure."""
+
+import json
+import multiprocessing
+import os
+import pickle
+import runpy
+import signal
+
+import pandas as pd
+import pytest
+from helpers import ON_NET
+
+from coverage import InputValidationError, plan_sites
+from coverage.cli import main
+from coverage.model.tiers import TierCatalog
+from coverage.model.workloads import WorkloadCatalog
+from coverage.outputs.plandir import write_plan
+from coverage.planner.background import (
+    SWEEP_PROCESS_MIN_ROWS,
+    BackgroundSweep,
+    SweepProcessError,
+    wants_process,
+)
+
+BUDGETS = (25.0, 50.0, 100.0)
+OPTS = {"budgets_ms": BUDGETS, "time_limit_s": 20.0}
+
+
+@pytest.fixture(scope="module")
+def inline_plan(sample_inputs):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    return plan, plan.with_sweep(BUDGETS, time_limit_s=20.0).sweep
+
+
+@pytest.fixture(scope="module")
+def background_plan(sample_inputs):
+    demand, sites = sample_inputs
+    return plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5, sweep={**OPTS, "process": "always"})
+
+
+def test_the_second_process_gives_the_sweep_after_the_plan(inline_plan, background_plan):
+    plan, after = inline_plan
+    assert background_plan.info["sweep"]["process"] == "background"
+    assert background_plan.info["sweep"]["peak_rss_mib"] > 0
+    assert background_plan.info["sweep"]["wall_s"] > 0
+    got = background_plan.sweep
+    assert got is not None and got["budget_ms"].tolist() == [25.0, 30.0, 50.0, 100.0]
+    assert set(got["status"]) <= {"optimal", "infeasible_budget"}  # no time-limit luck
+    # every column but the seconds, the plan's own row (source "plan") included
+    pd.testing.assert_frame_equal(got.drop(columns="solve_s"), after.drop(columns="solve_s"))
+    own = got[got["source"] == "plan"].iloc[0]
+    assert own["site_count"] == plan.summary()["site_count"]
+    assert own["status"] == plan.summary()["status"]
+    # the plan itself does not depend on where the sweep ran
+    assert sorted(background_plan.sites["site_id"]) == sorted(plan.sites["site_id"])
+
+
+def test_inline_and_auto_below_the_threshold_run_here(sample_inputs, inline_plan):
+    demand, sites = sample_inputs
+    assert len(demand) < SWEEP_PROCESS_MIN_ROWS
+    for process in ("never", "auto"):
+        p = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                       kmedian_time_limit_s=5, sweep={**OPTS, "process": process})
+        assert p.info["sweep"]["process"] == "inline"
+        pd.testing.assert_frame_equal(p.sweep.drop(columns="solve_s"),
+                                      inline_plan[1].drop(columns="solve_s"))
+    assert wants_process("auto", SWEEP_PROCESS_MIN_ROWS)
+    assert not wants_process("auto", SWEEP_PROCESS_MIN_ROWS - 1)
+    assert wants_process("always", 1) and not wants_process("never", 10**9)
+
+
+@pytest.mark.parametrize("sweep, phrase", [
+    ({"budget_ms": [30]}, "unknown option(s) budget_ms"),
+    ({"budgets_ms": [-5]}, "positive numbers of ms"),
+    ({"time_limit_s": 0}, "positive number of seconds"),
+    ({"process": "maybe"}, "must be one of auto, always, never"),
+    ("yes", "must be True, False, None or a mapping"),
+])
+def test_bad_sweep_options_are_refused_before_any_work(sample_inputs, sweep, phrase):
+    demand, sites = sample_inputs
+    with pytest.raises(InputValidationError, match=phrase.replace("(", r"\(")
+                       .replace(")", r"\)")):
+        plan_sites(demand, sites, budget_ms=30.0, sweep=sweep)
+
+
+def test_an_error_in_the_child_comes_back_with_its_reason(sample_inputs):
+    demand, sites = sample_inputs
+    bg = BackgroundSweep({"demand": demand.drop(columns="population"), "sites": sites,
+                          "budgets_ms": (30.0,)})
+    with pytest.raises(SweepProcessError,
+                       match="(?s)InputValidationError: .*missing column: population"):
+        bg.result()
+    bg.close()
+    assert bg.done
+
+
+def test_a_killed_child_is_reported_not_waited_for(sample_inputs):
+    demand, sites = sample_inputs
+    lines = []
+    bg = BackgroundSweep({"demand": demand, "sites": sites,
+                          "budgets_ms": tuple(range(20, 200, 5)), "model": ON_NET},
+                         progress=lines.append)
+    os.kill(bg.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    with pytest.raises(SweepProcessError, match="without a result .exit code -9"):
+        bg.result()
+    bg.close()
+
+
+def test_close_stops_a_running_child(sample_inputs):
+    demand, sites = sample_inputs
+    bg = BackgroundSweep({"demand": demand, "sites": sites,
+                          "budgets_ms": tuple(range(20, 400, 2)), "model": ON_NET})
+    bg.close()
+    assert bg.done and not any(p.pid == bg.pid for p in multiprocessing.active_children())
+    with pytest.raises(SweepProcessError):
+        bg.result()
+
+
+def test_a_failed_sweep_keeps_the_plan_and_skips_only_the_report(sample_inputs, tmp_path):
+    demand, sites = sample_inputs
+
+    def kill_the_sweep(msg):  # the child's first progress line: kill it, as an OOM would
+        if msg.startswith("sweep "):
+            for child in multiprocessing.active_children():
+                if child.name == "edge-coverage-sweep":
+                    os.kill(child.pid, signal.SIGKILL)
+
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5, progress=kill_the_sweep,
+                      sweep={"budgets_ms": tuple(range(20, 400, 2)), "process": "always"})
+    assert plan.sweep is None
+    assert "exit code -9" in plan.info["sweep"]["error"]
+    assert plan.summary()["site_count"] > 0
+    out = write_plan(plan, tmp_path / "plan", map=False, gis=False)
+    assert set(out.skipped) == {"sweep.csv", "report.html"}
+    assert "the budget sweep failed" in out.skipped["report.html"]
+    for name in ("summary.json", "sites.csv", "assignment.csv", "failures.csv"):
+        assert (tmp_path / "plan" / name).is_file()
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert "exit code -9" in summary["sweep"]["error"]
+
+
+def test_the_cli_runs_the_sweep_in_a_second_process_on_request(tmp_path, capsys):
+    out = tmp_path / "nz"
+    code = main(["plan", "--demo", "--country", "NZ", "--budget-ms", "40", "--no-map",
+                 "--no-gis", "--sweep-budgets-ms", "30,60", "--sweep-process", "always",
+                 "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "in a second process" in err and "sweep 60 ms" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sweep"]["process"] == "background"
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert sweep["budget_ms"].tolist() == [30.0, 40.0, 60.0]
+    assert sweep.loc[sweep["budget_ms"] == 40.0, "source"].item() == "plan"
+    assert (out / "report.html").is_file()
+
+
+def test_catalogs_pickle_for_the_second_process():
+    for cls in (TierCatalog, WorkloadCatalog):
+        c = cls.builtin()
+        assert pickle.loads(pickle.dumps(c)) == c
+
+
+def test_python_m_coverage_runs_only_as_main():
+    # a spawned process imports the main module under another name: it must not plan
+    runpy.run_module("coverage.__main__", run_name="__mp_main__")
+    with pytest.raises(SystemExit):
+        runpy.run_module("coverage.__main__", run_name="__main__")
