@@ -5,12 +5,16 @@ import json
 import multiprocessing
 import os
 import pickle
+import re
 import runpy
 import signal
+import subprocess
+import time
 
 import pandas as pd
 import pytest
-from helpers import ON_NET
+from conftest import DATA
+from helpers import EXE, ON_NET
 
 from coverage import InputValidationError, plan_sites
 from coverage.cli import main
@@ -69,9 +73,22 @@ def test_inline_and_auto_below_the_threshold_run_here(sample_inputs, inline_plan
         assert p.info["sweep"]["process"] == "inline"
         pd.testing.assert_frame_equal(p.sweep.drop(columns="solve_s"),
                                       inline_plan[1].drop(columns="solve_s"))
-    assert wants_process("auto", SWEEP_PROCESS_MIN_ROWS)
-    assert not wants_process("auto", SWEEP_PROCESS_MIN_ROWS - 1)
-    assert wants_process("always", 1) and not wants_process("never", 10**9)
+    assert wants_process("auto", SWEEP_PROCESS_MIN_ROWS, cpus=2)
+    assert not wants_process("auto", SWEEP_PROCESS_MIN_ROWS - 1, cpus=2)
+    # one CPU: the sweep would take time from the plan's time-limited stages
+    assert not wants_process("auto", 10**9, cpus=1)
+    assert wants_process("always", 1, cpus=1) and not wants_process("never", 10**9)
+
+
+def test_budgets_given_as_a_generator_are_not_used_up_by_the_check(sample_inputs,
+                                                                   inline_plan):
+    demand, sites = sample_inputs
+    p = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                   kmedian_time_limit_s=5,
+                   sweep={"budgets_ms": (b for b in BUDGETS), "time_limit_s": 20.0,
+                          "process": "always"})
+    pd.testing.assert_frame_equal(p.sweep.drop(columns="solve_s"),
+                                  inline_plan[1].drop(columns="solve_s"))
 
 
 @pytest.mark.parametrize("sweep, phrase", [
@@ -172,3 +189,52 @@ def test_python_m_coverage_runs_only_as_main():
     runpy.run_module("coverage.__main__", run_name="__mp_main__")
     with pytest.raises(SystemExit):
         runpy.run_module("coverage.__main__", run_name="__main__")
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie (exited, not yet reaped by its new parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _start_cli_with_sweep(tmp_path):
+    """The CLI planning with its sweep in a second process (many budgets: it runs a while),
+    once the sweep process has started: (the CLI's Popen, the sweep's pid)."""
+    cmd = [EXE, "plan", "--demand", DATA / "west_demand.csv", "--candidates",
+           DATA / "west_candidates.csv", "--budget-ms", "30", "--no-map", "--no-gis",
+           "--sweep-process", "always", "--sweep-budgets-ms",
+           ",".join(str(b) for b in range(20, 1000, 2)), "--verbose",
+           "--out", tmp_path / "out"]
+    proc = subprocess.Popen([str(c) for c in cmd], stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.DEVNULL)
+    for line in proc.stderr:  # wait for the condition: the line naming the process
+        m = re.search(r"budget sweep: process (\d+) started", line)
+        if m:
+            return proc, int(m.group(1))
+    proc.wait()
+    pytest.fail(f"the sweep process never started (exit code {proc.returncode})")
+
+
+def test_sigterm_to_the_command_stops_the_sweep_process(tmp_path):
+    proc, child = _start_cli_with_sweep(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 143, rest[-2000:]
+    assert "terminated" in rest and "Traceback" not in rest
+    assert _gone(child)  # stopped and reaped before the command exited
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_sweep_process_ends_when_the_command_is_killed(tmp_path):
+    proc, child = _start_cli_with_sweep(tmp_path)
+    proc.kill()  # SIGKILL: the command cannot stop its child; the child watches for it
+    proc.wait()
+    proc.stderr.close()
+    deadline = time.monotonic() + 120.0
+    while not _gone(child) and time.monotonic() < deadline:  # poll for the condition
+        time.sleep(0.05)
+    assert _gone(child), f"sweep process {child} still running 120 s after its parent died"

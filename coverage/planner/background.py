@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import pickle
 import resource
+import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -32,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 SWEEP_PROCESS_MIN_ROWS = 100_000
 """``sweep_process="auto"`` runs the sweep in a second process from this many demand rows
-(the rows the sweep solves: bins when the plan aggregates). Below it the sweep takes a few
-seconds at most and a process start (~2 s of imports) would not pay."""
+(the rows the sweep solves: bins when the plan aggregates) when two CPUs are there. Below it
+the sweep takes a few seconds at most and a process start (~2 s of imports) would not pay."""
 
 SWEEP_PROCESS_CHOICES = ("auto", "always", "never")
 
@@ -44,26 +48,51 @@ class SweepProcessError(RuntimeError):
 
 class _PipeHandler(logging.Handler):
     """Sends the child's log records to the parent (as the attribute dicts of
-    :func:`logging.makeLogRecord`)."""
+    :func:`logging.makeLogRecord`, a traceback as text); silent once the parent has gone."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__()
         self._conn = conn
+        self._gone = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self._gone:
+            return
         try:
             d = dict(record.__dict__)
             d["msg"] = record.getMessage()
             d["args"] = None
+            if record.exc_info and not record.exc_text:
+                d["exc_text"] = logging.Formatter().formatException(record.exc_info)
             d["exc_info"] = None
-            d["exc_text"] = None
             self._conn.send(("log", d))
-        except Exception:  # noqa: BLE001 - logging must not raise (the parent may be gone)
+        except OSError:  # the parent has gone: the watchdog ends this process
+            self._gone = True
+        except Exception:  # noqa: BLE001 - logging must not raise
             self.handleError(record)
 
 
-def _child(conn: Connection, kwargs: dict[str, Any], log_level: int) -> None:
-    """The sweep process: run the sweep, send progress, log records and the result."""
+def _watch_parent() -> None:
+    """End this (child) process as soon as its parent has gone, even mid-solve (a parent
+    killed with SIGKILL cannot stop it; a wide budget of a continental grid runs for
+    minutes before its next message would find the pipe closed)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="edge-coverage-sweep-watchdog", daemon=True).start()
+
+
+def _child(conn: Connection, inputs: Connection, log_level: int) -> None:
+    """The sweep process: read the inputs, run the sweep, send progress, log records and
+    the result (or the error and its traceback)."""
+    # Ctrl-C reaches the whole process group: the parent reports it and stops this process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent()
     handler = _PipeHandler(conn)
     root = logging.getLogger("coverage")
     root.addHandler(handler)
@@ -71,22 +100,31 @@ def _child(conn: Connection, kwargs: dict[str, Any], log_level: int) -> None:
     root.propagate = False
     t = time.perf_counter()
     try:
+        kwargs = pickle.loads(inputs.recv_bytes())
+        inputs.close()
         from .sweep import budget_sweep
 
         out = budget_sweep(progress=lambda msg: conn.send(("progress", msg)), **kwargs)
         stats = {"wall_s": time.perf_counter() - t,
                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
         conn.send(("result", out, dict(out.attrs), stats))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports it
-        pass
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as a message
         try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
+            conn.send(("error", f"{type(exc).__name__}: {exc}".strip(),
+                       traceback.format_exc()))
         except OSError:  # the parent has gone
             pass
     finally:
         root.removeHandler(handler)
         conn.close()
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class BackgroundSweep:
@@ -96,36 +134,64 @@ class BackgroundSweep:
     ----------
     kwargs : mapping
         Keyword arguments of :func:`coverage.planner.sweep.budget_sweep` (without
-        ``progress``); they are pickled to the new process, so every value must be
-        picklable (the constructor raises what pickling raises).
+        ``progress``). They are pickled here (the constructor raises what pickling raises)
+        and sent to the new process by a thread, so that this process does not wait for the
+        new one to start (its imports take a few seconds).
     progress : callable, optional
         Called in this process with each progress line of the sweep, as it comes.
 
     Notes
     -----
     The child logs through this process's ``coverage`` loggers at the level the ``coverage``
-    logger has when the sweep starts.
+    logger has when the sweep starts. It ignores Ctrl-C (which reaches the whole process
+    group: this process reports it and calls :meth:`close`), and ends by itself as soon as
+    this process has gone.
     """
 
     def __init__(self, kwargs: Mapping[str, Any],
                  progress: Callable[[str], None] | None = None) -> None:
+        payload = pickle.dumps(dict(kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         ctx = multiprocessing.get_context("spawn")
         self._recv, send = ctx.Pipe(duplex=False)
+        inputs_recv, self._inputs = ctx.Pipe(duplex=False)
         self._progress = progress
         self._result: pd.DataFrame | None = None
         self._stats: dict[str, float] = {}
         self._error: str | None = None
-        self._t0 = time.perf_counter()
         self._proc = ctx.Process(
             target=_child, name="edge-coverage-sweep", daemon=True,
-            args=(send, dict(kwargs), logging.getLogger("coverage").getEffectiveLevel()))
+            args=(send, inputs_recv, logging.getLogger("coverage").getEffectiveLevel()))
+        self._relay = threading.Thread(target=self._pump, name="edge-coverage-sweep-relay",
+                                       daemon=True)
+        self._feeder = threading.Thread(target=self._feed, args=(payload,),
+                                        name="edge-coverage-sweep-inputs", daemon=True)
+        # the child starts with Ctrl-C blocked (the mask survives exec): an interrupt during
+        # its imports, before it ignores the signal, would print a traceback of its own
+        mask = getattr(signal, "pthread_sigmask", None)
+        saved = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask is not None else None
         try:
             self._proc.start()
         finally:
-            send.close()  # the child holds its own end; EOF here once it has gone
-        self._relay = threading.Thread(target=self._pump, name="edge-coverage-sweep-relay",
-                                       daemon=True)
-        self._relay.start()
+            if mask is not None and saved is not None:
+                mask(signal.SIG_SETMASK, saved)
+            send.close()  # the child holds its own ends: EOF here once it has gone
+            inputs_recv.close()
+        try:
+            logger.debug("budget sweep: process %d started", self._proc.pid)
+            self._relay.start()
+            self._feeder.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _feed(self, payload: bytes) -> None:
+        """Send the pickled inputs (the child reads them once its imports are done)."""
+        try:
+            self._inputs.send_bytes(payload)
+        except OSError:  # the child has gone before reading them: result() says so
+            pass
+        finally:
+            self._inputs.close()
 
     def _pump(self) -> None:
         """Relay the child's messages until its end of the pipe closes."""
@@ -154,6 +220,7 @@ class BackgroundSweep:
                 self._result, self._stats = out, dict(msg[3])
             elif kind == "error":
                 self._error = msg[1]
+                logger.debug("budget sweep process: traceback of the error\n%s", msg[2])
         self._recv.close()
 
     @property
@@ -163,11 +230,17 @@ class BackgroundSweep:
 
     @property
     def done(self) -> bool:
-        """Whether the child has ended (with a result or not)."""
-        return not self._relay.is_alive()
+        """Whether the child has ended (with a result or not) and its messages are read."""
+        return not self._relay.is_alive() and not self._proc.is_alive()
 
     def result(self) -> pd.DataFrame:
         """The sweep's table, once the child has sent it (waits for the child).
+
+        Returns
+        -------
+        pandas.DataFrame
+            What :func:`coverage.planner.sweep.budget_sweep` returned in the child (its
+            ``attrs`` included).
 
         Raises
         ------
@@ -175,8 +248,9 @@ class BackgroundSweep:
             The sweep failed in the child (its error), or the child ended without a result
             (its exit code: killed, out of memory).
         """
-        wait([self._proc.sentinel])
-        self._relay.join()
+        self._relay.join()  # until the child's end of the pipe closes: it has finished
+        if not wait([self._proc.sentinel], timeout=10.0):  # stuck after its last message
+            self._proc.kill()
         self._proc.join()
         if self._result is not None:
             return self._result
@@ -192,18 +266,37 @@ class BackgroundSweep:
         return {"process": "background", **self._stats}
 
     def close(self) -> None:
-        """Stop the child if it is still running and release the pipe (idempotent)."""
-        if self._proc.is_alive():
+        """Stop the child if it is still running and release the pipes (idempotent)."""
+        if self._proc.pid is not None and self._proc.is_alive():
             self._proc.terminate()
-            if not wait([self._proc.sentinel], timeout=10.0):  # a solve ignores SIGTERM
+            if not wait([self._proc.sentinel], timeout=10.0):
                 self._proc.kill()
-        self._proc.join()
-        self._relay.join()
+        if self._proc.pid is not None:
+            self._proc.join()
+        for thread in (self._relay, self._feeder):
+            if thread.is_alive() or thread.ident is not None:
+                thread.join()
 
 
-def wants_process(choice: str, n_rows: int) -> bool:
-    """Whether ``sweep_process`` ``choice`` runs the sweep of ``n_rows`` demand rows in a
-    second process (``"auto"``: from :data:`SWEEP_PROCESS_MIN_ROWS` rows)."""
+def wants_process(choice: str, n_rows: int, cpus: int | None = None) -> bool:
+    """Whether the sweep of ``n_rows`` demand rows runs in a second process.
+
+    Parameters
+    ----------
+    choice : {"auto", "always", "never"}
+        ``"auto"``: from :data:`SWEEP_PROCESS_MIN_ROWS` rows, and only with at least two
+        CPUs (on one, the sweep would take time from the plan's time-limited stages).
+    n_rows : int
+        Demand rows of the sweep (bins when the plan aggregates).
+    cpus : int, optional
+        CPUs this process may run on (default: its affinity).
+
+    Returns
+    -------
+    bool
+    """
     if choice not in SWEEP_PROCESS_CHOICES:
         raise ValueError(f"sweep_process must be one of {SWEEP_PROCESS_CHOICES}; got {choice!r}")
-    return choice == "always" or (choice == "auto" and n_rows >= SWEEP_PROCESS_MIN_ROWS)
+    if choice != "auto":
+        return choice == "always"
+    return n_rows >= SWEEP_PROCESS_MIN_ROWS and (_cpus() if cpus is None else cpus) >= 2

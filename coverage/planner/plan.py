@@ -216,7 +216,7 @@ class Plan:
                   if agg.get("mode") == "conservative" and "max_offset_km" in self.demand
                   else None)
         params = self.info.get("parameters", {})
-        kwargs = sweep_arguments(
+        kwargs = _sweep_arguments(
             self.demand, self.candidates.drop(columns=["chosen"], errors="ignore"),
             budgets_ms=budgets_ms, budget_ms=float(self.budget_ms),
             failures=self.failures_tolerated, percentile=self.percentile,
@@ -475,7 +475,7 @@ def _warn_idle_required(problem: Problem, assignment: pd.DataFrame) -> None:
             ", ".join(names[:10]), f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
-def sweep_arguments(
+def _sweep_arguments(
     demand: pd.DataFrame, sites: pd.DataFrame, *, budgets_ms: Iterable[float] | None,
     budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
     time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
@@ -834,10 +834,11 @@ def plan_sites(
             "where the planner switches to row generation, which cannot choose the best P "
             "sites. Fix: raise --max-memory-gb, pass --strategy full, or bin the demand "
             "with --aggregate-km")
-    background = _start_sweep(
-        sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config, model=model,
-        service=service, problem=problem, capacity=capacity, say=say)
+    background = None
     try:
+        background = _start_sweep(
+            sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config,
+            model=model, service=service, problem=problem, capacity=capacity, say=say)
         reach: ReachMatrix | None = None
         solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
         if strategy == "full":
@@ -1035,8 +1036,10 @@ def sweep_options(sweep: Any) -> dict[str, Any] | None:
             **sweep}
     from .sweep import DEFAULT_BUDGETS_MS
 
-    check_sweep_options(DEFAULT_BUDGETS_MS if opts["budgets_ms"] is None
-                        else opts["budgets_ms"], opts["time_limit_s"], opts["total_time_s"])
+    # the checked list, not the object given (a generator would be used up by the check)
+    opts["budgets_ms"] = check_sweep_options(
+        DEFAULT_BUDGETS_MS if opts["budgets_ms"] is None else opts["budgets_ms"],
+        opts["time_limit_s"], opts["total_time_s"])
     if opts["process"] not in SWEEP_PROCESS_CHOICES:
         raise InputValidationError(
             f"sweep process (--sweep-process) must be one of "
@@ -1052,7 +1055,7 @@ def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd
 
     if opts is None or not wants_process(opts["process"], len(demand)):
         return None
-    kwargs = sweep_arguments(
+    kwargs = _sweep_arguments(
         demand, sites, budgets_ms=opts["budgets_ms"], budget_ms=config.budget_ms,
         failures=config.failures, percentile=config.percentile, access=config.access,
         model=model, time_limit_s=opts["time_limit_s"], total_time_s=opts["total_time_s"],
@@ -1066,11 +1069,20 @@ def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd
         logger.warning("the budget sweep cannot start in a second process (%s: %s): it runs "
                        "in this one after the plan", type(exc).__name__, exc)
         return None
-    say(f"budget sweep: {len(_sweep_budgets(opts, config.budget_ms))} budgets in a second "
-        "process, alongside "
-        f"the plan (MILP limit {opts['time_limit_s']:g} s each"
-        + (f", {opts['total_time_s']:g} s in all)" if opts["total_time_s"] else ")"))
+    try:
+        say(f"budget sweep: {_sweep_what(opts, config.budget_ms)}, in a second process "
+            "alongside the plan")
+    except BaseException:  # a progress sink that raises, Ctrl-C: the child is stopped
+        background.close()
+        raise
     return background
+
+
+def _sweep_what(opts: dict[str, Any], budget_ms: float) -> str:
+    """``9 budgets, MILP limit 2 s each, 60 s in all``."""
+    return (f"{len(_sweep_budgets(opts, budget_ms))} budgets, MILP limit "
+            f"{opts['time_limit_s']:g} s each"
+            + (f", {opts['total_time_s']:g} s in all" if opts["total_time_s"] else ""))
 
 
 def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
@@ -1081,8 +1093,7 @@ def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
     from .sweep import with_plan_rows
 
     if background is None:
-        say(f"budget sweep: {len(_sweep_budgets(opts, plan.budget_ms))} budgets, MILP limit "
-            f"{opts['time_limit_s']:g} s each")
+        say(f"budget sweep: {_sweep_what(opts, plan.budget_ms)}")
         t = time.perf_counter()
         try:
             table = plan.with_sweep(opts["budgets_ms"], time_limit_s=opts["time_limit_s"],
@@ -1098,11 +1109,14 @@ def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
     else:
         try:
             table = with_plan_rows(background.result(), plan)
-        except SweepProcessError as exc:
+        except Exception as exc:  # noqa: BLE001 - the sweep is optional: the plan is kept
+            reason = (str(exc) if isinstance(exc, SweepProcessError)
+                      else f"{type(exc).__name__}: {exc}".strip())
             logger.warning("the budget sweep failed in its process (%s): the plan is kept "
-                           "without it", exc)
+                           "without it", reason)
+            logger.debug("traceback of the sweep", exc_info=True)
             return replace(plan, info={**plan.info,
-                                       "sweep": {"process": "background", "error": str(exc)}})
+                                       "sweep": {"process": "background", "error": reason}})
         finally:
             background.close()
         stats = background.stats

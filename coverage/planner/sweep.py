@@ -150,6 +150,19 @@ def check_sweep_options(budgets_ms: Iterable[Any], time_limit_s: Any,
                         total_time_s: Any) -> list[float]:
     """The budgets, sorted and without repeats, once the sweep's options are checked.
 
+    Parameters
+    ----------
+    budgets_ms : iterable of float
+        Latency budgets, ms (``--sweep-budgets-ms``).
+    time_limit_s : float
+        Time limit of each solve, s (``--sweep-time-limit-s``).
+    total_time_s : float or None
+        Time for the whole sweep, s (``--sweep-total-s``); ``None``: no limit.
+
+    Returns
+    -------
+    list of float
+
     Raises
     ------
     InputValidationError
@@ -469,8 +482,21 @@ def budget_sweep(
 
 
 def with_plan_rows(sweep: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """``sweep`` (of ``budget_sweep(..., own=(budget, k))``) with the solve figures of the
-    plan's own row taken from ``plan``, as ``budget_sweep(..., plan=plan)`` gives them."""
+    """``sweep`` with the solve figures of the plan's own row taken from ``plan``.
+
+    Parameters
+    ----------
+    sweep : pandas.DataFrame
+        What ``budget_sweep(..., own=(budget, k))`` returned for the inputs of ``plan``.
+    plan : Plan
+        The finished plan of budget ``budget`` and failure count ``k``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table ``budget_sweep(..., plan=plan)`` gives (same rows, columns, types and
+        ``attrs``).
+    """
     figures = _row_from_plan(plan)
     key = (float(plan.budget_ms), int(plan.failures_tolerated))
     rows = [{**r, **figures} if (r["source"] == "plan"
