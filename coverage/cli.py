@@ -591,10 +591,12 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective,
         # the report's budget sweep: alongside the plan in a second process on national
-        # inputs, else after it (plan_sites); a sweep that fails only skips the report
+        # inputs, else after it (plan_sites); not waited for until the report is written
+        # (the other outputs first); a sweep that fails only skips the report
         sweep=None if args.no_report else {
             "budgets_ms": args.sweep_budgets_ms, "time_limit_s": args.sweep_time_limit_s,
-            "total_time_s": args.sweep_total_s, "process": args.sweep_process},
+            "total_time_s": args.sweep_total_s, "process": args.sweep_process,
+            "wait": False},
     )
     if args.workers or args.scheduler:
         from .batch import dask_client
@@ -624,6 +626,8 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     except OutputWriteError:
         print(_headline(s, args), flush=True)  # the figures are not lost with the files
         raise
+    finally:
+        plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
     out = written.path
     skipped = written.skipped
     lines = [_headline(s, args),

@@ -238,3 +238,39 @@ def test_the_sweep_process_ends_when_the_command_is_killed(tmp_path):
     while not _gone(child) and time.monotonic() < deadline:  # poll for the condition
         time.sleep(0.05)
     assert _gone(child), f"sweep process {child} still running 120 s after its parent died"
+
+
+def test_a_pending_sweep_is_finished_when_the_report_needs_it(sample_inputs, inline_plan,
+                                                              tmp_path):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5, sweep={**OPTS, "process": "always",
+                                                     "wait": False})
+    assert plan.sweep is None and plan.pending_sweep is not None
+    assert "sweep" not in plan.info
+    out = write_plan(plan, tmp_path / "plan", map=False, gis=False)
+    assert not out.skipped
+    # the summary written first is replaced by one with the sweep's figures
+    summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
+    assert summary["sweep"]["process"] == "background" and summary["sweep"]["wall_s"] > 0
+    got = pd.read_csv(tmp_path / "plan" / "sweep.csv")
+    want = inline_plan[1]
+    assert got["site_count"].tolist() == want["site_count"].astype(float).tolist()
+    assert got["status"].tolist() == want["status"].tolist()
+    # finish_sweep gives the same plan as waiting in plan_sites
+    done = plan.finish_sweep()
+    assert done.pending_sweep is None and done.info["sweep"]["process"] == "background"
+    pd.testing.assert_frame_equal(done.sweep.drop(columns="solve_s"),
+                                  want.drop(columns="solve_s"))
+
+
+def test_a_pending_sweep_not_wanted_is_stopped(sample_inputs, tmp_path):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5,
+                      sweep={"budgets_ms": tuple(range(20, 1000, 2)), "process": "always",
+                             "wait": False})
+    pid = plan.pending_sweep.background.pid
+    out = write_plan(plan, tmp_path / "plan", map=False, gis=False, report=False)
+    assert "report.html" not in out.written and not out.skipped
+    assert _gone(pid)  # stopped and reaped by the writer

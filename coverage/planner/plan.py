@@ -95,6 +95,9 @@ class Plan:
     sweep : pandas.DataFrame or None
         Site count against the latency budget (:func:`coverage.planner.sweep.budget_sweep`), drawn
         by the report; ``None`` until :meth:`with_sweep` computes it.
+    pending_sweep : object, optional
+        A budget sweep still running in its own process (``plan_sites(..., sweep={"wait":
+        False})``): :meth:`finish_sweep` waits for it and sets ``sweep``; ``None`` otherwise.
     service : coverage.model.service.ServiceRows or None
         Per-row budget, percentile and workload of a plan with service classes or a
         ``budget_ms`` column (``None``: every row has the run's).
@@ -140,6 +143,7 @@ class Plan:
     excluded: pd.DataFrame | None = field(default=None, repr=False)
     scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
     rollout: pd.DataFrame | None = field(default=None, repr=False)
+    pending_sweep: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict."""
@@ -172,6 +176,32 @@ class Plan:
         from ..outputs.maps import plan_map
 
         return plan_map(self, m=m, **kwargs)
+
+    def finish_sweep(self, progress: Callable[[str], None] | None = None) -> Plan:
+        """This plan once its pending budget sweep has finished (see :attr:`pending_sweep`).
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with the sweep's progress lines when it runs here (a sweep that was to
+            run after the plan).
+
+        Returns
+        -------
+        Plan
+            A new plan with ``sweep`` set, or without it and ``info["sweep"]["error"]`` when
+            the sweep failed; this plan when no sweep is pending.
+        """
+        pending = self.pending_sweep
+        if pending is None:
+            return self
+        return _attach_sweep(replace(self, pending_sweep=None), pending.background,
+                             pending.opts, progress or pending.say)
+
+    def close_sweep(self) -> None:
+        """Stop a pending budget sweep's process, if any (its result is not wanted)."""
+        if self.pending_sweep is not None and self.pending_sweep.background is not None:
+            self.pending_sweep.background.close()
 
     def with_sweep(
         self,
@@ -663,8 +693,11 @@ def plan_sites(
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
         what the report plots): ``True``, or the options of :meth:`Plan.with_sweep`
-        (``budgets_ms``, ``time_limit_s``, ``total_time_s``) and ``process``: ``"auto"``
-        (default), ``"always"`` or ``"never"``. With a process
+        (``budgets_ms``, ``time_limit_s``, ``total_time_s``), ``process``: ``"auto"``
+        (default), ``"always"`` or ``"never"``, and ``wait`` (default ``True``; ``False``:
+        return as soon as the plan is done, the sweep pending in :attr:`Plan.pending_sweep`
+        until :meth:`Plan.finish_sweep`, as the command line does to write the other
+        outputs meanwhile). With a process
         (:class:`coverage.planner.background.BackgroundSweep`; ``"auto"``: from
         :data:`~coverage.planner.background.SWEEP_PROCESS_MIN_ROWS` demand rows) the sweep
         runs in a second process while this one plans, so that on two cores it costs no
@@ -1003,10 +1036,24 @@ def plan_sites(
         if background is not None:
             background.close()
         raise
-    return plan if sweep_opts is None else _attach_sweep(plan, background, sweep_opts, say)
+    if sweep_opts is None:
+        return plan
+    if not sweep_opts["wait"]:
+        return replace(plan, pending_sweep=_PendingSweep(background, sweep_opts, say))
+    return _attach_sweep(plan, background, sweep_opts, say)
 
 
-_SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process")
+@dataclass(frozen=True)
+class _PendingSweep:
+    """A budget sweep not yet attached to its plan (:attr:`Plan.pending_sweep`): running in
+    its process (``background``), or to run here (``background`` is ``None``)."""
+
+    background: Any
+    opts: dict[str, Any]
+    say: Callable[[str], None]
+
+
+_SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process", "wait")
 
 
 def sweep_options(sweep: Any) -> dict[str, Any] | None:
@@ -1033,7 +1080,9 @@ def sweep_options(sweep: Any) -> dict[str, Any] | None:
         raise InputValidationError(
             f"sweep has unknown option(s) {', '.join(unknown)}; known: {', '.join(_SWEEP_KEYS)}")
     opts = {"budgets_ms": None, "time_limit_s": 2.0, "total_time_s": None, "process": "auto",
-            **sweep}
+            "wait": True, **sweep}
+    if not isinstance(opts["wait"], bool):
+        raise InputValidationError(f"sweep wait must be True or False; got {opts['wait']!r}")
     from .sweep import DEFAULT_BUDGETS_MS
 
     # the checked list, not the object given (a generator would be used up by the check)
