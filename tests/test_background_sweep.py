@@ -1,6 +1,7 @@
 """The budget sweep in a second process (``plan_sites(..., sweep=...)``): the same table as
 the sweep run after the plan, a real spawned process, and a plan that survives its failure."""
 
+import copy
 import json
 import multiprocessing
 import os
@@ -264,13 +265,41 @@ def test_a_pending_sweep_is_finished_when_the_report_needs_it(sample_inputs, inl
                                   want.drop(columns="solve_s"))
 
 
-def test_a_pending_sweep_not_wanted_is_stopped(sample_inputs, tmp_path):
+def test_a_pending_sweep_belongs_to_the_plan_and_its_copies(sample_inputs, inline_plan,
+                                                              tmp_path):
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5, sweep={**OPTS, "process": "always",
+                                                     "wait": False})
+    # a write without the report leaves it running: it is the plan's, not the writer's
+    out = write_plan(plan, tmp_path / "a", map=False, gis=False, report=False)
+    assert "report.html" not in out.written and not out.skipped
+    twin = copy.deepcopy(plan)  # shares the one process
+    assert twin.pending_sweep is plan.pending_sweep
+    with pytest.raises(TypeError, match="finish_sweep"):
+        pickle.dumps(plan)
+    first, second = plan.finish_sweep(), twin.finish_sweep()  # the second reuses the first
+    assert first.sweep is not None  # not stopped by the write without the report
+    pd.testing.assert_frame_equal(first.sweep, second.sweep)
+    pd.testing.assert_frame_equal(first.sweep.drop(columns="solve_s"),
+                                  inline_plan[1].drop(columns="solve_s"))
+    pickle.loads(pickle.dumps(first))  # a finished plan pickles
+    # a sweep computed by the caller wins over the pending one
+    own = plan.with_sweep((40.0,), time_limit_s=20.0)
+    assert own.pending_sweep is None and own.sweep["budget_ms"].tolist() == [30.0, 40.0]
+
+
+def test_close_sweep_stops_a_pending_sweep(sample_inputs, tmp_path):
     demand, sites = sample_inputs
     plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
                       kmedian_time_limit_s=5,
                       sweep={"budgets_ms": tuple(range(20, 1000, 2)), "process": "always",
                              "wait": False})
     pid = plan.pending_sweep.background.pid
-    out = write_plan(plan, tmp_path / "plan", map=False, gis=False, report=False)
-    assert "report.html" not in out.written and not out.skipped
-    assert _gone(pid)  # stopped and reaped by the writer
+    plan.close_sweep()
+    assert _gone(pid)  # stopped and reaped
+    done = plan.finish_sweep()
+    assert done.sweep is None and "stopped" in done.info["sweep"]["error"]
+    out = write_plan(plan, tmp_path / "plan", map=False, gis=False)
+    assert set(out.skipped) == {"sweep.csv", "report.html"}
+    assert (tmp_path / "plan" / "assignment.csv").is_file()

@@ -259,60 +259,58 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             (d / "map.html").write_text(html, encoding="utf-8")
 
         optional(("map.html",), write_map)
-    try:
-        if gis:
-            from .gis import plan_layers, write_geoparquet, write_gpkg, write_points_geoparquet
+    if gis:
+        from .gis import plan_layers, write_geoparquet, write_gpkg, write_points_geoparquet
 
-            layers: dict[str, Any] = {}
-            with_gpkg = (len(plan.assignment) <= GPKG_MAX_ROWS) if gpkg is None else bool(gpkg)
+        layers: dict[str, Any] = {}
+        with_gpkg = (len(plan.assignment) <= GPKG_MAX_ROWS) if gpkg is None else bool(gpkg)
 
-            def build_layers() -> None:
-                # without the GeoPackage only the sites layer is built here: demand.parquet is
-                # written chunk by chunk from the assignment table (bounded memory)
-                layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed,
-                                          **({} if with_gpkg else {"layers": ("sites",)})))
+        def build_layers() -> None:
+            # without the GeoPackage only the sites layer is built here: demand.parquet is
+            # written chunk by chunk from the assignment table (bounded memory)
+            layers.update(plan_layers(plan.sites, plan.assignment, plan.proposed,
+                                      **({} if with_gpkg else {"layers": ("sites",)})))
 
-            optional(("plan.gpkg", "demand.parquet", "sites.parquet") if with_gpkg
-                     else ("demand.parquet", "sites.parquet"), build_layers)
-            if not with_gpkg:
-                logger.info("plan.gpkg left out (%s demand points: GeoParquet only; ask for it "
-                            "with gpkg=True / --gpkg)", f"{len(plan.assignment):,}")
-            if layers and with_gpkg:
-                optional(("plan.gpkg",), lambda: write_gpkg(layers, d / "plan.gpkg"))
-            if layers:
-                if "demand" in layers:
-                    optional(("demand.parquet",),
-                             lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
-                else:
-                    optional(("demand.parquet",),
-                             lambda: write_points_geoparquet(plan.assignment,
-                                                             d / "demand.parquet"))
-                optional(("sites.parquet",),
-                         lambda: write_geoparquet(layers["sites"], d / "sites.parquet"))
-        if report:
-            def write_report_files() -> None:
-                from .outdir import write_atomic
-                from .report import render_report
+        optional(("plan.gpkg", "demand.parquet", "sites.parquet") if with_gpkg
+                 else ("demand.parquet", "sites.parquet"), build_layers)
+        if not with_gpkg:
+            logger.info("plan.gpkg left out (%s demand points: GeoParquet only; ask for it "
+                        "with gpkg=True / --gpkg)", f"{len(plan.assignment):,}")
+        if layers and with_gpkg:
+            optional(("plan.gpkg",), lambda: write_gpkg(layers, d / "plan.gpkg"))
+        if layers:
+            if "demand" in layers:
+                optional(("demand.parquet",),
+                         lambda: write_geoparquet(layers["demand"], d / "demand.parquet"))
+            else:
+                optional(("demand.parquet",),
+                         lambda: write_points_geoparquet(plan.assignment,
+                                                         d / "demand.parquet"))
+            optional(("sites.parquet",),
+                     lambda: write_geoparquet(layers["sites"], d / "sites.parquet"))
+    if report:
+        def write_report_files() -> None:
+            from .outdir import write_atomic
+            from .report import render_report
 
-                nonlocal plan
-                if plan.pending_sweep is not None:  # the sweep ran beside the other outputs
-                    plan = plan.finish_sweep()
-                    # summary.json gets the sweep's figures (where it ran, its time, an error)
-                    write_atomic(d / "summary.json", summary_json(plan))
-                failed = (plan.info.get("sweep") or {}).get("error")
-                if plan.sweep is None and failed:  # not run again: it may fail the same way
-                    raise RuntimeError(f"the budget sweep failed: {failed}")
-                sweep = (plan.sweep if plan.sweep is not None
-                         else plan.with_sweep(**(sweep_options or {})).sweep)
-                write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
-                data = _load_report_data(
-                    {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
-                    str(d))
-                (d / "report.html").write_text(render_report(data), encoding="utf-8")
+            nonlocal plan
+            if plan.sweep is None and plan.pending_sweep is not None:
+                # the sweep ran beside the other outputs
+                plan = plan.finish_sweep()
+                # summary.json gets the sweep's figures (where it ran, its time, an error)
+                write_atomic(d / "summary.json", summary_json(plan))
+            failed = (plan.info.get("sweep") or {}).get("error")
+            if plan.sweep is None and failed:  # not run again: it may fail the same way
+                raise RuntimeError(f"the budget sweep failed: {failed}")
+            sweep = (plan.sweep if plan.sweep is not None
+                     else plan.with_sweep(**(sweep_options or {})).sweep)
+            write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
+            data = _load_report_data(
+                {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
+                str(d))
+            (d / "report.html").write_text(render_report(data), encoding="utf-8")
 
-            optional(("sweep.csv", "report.html"), write_report_files)
-    finally:
-        plan.close_sweep()  # not wanted, or failed before the report: stopped
+        optional(("sweep.csv", "report.html"), write_report_files)
     for name in written:
         try:
             os.chmod(d / name, 0o644)

@@ -158,6 +158,7 @@ class BackgroundSweep:
         self._result: pd.DataFrame | None = None
         self._stats: dict[str, float] = {}
         self._error: str | None = None
+        self._closed = False
         self._proc = ctx.Process(
             target=_child, name="edge-coverage-sweep", daemon=True,
             args=(send, inputs_recv, logging.getLogger("coverage").getEffectiveLevel()))
@@ -256,6 +257,8 @@ class BackgroundSweep:
             return self._result
         if self._error is not None:
             raise SweepProcessError(self._error)
+        if self._closed:
+            raise SweepProcessError("the sweep process was stopped (close) before it finished")
         raise SweepProcessError(
             f"the sweep process ended without a result (exit code {self._proc.exitcode})")
 
@@ -268,6 +271,7 @@ class BackgroundSweep:
     def close(self) -> None:
         """Stop the child if it is still running and release the pipes (idempotent)."""
         if self._proc.pid is not None and self._proc.is_alive():
+            self._closed = True
             self._proc.terminate()
             if not wait([self._proc.sentinel], timeout=10.0):
                 self._proc.kill()

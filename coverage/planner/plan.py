@@ -195,11 +195,18 @@ class Plan:
         pending = self.pending_sweep
         if pending is None:
             return self
-        return _attach_sweep(replace(self, pending_sweep=None), pending.background,
-                             pending.opts, progress or pending.say)
+        base = replace(self, pending_sweep=None)
+        if not pending.done:
+            out = _attach_sweep(base, pending.background, pending.opts,
+                                progress or pending.say)
+            pending.done.update(sweep=out.sweep, info=out.info.get("sweep"))
+        return replace(base, sweep=pending.done["sweep"],
+                       info={**base.info, "sweep": pending.done["info"]})
 
     def close_sweep(self) -> None:
-        """Stop a pending budget sweep's process, if any (its result is not wanted)."""
+        """Stop a pending budget sweep's process, if any (its result is not wanted): a later
+        :meth:`finish_sweep` of this plan or a copy gives the plan without a sweep, and
+        ``info["sweep"]["error"]`` says it was stopped."""
         if self.pending_sweep is not None and self.pending_sweep.background is not None:
             self.pending_sweep.background.close()
 
@@ -258,7 +265,8 @@ class Plan:
         if kwargs["always_ms"] is None:
             kwargs["plan"] = self
         sweep = budget_sweep(progress=progress, **kwargs)
-        return replace(self, sweep=sweep)
+        # a pending sweep is not needed by this plan any more (copies may still finish it)
+        return replace(self, sweep=sweep, pending_sweep=None)
 
     def to_dir(self, path: str | Path, *, map: bool = True, tiles: str | None = "osm",
                report: bool = True, gis: bool = True, assignment_format: str = "csv",
@@ -1046,11 +1054,21 @@ def plan_sites(
 @dataclass(frozen=True)
 class _PendingSweep:
     """A budget sweep not yet attached to its plan (:attr:`Plan.pending_sweep`): running in
-    its process (``background``), or to run here (``background`` is ``None``)."""
+    its process (``background``), or to run here (``background`` is ``None``). Copies of the
+    plan (``dataclasses.replace``, ``copy.deepcopy``) share it; the first
+    :meth:`Plan.finish_sweep` keeps its outcome in ``done`` for the others."""
 
     background: Any
     opts: dict[str, Any]
     say: Callable[[str], None]
+    done: dict[str, Any] = field(default_factory=dict)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _PendingSweep:
+        return self  # one process, shared by every copy of the plan
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a plan whose budget sweep is pending cannot be pickled: call "
+                        "plan.finish_sweep() (or plan.close_sweep()) first")
 
 
 _SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process", "wait")
