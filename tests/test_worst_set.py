@@ -16,6 +16,7 @@ from coverage.inputs.geonames import geonames_candidates, geonames_demand
 from coverage.model.latency import LatencyModel
 from coverage.outputs.headline import headline_lines
 from coverage.outputs.plandir import _summary_problems, write_plan
+from coverage.resilience import worst_set as worst_set_module
 from coverage.resilience.worst_set import worst_failure_set
 
 
@@ -86,9 +87,53 @@ def test_sites_within_budget_need_not_come_first(k):
     assert damage(seen, pop, w.sites.tolist()) == pytest.approx(expect)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_three_failures_by_enumeration_equal_brute_force(seed):
+    """k = 3 is enumerated (held triples, held pairs with each site sharing a pair, held
+    pairs with the best single-site site, the three largest single-site totals): against
+    every set of three, on plans with up to 15 sites, hubs and dense or sparse reach."""
+    rng = np.random.default_rng(1000 + seed)
+    n, m = int(rng.integers(5, 300)), int(rng.integers(4, 16))
+    within_all = rng.random((n, m)) < rng.uniform(0.05, 0.6)
+    if seed % 3 == 0:  # a hub: one site within budget of half the users
+        within_all[:, int(rng.integers(m))] |= rng.random(n) < 0.5
+    pop = rng.integers(0, 1000, size=n).astype(float)
+    near = np.tile(np.arange(m), (n, 1))
+    w = worst_failure_set(near, within_all, pop, 3)
+    expect, _ = brute(within_all, pop, 3)
+    assert w.status == "optimal" and w.method == "enumeration"
+    assert w.population == pytest.approx(expect) and w.upper_bound == pytest.approx(expect)
+    assert len(w.sites) <= 3
+    assert damage(within_all, pop, w.sites.tolist()) == pytest.approx(expect)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_three_failures_match_the_proven_milp_and_repeated_sites_count_once(k):
+    """20,000 users x 30 sites, each user's list drawn with repeats (a site listed twice is
+    one site of its set): the enumeration equals the MILP run to optimality (no time limit
+    that matters: it proves in seconds) and a hand count."""
+    rng = np.random.default_rng(7)
+    n, m = 20_000, 30
+    near = rng.integers(0, m, size=(n, 5))
+    within = np.cumprod(rng.random((n, 5)) < 0.35, axis=1).astype(bool)
+    pop = rng.integers(1, 100, size=n).astype(float)
+    w = worst_failure_set(near, within, pop, k)
+    assert w.method == "enumeration" and w.status == "optimal"
+    ws = worst_set_module
+    groups, people = ws._sets_by_group(near, within, pop, k)
+    mm = ws._milp(groups, people, np.unique(groups[groups >= 0]), k, 3600.0, 0.0)
+    assert mm.status == "optimal"
+    assert w.population == pytest.approx(mm.population)
+    held = [set(near[i, within[i]].tolist()) for i in np.flatnonzero(within[:, 0])]
+    failed = set(w.sites.tolist())
+    hand = sum(p for s, p in zip(held, pop[within[:, 0]], strict=True)
+               if len(s) <= k and s <= failed)
+    assert w.population == pytest.approx(hand)
+
+
 def test_a_time_limited_milp_reports_a_set_and_a_bound():
     rng = np.random.default_rng(5)
-    n, m, k = 4000, 120, 5
+    n, m, k = 4000, 120, 5  # k >= 4: the MILP
     lat = rng.uniform(0.0, 1.0, size=(n, m))
     near = np.argsort(lat, axis=1)[:, :k + 1]
     within = rng.random((n, k + 1)) < 0.5

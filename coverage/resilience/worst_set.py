@@ -10,7 +10,15 @@ small combinatorial problem over the distinct within-budget sets of at most ``k`
   that pair, plus those whose set is either of its sites alone; a pair no user holds as its
   set can only collect the single-site people, so the two largest single-site totals are
   the remaining candidate);
-- ``k >= 3``: a MILP (HiGHS via :func:`scipy.optimize.milp`) with one binary per site
+- ``k = 3``: exact by enumeration too. The worst set either is a held set of three sites;
+  or holds a held pair ``{a, b}`` and a third site ``c``, which either shares a held pair
+  with ``a`` or ``b`` (every such ``c`` is tried) or adds only its single-site people (then
+  the site with the most single-site people other than ``a`` and ``b`` does at least as
+  well); or holds no held pair or triple, and then does no more damage than the three
+  largest single-site totals. Those candidates are evaluated in bulk (sorted-key lookups);
+  when they would exceed :data:`MAX_CANDIDATES` (hub sites sharing pairs with thousands),
+  the MILP below decides instead;
+- ``k >= 4``: a MILP (HiGHS via :func:`scipy.optimize.milp`) with one binary per site
   (failed) and one variable per distinct set (pushed out, at most each of its sites' binary),
   ``k`` sites failed, the people pushed out maximised; under its time limit the status says
   ``time_limit`` and the bound is HiGHS's.
@@ -28,7 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["WorstSet", "worst_failure_set"]
+__all__ = ["MAX_CANDIDATES", "WorstSet", "worst_failure_set"]
+
+MAX_CANDIDATES = 20_000_000
+"""Most candidate triples the ``k = 3`` enumeration evaluates (about 0.5 GB of work arrays);
+beyond it the MILP decides."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ class WorstSet:
     status : str
         ``optimal`` or ``time_limit``.
     method : str
-        ``enumeration`` (k <= 2) or ``milp``.
+        ``enumeration`` (k <= 3) or ``milp``.
     solve_s : float
         Wall seconds.
     """
@@ -71,18 +83,26 @@ def _sets_by_group(near: npt.NDArray[np.int64], within: npt.NDArray[np.bool_],
     """Distinct within-budget site sets of at most ``k`` sites (rows padded with -1, sites
     sorted) and the people holding each."""
     n_within = within.sum(axis=1)
-    sel = (n_within >= 1) & (n_within <= k) & (population > 0)
+    sel = (n_within >= 1) & (population > 0)  # (rows of more than k: repeats below)
     if not sel.any():
         return np.empty((0, k), dtype=np.int64), np.empty(0)
     # every column (a site within budget need not be among the first k), at most k held
     big = np.iinfo(np.int64).max
     sets = np.sort(np.where(within[sel], near[sel], big), axis=1)
+    # a site listed twice in a row is one site of its set (sets of distinct sites)
+    repeat = np.zeros(sets.shape, dtype=bool)
+    repeat[:, 1:] = (sets[:, 1:] == sets[:, :-1]) & (sets[:, 1:] != big)
+    if repeat.any():
+        sets = np.sort(np.where(repeat, big, sets), axis=1)
+    n_distinct = (sets != big).sum(axis=1)
+    sets = sets[n_distinct <= k]
+    weights = population[sel][n_distinct <= k]
     if sets.shape[1] < k:
         sets = np.hstack([sets, np.full((len(sets), k - sets.shape[1]), big)])
     sets = sets[:, :k]
     sets = np.where(sets == big, -1, sets)
     groups, inverse = np.unique(sets, axis=0, return_inverse=True)
-    people = np.bincount(inverse.ravel(), weights=population[sel], minlength=len(groups))
+    people = np.bincount(inverse.ravel(), weights=weights, minlength=len(groups))
     return groups.astype(np.int64), people
 
 
@@ -157,7 +177,88 @@ def worst_failure_set(near: npt.ArrayLike, within: npt.ArrayLike,
     if k <= 2:
         val, best = _enumerate_up_to_two(groups, people, k)
         return WorstSet(k, val, best, val, "optimal", "enumeration", time.perf_counter() - t0)
+    if k == 3:
+        found = _enumerate_three(groups, people, sites)
+        if found is not None:
+            return WorstSet(k, _damage(groups, people, found), found, _damage(
+                groups, people, found), "optimal", "enumeration", time.perf_counter() - t0)
     return _milp(groups, people, sites, k, time_limit_s, t0)
+
+
+def _damage(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
+            failed: npt.NDArray[np.int64]) -> float:
+    """People whose whole within-budget set is in ``failed`` (recounted from the groups)."""
+    inside = np.isin(groups, failed) | (groups < 0)
+    return float(people[inside.all(axis=1)].sum())
+
+
+def _lookup(keys: npt.NDArray[np.int64], weights: npt.NDArray[np.float64],
+            query: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """``weights`` of ``query`` among the sorted unique ``keys`` (0 where absent)."""
+    if not len(keys):
+        return np.zeros(len(query))
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[pos] == query, weights[pos], 0.0)
+
+
+def _enumerate_three(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
+                     sites: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
+    """The worst set of three failures (site indices, sorted; only the sites that add
+    people), or ``None`` when the candidates would exceed :data:`MAX_CANDIDATES`."""
+    m = len(sites)
+    if m < 4 or m >= 2_000_000:  # (fewer than 4: the caller fails them all) keys fit int64
+        return None
+    g = np.where(groups >= 0, np.searchsorted(sites, groups), -1)  # compact indices
+    size = (g >= 0).sum(axis=1)  # each row sorted, padding (-1) last: a < b < c
+    one, two, three = size == 1, size == 2, size == 3
+    p1 = np.bincount(g[one, 0], weights=people[one], minlength=m)
+    key2 = g[two, 0] * m + g[two, 1]
+    key3 = (g[three, 0] * m + g[three, 1]) * m + g[three, 2]  # m < 2e6: no overflow
+    w2, w3 = people[two], people[three]  # the groups are unique: so are the keys
+    o2, o3 = np.argsort(key2), np.argsort(key3)
+    key2, w2, key3, w3 = key2[o2], w2[o2], key3[o3], w3[o3]
+
+    def value(t: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        a, b, c = np.sort(t, axis=1).T
+        return (p1[a] + p1[b] + p1[c] + _lookup(key2, w2, a * m + b)
+                + _lookup(key2, w2, a * m + c) + _lookup(key2, w2, b * m + c)
+                + _lookup(key3, w3, (a * m + b) * m + c))
+
+    pairs = g[two, :2]
+    # sites sharing a held pair with each site (both directions), as CSR lists
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.argsort(src, kind="stable")
+    nbr = dst[order]
+    start = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=m))])
+    deg = np.diff(start)
+    n_cand = int((deg[pairs[:, 0]] + deg[pairs[:, 1]]).sum())
+    if n_cand + len(pairs) + len(g) > MAX_CANDIDATES:
+        return None
+    top = np.argsort(-p1, kind="stable")[:3]
+    cands = [g[three]]
+    if len(top) == 3:
+        cands.append(top[None, :])
+    if len(pairs):
+        # a third site that only adds its single-site people: the best other than a, b
+        free = [(t != pairs[:, 0]) & (t != pairs[:, 1]) for t in top[:2]]
+        best = np.where(free[0], top[0], np.where(free[1], top[1], top[2]))
+        cands.append(np.column_stack([pairs, best]))
+        # a third site sharing a held pair with a or with b
+        for side in (0, 1):
+            owner = pairs[:, side]
+            reps = deg[owner]
+            rows = np.repeat(np.arange(len(pairs)), reps)
+            offs = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+            third = nbr[start[owner][rows] + offs]
+            keep = (third != pairs[rows, 0]) & (third != pairs[rows, 1])
+            cands.append(np.column_stack([pairs[rows[keep]], third[keep]]))
+    cand = np.concatenate([c for c in cands if len(c)])  # the three largest at least
+    vals = value(cand)
+    chosen = sites[np.unique(cand[int(np.argmax(vals))])]
+    # only the sites that add people (a held set inside the chosen three contains them)
+    inside = (np.isin(groups, chosen) | (groups < 0)).all(axis=1) & (people > 0)
+    return np.unique(groups[inside][groups[inside] >= 0]).astype(np.int64)
 
 
 def _milp(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
