@@ -33,6 +33,13 @@ BUDGETS = (25.0, 50.0, 100.0)
 OPTS = {"budgets_ms": BUDGETS, "time_limit_s": 20.0}
 
 
+def _west_plan(sample_inputs, sweep):
+    """The west test inputs planned at 30 ms, N-1, with the budget sweep ``sweep``."""
+    demand, sites = sample_inputs
+    return plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5, sweep=sweep)
+
+
 @pytest.fixture(scope="module")
 def inline_plan(sample_inputs):
     demand, sites = sample_inputs
@@ -243,10 +250,7 @@ def test_the_sweep_process_ends_when_the_command_is_killed(tmp_path):
 
 def test_a_pending_sweep_is_finished_when_the_report_needs_it(sample_inputs, inline_plan,
                                                               tmp_path):
-    demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
-                      kmedian_time_limit_s=5, sweep={**OPTS, "process": "always",
-                                                     "wait": False})
+    plan = _west_plan(sample_inputs, {**OPTS, "process": "always", "wait": False})
     assert plan.sweep is None and plan.pending_sweep is not None
     assert "sweep" not in plan.info
     out = write_plan(plan, tmp_path / "plan", map=False, gis=False)
@@ -267,10 +271,7 @@ def test_a_pending_sweep_is_finished_when_the_report_needs_it(sample_inputs, inl
 
 def test_a_pending_sweep_belongs_to_the_plan_and_its_copies(sample_inputs, inline_plan,
                                                               tmp_path):
-    demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
-                      kmedian_time_limit_s=5, sweep={**OPTS, "process": "always",
-                                                     "wait": False})
+    plan = _west_plan(sample_inputs, {**OPTS, "process": "always", "wait": False})
     # a write without the report leaves it running: it is the plan's, not the writer's
     out = write_plan(plan, tmp_path / "a", map=False, gis=False, report=False)
     assert "report.html" not in out.written and not out.skipped
@@ -290,11 +291,8 @@ def test_a_pending_sweep_belongs_to_the_plan_and_its_copies(sample_inputs, inlin
 
 
 def test_close_sweep_stops_a_pending_sweep(sample_inputs, tmp_path):
-    demand, sites = sample_inputs
-    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
-                      kmedian_time_limit_s=5,
-                      sweep={"budgets_ms": tuple(range(20, 1000, 2)), "process": "always",
-                             "wait": False})
+    plan = _west_plan(sample_inputs, {"budgets_ms": tuple(range(20, 1000, 2)),
+                                      "process": "always", "wait": False})
     pid = plan.pending_sweep.background.pid
     plan.close_sweep()
     assert _gone(pid)  # stopped and reaped
