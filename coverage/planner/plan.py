@@ -1489,7 +1489,7 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
                        "each user's own worst set: at least as many as any single set of "
                        f"failures); nk_worst_set_*: the single set of {k} chosen sites whose "
                        "failure together pushes the most people outside budget "
-                       "(coverage.resilience.worst_set: enumeration for 2 failures, a MILP "
+                       "(coverage.resilience.worst_set: enumeration for 2 and 3 failures, a MILP "
                        "beyond, with its status and upper bound)"
                        if k >= 2 else "")),
         "capacity": None,
