@@ -312,12 +312,13 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    help="time for the whole sweep, seconds: budgets not reached by then "
                    "are reported as not_run (national and continental grids, where one "
                    "solve's count and rows are not bounded by its time limit)")
-    if out_default == "edge-plan":
+    if out_default in ("edge-plan", "edge-compare"):
         g.add_argument("--sweep-process", choices=("auto", "always", "never"),
                        default="auto",
                        help="run the budget sweep in a second process while the plan is "
                        "solved (no wall time on two cores): auto = from 100,000 demand rows "
                        "(default), always, or never (the sweep then runs after the plan)")
+    if out_default == "edge-plan":
         _add_verbosity(g)
 
 
@@ -498,7 +499,12 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
         backbone_latency_attr=args.backbone_latency_attr,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective, aggregate_km=args.aggregate_km,
-        aggregate_h3=args.aggregate_h3, aggregate_mode=args.aggregate_mode)
+        aggregate_h3=args.aggregate_h3, aggregate_mode=args.aggregate_mode,
+        # the edge plan's budget sweep, as for plan (_plan_and_write)
+        sweep=None if args.no_report else {
+            "budgets_ms": args.sweep_budgets_ms, "time_limit_s": args.sweep_time_limit_s,
+            "total_time_s": args.sweep_total_s, "process": args.sweep_process,
+            "wait": False})
     if args.workers or args.scheduler:
         from .batch import dask_client
 
@@ -522,6 +528,9 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     except OutputWriteError:
         print("\n".join(lines), flush=True)  # the figures are not lost with the files
         raise
+    finally:
+        if c.plan is not None:
+            c.plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
     out = written.path
     lines.append(f"outputs: {out.resolve()} (compare.json)")
     if report and "report.html" not in written.skipped:

@@ -396,6 +396,21 @@ def test_cli_compare_writes_the_plan_and_the_comparison(tmp_path):
     assert 'id="compare"' in (out / "report.html").read_text()
 
 
+def test_cli_compare_runs_the_sweep_in_a_second_process_on_request(tmp_path):
+    out = tmp_path / "cmp"
+    r = run("compare", "--demo", "--country", "LU", "--out", str(out), "--no-map",
+            "--no-gis", "--tiles", "none", "--budget-ms", "50", "--providers", "aws",
+            "--sweep-budgets-ms", "30,70", "--sweep-process", "always")
+    assert r.returncode == 0, r.stderr
+    assert "in a second process" in r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sweep"]["process"] == "background"
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert sweep["budget_ms"].tolist() == [30.0, 50.0, 70.0]
+    assert sweep.loc[sweep["budget_ms"] == 50.0, "source"].item() == "plan"
+    assert 'id="compare"' in (out / "report.html").read_text()
+
+
 def test_cli_compare_refuses_bad_cost_and_region_files_before_work(tmp_path):
     bad = write(tmp_path / "c.toml", "[fleet]\nztp = 7\n")
     regions = write(tmp_path / "r.csv", "region_id,lat,lon\nx,95,0\n")
