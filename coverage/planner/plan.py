@@ -877,9 +877,6 @@ def plan_sites(
             "with --aggregate-km")
     background = None
     try:
-        background = _start_sweep(
-            sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config,
-            model=model, service=service, problem=problem, capacity=capacity, say=say)
         reach: ReachMatrix | None = None
         solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
         if strategy == "full":
@@ -949,6 +946,12 @@ def plan_sites(
             solver.update({"rounds": lazy.rounds, "rows_fetched": lazy.rows_fetched,
                            "pairs_fetched": lazy.pairs_fetched})
         n_cov = count.n_covering
+        # the budget sweep from here on: it needs only the problem, and started before the
+        # count it would share the machine with the count and its rows (issue 15 measures
+        # them against the bare tree query)
+        background = _start_sweep(
+            sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config,
+            model=model, service=service, problem=problem, capacity=capacity, say=say)
 
         t = time.perf_counter()
         if (problem.cost is None and capacity is None and max_sites is None
