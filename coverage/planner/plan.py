@@ -1169,28 +1169,26 @@ def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
             table = plan.with_sweep(opts["budgets_ms"], time_limit_s=opts["time_limit_s"],
                                     total_time_s=opts["total_time_s"], progress=say).sweep
         except Exception as exc:  # noqa: BLE001 - the sweep is optional: the plan is kept
-            reason = f"{type(exc).__name__}: {exc}".strip()
-            logger.warning("the budget sweep failed (%s): the plan is kept without it",
-                           reason)
-            logger.debug("traceback of the sweep", exc_info=True)
-            return replace(plan, info={**plan.info,
-                                       "sweep": {"process": "inline", "error": reason}})
+            return _without_sweep(plan, "inline", f"{type(exc).__name__}: {exc}".strip())
         stats: dict[str, Any] = {"process": "inline", "wall_s": time.perf_counter() - t}
     else:
         try:
             table = with_plan_rows(background.result(), plan)
         except Exception as exc:  # noqa: BLE001 - the sweep is optional: the plan is kept
-            reason = (str(exc) if isinstance(exc, SweepProcessError)
-                      else f"{type(exc).__name__}: {exc}".strip())
-            logger.warning("the budget sweep failed in its process (%s): the plan is kept "
-                           "without it", reason)
-            logger.debug("traceback of the sweep", exc_info=True)
-            return replace(plan, info={**plan.info,
-                                       "sweep": {"process": "background", "error": reason}})
+            return _without_sweep(plan, "background", str(exc) if isinstance(
+                exc, SweepProcessError) else f"{type(exc).__name__}: {exc}".strip())
         finally:
             background.close()
         stats = background.stats
     return replace(plan, sweep=table, info={**plan.info, "sweep": stats})
+
+
+def _without_sweep(plan: Plan, process: str, reason: str) -> Plan:
+    """``plan`` kept without its failed sweep (``info["sweep"]["error"]`` says why)."""
+    logger.warning("the budget sweep failed%s (%s): the plan is kept without it",
+                   " in its process" if process == "background" else "", reason)
+    logger.debug("traceback of the sweep", exc_info=True)
+    return replace(plan, info={**plan.info, "sweep": {"process": process, "error": reason}})
 
 
 def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:

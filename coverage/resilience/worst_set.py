@@ -180,8 +180,9 @@ def worst_failure_set(near: npt.ArrayLike, within: npt.ArrayLike,
     if k == 3:
         found = _enumerate_three(groups, people, sites)
         if found is not None:
-            return WorstSet(k, _damage(groups, people, found), found, _damage(
-                groups, people, found), "optimal", "enumeration", time.perf_counter() - t0)
+            val = _damage(groups, people, found)
+            return WorstSet(k, val, found, val, "optimal", "enumeration",
+                            time.perf_counter() - t0)
     return _milp(groups, people, sites, k, time_limit_s, t0)
 
 
@@ -296,8 +297,7 @@ def _milp(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
                  and np.isfinite(res.mip_dual_bound) else float(people.sum()))
         status = "optimal" if res.status == 0 else "time_limit"
     # the damage of the chosen set, recounted from the groups (not the solver's objective)
-    inside = np.isin(groups, chosen) | ~member
-    value = float(people[inside.all(axis=1)].sum())
+    value = _damage(groups, people, chosen)
     if status == "optimal":
         bound = value
     return WorstSet(k, value, np.sort(chosen).astype(np.int64), max(bound, value), status,
