@@ -349,6 +349,19 @@ def test_dominance_reductions_stop_at_their_deadline_and_stay_exact(monkeypatch)
     assert cut.reductions["rows_dominated"] == 0 and cut.reductions["sites_dominated"] == 0
     assert cut.status == "optimal" and feasible(pattern, cut.sites, req)
     assert cut.objective == full.objective == brute_min_cover(pattern, req, None)
+    # with time for them but a setup that would not end in it, they are not started
+    monkeypatch.setattr(cover_mod, "REDUCTION_SHARE", 0.25)
+    monkeypatch.setattr(cover_mod, "DOMINANCE_SETUP_S_PER_ENTRY", 3600.0)
+    calls = []
+    real_rows = cover_mod.drop_dominated_rows
+    monkeypatch.setattr(cover_mod, "drop_dominated_rows",
+                        lambda *a, **k: calls.append(1) or real_rows(*a, **k))
+    slow = min_cover(a, requirement=req, time_limit_s=60.0)
+    assert not calls and slow.reductions["dominance_cut_short"] == 1
+    assert slow.reductions["rows_dominated"] == 0 and slow.reductions["sites_dominated"] == 0
+    assert slow.status == "optimal" and slow.objective == full.objective
+    monkeypatch.setattr(cover_mod, "DOMINANCE_SETUP_S_PER_ENTRY", 1e-7)
+    assert min_cover(a, requirement=req, time_limit_s=60.0).reductions == full.reductions
 
 
 def test_components_share_the_time_by_entries(monkeypatch):
@@ -694,3 +707,73 @@ def test_no_lagrangian_bound_above_its_pair_limit(monkeypatch):
     above = k_median(lat, 4, requirement=req, max_pairs_exact=0)
     assert list(above.sites) == list(below.sites)
     assert above.status == "local_search" and np.isnan(above.lower_bound)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_core_lagrangian_bound_is_valid_and_its_plan_feasible(seed):
+    """The core subgradient (huge models) on small ones, with a core of a few columns so
+    that pricing on the whole model matters: its bound never exceeds the optimum (costs
+    not all 1, requirements 1-2) and its plan covers."""
+    from coverage.solvers.cover import _core_lagrangian_cover, _lagrangian_cover
+
+    pattern, _ = random_instance(seed, n=16, m=9, density=0.4)
+    rng = np.random.default_rng(seed)
+    req = np.minimum(rng.integers(1, 3, size=16), pattern.sum(axis=1))
+    keep = req > 0
+    a, req = sp.csr_array(pattern[keep].astype(np.int8)), req[keep]
+    cost = rng.integers(1, 4, size=9).astype(float)
+    x0 = np.ones(9, dtype=bool)
+    opt = brute_min_cover(pattern[keep], req, cost=cost)
+    for core in (2, 4, 9):
+        bound, x = _core_lagrangian_cover(a, req, cost, x0, deadline=float("inf"),
+                                          core_columns=core, max_pricings=30)
+        assert bound <= opt + 1e-6
+        assert feasible(pattern[keep], np.flatnonzero(x), req)
+        assert cost[x].sum() <= cost.sum()
+    # no time left: the first multipliers' bound and the plan given
+    bound, x = _core_lagrangian_cover(a, req, cost, x0, deadline=0.0)
+    assert bound <= opt + 1e-6 and np.array_equal(x, x0)
+    # the dispatch, forced (by default a model this small takes the whole-model path)
+    bound, x = _lagrangian_cover(a, req, cost, x0, deadline=float("inf"), core=True)
+    assert bound <= opt + 1e-6 and feasible(pattern[keep], np.flatnonzero(x), req)
+
+
+def test_core_lagrangian_bound_rises_towards_the_lp():
+    """On a clustered 3,000-row double cover the core subgradient lifts the bound well above
+    its starting multipliers' and stays below the LP optimum (HiGHS)."""
+    from scipy.optimize import linprog
+    from sklearn.neighbors import BallTree
+
+    from coverage.inputs.synthetic import clustered_instance
+    from coverage.solvers.cover import _core_lagrangian_cover
+
+    demand, sites = clustered_instance(3_000, 300, seed=4)
+    rad = np.radians
+    tree = BallTree(rad(sites[["lat", "lon"]].to_numpy()), metric="haversine")
+    ind = tree.query_radius(rad(demand[["lat", "lon"]].to_numpy()), r=300.0 / 6371.0088)
+    ptr = np.concatenate([[0], np.cumsum([len(i) for i in ind])])
+    a = sp.csr_array((np.ones(ptr[-1], dtype=np.int8), np.concatenate(ind), ptr),
+                     shape=(len(demand), len(sites)))
+    a.sort_indices()
+    a = sp.csr_array(a[np.diff(a.indptr) > 0])
+    n, m = a.shape
+    req = np.minimum(2, np.diff(a.indptr))
+    c = np.ones(m)
+    lp = linprog(c, A_ub=-a.astype(float), b_ub=-req.astype(float), bounds=(0, 1),
+                 method="highs")
+    assert lp.status == 0
+    col_size = np.maximum(np.bincount(a.indices, minlength=m), 1)
+    u0 = np.minimum.reduceat((c / col_size)[a.indices], a.indptr[:-1])
+    start = float(u0 @ req + np.minimum(c - a.T @ u0, 0).sum())
+    x0 = np.zeros(m, dtype=bool)
+    x0[greedy_cover(a, req)] = True
+    # half of the sites in the core: pricing brings in the others as they are needed
+    bound, x = _core_lagrangian_cover(a, req, c, x0, deadline=float("inf"),
+                                      core_columns=m // 2, max_pricings=150)
+    assert bound <= lp.fun + 1e-6
+    assert bound - start >= 0.5 * (lp.fun - start), (start, bound, lp.fun)
+    assert np.all(a @ x.astype(np.int64) >= req) and x.sum() <= x0.sum()
+    # the default core of a model this small is every site: nearly the LP bound
+    bound, x = _core_lagrangian_cover(a, req, c, x0, deadline=float("inf"), max_pricings=150)
+    assert start + 0.9 * (lp.fun - start) <= bound <= lp.fun + 1e-6, (start, bound, lp.fun)
+    assert np.all(a @ x.astype(np.int64) >= req) and x.sum() <= x0.sum()
