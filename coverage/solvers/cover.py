@@ -513,146 +513,9 @@ def _drop_dominated_cols(
     return keep
 
 
-#: The Lagrangian's subgradient runs on a core of columns (:func:`_core_lagrangian_cover`)
-#: when the whole model would make fewer than this many steps in the time given, at
-#: :data:`LAGRANGIAN_S_PER_ENTRY_STEP`. On a 154,905 x 99,231 pool with 66.7M entries (Europe
-#: with all its GeoNames places) the whole-model subgradient made 26 steps in 30 s (a greedy
-#: plan on the whole model took 10 s of them) and never rose above its first bound, 598.5;
-#: on a core of 4,605 columns it rose to 669.8 in 30 s (470 steps). On a 63,124 x 45,146
-#: component with 13.8M entries (a world piece) the whole model's 95 steps reached 1,359 and
-#: a core of 4,092 columns 1,031-1,043 in the same 12 s (608-689 steps), and that world's
-#: bound fell from 7,427 to 7,000 when its pieces took the core at up to 60 whole-model
-#: steps: where the whole model can make a few dozen steps, its steps are worth more. The
-#: core is kept for models where the whole model's first steps (factor 2, halved after 20
-#: steps without progress) are all it would make (hand measurements, 2026-12-01, the
-#: shared 2-core machine at about two thirds of its speed).
-LAGRANGIAN_WHOLE_MIN_STEPS = 30
-#: Seconds a whole-model subgradient step takes per entry (two products and the step):
-#: about 0.75 s at 66.7M entries (hand measurement, as above).
-LAGRANGIAN_S_PER_ENTRY_STEP = 1.1e-8
-#: Core size: this many columns per unit of requirement a mean column meets
-#: (``CORE_FACTOR * sum(r) / (entries / columns)``), at least ``CORE_MIN_COLUMNS``.
-CORE_FACTOR = 10.0
-CORE_MIN_COLUMNS = 200
-#: Subgradient steps on the core between two pricings on the whole model.
-CORE_STEPS = 20
-
-
-def _core_lagrangian_cover(
-    a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
-    x0: npt.NDArray[np.bool_], deadline: float, core_columns: int | None = None,
-    max_pricings: int | None = None, max_steps: int = 3000,
-) -> tuple[float, npt.NDArray[np.bool_]]:
-    """:func:`_lagrangian_cover` for huge models: the subgradient runs on a core of columns.
-
-    Large reach pools are dense (every cell reaches hundreds of candidates), so one product
-    with the whole matrix costs a few tenths of a second and the whole-model subgradient
-    makes a few dozen steps in its time. As in Caprara, Fischetti and Toth's method for
-    large set covering problems, the steps here run on a *core*: the columns with the
-    smallest reduced costs (``core_columns`` of them; by default from the requirement and
-    the mean column size, :data:`CORE_FACTOR`). Every :data:`CORE_STEPS` steps the
-    multipliers are priced on the whole model, ``L(u) = u.r + sum_j min(0, c_j -
-    (A^T u)_j)`` over *every* column, which is the only bound kept (a bound on the core alone
-    is not one for the model), and the core is chosen again from those reduced costs.
-
-    Steps: Polyak towards the best plan's cost, factor 2 halved after 20 steps without a
-    better value on the current core (the step rule of :func:`_lagrangian_cover`); the
-    multipliers go back to the best ones (factor halved) when a pricing falls more than 1 %
-    below the best bound. The plan: greedy on the reduced costs over
-    ``x0``'s sites and the columns of smallest reduced cost (so every row can be met), then
-    its redundant sites dropped; once after the first pricing and once at the end, for
-    which the subgradient stops early by the first one's time (or after
-    ``max_pricings`` pricings or ``max_steps`` steps, or when the multipliers are optimal
-    for a core of every column). Returns the best bound and the best plan (``x0`` at worst).
-    """
-    t_start = time.perf_counter()
-    n, m = a.shape
-    # float products (twice as fast as on the int8 pattern)
-    af = sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape, copy=False)
-    r = need.astype(np.float64)
-    col_size = np.maximum(np.bincount(a.indices, minlength=m), 1).astype(np.float64)
-    u = np.minimum.reduceat((c / col_size)[a.indices], a.indptr[:-1]) if a.nnz else np.zeros(n)
-    if time.perf_counter() >= deadline:  # no time: the first multipliers' bound, x0
-        return float(u @ r + np.minimum(c - af.T @ u, 0.0).sum()), x0.copy()
-    # the transpose (2-3 s at 66.7M entries) makes every core a row slice (a column slice
-    # of ``a`` costs about 0.5 s a pricing: fewer steps in the same time)
-    at = sp.csr_array(af.T)
-    if core_columns is None:
-        core_columns = max(int(CORE_FACTOR * r.sum() * m / max(a.nnz, 1)), CORE_MIN_COLUMNS)
-    k = int(min(m, max(core_columns, 1)))
-    best_l, best_u = -np.inf, u.copy()
-    best_x, best_obj = x0.copy(), float(c[x0].sum())
-    factor, stall, core_best = 2.0, 0, -np.inf
-    greedy_s = None
-    steps = pricings = 0
-    optimal = False  # a zero subgradient on a core of every column: u maximises L
-
-    def plan_from(rc: npt.NDArray[np.float64]) -> None:
-        nonlocal best_x, best_obj
-        cols = np.union1d(np.flatnonzero(x0), np.argpartition(rc, min(2 * k, m) - 1)[:2 * k])
-        sub = sp.csr_array(at[cols].T)
-        plan = greedy_cover(sub, need, cost=np.maximum(rc[cols], 1e-3 * c[cols]))
-        plan = greedy_cover(sub, need, cost=c[cols], start=plan)  # drop redundant sites
-        if c[cols[plan]].sum() < best_obj - 1e-9:
-            best_obj = float(c[cols[plan]].sum())
-            best_x = np.zeros(m, dtype=bool)
-            best_x[cols[plan]] = True
-
-    while True:
-        rc = c - at @ u
-        pricings += 1
-        value = float(u @ r + np.minimum(rc, 0.0).sum())
-        if value > best_l + 1e-9:
-            best_l, best_u = value, u.copy()
-        elif value < best_l - 0.01 * abs(best_l):
-            u, factor, stall = best_u.copy(), factor / 2, 0
-            rc = c - at @ u
-        if greedy_s is None:
-            t = time.perf_counter()
-            if t < deadline:
-                plan_from(rc)
-            greedy_s = time.perf_counter() - t
-        if (best_l >= best_obj - 1e-9 or factor < 1e-6 or steps >= max_steps or optimal
-                or time.perf_counter() > deadline - greedy_s
-                or (max_pricings is not None and pricings >= max_pricings)):
-            break
-        core = np.argpartition(rc, k - 1)[:k] if k < m else np.arange(m)
-        core_t = sp.csr_array(at[core])  # core columns x rows
-        core_a = core_t.T  # (CSC view) rows x core columns
-        cc = c[core]
-        core_best = -np.inf  # core values are comparable within one core only
-        for _ in range(CORE_STEPS):
-            crc = cc - core_t @ u
-            x = crc < 0
-            lval = float(u @ r + crc[x].sum())
-            steps += 1
-            if lval > core_best + 1e-9:
-                core_best, stall = lval, 0
-            else:
-                stall += 1
-                if stall >= 20:
-                    factor, stall = factor / 2, 0
-            g = r - core_a @ x.astype(np.float64)
-            g[(u <= 0) & (g < 0)] = 0.0
-            norm = float(g @ g)
-            if norm == 0:
-                optimal = k == m
-                break
-            u = np.maximum(0.0, u + factor * (best_obj - lval) / norm * g)
-            if time.perf_counter() > deadline - greedy_s:
-                break
-    if pricings > 1 and time.perf_counter() < deadline:  # u moved since the first plan
-        plan_from(c - at @ best_u)
-    logger.info("Lagrangian bound %.2f, plan %g, %d steps on a core of %d of %d columns, "
-                "%d pricings, %.1f s", best_l, best_obj, steps, k, m, pricings,
-                time.perf_counter() - t_start)
-    return best_l, best_x
-
-
 def _lagrangian_cover(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], deadline: float, max_iter: int = 3000,
-    core: bool | None = None,
 ) -> tuple[float, npt.NDArray[np.bool_]]:
     """Lagrangian bound of the set multicover (subgradient) and a Lagrangian greedy plan.
 
@@ -662,15 +525,7 @@ def _lagrangian_cover(
     Polyak step towards the best plan found (step factor halved after 20 rounds without
     progress). Every 50 iterations a plan is built greedily on the reduced costs, then its
     redundant sites are dropped; the best plan (``x0`` at worst) is returned with the bound.
-    With ``core`` (by default: when the whole model would make fewer than
-    :data:`LAGRANGIAN_WHOLE_MIN_STEPS` steps in the time left) the steps run on a core of
-    columns instead (:func:`_core_lagrangian_cover`).
     """
-    if core is None:
-        step_s = a.nnz * LAGRANGIAN_S_PER_ENTRY_STEP
-        core = (deadline - time.perf_counter()) < LAGRANGIAN_WHOLE_MIN_STEPS * step_s
-    if core:
-        return _core_lagrangian_cover(a, need, c, x0, deadline, max_steps=max_iter)
     n, m = a.shape
     af = a.astype(np.float64)  # float products: twice as fast as on the int8 pattern
     at = af.T  # a view (CSC), no second copy
