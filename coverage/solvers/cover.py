@@ -1269,7 +1269,8 @@ def min_cover(
     sub, sub_need = merge_identical_rows(sub, sub_need, rng)  # equal once fixed sites go
     n_merged = sub.shape[0]
     # the dominance reductions are optional (skipping one keeps the model exact): none
-    # starts, and no block of one, after a share of the time limit
+    # starts, and no block of one, after a share of the time limit, nor one whose setup
+    # (before its first block) would end after it
     reduce_by = t0 + REDUCTION_SHARE * float(time_limit_s)
     skipped = False
 
