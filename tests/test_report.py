@@ -195,6 +195,69 @@ def test_assignment_read_back_in_chunks_is_the_whole_table(plan_dir, tmp_path,
     assert write_report(copy).read_bytes() == (plan_dir / "report.html").read_bytes()
 
 
+def _assignment_variants(plan_dir, d):
+    """The plan's assignment.csv and edge variants of it: header only, no optional
+    columns, an id column empty in every row, quoted empty fields, a row whose text holds
+    commas and quotes, whole numbers written with a fraction."""
+    text = (plan_dir / "assignment.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    a = pd.read_csv(plan_dir / "assignment.csv", dtype=str, keep_default_na=False)
+    files = {"plan": plan_dir / "assignment.csv"}
+    files["header_only"] = d / "header_only.csv"
+    files["header_only"].write_text(lines[0] + "\n", encoding="utf-8")
+    b = a.drop(columns=[c for c in ("n1_site_id", "budget_ms", "name", "lat", "lon")
+                        if c in a.columns])
+    files["required_only"] = d / "required_only.csv"
+    b.to_csv(files["required_only"], index=False)
+    c = a.copy()
+    c["backup_site_id"] = ""
+    c["name"] = ['he said "x, y"' if i % 3 else "" for i in range(len(c))]
+    c["population"] = c["population"].map(lambda v: f"{float(v):.1f}" if v else v)
+    files["edited"] = d / "edited.csv"
+    c.to_csv(files["edited"], index=False, quoting=1)  # every field quoted: "" is empty
+    return files
+
+
+def test_assignment_is_read_the_same_by_arrow_and_by_pandas(plan_dir, tmp_path,
+                                                             monkeypatch):
+    """The fast reader (Arrow) and the one that names bad rows (pandas) give equal tables,
+    and the report built from either is the same file."""
+    import coverage.outputs.plandir as plandir
+
+    for name, path in _assignment_variants(plan_dir, tmp_path).items():
+        header = pd.read_csv(path, nrows=0).columns
+        wanted = (set(plandir._REQUIRED_COLUMNS["assignment.csv"])
+                  | set(plandir._REPORT_ASSIGNMENT_OPTIONAL))
+        usecols = [c for c in header if c in wanted]
+        fast = plandir._read_assignment_arrow(path, usecols)
+        slow = plandir._read_assignment_pandas(path, usecols)
+        pd.testing.assert_frame_equal(fast, slow, obj=name)
+        assert plandir._read_assignment(path, header).equals(fast), name
+    copy = tmp_path / "copy"
+    shutil.copytree(plan_dir, copy)
+    (copy / "report.html").unlink()
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Arrow reader switched off by the test")
+
+    monkeypatch.setattr(plandir, "_read_assignment_arrow", refuse)
+    assert write_report(copy).read_bytes() == (plan_dir / "report.html").read_bytes()
+
+
+def test_text_in_a_number_column_is_named_by_row_after_arrow_gives_up(plan_dir, tmp_path):
+    from coverage.outputs.plandir import _read_csv
+
+    a = pd.read_csv(plan_dir / "assignment.csv", dtype=str, keep_default_na=False)
+    a.loc[[3, 40], "primary_latency_ms"] = "fast"
+    path = tmp_path / "assignment.csv"
+    a.to_csv(path, index=False)
+    problems = []
+    assert _read_csv(path, "assignment.csv", problems) is None
+    assert problems == ["assignment.csv cannot be read as CSV (ValueError: column "
+                        "primary_latency_ms is not a number on row(s) 5, 42 (the header is "
+                        "row 1))"]
+
+
 def test_site_loads_break_ties_by_site_id_however_the_ids_are_stored():
     """Sites b and a each send 5 people to c: the peak names a (as text) whether the ids are
     text, categories in any order, or read back in chunks."""

@@ -457,9 +457,67 @@ a chunk's, not the whole table's (2M rows: 568 MiB peak instead of 1,618; hand m
 
 
 def _read_assignment(path: Path, header: pd.Index) -> pd.DataFrame:
-    """``assignment.csv`` with the report's columns only, chunk by chunk, ids as categories."""
+    """``assignment.csv`` with the report's columns only, ids as categories.
+
+    Read by Arrow's multithreaded CSV reader (:func:`_read_assignment_arrow`); a file it
+    cannot read as expected (a number column with text in it, ragged rows, ...) is read
+    again by pandas chunk by chunk (:func:`_read_assignment_pandas`), whose errors name the
+    rows. Both give the same table.
+    """
     wanted = set(_REQUIRED_COLUMNS["assignment.csv"]) | set(_REPORT_ASSIGNMENT_OPTIONAL)
     usecols = [c for c in header if c in wanted]
+    if len(set(header)) == len(header):  # duplicate names: pandas renames them, Arrow not
+        import pyarrow as pa
+
+        try:
+            return _read_assignment_arrow(path, usecols)
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            logger.debug("%s: not read by Arrow (%s); reading it with pandas", path.name, exc)
+    return _read_assignment_pandas(path, usecols)
+
+
+ARROW_BLOCK_BYTES = 1 << 20
+"""Bytes of ``assignment.csv`` one Arrow thread parses at a time
+(:func:`_read_assignment_arrow`; 1 MiB read a 1M-row file in 0.9 s, 16 MiB in 1.3 s, hand
+measurement)."""
+
+
+def _read_assignment_arrow(path: Path, usecols: list[str]) -> pd.DataFrame:
+    """The report's columns of ``assignment.csv`` by Arrow: numbers as float64, text as
+    ``str``, ids as categories in sorted order; an empty field is missing. Raises an Arrow
+    error on anything else."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    text = [c for c in usecols if c in _TEXT_COLUMNS]
+    cat = [c for c in _CATEGORY_COLUMNS if c in usecols]
+    types = {c: (pa.dictionary(pa.int32(), pa.string()) if c in cat else pa.string())
+             for c in text}
+    types.update({c: pa.float64() for c in usecols if c not in types})
+    convert = pacsv.ConvertOptions(include_columns=usecols, column_types=types,
+                                   null_values=[""], strings_can_be_null=True,
+                                   quoted_strings_can_be_null=True)
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=ARROW_BLOCK_BYTES),
+                           convert_options=convert).unify_dictionaries()
+    df = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    text_dtype = pd.Series([], dtype=str).dtype  # what pandas reads text as (str, object)
+    for c in text:
+        s = df[c]
+        if c in cat:
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype("category")
+            df[c] = s.cat.set_categories(pd.Index(sorted(s.cat.categories), dtype=text_dtype))
+        elif s.dtype != text_dtype:
+            df[c] = s.astype(text_dtype)
+        if text_dtype == np.dtype(object):  # missing as pandas reads it: NaN, not None
+            df[c] = df[c].where(df[c].notna(), np.nan)
+    return df
+
+
+def _read_assignment_pandas(path: Path, usecols: list[str]) -> pd.DataFrame:
+    """The report's columns of ``assignment.csv`` by pandas, chunk by chunk; a number column
+    with text in it raises a ValueError naming the rows."""
     text = {c: str for c in _TEXT_COLUMNS if c in usecols}
     cat = [c for c in _CATEGORY_COLUMNS if c in usecols]
     numeric = [c for c in usecols if c not in text]
@@ -478,7 +536,8 @@ def _read_assignment(path: Path, header: pd.Index) -> pd.DataFrame:
                             ", ..." if len(lines) > 5 else "")
                         raise ValueError(f"column {c} is not a number on row(s) {shown} "
                                          "(the header is row 1)")
-                    chunk[c] = as_number.astype(np.float64)  # e.g. a header-only file
+                    chunk[c] = as_number
+                chunk[c] = chunk[c].astype(np.float64)  # whole numbers too, as Arrow reads
             for c in cat:
                 chunk[c] = chunk[c].astype("category")
             parts.append(chunk)
