@@ -357,9 +357,7 @@ def write_points_geoparquet(df: pd.DataFrame, path: str | Path,
     try:
         with pq.ParquetWriter(part_path, schema) as writer:
             for start in range(0, n, chunk_rows):
-                part = sanitise_layer(_points(df.iloc[start:start + chunk_rows]))
-                table = pa.table(part.to_arrow(index=False, geometry_encoding="WKB"))
-                writer.write_table(table.cast(schema))
+                writer.write_table(_point_chunk(df.iloc[start:start + chunk_rows]).cast(schema))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         part_path.unlink(missing_ok=True)
         logger.warning("%s: a chunk does not fit the layer's schema (%s); writing the whole "
@@ -370,6 +368,30 @@ def write_points_geoparquet(df: pd.DataFrame, path: str | Path,
         raise
     os.replace(part_path, path)
     return path
+
+
+_WKB_POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+"""A two-dimensional point in well-known binary: little-endian (1), type 1, x, y (21 bytes)."""
+
+
+def _point_chunk(df: pd.DataFrame) -> pa.Table:
+    """Rows of a point layer as the Arrow table ``sanitise_layer(_points(df)).to_arrow(
+    geometry_encoding="WKB")`` holds: the attributes sanitised once, the points encoded as
+    WKB from the coordinates without building a geometry object per row (a tenth of the
+    time). Rows with a missing or infinite coordinate take the geometry objects' way."""
+    lon = df["lon"].to_numpy(dtype=np.float64)
+    lat = df["lat"].to_numpy(dtype=np.float64)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        part = sanitise_layer(_points(df))
+        return pa.table(part.to_arrow(index=False, geometry_encoding="WKB"))
+    n = len(df)
+    wkb = np.empty(n, dtype=_WKB_POINT)
+    wkb["order"], wkb["kind"], wkb["x"], wkb["y"] = 1, 1, lon, lat
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
+    points = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                    pa.py_buffer(wkb.view(np.uint8))])
+    attrs = _writable(pd.DataFrame(df))
+    return pa.Table.from_pandas(attrs, preserve_index=False).append_column("geometry", points)
 
 
 def _prefix_formulas(s: pd.Series) -> pd.Series | None:
