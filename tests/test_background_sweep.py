@@ -249,12 +249,33 @@ def test_the_sweep_process_ends_when_the_command_is_killed(tmp_path):
 
 
 def test_a_pending_sweep_is_finished_when_the_report_needs_it(sample_inputs, inline_plan,
-                                                              tmp_path):
+                                                              tmp_path, monkeypatch):
+    import shutil
+
+    import coverage.outputs.report as report
+    from coverage.outputs.plandir import write_report
+
     plan = _west_plan(sample_inputs, {**OPTS, "process": "always", "wait": False})
     assert plan.sweep is None and plan.pending_sweep is not None
     assert "sweep" not in plan.info
+    drawn, real = [], report._render_sections
+
+    def spy(data, skip=()):
+        parts = real(data, skip)
+        drawn.append(set(parts))
+        return parts
+
+    monkeypatch.setattr(report, "_render_sections", spy)
     out = write_plan(plan, tmp_path / "plan", map=False, gis=False)
     assert not out.skipped
+    # every section but the sweep's drawn before the sweep ended, then the sweep's alone
+    assert len(drawn) == 2 and "sweep" not in drawn[0] and drawn[1] == {"sweep"}
+    # and the page is the one drawn from the finished directory in one go
+    monkeypatch.setattr(report, "_render_sections", real)
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "plan", copy)
+    (copy / "report.html").unlink()
+    assert write_report(copy).read_bytes() == (tmp_path / "plan" / "report.html").read_bytes()
     # the summary written first is replaced by one with the sweep's figures
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["sweep"]["process"] == "background" and summary["sweep"]["wall_s"] > 0

@@ -291,11 +291,26 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     if report:
         def write_report_files() -> None:
             from .outdir import write_atomic
-            from .report import render_report
+            from .report import draft_report, render_report
 
             nonlocal plan
+            files = {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS}
+            draft, known = None, None
             if plan.sweep is None and plan.pending_sweep is not None:
-                # the sweep ran beside the other outputs
+                # the sweep runs beside the other outputs: every other section is drawn
+                # while it ends (on a 1M-cell plan the report's 7 s came after the sweep)
+                try:
+                    early = _load_report_data(files, str(d), without_sweep=True)
+                    draft = draft_report(early)
+                    known = {n: t for n, t in (
+                        ("sites.csv", early.sites), ("assignment.csv", early.assignment),
+                        ("failures.csv", early.failures),
+                        ("proposed_sites.csv", early.proposed),
+                        ("rollout.csv", early.rollout),
+                        ("capacity_scenarios.csv", early.capacity_scenarios)) if t is not None}
+                except Exception:  # noqa: BLE001 - drawn again below, where errors count
+                    logger.debug("report drawn after the sweep", exc_info=True)
+                    draft, known = None, None
                 plan = plan.finish_sweep()
                 # summary.json gets the sweep's figures (where it ran, its time, an error)
                 write_atomic(d / "summary.json", summary_json(plan))
@@ -305,10 +320,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             sweep = (plan.sweep if plan.sweep is not None
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
-            data = _load_report_data(
-                {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
-                str(d))
-            (d / "report.html").write_text(render_report(data), encoding="utf-8")
+            data = _load_report_data(files, str(d), known=known)
+            (d / "report.html").write_text(render_report(data, draft), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
     for name in written:
@@ -685,12 +698,24 @@ def _rows(mask: Any) -> str:
     return format_rows(np.flatnonzero(np.asarray(mask, dtype=bool)) + 1)
 
 
-def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
-    """Read and check the report's input files (name -> path); one error lists every problem."""
+def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: bool = False,
+                      known: Mapping[str, pd.DataFrame] | None = None) -> ReportData:
+    """Read and check the report's input files (name -> path); one error lists every problem.
+
+    ``without_sweep``: ``sweep.csv`` is neither needed nor read (the data's sweep is empty;
+    for :func:`~coverage.outputs.report.draft_report`). ``known``: tables read earlier from
+    these same files (name -> table), taken instead of reading them again; every check
+    still runs."""
     from .report import ReportData
 
     problems: list[str] = []
-    missing = [n for n in REPORT_INPUTS if n not in files or not Path(files[n]).is_file()]
+    known = known or {}
+
+    def table(name: str) -> pd.DataFrame | None:
+        return known[name] if name in known else _read_csv(Path(files[name]), name, problems)
+
+    needed = [n for n in REPORT_INPUTS if not (without_sweep and n == "sweep.csv")]
+    missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
     if missing:
         note = (" (sweep.csv and report.html are not written with --no-report)"
                 if "sweep.csv" in missing else "")
@@ -710,8 +735,7 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
                 summary = None if found else loaded
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
-    tables = {n: _read_csv(Path(files[n]), n, problems)
-              for n in REPORT_INPUTS if n.endswith(".csv") and n not in missing}
+    tables = {n: table(n) for n in needed if n.endswith(".csv") and n not in missing}
     if tables.get("assignment.csv") is not None:
         problems.extend(_assignment_problems(tables["assignment.csv"], summary,
                                              tables.get("sites.csv")))
@@ -722,7 +746,7 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
             if name not in files or not Path(files[name]).is_file():
                 problems.append(f"missing {name} (summary.json describes a capacitated plan)")
             else:
-                scenarios = _read_csv(Path(files[name]), name, problems)
+                scenarios = table(name)
         site_table = tables.get("sites.csv")
         if site_table is not None:
             lack = [c for c in _CAPACITY_SITE_COLUMNS if c not in site_table.columns]
@@ -747,14 +771,16 @@ def _load_report_data(files: Mapping[str, Path], where: str) -> ReportData:
         if name not in files or not Path(files[name]).is_file():
             problems.append(f"missing {name} (summary.json describes a rollout order)")
         else:
-            rollout = _read_csv(Path(files[name]), name, problems)
+            rollout = table(name)
     if problems or summary is None or any(t is None for t in tables.values()):
         raise InputValidationError(
             f"plan directory {where} is incomplete or damaged: " + "; ".join(problems)
             + f". Fix: {_FIX}")
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
-                      proposed=tables["proposed_sites.csv"], sweep=tables["sweep.csv"],
+                      proposed=tables["proposed_sites.csv"],
+                      sweep=tables.get("sweep.csv",
+                                       pd.DataFrame(columns=list(_REQUIRED_COLUMNS["sweep.csv"]))),
                       capacity_scenarios=scenarios, rollout=rollout, compare=compare)
 
 

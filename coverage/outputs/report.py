@@ -25,7 +25,7 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1530,13 +1530,80 @@ def _compare_section(doc: dict[str, Any]) -> str:
     return _section("compare", "Edge or region", "".join(body))
 
 
-def render_report(data: ReportData) -> str:
+@dataclass(frozen=True)
+class ReportDraft:
+    """The sections of a report rendered before its budget sweep has finished.
+
+    Made by :func:`draft_report`; :func:`render_report` takes them instead of rendering
+    them again when its summary is the draft's but for the sweep's figures.
+
+    Attributes
+    ----------
+    summary : dict
+        The summary the sections were rendered from.
+    sections : dict of str to str
+        Section key -> HTML (every section but the sweep's).
+    """
+
+    summary: dict[str, Any]
+    sections: dict[str, str]
+
+
+def _render_sections(data: ReportData, skip: Collection[str] = ()) -> dict[str, str]:
+    """Each section's HTML in page order, keyed; those in ``skip`` are not rendered."""
+    s = data.summary
+    capacitated = isinstance(s.get("capacity"), dict)
+    makers: dict[str, Callable[[], str]] = {
+        "summary": lambda: _summary_section(s),
+        "compare": lambda: (_compare_section(data.compare) if data.compare is not None
+                            else ""),
+        "service-classes": lambda: _service_class_section(s),  # with more than one class
+        "sweep": lambda: _sweep_section(data.sweep, s),
+        "rollout": lambda: _rollout_section(data.rollout, data.sites, s),
+        "latency": lambda: _latency_section(data.assignment, s),
+        "sites": lambda: _sites_section(data.sites, data.assignment),
+        "capacity": lambda: (_capacity_section(s, data.sites, data.capacity_scenarios)
+                             if capacitated else ""),
+        "criticality": lambda: _criticality_section(data.failures, data.sites),
+        "gaps": lambda: _gaps_section(data.assignment, data.proposed, s),
+        "parameters": lambda: _parameters_section(s),
+        "inputs": lambda: _inputs_section(s),
+    }
+    return {key: make() for key, make in makers.items() if key not in skip}
+
+
+def draft_report(data: ReportData) -> ReportDraft:
+    """Render every section of the report but the budget sweep's (``data.sweep`` is not
+    read), so that only that section is left once the sweep has finished.
+
+    Parameters
+    ----------
+    data : ReportData
+        The plan's tables; ``sweep`` may be empty.
+
+    Returns
+    -------
+    ReportDraft
+    """
+    return ReportDraft(summary=dict(data.summary),
+                       sections=_render_sections(data, skip=("sweep",)))
+
+
+def _without_sweep(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "sweep"}
+
+
+def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
     """The report as HTML text: self-contained, no script, every data text escaped.
 
     Parameters
     ----------
     data : ReportData
         The plan's tables.
+    draft : ReportDraft, optional
+        Sections rendered earlier by :func:`draft_report` from the same tables; used when
+        their summary equals ``data.summary`` but for its ``sweep`` entry (the sweep's
+        figures, which no other section shows), else every section is rendered here.
 
     Returns
     -------
@@ -1551,16 +1618,15 @@ def render_report(data: ReportData) -> str:
                   "latency": "Latency",
                   "sites": "Site load", "criticality": "Criticality", "gaps": "Gaps",
                   "parameters": "Parameters", "inputs": "Inputs"}
-    by_class = _service_class_section(s)  # only with more than one class
-    capacitated = isinstance(s.get("capacity"), dict)
-    capacity = (_capacity_section(s, data.sites, data.capacity_scenarios) if capacitated
-                else "")
+    done = (dict(draft.sections) if draft is not None
+            and _without_sweep(draft.summary) == _without_sweep(s) else {})
+    parts = {**done, **_render_sections(data, skip=tuple(done))}
+    by_class, capacity, compare = parts["service-classes"], parts["capacity"], parts["compare"]
     links = [(sid, nav_titles[sid]) for sid in SECTIONS]
     if by_class:
         links.insert(1, ("service-classes", "By service class"))
     if capacity:
         links.insert([sid for sid, _ in links].index("sites") + 1, ("capacity", "Capacity"))
-    compare = _compare_section(data.compare) if data.compare is not None else ""
     if compare:
         links.insert(1, ("compare", "Edge or region"))
     nav = "".join(f'<a href="#{sid}">{text}</a>' for sid, text in links)
@@ -1568,20 +1634,9 @@ def render_report(data: ReportData) -> str:
             f'{_num(s.get("population_total"))} people within budget; '
             f'{_num(s.get("n1_population_outside_budget"))} outside it under the worst '
             f"single failure.</p>")
-    sections = [
-        _summary_section(s),
-        compare,
-        by_class,
-        _sweep_section(data.sweep, s),
-        _rollout_section(data.rollout, data.sites, s),
-        _latency_section(data.assignment, s),
-        _sites_section(data.sites, data.assignment),
-        capacity,
-        _criticality_section(data.failures, data.sites),
-        _gaps_section(data.assignment, data.proposed, s),
-        _parameters_section(s),
-        _inputs_section(s),
-    ]
+    sections = [parts[key] for key in ("summary", "compare", "service-classes", "sweep",
+                                       "rollout", "latency", "sites", "capacity",
+                                       "criticality", "gaps", "parameters", "inputs")]
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
