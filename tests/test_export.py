@@ -365,6 +365,10 @@ def test_points_geoparquet_in_chunks_reads_back_as_the_whole_layer(tmp_path, chu
     a["late_text"] = pd.Series([None] * (n - 3) + ["x", None, "=z"], dtype=object)
     a["flag"] = pd.array([True] * (n - 2) + [None, False], dtype="boolean")
     a["never"] = pd.Series([None] * n, dtype=object)
+    # pandas string columns (as read from CSV), missing values of both kinds
+    a["text_str"] = pd.Series([f"s{i}" if i % 4 else None for i in range(n)], dtype="str")
+    a["text_na"] = pd.Series([None if i % 5 == 1 else f"t{i}" for i in range(n)],
+                             dtype="string")
     whole = tmp_path / "whole.parquet"
     write_geoparquet(plan_layers(pd.DataFrame({"site_id": [], "lat": [], "lon": []}), a,
                                  pd.DataFrame(), layers=("demand",))["demand"], whole)

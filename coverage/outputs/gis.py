@@ -90,13 +90,16 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def _writable(df: pd.DataFrame, geometry: str | None = None) -> pd.DataFrame:
+def _writable(df: pd.DataFrame, geometry: str | None = None,
+              keep_strings: bool = False) -> pd.DataFrame:
     """Attribute columns any GIS writer can store (see :func:`sanitise_layer`).
 
     ``geometry`` is the active geometry column, left alone; every other column is converted:
     reserved names get ``_src``, timedeltas become float seconds with ``_s``, datetimes with a
     time zone become UTC, categoricals, bytes, mixed objects, periods, intervals, complex
-    numbers, extra geometries and booleans with missing values become text.
+    numbers, extra geometries and booleans with missing values become text. Text columns
+    become Python objects, except pandas string columns when ``keep_strings`` (for Arrow,
+    which stores both alike).
     """
     out = df.reset_index(drop=True)
     cols: list[pd.Series] = []
@@ -125,6 +128,8 @@ def _writable(df: pd.DataFrame, geometry: str | None = None) -> pd.DataFrame:
                 s = _as_text(s.astype(object), decode=False).str.lower()
             else:
                 s = s.astype(bool)
+        elif keep_strings and isinstance(dtype, pd.StringDtype):
+            pass  # text already, missing values missing: Arrow takes it as it is
         elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
             kind = pd.api.types.infer_dtype(s, skipna=True)
             if kind not in ("string", "empty"):
@@ -390,7 +395,7 @@ def _point_chunk(df: pd.DataFrame) -> pa.Table:
     offsets = np.arange(n + 1, dtype=np.int32) * np.int32(_WKB_POINT.itemsize)
     points = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
                                                     pa.py_buffer(wkb.view(np.uint8))])
-    attrs = _writable(pd.DataFrame(df))
+    attrs = _writable(pd.DataFrame(df), keep_strings=True)
     return pa.Table.from_pandas(attrs, preserve_index=False).append_column("geometry", points)
 
 
