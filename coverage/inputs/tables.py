@@ -27,7 +27,10 @@ Hostile or sloppy inputs are handled as follows (the decisions, in one place):
   column, with or without a header name) is dropped with a log line; data rows with more
   non-empty fields than the header are refused. A NUL byte anywhere in the file (scanned in
   1 MiB blocks, so memory stays bounded for any size) is refused with its byte offset and
-  line; a UTF-16 file is refused with "re-save as UTF-8".
+  line; a UTF-16 file is refused with "re-save as UTF-8". A plain CSV file without a
+  quote character is parsed by Arrow's multithreaded reader when every row has the
+  header's fields and the text is UTF-8 (the same table, in a sixth of the time on 1M
+  rows); any other file by pandas, whose table the rules here describe.
 * **Ids and names are text**: only an empty cell is missing (``NA``, ``None``, ``null``,
   ``nan`` are ids like any other, e.g. Namibia's ``NA``); ids longer than 64-bit integers
   survive exactly. Ids stored as floating-point numbers of 2**53 or more (JSON numbers,
