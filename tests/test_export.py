@@ -369,6 +369,7 @@ def test_points_geoparquet_in_chunks_reads_back_as_the_whole_layer(tmp_path, chu
     a["text_str"] = pd.Series([f"s{i}" if i % 4 else None for i in range(n)], dtype="str")
     a["text_na"] = pd.Series([None if i % 5 == 1 else f"t{i}" for i in range(n)],
                              dtype="string")
+    a["text_none"] = pd.Series([None] * n, dtype="str")  # no value: typed null
     whole = tmp_path / "whole.parquet"
     write_geoparquet(plan_layers(pd.DataFrame({"site_id": [], "lat": [], "lon": []}), a,
                                  pd.DataFrame(), layers=("demand",))["demand"], whole)

@@ -687,19 +687,21 @@ def _read_csv_arrow(path: Path, sep: str, n_header: int) -> pd.DataFrame | None:
     after it name the rows and the fix as before: a file with a quote character anywhere
     (quoting rules differ between the parsers at the edges: an unclosed quote at the end
     of the file is an error for pandas and a long last value for Arrow), a row with more
-    or fewer fields, bytes that are not UTF-8, an empty or repeated column name.
+    or fewer fields, bytes that are not UTF-8, an empty or repeated column name, a file of
+    one column or with two byte-order marks.
     """
     try:
-        if n_header < 1 or _has_quote(path):
-            return None
+        if n_header < 2 or _has_quote(path):  # one column: pandas skips blank-looking
+            return None                          # lines (spaces, tabs), Arrow keeps them
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         with open(path, "rb") as fh:
             first = fh.readline()
         names = first.decode("utf-8-sig").rstrip("\r\n").split(sep)
-        if len(names) != n_header or any(not n for n in names) or len(set(names)) < len(names):
-            return None
+        if (len(names) != n_header or any(not n for n in names)
+                or len(set(names)) < len(names) or names[0].startswith("\ufeff")):
+            return None  # a second byte-order mark: pandas drops it, Arrow not
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=_ARROW_BLOCK_BYTES),

@@ -128,8 +128,9 @@ def _writable(df: pd.DataFrame, geometry: str | None = None,
                 s = _as_text(s.astype(object), decode=False).str.lower()
             else:
                 s = s.astype(bool)
-        elif keep_strings and isinstance(dtype, pd.StringDtype):
-            pass  # text already, missing values missing: Arrow takes it as it is
+        elif keep_strings and isinstance(dtype, pd.StringDtype) and s.notna().any():
+            pass  # text already, missing values missing: Arrow takes it as it is (a column
+            # with no value goes the object way: Arrow types it null, as the schema does)
         elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
             kind = pd.api.types.infer_dtype(s, skipna=True)
             if kind not in ("string", "empty"):

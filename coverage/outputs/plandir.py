@@ -479,13 +479,12 @@ def _read_assignment(path: Path, header: pd.Index) -> pd.DataFrame:
     """
     wanted = set(_REQUIRED_COLUMNS["assignment.csv"]) | set(_REPORT_ASSIGNMENT_OPTIONAL)
     usecols = [c for c in header if c in wanted]
-    if len(set(header)) == len(header):  # duplicate names: pandas renames them, Arrow not
-        import pyarrow as pa
+    import pyarrow as pa
 
-        try:
-            return _read_assignment_arrow(path, usecols)
-        except (pa.ArrowException, ValueError, TypeError) as exc:
-            logger.debug("%s: not read by Arrow (%s); reading it with pandas", path.name, exc)
+    try:
+        return _read_assignment_arrow(path, usecols)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        logger.debug("%s: not read by Arrow (%s); reading it with pandas", path.name, exc)
     return _read_assignment_pandas(path, usecols)
 
 
@@ -498,8 +497,10 @@ measurement)."""
 def _read_assignment_arrow(path: Path, usecols: list[str]) -> pd.DataFrame:
     """The report's columns of ``assignment.csv`` by Arrow: numbers as float64, text as
     ``str``, ids as categories in sorted order; an empty field is missing. Raises an Arrow
-    error on anything else."""
+    error on anything else, the text ``nan`` in a number column included (Arrow reads it
+    as a number, pandas' reader refuses it and names the row)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     text = [c for c in usecols if c in _TEXT_COLUMNS]
@@ -512,6 +513,9 @@ def _read_assignment_arrow(path: Path, usecols: list[str]) -> pd.DataFrame:
                                    quoted_strings_can_be_null=True)
     table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=ARROW_BLOCK_BYTES),
                            convert_options=convert).unify_dictionaries()
+    for c in usecols:
+        if types[c] == pa.float64() and pc.any(pc.is_nan(table.column(c))).as_py():
+            raise pa.ArrowInvalid(f"column {c} holds the text nan")  # pandas refuses it
     df = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     text_dtype = pd.Series([], dtype=str).dtype  # what pandas reads text as (str, object)

@@ -200,8 +200,7 @@ def weighted_quantiles(values: npt.ArrayLike, weights: npt.ArrayLike,
     q = np.asarray(q, dtype=np.float64)
     if not len(v) or w.sum() <= 0:
         return np.full(q.shape, np.nan)
-    # any order of equal values gives the same quantiles: the unstable sort is 2.7x faster
-    order = np.argsort(v)
+    order = np.argsort(v, kind="stable")
     cw = np.cumsum(w[order])
     cw /= cw[-1]
     idx = np.minimum(np.searchsorted(cw, q - 1e-12, side="left"), len(v) - 1)
@@ -449,17 +448,21 @@ def _plot_rollout(ro: pd.DataFrame, k: int) -> str:
     return _svg(draw)
 
 
-def _plot_cdf(curves: dict[str, pd.DataFrame], budget: float) -> str:
-    qs = np.linspace(0.0, 1.0, 801)
+CDF_QUANTILES = np.linspace(0.0, 1.0, 801)
+"""The population shares at which the latency section's CDF plot is drawn."""
+
+
+def _plot_cdf(curves: dict[str, npt.NDArray[np.float64] | None], budget: float) -> str:
+    """The CDF plot: per curve label, its latency at :data:`CDF_QUANTILES` (None: no one)."""
+    qs = CDF_QUANTILES
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
         styles = {"normal": "-", "worst": "--"}
         colours = {"p50": "#2ca02c", "p99": "#1f77b4"}
-        for label, df in curves.items():
-            if not len(df) or df["population"].sum() <= 0:
+        for label, v in curves.items():
+            if v is None:
                 continue
-            v = weighted_quantiles(df["latency_ms"], df["population"], qs)
             pct = label.rsplit(", ", 1)[-1]
             style = styles[label.split(",")[0].split(" ")[0]]
             ax.plot(v, qs, drawstyle="steps-post", ls=style, color=colours.get(pct, "#1f77b4"),
@@ -980,10 +983,14 @@ def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
     curves = latency_curves(a, percentile)
     total = float(a["population"].sum())
     rows = []
+    plotted: dict[str, npt.NDArray[np.float64] | None] = {}
     for label, df in curves.items():
         w = df["population"].to_numpy(dtype=np.float64)
         v = df["latency_ms"].to_numpy(dtype=np.float64)
-        q50, q99 = weighted_quantiles(v, w, [0.5, 0.99])
+        # one sort for the table's quantiles and the plot's
+        q = weighted_quantiles(v, w, np.concatenate([[0.5, 0.99], CDF_QUANTILES]))
+        q50, q99 = q[0], q[1]
+        plotted[label] = q[2:] if len(df) and w.sum() > 0 else None
         own = df["budget_ms"].to_numpy(dtype=np.float64) if "budget_ms" in df else None
         limit = np.where(np.isfinite(own), own, budget) if own is not None else budget
         within = float(w[v <= limit + 1e-9].sum()) if percentile in label else float("nan")
@@ -1014,7 +1021,7 @@ def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
                  "percentile and \"share within budget\" compares it with the user's own "
                  "budget; the red line marks the default budget.</p>")
     return _section("latency", "Latency distribution: normal and under failure",
-                    body + _plot_cdf(curves, budget) + table)
+                    body + _plot_cdf(plotted, budget) + table)
 
 
 def _sites_section(sites: pd.DataFrame, a: pd.DataFrame) -> str:
