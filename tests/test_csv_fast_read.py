@@ -93,3 +93,28 @@ def test_demand_validated_the_same_whichever_reader(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert frames[0]["name"].tolist() == ["København", "東京"]
     assert errors[0] == errors[1] and "row" in errors[0] and "lat" in errors[0]
+
+
+NUMBER_TEXTS = ["1", "+1", "-1", ".5", "5.", "1e5", "1E5", "1e-5", "-0", "00012", "nan",
+                "NaN", "inf", "-inf", "Infinity", "1e400", "1e-400", "4.9e-324",
+                "9007199254740993", "1.7976931348623157e308", "55.67594", "-122.4194155"]
+ODD_TEXTS = ["0x10", "1_000", "１２", "١٢", "1.2.3", "1,5", "e5", "1e", "--1", "1d5", "abc",
+             "1.019.022", "529.247,5", "NA", "null", ""]
+
+
+@pytest.mark.parametrize("decimal", [".", ",", ",."])
+@pytest.mark.parametrize("odd", [None, *ODD_TEXTS])
+def test_numbers_parse_the_same_by_arrow_and_by_pandas(monkeypatch, decimal, odd):
+    """``_numeric`` with Arrow's parser gives pandas' values, missing and bad masks, on
+    numbers of every form and with one odd value among them (Arrow declines: pandas)."""
+    import numpy as np
+
+    texts = NUMBER_TEXTS * 3 + ([odd] if odd is not None else []) + [None, "  7.25 "]
+    s = pd.Series(texts, dtype="str")
+    fast = tables._numeric(s, decimal)
+    if odd is None:  # every value parses: Arrow's way was taken
+        assert tables._parse_floats_arrow(pd.Series(NUMBER_TEXTS, dtype="str")) is not None
+    monkeypatch.setattr(tables, "_parse_floats_arrow", lambda txt: None)
+    slow = tables._numeric(s, decimal)
+    for got, want in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(got, want)
