@@ -1027,7 +1027,7 @@ def _parse_floats_arrow(txt: pd.Series) -> npt.NDArray[np.float64] | None:
 
     try:
         parsed = pc.cast(pa.array(txt, type=pa.string(), from_pandas=True), pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except pa.ArrowException:  # a value that is no number, or text beyond 2 GB: pandas
         return None
     return np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.float64)
 
