@@ -571,22 +571,24 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _find_nul(path: Path, gz: bool) -> tuple[int, int] | None:
-    """Byte offset (0-based) and line (1-based) of the first NUL byte, or None.
+def _find_nul(path: Path, gz: bool) -> tuple[tuple[int, int] | None, bool]:
+    """Byte offset (0-based) and line (1-based) of the first NUL byte (or None), and
+    whether the file holds a quote character (``"``), in one pass.
 
     Streams the (decompressed) file in blocks of :data:`_SCAN_BLOCK_BYTES`, so memory stays
     bounded whatever the file size.
     """
     opener = gzip.open if gz else open
-    offset, line = 0, 1
+    offset, line, quote = 0, 1, False
     with opener(path, "rb") as fh:
         while block := fh.read(_SCAN_BLOCK_BYTES):
             at = block.find(b"\x00")
             if at >= 0:
-                return offset + at, line + block.count(b"\n", 0, at)
+                return (offset + at, line + block.count(b"\n", 0, at)), quote
+            quote = quote or b'"' in block
             offset += len(block)
             line += block.count(b"\n")
-    return None
+    return None, quote
 
 
 def _header_line(head: bytes) -> str:
@@ -605,7 +607,7 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             "re-save it as UTF-8 CSV (e.g. Excel: 'CSV UTF-8 (comma delimited)')",
         )
         report.raise_if_any()
-    nul = _find_nul(path, gz)
+    nul, quoted = _find_nul(path, gz)
     if nul is not None:
         where = "decompressed byte" if gz else "byte"
         report.add(
@@ -633,7 +635,7 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             "give every column a distinct name",
         )
         report.raise_if_any()
-    df = None if gz else _read_csv_arrow(path, sep, len(names))
+    df = None if gz or quoted else _read_csv_arrow(path, sep, len(names))
     try:
         if df is None:
             df = pd.read_csv(
@@ -668,17 +670,9 @@ _ARROW_BLOCK_BYTES = 1 << 20
 """Bytes one Arrow thread parses at a time."""
 
 
-def _has_quote(path: Path) -> bool:
-    """Whether the file holds a ``"`` (streamed in blocks of :data:`_SCAN_BLOCK_BYTES`)."""
-    with open(path, "rb") as fh:
-        while block := fh.read(_SCAN_BLOCK_BYTES):
-            if b'"' in block:
-                return True
-    return False
-
-
 def _read_csv_arrow(path: Path, sep: str, n_header: int) -> pd.DataFrame | None:
-    """Every field of a plain CSV file as text, read by Arrow, or None for pandas to read.
+    """Every field of a plain CSV file without quote characters (the caller checks, in its
+    scan for NUL bytes) as text, read by Arrow, or None for pandas to read.
 
     The table ``pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
     encoding="utf-8-sig")`` gives for a well-formed file without quotes (a header and rows
@@ -691,8 +685,8 @@ def _read_csv_arrow(path: Path, sep: str, n_header: int) -> pd.DataFrame | None:
     one column or with two byte-order marks.
     """
     try:
-        if n_header < 2 or _has_quote(path):  # one column: pandas skips blank-looking
-            return None                          # lines (spaces, tabs), Arrow keeps them
+        if n_header < 2:  # one column: pandas skips blank-looking lines (spaces, tabs),
+            return None      # Arrow keeps them
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
