@@ -1285,11 +1285,16 @@ def min_cover(
         skipped |= not ok
         return ok
 
-    keep = (drop_dominated_rows(sub, sub_need, deadline=reduce_by) if fits(sub)
-            else np.ones(sub.shape[0], dtype=bool))
-    if not keep.all():  # (a slice copies the whole model: about 1 s at 66.7M entries)
-        sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
-    n_rows_dominated = int((~keep).sum())
+    def drop_rows(model: sp.csr_array, need: npt.NDArray[np.int64]
+                  ) -> tuple[sp.csr_array, npt.NDArray[np.int64], int]:
+        """The model without its dominated rows (when the reduction fits), and how many."""
+        keep = (drop_dominated_rows(model, need, deadline=reduce_by) if fits(model)
+                else np.ones(model.shape[0], dtype=bool))
+        if keep.all():  # (a slice copies the whole model: about 1 s at 66.7M entries)
+            return model, need, 0
+        return sp.csr_array(model[keep]), need[keep], int((~keep).sum())
+
+    sub, sub_need, n_rows_dominated = drop_rows(sub, sub_need)
     keep_cols = (_drop_dominated_cols(sub, sub_need, c[free_cols], deadline=reduce_by)
                  if fits(sub) else np.ones(sub.shape[1], dtype=bool))
     n_cols_dominated = int((~keep_cols).sum())
@@ -1299,11 +1304,8 @@ def min_cover(
         n_before = sub.shape[0]
         sub, sub_need = merge_identical_rows(sub, sub_need, rng)
         n_merged -= n_before - sub.shape[0]
-        keep = (drop_dominated_rows(sub, sub_need, deadline=reduce_by) if fits(sub)
-                else np.ones(sub.shape[0], dtype=bool))
-        if not keep.all():
-            sub, sub_need = sp.csr_array(sub[keep]), sub_need[keep]
-        n_rows_dominated += int((~keep).sum())
+        sub, sub_need, n_dropped = drop_rows(sub, sub_need)
+        n_rows_dominated += n_dropped
     reductions_cut = skipped or _past(reduce_by)
     used = np.bincount(sub.indices, minlength=sub.shape[1]) > 0
     cols = free_cols[used]
