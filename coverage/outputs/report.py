@@ -1557,8 +1557,15 @@ class ReportDraft:
     sections: dict[str, str]
 
 
+_PAGE_ORDER = ("summary", "compare", "service-classes", "sweep", "rollout", "latency",
+               "sites", "capacity", "criticality", "gaps", "parameters", "inputs")
+"""The keys of :func:`_render_sections`, in the order the page shows them."""
+
+
 def _render_sections(data: ReportData, skip: Collection[str] = ()) -> dict[str, str]:
-    """Each section's HTML in page order, keyed; those in ``skip`` are not rendered."""
+    """Each section's HTML, keyed (:data:`_PAGE_ORDER`); those in ``skip`` are not
+    rendered. A section that does not apply (no comparison, one service class, no
+    capacity) is empty text."""
     s = data.summary
     capacitated = isinstance(s.get("capacity"), dict)
     makers: dict[str, Callable[[], str]] = {
@@ -1577,7 +1584,7 @@ def _render_sections(data: ReportData, skip: Collection[str] = ()) -> dict[str, 
         "parameters": lambda: _parameters_section(s),
         "inputs": lambda: _inputs_section(s),
     }
-    return {key: make() for key, make in makers.items() if key not in skip}
+    return {key: makers[key]() for key in _PAGE_ORDER if key not in skip}
 
 
 def draft_report(data: ReportData) -> ReportDraft:
@@ -1642,9 +1649,7 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
             f'{_num(s.get("population_total"))} people within budget; '
             f'{_num(s.get("n1_population_outside_budget"))} outside it under the worst '
             f"single failure.</p>")
-    sections = [parts[key] for key in ("summary", "compare", "service-classes", "sweep",
-                                       "rollout", "latency", "sites", "capacity",
-                                       "criticality", "gaps", "parameters", "inputs")]
+    sections = [parts[key] for key in _PAGE_ORDER]
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
