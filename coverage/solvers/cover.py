@@ -851,6 +851,10 @@ class _Relaxation:
 #: method without crossover (:func:`_cover_lp`).
 LP_IPM_MIN_NNZ = 200_000
 
+#: share of a component's time left that the row-weighting search may take (it stops
+#: earlier when it stalls: :data:`coverage.solvers.cover_search.MIN_STALL_MOVES`)
+SEARCH_SHARE = 0.25
+
 
 def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
               time_limit_s: float) -> _Relaxation | None:
@@ -1106,6 +1110,18 @@ def _lp_guided_cover(
                                            and np.all(_proves(outside, ub, integral))):
             logger.debug("LP-support MILP plan %.6g, bound %.6g: optimal", ub, goal)
             return optimal(best, ub)
+    if np.all(c == c[0]) and best.any():
+        # unit costs: a local search for a smaller plan (a better cutoff, fewer sites that
+        # reduced costs keep): HiGHS improves the plans of dense components slowly
+        from .cover_search import row_weighting_search
+
+        xw = row_weighting_search(a, need, best, deadline=time.perf_counter() + left(
+            SEARCH_SHARE), goal=goal / float(c[0]))
+        if _covers(a, need, xw) and c[xw].sum() < ub:
+            best, ub = xw, float(c[xw].sum())
+            if _proves(goal, ub, integral):
+                logger.debug("row-weighting search plan %.6g meets the bound %.6g", ub, goal)
+                return optimal(best, ub)
     keep = ~_proves(rel.bound + np.maximum(rel.d, 0.0) - rel.err, ub, integral) | best
     logger.debug("LP bound %.6g, LP-guided plan %.6g: MILP on %d of %d sites", goal, ub,
                  int(keep.sum()), len(keep))

@@ -1,0 +1,139 @@
+"""The row-weighting local search (coverage.solvers.cover_search) against brute force, and
+min_cover with it on models where the LP path leaves a gap."""
+
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import coverage.solvers.cover as cover
+from coverage.solvers.cover import greedy_cover, min_cover
+from coverage.solvers.cover_search import _RowWeighting, row_weighting_search
+from tests.test_cover_lp_path import brute, geometric
+
+
+def unit_instance(seed):
+    """A random unit-cost multicover of 20-40 rows and 9-13 sites, k = 1 or 2."""
+    rng = np.random.default_rng(500 + seed)
+    n, m = int(rng.integers(20, 41)), int(rng.integers(9, 14))
+    pattern = rng.random((n, m)) < rng.uniform(0.2, 0.5)
+    req = np.minimum(1 + seed % 2, pattern.sum(axis=1))
+    return pattern, req
+
+
+def greedy_mask(a, req):
+    x = np.zeros(a.shape[1], dtype=bool)
+    x[greedy_cover(a, req)] = True
+    return x
+
+
+def counts(a, x):
+    """Each row's open sites, by a dense product (independent of the search's counts)."""
+    return a.toarray().astype(np.int64) @ np.asarray(x, dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_search_finds_the_brute_force_optimum(seed):
+    pattern, req = unit_instance(seed)
+    a = sp.csr_array(pattern.astype(np.int8))
+    best = brute(pattern, req, np.ones(pattern.shape[1]))
+    x0 = greedy_mask(a, req)
+    x = row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0, goal=best,
+                             max_moves=20_000, min_stall_moves=20_000)
+    assert np.all(counts(a, x) >= req)
+    assert x.sum() <= x0.sum()
+    assert x.sum() == best  # reached (the goal only stops the search there)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_search_on_geometric_models_is_feasible_and_no_larger(seed):
+    a, req, _ = geometric(seed, n=400, m=150, radius=0.2)
+    x0 = greedy_mask(a, req)
+    x = row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0,
+                             max_moves=5_000)
+    assert np.all(counts(a, x) >= req)
+    assert x.sum() <= x0.sum()
+    ref = min_cover(a, req, time_limit_s=30)  # the exact optimum: the search never beats it
+    assert ref.status == "optimal" and x.sum() >= ref.objective
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_incremental_scores_counts_and_weights_stay_exact(seed):
+    """After every one of many moves, the scores kept by the moves equal the scores
+    recomputed from scratch, and the counts a fresh product."""
+    a, req = dense_double_cover(seed, n=400, m=120)
+    x0 = greedy_mask(a, req)
+    st = _RowWeighting(a, req.astype(np.int64), x0.copy())
+    rng = np.random.default_rng(seed)
+    st.flip(st.pick(np.flatnonzero(st.x)), False)  # as the search does: one site fewer
+    tabu, n_short_seen = -1, 0
+    for _ in range(300):
+        if st.n_short == 0:
+            st.flip(st.pick(np.flatnonzero(st.x)), False)
+            continue
+        tabu = st.step(rng, tabu)
+        assert np.array_equal(st.cov, counts(a, st.x))
+        assert st.n_short == int((st.cov < req).sum())
+        assert np.array_equal(st.score, st.fresh_scores())
+        n_short_seen += st.n_short
+    assert st.w.max() > 1 and n_short_seen > 0  # the weights did rise
+
+
+def test_search_stops_at_the_goal_and_at_the_deadline():
+    a, req, _ = geometric(1, n=400, m=150, radius=0.2)
+    x0 = greedy_mask(a, req)
+    same = row_weighting_search(a, req, x0, deadline=time.perf_counter() - 1.0)
+    assert np.array_equal(same, x0)  # past its deadline: no move
+    reached = row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0,
+                                   goal=x0.sum() - 1)
+    assert reached.sum() == x0.sum() - 1 and np.all(counts(a, reached) >= req)
+    assert np.array_equal(row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30,
+                                               goal=x0.sum()), x0)
+
+
+def test_search_refuses_a_start_that_leaves_rows_short():
+    a = sp.csr_array(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.int8))
+    with pytest.raises(ValueError, match="short"):
+        row_weighting_search(a, np.array([2, 1]), np.array([True, False, False]),
+                             deadline=time.perf_counter() + 1)
+    with pytest.raises(ValueError, match="values"):
+        row_weighting_search(a, np.array([1]), np.array([True, True, True]),
+                             deadline=time.perf_counter() + 1)
+
+
+def test_search_does_not_change_its_inputs():
+    a, req, _ = geometric(2, n=300, m=120, radius=0.2)
+    x0 = greedy_mask(a, req)
+    before = (a.copy(), req.copy(), x0.copy())
+    row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0, max_moves=2_000)
+    assert (a != before[0]).nnz == 0
+    assert np.array_equal(req, before[1]) and np.array_equal(x0, before[2])
+
+
+def dense_double_cover(seed, n=1_500, m=300, radius=0.12):
+    """Many sites close together, two needed per point: the LP leaves a gap (as in the
+    dense countries' national models), so min_cover reaches the search and the MILP."""
+    rng = np.random.default_rng(seed)
+    centres = rng.random((6, 2))
+    points = (centres[rng.integers(6, size=n)] + rng.normal(0, 0.12, (n, 2)))
+    sites = (centres[rng.integers(6, size=m)] + rng.normal(0, 0.15, (m, 2)))
+    reach = np.linalg.norm(points[:, None] - sites[None], axis=2) < radius
+    return sp.csr_array(reach.astype(np.int8)), np.minimum(2, reach.sum(axis=1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_min_cover_with_the_search_is_feasible_and_its_bound_valid(seed, monkeypatch, caplog):
+    a, req = dense_double_cover(seed)
+    caplog.set_level("DEBUG", logger="coverage.solvers.cover_search")
+    with_search = min_cover(a, req, time_limit_s=8)
+    assert "row-weighting search" in caplog.text  # the LP path did not settle it
+    x = np.zeros(a.shape[1], dtype=bool)
+    x[with_search.sites] = True
+    assert np.all(counts(a, x) >= req)  # re-checked independently
+    monkeypatch.setattr(cover, "SEARCH_SHARE", 0.0)
+    exact = min_cover(a, req, time_limit_s=60)
+    assert exact.lower_bound <= with_search.objective
+    assert with_search.lower_bound <= exact.objective
+    if exact.status == "optimal":
+        assert with_search.lower_bound <= exact.objective <= with_search.objective
