@@ -289,3 +289,30 @@ def test_fetched_rows_equal_a_dense_computation_on_both_query_paths(query_rows):
         want = np.zeros_like(truth[rows])
         want[:, sub] = truth[rows][:, sub]
         assert _rows_sorted(got) and np.array_equal(got.toarray(), want)
+
+
+def test_local_search_after_a_round_that_stops_short_keeps_a_full_cover(
+        sample_inputs, monkeypatch, caplog):
+    """One round on few seed rows leaves cells short: the greedy repair covers them, and
+    the local search on the rows held (``rowgen._polish``) may only return a plan that
+    covers every cell (checked here on the full matrix) and is no larger."""
+    import coverage.solvers.rowgen as rowgen
+
+    demand, sites = sample_inputs
+    args = (demand.lat, demand.lon, sites.lat, sites.lon)
+    full = build_reach(*args, model=ON_NET, budget_ms=25.0)
+    need = np.minimum(2, full.n_covering())
+    kw = dict(model=ON_NET, budget_ms=25.0, access=np.full(len(demand), "ftth"), seed_rows=5,
+              spread=False, max_rounds=1, time_limit_s=60)
+    caplog.set_level("INFO", logger="coverage.solvers.rowgen")
+    polished = lazy_cover(*args, **kw)
+    assert "local search" in caplog.text
+    monkeypatch.setattr(rowgen, "_polish", lambda *a, **k: None)
+    plain = lazy_cover(*args, **kw)
+    assert plain.cover.status == polished.cover.status == "time_limit"
+    assert polished.cover.objective <= plain.cover.objective
+    for res in (plain, polished):
+        chosen = np.zeros(len(sites), dtype=bool)
+        chosen[res.cover.sites] = True
+        assert (full.boolean() @ chosen.astype(np.int64) >= need).all()
+        assert res.cover.lower_bound <= min_cover(full.boolean(), need).objective

@@ -7,9 +7,9 @@ branch and bound finds better plans slowly, and the plan it returns at the time 
 what the planner pays for. :func:`row_weighting_search` improves such a plan by local
 search; it never proves anything, and a plan it returns is re-checked by the caller.
 
-The method is RWLS (C. Gao, T. Weise, J. Li, "An efficient local search heuristic with row
-weighting for the unicost set covering problem", European Journal of Operational Research
-246 (2015) 750-761), with the requirement of each row (``need``, 2 for N-1) in place of 1:
+The method is RWLS (C. Gao, X. Yao, T. Weise, J. Li, "An efficient local search heuristic
+with row weighting for the unicost set covering problem", European Journal of Operational
+Research 246 (2015) 750-761), with the requirement of each row (``need``, 2 for N-1) in place of 1:
 
 * a row is *short* when it has fewer open sites than it needs, and *tight* when it has at
   most as many as it needs (closing one of its sites makes it short);
@@ -69,7 +69,7 @@ class _RowWeighting:
     """
 
     def __init__(self, a: sp.csr_array, need: npt.NDArray[np.int64],
-                 x: npt.NDArray[np.bool_]) -> None:
+                 x: npt.NDArray[np.bool_], fixed: npt.NDArray[np.bool_] | None = None) -> None:
         self.rp, self.ri = a.indptr, a.indices
         ac = sp.csc_array(a)
         self.cp, self.ci = ac.indptr, ac.indices
@@ -83,6 +83,12 @@ class _RowWeighting:
         self.age = np.zeros(a.shape[1], dtype=np.int64)  # the move a site last changed at
         self.allowed = np.ones(a.shape[1], dtype=bool)   # configuration checking
         self.move = 0
+        self.closable = (np.ones(a.shape[1], dtype=bool) if fixed is None
+                         else ~np.asarray(fixed, dtype=bool))
+
+    def open_sites(self) -> npt.NDArray[np.int64]:
+        """The open sites that may close (not fixed)."""
+        return np.flatnonzero(self.x & self.closable)
 
     def fresh_scores(self) -> npt.NDArray[np.int64]:
         """Every site's score from scratch (two sparse products)."""
@@ -145,7 +151,7 @@ class _RowWeighting:
         """One move: close the best open site but ``tabu``, open the best closed site of a
         random short row (an allowed one when there is one); returns the site opened."""
         self.move += 1
-        open_sites = np.flatnonzero(self.x)
+        open_sites = self.open_sites()
         if tabu >= 0 and len(open_sites) > 1:
             open_sites = open_sites[open_sites != tabu]
         if len(open_sites):
@@ -168,6 +174,7 @@ def row_weighting_search(
     *,
     deadline: float,
     goal: float | None = None,
+    fixed: npt.ArrayLike | None = None,
     max_moves: int | None = None,
     min_stall_moves: int = MIN_STALL_MOVES,
     seed: int = 0,
@@ -186,6 +193,8 @@ def row_weighting_search(
         :func:`time.perf_counter` value at which the search stops.
     goal : float, optional
         A lower bound on the number of sites: the search stops at a plan this small.
+    fixed : array_like of bool, shape (n_sites,), optional
+        Sites that stay open (existing sites); they must be open in ``x``.
     max_moves : int, optional
         Stop after this many moves (a move closes one site and opens one).
     min_stall_moves : int, default :data:`MIN_STALL_MOVES`
@@ -204,7 +213,8 @@ def row_weighting_search(
     Raises
     ------
     ValueError
-        ``x`` does not give every row its ``need``, or the shapes do not match.
+        ``x`` does not give every row its ``need``, a fixed site is closed in ``x``, or
+        the shapes do not match.
     """
     a = sp.csr_array(a)
     n, m = a.shape
@@ -214,12 +224,15 @@ def row_weighting_search(
         raise ValueError(f"need must have {n} values and x {m}")
     if np.any(a @ x.astype(np.int64) < need_a):
         raise ValueError("the start plan leaves rows short of their need")
+    fixed_a = None if fixed is None else np.asarray(fixed, dtype=bool)
+    if fixed_a is not None and (fixed_a.shape != (m,) or np.any(fixed_a & ~x)):
+        raise ValueError(f"fixed must have {m} values, each open in x")
     best = x.copy()
     best_size = start_size = int(x.sum())
     if best_size == 0 or (goal is not None and best_size <= goal + 1e-9):
         return best
     rng = np.random.default_rng(seed)
-    st = _RowWeighting(a, need_a, x)
+    st = _RowWeighting(a, need_a, x, fixed_a)
     last_better, tabu = 0, -1
     limit = np.iinfo(np.int64).max if max_moves is None else int(max_moves)
     while st.move < limit and time.perf_counter() < deadline:
@@ -230,7 +243,10 @@ def row_weighting_search(
                 last_better = st.move
                 if size == 0 or (goal is not None and size <= goal + 1e-9):
                     break
-            st.flip(st.pick(np.flatnonzero(st.x)), False)  # one site fewer, then repair
+            closable = st.open_sites()
+            if not len(closable):
+                break
+            st.flip(st.pick(closable), False)  # one site fewer, then repair
             continue
         if st.move - last_better >= max(min_stall_moves, last_better):
             break
