@@ -137,3 +137,19 @@ def test_min_cover_with_the_search_is_feasible_and_its_bound_valid(seed, monkeyp
     assert with_search.lower_bound <= exact.objective
     if exact.status == "optimal":
         assert with_search.lower_bound <= exact.objective <= with_search.objective
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_sites_stay_open(seed):
+    a, req, _ = geometric(seed, n=400, m=150, radius=0.2)
+    x0 = greedy_mask(a, req)
+    fixed = np.zeros(a.shape[1], dtype=bool)
+    fixed[np.flatnonzero(x0)[::3]] = True  # a third of the start's sites are existing ones
+    x = row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0, fixed=fixed,
+                             max_moves=3_000)
+    assert np.all(x[fixed]) and np.all(counts(a, x) >= req) and x.sum() <= x0.sum()
+    free = row_weighting_search(a, req, x0, deadline=time.perf_counter() + 30.0,
+                                max_moves=3_000)
+    assert not np.all(free[fixed])  # without them the search closes some of these sites
+    with pytest.raises(ValueError, match="fixed"):
+        row_weighting_search(a, req, x0, deadline=time.perf_counter() + 1, fixed=~x0)
