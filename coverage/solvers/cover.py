@@ -855,6 +855,12 @@ LP_IPM_MIN_NNZ = 200_000
 #: earlier when it stalls: :data:`coverage.solvers.cover_search.MIN_STALL_MOVES`)
 SEARCH_SHARE = 0.25
 
+#: the search runs only when the best plan is at least this many sites and this share of
+#: the plan above the bound (a 1M-cell US grid's round-2 component, bound 59 and plan 60:
+#: 20,000 moves, 6 s, for nothing; HiGHS then proved 60 in 0.3 s)
+SEARCH_MIN_GAP_SITES = 2
+SEARCH_MIN_GAP = 0.01
+
 
 def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
               time_limit_s: float) -> _Relaxation | None:
@@ -1110,9 +1116,11 @@ def _lp_guided_cover(
                                            and np.all(_proves(outside, ub, integral))):
             logger.debug("LP-support MILP plan %.6g, bound %.6g: optimal", ub, goal)
             return optimal(best, ub)
-    if np.all(c == c[0]) and best.any():
-        # unit costs: a local search for a smaller plan (a better cutoff, fewer sites that
-        # reduced costs keep): HiGHS improves the plans of dense components slowly
+    if np.all(c == c[0]) and best.any() and ub - goal >= float(c[0]) * max(
+            SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * ub / float(c[0])):
+        # unit costs and a wide gap: a local search for a smaller plan (a better cutoff,
+        # fewer sites that reduced costs keep): HiGHS improves the plans of dense
+        # components slowly; a gap of a site or so it closes faster than the search stalls
         from .cover_search import row_weighting_search
 
         xw = row_weighting_search(a, need, best, deadline=time.perf_counter() + left(
