@@ -291,8 +291,9 @@ def test_fetched_rows_equal_a_dense_computation_on_both_query_paths(query_rows):
         assert _rows_sorted(got) and np.array_equal(got.toarray(), want)
 
 
+@pytest.mark.parametrize("with_existing", [False, True])
 def test_local_search_after_a_round_that_stops_short_keeps_a_full_cover(
-        sample_inputs, monkeypatch, caplog):
+        sample_inputs, monkeypatch, caplog, with_existing):
     """One round on few seed rows leaves cells short: the greedy repair covers them, and
     the local search on the rows held (``rowgen._polish``) may only return a plan that
     covers every cell (checked here on the full matrix) and is no larger."""
@@ -304,9 +305,15 @@ def test_local_search_after_a_round_that_stops_short_keeps_a_full_cover(
     need = np.minimum(2, full.n_covering())
     kw = dict(model=ON_NET, budget_ms=25.0, access=np.full(len(demand), "ftth"), seed_rows=5,
               spread=False, max_rounds=1, time_limit_s=60)
+    required = None
+    if with_existing:  # equal costs of 5 (not 1) and three existing sites that stay open
+        required = np.zeros(len(sites), dtype=bool)
+        required[[3, 17, 40]] = True
+        kw.update(cost=np.full(len(sites), 5.0), required=required)
     caplog.set_level("INFO", logger="coverage.solvers.rowgen")
     polished = lazy_cover(*args, **kw)
-    assert "local search" in caplog.text
+    if not with_existing:  # (with them, no smaller plan is found here: nothing to log)
+        assert "local search" in caplog.text
     monkeypatch.setattr(rowgen, "_polish", lambda *a, **k: None)
     plain = lazy_cover(*args, **kw)
     assert plain.cover.status == polished.cover.status == "time_limit"
@@ -315,4 +322,7 @@ def test_local_search_after_a_round_that_stops_short_keeps_a_full_cover(
         chosen = np.zeros(len(sites), dtype=bool)
         chosen[res.cover.sites] = True
         assert (full.boolean() @ chosen.astype(np.int64) >= need).all()
-        assert res.cover.lower_bound <= min_cover(full.boolean(), need).objective
+        best = min_cover(full.boolean(), need, cost=kw.get("cost"), required=required)
+        assert res.cover.lower_bound <= best.objective <= res.cover.objective
+        if required is not None:
+            assert chosen[required].all()

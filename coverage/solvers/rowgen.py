@@ -490,7 +490,7 @@ def _polish(rows: RowPool, sites: npt.NDArray[np.int64], violations: Any,
             fixed: npt.NDArray[np.bool_] | None, max_tries: int = 8
             ) -> npt.NDArray[np.int64] | None:
     """A smaller plan than ``sites`` (which covers every cell) by row-weighting local
-    search on the rows held, or None.
+    search on the rows held, or None (unit costs: ``goal`` is a lower bound in sites).
 
     The search sees only the rows held (those implied by another held row dropped), on
     half the time left: its plan is checked against every cell. When it leaves cells
@@ -728,8 +728,13 @@ def lazy_cover(
             return rows.next_rows(violated, have, max_rows=max_rows_per_round,
                                   at_risk_rows=at_risk_rows, bin_km=bin_km, spread=spread)
 
-        polished = _polish(rows, incumbent, violations, more_rows, deadline, best_lower,
-                           None if required is None else np.asarray(required, dtype=bool))
+        fixed = None
+        if required is not None:  # existing sites stay open (they are in the incumbent)
+            fixed = np.zeros(len(c_all), dtype=bool)
+            fixed[incumbent] = True
+            fixed &= np.asarray(required, dtype=bool)
+        polished = _polish(rows, incumbent, violations, more_rows, deadline,
+                           best_lower / float(c_all[0]), fixed)
         if polished is not None:
             offer(polished)
     objective = float(c_all[incumbent].sum())
