@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import SolverError
+from .cover_search import row_ranges, row_weighting_search
 
 logger = logging.getLogger(__name__)
 
@@ -91,15 +92,6 @@ def requirement_array(requirement: int | npt.ArrayLike, n_rows: int) -> npt.NDAr
     if r.shape != (n_rows,) or (r < 0).any():
         raise ValueError("requirement must be a non-negative int or one int per row")
     return r.astype(np.int64)
-
-
-def row_ranges(starts: npt.NDArray[np.int64],
-               stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Concatenation of ``arange(starts[k], stops[k])`` over k, without a Python loop."""
-    lens = np.maximum(stops - starts, 0)
-    total = int(lens.sum())
-    before = np.cumsum(lens) - lens
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
 
 
 def identical_row_groups(
@@ -1121,8 +1113,6 @@ def _lp_guided_cover(
         # unit costs and a wide gap: a local search for a smaller plan (a better cutoff,
         # fewer sites that reduced costs keep): HiGHS improves the plans of dense
         # components slowly; a gap of a site or so it closes faster than the search stalls
-        from .cover_search import row_weighting_search
-
         xw = row_weighting_search(a, need, best, deadline=time.perf_counter() + left(
             SEARCH_SHARE), goal=goal / float(c[0]))
         if _covers(a, need, xw) and c[xw].sum() < ub:

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["row_weighting_search"]
+__all__ = ["row_ranges", "row_weighting_search"]
 
 #: moves without a better plan after which the search stops, at least (it stops after as
 #: many moves without one as it needed to find its last better plan, when that is more)
@@ -47,18 +47,23 @@ MIN_STALL_MOVES = 20_000
 _AGE_BITS = 31  # scores are compared before ages: key = score * 2**31 - age
 
 
+def row_ranges(starts: npt.NDArray[np.int64],
+               stops: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Concatenation of ``arange(starts[k], stops[k])`` over k, without a Python loop
+    (also :func:`coverage.solvers.cover.row_ranges`)."""
+    lens = np.maximum(stops - starts, 0)
+    total = int(lens.sum())
+    before = np.cumsum(lens) - lens
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lens)
+
+
 def _entries(ptr: npt.NDArray[np.integer], idx: npt.NDArray[np.integer],
              lines: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.integer],
                                                      npt.NDArray[np.int64]]:
     """The entries of the compressed lines ``lines`` (their indices, in line order) and each
     line's length."""
-    starts = ptr[lines]
-    lens = ptr[lines + 1] - starts
-    total = int(lens.sum())
-    if total == 0:
-        return idx[:0], lens
-    shift = np.repeat(starts - (np.cumsum(lens) - lens), lens)
-    return idx[np.arange(total) + shift], lens
+    starts, stops = ptr[lines], ptr[lines + 1]
+    return idx[row_ranges(starts, stops)], stops - starts
 
 
 class _RowWeighting:
