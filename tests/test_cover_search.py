@@ -75,6 +75,7 @@ def test_incremental_scores_counts_and_weights_stay_exact(seed):
         tabu = st.step(rng, tabu)
         assert np.array_equal(st.cov, counts(a, st.x))
         assert st.n_short == int((st.cov < req).sum())
+        assert np.array_equal(st.short, np.flatnonzero(st.cov < req))  # kept, not rescanned
         assert np.array_equal(st.score, st.fresh_scores())
         n_short_seen += st.n_short
     assert st.w.max() > 1 and n_short_seen > 0  # the weights did rise
@@ -163,4 +164,38 @@ def test_no_search_when_the_plan_is_one_site_above_the_bound(caplog):
     res = min_cover(a, req, time_limit_s=30)
     assert "LP-guided plan" in caplog.text  # the LP path left a gap (of one site) ...
     assert "row-weighting search" not in caplog.text  # ... which the MILP closed alone
+    assert res.status == "optimal"
+
+
+def test_values_and_duplicate_entries_count_once():
+    """A pair counts once whatever its stored value: with a value of 2, or the same entry
+    stored twice, one open site must not pass for two."""
+    ones = sp.csr_array(np.array([[1, 1, 1, 0], [0, 0, 1, 1]], dtype=np.int8))
+    need = np.array([2, 1])
+    start = np.ones(4, dtype=bool)
+    twos = ones.copy()
+    twos.data[:] = 2
+    dup = sp.csr_array((np.ones(6), np.array([0, 0, 1, 2, 2, 3]), np.array([0, 4, 6])),
+                       shape=(2, 4))  # row 0 holds site 0 twice, row 1 site 2 twice
+    assert not dup.has_canonical_format
+    dup_before = dup.copy()
+    for a in (twos, dup):
+        x = row_weighting_search(a, need, start, deadline=time.perf_counter() + 5,
+                                 max_moves=200)
+        assert np.all(counts(ones, x) >= need), (a.toarray(), x)
+        assert x.sum() == 2  # two sites of row 0, one of them (site 2) in row 1 too
+    assert np.array_equal(dup.indices, dup_before.indices)  # the input is left as it was
+    assert not row_weighting_search(ones, np.array([0, 0]), start,
+                                    deadline=time.perf_counter() + 5).any()
+
+
+def test_no_search_on_a_small_model(caplog):
+    """HiGHS proves small models at once: the search (20,000 stall moves, seconds) must
+    not run there, however wide the gap after the LP rounding."""
+    rng = np.random.default_rng(407)  # a random 200 x 60 cover: 112 x 54 after reductions
+    a = sp.csr_array((rng.random((200, 60)) < 0.08).astype(np.int64))
+    caplog.set_level("DEBUG", logger="coverage.solvers")
+    res = min_cover(a, 1)
+    assert "LP-guided plan" in caplog.text  # the LP path left a gap the MILP had to close
+    assert "row-weighting search" not in caplog.text
     assert res.status == "optimal"

@@ -83,7 +83,8 @@ class _RowWeighting:
         self.x = x
         self.cov = a @ x.astype(np.int64)
         self.w = np.ones(a.shape[0], dtype=np.int64)
-        self.n_short = int((self.cov < need).sum())
+        self.short = np.flatnonzero(self.cov < need)  # the short rows, ascending
+        self.n_short = len(self.short)
         self.score = self.fresh_scores()
         self.age = np.zeros(a.shape[1], dtype=np.int64)  # the move a site last changed at
         self.allowed = np.ones(a.shape[1], dtype=bool)   # configuration checking
@@ -111,12 +112,15 @@ class _RowWeighting:
             cov[rows] = old + 1
             eased = rows[old == nr - 1]   # no longer short: closed sites lose its weight
             loose = rows[old == nr]       # no longer tight: open sites lose its penalty
-            self.n_short -= len(eased)
+            if len(eased):
+                self.short = self.short[cov[self.short] < need[self.short]]
         else:
             cov[rows] = old - 1
             eased = rows[old == nr]       # now short: closed sites gain its weight
             loose = rows[old == nr + 1]   # now tight: open sites get its penalty
-            self.n_short += len(eased)
+            if len(eased):
+                self.short = np.insert(self.short, np.searchsorted(self.short, eased), eased)
+        self.n_short = len(self.short)
         self.x[j] = opening
         changed = np.concatenate((eased, loose))
         sites, lens = _entries(self.rp, self.ri, changed)
@@ -139,7 +143,7 @@ class _RowWeighting:
 
     def raise_weights(self) -> None:
         """Add one to the weight of every short row (and to the scores it enters)."""
-        short = np.flatnonzero(self.cov < self.need)
+        short = self.short
         if len(short):
             self.w[short] += 1
             sites, _ = _entries(self.rp, self.ri, short)
@@ -161,8 +165,7 @@ class _RowWeighting:
             open_sites = open_sites[open_sites != tabu]
         if len(open_sites):
             self.flip(self.pick(open_sites), False)
-        short = np.flatnonzero(self.cov < self.need)
-        i = int(short[rng.integers(len(short))])
+        i = int(self.short[rng.integers(len(self.short))])
         row_sites = self.ri[self.rp[i]:self.rp[i + 1]]
         closed = row_sites[~self.x[row_sites]]
         ok = closed[self.allowed[closed]]
@@ -189,7 +192,8 @@ def row_weighting_search(
     Parameters
     ----------
     a : scipy.sparse csr array, shape (n_rows, n_sites)
-        Stored entries mark the (row, site) pairs that count (values are ignored).
+        Nonzero entries mark the (row, site) pairs that count (their values are ignored;
+        duplicate entries count once).
     need : array_like of int, shape (n_rows,)
         Sites each row needs, at most its number of entries.
     x : array_like of bool, shape (n_sites,)
@@ -222,6 +226,11 @@ def row_weighting_search(
         the shapes do not match.
     """
     a = sp.csr_array(a)
+    if not a.has_canonical_format or np.any(a.data == 0):  # a pair counts once, if nonzero
+        a = a.copy()
+        a.sum_duplicates()
+        a.eliminate_zeros()
+    a = sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
     n, m = a.shape
     need_a = np.asarray(need, dtype=np.int64)
     x = np.array(x, dtype=bool)
