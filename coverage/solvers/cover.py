@@ -853,6 +853,11 @@ SEARCH_SHARE = 0.25
 SEARCH_MIN_GAP_SITES = 2
 SEARCH_MIN_GAP = 0.01
 
+#: ... and only on components of at least this many entries (after the reductions): HiGHS
+#: proves small models in a fraction of the search's 20,000 stall moves (a random 112 x 54
+#: model: MILP 0.1 s, the search 8 s)
+SEARCH_MIN_NNZ = 10_000
+
 
 def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
               time_limit_s: float) -> _Relaxation | None:
@@ -1108,11 +1113,14 @@ def _lp_guided_cover(
                                            and np.all(_proves(outside, ub, integral))):
             logger.debug("LP-support MILP plan %.6g, bound %.6g: optimal", ub, goal)
             return optimal(best, ub)
-    if np.all(c == c[0]) and best.any() and ub - goal >= float(c[0]) * max(
-            SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * ub / float(c[0])):
-        # unit costs and a wide gap: a local search for a smaller plan (a better cutoff,
-        # fewer sites that reduced costs keep): HiGHS improves the plans of dense
-        # components slowly; a gap of a site or so it closes faster than the search stalls
+    if np.all(c == c[0]) and best.any() and a.nnz >= SEARCH_MIN_NNZ and ub - goal >= float(
+            c[0]) * max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * ub / float(c[0])):
+        # unit costs, a wide gap and a model HiGHS is slow on: a local search for a smaller
+        # plan (a better cutoff, fewer sites that reduced costs keep): HiGHS improves the
+        # plans of dense components slowly; a gap of a site or so, or a small model, it
+        # closes faster than the search stalls
+        logger.debug("row-weighting search on %d rows x %d sites, %d entries: plan %.6g, "
+                     "bound %.6g", a.shape[0], a.shape[1], a.nnz, ub, goal)
         xw = row_weighting_search(a, need, best, deadline=time.perf_counter() + left(
             SEARCH_SHARE), goal=goal / float(c[0]))
         if _covers(a, need, xw) and c[xw].sum() < ub:
