@@ -492,8 +492,9 @@ def _polish(rows: RowPool, sites: npt.NDArray[np.int64], violations: Any,
     """A smaller plan than ``sites`` (which covers every cell) by row-weighting local
     search on the rows held, or None (unit costs: ``goal`` is a lower bound in sites).
 
-    The search sees only the rows held (those implied by another held row dropped), on
-    half the time left: its plan is checked against every cell. When it leaves cells
+    The search sees only the rows held (those implied by another held row dropped; the
+    reduction is redone only after a fetch), on half the time left after it: its plan is
+    checked against every cell. When it leaves cells
     short, ``more_rows(violated, have)`` gives the rows to fetch (the short cells' and
     those at their requirement, as after a round), and the plan completed greedily on the
     rows held is kept when it covers every cell and is smaller. The next search starts
@@ -503,16 +504,26 @@ def _polish(rows: RowPool, sites: npt.NDArray[np.int64], violations: Any,
     m = rows.pool.shape[1]
     best = np.asarray(sites, dtype=np.int64)
     improved = False
+    held: tuple[sp.csr_array, npt.NDArray[np.int64]] | None = None
     for _ in range(max_tries):
-        now = time.perf_counter()
+        if time.perf_counter() >= deadline - 0.5:
+            break
+        if held is None:  # the rows held change only when a try fetches more
+            keep = drop_dominated_rows(rows.pool, rows.pool_req, deadline=deadline)
+            held = sp.csr_array(rows.pool[keep]), rows.pool_req[keep]
+        now = time.perf_counter()  # (after the reduction: the search gets half of what is left)
         if now >= deadline - 0.5:
             break
+        a, need = held
         start = np.zeros(m, dtype=bool)
         start[best] = True
-        keep = drop_dominated_rows(rows.pool, rows.pool_req, deadline=deadline)
-        a, need = sp.csr_array(rows.pool[keep]), rows.pool_req[keep]
-        found = row_weighting_search(a, need, start, deadline=now + 0.5 * (deadline - now),
-                                     goal=goal, fixed=fixed)
+        try:
+            found = row_weighting_search(a, need, start,
+                                         deadline=now + 0.5 * (deadline - now), goal=goal,
+                                         fixed=fixed)
+        except ValueError as err:  # not expected: the plan covers every cell
+            logger.warning("lazy cover: local search skipped: %s", err)
+            break
         if found.sum() >= len(best):
             break
         plan = np.flatnonzero(found)
@@ -522,7 +533,10 @@ def _polish(rows: RowPool, sites: npt.NDArray[np.int64], violations: Any,
         if not len(violated):
             best, improved = plan, True
             continue
+        if time.perf_counter() >= deadline:
+            break
         rows.fetch(more_rows(violated, have))
+        held = None
         completed = greedy_cover(rows.pool, rows.pool_req, required=fixed, start=plan)
         if len(completed) < len(best) and not len(violations(completed)[0]):
             best, improved = completed, True
