@@ -427,9 +427,11 @@ def test_cli_plan_on_a_local_cluster(tmp_path, sample_inputs):
     demand, sites = sample_inputs
     assert s["site_count"] == plan_sites(demand, sites, budget_ms=30,
                                          kmedian_time_limit_s=10).summary()["site_count"]
+    # (Dask's connect timeout, 30 s by default, cut short through its own setting)
     bad = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--scheduler",
                           "tcp://127.0.0.1:9", "--out", str(tmp_path / "q")],
-                         capture_output=True, text=True, timeout=180)
+                         capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "cannot reach the Dask scheduler" in bad.stderr
 
