@@ -517,13 +517,11 @@ def _polish(rows: RowPool, sites: npt.NDArray[np.int64], violations: Any,
         a, need = held
         start = np.zeros(m, dtype=bool)
         start[best] = True
-        try:
-            found = row_weighting_search(a, need, start,
-                                         deadline=now + 0.5 * (deadline - now), goal=goal,
-                                         fixed=fixed)
-        except ValueError as err:  # not expected: the plan covers every cell
-            logger.warning("lazy cover: local search skipped: %s", err)
+        if np.any(a @ start.astype(np.int64) < need):  # not expected: it covers every cell
+            logger.warning("lazy cover: local search skipped: the plan leaves held rows short")
             break
+        found = row_weighting_search(a, need, start, deadline=now + 0.5 * (deadline - now),
+                                     goal=goal, fixed=fixed)
         if found.sum() >= len(best):
             break
         plan = np.flatnonzero(found)
