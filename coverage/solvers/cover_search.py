@@ -23,8 +23,10 @@ Research 246 (2015) 750-761), with the requirement of each row (``need``, 2 for 
   last closed (configuration checking; any of them when none did), oldest first on ties,
   and raises the weight of every row still short by one.
 
-Scores are updated per move on the rows whose status changed (NumPy over their entries),
-so a move costs about the entries of the rows of the two sites flipped, not of the model.
+Scores are updated per move on the rows whose status changed (NumPy over their entries)
+and the short rows are kept in a sorted list, so a move costs about the entries of the
+rows of the two sites flipped and of the short rows (whose weights rise), plus a pass over
+the open sites to pick one, not the model's.
 """
 
 from __future__ import annotations
