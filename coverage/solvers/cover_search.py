@@ -86,13 +86,17 @@ class _RowWeighting:
         self.cov = a @ x.astype(np.int64)
         self.w = np.ones(a.shape[0], dtype=np.int64)
         self.short = np.flatnonzero(self.cov < need)  # the short rows, ascending
-        self.n_short = len(self.short)
         self.score = self.fresh_scores()
         self.age = np.zeros(a.shape[1], dtype=np.int64)  # the move a site last changed at
         self.allowed = np.ones(a.shape[1], dtype=bool)   # configuration checking
         self.move = 0
         self.closable = (np.ones(a.shape[1], dtype=bool) if fixed is None
                          else ~np.asarray(fixed, dtype=bool))
+
+    @property
+    def n_short(self) -> int:
+        """How many rows are short."""
+        return len(self.short)
 
     def open_sites(self) -> npt.NDArray[np.int64]:
         """The open sites that may close (not fixed)."""
@@ -122,7 +126,6 @@ class _RowWeighting:
             loose = rows[old == nr + 1]   # now tight: open sites get its penalty
             if len(eased):
                 self.short = np.insert(self.short, np.searchsorted(self.short, eased), eased)
-        self.n_short = len(self.short)
         self.x[j] = opening
         changed = np.concatenate((eased, loose))
         sites, lens = _entries(self.rp, self.ri, changed)
