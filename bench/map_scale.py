@@ -63,7 +63,12 @@ def browser_times(path: Path) -> dict[str, float] | str:
                 "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    # Chromium's profile and its singleton socket directory (TMPDIR) in a scratch directory
+    # removed afterwards: Chromium does not always remove its /tmp/org.chromium.Chromium.*.
+    scratch = tempfile.TemporaryDirectory(prefix="map-bench-chromium-")
+    options.add_argument(f"--user-data-dir={scratch.name}/profile")
+    service = Service(executable_path=str(CHROMEDRIVER), env={**os.environ, "TMPDIR": scratch.name})
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         driver.set_page_load_timeout(300)
         t0 = time.perf_counter()
@@ -92,6 +97,7 @@ def browser_times(path: Path) -> dict[str, float] | str:
             "return performance.memory ? performance.memory.usedJSHeapSize / 1048576 : -1")
     finally:
         driver.quit()
+        scratch.cleanup()
     out = {"load_s": parsed, "first_draw_s": first, "all_layers_s": all_layers,
            "explorer_s": explorer, "console_errors": float(len(errors)), "js_heap_mib": heap}
     for key, value in built.items():

@@ -144,16 +144,27 @@ AIM = (
 )
 
 
-def _driver():
+def _driver(scratch: Path):
+    """Start Chromium through chromedriver, its profile and temporary files under ``scratch``.
+
+    Chromium keeps its singleton socket in a ``org.chromium.Chromium.*`` directory of
+    ``TMPDIR`` and does not always remove it on quit; with ``TMPDIR`` and the profile under
+    pytest's own temporary tree, a test run leaves nothing in ``/tmp``.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    profile = scratch / "profile"
+    profile.mkdir(parents=True, exist_ok=True)
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in CHROME_ARGS:
         options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    service = Service(executable_path=str(CHROMEDRIVER), env=env)
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(PAGE_LOAD_S)
     driver.set_script_timeout(SCRIPT_S)
     driver.implicitly_wait(0)  # every wait below is explicit, with its own condition
@@ -165,14 +176,14 @@ def _driver():
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
     if not (CHROMEDRIVER.is_file() and CHROMIUM.is_file()):
         message = f"{CHROMEDRIVER} or {CHROMIUM} missing (make test installs them with apt)"
         if REQUIRED:
             pytest.fail(message)
         pytest.skip(message)
     os.environ.setdefault("SE_OFFLINE", "true")  # belt and braces: Selenium Manager stays off
-    driver = _driver()
+    driver = _driver(tmp_path_factory.mktemp("chromium"))
     try:
         yield driver
     finally:
