@@ -642,6 +642,8 @@ def run_batch(
     if cfg is not None:
         problems.extend(check_scenarios(cfg))
     problems.extend(check_output_dir(out, "batch").problems)
+    if client is None:  # connect only when nothing else refuses the run (it may take seconds)
+        problems.extend(check_scheduler(scheduler, probe=not problems))
     if problems or cfg is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(out, "batch") as od:
@@ -792,6 +794,85 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         table.attrs["outputs_skipped"] = {"sweep.png": reason}
         logger.warning("skipped %s: %s (scenarios.csv is written)", root / "sweep.png", reason)
     return table
+
+
+#: Longest time a refused connection to ``--scheduler`` is retried before the run is refused
+#: (a scheduler started just before the command may not listen yet); Dask's own connect
+#: timeout (``distributed.comm.timeouts.connect``, 30 s by default) when that is shorter.
+SCHEDULER_PROBE_S = 10.0
+
+
+def check_scheduler(scheduler: str | None, *, probe: bool = True,
+                    wait_s: float | None = None) -> list[str]:
+    """Problems with a Dask scheduler address, found before any work starts.
+
+    The address must parse (``tcp://HOST:PORT``: scheme, host and port); with ``probe``,
+    for ``tcp`` and ``tls`` the host must resolve and accept a TCP connection within
+    ``wait_s`` (a refused connection is retried every 0.25 s: the scheduler may be
+    starting). Other schemes Dask knows (``ws``, ``ucx``, ``inproc``) are only parsed.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        The address given to ``--scheduler`` (None: no problems).
+    probe : bool, default True
+        Also resolve the host and connect (False: the address's form only, for a run
+        already refused for other reasons).
+    wait_s : float, optional
+        Longest time spent connecting before the address is reported unreachable (default:
+        Dask's connect timeout, at most ``SCHEDULER_PROBE_S``).
+
+    Returns
+    -------
+    list of str
+        One message naming the address, what is wrong and the fix; empty when usable.
+    """
+    import socket
+
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    if scheduler is None:
+        return []
+    fix = "give --scheduler as tcp://HOST:PORT of a running Dask scheduler"
+    try:
+        scheme, location = parse_address(str(scheduler))  # no scheme: tcp, as for Dask
+        if scheme not in registry.backends:
+            raise ValueError(f"unknown scheme {scheme!r}; Dask knows "
+                             f"{', '.join(sorted(registry.backends))}")
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        return [f"--scheduler {scheduler!r} is not a Dask scheduler address ({exc}); {fix}"]
+    if scheme not in ("tcp", "tls"):
+        return []
+    if not 0 < int(port) < 65536:
+        return [f"--scheduler {scheduler!r}: port {port} is outside 1-65535; {fix}"]
+    if not probe:
+        return []
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return [f"--scheduler {scheduler!r}: the host {host!r} does not resolve ({exc}); "
+                f"check the name, or {fix}"]
+    if wait_s is None:
+        import dask.config
+        from dask.utils import parse_timedelta
+
+        wait_s = min(SCHEDULER_PROBE_S, parse_timedelta(
+            dask.config.get("distributed.comm.timeouts.connect"), default="seconds"))
+    deadline = time.monotonic() + max(0.0, wait_s)
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(0.5, left)):
+                return []
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                return [f"cannot reach the Dask scheduler {scheduler!r} ({exc}; tried for "
+                        f"{wait_s:g} s); check --scheduler (tcp://HOST:PORT) and that the "
+                        "scheduler is running"]
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
 
 
 @contextlib.contextmanager

@@ -431,6 +431,10 @@ def _run_plan(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.command == "compare":
         extra = _compare_inputs(args, problems)
+    if args.scheduler is not None:  # connect only when nothing else refuses the run
+        from .batch import check_scheduler
+
+        problems.extend(check_scheduler(args.scheduler, probe=not problems))
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused

@@ -427,13 +427,92 @@ def test_cli_plan_on_a_local_cluster(tmp_path, sample_inputs):
     demand, sites = sample_inputs
     assert s["site_count"] == plan_sites(demand, sites, budget_ms=30,
                                          kmedian_time_limit_s=10).summary()["site_count"]
-    # (Dask's connect timeout, 30 s by default, cut short through its own setting)
-    bad = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--scheduler",
-                          "tcp://127.0.0.1:9", "--out", str(tmp_path / "q")],
-                         capture_output=True, text=True, timeout=180,
-                         env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "cannot reach the Dask scheduler" in bad.stderr
+    # an unreachable or malformed --scheduler: test_cli_refuses_a_bad_scheduler_before_any_work
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("foo", "missing port number"),
+    ("http://127.0.0.1:8786", "unknown scheme 'http'"),
+    ("tcp://127.0.0.1", "missing port number"),
+    ("tcp://localhost:", "not a Dask scheduler address"),
+    ("tcp://127.0.0.1:99999", "port 99999 is outside 1-65535"),
+    ("tcp://no-such-host.invalid:8786", "does not resolve"),
+])
+def test_check_scheduler_names_a_bad_address(address, expected):
+    from coverage.batch import check_scheduler
+
+    problems = check_scheduler(address, wait_s=0)
+    assert len(problems) == 1 and expected in problems[0] and repr(address) in problems[0]
+    if "resolve" not in expected:  # the form alone is checked without connecting too
+        assert check_scheduler(address, probe=False) == problems
+
+
+def test_check_scheduler_waits_for_a_scheduler_that_starts_listening(monkeypatch):
+    """A refused connection is retried (the scheduler may be starting) until it listens;
+    a port nobody listens on is refused after the wait, naming the reason."""
+    import socket
+
+    from coverage.batch import check_scheduler
+
+    refused_once = threading.Event()
+    connect = socket.create_connection
+
+    def observed(*args, **kwargs):  # the real connection, observed
+        try:
+            return connect(*args, **kwargs)
+        except OSError:
+            refused_once.set()
+            raise
+
+    monkeypatch.setattr(socket, "create_connection", observed)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        refused = check_scheduler(address, wait_s=0.3)
+        assert len(refused) == 1 and "cannot reach the Dask scheduler" in refused[0]
+        assert "refused" in refused[0].lower() and refused_once.is_set()
+        assert check_scheduler(address, probe=False) == []
+        refused_once.clear()
+
+        def listen_once_refused():
+            refused_once.wait()
+            server.listen()
+
+        t = threading.Thread(target=listen_once_refused)
+        t.start()
+        try:  # refused first; the thread then listens and a retry connects
+            assert check_scheduler(address, wait_s=600) == []
+        finally:
+            refused_once.set()
+            t.join()
+    assert check_scheduler(None) == []
+
+
+def test_cli_refuses_a_bad_scheduler_before_any_work(tmp_path):
+    """A malformed or unreachable --scheduler is one input error (exit 2, no traceback), given
+    before the inputs are planned and before the output directory is made (plan, batch)."""
+    import socket
+
+    config = tmp_path / "lu.toml"
+    config.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      '[axes]\nbudget_ms = [30]\n')
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        refused = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        for command, address, expected in (
+                ("plan", refused, "cannot reach the Dask scheduler"),
+                ("batch", "tcp://127.0.0.1", "missing port number")):
+            out = tmp_path / "out"
+            args = ([EXE, "plan", "--demo", "--country", "LU"] if command == "plan"
+                    else [EXE, "batch", str(config)])
+            r = subprocess.run([*args, "--scheduler", address, "--out", str(out)],
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ,  # the probe waits as long as Dask would
+                                    "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"})
+            assert r.returncode == 2, r.stderr
+            assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+            assert expected in r.stderr and repr(address) in r.stderr
+            assert not out.exists()
 
 
 def test_cli_progress_bar_in_a_pseudo_terminal(tmp_path):
