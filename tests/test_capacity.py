@@ -187,6 +187,35 @@ def test_capacitated_cover_matches_brute_force(seed):
     assert plan_ok(N, load_i, cap_i, chosen, k, None if domains is None else list(domains))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_implied_coverage_rows_leave_the_milp_not_the_answer(seed):
+    """Points whose candidates contain another point's (with no larger requirement) are
+    implied for coverage: the MILP holds fewer coverage rows than merged points, and the
+    plan is still the brute-force optimum, covering and carrying every point."""
+    rng = np.random.default_rng(seed)
+    m, k = 7, 1
+    base = rng.random((6, m)) < 0.45
+    base[np.arange(6), rng.integers(0, m, 6)] = True
+    # each base row again with extra candidates: rows a base row implies
+    wider = base | (rng.random((6, m)) < 0.4)
+    a = np.vstack([base, wider, base | wider[::-1]]).astype(np.int8)
+    load = np.round(rng.uniform(1, 4, len(a)), 1)
+    cap = np.full(m, 9.0)
+    N = rows_of(a)
+    req = np.minimum(k + 1, a.sum(axis=1))
+    best, _ = brute_force(N, np.round(load * 10).astype(int).tolist(),
+                          np.round(cap * 10).astype(int).tolist(), k)
+    res = capacitated_cover(sp.csr_array(a), load, cap, req, failures=k)
+    merged = len(np.unique(a, axis=0))
+    assert res.rounds[0]["cover_rows"] < merged
+    assert best is not None and res.status == "optimal"
+    assert res.objective == best == len(res.sites)
+    chosen = frozenset(res.sites.tolist())
+    assert all(len(ni & chosen) >= r for ni, r in zip(N, req, strict=True))
+    assert plan_ok(N, np.round(load * 10).astype(int).tolist(),
+                   np.round(cap * 10).astype(int).tolist(), chosen, k, None)
+
+
 def test_solver_instances_cover_both_verdicts_and_modes():
     """The seeded instances above are not all of one kind."""
     kinds = set()

@@ -285,7 +285,8 @@ class CapacityResult:
     gap : float
         Relative gap.
     rounds : list of dict
-        Per round: cuts held, sites, bound, violated scenarios, seconds.
+        Per round: coverage rows in the MILP (merged points whose rows no other row
+        implies), cuts held, sites, bound, violated scenarios, seconds.
     scenarios : list of ScenarioFlow
         The final plan's scenarios (normal operation first).
     complete : bool
@@ -466,6 +467,11 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     if required is not None:
         lb[np.asarray(required, dtype=bool)] = 1.0
     cover_rows = np.flatnonzero(req > 0)
+    if len(cover_rows) > 1:  # a coverage row another implies adds nothing to the MILP
+        from .cover import drop_dominated_rows
+
+        cover_rows = cover_rows[drop_dominated_rows(a[cover_rows], req[cover_rows],
+                                                    deadline=deadline)]
     cut_a: list[npt.NDArray[np.float64]] = []
     cut_b: list[float] = []
     # the whole fleet must carry the whole load in normal operation
@@ -559,7 +565,8 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                 else:  # a cut no candidate can meet (repair_plan): no plan is feasible
                     status = "infeasible"
                     break
-        rounds.append({"round": round_no, "cuts": len(cut_a), "sites": float(c[sites].sum()),
+        rounds.append({"round": round_no, "cover_rows": len(cover_rows), "cuts": len(cut_a),
+                       "sites": float(c[sites].sum()),
                        "bound": bound, "milp_status": int(res.status),
                        "violated": len(bad), "solve_s": solve_s, "check_s": check_s,
                        "incumbent": (float(c[incumbent].sum()) if incumbent is not None
