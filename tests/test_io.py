@@ -426,6 +426,39 @@ def test_missing_geometry_in_vector_file(tmp_path):
     raises_with(read_demand, path, match=["holes.geojson", "geometry is missing", "row 2"])
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
+def test_nonfinite_geometry_coordinates_are_refused(tmp_path, suffix):
+    """NaN / infinite vertices (GeoJSON readers accept ``NaN`` and ``Infinity``) are named,
+    not read as a point at (0, 0) or silently dropped; a polygon with one such vertex too."""
+    with np.errstate(invalid="ignore"):  # shapely warns of the NaN it is asked to build
+        geoms = [shapely.Point(float("nan"), 34), shapely.Point(-118.25, 34.05),
+                 shapely.Point(float("inf"), 34),
+                 shapely.Polygon([(1, 1), (2, 1), (float("nan"), 2), (1, 1)]),
+                 shapely.Point(2, 2)]
+    gdf = gpd.GeoDataFrame({"id": list("abcde"), "population": [5, 100, 7, 3, 1]},
+                           geometry=geoms, crs=4326)
+    path = tmp_path / f"nan{suffix}"
+    if suffix == ".parquet":
+        gdf.to_parquet(path)
+    else:
+        gdf.to_file(path)
+    for reader in (read_demand, read_sites):
+        msg = raises_with(reader, path, match=[f"nan{suffix}", "not a finite number"])
+        assert "(rows 1, 3, 4)" in msg
+    # GeoJSON as text (GDAL writes such geometries as null): NaN and Infinity are read
+    text = tmp_path / "nan.geojson"
+    feature = ('{"type":"Feature","properties":{"population":5},"geometry":{"type":"%s",'
+               '"coordinates":%s}}')
+    text.write_text('{"type":"FeatureCollection","features":[' + ",".join(
+        feature % g for g in (("Point", "[NaN, 34]"), ("Point", "[-118.25, 34.05]"),
+                              ("Point", "[Infinity, 34]"),
+                              ("Polygon", "[[[1, 1], [2, 1], [NaN, 2], [1, 1]]]"),
+                              ("Point", "[2, 2]"))) + "]}")
+    for reader in (read_demand, read_sites):
+        msg = raises_with(reader, text, match=["nan.geojson", "not a finite number"])
+        assert "(rows 1, 3, 4)" in msg
+
+
 def test_bad_site_costs_and_flags(tmp_path):
     path = write(
         tmp_path / "s.csv",

@@ -1541,6 +1541,18 @@ def geometry_coordinates(
             "or drop those features",
             absent,
         )
+    # a NaN or infinite vertex (GeoJSON readers accept NaN / Infinity) would give a point
+    # anywhere, or none: refused like a non-number in a coordinate column
+    coords, owner = shapely.get_coordinates(np.where(absent, None, arr), return_index=True)
+    nonfinite = np.zeros(len(arr), dtype=bool)
+    nonfinite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    if nonfinite.any():
+        report.add(
+            "geometry has a coordinate that is not a finite number (NaN or infinity)",
+            "give every vertex finite coordinates, or drop those features",
+            nonfinite,
+        )
+        absent = absent | nonfinite
     own_crs = geom.crs
     src = own_crs
     if src is None and crs is not None:
