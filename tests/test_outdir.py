@@ -90,6 +90,31 @@ def test_check_refuses_the_working_directory_and_its_parents(tmp_path, monkeypat
         assert chk.problems and "current directory" in chk.problems[0]
 
 
+@pytest.mark.parametrize("kind", ["plan", "batch"])
+def test_check_refuses_a_new_directory_inside_one_of_the_tools(tmp_path, kind):
+    """``--out prev/sub`` inside a plan or batch directory would be a directory the tool does
+    not own there: the next run on ``prev`` refused it as the user's (or a swap took it)."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / MARKER).write_text(json.dumps({"tool": "edge-coverage", "kind": kind,
+                                          "files": [], "dirs": ["scenarios"]}))
+    (own / "scenarios").mkdir()
+    for target in (own / "sub", own / "scenarios" / "new", own / "a" / "b"):
+        for k in ("plan", "batch"):
+            chk = check_output_dir(target, k)
+            assert chk.problems and f"inside {own}" in chk.problems[0], chk.problems
+            assert f"an edge-coverage {kind} directory" in chk.problems[0]
+    (own / "sub").mkdir()
+    assert "inside" in check_output_dir(own / "sub").problems[0]  # empty: the same
+    # a directory the tool wrote there keeps its own rules (a re-run, report on it)
+    nested = own / "scenarios" / "x"
+    nested.mkdir()
+    (nested / MARKER).write_text(json.dumps({"tool": "edge-coverage", "kind": "plan",
+                                             "files": []}))
+    assert not check_output_dir(nested).problems
+    assert check_output_dir(tmp_path / "beside").state == "absent"
+
+
 def test_check_refuses_foreign_files_in_a_plan_directory(tmp_path):
     own = tmp_path / "own"
     own.mkdir()
