@@ -332,6 +332,12 @@ def _append(path, text):
         fh.write(text)
 
 
+def _edit_sweep(d, row, col, value):
+    t = pd.read_csv(d / "sweep.csv", dtype=str, keep_default_na=False)
+    t.loc[row, col] = value
+    t.to_csv(d / "sweep.csv", index=False)
+
+
 @pytest.mark.parametrize("damage,phrase", [
     (lambda d: (d / "sweep.csv").unlink(), "missing sweep.csv"),
     (lambda d: (d / "summary.json").write_text("{not json"), "summary.json is not valid JSON"),
@@ -365,6 +371,10 @@ def _append(path, text):
      "coverage_status 'weird' not one of redundant, partial, single, uncoverable (row 2)"),
     (lambda d: _edit_assignment(d, 2, "primary_site_id", "nowhere"),
      "primary_site_id not in sites.csv (row 3)"),
+    (lambda d: _edit_sweep(d, 1, "site_count", "zzz"),
+     "sweep.csv: site_count not a number (row 2)"),
+    (lambda d: _edit_sweep(d, 0, "budget_ms", ""), "sweep.csv: budget_ms not a number (row 1)"),
+    (lambda d: _edit_sweep(d, 2, "radius_km", "inf"), "sweep.csv: radius_km not a number (row 3)"),
 ])
 def test_damaged_directory_gets_one_clear_error(plan_dir, tmp_path, damage, phrase):
     copy = tmp_path / "copy"

@@ -695,6 +695,29 @@ def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
     return bad
 
 
+#: Columns of sweep.csv the report plots or prints as numbers (empty: not solved).
+_SWEEP_NUMBERS = ("budget_ms", "failures", "site_count", "lower_bound", "mip_gap", "radius_km",
+                  "population_short", "population_uncoverable", "solve_s")
+
+
+def _sweep_problems(sweep: pd.DataFrame) -> list[str]:
+    """Cells of sweep.csv that should be numbers and are not (empty is allowed but for the
+    budget and the failures), one line per column with its first rows."""
+    bad: list[str] = []
+    for col in _SWEEP_NUMBERS:
+        if pd.api.types.is_numeric_dtype(sweep[col]):
+            values = sweep[col].to_numpy(dtype=np.float64)
+            wrong = np.isinf(values)
+        else:
+            values = pd.to_numeric(sweep[col], errors="coerce").to_numpy(dtype=np.float64)
+            wrong = (np.isnan(values) & sweep[col].notna().to_numpy()) | np.isinf(values)
+        if col in ("budget_ms", "failures"):
+            wrong |= np.isnan(values)
+        if wrong.any():
+            bad.append(f"sweep.csv: {col} not a number ({_rows(wrong)})")
+    return bad
+
+
 def _rows(mask: Any) -> str:
     """1-based data rows of a mask, the first few."""
     from ..inputs.validation import format_rows
@@ -740,6 +763,8 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
     tables = {n: table(n) for n in needed if n.endswith(".csv") and n not in missing}
+    if tables.get("sweep.csv") is not None:
+        problems.extend(_sweep_problems(tables["sweep.csv"]))
     if tables.get("assignment.csv") is not None:
         problems.extend(_assignment_problems(tables["assignment.csv"], summary,
                                              tables.get("sites.csv")))
