@@ -154,6 +154,41 @@ def test_max_cover_plan_tables_follow_the_chosen_sites():
     assert sorted(res.failures["failed_site_id"]) == sorted(res.sites["site_id"])
 
 
+def test_proposals_still_short_count_the_chosen_sites_not_every_candidate():
+    """``proposed.gap_points_still_short`` / ``population_still_short``: gap points (fewer
+    than ``k + 1`` candidates in budget) that have fewer than ``k + 1`` sites in budget with
+    the plan's chosen sites plus the proposed ones. A --max-sites plan leaves candidates
+    closed, so counting every candidate (the old figure) said 0 where a gap point whose only
+    candidate is closed keeps one proposal and stays short. The reach of the chosen and of
+    the proposed sites is computed here (own haversine, the model's p99 formula)."""
+    differs = 0
+    for seed, k, p in itertools.product((1, 2, 3), (1, 2), (1, 2, None)):
+        demand, sites, lat = instance(seed)
+        pop = demand["population"].to_numpy()
+        n_cov = np.isfinite(lat).sum(axis=1)
+        res = plan(demand, sites, failures=k, max_sites=p)
+        s = res.summary()["proposed"]
+        chosen = sites.index[sites["site_id"].isin(res.sites["site_id"])].to_numpy()
+        prop = res.proposed
+        d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                      prop["lat"].to_numpy()[None, :], prop["lon"].to_numpy()[None, :])
+        p99 = ON_NET.p99_ms(d, "ftth")
+        assert not np.any(np.abs(p99 - BUDGET_MS) < 1e-3)  # an unambiguous reach
+        n_prop = (p99 <= BUDGET_MS).sum(axis=1)
+        gap = n_cov < k + 1
+        short = gap & (np.isfinite(lat[:, chosen]).sum(axis=1) + n_prop < k + 1)
+        assert s["gap_points"] == gap.sum()
+        assert s["gap_points_still_short"] == short.sum(), (seed, k, p)
+        assert s["population_still_short"] == pytest.approx(pop[short].sum())
+        # all candidates open + proposals: what the figure said before, and still says
+        # for a fewest-sites plan (it opens every candidate of a gap point)
+        all_open = gap & (n_cov + n_prop < k + 1)
+        if p is None:
+            assert np.array_equal(short, all_open)
+        differs += int(short.sum() != all_open.sum())
+    assert differs  # some max-sites plan here leaves a gap point's candidate closed
+
+
 # --------------------------------------------------------------------------- p-center
 
 

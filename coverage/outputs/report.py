@@ -1310,9 +1310,11 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) ->
     status_rows["points"] = status_rows["status"].map(st["size"]).fillna(0).astype(int)
     status_rows["population"] = status_rows["status"].map(st["sum"]).fillna(0.0)
     body = (f"<p>Demand that no choice of candidates makes N-{k} safe: fewer than "
-            f"{k + 1} candidates lie within its budget (every status but redundant). The "
-            "plan opens what exists; the proposal suggests new sites (not on the candidate "
-            "list) that would close the gaps.</p>")
+            f"{k + 1} candidates lie within its budget (every status but redundant). A "
+            "fewest-sites plan opens what exists (a --max-sites plan may leave some closed); "
+            "the proposal suggests new sites (not on the candidate list) that would close the "
+            "gaps. Still short: gap points below the requirement with the plan's chosen "
+            "sites plus the proposed ones.</p>")
     body += _table(status_rows, [("status", "coverage status", _text),
                                  ("label", "for this plan", _text),
                                  ("meaning", "meaning", _text),

@@ -984,7 +984,7 @@ def plan_sites(
                 f"original points ({aggregation_info['population_short']:,.0f} people) short of "
                 "their requirement")
         t = time.perf_counter()
-        proposal = propose_gaps(problem, demand_out, n_cov)
+        proposal = propose_gaps(problem, demand_out, n_cov, chosen, reach)
         timings["proposals_s"] = time.perf_counter() - t
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None

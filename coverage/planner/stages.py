@@ -61,7 +61,8 @@ __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fa
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "component_sites", "estimate_pairs",
            "min_sites", "n_minus_1",
-           "place_sites", "plan_summary", "by_service_class", "propose_gaps", "reach_matrix",
+           "open_in_budget", "place_sites", "plan_summary", "by_service_class", "propose_gaps",
+           "reach_matrix",
            "site_table", "rollout_stage", "ROLLOUT_COLUMNS",
            "BYTES_PER_PAIR"]
 
@@ -701,11 +702,44 @@ def check_aggregation(problem: Problem, original: pd.DataFrame, aggregation: Agg
     }
 
 
-def propose_gaps(problem: Problem, assignment: pd.DataFrame,
-                 n_cov: npt.ArrayLike) -> Proposal:
+def open_in_budget(problem: Problem, chosen: npt.ArrayLike, rows: npt.ArrayLike,
+                   reach: ReachMatrix | None = None) -> npt.NDArray[np.int64]:
+    """Chosen sites within budget of each of ``rows``, by the pairs ``n_covering`` counts:
+    the reach matrix's rows when given, else radius queries of those rows against the chosen
+    sites (:meth:`coverage.solvers.rowgen.RowSource.rows`)."""
+    r = np.asarray(rows, dtype=np.int64)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    if not len(r) or not len(chosen):
+        return np.zeros(len(r), dtype=np.int64)
+    if reach is None:
+        return np.diff(row_source(problem).rows(r, sites=chosen).indptr).astype(np.int64)
+    is_open = np.zeros(reach.n_sites, dtype=bool)
+    is_open[chosen] = True
+    start, cnt = reach.indptr[r], reach.indptr[r + 1] - reach.indptr[r]
+    # every stored entry of the rows, row by row: its position in indices, then its row
+    pos = np.arange(int(cnt.sum())) + np.repeat(start - (np.cumsum(cnt) - cnt), cnt)
+    row = np.repeat(np.arange(len(r)), cnt)
+    return np.bincount(row[is_open[reach.indices[pos]]], minlength=len(r)).astype(np.int64)
+
+
+def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
+                 chosen: npt.ArrayLike | None = None,
+                 reach: ReachMatrix | None = None) -> Proposal:
     """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
-    sites that would close them (:func:`coverage.resilience.gaps.propose_sites`)."""
+    sites that would close them (:func:`coverage.resilience.gaps.propose_sites`).
+
+    ``chosen`` (the plan's sites) makes the figures still short count the chosen sites
+    within budget of each gap point (:func:`open_in_budget`, on ``reach`` when given) plus
+    the proposals: a ``--max-sites`` plan leaves some candidates closed. Without it, every
+    candidate in budget counts as open.
+    """
     c = problem.config
+    n_open = None
+    if chosen is not None:
+        n_cov_arr = np.asarray(n_cov, dtype=np.int64)
+        gap_rows = np.flatnonzero(gap_mask(n_cov_arr, c.failures))
+        n_open = np.zeros(len(n_cov_arr), dtype=np.int64)
+        n_open[gap_rows] = open_in_budget(problem, chosen, gap_rows, reach)
     reach_fn = None
     if problem.routed:
         engine = problem.engine_unshrunk
@@ -727,7 +761,8 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame,
     return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
-                         row_latency=problem.rows_unshrunk, reach_fn=reach_fn)
+                         row_latency=problem.rows_unshrunk, reach_fn=reach_fn,
+                         n_open=n_open)
 
 
 def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame,

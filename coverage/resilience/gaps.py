@@ -2,8 +2,9 @@
 
 A demand point is a *gap* when fewer than ``k + 1`` candidates lie within its budget (status
 ``single``, ``partial`` or ``uncoverable``, :func:`coverage.resilience.status.gap_mask`, the
-definition :attr:`coverage.Plan.gaps` uses too): the plan opens all of them (the requirement is
-capped at ``|N_i|``) and it is still not N-k safe.
+definition :attr:`coverage.Plan.gaps` uses too): no choice of candidates makes it N-k safe. A
+fewest-sites (or least-cost) plan opens all of them (the requirement is capped at ``|N_i|``);
+a ``--max-sites`` plan may leave some of them closed.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
 gaps, with the same exact multicover solver: the possible locations are the gap points
 themselves (binned on an equal-area grid when there are many), each gap point needs
@@ -12,7 +13,10 @@ themselves (binned on an equal-area grid when there are many), each gap point ne
 A location hosts one site, so an isolated gap point (no other gap location within its
 radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
 how many points and people are in that case. So do gap points whose access class cannot meet
-the budget even at distance zero (no site anywhere helps them).
+the budget even at distance zero (no site anywhere helps them). ``still_short`` counts the
+sites the plan opens (``n_open``: its chosen sites within budget) plus the proposals, not every
+candidate in budget: a gap point whose candidates a ``--max-sites`` plan leaves closed can stay
+short even where the proposals would close its gap with all candidates open.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
@@ -54,7 +59,9 @@ class Proposal:
         :func:`~coverage.resilience.status.gap_mask`)
         and their population: the same points as :attr:`coverage.Plan.gaps`.
     n_still_short, population_still_short : int, float
-        Gap points that stay below ``k + 1`` sites even with the proposals.
+        Gap points that stay below ``k + 1`` sites within budget even with the proposals,
+        counting the plan's open sites (``n_open`` of :func:`propose_sites`) plus the
+        proposed ones.
     status : str
         Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
     lower_bound : float
@@ -103,6 +110,7 @@ def propose_sites(
     max_locations: int = 20_000,
     row_latency: RowLatency | None = None,
     reach_fn: Callable[..., Any] | None = None,
+    n_open: npt.ArrayLike | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -128,12 +136,19 @@ def propose_sites(
         sparse pattern of locations within budget of each gap point, for tiered or
         anchored pair latencies (the stage :func:`coverage.planner.stages.propose_gaps`
         passes one); default: one great-circle radius per point.
+    n_open : array_like of int, optional
+        Sites the plan opens (its chosen sites) within budget of each demand point, at least
+        for the gap points (only those are read): the count ``still_short`` adds the
+        proposals to. Default ``n_covering``: a plan that opens every candidate in budget of
+        a gap point (a fewest-sites plan); a ``--max-sites`` plan passes its own (the stage
+        :func:`coverage.planner.stages.propose_gaps` does).
 
     Returns
     -------
     Proposal
     """
     n_cov = np.asarray(n_covering, dtype=np.int64)
+    opened = n_cov if n_open is None else np.asarray(n_open, dtype=np.int64)
     if row_latency is None:
         row_latency = RowLatency.from_model(model, demand["access"].to_numpy(), budget_ms,
                                             percentile)
@@ -179,7 +194,8 @@ def propose_sites(
         "n_demand_gained": n_gained.astype(np.int64),
         "population_gained": np.asarray(pop_gained, dtype=np.float64),
     })
-    have = n_cov[gap] + (np.asarray(gained.sum(axis=1)).ravel() if len(chosen) else 0)
+    # the plan's open sites, not every candidate: a --max-sites plan leaves some closed
+    have = opened[gap] + (np.asarray(gained.sum(axis=1)).ravel() if len(chosen) else 0)
     short = have < failures + 1
     n_unhelpable = n_gap - len(gap)
     logger.info("proposed %d new sites for %d gap points (%s)", len(chosen), n_gap, res.status)

@@ -3,9 +3,12 @@
 A plan tolerates ``k`` simultaneous site failures (``--failures k``): every demand point
 needs ``k + 1`` sites within its latency budget to stay within budget whatever ``k`` sites
 fail (it is then *N-k safe*). ``n`` below is the number of candidate sites within the point's
-budget (``n_covering_sites``, ``|N_i|``). The plan opens ``min(k + 1, n)`` of them, so for
-``n <= k`` the plan has exactly ``n`` chosen sites in budget and for ``n > k`` at least
-``k + 1``: the statuses are the same whether counted over candidates or chosen sites.
+budget (``n_covering_sites``, ``|N_i|``). A fewest-sites (or least-cost) plan opens
+``min(k + 1, n)`` of them, so for ``n <= k`` it has exactly ``n`` chosen sites in budget and
+for ``n > k`` at least ``k + 1``: the statuses are the same whether counted over candidates or
+chosen sites. A ``--max-sites`` plan (the best ``P`` sites) may leave some closed: its statuses
+still count candidates (what any plan could reach), and the figures of its chosen sites are
+separate (``population_n1_safe``, the proposals' ``gap_points_still_short``).
 
 =============== ======================= ==========================================
 status          sites within budget     meaning
