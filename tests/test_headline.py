@@ -197,3 +197,24 @@ def test_a_placement_beyond_the_exact_milp_states_its_gap():
     line = [x for x in headline_lines(s) if x.startswith("placement")][0]
     assert ("optimal" in line if s["kmedian_status"] == "optimal"
             else f"within {100 * s['kmedian_gap']:.2f} %" in line)
+
+
+@pytest.mark.parametrize("column, value, budget, label", [
+    ("service_class", "instant", 100.0, "instant"),
+    ("budget_ms", 40.0, 40.0, "budget_ms=40"),
+])
+def test_the_budget_line_states_the_rows_own_budget(sample_inputs, column, value, budget,
+                                                    label):
+    """Every row with its own budget: the line states that budget (and the radius it has),
+    not the --budget-ms default nobody uses; one row on the default keeps the default."""
+    demand, sites = sample_inputs
+    own = demand.assign(**{column: value})
+    s = plan_sites(own, sites, budget_ms=30.0, kmedian_time_limit_s=2).summary()
+    line = headline_lines(s, access="ftth")[1]
+    assert line.startswith(f"budget: {budget:g} ms p99 (every row's own: {label}), radius "), line
+    assert f"radius {s['max_radius_km']:.0f} km" in line and "30 ms" not in line
+    mixed = own.astype({column: object})
+    mixed.loc[mixed.index[0], column] = None
+    s = plan_sites(mixed, sites, budget_ms=30.0, kmedian_time_limit_s=2).summary()
+    line = headline_lines(s, access="ftth")[1]
+    assert line.startswith("default budget (rows without their own): 30 ms p99, largest"), line

@@ -178,11 +178,23 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
                  or (s.get("parameters") or {}).get("access_default", "default"))
     budget = _finite(s.get("budget_ms"))
     radius = _finite(s.get("max_radius_km"))
-    several = isinstance(s.get("by_service_class"), list) and len(s["by_service_class"]) > 1
+    classes = s.get("by_service_class") if isinstance(s.get("by_service_class"), list) else []
+    several = len(classes) > 1
+    percentile, own = s.get("percentile", ""), ""
+    if len(classes) == 1 and isinstance(classes[0], dict):
+        # one class whose budget is not the default: every row has its own (a budget_ms or
+        # service_class column), and the default budget applies to nobody
+        only = classes[0]
+        class_budget = _finite(only.get("budget_ms"))
+        if class_budget is not None and (
+                budget is None or abs(class_budget - budget) > 1e-9
+                or only.get("percentile", percentile) != percentile):
+            budget, percentile = class_budget, only.get("percentile", percentile)
+            own = f" (every row's own: {only.get('service_class', 'its column')})"
     lines = [
         _sites_line(s),
         ("default budget (rows without their own): " if several else "budget: ")
-        + f"{NA if budget is None else f'{budget:g} ms'} {s.get('percentile', '')}, "
+        + f"{NA if budget is None else f'{budget:g} ms'} {percentile}{own}, "
         f"{'largest ' if several else ''}radius "
         f"{NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
         "failure(s)",
