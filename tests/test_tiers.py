@@ -18,6 +18,7 @@ from coverage.model.tiers import (
     TIER_KEYS,
     Tier,
     TierCatalog,
+    check_site_tiers,
     parse_tier_list,
 )
 
@@ -341,6 +342,40 @@ def test_parse_tier_list_unknown_names():
     assert "'On-Prem'" in msg and "'edge'" in msg and "'mec'" not in msg.split("Fix:")[0]
     assert "rows 3, 4, 6" in msg
     assert "Fix:" in msg and ", ".join(BUILTIN_NAMES) in msg
+
+
+def test_site_tier_typos_are_refused_other_labels_stay_labels(tmp_path):
+    """A site tier that is a catalog name but for case or punctuation is a typo (its site
+    would silently be the reference site: an ``on-prem`` one would serve every user); any
+    other label outside the catalog stays a plain label. The planner refuses the typo too,
+    and a --tiers file that defines the spelling makes it a tier."""
+    from coverage import plan_sites
+
+    cat = TierCatalog.builtin()
+    labels = pd.Series(["mec", "moonbase", "MEC", "On-Prem", None, "on_prem", "metro colo",
+                        "cdn-pop", "colo"])
+    with pytest.raises(InputValidationError) as err:
+        check_site_tiers(labels, cat, source="sites.csv")
+    msg = str(err.value)
+    assert "sites.csv" in msg and msg.count("Fix:") == 4
+    for typo, meant, row in (("MEC", "mec", 3), ("On-Prem", "on-prem", 4),
+                             ("on_prem", "on-prem", 6), ("metro colo", "metro-colo", 7)):
+        assert f"site tier {typo!r} is not in the catalog but looks like {meant!r}" in msg
+        assert f"(row {row})" in msg and f"write {meant!r}" in msg
+    assert "moonbase" not in msg and "'colo'" not in msg
+    check_site_tiers(labels[[0, 1, 4, 7, 8]], cat, source="sites.csv")  # no typo: accepted
+    demand = pd.DataFrame({"lat": [38.7, 38.8], "lon": [-9.1, -9.2], "population": [10, 20]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [38.71, 38.79], "lon": [-9.1, -9.2],
+                          "tier": ["On-Prem", "mec"]})
+    with pytest.raises(InputValidationError, match="looks like 'on-prem'"):
+        plan_sites(demand, sites, budget_ms=30.0, failures=0)
+    from coverage.planner.plan import check_tier_columns  # the CLI's check before the work
+
+    found = check_tier_columns(demand, sites, sites_source="k.csv")
+    assert len(found) == 1 and "'k.csv'" in found[0] and "looks like 'on-prem'" in found[0]
+    own = write(tmp_path, '[tiers.On-Prem]\nhops = 0\n')
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=0, tiers=own)
+    assert plan.summary()["site_count"] >= 1
 
 
 def test_parse_tier_list_unknown_rows_are_the_first_few():

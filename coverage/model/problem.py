@@ -546,6 +546,10 @@ def _tier_setup(demand: pd.DataFrame, sites: pd.DataFrame, model: LatencyModel, 
         return None, None, None, []
     labels = (sites["tier"] if "tier" in sites.columns
               else pd.Series(["candidate"] * len(sites)))
+    if catalog is not None and "tier" in sites.columns:
+        from .tiers import check_site_tiers
+
+        check_site_tiers(labels, catalog, source="sites")  # a catalog name mistyped
     terms, site_tier, unknown = TierTerms.from_labels(model, catalog, labels.to_numpy())
     n = len(demand)
     allowed = np.broadcast_to(~terms.restricted, (n, len(terms))).copy()

@@ -56,7 +56,8 @@ from .catalog import (
     text_problem,
 )
 
-__all__ = ["Tier", "TierCatalog", "parse_tier_list", "TIER_KEYS", "REFERENCE_TIER",
+__all__ = ["Tier", "TierCatalog", "parse_tier_list", "check_site_tiers", "TIER_KEYS",
+           "REFERENCE_TIER",
            "BUILTIN_SOURCE"]
 
 logger = logging.getLogger(__name__)
@@ -403,3 +404,63 @@ def parse_tier_list(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
                    "allow every unrestricted tier", np.isin(cell_codes, bad_cells))
         report.raise_if_any()
     return lut[cell_codes].astype(np.intp, copy=False), allowed
+
+
+def _folded(name: str) -> str:
+    """A tier name without case, spaces, ``_``, ``.`` or ``-``: how a typo of one looks."""
+    return re.sub(r"[\s_.\-]+", "", name).lower()
+
+
+def check_site_tiers(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
+                     source: str) -> None:
+    """Refuse site ``tier`` labels that are a catalog name but for case or punctuation.
+
+    A label outside the catalog is the reference site (a plain label, as before tiers had
+    meaning); one that folds to a catalog name (``On-Prem``, ``on_prem``, ``MEC``) is a
+    typo whose site would silently lose that tier's latency, power and restriction (an
+    ``on-prem`` site would serve every user).
+
+    Parameters
+    ----------
+    values : pandas.Series or array_like
+        The sites' ``tier`` column.
+    catalog : TierCatalog
+        The tier catalog of the run.
+    source : str
+        The sites file, for the message.
+
+    Raises
+    ------
+    InputValidationError
+        One message naming the labels, the catalog names they look like and the rows.
+
+    Examples
+    --------
+    >>> check_site_tiers(pd.Series(["mec", "colo", None]), TierCatalog.builtin(),
+    ...                  source="sites.csv")
+    >>> try:
+    ...     check_site_tiers(pd.Series(["MEC"]), TierCatalog.builtin(), source="s.csv")
+    ... except InputValidationError as exc:
+    ...     print(str(exc).splitlines()[1][:63])
+      1. site tier 'MEC' is not in the catalog but looks like 'mec'
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(
+        np.asarray(values, dtype=object).ravel(), dtype=object)
+    known = catalog.tiers
+    folded = {_folded(name): name for name in catalog.names()}
+    codes, uniques = pd.factorize(series)
+    if not len(uniques):
+        return
+    report = ProblemReport(source, "sites")
+    for j, value in enumerate(uniques):
+        label = str(value).strip()
+        if label in known:
+            continue
+        meant = folded.get(_folded(label))
+        if meant is not None:
+            report.add(f"site tier {label!r} is not in the catalog but looks like {meant!r} "
+                       "(names are case-sensitive: the site would be the reference "
+                       f"metro-colo site, without {meant}'s latency, power or restriction)",
+                       f"write {meant!r}, or define {label!r} in a --tiers file",
+                       codes == j)
+    report.raise_if_any()

@@ -435,11 +435,13 @@ def check_service(demand: pd.DataFrame, *, budget_ms: Any = 30.0, percentile: st
 def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any = None,
                        demand_source: str = "<demand>",
                        sites_source: str = "<sites>") -> list[str]:
-    """Every problem with the demand's ``tiers`` column (unknown tier names, rows named)
-    and the sites' ``local_breakout`` column, without planning (the CLI checks it before
+    """Every problem with the demand's ``tiers`` column (unknown tier names, rows named),
+    the sites' ``tier`` column (a catalog name mistyped:
+    :func:`~coverage.model.tiers.check_site_tiers`) and their ``local_breakout`` column,
+    without planning (the CLI checks it before
     any output is touched)."""
     from ..model.problem import parse_flags
-    from ..model.tiers import TierCatalog, parse_tier_list
+    from ..model.tiers import TierCatalog, check_site_tiers, parse_tier_list
 
     found: list[str] = []
     try:
@@ -449,6 +451,11 @@ def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any 
     if "tiers" in demand.columns:
         try:
             parse_tier_list(demand["tiers"], catalog, source=demand_source)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    if "tier" in sites.columns:
+        try:
+            check_site_tiers(sites["tier"], catalog, source=sites_source)
         except InputValidationError as exc:
             found.append(str(exc))
     if "local_breakout" in sites.columns:
@@ -651,7 +658,9 @@ def plan_sites(
         file's overrides): a site's ``tier`` changes the latency of every pair it serves,
         and a demand ``tiers`` column names the tiers a row may use (``on-prem`` serves
         only rows that name it). ``None`` is the built-in catalog too. Site labels outside
-        the catalog are the reference site (the model's proxy, no tier terms).
+        the catalog are the reference site (the model's proxy, no tier terms), but for a
+        catalog name in another case or punctuation (``On-Prem``, ``on_prem``), refused as
+        a typo (:func:`~coverage.model.tiers.check_site_tiers`).
     upf : "default", "none", path or DataFrame, default "default"
         Packet-core breakouts for mobile access classes (lte, 5g-*): such a user reaches a
         site without local breakout through its nearest UPF. ``"default"``: one per large
