@@ -680,8 +680,10 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
             found.append(str(exc))
         except TypeError as exc:
             found.append(f"invalid latency model ({exc})")
-        # with an invalid model, the options are checked against the default one
-        found.extend(check_plan_options(model=model, **sc.params))
+        # with an invalid model, the options are checked against the default one; both
+        # read the workload catalog, whose problem is reported once
+        found.extend(p for p in check_plan_options(model=model, **sc.params)
+                     if p not in found)
         text = "; ".join(found)
         if found and text not in seen:
             seen.add(text)

@@ -358,7 +358,8 @@ def _run_plan(args: argparse.Namespace) -> int:
                             workloads=args.workloads)
     except InputValidationError as exc:
         problems.append(str(exc))
-    problems.extend(check_plan_options(
+    # build_model reads the workload catalog too: its problem is reported once
+    problems.extend(p for p in check_plan_options(
         budget_ms=args.budget_ms, failures=args.failures, percentile=args.percentile,
         access=args.access, model=model, time_limit_s=args.time_limit_s,
         kmedian_time_limit_s=args.kmedian_time_limit_s, strategy=args.strategy,
@@ -371,7 +372,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
-        objective=args.objective))
+        objective=args.objective) if p not in problems)
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")

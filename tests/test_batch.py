@@ -14,7 +14,7 @@ from conftest import DATA
 from helpers import EXE, ON_NET
 
 from coverage import InputValidationError, plan_sites
-from coverage.batch import TABLE_COLUMNS, load_config, run_batch
+from coverage.batch import TABLE_COLUMNS, check_scenarios, load_config, run_batch
 
 CONFIG = f"""
 [base]
@@ -145,6 +145,21 @@ def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
         load_config(p)
     assert needle in str(e.value) and str(p) in str(e.value)
     assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
+
+
+@pytest.mark.parametrize("body", ['throughput_rps = "fast"', "bogus = 1",
+                                  "model_memory_gb = 100\naccelerator_memory_gb = 24"])
+def test_bad_workload_catalog_reported_once_per_scenario(tmp_path, body):
+    # the model (its inference time) and the option check both read the catalog file
+    (tmp_path / "w.toml").write_text(f"[workloads.mine]\ninference_ms = [5, 6]\n{body}\n")
+    p = tmp_path / "s.toml"
+    demand, sites = DATA / "west_demand.csv", DATA / "west_candidates.csv"
+    p.write_text(f'[base]\ndemand = "{demand}"\ncandidates = "{sites}"\n'
+                 'workloads = "w.toml"\nmodel = {latency_model = "on-net", workload = "mine"}\n')
+    problems = check_scenarios(load_config(p))
+    assert len(problems) == 1
+    assert problems[0].count("invalid workload catalog") == 1, problems[0]
+    assert str(tmp_path / "w.toml") in problems[0] and "Fix:" in problems[0]
 
 
 def test_cli_bad_config_exit_2_without_traceback(tmp_path):

@@ -765,6 +765,30 @@ def test_frontier_excluded_from_30kw_sites():
                    requests_per_person_day=20, strategy="full")
 
 
+def test_no_host_verdict_names_what_is_short():
+    # a catalog built in code is not checked as a file is: a model its smallest system
+    # cannot hold is named as such, not as power (it said "needs 0.7 kW ... (1 x ); the
+    # largest site offers 30.0 kW", or "offers nan kW" when no site's power is known)
+    from coverage.model.capacity import fit_sites
+    from coverage.model.tiers import TierCatalog
+    from coverage.model.workloads import Workload
+
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.0],
+                          "tier": ["mec", "mec"]})
+    big = Workload("mine", inference_ms=(5, 6), throughput_rps=100, model_memory_gb=100,
+                   accelerator_memory_gb=24, accelerator_w=70, host_w=300)
+    for frame in (sites, sites.drop(columns=["tier"])):
+        with pytest.raises(NoFeasiblePlanError) as info:
+            fit_sites(frame, big, TierCatalog.builtin())
+        msg = str(info.value)
+        assert "whatever its power" in msg and "needs 100 GB" in msg, msg
+        assert "set min_accelerators = 5" in msg and "kW" not in msg, msg
+    hot = Workload("hot", inference_ms=(5, 6), accelerator_w=20_000, host_w=300)
+    with pytest.raises(NoFeasiblePlanError, match=r"needs 40\.6 kW for its smallest system "
+                       r"\(1 accelerator\(s\) and host\); the largest site offers 30\.0 kW"):
+        fit_sites(sites, hot, TierCatalog.builtin())
+
+
 def test_llm_8b_fits_a_30kw_site_with_hand_arithmetic():
     demand = fit_inputs()
     sites = pd.DataFrame({
@@ -864,24 +888,39 @@ GOOD_SITES = "site_id,lat,lon,capacity_rps\ns0,45.0,5.0,100\ns1,45.1,5.1,100\n"
     (GOOD_DEMAND, GOOD_SITES, ["--requests-per-person-day", 20, "--target-utilisation", 1.5],
      "--target-utilisation"),
     (GOOD_DEMAND, GOOD_SITES, ["--requests-per-person-day", -1], "--requests-per-person-day"),
-    (GOOD_DEMAND, GOOD_SITES, ["--requests-per-person-day", 20, "--workloads", "BAD"],
-     "throughput_rps"),
+    (GOOD_DEMAND, GOOD_SITES, ["--requests-per-person-day", 20, "--workloads", "BAD",
+                               "--workload", "vision-l4"], "throughput_rps"),
     (GOOD_DEMAND, "site_id,lat,lon\ns0,45.0,5.0\ns1,45.1,5.1\n",
      ["--requests-per-person-day", 20], "no capacity"),
+    # a model its smallest system cannot hold: the catalog file's error, with the keys (it
+    # was a warning per read of the file, then exit 3 blaming the sites' power: "needs
+    # 0.7 kW ... (1 x ); the largest site offers 30.0 kW", or "nan kW" without a power)
+    (GOOD_DEMAND, "site_id,lat,lon,tier\ns0,45.0,5.0,mec\ns1,45.1,5.1,mec\n",
+     ["--requests-per-person-day", 20, "--workloads", "BIG", "--workload", "mine"],
+     "BIG: invalid workload catalog: workload 'mine' needs 100 GB of memory (model_memory_gb) "
+     "but its smallest system holds 24 GB (min_accelerators 1 x accelerator_memory_gb 24 GB)"
+     ". Fix: in [workloads.mine] set min_accelerators = 5"),
 ], ids=["load-negative", "load-text", "capacity-zero", "capacity-negative",
         "power-negative", "utilisation-1.5", "rppd-negative", "bad-workloads-file",
-        "no-capacity-at-all"])
+        "no-capacity-at-all", "model-larger-than-its-system"])
 def test_hostile_inputs_exit_2(tmp_path, demand, sites, args, phrase):
     d = write(tmp_path / "d.csv", demand)
     s = write(tmp_path / "s.csv", sites)
     w = write(tmp_path / "w.toml", "[workloads.vision-l4]\nthroughput_rps = -1\n")
-    args = [w if a == "BAD" else a for a in args]
+    big = write(tmp_path / "big.toml", "[workloads.mine]\ninference_ms = [5, 6]\n"
+                "throughput_rps = 100\nmodel_memory_gb = 100\naccelerator_memory_gb = 24\n"
+                "accelerator_w = 70\nhost_w = 300\n")
+    args = [{"BAD": w, "BIG": big}.get(a, a) for a in args]
     out = tmp_path / "out"
     r = run("plan", "--demand", d, "--candidates", s, "--latency-model", "on-net",
             "--no-map", "--no-report", "--no-gis", "--out", out, *args)
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     assert "Traceback" not in r.stderr
-    assert phrase in r.stderr
+    assert phrase.replace("BIG", str(big)) in r.stderr
+    # each problem once (the workload catalog is read by the model and the option check)
+    lines = [line.removeprefix("edge-coverage: error: ") for line in r.stderr.splitlines()
+             if line.strip()]
+    assert len(lines) == len(set(lines)), r.stderr
     assert not out.exists()
 
 

@@ -4,7 +4,6 @@ override files and hostile files."""
 from __future__ import annotations
 
 import json
-import logging
 import math
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ from coverage.model.workloads import (
     Workload,
     WorkloadCatalog,
     inference_table,
+    memory_problem,
 )
 
 LEGACY = ["vision-l4", "resnet50-l4", "bert-l4", "vision-orin", "resnet50-orin", "bert-orin"]
@@ -318,13 +318,43 @@ def test_from_spec(tmp_path):
     assert WorkloadCatalog.from_spec(cat) is cat
 
 
-def test_model_too_big_for_its_system_is_a_warning(tmp_path, caplog):
-    path = write(tmp_path, "[workloads.llm-8b-int4-l4]\nmodel_memory_gb = 40.0\n")
-    with caplog.at_level(logging.WARNING, logger="coverage.model.workloads"):
-        cat = WorkloadCatalog.from_file(path)
-    assert not cat.get(LLM_8B).memory_fits()
-    text = caplog.text
-    assert str(path) in text and LLM_8B in text and "min_accelerators" in text
+def test_model_too_big_for_its_system_is_refused(tmp_path):
+    # every size (the site's power, its capacity, the priced fleet) is a multiple of the
+    # smallest system, so a model it cannot hold runs nowhere: the file is wrong, and says
+    # which keys to change (it was a warning, then every candidate "excluded for power")
+    path = write(tmp_path, "[workloads.llm-8b-int4-l4]\nmodel_memory_gb = 40.0\n\n"
+                 "[workloads.mine]\ninference_ms = [5, 6]\nmodel_memory_gb = 100\n"
+                 "accelerator_memory_gb = 24\n\n[workloads.ok]\ninference_ms = [5, 6]\n"
+                 "model_memory_gb = 100\naccelerator_memory_gb = 24\nmin_accelerators = 5\n")
+    with pytest.raises(InputValidationError) as err:
+        WorkloadCatalog.from_file(path)
+    msg = str(err.value)
+    assert msg.count(str(path)) == 1
+    assert (f"workload {LLM_8B!r} needs 40 GB of memory (model_memory_gb) but its smallest "
+            "system holds 24 GB (min_accelerators 1 x accelerator_memory_gb 24 GB). Fix: "
+            f"in [workloads.{LLM_8B}] set min_accelerators = 2") in msg
+    assert "workload 'mine' needs 100 GB" in msg and "set min_accelerators = 5" in msg
+    assert "'ok'" not in msg
+    assert "correct model_memory_gb or accelerator_memory_gb" in msg
+    # past the largest min_accelerators, only the memories can change
+    path = write(tmp_path, "[workloads.huge]\ninference_ms = [5, 6]\n"
+                 "model_memory_gb = 1e7\naccelerator_memory_gb = 0.001\n")
+    with pytest.raises(InputValidationError, match="huge.*Fix: in .workloads.huge. correct "
+                       "model_memory_gb or accelerator_memory_gb$"):
+        WorkloadCatalog.from_file(path)
+
+
+def test_memory_problem_rounds_up_to_a_system_that_holds_the_model():
+    for model, per in ((0.3, 0.1), (48.0, 24.0), (48.1, 24.0), (1000.0, 186.0), (7.0, 0.7)):
+        problem = memory_problem(l4(model_memory_gb=model, accelerator_memory_gb=per))
+        assert problem is not None
+        n = int(problem.split("set min_accelerators = ")[1].split()[0])
+        assert l4(model_memory_gb=model, accelerator_memory_gb=per,
+                  min_accelerators=n).memory_fits()
+        assert n == 1 or not l4(model_memory_gb=model, accelerator_memory_gb=per,
+                                min_accelerators=n - 1).memory_fits()
+    assert memory_problem(l4(model_memory_gb=24.0, accelerator_memory_gb=24.0)) is None
+    assert memory_problem(l4(model_memory_gb=24.0)) is None  # unknown: nothing to check
 
 
 # ---------------------------------------------------------------- hostile files

@@ -126,12 +126,20 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
                            origin[short & (reasons == "")], strict=True)]
     out = reasons != ""
     excluded = _excluded(sites, out, power, reasons[out].tolist())
-    if n and out.all():
-        top = float(np.nanmax(power)) if known.any() else float("nan")
+    if n and out.all() and not workload.memory_fits():
+        from .workloads import memory_problem
+
+        raise NoFeasiblePlanError(
+            f"no candidate can host workload {workload.name!r}, whatever its power: "
+            f"{memory_problem(workload)}")
+    if n and out.all():  # the memory fits: every candidate's power is known and short
+        top = float(np.nanmax(power))
+        system = (f"{workload.min_accelerators} x {workload.accelerator}" if workload.accelerator
+                  else f"{workload.min_accelerators} accelerator(s) and host")
         raise NoFeasiblePlanError(
             f"{source}: no candidate can host workload {workload.name!r}: the model needs "
             f"{need_kw * float(np.nanmin(pue)):,.1f} kW for its smallest system "
-            f"({workload.min_accelerators} x {workload.accelerator}); the largest site offers "
+            f"({system}); the largest site offers "
             f"{top:,.1f} kW: the edge case collapses (serve it from a region, or choose a "
             "smaller model: --workload)")
     return n_acc, excluded

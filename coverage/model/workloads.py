@@ -32,6 +32,7 @@ and the most accelerators a site of facility power ``power_kw`` holds
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,8 +59,8 @@ from .catalog import (
     text_problem,
 )
 
-__all__ = ["Workload", "WorkloadCatalog", "inference_table", "WORKLOAD_KEYS",
-           "BUILTIN_SOURCE"]
+__all__ = ["Workload", "WorkloadCatalog", "inference_table", "memory_problem",
+           "WORKLOAD_KEYS", "BUILTIN_SOURCE"]
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +340,45 @@ class Workload:
         return out
 
 
+def memory_problem(w: Workload) -> str | None:
+    """What is wrong when ``w``'s model does not fit its smallest system, with the fix
+    (``None``: it fits, or a memory is unknown).
+
+    ``min_accelerators`` is the system every size is built from (the power a site needs,
+    its capacity, the accelerators priced), and ``inference_ms`` is the time on it; so a
+    model larger than ``min_accelerators x accelerator_memory_gb`` cannot run anywhere,
+    and the smallest system that holds it is for the catalog to state, not to guess.
+
+    Examples
+    --------
+    >>> w = Workload("m", model_memory_gb=100.0, accelerator_memory_gb=24.0)
+    >>> print(memory_problem(w))  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    workload 'm' needs 100 GB of memory (model_memory_gb) but its smallest system holds
+    24 GB (min_accelerators 1 x accelerator_memory_gb 24 GB). Fix: in [workloads.m] set
+    min_accelerators = 5 ...
+    >>> memory_problem(Workload("m", model_memory_gb=24.0, accelerator_memory_gb=24.0))
+    """
+    if w.memory_fits():
+        return None
+    model, per = float(w.model_memory_gb or 0.0), float(w.accelerator_memory_gb or 0.0)
+    n = _MAX_ACCELERATORS + 1
+    if model / per <= _MAX_ACCELERATORS:  # else (inf from a tiny per too) no count will do
+        n = max(math.ceil(model / per), 1)
+        while n > 1 and model <= (n - 1) * per:  # the quotient's float rounding, either way
+            n -= 1
+        while model > n * per:
+            n += 1
+    text = (f"workload {w.name!r} needs {model:g} GB of memory (model_memory_gb) but its "
+            f"smallest system holds {w.min_accelerators * per:g} GB (min_accelerators "
+            f"{w.min_accelerators} x accelerator_memory_gb {per:g} GB). Fix: in "
+            f"[workloads.{w.name}] ")
+    if n <= _MAX_ACCELERATORS:
+        return text + (f"set min_accelerators = {n} (the fewest {per:g} GB accelerators "
+                       "that hold the model; inference_ms is the time on that system), or "
+                       "correct model_memory_gb or accelerator_memory_gb")
+    return text + "correct model_memory_gb or accelerator_memory_gb"
+
+
 def _new_problems(name: str, spec: Mapping[str, Any], new: bool) -> list[str]:
     """A new ``[workloads.NAME]`` table must set ``inference_ms``."""
     if new and "inference_ms" not in spec:
@@ -421,8 +461,9 @@ class WorkloadCatalog(Catalog[Workload]):
 
         A name the built-in catalog has keeps every field the file does not set; a new
         name must set ``inference_ms`` and takes the :class:`Workload` defaults for the
-        fields it leaves out. A workload whose model does not fit its smallest system
-        (:meth:`Workload.memory_fits`) is accepted with a logged warning.
+        fields it leaves out. A workload the file sets whose model does not fit its
+        smallest system (:meth:`Workload.memory_fits`) is refused: every size of the plan
+        (power, capacity, the priced fleet) is a multiple of that system.
 
         Parameters
         ----------
@@ -433,17 +474,14 @@ class WorkloadCatalog(Catalog[Workload]):
         ------
         InputValidationError
             Missing file, not UTF-8, not TOML, no ``[workloads]`` table, unknown keys, bad
-            names, types or values, a new workload without ``inference_ms``: one message
-            naming the file, the workloads, what is wrong and the fix.
+            names, types or values, a new workload without ``inference_ms``, a model larger
+            than its smallest system's memory: one message naming the file, the workloads,
+            what is wrong and the fix.
         """
         p, table, merged = load_file(FORMAT, path, cls.builtin().workloads, logger)
-        for name in table:
-            w = merged[name]
-            if not w.memory_fits():
-                logger.warning(
-                    "%s: workload %r needs %g GB but its smallest system has %d x %g GB; "
-                    "raise min_accelerators or check model_memory_gb", p, name,
-                    w.model_memory_gb, w.min_accelerators, w.accelerator_memory_gb)
+        found = [problem for name in table if (problem := memory_problem(merged[name]))]
+        if found:
+            raise InputValidationError(f"{p}: invalid workload catalog: " + "; ".join(found))
         return cls(merged, f"{BUILTIN_SOURCE} + {p}")
 
 
