@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import geopandas as gpd
@@ -344,3 +345,35 @@ def test_the_command_runs_without_numpys_huge_page_advice(monkeypatch):
             assert _set_madvise_hugepage(True) is True  # untouched
     finally:
         _set_madvise_hugepage(before)
+
+
+def test_an_interrupt_while_importing_is_one_line_not_a_traceback():
+    """Ctrl-C during the second or two ``coverage.cli`` takes to import: the console
+    script's entry point (``edge_coverage.main``) says "interrupted" and exits 130. The
+    interrupt is raised deterministically by an import hook, not by a timed signal."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "edge-coverage"]
+    assert script.value == "edge_coverage:main"
+    code = textwrap.dedent("""
+        import sys
+
+        class Interrupt:
+            def find_spec(self, name, path=None, target=None):
+                if name == "coverage.cli":
+                    raise KeyboardInterrupt
+
+        sys.meta_path.insert(0, Interrupt())
+        import edge_coverage
+        sys.exit(edge_coverage.main(["--version"]))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, cwd=Path(__file__).parent)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr == "edge-coverage: interrupted\n"
+    ok = subprocess.run([sys.executable, "-c", "import edge_coverage, sys; "
+                         "sys.exit(edge_coverage.main(['--version']))"],
+                        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent)
+    from coverage import __version__
+
+    assert ok.returncode == 0 and ok.stdout.split() == [__version__], ok.stdout
