@@ -80,3 +80,19 @@ def test_read_regions_from_a_sites_format_file(tmp_path):
     bad.write_text("id,lat,lon\nr1,40.4,-3.7\nr2,95,-9.1\n")
     with pytest.raises(InputValidationError, match="bad.csv"):
         read_regions(bad)
+
+
+def test_a_region_id_column_is_the_id_and_messages_say_regions(tmp_path):
+    """``region_id`` (the column --regions' help names) is the id: its duplicates are
+    refused, not replaced by row numbers; the message calls the file a regions input."""
+    f = tmp_path / "regions.csv"
+    f.write_text("region_id,lat,lon\nfra,50.1,8.7\nlis,38.7,-9.1\n")
+    assert read_regions(f)["region_id"].tolist() == ["fra", "lis"]
+    dup = tmp_path / "dup.csv"
+    dup.write_text("region_id,lat,lon\nr1,35,-118\nr1,34,-118\n")
+    with pytest.raises(InputValidationError) as err:
+        read_regions(dup)
+    assert "Invalid regions input" in str(err.value) and "'r1' (rows 1, 2)" in str(err.value)
+    both = tmp_path / "both.csv"  # a site id alias wins, as for a sites file
+    both.write_text("id,region_id,lat,lon\na,x,50.1,8.7\nb,x,38.7,-9.1\n")
+    assert read_regions(both)["region_id"].tolist() == ["a", "b"]

@@ -87,6 +87,7 @@ __all__ = [
     "DEFAULT_ACCESS_TYPES",
     "read_demand",
     "read_sites",
+    "read_region_table",
     "as_demand",
     "as_sites",
     "format_rows",
@@ -309,6 +310,28 @@ def read_sites(
     loaded = load_file(path, report, layer=layer)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
                   colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
+
+
+def read_region_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate a cloud-region file (``compare --regions``) as a sites file.
+
+    Same formats and checks as :func:`read_sites` (no co-location warning), with messages
+    that call it a regions input; a ``region_id`` column is the id when no site id alias
+    (``site_id``, ``id``, ``fid``, ``code``) is there, so its duplicates are refused too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`read_sites`, the id in ``site_id``.
+    """
+    report = _Report(str(path), "regions")
+    loaded = load_file(path, report)
+    frame = loaded.frame
+    region_id = _find_column(frame.columns, ("region_id",))
+    if region_id is not None and _find_column(frame.columns, SITE_ALIASES["site_id"]) is None:
+        loaded.frame = frame.rename(columns={region_id: "site_id"})
+    return _build(loaded, report, kind="sites", crs=None, access_profiles=None,
+                  colocated_m=0)
 
 
 def read_table(path: str | os.PathLike[str], report: _Report

@@ -71,9 +71,10 @@ def builtin_regions(providers: Iterable[str] | None = None) -> pd.DataFrame:
 
 
 def read_regions(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Regions from a file in the candidate-site format (an id column ``site_id`` / ``id`` /
-    ``code``, and ``lat``/``lon`` or a geometry; CSV, GeoJSON, GeoPackage, Parquet, ...),
-    validated like a sites file (one message naming the file, rows and fix). Optional
+    """Regions from a file in the candidate-site format (an id column ``region_id`` /
+    ``site_id`` / ``id`` / ``code``, and ``lat``/``lon`` or a geometry; CSV, GeoJSON,
+    GeoPackage, Parquet, ...), validated like a sites file (one message naming the file,
+    rows and fix: :func:`~coverage.inputs.tables.read_region_table`). Optional
     ``provider``, ``metro`` and ``country`` columns are kept.
 
     Returns
@@ -81,9 +82,9 @@ def read_regions(path: str | os.PathLike[str]) -> pd.DataFrame:
     pandas.DataFrame
         :data:`REGION_COLUMNS` (``provider``, ``metro``, ``country`` empty when absent).
     """
-    from ..inputs.tables import read_sites
+    from ..inputs.tables import read_region_table
 
-    sites = read_sites(path, colocated_m=0)
+    sites = read_region_table(path)
     out = pd.DataFrame({"region_id": sites["site_id"].astype(str)})
     for col in ("provider", "metro", "country"):
         out[col] = (sites[col].astype(str) if col in sites.columns
