@@ -715,6 +715,26 @@ def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
+def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
+                 todo: Collection[Scenario]) -> list[str]:
+    """The input files' tier columns under every tier catalog the scenarios to run use
+    (:func:`coverage.planner.plan.check_tier_columns`): a demand ``tiers`` name or a site
+    ``tier`` typo refused once, naming the file, before any scenario runs."""
+    if "demand" not in loaded:  # the demo data has no tier columns
+        return []
+    from .planner.plan import check_tier_columns
+
+    problems: list[str] = []
+    specs = {str(s.params.get("tiers")): s.params.get("tiers") for s in todo}
+    for spec in specs.values():
+        for p in check_tier_columns(loaded["demand"], loaded["candidates"], tiers=spec,
+                                    demand_source=str(cfg.inputs["demand"]["path"]),
+                                    sites_source=str(cfg.inputs["candidates"]["path"])):
+            if p not in problems:
+                problems.append(p)
+    return problems
+
+
 def _remove_stale(scenarios: Path) -> None:
     """Staging directories of scenarios, and old ones moved aside by a swap, that a killed
     run or worker left (names only this tool makes, inside the sweep's own directory)."""
@@ -750,6 +770,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     if todo:
         loaded = _load_inputs(cfg)
         problems = _check_regions(cfg, loaded, {s.region for s in todo})
+        problems += _check_tiers(cfg, loaded, todo)
         if problems:
             raise InputValidationError("\n".join(problems))
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's

@@ -352,6 +352,10 @@ def _run_plan(args: argparse.Namespace) -> int:
 
     # every check before the work, collected into one message: output, options, inputs
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
+    if args.scheduler is not None:  # its form now; a connection once the inputs pass
+        from .batch import check_scheduler
+
+        problems.extend(check_scheduler(args.scheduler, probe=False))
     model = None
     try:
         model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS},
@@ -432,10 +436,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.command == "compare":
         extra = _compare_inputs(args, problems)
-    if args.scheduler is not None:  # connect only when nothing else refuses the run
-        from .batch import check_scheduler
-
-        problems.extend(check_scheduler(args.scheduler, probe=not problems))
+    if args.scheduler is not None and not problems:  # connect once nothing else refuses
+        problems.extend(check_scheduler(args.scheduler))
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused

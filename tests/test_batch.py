@@ -496,7 +496,7 @@ def test_check_scheduler_waits_for_a_scheduler_that_starts_listening(monkeypatch
         t = threading.Thread(target=listen_once_refused)
         t.start()
         try:  # refused first; the thread then listens and a retry connects
-            assert check_scheduler(address, wait_s=600) == []
+            assert check_scheduler(address, wait_s=60) == []
         finally:
             refused_once.set()
             t.join()

@@ -426,10 +426,16 @@ def test_missing_geometry_in_vector_file(tmp_path):
     raises_with(read_demand, path, match=["holes.geojson", "geometry is missing", "row 2"])
 
 
-@pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
-def test_nonfinite_geometry_coordinates_are_refused(tmp_path, suffix):
+@pytest.mark.parametrize("suffix, chunk", [(".gpkg", None), (".parquet", None),
+                                           (".gpkg", 2)])
+def test_nonfinite_geometry_coordinates_are_refused(tmp_path, monkeypatch, suffix, chunk):
     """NaN / infinite vertices (GeoJSON readers accept ``NaN`` and ``Infinity``) are named,
-    not read as a point at (0, 0) or silently dropped; a polygon with one such vertex too."""
+    not read as a point at (0, 0) or silently dropped; a polygon with one such vertex too
+    (also when the vertices are scanned a few at a time)."""
+    if chunk is not None:
+        import coverage.inputs.tables as tables
+
+        monkeypatch.setattr(tables, "_VERTEX_CHUNK", chunk)
     with np.errstate(invalid="ignore"):  # shapely warns of the NaN it is asked to build
         geoms = [shapely.Point(float("nan"), 34), shapely.Point(-118.25, 34.05),
                  shapely.Point(float("inf"), 34),

@@ -501,6 +501,23 @@ def test_batch_region_on_a_missing_column_is_refused_before_writing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_batch_site_tier_typo_is_refused_before_writing(tmp_path):
+    """The tier columns are checked once, naming the file, before any scenario runs (a
+    typo was one failed scenario each, exit 0)."""
+    candidates = tmp_path / "cands.csv"
+    text = (DATA / "west_candidates.csv").read_text()
+    head, first, rest = text.split("\n", 2)
+    candidates.write_text("\n".join([head, first.replace("metro-colo", "Metro-Colo"), rest]))
+    config = tmp_path / "s.toml"
+    config.write_text(BATCH.format(demand=DATA / "west_demand.csv", candidates=candidates,
+                                   extra=""))
+    r = run("batch", config, "--out", tmp_path / "out", "--workers", "0")
+    assert r.returncode == 2, r.stderr
+    assert str(candidates) in r.stderr and "looks like 'metro-colo'" in r.stderr
+    assert "(row 1)" in r.stderr and r.stderr.count("looks like") == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_batch_out_must_be_a_batch_directory(tmp_path):
     config = tmp_path / "s.toml"
     config.write_text(BATCH.format(demand=DATA / "west_demand.csv",

@@ -1566,9 +1566,7 @@ def geometry_coordinates(
         )
     # a NaN or infinite vertex (GeoJSON readers accept NaN / Infinity) would give a point
     # anywhere, or none: refused like a non-number in a coordinate column
-    coords, owner = shapely.get_coordinates(np.where(absent, None, arr), return_index=True)
-    nonfinite = np.zeros(len(arr), dtype=bool)
-    nonfinite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    nonfinite = _nonfinite_vertices(np.where(absent, None, arr))
     if nonfinite.any():
         report.add(
             "geometry has a coordinate that is not a finite number (NaN or infinity)",
@@ -1612,6 +1610,30 @@ def geometry_coordinates(
     lon, lat, transformed = _to_lonlat(x, y, src)
     _check_ranges(lat, lon, ok, report, transformed, crs_flag, from_geometry=True)
     return lat, lon
+
+
+#: Vertices whose coordinates :func:`_nonfinite_vertices` copies at once (2 floats each).
+_VERTEX_CHUNK = 4_000_000
+
+
+def _nonfinite_vertices(arr: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Geometries with a NaN or infinite x or y in any vertex (None: False).
+
+    The coordinates are copied a chunk of geometries holding about :data:`_VERTEX_CHUNK`
+    vertices at a time: national polygon layers hold tens of millions of vertices.
+    """
+    import shapely
+
+    out = np.zeros(len(arr), dtype=bool)
+    ends = np.cumsum(shapely.get_num_coordinates(arr), dtype=np.int64)
+    start = 0
+    while start < len(arr):
+        done = int(ends[start - 1]) if start else 0
+        stop = max(int(np.searchsorted(ends, done + _VERTEX_CHUNK, side="right")), start + 1)
+        coords, owner = shapely.get_coordinates(arr[start:stop], return_index=True)
+        out[start + owner[~np.isfinite(coords).all(axis=1)]] = True
+        start = stop
+    return out
 
 
 def _representative_xy(

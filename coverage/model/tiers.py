@@ -416,9 +416,10 @@ def check_site_tiers(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
     """Refuse site ``tier`` labels that are a catalog name but for case or punctuation.
 
     A label outside the catalog is the reference site (a plain label, as before tiers had
-    meaning); one that folds to a catalog name (``On-Prem``, ``on_prem``, ``MEC``) is a
-    typo whose site would silently lose that tier's latency, power and restriction (an
-    ``on-prem`` site would serve every user).
+    meaning: the model's latency, no power envelope or PUE, no restriction); one that folds
+    to a catalog name (``On-Prem``, ``on_prem``, ``MEC``, ``Metro-Colo``) is a typo whose
+    site would silently lose what that tier sets (an ``on-prem`` site would serve every
+    user, a ``mec`` one lose its hop and local breakout, any of them its power envelope).
 
     Parameters
     ----------
@@ -459,8 +460,9 @@ def check_site_tiers(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
         meant = folded.get(_folded(label))
         if meant is not None:
             report.add(f"site tier {label!r} is not in the catalog but looks like {meant!r} "
-                       "(names are case-sensitive: the site would be the reference "
-                       f"metro-colo site, without {meant}'s latency, power or restriction)",
+                       "(names are case-sensitive: the site would be planned as an unnamed "
+                       "reference site, with the model's latency, no power envelope or PUE "
+                       f"and no restriction, not as {meant})",
                        f"write {meant!r}, or define {label!r} in a --tiers file",
                        codes == j)
     report.raise_if_any()

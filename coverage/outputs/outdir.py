@@ -177,14 +177,14 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text}: cannot write in {anc} ({probe_problem}). "
                             "Fix: choose a directory you can write to")
         return chk
-    owner = next((a for a in p.parents if read_marker(a) is not None), None)
-    if owner is not None and read_marker(p) is None:
+    owner = next(((a, m) for a in p.parents if (m := read_marker(a)) is not None), None)
+    if owner is not None and read_marker(p) is None and (p.exists() or not must_exist):
         # a new directory inside one this tool wrote would be a file it does not own there
         # (its next run refuses it, or a swap of it takes this one along)
         chk.problems.append(
-            f"{option} {text} is inside {owner}, an edge-coverage "
-            f"{read_marker(owner).get('kind')} directory that the tool replaces as a whole. "
-            f"Fix: give {option} a directory outside it")
+            f"{option} {text} is inside {owner[0]}, an edge-coverage {owner[1].get('kind')} "
+            f"directory that the tool replaces as a whole. Fix: give {option} a directory "
+            "outside it")
         return chk
     if not p.exists():
         if must_exist:
