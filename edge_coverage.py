@@ -18,6 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edge-coverage: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        args = sys.argv[1:] if argv is None else argv
+        if "-v" in args or "--verbose" in args:
+            raise
+        print(f"edge-coverage: error: cannot import the planner ({type(exc).__name__}: "
+              f"{exc}). Fix: reinstall edge-coverage in its own environment (make install); "
+              "coverage.py shares the import name 'coverage' and must not be installed "
+              "beside it (re-run with --verbose for the traceback)", file=sys.stderr)
+        return 1
     return run(argv)
 
 

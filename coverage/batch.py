@@ -850,13 +850,13 @@ def check_scheduler(scheduler: str | None, *, probe: bool = True,
     list of str
         One message naming the address, what is wrong and the fix; empty when usable.
     """
+    if scheduler is None:
+        return []
     import socket
 
     from distributed.comm import registry
     from distributed.comm.addressing import parse_address, parse_host_port
 
-    if scheduler is None:
-        return []
     fix = "give --scheduler as tcp://HOST:PORT of a running Dask scheduler"
     try:
         scheme, location = parse_address(str(scheduler))  # no scheme: tcp, as for Dask

@@ -352,10 +352,11 @@ def _run_plan(args: argparse.Namespace) -> int:
 
     # every check before the work, collected into one message: output, options, inputs
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
-    if args.scheduler is not None:  # its form now; a connection once the inputs pass
-        from .batch import check_scheduler
+    # the --scheduler address's form, said with the inputs' problems (held back so that it
+    # does not stop the run before the input checks); a connection once everything passes
+    from .batch import check_scheduler
 
-        problems.extend(check_scheduler(args.scheduler, probe=False))
+    scheduler_problems = check_scheduler(args.scheduler, probe=False)
     model = None
     try:
         model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS},
@@ -380,14 +381,14 @@ def _run_plan(args: argparse.Namespace) -> int:
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
-            raise InputValidationError("\n".join(problems))
+            raise InputValidationError("\n".join(problems + scheduler_problems))
         progress(f"loading GeoNames places for {args.country.upper()} (CC BY 4.0)")
         try:
             demand = datasets.geonames_demand(args.country, args.demo_min_population)
             sites = datasets.geonames_candidates(args.country, args.demo_site_min_population)
         except InputValidationError as exc:
             problems.append(str(exc))
-            raise InputValidationError("\n".join(problems)) from None
+            raise InputValidationError("\n".join(problems + scheduler_problems)) from None
         inputs = {
             "demand": {"source": datasets.GEONAMES_ATTRIBUTION, "country": args.country.upper(),
                        "min_population": args.demo_min_population, "rows": len(demand)},
@@ -403,7 +404,7 @@ def _run_plan(args: argparse.Namespace) -> int:
                 f"missing {' and '.join(missing)}: give both files, or --demo for the embedded "
                 "GeoNames data"
             )
-            raise InputValidationError("\n".join(problems))
+            raise InputValidationError("\n".join(problems + scheduler_problems))
         progress(f"reading {args.demand} and {args.candidates}")
         demand = sites = None
         try:
@@ -416,7 +417,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         except InputValidationError as exc:
             problems.append(str(exc))
         if problems:
-            raise InputValidationError("\n".join(problems))
+            raise InputValidationError("\n".join(problems + scheduler_problems))
         inputs = {"demand": io.file_info(args.demand, len(demand)),
                   "candidates": io.file_info(args.candidates, len(sites))}
     if not problems:  # unknown service classes (rows named), per-row budgets + aggregation
@@ -436,6 +437,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.command == "compare":
         extra = _compare_inputs(args, problems)
+    problems.extend(scheduler_problems)
     if args.scheduler is not None and not problems:  # connect once nothing else refuses
         problems.extend(check_scheduler(args.scheduler))
     if problems or model is None:

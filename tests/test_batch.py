@@ -556,3 +556,21 @@ def test_cli_progress_bar_in_a_pseudo_terminal(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "scenarios: 100%" in text and "4/4" in text and "0 failed" in text
     assert "scenarios: 4 (4 planned, 0 failed" in text
+
+
+def test_a_malformed_scheduler_does_not_hide_the_input_checks(tmp_path, capsys):
+    """The address's form is said in the same message as the inputs' problems (a site
+    tier typo here), not instead of them; nothing is written."""
+    from coverage import cli
+
+    candidates = tmp_path / "cands.csv"
+    lines = (DATA / "west_candidates.csv").read_text().split("\n")
+    lines[1] = lines[1].replace("metro-colo", "Metro-Colo")
+    candidates.write_text("\n".join(lines))
+    out = tmp_path / "out"
+    rc = cli.main(["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
+                   str(candidates), "--scheduler", "tcp://nohost", "--out", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "looks like 'metro-colo'" in err and "--scheduler 'tcp://nohost'" in err
+    assert err.count("edge-coverage: error:") == 1 and not out.exists()

@@ -371,6 +371,12 @@ def test_an_interrupt_while_importing_is_one_line_not_a_traceback():
                        timeout=120, cwd=Path(__file__).parent)
     assert r.returncode == 130, r.stderr
     assert r.stderr == "edge-coverage: interrupted\n"
+    broken = subprocess.run([sys.executable, "-c", code.replace(
+        "raise KeyboardInterrupt", "raise ImportError('no module named scipy')")],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert broken.stderr.startswith("edge-coverage: error: cannot import the planner "
+                                    "(ImportError: no module named scipy). Fix: reinstall")
     ok = subprocess.run([sys.executable, "-c", "import edge_coverage, sys; "
                          "sys.exit(edge_coverage.main(['--version']))"],
                         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent)

@@ -3,6 +3,7 @@ population within budget of one and of two regions, against an independent compu
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,7 +93,16 @@ def test_a_region_id_column_is_the_id_and_messages_say_regions(tmp_path):
     dup.write_text("region_id,lat,lon\nr1,35,-118\nr1,34,-118\n")
     with pytest.raises(InputValidationError) as err:
         read_regions(dup)
-    assert "Invalid regions input" in str(err.value) and "'r1' (rows 1, 2)" in str(err.value)
-    both = tmp_path / "both.csv"  # a site id alias wins, as for a sites file
-    both.write_text("id,region_id,lat,lon\na,x,50.1,8.7\nb,x,38.7,-9.1\n")
-    assert read_regions(both)["region_id"].tolist() == ["a", "b"]
+    assert "Invalid regions input" in str(err.value)
+    assert "duplicate region_id values 'r1' (rows 1, 2)" in str(err.value)
+    both = tmp_path / "both.csv"  # region_id wins over the sites' aliases (a QGIS fid, a code)
+    both.write_text("fid,Region_ID,code,lat,lon\n1,fra,DE,50.1,8.7\n2,ber,DE,52.5,13.4\n")
+    assert read_regions(both)["region_id"].tolist() == ["fra", "ber"]
+    both.write_text("fid,region_id,lat,lon\n1,x,50.1,8.7\n2,x,38.7,-9.1\n")
+    with pytest.raises(InputValidationError, match="duplicate region_id values 'x'"):
+        read_regions(both)
+    geo = tmp_path / "regions.geojson"  # GeoDataFrame.to_json gives every feature an id
+    gpd.GeoDataFrame({"region_id": ["fra", "lis"]},
+                     geometry=gpd.points_from_xy([8.7, -9.1], [50.1, 38.7]), crs=4326
+                     ).to_file(geo)
+    assert read_regions(geo)["region_id"].tolist() == ["fra", "lis"]

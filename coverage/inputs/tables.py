@@ -316,8 +316,9 @@ def read_region_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and validate a cloud-region file (``compare --regions``) as a sites file.
 
     Same formats and checks as :func:`read_sites` (no co-location warning), with messages
-    that call it a regions input; a ``region_id`` column is the id when no site id alias
-    (``site_id``, ``id``, ``fid``, ``code``) is there, so its duplicates are refused too.
+    that call it a regions input and its id ``region_id``; a ``region_id`` column
+    (case-insensitive) is the id before the sites' aliases (``site_id``, ``id``, ``fid``,
+    ``code``: a GeoJSON feature id, a GIS export's fid), so its duplicates are refused.
 
     Returns
     -------
@@ -328,8 +329,12 @@ def read_region_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     loaded = load_file(path, report)
     frame = loaded.frame
     region_id = _find_column(frame.columns, ("region_id",))
-    if region_id is not None and _find_column(frame.columns, SITE_ALIASES["site_id"]) is None:
-        loaded.frame = frame.rename(columns={region_id: "site_id"})
+    if region_id is not None:  # the id, before the sites' aliases (a GeoJSON id, a fid)
+        site_id = _find_column(frame.columns, ("site_id",))
+        renames = {region_id: "site_id"}
+        if site_id is not None:
+            renames[site_id] = f"{site_id}_in_file"
+        loaded.frame = frame.rename(columns=renames)
     return _build(loaded, report, kind="sites", crs=None, access_profiles=None,
                   colocated_m=0)
 
@@ -1380,7 +1385,8 @@ def _ids(
     raw: pd.DataFrame, id_col: Any | None, report: _Report, kind: str, used: list[Any]
 ) -> pd.Series:
     n = len(raw)
-    label = "demand_id" if kind == "demand" else "site_id"
+    label = ("demand_id" if kind == "demand"
+             else "region_id" if report.kind == "regions" else "site_id")
     if id_col is None and kind == "demand":
         found = [(_find_column(raw.columns, [part]), width) for part, width in _CENPOP_ID_PARTS]
         parts = [(col, width) for col, width in found if col is not None]

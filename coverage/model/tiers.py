@@ -463,6 +463,7 @@ def check_site_tiers(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
                        "(names are case-sensitive: the site would be planned as an unnamed "
                        "reference site, with the model's latency, no power envelope or PUE "
                        f"and no restriction, not as {meant})",
-                       f"write {meant!r}, or define {label!r} in a --tiers file",
+                       f"write {meant!r}, or define {label!r} in a tiers file (--tiers FILE; "
+                       "tiers = FILE in a batch file)",
                        codes == j)
     report.raise_if_any()
