@@ -585,6 +585,27 @@ def test_not_enough_capacity_anywhere_is_no_feasible_plan():
         plan_capacity(demand, sites)
 
 
+def test_the_infeasible_verdict_names_the_plan_and_the_whole_scenario():
+    """Every candidate open and still short: "even with all N candidates open" (it said
+    "in the last plan tried (0 sites)" when normal operation already failed), and a failed
+    domain listed whole (the first five sites only were named)."""
+    demand = pd.DataFrame({"demand_id": ["d0", "d1"], "lat": [45.0, 45.02],
+                           "lon": [5.0, 5.02], "population": [5000, 5000]})
+    sites = pd.DataFrame({"site_id": [f"a{i}" for i in range(7)] + ["b"],
+                          "lat": list(45.0 + np.arange(7) * 0.003) + [45.4],
+                          "lon": [5.0] * 8, "capacity_rps": [100.0] * 7 + [1.0]})
+    # a domain of the seven a-sites (within 5 km of each other): their failure leaves b alone
+    with pytest.raises(NoFeasiblePlanError) as err:
+        plan_capacity(demand, sites, domain_radius_km=5)
+    assert ("even with all 8 candidates open, 9.0 of 10.0 requests/s cannot be served "
+            "within budget in the failure of a0, a1, a2, a3, a4, a5, a6.") in str(err.value)
+    tiny = sites.assign(capacity_rps=0.5)  # 4 requests/s of 10 served with all open
+    with pytest.raises(NoFeasiblePlanError) as err:
+        plan_capacity(demand, tiny)
+    assert "even with all 8 candidates open, 6.0 of 10.0 requests/s" in str(err.value)
+    assert "in normal operation" in str(err.value) and "0 sites" not in str(err.value)
+
+
 # --------------------------------------------------------------------------------------
 # 3. Property: every capacitated plan respects capacities and budgets and serves all load
 # --------------------------------------------------------------------------------------

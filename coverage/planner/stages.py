@@ -969,8 +969,10 @@ def capacity_infeasible(problem: Problem, res: Any) -> NoFeasiblePlanError:
     how it was proven and the scenario of the last plan tried with the most load shed."""
     worst = max(res.scenarios, key=lambda f: f.shed_rps)
     ids = problem.sites["site_id"].to_numpy(dtype=object)
-    what = ("normal operation" if not worst.failed
-            else "the failure of " + ", ".join(map(str, ids[list(worst.failed)][:5])))
+    failed = [str(i) for i in ids[sorted(worst.failed)]]
+    what = ("normal operation" if not failed
+            else "the failure of " + ", ".join(failed[:10])
+            + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else ""))
     how = (f"even with all {len(ids):,} candidates open"
            if len(res.sites) == len(ids) else
            f"the capacity cuts (max-flow / min-cut) exclude every plan of the {len(ids):,} "

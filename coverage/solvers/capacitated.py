@@ -477,7 +477,8 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     # the whole fleet must carry the whole load in normal operation
     everything = scenario_flow(reach, load, cap, np.arange(m))
     if not everything.feasible:
-        return CapacityResult(np.arange(0), float("nan"), float("nan"), "infeasible",
+        # the plan tried: every candidate (as for the infeasible verdicts below)
+        return CapacityResult(np.arange(m), float(c.sum()), float("nan"), "infeasible",
                               float("nan"), [], [everything], True,
                               time.perf_counter() - t0, reach, load, inverse)
     seen_cuts: set[tuple[tuple[int, ...], bytes]] = set()
