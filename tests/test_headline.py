@@ -218,3 +218,8 @@ def test_the_budget_line_states_the_rows_own_budget(sample_inputs, column, value
     s = plan_sites(mixed, sites, budget_ms=30.0, kmedian_time_limit_s=2).summary()
     line = headline_lines(s, access="ftth")[1]
     assert line.startswith("default budget (rows without their own): 30 ms p99, largest"), line
+    two = own.astype({column: object})  # two budgets of their own, none on the default
+    two.loc[two.index[0], column] = "realtime" if column == "service_class" else 35.0
+    s = plan_sites(two, sites, budget_ms=30.0, kmedian_time_limit_s=2).summary()
+    line = headline_lines(s, access="ftth")[1]
+    assert line.startswith("budgets: every row's own (the classes below), largest radius "), line

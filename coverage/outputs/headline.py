@@ -191,11 +191,15 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
                 or only.get("percentile", percentile) != percentile):
             budget, percentile = class_budget, only.get("percentile", percentile)
             own = f" (every row's own: {only.get('service_class', 'its column')})"
+    budget_text = (f"{'default budget (rows without their own): ' if several else 'budget: '}"
+                   f"{NA if budget is None else f'{budget:g} ms'} {percentile}{own}")
+    default_label = (s.get("parameters") or {}).get("budget_preset") or "default"
+    if several and all(isinstance(c, dict) and c.get("service_class") != default_label
+                       for c in classes):
+        budget_text = "budgets: every row's own (the classes below)"  # none on the default
     lines = [
         _sites_line(s),
-        ("default budget (rows without their own): " if several else "budget: ")
-        + f"{NA if budget is None else f'{budget:g} ms'} {percentile}{own}, "
-        f"{'largest ' if several else ''}radius "
+        f"{budget_text}, {'largest ' if several else ''}radius "
         f"{NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
         "failure(s)",
         *_population_lines(s, k),
