@@ -705,12 +705,8 @@ def _sweep_problems(sweep: pd.DataFrame) -> list[str]:
     budget and the failures), one line per column with its first rows."""
     bad: list[str] = []
     for col in _SWEEP_NUMBERS:
-        if pd.api.types.is_numeric_dtype(sweep[col]):
-            values = sweep[col].to_numpy(dtype=np.float64)
-            wrong = np.isinf(values)
-        else:
-            values = pd.to_numeric(sweep[col], errors="coerce").to_numpy(dtype=np.float64)
-            wrong = (np.isnan(values) & sweep[col].notna().to_numpy()) | np.isinf(values)
+        values = pd.to_numeric(sweep[col], errors="coerce").to_numpy(dtype=np.float64)
+        wrong = (np.isnan(values) & sweep[col].notna().to_numpy()) | np.isinf(values)
         if col in ("budget_ms", "failures"):
             wrong |= np.isnan(values)
         if wrong.any():

@@ -46,7 +46,7 @@ from ..resilience.status import (
     population_safe_by_failures,
 )
 from ..resilience.worst_set import WorstSet, worst_failure_set
-from ..solvers.cover import CoverResult, min_cover
+from ..solvers.cover import CoverResult, min_cover, row_ranges
 from ..solvers.kmedian import k_median
 from ..solvers.maxcover import max_cover_lexicographic
 from ..solvers.pcenter import p_center
@@ -715,11 +715,10 @@ def open_in_budget(problem: Problem, chosen: npt.ArrayLike, rows: npt.ArrayLike,
         return np.diff(row_source(problem).rows(r, sites=chosen).indptr).astype(np.int64)
     is_open = np.zeros(reach.n_sites, dtype=bool)
     is_open[chosen] = True
-    start, cnt = reach.indptr[r], reach.indptr[r + 1] - reach.indptr[r]
-    # every stored entry of the rows, row by row: its position in indices, then its row
-    pos = np.arange(int(cnt.sum())) + np.repeat(start - (np.cumsum(cnt) - cnt), cnt)
-    row = np.repeat(np.arange(len(r)), cnt)
-    return np.bincount(row[is_open[reach.indices[pos]]], minlength=len(r)).astype(np.int64)
+    start, stop = reach.indptr[r], reach.indptr[r + 1]
+    row = np.repeat(np.arange(len(r)), stop - start)  # the row of each entry of the rows
+    entries = reach.indices[row_ranges(start, stop)]
+    return np.bincount(row[is_open[entries]], minlength=len(r)).astype(np.int64)
 
 
 def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
