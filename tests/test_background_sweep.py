@@ -113,6 +113,21 @@ def test_bad_sweep_options_are_refused_before_any_work(sample_inputs, sweep, phr
         plan_sites(demand, sites, budget_ms=30.0, sweep=sweep)
 
 
+def test_the_child_reports_its_own_peak_memory_not_its_parents(sample_inputs):
+    # a spawned process's getrusage peak starts at its parent's (Linux keeps it across
+    # exec): with 1.5 GiB resident here, that figure would be above 1.5 GiB
+    import numpy as np
+
+    demand, sites = sample_inputs
+    ballast = np.ones(3 * 2**26)  # 1.5 GiB, every page touched
+    bg = BackgroundSweep({"demand": demand, "sites": sites, "budgets_ms": (30.0,),
+                          "model": ON_NET})
+    out = bg.result()
+    bg.close()
+    assert len(out) == 1 and ballast[-1] == 1.0
+    assert 0 < bg.stats["peak_rss_mib"] < 1024
+
+
 def test_an_error_in_the_child_comes_back_with_its_reason(sample_inputs):
     demand, sites = sample_inputs
     bg = BackgroundSweep({"demand": demand.drop(columns="population"), "sites": sites,

@@ -21,7 +21,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import resource
 import signal
 import threading
 import time
@@ -105,8 +104,10 @@ def _child(conn: Connection, inputs: Connection, log_level: int) -> None:
         from .sweep import budget_sweep
 
         out = budget_sweep(progress=lambda msg: conn.send(("progress", msg)), **kwargs)
-        stats = {"wall_s": time.perf_counter() - t,
-                 "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+        from ..solvers.components import peak_rss_mib
+
+        # VmHWM, not getrusage: a spawned process's ru_maxrss starts at its parent's peak
+        stats = {"wall_s": time.perf_counter() - t, "peak_rss_mib": peak_rss_mib()}
         conn.send(("result", out, dict(out.attrs), stats))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as a message
         try:
