@@ -139,6 +139,10 @@ def test_pieces_on_a_local_dask_cluster() -> None:
         problem, count = components_problem(grid, sites)
         here_placed = place_sites(problem, count, None, time_limit_s=30)
         there_placed = place_sites(problem, count, None, time_limit_s=30, client=client)
+        # every piece's data went to the worker that ran it: none fetched from another
+        fetched = client.run(lambda dask_worker:
+                             dask_worker.state.transfer_incoming_count_total)
+    assert sum(fetched.values()) == 0, fetched
     np.testing.assert_array_equal(there_placed.sites, here_placed.sites)
     assert there_placed.info["workers"] == 2
     assert len({p["pid"] for p in there_placed.info["pieces"]}) == 2
@@ -286,3 +290,20 @@ def test_cli_plan_on_a_separate_scheduler_and_workers(tmp_path) -> None:
                         model=LatencyModel(), budget_ms=BUDGET, percentile="p99").boolean()
     have = np.asarray(sp.csr_array(reach).sum(axis=1)).ravel()
     assert np.all(have >= np.minimum(2, here.lazy.n_covering))
+
+
+def test_a_cluster_without_workers_is_named_not_waited_on_forever(monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    import coverage.solvers.components as comp
+    from coverage import InputValidationError
+
+    grid, sites, access, rows = instance(1)
+    monkeypatch.setattr(comp, "WORKER_WAIT_S", 1.0)
+    with LocalCluster(n_workers=0, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        with pytest.raises(InputValidationError, match="has no worker .waited 1 s.*dask worker"):
+            solve_components(grid["lat"], grid["lon"], sites["lat"], sites["lon"],
+                             model=LatencyModel(), budget_ms=BUDGET, row_latency=rows,
+                             access=access, time_limit_s=10, target_cells=500, client=client)

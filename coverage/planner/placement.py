@@ -69,6 +69,11 @@ MAX_REVERT_STEPS = 50
 #: Seconds the repair may take after the rounds (it starts when their time is up).
 REPAIR_TIME_S = 10.0
 
+#: Demand columns a piece's placement reads (:func:`place_piece` builds its problem from
+#: them); the others (names, a user's own columns) stay in the client.
+PIECE_DEMAND_COLUMNS = ("demand_id", "lat", "lon", "population", "access", "tiers",
+                        "budget_ms", "service_class")
+
 
 @dataclass(frozen=True)
 class NationalPlacement:
@@ -452,12 +457,14 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
     for p, cols in enumerate(res.piece_sites):
         site_piece[cols] = p
     common = (problem.config, problem.model, problem.tier_catalog, problem.routing)
+    # the columns a piece's problem reads (a user's other columns would cross the network)
+    keep = [c for c in problem.demand.columns if c in PIECE_DEMAND_COLUMNS]
     jobs = []
     for p, (rows, cols) in enumerate(zip(res.piece_cells, res.piece_sites, strict=True)):
         mine = cover[site_piece[cover] == p]
         if not len(mine):  # no site: none of its cells reaches a candidate
             continue
-        args = (problem.demand.iloc[rows].reset_index(drop=True),
+        args = (problem.demand.iloc[rows][keep].reset_index(drop=True),
                 problem.sites.iloc[cols].reset_index(drop=True), *common,
                 np.searchsorted(cols, mine), n_cov[rows])
         jobs.append((p, rows, cols, args))
@@ -473,13 +480,13 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
             limit = max((deadline - time.perf_counter()) * share, MIN_PIECE_S)
             outs[j] = place_piece(*jobs[j][3], **kw, time_limit_s=limit)
     else:  # largest first (the longest tasks start first), each with the whole limit
+        from ..solvers.components import run_pieces
+
         order = sorted(range(len(jobs)), key=lambda j: -len(jobs[j][1]))
-        futures = []
-        for j in order:
-            data = client.scatter(list(jobs[j][3]), hash=False)
-            futures.append(client.submit(place_piece, *data, **kw,
-                                         time_limit_s=float(time_limit_s), pure=False))
-        outs = dict(zip(order, client.gather(futures), strict=True))
+        done = run_pieces(client, place_piece,
+                          [(jobs[j][3], dict(kw, time_limit_s=float(time_limit_s)))
+                           for j in order])
+        outs = dict(zip(order, done, strict=True))
     chosen = [cover[site_piece[cover] < 0]]
     total = {"objective_ms_pop": 0.0, "cover_objective_ms_pop": 0.0,
              "lower_bound_ms_pop": 0.0, "population_served": 0.0}

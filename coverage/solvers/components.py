@@ -32,6 +32,7 @@ import logging
 import os
 import resource
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import InputValidationError
 from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
@@ -48,8 +50,8 @@ from .rowgen import LazyCoverResult, lazy_cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ComponentSplit", "ComponentsResult", "pack_pieces", "solve_components",
-           "split_components"]
+__all__ = ["ComponentSplit", "ComponentsResult", "pack_pieces", "run_pieces",
+           "solve_components", "split_components"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,85 @@ def pack_pieces(split: ComponentSplit, target_cells: int) -> list[npt.NDArray[np
     if cur:
         pieces.append(cur)
     return [np.asarray(p, dtype=np.int64) for p in pieces]
+
+
+#: How long :func:`run_pieces` waits for a first worker of a cluster that has none, s
+#: (Dask's own ``scatter`` gives up after 30 s too).
+WORKER_WAIT_S = 30.0
+
+
+def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
+               jobs: Sequence[tuple[Sequence[Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``fn(*args, **kwargs)`` of every job on a Dask cluster, started in the order given
+    (largest first), at most one per worker thread at a time; the results in job order.
+
+    Each job's ``args`` are scattered to the worker that is free when the job starts and
+    the task is submitted to that worker, so a piece's arrays cross the network once. With
+    every piece scattered at the start (Dask's default placement) a piece's data lands on
+    one worker and its task, when that worker is busy, is stolen by another, which fetches
+    the data again: on the 2M-cell world that moved more between the workers than the
+    client sent them (``bench/cluster_netns.py``).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Waits for its first worker when it has none.
+    fn : callable
+        The task (module level, importable on the workers).
+    jobs : sequence of (args, kwargs)
+        ``args``: the data of the piece (scattered); ``kwargs``: small options (sent with
+        the task).
+
+    Returns
+    -------
+    list of dict
+        ``fn``'s results, in the order of ``jobs``. A task's error is raised here.
+    """
+    from distributed import as_completed
+
+    def slots() -> list[str]:
+        workers = client.scheduler_info().get("workers", {})
+        return [addr for addr, w in workers.items()
+                for _ in range(max(int(w.get("nthreads", 1) or 1), 1))]
+
+    free = slots()
+    if not free and len(jobs):
+        address = client.scheduler.address
+        logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S, address)
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError as exc:
+            raise InputValidationError(
+                f"the Dask scheduler {address} has no worker (waited {WORKER_WAIT_S:g} s). "
+                f"Fix: start workers with `dask worker {address}`, or plan with --workers N "
+                "(a local cluster) instead of --scheduler") from exc
+        free = slots()
+    out: list[Any] = [None] * len(jobs)
+    running = as_completed()
+    where: dict[str, tuple[int, str]] = {}
+
+    def start(i: int, addr: str) -> None:
+        if addr not in client.scheduler_info().get("workers", {}):  # it has left
+            addr = (slots() or [addr])[0]
+        args, kwargs = jobs[i]
+        data = client.scatter(list(args), workers=[addr], hash=False)
+        f = client.submit(fn, *data, **kwargs, workers=[addr], allow_other_workers=True,
+                          pure=False)
+        where[f.key] = (i, addr)
+        running.add(f)
+
+    nxt = 0
+    while nxt < len(jobs) and free:
+        start(nxt, free.pop(0))
+        nxt += 1
+    for f in running:
+        i, addr = where.pop(f.key)
+        out[i] = f.result()
+        f.release()
+        if nxt < len(jobs):
+            start(nxt, addr)
+            nxt += 1
+    return out
 
 
 def peak_rss_mib() -> float:
@@ -287,11 +368,8 @@ def solve_components(
         outs = [solve_piece(*args, **dict(opts, time_limit_s=max(
             deadline - time.perf_counter(), 1.0))) for _, _, _, args, opts in jobs]
     else:
-        futures = []
-        for _, _, _, args, opts in jobs:  # largest first: the longest tasks start first
-            data = client.scatter(list(args), hash=False)
-            futures.append(client.submit(solve_piece, *data, **opts, pure=False))
-        outs = client.gather(futures)
+        # largest first: the longest tasks start first
+        outs = run_pieces(client, solve_piece, [(args, opts) for *_, args, opts in jobs])
     solve_s = time.perf_counter() - t
 
     n_cov = np.zeros(n, dtype=np.int64)
