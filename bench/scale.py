@@ -17,6 +17,9 @@ Sections (``--only``, comma separated; all by default):
   planner's site-count stage against the floor (``bench/rowgen_family.py``);
 * ``components``: issue 15 part 4, a 2M-cell world grid split into independent components on
   1 and 2 local Dask workers (``bench/components.py``);
+* ``cluster``: the same world planned from the command line through a scheduler whose two
+  workers are separate network hosts (network namespaces, root only), traffic counted, with
+  and without a link cap (``bench/cluster_netns.py``);
 * ``pmed``: OR-Library pmed1-40 with ``p_median``; ``scp``: OR-Library sets 4-6 with
   ``min_cover``;
 * ``sf``: spopt's San Francisco instance (205 tracts x 16 stores, street distances): LSCP,
@@ -67,7 +70,7 @@ def fmt(v) -> str:
 #: Section keys in the order the file lists them; a legacy section (no key marker) is
 #: recognised by the start of its title.
 ORDER = ("sf", "scp", "pmed", "synthetic", "gap12", "census", "national", "plan", "family",
-         "components")
+         "components", "cluster")
 LEGACY_TITLES = {"spopt's San Francisco": "sf", "OR-Library set covering": "scp",
                  "OR-Library p-median": "pmed", "Synthetic clustered": "synthetic",
                  "US Census 2020": "census", "National grid": "national"}
@@ -452,11 +455,64 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
     )
 
 
+def cluster(rep: Report, cells: int, time_limit_s: float, rates_mbit: str) -> None:
+    """Issue 15 part 4, past one machine: the world plan from the command line through a
+    scheduler whose two workers are separate network hosts (``bench/cluster_netns.py`` in
+    a child process; needs root for the network namespaces, else the section says so)."""
+    import json
+    import subprocess
+    import tempfile
+
+    title = "The world plan with its workers on separate network hosts"
+    with tempfile.TemporaryDirectory(prefix="cluster-") as d:
+        out = Path(d) / "out.json"
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "cluster_netns.py"), "--cells", str(cells),
+             "--rates-mbit", rates_mbit, "--time-limit-s", f"{time_limit_s:g}",
+             "--json", str(out)], capture_output=True, text=True)
+        res = json.loads(out.read_text()) if out.exists() else None
+    if run.returncode != 0 or res is None or "skipped" in res:
+        why = (res or {}).get("skipped") or "failed: " + run.stderr[-1500:].replace("\n", " ")
+        rep.sections["cluster"] = [
+            f"## {title}", f"<!-- section: cluster, run {time.strftime('%Y-%m-%d %H:%M')} -->",
+            "", f"Not measured: {why}.", ""]
+        rep.write()
+        return
+    rows = []
+    for r in res["runs"]:
+        sent, got = sum(r["to_workers_bytes"]), sum(r["from_workers_bytes"])
+        rows.append([
+            "none" if r["rate_mbit"] <= 0 else f"{r['rate_mbit']:g} Mbit/s", r["wall_s"],
+            r["sites"], r["lower_bound"], r["status"], r["pieces"],
+            f"{sent / 2**20:,.1f}", f"{got / 2**20:,.1f}", f"{(sent + got) / res['cells']:.0f}",
+            ", ".join(f"{x:,.0f}" for x in r["worker_peak_mib"]), r["client_peak_mib"]])
+    rep.table(
+        f"{title}: {res['cells']:,} cells x {res['candidates']:,} places, 30 ms p99, N-1",
+        ["link cap", "wall s", "sites", "bound", "status", "pieces", "to workers MiB",
+         "from workers MiB", "bytes per cell", "peak per worker MiB", "client peak MiB"],
+        rows,
+        "`edge-coverage plan --strategy components --scheduler tcp://... --time-limit-s "
+        f"{time_limit_s:g} --no-map` on the world grid of the section above (the CSV is "
+        f"{res['demand_csv_bytes'] / 2**20:,.0f} MiB), a `dask scheduler` in this "
+        "machine's network namespace and two single-threaded `dask worker` processes, each in "
+        "a network namespace of its own joined by a veth pair to a bridge: every byte between "
+        "the planner and a worker crosses an interface, counted by the interfaces' counters "
+        "(both directions, TCP/IP headers included). The link cap is a token-bucket filter "
+        "on both ends of each link. The hosts share this machine's 2 cores and memory: the "
+        "namespaces separate the network, not the CPUs, so the wall is not what two machines "
+        "would take. Peak per worker: the count tasks' VmHWM; client: the command and its "
+        "sweep process, sampled every 0.5 s. docs/components.md reads it.",
+        key="cluster",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
                         default="sf,scp,pmed,synthetic,gap12,census,national,plan,family,"
-                                "components")
+                                "components,cluster")
+    parser.add_argument("--cluster-rates-mbit", default="0,100",
+                        help="link caps of the cluster section, Mbit/s; 0 = none")
     parser.add_argument("--world-cells", type=int, default=2_000_000)
     parser.add_argument("--world-time-limit-s", type=float, default=60.0)
     parser.add_argument("--time-limit-s", type=float, default=120.0)
@@ -489,6 +545,8 @@ def main() -> None:
         family(rep)
     if "components" in only:
         components(rep, args.world_cells, args.world_time_limit_s)
+    if "cluster" in only:
+        cluster(rep, args.world_cells, args.world_time_limit_s, args.cluster_rates_mbit)
     print(f"wrote {args.out}")
 
 
