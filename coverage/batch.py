@@ -737,9 +737,12 @@ def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
 
 def _remove_stale(scenarios: Path) -> None:
     """Staging directories of scenarios, and old ones moved aside by a swap, that a killed
-    run or worker left (names only this tool makes, inside the sweep's own directory)."""
-    for pattern in (".tmp-*", ".*.edge-coverage-old-*"):
-        for stale in scenarios.glob(pattern):
+    run or worker left (the exact names only this tool makes, inside the sweep's own
+    directory; anything else there is left alone)."""
+    from .outputs.outdir import SCENARIO_TEMPORARY
+
+    for stale in scenarios.glob(".*"):
+        if SCENARIO_TEMPORARY.match(stale.name) and not stale.is_symlink() and stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
 
 

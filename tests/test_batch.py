@@ -574,3 +574,62 @@ def test_a_malformed_scheduler_does_not_hide_the_input_checks(tmp_path, capsys):
     assert rc == 2 and "Traceback" not in err
     assert "looks like 'metro-colo'" in err and "--scheduler 'tcp://nohost'" in err
     assert err.count("edge-coverage: error:") == 1 and not out.exists()
+
+
+# --------------------------------------------------------------------------- never take over
+
+
+def _lu_config(path):
+    path.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                    'failures = 0\n[axes]\nbudget_ms = [30]\n')
+    return path
+
+
+def test_a_users_folder_with_a_scenarios_folder_is_not_taken_over(tmp_path):
+    """A folder whose names happen to be the sweep's (a ``scenarios`` folder of the user's
+    inputs, a table of their own) is refused before anything is written or deleted."""
+    proj = tmp_path / "proj"
+    (proj / "scenarios" / ".tmp-backup").mkdir(parents=True)
+    config = _lu_config(proj / "scenarios" / "sweep1.toml")
+    (proj / "scenarios" / ".tmp-backup" / "important.txt").write_text("keep")
+    (proj / "scenarios.csv").write_text("my,own,table\n")
+    before = sorted((p.relative_to(proj), p.read_bytes() if p.is_file() else None)
+                    for p in proj.rglob("*"))
+    r = subprocess.run([EXE, "batch", str(config), "--out", str(proj), "--workers", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "not written by edge-coverage" in r.stderr and "Traceback" not in r.stderr
+    after = sorted((p.relative_to(proj), p.read_bytes() if p.is_file() else None)
+                   for p in proj.rglob("*"))
+    assert after == before
+
+
+def test_a_sweep_removes_only_its_own_temporaries(tmp_path):
+    config = _lu_config(tmp_path / "lu.toml")
+    out = tmp_path / "out"
+    run_batch(config, out, workers=0)
+    scen = out / "scenarios"
+    mine = scen / ".tmp-0123456789abcdef-89abcdef"  # what a killed run leaves
+    mine.mkdir()
+    users = scen / ".tmp-backup"
+    users.mkdir()
+    (users / "important.txt").write_text("keep")
+    run_batch(config, out, workers=0)
+    assert not mine.exists()
+    assert (users / "important.txt").read_text() == "keep"
+
+
+def test_a_sweep_directory_from_before_the_marker_is_still_adopted(tmp_path):
+    from coverage.outputs.outdir import MARKER, check_output_dir
+
+    config = _lu_config(tmp_path / "lu.toml")
+    out = tmp_path / "out"
+    run_batch(config, out, workers=0)
+    (out / MARKER).unlink()  # as the sweeps written before the marker existed
+    assert check_output_dir(out, "batch").state == "legacy"
+    table = run_batch(config, out, workers=0)
+    assert table.attrs["skipped"] == 1 and (out / MARKER).exists()
+    # a scenario folder without its done.json is not the tool's
+    (out / MARKER).unlink()
+    (out / "scenarios" / "0123456789abcdef").mkdir()
+    assert check_output_dir(out, "batch").state != "legacy"

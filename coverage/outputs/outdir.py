@@ -70,6 +70,42 @@ _LEGACY_TMP = re.compile(
     + r")\.[A-Za-z0-9_]+\.tmp(\.[A-Za-z0-9]+)?(-wal|-shm|-journal)?$")
 
 
+# what a sweep writes under OUT/scenarios: one directory per scenario (the first 16 hex
+# digits of its key), its staging directories and the old ones a swap moves aside
+SCENARIO_DIR = re.compile(r"^[0-9a-f]{16}$")
+SCENARIO_TEMPORARY = re.compile(
+    r"^(\.tmp-[0-9a-f]{16}-[0-9a-f]{8}|\.[0-9a-f]{16}\.edge-coverage-(old|tmp)-[0-9]+-[0-9a-f]{8})$")
+
+
+def _legacy_batch(p: Path) -> bool:
+    """``p`` is a sweep directory from before the marker: ``scenarios/`` is a directory
+    holding only scenario directories (each with the ``done.json`` of its key) and their
+    temporaries, and a ``scenarios.csv`` there starts with the table's first columns."""
+    scen = p / "scenarios"
+    if scen.is_symlink() or not scen.is_dir():
+        return False
+    try:
+        entries = list(os.scandir(scen))
+        for e in entries:
+            if e.is_symlink() or not e.is_dir():
+                return False
+            if SCENARIO_TEMPORARY.match(e.name):
+                continue
+            if not SCENARIO_DIR.match(e.name):
+                return False
+            doc = json.loads((Path(e.path) / "done.json").read_text(encoding="utf-8"))
+            if not (isinstance(doc, dict) and str(doc.get("key", "")).startswith(e.name)):
+                return False
+        table = p / "scenarios.csv"
+        if table.exists():
+            with open(table, encoding="utf-8") as fh:
+                if not fh.readline().startswith("scenario,key,"):
+                    return False
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _describe(names: Iterable[str], limit: int = 6) -> str:
     names = sorted(names)
     shown = ", ".join(names[:limit])
@@ -224,7 +260,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     legacy = LEGACY_PLAN_FILES if kind == "plan" else LEGACY_BATCH_FILES
     known = {e for e in entries if e in legacy or _LEGACY_TMP.match(e)}
     if entries == known and (kind != "plan" or _legacy_summary(p / "summary.json")) and (
-            kind != "batch" or (p / "scenarios").is_dir()):
+            kind != "batch" or _legacy_batch(p)):
         chk.state, chk.files = "legacy", entries
         return chk
     chk.problems.append(
