@@ -59,14 +59,14 @@ _MODEL_KEYS = tuple(o.name for o in MODEL_OPTIONS)
 
 TABLE_COLUMNS = (
     "scenario", "key", "region", "budget_ms", "failures", "percentile", "access", "ok",
-    "error_type", "error", "site_count", "lower_bound", "status", "mip_gap", "n_demand",
-    "population_total", "population_covered", "population_single_coverable",
-    "population_uncoverable", "mean_latency_ms", "n1_worst_latency_ms",
-    "n1_population_outside_budget", "max_radius_km", "runtime_s", "dir",
+    "error_type", "error", "site_count", "objective", "lower_bound", "status", "mip_gap",
+    "n_demand", "population_total", "population_covered", "population_single_coverable",
+    "population_uncoverable", "aggregation_population_short", "mean_latency_ms",
+    "n1_worst_latency_ms", "n1_population_outside_budget", "max_radius_km", "runtime_s", "dir",
 )
 """Columns of the combined table (``scenarios.csv`` / ``.parquet``, :func:`run_batch`)."""
 
-_SUMMARY_FIGURES = ("site_count", "lower_bound", "status", "mip_gap", "n_demand",
+_SUMMARY_FIGURES = ("site_count", "objective", "lower_bound", "status", "mip_gap", "n_demand",
                     "population_total", "population_covered", "population_single_coverable",
                     "population_uncoverable", "mean_latency_ms", "n1_worst_latency_ms",
                     "n1_population_outside_budget", "max_radius_km", "runtime_s")
@@ -492,6 +492,10 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                              assignment_format="parquet")
         s = plan.summary()
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
+        # people of the original points left short by the aggregation (the covered and
+        # uncoverable figures are the bins'); None without aggregation
+        row["aggregation_population_short"] = (s.get("aggregation") or {}).get(
+            "population_short")
         _write_json(tmp / "scenario.json", meta)
         _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid()})
     except OutputWriteError:  # not the scenario's failure: the sweep cannot write
@@ -756,11 +760,22 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     root = od.path
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
-    scenarios = [Scenario(s.name, s.region, s.params, s.model,
+    requested = [Scenario(s.name, s.region, s.params, s.model,
                           scenario_key(ident, cfg.regions[s.region], s.params, s.model))
                  for s in cfg.scenarios]
+    # the same problem asked for twice (two regions of one spec, two names of one scenario)
+    # is solved once; the table still has a row for every (scenario, region) asked for
     seen: set[str] = set()
-    scenarios = [s for s in scenarios if not (s.key in seen or seen.add(s.key))]
+    scenarios = [s for s in requested if not (s.key in seen or seen.add(s.key))]
+    labels: dict[str, list[str]] = {}
+    for s in requested:
+        label = f"{s.name} [{s.region}]"
+        if label not in labels.setdefault(s.key, []):
+            labels[s.key].append(label)
+    same = [" = ".join(v) for v in labels.values() if len(v) > 1]
+    if same:
+        logger.warning("%d problem(s) asked for under several names, solved once each: %s",
+                       len(same), "; ".join(same[:5]) + (" ..." if len(same) > 5 else ""))
     rows: dict[str, dict[str, Any]] = {}
     todo: list[Scenario] = []
     for s in scenarios:
@@ -809,7 +824,14 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                              scheduler=scheduler, client=client, retries=retries,
                              inputs=described, reach_partitions=reach_partitions)
     _remove_stale(root / "scenarios")  # left by a killed worker
-    table = pd.DataFrame([rows[s.key] for s in scenarios], columns=list(TABLE_COLUMNS))
+    # every row under the name and region asked for now (a row reused from an earlier run
+    # kept the names of that run's file)
+    shown: set[tuple[str, str, str]] = set()
+    table = pd.DataFrame([{**rows[s.key], "scenario": s.name, "region": s.region}
+                          for s in requested
+                          if not ((s.name, s.region, s.key) in shown
+                                  or shown.add((s.name, s.region, s.key)))],
+                         columns=list(TABLE_COLUMNS))
     table = _typed(table)
     table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
     _write_table(table, root)
@@ -1000,13 +1022,13 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
     for c in ("budget_ms", "lower_bound", "mip_gap", "population_total", "population_covered",
               "population_single_coverable", "population_uncoverable", "mean_latency_ms",
               "n1_worst_latency_ms", "n1_population_outside_budget", "max_radius_km",
-              "runtime_s"):
+              "runtime_s", "aggregation_population_short"):
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("float64")
     for c in ("failures", "site_count", "n_demand"):
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")
     table["ok"] = table["ok"].astype(bool)
     for c in ("scenario", "key", "region", "percentile", "access", "error_type", "error",
-              "status", "dir"):
+              "objective", "status", "dir"):
         table[c] = table[c].astype(object).where(table[c].notna(), None)
     return table
 

@@ -633,3 +633,48 @@ def test_a_sweep_directory_from_before_the_marker_is_still_adopted(tmp_path):
     (out / MARKER).unlink()
     (out / "scenarios" / "0123456789abcdef").mkdir()
     assert check_output_dir(out, "batch").state != "legacy"
+
+
+def test_rows_carry_the_names_asked_for_now_and_same_problems_keep_every_name(tmp_path,
+                                                                             caplog):
+    out = tmp_path / "out"
+    first = tmp_path / "a.toml"
+    first.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                     'failures = 0\n[[scenarios]]\nname = "old-name"\nbudget_ms = 30\n')
+    run_batch(first, out, workers=0)
+    second = tmp_path / "b.toml"  # the same problem, renamed, in two regions of one spec
+    second.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      'failures = 0\n[[scenarios]]\nname = "base"\nbudget_ms = 30\n'
+                      '[regions]\nwest = {}\nall = {}\n')
+    with caplog.at_level("WARNING", logger="coverage.batch"):
+        table = run_batch(second, out, workers=0)
+    assert table.attrs["computed"] == 0  # reused, not solved again
+    assert sorted(zip(table["scenario"], table["region"], strict=True)) == [
+        ("base", "all"), ("base", "west")]
+    assert table["key"].nunique() == 1 and table["site_count"].nunique() == 1
+    assert "base [west] = base [all]" in caplog.text
+    back = pd.read_csv(out / "scenarios.csv")
+    assert "old-name" not in set(back["scenario"])
+
+
+def test_the_table_says_what_the_bound_counts_and_who_aggregation_leaves_short(tmp_path):
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "PT", site_min_population = 20000}\n'
+                 'failures = 1\nbudget_ms = 35\n'
+                 '[[scenarios]]\nname = "agg"\naggregate_km = 60\n'
+                 '[[scenarios]]\nname = "plain"\n'
+                 '[[scenarios]]\nname = "capped"\nmax_sites = 3\n')
+    table = run_batch(p, tmp_path / "out", workers=0).set_index("scenario")
+    assert table["ok"].all()
+    assert table.loc["plain", "objective"] == "count"
+    assert table.loc["capped", "objective"] == "max_cover"
+    assert pd.isna(table.loc["plain", "aggregation_population_short"])
+    s = plan_sites(geonames_demand("PT"), geonames_candidates("PT", 20000), budget_ms=35,
+                   failures=1, aggregate_km=60).summary()
+    assert table.loc["agg", "aggregation_population_short"] == pytest.approx(
+        s["aggregation"]["population_short"])
+    back = pd.read_csv(tmp_path / "out" / "scenarios.csv").set_index("scenario")
+    assert back.loc["agg", "aggregation_population_short"] == pytest.approx(
+        s["aggregation"]["population_short"])
