@@ -41,6 +41,7 @@ import pandas as pd
 
 from .config import MODEL_OPTIONS, PLANNER_OPTIONS, build_model
 from .errors import InputValidationError
+from .inputs.geonames import COUNTRY_CODES
 from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
 
@@ -226,10 +227,19 @@ def load_config(path: str | Path) -> BatchConfig:
             raise _bad(p, "base.demo", f"bad demo options {bad or demo}",
                        "use country (ISO code), min_population, site_min_population")
         country = str(demo.get("country", "US")).upper()
+        if country not in COUNTRY_CODES:
+            raise _bad(p, "base.demo", f"unknown country {demo.get('country')!r}",
+                       "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, LU")
+        least: dict[str, int] = {}
+        for key, default in (("min_population", 500), ("site_min_population", 50_000)):
+            v = demo.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise _bad(p, "base.demo", f"{key} must be a whole number >= 0, got {v!r}",
+                           f"write e.g. {key} = {default}")
+            least[key] = v
         inputs = {
-            "demand": {"demo": country, "min_population": int(demo.get("min_population", 500))},
-            "candidates": {"demo": country,
-                           "min_population": int(demo.get("site_min_population", 50_000))},
+            "demand": {"demo": country, "min_population": least["min_population"]},
+            "candidates": {"demo": country, "min_population": least["site_min_population"]},
         }
     else:
         for k, v in files.items():
@@ -262,6 +272,9 @@ def load_config(path: str | Path) -> BatchConfig:
             raise _bad(p, f"regions.{name}", f"bad region spec {spec!r}",
                        'write {column = "state", values = ["CA", "NV"]} (a subset of the '
                        'demand), {} (all of it), or {country = "MT"} with the demo data')
+        if "country" in spec and spec["country"].upper() not in COUNTRY_CODES:
+            raise _bad(p, f"regions.{name}", f"unknown country {spec['country']!r}",
+                       "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, MT")
         regions[str(name)] = (
             {"column": spec["column"], "values": [str(v) for v in spec["values"]]}
             if "column" in spec else {"country": spec["country"].upper()} if spec else {})

@@ -137,6 +137,13 @@ def done_mtimes(out):
     ('[base]\ndemo = {country = "LU"}\n[axes]\nregion = ["XX"]\n', "unknown region"),
     ('[base]\ndemo = {country = "LU"}\n[regions]\nA = {col = "x"}\n', "[regions.A]"),
     ('[base]\ndemo = {country = "LU"}\n[bases]\n', "unknown section"),
+    ('[base]\ndemo = {country = "LU", min_population = "abc"}\n', "min_population must be"),
+    ('[base]\ndemo = {country = "LU", min_population = -5}\n', "min_population must be"),
+    ('[base]\ndemo = {country = "LU", site_min_population = 1.5}\n',
+     "site_min_population must be"),
+    ('[base]\ndemo = {country = "XX"}\n', "[base.demo] unknown country 'XX'"),
+    ('[base]\ndemo = {country = "LU"}\n[regions]\nZ = {country = "ZZ"}\n',
+     "[regions.Z] unknown country 'ZZ'"),
 ])
 def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     p = tmp_path / "s.toml"
