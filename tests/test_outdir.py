@@ -633,3 +633,48 @@ def test_sigterm_unwinds_and_exits_143(tmp_path):
     assert r.returncode == 143 and "terminated" in r.stderr
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan", "term.py"]
+
+
+def test_the_api_checks_its_options_first_and_says_what_it_skipped(tmp_path, monkeypatch,
+                                                                    sample_inputs):
+    """``Plan.to_dir``: a bad ``tiles`` is refused before anything is written (it only
+    skipped the map, silently), and a skipped optional output is a warning a notebook
+    shows (the log alone has no handler there)."""
+    from helpers import ON_NET
+
+    import coverage.outputs.maps
+    from coverage import plan_sites
+    from coverage.errors import CoverageWarning
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    with pytest.raises(InputValidationError, match="tiles must be 'osm' or None; got 'bogus'"):
+        plan.to_dir(tmp_path / "a", tiles="bogus", report=False, gis=False)
+    with pytest.raises(InputValidationError, match="assignment_format must be"):
+        plan.to_dir(tmp_path / "a", assignment_format="xlsx")
+    with pytest.raises(InputValidationError, match="needs a directory path"):
+        plan.to_dir(None)
+    assert not (tmp_path / "a").exists()
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the map renderer broke")
+
+    monkeypatch.setattr(coverage.outputs.maps, "plan_map", broken)
+    with pytest.warns(CoverageWarning, match=r"map.html \(RuntimeError: the map renderer broke"):
+        out = plan.to_dir(tmp_path / "b", report=False, gis=False)
+    assert (out / "sites.csv").is_file() and not (out / "map.html").exists()
+
+
+def test_a_summary_is_the_callers_to_change(sample_inputs):
+    from helpers import ON_NET
+
+    from coverage import plan_sites
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=0, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    s = plan.summary()
+    s["parameters"]["access_default"] = "HACK"
+    assert plan.summary()["parameters"]["access_default"] != "HACK"
+    assert plan.with_sweep([40.0]).sweep is not None  # the plan still has its own access

@@ -362,3 +362,26 @@ def test_a_required_site_that_serves_no_one_is_named_in_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
         plan_sites(demand.iloc[:1], sites2, budget_ms=30.0, model=ON_NET, failures=1)
     assert "serve no one" not in caplog.text
+
+
+def test_the_api_takes_a_profile_name_and_one_budget(sample_inputs):
+    """``model="on-net"`` (as a batch file writes it) and ``with_sweep(40)`` are what an
+    analyst types; a wrong type is one input error naming the option."""
+    from helpers import ON_NET
+
+    from coverage.errors import InputValidationError
+    from coverage.planner.plan import plan_sites
+
+    demand, sites = sample_inputs
+    by_name = plan_sites(demand, sites, budget_ms=30.0, failures=0, model="on-net",
+                         kmedian_time_limit_s=5)
+    by_model = plan_sites(demand, sites, budget_ms=30.0, failures=0, model=ON_NET,
+                          kmedian_time_limit_s=5)
+    assert by_name.summary()["site_count"] == by_model.summary()["site_count"]
+    assert by_name.summary()["latency_model"] == by_model.summary()["latency_model"]
+    with pytest.raises(InputValidationError, match="model must be a LatencyModel"):
+        plan_sites(demand, sites, budget_ms=30.0, model=3)
+    sweep = by_name.with_sweep(40, time_limit_s=5).sweep
+    assert sweep["budget_ms"].tolist() == [30.0, 40.0]
+    with pytest.raises(InputValidationError, match="budgets_ms"):
+        by_name.with_sweep("forty")

@@ -168,11 +168,23 @@ class PlanOutputs:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def _check_format(assignment_format: str, report: bool) -> None:
+def _check_format(assignment_format: str, report: bool, tiles: Any = None) -> None:
+    """The writing options, checked before anything is written (an option the map alone
+    reads would otherwise only skip the map)."""
+    from ..errors import InputValidationError
+
+    problems = []
     if assignment_format not in ("csv", "parquet"):
-        raise ValueError(f"assignment_format must be 'csv' or 'parquet'; got {assignment_format!r}")
-    if assignment_format == "parquet" and report:
-        raise ValueError("report=True needs assignment.csv: use assignment_format='csv'")
+        problems.append(f"assignment_format must be 'csv' or 'parquet'; got "
+                        f"{assignment_format!r}")
+    elif assignment_format == "parquet" and report:
+        problems.append("report=True needs assignment.csv: use assignment_format='csv' or "
+                        "report=False")
+    if not (tiles is None or (isinstance(tiles, str) and tiles.strip().lower() in (
+            "osm", "openstreetmap", "none"))):
+        problems.append(f"tiles must be 'osm' or None; got {tiles!r}")
+    if problems:
+        raise InputValidationError("; ".join(problems))
 
 
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
@@ -207,7 +219,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     from .gis import write_csv
     from .outdir import write_error_message
 
-    _check_format(assignment_format, report)
+    _check_format(assignment_format, report, tiles)
     d = Path(directory)
     written: list[str] = []
     skipped: dict[str, str] = {}
@@ -383,7 +395,7 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
-    _check_format(assignment_format, report)
+    _check_format(assignment_format, report, tiles)
     return _swap_in(out_dir, lambda staging: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
         assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg))
@@ -429,6 +441,8 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
     from ..errors import OutputWriteError
     from .gis import write_csv
     from .outdir import write_error_message
+
+    _check_format("csv", report, tiles)
 
     def fill(staging: Path) -> PlanOutputs:
         written: list[str] = []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -146,8 +149,9 @@ class Plan:
     pending_sweep: Any = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
-        """The headline figures (the content of ``summary.json``), as a new dict."""
-        return dict(self.info)
+        """The headline figures (the content of ``summary.json``), as a new dict (a deep
+        copy: changing it changes nothing of the plan)."""
+        return copy.deepcopy(self.info)
 
     @property
     def assignment(self) -> pd.DataFrame:
@@ -230,9 +234,9 @@ class Plan:
 
         Parameters
         ----------
-        budgets_ms : iterable of float, optional
-            Budgets, ms; :data:`coverage.planner.sweep.DEFAULT_BUDGETS_MS` (20, 30, ..., 100) when
-            omitted.
+        budgets_ms : iterable of float or float, optional
+            Budgets, ms (one number: one budget);
+            :data:`coverage.planner.sweep.DEFAULT_BUDGETS_MS` (20, 30, ..., 100) when omitted.
         time_limit_s : float, default 2
             Time limit of each solve, s.
         progress : callable, optional
@@ -275,8 +279,9 @@ class Plan:
 
         ``path`` must be absent, empty or a plan directory this tool wrote; the new
         directory is swapped in complete (:func:`coverage.outputs.plandir.write_plan`). Optional
-        outputs (map, report, GIS files) that fail are skipped with a logged warning; use
-        :func:`coverage.outputs.plandir.write_plan` to get the list.
+        outputs (map, report, GIS files) that fail are skipped with a logged warning and a
+        :class:`~coverage.errors.CoverageWarning` naming them and why (a notebook shows
+        it); :func:`coverage.outputs.plandir.write_plan` returns the list.
 
         Parameters
         ----------
@@ -304,10 +309,18 @@ class Plan:
         pathlib.Path
             The output directory.
         """
+        from ..errors import CoverageWarning
         from ..outputs.plandir import write_plan
 
-        return write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis, gpkg=gpkg,
-                          assignment_format=assignment_format).path
+        if not isinstance(path, str | os.PathLike):
+            raise InputValidationError(f"to_dir needs a directory path; got {path!r}")
+        out = write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis, gpkg=gpkg,
+                         assignment_format=assignment_format)
+        if out.skipped:
+            warnings.warn(f"{out.path}: skipped "
+                          + "; ".join(f"{k} ({v})" for k, v in out.skipped.items())
+                          + "; the other outputs are written", CoverageWarning, stacklevel=2)
+        return out.path
 
     def __repr__(self) -> str:
         i = self.info
@@ -317,6 +330,29 @@ class Plan:
             f"failures_tolerated={self.failures_tolerated}, n_demand={i.get('n_demand')}, "
             f"population_uncoverable={i.get('population_uncoverable')})"
         )
+
+
+def as_model(model: Any) -> LatencyModel:
+    """``model`` as a :class:`LatencyModel`: the defaults for ``None``, a profile name
+    (``"on-net"``, as a batch file's ``model = "on-net"``) or a model file's path
+    (:func:`coverage.config.build_model`), or the model itself.
+
+    Raises
+    ------
+    InputValidationError
+        Anything else, or an unknown profile or unreadable file.
+    """
+    if model is None:
+        return LatencyModel()
+    if isinstance(model, LatencyModel):
+        return model
+    if isinstance(model, str | os.PathLike):
+        from ..config import build_model
+
+        return build_model({"latency_model": str(model)})
+    raise InputValidationError(
+        f"model must be a LatencyModel, a latency profile name or a model file; got "
+        f"{type(model).__name__}")
 
 
 def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: Any = "p99",
@@ -350,7 +386,10 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         One sentence per problem, naming the option (and its CLI flag); empty when all
         values are valid.
     """
-    model = model or LatencyModel()
+    try:
+        model = as_model(model)
+    except InputValidationError as exc:
+        return [str(exc)]
     found = PlannerConfig(
         budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
@@ -534,11 +573,11 @@ def _sweep_arguments(
     sweep=...)`` (alongside it). A ``max_sites`` plan is not the fewest sites at its budget:
     its budget is then solved by the sweep (``always_ms``).
     """
-    from .sweep import DEFAULT_BUDGETS_MS
+    from .sweep import DEFAULT_BUDGETS_MS, check_budgets
 
     cols = [c for c in ("demand_id", "lat", "lon", "population", "access", "tiers")
             if c in demand.columns]
-    budgets = list(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
+    budgets = check_budgets(DEFAULT_BUDGETS_MS if budgets_ms is None else budgets_ms)
     best = max_sites is not None
     if best:
         budgets = sorted(set(map(float, budgets)) | {float(budget_ms)})
@@ -611,8 +650,10 @@ def plan_sites(
         Percentile at which the budget is checked.
     access : str, default "ftth"
         Access technology of demand without an ``access`` column.
-    model : LatencyModel, optional
-        Latency model; the defaults of :class:`LatencyModel` when omitted.
+    model : LatencyModel, str or path, optional
+        Latency model; the defaults of :class:`LatencyModel` when omitted; a profile name
+        (``"on-net"``) or a model file (``edge-coverage calibrate``) is read with
+        :func:`as_model`.
     time_limit_s : float, default 300
         HiGHS time limit of the site-count stage, s.
     kmedian_time_limit_s : float, default 60
@@ -751,7 +792,7 @@ def plan_sites(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     say = progress or (lambda msg: logger.info("%s", msg))
-    model = model or LatencyModel()
+    model = as_model(model)
     config = PlannerConfig(
         budget_ms=budget_ms, percentile=percentile, failures=failures, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,

@@ -115,9 +115,18 @@ def quiet_inner_logs(names: tuple[str, ...] = _INNER_LOGGERS) -> Iterator[None]:
             logging.getLogger(n).setLevel(level)
 
 
-def _budgets(budgets_ms: Iterable[Any]) -> list[float]:
+def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
+    """The sweep's budgets, ms, sorted and unique (one number is one budget).
+
+    Raises
+    ------
+    InputValidationError
+        Not one or more positive finite numbers.
+    """
+    if isinstance(budgets_ms, int | float | np.number) and not isinstance(budgets_ms, bool):
+        budgets_ms = [budgets_ms]
     try:
-        values = [float(b) for b in budgets_ms]
+        values = [float(b) for b in budgets_ms]  # type: ignore[union-attr]
     except (TypeError, ValueError):
         raise InputValidationError(
             f"budgets_ms (--sweep-budgets-ms) must be numbers of ms; got {budgets_ms!r}"
@@ -169,7 +178,7 @@ def check_sweep_options(budgets_ms: Iterable[Any], time_limit_s: Any,
         A budget that is not a positive number of ms, a time limit or total time that is not
         a positive number of seconds (``total_time_s`` may be ``None``: no limit).
     """
-    budgets = _budgets(budgets_ms)
+    budgets = check_budgets(budgets_ms)
     if not (isinstance(time_limit_s, int | float) and time_limit_s > 0):
         raise InputValidationError(
             f"time_limit_s (--sweep-time-limit-s) must be a positive number of seconds; "
