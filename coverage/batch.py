@@ -323,7 +323,8 @@ def load_config(path: str | Path) -> BatchConfig:
                        "define it in [regions]")
         smodel = {**model, **_check_model(p, f"scenarios[{i}].model", sc.pop("model", {}))}
         over = {k: _check_param(p, f"scenarios[{i}]", k, v) for k, v in sc.items()}
-        for r in [region] if region is not None else list(regions):
+        # without its own region: the regions of [axes] region (every region by default)
+        for r in [region] if region is not None else axes["region"]:
             scenarios.append(Scenario(name, r, {**params, **over}, smodel))
     return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
 
@@ -710,15 +711,15 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
 
 def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
                    regions: Collection[str]) -> list[str]:
-    """Regions that select on a column the demand lacks, or that select no demand."""
-    if "demand" not in loaded:
-        return []
-    demand = loaded["demand"]
+    """Regions that select on a column the demand lacks, or that select no demand (the
+    input file's demand, or the demo data's of the region's country)."""
     problems = []
     for name in regions:
         spec = cfg.regions[name]
         if "column" not in spec:
             continue
+        demand = (loaded["demand"] if "demand" in loaded
+                  else loaded[("region", name)][0])
         col = spec["column"]
         if col not in demand.columns:
             problems.append(

@@ -193,6 +193,11 @@ def test_config_axes_regions_and_explicit_scenarios(tmp_path):
                      ("failures=1", "LU", 30.0, 1), ("failures=1", "MT", 30.0, 1),
                      ("tight", "MT", 22.0, 1)]
     assert cfg.scenarios[-1].model == {"route_factor": 2.0}
+    # [axes] region also picks the regions of the scenarios that name none
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 5000}\n'
+                 '[axes]\nregion = ["LU"]\n[regions]\nLU = {}\nMT = {country = "MT"}\n'
+                 '[[scenarios]]\nname = "tight"\nbudget_ms = 22\n')
+    assert [(s.name, s.region) for s in load_config(p).scenarios] == [("tight", "LU")]
 
 
 # --------------------------------------------------------------------------- sequential
@@ -685,3 +690,12 @@ def test_the_table_says_what_the_bound_counts_and_who_aggregation_leaves_short(t
     back = pd.read_csv(tmp_path / "out" / "scenarios.csv").set_index("scenario")
     assert back.loc["agg", "aggregation_population_short"] == pytest.approx(
         s["aggregation"]["population_short"])
+
+
+def test_a_demo_region_on_a_missing_column_is_refused_before_any_work(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 '[axes]\nbudget_ms = [30]\n[regions]\nX = {column = "state", values = ["CA"]}\n')
+    with pytest.raises(InputValidationError, match=r"\[regions\] X: the demand has no column"):
+        run_batch(p, tmp_path / "out", workers=0)
+    assert not (tmp_path / "out").exists()
