@@ -834,6 +834,58 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     _remove_stale(root / "scenarios")  # left by a killed run
     logger.info("%d scenarios: %d finished earlier (skipped), %d to run", len(scenarios),
                 len(rows), len(todo))
+    try:
+        _run_todo(cfg, root, scenarios, todo, rows, loaded, described, progress=progress,
+                  workers=workers, scheduler=scheduler, client=client, retries=retries,
+                  reach_partitions=reach_partitions)
+    except KeyboardInterrupt:
+        # the finished scenarios are on disk; the table says so before the interrupt ends
+        # the run (a re-run finishes the others and writes the whole table). A worker may
+        # have finished one this process had not heard of yet: its marker counts too.
+        for s in todo:
+            marker = None if s.key in rows else _read_marker(root / "scenarios" / s.dirname,
+                                                               s.key)
+            if marker is not None:
+                rows[s.key] = {k: marker.get(k) for k in TABLE_COLUMNS}
+        if rows:
+            with contextlib.suppress(Exception):
+                _write_table(_typed(_table_of(requested, rows)), root)
+            logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run the "
+                           "same command again to finish the others", root / "scenarios.csv",
+                           len(rows), len(scenarios))
+        raise
+    _remove_stale(root / "scenarios")  # left by a killed worker
+    table = _typed(_table_of(requested, rows))
+    table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
+    _write_table(table, root)
+    try:
+        _plot(table, root / "sweep.png")
+    except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
+        reason = f"{type(exc).__name__}: {exc}"
+        table.attrs["outputs_skipped"] = {"sweep.png": reason}
+        logger.warning("skipped %s: %s (scenarios.csv is written)", root / "sweep.png", reason)
+    return table
+
+
+def _table_of(requested: list[Scenario], rows: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """The combined table: a row per (scenario, region) asked for now whose key has a row,
+    under the names asked for now (a row reused from an earlier run kept the names of that
+    run's file)."""
+    shown: set[tuple[str, str, str]] = set()
+    return pd.DataFrame([{**rows[s.key], "scenario": s.name, "region": s.region}
+                         for s in requested if s.key in rows
+                         and not ((s.name, s.region, s.key) in shown
+                                  or shown.add((s.name, s.region, s.key)))],
+                        columns=list(TABLE_COLUMNS))
+
+
+def _run_todo(cfg: BatchConfig, root: Path, scenarios: list[Scenario], todo: list[Scenario],
+              rows: dict[str, dict[str, Any]], loaded: Mapping[Any, Any],
+              described: dict[str, Any], *,
+              progress: Callable[[int, int, dict[str, Any] | None], None] | None,
+              workers: int, scheduler: str | None, client: Any, retries: int,
+              reach_partitions: int) -> None:
+    """Run the scenarios of ``todo``, each row into ``rows`` as it finishes."""
     if todo:
         def inputs_of(s: Scenario) -> tuple[Any, Any]:
             if "demand" in loaded:
@@ -861,25 +913,6 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             _run_distributed(todo, inputs_of, cfg, root, done, workers=workers,
                              scheduler=scheduler, client=client, retries=retries,
                              inputs=described, reach_partitions=reach_partitions)
-    _remove_stale(root / "scenarios")  # left by a killed worker
-    # every row under the name and region asked for now (a row reused from an earlier run
-    # kept the names of that run's file)
-    shown: set[tuple[str, str, str]] = set()
-    table = pd.DataFrame([{**rows[s.key], "scenario": s.name, "region": s.region}
-                          for s in requested
-                          if not ((s.name, s.region, s.key) in shown
-                                  or shown.add((s.name, s.region, s.key)))],
-                         columns=list(TABLE_COLUMNS))
-    table = _typed(table)
-    table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
-    _write_table(table, root)
-    try:
-        _plot(table, root / "sweep.png")
-    except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
-        reason = f"{type(exc).__name__}: {exc}"
-        table.attrs["outputs_skipped"] = {"sweep.png": reason}
-        logger.warning("skipped %s: %s (scenarios.csv is written)", root / "sweep.png", reason)
-    return table
 
 
 #: Longest time a refused connection to ``--scheduler`` is retried before the run is refused
@@ -991,7 +1024,8 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
             own = Client(scheduler)
         else:
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+                                   processes=True, dashboard_address=":0",
+                                   preload=["coverage.dask_preload"])
             own = Client(cluster)
     except OSError as exc:
         if cluster is not None:
@@ -1003,14 +1037,27 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         raise InputValidationError(
             f"cannot reach the Dask scheduler {scheduler!r}: {exc}; check --scheduler "
             "(tcp://HOST:PORT) and that the scheduler is running") from exc
+    quiet: dict[str, int] = {}
     try:
         logger.info("Dask: %d workers at %s", len(own.scheduler_info()["workers"]),
                     own.scheduler.address)
         yield own
+    except KeyboardInterrupt:
+        # stopping a cluster mid-task makes Dask warn (cancelled instructions, workers
+        # killed): not news after an interrupt; the levels come back once it is closed
+        for name in ("distributed", "distributed.worker", "distributed.nanny",
+                     "distributed.worker.state_machine", "distributed.core"):
+            quiet[name] = logging.getLogger(name).level
+            logging.getLogger(name).setLevel(logging.ERROR)
+        raise
     finally:
-        own.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            own.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            for name, level in quiet.items():
+                logging.getLogger(name).setLevel(level)
 
 
 def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, client,

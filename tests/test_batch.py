@@ -736,3 +736,42 @@ def test_projected_csv_and_a_layer_are_read_as_the_command_line_reads_them(tmp_p
     other = tmp_path / "other.toml"  # another layer of the same file: another scenario
     other.write_text('[base]\ndemand_crs = "EPSG:3857"\ncandidates_layer = "other"\n' + body)
     assert run_batch(other, tmp_path / "o3", workers=0)["key"][0] != table["key"][0]
+
+
+def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path, expected):
+    """Ctrl-C (SIGINT to the terminal's process group) part-way through a sweep on a
+    local cluster: exit 130, the table of the scenarios finished so far, no Dask
+    shutdown warnings; a re-run reuses them."""
+    out = tmp_path / "out"
+    config = tmp_path / "ca.toml"  # the 6 scenarios of region CA
+    config.write_text(CONFIG.replace("west = {}", ""))
+    cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
+    log = (tmp_path / "err.txt").open("w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            if done_mtimes(out):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+    err = (tmp_path / "err.txt").read_text()
+    assert "interrupted" in err and "Traceback" not in err
+    assert "CancelledError" not in err and "distributed.nanny - WARNING" not in err, err
+    finished = done_mtimes(out)
+    table = pd.read_csv(out / "scenarios.csv")
+    assert len(finished) >= 1 and table["ok"].any()
+    # the table's plans are on disk (a worker may still finish one while the cluster closes:
+    # the table cannot hold it, the re-run does)
+    assert set(table.loc[table["ok"], "dir"]) <= {f"scenarios/{d}" for d in finished}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(out / "scenarios.csv")) == 6

@@ -1,0 +1,31 @@
+"""Preloaded by the worker processes of the planner's own local Dask cluster
+(:func:`coverage.batch.dask_client`, ``--workers N``).
+
+Ctrl-C in a terminal reaches the whole foreground process group, the cluster's worker
+processes included; each would print a traceback of its own interrupted event loop, and
+then a warning per task the closing cluster cancels. The planner's process handles the
+interrupt (it writes what is finished and closes the cluster, which stops the workers),
+so a worker only notes it: from then on its task cancellations are not reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from typing import Any
+
+#: Loggers of a worker that report the cancellations of a closing cluster.
+SHUTDOWN_LOGGERS = ("distributed.worker.state_machine", "distributed.worker",
+                    "distributed.core")
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    for name in SHUTDOWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook: Ctrl-C does not interrupt this worker process."""
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to change
+        signal.signal(signal.SIGINT, _interrupted)
