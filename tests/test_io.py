@@ -626,3 +626,30 @@ def test_many_co_located_candidates_are_counted_without_building_every_pair(capl
     with caplog.at_level(logging.WARNING, logger="coverage"):
         as_sites(pd.DataFrame({"lat": np.full(n, 45.0), "lon": np.full(n, 7.0)}))
     assert f"{n * (n - 1) // 2} candidate pairs are within 300 m" in caplog.text
+
+
+def test_lat_lon_columns_that_disagree_with_the_geometry_are_reported(tmp_path, caplog):
+    """The geometry is used; a stale lat/lon column (a point moved in a GIS) is named."""
+    import warnings
+
+    import geopandas as gpd
+
+    from coverage.errors import CoverageWarning
+    from coverage.inputs.tables import as_demand, read_demand
+
+    d = pd.DataFrame({"demand_id": ["a", "b", "c"], "lat": [40.0, 41.0, 42.0],
+                      "lon": [-8.0, -8.5, -9.0], "population": [10, 20, 30]})
+    moved = gpd.GeoDataFrame(d, geometry=gpd.points_from_xy(d["lon"] + [0, 1.0, 0], d["lat"]),
+                             crs="EPSG:4326")
+    with pytest.warns(CoverageWarning, match="differ from the geometry on 1 feature"):
+        out = as_demand(moved)
+    assert out["lon"].tolist() == [-8.0, -7.5, -9.0]  # the geometry's
+    moved.to_file(tmp_path / "d.gpkg")
+    with caplog.at_level("WARNING"), pytest.warns(CoverageWarning):
+        read_demand(tmp_path / "d.gpkg")
+    assert "features 2; up to 83.9 km" in caplog.text
+    same = gpd.GeoDataFrame(d, geometry=gpd.points_from_xy(d["lon"], d["lat"]),
+                            crs="EPSG:4326").to_crs("EPSG:3857")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CoverageWarning)
+        as_demand(same)  # the same places in another CRS: nothing to say

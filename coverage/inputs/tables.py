@@ -1346,6 +1346,37 @@ def _resolve_columns(
     return cols
 
 
+#: Degrees by which a vector input's lat/lon columns may differ from its geometry before
+#: the difference is reported (about 11 m; the geometry is what is used).
+GEOMETRY_LATLON_TOLERANCE_DEG = 1e-4
+
+
+def _warn_geometry_disagrees(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+                             col_lat: pd.Series, col_lon: pd.Series, report: _Report,
+                             decimal: str) -> None:
+    """Warn when a vector input's lat/lon columns say other places than its geometry (the
+    geometry is used; a stale column after a move in a GIS would otherwise pass silently)."""
+    c_lat = _numeric(col_lat, decimal)[0]
+    c_lon = _numeric(col_lon, decimal)[0]
+    both = np.isfinite(lat) & np.isfinite(lon) & np.isfinite(c_lat) & np.isfinite(c_lon)
+    dlon = np.abs((c_lon - lon + 180.0) % 360.0 - 180.0)
+    off = both & ((np.abs(c_lat - lat) > GEOMETRY_LATLON_TOLERANCE_DEG)
+                  | (dlon > GEOMETRY_LATLON_TOLERANCE_DEG))
+    if not off.any():
+        return
+    from ..model.geo import haversine_km
+
+    rows = np.flatnonzero(off)
+    km = haversine_km(lat[rows], lon[rows], c_lat[rows], c_lon[rows])
+    shown = ", ".join(str(r + 1) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    logger.warning(
+        "%s: the %s / %s columns differ from the geometry on %d feature(s) (features %s; up "
+        "to %.3g km): the geometry is used. Fix: drop or update the columns if they are "
+        "stale", report.source, col_lat.name, col_lon.name, len(rows), shown, float(km.max()))
+    warnings.warn(f"{report.source}: lat/lon columns differ from the geometry on {len(rows)} "
+                  "feature(s); the geometry is used", CoverageWarning, stacklevel=4)
+
+
 def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) -> None:
     """Log a warning naming candidate pairs within ``colocated_m`` metres of each other."""
     if not colocated_m > 0 or len(sites) < 2:
@@ -1459,7 +1490,11 @@ def _coordinates(
     n = len(raw)
     nan = np.full(n, np.nan)
     if loaded.geometry is not None:
-        return geometry_coordinates(loaded.geometry, report, crs, crs_flag)
+        lat, lon = geometry_coordinates(loaded.geometry, report, crs, crs_flag)
+        if cols["lat"] is not None and cols["lon"] is not None:
+            _warn_geometry_disagrees(lat, lon, raw[cols["lat"]], raw[cols["lon"]], report,
+                                     loaded.decimal)
+        return lat, lon
     if cols["lat"] is None or cols["lon"] is None:
         return nan, nan.copy()
     lat, lat_missing, lat_bad = _numeric(raw[cols["lat"]], loaded.decimal)
