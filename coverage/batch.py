@@ -434,7 +434,7 @@ def _base_row(sc: Scenario, root: Path) -> dict[str, Any]:
 
 
 _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers", "coverage.resilience",
-                  "coverage.planner.plan", "coverage.outputs")
+                  "coverage.planner", "coverage.outputs")
 """Package loggers whose INFO lines a batch run keeps out of its log (one line per scenario)."""
 
 
