@@ -71,7 +71,7 @@ class Hosts:
         return f"{SUBNET}.{10 + i}"
 
     def _clean(self) -> None:
-        for i in range(1, 9):
+        for i in range(1, max(self.n, 8) + 1):
             _ip("netns", "del", self.ns(i), check=False)
             _ip("link", "del", f"ecv{i}", check=False)
         _ip("link", "del", BRIDGE, check=False)
@@ -85,7 +85,20 @@ class Hosts:
             subprocess.run(cmd, capture_output=True, text=True, check=True)
 
     def __enter__(self) -> Hosts:
+        # the subnet must be free, but for a bridge of this script left by a killed run
+        for line in _ip("-o", "-4", "addr", "show").stdout.splitlines():
+            fields = line.split()
+            if f" {SUBNET}." in f" {line}" and len(fields) > 1 and fields[1] != BRIDGE:
+                raise RuntimeError(f"{SUBNET}.0/24 is in use on {fields[1]}: not touched")
         self._clean()
+        try:
+            self._create()
+        except BaseException:
+            self._clean()
+            raise
+        return self
+
+    def _create(self) -> None:
         _ip("link", "add", BRIDGE, "type", "bridge")
         _ip("addr", "add", f"{SUBNET}.1/24", "dev", BRIDGE)
         _ip("link", "set", BRIDGE, "up")
@@ -102,7 +115,6 @@ class Hosts:
             _ip("link", "set", here, "up")
             self._cap(here, None)
             self._cap("eth0", ns)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._clean()

@@ -244,6 +244,8 @@ def load_config(path: str | Path) -> BatchConfig:
         least: dict[str, int] = {}
         for key, default in (("min_population", 500), ("site_min_population", 50_000)):
             v = demo.get(key, default)
+            if isinstance(v, float) and v.is_integer():  # 1000.0 is a whole number too
+                v = int(v)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise _bad(p, "base.demo", f"{key} must be a whole number >= 0, got {v!r}",
                            f"write e.g. {key} = {default}")
@@ -573,9 +575,11 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
                 text = str(exc)
                 # the readers name the command line's options; a batch file has its own
                 if f"--{k}-crs" in text or f"--{k}-layer" in text:
-                    for o in ("crs", "layer"):
-                        text = text.replace(f"--{k}-{o} with", f"{k}_{o} with").replace(
-                            f"--{k}-{o} ", f"{k}_{o} = ").replace(f"--{k}-{o}", f"{k}_{o}")
+                    for kind in ("demand", "candidates"):
+                        for o in ("crs", "layer"):
+                            flag, key = f"--{kind}-{o}", f"{kind}_{o}"
+                            text = text.replace(f"{flag} with", f"{key} with").replace(
+                                f"{flag} ", f"{key} = ").replace(flag, key)
                     text += f" ({k}_crs and {k}_layer go in [base] of {cfg.path})"
                 problems.append(text)
         if problems:

@@ -641,10 +641,21 @@ def test_a_sweep_directory_from_before_the_marker_is_still_adopted(tmp_path):
     assert check_output_dir(out, "batch").state == "legacy"
     table = run_batch(config, out, workers=0)
     assert table.attrs["skipped"] == 1 and (out / MARKER).exists()
-    # a scenario folder without its done.json is not the tool's
     (out / MARKER).unlink()
-    (out / "scenarios" / "0123456789abcdef").mkdir()
+    failed = out / "scenarios" / "0123456789abcdef"  # a failed scenario: failed.json only
+    failed.mkdir()
+    (failed / "failed.json").write_text(json.dumps({"key": "0123456789abcdef" + "0" * 48}))
+    (out / "scenarios" / "fedcba9876543210").mkdir()  # killed before it wrote either
+    assert check_output_dir(out, "batch").state == "legacy"
+    # a scenario folder holding something else is not the tool's
+    (failed / "notes.txt").write_text("mine")
+    (failed / "failed.json").unlink()
     assert check_output_dir(out, "batch").state != "legacy"
+    # nor a scenarios folder with no scenario of the tool's in it
+    empty = tmp_path / "empty"
+    (empty / "scenarios").mkdir(parents=True)
+    (empty / "sweep.png").write_bytes(b"my own picture")
+    assert check_output_dir(empty, "batch").state != "legacy"
 
 
 def test_rows_carry_the_names_asked_for_now_and_same_problems_keep_every_name(tmp_path,

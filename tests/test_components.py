@@ -307,3 +307,94 @@ def test_a_cluster_without_workers_is_named_not_waited_on_forever(monkeypatch) -
             solve_components(grid["lat"], grid["lon"], sites["lat"], sites["lon"],
                              model=LatencyModel(), budget_ms=BUDGET, row_latency=rows,
                              access=access, time_limit_s=10, target_cells=500, client=client)
+
+
+def _nap(seconds: float, fail: bool = False) -> dict:
+    """A piece that takes ``seconds`` and says where it ran (a task of run_pieces)."""
+    import time as _time
+
+    from distributed import get_worker
+
+    if fail:
+        raise ValueError("this piece fails")
+    _time.sleep(seconds)
+    return {"worker": get_worker().address}
+
+
+def test_run_pieces_spreads_the_largest_and_uses_workers_that_join_later() -> None:
+    pytest.importorskip("distributed")
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    from coverage.solvers.components import run_pieces
+
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        out = run_pieces(client, _nap, [((0.2,), {}) for _ in range(4)])
+        # the two largest pieces (the first two) on different workers, not one's two threads
+        assert out[0]["worker"] != out[1]["worker"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        got: dict = {}
+        th = threading.Thread(target=lambda: got.update(
+            out=run_pieces(client, _nap, [((2.0,), {}) for _ in range(6)])))
+        th.start()
+        cluster.scale(2)  # a worker that joins after the pieces started
+        client.wait_for_workers(2, timeout=60)
+        th.join(timeout=300)
+        assert len({o["worker"] for o in got["out"]}) == 2
+
+
+def test_run_pieces_stops_the_others_when_a_piece_fails() -> None:
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    from coverage.solvers.components import run_pieces
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        with pytest.raises(ValueError, match="this piece fails") as raised:
+            run_pieces(client, _nap, [((0.0, True), {}), ((15.0,), {})])
+        # (``raised`` keeps the traceback, and with it run_pieces' futures, alive)
+
+        def tasks(dask_scheduler) -> int:
+            return len(dask_scheduler.tasks)
+
+        deadline = time.monotonic() + 60  # the long piece is cancelled, not left running
+        while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.run_on_scheduler(tasks) == 0 and raised.value
+
+
+def test_run_pieces_starts_a_piece_again_when_its_worker_leaves() -> None:
+    pytest.importorskip("distributed")
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    from coverage.solvers.components import run_pieces
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        got: dict = {}
+
+        def run() -> None:
+            try:
+                got["out"] = run_pieces(client, _nap, [((3.0,), {})])
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                got["error"] = exc
+
+        th = threading.Thread(target=run)
+        th.start()
+        deadline = time.monotonic() + 60
+        busy: list = []
+        while not busy and time.monotonic() < deadline:
+            busy = [a for a, keys in client.processing().items() if keys]
+            time.sleep(0.05)
+        assert busy, "the piece never started"
+        name = next(n for n, w in cluster.workers.items() if w.address == busy[0])
+        cluster.sync(cluster.workers[name].close)  # it leaves mid-piece, its data with it
+        th.join(timeout=120)
+        assert "error" not in got, got.get("error")
+        assert got["out"][0]["worker"] != busy[0]  # it ran again on the other worker

@@ -653,3 +653,9 @@ def test_lat_lon_columns_that_disagree_with_the_geometry_are_reported(tmp_path, 
     with warnings.catch_warnings():
         warnings.simplefilter("error", CoverageWarning)
         as_demand(same)  # the same places in another CRS: nothing to say
+        # x / y columns in metres (aliases of lon / lat) beside a projected geometry
+        as_demand(same.drop(columns=["lat", "lon"]).assign(x=same.geometry.x,
+                                                           y=same.geometry.y))
+        # polygons with their centroid's columns: the point used lies inside, elsewhere
+        as_demand(gpd.GeoDataFrame(d, geometry=gpd.points_from_xy(d["lon"], d["lat"]).buffer(
+            0.5).translate(0.3, 0.0), crs="EPSG:4326"))

@@ -1359,6 +1359,9 @@ def _warn_geometry_disagrees(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.f
     c_lat = _numeric(col_lat, decimal)[0]
     c_lon = _numeric(col_lon, decimal)[0]
     both = np.isfinite(lat) & np.isfinite(lon) & np.isfinite(c_lat) & np.isfinite(c_lon)
+    if not both.any() or (np.abs(c_lat[both]) > 90.0).any() or (
+            np.abs(c_lon[both]) > 180.0).any():
+        return  # not degrees (x / y in a projected CRS, the aliases of lon / lat)
     dlon = np.abs((c_lon - lon + 180.0) % 360.0 - 180.0)
     off = both & ((np.abs(c_lat - lat) > GEOMETRY_LATLON_TOLERANCE_DEG)
                   | (dlon > GEOMETRY_LATLON_TOLERANCE_DEG))
@@ -1491,7 +1494,9 @@ def _coordinates(
     nan = np.full(n, np.nan)
     if loaded.geometry is not None:
         lat, lon = geometry_coordinates(loaded.geometry, report, crs, crs_flag)
-        if cols["lat"] is not None and cols["lon"] is not None:
+        # points only: a polygon's point is one inside it, not its stored centroid
+        if (cols["lat"] is not None and cols["lon"] is not None
+                and bool((loaded.geometry.geom_type == "Point").all())):
             _warn_geometry_disagrees(lat, lon, raw[cols["lat"]], raw[cols["lon"]], report,
                                      loaded.decimal)
         return lat, lon

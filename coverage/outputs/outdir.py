@@ -79,13 +79,15 @@ SCENARIO_TEMPORARY = re.compile(
 
 def _legacy_batch(p: Path) -> bool:
     """``p`` is a sweep directory from before the marker: ``scenarios/`` is a directory
-    holding only scenario directories (each with the ``done.json`` of its key) and their
-    temporaries, and a ``scenarios.csv`` there starts with the table's first columns."""
+    holding only scenario directories and their temporaries, at least one of them with the
+    ``done.json`` or ``failed.json`` of its key (an empty one is a run killed before it
+    wrote either), and a ``scenarios.csv`` there starts with the table's first columns."""
     scen = p / "scenarios"
     if scen.is_symlink() or not scen.is_dir():
         return False
     try:
         entries = list(os.scandir(scen))
+        marked = 0
         for e in entries:
             if e.is_symlink() or not e.is_dir():
                 return False
@@ -93,9 +95,17 @@ def _legacy_batch(p: Path) -> bool:
                 continue
             if not SCENARIO_DIR.match(e.name):
                 return False
-            doc = json.loads((Path(e.path) / "done.json").read_text(encoding="utf-8"))
+            found = [f for f in ("done.json", "failed.json") if (Path(e.path) / f).is_file()]
+            if not found:
+                if os.listdir(e.path):
+                    return False
+                continue
+            doc = json.loads((Path(e.path) / found[0]).read_text(encoding="utf-8"))
             if not (isinstance(doc, dict) and str(doc.get("key", "")).startswith(e.name)):
                 return False
+            marked += 1
+        if not marked:
+            return False
         table = p / "scenarios.csv"
         if table.exists():
             with open(table, encoding="utf-8") as fh:

@@ -458,13 +458,13 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
         site_piece[cols] = p
     common = (problem.config, problem.model, problem.tier_catalog, problem.routing)
     # the columns a piece's problem reads (a user's other columns would cross the network)
-    keep = [c for c in problem.demand.columns if c in PIECE_DEMAND_COLUMNS]
+    demand = problem.demand[[c for c in problem.demand.columns if c in PIECE_DEMAND_COLUMNS]]
     jobs = []
     for p, (rows, cols) in enumerate(zip(res.piece_cells, res.piece_sites, strict=True)):
         mine = cover[site_piece[cover] == p]
         if not len(mine):  # no site: none of its cells reaches a candidate
             continue
-        args = (problem.demand.iloc[rows][keep].reset_index(drop=True),
+        args = (demand.iloc[rows].reset_index(drop=True),
                 problem.sites.iloc[cols].reset_index(drop=True), *common,
                 np.searchsorted(cols, mine), n_cov[rows])
         jobs.append((p, rows, cols, args))

@@ -126,6 +126,9 @@ def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
     if isinstance(budgets_ms, int | float | np.number) and not isinstance(budgets_ms, bool):
         budgets_ms = [budgets_ms]
     try:
+        if isinstance(budgets_ms, str | bytes) or any(
+                isinstance(b, bool | str | bytes) for b in budgets_ms):  # type: ignore[union-attr]
+            raise TypeError("not numbers")
         values = [float(b) for b in budgets_ms]  # type: ignore[union-attr]
     except (TypeError, ValueError):
         raise InputValidationError(

@@ -28,6 +28,7 @@ small ones together, largest first), solves each piece by row generation
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
@@ -168,6 +169,8 @@ def pack_pieces(split: ComponentSplit, target_cells: int) -> list[npt.NDArray[np
 #: How long :func:`run_pieces` waits for a first worker of a cluster that has none, s
 #: (Dask's own ``scatter`` gives up after 30 s too).
 WORKER_WAIT_S = 30.0
+#: How often :func:`run_pieces` starts a piece again whose worker left while running it.
+PIECE_RETRIES = 2
 
 
 def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
@@ -175,17 +178,21 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
     """``fn(*args, **kwargs)`` of every job on a Dask cluster, started in the order given
     (largest first), at most one per worker thread at a time; the results in job order.
 
-    Each job's ``args`` are scattered to the worker that is free when the job starts and
-    the task is submitted to that worker, so a piece's arrays cross the network once. With
-    every piece scattered at the start (Dask's default placement) a piece's data lands on
-    one worker and its task, when that worker is busy, is stolen by another, which fetches
-    the data again: on the 2M-cell world that moved more between the workers than the
-    client sent them (``bench/cluster_netns.py``).
+    Each job's ``args`` are scattered to a worker with a free thread when the job starts
+    and the task is submitted to that worker, so a piece's arrays cross the network once.
+    With every piece scattered at the start (Dask's default placement) a piece's data
+    landed on one worker and its task, when that worker was busy, was stolen by another,
+    which fetched the data again: on the 2M-cell world that moved more between the workers
+    than the client sent them (``bench/cluster_netns.py``). The free threads are looked up
+    again whenever a job ends, so workers that join later are used; consecutive jobs go to
+    different workers first (the largest pieces are not stacked on one worker's threads).
+    A job whose worker has gone (its data with it) is started again elsewhere, at most
+    :data:`PIECE_RETRIES` times.
 
     Parameters
     ----------
     client : distributed.Client
-        Waits for its first worker when it has none.
+        Waits up to :data:`WORKER_WAIT_S` for a first worker when it has none.
     fn : callable
         The task (module level, importable on the workers).
     jobs : sequence of (args, kwargs)
@@ -195,18 +202,28 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
     Returns
     -------
     list of dict
-        ``fn``'s results, in the order of ``jobs``. A task's error is raised here.
+        ``fn``'s results, in the order of ``jobs``. A task's error is raised here, once the
+        other tasks are cancelled.
+
+    Raises
+    ------
+    InputValidationError
+        The cluster has no worker (after the wait).
     """
     from distributed import as_completed
 
-    def slots() -> list[str]:
-        workers = client.scheduler_info().get("workers", {})
-        return [addr for addr, w in workers.items()
-                for _ in range(max(int(w.get("nthreads", 1) or 1), 1))]
+    if not len(jobs):
+        return []
+    address = client.scheduler.address
 
-    free = slots()
-    if not free and len(jobs):
-        address = client.scheduler.address
+    def threads() -> dict[str, int]:
+        return {addr: max(int(w.get("nthreads", 1) or 1), 1)
+                for addr, w in client.scheduler_info().get("workers", {}).items()}
+
+    def wait_for_a_worker() -> dict[str, int]:
+        have = threads()
+        if have:
+            return have
         logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S, address)
         try:
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)
@@ -215,32 +232,61 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
                 f"the Dask scheduler {address} has no worker (waited {WORKER_WAIT_S:g} s). "
                 f"Fix: start workers with `dask worker {address}`, or plan with --workers N "
                 "(a local cluster) instead of --scheduler") from exc
-        free = slots()
+        return threads()
+
     out: list[Any] = [None] * len(jobs)
-    running = as_completed()
-    where: dict[str, tuple[int, str]] = {}
+    busy: dict[str, int] = {}  # running jobs per worker address
+    where: dict[str, tuple[int, str]] = {}  # future key -> (job, worker)
+    tries = [0] * len(jobs)
+    pending = list(range(len(jobs)))  # jobs not started, in order
+    live: dict[str, Any] = {}  # future key -> future, until it is released
+    running = as_completed(loop=client.loop)  # this client's loop (it need not be the default)
 
-    def start(i: int, addr: str) -> None:
-        if addr not in client.scheduler_info().get("workers", {}):  # it has left
-            addr = (slots() or [addr])[0]
-        args, kwargs = jobs[i]
-        data = client.scatter(list(args), workers=[addr], hash=False)
-        f = client.submit(fn, *data, **kwargs, workers=[addr], allow_other_workers=True,
-                          pure=False)
-        where[f.key] = (i, addr)
-        running.add(f)
+    def start_free() -> None:
+        """Start pending jobs on every free thread, one per worker in turn."""
+        have = threads()
+        while pending:
+            free = sorted((busy.get(a, 0) / n, a) for a, n in have.items()
+                          if busy.get(a, 0) < n)
+            if not free:
+                return
+            addr = free[0][1]
+            i = pending.pop(0)
+            args, kwargs = jobs[i]
+            data = client.scatter(list(args), workers=[addr], hash=False)
+            f = client.submit(fn, *data, **kwargs, workers=[addr], allow_other_workers=True,
+                              pure=False)
+            busy[addr] = busy.get(addr, 0) + 1
+            where[f.key] = (i, addr)
+            live[f.key] = f
+            running.add(f)
 
-    nxt = 0
-    while nxt < len(jobs) and free:
-        start(nxt, free.pop(0))
-        nxt += 1
-    for f in running:
-        i, addr = where.pop(f.key)
-        out[i] = f.result()
-        f.release()
-        if nxt < len(jobs):
-            start(nxt, addr)
-            nxt += 1
+    try:
+        wait_for_a_worker()
+        start_free()
+        for f in running:
+            i, addr = where.pop(f.key)
+            busy[addr] -= 1
+            try:
+                out[i] = f.result()
+            except Exception:
+                gone = addr not in threads()
+                if not gone or tries[i] >= PIECE_RETRIES:
+                    raise
+                tries[i] += 1  # its worker (and the data) has gone: start it again
+                logger.warning("Dask: worker %s left while running piece %d; starting it "
+                               "again (%d of %d)", addr, i, tries[i], PIECE_RETRIES)
+                pending.insert(0, i)
+                wait_for_a_worker()
+            finally:
+                live.pop(f.key, None)
+                f.release()
+            start_free()
+    except BaseException:
+        for f in live.values():  # what is still running is not wanted any more
+            with contextlib.suppress(Exception):
+                f.cancel()
+        raise
     return out
 
 
