@@ -761,6 +761,28 @@ def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
+def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
+    """Scenario folders to be written again (a failed or cut-off scenario) that hold files
+    this tool does not write: the new folder would replace them, so the run is refused."""
+    from .outputs.plandir import OUTPUT_FILES
+
+    own = set(OUTPUT_FILES) | {"scenario.json", "done.json", "failed.json"}
+    problems = []
+    for s in todo:
+        final = root / "scenarios" / s.dirname
+        try:
+            names = os.listdir(final)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        foreign = sorted(n for n in names if n not in own)
+        if foreign:
+            problems.append(
+                f"{final} holds files edge-coverage did not write: "
+                + ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                + ". Fix: move them out (the scenario runs again and its folder is replaced)")
+    return problems
+
+
 def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
                  todo: Collection[Scenario]) -> list[str]:
     """The input files' tier columns under every tier catalog the scenarios to run use
@@ -831,6 +853,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         loaded = _load_inputs(cfg)
         problems = _check_regions(cfg, loaded, {s.region for s in todo})
         problems += _check_tiers(cfg, loaded, todo)
+        problems += _foreign_in_scenarios(root, todo)
         if problems:
             raise InputValidationError("\n".join(problems))
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's

@@ -786,3 +786,18 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path, expected):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert len(pd.read_csv(out / "scenarios.csv")) == 6
+
+
+def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [5]\n')  # infeasible: a failed scenario
+    out = tmp_path / "out"
+    table = run_batch(p, out, workers=0)
+    assert not table["ok"].any()
+    notes = out / table["dir"][0] / "my-notes.txt"
+    notes.write_text("why 5 ms fails")
+    with pytest.raises(InputValidationError, match="holds files edge-coverage did not "
+                                                   "write: my-notes.txt"):
+        run_batch(p, out, workers=0)  # a failed scenario runs again: refused first
+    assert notes.read_text() == "why 5 ms fails"
