@@ -749,19 +749,23 @@ def test_projected_csv_and_a_layer_are_read_as_the_command_line_reads_them(tmp_p
     assert run_batch(other, tmp_path / "o3", workers=0)["key"][0] != table["key"][0]
 
 
-def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path, expected):
+def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
     """Ctrl-C (SIGINT to the terminal's process group) part-way through a sweep on a
-    local cluster: exit 130, the table of the scenarios finished so far, no Dask
-    shutdown warnings; a re-run reuses them."""
+    local cluster: exit 130, the table of the scenarios finished so far, no worker
+    tracebacks or Dask shutdown warnings. One scenario is quick (Luxembourg), the other
+    takes many seconds (the US with every place of >= 3,000 people as a candidate), so
+    the interrupt lands while it runs, however fast the machine."""
     out = tmp_path / "out"
-    config = tmp_path / "ca.toml"  # the 6 scenarios of region CA
-    config.write_text(CONFIG.replace("west = {}", ""))
+    config = tmp_path / "two.toml"
+    config.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      'failures = 1\n[axes]\nbudget_ms = [30]\n'
+                      '[regions]\nLU = {}\nUS = {country = "US"}\n')
     cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
     log = (tmp_path / "err.txt").open("w")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
             if done_mtimes(out):
                 break
@@ -779,13 +783,8 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path, expected):
     assert "CancelledError" not in err and "distributed.nanny - WARNING" not in err, err
     finished = done_mtimes(out)
     table = pd.read_csv(out / "scenarios.csv")
-    assert len(finished) >= 1 and table["ok"].any()
-    # the table's plans are on disk (a worker may still finish one while the cluster closes:
-    # the table cannot hold it, the re-run does)
-    assert set(table.loc[table["ok"], "dir"]) <= {f"scenarios/{d}" for d in finished}
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert len(pd.read_csv(out / "scenarios.csv")) == 6
+    assert table["region"].tolist() == ["LU"] and table["ok"].all()
+    assert set(table["dir"]) <= {f"scenarios/{d}" for d in finished}
 
 
 def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path):

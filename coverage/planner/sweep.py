@@ -126,10 +126,12 @@ def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
     if isinstance(budgets_ms, int | float | np.number) and not isinstance(budgets_ms, bool):
         budgets_ms = [budgets_ms]
     try:
-        if isinstance(budgets_ms, str | bytes) or any(
-                isinstance(b, bool | str | bytes) for b in budgets_ms):  # type: ignore[union-attr]
+        if isinstance(budgets_ms, str | bytes):
             raise TypeError("not numbers")
-        values = [float(b) for b in budgets_ms]  # type: ignore[union-attr]
+        items = list(budgets_ms)  # type: ignore[arg-type]  # once: a generator is used up
+        if any(isinstance(b, bool | str | bytes) for b in items):
+            raise TypeError("not numbers")
+        values = [float(b) for b in items]
     except (TypeError, ValueError):
         raise InputValidationError(
             f"budgets_ms (--sweep-budgets-ms) must be numbers of ms; got {budgets_ms!r}"
