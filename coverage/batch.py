@@ -1076,6 +1076,8 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
                      "distributed.worker.state_machine", "distributed.core"):
             quiet[name] = logging.getLogger(name).level
             logging.getLogger(name).setLevel(logging.ERROR)
+        if cluster is not None:
+            _stop_workers_now(cluster)
         raise
     finally:
         try:
@@ -1085,6 +1087,19 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         finally:
             for name, level in quiet.items():
                 logging.getLogger(name).setLevel(level)
+
+
+def _stop_workers_now(cluster: Any) -> None:
+    """Kill the worker processes of this process's own local cluster (after an interrupt
+    their tasks are not wanted, and a task in a long call that holds the GIL would hold a
+    graceful close up for as long as it runs)."""
+    import signal
+
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, client,

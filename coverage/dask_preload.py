@@ -4,14 +4,15 @@
 Ctrl-C in a terminal reaches the whole foreground process group, the cluster's worker
 processes included; each would print a traceback of its own interrupted event loop, and
 then a warning per task the closing cluster cancels. The planner's process handles the
-interrupt (it writes what is finished and closes the cluster, which stops the workers),
-so a worker only notes it: from then on its task cancellations are not reported.
+interrupt (it writes what is finished and closes the cluster); a worker ends at once and
+quietly (a task in a long solve would otherwise hold the cluster's close up).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 from typing import Any
 
@@ -21,8 +22,11 @@ SHUTDOWN_LOGGERS = ("distributed.worker.state_machine", "distributed.worker",
 
 
 def _interrupted(signum: int, frame: Any) -> None:
+    # the planner stops too (it got the same Ctrl-C) and closes the cluster: end this
+    # worker now, quietly, rather than wait for a close its task may hold up for long
     for name in SHUTDOWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    os._exit(130)
 
 
 def dask_setup(worker: Any) -> None:
