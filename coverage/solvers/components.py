@@ -262,26 +262,26 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
             running.add(f)
 
     try:
-        wait_for_a_worker()
-        start_free()
-        for f in running:
-            i, addr = where.pop(f.key)
-            busy[addr] -= 1
-            try:
-                out[i] = f.result()
-            except Exception:
-                gone = addr not in threads()
-                if not gone or tries[i] >= PIECE_RETRIES:
-                    raise
-                tries[i] += 1  # its worker (and the data) has gone: start it again
-                logger.warning("Dask: worker %s left while running piece %d; starting it "
-                               "again (%d of %d)", addr, i, tries[i], PIECE_RETRIES)
-                pending.insert(0, i)
-                wait_for_a_worker()
-            finally:
-                live.pop(f.key, None)
-                f.release()
+        while pending:  # (again when every worker had left with pieces still to start)
+            wait_for_a_worker()
             start_free()
+            for f in running:
+                i, addr = where.pop(f.key)
+                busy[addr] -= 1
+                try:
+                    out[i] = f.result()
+                except Exception:
+                    gone = addr not in threads()
+                    if not gone or tries[i] >= PIECE_RETRIES:
+                        raise
+                    tries[i] += 1  # its worker (and the data) has gone: start it again
+                    logger.warning("Dask: worker %s left while running piece %d; starting "
+                                   "it again (%d of %d)", addr, i, tries[i], PIECE_RETRIES)
+                    pending.insert(0, i)
+                finally:
+                    live.pop(f.key, None)
+                    f.release()
+                start_free()
     except BaseException:
         for f in live.values():  # what is still running is not wanted any more
             with contextlib.suppress(Exception):
