@@ -29,6 +29,8 @@ import logging
 import math
 import os
 import shutil
+import signal
+import threading
 import time
 import tomllib
 import uuid
@@ -1064,18 +1066,22 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         raise InputValidationError(
             f"cannot reach the Dask scheduler {scheduler!r}: {exc}; check --scheduler "
             "(tcp://HOST:PORT) and that the scheduler is running") from exc
-    quiet: dict[str, int] = {}
+    # Stopping a cluster mid-task makes Dask log (cancelled instructions, keys it cannot
+    # gather, killed workers, now and then a traceback of its own from the interrupted
+    # call): not news after an interrupt. From the interrupt on (a SIGINT handler sets the
+    # flag before the KeyboardInterrupt unwinds) those loggers' records are dropped,
+    # until the cluster is closed.
+    interrupted = threading.Event()
+    drop = _AfterInterrupt(interrupted)
+    for name in _DASK_LOGGERS:
+        logging.getLogger(name).addFilter(drop)
+    previous = _flag_sigint(interrupted)
     try:
         logger.info("Dask: %d workers at %s", len(own.scheduler_info()["workers"]),
                     own.scheduler.address)
         yield own
     except KeyboardInterrupt:
-        # stopping a cluster mid-task makes Dask warn (cancelled instructions, workers
-        # killed): not news after an interrupt; the levels come back once it is closed
-        for name in ("distributed", "distributed.worker", "distributed.nanny",
-                     "distributed.worker.state_machine", "distributed.core"):
-            quiet[name] = logging.getLogger(name).level
-            logging.getLogger(name).setLevel(logging.ERROR)
+        interrupted.set()
         if cluster is not None:
             _stop_workers_now(cluster)
         raise
@@ -1085,16 +1091,49 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
             if cluster is not None:
                 cluster.close()
         finally:
-            for name, level in quiet.items():
-                logging.getLogger(name).setLevel(level)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            for name in _DASK_LOGGERS:
+                logging.getLogger(name).removeFilter(drop)
+
+
+#: Loggers of Dask (and of tornado, its event loop) that report a cluster's shutdown.
+_DASK_LOGGERS = ("tornado.application", "distributed", "distributed.client",
+                 "distributed.scheduler", "distributed.core", "distributed.nanny",
+                 "distributed.worker", "distributed.worker.state_machine",
+                 "distributed.batched", "distributed.comm", "distributed.utils")
+
+
+class _AfterInterrupt(logging.Filter):
+    """Drops every record once ``flag`` is set."""
+
+    def __init__(self, flag: threading.Event) -> None:
+        super().__init__()
+        self._flag = flag
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._flag.is_set()
+
+
+def _flag_sigint(flag: threading.Event) -> Any:
+    """In the main thread, with Python's own Ctrl-C handler in place: a handler that sets
+    ``flag`` and then raises KeyboardInterrupt as before; returns the handler it replaced
+    (None when it did nothing)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        flag.set()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, handler)
 
 
 def _stop_workers_now(cluster: Any) -> None:
     """Kill the worker processes of this process's own local cluster (after an interrupt
     their tasks are not wanted, and a task in a long call that holds the GIL would hold a
     graceful close up for as long as it runs)."""
-    import signal
-
     for nanny in list(getattr(cluster, "workers", {}).values()):
         pid = getattr(getattr(nanny, "process", None), "pid", None)
         if pid:
