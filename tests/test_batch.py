@@ -296,6 +296,17 @@ def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path, config, expected, cl
     assert killed["pid"] not in client.run(os.getpid).values()
 
 
+def _wait_for_a_finished_scenario(proc: subprocess.Popen, out, timeout_s: float) -> None:
+    """Until the sweep ``proc`` writes into ``out`` has finished a scenario (its
+    ``done.json``); it must still be running then."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if done_mtimes(out):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the sweep ended before it could be stopped part-way"
+
+
 def test_cli_killed_part_way_then_resumed(tmp_path, expected):
     out = tmp_path / "out"
     config = tmp_path / "ca.toml"  # the 6 scenarios of region CA
@@ -304,12 +315,7 @@ def test_cli_killed_part_way_then_resumed(tmp_path, expected):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            if done_mtimes(out):
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, "the sweep ended before it could be killed"
+        _wait_for_a_finished_scenario(proc, out, 90)
         os.killpg(proc.pid, signal.SIGKILL)  # the batch process and its Dask workers
     finally:
         proc.wait(timeout=30)
@@ -762,6 +768,7 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
                       '[regions]\nLU = {}\nUS = {country = "US"}\n')
     cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
     log = (tmp_path / "err.txt").open("w")
+
     def as_in_a_terminal() -> None:
         # a terminal's foreground job gets Ctrl-C; a test process may have SIGINT ignored
         # or blocked, and both pass to a child (the CLI would never see it)
@@ -771,12 +778,7 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
                             start_new_session=True, preexec_fn=as_in_a_terminal)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if done_mtimes(out):
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, "the sweep ended before it could be interrupted"
+        _wait_for_a_finished_scenario(proc, out, 240)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=120) == 130
     finally:
