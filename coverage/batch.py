@@ -488,9 +488,9 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
 
     root = Path(out)
     final = root / "scenarios" / sc.dirname
-    marker = _read_marker(final, sc.key)
-    if marker is not None:  # e.g. Dask recomputing a result lost with a killed worker
-        return {k: marker.get(k) for k in TABLE_COLUMNS}
+    done = _finished_row(final, sc.key)
+    if done is not None:  # e.g. Dask recomputing a result lost with a killed worker
+        return done
     tmp = root / "scenarios" / f".tmp-{sc.dirname}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     row = _base_row(sc, root)
@@ -610,12 +610,16 @@ def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _read_marker(final: Path, key: str) -> dict[str, Any] | None:
+def _finished_row(final: Path, key: str) -> dict[str, Any] | None:
+    """The table row of the finished scenario ``key`` in ``final`` (its ``done.json``),
+    or None."""
     try:
         doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return doc if isinstance(doc, dict) and doc.get("key") == key else None
+    if not (isinstance(doc, dict) and doc.get("key") == key):
+        return None
+    return {k: doc.get(k) for k in TABLE_COLUMNS}
 
 
 def run_batch(
@@ -845,9 +849,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     rows: dict[str, dict[str, Any]] = {}
     todo: list[Scenario] = []
     for s in scenarios:
-        marker = _read_marker(root / "scenarios" / s.dirname, s.key)
-        if marker is not None:
-            rows[s.key] = {k: marker.get(k) for k in TABLE_COLUMNS}
+        done = _finished_row(root / "scenarios" / s.dirname, s.key)
+        if done is not None:
+            rows[s.key] = done
         else:
             todo.append(s)
     loaded: dict[Any, Any] = {}
@@ -872,10 +876,10 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         # the run (a re-run finishes the others and writes the whole table). A worker may
         # have finished one this process had not heard of yet: its marker counts too.
         for s in todo:
-            marker = None if s.key in rows else _read_marker(root / "scenarios" / s.dirname,
-                                                               s.key)
-            if marker is not None:
-                rows[s.key] = {k: marker.get(k) for k in TABLE_COLUMNS}
+            done = None if s.key in rows else _finished_row(root / "scenarios" / s.dirname,
+                                                             s.key)
+            if done is not None:
+                rows[s.key] = done
         if rows:
             with contextlib.suppress(Exception):
                 _write_table(_typed(_table_of(requested, rows)), root)
@@ -1171,9 +1175,9 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                 if isinstance(exc, OutputWriteError):
                     raise  # the sweep cannot write: stop, exit 6
                 final = root / "scenarios" / s.dirname
-                marker = _read_marker(final, s.key)
-                if marker is not None:  # an attempt finished before the task was lost
-                    row = {k: marker.get(k) for k in TABLE_COLUMNS}
+                done = _finished_row(final, s.key)
+                if done is not None:  # an attempt finished before the task was lost
+                    row = done
                 else:
                     row = _base_row(s, root)
                     row.update(error_type=type(exc).__name__, error=str(exc))
