@@ -620,6 +620,56 @@ def test_the_fingerprint_of_dictionary_and_nested_arrow_columns_follows_their_va
                                                                     "demand", None)
 
 
+def test_a_pickled_validated_frame_is_not_validated_again(caplog):
+    """A budget sweep's process gets the plan's demand pickled: its values are the same
+    (in buffers of another size), so it is taken as validated, not read again."""
+    import pickle
+
+    demand = read_demand(DATA / "west_demand.csv")
+    back = pickle.loads(pickle.dumps(demand))
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        again = as_demand(back)
+    assert "demand rows" not in caplog.text
+    pd.testing.assert_frame_equal(again, demand)
+    sliced = read_demand(DATA / "west_demand.csv").iloc[5:].reset_index(drop=True)
+    from coverage.inputs.tables import _fingerprint
+
+    # a slice's text buffers start part-way: its values, not the buffers, are hashed
+    assert _fingerprint(sliced, "demand", None) == _fingerprint(
+        pickle.loads(pickle.dumps(sliced)), "demand", None)
+    assert _fingerprint(sliced, "demand", None) == _fingerprint(
+        pd.DataFrame({c: sliced[c].tolist() for c in sliced.columns}).astype(
+            sliced.dtypes.to_dict()), "demand", None)
+
+
+@pytest.mark.parametrize("derive,kept", [
+    ("columns", True), ("access", True), ("unknown_access", False),
+    ("changed_lat", False), ("changed_id", False), ("no_lat", False), ("rows", False)])
+def test_keep_validated_marks_only_frames_that_are_still_valid(derive, kept, caplog):
+    from coverage.inputs.tables import _already_validated, keep_validated
+    from coverage.model.latency import LatencyModel
+
+    profiles = LatencyModel().access_profiles_ms
+    demand = as_demand(read_demand(DATA / "west_demand.csv"), access_profiles=profiles)
+    if "access" in demand.columns:
+        demand = as_demand(demand.drop(columns="access"), access_profiles=profiles)
+    new = {
+        "columns": lambda d: d[["demand_id", "lat", "lon", "population"]],
+        "access": lambda d: d.assign(access="ftth"),
+        "unknown_access": lambda d: d.assign(access="carrier-pigeon"),
+        "changed_lat": lambda d: d.assign(lat=d["lat"] + 1.0),
+        "changed_id": lambda d: d.assign(demand_id=d["demand_id"] + "x"),
+        "no_lat": lambda d: d.drop(columns="lat"),
+        "rows": lambda d: d.iloc[::-1],
+    }[derive](demand)
+    out = keep_validated(demand, new, "demand", profiles)
+    assert _already_validated(out, "demand", profiles) is kept
+    # nothing marked when the frame it comes from was not validated
+    raw = pd.read_csv(DATA / "west_demand.csv")
+    assert not _already_validated(keep_validated(raw, raw[["lat"]], "demand", profiles),
+                                  "demand", profiles)
+
+
 def test_many_co_located_candidates_are_counted_without_building_every_pair(caplog):
     """20,000 candidates at one point: 199,990,000 pairs counted, only a few built."""
     n = 20_000

@@ -86,6 +86,8 @@ __all__ = [
     "SITE_ALIASES",
     "DEFAULT_ACCESS_TYPES",
     "read_demand",
+    "keep_validated",
+    "is_validated",
     "read_sites",
     "read_region_table",
     "as_demand",
@@ -1245,15 +1247,47 @@ def _fingerprint(df: pd.DataFrame, kind: str,
     return h.hexdigest()
 
 
+def _digest_arrow_chunk(h: Any, chunk: Any) -> None:
+    """Feed one arrow array of a flat type to hash ``h``: its values and nulls as they
+    are, not its buffers' layout (a pickled copy has the same values in buffers of another
+    size, and must hash the same)."""
+    import pyarrow as pa
+
+    n, at = len(chunk), chunk.offset
+    h.update(f"{chunk.type}|{n}|".encode())
+    if chunk.null_count:
+        h.update(np.asarray(chunk.is_null(), dtype=np.bool_).view(np.uint8).data)
+    bufs = chunk.buffers()
+    kind = chunk.type
+    if pa.types.is_boolean(kind):
+        h.update(np.asarray(chunk.fill_null(False), dtype=np.bool_).view(np.uint8).data)
+        return
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
+        # integers and floats: the values (the buffer's slice of this array)
+        width = kind.bit_width // 8
+        if bufs[1] is not None and n:
+            h.update(memoryview(bufs[1])[at * width:(at + n) * width])
+        return
+    large = pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
+    if bufs[1] is None or not n:
+        return
+    offsets = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[at:at + n + 1]
+    h.update((offsets - offsets[0]).astype(np.int64).view(np.uint8).data)
+    if bufs[2] is not None:
+        h.update(memoryview(bufs[2])[int(offsets[0]):int(offsets[-1])])
+
+
 def _digest_values(h: Any, s: pd.Series) -> None:
     """Feed a column's values to hash ``h`` without a per-row pass in Python.
 
     Numbers: their bytes. Arrow-backed text, binary and primitive values (pandas' default
-    string type): each chunk's offset, length and buffers (immutable; equal buffers at
-    equal offset and length are equal values). Anything else (object, categorical, nested
-    or dictionary arrow types): :func:`pandas.util.hash_pandas_object`. Hashing the text
-    columns that way cost 7.4 of the 11.4 s of validating a 2M-row demand frame (hand
-    measurement); the buffers take a fraction of a second.
+    string type): each chunk's values and nulls straight from its buffers (the part of
+    the buffers the chunk uses: a pickled copy hashes the same). Anything else (object,
+    categorical, nested or dictionary arrow types):
+    :func:`pandas.util.hash_pandas_object`. Hashing the text columns that way cost 7.4
+    of the 11.4 s of validating a 2M-row demand frame (hand measurement); the buffers
+    take a fraction of a second.
     """
     values = s.array
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
@@ -1272,9 +1306,7 @@ def _digest_values(h: Any, s: pd.Series) -> None:
             h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
             return
         for chunk in getattr(chunked, "chunks", [chunked]):
-            h.update(f"{chunk.type}|{chunk.offset}|{len(chunk)}|".encode())
-            for buf in chunk.buffers():
-                h.update(b"-" if buf is None else memoryview(buf))
+            _digest_arrow_chunk(h, chunk)
         return
     h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
 
@@ -1286,6 +1318,68 @@ def _already_validated(obj: Any, kind: str,
     return (isinstance(obj, pd.DataFrame) and not hasattr(obj, "geometry") and token is not None
             and obj.index.equals(pd.RangeIndex(len(obj)))
             and token == _fingerprint(obj, kind, access_profiles))
+
+
+def is_validated(df: Any, kind: str,
+                 access_profiles: Collection[str] | Mapping[str, Any] | None = None) -> bool:
+    """Whether ``df`` is a frame :func:`as_demand` / :func:`as_sites` (``kind``) returned,
+    or :func:`keep_validated` marked, unchanged since: validating it again is skipped."""
+    return _already_validated(df, kind, access_profiles)
+
+
+def keep_validated(df: pd.DataFrame, new: pd.DataFrame, kind: str,
+                   access_profiles: Collection[str] | Mapping[str, Any] | None = None,
+                   ) -> pd.DataFrame:
+    """``new`` marked as validated when ``df`` is a validated frame (as :func:`as_demand`
+    / :func:`as_sites` returned it, unchanged since) and ``new`` is derived from it in a way
+    that keeps it valid: a selection of its columns that keeps the required ones, or a
+    column added whose values the caller has checked (the default ``access``).
+
+    A later :func:`as_demand` / :func:`as_sites` of ``new`` (a budget sweep's process)
+    then takes it as it is instead of validating ten million rows again. Otherwise ``new``
+    is returned unmarked (it is validated again, as any frame).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The frame ``new`` was derived from.
+    new : pandas.DataFrame
+        The derived frame (same rows, same order).
+    kind : {"demand", "sites"}
+        What ``df`` was validated as.
+    access_profiles : collection of str or mapping, optional
+        The access classes ``df`` was validated against (demand).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``new``, marked when ``df`` was.
+    """
+    required = ("demand_id", "lat", "lon", "population") if kind == "demand" else (
+        "site_id", "lat", "lon")
+    if not (_already_validated(df, kind, access_profiles) and len(new) == len(df)
+            and new.index.equals(df.index) and all(c in new.columns for c in required)):
+        return new
+    for c in _KEY_COLUMNS[kind]:  # the checked columns: unchanged, or a checked access
+        if c not in new.columns:
+            continue
+        if c not in df.columns:
+            if not (c == "access" and kind == "demand" and access_profiles is not None
+                    and new[c].dtype == df["demand_id"].dtype
+                    and set(pd.unique(new[c])) <= set(_access_keys(access_profiles))):
+                return new
+        elif new[c].dtype != df[c].dtype or _column_digest(new[c]) != _column_digest(df[c]):
+            return new
+    new = new.copy(deep=False)
+    new.attrs[_VALIDATED] = _fingerprint(new, kind, access_profiles)
+    return new
+
+
+def _column_digest(s: pd.Series) -> str:
+    """Hash of one column's values (:func:`_digest_values`)."""
+    h = hashlib.sha256()
+    _digest_values(h, s)
+    return h.hexdigest()
 
 
 _LABEL_FIELDS = ("demand_id", "site_id", "name", "tier", "h3")

@@ -573,6 +573,7 @@ def _sweep_arguments(
     sweep=...)`` (alongside it). A ``max_sites`` plan is not the fewest sites at its budget:
     its budget is then solved by the sweep (``always_ms``).
     """
+    from ..inputs.tables import keep_validated
     from .sweep import DEFAULT_BUDGETS_MS, check_budgets
 
     cols = [c for c in ("demand_id", "lat", "lon", "population", "access", "tiers")
@@ -582,7 +583,9 @@ def _sweep_arguments(
     if best:
         budgets = sorted(set(map(float, budgets)) | {float(budget_ms)})
     return dict(
-        demand=demand[cols], sites=sites, budgets_ms=budgets, failures=(int(failures),),
+        # still validated: the sweep (in its own process) does not validate it again
+        demand=keep_validated(demand, demand[cols], "demand", model.access_profiles_ms),
+        sites=sites, budgets_ms=budgets, failures=(int(failures),),
         percentile=percentile, access=access, model=model, time_limit_s=time_limit_s,
         radius_shrink_km=radius_shrink_km, service=service, tiers=tiers, routing=routing,
         capacity=capacity, total_time_s=total_time_s,
@@ -787,7 +790,7 @@ def plan_sites(
     'optimal'
     """
     from .. import __version__
-    from ..inputs.tables import as_demand, as_sites
+    from ..inputs.tables import as_demand, as_sites, keep_validated
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -820,7 +823,10 @@ def plan_sites(
                        access_profiles=model.access_profiles_ms)
     sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
     if "access" not in demand.columns:  # the default class only fills a missing column
-        demand = demand.assign(access=access)
+        # the class was checked with the options: the frame stays validated (a sweep's
+        # process takes it as it is)
+        demand = keep_validated(demand, demand.assign(access=access), "demand",
+                                model.access_profiles_ms)
     service = resolve_plan_service(
         demand, budget_ms=budget_given, percentile=percentile,
         service_classes=service_classes, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,

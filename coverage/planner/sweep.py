@@ -314,7 +314,7 @@ def budget_sweep(
     >>> df["site_count"].tolist()  # doctest: +SKIP
     [4, 2]
     """
-    from ..inputs.tables import as_demand, as_sites
+    from ..inputs.tables import as_demand, as_sites, is_validated
 
     model = model or LatencyModel()
     budgets = check_sweep_options(budgets_ms, time_limit_s, total_time_s)
@@ -336,6 +336,8 @@ def budget_sweep(
         budgets = sorted(set(budgets) | {key[0]})
         ks = sorted(set(ks) | {key[1]})
 
+    logger.debug("budget sweep: %s", "the demand was validated by the planner" if is_validated(
+        demand, "demand", model.access_profiles_ms) else "validating the demand")
     with quiet_inner_logs():
         demand = as_demand(demand, source="<sweep demand>",
                            access_profiles=model.access_profiles_ms)
