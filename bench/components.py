@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +35,9 @@ def main() -> None:
     ap.add_argument("--budget-ms", type=float, default=30.0)
     ap.add_argument("--workers", default="1,2", help="comma list; 0 = in this process")
     ap.add_argument("--time-limit-s", type=float, default=120.0)
+    ap.add_argument("--cli-workers", type=int, default=0,
+                    help="also plan the grid from the command line on this many local "
+                         "workers (the whole plan: N-1, placement, sweep, outputs); 0 = not")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -59,6 +65,10 @@ def main() -> None:
     access = np.array(["ftth"] * len(grid), dtype=object)
     model = LatencyModel()
     rows = RowLatency.from_model(model, access, args.budget_ms, "p99", None)
+    work = tempfile.TemporaryDirectory(prefix="components-")
+    if args.cli_workers:
+        grid.to_csv(Path(work.name) / "grid.csv", index=False)
+        sites.to_csv(Path(work.name) / "places.csv", index=False)
     del grid
     t = time.perf_counter()
     split = split_components(lat, lon, rows.radius_km, s_lat, s_lon)
@@ -99,8 +109,74 @@ def main() -> None:
         print(json.dumps({k: v for k, v in run.items() if k != "piece_table"}), flush=True)
         for p in res.pieces:
             print("   ", json.dumps(p), flush=True)
+    if args.cli_workers:
+        out["cli"] = cli_run(Path(work.name), args)
+        print(json.dumps(out["cli"]), flush=True)
+    work.cleanup()
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+
+
+def _hwm_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of process ``pid`` so far, MiB (0 once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cli_run(work: Path, args: argparse.Namespace) -> dict:
+    """The whole plan of the grid from the command line (``--strategy components --workers
+    N``): wall, the command's own peak (its VmHWM, sampled every 0.5 s: the last sample is
+    a lower bound), its sweep process's and workers' peaks (from summary.json)."""
+    out = work / "out"
+    cmd = [str(Path(sys.executable).parent / "edge-coverage"), "plan", "--demand",
+           str(work / "grid.csv"), "--candidates", str(work / "places.csv"),
+           "--budget-ms", f"{args.budget_ms:g}", "--failures", "1", "--strategy", "components",
+           "--workers", str(args.cli_workers), "--time-limit-s", f"{args.time_limit_s:g}",
+           "--no-map", "--out", str(out)]
+    peak = [0.0]
+    t = time.perf_counter()
+    with open(work / "plan.log", "w") as log:
+        run = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                peak[0] = max(peak[0], _hwm_mib(run.pid))
+                done.wait(0.5)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        rc = run.wait()
+        done.set()
+        th.join()
+    wall_s = time.perf_counter() - t
+    if rc != 0:
+        raise RuntimeError(f"edge-coverage plan exit {rc}: "
+                           + (work / "plan.log").read_text()[-2000:])
+    summary = json.loads((out / "summary.json").read_text())
+    pieces = summary["solver"]["components"]["pieces_table"]
+    placement = summary.get("placement") or {}
+    per_worker: dict[int, float] = {}  # the count's pieces and the placement's
+    for p in [*pieces, *placement.get("pieces", [])]:
+        if p.get("pid") is not None:
+            per_worker[p["pid"]] = max(per_worker.get(p["pid"], 0.0), p["peak_rss_mib"])
+    gap = placement.get("gap")
+    return {
+        "workers": args.cli_workers, "wall_s": wall_s, "sites": summary["site_count"],
+        "lower_bound": summary["lower_bound"], "status": summary["status"],
+        "pieces": len(pieces),
+        "worker_peak_mib": sorted(per_worker.values(), reverse=True),
+        "client_peak_mib": peak[0],
+        "sweep_peak_mib": (summary.get("sweep") or {}).get("peak_rss_mib"),
+        "placement_gap_pct": None if gap is None else 100.0 * gap,
+        "timings_s": summary.get("timings_s", {}),
+        "output_bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file()),
+    }
 
 
 if __name__ == "__main__":

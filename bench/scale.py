@@ -15,9 +15,10 @@ Sections (``--only``, comma separated; all by default):
   1M-cell grids, the floor in the same run (``bench/national_plan.py``);
 * ``family``: issue 15 part 2's row-generation ratio on 24 seeded 1M-cell grids, the
   planner's site-count stage against the floor (``bench/rowgen_family.py``);
-* ``components``: issue 15 part 4, a 2M-cell world grid split into independent components on
-  1 and 2 local Dask workers (``bench/components.py``);
-* ``cluster``: the same world planned from the command line through a scheduler whose two
+* ``components``: issue 15 part 4, a 10M-cell world grid split into independent components
+  on 1 and 2 local Dask workers, then the whole plan of it from the command line on 2
+  (``bench/components.py``);
+* ``cluster``: a 2M-cell world planned from the command line through a scheduler whose two
   workers are separate network hosts (network namespaces, root only), traffic counted, with
   and without a link cap (``bench/cluster_netns.py``);
 * ``pmed``: OR-Library pmed1-40 with ``p_median``; ``scp``: OR-Library sets 4-6 with
@@ -70,7 +71,7 @@ def fmt(v) -> str:
 #: Section keys in the order the file lists them; a legacy section (no key marker) is
 #: recognised by the start of its title.
 ORDER = ("sf", "scp", "pmed", "synthetic", "gap12", "census", "national", "plan", "family",
-         "components", "cluster")
+         "components", "components_cli", "cluster")
 LEGACY_TITLES = {"spopt's San Francisco": "sf", "OR-Library set covering": "scp",
                  "OR-Library p-median": "pmed", "Synthetic clustered": "synthetic",
                  "US Census 2020": "census", "National grid": "national"}
@@ -415,7 +416,7 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
         run = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "components.py"), "--continent", continents,
              "--cells", str(cells), "--workers", "1,2", "--time-limit-s", f"{time_limit_s:g}",
-             "--json", str(out)], capture_output=True, text=True)
+             "--cli-workers", "2", "--json", str(out)], capture_output=True, text=True)
         if run.returncode != 0 or not out.exists():
             rep.sections["components"] = [
                 "## A world grid by independent components on 1 and 2 Dask workers",
@@ -453,6 +454,34 @@ def components(rep: Report, cells: int, time_limit_s: float) -> None:
         "process's VmHWM; the client's is this child's. docs/components.md reads it.",
         key="components",
     )
+    cli = res.get("cli")
+    if cli:
+        t = cli["timings_s"]
+        rep.table(
+            f"The whole world plan from the command line: {res['cells']:,} cells, "
+            f"{cli['workers']} local workers",
+            ["wall s", "sites", "bound", "gap", "status", "placement gap",
+             "peak per worker MiB", "command peak MiB", "sweep process peak MiB",
+             "split + count s", "placement s", "N-1 s", "rollout s", "outputs MiB"],
+            [[cli["wall_s"], cli["sites"], cli["lower_bound"],
+              f"{100 * (cli['sites'] - cli['lower_bound']) / cli['sites']:.1f} %",
+              cli["status"],
+              "-" if cli["placement_gap_pct"] is None else f"{cli['placement_gap_pct']:.2f} %",
+              ", ".join(f"{x:,.0f}" for x in cli["worker_peak_mib"]),
+              cli["client_peak_mib"], cli["sweep_peak_mib"] or "-",
+              t.get("reach_s", 0) + t.get("solve_s", 0), t.get("kmedian_s", "-"),
+              t.get("n1_s", "-"), t.get("rollout_s", "-"), cli["output_bytes"] / 2**20]],
+            "`edge-coverage plan --demand grid.csv --candidates places.csv --budget-ms 30 "
+            f"--failures 1 --strategy components --workers {cli['workers']} --time-limit-s "
+            f"{time_limit_s:g} --no-map` on the grid of the section above written to CSV: "
+            "split, count by pieces, placement by pieces (both on the workers), the N-1 "
+            "check, proposals, rollout and the outputs in the command's process, the budget "
+            "sweep (60 s in all) in a process of its own. Peaks: each worker's VmHWM over its "
+            "count and placement pieces; the command's VmHWM sampled every 0.5 s (the last "
+            "sample: a lower bound); the sweep's from summary.json. docs/components.md "
+            "reads it.",
+            key="components_cli",
+        )
 
 
 def cluster(rep: Report, cells: int, time_limit_s: float, rates_mbit: str) -> None:
@@ -492,7 +521,8 @@ def cluster(rep: Report, cells: int, time_limit_s: float, rates_mbit: str) -> No
          "from workers MiB", "bytes per cell", "peak per worker MiB", "client peak MiB"],
         rows,
         "`edge-coverage plan --strategy components --scheduler tcp://... --time-limit-s "
-        f"{time_limit_s:g} --no-map` on the world grid of the section above (the CSV is "
+        f"{time_limit_s:g} --no-map` on a world grid of {res['cells']:,} cells (as above, "
+        "seed 7; the CSV is "
         f"{res['demand_csv_bytes'] / 2**20:,.0f} MiB), a `dask scheduler` in this "
         "machine's network namespace and two single-threaded `dask worker` processes, each in "
         "a network namespace of its own joined by a veth pair to a bridge: every byte between "
@@ -513,7 +543,10 @@ def main() -> None:
                                 "components,cluster")
     parser.add_argument("--cluster-rates-mbit", default="0,100",
                         help="link caps of the cluster section, Mbit/s; 0 = none")
-    parser.add_argument("--world-cells", type=int, default=2_000_000)
+    parser.add_argument("--world-cells", type=int, default=2_000_000,
+                        help="cells of the cluster section's world grid")
+    parser.add_argument("--components-cells", type=int, default=10_000_000,
+                        help="cells of the components section's world grid")
     parser.add_argument("--world-time-limit-s", type=float, default=60.0)
     parser.add_argument("--time-limit-s", type=float, default=120.0)
     parser.add_argument("--national-time-limit-s", type=float, default=300.0)
@@ -544,7 +577,7 @@ def main() -> None:
     if "family" in only:
         family(rep)
     if "components" in only:
-        components(rep, args.world_cells, args.world_time_limit_s)
+        components(rep, args.components_cells, args.world_time_limit_s)
     if "cluster" in only:
         cluster(rep, args.world_cells, args.world_time_limit_s, args.cluster_rates_mbit)
     print(f"wrote {args.out}")
