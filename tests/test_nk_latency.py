@@ -108,6 +108,52 @@ def test_failure_table_ignores_unserved_rows_and_any_index():
     assert f.loc["s3", "n_demand_rerouted"] == 0
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_failure_table_matches_a_groupby_of_the_served_rows(seed):
+    """n_minus_1 sums by site codes (bincount): the same table as a groupby of the served
+    rows by their site ids, NaN latencies (no survivor) and sites serving nobody included."""
+    import pandas as pd
+
+    from coverage.planner.stages import n_minus_1
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    ids = np.array([f"s{i}" for i in range(12)], dtype=object)
+    primary = ids[rng.integers(0, 10, n)]  # s10, s11 serve nobody
+    primary[rng.random(n) < 0.1] = None
+    lat = rng.uniform(5, 60, n)
+    lat[rng.random(n) < 0.15] = np.nan
+    a = pd.DataFrame({"population": rng.integers(0, 100, n).astype(float),
+                      "primary_site_id": primary, "n1_latency_ms": lat,
+                      "n1_within_budget": ~np.isnan(lat) & (lat <= 30),
+                      "n_covering_sites": rng.integers(0, 4, n)})
+    got = n_minus_1(a, ids[::-1], 30.0).set_index("failed_site_id")
+    served = a[a["primary_site_id"].notna()]
+    out = served["population"] * ~served["n1_within_budget"]
+    for sid in ids:
+        rows = served[served["primary_site_id"] == sid]
+        o = out[rows.index]
+        row = got.loc[sid]
+        assert row["n_demand_rerouted"] == len(rows)
+        assert row["population_rerouted"] == pytest.approx(rows["population"].sum())
+        assert row["population_outside_budget"] == pytest.approx(o.sum())
+        assert row["population_outside_budget_redundant"] == pytest.approx(
+            o[rows["n_covering_sites"] >= 2].sum())
+        lat_s = rows["n1_latency_ms"]
+        if lat_s.notna().any():
+            assert row["worst_latency_ms"] == lat_s.max()
+            kept = rows[lat_s.notna()]
+            if kept["population"].sum() > 0:
+                assert row["mean_rerouted_latency_ms"] == pytest.approx(
+                    (kept["population"] * kept["n1_latency_ms"]).sum()
+                    / kept["population"].sum())
+        else:
+            assert np.isnan(row["worst_latency_ms"])
+            assert np.isnan(row["mean_rerouted_latency_ms"])
+        assert row["meets_budget"] == (row["population_outside_budget"] == 0)
+    assert list(got.index) == list(ids[::-1])  # the chosen sites' order
+
+
 def test_nk_columns_reach_assignment_csv(tmp_path):
     """With k >= 2 the ``nk_*`` columns the summary's failure check names are in
     ``Plan.assignment`` and in the written ``assignment.csv``, equal to the plan's."""

@@ -180,13 +180,38 @@ def test_ties_go_to_the_safe_population_then_the_lowest_column():
     assert same.order.tolist() == [0, 1]
 
 
-def test_order_coverage_against_loops():
-    reach, w = random_instance(5, n=50, m=8)
+@pytest.mark.parametrize("seed", [5, 6, 7, 8])
+def test_order_coverage_against_loops(seed):
+    reach, w = random_instance(seed, n=50, m=8)
     order = [6, 1, 3, 0]
-    need = np.random.default_rng(0).integers(0, 3, 50)
+    need = np.random.default_rng(seed).integers(0, 3, 50)
     got = order_coverage(sp.csr_array(reach), w, order, need)
     for t in range(1, 5):
         assert got[t - 1] == pytest.approx(covered_by(reach, w, order[:t], need))
+    # the int8 pattern taken as it is (no copy) gives the same and is left unchanged
+    pattern = sp.csr_array((reach != 0).astype(np.int8))
+    before = (pattern.indptr.copy(), pattern.indices.copy(), pattern.data.copy())
+    np.testing.assert_allclose(order_coverage(pattern, w, order, need), got)
+    res = rollout_order(pattern, w)
+    np.testing.assert_allclose(res.population_covered,
+                               rollout_order(reach, w).population_covered)
+    for x, y in zip(before, (pattern.indptr, pattern.indices, pattern.data), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_the_chosen_columns_of_a_pattern_are_a_column_selection():
+    from coverage.planner.stages import _chosen_columns
+
+    rng = np.random.default_rng(3)
+    chosen = np.array([7, 2, 9, 4])  # not sorted
+    dense = np.zeros((40, 12), dtype=bool)
+    dense[:, chosen] = rng.random((40, 4)) < 0.4
+    got = _chosen_columns(sp.csr_array(dense), chosen)
+    assert got.dtype == np.int8 and got.has_canonical_format
+    np.testing.assert_array_equal(got.toarray(), dense[:, chosen].astype(np.int8))
+    dense[0, 0] = True  # an entry outside the chosen columns: the general selection
+    np.testing.assert_array_equal(_chosen_columns(sp.csr_array(dense), chosen).toarray(),
+                                  dense[:, chosen])
 
 
 def test_greedy_bound_with_non_integer_weights_and_a_stop():

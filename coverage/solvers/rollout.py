@@ -124,6 +124,9 @@ class RolloutResult:
 def _pattern(reach: Any) -> sp.csr_array:
     """The 0/1 pattern as int8 CSR with sorted indices (stored entries of a sparse input,
     explicit zeros included; nonzero entries of a dense one)."""
+    if (isinstance(reach, sp.csr_array) and reach.dtype == np.int8
+            and reach.has_canonical_format and bool(np.all(reach.data == 1))):
+        return reach  # already the pattern (nothing here changes it): no copy
     if sp.issparse(reach):
         a = sp.csr_array(reach, copy=True)
         a.sum_duplicates()
@@ -183,10 +186,12 @@ def order_coverage(
     step_of = np.full(m, steps, dtype=np.int64)  # steps: never opened
     step_of[order] = np.arange(steps, dtype=np.int64)
     sizes = np.diff(a.indptr)
-    rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    entry_step = step_of[a.indices]
-    srt = np.lexsort((entry_step, rows))  # rows stay contiguous, in CSR row order
-    entry_step = entry_step[srt]
+    # one key per entry, sorted in place: rows stay contiguous in CSR row order, their
+    # entries by the step their site opens (a lexsort of two arrays held 1 GiB at 25M)
+    entry_step = np.repeat(np.arange(n, dtype=np.int64) * (steps + 1), sizes)
+    entry_step += step_of[a.indices]
+    entry_step.sort()
+    entry_step %= steps + 1
     ok = (need_arr >= 1) & (need_arr <= sizes)
     at = entry_step[a.indptr[:-1][ok] + need_arr[ok] - 1]
     hit = at < steps
@@ -404,10 +409,13 @@ def rollout_order(
     need = np.minimum(k + 1, n_cov)
 
     # the pool's columns, rows with a pool site in reach and a positive weight
-    ap = sp.csr_array(a[:, pool_cols])
+    # (copies only where something is left out: a national pattern is 10M rows)
+    ap = a if pool is None else sp.csr_array(a[:, pool_cols])
+    del a
     ap.sort_indices()
     keep = (np.diff(ap.indptr) > 0) & (w > 0)
-    ap = sp.csr_array(ap[np.flatnonzero(keep)])
+    if not keep.all():
+        ap = sp.csr_array(ap[np.flatnonzero(keep)])
     wk, needk = w[keep], need[keep]
     integral = bool(np.all(wk == np.round(wk)))
     total = float(wk.sum())
@@ -427,8 +435,10 @@ def rollout_order(
     method = np.full(total_steps, "greedy", dtype=object)
 
     # exact optima where cheap, on the pool's columns with identical rows merged once
-    am, wm = _merged(ap, wk)
-    exact = len(pool_cols) <= exact_max_sites and am.nnz <= exact_max_pairs
+    exact = merged = len(pool_cols) <= exact_max_sites
+    if merged:  # (merging a national pattern's rows held 1.5 GiB at 10M rows)
+        am, wm = _merged(ap, wk)
+        exact = am.nnz <= exact_max_pairs
     solves, exact_left = 0, 0
     fixed_pos = np.flatnonzero(fixed)
 
@@ -477,8 +487,9 @@ def rollout_order(
     elapsed = time.perf_counter() - t0
     counts = {name: int((method == name).sum()) for name in BOUND_METHODS}
     info = {"pool_sites": int(len(pool_cols)), "rows": int(ap.shape[0]),
-            "rows_merged": int(am.shape[0]), "pairs": int(ap.nnz),
-            "pairs_merged": int(am.nnz), "exact_solves": solves,
+            # identical rows merged for the exact optima only (None: not tried)
+            "rows_merged": int(am.shape[0]) if merged else None, "pairs": int(ap.nnz),
+            "pairs_merged": int(am.nnz) if merged else None, "exact_solves": solves,
             "exact_steps_not_reached": exact_left, "steps_by_bound_method": counts}
     logger.info("rollout: %d steps over %d sites, %d rows; bounds %s; %d exact solves, "
                 "%.2f s", total_steps, len(pool_cols), ap.shape[0], counts, solves, elapsed)
