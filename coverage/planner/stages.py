@@ -465,19 +465,18 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
         lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
         p50 = rows.fixed_p50_ms[:, None] + rows.ms_per_km * dkm
 
-    def ids(col: int) -> npt.NDArray[np.object_]:
+    def ids(ok: npt.NDArray[np.bool_], site: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
         out = np.full(n, None, dtype=object)
-        ok = within[:, col]
-        out[ok] = site_ids[near[ok, col]]
+        out[ok] = site_ids[site[ok]]
         return out
 
     has_primary = within[:, 0]
     out = demand.copy()
-    out["primary_site_id"] = ids(0)
+    out["primary_site_id"] = ids(within[:, 0], near[:, 0])
     out["primary_latency_ms"] = np.where(has_primary, lat[:, 0], np.nan)
     out["primary_p50_ms"] = np.where(has_primary, p50[:, 0], np.nan)
     out["primary_distance_km"] = np.where(has_primary, dkm[:, 0], np.nan)
-    out["backup_site_id"] = ids(1)
+    out["backup_site_id"] = ids(within[:, 1], near[:, 1])
     out["backup_latency_ms"] = np.where(within[:, 1], lat[:, 1], np.nan)
     out["n_covering_sites"] = np.asarray(n_cov, dtype=np.int64)
     out["coverage_status"] = coverage_status(n_cov, failures)
@@ -500,15 +499,21 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     else:
         worst = None
     out["budget_ms"] = rows.budgets_ms  # each row's effective budget (its own or the run's)
-    if routed is not None:
-        parts = latency_components(
-            problem, np.where(has_primary, dkm[:, 0], np.nan),
-            path_km=np.where(has_primary, routed["path_km"][:, 0], np.nan),
-            tier=np.where(has_primary, routed["tier"][:, 0], -1))
+    # the (n, k + 1) arrays are in the table now: let them go before the next stages (at
+    # 10M points each is 160 MB and more, and the peak is what bounds a national plan)
+    primary_km = np.where(has_primary, dkm[:, 0], np.nan)
+    path_tier = None if routed is None else (
+        np.where(has_primary, routed["path_km"][:, 0], np.nan),
+        np.where(has_primary, routed["tier"][:, 0], -1))
+    del near, dkm, lat, p50, within, routed
+    if path_tier is not None:
+        parts = latency_components(problem, primary_km, path_km=path_tier[0],
+                                   tier=path_tier[1])
     else:
-        parts = latency_components(problem, np.where(has_primary, dkm[:, 0], np.nan))
-    for name, values in parts.items():
-        out[name] = values
+        parts = latency_components(problem, primary_km)
+    del primary_km, path_tier
+    for name in list(parts):
+        out[name] = parts.pop(name)  # one copy at a time
     failures = n_minus_1(out, site_ids[chosen], budget_ms)
     return out, failures, worst
 
@@ -1071,12 +1076,14 @@ ROLLOUT_EXACT_TIME_S = 10.0
 ROLLOUT_NATIONAL_EXACT_TIME_S = 2.0
 
 
-def chosen_reach(problem: Problem, chosen: npt.ArrayLike) -> Any:
+def chosen_reach(problem: Problem, chosen: npt.ArrayLike,
+                 source: RowSource | None = None) -> Any:
     """Boolean ``(n_demand, n_sites)`` pattern of the pairs within budget of the chosen
     sites only (the other columns empty), by radius queries of ``ROLLOUT_CHUNK_ROWS`` rows
-    (:meth:`coverage.solvers.rowgen.RowSource.rows`): the reach of a plan made by row
+    (:meth:`coverage.solvers.rowgen.RowSource.rows`; ``source``: the problem's
+    :func:`row_source`, when the caller has it): the reach of a plan made by row
     generation, which has no reach matrix."""
-    source = row_source(problem)
+    source = source or row_source(problem)
     chosen = np.asarray(chosen, dtype=np.int64)
     n = len(problem.demand)
     blocks = [source.rows(np.arange(lo, min(lo + ROLLOUT_CHUNK_ROWS, n)), sites=chosen)
@@ -1185,7 +1192,8 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
                 f"row generation: the reach of the chosen sites ({est:,} pairs) is above half "
                 f"of max_memory_gb {c.max_memory_gb:g}"))
             return None, info
-        a = _chosen_columns(chosen_reach(problem, chosen), chosen)
+        a = _chosen_columns(chosen_reach(problem, chosen, source), chosen)
+        del source  # its points and bins: the pattern is all the order needs
         info["reach"] = ("radius query of the chosen sites (row generation: no reach "
                          "matrix)")
     pop = problem.population
