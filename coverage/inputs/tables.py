@@ -1206,9 +1206,7 @@ def _build(
 
     report.raise_if_any()
 
-    result = pd.DataFrame(
-        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in out.items()}
-    )
+    result = pd.DataFrame({k: _column_values(v) for k, v in out.items()})
     for key in (id_col_name, "name") + (("access",) if "access" in out else ()):
         result[key] = result[key].astype(str)
     if "tier" in result:
@@ -1309,6 +1307,15 @@ def _digest_values(h: Any, s: pd.Series) -> None:
             _digest_arrow_chunk(h, chunk)
         return
     h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+
+
+def _column_values(v: Any) -> Any:
+    """A built column's values for the result frame: a text Series keeps its (arrow)
+    array; made into a numpy array it was one Python string per row (0.6 GiB a column at
+    10M rows, converted back at once)."""
+    if not isinstance(v, pd.Series):
+        return v
+    return v.array if isinstance(v.dtype, pd.StringDtype) else v.to_numpy()
 
 
 def _already_validated(obj: Any, kind: str,
