@@ -197,3 +197,22 @@ def test_mean_rerouted_latency_is_over_the_people_left_a_site():
     assert f.loc["s1", "population_outside_budget"] == 30.0
     assert np.isnan(f.loc["s2", "mean_rerouted_latency_ms"])
     assert np.isnan(f.loc["s2", "worst_latency_ms"])
+
+
+def test_sums_by_site_match_a_groupby():
+    """site_table's sums by codes: the groupby of the rows by site id (missing ids out)."""
+    import pandas as pd
+
+    from coverage.planner.stages import _sum_by_site
+
+    rng = np.random.default_rng(4)
+    ids = pd.Series(np.array(["a", "b", "c", None], dtype=object)[rng.integers(0, 4, 300)],
+                    dtype="str")
+    w = rng.random(300) * 10
+    total, count = _sum_by_site(ids, w)
+    frame = pd.DataFrame({"id": ids, "w": w})
+    want = frame.groupby("id")["w"].agg(["sum", "size"])
+    assert sorted(total.index) == sorted(want.index) == ["a", "b", "c"]
+    for sid in want.index:
+        assert total[sid] == pytest.approx(want.loc[sid, "sum"])
+        assert count[sid] == want.loc[sid, "size"]

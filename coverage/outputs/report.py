@@ -275,13 +275,21 @@ def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
         peak_load, peak_failure_site_id, utilisation, share_of_population``, by peak load.
     """
     to = "n1_site_id" if "n1_site_id" in assignment.columns else "backup_site_id"
-    a = assignment[assignment["primary_site_id"].notna() & assignment[to].notna()]
-    moved = a.groupby([_group_key(a["primary_site_id"]), _group_key(a[to])],
-                      observed=True)["population"].sum()
+    # the three columns of the moved rows only, grouped by codes (a national table is 10M
+    # rows of 30 columns: a copy of it, and a groupby by two text keys, held gigabytes)
+    keep = (assignment["primary_site_id"].notna() & assignment[to].notna()).to_numpy()
+    fc, fu = pd.factorize(_group_key(assignment["primary_site_id"][keep]))
+    tc, tu = pd.factorize(_group_key(assignment[to][keep]))
+    width = max(len(tu), 1)
+    pairs, inverse = np.unique(fc.astype(np.int64) * width + tc, return_inverse=True)
+    moved = pd.DataFrame({
+        "failed": np.asarray(fu, dtype=object)[pairs // width],
+        "to": np.asarray(tu, dtype=object)[pairs % width],
+        "population": np.bincount(inverse.ravel(), minlength=len(pairs), weights=assignment[
+            "population"].to_numpy(dtype=np.float64)[keep])})
     s = sites.copy()
     ids = s["site_id"].astype(str)
     if len(moved):
-        moved = moved.rename_axis(["failed", "to"]).reset_index()
         moved[["failed", "to"]] = moved[["failed", "to"]].astype(str)  # ties broken as text
         best = moved.sort_values(["population", "failed"], ascending=[False, True],
                                  kind="stable").drop_duplicates("to").set_index("to")
