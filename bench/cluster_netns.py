@@ -29,12 +29,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from sampled import run_sampled  # noqa: E402  (bench/, this script's folder)
 
 #: The bridge, namespaces and interfaces this script creates (and removes, also when a
 #: run before it died half-way): nothing else on the machine is touched.
@@ -177,22 +178,8 @@ def one_run(hosts: Hosts, demand_csv: Path, sites_csv: Path, workdir: Path,
                "--candidates", str(sites_csv), "--budget-ms", f"{budget_ms:g}",
                "--failures", "1", "--strategy", "components", "--scheduler", address,
                "--time-limit-s", f"{time_limit_s:g}", "--no-map", "--out", str(out)]
-        peak = [0.0]
         t = time.perf_counter()
-        with open(logs / "plan.log", "w") as log:
-            run = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.is_set():
-                    peak[0] = max(peak[0], _tree_rss_mib(run.pid))
-                    done.wait(0.5)
-
-            th = threading.Thread(target=sample, daemon=True)
-            th.start()
-            rc = run.wait()
-            done.set()
-            th.join()
+        rc, client_peak = run_sampled(cmd, logs / "plan.log", _tree_rss_mib)
         wall_s = time.perf_counter() - t
         after = hosts.counters()
         if rc != 0:
@@ -219,7 +206,7 @@ def one_run(hosts: Hosts, demand_csv: Path, sites_csv: Path, workdir: Path,
         "to_workers_bytes": [a[0] - b[0] for a, b in zip(after, before, strict=True)],
         "from_workers_bytes": [a[1] - b[1] for a, b in zip(after, before, strict=True)],
         "worker_peak_mib": sorted({p["pid"]: p["peak_rss_mib"] for p in pieces}.values()),
-        "client_peak_mib": peak[0], "timings_s": summary.get("timings_s", {}),
+        "client_peak_mib": client_peak, "timings_s": summary.get("timings_s", {}),
         "runtime_s": summary.get("runtime_s"),
     }
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+from sampled import run_sampled  # noqa: E402  (bench/, this script's folder)
 
 
 def main() -> None:
@@ -138,22 +139,8 @@ def cli_run(work: Path, args: argparse.Namespace) -> dict:
            "--budget-ms", f"{args.budget_ms:g}", "--failures", "1", "--strategy", "components",
            "--workers", str(args.cli_workers), "--time-limit-s", f"{args.time_limit_s:g}",
            "--no-map", "--out", str(out)]
-    peak = [0.0]
     t = time.perf_counter()
-    with open(work / "plan.log", "w") as log:
-        run = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], _hwm_mib(run.pid))
-                done.wait(0.5)
-
-        th = threading.Thread(target=sample, daemon=True)
-        th.start()
-        rc = run.wait()
-        done.set()
-        th.join()
+    rc, peak = run_sampled(cmd, work / "plan.log", _hwm_mib)
     wall_s = time.perf_counter() - t
     if rc != 0:
         raise RuntimeError(f"edge-coverage plan exit {rc}: "
@@ -171,7 +158,7 @@ def cli_run(work: Path, args: argparse.Namespace) -> dict:
         "lower_bound": summary["lower_bound"], "status": summary["status"],
         "pieces": len(pieces),
         "worker_peak_mib": sorted(per_worker.values(), reverse=True),
-        "client_peak_mib": peak[0],
+        "client_peak_mib": peak,
         "sweep_peak_mib": (summary.get("sweep") or {}).get("peak_rss_mib"),
         "placement_gap_pct": None if gap is None else 100.0 * gap,
         "timings_s": summary.get("timings_s", {}),
