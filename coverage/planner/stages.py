@@ -946,31 +946,30 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
 
     c, rows = problem.config, problem.rows_unshrunk
     n = len(problem.demand)
-    if problem.service is not None:
-        labels = pd.Series(problem.service.label, dtype=object)
-    else:
-        labels = pd.Series(np.full(n, default_label or DEFAULT_CLASS, dtype=object))
     pop = problem.population
     n_cov = np.asarray(n_cov)
     served = assignment["primary_site_id"].notna().to_numpy()
     safe = ~gap_mask(n_cov, c.failures)
     p50 = assignment["primary_p50_ms"].to_numpy(dtype=np.float64)
-    budgets, pcts = rows.budgets_ms, rows.percentiles
-    workloads = (problem.service.workload if problem.service is not None
-                 else np.full(n, None, dtype=object))
-    codes, uniq = pd.factorize(labels, sort=True)
+    budgets = rows.budgets_ms
+    if problem.service is not None:
+        codes, uniq = pd.factorize(pd.Series(problem.service.label, dtype=object), sort=True)
+        classes = [(str(name), codes == j) for j, name in enumerate(uniq)]
+    else:  # one class, every row (no per-row labels: 10M of them held 1.5 GiB)
+        classes = [(default_label or DEFAULT_CLASS, np.ones(n, dtype=bool))] if n else []
     out = []
-    for j, name in enumerate(uniq):
-        sel = codes == j
+    for name, sel in classes:
         first = int(np.flatnonzero(sel)[0])
+        workload = None if problem.service is None else problem.service.workload[first]
         w = pop[sel & served]
         out.append({
-            "service_class": str(name),
+            "service_class": name,
             "n_demand": int(sel.sum()),
             "population": float(pop[sel].sum()),
             "budget_ms": float(budgets[first]),
-            "percentile": str(pcts[first]),
-            "workload": (str(workloads[first]) if workloads[first] is not None
+            "percentile": str(rows.row_percentile[first] if rows.row_percentile is not None
+                              else rows.percentile),
+            "workload": (str(workload) if workload is not None
                          else problem.model.workload if problem.model.inference_ms is None
                          else "inference_ms"),
             "population_within_budget": float(pop[sel & served].sum()),
