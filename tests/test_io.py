@@ -643,7 +643,7 @@ def test_a_pickled_validated_frame_is_not_validated_again(caplog):
 
 
 @pytest.mark.parametrize("derive,kept", [
-    ("columns", True), ("access", True), ("unknown_access", False),
+    ("columns", True), ("access", True), ("copied", True), ("unknown_access", False),
     ("changed_lat", False), ("changed_id", False), ("no_lat", False), ("rows", False)])
 def test_keep_validated_marks_only_frames_that_are_still_valid(derive, kept, caplog):
     from coverage.inputs.tables import _already_validated, keep_validated
@@ -656,6 +656,7 @@ def test_keep_validated_marks_only_frames_that_are_still_valid(derive, kept, cap
     new = {
         "columns": lambda d: d[["demand_id", "lat", "lon", "population"]],
         "access": lambda d: d.assign(access="ftth"),
+        "copied": lambda d: d.copy(deep=True),  # other memory, same values: by hash
         "unknown_access": lambda d: d.assign(access="carrier-pigeon"),
         "changed_lat": lambda d: d.assign(lat=d["lat"] + 1.0),
         "changed_id": lambda d: d.assign(demand_id=d["demand_id"] + "x"),

@@ -1375,11 +1375,31 @@ def keep_validated(df: pd.DataFrame, new: pd.DataFrame, kind: str,
                     and new[c].dtype == df["demand_id"].dtype
                     and set(pd.unique(new[c])) <= set(_access_keys(access_profiles))):
                 return new
-        elif new[c].dtype != df[c].dtype or _column_digest(new[c]) != _column_digest(df[c]):
+        elif new[c].dtype != df[c].dtype or not (
+                _same_memory(new[c], df[c]) or _column_digest(new[c]) == _column_digest(df[c])):
             return new
     new = new.copy(deep=False)
     new.attrs[_VALIDATED] = _fingerprint(new, kind, access_profiles)
     return new
+
+
+def _same_memory(a: pd.Series, b: pd.Series) -> bool:
+    """``a`` and ``b`` hold their values in the same memory, at the same place (a column
+    selection or ``assign`` shares them under copy-on-write): equal without hashing ten
+    million values. ``False`` only means "not known": compare the values then."""
+    x, y = a.array, b.array
+    if isinstance(x, pd.arrays.NumpyExtensionArray | np.ndarray) or not hasattr(
+            x, "__arrow_array__"):
+        u, v = np.asarray(x), np.asarray(y)
+        return (u.dtype == v.dtype and u.shape == v.shape and u.strides == v.strides
+                and u.__array_interface__["data"][0] == v.__array_interface__["data"][0])
+    p, q = x.__arrow_array__(), y.__arrow_array__()
+    cp, cq = getattr(p, "chunks", [p]), getattr(q, "chunks", [q])
+    return len(cp) == len(cq) and all(
+        s.type == t.type and s.offset == t.offset and len(s) == len(t)
+        and [None if b is None else b.address for b in s.buffers()]
+        == [None if b is None else b.address for b in t.buffers()]
+        for s, t in zip(cp, cq, strict=True))
 
 
 def _column_digest(s: pd.Series) -> str:

@@ -336,8 +336,10 @@ def budget_sweep(
         budgets = sorted(set(budgets) | {key[0]})
         ks = sorted(set(ks) | {key[1]})
 
-    logger.debug("budget sweep: %s", "the demand was validated by the planner" if is_validated(
-        demand, "demand", model.access_profiles_ms) else "validating the demand")
+    if logger.isEnabledFor(logging.DEBUG):  # (a check hashes every row: only when shown)
+        logger.debug("budget sweep: %s", "the demand was validated by the planner"
+                     if is_validated(demand, "demand", model.access_profiles_ms)
+                     else "validating the demand")
     with quiet_inner_logs():
         demand = as_demand(demand, source="<sweep demand>",
                            access_profiles=model.access_profiles_ms)
