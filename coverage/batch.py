@@ -571,17 +571,12 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
         problems = []
         for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
             spec = cfg.inputs[k]
-            try:
-                loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"))
+            try:  # messages name the options as a batch file spells them (demand_crs)
+                loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
+                                   option_style="toml")
             except InputValidationError as exc:
                 text = str(exc)
-                # the readers name the command line's options; a batch file has its own
-                if f"--{k}-crs" in text or f"--{k}-layer" in text:
-                    for kind in ("demand", "candidates"):
-                        for o in ("crs", "layer"):
-                            flag, key = f"--{kind}-{o}", f"{kind}_{o}"
-                            text = text.replace(f"{flag} with", f"{key} with").replace(
-                                f"{flag} ", f"{key} = ").replace(flag, key)
+                if f"{k}_crs" in text or f"{k}_layer" in text:
                     text += f" ({k}_crs and {k}_layer go in [base] of {cfg.path})"
                 problems.append(text)
         if problems:

@@ -41,6 +41,18 @@ def test_degrees_declared_as_3857_are_refused(tmp_path):
     raises_with(read_sites, path, crs="EPSG:32630", match=["--candidates-crs"])
 
 
+def test_messages_name_the_options_as_a_batch_file_spells_them(tmp_path):
+    """option_style="toml" (batch): the reading options as [base] keys, never a flag."""
+    path = write(tmp_path / "deg.csv", "id,lat,lon,population\na,40.4,-3.7,5\nb,41.4,2.2,6\n")
+    with pytest.raises(InputValidationError) as e:
+        read_demand(path, crs="EPSG:3857", option_style="toml")
+    assert "drop demand_crs" in str(e.value) and 'demand_crs = "EPSG:4326"' in str(e.value)
+    assert "--demand" not in str(e.value)
+    with pytest.raises(InputValidationError) as e:
+        read_sites(path, layer="x", option_style="toml")
+    assert "candidates_layer" in str(e.value) and "--candidates" not in str(e.value)
+
+
 def test_a_few_degree_like_points_in_metres_are_warned_about(tmp_path, caplog):
     x = np.array([-411_000.0, 242_000.0, 2.2, -400_000.0])
     y = np.array([4_930_000.0, 5_070_000.0, 41.4, 4_900_000.0])

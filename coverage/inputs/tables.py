@@ -219,6 +219,7 @@ def read_demand(
     crs: Any | None = None,
     access_profiles: Collection[str] | Mapping[str, Any] | None = None,
     layer: str | None = None,
+    option_style: str = "cli",
 ) -> pd.DataFrame:
     """Read and validate a demand (population) file.
 
@@ -242,6 +243,9 @@ def read_demand(
     layer : str, optional
         Layer of a multi-layer vector file (GeoPackage, ...; CLI ``--demand-layer``).
         Required when the file has more than one layer; refused for CSV/Parquet.
+    option_style : {"cli", "toml"}, default "cli"
+        How error messages name ``crs`` and ``layer``: the command line's
+        ``--demand-crs EPSG:3857``, or a batch file's ``demand_crs = "EPSG:3857"``.
 
     Returns
     -------
@@ -261,7 +265,7 @@ def read_demand(
         from .raster import read_population_raster
 
         return read_population_raster(path, crs=crs)
-    report = _Report(str(path), "demand")
+    report = _Report(str(path), "demand", option_style=option_style)
     loaded = load_file(path, report, layer=layer)
     if is_h3_table(loaded.frame):
         return _h3_demand(loaded, report, access_profiles)
@@ -274,6 +278,7 @@ def read_sites(
     crs: Any | None = None,
     layer: str | None = None,
     colocated_m: float | None = None,
+    option_style: str = "cli",
 ) -> pd.DataFrame:
     """Read and validate a candidate-site file.
 
@@ -292,6 +297,8 @@ def read_sites(
         backup). ``None`` means :data:`DEFAULT_COLOCATED_M`; 0 disables the check. The
         value is kept in ``attrs["colocated_m"]`` of the result: :func:`as_sites` (and
         :func:`coverage.plan_sites`) check a changed frame with the same threshold.
+    option_style : {"cli", "toml"}, default "cli"
+        How error messages name ``crs`` and ``layer`` (as in :func:`read_demand`).
 
     Returns
     -------
@@ -308,7 +315,7 @@ def read_sites(
     InputValidationError
         Listing every problem found (file, problem, rows, fix).
     """
-    report = _Report(str(path), "sites")
+    report = _Report(str(path), "sites", option_style=option_style)
     loaded = load_file(path, report, layer=layer)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
                   colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
@@ -510,11 +517,6 @@ def _suffixes(path: Path) -> tuple[str, bool]:
     return (suffixes[-1] if suffixes else ""), False
 
 
-def _flag(report: _Report, what: str) -> str:
-    """The CLI option of an input: ``--demand-<what>`` or ``--candidates-<what>``."""
-    return f"--{'candidates' if report.kind == 'sites' else 'demand'}-{what}"
-
-
 def load_file(
     path: str | os.PathLike[str], report: _Report, layer: str | None = None
 ) -> _Loaded:
@@ -560,7 +562,7 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
     if layer is not None and (suffix in _CSV_SUFFIXES or suffix in _PARQUET_SUFFIXES or gz):
         report.add(
             f"a layer ({layer!r}) was given but a {suffix or 'plain'} file has no layers",
-            f"drop layer= / {_flag(report, 'layer')} (it is for multi-layer vector files "
+            f"drop layer= / {report.option('layer')} (it is for multi-layer vector files "
             "such as GeoPackages)",
         )
         report.raise_if_any()
@@ -854,7 +856,7 @@ def _pick_layer(path: Path, layer: str | None, report: _Report) -> str | None:
         f"{name!r} ({kind if kind != 'None' else 'no geometry'})"
         for name, kind in zip(names, kinds, strict=True)
     )
-    option = f"layer=NAME / {_flag(report, 'layer')} NAME"
+    option = f"layer=NAME / {report.option('layer', 'NAME')}"
     if not names:
         report.add("the file has no layers (no tables to read)", _COMPLETE_HINT)
     elif layer is not None and layer not in names:
@@ -1082,7 +1084,8 @@ def _parse_crs(crs: Any, report: _Report) -> Any | None:
     except CRSError as exc:
         report.add(
             f"crs {crs!r} is not a valid CRS ({exc})",
-            "pass an authority code such as crs='EPSG:3857' (CLI: --demand-crs/--candidates-crs)",
+            f"pass an authority code such as crs='EPSG:3857' / "
+            f"{report.option('crs', 'EPSG:3857')}",
         )
         return None
 
@@ -1125,7 +1128,7 @@ def _build(
 ) -> pd.DataFrame:
     aliases = DEMAND_ALIASES if kind == "demand" else SITE_ALIASES
     id_col_name = "demand_id" if kind == "demand" else "site_id"
-    crs_flag = _flag(report, "crs")
+    crs_flag = report.option("crs")
     raw = loaded.frame
     n = len(raw)
     dup_cols = raw.columns[raw.columns.duplicated()]
@@ -1660,7 +1663,8 @@ def _coordinates(
         return lat, lon  # invalid CRS already reported; range checks would mislead
     valid = ~(missing | lat_bad | lon_bad)
     _check_degree_like(lon, lat, valid, src, report,
-                       f"drop {crs_flag} (degrees are the default) or use {crs_flag} EPSG:4326")
+                       f"drop {crs_flag} (degrees are the default) or use "
+                       f"{report.option('crs', 'EPSG:4326')}")
     lon, lat, transformed = _to_lonlat(lon, lat, src)
     _check_ranges(lat, lon, valid, report, transformed, crs_flag)
     return lat, lon
@@ -1760,7 +1764,8 @@ def geometry_coordinates(
     ok = np.isfinite(x) & np.isfinite(y)
     _check_degree_like(
         x, y, ok, src, report,
-        f"drop {crs_flag} (degrees are the default) or use {crs_flag} EPSG:4326"
+        f"drop {crs_flag} (degrees are the default) or use "
+        f"{report.option('crs', 'EPSG:4326')}"
         if own_crs is None
         else f"the file declares {src.to_string()}: re-save it with its true CRS "
         "(EPSG:4326 for lon/lat degrees)",
@@ -1892,7 +1897,7 @@ def _check_ranges(
         report.add(
             "coordinates look like projected metres (e.g. EPSG:3857), not degrees",
             f"pass crs=... / {crs_flag} with the CRS the coordinates are in, e.g. "
-            f"crs='EPSG:3857' / {crs_flag} EPSG:3857",
+            f"crs='EPSG:3857' / {report.option('crs', 'EPSG:3857')}",
             projected,
         )
         bad_lat &= ~projected
