@@ -804,6 +804,57 @@ def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
+#: The scenario options :func:`coverage.planner.plan.site_capacity` reads.
+_CAPACITY_PARAMS = ("tiers", "workloads", "requests_per_person_day", "peak_to_mean",
+                    "target_utilisation", "domain_radius_km", "max_sites", "aggregate_km",
+                    "aggregate_h3")
+
+
+def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
+                    todo: Collection[Scenario]) -> list[str]:
+    """The candidates' capacity, power and failure-domain columns and the demand's load
+    under every scenario to run (:func:`coverage.planner.plan.site_capacity`, the checks
+    ``plan_sites`` makes on the inputs before planning): a capacitated scenario whose
+    candidates have no capacity is refused before any scenario runs, not failed once per
+    scenario. Each distinct set of the options it reads (and workload) is checked once."""
+    from .errors import NoFeasiblePlanError
+    from .planner.plan import site_capacity, tier_catalog_of
+
+    problems: list[str] = []
+    seen: set[str] = set()
+    for sc in todo:
+        try:
+            model = build_model(sc.model, workloads=sc.params.get("workloads"))
+            catalog = tier_catalog_of(sc.params.get("tiers"))
+        except (InputValidationError, TypeError):
+            continue  # reported by check_scenarios
+        opts = {k: sc.params.get(k) for k in _CAPACITY_PARAMS}
+        if "demand" in loaded:
+            demand, sites = loaded["demand"], loaded["candidates"]
+            where = (str(cfg.inputs["demand"]["path"]), str(cfg.inputs["candidates"]["path"]))
+            ident = json.dumps([opts, model.workload], sort_keys=True, default=str)
+        else:
+            demand, sites = loaded[("region", sc.region)]
+            where = (f"demo demand [{sc.region}]", f"demo candidates [{sc.region}]")
+            ident = json.dumps([opts, model.workload, sc.region], sort_keys=True,
+                               default=str)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        del opts["tiers"]
+        try:
+            site_capacity(demand, sites, model=model, tier_catalog=catalog,
+                          **{k: v for k, v in opts.items() if v is not None},
+                          demand_source=where[0], sites_source=where[1], warn=False)
+        except NoFeasiblePlanError:
+            continue  # the plan's verdict (no candidate hosts the workload): a failed row
+        except InputValidationError as exc:
+            text = f"scenario {sc.name!r} [{sc.region}]: {exc}"
+            if str(exc) not in "\n".join(problems):
+                problems.append(text)
+    return problems
+
+
 def _remove_stale(scenarios: Path) -> None:
     """Staging directories of scenarios, and old ones moved aside by a swap, that a killed
     run or worker left (the exact names only this tool makes, inside the sweep's own
@@ -854,6 +905,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         loaded = _load_inputs(cfg)
         problems = _check_regions(cfg, loaded, {s.region for s in todo})
         problems += _check_tiers(cfg, loaded, todo)
+        problems += _check_capacity(cfg, loaded, todo)
         problems += _foreign_in_scenarios(root, todo)
         if problems:
             raise InputValidationError("\n".join(problems))

@@ -808,3 +808,49 @@ def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path)
                                                    "write: my-notes.txt"):
         run_batch(p, out, workers=0)  # a failed scenario runs again: refused first
     assert notes.read_text() == "why 5 ms fails"
+
+
+def test_a_capacitated_scenario_without_capacity_is_refused_before_any_work(tmp_path):
+    """Candidates with no capacity (no ``capacity_rps``, ``power_kw`` or tier envelope) under
+    a capacitated scenario: one message naming the file and the scenario, exit 2 from the
+    CLI, nothing written (it used to fail every such scenario as a row and exit 0)."""
+    cands = pd.read_csv(DATA / "west_candidates.csv")[["site_id", "name", "lat", "lon"]]
+    cands.to_csv(tmp_path / "c.csv", index=False)
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\ncandidates = "c.csv"\n'
+                 'failures = 0\n[axes]\nbudget_ms = [30, 50]\n'
+                 '[[scenarios]]\nname = "loaded"\nbudget_ms = 40\n'
+                 'requests_per_person_day = 2.0\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(e.value)
+    assert "scenario 'loaded' [all]" in text and f"{tmp_path / 'c.csv'}" in text
+    assert "68 candidate(s) have no capacity" in text and "Fix:" in text
+    assert text.count("have no capacity") == 1  # the uncapacitated scenarios pass
+    assert not (tmp_path / "out").exists()
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "out"),
+                        "--workers", "0"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2, r.stderr
+    assert "have no capacity" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+    # the same candidates with a power column plan the capacitated scenario
+    cands.assign(power_kw=40.0).to_csv(tmp_path / "c.csv", index=False)
+    table = run_batch(p, tmp_path / "out", workers=0).set_index("scenario")
+    assert table["ok"].all(), table["error"].tolist()
+
+
+def test_input_checks_of_a_demo_scenario_run_on_its_region(tmp_path):
+    """``max_sites`` beyond a demo region's candidates is refused for that region only."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 15000}\n'
+                 'failures = 0\nmax_sites = 5\n[axes]\nbudget_ms = [30]\n'
+                 '[regions]\nLU = {}\nMT = {country = "MT"}\n')
+    from coverage.inputs.geonames import geonames_candidates
+
+    n_lu, n_mt = len(geonames_candidates("LU", 15000)), len(geonames_candidates("MT", 15000))
+    assert n_lu < 5 <= n_mt  # the premise: LU has fewer candidates than max_sites
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    assert "[LU]" in str(e.value) and "[MT]" not in str(e.value)
+    assert "max_sites (--max-sites) 5 is more than" in str(e.value)
+    assert not (tmp_path / "out").exists()

@@ -20,7 +20,13 @@ from ..config import PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
 from ..model.aggregate import Aggregation, aggregate_grid
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
-from ..model.capacity import CapacitySetup, build_capacity, fit_sites
+from ..model.capacity import (
+    DEFAULT_PEAK_TO_MEAN,
+    DEFAULT_TARGET_UTILISATION,
+    CapacitySetup,
+    build_capacity,
+    fit_sites,
+)
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
 from ..model.reach import ReachMatrix, cluster_partitions
@@ -835,35 +841,15 @@ def plan_sites(
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
                             latency_attr=backbone_latency_attr)
-    tier_catalog = _tier_catalog(tiers)
-    excluded, capacity, workload = None, None, None
+    tier_catalog = tier_catalog_of(tiers)
     sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
     demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
-    workload = WorkloadCatalog.from_spec(workloads).get(model.workload)
-    n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_src)
-    if len(excluded):
-        keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
-        say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {workload.name} "
-            "(power envelope or memory): excluded (candidates_excluded.csv)")
-        sites, n_acc = sites.loc[keep].reset_index(drop=True), n_acc[keep]
-    capacity = build_capacity(demand, sites, workload=workload, catalog=tier_catalog,
-                              n_accelerators=n_acc,
-                              requests_per_person_day=requests_per_person_day,
-                              peak_to_mean=peak_to_mean,
-                              target_utilisation=target_utilisation,
-                              domain_radius_km=domain_radius_km, demand_source=demand_src,
-                              sites_source=sites_src)
-    if capacity is not None and max_sites is not None:
-        raise InputValidationError(
-            "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
-            "load_rps column): the best P sites are not sized for a load. Fix: drop the "
-            "load_rps column, or drop --max-sites for the fewest sites that carry the load")
-    if max_sites is not None:
-        check_max_sites(sites, int(max_sites), sites_src)
-    if capacity is not None and (aggregate_km is not None or aggregate_h3 is not None):
-        raise InputValidationError(
-            "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
-            "combined with --aggregate-km / --aggregate-h3. Fix: drop the aggregation")
+    sites, n_acc, excluded, capacity, workload = site_capacity(
+        demand, sites, model=model, tier_catalog=tier_catalog, workloads=workloads,
+        requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
+        target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
+        max_sites=max_sites, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
+        demand_source=demand_src, sites_source=sites_src, say=say)
     if routing.backbone is not None:
         routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
                                      source=(inputs or {}).get("candidates", {}).get(
@@ -1258,9 +1244,76 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
     return sorted(set(map(float, given)) | {float(budget_ms)})
 
 
-def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>") -> None:
+def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyModel,
+                  tier_catalog: Any, workloads: Any = None,
+                  requests_per_person_day: float | None = None,
+                  peak_to_mean: float = DEFAULT_PEAK_TO_MEAN,
+                  target_utilisation: float = DEFAULT_TARGET_UTILISATION,
+                  domain_radius_km: float | None = None, max_sites: int | None = None,
+                  aggregate_km: Any = None, aggregate_h3: Any = None,
+                  demand_source: str = "<demand>", sites_source: str = "<sites>",
+                  say: Callable[[str], None] | None = None, warn: bool = True,
+                  ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, CapacitySetup | None,
+                             Any]:
+    """The candidates that can host the run's workload, their accelerators and the
+    capacity model, with every check on them that needs the inputs (``plan_sites``'s
+    first step; a batch runs it on every scenario before planning any).
+
+    Returns
+    -------
+    sites : pandas.DataFrame
+        The candidates that can host the workload.
+    n_accelerators : numpy.ndarray
+        Accelerators per kept candidate (``-1``: power unknown).
+    excluded : pandas.DataFrame
+        The candidates that cannot host it, with the reason.
+    capacity : CapacitySetup or None
+        The capacity model (``None``: no load, the uncapacitated plan).
+    workload : Workload
+        The workload of ``model`` in the catalog of ``workloads``.
+
+    Raises
+    ------
+    InputValidationError
+        A candidate without capacity in a capacitated plan, a bad load, capacity, power or
+        failure-domain column, ``max_sites`` with a capacitated plan, out of range of the
+        candidates, or capacity with aggregation.
+    NoFeasiblePlanError
+        No candidate can host the workload.
+    """
+    workload = WorkloadCatalog.from_spec(workloads).get(model.workload)
+    n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_source)
+    if len(excluded):
+        keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
+        if say is not None:
+            say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {workload.name} "
+                "(power envelope or memory): excluded (candidates_excluded.csv)")
+        sites, n_acc = sites.loc[keep].reset_index(drop=True), n_acc[keep]
+    capacity = build_capacity(demand, sites, workload=workload, catalog=tier_catalog,
+                              n_accelerators=n_acc,
+                              requests_per_person_day=requests_per_person_day,
+                              peak_to_mean=peak_to_mean,
+                              target_utilisation=target_utilisation,
+                              domain_radius_km=domain_radius_km, demand_source=demand_source,
+                              sites_source=sites_source)
+    if capacity is not None and max_sites is not None:
+        raise InputValidationError(
+            "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
+            "load_rps column): the best P sites are not sized for a load. Fix: drop the "
+            "load_rps column, or drop --max-sites for the fewest sites that carry the load")
+    if max_sites is not None:
+        check_max_sites(sites, int(max_sites), sites_source, warn=warn)
+    if capacity is not None and (aggregate_km is not None or aggregate_h3 is not None):
+        raise InputValidationError(
+            "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
+            "combined with --aggregate-km / --aggregate-h3. Fix: drop the aggregation")
+    return sites, n_acc, excluded, capacity, workload
+
+
+def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>", *,
+                    warn: bool = True) -> None:
     """Refuse ``max_sites`` above the (hostable) candidates or below the required sites; a
-    ``cost`` column is not used with it (logged)."""
+    ``cost`` column is not used with it (logged when ``warn``)."""
     if p > len(sites):
         raise InputValidationError(
             f"max_sites (--max-sites) {p} is more than the {len(sites):,} candidate sites of "
@@ -1272,7 +1325,7 @@ def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>") -> Non
             f"max_sites (--max-sites) {p} is fewer than the {n_req:,} required sites of "
             f"{source} (its 'required' column): they are always open. Fix: give "
             f"--max-sites {n_req} or more")
-    if "cost" in sites.columns:
+    if warn and "cost" in sites.columns:
         logger.warning("%s: the cost column is not used with --max-sites (the plan opens "
                        "%d sites, whatever they cost)", source, p)
 
@@ -1368,7 +1421,7 @@ def tier_summary(problem: Problem) -> dict[str, Any]:
             "latency_by_tier": problem.routed and problem.tier_setup is not None}
 
 
-def _tier_catalog(tiers: Any) -> Any:
+def tier_catalog_of(tiers: Any) -> Any:
     """The tier catalog of ``plan_sites``'s ``tiers`` (``None`` / ``"builtin"``: built in)."""
     from ..model.tiers import TierCatalog
 
