@@ -266,7 +266,9 @@ def _milp(groups: npt.NDArray[np.int64], people: npt.NDArray[np.float64],
           sites: npt.NDArray[np.int64], k: int, time_limit_s: float,
           t0: float) -> WorstSet:
     import scipy.sparse as sp
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
+
+    from ..solvers.interrupt import milp
 
     m, g = len(sites), len(groups)
     member = groups >= 0

@@ -42,8 +42,10 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
+
+from .interrupt import milp
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from .capacitated import (
     CapacityResult,
@@ -52,6 +52,7 @@ from .capacitated import (
     split_cut,
 )
 from .cover import drop_dominated_rows, greedy_cover
+from .interrupt import milp
 from .rowgen import RowPool, RowSource
 
 logger = logging.getLogger(__name__)

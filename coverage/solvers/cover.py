@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import SolverError
 from .cover_search import row_ranges, row_weighting_search
+from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
 
@@ -615,6 +616,7 @@ def _new_highs():
     return h
 
 
+
 #: Costs whose largest value lies outside [2**-10, 2**10] are scaled into (0.5, 1] for HiGHS.
 _COST_SCALE_RANGE = (2.0**-10, 2.0**10)
 
@@ -783,7 +785,9 @@ def _solve_cover_milp(
     if target is not None:
         h.setOptionValue("objective_target", (target + tol) * scale)
     h.passModel(lp)
-    h.run()
+    logger.debug("cover MILP: %d rows x %d sites, %s entries, HiGHS limit %.1f s", n, m,
+                 f"{a.nnz:,}", time_limit_s)
+    run_highs(h)
     status = h.getModelStatus()
     info = h.getInfo()
     tol_b = 1e-9 * max(1.0, abs(bound_at * scale))
@@ -885,7 +889,7 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")
     h.passModel(_highs_cover_model(a, need, c.astype(np.float64) * scale, integer=False))
-    h.run()
+    run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()

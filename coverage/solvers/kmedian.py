@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError
 from .cover import min_cover, requirement_array, row_ranges
+from .interrupt import milp
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError, SolverError
 from .cover import cost_scale, identical_row_groups
+from .interrupt import milp
 from .matrix_args import facility_count, failure_count, required_mask
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError, SolverError
 from .cover import min_cover, row_ranges
+from .interrupt import milp
 from .kmedian import MedianResult, first_two_open
 from .matrix_args import cost_entries, facility_count, required_mask
 

@@ -1,0 +1,176 @@
+"""Ctrl-C stops a HiGHS solve in the main thread at once (coverage.solvers.interrupt).
+
+HiGHS runs in C++ and CPython runs signal handlers only between bytecodes of the main
+thread: before, a SIGINT during an in-process solve was handled when the solve returned
+(12.4 s after the signal on this double cover with a 60 s limit). Every test sends the
+signal only once the solve's thread is running, and checks conditions, not times: the
+solve reports HiGHS's ``interrupted`` status, or its thread is still running when the
+exception arrives.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import highspy
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import EXE
+from scipy.optimize import Bounds, LinearConstraint
+
+from coverage.inputs.synthetic import clustered_instance
+from coverage.model.geo import haversine_km
+from coverage.solvers import interrupt
+
+
+def _double_cover(seed=0, n=10_000, m=1_000, radius_km=300.0):
+    """The synthetic 10k x 1k double cover (docs/textbook-gap.md): no 2-core machine proves
+    it in 120 s, so a solve with a long time limit is still running when the signal
+    arrives."""
+    demand, sites = clustered_instance(n, m, seed=seed)
+    d = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    a = sp.csr_array(d <= radius_km)
+    return a[np.diff(a.indptr) >= 2]
+
+
+def _sigint_when(started: threading.Event):
+    def fire():
+        started.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=fire, daemon=True).start()
+
+
+@pytest.fixture
+def default_sigint():
+    """The default SIGINT handler (KeyboardInterrupt), whatever the runner installed."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def _model(a):
+    n, m = a.shape
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", 600.0)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n
+    lp.col_cost_ = np.ones(m)
+    lp.col_lower_, lp.col_upper_ = np.zeros(m), np.ones(m)
+    lp.row_lower_, lp.row_upper_ = np.full(n, 2.0), np.full(n, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(a.nnz)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+    h.passModel(lp)
+    return h
+
+
+def test_run_highs_stops_at_ctrl_c(default_sigint):
+    h = _model(_double_cover())
+    started = threading.Event()
+    # HiGHS's own MIP interrupt check fires once its branch and bound runs
+    h.cbMipInterrupt.subscribe(lambda _event: started.set())
+    _sigint_when(started)
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.run_highs(h)
+    # HiGHS itself stopped, well before its 600 s limit, and its thread is gone
+    assert h.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    assert h.getRunTime() < 600.0
+    assert not [t for t in threading.enumerate() if t.name == "highs"]
+
+
+def test_run_highs_outside_the_main_thread_solves_directly():
+    a = _double_cover(n=400, m=60)
+    h = _model(a)
+    seen = []
+
+    def solve():
+        interrupt.run_highs(h)
+        seen.append(h.getModelStatus())
+
+    t = threading.Thread(target=solve)
+    t.start()
+    t.join()
+    assert seen == [highspy.HighsModelStatus.kOptimal]
+    x = np.round(h.getSolution().col_value)
+    assert (a @ x >= 2).all()
+
+
+def test_scipy_milp_returns_at_ctrl_c_while_the_solve_goes_on(default_sigint):
+    a = _double_cover()
+    started = threading.Event()
+    real = interrupt._scipy_milp
+    solvers = []
+
+    def watched(*args, **kwargs):
+        solvers.append(threading.current_thread())
+        started.set()
+        return real(*args, **kwargs)
+
+    interrupt._scipy_milp = watched
+    try:
+        _sigint_when(started)
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.milp(np.ones(a.shape[1]), integrality=np.ones(a.shape[1]),
+                           constraints=[LinearConstraint(a, 2, np.inf)],
+                           bounds=Bounds(0, 1), options={"time_limit": 10})
+        # the exception came while SciPy's HiGHS was still solving (it cannot be stopped)
+        assert solvers[0].is_alive() and solvers[0].name == "scipy-milp"
+    finally:
+        interrupt._scipy_milp = real
+        for t in solvers:
+            t.join()  # the abandoned solve ends at its own time limit
+
+
+def test_scipy_milp_result_and_errors_come_through():
+    res = interrupt.milp(np.array([1.0, 1.0]), integrality=np.ones(2),
+                         constraints=[LinearConstraint(np.array([[1.0, 1.0]]), 1, np.inf)],
+                         bounds=Bounds(0, 1))
+    assert res.status == 0 and res.fun == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        interrupt.milp(np.ones(2), constraints=[LinearConstraint(np.ones((1, 3)), 1, 2)])
+
+
+def test_cli_plan_in_process_exits_130_at_ctrl_c(tmp_path):
+    """``edge-coverage plan --strategy full`` (in this process, no Dask) on the double cover
+    at 25.2 ms on-net (about 265 km) with a 600 s limit: Ctrl-C once a cover MILP of the
+    large component starts (its debug line: 1,621 rows, a limit of 150 s, which the old
+    code ran to the end) ends the command with 130 and no traceback."""
+    demand, sites = clustered_instance(10_000, 1_000, seed=0)
+    demand.to_csv(tmp_path / "d.csv", index=False)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    cmd = [EXE, "plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+           str(tmp_path / "s.csv"), "--budget-ms", "25.2", "--latency-model", "on-net",
+           "--failures", "1", "--time-limit-s", "600", "--strategy", "full", "--no-map",
+           "--out", str(tmp_path / "out"), "--verbose"]
+
+    def as_in_a_terminal() -> None:
+        # a test process may have SIGINT ignored or blocked, and both pass to a child
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=as_in_a_terminal)
+    try:
+        lines = []
+        for line in proc.stderr:  # wait for the condition: a long MILP is about to run
+            lines.append(line)
+            m = re.search(r"cover MILP: ([\d,]+) rows .* HiGHS limit ([\d.]+) s", line)
+            if m and int(m[1].replace(",", "")) >= 1000 and float(m[2]) >= 100:
+                break
+        assert lines and "cover MILP: " in lines[-1], "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "Traceback" not in rest and "interrupted" in rest, rest
+    assert not any((tmp_path / "out").glob("*.csv"))
