@@ -19,11 +19,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import DATA
-from helpers import run
+from helpers import EXE, run
 
 from coverage import cli
 from coverage.errors import InputValidationError
-from coverage.outputs.outdir import MARKER, OutputDir, check_output_dir, read_marker, swap_dir
+from coverage.outputs.outdir import (
+    MARKER,
+    OutputDir,
+    _mountinfo_path,
+    check_output_dir,
+    is_mount_point,
+    read_marker,
+    swap_dir,
+)
 
 PLAN_ARGS = ["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
              str(DATA / "west_candidates.csv"), "--no-gis", "--sweep-budgets-ms", "30,50",
@@ -678,3 +686,38 @@ def test_a_summary_is_the_callers_to_change(sample_inputs):
     s["parameters"]["access_default"] = "HACK"
     assert plan.summary()["parameters"]["access_default"] != "HACK"
     assert plan.with_sweep([40.0]).sweep is not None  # the plan still has its own access
+
+
+def test_a_bind_mount_is_refused_before_the_work(tmp_path):
+    """A bind mount of a directory of the same file system (``docker -v $PWD/out:/out``):
+    ``os.path.ismount`` misses it and the plan's swap failed after the whole plan with
+    "Device or resource busy". Needs root (``mount --bind``); skipped without."""
+    src, mnt = tmp_path / "src", tmp_path / "my out"
+    src.mkdir()
+    mnt.mkdir()
+    r = subprocess.run(["mount", "--bind", str(src), str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {r.stderr.decode(errors='replace').strip()}")
+    try:
+        assert not os.path.ismount(mnt)  # the premise: the standard check misses it
+        assert is_mount_point(mnt) and not is_mount_point(src)
+        for kind in ("plan", "batch"):
+            chk = check_output_dir(mnt, kind)
+            assert chk.problems and "is a mount point" in chk.problems[0]
+            assert "Fix: give --out a directory inside it" in chk.problems[0]
+        r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--no-map",
+                            "--out", str(mnt)], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 2 and "is a mount point" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and os.listdir(mnt) == []
+        # a directory inside the mount is fine
+        r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--no-map",
+                            "--no-report", "--out", str(mnt / "plan")],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert (src / "plan" / "summary.json").exists()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_mountinfo_escapes_are_read_back():
+    assert _mountinfo_path(r"/tmp/a\040b\011c\134d") == "/tmp/a b\tc\\d"

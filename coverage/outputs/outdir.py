@@ -157,6 +157,49 @@ class TargetCheck:
     files: set[str] = field(default_factory=set)
 
 
+def _mountinfo_path(field: str) -> str:
+    """A mount point as ``/proc/self/mountinfo`` writes it, unescaped (``\\040`` is a
+    space, ``\\011`` a tab, ``\\012`` a newline, ``\\134`` a backslash)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def is_mount_point(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a mount point, bind mounts included.
+
+    :func:`os.path.ismount` misses a bind mount of a directory of the same file system
+    (same device, and its ``..`` is another inode), the usual ``docker -v $PWD/out:/out``:
+    its atomic swap then failed with "Device or resource busy" after the whole plan. On
+    Linux the mount table (``/proc/self/mountinfo``) is read too; elsewhere only
+    :func:`os.path.ismount` and a change of device from the parent count.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An existing directory.
+
+    Returns
+    -------
+    bool
+    """
+    p = Path(os.path.realpath(path))
+    try:
+        if os.path.ismount(p) or p.stat().st_dev != p.parent.stat().st_dev:
+            return True
+    except OSError:
+        return False
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            table = f.read()
+    except OSError:
+        return False
+    target = os.fspath(p)
+    for line in table.splitlines():
+        fields = line.split(" ")
+        if len(fields) > 4 and _mountinfo_path(fields[4]) == target:
+            return True
+    return False
+
+
 def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                      option: str = "--out", must_exist: bool = False) -> TargetCheck:
     """Check that ``path`` may be used as an output directory of ``kind``, without writing.
@@ -203,10 +246,11 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     if p.exists() and not p.is_dir():
         chk.problems.append(f"{option} {text} is a file, not a directory. {fix}")
         return chk
-    if p.exists() and (os.path.ismount(p) or p.stat().st_dev != p.parent.stat().st_dev):
+    if p.exists() and is_mount_point(p):
         chk.problems.append(
-            f"{option} {text} is a mount point: the tool replaces the whole directory, which "
-            f"cannot cross file systems. Fix: give {option} a directory inside it")
+            f"{option} {text} is a mount point: the tool replaces the whole directory, and a "
+            f"mount point cannot be replaced (nor can a directory cross file systems). Fix: "
+            f"give {option} a directory inside it, e.g. {option} {p / 'plan'}")
         return chk
     # the nearest existing ancestor must be a writable directory (not a file)
     anc = p.parent
