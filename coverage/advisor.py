@@ -338,10 +338,17 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     parts = [f"At {label} the nearest region keeps "
              f"{_pct(share)} of people within budget"]
     if edge["feasible"]:
-        parts.append(f"the edge fleet of {edge['sites']} sites keeps "
-                     f"{_pct(edge['coverage']['share_within_budget'])} "
-                     f"(N-{doc['failures']}); it costs {_usd(e_cost)} per million requests "
-                     f"against the region's {_usd(r_cost)}"
+        n_sites = int(edge["sites"])
+        safe = edge["coverage"].get("share_n1_safe")
+        # within budget with every site up; "through any one failure" only from the N-1
+        # check's own figure (a plan asked for N-1 may still leave people single-covered)
+        resilience = (f", {_pct(safe)} also through any one site's failure"
+                      if int(doc["failures"]) >= 1 and safe is not None else "")
+        parts.append(f"the edge fleet of {n_sites} site{'' if n_sites == 1 else 's'} "
+                     f"(planned for N-{doc['failures']}) keeps "
+                     f"{_pct(edge['coverage']['share_within_budget'])}{resilience}; it "
+                     f"costs {_usd(e_cost)} per million requests against the region's "
+                     f"{_usd(r_cost)}"
                      + (f" ({e_cost / r_cost:,.1f}x)" if e_cost and r_cost else ""))
     else:
         parts.append("no edge fleet can serve this workload")

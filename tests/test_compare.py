@@ -6,12 +6,13 @@ it, and ``edge-coverage compare`` end to end."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run, write
+from helpers import EXE, run, write
 from test_capacity import haversine
 
 import coverage
@@ -566,3 +567,38 @@ def test_verdict_survives_a_missing_price():
                       "coverage": {"share_within_budget": 0.1}}}
     v = verdict(doc)
     assert v["cheaper_per_request"] is None and "nan" not in v["text"]
+
+
+def test_verdict_names_the_n1_safe_share_not_the_planned_level():
+    """The headline said "keeps 84.1 % (N-1)" for a one-site fleet whose N-1 safe share
+    was 0: the share within budget next to the planned failure level. It now gives the
+    N-1 check's own share."""
+    from coverage.advisor import verdict
+
+    doc = {"budget_ms": 30.0, "percentile": "p99", "failures": 1, "warnings": [],
+           "edge": {"feasible": True, "sites": 1, "cost_per_million_requests": 2.0,
+                    "coverage": {"share_within_budget": 0.841, "share_n1_safe": 0.0}},
+           "region": {"cost_per_million_requests": 1.0,
+                      "coverage": {"share_within_budget": 0.2}}}
+    text = verdict(doc)["text"]
+    assert "the edge fleet of 1 site (planned for N-1) keeps 84.1 %" in text
+    assert "0.0 % also through any one site's failure" in text
+    assert "84.1 % (N-1)" not in text
+    doc["failures"] = 0
+    text = verdict(doc)["text"]
+    assert "(planned for N-0) keeps 84.1 %;" in text and "failure" not in text
+
+
+def test_cli_compare_verdict_agrees_with_its_document(tmp_path):
+    """Iceland at 30 ms: the headline's shares are the document's (an independent read of
+    compare.json, on an instance no other test plans)."""
+    out = tmp_path / "cmp"
+    r = subprocess.run([EXE, "compare", "--demo", "--country", "IS", "--budget-ms", "30",
+                        "--time-limit-s", "20", "--no-map", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "compare.json").read_text())
+    cov = doc["edge"]["coverage"]
+    text = doc["verdict"]["text"]
+    assert f"keeps {cov['share_within_budget'] * 100:.1f} %" in text
+    assert f"{cov['share_n1_safe'] * 100:.1f} % also through any one site's failure" in text
