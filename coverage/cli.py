@@ -535,7 +535,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
                            "time_limit_s": args.sweep_time_limit_s,
                            "total_time_s": args.sweep_total_s, "progress": progress})
     except OutputWriteError:
-        print("\n".join(lines), flush=True)  # the figures are not lost with the files
+        _out("\n".join(lines))  # the figures are not lost with the files
         raise
     finally:
         if c.plan is not None:
@@ -544,7 +544,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     lines.append(f"outputs: {out.resolve()} (compare.json)")
     if report and "report.html" not in written.skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}#compare")
-    print("\n".join(lines))
+    _out("\n".join(lines))
     for name, reason in written.skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     return EXIT_OUTPUTS_SKIPPED if written.skipped else 0
@@ -642,7 +642,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
                                             "total_time_s": args.sweep_total_s,
                                             "progress": progress})
     except OutputWriteError:
-        print(_headline(s, args), flush=True)  # the figures are not lost with the files
+        _out(_headline(s, args))  # the figures are not lost with the files
         raise
     finally:
         plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
@@ -654,7 +654,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         lines.append(f"map: {(out / 'map.html').resolve()}")
     if report and "report.html" not in skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}")
-    print("\n".join(lines))
+    _out("\n".join(lines))
     if skipped:
         for name, reason in skipped.items():
             print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
@@ -703,13 +703,13 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         lines.append(f"{r.band:<18}{r.pairs:>8,}{r.median_abs_error_ms:>11.2f} ms"
                      f"{r.median_bias_ms:>10.2f} ms{r.p90_abs_error_ms:>8.2f} ms"
                      if r.pairs else f"{r.band:<18}{0:>8}{'n/a':>14}{'n/a':>13}{'n/a':>11}")
-    print("\n".join(lines))
+    _out("\n".join(lines))
     try:
         write_atomic(out, cal.model_toml())
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
                                "writable --out") from None
-    print(f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
+    _out(f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
     return 0
 
 
@@ -781,7 +781,7 @@ def _run_latency(args: argparse.Namespace) -> int:
     mobile = args.access in MOBILE_ACCESS and upf is not None
     path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,
                                 backbone=backbone, mobile=mobile, local_breakout=lbo)
-    print("\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
+    _out("\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
                                       route_note=note)))
     return 0
 
@@ -864,7 +864,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from .outputs.plandir import write_report
 
     path = write_report(args.plan_dir)
-    print(f"report: {path.resolve()}")
+    _out(f"report: {path.resolve()}")
     return 0
 
 
@@ -925,15 +925,15 @@ def _run_batch(args: argparse.Namespace) -> int:
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,
                           progress=bar.update)
     n_ok = int(table["ok"].sum())
-    print(f"scenarios: {len(table)} ({n_ok} planned, {len(table) - n_ok} failed; "
+    _out(f"scenarios: {len(table)} ({n_ok} planned, {len(table) - n_ok} failed; "
           f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
     for _, r in table[~table["ok"]].iterrows():
-        print(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
+        _out(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
     out = Path(args.out).resolve()
-    print(f"table: {out / 'scenarios.csv'}")
+    _out(f"table: {out / 'scenarios.csv'}")
     skipped = table.attrs.get("outputs_skipped") or {}
     if "sweep.png" not in skipped:
-        print(f"plots: {out / 'sweep.png'}")
+        _out(f"plots: {out / 'sweep.png'}")
     for name, reason in skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
@@ -1002,6 +1002,21 @@ def _small_pages() -> Iterator[None]:
         _set_madvise_hugepage(previous)
 
 
+def _out(text: str) -> None:
+    """Print ``text`` on stdout, flushed. A reader that closed stdout early (``| head -1``)
+    is not an error: stdout goes to the null device and the command carries on (its
+    warnings on stderr and exit code unchanged); it used to end in an "internal error"
+    ``BrokenPipeError``, or a message at exit, after the plan was written."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``edge-coverage``; returns the exit code."""
     from . import __version__
@@ -1010,7 +1025,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        print(__version__)
+        _out(__version__)
         return 0
     if args.command is None:
         parser.print_help()
