@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -1002,6 +1003,27 @@ def _small_pages() -> Iterator[None]:
         _set_madvise_hugepage(previous)
 
 
+#: Options whose value is a ``LAT,LON`` pair: a southern latitude starts it with a minus.
+_COORDINATE_OPTIONS = ("--from", "--to", "--upf")
+
+
+def _join_coordinates(argv: list[str]) -> list[str]:
+    """``--from -33.87,151.21`` as ``--from=-33.87,151.21``: argparse takes a value that
+    starts with ``-`` and is not a plain number for an option name ("expected one
+    argument"), so every southern latitude was refused."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if (argv[i] in _COORDINATE_OPTIONS and i + 1 < len(argv)
+                and re.match(r"-\.?\d", argv[i + 1])):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def _out(text: str) -> None:
     """Print ``text`` on stdout, flushed. A reader that closed stdout early (``| head -1``)
     is not an error: stdout goes to the null device and the command carries on (its
@@ -1023,7 +1045,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import CoverageError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_coordinates(
+        sys.argv[1:] if argv is None else list(argv)))
     if args.version:
         _out(__version__)
         return 0

@@ -399,3 +399,24 @@ def test_a_closed_stdout_is_not_an_error(tmp_path):
     assert proc.wait(timeout=600) == 0, err
     assert "internal error" not in err and "BrokenPipe" not in err and "Exception" not in err
     assert json.loads((out / "summary.json").read_text())["site_count"] >= 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--from", "-33.87,151.21", "--to", "-37.81,144.96"],
+    ["--to", "-37.81,144.96", "--from", "-33.87,151.21"],
+    ["--from=-33.87,151.21", "--to", "-37.81,144.96"],
+])
+def test_latency_takes_southern_coordinates(args):
+    """Sydney to Melbourne: a value starting with a minus was taken for an option name
+    ("argument --from: expected one argument"). Great-circle distance 713 km (hand
+    computation with the haversine formula, R = 6371.0088 km)."""
+    r = subprocess.run([EXE, "latency", *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "713.4 km" in r.stdout
+
+
+def test_a_negative_value_of_another_option_is_still_refused():
+    r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--budget-ms", "-5",
+                        "--no-map", "--out", "/nonexistent-never-written"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
