@@ -710,3 +710,34 @@ def test_lat_lon_columns_that_disagree_with_the_geometry_are_reported(tmp_path, 
         # polygons with their centroid's columns: the point used lies inside, elsewhere
         as_demand(gpd.GeoDataFrame(d, geometry=gpd.points_from_xy(d["lon"], d["lat"]).buffer(
             0.5).translate(0.3, 0.0), crs="EPSG:4326"))
+
+
+def test_the_validation_fingerprint_does_not_depend_on_the_chunks():
+    """pandas' pickling joins an arrow column's chunks (a CSV read in blocks has several):
+    the fingerprint hashed each chunk's length and offsets, so a pickled copy of such a
+    frame was validated again (tests/test_io.py's pickling test failed when the read gave
+    two chunks). Equal values, any chunking: one fingerprint; another value: another."""
+    import pickle
+
+    import pyarrow as pa
+
+    from coverage.inputs.tables import _fingerprint
+
+    demand = read_demand(DATA / "west_demand.csv")
+    split = demand.copy()
+    for col in ("demand_id", "name"):
+        c = split[col]
+        split[col] = pd.concat([c.iloc[:7], c.iloc[7:207], c.iloc[207:]], ignore_index=True)
+        chunks = pa.chunked_array(split[col].array.__arrow_array__()).num_chunks
+        assert chunks == 3 and split[col].dtype == demand[col].dtype  # the premise
+    assert split.equals(demand)
+    fp = _fingerprint(demand, "demand", None)
+    assert _fingerprint(split, "demand", None) == fp
+    assert _fingerprint(pickle.loads(pickle.dumps(split)), "demand", None) == fp
+    changed = split.copy()
+    changed.loc[3, "name"] = changed.loc[3, "name"] + "x"
+    assert _fingerprint(changed, "demand", None) != fp
+    moved = split.copy()  # the same bytes cut into other rows
+    moved.loc[0, "name"], moved.loc[1, "name"] = (moved.loc[0, "name"] + moved.loc[1, "name"][:1],
+                                                  moved.loc[1, "name"][1:])
+    assert _fingerprint(moved, "demand", None) != fp

@@ -1248,35 +1248,43 @@ def _fingerprint(df: pd.DataFrame, kind: str,
     return h.hexdigest()
 
 
-def _digest_arrow_chunk(h: Any, chunk: Any) -> None:
-    """Feed one arrow array of a flat type to hash ``h``: its values and nulls as they
-    are, not its buffers' layout (a pickled copy has the same values in buffers of another
-    size, and must hash the same)."""
+def _digest_arrow_chunk(parts: tuple[Any, Any, Any], chunk: Any, base: int) -> int:
+    """Feed one arrow array of a flat type to the hashes ``parts`` (nulls, offsets,
+    values): its values and nulls as they are, not its buffers' layout, nor how the column
+    is cut into chunks (a pickled copy has the same values in buffers of another size, and
+    pandas' pickling joins the chunks: both must hash the same). ``base`` is the text
+    bytes of the chunks before this one (offsets continue from it); returns the new one."""
     import pyarrow as pa
 
+    nulls, offs, vals = parts
     n, at = len(chunk), chunk.offset
-    h.update(f"{chunk.type}|{n}|".encode())
+    if not n:
+        return base
     if chunk.null_count:
-        h.update(np.asarray(chunk.is_null(), dtype=np.bool_).view(np.uint8).data)
+        nulls.update(np.asarray(chunk.is_null(), dtype=np.bool_).view(np.uint8).data)
+    else:
+        nulls.update(np.zeros(n, dtype=np.uint8).data)
     bufs = chunk.buffers()
     kind = chunk.type
     if pa.types.is_boolean(kind):
-        h.update(np.asarray(chunk.fill_null(False), dtype=np.bool_).view(np.uint8).data)
-        return
+        vals.update(np.asarray(chunk.fill_null(False), dtype=np.bool_).view(np.uint8).data)
+        return base
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
             or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
         # integers and floats: the values (the buffer's slice of this array)
         width = kind.bit_width // 8
-        if bufs[1] is not None and n:
-            h.update(memoryview(bufs[1])[at * width:(at + n) * width])
-        return
+        if bufs[1] is not None:
+            vals.update(memoryview(bufs[1])[at * width:(at + n) * width])
+        return base
     large = pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
-    if bufs[1] is None or not n:
-        return
+    if bufs[1] is None:
+        return base
     offsets = np.frombuffer(bufs[1], dtype=np.int64 if large else np.int32)[at:at + n + 1]
-    h.update((offsets - offsets[0]).astype(np.int64).view(np.uint8).data)
+    # each row's end offset, counted from the column's first byte
+    offs.update((offsets[1:] - offsets[0] + base).astype(np.int64).view(np.uint8).data)
     if bufs[2] is not None:
-        h.update(memoryview(bufs[2])[int(offsets[0]):int(offsets[-1])])
+        vals.update(memoryview(bufs[2])[int(offsets[0]):int(offsets[-1])])
+    return base + int(offsets[-1] - offsets[0])
 
 
 def _digest_values(h: Any, s: pd.Series) -> None:
@@ -1306,8 +1314,13 @@ def _digest_values(h: Any, s: pd.Series) -> None:
             # nested or dictionary types keep values outside their own buffers
             h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
             return
+        parts = (hashlib.sha256(), hashlib.sha256(), hashlib.sha256())
+        base = 0
         for chunk in getattr(chunked, "chunks", [chunked]):
-            _digest_arrow_chunk(h, chunk)
+            base = _digest_arrow_chunk(parts, chunk, base)
+        h.update(f"{chunked.type}|{len(chunked)}|".encode())
+        for part in parts:
+            h.update(part.digest())
         return
     h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
 
