@@ -330,11 +330,22 @@ def load_config(path: str | Path) -> BatchConfig:
             label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                              for k, v in values.items()) or "base"
             scenarios.append(Scenario(label, region, {**params, **values}, model))
+    named: dict[str, int] = {s.name: -1 for s in scenarios}  # the axes' labels
     for i, sc in enumerate(explicit):
         if not isinstance(sc, dict):
             raise _bad(p, f"scenarios[{i}]", "expected a table", 'write name = "..." ...')
         sc = dict(sc)
         name = str(sc.pop("name", f"scenario-{i + 1}"))
+        if not name.strip():
+            raise _bad(p, f"scenarios[{i}].name", "the name is empty",
+                       f'give the scenario a name, e.g. name = "scenario-{i + 1}"')
+        if name in named:
+            first = ("a scenario of [axes]" if named[name] < 0
+                     else f"scenarios[{named[name]}]")
+            raise _bad(p, f"scenarios[{i}].name", f"{name!r} is already the name of {first}: "
+                       "the table's rows would not say which is which",
+                       f'give each scenario a name of its own, e.g. name = "{name}-{i + 1}"')
+        named[name] = i
         region = sc.pop("region", None)
         if region is not None and region not in regions:
             raise _bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
@@ -582,10 +593,23 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
         if problems:
             raise InputValidationError("\n".join(problems))
         return loaded
+    problems = []
     for name, spec in cfg.regions.items():  # demo: one (demand, candidates) per country
         country = spec.get("country", d["demo"])
-        loaded[("region", name)] = (datasets.geonames_demand(country, d["min_population"]),
-                        datasets.geonames_candidates(country, c["min_population"]))
+        where = (f"[regions] {name} (country = {country!r})" if "country" in spec
+                 else f"[base] demo (country = {country!r})")
+        try:
+            loaded[("region", name)] = (
+                datasets.geonames_demand(country, d["min_population"],
+                                         option="min_population in [base] demo"),
+                datasets.geonames_candidates(country, c["min_population"],
+                                             option="site_min_population in [base] demo"))
+        except InputValidationError as exc:
+            text = f"{cfg.path}: {where}: {exc}"
+            if text not in problems:
+                problems.append(text)
+    if problems:
+        raise InputValidationError("\n".join(problems))
     return loaded
 
 

@@ -267,12 +267,13 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    "backup); 0 disables")
     g.add_argument("--demo", action="store_true",
                    help="use the embedded GeoNames data (no files needed)")
-    g.add_argument("--country", default="US",
-                   help="with --demo: ISO country code (e.g. US, DE, BE)")
-    g.add_argument("--demo-min-population", type=_nonneg_int, default=500,
-                   help="with --demo: smallest place used as demand, people")
-    g.add_argument("--demo-site-min-population", type=_nonneg_int, default=50_000,
-                   help="with --demo: smallest place used as a candidate site, people")
+    g.add_argument("--country", default=None,
+                   help="with --demo: ISO country code (e.g. US, DE, BE; default US)")
+    g.add_argument("--demo-min-population", type=_nonneg_int, default=None,
+                   help="with --demo: smallest place used as demand, people (default 500)")
+    g.add_argument("--demo-site-min-population", type=_nonneg_int, default=None,
+                   help="with --demo: smallest place used as a candidate site, people "
+                   "(default 50000)")
     # the planner and latency-model flags come from one table (coverage.config.OPTIONS)
     add_cli_options({
         "requirement": p.add_argument_group("requirement"),
@@ -379,14 +380,43 @@ def _run_plan(args: argparse.Namespace) -> int:
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective) if p not in problems)
+    demo_only = [flag for flag, v in (("--country", args.country),
+                                      ("--demo-min-population", args.demo_min_population),
+                                      ("--demo-site-min-population",
+                                       args.demo_site_min_population)) if v is not None]
+    file_only = [flag for flag, v in (("--demand-crs", args.demand_crs),
+                                      ("--candidates-crs", args.candidates_crs),
+                                      ("--demand-layer", args.demand_layer),
+                                      ("--candidates-layer", args.candidates_layer))
+                 if v is not None]
+    if args.demo and file_only:
+        one = len(file_only) == 1
+        problems.append(f"{', '.join(file_only)} {'describes' if one else 'describe'} input "
+                        "files, and --demo uses the embedded data. Fix: drop "
+                        f"{'it' if one else 'them'}, or drop --demo and give the files")
+    if not args.demo and demo_only:
+        one = len(demo_only) == 1
+        problems.append(f"{', '.join(demo_only)} {'applies' if one else 'apply'} only with "
+                        "--demo (the embedded GeoNames data); with --demand/--candidates the "
+                        f"data is the files'. Fix: add --demo, or drop {'it' if one else 'them'}"
+                        " (filter your files instead)")
     if args.demo:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
             raise InputValidationError("\n".join(problems + scheduler_problems))
+        if problems:
+            raise InputValidationError("\n".join(problems + scheduler_problems))
+        args.country = args.country or "US"
+        args.demo_min_population = (500 if args.demo_min_population is None
+                                    else args.demo_min_population)
+        args.demo_site_min_population = (50_000 if args.demo_site_min_population is None
+                                         else args.demo_site_min_population)
         progress(f"loading GeoNames places for {args.country.upper()} (CC BY 4.0)")
         try:
-            demand = datasets.geonames_demand(args.country, args.demo_min_population)
-            sites = datasets.geonames_candidates(args.country, args.demo_site_min_population)
+            demand = datasets.geonames_demand(args.country, args.demo_min_population,
+                                              option="--demo-min-population")
+            sites = datasets.geonames_candidates(args.country, args.demo_site_min_population,
+                                                 option="--demo-site-min-population")
         except InputValidationError as exc:
             problems.append(str(exc))
             raise InputValidationError("\n".join(problems + scheduler_problems)) from None
@@ -1058,6 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("coverage")
+    previous_level = root.level
     root.addHandler(handler)
     root.setLevel(level)
     try:
@@ -1085,6 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         root.removeHandler(handler)
+        root.setLevel(previous_level)  # main() may run inside a larger program
         if previous_sigterm is not None:  # main() may run inside a larger program
             import signal
 

@@ -854,3 +854,39 @@ def test_input_checks_of_a_demo_scenario_run_on_its_region(tmp_path):
     assert "[LU]" in str(e.value) and "[MT]" not in str(e.value)
     assert "max_sites (--max-sites) 5 is more than" in str(e.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("body, match", [
+    ('[[scenarios]]\nname = "a"\nbudget_ms = 30\n[[scenarios]]\nname = "a"\nbudget_ms = 50\n',
+     r"\[scenarios\[1\]\.name\] 'a' is already the name of scenarios\[0\]"),
+    ('[axes]\nbudget_ms = [30, 50]\nfailures = [1]\n'
+     '[[scenarios]]\nname = "budget_ms=30,failures=1"\nbudget_ms = 40\n',
+     r"is already the name of a scenario of \[axes\]"),
+    ('[[scenarios]]\nname = " "\nbudget_ms = 30\n', r"\[scenarios\[0\]\.name\] the name is empty"),
+])
+def test_scenario_names_are_unique_and_not_empty(tmp_path, body, match):
+    """Two scenarios under one name gave two table rows nobody could tell apart (exit 0,
+    no warning)."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                 f'candidates = "{DATA / "west_candidates.csv"}"\n' + body)
+    with pytest.raises(InputValidationError, match=match) as e:
+        load_config(p)
+    assert "Fix: give" in str(e.value)
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "out"),
+                        "--workers", "0"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_demo_selection_names_the_batch_file_and_key(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "IS", site_min_population = 5000000}\n'
+                 '[axes]\nbudget_ms = [30]\n[regions]\nIS = {}\nVA = {country = "VA"}\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(e.value)
+    assert f"{p}: [base] demo (country = 'IS'):" in text
+    assert "Fix: lower site_min_population in [base] demo to" in text
+    assert f"{p}: [regions] VA (country = 'VA'):" in text
+    assert not (tmp_path / "out").exists()

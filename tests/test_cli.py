@@ -420,3 +420,85 @@ def test_a_negative_value_of_another_option_is_still_refused():
                         "--no-map", "--out", "/nonexistent-never-written"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_the_demands_own_columns_reach_assignment_csv(tmp_path):
+    """The reader says "demand column(s) carried to the outputs unchanged: state"; they were
+    dropped from assignment.csv and the GIS demand layer. They now follow the planner's
+    columns, value for value (checked against the input file by id)."""
+    src = pd.read_csv(DATA / "west_demand.csv")
+    src["note, with a comma"] = [f"row {i}" for i in range(len(src))]
+    src.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "plan"
+    r = subprocess.run([EXE, "plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+                        str(DATA / "west_candidates.csv"), "--budget-ms", "30", "--no-map",
+                        "--no-report", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "carried to the outputs unchanged: state, note, with a comma" in r.stderr
+    a = pd.read_csv(out / "assignment.csv")
+    assert list(a.columns[-2:]) == ["state", "note, with a comma"]
+    merged = a.merge(src, on="demand_id", suffixes=("", "_in"))
+    assert len(merged) == len(src)
+    assert (merged["state"] == merged["state_in"]).all()
+    assert (merged["note, with a comma"] == merged["note, with a comma_in"]).all()
+    checked = 0
+    for path in out.iterdir():  # the GIS demand layer (GeoPackage or GeoParquet)
+        if path.suffix == ".gpkg":
+            g = gpd.read_file(path, layer="demand")
+        elif path.name == "demand.parquet":
+            g = gpd.read_parquet(path)
+        else:
+            continue
+        checked += 1
+        assert "state" in g.columns and len(g) == len(src)
+    assert checked, sorted(p.name for p in out.iterdir())
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--demand", str(DATA / "west_demand.csv"), "--candidates",
+      str(DATA / "west_candidates.csv"), "--country", "NZ"],
+     "--country applies only with --demo"),
+    (["--demand", str(DATA / "west_demand.csv"), "--candidates",
+      str(DATA / "west_candidates.csv"), "--demo-min-population", "100000",
+      "--demo-site-min-population", "1"],
+     "--demo-min-population, --demo-site-min-population apply only with --demo"),
+    (["--demo", "--country", "LU", "--demand-crs", "EPSG:3857", "--demand-layer", "x"],
+     "--demand-crs, --demand-layer describe input files, and --demo uses the embedded data"),
+    (["--demo", "--country", "LI"],
+     "GeoNames has no place with >= 50,000 people (its largest has"),
+])
+def test_options_that_do_not_apply_are_refused_before_the_work(tmp_path, args, says):
+    """Options of the embedded data given with files (and the other way round) were
+    ignored without a word (a user may think --country filtered their file)."""
+    r = subprocess.run([EXE, "plan", *args, "--no-map", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert "Fix:" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_demo_defaults_are_unchanged(tmp_path):
+    r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--no-map", "--no-report",
+                        "--no-gis", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    inputs = json.loads((tmp_path / "o" / "summary.json").read_text())["inputs"]
+    assert inputs["demand"]["min_population"] == 500
+    assert inputs["candidates"]["min_population"] == 50_000
+    assert inputs["demand"]["country"] == "LU"
+
+
+def test_main_leaves_the_loggers_as_it_found_them(tmp_path):
+    """``main()`` set the ``coverage`` logger to INFO and left it there: a program (or a
+    test) calling it saw the library's INFO lines from then on."""
+    import logging
+
+    from coverage.cli import main
+
+    log = logging.getLogger("coverage")
+    before = (log.level, list(log.handlers))
+    assert main(["latency", "--from", "52.52,13.40", "--to", "48.14,11.58"]) == 0
+    assert main(["plan", "--demo", "--country", "LU", "--no-map", "--no-report",
+                 "--no-gis", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert (log.level, list(log.handlers)) == before

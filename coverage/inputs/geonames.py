@@ -61,7 +61,8 @@ def _country_names() -> dict[str, str]:
 COUNTRY_CODES = tuple(sorted(_country_names()))
 
 
-def geonames_places(country: str = "US", min_population: int = 500) -> pd.DataFrame:
+def geonames_places(country: str = "US", min_population: int = 500, *,
+                    option: str = "the minimum population") -> pd.DataFrame:
     """GeoNames populated places of one country.
 
     Parameters
@@ -70,6 +71,9 @@ def geonames_places(country: str = "US", min_population: int = 500) -> pd.DataFr
         ISO 3166-1 alpha-2 country code.
     min_population : int, default 500
         Smallest place kept (the extract holds places >= 500 people).
+    option : str, default "the minimum population"
+        How the caller names ``min_population`` in the message of an empty selection
+        (``--demo-site-min-population``).
 
     Returns
     -------
@@ -88,17 +92,22 @@ def geonames_places(country: str = "US", min_population: int = 500) -> pd.DataFr
             f"--country {country!r}: unknown ISO 3166-1 alpha-2 code; use e.g. US, DE, FR, BE"
         )
     df = all_places()
-    out = df[(df["country"] == code) & (df["population"] >= min_population)]
+    mine = df["country"] == code
+    out = df[mine & (df["population"] >= min_population)]
     if out.empty:
+        top = int(df.loc[mine, "population"].max()) if mine.any() else 0
         raise InputValidationError(
-            f"--country {code}: GeoNames has no place with >= {min_population} people"
-        )
+            f"--country {code}: GeoNames has no place with >= {min_population:,} people "
+            f"(its largest has {top:,}). Fix: lower {option} to {top:,} or less"
+            if top else f"--country {code}: GeoNames has no place of this country. Fix: "
+            "choose another country")
     return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(
         drop=True
     )
 
 
-def geonames_demand(country: str = "US", min_population: int = 500) -> pd.DataFrame:
+def geonames_demand(country: str = "US", min_population: int = 500, *,
+                    option: str = "the minimum population") -> pd.DataFrame:
     """Demand points: every GeoNames place of ``country`` with >= ``min_population`` people.
 
     Returns
@@ -112,7 +121,7 @@ def geonames_demand(country: str = "US", min_population: int = 500) -> pd.DataFr
     >>> list(d.columns[:5])
     ['demand_id', 'lat', 'lon', 'population', 'name']
     """
-    p = geonames_places(country, min_population)
+    p = geonames_places(country, min_population, option=option)
     out = pd.DataFrame(
         {
             "demand_id": "gn" + p["geonameid"],
@@ -131,7 +140,8 @@ def geonames_demand(country: str = "US", min_population: int = 500) -> pd.DataFr
     return out
 
 
-def geonames_candidates(country: str = "US", min_population: int = 50_000) -> pd.DataFrame:
+def geonames_candidates(country: str = "US", min_population: int = 50_000, *,
+                        option: str = "the minimum population") -> pd.DataFrame:
     """Candidate sites: GeoNames places of ``country`` with >= ``min_population`` people.
 
     A stand-in for metro colocation sites (larger towns host data centres).
@@ -141,7 +151,7 @@ def geonames_candidates(country: str = "US", min_population: int = 50_000) -> pd
     pandas.DataFrame
         The sites contract: ``site_id, lat, lon, name, tier, required``.
     """
-    p = geonames_places(country, min_population)
+    p = geonames_places(country, min_population, option=option)
     return pd.DataFrame(
         {
             "site_id": "gn" + p["geonameid"],

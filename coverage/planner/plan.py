@@ -128,6 +128,10 @@ class Plan:
         required``, and ``population_nk_safe`` with ``k >= 2``), see
         :func:`coverage.planner.stages.rollout_stage`; ``None`` when it was not built
         (``summary.json["rollout"]["absent"]`` says why).
+    user_columns : tuple of str
+        The demand input's columns: those that are not the planner's (``state``, a region
+        code, a ``load_rps`` column) are carried to :attr:`assignment` (``assignment.csv``
+        and the GIS demand layers) after the planner's columns, as the reader announces.
     """
 
     sites: pd.DataFrame
@@ -153,6 +157,7 @@ class Plan:
     scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
     rollout: pd.DataFrame | None = field(default=None, repr=False)
     pending_sweep: Any = field(default=None, repr=False, compare=False)
+    user_columns: tuple[str, ...] = field(default=(), repr=False)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict (a deep
@@ -170,6 +175,7 @@ class Plan:
             "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
             *LATENCY_COMPONENT_COLUMNS,
         ]
+        cols += [c for c in self.user_columns if c not in cols]
         return self.demand[[c for c in cols if c in self.demand.columns]]
 
     @property
@@ -828,6 +834,9 @@ def plan_sites(
     demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
                        access_profiles=model.access_profiles_ms)
     sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
+    # the input's columns, before any stage adds its own: those that are not the planner's
+    # go to assignment.csv after its columns (the reader says they are carried)
+    user_columns = tuple(str(c) for c in demand.columns)
     if "access" not in demand.columns:  # the default class only fills a missing column
         # the class was checked with the options: the frame stays validated (a sweep's
         # process takes it as it is)
@@ -1087,6 +1096,7 @@ def plan_sites(
             routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
             capacity=capacity,
             excluded=excluded, scenario_loads=scen_loads, rollout=rollout,
+            user_columns=user_columns,
         )
     except BaseException:
         if background is not None:
