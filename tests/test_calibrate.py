@@ -330,3 +330,24 @@ def test_assignment_waterfall_adds_up_to_the_primary_latency(profile, pct, budge
     hand = model.latency_ms(d, a.loc[served, "access"].to_numpy(), pct)
     np.testing.assert_allclose(a.loc[served, "primary_latency_ms"], hand, atol=1e-6)
     assert (a.loc[served, "primary_latency_ms"] <= budget + 1e-9).all()
+
+
+def test_cli_calibrate_refuses_round_trips_in_microseconds(tmp_path, capsys):
+    """The measured pings under 2,000 km with their round trips in microseconds (x 1000)
+    fitted a route factor of about 2,200 and an overhead of seconds, written to a model
+    that every plan then refused. The same pings in ms pass (the control)."""
+    raw = pd.read_csv(PINGS)
+    raw = raw[(raw["great_circle_km"] < 2000) & (raw["below_vacuum_light_bound"] == 0)
+              & (raw["rtt_min_ms"] < 90)]  # x 1000 stays under the reader's 100 s
+    df = pd.DataFrame({"distance_km": raw["great_circle_km"],
+                       "rtt_ms": raw["rtt_min_ms"]}).head(2000)
+    ms = tmp_path / "ms.csv"
+    df.to_csv(ms, index=False)
+    assert main(["calibrate", "--pings", str(ms), "--out", str(tmp_path / "ok.toml")]) == 0
+    capsys.readouterr()
+    us = tmp_path / "us.csv"
+    df.assign(rtt_ms=df["rtt_ms"] * 1000).to_csv(us, index=False)
+    assert main(["calibrate", "--pings", str(us), "--out", str(tmp_path / "us.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "far too slow for their distances" in err and "Fix: give round trips" in err
+    assert not (tmp_path / "us.toml").exists()

@@ -47,6 +47,11 @@ MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
 
 #: Fewest usable pings :func:`calibrate` accepts.
 MIN_PINGS = 10
+#: Fits beyond these are refused as a unit mistake: no network path is 10 times longer than
+#: the great circle, and no terrestrial one adds a second at distance 0 (round trips in
+#: microseconds fit about 2,200 and 6,000 ms).
+MAX_ROUTE_FACTOR = 10.0
+MAX_OVERHEAD_MS = 1000.0
 
 #: Above this many pings :func:`fit_network` searches instead of solving the linear program
 #: (HiGHS takes about 3 s on 60,000 pings and grows faster than linearly).
@@ -320,6 +325,14 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
             f"({float(d[use][0]):g} km): a route factor cannot be told from an overhead. "
             "Fix: add pings over a range of distances")
     rf, overhead = fit_network(d[use], rtt[use], 0.5, fiber_us_per_km=fiber_us_per_km)
+    if rf > MAX_ROUTE_FACTOR or overhead > MAX_OVERHEAD_MS:
+        raise InputValidationError(
+            f"{source}: the {n_use:,} pings fit a route factor of {rf:,.1f} and a fixed "
+            f"overhead of {overhead:,.1f} ms (measured internet paths: about 2.3 and 6.4 ms; "
+            f"this tool refuses more than {MAX_ROUTE_FACTOR:g} or {MAX_OVERHEAD_MS:,.0f} "
+            "ms): the round trips are far too slow for their distances, e.g. in "
+            "microseconds, or the distances far too short. Fix: give round trips (rtt_ms) "
+            "in milliseconds and distances (distance_km) in kilometres")
     base = rf * fibre_rtt_ms(d[use], fiber_us_per_km)
     if "rtt_p99_ms" in pings.columns:
         p99 = pings["rtt_p99_ms"].to_numpy(dtype=np.float64)[use]
