@@ -502,3 +502,25 @@ def test_main_leaves_the_loggers_as_it_found_them(tmp_path):
     assert main(["plan", "--demo", "--country", "LU", "--no-map", "--no-report",
                  "--no-gis", "--quiet", "--out", str(tmp_path / "o")]) == 0
     assert (log.level, list(log.handlers)) == before
+
+
+def test_an_input_column_named_like_an_output_is_named_in_a_warning(tmp_path):
+    """A candidate column ``radius_km`` was replaced in sites.csv by the plan's radius
+    without a word; the demand's ``coverage_status`` likewise in assignment.csv."""
+    c = pd.read_csv(DATA / "west_candidates.csv").assign(radius_km=1.0)
+    c.to_csv(tmp_path / "c.csv", index=False)
+    d = pd.read_csv(DATA / "west_demand.csv").assign(coverage_status="mine")
+    d.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "plan"
+    r = subprocess.run([EXE, "plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+                        str(tmp_path / "c.csv"), "--budget-ms", "30", "--no-map",
+                        "--no-report", "--no-gis", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (f"{tmp_path / 'c.csv'}: column(s) radius_km are computed by the plan: sites.csv "
+            "holds the plan's values") in r.stderr
+    assert f"{tmp_path / 'd.csv'}: column(s) coverage_status are computed" in r.stderr
+    assert "Fix: rename them to keep them (e.g. radius_km_input)" in r.stderr
+    sites = pd.read_csv(out / "sites.csv")
+    assert (sites["radius_km"] > 1.0).all()  # the plan's radius, as the warning says
+    assert "mine" not in set(pd.read_csv(out / "assignment.csv")["coverage_status"])

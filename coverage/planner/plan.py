@@ -837,6 +837,9 @@ def plan_sites(
     # the input's columns, before any stage adds its own: those that are not the planner's
     # go to assignment.csv after its columns (the reader says they are carried)
     user_columns = tuple(str(c) for c in demand.columns)
+    _warn_output_names(demand, sites, demand_source=(inputs or {}).get("demand", {}).get(
+        "path", "<demand>"), sites_source=(inputs or {}).get("candidates", {}).get(
+        "path", "<sites>"))
     if "access" not in demand.columns:  # the default class only fills a missing column
         # the class was checked with the options: the frame stays validated (a sweep's
         # process takes it as it is)
@@ -1252,6 +1255,39 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
 
     given = DEFAULT_BUDGETS_MS if opts["budgets_ms"] is None else opts["budgets_ms"]
     return sorted(set(map(float, given)) | {float(budget_ms)})
+
+
+#: Columns of ``assignment.csv`` the planner computes (an input column of that name is
+#: replaced by the plan's value).
+DEMAND_OUTPUT_COLUMNS = (
+    "primary_site_id", "primary_latency_ms", "primary_p50_ms", "primary_distance_km",
+    "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
+    "n1_site_id", "n1_latency_ms", "n1_within_budget", "nk_site_id", "nk_latency_ms",
+    "nk_within_budget", *LATENCY_COMPONENT_COLUMNS)
+#: Columns of ``sites.csv`` the planner computes (``power_kw`` and ``capacity_rps`` are
+#: inputs too: a capacitated plan writes the figures it used).
+SITE_OUTPUT_COLUMNS = (
+    "population_primary", "n_demand_primary", "population_backup",
+    "population_outside_budget_if_failed", "worst_latency_if_failed_ms", "radius_km",
+    "n_accelerators", "load_rps", "utilisation", "worst_utilisation", "worst_failure")
+
+
+def _warn_output_names(demand: pd.DataFrame, sites: pd.DataFrame, *, demand_source: str,
+                       sites_source: str) -> None:
+    """Warn, before the work, about input columns named like a column the plan computes:
+    the outputs hold the plan's values under that name, not the input's (a ``radius_km``
+    column of the candidates was replaced in ``sites.csv`` without a word). A warning, not
+    a refusal: a plan's own ``assignment.csv`` given back as demand is a fair input."""
+    for source, frame, names, file in (
+            (demand_source, demand, DEMAND_OUTPUT_COLUMNS, "assignment.csv"),
+            (sites_source, sites, SITE_OUTPUT_COLUMNS, "sites.csv")):
+        clash = [str(c) for c in frame.columns if str(c) in names]
+        if clash:
+            logger.warning(
+                "%s: column(s) %s are computed by the plan: %s holds the plan's values "
+                "under %s, not the input's. Fix: rename them to keep them (e.g. %s_input)",
+                source, ", ".join(clash), file, "that name" if len(clash) == 1
+                else "those names", clash[0])
 
 
 def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyModel,
