@@ -223,3 +223,19 @@ def test_the_budget_line_states_the_rows_own_budget(sample_inputs, column, value
     s = plan_sites(two, sites, budget_ms=30.0, kmedian_time_limit_s=2).summary()
     line = headline_lines(s, access="ftth")[1]
     assert line.startswith("budgets: every row's own (the classes below), largest radius "), line
+
+
+def test_a_zero_population_is_not_called_nobody_within_budget():
+    """Every population 0, everyone within budget: the mean latency has no weights; the
+    headline said "nobody within budget" (a plan of Luxembourg's places, populations 0)."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    d = geonames_demand("LU")
+    d["population"] = 0
+    plan = plan_sites(d, geonames_candidates("LU", 3000), budget_ms=30, failures=1,
+                      model=ON_NET)
+    s = plan.summary()
+    assert s["population_total"] == 0 and s["n_demand_redundant"] == len(d)  # the premise
+    text = "\n".join(headline_lines(s, access="ftth"))
+    assert "mean primary latency (p50): n/a (every population is 0: no weights)" in text
+    assert "nobody within budget" not in text

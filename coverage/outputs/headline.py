@@ -49,6 +49,13 @@ def _ms(x: Any, why: str) -> str:
     return f"{v:.1f} ms" if v is not None else f"{NA} ({why})"
 
 
+def _why_no_mean(population: Any) -> str:
+    """Why a population-weighted mean latency is missing: nobody within budget, or no
+    weights at all (every population 0, whoever is within budget)."""
+    return ("every population is 0: no weights" if _finite(population) == 0
+            else "nobody within budget")
+
+
 def _share(part: Any, total: Any, digits: int = 1) -> str:
     p, t = _finite(part), _finite(total)
     if p is None or t is None or t <= 0:
@@ -209,7 +216,8 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     if agg:
         lines.append(agg)
     lines.append(
-        f"mean primary latency (p50): {_ms(s.get('mean_latency_ms'), 'nobody within budget')}"
+        "mean primary latency (p50): "
+        f"{_ms(s.get('mean_latency_ms'), _why_no_mean(s.get('population_total')))}"
         f"; worst under N-1: {_ms(s.get('n1_worst_latency_ms'), 'no user has a second site')}"
         "; population outside budget under the worst failure: "
         f"{_count(s.get('n1_population_outside_budget'))}"
@@ -349,7 +357,7 @@ def service_class_lines(s: Mapping[str, Any]) -> list[str]:
             f"({_share(c.get('population_within_budget'), pop)}) within budget, "
             f"{_count(c.get('population_safe'))} ({_share(c.get('population_safe'), pop)}) "
             f"N-{k} safe, {_count(c.get('population_uncoverable'))} uncoverable; mean p50 "
-            f"{_ms(c.get('mean_latency_ms'), 'nobody within budget')}")
+            f"{_ms(c.get('mean_latency_ms'), _why_no_mean(pop))}")
     return lines
 
 
