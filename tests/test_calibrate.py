@@ -351,3 +351,27 @@ def test_cli_calibrate_refuses_round_trips_in_microseconds(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "far too slow for their distances" in err and "Fix: give round trips" in err
     assert not (tmp_path / "us.toml").exists()
+
+
+def test_pings_with_coordinates_and_distances_that_disagree_are_named(tmp_path, caplog):
+    """Both columns given: the coordinates' great circle is used; rows whose own
+    distance_km is more than 1 % (and 1 km) away are named in a warning (they were used
+    silently). Berlin-Munich is 504 km."""
+    import logging
+
+    from coverage.inputs.pings import read_pings
+
+    rows = ["src_lat,src_lon,dst_lat,dst_lon,distance_km,rtt_ms"]
+    rows += ["52.52,13.40,48.14,11.58,504.2,12"] * 3 + ["52.52,13.40,48.14,11.58,50.4,12",
+                                                         "52.52,13.40,48.14,11.58,600,12"]
+    f = write(tmp_path / "p.csv", "\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        df = read_pings(f)
+    assert df["distance_km"].round(0).tolist() == [504.0] * 5
+    assert "2 of 5 rows have a distance_km more than 1 %" in caplog.text
+    assert "(rows 4, 5)" in caplog.text
+    caplog.clear()
+    f2 = write(tmp_path / "q.csv", "\n".join(rows[:4]) + "\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        read_pings(f2)
+    assert "distance_km" not in caplog.text

@@ -10,6 +10,7 @@ the distance is computed from the coordinates.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -22,6 +23,8 @@ from ..errors import InputValidationError
 from ..model.geo import EARTH_RADIUS_KM, haversine_km
 from .tables import parse_numbers, read_table
 from .validation import ProblemReport, format_values
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_DISTANCE_KM", "MAX_RTT_MS", "PING_ALIASES", "read_pings"]
 
@@ -112,6 +115,18 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
                            "give WGS84 degrees (latitude first)", out)
         report.raise_if_any()
         distance = haversine_km(lat1, lon1, lat2, lon2)
+        if col["distance_km"] is not None:  # both: the coordinates win; say where they differ
+            given, _, _ = parse_numbers(raw[col["distance_km"]], decimal)
+            given = np.asarray(given, dtype=np.float64)
+            off = np.isfinite(given) & (np.abs(given - distance) > 1.0 + 0.01 * distance)
+            if off.any():
+                rows = np.flatnonzero(off) + 1
+                logger.warning(
+                    "%s: %s of %s rows have a %s more than 1 %% (and 1 km) away from the "
+                    "great circle of their coordinates (rows %s): the coordinates' distance "
+                    "is used. Fix: drop one of the two, or correct them",
+                    p, f"{int(off.sum()):,}", f"{len(distance):,}", col["distance_km"],
+                    ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else ""))
     else:
         distance = number("distance_km")
         if (distance < 0).any():
