@@ -571,3 +571,20 @@ def test_report_states_the_aggregation_loss(sample_inputs):
     seen = VisibleText(_report_of(plan)).text
     assert f"On the {agg['demand_points_in']:,} original points, {agg['cells_short']:,}" in seen
     assert f"{agg['population_short_share']:.2%}" in seen
+
+
+def test_a_k0_report_does_not_state_a_single_covered_population(tmp_path):
+    """With k = 0 every covered point is "redundant", so ``population_single_coverable`` is
+    0 by construction; the report showed it as "population with only one candidate in
+    budget (not a gap with k = 0) | 0" while 142 points of the Czech plan have one
+    candidate. The row is left out at k = 0 (and kept at k = 1, test above)."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    plan = plan_sites(geonames_demand("CZ"), geonames_candidates("CZ"), budget_ms=30,
+                      failures=0)
+    assert (plan.assignment["n_covering_sites"] == 1).any()  # the premise
+    out = plan.to_dir(tmp_path / "cz", map=False, gis=False)
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert 'data-key="population_single_coverable"' not in text
+    assert "only one candidate in budget" not in text
+    assert 'data-key="population_uncoverable"' in text

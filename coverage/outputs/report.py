@@ -701,11 +701,11 @@ def _summary_section(s: dict[str, Any]) -> str:
                      + " sites in budget (partial)",
                      "population_partial", s.get("population_partial"),
                      _num(s.get("population_partial"))))
+    if k:  # with k = 0 every covered point is redundant: the status "single" is never given
+        rows.append(("population with only one candidate in budget (single)",
+                     "population_single_coverable", s.get("population_single_coverable"),
+                     _num(s.get("population_single_coverable"))))
     rows += [
-        ("population with only one candidate in budget" + (" (single)" if k else
-                                                           " (not a gap with k = 0)"),
-         "population_single_coverable", s.get("population_single_coverable"),
-         _num(s.get("population_single_coverable"))),
         ("population with no candidate in budget", "population_uncoverable",
          s.get("population_uncoverable"), _num(s.get("population_uncoverable"))),
         ("mean primary latency, p50 (population-weighted)", "mean_latency_ms",
