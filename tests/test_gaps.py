@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import ON_NET
 
 from coverage.model.geo import haversine_km
@@ -75,3 +76,34 @@ def test_no_gaps_no_proposals(sample_inputs):
     assert plan.summary()["proposed"]["gap_points"] == 0
     assert plan.proposed.empty and plan.summary()["proposed"]["status"] == "none"
     assert plan.summary()["proposed"]["lower_bound"] == 0
+
+
+@pytest.mark.parametrize("country, budget_ms, k", [("PT", 35, 1), ("MA", 29, 1)])
+def test_proposals_keep_off_existing_sites_when_they_can(country, budget_ms, k):
+    """A gap point that is itself a candidate place made the first proposal that place's
+    own spot (0 m from a chosen site: the two fail together). Proposals now keep at least
+    --colocated-m (300 m) from every candidate when a location serving the same gap points
+    exists: the same number of proposals, every helped gap point still reaching k + 1
+    sites (checked with haversine distances against the plan's radius)."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    sites = geonames_candidates(country, 50_000)
+    plan = plan_sites(geonames_demand(country, 500), sites, budget_ms=budget_ms, failures=k)
+    prop = plan.proposed
+    a = plan.assignment
+    d_near = haversine_km(prop["lat"].to_numpy()[:, None], prop["lon"].to_numpy()[:, None],
+                          sites["lat"].to_numpy()[None], sites["lon"].to_numpy()[None])
+    assert (d_near.min(axis=1) >= 0.3).all()
+    # the same count as the proposal that does not look at the sites (which had one at 0 m)
+    plain = propose_sites(a, a["n_covering_sites"].to_numpy(), model=plan.model,
+                          budget_ms=budget_ms, failures=k)
+    assert len(plain.sites) == len(prop)
+    assert plan.summary()["proposed"]["gap_points_still_short"] == plain.n_still_short
+    # every gap point short of k + 1 reaches it with the proposals within the radius
+    radius = plan.summary()["max_radius_km"]
+    gap = a["n_covering_sites"].to_numpy() < k + 1
+    g = a[gap]
+    d = haversine_km(g["lat"].to_numpy()[:, None], g["lon"].to_numpy()[:, None],
+                     prop["lat"].to_numpy()[None], prop["lon"].to_numpy()[None])
+    have = g["n_covering_sites"].to_numpy() + (d <= radius).sum(axis=1)
+    assert int((have < k + 1).sum()) == plain.n_still_short

@@ -790,11 +790,16 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
             rowpos, cols, _, _ = new.pairs(rows)
             return sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
                                 shape=(len(rows), len(lat)))
+    from ..inputs.tables import DEFAULT_COLOCATED_M
+
     return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
                          row_latency=problem.rows_unshrunk, reach_fn=reach_fn,
-                         n_open=n_open)
+                         n_open=n_open, avoid_lat=problem.sites["lat"].to_numpy(),
+                         avoid_lon=problem.sites["lon"].to_numpy(),
+                         colocated_m=float(problem.sites.attrs.get("colocated_m",
+                                                                   DEFAULT_COLOCATED_M)))
 
 
 def _sum_by_site(site_id: pd.Series, weights: npt.NDArray[np.float64],

@@ -98,6 +98,46 @@ def _empty() -> pd.DataFrame:
                          for c in PROPOSED_COLUMNS})
 
 
+def _away_from_sites(a: sp.csr_array, chosen: npt.NDArray[np.int64],
+                     loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
+                     avoid_lat: npt.ArrayLike, avoid_lon: npt.ArrayLike,
+                     colocated_m: float) -> npt.NDArray[np.int64]:
+    """``chosen`` locations with each one within ``colocated_m`` of an existing site swapped
+    for a location that is not, is not chosen, and serves every gap point it serves (its
+    column of ``a`` a superset: every row keeps at least its count, so the cover stays a
+    cover of the same size), the one serving the most points; kept where none exists."""
+    av_lat = np.asarray(avoid_lat, dtype=np.float64)
+    if not len(av_lat):
+        return chosen
+    tree = unit_tree(av_lat, np.asarray(avoid_lon, dtype=np.float64))
+    near = tree.query_radius(unit_xyz(loc_lat, loc_lon), r=chord_from_km(colocated_m / 1000.0),
+                             count_only=True) > 0
+    moving = chosen[near[chosen]]
+    if not len(moving):
+        return chosen
+    b = sp.csc_array(a, dtype=np.int32)
+    size = np.diff(b.indptr)
+    overlap = sp.csc_array(b.T @ b[:, moving])  # locations x moving: gap points shared
+    taken = np.zeros(a.shape[1], dtype=bool)
+    taken[chosen] = True
+    out = chosen.copy()
+    where = {int(j): i for i, j in enumerate(chosen)}
+    for t, j in enumerate(moving):
+        lo, hi = overlap.indptr[t], overlap.indptr[t + 1]
+        rows, shared = overlap.indices[lo:hi], overlap.data[lo:hi]
+        ok = rows[(shared >= size[j]) & ~near[rows] & ~taken[rows]]
+        if not len(ok):
+            continue
+        best = int(ok[np.argmax(size[ok])])
+        taken[best], taken[j] = True, False
+        out[where[int(j)]] = best
+    moved = int((out != chosen).sum())
+    if moved:
+        logger.info("%d proposed site(s) moved off the spot of an existing site (within %g m) "
+                    "to a location serving the same gap points", moved, colocated_m)
+    return out
+
+
 def propose_sites(
     demand: pd.DataFrame,
     n_covering: np.ndarray,
@@ -111,6 +151,9 @@ def propose_sites(
     row_latency: RowLatency | None = None,
     reach_fn: Callable[..., Any] | None = None,
     n_open: npt.ArrayLike | None = None,
+    avoid_lat: npt.ArrayLike | None = None,
+    avoid_lon: npt.ArrayLike | None = None,
+    colocated_m: float = 300.0,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -142,6 +185,15 @@ def propose_sites(
         proposals to. Default ``n_covering``: a plan that opens every candidate in budget of
         a gap point (a fewest-sites plan); a ``--max-sites`` plan passes its own (the stage
         :func:`coverage.planner.stages.propose_gaps` does).
+    avoid_lat, avoid_lon : array_like, optional
+        Existing sites (the candidates): a proposal within ``colocated_m`` metres of one
+        would fail with it (one power or fibre cut), so such a proposal is moved to a
+        location that serves every gap point it serves, when one exists away from them
+        (same count, same coverage; a gap point that is itself a candidate place made the
+        first proposal the candidate's own spot).
+    colocated_m : float, default 300
+        The distance under which two sites fail together (``--colocated-m``; 0: not
+        checked).
 
     Returns
     -------
@@ -184,6 +236,9 @@ def propose_sites(
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
     chosen = res.sites
+    if avoid_lat is not None and avoid_lon is not None and colocated_m > 0 and len(chosen):
+        chosen = _away_from_sites(a, chosen, loc_lat, loc_lon, avoid_lat, avoid_lon,
+                                  colocated_m)
     gained = a[:, chosen] if len(chosen) else sp.csr_array((len(gap), 0))
     n_gained = np.asarray(gained.sum(axis=0)).ravel()
     pop_gained = gained.T @ pop[gap] if len(chosen) else np.zeros(0)
