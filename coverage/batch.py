@@ -957,6 +957,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run the "
                            "same command again to finish the others", root / "scenarios.csv",
                            len(rows), len(scenarios))
+        else:
+            logger.warning("interrupted: none of the %d scenario(s) had finished (no table "
+                           "written); run the same command again to run them", len(scenarios))
         raise
     _remove_stale(root / "scenarios")  # left by a killed worker
     table = _typed(_table_of(requested, rows))

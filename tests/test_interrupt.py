@@ -174,3 +174,41 @@ def test_cli_plan_in_process_exits_130_at_ctrl_c(tmp_path):
     assert proc.returncode == 130, "".join(lines) + rest
     assert "Traceback" not in rest and "interrupted" in rest, rest
     assert not any((tmp_path / "out").glob("*.csv"))
+
+
+def test_batch_in_process_exits_130_at_ctrl_c_mid_solve(tmp_path):
+    """``batch --workers 0`` runs its scenarios in this process: Ctrl-C during the long
+    MILP of its one scenario ends it with 130, says that none had finished, and writes no
+    table (the old code ran that MILP to its 150 s limit first)."""
+    demand, sites = clustered_instance(10_000, 1_000, seed=0)
+    demand.to_csv(tmp_path / "d.csv", index=False)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    (tmp_path / "s.toml").write_text(
+        '[base]\ndemand = "d.csv"\ncandidates = "s.csv"\nfailures = 1\ntime_limit_s = 600\n'
+        'model = "on-net"\n[axes]\nbudget_ms = [25.2]\n')
+    out = tmp_path / "out"
+
+    def as_in_a_terminal() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen([EXE, "batch", str(tmp_path / "s.toml"), "--out", str(out),
+                             "--workers", "0", "--verbose"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            m = re.search(r"cover MILP: ([\d,]+) rows .* HiGHS limit ([\d.]+) s", line)
+            if m and int(m[1].replace(",", "")) >= 1000 and float(m[2]) >= 100:
+                break
+        assert lines and "cover MILP: " in lines[-1], "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "none of the 1 scenario(s) had finished" in rest
+    assert not (out / "scenarios.csv").exists()
