@@ -1249,9 +1249,11 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                 if isinstance(exc, OutputWriteError):
                     raise  # the sweep cannot write: stop, exit 6
                 final = root / "scenarios" / s.dirname
-                done = _finished_row(final, s.key)
-                if done is not None:  # an attempt finished before the task was lost
-                    row = done
+                # (not named `done`: that is the callback below, which it shadowed, so every
+                # lost task ended the run in "'NoneType' object is not callable")
+                finished = _finished_row(final, s.key)
+                if finished is not None:  # an attempt finished before the task was lost
+                    row = finished
                 else:
                     row = _base_row(s, root)
                     row.update(error_type=type(exc).__name__, error=str(exc))

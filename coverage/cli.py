@@ -46,6 +46,20 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def _local_workers(text: str) -> int:
+    """``--workers``: an integer from 0 to a bound set by this machine's cores (a local
+    cluster of a million processes was started, and hung)."""
+    value = _nonneg_int(text)
+    cores = os.cpu_count() or 1
+    most = max(64, 4 * cores)
+    if value > most:
+        raise argparse.ArgumentTypeError(
+            f"{value} local worker processes on a machine with {cores} cores: at most "
+            f"{most}. Fix: give --workers {cores} (one per core), or start a cluster of "
+            "machines and give --scheduler")
+    return value
+
+
 def _nonneg_int(text: str) -> int:
     try:
         value = int(text)
@@ -181,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("config", metavar="SCENARIOS.toml", help="scenario file")
     b.add_argument("--out", metavar="DIR", default="edge-batch", help="output directory")
-    b.add_argument("--workers", type=_nonneg_int, default=2,
+    b.add_argument("--workers", type=_local_workers, default=2,
                    help="worker processes of the local Dask cluster (0: run in this process)")
     b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use an existing Dask scheduler instead of a local cluster")
@@ -285,7 +299,7 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
     })
     g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
                              "partitions across workers; same plan)")
-    g.add_argument("--workers", type=_nonneg_int, default=0,
+    g.add_argument("--workers", type=_local_workers, default=0,
                    help="worker processes of a local Dask cluster (0: no cluster)")
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use an existing Dask scheduler")

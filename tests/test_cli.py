@@ -524,3 +524,13 @@ def test_an_input_column_named_like_an_output_is_named_in_a_warning(tmp_path):
     sites = pd.read_csv(out / "sites.csv")
     assert (sites["radius_km"] > 1.0).all()  # the plan's radius, as the warning says
     assert "mine" not in set(pd.read_csv(out / "assignment.csv")["coverage_status"])
+
+
+@pytest.mark.parametrize("command", [["plan", "--demo", "--country", "LU"],
+                                     ["batch", str(DATA / "README.md")]])
+def test_an_absurd_number_of_local_workers_is_refused(tmp_path, command):
+    """``--workers 1000000`` started a local cluster of a million processes and hung."""
+    r = subprocess.run([EXE, *command, "--workers", "1000000", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "local worker processes on a machine with" in r.stderr
+    assert "Fix: give --workers" in r.stderr and not (tmp_path / "o").exists()
