@@ -137,18 +137,10 @@ def test_scipy_milp_result_and_errors_come_through():
         interrupt.milp(np.ones(2), constraints=[LinearConstraint(np.ones((1, 3)), 1, 2)])
 
 
-def test_cli_plan_in_process_exits_130_at_ctrl_c(tmp_path):
-    """``edge-coverage plan --strategy full`` (in this process, no Dask) on the double cover
-    at 25.2 ms on-net (about 265 km) with a 600 s limit: Ctrl-C once a cover MILP of the
-    large component starts (its debug line: 1,621 rows, a limit of 150 s, which the old
-    code ran to the end) ends the command with 130 and no traceback."""
-    demand, sites = clustered_instance(10_000, 1_000, seed=0)
-    demand.to_csv(tmp_path / "d.csv", index=False)
-    sites.to_csv(tmp_path / "s.csv", index=False)
-    cmd = [EXE, "plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
-           str(tmp_path / "s.csv"), "--budget-ms", "25.2", "--latency-model", "on-net",
-           "--failures", "1", "--time-limit-s", "600", "--strategy", "full", "--no-map",
-           "--out", str(tmp_path / "out"), "--verbose"]
+def _ctrl_c_during_a_long_milp(cmd):
+    """Run ``cmd`` (with ``--verbose``) as a terminal's foreground job, send it Ctrl-C once
+    a cover MILP of at least 1,000 rows with a limit of at least 100 s starts (its debug
+    line), and return its exit code, the lines up to there and the rest of its stderr."""
 
     def as_in_a_terminal() -> None:
         # a test process may have SIGINT ignored or blocked, and both pass to a child
@@ -171,7 +163,24 @@ def test_cli_plan_in_process_exits_130_at_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-    assert proc.returncode == 130, "".join(lines) + rest
+    return proc.returncode, lines, rest
+
+
+def test_cli_plan_in_process_exits_130_at_ctrl_c(tmp_path):
+    """``edge-coverage plan --strategy full`` (in this process, no Dask) on the double cover
+    at 25.2 ms on-net (about 265 km) with a 600 s limit: Ctrl-C once a cover MILP of the
+    large component starts (its debug line: 1,621 rows, a limit of 150 s, which the old
+    code ran to the end) ends the command with 130 and no traceback."""
+    demand, sites = clustered_instance(10_000, 1_000, seed=0)
+    demand.to_csv(tmp_path / "d.csv", index=False)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    cmd = [EXE, "plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+           str(tmp_path / "s.csv"), "--budget-ms", "25.2", "--latency-model", "on-net",
+           "--failures", "1", "--time-limit-s", "600", "--strategy", "full", "--no-map",
+           "--out", str(tmp_path / "out"), "--verbose"]
+
+    code, lines, rest = _ctrl_c_during_a_long_milp(cmd)
+    assert code == 130, "".join(lines) + rest
     assert "Traceback" not in rest and "interrupted" in rest, rest
     assert not any((tmp_path / "out").glob("*.csv"))
 
@@ -188,27 +197,9 @@ def test_batch_in_process_exits_130_at_ctrl_c_mid_solve(tmp_path):
         'model = "on-net"\n[axes]\nbudget_ms = [25.2]\n')
     out = tmp_path / "out"
 
-    def as_in_a_terminal() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-    proc = subprocess.Popen([EXE, "batch", str(tmp_path / "s.toml"), "--out", str(out),
-                             "--workers", "0", "--verbose"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal)
-    try:
-        lines = []
-        for line in proc.stderr:
-            lines.append(line)
-            m = re.search(r"cover MILP: ([\d,]+) rows .* HiGHS limit ([\d.]+) s", line)
-            if m and int(m[1].replace(",", "")) >= 1000 and float(m[2]) >= 100:
-                break
-        assert lines and "cover MILP: " in lines[-1], "".join(lines)
-        proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=120)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-    assert proc.returncode == 130, "".join(lines) + rest
+    code, lines, rest = _ctrl_c_during_a_long_milp(
+        [EXE, "batch", str(tmp_path / "s.toml"), "--out", str(out), "--workers", "0",
+         "--verbose"])
+    assert code == 130, "".join(lines) + rest
     assert "none of the 1 scenario(s) had finished" in rest
     assert not (out / "scenarios.csv").exists()
