@@ -890,3 +890,19 @@ def test_an_empty_demo_selection_names_the_batch_file_and_key(tmp_path):
     assert "Fix: lower site_min_population in [base] demo to" in text
     assert f"{p}: [regions] VA (country = 'VA'):" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_without_workers_is_named_not_an_internal_error(monkeypatch):
+    """``--scheduler`` of a cluster with no worker: plan (default strategy) and batch ended
+    in "internal error: TimeoutError: No valid workers found" after 35 s."""
+    from distributed import LocalCluster
+
+    import coverage.solvers.components as comp
+    from coverage.batch import dask_client
+
+    monkeypatch.setattr(comp, "WORKER_WAIT_S", 1.0)
+    with LocalCluster(n_workers=0, dashboard_address=":0") as cluster:
+        with pytest.raises(InputValidationError,
+                           match=r"has no worker \(waited 1 s\)\. Fix: start workers"):
+            with dask_client(scheduler=cluster.scheduler_address):
+                pass
