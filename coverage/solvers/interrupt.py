@@ -19,25 +19,54 @@ from scipy.optimize import milp as _scipy_milp
 __all__ = ["milp", "run_highs"]
 
 
-def _in_thread(fn: Any, name: str, out: dict[str, Any]) -> threading.Event:
-    """Start ``fn()`` in a daemon thread; its result or exception goes into ``out``
-    (``"result"`` / ``"error"``) and the returned event is set when it ends.
+class _Solve:
+    """``fn()`` in a daemon thread of its own, waited for by the main thread so that a
+    Ctrl-C there raises :class:`KeyboardInterrupt` at once.
 
-    The caller waits on the event, not with ``Thread.join``: a ``join`` that Ctrl-C
-    interrupts marks the thread as ended while it still runs (CPython 3.11's
-    ``_wait_for_tstate_lock``), so a second wait would not wait."""
-    done = threading.Event()
+    The wait is on an event, not ``Thread.join``: a ``join`` that Ctrl-C interrupts marks
+    the thread as ended while it still runs (CPython 3.11's ``_wait_for_tstate_lock``).
+    Ctrl-C can also land inside ``Thread.start`` or just after it, before the thread has
+    begun: ``stop`` is set first, and a thread that begins after that does not call ``fn``
+    (it checks ``stop`` after saying it has begun), so :meth:`result` waits only for a
+    thread that has begun (a solve left running after the exception was seen on two of
+    three seeds before).
+    """
 
-    def run() -> None:
+    def __init__(self, fn: Any, name: str) -> None:
+        self.stop = threading.Event()
+        self._fn = fn
+        self._begun = threading.Event()
+        self._done = threading.Event()
+        self._out: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        self._begun.set()
         try:
-            out["result"] = fn()
+            if not self.stop.is_set():
+                self._out["result"] = self._fn()
         except BaseException as exc:  # handed to the waiting thread
-            out["error"] = exc
+            self._out["error"] = exc
         finally:
-            done.set()
+            self._done.set()
 
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return done
+    def result(self, *, wait_after_interrupt: bool) -> Any:
+        """``fn``'s result (its exception raised here). On Ctrl-C: ``stop`` is set, the
+        thread is waited for when ``wait_after_interrupt`` and it has begun, and the
+        :class:`KeyboardInterrupt` goes on."""
+        try:
+            self._thread.start()
+            while not self._done.wait(0.25):
+                pass
+        except KeyboardInterrupt:
+            self.stop.set()
+            if wait_after_interrupt and self._begun.is_set():
+                while not self._done.wait(0.25):  # HiGHS stops at its next interrupt check
+                    pass
+            raise
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out.get("result")
 
 
 def run_highs(h: Any) -> None:
@@ -61,30 +90,20 @@ def run_highs(h: Any) -> None:
     if threading.current_thread() is not threading.main_thread() or None in hooks:
         h.run()
         return
-    stop = threading.Event()
+    solve = _Solve(h.run, "highs")
 
     def on_check(event: Any) -> None:
-        if stop.is_set():
+        if solve.stop.is_set():
             event.interrupt()
 
     for hook in hooks:
         hook.subscribe(on_check)
     try:
-        out: dict[str, Any] = {}
-        done = _in_thread(h.run, "highs", out)
-        try:
-            while not done.wait(0.25):
-                pass
-        except KeyboardInterrupt:
-            stop.set()
-            while not done.wait(0.25):  # HiGHS stops at its next interrupt check
-                pass
-            raise
+        solve.result(wait_after_interrupt=True)
     finally:
         for hook in hooks:
             hook.unsubscribe(on_check)
-    if "error" in out:
-        raise out["error"]
+
 
 def milp(*args: Any, **kwargs: Any) -> OptimizeResult:
     """:func:`scipy.optimize.milp`, stopped by Ctrl-C.
@@ -107,10 +126,5 @@ def milp(*args: Any, **kwargs: Any) -> OptimizeResult:
     """
     if threading.current_thread() is not threading.main_thread():
         return _scipy_milp(*args, **kwargs)
-    out: dict[str, Any] = {}
-    done = _in_thread(lambda: _scipy_milp(*args, **kwargs), "scipy-milp", out)
-    while not done.wait(0.25):
-        pass
-    if "error" in out:
-        raise out["error"]
-    return out["result"]
+    return _Solve(lambda: _scipy_milp(*args, **kwargs), "scipy-milp").result(
+        wait_after_interrupt=False)
