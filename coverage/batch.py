@@ -43,7 +43,12 @@ import pandas as pd
 
 from .config import MODEL_OPTIONS, PLANNER_OPTIONS, build_model
 from .errors import InputValidationError
-from .inputs.geonames import COUNTRY_CODES
+from .inputs.geonames import (
+    COUNTRY_CODES,
+    DEMO_COUNTRY,
+    DEMO_MIN_POPULATION,
+    DEMO_SITE_MIN_POPULATION,
+)
 from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
 
@@ -239,12 +244,13 @@ def load_config(path: str | Path) -> BatchConfig:
         if bad or not isinstance(demo.get("country", "US"), str):
             raise _bad(p, "base.demo", f"bad demo options {bad or demo}",
                        "use country (ISO code), min_population, site_min_population")
-        country = str(demo.get("country", "US")).upper()
+        country = str(demo.get("country", DEMO_COUNTRY)).upper()
         if country not in COUNTRY_CODES:
             raise _bad(p, "base.demo", f"unknown country {demo.get('country')!r}",
                        "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, LU")
         least: dict[str, int] = {}
-        for key, default in (("min_population", 500), ("site_min_population", 50_000)):
+        for key, default in (("min_population", DEMO_MIN_POPULATION),
+                             ("site_min_population", DEMO_SITE_MIN_POPULATION)):
             v = demo.get(key, default)
             if isinstance(v, float) and v.is_integer():  # 1000.0 is a whole number too
                 v = int(v)
@@ -845,7 +851,8 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     from .planner.plan import site_capacity, tier_catalog_of
 
     problems: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # option sets checked
+    said: set[str] = set()  # problems reported
     for sc in todo:
         try:
             model = build_model(sc.model, workloads=sc.params.get("workloads"))
@@ -873,9 +880,9 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
         except NoFeasiblePlanError:
             continue  # the plan's verdict (no candidate hosts the workload): a failed row
         except InputValidationError as exc:
-            text = f"scenario {sc.name!r} [{sc.region}]: {exc}"
-            if str(exc) not in "\n".join(problems):
-                problems.append(text)
+            if str(exc) not in said:  # the same problem once, for the first scenario
+                said.add(str(exc))
+                problems.append(f"scenario {sc.name!r} [{sc.region}]: {exc}")
     return problems
 
 

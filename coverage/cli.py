@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from .config import MODEL_OPTIONS, add_cli_options, build_model
 from .errors import InputValidationError, OutputWriteError
+from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
 logger = logging.getLogger("coverage.cli")
 
@@ -281,13 +282,16 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    "backup); 0 disables")
     g.add_argument("--demo", action="store_true",
                    help="use the embedded GeoNames data (no files needed)")
+    # (no argparse defaults: given without --demo they are refused, so "given" must show)
     g.add_argument("--country", default=None,
-                   help="with --demo: ISO country code (e.g. US, DE, BE; default US)")
+                   help=f"with --demo: ISO country code (e.g. US, DE, BE; default "
+                   f"{DEMO_COUNTRY})")
     g.add_argument("--demo-min-population", type=_nonneg_int, default=None,
-                   help="with --demo: smallest place used as demand, people (default 500)")
+                   help="with --demo: smallest place used as demand, people (default "
+                   f"{DEMO_MIN_POPULATION})")
     g.add_argument("--demo-site-min-population", type=_nonneg_int, default=None,
                    help="with --demo: smallest place used as a candidate site, people "
-                   "(default 50000)")
+                   f"(default {DEMO_SITE_MIN_POPULATION})")
     # the planner and latency-model flags come from one table (coverage.config.OPTIONS)
     add_cli_options({
         "requirement": p.add_argument_group("requirement"),
@@ -420,11 +424,11 @@ def _run_plan(args: argparse.Namespace) -> int:
             raise InputValidationError("\n".join(problems + scheduler_problems))
         if problems:
             raise InputValidationError("\n".join(problems + scheduler_problems))
-        args.country = args.country or "US"
-        args.demo_min_population = (500 if args.demo_min_population is None
-                                    else args.demo_min_population)
-        args.demo_site_min_population = (50_000 if args.demo_site_min_population is None
-                                         else args.demo_site_min_population)
+        args.country = args.country or datasets.DEMO_COUNTRY
+        if args.demo_min_population is None:
+            args.demo_min_population = datasets.DEMO_MIN_POPULATION
+        if args.demo_site_min_population is None:
+            args.demo_site_min_population = datasets.DEMO_SITE_MIN_POPULATION
         progress(f"loading GeoNames places for {args.country.upper()} (CC BY 4.0)")
         try:
             demand = datasets.geonames_demand(args.country, args.demo_min_population,

@@ -60,8 +60,15 @@ def _country_names() -> dict[str, str]:
 
 COUNTRY_CODES = tuple(sorted(_country_names()))
 
+#: The embedded data's defaults (``--demo``; a batch file's ``demo = {...}``): the country,
+#: the smallest place used as demand and as a candidate site, people.
+DEMO_COUNTRY = "US"
+DEMO_MIN_POPULATION = 500
+DEMO_SITE_MIN_POPULATION = 50_000
 
-def geonames_places(country: str = "US", min_population: int = 500, *,
+
+def geonames_places(country: str = DEMO_COUNTRY,
+                    min_population: int = DEMO_MIN_POPULATION, *,
                     option: str = "the minimum population") -> pd.DataFrame:
     """GeoNames populated places of one country.
 
@@ -106,7 +113,8 @@ def geonames_places(country: str = "US", min_population: int = 500, *,
     )
 
 
-def geonames_demand(country: str = "US", min_population: int = 500, *,
+def geonames_demand(country: str = DEMO_COUNTRY,
+                    min_population: int = DEMO_MIN_POPULATION, *,
                     option: str = "the minimum population") -> pd.DataFrame:
     """Demand points: every GeoNames place of ``country`` with >= ``min_population`` people.
 
@@ -140,7 +148,8 @@ def geonames_demand(country: str = "US", min_population: int = 500, *,
     return out
 
 
-def geonames_candidates(country: str = "US", min_population: int = 50_000, *,
+def geonames_candidates(country: str = DEMO_COUNTRY,
+                        min_population: int = DEMO_SITE_MIN_POPULATION, *,
                         option: str = "the minimum population") -> pd.DataFrame:
     """Candidate sites: GeoNames places of ``country`` with >= ``min_population`` people.
 

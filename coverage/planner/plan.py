@@ -72,6 +72,20 @@ __all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_servi
            "resolve_plan_service", "COVERAGE_STATUSES"]
 
 
+#: ``assignment.csv``'s columns, in order (DESIGN section 4 first), when the plan has them;
+#: the demand input's own other columns follow (:attr:`Plan.user_columns`).
+ASSIGNMENT_COLUMNS = (
+    "demand_id", "population", "primary_site_id", "primary_latency_ms",
+    "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
+    "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
+    "budget_ms", "name", "lat", "lon",
+    "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
+    *LATENCY_COMPONENT_COLUMNS,
+)
+#: The demand input's columns among them (the reader's contract).
+DEMAND_INPUT_COLUMNS = ("demand_id", "population", "access", "service_class", "budget_ms",
+                        "name", "lat", "lon")
+
 @dataclass(frozen=True)
 class Plan:
     """A site plan and everything needed to explain it.
@@ -167,15 +181,8 @@ class Plan:
     @property
     def assignment(self) -> pd.DataFrame:
         """``assignment.csv``: one row per demand point (DESIGN section 4 columns first)."""
-        cols = [
-            "demand_id", "population", "primary_site_id", "primary_latency_ms",
-            "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
-            "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
-            "budget_ms", "name", "lat", "lon",
-            "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
-            *LATENCY_COMPONENT_COLUMNS,
-        ]
-        cols += [c for c in self.user_columns if c not in cols]
+        cols = [*ASSIGNMENT_COLUMNS,
+                *(c for c in self.user_columns if c not in ASSIGNMENT_COLUMNS)]
         return self.demand[[c for c in cols if c in self.demand.columns]]
 
     @property
@@ -1257,13 +1264,11 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
     return sorted(set(map(float, given)) | {float(budget_ms)})
 
 
-#: Columns of ``assignment.csv`` the planner computes (an input column of that name is
-#: replaced by the plan's value).
-DEMAND_OUTPUT_COLUMNS = (
-    "primary_site_id", "primary_latency_ms", "primary_p50_ms", "primary_distance_km",
-    "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
-    "n1_site_id", "n1_latency_ms", "n1_within_budget", "nk_site_id", "nk_latency_ms",
-    "nk_within_budget", *LATENCY_COMPONENT_COLUMNS)
+#: Demand columns the planner computes (an input column of that name is replaced by the
+#: plan's value): those of ``assignment.csv`` that are not the input's, and the primary
+#: site's distance it keeps to itself.
+DEMAND_OUTPUT_COLUMNS = (*(c for c in ASSIGNMENT_COLUMNS if c not in DEMAND_INPUT_COLUMNS),
+                         "primary_distance_km")
 #: Columns of ``sites.csv`` the planner computes (``power_kw`` and ``capacity_rps`` are
 #: inputs too: a capacitated plan writes the figures it used).
 SITE_OUTPUT_COLUMNS = (

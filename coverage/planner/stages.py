@@ -34,6 +34,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputValidationError, NoFeasiblePlanError
+from ..inputs.tables import DEFAULT_COLOCATED_M
 from ..model.aggregate import Aggregation, shortfall
 from ..model.geo import count_within, haversine_km, nearest, unit_tree, unit_xyz
 from ..model.problem import Problem
@@ -790,8 +791,6 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
             rowpos, cols, _, _ = new.pairs(rows)
             return sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
                                 shape=(len(rows), len(lat)))
-    from ..inputs.tables import DEFAULT_COLOCATED_M
-
     return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),

@@ -31,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from ..inputs.tables import DEFAULT_COLOCATED_M
 from ..model.aggregate import aggregate_grid
 from ..model.geo import chord_from_km, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
@@ -153,7 +154,7 @@ def propose_sites(
     n_open: npt.ArrayLike | None = None,
     avoid_lat: npt.ArrayLike | None = None,
     avoid_lon: npt.ArrayLike | None = None,
-    colocated_m: float = 300.0,
+    colocated_m: float = DEFAULT_COLOCATED_M,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 

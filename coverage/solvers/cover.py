@@ -616,7 +616,6 @@ def _new_highs():
     return h
 
 
-
 #: Costs whose largest value lies outside [2**-10, 2**10] are scaled into (0.5, 1] for HiGHS.
 _COST_SCALE_RANGE = (2.0**-10, 2.0**10)
 
