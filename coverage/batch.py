@@ -1033,16 +1033,22 @@ def _run_todo(cfg: BatchConfig, root: Path, scenarios: list[Scenario], todo: lis
 #: (a scheduler started just before the command may not listen yet); Dask's own connect
 #: timeout (``distributed.comm.timeouts.connect``, 30 s by default) when that is shorter.
 SCHEDULER_PROBE_S = 10.0
+#: Address schemes of ``--scheduler`` whose location is ``HOST:PORT`` over a TCP socket
+#: (probed by :func:`check_scheduler`).
+_SOCKET_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
 def check_scheduler(scheduler: str | None, *, probe: bool = True,
                     wait_s: float | None = None) -> list[str]:
     """Problems with a Dask scheduler address, found before any work starts.
 
-    The address must parse (``tcp://HOST:PORT``: scheme, host and port); with ``probe``,
-    for ``tcp`` and ``tls`` the host must resolve and accept a TCP connection within
-    ``wait_s`` (a refused connection is retried every 0.25 s: the scheduler may be
-    starting). Other schemes Dask knows (``ws``, ``ucx``, ``inproc``) are only parsed.
+    The address must parse (``tcp://HOST:PORT``: scheme, host and port) and its scheme
+    must be one this installation can connect with: ``inproc`` (an address inside one
+    Python process, which a command cannot reach) is refused, and so is a scheme whose
+    connector Dask cannot make here (``ucx`` without its package). With ``probe``, for
+    ``tcp``, ``tls``, ``ws`` and ``wss`` the host must resolve and accept a TCP connection
+    within ``wait_s`` (a refused connection is retried every 0.25 s: the scheduler may be
+    starting).
 
     Parameters
     ----------
@@ -1073,11 +1079,21 @@ def check_scheduler(scheduler: str | None, *, probe: bool = True,
         if scheme not in registry.backends:
             raise ValueError(f"unknown scheme {scheme!r}; Dask knows "
                              f"{', '.join(sorted(registry.backends))}")
-        if scheme in ("tcp", "tls"):
+        if scheme in _SOCKET_SCHEMES:
             host, port = parse_host_port(location)
     except (ValueError, TypeError) as exc:
         return [f"--scheduler {scheduler!r} is not a Dask scheduler address ({exc}); {fix}"]
-    if scheme not in ("tcp", "tls"):
+    if scheme == "inproc":
+        return [f"--scheduler {scheduler!r}: an inproc:// address lives inside one Python "
+                f"process and no other program can reach it; {fix}, or plan with --workers N "
+                "(a local cluster)"]
+    try:
+        registry.get_backend(scheme).get_connector()
+    except Exception as exc:  # noqa: BLE001 - a backend Dask lists but cannot use here
+        return [f"--scheduler {scheduler!r}: Dask cannot connect with {scheme}:// in this "
+                f"installation ({type(exc).__name__}: {exc}); install that transport's "
+                f"package (for ucx: distributed-ucxx), or {fix}"]
+    if scheme not in _SOCKET_SCHEMES:
         return []
     if not 0 < int(port) < 65536:
         return [f"--scheduler {scheduler!r}: port {port} is outside 1-65535; {fix}"]

@@ -470,6 +470,9 @@ def test_cli_plan_on_a_local_cluster(tmp_path, sample_inputs):
     ("tcp://localhost:", "not a Dask scheduler address"),
     ("tcp://127.0.0.1:99999", "port 99999 is outside 1-65535"),
     ("tcp://no-such-host.invalid:8786", "does not resolve"),
+    ("ws://no-such-host.invalid:8786", "does not resolve"),  # ws is probed as tcp is
+    ("wss://127.0.0.1", "missing port number"),
+    ("inproc://127.0.0.1/1/1", "an inproc:// address lives inside one Python process"),
 ])
 def test_check_scheduler_names_a_bad_address(address, expected):
     from coverage.batch import check_scheduler
@@ -478,6 +481,28 @@ def test_check_scheduler_names_a_bad_address(address, expected):
     assert len(problems) == 1 and expected in problems[0] and repr(address) in problems[0]
     if "resolve" not in expected:  # the form alone is checked without connecting too
         assert check_scheduler(address, probe=False) == problems
+
+
+def test_check_scheduler_refuses_a_transport_this_installation_lacks():
+    """ucx:// is a scheme Dask lists whose connector needs another package: refused before
+    the work (it ended in an internal error when the client connected), unless that
+    package is installed here."""
+    from distributed.comm import registry
+
+    from coverage.batch import check_scheduler
+
+    try:
+        registry.get_backend("ucx").get_connector()
+    except Exception:  # noqa: BLE001 - the case under test
+        usable = False
+    else:
+        usable = True
+    problems = check_scheduler("ucx://127.0.0.1:8786", probe=False)
+    if usable:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and "cannot connect with ucx://" in problems[0]
+        assert "distributed-ucxx" in problems[0]
 
 
 def test_check_scheduler_waits_for_a_scheduler_that_starts_listening(monkeypatch):
@@ -534,7 +559,10 @@ def test_cli_refuses_a_bad_scheduler_before_any_work(tmp_path):
         refused = f"tcp://127.0.0.1:{server.getsockname()[1]}"
         for command, address, expected in (
                 ("plan", refused, "cannot reach the Dask scheduler"),
-                ("batch", "tcp://127.0.0.1", "missing port number")):
+                ("batch", "tcp://127.0.0.1", "missing port number"),
+                ("batch", "inproc://127.0.0.1/1/1", "inproc:// address"),
+                ("plan", refused.replace("tcp://", "ws://"),
+                 "cannot reach the Dask scheduler")):
             out = tmp_path / "out"
             args = ([EXE, "plan", "--demo", "--country", "LU"] if command == "plan"
                     else [EXE, "batch", str(config)])
