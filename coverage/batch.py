@@ -1261,14 +1261,21 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                      retries, inputs, reach_partitions) -> None:
     from distributed import as_completed
 
-    from .errors import OutputWriteError
+    from .errors import ClusterError, OutputWriteError
 
     with dask_client(workers, scheduler, client) as client:
         scattered: dict[int, Any] = {}
 
         def shared(obj: Any) -> Any:
             if id(obj) not in scattered:
-                scattered[id(obj)] = client.scatter(obj, broadcast=True, hash=False)
+                try:
+                    scattered[id(obj)] = client.scatter(obj, broadcast=True, hash=False)
+                except Exception as exc:  # noqa: BLE001 - a worker died while receiving it
+                    raise ClusterError(
+                        f"Dask: the inputs could not be sent to the workers ({type(exc).__name__}: "
+                        f"{exc}); finished scenarios are kept in {root}. Fix: check the "
+                        "workers, then run the same command again (it skips what finished)"
+                    ) from exc
             return scattered[id(obj)]
 
         futures = {}

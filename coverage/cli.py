@@ -1,9 +1,10 @@
 """The ``edge-coverage`` command line: thin driver over :func:`coverage.plan_sites`.
 
 Exit codes: 0 success; 2 bad input or options (nothing written); 3 no feasible plan;
-4 solver failure; 5 plan written but some optional outputs (map, report, GIS) failed;
-6 outputs could not be written (permission, full disk); 1 unexpected internal error;
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Tracebacks only with ``--verbose``.
+4 solver failure (or a Dask cluster that lost its workers); 5 plan written but some
+optional outputs (map, report, GIS) failed; 6 outputs could not be written (permission,
+full disk); 1 unexpected internal error; 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM). Tracebacks only with ``--verbose``.
 """
 
 from __future__ import annotations

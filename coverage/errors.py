@@ -14,6 +14,7 @@ __all__ = [
     "InfeasibleBudgetError",
     "NoFeasiblePlanError",
     "SolverError",
+    "ClusterError",
     "OutputWriteError",
     "CoverageWarning",
 ]
@@ -49,6 +50,12 @@ class SolverError(CoverageError, RuntimeError):
     """The MILP solver failed (not a time limit: a genuine failure)."""
 
     exit_code = 4
+
+
+class ClusterError(SolverError):
+    """The Dask cluster lost the workers running a solve more often than it is retried
+    (the message names the piece, the worker and the fix); exit code 4, as a solver
+    failure."""
 
 
 class OutputWriteError(CoverageError, OSError):

@@ -934,3 +934,30 @@ def test_a_scheduler_without_workers_is_named_not_an_internal_error(monkeypatch)
                            match=r"has no worker \(waited 1 s\)\. Fix: start workers"):
             with dask_client(scheduler=cluster.scheduler_address):
                 pass
+
+
+def test_a_worker_dying_while_the_inputs_are_sent_is_named(tmp_path):
+    """Every worker dies while the shared inputs are scattered to it: a ClusterError naming
+    the fix (it was an internal error), nothing finished lost."""
+    from distributed import Client, LocalCluster
+
+    from coverage.errors import ClusterError
+
+    config = tmp_path / "lu.toml"
+    config.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      '[axes]\nbudget_ms = [30]\n')
+
+    def dies_on_receiving_data(worker) -> None:
+        async def update_data(*args, **kwargs):
+            await worker.close(reason="dies on receiving data (test)")
+            raise OSError("the worker died while receiving data")
+
+        worker.handlers["update_data"] = update_data
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        for w in cluster.workers.values():
+            dies_on_receiving_data(w)
+        with pytest.raises(ClusterError, match="could not be sent to the workers.*run the same"):
+            run_batch(config, tmp_path / "out", client=client)

@@ -398,3 +398,43 @@ def test_run_pieces_starts_a_piece_again_when_its_worker_leaves() -> None:
         th.join(timeout=120)
         assert "error" not in got, got.get("error")
         assert got["out"][0]["worker"] != busy[0]  # it ran again on the other worker
+
+
+def _dies_on_receiving_data(worker) -> None:
+    """Make an in-process worker close itself when data is sent to it (a worker that dies
+    while a piece is scattered to it): its ``update_data`` handler closes the worker."""
+    async def update_data(*args, **kwargs):
+        await worker.close(reason="dies on receiving data (test)")
+        raise OSError("the worker died while receiving data")
+
+    worker.handlers["update_data"] = update_data
+
+
+def test_run_pieces_starts_a_piece_again_when_its_worker_dies_receiving_the_data(
+        monkeypatch) -> None:
+    """A worker that dies while a piece's data is scattered to it: the piece runs on
+    another worker (the scatter was outside the retry: an internal error); with every
+    worker dying so, the run says so instead of waiting for ever."""
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    import coverage.solvers.components as comp
+    from coverage.solvers.components import run_pieces
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        workers = sorted(cluster.workers.values(), key=lambda w: w.address)
+        first = workers[0].address  # run_pieces' first choice (the free one first by name)
+        _dies_on_receiving_data(workers[0])
+        out = run_pieces(client, _nap, [((0.0,), {}), ((0.0,), {})])
+        assert {o["worker"] for o in out} == {workers[1].address} != {first}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        for w in cluster.workers.values():
+            _dies_on_receiving_data(w)
+        monkeypatch.setattr(comp, "WORKER_WAIT_S", 1.0)
+        with pytest.raises((comp.ClusterError, comp.InputValidationError),
+                           match="lost its worker|has no worker|failed to receive"):
+            run_pieces(client, _nap, [((0.0,), {})])

@@ -42,7 +42,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import InputValidationError
+from ..errors import ClusterError, InputValidationError
 from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
@@ -186,8 +186,9 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
     than the client sent them (``bench/cluster_netns.py``). The free threads are looked up
     again whenever a job ends, so workers that join later are used; consecutive jobs go to
     different workers first (the largest pieces are not stacked on one worker's threads).
-    A job whose worker has gone (its data with it) is started again elsewhere, at most
-    :data:`PIECE_RETRIES` times.
+    A job whose worker has gone (its data with it), or whose data could not be sent to
+    its worker (the worker died while receiving it), is started again elsewhere, at most
+    :data:`PIECE_RETRIES` times; a worker that failed to receive a piece gets no other.
 
     Parameters
     ----------
@@ -209,6 +210,8 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
     ------
     InputValidationError
         The cluster has no worker (after the wait).
+    ClusterError
+        A piece lost its worker more than :data:`PIECE_RETRIES` times.
     """
     from distributed import as_completed
 
@@ -216,23 +219,51 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
         return []
     address = client.scheduler.address
 
+    shunned: set[str] = set()  # workers a piece's data could not be sent to
+
     def threads() -> dict[str, int]:
         return {addr: max(int(w.get("nthreads", 1) or 1), 1)
-                for addr, w in client.scheduler_info().get("workers", {}).items()}
+                for addr, w in client.scheduler_info().get("workers", {}).items()
+                if addr not in shunned}
 
     def wait_for_a_worker() -> dict[str, int]:
         have = threads()
         if have:
             return have
         logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S, address)
-        try:
-            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
-        except TimeoutError as exc:
-            raise InputValidationError(
-                f"the Dask scheduler {address} has no worker (waited {WORKER_WAIT_S:g} s). "
-                f"Fix: start workers with `dask worker {address}`, or plan with --workers N "
-                "(a local cluster) instead of --scheduler") from exc
-        return threads()
+        deadline = time.monotonic() + WORKER_WAIT_S
+        while not have:  # (wait_for_workers counts the shunned workers still listed)
+            try:
+                client.wait_for_workers(1, timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError as exc:
+                raise InputValidationError(
+                    f"the Dask scheduler {address} has no worker (waited "
+                    f"{WORKER_WAIT_S:g} s). Fix: start workers with `dask worker {address}`, "
+                    "or plan with --workers N (a local cluster) instead of --scheduler"
+                ) from exc
+            have = threads()
+            if not have:
+                if time.monotonic() >= deadline:
+                    raise InputValidationError(
+                        f"every worker of the Dask scheduler {address} failed to receive a "
+                        f"piece's data, and no other joined in {WORKER_WAIT_S:g} s. Fix: "
+                        "check the workers' logs and memory, or plan with --workers N")
+                time.sleep(0.1)  # a shunned worker is still listed: look again
+        return have
+
+    def lost(i: int, addr: str, what: str, exc: BaseException) -> None:
+        """Job ``i``'s worker ``addr`` is gone: start it again, or give up after
+        :data:`PIECE_RETRIES` tries."""
+        if tries[i] >= PIECE_RETRIES:
+            raise ClusterError(
+                f"Dask: piece {i} lost its worker {PIECE_RETRIES + 1} times (last {addr}, "
+                f"{what}: {type(exc).__name__}: {exc}). Fix: check the workers' logs and "
+                "memory (a worker killed for memory takes its piece with it), or plan with "
+                "--workers 0 (in this process)") from exc
+        tries[i] += 1
+        logger.warning("Dask: worker %s left while %s piece %d; starting it again (%d of %d)",
+                       addr, what, i, tries[i], PIECE_RETRIES)
+        pending.insert(0, i)
 
     out: list[Any] = [None] * len(jobs)
     busy: dict[str, int] = {}  # running jobs per worker address
@@ -253,7 +284,13 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
             addr = free[0][1]
             i = pending.pop(0)
             args, kwargs = jobs[i]
-            data = client.scatter(list(args), workers=[addr], hash=False)
+            try:
+                data = client.scatter(list(args), workers=[addr], hash=False)
+            except Exception as exc:  # noqa: BLE001 - the worker died (or left) meanwhile
+                shunned.add(addr)
+                have.pop(addr, None)
+                lost(i, addr, "receiving the data of", exc)
+                continue
             f = client.submit(fn, *data, **kwargs, workers=[addr], allow_other_workers=True,
                               pure=False)
             busy[addr] = busy.get(addr, 0) + 1
@@ -270,14 +307,10 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
                 busy[addr] -= 1
                 try:
                     out[i] = f.result()
-                except Exception:
-                    gone = addr not in threads()
-                    if not gone or tries[i] >= PIECE_RETRIES:
+                except Exception as exc:
+                    if addr in threads():  # the task's own error, not a lost worker
                         raise
-                    tries[i] += 1  # its worker (and the data) has gone: start it again
-                    logger.warning("Dask: worker %s left while running piece %d; starting "
-                                   "it again (%d of %d)", addr, i, tries[i], PIECE_RETRIES)
-                    pending.insert(0, i)
+                    lost(i, addr, "running", exc)  # its worker (and the data) has gone
                 finally:
                     live.pop(f.key, None)
                     f.release()
