@@ -961,3 +961,44 @@ def test_a_worker_dying_while_the_inputs_are_sent_is_named(tmp_path):
             dies_on_receiving_data(w)
         with pytest.raises(ClusterError, match="could not be sent to the workers.*run the same"):
             run_batch(config, tmp_path / "out", client=client)
+
+
+def test_a_scenario_whose_worker_is_lost_for_good_is_a_failed_row(tmp_path, config, expected):
+    """A scenario task lost with its worker and not retried (the scheduler's
+    allowed-failures 0) is a failed row naming KilledWorker, and the sweep goes on (a
+    variable shadowing the progress callback ended it in "'NoneType' object is not
+    callable")."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    out = tmp_path / "out"
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        pids = client.run(os.getpid)
+        killed: dict = {}
+
+        def killer():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    killed["pid"] = pids[busy[0]]
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    return
+                time.sleep(0.01)
+
+        th = threading.Thread(target=killer)
+        th.start()
+        table = run_batch(config, out, client=client, retries=0)
+        th.join()
+    assert killed.get("pid"), "no scenario ran"
+    assert len(table) == N_SCENARIOS
+    lost = table[table["error_type"] == "KilledWorker"]
+    assert len(lost) >= 1, table[["scenario", "ok", "error_type"]]
+    for d in lost["dir"]:
+        assert (out / d / "failed.json").exists()
+    # every other scenario is as a direct plan computes it
+    rest = table[table["error_type"] != "KilledWorker"]
+    check_table(rest, expected, n=len(rest))
