@@ -791,34 +791,45 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                   sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
-                  tolerance: float = 0.005, max_steps: int = 30) -> tuple[ScenarioFlow, float]:
+                  tolerance: float = 0.005, max_steps: int = 40) -> tuple[ScenarioFlow, float]:
     """The flow of a scenario that spreads load most evenly: the smallest utilisation
-    ``u`` such that every site at ``u x`` its capacity still carries all the load
-    (bisection on ``u`` to ``tolerance``, one max-flow per step), and its flow.
+    ``u`` such that every site at ``u x`` its capacity still carries all the load, and its
+    flow.
 
-    Returns the scenario flow at that ``u`` (with flows) and ``u``; when even full
-    capacity does not carry the load, the plain max-flow and ``nan``.
+    ``u`` is found by bisection on its logarithm, to a *relative* ``tolerance`` (one
+    max-flow per step), from ``[served / alive capacity, 1]``: the load that must be served
+    (points with no site alive in budget are excused and do not count, as in
+    :func:`scenario_flow`) over the capacity of the sites still up. (An absolute tolerance
+    of a share of capacity made the flow of sites far larger than their load arbitrary,
+    and counting excused load started the bracket above the answer.)
+
+    Returns the scenario flow at that ``u`` (with flows) and ``u``; ``0`` and the plain
+    max-flow when there is no load to serve; when even full capacity does not carry the
+    load, the plain max-flow and ``nan``.
     """
     cap = np.asarray(cap_rps, dtype=np.float64)
     full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=True)
     if not full.feasible:
         return full, float("nan")
     idx = np.asarray(sites, dtype=np.int64)
-    lo = float(np.sum(np.asarray(load_rps, dtype=np.float64))) / max(float(cap[idx].sum()),
-                                                                     1e-12)
+    down = np.atleast_1d(np.asarray(failed, dtype=np.int64))
+    alive = idx[~np.isin(idx, down)]
+    cap_alive = float(cap[alive].sum())
+    if full.served_rps <= 0 or cap_alive <= 0:
+        return full, 0.0
+    lo = min(full.served_rps / cap_alive, 1.0)  # a lower bound on u: the mean utilisation
     hi, best = 1.0, full
-    lo = min(lo, 1.0)
     for _ in range(max_steps):
-        if hi - lo <= tolerance:
+        if hi <= lo * (1.0 + tolerance):
             break
-        mid = 0.5 * (lo + hi)
+        mid = float(np.sqrt(lo * hi))
         f = scenario_flow(reach, load_rps, cap * mid, sites, failed, with_flows=True)
         if f.feasible:
             hi, best = mid, f
         else:
             lo = mid
     if best is full and lo < 1.0:  # the bracket started within tolerance of 1: one try
-        u = min(1.0, lo + tolerance)
+        u = min(1.0, lo * (1.0 + tolerance))
         f = scenario_flow(reach, load_rps, cap * u, sites, failed, with_flows=True)
         if f.feasible:
             hi, best = u, f
