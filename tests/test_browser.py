@@ -30,7 +30,13 @@ from selenium.common.exceptions import (  # noqa: E402
 )
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-from test_maps import EVIL, EVIL_TIER, national_plan, sample_plan  # noqa: E402
+from test_maps import (  # noqa: E402
+    EVIL,
+    EVIL_TIER,
+    national_plan,
+    sample_plan,
+    template_text,
+)
 
 from coverage.outputs.maps import LAYER_DEMAND, LAYER_FAILURE, layer_names, plan_map, save_map  # noqa: E402
 
@@ -506,6 +512,25 @@ def test_site_name_cannot_inject_script(browser, tmp_path):
     assert "existing" in text
     assert EVIL in _fail_site(browser, k)
     _no_alert(browser)
+    assert _errors(browser) == []
+
+
+def test_template_text_in_a_name_is_shown_as_written(browser, tmp_path):
+    """A site name and tier holding Jinja syntax (``{{ 7*7 }}``, ``{#``, ``{%``) are shown
+    exactly as written, in the popup, the failure explorer and the layer control (branca's
+    second template pass evaluated them)."""
+    probe = tmp_path / "evaluated"
+    name, tier = template_text(probe)
+    plan = sample_plan(evil=True, name=name, tier=tier)
+    k = int(np.flatnonzero(plan.sites["name"].to_numpy() == name)[0])
+    path, _ = _render(plan, tmp_path, "template.html", tiles=None)
+    assert not probe.exists()
+    _open(browser, path)
+    assert f"Sites: {tier}" in _overlay_labels(browser)
+    _, text = _click_site(browser, k)
+    assert name in text
+    assert name in _fail_site(browser, k)
+    assert not probe.exists()
     assert _errors(browser) == []
 
 

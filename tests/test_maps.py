@@ -140,7 +140,7 @@ def make_plan(n_demand: int = 50, n_sites: int = 6, seed: int = 0) -> types.Simp
 
 
 @functools.cache
-def sample_plan(evil: bool = False):
+def sample_plan(evil: bool = False, name: str = EVIL, tier: str = EVIL_TIER):
     """A real plan of the sample data in ``data/`` (68 candidates, 458 demand points).
 
     With ``evil=True`` the candidate Phoenix is renamed ``<script>alert(1)</script>`` and
@@ -156,8 +156,8 @@ def sample_plan(evil: bool = False):
     if evil:
         sites = sites.copy()
         k = int(np.flatnonzero(sites["name"].to_numpy() == "Phoenix")[0])
-        sites.loc[sites.index[k], "name"] = EVIL
-        sites.loc[sites.index[k], "tier"] = EVIL_TIER
+        sites.loc[sites.index[k], "name"] = name
+        sites.loc[sites.index[k], "tier"] = tier
         sites["required"] = False
         sites.loc[sites.index[k], "required"] = True
     return plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
@@ -284,6 +284,36 @@ def test_site_and_tier_names_escaped(tmp_path):
     assert "alert(1)</script" not in text
     assert EVIL_TIER not in text
     assert "<img" not in text
+
+
+def template_text(probe: Path) -> tuple[str, str]:
+    """A site name and a tier that are Jinja templates (one would make the directory
+    ``probe`` if evaluated), as a user's file may hold them."""
+    name = ("Tmpl {{7*7}} {# c {% if x %} {{ lipsum.__globals__.os.mkdir(" + repr(str(probe))
+            + ") }} end")
+    return name, "colo {{ 6*7 }}"
+
+
+def test_template_text_in_names_is_text_not_a_template(tmp_path):
+    """A name or tier holding Jinja syntax is shown as written: branca renders a macro's
+    output as a template again, so ``{{ ... }}`` in a demand or site name ran Python on the
+    planning machine and ``{#`` stopped the map being written."""
+    probe = tmp_path / "evaluated"
+    name, tier = template_text(probe)
+    plan = sample_plan(evil=True, name=name, tier=tier)
+    m = plan_map(plan, tiles=None)
+    assert f"Sites: {tier}".replace("{{", "{&#123;") in layer_names(m)
+    text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert not probe.exists()
+    assert "Tmpl 49" not in text and "colo 42" not in text
+    # the exact text is in the page's data (JSON and HTML escapes decoded)
+    import html as _html
+    import json as _json
+
+    payloads = re.findall(r"covmap\((\{.*?\}), map_", text, flags=re.S)
+    assert len(payloads) == 1
+    data = _json.loads(payloads[0])
+    assert name in _html.unescape(_json.dumps(data, ensure_ascii=False))
 
 
 def test_atomic_write_leaves_no_temp_files(plan, tmp_path):

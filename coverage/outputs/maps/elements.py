@@ -16,10 +16,34 @@ from .style import CSS, MAP_BACKGROUND
 __all__ = ["map_elements"]
 
 
+# Why the Jinja openers are escaped: branca renders a MacroElement's macros and then wraps
+# each result in ``Element(...)``, which compiles it as a template *again*, so text of the
+# plan's inputs inside a macro's output (a name ``{{ 7*7 }}``, a tier, a caption) was
+# evaluated on the planning machine: a demand name could run Python there, and a name
+# holding ``{#`` or ``{%`` stopped the map being written. Every string of the inputs reaches
+# a template through :func:`_js_json` or :func:`untemplated_html`.
+_JINJA_OPENERS = ("{{", "{%", "{#")
+
+
 def _js_json(obj: Any) -> str:
-    """JSON for inclusion in a ``<script>`` element (no ``<``/``>`` can end it early)."""
+    """JSON for inclusion in a ``<script>`` element rendered by branca: no ``<``/``>`` can
+    end it early, and no ``{{``, ``{%`` or ``{#`` is left for branca's second template pass
+    (JSON's own braces never form one: an object opens with ``"`` or ``}`` after its
+    brace, so each opener lies inside a string, where ``\\u`` escapes keep its text)."""
     text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e")
+    for opener in _JINJA_OPENERS:
+        text = text.replace(opener, "{" + f"\\u{ord(opener[1]):04x}")
+    return text
+
+
+def untemplated_html(text: str) -> str:
+    """``text`` (HTML, already escaped) with the Jinja openers ``{{``, ``{%`` and ``{#``
+    written as ``{`` and a character reference, so branca's second template pass leaves
+    it as it is and the browser shows it unchanged."""
+    for opener in _JINJA_OPENERS:
+        text = text.replace(opener, "{" + f"&#{ord(opener[1])};")
+    return text
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +84,8 @@ def map_elements() -> SimpleNamespace:
 
         def __init__(self, data: PlanData, name: str, kind: str, arg: Any = None,
                      show: bool = True):
-            super().__init__(name=name, overlay=True, control=True, show=show)
+            super().__init__(name=untemplated_html(name), overlay=True, control=True,
+                             show=show)
             self._name = "CoverageLayer"
             self.data = data
             self.kind = kind
@@ -88,7 +113,7 @@ def map_elements() -> SimpleNamespace:
         def __init__(self, body: str, background: str = MAP_BACKGROUND, css: str = CSS):
             super().__init__()
             self._name = "CoverageLegend"
-            self.body = body
+            self.body = untemplated_html(body)
             self.background = background
             self.css = css
 
