@@ -90,6 +90,9 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "graph_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                       or hasattr(v, "__fspath__") or hasattr(v, "path_ms"),
                       "the path of a GML or GraphML file (or absent)"),
+    "peak_ratio": (lambda v: (n := _number(v)) is not None and 1 <= n <= 1000,
+                   "a number from 1 to 1,000 (the peak hour's load over the day's mean: "
+                   "a peak below the mean does not exist)"),
     "fraction": (lambda v: (n := _number(v)) is not None and 0 < n <= 1,
                  "a number in (0, 1]"),
     "text": (lambda v: isinstance(v, str) and v.strip() != "", "a name"),
@@ -278,8 +281,8 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("requests_per_person_day", float, None, "", "peak load from population: requests "
            "per person per day (with --peak-to-mean); turns on the capacitated plan (so does "
            "a demand load_rps column)", "positive_or_none", group="capacity"),
-    Option("peak_to_mean", float, 3.0, "", "peak-hour load over the daily mean",
-           "positive", group="capacity"),
+    Option("peak_to_mean", float, 3.0, "", "peak-hour load over the daily mean (1-1000)",
+           "peak_ratio", group="capacity"),
     Option("target_utilisation", float, 0.8, "", "share of a site's throughput planned to "
            "be used (capacity = accelerators x throughput x this)", "fraction",
            group="capacity"),

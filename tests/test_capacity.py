@@ -1126,3 +1126,14 @@ def test_sites_far_larger_than_their_load_share_it_evenly():
     flow, u = balanced_flow(reach, load, cap, np.arange(2))
     assert u == pytest.approx(50.0 / 1e6, rel=0.006)
     assert flow.site_load_rps == pytest.approx([50.0, 50.0], rel=0.006)
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.999, 1001.0])
+def test_a_peak_below_the_mean_is_refused(ratio):
+    """--peak-to-mean below 1 gave a mean load above the peak (utilisation_mean 0.68 beside
+    a peak of 0.14): refused before the work, as is an absurdly large ratio."""
+    from coverage.config import PlannerConfig
+
+    problems = PlannerConfig(peak_to_mean=ratio).problems()
+    assert len(problems) == 1 and "peak" in problems[0] and "1 to 1,000" in problems[0]
+    assert PlannerConfig(peak_to_mean=1.0).problems() == []

@@ -340,3 +340,16 @@ def test_float32_nodata_at_the_float32_limit(tmp_path):
     df = read_population_raster(path)
     assert df["demand_id"].tolist() == ["r0_c1", "r1_c1"]
     assert df.attrs["population_grid"]["cells_nodata"] == 1
+
+
+def test_a_truncated_raster_is_refused_naming_the_file(tmp_path):
+    """A GeoTIFF cut short opens (its header is whole) and fails when its cells are read:
+    one validation error naming the file (it was an internal error)."""
+    arr = population_array(256, 256)
+    path = write_raster(tmp_path / "whole.tif", arr, from_origin(13.0, 52.6, 0.01, 0.01))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(InputValidationError, match="(?s)cut.tif.*truncated") as raised:
+        read_population_raster(cut)
+    assert "cannot read" in str(raised.value)

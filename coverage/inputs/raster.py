@@ -417,6 +417,7 @@ def read_population_raster(
         Unreadable file, bad band/aggregate, no CRS or geotransform, negative, NaN or
         infinite values that are not nodata, or cells that cannot be transformed.
     """
+    import rasterio.errors
     from pyproj import CRS, Transformer
     from rasterio.enums import MaskFlags
 
@@ -433,7 +434,13 @@ def read_population_raster(
         height, width = src.height, src.width
         win_h, win_w = _window_shape(src.block_shapes[band - 1], window_size, factor)
         tr = Transformer.from_crs(CRS.from_user_input(raster_crs), 4326, always_xy=True)
-        scan = _scan_windows(src, band, nd, use_mask_band, (win_h, win_w), factor, tr)
+        try:
+            scan = _scan_windows(src, band, nd, use_mask_band, (win_h, win_w), factor, tr)
+        except rasterio.errors.RasterioIOError as exc:  # a block GDAL cannot read
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "read failed"
+            report.add(f"cannot read the raster's cells: {reason}",
+                       "the file is truncated or damaged: pass a complete GeoTIFF")
+            report.raise_if_any()
 
     _raise_bad_cells(report, scan.bad, raster_crs)
     demand = _demand_table(report, scan)
