@@ -353,3 +353,35 @@ def test_a_truncated_raster_is_refused_naming_the_file(tmp_path):
     with pytest.raises(InputValidationError, match="(?s)cut.tif.*truncated") as raised:
         read_population_raster(cut)
     assert "cannot read" in str(raised.value)
+
+
+def test_h3_cells_nested_in_coarser_cells_are_refused(tmp_path):
+    """A cell and its parent in one table counted the child's people twice (7,000 + 1,000
+    for 7,000 people): refused, naming the rows."""
+    parent = h3.latlng_to_cell(52.5, 13.4, 6)
+    child = h3.cell_to_children(parent, 7)[1]
+    grandchild = h3.cell_to_children(child, 9)[0]
+    other = h3.latlng_to_cell(48.1, 11.6, 7)  # elsewhere: fine
+    p = tmp_path / "nested.csv"
+    pd.DataFrame({"h3": [parent, child, other, grandchild],
+                  "population": [7000, 1000, 50, 10]}).to_csv(p, index=False)
+    with pytest.raises(InputValidationError, match="inside coarser cells") as raised:
+        read_demand(p)
+    assert "rows 2, 4" in str(raised.value)
+    ok = tmp_path / "ok.csv"
+    pd.DataFrame({"h3": [parent, other], "population": [7000, 50]}).to_csv(ok, index=False)
+    assert read_demand(ok)["population"].sum() == 7050
+
+
+def test_h3_ids_are_made_canonical_before_the_duplicate_check(tmp_path):
+    """'0871f...' and '0x871F...' are the cell '871f...' to h3: one id, so three spellings
+    of a cell are duplicates (they were three demand points), and the id is canonical."""
+    cell = h3.latlng_to_cell(52.5, 13.4, 7)
+    p = tmp_path / "spellings.csv"
+    pd.DataFrame({"h3": [cell, "0" + cell, "0x" + cell.upper()],
+                  "population": [100, 100, 100]}).to_csv(p, index=False)
+    with pytest.raises(InputValidationError, match="duplicate.*rows 1, 2, 3"):
+        read_demand(p)
+    q = tmp_path / "one.csv"
+    pd.DataFrame({"h3": ["0x" + cell.upper()], "population": [5]}).to_csv(q, index=False)
+    assert list(read_demand(q)["demand_id"]) == [cell]

@@ -2221,6 +2221,27 @@ def _h3_demand(
     centres = np.array([centre(cell) for cell in uniq], dtype=np.float64).reshape(-1, 2)
     lat = centres[inverse, 0]
     lon = centres[inverse, 1]
+    # one spelling per cell ('0871f...', '0x871F...' and '871f...' are one cell to h3): the
+    # duplicate check below and the demand ids see the canonical id
+    good = np.isfinite(centres[:, 0])
+    canon = np.array([h3.int_to_str(h3.str_to_int(c)) if ok else c
+                      for c, ok in zip(uniq, good, strict=True)], dtype=object)
+    cells = pd.Series(canon[inverse], index=cells.index, dtype="string").where(~missing, "")
+    # a cell inside a coarser cell of the table counts its people twice
+    present = set(canon[good])
+    res = {c: h3.get_resolution(c) for c in present}
+    levels = sorted(set(res.values()))
+    inside = {c: parent for c in present for r in levels if r < res[c]
+              if (parent := h3.cell_to_parent(c, r)) in present}
+    if inside:
+        nested = cells.isin(list(inside)).to_numpy(dtype=bool)
+        child, parent = next(iter(sorted(inside.items())))
+        report.add(
+            f"H3 cells of column {str(h3_col)!r} lie inside coarser cells of the same table "
+            f"(e.g. {child!r} inside {parent!r}): their people would be counted twice",
+            "keep one resolution for each area (drop the finer rows or the coarser one)",
+            nested,
+        )
     if missing.any():
         report.add(
             f"H3 cell id is missing/empty in column {str(h3_col)!r}",
