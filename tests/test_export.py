@@ -446,3 +446,21 @@ def test_the_arrow_csv_writer_writes_the_same_file_chunk_by_chunk(tmp_path):
     assert len(back) == n and back["k"].tolist() == df["k"].tolist()
     _write_csv_arrow(df.iloc[:0], tmp_path / "empty.csv")
     assert (tmp_path / "empty.csv").read_text().splitlines()[0].startswith('"id"')
+
+
+def test_assignment_lines_cross_the_antimeridian_the_short_way():
+    """A point at 179.95 E served by a site at 179.95 W: a line of about 0.1 degrees of
+    longitude past 180, not one of 359.9 degrees across the map; other lines unchanged."""
+    assignment = pd.DataFrame({
+        "demand_id": ["d1", "d2", "d3"], "lat": [-17.0, -17.2, -17.1],
+        "lon": [179.95, -179.9, 178.0], "population": [10.0, 20.0, 5.0],
+        "primary_site_id": ["s1", "s2", "s3"]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [-17.0, -17.1, -17.3],
+                          "lon": [-179.95, 179.9, 178.2]})
+    lines = assignment_lines(assignment, sites)
+    xs = [list(g.coords) for g in lines.geometry]
+    assert xs[0] == [(179.95, -17.0), (pytest.approx(180.05), -17.0)]
+    assert xs[1] == [(-179.9, -17.2), (pytest.approx(-180.1), -17.1)]
+    assert xs[2] == [(178.0, -17.1), (178.2, -17.3)]
+    spans = [abs(c[1][0] - c[0][0]) for c in xs]
+    assert max(spans) < 1.0

@@ -197,7 +197,8 @@ def assignment_lines(assignment: pd.DataFrame, sites: pd.DataFrame) -> gpd.GeoDa
     geopandas.GeoDataFrame
         ``demand_id, primary_site_id, population, primary_latency_ms, primary_distance_km``
         (when present) and ``coverage_status``, LineString geometry in EPSG:4326; demand
-        without a primary site (uncoverable) has no line.
+        without a primary site (uncoverable) has no line. A line across the antimeridian
+        is drawn the short way, its site end past +-180 degrees of longitude.
     """
     a = assignment[assignment["primary_site_id"].notna()]
     pos = pd.Index(sites["site_id"].astype(str)).get_indexer(a["primary_site_id"].astype(str))
@@ -207,7 +208,10 @@ def assignment_lines(assignment: pd.DataFrame, sites: pd.DataFrame) -> gpd.GeoDa
     coords = np.empty((len(a), 2, 2), dtype=np.float64)
     coords[:, 0, 0] = a["lon"].to_numpy(dtype=np.float64)
     coords[:, 0, 1] = a["lat"].to_numpy(dtype=np.float64)
-    coords[:, 1, 0] = sites["lon"].to_numpy(dtype=np.float64)[pos]
+    site_lon = sites["lon"].to_numpy(dtype=np.float64)[pos]
+    # the short way round: across the antimeridian the site end goes past +-180 degrees
+    # (a line from 179.95 to -179.95 spanned 359.9 degrees, across the whole map)
+    coords[:, 1, 0] = site_lon + 360.0 * np.round((coords[:, 0, 0] - site_lon) / 360.0)
     coords[:, 1, 1] = sites["lat"].to_numpy(dtype=np.float64)[pos]
     lines = shapely.linestrings(coords) if len(a) else np.array([], dtype=object)
     cols = [c for c in ("demand_id", "primary_site_id", "population", "primary_latency_ms",
