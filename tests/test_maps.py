@@ -662,6 +662,22 @@ def test_status_layers_follow_the_failures_tolerated(tmp_path):
     assert "Failures tolerated (k)</th><td>3" in text
 
 
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_the_legend_lists_only_the_statuses_k_allows(tmp_path, k):
+    """k = 1 had a row "partial: 2-1 sites in budget, short of 2" and k = 0 "single: 1 site
+    in budget, short of 1", statuses coverage_status never gives for that k."""
+    plan = make_plan()
+    n = plan.demand["n_covering_sites"].to_numpy()
+    plan.failures_tolerated = k
+    plan.demand["coverage_status"] = coverage_status(n, k)
+    text = _save(plan, tmp_path / "map.html", tiles=None, aggregate="none")
+    legend = text[text.index("<div class=\"covmap-legend\">"):]
+    legend = legend[:legend.index("</details>")]
+    assert ("partial:" in legend) == (k >= 2)
+    assert ("single: 1 site" in legend) == (k >= 1)
+    assert "uncoverable: no site in budget" in legend
+
+
 def test_n_a_instead_of_nan_in_the_legend(tmp_path):
     plan = make_plan()
     s = dict(plan.summary())

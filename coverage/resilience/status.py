@@ -48,6 +48,7 @@ __all__ = [
     "population_safe_by_failures",
     "status_label",
     "status_meaning",
+    "status_possible",
 ]
 
 REDUNDANT, PARTIAL, SINGLE, UNCOVERABLE = "redundant", "partial", "single", "uncoverable"
@@ -155,6 +156,19 @@ def status_label(status: str, failures: int) -> str:
     if status == UNCOVERABLE:
         return "uncoverable: no site in budget"
     return str(status)
+
+
+def status_possible(status: str, failures: int) -> bool:
+    """Whether :func:`coverage_status` can give ``status`` for ``k = failures``: ``partial``
+    needs k >= 2 and ``single`` k >= 1 (at k = 0 one site in budget is enough).
+
+    Examples
+    --------
+    >>> [s for s in COVERAGE_STATUSES if status_possible(s, 1)]
+    ['redundant', 'single', 'uncoverable']
+    """
+    k = _k(failures)
+    return not ((status == PARTIAL and k < 2) or (status == SINGLE and k < 1))
 
 
 def status_meaning(status: str, failures: int) -> str:

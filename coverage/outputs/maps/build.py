@@ -15,7 +15,7 @@ import pandas as pd
 
 from ...errors import InputValidationError
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
-from ...resilience.status import COVERAGE_STATUSES, status_label
+from ...resilience.status import COVERAGE_STATUSES, status_label, status_possible
 from .capacity import capacity_view, is_capacitated
 from .columns import bool_column, finite_or, float_column, has_column, id_column, lat_lon
 from .elements import map_elements
@@ -515,9 +515,10 @@ def plan_map(
         caption=caption,
         tier_colors=tier_colors,
         has_required=bool(bool_column(sites, "required", False).any()),
-        status_pop=[
+        status_pop=[  # not the statuses k rules out (partial below k = 2, single at 0)
             (config["statusNames"][k], status_colors[k], float(pop_by_status[k]))
             for k in range(len(status_names))
+            if status_possible(status_names[k], k_failures)
         ],
         outside_pop=float(table["out"].sum()),
         n_proposed=len(proposed["lat"]),
