@@ -1137,3 +1137,28 @@ def test_a_peak_below_the_mean_is_refused(ratio):
     problems = PlannerConfig(peak_to_mean=ratio).problems()
     assert len(problems) == 1 and "peak" in problems[0] and "1 to 1,000" in problems[0]
     assert PlannerConfig(peak_to_mean=1.0).problems() == []
+
+
+@pytest.mark.parametrize("figures", [{}, {"throughput_rps": 500},
+                                     {"accelerator_w": 70, "host_w": 300}])
+def test_a_workload_without_power_or_throughput_figures_is_named(figures):
+    """Candidates with a power envelope (tier mec) and a workload missing throughput_rps,
+    accelerator_w or host_w: the error names the workload and its missing figures (it
+    blamed the candidates for having no power envelope)."""
+    from coverage.model.capacity import build_capacity, fit_sites
+    from coverage.model.tiers import TierCatalog
+    from coverage.model.workloads import Workload
+
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.0],
+                          "tier": ["mec", "mec"]})
+    demand = pd.DataFrame({"demand_id": ["d"], "lat": [45.0], "lon": [5.0],
+                           "population": [1000.0]})
+    w = Workload("mine", inference_ms=(3, 4), **figures)
+    n_acc, _ = fit_sites(sites, w, TierCatalog.builtin())
+    with pytest.raises(InputValidationError) as info:
+        build_capacity(demand, sites, workload=w, catalog=TierCatalog.builtin(),
+                       n_accelerators=n_acc, requests_per_person_day=100)
+    msg = str(info.value)
+    assert "workload 'mine' has no" in msg and "[workloads.mine]" in msg, msg
+    for name in ("throughput_rps", "accelerator_w", "host_w"):
+        assert (name in msg.split("Fix")[0]) == (name not in figures), (name, msg)

@@ -246,6 +246,21 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     if thr is not None:
         cap[derive] = n_accelerators[derive] * float(thr) * float(target_utilisation)
     missing = ~np.isfinite(cap)
+    if missing.any() and workload is not None:
+        # the sites have a power envelope but the workload cannot be sized on it: name
+        # the workload's missing figures, not the sites (their power is known)
+        powered = np.isfinite(site_power(sites, catalog, source=sites_source)[0])
+        lacks = [name for name, value in (
+            ("throughput_rps", workload.throughput_rps),
+            ("accelerator_w", workload.accelerator_w), ("host_w", workload.host_w))
+            if value is None]
+        if lacks and powered[missing].all():
+            raise InputValidationError(
+                f"workload {workload.name!r} has no {', '.join(lacks)}: the candidates' "
+                "power envelopes cannot be turned into a capacity without "
+                + ("them" if len(lacks) > 1 else "it")
+                + f". Fix: add {', '.join(lacks)} to [workloads.{workload.name}] of the "
+                "workloads file (--workloads), or give the candidates a capacity_rps column")
     if missing.any():
         rows = np.flatnonzero(missing)
         ids = sites["site_id"].astype(str).to_numpy()
