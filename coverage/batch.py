@@ -1170,18 +1170,15 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
     if scheduler is not None and not own.scheduler_info().get("workers"):
         # a scheduler without workers: every scatter and task waits, and Dask's own
         # timeout ends in "No valid workers found" (an internal error after 35 s)
-        from .solvers.components import WORKER_WAIT_S
+        from .solvers.components import WORKER_WAIT_S, wait_for_workers
 
         logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S,
                     scheduler)
         try:
-            own.wait_for_workers(1, timeout=WORKER_WAIT_S)
-        except TimeoutError as exc:
+            wait_for_workers(own, scheduler)
+        except InputValidationError:
             own.close()
-            raise InputValidationError(
-                f"the Dask scheduler {scheduler} has no worker (waited {WORKER_WAIT_S:g} s). "
-                f"Fix: start workers with `dask worker {scheduler}`, or use --workers N (a "
-                "local cluster) instead of --scheduler") from exc
+            raise
     # Stopping a cluster mid-task makes Dask log (cancelled instructions, keys it cannot
     # gather, killed workers, now and then a traceback of its own from the interrupted
     # call): not news after an interrupt. From the interrupt on (a SIGINT handler sets the

@@ -173,6 +173,20 @@ WORKER_WAIT_S = 30.0
 PIECE_RETRIES = 2
 
 
+def wait_for_workers(client: Any, address: str, timeout_s: float | None = None) -> None:
+    """Wait up to ``timeout_s`` (default :data:`WORKER_WAIT_S`; at least 0.1 s: Dask waits
+    for ever on 0) until the cluster of ``client`` (scheduler ``address``) lists a running
+    worker, else raise :class:`InputValidationError` naming the fix."""
+    wait_s = WORKER_WAIT_S if timeout_s is None else timeout_s
+    try:
+        client.wait_for_workers(1, timeout=max(0.1, wait_s))
+    except TimeoutError as exc:
+        raise InputValidationError(
+            f"the Dask scheduler {address} has no worker (waited {WORKER_WAIT_S:g} s). "
+            f"Fix: start workers with `dask worker {address}`, or plan with --workers N "
+            "(a local cluster) instead of --scheduler") from exc
+
+
 def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
                jobs: Sequence[tuple[Sequence[Any], dict[str, Any]]]) -> list[dict[str, Any]]:
     """``fn(*args, **kwargs)`` of every job on a Dask cluster, started in the order given
@@ -233,14 +247,7 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
         logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S, address)
         deadline = time.monotonic() + WORKER_WAIT_S
         while not have:  # (wait_for_workers counts the shunned workers still listed)
-            try:
-                client.wait_for_workers(1, timeout=max(0.0, deadline - time.monotonic()))
-            except TimeoutError as exc:
-                raise InputValidationError(
-                    f"the Dask scheduler {address} has no worker (waited "
-                    f"{WORKER_WAIT_S:g} s). Fix: start workers with `dask worker {address}`, "
-                    "or plan with --workers N (a local cluster) instead of --scheduler"
-                ) from exc
+            wait_for_workers(client, address, deadline - time.monotonic())
             have = threads()
             if not have:
                 if time.monotonic() >= deadline:
