@@ -246,10 +246,11 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     if thr is not None:
         cap[derive] = n_accelerators[derive] * float(thr) * float(target_utilisation)
     missing = ~np.isfinite(cap)
+    power, _, _ = site_power(sites, catalog, source=sites_source)
     if missing.any() and workload is not None:
         # the sites have a power envelope but the workload cannot be sized on it: name
         # the workload's missing figures, not the sites (their power is known)
-        powered = np.isfinite(site_power(sites, catalog, source=sites_source)[0])
+        powered = np.isfinite(power)
         lacks = [name for name, value in (
             ("throughput_rps", workload.throughput_rps),
             ("accelerator_w", workload.accelerator_w), ("host_w", workload.host_w))
@@ -270,7 +271,6 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             + " (no capacity_rps value, and no power_kw column or tier power envelope to "
             "size accelerators from). Fix: give capacity_rps, power_kw or a tier with a "
             "power envelope (--tiers)")
-    power, _, _ = site_power(sites, catalog, source=sites_source)
     domains = failure_domains(sites, domain_radius_km, source=sites_source)
     describe = {
         "load_from": load_from,
