@@ -493,6 +493,9 @@ def test_clicking_demand_shows_numbers_and_waterfall(browser, tmp_path):
     assert "Latency waterfall" in text
     assert f"{row['primary_latency_ms']:.1f} ms" in text
     assert "propagation" in text and "inference" in text
+    # n_covering_sites counts candidates, and the popup says so (it said "sites")
+    n = int(row["n_covering_sites"])
+    assert f"({n} candidate{'' if n == 1 else 's'} in budget)" in text
     assert _errors(browser) == []
 
 

@@ -189,6 +189,52 @@ def test_proposals_still_short_count_the_chosen_sites_not_every_candidate():
     assert differs  # some max-sites plan here leaves a gap point's candidate closed
 
 
+def expected_plan_status(have, n_cov, k):
+    """Status over the chosen sites, from this file's own reach: ``have`` chosen sites in
+    budget, ``n_cov`` candidates."""
+    return np.select(
+        [(have == 0) & (n_cov == 0), have == 0, have >= k + 1, have == 1],
+        ["uncoverable", "unserved", "redundant", "single"], default="partial")
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_the_map_of_a_max_sites_plan_shows_the_chosen_sites_status(tmp_path, k):
+    """The map's status layer, gap flags, legend counts of a --max-sites plan count the
+    chosen sites in budget (own reach), not the candidates: it said "redundant: N-1 safe"
+    for people the capped plan leaves outside budget."""
+    pytest.importorskip("folium")
+    from coverage.outputs.maps import plan_map, save_map
+    from coverage.resilience.status import status_label
+
+    unserved_seen = 0
+    for seed in (1, 2, 3):
+        demand, sites, lat = instance(seed)
+        pop = demand["population"].to_numpy()
+        n_cov = np.isfinite(lat).sum(axis=1)
+        res = plan(demand, sites, failures=k, max_sites=2)
+        chosen = sites.index[sites["site_id"].isin(res.sites["site_id"])].to_numpy()
+        have = np.isfinite(lat[:, chosen]).sum(axis=1)
+        want = expected_plan_status(have, n_cov, k)
+        path = save_map(plan_map(res, tiles=None, aggregate="none"), tmp_path / f"{seed}.html")
+        text = path.read_text(encoding="utf-8")
+        start = text.index("= covmap(") + len("= covmap(")
+        data, _ = json.JSONDecoder().raw_decode(text[start:])
+        names = data["config"]["statusNames"]
+        # units are drawn largest population first (stable)
+        order = np.argsort(-pop, kind="stable")
+        got = [names[c] for c in data["units"]["st"]]
+        assert got == [status_label(s, k) for s in want[order]], seed
+        assert data["units"]["gap"] == (want[order] != "redundant").astype(int).tolist()
+        legend = text[text.index("Status with the chosen sites (people)"):]
+        outside = pop[want == "unserved"].sum()
+        assert f"{status_label('unserved', k)}: {outside:,.0f}" in legend
+        unserved_seen += int((want == "unserved").any())
+        # the candidates' status is still what assignment.csv says
+        assert (res.assignment["coverage_status"].to_numpy() == "redundant").sum() >= (
+            want == "redundant").sum()
+    assert unserved_seen  # some plan here leaves a reachable point outside budget
+
+
 # --------------------------------------------------------------------------- p-center
 
 

@@ -6,9 +6,11 @@ fail (it is then *N-k safe*). ``n`` below is the number of candidate sites withi
 budget (``n_covering_sites``, ``|N_i|``). A fewest-sites (or least-cost) plan opens
 ``min(k + 1, n)`` of them, so for ``n <= k`` it has exactly ``n`` chosen sites in budget and
 for ``n > k`` at least ``k + 1``: the statuses are the same whether counted over candidates or
-chosen sites. A ``--max-sites`` plan (the best ``P`` sites) may leave some closed: its statuses
-still count candidates (what any plan could reach), and the figures of its chosen sites are
-separate (``population_n1_safe``, the proposals' ``gap_points_still_short``).
+chosen sites. A ``--max-sites`` plan (the best ``P`` sites) may leave some closed: its
+``coverage_status`` still counts candidates (what any plan could reach), and the figures of
+its chosen sites are separate (``population_n1_safe``, the proposals'
+``gap_points_still_short``, and its map's status layer: :func:`plan_status`, which adds
+``unserved`` for a point no chosen site reaches but a closed candidate does).
 
 =============== ======================= ==========================================
 status          sites within budget     meaning
@@ -45,6 +47,7 @@ __all__ = [
     "coverage_status",
     "gap_mask",
     "is_gap",
+    "plan_status",
     "population_safe_by_failures",
     "status_label",
     "status_meaning",
@@ -54,6 +57,9 @@ __all__ = [
 REDUNDANT, PARTIAL, SINGLE, UNCOVERABLE = "redundant", "partial", "single", "uncoverable"
 COVERAGE_STATUSES = (REDUNDANT, PARTIAL, SINGLE, UNCOVERABLE)
 """Every status, from best to worst (the map's hexagons show the worst of their points)."""
+UNSERVED = "unserved"
+"""A point the plan leaves outside budget although a candidate reaches it (only a
+``--max-sites`` plan does that; :func:`plan_status`)."""
 
 
 def _k(failures: Any) -> int:
@@ -110,6 +116,42 @@ def coverage_status(n_covering: npt.ArrayLike, failures: int) -> npt.NDArray[np.
     return np.array([REDUNDANT, UNCOVERABLE, SINGLE, PARTIAL], dtype=object)[code]
 
 
+def plan_status(chosen_in_budget: npt.ArrayLike, n_covering: npt.ArrayLike,
+                failures: int) -> npt.NDArray[np.object_]:
+    """Status of each point counted over the plan's *chosen* sites (a ``--max-sites`` map).
+
+    :func:`coverage_status` counts candidates, which is the same for a plan that covers
+    everyone it can; a ``--max-sites`` plan may leave candidates closed, so its map shows
+    this instead: the same statuses over chosen sites within budget, and :data:`UNSERVED`
+    for a point with no chosen site in budget that some candidate reaches (``uncoverable``
+    stays "no candidate at all").
+
+    Parameters
+    ----------
+    chosen_in_budget : array_like of int
+        Chosen sites within budget of each point (only ``0, 1, .., k + 1`` matter: more
+        counts as ``k + 1``).
+    n_covering : array_like of int
+        Candidates within budget of each point.
+    failures : int
+        Failures tolerated (k).
+
+    Returns
+    -------
+    numpy.ndarray of object
+        One of :data:`COVERAGE_STATUSES` or :data:`UNSERVED` per point.
+
+    Examples
+    --------
+    >>> plan_status([0, 0, 1, 2], [0, 3, 3, 3], failures=1).tolist()
+    ['uncoverable', 'unserved', 'single', 'redundant']
+    """
+    chosen = np.asarray(chosen_in_budget, dtype=np.int64)
+    out = coverage_status(chosen, failures)
+    out[(chosen == 0) & (np.asarray(n_covering, dtype=np.int64) > 0)] = UNSERVED
+    return out
+
+
 def is_gap(table: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Rows of a demand / ``assignment.csv`` table that are gaps (status not ``redundant``).
 
@@ -155,6 +197,8 @@ def status_label(status: str, failures: int) -> str:
         return f"single: 1 site in budget, short of {k + 1}"
     if status == UNCOVERABLE:
         return "uncoverable: no site in budget"
+    if status == UNSERVED:
+        return "unserved: no chosen site in budget (a closed candidate is)"
     return str(status)
 
 
@@ -183,6 +227,8 @@ def status_meaning(status: str, failures: int) -> str:
         SINGLE: ("exactly one site within budget: out of budget when it fails" if k else
                  "does not occur with k = 0 (one site meets the requirement)"),
         UNCOVERABLE: "no candidate site within budget",
+        UNSERVED: ("no chosen site within budget, though a candidate the plan leaves closed "
+                   "is (--max-sites)"),
     }.get(status, "unknown status")
 
 

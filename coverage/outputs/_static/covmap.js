@@ -130,7 +130,8 @@ var covmap = (function () {
             } else {
                 title = D.name[i];
                 t += row("Status", C.statusNames[D.st[i]] +
-                    (D.nc[i] >= 0 ? " (" + D.nc[i] + " sites in budget)" : ""));
+                    (D.nc[i] >= 0 ? " (" + D.nc[i] + " candidate" + (D.nc[i] === 1 ? "" : "s") +
+                    " in budget)" : ""));
                 t += row("Serving site", site(D.p[i]) + ", " + fmtMs(D.pl[i]));
                 t += row("Backup site", site(D.b[i]) + ", " + fmtMs(D.bl[i]));
                 t += row("If serving site fails", D.n1[i] < 0 ? "no surviving site" :

@@ -415,8 +415,11 @@ def plan_map(
     tiers = sorted(set(id_column(sites, "tier").fillna("")))
     tier_colors = {t: TIER_COLORS[i % len(TIER_COLORS)] for i, t in enumerate(tiers)}
 
-    # ---- demand
-    table = point_table(plan, demand, site_index, labels)
+    # ---- demand (a --max-sites plan's statuses count its chosen sites, not candidates)
+    k_failures = max(int(finite_or(getattr(plan, "failures_tolerated", 1), 1)), 0)
+    capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
+    table = point_table(plan, demand, site_index, labels,
+                        by_plan=k_failures if capped else None)
     n_total = len(demand)
     located_d = np.isfinite(table["lat"]) & np.isfinite(table["lon"])
     if not located_d.all():
@@ -436,7 +439,6 @@ def plan_map(
         for k in range(len(status_names))
     ]
     model = getattr(plan, "model", None)
-    k_failures = max(int(finite_or(getattr(plan, "failures_tolerated", 1), 1)), 0)
     config = {
         "mode": "h3" if drawn.use_h3 else "points",
         "h3Resolution": drawn.res,

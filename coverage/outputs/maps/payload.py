@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ...model.h3index import group_starts, h3_bins, h3_bins_projected
-from ...resilience.status import COVERAGE_STATUSES, is_gap
+from ...resilience.status import COVERAGE_STATUSES, UNSERVED, is_gap, plan_status
 from .columns import (
     bool_column,
     column_series,
@@ -71,15 +71,36 @@ def _counts(values: npt.ArrayLike) -> list[Any]:
     return v.tolist()
 
 
-def _status_codes(demand: pd.DataFrame) -> tuple[npt.NDArray[np.int64], list[str]]:
-    """Coverage status codes (redundant 0, single 1, uncoverable 2, others after)."""
+def _status_codes(demand: pd.DataFrame, by_plan: int | None = None
+                  ) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Coverage status codes (the order of ``COVERAGE_STATUSES``, others after).
+
+    ``by_plan`` (the plan's k, for a ``--max-sites`` plan): the statuses over the plan's
+    chosen sites (:func:`~coverage.resilience.status.plan_status`), from the primary and
+    N-1 / N-k columns, instead of the candidates' ``coverage_status``.
+    """
     if not has_column(demand, "coverage_status"):
         return np.zeros(len(demand), dtype=np.int64), list(COVERAGE_STATUSES)
-    codes, uniques = pd.factorize(column_series(demand, "coverage_status"), use_na_sentinel=True)
+    status = column_series(demand, "coverage_status")
+    if by_plan is not None and has_column(demand, "primary_site_id") and (
+            by_plan < 2 or has_column(demand, "nk_within_budget")):
+        k = int(by_plan)
+        has_primary = column_series(demand, "primary_site_id").notna().to_numpy()
+        n1 = has_primary & bool_column(demand, "n1_within_budget", False)
+        chosen = has_primary.astype(np.int64)
+        if k >= 1:
+            chosen = chosen + n1  # 2 chosen sites in budget (2..k with k >= 2)
+        if k >= 2:
+            chosen = np.where(n1 & bool_column(demand, "nk_within_budget", False), k + 1,
+                              chosen)
+        n_cov = np.nan_to_num(float_column(demand, "n_covering_sites"), nan=1.0)
+        status = pd.Series(plan_status(chosen, n_cov.astype(np.int64), k))
+    codes, uniques = pd.factorize(status, use_na_sentinel=True)
     found = ["unknown" if u is None else str(u) for u in uniques]
     if (codes < 0).any():
         found.append("unknown")
-    names = list(COVERAGE_STATUSES) + sorted(set(found) - set(COVERAGE_STATUSES))
+    known = list(COVERAGE_STATUSES) + ([UNSERVED] if by_plan is not None else [])
+    names = known + sorted(set(found) - set(known))
     table = np.array([names.index(f) for f in found], dtype=np.int64)
     return table[np.where(codes < 0, len(found) - 1, codes)], names
 
@@ -131,14 +152,23 @@ def _with_service(names: list[str], d: pd.DataFrame) -> list[str]:
 
 
 def point_table(
-    plan: Any, demand: pd.DataFrame, site_index: dict[str, int], labels: list[str]
+    plan: Any, demand: pd.DataFrame, site_index: dict[str, int], labels: list[str],
+    by_plan: int | None = None,
 ) -> dict[str, Any]:
-    """Per demand point arrays (numpy, no Python loop over points)."""
+    """Per demand point arrays (numpy, no Python loop over points).
+
+    ``by_plan``: the plan's k when its statuses and gaps are to count the chosen sites
+    (a ``--max-sites`` plan), not the candidates.
+    """
     lat, lon = lat_lon(demand)
     pop = np.clip(np.nan_to_num(float_column(demand, "population"), nan=0.0), 0.0, None)
-    st, status_names = _status_codes(demand)
-    gap = (is_gap(demand) if has_column(demand, "coverage_status")
-           else np.zeros(len(demand), dtype=bool))
+    st, status_names = _status_codes(demand, by_plan)
+    if not has_column(demand, "coverage_status"):
+        gap = np.zeros(len(demand), dtype=bool)
+    elif by_plan is not None:
+        gap = st != COVERAGE_STATUSES.index("redundant")
+    else:
+        gap = is_gap(demand)
     p = _site_codes(demand, "primary_site_id", site_index, labels)
     b = _site_codes(demand, "backup_site_id", site_index, labels)
     n1s_col = _site_codes(demand, "n1_site_id", site_index, labels)

@@ -72,8 +72,9 @@ OVER_BUDGET_COLOR = "#49006a"
 #: Fill of demand with no site (no primary, or no surviving site).
 MISSING_COLOR = "#9e9e9e"
 #: Coverage status colours: redundant (k+1 sites in budget), partial (2..k), single,
-#: uncoverable (the order of :data:`coverage.resilience.status.COVERAGE_STATUSES`).
-STATUS_COLORS = ("#4575b4", "#91bfdb", "#fdae61", "#7b3294")
+#: uncoverable (the order of :data:`coverage.resilience.status.COVERAGE_STATUSES`), then
+#: unserved (a ``--max-sites`` plan's map: no chosen site in budget, a candidate is).
+STATUS_COLORS = ("#4575b4", "#91bfdb", "#fdae61", "#7b3294", "#d73027")
 #: Outline of demand outside budget under a failure, and of a failed site.
 OUTSIDE_COLOR = "#e31a1c"
 #: Ring around the sites that take over a failed site's users.
@@ -305,7 +306,10 @@ def legend_html(
     ]
     if aggregation is None:
         parts.append("<div class='covmap-note'>Circle area &prop; population.</div>")
-    parts.append("<div class='covmap-h'>Coverage status (people)</div>")
+    # a --max-sites plan's statuses count its chosen sites (payload.point_table's by_plan)
+    capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
+    parts.append("<div class='covmap-h'>" + ("Status with the chosen sites (people)" if capped
+                                              else "Coverage status (people)") + "</div>")
     for label, color, pop in status_pop:
         parts.append(f"<div class='covmap-key'>{_dot(color)}{label}: {fmt_int(pop)}</div>")
     parts.append(
