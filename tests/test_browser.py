@@ -33,6 +33,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 from test_maps import (  # noqa: E402
     EVIL,
     EVIL_TIER,
+    antimeridian_plan,
     national_plan,
     sample_plan,
     template_text,
@@ -472,6 +473,29 @@ def test_failure_explorer_shows_rerouting(browser, tmp_path):
     popup.find_element(By.CSS_SELECTOR, ".covmap-fail-btn").click()
     text = _explorer_shows(browser, j)
     assert f"{f.loc[j, 'population_rerouted']:,.0f}" in text
+    assert _errors(browser) == []
+
+
+def test_a_plan_across_the_antimeridian_opens_on_its_points(browser, tmp_path):
+    """The view opens on the plan's ~3 degrees (it opened at -180..180, the whole world),
+    and a failed site's reroute lines are short (they crossed the whole map)."""
+    plan = antimeridian_plan()
+    path, _ = _render(plan, tmp_path, "map.html", tiles=None)
+    _open(browser, path)
+    find_map = ("var M = null; for (var k in window) { try { if (window[k] instanceof L.Map)"
+                " { M = window[k]; } } catch (e) {} }")
+    west, east = browser.execute_script(
+        find_map + "var b = M.getBounds(); return [b.getWest(), b.getEast()];")
+    assert east - west < 15.0 and west < 180.0 < east
+    f = plan.failures.reset_index(drop=True)
+    k = int(np.argmax(f["population_rerouted"].to_numpy()))
+    assert "re-routed" in _fail_site(browser, k)
+    spans = browser.execute_script(
+        find_map + "var out = []; M.eachLayer(function (l) {"
+        " if (l instanceof L.Polyline && !(l instanceof L.Polygon)) {"
+        "  var ll = l.getLatLngs(); out.push(Math.abs(ll[0].lng - ll[ll.length - 1].lng)); }"
+        "}); return out;")
+    assert spans and max(spans) < 4.0
     assert _errors(browser) == []
 
 

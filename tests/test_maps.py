@@ -690,3 +690,53 @@ def test_n_a_instead_of_nan_in_the_legend(tmp_path):
     for bad in ("nan", "NaN", "None", "inf"):
         assert f">{bad}" not in legend and f"{bad} ms" not in legend, bad
     assert "Mean primary latency (p50)</th><td>n/a" in legend
+
+
+@functools.cache
+def antimeridian_plan():
+    """A real plan of points and candidates on both sides of 180 degrees (Fiji-like)."""
+    from coverage.planner.plan import plan_sites
+
+    rng = np.random.default_rng(5)
+
+    def around(n):
+        lon = 179.5 + rng.uniform(-1.5, 1.5, n)
+        return rng.uniform(-18.0, -16.0, n), np.mod(lon + 180.0, 360.0) - 180.0
+
+    lat, lon = around(120)
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(120)], "lat": lat,
+                           "lon": lon, "population": rng.integers(10, 5000, 120)})
+    lat, lon = around(15)
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(15)], "lat": lat, "lon": lon})
+    return plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
+
+
+@pytest.mark.parametrize("aggregate", ["none", "h3"])
+def test_a_plan_across_the_antimeridian_is_drawn_the_short_way(tmp_path, aggregate):
+    """The view, points, sites, service areas and failure lines of a plan across 180
+    degrees stay in one ~3-degree window (the view was fitted to -180..180, the whole
+    world, and a reroute line crossed the whole map)."""
+    plan = antimeridian_plan()
+    assert (plan.demand["lon"] < 0).any() and (plan.demand["lon"] > 0).any()
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None, aggregate=aggregate))
+    (s, w), (n, e) = data["config"]["bounds"]
+    assert 0 < e - w < 4.0 and w > 170.0  # drawn east of 180 where needed, e.g. 178..181
+    lons = np.r_[data["units"]["lon"], data["sites"]["lon"]]
+    tol = 0.5 if aggregate == "h3" else 1e-5  # hexagon centres; 5-decimal rounding
+    assert lons.min() >= w - tol and lons.max() <= e + tol
+    for ring in data["areas"]["ring"]:
+        assert np.ptp(np.asarray(ring).reshape(-1, 2)[:, 1]) < 4.0
+    # every point is at its true place, modulo whole turns
+    if aggregate == "none":
+        order = np.argsort(-plan.demand["population"].to_numpy(), kind="stable")
+        got = np.asarray(data["units"]["lon"])
+        true = plan.demand["lon"].to_numpy()[order]
+        assert np.allclose(np.mod(got - true + 180.0, 360.0) - 180.0, 0.0, atol=1e-5)
+
+
+def test_a_plan_not_across_the_antimeridian_is_not_moved(plan, tmp_path):
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None, aggregate="none"))
+    order = np.argsort(-plan.demand["population"].to_numpy(), kind="stable")
+    assert np.allclose(data["units"]["lon"], plan.demand["lon"].to_numpy()[order], atol=1e-5)
+    assert data["config"]["bounds"][0][1] == pytest.approx(
+        min(plan.demand["lon"].min(), plan.sites["lon"].min()))

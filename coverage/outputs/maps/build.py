@@ -17,7 +17,16 @@ from ...errors import InputValidationError
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
 from ...resilience.status import COVERAGE_STATUSES, status_label, status_possible
 from .capacity import capacity_view, is_capacitated
-from .columns import bool_column, finite_or, float_column, has_column, id_column, lat_lon
+from .columns import (
+    bool_column,
+    finite_or,
+    float_column,
+    has_column,
+    id_column,
+    lat_lon,
+    lon_window,
+    wrap_lon,
+)
 from .elements import map_elements
 from .offline import make_offline
 from .payload import (
@@ -384,8 +393,10 @@ def plan_map(
     failure explorer keeps one record per (hexagon, primary site), so its totals are exact.
     The colour scale runs from the lowest primary latency (floored to whole ms) to the
     budget, because access and inference put a floor under every latency. Service areas
-    are convex hulls in longitude/latitude (not meaningful across the antimeridian). All
-    strings taken from the plan are HTML-escaped, layer names included.
+    are convex hulls in longitude/latitude. Longitudes are drawn in the shortest window
+    holding the plan (:func:`~coverage.outputs.maps.columns.lon_window`): a plan across
+    the antimeridian is drawn east of 180 degrees where needed, the short way. All strings
+    taken from the plan are HTML-escaped, layer names included.
 
     Examples
     --------
@@ -422,6 +433,12 @@ def plan_map(
                         by_plan=k_failures if capped else None)
     n_total = len(demand)
     located_d = np.isfinite(table["lat"]) & np.isfinite(table["lon"])
+    # every longitude drawn in the shortest window holding them all: a plan across the
+    # antimeridian opens on its points (not the whole world), its service areas and failure
+    # lines go the short way (Leaflet draws lon 181 east of 179; tiles repeat)
+    west = lon_window(np.r_[table["lon"][located_d], site_lon])
+    table["lon"] = wrap_lon(table["lon"], west)
+    site_lon = wrap_lon(site_lon, west)
     if not located_d.all():
         logger.warning("map: %d demand points have no coordinates; not drawn",
                        int((~located_d).sum()))
@@ -476,6 +493,9 @@ def plan_map(
                              extra_rows=cap_view.popup_rows if cap_view else None)
     if cap_view is not None:
         site_data["color"] = cap_view.colors
+    for part in (units, site_data, proposed):  # h3 centres, sites, proposals: same window
+        if len(part["lon"]):
+            part["lon"] = np.round(wrap_lon(part["lon"], west), 5).tolist()
     payload = {
         "units": units,
         "failures": failures_data,

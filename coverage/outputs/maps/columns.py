@@ -21,6 +21,8 @@ __all__ = [
     "has_column",
     "id_column",
     "lat_lon",
+    "lon_window",
+    "wrap_lon",
 ]
 
 
@@ -83,6 +85,44 @@ def lat_lon(df: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.f
         np.asarray(geom.y, dtype=np.float64),
         np.asarray(geom.x, dtype=np.float64),
     )
+
+
+def lon_window(lon: npt.ArrayLike) -> float:
+    """West edge of the shortest longitude interval holding every finite ``lon`` (degrees).
+
+    A plan across the antimeridian (Fiji, Chukotka) gets a west edge east of its
+    easternmost points (e.g. 177): drawn from there, its points lie in 177-187 degrees, not
+    across the whole world. Without a shorter interval than the plain minimum to maximum,
+    the minimum (so nothing moves).
+
+    Examples
+    --------
+    >>> lon_window([178.0, -179.0, 179.5])
+    178.0
+    >>> lon_window([-10.0, 20.0, 5.0])
+    -10.0
+    """
+    v = np.asarray(lon, dtype=np.float64)
+    v = np.unique(np.mod(v[np.isfinite(v)] + 180.0, 360.0) - 180.0)
+    if len(v) < 2:
+        return float(v[0]) if len(v) else -180.0
+    gaps = np.diff(np.r_[v, v[0] + 360.0])  # the last: from the easternmost round to the west
+    i = int(np.argmax(gaps))
+    if gaps[-1] >= gaps[i]:  # the plain interval is as short as any: leave it
+        return float(v[0])
+    return float(v[i + 1])
+
+
+def wrap_lon(lon: npt.ArrayLike, west: float) -> npt.NDArray[np.float64]:
+    """Longitudes moved by whole turns into ``[west, west + 360)`` (missing stay missing).
+
+    Examples
+    --------
+    >>> wrap_lon([178.0, -179.0], 178.0).tolist()
+    [178.0, 181.0]
+    """
+    v = np.asarray(lon, dtype=np.float64)
+    return np.mod(v - west, 360.0) + west
 
 
 def finite_or(value: Any, default: float) -> float:
