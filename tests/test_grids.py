@@ -163,9 +163,47 @@ def test_missing_crs_is_an_error_naming_the_fix(tmp_path):
     with pytest.raises(InputValidationError) as info:
         read_population_raster(path)
     msg = str(info.value)
-    assert "nocrs.tif" in msg and "no CRS" in msg and "crs=" in msg and "--demand-crs" in msg
+    assert "nocrs.tif" in msg and "no CRS" in msg and "crs='EPSG:4326'" in msg
+    assert "--demand-crs" not in msg  # the API's caller is told the API's keyword
     df = read_population_raster(path, crs="EPSG:4326")
     assert len(df) == 16 and df["lat"].max() == 39.5
+
+
+def test_a_degree_raster_declared_projected_is_refused(tmp_path):
+    """A raster without a CRS in degrees, read with a projected CRS: its extent lies within
+    360 m of EPSG:3857's origin, off lat 0 / lon 0 (it was planned there, in the Gulf of
+    Guinea); a CSV already got this check. The same extent in the file's own CRS too."""
+    arr = np.ones((4, 4), dtype=np.float32)
+    path = write_raster(tmp_path / "deg.tif", arr, from_origin(5.0, 47.0, 0.5, 0.5), crs=None)
+    with pytest.raises(InputValidationError) as info:
+        read_population_raster(path, crs="EPSG:3857")
+    msg = str(info.value)
+    assert "deg.tif" in msg and "looks like degrees, not EPSG:3857 metres" in msg
+    assert "crs='EPSG:4326'" in msg
+    with pytest.raises(InputValidationError, match="--demand-crs EPSG:4326"):
+        read_demand(path, crs="EPSG:3857")
+    own = write_raster(tmp_path / "own.tif", arr, from_origin(5.0, 47.0, 0.5, 0.5),
+                       crs="EPSG:3857")
+    with pytest.raises(InputValidationError, match="the file's CRS is wrong"):
+        read_population_raster(own)
+    # a raster in metres is read (1 km cells off the origin, where 3857 metres start)
+    metres = write_raster(tmp_path / "m.tif", arr, from_origin(560_000.0, 5_950_000.0, 1000.0,
+                                                               1000.0), crs="EPSG:3857")
+    assert len(read_population_raster(metres)) == 16
+
+
+def test_a_metre_raster_declared_in_degrees_says_so(tmp_path):
+    """A raster without a CRS in metres read as EPSG:4326: the message said "cannot be
+    transformed from EPSG:4326 to EPSG:4326"; it now says the numbers are not degrees."""
+    arr = np.ones((4, 4), dtype=np.float32)
+    path = write_raster(tmp_path / "m.tif", arr, from_origin(560_000.0, 5_950_000.0, 1000.0,
+                                                             1000.0), crs=None)
+    with pytest.raises(InputValidationError) as info:
+        read_demand(path, crs="EPSG:4326")
+    msg = str(info.value)
+    assert "beyond latitude +-90 degrees" in msg and "not EPSG:4326 degrees" in msg
+    assert "EPSG:4326 to EPSG:4326" not in msg
+    assert "--demand-crs ESRI:54009" in msg
 
 
 def test_bad_arguments_and_files(tmp_path):
@@ -385,3 +423,16 @@ def test_h3_ids_are_made_canonical_before_the_duplicate_check(tmp_path):
     q = tmp_path / "one.csv"
     pd.DataFrame({"h3": ["0x" + cell.upper()], "population": [5]}).to_csv(q, index=False)
     assert list(read_demand(q)["demand_id"]) == [cell]
+
+
+def test_a_cell_above_the_world_population_is_named_by_its_cell(tmp_path):
+    """The error named "row 12" (the 12th populated cell, a row of no file the user has);
+    it names the raster cell."""
+    arr = np.ones((4, 4), dtype=np.float64)
+    arr[2, 3] = 1e13
+    path = write_raster(tmp_path / "big.tif", arr, from_origin(5.0, 47.0, 0.5, 0.5))
+    with pytest.raises(InputValidationError) as info:
+        read_demand(path)
+    msg = str(info.value)
+    assert "big.tif" in msg and "1 cell holds more than 1e+10 people" in msg
+    assert "r2_c3: 1e+13" in msg and "row 12" not in msg

@@ -152,9 +152,11 @@ def _open_raster(report: _Report, p: Path) -> Any:
     return src
 
 
-def _checked_crs(report: _Report, src: Any, p: Path, band: int, crs: Any | None) -> Any:
-    """The raster's CRS (or ``crs`` when it has none), after checking the band and that the
-    raster is georeferenced; every problem is raised together."""
+def _checked_crs(report: _Report, src: Any, p: Path, band: int,
+                 crs: Any | None) -> tuple[Any, bool]:
+    """The raster's CRS (or ``crs`` when it has none) and whether it came from ``crs``,
+    after checking the band, that the raster is georeferenced and that its extent is
+    plausible in that CRS; every problem is raised together."""
     from pyproj import CRS
 
     if not 1 <= band <= src.count:
@@ -164,29 +166,67 @@ def _checked_crs(report: _Report, src: Any, p: Path, band: int, crs: Any | None)
         )
         report.raise_if_any()
     raster_crs = src.crs
+    given = False
     if raster_crs is None:
         if crs is None:
             report.add(
                 "the raster has no CRS, so its cells cannot be placed on the map",
-                "assign it (gdal_edit.py -a_srs EPSG:XXXX file.tif) or pass crs=... "
-                "(CLI: --demand-crs), e.g. crs='EPSG:4326' or 'ESRI:54009' for GHSL",
+                "assign it (gdal_edit.py -a_srs EPSG:XXXX file.tif) or pass "
+                f"{report.option('crs', 'EPSG:4326')} (or e.g. "
+                f"{report.option('crs', 'ESRI:54009')} for GHSL)",
             )
         else:
             try:
                 raster_crs = CRS.from_user_input(crs)
+                given = True
             except Exception as exc:  # noqa: BLE001
-                report.add(
-                    f"crs {crs!r} is not a valid CRS ({exc})", "pass e.g. crs='EPSG:4326'"
-                )
+                report.add(f"{report.option('crs', str(crs))} is not a valid CRS ({exc})",
+                           f"pass e.g. {report.option('crs', 'EPSG:4326')}")
     elif crs is not None:
-        logger.warning("%s has its own CRS (%s); crs=%r is ignored", p, raster_crs, crs)
+        logger.warning("%s has its own CRS (%s); %s is ignored", p, raster_crs,
+                       report.option("crs", str(crs)))
     if src.transform.is_identity:
         report.add(
             "the raster has no geotransform (pixel coordinates only)",
             "georeference the file (gdal_translate -a_ullr ... / -a_srs ...) before reading",
         )
     report.raise_if_any()
-    return raster_crs
+    _check_degree_like_extent(report, src, p, CRS.from_user_input(raster_crs), given)
+    return raster_crs, given
+
+
+def _check_degree_like_extent(report: _Report, src: Any, p: Path, raster_crs: Any,
+                              given: bool) -> None:
+    """A raster in degrees declared projected: its whole extent within
+    :data:`~coverage.inputs.tables.DEGREE_LIKE_MAX` units of the CRS origin (for EPSG:3857
+    a few hundred metres off lat 0, lon 0), as a lat/lon extent would be. Refused when that
+    extent, read as lon/lat, lies in the CRS's area of use (the tables' rule for points);
+    otherwise logged (a local CRS centred on a small study area)."""
+    from .tables import DEGREE_LIKE_MAX
+
+    if not raster_crs.is_projected:
+        return
+    b = src.bounds
+    if max(abs(b.left), abs(b.right), abs(b.bottom), abs(b.top)) >= DEGREE_LIKE_MAX:
+        return
+    unit = str(raster_crs.axis_info[0].unit_name) if raster_crs.axis_info else "unit"
+    units = unit[:-4] + "feet" if unit.endswith("foot") else unit + "s"
+    what = (f"the raster's extent (x {b.left:g} to {b.right:g}, y {b.bottom:g} to "
+            f"{b.top:g}) looks like degrees, not {raster_crs.to_string()} {units}: all "
+            f"of it lies within {DEGREE_LIKE_MAX:g} {units} of the CRS origin")
+    area = raster_crs.area_of_use
+    if area is None and raster_crs.to_epsg() is not None:  # a file's WKT carries none
+        from pyproj import CRS
+
+        area = CRS.from_epsg(raster_crs.to_epsg()).area_of_use
+    if area is not None and area.west <= b.left <= b.right <= area.east and (
+            area.south <= b.bottom <= b.top <= area.north):
+        fix = (f"pass {report.option('crs', 'EPSG:4326')} (degrees)" if given else
+               "the file's CRS is wrong: assign EPSG:4326 (gdal_edit.py -a_srs EPSG:4326 "
+               f"{p.name})")
+        report.add(what, fix)
+        report.raise_if_any()
+    logger.warning("%s: %s; planned as given", p, what)
 
 
 def _window_population(
@@ -310,22 +350,35 @@ def _scan_windows(
     return scan
 
 
-def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any) -> None:
+def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any,
+                     given: bool = False) -> None:
     """Raise one error naming every kind of bad cell found, with examples and the fix."""
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(raster_crs)
+    if crs.is_geographic:  # nothing to transform: the numbers are not degrees
+        tr = (f"populated cells lie beyond latitude +-90 degrees, so their coordinates are "
+              f"not {crs.to_string()} degrees as the raster's CRS says")
+    else:
+        tr = f"populated cells cannot be transformed from {crs.to_string()} to EPSG:4326"
     fixes = {
         "nan": (
             "cells are NaN but NaN is not the raster's nodata value",
-            "declare it (gdal_edit.py -a_nodata nan file.tif) or pass nodata=float('nan')",
+            "declare it (gdal_edit.py -a_nodata nan file.tif)"
+            + _nodata_option(report, "float('nan')"),
         ),
         "inf": ("cells are infinite", "fix the raster, or declare that value as nodata"),
         "neg": (
             "cells hold a negative population that is not the nodata value",
-            "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif) "
-            "or pass nodata=VALUE (GHSL uses -200, WorldPop -99999); otherwise fix the cells",
+            "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif"
+            + _nodata_option(report, "VALUE") + "; GHSL uses -200, WorldPop -99999), "
+            "otherwise fix the cells",
         ),
         "tr": (
-            f"populated cells cannot be transformed from {raster_crs} to EPSG:4326",
-            "check the raster's CRS is right (or pass crs=... for a file without one)",
+            tr,
+            (f"pass the raster's real CRS, e.g. {report.option('crs', 'ESRI:54009')} for "
+             "GHSL" if given else "the file's CRS is wrong: assign the right one "
+             "(gdal_edit.py -a_srs EPSG:XXXX file.tif)"),
         ),
     }
     for key, (count, examples) in bad.items():
@@ -335,7 +388,13 @@ def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any
     report.raise_if_any()
 
 
-def _demand_table(report: _Report, scan: _Scan) -> pd.DataFrame:
+def _nodata_option(report: _Report, value: str) -> str:
+    """`` or pass nodata=VALUE`` for a caller of :func:`read_population_raster` (the CLI
+    and batch files have no nodata option: only the file's own declaration works there)."""
+    return f" or pass nodata={value}" if report.option_style == "api" else ""
+
+
+def _demand_table(report: _Report, scan: _Scan, factor: int = 1) -> pd.DataFrame:
     """The demand table of the populated cells, in raster order (none: the error is raised)."""
 
     def cat(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
@@ -356,8 +415,26 @@ def _demand_table(report: _Report, scan: _Scan) -> pd.DataFrame:
         report.raise_if_any()
     # The table is valid by construction (unique ids, finite coordinates, population > 0),
     # so it is built in the canonical form of coverage.inputs.tables directly: as_demand would only
-    # repeat the checks (plan_sites runs it anyway).
+    # repeat the checks (plan_sites runs it anyway), naming rows of a table the user never
+    # saw; the population limits are checked here, naming cells.
+    from .tables import MAX_POPULATION_PER_POINT, MAX_POPULATION_TOTAL
+
     ids = _cell_ids(rows, cols)
+    huge = np.flatnonzero(pop > MAX_POPULATION_PER_POINT)
+    if len(huge):
+        cells = "; ".join(f"{ids[i]}: {pop[i]:.3g}" for i in huge[:5])
+        report.add(
+            f"{len(huge)} {'block' if factor > 1 else 'cell'}"
+            f"{' holds' if len(huge) == 1 else 's hold'} more than "
+            f"{MAX_POPULATION_PER_POINT:.0e} people (more than the world's population; e.g. "
+            f"{cells}; r<row>_c<col> is the raster row and column)",
+            "check the band holds people per cell (not a density or another unit) and that "
+            "its nodata value is declared (gdal_edit.py -a_nodata VALUE file.tif)")
+    elif float(pop.sum()) > MAX_POPULATION_TOTAL:
+        report.add(f"the raster holds {float(pop.sum()):.3g} people in all, more than "
+                   f"{MAX_POPULATION_TOTAL:.0e}",
+                   "check the band holds people per cell (not a density or another unit)")
+    report.raise_if_any()
     return pd.DataFrame(
         {"demand_id": ids, "lat": lat, "lon": lon, "population": pop, "name": ids.copy()}
     )
@@ -371,6 +448,7 @@ def read_population_raster(
     nodata: float | None = None,
     crs: Any | None = None,
     window_size: int | tuple[int, int] | None = None,
+    option_style: str = "api",
 ) -> pd.DataFrame:
     """Read a GeoTIFF population raster (GHSL, WorldPop, ...) as demand points.
 
@@ -399,6 +477,9 @@ def read_population_raster(
     window_size : int or (int, int), optional
         Window height/width in cells (rounded up to a multiple of ``aggregate``). Default:
         whole internal blocks up to about 1024 x 1024 cells.
+    option_style : {"api", "cli", "toml"}, default "api"
+        How error messages name the ``crs`` option (``crs='EPSG:4326'``,
+        ``--demand-crs EPSG:4326``, ``demand_crs = "EPSG:4326"``).
 
     Returns
     -------
@@ -421,13 +502,13 @@ def read_population_raster(
     from pyproj import CRS, Transformer
     from rasterio.enums import MaskFlags
 
-    report = _Report(str(path), "population raster")
+    report = _Report(str(path), "population raster", option_style=option_style)
     factor = _checked_aggregate(report, aggregate)
     p = Path(path)
     src = _open_raster(report, p)
 
     with src:
-        raster_crs = _checked_crs(report, src, p, band, crs)
+        raster_crs, given = _checked_crs(report, src, p, band, crs)
         nd = src.nodatavals[band - 1] if nodata is None else float(nodata)
         flags = src.mask_flag_enums[band - 1]
         use_mask_band = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
@@ -442,8 +523,8 @@ def read_population_raster(
                        "the file is truncated or damaged: pass a complete GeoTIFF")
             report.raise_if_any()
 
-    _raise_bad_cells(report, scan.bad, raster_crs)
-    demand = _demand_table(report, scan)
+    _raise_bad_cells(report, scan.bad, raster_crs, given)
+    demand = _demand_table(report, scan, factor)
     total = scan.total
     info = {
         "source": str(path),

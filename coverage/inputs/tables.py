@@ -264,7 +264,7 @@ def read_demand(
     if Path(path).suffix.lower() in (".tif", ".tiff"):
         from .raster import read_population_raster
 
-        return read_population_raster(path, crs=crs)
+        return read_population_raster(path, crs=crs, option_style=option_style)
     report = _Report(str(path), "demand", option_style=option_style)
     loaded = load_file(path, report, layer=layer)
     if is_h3_table(loaded.frame):

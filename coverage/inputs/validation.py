@@ -41,14 +41,17 @@ class ProblemReport:
     source: str
     kind: str
     problems: list[Problem] = field(default_factory=list)
-    #: How messages name the reading options: ``"cli"`` (``--demand-crs EPSG:3857``) or
-    #: ``"toml"`` (``demand_crs = "EPSG:3857"``, a batch file's ``[base]``).
+    #: How messages name the reading options: ``"cli"`` (``--demand-crs EPSG:3857``),
+    #: ``"toml"`` (``demand_crs = "EPSG:3857"``, a batch file's ``[base]``) or ``"api"``
+    #: (``crs='EPSG:3857'``, a reader's keyword).
     option_style: str = "cli"
 
     def option(self, what: str, value: str | None = None) -> str:
         """The name of this input's reading option ``what`` (``crs``, ``layer``) as the
         caller spells it, with ``value`` when given."""
         prefix = "candidates" if self.kind == "sites" else "demand"
+        if self.option_style == "api":  # a reader's own keyword: crs='EPSG:4326'
+            return f"{what}=" + ("..." if value is None else repr(value))
         if self.option_style == "toml":
             return f"{prefix}_{what}" + ("" if value is None else f' = "{value}"')
         return f"--{prefix}-{what}" + ("" if value is None else f" {value}")
