@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .config import MODEL_OPTIONS, add_cli_options, build_model
+from .config import MODEL_OPTIONS, add_cli_options, build_model, given_options
 from .errors import InputValidationError, OutputWriteError
 from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
@@ -484,6 +484,8 @@ def _run_plan(args: argparse.Namespace) -> int:
             demand, sites, tiers=args.tiers,
             demand_source=str(args.demand) if args.demand else "<demo demand>",
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
+    if args.command == "plan" and demand is not None:
+        problems.extend(_load_options_unused(args, demand))
     extra: dict[str, Any] = {}
     if args.command == "compare":
         extra = _compare_inputs(args, problems)
@@ -497,6 +499,26 @@ def _run_plan(args: argparse.Namespace) -> int:
             return _compare_and_write(args, od, demand, sites, model, inputs, progress,
                                       **extra)
         return _plan_and_write(args, od, demand, sites, model, inputs, progress)
+
+
+def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
+    """The capacity options typed for a plan without a load: they would change nothing
+    (``--domain-radius-km`` would not even make the plan survive a domain's failure)."""
+    if args.requests_per_person_day is not None or "load_rps" in demand.columns:
+        return []
+    typed = [f"--{name.replace('_', '-')}" for name in
+             ("peak_to_mean", "target_utilisation", "domain_radius_km")
+             if name in given_options(args)]
+    if not typed:
+        return []
+    return [f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} to a capacitated "
+            "plan only, and this one has no load (neither --requests-per-person-day nor a "
+            "demand load_rps column): the plan would be made without "
+            + ("them" if len(typed) > 1 else "it")
+            + (" (its N-1 check fails one site at a time, not a shared-risk domain)"
+               if "--domain-radius-km" in typed else "")
+            + ". Fix: add --requests-per-person-day N (or a load_rps column), or drop "
+            + ", ".join(typed)]
 
 
 def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:

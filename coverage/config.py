@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .model.latency import LatencyModel
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
-           "add_cli_options", "build_model", "options_markdown"]
+           "add_cli_options", "build_model", "given_options", "options_markdown"]
 
 
 def _number(v: Any) -> float | None:
@@ -72,6 +72,10 @@ def _is_budget(v: Any) -> bool:
 
 
 # name -> (predicate, sentence)
+#: Largest ``requests_per_person_day``: a million a day is 11.6 requests a second from every
+#: person, day and night (a typo's 1e30 made a load of 1.7e33 requests/s).
+MAX_REQUESTS_PER_PERSON_DAY = 1e6
+
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "positive": (lambda v: (n := _number(v)) is not None and n > 0, "a positive number"),
     "budget": (_is_budget, "a positive number of ms (at most 1,000,000) or a service-class "
@@ -93,6 +97,11 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "peak_ratio": (lambda v: (n := _number(v)) is not None and 1 <= n <= 1000,
                    "a number from 1 to 1,000 (the peak hour's load over the day's mean: "
                    "a peak below the mean does not exist)"),
+    "rate_or_none": (lambda v: v is None or ((n := _number(v)) is not None
+                                             and 0 < n <= MAX_REQUESTS_PER_PERSON_DAY),
+                     f"a positive number up to {MAX_REQUESTS_PER_PERSON_DAY:,.0f} (or absent; "
+                     f"{MAX_REQUESTS_PER_PERSON_DAY:,.0f} a day is 11.6 requests a second "
+                     "from every person, day and night)"),
     "fraction": (lambda v: (n := _number(v)) is not None and 0 < n <= 1,
                  "a number in (0, 1]"),
     "text": (lambda v: isinstance(v, str) and v.strip() != "", "a name"),
@@ -280,14 +289,16 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "catalog_or_none", group="capacity"),
     Option("requests_per_person_day", float, None, "", "peak load from population: requests "
            "per person per day (with --peak-to-mean); turns on the capacitated plan (so does "
-           "a demand load_rps column)", "positive_or_none", group="capacity"),
-    Option("peak_to_mean", float, 3.0, "", "peak-hour load over the daily mean (1-1000)",
+           "a demand load_rps column)", "rate_or_none", group="capacity"),
+    Option("peak_to_mean", float, 3.0, "", "peak-hour load over the daily mean (1-1000; "
+           "with a load only)",
            "peak_ratio", group="capacity"),
     Option("target_utilisation", float, 0.8, "", "share of a site's throughput planned to "
-           "be used (capacity = accelerators x throughput x this)", "fraction",
+           "be used (capacity = accelerators x throughput x this; with a load only)", "fraction",
            group="capacity"),
     Option("domain_radius_km", float, None, "km", "sites within this distance of each "
-           "other fail together (shared-risk domains; a sites failure_domain column wins)",
+           "other fail together (shared-risk domains; a sites failure_domain column wins; "
+           "with a load only)",
            "positive_or_none", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
@@ -533,10 +544,28 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
     return parse
 
 
+class _StoreGiven(argparse.Action):
+    """argparse's ``store``, also noting the option in ``namespace.given_options`` (a
+    frozenset of dests), so that a check can tell a value typed from a default."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        given = getattr(namespace, "given_options", frozenset())
+        namespace.given_options = frozenset(given | {self.dest})
+
+
+def given_options(args: argparse.Namespace) -> frozenset[str]:
+    """The options of :data:`OPTIONS` typed on the command line (their dests), not left at
+    their defaults."""
+    return frozenset(getattr(args, "given_options", frozenset()))
+
+
 def add_cli_options(groups: Mapping[str, Any],
                     options: Iterable[Option] = OPTIONS) -> None:
     """Add ``options`` (default: every option of :data:`OPTIONS`) to argparse groups keyed
-    by :attr:`Option.group` (``requirement``, ``latency model``, ``solver``)."""
+    by :attr:`Option.group` (``requirement``, ``latency model``, ``solver``); the ones typed
+    are listed by :func:`given_options`."""
     for opt in options:
         unit = {"ms": "milliseconds", "s": "seconds", "GiB": "GiB", "km": "km",
                 "us/km": "microseconds per km"}.get(opt.unit, "")
@@ -547,7 +576,7 @@ def add_cli_options(groups: Mapping[str, Any],
             shown = (",".join(f"{x:g}" for x in opt.default) if isinstance(opt.default, tuple)
                      else str(opt.default))
             text += f" (default: {shown})"
-        kw: dict[str, Any] = {"default": default, "help": text}
+        kw: dict[str, Any] = {"default": default, "help": text, "action": _StoreGiven}
         allowed = opt.allowed()
         if allowed is not None:
             kw["choices"] = list(allowed)

@@ -1162,3 +1162,71 @@ def test_a_workload_without_power_or_throughput_figures_is_named(figures):
     assert "workload 'mine' has no" in msg and "[workloads.mine]" in msg, msg
     for name in ("throughput_rps", "accelerator_w", "host_w"):
         assert (name in msg.split("Fix")[0]) == (name not in figures), (name, msg)
+
+
+def _plan_argv(tmp_path, *extra):
+    data = Path(__file__).resolve().parents[1] / "data"
+    return ["plan", "--demand", str(data / "west_demand.csv"), "--candidates",
+            str(data / "west_candidates.csv"), "--budget-ms", "50", "--out",
+            str(tmp_path / "out"), "--no-map", "--no-report", "--no-gis", *map(str, extra)]
+
+
+@pytest.mark.parametrize("extra", [
+    ("--peak-to-mean", 5), ("--target-utilisation", 0.5), ("--domain-radius-km", 20),
+    ("--peak-to-mean", 3.0, "--domain-radius-km", 20)])
+def test_capacity_options_without_a_load_are_refused(tmp_path, capsys, extra):
+    """--peak-to-mean, --target-utilisation and --domain-radius-km without a load changed
+    nothing, silently (a domain radius did not make the N-1 check fail a domain): exit 2
+    before any output, naming each option typed (even at its default value) and the fix."""
+    from coverage.cli import main
+
+    assert main(_plan_argv(tmp_path, *extra)) == 2
+    err = capsys.readouterr().err
+    typed = [a for a in extra if str(a).startswith("--")]
+    assert "capacitated plan only" in err and "--requests-per-person-day N" in err
+    assert all(flag in err for flag in typed)
+    assert "--target-utilisation" in err or "--target-utilisation" not in typed
+    assert not (tmp_path / "out").exists()
+
+
+def test_capacity_options_with_a_load_are_taken(tmp_path):
+    from coverage.cli import main
+
+    argv = _plan_argv(tmp_path, "--requests-per-person-day", 50, "--peak-to-mean", 4,
+                      "--target-utilisation", 0.6, "--domain-radius-km", 5,
+                      "--kmedian-time-limit-s", 5)
+    assert main(argv) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["parameters"]["peak_to_mean"] == 4 and s["parameters"]["domain_radius_km"] == 5
+
+
+def test_given_options_tell_typed_values_from_defaults():
+    from coverage.cli import build_parser
+    from coverage.config import given_options
+
+    parser = build_parser()
+    args = parser.parse_args(["plan", "--demo", "--out", "x", "--peak-to-mean", "3"])
+    assert given_options(args) == {"peak_to_mean"}
+    assert given_options(parser.parse_args(["plan", "--demo", "--out", "x"])) == frozenset()
+
+
+def test_a_domain_radius_without_a_load_is_refused_by_the_api():
+    demand = pd.DataFrame({"demand_id": ["d"], "lat": [45.0], "lon": [5.0],
+                           "population": [1000.0]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.0]})
+    with pytest.raises(InputValidationError, match="shared-risk domains apply to a "
+                       "capacitated plan only"):
+        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, domain_radius_km=10)
+
+
+@pytest.mark.parametrize("rate", [1e30, 2e6, 0.0])
+def test_an_absurd_request_rate_is_refused(tmp_path, capsys, rate):
+    """--requests-per-person-day 1e30 ended in exit 3 ("no plan carries the load" with a
+    37-digit load): refused as an option (exit 2), before any output."""
+    from coverage.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(_plan_argv(tmp_path, "--requests-per-person-day", rate))
+    assert info.value.code == 2
+    assert "up to 1,000,000" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -230,6 +230,17 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     """
     own_load = _column(demand, "load_rps", source=demand_source, positive=False)
     if own_load is None and requests_per_person_day is None:
+        if domain_radius_km is not None:  # the plan would claim N-1 for one site at a time
+            raise InputValidationError(
+                f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}: shared-risk "
+                "domains apply to a capacitated plan only, and this one has no load (no "
+                "load_rps column, no requests_per_person_day); its N-1 check would fail one "
+                "site at a time. Fix: give a load (requests_per_person_day / "
+                "--requests-per-person-day, or a load_rps column), or drop domain_radius_km")
+        if "failure_domain" in sites.columns:
+            logger.warning("%s: the failure_domain column applies to a capacitated plan "
+                           "only (no load here): the N-1 check fails one site at a time",
+                           sites_source)
         return None
     if own_load is not None:
         load = own_load
