@@ -435,7 +435,7 @@ def test_the_demands_own_columns_reach_assignment_csv(tmp_path):
                         "--no-report", "--out", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "carried to the outputs unchanged: state, note, with a comma" in r.stderr
+    assert "carried to the outputs: state, note, with a comma" in r.stderr
     a = pd.read_csv(out / "assignment.csv")
     assert list(a.columns[-2:]) == ["state", "note, with a comma"]
     merged = a.merge(src, on="demand_id", suffixes=("", "_in"))

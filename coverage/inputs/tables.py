@@ -461,10 +461,10 @@ def _name_unused(kind: str, columns: list[str], source: str) -> None:
     if meaningful:
         logger.warning(
             "%s: column(s) %s are not used by the planner (they do not change the plan; "
-            "they are carried to the outputs unchanged)", source, ", ".join(meaningful))
+            "they are carried to the outputs)", source, ", ".join(meaningful))
     rest = [c for c in columns if c not in meaningful]
     if rest:
-        logger.info("%s: %s column(s) carried to the outputs unchanged: %s", source, kind,
+        logger.info("%s: %s column(s) carried to the outputs: %s", source, kind,
                     ", ".join(rest[:12]) + (f" and {len(rest) - 12} more" if len(rest) > 12
                                             else ""))
 
