@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .config import MODEL_OPTIONS, add_cli_options, build_model, given_options
+from .config import MODEL_OPTIONS, OPTIONS, add_cli_options, build_model, given_options
 from .errors import InputValidationError, OutputWriteError
 from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
@@ -36,6 +36,14 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
+
+
+def _number(text: str) -> float:
+    """Any number (its range is checked with the command's other problems)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _nonneg_float(text: str) -> float:
@@ -222,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "earlier calibrate run wrote it)")
     c.add_argument("--max-distance-km", type=_positive_float, default=None, metavar="KM",
                    help="fit only pings under this distance (default: all)")
-    c.add_argument("--fiber-us-per-km", type=_positive_float, default=4.9,
-                   help="one-way fibre delay, microseconds per km")
+    c.add_argument("--fiber-us-per-km", type=_number, default=4.9,
+                   help="one-way fibre delay, microseconds per km (from 3.3356, light in "
+                   "vacuum, to 100)")
     _add_verbosity(c)
     lat = sub.add_parser(
         "latency",
@@ -247,13 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--local-breakout", action="store_true",
                      help="the site breaks mobile traffic out locally (no UPF detour; "
                      "default: the tier's)")
-    lat.add_argument("--backbone", default=None, metavar="FILE",
-                     help="route over this backbone graph (GML / GraphML)")
-    lat.add_argument("--backbone-edge-factor", type=float, default=None, metavar="F",
-                     help="fibre length over the straight line of a backbone link (1.5)")
-    lat.add_argument("--backbone-latency-attr", default=None, metavar="NAME",
-                     help="link attribute holding its one-way latency in ms")
     lm = lat.add_argument_group("latency model")
+    # --backbone, --backbone-edge-factor (>= 1), --backbone-latency-attr: as for plan (the
+    # option table's constraints; typed ones noted for _backbone_options_unused)
+    add_cli_options({"latency model": lm}, [o for o in OPTIONS if o.name in BACKBONE_OPTIONS])
     add_cli_options({"latency model": lm}, MODEL_OPTIONS)
     _add_verbosity(lat)
     return parser
@@ -399,6 +405,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective) if p not in problems)
+    problems.extend(_backbone_options_unused(args))  # link options without a graph
     demo_only = [flag for flag, v in (("--country", args.country),
                                       ("--demo-min-population", args.demo_min_population),
                                       ("--demo-site-min-population",
@@ -519,6 +526,37 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
                if "--domain-radius-km" in typed else "")
             + ". Fix: add --requests-per-person-day N (or a load_rps column), or drop "
             + ", ".join(typed)]
+
+
+#: The options that describe the backbone graph of ``--backbone`` (their dests).
+BACKBONE_OPTIONS = ("backbone", "backbone_edge_factor", "backbone_latency_attr")
+
+
+def _backbone_options_unused(args: argparse.Namespace) -> list[str]:
+    """The backbone link options typed without ``--backbone``: they would change nothing
+    (the route stays the great circle), and were ignored without a word.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``plan``, ``compare`` or ``latency``.
+
+    Returns
+    -------
+    list of str
+        One sentence naming the options and the fix, or nothing.
+    """
+    if getattr(args, "backbone", None) is not None:
+        return []
+    typed = [f"--{name.replace('_', '-')}" for name in BACKBONE_OPTIONS[1:]
+             if name in given_options(args)]
+    if not typed:
+        return []
+    one = len(typed) == 1
+    return [f"{', '.join(typed)} {'describes' if one else 'describe'} the links of a backbone "
+            "graph, and no --backbone is given: the route would be the great circle without "
+            + ("it" if one else "them") + ". Fix: add --backbone FILE (GML or GraphML), or "
+            f"drop {', '.join(typed)}"]
 
 
 def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
@@ -747,17 +785,24 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     import math
 
     from .inputs.pings import read_pings
-    from .model.calibrate import calibrate
+    from .model.calibrate import calibrate, fiber_problem
     from .outputs.outdir import write_atomic
 
     out = Path(args.out)
-    problems = _model_file_problems(out)
     pings_path = Path(args.pings)
+    # every check before the work, in one message: --out, --fiber-us-per-km, the pings
+    problems = _model_file_problems(out)
     if pings_path.resolve() == out.resolve():
         problems.append(f"--out {out} is the pings file: choose another name")
+    bad_fiber = fiber_problem(args.fiber_us_per_km)
+    if bad_fiber:
+        problems.append(bad_fiber)
+    try:
+        pings = read_pings(pings_path)
+    except InputValidationError as exc:
+        problems.append(str(exc))
     if problems:
         raise InputValidationError("\n".join(problems))
-    pings = read_pings(pings_path)
     cal = calibrate(pings, fiber_us_per_km=args.fiber_us_per_km,
                     max_distance_km=math.inf if args.max_distance_km is None
                     else args.max_distance_km, source=str(pings_path))
@@ -785,6 +830,43 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tool_owned_dir(path: Path) -> tuple[Path, str] | None:
+    """The directory written by an edge-coverage run (a plan or batch ``--out``) that holds
+    ``path``, with its kind; ``None`` when there is none.
+
+    Such a directory is replaced as a whole by its next run, and a file the tool did not
+    list there makes that run refuse it: nothing else may be written inside. Found by the
+    ownership marker (:data:`coverage.outputs.outdir.MARKER`) of any ancestor, the
+    symbolic links of the parent followed, or for a plan directory from before the marker
+    by its file names.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to be written (``calibrate --out``).
+
+    Returns
+    -------
+    tuple of (pathlib.Path, str) or None
+        The owned directory and its kind (``"plan"``, ``"batch"``), or ``None``.
+    """
+    from .outputs.outdir import LEGACY_PLAN_FILES, read_marker
+
+    parent = Path(os.path.abspath(path)).parent
+    real = Path(os.path.realpath(parent))
+    for directory in dict.fromkeys([parent, *parent.parents, real, *real.parents]):
+        marker = read_marker(directory)
+        if marker is not None:
+            return directory, str(marker.get("kind") or "output")
+    try:
+        entries = set(os.listdir(real))
+    except OSError:
+        return None
+    if "summary.json" in entries and entries <= LEGACY_PLAN_FILES:
+        return real, "plan"
+    return None
+
+
 def _model_file_problems(out: Path) -> list[str]:
     """Why ``--out`` of calibrate cannot be written (empty when it can)."""
     from .model.calibrate import MODEL_FILE_HEADER
@@ -793,6 +875,13 @@ def _model_file_problems(out: Path) -> list[str]:
         return [f"--out {out} is a directory: give a file name such as model.toml"]
     if out.suffix.lower() != ".toml":
         return [f"--out {out} must end in .toml (a model file)"]
+    owner = _tool_owned_dir(out)
+    if owner is not None:
+        directory, kind = owner
+        return [f"--out {out} is inside {directory}, an edge-coverage {kind} directory: the "
+                f"tool replaces it as a whole, and its next {kind} run would refuse it for "
+                "holding a file it did not write (or drop the model with it). Fix: give --out "
+                f"a path outside it, e.g. --out {directory.parent / out.name}"]
     if out.is_symlink():
         return [f"--out {out} is a symbolic link: it is left alone; choose a new name"]
     if out.exists():
@@ -813,42 +902,96 @@ def _model_file_problems(out: Path) -> list[str]:
     return []
 
 
-def _run_latency(args: argparse.Namespace) -> int:
+def _latency_upf(text: str) -> tuple[Any, list[str]]:
+    """The ``--upf`` of ``latency``: a ``LAT,LON`` point or a UPF table file.
+
+    Parameters
+    ----------
+    text : str
+        The value of ``--upf``.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame or None, list of str)
+        The table of ``upf_id, lat, lon`` (``None`` when refused) and the problems: a pair
+        of numbers out of range is a point refused for its range, not a file that does not
+        exist.
+    """
     import pandas as pd
 
-    from .errors import InputValidationError
+    try:
+        lat, lon = _latlon(text)
+        return pd.DataFrame({"upf_id": ["upf"], "lat": [lat], "lon": [lon]}), []
+    except argparse.ArgumentTypeError as exc:
+        parts = text.split(",")
+        numbers = len(parts) == 2 and all(_is_float(x) for x in parts)
+        if numbers and not Path(text).exists():
+            return None, [f"--upf {exc}. Fix: give the breakout as LAT,LON in degrees, "
+                          "latitude (-90..90) first, or the path of a UPF table (upf_id, lat, "
+                          "lon)"]
+    from .inputs.upf import read_upf
+
+    try:
+        return read_upf(text), []
+    except InputValidationError as exc:
+        return None, [str(exc)]
+
+
+def _is_float(text: str) -> bool:
+    """Whether ``text`` reads as a number (``nan`` and ``inf`` included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _run_latency(args: argparse.Namespace) -> int:
     from .model.geo import haversine_km
+    from .model.latency import LatencyModel
     from .model.routing import MOBILE_ACCESS, single_path_km
     from .model.tiers import TierCatalog
 
-    model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
-    model.check_access(args.access)
-    catalog = TierCatalog.from_spec(args.tiers)
+    # every check before the work, in one message: model, access, tier, UPF, backbone
+    problems: list[str] = []
+    model = None
+    try:
+        model = build_model({o.name: getattr(args, o.name) for o in MODEL_OPTIONS})
+        model.check_access(args.access)
+    except InputValidationError as exc:
+        problems.append(str(exc))
     tier = None
-    if args.tier is not None:
-        tier = catalog.get(args.tier)
-        if tier is None:
-            raise InputValidationError(
-                f"--tier {args.tier!r} is not in the tier catalog ({catalog.source}); choose "
-                f"one of {', '.join(catalog.names())} or add it with --tiers FILE")
-    (lat1, lon1), (lat2, lon2) = args.from_, args.to
-    d = float(haversine_km(lat1, lon1, lat2, lon2))
+    try:
+        catalog = TierCatalog.from_spec(args.tiers)
+        if args.tier is not None:
+            tier = catalog.get(args.tier)
+            if tier is None:
+                problems.append(
+                    f"--tier {args.tier!r} is not in the tier catalog ({catalog.source}); "
+                    f"choose one of {', '.join(catalog.names())} or add it with --tiers FILE")
+    except InputValidationError as exc:
+        problems.append(str(exc))
     upf = None
     if args.upf is not None:
-        try:
-            u_lat, u_lon = _latlon(args.upf)
-            upf = pd.DataFrame({"upf_id": ["upf"], "lat": [u_lat], "lon": [u_lon]})
-        except argparse.ArgumentTypeError:
-            from .inputs.upf import read_upf
-
-            upf = read_upf(args.upf)
+        upf, found = _latency_upf(args.upf)
+        problems.extend(found)
+    problems.extend(_backbone_options_unused(args))
     backbone = None
     if args.backbone is not None:
-        from .model.backbone import DEFAULT_EDGE_FACTOR, read_backbone
+        from .model.backbone import DEFAULT_EDGE_FACTOR, read_backbone  # networkx: lazily
 
-        backbone = read_backbone(
-            args.backbone, edge_factor=args.backbone_edge_factor or DEFAULT_EDGE_FACTOR,
-            latency_attr=args.backbone_latency_attr, fiber_us_per_km=model.fiber_us_per_km)
+        try:
+            backbone = read_backbone(
+                args.backbone, edge_factor=DEFAULT_EDGE_FACTOR
+                if args.backbone_edge_factor is None else args.backbone_edge_factor,
+                latency_attr=args.backbone_latency_attr,
+                fiber_us_per_km=(model or LatencyModel()).fiber_us_per_km)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+    if problems or model is None:
+        raise InputValidationError("\n".join(problems))
+    (lat1, lon1), (lat2, lon2) = args.from_, args.to
+    d = float(haversine_km(lat1, lon1, lat2, lon2))
     lbo = args.local_breakout or bool(tier is not None and tier.local_breakout)
     mobile = args.access in MOBILE_ACCESS and upf is not None
     path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,

@@ -13,7 +13,10 @@ explains it.
 
 Latency-model options (``route_factor``, ``workload``, ...) are described here too
 (``model=True``) for the command line, batch and the docs; their values are checked by
-:class:`coverage.model.latency.LatencyModel`.
+:class:`coverage.model.latency.LatencyModel`, and the network parameters' physical bounds
+(:data:`coverage.model.latency.NETWORK_BOUNDS`: no fibre faster than light, no route
+shorter than the great circle, ...) are constraints here too, so the command line refuses
+them as it parses and the docs table states them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
 from .model.h3index import H3_MAX_RES
+from .model.latency import NETWORK_BOUNDS, bound_text
 
 if TYPE_CHECKING:
     from .model.latency import LatencyModel
@@ -71,6 +75,24 @@ def _is_budget(v: Any) -> bool:
     return (n := _number(v)) is not None and 0 < n <= MAX_BUDGET_MS
 
 
+def _network_bound(name: str) -> tuple[Callable[[Any], bool], str]:
+    """The constraint of latency-model network parameter ``name`` (absent, or within its
+    physical bounds, :data:`coverage.model.latency.NETWORK_BOUNDS`)."""
+    lo, hi, _, _ = NETWORK_BOUNDS[name]
+
+    def ok(v: Any) -> bool:
+        if v is None:
+            return True
+        if name == "hops":
+            return _is_int(v) and lo <= v <= hi
+        return (n := _number(v)) is not None and lo <= n <= hi
+
+    return ok, bound_text(name) + " (or absent)"
+
+
+#: Constraints whose sentence holds the unit (:meth:`Option.requirement` adds no "of UNIT").
+_UNIT_IN_SENTENCE = frozenset({"budget", *(f"{n}_or_none" for n in NETWORK_BOUNDS)})
+
 # name -> (predicate, sentence)
 #: Largest ``requests_per_person_day``: a million a day is 11.6 requests a second from every
 #: person, day and night (a typo's 1e30 made a load of 1.7e33 requests/s).
@@ -87,7 +109,8 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                  or hasattr(v, "__fspath__") or hasattr(v, "columns"),
                  "'default', 'none' or the path of a table of upf_id, lat, lon"),
     "edge_factor_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 1),
-                            "a number >= 1 (or absent)"),
+                            "a number >= 1 (a fibre link is never shorter than the "
+                            "straight line; or absent)"),
     "catalog_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                         or hasattr(v, "__fspath__") or hasattr(v, "tiers"),
                         "the path of a TOML file (or absent)"),
@@ -128,6 +151,9 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "P50,P99 in ms with 0 <= P50 <= P99"),
     "h3_res_or_none": (lambda v: v is None or (_is_int(v) and 0 <= v <= H3_MAX_RES),
                        f"an integer from 0 to {H3_MAX_RES} (or absent)"),
+    # the latency model's network parameters: their physical bounds (fiber_us_per_km_or_none,
+    # route_factor_or_none, hops_or_none, per_hop_ms_or_none, overhead_ms_or_none, ...)
+    **{f"{n}_or_none": _network_bound(n) for n in NETWORK_BOUNDS},
     "choice": (lambda v: True, "one of the choices"),  # checked against Option.choices
     "any": (lambda v: True, "any value"),
 }
@@ -192,7 +218,7 @@ class Option:
         ok, sentence = CONSTRAINTS[self.constraint]
         if ok(value):
             return None
-        if self.constraint == "budget":
+        if self.constraint in _UNIT_IN_SENTENCE:
             return f"must be {sentence}"
         return f"must be {sentence}" + (f" of {self.unit}" if self.unit else "")
 
@@ -318,19 +344,19 @@ MODEL_OPTIONS: tuple[Option, ...] = (
     Option("proxy_ms", tuple, (1.0, 3.0), "ms", "load balancer / proxy time at the site "
            "P50,P99", "pair_ms", group="latency model", model=True),
     Option("fiber_us_per_km", float, None, "us/km", "one-way fibre delay (default: the "
-           "profile's, 4.9)", "positive_or_none", group="latency model", model=True),
+           "profile's, 4.9)", "fiber_us_per_km_or_none", group="latency model", model=True),
     Option("route_factor", float, None, "", "route length / great-circle distance (default: "
-           "the profile's, 2.2754 internet, 1.5 on-net)", "positive_or_none",
+           "the profile's, 2.2754 internet, 1.5 on-net)", "route_factor_or_none",
            group="latency model", model=True),
     Option("hops", int, None, "", "router hops on the path (default: the profile's, 0 "
-           "internet, 8 on-net)", "nonneg_int_or_none", group="latency model", model=True),
+           "internet, 8 on-net)", "hops_or_none", group="latency model", model=True),
     Option("per_hop_ms", float, None, "ms", "forwarding delay per hop (default: the "
-           "profile's, 0.05)", "nonneg_or_none", group="latency model", model=True),
+           "profile's, 0.05)", "per_hop_ms_or_none", group="latency model", model=True),
     Option("overhead_ms", float, None, "ms", "fixed network overhead at p50 (default: the "
-           "profile's, 6.438 internet, 0 on-net)", "nonneg_or_none", group="latency model",
+           "profile's, 6.438 internet, 0 on-net)", "overhead_ms_or_none", group="latency model",
            model=True),
     Option("overhead_p99_ms", float, None, "ms", "fixed network overhead at p99, >= the p50 "
-           "one (default: the profile's, 10.26 internet, 0 on-net)", "nonneg_or_none",
+           "one (default: the profile's, 10.26 internet, 0 on-net)", "overhead_p99_ms_or_none",
            group="latency model", model=True),
 )
 """Parameters of :class:`coverage.model.latency.LatencyModel` settable from the CLI and batch."""

@@ -62,8 +62,8 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     Raises
     ------
     InputValidationError
-        Unreadable file, missing columns, or non-numeric / out-of-range values (one message
-        naming the file, the rows and the fix).
+        Unreadable file, missing columns, or non-numeric / out-of-range values, among them
+        round trips of 0 ms or less (one message naming the file, the rows and the fix).
     """
     p = Path(path)
     report = ProblemReport(str(p), "pings")
@@ -99,8 +99,11 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
         return values
 
     rtt = number("rtt_ms")
-    if (rtt < 0).any():
-        report.add(f"{col['rtt_ms']} is negative", "round trips are >= 0 ms", rtt < 0)
+    if (rtt <= 0).any():  # a 0 ms round trip is a failed ping or a blank written as 0
+        report.add(f"{col['rtt_ms']} is 0 or negative",
+                   "a round trip takes time: give each ping's measured round trip in ms "
+                   "(above 0), and drop the rows of failed pings (0 often stands for a "
+                   "timeout)", rtt <= 0)
     if (rtt > MAX_RTT_MS).any():
         report.add(f"{col['rtt_ms']} above {MAX_RTT_MS:,.0f} ms",
                    "give round trips in milliseconds", rtt > MAX_RTT_MS)

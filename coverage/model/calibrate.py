@@ -34,12 +34,13 @@ from scipy.optimize import linprog
 
 from ..errors import InputValidationError
 from ..inputs.validation import format_rows
+from .latency import LIGHT_KM_PER_MS, NETWORK_BOUNDS, bound_text
 
 __all__ = ["BANDS_KM", "MODEL_FILE_HEADER", "Calibration", "calibrate", "error_table",
-           "fit_network", "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
+           "fiber_problem", "fit_network", "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
 
-#: Speed of light in vacuum, km per ms: no round trip is shorter than ``2 d / c``.
-LIGHT_KM_PER_MS = 299.792458
+# LIGHT_KM_PER_MS (from the latency model): speed of light in vacuum, km per ms; no round
+# trip is shorter than ``2 d / c``.
 
 #: First line of every model file calibrate writes: an existing ``--out`` is replaced only
 #: when it starts with this line.
@@ -59,6 +60,31 @@ LP_MAX_PINGS = 60_000
 
 #: Distance bands of the error tables, km.
 BANDS_KM: tuple[float, ...] = (0.0, 500.0, 2000.0, 5000.0, math.inf)
+
+
+def fiber_problem(fiber_us_per_km: Any, option: str = "--fiber-us-per-km") -> str | None:
+    """Why ``fiber_us_per_km`` cannot be calibrated with, or ``None`` when it can.
+
+    Parameters
+    ----------
+    fiber_us_per_km : Any
+        The one-way fibre delay, microseconds per km.
+    option : str, default "--fiber-us-per-km"
+        How the caller spells the option, for the message.
+
+    Returns
+    -------
+    str or None
+        One sentence with the valid range (the latency model's physical bounds,
+        :data:`coverage.model.latency.NETWORK_BOUNDS`) and the fix; ``None`` when valid.
+    """
+    lo, hi, _, _ = NETWORK_BOUNDS["fiber_us_per_km"]
+    ok = (isinstance(fiber_us_per_km, int | float | np.integer | np.floating)
+          and not isinstance(fiber_us_per_km, bool) and lo <= fiber_us_per_km <= hi)
+    if ok:
+        return None
+    return (f"{option} {fiber_us_per_km!r} is not {bound_text('fiber_us_per_km')}. Fix: give "
+            "the one-way delay in fibre, about 4.9 us per km")
 
 
 def fibre_rtt_ms(distance_km: npt.ArrayLike, fiber_us_per_km: float = 4.9,
@@ -295,12 +321,14 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     Raises
     ------
     InputValidationError
-        Fewer than :data:`MIN_PINGS` usable pings.
+        ``fiber_us_per_km`` outside the latency model's physical bounds (faster than light
+        in vacuum, or above 100 us/km), fewer than :data:`MIN_PINGS` usable pings, or a fit
+        beyond a route factor of :data:`MAX_ROUTE_FACTOR` or an overhead of
+        :data:`MAX_OVERHEAD_MS`.
     """
-    if not 1000.0 / LIGHT_KM_PER_MS <= fiber_us_per_km <= 1000.0:
-        raise InputValidationError(
-            f"fiber_us_per_km {fiber_us_per_km!r} is outside 3.34 (light in vacuum) to 1,000 "
-            "us per km. Fix: give the one-way delay in fibre, about 4.9 us per km")
+    bad_fiber = fiber_problem(fiber_us_per_km, "fiber_us_per_km")
+    if bad_fiber:
+        raise InputValidationError(bad_fiber)
     d = pings["distance_km"].to_numpy(dtype=np.float64)
     rtt = pings["rtt_ms"].to_numpy(dtype=np.float64)
     light = rtt < 2.0 * d / LIGHT_KM_PER_MS
@@ -314,11 +342,13 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
             "trips. Fix: check the columns (latitude before longitude, not swapped), give "
             "distances in km and round trips in ms")
     if n_use < MIN_PINGS:
+        limited = not math.isinf(max_distance_km)
         raise InputValidationError(
-            f"{source}: {n_use} usable ping(s) ({int(light.sum())} faster than light, "
-            f"{int(far.sum())} at or beyond {max_distance_km:g} km): at least {MIN_PINGS} are "
-            "needed to fit a route factor and an overhead. Fix: add measurements or raise "
-            "--max-distance-km")
+            f"{source}: {n_use} usable ping(s) of {len(d):,} ({int(light.sum())} faster than "
+            "light" + (f", {int(far.sum())} at or beyond {max_distance_km:g} km" if limited
+                       else "") + f"): at least {MIN_PINGS} are needed to fit a route factor "
+            "and an overhead. Fix: add measurements"
+            + (" or raise --max-distance-km" if limited and far.any() else ""))
     if np.ptp(d[use]) <= 0:
         raise InputValidationError(
             f"{source}: all {n_use:,} usable pings are at the same distance "

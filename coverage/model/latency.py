@@ -48,7 +48,78 @@ __all__ = [
     "WORKLOADS_MS",
     "PERCENTILES",
     "LatencyModel",
+    "MIN_FIBER_US_PER_KM",
+    "MAX_FIBER_US_PER_KM",
+    "MIN_ROUTE_FACTOR",
+    "MAX_ROUTE_FACTOR",
+    "MAX_HOPS",
+    "MAX_PER_HOP_MS",
+    "MAX_OVERHEAD_MS",
+    "NETWORK_BOUNDS",
+    "LIGHT_KM_PER_MS",
+    "bound_text",
 ]
+
+#: Speed of light in vacuum, km per ms.
+LIGHT_KM_PER_MS = 299.792458
+#: Smallest one-way delay accepted, us per km: light in vacuum (3.3356 us/km). Anything
+#: less is faster than light; light in fibre takes about 4.9 us/km, over microwave links
+#: just above this bound.
+MIN_FIBER_US_PER_KM = 1000.0 / LIGHT_KM_PER_MS
+#: Largest one-way delay accepted, us per km: 20 times fibre's. No medium a network runs
+#: on is that slow (copper and coax: 4-5 us/km); a larger value is a unit mistake (ns/km).
+MAX_FIBER_US_PER_KM = 100.0
+#: Smallest route factor: the great circle itself (no route is shorter).
+MIN_ROUTE_FACTOR = 1.0
+#: Largest route factor: measured internet paths are about 2.3 times the great circle,
+#: the worst detoured ones under 10; 20 is a typo or a unit mistake.
+MAX_ROUTE_FACTOR = 20.0
+#: Most router hops on a path: the IP hop limit (IPv4 TTL, IPv6 hop limit) is 8 bits.
+MAX_HOPS = 255
+#: Largest forwarding delay per hop, ms (a router adds tens of microseconds; 100 ms is a
+#: congested satellite hop's queue, more is not a hop).
+MAX_PER_HOP_MS = 100.0
+#: Largest fixed network overhead (p50 or p99), ms: ten seconds is beyond any round trip
+#: a latency budget is planned for (geostationary satellite: about 0.6 s).
+MAX_OVERHEAD_MS = 10_000.0
+
+#: Network parameter -> (lowest, highest, why the bounds, unit): the physical bounds
+#: :class:`LatencyModel` checks (and the command line and batch, through
+#: ``coverage.config``).
+NETWORK_BOUNDS: dict[str, tuple[float, float, str, str]] = {
+    "fiber_us_per_km": (MIN_FIBER_US_PER_KM, MAX_FIBER_US_PER_KM,
+                        "light in vacuum takes 3.3356 us/km, so less is faster than light, "
+                        "and fibre about 4.9", "us/km"),
+    "route_factor": (MIN_ROUTE_FACTOR, MAX_ROUTE_FACTOR,
+                     "no route is shorter than the great circle, and measured internet "
+                     "paths are about 2.3 times it", ""),
+    "hops": (0, MAX_HOPS, "the IP hop limit", ""),
+    "per_hop_ms": (0.0, MAX_PER_HOP_MS, "a router hop adds tens of microseconds", "ms"),
+    "overhead_ms": (0.0, MAX_OVERHEAD_MS, "a fixed overhead beyond seconds is not a round "
+                    "trip", "ms"),
+    "overhead_p99_ms": (0.0, MAX_OVERHEAD_MS, "a fixed overhead beyond seconds is not a "
+                        "round trip", "ms"),
+}
+
+
+def bound_text(name: str) -> str:
+    """The valid range of a network parameter as a phrase, for messages and the options
+    table.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`NETWORK_BOUNDS`.
+
+    Returns
+    -------
+    str
+        E.g. ``"a number from 1 to 20 (no route is shorter than the great circle, ...)"``.
+    """
+    lo, hi, why, unit = NETWORK_BOUNDS[name]
+    kind = "an integer" if name == "hops" else "a number"
+    lo_s = f"{lo:.4f}".rstrip("0").rstrip(".") if name == "fiber_us_per_km" else f"{lo:g}"
+    return f"{kind} from {lo_s} to {hi:,g}{' ' + unit if unit else ''} ({why})"
 
 #: Access-network RTT (p50_ms, p99_ms) by technology.
 ACCESS_PROFILES_MS: dict[str, tuple[float, float]] = {
@@ -156,19 +227,24 @@ class LatencyModel:
     Parameters
     ----------
     fiber_us_per_km : float, default 4.9
-        One-way propagation delay in fibre, microseconds per km.
+        One-way propagation delay in fibre, microseconds per km; from
+        :data:`MIN_FIBER_US_PER_KM` (light in vacuum, 3.3356) to
+        :data:`MAX_FIBER_US_PER_KM` (100).
     route_factor : float, default 2.2754 (internet profile)
         Route length over great-circle distance (fitted, ``internet``; fibre only, 1.5,
-        ``on-net``).
+        ``on-net``); from :data:`MIN_ROUTE_FACTOR` (1, the great circle) to
+        :data:`MAX_ROUTE_FACTOR` (20).
     hops : int, default 0 (internet profile; the fitted overhead holds them)
-        Router hops on the path.
+        Router hops on the path, 0 to :data:`MAX_HOPS` (255, the IP hop limit).
     per_hop_ms : float, default 0.05
-        Forwarding delay per hop, ms.
+        Forwarding delay per hop, ms, 0 to :data:`MAX_PER_HOP_MS` (100).
     overhead_ms : float, default 6.438 (internet profile)
-        Fixed network overhead at p50 (peering, exchange detours, end hosts), ms.
+        Fixed network overhead at p50 (peering, exchange detours, end hosts), ms, 0 to
+        :data:`MAX_OVERHEAD_MS` (10,000).
     overhead_p99_ms : float, default 10.26 (internet profile)
-        Fixed network overhead at p99, ms (>= ``overhead_ms``); its excess over
-        ``overhead_ms`` joins the other components' tails (see the module notes).
+        Fixed network overhead at p99, ms (>= ``overhead_ms``, at most
+        :data:`MAX_OVERHEAD_MS`); its excess over ``overhead_ms`` joins the other
+        components' tails (see the module notes).
     profile : str, default "internet"
         Name of the profile or model file the network parameters came from.
     fit : dict, optional
@@ -184,6 +260,12 @@ class LatencyModel:
         Explicit inference time (p50_ms, p99_ms); overrides ``workload`` when given.
     access_profiles_ms : dict, optional
         Access technology table (p50_ms, p99_ms); defaults to :data:`ACCESS_PROFILES_MS`.
+
+    Raises
+    ------
+    InputValidationError
+        Any value outside its bounds (:data:`NETWORK_BOUNDS`) or of the wrong type; every
+        problem in one message.
 
     Examples
     --------
@@ -216,20 +298,16 @@ class LatencyModel:
 
     def __post_init__(self) -> None:
         problems: list[str] = []
-        for name in ("fiber_us_per_km", "route_factor", "per_hop_ms", "overhead_ms",
-                     "overhead_p99_ms"):
+        for name, (lo, hi, _, _) in NETWORK_BOUNDS.items():
             value = getattr(self, name)
-            if not _is_number(value) or value < 0:
-                problems.append(f"{name} must be a number >= 0; got {value!r}")
-        if any(_is_number(v) and v <= 0 for v in (self.fiber_us_per_km, self.route_factor)):
-            problems.append("fiber_us_per_km and route_factor must be > 0")
+            ok = (isinstance(value, int | np.integer) and not isinstance(value, bool)
+                  if name == "hops" else _is_number(value))
+            if not ok or not lo <= value <= hi:
+                problems.append(f"{name} must be {bound_text(name)}; got {value!r}")
         both = (self.overhead_ms, self.overhead_p99_ms)
         if all(_is_number(v) for v in both) and self.overhead_p99_ms < self.overhead_ms:
             problems.append(f"overhead_p99_ms ({self.overhead_p99_ms!r}) must be >= overhead_ms "
                             f"({self.overhead_ms!r})")
-        if (not isinstance(self.hops, int | np.integer) or isinstance(self.hops, bool)
-                or self.hops < 0):
-            problems.append(f"hops must be an integer >= 0; got {self.hops!r}")
         if not isinstance(self.profile, str):
             problems.append(f"profile must be a name (text); got {self.profile!r}")
         if self.fit is not None and not isinstance(self.fit, Mapping):
