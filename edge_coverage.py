@@ -27,7 +27,30 @@ def main(argv: list[str] | None = None) -> int:
               "coverage.py shares the import name 'coverage' and must not be installed "
               "beside it (re-run with --verbose for the traceback)", file=sys.stderr)
         return 1
-    return run(argv)
+    code = run(argv)
+    if argv is None and code in (130, 143):
+        _exit_past_abandoned_solves(code)
+    return code
+
+
+def _exit_past_abandoned_solves(code: int) -> None:
+    """End the command now (``os._exit``, output flushed) when an interrupt left a HiGHS
+    solve running in a thread: the interpreter's shutdown would end that thread inside C++
+    and abort the process (exit 134, "terminate called without an active exception"). The
+    outputs were already cleaned up by the unwinding; nothing else is left to do."""
+    import logging
+    import os
+
+    from coverage.solvers.interrupt import abandoned_solves
+
+    if abandoned_solves():
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -144,18 +144,44 @@ def _bad(path: Path, key: str, problem: str, fix: str) -> InputValidationError:
     return InputValidationError(f"{path}: [{key}] {problem}. Fix: {fix}")
 
 
+_EXAMPLES: dict[str, Any] = {"backbone_latency_attr": "latency_ms", "backbone_edge_factor": 1.5,
+                             "requests_per_person_day": 100.0, "domain_radius_km": 25.0}
+"""Typical values of options without a default, for the fixes of bad values."""
+
+
+def _example(name: str) -> str:
+    """A valid TOML value of planner option ``name`` (its default, or a typical value)."""
+    opt = next((o for o in PLANNER_OPTIONS if o.name == name), None)
+    value = {**_DEFAULT_PARAMS, **_EXAMPLES}.get(name, None if opt is None else opt.default)
+    if value is None and opt is not None:
+        choices = opt.choices() if callable(opt.choices) else opt.choices
+        value = (choices[0] if choices else "FILE.toml" if opt.type is str
+                 else 1 if opt.type is int else 1.0 if opt.type is float else None)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value) if value is not None else '"..."'
+
+
 def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
+    if name == "model" and where == "axes":
+        raise _bad(path, "axes.model", "a latency model cannot be an axis",
+                   "set it in [base] (model = \"on-net\" or a table of its options), or "
+                   "write one [[scenarios]] per model, each with its own model = ...")
     if name not in PLAN_PARAMETERS:
         raise _bad(path, where, f"unknown option {name!r}",
                    "use one of " + ", ".join(sorted(PLAN_PARAMETERS)) + " (or 'region' in "
-                   "[axes] and scenarios, 'model' for latency model options)")
+                   "[axes] and scenarios, 'model' in [base] and scenarios for latency model "
+                   "options)")
     want = PLAN_PARAMETERS[name]
     if isinstance(value, bool) or not isinstance(value, want):
         kind = ("a number or a preset name (realtime, interactive, instant)"
                 if want == (int, float, str) else "a number" if want == (int, float)
+                else "text" if want is str else "true or false" if want is bool
                 else want.__name__)  # type: ignore[union-attr]
         raise _bad(path, f"{where}.{name}", f"expected {kind}, got {value!r}",
-                   f"write e.g. {name} = {_DEFAULT_PARAMS.get(name, 30)!r}")
+                   f"write e.g. {name} = {_example(name)}")
     if name in ("service_classes", "tiers", "backbone", "workloads") or (
             name == "upf" and value.strip() not in ("default", "none")):
         file = Path(value).expanduser()  # a path relative to the scenario file
@@ -184,6 +210,107 @@ def _check_model(path: Path, where: str, value: Any) -> dict[str, Any]:
     return out
 
 
+_MISSING = object()
+"""A value :func:`load_config` could not read (its problem is reported)."""
+
+
+def _check_inputs(p: Path, base: dict[str, Any], demo: Any) -> dict[str, Any]:
+    """The ``[base]`` input keys (``demo``, or ``demand``/``candidates`` and how to read
+    them), popped from ``base``; every problem in one :class:`InputValidationError`."""
+    problems: list[str] = []
+    inputs: dict[str, Any] = {}
+    files = {k: base.pop(k, None) for k in ("demand", "candidates")}
+    # how to read the files (as --demand-crs / --demand-layer and the candidates' options)
+    reading = {f"{k}_{o}": base.pop(f"{k}_{o}", None)
+               for k in ("demand", "candidates") for o in ("crs", "layer")}
+    for key, v in reading.items():
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            problems.append(str(_bad(p, f"base.{key}", f"expected a text value, got {v!r}",
+                                     f'write e.g. {key} = "EPSG:3857"' if key.endswith("crs")
+                                     else f'write {key} = "LAYER NAME"')))
+        elif v is not None and demo is not None:
+            problems.append(str(_bad(p, f"base.{key}", "the demo data has no files to read",
+                                     f"drop {key}, or give demand = \"FILE\" and candidates = "
+                                     "\"FILE\"")))
+    if demo is not None:
+        if any(files.values()) or not isinstance(demo, dict):
+            raise InputValidationError("\n".join(problems + [str(_bad(
+                p, "base.demo", "demo needs a table and excludes demand/candidates",
+                'write demo = {country = "LU"} and drop demand/candidates'))]))
+        bad = sorted(set(demo) - {"country", "min_population", "site_min_population"})
+        country = demo.get("country", DEMO_COUNTRY)
+        if bad:
+            problems.append(str(_bad(p, "base.demo", f"unknown demo option(s) {bad}",
+                                     "use country (ISO code), min_population, "
+                                     "site_min_population")))
+        if not isinstance(country, str) or country.upper() not in COUNTRY_CODES:
+            problems.append(str(_bad(p, "base.demo", f"unknown country {country!r}",
+                                     "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, LU")))
+        least: dict[str, int] = {}
+        for key, default in (("min_population", DEMO_MIN_POPULATION),
+                             ("site_min_population", DEMO_SITE_MIN_POPULATION)):
+            v = demo.get(key, default)
+            if isinstance(v, float) and v.is_integer():  # 1000.0 is a whole number too
+                v = int(v)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                problems.append(str(_bad(p, "base.demo", f"{key} must be a whole number >= 0, "
+                                         f"got {v!r}", f"write e.g. {key} = {default}")))
+            least[key] = v
+        if not problems:
+            inputs = {
+                "demand": {"demo": str(country).upper(),
+                           "min_population": least["min_population"]},
+                "candidates": {"demo": str(country).upper(),
+                               "min_population": least["site_min_population"]},
+            }
+    else:
+        for k, v in files.items():
+            if not isinstance(v, str) or not v:
+                problems.append(str(_bad(p, f"base.{k}", "missing input file",
+                                         f'add {k} = "FILE" (relative to the TOML file), or use '
+                                         'demo = {country = "LU"}')))
+                continue
+            f = _input_path(p, v)
+            if not f.is_file():
+                problems.append(str(_bad(
+                    p, f"base.{k}", f"{f} is a directory, not a file" if f.is_dir()
+                    else f"file {f} does not exist",
+                    "give the path of a file, absolute, from your home (~/...) or relative "
+                    f"to the folder of the scenario file ({p.parent.resolve()})")))
+                continue
+            inputs[k] = {"path": str(f)}
+            for o in ("crs", "layer"):  # only when given: the keys of earlier runs stay
+                if isinstance(reading[f"{k}_{o}"], str) and reading[f"{k}_{o}"].strip():
+                    inputs[k][o] = reading[f"{k}_{o}"].strip()
+    if problems:
+        raise InputValidationError("\n".join(problems))
+    return inputs
+
+
+def _input_path(p: Path, value: str) -> Path:
+    """An input file of the scenario file ``p``: ``~`` expanded, relative to its folder."""
+    f = Path(value).expanduser()
+    return (f if f.is_absolute() else p.parent / f).resolve()
+
+
+def _check_region(p: Path, name: str, spec: Any, demo: bool) -> dict[str, Any]:
+    """One ``[regions]`` entry as ``{"column", "values"}``, ``{"country"}`` or ``{}``."""
+    ok = isinstance(spec, dict) and (
+        spec == {}
+        or (set(spec) == {"column", "values"} and isinstance(spec["column"], str)
+            and isinstance(spec["values"], list) and spec["values"])
+        or (set(spec) == {"country"} and isinstance(spec["country"], str) and demo))
+    if not ok:
+        raise _bad(p, f"regions.{name}", f"bad region spec {spec!r}",
+                   'write {column = "state", values = ["CA", "NV"]} (a subset of the '
+                   'demand), {} (all of it), or {country = "MT"} with the demo data')
+    if "country" in spec and spec["country"].upper() not in COUNTRY_CODES:
+        raise _bad(p, f"regions.{name}", f"unknown country {spec['country']!r}",
+                   "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, MT")
+    return ({"column": spec["column"], "values": [str(v) for v in spec["values"]]}
+            if "column" in spec else {"country": spec["country"].upper()} if spec else {})
+
+
 def load_config(path: str | Path) -> BatchConfig:
     """Read and check a scenario TOML file (see ``docs/batch.md`` for the format).
 
@@ -199,8 +326,8 @@ def load_config(path: str | Path) -> BatchConfig:
     Raises
     ------
     InputValidationError
-        Missing or unreadable file, bad TOML or a bad key: the message names the file, the
-        key and the fix.
+        Missing or unreadable file, bad TOML, or bad keys: one line per problem (all of
+        them), naming the file, the key and the fix.
     """
     p = Path(path)
     try:
@@ -213,121 +340,77 @@ def load_config(path: str | Path) -> BatchConfig:
     except tomllib.TOMLDecodeError as exc:
         raise InputValidationError(f"{p}: not valid TOML ({exc}). Fix: correct the syntax "
                                    "(see docs/batch.md for an example)") from None
-    unknown = sorted(set(raw) - {"base", "axes", "scenarios", "regions"})
-    if unknown:
-        raise _bad(p, unknown[0], "unknown section",
-                   "use [base], [axes], [regions] and [[scenarios]]")
+    problems: list[str] = []  # every problem of the file, reported together
+
+    def checked(fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        try:
+            return fn(*args)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+            return default
+
+    problems += [str(_bad(p, k, "unknown section", "use [base], [axes], [regions] and "
+                          "[[scenarios]]"))
+                 for k in sorted(set(raw) - {"base", "axes", "scenarios", "regions"})]
     base = raw.get("base")
     if not isinstance(base, dict):
-        raise _bad(p, "base", "missing section", 'add [base] with demand = "FILE" and '
-                   'candidates = "FILE", or demo = {country = "LU"}')
-    base = dict(base)
+        problems.append(str(_bad(p, "base", "missing section", 'add [base] with demand = '
+                                 '"FILE" and candidates = "FILE", or demo = {country = "LU"}')))
+    base = dict(base) if isinstance(base, dict) else None
+    demo = None
     inputs: dict[str, Any] = {}
-    demo = base.pop("demo", None)
-    files = {k: base.pop(k, None) for k in ("demand", "candidates")}
-    # how to read the files (as --demand-crs / --demand-layer and the candidates' options)
-    reading = {f"{k}_{o}": base.pop(f"{k}_{o}", None)
-               for k in ("demand", "candidates") for o in ("crs", "layer")}
-    for key, v in reading.items():
-        if v is not None and (not isinstance(v, str) or not v.strip()):
-            raise _bad(p, f"base.{key}", f"expected a text value, got {v!r}",
-                       f'write e.g. {key} = "EPSG:3857"' if key.endswith("crs")
-                       else f'write {key} = "LAYER NAME"')
-        if v is not None and demo is not None:
-            raise _bad(p, f"base.{key}", "the demo data has no files to read",
-                       f"drop {key}, or give demand = \"FILE\" and candidates = \"FILE\"")
-    if demo is not None:
-        if any(files.values()) or not isinstance(demo, dict):
-            raise _bad(p, "base.demo", "demo needs a table and excludes demand/candidates",
-                       'write demo = {country = "LU"} and drop demand/candidates')
-        bad = sorted(set(demo) - {"country", "min_population", "site_min_population"})
-        if bad or not isinstance(demo.get("country", "US"), str):
-            raise _bad(p, "base.demo", f"bad demo options {bad or demo}",
-                       "use country (ISO code), min_population, site_min_population")
-        country = str(demo.get("country", DEMO_COUNTRY)).upper()
-        if country not in COUNTRY_CODES:
-            raise _bad(p, "base.demo", f"unknown country {demo.get('country')!r}",
-                       "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, LU")
-        least: dict[str, int] = {}
-        for key, default in (("min_population", DEMO_MIN_POPULATION),
-                             ("site_min_population", DEMO_SITE_MIN_POPULATION)):
-            v = demo.get(key, default)
-            if isinstance(v, float) and v.is_integer():  # 1000.0 is a whole number too
-                v = int(v)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise _bad(p, "base.demo", f"{key} must be a whole number >= 0, got {v!r}",
-                           f"write e.g. {key} = {default}")
-            least[key] = v
-        inputs = {
-            "demand": {"demo": country, "min_population": least["min_population"]},
-            "candidates": {"demo": country, "min_population": least["site_min_population"]},
-        }
-    else:
-        for k, v in files.items():
-            if not isinstance(v, str) or not v:
-                raise _bad(p, f"base.{k}", "missing input file",
-                           f'add {k} = "FILE" (relative to the TOML file), or use '
-                           'demo = {country = "LU"}')
-            f = (p.parent / v).resolve()
-            if not f.is_file():
-                raise _bad(p, f"base.{k}", f"file {f} does not exist",
-                           "give a path relative to the TOML file's folder")
-            inputs[k] = {"path": str(f)}
-            for o in ("crs", "layer"):  # only when given: the keys of earlier runs stay
-                if reading[f"{k}_{o}"] is not None:
-                    inputs[k][o] = reading[f"{k}_{o}"].strip()
-    model = _check_model(p, "base.model", base.pop("model", {}))
+    if base is not None:
+        demo = base.pop("demo", None)
+        inputs = checked(_check_inputs, p, base, demo, default={})
+    model = checked(_check_model, p, "base.model", (base or {}).pop("model", {}), default={})
     params = dict(_DEFAULT_PARAMS)
-    params.update({k: _check_param(p, "base", k, v) for k, v in base.items()})
+    for k, v in (base or {}).items():
+        value = checked(_check_param, p, "base", k, v, default=_MISSING)
+        if value is not _MISSING:
+            params[k] = value
 
     regions_raw = raw.get("regions", {})
     if not isinstance(regions_raw, dict):
-        raise _bad(p, "regions", "expected a table of region name -> spec",
-                   'write [regions] CA = {column = "state", values = ["CA"]}')
+        problems.append(str(_bad(p, "regions", "expected a table of region name -> spec",
+                                 'write [regions] CA = {column = "state", values = ["CA"]}')))
+        regions_raw = {}
     regions: dict[str, dict[str, Any]] = {}
     for name, spec in regions_raw.items():
-        ok = isinstance(spec, dict) and (
-            spec == {}
-            or (set(spec) == {"column", "values"} and isinstance(spec["column"], str)
-             and isinstance(spec["values"], list) and spec["values"])
-            or (set(spec) == {"country"} and isinstance(spec["country"], str)
-                and demo is not None))
-        if not ok:
-            raise _bad(p, f"regions.{name}", f"bad region spec {spec!r}",
-                       'write {column = "state", values = ["CA", "NV"]} (a subset of the '
-                       'demand), {} (all of it), or {country = "MT"} with the demo data')
-        if "country" in spec and spec["country"].upper() not in COUNTRY_CODES:
-            raise _bad(p, f"regions.{name}", f"unknown country {spec['country']!r}",
-                       "use an ISO 3166-1 alpha-2 code, e.g. US, DE, FR, MT")
-        regions[str(name)] = (
-            {"column": spec["column"], "values": [str(v) for v in spec["values"]]}
-            if "column" in spec else {"country": spec["country"].upper()} if spec else {})
-    if not regions:
+        region = checked(_check_region, p, name, spec, demo is not None)
+        if region is not None:
+            regions[str(name)] = region
+    if not regions and not regions_raw:
         regions = {"all": {}}
 
     axes_raw = raw.get("axes", {})
     if not isinstance(axes_raw, dict):
-        raise _bad(p, "axes", "expected a table", "write [axes] budget_ms = [25, 30, 50]")
+        problems.append(str(_bad(p, "axes", "expected a table",
+                                 "write [axes] budget_ms = [25, 30, 50]")))
+        axes_raw = {}
     axes: dict[str, list[Any]] = {}
     for name, values in axes_raw.items():
         if not isinstance(values, list) or not values:
-            raise _bad(p, f"axes.{name}", f"expected a non-empty list, got {values!r}",
-                       f"write {name} = [ ... ]")
-        if name == "region":
-            missing = [v for v in values if v not in regions]
+            problems.append(str(_bad(p, f"axes.{name}", f"expected a non-empty list, got "
+                                     f"{values!r}", f"write {name} = [ ... ]")))
+        elif name == "region":
+            missing = [v for v in values if not isinstance(v, str) or v not in regions_raw]
             if missing:
-                raise _bad(p, "axes.region", f"unknown region(s) {missing}",
-                           "define them in [regions]")
-            axes[name] = list(values)
+                problems.append(str(_bad(p, "axes.region", f"unknown region(s) {missing}",
+                                         "name regions of [regions] ("
+                                         + (", ".join(map(str, regions_raw)) or "none yet")
+                                         + ")")))
+            axes[name] = [v for v in values if isinstance(v, str) and v in regions]
         else:
-            axes[name] = [_check_param(p, "axes", name, v) for v in values]
+            got = [checked(_check_param, p, "axes", name, v, default=_MISSING) for v in values]
+            axes[name] = [v for v in got if v is not _MISSING]
     axes.setdefault("region", list(regions))
 
     scenarios: list[Scenario] = []
     explicit = raw.get("scenarios", [])
     if not isinstance(explicit, list):
-        raise _bad(p, "scenarios", "expected an array of tables",
-                   'write [[scenarios]] name = "tight" budget_ms = 20')
+        problems.append(str(_bad(p, "scenarios", "expected an array of tables",
+                                 'write [[scenarios]] name = "tight" budget_ms = 20')))
+        explicit = []
     if len(axes) > 1 or not explicit:
         names = list(axes)
         for combo in itertools.product(*(axes[n] for n in names)):
@@ -339,28 +422,40 @@ def load_config(path: str | Path) -> BatchConfig:
     named: dict[str, int] = {s.name: -1 for s in scenarios}  # the axes' labels
     for i, sc in enumerate(explicit):
         if not isinstance(sc, dict):
-            raise _bad(p, f"scenarios[{i}]", "expected a table", 'write name = "..." ...')
+            problems.append(str(_bad(p, f"scenarios[{i}]", "expected a table",
+                                     'write name = "..." ...')))
+            continue
         sc = dict(sc)
         name = str(sc.pop("name", f"scenario-{i + 1}"))
         if not name.strip():
-            raise _bad(p, f"scenarios[{i}].name", "the name is empty",
-                       f'give the scenario a name, e.g. name = "scenario-{i + 1}"')
-        if name in named:
+            problems.append(str(_bad(p, f"scenarios[{i}].name", "the name is empty",
+                                     "give the scenario a name, e.g. name = "
+                                     f'"scenario-{i + 1}"')))
+        elif name in named:
             first = ("a scenario of [axes]" if named[name] < 0
                      else f"scenarios[{named[name]}]")
-            raise _bad(p, f"scenarios[{i}].name", f"{name!r} is already the name of {first}: "
-                       "the table's rows would not say which is which",
-                       f'give each scenario a name of its own, e.g. name = "{name}-{i + 1}"')
+            problems.append(str(_bad(
+                p, f"scenarios[{i}].name", f"{name!r} is already the name of {first}: the "
+                "table's rows would not say which is which",
+                f'give each scenario a name of its own, e.g. name = "{name}-{i + 1}"')))
         named[name] = i
         region = sc.pop("region", None)
-        if region is not None and region not in regions:
-            raise _bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
-                       "define it in [regions]")
-        smodel = {**model, **_check_model(p, f"scenarios[{i}].model", sc.pop("model", {}))}
-        over = {k: _check_param(p, f"scenarios[{i}]", k, v) for k, v in sc.items()}
+        if region is not None and (not isinstance(region, str) or region not in regions_raw):
+            problems.append(str(_bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
+                                     "name one region of [regions] ("
+                                     + (", ".join(map(str, regions_raw)) or "none yet")
+                                     + "); for several, write one scenario each")))
+            continue
+        smodel = {**model, **checked(_check_model, p, f"scenarios[{i}].model",
+                                     sc.pop("model", {}), default={})}
+        over = {k: checked(_check_param, p, f"scenarios[{i}]", k, v, default=_MISSING)
+                for k, v in sc.items()}
+        over = {k: v for k, v in over.items() if v is not _MISSING}
         # without its own region: the regions of [axes] region (every region by default)
         for r in [region] if region is not None else axes["region"]:
             scenarios.append(Scenario(name, r, {**params, **over}, smodel))
+    if problems:
+        raise InputValidationError("\n".join(problems))
     return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
 
 
@@ -459,12 +554,67 @@ _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers", "cove
 """Package loggers whose INFO lines a batch run keeps out of its log (one line per scenario)."""
 
 
+SCENARIO_FILES = frozenset((
+    "summary.json", "sites.csv", "sites.geojson", "assignment.parquet", "failures.csv",
+    "proposed_sites.csv", "rollout.csv", "candidates_excluded.csv", "flows.csv",
+    "capacity_scenarios.csv", "scenario.json", "done.json", "failed.json",
+    "assignment.csv"))
+"""Every file a scenario folder can hold: what :func:`run_scenario` writes there (no map,
+report or GIS files), and ``assignment.csv``, which sweeps wrote before 2026-11-27."""
+
+
+def scenario_foreign(folder: Path) -> list[str]:
+    """Entries of a scenario folder :func:`run_scenario` did not write.
+
+    Names it never writes, and names it writes that are now a directory or a symbolic link
+    (it writes regular files only); its own hidden temporaries are not counted.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        A folder under ``<out>/scenarios``.
+
+    Returns
+    -------
+    list of str
+        The foreign entries, sorted (empty when the folder does not exist).
+    """
+    from .outputs.outdir import own_temporary
+
+    try:
+        entries = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(e for e in entries
+                  if (e not in SCENARIO_FILES and not own_temporary(e, SCENARIO_FILES))
+                  or (e in SCENARIO_FILES and (os.path.islink(folder / e)
+                                               or os.path.isdir(folder / e))))
+
+
+def _foreign_message(final: Path, names: list[str], kept: Path | None = None) -> str:
+    shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    where = (f"; the scenario's new outputs are complete in {kept}" if kept is not None
+             else "")
+    return (f"{final} holds files edge-coverage did not write ({shown}): nothing there was "
+            f"replaced{where}. Fix: move them out of {final} and run the same command "
+            "again (it skips the scenarios that finished)")
+
+
 def _replace_dir(tmp: Path, final: Path) -> None:
-    from .outputs.outdir import fsync_tree, swap_dir
+    """Swap the scenario folder ``tmp`` into place, unless the old one holds the user's files
+    (then the new one is kept beside it and :class:`OutputWriteError` names both)."""
+    from .errors import OutputWriteError
+    from .outputs.outdir import ForeignFilesError, fsync_tree, swap_dir
 
     with _write_errors(final):
         fsync_tree(tmp)
-        swap_dir(tmp, final)
+        try:
+            swap_dir(tmp, final, foreign=scenario_foreign)
+        except ForeignFilesError as exc:
+            kept = final.with_name(f"{final.name}.edge-coverage-new-"
+                                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
+            os.rename(tmp, kept)  # visible, and never removed by a later run
+            raise OutputWriteError(_foreign_message(final, exc.names, kept)) from None
 
 
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
@@ -508,8 +658,12 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
     done = _finished_row(final, sc.key)
     if done is not None:  # e.g. Dask recomputing a result lost with a killed worker
         return done
+    foreign = scenario_foreign(final)
+    if foreign:  # added since the run's checks (or a retry of a refused swap): no work
+        raise OutputWriteError(_foreign_message(final, foreign))
     tmp = root / "scenarios" / f".tmp-{sc.dirname}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    with _write_errors(tmp):
+        tmp.mkdir(parents=True)
     row = _base_row(sc, root)
     meta = {"name": sc.name, "key": sc.key, "region": sc.region, "region_spec": dict(region),
             "params": sc.params, "model": sc.model}
@@ -553,7 +707,8 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         raise
     except (CoverageError, ValueError, ArithmeticError, MemoryError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        with _write_errors(tmp):
+            tmp.mkdir(parents=True)
         row.update(error_type=type(exc).__name__, error=str(exc),
                    runtime_s=time.perf_counter() - t0)
         _write_json(tmp / "scenario.json", meta)
@@ -719,6 +874,11 @@ def run_batch(
     if cfg is not None:
         problems.extend(check_scenarios(cfg))
     problems.extend(check_output_dir(out, "batch").problems)
+    if problems and cfg is not None:
+        # refused anyway: the inputs' problems too, so that one run names them all (a
+        # run without these problems checks them for the scenarios it has left to run)
+        problems.extend(p for p in _input_problems(cfg, cfg.scenarios, {})
+                        if p not in problems)
     if client is None:  # connect only when nothing else refuses the run (it may take seconds)
         problems.extend(check_scheduler(scheduler, probe=not problems))
     if problems or cfg is None:
@@ -768,6 +928,18 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
     return problems
 
 
+def _input_problems(cfg: BatchConfig, todo: Collection[Scenario],
+                    loaded: dict[Any, Any]) -> list[str]:
+    """Read the inputs into ``loaded`` and check them under the scenarios of ``todo``:
+    regions, tier columns and capacity (every problem, one line each)."""
+    try:
+        loaded.update(_load_inputs(cfg))
+    except InputValidationError as exc:
+        return [str(exc)]
+    return (_check_regions(cfg, loaded, {s.region for s in todo})
+            + _check_tiers(cfg, loaded, todo) + _check_capacity(cfg, loaded, todo))
+
+
 def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
                    regions: Collection[str]) -> list[str]:
     """Regions that select on a column the demand lacks, or that select no demand (the
@@ -795,17 +967,10 @@ def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
 def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
     """Scenario folders to be written again (a failed or cut-off scenario) that hold files
     this tool does not write: the new folder would replace them, so the run is refused."""
-    from .outputs.plandir import OUTPUT_FILES
-
-    own = set(OUTPUT_FILES) | {"scenario.json", "done.json", "failed.json"}
     problems = []
     for s in todo:
         final = root / "scenarios" / s.dirname
-        try:
-            names = os.listdir(final)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        foreign = sorted(n for n in names if n not in own)
+        foreign = scenario_foreign(final)
         if foreign:
             problems.append(
                 f"{final} holds files edge-coverage did not write: "
@@ -933,10 +1098,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             todo.append(s)
     loaded: dict[Any, Any] = {}
     if todo:
-        loaded = _load_inputs(cfg)
-        problems = _check_regions(cfg, loaded, {s.region for s in todo})
-        problems += _check_tiers(cfg, loaded, todo)
-        problems += _check_capacity(cfg, loaded, todo)
+        problems = _input_problems(cfg, todo, loaded)
         problems += _foreign_in_scenarios(root, todo)
         if problems:
             raise InputValidationError("\n".join(problems))
@@ -975,9 +1137,14 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     try:
         _plot(table, root / "sweep.png")
     except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = f"{type(exc).__name__}: {exc}".strip()
         table.attrs["outputs_skipped"] = {"sweep.png": reason}
-        logger.warning("skipped %s: %s (scenarios.csv is written)", root / "sweep.png", reason)
+        old_png = root / "sweep.png"  # an earlier run's plot would not show this table
+        if old_png.is_file() and not old_png.is_symlink():
+            with contextlib.suppress(OSError):
+                old_png.unlink()
+        logger.warning("skipped %s: %s (scenarios.csv is written; no plot is left that "
+                       "would not show it)", old_png, reason)
     return table
 
 
@@ -1149,6 +1316,14 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         yield client
         return
     cluster = None
+    from distributed.deploy.spec import SpecCluster
+
+    before = set(SpecCluster._instances)
+    # Dask logs a failed start of a worker with its traceback: kept out of the output,
+    # its reason goes into the one message below
+    startup = _Startup()
+    for name in _DASK_LOGGERS:
+        logging.getLogger(name).addFilter(startup)
     try:
         if scheduler is not None:
             own = Client(scheduler)
@@ -1157,16 +1332,32 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
                                    processes=True, dashboard_address=":0",
                                    preload=["coverage.dask_preload"])
             own = Client(cluster)
-    except OSError as exc:
-        if cluster is not None:
-            cluster.close()
+    except BaseException as exc:
+        # a cluster half-started: Dask's own exit handler would close it again and print
+        # its traceback ("AssertionError: Status.init"); its workers are stopped and it is
+        # closed here
+        for half in set(SpecCluster._instances) - before:
+            _stop_workers_now(half)
+            with contextlib.suppress(Exception):
+                half.close(timeout=5)
+            half.shutdown_on_close = False
+        if not isinstance(exc, (OSError, RuntimeError, TimeoutError)):
+            raise
+        # the exception and the first reason Dask logged (a worker's, e.g. open files)
+        reason = "; ".join(list(dict.fromkeys([f"{type(exc).__name__}: {exc}".strip(),
+                                               *startup.reasons]))[:2])
         if scheduler is None:
             raise InputValidationError(
-                f"cannot start a local Dask cluster of {workers} workers: {exc}; try fewer "
-                "--workers, or --workers 0 to run in this process") from exc
+                f"cannot start a local Dask cluster of {workers} workers ({reason}). Fix: "
+                "try fewer --workers, or --workers 0 to run in this process"
+                + ("; or raise the limit of open files (ulimit -n)"
+                   if "Too many open files" in reason else "")) from exc
         raise InputValidationError(
-            f"cannot reach the Dask scheduler {scheduler!r}: {exc}; check --scheduler "
-            "(tcp://HOST:PORT) and that the scheduler is running") from exc
+            f"cannot reach the Dask scheduler {scheduler!r} ({reason}). Fix: check "
+            "--scheduler (tcp://HOST:PORT) and that the scheduler is running") from exc
+    finally:
+        for name in _DASK_LOGGERS:
+            logging.getLogger(name).removeFilter(startup)
     if scheduler is not None and not own.scheduler_info().get("workers"):
         # a scheduler without workers: every scatter and task waits, and Dask's own
         # timeout ends in "No valid workers found" (an internal error after 35 s)
@@ -1215,6 +1406,20 @@ _DASK_LOGGERS = ("tornado.application", "distributed", "distributed.client",
                  "distributed.scheduler", "distributed.core", "distributed.nanny",
                  "distributed.worker", "distributed.worker.state_machine",
                  "distributed.batched", "distributed.comm", "distributed.utils")
+
+
+class _Startup(logging.Filter):
+    """Drops Dask's records while a cluster starts, keeping the reasons of its errors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reasons: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            self.reasons.append(f"{type(exc).__name__}: {exc}".strip())
+        return False
 
 
 class _AfterInterrupt(logging.Filter):
@@ -1300,7 +1505,8 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                     row = _base_row(s, root)
                     row.update(error_type=type(exc).__name__, error=str(exc))
                     tmp = root / "scenarios" / f".tmp-{s.dirname}-{uuid.uuid4().hex[:8]}"
-                    tmp.mkdir(parents=True)
+                    with _write_errors(tmp):
+                        tmp.mkdir(parents=True)
                     _write_json(tmp / "failed.json", row)
                     _replace_dir(tmp, final)
             done(s, row)
@@ -1348,6 +1554,20 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     cols = min(3, n)
     nrows = math.ceil(n / cols)
     fig, axs = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.4 * nrows), squeeze=False)
+    try:
+        png = _draw(fig, axs, table, ok, regions, n)
+    finally:
+        plt.close(fig)
+    from .outputs.outdir import write_atomic
+
+    write_atomic(path, png)
+
+
+def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: list[str],
+          n: int) -> bytes:
+    """Draw the panels of :func:`_plot` (names as written: never read as TeX) into PNG bytes."""
+    import io
+
     for ax, region in zip(axs.flat, regions, strict=False):
         sub = ok[ok["region"] == region]
         for (k, pct, acc), g in sub.groupby(["failures", "percentile", "access"], sort=True):
@@ -1358,7 +1578,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         if len(failed):
             ax.plot(failed["budget_ms"], [0] * len(failed), "x", color="red",
                     label="failed")
-        ax.set_title(f"region {region}")
+        ax.set_title(f"region {region}", parse_math=False)
         ax.set_xlabel("latency budget (ms)")
         ax.set_ylabel("sites")
         ax.grid(alpha=0.3)
@@ -1367,13 +1587,6 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     for ax in list(axs.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()
-    import io
-
-    from .outputs.outdir import write_atomic
-
     buf = io.BytesIO()
-    try:
-        fig.savefig(buf, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    fig.savefig(buf, dpi=110, format="png")
+    return buf.getvalue()

@@ -405,7 +405,6 @@ def _run_plan(args: argparse.Namespace) -> int:
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective) if p not in problems)
-    problems.extend(_backbone_options_unused(args))  # link options without a graph
     demo_only = [flag for flag, v in (("--country", args.country),
                                       ("--demo-min-population", args.demo_min_population),
                                       ("--demo-site-min-population",

@@ -469,6 +469,15 @@ class PlannerConfig:
         if self.aggregate_km is not None and self.aggregate_h3 is not None:
             found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
                          "exclude each other: choose square or H3 bins")
+        unused = [f"{n} (--{n.replace('_', '-')})" for n in
+                  ("backbone_edge_factor", "backbone_latency_attr")
+                  if getattr(self, n) is not None]
+        if self.backbone is None and unused:  # they were ignored without a word
+            found.append(f"{' and '.join(unused)} describe{'s' if len(unused) == 1 else ''} "
+                         "the links of a backbone graph, and no backbone (--backbone) is "
+                         "given: the route would be the great circle without it. Fix: give "
+                         "the graph (GML or GraphML) as backbone, or drop "
+                         + " and ".join(unused))
         return found
 
     @property

@@ -5,8 +5,10 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -144,6 +146,15 @@ def done_mtimes(out):
     ('[base]\ndemo = {country = "XX"}\n', "[base.demo] unknown country 'XX'"),
     ('[base]\ndemo = {country = "LU"}\n[regions]\nZ = {country = "ZZ"}\n',
      "[regions.Z] unknown country 'ZZ'"),
+    ('[base]\ndemo = {country = "LU"}\n[regions]\nA = {}\n[[scenarios]]\nregion = ["A"]\n',
+     "[scenarios[0].region] unknown region ['A']"),
+    ('[base]\ndemo = {country = "LU"}\n[regions]\nA = {}\n[axes]\nregion = [["A"]]\n',
+     "[axes.region] unknown region(s) [['A']]"),
+    ('[base]\ndemo = {country = "LU"}\n[axes]\nmodel = ["on-net", "internet"]\n',
+     "[axes.model] a latency model cannot be an axis"),
+    ('[base]\ndemo = {country = "LU"}\nstrategy = 3\n', 'write e.g. strategy = "auto"'),
+    ('[base]\ndemo = {country = "LU"}\ntime_limit_s = "long"\n', "time_limit_s = 300.0"),
+    ('[base]\ndemand = "."\ncandidates = "."\n', "is a directory, not a file"),
 ])
 def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     p = tmp_path / "s.toml"
@@ -152,6 +163,26 @@ def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
         load_config(p)
     assert needle in str(e.value) and str(p) in str(e.value)
     assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
+
+
+def test_every_problem_of_a_scenario_file_in_one_message(tmp_path):
+    """A file with a bad key in every section is refused once, naming each (it took a run
+    per problem)."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemand = "~/no-such-edge-coverage-file.csv"\ncandidates = "c.csv"\n'
+                 'budget = 30\nfailures = "one"\n[regions]\nA = {col = "x"}\n'
+                 '[axes]\nbudget_ms = 30\n[[scenarios]]\nname = "x"\nregion = "B"\n'
+                 '[[scenarios]]\nname = "y"\npercentile = 99\n[extra]\n')
+    with pytest.raises(InputValidationError) as e:
+        load_config(p)
+    text = str(e.value)
+    for needle in ("[extra] unknown section", "[base.demand]", "[base.candidates]",
+                   "unknown option 'budget'", "[base.failures]", "[regions.A]",
+                   "[axes.budget_ms]", "[scenarios[0].region]", "[scenarios[1].percentile]"):
+        assert needle in text, needle
+    # ~ is the user's home, as in a shell (it was a folder named '~' next to the file)
+    assert str(Path.home() / "no-such-edge-coverage-file.csv") in text
+    assert len(text.splitlines()) == 9
 
 
 @pytest.mark.parametrize("body", ['throughput_rps = "fast"', "bogus = 1",
@@ -746,6 +777,19 @@ def test_a_demo_region_on_a_missing_column_is_refused_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_option_and_input_problems_are_named_in_one_run(tmp_path):
+    """A bad option value and a region on a column the demand lacks: one refusal names
+    both (the region was named only once the option was fixed)."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'percentile = "p42"\n[axes]\nbudget_ms = [30]\n'
+                 '[regions]\nX = {column = "state", values = ["CA"]}\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    assert "p42" in str(e.value) and "[regions] X: the demand has no column" in str(e.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_projected_csv_and_a_layer_are_read_as_the_command_line_reads_them(tmp_path):
     """``demand_crs`` / ``candidates_layer`` in [base] (a batch had no way to give them, and
     the error named --demand-crs, an option batch lacks); they are part of the key."""
@@ -836,6 +880,120 @@ def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path)
                                                    "write: my-notes.txt"):
         run_batch(p, out, workers=0)  # a failed scenario runs again: refused first
     assert notes.read_text() == "why 5 ms fails"
+
+
+@pytest.mark.parametrize("name", ["report.html", "map.html", "plan.gpkg", "notes"])
+def test_a_users_map_or_report_in_a_failed_scenario_folder_is_not_deleted(tmp_path, name):
+    """A sweep never writes a map, a report or GIS files into a scenario folder: one there is
+    the user's (it was counted as the tool's and deleted with the folder)."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [5]\n')  # infeasible: a failed scenario
+    out = tmp_path / "out"
+    table = run_batch(p, out, workers=0)
+    mine = out / table["dir"][0] / name
+    mine.mkdir() if name == "notes" else mine.write_text("the user's")
+    with pytest.raises(InputValidationError, match=f"did not write: {name}"):
+        run_batch(p, out, workers=0)
+    assert mine.exists()
+
+
+def test_a_file_added_to_a_scenario_folder_during_the_run_is_kept_and_so_is_the_plan(tmp_path):
+    """The swap of a scenario folder re-checks the folder it replaces: a file the user put
+    there after the run's checks stays, and the new folder is kept beside it."""
+    from coverage.batch import _replace_dir
+    from coverage.errors import OutputWriteError
+
+    final = tmp_path / "scenarios" / "0123456789abcdef"
+    final.mkdir(parents=True)
+    (final / "failed.json").write_text("{}")
+    (final / "added-meanwhile.txt").write_text("keep")
+    tmp = tmp_path / "scenarios" / ".tmp-0123456789abcdef-01234567"
+    tmp.mkdir()
+    (tmp / "done.json").write_text('{"ok": true}')
+    with pytest.raises(OutputWriteError, match="added-meanwhile.txt") as err:
+        _replace_dir(tmp, final)
+    assert (final / "added-meanwhile.txt").read_text() == "keep"
+    assert (final / "failed.json").exists() and not tmp.exists()
+    kept = [p for p in final.parent.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and (kept[0] / "done.json").exists()
+    assert str(kept[0]) in str(err.value)
+
+
+def test_a_region_named_like_tex_is_plotted_as_written_and_a_failed_plot_leaves_no_old_one(
+        tmp_path, monkeypatch):
+    """Region names reach the plot as plain text (``$\\frac$`` stopped it: matplotlib read
+    it as TeX); when the plot does fail, the plot of an earlier run is not left beside a
+    table it does not show."""
+    import coverage.batch as batch
+
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [30]\n'
+                 '[regions]\n"$\\\\frac$ and $x^$" = {}\n')
+    out = tmp_path / "out"
+    table = run_batch(p, out, workers=0)
+    assert table["ok"].all() and "outputs_skipped" not in table.attrs
+    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def fails(*_a, **_k):
+        raise ValueError("no plot")
+
+    monkeypatch.setattr(batch, "_draw", fails)
+    p.write_text(p.read_text().replace("[30]", "[30, 40]"))
+    table = run_batch(p, out, workers=0)
+    assert table.attrs["outputs_skipped"] == {"sweep.png": "ValueError: no plot"}
+    assert len(pd.read_csv(out / "scenarios.csv")) == 2 and not (out / "sweep.png").exists()
+
+
+@pytest.fixture
+def unprivileged(tmp_path):
+    """``(run, folder)``: ``run(args)`` runs ``edge-coverage`` as an unprivileged user (as
+    root, whom permissions do not bind: as ``nobody``), in ``folder``, which it may write."""
+    import shutil
+    import tempfile
+
+    prefix = []
+    if os.geteuid() == 0:
+        prefix = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        if shutil.which("setpriv") is None or subprocess.run(
+                [*prefix, EXE, "--version"], capture_output=True).returncode != 0:
+            pytest.skip("no unprivileged user can run edge-coverage here")
+    folder = Path(tempfile.mkdtemp(prefix="edge-coverage-perm-"))
+    folder.chmod(0o777)
+
+    def run(*args):
+        return subprocess.run([*prefix, EXE, *map(str, args)], capture_output=True,
+                              text=True, timeout=300, cwd=folder)
+
+    yield run, folder
+    for p in (folder, *folder.rglob("*")):
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o777)
+    shutil.rmtree(folder)
+
+
+def test_a_sweep_into_a_folder_it_cannot_write_is_refused_before_the_work(unprivileged):
+    """An empty read-only --out (a sweep writes inside it, not beside it: it passed the
+    checks and ended in exit 6 at its first file) and a read-only ``scenarios`` folder of
+    an earlier sweep (an internal PermissionError): exit 2 before any work, one message."""
+    run, folder = unprivileged
+    config = _lu_config(folder / "lu.toml")
+    config.chmod(0o644)
+    ro = folder / "ro"
+    ro.mkdir(mode=0o555)
+    ro.chmod(0o555)
+    r = run("batch", config, "--out", ro, "--workers", "0")
+    assert r.returncode == 2, r.stderr
+    assert f"cannot write in {ro}" in r.stderr and "Traceback" not in r.stderr
+    out = folder / "out"
+    r = run("batch", config, "--out", out, "--workers", "0")
+    assert r.returncode == 0, r.stderr
+    (out / "scenarios").chmod(0o555)
+    config.write_text(config.read_text().replace("[30]", "[30, 40]"))
+    r = run("batch", config, "--out", out, "--workers", "0")
+    assert r.returncode == 2, r.stderr
+    assert f"cannot write in {out / 'scenarios'}" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_capacitated_scenario_without_capacity_is_refused_before_any_work(tmp_path):
@@ -1002,3 +1160,55 @@ def test_a_scenario_whose_worker_is_lost_for_good_is_a_failed_row(tmp_path, conf
     # every other scenario is as a direct plan computes it
     rest = table[table["error_type"] != "KilledWorker"]
     check_table(rest, expected, n=len(rest))
+
+
+def test_a_local_cluster_that_cannot_start_is_named_with_its_reason(tmp_path):
+    """Too few open files for the workers (``ulimit -n 40``): "Nanny failed to start" was
+    an internal error (exit 1) after Dask's tracebacks; now exit 2, the reason and the
+    fix in one message."""
+    import resource
+
+    config = _lu_config(tmp_path / "lu.toml")
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+
+    r = subprocess.run([EXE, "batch", str(config), "--out", str(tmp_path / "out"),
+                        "--workers", "2"], capture_output=True, text=True, timeout=300,
+                       preexec_fn=few_files)
+    assert r.returncode == 2, r.stderr
+    assert "cannot start a local Dask cluster of 2 workers" in r.stderr
+    assert "ulimit -n" in r.stderr and "--workers 0" in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+HALF_STARTED = r'''
+import os, signal, threading, time
+from distributed.deploy.spec import SpecCluster
+from coverage.batch import dask_client
+
+def interrupt_once_a_cluster_is_being_made():
+    # the cluster's constructor has begun starting its workers (the old code left such a
+    # cluster to Dask's exit handler in about half of the runs)
+    while not any(getattr(c, "workers", None) for c in list(SpecCluster._instances)):
+        time.sleep(0.005)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=interrupt_once_a_cluster_is_being_made, daemon=True).start()
+try:
+    with dask_client(2):
+        print("started")
+except KeyboardInterrupt:
+    print("interrupted")
+'''
+
+
+def test_ctrl_c_while_a_local_cluster_starts_leaves_no_dask_traceback():
+    """Ctrl-C inside the cluster's constructor: Dask's own exit handler closed the
+    half-made cluster again and printed "Exception ignored in atexit callback ...
+    AssertionError: Status.init"; the half-made cluster is now closed at once."""
+    r = subprocess.run([sys.executable, "-c", HALF_STARTED], capture_output=True,
+                       text=True, timeout=300,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert r.returncode == 0 and r.stdout.strip() in ("interrupted", "started"), r.stderr
+    assert "Exception ignored" not in r.stderr and "Status.init" not in r.stderr, r.stderr

@@ -12,7 +12,9 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import highspy
 import numpy as np
@@ -21,6 +23,7 @@ import scipy.sparse as sp
 from helpers import EXE
 from scipy.optimize import Bounds, LinearConstraint
 
+import edge_coverage
 from coverage.inputs.synthetic import clustered_instance
 from coverage.model.geo import haversine_km
 from coverage.solvers import interrupt
@@ -238,3 +241,43 @@ def test_ctrl_c_around_the_thread_start_never_leaves_a_solve_running(begun):
         assert done_at_raise and calls == [1]  # waited for, to its end
     else:
         assert calls == []  # began after the interrupt: never solved
+
+
+ABANDONED = r'''
+import atexit, os, signal, sys, threading
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint
+import coverage.cli  # a command's modules: the interpreter's shutdown takes a while
+import edge_coverage
+from coverage.solvers import interrupt
+real = interrupt._scipy_milp
+def watched(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)  # the solve's thread runs: Ctrl-C now
+    return real(*args, **kwargs)
+interrupt._scipy_milp = watched
+rng = np.random.default_rng(0)
+a = (rng.random((300, 400)) < 0.05).astype(float)
+try:
+    interrupt.milp(np.ones(400), integrality=np.ones(400), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(a, 2, np.inf)], options={"time_limit": 2})
+except KeyboardInterrupt:
+    pass
+print("left running:", len(interrupt.abandoned_solves()), file=sys.stderr, flush=True)
+atexit.register(lambda: print("shutdown ran", file=sys.stderr, flush=True))
+edge_coverage._exit_past_abandoned_solves(130)
+print("not ended", file=sys.stderr, flush=True)
+'''
+
+
+def test_a_command_interrupted_mid_milp_ends_without_the_interpreters_shutdown(tmp_path):
+    """A Ctrl-C leaves SciPy's HiGHS solve running in its thread; when that solve returned
+    during the interpreter's shutdown the process aborted ("terminate called without an
+    active exception", exit 134 instead of 130; one run in three). The command now ends
+    with ``os._exit`` when a solve was left running: no shutdown, exit 130."""
+    r = subprocess.run([sys.executable, "-c", ABANDONED], capture_output=True, text=True,
+                       timeout=120, cwd=Path(edge_coverage.__file__).parent,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert "left running: 1" in r.stderr, r.stderr
+    assert r.returncode == 130, r.stderr
+    assert "not ended" not in r.stderr and "shutdown ran" not in r.stderr
+    assert "terminate called" not in r.stderr

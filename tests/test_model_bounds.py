@@ -220,8 +220,26 @@ def test_cli_plan_backbone_options_without_a_backbone_are_refused(tmp_path, caps
     assert main(["plan", "--demo", "--country", "LU", "--backbone-edge-factor", "2",
                  "--out", str(out), "-q"]) == 2
     err = _err(capsys)
-    assert "--backbone-edge-factor describes the links of a backbone graph" in err
-    assert not out.exists()
+    assert ("backbone_edge_factor (--backbone-edge-factor) describes the links of a "
+            "backbone graph") in err
+    assert err.count("backbone graph") == 1 and not out.exists()
+
+
+def test_api_and_batch_backbone_options_without_a_backbone_are_refused(tmp_path):
+    """plan_sites and a batch file ignored them without a word, as the CLI did."""
+    from coverage import plan_sites
+    from coverage.batch import run_batch
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    demand, sites = geonames_demand("LU", 1000), geonames_candidates("LU", 3000)
+    with pytest.raises(InputValidationError, match="backbone_latency_attr .* no backbone"):
+        plan_sites(demand, sites, budget_ms=30, backbone_latency_attr="delay_ms")
+    config = tmp_path / "s.toml"
+    config.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                      "backbone_edge_factor = 2\n[axes]\nbudget_ms = [30]\n")
+    with pytest.raises(InputValidationError, match="backbone_edge_factor .* no backbone"):
+        run_batch(config, tmp_path / "out", workers=0)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_latency_reports_every_problem_at_once(capsys):

@@ -48,7 +48,8 @@ from ..errors import InputValidationError, OutputWriteError
 logger = logging.getLogger(__name__)
 
 __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "check_output_dir", "foreign_entries",
-           "fsync_tree", "read_marker", "swap_dir", "write_atomic", "write_error_message"]
+           "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
+           "write_error_message"]
 
 MARKER = ".edge-coverage.json"
 """Name of the marker file in every directory the tool wrote."""
@@ -285,6 +286,14 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     except OSError as exc:
         chk.problems.append(f"{option} {text}: cannot list it ({exc.strerror}). {fix}")
         return chk
+    if kind == "batch" and not must_exist:  # a sweep writes in place, not beside it
+        for d in (p, p / "scenarios"):
+            why = _probe_writable(d) if d.is_dir() and not d.is_symlink() else None
+            if why:
+                chk.problems.append(f"{option} {text}: cannot write in {d} ({why}). Fix: "
+                                    "make it writable, or choose a directory you can write "
+                                    "to")
+                return chk
     if not entries:
         chk.state = "empty"
         if must_exist:
@@ -315,6 +324,16 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     known = {e for e in entries if e in legacy or _LEGACY_TMP.match(e)}
     if entries == known and (kind != "plan" or _legacy_summary(p / "summary.json")) and (
             kind != "batch" or _legacy_batch(p)):
+        # a symbolic link named like an output is the user's, as in a marked directory
+        # (the tool writes none): refused here, not adopted and refused by the next run
+        links = sorted(e for e in entries if os.path.islink(p / e))
+        if links:
+            chk.problems.append(
+                f"{option} {text} holds files edge-coverage did not write: "
+                f"{_describe(links)} (symbolic links). Fix: move them out"
+                + (f", or give {option} another directory" if option.startswith("-") else "")
+                + " (the whole directory is replaced when it is written)")
+            return chk
         chk.state, chk.files = "legacy", entries
         return chk
     chk.problems.append(
@@ -341,13 +360,26 @@ def foreign_entries(directory: Path) -> list[str]:
         changed = {e for e in entries & owned - {MARKER}
                    if os.path.islink(directory / e)
                    or (os.path.isdir(directory / e) and e not in own_dirs)}
-        return sorted(changed | {e for e in entries - owned if not _own_temporary(e, owned)})
+        return sorted(changed | {e for e in entries - owned if not own_temporary(e, owned)})
     legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
     return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
 
 
-def _own_temporary(name: str, owned: Collection[str]) -> bool:
-    """A hidden temporary of :func:`write_atomic` (``.NAME.xxxxxxxx.tmp``) of an owned file."""
+def own_temporary(name: str, owned: Collection[str]) -> bool:
+    """A hidden temporary of :func:`write_atomic` (``.NAME.xxxxxxxx.tmp``) of an owned file.
+
+    Parameters
+    ----------
+    name : str
+        A directory entry.
+    owned : collection of str
+        The names of the files the tool owns there.
+
+    Returns
+    -------
+    bool
+        Whether ``name`` is such a temporary of one of ``owned``.
+    """
     m = _TEMP_OF.match(name)
     return bool(m) and m.group(1) in owned
 
@@ -709,7 +741,7 @@ class OutputDir:
             self.path.mkdir(exist_ok=True)
             owned = set(files)
             for e in os.listdir(self.path):
-                if _own_temporary(e, owned):
+                if own_temporary(e, owned):
                     (self.path / e).unlink(missing_ok=True)
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

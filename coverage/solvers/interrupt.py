@@ -16,7 +16,10 @@ from typing import Any
 from scipy.optimize import OptimizeResult
 from scipy.optimize import milp as _scipy_milp
 
-__all__ = ["milp", "run_highs"]
+__all__ = ["abandoned_solves", "milp", "run_highs"]
+
+_ABANDONED_NAME = "scipy-milp"
+"""Name of the threads of :func:`milp` solves, which a Ctrl-C leaves running."""
 
 
 class _Solve:
@@ -111,7 +114,8 @@ def milp(*args: Any, **kwargs: Any) -> OptimizeResult:
     In the main thread the solve runs in a daemon thread and this one waits for it, so a
     SIGINT raises :class:`KeyboardInterrupt` at once. SciPy's HiGHS cannot be told to stop:
     the abandoned solve ends at its own ``time_limit`` (every call here has one) and its
-    result is dropped; a command exits at once (its threads end with the process). Other
+    result is dropped; a command exits at once (with ``os._exit``: see
+    :func:`abandoned_solves`). Other
     threads call SciPy directly.
 
     Parameters
@@ -126,5 +130,21 @@ def milp(*args: Any, **kwargs: Any) -> OptimizeResult:
     """
     if threading.current_thread() is not threading.main_thread():
         return _scipy_milp(*args, **kwargs)
-    return _Solve(lambda: _scipy_milp(*args, **kwargs), "scipy-milp").result(
+    return _Solve(lambda: _scipy_milp(*args, **kwargs), _ABANDONED_NAME).result(
         wait_after_interrupt=False)
+
+
+def abandoned_solves() -> list[threading.Thread]:
+    """Solves of :func:`milp` that a Ctrl-C left running (threads still alive).
+
+    A process must not end through the interpreter's shutdown while one runs: Python ends
+    such a daemon thread inside HiGHS's C++ code, which aborts the process ("terminate
+    called without an active exception", SIGABRT, exit 134 instead of 130). The command
+    line ends with ``os._exit`` when this is not empty (see ``edge_coverage.main``).
+
+    Returns
+    -------
+    list of threading.Thread
+        The running solve threads (empty when none).
+    """
+    return [t for t in threading.enumerate() if t.name == _ABANDONED_NAME and t.is_alive()]
