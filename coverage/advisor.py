@@ -298,11 +298,15 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         exposed = float(population_exposed)
         proposed = plan_summary.get("proposed") or {}
         if red > 0 and exposed > 0 and math.isfinite(site_cost) and red >= site_cost:
-            n_extra = int(red // site_cost)
+            # a site that costs nothing but its redundancy (a cost model of zeros): no
+            # count of extra sites, and no division by zero
+            n_extra = int(red // site_cost) if site_cost > 0 else None
+            worth = (f"the cost of {n_extra} more site(s) at {_usd(site_cost)} a year each"
+                     if n_extra is not None else
+                     "and a site costs nothing else a year at these prices")
             warnings.append(_warning(
                 "per-site-redundancy",
-                f"The fleet spends {_usd(red)} a year on per-site redundancy, the cost of "
-                f"{n_extra} more site(s) at {_usd(site_cost)} a year each, while "
+                f"The fleet spends {_usd(red)} a year on per-site redundancy, {worth}, while "
                 f"{exposed:,.0f} people are one site failure away from leaving the budget "
                 f"({proposed.get('proposed_sites', 0)} proposed site(s) in "
                 "proposed_sites.csv would cover the gap). At the edge the redundancy budget "

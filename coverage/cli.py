@@ -405,6 +405,9 @@ def _run_plan(args: argparse.Namespace) -> int:
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective) if p not in problems)
+    extra: dict[str, Any] = {}
+    if args.command == "compare":  # its files and names, said with the options' problems
+        extra = _compare_inputs(args, model, problems)
     demo_only = [flag for flag, v in (("--country", args.country),
                                       ("--demo-min-population", args.demo_min_population),
                                       ("--demo-site-min-population",
@@ -492,9 +495,8 @@ def _run_plan(args: argparse.Namespace) -> int:
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
-    extra: dict[str, Any] = {}
-    if args.command == "compare":
-        extra = _compare_inputs(args, problems)
+    if args.command == "compare" and not problems:
+        problems.extend(_compare_data_problems(args, demand, sites, model, extra))
     problems.extend(scheduler_problems)
     if args.scheduler is not None and not problems:  # connect once nothing else refuses
         problems.extend(check_scheduler(args.scheduler))
@@ -558,10 +560,26 @@ def _backbone_options_unused(args: argparse.Namespace) -> list[str]:
             f"drop {', '.join(typed)}"]
 
 
-def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, Any]:
-    """The regions and the cost model of ``compare``, read and checked before the work
-    (problems appended to ``problems``)."""
-    from .model.costs import CostModel
+def _compare_inputs(args: argparse.Namespace, model: Any, problems: list[str]
+                    ) -> dict[str, Any]:
+    """The regions, the cost model and the workloads of ``compare``, read and checked
+    before the inputs are loaded (problems appended to ``problems``, each once).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``compare``.
+    model : LatencyModel or None
+        The latency model (``None``: it could not be built, its problem is reported).
+    problems : list of str
+        The command's problems so far; this function's are appended.
+
+    Returns
+    -------
+    dict
+        ``regions`` and ``costs`` for :func:`_compare_and_write` (absent when invalid).
+    """
+    from .comparison import compare_input_problems
     from .model.regions import builtin_regions, read_regions
 
     out: dict[str, Any] = {}
@@ -588,11 +606,47 @@ def _compare_inputs(args: argparse.Namespace, problems: list[str]) -> dict[str, 
             out["regions"] = builtin_regions(names)
     except InputValidationError as exc:
         problems.append(str(exc))
-    try:
-        out["costs"] = CostModel.from_spec(args.costs)
-    except InputValidationError as exc:
-        problems.append(str(exc))
+    found, context = compare_input_problems(
+        model=model, costs=args.costs, regions=out.get("regions"), workloads=args.workloads,
+        region_workload=args.region_workload, preference_share=args.preference_share,
+        thin_utilisation=args.thin_utilisation)
+    # the regions' problem was said above (a None table checks the built-in one)
+    problems.extend(p for p in found if p not in problems)
+    if context["costs"] is not None:
+        out["costs"] = context["costs"]
+    out["context"] = context
     return out
+
+
+def _compare_data_problems(args: argparse.Namespace, demand: Any, sites: Any, model: Any,
+                           extra: dict[str, Any]) -> list[str]:
+    """The problems of the loaded demand and sites for ``compare`` (no people, no load, a
+    bad ``sovereign`` column, a cost table that is another spelling of a site tier),
+    before the output directory is made.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line of ``compare``.
+    demand, sites : pandas.DataFrame
+        The validated inputs.
+    model : LatencyModel or None
+        The latency model.
+    extra : dict
+        What :func:`_compare_inputs` returned (its ``context`` is used and dropped).
+
+    Returns
+    -------
+    list of str
+        One entry per problem.
+    """
+    from .comparison import compare_data_problems
+
+    context = extra.pop("context", None)
+    if context is None or demand is None or sites is None:
+        return []
+    return compare_data_problems(demand, sites, model=model, tiers=args.tiers or "builtin",
+                                 context=context)
 
 
 def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,8 +41,9 @@ from .model.costs import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Comparison", "compare", "DEFAULT_REQUESTS_PER_PERSON_DAY", "COMPARE_BUDGETS_MS",
-           "sovereign_mask", "right_size"]
+__all__ = ["Comparison", "compare", "compare_input_problems", "compare_data_problems",
+           "DEFAULT_REQUESTS_PER_PERSON_DAY", "COMPARE_BUDGETS_MS", "sovereign_mask",
+           "right_size"]
 
 #: Requests per person per day when neither the call nor the demand (``load_rps``) gives
 #: a load: an assumption of the comparison, recorded in ``compare.json``.
@@ -49,6 +51,7 @@ DEFAULT_REQUESTS_PER_PERSON_DAY = 100.0
 #: Budgets the region's coverage is always reported at (the chapter's thresholds).
 COMPARE_BUDGETS_MS = (30.0, 50.0, 100.0)
 
+_MAX_COUNT = 2 ** 53
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 
@@ -86,19 +89,25 @@ def right_size(worst_load_rps: npt.ArrayLike, envelope: npt.ArrayLike, *,
 
     ``ceil(worst / (throughput x target))`` rounded up to whole systems of
     ``min_accelerators``, at least one system, at most the envelope's count (a negative
-    envelope, unknown, is not a cap).
+    envelope, unknown, is not a cap) and at most 2^53 (a count a float holds exactly).
 
     Examples
     --------
     >>> right_size([0.0, 100.0, 1e9], [8, 8, 8], throughput_rps=50.0,
     ...            target_utilisation=0.8, min_accelerators=1).tolist()
     [1, 3, 8]
+    >>> right_size([1e12], [-1], throughput_rps=1e-6, target_utilisation=0.01,
+    ...            min_accelerators=1).tolist()
+    [9007199254740992]
     """
     worst = np.asarray(worst_load_rps, dtype=np.float64)
     env = np.asarray(envelope, dtype=np.int64)
     step = max(int(min_accelerators), 1)
     need = np.ceil(worst / (throughput_rps * target_utilisation) / step - 1e-9) * step
-    need = np.maximum(need, step).astype(np.int64)
+    # at most 2^53 (exact in float64): an extreme load over a tiny throughput would wrap
+    # around int64 into a negative count, and a negative price
+    need = np.clip(np.nan_to_num(need, nan=step, posinf=_MAX_COUNT), step,
+                   _MAX_COUNT).astype(np.int64)
     return np.where(env >= 0, np.minimum(need, np.maximum(env, step)), need)
 
 
@@ -192,6 +201,273 @@ def _region_workload(catalog: Any, workload: Any, costs: CostModel,
         "or set region_hour_usd for that accelerator in a --costs file")
 
 
+def _option_problems(*, budget_ms: Any, failures: Any, percentile: Any, access: Any,
+                     model: Any, workloads: Any, tiers: Any, requests_per_person_day: Any,
+                     peak_to_mean: Any, target_utilisation: Any,
+                     plan_options: Mapping[str, Any]) -> list[str]:
+    """The plan options' problems as :func:`coverage.plan_sites` would find them, found
+    before the work (a comparison without a feasible edge never calls it), plus what a
+    capacitated comparison cannot take and keyword arguments it does not know."""
+    import inspect
+
+    from .planner.plan import check_plan_options, plan_sites
+
+    found: list[str] = []
+    known = set(inspect.signature(plan_sites).parameters) - {"demand", "sites"}
+    unknown = [k for k in plan_options if k not in known]
+    if unknown:
+        from .model.catalog import unknown_keys_text
+
+        found.append(f"compare got unknown keyword argument(s) "
+                     f"{unknown_keys_text(unknown, sorted(known))}. Fix: use the keyword "
+                     "arguments of coverage.compare and coverage.plan_sites")
+    refused = [name for name, bad in (
+        ("max_sites (--max-sites)", plan_options.get("max_sites") is not None),
+        ("objective (--objective)", plan_options.get("objective", "auto")
+         not in ("auto", "fewest")),
+        ("aggregate_km (--aggregate-km)", plan_options.get("aggregate_km") is not None),
+        ("aggregate_h3 (--aggregate-h3)", plan_options.get("aggregate_h3") is not None))
+        if bad]
+    if refused:
+        found.append(
+            f"compare plans the fewest sites that carry the load (a capacitated plan), so "
+            f"{', '.join(refused)} cannot be used with it. Fix: drop "
+            + ("them" if len(refused) > 1 else "it")
+            + " (plan the best P sites or an aggregated demand with edge-coverage plan)")
+    checked = set(inspect.signature(check_plan_options).parameters)
+    found += check_plan_options(
+        budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
+        model=model, workloads=workloads,
+        tiers=None if isinstance(tiers, str) and tiers == "builtin" else tiers,
+        requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
+        target_utilisation=target_utilisation,
+        **{k: v for k, v in plan_options.items() if k in checked})
+    return found
+
+
+def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: Any,
+                           region_workload: str | None, preference_share: Any,
+                           thin_utilisation: Any) -> tuple[list[str], dict[str, Any]]:
+    """Every problem of a comparison's own inputs, before any work: the thresholds, the
+    cost model, the regions, the workload the edge prices and the one the region serves,
+    and their prices.
+
+    Parameters
+    ----------
+    model : LatencyModel or None
+        The latency model (its ``workload`` names the edge's); ``None``: it could not be
+        built (its problem is reported elsewhere), the workload checks are skipped.
+    costs, regions, workloads, region_workload, preference_share, thin_utilisation
+        As for :func:`compare`.
+
+    Returns
+    -------
+    problems : list of str
+        One sentence per problem, each naming the input (file, table, key) and the fix.
+    context : dict
+        What was read: ``costs`` (:class:`CostModel`), ``regions`` (the validated table),
+        ``catalog``, ``workload`` and ``region_workload`` (``None`` where a problem was
+        found).
+    """
+    from .model.catalog import folded, is_number
+    from .model.costs import edge_price_problem
+    from .model.regions import as_regions
+    from .model.workloads import WorkloadCatalog
+
+    found: list[str] = []
+    ctx: dict[str, Any] = {"costs": None, "regions": None, "catalog": None,
+                           "workload": None, "region_workload": None}
+    for name, value in (("preference_share (--preference-share)", preference_share),
+                        ("thin_utilisation (--thin-utilisation)", thin_utilisation)):
+        if not (is_number(value) and 0.0 <= value <= 1.0):
+            found.append(f"{name} must be a number in [0, 1] (a share of people or of "
+                         f"capacity); got {value!r}")
+    if costs is not None and not isinstance(costs, str | os.PathLike | CostModel):
+        found.append(f"costs must be a CostModel, the path of a cost model file or None "
+                     f"(the built-in model); got {type(costs).__name__}. Fix: pass "
+                     "CostModel.from_file(PATH) or a path")
+    else:
+        try:
+            ctx["costs"] = CostModel.from_spec(costs)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    try:
+        ctx["regions"] = as_regions(regions)
+    except InputValidationError as exc:
+        found.append(str(exc))
+    if model is None:
+        return found, ctx
+    try:
+        ctx["catalog"] = catalog = WorkloadCatalog.from_spec(workloads)
+    except InputValidationError as exc:
+        found.append(str(exc))
+        return found, ctx
+    cost_model = ctx["costs"]
+    workload = catalog.get(model.workload)
+    if workload is None or workload.throughput_rps is None:
+        found.append(
+            f"compare needs a workload with a throughput (requests/s per accelerator) to "
+            f"price the fleet; the model's workload is {model.workload!r}. Fix: choose a "
+            f"catalog workload (--workload) or add throughput_rps with --workloads FILE")
+    elif workload.accelerator_w is None or workload.host_w is None:
+        found.append(
+            f"compare prices the fleet's power and lease from the workload's accelerator_w and "
+            f"host_w; workload {workload.name!r} leaves "
+            + " and ".join(k for k in ("accelerator_w", "host_w") if getattr(workload, k) is None)
+            + " out. Fix: set them in a --workloads file")
+    else:
+        ctx["workload"] = workload
+    if region_workload is not None and catalog.get(region_workload) is None:
+        found.append(
+            f"region workload {region_workload!r} is not in the workload catalog "
+            f"({catalog.source}). Fix: choose one of {', '.join(catalog.names())}")
+        return found, ctx
+    if cost_model is None or workload is None:
+        return found, ctx
+    try:
+        r_workload = _region_workload(catalog, workload, cost_model, region_workload)
+        if r_workload.throughput_rps is None:
+            raise InputValidationError(
+                f"region workload {r_workload.name!r} has no throughput_rps, so the region's "
+                "accelerator-hours are unknown. Fix: set throughput_rps in [workloads."
+                f"{r_workload.name}] (--workloads FILE), or choose another --region-workload")
+        region_cost(cost_model, mean_load_rps=1.0, accelerator=r_workload.accelerator,
+                    throughput_rps=float(r_workload.throughput_rps))  # a missing price
+        ctx["region_workload"] = r_workload
+    except InputValidationError as exc:
+        found.append(str(exc))
+    problem = edge_price_problem(cost_model, workload.accelerator)
+    if problem is not None:
+        found.append(f"{problem} (the accelerator of workload {workload.name!r})")
+    # a priced type of the user's that is another spelling of a catalog accelerator: its
+    # prices would silently not apply
+    used = {w.accelerator for w in catalog.entries.values() if w.accelerator}
+    by_fold = {folded(a): a for a in used}
+    builtin = CostModel.builtin().accelerators
+    for name in cost_model.accelerators:
+        meant = by_fold.get(folded(name))
+        if name not in builtin and name not in used and meant is not None:
+            found.append(
+                f"cost model ({cost_model.source}): [accelerators.{name!r}] prices no "
+                f"workload's accelerator but looks like {meant!r} (names must match a "
+                f"workload's accelerator exactly, so these prices would not apply). Fix: "
+                f"rename the table [accelerators.\"{meant}\"]")
+    return found, ctx
+
+
+def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
+                          context: Mapping[str, Any]) -> list[str]:
+    """Every problem of the demand and sites a comparison prices, before any work: the
+    tables themselves, a demand without people or load, its ``sovereign`` column, and
+    cost tables of the user's that are another spelling of a tier the sites use.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        As for :func:`compare`.
+    model : LatencyModel or None
+        The latency model (its access classes check the demand).
+    tiers : TierCatalog, path, "builtin" or None
+        The tier catalog.
+    context : dict
+        :func:`compare_input_problems`' context; ``demand`` and ``sites`` (the validated
+        tables) are added to it.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem, naming the input and the fix.
+    """
+    from .inputs.tables import as_demand, as_sites
+    from .model.catalog import folded
+    from .model.tiers import TierCatalog
+
+    found: list[str] = []
+    ctx = context if isinstance(context, dict) else dict(context)
+    d = s = None
+    try:
+        d = as_demand(demand, access_profiles=None if model is None
+                      else model.access_profiles_ms)
+    except InputValidationError as exc:
+        found.append(str(exc))
+    try:
+        s = as_sites(sites)
+    except InputValidationError as exc:
+        found.append(str(exc))
+    ctx["demand"], ctx["sites"] = d, s
+    if d is not None:
+        try:
+            sovereign_mask(d)
+        except InputValidationError as exc:
+            found.append(str(exc))
+        if not float(d["population"].sum()) > 0:
+            found.append(
+                "compare: the demand has no people (population sums to 0); shares within "
+                "budget and costs per user-month are per person. Fix: give the rows their "
+                "population")
+        if "load_rps" in d.columns and not float(pd.to_numeric(
+                d["load_rps"], errors="coerce").fillna(0).sum()) > 0:
+            found.append(
+                "compare: the demand's load_rps sums to 0, so there is nothing to price per "
+                "request. Fix: give the rows their peak load, or drop the column and use "
+                "requests_per_person_day")
+    cost_model = ctx.get("costs")
+    if s is None or cost_model is None:
+        return found
+    try:
+        catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
+                                        else tiers)
+    except InputValidationError:
+        return found  # reported with the options
+    labels = set() if "tier" not in s.columns else set(
+        s["tier"].dropna().astype(str).str.strip().unique().tolist())
+    in_use = labels | set(catalog.names())
+    by_fold = {folded(t): t for t in sorted(in_use)}
+    builtin = CostModel.builtin().edge
+    for name in cost_model.edge:
+        meant = by_fold.get(folded(name))
+        if name == "default" or name in builtin or name in in_use or meant is None:
+            continue
+        found.append(
+            f"cost model ({cost_model.source}): [edge.{name!r}] prices no tier of the "
+            f"catalog or the sites but looks like {meant!r} (tier names are case-sensitive: "
+            f"the sites of {meant!r} would be priced without it). Fix: rename the table "
+            f"[edge.{meant}]")
+    return found
+
+
+#: The priced figures of ``compare.json`` (dotted paths) that are always finite numbers.
+_PRICED = ("edge.capex_usd", "edge.cost_usd_per_year", "edge.cost_per_million_requests",
+           "edge.load", "edge.utilisation.fleet_mean", "region.cost_usd_per_year",
+           "region.cost_per_million_requests", "region.load", "region.utilisation",
+           "region.region_hour_usd", "breakeven.fixed_usd_per_year",
+           "breakeven.energy_at_full_use_usd_per_year", "breakeven.capacity_rps",
+           "breakeven.region_cost_per_million_requests", "breakeven.fleet_utilisation")
+
+
+def _non_finite(doc: Mapping[str, Any], paths: tuple[str, ...]) -> list[str]:
+    """The dotted ``paths`` of ``doc`` (absent ones skipped) holding a number that is not
+    finite (NaN, an infinity), or a mapping or list that holds one."""
+    out: list[str] = []
+
+    def walk(o: Any, path: str) -> None:
+        if isinstance(o, Mapping):
+            for k, v in o.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(o, list | tuple):
+            for i, v in enumerate(o):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(o, float | np.floating) and not math.isfinite(float(o)):
+            out.append(path.lstrip("."))
+
+    for path in paths:
+        node: Any = doc
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        walk(node, path)
+    return out
+
+
 def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str = 30.0,
             failures: int = 1, percentile: str = "p99", access: str = "ftth",
             model: Any = None, regions: pd.DataFrame | None = None,
@@ -212,9 +488,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         ``requests_per_person_day``.
     budget_ms, failures, percentile, access, model, workloads, tiers
         As for :func:`coverage.plan_sites`.
-    regions : pandas.DataFrame, optional
-        Regions (:func:`coverage.model.regions.read_regions`); default: every built-in
-        region (:func:`coverage.model.regions.builtin_regions`).
+    regions : pandas.DataFrame or path, optional
+        Regions (a table of ``region_id``, ``lat``, ``lon``, or a regions file; validated as
+        :func:`coverage.model.regions.as_regions` does); default: every built-in region
+        (:func:`coverage.model.regions.builtin_regions`).
     costs : CostModel or path, optional
         The cost model; default the built-in one (``coverage/model/costs.toml``).
     requests_per_person_day : float, optional
@@ -243,85 +520,50 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     Raises
     ------
     InputValidationError
-        Bad inputs, options or cost model (checked before the plan).
+        Bad inputs, options, regions, workloads or cost model: every problem in one
+        message (one line each), found before any work (:func:`compare_input_problems`,
+        :func:`compare_data_problems` and the plan's option checks).
     """
     from . import advisor
-    from .inputs.tables import as_demand
     from .model.capacity import fit_sites, site_power
-    from .model.latency import LatencyModel
-    from .model.regions import builtin_regions, region_coverage
+    from .model.regions import region_coverage
     from .model.service import preset_budget
     from .model.tiers import TierCatalog
-    from .model.workloads import WorkloadCatalog
-    from .planner.plan import plan_sites
+    from .planner.plan import as_model, plan_sites
 
     say = progress or (lambda msg: logger.info("%s", msg))
-    refused = [name for name, bad in (
-        ("max_sites (--max-sites)", plan_options.get("max_sites") is not None),
-        ("objective (--objective)", plan_options.get("objective", "auto")
-         not in ("auto", "fewest")),
-        ("aggregate_km (--aggregate-km)", plan_options.get("aggregate_km") is not None),
-        ("aggregate_h3 (--aggregate-h3)", plan_options.get("aggregate_h3") is not None))
-        if bad]
-    if refused:
-        raise InputValidationError(
-            f"compare plans the fewest sites that carry the load (a capacitated plan), so "
-            f"{', '.join(refused)} cannot be used with it. Fix: drop "
-            + ("them" if len(refused) > 1 else "it")
-            + " (plan the best P sites or an aggregated demand with edge-coverage plan)")
-    model = model or LatencyModel()
-    cost_model = CostModel.from_spec(costs)
-    for name, value, low, high in (("preference_share", preference_share, 0.0, 1.0),
-                                   ("thin_utilisation", thin_utilisation, 0.0, 1.0)):
-        if not (isinstance(value, int | float) and low <= value <= high):
-            raise InputValidationError(f"{name} must be a number in [{low:g}, {high:g}]; got "
-                                       f"{value!r}")
+    # every check before the work (the region's coverage, the plan), into one message
+    try:
+        model = as_model(model)
+    except InputValidationError as exc:
+        raise InputValidationError(str(exc)) from None
+    problems = _option_problems(
+        budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
+        model=model, workloads=workloads, tiers=tiers,
+        requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
+        target_utilisation=target_utilisation, plan_options=plan_options)
+    found, ctx = compare_input_problems(
+        model=model, costs=costs, regions=regions, workloads=workloads,
+        region_workload=region_workload, preference_share=preference_share,
+        thin_utilisation=thin_utilisation)
+    problems += found
+    problems += compare_data_problems(demand, sites, model=model, tiers=tiers, context=ctx)
+    if problems:
+        raise InputValidationError("\n".join(dict.fromkeys(problems)))
+    cost_model, regions = ctx["costs"], ctx["regions"]
+    workload, r_workload = ctx["workload"], ctx["region_workload"]
     preset = preset_budget(budget_ms)
     budget = float(preset.budget_ms if preset is not None else budget_ms)
     pct = preset.percentile if preset is not None else percentile
-    regions = builtin_regions() if regions is None else regions
-    catalog = WorkloadCatalog.from_spec(workloads)
-    workload = catalog.get(model.workload)
-    if workload is None or workload.throughput_rps is None:
-        raise InputValidationError(
-            f"compare needs a workload with a throughput (requests/s per accelerator) to "
-            f"price the fleet; the model's workload is {model.workload!r}. Fix: choose a "
-            f"catalog workload (--workload) or add throughput_rps with --workloads FILE")
-    if workload.accelerator_w is None or workload.host_w is None:
-        raise InputValidationError(
-            f"compare prices the fleet's power and lease from the workload's accelerator_w and "
-            f"host_w; workload {workload.name!r} leaves "
-            + " and ".join(k for k in ("accelerator_w", "host_w") if getattr(workload, k) is None)
-            + " out. Fix: set them in a --workloads file")
-    r_workload = _region_workload(catalog, workload, cost_model, region_workload)
-    region_cost(cost_model, mean_load_rps=1.0, accelerator=r_workload.accelerator,
-                throughput_rps=float(r_workload.throughput_rps))  # refuses a missing price
-    if cost_model.accelerator(workload.accelerator) is None:
-        raise InputValidationError(
-            f"cost model ({cost_model.source}): no price for accelerator "
-            f"{workload.accelerator!r} of workload {workload.name!r}. Fix: add "
-            f"[accelerators.\"{workload.accelerator}\"] to a --costs file")
-    d = as_demand(demand, access_profiles=model.access_profiles_ms)
+    d, s_valid = ctx["demand"], ctx["sites"]
     sovereign = sovereign_mask(d)
     has_load = "load_rps" in d.columns
-    if not float(d["population"].sum()) > 0:
-        raise InputValidationError(
-            "compare: the demand has no people (population sums to 0); shares within budget "
-            "and costs per user-month are per person. Fix: give the rows their population")
-    if has_load and not float(pd.to_numeric(d["load_rps"], errors="coerce").fillna(0).sum()) > 0:
-        raise InputValidationError(
-            "compare: the demand's load_rps sums to 0, so there is nothing to price per "
-            "request. Fix: give the rows their peak load, or drop the column and use "
-            "requests_per_person_day")
     rppd = (None if has_load else
             float(requests_per_person_day if requests_per_person_day is not None
                   else DEFAULT_REQUESTS_PER_PERSON_DAY))
     tier_catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
                                          else tiers)
     # the fit check before the plan: its figures feed model-does-not-fit either way
-    from .inputs.tables import as_sites
-
-    s_valid = as_sites(sites)
     try:
         _, excluded = fit_sites(s_valid, workload, tier_catalog)
         fit_error = None
@@ -392,7 +634,11 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         if "provider" in regions.columns else [],
         "workload": r_workload.name, "accelerator": r_workload.accelerator,
         "coverage": {"budget_ms": budget, "percentile": pct, "budget": budget_label,
-                     **headline},
+                     **headline, **({"note": "every person's data is sovereign (may not "
+                                     "leave for a region): the region serves nobody, so "
+                                     "its latency and distance figures are null"}
+                                    if not float(d_region["population"].sum()) > 0
+                                    else {})},
         "utilisation": {"utilisation": rcost.utilisation,
                         "accelerators_mean": rcost.accelerators_mean,
                         "accelerators_if_sized_for_peak":
@@ -452,6 +698,13 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         population_exposed=_exposed(plan), preference_share=preference_share,
         thin_utilisation=thin_utilisation)
     doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
+    bad = _non_finite(doc_all, _PRICED)
+    if bad:  # every input is bounded, so this is a guard: never a silent null figure
+        raise InputValidationError(
+            f"compare: the figures {', '.join(bad[:10])} are not finite numbers (the inputs "
+            "combine into an overflow). Fix: check the cost model's prices, the workload's "
+            "throughput_rps and the load (requests_per_person_day, load_rps) for values "
+            "off by orders of magnitude")
     return Comparison(plan, _clean(doc_all), table, rc)
 
 

@@ -90,6 +90,7 @@ __all__ = [
     "is_validated",
     "read_sites",
     "read_region_table",
+    "as_region_table",
     "as_demand",
     "as_sites",
     "format_rows",
@@ -335,7 +336,37 @@ def read_region_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         As :func:`read_sites`, the id in ``site_id``.
     """
     report = _Report(str(path), "regions")
-    loaded = load_file(path, report)
+    return _build_regions(load_file(path, report), report)
+
+
+def as_region_table(obj: pd.DataFrame, *, source: str = "<regions>") -> pd.DataFrame:
+    """Validate an in-memory (Geo)DataFrame of cloud regions as :func:`read_region_table`
+    validates a file (coordinates in range and finite, unique non-empty ids; the id in a
+    ``region_id`` column before the sites' aliases).
+
+    Parameters
+    ----------
+    obj : pandas.DataFrame or geopandas.GeoDataFrame
+        Regions: an id column and ``lat``/``lon`` (or a geometry).
+    source : str, default "<regions>"
+        Name used for the input in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`read_sites`, the id in ``site_id``.
+
+    Raises
+    ------
+    InputValidationError
+        Listing every problem found (rows named).
+    """
+    report = _Report(source, "regions")
+    return _build_regions(_load_object(obj, report), report)
+
+
+def _build_regions(loaded: _Loaded, report: _Report) -> pd.DataFrame:
+    """A loaded regions table validated as sites, its ``region_id`` column the id."""
     frame = loaded.frame
     region_id = _find_column(frame.columns, ("region_id",))
     if region_id is not None:  # the id, before the sites' aliases (a GeoJSON id, a fid)

@@ -15,6 +15,7 @@ generic checks (names, text, true/false, sources, finite numbers) live here.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
@@ -33,8 +34,8 @@ from ..errors import InputValidationError
 
 __all__ = ["BUILTIN_SOURCE", "Pair", "CatalogFormat", "Catalog", "is_number", "as_pair",
            "ms_pair_problem", "name_problem", "text_problem", "bool_problem", "sources_problem",
-           "check_entry", "table_problems", "merge", "read_toml", "section_table",
-           "read_builtin", "load_file"]
+           "closest", "unknown_keys_text", "folded", "check_entry", "table_problems", "merge",
+           "read_toml", "section_table", "read_builtin", "load_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,50 @@ def ms_pair_problem(key: str, value: Any, high: float) -> str | None:
             f"numbers); got {value!r}")
 
 
+def closest(name: Any, allowed: Collection[str]) -> str | None:
+    """The allowed key or name ``name`` most likely stands for (a typo, another spelling,
+    a prefix or suffix of it), else ``None``.
+
+    Examples
+    --------
+    >>> closest("utilization", ["utilisation", "power_usd_per_kwh"])
+    'utilisation'
+    >>> closest("ztp_enabled", ["ztp", "truck_roll_usd"])
+    'ztp'
+    >>> closest("bogus", ["ztp"]) is None
+    True
+    """
+    text = str(name)
+    options = [str(a) for a in allowed]
+    by_fold = {folded(a): a for a in options}
+    if folded(text) in by_fold:
+        return by_fold[folded(text)]
+    match = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
+    if match:
+        return match[0]
+    low = text.lower()
+    near = [a for a in options
+            if len(a) >= 3 and (low.startswith(a.lower()) or a.lower().startswith(low))]
+    return max(near, key=len) if near else None
+
+
+def folded(name: Any) -> str:
+    """``name`` without case, spaces, ``_``, ``.``, ``-`` or quotes: how two spellings of
+    one key or name compare (``NVIDIA L4`` and ``nvidia-l4``, ``Metro_Colo`` and
+    ``metro-colo``)."""
+    return re.sub(r"[\s_.\-'\"]+", "", str(name)).lower()
+
+
+def unknown_keys_text(unknown: Collection[Any], allowed: Collection[str]) -> str:
+    """The unknown keys, each with the allowed key it most likely stands for:
+    ``'utilization' (did you mean 'utilisation'?), 'x'``."""
+    parts = []
+    for key in unknown:
+        near = closest(key, allowed)
+        parts.append(f"{key!r}" + (f" (did you mean {near!r}?)" if near is not None else ""))
+    return ", ".join(parts)
+
+
 def name_problem(kind: str, name: Any) -> str | None:
     """What is wrong with the entry name ``name`` (``None``: a plain label)."""
     if isinstance(name, str) and _NAME_RE.fullmatch(name):
@@ -224,8 +269,8 @@ def table_problems(fmt: CatalogFormat[Any], name: Any, spec: Any, new: bool) -> 
     found = []
     unknown = [k for k in spec if k not in fmt.keys]
     if unknown:
-        found.append(f"{kind} {name!r} has unknown key(s) {', '.join(map(repr, unknown))} "
-                     f"(allowed: {', '.join(fmt.keys)})")
+        found.append(f"{kind} {name!r} has unknown key(s) "
+                     f"{unknown_keys_text(unknown, fmt.keys)} (allowed: {', '.join(fmt.keys)})")
     for key in fmt.keys:
         if key in spec:
             problem = fmt.field_problem(key, spec[key])
@@ -313,8 +358,8 @@ def section_table(fmt: CatalogFormat[Any], doc: Mapping[str, Any], source: str) 
     extra = [k for k in doc if k != fmt.section]
     if extra:
         raise InputValidationError(
-            f"{source}: unknown top-level key(s) {', '.join(map(repr, extra))}. Fix: put "
-            f"every {fmt.kind} under [{fmt.section}.NAME]")
+            f"{source}: unknown top-level key(s) {unknown_keys_text(extra, [fmt.section])}. "
+            f"Fix: put every {fmt.kind} under [{fmt.section}.NAME]")
     return doc.get(fmt.section)
 
 

@@ -16,7 +16,9 @@ catalogs (:mod:`coverage.model.catalog`). It has four parts:
 ``[accelerators."TYPE"]``
     One table per accelerator type (the workload's ``accelerator`` text, e.g.
     ``"NVIDIA L4"``): unit price, host price and accelerators per host, and the price of
-    one accelerator-hour in a public-cloud region (absent: the region cannot rent it).
+    one accelerator-hour in a public-cloud region (absent: the region cannot rent it). A new
+    type without ``unit_usd`` and ``host_usd`` has no edge price (the region may still rent
+    it): an edge fleet of it is refused, not priced free.
 ``[region]``
     The centralized alternative: its pooled utilisation, the network / CDN price per
     million requests, and its power price (for the edge/region power ratio).
@@ -44,13 +46,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InputValidationError
-from .catalog import bool_problem, is_number, sources_problem, text_problem
+from .catalog import bool_problem, is_number, sources_problem, text_problem, unknown_keys_text
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["FleetCosts", "TierCost", "AcceleratorCost", "RegionCost", "CostModel",
            "SiteCosts", "FleetCost", "RegionCostResult", "fleet_cost", "region_cost",
-           "breakeven_utilisation", "annuity_factor", "HOURS_PER_YEAR", "SECONDS_PER_YEAR"]
+           "breakeven_utilisation", "edge_price_problem", "annuity_factor", "HOURS_PER_YEAR",
+           "SECONDS_PER_YEAR"]
 
 #: Hours in a (365-day) year.
 HOURS_PER_YEAR = 8760.0
@@ -71,7 +74,8 @@ class FleetCosts:
     Parameters
     ----------
     depreciation_years : float
-        Straight-line life of the site's equipment, years (> 0).
+        Straight-line life of the site's equipment, years (0.1 to 100: a shorter life is
+        not a depreciation, and its annuity overflows).
     cost_of_capital : float
         Annual rate of the money that buys the equipment (0 <= r < 1); capex is
         annualised with the annuity factor ``r / (1 - (1 + r) ** -years)``
@@ -150,10 +154,11 @@ class AcceleratorCost:
     ----------
     name : str
         The accelerator type as a workload names it (``Workload.accelerator``).
-    unit_usd : float
-        One accelerator, USD.
-    host_usd : float
-        One host (server, or the rest of a rack-scale system), USD.
+    unit_usd : float or None
+        One accelerator, USD (``None``: no edge price, the type is rented in a region only).
+    host_usd : float or None
+        One host (server, or the rest of a rack-scale system), USD (``None``: no edge
+        price).
     accelerators_per_host : int
         Accelerators one host holds (>= 1).
     region_hour_usd : float or None
@@ -163,8 +168,8 @@ class AcceleratorCost:
     """
 
     name: str
-    unit_usd: float = 0.0
-    host_usd: float = 0.0
+    unit_usd: float | None = None
+    host_usd: float | None = None
     accelerators_per_host: int = 1
     region_hour_usd: float | None = None
     sources: tuple[str, ...] = ()
@@ -177,7 +182,7 @@ class RegionCost:
     Parameters
     ----------
     utilisation : float
-        Pooled utilisation the region's rented accelerators run at (0 < u <= 1): the
+        Pooled utilisation the region's rented accelerators run at (0.01 <= u <= 1): the
         accelerator-hours bought are ``mean load / (throughput x utilisation)``.
     network_usd_per_million_requests : float
         Network path from users to the region (CDN front-end, egress), USD per million
@@ -197,9 +202,16 @@ class RegionCost:
 
 def _problem(key: str, value: Any, *, low: float = 0.0, high: float = MAX_VALUE,
              low_open: bool = False, high_open: bool = False, whole: bool = False,
-             unit: str = "") -> str | None:
+             unit: str = "", floor: float | None = None, why: str = "") -> str | None:
+    """What is wrong with ``value`` for the number field ``key`` (``None``: nothing).
+
+    ``low`` / ``high`` bound the value (open with ``low_open`` / ``high_open``);
+    ``floor``, when given, is the smallest physical value above an open ``low`` (``why``
+    says why), so that a value like ``1e-300`` is not taken for a rate or a life."""
     ok = is_number(value) and (value > low if low_open else value >= low) and (
         value < high if high_open else value <= high)
+    if ok and floor is not None:
+        ok = value >= floor
     if ok and whole:
         ok = float(value).is_integer()
     if ok:
@@ -207,11 +219,14 @@ def _problem(key: str, value: Any, *, low: float = 0.0, high: float = MAX_VALUE,
     lo = f"{'>' if low_open else '>='} {low:g}"
     hi = f"{'<' if high_open else '<='} {high:g}"
     what = "a whole number" if whole else "a number"
-    return f"{key} must be {what} {lo} and {hi}{' ' + unit if unit else ''}; got {value!r}"
+    least = f" (at least {floor:g}{': ' + why if why else ''})" if floor is not None else ""
+    return (f"{key} must be {what} {lo} and {hi}{' ' + unit if unit else ''}{least}; "
+            f"got {value!r}")
 
 
 _FLEET_RULES: dict[str, dict[str, Any]] = {
-    "depreciation_years": {"low": 0, "low_open": True, "high": 100, "unit": "years"},
+    "depreciation_years": {"low": 0, "low_open": True, "high": 100, "unit": "years",
+                           "floor": 0.1, "why": "a shorter life is not a depreciation"},
     "cost_of_capital": {"high": 1, "high_open": True, "unit": "(a rate per year)"},
     "truck_roll_usd": {"unit": "USD"},
     "idle_power_share": {"high": 1},
@@ -233,7 +248,9 @@ _ACC_RULES: dict[str, dict[str, Any]] = {
     "region_hour_usd": {"low": 0, "low_open": True, "unit": "USD per accelerator-hour"},
 }
 _REGION_RULES: dict[str, dict[str, Any]] = {
-    "utilisation": {"low": 0, "low_open": True, "high": 1},
+    "utilisation": {"low": 0, "low_open": True, "high": 1, "floor": 0.01,
+                    "why": "a pooled region below 1 % would rent 100x the accelerators "
+                           "its load needs"},
     "network_usd_per_million_requests": {"unit": "USD"},
     "power_usd_per_kwh": {"high": 100, "unit": "USD/kWh"},
 }
@@ -242,14 +259,18 @@ _BOOL_KEYS = {"ztp"}
 
 def _table_problems(where: str, table: Any, rules: Mapping[str, Mapping[str, Any]],
                     bools: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    """Every problem of one table (unknown keys, bad values), each naming ``where``."""
+    """Every problem of one table (unknown keys, each with the key it most likely stands
+    for, bad values; a table that sets nothing), each naming ``where``."""
     if not isinstance(table, Mapping):
         return [f"{where} must be a table; got {table!r}"]
     allowed = [*rules, *sorted(bools), "sources"]
+    if not table:
+        return [f"{where} sets nothing (an empty table: its keys under another header, or "
+                f"left out?); set some of {', '.join(allowed)}, or drop it"]
     found = []
     unknown = [k for k in table if k not in allowed]
     if unknown:
-        found.append(f"{where} has unknown key(s) {', '.join(map(repr, unknown))} "
+        found.append(f"{where} has unknown key(s) {unknown_keys_text(unknown, allowed)} "
                      f"(allowed: {', '.join(allowed)})")
     for key, value in table.items():
         if key in rules:
@@ -304,6 +325,13 @@ class CostModel:
     source: str = "built-in"
     date: str = ""
 
+    def __post_init__(self) -> None:
+        """Refuse a model built by hand with values a file could not hold (one message)."""
+        found = _model_problems(self)
+        if found:
+            raise InputValidationError(f"invalid cost model ({self.source}): "
+                                       + "; ".join(found) + f". Fix: {_FIX}")
+
     def tier(self, name: str) -> TierCost:
         """The costs of tier ``name``, else of ``default``."""
         return self.edge.get(name) or self.edge["default"]
@@ -344,6 +372,11 @@ class CostModel:
         except tomllib.TOMLDecodeError as exc:
             raise InputValidationError(f"{p}: the cost model file is not valid TOML ({exc}). "
                                        f"Fix: {_FIX}") from None
+        if not doc:
+            raise InputValidationError(
+                f"{p}: the cost model file sets nothing (no [fleet], [edge.TIER], "
+                "[accelerators.\"TYPE\"] or [region] table: an empty file, or the wrong "
+                f"one?). Fix: {_FIX}; or drop --costs for the built-in model")
         merged = _apply(cls.builtin(), doc, str(p))
         return replace(merged, source=f"built-in + {p}")
 
@@ -381,8 +414,9 @@ def _apply(base: CostModel, doc: Mapping[str, Any], source: str) -> CostModel:
     found: list[str] = []
     unknown = [k for k in doc if k not in allowed]
     if unknown:
-        found.append(f"unknown top-level key(s) {', '.join(map(repr, unknown))} (allowed: "
-                     "[fleet], [edge.TIER], [accelerators.\"TYPE\"], [region])")
+        found.append(f"unknown top-level key(s) {unknown_keys_text(unknown, allowed)} "
+                     "(allowed: [fleet], [edge.TIER], [accelerators.\"TYPE\"], [region], "
+                     "date, source)")
     for key in ("fleet", "region"):
         if key in doc:
             rules = _FLEET_RULES if key == "fleet" else _REGION_RULES
@@ -394,6 +428,8 @@ def _apply(base: CostModel, doc: Mapping[str, Any], source: str) -> CostModel:
         if not isinstance(doc[key], Mapping):
             found.append(f"[{key}] must hold tables ([{key}.NAME]); got {doc[key]!r}")
             continue
+        if not doc[key]:
+            found.append(f"[{key}] holds no [{key}.NAME] table (sets nothing)")
         for name, table in doc[key].items():
             if not str(name).strip():
                 found.append(f"[{key}] has an empty name")
@@ -422,6 +458,35 @@ def _apply(base: CostModel, doc: Mapping[str, Any], source: str) -> CostModel:
                                    f"Fix: {_FIX}")
     return CostModel(fleet, edge, acc, region, base.source,
                      str(doc.get("date", base.date)))
+
+
+def _model_problems(model: CostModel) -> list[str]:
+    """Every problem of a model's tables as built (types and ranges, as a file is checked:
+    a model made in code bypasses the file's checks)."""
+    found: list[str] = []
+    parts: list[tuple[str, Any, type, Mapping[str, Mapping[str, Any]], set[str]]] = [
+        ("[fleet]", model.fleet, FleetCosts, _FLEET_RULES, _BOOL_KEYS),
+        ("[region]", model.region, RegionCost, _REGION_RULES, set())]
+    for key, kind, rules in (("edge", TierCost, _TIER_RULES),
+                             ("accelerators", AcceleratorCost, _ACC_RULES)):
+        entries = getattr(model, key)
+        if not isinstance(entries, Mapping):
+            found.append(f"{key} must be a mapping name -> {kind.__name__}; got {entries!r}")
+            continue
+        for name, entry in entries.items():
+            if isinstance(entry, kind) and entry.name != name:
+                found.append(f"[{key}.{name!r}] holds the {kind.__name__} of {entry.name!r}")
+            parts.append((f"[{key}.{name!r}]", entry, kind, rules, set()))
+    for where, entry, kind, rules, bools in parts:
+        if not isinstance(entry, kind):
+            found.append(f"{where} must be a {kind.__name__}; got {entry!r}")
+            continue
+        values = {k: v for k, v in asdict(entry).items() if k != "name"
+                  and not (v is None and k in ("unit_usd", "host_usd", "region_hour_usd"))}
+        found += _table_problems(where, values, rules, bools)
+    if isinstance(model.edge, Mapping) and "default" not in model.edge:
+        found.append("no [edge.default] table (the costs of sites whose tier has none)")
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -601,12 +666,20 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
     n = np.asarray(n_accelerators, dtype=np.int64)
     mean = np.asarray(mean_load_rps, dtype=np.float64)
     pue = np.broadcast_to(np.asarray(pue, dtype=np.float64), n.shape)
-    acc = model.accelerator(accelerator)
-    if acc is None:
+    bad = [name for name, arr, low in (("n_accelerators", n, 0), ("mean_load_rps", mean, 0),
+                                       ("pue", pue, 1)) if not np.all(np.isfinite(arr)
+                                                                      & (arr >= low))]
+    if bad:
         raise InputValidationError(
-            f"cost model ({model.source}): no price for accelerator {accelerator!r}. Fix: add "
-            f"[accelerators.\"{accelerator}\"] with unit_usd, host_usd and "
-            "accelerators_per_host to a --costs file")
+            f"fleet_cost: {', '.join(bad)} must be finite numbers (n_accelerators and "
+            "mean_load_rps >= 0, pue >= 1). Fix: pass the plan's sites as they are")
+    acc = model.accelerator(accelerator)
+    problem = edge_price_problem(model, accelerator)
+    if problem is not None:
+        raise InputValidationError(problem)
+    assert acc is not None and acc.unit_usd is not None and acc.host_usd is not None
+    _check_figures("fleet_cost", throughput_rps=throughput_rps, accelerator_w=accelerator_w,
+                   host_w=host_w)
     f = model.fleet
     # per-tier fields as arrays over the sites (a loop over the few tiers, not the sites)
     names = np.unique(tiers) if len(tiers) else np.array([], dtype=object)
@@ -696,10 +769,14 @@ def region_cost(model: CostModel, *, mean_load_rps: float, accelerator: str,
     acc = model.accelerator(accelerator)
     if acc is None or acc.region_hour_usd is None:
         raise InputValidationError(
-            f"cost model ({model.source}): no region price for accelerator {accelerator!r}. "
-            f"Fix: set region_hour_usd in [accelerators.\"{accelerator}\"] of a --costs file, "
-            "or compare against a workload on an accelerator the region rents "
-            "(--region-workload)")
+            f"cost model ({model.source}): no region price for accelerator {accelerator!r}"
+            f"{_spelling(model, accelerator)}. Fix: set region_hour_usd in "
+            f"[accelerators.\"{accelerator}\"] of a --costs file, or compare against a "
+            "workload on an accelerator the region rents (--region-workload)")
+    _check_figures("region_cost", throughput_rps=throughput_rps)
+    if not (is_number(mean_load_rps) and mean_load_rps >= 0):
+        raise InputValidationError(f"region_cost: mean_load_rps must be a finite number >= 0; "
+                                   f"got {mean_load_rps!r}. Fix: pass the demand's mean load")
     u = model.region.utilisation
     n_mean = float(mean_load_rps) / (float(throughput_rps) * u)
     hours = n_mean * HOURS_PER_YEAR
@@ -710,6 +787,61 @@ def region_cost(model: CostModel, *, mean_load_rps: float, accelerator: str,
     per_m = total / requests_m if requests_m > 0 else math.nan
     return RegionCostResult(accelerator, float(acc.region_hour_usd), u, n_mean, hours,
                             compute, network, total, per_m)
+
+
+def edge_price_problem(model: CostModel, accelerator: str) -> str | None:
+    """What keeps an edge fleet of ``accelerator`` from being priced, with the fix
+    (``None``: the model has its unit and host prices).
+
+    Examples
+    --------
+    >>> m = CostModel.builtin().with_overrides({"accelerators": {"X": {
+    ...     "region_hour_usd": 1.0}}})
+    >>> edge_price_problem(m, "NVIDIA L4") is None
+    True
+    >>> print(edge_price_problem(m, "X"))  # doctest: +ELLIPSIS
+    cost model (built-in): accelerator 'X' has no edge price (unit_usd, host_usd)...
+    """
+    acc = model.accelerator(accelerator)
+    if acc is None:
+        spelling = _spelling(model, accelerator)
+        return (f"cost model ({model.source}): no price for accelerator {accelerator!r}"
+                f"{spelling}. Fix: "
+                + ("spell the workload's accelerator as the cost model does, or " if spelling
+                   else "")
+                + f"add [accelerators.\"{accelerator}\"] with unit_usd, host_usd and "
+                "accelerators_per_host to a --costs file")
+    missing = [k for k in ("unit_usd", "host_usd") if getattr(acc, k) is None]
+    if missing:
+        return (f"cost model ({model.source}): accelerator {accelerator!r} has no edge price "
+                f"({', '.join(missing)}): it would be priced free. Fix: set "
+                f"{' and '.join(missing)} in [accelerators.\"{accelerator}\"] of a --costs "
+                "file")
+    return None
+
+
+def _spelling(model: CostModel, accelerator: str) -> str:
+    """`` (the model has 'NVIDIA L4': names are case-sensitive)`` when ``accelerator`` is
+    another spelling of a priced type, else ``""``."""
+    from .catalog import closest
+
+    near = closest(accelerator, list(model.accelerators))
+    if near is None or near == accelerator:
+        return ""
+    return f" (the cost model has {near!r}: accelerator names must match exactly)"
+
+
+def _check_figures(where: str, **figures: Any) -> None:
+    """Refuse a throughput or a power that is not a finite number in its range."""
+    lows = {"throughput_rps": (0.0, True), "accelerator_w": (0.0, False),
+            "host_w": (0.0, False)}
+    bad = [f"{k} = {v!r}" for k, v in figures.items()
+           if not (is_number(v) and (v > lows[k][0] if lows[k][1] else v >= lows[k][0]))]
+    if bad:
+        raise InputValidationError(
+            f"{where}: {', '.join(bad)} (throughput_rps must be a finite number > 0, "
+            "accelerator_w and host_w finite numbers >= 0). Fix: take them from a catalog "
+            "workload")
 
 
 def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float | None:

@@ -19,6 +19,7 @@ import os
 import tomllib
 from collections.abc import Iterable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ from .problem import RowLatency
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REGION_COLUMNS", "builtin_regions", "read_regions", "region_coverage"]
+__all__ = ["REGION_COLUMNS", "builtin_regions", "read_regions", "as_regions",
+           "region_coverage"]
 
 #: Columns of a regions table.
 REGION_COLUMNS = ("region_id", "provider", "metro", "country", "lat", "lon")
@@ -58,13 +60,23 @@ def builtin_regions(providers: Iterable[str] | None = None) -> pd.DataFrame:
     df.insert(0, "region_id", df["provider"] + ":" + df["region"])
     df = df[list(REGION_COLUMNS)].astype({"lat": float, "lon": float})
     if providers is not None:
-        wanted = {str(p).lower() for p in providers}
-        unknown = sorted(wanted - set(df["provider"]))
-        if unknown:
+        from .catalog import closest
+
+        known = sorted(set(df["provider"]))
+        wanted = {str(p).strip().lower() for p in providers} - {""}
+        if not wanted:
             raise InputValidationError(
-                f"unknown cloud provider(s) {', '.join(unknown)}: the built-in region table "
-                f"has {', '.join(sorted(set(df['provider'])))}. Fix: pick from those, or give "
-                "your own regions file")
+                f"no cloud provider named (an empty --providers list): the built-in region "
+                f"table has {', '.join(known)}. Fix: name one or more of them, or leave "
+                "--providers out for every region")
+        unknown = sorted(wanted - set(known))
+        if unknown:
+            named = ", ".join(
+                u + (f" (did you mean {near}?)" if (near := closest(u, known)) else "")
+                for u in unknown)
+            raise InputValidationError(
+                f"unknown cloud provider(s) {named}: the built-in region table has "
+                f"{', '.join(known)}. Fix: pick from those, or give your own regions file")
         df = df[df["provider"].isin(wanted)].reset_index(drop=True)
     df.attrs["source"] = str(data.get("source", "built-in"))
     return df
@@ -84,14 +96,66 @@ def read_regions(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     from ..inputs.tables import read_region_table
 
-    sites = read_region_table(path)
+    return _region_frame(read_region_table(path), str(path))
+
+
+def as_regions(regions: pd.DataFrame | str | os.PathLike[str] | None = None, *,
+               source: str = "<regions>") -> pd.DataFrame:
+    """Regions from what a caller gives: the built-in table, a file, or a table in memory,
+    validated like a regions file (finite coordinates in range, unique non-empty ids).
+
+    Parameters
+    ----------
+    regions : pandas.DataFrame, str, os.PathLike or None
+        ``None``: every built-in region (:func:`builtin_regions`); a path: the file
+        (:func:`read_regions`); a (Geo)DataFrame: an id column (``region_id``, ``site_id``,
+        ``id`` or ``code``) and ``lat``/``lon`` or a geometry, optional ``provider``,
+        ``metro`` and ``country``.
+    source : str, default "<regions>"
+        The name of an in-memory table in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REGION_COLUMNS`.
+
+    Raises
+    ------
+    InputValidationError
+        Anything else, or an invalid table: one message naming the input, the rows and the
+        fix.
+
+    Examples
+    --------
+    >>> as_regions(pd.DataFrame({"region_id": ["a"], "lat": [50.0], "lon": [10.0]}))[
+    ...     ["region_id", "lat", "lon"]].values.tolist()
+    [['a', 50.0, 10.0]]
+    """
+    from ..inputs.tables import as_region_table
+
+    if regions is None:
+        return builtin_regions()
+    if isinstance(regions, str | os.PathLike):
+        return read_regions(Path(regions))
+    if not isinstance(regions, pd.DataFrame):
+        raise InputValidationError(
+            f"regions must be a table (a pandas DataFrame of region_id, lat, lon), a file "
+            f"path or None (the built-in table); got {type(regions).__name__}. Fix: pass "
+            "coverage.model.regions.read_regions(FILE) or builtin_regions()")
+    out = _region_frame(as_region_table(regions, source=source), source)
+    out.attrs["source"] = str(regions.attrs.get("source", source))
+    return out
+
+
+def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
+    """:data:`REGION_COLUMNS` of a validated regions table (the id in ``site_id``)."""
     out = pd.DataFrame({"region_id": sites["site_id"].astype(str)})
     for col in ("provider", "metro", "country"):
-        out[col] = (sites[col].astype(str) if col in sites.columns
-                    else pd.Series([""] * len(sites), dtype=object))
+        out[col] = (sites[col].where(sites[col].notna(), "").astype(str)
+                    if col in sites.columns else pd.Series([""] * len(sites), dtype=object))
     out["lat"] = sites["lat"].to_numpy(dtype=float)
     out["lon"] = sites["lon"].to_numpy(dtype=float)
-    out.attrs["source"] = str(path)
+    out.attrs["source"] = source
     return out
 
 

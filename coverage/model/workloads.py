@@ -71,6 +71,8 @@ WORKLOAD_KEYS = ("description", "accelerator", "inference_ms", "throughput_rps",
 
 _MAX_MS = 1e7                # 2.8 hours per request: beyond this a value is a typo
 _MAX_RPS = 1e9
+_MIN_RPS = 1e-6              # one request in 11.6 days: below this a value is a typo, and
+                             # the accelerators a load needs overflow every count and price
 _MAX_MEMORY_GB = 1e7         # 10 PB
 _MAX_ACCELERATORS = 1_000_000
 _MAX_ACCELERATOR_W = 1e5     # 100 kW per accelerator
@@ -108,10 +110,15 @@ def _field_problem(key: str, value: Any) -> str | None:
         return ms_pair_problem(key, value, _MAX_MS)
     if key in _NUMBER_KEYS:
         low, low_ok, high, unit = _NUMBER_KEYS[key]
-        if is_number(value) and (value >= low if low_ok else value > low) and value <= high:
+        floor = _MIN_RPS if key == "throughput_rps" else None
+        if (is_number(value) and (value >= low if low_ok else value > low) and value <= high
+                and (floor is None or value >= floor)):
             return None
         bound = ">= 0" if low_ok else "> 0"
-        return f"{key} must be a finite number {bound} and <= {high:,.0f} {unit}; got {value!r}"
+        least = (f" (at least {floor:g}: one request in {1 / floor / 86400:.1f} days)"
+                 if floor is not None else "")
+        return (f"{key} must be a finite number {bound} and <= {high:,.0f} {unit}{least}; "
+                f"got {value!r}")
     if key == "min_accelerators":
         if _is_whole(value) and 1 <= value <= _MAX_ACCELERATORS:
             return None
@@ -140,7 +147,7 @@ class Workload:
         ``(p50_ms, p99_ms)`` per request on one system of ``min_accelerators``
         (``0 <= p50 <= p99``).
     throughput_rps : float or None, default None
-        Requests per second one accelerator sustains (> 0; the sources name the
+        Requests per second one accelerator sustains (1e-6 to 1e9; the sources name the
         scenario, e.g. MLPerf Offline: batched, no latency bound); ``None``: unknown.
     model_memory_gb : float or None, default None
         Memory the model needs as deployed (weights, KV cache, activations, runtime), GB.
