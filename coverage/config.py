@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
@@ -523,7 +523,10 @@ class PlannerConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The values, JSON-ready."""
-        d = asdict(self)
+        # not dataclasses.asdict: it deep-copies every value, and a catalog object (tiers,
+        # workloads) holds read-only mappings that cannot be copied (TypeError: cannot
+        # pickle 'mappingproxy'); the objects are described by their source below
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("service_classes", "tiers", "upf", "backbone", "workloads"):
             v = d.get(key)
             if v is not None and not isinstance(v, Mapping | str):

@@ -1,5 +1,6 @@
 """coverage.config: one description of every option, from which the rest is derived."""
 
+import json
 import re
 from pathlib import Path
 
@@ -124,3 +125,17 @@ def test_failures_are_capped_before_any_work():
     with pytest.raises(InputValidationError, match=f"from 0 to {MAX_FAILURES}"):
         _failures([1, MAX_FAILURES + 1])
     assert _failures([MAX_FAILURES, 0]) == [0, MAX_FAILURES]
+
+
+def test_options_of_catalog_objects_are_described_not_copied():
+    """A tier or workload catalog given as an object (the API allows it) ended the plan in
+    "TypeError: cannot pickle 'mappingproxy'" when its options were written down
+    (``dataclasses.asdict`` deep-copies them)."""
+    from coverage.config import PlannerConfig
+    from coverage.model.tiers import TierCatalog
+    from coverage.model.workloads import WorkloadCatalog
+
+    d = PlannerConfig(tiers=TierCatalog.builtin(), workloads=WorkloadCatalog.builtin()).to_dict()
+    assert d["tiers"] == str(TierCatalog.builtin().source)
+    assert d["workloads"] == str(WorkloadCatalog.builtin().source)
+    json.dumps(d)
