@@ -656,7 +656,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           target utilisation of 80 % in the peak hour, and the daily mean is a third of
           the peak. With two sites, each one must carry the whole country alone.
         - **Cheaper per request?** With these defaults the region is, at every one of the
-          three budgets, by about a fifth. Two lines of the cost model decide that, and both
+          three budgets: by a tenth at 30 ms, by more than a quarter at 50 and 100 ms. Two
+          lines of the cost model decide that, and both
           deserve a check against your own figures: the region rents its L4-hours on a
           1-year commitment (0.48 USD an hour; 0.71-0.80 on demand) and charges 0.90 USD
           per million requests for egress, while the edge owns its L4s (the card and a
@@ -769,8 +770,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           a fifth of the people to nearly all of them (right). Between the tiers of 30 and
           50 ms lies the whole decision.
         - **The cheapest edge fleet is not the smallest.** At the default load a fleet of
-          a handful of sites (between 33 and 37 ms) costs less per request than two, and a
-          little less than the region: with two sites each must keep the whole country's
+          a handful of sites (between 33 and 37 ms) costs less per request than two, and about a
+          fifth less than the region: with two sites each must keep the whole country's
           peak in reserve for the other, while with more sites a failed site's users spread
           over several neighbours. Toward the tightest budgets the fixed costs of many small
           sites (cabinet, lease, circuit, operations) push it up again. Where the edge is
