@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +94,16 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "rollout.csv": ("step", "site_id", "population_covered", "population_n1_safe", "bound"),
 }
 _REQUIRED_SUMMARY = ("site_count", "lower_bound", "status", "budget_ms", "percentile",
-                     "failures_tolerated", "population_total")
+                     "failures_tolerated", "population_total", "n_demand")
 _TEXT_COLUMNS = ("site_id", "demand_id", "primary_site_id", "backup_site_id", "n1_site_id",
                  "failed_site_id", "proposed_site_id", "name", "tier", "access",
                  "coverage_status", "status", "method", "source", "failed_site_ids",
                  "worst_site_id", "worst_failure", "bound_method")
 _FIX = ("write a complete plan directory with `edge-coverage plan ... --out DIR` (without "
         "--no-report), then run `edge-coverage report DIR`")
+_FIX_EDITED = ("put the files back as `edge-coverage plan` wrote them (the report reads no "
+               "edited or cut table), or write the plan again with `edge-coverage plan ... "
+               "--out DIR`; then run `edge-coverage report DIR`")
 
 
 def _json_default(o: Any) -> Any:
@@ -625,13 +629,140 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _is_finite(v: Any) -> bool:
+    """``v`` is a finite JSON number (not a bool; an integer too large for a float is not)."""
+    if not _is_number(v):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _is_count(v: Any) -> bool:
+    """``v`` is a whole JSON number >= 0 (an integer or a float without fraction)."""
+    return _is_finite(v) and v >= 0 and float(v).is_integer()
+
+
+def _number_problem(key: str, v: Any, *, count: bool = False,
+                    nonnegative: bool = False) -> str | None:
+    """What is wrong with ``v`` as the value of ``key`` (a number or null; ``count``: a
+    whole number >= 0 or null; ``nonnegative``: a number >= 0 or null), or ``None``. A
+    population (``population`` in the last part of ``key``, not a share) below 0 or above
+    :data:`~coverage.inputs.tables.MAX_POPULATION_TOTAL` is wrong too: it is a sum of
+    people, and no plan holds that many."""
+    from ..inputs.tables import MAX_POPULATION_TOTAL
+
+    if v is None:
+        return None
+    if not _is_number(v):
+        return f"{key} is not a number ({v!r:.40})"
+    if not _is_finite(v):
+        return f"{key} {v!r:.40} is not a finite number"
+    if count and not _is_count(v):
+        return f"{key} {v!r:.40} is not a whole number >= 0"
+    last = key.rsplit(".", 1)[-1]
+    people = "population" in last and "share" not in last
+    if (people or nonnegative) and v < 0:
+        return f"{key} {v!r:.40} is below 0"
+    if people and v > MAX_POPULATION_TOTAL:
+        return (f"{key} {v!r:.40} is above {MAX_POPULATION_TOTAL:.0e} people (more than any "
+                "plan holds)")
+    return None
+
+
+#: Numbers (or null) in the objects of summary.json the report shows (object -> keys);
+#: ``by_service_class`` is a list of such objects.
+_SUMMARY_OBJECT_NUMBERS: dict[str, tuple[str, ...]] = {
+    "rollout": ("largest_gap_to_bound", "population_covered", "population_n1_safe"),
+    "capacity": ("lower_bound", "load_total_rps", "capacity_total_rps", "fleet_utilisation",
+                 "worst_utilisation", "load_shed_max_rps", "target_utilisation",
+                 "requests_per_person_day", "peak_to_mean"),
+    "aggregation": ("h3_res", "cell_km", "demand_points_solved", "demand_points_in",
+                    "n_demand_short", "cells_short", "population_short",
+                    "population_short_share"),
+    "by_service_class": ("population", "budget_ms", "population_within_budget",
+                         "population_safe", "population_uncoverable", "mean_latency_ms"),
+    "proposed": ("population_gap", "population_still_short", "lower_bound"),
+}
+#: Whole numbers >= 0 (or null) in those objects.
+_SUMMARY_OBJECT_COUNTS: dict[str, tuple[str, ...]] = {
+    "rollout": ("steps", "required_steps"),
+    "capacity": ("rounds", "cuts", "sites_below_40pct", "scenarios_checked"),
+    "by_service_class": ("n_demand",),
+    "proposed": ("proposed_sites", "gap_points", "gap_points_still_short"),
+}
+#: Keys of summary.json holding a whole number >= 0 (or null).
+_SUMMARY_COUNTS = ("site_count", "failures_tolerated", "n_demand", "n_candidates",
+                   "n_pairs_in_reach", "candidates_excluded", "nk_failures", "max_sites")
+_COVERAGE_BY_K_KEY = re.compile(r"^(\d+|>=\d+)$")
+
+
+def _summary_object_problems(s: Mapping[str, Any]) -> list[str]:
+    """What in the objects of a summary.json the report reads is not what the planner
+    writes: ``coverage_by_k`` (keys ``0``, ``1``, ..., ``>=k+1``, each ``n_demand`` and
+    ``population``), the numbers of ``rollout``, ``capacity``, ``aggregation`` and of each
+    entry of ``by_service_class``."""
+    from ..config import MAX_FAILURES
+
+    bad: list[str] = []
+    by_k = s.get("coverage_by_k")
+    if isinstance(by_k, dict):
+        for key, v in by_k.items():
+            where = f"coverage_by_k[{key!r:.20}]"
+            if not _COVERAGE_BY_K_KEY.match(str(key)):
+                bad.append(f"coverage_by_k has the key {key!r:.20} (keys are 0, 1, ..., "
+                           ">=k+1)")
+            elif not isinstance(v, dict):
+                bad.append(f"{where} is not an object ({v!r:.40})")
+            else:
+                bad.extend(p for p in (
+                    _number_problem(f"{where}.n_demand", v.get("n_demand"), count=True),
+                    _number_problem(f"{where}.population", v.get("population"))) if p)
+    rollout = s.get("rollout")
+    if isinstance(rollout, dict):
+        if "failures" in rollout and not (_is_count(rollout["failures"])
+                                          and rollout["failures"] <= MAX_FAILURES):
+            bad.append(f"rollout.failures is not a whole number from 0 to {MAX_FAILURES} "
+                       f"({rollout['failures']!r:.40})")
+        for key in ("steps_to_covered", "steps_to_n1_safe", "bound_methods"):
+            v = rollout.get(key)
+            if v is not None and not isinstance(v, dict):
+                bad.append(f"rollout.{key} is not an object ({v!r:.40})")
+            elif isinstance(v, dict):
+                bad.extend(p for q, x in v.items()
+                           if (p := _number_problem(f"rollout.{key}.{q}", x, count=True)))
+    classes = s.get("by_service_class")
+    if classes is not None and not (isinstance(classes, list)
+                                    and all(isinstance(c, dict) for c in classes)):
+        bad.append(f"by_service_class is not a list of objects ({classes!r:.40})")
+        classes = None
+    for name, keys in _SUMMARY_OBJECT_NUMBERS.items():
+        objects = ([(f"{name}[{i}]", c) for i, c in enumerate(classes or ())]
+                   if name == "by_service_class" else [(name, s.get(name))])
+        for where, obj in objects:
+            if not isinstance(obj, dict):
+                continue
+            counts = _SUMMARY_OBJECT_COUNTS.get(name, ())
+            bad.extend(p for key in keys + counts if (p := _number_problem(
+                f"{where}.{key}", obj.get(key), count=key in counts)))
+    return bad
+
+
 def _summary_problems(s: Mapping[str, Any]) -> list[str]:
-    """What in a summary.json the report cannot use: numbers that are not numbers, objects
-    that are not objects, a budget, percentile, count or population out of its range."""
+    """What in a summary.json the report cannot use: numbers that are not finite numbers,
+    objects that are not objects, a budget, percentile, count or population out of its range
+    (a budget above :data:`~coverage.config.MAX_BUDGET_MS`, a population above
+    :data:`~coverage.inputs.tables.MAX_POPULATION_TOTAL`: no plan has them), an object the
+    report reads holding what the planner does not write there."""
+    from ..config import MAX_BUDGET_MS, MAX_FAILURES
+
     bad: list[str] = []
     for key, v in s.items():
         numeric = (key in ("site_count", "lower_bound", "mip_gap", "failures_tolerated",
-                           "objective_value", "n_demand", "max_sites")
+                           "objective_value", "n_demand", "max_sites", "n_candidates",
+                           "n_pairs_in_reach", "kmedian_gap", "upper_bound", "secondary_value",
+                           "candidates_excluded")
                    or key.startswith(("population_", "n_demand_", "n1_", "nk_"))
                    or key.endswith(("_ms", "_s", "_km", "_ms_pop")))
         if key in _SUMMARY_OBJECTS:
@@ -644,47 +775,74 @@ def _summary_problems(s: Mapping[str, Any]) -> list[str]:
         elif key == "nk_worst_set_status":
             if v is not None and v not in ("optimal", "time_limit"):
                 bad.append(f"{key} is not optimal or time_limit ({v!r:.40})")
-        elif numeric and v is not None and not _is_number(v):
-            bad.append(f"{key} is not a number ({v!r:.40})")
+        elif numeric and (problem := _number_problem(
+                key, v, count=key in _SUMMARY_COUNTS or key.startswith("n_demand_"))):
+            bad.append(problem)
     budget, pct = s.get("budget_ms"), s.get("percentile")
-    if _is_number(budget) and not (0 < budget < float("inf")):
-        bad.append(f"budget_ms {budget!r} is not a positive number of ms")
-    if pct not in ("p50", "p99"):
+    if _is_finite(budget) and not 0 < budget <= MAX_BUDGET_MS:
+        bad.append(f"budget_ms {budget!r} is not a positive number of ms at most "
+                   f"{MAX_BUDGET_MS:g}")
+    if "percentile" in s and pct not in ("p50", "p99"):
         bad.append(f"percentile {pct!r} is neither p50 nor p99")
-    for key in ("site_count", "failures_tolerated", "n_demand"):
-        v = s.get(key)
-        if _is_number(v) and not (v >= 0 and float(v).is_integer()):
-            bad.append(f"{key} {v!r} is not a whole number >= 0")
-    total = s.get("population_total")
-    if _is_number(total) and not total >= 0:
-        bad.append(f"population_total {total!r} is negative")
-    if not isinstance(s.get("status"), str):
+    for key in ("site_count", "budget_ms", "failures_tolerated", "population_total",
+                "n_demand"):
+        if key in s and s[key] is None:
+            bad.append(f"{key} is null (a number is needed)")
+    k = s.get("failures_tolerated")
+    if _is_count(k) and k > MAX_FAILURES:
+        bad.append(f"failures_tolerated {k!r:.40} is above {MAX_FAILURES} (no plan tolerates "
+                   "more)")
+    if "status" in s and not isinstance(s["status"], str):
         bad.append("status is not a text")
+    bad.extend(_summary_object_problems(s))
     return ["summary.json: " + b for b in bad]
 
 
 def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
                          sites: pd.DataFrame | None) -> list[str]:
     """What in assignment.csv contradicts the plan: fewer or more rows than the summary's
-    demand points (a cut file), an unknown status, a population below 0 or not finite, an
-    infinite latency, a site that sites.csv does not list."""
+    demand points (a cut file), an empty demand id, an empty or unknown status (a row cut
+    short), a population below 0, not finite or above
+    :data:`~coverage.inputs.tables.MAX_POPULATION_PER_POINT`, a count of covering sites
+    that is not a whole number >= 0, a latency infinite, below 0 or above
+    :data:`MAX_LATENCY_MS`, a budget, latitude or longitude out of its range, a site that
+    sites.csv does not list."""
+    from ..config import MAX_BUDGET_MS
+    from ..inputs.tables import MAX_POPULATION_PER_POINT
     from ..resilience.status import COVERAGE_STATUSES
 
     bad: list[str] = []
     n = summary.get("n_demand") if summary is not None else None
-    if _is_number(n) and len(a) != int(n):
-        bad.append(f"assignment.csv has {len(a):,} rows, summary.json's n_demand is "
-                   f"{int(n):,} (a cut or edited file)")
+    bad.extend(_row_count_problem(a, "assignment.csv", "n_demand", n))
+    ids = a["demand_id"]
+    empty = ids.isna().to_numpy()
+    if empty.any():
+        bad.append(f"assignment.csv: demand_id empty ({_rows(empty)})")
     status = a["coverage_status"]
     odd = ~status.isin(COVERAGE_STATUSES) & status.notna()
     if odd.any():
         bad.append("assignment.csv: coverage_status " + ", ".join(
             repr(str(v)) for v in pd.unique(status[odd])[:5])
             + f" not one of {', '.join(COVERAGE_STATUSES)} ({_rows(odd)})")
+    if status.isna().any():
+        bad.append("assignment.csv: coverage_status empty, a row cut short or edited "
+                   f"({_rows(status.isna())})")
     pop = a["population"].to_numpy(dtype=np.float64)
     neg = ~np.isfinite(pop) | (pop < 0)
     if neg.any():
         bad.append(f"assignment.csv: population below 0 or not finite ({_rows(neg)})")
+    huge = np.isfinite(pop) & (pop > MAX_POPULATION_PER_POINT)
+    if huge.any():
+        bad.append(f"assignment.csv: population above {MAX_POPULATION_PER_POINT:.0e} people "
+                   f"at one point ({_rows(huge)})")
+    bad.extend(_column_problems(a, "assignment.csv", "n_covering_sites", low=0.0,
+                                whole=True))
+    bad.extend(_column_problems(a, "assignment.csv", "budget_ms", empty=True, low=0.0,
+                                high=MAX_BUDGET_MS, what="ms"))
+    bad.extend(_column_problems(a, "assignment.csv", "lat", empty=True, low=-90.0, high=90.0,
+                                what="degrees"))
+    bad.extend(_column_problems(a, "assignment.csv", "lon", empty=True, low=-180.0,
+                                high=180.0, what="degrees"))
     for col in ("primary_latency_ms", "backup_latency_ms", "primary_p50_ms",
                 "n1_latency_ms"):
         if col in a.columns:
@@ -692,6 +850,10 @@ def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
             inf = np.isinf(v) | (v < 0)
             if inf.any():
                 bad.append(f"assignment.csv: {col} infinite or below 0 ({_rows(inf)})")
+            huge = np.isfinite(v) & (v > MAX_LATENCY_MS)
+            if huge.any():
+                bad.append(f"assignment.csv: {col} above {MAX_LATENCY_MS:.0e} ms, no latency "
+                           f"of a plan ({_rows(huge)})")
     if sites is not None and "site_id" in sites.columns:
         known = set(sites["site_id"].astype(str))
         for col in ("primary_site_id", "backup_site_id"):
@@ -709,22 +871,293 @@ def _assignment_problems(a: pd.DataFrame, summary: Mapping[str, Any] | None,
     return bad
 
 
+MAX_LATENCY_MS = 1e9
+"""A latency above this (11.6 days) in a plan directory's tables is refused: the latency
+model's parts are bounded far below it (inference 1e7 ms, a tier's extra 1e6 ms, ...), and
+the report's plots overflow on numbers near 1e308."""
+
+MAX_UTILISATION = 1e3
+"""A site's utilisation (load over capacity) above this is refused: a capacitated plan's
+flows keep the load within the capacity (at most 1)."""
+
+
+def _column_problems(t: pd.DataFrame, name: str, col: str, *, empty: bool = False,
+                     low: float | None = None, high: float | None = None,
+                     whole: bool = False, what: str = "") -> list[str]:
+    """Rows of column ``col`` of table ``name`` that are not a finite number (an empty cell
+    too unless ``empty``), and those out of ``[low, high]`` or, with ``whole``, not a whole
+    number: at most two lines, each with its first rows. ``what`` names the range in the
+    message (e.g. "people")."""
+    if col not in t.columns:
+        return []
+    raw = t[col]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    missing = raw.isna().to_numpy()
+    wrong = ~np.isfinite(values) & ~(missing if empty else np.zeros(len(t), dtype=bool))
+    bad: list[str] = []
+    if wrong.any():
+        bad.append(f"{name}: {col} not a number ({_rows(wrong)})")
+    ok = np.isfinite(values)
+    out = np.zeros(len(t), dtype=bool)
+    if low is not None:
+        out |= ok & (values < low)
+    if high is not None:
+        out |= ok & (values > high)
+    if whole:
+        out |= ok & (values != np.floor(values))
+    if out.any():
+        bounds = (f" from {low:g} to {high:g}" if low is not None and high is not None
+                  else f" >= {low:g}" if low is not None
+                  else f" <= {high:g}" if high is not None else "")
+        bad.append(f"{name}: {col} not a {'whole ' if whole else ''}number{bounds}"
+                   f"{' ' + what if what else ''} ({_rows(out)})")
+    return bad
+
+
+def _bool_problems(t: pd.DataFrame, name: str, col: str) -> list[str]:
+    """Cells of column ``col`` of table ``name`` that are neither true nor false (nor
+    empty): the report would print them as "no"."""
+    if col not in t.columns:
+        return []
+    raw = t[col]
+    text = raw.astype(str).str.strip().str.lower()
+    wrong = raw.notna() & ~text.isin(("true", "false", "1", "0", "1.0", "0.0"))
+    return [f"{name}: {col} neither True nor False ({_rows(wrong)})"] if wrong.any() else []
+
+
+def _id_problems(t: pd.DataFrame, name: str, col: str,
+                 known: set[str] | None = None) -> list[str]:
+    """Empty and repeated ids in column ``col`` of table ``name`` (each row is one site),
+    and, with ``known`` (the ids of sites.csv), ids sites.csv does not list."""
+    ids = t[col]
+    bad: list[str] = []
+    empty = ids.isna() | ids.astype(str).str.strip().eq("")
+    if empty.any():
+        bad.append(f"{name}: {col} empty ({_rows(empty)})")
+    text = ids.astype(str)
+    repeated = text.duplicated(keep=False) & ~empty
+    if repeated.any():
+        bad.append(f"{name}: {col} " + ", ".join(
+            repr(v) for v in pd.unique(text[repeated])[:5])
+            + f" on more than one row ({_rows(repeated)}): one row per site")
+    if known is not None:
+        unknown = ~text.isin(known) & ~empty
+        if unknown.any():
+            bad.append(f"{name}: {col} not in sites.csv ({_rows(unknown)})")
+    return bad
+
+
+def _row_count_problem(t: pd.DataFrame, name: str, key: str, n: Any) -> list[str]:
+    """A table whose row count is not summary.json's ``key`` (``n``, skipped when it is not
+    a whole number: that is reported on its own)."""
+    if not _is_count(n) or len(t) == int(n):
+        return []
+    return [f"{name} has {len(t):,} rows, summary.json's {key} is {int(n):,} (a cut or edited "
+            "file)"]
+
+
+def _table_problems(tables: Mapping[str, pd.DataFrame | None],
+                    summary: Mapping[str, Any] | None) -> list[str]:
+    """What in sites.csv, failures.csv, proposed_sites.csv, rollout.csv and
+    capacity_scenarios.csv (those in ``tables``) contradicts the plan: a row count other
+    than summary.json's (its ``site_count``: one row per chosen site in sites.csv and
+    failures.csv; ``rollout.steps``; ``proposed.proposed_sites``), a site id empty,
+    repeated or not in sites.csv, a number column holding text, an infinite value or a
+    value out of its range (a population above
+    :data:`~coverage.inputs.tables.MAX_POPULATION_TOTAL`, coordinates outside degrees)."""
+    from ..inputs.tables import MAX_POPULATION_TOTAL
+
+    bad: list[str] = []
+    s = summary or {}
+    people = {"low": 0.0, "high": MAX_POPULATION_TOTAL, "what": "people"}
+    sites = tables.get("sites.csv")
+    known: set[str] | None = None
+    if sites is not None:
+        bad.extend(_id_problems(sites, "sites.csv", "site_id"))
+        known = set(sites["site_id"].dropna().astype(str))
+        bad.extend(_row_count_problem(sites, "sites.csv", "site_count", s.get("site_count")))
+        bad.extend(_column_problems(sites, "sites.csv", "lat", low=-90.0, high=90.0,
+                                    what="degrees"))
+        bad.extend(_column_problems(sites, "sites.csv", "lon", low=-180.0, high=180.0,
+                                    what="degrees"))
+        for col in ("population_primary", "population_backup",
+                    "population_outside_budget_if_failed"):
+            bad.extend(_column_problems(sites, "sites.csv", col, **people))
+        bad.extend(_column_problems(sites, "sites.csv", "n_demand_primary", low=0.0,
+                                    whole=True))
+        bad.extend(_column_problems(sites, "sites.csv", "worst_latency_if_failed_ms",
+                                    empty=True, low=0.0, high=MAX_LATENCY_MS, what="ms"))
+        for col in ("utilisation", "worst_utilisation"):
+            bad.extend(_column_problems(sites, "sites.csv", col, empty=True, low=0.0,
+                                        high=MAX_UTILISATION))
+        for col in ("radius_km", "capacity_rps", "load_rps", "power_kw"):
+            bad.extend(_column_problems(sites, "sites.csv", col, empty=True, low=0.0))
+        bad.extend(_column_problems(sites, "sites.csv", "n_accelerators", empty=True,
+                                    whole=True))
+        bad.extend(_bool_problems(sites, "sites.csv", "required"))
+    failures = tables.get("failures.csv")
+    if failures is not None:
+        bad.extend(_id_problems(failures, "failures.csv", "failed_site_id", known))
+        bad.extend(_row_count_problem(failures, "failures.csv", "site_count",
+                                      s.get("site_count")))
+        for col in ("population_rerouted", "population_outside_budget",
+                    "population_outside_budget_redundant"):
+            bad.extend(_column_problems(failures, "failures.csv", col, **people))
+        for col in ("worst_latency_ms", "mean_rerouted_latency_ms"):
+            bad.extend(_column_problems(failures, "failures.csv", col, empty=True, low=0.0,
+                                        high=MAX_LATENCY_MS, what="ms"))
+        bad.extend(_column_problems(failures, "failures.csv", "n_demand_rerouted", low=0.0,
+                                    whole=True))
+        bad.extend(_bool_problems(failures, "failures.csv", "meets_budget"))
+    proposed = tables.get("proposed_sites.csv")
+    if proposed is not None:
+        info = s.get("proposed")
+        if isinstance(info, dict):
+            bad.extend(_row_count_problem(proposed, "proposed_sites.csv",
+                                          "proposed.proposed_sites",
+                                          info.get("proposed_sites")))
+        bad.extend(_column_problems(proposed, "proposed_sites.csv", "lat", low=-90.0,
+                                    high=90.0, what="degrees"))
+        bad.extend(_column_problems(proposed, "proposed_sites.csv", "lon", low=-180.0,
+                                    high=180.0, what="degrees"))
+        bad.extend(_column_problems(proposed, "proposed_sites.csv", "population_gained",
+                                    **people))
+        bad.extend(_column_problems(proposed, "proposed_sites.csv", "n_demand_gained",
+                                    low=0.0, whole=True))
+    rollout = tables.get("rollout.csv")
+    if rollout is not None:
+        bad.extend(_id_problems(rollout, "rollout.csv", "site_id", known))
+        info = s.get("rollout")
+        if isinstance(info, dict):
+            bad.extend(_row_count_problem(rollout, "rollout.csv", "rollout.steps",
+                                          info.get("steps")))
+        bad.extend(_column_problems(rollout, "rollout.csv", "step", low=1.0,
+                                    high=float(max(len(rollout), 1)), whole=True))
+        for col in ("population_covered", "population_n1_safe"):
+            bad.extend(_column_problems(rollout, "rollout.csv", col, **people))
+        for col in ("bound", "population_nk_safe"):
+            bad.extend(_column_problems(rollout, "rollout.csv", col, empty=True, **people))
+        bad.extend(_bool_problems(rollout, "rollout.csv", "required"))
+    scenarios = tables.get("capacity_scenarios.csv")
+    if scenarios is not None:
+        for col in ("load_rps", "served_rps", "shed_rps"):
+            bad.extend(_column_problems(scenarios, "capacity_scenarios.csv", col, empty=True,
+                                        low=0.0))
+        bad.extend(_column_problems(scenarios, "capacity_scenarios.csv", "worst_utilisation",
+                                    empty=True, low=0.0, high=MAX_UTILISATION))
+        bad.extend(_bool_problems(scenarios, "capacity_scenarios.csv", "feasible"))
+    return bad
+
+
+#: compare.json: objects the report reads (required ones first), the numbers (or null) in
+#: them, and the lists of objects with their numbers.
+_COMPARE_REQUIRED_OBJECTS = ("edge", "region", "breakeven", "verdict", "region.coverage",
+                             "region.utilisation", "region.cost_usd_per_year")
+_COMPARE_OBJECTS = ("edge.coverage", "edge.utilisation", "edge.sizing",
+                    "edge.cost_usd_per_year", "assumptions", "cost_model")
+_COMPARE_NUMBERS: dict[str, tuple[str, ...]] = {
+    "edge": ("sites", "cost_per_million_requests", "cost_per_user_month"),
+    "edge.coverage": ("share_within_budget", "share_n1_safe"),
+    "edge.utilisation": ("fleet_mean",),
+    "edge.sizing": ("accelerators", "accelerators_envelope"),
+    "region": ("regions", "cost_per_million_requests", "cost_per_user_month"),
+    "region.coverage": ("share_within_budget", "share_within_budget_n1"),
+    "region.utilisation": ("utilisation", "accelerators_mean"),
+    "breakeven": ("utilisation", "fleet_utilisation", "capacity_rps", "fixed_usd_per_year",
+                  "energy_at_full_use_usd_per_year"),
+}
+_COMPARE_LISTS: dict[str, tuple[str, ...]] = {
+    "region_coverage": ("budget_ms", "share_within_budget", "share_within_budget_n1",
+                        "mean_latency_ms", "median_distance_km"),
+    "region_coverage_by_service_class": ("budget_ms", "share_within_budget",
+                                         "share_within_budget_n1"),
+    "decision": (),
+    "warnings": (),
+}
+
+
+def _compare_problems(doc: Any) -> list[str]:
+    """What in a compare.json the report's "Edge or region" section cannot use: an object
+    that is missing or not an object, a number that is not a finite number (or null), the
+    verdict without its text, a list that is not a list of objects, a warning without its
+    code and message. Each line names the key (``region.coverage.share_within_budget``)."""
+    if not isinstance(doc, dict):
+        return [f"compare.json is not a JSON object ({type(doc).__name__})"]
+    bad: list[str] = []
+
+    def get(path: str) -> Any:
+        v: Any = doc
+        for part in path.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        return v
+
+    for path in _COMPARE_REQUIRED_OBJECTS + _COMPARE_OBJECTS:
+        v = get(path)
+        parent = get(path.rpartition(".")[0]) if "." in path else doc
+        if not isinstance(parent, dict):
+            continue  # reported for the parent
+        if v is None and path in _COMPARE_REQUIRED_OBJECTS:
+            bad.append(f"{path} is missing")
+        elif v is not None and not isinstance(v, dict):
+            bad.append(f"{path} is not an object ({v!r:.40})")
+    for path, keys in _COMPARE_NUMBERS.items():
+        obj = get(path)
+        if isinstance(obj, dict):
+            bad.extend(p for key in keys if (p := _number_problem(
+                f"{path}.{key}", obj.get(key), nonnegative=True)))
+    for path in ("edge.cost_usd_per_year", "region.cost_usd_per_year"):
+        obj = get(path)
+        if isinstance(obj, dict):
+            bad.extend(p for key, v in obj.items() if (p := _number_problem(
+                f"{path}.{key}", v, nonnegative=True)))
+    verdict = get("verdict")
+    if isinstance(verdict, dict) and not isinstance(verdict.get("text"), str):
+        bad.append(f"verdict.text is not a text ({verdict.get('text')!r:.40})")
+    for name, keys in _COMPARE_LISTS.items():
+        items = doc.get(name)
+        if items is None:
+            continue
+        if not (isinstance(items, list) and all(isinstance(x, dict) for x in items)):
+            bad.append(f"{name} is not a list of objects ({items!r:.40})")
+            continue
+        for i, item in enumerate(items):
+            bad.extend(p for key in keys if (p := _number_problem(
+                f"{name}[{i}].{key}", item.get(key), nonnegative=True)))
+            if name == "warnings" and not all(k in item for k in ("code", "message")):
+                bad.append(f"warnings[{i}] lacks its code or message")
+    return ["compare.json: " + b for b in bad]
+
+
 #: Columns of sweep.csv the report plots or prints as numbers (empty: not solved).
 _SWEEP_NUMBERS = ("budget_ms", "failures", "site_count", "lower_bound", "mip_gap", "radius_km",
                   "population_short", "population_uncoverable", "solve_s")
 
 
-def _sweep_problems(sweep: pd.DataFrame) -> list[str]:
+def _sweep_problems(sweep: pd.DataFrame, summary: Mapping[str, Any] | None = None,
+                    ) -> list[str]:
     """Cells of sweep.csv that should be numbers and are not (empty is allowed but for the
-    budget and the failures), one line per column with its first rows."""
+    budget and the failures), one line per column with its first rows; and numbers no sweep
+    writes: a budget outside (0, :data:`~coverage.config.MAX_BUDGET_MS`], failures not a
+    whole number up to :data:`~coverage.config.MAX_FAILURES`, a site count not a whole
+    number or above the summary's ``n_candidates``, a population below 0 or above
+    :data:`~coverage.inputs.tables.MAX_POPULATION_TOTAL`."""
+    from ..config import MAX_BUDGET_MS, MAX_FAILURES
+    from ..inputs.tables import MAX_POPULATION_TOTAL
+
+    n_candidates = (summary or {}).get("n_candidates")
+    ranges: dict[str, dict[str, Any]] = {
+        "budget_ms": {"low": 0.0, "high": MAX_BUDGET_MS},
+        "failures": {"low": 0.0, "high": float(MAX_FAILURES), "whole": True},
+        "site_count": {"low": 0.0, "whole": True,
+                       "high": float(n_candidates) if _is_count(n_candidates) else None},
+        "population_short": {"low": 0.0, "high": MAX_POPULATION_TOTAL, "what": "people"},
+        "population_uncoverable": {"low": 0.0, "high": MAX_POPULATION_TOTAL, "what": "people"},
+    }
     bad: list[str] = []
     for col in _SWEEP_NUMBERS:
-        values = pd.to_numeric(sweep[col], errors="coerce").to_numpy(dtype=np.float64)
-        wrong = (np.isnan(values) & sweep[col].notna().to_numpy()) | np.isinf(values)
-        if col in ("budget_ms", "failures"):
-            wrong |= np.isnan(values)
-        if wrong.any():
-            bad.append(f"sweep.csv: {col} not a number ({_rows(wrong)})")
+        bad.extend(_column_problems(sweep, "sweep.csv", col,
+                                    empty=col not in ("budget_ms", "failures"),
+                                    **ranges.get(col, {})))
     return bad
 
 
@@ -755,7 +1188,7 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
     missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
     if missing:
         note = (" (sweep.csv and report.html are not written with --no-report)"
-                if "sweep.csv" in missing else "")
+                if "sweep.csv" in missing and "summary.json" not in missing else "")
         problems.append(f"missing {', '.join(missing)}{note}")
     summary: dict[str, Any] | None = None
     if "summary.json" not in missing:
@@ -765,16 +1198,17 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                 raise ValueError("not a JSON object")
             absent = [k for k in _REQUIRED_SUMMARY if k not in loaded]
             if absent:
-                problems.append(f"summary.json lacks {', '.join(absent)}")
-            else:
-                found = _summary_problems(loaded)
-                problems.extend(found)
-                summary = None if found else loaded
+                problems.append(f"summary.json lacks {', '.join(absent)}" + (
+                    " (the number of demand points, which assignment.csv's rows are checked "
+                    "against)" if "n_demand" in absent else ""))
+            found = _summary_problems(loaded)
+            problems.extend(found)
+            summary = None if absent or found else loaded
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
     tables = {n: table(n) for n in needed if n.endswith(".csv") and n not in missing}
     if tables.get("sweep.csv") is not None:
-        problems.extend(_sweep_problems(tables["sweep.csv"]))
+        problems.extend(_sweep_problems(tables["sweep.csv"], summary))
     if tables.get("assignment.csv") is not None:
         problems.extend(_assignment_problems(tables["assignment.csv"], summary,
                                              tables.get("sites.csv")))
@@ -799,7 +1233,9 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
             if not isinstance(loaded, dict) or not all(
                     k in loaded for k in ("edge", "region", "breakeven", "verdict")):
                 raise ValueError("not a comparison (edge, region, breakeven, verdict)")
-            compare = loaded
+            found = _compare_problems(loaded)
+            problems.extend(found)
+            compare = None if found else loaded
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"compare.json is not a valid comparison ({exc})")
     rollout = None
@@ -811,10 +1247,14 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
             problems.append(f"missing {name} (summary.json describes a rollout order)")
         else:
             rollout = table(name)
+    problems.extend(_table_problems(
+        {**tables, "rollout.csv": rollout, "capacity_scenarios.csv": scenarios}, summary))
     if problems or summary is None or any(t is None for t in tables.values()):
+        what = ("is not a plan directory written by `edge-coverage plan`"
+                if "summary.json" in missing else "is incomplete or damaged")
+        fix = _FIX if missing or any(p.startswith("missing ") for p in problems) else _FIX_EDITED
         raise InputValidationError(
-            f"plan directory {where} is incomplete or damaged: " + "; ".join(problems)
-            + f". Fix: {_FIX}")
+            f"plan directory {where} {what}: " + "; ".join(problems) + f". Fix: {fix}")
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
                       proposed=tables["proposed_sites.csv"],
@@ -858,6 +1298,60 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         str(d))
 
 
+def _report_target_problem(d: Path) -> str | None:
+    """Why ``edge-coverage report`` may not rewrite the plan directory ``d`` (whose tables
+    were read), in that command's words; ``None`` when it may, or when
+    :class:`~coverage.outputs.outdir.OutputDir` says why not (another run writes it, files
+    of the user's in a directory the tool wrote).
+
+    The directory is replaced as a whole: not the current directory (nor one holding it),
+    and only a directory the tool wrote (its marker file, or a plan directory from before
+    the marker). The advice of :func:`~coverage.outputs.outdir.check_output_dir` for an
+    output (a new or empty directory) does not fit the input of a report.
+
+    Parameters
+    ----------
+    d : pathlib.Path
+        The plan directory as given.
+
+    Returns
+    -------
+    str or None
+        The message (the directory, what is wrong, the fix), or ``None``.
+    """
+    from .outdir import MARKER, check_output_dir, read_marker
+
+    real = Path(os.path.realpath(d))
+    cwd = Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        return (f"plan directory {d} is the current directory or holds it: `edge-coverage "
+                "report` writes a new copy of the plan directory and swaps it in whole, which "
+                "it cannot do to the directory it runs in. Fix: run it from outside, e.g. "
+                f"`cd {real.parent} && edge-coverage report {real.name}`")
+    if read_marker(real) is not None or not check_output_dir(
+            real, "plan", option="plan directory", must_exist=True).problems:
+        return None
+    try:
+        entries = set(os.listdir(real))
+    except OSError:
+        entries = set()
+    links = sorted(e for e in entries if os.path.islink(real / e))
+    other = sorted(entries - set(OUTPUT_FILES) - set(COMPARE_FILES) - set(links))
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+    held = [f"{shown(other)}, which `edge-coverage plan` does not write"] if other else []
+    if links:
+        held.append(f"the symbolic link(s) {shown(links)} (the tool writes none)")
+    return (f"plan directory {d} is not a plan directory written by `edge-coverage plan`: it "
+            f"has no {MARKER} (the file marking a directory the tool wrote)"
+            + (f", and it holds {' and '.join(held)}" if held else "") + ". `edge-coverage "
+            "report` replaces the plan directory as a whole, so it only rewrites one the tool "
+            "wrote. Fix: write the plan into a new directory with `edge-coverage plan ... --out "
+            "DIR`, then run `edge-coverage report DIR`")
+
+
 def write_report(plan_dir: str | Path) -> Path:
     """Rebuild ``report.html`` in a plan directory from its tables.
 
@@ -890,6 +1384,9 @@ def write_report(plan_dir: str | Path) -> Path:
 
     d = Path(plan_dir)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first
+    problem = _report_target_problem(d)
+    if problem:
+        raise InputValidationError(problem)
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
         page = render_report(load_plan_dir(od.path))  # the tables as they are under the lock
         prev = read_marker(od.path) or {}

@@ -98,6 +98,10 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
+_HUGE = 1e15
+"""Figures from this magnitude are printed in scientific notation; the breakeven plot is not
+drawn for them."""
+
 NA = "n/a"
 """What the page shows for a missing or non-finite figure (never nan, None or inf)."""
 
@@ -121,12 +125,33 @@ def _num(x: Any, digits: int = 0, unit: str = "") -> str:
         return _e(x)
     if not math.isfinite(v):
         return NA
-    text = f"{v:.3e}" if abs(v) >= 1e15 else f"{v:,.{digits}f}"
+    text = f"{v:.3e}" if abs(v) >= _HUGE else f"{v:,.{digits}f}"
     return text + (f" {unit}" if unit else "")
 
 
+def _number(x: Any) -> float | None:
+    """``x`` as a float, or ``None`` when it is not a number (text, a list, ...)."""
+    if isinstance(x, bool):
+        return None
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _whole(x: Any, default: int) -> int:
+    """``x`` as an int when it is a finite number, else ``default``."""
+    v = _number(x)
+    return int(v) if v is not None and math.isfinite(v) else default
+
+
 def _pct(x: Any, digits: int = 1) -> str:
-    return NA if _not_finite(x) else f"{float(x):.{digits}%}"
+    if _not_finite(x):
+        return NA
+    v = _number(x)
+    if v is None:
+        return _e(x)
+    return NA if not math.isfinite(v) else f"{v:.{digits}%}"
 
 
 def _ms(x: Any) -> str:
@@ -134,7 +159,12 @@ def _ms(x: Any) -> str:
 
 
 def _budget(x: Any) -> str:
-    return NA if _not_finite(x) else _e(f"{float(x):g} ms")
+    if _not_finite(x):
+        return NA
+    v = _number(x)
+    if v is None:
+        return _e(x)
+    return NA if not math.isfinite(v) else _e(f"{v:g} ms")
 
 
 def _raw(x: Any) -> str:
@@ -332,7 +362,8 @@ def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     """
     f = failures.copy()
     f["failed_site_id"] = f["failed_site_id"].astype(str)
-    names = sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")["name"]
+    names = (sites.assign(site_id=sites["site_id"].astype(str)).drop_duplicates("site_id")
+             .set_index("site_id")["name"])  # the first row of a site listed twice
     f["name"] = f["failed_site_id"].map(names)
     f = f.sort_values(
         ["population_outside_budget", "population_rerouted", "worst_latency_ms",
@@ -576,9 +607,14 @@ def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False) ->
     by_k = s.get("coverage_by_k")
     if not isinstance(by_k, dict) or not by_k:
         return ""
-    total = float(sum(float(v.get("population") or 0.0) for v in by_k.values()))
+    # the entries as the planner writes them (an object per key 0, 1, ..., >=k+1); anything
+    # else is not shown (load_plan_dir refuses it)
+    entries = [(str(key), v) for key, v in by_k.items() if isinstance(v, dict)
+               and (str(key).isdigit() or (str(key).startswith(">=") and str(key)[2:].isdigit()))]
+    people = [_number(v.get("population")) for _, v in entries]
+    total = float(sum(x for x in people if x is not None and math.isfinite(x)))
     body = []
-    for key, v in by_k.items():
+    for (key, v), x in zip(entries, people, strict=True):
         if key.startswith(">="):
             survives = f"any {k} failure(s): N-{k} safe" if k else "N-0: covered"
         elif key == "0":
@@ -589,7 +625,7 @@ def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False) ->
         if candidates and key != "0":
             survives = f"at best (enough of them chosen): {survives}"
         pop = v.get("population")
-        share = float(pop) / total if total > 0 and not _not_finite(pop) else float("nan")
+        share = x / total if total > 0 and x is not None and math.isfinite(x) else float("nan")
         body.append(
             f"<tr><td>{_e(key)}</td>"
             + _cell(f"coverage_by_k.{key}.n_demand", v.get("n_demand"),
@@ -930,7 +966,7 @@ def _rollout_section(ro: pd.DataFrame | None, sites: pd.DataFrame,
                 "this plan directory has no rollout.csv (it was written before the "
                 "rollout order existed; run the plan again to get it)") + ".</p>")
         return _section("rollout", title, body)
-    level = int((info or {}).get("failures", max(k, 1)))
+    level = _whole((info or {}).get("failures"), max(k, 1))
     body = (
         "<p>The order in which to open the chosen sites (<code>rollout.csv</code>): each "
         "step opens the site that brings the most people newly within budget; ties go to "
@@ -1415,32 +1451,63 @@ p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
 def _usd(x: Any) -> str:
     if _not_finite(x):
         return NA
-    v = float(x)
+    v = _number(x)
+    if v is None:
+        return _e(x)
+    if not math.isfinite(v):
+        return NA
     return f"${v:,.2f}" if abs(v) < 100 else f"${v:,.0f}"
+
+
+def _obj(d: Any, key: str) -> dict[str, Any]:
+    """``d[key]`` when both are objects (dicts), else an empty dict."""
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, dict) else {}
+
+
+def _records(v: Any) -> pd.DataFrame:
+    """A list of objects as a table (anything else, or an item that is not an object: not
+    shown)."""
+    return pd.DataFrame([x for x in v if isinstance(x, dict)] if isinstance(v, list) else [])
+
+
+def _finite_number(x: Any) -> float | None:
+    v = _number(x)
+    return v if v is not None and math.isfinite(v) else None
 
 
 def _plot_breakeven(doc: dict[str, Any]) -> str:
     """Edge cost per million requests against its utilisation, the region's price, the
-    breakeven and the plan's own utilisation."""
-    be = doc["breakeven"]
-    fixed, var, cap = (be.get("fixed_usd_per_year"), be.get("energy_at_full_use_usd_per_year"),
-                       be.get("capacity_rps"))
-    region = doc["region"]["cost_per_million_requests"]
+    breakeven and the plan's own utilisation; empty when a figure it needs is not a finite
+    number, or the prices reach :data:`_HUGE`."""
+    be, edge_doc = _obj(doc, "breakeven"), _obj(doc, "edge")
+    fixed, var, cap, region, edge_cost = (
+        _finite_number(x) for x in (be.get("fixed_usd_per_year"),
+                                    be.get("energy_at_full_use_usd_per_year"),
+                                    be.get("capacity_rps"),
+                                    _obj(doc, "region").get("cost_per_million_requests"),
+                                    edge_doc.get("cost_per_million_requests")))
+    if (fixed is None or var is None or cap is None or region is None or edge_cost is None
+            or not cap > 0):
+        return ""
+    u = np.linspace(0.02, 1.0, 200)
+    with np.errstate(all="ignore"):
+        edge = (fixed + var * u) / (u * cap * 365 * 86400 / 1e6)
+        top = max(region * 4, edge_cost * 1.5)
+    if not (np.isfinite(edge).all() and 0 < top < _HUGE):
+        return ""  # no readable axis (and Matplotlib's ticks overflow near 1e308)
+    u_star, uf = _finite_number(be.get("utilisation")), _finite_number(be.get("fleet_utilisation"))
 
     def draw(fig: Any) -> None:
         ax = fig.add_subplot()
-        u = np.linspace(0.02, 1.0, 200)
-        edge = (fixed + var * u) / (u * cap * 365 * 86400 / 1e6)
         ax.plot(100 * u, edge, "-", color="#1f77b4", label="edge fleet (this plan's sites)")
         ax.axhline(region, color="#ff7f0e", label="region")
-        if be.get("utilisation") is not None:
-            ax.axvline(100 * be["utilisation"], ls=":", color="#555555",
-                       label=f"breakeven {100 * be['utilisation']:.1f} %")
-        if be.get("fleet_utilisation") is not None:
-            uf = be["fleet_utilisation"]
-            ax.plot([100 * uf], [doc["edge"]["cost_per_million_requests"]], marker="*", ms=14,
+        if u_star is not None:
+            ax.axvline(100 * u_star, ls=":", color="#555555",
+                       label=f"breakeven {100 * u_star:.1f} %")
+        if uf is not None:
+            ax.plot([100 * uf], [edge_cost], marker="*", ms=14,
                     color="#d62728", ls="none", label=f"this plan: {100 * uf:.1f} %")
-        top = max(float(region) * 4, float(doc["edge"]["cost_per_million_requests"] or 0) * 1.5)
         ax.set_ylim(0, top)
         ax.set_xlim(0, 100)
         ax.set_xlabel("edge fleet mean utilisation, %")
@@ -1451,29 +1518,29 @@ def _plot_breakeven(doc: dict[str, Any]) -> str:
 
 def _compare_section(doc: dict[str, Any]) -> str:
     """Edge or region: the verdict, both sides' figures, the breakeven, the region's
-    coverage by budget, the decision table and the warnings (``compare.json``)."""
-    e, r, be = doc["edge"], doc["region"], doc["breakeven"]
-    ec, rc = e.get("coverage") or {}, r["coverage"]
-    eu = e.get("utilisation") or {}
-    body = [f'<p class="lead" data-key="verdict">{_e(doc["verdict"]["text"])}</p>']
+    coverage by budget, the decision table and the warnings (``compare.json``; a part
+    that is not what ``edge-coverage compare`` writes shows as n/a)."""
+    e, r, be = _obj(doc, "edge"), _obj(doc, "region"), _obj(doc, "breakeven")
+    ec, rc = _obj(e, "coverage"), _obj(r, "coverage")
+    eu, ru = _obj(e, "utilisation"), _obj(r, "utilisation")
+    sizing = _obj(e, "sizing")
+    body = [f'<p class="lead" data-key="verdict">{_text(_obj(doc, "verdict").get("text"))}</p>']
     rows = [
         ("people within budget", "share_within_budget", ec.get("share_within_budget"),
-         rc["share_within_budget"], _pct),
+         rc.get("share_within_budget"), _pct),
         ("people within budget after one failure", "share_n1",
-         ec.get("share_n1_safe"), rc["share_within_budget_n1"], _pct),
-        ("sites / regions", "sites", e.get("sites"), r["regions"], _num),
-        ("mean utilisation", "utilisation", eu.get("fleet_mean"),
-         r["utilisation"]["utilisation"], _pct),
+         ec.get("share_n1_safe"), rc.get("share_within_budget_n1"), _pct),
+        ("sites / regions", "sites", e.get("sites"), r.get("regions"), _num),
+        ("mean utilisation", "utilisation", eu.get("fleet_mean"), ru.get("utilisation"), _pct),
         ("accelerators (edge: priced; region: mean rented)", "accelerators",
-         (e.get("sizing") or {}).get("accelerators"), r["utilisation"]["accelerators_mean"],
-         _num),
-        ("cost per year", "cost_total", (e.get("cost_usd_per_year") or {}).get("total"),
-         r["cost_usd_per_year"]["total"], _usd),
+         sizing.get("accelerators"), ru.get("accelerators_mean"), _num),
+        ("cost per year", "cost_total", _obj(e, "cost_usd_per_year").get("total"),
+         _obj(r, "cost_usd_per_year").get("total"), _usd),
         ("cost per million requests", "cost_per_million_requests",
-         e.get("cost_per_million_requests"), r["cost_per_million_requests"], _usd),
+         e.get("cost_per_million_requests"), r.get("cost_per_million_requests"), _usd),
         ("cost per user-month", "cost_per_user_month", e.get("cost_per_user_month"),
-         r["cost_per_user_month"],
-         lambda x: NA if _not_finite(x) else f"${float(x):,.4f}"),
+         r.get("cost_per_user_month"),
+         lambda x: NA if _finite_number(x) is None else f"${float(x):,.4f}"),
     ]
     head = "<thead><tr><th></th><th class=\"n\">edge fleet</th><th class=\"n\">region</th>" \
         "</tr></thead>"
@@ -1487,21 +1554,19 @@ def _compare_section(doc: dict[str, Any]) -> str:
             f'<p>Breakeven: the edge costs the region\'s price per request at '
             f'<span data-key="breakeven">{_pct(u) if u is not None else "never (above 100 %)"}'
             f"</span> mean utilisation; this fleet runs at {_pct(be.get('fleet_utilisation'))}."
-            f" The fleet is priced right-sized: {_num((e.get('sizing') or {}).get('accelerators'))}"
+            f" The fleet is priced right-sized: {_num(sizing.get('accelerators'))}"
             f" accelerators for the worst scenario's load, not the "
-            f"{_num((e.get('sizing') or {}).get('accelerators_envelope'))} the power envelopes "
+            f"{_num(sizing.get('accelerators_envelope'))} the power envelopes "
             "could hold.</p>")
-        if (be.get("capacity_rps") and not _not_finite(r.get("cost_per_million_requests"))
-                and not _not_finite(e.get("cost_per_million_requests"))):
-            body.append(_plot_breakeven(doc))
-        lines = e.get("cost_usd_per_year") or {}
+        body.append(_plot_breakeven(doc))
+        lines = _obj(e, "cost_usd_per_year")
         body.append(_kv_table(
             [(f"edge {k} per year", f"edge.cost.{k}", v, _usd(v)) for k, v in lines.items()]
             + [(f"region {k} per year", f"region.cost.{k}", v, _usd(v))
-               for k, v in (r.get("cost_usd_per_year") or {}).items()]))
+               for k, v in _obj(r, "cost_usd_per_year").items()]))
     else:
         body.append(f"<p>No edge plan: {_text(e.get('reason'))}</p>")
-    cov = pd.DataFrame(doc.get("region_coverage") or [])
+    cov = _records(doc.get("region_coverage"))
     if len(cov):
         body.append("<h3>The region's reach by budget</h3>")
         body.append(_table(cov, [("budget_ms", "budget", _budget),
@@ -1513,7 +1578,7 @@ def _compare_section(doc: dict[str, Any]) -> str:
                                  ("median_distance_km", "median distance, km", _num)],
                            numeric=("share_within_budget", "share_within_budget_n1",
                                     "mean_latency_ms", "median_distance_km")))
-    by_class = pd.DataFrame(doc.get("region_coverage_by_service_class") or [])
+    by_class = _records(doc.get("region_coverage_by_service_class"))
     if len(by_class):
         body.append("<h3>The region's reach by service class</h3>")
         body.append(_table(by_class, [("service_class", "class", _text),
@@ -1524,24 +1589,25 @@ def _compare_section(doc: dict[str, Any]) -> str:
                                       ("share_within_budget_n1", "within budget, two regions",
                                        _pct)],
                            numeric=("share_within_budget", "share_within_budget_n1")))
-    dec = pd.DataFrame(doc.get("decision") or [])
+    dec = _records(doc.get("decision"))
     if len(dec):
         body.append("<h3>Decision table</h3>")
         body.append(_table(dec, [("driver", "driver", _text), ("favours", "favours", _text),
                                  ("value", "this plan", _text)]))
-    warns = doc.get("warnings") or []
+    warns = doc.get("warnings")
+    warns = [w for w in warns if isinstance(w, dict)] if isinstance(warns, list) else []
     body.append("<h3>Warnings</h3>")
     if warns:
-        items = "".join(f'<li data-code="{_e(w["code"])}"><code>{_e(w["code"])}</code>: '
-                        f"{_e(w['message'])}</li>" for w in warns)
+        items = "".join(f'<li data-code="{_e(w.get("code"))}"><code>{_e(w.get("code"))}'
+                        f"</code>: {_e(w.get('message'))}</li>" for w in warns)
         body.append(f'<ul class="warnings">{items}</ul>')
     else:
         body.append("<p>None: no anti-pattern of the chapter shows in these numbers.</p>")
-    a = doc.get("assumptions") or {}
+    a, costs = _obj(doc, "assumptions"), _obj(doc, "cost_model")
     body.append(f'<p class="note">Load: {_text(a.get("load_from"))}; edge workload '
                 f'{_text(a.get("workload"))}, region workload {_text(a.get("region_workload"))};'
-                f' cost model {_text((doc.get("cost_model") or {}).get("source"))} (dated '
-                f'{_text((doc.get("cost_model") or {}).get("date"))}; defaults are a first '
+                f' cost model {_text(costs.get("source"))} (dated '
+                f'{_text(costs.get("date"))}; defaults are a first '
                 "look, override them with --costs FILE). Region coordinates are approximate "
                 "metro centres. Tables: compare.json, compare_sites.csv, "
                 "region_coverage.csv.</p>")
