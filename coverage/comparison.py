@@ -30,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .errors import InputValidationError, NoFeasiblePlanError
+from .inputs.validation import plain_value
 from .model.costs import (
     SECONDS_PER_YEAR,
     CostModel,
@@ -52,8 +53,9 @@ DEFAULT_REQUESTS_PER_PERSON_DAY = 100.0
 COMPARE_BUDGETS_MS = (30.0, 50.0, 100.0)
 
 _MAX_COUNT = 2 ** 53
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
+# "1.0" / "0.0": a true/false column with a gap, as pandas stores it (float 1.0 / 0.0 / NaN)
+_TRUE = {"true", "1", "1.0", "yes", "y", "t"}
+_FALSE = {"false", "0", "0.0", "no", "n", "f", ""}
 
 
 def sovereign_mask(demand: pd.DataFrame, source: str = "demand") -> npt.NDArray[np.bool_]:
@@ -75,7 +77,7 @@ def sovereign_mask(demand: pd.DataFrame, source: str = "demand") -> npt.NDArray[
     ok = text.isin(_TRUE | _FALSE).to_numpy()
     if not ok.all():
         rows = np.flatnonzero(~ok)
-        shown = ", ".join(f"row {r + 1} ({raw.iloc[r]!r})" for r in rows[:10])
+        shown = ", ".join(f"row {r + 1} ({plain_value(raw.iloc[r])!r})" for r in rows[:10])
         raise InputValidationError(
             f"{source}: column 'sovereign' must be true/false (or 1/0, yes/no): {shown}"
             f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows")
@@ -379,6 +381,7 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
         One sentence per problem, naming the input and the fix.
     """
     from .inputs.tables import as_demand, as_sites
+    from .model.capacity import load_column
     from .model.catalog import folded
     from .model.tiers import TierCatalog
 
@@ -405,8 +408,13 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                 "compare: the demand has no people (population sums to 0); shares within "
                 "budget and costs per user-month are per person. Fix: give the rows their "
                 "population")
-        if "load_rps" in d.columns and not float(pd.to_numeric(
-                d["load_rps"], errors="coerce").fillna(0).sum()) > 0:
+        load = None
+        if "load_rps" in d.columns:  # the plan's check first: a bad row is named as such
+            try:
+                load = load_column(d, source="<demand>")
+            except InputValidationError as exc:
+                found.append(str(exc))
+        if load is not None and not float(np.nansum(load)) > 0:
             found.append(
                 "compare: the demand's load_rps sums to 0, so there is nothing to price per "
                 "request. Fix: give the rows their peak load, or drop the column and use "

@@ -51,6 +51,16 @@ Hostile or sloppy inputs are handled as follows (the decisions, in one place):
   population per point <= :data:`MAX_POPULATION_PER_POINT` and in total <=
   :data:`MAX_POPULATION_TOTAL`; candidate ``cost`` within [:data:`MIN_COST`,
   :data:`MAX_COST`] and max/min <= :data:`MAX_COST_RATIO`.
+* **In-memory (Geo)DataFrames** (:func:`as_demand` / :func:`as_sites`, what
+  :func:`coverage.plan_sites` calls): the caller's frame is never changed; its index is
+  dropped (shuffled, duplicated, text or MultiIndex: rows are numbered in order) but for a
+  level named like one of the table's fields (``df.set_index("site_id")``), which is that
+  column. A boolean column is no number (``population = df.pop > 1000`` is refused, not
+  read as 0/1); ``1`` and ``1.0`` in an object id column are one id. Text that is not
+  valid Unicode (a lone surrogate) is refused in any column. A carried column whose values
+  an output cannot store (mixed types, shapely objects, a second GeoSeries, complex
+  numbers, periods, fractions, integers beyond 64 bits) is carried as text, a sparse one
+  dense, so that ``Plan.to_dir`` never fails on it.
 * **Co-located candidates**: pairs of candidates within ``colocated_m`` metres (default
   :data:`DEFAULT_COLOCATED_M`) are logged as a warning: N-1 would count each as the other's
   backup although one power cut or fibre cut likely takes both.
@@ -515,6 +525,8 @@ class _Loaded:
     # "," for a ';'-separated CSV (decimal commas in number columns), ",." when it holds
     # decimal commas (50,85): its dots are then thousands separators (1.019.022)
     decimal: str = "."
+    # an in-memory (Geo)DataFrame (messages speak of a table, not of a file)
+    in_memory: bool = False
 
 
 def _load_object(obj: Any, report: _Report) -> _Loaded:
@@ -524,7 +536,42 @@ def _load_object(obj: Any, report: _Report) -> _Loaded:
             "pass a DataFrame, or a file path to read_demand/read_sites",
         )
         report.raise_if_any()
-    return _split_geometry(obj)
+    return replace(_split_geometry(_index_as_columns(obj, report)), in_memory=True)
+
+
+def _index_as_columns(df: pd.DataFrame, report: _Report) -> pd.DataFrame:
+    """``df`` with its index levels named like one of the table's fields as columns.
+
+    ``df.set_index("site_id")`` is how pandas keys a table by its id: the index was
+    dropped, so the plan named the sites by row numbers. A level named like an alias of a
+    field (``site_id``, ``id``, ``name``, ``lat``, ... case-insensitive; ``region_id`` for
+    regions) becomes a column, unless a column of that very name exists (``set_index(...,
+    drop=False)``: the level repeats it). Other levels (unnamed, or named otherwise) are
+    dropped as before. The caller's frame is not changed.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame or geopandas.GeoDataFrame
+        The caller's table.
+    report : ProblemReport
+        Its report (``kind`` selects the aliases; ``source`` names it in the log).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself when no level moves, else a new frame.
+    """
+    aliases = DEMAND_ALIASES if report.kind == "demand" else SITE_ALIASES
+    known = {a for names in aliases.values() for a in names}
+    if report.kind == "regions":
+        known.add("region_id")
+    columns = {c for c in df.columns if isinstance(c, str)}
+    move = [name for name in df.index.names
+            if isinstance(name, str) and name.strip().lower() in known and name not in columns]
+    if not move or len(set(move)) < len(move):
+        return df
+    logger.info("%s: index level(s) %s used as column(s)", report.source, _format_values(move))
+    return df.reset_index(level=move)
 
 
 def _split_geometry(df: pd.DataFrame) -> _Loaded:
@@ -972,16 +1019,40 @@ def _find_column(columns: Iterable[Any], aliases: Iterable[str]) -> Any | None:
     return None
 
 
+def _geometry_columns(raw: pd.DataFrame) -> list[str]:
+    """Names of the columns of a plain DataFrame that hold shapely geometries (a
+    GeoDataFrame turned into a DataFrame, or one built by hand), vectorised per column."""
+    import shapely
+
+    found = []
+    for col in raw.columns:
+        s = raw[col]
+        if s.dtype == object or s.dtype.name == "geometry":
+            values = np.asarray(s.dropna().to_numpy(dtype=object)[:1000], dtype=object)
+            if len(values) and bool(shapely.is_geometry(values).all()):
+                found.append(str(col))
+    return found
+
+
 def _decoded(raw: pd.DataFrame, report: _Report) -> pd.DataFrame:
     """``raw`` with its byte-string columns (Parquet ``binary``, Python ``bytes`` values)
     decoded as UTF-8 text; values that are not UTF-8 are refused, rows named.
 
     Only columns that hold bytes are touched: text and numeric columns are recognised
-    without a per-value loop (``pandas.api.types.infer_dtype``).
+    without a per-value loop (``pandas.api.types.infer_dtype``). Text that is not valid
+    Unicode (a lone surrogate such as ``"\\udcff"``, what ``surrogateescape`` makes of a
+    file name's undecodable bytes) is refused too, rows named: no output can store it.
     """
     out = raw
     for col in raw.columns:
         s = raw[col]
+        bad_text = _lone_surrogates(s)
+        if bad_text is not None:
+            report.add(f"column {str(col)!r} holds text that is not valid Unicode (a lone "
+                       "surrogate, as a file name's undecodable bytes give)",
+                       "decode the text with its true encoding (or replace the bad "
+                       "characters), or drop the column", bad_text)
+            continue
         arrow = isinstance(s.dtype, pd.ArrowDtype)
         if arrow:
             import pyarrow as pa
@@ -1016,6 +1087,35 @@ def _decoded(raw: pd.DataFrame, report: _Report) -> pd.DataFrame:
     return out
 
 
+def _lone_surrogates(s: pd.Series) -> npt.NDArray[np.bool_] | None:
+    """Rows of a text column whose string holds a lone surrogate, or None when none does.
+
+    Only ``object`` and Python-backed ``string`` columns can hold one (Arrow-backed text is
+    valid UTF-8 by construction). The first pass encodes every string strictly (by Arrow,
+    or by Python when Arrow cannot type the column); only when it fails are the rows found.
+    """
+    import pyarrow as pa
+
+    python_text = isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "python"
+    kind = pd.api.types.infer_dtype(s, skipna=True) if (s.dtype == object or python_text) else ""
+    if kind not in ("string", "mixed", "mixed-integer"):
+        return None
+    try:  # Arrow encodes every string (and converts the rest) in C
+        pa.array(s.to_numpy(dtype=object), type=pa.large_string() if kind == "string" else None,
+                 from_pandas=True)
+        return None
+    except (pa.ArrowException, TypeError, ValueError):  # mixed types: strings in Python
+        try:
+            s.str.encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            pass
+    replaced = s.str.encode("utf-8", errors="replace")
+    kept = s.str.encode("utf-8", errors="surrogatepass")
+    return (replaced.notna().to_numpy(dtype=bool)
+            & (replaced.to_numpy(dtype=object) != kept.to_numpy(dtype=object)))
+
+
 def _text(
     s: pd.Series, missing_tokens: Collection[str] = _MISSING_TOKENS
 ) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
@@ -1045,13 +1145,20 @@ def _numeric(
     use decimal commas) a column whose dots all group thousands reads them so:
     ``1.019.022`` and ``529.247,5`` are 1019022 and 529247.5; a column with a dot that
     cannot group thousands (``51.2``, ``0.5``) keeps its dots as decimal points.
+
+    A boolean column (``bool``, ``boolean``) holds no numbers: its true/false values are
+    bad, not 1/0 (a population of ``df.pop > 1000`` is no population), as ``"True"`` in a
+    text column is. Infinite values are bad and come back as NaN, as in a text column (so
+    that a range check does not name them a second time).
     """
     if pd.api.types.is_bool_dtype(s.dtype):
-        s = s.astype("Int64")
+        missing = s.isna().to_numpy(dtype=bool)
+        return np.full(len(s), np.nan), missing, ~missing
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_complex_dtype(s.dtype):
         vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(vals)
-        return vals, missing, np.isinf(vals)
+        infinite = np.isinf(vals)
+        return np.where(infinite, np.nan, vals), missing, infinite
     txt = s.astype("string").str.strip()
     missing = (txt.isna() | txt.str.lower().isin(_MISSING_TOKENS)).to_numpy(dtype=bool)
     if decimal == ",.":
@@ -1191,17 +1298,28 @@ def _build(
         missing_cols.append(f"population (looked for: {', '.join(aliases['population'])})")
     if missing_cols:
         have = ", ".join(repr(str(c)) for c in raw.columns) or "none"
+        shapes = _geometry_columns(raw) if loaded.geometry is None and loaded.in_memory else []
+        tuples = loaded.in_memory and any(isinstance(c, tuple) for c in raw.columns)
         report.add(
             f"missing column{'s' if len(missing_cols) > 1 else ''}: {'; '.join(missing_cols)}; "
             f"the input has columns: {have}",
             "rename the columns to one of the names looked for (case does not matter)"
-            + ("" if loaded.geometry is not None else " (or use a vector file with geometries)"),
+            + ("" if loaded.geometry is not None else
+               f" (or make the table a GeoDataFrame of its geometry column {shapes[0]!r}: "
+               f"geopandas.GeoDataFrame(df, geometry={shapes[0]!r}, crs='EPSG:4326'), with "
+               "its true CRS)" if shapes else " (or use a vector file with geometries)")
+            + ("; the column names are tuples (a column MultiIndex): flatten them first, "
+               "e.g. df.columns = df.columns.get_level_values(-1)" if tuples else ""),
         )
     if n == 0:
-        report.add(
-            "no data rows (the input has a header but no rows)",
-            "add at least one data row; " + _COMPLETE_HINT,
-        )
+        if loaded.in_memory:
+            report.add("no rows (the table has its columns but no rows)",
+                       "pass a table with at least one row (did a filter keep none?)")
+        else:
+            report.add(
+                "no data rows (the input has a header but no rows)",
+                "add at least one data row; " + _COMPLETE_HINT,
+            )
         report.raise_if_any()
 
     # --- ids -----------------------------------------------------------------------
@@ -1248,6 +1366,7 @@ def _build(
     extras = raw.drop(columns=[c for c in dict.fromkeys(used)])
     extras = extras.loc[:, [c for c in extras.columns if str(c) not in result.columns]]
     if len(extras.columns):
+        extras = _storable(extras, kind, report.source)
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
         _name_unused(kind, [str(c) for c in extras.columns], report.source)
     result.index = pd.RangeIndex(len(result))
@@ -1257,6 +1376,97 @@ def _build(
         result.attrs["colocated_m"] = float(colocated_m)
     result.attrs[_VALIDATED] = _fingerprint(result, kind, access_profiles)
     return result
+
+
+def _writes(s: pd.Series, *, json: bool) -> bool:
+    """Whether Parquet (and, with ``json``, pandas' JSON writer) stores the column ``s``
+    as it is (a date32 or a categorical of periods does not)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = s.reset_index(drop=True).to_frame(name="column")
+    try:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), io.BytesIO())
+        if json:
+            with warnings.catch_warnings():  # pandas' notes on date formats: not here
+                warnings.simplefilter("ignore")
+                frame.to_json(orient="records")
+    except (pa.ArrowException, TypeError, ValueError, OverflowError, NotImplementedError):
+        return False
+    return True
+
+
+def _storable(extras: pd.DataFrame, kind: str, source: str) -> pd.DataFrame:
+    """The carried columns as every output can store them.
+
+    The plan's tables carry the input's other columns to ``assignment.csv`` /
+    ``.parquet``, ``sites.csv``, ``sites.geojson`` and the GIS files. A column whose values
+    one of those writers cannot store made :meth:`~coverage.Plan.to_dir` fail after the
+    plan was made (``sites.geojson`` and ``assignment.parquet`` are the plan), or skip a GIS
+    file. Such a column is carried as text (``str`` of each value, missing values kept
+    missing) and named in the log:
+
+    * complex numbers, periods and geometries (a second GeoSeries, shapely objects);
+    * ``object`` columns Arrow cannot type (mixed types, lists of mixed types, integers
+      beyond 64 bits, fractions, ...) and, for sites (written as GeoJSON), those pandas'
+      JSON writer cannot write;
+    * columns of another type Parquet (or, for sites, JSON) cannot store (Arrow dates,
+      categoricals of periods, ...), tried on their first rows.
+
+    A sparse column is made dense (same values). The other columns (numbers, text,
+    booleans, dates, categories, lists and dicts Arrow and JSON store) are kept as they are.
+
+    Parameters
+    ----------
+    extras : pandas.DataFrame
+        The carried columns (unique names).
+    kind : {"demand", "sites"}
+        The table (sites are also written as GeoJSON).
+    source : str
+        The input's name, for the log.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``extras`` itself when nothing changes, else a new frame.
+    """
+    import pyarrow as pa
+
+    out = extras
+    as_text: list[str] = []
+    for col in extras.columns:  # a loop over the (few) columns; each check is vectorised
+        s = extras[col]
+        changed = isinstance(s.dtype, pd.SparseDtype)
+        if changed:
+            s = s.sparse.to_dense()
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in (
+                "string", "floating", "boolean", "empty"):  # those every writer stores
+            try:
+                pa.array(s.to_numpy(dtype=object), from_pandas=True)
+                text = False
+            except (pa.ArrowException, TypeError, ValueError, OverflowError):
+                text = True
+            if not text and kind == "sites":
+                text = not _writes(s, json=True)
+        elif s.dtype == object:
+            text = False
+        else:  # a type no writer knows fails on any row: a few rows tell
+            text = (pd.api.types.is_complex_dtype(s.dtype)
+                    or isinstance(s.dtype, pd.PeriodDtype) or s.dtype.name == "geometry"
+                    or not _writes(s.iloc[:64], json=kind == "sites"))
+        if text:
+            s = s.astype(object).astype("string")
+            as_text.append(str(col))
+        if changed or text:
+            if out is extras:
+                out = extras.copy(deep=False)
+            out[col] = s
+    if as_text:
+        logger.info("%s: carried column(s) %s written as text (the outputs cannot store "
+                    "their values as they are)", source, _format_values(as_text))
+    return out
 
 
 _VALIDATED = "coverage_validated"
@@ -1615,6 +1825,17 @@ def _ids(
         logger.info("%s: no id column; using 1-based row numbers as %s", report.source, label)
         return pd.Series(np.arange(1, n + 1).astype(str), dtype="string")
     column = raw[id_col]
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in (
+            "floating", "mixed-integer-float"):
+        # Python floats (and ints) in an object column: 1.0 is the id 1, as in a float
+        # column (else 1 and 1.0 were two ids, "1" and "1.0"), unless beyond 2**53
+        num = pd.to_numeric(column, errors="coerce")
+        if pd.api.types.is_integer_dtype(num.dtype):
+            column = num
+        elif pd.api.types.is_float_dtype(num.dtype):
+            vals = num.to_numpy(dtype=np.float64, na_value=np.nan)
+            if bool((np.abs(vals[np.isfinite(vals)]) < _EXACT_FLOAT_INT).all()):
+                column = num
     if pd.api.types.is_float_dtype(column.dtype):
         vals = column.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(vals)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ..errors import InputValidationError
 
-__all__ = ["Problem", "ProblemReport", "format_rows", "format_values"]
+__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,15 @@ def format_values(values: Iterable[Any], limit: int = 10) -> str:
     uniq = list(dict.fromkeys(str(v) for v in values))
     shown = ", ".join(repr(v) for v in uniq[:limit])
     return shown + (f" and {len(uniq) - limit} more" if len(uniq) > limit else "")
+
+
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for a message (``True``, not
+    ``np.True_``; ``inf``, not ``np.float64(inf)``); anything else as it is.
+
+    Examples
+    --------
+    >>> repr(plain_value(np.float64(1.5))), repr(plain_value("a"))
+    ('1.5', "'a'")
+    """
+    return value.item() if isinstance(value, np.generic) else value

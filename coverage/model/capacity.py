@@ -26,12 +26,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputValidationError, NoFeasiblePlanError
+from ..inputs.validation import plain_value
 from .geo import colocated_pairs
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "fit_sites", "build_capacity",
+           "fit_sites", "build_capacity", "load_column",
            "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
@@ -46,24 +47,42 @@ DEFAULT_TARGET_UTILISATION = 0.8
 
 def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
             allow_missing: bool = False) -> npt.NDArray[np.float64] | None:
-    """A numeric column as float64 (``None`` when absent); bad values refused naming rows."""
+    """A numeric column as float64 (``None`` when absent); bad values refused naming rows
+    (a boolean column holds no numbers: its true/false values are refused, not read as
+    1/0)."""
     if name not in df.columns:
         return None
     raw = df[name]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        values = np.full(len(raw), np.nan)
+    else:
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
     bad = ~np.isfinite(values) & ~(missing & allow_missing)
     bad |= np.isfinite(values) & ((values <= 0) if positive else (values < 0))
     bad |= np.isfinite(values) & (values > MAX_VALUE)
     if bad.any():
         rows = np.flatnonzero(bad)
-        shown = ", ".join(f"row {r + 1} ({raw.iloc[r]!r})" for r in rows[:10])
+        shown = ", ".join(f"row {r + 1} ({plain_value(raw.iloc[r])!r})" for r in rows[:10])
         need = ("a positive number" if positive else "a number >= 0") + f" up to {MAX_VALUE:g}"
         raise InputValidationError(
             f"{source}: column {name!r} must be {need}: {shown}"
             f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows"
             + (" or leave them empty" if allow_missing else ""))
     return values
+
+
+def load_column(demand: pd.DataFrame, *, source: str = "demand"
+                ) -> npt.NDArray[np.float64] | None:
+    """The demand's ``load_rps`` column as float64 requests/s (``None`` when absent).
+
+    Raises
+    ------
+    InputValidationError
+        A value that is not a number from 0 to :data:`MAX_VALUE` (text, a boolean, a
+        negative or infinite number), naming the rows.
+    """
+    return _column(demand, "load_rps", source=source, positive=False)
 
 
 def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
@@ -228,7 +247,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
         Non-positive or non-numeric ``load_rps`` / ``capacity_rps`` / ``power_kw`` values,
         or a candidate without any capacity (no column value, no power, no throughput).
     """
-    own_load = _column(demand, "load_rps", source=demand_source, positive=False)
+    own_load = load_column(demand, source=demand_source)
     if own_load is None and requests_per_person_day is None:
         if domain_radius_km is not None:  # the plan would claim N-1 for one site at a time
             raise InputValidationError(

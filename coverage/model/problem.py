@@ -515,7 +515,11 @@ def parse_flags(values: pd.Series, *, column: str, source: str) -> npt.NDArray[n
     """
     from ..errors import InputValidationError
 
-    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), ""))
+    cells = values.astype(object).where(values.notna(), "")
+    try:
+        codes, uniques = pd.factorize(cells)
+    except TypeError:  # unhashable cells (lists, dicts): their text, refused below
+        codes, uniques = pd.factorize(cells.astype("string"))
     truth = []
     bad = []
     for j, u in enumerate(uniques):

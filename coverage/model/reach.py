@@ -243,14 +243,20 @@ def build_reach(
 
     Raises
     ------
+    InputValidationError
+        Every problem of the arguments at once (coordinates that are not finite degrees
+        or out of range, rows named; lengths that differ; a budget that is not a positive
+        number of ms; ...), before any work.
     InfeasibleBudgetError
         When no access class present can meet the budget even at distance zero.
     """
     t0 = time.perf_counter()
-    d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
-    d_lon = np.asarray(demand_lon_deg, dtype=np.float64)
+    d_lat, d_lon, site_lat_deg, site_lon_deg, radius_shrink_km = _reach_arguments(
+        demand_lat_deg, demand_lon_deg, site_lat_deg, site_lon_deg, model=model,
+        budget_ms=budget_ms, access=access, chunk_rows=chunk_rows,
+        radius_shrink_km=radius_shrink_km, partitions=partitions, row_latency=row_latency)
     n_demand = d_lat.shape[0]
-    n_sites = int(np.asarray(site_lat_deg).shape[0])
+    n_sites = int(site_lat_deg.shape[0])
     if row_latency is None:
         access_arr = (np.full(n_demand, access, dtype=object) if isinstance(access, str)
                       else np.asarray(access, dtype=object))
@@ -258,11 +264,6 @@ def build_reach(
                                      radius_shrink_km)
         for reason in row_latency.reasons:
             logger.warning("%s", reason)
-    elif radius_shrink_km is not None:
-        raise ValueError("with row_latency=, the radius shrink is part of the RowLatency")
-    if len(row_latency) != n_demand:
-        raise ValueError(f"row_latency has {len(row_latency)} demand points, the "
-                         f"coordinates {n_demand}")
     if n_demand and not (row_latency.radius_km >= 0).any():
         raise InfeasibleBudgetError(" ".join(row_latency.reasons)
                                     or f"no demand point can meet {budget_ms:g} ms")
@@ -305,6 +306,139 @@ def build_reach(
         where,
     )
     return reach
+
+
+_COORDINATES = (("demand_lat_deg", "demand latitude", 90.0),
+                ("demand_lon_deg", "demand longitude", 180.0),
+                ("site_lat_deg", "site latitude", 90.0),
+                ("site_lon_deg", "site longitude", 180.0))
+
+
+def _float_array(value: Any) -> npt.NDArray[np.float64] | None:
+    """``value`` (array, Series, list; numbers or numeric text) as float64, missing values
+    (``None``, ``pd.NA``) and text that is no number as NaN; ``None`` when it holds
+    booleans or is no array of numbers at all (a table, objects)."""
+    import pandas as pd
+
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, pd.DataFrame) or (dtype is not None
+                                           and pd.api.types.is_bool_dtype(dtype)):
+        return None
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):  # text that is no number, pd.NA, Decimal ...
+        pass
+    try:
+        flat = np.asarray(value, dtype=object)
+    except (TypeError, ValueError):
+        return None
+    if flat.ndim == 0:
+        return None
+    numbers = pd.to_numeric(pd.Series(flat.ravel()), errors="coerce")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan).reshape(flat.shape)
+
+
+def _reach_arguments(
+    demand_lat_deg: Any, demand_lon_deg: Any, site_lat_deg: Any, site_lon_deg: Any, *,
+    model: Any, budget_ms: Any, access: Any, chunk_rows: Any, radius_shrink_km: Any,
+    partitions: Any, row_latency: Any,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+           npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """The arguments of :func:`build_reach`, checked before any work.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Demand latitude and longitude, site latitude and longitude (1-D float64 degrees)
+        and the radius shrink (float64, or ``None``).
+
+    Raises
+    ------
+    InputValidationError
+        Every problem at once, naming the argument, the rows (1-based positions) and the
+        fix: coordinates that are not finite numbers or out of range, lengths that differ,
+        a budget that is not a positive number of ms, a model that is not a
+        :class:`LatencyModel`, an ``access``, ``radius_shrink_km`` or ``row_latency`` of
+        another length, a ``chunk_rows`` or ``partitions`` below 1.
+    """
+    from ..inputs.validation import ProblemReport
+
+    report = ProblemReport("build_reach", "reach matrix", option_style="api")
+    arrays: dict[str, npt.NDArray[np.float64]] = {}
+    for (name, label, limit), value in zip(
+            _COORDINATES, (demand_lat_deg, demand_lon_deg, site_lat_deg, site_lon_deg),
+            strict=True):
+        arr = _float_array(value)
+        if arr is not None and arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]  # a one-column table of values
+        if arr is None or arr.ndim != 1:
+            report.add(f"{name} must hold one number per point (a 1-D array, list or "
+                       f"Series of degrees); got {type(value).__name__}"
+                       + ("" if arr is None else f" of shape {arr.shape}"),
+                       f"pass the {label}s, e.g. df['{name.split('_')[1]}']")
+            continue
+        arrays[name] = arr
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            report.add(f"{label} is not a finite number (NaN, missing, infinite or text)",
+                       "drop those points or fill in their coordinates", bad)
+        outside = ~bad & (np.abs(np.where(bad, 0.0, arr)) > limit)
+        if outside.any():
+            report.add(f"{label} outside [-{limit:g}, {limit:g}] degrees",
+                       "give EPSG:4326 degrees (transform projected coordinates first; "
+                       "swapped lat/lon land here too)", outside)
+    for a, b in (("demand_lat_deg", "demand_lon_deg"), ("site_lat_deg", "site_lon_deg")):
+        if a in arrays and b in arrays and len(arrays[a]) != len(arrays[b]):
+            report.add(f"{b} has {len(arrays[b])} values, {a} {len(arrays[a])}",
+                       "give one latitude and one longitude per point")
+    n_demand = len(arrays["demand_lat_deg"]) if "demand_lat_deg" in arrays else None
+    if isinstance(budget_ms, bool) or not isinstance(
+            budget_ms, int | float | np.integer | np.floating) or not (
+            np.isfinite(float(budget_ms)) and float(budget_ms) > 0):
+        report.add(f"budget_ms must be a positive number of ms; got {budget_ms!r}",
+                   "pass the latency budget in ms, e.g. budget_ms=30")
+    if row_latency is None and not isinstance(model, LatencyModel):
+        report.add(f"model must be a LatencyModel; got {type(model).__name__}",
+                   "pass model=coverage.LatencyModel() (the defaults) or your model")
+    if row_latency is None and not isinstance(access, str):
+        n_access = len(access) if hasattr(access, "__len__") else None
+        if n_access is None or (n_demand is not None and n_access != n_demand):
+            report.add("access must be one access class or one per demand point; got "
+                       + (f"{n_access} values for {n_demand} points" if n_access is not None
+                          else type(access).__name__),
+                       "pass access='ftth' or a column of the demand's access classes")
+    for name, value in (("chunk_rows", chunk_rows), ("partitions", partitions)):
+        if value is None and name == "partitions":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            report.add(f"{name} must be an integer of at least 1; got {value!r}",
+                       f"pass {name}=" + ("50000" if name == "chunk_rows" else "None")
+                       + " (the default)")
+    if row_latency is not None:
+        if radius_shrink_km is not None:
+            report.add("radius_shrink_km is given with row_latency",
+                       "leave radius_shrink_km out: the shrink is part of the RowLatency")
+        if n_demand is not None and len(row_latency) != n_demand:
+            report.add(f"row_latency has {len(row_latency)} demand points, the coordinates "
+                       f"{n_demand}", "build the RowLatency of these demand points")
+    shrink = None
+    if radius_shrink_km is not None and row_latency is None:
+        shrink = _float_array(radius_shrink_km)
+        if shrink is None or shrink.ndim > 1 or (
+                shrink.ndim == 1 and n_demand is not None and len(shrink) != n_demand):
+            report.add("radius_shrink_km must be one value per demand point; got "
+                       + (type(radius_shrink_km).__name__ if shrink is None else
+                          f"{shrink.size} values for {n_demand} points"),
+                       "pass one shrink (km) per demand point, or None")
+            shrink = None
+        elif shrink.ndim == 1:
+            bad = ~(np.isfinite(shrink) & (shrink >= 0))
+            if bad.any():
+                report.add("radius_shrink_km is not a finite number >= 0",
+                           "give every demand point a shrink of 0 km or more", bad)
+    report.raise_if_any()
+    return (arrays["demand_lat_deg"], arrays["demand_lon_deg"], arrays["site_lat_deg"],
+            arrays["site_lon_deg"], shrink)
 
 
 def engine_reach(engine: Any, *, budget_ms: float, percentile: str,

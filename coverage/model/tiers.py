@@ -374,7 +374,11 @@ def parse_tier_list(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,
     n = len(series)
     if n == 0:
         return np.zeros(0, dtype=np.intp), []
-    cell_codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    try:
+        cell_codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    except TypeError:  # unhashable cells (lists, dicts): their text, refused below
+        cell_codes, uniques = pd.factorize(series.astype(object).astype("string"),
+                                           use_na_sentinel=False)
     known = catalog.tiers
     allowed: list[frozenset[str] | None] = []
     index: dict[frozenset[str] | None, int] = {}

@@ -116,8 +116,9 @@ def _writable(df: pd.DataFrame, geometry: str | None = None,
             name = f"{name}_src"
         if isinstance(s, gpd.GeoSeries) or isinstance(dtype, gpd.array.GeometryDtype):
             s = pd.Series(shapely.to_wkt(np.asarray(s, dtype=object)), dtype=object)
-        elif pd.api.types.is_timedelta64_dtype(dtype):
-            s = s.dt.total_seconds()
+        elif pd.api.types.is_timedelta64_dtype(dtype) or (
+                isinstance(dtype, pd.ArrowDtype) and pa.types.is_duration(dtype.pyarrow_dtype)):
+            s = s.dt.total_seconds().astype("float64")
             name = name if name.endswith("_s") else f"{name}_s"
         elif isinstance(dtype, pd.DatetimeTZDtype):
             s = s.dt.tz_convert("UTC")

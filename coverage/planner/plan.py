@@ -814,7 +814,13 @@ def plan_sites(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     say = progress or (lambda msg: logger.info("%s", msg))
-    model = as_model(model)
+    # every problem of the options and of both tables, before any work, in one message
+    t = time.perf_counter()
+    problems: list[str] = []
+    try:
+        model = as_model(model)
+    except InputValidationError as exc:
+        problems.append(str(exc))
     config = PlannerConfig(
         budget_ms=budget_ms, percentile=percentile, failures=failures, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
@@ -827,42 +833,63 @@ def plan_sites(
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, objective=objective,
-    ).validate(model.access_profiles_ms)
-    preset = preset_budget(budget_ms)
+    )
+    profiles = None if problems else model.access_profiles_ms
+    if not problems:
+        try:
+            config.validate(profiles)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+    try:
+        sweep_opts = sweep_options(sweep)
+    except InputValidationError as exc:
+        problems.append(str(exc))
+    demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
+    sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
+    tables_ok = True
+    try:
+        demand = as_demand(demand, source=demand_src, access_profiles=profiles)
+    except InputValidationError as exc:
+        problems.append(str(exc))
+        tables_ok = False
+    try:
+        sites = as_sites(sites, source=sites_src)
+    except InputValidationError as exc:
+        problems.append(str(exc))
+        tables_ok = False
     budget_given = budget_ms
+    if tables_ok and not problems:  # the columns the options give a meaning
+        problems.extend(check_tier_columns(demand, sites, tiers=config.tiers,
+                                           demand_source=demand_src, sites_source=sites_src))
+        # the input's columns, before any stage adds its own: those that are not the
+        # planner's go to assignment.csv after its columns (the reader says they are carried)
+        user_columns = tuple(str(c) for c in demand.columns)
+        if "access" not in demand.columns:  # the default class only fills a missing column
+            # the class was checked with the options: the frame stays validated (a sweep's
+            # process takes it as it is)
+            demand = keep_validated(demand, demand.assign(access=access), "demand",
+                                    model.access_profiles_ms)
+        try:
+            service = resolve_plan_service(
+                demand, budget_ms=budget_given, percentile=percentile,
+                service_classes=service_classes, aggregate_km=aggregate_km,
+                aggregate_h3=aggregate_h3, source=demand_src)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputValidationError("\n".join(dict.fromkeys(problems)))
+    preset = preset_budget(budget_ms)
     if preset is not None:
         budget_ms, percentile = preset.budget_ms, preset.percentile
     budget_ms = float(budget_ms)
     config = replace(config, budget_ms=budget_ms, percentile=percentile,
                      failures=int(failures))
-    sweep_opts = sweep_options(sweep)
-
-    t = time.perf_counter()
-    demand = as_demand(demand, source=(inputs or {}).get("demand", {}).get("path", "<demand>"),
-                       access_profiles=model.access_profiles_ms)
-    sites = as_sites(sites, source=(inputs or {}).get("candidates", {}).get("path", "<sites>"))
-    # the input's columns, before any stage adds its own: those that are not the planner's
-    # go to assignment.csv after its columns (the reader says they are carried)
-    user_columns = tuple(str(c) for c in demand.columns)
-    _warn_output_names(demand, sites, demand_source=(inputs or {}).get("demand", {}).get(
-        "path", "<demand>"), sites_source=(inputs or {}).get("candidates", {}).get(
-        "path", "<sites>"))
-    if "access" not in demand.columns:  # the default class only fills a missing column
-        # the class was checked with the options: the frame stays validated (a sweep's
-        # process takes it as it is)
-        demand = keep_validated(demand, demand.assign(access=access), "demand",
-                                model.access_profiles_ms)
-    service = resolve_plan_service(
-        demand, budget_ms=budget_given, percentile=percentile,
-        service_classes=service_classes, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
-        source=(inputs or {}).get("demand", {}).get("path", "<demand>"))
+    _warn_output_names(demand, sites, demand_source=demand_src, sites_source=sites_src)
     timings["validate_s"] = time.perf_counter() - t
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
                             latency_attr=backbone_latency_attr)
     tier_catalog = tier_catalog_of(tiers)
-    sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
-    demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
     sites, n_acc, excluded, capacity, workload = site_capacity(
         demand, sites, model=model, tier_catalog=tier_catalog, workloads=workloads,
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,

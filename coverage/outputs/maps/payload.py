@@ -141,7 +141,9 @@ def _with_service(names: list[str], d: pd.DataFrame) -> list[str]:
     if has_class:
         cls = column_series(d, "service_class").reset_index(drop=True)
         ok = cls.notna() & (cls.astype(str).str.strip() != "")
-        parts = parts.where(~ok.to_numpy(), cls.astype(str).map(html.escape))
+        # a missing class is "" before the text is escaped (astype(str) keeps it missing)
+        shown = cls.astype(object).where(ok, "").astype(str).map(html.escape)
+        parts = parts.where(~ok.to_numpy(), shown)
     if budget is not None:
         uniq, inverse = np.unique(budget, return_inverse=True)  # format each budget once
         shown = np.array([f"{b:g} ms" if math.isfinite(b) else "" for b in uniq], dtype=object)
