@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import fractions
+import json
 import logging
 import warnings
 
@@ -183,10 +184,10 @@ def test_a_carried_column_never_fails_the_outputs(lu, tmp_path, kind, table):
         sites = sites.assign(extra=_carried(kind, len(sites)).set_axis(sites.index))
     plan = _plan(demand, sites)
     assert sorted(plan.sites["site_id"]) == expected
-    # no CoverageWarning (pytest makes it an error): every output written (pandas' note
-    # on the JSON date format of sites.geojson, coverage/outputs/plandir.py, is not ours)
+    # no CoverageWarning and no pandas note on the JSON date format (both errors here):
+    # every output written
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning)
+        warnings.simplefilter("error", pd.errors.Pandas4Warning)
         out = plan.to_dir(tmp_path / "plan", map=False, report=False,
                           assignment_format="parquet")
     back = pd.read_parquet(out / "assignment.parquet")
@@ -194,6 +195,9 @@ def test_a_carried_column_never_fails_the_outputs(lu, tmp_path, kind, table):
     assert (out / "sites.geojson").exists() and (out / "sites.parquet").exists()
     carried = (plan.assignment if table == "demand" else plan.sites)["extra"]
     assert carried.notna().any()
+    if table == "sites" and kind == "arrow dates":  # GeoJSON dates are ISO 8601 text
+        doc = json.loads((out / "sites.geojson").read_text())
+        assert doc["features"][0]["properties"]["extra"].startswith("2020-01-01")
 
 
 # --------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ def _check_degree_like_extent(report: _Report, src: Any, p: Path, raster_crs: An
     a few hundred metres off lat 0, lon 0), as a lat/lon extent would be. Refused when that
     extent, read as lon/lat, lies in the CRS's area of use (the tables' rule for points);
     otherwise logged (a local CRS centred on a small study area)."""
-    from .tables import DEGREE_LIKE_MAX
+    from .limits import DEGREE_LIKE_MAX
 
     if not raster_crs.is_projected:
         return
@@ -417,7 +417,7 @@ def _demand_table(report: _Report, scan: _Scan, factor: int = 1) -> pd.DataFrame
     # so it is built in the canonical form of coverage.inputs.tables directly: as_demand would only
     # repeat the checks (plan_sites runs it anyway), naming rows of a table the user never
     # saw; the population limits are checked here, naming cells.
-    from .tables import MAX_POPULATION_PER_POINT, MAX_POPULATION_TOTAL
+    from .limits import MAX_POPULATION_PER_POINT, MAX_POPULATION_TOTAL
 
     ids = _cell_ids(rows, cols)
     huge = np.flatnonzero(pop > MAX_POPULATION_PER_POINT)

@@ -143,7 +143,7 @@ def sites_geojson(plan: Plan) -> str:
     """Chosen sites as a GeoJSON FeatureCollection (EPSG:4326)."""
     s = plan.sites
     props = s.drop(columns=["lat", "lon"])
-    records = json.loads(props.to_json(orient="records"))
+    records = json.loads(props.to_json(orient="records", date_format="iso"))
     features = [
         {"type": "Feature",
          "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
