@@ -579,15 +579,13 @@ def _compare_inputs(args: argparse.Namespace, model: Any, problems: list[str]
     dict
         ``regions`` and ``costs`` for :func:`_compare_and_write` (absent when invalid).
     """
-    from .comparison import compare_input_problems
+    from .comparison import compare_input_problems, refused_plan_options
     from .model.regions import builtin_regions, read_regions
 
     out: dict[str, Any] = {}
-    refused = [flag for flag, bad in (
-        ("--max-sites", args.max_sites is not None),
-        ("--objective", args.objective not in ("auto", "fewest")),
-        ("--aggregate-km", args.aggregate_km is not None),
-        ("--aggregate-h3", args.aggregate_h3 is not None)) if bad]
+    refused = [flag for _, flag in refused_plan_options(
+        max_sites=args.max_sites, objective=args.objective, aggregate_km=args.aggregate_km,
+        aggregate_h3=args.aggregate_h3)]
     if refused:
         problems.append(
             f"compare plans the fewest sites that carry the load (a capacitated plan): "

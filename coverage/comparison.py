@@ -203,6 +203,25 @@ def _region_workload(catalog: Any, workload: Any, costs: CostModel,
         "or set region_hour_usd for that accelerator in a --costs file")
 
 
+def refused_plan_options(*, max_sites: Any, objective: Any, aggregate_km: Any,
+                         aggregate_h3: Any) -> list[tuple[str, str]]:
+    """The planner options given that :func:`compare` cannot use (it plans the fewest sites
+    that carry the load: no best-P plan, no other objective, no aggregated demand), as
+    (keyword, command-line flag) pairs.
+
+    Examples
+    --------
+    >>> refused_plan_options(max_sites=5, objective="auto", aggregate_km=None,
+    ...                      aggregate_h3=None)
+    [('max_sites', '--max-sites')]
+    """
+    return [(name, flag) for name, flag, bad in (
+        ("max_sites", "--max-sites", max_sites is not None),
+        ("objective", "--objective", objective not in ("auto", "fewest")),
+        ("aggregate_km", "--aggregate-km", aggregate_km is not None),
+        ("aggregate_h3", "--aggregate-h3", aggregate_h3 is not None)) if bad]
+
+
 def _option_problems(*, budget_ms: Any, failures: Any, percentile: Any, access: Any,
                      model: Any, workloads: Any, tiers: Any, requests_per_person_day: Any,
                      peak_to_mean: Any, target_utilisation: Any,
@@ -223,13 +242,11 @@ def _option_problems(*, budget_ms: Any, failures: Any, percentile: Any, access: 
         found.append(f"compare got unknown keyword argument(s) "
                      f"{unknown_keys_text(unknown, sorted(known))}. Fix: use the keyword "
                      "arguments of coverage.compare and coverage.plan_sites")
-    refused = [name for name, bad in (
-        ("max_sites (--max-sites)", plan_options.get("max_sites") is not None),
-        ("objective (--objective)", plan_options.get("objective", "auto")
-         not in ("auto", "fewest")),
-        ("aggregate_km (--aggregate-km)", plan_options.get("aggregate_km") is not None),
-        ("aggregate_h3 (--aggregate-h3)", plan_options.get("aggregate_h3") is not None))
-        if bad]
+    refused = [f"{name} ({flag})" for name, flag in refused_plan_options(
+        max_sites=plan_options.get("max_sites"),
+        objective=plan_options.get("objective", "auto"),
+        aggregate_km=plan_options.get("aggregate_km"),
+        aggregate_h3=plan_options.get("aggregate_h3"))]
     if refused:
         found.append(
             f"compare plans the fewest sites that carry the load (a capacitated plan), so "

@@ -312,11 +312,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         foreign = foreign_entries(p)
         if foreign:
-            chk.problems.append(
-                f"{option} {text} holds files edge-coverage did not write: "
-                f"{_describe(foreign)}. Fix: move them out"
-                + (f", or give {option} another directory" if option.startswith("-") else "")
-                + " (the whole directory is replaced when it is written)")
+            chk.problems.append(_foreign_problem(option, text, _describe(foreign)))
             return chk
         chk.state, chk.files = "ours", entries
         return chk
@@ -328,11 +324,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         # (the tool writes none): refused here, not adopted and refused by the next run
         links = sorted(e for e in entries if os.path.islink(p / e))
         if links:
-            chk.problems.append(
-                f"{option} {text} holds files edge-coverage did not write: "
-                f"{_describe(links)} (symbolic links). Fix: move them out"
-                + (f", or give {option} another directory" if option.startswith("-") else "")
-                + " (the whole directory is replaced when it is written)")
+            chk.problems.append(_foreign_problem(option, text,
+                                                 f"{_describe(links)} (symbolic links)"))
             return chk
         chk.state, chk.files = "legacy", entries
         return chk
@@ -340,6 +333,14 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         f"{option} {text} is not empty and was not written by edge-coverage (it holds "
         f"{_describe(entries)}). {fix}")
     return chk
+
+
+def _foreign_problem(option: str, text: str, held: str) -> str:
+    """The message for a directory of the tool's that holds ``held`` (entries it did not
+    write), with the fix."""
+    return (f"{option} {text} holds files edge-coverage did not write: {held}. Fix: move "
+            "them out" + (f", or give {option} another directory" if option.startswith("-")
+                          else "") + " (the whole directory is replaced when it is written)")
 
 
 def foreign_entries(directory: Path) -> list[str]:
