@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers import ON_NET, run, write
+from helpers import ON_NET, raises_with, run, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1230,3 +1230,17 @@ def test_an_absurd_request_rate_is_refused(tmp_path, capsys, rate):
     assert info.value.code == 2
     assert "up to 1,000,000" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_capacity_columns_are_named_with_the_other_problems():
+    """A bad load_rps, capacity_rps and power_kw come in the one message with an option's
+    problem (they were named only once the options were right, one column at a time)."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    d, s = geonames_demand("LU", 1000), geonames_candidates("LU", 3000)
+    d = d.assign(load_rps=[2.0, 2.0, -5.0] + [2.0] * (len(d) - 3))
+    s = s.assign(capacity_rps=["x"] + [100.0] * (len(s) - 1),
+                 power_kw=[50.0, 0.0] + [50.0] * (len(s) - 2))
+    raises_with(plan_sites, d, s, budget_ms=-30, failures=1,
+                match=["budget_ms", "'load_rps'", "row 3 (-5.0)", "'capacity_rps'",
+                       "row 1 ('x')", "'power_kw'", "row 2 (0.0)"])

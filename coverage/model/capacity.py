@@ -32,7 +32,7 @@ from .geo import colocated_pairs
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "fit_sites", "build_capacity", "load_column",
+           "fit_sites", "build_capacity", "capacity_column_problems", "load_column",
            "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
@@ -83,6 +83,38 @@ def load_column(demand: pd.DataFrame, *, source: str = "demand"
         negative or infinite number), naming the rows.
     """
     return _column(demand, "load_rps", source=source, positive=False)
+
+
+def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
+                             demand_source: str = "demand",
+                             sites_source: str = "sites") -> list[str]:
+    """What is wrong with the capacity columns of validated tables (``load_rps`` of the
+    demand, ``capacity_rps`` and ``power_kw`` of the sites), one message per column, so
+    that the planner names them with the tables' other problems before any work.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        The validated tables.
+    demand_source, sites_source : str
+        Their names in the messages.
+
+    Returns
+    -------
+    list of str
+        One message per bad column (rows and values named), empty when all are good or
+        absent.
+    """
+    found: list[str] = []
+    for df, name, source, allow_missing, positive in (
+            (demand, "load_rps", demand_source, False, False),
+            (sites, "capacity_rps", sites_source, True, True),
+            (sites, "power_kw", sites_source, True, True)):
+        try:
+            _column(df, name, source=source, positive=positive, allow_missing=allow_missing)
+        except InputValidationError as exc:
+            found.append(str(exc))
+    return found
 
 
 def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",

@@ -25,6 +25,7 @@ from ..model.capacity import (
     DEFAULT_TARGET_UTILISATION,
     CapacitySetup,
     build_capacity,
+    capacity_column_problems,
     fit_sites,
 )
 from ..model.latency import LatencyModel
@@ -858,6 +859,9 @@ def plan_sites(
         problems.append(str(exc))
         tables_ok = False
     budget_given = budget_ms
+    if tables_ok:  # the capacity columns, whatever the options
+        problems.extend(capacity_column_problems(demand, sites, demand_source=demand_src,
+                                                 sites_source=sites_src))
     if tables_ok and not problems:  # the columns the options give a meaning
         problems.extend(check_tier_columns(demand, sites, tiers=config.tiers,
                                            demand_source=demand_src, sites_source=sites_src))
