@@ -418,3 +418,30 @@ def test_parse_tier_list_large():
     expected = [None, frozenset({"on-prem"}), frozenset({"mec", "cdn-pop"})]
     table = np.array([allowed.index(e) for e in expected])
     np.testing.assert_array_equal(codes, table[pick])
+
+
+def test_a_tier_file_entry_no_site_names_is_named(tmp_path, caplog):
+    """``[tiers.Metro-Colo]`` meant for the sites' ``metro-colo`` (names are matched
+    exactly) was a new tier no site used: the plan ran on the built-in tier without a word.
+    Each tier the file sets that no site names is now a warning, with the sites' spelling;
+    a used override is not named, nor a file entry equal to the built-in tier."""
+    import logging
+
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"lat": [38.7, 38.8], "lon": [-9.1, -9.2], "population": [10, 20]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [38.71, 38.79], "lon": [-9.1, -9.2],
+                          "tier": ["metro-colo", "mec"]})
+    own = write(tmp_path, "[tiers.Metro-Colo]\nhops = 3\n[tiers.mec]\nhops = 4\n"
+                          "[tiers.far]\nhops = 1\n[tiers.cdn-pop]\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan_sites(demand, sites, budget_ms=30.0, failures=0, tiers=own)
+    lines = [r.getMessage() for r in caplog.records if "is named by no candidate" in r.message]
+    assert len(lines) == 2, lines
+    assert "tier 'Metro-Colo'" in lines[0] and "the sites name 'metro-colo'" in lines[0]
+    assert "[tiers.metro-colo]" in lines[0] and "tier 'far'" in lines[1]
+    assert all("tiers.toml" in line for line in lines)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):  # no tier column: all unused
+        plan_sites(demand, sites.drop(columns="tier"), budget_ms=30.0, failures=0, tiers=own)
+    assert sum("is named by no candidate" in r.getMessage() for r in caplog.records) == 3

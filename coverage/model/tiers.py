@@ -58,7 +58,7 @@ from .catalog import (
 
 __all__ = ["Tier", "TierCatalog", "parse_tier_list", "check_site_tiers", "TIER_KEYS",
            "REFERENCE_TIER",
-           "BUILTIN_SOURCE"]
+           "BUILTIN_SOURCE", "unused_tier_entries"]
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +321,51 @@ class TierCatalog(Catalog[Tier]):
         """Tiers a row may use given its :func:`parse_tier_list` set: ``allowed`` itself,
         or every unrestricted tier for ``None``."""
         return self.unrestricted() if allowed is None else allowed
+
+
+def unused_tier_entries(catalog: TierCatalog, site_tiers: pd.Series | None, *,
+                        sites_source: str = "sites") -> list[str]:
+    """The tiers a user's file sets that no candidate site names, each as one sentence:
+    they do not change the plan. ``[tiers.Metro-Colo]`` (meant for the built-in
+    ``metro-colo``: names are matched exactly) was a new tier no site used, and the plan
+    kept ``metro-colo`` as it was without a word.
+
+    Parameters
+    ----------
+    catalog : TierCatalog
+        The plan's catalog (nothing is reported for the built-in one).
+    site_tiers : pandas.Series or None
+        The candidates' ``tier`` column (``None``: they have none).
+    sites_source : str
+        The candidates' name in the sentences.
+
+    Returns
+    -------
+    list of str
+        One sentence per tier the file adds or changes and no site names (a tier the
+        sites name in another spelling is pointed out), empty when every one is used.
+    """
+    from .catalog import folded
+
+    builtin = TierCatalog.builtin().tiers
+    if catalog.source == BUILTIN_SOURCE:
+        return []
+    set_by_file = [n for n, t in catalog.tiers.items() if builtin.get(n) != t]
+    used = ({} if site_tiers is None else
+            {str(v): None for v in pd.unique(site_tiers.dropna().astype(str))})
+    by_spelling = {folded(n): n for n in used}
+    out = []
+    for name in set_by_file:
+        if name in used:
+            continue
+        twin = by_spelling.get(folded(name))
+        out.append(
+            f"{catalog.source.removeprefix(BUILTIN_SOURCE + ' + ')}: tier {name!r} is named "
+            f"by no candidate site of {sites_source}"
+            + ", so it does not change the plan"
+            + (f"; the sites name {twin!r} (tier names are matched exactly: write "
+               f"[tiers.{twin}] to change it)" if twin is not None else ""))
+    return out
 
 
 def parse_tier_list(values: pd.Series | npt.ArrayLike, catalog: TierCatalog, *,

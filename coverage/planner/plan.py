@@ -865,6 +865,14 @@ def plan_sites(
     if tables_ok and not problems:  # the columns the options give a meaning
         problems.extend(check_tier_columns(demand, sites, tiers=config.tiers,
                                            demand_source=demand_src, sites_source=sites_src))
+        if not problems:  # a tier of the user's file that no site names changes nothing
+            from ..model.tiers import TierCatalog, unused_tier_entries
+
+            for line in unused_tier_entries(
+                    TierCatalog.from_spec(config.tiers),
+                    sites["tier"] if "tier" in sites.columns else None,
+                    sites_source=sites_src):
+                logger.warning("%s", line)
         # the input's columns, before any stage adds its own: those that are not the
         # planner's go to assignment.csv after its columns (the reader says they are carried)
         user_columns = tuple(str(c) for c in demand.columns)
