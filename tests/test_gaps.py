@@ -107,3 +107,51 @@ def test_proposals_keep_off_existing_sites_when_they_can(country, budget_ms, k):
                      prop["lat"].to_numpy()[None], prop["lon"].to_numpy()[None])
     have = g["n_covering_sites"].to_numpy() + (d <= radius).sum(axis=1)
     assert int((have < k + 1).sum()) == plain.n_still_short
+
+
+def _independent_haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle km, written out here (not the package's): the check of the claim."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = (np.sin((p2 - p1) / 2) ** 2
+         + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(h))
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_no_proposal_fails_with_a_site_or_another_proposal(k):
+    """A gap town that is itself a candidate got a proposal on the candidate's own spot,
+    and two demand points at one spot got two proposals 0 m apart: each pair counted as
+    two sites, so the summary claimed N-k for people whose "second site" fails with the
+    first (found on Canada, Indonesia and the Vatican by an audit). Every proposal now
+    keeps --colocated-m (300 m) from every candidate and every other proposal, and the
+    people still short are recounted here with the plan's radius."""
+    demand = pd.DataFrame({
+        "demand_id": ["a", "b1", "b2", "c"],
+        "lat": [10.0, 20.0, 20.0, 30.0], "lon": [10.0, 20.0, 20.0, 30.0],
+        "population": [1000, 500, 500, 100]})
+    sites = pd.DataFrame({"site_id": ["s-a", "s-c1", "s-c2", "s-c3"],
+                          "lat": [10.0, 30.0, 30.01, 30.02],
+                          "lon": [10.0, 30.0, 30.0, 30.0]})
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=k)
+    prop, s = plan.proposed, plan.summary()
+    assert len(prop) >= 2  # town a (beside its own site) and the spot of b1 and b2
+    d_site = _independent_haversine_km(prop["lat"].to_numpy()[:, None],
+                                       prop["lon"].to_numpy()[:, None],
+                                       sites["lat"].to_numpy()[None], sites["lon"].to_numpy()[None])
+    assert (d_site >= 0.3).all()
+    d_prop = _independent_haversine_km(prop["lat"].to_numpy()[:, None],
+                                       prop["lon"].to_numpy()[:, None],
+                                       prop["lat"].to_numpy()[None], prop["lon"].to_numpy()[None])
+    np.fill_diagonal(d_prop, np.inf)
+    assert (d_prop >= 0.3).all()
+    radius = s["max_radius_km"]
+    a = plan.assignment
+    d = _independent_haversine_km(a["lat"].to_numpy()[:, None], a["lon"].to_numpy()[:, None],
+                                  prop["lat"].to_numpy()[None], prop["lon"].to_numpy()[None])
+    have = a["n_covering_sites"].to_numpy() + (d <= radius).sum(axis=1)
+    gap = a["n_covering_sites"].to_numpy() < k + 1
+    short = gap & (have < k + 1)
+    assert s["proposed"]["gap_points_still_short"] == int(short.sum())
+    assert s["proposed"]["population_still_short"] == float(a["population"][short].sum())
+    # b1 and b2 share one spot: one site there, so they stay short of 2 (or 3) sites
+    assert set(a["demand_id"][short]) >= {"b1", "b2"}

@@ -10,6 +10,10 @@ gaps, with the same exact multicover solver: the possible locations are the gap 
 themselves (binned on an equal-area grid when there are many), each gap point needs
 ``k + 1 - |N_i|`` more sites within its budget radius, and the fewest locations are chosen.
 
+No two sites that would fail together: a location within ``--colocated-m`` of a candidate
+is moved to twice that distance from it (a second site across town, not in the same
+building), and of locations that close to each other only the most populous is kept.
+
 A location hosts one site, so an isolated gap point (no other gap location within its
 radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
 how many points and people are in that case. So do gap points whose access class cannot meet
@@ -33,7 +37,7 @@ import scipy.sparse as sp
 
 from ..inputs.tables import DEFAULT_COLOCATED_M
 from ..model.aggregate import aggregate_grid
-from ..model.geo import chord_from_km, unit_tree, unit_xyz
+from ..model.geo import EARTH_RADIUS_KM, chord_from_km, haversine_km, unit_tree, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from ..solvers.cover import min_cover
@@ -99,44 +103,93 @@ def _empty() -> pd.DataFrame:
                          for c in PROPOSED_COLUMNS})
 
 
-def _away_from_sites(a: sp.csr_array, chosen: npt.NDArray[np.int64],
-                     loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
-                     avoid_lat: npt.ArrayLike, avoid_lon: npt.ArrayLike,
-                     colocated_m: float) -> npt.NDArray[np.int64]:
-    """``chosen`` locations with each one within ``colocated_m`` of an existing site swapped
-    for a location that is not, is not chosen, and serves every gap point it serves (its
-    column of ``a`` a superset: every row keeps at least its count, so the cover stays a
-    cover of the same size), the one serving the most points; kept where none exists."""
-    av_lat = np.asarray(avoid_lat, dtype=np.float64)
-    if not len(av_lat):
-        return chosen
-    tree = unit_tree(av_lat, np.asarray(avoid_lon, dtype=np.float64))
-    near = tree.query_radius(unit_xyz(loc_lat, loc_lon), r=chord_from_km(colocated_m / 1000.0),
-                             count_only=True) > 0
-    moving = chosen[near[chosen]]
-    if not len(moving):
-        return chosen
-    b = sp.csc_array(a, dtype=np.int32)
-    size = np.diff(b.indptr)
-    overlap = sp.csc_array(b.T @ b[:, moving])  # locations x moving: gap points shared
-    taken = np.zeros(a.shape[1], dtype=bool)
-    taken[chosen] = True
-    out = chosen.copy()
-    where = {int(j): i for i, j in enumerate(chosen)}
-    for t, j in enumerate(moving):
-        lo, hi = overlap.indptr[t], overlap.indptr[t + 1]
-        rows, shared = overlap.indices[lo:hi], overlap.data[lo:hi]
-        ok = rows[(shared >= size[j]) & ~near[rows] & ~taken[rows]]
-        if not len(ok):
-            continue
-        best = int(ok[np.argmax(size[ok])])
-        taken[best], taken[j] = True, False
-        out[where[int(j)]] = best
-    moved = int((out != chosen).sum())
-    if moved:
-        logger.info("%d proposed site(s) moved off the spot of an existing site (within %g m) "
-                    "to a location serving the same gap points", moved, colocated_m)
-    return out
+def _away_from(site_lat: npt.NDArray[np.float64], site_lon: npt.NDArray[np.float64],
+               lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+               distance_km: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The points ``distance_km`` from each site along the bearing from the site to
+    ``(lat, lon)`` (north when the two are less than a metre apart), degrees."""
+    la1, lo1 = np.radians(site_lat), np.radians(site_lon)
+    la2, lo2 = np.radians(lat), np.radians(lon)
+    dlon = lo2 - lo1
+    bearing = np.arctan2(np.sin(dlon) * np.cos(la2),
+                         np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(dlon))
+    apart_km = haversine_km(site_lat, site_lon, lat, lon)
+    bearing = np.where(apart_km < 1e-3, 0.0, bearing)
+    delta = distance_km / EARTH_RADIUS_KM
+    la3 = np.arcsin(np.clip(np.sin(la1) * np.cos(delta)
+                            + np.cos(la1) * np.sin(delta) * np.cos(bearing), -1.0, 1.0))
+    lo3 = lo1 + np.arctan2(np.sin(bearing) * np.sin(delta) * np.cos(la1),
+                           np.cos(delta) - np.sin(la1) * np.sin(la3))
+    return np.degrees(la3), (np.degrees(lo3) + 180.0) % 360.0 - 180.0
+
+
+def _independent_locations(
+    loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
+    avoid_lon: npt.ArrayLike | None, colocated_m: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The possible locations a proposal may take, none within ``colocated_m`` of an
+    existing site or of another location.
+
+    Two sites that close fail together (one power or fibre cut), so a proposal on a
+    candidate's spot, or two proposals on one spot (two demand points at the same
+    coordinates), gave a gap point a "second site" that fails with the first, and counted
+    it as N-1 safe. A location within ``colocated_m`` of an existing site is moved to
+    ``2 x colocated_m`` from it (away from the site; north when on its spot): a second
+    site across town, whose reach the proposal then uses; one still within ``colocated_m``
+    of a site after the move (among dense candidates) is left out. Of locations within
+    ``colocated_m`` of each other only the most populous of each connected group is kept.
+    Vectorised: one nearest-site query, one tree count, one pair query and
+    :func:`scipy.sparse.csgraph.connected_components`.
+
+    Returns
+    -------
+    index : numpy.ndarray of int64
+        The kept locations, ascending.
+    lat, lon : numpy.ndarray
+        Their coordinates (moved ones moved), degrees.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    from ..model.geo import colocated_pairs, nearest
+
+    n = len(loc_lat)
+    lat, lon = loc_lat.copy(), loc_lon.copy()
+    keep = np.ones(n, dtype=bool)
+    if colocated_m <= 0 or not n:
+        return np.flatnonzero(keep), lat, lon
+    moved = 0
+    if avoid_lat is not None and avoid_lon is not None:
+        av_lat = np.asarray(avoid_lat, dtype=np.float64)
+        av_lon = np.asarray(avoid_lon, dtype=np.float64)
+        if len(av_lat):
+            dist_km, j = nearest(av_lat, av_lon, unit_xyz(lat, lon), k=1)
+            near = dist_km[:, 0] * 1000.0 < colocated_m
+            if near.any():
+                js = j[near, 0]
+                lat[near], lon[near] = _away_from(av_lat[js], av_lon[js], lat[near], lon[near],
+                                                  2.0 * colocated_m / 1000.0)
+                moved = int(near.sum())
+                keep &= unit_tree(av_lat, av_lon).query_radius(
+                    unit_xyz(lat, lon), r=chord_from_km(colocated_m / 1000.0),
+                    count_only=True) == 0
+    idx = np.flatnonzero(keep)
+    pairs, _ = colocated_pairs(lat[idx], lon[idx], colocated_m)
+    if len(pairs):
+        graph = sp.coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                             shape=(len(idx), len(idx)))
+        _, label = connected_components(graph, directed=False)
+        # the heaviest location of each group (ties: the first)
+        order = np.lexsort((np.arange(len(idx)), -weight[idx], label))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = label[order][1:] != label[order][:-1]
+        idx = np.sort(idx[order[first]])
+    if moved or len(idx) < n:
+        logger.info("possible locations of new sites: %d moved %g m from the existing site "
+                    "on whose spot they lay, %d left out (within %g m of a site or of "
+                    "another location: they would fail together)", moved, 2.0 * colocated_m,
+                    n - len(idx), colocated_m)
+    return idx, lat[idx], lon[idx]
 
 
 def propose_sites(
@@ -187,14 +240,16 @@ def propose_sites(
         a gap point (a fewest-sites plan); a ``--max-sites`` plan passes its own (the stage
         :func:`coverage.planner.stages.propose_gaps` does).
     avoid_lat, avoid_lon : array_like, optional
-        Existing sites (the candidates): a proposal within ``colocated_m`` metres of one
-        would fail with it (one power or fibre cut), so such a proposal is moved to a
-        location that serves every gap point it serves, when one exists away from them
-        (same count, same coverage; a gap point that is itself a candidate place made the
-        first proposal the candidate's own spot).
+        Existing sites (the candidates): a site within ``colocated_m`` metres of one would
+        fail with it (one power or fibre cut), so a location that close is moved to twice
+        that distance from it (across town), or left out when still that close to another
+        site. A gap point that is itself a candidate place made the first proposal the
+        candidate's own spot, and counted the pair as two sites.
     colocated_m : float, default 300
         The distance under which two sites fail together (``--colocated-m``; 0: not
-        checked).
+        checked). Of possible locations within it of each other only the most populous
+        is kept, so no two proposals fail together (two demand points at one spot gave
+        two proposals 0 m apart).
 
     Returns
     -------
@@ -223,7 +278,13 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
-    if reach_fn is not None:
+    _, loc_lat, loc_lon = _independent_locations(
+        loc_lat, loc_lon, locs["population"].to_numpy(dtype=np.float64), avoid_lat,
+        avoid_lon, colocated_m)
+    if not len(loc_lat):  # every possible location fails with an existing site
+        a = sp.csr_array((len(gap), 0), dtype=np.int8)
+        counts = np.zeros(len(gap), dtype=np.int64)
+    elif reach_fn is not None:
         a = sp.csr_array(reach_fn(gap, loc_lat, loc_lon), dtype=np.int8)
         counts = np.diff(a.indptr).astype(np.int64)
     else:
@@ -237,9 +298,6 @@ def propose_sites(
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
     chosen = res.sites
-    if avoid_lat is not None and avoid_lon is not None and colocated_m > 0 and len(chosen):
-        chosen = _away_from_sites(a, chosen, loc_lat, loc_lon, avoid_lat, avoid_lon,
-                                  colocated_m)
     gained = a[:, chosen] if len(chosen) else sp.csr_array((len(gap), 0))
     n_gained = np.asarray(gained.sum(axis=0)).ravel()
     pop_gained = gained.T @ pop[gap] if len(chosen) else np.zeros(0)
