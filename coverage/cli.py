@@ -432,9 +432,14 @@ def _run_plan(args: argparse.Namespace) -> int:
         if args.demand or args.candidates:
             problems.append("--demo uses the embedded data: drop --demand/--candidates")
             raise InputValidationError("\n".join(problems + scheduler_problems))
+        if args.country is not None and not args.country.strip():
+            problems.append("--country is empty (an unset variable?). Fix: give an ISO "
+                            "3166-1 alpha-2 code, e.g. US, DE, FR, BE, or leave the option "
+                            f"out for {datasets.DEMO_COUNTRY}")
         if problems:
             raise InputValidationError("\n".join(problems + scheduler_problems))
-        args.country = args.country or datasets.DEMO_COUNTRY
+        args.country = (datasets.DEMO_COUNTRY if args.country is None
+                        else args.country.strip())
         if args.demo_min_population is None:
             args.demo_min_population = datasets.DEMO_MIN_POPULATION
         if args.demo_site_min_population is None:
@@ -600,7 +605,12 @@ def _compare_inputs(args: argparse.Namespace, model: Any, problems: list[str]
             out["regions"] = read_regions(args.regions)
         else:
             names = ([p.strip().lower() for p in args.providers.split(",") if p.strip()]
-                     if args.providers else None)
+                     if args.providers is not None else None)
+            if names is not None and not names:
+                problems.append(f"--providers {args.providers!r} names no provider (an unset "
+                                "variable?). Fix: give one or more of aws, gcp, azure "
+                                "separated by commas, or leave the option out for all")
+                names = None
             out["regions"] = builtin_regions(names)
     except InputValidationError as exc:
         problems.append(str(exc))
@@ -739,10 +749,12 @@ def _compare_lines(doc: dict[str, Any]) -> list[str]:
         f"{usd(r['cost_per_million_requests'])} per million requests, "
         f"{usd(r['cost_per_user_month'])} per user-month")
     if e["feasible"]:
-        lines.append("breakeven: the edge matches the region's price per request at "
-                     + (pct(be["utilisation"]) if be["utilisation"] is not None
-                        else "no utilisation up to 100 %")
-                     + f" mean utilisation (the fleet runs at {pct(be['fleet_utilisation'])})")
+        lines.append(("breakeven: the edge matches the region's price per request at "
+                      f"{pct(be['utilisation'])} mean utilisation"
+                      if be["utilisation"] is not None else
+                      "breakeven: none; the edge costs more per request than the region at "
+                      "any mean utilisation up to 100 %")
+                     + f" (the fleet runs at {pct(be['fleet_utilisation'])})")
     for w in doc["warnings"]:
         lines.append(f"warning [{w['code']}]: {w['message']}")
     return lines

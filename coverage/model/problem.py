@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config import PlannerConfig
-from .latency import LatencyModel, access_codes
+from .latency import LatencyModel, above_budget_text, access_codes
 from .routing import PairEngine, Routing, SiteSet, TierRows, TierTerms
 from .service import ServiceRows
 
@@ -473,8 +473,9 @@ class Problem:
                 continue
             slack = tr.budget_ms[ok] - tr.fixed_ms(all_rows[ok], t)
             i = int(np.argmax(slack))
-            parts.append(f"{name}: {tr.fixed_ms(all_rows[ok][i:i + 1], t)[0]:.1f} ms at "
-                         f"distance 0 against a budget of {tr.budget_ms[ok][i]:g} ms")
+            fixed, budget = float(tr.fixed_ms(all_rows[ok][i:i + 1], t)[0]), tr.budget_ms[ok][i]
+            parts.append(f"{name}: {above_budget_text(fixed, budget)} ms at distance 0 against "
+                         f"a budget of {budget:g} ms")
         tiers = ("no demand point can meet its budget at any site tier present ("
                  + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
                  "faster workload or a faster tier (see --tiers and docs/latency-model.md)")

@@ -207,7 +207,9 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     lines = [
         _sites_line(s),
         f"{budget_text}, {'largest ' if several else ''}radius "
-        f"{NA if radius is None else f'{radius:.0f} km'} ({access}), tolerating {k} "
+        f"{NA if radius is None else f'{radius:.0f} km'} ({access}"
+        f"{'; past the antipode: anywhere on Earth' if radius and radius > _ANTIPODE_KM else ''}"
+        f"), tolerating {k} "
         "failure(s)",
         *_population_lines(s, k),
         *service_class_lines(s),
@@ -241,6 +243,10 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
     return lines
 
 
+#: Half the Earth's circumference, km: a radius beyond it reaches every point.
+_ANTIPODE_KM = 20_015.1
+
+
 def nk_line(s: Mapping[str, Any], k: int) -> str | None:
     """The N-k line of a plan tolerating ``k >= 2`` failures: the worst latency under any
     ``k`` failures and the people the single worst set of ``k`` pushes outside budget
@@ -252,8 +258,11 @@ def nk_line(s: Mapping[str, Any], k: int) -> str | None:
     worst = s.get("nk_worst_set_population_outside_budget")
     if worst is not None:
         ids = s.get("nk_worst_set_site_ids") or []
-        line += (f"; the worst set of {k} ({', '.join(map(str, ids[:k]))}) pushes "
-                 f"{_count(worst)} outside budget")
+        if ids:
+            line += (f"; the worst set of {k} ({', '.join(map(str, ids[:k]))}) pushes "
+                     f"{_count(worst)} outside budget")
+        else:  # no set of k sites pushes anyone out: none is named
+            line += f"; no set of {k} pushes anyone outside budget"
         if s.get("nk_worst_set_status") != "optimal":
             line += (f" (not proven the worst: at most "
                      f"{_count(s.get('nk_worst_set_upper_bound'))})")
@@ -304,6 +313,8 @@ def rollout_line(s: Mapping[str, Any]) -> str | None:
     if not isinstance(r, Mapping) or not _finite(r.get("steps")):
         return None
     to = r.get("steps_to_covered") or {}
+    if r.get("steps") == 1:
+        return "rollout order (rollout.csv): one site, which covers everyone it can"
     return (f"rollout order (rollout.csv): 50 % of the covered population with "
             f"{_count(to.get('50pct'))} of the {_count(r.get('steps'))} sites, 90 % with "
             f"{_count(to.get('90pct'))}, all with {_count(to.get('100pct'))}")

@@ -145,6 +145,13 @@ def _whole(x: Any, default: int) -> int:
     return int(v) if v is not None and math.isfinite(v) else default
 
 
+def _when_fail(k: int) -> str:
+    """When a plan tolerating ``k`` failures keeps people within budget, in words."""
+    if k <= 0:
+        return "with every site up (no failure tolerated)"
+    return "when any one site fails" if k == 1 else f"when any {k} sites fail"
+
+
 def _pct(x: Any, digits: int = 1) -> str:
     if _not_finite(x):
         return NA
@@ -777,7 +784,7 @@ def _summary_section(s: dict[str, Any]) -> str:
                   "column), so the lower bound and gap are costs, not site counts.")
     intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) chosen "
              f"sites within {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, so that "
-             f"it stays within budget when any {k} site(s) fail. {proof}</p>")
+             f"it stays within budget {_when_fail(k)}. {proof}</p>")
     return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
                     + _kv_table(rows) + _coverage_by_k_table(s, k))
 
@@ -875,8 +882,7 @@ def _service_class_section(s: dict[str, Any]) -> str:
             "percentile and workload (its class's, or its own budget_ms), hence its own "
             "radius. Within budget: people with a chosen site within their own budget (no "
             f"failure); N-{k} safe: people with at least {k + 1} candidate sites within "
-            "their budget, who stay within it whatever "
-            f"{k} site(s) fail.</p>")
+            f"their budget, who stay within it {_when_fail(k)}.</p>")
     body += _table(df, [
         ("service_class", "service class", _text),
         ("n_demand", "demand points", _num),

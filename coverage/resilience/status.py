@@ -220,8 +220,8 @@ def status_meaning(status: str, failures: int) -> str:
     k = _k(failures)
     return {
         REDUNDANT: (f"{k + 1} or more sites within budget: stays within budget when any "
-                    f"{k} site(s) fail" if k else "at least one site within budget (no "
-                    "failure tolerance asked for)"),
+                    + ("one site fails" if k == 1 else f"{k} sites fail") if k else
+                    "at least one site within budget (no failure tolerance asked for)"),
         PARTIAL: (f"2 to {k} sites within budget: survives fewer than {k} failures"
                   if k >= 2 else "does not occur with k < 2"),
         SINGLE: ("exactly one site within budget: out of budget when it fails" if k else
