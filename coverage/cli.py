@@ -1051,12 +1051,21 @@ def _run_latency(args: argparse.Namespace) -> int:
                 fiber_us_per_km=(model or LatencyModel()).fiber_us_per_km)
         except InputValidationError as exc:
             problems.append(str(exc))
+    if backbone is not None:  # the plan's check: a site off the backbone is refused
+        try:
+            backbone.check_sites(["--to"], [args.to[0]], [args.to[1]], source="--to")
+        except InputValidationError as exc:
+            problems.append(str(exc).replace("Fix: remove these candidates",
+                                             "Fix: give a site on the backbone"))
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     (lat1, lon1), (lat2, lon2) = args.from_, args.to
     d = float(haversine_km(lat1, lon1, lat2, lon2))
     lbo = args.local_breakout or bool(tier is not None and tier.local_breakout)
     mobile = args.access in MOBILE_ACCESS and upf is not None
+    if upf is not None and args.access not in MOBILE_ACCESS:
+        logger.warning("--upf is not used: --access %s is not mobile (the UPF detour is "
+                       "for %s)", args.access, ", ".join(sorted(MOBILE_ACCESS)))
     path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,
                                 backbone=backbone, mobile=mobile, local_breakout=lbo)
     _out("\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,

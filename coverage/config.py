@@ -108,9 +108,10 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "upf_spec": (lambda v: (isinstance(v, str) and v.strip() != "")
                  or hasattr(v, "__fspath__") or hasattr(v, "columns"),
                  "'default', 'none' or the path of a table of upf_id, lat, lon"),
-    "edge_factor_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 1),
-                            "a number >= 1 (a fibre link is never shorter than the "
-                            "straight line; or absent)"),
+    "edge_factor_or_none": (lambda v: v is None or ((n := _number(v)) is not None
+                                                    and 1 <= n <= 20),
+                            "a number from 1 to 20 (a fibre link is never shorter than the "
+                            "straight line, and 20 times it is a typo; or absent)"),
     "catalog_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
                         or hasattr(v, "__fspath__") or hasattr(v, "tiers"),
                         "the path of a TOML file (or absent)"),

@@ -115,13 +115,13 @@ def test_zoo_style_gml_with_undeclared_parallel_edges(tmp_path):
 
 def test_parallel_edges_collapse_to_the_shortest():
     g = line_graph(nx.MultiGraph)
-    g.add_edge("A", "B", delay=0.2)            # 0.4 ms round trip, shorter than R_MS
+    g.add_edge("A", "B", delay=0.4)            # 0.8 ms round trip, shorter than R_MS
     g.add_edge("A", "B", delay=9.0)
     g.add_edge("C", "D", delay=5.0)            # longer than the distance-rule C-D link
     bb = backbone_from_graph(g, latency_attr="delay")
     assert bb.dropped["parallel_edges"] == 3 and bb.n_edges == 4
-    assert ms(bb, "A", "B") == pytest.approx(0.4)
-    assert ms(bb, "A", "D") == pytest.approx(0.4 + 2 * R_MS, rel=1e-6)
+    assert ms(bb, "A", "B") == pytest.approx(0.8)
+    assert ms(bb, "A", "D") == pytest.approx(0.8 + 2 * R_MS, rel=1e-6)
     assert ms(bb, "C", "D") == pytest.approx(R_MS, rel=1e-6)
     # kept links from the distance rule: B-C, C-D (its distance link won) and A-N
     assert bb.dropped["edges_distance_fallback"] == 3
@@ -143,15 +143,31 @@ def test_self_loops_dropped_and_counted():
 def test_node_without_coordinates_dropped_and_named(caplog):
     g = line_graph()
     g.add_node("Z", label="Z", Internal=0)
-    g.add_node("Q", Latitude=95.0, Longitude=0.0)            # out of range: missing
-    g.add_node("S", lat=float("nan"), lon=1.0)               # non-finite: missing
-    g.add_edges_from([("Z", "B"), ("Z", "D"), ("Q", "A"), ("S", "A")])
+    g.add_node("Y")
+    g.add_edges_from([("Z", "B"), ("Z", "D"), ("Y", "A")])
     with caplog.at_level(logging.WARNING, logger="coverage.model.backbone"):
         bb = backbone_from_graph(g)
-    assert bb.dropped["nodes_without_coordinates"] == ["Z", "Q", "S"]
-    assert bb.dropped["edges_of_dropped_nodes"] == 4
-    assert "3 backbone nodes without coordinates" in caplog.text and "Z, Q, S" in caplog.text
+    assert bb.dropped["nodes_without_coordinates"] == ["Z", "Y"]
+    assert bb.dropped["edges_of_dropped_nodes"] == 3
+    assert "2 backbone nodes without coordinates" in caplog.text and "Z, Y" in caplog.text
     check_line(bb)                                            # Z's links were not used
+
+
+def test_coordinates_that_are_not_degrees_are_refused():
+    """A latitude of 95 (or 147.61, a typo), NaN, text, or layout positions in x/y were
+    dropped as "without coordinates": the users of that city attached to a node a
+    thousand km away. They are refused, naming the nodes and the values."""
+    g = line_graph()
+    g.add_node("Q", Latitude=95.0, Longitude=0.0)
+    g.add_node("S", lat=float("nan"), lon=1.0)
+    g.add_node("T", lat="north", lon="west")
+    g.add_edges_from([("Q", "A"), ("S", "A"), ("T", "B")])
+    with pytest.raises(InputValidationError) as info:
+        backbone_from_graph(g, source="bb.gml")
+    msg = str(info.value)
+    assert msg.startswith("bb.gml: 3 backbone node(s) have coordinates that are not")
+    assert "Q (latitude 95.0, longitude 0.0)" in msg and "S (lat nan" in msg
+    assert "T (lat 'north', lon 'west')" in msg and "Fix:" in msg
 
 
 def test_coordinate_attribute_spellings():
@@ -169,13 +185,13 @@ def test_coordinate_attribute_spellings():
 
 def test_zero_latency_edge_still_connects():
     g = nx.Graph()
-    g.add_node("far0", Latitude=0, Longitude=0)
-    g.add_node("far1", Latitude=0, Longitude=50)
+    g.add_node("far0", Latitude=0, Longitude=50)
+    g.add_node("far1", Latitude=0, Longitude=50)  # co-located PoPs: 0 ms is physical
     g.add_node("far2", Latitude=0, Longitude=51)
     g.add_edge("far0", "far1", ow_ms=0)        # a zero-weight link must not vanish
-    g.add_edge("far1", "far2", ow_ms="0.25")   # numeric string
+    g.add_edge("far1", "far2", ow_ms="0.5")    # numeric string
     bb = backbone_from_graph(g, latency_attr="ow_ms")
-    assert bb.path_ms[0, 1] == 0.0 and bb.path_ms[0, 2] == pytest.approx(0.5)
+    assert bb.path_ms[0, 1] == 0.0 and bb.path_ms[0, 2] == pytest.approx(1.0)
     assert bb.dropped["edges_distance_fallback"] == 0
     # co-located PoPs: distance-rule links of length zero connect too
     h = nx.Graph()
@@ -186,22 +202,43 @@ def test_zero_latency_edge_still_connects():
     assert bb.path_ms[0, 1] == 0.0 and bb.path_ms[0, 2] == pytest.approx(R_MS, rel=1e-6)
 
 
-def test_latency_attr_used_instead_of_distance_and_bad_values_fall_back():
+def test_latency_attr_used_instead_of_distance_and_links_without_it_fall_back(caplog):
     g = line_graph()
-    nx.set_edge_attributes(g, {("A", "B"): 0.5, ("B", "C"): "abc", ("C", "D"): -1.0,
-                               ("A", "N"): float("nan")}, "lat_ms")
-    g.add_edge("A", "D", lat_ms=1.0)           # direct link, 2 ms round trip
+    nx.set_edge_attributes(g, {("A", "B"): 0.5}, "lat_ms")
+    g.add_edge("A", "D", lat_ms=1.2)           # direct link (333 km), 2.4 ms round trip
     g.add_edge("B", "D", lat_ms=50.0)          # slow direct link: the path avoids it
-    bb = backbone_from_graph(g, latency_attr="lat_ms")
+    with caplog.at_level(logging.WARNING, logger="coverage.model.backbone"):
+        bb = backbone_from_graph(g, latency_attr="lat_ms")
     assert ms(bb, "A", "B") == pytest.approx(1.0)
-    assert ms(bb, "A", "D") == pytest.approx(2.0)
-    assert ms(bb, "B", "D") == pytest.approx(3.0)                    # B-A-D, not 100 ms
-    assert ms(bb, "B", "C") == pytest.approx(R_MS, rel=1e-6)         # "abc": distance rule
-    assert ms(bb, "C", "D") == pytest.approx(R_MS, rel=1e-6)         # -1: distance rule
-    assert ms(bb, "B", "N") == pytest.approx(1.0 + R_MS, rel=1e-6)   # NaN: distance rule
+    assert ms(bb, "A", "D") == pytest.approx(2.4)
+    # B-C-D (2 x 1.63 ms) beats B-A-D (3.4 ms) and the slow direct link (100 ms)
+    assert ms(bb, "B", "D") == pytest.approx(2 * R_MS, rel=1e-6)
+    assert ms(bb, "B", "C") == pytest.approx(R_MS, rel=1e-6)         # none: distance rule
     assert ms(bb, "C", "N") == pytest.approx(R_MS + 1.0 + R_MS, rel=1e-6)   # C-B-A-N
     assert bb.dropped["edges_distance_fallback"] == 3
     assert bb.summary()["latency_attr"] == "lat_ms"
+    assert "3 of 6 links have no 'lat_ms'" in caplog.text
+
+
+def test_latency_attr_values_that_are_no_latency_are_refused():
+    """-1, "abc", NaN, a value faster than light over the link's great circle, 1e308
+    (overflowed to inf and cut the graph): each fell back to the distance rule or broke
+    the routes without a word. They are refused, every link named with its value; an
+    attribute no link has names the attributes the links do have."""
+    g = line_graph()
+    nx.set_edge_attributes(g, {("A", "B"): "abc", ("B", "C"): -1.0, ("C", "D"): 0.1,
+                               ("A", "N"): 1e308}, "lat_ms")
+    with pytest.raises(InputValidationError) as info:
+        backbone_from_graph(g, latency_attr="lat_ms", source="bb.gml")
+    msg = str(info.value)
+    assert "not a number >= 0: A-B ('abc'), B-C (-1.0)" in msg
+    assert "faster than light over the great circle between its ends: C-D (0.1)" in msg
+    assert "above 10000 ms: A-N (1e+308)" in msg and "Fix:" in msg
+    g = line_graph()
+    nx.set_edge_attributes(g, 3.0, "delay")
+    with pytest.raises(InputValidationError, match="no link has the attribute 'lat_ms' .* "
+                                                   "the links have: delay"):
+        backbone_from_graph(g, latency_attr="lat_ms")
 
 
 def test_directed_graph_read_as_undirected():
@@ -278,12 +315,13 @@ def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputValidationError, match=r"missing\.gml: backbone file not found"):
         read_backbone(tmp_path / "missing.gml")
     (tmp_path / "dir.gml").mkdir()
-    with pytest.raises(InputValidationError, match="not found"):
+    with pytest.raises(InputValidationError, match="is a directory, not a backbone file"):
         read_backbone(tmp_path / "dir.gml")
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"edge_factor": 0.9}, "edge_factor must be a finite number >= 1"),
+    ({"edge_factor": 0.9}, "edge_factor must be a number from 1 to 20"),
+    ({"edge_factor": 1e308}, "edge_factor must be a number from 1 to 20"),
     ({"edge_factor": float("nan")}, "edge_factor"),
     ({"edge_factor": float("inf")}, "edge_factor"),
     ({"edge_factor": "x"}, "edge_factor"),
@@ -369,3 +407,30 @@ def test_topology_zoo_undeclared_multigraph_and_disconnected():
                        match=r"Cogentco\.gml: the backbone is disconnected: 5 components of "
                              r"sizes 180, 2, 2, 1, 1.*nodes without coordinates were dropped"):
         read_backbone(ZOO / "Cogentco.gml")
+
+
+def test_graphml_node_defined_twice_is_refused(tmp_path):
+    """networkx keeps the last of two <node id="a"> without a word (the first one's
+    coordinates are lost); GML's duplicate ids were refused already."""
+    path = tmp_path / "dup.graphml"
+    nx.write_graphml(line_graph(), path)
+    text = path.read_text()
+    first = text.index("<node ")
+    node = text[first:text.index("</node>", first) + len("</node>")]
+    path.write_text(text.replace(node, node + "\n" + node, 1))
+    with pytest.raises(InputValidationError, match=r"dup\.graphml: node id\(s\) defined more "
+                                                   r"than once: A\. Fix:"):
+        read_backbone(path)
+
+
+def test_a_backbone_too_large_for_its_table_is_refused_before_routing():
+    """200,000 nodes ended in "internal error: MemoryError: Unable to allocate 298 GiB"."""
+    from coverage.model.backbone import MAX_BACKBONE_NODES
+
+    n = MAX_BACKBONE_NODES + 1
+    g = nx.path_graph(n)
+    nx.set_node_attributes(g, {i: {"lat": (i % 170) - 85.0, "lon": (i // 170) % 360 - 180.0}
+                               for i in range(n)})
+    with pytest.raises(InputValidationError, match=r"10,001 located nodes, more than 10,000: "
+                                                   r"the table .* 0\.7 GiB"):
+        backbone_from_graph(g)

@@ -116,7 +116,7 @@ def test_bad_coordinates_name_rows_and_values(tmp_path):
         "bad.csv", "lat is not a finite number: 'abc' (row 2)",
         "lat outside [-90, 90] degrees: '95.5' (row 3)",
         "lon outside [-180, 180] degrees: '-200' (row 4)",
-        "lat is empty (row 5)"])
+        "lat is empty (or NaN, NA) (row 5)"])
     assert msg.count("Fix:") == 4
 
 

@@ -295,7 +295,8 @@ def _column_coordinates(raw: pd.DataFrame, col: dict[str, Any | None], decimal: 
         name = col[key]
         values, missing, bad = _parse_numbers(raw[name], decimal)
         if missing.any():
-            report.add(f"{name} is empty", "give both coordinates in every row", missing)
+            report.add(f"{name} is empty (or NaN, NA)", "give both coordinates in every row",
+                       missing)
         if bad.any():
             report.add(f"{name} is not a finite number: "
                        f"{format_values(raw[name][bad].astype(str))}",

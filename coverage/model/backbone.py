@@ -28,7 +28,8 @@ from scipy.sparse.csgraph import dijkstra
 from ..errors import InputValidationError
 from .geo import haversine_km, km_from_chord, unit_tree, unit_xyz
 
-__all__ = ["DEFAULT_EDGE_FACTOR", "Backbone", "backbone_from_graph", "read_backbone"]
+__all__ = ["DEFAULT_EDGE_FACTOR", "MAX_BACKBONE_NODES", "MAX_EDGE_FACTOR", "MAX_LINK_MS",
+           "Backbone", "backbone_from_graph", "read_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ SUFFIXES = (".gml", ".graphml", ".xml")
 _FEW = 5
 #: The smallest distance from its nearest node at which a site is outside a backbone, km.
 MIN_ATTACH_KM = 300.0
+#: Most located nodes a backbone may have: the all-pairs table of round trips is
+#: ``8 n^2`` bytes (0.8 GB at 10,000 nodes; the largest Topology Zoo network has 754).
+MAX_BACKBONE_NODES = 10_000
+#: Largest edge factor (a link's fibre route over the great circle between its ends): the
+#: latency model's largest route factor.
+MAX_EDGE_FACTOR = 20.0
+#: Largest one-way latency of one link, ms (a geostationary satellite hop takes about 270).
+MAX_LINK_MS = 10_000.0
+#: Smallest one-way delay of a link, ms per great-circle km: light in vacuum.
+_LIGHT_MS_PER_KM = 1.0 / 299.792458
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,10 +200,19 @@ def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
         raise InputValidationError(
             f"{p}: unknown backbone file type {p.suffix or '(no suffix)'!r}. Fix: give a GML "
             "(.gml, e.g. an Internet Topology Zoo file) or GraphML (.graphml, .xml) file")
+    if p.is_dir():
+        raise InputValidationError(
+            f"{p}: is a directory, not a backbone file. Fix: give the path of a GML or "
+            "GraphML file to --backbone")
     if not p.is_file():
         raise InputValidationError(
             f"{p}: backbone file not found. Fix: check the path given to --backbone")
     kind = "GML" if suffix == ".gml" else "GraphML"
+    try:
+        if kind == "GraphML":
+            _check_graphml_ids(p)
+    except OSError:
+        pass  # said below, where the file is read
     try:
         if kind == "GML":
             raw = p.read_bytes()
@@ -205,6 +225,10 @@ def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
             graph = nx.parse_gml(text, label="id")
         else:
             graph = nx.read_graphml(p)
+    except PermissionError as exc:
+        raise InputValidationError(
+            f"{p}: cannot read the backbone file ({exc.strerror or exc}). Fix: make it "
+            "readable by this user, or copy it somewhere it is") from None
     except (OSError, nx.NetworkXError, ValueError, TypeError, KeyError, IndexError,
             SyntaxError, RecursionError) as exc:
         raise InputValidationError(
@@ -253,8 +277,24 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
                                    "of PoPs with Latitude/Longitude and the links between them")
     labels = _labels(graph)
     coords = {n: _coords(d) for n, d in graph.nodes(data=True)}
+    invalid = [f"{labels[n]} ({c[1]})" for n, c in coords.items() if isinstance(c, tuple)
+               and isinstance(c[0], str)]
+    if invalid:
+        raise InputValidationError(
+            f"{source}: {len(invalid)} backbone node(s) have coordinates that are not "
+            f"latitude/longitude degrees: {_few(invalid)}. Fix: correct them (latitude "
+            "-90 to 90, longitude -180 to 180; swapped values or layout positions land "
+            "here), or delete the attributes to drop the node")
+    coords = {n: c if c is not None and not isinstance(c[0], str) else None
+              for n, c in coords.items()}
     nodes = [n for n in graph if coords[n] is not None]
     missing = [labels[n] for n in graph if coords[n] is None]
+    if len(nodes) > MAX_BACKBONE_NODES:
+        raise InputValidationError(
+            f"{source}: the backbone has {len(nodes):,} located nodes, more than "
+            f"{MAX_BACKBONE_NODES:,}: the table of round trips between every two nodes would "
+            f"take {8 * len(nodes) ** 2 / 2 ** 30:,.1f} GiB. Fix: give a backbone of PoPs "
+            "(the routers where users and sites attach), not of every device")
     if not nodes:
         raise InputValidationError(
             f"{source}: no backbone node has coordinates. Fix: give each node numeric "
@@ -266,7 +306,7 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
     lat = np.array([coords[n][0] for n in nodes], dtype=np.float64)
     lon = np.array([coords[n][1] for n in nodes], dtype=np.float64)
 
-    u, v, given, raw_links = [], [], [], nx.Graph()
+    u, v, given, has, raw_given, raw_links = [], [], [], [], [], nx.Graph()
     raw_links.add_nodes_from(graph)
     self_loops = of_dropped = 0
     for a, b, data in graph.edges(data=True):
@@ -280,9 +320,17 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
         u.append(min(index[a], index[b]))
         v.append(max(index[a], index[b]))
         given.append(_number(data.get(latency_attr)) if latency_attr is not None else math.nan)
+        has.append(latency_attr is not None and latency_attr in data)
+        raw_given.append(data.get(latency_attr) if latency_attr is not None else None)
     u_a, v_a, given_a = (np.array(x, dtype=t) for x, t in
                          ((u, np.int64), (v, np.int64), (given, np.float64)))
-    km = haversine_km(lat[u_a], lon[u_a], lat[v_a], lon[v_a]) * edge_factor
+    gc_km = haversine_km(lat[u_a], lon[u_a], lat[v_a], lon[v_a])
+    km = gc_km * edge_factor
+    if latency_attr is not None:
+        names = [f"{labels[nodes[i]]}-{labels[nodes[j]]} ({x!r:.20})"
+                 for i, j, x in zip(u, v, raw_given, strict=True)]
+        _check_link_latency(source, graph, latency_attr, given_a, np.array(has, dtype=bool),
+                            gc_km, names)
     use_given = np.isfinite(given_a) & (given_a >= 0)
     rtt_ms = np.where(use_given, 2.0 * given_a, 2.0 * km * fiber_us_per_km / 1000.0)
     key = u_a * len(nodes) + v_a
@@ -313,14 +361,52 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
                     edge_factor, latency_attr, fiber_us_per_km)
 
 
+def _check_link_latency(source: str, graph: nx.Graph, attr: str,
+                        given_ms: npt.NDArray[np.float64], has: npt.NDArray[np.bool_],
+                        gc_km: npt.NDArray[np.float64], names: list[str]) -> None:
+    """Refuse a ``latency_attr`` no link has, and values that are no one-way latency of
+    the link (not a number, negative, faster than light over the great circle between its
+    ends, above :data:`MAX_LINK_MS`), naming the links (``names``: ``"A-B (value as
+    given)"`` per link); warn of links without it (they take the distance rule)."""
+    if not any(attr in d for _, _, d in graph.edges(data=True)):
+        seen = sorted({str(k) for _, _, d in graph.edges(data=True) for k in d})
+        raise InputValidationError(
+            f"{source}: no link has the attribute {attr!r} (--backbone-latency-attr); the "
+            f"links have: {_few(seen) if seen else 'no attributes'}. Fix: give the name of "
+            "the attribute that holds a link's one-way latency in ms, or leave the option "
+            "out to use the links' lengths")
+    problems = []
+    for what, bad in (
+            ("not a number >= 0", has & ~(np.isfinite(given_ms) & (given_ms >= 0))),
+            ("faster than light over the great circle between its ends",
+             has & np.isfinite(given_ms) & (given_ms >= 0)
+             & (given_ms < gc_km * _LIGHT_MS_PER_KM * (1 - 1e-9))),
+            (f"above {MAX_LINK_MS:g} ms", has & np.isfinite(given_ms)
+             & (given_ms > MAX_LINK_MS))):
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            problems.append(f"{what}: " + _few([names[i] for i in rows]))
+    if problems:
+        raise InputValidationError(
+            f"{source}: links whose {attr!r} is no one-way latency in ms: "
+            + "; ".join(problems) + ". Fix: correct these links' values (one-way ms, at "
+            "least the great-circle length at the speed of light, 3.34 us per km), or "
+            "delete them to use the distance rule")
+    without = int((~has).sum())
+    if without:
+        logger.warning("%s: %d of %d links have no %r: their delay is their length x edge "
+                       "factor in fibre", source, without, len(has), attr)
+
+
 def _check_params(source: str, edge_factor: Any, latency_attr: Any,
                   fiber_us_per_km: Any) -> tuple[float, float]:
     """Validate the routing parameters; return them as floats."""
     problems = []
     ef, fu = _number(edge_factor), _number(fiber_us_per_km)
-    if not ef >= 1.0 or not math.isfinite(ef):
-        problems.append(f"edge_factor must be a finite number >= 1 (a fibre route is never "
-                        f"shorter than the straight line); got {edge_factor!r}")
+    if not MAX_EDGE_FACTOR >= ef >= 1.0:
+        problems.append(f"edge_factor must be a number from 1 to {MAX_EDGE_FACTOR:g} (a fibre "
+                        "route is never shorter than the straight line, and 20 times it is a "
+                        f"typo); got {edge_factor!r}")
     if not fu > 0.0 or not math.isfinite(fu):
         problems.append(f"fiber_us_per_km must be a finite number > 0; got {fiber_us_per_km!r}")
     if latency_attr is not None and not (isinstance(latency_attr, str) and latency_attr):
@@ -342,15 +428,17 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def _coords(data: dict) -> tuple[float, float] | None:
-    """``(lat, lon)`` of a node from its attributes, or None when missing or invalid."""
+def _coords(data: dict) -> tuple[float, float] | tuple[str, str] | None:
+    """``(lat, lon)`` of a node from its attributes, None when it has none, or
+    ``("invalid", text)`` when they are not degrees (out of range, NaN, text)."""
     lower = {str(k).lower(): val for k, val in data.items()}
     for lat_key, lon_key in COORDINATE_KEYS:
         if lat_key in lower and lon_key in lower:
             lat, lon = _number(lower[lat_key]), _number(lower[lon_key])
             if abs(lat) <= 90.0 and abs(lon) <= 180.0:     # False for NaN and inf
                 return lat, lon
-            return None
+            return ("invalid", f"{lat_key} {lower[lat_key]!r:.20}, {lon_key} "
+                    f"{lower[lon_key]!r:.20}")
     return None
 
 
@@ -365,6 +453,22 @@ def _labels(graph: nx.Graph) -> dict:
     if len(set(labels.values())) < len(labels):            # a label equals another node's id
         labels = {n: str(n) for n in graph}
     return labels
+
+
+def _check_graphml_ids(path: Path) -> None:
+    """Refuse a GraphML file that defines a node id twice: networkx keeps the last
+    definition without a word (the first one's coordinates and attributes are lost)."""
+    counts: dict[str, int] = {}
+    with path.open("rb") as fh:
+        for line in fh:
+            for m in re.finditer(rb"<node\b[^>]*?\bid\s*=\s*(['\"])(.*?)\1", line):
+                key = m.group(2).decode("utf-8", "replace")
+                counts[key] = counts.get(key, 0) + 1
+    twice = [k for k, c in counts.items() if c > 1]
+    if twice:
+        raise InputValidationError(
+            f"{path}: node id(s) defined more than once: {_few(twice)}. Fix: give each "
+            "<node> its own id (the links name nodes by id)")
 
 
 def _few(items: list) -> str:

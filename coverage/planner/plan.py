@@ -1478,6 +1478,8 @@ def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any =
         logger.warning("%s: no demand row has mobile access (%s): the UPFs are not used",
                        frame.attrs.get("source", "upf table"), ", ".join(sorted(mobile)))
         frame = None  # no mobile rows: nothing takes the detour
+    if frame is not None:
+        _warn_far_upf(demand, frame, mobile)
     graph = None
     if backbone is not None:
         from ..model.backbone import DEFAULT_EDGE_FACTOR, Backbone, read_backbone
@@ -1491,6 +1493,32 @@ def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any =
                 fiber_us_per_km=model.fiber_us_per_km)
     return Routing(upf=frame, backbone=graph, mobile_access=mobile if frame is not None
                    else frozenset())
+
+
+#: Distance from its nearest UPF beyond which a mobile demand point is named, km.
+FAR_UPF_KM = 2000.0
+
+
+def _warn_far_upf(demand: pd.DataFrame, upf: pd.DataFrame, mobile: frozenset[str]) -> None:
+    """Warn when mobile demand points lie more than :data:`FAR_UPF_KM` from every UPF: a
+    UPF table with a typo (a UPF at Point Nemo) made every mobile row uncoverable without
+    a word. One nearest-neighbour query of the mobile rows."""
+    from ..model.geo import nearest, unit_xyz
+
+    rows = demand["access"].isin(mobile).to_numpy()
+    if not rows.any() or not len(upf):
+        return
+    km, _ = nearest(upf["lat"].to_numpy(float), upf["lon"].to_numpy(float),
+                    unit_xyz(demand["lat"].to_numpy(float)[rows],
+                             demand["lon"].to_numpy(float)[rows]))
+    far = km[:, 0] > FAR_UPF_KM
+    if far.any():
+        people = float(demand["population"].to_numpy(float)[rows][far].sum())
+        logger.warning(
+            "%s: %d mobile demand point(s) (%s people) are more than %s km from every UPF "
+            "(the farthest %s km): their traffic detours through it. Check the UPF table's "
+            "coordinates, or give their region a UPF", upf.attrs.get("source", "upf table"),
+            int(far.sum()), f"{people:,.0f}", f"{FAR_UPF_KM:,.0f}", f"{km[:, 0].max():,.0f}")
 
 
 def tier_summary(problem: Problem) -> dict[str, Any]:
