@@ -29,7 +29,7 @@ from ..errors import InputValidationError
 from .geo import haversine_km, km_from_chord, unit_tree, unit_xyz
 
 __all__ = ["DEFAULT_EDGE_FACTOR", "MAX_BACKBONE_NODES", "MAX_EDGE_FACTOR", "MAX_LINK_MS",
-           "Backbone", "backbone_from_graph", "read_backbone"]
+           "Backbone", "backbone_from_graph", "check_backbone_file", "read_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +181,24 @@ class Backbone:
         }
 
 
+def check_backbone_file(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
+                        latency_attr: str | None = None, fiber_us_per_km: float = 4.9) -> None:
+    """Every check of :func:`read_backbone` (the file, its nodes, links and connectivity)
+    without the all-pairs routing: what the command line runs before the work, so that a
+    large backbone is not routed twice.
+
+    Raises
+    ------
+    InputValidationError
+        As :func:`read_backbone`.
+    """
+    read_backbone(path, edge_factor=edge_factor, latency_attr=latency_attr,
+                  fiber_us_per_km=fiber_us_per_km, _route=False)
+
+
 def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
-                  latency_attr: str | None = None, fiber_us_per_km: float = 4.9) -> Backbone:
+                  latency_attr: str | None = None, fiber_us_per_km: float = 4.9,
+                  _route: bool = True) -> Backbone:
     """Read a GML or GraphML backbone file and route it (see :func:`backbone_from_graph`).
 
     GML is read by node ``id`` (Topology Zoo files repeat some labels) and always as a
@@ -235,12 +251,12 @@ def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
             f"{p}: not a readable {kind} graph ({type(exc).__name__}: {str(exc)[:200]}). "
             f"Fix: give a valid {kind} file of nodes and links") from None
     return backbone_from_graph(graph, edge_factor=edge_factor, latency_attr=latency_attr,
-                               fiber_us_per_km=fiber_us_per_km, source=str(p))
+                               fiber_us_per_km=fiber_us_per_km, source=str(p), _route=_route)
 
 
 def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
                         latency_attr: str | None = None, fiber_us_per_km: float = 4.9,
-                        source: str = "<graph>") -> Backbone:
+                        source: str = "<graph>", _route: bool = True) -> Backbone:
     """Clean a networkx graph and compute all-pairs shortest-path round trips.
 
     Parameters
@@ -300,8 +316,11 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
             f"{source}: no backbone node has coordinates. Fix: give each node numeric "
             "Latitude/Longitude (or lat/lon, y/x) attributes in degrees")
     if missing:
-        logger.warning("%s: %d backbone nodes without coordinates dropped with their links: %s",
-                       source, len(missing), _few(missing))
+        # the check before the work (no routing) says it once, at debug level: the plan's
+        # own read says it again
+        (logger.warning if _route else logger.debug)(
+            "%s: %d backbone nodes without coordinates dropped with their links: %s",
+            source, len(missing), _few(missing))
     index = {n: i for i, n in enumerate(nodes)}
     lat = np.array([coords[n][0] for n in nodes], dtype=np.float64)
     lon = np.array([coords[n][1] for n in nodes], dtype=np.float64)
@@ -330,7 +349,7 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
         names = [f"{labels[nodes[i]]}-{labels[nodes[j]]} ({x!r:.20})"
                  for i, j, x in zip(u, v, raw_given, strict=True)]
         _check_link_latency(source, graph, latency_attr, given_a, np.array(has, dtype=bool),
-                            gc_km, names)
+                            gc_km, names, warn=_route)
     use_given = np.isfinite(given_a) & (given_a >= 0)
     rtt_ms = np.where(use_given, 2.0 * given_a, 2.0 * km * fiber_us_per_km / 1000.0)
     key = u_a * len(nodes) + v_a
@@ -348,6 +367,8 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
     ids = np.array([labels[n] for n in nodes], dtype=object)
     _check_connected(source, clean, ids, raw_links, nodes, [n for n in graph if n not in index],
                      labels)
+    if not _route:  # check_backbone_file: every check done, no routing
+        return None  # type: ignore[return-value]
     adjacency = sp.csr_array((rtt_ms[keep], (u_a[keep], v_a[keep])),
                              shape=(len(nodes), len(nodes)))   # explicit zeros stay links
     path_ms = dijkstra(adjacency, directed=False)
@@ -363,7 +384,8 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
 
 def _check_link_latency(source: str, graph: nx.Graph, attr: str,
                         given_ms: npt.NDArray[np.float64], has: npt.NDArray[np.bool_],
-                        gc_km: npt.NDArray[np.float64], names: list[str]) -> None:
+                        gc_km: npt.NDArray[np.float64], names: list[str], *,
+                        warn: bool = True) -> None:
     """Refuse a ``latency_attr`` no link has, and values that are no one-way latency of
     the link (not a number, negative, faster than light over the great circle between its
     ends, above :data:`MAX_LINK_MS`), naming the links (``names``: ``"A-B (value as
@@ -394,8 +416,9 @@ def _check_link_latency(source: str, graph: nx.Graph, attr: str,
             "delete them to use the distance rule")
     without = int((~has).sum())
     if without:
-        logger.warning("%s: %d of %d links have no %r: their delay is their length x edge "
-                       "factor in fibre", source, without, len(has), attr)
+        (logger.warning if warn else logger.debug)(
+            "%s: %d of %d links have no %r: their delay is their length x edge "
+            "factor in fibre", source, without, len(has), attr)
 
 
 def _check_params(source: str, edge_factor: Any, latency_attr: Any,

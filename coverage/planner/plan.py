@@ -464,13 +464,14 @@ def check_routing_files(*, tiers: Any = None, upf: Any = "default", backbone: An
         except InputValidationError as exc:
             found.append(str(exc))
     if isinstance(backbone, str | Path) and "backbone" not in already:
-        from ..model.backbone import DEFAULT_EDGE_FACTOR, read_backbone
+        from ..model.backbone import DEFAULT_EDGE_FACTOR, check_backbone_file
 
         try:
-            read_backbone(backbone, edge_factor=DEFAULT_EDGE_FACTOR
-                          if backbone_edge_factor is None else float(backbone_edge_factor),
-                          latency_attr=backbone_latency_attr,
-                          fiber_us_per_km=(model or LatencyModel()).fiber_us_per_km)
+            check_backbone_file(
+                backbone, edge_factor=DEFAULT_EDGE_FACTOR
+                if backbone_edge_factor is None else float(backbone_edge_factor),
+                latency_attr=backbone_latency_attr,
+                fiber_us_per_km=(model or LatencyModel()).fiber_us_per_km)
         except InputValidationError as exc:
             found.append(str(exc))
     return found
