@@ -346,8 +346,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
         safe = edge["coverage"].get("share_n1_safe")
         # within budget with every site up; "through any one failure" only from the N-1
         # check's own figure (a plan asked for N-1 may still leave people single-covered)
+        nk = edge["coverage"].get("share_nk_safe")
         resilience = (f", {_pct(safe)} also through any one site's failure"
                       if int(doc["failures"]) >= 1 and safe is not None else "")
+        if resilience and nk is not None and int(doc["failures"]) >= 2:
+            resilience += f" and {_pct(nk)} through any {int(doc['failures'])}"
         parts.append(f"the edge fleet of {n_sites} site{'' if n_sites == 1 else 's'} "
                      f"(planned for N-{doc['failures']}) keeps "
                      f"{_pct(edge['coverage']['share_within_budget'])}{resilience}; it "

@@ -802,6 +802,8 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                 "N-1", s["population_redundant"])) / s["population_total"]
                 if s["population_total"] else None),
             "mean_latency_ms": s.get("mean_latency_percentile_ms"),
+            # the people within budget through any k failures (k >= 2: the plan's own N-k)
+            "share_nk_safe": _nk_share(s),
         },
         "sizing": {
             "rule": "right-sized: accelerators for the worst scenario's load at the target "
@@ -879,6 +881,17 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
                     "share_within_budget_n1": (float(row["population_within_budget_n1"])
                                                / people if people > 0 else None)})
     return out
+
+
+def _nk_share(s: Mapping[str, Any]) -> float | None:
+    """The share of people within budget through any ``k`` failures, ``k`` the plan's
+    tolerated failures when at least 2 (``None`` below, or without the figure)."""
+    k = int(s.get("failures_tolerated") or 0)
+    safe = (s.get("population_safe_by_failures") or {}).get(f"N-{k}")
+    total = s.get("population_total")
+    if k < 2 or safe is None or not total:
+        return None
+    return float(safe) / float(total)
 
 
 def _exposed(plan: Any) -> float:

@@ -89,3 +89,21 @@ def test_no_breakeven_reads_as_none():
     doc["breakeven"]["utilisation"] = 0.25
     line = next(x for x in _compare_lines(doc) if x.startswith("breakeven"))
     assert "matches the region's price per request at 25.0 % mean utilisation" in line
+
+
+def test_an_n2_comparison_names_its_n2_share():
+    """The verdict of a plan for N-2 gave only the one-failure figure."""
+    import numpy as np
+
+    from coverage import compare
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    demand, sites = geonames_demand("LU", 1000), geonames_candidates("LU", 2000)
+    doc = compare(demand, sites, budget_ms=30.0, failures=2).to_dict()
+    cov = doc["edge"]["coverage"]
+    assert cov["share_nk_safe"] is not None and 0 <= cov["share_nk_safe"] <= cov["share_n1_safe"]
+    assert f"{100 * cov['share_nk_safe']:.1f} % through any 2" in doc["verdict"]["text"]
+    one = compare(demand, sites, budget_ms=30.0, failures=1).to_dict()
+    assert one["edge"]["coverage"]["share_nk_safe"] is None
+    assert "through any 2" not in one["verdict"]["text"]
+    assert np.isfinite(one["edge"]["coverage"]["share_n1_safe"])
