@@ -154,19 +154,19 @@ def test_node_without_coordinates_dropped_and_named(caplog):
 
 
 def test_coordinates_that_are_not_degrees_are_refused():
-    """A latitude of 95 (or 147.61, a typo), NaN, text, or layout positions in x/y were
-    dropped as "without coordinates": the users of that city attached to a node a
-    thousand km away. They are refused, naming the nodes and the values."""
+    """A latitude of 95 (or 147.61, a typo), infinite or text was dropped as "without
+    coordinates": the users of that city attached to a node a thousand km away. They are
+    refused, naming the nodes and the values (NaN and blanks stay missing)."""
     g = line_graph()
     g.add_node("Q", Latitude=95.0, Longitude=0.0)
-    g.add_node("S", lat=float("nan"), lon=1.0)
+    g.add_node("S", lat=float("inf"), lon=1.0)
     g.add_node("T", lat="north", lon="west")
     g.add_edges_from([("Q", "A"), ("S", "A"), ("T", "B")])
     with pytest.raises(InputValidationError) as info:
         backbone_from_graph(g, source="bb.gml")
     msg = str(info.value)
     assert msg.startswith("bb.gml: 3 backbone node(s) have coordinates that are not")
-    assert "Q (latitude 95.0, longitude 0.0)" in msg and "S (lat nan" in msg
+    assert "Q (latitude 95.0, longitude 0.0)" in msg and "S (lat inf" in msg
     assert "T (lat 'north', lon 'west')" in msg and "Fix:" in msg
 
 
@@ -228,11 +228,14 @@ def test_latency_attr_values_that_are_no_latency_are_refused():
     g = line_graph()
     nx.set_edge_attributes(g, {("A", "B"): "abc", ("B", "C"): -1.0, ("C", "D"): 0.1,
                                ("A", "N"): 1e308}, "lat_ms")
+    g.add_edge("A", "D", lat_ms=0.5)  # 333 km: light takes 1.11 ms, more than 0.5 + 0.5
     with pytest.raises(InputValidationError) as info:
         backbone_from_graph(g, latency_attr="lat_ms", source="bb.gml")
     msg = str(info.value)
     assert "not a number >= 0: A-B ('abc'), B-C (-1.0)" in msg
-    assert "faster than light over the great circle between its ends: C-D (0.1)" in msg
+    # 0.1 ms over 111 km (light: 0.37 ms) is within the 0.5 ms of a rounded figure
+    assert "faster than light over the great circle between its ends: A-D (0.5)" in msg
+    assert "C-D" not in msg
     assert "above 10000 ms: A-N (1e+308)" in msg and "Fix:" in msg
     g = line_graph()
     nx.set_edge_attributes(g, 3.0, "delay")
@@ -409,6 +412,28 @@ def test_topology_zoo_undeclared_multigraph_and_disconnected():
         read_backbone(ZOO / "Cogentco.gml")
 
 
+def test_blank_values_and_layout_positions_are_missing_not_wrong(caplog):
+    """A graph built from a table gives unlocated nodes and links without a latency NaN or
+    None, a GraphML file empty text, and yEd stores layout positions as x/y: those are
+    missing values (the node dropped, the link on the distance rule), not wrong ones."""
+    g = line_graph()
+    g.add_node("Z", Latitude=float("nan"), Longitude=None)
+    g.add_node("Y", y="-330.0", x="612.0")                    # yEd layout position
+    g.add_edges_from([("Z", "B"), ("Y", "C")])
+    nx.set_edge_attributes(g, {("A", "B"): 0.5, ("B", "C"): float("nan"), ("C", "D"): ""},
+                           "lat_ms")
+    with caplog.at_level(logging.WARNING, logger="coverage.model.backbone"):
+        bb = backbone_from_graph(g, latency_attr="lat_ms")
+    assert bb.dropped["nodes_without_coordinates"] == ["Z", "Y"]
+    assert ms(bb, "A", "B") == pytest.approx(1.0)
+    assert ms(bb, "B", "C") == pytest.approx(R_MS, rel=1e-6)
+    assert bb.dropped["edges_distance_fallback"] == 3
+    g = line_graph()
+    nx.set_edge_attributes(g, float("nan"), "lat_ms")        # all blank: no such attribute
+    with pytest.raises(InputValidationError, match="no link has the attribute 'lat_ms'"):
+        backbone_from_graph(g, latency_attr="lat_ms")
+
+
 def test_graphml_node_defined_twice_is_refused(tmp_path):
     """networkx keeps the last of two <node id="a"> without a word (the first one's
     coordinates are lost); GML's duplicate ids were refused already."""
@@ -421,6 +446,10 @@ def test_graphml_node_defined_twice_is_refused(tmp_path):
     with pytest.raises(InputValidationError, match=r"dup\.graphml: node id\(s\) defined more "
                                                    r"than once: A\. Fix:"):
         read_backbone(path)
+    # a node in a comment, or a tag across lines, is no second definition
+    path.write_text(text.replace(node, node + "\n<!-- " + node + " -->", 1)
+                    .replace("<node ", "<node\n   ", 1))
+    read_backbone(path)
 
 
 def test_a_backbone_too_large_for_its_table_is_refused_before_routing():

@@ -1244,3 +1244,13 @@ def test_capacity_columns_are_named_with_the_other_problems():
     raises_with(plan_sites, d, s, budget_ms=-30, failures=1,
                 match=["budget_ms", "'load_rps'", "row 3 (-5.0)", "'capacity_rps'",
                        "row 1 ('x')", "'power_kw'", "row 2 (0.0)"])
+
+
+def test_capacity_rps_is_not_read_without_a_load():
+    """A fewest-sites plan without a load never read capacity_rps (it is carried to the
+    outputs as written): its 'tbd' cells did not refuse the plan, and do not now."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    d, s = geonames_demand("LU", 1000), geonames_candidates("LU", 3000)
+    s = s.assign(capacity_rps=["tbd"] + [100.0] * (len(s) - 1))
+    assert plan_sites(d, s, budget_ms=30, failures=1).summary()["site_count"] >= 2

@@ -155,3 +155,45 @@ def test_no_proposal_fails_with_a_site_or_another_proposal(k):
     assert s["proposed"]["population_still_short"] == float(a["population"][short].sum())
     # b1 and b2 share one spot: one site there, so they stay short of 2 (or 3) sites
     assert set(a["demand_id"][short]) >= {"b1", "b2"}
+
+
+def test_a_dense_gap_keeps_locations_apart_not_one_per_cluster():
+    """Locations within --colocated-m of each other were grouped by connected components
+    and one kept per group: 50 gap points 250 m apart on a 12 km line kept one location,
+    and 50 of 50 stayed short (a review found it). The heaviest are kept, each skipping
+    only those within 300 m of it."""
+    from coverage.model.latency import LatencyModel
+
+    lat = np.full(50, 40.0)
+    lon = -100 + np.arange(50) * 0.25 / (111.19 * np.cos(np.radians(40)))
+    demand = pd.DataFrame({"lat": lat, "lon": lon, "population": 100.0, "access": "ftth"})
+    prop = propose_sites(demand, np.zeros(50, dtype=int), model=LatencyModel(),
+                         budget_ms=30.0, failures=1)
+    assert len(prop.sites) == 2 and prop.n_still_short == 0
+    d = _independent_haversine_km(prop.sites["lat"].to_numpy()[0], prop.sites["lon"].to_numpy()[0],
+                                  prop.sites["lat"].to_numpy()[1], prop.sites["lon"].to_numpy()[1])
+    assert d >= 0.3
+
+
+def test_heaviest_apart_is_the_greedy_pass():
+    """Against a plain sequential greedy (heaviest first, skip a neighbour of a kept one)
+    on random graphs with distinct weights: the same set, independent and maximal."""
+    from coverage.resilience.gaps import _heaviest_apart
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(1, 30))
+        pairs = rng.integers(0, n, (int(rng.integers(1, 60)), 2))
+        pairs = np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1)
+        if not len(pairs):
+            continue
+        weight = rng.permutation(n).astype(float)
+        neighbours = {i: set() for i in range(n)}
+        for a, b in pairs:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+        kept: list[int] = []
+        for i in np.argsort(-weight):
+            if not neighbours[i] & set(kept):
+                kept.append(int(i))
+        assert _heaviest_apart(weight, pairs).tolist() == sorted(kept)

@@ -28,7 +28,8 @@ from scipy.sparse.csgraph import dijkstra
 from ..errors import InputValidationError
 from .geo import haversine_km, km_from_chord, unit_tree, unit_xyz
 
-__all__ = ["DEFAULT_EDGE_FACTOR", "MAX_BACKBONE_NODES", "MAX_EDGE_FACTOR", "MAX_LINK_MS",
+__all__ = ["DEFAULT_EDGE_FACTOR", "LINK_MS_ROUNDING", "MAX_BACKBONE_NODES", "MAX_EDGE_FACTOR",
+           "MAX_LINK_MS",
            "Backbone", "backbone_from_graph", "check_backbone_file", "read_backbone"]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ MAX_EDGE_FACTOR = 20.0
 MAX_LINK_MS = 10_000.0
 #: Smallest one-way delay of a link, ms per great-circle km: light in vacuum.
 _LIGHT_MS_PER_KM = 1.0 / 299.792458
+#: How far a link's given latency may fall below light over the great circle between its
+#: nodes, ms: latencies in whole ms between PoPs placed at city coordinates (0 ms over 34
+#: km is a rounding, 0 ms over 560 km is not).
+LINK_MS_ROUNDING = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,7 +344,7 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
         u.append(min(index[a], index[b]))
         v.append(max(index[a], index[b]))
         given.append(_number(data.get(latency_attr)) if latency_attr is not None else math.nan)
-        has.append(latency_attr is not None and latency_attr in data)
+        has.append(latency_attr is not None and not _blank(data.get(latency_attr)))
         raw_given.append(data.get(latency_attr) if latency_attr is not None else None)
     u_a, v_a, given_a = (np.array(x, dtype=t) for x, t in
                          ((u, np.int64), (v, np.int64), (given, np.float64)))
@@ -390,7 +395,7 @@ def _check_link_latency(source: str, graph: nx.Graph, attr: str,
     the link (not a number, negative, faster than light over the great circle between its
     ends, above :data:`MAX_LINK_MS`), naming the links (``names``: ``"A-B (value as
     given)"`` per link); warn of links without it (they take the distance rule)."""
-    if not any(attr in d for _, _, d in graph.edges(data=True)):
+    if not any(not _blank(d.get(attr)) for _, _, d in graph.edges(data=True)):
         seen = sorted({str(k) for _, _, d in graph.edges(data=True) for k in d})
         raise InputValidationError(
             f"{source}: no link has the attribute {attr!r} (--backbone-latency-attr); the "
@@ -402,7 +407,7 @@ def _check_link_latency(source: str, graph: nx.Graph, attr: str,
             ("not a number >= 0", has & ~(np.isfinite(given_ms) & (given_ms >= 0))),
             ("faster than light over the great circle between its ends",
              has & np.isfinite(given_ms) & (given_ms >= 0)
-             & (given_ms < gc_km * _LIGHT_MS_PER_KM * (1 - 1e-9))),
+             & (given_ms + LINK_MS_ROUNDING < gc_km * _LIGHT_MS_PER_KM)),
             (f"above {MAX_LINK_MS:g} ms", has & np.isfinite(given_ms)
              & (given_ms > MAX_LINK_MS))):
         rows = np.flatnonzero(bad)
@@ -412,8 +417,8 @@ def _check_link_latency(source: str, graph: nx.Graph, attr: str,
         raise InputValidationError(
             f"{source}: links whose {attr!r} is no one-way latency in ms: "
             + "; ".join(problems) + ". Fix: correct these links' values (one-way ms, at "
-            "least the great-circle length at the speed of light, 3.34 us per km), or "
-            "delete them to use the distance rule")
+            "least the great-circle length at the speed of light, 3.34 us per km, less "
+            f"{LINK_MS_ROUNDING:g} ms for rounding), or delete them to use the distance rule")
     without = int((~has).sum())
     if without:
         (logger.warning if warn else logger.debug)(
@@ -454,15 +459,27 @@ def _number(value: Any) -> float:
 def _coords(data: dict) -> tuple[float, float] | tuple[str, str] | None:
     """``(lat, lon)`` of a node from its attributes, None when it has none, or
     ``("invalid", text)`` when they are not degrees (out of range, NaN, text)."""
-    lower = {str(k).lower(): val for k, val in data.items()}
+    lower = {str(k).lower(): val for k, val in data.items() if not _blank(val)}
     for lat_key, lon_key in COORDINATE_KEYS:
         if lat_key in lower and lon_key in lower:
             lat, lon = _number(lower[lat_key]), _number(lower[lon_key])
             if abs(lat) <= 90.0 and abs(lon) <= 180.0:     # False for NaN and inf
                 return lat, lon
+            if lat_key == "y":  # layout positions (yEd's x/y): no coordinates
+                return None
             return ("invalid", f"{lat_key} {lower[lat_key]!r:.20}, {lon_key} "
                     f"{lower[lon_key]!r:.20}")
     return None
+
+
+def _blank(value: Any) -> bool:
+    """A missing attribute value: ``None``, NaN or blank text (a graph built from a table
+    gives its unlocated nodes NaN, a GraphML file empty text)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip() or value.strip().lower() == "nan"
+    return isinstance(value, float | np.floating) and math.isnan(value)
 
 
 def _labels(graph: nx.Graph) -> dict:
@@ -479,15 +496,27 @@ def _labels(graph: nx.Graph) -> dict:
 
 
 def _check_graphml_ids(path: Path) -> None:
-    """Refuse a GraphML file that defines a node id twice: networkx keeps the last
-    definition without a word (the first one's coordinates and attributes are lost)."""
-    counts: dict[str, int] = {}
-    with path.open("rb") as fh:
-        for line in fh:
-            for m in re.finditer(rb"<node\b[^>]*?\bid\s*=\s*(['\"])(.*?)\1", line):
-                key = m.group(2).decode("utf-8", "replace")
-                counts[key] = counts.get(key, 0) + 1
-    twice = [k for k, c in counts.items() if c > 1]
+    """Refuse a GraphML file that defines a node id twice in one graph: networkx keeps the
+    last definition without a word (the first one's coordinates and attributes are lost).
+    One streaming pass (comments are not elements; a malformed file is left to the reader's
+    own message)."""
+    import xml.etree.ElementTree as ET
+
+    seen: dict[tuple[int, str], int] = {}
+    graphs = 0
+    try:
+        for event, elem in ET.iterparse(path, events=("start", "end")):
+            tag = elem.tag.rsplit("}", 1)[-1]
+            if event == "start" and tag == "graph":
+                graphs += 1
+            elif event == "start" and tag == "node" and elem.get("id") is not None:
+                key = (graphs, str(elem.get("id")))
+                seen[key] = seen.get(key, 0) + 1
+            elif event == "end" and tag in ("node", "edge"):
+                elem.clear()
+    except ET.ParseError:
+        return
+    twice = [key[1] for key, count in seen.items() if count > 1]
     if twice:
         raise InputValidationError(
             f"{path}: node id(s) defined more than once: {_few(twice)}. Fix: give each "

@@ -86,11 +86,12 @@ def load_column(demand: pd.DataFrame, *, source: str = "demand"
 
 
 def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
-                             demand_source: str = "demand",
-                             sites_source: str = "sites") -> list[str]:
+                             demand_source: str = "demand", sites_source: str = "sites",
+                             with_load: bool = True) -> list[str]:
     """What is wrong with the capacity columns of validated tables (``load_rps`` of the
-    demand, ``capacity_rps`` and ``power_kw`` of the sites), one message per column, so
-    that the planner names them with the tables' other problems before any work.
+    demand, ``power_kw`` of the sites and, for a plan with a load, their ``capacity_rps``),
+    one message per column, so that the planner names them with the tables' other
+    problems before any work.
 
     Parameters
     ----------
@@ -98,6 +99,10 @@ def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
         The validated tables.
     demand_source, sites_source : str
         Their names in the messages.
+    with_load : bool, default True
+        Whether the plan carries a load (a ``load_rps`` column or requests per person):
+        only then is ``capacity_rps`` read (a fewest-sites plan without a load carries it
+        to the outputs as it is).
 
     Returns
     -------
@@ -108,7 +113,7 @@ def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
     found: list[str] = []
     for df, name, source, allow_missing, positive in (
             (demand, "load_rps", demand_source, False, False),
-            (sites, "capacity_rps", sites_source, True, True),
+            *(((sites, "capacity_rps", sites_source, True, True),) if with_load else ()),
             (sites, "power_kw", sites_source, True, True)):
         try:
             _column(df, name, source=source, positive=positive, allow_missing=allow_missing)

@@ -837,11 +837,10 @@ def plan_sites(
         max_sites=max_sites, objective=objective,
     )
     profiles = None if problems else model.access_profiles_ms
-    if not problems:
-        try:
-            config.validate(profiles)
-        except InputValidationError as exc:
-            problems.append(str(exc))
+    try:  # the options' problems too when the model is wrong (access classes: unchecked)
+        config.validate(profiles)
+    except InputValidationError as exc:
+        problems.append(str(exc))
     try:
         sweep_opts = sweep_options(sweep)
     except InputValidationError as exc:
@@ -861,8 +860,9 @@ def plan_sites(
         tables_ok = False
     budget_given = budget_ms
     if tables_ok:  # the capacity columns, whatever the options
-        problems.extend(capacity_column_problems(demand, sites, demand_source=demand_src,
-                                                 sites_source=sites_src))
+        problems.extend(capacity_column_problems(
+            demand, sites, demand_source=demand_src, sites_source=sites_src,
+            with_load="load_rps" in demand.columns or requests_per_person_day is not None))
     if tables_ok and not problems:  # the columns the options give a meaning
         problems.extend(check_tier_columns(demand, sites, tiers=config.tiers,
                                            demand_source=demand_src, sites_source=sites_src))
@@ -1515,11 +1515,15 @@ def _warn_far_upf(demand: pd.DataFrame, upf: pd.DataFrame, mobile: frozenset[str
     far = km[:, 0] > FAR_UPF_KM
     if far.any():
         people = float(demand["population"].to_numpy(float)[rows][far].sum())
+        source = str(upf.attrs.get("source", "upf table"))
+        fix = ("the built-in table has one UPF per large metro of the demand's countries: "
+               "give --upf a table with one near them" if source.startswith("default") else
+               "check the UPF table's coordinates, or give their region a UPF")
         logger.warning(
             "%s: %d mobile demand point(s) (%s people) are more than %s km from every UPF "
-            "(the farthest %s km): their traffic detours through it. Check the UPF table's "
-            "coordinates, or give their region a UPF", upf.attrs.get("source", "upf table"),
-            int(far.sum()), f"{people:,.0f}", f"{FAR_UPF_KM:,.0f}", f"{km[:, 0].max():,.0f}")
+            "(the farthest %s km): their traffic detours through it; %s", source,
+            int(far.sum()), f"{people:,.0f}", f"{FAR_UPF_KM:,.0f}", f"{km[:, 0].max():,.0f}",
+            fix)
 
 
 def tier_summary(problem: Problem) -> dict[str, Any]:

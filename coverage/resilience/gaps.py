@@ -12,7 +12,8 @@ themselves (binned on an equal-area grid when there are many), each gap point ne
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate
 is moved to twice that distance from it (a second site across town, not in the same
-building), and of locations that close to each other only the most populous is kept.
+building), and of locations that close to each other the most populous are kept, each
+skipping those within ``--colocated-m`` of it.
 
 A location hosts one site, so an isolated gap point (no other gap location within its
 radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
@@ -123,6 +124,46 @@ def _away_from(site_lat: npt.NDArray[np.float64], site_lon: npt.NDArray[np.float
     return np.degrees(la3), (np.degrees(lo3) + 180.0) % 360.0 - 180.0
 
 
+def _heaviest_apart(weight: npt.NDArray[np.float64],
+                    pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The locations a greedy pass keeps, heaviest first, skipping any within reach of one
+    kept (``pairs``: the ``(i, j)`` pairs too close to both be kept): a maximal set of
+    locations no two of them paired, the lexicographically first by weight (ties in a
+    fixed pseudo-random order). Rounds over the pair list (no loop over locations): each round keeps
+    every undecided location that outranks all its undecided neighbours and drops their
+    neighbours.
+
+    Examples
+    --------
+    >>> _heaviest_apart(np.array([1.0, 3.0, 2.0, 5.0]), np.array([[0, 1], [1, 2], [2, 3]]))
+    array([1, 3])
+    """
+    n = len(weight)
+    rank = np.empty(n, dtype=np.int64)
+    # ties in a fixed pseudo-random order (not by index: equal weights on a grid in index
+    # order would decide one row per round)
+    tie = np.random.default_rng(0).permutation(n)
+    rank[np.lexsort((tie, -weight))] = np.arange(n)
+    state = np.zeros(n, dtype=np.int8)  # 0 undecided, 1 kept, 2 dropped
+    pi, pj = pairs[:, 0], pairs[:, 1]
+    while True:
+        open_ = state == 0
+        live = open_[pi] & open_[pj]
+        if not live.any():
+            state[open_] = 1  # no undecided neighbour left
+            break
+        best = np.full(n, n, dtype=np.int64)  # the best rank among undecided neighbours
+        np.minimum.at(best, pi[live], rank[pj[live]])
+        np.minimum.at(best, pj[live], rank[pi[live]])
+        kept = open_ & (rank < best)
+        state[kept] = 1
+        near = np.zeros(n, dtype=bool)
+        near[pj[kept[pi]]] = True
+        near[pi[kept[pj]]] = True
+        state[near & (state == 0)] = 2
+    return np.flatnonzero(state == 1)
+
+
 def _independent_locations(
     loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
     weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
@@ -138,9 +179,10 @@ def _independent_locations(
     ``2 x colocated_m`` from it (away from the site; north when on its spot): a second
     site across town, whose reach the proposal then uses; one still within ``colocated_m``
     of a site after the move (among dense candidates) is left out. Of locations within
-    ``colocated_m`` of each other only the most populous of each connected group is kept.
-    Vectorised: one nearest-site query, one tree count, one pair query and
-    :func:`scipy.sparse.csgraph.connected_components`.
+    ``colocated_m`` of each other the heaviest are kept, each skipping those within
+    ``colocated_m`` of it (:func:`_heaviest_apart`: a chain of points 250 m apart keeps
+    every other one, not one). Vectorised: one nearest-site query, one tree count, one pair
+    query and rounds over the pairs.
 
     Returns
     -------
@@ -149,8 +191,6 @@ def _independent_locations(
     lat, lon : numpy.ndarray
         Their coordinates (moved ones moved), degrees.
     """
-    from scipy.sparse.csgraph import connected_components
-
     from ..model.geo import colocated_pairs, nearest
 
     n = len(loc_lat)
@@ -176,14 +216,7 @@ def _independent_locations(
     idx = np.flatnonzero(keep)
     pairs, _ = colocated_pairs(lat[idx], lon[idx], colocated_m)
     if len(pairs):
-        graph = sp.coo_array((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-                             shape=(len(idx), len(idx)))
-        _, label = connected_components(graph, directed=False)
-        # the heaviest location of each group (ties: the first)
-        order = np.lexsort((np.arange(len(idx)), -weight[idx], label))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = label[order][1:] != label[order][:-1]
-        idx = np.sort(idx[order[first]])
+        idx = idx[_heaviest_apart(weight[idx], pairs)]
     if moved or len(idx) < n:
         logger.info("possible locations of new sites: %d moved %g m from the existing site "
                     "on whose spot they lay, %d left out (within %g m of a site or of "
@@ -247,9 +280,9 @@ def propose_sites(
         candidate's own spot, and counted the pair as two sites.
     colocated_m : float, default 300
         The distance under which two sites fail together (``--colocated-m``; 0: not
-        checked). Of possible locations within it of each other only the most populous
-        is kept, so no two proposals fail together (two demand points at one spot gave
-        two proposals 0 m apart).
+        checked). Of possible locations within it of each other the most populous are
+        kept, each skipping those that close to it, so no two proposals fail together (two
+        demand points at one spot gave two proposals 0 m apart).
 
     Returns
     -------
@@ -294,7 +327,7 @@ def propose_sites(
         indptr = np.concatenate([[0], np.cumsum(counts)])
         cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
         a = sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
-                         shape=(len(gap), len(locs)))
+                         shape=(len(gap), len(loc_lat)))
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
     chosen = res.sites
