@@ -38,7 +38,15 @@ import scipy.sparse as sp
 
 from ..inputs.tables import DEFAULT_COLOCATED_M
 from ..model.aggregate import aggregate_grid
-from ..model.geo import EARTH_RADIUS_KM, chord_from_km, haversine_km, unit_tree, unit_xyz
+from ..model.geo import (
+    EARTH_RADIUS_KM,
+    chord_from_km,
+    colocated_pairs,
+    haversine_km,
+    nearest,
+    unit_tree,
+    unit_xyz,
+)
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from ..solvers.cover import min_cover
@@ -168,7 +176,7 @@ def _independent_locations(
     loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
     weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
     avoid_lon: npt.ArrayLike | None, colocated_m: float,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The possible locations a proposal may take, none within ``colocated_m`` of an
     existing site or of another location.
 
@@ -186,18 +194,14 @@ def _independent_locations(
 
     Returns
     -------
-    index : numpy.ndarray of int64
-        The kept locations, ascending.
     lat, lon : numpy.ndarray
-        Their coordinates (moved ones moved), degrees.
+        The kept locations' coordinates (moved ones moved), degrees, in input order.
     """
-    from ..model.geo import colocated_pairs, nearest
-
     n = len(loc_lat)
     lat, lon = loc_lat.copy(), loc_lon.copy()
     keep = np.ones(n, dtype=bool)
     if colocated_m <= 0 or not n:
-        return np.flatnonzero(keep), lat, lon
+        return lat, lon
     moved = 0
     if avoid_lat is not None and avoid_lon is not None:
         av_lat = np.asarray(avoid_lat, dtype=np.float64)
@@ -222,7 +226,7 @@ def _independent_locations(
                     "on whose spot they lay, %d left out (within %g m of a site or of "
                     "another location: they would fail together)", moved, 2.0 * colocated_m,
                     n - len(idx), colocated_m)
-    return idx, lat[idx], lon[idx]
+    return lat[idx], lon[idx]
 
 
 def propose_sites(
@@ -311,7 +315,7 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
-    _, loc_lat, loc_lon = _independent_locations(
+    loc_lat, loc_lon = _independent_locations(
         loc_lat, loc_lon, locs["population"].to_numpy(dtype=np.float64), avoid_lat,
         avoid_lon, colocated_m)
     if not len(loc_lat):  # every possible location fails with an existing site
