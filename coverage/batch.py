@@ -857,7 +857,7 @@ def run_batch(
     OutputWriteError
         A scenario directory or the table could not be written (the CLI exits 6).
     """
-    from .outputs.outdir import OutputDir, check_output_dir
+    from .outputs.outdir import OutputDir, busy_problems, check_output_dir
 
     problems: list[str] = []
     cfg: BatchConfig | None = None
@@ -874,6 +874,7 @@ def run_batch(
     if cfg is not None:
         problems.extend(check_scenarios(cfg))
     problems.extend(check_output_dir(out, "batch").problems)
+    problems.extend(busy_problems(out))
     if problems and cfg is not None:
         # refused anyway: the inputs' problems too, so that one run names them all (a
         # run without these problems checks them for the scenarios it has left to run)

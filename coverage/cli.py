@@ -369,7 +369,7 @@ def _add_verbosity(g: Any) -> None:
 def _run_plan(args: argparse.Namespace) -> int:
     from .inputs import geonames as datasets
     from .inputs import tables as io
-    from .outputs.outdir import OutputDir, check_output_dir
+    from .outputs.outdir import OutputDir, busy_problems, check_output_dir
     from .planner.plan import check_plan_options
 
     t0 = time.perf_counter()
@@ -379,6 +379,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 
     # every check before the work, collected into one message: output, options, inputs
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
+    problems.extend(busy_problems(args.out))  # before the inputs, which may take minutes
     # the --scheduler address's form, said with the inputs' problems (held back so that it
     # does not stop the run before the input checks); a connection once everything passes
     from .batch import check_scheduler

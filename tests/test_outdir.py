@@ -27,6 +27,7 @@ from coverage.outputs.outdir import (
     MARKER,
     OutputDir,
     _mountinfo_path,
+    busy_problems,
     check_output_dir,
     is_mount_point,
     read_marker,
@@ -206,6 +207,25 @@ def test_a_second_concurrent_run_is_refused(tmp_path):
             OutputDir(out, "plan").acquire()
     assert not out.exists()
     assert run(*PLAN_ARGS, "--no-report", "--no-map", "--out", out).returncode == 0
+
+
+def test_a_busy_out_is_said_before_the_inputs_are_read(tmp_path):
+    out = tmp_path / "plan"
+    link = tmp_path / "link"
+    with OutputDir(out, "plan"):
+        # in the one message with the inputs' problems: the inputs were not read first
+        r = run("plan", "--demand", tmp_path / "missing.csv", "--candidates",
+                DATA / "west_candidates.csv", "--out", out)
+        assert r.returncode == 2
+        assert "another edge-coverage run is writing it" in r.stderr
+        assert "missing.csv" in r.stderr and "Traceback" not in r.stderr
+        r = run("plan", "--demo", "--country", "LU", "--out", out)
+        assert r.returncode == 2 and "another edge-coverage run" in r.stderr
+        assert "loading GeoNames" not in r.stderr
+        link.symlink_to(out, target_is_directory=True)  # locked next to the link's target
+        assert busy_problems(link) and busy_problems(out)
+    assert busy_problems(out) == [] and busy_problems(link) == []
+    assert busy_problems(tmp_path / "never") == []
 
 
 def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys):

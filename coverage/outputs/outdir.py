@@ -47,7 +47,8 @@ from ..errors import InputValidationError, OutputWriteError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MARKER", "ForeignFilesError", "OutputDir", "check_output_dir", "foreign_entries",
+__all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_output_dir",
+           "foreign_entries",
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
@@ -199,6 +200,56 @@ def is_mount_point(path: str | os.PathLike[str]) -> bool:
         if len(fields) > 4 and _mountinfo_path(fields[4]) == target:
             return True
     return False
+
+
+def _busy_message(option: str, requested: Any, holder: str) -> str:
+    return (f"{option} {requested}: another edge-coverage run is writing it "
+            f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
+            f"{option} another directory")
+
+
+def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> list[str]:
+    """Whether another run holds the lock of output directory ``path``, without taking it.
+
+    The check before the work (the inputs may take minutes to read): the lock itself is
+    taken by :class:`OutputDir`, which refuses the run again if it was taken meanwhile.
+    Call it only where this process does not hold that lock.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The requested output directory.
+    option : str, default "--out"
+        Name of the option in messages.
+
+    Returns
+    -------
+    list of str
+        One sentence naming the running holder and the fix, or nothing.
+    """
+    text = os.fspath(path)
+    if not text.strip():
+        return []
+    p = Path(os.path.abspath(os.path.expanduser(text)))
+    if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
+        p = Path(os.path.realpath(p))
+    lock = p.with_name(f".{p.name}.edge-coverage.lock")
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return []  # no lock file: nobody holds it (a holder removes it when done)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            return [_busy_message(option, text, holder)]
+        except OSError:
+            return []
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return []
+    finally:
+        os.close(fd)
 
 
 def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
@@ -650,9 +701,7 @@ class OutputDir:
                 finally:
                     os.close(fd)
                 raise InputValidationError(
-                    f"{self.option} {self.requested}: another edge-coverage run is writing it "
-                    f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
-                    f"{self.option} another directory") from None
+                    _busy_message(self.option, self.requested, holder)) from None
             # the file may have been removed by the previous holder after we opened it
             try:
                 same = os.stat(lock).st_ino == os.fstat(fd).st_ino
