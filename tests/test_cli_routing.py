@@ -75,6 +75,15 @@ def test_plan_with_tiers_upf_and_backbone_records_them(files, tmp_path):
     assert a.set_index("demand_id").loc["c", "primary_site_id"] == "s3"
 
 
+def test_the_upf_file_is_said_once(files, tmp_path):
+    # checked before the work and read again by the plan: one log line, not two
+    res = run("plan", "--demand", files["demand"], "--candidates", files["sites"],
+              "--budget-ms", 60, "--percentile", "p50", "--out", tmp_path / "out",
+              "--no-map", "--no-report", "--no-gis", "--upf", files["upf"])
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("read 2 UPF locations from") == 1
+
+
 def test_on_prem_only_rows_never_use_other_tiers(files, tmp_path):
     out = tmp_path / "out"
     res = _plan(files, out, "--upf", "none")

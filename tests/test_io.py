@@ -529,8 +529,8 @@ def test_inputs_are_read_and_validated_once(caplog):
         sites = read_sites(DATA / "west_candidates.csv")
         plan_sites(demand, sites, budget_ms=40, kmedian_time_limit_s=5)
     text = caplog.text
-    assert text.count("read 458 demand rows") == 1
-    assert text.count("read 68 sites rows") == 1
+    assert text.count("read 458 rows of demand") == 1
+    assert text.count("read 68 rows of sites") == 1
 
 
 def test_a_frame_changed_after_reading_is_validated_again():

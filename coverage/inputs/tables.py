@@ -85,6 +85,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import CoverageWarning, InputValidationError
+from ..wording import counted
 from .limits import (  # the readers' limits, re-exported here
     DEFAULT_COLOCATED_M,
     DEGREE_LIKE_MAX,
@@ -1362,7 +1363,7 @@ def _build(
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
         _name_unused(kind, [str(c) for c in extras.columns], report.source)
     result.index = pd.RangeIndex(len(result))
-    logger.info("read %d %s rows from %s", len(result), kind, report.source)
+    logger.info("read %s of %s from %s", counted(len(result), "row"), kind, report.source)
     if kind == "sites":
         _warn_colocated(result, colocated_m, report)
         result.attrs["colocated_m"] = float(colocated_m)

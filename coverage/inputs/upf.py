@@ -87,6 +87,7 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..model.geo import chord_from_km, km_from_chord, unit_tree, unit_xyz
+from ..wording import counted
 from .geonames import all_places
 from .tables import load_file
 from .tables import parse_numbers as _parse_numbers
@@ -146,7 +147,7 @@ _EXACT_FLOAT_INT = 2.0**53
 # --------------------------------------------------------------------------- reading
 
 
-def read_upf(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_upf(path: str | os.PathLike[str], *, quiet: bool = False) -> pd.DataFrame:
     """Read and check a table of UPF (packet-core breakout) locations.
 
     Parameters
@@ -159,6 +160,8 @@ def read_upf(path: str | os.PathLike[str]) -> pd.DataFrame:
         absent the rows are numbered ``upf-1``, ``upf-2``, ...), ``lat`` / ``latitude`` /
         ``y`` and ``lon`` / ``lng`` / ``longitude`` / ``x`` in WGS84 degrees (a vector file
         may give point geometries instead; its CRS is honoured), optional ``name``.
+    quiet : bool, default False
+        Log the row count at debug level (a check that reads the file before the work).
 
     Returns
     -------
@@ -223,7 +226,8 @@ def read_upf(path: str | os.PathLike[str]) -> pd.DataFrame:
                         "lat": np.asarray(lat, dtype=np.float64),
                         "lon": np.asarray(lon, dtype=np.float64),
                         "name": names.astype(str).to_numpy(dtype=object)})
-    logger.info("read %d UPF locations from %s", len(out), p)
+    logger.log(logging.DEBUG if quiet else logging.INFO, "read %s from %s",
+               counted(len(out), "UPF location"), p)
     return out
 
 

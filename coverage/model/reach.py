@@ -19,6 +19,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..errors import InfeasibleBudgetError
+from ..wording import counted
 from .geo import chord_from_km, km_from_chord, unit_xyz
 from .latency import LatencyModel, Percentile
 from .problem import RowLatency
@@ -296,10 +297,10 @@ def build_reach(
         percentile=percentile,
     )
     logger.info(
-        "reach matrix: %s demand x %s sites, %s pairs within %.0f km (%.1f MB) in %.1f s %s",
-        f"{n_demand:,}",
-        f"{n_sites:,}",
-        f"{reach.nnz:,}",
+        "reach matrix: %s x %s, %s within %.0f km (%.1f MB) in %.1f s %s",
+        counted(n_demand, "demand point"),
+        counted(n_sites, "site"),
+        counted(reach.nnz, "pair"),
         max_radius_km,
         reach.nbytes / 1e6,
         time.perf_counter() - t0,

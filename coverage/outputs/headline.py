@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..wording import counted
+
 __all__ = ["headline_lines", "service_class_lines"]
 
 NA = "n/a"
@@ -209,8 +211,7 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{budget_text}, {'largest ' if several else ''}radius "
         f"{NA if radius is None else f'{radius:.0f} km'} ({access}"
         f"{'; past the antipode: anywhere on Earth' if radius and radius > _ANTIPODE_KM else ''}"
-        f"), tolerating {k} "
-        "failure(s)",
+        f"), tolerating {counted(k, 'failure')}",
         *_population_lines(s, k),
         *service_class_lines(s),
     ]

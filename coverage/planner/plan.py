@@ -44,6 +44,7 @@ from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
 )
+from ..wording import counted
 from .stages import (
     BYTES_PER_PAIR,
     LATENCY_COMPONENT_COLUMNS,
@@ -460,7 +461,7 @@ def check_routing_files(*, tiers: Any = None, upf: Any = "default", backbone: An
         from ..inputs.upf import read_upf
 
         try:
-            read_upf(upf)
+            read_upf(upf, quiet=True)  # read again (and said) by the plan
         except InputValidationError as exc:
             found.append(str(exc))
     if isinstance(backbone, str | Path) and "backbone" not in already:
@@ -981,7 +982,8 @@ def plan_sites(
         reach: ReachMatrix | None = None
         solver: dict[str, Any] = {"strategy": strategy, "estimated_pairs": int(est_pairs)}
         if strategy == "full":
-            say(f"reach matrix: {len(demand):,} demand points x {len(sites):,} candidates "
+            say(f"reach matrix: {counted(len(demand), 'demand point')} x "
+                f"{counted(len(sites), 'candidate')} "
                 f"within {budget_ms:g} ms {percentile} (about {est_pairs:,.0f} pairs)")
             t = time.perf_counter()
             reach = reach_matrix(problem, client=client, partitions=reach_partitions)
@@ -1011,7 +1013,8 @@ def plan_sites(
             n_pairs = reach.nnz
         else:
             est_gb = est_pairs * BYTES_PER_PAIR / 2**30
-            say(f"row generation: {len(demand):,} demand points x {len(sites):,} candidates, "
+            say(f"row generation: {counted(len(demand), 'demand point')} x "
+                f"{counted(len(sites), 'candidate')}, "
                 f"about {est_pairs:,.0f} pairs ({est_gb:.1f} GiB) not materialised")
             t = time.perf_counter()
             # lazy with a cluster splits by components where it can (great-circle rows); a
@@ -1057,7 +1060,7 @@ def plan_sites(
         t = time.perf_counter()
         if (problem.cost is None and capacity is None and max_sites is None
                 and len(count.cover.sites)):
-            say(f"k-median: placing {len(count.cover.sites)} sites to minimise "
+            say(f"k-median: placing {counted(len(count.cover.sites), 'site')} to minimise "
                 "population-weighted latency"
                 + ("" if reach is not None else " (national: bins for the objective, every "
                    "cell's requirement checked)"))
@@ -1096,7 +1099,7 @@ def plan_sites(
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out)
             scen_loads = scenario_load_table(problem, cap_result, sites_out)
-        say(f"rollout order: opening the {len(chosen)} chosen sites one at a time")
+        say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
         rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)
         timings["rollout_s"] = time.perf_counter() - t

@@ -46,6 +46,7 @@ from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
+from ..wording import counted
 from .stages import (
     capacitated_sites,
     capacitated_sites_lazy,
@@ -449,7 +450,8 @@ def budget_sweep(
                 if no_capacity:
                     rows.append({**row, "status": STATUS_NO_CAPACITY, "method": method,
                                  "solve_s": time.perf_counter() - t, "source": "sweep"})
-                    say(f"sweep {budget:g} ms, {k} failure(s): no plan carries the load")
+                    say(f"sweep {budget:g} ms, {counted(k, 'failure')}: no plan carries "
+                        "the load")
                     continue
                 if result is None and capacity is not None:
                     assert reach is not None
@@ -460,7 +462,8 @@ def budget_sweep(
                                      "method": "full (capacitated)",
                                      "solve_s": count_s + time.perf_counter() - t,
                                      "source": "sweep"})
-                        say(f"sweep {budget:g} ms, {k} failure(s): no plan carries the load")
+                        say(f"sweep {budget:g} ms, {counted(k, 'failure')}: no plan carries "
+                        "the load")
                         continue
                     method = "full (capacitated)"
                 if result is None:
@@ -474,7 +477,8 @@ def budget_sweep(
                     "solve_s": (count_s if full else 0.0) + time.perf_counter() - t,
                     "source": "sweep",
                 })
-                say(f"sweep {budget:g} ms, {k} failure(s): {len(cover.sites)} sites "
+                say(f"sweep {budget:g} ms, {counted(k, 'failure')}: "
+                    f"{counted(len(cover.sites), 'site')} "
                     f"({cover.status}, bound {cover.lower_bound:g}, {method}, "
                     f"{time.perf_counter() - t:.1f} s)")
             del reach

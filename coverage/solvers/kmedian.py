@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError
+from ..wording import counted
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
 
@@ -541,7 +542,8 @@ def k_median(
             lower = min(lag, objective)
         if lag >= objective - 1e-9 * abs(objective):
             status, lower = "optimal", objective  # the bound meets the plan: it is optimal
-    logger.info("k-median: %d sites, objective %.6g, status %s", p, objective, status)
+    logger.info("k-median: %s, objective %.6g, status %s", counted(p, "site"), objective,
+                status)
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
 
 

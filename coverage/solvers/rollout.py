@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from ..wording import counted
 from .cover import identical_row_groups
 from .matrix_args import failure_count, required_mask
 from .maxcover import GREEDY_RATIO, max_cover
@@ -491,8 +492,9 @@ def rollout_order(
             "rows_merged": int(am.shape[0]) if merged else None, "pairs": int(ap.nnz),
             "pairs_merged": int(am.nnz) if merged else None, "exact_solves": solves,
             "exact_steps_not_reached": exact_left, "steps_by_bound_method": counts}
-    logger.info("rollout: %d steps over %d sites, %d rows; bounds %s; %d exact solves, "
-                "%.2f s", total_steps, len(pool_cols), ap.shape[0], counts, solves, elapsed)
+    logger.info("rollout: %s over %s, %s; bounds %s; %s, %.2f s",
+                counted(total_steps, "step"), counted(len(pool_cols), "site"),
+                counted(ap.shape[0], "row"), counts, counted(solves, "exact solve"), elapsed)
     return RolloutResult(order=pool_cols[g.order], population_covered=covered,
                          population_safe=safe, bound=bound, bound_method=method,
                          n_required=r, failures=k, exact=exact, solve_time_s=elapsed,
