@@ -214,6 +214,17 @@ def test_unknown_keys_name_the_allowed_ones(tmp_path):
     assert "allowed: " + ", ".join(TIER_KEYS) in msg
 
 
+def test_an_empty_override_of_a_builtin_tier_is_refused(tmp_path):
+    # [tiers.metro-colo] with its keys forgotten kept every built-in value without a word
+    path = write(tmp_path, "[tiers.metro-colo]\n\n[tiers.edge-box]\n")
+    with pytest.raises(InputValidationError) as err:
+        TierCatalog.from_file(path)
+    msg = str(err.value)
+    assert "tier 'metro-colo' sets no key" in msg and "changes nothing" in msg
+    assert "edge-box" not in msg  # a new tier may take every default
+    assert TierCatalog.from_file(write(tmp_path, "[tiers.edge-box]\n")).get("edge-box")
+
+
 HOSTILE = [
     # (TOML body of [tiers.t], the words the message must hold)
     ("hops = true", "hops must be a whole number"),
@@ -433,7 +444,8 @@ def test_a_tier_file_entry_no_site_names_is_named(tmp_path, caplog):
     sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [38.71, 38.79], "lon": [-9.1, -9.2],
                           "tier": ["metro-colo", "mec"]})
     own = write(tmp_path, "[tiers.Metro-Colo]\nhops = 3\n[tiers.mec]\nhops = 4\n"
-                          "[tiers.far]\nhops = 1\n[tiers.cdn-pop]\n")
+                          "[tiers.far]\nhops = 1\n[tiers.cdn-pop]\n"
+                          f"hops = {TierCatalog.builtin().get('cdn-pop').hops}\n")
     with caplog.at_level(logging.WARNING, logger="coverage"):
         plan_sites(demand, sites, budget_ms=30.0, failures=0, tiers=own)
     lines = [r.getMessage() for r in caplog.records if "is named by no candidate" in r.message]

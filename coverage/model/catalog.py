@@ -266,6 +266,10 @@ def table_problems(fmt: CatalogFormat[Any], name: Any, spec: Any, new: bool) -> 
     if not isinstance(spec, Mapping):
         return [f"{kind} {name!r} must be a table ([{fmt.section}.{name}] with "
                 f"{fmt.table_hint}); got {spec!r}"]
+    if not spec and not new:  # a header with its keys forgotten (or put under another)
+        return [f"{kind} {name!r} sets no key ([{fmt.section}.{name}] is empty), so it keeps "
+                f"every built-in value and changes nothing; add the keys to change "
+                f"(allowed: {', '.join(fmt.keys)}) or delete the table"]
     found = []
     unknown = [k for k in spec if k not in fmt.keys]
     if unknown:
