@@ -139,3 +139,38 @@ def test_haversine_against_hand_and_pyproj():
     lat1, lon1, lat2, lon2 = 40.7128, -74.0060, 34.0522, -118.2437
     _, _, geodesic_m = Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)
     assert haversine_km(lat1, lon1, lat2, lon2) == pytest.approx(geodesic_m / 1000, rel=5e-3)
+
+
+def test_a_network_override_drops_the_measured_error(tmp_path):
+    """``--route-factor 1 --overhead-ms 0`` on a fitted model kept the fit's error claim
+    ("median error 6.4 ms against N measured pairs"), which is about another network term."""
+    import json
+    import subprocess
+    import sys
+
+    fitted = LatencyModel.from_profile("internet")
+    assert fitted.fit and fitted.summary()["measured_error"]
+    assert LatencyModel.from_profile("internet", route_factor=1.0).fit is None
+    assert LatencyModel.from_spec("internet", overhead_ms=0.0, overhead_p99_ms=0.0).fit is None
+    assert LatencyModel.from_spec("internet", fiber_us_per_km=5.0).fit is None
+    # the same values, or other fields, keep it
+    same = LatencyModel.from_spec("internet", route_factor=fitted.route_factor,
+                                  fiber_us_per_km=fitted.fiber_us_per_km, wifi="good")
+    assert same.fit == fitted.fit
+    path = tmp_path / "m.toml"
+    path.write_text("[latency_model]\nroute_factor = 2.0\noverhead_ms = 5.0\n"
+                    "overhead_p99_ms = 9.0\nhops = 0\n\n[latency_model.fit]\n"
+                    "pairs = 5000\nmedian_abs_error_ms = 1.2\n")
+    assert LatencyModel.from_file(path).fit["pairs"] == 5000
+    assert LatencyModel.from_file(path, hops=8).fit is None
+    assert LatencyModel.from_file(path, route_factor=2.0, hops=0).fit["pairs"] == 5000
+    out = tmp_path / "plan"
+    res = subprocess.run(
+        [sys.executable, "-m", "coverage", "plan", "--demo", "--country", "LU",
+         "--budget-ms", "50", "--latency-model", str(path), "--route-factor", "1",
+         "--no-map", "--no-report", "--no-gis", "--out", str(out)],
+        capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "median error" not in res.stderr
+    assert json.loads((out / "summary.json").read_text())["latency_model"][
+        "measured_error"] is None

@@ -30,7 +30,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +100,18 @@ NETWORK_BOUNDS: dict[str, tuple[float, float, str, str]] = {
     "overhead_p99_ms": (0.0, MAX_OVERHEAD_MS, "a fixed overhead beyond seconds is not a "
                         "round trip", "ms"),
 }
+
+
+def _fit_kept(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides``, with the fit metadata cleared when they change a network parameter
+    (:data:`NETWORK_BOUNDS`): a profile's or a model file's measured error describes its own
+    network term, not ``--route-factor 1 --overhead-ms 0`` applied on top of it."""
+    default = {f.name: f.default for f in fields(LatencyModel)}
+    changed = [k for k in NETWORK_BOUNDS if k in overrides and overrides[k] is not None
+               and overrides[k] != values.get(k, default[k])]
+    if changed and "fit" not in overrides:
+        return {**overrides, "fit": None}
+    return dict(overrides)
 
 
 def above_budget_text(fixed_ms: float, budget_ms: float) -> str:
@@ -618,7 +630,7 @@ class LatencyModel:
         values = {k: (dict(v) if isinstance(v, dict) else v)
                   for k, v in LATENCY_PROFILES[name].items()}
         values["profile"] = name
-        return cls(**{**values, **overrides})
+        return cls(**{**values, **_fit_kept(values, overrides)})
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **overrides: Any) -> LatencyModel:
@@ -669,7 +681,7 @@ class LatencyModel:
         if "fit" not in values:
             base["fit"] = None
         try:
-            return cls(**{**base, **values, **overrides})
+            return cls(**{**base, **values, **_fit_kept({**base, **values}, overrides)})
         except InputValidationError as exc:
             raise InputValidationError(
                 f"{p}: {exc}. Fix: correct these values under [latency_model] (see "
