@@ -39,7 +39,9 @@ __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConf
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, bool):
+    """``v`` as a finite float, else ``None``; text is not a number here (the CLI parses
+    its flags first, so ``"100"`` can only come from the API, as from a misread file)."""
+    if isinstance(v, bool | str | bytes):
         return None
     try:
         f = float(v)

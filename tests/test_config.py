@@ -139,3 +139,16 @@ def test_options_of_catalog_objects_are_described_not_copied():
     assert d["tiers"] == str(TierCatalog.builtin().source)
     assert d["workloads"] == str(WorkloadCatalog.builtin().source)
     json.dumps(d)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("requests_per_person_day", 100), ("peak_to_mean", 3), ("target_utilisation", 0.5),
+    ("time_limit_s", 60), ("max_memory_gb", 2)])
+def test_numeric_options_refuse_text(name, value):
+    # compare(requests_per_person_day="100") was accepted while budget_ms="30" was refused
+    from coverage.planner.plan import check_plan_options
+
+    found = check_plan_options(budget_ms=30, **{name: str(value)})
+    assert len(found) == 1 and found[0].startswith(name), found
+    assert f"got '{value}'" in found[0]
+    assert check_plan_options(budget_ms=30, **{name: value}) == []
