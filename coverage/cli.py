@@ -221,15 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
         "overhead to measured round trips, print the fit and its error by distance band, and "
         "write a model file for `plan --latency-model FILE` (batch: model = \"FILE\"). "
         "PINGS.csv: src_lat,src_lon,dst_lat,dst_lon,rtt_ms or distance_km,rtt_ms (optional "
-        "rtt_p99_ms; other columns ignored). Pings faster than light are dropped and counted.",
+        "rtt_p99_ms, blank for pings without one; other columns ignored). Pings faster "
+        "than light are dropped and named. The error is also measured held out (5-fold "
+        "cross-validation, by path when the pings have coordinates).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    c.add_argument("--pings", metavar="PINGS.csv", required=True, help="measured pings")
-    c.add_argument("--out", metavar="MODEL.toml", required=True,
+    # required: no "(default: None)" in the help
+    c.add_argument("--pings", metavar="PINGS.csv", required=True, default=argparse.SUPPRESS,
+                   help="measured pings")
+    c.add_argument("--out", metavar="MODEL.toml", required=True, default=argparse.SUPPRESS,
                    help="model file to write (an existing file is replaced only when an "
-                   "earlier calibrate run wrote it)")
-    c.add_argument("--max-distance-km", type=_positive_float, default=None, metavar="KM",
-                   help="fit only pings under this distance (default: all)")
+                   "earlier calibrate run wrote it and it was not edited since)")
+    c.add_argument("--max-distance-km", type=_max_distance_km, default=float("inf"),
+                   metavar="KM", help="fit only pings under this distance (inf: all)")
+    c.add_argument("--p99-over-paths", type=_open_fraction, default=0.5, metavar="Q",
+                   help="with a per-path p99 column (rtt_p99_ms): the p99 network term is the "
+                   "Q quantile over the paths of their p99 minus the distance term (0.5: a "
+                   "typical path, which about half the paths exceed; 0.9: 90 %% of the "
+                   "paths). Without the column only 0.5 is accepted")
     c.add_argument("--fiber-us-per-km", type=_number, default=4.9,
                    help="one-way fibre delay, microseconds per km (from 3.3356, light in "
                    "vacuum, to 100)")
@@ -845,8 +854,33 @@ def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(headline_lines(s, access=args.access))
 
 
+def _max_distance_km(text: str) -> float:
+    """``calibrate --max-distance-km``: a positive number of km, or ``inf`` (all)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of km, or inf for all pings, got {text!r}")
+    return value
+
+
+def _open_fraction(text: str) -> float:
+    """``calibrate --p99-over-paths``: a fraction strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction between 0 and 1 (e.g. 0.5 or 0.9), got {text!r}")
+    return value
+
+
 def _run_calibrate(args: argparse.Namespace) -> int:
     import math
+    import stat
 
     from .inputs.pings import read_pings
     from .model.calibrate import calibrate, fiber_problem
@@ -861,22 +895,40 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     bad_fiber = fiber_problem(args.fiber_us_per_km)
     if bad_fiber:
         problems.append(bad_fiber)
+    pings = None
     try:
         pings = read_pings(pings_path)
     except InputValidationError as exc:
         problems.append(str(exc))
-    if problems:
+    if (pings is not None and args.p99_over_paths != 0.5
+            and "rtt_p99_ms" not in pings.columns):
+        problems.append(
+            f"--p99-over-paths {args.p99_over_paths:g} needs a per-path p99 column "
+            f"(rtt_p99_ms, or rtt_max_ms), which {pings_path} does not have: without it the "
+            "p99 term is the 0.99 quantile over the pings. Fix: add the column, or leave out "
+            "--p99-over-paths")
+    if problems or pings is None:
         raise InputValidationError("\n".join(problems))
+    limited = not math.isinf(args.max_distance_km)
     cal = calibrate(pings, fiber_us_per_km=args.fiber_us_per_km,
-                    max_distance_km=math.inf if args.max_distance_km is None
-                    else args.max_distance_km, source=str(pings_path))
+                    max_distance_km=args.max_distance_km, source=str(pings_path),
+                    p99_over_paths=args.p99_over_paths)
+    fitted = cal.errors.iloc[-1]
     lines = [f"pings: {len(pings):,} read, {cal.pings_used:,} fitted, {cal.dropped_light:,} "
              f"dropped as faster than light"
              + (f", {cal.dropped_distance:,} at or beyond {args.max_distance_km:g} km"
-                if args.max_distance_km is not None else ""),
+                if limited else ""),
+             f"fitted distances: {cal.fitted_min_distance_km:,.1f}-"
+             f"{cal.fitted_max_distance_km:,.1f} km (beyond them the model extrapolates)",
              f"p50 network: {cal.route_factor:.4f} x fibre great-circle round trip + "
-             f"{cal.overhead_ms:.3f} ms (median fit, {cal.solver})",
+             f"{cal.overhead_ms:.3f} ms (median fit, {cal.solver}; route factor standard "
+             f"error {cal.route_factor_se:.3f})",
              f"p99 network: overhead {cal.overhead_p99_ms:.3f} ms ({cal.p99_method})",
+             f"  {100 * cal.share_above_p99:.1f} % of the fitted {cal.share_above_p99_of} "
+             + ("have their own p99 above it" if cal.share_above_p99_of == "paths"
+                else "are above it")
+             + (f" (held out: {100 * cal.heldout_share_above_p99:.1f} %)"
+                if math.isfinite(cal.heldout_share_above_p99) else ""),
              "", "error of the p50 fit against rtt_ms (predicted - measured):",
              f"{'distance':<18}{'pings':>8}{'median |err|':>14}{'median bias':>13}"
              f"{'p90 |err|':>11}"]
@@ -884,9 +936,15 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         lines.append(f"{r.band:<18}{r.pairs:>8,}{r.median_abs_error_ms:>11.2f} ms"
                      f"{r.median_bias_ms:>10.2f} ms{r.p90_abs_error_ms:>8.2f} ms"
                      if r.pairs else f"{r.band:<18}{0:>8}{'n/a':>14}{'n/a':>13}{'n/a':>11}")
+    lines.append(
+        f"median |err| of the fitted pings: {fitted['median_abs_error_ms']:.2f} ms in sample, "
+        + (f"{cal.heldout_median_abs_error_ms:.2f} ms held out ({cal.heldout_method})"
+           if math.isfinite(cal.heldout_median_abs_error_ms)
+           else f"held out {cal.heldout_method}"))
     _out("\n".join(lines))
-    try:
-        write_atomic(out, cal.model_toml())
+    try:  # a replaced file keeps its permissions
+        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o644
+        write_atomic(out, cal.model_toml(), mode=mode)
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
                                "writable --out") from None
@@ -932,8 +990,10 @@ def _tool_owned_dir(path: Path) -> tuple[Path, str] | None:
 
 
 def _model_file_problems(out: Path) -> list[str]:
-    """Why ``--out`` of calibrate cannot be written (empty when it can)."""
-    from .model.calibrate import MODEL_FILE_HEADER
+    """Why ``--out`` of calibrate cannot be written (empty when it can): among them an
+    existing file calibrate did not write, or wrote and that was edited since (its
+    checksum, :func:`coverage.model.calibrate.model_file_state`)."""
+    from .model.calibrate import model_file_state
 
     if out.is_dir():
         return [f"--out {out} is a directory: give a file name such as model.toml"]
@@ -950,14 +1010,20 @@ def _model_file_problems(out: Path) -> list[str]:
         return [f"--out {out} is a symbolic link: it is left alone; choose a new name"]
     if out.exists():
         try:
-            with open(out, encoding="utf-8", errors="replace") as fh:
-                first = fh.readline().rstrip("\n")
+            with open(out, "rb") as fh:
+                data = fh.read(1 << 20)  # a model file is a few hundred bytes
         except OSError as exc:
             return [f"--out {out} exists and cannot be read ({exc.strerror}): choose a new "
                     "name"]
-        if not first.startswith(MODEL_FILE_HEADER):
+        state = model_file_state(data)
+        if state == "other":
             return [f"--out {out} exists and was not written by edge-coverage calibrate: "
                     "it is left alone; choose a new name or remove it yourself"]
+        if state == "edited":
+            return [f"--out {out} was written by edge-coverage calibrate and edited since "
+                    "(it no longer matches the checksum in its first line): a re-run would "
+                    "discard the edits, so it is left alone. Fix: give another --out, or "
+                    f"delete {out} if the edits may go"]
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         return [f"--out {out}: the directory {parent} does not exist; create it first"]

@@ -5,7 +5,9 @@ dst_lon`` or a great-circle ``distance_km``, and ``rtt_ms``; optionally ``rtt_p9
 per-path p99). Other columns are ignored. Aliases: ``source_lat`` / ``dest_lat`` (and
 ``_lon``), ``great_circle_km``, ``rtt_min_ms`` for ``rtt_ms`` and ``rtt_max_ms`` for
 ``rtt_p99_ms`` (the WonderNetwork layout). When both coordinates and a distance are given,
-the distance is computed from the coordinates.
+the distance is computed from the coordinates. A blank ``rtt_p99_ms`` cell is a ping without
+a p99 (it fits the p50 only); a column blank in every row is refused. Rows repeating an
+earlier row exactly are kept, with a warning naming them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 from ..errors import InputValidationError
 from ..model.geo import EARTH_RADIUS_KM, haversine_km
 from .tables import parse_numbers, read_table
-from .validation import ProblemReport, format_values
+from .validation import ProblemReport, format_rows, format_values
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +59,16 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``distance_km, rtt_ms`` and, when given, ``rtt_p99_ms``; one row per input row.
+        ``distance_km, rtt_ms``; when given, ``rtt_p99_ms`` (NaN where blank); with
+        coordinates, ``path_id`` (the same integer for the pings between the same two
+        points, in either direction, to 1e-4 degrees); one row per input row.
 
     Raises
     ------
     InputValidationError
         Unreadable file, missing columns, or non-numeric / out-of-range values, among them
-        round trips of 0 ms or less (one message naming the file, the rows and the fix).
+        round trips of 0 ms or less, or a ``rtt_p99_ms`` column blank in every row (one
+        message naming the file, the rows and the fix).
     """
     p = Path(path)
     report = ProblemReport(str(p), "pings")
@@ -141,7 +146,15 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
                        "Earth's circumference)", "give great-circle distances in km", far)
     frame = {"distance_km": distance, "rtt_ms": rtt}
     if col["rtt_p99_ms"] is not None:
-        p99 = number("rtt_p99_ms")
+        p99, blank, bad = parse_numbers(raw[col["rtt_p99_ms"]], decimal)
+        if bad.any():
+            report.add(f"{col['rtt_p99_ms']} is not a finite number",
+                       "write a number, or leave the cell blank for a ping without a p99",
+                       bad)
+        if blank.all() and len(blank):
+            report.add(f"{col['rtt_p99_ms']} is blank in every row",
+                       "fill in each path's p99, or drop the column (the p99 term is then "
+                       "the 0.99 quantile over the pings)")
         below = p99 < rtt
         if (p99 > MAX_RTT_MS).any():
             report.add(f"{col['rtt_p99_ms']} above {MAX_RTT_MS:,.0f} ms",
@@ -153,4 +166,49 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
     report.raise_if_any()
     if not len(rtt):
         raise InputValidationError(f"{p}: no pings (only a header). Fix: add one ping per row")
+    # exact repeats: candidates by the numbers read (fast; the distance stands for the
+    # coordinates), confirmed on every raw column
+    same = pd.Series(_row_codes(list(frame.values())))
+    candidates = same.duplicated(keep=False).to_numpy()
+    repeated = np.zeros(len(rtt), dtype=bool)
+    if candidates.any():
+        repeated[candidates] = raw[candidates].duplicated(keep="first").to_numpy(dtype=bool)
+    if repeated.any():
+        logger.warning(
+            "%s: %s of %s rows repeat an earlier row exactly (%s): each is fitted as one more "
+            "ping. Fix: drop them if the file holds the same measurements twice (e.g. "
+            "concatenated exports); keep them if they are repeated measurements", p,
+            f"{int(repeated.sum()):,}", f"{len(repeated):,}",
+            format_rows(np.flatnonzero(repeated) + 1))
+    if have_coords:
+        frame["path_id"] = _path_ids(lat1, lon1, lat2, lon2)
     return pd.DataFrame(frame)
+
+
+def _row_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """One integer per distinct row of ``columns`` (equal rows, NaN included, get equal
+    codes): the columns' factorizations combined, re-numbered before they could overflow."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    distinct = 1
+    for values in columns:
+        col_codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if distinct * max(len(uniques), 1) >= 2**62:
+            codes, kept = pd.factorize(codes)
+            distinct = len(kept)
+        codes = codes * max(len(uniques), 1) + col_codes
+        distinct *= max(len(uniques), 1)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _path_ids(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+              ) -> np.ndarray:
+    """One integer per unordered pair of endpoints (rounded to 1e-4 degrees, about 10 m):
+    A-B and B-A are one path."""
+    def point(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        return ((np.rint(lat * 1e4).astype(np.int64) + 900_000) * 3_600_001
+                + np.rint(lon * 1e4).astype(np.int64) + 1_800_000)
+
+    a, b = point(lat1, lon1), point(lat2, lon2)
+    ends, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: len(a)], inverse[len(a):]
+    return np.minimum(ia, ib) * len(ends) + np.maximum(ia, ib)

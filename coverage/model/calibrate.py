@@ -10,10 +10,20 @@ route factor shared by both quantiles (:mod:`coverage.model.latency`):
   (:func:`scipy.optimize.linprog`). Least squares is pulled by the heavy tail of detoured
   paths; the median is not.
 * **p99**: with a per-path p99 column (``rtt_p99_ms``; WonderNetwork's ``rtt_max_ms``), the
-  median over paths of ``p99 - route_factor * x(d)``: the p99 of a typical path. Without one,
-  the 0.99 quantile over the pings of ``rtt - route_factor * x(d)``: right for repeated
-  pings of an operator's own paths, pessimistic for one ping per path (it then plans for the
-  worst 1 % of paths, not of requests).
+  median over paths of ``p99 - route_factor * x(d)``: the p99 of a typical path, which about
+  half of the paths exceed (``p99_over_paths`` chooses another quantile over the paths: 0.9
+  plans for 90 % of them). Pings with a blank p99 fit the p50 only. Without the column, the
+  0.99 quantile over the pings of ``rtt - route_factor * x(d)``: right for repeated pings of
+  an operator's own paths, pessimistic for one ping per path (it then plans for the worst
+  1 % of paths, not of requests). Either way the share of paths (or pings) above the fitted
+  p99 term is reported.
+
+Honesty of the fit: the median absolute error is also measured held out
+(:data:`CV_FOLDS`-fold cross-validation, by path when the pings have coordinates, else by
+ping; skipped above :data:`CV_MAX_PINGS` pings); a 0.99 quantile over fewer than
+:data:`MIN_PINGS_P99` pings is a warning; distances that span too little to tell a route
+factor from an overhead (standard error of the route factor above
+:data:`MAX_ROUTE_FACTOR_SE`) are refused; the fitted distance range is recorded.
 
 :func:`fit_network` is the general constrained quantile regression (any quantile, both
 parameters free), used for the comparisons in ``bench/calibration.py``.
@@ -21,7 +31,10 @@ parameters free), used for the comparisons in ``bench/calibration.py``.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +49,11 @@ from ..errors import InputValidationError
 from ..inputs.validation import format_rows
 from .latency import LIGHT_KM_PER_MS, NETWORK_BOUNDS, bound_text
 
-__all__ = ["BANDS_KM", "MODEL_FILE_HEADER", "Calibration", "calibrate", "error_table",
-           "fiber_problem", "fit_network", "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["BANDS_KM", "CV_FOLDS", "CV_MAX_PINGS", "MAX_ROUTE_FACTOR_SE", "MIN_PINGS_P99",
+           "MODEL_FILE_HEADER", "Calibration", "calibrate", "error_table", "fiber_problem",
+           "fit_network", "fibre_rtt_ms", "LIGHT_KM_PER_MS", "MIN_PINGS", "model_file_state"]
 
 # LIGHT_KM_PER_MS (from the latency model): speed of light in vacuum, km per ms; no round
 # trip is shorter than ``2 d / c``.
@@ -45,6 +61,10 @@ __all__ = ["BANDS_KM", "MODEL_FILE_HEADER", "Calibration", "calibrate", "error_t
 #: First line of every model file calibrate writes: an existing ``--out`` is replaced only
 #: when it starts with this line.
 MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
+
+#: The checksum calibrate writes into that first line (the SHA-256 of the rest of the file),
+#: so that a re-run can tell a file edited by hand (which it refuses to replace).
+_CHECKSUM = re.compile(re.escape(MODEL_FILE_HEADER) + r" \(sha256 ([0-9a-f]{64})\)")
 
 #: Fewest usable pings :func:`calibrate` accepts.
 MIN_PINGS = 10
@@ -57,6 +77,22 @@ MAX_OVERHEAD_MS = 1000.0
 #: Above this many pings :func:`fit_network` searches instead of solving the linear program
 #: (HiGHS takes about 3 s on 60,000 pings and grows faster than linearly).
 LP_MAX_PINGS = 60_000
+
+#: Largest standard error of the fitted route factor accepted (see :func:`calibrate`):
+#: above it the distances span too little, for the scatter of the round trips, to tell a
+#: route factor from an overhead (60 pings at 295-305 km: about 10).
+MAX_ROUTE_FACTOR_SE = 0.5
+
+#: Folds and seed of the held-out (cross-validated) error.
+CV_FOLDS = 5
+CV_SEED = 0
+#: Above this many usable pings the held-out error is not computed (five more fits; with
+#: this many pings the in-sample error is a fair estimate unless they are few paths).
+CV_MAX_PINGS = 200_000
+
+#: A 0.99 quantile over fewer pings than this is a warning (it lies between the two largest
+#: residuals: a rough estimate).
+MIN_PINGS_P99 = 100
 
 #: Distance bands of the error tables, km.
 BANDS_KM: tuple[float, ...] = (0.0, 500.0, 2000.0, 5000.0, math.inf)
@@ -212,6 +248,98 @@ def error_table(distance_km: npt.ArrayLike, rtt_ms: npt.ArrayLike,
     return pd.DataFrame(rows)
 
 
+def model_file_state(data: bytes) -> str:
+    """Who wrote a model file, from its content.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+
+    Returns
+    -------
+    str
+        ``"calibrate"`` (written by calibrate and unchanged since), ``"edited"`` (written by
+        calibrate, changed since: its checksum no longer matches), ``"legacy"`` (written by
+        a calibrate without checksums: replaced as before) or ``"other"`` (not written by
+        calibrate).
+    """
+    first, _, rest = data.partition(b"\n")
+    line = first.decode("utf-8", errors="replace").rstrip("\r")
+    if not line.startswith(MODEL_FILE_HEADER):
+        return "other"
+    m = _CHECKSUM.match(line)
+    if m is None:
+        return "legacy"
+    return "calibrate" if hashlib.sha256(rest).hexdigest() == m.group(1) else "edited"
+
+
+def _p99_term(rf_x: npt.NDArray[np.float64], rtt: npt.NDArray[np.float64],
+              p99: npt.NDArray[np.float64] | None, over_paths: float) -> float:
+    """The p99 overhead: the ``over_paths`` quantile over the paths of ``p99 - rf_x`` (the
+    pings with a finite p99), else the 0.99 quantile over the pings of ``rtt - rf_x``."""
+    if p99 is not None:
+        ok = np.isfinite(p99)
+        if ok.any():
+            return float(np.quantile(p99[ok] - rf_x[ok], over_paths))
+    return float(np.quantile(rtt - rf_x, 0.99))
+
+
+def _above_p99(rf_x: npt.NDArray[np.float64], rtt: npt.NDArray[np.float64],
+               p99: npt.NDArray[np.float64] | None, overhead_p99_ms: float
+               ) -> npt.NDArray[np.bool_]:
+    """Per ping: above the p99 network term (its own p99 when it has one, else its round
+    trip); pings without a p99 are left out (``False``) when others have one."""
+    if p99 is not None and np.isfinite(p99).any():
+        return np.isfinite(p99) & (p99 > rf_x + overhead_p99_ms)
+    return rtt > rf_x + overhead_p99_ms
+
+
+def _folds(n: int, paths: npt.NDArray[np.int64] | None) -> tuple[npt.NDArray[np.int64], str]:
+    """Fold of every ping (by path when at least :data:`CV_FOLDS` paths are known, else by
+    ping; seeded), and how they were drawn."""
+    rng = np.random.default_rng(CV_SEED)
+    if paths is not None:
+        uniq, inverse = np.unique(paths, return_inverse=True)
+        if uniq.size >= CV_FOLDS:
+            return ((rng.permutation(uniq.size) % CV_FOLDS)[inverse],
+                    f"{CV_FOLDS} folds by path, {uniq.size:,} paths with both directions "
+                    f"in one fold, seed {CV_SEED}")
+    return rng.permutation(n) % CV_FOLDS, f"{CV_FOLDS} folds by ping, seed {CV_SEED}"
+
+
+def _held_out(x: npt.NDArray[np.float64], rtt: npt.NDArray[np.float64],
+              p99: npt.NDArray[np.float64] | None, over_paths: float,
+              paths: npt.NDArray[np.int64] | None) -> tuple[float, float, str]:
+    """Cross-validated median absolute error of the p50 fit and share above the p99 term:
+    each fold is predicted by the fit (the search of :func:`_fit_by_search`, the linear
+    program's optimum) to the other folds."""
+    fold, how = _folds(x.size, paths)
+    pred = np.empty_like(rtt)
+    above = np.zeros(x.size, dtype=bool)
+    for k in range(CV_FOLDS):  # one fit per fold, not per ping
+        test = fold == k
+        if not test.any():
+            continue
+        train = ~test
+        rf, over = _fit_by_search(x[train], rtt[train], 0.5, 1.0, 0.0)
+        p99_train = None if p99 is None else p99[train]
+        over99 = max(over, _p99_term(rf * x[train], rtt[train], p99_train, over_paths))
+        pred[test] = rf * x[test] + over
+        above[test] = _above_p99(rf * x[test], rtt[test],
+                                 None if p99 is None else p99[test], over99)
+    return (float(np.median(np.abs(pred - rtt))), float(above[_counted(p99, x.size)].mean()),
+            how)
+
+
+def _counted(p99: npt.NDArray[np.float64] | None, n: int) -> npt.NDArray[np.bool_]:
+    """The pings the share above the p99 term counts: those with a p99 when any has one
+    (one per path), else every ping."""
+    if p99 is not None and np.isfinite(p99).any():
+        return np.isfinite(p99)
+    return np.ones(n, dtype=bool)
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Result of :func:`calibrate`.
@@ -236,6 +364,21 @@ class Calibration:
     solver : str
         How the p50 fit was solved: the HiGHS linear program, or (above
         :data:`LP_MAX_PINGS` pings) the search over the route factor.
+    route_factor_se : float
+        Standard error of the route factor (see :func:`calibrate`).
+    fitted_min_distance_km, fitted_max_distance_km : float
+        Range of the fitted pings' distances: beyond it the model extrapolates.
+    p99_over_paths : float or None
+        Quantile over the paths of the per-path p99 column (``None``: no such column).
+    share_above_p99 : float
+        In-sample share of the fitted paths whose own p99 is above the fitted p99 term
+        (with a p99 column), else of the fitted pings whose round trip is.
+    share_above_p99_of : str
+        ``"paths"`` or ``"pings"``: what :attr:`share_above_p99` counts.
+    heldout_median_abs_error_ms, heldout_share_above_p99 : float
+        The same error and share measured held out (``nan``: not computed).
+    heldout_method : str
+        How the held-out figures were computed (folds, or why they were not).
     """
 
     route_factor: float
@@ -250,29 +393,55 @@ class Calibration:
     errors: pd.DataFrame = field(repr=False)
     source: str = ""
     solver: str = "HiGHS linear program"
+    route_factor_se: float = math.nan
+    fitted_min_distance_km: float = math.nan
+    fitted_max_distance_km: float = math.nan
+    p99_over_paths: float | None = None
+    share_above_p99: float = math.nan
+    share_above_p99_of: str = "pings"
+    heldout_median_abs_error_ms: float = math.nan
+    heldout_share_above_p99: float = math.nan
+    heldout_method: str = ""
 
     @property
     def fit_summary(self) -> dict[str, Any]:
         """The ``fit`` table of the model file: data, method and the measured error on the
-        fitted range."""
+        fitted range (in sample and held out), the fitted distance range and the share
+        above the p99 term."""
         fitted = self.errors.iloc[-1] if len(self.errors) else None
+
+        def num(v: Any, digits: int = 3) -> float | None:
+            return None if v is None or not math.isfinite(float(v)) else round(float(v),
+                                                                                 digits)
+
         return {
             "data": self.source,
             "pairs": int(self.pings_used),
             "max_distance_km": (None if math.isinf(self.max_distance_km)
                                 else float(self.max_distance_km)),
+            "fitted_min_distance_km": num(self.fitted_min_distance_km, 1),
+            "fitted_max_distance_km": num(self.fitted_max_distance_km, 1),
             "method": f"median (LAD) fit of route factor + overhead ({self.solver}); p99: "
                       + self.p99_method,
-            "median_abs_error_ms": None if fitted is None else round(
-                float(fitted["median_abs_error_ms"]), 3),
-            "median_bias_ms": None if fitted is None else round(
-                float(fitted["median_bias_ms"]), 3),
-            "p90_abs_error_ms": None if fitted is None else round(
-                float(fitted["p90_abs_error_ms"]), 3),
+            "route_factor_se": num(self.route_factor_se, 4),
+            "p99_over_paths": self.p99_over_paths,
+            f"{self.share_above_p99_of}_above_p99_share": num(self.share_above_p99, 4),
+            "median_abs_error_ms": None if fitted is None else num(
+                fitted["median_abs_error_ms"]),
+            "median_bias_ms": None if fitted is None else num(fitted["median_bias_ms"]),
+            "p90_abs_error_ms": None if fitted is None else num(fitted["p90_abs_error_ms"]),
+            "heldout_median_abs_error_ms": num(self.heldout_median_abs_error_ms),
+            f"heldout_{self.share_above_p99_of}_above_p99_share": num(
+                self.heldout_share_above_p99, 4),
+            "heldout_method": self.heldout_method or None,
         }
 
     def model_toml(self) -> str:
-        """The model file ``edge-coverage calibrate`` writes (``[latency_model]`` table)."""
+        """The model file ``edge-coverage calibrate`` writes (``[latency_model]`` table).
+
+        Its first line holds the SHA-256 of the rest (:func:`model_file_state`): a re-run
+        replaces the file only while that matches, i.e. it was not edited by hand.
+        """
         fit = self.fit_summary
 
         def value(v: Any) -> str:
@@ -281,9 +450,9 @@ class Calibration:
             return repr(float(v)) if isinstance(v, float) else str(v)
 
         lines = [
-            f"{MODEL_FILE_HEADER}: use it with",
             "#   edge-coverage plan --latency-model THIS_FILE   (batch: model = \"THIS_FILE\")",
             "# Fields not set here (access, Wi-Fi, proxy, inference) keep their defaults.",
+            "# Edit a copy under another name: calibrate refuses to replace an edited file.",
             "[latency_model]",
             f"route_factor = {self.route_factor:.6f}",
             f"overhead_ms = {self.overhead_ms:.4f}",
@@ -294,18 +463,23 @@ class Calibration:
             "[latency_model.fit]",
         ]
         lines += [f"{k} = {value(v)}" for k, v in fit.items() if v is not None]
-        return "\n".join(lines) + "\n"
+        body = "\n".join(lines) + "\n"
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        return f"{MODEL_FILE_HEADER} (sha256 {digest}): use it with\n" + body
 
 
 def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
-              max_distance_km: float = math.inf, source: str = "<pings>") -> Calibration:
+              max_distance_km: float = math.inf, source: str = "<pings>",
+              p99_over_paths: float = 0.5) -> Calibration:
     """Fit the network term to measured pings.
 
     Parameters
     ----------
     pings : pandas.DataFrame
-        ``distance_km`` and ``rtt_ms`` (and optionally ``rtt_p99_ms``), as returned by
-        :func:`coverage.inputs.pings.read_pings`.
+        ``distance_km`` and ``rtt_ms`` (and optionally ``rtt_p99_ms``, NaN where a ping has
+        none, and ``path_id``, the path of each ping for the held-out error), as returned
+        by :func:`coverage.inputs.pings.read_pings`. Row ``i`` (0-based) is named row
+        ``i + 1`` in messages.
     fiber_us_per_km : float, default 4.9
         One-way fibre delay.
     max_distance_km : float, default inf
@@ -313,6 +487,11 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
         built-in ``internet`` profile is fitted under 2,000 km).
     source : str
         Name of the data, recorded in the model file.
+    p99_over_paths : float, default 0.5
+        With a ``rtt_p99_ms`` column: the quantile over the paths of ``p99 - route term``
+        taken as the p99 overhead (0.5: the median, a typical path; 0.9: 90 % of the
+        paths). Without the column it must be 0.5 (the p99 term is then the 0.99 quantile
+        over the pings).
 
     Returns
     -------
@@ -322,13 +501,34 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     ------
     InputValidationError
         ``fiber_us_per_km`` outside the latency model's physical bounds (faster than light
-        in vacuum, or above 100 us/km), fewer than :data:`MIN_PINGS` usable pings, or a fit
-        beyond a route factor of :data:`MAX_ROUTE_FACTOR` or an overhead of
-        :data:`MAX_OVERHEAD_MS`.
+        in vacuum, or above 100 us/km), ``p99_over_paths`` outside (0, 1) or other than 0.5
+        without a p99 column, fewer than :data:`MIN_PINGS` usable pings, a fit beyond a
+        route factor of :data:`MAX_ROUTE_FACTOR` or an overhead of :data:`MAX_OVERHEAD_MS`,
+        or distances spanning too little to tell the route factor from the overhead: a
+        standard error of the route factor above :data:`MAX_ROUTE_FACTOR_SE`, estimated as
+        ``sqrt(pi / 2) * 1.4826 * median(|residual|) / sqrt(sum((x - mean(x)) ** 2))``
+        (the large-sample error of a median regression's slope, normal scatter; ``x`` the
+        fibre round trip at route factor 1).
+
+    Notes
+    -----
+    Pings faster than light are dropped (a warning names their rows); a 0.99 quantile over
+    fewer than :data:`MIN_PINGS_P99` pings is a warning naming the file.
     """
     bad_fiber = fiber_problem(fiber_us_per_km, "fiber_us_per_km")
     if bad_fiber:
         raise InputValidationError(bad_fiber)
+    has_p99 = "rtt_p99_ms" in pings.columns
+    if not (isinstance(p99_over_paths, int | float | np.integer | np.floating)
+            and not isinstance(p99_over_paths, bool) and 0.0 < p99_over_paths < 1.0):
+        raise InputValidationError(f"p99_over_paths {p99_over_paths!r} is not a fraction "
+                                   "in (0, 1). Fix: give e.g. 0.5 (a typical path) or 0.9")
+    if not has_p99 and p99_over_paths != 0.5:
+        raise InputValidationError(
+            f"{source}: p99_over_paths {p99_over_paths:g} needs a per-path p99 column "
+            "(rtt_p99_ms, or rtt_max_ms), which the pings do not have: without it the p99 "
+            "term is the 0.99 quantile over the pings. Fix: add the column, or leave "
+            "p99_over_paths at 0.5")
     d = pings["distance_km"].to_numpy(dtype=np.float64)
     rtt = pings["rtt_ms"].to_numpy(dtype=np.float64)
     light = rtt < 2.0 * d / LIGHT_KM_PER_MS
@@ -341,6 +541,11 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
             f"({format_rows(np.flatnonzero(light) + 1)}): the distances do not match the round "
             "trips. Fix: check the columns (latitude before longitude, not swapped), give "
             "distances in km and round trips in ms")
+    if light.any():
+        logger.warning(
+            "%s: %s of %s pings are faster than light (%s): dropped. Fix: check those rows' "
+            "distances (or coordinates) and round trips", source, f"{int(light.sum()):,}",
+            f"{len(d):,}", format_rows(np.flatnonzero(light) + 1))
     if n_use < MIN_PINGS:
         limited = not math.isinf(max_distance_km)
         raise InputValidationError(
@@ -349,12 +554,13 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
                        else "") + f"): at least {MIN_PINGS} are needed to fit a route factor "
             "and an overhead. Fix: add measurements"
             + (" or raise --max-distance-km" if limited and far.any() else ""))
-    if np.ptp(d[use]) <= 0:
+    du, yu = d[use], rtt[use]
+    if np.ptp(du) <= 0:
         raise InputValidationError(
             f"{source}: all {n_use:,} usable pings are at the same distance "
-            f"({float(d[use][0]):g} km): a route factor cannot be told from an overhead. "
+            f"({float(du[0]):g} km): a route factor cannot be told from an overhead. "
             "Fix: add pings over a range of distances")
-    rf, overhead = fit_network(d[use], rtt[use], 0.5, fiber_us_per_km=fiber_us_per_km)
+    rf, overhead = fit_network(du, yu, 0.5, fiber_us_per_km=fiber_us_per_km)
     if rf > MAX_ROUTE_FACTOR or overhead > MAX_OVERHEAD_MS:
         raise InputValidationError(
             f"{source}: the {n_use:,} pings fit a route factor of {rf:,.1f} and a fixed "
@@ -363,22 +569,61 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
             "ms): the round trips are far too slow for their distances, e.g. in "
             "microseconds, or the distances far too short. Fix: give round trips (rtt_ms) "
             "in milliseconds and distances (distance_km) in kilometres")
-    base = rf * fibre_rtt_ms(d[use], fiber_us_per_km)
-    if "rtt_p99_ms" in pings.columns:
-        p99 = pings["rtt_p99_ms"].to_numpy(dtype=np.float64)[use]
-        ok = np.isfinite(p99)
-        overhead99 = float(np.median(p99[ok] - base[ok])) if ok.any() else overhead
-        how = "median over paths of the per-path p99 (rtt_p99_ms) minus the p50 distance term"
+    x = fibre_rtt_ms(du, fiber_us_per_km)
+    scatter_ms = 1.4826 * float(np.median(np.abs(yu - rf * x - overhead)))
+    rf_se = math.sqrt(math.pi / 2.0) * scatter_ms / float(np.sqrt(np.sum((x - x.mean()) ** 2)))
+    if rf_se > MAX_ROUTE_FACTOR_SE:
+        raise InputValidationError(
+            f"{source}: the {n_use:,} usable pings span only {du.min():,.1f}-{du.max():,.1f} "
+            f"km (fibre round trips {x.min():.2f}-{x.max():.2f} ms) while they scatter by "
+            f"about {scatter_ms:.2f} ms around the fit: the route factor ({rf:.2f}) has a "
+            f"standard error of {rf_se:.2f} (at most {MAX_ROUTE_FACTOR_SE:g} is accepted), so "
+            "any split between route factor and overhead fits about as well and the model "
+            "is arbitrary beyond these distances. Fix: add pings over a wider range of "
+            "distances (e.g. to other cities), or write the model file by hand with a route "
+            "factor you know")
+    base = rf * x
+    p99 = pings["rtt_p99_ms"].to_numpy(dtype=np.float64)[use] if has_p99 else None
+    with_p99 = int(np.isfinite(p99).sum()) if p99 is not None else 0
+    overhead99 = max(overhead, _p99_term(base, yu, p99, p99_over_paths))
+    if with_p99:
+        what = ("median" if p99_over_paths == 0.5 else f"{p99_over_paths:g} quantile")
+        how = (f"{what} over paths of the per-path p99 (rtt_p99_ms) minus the p50 distance "
+               f"term (p99_over_paths = {p99_over_paths:g}"
+               + (f"; {with_p99:,} of {n_use:,} fitted pings have one" if with_p99 < n_use
+                  else "") + ")")
     else:
-        overhead99 = float(np.quantile(rtt[use] - base, 0.99))
-        how = "0.99 quantile over the pings of rtt_ms minus the p50 distance term"
+        how = ("0.99 quantile over the pings of rtt_ms minus the p50 distance term"
+               + (" (no fitted ping has an rtt_p99_ms)" if p99 is not None else ""))
+    above = _above_p99(base, yu, p99, overhead99)
+    share = float(above[_counted(p99, n_use)].mean())
+    if n_use > CV_MAX_PINGS:
+        cv_mae, cv_share = math.nan, math.nan
+        cv_how = f"not computed above {CV_MAX_PINGS:,} pings (time)"
+    else:
+        paths = (pings["path_id"].to_numpy(dtype=np.int64)[use]
+                 if "path_id" in pings.columns else None)
+        cv_mae, cv_share, cv_how = _held_out(x, yu, p99, p99_over_paths, paths)
+    if not with_p99 and n_use < MIN_PINGS_P99:
+        logger.warning(
+            "%s: the p99 network term (overhead %.2f ms) is the 0.99 quantile over only %d "
+            "pings: it lies between their two largest residuals, a rough estimate (held out, "
+            "%.1f %% of the pings were above it, not 1 %%). Fix: add pings (%d or more), or "
+            "give each path's p99 in a rtt_p99_ms column", source, overhead99, n_use,
+            100.0 * cv_share, MIN_PINGS_P99)
     errors = error_table(d[~light], rtt[~light],
                          rf * fibre_rtt_ms(d[~light], fiber_us_per_km) + overhead,
                          within_km=max_distance_km)
     return Calibration(
-        route_factor=rf, overhead_ms=overhead, overhead_p99_ms=max(overhead99, overhead),
+        route_factor=rf, overhead_ms=overhead, overhead_p99_ms=overhead99,
         fiber_us_per_km=fiber_us_per_km, p99_method=how, pings_used=n_use,
         solver=("HiGHS linear program" if n_use <= LP_MAX_PINGS else
                 "golden-section search over the route factor (convex loss)"),
         dropped_light=int(light.sum()), dropped_distance=int(far.sum()),
-        max_distance_km=float(max_distance_km), errors=errors, source=source)
+        max_distance_km=float(max_distance_km), errors=errors, source=source,
+        route_factor_se=rf_se, fitted_min_distance_km=float(du.min()),
+        fitted_max_distance_km=float(du.max()),
+        p99_over_paths=float(p99_over_paths) if with_p99 else None,
+        share_above_p99=share, share_above_p99_of="paths" if with_p99 else "pings",
+        heldout_median_abs_error_ms=cv_mae, heldout_share_above_p99=cv_share,
+        heldout_method=cv_how)
