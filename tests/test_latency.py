@@ -174,3 +174,36 @@ def test_a_network_override_drops_the_measured_error(tmp_path):
     assert "median error" not in res.stderr
     assert json.loads((out / "summary.json").read_text())["latency_model"][
         "measured_error"] is None
+
+
+def test_a_plan_beyond_the_fitted_distances_is_warned(tmp_path, caplog):
+    """calibrate records the fitted pings' distance range; a plan whose budget radius lies
+    outside it uses extrapolated latencies, which is now said."""
+    import logging
+
+    import pandas as pd
+
+    from coverage import plan_sites
+
+    def model_file(lo, hi):
+        path = tmp_path / f"m{lo}-{hi}.toml"
+        path.write_text("[latency_model]\nroute_factor = 2.0\noverhead_ms = 5.0\n"
+                        "overhead_p99_ms = 9.0\nhops = 0\n\n[latency_model.fit]\n"
+                        f'data = "my pings"\nfitted_min_distance_km = {lo}\n'
+                        f"fitted_max_distance_km = {hi}\n")
+        return path
+
+    demand = pd.DataFrame({"lat": [38.7, 38.8], "lon": [-9.1, -9.2], "population": [10, 20]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [38.71, 38.79], "lon": [-9.1, -9.2]})
+    said = []
+    for lo, hi in ((1.0, 20.0), (5000.0, 9000.0), (1.0, 9000.0)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="coverage"):
+            plan = plan_sites(demand, sites, budget_ms=40.0, failures=0,
+                              model=LatencyModel.from_file(model_file(lo, hi)))
+        said.append([r.getMessage() for r in caplog.records if "extrapolated" in r.message])
+    radius = plan.summary()["max_radius_km"]
+    assert 20 < radius < 5000
+    assert len(said[0]) == 1 and "up to 20 km" in said[0][0] and "my pings" in said[0][0]
+    assert len(said[1]) == 1 and "of 5,000 km and more" in said[1][0]
+    assert said[2] == []

@@ -962,6 +962,7 @@ def plan_sites(
     if service is not None or problem.routed:
         # the largest row radius; raises when no row can meet its budget
         radius_km, radius_access = problem.largest_radius()
+    _warn_extrapolated(model, radius_km)
     _log_infeasible_classes(problem)
     if reach_partitions is not None and (isinstance(reach_partitions, bool) or not isinstance(
             reach_partitions, int | np.integer) or reach_partitions < 1):
@@ -1501,6 +1502,26 @@ def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any =
 
 #: Distance from its nearest UPF beyond which a mobile demand point is named, km.
 FAR_UPF_KM = 2000.0
+
+
+def _warn_extrapolated(model: LatencyModel, radius_km: float) -> None:
+    """Warn when the plan's budget radius lies outside the distances the model was fitted
+    on (``edge-coverage calibrate`` records them): its latencies there are extrapolated."""
+    fit = model.fit or {}
+    lo, hi = fit.get("fitted_min_distance_km"), fit.get("fitted_max_distance_km")
+    source = fit.get("data") or model.profile
+    if isinstance(hi, int | float) and radius_km > hi:
+        logger.warning(
+            "the latency model (%s) was fitted on pings up to %s km, and this plan's budget "
+            "radius is %s km: latencies between them are extrapolated. Fix: calibrate with "
+            "pings over the distances the plan uses", source, f"{hi:,.0f}",
+            f"{radius_km:,.0f}")
+    elif isinstance(lo, int | float) and radius_km < lo:
+        logger.warning(
+            "the latency model (%s) was fitted on pings of %s km and more, and this plan's "
+            "budget radius is %s km: every latency it uses is extrapolated below the fitted "
+            "distances. Fix: calibrate with pings over the distances the plan uses", source,
+            f"{lo:,.0f}", f"{radius_km:,.0f}")
 
 
 def _warn_far_upf(demand: pd.DataFrame, upf: pd.DataFrame, mobile: frozenset[str]) -> None:
