@@ -287,7 +287,7 @@ def test_h3_validation(tmp_path):
     dup = h3_table()
     dup.loc[1, "h3"] = dup.loc[0, "h3"]
     dup.to_csv(path, index=False)
-    with pytest.raises(InputValidationError, match="duplicate demand_id"):
+    with pytest.raises(InputValidationError, match="duplicate H3 cells.*Fix: merge"):
         read_h3_population(path)
     pd.DataFrame({"h3": ["8828308281fffff"], "people": [3]}).to_csv(path, index=False)
     with pytest.raises(InputValidationError, match="missing column"):

@@ -1,9 +1,12 @@
 """Population rasters as demand: GeoTIFF grids (GHSL / WorldPop).
 
 :func:`read_population_raster` reads a GeoTIFF population raster in any CRS window by
-window (never the whole raster at once). Every cell with population > 0 (and not nodata)
-becomes a demand point at its cell centre, converted to EPSG:4326 with pyproj. An optional
-``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first. H3
+window (never the whole raster at once; whole blocks per window, GDAL's block cache capped
+at 64 MB, progress logged on long reads, at most :data:`MAX_RASTER_CELLS` cells). Every
+cell with population > 0 (and not nodata) becomes a demand point at its cell centre,
+converted to EPSG:4326 with pyproj; a band's GDAL scale and offset are applied. An optional
+``aggregate`` factor sums ``f x f`` blocks of cells into one coarser cell first (large
+blocks are read in pieces, so memory does not grow with ``f``). H3
 population tables (Kontur) are tables: :func:`coverage.inputs.tables.read_h3_population`.
 
 The result is the demand table of :mod:`coverage.inputs.tables` (``demand_id``, ``lat``, ``lon``,
@@ -27,6 +30,7 @@ import pandas as pd
 from .validation import ProblemReport as _Report
 
 __all__ = [
+    "MAX_RASTER_CELLS",
     "RASTER_SUFFIXES",
     "read_population_raster",
 ]
@@ -36,8 +40,27 @@ logger = logging.getLogger(__name__)
 #: File suffixes read as population rasters.
 RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff")
 
+#: Largest raster read, in cells (height x width, whatever their content): 2e10 admits
+#: a continent at 100 m (Europe in EPSG:3035: about 3e9) and the world at 250 m (GHSL:
+#: 1.04e10) or 1 km (6.5e8), not the world at 100 m (GHSL: 6.5e10; hours of reading).
+MAX_RASTER_CELLS = 20_000_000_000
+
 _DEFAULT_WINDOW = 1024
+#: Largest window read at once (cells) unless the caller's ``window_size`` is larger:
+#: windows that hold whole ``aggregate`` blocks are used up to this size; above it
+#: (large factors) the blocks are read in pieces and summed.
+_MAX_WINDOW_CELLS = 4 * _DEFAULT_WINDOW * _DEFAULT_WINDOW
+#: GDAL's block cache while reading, MB: windows hold whole blocks, so each block is read
+#: once (GDAL's default, 5 % of the RAM, only grew the process).
+_GDAL_CACHE_MB = 64
+#: Seconds between two progress lines in the log on long reads.
+_PROGRESS_SECONDS = 5.0
 _EXAMPLES = 3
+#: TIFF and BigTIFF magic bytes (little- and big-endian).
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: Colour interpretations of an image band (not a grid of counts).
+_IMAGE_BANDS = frozenset({"red", "green", "blue", "alpha", "palette", "hue", "saturation",
+                          "lightness", "cyan", "magenta", "yellow", "black", "Y", "Cb", "Cr"})
 
 
 # --------------------------------------------------------------------------------------
@@ -50,22 +73,53 @@ def _round_up(value: int, multiple: int) -> int:
 
 
 def _window_shape(
-    block: tuple[int, int], window_size: int | tuple[int, int] | None, factor: int
+    block: tuple[int, int], shape: tuple[int, int], window_size: int | tuple[int, int] | None
 ) -> tuple[int, int]:
-    """Window (rows, cols): whole blocks up to the target size, a multiple of ``factor``."""
-    if window_size is None:
-        target = (_DEFAULT_WINDOW, _DEFAULT_WINDOW)
-    elif isinstance(window_size, int):
-        target = (window_size, window_size)
-    else:
-        target = (int(window_size[0]), int(window_size[1]))
-    shape = []
-    for blk, tgt in zip(block, target, strict=True):
-        size = max(1, tgt)
-        if window_size is None and blk <= tgt:
-            size = max(blk, (tgt // blk) * blk)
-        shape.append(_round_up(size, factor))
-    return shape[0], shape[1]
+    """Window (rows, cols) before rounding to ``aggregate``: the caller's ``window_size``,
+    else whole blocks up to about ``_DEFAULT_WINDOW`` squared cells. Strips (blocks wider
+    than that) give windows of whole strips across the raster, so that no block is read
+    twice; a block above ``_MAX_WINDOW_CELLS`` is read in ``_DEFAULT_WINDOW`` pieces."""
+    if window_size is not None:
+        if isinstance(window_size, int):
+            return max(1, window_size), max(1, window_size)
+        return max(1, int(window_size[0])), max(1, int(window_size[1]))
+    (bh, bw), width = block, shape[1]
+    if bw > _DEFAULT_WINDOW and bh * bw <= _MAX_WINDOW_CELLS:
+        wide = min(bw, width)
+        return max(bh, (_DEFAULT_WINDOW * _DEFAULT_WINDOW // wide) // bh * bh), bw
+
+    def whole_blocks(blk: int) -> int:
+        return (_DEFAULT_WINDOW // blk) * blk if blk <= _DEFAULT_WINDOW else _DEFAULT_WINDOW
+
+    return whole_blocks(bh), whole_blocks(bw)
+
+
+def _plan_windows(
+    shape: tuple[int, int], base: tuple[int, int], factor: int, budget: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool, tuple[int, int]]:
+    """The windows to read: (start, length) along the rows and along the columns, whether
+    they are pieces of ``factor x factor`` blocks, and the nominal window shape.
+
+    Windows hold whole blocks (a multiple of ``factor`` cells each way) while that stays
+    within ``budget`` cells; otherwise each block is cut into near-equal pieces of at most
+    ``base`` cells each way (read and summed one by one), so that the memory of one window
+    does not grow with the factor. Loops run over windows, never over cells."""
+    height, width = shape
+    whole = (_round_up(base[0], factor), _round_up(base[1], factor))
+    if factor == 1 or min(whole[0], height) * min(whole[1], width) <= budget:
+        rows = [(r, min(whole[0], height - r)) for r in range(0, height, whole[0])]
+        cols = [(c, min(whole[1], width - c)) for c in range(0, width, whole[1])]
+        return rows, cols, False, whole
+
+    def pieces(n: int, size: int) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for b0 in range(0, n, factor):
+            length = min(factor, n - b0)
+            step = -(-length // -(-length // size))  # near-equal pieces of <= size
+            out.extend((s, min(step, b0 + length - s)) for s in range(b0, b0 + length, step))
+        return out
+
+    return pieces(height, base[0]), pieces(width, base[1]), True, base
 
 
 def _cell_ids(rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
@@ -124,10 +178,23 @@ def _checked_aggregate(report: _Report, aggregate: Any) -> int:
     whole = isinstance(aggregate, (int, np.integer)) and not isinstance(aggregate, bool)
     if not whole or aggregate < 1:
         report.add(
-            f"aggregate={aggregate!r} is not a whole number >= 1", "pass aggregate=1, 2, ..."
+            f"aggregate={aggregate!r} is not a whole number >= 1",
+            "pass aggregate=1 (every cell) or a block size in cells such as aggregate=2 or 10",
         )
         report.raise_if_any()
     return int(aggregate)
+
+
+def _capped_aggregate(p: Path, factor: int, shape: tuple[int, int]) -> int:
+    """``factor``, or the raster's larger side when it is larger: every factor from there
+    on gives the same single block (the whole raster, its centre, ``r0_c0``)."""
+    side = max(shape)
+    if factor > side:
+        logger.warning("%s: aggregate=%d is larger than the raster (%d x %d cells): one "
+                       "block holds it all; read as aggregate=%d", p, factor, shape[0],
+                       shape[1], side)
+        return side
+    return factor
 
 
 def _open_raster(report: _Report, p: Path) -> Any:
@@ -140,6 +207,8 @@ def _open_raster(report: _Report, p: Path) -> Any:
             f"check the path (working directory is {os.getcwd()!r})",
         )
         report.raise_if_any()
+    if p.suffix.lower() in RASTER_SUFFIXES:
+        _check_tiff_header(report, p)
     try:
         src = rasterio.open(p)
     except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
@@ -152,17 +221,98 @@ def _open_raster(report: _Report, p: Path) -> Any:
     return src
 
 
-def _checked_crs(report: _Report, src: Any, p: Path, band: int,
-                 crs: Any | None) -> tuple[Any, bool]:
+def _check_tiff_header(report: _Report, p: Path) -> None:
+    """Refuse a ``.tif`` that is no TIFF (a CSV renamed, an empty file) before GDAL reads
+    it: GDAL's message ("Couldn't determine X spacing") does not say so."""
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        report.add(f"cannot read the file ({exc.strerror or exc})",
+                   "check the file's permissions")
+        report.raise_if_any()
+    if head[:4] in _TIFF_MAGIC:
+        return
+    if not head:
+        report.add("cannot read the raster: the file is empty (0 bytes)",
+                   "pass a complete GeoTIFF (download or export it again)")
+    else:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+            for cut in range(1, 4):  # a multi-byte character cut at the end of the sample
+                try:
+                    text = head[:-cut].decode("utf-8")
+                    break
+                except UnicodeDecodeError:
+                    continue
+        looks_text = bool(text) and all(ch.isprintable() or ch in "\r\n\t\ufeff"
+                                        for ch in text)
+        if looks_text:
+            first = text.splitlines()[0][:60] if text.splitlines() else text[:60]
+            report.add(f"cannot read the raster: the file is not a GeoTIFF (no TIFF header); "
+                       f"it looks like text (first line {first!r})",
+                       f"if it is a table, give it its real extension (rename it to "
+                       f"{p.stem}.csv); otherwise pass the GeoTIFF itself")
+        else:
+            report.add(f"cannot read the raster: the file is not a GeoTIFF (it starts with "
+                       f"{head[:4]!r}, not a TIFF header)",
+                       "pass a GeoTIFF (.tif/.tiff); convert other rasters with gdal_translate "
+                       f"(gdal_translate -of GTiff FILE {p.stem}.tif)")
+    report.raise_if_any()
+
+
+def _checked_band(report: _Report, src: Any, p: Path, band: int | None) -> int:
+    """The 1-based band to read (else the error is raised): ``band`` when it exists; with
+    ``band=None``, the only band of a one-band raster (a colour band of an image is said
+    in the log), and refused for several bands (an RGB(A) image, or a stack of grids)."""
+    count = int(src.count)
+    interp = [ci.name for ci in src.colorinterp]
+    if band is not None:
+        whole = isinstance(band, (int, np.integer)) and not isinstance(band, bool)
+        if not whole or not 1 <= band <= count:
+            report.add(
+                f"band {band!r} does not exist (the raster has {count} "
+                f"band{'s' if count != 1 else ''})",
+                f"pass band=1..{count}" if count > 1 else "pass band=1 (or leave band out)",
+            )
+            report.raise_if_any()
+        return int(band)
+    if count > 1:
+        image = sum(name in _IMAGE_BANDS for name in interp) >= 2
+        what = (f"the raster has {count} bands (colour interpretation: {', '.join(interp)})"
+                + (": an RGB(A) image, not a population grid" if image else
+                   " and no band was chosen"))
+        api = report.option_style == "api"
+        fix = ("pass a population raster (one band of people per cell, such as GHSL "
+               "GHS_POP or WorldPop)" + ("; if one band does hold people per cell, pass "
+                                         "band=N" if api else "") if image else
+               f"extract the population band N into its own file (gdal_translate -b N "
+               f"{p.name} population.tif)" + (" or pass band=N" if api else ""))
+        report.add(what, fix)
+        report.raise_if_any()
+    if interp and interp[0] in _IMAGE_BANDS:
+        logger.warning("%s: the raster's only band is a %s colour band (image colours, not "
+                       "people per cell?); its values are read as people per cell", p,
+                       interp[0])
+    return 1
+
+
+def _checked_crs(report: _Report, src: Any, p: Path, crs: Any | None) -> tuple[Any, bool]:
     """The raster's CRS (or ``crs`` when it has none) and whether it came from ``crs``,
-    after checking the band, that the raster is georeferenced and that its extent is
-    plausible in that CRS; every problem is raised together."""
+    after checking that the raster is georeferenced and that its extent is plausible in
+    that CRS; every problem is raised together."""
     from pyproj import CRS
 
-    if not 1 <= band <= src.count:
+    gcps, gcp_crs = src.gcps
+    if src.transform.is_identity and gcps:
         report.add(
-            f"band {band} does not exist (the raster has {src.count})",
-            f"pass band=1..{src.count}",
+            f"the raster is georeferenced by {len(gcps)} ground control points only (no "
+            "geotransform): its cells are not on a regular grid this reader can place",
+            "rectify it to a regular grid first (gdalwarp -r sum "
+            + ("" if gcp_crs is not None else "-s_srs EPSG:XXXX ")
+            + f"{p.name} rectified.tif; -r sum adds the counts up instead of sampling them)",
         )
         report.raise_if_any()
     raster_crs = src.crs
@@ -236,8 +386,12 @@ def _window_population(
     nd: float | None,
     use_mask_band: bool,
     scan: _Scan,
+    scale: tuple[float, float] = (1.0, 0.0),
 ) -> npt.NDArray[np.float64]:
-    """One window's population, 0 where nodata, masked or bad (bad cells are noted)."""
+    """One window's population, 0 where nodata, masked or bad (bad cells are noted).
+
+    ``scale`` is the band's (scale, offset): population = stored value x scale + offset,
+    applied after the nodata test (nodata is a stored value) and before the checks."""
     row0, col0 = int(win.row_off), int(win.col_off)
     native = src.read(band, window=win)
     invalid = np.zeros(native.shape, dtype=bool)
@@ -251,6 +405,8 @@ def _window_population(
         else:
             invalid |= native.astype(np.float64) == nd
     data = native.astype(np.float64)
+    if scale != (1.0, 0.0):
+        data = data * scale[0] + scale[1]
     if use_mask_band:
         invalid |= src.read_masks(band, window=win) == 0
     scan.n_nodata += int(invalid.sum())
@@ -308,45 +464,87 @@ def _cell_centres(
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
 
-def _scan_windows(
-    src: Any,
-    band: int,
-    nd: float | None,
-    use_mask_band: bool,
-    window: tuple[int, int],
-    factor: int,
-    tr: Any,
-) -> _Scan:
-    """Read the raster window by window: every populated cell (or block) and its centre."""
+@dataclass(frozen=True)
+class _Read:
+    """How the cells are read: band, nodata, mask band, (scale, offset), the aggregation
+    factor and the transformer to EPSG:4326."""
+
+    band: int
+    nodata: float | None
+    use_mask_band: bool
+    scale: tuple[float, float]
+    factor: int
+    tr: Any
+
+
+def _add_cells(scan: _Scan, src: Any, how: _Read, top: npt.NDArray[np.int64],
+               left: npt.NDArray[np.int64], pop: npt.NDArray[np.float64]) -> None:
+    """Keep populated cells (or blocks) with top-left cells ``(top, left)`` and their
+    centres in EPSG:4326 (cells that cannot be transformed are noted)."""
+    factor = how.factor
+    lon, lat = _cell_centres(top, left, factor, (src.height, src.width), src.transform, how.tr)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+    if not ok.all():
+        _note_bad(scan.bad, "tr", int((~ok).sum()), top[~ok], left[~ok], pop[~ok])
+    scan.rows.append(top // factor)
+    scan.cols.append(left // factor)
+    scan.lon.append(lon)
+    scan.lat.append(lat)
+    scan.pop.append(pop)
+
+
+def _scan_windows(src: Any, p: Path, how: _Read, rows: list[tuple[int, int]],
+                  cols: list[tuple[int, int]], pieces: bool) -> _Scan:
+    """Read the raster window by window: every populated cell (or block) and its centre.
+
+    With ``pieces``, every window lies inside one ``factor x factor`` block: its sum is
+    added to its block's, and a row of blocks is kept once all its pieces are read. The
+    share of windows read is logged every ``_PROGRESS_SECONDS`` on long reads."""
+    import time
+
     from rasterio.windows import Window
 
-    height, width = src.height, src.width
-    win_h, win_w = window
+    from ..wording import counted
+
+    factor = how.factor
     scan = _Scan()
-    for row0 in range(0, height, win_h):
-        h = min(win_h, height - row0)
-        for col0 in range(0, width, win_w):
-            w = min(win_w, width - col0)
+    n_total = len(rows) * len(cols)
+    start = last = time.monotonic()
+    block_row = -1
+    acc = np.zeros(-(-src.width // factor) if pieces else 0)
+
+    def keep_block_row() -> None:
+        cc = np.flatnonzero(acc > 0)
+        if cc.size:
+            top = np.full(cc.size, block_row * factor, dtype=np.int64)
+            _add_cells(scan, src, how, top, cc.astype(np.int64) * factor, acc[cc].copy())
+
+    for row0, h in rows:
+        if pieces and row0 // factor != block_row:
+            if block_row >= 0:
+                keep_block_row()
+            block_row = row0 // factor
+            acc[:] = 0.0
+        for col0, w in cols:
             scan.n_windows += 1
-            vals = _window_population(src, band, Window(col0, row0, w, h), nd, use_mask_band,
-                                      scan)
+            vals = _window_population(src, how.band, Window(col0, row0, w, h), how.nodata,
+                                      how.use_mask_band, scan, how.scale)
+            if pieces:
+                acc[col0 // factor] += float(vals.sum())
+                continue
             if factor > 1:
                 vals = _block_sums(vals, factor)
             rr, cc = np.nonzero(vals > 0)
-            if rr.size == 0:
-                continue
-            pop = vals[rr, cc]
-            top = row0 + rr * factor
-            left = col0 + cc * factor
-            lon, lat = _cell_centres(top, left, factor, (height, width), src.transform, tr)
-            ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
-            if not ok.all():
-                _note_bad(scan.bad, "tr", int((~ok).sum()), top[~ok], left[~ok], pop[~ok])
-            scan.rows.append(top // factor)
-            scan.cols.append(left // factor)
-            scan.lon.append(lon)
-            scan.lat.append(lat)
-            scan.pop.append(pop)
+            if rr.size:
+                _add_cells(scan, src, how, row0 + rr * factor, col0 + cc * factor, vals[rr, cc])
+            now = time.monotonic()
+            if now - last >= _PROGRESS_SECONDS and scan.n_windows < n_total:
+                last = now
+                logger.info("%s: %.0f %% read (%s of %s, %.0f s)", p,
+                            100.0 * scan.n_windows / n_total, counted(scan.n_windows, "window"),
+                            f"{n_total:,}", now - start)
+    if pieces and block_row >= 0:
+        keep_block_row()
     return scan
 
 
@@ -396,6 +594,7 @@ def _nodata_option(report: _Report, value: str) -> str:
 
 def _demand_table(report: _Report, scan: _Scan, factor: int = 1) -> pd.DataFrame:
     """The demand table of the populated cells, in raster order (none: the error is raised)."""
+    from ..wording import counted
 
     def cat(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
@@ -409,7 +608,8 @@ def _demand_table(report: _Report, scan: _Scan, factor: int = 1) -> pd.DataFrame
     pop = cat(scan.pop, np.float64)[order]
     if pop.size == 0:
         report.add(
-            f"no cell holds population > 0 ({scan.n_nodata} nodata, {scan.n_zero} zero cells)",
+            f"no cell holds population > 0 ({counted(scan.n_nodata, 'nodata cell')}, "
+            f"{counted(scan.n_zero, 'zero cell')})",
             "check the band and the nodata value, and that the raster holds people per cell",
         )
         report.raise_if_any()
@@ -440,10 +640,49 @@ def _demand_table(report: _Report, scan: _Scan, factor: int = 1) -> pd.DataFrame
     )
 
 
+def _check_size(report: _Report, src: Any, p: Path) -> None:
+    """Refuse a raster of more than :data:`MAX_RASTER_CELLS` cells (every cell is read,
+    whatever ``aggregate``): crop or aggregate it with GDAL first."""
+    height, width = int(src.height), int(src.width)
+    if height * width <= MAX_RASTER_CELLS:
+        return
+    res_x, res_y = abs(src.transform.a) or 1.0, abs(src.transform.e) or 1.0
+    report.add(
+        f"the raster is {height:,} x {width:,} cells ({height * width:.3g}), more than the "
+        f"{MAX_RASTER_CELLS:.0e} this reader reads (the world at 100 m is 6.5e10: hours of "
+        "reading; aggregate= still reads every cell)",
+        "crop it to the study area (gdal_translate -projwin ULX ULY LRX LRY "
+        f"{p.name} area.tif, corners in the raster's CRS) or aggregate it to coarser cells "
+        f"(gdalwarp -r sum -tr {10 * res_x:g} {10 * res_y:g} {p.name} coarse.tif: 10 x 10 "
+        "cells each; -r sum keeps the total)",
+    )
+
+
+def _checked_scale(report: _Report, src: Any, p: Path, band: int) -> tuple[float, float]:
+    """The band's GDAL scale and offset (population = stored value x scale + offset),
+    logged when they are not 1 and 0; refused when not finite or a scale of 0."""
+    scales, offsets = src.scales, src.offsets
+    scale = float(scales[band - 1]) if scales and scales[band - 1] is not None else 1.0
+    offset = float(offsets[band - 1]) if offsets and offsets[band - 1] is not None else 0.0
+    if not (np.isfinite(scale) and np.isfinite(offset)) or scale == 0.0:
+        report.add(
+            f"band {band} declares scale {scale:g} and offset {offset:g} (population = "
+            "stored value x scale + offset), which gives no population",
+            f"fix the file's metadata (gdal_edit.py -scale 1 -offset 0 {p.name}, or the "
+            "product's real scale)",
+        )
+        report.raise_if_any()
+    if (scale, offset) != (1.0, 0.0):
+        logger.info("%s: band %d has scale %g and offset %g (GDAL metadata): population = "
+                    "stored value x %g + %g (nodata is a stored value)", p, band, scale,
+                    offset, scale, offset)
+    return scale, offset
+
+
 def read_population_raster(
     path: str | os.PathLike[str],
     *,
-    band: int = 1,
+    band: int | None = None,
     aggregate: int = 1,
     nodata: float | None = None,
     crs: Any | None = None,
@@ -455,28 +694,36 @@ def read_population_raster(
     The raster is read window by window; per window, everything is numpy (no Python loop
     over cells). Cells that are nodata or hold 0 are dropped; every other cell (or, with
     ``aggregate > 1``, every ``aggregate x aggregate`` block of cells with a positive sum)
-    becomes one demand point at its centre, transformed to EPSG:4326.
+    becomes one demand point at its centre, transformed to EPSG:4326. A band's GDAL scale
+    and offset are applied (population = stored value x scale + offset, logged). Reads
+    taking longer than a few seconds log their progress (INFO, ``coverage.inputs.raster``).
 
     Parameters
     ----------
     path : str or path-like
-        GeoTIFF file (``.tif``/``.tiff``), any CRS.
-    band : int, default 1
+        GeoTIFF file (``.tif``/``.tiff``), any CRS, at most :data:`MAX_RASTER_CELLS` cells.
+    band : int, optional
         1-based band holding the population counts (people per cell, not density).
+        Default: the raster's only band; a raster of several bands (an RGB(A) image, a
+        stack of grids) is refused unless ``band`` says which one to read.
     aggregate : int, default 1
         Sum blocks of ``aggregate x aggregate`` cells into one demand point, anchored at
         the raster's top-left corner. Its centre is the centre of the block clipped to the
         raster (blocks on the right/bottom edge may be partial). The total population is
-        unchanged.
+        unchanged. A factor larger than the raster is read as its larger side (one block,
+        the same result; a warning in the log). Memory does not grow with the factor:
+        large blocks are read in pieces.
     nodata : float, optional
         Nodata value to use instead of the file's (e.g. ``float("nan")`` or ``-200`` when
-        the file does not declare it). Internal mask bands are honoured as well.
+        the file does not declare it), compared with the stored value (before scale and
+        offset). Internal mask bands are honoured as well.
     crs : optional
         CRS to assume when the file has none (anything :meth:`pyproj.CRS.from_user_input`
         accepts). Ignored, with a warning in the log, when the file has its own.
     window_size : int or (int, int), optional
         Window height/width in cells (rounded up to a multiple of ``aggregate``). Default:
-        whole internal blocks up to about 1024 x 1024 cells.
+        whole internal blocks up to about 1024 x 1024 cells (whole strips across the raster
+        for a striped file).
     option_style : {"api", "cli", "toml"}, default "api"
         How error messages name the ``crs`` option (``crs='EPSG:4326'``,
         ``--demand-crs EPSG:4326``, ``demand_crs = "EPSG:4326"``).
@@ -488,19 +735,32 @@ def read_population_raster(
         row/column, or block row/column of the coarser grid with ``aggregate > 1``),
         ``lat``, ``lon`` (EPSG:4326), ``population`` (float64, > 0), ``name``; rows in
         raster order. ``attrs["population_grid"]`` is a dict: ``source``, ``kind``,
-        ``crs``, ``aggregate``, ``total_population`` (sum of all valid cells, float64),
-        ``cells``, ``cells_nodata``, ``cells_zero``, ``cells_populated``, ``demand_rows``,
+        ``crs``, ``band``, ``scale``, ``offset``, ``aggregate`` (as read),
+        ``total_population`` (sum of all valid cells, float64), ``cells``,
+        ``cells_nodata``, ``cells_zero``, ``cells_populated``, ``demand_rows``,
         ``windows``, ``window_shape``.
 
     Raises
     ------
     InputValidationError
-        Unreadable file, bad band/aggregate, no CRS or geotransform, negative, NaN or
-        infinite values that are not nodata, or cells that cannot be transformed.
+        A file that is no GeoTIFF (a renamed table), unreadable, truncated or corrupt;
+        several bands and no ``band``; a bad band/aggregate; more than
+        :data:`MAX_RASTER_CELLS` cells; no CRS or geotransform (or control points only);
+        an unusable scale/offset; negative, NaN or infinite values that are not nodata;
+        cells that cannot be transformed; no populated cell.
+
+    Notes
+    -----
+    GDAL's block cache is capped at ``_GDAL_CACHE_MB`` (64 MB) while reading: windows are
+    made of whole blocks, so each block is read once and a larger cache only grows the
+    process.
     """
+    import rasterio
     import rasterio.errors
     from pyproj import CRS, Transformer
     from rasterio.enums import MaskFlags
+
+    from ..wording import counted
 
     report = _Report(str(path), "population raster", option_style=option_style)
     factor = _checked_aggregate(report, aggregate)
@@ -508,19 +768,31 @@ def read_population_raster(
     src = _open_raster(report, p)
 
     with src:
-        raster_crs, given = _checked_crs(report, src, p, band, crs)
+        band = _checked_band(report, src, p, band)
+        _check_size(report, src, p)
+        raster_crs, given = _checked_crs(report, src, p, crs)
+        report.raise_if_any()  # the size, with the CRS's problems
+        scale = _checked_scale(report, src, p, band)
         nd = src.nodatavals[band - 1] if nodata is None else float(nodata)
         flags = src.mask_flag_enums[band - 1]
         use_mask_band = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
         height, width = src.height, src.width
-        win_h, win_w = _window_shape(src.block_shapes[band - 1], window_size, factor)
+        factor = _capped_aggregate(p, factor, (height, width))
+        base = _window_shape(src.block_shapes[band - 1], (height, width), window_size)
+        budget = max(_MAX_WINDOW_CELLS, min(base[0], height) * min(base[1], width))
+        rows, cols, pieces, (win_h, win_w) = _plan_windows((height, width), base, factor,
+                                                           budget)
         tr = Transformer.from_crs(CRS.from_user_input(raster_crs), 4326, always_xy=True)
+        how = _Read(band, nd, use_mask_band, scale, factor, tr)
         try:
-            scan = _scan_windows(src, band, nd, use_mask_band, (win_h, win_w), factor, tr)
+            with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
+                scan = _scan_windows(src, p, how, rows, cols, pieces)
         except rasterio.errors.RasterioIOError as exc:  # a block GDAL cannot read
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "read failed"
-            report.add(f"cannot read the raster's cells: {reason}",
-                       "the file is truncated or damaged: pass a complete GeoTIFF")
+            cause = exc.__cause__ or exc.__context__ or exc  # GDAL's own words
+            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+            report.add("cannot read the raster's cells: the file is truncated or corrupt"
+                       + (f" (GDAL: {reason.rstrip('.')})" if reason else ""),
+                       "pass a complete GeoTIFF (download or export it again)")
             report.raise_if_any()
 
     _raise_bad_cells(report, scan.bad, raster_crs, given)
@@ -530,6 +802,9 @@ def read_population_raster(
         "source": str(path),
         "kind": "raster",
         "crs": CRS.from_user_input(raster_crs).to_string(),
+        "band": band,
+        "scale": scale[0],
+        "offset": scale[1],
         "aggregate": factor,
         "total_population": total,
         "cells": int(height * width),
@@ -542,20 +817,21 @@ def read_population_raster(
     }
     demand.attrs["population_grid"] = info
     logger.info(
-        "%s: %d x %d raster (%s) in %d windows of %d x %d: total population %.6g in %d "
-        "populated cells (%d nodata, %d zero) -> %d demand points (aggregate %d)",
+        "%s: %d x %d raster (%s) in %s of %d x %d%s: total population %.6g in %s (%s, %s) "
+        "-> %s (aggregate %d)",
         path,
         height,
         width,
         info["crs"],
-        scan.n_windows,
+        counted(scan.n_windows, "window"),
         win_h,
         win_w,
+        " (pieces of blocks)" if pieces else "",
         total,
-        scan.n_pos,
-        scan.n_nodata,
-        scan.n_zero,
-        len(demand),
+        counted(scan.n_pos, "populated cell"),
+        counted(scan.n_nodata, "nodata cell"),
+        counted(scan.n_zero, "zero cell"),
+        counted(len(demand), "demand point"),
         factor,
     )
     out_total = float(demand["population"].sum())

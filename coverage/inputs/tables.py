@@ -2406,7 +2406,7 @@ def read_h3_population(path: str | os.PathLike[str]) -> pd.DataFrame:
     ------
     InputValidationError
         Missing columns, invalid H3 ids, NaN / negative / non-numeric population,
-        duplicate cells.
+        duplicate cells (to merge or drop), no cell with population > 0.
 
     Notes
     -----
@@ -2502,8 +2502,28 @@ def _h3_demand(
             "64-bit integers)",
             invalid,
         )
+    # an H3 id is a place: a cell listed twice is merged or dropped, not renamed
+    dup = cells.duplicated(keep=False).to_numpy(dtype=bool) & ~missing & ~invalid
+    if dup.any():
+        report.add(
+            f"duplicate H3 cells in column {str(h3_col)!r} "
+            f"({_format_values(cells[dup].tolist(), _H3_EXAMPLES)}): an H3 id is a place, "
+            "listed once with all its people",
+            "merge the rows of each cell (sum their population, e.g. df.groupby("
+            f"{str(h3_col)!r}, as_index=False)[{str(pop_col)!r}].sum()) or drop the duplicate "
+            "rows",
+            dup,
+        )
     pop = _population(raw[pop_col], report, loaded.decimal)
     report.raise_if_any()
+    if not (pop > 0).any():  # as a raster without any populated cell
+        report.add(
+            f"no H3 cell holds population > 0 (all {counted(len(pop), 'cell')} hold 0 in "
+            f"column {str(pop_col)!r})",
+            "check the population column holds people per cell, and that the table is the "
+            "population layer (not an empty extract)",
+        )
+        report.raise_if_any()
 
     frame = pd.DataFrame(
         {"demand_id": cells.to_numpy(dtype=str), "lat": lat, "lon": lon, "population": pop}
