@@ -357,3 +357,11 @@ def test_an_all_zero_h3_table_is_refused_as_an_all_zero_raster(tmp_path):
             read(path)
     pd.DataFrame({"h3": h3_cells(), "population": [0, 3, 0]}).to_csv(path, index=False)
     assert read_h3_population(path)["population"].sum() == 3
+
+
+def test_a_complex_band_is_refused(tmp_path):
+    """A complex64 band (radar, not people) was read as its real part."""
+    arr = (counts(4, 5) + 1j * counts(4, 5, seed=1)).astype(np.complex64)
+    path = write(tmp_path / "complex.tif", arr)
+    with pytest.raises(InputValidationError, match=r"complex numbers \(complex64\)"):
+        read_population_raster(path)

@@ -292,6 +292,12 @@ def _checked_band(report: _Report, src: Any, p: Path, band: int | None) -> int:
                f"{p.name} population.tif)" + (" or pass band=N" if api else ""))
         report.add(what, fix)
         report.raise_if_any()
+    dtype = str(src.dtypes[0])
+    if dtype.startswith("complex") or dtype.startswith("cint"):  # e.g. radar, not people
+        report.add(f"the band holds complex numbers ({dtype}), not people per cell",
+                   "pass a population raster (one band of people per cell, such as GHSL "
+                   "GHS_POP or WorldPop)")
+        report.raise_if_any()
     if interp and interp[0] in _IMAGE_BANDS:
         logger.warning("%s: the raster's only band is a %s colour band (image colours, not "
                        "people per cell?); its values are read as people per cell", p,
