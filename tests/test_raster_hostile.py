@@ -166,6 +166,11 @@ def test_long_reads_log_their_progress(tmp_path, monkeypatch, caplog):
         read_population_raster(path, window_size=10)
     progress = [r.getMessage() for r in caplog.records if "% read" in r.getMessage()]
     assert progress and "25 % read (1 window of 4" in progress[0]
+    caplog.clear()
+    monkeypatch.setattr(raster, "_MAX_WINDOW_CELLS", 100, raising=False)
+    with caplog.at_level(logging.INFO, logger="coverage.inputs.raster"):  # in pieces too
+        read_population_raster(path, aggregate=20, window_size=8)
+    assert any("% read" in r.getMessage() for r in caplog.records)
 
 
 # ---- 4. GDAL's block cache
@@ -365,3 +370,18 @@ def test_a_complex_band_is_refused(tmp_path):
     path = write(tmp_path / "complex.tif", arr)
     with pytest.raises(InputValidationError, match=r"complex numbers \(complex64\)"):
         read_population_raster(path)
+    with pytest.raises(InputValidationError, match=r"band 1 holds complex numbers"):
+        read_population_raster(path, band=1)  # a band chosen is checked too
+
+
+def test_a_negative_value_after_the_offset_names_the_stored_value(tmp_path):
+    """With an offset, the values shown are people, and nodata is a stored value: the fix
+    says how to get from one to the other."""
+    path = write(tmp_path / "offset.tif", np.array([[0, 5], [7, 8]], dtype=np.int32))
+    with rasterio.open(path, "r+") as dst:
+        dst.offsets = (-100.0,)
+    with pytest.raises(InputValidationError) as info:
+        read_population_raster(path)
+    msg = str(info.value)
+    assert "-100 at row 0, col 0" in msg and "stored value x 1 - 100" in msg
+    assert "(VALUE - offset) / scale" in msg

@@ -278,7 +278,24 @@ def _checked_band(report: _Report, src: Any, p: Path, band: int | None) -> int:
                 f"pass band=1..{count}" if count > 1 else "pass band=1 (or leave band out)",
             )
             report.raise_if_any()
-        return int(band)
+    else:
+        band = _only_band(report, count, interp, p)
+    dtype = str(src.dtypes[band - 1])
+    if dtype.startswith("complex") or dtype.startswith("cint"):  # e.g. radar, not people
+        report.add(f"band {band} holds complex numbers ({dtype}), not people per cell",
+                   "pass a population raster (one band of people per cell, such as GHSL "
+                   "GHS_POP or WorldPop)")
+        report.raise_if_any()
+    if interp and interp[band - 1] in _IMAGE_BANDS:
+        logger.warning("%s: band %d is a %s colour band (image colours, not people per "
+                       "cell?); its values are read as people per cell", p, band,
+                       interp[band - 1])
+    return int(band)
+
+
+def _only_band(report: _Report, count: int, interp: list[str], p: Path) -> int:
+    """Band 1 of a one-band raster; several bands (an RGB(A) image, a stack of grids)
+    without a choice are refused."""
     if count > 1:
         image = sum(name in _IMAGE_BANDS for name in interp) >= 2
         what = (f"the raster has {count} bands (colour interpretation: {', '.join(interp)})"
@@ -292,16 +309,6 @@ def _checked_band(report: _Report, src: Any, p: Path, band: int | None) -> int:
                f"{p.name} population.tif)" + (" or pass band=N" if api else ""))
         report.add(what, fix)
         report.raise_if_any()
-    dtype = str(src.dtypes[0])
-    if dtype.startswith("complex") or dtype.startswith("cint"):  # e.g. radar, not people
-        report.add(f"the band holds complex numbers ({dtype}), not people per cell",
-                   "pass a population raster (one band of people per cell, such as GHSL "
-                   "GHS_POP or WorldPop)")
-        report.raise_if_any()
-    if interp and interp[0] in _IMAGE_BANDS:
-        logger.warning("%s: the raster's only band is a %s colour band (image colours, not "
-                       "people per cell?); its values are read as people per cell", p,
-                       interp[0])
     return 1
 
 
@@ -537,12 +544,13 @@ def _scan_windows(src: Any, p: Path, how: _Read, rows: list[tuple[int, int]],
                                       how.use_mask_band, scan, how.scale)
             if pieces:
                 acc[col0 // factor] += float(vals.sum())
-                continue
-            if factor > 1:
-                vals = _block_sums(vals, factor)
-            rr, cc = np.nonzero(vals > 0)
-            if rr.size:
-                _add_cells(scan, src, how, row0 + rr * factor, col0 + cc * factor, vals[rr, cc])
+            else:
+                if factor > 1:
+                    vals = _block_sums(vals, factor)
+                rr, cc = np.nonzero(vals > 0)
+                if rr.size:
+                    _add_cells(scan, src, how, row0 + rr * factor, col0 + cc * factor,
+                               vals[rr, cc])
             now = time.monotonic()
             if now - last >= _PROGRESS_SECONDS and scan.n_windows < n_total:
                 last = now
@@ -555,7 +563,7 @@ def _scan_windows(src: Any, p: Path, how: _Read, rows: list[tuple[int, int]],
 
 
 def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any,
-                     given: bool = False) -> None:
+                     given: bool = False, scale: tuple[float, float] = (1.0, 0.0)) -> None:
     """Raise one error naming every kind of bad cell found, with examples and the fix."""
     from pyproj import CRS
 
@@ -576,7 +584,11 @@ def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any
             "cells hold a negative population that is not the nodata value",
             "if it is a nodata marker, declare it (gdal_edit.py -a_nodata VALUE file.tif"
             + _nodata_option(report, "VALUE") + "; GHSL uses -200, WorldPop -99999), "
-            "otherwise fix the cells",
+            "otherwise fix the cells"
+            + ("" if scale == (1.0, 0.0) else
+               f" (the values shown are people, stored value x {scale[0]:g} "
+               f"{'-' if scale[1] < 0 else '+'} {abs(scale[1]):g}: "
+               "nodata is the stored value, so declare (VALUE - offset) / scale)"),
         ),
         "tr": (
             tr,
@@ -801,7 +813,7 @@ def read_population_raster(
                        "pass a complete GeoTIFF (download or export it again)")
             report.raise_if_any()
 
-    _raise_bad_cells(report, scan.bad, raster_crs, given)
+    _raise_bad_cells(report, scan.bad, raster_crs, given, scale)
     demand = _demand_table(report, scan, factor)
     total = scan.total
     info = {
