@@ -646,7 +646,7 @@ class LatencyModel:
         """
         p = Path(path)
         try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+            doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise InputValidationError(
                 f"{p}: latency model file not found. Fix: give the path of a file written by "
