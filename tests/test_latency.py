@@ -151,6 +151,10 @@ def test_a_network_override_drops_the_measured_error(tmp_path):
     fitted = LatencyModel.from_profile("internet")
     assert fitted.fit and fitted.summary()["measured_error"]
     assert LatencyModel.from_profile("internet", route_factor=1.0).fit is None
+    import dataclasses
+
+    assert LatencyModel(route_factor=1.0, overhead_ms=0.0, overhead_p99_ms=0.0).fit is None
+    assert dataclasses.replace(LatencyModel(), fiber_us_per_km=5.0).fit is None
     assert LatencyModel.from_spec("internet", overhead_ms=0.0, overhead_p99_ms=0.0).fit is None
     assert LatencyModel.from_spec("internet", fiber_us_per_km=5.0).fit is None
     # the same values, or other fields, keep it
@@ -207,3 +211,22 @@ def test_a_plan_beyond_the_fitted_distances_is_warned(tmp_path, caplog):
     assert len(said[0]) == 1 and "up to 20 km" in said[0][0] and "my pings" in said[0][0]
     assert len(said[1]) == 1 and "of 5,000 km and more" in said[1][0]
     assert said[2] == []
+    # the built-in profile says so too (fitted under 2,000 km), as does an older model
+    # file without the fitted range (the distance it kept pings under)
+    far = pd.DataFrame({"lat": [38.7, 52.5], "lon": [-9.1, 13.4], "population": [10, 20]})
+    for model, needle in ((LatencyModel(), "up to 2,000 km"),
+                          (LatencyModel.from_file(model_file(1.0, 20.0)), "up to 20 km")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="coverage"):
+            plan_sites(far, far.assign(site_id=["a", "b"]), budget_ms=100.0, failures=0,
+                       model=model)
+        assert any(needle in r.getMessage() for r in caplog.records), needle
+    old = tmp_path / "old.toml"
+    old.write_text("[latency_model]\nroute_factor = 2.0\noverhead_ms = 5.0\n"
+                   "overhead_p99_ms = 9.0\nhops = 0\n\n[latency_model.fit]\n"
+                   "max_distance_km = 500.0\n")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan_sites(far, far.assign(site_id=["a", "b"]), budget_ms=100.0, failures=0,
+                   model=LatencyModel.from_file(old))
+    assert any("up to 500 km" in r.getMessage() for r in caplog.records)

@@ -192,6 +192,8 @@ LATENCY_PROFILES: dict[str, dict[str, Any]] = {
             "data": "WonderNetwork city-pair pings, July 2020 (rtt_min_ms; p99: rtt_max_ms)",
             "pairs": 11294,
             "max_distance_km": 2000.0,
+            "fitted_min_distance_km": 4.7,
+            "fitted_max_distance_km": 1999.6,
             "method": "median (LAD) fit of route factor + overhead; p99 overhead: median of "
                       "rtt_max_ms minus the p50 distance term",
             "median_abs_error_ms": 6.37,
@@ -341,6 +343,11 @@ class LatencyModel:
             problems.append(f"profile must be a name (text); got {self.profile!r}")
         if self.fit is not None and not isinstance(self.fit, Mapping):
             problems.append(f"fit must be a table; got {self.fit!r}")
+        default = {**{f.name: f.default for f in fields(self)},
+                   **LATENCY_PROFILES[DEFAULT_PROFILE]}
+        if self.fit == default["fit"] and any(  # the default's fit claim, another network
+                getattr(self, k) != default[k] for k in NETWORK_BOUNDS):
+            object.__setattr__(self, "fit", None)
         _check_pair("proxy_ms", self.proxy_ms, problems)
         if not isinstance(self.wifi, str) or self.wifi not in WIFI_PROFILES_MS:
             problems.append(

@@ -1509,6 +1509,8 @@ def _warn_extrapolated(model: LatencyModel, radius_km: float) -> None:
     on (``edge-coverage calibrate`` records them): its latencies there are extrapolated."""
     fit = model.fit or {}
     lo, hi = fit.get("fitted_min_distance_km"), fit.get("fitted_max_distance_km")
+    if hi is None:  # a model file of an older calibrate: the range it kept pings under
+        hi = fit.get("max_distance_km")
     source = fit.get("data") or model.profile
     if isinstance(hi, int | float) and radius_km > hi:
         logger.warning(
