@@ -280,8 +280,8 @@ def placement_line(s: Mapping[str, Any]) -> str | None:
     --------
     >>> print(placement_line({"kmedian_status": "local_search", "kmedian_gap": 0.0038}))
     ... # doctest: +NORMALIZE_WHITESPACE
-    placement (k-median, population-weighted p50): local search, within 0.38 % of the
-    proven lower bound
+    placement (k-median, population-weighted p50): local search, gap 0.38 % (its proven
+    lower bound is 0.38 % below its objective)
     >>> print(placement_line({"kmedian_status": "optimal", "kmedian_gap": 0.0}))
     placement (k-median, population-weighted p50): optimal
     """
@@ -295,7 +295,8 @@ def placement_line(s: Mapping[str, Any]) -> str | None:
     what = status.replace("_", " ")
     if gap is None:
         return head + f"{what}, no lower bound"
-    return head + f"{what}, within {100 * gap:.2f} % of the proven lower bound"
+    return head + (f"{what}, gap {100 * gap:.2f} % (its proven lower bound is "
+                   f"{100 * gap:.2f} % below its objective)")
 
 
 def rollout_line(s: Mapping[str, Any]) -> str | None:
