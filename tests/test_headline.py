@@ -28,7 +28,7 @@ def test_aggregation_losses_are_stated(sample_inputs):
     assert f"{agg['demand_points_in']:,} demand points binned into " \
            f"{agg['demand_points_solved']:,} cells of 80 km" in text
     assert "population outside budget under the worst failure" in text
-    assert "(over the cells)" in text
+    assert "(over the bins)" in text and "the figures above are over the bins" in text
     assert ("latency model: on-net (route factor 1.50, overhead 0.0/0.0 ms p50/p99; median "
             "error 14.3 ms against 11,294 measured pairs)") in text
 

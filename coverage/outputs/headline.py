@@ -147,7 +147,8 @@ def _aggregation_line(s: Mapping[str, Any]) -> str | None:
             else f"cells of {'n/a' if cell is None else f'{cell:g}'} km")
     return (f"aggregation: {_count(agg.get('demand_points_in'))} demand points binned into "
             f"{_count(agg.get('demand_points_solved'))} {size} ({agg.get('mode')}); the figures "
-            f"above are over the cells. On the original points, {_count(short)} "
+            "above are over the bins (each bin's people at its centre), not the original "
+            f"points. On the original points, {_count(short)} "
             f"({_count(agg.get('population_short'))} people, {share_text}) are short of "
             "their own requirement")
 
@@ -224,7 +225,7 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"; worst under N-1: {_ms(s.get('n1_worst_latency_ms'), 'no user has a second site')}"
         "; population outside budget under the worst failure: "
         f"{_count(s.get('n1_population_outside_budget'))}"
-        + (" (over the cells)" if agg else "")
+        + (" (over the bins)" if agg else "")
     )
     nk = nk_line(s, k)
     if nk:
