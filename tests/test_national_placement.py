@@ -183,3 +183,48 @@ def test_national_placement_other_failure_levels_and_required_sites(failures, re
     assert bound <= obj
     if required:
         assert set(sites["site_id"][:required]) <= set(plan.sites["site_id"])
+
+
+def test_holding_is_bounded_by_pairs_and_every_cell_is_still_kept(monkeypatch):
+    """At 50 ms every cell of a national grid was tight with ~690 candidates in budget: the
+    placement held 412M pairs (13.8 GB, 169 s) before any search. Holds are now bounded
+    (MAX_HOLD_PAIRS; the cells with the fewest candidates first) and every cell is still
+    counted after each search: the placement keeps every cell (re-checked independently)."""
+    import coverage.planner.placement as placement
+    from coverage.planner.placement import _within_pairs
+
+    # the selection: short cells first, then fewest candidates, up to the pairs
+    cells = np.array([10, 11, 12, 13, 14])
+    n_cov = np.zeros(20, dtype=np.int64)
+    n_cov[cells] = [50, 5, 40, 3, 7]
+    assert list(_within_pairs(cells, n_cov, max_pairs=1000)) == list(cells)
+    assert list(_within_pairs(cells, n_cov, max_pairs=15)) == [13, 11, 14]
+    assert list(_within_pairs(cells, n_cov, first=1, max_pairs=60)) == [10, 13, 11]
+    assert list(_within_pairs(cells, n_cov, max_pairs=1)) == [13]  # at least one cell
+
+    demand, sites = instance(0)
+    problem, cover, n_cov = lazy_problem(demand, sites)
+    source = row_source(problem)
+    free = place_national(problem, cover, n_cov, source=source, bin_reach=reach_matrix,
+                          time_limit_s=30)
+    limit = int(np.asarray(n_cov)[np.asarray(n_cov) > 0].sum() // 20)
+    monkeypatch.setattr(placement, "MAX_HOLD_PAIRS", limit)
+    held_pairs = []
+
+    class Spy:  # the rows the placement asks for, per hold
+        def __getattr__(self, name):
+            return getattr(source, name)
+
+        def rows(self, *a, **k):
+            out = source.rows(*a, **k)
+            held_pairs.append(out.nnz)
+            return out
+
+    res = place_national(problem, cover, n_cov, source=Spy(), bin_reach=reach_matrix,
+                         time_limit_s=30)
+    assert free.info["held_cells"] == free.info["tight_cells"]
+    assert res.info["held_cells"] < res.info["tight_cells"]
+    assert held_pairs and max(held_pairs) <= limit
+    met, obj, _ = independent(demand, sites, problem.sites["site_id"].to_numpy()[res.sites])
+    assert met and obj <= res.info["cover_objective_ms_pop"] * (1 + 1e-12)
+    assert len(res.sites) == len(cover)
