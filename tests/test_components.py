@@ -89,6 +89,8 @@ def test_split_is_exact_and_plan_equals_monolithic(seed: int) -> None:
     have = build_reach(lat, lon, s_lat[comp.lazy.cover.sites], s_lon[comp.lazy.cover.sites],
                        model=LatencyModel(), budget_ms=BUDGET, percentile="p99").n_covering()
     assert np.all(have >= np.minimum(2, mono.n_covering))
+    # the largest component counts the cells that reach a candidate (not their bin-mates)
+    assert comp.info["largest_component_cells"] == np.bincount(cells[reach_some]).max()
 
 
 def test_a_split_by_country_is_not_a_proof() -> None:

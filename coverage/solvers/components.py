@@ -62,7 +62,9 @@ class ComponentSplit:
     Attributes
     ----------
     cell_label : numpy.ndarray
-        Component of every demand cell (``-1``: no candidate within budget).
+        Component of every demand cell (``-1``: no candidate within budget of any cell of
+        its bin). A cell that reaches nothing itself may carry its bin's label: it is in
+        its piece with a requirement of 0.
     site_label : numpy.ndarray
         Component of every candidate (``-1``: no cell within budget of it).
     n_components : int
@@ -487,7 +489,8 @@ def solve_components(
                            rows_fetched=sum(int(o["rows_fetched"]) for o in outs),
                            pairs_fetched=sum(int(o["pairs_fetched"]) for o in outs),
                            count_s=split_s)
-    sizes = split.sizes()
+    reaching = (split.cell_label >= 0) & (n_cov > 0)  # not the bin-mates that reach nothing
+    sizes = np.bincount(split.cell_label[reaching], minlength=split.n_components)
     info = {"components": split.n_components, "pieces": len(table),
             "largest_component_cells": int(sizes.max(initial=0)),
             "split_s": split_s, "solve_s": solve_s,
