@@ -277,6 +277,45 @@ def test_reach_pairs_are_the_leaves_of_the_pairs_within_radius(seed, leaf_km):
     assert (point_leaf[radius < 0] == -1).all() and (point_leaf[live] >= 0).all()
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("leaf_km", [None, 5.0, 400.0])
+def test_reach_graph_has_the_components_of_the_pairs(seed, leaf_km):
+    """reach_graph (a site inside a coarse bin joined to the bin's node, not to every leaf
+    under it) has the connected components of the BallTree's (leaf, site) pairs, the same
+    leaves and sites with an edge, and no more edges than the levels allow."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(70 + seed)
+    p_lat, p_lon = clustered(rng, 1_500, [(48, 2), (-33, 151), (64, -179)], 6.0)
+    radius = mixed_radii(rng, len(p_lat)) * (1 if seed % 2 else 20)  # wide: nested bins
+    s_lat, s_lon = clustered(rng, 120, [(48, 2), (-33, 151), (64, 179)], 8.0)
+    bp = BinnedPoints.from_km(unit_xyz(p_lat, p_lon), radius, leaf_km=leaf_km)
+    n0, m = bp.bins(0), len(s_lat)
+    tree = unit_tree(s_lat, s_lon)
+    xyz = unit_xyz(p_lat, p_lon)
+    live = np.flatnonzero(radius >= 0)
+    ind = tree.query_radius(xyz[live], r=chord_from_km(radius[live]))
+    point_leaf = bp.point_leaf()
+    pairs = np.array(sorted({(int(point_leaf[p]), int(j))
+                             for p, row in zip(live, ind, strict=True) for j in row}))
+
+    def labels(a, b, n_nodes):
+        g = sp.coo_array((np.ones(len(a)), (a, b)), shape=(n_nodes, n_nodes))
+        lab = connected_components(g, directed=False)[1][:n0 + m]
+        has = np.zeros(n_nodes, dtype=bool)
+        has[a] = has[b] = True
+        return np.where(has[:n0 + m], lab, -1)
+
+    a, b, n_nodes = bp.reach_graph(unit_xyz(s_lat, s_lon))
+    want = labels(pairs[:, 0], n0 + pairs[:, 1], n0 + m)
+    got = labels(a, b, n_nodes)
+    assert np.array_equal(got < 0, want < 0)  # the same leaves and sites reach something
+    both = np.unique(np.column_stack([got[got >= 0], want[want >= 0]]), axis=0)
+    assert len(both) == len(np.unique(got[got >= 0])) == len(np.unique(want[want >= 0]))
+    assert len(a) <= len(pairs) + bp.n_levels * n0
+
+
 @pytest.mark.parametrize("seed,k", [(0, 1), (1, 2), (2, 3), (3, 5)])
 def test_nearest_sites_equal_a_haversine_scan(seed, k):
     """coverage.model.geo.nearest (k-d tree on unit vectors) against every pair's haversine,

@@ -578,6 +578,60 @@ class BinnedPoints:
         out[self.point_index] = np.repeat(acc, self._size[0]) + hits
         return out
 
+    def reach_graph(self, sites_xyz: npt.ArrayLike, chunk_sites: int = 512
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+        """A graph with the connectivity of the (leaf, site) pairs of :meth:`reach_pairs`,
+        without them: a site inside a coarser bin is joined to that bin's node, and the
+        node to every leaf under it, instead of the site to every leaf. At wide radii
+        nearly every site is inside the coarse bins, and the pairs are leaves x sites (a
+        993k-cell grid with 3,078 candidates at 50 ms ran out of minutes and memory);
+        these edges are at most the pairs of the exact tests at the leaves, the inside
+        pairs, and the levels times the leaves.
+
+        Returns
+        -------
+        (a, b, n_nodes) : tuple
+            Edge end points (int64) and the number of nodes: leaves ``0 .. L - 1`` (as
+            :meth:`point_leaf`), sites ``L .. L + m - 1``, then one node per coarser bin
+            holding a site. A leaf or a site has an edge exactly when it has a pair.
+        """
+        n_sites = len(np.asarray(sites_xyz).reshape(-1, 3))
+        empty = np.zeros(0, dtype=np.int64)
+        if not self.n_levels:
+            return empty, empty, n_sites
+        n0, top = self.bins(0), self.n_levels - 1
+        leaf_lo = [np.arange(n0, dtype=np.int64)]
+        leaf_hi = [leaf_lo[0] + 1]
+        for lv in range(1, self.n_levels):
+            first, size = self._first[lv], self._size[lv]
+            leaf_lo.append(leaf_lo[lv - 1][first])
+            leaf_hi.append(leaf_hi[lv - 1][first + size - 1])
+        point_leaf = np.repeat(np.arange(n0, dtype=np.int64), self._size[0])
+        leaf_keys: list[npt.NDArray[np.int64]] = []  # leaf * n_sites + site
+        bin_keys: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(self.n_levels)]
+        for inside_pairs, points, sites in self._walk(sites_xyz, chunk_sites):
+            for depth, (bins, js) in enumerate(inside_pairs):
+                lv = top - depth
+                (leaf_keys if lv == 0 else bin_keys[lv]).append(np.unique(bins * n_sites + js))
+            leaf_keys.append(np.unique(point_leaf[points] * n_sites + sites))
+        key = np.unique(np.concatenate(leaf_keys)) if leaf_keys else empty
+        a, b = [key // n_sites], [n0 + key % n_sites]
+        node = n0 + n_sites
+        for lv in range(1, self.n_levels):
+            if not bin_keys[lv]:
+                continue
+            key = np.unique(np.concatenate(bin_keys[lv]))
+            marked, slot = np.unique(key // n_sites, return_inverse=True)
+            a.append(node + slot)  # bin node - site
+            b.append(n0 + key % n_sites)
+            lo, hi = leaf_lo[lv][marked], leaf_hi[lv][marked]
+            n = hi - lo
+            a.append(np.repeat(node + np.arange(len(marked), dtype=np.int64), n))  # - leaves
+            b.append(np.arange(int(n.sum()), dtype=np.int64)
+                     + np.repeat(lo - (np.cumsum(n) - n), n))
+            node += len(marked)
+        return np.concatenate(a), np.concatenate(b), node
+
     def point_leaf(self) -> npt.NDArray[np.int64]:
         """Every point's leaf bin, in the order of the points (``-1``: a negative radius)."""
         out = np.full(self.n_points, -1, dtype=np.int64)

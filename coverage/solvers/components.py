@@ -8,11 +8,11 @@ it), so components that are all solved to optimality prove the combined plan opt
 
 :func:`split_components` finds the components without materialising the pairs: the cells
 are binned once with their radii (:class:`coverage.model.geo.BinnedPoints`, the binned count
-of row generation), and :meth:`~coverage.model.geo.BinnedPoints.reach_pairs` gives the
-(bin, candidate) pairs where some cell of the bin reaches the candidate, exactly (only the
-candidates near a bin's edge are tested cell by cell); the connected components of the
-bipartite (bin, candidate) graph (``scipy.sparse.csgraph.connected_components``) are the
-split.
+of row generation), and :meth:`~coverage.model.geo.BinnedPoints.reach_graph` gives a graph
+with the connectivity of the (bin, candidate) pairs where some cell of the bin reaches the
+candidate, exactly (only the candidates near a bin's edge are tested cell by cell), without
+the pairs (a candidate inside a coarse bin joins that bin's node); its connected components
+(``scipy.sparse.csgraph.connected_components``) are the split.
 
 The split is safe: every real (cell, candidate) pair is an edge, so no component is cut.
 It may merge two components, only when two cells of one bin have no candidate in common
@@ -121,15 +121,17 @@ def split_components(
         return ComponentSplit(cell_label, site_label, 0, {"bins": 0, "edges": 0})
     bp = BinnedPoints.from_km(unit_xyz(demand_lat_deg, demand_lon_deg), r, leaf_km=bin_km)
     t_bins = time.perf_counter() - t0
-    # (bin, candidate) edges: some cell of the bin reaches the candidate (exact)
-    e_bin, e_site = bp.reach_pairs(unit_xyz(site_lat_deg, site_lon_deg))
+    # the connectivity of the (bin, candidate) pairs (some cell of the bin reaches the
+    # candidate, exact), without the pairs themselves (BinnedPoints.reach_graph)
+    e_a, e_b, n_nodes = bp.reach_graph(unit_xyz(site_lat_deg, site_lon_deg))
     n_bins = bp.bins(0) if bp.n_levels else 0
-    graph = sp.coo_array((np.ones(len(e_bin), dtype=np.int8), (e_bin, n_bins + e_site)),
-                         shape=(n_bins + m, n_bins + m)).tocsr()
+    graph = sp.coo_array((np.ones(len(e_a), dtype=np.int8), (e_a, e_b)),
+                         shape=(n_nodes, n_nodes)).tocsr()
     _, labels = connected_components(graph, directed=False)
-    has_edge = np.zeros(n_bins + m, dtype=bool)
-    has_edge[e_bin] = True
-    has_edge[n_bins + e_site] = True
+    has_edge = np.zeros(n_nodes, dtype=bool)
+    has_edge[e_a] = True
+    has_edge[e_b] = True
+    labels, has_edge = labels[:n_bins + m], has_edge[:n_bins + m]  # not the bins' nodes
     used = np.unique(labels[has_edge])
     compact = np.full(labels.max() + 1, -1, dtype=np.int64)
     compact[used] = np.arange(len(used))
@@ -138,10 +140,10 @@ def split_components(
     live = leaf >= 0
     cell_label[live] = lab[:n_bins][leaf[live]]
     site_label[:] = lab[n_bins:]
-    info = {"bins": n_bins, "bin_km": bin_km, "edges": int(len(e_bin)),
+    info = {"bins": n_bins, "bin_km": bin_km, "edges": int(len(e_a)),
             "bins_s": t_bins, "seconds": time.perf_counter() - t0}
     logger.info("components: %d from %s cells and %s candidates (%s bins, %s edges) in "
-                "%.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", f"{len(e_bin):,}",
+                "%.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", f"{len(e_a):,}",
                 info["seconds"])
     return ComponentSplit(cell_label, site_label, int(len(used)), info)
 
