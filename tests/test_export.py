@@ -307,8 +307,10 @@ def test_sanitise_layer_keeps_the_active_geometry_and_converts_other_geometries(
 
 def test_csv_safe_defuses_formulas_in_text_only():
     df = pd.DataFrame({
-        "name": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\ry", "ok", None],
-        "site_id": pd.Series(["-7", "a=b", "x", "y", "z", "w", "v", "u"], dtype="string"),
+        "name": ["=HYPERLINK(\"http://x\")", "+1+A1", "-2-cmd", "@SUM(A1)", "\tx", "\ry", "ok",
+                 None],
+        "site_id": pd.Series(["-7", "a=b", "+3.5e2", "-.5", "-1e", "w", "v", "u"],
+                             dtype="string"),
         "kind": pd.Categorical(["=c", "d", "d", "d", "d", "d", "d", "d"]),
         "mixed": pd.Series([-3, "=x", 2.5, None, "a", "b", "c", "d"], dtype=object),
         "x": [-1.5, 2.0, -3.0, 0.0, 1.0, 2.0, 3.0, -4.0],
@@ -318,10 +320,12 @@ def test_csv_safe_defuses_formulas_in_text_only():
     before = df.copy()
     out = csv_safe(df)
     pd.testing.assert_frame_equal(df, before)  # input untouched
-    assert out["name"].tolist()[:7] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)",
-                                        "'\tx", "'\ry", "ok"]
+    assert out["name"].tolist()[:7] == ["'=HYPERLINK(\"http://x\")", "'+1+A1", "'-2-cmd",
+                                        "'@SUM(A1)", "'\tx", "'\ry", "ok"]
     assert pd.isna(out["name"].iloc[7])
-    assert out["site_id"].tolist()[:2] == ["'-7", "a=b"]
+    # a plain number written as text is read as a number, not run: left as it is (an id
+    # "-7" or a carried column's "-6450" read back as the user wrote it)
+    assert out["site_id"].tolist()[:5] == ["-7", "a=b", "+3.5e2", "-.5", "'-1e"]
     assert out["kind"].tolist()[:2] == ["'=c", "d"]
     assert out["mixed"].tolist()[:3] == [-3, "'=x", 2.5]  # numbers in text columns stay numbers
     # numeric columns: negative numbers untouched, dtype kept

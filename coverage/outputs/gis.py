@@ -313,6 +313,9 @@ def write_geoparquet(layer: gpd.GeoDataFrame, path: str | Path) -> Path:
 
 
 _FORMULA_START = r"^[=+\-@\t\r]"
+#: A plain number written as text ("-6450", "+3.5e2"): a spreadsheet reads it as a number,
+#: not a formula, so it is left as it is (a carried column of the user's file is text).
+_PLAIN_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 
 
 def write_points_geoparquet(df: pd.DataFrame, path: str | Path,
@@ -415,6 +418,9 @@ def _prefix_formulas(s: pd.Series) -> pd.Series | None:
         return None  # no text cell (numbers, bytes, dates, ... in an object column)
     hit = s.str.contains(_FORMULA_START, regex=True, na=False)
     hit = hit.astype(object).fillna(False).astype(bool)  # non-text cells give NaN
+    if hit.any():
+        plain = s.str.fullmatch(_PLAIN_NUMBER, na=False).astype(object).fillna(False)
+        hit &= ~plain.astype(bool)
     if not hit.any():
         return None
     out = s.astype(object).copy()
@@ -430,8 +436,9 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     advice against CSV injection (site names and ids come from the user's files, and a cell
     ``=HYPERLINK(...)`` opens as a live formula in Excel or LibreOffice). Column names that
     start so are prefixed the same way. Numeric, boolean and datetime columns are untouched,
-    so a negative number stays a number; a *text* ``"-5"`` becomes ``"'-5"``. Vectorised per
-    column; columns without such a cell are not copied.
+    so a negative number stays a number, and so does a plain number written as text
+    (``"-5"``, ``"+3.5e2"``: a spreadsheet reads it as a number); ``"-5+A1"`` becomes
+    ``"'-5+A1"``. Vectorised per column; columns without such a cell are not copied.
 
     Parameters
     ----------
@@ -446,6 +453,7 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> csv_safe(pd.DataFrame({"name": ["=1+1", "Lyon"], "x": [-1.5, 2.0]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
        name    x
     0  '=1+1 -1.5
     1  Lyon  2.0
