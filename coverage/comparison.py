@@ -760,7 +760,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                    target_utilisation=target_utilisation,
                    min_accelerators=int(workload.min_accelerators))
     over = own & (envelope >= 0) & (n > envelope)
-    _, pue, _ = site_power(sites, tier_catalog)
+    power_kw, pue, _ = site_power(sites, tier_catalog)
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
              else np.full(len(sites), "default", dtype=object))
     mean = peak / peak_to_mean
@@ -773,12 +773,26 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
     u_mean = fleet.utilisation_mean
     sc = fleet.sites
+    # the fit check (capacity) counts one host per site, the prices one per
+    # accelerators_per_host: a priced facility above its envelope means the capacity the
+    # plan was proven with does not fit the site's power once its hosts are counted
+    facility_over = (np.isfinite(power_kw) & ~own
+                     & (np.asarray(sc.facility_kw) > power_kw * (1 + 1e-9)))
+    if facility_over.any():
+        logger.warning(
+            "%s of %s chosen sites need more power than their envelope once every host is "
+            "counted (the prices count one host per %s accelerators; the capacity check "
+            "counts one per site): their capacity, and the plan's proof, are optimistic "
+            "(compare_sites.csv: facility_kw against power_envelope_kw)",
+            f"{int(facility_over.sum()):,}", f"{len(sites):,}",
+            getattr(costs.accelerator(str(workload.accelerator)), "accelerators_per_host", 1))
     table = pd.DataFrame({
         "site_id": sites["site_id"].to_numpy(), "tier": tiers,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
         "peak_load_rps": peak, "mean_load_rps": mean, "worst_load_rps": worst,
         "utilisation_mean": u_mean, "utilisation_peak": u_peak,
         "utilisation_worst": u_worst, "facility_kw": sc.facility_kw,
+        "power_envelope_kw": power_kw,
         "capex_usd": sc.capex_usd, "capital_usd_per_year": sc.capital_usd_per_year,
         "energy_usd_per_year": sc.energy_usd_per_year,
         "lease_usd_per_year": sc.lease_usd_per_year,
@@ -816,6 +830,12 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "accelerators": int(n.sum()),
             "accelerators_envelope": int(envelope[envelope >= 0].sum()),
             "sites_over_envelope": int(over.sum()),
+            "sites_facility_over_envelope": int(facility_over.sum()),
+            "facility_over_envelope_note": (
+                f"{int(facility_over.sum())} site(s) need more power than their envelope "
+                "once every host is counted (the prices count one host per "
+                "accelerators_per_host accelerators; the capacity check counts one per site): "
+                "their capacity is optimistic" if facility_over.any() else None),
             "over_envelope_note": (
                 f"{int(over.sum())} site(s) with their own capacity_rps need more "
                 f"{workload.accelerator} accelerators than their power envelope holds: priced "

@@ -519,6 +519,26 @@ def test_own_capacity_sites_are_priced_for_their_load_not_their_envelope():
     assert c.document["edge"]["utilisation"]["fleet_mean"] <= 0.8 / 3 + 1e-9
 
 
+def test_a_priced_facility_above_its_envelope_is_said(caplog):
+    """The capacity check counts one host per site, the prices one per
+    accelerators_per_host (4 L4s): a 5 kW site held 39 L4s in the plan while its priced
+    facility drew about 9 kW, and compare said no site was over its envelope."""
+    import logging
+
+    demand, sites = town()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        c = run_compare(demand, sites.assign(power_kw=5.0), requests_per_person_day=100.0)
+    t = c.sites
+    over = int((t["facility_kw"] > t["power_envelope_kw"] * (1 + 1e-9)).sum())
+    sizing = c.document["edge"]["sizing"]
+    assert over > 0 and sizing["sites_facility_over_envelope"] == over
+    assert "once every host is counted" in sizing["facility_over_envelope_note"]
+    assert any("need more power than their envelope" in r.getMessage()
+               for r in caplog.records)
+    roomy = run_compare(demand, sites.assign(power_kw=500.0), requests_per_person_day=100.0)
+    assert roomy.document["edge"]["sizing"]["sites_facility_over_envelope"] == 0
+
+
 def test_the_region_runs_its_own_workload_for_latency_too():
     demand, sites = town()
     regions = regions_at([(57.0, 10.0), (57.1, 10.1)])
