@@ -93,12 +93,14 @@ def fit_figures(sites: pd.DataFrame, workload: Any, catalog: Any,
         m = labels == name
         mx = m & is_ex & np.isfinite(power)
         p = float(pue[m][0]) if m.any() else 1.0
+        # the sites the envelope is the largest of: the excluded ones, else all of the tier
+        pool = np.flatnonzero(mx if mx.any() else m & np.isfinite(power))
+        top = pool[np.argmax(power[pool])] if len(pool) else None
         tiers[str(name)] = {
             "candidates": int(m.sum()), "excluded": int((m & is_ex).sum()),
-            "envelope_kw": float(power[mx].max()) if mx.any() else (
-                float(np.nanmax(power[m])) if np.isfinite(power[m]).any() else None),
-            "envelope_from": ("site power_kw column" if (origin[mx] == "column").any()
-                              else f"tier {name}"),
+            "envelope_kw": None if top is None else float(power[top]),
+            "envelope_from": ("site power_kw column" if top is not None
+                              and origin[top] == "column" else f"tier {name}"),
             "pue": p,
             "needs_kw": system_kw * p if system_kw is not None else None,
         }

@@ -622,3 +622,24 @@ def test_cli_compare_verdict_agrees_with_its_document(tmp_path):
     text = doc["verdict"]["text"]
     assert f"keeps {cov['share_within_budget'] * 100:.1f} %" in text
     assert f"{cov['share_n1_safe'] * 100:.1f} % also through any one site's failure" in text
+
+
+def test_fit_figures_name_where_the_envelope_came_from():
+    """With no candidate excluded, the envelope (the largest site's) came from the sites'
+    power_kw column, and compare.json said it came from the tier (3,000 kW)."""
+    from coverage.advisor import fit_figures
+    from coverage.model.tiers import TierCatalog
+    from coverage.model.workloads import WorkloadCatalog
+
+    _, sites = town()
+    wl = WorkloadCatalog.builtin().get("vision-l4")
+    cat = TierCatalog.builtin()
+    own = fit_figures(sites.assign(tier="metro-colo", power_kw=5.0), wl, cat,
+                      excluded=sites.iloc[:0].assign(tier="metro-colo"))
+    t = own["tiers"]["metro-colo"]
+    assert t["excluded"] == 0 and t["envelope_kw"] == 5.0
+    assert t["envelope_from"] == "site power_kw column"
+    tier = fit_figures(sites.assign(tier="metro-colo"), wl, cat,
+                       excluded=sites.iloc[:0].assign(tier="metro-colo"))["tiers"]["metro-colo"]
+    assert tier["envelope_from"] == "tier metro-colo"
+    assert tier["envelope_kw"] == cat.get("metro-colo").power_kw[1]
