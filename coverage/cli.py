@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,14 +29,29 @@ from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_PO
 logger = logging.getLogger("coverage.cli")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+def _float_in(ok: Callable[[float], bool], need: str, kind: str = "a number"
+              ) -> Callable[[str], float]:
+    """An argparse type: a number for which ``ok`` holds (NaN never does), else the error
+    "must be ``need``" ("expected ``kind``" for text that is no number)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {need}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_float = _float_in(lambda v: 0 < v < math.inf, "a positive number")
+_nonneg_float = _float_in(lambda v: 0 <= v < math.inf, "a number >= 0")
+#: ``calibrate --max-distance-km``: a positive number of km, or ``inf`` (all pings).
+_max_distance_km = _float_in(lambda v: v > 0, "a positive number of km, or inf for all pings")
+#: ``calibrate --p99-over-paths``: a fraction strictly between 0 and 1.
+_open_fraction = _float_in(lambda v: 0 < v < 1,
+                           "a fraction between 0 and 1 (e.g. 0.5 or 0.9)", "a fraction")
 
 
 def _number(text: str) -> float:
@@ -44,16 +60,6 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
 
 
 def _local_workers(text: str) -> int:
@@ -852,30 +858,6 @@ def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
     from .outputs.headline import headline_lines
 
     return "\n".join(headline_lines(s, access=args.access))
-
-
-def _max_distance_km(text: str) -> float:
-    """``calibrate --max-distance-km``: a positive number of km, or ``inf`` (all)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of km, or inf for all pings, got {text!r}")
-    return value
-
-
-def _open_fraction(text: str) -> float:
-    """``calibrate --p99-over-paths``: a fraction strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a fraction between 0 and 1 (e.g. 0.5 or 0.9), got {text!r}")
-    return value
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
