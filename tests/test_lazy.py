@@ -333,7 +333,7 @@ def test_the_seed_is_capped_by_pairs_and_the_optimum_still_proven(sample_inputs,
     pairs for a 2-site plan. The seed is now capped (SEED_MAX_PAIRS, fewest candidates
     first); row generation still proves the full matrix's optimum."""
     import coverage.solvers.rowgen as rowgen
-    from coverage.solvers.rowgen import _fewest_within_pairs
+    from coverage.solvers.rowgen import fewest_within_pairs as _fewest_within_pairs
 
     n_cov = np.array([9, 1, 5, 3, 7])
     assert list(_fewest_within_pairs(np.arange(5), n_cov, 100)) == [1, 3, 2, 4, 0]

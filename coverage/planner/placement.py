@@ -331,19 +331,15 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
 
 def _within_pairs(cells: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], *,
                   first: int = 0, max_pairs: int | None = None) -> npt.NDArray[np.int64]:
-    """The cells to hold: all of ``cells`` when their rows hold at most ``max_pairs``
-    (default :data:`MAX_HOLD_PAIRS`) pairs, else the first ``first`` (the short ones)
-    before the others, each group by fewest candidates in budget, up to the pairs (at
-    least one cell)."""
+    """The cells to hold (:func:`coverage.solvers.rowgen.fewest_within_pairs`, at most
+    ``max_pairs``, default :data:`MAX_HOLD_PAIRS`): the first ``first`` (the short ones)
+    before the others; all of them, in their order, when they fit."""
+    from ..solvers.rowgen import fewest_within_pairs
+
     limit = MAX_HOLD_PAIRS if max_pairs is None else max_pairs
-    size = n_cov[cells]
-    if int(size.sum()) <= limit:
+    if int(n_cov[cells].sum()) <= limit:
         return cells
-    group = np.arange(len(cells)) >= first
-    order = np.lexsort((size, group))  # the short cells first, then fewest candidates
-    fits = np.cumsum(size[order]) <= limit
-    fits[0] = True
-    return cells[order[fits]]
+    return fewest_within_pairs(cells, n_cov, limit, first=first)
 
 
 def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLike,

@@ -56,7 +56,7 @@ from .cover_search import row_weighting_search
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LazyCoverResult", "count_within", "lazy_cover"]
+__all__ = ["LazyCoverResult", "count_within", "fewest_within_pairs", "lazy_cover"]
 
 
 @dataclass(frozen=True)
@@ -88,16 +88,18 @@ def _cube_keys(points_xyz: npt.NDArray[np.float64], bin_km: float) -> npt.NDArra
 SEED_MAX_PAIRS = 4_000_000
 
 
-def _fewest_within_pairs(cells: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64],
-                         max_pairs: int) -> npt.NDArray[np.int64]:
-    """``cells`` by fewest candidates first, as many as hold at most ``max_pairs`` pairs
-    (at least one)."""
+def fewest_within_pairs(cells: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64],
+                        max_pairs: int, *, first: int = 0) -> npt.NDArray[np.int64]:
+    """The rows of ``cells`` to hold within ``max_pairs`` (cell, candidate) pairs: the
+    first ``first`` of them (e.g. the short cells) before the others, each group by fewest
+    candidates (``n_cov``) first, as many as fit (at least one)."""
     if not len(cells):
         return cells
-    cells = cells[np.argsort(n_cov[cells], kind="stable")]
-    keep = np.cumsum(n_cov[cells]) <= max_pairs
+    size = n_cov[cells]
+    order = np.lexsort((size, np.arange(len(cells)) >= first))
+    keep = np.cumsum(size[order]) <= max_pairs
     keep[0] = True
-    return cells[keep]
+    return cells[order[keep]]
 
 
 def _per_bin_min(
@@ -471,8 +473,8 @@ class RowPool:
         coverable = np.flatnonzero(n_cov > 0)
         tight = coverable[n_cov[coverable] <= failures + 1]
         order = coverable[np.argsort(n_cov[coverable], kind="stable")]
-        self.fetch(np.union1d(tight, _fewest_within_pairs(order[:seed_rows], n_cov,
-                                                          SEED_MAX_PAIRS)))
+        self.fetch(np.union1d(tight, fewest_within_pairs(order[:seed_rows], n_cov,
+                                                         SEED_MAX_PAIRS)))
         if len(coverable) > seed_rows:
             if spread:  # the most constrained cell of every spatial bin: seeds everywhere
                 extra = _per_bin_min(coverable, self.bin_key(bin_km), n_cov)
@@ -480,7 +482,7 @@ class RowPool:
                 sample = np.random.default_rng(1)
                 extra = sample.choice(coverable, size=min(seed_rows // 4, len(coverable)),
                                       replace=False)
-            self.fetch(_fewest_within_pairs(extra, n_cov, SEED_MAX_PAIRS))
+            self.fetch(fewest_within_pairs(extra, n_cov, SEED_MAX_PAIRS))
 
     def next_rows(self, violated: npt.ArrayLike, have: npt.NDArray[np.int64], *,
                   max_rows: int, at_risk_rows: int, bin_km: float,
