@@ -202,6 +202,12 @@ def is_mount_point(path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def lock_path(target: Path) -> Path:
+    """The lock file of output directory ``target``: ``.NAME.edge-coverage.lock`` beside it
+    (the target itself is replaced)."""
+    return target.with_name(f".{target.name}.edge-coverage.lock")
+
+
 def _busy_message(option: str, requested: Any, holder: str) -> str:
     return (f"{option} {requested}: another edge-coverage run is writing it "
             f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
@@ -233,7 +239,7 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
         p = Path(os.path.realpath(p))
-    lock = p.with_name(f".{p.name}.edge-coverage.lock")
+    lock = lock_path(p)
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:
@@ -686,7 +692,7 @@ class OutputDir:
             raise
 
     def _lock(self) -> None:
-        lock = self.path.with_name(f".{self.path.name}.edge-coverage.lock")
+        lock = lock_path(self.path)
         for _attempt in range(50):
             try:
                 fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
