@@ -25,6 +25,8 @@ def counted(n: int | float, noun: str, plural: str | None = None) -> str:
     --------
     >>> counted(1, "site"), counted(12_345, "demand point"), counted(2, "entry", "entries")
     ('1 site', '12,345 demand points', '2 entries')
+    >>> counted(2.0, "site"), counted(1.5, "window")
+    ('2 sites', '1.5 windows')
     """
-    text = f"{n:,}" if float(n).is_integer() else f"{n:g}"
+    text = f"{int(n):,}" if float(n).is_integer() else f"{n:g}"
     return f"{text} {noun if n == 1 else (plural or noun + 's')}"
