@@ -220,7 +220,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         "favours": ("region" if fit["excluded"] == fit["candidates"] else
                     "either" if short else "edge"),
         "value": (f"{fit['workload']}: its smallest system ({fit['min_accelerators']} "
-                  f"accelerator(s) and host) draws "
+                  f"accelerator(s) and their host(s)) draws "
                   + (f"{fit['system_kw']:,.2f} kW IT" if fit["system_kw"] is not None
                      else "an unknown power")
                   + f"; {fit['excluded']} of {fit['candidates']} candidates cannot host it"),

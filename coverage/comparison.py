@@ -358,6 +358,17 @@ def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: A
     problem = edge_price_problem(cost_model, workload.accelerator)
     if problem is not None:
         found.append(f"{problem} (the accelerator of workload {workload.name!r})")
+    acc = cost_model.accelerator(workload.accelerator)
+    if (problem is None and acc is not None
+            and acc.accelerators_per_host != workload.accelerators_per_host):
+        found.append(
+            f"workload {workload.name!r} puts {workload.accelerators_per_host} "
+            f"{workload.accelerator} accelerator(s) on a host (accelerators_per_host, its "
+            f"sites' power and capacity) but the cost model ({cost_model.source}) prices "
+            f"hosts of {acc.accelerators_per_host}: the priced fleet would not be the one "
+            f"the plan was sized with. Fix: set the same accelerators_per_host in "
+            f"[workloads.{workload.name}] (--workloads FILE) and in "
+            f"[accelerators.\"{workload.accelerator}\"] (--costs FILE)")
     # a priced type of the user's that is another spelling of a catalog accelerator: its
     # prices would silently not apply
     used = {w.accelerator for w in catalog.entries.values() if w.accelerator}
@@ -767,25 +778,23 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     fleet = fleet_cost(costs, tiers=tiers, n_accelerators=n, mean_load_rps=mean,
                        accelerator=workload.accelerator, throughput_rps=thr,
                        accelerator_w=float(workload.accelerator_w or 0.0),
-                       host_w=float(workload.host_w or 0.0), pue=pue)
+                       host_w=float(workload.host_w or 0.0), pue=pue,
+                       accelerators_per_host=int(workload.accelerators_per_host))
     raw = n * thr
     u_peak = np.divide(peak, raw, out=np.zeros_like(peak), where=raw > 0)
     u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
     u_mean = fleet.utilisation_mean
     sc = fleet.sites
-    # the fit check (capacity) counts one host per site, the prices one per
-    # accelerators_per_host: a priced facility above its envelope means the capacity the
-    # plan was proven with does not fit the site's power once its hosts are counted
+    # an independent check of the sizing: the priced hosts of a site sized within its
+    # envelope draw no more than the envelope (the fit and the prices count the same hosts)
     facility_over = (np.isfinite(power_kw) & ~own
                      & (np.asarray(sc.facility_kw) > power_kw * (1 + 1e-9)))
     if facility_over.any():
         logger.warning(
-            "%s of %s chosen sites need more power than their envelope once every host is "
-            "counted (the prices count one host per %s accelerators; the capacity check "
-            "counts one per site): their capacity, and the plan's proof, are optimistic "
+            "%s of %s chosen sites draw more power than their envelope at the priced "
+            "accelerators and hosts: their capacity, and the plan's proof, are optimistic "
             "(compare_sites.csv: facility_kw against power_envelope_kw)",
-            f"{int(facility_over.sum()):,}", f"{len(sites):,}",
-            getattr(costs.accelerator(str(workload.accelerator)), "accelerators_per_host", 1))
+            f"{int(facility_over.sum()):,}", f"{len(sites):,}")
     table = pd.DataFrame({
         "site_id": sites["site_id"].to_numpy(), "tier": tiers,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
@@ -832,10 +841,9 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "sites_over_envelope": int(over.sum()),
             "sites_facility_over_envelope": int(facility_over.sum()),
             "facility_over_envelope_note": (
-                f"{int(facility_over.sum())} site(s) need more power than their envelope "
-                "once every host is counted (the prices count one host per "
-                "accelerators_per_host accelerators; the capacity check counts one per site): "
-                "their capacity is optimistic" if facility_over.any() else None),
+                f"{int(facility_over.sum())} site(s) draw more power than their envelope at "
+                "the priced accelerators and hosts: their capacity is optimistic"
+                if facility_over.any() else None),
             "over_envelope_note": (
                 f"{int(over.sum())} site(s) with their own capacity_rps need more "
                 f"{workload.accelerator} accelerators than their power envelope holds: priced "

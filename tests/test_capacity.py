@@ -806,7 +806,8 @@ def test_no_host_verdict_names_what_is_short():
         assert "set min_accelerators = 5" in msg and "kW" not in msg, msg
     hot = Workload("hot", inference_ms=(5, 6), accelerator_w=20_000, host_w=300)
     with pytest.raises(NoFeasiblePlanError, match=r"needs 40\.6 kW for its smallest system "
-                       r"\(1 accelerator\(s\) and host\); the largest site offers 30\.0 kW"):
+                       r"\(1 accelerator\(s\) and their host\(s\)\); the largest site "
+                       r"offers 30\.0 kW"):
         fit_sites(sites, hot, TierCatalog.builtin())
 
 
@@ -823,14 +824,13 @@ def test_llm_8b_fits_a_30kw_site_with_hand_arithmetic():
     plan = plan_sites(demand, sites, budget_ms=5000, percentile="p50", model=model,
                       requests_per_person_day=20, strategy="full", failures=3)
     assert plan.excluded is not None and len(plan.excluded) == 0
-    # n = floor((power_kw * 1000 / pue - host_w) / accelerator_w), host 300 W, L4 72 W
+    # hosts of four L4s: 300 + 4 x 72 = 588 W per full host
     want_n = {
-        "plain": (30_000 / 1.0 - 300) // 72,       # tier outside the catalog: PUE 1 -> 412
-        "mec30": (30_000 / 2.0 - 300) // 72,       # mec PUE 2.0 -> 204
-        "mecdefault": (30_000 / 2.0 - 300) // 72,  # mec power_kw upper end 30 kW -> 204
-        "given": (30_000 / 1.0 - 300) // 72,       # still sized, capacity_rps wins
+        "plain": 204,       # tier outside the catalog, PUE 1: 51 hosts = 29,988 W, 12 W left
+        "mec30": 100,       # mec PUE 2.0: 15,000 W: 25 hosts = 14,700 W; 300 W hold no L4
+        "mecdefault": 100,  # mec power_kw upper end 30 kW: the same
+        "given": 204,       # still sized, capacity_rps wins
     }
-    assert want_n == {"plain": 412, "mec30": 204, "mecdefault": 204, "given": 412}
     s = plan.sites.set_index("site_id")
     assert set(s.index) == set(want_n)  # k = 3: every candidate needed
     for sid, n in want_n.items():
@@ -860,10 +860,11 @@ def test_mixed_tiers_exclude_exactly_the_small_envelopes():
         reason = ex.loc[sid, "reason"]
         assert FRONTIER in reason and "211.2 kW" in reason and "10.0 kW" in reason
     assert not set(plan.candidates["site_id"]) & {"op1", "op2"}
-    # metro-colo: 3,000 kW / 1.58 -> floor((1,898,734.2 - 45,600) / 1,200) = 1,544 GPUs,
-    # whole racks of 72: 21 x 72 = 1,512; own-dc 200 kW at PUE 1: 128 -> one rack, 72
+    # metro-colo: 3,000 kW / 1.58 = 1,898,734.2 W of IT; a rack (one host) is 132,000 W:
+    # 14 racks take 1,848,000 W, and the 50,734 W left hold a 15th rack's host and 4 GPUs,
+    # short of the 72 the model needs: 14 x 72 = 1,008; own-dc 200 kW at PUE 1: one rack
     s = plan.sites.set_index("site_id")
-    n = {"colo1": 1512, "colo2": 1512, "big": 72}
+    n = {"colo1": 1008, "colo2": 1008, "big": 72}
     for sid in s.index:
         assert s.loc[sid, "n_accelerators"] == n[sid]
         assert s.loc[sid, "capacity_rps"] == pytest.approx(n[sid] * 21.0 * 0.8)
@@ -943,6 +944,24 @@ def test_hostile_inputs_exit_2(tmp_path, demand, sites, args, phrase):
              if line.strip()]
     assert len(lines) == len(set(lines)), r.stderr
     assert not out.exists()
+
+
+def test_a_workload_without_a_host_size_is_planned_with_one_warning(tmp_path):
+    """host_w without accelerators_per_host: a host per accelerator, said once."""
+    d = write(tmp_path / "d.csv", GOOD_DEMAND)
+    s = write(tmp_path / "s.csv", "site_id,lat,lon,power_kw\ns0,45.0,5.0,3\ns1,45.1,5.1,3\n")
+    wl = write(tmp_path / "w.toml", '[workloads.ocr]\naccelerator = "NVIDIA L4"\n'
+               "inference_ms = [4.0, 5.0]\nthroughput_rps = 100.0\naccelerator_w = 72.0\n"
+               "host_w = 300.0\n")
+    out = tmp_path / "out"
+    r = run("plan", "--demand", d, "--candidates", s, "--latency-model", "on-net",
+            "--workloads", wl, "--workload", "ocr", "--requests-per-person-day", 20,
+            "--no-map", "--no-report", "--no-gis", "--out", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("sets host_w but not accelerators_per_host") == 1, r.stderr
+    sites = pd.read_csv(out / "sites.csv")
+    # 3 kW at PUE 1 (no tier): 372 W per L4 with its own host -> 8
+    assert (sites["n_accelerators"] == 8).all()
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")

@@ -519,24 +519,50 @@ def test_own_capacity_sites_are_priced_for_their_load_not_their_envelope():
     assert c.document["edge"]["utilisation"]["fleet_mean"] <= 0.8 / 3 + 1e-9
 
 
-def test_a_priced_facility_above_its_envelope_is_said(caplog):
-    """The capacity check counts one host per site, the prices one per
-    accelerators_per_host (4 L4s): a 5 kW site held 39 L4s in the plan while its priced
-    facility drew about 9 kW, and compare said no site was over its envelope."""
-    import logging
-
+def test_the_priced_hosts_are_the_hosts_the_plan_was_sized_with():
+    """The capacity check once counted one host per site and the prices one per four L4s:
+    a 5 kW site held 39 L4s in the plan while its priced facility drew about 9 kW. Both
+    count a host per four L4s now: 5 kW at PUE 1.58 (3,164.6 W of IT) hold 5 hosts of
+    four (2,940 W), 20 L4s, and every priced facility is within its envelope."""
     demand, sites = town()
-    with caplog.at_level(logging.WARNING, logger="coverage"):
-        c = run_compare(demand, sites.assign(power_kw=5.0), requests_per_person_day=100.0)
+    c = run_compare(demand, sites.assign(power_kw=5.0), requests_per_person_day=40.0)
     t = c.sites
-    over = int((t["facility_kw"] > t["power_envelope_kw"] * (1 + 1e-9)).sum())
+    assert (t["n_accelerators_envelope"] == 20).all()
+    n = t["n_accelerators"].to_numpy()
+    assert (n >= 1).all() and (n <= 20).all()
+    # independent: ceil(n / 4) hosts of 300 W, n L4s of 72 W, PUE 1.58
+    hosts = -(-n // 4)
+    want_kw = (hosts * 300.0 + n * 72.0) / 1000.0 * 1.58
+    assert t["facility_kw"].to_numpy() == pytest.approx(want_kw)
+    assert (t["facility_kw"] <= t["power_envelope_kw"] * (1 + 1e-9)).all()
     sizing = c.document["edge"]["sizing"]
-    assert over > 0 and sizing["sites_facility_over_envelope"] == over
-    assert "once every host is counted" in sizing["facility_over_envelope_note"]
-    assert any("need more power than their envelope" in r.getMessage()
-               for r in caplog.records)
-    roomy = run_compare(demand, sites.assign(power_kw=500.0), requests_per_person_day=100.0)
-    assert roomy.document["edge"]["sizing"]["sites_facility_over_envelope"] == 0
+    assert sizing["sites_facility_over_envelope"] == 0
+    assert sizing["facility_over_envelope_note"] is None
+
+
+def test_a_cost_model_with_other_hosts_is_refused(tmp_path):
+    demand, sites = town()
+    costs = write(tmp_path / "c.toml", '[accelerators."NVIDIA L4"]\naccelerators_per_host = 8\n')
+    with pytest.raises(InputValidationError) as err:
+        run_compare(demand, sites, costs=str(costs))
+    msg = str(err.value)
+    assert "puts 4 NVIDIA L4 accelerator(s) on a host" in msg and "hosts of 8" in msg, msg
+    assert "[workloads.vision-l4]" in msg and "Fix:" in msg
+    # a new workload of the user's that leaves the host size out gets 1, and is refused
+    # against the built-in prices (hosts of four), naming the key to set
+    wl = write(tmp_path / "w.toml", '[workloads.ocr]\naccelerator = "NVIDIA L4"\n'
+               "inference_ms = [4.0, 5.0]\nthroughput_rps = 100.0\naccelerator_w = 72.0\n"
+               "host_w = 300.0\n")
+    from coverage.config import build_model
+
+    model = build_model({"workload": "ocr"}, workloads=str(wl))
+    with pytest.raises(InputValidationError, match=r"puts 1 NVIDIA L4 accelerator\(s\) on a "
+                       r"host .* hosts of 4.*\[workloads\.ocr\]"):
+        run_compare(demand, sites, model=model, workloads=str(wl))
+    fixed = write(tmp_path / "w4.toml", wl.read_text() + "accelerators_per_host = 4\n")
+    model = build_model({"workload": "ocr"}, workloads=str(fixed))
+    c = run_compare(demand, sites, model=model, workloads=str(fixed))
+    assert c.document["edge"]["sizing"]["sites_facility_over_envelope"] == 0
 
 
 def test_the_region_runs_its_own_workload_for_latency_too():

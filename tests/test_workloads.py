@@ -4,7 +4,6 @@ override files and hostile files."""
 from __future__ import annotations
 
 import json
-import math
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from coverage.errors import InputValidationError
+from coverage.model.costs import CostModel
 from coverage.model.latency import WORKLOADS_MS
 from coverage.model.workloads import (
     WORKLOAD_KEYS,
@@ -33,9 +33,22 @@ def write(tmp_path: Path, text: str, name: str = "workloads.toml") -> Path:
 
 
 def l4(**kw) -> Workload:
-    """An L4 in a 300 W host, as the brief's hand check."""
-    args = {"inference_ms": (4.7, 4.9), "accelerator_w": 72.0, "host_w": 300.0} | kw
+    """L4s in 300 W hosts of four, as the built-in L4 workloads."""
+    args = {"inference_ms": (4.7, 4.9), "accelerator_w": 72.0, "host_w": 300.0,
+            "accelerators_per_host": 4} | kw
     return Workload("l4", **args)
+
+
+def most_by_scan(w: Workload, power_kw: float, pue: float) -> int:
+    """The most accelerators that fit, by trying every count (independent of the module's
+    closed form): a site of n runs ceil(n / per_host) hosts."""
+    budget_w = power_kw * 1000.0 / pue
+    best = 0
+    for n in range(1, 2000):
+        hosts = (n + w.accelerators_per_host - 1) // w.accelerators_per_host
+        if hosts * w.host_w + n * w.accelerator_w <= budget_w * (1 + 1e-12):
+            best = n
+    return best if best >= w.min_accelerators else 0
 
 
 # ---------------------------------------------------------------- built-in catalog
@@ -52,6 +65,9 @@ def test_builtin_loads_and_states_every_field():
         for key in ("throughput_rps", "model_memory_gb", "accelerator_memory_gb",
                     "accelerator_w", "host_w"):
             assert getattr(w, key) is not None and getattr(w, key) > 0, (name, key)
+        # the host the power counts is the host the cost catalog prices
+        priced = CostModel.builtin().accelerator(w.accelerator)
+        assert w.accelerators_per_host == priced.accelerators_per_host, name
         assert w.memory_fits(), name
         assert 0 < w.inference_ms[0] <= w.inference_ms[1]
         if w.estimate:
@@ -131,7 +147,11 @@ def test_frontier_needs_a_whole_rack_and_fits_no_edge_site():
     assert w.max_accelerators(30.0, 1.0) == 0
     assert w.max_accelerators(kw * 1.5 - 1.0, 1.5) == 0  # a kW short of one rack
     assert w.max_accelerators(kw * 1.5, 1.5) == 72       # exactly one rack
-    assert w.max_accelerators(200.0, 1.5) == math.floor((200e3 / 1.5 - w.host_w) / 1200.0)
+    assert w.accelerators_per_host == 72                 # the rack is one host
+    assert w.max_accelerators(200.0, 1.5) == 72          # a 73rd GPU needs a second rack
+    assert w.max_accelerators(2 * kw * 1.5, 1.5) == 144
+    # a kW short of two racks: the second rack's host and 71 GPUs
+    assert w.max_accelerators(2 * kw * 1.5 - 1.0, 1.5) == 72 + 71
     assert w.memory_fits()
 
 
@@ -140,38 +160,60 @@ def test_quantised_8b_llm_fits_a_30_kw_site():
     assert w.estimate is True and w.min_accelerators == 1
     assert w.model_memory_gb <= w.accelerator_memory_gb
     n = w.max_accelerators(30.0, 1.5)
-    assert n >= 1
-    assert n == math.floor((30e3 / 1.5 - w.host_w) / w.accelerator_w)
+    # 20,000 W of IT: 34 hosts of four (34 x 588 = 19,992 W), 8 W left
+    assert n == 136 == most_by_scan(w, 30.0, 1.5)
     assert w.system_kw(n) * 1.5 <= 30.0 < w.system_kw(n + 1) * 1.5
 
 
 def test_l4_max_accelerators_by_hand():
     w = l4()
-    expected = math.floor((10000 / 1.6 - 300) / 72)  # floor(82.64) = 82
-    assert expected == 82
-    assert w.max_accelerators(10.0, 1.6) == expected
+    # 10 kW at PUE 1.6 = 6,250 W of IT; a full host is 300 + 4 x 72 = 588 W: 10 of them
+    # take 5,880 W, and the 370 W left are 2 W short of one more host with one L4
+    assert w.max_accelerators(10.0, 1.6) == 40
     assert type(w.max_accelerators(10.0, 1.6)) is int
-    # the same with the built-in vision-l4 (72 W board, 300 W host)
-    assert WorkloadCatalog.builtin().get("vision-l4").max_accelerators(10.0, 1.6) == 82
+    # the same with the built-in vision-l4 (72 W board, 300 W host of four)
+    vision = WorkloadCatalog.builtin().get("vision-l4")
+    assert vision.max_accelerators(10.0, 1.6) == 40
+    # the metro-colo PUE: 3 / 5 / 10 / 30 kW
+    assert [vision.max_accelerators(kw, 1.58) for kw in (3, 5, 10, 30)] == [12, 20, 42, 128]
     assert w.system_kw() == pytest.approx(0.372)
-    assert w.system_kw(82) == pytest.approx((300 + 82 * 72) / 1000)
-    assert w.system_kw(0) == pytest.approx(0.3)
+    assert w.system_kw(40) == pytest.approx((10 * 300 + 40 * 72) / 1000)
+    assert w.system_kw(41) == pytest.approx((11 * 300 + 41 * 72) / 1000)
+    assert w.system_kw(0) == 0.0                 # no accelerators, no host
+    assert [w.hosts(n) for n in (0, 1, 4, 5, 8, 9)] == [0, 1, 1, 2, 2, 3]
+    # a host per accelerator: 6,250 W / 372 W
+    assert l4(accelerators_per_host=1).max_accelerators(10.0, 1.6) == 16
+
+
+@pytest.mark.parametrize("per_host", [1, 2, 4, 8, 72])
+@pytest.mark.parametrize("min_acc", [1, 3, 8])
+def test_max_accelerators_equals_a_scan_of_every_count(per_host, min_acc):
+    w = l4(accelerators_per_host=per_host, min_accelerators=min_acc)
+    power = np.concatenate([np.linspace(0.0, 12.0, 97), [0.372, 0.588, 0.96, 6.324]])
+    for pue in (1.0, 1.3, 1.58, 2.0):
+        got = w.max_accelerators(power, pue).tolist()
+        assert got == [most_by_scan(w, float(p), pue) for p in power], (per_host, pue)
+        for n, p in zip(got, power, strict=True):  # and the power of what fits fits
+            assert n == 0 or w.system_kw(n) * pue <= p * (1 + 1e-9)
 
 
 def test_max_accelerators_boundaries():
     w = l4()
-    exact_kw = (300 + 82 * 72) / 1000  # 6.204 kW at PUE 1: 82 fit exactly
-    assert w.max_accelerators(exact_kw, 1.0) == 82
-    assert w.max_accelerators(exact_kw - 1e-6, 1.0) == 81
-    assert w.max_accelerators(exact_kw * 1.3, 1.3) == 82
+    exact_kw = (11 * 300 + 42 * 72) / 1000  # 6.324 kW at PUE 1: 42 L4s in 11 hosts exactly
+    assert w.max_accelerators(exact_kw, 1.0) == 42
+    assert w.max_accelerators(exact_kw - 1e-6, 1.0) == 41
+    assert w.max_accelerators(exact_kw * 1.3, 1.3) == 42
     assert w.max_accelerators(0.372, 1.0) == 1   # host + one L4
     assert w.max_accelerators(0.371, 1.0) == 0
+    assert w.max_accelerators(0.588, 1.0) == 4   # one full host
+    assert w.max_accelerators(0.959, 1.0) == 4   # a fifth L4 needs a second host: 960 W
+    assert w.max_accelerators(0.960, 1.0) == 5
     assert w.max_accelerators(0.0, 1.0) == 0
     assert w.max_accelerators(0.2, 1.0) == 0     # less than the host alone
     # n >= min_accelerators, not a multiple of it
     four = l4(min_accelerators=4)
     assert four.max_accelerators((300 + 4 * 72) / 1000, 1.0) == 4
-    assert four.max_accelerators((300 + 5 * 72) / 1000, 1.0) == 5
+    assert four.max_accelerators((2 * 300 + 5 * 72) / 1000, 1.0) == 5
     assert four.max_accelerators((300 + 3 * 72) / 1000, 1.0) == 0
     # a site of no host power
     bare = l4(host_w=0.0)
@@ -192,19 +234,22 @@ def test_max_accelerators_vectorised_equals_scalar():
     row = w.max_accelerators(power, 1.6)
     assert row.shape == power.shape and row.tolist() == [
         w.max_accelerators(float(p), 1.6) for p in power]
-    assert w.max_accelerators([10.0, 30.0], [1.6, 1.5]).tolist() == [82, 273]
-    assert w.max_accelerators(np.float64(10.0), np.array(1.6)) == 82
+    assert w.max_accelerators([10.0, 30.0], [1.6, 1.5]).tolist() == [40, 136]
+    assert w.max_accelerators(np.float64(10.0), np.array(1.6)) == 40
     assert type(w.max_accelerators(np.float64(10.0), np.array(1.6))) is int
     assert w.max_accelerators(np.array([], dtype=float), 1.5).shape == (0,)
-    assert w.max_accelerators(10, 2) == math.floor((5000 - 300) / 72)  # ints accepted
+    assert w.max_accelerators(10, 2) == 32  # ints accepted: 8 full hosts in 5,000 W
     frontier = WorkloadCatalog.builtin().get(FRONTIER)
     many = frontier.max_accelerators(np.array([30.0, 100.0, 198.0, 200.0]), 1.5)
-    assert many.tolist() == [0, 0, 72, 73]
+    assert many.tolist() == [0, 0, 72, 72]
 
 
 def test_max_accelerators_saturates_instead_of_overflowing():
     tiny = Workload("tiny", accelerator_w=1e-300, host_w=0.0)
     assert tiny.max_accelerators(1e6, 1.0) == 2 ** 53
+    hosted = Workload("tiny", accelerator_w=1e-300, host_w=1.0, accelerators_per_host=1000)
+    # 1e9 W hold 1e9 hosts of 1 W (to 1 part in 10^9), each with 1,000 accelerators
+    assert 10 ** 12 <= hosted.max_accelerators(1e6, 1.0) <= 10 ** 12 + 1000
 
 
 @pytest.mark.parametrize(("power", "pue", "words"), [
@@ -247,6 +292,7 @@ def test_system_kw_refuses_bad_counts(n):
 
 def test_system_kw_accepts_numpy_ints():
     assert l4().system_kw(np.int64(2)) == pytest.approx(0.444)
+    assert l4(accelerators_per_host=1).system_kw(np.int64(2)) == pytest.approx(0.744)
 
 
 def test_memory_fits():
@@ -283,6 +329,10 @@ def test_new_workload_gets_the_defaults(tmp_path):
     path = write(tmp_path, '[workloads.ocr-l4]\naccelerator = "NVIDIA L4"\n'
                  "inference_ms = [6.0, 9.0]\naccelerator_w = 72.0\nhost_w = 300.0\n")
     cat = WorkloadCatalog.from_file(path)
+    assert cat.unsized_hosts == ("ocr-l4",)
+    assert "[workloads.ocr-l4] sets host_w but not accelerators_per_host" in (
+        cat.host_size_warning("ocr-l4"))
+    assert cat.host_size_warning("vision-l4") is None
     w = cat.get("ocr-l4")
     assert cat.names()[-1] == "ocr-l4"
     assert cat.names()[:-1] == WorkloadCatalog.builtin().names()
@@ -290,7 +340,9 @@ def test_new_workload_gets_the_defaults(tmp_path):
     assert w.min_accelerators == 1 and w.estimate is False and w.sources == ()
     assert w.throughput_rps is None and w.model_memory_gb is None
     assert w.description == ""
-    assert w.max_accelerators(10.0, 1.6) == 82
+    # host_w without accelerators_per_host: a host per accelerator (6,250 W / 372 W)
+    assert w.accelerators_per_host == 1
+    assert w.max_accelerators(10.0, 1.6) == 16
     json.dumps(cat.summary())
 
 
@@ -448,6 +500,10 @@ HOSTILE = [
     ("min_accelerators = 72.0", "min_accelerators must be a whole number"),
     ("min_accelerators = true", "min_accelerators must be a whole number"),
     ('min_accelerators = "72"', "min_accelerators must be a whole number"),
+    ("accelerators_per_host = 0", "accelerators_per_host must be a whole number"),
+    ("accelerators_per_host = 4.0", "accelerators_per_host must be a whole number"),
+    ("accelerators_per_host = true", "accelerators_per_host must be a whole number"),
+    ('accelerators_per_host = "4"', "accelerators_per_host must be a whole number"),
     ("min_accelerators = 10000000", "min_accelerators must be a whole number"),
     ('estimate = "yes"', "estimate must be true or false"),
     ("estimate = 1", "estimate must be true or false"),

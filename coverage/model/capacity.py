@@ -2,7 +2,8 @@
 
 **Fit.** A candidate hosts the workload when the model fits the accelerators' memory
 (:meth:`~coverage.model.workloads.Workload.memory_fits`) and at least ``min_accelerators``
-fit its power envelope: ``(host_w + n x accelerator_w) / 1000 x PUE <= power_kw``
+fit its power envelope: ``(hosts x host_w + n x accelerator_w) / 1000 x PUE <= power_kw``
+with ``hosts = ceil(n / accelerators_per_host)``
 (:meth:`~coverage.model.workloads.Workload.max_accelerators`, rounded down to whole systems
 of ``min_accelerators``). The envelope is the site's ``power_kw`` column, else the upper
 end of its tier's ``power_kw`` (with the tier's PUE); a site with neither is not checked
@@ -177,7 +178,7 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
     short = known & (n_acc < max(int(workload.min_accelerators), 1))
     reasons[short & (reasons == "")] = [
         f"{workload.name} needs {need_kw * p:,.1f} kW ({workload.min_accelerators} "
-        f"accelerator(s) and host, PUE {p:g}); the site offers {w:,.1f} kW ({o})"
+        f"accelerator(s) and their host(s), PUE {p:g}); the site offers {w:,.1f} kW ({o})"
         for w, p, o in zip(power[short & (reasons == "")], pue[short & (reasons == "")],
                            origin[short & (reasons == "")], strict=True)]
     out = reasons != ""
@@ -191,7 +192,7 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
     if n and out.all():  # the memory fits: every candidate's power is known and short
         top = float(np.nanmax(power))
         system = (f"{workload.min_accelerators} x {workload.accelerator}" if workload.accelerator
-                  else f"{workload.min_accelerators} accelerator(s) and host")
+                  else f"{workload.min_accelerators} accelerator(s) and their host(s)")
         raise NoFeasiblePlanError(
             f"{source}: no candidate can host workload {workload.name!r}: the model needs "
             f"{need_kw * float(np.nanmin(pue)):,.1f} kW for its smallest system "

@@ -618,7 +618,8 @@ class FleetCost:
 
 def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.ArrayLike,
                mean_load_rps: npt.ArrayLike, accelerator: str, throughput_rps: float,
-               accelerator_w: float, host_w: float, pue: npt.ArrayLike) -> FleetCost:
+               accelerator_w: float, host_w: float, pue: npt.ArrayLike,
+               accelerators_per_host: int | None = None) -> FleetCost:
     """Price an edge fleet: one row per site.
 
     Parameters
@@ -639,6 +640,9 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
         Board power of one accelerator and power of one host, W.
     pue : array_like of float
         Each site's PUE (facility power over IT power).
+    accelerators_per_host : int or None, default None
+        Accelerators one host holds (the workload's, so the priced hosts are the hosts its
+        capacity was sized with); ``None``: the cost model's for ``accelerator``.
 
     Returns
     -------
@@ -688,7 +692,12 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
         for t in names:
             out[tiers == t] = getattr(model.tier(str(t)), attr)
         return out
-    hosts = np.ceil(n / acc.accelerators_per_host)
+    per_host = acc.accelerators_per_host if accelerators_per_host is None else accelerators_per_host
+    if isinstance(per_host, bool) or not isinstance(per_host, int | np.integer) or per_host < 1:
+        raise InputValidationError(
+            f"fleet_cost: accelerators_per_host must be a whole number >= 1; got "
+            f"{accelerators_per_host!r}. Fix: take it from the workload")
+    hosts = np.ceil(n / int(per_host))
     raw_cap = n * float(throughput_rps)
     util = np.divide(mean, raw_cap, out=np.zeros_like(mean), where=raw_cap > 0)
     install = per_tier("install_usd" if f.ztp else "install_usd_manual")

@@ -16,17 +16,24 @@ an L4 (``llm-8b-int4-l4``) and a frontier-class model that needs a whole GB200 N
 file of ``[workloads.NAME]`` tables (:meth:`WorkloadCatalog.from_file`) overrides fields of
 built-in workloads and adds new ones.
 
-Power of a site holding ``n`` accelerators of a workload (``host_w`` is counted once per
-site, :meth:`Workload.system_kw`)::
+Power of a site holding ``n`` accelerators of a workload (a host of ``host_w`` holds up to
+``accelerators_per_host`` accelerators, so the site runs ``ceil(n / accelerators_per_host)``
+hosts, :meth:`Workload.system_kw`)::
 
-    IT kW       = (host_w + n * accelerator_w) / 1000
+    hosts       = ceil(n / accelerators_per_host)
+    IT kW       = (hosts * host_w + n * accelerator_w) / 1000
     facility kW = IT kW * pue
 
 and the most accelerators a site of facility power ``power_kw`` holds
-(:meth:`Workload.max_accelerators`)::
+(:meth:`Workload.max_accelerators`), with ``B = power_kw * 1000 / pue`` the IT budget,
+``h = accelerators_per_host`` and ``F = host_w + h * accelerator_w`` one full host::
 
-    n = floor((power_kw * 1000 / pue - host_w) / accelerator_w)   if n >= min_accelerators
-        0                                                          otherwise
+    k = floor(B / F)                                            full hosts
+    r = clip(floor((B - k*F - host_w) / accelerator_w), 0, h-1) on one more host
+    n = k*h + r                 if n >= min_accelerators, else 0
+
+The same hosts are priced (:func:`coverage.model.costs.fleet_cost`), so the capacity a
+plan is proven with and the fleet it is priced for draw the same power.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ logger = logging.getLogger(__name__)
 #: Keys a ``[workloads.NAME]`` table may hold.
 WORKLOAD_KEYS = ("description", "accelerator", "inference_ms", "throughput_rps",
                  "model_memory_gb", "accelerator_memory_gb", "min_accelerators",
-                 "accelerator_w", "host_w", "estimate", "sources")
+                 "accelerator_w", "host_w", "accelerators_per_host", "estimate", "sources")
 
 _MAX_MS = 1e7                # 2.8 hours per request: beyond this a value is a typo
 _MAX_RPS = 1e9
@@ -93,8 +100,9 @@ _NUMBER_KEYS: dict[str, tuple[float, bool, float, str]] = {
 _FIX = ("each [workloads.NAME] may set description and accelerator (text), inference_ms "
         "([p50, p99] ms with 0 <= p50 <= p99), throughput_rps, model_memory_gb, "
         "accelerator_memory_gb and accelerator_w (numbers > 0), host_w (number >= 0), "
-        "min_accelerators (whole number >= 1), estimate (true/false), sources (list of "
-        "text); a new workload must set inference_ms; see coverage/model/workloads.toml")
+        "min_accelerators and accelerators_per_host (whole numbers >= 1), estimate "
+        "(true/false), sources (list of text); a new workload must set inference_ms; see "
+        "coverage/model/workloads.toml")
 
 
 def _is_whole(value: Any) -> bool:
@@ -119,10 +127,10 @@ def _field_problem(key: str, value: Any) -> str | None:
                  if floor is not None else "")
         return (f"{key} must be a finite number {bound} and <= {high:,.0f} {unit}{least}; "
                 f"got {value!r}")
-    if key == "min_accelerators":
+    if key in ("min_accelerators", "accelerators_per_host"):
         if _is_whole(value) and 1 <= value <= _MAX_ACCELERATORS:
             return None
-        return (f"min_accelerators must be a whole number from 1 to {_MAX_ACCELERATORS:,}; "
+        return (f"{key} must be a whole number from 1 to {_MAX_ACCELERATORS:,}; "
                 f"got {value!r}")
     if key == "estimate":
         return bool_problem(key, value)
@@ -158,9 +166,13 @@ class Workload:
     accelerator_w : float or None, default None
         Board power of one accelerator, W (> 0).
     host_w : float or None, default None
-        Power of the host side of one site-system (CPUs, DRAM, NICs, storage, fans,
-        switch trays, power conversion), W (>= 0), counted once per site however many
-        accelerators the site holds.
+        Power of one host (CPUs, DRAM, NICs, storage, fans, switch trays, power
+        conversion; for a rack-scale system, the rest of the rack), W (>= 0), counted once
+        per ``accelerators_per_host`` accelerators (or part of them) at a site.
+    accelerators_per_host : int, default 1
+        Accelerators one host holds (>= 1): a site with ``n`` accelerators runs
+        ``ceil(n / accelerators_per_host)`` hosts. The default 1 gives every accelerator a
+        host of its own (the cautious reading of a ``host_w`` with no host size).
     estimate : bool, default False
         ``True`` when the timing is derived, not measured.
     sources : tuple of str, default ()
@@ -174,13 +186,15 @@ class Workload:
     Examples
     --------
     >>> w = Workload("det", inference_ms=(4.7, 4.9), min_accelerators=1,
-    ...              accelerator_w=72.0, host_w=300.0)
-    >>> w.system_kw(), w.system_kw(4)
-    (0.372, 0.588)
-    >>> w.max_accelerators(10.0, 1.6)      # floor((10000 / 1.6 - 300) / 72)
-    82
+    ...              accelerator_w=72.0, host_w=300.0, accelerators_per_host=4)
+    >>> w.system_kw(), w.system_kw(4), w.system_kw(5)
+    (0.372, 0.588, 0.96)
+    >>> w.max_accelerators(10.0, 1.6)      # 6,250 W IT: 10 full hosts of 588 W, 370 W left
+    40
     >>> w.max_accelerators([0.3, 10.0], 1.6).tolist()
-    [0, 82]
+    [0, 40]
+    >>> w.hosts(40), w.hosts(41)
+    (10, 11)
     """
 
     name: str
@@ -193,6 +207,7 @@ class Workload:
     min_accelerators: int = 1
     accelerator_w: float | None = None
     host_w: float | None = None
+    accelerators_per_host: int = 1
     estimate: bool = False
     sources: tuple[str, ...] = ()
 
@@ -205,6 +220,7 @@ class Workload:
             if value is not None:
                 object.__setattr__(self, key, float(value))
         object.__setattr__(self, "min_accelerators", int(self.min_accelerators))
+        object.__setattr__(self, "accelerators_per_host", int(self.accelerators_per_host))
         object.__setattr__(self, "estimate", bool(self.estimate))
         object.__setattr__(self, "sources", tuple(self.sources))
 
@@ -231,8 +247,14 @@ class Workload:
         assert self.accelerator_w is not None and self.host_w is not None
         return self.accelerator_w, self.host_w
 
+    def hosts(self, n_accelerators: int) -> int:
+        """Hosts a site with ``n_accelerators`` accelerators runs:
+        ``ceil(n_accelerators / accelerators_per_host)`` (0 for none)."""
+        n = int(n_accelerators)
+        return -(-n // self.accelerators_per_host) if n > 0 else 0
+
     def system_kw(self, n_accelerators: int | None = None) -> float:
-        """IT power of a site-system with ``n_accelerators`` accelerators, kW.
+        """IT power of a site with ``n_accelerators`` accelerators and their hosts, kW.
 
         Parameters
         ----------
@@ -242,7 +264,7 @@ class Workload:
         Returns
         -------
         float
-            ``(host_w + n_accelerators * accelerator_w) / 1000``, before PUE.
+            ``(hosts(n) * host_w + n * accelerator_w) / 1000``, before PUE.
 
         Raises
         ------
@@ -256,17 +278,19 @@ class Workload:
             raise InputValidationError(
                 f"workload {self.name!r}: n_accelerators must be a whole number >= 0; got "
                 f"{n_accelerators!r}")
-        return (host_w + int(n) * accelerator_w) / 1000.0
+        return (self.hosts(int(n)) * host_w + int(n) * accelerator_w) / 1000.0
 
     def max_accelerators(self, power_kw: float | npt.ArrayLike, pue: float | npt.ArrayLike
                          ) -> int | npt.NDArray[np.int64]:
         """The most accelerators of this workload a site's power envelope holds.
 
         The largest whole ``n >= min_accelerators`` with
-        ``(host_w + n * accelerator_w) / 1000 * pue <= power_kw``, or 0 when even
-        ``min_accelerators`` do not fit. ``n`` need not be a multiple of
-        ``min_accelerators``. A budget met to within one part in 10^9 counts as met (float
-        rounding); the result saturates at 2^53.
+        ``(ceil(n / accelerators_per_host) * host_w + n * accelerator_w) / 1000 * pue <=
+        power_kw``, or 0 when even ``min_accelerators`` do not fit: as many full hosts as
+        the IT budget ``power_kw * 1000 / pue`` holds, then as many accelerators as the
+        rest holds on one more host. Power grows with ``n``, so every smaller count fits
+        too. ``n`` need not be a multiple of ``min_accelerators``. A budget met to within
+        one part in 10^9 counts as met (float rounding); the result saturates at 2^53.
 
         Vectorised: ``power_kw`` and ``pue`` may be scalars or array-likes of any shapes
         that broadcast together; scalars in give a Python ``int``, anything else a NumPy
@@ -293,11 +317,15 @@ class Workload:
 
         Examples
         --------
-        >>> w = Workload("x", accelerator_w=72.0, host_w=300.0, min_accelerators=2)
+        >>> w = Workload("x", accelerator_w=72.0, host_w=300.0, min_accelerators=2,
+        ...              accelerators_per_host=4)
         >>> w.max_accelerators(0.444, 1.0), w.max_accelerators(0.443, 1.0)
         (2, 0)
+        >>> w.max_accelerators(0.588, 1.0), w.max_accelerators(0.959, 1.0)
+        (4, 4)
         """
         accelerator_w, host_w = self._power_w()
+        h = float(self.accelerators_per_host)
         scalar = np.ndim(power_kw) == 0 and np.ndim(pue) == 0
         p = self._numbers("power_kw", power_kw, 0.0, _MAX_SITE_KW, "kW")
         q = self._numbers("pue", pue, 1.0, _MAX_PUE, "")
@@ -308,9 +336,19 @@ class Workload:
                 f"workload {self.name!r}: power_kw (shape {p.shape}) and pue (shape "
                 f"{q.shape}) do not broadcast together. Fix: give arrays of the same shape, "
                 "or a scalar for one of them") from None
-        with np.errstate(over="ignore"):  # a tiny accelerator_w: inf, saturated below
-            x = (p * 1000.0 / q - host_w) / accelerator_w
-            n = np.floor(x + _REL_TOL * np.maximum(1.0, np.abs(x)))
+
+        def whole(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            # floor, with a budget met to 1 part in 10^9 counted as met
+            return np.floor(x + _REL_TOL * np.maximum(1.0, np.abs(x)))
+
+        budget_w = p * 1000.0 / q
+        host_full_w = host_w + h * accelerator_w
+        with np.errstate(over="ignore", invalid="ignore"):  # tiny accelerator_w: inf
+            full = whole(budget_w / host_full_w)
+            rest_w = np.maximum(budget_w - full * host_full_w, 0.0)
+            extra = np.clip(whole((rest_w - host_w) / accelerator_w), 0.0, h - 1.0)
+            n = full * h + extra
+        n = np.where(np.isnan(n), _MAX_COUNT, n)  # inf * 0 from an infinite host count
         n = np.where(n >= self.min_accelerators, np.minimum(n, _MAX_COUNT), 0.0)
         out = n.astype(np.int64)
         return int(out) if scalar else out
@@ -438,6 +476,9 @@ class WorkloadCatalog(Catalog[Workload]):
         file order). Stored read-only.
     source : str
         ``"built-in"`` or ``"built-in + PATH"``.
+    unsized_hosts : tuple of str, default ()
+        New workloads of the file that set ``host_w`` but not ``accelerators_per_host``
+        (:meth:`host_size_warning`).
 
     Examples
     --------
@@ -456,6 +497,18 @@ class WorkloadCatalog(Catalog[Workload]):
 
     workloads: Mapping[str, Workload]
     source: str = BUILTIN_SOURCE
+    unsized_hosts: tuple[str, ...] = ()
+
+    def host_size_warning(self, name: str) -> str | None:
+        """The warning for workload ``name`` when its file set ``host_w`` without
+        ``accelerators_per_host`` (so it took the default, a host per accelerator), else
+        ``None``."""
+        if name not in self.unsized_hosts:
+            return None
+        return (f"{self.source}: [workloads.{name}] sets host_w but not "
+                "accelerators_per_host, so each accelerator is counted with a host of its "
+                "own (accelerators_per_host = 1). Fix: set accelerators_per_host, the "
+                "accelerators one host holds")
 
     @classmethod
     def builtin(cls) -> WorkloadCatalog:
@@ -485,11 +538,14 @@ class WorkloadCatalog(Catalog[Workload]):
             than its smallest system's memory: one message naming the file, the workloads,
             what is wrong and the fix.
         """
-        p, table, merged = load_file(FORMAT, path, cls.builtin().workloads, logger)
+        builtin = cls.builtin().workloads
+        p, table, merged = load_file(FORMAT, path, builtin, logger)
+        unsized = tuple(name for name, spec in table.items() if name not in builtin
+                        and "host_w" in spec and "accelerators_per_host" not in spec)
         found = [problem for name in table if (problem := memory_problem(merged[name]))]
         if found:
             raise InputValidationError(f"{p}: invalid workload catalog: " + "; ".join(found))
-        return cls(merged, f"{BUILTIN_SOURCE} + {p}")
+        return cls(merged, f"{BUILTIN_SOURCE} + {p}", unsized)
 
 
 def inference_table(catalog: WorkloadCatalog | None = None) -> dict[str, Pair]:

@@ -426,7 +426,9 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         from ..model.workloads import WorkloadCatalog
 
         try:
-            WorkloadCatalog.from_file(workloads)
+            warning = WorkloadCatalog.from_file(workloads).host_size_warning(model.workload)
+            if warning is not None:
+                logger.warning("%s", warning)
         except InputValidationError as exc:
             found.append(str(exc))
     if service_classes is not None and not any("service_classes" in p for p in found):
