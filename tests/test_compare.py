@@ -532,6 +532,7 @@ def test_the_priced_hosts_are_the_hosts_the_plan_was_sized_with():
     assert (n >= 1).all() and (n <= 20).all()
     # independent: ceil(n / 4) hosts of 300 W, n L4s of 72 W, PUE 1.58
     hosts = -(-n // 4)
+    assert t["n_hosts"].tolist() == hosts.tolist()
     want_kw = (hosts * 300.0 + n * 72.0) / 1000.0 * 1.58
     assert t["facility_kw"].to_numpy() == pytest.approx(want_kw)
     assert (t["facility_kw"] <= t["power_envelope_kw"] * (1 + 1e-9)).all()
