@@ -430,7 +430,8 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
                 if not cost:  # a cost bound is not a number of sites: no bar
                     ax.vlines(un["budget_ms"], un["lower_bound"],
                               un["site_count"].astype(float), color=c, lw=1)
-            bad = g[g["site_count"].isna() & (g["status"] != "not_run")]
+            bad = g[g["site_count"].isna()
+                    & ~g["status"].isin(["not_run", "time_limit_short"])]
             if len(bad):
                 ax.plot(bad["budget_ms"], np.zeros(len(bad)), "x", color="#888888",
                         clip_on=False, label="no plan (budget below access + inference)")
@@ -923,6 +924,13 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
                  "the sweep (method <i>full (capacitated)</i> on the reach matrix, <i>lazy "
                  "(capacitated)</i> by row and cut generation; <i>infeasible_capacity</i>: "
                  "no plan carries the load).</p>")
+    short = sweep.loc[sweep["status"] == "time_limit_short", "budget_ms"].drop_duplicates()
+    if len(short):
+        body += ("<p><b>Out of time:</b> at " + ", ".join(f"{float(b):g}" for b in short)
+                 + " ms the sweep's time limit per budget (<code>--sweep-time-limit-s</code>) "
+                 "ran out before any plan carried the load in every scenario (status "
+                 "<i>time_limit_short</i>: no site count, the proven lower bound kept). Raise "
+                 "<code>--sweep-time-limit-s</code>.</p>")
     not_run = sweep.loc[sweep["status"] == "not_run", "budget_ms"].drop_duplicates()
     if len(not_run):
         body += ("<p><b>Not run:</b> the sweep's time (<code>--sweep-total-s</code>) ran out "

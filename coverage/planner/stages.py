@@ -24,6 +24,7 @@ holds (radii, latency constants, requirements):
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -1034,9 +1035,15 @@ def capacity_infeasible(problem: Problem, res: Any) -> NoFeasiblePlanError:
 
 
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
-                      capacity: Any) -> tuple[SiteCount, Any]:
+                      capacity: Any, final_repair_s: float | None = math.inf,
+                      ) -> tuple[SiteCount, Any]:
     """The stage that replaces :func:`~coverage.planner.stages.min_sites` when the run has
     a load: :func:`coverage.solvers.capacitated.capacitated_cover` on the reach matrix.
+
+    ``final_repair_s``: the time a search stopped without a feasible plan may take to
+    repair its last plan into one (default: as long as that takes, so a plan always carries
+    the load; ``None``: the solver's bounded default, after which the result has status
+    ``time_limit_short`` and is no plan: the budget sweep's short solves).
 
     Raises
     ------
@@ -1050,7 +1057,8 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
     res = capacitated_cover(reach.boolean(), capacity.load_rps, capacity.cap_rps,
                             problem.requirement(n_cov), failures=int(c.failures),
                             domains=capacity.domains, cost=problem.cost,
-                            required=problem.required, time_limit_s=c.time_limit_s)
+                            required=problem.required, time_limit_s=c.time_limit_s,
+                            final_repair_s=final_repair_s)
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
@@ -1090,11 +1098,14 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
         return SiteCount(cover=empty, n_covering=n_cov, method="lazy (capacitated)",
                          lazy=LazyCoverResult(cover=empty, n_covering=n_cov,
                                               count_s=count_s)), None
+    # the plan's own solve repairs its last plan for as long as that takes (a plan always
+    # carries the load); the sweep's short solves pass final_repair_s=None (bounded)
+    options = {"final_repair_s": math.inf, **(lazy_options or {})}
     res, info = capacitated_lazy(source, capacity.load_rps, capacity.cap_rps,
                                  problem.requirement(n_cov), n_cov, failures=int(c.failures),
                                  domains=capacity.domains, cost=problem.cost,
                                  required=problem.required, time_limit_s=c.time_limit_s,
-                                 count_s=count_s, **(lazy_options or {}))
+                                 count_s=count_s, **options)
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,

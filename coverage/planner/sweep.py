@@ -78,6 +78,10 @@ SWEEP_COLUMNS = (
 _SWEEP_LAZY = {"seed_rows": 2_000, "max_rows_per_round": 5_000, "at_risk_rows": 1_000}
 """Row-generation sizes of a sweep solve (short time limits: small rounds)."""
 
+_SWEEP_CAPACITATED = {**_SWEEP_LAZY, "final_repair_s": None}
+"""A capacitated sweep solve: the same sizes, and the solver's bounded final repair (a plan
+still short then is status ``time_limit_short``)."""
+
 UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to every demand "
                 "row; each row keeps its class's percentile and workload (the plan's own "
                 "row, source=plan, has the per-class budgets)")
@@ -88,6 +92,10 @@ CAPACITY_NOTE = ("the plan is capacitated, and so is every budget of the sweep (
                  "cut generation; status infeasible_capacity: no plan carries the load)")
 STATUS_NO_CAPACITY = "infeasible_capacity"
 """What a sweep of a capacitated plan shows (the report prints it)."""
+
+STATUS_SHORT = "time_limit_short"
+"""A capacitated budget whose search and bounded final repair ran out of time before any
+plan carried the load in every scenario: no site count, the proven lower bound kept."""
 
 STATUS_INFEASIBLE = "infeasible_budget"
 STATUS_NO_REACH = "no_candidate_in_reach"
@@ -290,7 +298,8 @@ def budget_sweep(
     pandas.DataFrame
         One row per (budget, failure count), sorted, with the columns of
         :data:`SWEEP_COLUMNS`: ``status`` (``optimal``, ``time_limit``, ``heuristic``,
-        ``infeasible_budget``, ``no_candidate_in_reach``, ``not_run``), ``site_count``
+        ``infeasible_budget``, ``no_candidate_in_reach``, ``not_run``; capacitated:
+        ``infeasible_capacity``, ``time_limit_short``), ``site_count``
         (nullable integer, missing when there is no plan), ``lower_bound`` and
         ``objective`` (the objective is the total cost with a ``cost`` column, else the
         site count), ``mip_gap``,
@@ -419,7 +428,7 @@ def budget_sweep(
                     try:
                         lazy = (min_sites(problem_k, lazy_options=_SWEEP_LAZY)
                                 if capacity is None else
-                                capacitated_sites_lazy(problem_k, capacity, _SWEEP_LAZY)[0])
+                                capacitated_sites_lazy(problem_k, capacity, _SWEEP_CAPACITATED)[0])
                     except NoFeasiblePlanError:
                         no_capacity = True
                         n_cov = (problem.engine.count() if problem.routed
@@ -456,7 +465,8 @@ def budget_sweep(
                 if result is None and capacity is not None:
                     assert reach is not None
                     try:
-                        result = capacitated_sites(problem_k, reach, n_cov, capacity)[0].cover
+                        result = capacitated_sites(problem_k, reach, n_cov, capacity,
+                                                   final_repair_s=None)[0].cover
                     except NoFeasiblePlanError:
                         rows.append({**row, "status": STATUS_NO_CAPACITY,
                                      "method": "full (capacitated)",
@@ -470,6 +480,14 @@ def budget_sweep(
                     assert reach is not None
                     result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
                 cover = result
+                if cover.status == STATUS_SHORT:  # no plan carries the load yet: no count
+                    rows.append({**row, "status": STATUS_SHORT,
+                                 "lower_bound": float(cover.lower_bound), "method": method,
+                                 "solve_s": (count_s if full else 0.0) + time.perf_counter() - t,
+                                 "source": "sweep"})
+                    say(f"sweep {budget:g} ms, {counted(k, 'failure')}: out of time before a "
+                        "plan carried the load")
+                    continue
                 rows.append({
                     **row, "status": cover.status, "site_count": int(len(cover.sites)),
                     "lower_bound": float(cover.lower_bound), "mip_gap": float(cover.mip_gap),

@@ -24,9 +24,13 @@ violated cuts until every scenario passes, then redundant ones closed) into a fe
 **incumbent**, and the infeasible scenarios the repair meets on the way become cuts too;
 the search also stops, optimal, when the best incumbent meets the bound, and
 a search stopped by its round or time cap returns the incumbent with the proven bound
-(status ``time_limit``). Flows are integers: loads are rounded **up** and capacities
-**down** to a common resolution (``2**30`` units for the largest of total load and total
-capacity), so a plan the oracle accepts is feasible in the real numbers.
+(status ``time_limit``; ``time_limit_short`` when even the final repair runs out of time:
+the plan reached, not claimed feasible). The max-flows are integer (scipy's int32):
+loads rounded **up** and capacities **down** to a common resolution (``2**30`` units for
+the largest of total load and total capacity), re-solved on the residual at a finer unit
+when a cut lies within that rounding (:func:`scenario_flow`); the flow reported is real,
+every point served exactly its load when the scenario is feasible, so a plan the oracle
+accepts is feasible in the real numbers (to :data:`FLOW_RTOL` of a scenario's load).
 """
 
 from __future__ import annotations
@@ -51,12 +55,23 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "plan_components",
-           "check_scenarios", "merge_identical_rows", "repair_plan",
-           "failure_scenarios", "scenario_flow", "split_cut", "FLOW_UNITS"]
+           "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
+           "repair_plan_until",
+           "failure_scenarios", "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
+           "MAX_FLOW_PASSES"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
 #: takes int32 capacities).
 FLOW_UNITS = 2**30
+
+#: Relative tolerance of the capacity check in real numbers (a share of the scenario's
+#: load): a scenario is feasible when a flow serves every point exactly its load and no
+#: site exceeds its capacity by more than this; infeasible when a cut is short by more.
+FLOW_RTOL = 1e-9
+
+#: Most integer max-flows per scenario (:func:`scenario_flow`): the first decides all but
+#: cuts within the rounding of its unit, the next ones re-solve what is left at a finer unit.
+MAX_FLOW_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -70,18 +85,22 @@ class ScenarioFlow:
     load_rps : float
         Load that must be served (points not excused), requests/s.
     served_rps : float
-        Load served by the max-flow (a lower bound of the true optimum by at most the
-        rounding resolution).
+        Load served: all of ``load_rps`` when feasible; otherwise by the real flow reached
+        (a lower bound of the most servable, by at most the rounding of its max-flow).
     shed_rps : float
-        ``load_rps - served_rps`` (0 for a feasible scenario, up to rounding).
+        ``load_rps - served_rps`` (0 for a feasible scenario).
     feasible : bool
-        Every non-excused point fully served.
+        Every non-excused point fully served (see :func:`scenario_flow`).
     cut_rows : numpy.ndarray or None
         When infeasible: the demand points on the source side of the minimum cut (``S``).
     flows : scipy.sparse.csr_array or None
-        ``(n_demand, n_sites)`` flow in requests/s (when asked for).
+        ``(n_demand, n_sites)`` flow in requests/s (when asked for): when feasible, every
+        point's row sums to its load (excused points: 0); never above a site's capacity
+        by more than :data:`FLOW_RTOL` of ``load_rps``.
     site_load_rps : numpy.ndarray
-        Load on every candidate, requests/s.
+        Load on every candidate, requests/s: the column sums of ``flows`` (without flows,
+        for a scenario decided by its first max-flow, that flow's: within capacity, the
+        points' loads rounded up to its unit).
     """
 
     failed: tuple[int, ...]
@@ -105,10 +124,106 @@ def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple
     return FLOW_UNITS / top, False
 
 
+def _flow_pass(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
+               flow_rps: npt.NDArray[np.float64], short_rps: npt.NDArray[np.float64],
+               room_rps: npt.NDArray[np.float64], *, pair_flows: bool = True,
+               ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64], bool,
+                          npt.NDArray[np.int64]]:
+    """One integer max-flow on the residual network of a real flow.
+
+    The network (source, points, sites, sink) carries each point's unserved load
+    ``short_rps`` (rounded **up**), each site's spare capacity ``room_rps`` (rounded
+    **down**), any amount from a point to a site within budget, and, back from a site to a
+    point, the real flow already there (rounded down): pushing flow back re-routes it. The
+    unit is the finest that scipy's int32 max-flow allows for this residual
+    (:data:`FLOW_UNITS` for the larger of its load and its usable capacity).
+
+    Parameters
+    ----------
+    pair_i, pair_j : numpy.ndarray
+        Point and site of every (point, open site alive) pair within budget.
+    flow_rps : numpy.ndarray
+        Real flow on every pair, requests/s.
+    short_rps, room_rps : numpy.ndarray
+        Unserved load of every point and spare capacity of every site, requests/s.
+    pair_flows : bool, default True
+        Return the pairs' flows even when the pass saturates (they are always returned
+        otherwise).
+
+    Returns
+    -------
+    delta_rps : numpy.ndarray or None
+        Net change of every pair's flow, requests/s (a real flow: spare capacity and the
+        flow pushed back are rounded down, so no site goes over and no pair below 0 beyond
+        float rounding; a point may be served up to one unit more than it lacked). ``None``
+        when saturated without ``pair_flows``.
+    site_in_rps : numpy.ndarray
+        Flow added into every site, requests/s (at most its ``room_rps``).
+    saturated : bool
+        Every point's rounded-up unserved load went through.
+    cut_rows : numpy.ndarray
+        Points on the source side of the minimum cut (empty when saturated).
+    """
+    n, m = len(short_rps), len(room_rps)
+    if not np.any(short_rps > 0):  # nothing left to serve
+        return np.zeros(len(pair_i)), np.zeros(m), True, np.zeros(0, dtype=np.int64)
+    scale, _ = _scale(short_rps, room_rps)
+    need_u = np.ceil(short_rps * scale).astype(np.int64)
+    big = int(max(need_u.sum(), 1))
+    room_u = np.floor(np.minimum(room_rps, float(short_rps.sum())) * scale).astype(np.int64)
+    back = np.flatnonzero(flow_rps > 0)  # flow that can be pushed back (none at first)
+    back_u = np.floor(np.minimum(flow_rps[back] * scale, big)).astype(np.int64)
+    # nodes: 0 source, 1..n points, n+1..n+m sites, n+m+1 sink
+    rows_e = np.concatenate([np.zeros(n, dtype=np.int64), 1 + pair_i, 1 + n + pair_j[back],
+                             1 + n + np.arange(m)])
+    cols_e = np.concatenate([1 + np.arange(n), 1 + n + pair_j, 1 + pair_i[back],
+                             np.full(m, n + m + 1)])
+    caps_e = np.concatenate([need_u, np.full(len(pair_i), big), back_u, room_u])
+    keep = caps_e > 0
+    size = n + m + 2
+    graph = sp.csr_array((caps_e[keep].astype(np.int32), (rows_e[keep], cols_e[keep])),
+                         shape=(size, size))
+    graph.sum_duplicates()
+    res = maximum_flow(graph, 0, size - 1)
+    flow = res.flow
+    site_in = -np.asarray(flow[[size - 1]].toarray()).ravel()[1 + n:1 + n + m] / scale
+    saturated = bool(res.flow_value >= int(need_u.sum()))
+    delta = None
+    if len(pair_i) and (pair_flows or not saturated):
+        # antisymmetric net flow: forward minus pushed back
+        delta = np.asarray(flow[1 + pair_i, 1 + n + pair_j], dtype=np.float64).ravel() / scale
+    elif pair_flows or not saturated:
+        delta = np.zeros(0)
+    if saturated:
+        return delta, site_in, True, np.zeros(0, dtype=np.int64)
+    resid = sp.csr_array(graph - flow)
+    resid.data = np.where(resid.data > 0, 1, 0).astype(np.int8)
+    resid.eliminate_zeros()
+    seen = np.asarray(breadth_first_order(resid, 0, directed=True, return_predecessors=False))
+    return (delta, site_in, False,
+            np.sort(seen[(seen >= 1) & (seen <= n)] - 1).astype(np.int64))
+
+
 def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                   open_sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
                   with_flows: bool = False) -> ScenarioFlow:
     """Max-flow of one scenario: open sites minus ``failed`` serve every point's load.
+
+    The flow is real (requests/s) and built by integer max-flows
+    (:func:`scipy.sparse.csgraph.maximum_flow`) on its residual network (:func:`_flow_pass`),
+    loads rounded up and capacities down, up to :data:`MAX_FLOW_PASSES` times, each pass at
+    the finest unit for what is left. After every pass the points served more than their
+    load (rounded up) have their flows scaled down to it, so no pass ever overloads a site.
+
+    - **Feasible**: every point served exactly its load (to float rounding) and no site
+      above its capacity by more than :data:`FLOW_RTOL` of the scenario's load. A load so
+      small that the passes leave at most that much of it unserved is put on the point's
+      site with the most spare capacity and the result checked again.
+    - **Infeasible**: the demand side ``S`` of a pass's minimum cut whose load exceeds the
+      capacity of the open sites alive within budget of ``S`` by more than
+      :data:`FLOW_RTOL` (a violated capacity cut, in real numbers), or, when no pass decides
+      (a cut within the tolerance), the conservative verdict with that pass's cut. The flow
+      returned is then the real flow reached: within capacity, no point over its load.
 
     Parameters
     ----------
@@ -142,52 +257,80 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     # excused: every candidate in budget failed (N_i within F)
     alive_any = np.asarray(reach @ (~down).astype(np.int64)).ravel() > 0
     need = np.where(alive_any, load, 0.0)
-    scale, exact = _scale(need, cap)
-    need_i = np.ceil(need * scale).astype(np.int64)
-    cap_i = np.floor(np.minimum(cap, need.sum()) * scale).astype(np.int64)
-    # each rounded edge is off by less than one unit: a flow within n + m units of the
-    # rounded load serves the real load up to that resolution (exact for integers)
-    slack = 0 if exact else n + m
-    big = int(max(need_i.sum(), 1))
-    # nodes: 0 source, 1..n points, n+1..n+m sites, n+m+1 sink
-    sub = reach[:, up] if up.any() else sp.csr_array((n, 0))
-    site_cols = np.flatnonzero(up)
-    coo = sub.tocoo()
-    rows_e = np.concatenate([np.zeros(n, dtype=np.int64), 1 + coo.row.astype(np.int64),
-                             1 + n + site_cols])
-    cols_e = np.concatenate([1 + np.arange(n), 1 + n + site_cols[coo.col],
-                             np.full(len(site_cols), n + m + 1)])
-    caps_e = np.concatenate([need_i, np.full(coo.nnz, big), cap_i[site_cols]])
-    keep = caps_e > 0
-    size = n + m + 2
-    graph = sp.csr_array((caps_e[keep].astype(np.int32), (rows_e[keep], cols_e[keep])),
-                         shape=(size, size))
-    graph.sum_duplicates()
-    res = maximum_flow(graph, 0, size - 1)
     total = float(need.sum())
-    served = min(res.flow_value / scale, total)
-    flow = res.flow
-    site_in = np.asarray(flow[[size - 1]].toarray()).ravel()  # reverse entries: -flow
-    f_sites = -site_in[1 + n:1 + n + m] / scale
-    feasible = bool(res.flow_value >= int(need_i.sum()) - slack)
-    if feasible:  # served to the flow's resolution: report it as served
-        served = total
-    cut = None
-    if not feasible:
-        resid = sp.csr_array(graph - flow)
-        resid.data = np.where(resid.data > 0, 1, 0).astype(np.int8)
-        resid.eliminate_zeros()
-        seen = breadth_first_order(resid, 0, directed=True, return_predecessors=False)
-        seen = np.asarray(seen)
-        cut = np.sort(seen[(seen >= 1) & (seen <= n)] - 1).astype(np.int64)
+    usable = np.where(up, np.minimum(cap, total), 0.0)  # a site carries at most the load
+    site_cols = np.flatnonzero(up)
+    coo = sp.coo_array(reach[:, site_cols] if len(site_cols) else sp.csr_array((n, 0)))
+    pair_i = coo.row.astype(np.int64)
+    pair_j = site_cols[coo.col].astype(np.int64)
+    x = np.zeros(len(pair_i))
+    tol_rps = FLOW_RTOL * total
+    feasible = total <= 0
+    decided = feasible
+    cut: npt.NDArray[np.int64] | None = None
+    for _ in range(MAX_FLOW_PASSES):
+        if decided:
+            break
+        short = np.maximum(need - np.bincount(pair_i, x, minlength=n), 0.0)
+        room = np.maximum(usable - np.bincount(pair_j, x, minlength=m), 0.0)
+        delta, site_in, saturated, cut = _flow_pass(pair_i, pair_j, x, short, room,
+                                                    pair_flows=with_flows)
+        if delta is None:  # saturated at once, flows not asked: the sites' loads suffice
+            # (each at most its capacity rounded down; the points' rounding up included)
+            return ScenarioFlow(failed_t, total, total, 0.0, True, None, None, site_in)
+        x = np.maximum(x + delta, 0.0)
+        # points served more than their load (rounded up) back to it: sites only lose load
+        served = np.bincount(pair_i, x, minlength=n)
+        x *= np.divide(need, served, out=np.ones(n), where=served > need)[pair_i]
+        if saturated:
+            feasible = decided = True
+        else:  # the pass's cut, violated in real numbers: infeasible
+            near = np.zeros(m, dtype=bool)
+            near[pair_j[np.isin(pair_i, cut)]] = True
+            decided = float(cap[near].sum()) < float(need[cut].sum()) - tol_rps
+    if not decided:  # no pass decided: a shortfall within the tolerance, at most
+        short = np.maximum(need - np.bincount(pair_i, x, minlength=n), 0.0)
+        reachable = np.bincount(pair_i, minlength=n) > 0
+        if float(short.sum()) <= tol_rps and np.all(reachable[short > 0]):
+            x = _place_rest(pair_i, pair_j, x, short, usable)
+            feasible = True
+    served = np.bincount(pair_i, x, minlength=n)
+    if feasible:
+        # every point exactly its load: each row scaled to it (from float rounding only)
+        feasible = bool(np.all(served[need > 0] > 0))
+        x *= np.divide(need, served, out=np.zeros(n), where=served > 0)[pair_i]
+    site_load = np.bincount(pair_j, x, minlength=m)
+    if feasible and np.any(site_load > np.where(up, cap, 0.0) + tol_rps):
+        feasible = False  # the remainder placed does not fit: conservative
+    if feasible:
+        cut, served_rps = None, total
+    else:
+        served_rps = min(float(np.minimum(served, need).sum()), total)
+        if cut is None or not len(cut):
+            cut = np.flatnonzero(need > served * (1 + FLOW_RTOL)).astype(np.int64)
     flows = None
     if with_flows:
-        block = sp.csr_array(flow[1:1 + n, 1 + n:1 + n + m])
-        block.data = np.maximum(block.data, 0).astype(np.float64) / scale
-        block.eliminate_zeros()
-        flows = block
-    return ScenarioFlow(failed_t, total, served, max(total - served, 0.0), feasible, cut,
-                        flows, f_sites)
+        flows = sp.csr_array((x, (pair_i, pair_j)), shape=(n, m))
+        flows.eliminate_zeros()
+    return ScenarioFlow(failed_t, total, served_rps, max(total - served_rps, 0.0), feasible,
+                        cut, flows, site_load)
+
+
+def _place_rest(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
+                flow_rps: npt.NDArray[np.float64],
+                short_rps: npt.NDArray[np.float64], usable_rps: npt.NDArray[np.float64],
+                ) -> npt.NDArray[np.float64]:
+    """Every point's unserved load (at most :data:`FLOW_RTOL` of the scenario's in all) put
+    on its pair with the most spare capacity; returns the new pair flows."""
+    room = usable_rps - np.bincount(pair_j, flow_rps, minlength=len(usable_rps))
+    # the pair of each short point whose site has the most room (+1: every pair counts)
+    score = sp.csr_array((room[pair_j] - room.min() + 1.0, (pair_i, np.arange(len(pair_i)))),
+                         shape=(len(short_rps), len(pair_i)))
+    rows = np.flatnonzero((short_rps > 0) & (np.bincount(pair_i, minlength=len(short_rps)) > 0))
+    best = np.asarray(score[rows].argmax(axis=1)).ravel()
+    out = flow_rps.copy()
+    np.add.at(out, best, short_rps[rows])
+    return out
 
 
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
@@ -282,8 +425,12 @@ class CapacityResult:
     objective, lower_bound : float
         Sites (or cost) and the proven bound.
     status : str
-        ``"optimal"``, ``"time_limit"`` (feasible, gap open) or ``"infeasible"`` (no plan
-        meets capacity even with every candidate open).
+        ``"optimal"``, ``"time_limit"`` (feasible, gap open), ``"infeasible"`` (no plan
+        meets capacity even with every candidate open) or ``"time_limit_short"``: out of
+        time before any plan was shown feasible (the final repair's time included); the
+        plan reached, which falls short in its ``scenarios`` whose ``feasible`` is
+        ``False`` (or was not fully checked: ``complete`` False), with the proven bound and
+        a ``nan`` gap.
     gap : float
         Relative gap.
     rounds : list of dict
@@ -328,16 +475,56 @@ def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.A
     failed site: the others keep their normal-operation flow, so the result is the same as
     one max-flow over everything, at a fraction of the work on national inputs.
     """
+    flows, complete, _ = check_scenarios_until(reach, load_rps, cap_rps, sites, failures,
+                                               domains=domains, limit=limit,
+                                               stop_after=stop_after)
+    return flows, complete
+
+
+def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
+                          cap_rps: npt.ArrayLike, sites: npt.ArrayLike, failures: int, *,
+                          domains: npt.ArrayLike | None = None, limit: int = 20_000,
+                          stop_after: int | None = None, deadline: float | None = None,
+                          done: list[ScenarioFlow] | None = None,
+                          ) -> tuple[list[ScenarioFlow], bool, bool]:
+    """:func:`check_scenarios` that also stops at a deadline, and goes on from a check
+    stopped at one.
+
+    Parameters
+    ----------
+    reach, load_rps, cap_rps, sites, failures, domains, limit, stop_after
+        As for :func:`check_scenarios`.
+    deadline : float, optional
+        :func:`time.perf_counter` time after which no further failure scenario is solved
+        (normal operation always is).
+    done : list of ScenarioFlow, optional
+        The flows of an unfinished check of the same plan and inputs (the first scenarios,
+        in the order of :func:`failure_scenarios`): kept, and only the scenarios after them
+        are solved.
+
+    Returns
+    -------
+    flows : list of ScenarioFlow
+        Normal operation first.
+    complete : bool
+        Every scenario was listed (see :func:`failure_scenarios`).
+    finished : bool
+        ``False`` when the deadline stopped the check before every listed scenario was
+        solved and before ``stop_after`` infeasible ones: then the flows say nothing of the
+        scenarios left, and a plan whose flows are all feasible is not known to be.
+    """
     a = sp.csr_array(reach)
     n, m = a.shape
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
     open_sites = np.asarray(sites, dtype=np.int64)
     scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a)
-    normal = scenario_flow(a, load, cap, open_sites, (), with_flows=True)
+    done = list(done or [])
+    normal = (done[0] if done else
+              scenario_flow(a, load, cap, open_sites, (), with_flows=True))
     out = [normal]
     if not normal.feasible or len(scen) == 1:
-        return out, complete
+        return out, complete, True
     sub = sp.csr_array(a[:, open_sites], dtype=np.int8)
     adj = sp.bmat([[None, sub], [sub.T, None]], format="csr")
     _, lab = connected_components(adj, directed=False)
@@ -346,8 +533,15 @@ def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.A
     site_lab[open_sites] = lab[n:]
     has_any = np.diff(a.indptr) > 0
     need_row = np.where(has_any, load, 0.0)
-    bad = 0
-    for failed in scen[1:]:
+    out.extend(done[1:])
+    bad = sum(not f.feasible for f in done[1:])
+    if stop_after is not None and bad >= stop_after:
+        return out, complete, True
+    for failed in scen[max(len(done), 1):]:
+        if deadline is not None and time.perf_counter() >= deadline:
+            logger.debug("scenario check stopped at its deadline: %d of %d scenarios solved",
+                         len(out), len(scen))
+            return out, complete, False
         idx = np.asarray(failed, dtype=np.int64)
         comps = np.unique(site_lab[idx][site_lab[idx] >= 0])
         rows = np.flatnonzero(np.isin(row_lab, comps))
@@ -365,7 +559,7 @@ def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.A
             bad += 1
             if stop_after is not None and bad >= stop_after:
                 break
-    return out, complete
+    return out, complete, True
 
 
 def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
@@ -415,6 +609,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                       time_limit_s: float = 300.0, max_rounds: int = 200,
                       cuts_per_round: int = 50, scenario_limit: int = 20_000,
                       repair_every: int = 1, repair_cuts: bool = True,
+                      final_repair_s: float | None = None,
                       ) -> CapacityResult:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario.
 
@@ -448,6 +643,12 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         The infeasible scenarios the repair meets (its intermediate plans and the closings
         it tries and undoes) are turned into capacity cuts too: they are valid for every
         plan, and they lie near the plans the next rounds would otherwise propose.
+    final_repair_s : float, optional
+        A round's repair stops at the time limit (its plan is then no incumbent: the final
+        repair goes on from it). When the search stops with no feasible plan, the final
+        repair and the check of its plan may take this many seconds more; default
+        ``max(10 s, 10 %)`` of ``time_limit_s``. Out of that too, the result is the plan
+        reached, status ``time_limit_short`` (see :class:`CapacityResult`).
 
     Returns
     -------
@@ -455,6 +656,9 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
+    if final_repair_s is None:
+        final_repair_s = max(0.1 * float(time_limit_s), 10.0)
+    partial: npt.NDArray[np.int64] | None = None  # a round's repair stopped by the deadline
     # points with the same candidates are one point for coverage and for capacity
     req_all = np.asarray(requirement, dtype=np.float64)
     reach, load, inverse = merge_identical_rows(sp.csr_array(reach), load_rps)
@@ -553,15 +757,18 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         if bad and repair_every and round_no % repair_every == 0:
             t_rep = time.perf_counter()
             met: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] = []
-            fixed_plan = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
-                                     cost=c, required=required,
-                                     scenario_limit=scenario_limit, prune_deadline=deadline,
-                                     cuts=met if repair_cuts else None)
+            fixed_plan, passed = repair_plan_until(
+                reach, load, cap, req, sites, failures, domains=domains, cost=c,
+                required=required, scenario_limit=scenario_limit, prune_deadline=deadline,
+                cuts=met if repair_cuts else None, deadline=deadline)
             for f, plan in met:
                 add_cut(f, plan, new_only=True)
             repair_s = time.perf_counter() - t_rep
-            if incumbent is None or c[fixed_plan].sum() < c[incumbent].sum() - 1e-9:
-                if all(f.feasible for f in check_scenarios(
+            partial = None
+            if not passed and len(fixed_plan) < m:  # stopped by the deadline, short
+                partial = fixed_plan
+            elif incumbent is None or c[fixed_plan].sum() < c[incumbent].sum() - 1e-9:
+                if passed or all(f.feasible for f in check_scenarios(
                         reach, load, cap, fixed_plan, failures, domains=domains,
                         limit=scenario_limit, stop_after=1)[0]):
                     incumbent = fixed_plan
@@ -589,8 +796,13 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
             status = "optimal"
             break
         if not added:
-            raise RuntimeError("capacitated cover: an infeasible scenario gave no violated "
-                               "cut (flow rounding)")
+            # the plan meets every cut held to HiGHS's feasibility tolerance, yet the exact
+            # check finds it short: the next MILP would return it again; the search stops
+            # with the best repaired plan (or repairs this one) and the bound so far
+            logger.warning("capacitated cover: round %d's plan meets its cuts only to the "
+                           "MILP's tolerance (a cut tight to 1e-7); stopping the rounds with "
+                           "the bound so far", round_no)
+            break
         if time.perf_counter() >= deadline:
             break
     if status == "time_limit":
@@ -600,21 +812,30 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         # ones closed)
         plan_ok = bool(scenarios) and all(f.feasible for f in scenarios)
         t_rep = time.perf_counter()
+        stop = t_rep + float(final_repair_s)
         if incumbent is None and not plan_ok:  # infeasible when a cut no plan meets
-            incumbent = repair_plan(reach, load, cap, req, sites, failures, domains=domains,
-                                    cost=c, required=required, scenario_limit=scenario_limit,
-                                    prune_deadline=t_rep + max(0.1 * float(time_limit_s),
-                                                               10.0))
+            incumbent, _ = repair_plan_until(
+                reach, load, cap, req, sites if partial is None else partial, failures,
+                domains=domains, cost=c, required=required, scenario_limit=scenario_limit,
+                prune_deadline=stop, deadline=stop)
         if incumbent is not None and (not plan_ok
                                       or c[incumbent].sum() < c[sites].sum() - 1e-9):
             sites = incumbent
-            scenarios, complete = check_scenarios(reach, load, cap, sites, failures,
-                                                  domains=domains, limit=scenario_limit)
+            scenarios, complete, finished = check_scenarios_until(
+                reach, load, cap, sites, failures, domains=domains, limit=scenario_limit,
+                deadline=stop)
             logger.warning("capacitated cover: stopped before a feasible round plan; a "
                            "repaired plan of %g (bound %g), %.1f s", c[sites].sum(), bound,
                            time.perf_counter() - t_rep)
-            if not all(f.feasible for f in scenarios):
-                status = "infeasible"
+            if len(sites) == m and not all(f.feasible for f in scenarios):
+                status = "infeasible"  # even every candidate falls short
+            elif not finished or not all(f.feasible for f in scenarios):
+                status, complete = "time_limit_short", complete and finished
+                logger.warning("capacitated cover: no feasible plan within the time limit "
+                               "and the final repair's %.0f s: returning a plan of %g that "
+                               "falls short in %d of the %d scenario(s) checked; raise the "
+                               "time limit", final_repair_s, c[sites].sum(),
+                               sum(not f.feasible for f in scenarios), len(scenarios))
     if status == "infeasible":
         scenarios, complete = check_scenarios(reach, load, cap, np.arange(m), failures,
                                               domains=domains, limit=scenario_limit)
@@ -622,6 +843,10 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                               float("nan"), rounds, scenarios, complete,
                               time.perf_counter() - t0, reach, load, inverse)
     objective = float(c[sites].sum())
+    if status == "time_limit_short":  # no feasible plan: the bound is no bound of this one
+        return CapacityResult(sites, objective, _rounded_bound(bound, c), status,
+                              float("nan"), rounds, scenarios, complete,
+                              time.perf_counter() - t0, reach, load, inverse)
     bound = min(_rounded_bound(bound, c), objective)
     gap = (objective - bound) / objective if objective else 0.0
     if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
@@ -636,6 +861,7 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
                 required: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
                 prune: bool = True, prune_deadline: float | None = None,
                 cuts: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] | None = None,
+                deadline: float | None = None,
                 ) -> npt.NDArray[np.int64]:
     """A feasible plan near ``sites``: add sites until coverage and every failure scenario
     hold, then close sites while they still do.
@@ -684,12 +910,50 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
         When given, every infeasible scenario met on the way is appended to it, as
         ``(scenario, plan)`` (its :class:`ScenarioFlow`, with ``cut_rows``, and the plan it
         was checked on).
+    deadline : float, optional
+        :func:`time.perf_counter` time after which the capacity step solves no further
+        scenario and adds no further site: the plan reached is returned unpruned, and may
+        fall short (:func:`repair_plan_until` says whether it does).
 
     Returns
     -------
     numpy.ndarray
         The repaired plan (candidate indices, sorted): it meets ``requirement`` and passes
-        every checked scenario, unless no plan does (then every candidate).
+        every checked scenario, unless no plan does (then every candidate) or ``deadline``
+        stopped it.
+    """
+    return repair_plan_until(reach, load_rps, cap_rps, requirement, sites, failures,
+                             domains=domains, cost=cost, required=required,
+                             scenario_limit=scenario_limit, prune=prune,
+                             prune_deadline=prune_deadline, cuts=cuts, deadline=deadline)[0]
+
+
+def repair_plan_until(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                      requirement: npt.ArrayLike, sites: npt.ArrayLike, failures: int = 1, *,
+                      domains: npt.ArrayLike | None = None,
+                      cost: npt.ArrayLike | None = None,
+                      required: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
+                      prune: bool = True, prune_deadline: float | None = None,
+                      cuts: list[tuple[ScenarioFlow, npt.NDArray[np.int64]]] | None = None,
+                      deadline: float | None = None,
+                      ) -> tuple[npt.NDArray[np.int64], bool]:
+    """:func:`repair_plan`, and whether the plan returned passed its last check.
+
+    Parameters
+    ----------
+    reach, load_rps, cap_rps, requirement, sites, failures, domains, cost, required
+        As for :func:`repair_plan`.
+    scenario_limit, prune, prune_deadline, cuts, deadline
+        As for :func:`repair_plan`.
+
+    Returns
+    -------
+    plan : numpy.ndarray
+        The plan (candidate indices, sorted).
+    passed : bool
+        It meets coverage and every checked scenario. ``False``: ``deadline`` stopped the
+        repair short (the plan is not every candidate), or no plan is feasible (every
+        candidate is returned).
     """
     a = sp.csr_array(reach, dtype=np.float64)
     a.data[:] = 1.0
@@ -721,20 +985,27 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
         is_open[j] = True
         have[rows_of(j)] += 1
 
-    def check(stop_after: int | None) -> list[ScenarioFlow]:
+    def check(stop_after: int | None, until: float | None) -> tuple[list[ScenarioFlow], bool]:
         plan = np.flatnonzero(is_open)
-        scen, _ = check_scenarios(a, load, cap, plan, failures, domains=domains,
-                                  limit=scenario_limit, stop_after=stop_after)
+        scen, _, finished = check_scenarios_until(a, load, cap, plan, failures,
+                                                  domains=domains, limit=scenario_limit,
+                                                  stop_after=stop_after, deadline=until)
         if cuts is not None:
             cuts.extend((f, plan) for f in scen if not f.feasible)
-        return scen
+        return scen, finished
 
     # 2. capacity
+    t0 = time.perf_counter()
     while True:
-        scen = check(None)
+        scen, finished = check(None, deadline)
         bad = [f for f in scen if not f.feasible]
-        if not bad:
+        if finished and not bad:
             break
+        if deadline is not None and time.perf_counter() >= deadline:
+            logger.warning("repair_plan: stopped at its deadline after %.1f s with %d site(s), "
+                           "%s", time.perf_counter() - t0, int(is_open.sum()),
+                           f"{len(bad)} scenario(s) short" if bad else "not fully checked")
+            return np.flatnonzero(is_open).astype(np.int64), False
         opened: list[int] = []
         stuck = False
         for f in bad:
@@ -762,10 +1033,10 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
                     break
         if not opened:
             if stuck:
-                return np.arange(m, dtype=np.int64)
+                return np.arange(m, dtype=np.int64), False
             raise RuntimeError("repair_plan: an infeasible scenario opened no site")
     if not prune:
-        return np.flatnonzero(is_open).astype(np.int64)
+        return np.flatnonzero(is_open).astype(np.int64), True
 
     # 3. prune, least utilised first
     have = a @ is_open.astype(np.float64)
@@ -782,11 +1053,12 @@ def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Array
         if np.any(have[rows] - 1 < req[rows] - 1e-9):
             continue
         is_open[j] = False
-        if all(f.feasible for f in check(1)):
+        trial, finished = check(1, prune_deadline)
+        if finished and all(f.feasible for f in trial):
             have[rows] -= 1
         else:
             is_open[j] = True
-    return np.flatnonzero(is_open).astype(np.int64)
+    return np.flatnonzero(is_open).astype(np.int64), True
 
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,

@@ -27,8 +27,11 @@ A plan that violates neither coverage nor capacity is feasible for every cell an
 scenario, and optimal when its MILP was solved to optimality. Out of rounds or time with a
 plan short of either, :func:`capacitated_lazy` repairs it greedily (coverage by
 :func:`coverage.solvers.cover.greedy_cover` on the rows held, capacity by opening, for each
-violated cut, the closed candidate of ``N(S)`` with the most capacity per unit cost) until
-every check passes, and returns it with the best bound (status ``time_limit``).
+violated cut, enough closed candidates of ``N(S)`` to meet it, the most capacity per unit
+cost first) until every check passes, and returns it with the best bound (status
+``time_limit``). Every repair stops at its deadline (the search's, or the final repair's
+window past it); a plan still short then is returned as such (status
+``time_limit_short``), never as a feasible one.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from scipy.optimize import Bounds, LinearConstraint
 from .capacitated import (
     CapacityResult,
     ScenarioFlow,
-    check_scenarios,
+    check_scenarios_until,
     merge_identical_rows,
     split_cut,
 )
@@ -82,6 +85,10 @@ class PlanCheck:
         Normal operation first; stops after ``stop_after`` infeasible ones.
     complete : bool
         Every failure scenario was listed.
+    finished : bool
+        ``False`` when a deadline stopped the check (see
+        :func:`coverage.solvers.capacitated.check_scenarios_until`): the plan is then not
+        known to be feasible.
     """
 
     have: npt.NDArray[np.int64]
@@ -91,6 +98,7 @@ class PlanCheck:
     inverse: npt.NDArray[np.intp]
     scenarios: list[ScenarioFlow]
     complete: bool
+    finished: bool = True
 
     @property
     def bad(self) -> list[ScenarioFlow]:
@@ -99,8 +107,8 @@ class PlanCheck:
 
     @property
     def feasible(self) -> bool:
-        """Coverage met and every scenario carried."""
-        return not len(self.short) and not self.bad
+        """Coverage met and every scenario carried (the check finished)."""
+        return self.finished and not len(self.short) and not self.bad
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,8 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
                requirement: npt.ArrayLike, n_covering: npt.ArrayLike,
                sites: npt.ArrayLike, failures: int, *,
                domains: npt.ArrayLike | None = None, scenario_limit: int = 20_000,
-               stop_after: int | None = None) -> PlanCheck:
+               stop_after: int | None = None, deadline: float | None = None,
+               resume: PlanCheck | None = None) -> PlanCheck:
     """Coverage and capacity of ``sites`` over every cell, without the full reach matrix.
 
     Parameters
@@ -146,6 +155,12 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
         Failure domain of every candidate (default: each site alone).
     scenario_limit, stop_after : int, optional
         As in :func:`coverage.solvers.capacitated.check_scenarios`.
+    deadline : float, optional
+        :func:`time.perf_counter` time after which no further failure scenario is solved
+        (:func:`coverage.solvers.capacitated.check_scenarios_until`).
+    resume : PlanCheck, optional
+        An unfinished check of the same plan: its coverage, merged cells and scenarios
+        solved are kept, and only the scenarios left are solved.
 
     Returns
     -------
@@ -153,6 +168,13 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
     """
     n, m = source.shape
     sites = np.asarray(sites, dtype=np.int64)
+    if resume is not None:
+        scenarios, complete, finished = check_scenarios_until(
+            resume.reach, resume.load_rps, cap_rps, sites, failures, domains=domains,
+            limit=scenario_limit, stop_after=stop_after, deadline=deadline,
+            done=resume.scenarios)
+        return PlanCheck(resume.have, resume.short, resume.reach, resume.load_rps,
+                         resume.inverse, scenarios, complete, finished)
     n_cov = np.asarray(n_covering, dtype=np.int64)
     have = source.count(sites)
     short = np.flatnonzero(have < np.asarray(requirement))
@@ -171,10 +193,10 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
         pattern = sp.csr_array(pattern + extra)
         pattern.sort_indices()
     reach, load, inverse = merge_identical_rows(pattern, load_rps)
-    scenarios, complete = check_scenarios(reach, load, cap_rps, sites, failures,
-                                          domains=domains, limit=scenario_limit,
-                                          stop_after=stop_after)
-    return PlanCheck(have, short, reach, load, inverse, scenarios, complete)
+    scenarios, complete, finished = check_scenarios_until(
+        reach, load, cap_rps, sites, failures, domains=domains, limit=scenario_limit,
+        stop_after=stop_after, deadline=deadline)
+    return PlanCheck(have, short, reach, load, inverse, scenarios, complete, finished)
 
 
 def _cuts(source: RowSource, check: PlanCheck, cap: npt.NDArray[np.float64],
@@ -371,7 +393,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                      at_risk_rows: int = 10_000, fetch_pairs: int = 4_000_000,
                      spread: bool = True, count_s: float = 0.0,
                      region_scales: tuple[float, ...] | None = None,
-                     repair_every: int = 1,
+                     repair_every: int = 1, final_repair_s: float | None = None,
                      ) -> tuple[CapacityResult, LazyCapacityInfo]:
     """Fewest sites (least cost) meeting coverage and capacity in every failure scenario,
     by row and cut generation (see the module notes).
@@ -404,14 +426,26 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     repair_every : int, default 1
         Repair every this many rounds' plan into a feasible one (an incumbent; the search
         stops as optimal when one meets the bound), adding the cuts the repair meets; 0:
-        only when out of rounds or time. Closing the sites a repair added is limited to
-        ``max(5 s, 2 %)`` of the time limit per round, ``max(10 s, 10 %)`` at the end.
+        only when out of rounds or time. A round's repair stops adding sites at the time
+        limit (its plan is then no incumbent; the final repair goes on from it); closing
+        the sites it added is limited to ``max(5 s, 2 %)`` of the time limit.
+    final_repair_s : float, optional
+        When the search stops (rounds or time) with no feasible plan: the seconds the final
+        repair of the last plan may take, adding and closing sites; default ``max(10 s,
+        10 %)`` of the time limit. This is the only time spent past ``time_limit_s``
+        (besides the step under way: one MILP, or one check of a plan).
 
     Returns
     -------
     CapacityResult
         ``reach``, ``load_rps`` and ``inverse`` are those of the final plan's check (cells
-        merged by their pattern over its failure domains).
+        merged by their pattern over its failure domains). ``status`` is ``"optimal"``,
+        ``"time_limit"`` (a feasible plan, gap open), ``"infeasible"`` (no plan exists) or
+        ``"time_limit_short"``: the final repair ran out of ``final_repair_s`` before any
+        plan was shown feasible; ``sites`` is the plan it reached, its ``scenarios`` those
+        of its last check (the ones short of capacity: ``feasible`` False, ``shed_rps``;
+        ``complete`` False when that check did not solve every scenario), the bound holds
+        and the gap is ``nan``.
     LazyCapacityInfo
     """
     t0 = time.perf_counter()
@@ -450,11 +484,16 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     inc_check: PlanCheck | None = None
     prune_s = max(5.0, 0.02 * float(time_limit_s))
     integral = bool(np.array_equal(c, np.round(c)))
-    final_prune_s = max(10.0, 0.1 * float(time_limit_s))
+    if final_repair_s is None:
+        final_repair_s = max(10.0, 0.1 * float(time_limit_s))
+    # a round's repair stopped by the deadline: its plan and check (the final repair goes on)
+    partial: tuple[npt.NDArray[np.int64], PlanCheck] | None = None
 
-    def run_check(plan: npt.NDArray[np.int64], stop: int | None) -> PlanCheck:
+    def run_check(plan: npt.NDArray[np.int64], stop: int | None,
+                  until: float | None = None, resume: PlanCheck | None = None) -> PlanCheck:
         return check_plan(source, load, cap, req, n_cov, plan, failures, domains=domains,
-                          scenario_limit=scenario_limit, stop_after=stop)
+                          scenario_limit=scenario_limit, stop_after=stop, deadline=until,
+                          resume=resume)
 
     for round_no in range(1, max_rounds + 1):
         t = time.perf_counter()
@@ -525,27 +564,37 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             try:
                 r_sites, r_check, r_cuts = _repair(
                     source, pool, load, cap, c, must, sites, n_cov, fetch_pairs, run_check,
-                    min(deadline, time.perf_counter() + prune_s), lifted)
+                    deadline, lifted, prune_s=prune_s, checked=check)
             except NoPlanError:
                 status = "infeasible"
                 break
             if r_cuts:
                 cut_blocks.append(sp.csr_array(np.vstack(r_cuts)))
-            if incumbent is None or c[r_sites].sum() < c[incumbent].sum():
+            partial = None if r_check.feasible else (r_sites, r_check)
+            if r_check.feasible and (incumbent is None
+                                     or c[r_sites].sum() < c[incumbent].sum()):
                 incumbent, inc_check = r_sites, r_check
-            rounds[-1].update({"incumbent": float(c[incumbent].sum()),
-                               "repair_cuts": len(r_cuts),
+            best = None if incumbent is None else float(c[incumbent].sum())
+            rounds[-1].update({"incumbent": best, "repair_cuts": len(r_cuts),
+                               "repair_feasible": bool(r_check.feasible),
                                "repair_s": time.perf_counter() - t})
-            logger.info("capacitated row generation round %d: repaired plan %g sites "
-                        "(incumbent %g), %d repair cuts, %.1f s", round_no, c[r_sites].sum(),
-                        c[incumbent].sum(), len(r_cuts), time.perf_counter() - t)
-            if c[incumbent].sum() <= (np.ceil(bound - 1e-6) if integral else bound) + 1e-9:
+            logger.info("capacitated row generation round %d: repaired plan %g sites%s "
+                        "(incumbent %s), %d repair cuts, %.1f s", round_no,
+                        c[r_sites].sum(), "" if r_check.feasible else " (stopped short)",
+                        "-" if best is None else f"{best:g}", len(r_cuts),
+                        time.perf_counter() - t)
+            if best is not None and best <= (np.ceil(bound - 1e-6) if integral
+                                             else bound) + 1e-9:
                 status = "optimal"
                 break
         if (sum(b.shape[0] for b in cut_blocks) == cuts_before
                 and int(pool.held.sum()) == held_before):
-            raise RuntimeError("capacitated row generation: a violated plan gave no new row "
-                               "or cut")
+            # the plan meets every row and cut held to HiGHS's feasibility tolerance, yet
+            # the exact check finds it short: the next MILP would return it again
+            logger.warning("capacitated row generation: round %d's plan meets its cuts only "
+                           "to the MILP's tolerance (a cut tight to 1e-7); stopping the "
+                           "rounds with the bound so far", round_no)
+            break
         if time.perf_counter() >= deadline:
             break
     else:
@@ -554,9 +603,11 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         logger.warning("capacitated row generation: out of rounds or time before a feasible "
                        "plan; repairing the last plan greedily")
         try:
-            incumbent, inc_check, _ = _repair(source, pool, load, cap, c, must, sites, n_cov,
+            start, known = (sites, None) if partial is None else partial
+            incumbent, inc_check, _ = _repair(source, pool, load, cap, c, must, start, n_cov,
                                               fetch_pairs, run_check,
-                                              time.perf_counter() + final_prune_s)
+                                              time.perf_counter() + float(final_repair_s),
+                                              checked=known)
         except NoPlanError:
             status = "infeasible"
     if status == "infeasible":
@@ -570,19 +621,36 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     assert incumbent is not None and inc_check is not None
     repaired = inc_check is not check
     sites, check = incumbent, inc_check
-    if repaired and not check.complete:
+    short = not check.feasible
+    complete = check.complete
+    if short:  # its last check, not another: every scenario listed unless it stopped early
+        complete = (check.complete and check.finished
+                    and len(check.bad) < min(MAX_CUT_REGIONS, cuts_per_round))
+    elif repaired and not check.complete:
         check = run_check(sites, None)
+        complete = check.complete
     objective = float(c[sites].sum())
     if integral:
         bound = float(np.ceil(bound - 1e-6))
-    bound = min(bound, objective)
-    if objective <= bound + 1e-9:
-        status = "optimal"
-    elif status == "optimal":
-        status = "time_limit"
-    gap = (objective - bound) / objective if objective else 0.0
+    if short:  # no feasible plan: the bound is no bound of this plan
+        status, gap = "time_limit_short", float("nan")
+        logger.warning("capacitated row generation: no feasible plan within the time limit "
+                       "and the final repair's %.0f s: returning a plan of %g, short of "
+                       "capacity in %d of the %d scenario(s) checked%s (%.1f requests/s shed "
+                       "at worst), %d cell(s) short of coverage; raise the time limit",
+                       final_repair_s, objective, len(check.bad), len(check.scenarios),
+                       "" if complete else " (not every scenario)",
+                       max((f.shed_rps for f in check.scenarios), default=0.0),
+                       len(check.short))
+    else:
+        bound = min(bound, objective)
+        if objective <= bound + 1e-9:
+            status = "optimal"
+        elif status == "optimal":
+            status = "time_limit"
+        gap = (objective - bound) / objective if objective else 0.0
     return (CapacityResult(sites, objective, bound, status, gap, rounds, check.scenarios,
-                           check.complete, time.perf_counter() - t0, check.reach,
+                           complete, time.perf_counter() - t0, check.reach,
                            check.load_rps, check.inverse),
             _info(n_cov, rounds, pool, cut_pairs, count_s, repaired))
 
@@ -597,24 +665,122 @@ def _info(n_cov: npt.NDArray[np.int64], rounds: list[dict[str, Any]], pool: RowP
                             count_s, repaired)
 
 
+def _open_for_cuts(cuts: list[npt.NDArray[np.float64]], is_open: npt.NDArray[np.bool_],
+                   cost: npt.NDArray[np.float64]) -> int:
+    """Open, for every cut still violated, enough closed candidates at once to meet it.
+
+    A cut ``coef @ y >= 1`` (:func:`_cuts`, scaled to a right-hand side of 1) holds for every
+    feasible plan, so every feasible plan containing the open sites adds at least its
+    deficit ``1 - coef @ y`` of coefficient. Its closed candidates are taken in decreasing
+    coefficient per unit cost until their coefficients (what the cut counts for them) cover
+    the deficit (with unit costs: the fewest candidates that can meet the cut). A cut is a
+    necessary condition only, so a later check may find the region still short and open
+    more. Cuts are met in turn, each counting the sites opened for the ones before (a region
+    short in several scenarios is mostly served once).
+
+    Parameters
+    ----------
+    cuts : list of numpy.ndarray
+        Dense coefficient vectors over every candidate.
+    is_open : numpy.ndarray of bool
+        The plan; updated in place.
+    cost : numpy.ndarray
+        Cost of every candidate (> 0).
+
+    Returns
+    -------
+    int
+        Candidates opened.
+    """
+    before = int(is_open.sum())
+    for coef in cuts:
+        deficit = 1.0 - float(coef[is_open].sum())
+        if deficit <= 1e-9:
+            continue
+        cand = np.flatnonzero(~is_open & (coef > 0))
+        if not len(cand):
+            continue  # no closed candidate helps: the caller tells no plan exists
+        order = cand[np.argsort(-coef[cand] / cost[cand], kind="stable")]
+        upto = int(np.searchsorted(np.cumsum(coef[order]), deficit * (1 + 1e-9))) + 1
+        is_open[order[:upto]] = True
+    return int(is_open.sum()) - before
+
+
 def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             cap: npt.NDArray[np.float64],
             c: npt.NDArray[np.float64], must: npt.NDArray[np.bool_],
             sites: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], fetch_pairs: int,
             run_check: Any, deadline: float, lifted: bool = False,
-            max_steps: int = 1000,
+            max_steps: int = 1000, prune_s: float | None = None,
+            checked: PlanCheck | None = None,
             ) -> tuple[npt.NDArray[np.int64], PlanCheck, list[npt.NDArray[np.float64]]]:
     """Add sites to ``sites`` until coverage and capacity hold, then close the added sites
-    that are not needed while time remains (see the module notes). Returns the plan, its
-    check, and the cuts of every short scenario met on the way (valid cuts: the caller may
-    add them to its model)."""
+    that are not needed while time remains (see the module notes).
+
+    Every step checks the plan (:func:`check_plan`, up to :data:`MAX_CUT_REGIONS` short
+    scenarios), fixes coverage greedily on the rows held, and opens for every violated cut of
+    the short scenarios enough candidates at once to meet it (:func:`_open_for_cuts`): the
+    steps, each one check and one fetch of the cut rows, grow with the rounds of cuts the
+    repair meets, not with the sites it adds.
+
+    Parameters
+    ----------
+    source, pool, load, cap, c, must, sites, n_cov, fetch_pairs, run_check, lifted
+        As in :func:`capacitated_lazy` (``must``: required sites; ``run_check(plan,
+        stop_after, deadline=None, resume=None)``: the plan's :class:`PlanCheck`, its failure
+        scenarios solved until ``deadline``, going on from ``resume``, see
+        :func:`check_plan`).
+    deadline : float
+        :func:`time.perf_counter` time after which no check solves a further scenario and
+        no step starts (the overrun is one scenario's max-flow, or one step's coverage fix
+        and cut rows). A plan still short then, or not fully checked, is returned as it is:
+        its check says so (``check.feasible`` is ``False``).
+    max_steps : int, default 1000
+        Safety cap of the steps.
+    prune_s : float, optional
+        Seconds for closing sites, from when closing starts (never past ``deadline``;
+        default: until ``deadline``).
+    checked : PlanCheck, optional
+        A check of ``sites`` (any ``stop_after``), when known: the first step uses it
+        instead of checking the plan again, or goes on from it when a deadline stopped it
+        (``run_check(plan, stop_after, deadline, resume)``).
+
+    Returns
+    -------
+    sites : numpy.ndarray
+        The plan: feasible when ``check.feasible``.
+    check : PlanCheck
+        Its check (every scenario when the plan was repaired and pruned; when stopped by
+        ``deadline``, the scenarios up to the last short one checked).
+    cuts : list of numpy.ndarray
+        The cuts of every short scenario met on the way (valid cuts: the caller may add them
+        to its model).
+
+    Raises
+    ------
+    NoPlanError
+        A short region whose every candidate is open: no plan exists.
+    """
     m = source.shape[1]
     start = np.asarray(sites, dtype=np.int64)
     found: list[npt.NDArray[np.float64]] = []
-    for _ in range(max_steps):
-        check = run_check(sites, 50)
+    t0 = time.perf_counter()
+    steps = 0
+    for steps in range(1, max_steps + 1):
+        if steps == 1 and checked is not None:  # known, or stopped: go on from it
+            check = (checked if checked.finished else
+                     run_check(sites, MAX_CUT_REGIONS, deadline, checked))
+        else:
+            check = run_check(sites, MAX_CUT_REGIONS, deadline)
         if check.feasible:
             break
+        if not check.finished or time.perf_counter() >= deadline:
+            logger.warning("capacitated repair: stopped at its deadline after %d step(s), "
+                           "%.1f s, with %d site(s) (%d added): %d cell(s) short of coverage "
+                           "and %d scenario(s) short of capacity remain", steps,
+                           time.perf_counter() - t0, len(sites), len(sites) - len(start),
+                           len(check.short), len(check.bad))
+            return sites, check, found
         opened = np.zeros(m, dtype=bool)
         opened[sites] = True
         if len(check.short):  # coverage first: greedy on the rows held, keeping the plan
@@ -625,13 +791,10 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
             opened[sites] = True
         cuts, _ = _cuts(source, check, cap, sites, n_cov, fetch_pairs, load, lifted)
         found.extend(cuts)
-        for coef in cuts:  # still violated: the most capacity per unit cost of its closed sites
-            if coef[opened].sum() >= 1.0:
-                continue
-            gain = np.where(opened, 0.0, coef) / np.maximum(c, 1e-12)
-            if gain.max() > 0:
-                opened[int(np.argmax(gain))] = True
+        added = _open_for_cuts(cuts, opened, np.maximum(c, 1e-12))
         new = np.flatnonzero(opened)
+        logger.debug("capacitated repair step %d: %d short scenario(s), %d cut(s), %d "
+                     "site(s) opened", steps, len(check.bad), len(cuts), added)
         if not cuts and not len(check.short):
             raise RuntimeError("capacitated repair: a short scenario gave no cut (flow "
                                "rounding)")
@@ -642,15 +805,35 @@ def _repair(source: RowSource, pool: RowPool, load: npt.NDArray[np.float64],
         sites = new
     else:
         raise RuntimeError("capacitated repair did not converge")
-    # close added sites that are not needed, the least capacity first
+    logger.info("capacitated repair: a feasible plan of %d site(s) (%d added) in %d step(s), "
+                "%.1f s", len(sites), len(sites) - len(start), steps,
+                time.perf_counter() - t0)
+    # close added sites that are not needed, the least capacity first; a closing that
+    # violates a cut met on the way (valid for every plan) is not even checked
+    stop_prune = deadline if prune_s is None else min(deadline,
+                                                       time.perf_counter() + float(prune_s))
     added = np.setdiff1d(sites, start)
+    held = sp.csc_array(np.vstack(found)) if found else sp.csc_array((0, m))
+    is_open = np.zeros(m, dtype=bool)
+    is_open[sites] = True
+    spare = held @ is_open.astype(np.float64) - 1.0  # every cut's slack
+    tried = 0
     for j in added[np.argsort(cap[added], kind="stable")]:
-        if time.perf_counter() >= deadline:
+        if time.perf_counter() >= stop_prune:
             break
+        rows_j = held.indices[held.indptr[j]:held.indptr[j + 1]]
+        coef_j = held.data[held.indptr[j]:held.indptr[j + 1]]
+        if np.any(coef_j > spare[rows_j] + 1e-9):
+            continue  # closing j violates a known cut
+        tried += 1
         trial = sites[sites != j]
-        t_check = run_check(trial, 1)
+        t_check = run_check(trial, 1, stop_prune)
         if t_check.feasible:
             sites, check = trial, t_check
+            spare[rows_j] -= coef_j
+    logger.info("capacitated repair: %d of %d added site(s) closed (%d checked), %.1f s "
+                "in all", len(added) - len(np.setdiff1d(sites, start)), len(added), tried,
+                time.perf_counter() - t0)
     if len(added) and not check.complete:
         check = run_check(sites, None)
     return sites, check, found
