@@ -19,7 +19,10 @@ then checks every scenario of the plan with one max-flow each
 ``S`` of its minimum cut, i.e. a violated cut, which is added before the next round. When
 a plan passes every scenario it is feasible, and it is optimal because every round solves a
 relaxation (a subset of the valid cuts): the bound of the last round is a bound of the
-problem. Meanwhile each round's plan is repaired (:func:`repair_plan`: sites added for the
+problem; it starts from the fleet's total capacity
+(:func:`coverage.solvers.capacity_bound.capacity_lower_bound`: the fewest sites whose
+capacities carry the load that no scenario excuses, the largest failing). Meanwhile each
+round's plan is repaired (:func:`repair_plan`: sites added for the
 violated cuts until every scenario passes, then redundant ones closed) into a feasible
 **incumbent**, and the infeasible scenarios the repair meets on the way become cuts too;
 the search also stops, optimal, when the best incumbent meets the bound, and
@@ -49,6 +52,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
+from .capacity_bound import capacity_lower_bound
 from .interrupt import milp
 
 logger = logging.getLogger(__name__)
@@ -714,7 +718,9 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         return True
 
     rounds: list[dict[str, Any]] = []
-    bound = 0.0
+    # the fleet's total capacity: a bound the local cuts reach late or never
+    bound = capacity_lower_bound(load, cap, np.diff(reach.indptr), failures, domains=domains,
+                                 cost=c) or 0.0
     status = "time_limit"
     sites = np.arange(m)
     scenarios: list[ScenarioFlow] = []

@@ -54,6 +54,7 @@ from .capacitated import (
     merge_identical_rows,
     split_cut,
 )
+from .capacity_bound import capacity_lower_bound
 from .cover import drop_dominated_rows, greedy_cover
 from .interrupt import milp
 from .rowgen import RowPool, RowSource
@@ -476,7 +477,8 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     cut_blocks: list[sp.csr_array] = [regional] if regional.shape[0] else []
     n_region_cuts = int(regional.shape[0])
     rounds: list[dict[str, Any]] = []
-    bound = 0.0
+    # the fleet's total capacity: a bound the local cuts reach late or never
+    bound = capacity_lower_bound(load, cap, n_cov, failures, domains=domains, cost=c) or 0.0
     status = "time_limit"
     sites = np.flatnonzero(must)
     check: PlanCheck | None = None
