@@ -2,7 +2,7 @@
 
 Demand: the 85,395 US census tracts (2020 centres of population, shared data); candidates:
 the US PeeringDB colocation facilities, each stated to host one edge cabinet (``power_kw``
-30 or 10 kW, tier ``metro-colo``: PUE 1.58) of NVIDIA L4s running the default workload
+60, 20 or 10 kW, tier ``metro-colo``: PUE 1.58) of NVIDIA L4s running the default workload
 (``vision-l4``: 225.9 requests/s per L4, MLPerf v3.1 Offline, at 80 % target utilisation).
 Load assumption: 200 or 100 requests per person per day, peak-to-mean 3. Default
 (internet) latency model, FTTH, 30 ms p99, N-1. Prints sites, status and bound, the
@@ -39,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from instances import census_tracts, peeringdb_us  # noqa: E402
 
 #: (cabinet power kW, requests per person per day) of the capacitated runs
-CASES = ((30.0, 200.0), (10.0, 100.0), (10.0, 150.0), (5.0, 60.0), (10.0, 200.0))
+# cabinets of 60 / 20 / 10 kW hold 256 / 84 / 42 L4s (hosts of four counted)
+CASES = ((60.0, 200.0), (20.0, 100.0), (20.0, 150.0), (10.0, 60.0), (20.0, 200.0))
 #: the same for the national grid (0, 0: uncapacitated)
-NATIONAL_CASES = ((0.0, 0.0), (10.0, 150.0), (5.0, 150.0))
+NATIONAL_CASES = ((0.0, 0.0), (20.0, 150.0), (10.0, 150.0))
 NATIONAL_CELLS = 1_000_000
 PEAK_TO_MEAN = 3.0
 BUDGET_MS = 30.0

@@ -4,7 +4,7 @@ First table: the embedded GeoNames demand (places of at least 500 people) and ca
 (places of at least 50,000, metro-colo tier) of five countries at 30, 50 and 100 ms p99,
 N-1, 100 requests per person per day (peak-to-mean 3), the default latency model, cost
 model (coverage/model/costs.toml) and every built-in cloud region. Second table: real US
-data, the 85,395 census tracts against the PeeringDB colocation facilities as 10 kW
+data, the 85,395 census tracts against the PeeringDB colocation facilities as 20 kW
 metro-colo cabinets, at 30 ms, with the default prices and with the region priced on demand
 behind a CDN. Prints each comparison's sites, shares within budget, utilisation, breakeven,
 prices per million requests, warnings, recommendation and time, and writes the tables to
@@ -83,13 +83,13 @@ def main() -> int:
         for b in BUDGETS_MS:
             lines.append(row(cc, b, demand, sites))
             print(lines[-1], flush=True)
-    lines += ["", "## US census tracts x PeeringDB facilities (10 kW metro-colo cabinets), "
+    lines += ["", "## US census tracts x PeeringDB facilities (20 kW metro-colo cabinets, 84 L4s each), "
               "30 ms p99, N-1", "",
               "Default prices, then the region on demand (0.75 USD per L4-hour) behind a CDN "
               "(1.85 USD per million requests).", "", HEADER,
               "| " + " | ".join(["---"] * 13) + " |"]
     demand = census_tracts()
-    sites = peeringdb_us().assign(tier="metro-colo", power_kw=10.0)
+    sites = peeringdb_us().assign(tier="metro-colo", power_kw=20.0)
     on_demand_cdn = CostModel.builtin().with_overrides(
         {"accelerators": {"NVIDIA L4": {"region_hour_usd": 0.75}},
          "region": {"network_usd_per_million_requests": 1.85}})
