@@ -83,8 +83,8 @@ def main() -> int:
         for b in BUDGETS_MS:
             lines.append(row(cc, b, demand, sites))
             print(lines[-1], flush=True)
-    lines += ["", "## US census tracts x PeeringDB facilities (20 kW metro-colo cabinets, 84 L4s each), "
-              "30 ms p99, N-1", "",
+    lines += ["", "## US census tracts x PeeringDB facilities (20 kW metro-colo cabinets, "
+              "84 L4s each), 30 ms p99, N-1", "",
               "Default prices, then the region on demand (0.75 USD per L4-hour) behind a CDN "
               "(1.85 USD per million requests).", "", HEADER,
               "| " + " | ".join(["---"] * 13) + " |"]

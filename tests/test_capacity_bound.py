@@ -145,3 +145,27 @@ def test_the_solver_never_returns_less_than_the_bound(seed):
     assert res.status == "optimal"
     assert bound <= res.objective + 1e-9
     assert res.lower_bound >= bound - 1e-9  # the solver reports at least this bound
+
+
+def test_a_plan_below_the_bound_is_not_called_optimal():
+    """A truncated scenario list (scenario_limit) let a 3-site plan pass: 4 sites of 50 are
+    needed for 100 requests/s through any 2 failures. The bound proves it short."""
+    reach = sp.csr_array(np.ones((1, 4)))
+    res = capacitated_cover(reach, [100.0], [50.0] * 4, [3], failures=2, scenario_limit=3)
+    assert capacity_lower_bound([100.0], [50.0] * 4, [4], 2) == 4
+    assert len(res.sites) == 3 and res.status == "time_limit_short"
+    assert res.lower_bound == 4 and np.isnan(res.gap) and not res.complete
+    full = capacitated_cover(reach, [100.0], [50.0] * 4, [3], failures=2)
+    assert len(full.sites) == 4 and full.status == "optimal"
+
+
+def test_edge_values():
+    # an unlimited site carries everything: one site
+    assert capacity_lower_bound([100.0], [np.inf, 50.0, 50.0], [3], 0) == 1
+    # capacity enough only by the pairwise sum, not the running one: no bound, no crash
+    from coverage.solvers.capacity_bound import _knapsack
+
+    assert _knapsack(np.full(10, 0.1), np.arange(1.0, 11.0), 1.0) is None
+    assert _knapsack(np.full(10, 0.1), np.arange(1.0, 11.0), 0.5) == pytest.approx(15.0)
+    assert capacity_lower_bound([0.0], [10.0], [1], 1) is None  # no load
+    assert capacity_lower_bound([5.0], [], [1], 1) is None      # no candidate

@@ -240,3 +240,13 @@ def test_a_zero_population_is_not_called_nobody_within_budget():
     text = "\n".join(headline_lines(s, access="ftth"))
     assert "mean primary latency (p50): n/a (every population is 0: no weights)" in text
     assert "nobody within budget" not in text
+
+
+def test_a_plan_short_of_capacity_says_so():
+    s = {"site_count": 3, "status": "time_limit_short", "objective": "count",
+         "lower_bound": 4.0, "mip_gap": float("nan"), "budget_ms": 30.0, "percentile": "p99",
+         "failures_tolerated": 2, "population_total": 10.0, "population_covered": 10.0}
+    text = "\n".join(headline_lines(s, access="ftth"))
+    assert "sites: 3 (NOT a feasible plan: short of capacity in a failure scenario; " \
+           "proven lower bound 4 sites" in text, text
+    assert not BAD.search(text), text

@@ -106,6 +106,10 @@ def _sites_line(s: Mapping[str, Any]) -> str:
                 f"cost {_amount(s.get('lower_bound'))}, cost gap {gap_text})")
     if optimal:
         return line + " (optimal: proven fewest)"
+    if status == "time_limit_short":  # a capacitated plan that does not carry the load
+        return (line + f" (NOT a feasible plan: short of capacity in a failure scenario; "
+                f"proven lower bound {_count(s.get('lower_bound'))} sites; see "
+                "capacity_scenarios.csv)")
     return (line + f" ({status}; proven lower bound {_count(s.get('lower_bound'))} sites, "
             f"gap {gap_text})")
 

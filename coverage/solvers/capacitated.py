@@ -819,11 +819,14 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         plan_ok = bool(scenarios) and all(f.feasible for f in scenarios)
         t_rep = time.perf_counter()
         stop = t_rep + float(final_repair_s)
+        # adding sites may run to ``stop`` (unbounded for a plan), closing them not past
+        # the old window of max(10 s, 10 %)
+        prune_stop = t_rep + min(float(final_repair_s), max(0.1 * float(time_limit_s), 10.0))
         if incumbent is None and not plan_ok:  # infeasible when a cut no plan meets
             incumbent, _ = repair_plan_until(
                 reach, load, cap, req, sites if partial is None else partial, failures,
                 domains=domains, cost=c, required=required, scenario_limit=scenario_limit,
-                prune_deadline=stop, deadline=stop)
+                prune_deadline=prune_stop, deadline=stop)
         if incumbent is not None and (not plan_ok
                                       or c[incumbent].sum() < c[sites].sum() - 1e-9):
             sites = incumbent
@@ -852,6 +855,16 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     if status == "time_limit_short":  # no feasible plan: the bound is no bound of this one
         return CapacityResult(sites, objective, _rounded_bound(bound, c), status,
                               float("nan"), rounds, scenarios, complete,
+                              time.perf_counter() - t0, reach, load, inverse)
+    if objective < _rounded_bound(bound, c) - 1e-9:
+        # fewer sites than the capacity bound: the plan passed only the scenarios listed
+        # (complete False) and falls short in one that was not checked
+        logger.warning("capacitated cover: the plan of %g passes the %d scenario(s) checked "
+                       "but is below the capacity bound %g: it falls short in a scenario "
+                       "not checked (scenario limit %d)", objective, len(scenarios),
+                       _rounded_bound(bound, c), scenario_limit)
+        return CapacityResult(sites, objective, _rounded_bound(bound, c), "time_limit_short",
+                              float("nan"), rounds, scenarios, False,
                               time.perf_counter() - t0, reach, load, inverse)
     bound = min(_rounded_bound(bound, c), objective)
     gap = (objective - bound) / objective if objective else 0.0

@@ -609,7 +609,9 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             incumbent, inc_check, _ = _repair(source, pool, load, cap, c, must, start, n_cov,
                                               fetch_pairs, run_check,
                                               time.perf_counter() + float(final_repair_s),
-                                              checked=known)
+                                              checked=known,
+                                              prune_s=min(float(final_repair_s),
+                                                          max(10.0, 0.1 * float(time_limit_s))))
         except NoPlanError:
             status = "infeasible"
     if status == "infeasible":
@@ -644,6 +646,14 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                        "" if complete else " (not every scenario)",
                        max((f.shed_rps for f in check.scenarios), default=0.0),
                        len(check.short))
+    elif objective < bound - 1e-9:
+        # fewer sites than the capacity bound: the plan passed only the scenarios listed
+        # and falls short in one that was not checked
+        status, gap, complete = "time_limit_short", float("nan"), False
+        logger.warning("capacitated row generation: the plan of %g passes the %d scenario(s) "
+                       "checked but is below the capacity bound %g: it falls short in a "
+                       "scenario not checked (scenario limit %d)", objective,
+                       len(check.scenarios), bound, scenario_limit)
     else:
         bound = min(bound, objective)
         if objective <= bound + 1e-9:

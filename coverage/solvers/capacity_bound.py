@@ -82,7 +82,7 @@ def capacity_lower_bound(load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
     if need[0] <= 0 or not len(cap):
         return None
     # a site can carry no more than the whole load
-    cap = np.minimum(np.where(np.isfinite(cap) & (cap > 0), cap, 0.0), need[0])
+    cap = np.where(np.isnan(cap) | (cap <= 0), 0.0, np.minimum(cap, need[0]))  # inf: all
     # the flow check accepts a site loaded up to CHECK_RTOL of the scenario's load above
     # its capacity (coverage.solvers.capacitated.scenario_flow): the bound is taken that
     # much short for every site, and 1e-9 more
@@ -112,11 +112,12 @@ def _knapsack(cap: npt.NDArray[np.float64], cost: npt.NDArray[np.float64],
     capacity; free sites first)."""
     useful = cap > 0
     cap, cost = cap[useful], np.maximum(cost[useful], 0.0)
-    if float(cap.sum()) < need:
-        return None
     order = np.argsort(cost / cap, kind="stable")
     cap, cost = cap[order], cost[order]
     total = np.cumsum(cap)
-    last = int(np.searchsorted(total, need))  # the site that completes the capacity
+    if not len(total) or float(total[-1]) < need:
+        return None
+    # the site that completes the capacity (within the cumulative sum's own rounding)
+    last = min(int(np.searchsorted(total, need)), len(cap) - 1)
     before = float(total[last - 1]) if last else 0.0
     return float(cost[:last].sum() + cost[last] * (need - before) / cap[last])
