@@ -56,19 +56,25 @@ def brute_optimum(reach, load, cap, failures, cost):
     return best
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_never_above_the_brute_force_optimum(seed):
+def random_case(seed: int):
+    """A small random instance: reach, loads, capacities, failures and costs (unequal for
+    every third seed, else None)."""
     rng = np.random.default_rng(seed)
     n, m = int(rng.integers(3, 8)), int(rng.integers(3, 7))
     reach = rng.random((n, m)) < rng.uniform(0.5, 0.95)
     load = rng.uniform(1.0, 60.0, n)
     cap = rng.uniform(20.0, 250.0, m)
     failures = int(rng.integers(0, 3))
-    unequal = seed % 3 == 0
-    cost = rng.uniform(1.0, 5.0, m) if unequal else np.ones(m)
-    bound = capacity_lower_bound(load, cap, reach.sum(axis=1), failures,
-                                 cost=cost if unequal else None)
-    best = brute_optimum(reach, load, cap, failures, cost)
+    cost = rng.uniform(1.0, 5.0, m) if seed % 3 == 0 else None
+    return reach, load, cap, failures, cost
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_never_above_the_brute_force_optimum(seed):
+    reach, load, cap, failures, cost = random_case(seed)
+    bound = capacity_lower_bound(load, cap, reach.sum(axis=1), failures, cost=cost)
+    best = brute_optimum(reach, load, cap, failures,
+                         np.ones(len(cap)) if cost is None else cost)
     if best is None or bound is None:
         return  # no plan, or no bound: nothing claimed
     assert bound <= best + 1e-9, (bound, best)
@@ -79,16 +85,11 @@ def test_the_brute_force_cases_are_mostly_plannable_and_often_tight():
     the optimum in some."""
     found = tight = 0
     for seed in range(30):
-        rng = np.random.default_rng(seed)
-        n, m = int(rng.integers(3, 8)), int(rng.integers(3, 7))
-        reach = rng.random((n, m)) < rng.uniform(0.5, 0.95)
-        load = rng.uniform(1.0, 60.0, n)
-        cap = rng.uniform(20.0, 250.0, m)
-        failures = int(rng.integers(0, 3))
-        if seed % 3 == 0:
+        reach, load, cap, failures, cost = random_case(seed)
+        if cost is not None:
             continue
         bound = capacity_lower_bound(load, cap, reach.sum(axis=1), failures)
-        best = brute_optimum(reach, load, cap, failures, np.ones(m))
+        best = brute_optimum(reach, load, cap, failures, np.ones(len(cap)))
         found += best is not None and bound is not None
         tight += best is not None and bound == best
     assert found >= 12 and tight >= 4, (found, tight)
