@@ -195,15 +195,23 @@ def test_lazy_search_out_of_time_is_honest():
     assert covers(mask, ok.sites) and plan_feasible(mask, load, cap, ok.sites)
 
 
+def integer_instance(seed: int, n: int, m: int, density: float, load_high: int,
+                     cap_range: tuple[int, int]):
+    """Random reach (every row with a candidate), integer loads in [1, load_high) and
+    integer capacities in ``cap_range``."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, m)) < density
+    mask[np.arange(n), rng.integers(0, m, n)] = True
+    load = rng.integers(1, load_high, n).astype(float)
+    cap = rng.integers(*cap_range, m).astype(float)
+    return mask, load, cap
+
+
 def test_full_solver_out_of_time_is_honest():
     """The same for the reach-matrix solver: no time for the final repair gives the plan
     reached, status time_limit_short (not a false 'infeasible', not a false plan)."""
-    rng = np.random.default_rng(3)
-    n, m = 200, 40
-    mask = rng.random((n, m)) < 0.15
-    mask[np.arange(n), rng.integers(0, m, n)] = True
-    load = rng.integers(1, 20, n).astype(float)
-    cap = rng.integers(30, 80, m).astype(float)
+    m = 40
+    mask, load, cap = integer_instance(3, 200, m, 0.15, 20, (30, 80))
     req = np.minimum(2, mask.sum(axis=1))
     reach = sp.csr_array(mask.astype(np.int8))
     short = capacitated_cover(reach, load, cap, req, failures=1, max_rounds=1,
@@ -224,12 +232,7 @@ def test_full_solver_out_of_time_is_honest():
 def test_a_check_stopped_at_its_deadline_goes_on_where_it_stopped():
     """A check stopped at once (normal operation only) says it did not finish; resumed, it
     solves only the scenarios left and ends as the check run in one go."""
-    rng = np.random.default_rng(5)
-    n, m = 120, 16
-    mask = rng.random((n, m)) < 0.3
-    mask[np.arange(n), rng.integers(0, m, n)] = True
-    load = rng.integers(1, 10, n).astype(float)
-    cap = rng.integers(40, 90, m).astype(float)
+    mask, load, cap = integer_instance(5, 120, 16, 0.3, 10, (40, 90))
     reach = sp.csr_array(mask.astype(np.int8))
     plan = np.arange(12)  # normal operation carried, two failures not
     whole, complete = check_scenarios(reach, load, cap, plan, 1)
