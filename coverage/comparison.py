@@ -798,7 +798,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     table = pd.DataFrame({
         "site_id": sites["site_id"].to_numpy(), "tier": tiers,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
-        "n_hosts": -(-n // int(workload.accelerators_per_host)),
+        "n_hosts": sc.hosts,
         "peak_load_rps": peak, "mean_load_rps": mean, "worst_load_rps": worst,
         "utilisation_mean": u_mean, "utilisation_peak": u_peak,
         "utilisation_worst": u_worst, "facility_kw": sc.facility_kw,

@@ -543,6 +543,7 @@ class SiteCosts:
     the part proportional to utilisation (``energy_per_util_usd_per_year`` x u);
     ``energy_usd_per_year`` is the energy at each site's own utilisation and
     ``total_usd_per_year`` the site's annual cost (every line at that utilisation).
+    ``hosts`` is the hosts priced at each site (``ceil(n / accelerators_per_host)``).
     """
 
     capex_usd: npt.NDArray[np.float64]
@@ -556,6 +557,7 @@ class SiteCosts:
     facility_kw: npt.NDArray[np.float64]
     energy_usd_per_year: npt.NDArray[np.float64]
     total_usd_per_year: npt.NDArray[np.float64]
+    hosts: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -727,7 +729,7 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
     energy = energy_fixed + energy_util * util
     sites = SiteCosts(capex, capex * ann, energy_fixed, energy_util, lease, backhaul, ops,
                       redundancy * ann, facility_kw, energy,
-                      capex * ann + energy + lease + backhaul + ops)
+                      capex * ann + energy + lease + backhaul + ops, hosts.astype(np.int64))
     lines = {"capital": float(sites.capital_usd_per_year.sum()),
              "energy": float(energy.sum()), "lease": float(lease.sum()),
              "backhaul": float(backhaul.sum()), "operations": float(ops.sum())}
