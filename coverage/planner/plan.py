@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import time
 import warnings
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from ..config import PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
@@ -1586,6 +1586,22 @@ def tier_catalog_of(tiers: Any) -> Any:
 BALANCED_SCENARIOS = 5000
 
 
+def _flow_order_keys(problem: Problem) -> tuple[Any, Any]:
+    """Order keys of the demand points and the candidates for
+    :func:`~coverage.solvers.flow_expand.expand_flows`: the coordinate along the inputs'
+    longer axis (latitude, or longitude scaled by the cosine of the mean latitude), so
+    that a merged point's northern (western) points go to its northern (western) sites."""
+    d_lat = problem.demand["lat"].to_numpy(dtype=np.float64)
+    d_lon = problem.demand["lon"].to_numpy(dtype=np.float64)
+    s_lat = problem.sites["lat"].to_numpy(dtype=np.float64)
+    s_lon = problem.sites["lon"].to_numpy(dtype=np.float64)
+    if not len(d_lat):
+        return d_lat, s_lat
+    lat_span = float(np.ptp(d_lat))
+    lon_span = float(np.ptp(d_lon)) * math.cos(math.radians(float(np.mean(d_lat))))
+    return (d_lat, s_lat) if lat_span >= lon_span else (d_lon, s_lon)
+
+
 def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
                      sites_out: pd.DataFrame,
                      ) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -1613,18 +1629,18 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         for j in range(1, len(result.scenarios)):
             result.scenarios[j] = balanced_scenario(
                 m_reach, m_load, cap, chosen, result.scenarios[j].failed, normal, comps)
-    # each original point takes its share of its merged point's flow
-    inv = result.inverse
-    share = np.divide(capacity.load_rps, m_load[inv], out=np.zeros(len(inv)),
-                      where=m_load[inv] > 0)
-    pick = sp.csr_array((share, (np.arange(len(inv)), inv)), shape=(len(inv), len(m_load)))
-    per_point = sp.csr_array(pick @ normal.flows) if normal.flows is not None else None
-    f = per_point.tocoo() if per_point is not None else None
-    flows = pd.DataFrame({
-        "demand_id": demand_ids[f.row] if f is not None else [],
-        "site_id": ids[f.col] if f is not None else [],
-        "load_rps": f.data if f is not None else [],
-    })
+    # each original point takes its share of its merged point's flow, matched in order
+    # along the country's longer axis (about one site per point, not every site of its
+    # merged point: coverage.solvers.flow_expand)
+    point, site, flow_rps = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if normal.flows is not None:
+        from ..solvers.flow_expand import expand_flows
+
+        p_key, s_key = _flow_order_keys(problem)
+        point, site, flow_rps = expand_flows(normal.flows, result.inverse, capacity.load_rps,
+                                         point_order=p_key, site_order=s_key)
+    flows = pd.DataFrame({"demand_id": demand_ids[point], "site_id": ids[site],
+                          "load_rps": flow_rps})
     # utilisation of the chosen sites only: scenarios x chosen, not x every candidate
     cap_c = cap[chosen]
     util = (np.stack([s.site_load_rps[chosen] for s in result.scenarios])
