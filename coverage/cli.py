@@ -677,7 +677,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
                        model: Any, inputs: dict[str, Any], progress: Any, *,
                        regions: Any, costs: Any) -> int:
     from .comparison import compare
-    from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
+    from .errors import EXIT_PLAN_SHORT, OutputWriteError
     from .outputs.plandir import write_comparison
 
     options = dict(
@@ -734,7 +734,11 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     _out("\n".join(lines))
     for name, reason in written.skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
-    return EXIT_OUTPUTS_SKIPPED if written.skipped else 0
+    s = c.plan.summary() if c.plan is not None else {}
+    code = plan_exit_code(s.get("status"), written.skipped)
+    if code == EXIT_PLAN_SHORT:
+        print(short_plan_message(out, s), file=sys.stderr)
+    return code
 
 
 def _compare_lines(doc: dict[str, Any]) -> list[str]:
@@ -778,7 +782,7 @@ def _compare_lines(doc: dict[str, Any]) -> list[str]:
 
 def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
                     inputs: dict[str, Any], progress: Any) -> int:
-    from .errors import EXIT_OUTPUTS_SKIPPED, OutputWriteError
+    from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT, OutputWriteError
     from .outputs.plandir import write_plan
     from .planner.plan import plan_sites
 
@@ -844,13 +848,42 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     if report and "report.html" not in skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}")
     _out("\n".join(lines))
+    for name, reason in skipped.items():
+        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    short = plan_exit_code(s.get("status"), skipped)
+    if short == EXIT_PLAN_SHORT:
+        print(short_plan_message(out, s), file=sys.stderr)
+        return short
     if skipped:
-        for name, reason in skipped.items():
-            print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
         print(f"edge-coverage: the plan is written to {out}; {len(skipped)} optional "
               f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})", file=sys.stderr)
-        return EXIT_OUTPUTS_SKIPPED
-    return 0
+    return short
+
+
+def plan_exit_code(status: str | None, skipped: Any) -> int:
+    """The exit code of a run whose outputs are written: :data:`EXIT_PLAN_SHORT` when the
+    plan is not a feasible one (status ``time_limit_short``), else
+    :data:`EXIT_OUTPUTS_SKIPPED` when an optional output failed, else 0."""
+    from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
+
+    if status == "time_limit_short":
+        return EXIT_PLAN_SHORT
+    return EXIT_OUTPUTS_SKIPPED if skipped else 0
+
+
+def short_plan_message(out: Any, s: dict[str, Any]) -> str:
+    """The stderr line of a run whose written plan is not a feasible one."""
+    from .errors import EXIT_PLAN_SHORT
+
+    c = s.get("capacity") or {}
+    bound = s.get("lower_bound")
+    return (f"edge-coverage: error: the plan written to {out} is NOT a feasible plan: "
+            f"{s.get('site_count')} sites fall short of capacity in a failure scenario "
+            f"(capacity bound {bound if bound is None else f'{bound:g}'} sites; "
+            f"{c.get('scenarios_checked', 'some')} scenario(s) checked"
+            + ("" if c.get("scenarios_complete", True) else ", not all: the scenario limit")
+            + "; see capacity_scenarios.csv). Fix: raise --time-limit-s, plan fewer "
+            f"failures, or add capacity (exit code {EXIT_PLAN_SHORT})")
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:

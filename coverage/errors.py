@@ -3,7 +3,8 @@
 Every error the library raises on purpose derives from :class:`CoverageError`, and the
 CLI maps the subclasses to exit codes: 2 for bad input, 3 for "no feasible plan",
 4 for solver failure, 6 for outputs that could not be written; 5 means the plan was
-written but some optional outputs failed.
+written but some optional outputs failed, 7 that the outputs were written but the plan is
+not a feasible one (:data:`EXIT_PLAN_SHORT`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ class OutputWriteError(CoverageError, OSError):
 EXIT_OUTPUTS_SKIPPED = 5
 """Exit code of a run whose plan was written but some optional outputs (map, report, GIS
 files) failed; each is named in a warning and in the directory's marker."""
+
+EXIT_PLAN_SHORT = 7
+"""Exit code of a run whose outputs are written but whose plan is **not** a feasible one:
+a capacitated plan short of capacity in a failure scenario (status ``time_limit_short``:
+the search ran out of time or its failure scenarios were cut at the scenario limit, and
+the plan has fewer sites than the capacity bound). The outputs are kept (a computed plan is
+never thrown away) so the short scenarios can be read in ``capacity_scenarios.csv``; a
+script must not take them for a plan. Takes precedence over :data:`EXIT_OUTPUTS_SKIPPED`."""
 
 
 class CoverageWarning(UserWarning):

@@ -41,7 +41,7 @@ def check(flows, inverse, load, point, site, flow, point_order=None):
     m_load = np.bincount(inverse, weights=load, minlength=n_merged)
     share = np.divide(dense.sum(axis=1), m_load, out=np.zeros(n_merged), where=m_load > 0)
     assert (flow > 0).all()
-    assert len(set(zip(point.tolist(), site.tolist()))) == len(point), "a pair twice"
+    assert len(set(zip(point.tolist(), site.tolist(), strict=True))) == len(point), "a pair twice"
     # every pair in its merged point's support
     assert (dense[inverse[point], site] > 0).all()
     # each point gets its share of its merged point's flow
@@ -87,7 +87,7 @@ def test_hand_case_north_west_corner():
     # the proportional split gave each point both sites (4 pairs)
     flows = sp.csr_array(np.array([[2.0, 2.0]]))
     point, site, flow = expand_flows(flows, [0, 0], [3.0, 1.0])
-    got = sorted(zip(point.tolist(), site.tolist(), flow.tolist()))
+    got = sorted(zip(point.tolist(), site.tolist(), flow.tolist(), strict=True))
     assert got == [(0, 0, 2.0), (0, 1, 1.0), (1, 1, 1.0)]
 
 
@@ -95,7 +95,7 @@ def test_shed_share_and_points_without_a_flow():
     # merged point 0 serves half its load; merged point 1 has no flow (no site in budget)
     flows = sp.csr_array(np.array([[1.0, 0.0], [0.0, 0.0]]))
     point, site, flow = expand_flows(flows, [0, 1, 0], [1.0, 5.0, 1.0])
-    assert sorted(zip(point.tolist(), site.tolist(), flow.tolist())) == [(0, 0, 0.5),
+    assert sorted(zip(point.tolist(), site.tolist(), flow.tolist(), strict=True)) == [(0, 0, 0.5),
                                                                        (2, 0, 0.5)]
 
 

@@ -250,3 +250,23 @@ def test_a_plan_short_of_capacity_says_so():
     assert "sites: 3 (NOT a feasible plan: short of capacity in a failure scenario; " \
            "proven lower bound 4 sites" in text, text
     assert not BAD.search(text), text
+
+
+def test_a_plan_short_of_capacity_exits_7_with_a_message_naming_it():
+    """The command line's exit code: a written plan that is not a feasible one (status
+    time_limit_short) exits 7 even when every output was written, and before 5."""
+    from coverage.cli import plan_exit_code, short_plan_message
+    from coverage.errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
+
+    assert EXIT_PLAN_SHORT == 7 and EXIT_OUTPUTS_SKIPPED == 5
+    assert plan_exit_code("time_limit_short", {}) == 7
+    assert plan_exit_code("time_limit_short", {"map.html": "boom"}) == 7
+    assert plan_exit_code("optimal", {"map.html": "boom"}) == 5
+    assert plan_exit_code("time_limit", {}) == 0
+    assert plan_exit_code("optimal", {}) == 0
+    s = {"site_count": 3, "status": "time_limit_short", "lower_bound": 4.0,
+         "capacity": {"scenarios_checked": 4, "scenarios_complete": False}}
+    text = short_plan_message("/tmp/x", s)
+    assert "NOT a feasible plan" in text and "3 sites" in text and "bound 4 sites" in text
+    assert "not all: the scenario limit" in text and "exit code 7" in text
+    assert "capacity_scenarios.csv" in text and "Fix:" in text
