@@ -352,12 +352,20 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     candidates within budget all lie in failed domains is excused whatever the plan, so
     the cut of a scenario holds for every plan.
 
-    Above ``limit`` scenarios (``k >= 2`` on large plans) the list is cut, riskiest first
-    when ``reach`` is given: normal operation, every single domain, then every combination
-    of 2 to ``k`` domains that **share users** pairwise (the cliques of the graph joining two
-    domains when a point has an open site of each within budget, networkx
-    ``enumerate_all_cliques``: their failures pile re-routed load on the same survivors),
-    then the other combinations in order, until the limit.
+    Above ``limit`` scenarios (``k >= 2`` on large plans), when ``reach`` is given, only
+    the combinations of domains with an open site in **one component** of the plan (the
+    graph of points and open sites within budget, :func:`plan_components`) are listed: a
+    scenario is feasible when, for every component, the scenario of its domains that have
+    an open site there is (the components share no flow; dropping the other failed
+    domains only takes excused users back, which makes a component's scenario harder, not
+    easier), and each of those is itself a listed scenario of at most ``k`` domains. The
+    list is then complete (``True``) with far fewer scenarios when the plan falls into many
+    components. It runs riskiest first: normal operation, every single domain, every
+    combination of 2 to ``k`` domains that **share users** pairwise (the cliques of the
+    graph joining two domains when a point has an open site of each within budget,
+    networkx ``enumerate_all_cliques``: their failures pile re-routed load on the same
+    survivors), then the other combinations within a component, by size, and it is cut at
+    the limit (``False``) when even those are too many.
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
@@ -391,6 +399,8 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
         return out, True
     # riskiest first: every single domain, then the cliques of the shared-user graph
     out.extend(scenario((i,)) for i in range(min(g, limit)))
+    if g >= limit:
+        return out, False
     listed: set[tuple[int, ...]] = set()
     a = sp.csr_array(reach)[:, sites]
     member = sp.csr_array((np.ones(len(sites)), (np.arange(len(sites)), group_of_open)),
@@ -409,13 +419,23 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
             combo = tuple(sorted(clique))
             listed.add(combo)
             out.append(scenario(combo))
+    # then every other combination within one component of the plan (the domains with an
+    # open site there): a combination across components is implied by its parts
+    _, site_lab = plan_components(reach, sites)
+    pairs = np.unique(np.c_[site_lab[sites], group_of_open], axis=0)
+    starts = np.r_[0, np.flatnonzero(np.diff(pairs[:, 0])) + 1, len(pairs)]
+    in_comp = [pairs[b:e, 1].tolist() for b, e in zip(starts[:-1], starts[1:], strict=True)
+               if e - b >= 2]
     for k in range(2, top + 1):
-        for combo in itertools.combinations(range(g), k):
-            if len(out) > limit:
-                return out, False
-            if combo not in listed:
+        for members_c in in_comp:
+            for combo in itertools.combinations(members_c, k):
+                if combo in listed:
+                    continue
+                if len(out) > limit:
+                    return out, False
+                listed.add(combo)
                 out.append(scenario(combo))
-    return out, False
+    return out, True
 
 
 @dataclass

@@ -1,0 +1,137 @@
+"""Failure scenarios by components of the plan: above the scenario limit only combinations
+of domains with an open site in one component are listed, and the list is complete.
+
+Checked by brute force with an independent max-flow (networkx): every scenario of up to
+``k`` domains is feasible exactly when, for every component (networkx's own components of
+the points and open sites), the scenario of its domains is; each of those is listed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coverage.solvers.capacitated import capacitated_cover, failure_scenarios
+
+
+def clustered(seed: int, clusters: int = 4, per: int = 5, points: int = 12):
+    """Sites in separate clusters, each point reaching sites of its own cluster only."""
+    rng = np.random.default_rng(seed)
+    m = clusters * per
+    n = clusters * points
+    mask = np.zeros((n, m), dtype=bool)
+    for c in range(clusters):
+        rows = slice(c * points, (c + 1) * points)
+        block = rng.random((points, per)) < 0.55
+        block[np.arange(points), rng.integers(0, per, points)] = True
+        mask[rows, c * per:(c + 1) * per] = block
+    load = rng.uniform(5.0, 25.0, n)
+    cap = rng.uniform(40.0, 120.0, m)
+    return mask, load, cap
+
+
+def nx_feasible(mask, load, cap, open_sites, failed_sites) -> bool:
+    """Every point not excused (some candidate alive) served its load by open sites alive
+    within budget: networkx max-flow."""
+    down = set(failed_sites)
+    up = [j for j in open_sites if j not in down]
+    g = nx.DiGraph()
+    need = 0.0
+    for i in range(mask.shape[0]):
+        cands = np.flatnonzero(mask[i])
+        if not len(cands) or all(int(j) in down for j in cands):
+            continue  # no candidate, or every candidate failed: excused
+        need += load[i]
+        g.add_edge("s", ("p", i), capacity=float(load[i]))
+        for j in cands:
+            if int(j) in up:
+                g.add_edge(("p", i), ("q", int(j)), capacity=float("inf"))
+    for j in up:
+        g.add_edge(("q", j), "t", capacity=float(cap[j]))
+    if need == 0:
+        return True
+    if "s" not in g or "t" not in g:
+        return False
+    value, _ = nx.maximum_flow(g, "s", "t")
+    return value >= need * (1 - 1e-9)
+
+
+def nx_components(mask, open_sites) -> list[set[int]]:
+    """Open sites grouped by the components of points and open sites (networkx)."""
+    g = nx.Graph()
+    g.add_nodes_from(("q", int(j)) for j in open_sites)
+    rows, cols = np.nonzero(mask[:, open_sites])
+    g.add_edges_from((("p", int(i)), ("q", int(open_sites[c]))) for i, c in zip(rows, cols,
+                                                                               strict=True))
+    return [{j for kind, j in comp if kind == "q"} for comp in nx.connected_components(g)
+            if any(kind == "q" for kind, _ in comp)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("with_domains", [False, True])
+def test_components_list_is_complete_and_implies_every_scenario(seed, with_domains):
+    mask, load, cap = clustered(seed)
+    m = mask.shape[1]
+    rng = np.random.default_rng(50 + seed)
+    open_sites = np.sort(rng.choice(m, size=14, replace=False))
+    # domains across clusters: a domain may hold sites of two components, and closed ones
+    domains = (np.array([f"d{j % 7}" for j in range(m)], dtype=object) if with_domains
+               else None)
+    groups = ({d: {j for j in range(m) if domains[j] == d} for d in set(domains[open_sites])}
+              if with_domains else {j: {int(j)} for j in open_sites})
+    names = list(groups)
+    full = [frozenset()] + [frozenset(c) for k in (1, 2)
+                            for c in itertools.combinations(names, k)]
+    comps = nx_components(mask, open_sites)
+    # the domains with an open site in each component, and their pairs
+    in_comp = [{d for d in names if groups[d] & comp} for comp in comps]
+    pairs = {frozenset(c) for e in in_comp for c in itertools.combinations(sorted(e, key=str),
+                                                                           2)}
+    limit = len(names) + len(pairs)  # normal operation, singles, pairs within components
+    assert len(full) > limit + 1  # the plain list would be cut
+    listed, complete = failure_scenarios(open_sites, 2, domains, limit=limit,
+                                         reach=sp.csr_array(mask))
+    assert complete and len(listed) == limit + 1
+    cut, cut_complete = failure_scenarios(open_sites, 2, domains, limit=limit - 1,
+                                          reach=sp.csr_array(mask))
+    assert not cut_complete  # one short: cut, and says so
+    listed_sets = {frozenset(s) for s in listed}
+    # brute force: every scenario is feasible iff its per-component parts are, and every
+    # part is a listed scenario (its failed candidates)
+    feas_cache: dict[frozenset, bool] = {}
+
+    def feasible(doms: frozenset) -> bool:
+        if doms not in feas_cache:
+            failed = set().union(*(groups[d] for d in doms)) if doms else set()
+            feas_cache[doms] = nx_feasible(mask, load, cap, open_sites, failed)
+        return feas_cache[doms]
+
+    for t in full:
+        parts = [frozenset(t & e) for e in in_comp]
+        for p in parts:
+            failed = frozenset(set().union(*(groups[d] for d in p)) if p else set())
+            assert failed in listed_sets, (sorted(t, key=str), sorted(p, key=str))
+        assert feasible(t) == all(feasible(p) for p in parts), sorted(t, key=str)
+
+
+def test_a_plan_of_many_components_is_checked_completely_at_n2():
+    """Before, a plan whose full list of N-2 scenarios passed the limit was checked on a
+    cut list (``complete`` False); by components, every scenario is covered, and the plan
+    equals the one checked on the full list."""
+    mask, load, cap = clustered(3, clusters=6, per=5, points=10)
+    cap = cap * 4.0
+    reach = sp.csr_array(mask)
+    req = np.minimum(3, mask.sum(axis=1))
+    small = capacitated_cover(reach, load, cap, req, failures=2, scenario_limit=100,
+                              time_limit_s=60.0)
+    full = capacitated_cover(reach, load, cap, req, failures=2, time_limit_s=60.0)
+    n_open = len(full.sites)
+    assert 1 + n_open + n_open * (n_open - 1) // 2 > 101  # the plain list would be cut
+    assert full.complete and full.status == "optimal"
+    assert small.complete and small.status == "optimal"
+    assert small.objective == full.objective
+    assert len(small.scenarios) < len(full.scenarios)
