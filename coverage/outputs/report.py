@@ -1244,7 +1244,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         ]
     rows += [
         fig("scenarios_checked", "scenarios checked (normal operation included)", _num),
-        fig("scenarios_complete", "every scenario checked", _bool),
+        fig("scenarios_total", "failure scenarios in all (the others implied by those "
+            "checked: independent components, disjoint local reroutes)", _num),
+        fig("scenarios_complete", "every scenario checked or implied", _bool),
         fig("load_shed_max_rps", "largest load shed in any scenario",
             lambda v: _num(v, 1, "requests/s")),
         fig("target_utilisation", "target utilisation (capacity from accelerators)", _pct),

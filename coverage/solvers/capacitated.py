@@ -61,7 +61,8 @@ __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario
            "capacitated_cover", "plan_components",
            "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
            "repair_plan_until",
-           "failure_scenarios", "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
+           "failure_groups", "failure_scenarios", "local_reroutes", "meeting_pairs",
+           "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
            "MAX_FLOW_PASSES"]
 
 #: Integer flow units for the largest of total load and total capacity (scipy's max-flow
@@ -337,10 +338,107 @@ def _place_rest(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
     return out
 
 
+def failure_groups(open_sites: npt.ArrayLike, domains: npt.ArrayLike | None = None,
+                   ) -> tuple[list[tuple[int, ...]], npt.NDArray[np.int64]]:
+    """What fails together: every failure domain holding an open site, as the tuple of all
+    its candidates (open or not), in the order of the open sites; and the group of every
+    open site. Without ``domains`` each open site is its own group."""
+    sites = np.asarray(open_sites, dtype=np.int64)
+    if domains is None:
+        return [(int(s),) for s in sites], np.arange(len(sites), dtype=np.int64)
+    dom = np.asarray(domains, dtype=object)
+    members: dict[Any, list[int]] = {}
+    for j, d in enumerate(dom):
+        members.setdefault(d, []).append(j)
+    open_domains = list(dict.fromkeys(dom[sites]))
+    pos = {d: i for i, d in enumerate(open_domains)}
+    return ([tuple(members[d]) for d in open_domains],
+            np.array([pos[d] for d in dom[sites]], dtype=np.int64))
+
+
+def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                   open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
+                   groups: list[tuple[int, ...]]) -> list[npt.NDArray[np.int64] | None]:
+    """For each failure group, the points and sites a *local* reroute of its failure
+    changes, or ``None`` when there is none.
+
+    The reroute of group ``A`` (its candidates failed) may change the flow of ``U``: the
+    points within budget of an open site of ``A`` and the points with normal-operation
+    flow on the sites those reach; it may use ``S``, every open site alive within budget of
+    ``U``, at its capacity less the normal load it keeps from points outside ``U``. When
+    that max-flow (:func:`scenario_flow`) serves ``U``, the failure is absorbed inside
+    ``U`` and ``S``: every other point keeps its normal flow.
+
+    **Certificate.** Two groups whose sets (``U``, ``S`` and their own open sites) are
+    disjoint fail together feasibly: each ``U`` takes its own reroute, every other point
+    its normal flow; a site of one ``S`` gets load only from its own ``U`` and from points
+    at their normal flow (counted when its capacity was reduced), every other site at most
+    its normal load, and no point keeps a flow on a failed site. The same holds for any
+    number of groups whose sets are pairwise disjoint.
+
+    Returns
+    -------
+    list
+        Per group, the sorted ids it touches: points as their row ``i``, sites as
+        ``n + j``; ``None`` when the local max-flow falls short (its failure reaches
+        further: every combination with it must be checked).
+    """
+    a = sp.csr_array(reach, dtype=np.int8)
+    n, m = a.shape
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    is_open = np.zeros(m, dtype=bool)
+    is_open[np.asarray(open_sites, dtype=np.int64)] = True
+    a_t = sp.csr_array(a.T)
+    f0 = sp.csr_array(normal_flows, dtype=np.float64)
+    f0_t = sp.csr_array(f0.T)
+    site_load = np.asarray(f0.sum(axis=0)).ravel()
+    out: list[npt.NDArray[np.int64] | None] = []
+    for group in groups:
+        failed = np.asarray(group, dtype=np.int64)
+        down = np.zeros(m, dtype=bool)
+        down[failed] = True
+        f_open = failed[is_open[failed]]
+        u1 = np.unique(a_t[f_open].indices)
+        s1 = np.unique(a[u1].indices)
+        s1 = s1[is_open[s1] & ~down[s1]]
+        u2 = np.unique(f0_t[s1].indices)
+        u = np.union1d(u1, u2)
+        s_all = np.unique(a[u].indices)
+        s_all = s_all[is_open[s_all] & ~down[s_all]]
+        kept = site_load - np.asarray(f0[u].sum(axis=0)).ravel()  # from points outside U
+        cap_local = np.zeros(m)
+        cap_local[s_all] = np.maximum(cap[s_all] - kept[s_all], 0.0)
+        res = scenario_flow(a[u], load[u], cap_local, np.r_[s_all, f_open], failed)
+        out.append(np.r_[u, n + s_all, n + f_open].astype(np.int64) if res.feasible
+                   else None)
+    return out
+
+
+def meeting_pairs(touched: list[npt.NDArray[np.int64] | None]) -> set[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of groups with a local reroute whose touched sets
+    (:func:`local_reroutes`) meet: with the groups that have none, the pairs that need an
+    explicit check. Every other pair is feasible by the certificate."""
+    local = [i for i, t in enumerate(touched) if t is not None]
+    if not local:
+        return set()
+    lens = [len(touched[i]) for i in local]  # type: ignore[arg-type]
+    cols = np.concatenate([touched[i] for i in local])  # type: ignore[misc]
+    rows = np.repeat(np.arange(len(local)), lens)
+    width = int(cols.max()) + 1 if len(cols) else 0
+    mat = sp.csr_array((np.ones(len(cols), dtype=np.int32), (rows, cols)),
+                       shape=(len(local), width))
+    meet = sp.coo_array(mat @ mat.T)
+    keep = meet.row < meet.col
+    ids = np.asarray(local)
+    return set(zip(ids[meet.row[keep]].tolist(), ids[meet.col[keep]].tolist(), strict=True))
+
+
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       domains: npt.ArrayLike | None = None,
                       limit: int = 20_000,
                       reach: sp.csr_array | None = None,
+                      touched: list[npt.NDArray[np.int64] | None] | None = None,
                       ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
     operation (``()``) first; and whether the list is complete (``False`` above ``limit``).
@@ -366,22 +464,16 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     networkx ``enumerate_all_cliques``: their failures pile re-routed load on the same
     survivors), then the other combinations within a component, by size, and it is cut at
     the limit (``False``) when even those are too many.
+
+    ``touched`` (per group, from :func:`local_reroutes` on the plan's normal flow): a pair
+    of groups whose local reroutes touch disjoint points and sites is feasible by that
+    certificate and is not listed (pairs only; combinations of 3 or more are listed as
+    above).
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
         return [()], True
-    if domains is None:
-        groups = [(int(s),) for s in sites]
-        group_of_open = np.arange(len(sites))
-    else:
-        dom = np.asarray(domains, dtype=object)
-        members: dict[Any, list[int]] = {}
-        for j, d in enumerate(dom):
-            members.setdefault(d, []).append(j)
-        open_domains = list(dict.fromkeys(dom[sites]))
-        groups = [tuple(members[d]) for d in open_domains]
-        pos = {d: i for i, d in enumerate(open_domains)}
-        group_of_open = np.array([pos[d] for d in dom[sites]], dtype=np.int64)
+    groups, group_of_open = failure_groups(sites, domains)
     g = len(groups)
     top = min(int(failures), g)
     total = 1 + sum(math.comb(g, k) for k in range(1, top + 1))
@@ -426,11 +518,15 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     starts = np.r_[0, np.flatnonzero(np.diff(pairs[:, 0])) + 1, len(pairs)]
     in_comp = [pairs[b:e, 1].tolist() for b, e in zip(starts[:-1], starts[1:], strict=True)
                if e - b >= 2]
+    meet = meeting_pairs(touched) if touched is not None else set()
     for k in range(2, top + 1):
         for members_c in in_comp:
             for combo in itertools.combinations(members_c, k):
                 if combo in listed:
                     continue
+                if (k == 2 and touched is not None and combo not in meet
+                        and touched[combo[0]] is not None and touched[combo[1]] is not None):
+                    continue  # disjoint local reroutes: feasible by the certificate
                 if len(out) > limit:
                     return out, False
                 listed.add(combo)
@@ -542,10 +638,22 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
     open_sites = np.asarray(sites, dtype=np.int64)
-    scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a)
     done = list(done or [])
     normal = (done[0] if done else
               scenario_flow(a, load, cap, open_sites, (), with_flows=True))
+    touched = None
+    if normal.feasible and normal.flows is not None and failures >= 2 and len(open_sites):
+        # above the limit: pairs whose failures are absorbed apart need no check
+        groups, _ = failure_groups(open_sites, domains)
+        top = min(int(failures), len(groups))
+        if sum(math.comb(len(groups), k) for k in range(1, top + 1)) > limit:
+            t_local = time.perf_counter()
+            touched = local_reroutes(a, load, cap, open_sites, normal.flows, groups)
+            logger.debug("local reroutes of %d failure groups (%d absorbed locally) in "
+                         "%.1f s", len(groups), sum(t is not None for t in touched),
+                         time.perf_counter() - t_local)
+    scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a,
+                                       touched=touched)
     out = [normal]
     if not normal.feasible or len(scen) == 1:
         return out, complete, True
