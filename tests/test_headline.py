@@ -270,3 +270,19 @@ def test_a_plan_short_of_capacity_exits_7_with_a_message_naming_it():
     assert "NOT a feasible plan" in text and "3 sites" in text and "bound 4 sites" in text
     assert "not all: the scenario limit" in text and "exit code 7" in text
     assert "capacity_scenarios.csv" in text and "Fix:" in text
+
+
+def test_an_optimal_count_with_scenarios_left_unchecked_says_so():
+    """A plan whose failure scenarios were cut at the limit (k >= 3 on a large plan) is not
+    called plainly proven: the sites line names the scenarios checked."""
+    base = {"site_count": 40, "status": "optimal", "objective": "count", "lower_bound": 40.0,
+            "mip_gap": 0.0, "budget_ms": 30.0, "percentile": "p99", "failures_tolerated": 3,
+            "population_total": 10.0, "population_covered": 10.0}
+    cut = {**base, "capacity": {"scenarios_checked": 20_001, "scenarios_total": 10_701_001,
+                                "scenarios_complete": False}}
+    text = "\n".join(headline_lines(cut, access="ftth"))
+    assert "if it carries the load in the failure scenarios not checked: 20,001 of" in text
+    full = {**base, "capacity": {"scenarios_checked": 500, "scenarios_total": 10_701,
+                                 "scenarios_complete": True}}
+    text = "\n".join(headline_lines(full, access="ftth"))
+    assert "sites: 40 (optimal: proven fewest)" in text

@@ -104,6 +104,11 @@ def _sites_line(s: Mapping[str, Any]) -> str:
             return line + f" (optimal: cheapest plan; total cost {_amount(value)})"
         return (line + f" ({status}; total cost {_amount(value)}, proven lower bound on the "
                 f"cost {_amount(s.get('lower_bound'))}, cost gap {gap_text})")
+    cap = s.get("capacity") or {}
+    if optimal and not cap.get("scenarios_complete", True):  # k >= 3 on a large plan
+        return (line + f" (optimal: proven fewest, if it carries the load in the failure "
+                f"scenarios not checked: {_count(cap.get('scenarios_checked'))} of "
+                f"{_count(cap.get('scenarios_total'))} checked, the riskiest first)")
     if optimal:
         return line + " (optimal: proven fewest)"
     if status == "time_limit_short":  # a capacitated plan that does not carry the load
