@@ -192,3 +192,51 @@ def test_local_reroutes_certify_the_pairs_left_out(seed, cap_scale):
     brute = all(verdict.values())
     assert all(f.feasible for f in flows) == brute
     assert brute == (cap_scale > 1.0)  # both verdicts are exercised
+
+
+def test_no_certificate_from_a_normal_flow_over_capacity():
+    """A shortfall far from A and B, within FLOW_RTOL of the normal load (two huge points
+    excused only when a1 or b1 fails), is accepted by normal operation and the single
+    failures but not by the pair (a1, b1), whose load is small: that pair is not certified
+    from a normal flow that overloads a site, so it is solved (or the list is cut)."""
+    from coverage.solvers.capacitated import check_scenarios_until
+
+    big, delta = 1e4, 1e-6
+    rows = [[0], [0, 1], [1, 2], [2, 3], [3], [4, 3], [5, 4], [6, 5], [6]]
+    load = np.array([big, 1, 1, 0, 1, 0, 1, 1, big])
+    mask = np.zeros((len(rows), 7), dtype=bool)
+    for i, c in enumerate(rows):
+        mask[i, c] = True
+    cap = np.array([big + 1, 2, 3, 1 - delta, 3, 2, big + 1])
+    reach = sp.csr_array(mask)
+    assert not nx_feasible(mask, load, cap, np.arange(7), {0, 6})
+    flows, complete, finished = check_scenarios_until(reach, load, cap, np.arange(7), 2,
+                                                      limit=27)
+    assert finished
+    assert not (complete and all(f.feasible for f in flows))
+
+
+def test_a_check_resumed_with_done_gives_the_uninterrupted_list():
+    """A check stopped at its deadline, before or after the local reroutes, and resumed with
+    ``done=`` lists and decides the same scenarios as one run through; the reroutes ride on
+    the normal-operation flow and are not computed again."""
+    from coverage.solvers.capacitated import check_scenarios_until
+
+    mask, load, cap = one_component(2)
+    reach, open_sites = sp.csr_array(mask), np.arange(mask.shape[1])
+    whole, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
+                                                      limit=450)
+    assert complete and finished and whole[0].reroutes is not None
+    key = [(f.failed, f.feasible) for f in whole]
+    # out of time before any failure scenario (and before the reroutes): then resumed
+    early, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
+                                                      limit=450, deadline=0.0)
+    assert len(early) == 1 and not finished
+    again, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
+                                                      limit=450, done=early)
+    assert complete and finished and [(f.failed, f.feasible) for f in again] == key
+    # stopped part-way (the first scenarios done): resumed from them
+    part = whole[:7]
+    rest, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
+                                                     limit=450, done=part)
+    assert complete and finished and [(f.failed, f.feasible) for f in rest] == key

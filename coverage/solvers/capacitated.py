@@ -38,6 +38,7 @@ accepts is feasible in the real numbers (to :data:`FLOW_RTOL` of a scenario's lo
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -106,6 +107,10 @@ class ScenarioFlow:
         Load on every candidate, requests/s: the column sums of ``flows`` (without flows,
         for a scenario decided by its first max-flow, that flow's: within capacity, the
         points' loads rounded up to its unit).
+    reroutes : list or None
+        Normal operation only, when :func:`check_scenarios_until` needed them: the
+        :func:`local_reroutes` of the plan's failure groups from this flow (kept so that a
+        check resumed with ``done=`` does not compute them again).
     """
 
     failed: tuple[int, ...]
@@ -116,6 +121,7 @@ class ScenarioFlow:
     cut_rows: npt.NDArray[np.int64] | None = field(default=None, repr=False)
     flows: sp.csr_array | None = field(default=None, repr=False)
     site_load_rps: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    reroutes: list[npt.NDArray[np.int64] | None] | None = field(default=None, repr=False)
 
 
 def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple[float, bool]:
@@ -441,7 +447,8 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       touched: list[npt.NDArray[np.int64] | None] | None = None,
                       ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
-    operation (``()``) first; and whether the list is complete (``False`` above ``limit``).
+    operation (``()``) first; and whether the list is complete: every scenario listed or
+    implied by those listed (``False`` when it was cut at ``limit``).
 
     A scenario is a set of **up to** ``failures`` failure domains that hold an open site
     (each open site its own domain when ``domains`` is ``None``): with excusal, losing fewer
@@ -559,7 +566,8 @@ class CapacityResult:
     scenarios : list of ScenarioFlow
         The final plan's scenarios (normal operation first).
     complete : bool
-        Every failure scenario was checked (not only the first ``scenario_limit``).
+        Every failure scenario was checked or is implied by those checked (see
+        :func:`failure_scenarios`), not only the first ``scenario_limit``.
     runtime_s : float
     reach, load_rps, inverse
         The problem actually solved: points with identical candidates merged
@@ -627,7 +635,8 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
     flows : list of ScenarioFlow
         Normal operation first.
     complete : bool
-        Every scenario was listed (see :func:`failure_scenarios`).
+        Every scenario was listed or is implied by those listed (see
+        :func:`failure_scenarios`).
     finished : bool
         ``False`` when the deadline stopped the check before every listed scenario was
         solved and before ``stop_after`` infeasible ones: then the flows say nothing of the
@@ -642,13 +651,24 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
     normal = (done[0] if done else
               scenario_flow(a, load, cap, open_sites, (), with_flows=True))
     touched = None
-    if normal.feasible and normal.flows is not None and failures >= 2 and len(open_sites):
+    # a normal flow within capacity only: one that overloads a site by up to FLOW_RTOL of
+    # the normal load (a shortfall accepted within the tolerance) would carry that overload
+    # into a pair whose load, its excused points out, is far smaller
+    within_cap = normal.site_load_rps is not None and bool(
+        np.all(normal.site_load_rps <= cap * (1 + 1e-12)))
+    if (normal.feasible and normal.flows is not None and within_cap and failures >= 2
+            and len(open_sites)):
         # above the limit: pairs whose failures are absorbed apart need no check
         groups, _ = failure_groups(open_sites, domains)
         top = min(int(failures), len(groups))
-        if sum(math.comb(len(groups), k) for k in range(1, top + 1)) > limit:
+        if normal.reroutes is not None:  # a resumed check: computed by the first call
+            touched = normal.reroutes
+        elif sum(math.comb(len(groups), k) for k in range(1, top + 1)) > limit:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return [normal], False, False  # out of time before any failure scenario
             t_local = time.perf_counter()
             touched = local_reroutes(a, load, cap, open_sites, normal.flows, groups)
+            normal = dataclasses.replace(normal, reroutes=touched)  # kept for a resume
             logger.debug("local reroutes of %d failure groups (%d absorbed locally) in "
                          "%.1f s", len(groups), sum(t is not None for t in touched),
                          time.perf_counter() - t_local)
