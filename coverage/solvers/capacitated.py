@@ -364,16 +364,19 @@ def failure_groups(open_sites: npt.ArrayLike, domains: npt.ArrayLike | None = No
 
 def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                    open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
-                   groups: list[tuple[int, ...]]) -> list[npt.NDArray[np.int64] | None]:
+                   groups: list[tuple[int, ...]], max_hops: int = 3,
+                   ) -> list[npt.NDArray[np.int64] | None]:
     """For each failure group, the points and sites a *local* reroute of its failure
     changes, or ``None`` when there is none.
 
-    The reroute of group ``A`` (its candidates failed) may change the flow of ``U``: the
-    points within budget of an open site of ``A`` and the points with normal-operation
-    flow on the sites those reach; it may use ``S``, every open site alive within budget of
-    ``U``, at its capacity less the normal load it keeps from points outside ``U``. When
-    that max-flow (:func:`scenario_flow`) serves ``U``, the failure is absorbed inside
-    ``U`` and ``S``: every other point keeps its normal flow.
+    The reroute of group ``A`` (its candidates failed) may change the flow of ``U``: first
+    the points within budget of an open site of ``A``; it may use ``S``, every open site
+    alive within budget of ``U``, at its capacity less the normal load it keeps from points
+    outside ``U``. When that max-flow (:func:`scenario_flow`) serves ``U``, the failure is
+    absorbed inside ``U`` and ``S``: every other point keeps its normal flow. When it does
+    not, ``U`` is widened by the points with normal flow on ``S`` (they may make room), up
+    to ``max_hops`` times: the smallest ``U`` that absorbs the failure is kept, so that
+    fewer pairs meet.
 
     **Certificate.** Two groups whose sets (``U``, ``S`` and their own open sites) are
     disjoint fail together feasibly: each ``U`` takes its own reroute, every other point
@@ -405,19 +408,22 @@ def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         down = np.zeros(m, dtype=bool)
         down[failed] = True
         f_open = failed[is_open[failed]]
-        u1 = np.unique(a_t[f_open].indices)
-        s1 = np.unique(a[u1].indices)
-        s1 = s1[is_open[s1] & ~down[s1]]
-        u2 = np.unique(f0_t[s1].indices)
-        u = np.union1d(u1, u2)
-        s_all = np.unique(a[u].indices)
-        s_all = s_all[is_open[s_all] & ~down[s_all]]
-        kept = site_load - np.asarray(f0[u].sum(axis=0)).ravel()  # from points outside U
-        cap_local = np.zeros(m)
-        cap_local[s_all] = np.maximum(cap[s_all] - kept[s_all], 0.0)
-        res = scenario_flow(a[u], load[u], cap_local, np.r_[s_all, f_open], failed)
-        out.append(np.r_[u, n + s_all, n + f_open].astype(np.int64) if res.feasible
-                   else None)
+        u = np.unique(a_t[f_open].indices)  # U1: every point that may lose its site
+        found = None
+        s_all = np.zeros(0, dtype=np.int64)
+        for hop in range(1, max_hops + 1):
+            if hop > 1:  # widen: the points with normal flow on the sites U reaches
+                u = np.union1d(u, np.unique(f0_t[s_all].indices))
+            s_all = np.unique(a[u].indices)
+            s_all = s_all[is_open[s_all] & ~down[s_all]]
+            kept = site_load - np.asarray(f0[u].sum(axis=0)).ravel()  # from outside U
+            cap_local = np.zeros(m)
+            cap_local[s_all] = np.maximum(cap[s_all] - kept[s_all], 0.0)
+            res = scenario_flow(a[u], load[u], cap_local, np.r_[s_all, f_open], failed)
+            if res.feasible:
+                found = np.r_[u, n + s_all, n + f_open].astype(np.int64)
+                break
+        out.append(found)
     return out
 
 
