@@ -506,6 +506,7 @@ def check_plan_against_reference(plan, demand, sites, mask, k, domains=None):
     assert sc["load_rps"].iloc[0] == pytest.approx(total_in_reach)
     info = plan.summary()["capacity"]
     assert info["scenarios_checked"] == len(expected) and info["scenarios_complete"]
+    assert info["scenarios_total"] == len(expected)  # every scenario, counted on our own
     assert info["status"] == "optimal"
     return N, load, cap, chosen
 

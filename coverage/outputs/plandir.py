@@ -688,7 +688,8 @@ _SUMMARY_OBJECT_NUMBERS: dict[str, tuple[str, ...]] = {
 #: Whole numbers >= 0 (or null) in those objects.
 _SUMMARY_OBJECT_COUNTS: dict[str, tuple[str, ...]] = {
     "rollout": ("steps", "required_steps"),
-    "capacity": ("rounds", "cuts", "sites_below_40pct", "scenarios_checked"),
+    "capacity": ("rounds", "cuts", "sites_below_40pct", "scenarios_checked",
+                 "scenarios_total"),
     "by_service_class": ("n_demand",),
     "proposed": ("proposed_sites", "gap_points", "gap_points_still_short"),
 }
