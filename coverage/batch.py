@@ -1321,6 +1321,31 @@ def close_cluster(cluster: Any) -> None:
 
 
 @contextlib.contextmanager
+def _sigint_held_for_workers() -> Iterator[None]:
+    """SIGINT blocked in this (the main) thread for the block, then restored.
+
+    Threads started meanwhile (Dask's event loop, the threads that spawn the worker
+    processes) inherit the mask, and so do the processes they spawn, until
+    :func:`coverage.dask_preload.dask_setup` unblocks it. Python's multiprocessing
+    *unblocks* SIGINT in the thread that first starts its resource tracker (bpo-33613),
+    so the tracker is started here first, and the mask set again after. A Ctrl-C meanwhile
+    reaches this process when the block ends."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    saved = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        resource_tracker.ensure_running()  # may unblock SIGINT and SIGTERM here
+        mask(signal.SIG_SETMASK, set(saved) | {signal.SIGINT})
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, saved)
+
+
+@contextlib.contextmanager
 def dask_client(workers: int = 2, scheduler: str | None = None,
                 client: Any = None) -> Iterator[Any]:
     """A ``distributed.Client``: ``client`` itself, one connected to ``scheduler``, or one of a
@@ -1357,9 +1382,12 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         if scheduler is not None:
             own = Client(scheduler)
         else:
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=":0",
-                                   preload=["coverage.dask_preload"])
+            # the workers start with Ctrl-C held back until coverage.dask_preload takes it:
+            # one landing while a worker imported printed that worker's traceback
+            with _sigint_held_for_workers():
+                cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                       processes=True, dashboard_address=":0",
+                                       preload=["coverage.dask_preload"])
             own = Client(cluster)
     except BaseException as exc:
         # a cluster half-started: Dask's own exit handler would close it again and print

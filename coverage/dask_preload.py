@@ -30,6 +30,14 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 
 def dask_setup(worker: Any) -> None:
-    """Dask's preload hook: Ctrl-C does not interrupt this worker process."""
+    """Dask's preload hook: Ctrl-C ends this worker process at once and quietly.
+
+    The planner's own cluster starts its workers with SIGINT blocked
+    (:func:`coverage.batch.dask_client`): the handler is installed first, then SIGINT is
+    unblocked, so a Ctrl-C that landed while the worker imported is taken now, by the
+    handler, not by a traceback."""
     with contextlib.suppress(ValueError):  # not the main thread: nothing to change
         signal.signal(signal.SIGINT, _interrupted)
+        mask = getattr(signal, "pthread_sigmask", None)
+        if mask is not None:
+            mask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -867,6 +867,65 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
     assert set(table["dir"]) <= {f"scenarios/{d}" for d in finished}
 
 
+def _importing_workers(pid: int) -> list[int]:
+    """Processes of multiprocessing's spawn (Dask workers) whose parent is ``pid`` and
+    which have loaded NumPy (they are importing Dask)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid != pid or b"spawn_main" not in cmd:
+            continue
+        try:
+            if "_multiarray_umath" in (entry / "maps").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_the_workers_start_prints_no_worker_traceback(tmp_path):
+    """Ctrl-C as soon as a worker process of the planner's local cluster is importing Dask
+    (it has loaded NumPy): exit 130 and no traceback. A worker starts with SIGINT blocked
+    until its preload takes it; before, one interrupted in its imports printed its own
+    traceback (and Python's multiprocessing unblocks SIGINT in the thread that first starts
+    its resource tracker, which undid a plain block)."""
+    out = tmp_path / "out"
+    cmd = [EXE, "plan", "--demo", "--country", "LU", "--workers", "2", "--no-map",
+           "--no-report", "--out", str(out)]
+    log = (tmp_path / "err.txt").open("w")
+
+    def as_in_a_terminal() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                            start_new_session=True, preexec_fn=as_in_a_terminal)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _importing_workers(proc.pid):
+                break
+            time.sleep(0.005)
+        assert proc.poll() is None, "the plan ended before its workers started"
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+    err = (tmp_path / "err.txt").read_text()
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
 def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
