@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -827,6 +828,32 @@ def test_projected_csv_and_a_layer_are_read_as_the_command_line_reads_them(tmp_p
     assert run_batch(other, tmp_path / "o3", workers=0)["key"][0] != table["key"][0]
 
 
+def _ctrl_c_when(cmd: list[str], tmp_path: Path,
+                 ready: Callable[[subprocess.Popen], None]) -> str:
+    """Run ``cmd`` as a terminal's foreground job, send its process group Ctrl-C once
+    ``ready(proc)`` returns, check exit code 130; its stderr."""
+    log = (tmp_path / "err.txt").open("w")
+
+    def as_in_a_terminal() -> None:
+        # a terminal's foreground job gets Ctrl-C; a test process may have SIGINT ignored
+        # or blocked, and both pass to a child (the CLI would never see it)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
+                            start_new_session=True, preexec_fn=as_in_a_terminal)
+    try:
+        ready(proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+    return (tmp_path / "err.txt").read_text()
+
+
 def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
     """Ctrl-C (SIGINT to the terminal's process group) part-way through a sweep on a
     local cluster: exit 130, the table of the scenarios finished so far, no worker
@@ -839,26 +866,8 @@ def test_ctrl_c_keeps_the_finished_scenarios_in_the_table(tmp_path):
                       'failures = 1\n[axes]\nbudget_ms = [30]\n'
                       '[regions]\nLU = {}\nUS = {country = "US"}\n')
     cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
-    log = (tmp_path / "err.txt").open("w")
-
-    def as_in_a_terminal() -> None:
-        # a terminal's foreground job gets Ctrl-C; a test process may have SIGINT ignored
-        # or blocked, and both pass to a child (the CLI would never see it)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
-                            start_new_session=True, preexec_fn=as_in_a_terminal)
-    try:
-        _wait_for_a_finished_scenario(proc, out, 240)
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=120) == 130
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
-    err = (tmp_path / "err.txt").read_text()
+    err = _ctrl_c_when(cmd, tmp_path, lambda proc: _wait_for_a_finished_scenario(proc, out,
+                                                                                240))
     assert "interrupted" in err and "Traceback" not in err, err
     assert "CancelledError" not in err and "distributed.nanny - WARNING" not in err, err
     finished = done_mtimes(out)
@@ -899,29 +908,16 @@ def test_ctrl_c_while_the_workers_start_prints_no_worker_traceback(tmp_path):
     out = tmp_path / "out"
     cmd = [EXE, "plan", "--demo", "--country", "LU", "--workers", "2", "--no-map",
            "--no-report", "--out", str(out)]
-    log = (tmp_path / "err.txt").open("w")
 
-    def as_in_a_terminal() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log,
-                            start_new_session=True, preexec_fn=as_in_a_terminal)
-    try:
+    def workers_importing(proc: subprocess.Popen) -> None:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
             if _importing_workers(proc.pid):
                 break
             time.sleep(0.005)
         assert proc.poll() is None, "the plan ended before its workers started"
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=120) == 130
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
-    err = (tmp_path / "err.txt").read_text()
+
+    err = _ctrl_c_when(cmd, tmp_path, workers_importing)
     assert "interrupted" in err and "Traceback" not in err, err
     assert not out.exists() or not any(out.iterdir())  # nothing half-written
 
