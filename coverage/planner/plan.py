@@ -1591,12 +1591,11 @@ BALANCED_SCENARIOS = 1000
 def _scenario_total(chosen: Any, domains: Any, failures: int) -> int:
     """Every failure scenario of a plan: normal operation and every set of 1 to ``failures``
     failure domains holding an open site (checked, or implied by those checked)."""
-    from ..solvers.capacitated import failure_groups
+    from ..solvers.capacitated import failure_groups, scenario_count
 
     if failures <= 0 or not len(chosen):
         return 1
-    g = len(failure_groups(chosen, domains)[0])
-    return 1 + sum(math.comb(g, j) for j in range(1, min(failures, g) + 1))
+    return scenario_count(len(failure_groups(chosen, domains)[0]), failures)
 
 
 def _flow_order_keys(problem: Problem) -> tuple[Any, Any]:

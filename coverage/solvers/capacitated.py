@@ -53,7 +53,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
-from .capacity_bound import capacity_lower_bound
+from .capacity_bound import CHECK_RTOL, capacity_lower_bound
 from .interrupt import milp
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario
            "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
            "repair_plan_until",
            "failure_groups", "failure_scenarios", "local_reroutes", "meeting_pairs",
+           "scenario_count",
            "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
            "MAX_FLOW_PASSES"]
 
@@ -73,7 +74,8 @@ FLOW_UNITS = 2**30
 #: Relative tolerance of the capacity check in real numbers (a share of the scenario's
 #: load): a scenario is feasible when a flow serves every point exactly its load and no
 #: site exceeds its capacity by more than this; infeasible when a cut is short by more.
-FLOW_RTOL = 1e-9
+#: (Defined with the capacity bound, which takes it into account.)
+FLOW_RTOL = CHECK_RTOL
 
 #: Most integer max-flows per scenario (:func:`scenario_flow`): the first decides all but
 #: cuts within the rounding of its unit, the next ones re-solve what is left at a finer unit.
@@ -344,6 +346,13 @@ def _place_rest(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
     return out
 
 
+def scenario_count(n_groups: int, failures: int) -> int:
+    """Every failure scenario of a plan of ``n_groups`` failure groups: normal operation and
+    every set of 1 to ``failures`` groups (checked, or implied by those checked)."""
+    top = min(max(int(failures), 0), int(n_groups))
+    return 1 + sum(math.comb(int(n_groups), k) for k in range(1, top + 1))
+
+
 def failure_groups(open_sites: npt.ArrayLike, domains: npt.ArrayLike | None = None,
                    ) -> tuple[list[tuple[int, ...]], npt.NDArray[np.int64]]:
     """What fails together: every failure domain holding an open site, as the tuple of all
@@ -489,7 +498,7 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     groups, group_of_open = failure_groups(sites, domains)
     g = len(groups)
     top = min(int(failures), g)
-    total = 1 + sum(math.comb(g, k) for k in range(1, top + 1))
+    total = scenario_count(g, failures)
     out: list[tuple[int, ...]] = [()]
 
     def scenario(combo: tuple[int, ...]) -> tuple[int, ...]:
@@ -666,10 +675,9 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
             and len(open_sites)):
         # above the limit: pairs whose failures are absorbed apart need no check
         groups, _ = failure_groups(open_sites, domains)
-        top = min(int(failures), len(groups))
         if normal.reroutes is not None:  # a resumed check: computed by the first call
             touched = normal.reroutes
-        elif sum(math.comb(len(groups), k) for k in range(1, top + 1)) > limit:
+        elif scenario_count(len(groups), failures) > limit + 1:
             if deadline is not None and time.perf_counter() >= deadline:
                 return [normal], False, False  # out of time before any failure scenario
             t_local = time.perf_counter()

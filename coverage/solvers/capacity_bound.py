@@ -31,9 +31,9 @@ import numpy.typing as npt
 
 __all__ = ["capacity_lower_bound", "CHECK_RTOL"]
 
-#: The capacity check's tolerance (:data:`coverage.solvers.capacitated.FLOW_RTOL`, which
-#: imports this module's users): a feasible scenario may load each site up to this share
-#: of the scenario's load above its capacity.
+#: The capacity check's tolerance, defined here (``coverage.solvers.capacitated`` imports
+#: it as ``FLOW_RTOL``): a feasible scenario may load each site up to this share of the
+#: scenario's load above its capacity.
 CHECK_RTOL = 1e-9
 
 
