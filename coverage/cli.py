@@ -420,7 +420,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
-        objective=args.objective) if p not in problems)
+        objective=args.objective, scenario_limit=args.scenario_limit) if p not in problems)
     extra: dict[str, Any] = {}
     if args.command == "compare":  # its files and names, said with the options' problems
         extra = _compare_inputs(args, model, problems)
@@ -536,7 +536,8 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
     if args.requests_per_person_day is not None or "load_rps" in demand.columns:
         return []
     typed = [f"--{name.replace('_', '-')}" for name in
-             ("peak_to_mean", "target_utilisation", "domain_radius_km")
+             ("peak_to_mean", "target_utilisation", "domain_radius_km",
+              "scenario_limit")
              if name in given_options(args)]
     if not typed:
         return []
@@ -694,8 +695,9 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
         backbone_edge_factor=args.backbone_edge_factor,
         backbone_latency_attr=args.backbone_latency_attr,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
-        objective=args.objective, aggregate_km=args.aggregate_km,
-        aggregate_h3=args.aggregate_h3, aggregate_mode=args.aggregate_mode,
+        objective=args.objective, scenario_limit=args.scenario_limit,
+        aggregate_km=args.aggregate_km, aggregate_h3=args.aggregate_h3,
+        aggregate_mode=args.aggregate_mode,
         # the edge plan's budget sweep, as for plan (_plan_and_write)
         sweep=None if args.no_report else {
             "budgets_ms": args.sweep_budgets_ms, "time_limit_s": args.sweep_time_limit_s,
@@ -800,7 +802,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         requests_per_person_day=args.requests_per_person_day,
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
-        objective=args.objective,
+        objective=args.objective, scenario_limit=args.scenario_limit,
         # the report's budget sweep: alongside the plan in a second process on national
         # inputs, else after it (plan_sites); not waited for until the report is written
         # (the other outputs first); a sweep that fails only skips the report
@@ -882,8 +884,9 @@ def short_plan_message(out: Any, s: dict[str, Any]) -> str:
             f"(capacity bound {bound if bound is None else f'{bound:g}'} sites; "
             f"{c.get('scenarios_checked', 'some')} scenario(s) checked"
             + ("" if c.get("scenarios_complete", True) else ", not all: the scenario limit")
-            + "; see capacity_scenarios.csv). Fix: raise --time-limit-s, plan fewer "
-            f"failures, or add capacity (exit code {EXIT_PLAN_SHORT})")
+            + "; see capacity_scenarios.csv). Fix: raise --time-limit-s"
+            + ("" if c.get("scenarios_complete", True) else " and --scenario-limit")
+            + f", plan fewer failures, or add capacity (exit code {EXIT_PLAN_SHORT})")
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
@@ -1287,14 +1290,18 @@ class _ProgressBar:
 
 def _run_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
-    from .errors import EXIT_OUTPUTS_SKIPPED
+    from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
     with _ProgressBar(enabled=not args.quiet) as bar:
         table = run_batch(args.config, args.out, workers=args.workers,
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,
                           progress=bar.update)
     n_ok = int(table["ok"].sum())
-    _out(f"scenarios: {len(table)} ({n_ok} planned, {len(table) - n_ok} failed; "
+    # planned, but not a feasible plan: short of capacity in a failure scenario
+    short = table[table["ok"] & (table["status"] == "time_limit_short")]
+    _out(f"scenarios: {len(table)} ({n_ok} planned"
+         + (f", {len(short)} of them NOT feasible (short of capacity)" if len(short) else "")
+         + f", {len(table) - n_ok} failed; "
           f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
     for _, r in table[~table["ok"]].iterrows():
         _out(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
@@ -1305,6 +1312,16 @@ def _run_batch(args: argparse.Namespace) -> int:
         _out(f"plots: {out / 'sweep.png'}")
     for name, reason in skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    for _, r in short.iterrows():
+        print(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
+              f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT a feasible "
+              "plan: short of capacity in a failure scenario (status time_limit_short, "
+              f"capacity bound "
+              f"{r['lower_bound']:g} sites; see its capacity_scenarios.csv). Fix: raise "
+              "time_limit_s or scenario_limit, plan fewer failures, or add capacity",
+              file=sys.stderr)
+    if len(short):
+        return EXIT_PLAN_SHORT
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
 
 

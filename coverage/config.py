@@ -144,6 +144,7 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                        "a number >= 0 (or absent)"),
     "nonneg_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 0),
                            "an integer >= 0 (or absent)"),
+    "positive_int": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "positive_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 1),
                              "an integer >= 1 (or absent)"),
     "model_spec": (lambda v: isinstance(v, str) and v.strip() != "",
@@ -329,6 +330,12 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "other fail together (shared-risk domains; a sites failure_domain column wins; "
            "with a load only)",
            "positive_or_none", group="capacity"),
+    Option("scenario_limit", int, 20_000, "", "failure scenarios the capacity check lists "
+           "per plan (N-2 and up on large plans; combinations across independent parts of "
+           "the plan, and pairs of failures rerouted apart, are implied rather than "
+           "listed): above it the list is cut, the summary says how many were checked, and "
+           "a plan left below the capacity bound exits with code 7; with a load only",
+           "positive_int", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -442,6 +449,7 @@ class PlannerConfig:
     peak_to_mean: float = 3.0
     target_utilisation: float = 0.8
     domain_radius_km: float | None = None
+    scenario_limit: int = 20_000
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).

@@ -76,7 +76,9 @@ a capacitated plan short of capacity in a failure scenario (status ``time_limit_
 the search ran out of time or its failure scenarios were cut at the scenario limit, and
 the plan has fewer sites than the capacity bound). The outputs are kept (a computed plan is
 never thrown away) so the short scenarios can be read in ``capacity_scenarios.csv``; a
-script must not take them for a plan. Takes precedence over :data:`EXIT_OUTPUTS_SKIPPED`."""
+script must not take them for a plan. Takes precedence over :data:`EXIT_OUTPUTS_SKIPPED`.
+``edge-coverage batch`` exits with it when any scenario's plan is such a plan (each named on
+stderr; the table's ``status`` column says ``time_limit_short``)."""
 
 
 class CoverageWarning(UserWarning):

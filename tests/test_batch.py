@@ -1267,3 +1267,26 @@ def test_ctrl_c_while_a_local_cluster_starts_leaves_no_dask_traceback():
                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert r.returncode == 0 and r.stdout.strip() in ("interrupted", "started"), r.stderr
     assert "Exception ignored" not in r.stderr and "Status.init" not in r.stderr, r.stderr
+
+
+def test_a_batch_with_a_plan_short_of_capacity_exits_7_naming_it(tmp_path):
+    """scenario_limit is a batch key like any option: the scenario whose check was cut at 3
+    scenarios plans 3 sites below the capacity bound (4, status time_limit_short) and the
+    batch exits 7 naming it on stderr; the other scenario is the optimal 4."""
+    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population,load_rps\n"
+                                    "d0,45.0,5.0,1000,100\n")
+    (tmp_path / "s.csv").write_text("site_id,lat,lon,capacity_rps\na,45.01,5.0,50\n"
+                                    "b,45.0,5.01,50\nc,44.99,5.0,50\nd,45.0,4.99,50\n")
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
+                 f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = [3, 100]\n')
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 7, r.stderr
+    table = pd.read_csv(tmp_path / "o" / "scenarios.csv").set_index("scenario")
+    assert table.loc["scenario_limit=3", ["site_count", "status"]].tolist() == \
+        [3, "time_limit_short"]
+    assert table.loc["scenario_limit=100", ["site_count", "status"]].tolist() == [4, "optimal"]
+    errors = [line for line in r.stderr.splitlines() if "NOT a feasible plan" in line]
+    assert len(errors) == 1 and "scenario_limit=3 [all]: the plan of 3 sites" in errors[0]
+    assert "1 of them NOT feasible" in r.stdout and "Traceback" not in r.stderr

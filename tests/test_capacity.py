@@ -1193,7 +1193,7 @@ def _plan_argv(tmp_path, *extra):
 
 @pytest.mark.parametrize("extra", [
     ("--peak-to-mean", 5), ("--target-utilisation", 0.5), ("--domain-radius-km", 20),
-    ("--peak-to-mean", 3.0, "--domain-radius-km", 20)])
+    ("--peak-to-mean", 3.0, "--domain-radius-km", 20), ("--scenario-limit", 100)])
 def test_capacity_options_without_a_load_are_refused(tmp_path, capsys, extra):
     """--peak-to-mean, --target-utilisation and --domain-radius-km without a load changed
     nothing, silently (a domain radius did not make the N-1 check fail a domain): exit 2
@@ -1214,10 +1214,11 @@ def test_capacity_options_with_a_load_are_taken(tmp_path):
 
     argv = _plan_argv(tmp_path, "--requests-per-person-day", 50, "--peak-to-mean", 4,
                       "--target-utilisation", 0.6, "--domain-radius-km", 5,
-                      "--kmedian-time-limit-s", 5)
+                      "--kmedian-time-limit-s", 5, "--scenario-limit", 50_000)
     assert main(argv) == 0
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["parameters"]["peak_to_mean"] == 4 and s["parameters"]["domain_radius_km"] == 5
+    assert s["parameters"]["scenario_limit"] == 50_000
 
 
 def test_given_options_tell_typed_values_from_defaults():
@@ -1274,3 +1275,86 @@ def test_capacity_rps_is_not_read_without_a_load():
     d, s = geonames_demand("LU", 1000), geonames_candidates("LU", 3000)
     s = s.assign(capacity_rps=["tbd"] + [100.0] * (len(s) - 1))
     assert plan_sites(d, s, budget_ms=30, failures=1).summary()["site_count"] >= 2
+
+
+# --------------------------------------------------------------------------------------
+# 6. The scenario limit (--scenario-limit): a plan below the capacity bound exits 7
+# --------------------------------------------------------------------------------------
+
+def _short_instance(tmp_path):
+    """One point of 100 requests/s, four sites of 50 around it: N-2 needs all four (any
+    two left carry 100), but the three single failures of a 3-site plan leave 100."""
+    write(tmp_path / "d.csv", "demand_id,lat,lon,population,load_rps\nd0,45.0,5.0,1000,100\n")
+    write(tmp_path / "s.csv", "site_id,lat,lon,capacity_rps\na,45.01,5.0,50\n"
+          "b,45.0,5.01,50\nc,44.99,5.0,50\nd,45.0,4.99,50\n")
+    return ["plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+            str(tmp_path / "s.csv"), "--failures", "2", "--no-map", "--no-report",
+            "--no-gis"]
+
+
+def test_a_scenario_limit_that_cuts_the_check_exits_7_with_the_plan_kept(tmp_path, capsys):
+    """End to end: with --scenario-limit 3 the check lists normal operation and the three
+    single failures only; the 3-site plan passes them, is below the capacity bound (4)
+    and is written, exit 7, the message naming the limit. Without the limit: 4 sites,
+    every scenario checked, exit 0."""
+    from coverage.cli import main
+    from coverage.errors import EXIT_PLAN_SHORT
+
+    argv = _short_instance(tmp_path)
+    assert main([*argv, "--scenario-limit", "3", "--out", str(tmp_path / "short")]) \
+        == EXIT_PLAN_SHORT
+    captured = capsys.readouterr()
+    assert "is NOT a feasible plan" in captured.err and "--scenario-limit" in captured.err
+    assert "(not all: --scenario-limit)" in captured.out
+    s = json.loads((tmp_path / "short" / "summary.json").read_text())
+    assert s["status"] == "time_limit_short" and s["site_count"] == 3
+    assert s["lower_bound"] == 4 and s["parameters"]["scenario_limit"] == 3
+    assert s["capacity"]["scenarios_complete"] is False
+    assert s["capacity"]["scenarios_checked"] == 4  # normal operation and 3 single failures
+    # the plan is kept, and an independent check finds the scenario it falls short in
+    chosen = pd.read_csv(tmp_path / "short" / "sites.csv")["site_id"].tolist()
+    assert len(chosen) == 3 and 50.0 * (len(chosen) - 2) < 100.0
+
+    assert main([*argv, "--out", str(tmp_path / "full")]) == 0
+    s = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert s["status"] == "optimal" and s["site_count"] == 4
+    assert s["capacity"]["scenarios_complete"] is True
+    assert s["parameters"]["scenario_limit"] == 20_000
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "2.5", "many"])
+def test_a_bad_scenario_limit_is_refused(tmp_path, capsys, value):
+    from coverage.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main([*_short_instance(tmp_path), "--scenario-limit", value,
+              "--out", str(tmp_path / "out")])
+    assert info.value.code == 2
+    assert "--scenario-limit" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", [0, 2.5, "3", True])
+def test_a_bad_scenario_limit_is_refused_by_the_api(value):
+    demand = pd.DataFrame({"demand_id": ["d"], "lat": [45.0], "lon": [5.0],
+                           "population": [1000.0], "load_rps": [10.0]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.0],
+                          "capacity_rps": [20.0, 20.0]})
+    with pytest.raises(InputValidationError, match=r"scenario_limit \(--scenario-limit\) "
+                       "must be an integer >= 1"):
+        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, scenario_limit=value)
+
+
+def test_compare_with_an_edge_plan_cut_at_the_scenario_limit_exits_7(tmp_path, capsys):
+    """compare plans the edge as plan does: the same cut check, the same exit 7 and
+    message, its outputs kept."""
+    from coverage.cli import main
+
+    argv = _short_instance(tmp_path)
+    argv[0] = "compare"
+    argv.remove("--no-gis")
+    assert main([*argv, "--scenario-limit", "3", "--out", str(tmp_path / "c")]) == 7
+    assert "is NOT a feasible plan" in capsys.readouterr().err
+    assert (tmp_path / "c" / "compare.json").is_file()
+    s = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert s["status"] == "time_limit_short" and s["parameters"]["scenario_limit"] == 3

@@ -353,7 +353,7 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
             f"{NA if worst is None else f'{worst:.0%}'} (worst, any scenario); "
             f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
             f"{_count(c.get('scenarios_checked'))} N-{k} scenario(s) checked"
-            + (" (not all: limit)" if not c.get("scenarios_complete", True)
+            + (" (not all: --scenario-limit)" if not c.get("scenarios_complete", True)
                else f" (of {_count(c.get('scenarios_total'))}: the others implied)"
                if (c.get("scenarios_total") or 0) > (c.get("scenarios_checked") or 0)
                else "")

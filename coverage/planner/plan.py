@@ -388,7 +388,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        requests_per_person_day: Any = None, peak_to_mean: Any = 3.0,
                        target_utilisation: Any = 0.8,
                        domain_radius_km: Any = None, max_sites: Any = None,
-                       objective: Any = "auto") -> list[str]:
+                       objective: Any = "auto", scenario_limit: Any = 20_000) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -421,6 +421,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         workloads=workloads, requests_per_person_day=requests_per_person_day,
         peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
         domain_radius_km=domain_radius_km, max_sites=max_sites, objective=objective,
+        scenario_limit=scenario_limit,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
         from ..model.workloads import WorkloadCatalog
@@ -650,6 +651,7 @@ def plan_sites(
     domain_radius_km: float | None = None,
     max_sites: int | None = None,
     objective: str = "auto",
+    scenario_limit: int = 20_000,
     sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures
@@ -774,6 +776,13 @@ def plan_sites(
         candidate in budget kept within it (:func:`coverage.solvers.pcenter.p_center`).
         ``"auto"``: ``"max-cover"`` with ``max_sites``, else ``"fewest"``.
         See ``docs/optimize.md``.
+    scenario_limit : int, default 20000
+        With a load: the failure scenarios the capacity check lists per plan
+        (:func:`coverage.solvers.capacitated.failure_scenarios`; combinations across
+        independent parts of the plan, and pairs whose local reroutes are disjoint, are
+        implied, not listed). Above it the list is cut: ``summary()["capacity"]`` says how
+        many of how many were checked, and a plan below the capacity bound has status
+        ``time_limit_short`` (the command line's exit code 7).
 
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
@@ -837,7 +846,7 @@ def plan_sites(
         backbone_latency_attr=backbone_latency_attr, workloads=workloads,
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
-        max_sites=max_sites, objective=objective,
+        max_sites=max_sites, objective=objective, scenario_limit=scenario_limit,
     )
     profiles = None if problems else model.access_profiles_ms
     try:  # the options' problems too when the model is wrong (access classes: unchecked)

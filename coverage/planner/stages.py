@@ -1058,7 +1058,8 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                             problem.requirement(n_cov), failures=int(c.failures),
                             domains=capacity.domains, cost=problem.cost,
                             required=problem.required, time_limit_s=c.time_limit_s,
-                            final_repair_s=final_repair_s)
+                            final_repair_s=final_repair_s,
+                            scenario_limit=int(c.scenario_limit))
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
@@ -1105,7 +1106,8 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                                  problem.requirement(n_cov), n_cov, failures=int(c.failures),
                                  domains=capacity.domains, cost=problem.cost,
                                  required=problem.required, time_limit_s=c.time_limit_s,
-                                 count_s=count_s, **options)
+                                 count_s=count_s, scenario_limit=int(c.scenario_limit),
+                                 **options)
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
