@@ -1358,3 +1358,30 @@ def test_compare_with_an_edge_plan_cut_at_the_scenario_limit_exits_7(tmp_path, c
     assert (tmp_path / "c" / "compare.json").is_file()
     s = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert s["status"] == "time_limit_short" and s["parameters"]["scenario_limit"] == 3
+
+
+def test_the_budget_sweep_checks_at_the_plans_scenario_limit(tmp_path):
+    """The sweep's solves (alongside the plan and Plan.with_sweep) use the plan's
+    scenario_limit: cut at 3, every budget that reaches the four sites is
+    time_limit_short with the bound 4 (they were planned at the default limit, 4 sites
+    optimal, beside a plan cut at 3), and the report says which limit to raise."""
+    from coverage.cli import main
+
+    argv = _short_instance(tmp_path)
+    argv.remove("--no-report")
+    assert main([*argv, "--scenario-limit", "3", "--out", str(tmp_path / "r")]) == 7
+    sweep = pd.read_csv(tmp_path / "r" / "sweep.csv")
+    reached = sweep[sweep["n_pairs_in_reach"] > 0]
+    assert len(reached) >= 5 and (reached["status"] == "time_limit_short").all()
+    assert (reached["lower_bound"] == 4).all()
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "<code>--scenario-limit 3</code>" in html and "time_limit_short" in html
+
+    demand = pd.read_csv(tmp_path / "d.csv")
+    sites = pd.read_csv(tmp_path / "s.csv")
+    for limit, status, count in ((3, "time_limit_short", None), (100, "optimal", 4)):
+        plan = plan_sites(demand, sites, failures=2, scenario_limit=limit)
+        rows = plan.with_sweep(budgets_ms=(40, 60)).sweep.set_index("budget_ms")
+        assert rows.loc[[40.0, 60.0], "status"].tolist() == [status] * 2
+        assert rows.loc[[40.0, 60.0], "site_count"].isna().all() if count is None else \
+            rows.loc[[40.0, 60.0], "site_count"].tolist() == [count] * 2

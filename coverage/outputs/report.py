@@ -926,11 +926,16 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
                  "no plan carries the load).</p>")
     short = sweep.loc[sweep["status"] == "time_limit_short", "budget_ms"].drop_duplicates()
     if len(short):
+        limit = (s.get("parameters") or {}).get("scenario_limit")
         body += ("<p><b>Out of time:</b> at " + ", ".join(f"{float(b):g}" for b in short)
                  + " ms the sweep's time limit per budget (<code>--sweep-time-limit-s</code>) "
-                 "ran out before any plan carried the load in every scenario (status "
+                 "ran out before any plan carried the load in every scenario, or the failure "
+                 "scenarios checked were cut at the scenario limit (<code>--scenario-limit"
+                 + (f" {_e(f'{limit:,}' if isinstance(limit, int) else limit)}"
+                    if limit is not None else "")
+                 + "</code>) with the plan below the capacity bound (status "
                  "<i>time_limit_short</i>: no site count, the proven lower bound kept). Raise "
-                 "<code>--sweep-time-limit-s</code>.</p>")
+                 "<code>--sweep-time-limit-s</code> or <code>--scenario-limit</code>.</p>")
     not_run = sweep.loc[sweep["status"] == "not_run", "budget_ms"].drop_duplicates()
     if len(not_run):
         body += ("<p><b>Not run:</b> the sweep's time (<code>--sweep-total-s</code>) ran out "

@@ -285,7 +285,8 @@ class Plan:
             access=str(params.get("access_default", "ftth")), model=self.model,
             time_limit_s=time_limit_s, total_time_s=total_time_s, radius_shrink_km=shrink,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
-            capacity=self.capacity, max_sites=self.info.get("max_sites"))
+            capacity=self.capacity, max_sites=self.info.get("max_sites"),
+            scenario_limit=int(params.get("scenario_limit", 20_000)))
         # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
         if kwargs["always_ms"] is None:
             kwargs["plan"] = self
@@ -589,6 +590,7 @@ def _sweep_arguments(
     budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
     time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
     tiers: Any, routing: Any, capacity: Any, max_sites: int | None,
+    scenario_limit: int = 20_000,
 ) -> dict[str, Any]:
     """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
     a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
@@ -614,7 +616,7 @@ def _sweep_arguments(
         percentile=percentile, access=access, model=model, time_limit_s=time_limit_s,
         radius_shrink_km=radius_shrink_km, service=service, tiers=tiers, routing=routing,
         capacity=capacity, total_time_s=total_time_s,
-        always_ms=float(budget_ms) if best else None,
+        always_ms=float(budget_ms) if best else None, scenario_limit=int(scenario_limit),
     )
 
 
@@ -875,15 +877,23 @@ def plan_sites(
         problems.extend(capacity_column_problems(
             demand, sites, demand_source=demand_src, sites_source=sites_src,
             with_load="load_rps" in demand.columns or requests_per_person_day is not None))
+    tier_catalog = None
     if tables_ok and not problems:  # the columns the options give a meaning
-        problems.extend(check_tier_columns(demand, sites, tiers=config.tiers,
-                                           demand_source=demand_src, sites_source=sites_src))
+        # the catalog is read once here (the option check read the file for its problems):
+        # the columns are checked against the catalog the plan then uses
+        try:
+            tier_catalog = tier_catalog_of(config.tiers)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+        else:
+            problems.extend(check_tier_columns(demand, sites, tiers=tier_catalog,
+                                               demand_source=demand_src,
+                                               sites_source=sites_src))
         if not problems:  # a tier of the user's file that no site names changes nothing
-            from ..model.tiers import TierCatalog, unused_tier_entries
+            from ..model.tiers import unused_tier_entries
 
             for line in unused_tier_entries(
-                    TierCatalog.from_spec(config.tiers),
-                    sites["tier"] if "tier" in sites.columns else None,
+                    tier_catalog, sites["tier"] if "tier" in sites.columns else None,
                     sites_source=sites_src):
                 logger.warning("%s", line)
         # the input's columns, before any stage adds its own: those that are not the
@@ -914,7 +924,7 @@ def plan_sites(
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
                             latency_attr=backbone_latency_attr)
-    tier_catalog = tier_catalog_of(tiers)
+    assert tier_catalog is not None  # read with the column checks
     sites, n_acc, excluded, capacity, workload = site_capacity(
         demand, sites, model=model, tier_catalog=tier_catalog, workloads=workloads,
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
@@ -1250,7 +1260,8 @@ def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd
         failures=config.failures, percentile=config.percentile, access=config.access,
         model=model, time_limit_s=opts["time_limit_s"], total_time_s=opts["total_time_s"],
         radius_shrink_km=shrink, service=service, tiers=problem.tier_catalog,
-        routing=problem.routing, capacity=capacity, max_sites=config.max_sites)
+        routing=problem.routing, capacity=capacity, max_sites=config.max_sites,
+        scenario_limit=config.scenario_limit)
     if kwargs["always_ms"] is None:  # the plan's own budget: its row comes from the plan
         kwargs["own"] = (config.budget_ms, config.failures)
     try:

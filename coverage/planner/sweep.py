@@ -226,6 +226,7 @@ def budget_sweep(
     total_time_s: float | None = None,
     always_ms: float | None = None,
     own: tuple[float, int] | None = None,
+    scenario_limit: int = 20_000,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -278,6 +279,10 @@ def budget_sweep(
         (capacitated)``) or by row and cut generation
         (:func:`~coverage.planner.stages.capacitated_sites_lazy`, method ``lazy
         (capacitated)``); status ``infeasible_capacity`` when no plan carries the load.
+    scenario_limit : int, default 20000
+        With ``capacity``: the failure scenarios each solve's check lists (the plan's
+        ``scenario_limit``); a plan below the capacity bound when the list is cut has status
+        ``time_limit_short``.
     total_time_s : float, optional
         Time for the whole sweep, s (the CLI's ``--sweep-total-s``). Budgets are solved in
         increasing order (the first always); once this time has passed, each budget not
@@ -356,7 +361,8 @@ def budget_sweep(
         sites = as_sites(sites, source="<sweep sites>")
         config = PlannerConfig(budget_ms=float(budgets[0]) if budgets else 30.0,
                                percentile=percentile, failures=0, access=access,
-                               time_limit_s=float(time_limit_s))
+                               time_limit_s=float(time_limit_s),
+                               scenario_limit=int(scenario_limit))
         problem0 = Problem.build(demand, sites, config, model,
                                  radius_shrink_km=radius_shrink_km, service=service,
                                  tiers="builtin" if tiers is None else tiers,
