@@ -23,7 +23,7 @@ CONFIG = f"""
 [base]
 demand = "{DATA / 'west_demand.csv'}"
 candidates = "{DATA / 'west_candidates.csv'}"
-kmedian_time_limit_s = 10
+kmedian_time_limit_s = 600
 model = "on-net"
 
 [axes]
@@ -35,6 +35,9 @@ CA = {{column = "state", values = ["CA"]}}
 west = {{}}
 """
 N_SCENARIOS = 12  # 3 budgets x 2 failure levels x 2 regions; the 4 at 15 ms are infeasible
+# The k-median limit is far above its ~1 s solve: a MILP cut short by a loaded machine (2 cores
+# shared with the other test process) keeps the local search's placement, whose latency
+# figures differ from `expected` (n1_population_outside_budget, mean_latency_ms).
 # The budgets were designed for the on-net model (25 ms: 252 km FTTH radius; under the default
 # internet model 25 ms is infeasible too), so the sweep pins it: model = "on-net".
 
@@ -55,7 +58,7 @@ def expected(sample_inputs):
         for budget in (25.0, 30.0):
             for k in (0, 1):
                 s = plan_sites(d, sites, budget_ms=budget, failures=k,
-                               kmedian_time_limit_s=10, model=ON_NET).summary()
+                               kmedian_time_limit_s=600, model=ON_NET).summary()
                 out[region, budget, k] = s
     return out
 
@@ -288,7 +291,7 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     check_dirs(out, third)
     assert third.attrs["skipped"] == 7
     changed = config.with_name("other.toml")
-    changed.write_text(CONFIG.replace("kmedian_time_limit_s = 10", "kmedian_time_limit_s = 9")
+    changed.write_text(CONFIG.replace("kmedian_time_limit_s = 600", "kmedian_time_limit_s = 599")
                        .replace("[15, 25, 30]", "[25]").replace("[0, 1]", "[1]")
                        .replace("west = {}", ""))
     other = run_batch(changed, out, scheduler=client.scheduler.address)  # --scheduler
@@ -416,8 +419,8 @@ def test_reach_partitions_never_exceed_rows(client):
 
 def test_plan_with_client_is_the_same_plan(client, sample_inputs):
     demand, sites = sample_inputs
-    local = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=10)
-    remote = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=10,
+    local = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=600)
+    remote = plan_sites(demand, sites, budget_ms=30, failures=1, kmedian_time_limit_s=600,
                         client=client, reach_partitions=3)
     a, b = local.summary(), remote.summary()
     assert b["solver"]["reach_cluster"] == {"workers": 2, "partitions": 3}
