@@ -18,7 +18,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -737,7 +737,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     for name, reason in written.skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     s = c.plan.summary() if c.plan is not None else {}
-    code = plan_exit_code(s.get("status"), written.skipped)
+    code = plan_exit_code(s, written.skipped)
     if code == EXIT_PLAN_SHORT:
         print(short_plan_message(out, s), file=sys.stderr)
     return code
@@ -852,7 +852,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     _out("\n".join(lines))
     for name, reason in skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
-    short = plan_exit_code(s.get("status"), skipped)
+    short = plan_exit_code(s, skipped)
     if short == EXIT_PLAN_SHORT:
         print(short_plan_message(out, s), file=sys.stderr)
         return short
@@ -862,30 +862,52 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     return short
 
 
-def plan_exit_code(status: str | None, skipped: Any) -> int:
-    """The exit code of a run whose outputs are written: :data:`EXIT_PLAN_SHORT` when the
-    plan is not a feasible one (status ``time_limit_short``), else
+def plan_unproven(s: Mapping[str, Any]) -> bool:
+    """Whether a capacitated plan's failure scenarios were cut at the scenario limit
+    (``summary["capacity"]["scenarios_complete"]`` false): those not checked are not
+    proven to carry the load, whatever the status."""
+    c = s.get("capacity")
+    return isinstance(c, Mapping) and c.get("scenarios_complete") is False
+
+
+def plan_exit_code(s: Mapping[str, Any], skipped: Any) -> int:
+    """The exit code of a run whose outputs are written (``s``: its summary):
+    :data:`EXIT_PLAN_SHORT` when the plan is not a feasible one (status
+    ``time_limit_short``) or not proven to be (:func:`plan_unproven`), else
     :data:`EXIT_OUTPUTS_SKIPPED` when an optional output failed, else 0."""
     from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
-    if status == "time_limit_short":
+    if s.get("status") == "time_limit_short" or plan_unproven(s):
         return EXIT_PLAN_SHORT
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
 
 
-def short_plan_message(out: Any, s: dict[str, Any]) -> str:
-    """The stderr line of a run whose written plan is not a feasible one."""
+def short_plan_message(out: Any, s: Mapping[str, Any]) -> str:
+    """The stderr line of a run whose written plan is not a feasible one, or not proven
+    to be (:func:`plan_exit_code`)."""
     from .errors import EXIT_PLAN_SHORT
 
     c = s.get("capacity") or {}
     bound = s.get("lower_bound")
+    complete = c.get("scenarios_complete", True)
+    checked = c.get("scenarios_checked", "some")
+    checked = f"{checked:,}" if isinstance(checked, int) else checked
+    if s.get("status") != "time_limit_short":  # every scenario checked passed; not all were
+        total = c.get("scenarios_total")
+        return (f"edge-coverage: error: the plan written to {out} is NOT proven to carry "
+                f"the load in every failure scenario: {checked} of "
+                + (f"{total:,}" if isinstance(total, int) else "more")
+                + " scenario(s) checked (the scenario limit), and those not checked may "
+                "fall short. Fix: raise --scenario-limit"
+                + (f" to {total:,} or more" if isinstance(total, int) else "")
+                + f", or plan fewer failures (exit code {EXIT_PLAN_SHORT})")
     return (f"edge-coverage: error: the plan written to {out} is NOT a feasible plan: "
             f"{s.get('site_count')} sites fall short of capacity in a failure scenario "
             f"(capacity bound {bound if bound is None else f'{bound:g}'} sites; "
-            f"{c.get('scenarios_checked', 'some')} scenario(s) checked"
-            + ("" if c.get("scenarios_complete", True) else ", not all: the scenario limit")
+            f"{checked} scenario(s) checked"
+            + ("" if complete else ", not all: the scenario limit")
             + "; see capacity_scenarios.csv). Fix: raise --time-limit-s"
-            + ("" if c.get("scenarios_complete", True) else " and --scenario-limit")
+            + ("" if complete else " and --scenario-limit")
             + f", plan fewer failures, or add capacity (exit code {EXIT_PLAN_SHORT})")
 
 
@@ -1289,6 +1311,8 @@ class _ProgressBar:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from .batch import run_batch
     from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
@@ -1297,15 +1321,21 @@ def _run_batch(args: argparse.Namespace) -> int:
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,
                           progress=bar.update)
     n_ok = int(table["ok"].sum())
-    # planned, but not a feasible plan: short of capacity in a failure scenario
+    out = Path(args.out).resolve()
+    # planned, but not a feasible plan (short of capacity in a failure scenario) or not
+    # proven to be one (its failure scenarios cut at scenario_limit): from its summary
     short = table[table["ok"] & (table["status"] == "time_limit_short")]
+    unproven = table[table["ok"].to_numpy(dtype=bool)
+                     & (table["status"] != "time_limit_short").to_numpy(dtype=bool)
+                     & np.array([_batch_plan_unproven(out / str(d)) for d in table["dir"]],
+                                dtype=bool)]
     _out(f"scenarios: {len(table)} ({n_ok} planned"
          + (f", {len(short)} of them NOT feasible (short of capacity)" if len(short) else "")
+         + (f", {len(unproven)} NOT proven (scenario limit)" if len(unproven) else "")
          + f", {len(table) - n_ok} failed; "
           f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
     for _, r in table[~table["ok"]].iterrows():
         _out(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
-    out = Path(args.out).resolve()
     _out(f"table: {out / 'scenarios.csv'}")
     skipped = table.attrs.get("outputs_skipped") or {}
     if "sweep.png" not in skipped:
@@ -1320,9 +1350,28 @@ def _run_batch(args: argparse.Namespace) -> int:
               f"{r['lower_bound']:g} sites; see its capacity_scenarios.csv). Fix: raise "
               "time_limit_s or scenario_limit, plan fewer failures, or add capacity",
               file=sys.stderr)
-    if len(short):
+    for _, r in unproven.iterrows():
+        print(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
+              f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT proven to carry "
+              "the load in every failure scenario: its failure scenarios were cut at "
+              "scenario_limit (see summary.json capacity). Fix: raise scenario_limit",
+              file=sys.stderr)
+    if len(short) or len(unproven):
         return EXIT_PLAN_SHORT
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
+
+
+def _batch_plan_unproven(scenario_dir: Path) -> bool:
+    """Whether the plan a batch wrote to ``scenario_dir`` is capacitated with its failure
+    scenarios cut at the scenario limit (:func:`plan_unproven`); ``False`` when its
+    ``summary.json`` cannot be read (a failed scenario writes none)."""
+    import json
+
+    try:
+        s = json.loads((scenario_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(s, dict) and plan_unproven(s)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,

@@ -71,14 +71,18 @@ EXIT_OUTPUTS_SKIPPED = 5
 files) failed; each is named in a warning and in the directory's marker."""
 
 EXIT_PLAN_SHORT = 7
-"""Exit code of a run whose outputs are written but whose plan is **not** a feasible one:
+"""Exit code of a run whose outputs are written but whose plan is **not** a feasible one,
+or not proven to be one (a capacitated plan whose failure scenarios were cut at the
+scenario limit, ``summary["capacity"]["scenarios_complete"]`` false: those not checked may
+fall short, whatever its status). Not feasible:
 a capacitated plan short of capacity in a failure scenario (status ``time_limit_short``:
 the search ran out of time or its failure scenarios were cut at the scenario limit, and
 the plan has fewer sites than the capacity bound). The outputs are kept (a computed plan is
 never thrown away) so the short scenarios can be read in ``capacity_scenarios.csv``; a
 script must not take them for a plan. Takes precedence over :data:`EXIT_OUTPUTS_SKIPPED`.
 ``edge-coverage batch`` exits with it when any scenario's plan is such a plan (each named on
-stderr; the table's ``status`` column says ``time_limit_short``)."""
+stderr; the table's ``status`` column says ``time_limit_short``, its ``summary.json`` the
+scenarios not proven)."""
 
 
 class CoverageWarning(UserWarning):

@@ -1293,3 +1293,25 @@ def test_a_batch_with_a_plan_short_of_capacity_exits_7_naming_it(tmp_path):
     errors = [line for line in r.stderr.splitlines() if "NOT a feasible plan" in line]
     assert len(errors) == 1 and "scenario_limit=3 [all]: the plan of 3 sites" in errors[0]
     assert "1 of them NOT feasible" in r.stdout and "Traceback" not in r.stderr
+    assert "NOT proven" not in r.stderr + r.stdout
+
+
+
+def test_a_batch_with_a_plan_not_proven_exits_7_naming_it(tmp_path):
+    """A plan at its capacity bound whose failure scenarios were cut at scenario_limit
+    (two clusters of four sites, tests/test_capacity.py) is named as not proven, exit 7;
+    the scenario listed whole is not."""
+    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population,load_rps\n"
+                                    "d0,45.0,5.0,1000,100\nd1,50.0,5.0,1000,100\n")
+    (tmp_path / "s.csv").write_text("site_id,lat,lon,capacity_rps\n" + "".join(
+        f"{c}{i},{lat + dlat},{5.0 + dlon},50\n" for c, lat in (("a", 45.0), ("b", 50.0))
+        for i, (dlat, dlon) in enumerate([(0.01, 0), (0, 0.01), (-0.01, 0), (0, -0.01)])))
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
+                 f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = [5, 100]\n')
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 7, r.stderr
+    errors = [line for line in r.stderr.splitlines() if "NOT proven" in line]
+    assert len(errors) == 1 and "scenario_limit=5 [all]: the plan of 6 sites" in errors[0]
+    assert "1 NOT proven" in r.stdout and "NOT a feasible plan" not in r.stderr

@@ -240,3 +240,80 @@ def test_a_check_resumed_with_done_gives_the_uninterrupted_list():
     rest, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
                                                      limit=450, done=part)
     assert complete and finished and [(f.failed, f.feasible) for f in rest] == key
+
+
+@pytest.mark.parametrize("seed,cap_scale", [(0, 1.0), (3, 1.0), (1, 2.0), (7, 1.3), (8, 1.3)])
+def test_meeting_pairs_absorbed_together_are_feasible(seed, cap_scale):
+    """When even the list with the disjoint pairs left out passes the limit (N-2), the pairs
+    whose reroutes meet are tried as one joint local reroute each. Every pair left out then
+    (disjoint reroutes, or absorbed together) is feasible by an independent networkx
+    max-flow; the list is complete and shorter; the check's verdict equals brute force."""
+    from coverage.solvers.capacitated import (
+        absorbed_pairs,
+        check_scenarios_until,
+        failure_groups,
+        local_reroutes,
+        meeting_pairs,
+        scenario_flow,
+    )
+
+    mask, load, cap = one_component(seed)
+    cap = cap * cap_scale
+    m = mask.shape[1]
+    reach = sp.csr_array(mask)
+    open_sites = np.arange(m)
+    normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
+    if not normal.feasible:
+        pytest.skip("normal operation short")
+    groups, _ = failure_groups(open_sites)
+    touched = local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+    meet = meeting_pairs(touched)
+    absorbed = absorbed_pairs(reach, load, cap, open_sites, normal.flows, groups, meet)
+    assert absorbed is not None and absorbed <= meet
+    before, _ = failure_scenarios(open_sites, 2, None, limit=450, reach=reach, touched=touched)
+    listed, complete = failure_scenarios(open_sites, 2, None, limit=450, reach=reach,
+                                         touched=touched, absorbed=absorbed)
+    assert complete and len(listed) == len(before) - len(absorbed)
+    all_pairs = set(itertools.combinations(range(m), 2))
+    verdict = {f: nx_feasible(mask, load, cap, open_sites, set(f))
+               for f in [()] + [(j,) for j in range(m)] + sorted(all_pairs)}
+    for pair in sorted(absorbed):
+        assert verdict[pair], pair
+    left_out = all_pairs - {s for s in listed if len(s) == 2}
+    assert all(verdict[p] for p in left_out)
+    # the check: at a limit the first list passes, it absorbs the meeting pairs (kept on
+    # the normal flow for a resume) and its verdict equals brute force
+    flows, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 2,
+                                                      limit=len(before) - 2)
+    brute = all(verdict.values())
+    if len(listed) <= len(before) - 2:
+        assert complete and finished and flows[0].pairs_absorbed == absorbed
+        assert all(f.feasible for f in flows) == brute
+    else:  # nothing to absorb: cut, and said so
+        assert not complete
+
+
+def test_the_absorbed_pairs_are_exercised():
+    """The instances above absorb some meeting pairs, in both verdicts (else the test
+    proves nothing), and leave some unabsorbed at a tight capacity."""
+    from coverage.solvers.capacitated import (
+        absorbed_pairs,
+        failure_groups,
+        local_reroutes,
+        meeting_pairs,
+        scenario_flow,
+    )
+
+    seen = []
+    for seed, scale in [(0, 1.0), (1, 1.0), (0, 2.0), (1, 2.0), (7, 1.3)]:
+        mask, load, cap = one_component(seed)
+        cap = cap * scale
+        reach, open_sites = sp.csr_array(mask), np.arange(mask.shape[1])
+        normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
+        groups, _ = failure_groups(open_sites)
+        touched = local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+        meet = meeting_pairs(touched)
+        absorbed = absorbed_pairs(reach, load, cap, open_sites, normal.flows, groups, meet)
+        seen.append((len(meet), len(absorbed)))
+    assert all(a > 0 for _, a in seen), seen
+    assert any(a < m for m, a in seen), seen

@@ -259,11 +259,21 @@ def test_a_plan_short_of_capacity_exits_7_with_a_message_naming_it():
     from coverage.errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
     assert EXIT_PLAN_SHORT == 7 and EXIT_OUTPUTS_SKIPPED == 5
-    assert plan_exit_code("time_limit_short", {}) == 7
-    assert plan_exit_code("time_limit_short", {"map.html": "boom"}) == 7
-    assert plan_exit_code("optimal", {"map.html": "boom"}) == 5
-    assert plan_exit_code("time_limit", {}) == 0
-    assert plan_exit_code("optimal", {}) == 0
+    assert plan_exit_code({"status": "time_limit_short"}, {}) == 7
+    assert plan_exit_code({"status": "time_limit_short"}, {"map.html": "boom"}) == 7
+    assert plan_exit_code({"status": "optimal"}, {"map.html": "boom"}) == 5
+    assert plan_exit_code({"status": "time_limit"}, {}) == 0
+    assert plan_exit_code({"status": "optimal"}, {}) == 0
+    # every scenario checked passed, but the list was cut: not proven, 7 as well
+    cut = {"status": "optimal", "site_count": 82, "lower_bound": 82.0,
+           "capacity": {"scenarios_checked": 21, "scenarios_total": 3161,
+                        "scenarios_complete": False}}
+    assert plan_exit_code(cut, {}) == 7 and plan_exit_code(cut, {"map.html": "x"}) == 7
+    done = {**cut, "capacity": {**cut["capacity"], "scenarios_complete": True}}
+    assert plan_exit_code(done, {}) == 0 and plan_exit_code({**cut, "capacity": None}, {}) == 0
+    text = short_plan_message("/tmp/x", cut)
+    assert "NOT proven to carry the load" in text and "21 of 3,161" in text
+    assert "--scenario-limit to 3,161 or more" in text and "exit code 7" in text
     s = {"site_count": 3, "status": "time_limit_short", "lower_bound": 4.0,
          "capacity": {"scenarios_checked": 4, "scenarios_complete": False}}
     text = short_plan_message("/tmp/x", s)

@@ -43,6 +43,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,8 @@ __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario
            "capacitated_cover", "plan_components",
            "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
            "repair_plan_until",
-           "failure_groups", "failure_scenarios", "local_reroutes", "meeting_pairs",
+           "absorbed_pairs", "failure_groups", "failure_scenarios", "local_reroutes",
+           "meeting_pairs",
            "scenario_count",
            "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
            "MAX_FLOW_PASSES"]
@@ -113,6 +115,10 @@ class ScenarioFlow:
         Normal operation only, when :func:`check_scenarios_until` needed them: the
         :func:`local_reroutes` of the plan's failure groups from this flow (kept so that a
         check resumed with ``done=`` does not compute them again).
+    pairs_absorbed : frozenset or None
+        Normal operation only, when :func:`check_scenarios_until` needed them: the pairs of
+        failure groups (indices into :func:`failure_groups`) whose joint failure a local
+        reroute absorbs (:func:`absorbed_pairs`), kept likewise.
     """
 
     failed: tuple[int, ...]
@@ -124,6 +130,7 @@ class ScenarioFlow:
     flows: sp.csr_array | None = field(default=None, repr=False)
     site_load_rps: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     reroutes: list[npt.NDArray[np.int64] | None] | None = field(default=None, repr=False)
+    pairs_absorbed: frozenset[tuple[int, int]] | None = field(default=None, repr=False)
 
 
 def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple[float, bool]:
@@ -374,7 +381,8 @@ def failure_groups(open_sites: npt.ArrayLike, domains: npt.ArrayLike | None = No
 def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                    open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
                    groups: list[tuple[int, ...]], max_hops: int = 3,
-                   ) -> list[npt.NDArray[np.int64] | None]:
+                   deadline: float | None = None,
+                   ) -> list[npt.NDArray[np.int64] | None] | None:
     """For each failure group, the points and sites a *local* reroute of its failure
     changes, or ``None`` when there is none.
 
@@ -392,14 +400,17 @@ def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     its normal flow; a site of one ``S`` gets load only from its own ``U`` and from points
     at their normal flow (counted when its capacity was reduced), every other site at most
     its normal load, and no point keeps a flow on a failed site. The same holds for any
-    number of groups whose sets are pairwise disjoint.
+    number of groups whose sets are pairwise disjoint. A group may be any set of
+    candidates: the union of two groups' gives the reroute of their joint failure
+    (:func:`absorbed_pairs`).
 
     Returns
     -------
-    list
+    list or None
         Per group, the sorted ids it touches: points as their row ``i``, sites as
         ``n + j``; ``None`` when the local max-flow falls short (its failure reaches
-        further: every combination with it must be checked).
+        further: every combination with it must be checked). ``None`` instead of the
+        list when ``deadline`` (:func:`time.perf_counter`) passed first.
     """
     a = sp.csr_array(reach, dtype=np.int8)
     n, m = a.shape
@@ -413,6 +424,8 @@ def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     site_load = np.asarray(f0.sum(axis=0)).ravel()
     out: list[npt.NDArray[np.int64] | None] = []
     for group in groups:
+        if deadline is not None and time.perf_counter() >= deadline:
+            return None
         failed = np.asarray(group, dtype=np.int64)
         down = np.zeros(m, dtype=bool)
         down[failed] = True
@@ -455,11 +468,39 @@ def meeting_pairs(touched: list[npt.NDArray[np.int64] | None]) -> set[tuple[int,
     return set(zip(ids[meet.row[keep]].tolist(), ids[meet.col[keep]].tolist(), strict=True))
 
 
+def absorbed_pairs(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                   open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
+                   groups: list[tuple[int, ...]], pairs: Iterable[tuple[int, int]],
+                   deadline: float | None = None) -> frozenset[tuple[int, int]] | None:
+    """The pairs of failure groups whose **joint** failure a local reroute absorbs: the
+    :func:`local_reroutes` of the union of the two groups' candidates. Such a pair fails
+    feasibly by the same certificate as one group (its points ``U`` take the reroute, every
+    other point its normal flow), so it needs no max-flow of its own.
+
+    Meant for the pairs that :func:`meeting_pairs` leaves to be checked: two failures whose
+    reroutes meet are often still absorbed together, by a max-flow over the few points and
+    sites near them instead of over their whole component of the plan.
+
+    Returns
+    -------
+    frozenset of (int, int) or None
+        The pairs absorbed (``i < j``); ``None`` when ``deadline`` passed first.
+    """
+    todo = sorted(pairs)
+    joint = [tuple(sorted(set(groups[i]) | set(groups[j]))) for i, j in todo]
+    touched = local_reroutes(reach, load_rps, cap_rps, open_sites, normal_flows, joint,
+                             deadline=deadline)
+    if touched is None:
+        return None
+    return frozenset(p for p, t in zip(todo, touched, strict=True) if t is not None)
+
+
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       domains: npt.ArrayLike | None = None,
                       limit: int = 20_000,
                       reach: sp.csr_array | None = None,
                       touched: list[npt.NDArray[np.int64] | None] | None = None,
+                      absorbed: frozenset[tuple[int, int]] | None = None,
                       ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
     operation (``()``) first; and whether the list is complete: every scenario listed or
@@ -490,7 +531,8 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     ``touched`` (per group, from :func:`local_reroutes` on the plan's normal flow): a pair
     of groups whose local reroutes touch disjoint points and sites is feasible by that
     certificate and is not listed (pairs only; combinations of 3 or more are listed as
-    above).
+    above). Nor is a pair of ``absorbed`` (:func:`absorbed_pairs`: a local reroute absorbs
+    the two failures together).
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
@@ -532,7 +574,8 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
         if len(clique) >= 2:
             combo = tuple(sorted(clique))
             listed.add(combo)
-            out.append(scenario(combo))
+            if absorbed is None or combo not in absorbed:  # else feasible, certified
+                out.append(scenario(combo))
     # then every other combination within one component of the plan (the domains with an
     # open site there): a combination across components is implied by its parts
     _, site_lab = plan_components(reach, sites)
@@ -544,7 +587,7 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     for k in range(2, top + 1):
         for members_c in in_comp:
             for combo in itertools.combinations(members_c, k):
-                if combo in listed:
+                if combo in listed or (absorbed is not None and combo in absorbed):
                     continue
                 if (k == 2 and touched is not None and combo not in meet
                         and touched[combo[0]] is not None and touched[combo[1]] is not None):
@@ -686,8 +729,25 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
             logger.debug("local reroutes of %d failure groups (%d absorbed locally) in "
                          "%.1f s", len(groups), sum(t is not None for t in touched),
                          time.perf_counter() - t_local)
+    absorbed = None if touched is None else normal.pairs_absorbed  # resumed: computed
     scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a,
-                                       touched=touched)
+                                       touched=touched, absorbed=absorbed)
+    if not complete and touched is not None and absorbed is None:
+        groups, _ = failure_groups(open_sites, domains)
+        if min(int(failures), len(groups)) == 2:
+            # still cut at N-2: the pairs whose reroutes meet, by a joint local reroute
+            # each (a max-flow near the two failures, not over their whole component)
+            t_pairs = time.perf_counter()
+            meet = meeting_pairs(touched)
+            absorbed = absorbed_pairs(a, load, cap, open_sites, normal.flows, groups, meet,
+                                      deadline=deadline)
+            if absorbed is None:  # out of time: nothing solved, a resume starts here
+                return [normal], False, False
+            normal = dataclasses.replace(normal, pairs_absorbed=absorbed)
+            logger.debug("joint local reroutes of %d meeting pairs (%d absorbed) in %.1f s",
+                         len(meet), len(absorbed), time.perf_counter() - t_pairs)
+            scen, complete = failure_scenarios(open_sites, failures, domains, limit,
+                                               reach=a, touched=touched, absorbed=absorbed)
     out = [normal]
     if not normal.feasible or len(scen) == 1:
         return out, complete, True
@@ -1244,7 +1304,8 @@ def repair_plan_until(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
 
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                   sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
-                  tolerance: float = 0.005, max_steps: int = 40) -> tuple[ScenarioFlow, float]:
+                  tolerance: float = 0.005, max_steps: int = 40,
+                  upper: float | None = None) -> tuple[ScenarioFlow, float]:
     """The flow of a scenario that spreads load most evenly: the smallest utilisation
     ``u`` such that every site at ``u x`` its capacity still carries all the load, and its
     flow.
@@ -1259,6 +1320,12 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     Returns the scenario flow at that ``u`` (with flows) and ``u``; ``0`` and the plain
     max-flow when there is no load to serve; when even full capacity does not carry the
     load, the plain max-flow and ``nan``.
+
+    ``upper`` (the worst level of other scenarios, when only the worst level over many
+    scenarios is wanted): a flow at ``upper x`` capacity is tried first, and when it
+    carries the load it is returned with ``upper`` (at most ``upper``, not this
+    scenario's own most even flow: one max-flow instead of a bisection); otherwise the
+    bisection runs from ``upper``. ``upper >= 1``: the plain max-flow and ``1``.
     """
     cap = np.asarray(cap_rps, dtype=np.float64)
     full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=True)
@@ -1271,6 +1338,13 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     if full.served_rps <= 0 or cap_alive <= 0:
         return full, 0.0
     lo = min(full.served_rps / cap_alive, 1.0)  # a lower bound on u: the mean utilisation
+    if upper is not None and upper >= 1.0:
+        return full, 1.0
+    if upper is not None and upper > lo * (1.0 + tolerance):
+        f = scenario_flow(reach, load_rps, cap * upper, sites, failed, with_flows=True)
+        if f.feasible:
+            return f, float(upper)
+        lo = float(upper)
     hi, best = 1.0, full
     for _ in range(max_steps):
         if hi <= lo * (1.0 + tolerance):
@@ -1307,10 +1381,13 @@ def plan_components(reach: sp.csr_array, sites: npt.ArrayLike,
 def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                       sites: npt.ArrayLike, failed: npt.ArrayLike, normal: ScenarioFlow,
                       components: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], *,
-                      tolerance: float = 0.005) -> ScenarioFlow:
+                      tolerance: float = 0.005, upper: float | None = None,
+                      ) -> tuple[ScenarioFlow, float]:
     """The most even flow of a failure scenario, re-solved only in the components holding
     a failed site (:func:`plan_components`): every other site keeps its load of ``normal``
-    (the normal-operation flow), so a failure moves load only where it must be able to."""
+    (the normal-operation flow), so a failure moves load only where it must be able to.
+    Returns it and its utilisation level ``u`` in those components (``upper``: as for
+    :func:`balanced_flow`)."""
     a = sp.csr_array(reach)
     load = np.asarray(load_rps, dtype=np.float64)
     row_lab, site_lab = components
@@ -1319,14 +1396,15 @@ def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     rows = np.flatnonzero(np.isin(row_lab, comps))
     open_sites = np.asarray(sites, dtype=np.int64)
     local = open_sites[np.isin(site_lab[open_sites], comps)]
-    part, _ = balanced_flow(a[rows], load[rows], cap_rps, local, idx, tolerance=tolerance)
+    part, u = balanced_flow(a[rows], load[rows], cap_rps, local, idx, tolerance=tolerance,
+                            upper=upper)
     has_any = np.diff(a.indptr) > 0
     rest = float(normal.load_rps - np.where(has_any, load, 0.0)[rows].sum())
     site_load = normal.site_load_rps.copy()
     in_comp = np.isin(site_lab, comps)
     site_load[in_comp] = part.site_load_rps[in_comp]
     return ScenarioFlow(part.failed, part.load_rps + rest, part.served_rps + rest,
-                        part.shed_rps, part.feasible, None, None, site_load)
+                        part.shed_rps, part.feasible, None, None, site_load), u
 
 
 def split_cut(reach: sp.csr_array, sites: npt.ArrayLike, failed: npt.ArrayLike,
