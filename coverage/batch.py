@@ -331,7 +331,7 @@ def load_config(path: str | Path) -> BatchConfig:
     """
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not TOML
     except FileNotFoundError:
         raise InputValidationError(f"{p}: scenario file not found. Fix: give the path of a "
                                    "TOML file (see docs/batch.md)") from None

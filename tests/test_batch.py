@@ -1315,3 +1315,12 @@ def test_a_batch_with_a_plan_not_proven_exits_7_naming_it(tmp_path):
     errors = [line for line in r.stderr.splitlines() if "NOT proven" in line]
     assert len(errors) == 1 and "scenario_limit=5 [all]: the plan of 6 sites" in errors[0]
     assert "1 NOT proven" in r.stdout and "NOT a feasible plan" not in r.stderr
+
+
+def test_a_batch_file_with_a_byte_order_mark_is_read(tmp_path):
+    """A TOML file saved with a UTF-8 BOM (Windows editors) was "not valid TOML (Invalid
+    statement (at line 1, column 1))"; CSVs and the other TOML inputs accept it."""
+    p = tmp_path / "s.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + b'[base]\ndemo = {country = "LU"}\n[axes]\n'
+                  b"failures = [0, 1]\n")
+    assert [s.params["failures"] for s in load_config(p).scenarios] == [0, 1]

@@ -599,12 +599,15 @@ def test_the_infeasible_verdict_names_the_plan_and_the_whole_scenario():
     with pytest.raises(NoFeasiblePlanError) as err:
         plan_capacity(demand, sites, domain_radius_km=5)
     assert ("even with all 8 candidates open, 9.0 of 10.0 requests/s cannot be served "
-            "within budget in the failure of a0, a1, a2, a3, a4, a5, a6.") in str(err.value)
+            "within budget in the failure of 1 shared-risk domain (7 sites: a0, a1, a2, a3, "
+            "a4, a5, a6).") in str(err.value)
+    assert "make the shared-risk domains smaller (--domain-radius-km" in str(err.value)
     tiny = sites.assign(capacity_rps=0.5)  # 4 requests/s of 10 served with all open
     with pytest.raises(NoFeasiblePlanError) as err:
         plan_capacity(demand, tiny)
     assert "even with all 8 candidates open, 6.0 of 10.0 requests/s" in str(err.value)
     assert "in normal operation" in str(err.value) and "0 sites" not in str(err.value)
+    assert "fewer failures" not in str(err.value)  # normal operation: failures do not help
 
 
 # --------------------------------------------------------------------------------------

@@ -741,3 +741,74 @@ def test_a_bind_mount_is_refused_before_the_work(tmp_path):
 
 def test_mountinfo_escapes_are_read_back():
     assert _mountinfo_path(r"/tmp/a\040b\011c\134d") == "/tmp/a b\tc\\d"
+
+
+# --------------------------------------------------------------------------- the lock file
+
+def test_a_link_or_a_users_file_at_the_lock_path_is_never_written(tmp_path):
+    """The lock (``.NAME.edge-coverage.lock``) was opened through a symbolic link, its
+    target overwritten with "pid N since ..." and then removed; a user's file of that name
+    was emptied, rewritten and removed (a tester's find). Both are now refused before the
+    work (exit 2, the file named) and left as they were, from the command line and the
+    API; a lock a killed run left behind is still taken over."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's data\n")
+    (tmp_path / ".linked.edge-coverage.lock").symlink_to(victim)
+    notes = tmp_path / ".noted.edge-coverage.lock"
+    notes.write_text("my notes\n")
+    for name, what in (("linked", "is a symbolic link"), ("noted", "a file it did not write")):
+        out = tmp_path / name
+        r = run(*PLAN_ARGS, "--no-map", "--no-report", "--out", out)
+        assert r.returncode == 2 and what in r.stderr and "Traceback" not in r.stderr
+        assert "reading" not in r.stderr  # said before the inputs are read
+        assert not out.exists()
+        with pytest.raises(InputValidationError, match=what):
+            OutputDir(out, "plan").acquire()
+        assert busy_problems(out) and what in busy_problems(out)[0]
+    assert victim.read_text() == "the user's data\n" and notes.read_text() == "my notes\n"
+    assert (tmp_path / ".linked.edge-coverage.lock").is_symlink()
+    (tmp_path / ".dir.edge-coverage.lock").mkdir()
+    with pytest.raises(InputValidationError, match="is not a regular file"):
+        OutputDir(tmp_path / "dir", "plan").acquire()
+    # a killed run's lock (its text, or empty): taken over, and removed when done
+    for text in ("pid 4242 since 10:00:00", ""):
+        (tmp_path / ".stale.edge-coverage.lock").write_text(text)
+        with OutputDir(tmp_path / "stale", "plan") as od:
+            assert od.path == tmp_path / "stale"
+        assert not (tmp_path / ".stale.edge-coverage.lock").exists()
+
+
+def test_a_lock_replaced_while_held_is_not_removed(tmp_path):
+    """Release removes the lock file only when it is still the one this run holds."""
+    od = OutputDir(tmp_path / "plan", "plan")
+    od.acquire()
+    lock = tmp_path / ".plan.edge-coverage.lock"
+    lock.unlink()
+    lock.write_text("someone else's\n")
+    od.release()
+    assert lock.read_text() == "someone else's\n"
+
+
+@pytest.mark.parametrize("out", ["/", "ROOTLINK"])
+def test_the_root_as_out_is_refused_not_an_internal_error(tmp_path, out):
+    if out == "ROOTLINK":
+        (tmp_path / "root").symlink_to("/", target_is_directory=True)
+        out = str(tmp_path / "root")
+    r = run(*PLAN_ARGS, "--no-map", "--no-report", "--out", out)
+    assert r.returncode == 2 and "root of the file system" in r.stderr
+    assert "internal error" not in r.stderr
+
+
+def test_a_name_too_long_for_the_staging_directories_is_refused_first(tmp_path):
+    """A 225-byte --out name passed the checks, was planned, and then failed to write its
+    staging directory (exit 6, the plan lost); it is now refused before the work. The
+    longest name accepted is written."""
+    from coverage.outputs.outdir import MAX_NAME_BYTES
+
+    long = tmp_path / ("y" * (MAX_NAME_BYTES + 6))
+    r = run(*PLAN_ARGS, "--no-map", "--no-report", "--out", long)
+    assert r.returncode == 2 and f"at most {MAX_NAME_BYTES} bytes" in r.stderr
+    assert "reading" not in r.stderr and not long.exists()
+    ok = tmp_path / ("y" * MAX_NAME_BYTES)
+    assert run(*PLAN_ARGS, "--no-map", "--no-report", "--out", ok).returncode == 0
+    assert (ok / "summary.json").is_file()

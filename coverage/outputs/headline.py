@@ -28,6 +28,14 @@ def _finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _utilisation_pct(x: float | None) -> str:
+    """A utilisation as a percentage: whole percents, two decimals below 1 % (a fleet at
+    0.13 % read "0%")."""
+    if x is None:
+        return NA
+    return f"{x:.2%}" if 0 < x < 0.01 else f"{x:.0%}"
+
+
 def _count(x: Any) -> str:
     """People or points: ``1,234``; ``1.000e+300`` when huge; ``n/a`` when missing."""
     v = _finite(x)
@@ -348,9 +356,9 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         shed = _finite(c.get("load_shed_max_rps"))
         out.append(
             f"capacity: {_count(c.get('load_total_rps'))} requests/s at peak on "
-            f"{_count(c.get('capacity_total_rps'))} of capacity; utilisation "
-            f"{NA if fleet is None else f'{fleet:.0%}'} (fleet), "
-            f"{NA if worst is None else f'{worst:.0%}'} (worst, any scenario); "
+            f"{_count(c.get('capacity_total_rps'))} requests/s of capacity; utilisation "
+            f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} (worst, any "
+            "scenario); "
             f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
             f"{_count(c.get('scenarios_checked'))} N-{k} scenario(s) checked"
             + (" (not all: --scenario-limit)" if not c.get("scenarios_complete", True)

@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 import uuid
@@ -208,6 +209,46 @@ def lock_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.edge-coverage.lock")
 
 
+#: What a lock file this tool wrote holds (empty between its truncation and its write).
+_LOCK_TEXT = re.compile(r"^(pid [0-9]+ since [0-9]{2}:[0-9]{2}:[0-9]{2})?$")
+
+
+def _foreign_lock_text(fd: int) -> bool:
+    """Whether the open file ``fd`` holds anything but a lock this tool wrote."""
+    head = os.pread(fd, 200, 0)
+    return len(head) >= 200 or not _LOCK_TEXT.match(head.decode("utf-8", "replace").strip())
+
+
+def _foreign_lock(lock: Path) -> str | None:
+    """Why the lock file path ``lock`` is not this tool's to take (one sentence with the
+    fix), or ``None``: absent, or a regular file holding a lock this tool wrote (a killed
+    run's). A link there was followed and the file it named overwritten, then removed."""
+    try:
+        st = os.lstat(lock)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot check its lock file {lock} ({exc.strerror})"
+    fix = (f"Fix: move {lock} away (edge-coverage keeps its lock there while it writes), "
+           "or choose another output directory")
+    if stat.S_ISLNK(st.st_mode):
+        return (f"its lock file {lock} is a symbolic link, which edge-coverage would write "
+                f"through and then remove; it is left alone. {fix}")
+    if not stat.S_ISREG(st.st_mode):
+        return f"its lock file {lock} is not a regular file. {fix}"
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None  # gone, or unreadable: the lock itself says
+    try:
+        if _foreign_lock_text(fd):
+            return (f"{lock}, where edge-coverage keeps its lock while it writes, is a file "
+                    f"it did not write; it is left alone. {fix}")
+    finally:
+        os.close(fd)
+    return None
+
+
 def _busy_message(option: str, requested: Any, holder: str) -> str:
     return (f"{option} {requested}: another edge-coverage run is writing it "
             f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
@@ -239,9 +280,14 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
         p = Path(os.path.realpath(p))
+    if p.parent == p:
+        return []  # the root: refused by check_output_dir
     lock = lock_path(p)
+    problem = _foreign_lock(lock)
+    if problem:
+        return [f"{option} {text}: {problem}"]
     try:
-        fd = os.open(lock, os.O_RDONLY)
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return []  # no lock file: nobody holds it (a holder removes it when done)
     try:
@@ -296,6 +342,13 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     chk.path = p
     if p.parent == p:
         chk.problems.append(f"{option} {text} is the root of the file system. {fix}")
+        return chk
+    if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
+        chk.problems.append(
+            f"{option} {text}: the directory name is {len(os.fsencode(p.name)):,} bytes "
+            f"long; edge-coverage writes beside it under longer names (.NAME.edge-coverage-"
+            f"tmp-..., {_NAME_OVERHEAD} bytes more), which must fit the file system's 255. "
+            f"Fix: give {option} a name of at most {MAX_NAME_BYTES} bytes")
         return chk
     cwd = Path.cwd().resolve()
     if p.exists() and (p.resolve() == cwd or p.resolve() in cwd.parents):
@@ -515,6 +568,13 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+#: Bytes the longest name written beside an output directory adds to its name:
+#: ``.NAME.edge-coverage-tmp-PID-8HEX`` (a PID of up to 7 digits, Linux's 2**22).
+_NAME_OVERHEAD = len(".") + len(".edge-coverage-tmp-") + 7 + len("-") + 8
+#: The longest output directory name (bytes) whose staging names fit a 255-byte file name.
+MAX_NAME_BYTES = 255 - _NAME_OVERHEAD
+
+
 def _aside_name(final: Path, what: str) -> Path:
     return final.with_name(f".{final.name}.edge-coverage-{what}-{os.getpid()}-"
                            f"{uuid.uuid4().hex[:8]}")
@@ -694,11 +754,19 @@ class OutputDir:
     def _lock(self) -> None:
         lock = lock_path(self.path)
         for _attempt in range(50):
-            try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            problem = _foreign_lock(lock)
+            if problem:
+                raise InputValidationError(f"{self.option} {self.requested}: {problem}")
+            try:  # never through a link: the lock is written, then removed
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    continue  # a link made since the check above: said by it next time
                 raise OutputWriteError(f"cannot create the lock file {lock} ({exc.strerror})"
                                        ) from exc
+            if not stat.S_ISREG(os.fstat(fd).st_mode) or _foreign_lock_text(fd):
+                os.close(fd)  # replaced since the check: said by it next time
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -729,7 +797,11 @@ class OutputDir:
         self.staging = None
         if self._lock_fd is not None:
             if self._lock_path is not None:
-                self._lock_path.unlink(missing_ok=True)
+                try:  # only the file this run holds (not one put in its place)
+                    if os.lstat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                        self._lock_path.unlink()
+                except FileNotFoundError:
+                    pass
             os.close(self._lock_fd)
             self._lock_fd = None
         if not self.committed:

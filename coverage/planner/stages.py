@@ -54,6 +54,7 @@ from ..solvers.maxcover import max_cover_lexicographic
 from ..solvers.pcenter import p_center
 from ..solvers.rollout import BOUND_METHODS, order_coverage, rollout_order
 from ..solvers.rowgen import LazyCoverResult, RowSource, lazy_cover
+from ..wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -1014,24 +1015,36 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
     return out
 
 
-def capacity_infeasible(problem: Problem, res: Any) -> NoFeasiblePlanError:
+def capacity_infeasible(problem: Problem, res: Any,
+                        domains: Any = None) -> NoFeasiblePlanError:
     """The error of a capacitated solve proven infeasible (``res.status == "infeasible"``):
-    how it was proven and the scenario of the last plan tried with the most load shed."""
+    how it was proven and the scenario of the last plan tried with the most load shed
+    (``domains``: the failure domain of every candidate, when sites fail together)."""
     worst = max(res.scenarios, key=lambda f: f.shed_rps)
     ids = problem.sites["site_id"].to_numpy(dtype=object)
     failed = [str(i) for i in ids[sorted(worst.failed)]]
+    n_domains = (len(set(np.asarray(domains, dtype=object)[sorted(worst.failed)].tolist()))
+                 if domains is not None and failed else 0)
     what = ("normal operation" if not failed
-            else "the failure of " + ", ".join(failed[:10])
-            + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else ""))
+            else "the failure of "
+            + (f"{counted(n_domains, 'shared-risk domain')} ({len(failed):,} sites: "
+               if n_domains else "")
+            + ", ".join(failed[:10])
+            + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
+            + (")" if n_domains else ""))
+    fix = ("add candidates or capacity (capacity_rps, power_kw, a bigger tier) or lower the "
+           "load" if not failed else
+           "add candidates or capacity (capacity_rps, power_kw, a bigger tier), lower the "
+           "load, tolerate fewer failures"
+           + (", or make the shared-risk domains smaller (--domain-radius-km, or the "
+              "failure_domain column)" if n_domains else ""))
     how = (f"even with all {len(ids):,} candidates open"
            if len(res.sites) == len(ids) else
            f"the capacity cuts (max-flow / min-cut) exclude every plan of the {len(ids):,} "
            f"candidates; in the last plan tried ({len(res.sites):,} sites)")
     return NoFeasiblePlanError(
         f"no plan carries the load: {how}, {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
-        f"requests/s cannot be served within budget in {what}. Fix: add candidates or "
-        "capacity (capacity_rps, power_kw, a bigger tier), lower the load, or tolerate "
-        "fewer failures")
+        f"requests/s cannot be served within budget in {what}. Fix: {fix}")
 
 
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
@@ -1061,7 +1074,7 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                             final_repair_s=final_repair_s,
                             scenario_limit=int(c.scenario_limit))
     if res.status == "infeasible":
-        raise capacity_infeasible(problem, res)
+        raise capacity_infeasible(problem, res, capacity.domains)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
@@ -1109,7 +1122,7 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                                  count_s=count_s, scenario_limit=int(c.scenario_limit),
                                  **options)
     if res.status == "infeasible":
-        raise capacity_infeasible(problem, res)
+        raise capacity_infeasible(problem, res, capacity.domains)
     cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=info.rounds,
