@@ -1272,19 +1272,26 @@ def test_ctrl_c_while_a_local_cluster_starts_leaves_no_dask_traceback():
     assert "Exception ignored" not in r.stderr and "Status.init" not in r.stderr, r.stderr
 
 
+def _capacity_batch(tmp_path, demand_csv: str, sites_csv: str, limits: str):
+    """``edge-coverage batch --workers 0`` of the demand and
+    sites given as CSV text at N-2, one scenario per scenario_limit of ``limits``."""
+    (tmp_path / "d.csv").write_text(demand_csv)
+    (tmp_path / "s.csv").write_text(sites_csv)
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
+                 f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = {limits}\n')
+    return subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers",
+                           "0"], capture_output=True, text=True, timeout=600)
+
+
 def test_a_batch_with_a_plan_short_of_capacity_exits_7_naming_it(tmp_path):
     """scenario_limit is a batch key like any option: the scenario whose check was cut at 3
     scenarios plans 3 sites below the capacity bound (4, status time_limit_short) and the
     batch exits 7 naming it on stderr; the other scenario is the optimal 4."""
-    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population,load_rps\n"
-                                    "d0,45.0,5.0,1000,100\n")
-    (tmp_path / "s.csv").write_text("site_id,lat,lon,capacity_rps\na,45.01,5.0,50\n"
-                                    "b,45.0,5.01,50\nc,44.99,5.0,50\nd,45.0,4.99,50\n")
-    p = tmp_path / "s.toml"
-    p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
-                 f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = [3, 100]\n')
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
-                       capture_output=True, text=True, timeout=600)
+    r = _capacity_batch(tmp_path, "demand_id,lat,lon,population,load_rps\n"
+                        "d0,45.0,5.0,1000,100\n",
+                        "site_id,lat,lon,capacity_rps\na,45.01,5.0,50\n"
+                        "b,45.0,5.01,50\nc,44.99,5.0,50\nd,45.0,4.99,50\n", "[3, 100]")
     assert r.returncode == 7, r.stderr
     table = pd.read_csv(tmp_path / "o" / "scenarios.csv").set_index("scenario")
     assert table.loc["scenario_limit=3", ["site_count", "status"]].tolist() == \
@@ -1296,21 +1303,17 @@ def test_a_batch_with_a_plan_short_of_capacity_exits_7_naming_it(tmp_path):
     assert "NOT proven" not in r.stderr + r.stdout
 
 
-
 def test_a_batch_with_a_plan_not_proven_exits_7_naming_it(tmp_path):
     """A plan at its capacity bound whose failure scenarios were cut at scenario_limit
     (two clusters of four sites, tests/test_capacity.py) is named as not proven, exit 7;
     the scenario listed whole is not."""
-    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population,load_rps\n"
-                                    "d0,45.0,5.0,1000,100\nd1,50.0,5.0,1000,100\n")
-    (tmp_path / "s.csv").write_text("site_id,lat,lon,capacity_rps\n" + "".join(
-        f"{c}{i},{lat + dlat},{5.0 + dlon},50\n" for c, lat in (("a", 45.0), ("b", 50.0))
-        for i, (dlat, dlon) in enumerate([(0.01, 0), (0, 0.01), (-0.01, 0), (0, -0.01)])))
-    p = tmp_path / "s.toml"
-    p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
-                 f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = [5, 100]\n')
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
-                       capture_output=True, text=True, timeout=600)
+    r = _capacity_batch(tmp_path, "demand_id,lat,lon,population,load_rps\n"
+                        "d0,45.0,5.0,1000,100\nd1,50.0,5.0,1000,100\n",
+                        "site_id,lat,lon,capacity_rps\n" + "".join(
+                            f"{c}{i},{lat + dlat},{5.0 + dlon},50\n"
+                            for c, lat in (("a", 45.0), ("b", 50.0))
+                            for i, (dlat, dlon) in enumerate(
+                                [(0.01, 0), (0, 0.01), (-0.01, 0), (0, -0.01)])), "[5, 100]")
     assert r.returncode == 7, r.stderr
     errors = [line for line in r.stderr.splitlines() if "NOT proven" in line]
     assert len(errors) == 1 and "scenario_limit=5 [all]: the plan of 6 sites" in errors[0]

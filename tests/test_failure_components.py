@@ -148,28 +148,33 @@ def one_component(seed: int, m: int = 30, n: int = 130):
     return mask, load, cap
 
 
+def rerouted(seed: int, cap_scale: float):
+    """:func:`one_component` at ``cap_scale`` x its capacity, all sites open, with its
+    normal flow, failure groups and local reroutes."""
+    from coverage.solvers.capacitated import failure_groups, local_reroutes, scenario_flow
+
+    mask, load, cap = one_component(seed)
+    cap = cap * cap_scale
+    reach, open_sites = sp.csr_array(mask), np.arange(mask.shape[1])
+    normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
+    groups, _ = failure_groups(open_sites)
+    touched = (local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+               if normal.feasible else None)
+    return mask, load, cap, reach, open_sites, normal, groups, touched
+
+
 @pytest.mark.parametrize("seed,cap_scale", [(s, 1.0) for s in range(4)]
                          + [(s, 2.0) for s in range(2)])
 def test_local_reroutes_certify_the_pairs_left_out(seed, cap_scale):
     """Every pair the listing leaves out (disjoint local reroutes) is feasible by an
     independent networkx max-flow; the list is complete, and shorter than all pairs."""
-    from coverage.solvers.capacitated import (
-        check_scenarios_until,
-        failure_groups,
-        local_reroutes,
-        scenario_flow,
-    )
+    from coverage.solvers.capacitated import check_scenarios_until
 
-    mask, load, cap = one_component(seed)
-    cap = cap * cap_scale  # 1.0: some pairs short; 2.0: the plan N-2 safe
-    m = mask.shape[1]
-    reach = sp.csr_array(mask)
-    open_sites = np.arange(m)
-    normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
+    # 1.0: some pairs short; 2.0: the plan N-2 safe
+    mask, load, cap, reach, open_sites, normal, _, touched = rerouted(seed, cap_scale)
     if not normal.feasible:
         pytest.skip("normal operation short")
-    groups, _ = failure_groups(open_sites)
-    touched = local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+    m = mask.shape[1]
     # a limit below the 1 + 30 + 435 scenarios of the full list: listed by certificate
     listed, complete = failure_scenarios(open_sites, 2, None, limit=450, reach=reach,
                                          touched=touched)
@@ -251,22 +256,13 @@ def test_meeting_pairs_absorbed_together_are_feasible(seed, cap_scale):
     from coverage.solvers.capacitated import (
         absorbed_pairs,
         check_scenarios_until,
-        failure_groups,
-        local_reroutes,
         meeting_pairs,
-        scenario_flow,
     )
 
-    mask, load, cap = one_component(seed)
-    cap = cap * cap_scale
-    m = mask.shape[1]
-    reach = sp.csr_array(mask)
-    open_sites = np.arange(m)
-    normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
+    mask, load, cap, reach, open_sites, normal, groups, touched = rerouted(seed, cap_scale)
     if not normal.feasible:
         pytest.skip("normal operation short")
-    groups, _ = failure_groups(open_sites)
-    touched = local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+    m = mask.shape[1]
     meet = meeting_pairs(touched)
     absorbed = absorbed_pairs(reach, load, cap, open_sites, normal.flows, groups, meet)
     assert absorbed is not None and absorbed <= meet
@@ -296,22 +292,11 @@ def test_meeting_pairs_absorbed_together_are_feasible(seed, cap_scale):
 def test_the_absorbed_pairs_are_exercised():
     """The instances above absorb some meeting pairs, in both verdicts (else the test
     proves nothing), and leave some unabsorbed at a tight capacity."""
-    from coverage.solvers.capacitated import (
-        absorbed_pairs,
-        failure_groups,
-        local_reroutes,
-        meeting_pairs,
-        scenario_flow,
-    )
+    from coverage.solvers.capacitated import absorbed_pairs, meeting_pairs
 
     seen = []
     for seed, scale in [(0, 1.0), (1, 1.0), (0, 2.0), (1, 2.0), (7, 1.3)]:
-        mask, load, cap = one_component(seed)
-        cap = cap * scale
-        reach, open_sites = sp.csr_array(mask), np.arange(mask.shape[1])
-        normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
-        groups, _ = failure_groups(open_sites)
-        touched = local_reroutes(reach, load, cap, open_sites, normal.flows, groups)
+        _, load, cap, reach, open_sites, normal, groups, touched = rerouted(seed, scale)
         meet = meeting_pairs(touched)
         absorbed = absorbed_pairs(reach, load, cap, open_sites, normal.flows, groups, meet)
         seen.append((len(meet), len(absorbed)))
