@@ -140,6 +140,16 @@ class BatchConfig:
     scenarios: list[Scenario] = field(default_factory=list)
 
 
+class ConfigProblems(InputValidationError):
+    """The problems of a scenario file (:func:`load_config`), with what could be parsed of
+    it (``partial``: its inputs, regions and valid scenarios; ``None`` when the inputs
+    themselves are unusable), so that the inputs are checked in the same message."""
+
+    def __init__(self, message: str, partial: BatchConfig | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
 def _bad(path: Path, key: str, problem: str, fix: str) -> InputValidationError:
     return InputValidationError(f"{path}: [{key}] {problem}. Fix: {fix}")
 
@@ -455,7 +465,9 @@ def load_config(path: str | Path) -> BatchConfig:
         for r in [region] if region is not None else axes["region"]:
             scenarios.append(Scenario(name, r, {**params, **over}, smodel))
     if problems:
-        raise InputValidationError("\n".join(problems))
+        raise ConfigProblems("\n".join(problems),
+                             BatchConfig(path=p, inputs=inputs, regions=regions,
+                                         scenarios=scenarios) if inputs else None)
     return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
 
 
@@ -861,10 +873,12 @@ def run_batch(
 
     problems: list[str] = []
     cfg: BatchConfig | None = None
+    partial: BatchConfig | None = None  # what parsed of a file with mistakes
     try:
         cfg = config if isinstance(config, BatchConfig) else load_config(config)
     except InputValidationError as exc:
         problems.append(str(exc))
+        partial = getattr(exc, "partial", None)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         problems.append(f"workers (--workers) must be an integer >= 0; got {workers!r}")
     if (isinstance(reach_partitions, bool) or not isinstance(reach_partitions, int)
@@ -875,10 +889,13 @@ def run_batch(
         problems.extend(check_scenarios(cfg))
     problems.extend(check_output_dir(out, "batch").problems)
     problems.extend(busy_problems(out))
-    if problems and cfg is not None:
+    if problems and (cfg or partial) is not None:
         # refused anyway: the inputs' problems too, so that one run names them all (a
-        # run without these problems checks them for the scenarios it has left to run)
-        problems.extend(p for p in _input_problems(cfg, cfg.scenarios, {})
+        # run without these problems checks them for the scenarios it has left to run);
+        # with mistakes in the file, under the scenarios that parsed
+        known = cfg or partial
+        assert known is not None
+        problems.extend(p for p in _input_problems(known, known.scenarios, {})
                         if p not in problems)
     if client is None:  # connect only when nothing else refuses the run (it may take seconds)
         problems.extend(check_scheduler(scheduler, probe=not problems))
