@@ -1450,3 +1450,25 @@ def test_a_plan_at_its_bound_with_the_list_cut_exits_7_as_not_proven(tmp_path, c
     assert chosen.value_counts().tolist() == [3, 3]  # two of one cluster's three: 50 < 100
     assert main([*argv, "--out", str(tmp_path / "all")]) == 0
     assert json.loads((tmp_path / "all" / "summary.json").read_text())["site_count"] == 8
+
+
+def test_a_bad_demand_does_not_hide_the_candidates_problems(tmp_path, capsys):
+    """A negative population stopped the checks before the candidates' bad capacity_rps
+    and mistyped tier were named: three runs to find three problems (a tester's find).
+    One message names all three, from the command line and the API."""
+    from coverage.cli import main
+
+    write(tmp_path / "d.csv", "demand_id,lat,lon,population\nd0,45.0,5.0,1000\n"
+          "d1,45.1,5.0,-3\n")
+    write(tmp_path / "s.csv", "site_id,lat,lon,tier,capacity_rps\na,45.0,5.0,metro-colo,"
+          "500\nb,45.1,5.0,metro_colo,-5\n")
+    assert main(["plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+                 str(tmp_path / "s.csv"), "--requests-per-person-day", "1", "--out",
+                 str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    for needle in ("population is negative", "'capacity_rps'", "'metro_colo'"):
+        assert needle in err, needle
+    assert not (tmp_path / "o").exists()
+    demand, sites = pd.read_csv(tmp_path / "d.csv"), pd.read_csv(tmp_path / "s.csv")
+    raises_with(plan_sites, demand, sites, requests_per_person_day=1.0,
+                match=["population is negative", "'capacity_rps'", "'metro_colo'"])

@@ -861,24 +861,33 @@ def plan_sites(
         problems.append(str(exc))
     demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
     sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
-    tables_ok = True
+    demand_ok = sites_ok = True
+    raw_columns = tuple(getattr(demand, "columns", ()))
     try:
         demand = as_demand(demand, source=demand_src, access_profiles=profiles)
     except InputValidationError as exc:
         problems.append(str(exc))
-        tables_ok = False
+        demand_ok = False
+    with_load = ("load_rps" in (demand.columns if demand_ok else raw_columns)
+                 or requests_per_person_day is not None)
     try:
         sites = as_sites(sites, source=sites_src)
     except InputValidationError as exc:
         problems.append(str(exc))
-        tables_ok = False
+        sites_ok = False
+    tables_ok = demand_ok and sites_ok
     budget_given = budget_ms
-    if tables_ok:  # the capacity columns, whatever the options
+    # the capacity and tier columns of whichever table is valid, whatever the options (a
+    # bad demand hid the candidates' bad capacity_rps and tier until it was fixed)
+    d_chk = demand if demand_ok else pd.DataFrame()
+    s_chk = sites if sites_ok else pd.DataFrame()
+    columns_meant = tables_ok and not problems  # the options valid: their columns next
+    if demand_ok or sites_ok:
         problems.extend(capacity_column_problems(
-            demand, sites, demand_source=demand_src, sites_source=sites_src,
-            with_load="load_rps" in demand.columns or requests_per_person_day is not None))
+            d_chk, s_chk, demand_source=demand_src, sites_source=sites_src,
+            with_load=with_load))
     tier_catalog = None
-    if tables_ok and not problems:  # the columns the options give a meaning
+    if (demand_ok or sites_ok) and not any("(--tiers)" in p for p in problems):
         # the catalog is read once here (the option check read the file for its problems):
         # the columns are checked against the catalog the plan then uses
         try:
@@ -886,10 +895,11 @@ def plan_sites(
         except InputValidationError as exc:
             problems.append(str(exc))
         else:
-            problems.extend(check_tier_columns(demand, sites, tiers=tier_catalog,
+            problems.extend(check_tier_columns(d_chk, s_chk, tiers=tier_catalog,
                                                demand_source=demand_src,
                                                sites_source=sites_src))
-        if not problems:  # a tier of the user's file that no site names changes nothing
+    if columns_meant:  # the columns the options give a meaning
+        if tier_catalog is not None and not problems:  # a user's tier no site names
             from ..model.tiers import unused_tier_entries
 
             for line in unused_tier_entries(
