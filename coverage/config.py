@@ -261,7 +261,9 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("access", str, "ftth", "", "access technology of demand without an 'access' "
            "column", "choice", _access_choices, group="latency model"),
     Option("time_limit_s", float, 300.0, "s", "HiGHS time limit for the site-count stage (the "
-           "best plan found is kept and its gap reported)", "positive", group="solver"),
+           "best plan found is kept and its gap reported; with a load, a best plan that does "
+           "not yet carry it is then repaired until it does, which may run past the limit)",
+           "positive", group="solver"),
     Option("kmedian_time_limit_s", float, 60.0, "s", "time limit for the k-median (latency) "
            "stage", "positive", group="solver"),
     Option("max_memory_gb", float, 4.0, "GiB", "memory budget for the reach matrix; above "

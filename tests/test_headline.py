@@ -296,3 +296,21 @@ def test_an_optimal_count_with_scenarios_left_unchecked_says_so():
                                  "scenarios_complete": True}}
     text = "\n".join(headline_lines(full, access="ftth"))
     assert "sites: 40 (optimal: proven fewest)" in text
+
+
+def test_the_capacity_line_gives_units_small_shares_and_domains():
+    """Capacity in requests/s (it read "on 814,711,594 of capacity"), a fleet utilisation
+    below 1 % to two decimals (0.13 % read "0%"), and scenarios of shared-risk domains
+    said as such (testers' finds)."""
+    from coverage.outputs.headline import capacity_line
+
+    c = {"load_total_rps": 1000.0, "capacity_total_rps": 814_711_594.0,
+         "fleet_utilisation": 0.0013, "worst_utilisation": 0.07, "sites_below_40pct": 3,
+         "scenarios_checked": 42, "scenarios_complete": True, "scenarios_total": 42,
+         "load_shed_max_rps": 0.0, "failure_domains": "each site"}
+    line = capacity_line({"capacity": c, "failures_tolerated": 1})
+    assert "on 814,711,594 requests/s of capacity" in line
+    assert "utilisation 0.13% (fleet), 7% (worst" in line and "shared-risk" not in line
+    line = capacity_line({"capacity": {**c, "failure_domains": "within 5 km"},
+                          "failures_tolerated": 1})
+    assert "42 N-1 scenario(s) checked (failures of shared-risk domains)" in line

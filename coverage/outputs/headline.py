@@ -361,6 +361,8 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
             "scenario); "
             f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
             f"{_count(c.get('scenarios_checked'))} N-{k} scenario(s) checked"
+            + (" (failures of shared-risk domains)"
+               if c.get("failure_domains") not in (None, "each site") else "")
             + (" (not all: --scenario-limit)" if not c.get("scenarios_complete", True)
                else f" (of {_count(c.get('scenarios_total'))}: the others implied)"
                if (c.get("scenarios_total") or 0) > (c.get("scenarios_checked") or 0)

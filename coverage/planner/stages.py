@@ -1032,12 +1032,14 @@ def capacity_infeasible(problem: Problem, res: Any,
             + ", ".join(failed[:10])
             + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
             + (")" if n_domains else ""))
-    fix = ("add candidates or capacity (capacity_rps, power_kw, a bigger tier) or lower the "
-           "load" if not failed else
-           "add candidates or capacity (capacity_rps, power_kw, a bigger tier), lower the "
-           "load, tolerate fewer failures"
-           + (", or make the shared-risk domains smaller (--domain-radius-km, or the "
-              "failure_domain column)" if n_domains else ""))
+    fixes = ["add candidates or capacity (capacity_rps, power_kw, a bigger tier)",
+             "lower the load"]
+    if failed:  # not for a shortfall in normal operation
+        fixes.append("tolerate fewer failures")
+    if n_domains:
+        fixes.append("make the shared-risk domains smaller (--domain-radius-km, or the "
+                     "failure_domain column)")
+    fix = ", ".join(fixes[:-1]) + ", or " + fixes[-1] if len(fixes) > 2 else " or ".join(fixes)
     how = (f"even with all {len(ids):,} candidates open"
            if len(res.sites) == len(ids) else
            f"the capacity cuts (max-flow / min-cut) exclude every plan of the {len(ids):,} "
