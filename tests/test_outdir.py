@@ -768,8 +768,20 @@ def test_a_link_or_a_users_file_at_the_lock_path_is_never_written(tmp_path):
     assert victim.read_text() == "the user's data\n" and notes.read_text() == "my notes\n"
     assert (tmp_path / ".linked.edge-coverage.lock").is_symlink()
     (tmp_path / ".dir.edge-coverage.lock").mkdir()
-    with pytest.raises(InputValidationError, match="is not a regular file"):
-        OutputDir(tmp_path / "dir", "plan").acquire()
+    os.mkfifo(tmp_path / ".fifo.edge-coverage.lock")  # refused, not waited on
+    for name in ("dir", "fifo"):
+        with pytest.raises(InputValidationError, match="is not a regular file"):
+            OutputDir(tmp_path / name, "plan").acquire()
+        assert busy_problems(tmp_path / name)
+    # whitespace, or a hard link to a file elsewhere (even one holding a lock's text)
+    (tmp_path / ".blank.edge-coverage.lock").write_text("\n  \n")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("pid 4242 since 10:00:00")
+    os.link(elsewhere, tmp_path / ".hard.edge-coverage.lock")
+    for name in ("blank", "hard"):
+        with pytest.raises(InputValidationError, match="a file it did not write"):
+            OutputDir(tmp_path / name, "plan").acquire()
+    assert elsewhere.read_text() == "pid 4242 since 10:00:00"
     # a killed run's lock (its text, or empty): taken over, and removed when done
     for text in ("pid 4242 since 10:00:00", ""):
         (tmp_path / ".stale.edge-coverage.lock").write_text(text)

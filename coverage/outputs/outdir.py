@@ -214,9 +214,15 @@ _LOCK_TEXT = re.compile(r"^(pid [0-9]+ since [0-9]{2}:[0-9]{2}:[0-9]{2})?$")
 
 
 def _foreign_lock_text(fd: int) -> bool:
-    """Whether the open file ``fd`` holds anything but a lock this tool wrote."""
-    head = os.pread(fd, 200, 0)
-    return len(head) >= 200 or not _LOCK_TEXT.match(head.decode("utf-8", "replace").strip())
+    """Whether the open file ``fd`` holds anything but a lock this tool wrote (its exact
+    text, or nothing), or has another name (a hard link: a file this tool never made)."""
+    try:
+        if os.fstat(fd).st_nlink > 1:
+            return True
+        head = os.pread(fd, 200, 0)
+    except OSError:  # not a file that can be read at an offset (a FIFO put there)
+        return True
+    return len(head) >= 200 or not _LOCK_TEXT.match(head.decode("utf-8", "replace"))
 
 
 def _foreign_lock(lock: Path) -> str | None:
@@ -237,7 +243,7 @@ def _foreign_lock(lock: Path) -> str | None:
     if not stat.S_ISREG(st.st_mode):
         return f"its lock file {lock} is not a regular file. {fix}"
     try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO: no wait
     except OSError:
         return None  # gone, or unreadable: the lock itself says
     try:
@@ -287,7 +293,7 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
     if problem:
         return [f"{option} {text}: {problem}"]
     try:
-        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return []  # no lock file: nobody holds it (a holder removes it when done)
     try:
