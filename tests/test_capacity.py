@@ -1393,8 +1393,8 @@ def test_the_budget_sweep_checks_at_the_plans_scenario_limit(tmp_path):
 @pytest.mark.parametrize("seed", [0, 4])
 def test_past_the_even_limit_the_worst_utilisation_stays_exact(seed, monkeypatch):
     """Past BALANCED_SCENARIOS the failure scenarios took one plain max-flow each, which
-    saturates sites arbitrarily: "100 % (worst, any scenario)" on a plan whose true worst
-    was 55 % (a tester's find on a 3,241-scenario plan). They now take a flow within the
+    saturates sites arbitrarily: "100 % (worst, any scenario)" on a tester's 3,241-scenario
+    plan whose worst over every scenario is 85 %. They now take a flow within the
     worst level of those before them, so the fleet's worst utilisation equals, within the
     bisection's tolerance, the largest min-max utilisation over every scenario by an LP
     of its own; every site stays within it."""
