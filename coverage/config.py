@@ -250,6 +250,9 @@ def _wifi_choices() -> tuple[str, ...]:
     return tuple(WIFI_PROFILES_MS)
 
 
+#: Failure scenarios the capacity check lists per plan, by default (``scenario_limit``).
+DEFAULT_SCENARIO_LIMIT = 20_000
+
 PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("budget_ms", float, 30.0, "ms", "end-to-end latency budget (the default for demand "
            "rows without a budget_ms / service_class of their own), or a preset name: "
@@ -332,12 +335,12 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "other fail together (shared-risk domains; a sites failure_domain column wins; "
            "with a load only)",
            "positive_or_none", group="capacity"),
-    Option("scenario_limit", int, 20_000, "", "failure scenarios the capacity check lists "
-           "per plan (N-2 and up on large plans; combinations across independent parts of "
-           "the plan, and pairs of failures rerouted apart, are implied rather than "
-           "listed): above it the list is cut, the summary says how many were checked, and "
-           "a plan left below the capacity bound exits with code 7; with a load only",
-           "positive_int", group="capacity"),
+    Option("scenario_limit", int, DEFAULT_SCENARIO_LIMIT, "", "failure scenarios the "
+           "capacity check lists per plan (N-2 and up on large plans; combinations across "
+           "independent parts of the plan, and pairs of failures rerouted apart or "
+           "together, are implied rather than listed): above it the list is cut, the "
+           "summary says how many were checked, and the plan is not proven (exit code 7); "
+           "with a load only", "positive_int", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -451,7 +454,7 @@ class PlannerConfig:
     peak_to_mean: float = 3.0
     target_utilisation: float = 0.8
     domain_radius_km: float | None = None
-    scenario_limit: int = 20_000
+    scenario_limit: int = DEFAULT_SCENARIO_LIMIT
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).

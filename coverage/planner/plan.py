@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import PlannerConfig
+from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
 from ..model.aggregate import Aggregation, aggregate_grid
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
@@ -286,7 +286,7 @@ class Plan:
             time_limit_s=time_limit_s, total_time_s=total_time_s, radius_shrink_km=shrink,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity, max_sites=self.info.get("max_sites"),
-            scenario_limit=int(params.get("scenario_limit", 20_000)))
+            scenario_limit=int(params.get("scenario_limit", DEFAULT_SCENARIO_LIMIT)))
         # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
         if kwargs["always_ms"] is None:
             kwargs["plan"] = self
@@ -389,7 +389,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        requests_per_person_day: Any = None, peak_to_mean: Any = 3.0,
                        target_utilisation: Any = 0.8,
                        domain_radius_km: Any = None, max_sites: Any = None,
-                       objective: Any = "auto", scenario_limit: Any = 20_000) -> list[str]:
+                       objective: Any = "auto",
+                       scenario_limit: Any = DEFAULT_SCENARIO_LIMIT) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -589,8 +590,7 @@ def _sweep_arguments(
     demand: pd.DataFrame, sites: pd.DataFrame, *, budgets_ms: Iterable[float] | None,
     budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
     time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
-    tiers: Any, routing: Any, capacity: Any, max_sites: int | None,
-    scenario_limit: int = 20_000,
+    tiers: Any, routing: Any, capacity: Any, max_sites: int | None, scenario_limit: int,
 ) -> dict[str, Any]:
     """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
     a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
@@ -653,7 +653,7 @@ def plan_sites(
     domain_radius_km: float | None = None,
     max_sites: int | None = None,
     objective: str = "auto",
-    scenario_limit: int = 20_000,
+    scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
     sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures

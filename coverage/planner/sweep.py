@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..config import PlannerConfig
+from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError, NoFeasiblePlanError
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import PERCENTILES, LatencyModel
@@ -226,7 +226,7 @@ def budget_sweep(
     total_time_s: float | None = None,
     always_ms: float | None = None,
     own: tuple[float, int] | None = None,
-    scenario_limit: int = 20_000,
+    scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 

@@ -733,7 +733,7 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
     scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a,
                                        touched=touched, absorbed=absorbed)
     if not complete and touched is not None and absorbed is None:
-        groups, _ = failure_groups(open_sites, domains)
+        # (touched: the failure groups were made above)
         if min(int(failures), len(groups)) == 2:
             # still cut at N-2: the pairs whose reroutes meet, by a joint local reroute
             # each (a max-flow near the two failures, not over their whole component)
