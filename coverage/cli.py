@@ -499,8 +499,14 @@ def _run_plan(args: argparse.Namespace) -> int:
         if problems:
             # the columns of the table that did read (a bad demand hid the candidates' bad
             # capacity_rps and tier until it was fixed): in the same message
-            problems.extend(p for p in _column_problems(args, demand, sites)
-                            if p not in problems)
+            from .planner.plan import table_column_problems
+
+            with_load = (args.requests_per_person_day is not None
+                         or (demand is not None and "load_rps" in demand.columns))
+            problems.extend(p for p in table_column_problems(
+                demand, sites, tiers=args.tiers, with_load=with_load,
+                demand_source=str(args.demand), sites_source=str(args.candidates))
+                if p not in problems)
             raise InputValidationError("\n".join(problems + scheduler_problems))
         inputs = {"demand": io.file_info(args.demand, len(demand)),
                   "candidates": io.file_info(args.candidates, len(sites))}
@@ -532,24 +538,6 @@ def _run_plan(args: argparse.Namespace) -> int:
             return _compare_and_write(args, od, demand, sites, model, inputs, progress,
                                       **extra)
         return _plan_and_write(args, od, demand, sites, model, inputs, progress)
-
-
-def _column_problems(args: argparse.Namespace, demand: Any, sites: Any) -> list[str]:
-    """The capacity and tier columns of the demand and candidates tables that were read
-    (``None``: not read), checked before the other is fixed."""
-    import pandas as pd
-
-    from .model.capacity import capacity_column_problems
-    from .planner.plan import check_tier_columns
-
-    d = demand if demand is not None else pd.DataFrame()
-    s = sites if sites is not None else pd.DataFrame()
-    if demand is None and sites is None:
-        return []
-    src = {"demand_source": str(args.demand), "sites_source": str(args.candidates)}
-    with_load = args.requests_per_person_day is not None or "load_rps" in d.columns
-    return (capacity_column_problems(d, s, with_load=with_load, **src)
-            + check_tier_columns(d, s, tiers=args.tiers, **src))
 
 
 def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:

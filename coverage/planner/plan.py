@@ -498,6 +498,26 @@ def check_service(demand: pd.DataFrame, *, budget_ms: Any = 30.0, percentile: st
     return []
 
 
+def table_column_problems(demand: pd.DataFrame | None, sites: pd.DataFrame | None, *,
+                          tiers: Any = None, with_load: bool,
+                          demand_source: str = "<demand>", sites_source: str = "<sites>",
+                          tier_columns: bool = True) -> list[str]:
+    """The capacity columns (:func:`~coverage.model.capacity.capacity_column_problems`)
+    and tier columns (:func:`check_tier_columns`, unless ``tier_columns`` is false) of
+    whichever of the demand and candidates tables is valid (``None``: unread or invalid),
+    so that a bad demand does not hide the candidates' problems (one message for all)."""
+    if demand is None and sites is None:
+        return []
+    d = demand if demand is not None else pd.DataFrame()
+    s = sites if sites is not None else pd.DataFrame()
+    found = capacity_column_problems(d, s, demand_source=demand_source,
+                                     sites_source=sites_source, with_load=with_load)
+    if tier_columns:
+        found += check_tier_columns(d, s, tiers=tiers, demand_source=demand_source,
+                                    sites_source=sites_source)
+    return found
+
+
 def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any = None,
                        demand_source: str = "<demand>",
                        sites_source: str = "<sites>") -> list[str]:
@@ -877,15 +897,7 @@ def plan_sites(
         sites_ok = False
     tables_ok = demand_ok and sites_ok
     budget_given = budget_ms
-    # the capacity and tier columns of whichever table is valid, whatever the options (a
-    # bad demand hid the candidates' bad capacity_rps and tier until it was fixed)
-    d_chk = demand if demand_ok else pd.DataFrame()
-    s_chk = sites if sites_ok else pd.DataFrame()
     columns_meant = tables_ok and not problems  # the options valid: their columns next
-    if demand_ok or sites_ok:
-        problems.extend(capacity_column_problems(
-            d_chk, s_chk, demand_source=demand_src, sites_source=sites_src,
-            with_load=with_load))
     tier_catalog = None
     if (demand_ok or sites_ok) and not any("(--tiers)" in p for p in problems):
         # the catalog is read once here (the option check read the file for its problems):
@@ -894,10 +906,11 @@ def plan_sites(
             tier_catalog = tier_catalog_of(config.tiers)
         except InputValidationError as exc:
             problems.append(str(exc))
-        else:
-            problems.extend(check_tier_columns(d_chk, s_chk, tiers=tier_catalog,
-                                               demand_source=demand_src,
-                                               sites_source=sites_src))
+    # the capacity and tier columns of whichever table is valid, whatever the options
+    problems.extend(table_column_problems(
+        demand if demand_ok else None, sites if sites_ok else None, tiers=tier_catalog,
+        with_load=with_load, demand_source=demand_src, sites_source=sites_src,
+        tier_columns=tier_catalog is not None))
     if columns_meant:  # the columns the options give a meaning
         if tier_catalog is not None and not problems:  # a user's tier no site names
             from ..model.tiers import unused_tier_entries
