@@ -130,3 +130,25 @@ def test_plan_with_h3_aggregation_reports_its_loss(sample_inputs):
     assert plan.summary()["parameters"]["aggregate_h3"] == 4
     with pytest.raises(InputValidationError, match="exclude each other"):
         plan_sites(demand, sites, aggregate_h3=4, aggregate_km=20)
+
+
+def test_bins_wider_than_the_radius_are_named(sample_inputs, caplog):
+    """Bins of 400 km at 30 ms (radius 88 km): centroid mode plans and warns that the bins
+    are wider than the budget's radius; conservative mode with one bin over the whole sample
+    fails naming the aggregation (not the candidates) with the fix."""
+    from coverage.errors import NoFeasiblePlanError
+    demand, sites = sample_inputs
+    with caplog.at_level("WARNING"):
+        plan = plan_sites(demand, sites, budget_ms=30.0, aggregate_km=400.0,
+                          kmedian_time_limit_s=5)
+    assert len(plan.demand) < len(demand)
+    assert "at least the budget's radius" in caplog.text and "--aggregate-km" in caplog.text
+    assert plan.summary()["aggregation"]["cells_short"] > 0
+    with pytest.raises(NoFeasiblePlanError, match="conservative aggregation shrinks") as err:
+        plan_sites(demand, sites, budget_ms=30.0, aggregate_km=1e6,
+                   aggregate_mode="conservative", kmedian_time_limit_s=5)
+    assert "--aggregate-mode centroid" in str(err.value)
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # bins well below the radius: no warning
+        plan_sites(demand, sites, budget_ms=30.0, aggregate_km=5.0, kmedian_time_limit_s=5)
+    assert "at least the budget's radius" not in caplog.text

@@ -978,6 +978,8 @@ def plan_sites(
                 else f"bins of {float(aggregate_km):g} km")
         say(f"aggregated {len(original):,} demand points into {len(demand):,} {what} "
             f"({aggregate_mode})")
+        if deferred is None and service is None:  # the radius is known here
+            _warn_wide_bins(demand, radius_km, what, aggregate_mode)
 
     # the problem actually solved (bins when aggregating): latency constants computed once
     problem = Problem.build(demand, sites, config, model, radius_shrink_km=shrink,
@@ -1478,6 +1480,30 @@ def aggregate_demand(demand: pd.DataFrame, config: PlannerConfig) -> Aggregation
         return aggregate_grid(demand, float(config.aggregate_km))
     except (TypeError, ValueError) as exc:
         raise InputValidationError(str(exc)) from None
+
+
+def _warn_wide_bins(bins: pd.DataFrame, radius_km: float, what: str, mode: str) -> None:
+    """Warn when a bin's farthest member is as far from its centroid as the budget's radius.
+
+    Such bins plan at a point that says little of their members: centroid mode leaves
+    members short (the aggregation check counts them), conservative mode leaves those bins
+    no candidate at all.
+    """
+    if "max_offset_km" not in bins.columns or not np.isfinite(radius_km) or radius_km <= 0:
+        return
+    offset = bins["max_offset_km"].to_numpy(dtype=np.float64)
+    wide = offset >= radius_km
+    if not wide.any():
+        return
+    logger.warning(
+        "%d of %d bins (%s) have a member at least the budget's radius (%.0f km) from the "
+        "bin's centroid (the farthest %s km): %s. Fix: bins well below the radius "
+        "(e.g. --aggregate-km %.3g, or a finer --aggregate-h3)",
+        int(wide.sum()), len(offset), what, radius_km,
+        f"{float(offset.max()):,.0f}",
+        "those bins get no candidate in reach" if mode == "conservative"
+        else "their members far from the centroid will be short of the budget",
+        max(radius_km / 10, 0.1))
 
 
 def _log_infeasible_classes(problem: Problem) -> None:

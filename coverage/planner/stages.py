@@ -375,6 +375,16 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
     n_cov = np.asarray(n_cov)
     if len(n_cov) and not (n_cov > 0).any():
         c = problem.config
+        shrink = problem.radius_shrink_km
+        if shrink is not None and len(shrink) and float(np.max(shrink)) > 0:
+            # the conservative aggregation took the radius away, not the candidates
+            raise NoFeasiblePlanError(
+                f"no demand bin has a candidate site within {c.budget_ms:g} ms "
+                f"{c.percentile}: the conservative aggregation shrinks each bin's radius "
+                f"({radius_km:.0f} km with {access} access) by its farthest member, up to "
+                f"{float(np.max(shrink)):,.0f} km. Fix: smaller bins (e.g. --aggregate-km "
+                f"{max(radius_km / 10, 0.1):.3g} or a finer --aggregate-h3), or --aggregate-mode "
+                "centroid")
         raise NoFeasiblePlanError(
             f"no demand point has a candidate site within {c.budget_ms:g} ms {c.percentile} "
             f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
