@@ -41,7 +41,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import MODEL_OPTIONS, PLANNER_OPTIONS, build_model
+from .config import MAX_BATCH_SCENARIOS, MODEL_OPTIONS, PLANNER_OPTIONS, build_model
 from .errors import InputValidationError
 from .inputs.geonames import (
     COUNTRY_CODES,
@@ -321,13 +321,17 @@ def _check_region(p: Path, name: str, spec: Any, demo: bool) -> dict[str, Any]:
             if "column" in spec else {"country": spec["country"].upper()} if spec else {})
 
 
-def load_config(path: str | Path) -> BatchConfig:
+def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -> BatchConfig:
     """Read and check a scenario TOML file (see ``docs/batch.md`` for the format).
 
     Parameters
     ----------
     path : str or pathlib.Path
         The TOML file.
+    max_scenarios : int, default 10,000
+        Most scenarios the file may make (the product of its axes plus its explicit
+        scenarios): a file above it is refused before any scenario is built or checked,
+        naming the axes' sizes (a stray axis makes a sweep of days).
 
     Returns
     -------
@@ -421,7 +425,23 @@ def load_config(path: str | Path) -> BatchConfig:
         problems.append(str(_bad(p, "scenarios", "expected an array of tables",
                                  'write [[scenarios]] name = "tight" budget_ms = 20')))
         explicit = []
-    if len(axes) > 1 or not explicit:
+    n_product = math.prod(len(v) for v in axes.values()) if (len(axes) > 1 or not explicit) \
+        else 0
+    # an explicit scenario without a region runs in every region of [axes] region
+    n_explicit = sum(1 if isinstance(sc, dict) and "region" in sc else len(axes["region"])
+                     for sc in explicit)
+    if n_product + n_explicit > max_scenarios:
+        sizes = " x ".join(f"{len(v)} {n}" for n, v in axes.items() if len(v) != 1)
+        problems.append(str(_bad(
+            p, "axes", f"the file makes {n_product + n_explicit:,} scenarios ("
+            + (f"the axes {sizes} = {n_product:,}" if n_product else "")
+            + (" + " if n_product and n_explicit else "")
+            + (f"{n_explicit:,} [[scenarios]]" if n_explicit else "")
+            + f"), more than the limit of {max_scenarios:,}",
+            f"fewer axis values, or raise the limit (--max-scenarios "
+            f"{n_product + n_explicit}) if a sweep that large is meant")))
+        explicit, axes = [], {}  # none built or checked; the inputs still are
+    if axes and (len(axes) > 1 or not explicit):
         names = list(axes)
         for combo in itertools.product(*(axes[n] for n in names)):
             values = dict(zip(names, combo, strict=True))
@@ -824,6 +844,7 @@ def run_batch(
     retries: int = 2,
     reach_partitions: int = 0,
     progress: Callable[[int, int, dict[str, Any] | None], None] | None = None,
+    max_scenarios: int = MAX_BATCH_SCENARIOS,
 ) -> pd.DataFrame:
     """Run every scenario of a TOML file and write the combined table and plots.
 
@@ -852,6 +873,9 @@ def run_batch(
         ``progress(finished, total, row)``: called once before the first scenario runs
         (``finished=0``, ``row=None``) and after each one (its table row); ``total`` counts
         the scenarios to run (not those reused).
+    max_scenarios : int, default 10,000
+        Most scenarios the file may make (:func:`load_config`); the CLI's
+        ``--max-scenarios``.
 
     Returns
     -------
@@ -875,7 +899,8 @@ def run_batch(
     cfg: BatchConfig | None = None
     partial: BatchConfig | None = None  # what parsed of a file with mistakes
     try:
-        cfg = config if isinstance(config, BatchConfig) else load_config(config)
+        cfg = (config if isinstance(config, BatchConfig)
+               else load_config(config, max_scenarios=max_scenarios))
     except InputValidationError as exc:
         problems.append(str(exc))
         partial = getattr(exc, "partial", None)

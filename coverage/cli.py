@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .config import MODEL_OPTIONS, OPTIONS, add_cli_options, build_model, given_options
+from .config import (
+    MAX_BATCH_SCENARIOS,
+    MODEL_OPTIONS,
+    OPTIONS,
+    add_cli_options,
+    build_model,
+    given_options,
+)
 from .errors import InputValidationError, OutputWriteError
 from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
@@ -218,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reach-partitions", type=_nonneg_int, default=0, metavar="N",
                    help="build each scenario's reach matrix in N demand partitions across "
                    "the cluster (for a few very large scenarios on many workers; 0: off)")
+    b.add_argument("--max-scenarios", type=_positive_int, default=MAX_BATCH_SCENARIOS, metavar="N",
+                   help="refuse a file that makes more scenarios than this (the product of "
+                   "its axes and its [[scenarios]]), before any is built")
     _add_verbosity(b)
     c = sub.add_parser(
         "calibrate",
@@ -1329,7 +1339,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     with _ProgressBar(enabled=not args.quiet) as bar:
         table = run_batch(args.config, args.out, workers=args.workers,
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,
-                          progress=bar.update)
+                          progress=bar.update, max_scenarios=args.max_scenarios)
     n_ok = int(table["ok"].sum())
     out = Path(args.out).resolve()
     # planned, but not a feasible plan (short of capacity in a failure scenario) or not

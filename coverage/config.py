@@ -253,6 +253,11 @@ def _wifi_choices() -> tuple[str, ...]:
 #: Failure scenarios the capacity check lists per plan, by default (``scenario_limit``).
 DEFAULT_SCENARIO_LIMIT = 20_000
 
+MAX_BATCH_SCENARIOS = 10_000
+"""Most scenarios a batch file may make by default (``edge-coverage batch
+--max-scenarios``, :func:`coverage.batch.load_config`): a file above it is refused before
+they are built (a stray axis makes a sweep of days)."""
+
 PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("budget_ms", float, 30.0, "ms", "end-to-end latency budget (the default for demand "
            "rows without a budget_ms / service_class of their own), or a preset name: "

@@ -189,6 +189,30 @@ def test_every_problem_of_a_scenario_file_in_one_message(tmp_path):
     assert len(text.splitlines()) == 9
 
 
+def test_a_sweep_of_too_many_scenarios_is_refused_before_it_is_built(tmp_path):
+    """A product of axes above --max-scenarios is refused naming each axis's size and the
+    flag that allows it; explicit scenarios count once per region they run in."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU"}\n[regions]\nA = {}\nB = {}\n'
+                 '[axes]\nbudget_ms = [20, 30, 40, 50]\nfailures = [0, 1, 2]\n'
+                 '[[scenarios]]\nname = "x"\nbudget_ms = 33\n'
+                 '[[scenarios]]\nname = "y"\nregion = "A"\n')
+    assert len(load_config(p).scenarios) == 4 * 3 * 2 + 2 + 1
+    with pytest.raises(InputValidationError) as e:
+        load_config(p, max_scenarios=26)
+    text = str(e.value)
+    assert "makes 27 scenarios" in text and "4 budget_ms x 3 failures x 2 region = 24" in text
+    assert "3 [[scenarios]]" in text and "--max-scenarios 27" in text
+    assert len(load_config(p, max_scenarios=27).scenarios) == 27
+    # from the command line: exit 2, one message, nothing written
+    r = subprocess.run([sys.executable, "-m", "coverage", "batch", str(p), "--out",
+                        str(tmp_path / "out"), "--max-scenarios", "10"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "makes 27 scenarios" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("body", ['throughput_rps = "fast"', "bogus = 1",
                                   "model_memory_gb = 100\naccelerator_memory_gb = 24"])
 def test_bad_workload_catalog_reported_once_per_scenario(tmp_path, body):
