@@ -784,6 +784,20 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
                     text += f" ({k}_crs and {k}_layer go in [base] of {cfg.path})"
                 problems.append(text)
         if problems:
+            # the columns of the file that did read, in the same message (a bad demand
+            # hid the candidates' bad capacity_rps and tier until it was fixed)
+            from .planner.plan import table_column_problems
+
+            with_load = any(s.params.get("requests_per_person_day") is not None
+                            for s in cfg.scenarios) or (
+                "demand" in loaded and "load_rps" in loaded["demand"].columns)
+            tiers = {str(s.params.get("tiers")): s.params.get("tiers")
+                     for s in cfg.scenarios} or {"None": None}
+            for spec in tiers.values():
+                problems.extend(p for p in table_column_problems(
+                    loaded.get("demand"), loaded.get("candidates"), tiers=spec,
+                    with_load=with_load, demand_source=str(d["path"]),
+                    sites_source=str(c["path"])) if p not in problems)
             raise InputValidationError("\n".join(problems))
         return loaded
     problems = []

@@ -1367,3 +1367,21 @@ def test_a_mistake_in_the_batch_file_does_not_hide_the_inputs_problems(tmp_path)
     text = str(err.value)
     assert "unknown option 'bogus'" in text and "population is negative" in text
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_demand_file_does_not_hide_the_candidates_columns(tmp_path):
+    """A batch whose demand file is bad names the candidates' bad capacity_rps and
+    mistyped tier in the same message (they were named only once the demand was fixed)."""
+    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population\nd0,45.0,5.0,-10\n")
+    (tmp_path / "s.csv").write_text("site_id,lat,lon,capacity_rps,tier\n"
+                                    "a,45.01,5.0,fast,metro-colo\nb,45.0,5.01,50,Metro-Colo\n")
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemand = "d.csv"\ncandidates = "s.csv"\n'
+                 'requests_per_person_day = 100\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(e.value)
+    assert "d.csv" in text and "population" in text
+    assert "'capacity_rps'" in text and "'fast'" in text
+    assert "Metro-Colo" in text
+    assert not (tmp_path / "out").exists()
