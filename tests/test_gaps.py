@@ -197,3 +197,23 @@ def test_heaviest_apart_is_the_greedy_pass():
             if not neighbours[i] & set(kept):
                 kept.append(int(i))
         assert _heaviest_apart(weight, pairs).tolist() == sorted(kept)
+
+
+def test_a_proposal_on_a_candidates_spot_moves_towards_a_populated_place():
+    """A gap town on a candidate's own spot had its proposal moved 600 m due north, into
+    the sea on a coast (a tester's find): it now moves towards the nearest other demand
+    point, here one 5 km due east (a town on the coast, the sea north of it)."""
+    from coverage.resilience.gaps import _independent_locations
+
+    lat, lon = _independent_locations(
+        np.array([40.0]), np.array([10.0]), np.array([1000.0]),
+        np.array([40.0]), np.array([10.0]), 300.0,
+        toward_lat=np.array([40.0, 40.0]), toward_lon=np.array([10.0, 10.0 + 5 / 85.17]))
+    d_site = _independent_haversine_km(lat, lon, 40.0, 10.0)
+    assert np.allclose(d_site, 0.6, atol=1e-6)
+    assert abs(lat[0] - 40.0) < 1e-4 and lon[0] > 10.0  # east, not north
+    # no other place: north, as before
+    lat, lon = _independent_locations(np.array([40.0]), np.array([10.0]), np.array([1.0]),
+                                      np.array([40.0]), np.array([10.0]), 300.0,
+                                      toward_lat=np.array([40.0]), toward_lon=np.array([10.0]))
+    assert lat[0] > 40.0 and abs(lon[0] - 10.0) < 1e-9

@@ -176,6 +176,7 @@ def _independent_locations(
     loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
     weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
     avoid_lon: npt.ArrayLike | None, colocated_m: float,
+    toward_lat: npt.ArrayLike | None = None, toward_lon: npt.ArrayLike | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The possible locations a proposal may take, none within ``colocated_m`` of an
     existing site or of another location.
@@ -184,13 +185,15 @@ def _independent_locations(
     candidate's spot, or two proposals on one spot (two demand points at the same
     coordinates), gave a gap point a "second site" that fails with the first, and counted
     it as N-1 safe. A location within ``colocated_m`` of an existing site is moved to
-    ``2 x colocated_m`` from it (away from the site; north when on its spot): a second
-    site across town, whose reach the proposal then uses; one still within ``colocated_m``
-    of a site after the move (among dense candidates) is left out. Of locations within
-    ``colocated_m`` of each other the heaviest are kept, each skipping those within
-    ``colocated_m`` of it (:func:`_heaviest_apart`: a chain of points 250 m apart keeps
-    every other one, not one). Vectorised: one nearest-site query, one tree count, one pair
-    query and rounds over the pairs.
+    ``2 x colocated_m`` from it (away from the site; when on its spot, towards the
+    nearest of ``toward`` at least ``colocated_m`` from it, the demand points: a populated
+    place rather than due north, which could put a coastal proposal in the sea; north only
+    when there is none): a second site across town, whose reach the proposal then uses;
+    one still within ``colocated_m`` of a site after the move (among dense candidates) is
+    left out. Of locations within ``colocated_m`` of each other the heaviest are kept,
+    each skipping those within ``colocated_m`` of it (:func:`_heaviest_apart`: a chain of
+    points 250 m apart keeps every other one, not one). Vectorised: nearest-site queries,
+    one tree count, one pair query and rounds over the pairs.
 
     Returns
     -------
@@ -211,7 +214,21 @@ def _independent_locations(
             near = dist_km[:, 0] * 1000.0 < colocated_m
             if near.any():
                 js = j[near, 0]
-                lat[near], lon[near] = _away_from(av_lat[js], av_lon[js], lat[near], lon[near],
+                to_lat, to_lon = lat[near], lon[near]
+                on_spot = dist_km[near, 0] < 1e-3  # no bearing: towards a populated place
+                if on_spot.any() and toward_lat is not None and toward_lon is not None:
+                    t_lat = np.asarray(toward_lat, dtype=np.float64)
+                    t_lon = np.asarray(toward_lon, dtype=np.float64)
+                    kk = min(16, len(t_lat))
+                    if kk:
+                        sj = js[on_spot]
+                        d_t, i_t = nearest(t_lat, t_lon, unit_xyz(av_lat[sj], av_lon[sj]), k=kk)
+                        apart = d_t * 1000.0 >= colocated_m
+                        has = apart.any(axis=1)
+                        first = i_t[np.arange(len(sj)), np.argmax(apart, axis=1)]
+                        rows = np.flatnonzero(on_spot)[has]
+                        to_lat[rows], to_lon[rows] = t_lat[first[has]], t_lon[first[has]]
+                lat[near], lon[near] = _away_from(av_lat[js], av_lon[js], to_lat, to_lon,
                                                   2.0 * colocated_m / 1000.0)
                 moved = int(near.sum())
                 keep &= unit_tree(av_lat, av_lon).query_radius(
@@ -317,7 +334,8 @@ def propose_sites(
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
     loc_lat, loc_lon = _independent_locations(
         loc_lat, loc_lon, locs["population"].to_numpy(dtype=np.float64), avoid_lat,
-        avoid_lon, colocated_m)
+        avoid_lon, colocated_m, toward_lat=demand["lat"].to_numpy(dtype=np.float64),
+        toward_lon=demand["lon"].to_numpy(dtype=np.float64))
     if not len(loc_lat):  # every possible location fails with an existing site
         a = sp.csr_array((len(gap), 0), dtype=np.int8)
         counts = np.zeros(len(gap), dtype=np.int64)
