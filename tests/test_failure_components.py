@@ -148,12 +148,12 @@ def one_component(seed: int, m: int = 30, n: int = 130):
     return mask, load, cap
 
 
-def rerouted(seed: int, cap_scale: float):
+def rerouted(seed: int, cap_scale: float, m: int = 30, n: int = 130):
     """:func:`one_component` at ``cap_scale`` x its capacity, all sites open, with its
     normal flow, failure groups and local reroutes."""
     from coverage.solvers.capacitated import failure_groups, local_reroutes, scenario_flow
 
-    mask, load, cap = one_component(seed)
+    mask, load, cap = one_component(seed, m, n)
     cap = cap * cap_scale
     reach, open_sites = sp.csr_array(mask), np.arange(mask.shape[1])
     normal = scenario_flow(reach, load, cap, open_sites, (), with_flows=True)
@@ -302,3 +302,82 @@ def test_the_absorbed_pairs_are_exercised():
         seen.append((len(meet), len(absorbed)))
     assert all(a > 0 for _, a in seen), seen
     assert any(a < m for m, a in seen), seen
+
+
+@pytest.mark.parametrize("seed,cap_scale,safe", [(0, 1.0, False), (7, 1.3, False),
+                                                 (0, 3.0, True)])
+def test_triples_settled_at_n3_are_feasible(seed, cap_scale, safe):
+    """N-3 above the limit: the triples that disjoint local reroutes settle (pairwise
+    disjoint, or one meeting pair absorbed together apart from the third) and those a joint
+    local reroute absorbs are feasible by an independent networkx max-flow; a check at a
+    limit below the full list (and below the list without these certificates) is then
+    complete, and its verdict equals brute force over every scenario of up to 3 sites."""
+    from coverage.solvers.capacitated import (
+        absorbed_groups,
+        check_scenarios_until,
+        groups_by_component,
+        meeting_pairs,
+        triples_to_check,
+    )
+
+    mask, load, cap, reach, open_sites, normal, groups, touched = rerouted(seed, cap_scale,
+                                                                           m=20, n=85)
+    if not normal.feasible:
+        pytest.skip("normal operation short")
+    m = mask.shape[1]
+    meet = meeting_pairs(touched)
+    pair_t = absorbed_groups(reach, load, cap, open_sites, normal.flows, groups, meet)
+    members = groups_by_component(reach, open_sites, np.arange(m))
+    found, all_found = triples_to_check(touched, meet, pair_t, members, cap=10**6)
+    assert all_found
+    local = [t for t in found if all(touched[g] is not None for g in t)]
+    joint = absorbed_groups(reach, load, cap, open_sites, normal.flows, groups, local)
+    all_triples = set(itertools.combinations(range(m), 3))
+    settled = all_triples - found
+    assert settled and joint, "nothing settled or absorbed: the test proves nothing"
+    scenarios = ([()] + [(j,) for j in range(m)] + list(itertools.combinations(range(m), 2))
+                 + sorted(all_triples))
+    verdict = {f: nx_feasible(mask, load, cap, open_sites, set(f)) for f in scenarios}
+    for t in sorted(settled | set(joint)):
+        assert verdict[t], t
+    total = len(scenarios)
+    pairs_only, _ = failure_scenarios(open_sites, 3, None, limit=total - 2, reach=reach,
+                                      touched=touched, absorbed=frozenset(pair_t))
+    certified, complete = failure_scenarios(
+        open_sites, 3, None, limit=total - 2, reach=reach, touched=touched,
+        absorbed=frozenset(pair_t) | frozenset(joint),
+        triples={t for t in found if t not in joint})
+    assert complete and len(certified) < len(pairs_only)
+    flows, complete, finished = check_scenarios_until(reach, load, cap, open_sites, 3,
+                                                      limit=len(certified))
+    assert finished and complete
+    assert flows[0].triples is not None and flows[0].triples_absorbed == frozenset(joint)
+    assert all(f.feasible for f in flows) == all(verdict.values())
+    assert sorted(f.failed for f in flows) == sorted(certified)
+    assert all(verdict.values()) == safe  # both verdicts are exercised
+
+
+def test_triples_to_check_by_hand():
+    """Five groups by hand: 0-1 and 1-2 meet (both absorbed as pairs, with joint touched
+    sets that miss the third group), 3 stands apart, 4 has no local reroute. Left to check:
+    every triple with 4, and the path 0-1-2 (two meeting pairs: no certificate); settled:
+    the triples with one meeting pair whose joint reroute misses the third, and those with
+    none."""
+    from coverage.solvers.capacitated import meeting_pairs, triples_to_check
+
+    a = np.array
+    touched = [a([0, 1]), a([1, 2]), a([2, 3]), a([10]), None]
+    meet = meeting_pairs(touched)
+    assert meet == {(0, 1), (1, 2)}
+    pair_touched = {(0, 1): a([0, 1, 5]), (1, 2): a([2, 3, 8])}
+    found, complete = triples_to_check(touched, meet, pair_touched, [[0, 1, 2, 3, 4]], cap=100)
+    with_4 = {t for t in itertools.combinations(range(5), 3) if 4 in t}
+    assert complete and found == with_4 | {(0, 1, 2)}
+    # a joint reroute that meets the third group, or a meeting pair not absorbed
+    found, _ = triples_to_check(touched, meet, {(0, 1): a([0, 1, 10])}, [[0, 1, 2, 3, 4]],
+                                cap=100)
+    assert found == with_4 | {(0, 1, 2), (0, 1, 3), (1, 2, 3)}
+    # across components: nothing; above the cap: said so
+    found, _ = triples_to_check(touched, meet, pair_touched, [[0, 1], [2, 3, 4]], cap=100)
+    assert found == {(2, 3, 4)}
+    assert triples_to_check(touched, meet, pair_touched, [[0, 1, 2, 3, 4]], cap=3)[1] is False

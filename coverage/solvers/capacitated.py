@@ -63,7 +63,8 @@ __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario
            "capacitated_cover", "plan_components",
            "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
            "repair_plan_until",
-           "absorbed_pairs", "failure_groups", "failure_scenarios", "local_reroutes",
+           "absorbed_groups", "absorbed_pairs", "failure_groups", "groups_by_component",
+           "triples_to_check", "failure_scenarios", "local_reroutes",
            "meeting_pairs",
            "scenario_count",
            "scenario_flow", "split_cut", "FLOW_RTOL", "FLOW_UNITS",
@@ -118,7 +119,12 @@ class ScenarioFlow:
     pairs_absorbed : frozenset or None
         Normal operation only, when :func:`check_scenarios_until` needed them: the pairs of
         failure groups (indices into :func:`failure_groups`) whose joint failure a local
-        reroute absorbs (:func:`absorbed_pairs`), kept likewise.
+        reroute absorbs (:func:`absorbed_pairs`), kept likewise; ``pair_reroutes``: what
+        each of their joint reroutes touches.
+    triples_absorbed, triples : frozenset, set or None
+        Normal operation only, at N-3 when :func:`check_scenarios_until` needed them: the
+        triples a joint local reroute absorbs, and those left to check
+        (:func:`triples_to_check`), kept likewise.
     """
 
     failed: tuple[int, ...]
@@ -131,6 +137,11 @@ class ScenarioFlow:
     site_load_rps: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     reroutes: list[npt.NDArray[np.int64] | None] | None = field(default=None, repr=False)
     pairs_absorbed: frozenset[tuple[int, int]] | None = field(default=None, repr=False)
+    pair_reroutes: dict[tuple[int, ...], npt.NDArray[np.int64]] | None = field(
+        default=None, repr=False)
+    triples_absorbed: frozenset[tuple[int, int, int]] | None = field(default=None,
+                                                                     repr=False)
+    triples: set[tuple[int, int, int]] | None = field(default=None, repr=False)
 
 
 def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple[float, bool]:
@@ -468,14 +479,39 @@ def meeting_pairs(touched: list[npt.NDArray[np.int64] | None]) -> set[tuple[int,
     return set(zip(ids[meet.row[keep]].tolist(), ids[meet.col[keep]].tolist(), strict=True))
 
 
+def absorbed_groups(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                    open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
+                    groups: list[tuple[int, ...]], combos: Iterable[tuple[int, ...]],
+                    deadline: float | None = None,
+                    ) -> dict[tuple[int, ...], npt.NDArray[np.int64]] | None:
+    """The combinations of failure groups whose **joint** failure a local reroute absorbs
+    (the :func:`local_reroutes` of the union of their candidates), with the ids that
+    reroute touches. Such a combination fails feasibly by the same certificate as one group
+    (its points ``U`` take the reroute, every other point its normal flow), so it needs no
+    max-flow of its own; and with another group whose touched set it does not meet, it
+    fails feasibly too (the certificate of disjoint sets).
+
+    Returns
+    -------
+    dict or None
+        Combination (sorted group indices) -> the sorted ids its reroute touches, for the
+        combinations absorbed; ``None`` when ``deadline`` passed first.
+    """
+    todo = sorted(combos)
+    joint = [tuple(sorted(set().union(*(groups[i] for i in c)))) for c in todo]
+    touched = local_reroutes(reach, load_rps, cap_rps, open_sites, normal_flows, joint,
+                             deadline=deadline)
+    if touched is None:
+        return None
+    return {c: t for c, t in zip(todo, touched, strict=True) if t is not None}
+
+
 def absorbed_pairs(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                    open_sites: npt.ArrayLike, normal_flows: sp.csr_array,
                    groups: list[tuple[int, ...]], pairs: Iterable[tuple[int, int]],
                    deadline: float | None = None) -> frozenset[tuple[int, int]] | None:
-    """The pairs of failure groups whose **joint** failure a local reroute absorbs: the
-    :func:`local_reroutes` of the union of the two groups' candidates. Such a pair fails
-    feasibly by the same certificate as one group (its points ``U`` take the reroute, every
-    other point its normal flow), so it needs no max-flow of its own.
+    """The pairs of failure groups whose **joint** failure a local reroute absorbs
+    (:func:`absorbed_groups` of the pairs).
 
     Meant for the pairs that :func:`meeting_pairs` leaves to be checked: two failures whose
     reroutes meet are often still absorbed together, by a max-flow over the few points and
@@ -486,13 +522,114 @@ def absorbed_pairs(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     frozenset of (int, int) or None
         The pairs absorbed (``i < j``); ``None`` when ``deadline`` passed first.
     """
-    todo = sorted(pairs)
-    joint = [tuple(sorted(set(groups[i]) | set(groups[j]))) for i, j in todo]
-    touched = local_reroutes(reach, load_rps, cap_rps, open_sites, normal_flows, joint,
-                             deadline=deadline)
-    if touched is None:
-        return None
-    return frozenset(p for p, t in zip(todo, touched, strict=True) if t is not None)
+    got = absorbed_groups(reach, load_rps, cap_rps, open_sites, normal_flows, groups, pairs,
+                          deadline=deadline)
+    return None if got is None else frozenset(got)  # type: ignore[arg-type]
+
+
+def _incidence(sets: list[npt.NDArray[np.int64]], width: int) -> sp.csr_array:
+    """Rows: the sets; columns: the ids they hold (0/1)."""
+    lens = [len(t) for t in sets]
+    cols = np.concatenate(sets) if sets else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(sets)), lens)
+    return sp.csr_array((np.ones(len(cols), dtype=np.int32), (rows, cols)),
+                        shape=(len(sets), width))
+
+
+def triples_to_check(touched: list[npt.NDArray[np.int64] | None],
+                     meet: set[tuple[int, int]],
+                     pair_touched: dict[tuple[int, ...], npt.NDArray[np.int64]],
+                     members: list[list[int]], cap: int,
+                     ) -> tuple[set[tuple[int, int, int]], bool]:
+    """The triples of failure groups, within one component of the plan, that the
+    certificate of disjoint local reroutes does not settle; and whether all were found
+    (``False`` when there are more than ``cap``).
+
+    A triple is settled (feasible, no max-flow) when its groups all have a local reroute
+    and their touched sets are pairwise disjoint (no pair of it in ``meet``), or when
+    exactly one pair of it meets, that pair's joint reroute absorbs it (``pair_touched``,
+    :func:`absorbed_groups`) and the third group's touched set does not meet that joint
+    one. Every other triple is returned: those with a group without a local reroute, those
+    with two or more meeting pairs (paths of length 2 in the graph of ``meet``), and those
+    with one meeting pair that is not absorbed or whose joint reroute meets the third.
+
+    Parameters
+    ----------
+    touched : list
+        Per group, :func:`local_reroutes`.
+    meet : set of (int, int)
+        :func:`meeting_pairs` of ``touched``.
+    pair_touched : dict
+        The meeting pairs absorbed together, with their joint touched sets.
+    members : list of list of int
+        The groups with an open site in each component of the plan (a triple across
+        components is implied by its parts).
+    cap : int
+        Stop (returning ``False``) once more triples than this are found.
+    """
+    out: set[tuple[int, int, int]] = set()
+    adj: dict[int, set[int]] = {}
+    for a, b in meet:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    # the third groups whose touched sets meet each absorbed pair's joint one
+    local = [i for i, t in enumerate(touched) if t is not None]
+    third: dict[tuple[int, ...], npt.NDArray[np.int64]] = {}
+    if pair_touched and local:
+        keys = sorted(pair_touched)
+        sets = [touched[i] for i in local]
+        width = 1 + max(int(max((t.max() for t in sets if len(t)), default=0)),
+                        int(max((t.max() for t in pair_touched.values() if len(t)),
+                                default=0)))
+        over = sp.coo_array(_incidence([pair_touched[k] for k in keys], width)
+                            @ _incidence(sets, width).T)  # type: ignore[arg-type]
+        ids = np.asarray(local)
+        order = np.argsort(over.row, kind="stable")
+        rows, cols = over.row[order], ids[over.col[order]]
+        starts = np.searchsorted(rows, np.arange(len(keys) + 1))
+        third = {k: cols[starts[i]:starts[i + 1]] for i, k in enumerate(keys)}
+    for group_list in members:
+        m_set = set(group_list)
+        if len(m_set) < 3:
+            continue
+        ordered = sorted(m_set)
+        for x in (g for g in ordered if touched[g] is None):  # no local reroute
+            for u, w in itertools.combinations([g for g in ordered if g != x], 2):
+                out.add(tuple(sorted((x, u, w))))  # type: ignore[arg-type]
+                if len(out) > cap:
+                    return out, False
+        for v in ordered:  # two or more meeting pairs: paths of length 2
+            if touched[v] is None:
+                continue
+            nb = sorted(g for g in adj.get(v, ()) if g in m_set and touched[g] is not None)
+            for u, w in itertools.combinations(nb, 2):
+                out.add(tuple(sorted((u, v, w))))  # type: ignore[arg-type]
+            if len(out) > cap:
+                return out, False
+        for a, b in meet:  # one meeting pair: the third meets its joint reroute, or none
+            if a not in m_set or b not in m_set:
+                continue
+            cs = (third.get((a, b), ()) if (a, b) in pair_touched
+                  else [g for g in ordered if touched[g] is not None])
+            for c in cs:
+                c = int(c)
+                if c in m_set and c != a and c != b:
+                    out.add(tuple(sorted((a, b, c))))  # type: ignore[arg-type]
+            if len(out) > cap:
+                return out, False
+    return out, True
+
+
+def groups_by_component(reach: sp.csr_array, open_sites: npt.ArrayLike,
+                        group_of_open: npt.ArrayLike) -> list[list[int]]:
+    """The failure groups with an open site in each component of the plan
+    (:func:`plan_components`), for the components holding two or more groups."""
+    sites = np.asarray(open_sites, dtype=np.int64)
+    _, site_lab = plan_components(reach, sites)
+    pairs = np.unique(np.c_[site_lab[sites], np.asarray(group_of_open)], axis=0)
+    starts = np.r_[0, np.flatnonzero(np.diff(pairs[:, 0])) + 1, len(pairs)]
+    return [pairs[b:e, 1].tolist() for b, e in zip(starts[:-1], starts[1:], strict=True)
+            if e - b >= 2]
 
 
 def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
@@ -500,7 +637,8 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       limit: int = 20_000,
                       reach: sp.csr_array | None = None,
                       touched: list[npt.NDArray[np.int64] | None] | None = None,
-                      absorbed: frozenset[tuple[int, int]] | None = None,
+                      absorbed: frozenset[tuple[int, ...]] | None = None,
+                      triples: set[tuple[int, int, int]] | None = None,
                       ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
     operation (``()``) first; and whether the list is complete: every scenario listed or
@@ -530,9 +668,11 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
 
     ``touched`` (per group, from :func:`local_reroutes` on the plan's normal flow): a pair
     of groups whose local reroutes touch disjoint points and sites is feasible by that
-    certificate and is not listed (pairs only; combinations of 3 or more are listed as
-    above). Nor is a pair of ``absorbed`` (:func:`absorbed_pairs`: a local reroute absorbs
-    the two failures together).
+    certificate and is not listed. Nor is a combination of ``absorbed``
+    (:func:`absorbed_groups`: a local reroute absorbs its failures together). ``triples``
+    (at N-3: :func:`triples_to_check`, the triples within a component that the certificate
+    does not settle): only those are listed among the triples beyond the cliques, instead of
+    every triple within a component. Combinations of 4 or more are listed as above.
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
@@ -578,15 +718,15 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                 out.append(scenario(combo))
     # then every other combination within one component of the plan (the domains with an
     # open site there): a combination across components is implied by its parts
-    _, site_lab = plan_components(reach, sites)
-    pairs = np.unique(np.c_[site_lab[sites], group_of_open], axis=0)
-    starts = np.r_[0, np.flatnonzero(np.diff(pairs[:, 0])) + 1, len(pairs)]
-    in_comp = [pairs[b:e, 1].tolist() for b, e in zip(starts[:-1], starts[1:], strict=True)
-               if e - b >= 2]
+    in_comp = groups_by_component(reach, sites, group_of_open)
     meet = meeting_pairs(touched) if touched is not None else set()
     for k in range(2, top + 1):
-        for members_c in in_comp:
-            for combo in itertools.combinations(members_c, k):
+        if k == 3 and triples is not None:  # only the triples the certificate leaves
+            candidates: Iterable[list[tuple[int, ...]]] = [sorted(triples)]
+        else:
+            candidates = (itertools.combinations(members_c, k) for members_c in in_comp)
+        for combos in candidates:
+            for combo in combos:
                 if combo in listed or (absorbed is not None and combo in absorbed):
                     continue
                 if (k == 2 and touched is not None and combo not in meet
@@ -730,24 +870,58 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
                          "%.1f s", len(groups), sum(t is not None for t in touched),
                          time.perf_counter() - t_local)
     absorbed = None if touched is None else normal.pairs_absorbed  # resumed: computed
+    if absorbed is not None and normal.triples_absorbed is not None:
+        absorbed = absorbed | normal.triples_absorbed
+    triples = None if touched is None else normal.triples
     scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a,
-                                       touched=touched, absorbed=absorbed)
-    if not complete and touched is not None and absorbed is None:
-        # (touched: the failure groups were made above)
-        if min(int(failures), len(groups)) == 2:
-            # still cut at N-2: the pairs whose reroutes meet, by a joint local reroute
-            # each (a max-flow near the two failures, not over their whole component)
+                                       touched=touched, absorbed=absorbed, triples=triples)
+    top = 0 if touched is None else min(int(failures), len(groups))
+    if not complete and touched is not None and top in (2, 3) and (
+            normal.pairs_absorbed is None or (top == 3 and normal.triples_absorbed is None)):
+        # still cut at N-2 or N-3 (touched: the failure groups were made above): the pairs
+        # whose reroutes meet, by a joint local reroute each (a max-flow near the two
+        # failures, not over their whole component); at N-3 then the triples the
+        # certificate does not settle, likewise
+        meet = meeting_pairs(touched)
+        if normal.pairs_absorbed is None:
             t_pairs = time.perf_counter()
-            meet = meeting_pairs(touched)
-            absorbed = absorbed_pairs(a, load, cap, open_sites, normal.flows, groups, meet,
-                                      deadline=deadline)
-            if absorbed is None:  # out of time: nothing solved, a resume starts here
+            pair_touched = absorbed_groups(a, load, cap, open_sites, normal.flows, groups,
+                                           meet, deadline=deadline)
+            if pair_touched is None:  # out of time: nothing solved, a resume starts here
                 return [normal], False, False
-            normal = dataclasses.replace(normal, pairs_absorbed=absorbed)
+            normal = dataclasses.replace(
+                normal, pairs_absorbed=frozenset(pair_touched),  # type: ignore[arg-type]
+                pair_reroutes=pair_touched)
             logger.debug("joint local reroutes of %d meeting pairs (%d absorbed) in %.1f s",
-                         len(meet), len(absorbed), time.perf_counter() - t_pairs)
-            scen, complete = failure_scenarios(open_sites, failures, domains, limit,
-                                               reach=a, touched=touched, absorbed=absorbed)
+                         len(meet), len(pair_touched), time.perf_counter() - t_pairs)
+        absorbed = normal.pairs_absorbed
+        if top == 3:
+            t_triples = time.perf_counter()
+            _, group_of_open = failure_groups(open_sites, domains)
+            found, all_found = triples_to_check(
+                touched, meet, normal.pair_reroutes or {},
+                groups_by_component(a, open_sites, group_of_open), cap=20 * limit)
+            if all_found:
+                local = [t for t in found if all(touched[g] is not None for g in t)]
+                joint = absorbed_groups(a, load, cap, open_sites, normal.flows, groups,
+                                        local, deadline=deadline)
+                if joint is None:  # out of time: a resume starts here
+                    return [normal], False, False
+                normal = dataclasses.replace(
+                    normal, triples_absorbed=frozenset(joint),  # type: ignore[arg-type]
+                    triples={t for t in found if t not in joint})
+                logger.debug("N-3: %d triples not settled by disjoint reroutes, %d absorbed "
+                             "by a joint local reroute, in %.1f s", len(found), len(joint),
+                             time.perf_counter() - t_triples)
+            else:  # (kept as tried: a resume does not search again)
+                normal = dataclasses.replace(normal, triples_absorbed=frozenset())
+                logger.debug("N-3: more than %d triples not settled by disjoint reroutes: "
+                             "listed as before", 20 * limit)
+        if absorbed is not None and normal.triples_absorbed is not None:
+            absorbed = absorbed | normal.triples_absorbed
+        scen, complete = failure_scenarios(open_sites, failures, domains, limit,
+                                           reach=a, touched=touched, absorbed=absorbed,
+                                           triples=normal.triples)
     out = [normal]
     if not normal.feasible or len(scen) == 1:
         return out, complete, True
