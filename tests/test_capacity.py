@@ -1441,15 +1441,25 @@ def test_a_plan_at_its_bound_with_the_list_cut_exits_7_as_not_proven(tmp_path, c
         for i, (dlat, dlon) in enumerate([(0.01, 0), (0, 0.01), (-0.01, 0), (0, -0.01)])))
     argv = ["plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
             str(tmp_path / "s.csv"), "--failures", "2", "--no-map", "--no-report", "--no-gis"]
-    assert main([*argv, "--scenario-limit", "5", "--out", str(tmp_path / "cut")]) == 7
-    err = capsys.readouterr().err
+    with_report = [a for a in argv if a != "--no-report"]
+    assert main([*with_report, "--scenario-limit", "5", "--out", str(tmp_path / "cut")]) == 7
+    out, err = capsys.readouterr()
     assert "NOT proven to carry the load" in err and "6 of 22 scenario(s)" in err
+    assert "(worst over the 6 scenarios checked)" in out  # not "any scenario"
     s = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert s["site_count"] == 6 and s["capacity"]["scenarios_complete"] is False
+    assert s["capacity"]["worst_utilisation_over"] == "the scenarios checked"
+    # the report does not read as proven (it said "proven optimal", the others "implied")
+    report = (tmp_path / "cut" / "report.html").read_text()
+    assert "NOT proven" in report and "is proven optimal" not in report
+    assert "the others NOT checked: cut at --scenario-limit" in report
+    assert "over the 6 scenarios checked (the others not checked)" in report
     chosen = pd.read_csv(tmp_path / "cut" / "sites.csv")["site_id"].str[0]
     assert chosen.value_counts().tolist() == [3, 3]  # two of one cluster's three: 50 < 100
     assert main([*argv, "--out", str(tmp_path / "all")]) == 0
-    assert json.loads((tmp_path / "all" / "summary.json").read_text())["site_count"] == 8
+    s = json.loads((tmp_path / "all" / "summary.json").read_text())
+    assert s["site_count"] == 8 and s["capacity"]["worst_utilisation_over"] == "every scenario"
+    assert "(worst, any scenario)" in capsys.readouterr().out
 
 
 def test_a_bad_demand_does_not_hide_the_candidates_problems(tmp_path, capsys):

@@ -30,10 +30,14 @@ def _finite(x: Any) -> float | None:
 
 def _utilisation_pct(x: float | None) -> str:
     """A utilisation as a percentage: whole percents, two decimals below 1 % (a fleet at
-    0.13 % read "0%")."""
+    0.13 % read "0%"), one from 99.5 % to 100 % (99.67 % read "100%", like a site at its
+    capacity)."""
     if x is None:
         return NA
-    return f"{x:.2%}" if 0 < x < 0.01 else f"{x:.0%}"
+    if 0 < x < 0.01:
+        return f"{x:.2%}"
+    # one decimal just below a whole 100 %: 99.67 % is not saturation
+    return f"{x:.1%}" if 0.995 <= x < 1.0 else f"{x:.0%}"
 
 
 def _count(x: Any) -> str:
@@ -278,8 +282,12 @@ def nk_line(s: Mapping[str, Any], k: int) -> str | None:
     if worst is not None:
         ids = s.get("nk_worst_set_site_ids") or []
         if ids:
-            line += (f"; the worst set of {k} ({', '.join(map(str, ids[:k]))}) pushes "
-                     f"{_count(worst)} outside budget")
+            named = ", ".join(map(str, ids[:k]))
+            if len(ids) < k:  # the other failures of the set push no one further out
+                rest = k - len(ids)
+                named += ("; any other failure adds no one" if rest == 1
+                          else f"; any other {rest} failures add no one")
+            line += f"; the worst set of {k} ({named}) pushes {_count(worst)} outside budget"
         else:  # no set of k sites pushes anyone out: none is named
             line += f"; no set of {k} pushes anyone outside budget"
         if s.get("nk_worst_set_status") != "optimal":
@@ -340,6 +348,16 @@ def rollout_line(s: Mapping[str, Any]) -> str | None:
             f"{_count(to.get('90pct'))}, all with {_count(to.get('100pct'))}")
 
 
+def worst_scope(c: Mapping[str, Any]) -> str:
+    """What the worst utilisation of ``summary["capacity"]`` is the worst of: every
+    scenario when every one was checked; else the scenarios checked (those implied are
+    feasible, but their utilisation was not computed; those cut were not checked)."""
+    checked, total = c.get("scenarios_checked"), c.get("scenarios_total")
+    if isinstance(checked, int | float) and isinstance(total, int | float) and checked < total:
+        return f"worst over the {_count(checked)} scenarios checked"
+    return "worst, any scenario"
+
+
 def capacity_line(s: Mapping[str, Any]) -> str | None:
     """The capacitated plan in one line (``summary["capacity"]``), or ``None``: peak load,
     what the chosen sites carry, utilisation, and the N-k scenarios checked."""
@@ -357,8 +375,8 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         out.append(
             f"capacity: {_count(c.get('load_total_rps'))} requests/s at peak on "
             f"{_count(c.get('capacity_total_rps'))} requests/s of capacity; utilisation "
-            f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} (worst, any "
-            "scenario); "
+            f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} ("
+            + worst_scope(c) + "); "
             f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
             f"{_count(c.get('scenarios_checked'))} N-{k} scenario(s) checked"
             + (" (failures of shared-risk domains)"

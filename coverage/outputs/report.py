@@ -775,7 +775,18 @@ def _summary_section(s: dict[str, Any]) -> str:
         rows += [(f"aggregation: {key}", f"aggregation.{key}", v, _value_text(v))
                  for key, v in _flatten(agg)]
     status = s.get("status")
-    if status == "optimal":
+    cap = s.get("capacity")
+    if isinstance(cap, dict) and cap.get("scenarios_complete") is False:
+        # the capacity check's list was cut: the plan is not known to carry the load
+        proof = (f"<b>The plan is NOT proven</b>: the capacity check's failure scenarios "
+                 f"were cut at --scenario-limit ({_num(cap.get('scenarios_checked'))} of "
+                 f"{_num(cap.get('scenarios_total'))} checked), so a scenario not checked "
+                 f"may fall short of capacity (the command exited 7). The {what} "
+                 + ("is optimal for the scenarios checked; " if status == "optimal"
+                    else f"is not proven optimal either ({_e(status)}); ")
+                 + "raise --scenario-limit to "
+                 f"{_num(cap.get('scenarios_total'))} or more for a proof.")
+    elif status == "optimal":
         proof = f"The {what} is proven optimal."
     else:
         proof = (f"The {what} is not proven optimal ({_e(status)}): the best plan found is "
@@ -1221,6 +1232,13 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         + (f"; workload <code>{_e(wname)}</code>" if wname else "")
         + f". Utilisation: {_text(c.get('utilisation_flows'))} (<code>flows.csv</code> holds "
         "the flow of normal operation). Method and limits: <code>docs/capacity.md</code>.</p>")
+    checked, total = c.get("scenarios_checked"), c.get("scenarios_total")
+    worst_over = ("any scenario" if not (isinstance(checked, int | float)
+                                          and isinstance(total, int | float)
+                                          and checked < total)
+                  else f"over the {_num(checked)} scenarios checked ("
+                  + ("the others feasible by implication, their utilisation not computed)"
+                     if c.get("scenarios_complete", True) else "the others not checked)"))
     worst_row = None
     if scenarios is not None and len(scenarios):
         w = pd.to_numeric(scenarios["worst_utilisation"], errors="coerce")
@@ -1237,7 +1255,7 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         fig("fleet_utilisation", "fleet utilisation (normal operation)", _pct),
         fig("sites_below_40pct", f"sites below {THIN_UTILISATION:.0%} utilisation (thin)",
             _num),
-        fig("worst_utilisation", "worst utilisation, any site, any scenario", _pct),
+        fig("worst_utilisation", f"worst utilisation, any site, {worst_over}", _pct),
     ]
     if worst_row is not None:
         rows += [
@@ -1250,7 +1268,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
     rows += [
         fig("scenarios_checked", "scenarios checked (normal operation included)", _num),
         fig("scenarios_total", "failure scenarios in all (the others implied by those "
-            "checked: independent components, disjoint local reroutes)", _num),
+            "checked: independent components, disjoint local reroutes)"
+            if c.get("scenarios_complete", True) else "failure scenarios in all (the "
+            "others NOT checked: cut at --scenario-limit)", _num),
         fig("scenarios_complete", "every scenario checked or implied", _bool),
         fig("load_shed_max_rps", "largest load shed in any scenario",
             lambda v: _num(v, 1, "requests/s")),

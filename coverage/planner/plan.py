@@ -1761,6 +1761,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["worst_utilisation"] = util[worst_scen[col], col]
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
+    total = _scenario_total(chosen, capacity.domains, int(problem.config.failures))
     info = {
         **capacity.describe,
         "status": result.status,
@@ -1768,13 +1769,16 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "rounds": len(result.rounds),
         "cuts": int(result.rounds[-1]["cuts"]) if result.rounds else 0,
         "scenarios_checked": len(result.scenarios),
-        "scenarios_total": _scenario_total(chosen, capacity.domains,
-                                           int(problem.config.failures)),
+        "scenarios_total": total,
         "scenarios_complete": bool(result.complete),
         "load_shed_max_rps": float(max(s.shed_rps for s in result.scenarios)),
         "fleet_utilisation": fleet,
         "sites_below_40pct": int((util[0] < 0.4).sum()),
         "worst_utilisation": float(util.max()) if len(chosen) else float("nan"),
+        # over the scenarios checked: those implied are feasible, their utilisation
+        # not computed (it can be higher); those cut were not checked at all
+        "worst_utilisation_over": ("every scenario" if len(result.scenarios) >= total
+                                   else "the scenarios checked"),
         "utilisation_flows": ("the most even flow of every scenario" if even else
                               "the most even flow of normal operation and of the first "
                               f"{BALANCED_SCENARIOS:,} failure scenarios; the "

@@ -1236,11 +1236,14 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                 status = "infeasible"  # even every candidate falls short
             elif not finished or not all(f.feasible for f in scenarios):
                 status, complete = "time_limit_short", complete and finished
-                logger.warning("capacitated cover: no feasible plan within the time limit "
-                               "and the final repair's %.0f s: returning a plan of %g that "
-                               "falls short in %d of the %d scenario(s) checked; raise the "
-                               "time limit", final_repair_s, c[sites].sum(),
-                               sum(not f.feasible for f in scenarios), len(scenarios))
+                n_short = sum(not f.feasible for f in scenarios)
+                logger.warning(
+                    "capacitated cover: no feasible plan within the time limit and the final "
+                    "repair's %.0f s: returning a plan of %g that %s; raise the time limit",
+                    final_repair_s, c[sites].sum(),
+                    f"falls short in {n_short} of the {len(scenarios)} scenario(s) checked"
+                    if n_short else f"is not verified (the check ran out of time after "
+                    f"{len(scenarios)} scenario(s), none short so far)")
     if status == "infeasible":
         scenarios, complete = check_scenarios(reach, load, cap, np.arange(m), failures,
                                               domains=domains, limit=scenario_limit)

@@ -643,7 +643,8 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                        "capacity in %d of the %d scenario(s) checked%s (%.1f requests/s shed "
                        "at worst), %d cell(s) short of coverage; raise the time limit",
                        final_repair_s, objective, len(check.bad), len(check.scenarios),
-                       "" if complete else " (not every scenario)",
+                       "" if complete else " (not every scenario)" if check.finished
+                       else " (the check ran out of time: not verified)",
                        max((f.shed_rps for f in check.scenarios), default=0.0),
                        len(check.short))
     elif objective < bound - 1e-9:
