@@ -317,16 +317,10 @@ def _plan_dir(path):
     return path
 
 
-@pytest.mark.parametrize("where", ["plan", "plan_subdir", "legacy_plan", "batch"])
+@pytest.mark.parametrize("where", ["plan", "plan_subdir", "batch"])
 def test_calibrate_out_inside_a_tool_owned_directory_is_refused(tmp_path, capsys, where):
     pings = _pings(tmp_path)
-    if where == "legacy_plan":
-        owned = tmp_path / "old-plan"
-        owned.mkdir()
-        (owned / "summary.json").write_text(json.dumps({"version": "0.1", "site_count": 2}))
-        (owned / "sites.csv").write_text("site_id,lat,lon\na,0,0\n")
-        assert check_output_dir(owned, "plan").state == "legacy"
-    elif where == "batch":
+    if where == "batch":
         owned = tmp_path / "sweep"
         owned.mkdir()
         (owned / MARKER).write_text(json.dumps({"tool": "edge-coverage", "kind": "batch",

@@ -392,18 +392,24 @@ def test_swap_into_a_directory_that_appeared_meanwhile(tmp_path):
         assert not staging.exists()
 
 
-def test_a_legacy_plan_directory_is_adopted(tmp_path, sample_inputs):
+def test_copies_of_a_plans_files_are_not_adopted(tmp_path, sample_inputs):
+    """A folder holding only a plan's file names, without the marker, was adopted as a
+    plan directory from before the marker: a tester's hand-copied summary.json, sites.csv
+    (with a note) and report.html were replaced and deleted. Refused, untouched."""
+    from coverage.errors import InputValidationError
     from coverage.planner.plan import plan_sites
 
-    out = tmp_path / "old"
+    out = tmp_path / "handout"
     out.mkdir()
     (out / "summary.json").write_text(json.dumps({"version": "0.1.0", "site_count": 3}))
-    (out / "map.html").write_text("<html></html>")
-    (out / ".assignment.csv.k2j3.tmp.csv").write_text("half")  # a killed per-file writer
+    (out / "sites.csv").write_text("site_id,lat,lon\na,0,0\nsite approved by CFO\n")
+    (out / "report.html").write_text("<html></html>")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert check_output_dir(out).problems
     plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
-    plan.to_dir(out, map=False, report=False, gis=False)
-    assert not (out / "map.html").exists() and not (out / ".assignment.csv.k2j3.tmp.csv").exists()
-    assert read_marker(out)["kind"] == "plan"
+    with pytest.raises(InputValidationError, match="copies of a plan"):
+        plan.to_dir(out, map=False, report=False, gis=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 # --------------------------------------------------------------------------- report
@@ -824,3 +830,23 @@ def test_a_name_too_long_for_the_staging_directories_is_refused_first(tmp_path):
     ok = tmp_path / ("y" * MAX_NAME_BYTES)
     assert run(*PLAN_ARGS, "--no-map", "--no-report", "--out", ok).returncode == 0
     assert (ok / "summary.json").is_file()
+
+
+def test_an_old_aside_directory_holding_a_users_file_is_left_alone(tmp_path, sample_inputs):
+    """A directory named like the ones a swap moves aside (``-old-``) but holding a file
+    the tool did not write was removed as a killed run's leftover (a tester's find);
+    docs/outputs.md says it is left alone. One holding only the tool's files still goes."""
+    from coverage.planner.plan import plan_sites
+
+    out = tmp_path / "plan1"
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    plan.to_dir(out, map=False, report=False, gis=False)
+    mine = tmp_path / ".plan1.edge-coverage-old-123-deadbeef"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("x")
+    left = tmp_path / ".plan1.edge-coverage-old-124-deadbeef"
+    left.mkdir()
+    (left / "summary.json").write_text("{}")
+    plan.to_dir(out, map=False, report=False, gis=False)
+    assert (mine / "thesis.tex").read_text() == "x"
+    assert not left.exists()

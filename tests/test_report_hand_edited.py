@@ -191,25 +191,25 @@ def _legacy(d):
     edit_json(d, "summary.json", lambda s: s.update(rollout=None, capacity=None))
 
 
-def test_a_legacy_directory_holding_a_symbolic_link_is_refused_up_front(copy, capsys):
+def test_a_plan_directory_without_the_marker_is_refused_up_front(copy, capsys):
+    """A folder of a plan's file names without the marker is the user's copies (a
+    tester's: summary.json, sites.csv with a note, report.html copied by hand): it was
+    adopted as a plan directory from before the marker and its files replaced. Refused
+    now, with or without a symbolic link in it, and left as it was."""
     _legacy(copy)
-    outside = copy.parent / "sites-elsewhere.csv"
-    shutil.move(copy / "sites.csv", outside)
-    os.symlink(outside, copy / "sites.csv")
-    chk = check_output_dir(copy)
-    assert chk.problems and "sites.csv" in chk.problems[0]
-    assert "symbolic link" in chk.problems[0]
-    before = sorted(p.name for p in copy.iterdir())
-    code, err = report(copy, capsys)
-    assert code == 2, err
-    assert "sites.csv" in err and "symbolic link" in err and OLD_ADVICE not in err
-    assert sorted(p.name for p in copy.iterdir()) == before  # not adopted: no marker
-    assert read_marker(copy) is None and (copy / "sites.csv").is_symlink()
-    (copy / "sites.csv").unlink()
-    shutil.move(outside, copy / "sites.csv")  # the file itself: adopted
-    code, err = report(copy, capsys)
-    assert code == 0, err
-    assert read_marker(copy)["kind"] == "plan"
+    for link in (False, True):
+        outside = copy.parent / "sites-elsewhere.csv"
+        if link:
+            shutil.move(copy / "sites.csv", outside)
+            os.symlink(outside, copy / "sites.csv")
+        chk = check_output_dir(copy)
+        assert chk.problems and MARKER in chk.problems[0]
+        before = {p.name: p.read_bytes() for p in copy.iterdir()}
+        code, err = report(copy, capsys)
+        assert code == 2, err
+        assert "is not a plan directory written by `edge-coverage plan`" in err
+        assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+        assert read_marker(copy) is None
 
 
 def test_a_directory_that_is_not_a_plan_directory_says_so(tmp_path, capsys, monkeypatch):

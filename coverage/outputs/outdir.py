@@ -434,8 +434,15 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         return chk
     legacy = LEGACY_PLAN_FILES if kind == "plan" else LEGACY_BATCH_FILES
     known = {e for e in entries if e in legacy or _LEGACY_TMP.match(e)}
-    if entries == known and (kind != "plan" or _legacy_summary(p / "summary.json")) and (
-            kind != "batch" or _legacy_batch(p)):
+    if kind == "plan" and entries == known:
+        # a plan's file names without the marker: the user's copies of a plan (every
+        # plan directory since the first release carries the marker): never replaced
+        chk.problems.append(
+            f"{option} {text} holds a plan's file names ({_describe(entries)}) but no "
+            f"{MARKER}: copies of a plan's files (edge-coverage writes the marker in every "
+            f"plan directory), which a plan would replace. {fix}")
+        return chk
+    if entries == known and kind == "batch" and _legacy_batch(p):
         # a symbolic link named like an output is the user's, as in a marked directory
         # (the tool writes none): refused here, not adopted and refused by the next run
         links = sorted(e for e in entries if os.path.islink(p / e))
@@ -502,14 +509,6 @@ def own_temporary(name: str, owned: Collection[str]) -> bool:
 
 
 _TEMP_OF = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp$")
-
-
-def _legacy_summary(path: Path) -> bool:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(doc, dict) and "version" in doc and "site_count" in doc
 
 
 def _probe_writable(directory: Path) -> str | None:
@@ -849,8 +848,10 @@ class OutputDir:
         for e in left:
             # an -old- directory was checked to hold only the tool's files before it was
             # moved aside under the lock; a -tmp- one must carry one of the tool's markers
-            if ("-old-" in e.name or (e / _STAGING_MARKER).exists()
-                    or read_marker(e) is not None):
+            # (an -old- directory the user made, or filled, holds files the tool did not
+            # write: left alone, as docs/outputs.md says)
+            if (("-old-" in e.name and not foreign_entries(e))
+                    or (e / _STAGING_MARKER).exists() or read_marker(e) is not None):
                 shutil.rmtree(e, ignore_errors=True)
                 logger.info("removed %s, left by a killed run", e)
 
