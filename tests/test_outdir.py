@@ -850,3 +850,50 @@ def test_an_old_aside_directory_holding_a_users_file_is_left_alone(tmp_path, sam
     plan.to_dir(out, map=False, report=False, gis=False)
     assert (mine / "thesis.tex").read_text() == "x"
     assert not left.exists()
+
+
+def test_the_markers_room_is_taken_before_the_outputs(tmp_path):
+    """The marker was written last: a disk the outputs filled (optional ones included,
+    written fine) lost the whole plan at that write, exit 6 (a tester's find on a 200 KiB
+    tmpfs). Its room is now taken when the staging directory is made, and the marker is
+    written over it: exact JSON, no padding left."""
+    from coverage.outputs.outdir import MARKER_RESERVE_BYTES, OutputDir
+
+    with OutputDir(tmp_path / "out", "plan") as od:
+        staging = od.start()
+        assert (staging / MARKER).stat().st_size == MARKER_RESERVE_BYTES
+        (staging / "sites.csv").write_text("site_id\na\n")
+        final = od.commit()
+    text = (final / MARKER).read_text()
+    assert text == text.rstrip() + "\n" and json.loads(text)["files"] == ["sites.csv"]
+
+
+def test_a_full_disk_after_the_tables_keeps_the_plan(tmp_path):
+    """End to end on a small tmpfs (root only): with room for the tables but not for every
+    optional output, the plan is written and the run exits 5, at every fill level."""
+    import shutil
+    import subprocess
+    import sys
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k",
+                                            "tmpfs", str(small)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and mount (a 200 KiB tmpfs)")
+    try:
+        codes = {}
+        for free_k in (100, 116, 132):
+            for e in small.iterdir():
+                shutil.rmtree(e) if e.is_dir() else e.unlink()
+            (small / "filler").write_bytes(b"\0" * ((200 - free_k) * 1024))
+            r = subprocess.run([sys.executable, "-m", "coverage", "plan", "--demo",
+                                "--country", "LU", "--no-map", "--out", str(small / "q")],
+                               capture_output=True, text=True, cwd=tmp_path)
+            codes[free_k] = r.returncode
+            if r.returncode == 5:
+                assert read_marker(small / "q")["kind"] == "plan"
+                assert (small / "q" / "sites.csv").exists()
+        assert set(codes.values()) == {5}, codes
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)

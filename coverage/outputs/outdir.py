@@ -57,6 +57,10 @@ MARKER = ".edge-coverage.json"
 """Name of the marker file in every directory the tool wrote."""
 
 _STAGING_MARKER = ".edge-coverage-staging"
+
+#: Bytes the marker's room takes in a staging directory from its start (a marker lists a
+#: plan's files: 1-2 KiB).
+MARKER_RESERVE_BYTES = 8 * 1024
 _TOOL = "edge-coverage"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -910,6 +914,9 @@ class OutputDir:
         try:
             staging.mkdir()
             (staging / _STAGING_MARKER).write_bytes(b"")
+            # the marker's room, taken before any output: a disk filled by the outputs
+            # (optional ones included) cannot then lose the whole plan at its last write
+            (staging / MARKER).write_bytes(b"{}" + b" " * (MARKER_RESERVE_BYTES - 2))
             for name in carry:
                 src = self.path / name
                 if src.is_dir():
@@ -947,8 +954,17 @@ class OutputDir:
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
                    "dirs": dirs, **(extra or {})}
-            # the marker first, then the staging marker goes: never a folder with neither
-            (staging / MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+            # the marker first, then the staging marker goes: never a folder with neither;
+            # written over the room start() took (no new block unless it is larger)
+            data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+            fd = os.open(staging / MARKER, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.ftruncate(fd, len(data))
+            finally:
+                os.close(fd)
             (staging / _STAGING_MARKER).unlink(missing_ok=True)
             fsync_tree(staging)
             swap_dir(staging, self.path, foreign=foreign_entries)
