@@ -897,3 +897,28 @@ def test_a_full_disk_after_the_tables_keeps_the_plan(tmp_path):
         assert set(codes.values()) == {5}, codes
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_a_file_edited_since_the_tool_wrote_it_is_not_replaced(tmp_path, sample_inputs):
+    """A re-run replaced a plan directory's sites.csv that the user had edited since, and
+    the edit was lost (a tester's find; calibrate already kept an edited model file). The
+    marker records each file's size and time: a run into the directory is refused naming
+    the edited file, which is left as it is; an unedited directory is replaced as before."""
+    from coverage.errors import InputValidationError
+    from coverage.planner.plan import plan_sites
+
+    out = tmp_path / "plan1"
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    plan.to_dir(out, map=False, report=False, gis=False)
+    plan.to_dir(out, map=False, report=False, gis=False)  # unedited: replaced
+    assert "sites.csv" in read_marker(out)["stats"]
+    with open(out / "sites.csv", "a") as f:
+        f.write("# my edit\n")
+    edited = (out / "sites.csv").read_bytes()
+    chk = check_output_dir(out)
+    assert chk.problems and "sites.csv changed since edge-coverage wrote them" in chk.problems[0]
+    with pytest.raises(InputValidationError, match="sites.csv changed"):
+        plan.to_dir(out, map=False, report=False, gis=False)
+    assert (out / "sites.csv").read_bytes() == edited
+    # the report command keeps the tables (it rewrites report.html only): not refused
+    assert not check_output_dir(out, must_exist=True).problems

@@ -434,6 +434,16 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         if foreign:
             chk.problems.append(_foreign_problem(option, text, _describe(foreign)))
             return chk
+        edited = [] if must_exist else edited_entries(p, marker)
+        if edited:  # a run would replace the user's edits (the report keeps them)
+            chk.problems.append(
+                f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
+                "them (edited by hand?); the whole directory is replaced when it is written, "
+                f"so the edits would be lost. Fix: copy the edited files elsewhere first, or "
+                f"give {option} another directory" if option.startswith("-") else
+                f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
+                "them. Fix: copy the edited files elsewhere first")
+            return chk
         chk.state, chk.files = "ours", entries
         return chk
     legacy = LEGACY_PLAN_FILES if kind == "plan" else LEGACY_BATCH_FILES
@@ -468,6 +478,32 @@ def _foreign_problem(option: str, text: str, held: str) -> str:
     return (f"{option} {text} holds files edge-coverage did not write: {held}. Fix: move "
             "them out" + (f", or give {option} another directory" if option.startswith("-")
                           else "") + " (the whole directory is replaced when it is written)")
+
+
+def _file_stats(directory: Path, names: Iterable[str]) -> dict[str, list[int]]:
+    """``{name: [size, mtime_ns]}`` of the regular files among ``names``."""
+    out = {}
+    for name in names:
+        try:
+            st = os.lstat(directory / name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out[name] = [int(st.st_size), int(st.st_mtime_ns)]
+    return out
+
+
+def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> list[str]:
+    """The files of a plan directory whose size or modification time is not what the
+    marker recorded when the tool wrote them: edited by hand since (a marker without the
+    record, from before it: none)."""
+    marker = read_marker(directory) if marker is None else marker
+    recorded = (marker or {}).get("stats")
+    if not isinstance(recorded, dict):
+        return []
+    now = _file_stats(directory, recorded)
+    return sorted(name for name, was in recorded.items()
+                  if name in now and now[name] != list(was))
 
 
 def foreign_entries(directory: Path) -> list[str]:
@@ -953,7 +989,9 @@ class OutputDir:
             dirs = [e for e in files if (staging / e).is_dir()]
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
-                   "dirs": dirs, **(extra or {})}
+                   "dirs": dirs,
+                   # what each file was: a later run refuses to replace one edited since
+                   "stats": _file_stats(staging, files), **(extra or {})}
             # the marker first, then the staging marker goes: never a folder with neither;
             # written over the room start() took (no new block unless it is larger)
             data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
