@@ -1292,7 +1292,9 @@ def test_ctrl_c_while_a_local_cluster_starts_leaves_no_dask_traceback():
     r = subprocess.run([sys.executable, "-c", HALF_STARTED], capture_output=True,
                        text=True, timeout=300,
                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert r.returncode == 0 and r.stdout.strip() in ("interrupted", "started"), r.stderr
+    # the interrupt may also land just after the cluster started, in the block's body
+    assert r.returncode == 0 and r.stdout.split() in (
+        ["interrupted"], ["started"], ["started", "interrupted"]), r.stderr
     assert "Exception ignored" not in r.stderr and "Status.init" not in r.stderr, r.stderr
 
 
