@@ -791,9 +791,7 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
             with_load = any(s.params.get("requests_per_person_day") is not None
                             for s in cfg.scenarios) or (
                 "demand" in loaded and "load_rps" in loaded["demand"].columns)
-            tiers = {str(s.params.get("tiers")): s.params.get("tiers")
-                     for s in cfg.scenarios} or {"None": None}
-            for spec in tiers.values():
+            for spec in (_tier_specs(cfg.scenarios) or [None]):
                 problems.extend(p for p in table_column_problems(
                     loaded.get("demand"), loaded.get("candidates"), tiers=spec,
                     with_load=with_load, demand_source=str(d["path"]),
@@ -1036,6 +1034,11 @@ def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
     return problems
 
 
+def _tier_specs(scenarios: Collection[Scenario]) -> list[Any]:
+    """The distinct tier catalogs (``tiers`` option values) of ``scenarios``."""
+    return list({str(s.params.get("tiers")): s.params.get("tiers") for s in scenarios}.values())
+
+
 def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
                  todo: Collection[Scenario]) -> list[str]:
     """The input files' tier columns under every tier catalog the scenarios to run use
@@ -1046,8 +1049,7 @@ def _check_tiers(cfg: BatchConfig, loaded: Mapping[Any, Any],
     from .planner.plan import check_tier_columns
 
     problems: list[str] = []
-    specs = {str(s.params.get("tiers")): s.params.get("tiers") for s in todo}
-    for spec in specs.values():
+    for spec in _tier_specs(todo):
         for p in check_tier_columns(loaded["demand"], loaded["candidates"], tiers=spec,
                                     demand_source=str(cfg.inputs["demand"]["path"]),
                                     sites_source=str(cfg.inputs["candidates"]["path"])):

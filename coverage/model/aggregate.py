@@ -38,7 +38,7 @@ from .latency import LatencyModel, Percentile
 logger = logging.getLogger(__name__)
 
 __all__ = ["Aggregation", "aggregate_grid", "aggregate_h3", "grid_cells", "shortfall",
-           "AGGREGATION_MODES"]
+           "suggested_bin_km", "AGGREGATION_MODES"]
 
 AGGREGATION_MODES = ("centroid", "conservative")
 
@@ -223,3 +223,9 @@ def shortfall(
         "population_short": float(pop[short].sum()),
         "population_short_share": float(pop[short].sum() / total) if total else 0.0,
     }
+
+
+def suggested_bin_km(radius_km: float) -> float:
+    """A bin size well below a budget's radius (a tenth of it, at least 100 m): what the
+    messages about bins too wide for the radius suggest."""
+    return max(float(radius_km) / 10.0, 0.1)

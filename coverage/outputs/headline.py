@@ -348,14 +348,24 @@ def rollout_line(s: Mapping[str, Any]) -> str | None:
             f"{_count(to.get('90pct'))}, all with {_count(to.get('100pct'))}")
 
 
-def worst_scope(c: Mapping[str, Any]) -> str:
-    """What the worst utilisation of ``summary["capacity"]`` is the worst of: every
-    scenario when every one was checked; else the scenarios checked (those implied are
-    feasible, but their utilisation was not computed; those cut were not checked)."""
+def worst_over_every_scenario(c: Mapping[str, Any]) -> bool:
+    """Whether the worst utilisation of ``summary["capacity"]`` is over every scenario
+    (``worst_utilisation_over``; for a summary from before it, every scenario checked).
+    Else it is over the scenarios checked: those implied are feasible, but their
+    utilisation was not computed; those cut were not checked."""
+    over = c.get("worst_utilisation_over")
+    if over is not None:
+        return over == "every scenario"
     checked, total = c.get("scenarios_checked"), c.get("scenarios_total")
-    if isinstance(checked, int | float) and isinstance(total, int | float) and checked < total:
-        return f"worst over the {_count(checked)} scenarios checked"
-    return "worst, any scenario"
+    return not (isinstance(checked, int | float) and isinstance(total, int | float)
+                and checked < total)
+
+
+def worst_scope(c: Mapping[str, Any]) -> str:
+    """What the worst utilisation of ``summary["capacity"]`` is the worst of, in words."""
+    if worst_over_every_scenario(c):
+        return "worst, any scenario"
+    return f"worst over the {_count(c.get('scenarios_checked'))} scenarios checked"
 
 
 def capacity_line(s: Mapping[str, Any]) -> str | None:

@@ -436,13 +436,12 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
+            other = f", or give {option} another directory" if option.startswith("-") else ""
             chk.problems.append(
                 f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
                 "them (edited by hand?); the whole directory is replaced when it is written, "
-                f"so the edits would be lost. Fix: copy the edited files elsewhere first, or "
-                f"give {option} another directory" if option.startswith("-") else
-                f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
-                "them. Fix: copy the edited files elsewhere first")
+                f"so the edits would be lost. Fix: copy the edited files elsewhere first"
+                f"{other}")
             return chk
         chk.state, chk.files = "ours", entries
         return chk

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..resilience.status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
-from .headline import objective
+from .headline import objective, worst_over_every_scenario
 
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
            "capacity_sites", "worst_scenarios", "SECTIONS", "OPTIONAL_SECTIONS"]
@@ -1232,11 +1232,8 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         + (f"; workload <code>{_e(wname)}</code>" if wname else "")
         + f". Utilisation: {_text(c.get('utilisation_flows'))} (<code>flows.csv</code> holds "
         "the flow of normal operation). Method and limits: <code>docs/capacity.md</code>.</p>")
-    checked, total = c.get("scenarios_checked"), c.get("scenarios_total")
-    worst_over = ("any scenario" if not (isinstance(checked, int | float)
-                                          and isinstance(total, int | float)
-                                          and checked < total)
-                  else f"over the {_num(checked)} scenarios checked ("
+    worst_over = ("any scenario" if worst_over_every_scenario(c)
+                  else f"over the {_num(c.get('scenarios_checked'))} scenarios checked ("
                   + ("the others feasible by implication, their utilisation not computed)"
                      if c.get("scenarios_complete", True) else "the others not checked)"))
     worst_row = None

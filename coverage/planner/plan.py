@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
 from ..errors import InfeasibleBudgetError, InputValidationError
-from ..model.aggregate import Aggregation, aggregate_grid
+from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
     DEFAULT_PEAK_TO_MEAN,
@@ -1503,7 +1503,7 @@ def _warn_wide_bins(bins: pd.DataFrame, radius_km: float, what: str, mode: str) 
         f"{float(offset.max()):,.0f}",
         "those bins get no candidate in reach" if mode == "conservative"
         else "their members far from the centroid will be short of the budget",
-        max(radius_km / 10, 0.1))
+        suggested_bin_km(radius_km))
 
 
 def _log_infeasible_classes(problem: Problem) -> None:

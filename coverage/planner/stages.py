@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from ..errors import InputValidationError, NoFeasiblePlanError
 from ..inputs.tables import DEFAULT_COLOCATED_M
-from ..model.aggregate import Aggregation, shortfall
+from ..model.aggregate import Aggregation, shortfall, suggested_bin_km
 from ..model.geo import count_within, haversine_km, nearest, unit_tree, unit_xyz
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix, build_reach, engine_reach
@@ -383,8 +383,8 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
                 f"{c.percentile}: the conservative aggregation shrinks each bin's radius "
                 f"({radius_km:.0f} km with {access} access) by its farthest member, up to "
                 f"{float(np.max(shrink)):,.0f} km. Fix: smaller bins (e.g. --aggregate-km "
-                f"{max(radius_km / 10, 0.1):.3g} or a finer --aggregate-h3), or --aggregate-mode "
-                "centroid")
+                f"{suggested_bin_km(radius_km):.3g} or a finer --aggregate-h3), or "
+                "--aggregate-mode centroid")
         raise NoFeasiblePlanError(
             f"no demand point has a candidate site within {c.budget_ms:g} ms {c.percentile} "
             f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "

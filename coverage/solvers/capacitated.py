@@ -460,6 +460,15 @@ def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     return out
 
 
+def _incidence(sets: list[npt.NDArray[np.int64]], width: int) -> sp.csr_array:
+    """Rows: the sets; columns: the ids they hold (0/1)."""
+    lens = [len(t) for t in sets]
+    cols = np.concatenate(sets) if sets else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(sets)), lens)
+    return sp.csr_array((np.ones(len(cols), dtype=np.int32), (rows, cols)),
+                        shape=(len(sets), width))
+
+
 def meeting_pairs(touched: list[npt.NDArray[np.int64] | None]) -> set[tuple[int, int]]:
     """The pairs ``(i, j)``, ``i < j``, of groups with a local reroute whose touched sets
     (:func:`local_reroutes`) meet: with the groups that have none, the pairs that need an
@@ -467,12 +476,9 @@ def meeting_pairs(touched: list[npt.NDArray[np.int64] | None]) -> set[tuple[int,
     local = [i for i, t in enumerate(touched) if t is not None]
     if not local:
         return set()
-    lens = [len(touched[i]) for i in local]  # type: ignore[arg-type]
-    cols = np.concatenate([touched[i] for i in local])  # type: ignore[misc]
-    rows = np.repeat(np.arange(len(local)), lens)
-    width = int(cols.max()) + 1 if len(cols) else 0
-    mat = sp.csr_array((np.ones(len(cols), dtype=np.int32), (rows, cols)),
-                       shape=(len(local), width))
+    sets = [touched[i] for i in local]
+    width = 1 + max((int(t.max()) for t in sets if len(t)), default=-1)  # type: ignore[union-attr]
+    mat = _incidence(sets, width)  # type: ignore[arg-type]
     meet = sp.coo_array(mat @ mat.T)
     keep = meet.row < meet.col
     ids = np.asarray(local)
@@ -525,15 +531,6 @@ def absorbed_pairs(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     got = absorbed_groups(reach, load_rps, cap_rps, open_sites, normal_flows, groups, pairs,
                           deadline=deadline)
     return None if got is None else frozenset(got)  # type: ignore[arg-type]
-
-
-def _incidence(sets: list[npt.NDArray[np.int64]], width: int) -> sp.csr_array:
-    """Rows: the sets; columns: the ids they hold (0/1)."""
-    lens = [len(t) for t in sets]
-    cols = np.concatenate(sets) if sets else np.zeros(0, dtype=np.int64)
-    rows = np.repeat(np.arange(len(sets)), lens)
-    return sp.csr_array((np.ones(len(cols), dtype=np.int32), (rows, cols)),
-                        shape=(len(sets), width))
 
 
 def triples_to_check(touched: list[npt.NDArray[np.int64] | None],
@@ -857,7 +854,7 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
     if (normal.feasible and normal.flows is not None and within_cap and failures >= 2
             and len(open_sites)):
         # above the limit: pairs whose failures are absorbed apart need no check
-        groups, _ = failure_groups(open_sites, domains)
+        groups, group_of_open = failure_groups(open_sites, domains)
         if normal.reroutes is not None:  # a resumed check: computed by the first call
             touched = normal.reroutes
         elif scenario_count(len(groups), failures) > limit + 1:
@@ -897,7 +894,6 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
         absorbed = normal.pairs_absorbed
         if top == 3:
             t_triples = time.perf_counter()
-            _, group_of_open = failure_groups(open_sites, domains)
             found, all_found = triples_to_check(
                 touched, meet, normal.pair_reroutes or {},
                 groups_by_component(a, open_sites, group_of_open), cap=20 * limit)
