@@ -922,3 +922,56 @@ def test_a_file_edited_since_the_tool_wrote_it_is_not_replaced(tmp_path, sample_
     assert (out / "sites.csv").read_bytes() == edited
     # the report command keeps the tables (it rewrites report.html only): not refused
     assert not check_output_dir(out, must_exist=True).problems
+
+
+@pytest.mark.parametrize("put", ["file", "link", "dangling_link"])
+def test_an_out_directory_replaced_by_a_file_while_planning_is_left_as_it_is(tmp_path, put):
+    """Tester 95: a user who replaced ``--out`` with a file while the plan was computed
+    found the file hidden at ``.NAME.edge-coverage-tmp-*`` (the exchange swapped it out)
+    and the run exited 6. The user's file, or link, stays where it was, byte for byte;
+    the new outputs are kept, complete, beside it; the message says both."""
+    from coverage.errors import OutputWriteError
+
+    out = tmp_path / "plan"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with OutputDir(out, "plan") as od:
+        staging = od.start()
+        (staging / "summary.json").write_text(json.dumps({"version": "t", "site_count": 1}))
+        (staging / "sites.csv").write_text("site_id,lat,lon\na,0,0\n")
+        out.rmdir() if out.is_dir() else None
+        if put == "file":
+            out.write_text("my notes\n")
+        elif put == "link":
+            out.symlink_to(elsewhere)
+        else:
+            out.symlink_to(tmp_path / "nowhere")
+        with pytest.raises(OutputWriteError, match="no longer a directory") as info:
+            od.commit()
+    if put == "file":
+        assert out.read_text() == "my notes\n"
+    else:
+        assert out.is_symlink() and os.readlink(out).endswith(
+            "elsewhere" if put == "link" else "nowhere")
+    assert os.listdir(elsewhere) == []
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and str(kept[0]) in str(info.value)
+    assert json.loads((kept[0] / "summary.json").read_text())["site_count"] == 1
+    assert (kept[0] / MARKER).is_file()
+    hidden = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert hidden == [] or all(".lock" in h for h in hidden), hidden
+
+
+def test_swap_dir_without_the_exchange_leaves_a_file_in_place(tmp_path, monkeypatch):
+    """The two-rename fallback (no ``renameat2``) refuses a target that is a file too."""
+    from coverage.outputs import outdir
+
+    monkeypatch.setattr(outdir, "_exchange", lambda a, b: False)
+    final = tmp_path / "final"
+    final.write_text("mine")
+    staging = tmp_path / "s"
+    staging.mkdir()
+    (staging / "n").write_text("new")
+    with pytest.raises(outdir.ForeignFilesError):
+        swap_dir(staging, final)
+    assert final.read_text() == "mine" and (staging / "n").read_text() == "new"

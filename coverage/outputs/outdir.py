@@ -625,11 +625,21 @@ def _aside_name(final: Path, what: str) -> Path:
 
 
 class ForeignFilesError(Exception):
-    """The directory to be replaced holds files the tool did not write (``names``)."""
+    """The directory to be replaced holds files the tool did not write (``names``), or
+    is no longer a directory at all (``replaced``: the user put a file or a link there)."""
 
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names))
+    def __init__(self, names: list[str], *, replaced: bool = False) -> None:
+        super().__init__(", ".join(names) or "not a directory")
         self.names = names
+        self.replaced = replaced
+
+
+def _is_real_dir(path: Path) -> bool:
+    """A directory itself, not a file or a symbolic link (to one)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True  # gone: nothing of the user's to keep
 
 
 def swap_dir(staging: Path, final: Path, *,
@@ -652,22 +662,25 @@ def swap_dir(staging: Path, final: Path, *,
         on the directory already moved out of ``final``, so a file added until the very
         swap is seen.
     """
-    if not final.exists():
+    if not os.path.lexists(final):  # a dangling link is the user's: never renamed over
         try:
             os.rename(staging, final)  # atomic; an empty directory made meanwhile is replaced
             _fsync_path(final.parent, directory=True)
             return
         except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
     old = _aside_name(final, "old")
     if _exchange(staging, final):  # the old directory is now under the staging name
-        names = foreign(staging) if foreign else []
-        if names:
+        replaced = not _is_real_dir(staging)  # a file or link the user put there meanwhile
+        names = [] if replaced else foreign(staging) if foreign else []
+        if names or replaced:
             _exchange(staging, final)  # undo: the user's files stay where they were
-            raise ForeignFilesError(names)
+            raise ForeignFilesError(names, replaced=replaced)
         os.rename(staging, old)
     else:
+        if not _is_real_dir(final):
+            raise ForeignFilesError([], replaced=True)
         os.rename(final, old)
         names = foreign(old) if foreign else []
         if names:
@@ -1010,6 +1023,12 @@ class OutputDir:
                                        f"{time.strftime('%Y%m%d-%H%M%S')}")
             os.rename(staging, kept)  # visible, and never removed by a later run
             self.staging = None
+            if exc.replaced:
+                raise OutputWriteError(
+                    f"{self.option} {self.requested}: {self.path} is no longer a directory "
+                    f"(a file or a link was put in its place while planning); it was left "
+                    f"as it is. The new outputs are complete in {kept}. Fix: use {kept} "
+                    f"as it is, or choose another {self.option}") from None
             raise OutputWriteError(
                 f"{self.option} {self.requested}: files edge-coverage did not write appeared "
                 f"in it while planning ({_describe(exc.names)}); nothing was replaced. The "
