@@ -2,9 +2,9 @@
 
 Exit codes: 0 success; 2 bad input or options (nothing written); 3 no feasible plan;
 4 solver failure (or a Dask cluster that lost its workers); 5 plan written but some
-optional outputs (map, report, GIS) failed; 6 outputs could not be written (permission,
-full disk); 1 unexpected internal error; 130 interrupted (Ctrl-C), 143 terminated
-(SIGTERM). Tracebacks only with ``--verbose``.
+optional outputs (map, report, GIS, standard output) failed; 6 outputs could not be
+written (permission, full disk); 1 unexpected internal error; 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM). Tracebacks only with ``--verbose``.
 """
 
 from __future__ import annotations
@@ -744,7 +744,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
                            "time_limit_s": args.sweep_time_limit_s,
                            "total_time_s": args.sweep_total_s, "progress": progress})
     except OutputWriteError:
-        _out("\n".join(lines))  # the figures are not lost with the files
+        _out(args, "\n".join(lines))  # the figures are not lost with the files
         raise
     finally:
         if c.plan is not None:
@@ -753,7 +753,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     lines.append(f"outputs: {out.resolve()} (compare.json)")
     if report and "report.html" not in written.skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}#compare")
-    _out("\n".join(lines))
+    _out(args, "\n".join(lines))
     for name, reason in written.skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     s = c.plan.summary() if c.plan is not None else {}
@@ -857,7 +857,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
                                             "total_time_s": args.sweep_total_s,
                                             "progress": progress})
     except OutputWriteError:
-        _out(_headline(s, args))  # the figures are not lost with the files
+        _out(args, _headline(s, args))  # the figures are not lost with the files
         raise
     finally:
         plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
@@ -869,7 +869,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         lines.append(f"map: {(out / 'map.html').resolve()}")
     if report and "report.html" not in skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}")
-    _out("\n".join(lines))
+    _out(args, "\n".join(lines))
     for name, reason in skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     short = plan_exit_code(s, skipped)
@@ -1001,14 +1001,14 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         + (f"{cal.heldout_median_abs_error_ms:.2f} ms held out ({cal.heldout_method})"
            if math.isfinite(cal.heldout_median_abs_error_ms)
            else f"held out {cal.heldout_method}"))
-    _out("\n".join(lines))
+    _out(args, "\n".join(lines))
     try:  # a replaced file keeps its permissions
         mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o644
         write_atomic(out, cal.model_toml(), mode=mode)
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
                                "writable --out") from None
-    _out(f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
+    _out(args, f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
     return 0
 
 
@@ -1195,7 +1195,7 @@ def _run_latency(args: argparse.Namespace) -> int:
                        "for %s)", args.access, ", ".join(sorted(MOBILE_ACCESS)))
     path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,
                                 backbone=backbone, mobile=mobile, local_breakout=lbo)
-    _out("\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
+    _out(args, "\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
                                       route_note=note)))
     return 0
 
@@ -1278,7 +1278,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from .outputs.plandir import write_report
 
     path = write_report(args.plan_dir)
-    _out(f"report: {path.resolve()}")
+    _out(args, f"report: {path.resolve()}")
     return 0
 
 
@@ -1349,17 +1349,17 @@ def _run_batch(args: argparse.Namespace) -> int:
                      & (table["status"] != "time_limit_short").to_numpy(dtype=bool)
                      & np.array([_batch_plan_unproven(out / str(d)) for d in table["dir"]],
                                 dtype=bool)]
-    _out(f"scenarios: {len(table)} ({n_ok} planned"
+    _out(args, f"scenarios: {len(table)} ({n_ok} planned"
          + (f", {len(short)} of them NOT feasible (short of capacity)" if len(short) else "")
          + (f", {len(unproven)} NOT proven (scenario limit)" if len(unproven) else "")
          + f", {len(table) - n_ok} failed; "
           f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
     for _, r in table[~table["ok"]].iterrows():
-        _out(f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
-    _out(f"table: {out / 'scenarios.csv'}")
+        _out(args, f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
+    _out(args, f"table: {out / 'scenarios.csv'}")
     skipped = table.attrs.get("outputs_skipped") or {}
     if "sweep.png" not in skipped:
-        _out(f"plots: {out / 'sweep.png'}")
+        _out(args, f"plots: {out / 'sweep.png'}")
     for name, reason in skipped.items():
         print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
     for _, r in short.iterrows():
@@ -1478,14 +1478,26 @@ def _join_coordinates(argv: list[str]) -> list[str]:
     return out
 
 
-def _out(text: str) -> None:
+def _out(args: argparse.Namespace, text: str) -> None:
     """Print ``text`` on stdout, flushed. A reader that closed stdout early (``| head -1``)
     is not an error: stdout goes to the null device and the command carries on (its
     warnings on stderr and exit code unchanged); it used to end in an "internal error"
-    ``BrokenPipeError``, or a message at exit, after the plan was written."""
+    ``BrokenPipeError``, or a message at exit, after the plan was written.
+
+    A stdout that cannot be written (a full disk, ``> /dev/full``, an I/O error) is said
+    once on stderr, and ``args.stdout_lost`` makes :func:`main` exit 5 (an output failed)
+    where it would exit 0; the files already written are kept (it was exit 1, "internal
+    error")."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError):
+            if not getattr(args, "stdout_lost", None):
+                print(f"edge-coverage: cannot write to standard output: "
+                      f"{exc.strerror or exc}. The lines it would show are lost; everything "
+                      "else was written. Fix: free space, or send the output elsewhere",
+                      file=sys.stderr)
+            args.stdout_lost = exc.strerror or str(exc)
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, sys.stdout.fileno())
@@ -1502,8 +1514,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(_join_coordinates(
         sys.argv[1:] if argv is None else list(argv)))
     if args.version:
-        _out(__version__)
-        return 0
+        _out(args, __version__)
+        return 5 if getattr(args, "stdout_lost", None) else 0
     if args.command is None:
         parser.print_help()
         return 2
@@ -1521,7 +1533,12 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(), _small_pages():
             # library warnings as one line each, never with Python source lines
             warnings.showwarning = _show_warning
-            return run(args)
+            code = run(args)
+        if code == 0 and getattr(args, "stdout_lost", None):
+            from .errors import EXIT_OUTPUTS_SKIPPED
+
+            return EXIT_OUTPUTS_SKIPPED
+        return code
     except CoverageError as exc:
         if args.verbose:
             logger.exception("error")

@@ -975,3 +975,21 @@ def test_swap_dir_without_the_exchange_leaves_a_file_in_place(tmp_path, monkeypa
     with pytest.raises(outdir.ForeignFilesError):
         swap_dir(staging, final)
     assert final.read_text() == "mine" and (staging / "n").read_text() == "new"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written_keeps_the_plan_and_exits_5(tmp_path):
+    """Tester 95: ``> /dev/full`` ended in exit 1, "internal error", after the plan was
+    written. The plan stays, stderr says once what was lost, and the exit is 5."""
+    out = tmp_path / "plan"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([EXE, *PLAN_ARGS[:-1], "--no-map", "--out", str(out)],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert r.returncode == 5, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.count("cannot write to standard output") == 1
+    assert (out / "summary.json").is_file() and read_marker(out) is not None
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([EXE, "--version"], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    assert r.returncode == 5 and "cannot write to standard output" in r.stderr
