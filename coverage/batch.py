@@ -733,7 +733,9 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         row["aggregation_population_short"] = (s.get("aggregation") or {}).get(
             "population_short")
         _write_json(tmp / "scenario.json", meta)
-        _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid()})
+        _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid(),
+                                        # what a later run checks before reusing it
+                                        "files": sorted(os.listdir(tmp))})
     except OutputWriteError:  # not the scenario's failure: the sweep cannot write
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -836,13 +838,21 @@ def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, An
 
 def _finished_row(final: Path, key: str) -> dict[str, Any] | None:
     """The table row of the finished scenario ``key`` in ``final`` (its ``done.json``),
-    or None."""
+    or None: also when a file it wrote is gone (deleted by hand since), so that the
+    scenario runs again rather than being reused incomplete."""
     try:
         doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not (isinstance(doc, dict) and doc.get("key") == key):
         return None
+    files = doc.get("files")
+    if isinstance(files, list):
+        missing = [f for f in files if isinstance(f, str) and not (final / f).exists()]
+        if missing:
+            logger.info("scenario %s: %s gone since it was planned: it runs again",
+                        final.name, ", ".join(missing[:3]) + (" ..." if missing[3:] else ""))
+            return None
     return {k: doc.get(k) for k in TABLE_COLUMNS}
 
 

@@ -314,6 +314,15 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     check_table(third, expected)
     check_dirs(out, third)
     assert third.attrs["skipped"] == 7
+    # a finished scenario whose file was deleted by hand since runs again (tester 95: it
+    # was reused, its directory incomplete)
+    other_victim = next(v for v in before if v != victim)
+    (out / "scenarios" / other_victim / "sites.csv").unlink()
+    fourth = run_batch(config, out, client=client)
+    pd.testing.assert_frame_equal(
+        fourth.drop(columns=["runtime_s"]), table.drop(columns=["runtime_s"]))
+    assert fourth.attrs["skipped"] == 7
+    assert (out / "scenarios" / other_victim / "sites.csv").stat().st_size > 0
     changed = config.with_name("other.toml")
     changed.write_text(CONFIG.replace("kmedian_time_limit_s = 600", "kmedian_time_limit_s = 599")
                        .replace("[15, 25, 30]", "[25]").replace("[0, 1]", "[1]")
