@@ -480,6 +480,32 @@ def test_report_rebuild_keeps_the_tables_and_swaps_whole(tmp_path):
             if k not in ("report.html", MARKER)} == tables
     assert os.stat(out).st_ino != ino  # a new directory, swapped in
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+    assert "Edited since" not in (out / "report.html").read_text()
+    # the rebuilt report is the tool's own file: a later plan replaces the directory (the
+    # marker kept the old report's record, and the plan run took it for an edit)
+    r = run(*PLAN_ARGS, "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+
+
+def test_report_of_edited_tables_says_so_and_keeps_them_edited(tmp_path):
+    """Tester 95: ``report`` rendered a hand-edited table's values (an absurd
+    ``backup_latency_ms``) as the plan's. It names the edited files at the top of the page
+    and on stderr; the edits are kept, and a later plan still refuses to replace them."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    sites = out / "sites.csv"
+    text = sites.read_text()
+    sites.write_text(text.replace(",", ",", 1) + "\n")  # one more line: another size
+    edited = sites.read_bytes()
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert "sites.csv changed since edge-coverage wrote them" in r.stderr
+    page = (out / "report.html").read_text()
+    assert "Edited since edge-coverage wrote them: sites.csv." in page
+    assert sites.read_bytes() == edited
+    r = run(*PLAN_ARGS, "--no-map", "--out", out)
+    assert r.returncode == 2 and "sites.csv changed since" in r.stderr
+    assert sites.read_bytes() == edited
 
 
 # --------------------------------------------------------------------------- batch

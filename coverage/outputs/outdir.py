@@ -977,13 +977,18 @@ class OutputDir:
         self.staging = staging
         return staging
 
-    def commit(self, extra: dict[str, Any] | None = None) -> Path:
+    def commit(self, extra: dict[str, Any] | None = None, *,
+               still_edited: Collection[str] = ()) -> Path:
         """Write the marker, fsync everything and swap the staging directory in.
 
         Parameters
         ----------
         extra : dict, optional
             More fields for the marker (e.g. skipped outputs).
+        still_edited : collection of str, optional
+            Files carried over that were edited by hand since the tool wrote them: the new
+            marker keeps their old record, so that they still count as edited (and a later
+            plan run still refuses to replace them).
 
         Returns
         -------
@@ -999,11 +1004,16 @@ class OutputDir:
             files = sorted(e for e in os.listdir(staging)
                            if e not in (MARKER, _STAGING_MARKER))
             dirs = [e for e in files if (staging / e).is_dir()]
+            stats = _file_stats(staging, files)
+            if still_edited:
+                was = (read_marker(self.path) or {}).get("stats")
+                was = was if isinstance(was, dict) else {}
+                stats.update({n: was[n] for n in still_edited if n in was and n in stats})
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files,
                    "dirs": dirs,
                    # what each file was: a later run refuses to replace one edited since
-                   "stats": _file_stats(staging, files), **(extra or {})}
+                   "stats": stats, **(extra or {})}
             # the marker first, then the staging marker goes: never a folder with neither;
             # written over the room start() took (no new block unless it is larger)
             data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")

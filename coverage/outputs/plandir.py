@@ -1379,8 +1379,10 @@ def write_report(plan_dir: str | Path) -> Path:
     OutputWriteError
         The report could not be written.
     """
+    import dataclasses
+
     from ..errors import OutputWriteError
-    from .outdir import MARKER, OutputDir, read_marker, write_error_message
+    from .outdir import MARKER, OutputDir, edited_entries, read_marker, write_error_message
     from .report import render_report
 
     d = Path(plan_dir)
@@ -1389,10 +1391,19 @@ def write_report(plan_dir: str | Path) -> Path:
     if problem:
         raise InputValidationError(problem)
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
-        page = render_report(load_plan_dir(od.path))  # the tables as they are under the lock
         prev = read_marker(od.path) or {}
+        # the tables as they are under the lock; a table edited by hand since is named at
+        # the top of the report (its figures are not the computed plan's)
+        edited = tuple(n for n in edited_entries(od.path, prev) if n != "report.html")
+        if edited:
+            logger.warning("%s: %s changed since edge-coverage wrote them: the report shows "
+                           "the edited figures, not checked again, and says so at its top",
+                           od.path, ", ".join(edited))
+        page = render_report(dataclasses.replace(load_plan_dir(od.path), edited=edited))
+        # the marker's own record ("stats") is made again at commit, with the new report
         extra = {k: v for k, v in prev.items()
-                 if k not in ("tool", "kind", "version", "written_at", "files", "dirs")}
+                 if k not in ("tool", "kind", "version", "written_at", "files", "dirs",
+                              "stats")}
         skipped = {k: v for k, v in (extra.get("skipped") or {}).items()
                    if k not in ("report.html", "sweep.csv")}
         extra["skipped"] = skipped
@@ -1405,6 +1416,6 @@ def write_report(plan_dir: str | Path) -> Path:
             (staging / "report.html").write_text(page, encoding="utf-8")
         except OSError as exc:
             raise OutputWriteError(write_error_message(staging / "report.html", exc)) from exc
-        path = od.commit(extra)
+        path = od.commit(extra, still_edited=edited)
     logger.info("wrote %s", path / "report.html")
     return path / "report.html"

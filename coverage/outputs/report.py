@@ -89,6 +89,9 @@ class ReportData:
     capacity_scenarios: pd.DataFrame | None = None
     rollout: pd.DataFrame | None = None
     compare: dict[str, Any] | None = None
+    edited: tuple[str, ...] = ()
+    """Files of the directory changed since the tool wrote them (by the marker's record):
+    the report says so at the top, since its figures come from the edited files."""
 
 
 # --------------------------------------------------------------------------- formatting
@@ -1483,6 +1486,7 @@ table.data thead th{border-bottom:2px solid #ccc}table.data td{white-space:nowra
 img.plot{max-width:100%;height:auto;display:block;margin:.8rem 0}
 p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
 .lead{font-size:1.05rem;color:#333}
+.edited{border:2px solid #b00;background:#fff4f4;padding:.5rem .8rem;margin:.8rem 0}
 """
 
 
@@ -1763,6 +1767,11 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
             f'{_num(s.get("population_total"))} people within budget; '
             f'{_num(s.get("n1_population_outside_budget"))} outside it under the worst '
             f"single failure.</p>")
+    if data.edited:
+        lead += (f'<p class="edited"><strong>Edited since edge-coverage wrote them: '
+                 f'{_e(", ".join(data.edited))}.</strong> The figures below are read from '
+                 "the files as they are now, and were not checked again: they are not the "
+                 "computed plan's. Plan again for a checked report.</p>")
     sections = [parts[key] for key in _PAGE_ORDER]
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (
