@@ -1086,6 +1086,10 @@ def _model_file_problems(out: Path) -> list[str]:
                     f"delete {out} if the edits may go"]
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
+        up = next((q for q in (parent, *parent.parents) if os.path.lexists(q)), None)
+        if up is not None and not up.is_dir():
+            return [f"--out {out}: {up} is a file, not a directory. Fix: give --out a path "
+                    "in a directory"]
         return [f"--out {out}: the directory {parent} does not exist; create it first"]
     if not os.access(parent, os.W_OK | os.X_OK):
         return [f"--out {out}: the directory {parent} is not writable"]

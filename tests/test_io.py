@@ -254,7 +254,33 @@ def test_missing_file(tmp_path):
 
 
 def test_directory_is_not_a_file(tmp_path):
-    raises_with(read_sites, tmp_path, match=[str(tmp_path), "not a regular file"])
+    raises_with(read_sites, tmp_path, match=[str(tmp_path), "a directory, not a regular file"])
+
+
+def test_a_named_pipe_is_called_one(tmp_path):
+    """Tester 95: a FIFO input was called "(a directory?)"."""
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    msg = raises_with(read_demand, fifo, match=["a named pipe (FIFO), not a regular file"])
+    assert "directory" not in msg
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_latin1_csv_names_its_first_bad_line(tmp_path, gz):
+    """Tester 95: a Latin-1 CSV's error gave the byte offset of pandas' buffer, not a
+    row. The line is counted over the whole file (here past the first 1 MiB block) and
+    shown as Windows-1252 would read it."""
+    rows = ["name,lat,lon,population"] + [f"p{i},{40 + i * 1e-5:.5f},-100,10"
+                                          for i in range(80_000)]
+    rows[70_001] = "Bogot\xe1,4.6,-74.1,100"
+    data = "\n".join(rows).encode("latin-1") + b"\n"
+    assert len(data) > 1.5 * 2**20
+    path = tmp_path / ("latin.csv.gz" if gz else "latin.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    raises_with(read_demand, path, match=["not UTF-8", "line 70002 ", "'Bogot\u00e1,4.6",
+                                          "CSV UTF-8"])
 
 
 def test_missing_columns(tmp_path):

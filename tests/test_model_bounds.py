@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DATA
 
 from coverage.cli import main
 from coverage.errors import InputValidationError
@@ -340,3 +341,23 @@ def test_calibrate_out_inside_a_tool_owned_directory_is_refused(tmp_path, capsys
     # next to the directory is fine
     assert main(["calibrate", "--pings", str(pings), "--out",
                  str(owned.parent / "model.toml"), "-q"]) == 0
+
+
+def test_outputs_under_a_file_say_it_is_a_file(tmp_path, capsys):
+    """Tester 95: ``calibrate --out afile/x.toml`` said "the directory afile does not
+    exist", and ``plan --out afile/sub`` printed a stray line about its lock file."""
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    assert main(["calibrate", "--pings", str(_pings(tmp_path)), "--out",
+                 str(afile / "x.toml")]) == 2
+    err = _err(capsys)
+    assert f"{afile} is a file, not a directory" in err and "does not exist" not in err
+    assert main(["calibrate", "--pings", str(_pings(tmp_path)), "--out",
+                 str(afile / "deeper" / "x.toml")]) == 2
+    assert f"{afile} is a file, not a directory" in _err(capsys)
+    assert main(["plan", "--demand", str(DATA / "west_demand.csv"), "--candidates",
+                 str(DATA / "west_candidates.csv"), "--out", str(afile / "sub"), "-q"]) == 2
+    err = _err(capsys)
+    assert "which is a file" in err and "lock file" not in err
+    assert err.count("\n") == 1, err
+    assert afile.read_text() == "mine"

@@ -1019,3 +1019,22 @@ def test_a_stdout_that_cannot_be_written_keeps_the_plan_and_exits_5(tmp_path):
         r = subprocess.run([EXE, "--version"], stdout=full, stderr=subprocess.PIPE,
                            text=True, timeout=60)
     assert r.returncode == 5 and "cannot write to standard output" in r.stderr
+
+
+def test_report_of_a_plan_whose_report_was_skipped_gives_the_reason(tmp_path):
+    """Tester 95: after a plan run skipped the report (the disk was full), ``report``
+    blamed ``--no-report``. It gives the reason the marker recorded."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    reason = "OSError: [Errno 28] No space left on device"
+    marker = json.loads((out / MARKER).read_text())
+    for name in ("sweep.csv", "report.html"):
+        (out / name).unlink()
+        marker["files"].remove(name)
+        marker["stats"].pop(name)
+    marker["skipped"] = {"sweep.csv": reason, "report.html": reason}
+    (out / MARKER).write_text(json.dumps(marker))
+    r = run("report", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"could not write sweep.csv: {reason}" in r.stderr
+    assert "--no-report" not in r.stderr and "free disk space" in r.stderr

@@ -614,7 +614,10 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         )
         report.raise_if_any()
     if not p.is_file():
-        report.add("path is not a regular file (a directory?)", "pass the path of a file")
+        kind = _file_kind(p)
+        report.add(f"path is {kind}, not a regular file", "pass the path of a file" + (
+            "" if kind == "a directory" else
+            " (a named pipe or a device cannot be read twice, as the checks need)"))
         report.raise_if_any()
     size = p.stat().st_size
     if not os.access(p, os.R_OK):
@@ -694,6 +697,54 @@ def _find_nul(path: Path, gz: bool) -> tuple[tuple[int, int] | None, bool]:
     return None, quote
 
 
+def _file_kind(path: Path) -> str:
+    """What a path that is not a regular file is: "a directory", "a named pipe (FIFO)",
+    ..."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "not readable"
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
+    """Line (1-based), byte offset (0-based) and that line read as Windows-1252 (the usual
+    other encoding of a spreadsheet's CSV) of the first byte that is not UTF-8, or None.
+
+    Streams the (decompressed) file in blocks, with an incremental decoder (a character
+    split across two blocks is not an error); only called once pandas found such a byte.
+    """
+    import codecs
+
+    opener = gzip.open if gz else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, line = 0, 1
+    with opener(path, "rb") as fh:
+        while True:
+            block = fh.read(_SCAN_BLOCK_BYTES)
+            held = len(decoder.getstate()[0])  # a character's start, left from the last block
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                at = max(exc.start - held, 0)  # (a bad byte held back: this block's start)
+                line_no = line + block.count(b"\n", 0, at)
+                start = block.rfind(b"\n", 0, at) + 1
+                end = block.find(b"\n", at)
+                text = block[start:end if end >= 0 else len(block)][:120]
+                return line_no, offset + at, text.decode("cp1252", "replace").strip()
+            if not block:
+                return None
+            offset += len(block)
+            line += block.count(b"\n")
+
+
 def _header_line(head: bytes) -> str:
     """First line of a CSV head (BOM dropped, undecodable bytes replaced)."""
     text = head.decode("utf-8-sig", errors="replace")
@@ -750,9 +801,13 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
                 compression="gzip" if gz else None,
             )
     except UnicodeDecodeError as exc:
+        bad = _first_non_utf8(path, gz)
+        where = (f"line {bad[0]} (byte {bad[1]}) holds a byte that is not UTF-8; read as "
+                 f"Windows-1252 (Latin-1) it says {bad[2]!r}" if bad else str(exc))
         report.add(
-            f"file is not UTF-8 text: {exc}",
-            "re-save it as UTF-8 CSV, " + _COMPLETE_HINT,
+            f"file is not UTF-8 text: {where}",
+            "re-save it as UTF-8 CSV (e.g. Excel: 'CSV UTF-8 (comma delimited)'), "
+            + _COMPLETE_HINT,
         )
         report.raise_if_any()
     df = _trailing_fields(df, sep, report)

@@ -235,8 +235,8 @@ def _foreign_lock(lock: Path) -> str | None:
     run's). A link there was followed and the file it named overwritten, then removed."""
     try:
         st = os.lstat(lock)
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # (a parent that is a file: the directory's own check says so)
     except OSError as exc:
         return f"cannot check its lock file {lock} ({exc.strerror})"
     fix = (f"Fix: move {lock} away (edge-coverage keeps its lock there while it writes), "

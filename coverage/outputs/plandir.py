@@ -1170,13 +1170,15 @@ def _rows(mask: Any) -> str:
 
 
 def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: bool = False,
-                      known: Mapping[str, pd.DataFrame] | None = None) -> ReportData:
+                      known: Mapping[str, pd.DataFrame] | None = None,
+                      skipped: Mapping[str, Any] | None = None) -> ReportData:
     """Read and check the report's input files (name -> path); one error lists every problem.
 
     ``without_sweep``: ``sweep.csv`` is neither needed nor read (the data's sweep is empty;
     for :func:`~coverage.outputs.report.draft_report`). ``known``: tables read earlier from
     these same files (name -> table), taken instead of reading them again; every check
-    still runs."""
+    still runs. ``skipped``: the outputs the plan run skipped, with the reasons (its
+    marker's record), to say why a file is missing."""
     from .report import ReportData
 
     problems: list[str] = []
@@ -1188,8 +1190,10 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
     needed = [n for n in REPORT_INPUTS if not (without_sweep and n == "sweep.csv")]
     missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
     if missing:
-        note = (" (sweep.csv and report.html are not written with --no-report)"
-                if "sweep.csv" in missing and "summary.json" not in missing else "")
+        why = (skipped or {}).get("sweep.csv")
+        note = ("" if "sweep.csv" not in missing or "summary.json" in missing
+                else f" (the plan run could not write sweep.csv: {str(why)[:300]})" if why
+                else " (sweep.csv and report.html are not written with --no-report)")
         problems.append(f"missing {', '.join(missing)}{note}")
     summary: dict[str, Any] | None = None
     if "summary.json" not in missing:
@@ -1254,6 +1258,9 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
         what = ("is not a plan directory written by `edge-coverage plan`"
                 if "summary.json" in missing else "is incomplete or damaged")
         fix = _FIX if missing or any(p.startswith("missing ") for p in problems) else _FIX_EDITED
+        if missing == ["sweep.csv"] and (skipped or {}).get("sweep.csv"):
+            fix = ("remove the cause (e.g. free disk space), write the plan again with "
+                   "`edge-coverage plan ... --out DIR`, then run `edge-coverage report DIR`")
         raise InputValidationError(
             f"plan directory {where} {what}: " + "; ".join(problems) + f". Fix: {fix}")
     return ReportData(summary=summary, sites=tables["sites.csv"],
@@ -1294,9 +1301,12 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         raise InputValidationError(
             f"plan directory {d} {what}: give the --out directory of an `edge-coverage plan` "
             "run")
+    from .outdir import read_marker
+
+    skipped = (read_marker(d) or {}).get("skipped")
     return _load_report_data(
         {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS},
-        str(d))
+        str(d), skipped=skipped if isinstance(skipped, dict) else None)
 
 
 def _report_target_problem(d: Path) -> str | None:
