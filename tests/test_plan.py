@@ -385,3 +385,35 @@ def test_the_api_takes_a_profile_name_and_one_budget(sample_inputs):
     assert sweep["budget_ms"].tolist() == [30.0, 40.0]
     with pytest.raises(InputValidationError, match="budgets_ms"):
         by_name.with_sweep("forty")
+
+
+@pytest.mark.parametrize("country", ["LU", "PT"])
+@pytest.mark.parametrize("swap", ["demand", "sites"])
+def test_swapped_lat_lon_of_one_file_is_named(country, swap):
+    """Tester 95: a file with its lat and lon exchanged (still valid coordinates: LU's
+    49.6, 6.1 read as 6.1, 49.6) ended in "add candidates near the demand". The message
+    names the likely cause; a plan of the unswapped files covers, so the test can fail."""
+    demand, sites = geonames_demand(country), geonames_candidates(country)
+    plan = plan_sites(demand, sites, budget_ms=30, failures=0, kmedian_time_limit_s=5)
+    assert plan.info["population_covered"] > 0
+    exchanged = {"lat": "lon", "lon": "lat"}
+    if swap == "demand":
+        demand = demand.rename(columns=exchanged)
+    else:
+        sites = sites.rename(columns=exchanged)
+    with pytest.raises(NoFeasiblePlanError) as info:
+        plan_sites(demand, sites, budget_ms=30, failures=0)
+    msg = str(info.value)
+    assert "lat and lon of the demand or of the candidates look swapped" in msg
+    assert "add candidates" not in msg
+
+
+def test_far_apart_files_are_not_called_swapped():
+    """Demand in Portugal and candidates in Luxembourg: no exchange brings them together,
+    the message stays "add candidates"."""
+    from coverage.planner.stages import swapped_coordinates_hint
+
+    demand, sites = geonames_demand("PT"), geonames_candidates("LU")
+    assert swapped_coordinates_hint(demand, sites, 88.0) is None
+    with pytest.raises(NoFeasiblePlanError, match="add candidates near the demand"):
+        plan_sites(demand, sites, budget_ms=30, failures=0)

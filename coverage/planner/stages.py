@@ -63,6 +63,7 @@ __all__ = ["LATENCY_COMPONENT_COLUMNS", "SiteCount", "Placement", "assign_and_fa
            "capacitated_sites",
            "latency_components", "check_aggregation",
            "check_any_coverable", "choose_strategy", "component_sites", "estimate_pairs",
+           "swapped_coordinates_hint",
            "min_sites", "n_minus_1",
            "open_in_budget", "place_sites", "plan_summary", "by_service_class", "propose_gaps",
            "reach_matrix",
@@ -385,11 +386,67 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
                 f"{float(np.max(shrink)):,.0f} km. Fix: smaller bins (e.g. --aggregate-km "
                 f"{suggested_bin_km(radius_km):.3g} or a finer --aggregate-h3), or "
                 "--aggregate-mode centroid")
+        hint = swapped_coordinates_hint(problem.demand, problem.sites, radius_km)
+        if hint:
+            raise NoFeasiblePlanError(
+                f"no demand point has a candidate site within {c.budget_ms:g} ms "
+                f"{c.percentile} (radius {radius_km:.0f} km with {access} access), and {hint}")
         raise NoFeasiblePlanError(
             f"no demand point has a candidate site within {c.budget_ms:g} ms {c.percentile} "
             f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
             "or raise --budget-ms"
         )
+
+
+def swapped_coordinates_hint(demand: pd.DataFrame, sites: pd.DataFrame,
+                             radius_km: float, *, sample: int = 2_000) -> str | None:
+    """Whether one table's latitude and longitude look swapped against the other's.
+
+    Asked when no demand point has a candidate in budget: when, with one table's ``lat``
+    and ``lon`` exchanged (both still valid coordinates), most of an evenly spaced sample
+    of the demand points has a candidate within ``radius_km``, that is the likely cause.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        With ``lat`` and ``lon`` columns, degrees.
+    radius_km : float
+        The budget's great-circle radius.
+    sample : int, default 2000
+        Demand points looked at (evenly spaced rows).
+
+    Returns
+    -------
+    str or None
+        The sentence with the fix (which file, how many of the sample reach a candidate
+        swapped), or ``None``.
+    """
+    if not (len(demand) and len(sites)) or not np.isfinite(radius_km) or radius_km <= 0:
+        return None
+    rows = np.unique(np.linspace(0, len(demand) - 1, min(sample, len(demand))).astype(int))
+    d_lat = demand["lat"].to_numpy(dtype=np.float64)[rows]
+    d_lon = demand["lon"].to_numpy(dtype=np.float64)[rows]
+    s_lat = sites["lat"].to_numpy(dtype=np.float64)
+    s_lon = sites["lon"].to_numpy(dtype=np.float64)
+    # exchanging the demand's or the sites' columns mirrors one set across the same line
+    # (lat = lon): either brings them together, so which file is wrong cannot be told here
+    tries = (("the demand", (d_lon, d_lat), (s_lat, s_lon)),
+             ("the candidates", (d_lat, d_lon), (s_lon, s_lat)))
+    valid = [who for who, (q_lat, _), (t_lat, _) in tries
+             if np.abs(q_lat).max() <= 90 and np.abs(t_lat).max() <= 90]
+    if not valid:
+        return None
+    who, (q_lat, q_lon), (t_lat, t_lon) = next(t for t in tries if t[0] in valid)
+    dist_km, _ = nearest(t_lat, t_lon, unit_xyz(q_lat, q_lon))
+    reached = int((dist_km[:, 0] <= radius_km).sum())
+    if reached * 2 <= len(rows):
+        return None
+    which = " or of ".join(valid)
+    return (f"the lat and lon of {which} look swapped: with one file's two columns exchanged, "
+            f"{reached} of {len(rows)} demand points looked at have a candidate within "
+            f"{radius_km:.0f} km. Fix: check the lat and lon columns of "
+            + ("both files" if len(valid) == 2 else "that file")
+            + " (lat is the latitude, -90 to 90; lon the longitude)")
 
 
 @dataclass(frozen=True)
