@@ -544,6 +544,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     if problems or model is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused
+        args.output_dir = od  # an interruption after its swap says the outputs are whole
         if args.command == "compare":
             return _compare_and_write(args, od, demand, sites, model, inputs, progress,
                                       **extra)
@@ -1550,7 +1551,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, _Terminated)
-        print(f"edge-coverage: {'terminated' if terminated else 'interrupted'}",
+        od = getattr(args, "output_dir", None)
+        after = (f" after the outputs were written: {od.path} is complete"
+                 if od is not None and od.committed else "")
+        print(f"edge-coverage: {'terminated' if terminated else 'interrupted'}{after}",
               file=sys.stderr)
         return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - last-resort message without traceback

@@ -1038,3 +1038,29 @@ def test_report_of_a_plan_whose_report_was_skipped_gives_the_reason(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"could not write sweep.csv: {reason}" in r.stderr
     assert "--no-report" not in r.stderr and "free disk space" in r.stderr
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_termination_says_whether_the_outputs_were_written(tmp_path, monkeypatch, capsys,
+                                                              when):
+    """Tester 95: a SIGTERM landing after the swap said only "terminated", exit 143, with
+    the new plan complete in place. It now says the outputs are complete (still 143: the
+    run did not end by itself); one landing before the swap does not."""
+    from coverage.outputs import plandir
+
+    out = tmp_path / "plan"
+
+    def stop(*_a, **_k):
+        raise cli._Terminated()
+
+    if when == "after":
+        monkeypatch.setattr(cli, "_headline", stop)  # the first thing after the swap
+    else:
+        monkeypatch.setattr(plandir, "write_plan", stop)  # before anything is swapped in
+    assert cli.main([*PLAN_ARGS, "--no-map", "--out", str(out)]) == 143
+    err = capsys.readouterr().err
+    if when == "after":
+        assert f"terminated after the outputs were written: {out} is complete" in err
+        assert read_marker(out) is not None
+    else:
+        assert err.strip().endswith("edge-coverage: terminated") and not out.exists()
