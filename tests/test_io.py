@@ -767,3 +767,15 @@ def test_the_validation_fingerprint_does_not_depend_on_the_chunks():
     moved.loc[0, "name"], moved.loc[1, "name"] = (moved.loc[0, "name"] + moved.loc[1, "name"][:1],
                                                   moved.loc[1, "name"][1:])
     assert _fingerprint(moved, "demand", None) != fp
+
+
+def test_a_latin1_geojson_names_its_bad_byte(tmp_path):
+    """A GeoJSON in Latin-1 said "can't decode byte 0xe3 in position 1" (a position in
+    some string of the parser's); it names the line and byte, and shows the text there."""
+    path = tmp_path / "l1.geojson"
+    path.write_bytes(
+        b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        b'{"name":"S\xe3o Paulo","population":10},"geometry":{"type":"Point",'
+        b'"coordinates":[-46.6,-23.5]}}]}')
+    raises_with(read_demand, path, match=["not UTF-8", "line 1 (byte 81)",
+                                          "S\u00e3o Paulo", "RFC 7946"])

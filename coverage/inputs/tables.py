@@ -658,6 +658,18 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         return _read_vector(p, _pick_layer(p, layer, report))
     except InputValidationError:
         raise
+    except UnicodeDecodeError as exc:
+        bad = (_first_non_utf8(p, gz=False)
+               if suffix in (".geojson", ".json") and not gz else None)
+        if bad is None:
+            report.add(f"cannot read the file: text that is not UTF-8 ({exc.reason})",
+                       "re-save it as UTF-8, " + _COMPLETE_HINT)
+        else:
+            report.add(f"file is not UTF-8 text: line {bad[0]} (byte {bad[1]}) holds a byte "
+                       f"that is not UTF-8; read as Windows-1252 (Latin-1) it says "
+                       f"{bad[2]!r}", "re-save it as UTF-8 (GeoJSON is UTF-8 by "
+                       "definition, RFC 7946), " + _COMPLETE_HINT)
+        report.raise_if_any()
     except Exception as exc:  # noqa: BLE001 - any parser failure becomes a validation error
         known = suffix in _CSV_SUFFIXES or suffix in _PARQUET_SUFFIXES or suffix in _VECTOR_SUFFIXES
         what = "cannot read the file" if known else f"unsupported or unreadable format {suffix!r}"
@@ -715,8 +727,9 @@ def _file_kind(path: Path) -> str:
 
 
 def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
-    """Line (1-based), byte offset (0-based) and that line read as Windows-1252 (the usual
-    other encoding of a spreadsheet's CSV) of the first byte that is not UTF-8, or None.
+    """Line (1-based), byte offset (0-based) and that line (or 60 bytes each side of it)
+    read as Windows-1252 (the usual other encoding of a spreadsheet's CSV) of the first
+    byte that is not UTF-8, or None.
 
     Streams the (decompressed) file in blocks, with an incremental decoder (a character
     split across two blocks is not an error); only called once pandas found such a byte.
@@ -737,7 +750,9 @@ def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
                 line_no = line + block.count(b"\n", 0, at)
                 start = block.rfind(b"\n", 0, at) + 1
                 end = block.find(b"\n", at)
-                text = block[start:end if end >= 0 else len(block)][:120]
+                end = end if end >= 0 else len(block)
+                # the line, or 60 bytes each side of the bad one on a long line
+                text = block[max(start, at - 60):min(end, at + 60)]
                 return line_no, offset + at, text.decode("cp1252", "replace").strip()
             if not block:
                 return None
