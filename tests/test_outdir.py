@@ -950,6 +950,39 @@ def test_a_file_edited_since_the_tool_wrote_it_is_not_replaced(tmp_path, sample_
     assert not check_output_dir(out, must_exist=True).problems
 
 
+def test_a_copied_plan_directory_is_not_taken_for_an_edited_one(tmp_path, sample_inputs):
+    """A plan directory copied with ``cp -r`` (new times, same contents) was called edited:
+    the report boxed every table and a plan into the copy was refused. The marker records
+    each file's hash too, so the copy is the tool's own; a real edit of the copy is still
+    found (same size, other bytes)."""
+    import shutil
+
+    from coverage.errors import InputValidationError
+    from coverage.outputs.outdir import edited_entries
+    from coverage.planner.plan import plan_sites
+
+    out = tmp_path / "plan1"
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    plan.to_dir(out, map=False, report=False, gis=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)  # copy2: same times; now give every file a new one
+    for f in copy.iterdir():
+        os.utime(f, ns=(f.stat().st_mtime_ns + 10**9, f.stat().st_mtime_ns + 10**9))
+    assert edited_entries(copy) == []
+    assert not check_output_dir(copy).problems
+    plan.to_dir(copy, map=False, report=False, gis=False)  # accepted: replaced
+    # the same size, other bytes, another time: an edit
+    sites = copy / "sites.csv"
+    data = bytearray(sites.read_bytes())
+    i = data.index(b"0")
+    data[i:i + 1] = b"1"
+    sites.write_bytes(bytes(data))
+    os.utime(sites, ns=(sites.stat().st_mtime_ns + 10**9,) * 2)
+    assert edited_entries(copy) == ["sites.csv"]
+    with pytest.raises(InputValidationError, match="sites.csv changed"):
+        plan.to_dir(copy, map=False, report=False, gis=False)
+
+
 @pytest.mark.parametrize("put", ["file", "link", "dangling_link"])
 def test_an_out_directory_replaced_by_a_file_while_planning_is_left_as_it_is(tmp_path, put):
     """Tester 95: a user who replaced ``--out`` with a file while the plan was computed

@@ -479,9 +479,29 @@ def _foreign_problem(option: str, text: str, held: str) -> str:
                           else "") + " (the whole directory is replaced when it is written)")
 
 
-def _file_stats(directory: Path, names: Iterable[str]) -> dict[str, list[int]]:
-    """``{name: [size, mtime_ns]}`` of the regular files among ``names``."""
-    out = {}
+#: Files up to this size also get their SHA-256 in the marker's record: a copy (``cp -r``,
+#: an unpacked archive), whose times are new, is then not taken for an edit.
+HASHED_MAX_BYTES = 64 << 20
+
+
+def _sha256(path: Path) -> str | None:
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _file_stats(directory: Path, names: Iterable[str], *,
+                hashes: bool = True) -> dict[str, list[Any]]:
+    """``{name: [size, mtime_ns, sha256]}`` of the regular files among ``names`` (the
+    hash only for files up to :data:`HASHED_MAX_BYTES`, and with ``hashes``)."""
+    out: dict[str, list[Any]] = {}
     for name in names:
         try:
             st = os.lstat(directory / name)
@@ -489,20 +509,35 @@ def _file_stats(directory: Path, names: Iterable[str]) -> dict[str, list[int]]:
             continue
         if stat.S_ISREG(st.st_mode):
             out[name] = [int(st.st_size), int(st.st_mtime_ns)]
+            if hashes and st.st_size <= HASHED_MAX_BYTES:
+                digest = _sha256(directory / name)
+                if digest is not None:
+                    out[name].append(digest)
     return out
 
 
 def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> list[str]:
-    """The files of a plan directory whose size or modification time is not what the
-    marker recorded when the tool wrote them: edited by hand since (a marker without the
-    record, from before it: none)."""
+    """The files of a plan directory that are not what the marker recorded when the tool
+    wrote them: edited by hand since. Another size is an edit; the same size and time is
+    not; the same size and another time (a copy, ``touch``) is an edit only when the
+    content differs from the recorded hash, or when no hash was recorded (a large file).
+    A marker without the record (from before it): none."""
     marker = read_marker(directory) if marker is None else marker
     recorded = (marker or {}).get("stats")
     if not isinstance(recorded, dict):
         return []
-    now = _file_stats(directory, recorded)
-    return sorted(name for name, was in recorded.items()
-                  if name in now and now[name] != list(was))
+    now = _file_stats(directory, recorded, hashes=False)
+    edited = []
+    for name, was in recorded.items():
+        if name not in now or not isinstance(was, list) or len(was) < 2:
+            continue
+        size, mtime = now[name]
+        if size != was[0]:
+            edited.append(name)
+        elif mtime != was[1] and not (len(was) > 2 and isinstance(was[2], str)
+                                      and _sha256(directory / name) == was[2]):
+            edited.append(name)
+    return sorted(edited)
 
 
 def foreign_entries(directory: Path) -> list[str]:
