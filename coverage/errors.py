@@ -74,7 +74,7 @@ EXIT_PLAN_SHORT = 7
 """Exit code of a run whose outputs are written but whose plan is **not** a feasible one,
 or not proven to be one (a capacitated plan whose failure scenarios were cut at the
 scenario limit, ``summary["capacity"]["scenarios_complete"]`` false: those not checked may
-fall short, whatever its status). Not feasible:
+fall short; status ``unproven``, or ``time_limit`` when the count's gap is open too). Not feasible:
 a capacitated plan short of capacity in a failure scenario (status ``time_limit_short``:
 the search ran out of time or its failure scenarios were cut at the scenario limit, and
 the plan has fewer sites than the capacity bound). The outputs are kept (a computed plan is

@@ -1448,6 +1448,11 @@ def test_a_plan_at_its_bound_with_the_list_cut_exits_7_as_not_proven(tmp_path, c
     assert "(worst over the 6 scenarios checked)" in out  # not "any scenario"
     s = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert s["site_count"] == 6 and s["capacity"]["scenarios_complete"] is False
+    # not "optimal": optimal for the scenarios checked only (a tester's find: the API and
+    # summary.json read "optimal", gap 0, for a plan an unchecked pair breaks)
+    assert s["status"] == "unproven" and s["capacity"]["status"] == "optimal"
+    assert "sites: 6 (unproven: the fewest that carry the load in the failure scenarios " \
+        "checked, 6 of 22" in out
     assert s["capacity"]["worst_utilisation_over"] == "the scenarios checked"
     # the report does not read as proven (it said "proven optimal", the others "implied")
     report = (tmp_path / "cut" / "report.html").read_text()
@@ -1482,3 +1487,40 @@ def test_a_bad_demand_does_not_hide_the_candidates_problems(tmp_path, capsys):
     demand, sites = pd.read_csv(tmp_path / "d.csv"), pd.read_csv(tmp_path / "s.csv")
     raises_with(plan_sites, demand, sites, requests_per_person_day=1.0,
                 match=["population is negative", "'capacity_rps'", "'metro_colo'"])
+
+
+def test_the_api_says_a_plan_with_the_list_cut_is_not_proven(caplog):
+    """The API had no word for it: ``plan_sites(..., scenario_limit=5)`` returned status
+    ``optimal`` and gap 0 for a plan that a pair of failures not checked breaks (a tester's
+    find). Its status is ``unproven`` and a warning names the scenarios checked; an
+    independent check finds the pair it falls short in."""
+    import itertools
+    import logging
+
+    from coverage.planner.plan import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["d0", "d1"], "lat": [45.0, 50.0], "lon": [5.0, 5.0],
+                           "population": [1000.0, 1000.0], "load_rps": [100.0, 100.0]})
+    offsets = [(0.01, 0), (0, 0.01), (-0.01, 0), (0, -0.01)]
+    sites = pd.DataFrame([{"site_id": f"{c}{i}", "lat": lat + a, "lon": 5.0 + b,
+                           "capacity_rps": 50.0}
+                          for c, lat in (("a", 45.0), ("b", 50.0))
+                          for i, (a, b) in enumerate(offsets)])
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan = plan_sites(demand, sites, failures=2, scenario_limit=5,
+                          kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["status"] == "unproven" and s["capacity"]["scenarios_complete"] is False
+    assert any("NOT proven to carry the load" in r.getMessage() and "6 of 22" in
+               r.getMessage() for r in caplog.records)
+    # independent: some pair of chosen sites in one cluster leaves it 50 < 100 requests/s
+    chosen = plan.sites["site_id"].tolist()
+    short = [pair for pair in itertools.combinations(chosen, 2)
+             if pair[0][0] == pair[1][0]
+             and 50.0 * (sum(x[0] == pair[0][0] for x in chosen) - 2) < 100.0]
+    assert short
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        full = plan_sites(demand, sites, failures=2, kmedian_time_limit_s=5)
+    assert full.summary()["status"] == "optimal" and full.summary()["site_count"] == 8
+    assert not any("NOT proven" in r.getMessage() for r in caplog.records)

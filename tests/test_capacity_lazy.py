@@ -251,6 +251,10 @@ def test_sweep_budgets_solved_lazily_are_capacitated():
     assert row["method"] == "lazy (capacitated)"
     assert row["site_count"] == want and row["status"] == "optimal"
     assert "lazy (capacitated)" in sweep.attrs["note"]
+    # every budget carries the load: no legend of a status the table does not hold (it
+    # read as a finding)
+    assert "infeasible_capacity" not in sweep.attrs["note"]
+    assert "unproven" not in sweep.attrs["note"]
 
 
 @pytest.mark.parametrize("seed,k", [(51, 1), (52, 1), (53, 2), (54, 0)])
@@ -361,3 +365,26 @@ def test_near_integer_costs_are_not_rounded_as_integers():
     res = capacitated_cover(reach, [1.0, 1.0], np.full(3, 10.0), [1, 1], failures=0,
                             cost=cost)
     assert res.objective == pytest.approx(100000.0) and res.lower_bound <= res.objective
+
+
+def test_the_sweep_note_names_the_budgets_no_plan_carries():
+    """A capacitated sweep's note said "status infeasible_capacity: no plan carries the
+    load" on every run, read as a finding (a tester's find). It names the budgets of that
+    status, and only when the table has them: at 23 ms (116 km) only the 50 requests/s
+    site reaches the 100 requests/s point; at 30 ms the 200 requests/s one does too."""
+    from coverage.planner.sweep import budget_sweep
+
+    demand = pd.DataFrame({"demand_id": ["d0"], "lat": [45.0], "lon": [5.0],
+                           "population": [1000.0], "load_rps": [100.0]})
+    sites = pd.DataFrame({"site_id": ["near", "far"], "lat": [45.01, 46.5], "lon": [5.0, 5.0],
+                          "capacity_rps": [50.0, 200.0]})  # far: 167 km
+    plan = plan_sites(demand, sites, budget_ms=30, failures=0, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    assert plan.sites["site_id"].tolist() == ["far"]
+    sweep = budget_sweep(demand, sites, [23, 30], failures=(0,), model=ON_NET,
+                         time_limit_s=10, capacity=plan.capacity)
+    assert sweep["status"].tolist() == ["infeasible_capacity", "optimal"]
+    assert "infeasible_capacity at 23 ms: no plan carries the load" in sweep.attrs["note"]
+    sweep = budget_sweep(demand, sites, [30], failures=(0,), model=ON_NET, time_limit_s=10,
+                         capacity=plan.capacity)
+    assert "infeasible_capacity" not in sweep.attrs["note"]

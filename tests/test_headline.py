@@ -290,8 +290,12 @@ def test_an_optimal_count_with_scenarios_left_unchecked_says_so():
             "population_total": 10.0, "population_covered": 10.0}
     cut = {**base, "capacity": {"scenarios_checked": 20_001, "scenarios_total": 10_701_001,
                                 "scenarios_complete": False}}
-    text = "\n".join(headline_lines(cut, access="ftth"))
-    assert "if it carries the load in the failure scenarios not checked: 20,001 of" in text
+    # a summary of an earlier version ("optimal", the list cut) and of this one ("unproven")
+    for status in ("optimal", "unproven"):
+        text = "\n".join(headline_lines({**cut, "status": status}, access="ftth"))
+        assert ("sites: 40 (unproven: the fewest that carry the load in the failure "
+                "scenarios checked, 20,001 of 10,701,001, the riskiest first; NOT proven to "
+                "carry it in the others)") in text
     full = {**base, "capacity": {"scenarios_checked": 500, "scenarios_total": 10_701,
                                  "scenarios_complete": True}}
     text = "\n".join(headline_lines(full, access="ftth"))

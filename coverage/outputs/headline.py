@@ -117,10 +117,12 @@ def _sites_line(s: Mapping[str, Any]) -> str:
         return (line + f" ({status}; total cost {_amount(value)}, proven lower bound on the "
                 f"cost {_amount(s.get('lower_bound'))}, cost gap {gap_text})")
     cap = s.get("capacity") or {}
-    if optimal and not cap.get("scenarios_complete", True):  # k >= 3 on a large plan
-        return (line + f" (optimal: proven fewest, if it carries the load in the failure "
-                f"scenarios not checked: {_count(cap.get('scenarios_checked'))} of "
-                f"{_count(cap.get('scenarios_total'))} checked, the riskiest first)")
+    if status == "unproven" or (optimal and not cap.get("scenarios_complete", True)):
+        # the capacity check's list was cut at the scenario limit (k >= 3 on a large plan)
+        return (line + f" (unproven: the fewest that carry the load in the failure "
+                f"scenarios checked, {_count(cap.get('scenarios_checked'))} of "
+                f"{_count(cap.get('scenarios_total'))}, the riskiest first; NOT proven to "
+                "carry it in the others)")
     if optimal:
         return line + " (optimal: proven fewest)"
     if status == "time_limit_short":  # a capacitated plan that does not carry the load

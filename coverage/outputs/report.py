@@ -785,7 +785,7 @@ def _summary_section(s: dict[str, Any]) -> str:
                  f"were cut at --scenario-limit ({_num(cap.get('scenarios_checked'))} of "
                  f"{_num(cap.get('scenarios_total'))} checked), so a scenario not checked "
                  f"may fall short of capacity (the command exited 7). The {what} "
-                 + ("is optimal for the scenarios checked; " if status == "optimal"
+                 + ("is optimal for the scenarios checked; " if status in ("optimal", "unproven")
                     else f"is not proven optimal either ({_e(status)}); ")
                  + "raise --scenario-limit to "
                  f"{_num(cap.get('scenarios_total'))} or more for a proof.")
@@ -936,8 +936,13 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
     if s.get("capacity"):
         body += ("<p><b>Capacity:</b> the plan is capacitated, and so is every budget of "
                  "the sweep (method <i>full (capacitated)</i> on the reach matrix, <i>lazy "
-                 "(capacitated)</i> by row and cut generation; <i>infeasible_capacity</i>: "
-                 "no plan carries the load).</p>")
+                 "(capacitated)</i> by row and cut generation)"
+                 + ("; <i>infeasible_capacity</i>: no plan carries the load"
+                    if (sweep["status"] == "infeasible_capacity").any() else "")
+                 + ("; <i>unproven</i>: the fewest sites for the failure scenarios checked "
+                    "(cut at the scenario limit), not proven in the others"
+                    if (sweep["status"] == "unproven").any() else "")
+                 + ".</p>")
     short = sweep.loc[sweep["status"] == "time_limit_short", "budget_ms"].drop_duplicates()
     if len(short):
         limit = (s.get("parameters") or {}).get("scenario_limit")

@@ -69,6 +69,10 @@ from .stages import (
 )
 
 logger = logging.getLogger(__name__)
+PROOF_LOGGER = logging.getLogger("coverage.planner.plan.proof")
+"""The logger of the warning that a plan's capacity check was cut at the scenario limit
+(status ``unproven``): for the API; the command line, which says it in its exit message,
+and the batch, in its table, keep it out of their output."""
 
 __all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_service",
            "resolve_plan_service", "COVERAGE_STATUSES"]
@@ -804,7 +808,8 @@ def plan_sites(
         independent parts of the plan, and pairs whose local reroutes are disjoint, are
         implied, not listed). Above it the list is cut: ``summary()["capacity"]`` says how
         many of how many were checked, and a plan below the capacity bound has status
-        ``time_limit_short`` (the command line's exit code 7).
+        ``time_limit_short``, an optimal one for the scenarios checked ``unproven`` (a
+        warning is logged; the command line's exit code 7 for both).
 
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
@@ -1188,6 +1193,16 @@ def plan_sites(
             "inputs": inputs or {},
             "version": __version__,
         })
+        cut = info["capacity"]
+        if (cut is not None and cut.get("scenarios_complete") is False
+                and info["status"] != "time_limit_short"):  # that one says it itself
+            PROOF_LOGGER.warning(
+                "the capacity check's failure scenarios were cut at the scenario limit "
+                "(%s of %s checked, the riskiest first): the plan (status %s) is NOT proven "
+                "to carry the load in the others; raise scenario_limit to %s or more for a "
+                "proof", f"{cut['scenarios_checked']:,}",
+                f"{cut['scenarios_total']:,}", info["status"],
+                f"{cut['scenarios_total']:,}")
         plan = Plan(
             sites=sites_out, demand=demand_out, failures=failure_table, candidates=candidates,
             reach=reach, model=model, budget_ms=budget_ms, percentile=percentile,

@@ -1116,6 +1116,23 @@ def capacity_infeasible(problem: Problem, res: Any,
         f"requests/s cannot be served within budget in {what}. Fix: {fix}")
 
 
+STATUS_UNPROVEN = "unproven"
+"""The status of a capacitated plan whose solve was optimal for the failure scenarios it
+checked, the list cut at the scenario limit: the fewest sites that carry the load in those
+(a proven lower bound), not proven to carry it in the others (the command line's exit
+code 7)."""
+
+
+def plan_status(res: Any) -> str:
+    """The status a capacitated solve's plan reports: the solver's, except
+    :data:`STATUS_UNPROVEN` for an optimal solve whose scenario list was cut
+    (``res.complete`` false); ``time_limit`` and ``time_limit_short`` are kept (neither
+    claims a proof)."""
+    if res.status == "optimal" and not res.complete:
+        return STATUS_UNPROVEN
+    return str(res.status)
+
+
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                       capacity: Any, final_repair_s: float | None = math.inf,
                       ) -> tuple[SiteCount, Any]:
@@ -1144,7 +1161,7 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                             scenario_limit=int(c.scenario_limit))
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res, capacity.domains)
-    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
+    cover = CoverResult(res.sites, res.objective, res.lower_bound, plan_status(res), res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
 
@@ -1192,7 +1209,7 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                                  **options)
     if res.status == "infeasible":
         raise capacity_infeasible(problem, res, capacity.domains)
-    cover = CoverResult(res.sites, res.objective, res.lower_bound, res.status, res.gap,
+    cover = CoverResult(res.sites, res.objective, res.lower_bound, plan_status(res), res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=info.rounds,
                            rows_fetched=info.rows_fetched, pairs_fetched=info.pairs_fetched,

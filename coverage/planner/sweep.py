@@ -89,7 +89,7 @@ UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to ev
 
 CAPACITY_NOTE = ("the plan is capacitated, and so is every budget of the sweep (method "
                  "'full (capacitated)' on the reach matrix, 'lazy (capacitated)' by row and "
-                 "cut generation; status infeasible_capacity: no plan carries the load)")
+                 "cut generation)")
 STATUS_NO_CAPACITY = "infeasible_capacity"
 """What a sweep of a capacitated plan shows (the report prints it)."""
 
@@ -107,17 +107,23 @@ _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers")
 """Package loggers whose per-stage INFO lines a sweep keeps out of the log."""
 
 
+PROOF_LOGGER = "coverage.planner.plan.proof"
+"""The name of :data:`coverage.planner.plan.PROOF_LOGGER`."""
+
+
 @contextmanager
 def quiet_inner_logs(names: tuple[str, ...] = _INNER_LOGGERS) -> Iterator[None]:
     """Keep the per-stage INFO lines of the loggers ``names`` out of the log (the caller logs
-    one line per solve instead), unless debug logging is on."""
+    one line per solve instead), and the warning of a plan not proven (its status is in the
+    caller's line), unless debug logging is on."""
     if logging.getLogger("coverage").getEffectiveLevel() <= logging.DEBUG:
         yield
         return
-    saved = {n: logging.getLogger(n).level for n in names}
+    saved = {n: logging.getLogger(n).level for n in (*names, PROOF_LOGGER)}
     try:
         for n in names:
             logging.getLogger(n).setLevel(logging.WARNING)
+        logging.getLogger(PROOF_LOGGER).setLevel(logging.ERROR)
         yield
     finally:
         for n, level in saved.items():
@@ -304,7 +310,8 @@ def budget_sweep(
         One row per (budget, failure count), sorted, with the columns of
         :data:`SWEEP_COLUMNS`: ``status`` (``optimal``, ``time_limit``, ``heuristic``,
         ``infeasible_budget``, ``no_candidate_in_reach``, ``not_run``; capacitated:
-        ``infeasible_capacity``, ``time_limit_short``), ``site_count``
+        ``infeasible_capacity``, ``time_limit_short``, ``unproven``: optimal for the
+        failure scenarios checked, the list cut at ``scenario_limit``), ``site_count``
         (nullable integer, missing when there is no plan), ``lower_bound`` and
         ``objective`` (the objective is the total cost with a ``cost`` column, else the
         site count), ``mip_gap``,
@@ -520,11 +527,26 @@ def budget_sweep(
     if service is not None:
         notes.append(UNIFORM_NOTE)
     if capacity is not None:
-        notes.append(CAPACITY_NOTE)
-        logger.info("budget sweep: %s", CAPACITY_NOTE)
+        # the meaning of a capacitated status, only for those the table holds (a legend
+        # printed for every sweep read as a finding: a tester's find)
+        held = set(out["status"].astype(str))
+        legend = [f"{STATUS_NO_CAPACITY} at " + _budgets(out, STATUS_NO_CAPACITY)
+                  + ": no plan carries the load" if STATUS_NO_CAPACITY in held else "",
+                  "unproven at " + _budgets(out, "unproven") + ": the fewest sites for the "
+                  "failure scenarios checked (cut at scenario_limit), not proven in the "
+                  "others" if "unproven" in held else ""]
+        note = CAPACITY_NOTE + "".join(f"; {x}" for x in legend if x)
+        notes.append(note)
+        logger.info("budget sweep: %s", note)
     if notes:
         out.attrs["note"] = "; ".join(notes)
     return out
+
+
+def _budgets(table: pd.DataFrame, status: str) -> str:
+    """The budgets of ``table`` whose rows have ``status``, as text (``"20, 25 ms"``)."""
+    b = table.loc[table["status"].astype(str) == status, "budget_ms"].drop_duplicates()
+    return ", ".join(f"{float(x):g}" for x in sorted(b)) + " ms"
 
 
 def with_plan_rows(sweep: pd.DataFrame, plan: Plan) -> pd.DataFrame:
