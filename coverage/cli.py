@@ -1499,8 +1499,9 @@ def _out(args: argparse.Namespace, text: str) -> None:
         if not isinstance(exc, BrokenPipeError):
             if not getattr(args, "stdout_lost", None):
                 print(f"edge-coverage: cannot write to standard output: "
-                      f"{exc.strerror or exc}. The lines it would show are lost; everything "
-                      "else was written. Fix: free space, or send the output elsewhere",
+                      f"{exc.strerror or exc}. The lines it would show are lost (the command "
+                      "goes on; its files and exit code say the rest). Fix: free space, or "
+                      "send the output elsewhere",
                       file=sys.stderr)
             args.stdout_lost = exc.strerror or str(exc)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -1510,11 +1511,30 @@ def _out(args: argparse.Namespace, text: str) -> None:
             os.close(devnull)
 
 
+def _standard_streams() -> None:
+    """Put the null device on a closed standard descriptor (``>&-``, ``2>&-``): the user
+    asked for none of that stream's text; the run goes on without it. Python had set
+    ``sys.stdout`` (or ``sys.stderr``) to ``None`` and the run ended in an internal error
+    (exit 1, a tester's find); worse, the first file opened would have taken descriptor 1
+    or 2, and the HiGHS banner, or a message, gone into it."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``edge-coverage``; returns the exit code."""
     from . import __version__
     from .errors import CoverageError
 
+    _standard_streams()
     parser = build_parser()
     args = parser.parse_args(_join_coordinates(
         sys.argv[1:] if argv is None else list(argv)))
@@ -1532,6 +1552,10 @@ def main(argv: list[str] | None = None) -> int:
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(level)
+    # a plan not proven (its scenario list cut) is said by the exit message, not twice
+    proof = logging.getLogger("coverage.planner.plan.proof")
+    previous_proof = proof.level
+    proof.setLevel(logging.ERROR)
     try:
         run = {"report": _run_report, "batch": _run_batch, "calibrate": _run_calibrate,
                "latency": _run_latency}.get(args.command, _run_plan)  # plan, compare
@@ -1566,6 +1590,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         root.removeHandler(handler)
         root.setLevel(previous_level)  # main() may run inside a larger program
+        proof.setLevel(previous_proof)
         if previous_sigterm is not None:  # main() may run inside a larger program
             import signal
 

@@ -664,6 +664,69 @@ def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, cap
     assert read_marker(kept[0])["kind"] == "plan"
 
 
+@pytest.mark.parametrize("how", ["append", "rename"])
+def test_a_file_edited_while_planning_is_not_lost(tmp_path, monkeypatch, capsys, how):
+    """Tester 96: an edit made to a plan directory's table while a run computed was lost
+    at the swap (the check before the work had passed). The swap compares each file with
+    what it was when the target was checked: the edit stays, byte for byte; the new
+    outputs are kept beside it. Both ways an editor saves: in place, and by renaming."""
+    import coverage.outputs.outdir as od
+
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+    real = od.fsync_tree
+    sites = out / "sites.csv"
+
+    def user_edits(root):
+        real(root)
+        if how == "append":
+            with open(sites, "a") as f:
+                f.write("# my note\n")
+        else:
+            tmp = out / "sites.csv~"
+            tmp.write_text(sites.read_text().replace("site_id", "site_id", 1) + "# mine\n")
+            os.replace(tmp, sites)
+
+    monkeypatch.setattr(od, "fsync_tree", user_edits)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--budget-ms", "50",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 6, err
+    assert "sites.csv changed while edge-coverage was writing the directory" in err
+    assert sites.read_text().endswith("\n") and "# m" in sites.read_text()
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 30  # untouched
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text())[
+        "budget_ms"] == 50
+    assert str(kept[0]) in err
+
+
+def test_report_refuses_to_replace_a_hand_edited_report(tmp_path):
+    """Tester 96: ``edge-coverage report`` wrote a new report.html over one the user had
+    edited. It refuses, naming the file and the fix; the edited page stays. An edited map
+    (not read by the report) is not named as a table the report shows."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--out", out).returncode == 0
+    page = out / "report.html"
+    page.write_text(page.read_text().replace("</body>", "<p>my notes</p></body>"))
+    edited = page.read_bytes()
+    r = run("report", out)
+    assert r.returncode == 2, r.stderr
+    assert "report.html changed since edge-coverage wrote it" in r.stderr
+    assert "move report.html out of the directory" in r.stderr
+    assert page.read_bytes() == edited
+    page.rename(tmp_path / "mine.html")  # the fix: then the report is written anew
+    with open(out / "map.html", "a") as f:
+        f.write("<!-- my note -->\n")
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert "Edited since" not in page.read_text() and "map.html" not in r.stderr
+    assert (out / "map.html").read_text().endswith("<!-- my note -->\n")
+    # the map is still the user's edit: a plan into the directory refuses it
+    r = run(*PLAN_ARGS, "--out", out)
+    assert r.returncode == 2 and "map.html changed since" in r.stderr
+
+
 def test_a_mount_point_is_refused_before_the_work():
     if not os.path.ismount("/dev/shm"):
         pytest.skip("no mount point to try")
@@ -1052,6 +1115,37 @@ def test_a_stdout_that_cannot_be_written_keeps_the_plan_and_exits_5(tmp_path):
         r = subprocess.run([EXE, "--version"], stdout=full, stderr=subprocess.PIPE,
                            text=True, timeout=60)
     assert r.returncode == 5 and "cannot write to standard output" in r.stderr
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_closed_standard_stream_is_not_an_internal_error(tmp_path, closed):
+    """Tester 96: with stdout closed (``>&-``) Python sets ``sys.stdout`` to None and the
+    plan ended in an internal error (exit 1) in the solver; with stderr closed, exit 1
+    too. The closed stream gets the null device: the plan is written, exit 0, and no
+    output file took descriptor 1 or 2 (nothing written into it)."""
+    out = tmp_path / "plan"
+    keep = {"stdout": 2, "stderr": 1}[closed]
+    r = subprocess.run([EXE, *PLAN_ARGS[:-1], "--no-map", "--out", str(out)],
+                       stdout=subprocess.PIPE if keep == 1 else None,
+                       stderr=subprocess.PIPE if keep == 2 else None, text=True,
+                       timeout=600, preexec_fn=lambda: os.close(3 - keep))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    shown = r.stdout if keep == 1 else r.stderr
+    assert "internal error" not in shown and "Traceback" not in shown
+    s = json.loads((out / "summary.json").read_text())  # whole, nothing else in it
+    assert s["site_count"] >= 1 and read_marker(out)["kind"] == "plan"
+    for name in ("sites.csv", "failures.csv"):
+        assert "HiGHS" not in (out / name).read_text()
+
+
+def test_the_solver_starts_with_descriptor_1_closed():
+    """The API with descriptor 1 closed (``sys.stdout`` None): the first HiGHS model
+    silenced its banner through ``sys.stdout.flush()`` and ``os.dup(1)`` and raised."""
+    code = ("import os, sys\nos.close(1)\nsys.stdout = None\n"
+            "from coverage.solvers.cover import _new_highs\n_new_highs()\n")
+    r = subprocess.run([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_report_of_a_plan_whose_report_was_skipped_gives_the_reason(tmp_path):

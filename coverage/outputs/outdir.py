@@ -39,7 +39,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -804,6 +804,9 @@ class OutputDir:
         self._lock_fd: int | None = None
         self._lock_path: Path | None = None
         self._made_dirs: list[Path] = []
+        # (size, mtime) of the target's files when it was checked: a file changed after
+        # that (edited while the run computed) is not swapped out at commit
+        self._seen: dict[str, list[Any]] = {}
 
     # -- checks and lock
     def __enter__(self) -> OutputDir:
@@ -839,6 +842,8 @@ class OutputDir:
             if chk.problems:
                 raise InputValidationError("\n".join(chk.problems))
             self.files = chk.files
+            if chk.state == "ours":
+                self._seen = _file_stats(self.path, self.files, hashes=False)
         except BaseException:
             self.release()
             raise
@@ -974,6 +979,11 @@ class OutputDir:
         self.committed = True
         return self.path
 
+    def _not_ours(self, old: Path) -> list[str]:
+        """What the swap must not throw away in the replaced directory ``old``: entries
+        the tool did not write, and files changed since the target was checked."""
+        return foreign_entries(old) + _changed_since(old, self._seen)
+
     # -- staging and commit
     def start(self, carry: Collection[str] = ()) -> Path:
         """A fresh staging directory next to the target (an earlier one is discarded).
@@ -1062,7 +1072,7 @@ class OutputDir:
                 os.close(fd)
             (staging / _STAGING_MARKER).unlink(missing_ok=True)
             fsync_tree(staging)
-            swap_dir(staging, self.path, foreign=foreign_entries)
+            swap_dir(staging, self.path, foreign=self._not_ours)
         except ForeignFilesError as exc:
             kept = self.path.with_name(f"{self.path.name}.edge-coverage-new-"
                                        f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -1074,6 +1084,17 @@ class OutputDir:
                     f"(a file or a link was put in its place while planning); it was left "
                     f"as it is. The new outputs are complete in {kept}. Fix: use {kept} "
                     f"as it is, or choose another {self.option}") from None
+            edited = [n for n in exc.names if n in self._seen]
+            if edited:
+                added = [n for n in exc.names if n not in self._seen]
+                raise OutputWriteError(
+                    f"{self.option} {self.requested}: {_describe(edited)} changed while "
+                    "edge-coverage was writing the directory (edited by hand?)"
+                    + (f", and files it did not write appeared ({_describe(added)})"
+                       if added else "")
+                    + f"; nothing was replaced, the edits are kept. The new outputs are "
+                    f"complete in {kept}. Fix: copy the edited files elsewhere and use "
+                    f"{kept}, or run again") from None
             raise OutputWriteError(
                 f"{self.option} {self.requested}: files edge-coverage did not write appeared "
                 f"in it while planning ({_describe(exc.names)}); nothing was replaced. The "
@@ -1085,6 +1106,13 @@ class OutputDir:
         self.committed = True
         self.files = set(files) | {MARKER}
         return self.path
+
+
+def _changed_since(directory: Path, seen: Mapping[str, list[Any]]) -> list[str]:
+    """The files of ``seen`` whose size or modification time in ``directory`` is no longer
+    the recorded one (``seen``: :func:`_file_stats` without hashes)."""
+    now = _file_stats(directory, seen, hashes=False)
+    return sorted(n for n, was in seen.items() if n in now and now[n] != list(was))
 
 
 def _link_or_copy(src: Any, dst: Any) -> Any:

@@ -1402,9 +1402,17 @@ def write_report(plan_dir: str | Path) -> Path:
         raise InputValidationError(problem)
     with OutputDir(d, "plan", option="plan directory", must_exist=True) as od:
         prev = read_marker(od.path) or {}
-        # the tables as they are under the lock; a table edited by hand since is named at
-        # the top of the report (its figures are not the computed plan's)
-        edited = tuple(n for n in edited_entries(od.path, prev) if n != "report.html")
+        changed = edited_entries(od.path, prev)
+        if "report.html" in changed:  # the new report would replace the user's edits
+            raise InputValidationError(
+                f"plan directory {d}: report.html changed since edge-coverage wrote it "
+                "(edited by hand?); `edge-coverage report` writes a new one in its place, so "
+                "the edits would be lost. Fix: move report.html out of the directory (it is "
+                "yours to keep), then run again")
+        # the tables as they are under the lock; a table the report reads, edited by hand
+        # since, is named at the top of the report (its figures are not the computed plan's)
+        read = set(REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS + ("assignment.parquet",))
+        edited = tuple(n for n in changed if n in read)
         if edited:
             logger.warning("%s: %s changed since edge-coverage wrote them: the report shows "
                            "the edited figures, not checked again, and says so at its top",
@@ -1426,6 +1434,7 @@ def write_report(plan_dir: str | Path) -> Path:
             (staging / "report.html").write_text(page, encoding="utf-8")
         except OSError as exc:
             raise OutputWriteError(write_error_message(staging / "report.html", exc)) from exc
-        path = od.commit(extra, still_edited=edited)
+        # every edited file keeps its old record (still edited: a later plan refuses)
+        path = od.commit(extra, still_edited=changed)
     logger.info("wrote %s", path / "report.html")
     return path / "report.html"

@@ -588,8 +588,13 @@ def _highs_banner_silenced() -> bool:
     caller holds :data:`_HIGHS_BANNER_LOCK`, so two threads never swap the descriptor)."""
     import highspy
 
-    sys.stdout.flush()
-    saved = os.dup(1)
+    if sys.stdout is not None:  # None: descriptor 1 closed when Python started
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # descriptor 1 closed: nothing to silence, the banner goes nowhere
+        highspy.Highs()
+        return True
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
