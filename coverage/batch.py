@@ -687,7 +687,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
 
     root = Path(out)
     final = root / "scenarios" / sc.dirname
-    done = _finished_row(final, sc.key)
+    done = _finished_row(final, sc.key, log=False)  # the run's own check said it
     if done is not None:  # e.g. Dask recomputing a result lost with a killed worker
         return done
     foreign = scenario_foreign(final)
@@ -836,10 +836,16 @@ def _describe_inputs(cfg: BatchConfig, ident: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def _finished_row(final: Path, key: str) -> dict[str, Any] | None:
+#: The files a finished scenario's directory holds whatever its options: what a
+#: ``done.json`` of an earlier version (without its list of files) is checked against.
+_SCENARIO_CORE = ("summary.json", "sites.csv", "scenario.json")
+
+
+def _finished_row(final: Path, key: str, *, log: bool = True) -> dict[str, Any] | None:
     """The table row of the finished scenario ``key`` in ``final`` (its ``done.json``),
     or None: also when a file it wrote is gone (deleted by hand since), so that the
-    scenario runs again rather than being reused incomplete."""
+    scenario runs again rather than being reused incomplete (a ``done.json`` of an earlier
+    version, without its list: the files every scenario writes). ``log``: say so."""
     try:
         doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -847,12 +853,14 @@ def _finished_row(final: Path, key: str) -> dict[str, Any] | None:
     if not (isinstance(doc, dict) and doc.get("key") == key):
         return None
     files = doc.get("files")
-    if isinstance(files, list):
-        missing = [f for f in files if isinstance(f, str) and not (final / f).exists()]
-        if missing:
+    if not isinstance(files, list):
+        files = list(_SCENARIO_CORE)
+    missing = [f for f in files if isinstance(f, str) and not (final / f).exists()]
+    if missing:
+        if log:
             logger.info("scenario %s: %s gone since it was planned: it runs again",
                         final.name, ", ".join(missing[:3]) + (" ..." if missing[3:] else ""))
-            return None
+        return None
     return {k: doc.get(k) for k in TABLE_COLUMNS}
 
 

@@ -323,6 +323,15 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
         fourth.drop(columns=["runtime_s"]), table.drop(columns=["runtime_s"]))
     assert fourth.attrs["skipped"] == 7
     assert (out / "scenarios" / other_victim / "sites.csv").stat().st_size > 0
+    # a done.json of an earlier version (no list of files): the files every scenario
+    # writes are checked (reviewer: such a scenario was reused without any check)
+    done = out / "scenarios" / other_victim / "done.json"
+    doc = json.loads(done.read_text())
+    done.write_text(json.dumps({k: v for k, v in doc.items() if k != "files"}))
+    (out / "scenarios" / other_victim / "summary.json").unlink()
+    fifth = run_batch(config, out, client=client)
+    assert fifth.attrs["skipped"] == 7
+    assert (out / "scenarios" / other_victim / "summary.json").is_file()
     changed = config.with_name("other.toml")
     changed.write_text(CONFIG.replace("kmedian_time_limit_s = 600", "kmedian_time_limit_s = 599")
                        .replace("[15, 25, 30]", "[25]").replace("[0, 1]", "[1]")

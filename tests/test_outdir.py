@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -727,6 +728,60 @@ def test_report_refuses_to_replace_a_hand_edited_report(tmp_path):
     assert r.returncode == 2 and "map.html changed since" in r.stderr
 
 
+def test_ctrl_c_while_the_old_directory_is_removed_loses_nothing(tmp_path, monkeypatch,
+                                                                  capsys):
+    """Tester 96: a Ctrl-C while the replaced directory was removed (after the swap) said
+    only "interrupted", and the half-removed ``-old-`` directory, its marker gone first,
+    read as the user's and stayed for ever. The run says the outputs are complete; the
+    marker goes last, so the next run recognises the leftover and removes it."""
+    from pathlib import Path as P
+
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+    real_unlink = P.unlink
+    calls = []
+
+    def interrupted_unlink(self, *a, **k):
+        if ".edge-coverage-old-" in str(self):
+            calls.append(self.name)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+        return real_unlink(self, *a, **k)
+
+    monkeypatch.setattr(P, "unlink", interrupted_unlink)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--budget-ms", "50",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 130 and f"after the outputs were written: {out} is complete" in err
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+    left = [p for p in tmp_path.iterdir() if ".edge-coverage-old-" in p.name]
+    assert len(left) == 1 and (left[0] / MARKER).is_file() and MARKER not in calls
+    monkeypatch.setattr(P, "unlink", real_unlink)
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+def test_a_replaced_directory_keeps_its_mode_and_group(tmp_path):
+    """Tester 96: a plan directory shared through its group (mode 2770, another group) came
+    back from a re-run with the parent's defaults: the swap put a new directory in its
+    place. The new one gets the old one's mode and group, and under the set-group-ID bit
+    its files the group too."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    gids = [g for g in ({1, *os.getgroups()} if os.geteuid() == 0 else os.getgroups())
+            if g != os.stat(out).st_gid]
+    if not gids:
+        pytest.skip("no other group to give the directory")
+    os.chown(out, -1, gids[0])
+    os.chmod(out, 0o2770)
+    r = run(*PLAN_ARGS, "--no-map", "--budget-ms", "50", "--out", out)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(out)
+    assert stat.S_IMODE(st.st_mode) == 0o2770 and st.st_gid == gids[0]
+    assert {os.stat(p).st_gid for p in out.iterdir()} == {gids[0]}
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+
+
 def test_a_mount_point_is_refused_before_the_work():
     if not os.path.ismount("/dev/shm"):
         pytest.skip("no mount point to try")
@@ -1097,6 +1152,29 @@ def test_swap_dir_without_the_exchange_leaves_a_file_in_place(tmp_path, monkeypa
     with pytest.raises(outdir.ForeignFilesError):
         swap_dir(staging, final)
     assert final.read_text() == "mine" and (staging / "n").read_text() == "new"
+
+
+def test_swap_dir_without_the_exchange_puts_the_target_back_on_ctrl_c(tmp_path,
+                                                                      monkeypatch):
+    """Tester 96: in the two-rename fallback a Ctrl-C during the ownership check, with the
+    target moved aside, left no directory at the target's name."""
+    from coverage.outputs import outdir
+
+    monkeypatch.setattr(outdir, "_exchange", lambda a, b: False)
+    final = tmp_path / "final"
+    final.mkdir()
+    (final / "old").write_text("old")
+    staging = tmp_path / "s"
+    staging.mkdir()
+    (staging / "n").write_text("new")
+
+    def interrupted(_d):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        swap_dir(staging, final, foreign=interrupted)
+    assert (final / "old").read_text() == "old" and (staging / "n").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final", "s"]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")

@@ -27,6 +27,7 @@ The lock and staging names sit next to the target because the target itself is r
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -677,8 +678,30 @@ def _is_real_dir(path: Path) -> bool:
         return True  # gone: nothing of the user's to keep
 
 
+def remove_old_dir(old: Path) -> None:
+    """Remove a replaced directory, its marker last: a removal cut short (Ctrl-C) leaves
+    a directory the marker still describes, which the next run recognises as its own
+    leftover and removes (without the marker its files read as the user's, kept for
+    ever)."""
+    try:
+        entries = [e for e in os.listdir(old) if e != MARKER]
+    except OSError:
+        return
+    for e in entries:
+        p = old / e
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    with contextlib.suppress(OSError):
+        (old / MARKER).unlink(missing_ok=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def swap_dir(staging: Path, final: Path, *,
-             foreign: Callable[[Path], list[str]] | None = None) -> None:
+             foreign: Callable[[Path], list[str]] | None = None,
+             remove_old: bool = True) -> Path | None:
     """Put the complete directory ``staging`` in place of ``final`` (which may not exist).
 
     A reader of ``final`` sees the old complete directory or the new one. The old
@@ -696,12 +719,20 @@ def swap_dir(staging: Path, final: Path, *,
         ``staging`` the new one) and :class:`ForeignFilesError` is raised. The check runs
         on the directory already moved out of ``final``, so a file added until the very
         swap is seen.
+    remove_old : bool, default True
+        Remove the replaced directory (:func:`remove_old_dir`); ``False``: leave it to the
+        caller, who gets its path.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The replaced directory when ``remove_old`` is false and there was one.
     """
     if not os.path.lexists(final):  # a dangling link is the user's: never renamed over
         try:
             os.rename(staging, final)  # atomic; an empty directory made meanwhile is replaced
             _fsync_path(final.parent, directory=True)
-            return
+            return None
         except OSError as exc:
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
@@ -717,7 +748,11 @@ def swap_dir(staging: Path, final: Path, *,
         if not _is_real_dir(final):
             raise ForeignFilesError([], replaced=True)
         os.rename(final, old)
-        names = foreign(old) if foreign else []
+        try:
+            names = foreign(old) if foreign else []
+        except BaseException:  # Ctrl-C in the check: the target back where it was
+            os.rename(old, final)
+            raise
         if names:
             os.rename(old, final)
             raise ForeignFilesError(names)
@@ -727,7 +762,10 @@ def swap_dir(staging: Path, final: Path, *,
             os.rename(old, final)  # never leave the target missing
             raise
     _fsync_path(final.parent, directory=True)
-    shutil.rmtree(old, ignore_errors=True)
+    if not remove_old:
+        return old
+    remove_old_dir(old)
+    return None
 
 
 def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
@@ -1071,8 +1109,9 @@ class OutputDir:
             finally:
                 os.close(fd)
             (staging / _STAGING_MARKER).unlink(missing_ok=True)
+            _inherit_attributes(self.path, staging)
             fsync_tree(staging)
-            swap_dir(staging, self.path, foreign=self._not_ours)
+            old = swap_dir(staging, self.path, foreign=self._not_ours, remove_old=False)
         except ForeignFilesError as exc:
             kept = self.path.with_name(f"{self.path.name}.edge-coverage-new-"
                                        f"{time.strftime('%Y%m%d-%H%M%S')}")
@@ -1103,9 +1142,33 @@ class OutputDir:
         except OSError as exc:
             raise OutputWriteError(write_error_message(self.path, exc)) from exc
         self.staging = None
-        self.committed = True
+        self.committed = True  # before the old directory goes: a Ctrl-C now loses nothing
         self.files = set(files) | {MARKER}
+        if old is not None:
+            remove_old_dir(old)
         return self.path
+
+
+def _inherit_attributes(target: Path, staging: Path) -> None:
+    """Give ``staging`` the permission bits and group of the directory it replaces (and,
+    under a set-group-ID directory, its group to every entry, as if made in it): a swap
+    had reset a shared plan directory to the defaults of its parent (a tester's find).
+    Best effort: a group the user may not give is left as it is. ACLs are not copied."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    with contextlib.suppress(OSError):
+        os.chown(staging, -1, st.st_gid)
+    with contextlib.suppress(OSError):
+        os.chmod(staging, stat.S_IMODE(st.st_mode))
+    if st.st_mode & stat.S_ISGID:
+        for root, dirs, files in os.walk(staging):
+            for name in dirs + files:
+                with contextlib.suppress(OSError):
+                    os.chown(os.path.join(root, name), -1, st.st_gid, follow_symlinks=False)
 
 
 def _changed_since(directory: Path, seen: Mapping[str, list[Any]]) -> list[str]:
