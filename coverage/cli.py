@@ -1088,6 +1088,10 @@ def _model_file_problems(out: Path) -> list[str]:
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         up = next((q for q in (parent, *parent.parents) if os.path.lexists(q)), None)
+        if up is not None and os.path.islink(up) and not up.exists():
+            return [f"--out {out}: {up} is a dangling symbolic link (to "
+                    f"{os.readlink(up)}, which does not exist). Fix: create its target, or "
+                    "give --out a path in a directory"]
         if up is not None and not up.is_dir():
             return [f"--out {out}: {up} is a file, not a directory. Fix: give --out a path "
                     "in a directory"]

@@ -779,3 +779,30 @@ def test_a_latin1_geojson_names_its_bad_byte(tmp_path):
         b'"coordinates":[-46.6,-23.5]}}]}')
     raises_with(read_demand, path, match=["not UTF-8", "line 1 (byte 81)",
                                           "S\u00e3o Paulo", "RFC 7946"])
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_the_first_non_utf8_byte_is_found_across_block_boundaries(tmp_path, monkeypatch, gz):
+    """Reviewer: the scanner showed a line cut at a block boundary, and counted the byte
+    of a character begun in the block before from the wrong place. Every position of the
+    bad byte against 16-byte blocks gives its line, its byte and its whole line; a .gz
+    file's message says the byte is of the decompressed text."""
+    import gzip as gzip_mod
+
+    import coverage.inputs.tables as tables
+
+    monkeypatch.setattr(tables, "_SCAN_BLOCK_BYTES", 16)
+    for pad in range(0, 20):
+        for bad in (b"M\xfcnchen", b"caf\xc3A"):  # Latin-1; a UTF-8 start cut off
+            head = b"demand_id,lat,lon,population\n" + b"x" * pad + b",1,2,3\n"
+            row = b"d1," + bad + b",2,3\n"
+            data = head + row
+            path = tmp_path / ("t.csv.gz" if gz else "t.csv")
+            path.write_bytes(gzip_mod.compress(data) if gz else data)
+            line, byte, text = tables._first_non_utf8(path, gz)
+            want = len(head) + 3 + bad.index(b"\xfc" if b"\xfc" in bad else b"\xc3")
+            assert (line, byte) == (3, want), (pad, bad)
+            assert text == row.decode("cp1252").strip(), (pad, bad, text)
+    where = "decompressed byte" if gz else "byte"
+    with pytest.raises(InputValidationError, match=rf"line 3 \({where} \d+\)"):
+        read_demand(path)

@@ -361,3 +361,11 @@ def test_outputs_under_a_file_say_it_is_a_file(tmp_path, capsys):
     assert "which is a file" in err and "lock file" not in err
     assert err.count("\n") == 1, err
     assert afile.read_text() == "mine"
+    # under a dangling symbolic link (reviewer): said as such, not "is a file"
+    link = tmp_path / "gone"
+    link.symlink_to(tmp_path / "nowhere")
+    assert main(["calibrate", "--pings", str(_pings(tmp_path)), "--out",
+                 str(link / "x.toml")]) == 2
+    err = _err(capsys)
+    assert f"{link} is a dangling symbolic link" in err and "is a file" not in err
+    assert link.is_symlink() and not (tmp_path / "nowhere").exists()

@@ -727,18 +727,21 @@ def _file_kind(path: Path) -> str:
 
 
 def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
-    """Line (1-based), byte offset (0-based) and that line (or 60 bytes each side of it)
-    read as Windows-1252 (the usual other encoding of a spreadsheet's CSV) of the first
-    byte that is not UTF-8, or None.
+    """Line (1-based), byte offset (0-based; of the decompressed text when ``gz``) and
+    that line (or 60 bytes each side of it) read as Windows-1252 (the usual other encoding
+    of a spreadsheet's CSV) of the first byte that is not UTF-8, or None.
 
     Streams the (decompressed) file in blocks, with an incremental decoder (a character
-    split across two blocks is not an error); only called once pandas found such a byte.
+    split across two blocks is not an error); the end of the block before is kept, so the
+    line shown is whole when the bad byte lies just after a block boundary. Only called
+    once pandas found such a byte.
     """
     import codecs
 
     opener = gzip.open if gz else open
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, line = 0, 1
+    offset, line = 0, 1  # bytes and newlines before ``block``
+    tail = b""  # the last bytes before ``block`` (at most 60, up to their line's start)
     with opener(path, "rb") as fh:
         while True:
             block = fh.read(_SCAN_BLOCK_BYTES)
@@ -746,16 +749,22 @@ def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
             try:
                 decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
-                at = max(exc.start - held, 0)  # (a bad byte held back: this block's start)
-                line_no = line + block.count(b"\n", 0, at)
-                start = block.rfind(b"\n", 0, at) + 1
-                end = block.find(b"\n", at)
-                end = end if end >= 0 else len(block)
+                # exc.start counts from the held bytes, which end the block before
+                absolute = offset - held + exc.start
+                buf = tail + block
+                at = absolute - (offset - len(tail))  # the bad byte's index in buf
+                line_no = line - tail.count(b"\n") + buf.count(b"\n", 0, at)
+                start = buf.rfind(b"\n", 0, at) + 1
+                if buf.find(b"\n", at) < 0 and len(buf) < at + 60:  # the line goes on
+                    buf += fh.read(at + 60 - len(buf))
+                end = buf.find(b"\n", at)
+                end = end if end >= 0 else len(buf)
                 # the line, or 60 bytes each side of the bad one on a long line
-                text = block[max(start, at - 60):min(end, at + 60)]
-                return line_no, offset + at, text.decode("cp1252", "replace").strip()
+                text = buf[max(start, at - 60):min(end, at + 60)]
+                return line_no, absolute, text.decode("cp1252", "replace").strip()
             if not block:
                 return None
+            tail = (tail + block)[-60:]
             offset += len(block)
             line += block.count(b"\n")
 
@@ -817,7 +826,8 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             )
     except UnicodeDecodeError as exc:
         bad = _first_non_utf8(path, gz)
-        where = (f"line {bad[0]} (byte {bad[1]}) holds a byte that is not UTF-8; read as "
+        where = (f"line {bad[0]} ({'decompressed ' if gz else ''}byte {bad[1]}) holds a "
+                 "byte that is not UTF-8; read as "
                  f"Windows-1252 (Latin-1) it says {bad[2]!r}" if bad else str(exc))
         report.add(
             f"file is not UTF-8 text: {where}",

@@ -436,9 +436,12 @@ def swapped_coordinates_hint(demand: pd.DataFrame, sites: pd.DataFrame,
              if np.abs(q_lat).max() <= 90 and np.abs(t_lat).max() <= 90]
     if not valid:
         return None
-    who, (q_lat, q_lon), (t_lat, t_lon) = next(t for t in tries if t[0] in valid)
-    dist_km, _ = nearest(t_lat, t_lon, unit_xyz(q_lat, q_lon))
-    reached = int((dist_km[:, 0] <= radius_km).sum())
+    # both tries (the two mirror the same way only for points near the line lat = lon;
+    # a site file of a few points may lie elsewhere): the larger count
+    reached = 0
+    for _who, (q_lat, q_lon), (t_lat, t_lon) in (t for t in tries if t[0] in valid):
+        dist_km, _ = nearest(t_lat, t_lon, unit_xyz(q_lat, q_lon))
+        reached = max(reached, int((dist_km[:, 0] <= radius_km).sum()))
     if reached * 2 <= len(rows):
         return None
     which = " or of ".join(valid)
