@@ -611,23 +611,31 @@ def scenario_foreign(folder: Path) -> list[str]:
     list of str
         The foreign entries, sorted (empty when the folder does not exist).
     """
-    from .outputs.outdir import own_temporary
+    from .outputs.outdir import edited_entries, own_temporary
 
     try:
         entries = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(e for e in entries
-                  if (e not in SCENARIO_FILES and not own_temporary(e, SCENARIO_FILES))
-                  or (e in SCENARIO_FILES and (os.path.islink(folder / e)
-                                               or os.path.isdir(folder / e))))
+    foreign = sorted(e for e in entries
+                     if (e not in SCENARIO_FILES and not own_temporary(e, SCENARIO_FILES))
+                     or (e in SCENARIO_FILES and (os.path.islink(folder / e)
+                                                  or os.path.isdir(folder / e))))
+    try:  # files edited since the scenario finished (its done.json records them)
+        doc = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    edited = edited_entries(folder, doc) if isinstance(doc, dict) else []
+    return foreign + [f"{e} (edited since it was written)" for e in edited
+                      if e not in foreign]
 
 
 def _foreign_message(final: Path, names: list[str], kept: Path | None = None) -> str:
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     where = (f"; the scenario's new outputs are complete in {kept}" if kept is not None
              else "")
-    return (f"{final} holds files edge-coverage did not write ({shown}): nothing there was "
+    return (f"{final} holds files edge-coverage did not write, or edited since ({shown}): "
+            "nothing there was "
             f"replaced{where}. Fix: move them out of {final} and run the same command "
             "again (it skips the scenarios that finished)")
 
@@ -683,6 +691,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         The scenario's row of the combined table.
     """
     from .errors import CoverageError, OutputWriteError
+    from .outputs.outdir import file_stats
     from .planner.plan import plan_sites
 
     root = Path(out)
@@ -733,9 +742,11 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         row["aggregation_population_short"] = (s.get("aggregation") or {}).get(
             "population_short")
         _write_json(tmp / "scenario.json", meta)
+        files = sorted(os.listdir(tmp))
         _write_json(tmp / "done.json", {**row, "finished_at": time.time(), "pid": os.getpid(),
-                                        # what a later run checks before reusing it
-                                        "files": sorted(os.listdir(tmp))})
+                                        # what a later run checks before reusing it, or
+                                        # before replacing it (a file edited since)
+                                        "files": files, "stats": file_stats(tmp, files)})
     except OutputWriteError:  # not the scenario's failure: the sweep cannot write
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -1046,7 +1057,7 @@ def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
         foreign = scenario_foreign(final)
         if foreign:
             problems.append(
-                f"{final} holds files edge-coverage did not write: "
+                f"{final} holds files edge-coverage did not write, or edited since: "
                 + ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
                 + ". Fix: move them out (the scenario runs again and its folder is replaced)")
     return problems
@@ -1664,13 +1675,15 @@ def _write_table(table: pd.DataFrame, root: Path) -> None:
     import io
 
     from .outputs.gis import csv_safe
-    from .outputs.outdir import write_atomic
+    from .outputs.outdir import record_stats, write_atomic
 
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
     with _write_errors(root):
         write_atomic(root / "scenarios.csv", csv_safe(table).to_csv(index=False))
         write_atomic(root / "scenarios.parquet", buf.getvalue())
+    # what they are now: a later run refuses to write over them once edited by hand
+    record_stats(root, ["scenarios.csv", "scenarios.parquet"])
     logger.info("wrote %s and %s", root / "scenarios.csv", root / "scenarios.parquet")
 
 
@@ -1691,9 +1704,10 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         png = _draw(fig, axs, table, ok, regions, n)
     finally:
         plt.close(fig)
-    from .outputs.outdir import write_atomic
+    from .outputs.outdir import record_stats, write_atomic
 
     write_atomic(path, png)
+    record_stats(path.parent, [path.name])  # a later run refuses to replace it once edited
 
 
 def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: list[str],

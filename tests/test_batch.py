@@ -977,9 +977,50 @@ def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path)
     notes = out / table["dir"][0] / "my-notes.txt"
     notes.write_text("why 5 ms fails")
     with pytest.raises(InputValidationError, match="holds files edge-coverage did not "
-                                                   "write: my-notes.txt"):
+                                                   "write, or edited since: my-notes.txt"):
         run_batch(p, out, workers=0)  # a failed scenario runs again: refused first
     assert notes.read_text() == "why 5 ms fails"
+
+
+def test_tables_edited_by_hand_are_not_written_over(tmp_path):
+    """Tester 96: a batch run wrote over a hand-edited scenarios.csv (and scenarios.parquet,
+    sweep.png), and over the edited sites.csv of a scenario that ran again. The batch
+    marker, and each scenario's done.json, record what the tool wrote: an edited file is
+    named and the run refused before any work; a copy with the same bytes is not an edit."""
+    import shutil
+
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [30]\n')
+    out = tmp_path / "out"
+    table = run_batch(p, out, workers=0)
+    assert table["ok"].all()
+    # unedited, or only copied back (new times, same bytes): the run goes on
+    csv = out / "scenarios.csv"
+    shutil.copy(csv, tmp_path / "copy.csv")
+    shutil.copy(tmp_path / "copy.csv", csv)
+    run_batch(p, out, workers=0)
+    for name in ("scenarios.csv", "sweep.png"):
+        f = out / name
+        before = f.read_bytes()
+        f.write_bytes(before + b"\n")
+        edited = f.read_bytes()
+        with pytest.raises(InputValidationError,
+                           match=f"{name} changed since edge-coverage wrote them.*a batch "
+                                 "run writes them again"):
+            run_batch(p, out, workers=0)
+        assert f.read_bytes() == edited
+        f.write_bytes(before)  # put back: the run goes on
+        run_batch(p, out, workers=0)
+    # a finished scenario runs again (a file gone) while another of its files was edited
+    folder = out / table["dir"][0]
+    sites = folder / "sites.csv"
+    sites.write_text(sites.read_text() + "# my note\n")
+    (folder / "summary.json").unlink()
+    with pytest.raises(InputValidationError,
+                       match=r"sites.csv \(edited since it was written\)"):
+        run_batch(p, out, workers=0)
+    assert sites.read_text().endswith("# my note\n")
 
 
 @pytest.mark.parametrize("name", ["report.html", "map.html", "plan.gpkg", "notes"])
@@ -993,7 +1034,7 @@ def test_a_users_map_or_report_in_a_failed_scenario_folder_is_not_deleted(tmp_pa
     table = run_batch(p, out, workers=0)
     mine = out / table["dir"][0] / name
     mine.mkdir() if name == "notes" else mine.write_text("the user's")
-    with pytest.raises(InputValidationError, match=f"did not write: {name}"):
+    with pytest.raises(InputValidationError, match=f"or edited since: {name}"):
         run_batch(p, out, workers=0)
     assert mine.exists()
 

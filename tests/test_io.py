@@ -806,3 +806,21 @@ def test_the_first_non_utf8_byte_is_found_across_block_boundaries(tmp_path, monk
     where = "decompressed byte" if gz else "byte"
     with pytest.raises(InputValidationError, match=rf"line 3 \({where} \d+\)"):
         read_demand(path)
+
+
+def test_points_at_lat_0_lon_0_are_named(tmp_path, caplog):
+    """Tester 96: demand at (0, 0) exactly, where a geocoder puts a place it could not find,
+    was read without a word. A warning names the rows; the rows are kept."""
+    path = tmp_path / "d.csv"
+    path.write_text("demand_id,lat,lon,population\na,50.1,8.6,100\nb,0,0,200\n"
+                    "c,0.0,0.0,5\nd,0,8.6,7\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        demand = read_demand(path)
+    assert len(demand) == 4
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 rows (rows 2, 3) at latitude 0, longitude 0 exactly" in text
+    caplog.clear()
+    path.write_text("demand_id,lat,lon,population\na,50.1,8.6,100\nd,0,8.6,7\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        read_demand(path)
+    assert "longitude 0 exactly" not in " ".join(r.getMessage() for r in caplog.records)

@@ -417,3 +417,26 @@ def test_far_apart_files_are_not_called_swapped():
     assert swapped_coordinates_hint(demand, sites, 88.0) is None
     with pytest.raises(NoFeasiblePlanError, match="add candidates near the demand"):
         plan_sites(demand, sites, budget_ms=30, failures=0)
+
+
+def test_a_few_swapped_demand_rows_are_named(caplog):
+    """Tester 96: a few rows typed lon-first (the others right) were planned around as
+    uncoverable, without a word. A warning names them; the rows of a plan without them are
+    not named (the test can fail)."""
+    import logging
+
+    demand, sites = geonames_demand("PT"), geonames_candidates("PT")
+    rows = [3, 10, 40]
+    swapped = demand.copy()
+    swapped.loc[rows, ["lat", "lon"]] = swapped.loc[rows, ["lon", "lat"]].to_numpy()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan = plan_sites(swapped, sites, budget_ms=30, failures=0, kmedian_time_limit_s=5)
+    text = " ".join(r.getMessage() for r in caplog.records if "look swapped" in r.getMessage())
+    assert "3 demand points without a candidate in budget" in text, text
+    for i in rows:
+        assert repr(str(demand["demand_id"].iloc[i])) in text
+    assert plan.info["n_demand_uncoverable"] >= 3
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan_sites(demand, sites, budget_ms=30, failures=0, kmedian_time_limit_s=5)
+    assert not any("look swapped" in r.getMessage() for r in caplog.records)

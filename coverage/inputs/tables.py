@@ -1444,6 +1444,7 @@ def _build(
         _name_unused(kind, [str(c) for c in extras.columns], report.source)
     result.index = pd.RangeIndex(len(result))
     logger.info("read %s of %s from %s", counted(len(result), "row"), kind, report.source)
+    _warn_null_island(result, kind, report)
     if kind == "sites":
         _warn_colocated(result, colocated_m, report)
         result.attrs["colocated_m"] = float(colocated_m)
@@ -1829,6 +1830,20 @@ def _warn_geometry_disagrees(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.f
         "stale", report.source, col_lat.name, col_lon.name, len(rows), shown, float(km.max()))
     warnings.warn(f"{report.source}: lat/lon columns differ from the geometry on {len(rows)} "
                   "feature(s); the geometry is used", CoverageWarning, stacklevel=4)
+
+
+def _warn_null_island(table: pd.DataFrame, kind: str, report: _Report) -> None:
+    """Log a warning naming the rows at exactly latitude 0, longitude 0 (in the Gulf of
+    Guinea, where nobody lives: the coordinates a geocoder or a spreadsheet gives a place
+    it could not locate). Kept, not refused: the plan shows them as they are."""
+    at_zero = ((table["lat"].to_numpy() == 0.0) & (table["lon"].to_numpy() == 0.0))
+    if not at_zero.any():
+        return
+    logger.warning(
+        "%s: %s (%s) at latitude 0, longitude 0 exactly, in the sea off West Africa: the "
+        "coordinates given to a place that could not be located? They are kept as they "
+        "are; give them their real coordinates, or drop them", report.source,
+        counted(int(at_zero.sum()), "row"), format_rows(np.flatnonzero(at_zero) + 1))
 
 
 def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) -> None:

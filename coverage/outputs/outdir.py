@@ -50,7 +50,7 @@ from ..errors import InputValidationError, OutputWriteError
 logger = logging.getLogger(__name__)
 
 __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_output_dir",
-           "foreign_entries",
+           "edited_entries", "file_stats", "foreign_entries", "record_stats", "remove_old_dir",
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
@@ -438,11 +438,12 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
             other = f", or give {option} another directory" if option.startswith("-") else ""
+            how = ("a batch run writes them again" if kind == "batch" else
+                   "the whole directory is replaced when it is written")
             chk.problems.append(
                 f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
-                "them (edited by hand?); the whole directory is replaced when it is written, "
-                f"so the edits would be lost. Fix: copy the edited files elsewhere first"
-                f"{other}")
+                f"them (edited by hand?); {how}, so the edits would be lost. Fix: copy the "
+                f"edited files elsewhere first{other}")
             return chk
         chk.state, chk.files = "ours", entries
         return chk
@@ -498,7 +499,7 @@ def _sha256(path: Path) -> str | None:
     return h.hexdigest()
 
 
-def _file_stats(directory: Path, names: Iterable[str], *,
+def file_stats(directory: Path, names: Iterable[str], *,
                 hashes: bool = True) -> dict[str, list[Any]]:
     """``{name: [size, mtime_ns, sha256]}`` of the regular files among ``names`` (the
     hash only for files up to :data:`HASHED_MAX_BYTES`, and with ``hashes``)."""
@@ -527,7 +528,7 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
     recorded = (marker or {}).get("stats")
     if not isinstance(recorded, dict):
         return []
-    now = _file_stats(directory, recorded, hashes=False)
+    now = file_stats(directory, recorded, hashes=False)
     edited = []
     for name, was in recorded.items():
         if name not in now or not isinstance(was, list) or len(was) < 2:
@@ -881,7 +882,7 @@ class OutputDir:
                 raise InputValidationError("\n".join(chk.problems))
             self.files = chk.files
             if chk.state == "ours":
-                self._seen = _file_stats(self.path, self.files, hashes=False)
+                self._seen = file_stats(self.path, self.files, hashes=False)
         except BaseException:
             self.release()
             raise
@@ -1011,6 +1012,9 @@ class OutputDir:
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                    "files": sorted(owned)}
+            was = (read_marker(self.path) or {}).get("stats")
+            if isinstance(was, dict):  # what the files were: kept until they are rewritten
+                doc["stats"] = was
             write_atomic(self.path / MARKER, json.dumps(doc, indent=2) + "\n")
         except OSError as exc:
             raise OutputWriteError(write_error_message(self.path, exc)) from exc
@@ -1087,7 +1091,7 @@ class OutputDir:
             files = sorted(e for e in os.listdir(staging)
                            if e not in (MARKER, _STAGING_MARKER))
             dirs = [e for e in files if (staging / e).is_dir()]
-            stats = _file_stats(staging, files)
+            stats = file_stats(staging, files)
             if still_edited:
                 was = (read_marker(self.path) or {}).get("stats")
                 was = was if isinstance(was, dict) else {}
@@ -1171,10 +1175,27 @@ def _inherit_attributes(target: Path, staging: Path) -> None:
                     os.chown(os.path.join(root, name), -1, st.st_gid, follow_symlinks=False)
 
 
+def record_stats(directory: Path, names: Iterable[str]) -> None:
+    """Record in the marker of ``directory`` (one filled over time, like a batch sweep) what
+    the files ``names`` are now, just written by the tool: a later run refuses to replace
+    one edited since (:func:`edited_entries`). A name that is not a file is dropped from
+    the record. Best effort: a marker that cannot be rewritten keeps its old record."""
+    marker = read_marker(directory)
+    if marker is None:
+        return
+    names = list(names)
+    stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
+    stats = {k: v for k, v in stats.items() if k not in names}
+    stats.update(file_stats(directory, names))
+    marker["stats"] = stats
+    with contextlib.suppress(OSError):
+        write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
 def _changed_since(directory: Path, seen: Mapping[str, list[Any]]) -> list[str]:
     """The files of ``seen`` whose size or modification time in ``directory`` is no longer
-    the recorded one (``seen``: :func:`_file_stats` without hashes)."""
-    now = _file_stats(directory, seen, hashes=False)
+    the recorded one (``seen``: :func:`file_stats` without hashes)."""
+    now = file_stats(directory, seen, hashes=False)
     return sorted(n for n, was in seen.items() if n in now and now[n] != list(was))
 
 

@@ -372,8 +372,20 @@ def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
 
 def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float,
                         access: str) -> None:
-    """Raise :class:`NoFeasiblePlanError` when no demand point has a candidate in budget."""
+    """Raise :class:`NoFeasiblePlanError` when no demand point has a candidate in budget;
+    when only some have none, log a warning naming those whose lat and lon look swapped
+    (:func:`swapped_rows`)."""
     n_cov = np.asarray(n_cov)
+    if len(n_cov) and (n_cov == 0).any() and (n_cov > 0).any():
+        rows = swapped_rows(problem.demand, problem.sites, n_cov == 0, radius_km)
+        if len(rows):
+            ids = problem.demand["demand_id"].to_numpy(dtype=object)[rows[:5]]
+            logger.warning(
+                "%s without a candidate in budget would have one within %.0f km with their "
+                "lat and lon exchanged (%s%s): their columns look swapped; check those rows "
+                "of the demand file", counted(len(rows), "demand point"), radius_km,
+                ", ".join(repr(str(x)) for x in ids),
+                f" and {len(rows) - 5} more" if len(rows) > 5 else "")
     if len(n_cov) and not (n_cov > 0).any():
         c = problem.config
         shrink = problem.radius_shrink_km
@@ -450,6 +462,41 @@ def swapped_coordinates_hint(demand: pd.DataFrame, sites: pd.DataFrame,
             f"{radius_km:.0f} km. Fix: check the lat and lon columns of "
             + ("both files" if len(valid) == 2 else "that file")
             + " (lat is the latitude, -90 to 90; lon the longitude)")
+
+
+def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
+                 radius_km: float) -> npt.NDArray[np.int64]:
+    """The rows among ``mask`` (demand points without a candidate in budget) that, with
+    their own ``lat`` and ``lon`` exchanged, have a candidate within ``radius_km``: a few
+    rows of a file typed in the wrong order (a partial swap; the whole file is
+    :func:`swapped_coordinates_hint`). One bulk nearest-candidate query.
+
+    Parameters
+    ----------
+    demand, sites : pandas.DataFrame
+        With ``lat`` and ``lon`` columns, degrees.
+    mask : array_like of bool
+        The demand rows to look at.
+    radius_km : float
+        The budget's great-circle radius (the largest over the access classes).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Row positions in ``demand``.
+    """
+    rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if not (len(rows) and len(sites)) or not np.isfinite(radius_km) or radius_km <= 0:
+        return np.zeros(0, dtype=np.int64)
+    q_lat = demand["lon"].to_numpy(dtype=np.float64)[rows]  # exchanged
+    q_lon = demand["lat"].to_numpy(dtype=np.float64)[rows]
+    ok = np.abs(q_lat) <= 90
+    rows, q_lat, q_lon = rows[ok], q_lat[ok], q_lon[ok]
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    dist_km, _ = nearest(sites["lat"].to_numpy(dtype=np.float64),
+                         sites["lon"].to_numpy(dtype=np.float64), unit_xyz(q_lat, q_lon))
+    return rows[dist_km[:, 0] <= radius_km].astype(np.int64)
 
 
 @dataclass(frozen=True)
