@@ -824,3 +824,53 @@ def test_points_at_lat_0_lon_0_are_named(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="coverage"):
         read_demand(path)
     assert "longitude 0 exactly" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_spreadsheet_and_binary_files_named_csv_get_their_own_message(tmp_path):
+    """Tester 96: Excel's ``sep=,`` first line read as the header ("4 more fields"); a
+    Parquet (gzip, xlsx) file named .csv was "a NUL byte: binary or corrupt"; ``;;;;`` rows
+    at the end of an Excel export were four problems each. Each gets one message naming
+    it and the fix; blank rows at the end are skipped (they hold nothing)."""
+    good = "demand_id,lat,lon,population\na,50.1,8.6,100\nb,50.2,8.7,200\n"
+    cases = {
+        "sep.csv": ("sep=,\n" + good).encode(),
+        "pq.csv": None,
+        "gz.csv": gzip.compress(good.encode()),
+        "x.csv": b"PK\x03\x04" + b"\x00" * 40,
+    }
+    buf = tmp_path / "t.parquet"
+    pd.read_csv(pd.io.common.StringIO(good)).to_parquet(buf)
+    cases["pq.csv"] = buf.read_bytes()
+    want = {"sep.csv": "the first line is 'sep=,', Excel's hint naming the separator",
+            "pq.csv": "file is a Parquet file, not comma-separated text. Fix: name it .parquet",
+            "gz.csv": "file is gzip-compressed, not comma-separated text. Fix: name it .csv.gz",
+            "x.csv": "file is a zip archive (an Excel .xlsx workbook is one)"}
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(InputValidationError) as info:
+            read_demand(path)
+        assert want[name] in str(info.value) and "NUL" not in str(info.value), name
+        assert str(info.value).count("\n  ") == 1, str(info.value)  # one problem
+    tail = tmp_path / "tail.csv"
+    tail.write_text(good + ",,,\n,,,\n")
+    assert read_demand(tail)["demand_id"].tolist() == ["a", "b"]
+    inner = tmp_path / "inner.csv"
+    inner.write_text("demand_id,lat,lon,population\na,50.1,8.6,100\n,,,\n, ,,\n"
+                     "b,50.2,8.7,200\n")
+    with pytest.raises(InputValidationError) as info:
+        read_demand(inner)
+    text = str(info.value)
+    assert "the row is empty" in text and "(rows 2, 3)" in text and "1 problem" in text
+
+
+def test_a_symbolic_link_that_leads_nowhere_says_so(tmp_path):
+    """Tester 96: an input that is a symbolic link loop was "file not found"."""
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(InputValidationError, match="a symbolic link that loops"):
+        read_demand(tmp_path / "a")
+    (tmp_path / "c").symlink_to(tmp_path / "nowhere.csv")
+    with pytest.raises(InputValidationError,
+                       match=r"a symbolic link to .*nowhere.csv, which does not exist"):
+        read_demand(tmp_path / "c")

@@ -1269,3 +1269,23 @@ def test_a_termination_says_whether_the_outputs_were_written(tmp_path, monkeypat
         assert read_marker(out) is not None
     else:
         assert err.strip().endswith("edge-coverage: terminated") and not out.exists()
+
+
+def test_a_damaged_marker_is_named(tmp_path):
+    """Tester 96: a plan directory whose marker was cut short was "not written by
+    edge-coverage": it is named as a damaged marker, and nothing is replaced. A user's own
+    file of that name that is no marker at all is not called damaged."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    (out / MARKER).write_text('{"tool": "edge-cov')
+    before = snapshot(out)
+    r = run(*PLAN_ARGS, "--no-map", "--out", out)
+    assert r.returncode == 2
+    assert f"its marker {MARKER} is damaged" in r.stderr and "Traceback" not in r.stderr
+    assert snapshot(out) == before
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / MARKER).write_text("my notes, not JSON")
+    chk = check_output_dir(other)
+    assert chk.problems and "marker .edge-coverage.json is damaged" not in chk.problems[0]
+    assert "was not written by edge-coverage" in chk.problems[0]

@@ -69,6 +69,7 @@ Hostile or sloppy inputs are handled as follows (the decisions, in one place):
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import hashlib
 import logging
@@ -605,11 +606,28 @@ def load_file(
                 logger.info("%s: while reading: %s", report.source, w.message)
 
 
+def _broken_link(p: Path) -> str | None:
+    """Why the path ``p``, which does not resolve, is a symbolic link that leads nowhere:
+    one that loops, or one to a path that does not exist; None when it is no link."""
+    if not p.is_symlink():
+        return None
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 raises this for a loop
+        return "it is a symbolic link that loops (it leads back to itself)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "it is a symbolic link that loops (it leads back to itself)"
+        return f"it is a symbolic link to {os.readlink(p)}, which does not exist"
+    return None
+
+
 def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
     p = Path(path)
     if not p.exists():
+        link = _broken_link(p)
         report.add(
-            "file not found",
+            "file not found" + (f": {link}" if link else ""),
             f"check the path (working directory is {os.getcwd()!r})",
         )
         report.raise_if_any()
@@ -785,6 +803,20 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             "re-save it as UTF-8 CSV (e.g. Excel: 'CSV UTF-8 (comma delimited)')",
         )
         report.raise_if_any()
+    kind = _binary_kind(head)
+    if kind is not None:  # a binary format under a .csv name: say which, not "NUL byte"
+        what, fix = kind
+        report.add(f"file is {what}, not comma-separated text", fix)
+        report.raise_if_any()
+    first = _header_line(head).strip()
+    if re.fullmatch(r"sep=.?", first, flags=re.IGNORECASE):
+        report.add(
+            f"the first line is {first!r}, Excel's hint naming the separator, not the header "
+            "line",
+            "delete that line (the header must be the first line), or save the sheet as "
+            "'CSV UTF-8 (comma delimited)', which writes none",
+        )
+        report.raise_if_any()
     nul, quoted = _find_nul(path, gz)
     if nul is not None:
         where = "decompressed byte" if gz else "byte"
@@ -837,6 +869,7 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
         report.raise_if_any()
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
+    df = _empty_rows(df, sep, report)
     if not gz and len(df):
         with open(path, "rb") as fh:
             fh.seek(-1, os.SEEK_END)
@@ -913,6 +946,51 @@ def _has_decimal_commas(df: pd.DataFrame, columns: Iterable[Any]) -> bool:
         if bool(txt.str.fullmatch(_DECIMAL_COMMA).fillna(False).any()):
             return True
     return False
+
+
+def _empty_rows(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
+    """Rows whose every field is blank (``;;;;``: rows a spreadsheet cleared but kept):
+    those at the end are dropped, with a log line (they hold nothing, and the rows before
+    keep their numbers); one among the data is refused on its own, before the other
+    checks would name it once per missing field."""
+    if not len(df) or not len(df.columns):
+        return df
+    blank = np.ones(len(df), dtype=bool)
+    for c in df.columns:
+        col = df[c]
+        blank &= (col.isna() | (col.astype("string").str.strip() == "")).to_numpy(dtype=bool)
+    if not blank.any():
+        return df
+    data = np.flatnonzero(~blank)
+    end = int(data[-1]) + 1 if len(data) else 0
+    inner = blank.copy()
+    inner[end:] = False
+    if inner.any():
+        report.add(
+            f"the row is empty (every field blank, only the {_SEP_NAMES.get(sep, repr(sep))} "
+            "separators: a row cleared in a spreadsheet?)",
+            "delete those rows",
+            inner,
+        )
+        report.raise_if_any()
+    if end < len(df):
+        logger.warning("%s: %s at the end with every field blank (only separators) "
+                       "skipped", report.source, counted(len(df) - end, "row"))
+    return df.iloc[:end].reset_index(drop=True)
+
+
+def _binary_kind(head: bytes) -> tuple[str, str] | None:
+    """What a binary file named like a CSV is, by its first bytes, and the fix; or None."""
+    if head.startswith(b"PAR1"):
+        return ("a Parquet file", "name it .parquet (it is read as Parquet then)")
+    if head.startswith(b"\x1f\x8b"):
+        return ("gzip-compressed", "name it .csv.gz (it is read as a compressed CSV then)")
+    if head.startswith(b"PK\x03\x04"):
+        return ("a zip archive (an Excel .xlsx workbook is one)",
+                "save the sheet as 'CSV UTF-8 (comma delimited)', or unpack the archive")
+    if head.startswith(b"SQLite format 3\x00"):
+        return ("an SQLite database (a GeoPackage is one)", "name it .gpkg")
+    return None
 
 
 def _sniff_separator(header: str, sep: str, report: _Report) -> str:

@@ -142,6 +142,18 @@ def read_marker(directory: Path) -> dict[str, Any] | None:
     return doc
 
 
+def _damaged_marker(path: Path) -> bool:
+    """Whether the file ``path``, named like the marker, looks like a marker of this tool
+    that was damaged (it names the tool but is not valid JSON): not a user's own file
+    that happens to share the name."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return _TOOL.encode() in head or head.lstrip().startswith(b"{")
+
+
 @dataclass
 class TargetCheck:
     """Result of :func:`check_output_dir`.
@@ -338,7 +350,10 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     text = os.fspath(path) if not isinstance(path, str) else path
     chk = TargetCheck(path=Path(os.path.abspath(text or ".")))
     fix = (f"Fix: give {option} a new or empty directory, or one an earlier edge-coverage "
-           f"{kind} run wrote; edge-coverage never writes into a directory it does not own")
+           f"{kind} run wrote; edge-coverage never writes into a directory it does not own"
+           if option.startswith("-") else  # `report DIR`, `plan_dir=`: an existing plan
+           f"Fix: give a directory an edge-coverage {kind} run wrote (edge-coverage never "
+           "writes into a directory it does not own)")
     if not text.strip():
         chk.problems.append(f"{option} is empty. {fix}")
         return chk
@@ -425,6 +440,15 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                             "write to")
         return chk
     marker = read_marker(p)
+    if marker is None and MARKER in entries and _damaged_marker(p / MARKER):
+        chk.problems.append(
+            f"{option} {text}: its marker {MARKER} is damaged (not the JSON edge-coverage "
+            "writes: cut short, or edited), so which files are the tool's cannot be told "
+            "and nothing there is replaced. Fix: "
+            + (f"give {option} another directory, or move the files you want to keep out "
+               "of it and delete it" if option.startswith("-") else
+               "write the plan again into a new directory"))
+        return chk
     if marker is not None:
         if marker.get("kind") != kind:
             chk.problems.append(
