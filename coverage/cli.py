@@ -137,11 +137,58 @@ def _budget_list(text: str) -> tuple[float, ...]:
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and a pointer to ``--help`` (argparse
-    prints the whole usage, some 40 lines for ``plan``, before the one that matters)."""
+    prints the whole usage, some 40 lines for ``plan``, before the one that matters).
+
+    A bad option value does not stop the parse: every bad value (and a missing required
+    option) is named in one message, so that a command line is fixed in one go (argparse
+    stopped at the first, and a tester needed one run per mistake)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._problems: list[str] = []
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        try:
+            return super()._get_value(action, arg_string)  # type: ignore[misc]
+        except argparse.ArgumentError as exc:
+            self._problems.append(str(exc))
+            return action.default
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if value is action.default and self._problems:
+            return  # a value already refused by its type
+        try:
+            super()._check_value(action, value)  # type: ignore[misc]
+        except argparse.ArgumentError as exc:
+            self._problems.append(str(exc))
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = super().parse_known_args(args, namespace)
+        if self._problems:  # handed up to the parser of the whole command line
+            ns._arg_problems = [*getattr(ns, "_arg_problems", []), *self._problems]
+            self._problems = []
+        return ns, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        ns = super().parse_args(args, namespace)
+        problems = getattr(ns, "_arg_problems", [])
+        if problems:
+            prog = self.prog + (f" {ns.command}" if getattr(ns, "command", None) else "")
+            self.exit(2, _problems_text(prog, problems))
+        return ns
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n"
-                     f"(`{self.prog} --help` lists every option)\n")
+        self.exit(2, _problems_text(self.prog, [*self._problems, message]))
+
+
+def _problems_text(prog: str, problems: list[str]) -> str:
+    """One line for one problem of a command line, a numbered list for several."""
+    if len(problems) == 1:
+        body = problems[0]
+    else:
+        body = f"{len(problems)} problems\n" + "\n".join(
+            f"  {i}. {p}" for i, p in enumerate(problems, 1))
+    return f"{prog}: error: {body}\n(`{prog} --help` lists every option)\n"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -534,3 +534,29 @@ def test_an_absurd_number_of_local_workers_is_refused(tmp_path, command):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "local worker processes on a machine with" in r.stderr
     assert "Fix: give --workers" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_every_bad_option_value_is_named_in_one_message(capsys):
+    """Tester 96: a command line with three bad values took three runs to fix (argparse
+    stops at the first). One message names them all, exit 2; one bad value stays one
+    line."""
+    from coverage.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--demo", "--budget-ms", "-5", "--time-limit-s", "0",
+              "--percentile", "p42"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "edge-coverage plan: error: 3 problems" in err
+    assert "1. argument --budget-ms" in err and "2. argument --time-limit-s" in err
+    assert "3. argument --percentile: invalid choice: 'p42'" in err
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--demo", "--time-limit-s", "0"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "problems" not in err
+    assert err.startswith("edge-coverage plan: error: argument --time-limit-s")
+    # a missing required option is named with the bad values
+    with pytest.raises(SystemExit):
+        main(["latency", "--from", "95,0"])
+    err = capsys.readouterr().err
+    assert "2 problems" in err and "--from" in err and "required: --to" in err
