@@ -1147,6 +1147,12 @@ def _remove_stale(scenarios: Path) -> None:
 
     for stale in scenarios.glob(".*"):
         if SCENARIO_TEMPORARY.match(stale.name) and not stale.is_symlink() and stale.is_dir():
+            # an old folder moved aside holds the scenario's files only (checked before the
+            # swap); one the user has put files in since is theirs: left alone
+            if "-old-" in stale.name and scenario_foreign(stale):
+                logger.warning("%s holds files edge-coverage did not write, or edited "
+                               "since: left as it is", stale)
+                continue
             shutil.rmtree(stale, ignore_errors=True)
 
 

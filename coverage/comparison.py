@@ -39,6 +39,7 @@ from .model.costs import (
     fleet_cost,
     region_cost,
 )
+from .wording import reporter
 
 logger = logging.getLogger(__name__)
 
@@ -567,7 +568,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     from .model.tiers import TierCatalog
     from .planner.plan import as_model, plan_sites
 
-    say = progress or (lambda msg: logger.info("%s", msg))
+    say = reporter(progress, logger)
     # every check before the work (the region's coverage, the plan), into one message
     try:
         model = as_model(model)

@@ -1446,3 +1446,22 @@ def test_a_bad_demand_file_does_not_hide_the_candidates_columns(tmp_path):
     assert "'capacity_rps'" in text and "'fast'" in text
     assert "Metro-Colo" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_a_users_file_in_an_old_scenario_leftover_is_kept(tmp_path):
+    """Tester 96: a batch run removed ``scenarios/.KEY.edge-coverage-old-*`` leftovers
+    unchecked, a user's file inside included. Only the tool's own leftovers go."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [5]\n')
+    out = tmp_path / "out"
+    run_batch(p, out, workers=0)
+    mine = out / "scenarios" / ".0123456789abcdef.edge-coverage-old-1-0123abcd"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    own = out / "scenarios" / ".fedcba9876543210.edge-coverage-old-1-0123abcd"
+    own.mkdir()
+    (own / "sites.csv").write_text("site_id\n")
+    run_batch(p, out, workers=0)
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert not own.exists()

@@ -1289,3 +1289,18 @@ def test_a_damaged_marker_is_named(tmp_path):
     chk = check_output_dir(other)
     assert chk.problems and "marker .edge-coverage.json is damaged" not in chk.problems[0]
     assert "was not written by edge-coverage" in chk.problems[0]
+
+
+def test_a_nul_in_a_path_is_a_message_not_an_internal_error(sample_inputs):
+    """Tester 96: a NUL character in a path (from the API: the shell cannot pass one)
+    raised ValueError from the os module. A message names it."""
+    from coverage.errors import InputValidationError
+    from coverage.inputs.tables import read_demand
+    from coverage.planner.plan import plan_sites
+
+    with pytest.raises(InputValidationError, match="holds a NUL character"):
+        read_demand("demand\x00.csv")
+    plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5)
+    with pytest.raises(InputValidationError,
+                       match=r"Plan.to_dir '.*' holds a NUL character"):
+        plan.to_dir("plan\x00dir", map=False, report=False, gis=False)

@@ -440,3 +440,23 @@ def test_a_few_swapped_demand_rows_are_named(caplog):
     with caplog.at_level(logging.WARNING, logger="coverage"):
         plan_sites(demand, sites, budget_ms=30, failures=0, kmedian_time_limit_s=5)
     assert not any("look swapped" in r.getMessage() for r in caplog.records)
+
+
+def test_a_progress_callback_that_raises_does_not_lose_the_plan(caplog, sample_inputs):
+    """Tester 96: a progress callback that raised (a closed notebook widget) ended the
+    plan with its error, the computed plan lost. It is named once and not called again;
+    the plan is returned whole."""
+    import logging
+
+    calls = []
+
+    def broken(msg):
+        calls.append(msg)
+        raise RuntimeError("widget closed")
+
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan = plan_sites(*sample_inputs, budget_ms=40, kmedian_time_limit_s=5,
+                          progress=broken)
+    assert plan.summary()["site_count"] >= 1 and len(calls) == 1
+    warned = [r.getMessage() for r in caplog.records if "progress callback" in r.getMessage()]
+    assert len(warned) == 1 and "RuntimeError: widget closed" in warned[0]

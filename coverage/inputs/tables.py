@@ -624,6 +624,10 @@ def _broken_link(p: Path) -> str | None:
 
 def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
     p = Path(path)
+    if "\x00" in str(p):  # no file system takes one; os calls raise ValueError
+        report.add("the path holds a NUL character, which no path may hold",
+                   "give the path without it")
+        report.raise_if_any()
     if not p.exists():
         link = _broken_link(p)
         report.add(

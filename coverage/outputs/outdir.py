@@ -54,6 +54,10 @@ __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_o
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
+REPORT_OPTION = "plan directory"
+"""How messages name the directory of ``edge-coverage report`` (an existing plan's): its
+fixes do not offer "another directory"."""
+
 MARKER = ".edge-coverage.json"
 """Name of the marker file in every directory the tool wrote."""
 
@@ -351,11 +355,15 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     chk = TargetCheck(path=Path(os.path.abspath(text or ".")))
     fix = (f"Fix: give {option} a new or empty directory, or one an earlier edge-coverage "
            f"{kind} run wrote; edge-coverage never writes into a directory it does not own"
-           if option.startswith("-") else  # `report DIR`, `plan_dir=`: an existing plan
+           if option != REPORT_OPTION else  # `report DIR`, `plan_dir=`: an existing plan
            f"Fix: give a directory an edge-coverage {kind} run wrote (edge-coverage never "
            "writes into a directory it does not own)")
     if not text.strip():
         chk.problems.append(f"{option} is empty. {fix}")
+        return chk
+    if "\x00" in text:  # no file system takes one; os calls raise ValueError
+        chk.problems.append(f"{option} {text!r} holds a NUL character, which no path may "
+                            "hold. Fix: give a path without it")
         return chk
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():
@@ -446,7 +454,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             "writes: cut short, or edited), so which files are the tool's cannot be told "
             "and nothing there is replaced. Fix: "
             + (f"give {option} another directory, or move the files you want to keep out "
-               "of it and delete it" if option.startswith("-") else
+               "of it and delete it" if option != REPORT_OPTION else
                "write the plan again into a new directory"))
         return chk
     if marker is not None:
@@ -461,7 +469,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
-            other = f", or give {option} another directory" if option.startswith("-") else ""
+            other = f", or give {option} another directory" if option != REPORT_OPTION else ""
             how = ("a batch run writes them again" if kind == "batch" else
                    "the whole directory is replaced when it is written")
             chk.problems.append(
@@ -501,7 +509,7 @@ def _foreign_problem(option: str, text: str, held: str) -> str:
     """The message for a directory of the tool's that holds ``held`` (entries it did not
     write), with the fix."""
     return (f"{option} {text} holds files edge-coverage did not write: {held}. Fix: move "
-            "them out" + (f", or give {option} another directory" if option.startswith("-")
+            "them out" + (f", or give {option} another directory" if option != REPORT_OPTION
                           else "") + " (the whole directory is replaced when it is written)")
 
 

@@ -402,17 +402,20 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     _check_format(assignment_format, report, tiles)
     return _swap_in(out_dir, lambda staging: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-        assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg))
+        assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg),
+        option="Plan.to_dir")
 
 
 def _swap_in(out_dir: str | Path | OutputDir,
-             fill: Callable[[Path], PlanOutputs]) -> PlanOutputs:
-    """Lock ``out_dir`` (unless the caller holds it), ``fill`` a fresh staging directory,
-    and swap it in whole with the skipped outputs in its marker."""
+             fill: Callable[[Path], PlanOutputs], *, option: str) -> PlanOutputs:
+    """Lock ``out_dir`` (unless the caller holds it; its messages name ``option``), ``fill``
+    a fresh staging directory, and swap it in whole with the skipped outputs in its
+    marker."""
     from .outdir import OutputDir
 
     own = not isinstance(out_dir, OutputDir)
-    od = OutputDir(out_dir, "plan") if own else out_dir
+    # the API's messages name the method, not the command line's --out
+    od = OutputDir(out_dir, "plan", option=option) if own else out_dir
     if own:
         od.acquire()
     try:
@@ -468,7 +471,7 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
         return PlanOutputs(path=staging, written=(*written, *result.written),
                            skipped=result.skipped)
 
-    return _swap_in(out_dir, fill)
+    return _swap_in(out_dir, fill, option="Comparison.to_dir")
 
 
 # --------------------------------------------------------------------------- reading back

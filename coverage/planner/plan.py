@@ -44,7 +44,7 @@ from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
 )
-from ..wording import counted
+from ..wording import counted, reporter
 from .stages import (
     BYTES_PER_PAIR,
     LATENCY_COMPONENT_COLUMNS,
@@ -854,7 +854,7 @@ def plan_sites(
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    say = progress or (lambda msg: logger.info("%s", msg))
+    say = reporter(progress, logger)
     # every problem of the options and of both tables, before any work, in one message
     t = time.perf_counter()
     problems: list[str] = []

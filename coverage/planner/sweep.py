@@ -46,7 +46,7 @@ from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
-from ..wording import counted
+from ..wording import counted, reporter
 from .stages import (
     capacitated_sites,
     capacitated_sites_lazy,
@@ -345,7 +345,7 @@ def budget_sweep(
         raise InputValidationError(
             f"percentile must be one of {PERCENTILES}; got {percentile!r}")
     model.check_access(access)
-    say = progress or (lambda msg: logger.info("%s", msg))
+    say = reporter(progress, logger)
     known: dict[tuple[float, int], dict[str, Any]] = {}
     if plan is not None:
         key = (float(plan.budget_ms), int(plan.failures_tolerated))
