@@ -180,6 +180,34 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, _problems_text(self.prog, [*self._problems, message]))
 
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """``--help`` and the usage: a standard output that cannot be written (``--help >
+        /dev/full``) is said on stderr and the exit is 5, not 0 with the text lost."""
+        if not message:
+            return
+        file = sys.stdout if file is None else file
+        try:
+            file.write(message)
+            file.flush()
+        except BrokenPipeError:
+            pass  # the reader stopped reading (`| head`): not an error
+        except OSError as exc:
+            if file is not sys.stdout:
+                raise
+            self._stdout_lost = exc.strerror or str(exc)
+            sys.stderr.write(f"edge-coverage: cannot write to standard output: "
+                             f"{self._stdout_lost}; the help text is lost\n")
+            devnull = os.open(os.devnull, os.O_WRONLY)  # the flush at exit fails no more
+            try:
+                os.dup2(devnull, file.fileno())
+            finally:
+                os.close(devnull)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status == 0 and getattr(self, "_stdout_lost", None):
+            status = 5
+        super().exit(status, message)
+
 
 def _problems_text(prog: str, problems: list[str]) -> str:
     """One line for one problem of a command line, a numbered list for several."""

@@ -1193,6 +1193,12 @@ def test_a_stdout_that_cannot_be_written_keeps_the_plan_and_exits_5(tmp_path):
         r = subprocess.run([EXE, "--version"], stdout=full, stderr=subprocess.PIPE,
                            text=True, timeout=60)
     assert r.returncode == 5 and "cannot write to standard output" in r.stderr
+    for argv in (["--help"], ["plan", "--help"]):  # it was exit 0, the text lost
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([EXE, *argv], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=60)
+        assert r.returncode == 5 and "the help text is lost" in r.stderr, argv
+        assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
 
 
 @pytest.mark.parametrize("closed", ["stdout", "stderr"])
