@@ -1310,3 +1310,16 @@ def test_a_nul_in_a_path_is_a_message_not_an_internal_error(sample_inputs):
     with pytest.raises(InputValidationError,
                        match=r"Plan.to_dir '.*' holds a NUL character"):
         plan.to_dir("plan\x00dir", map=False, report=False, gis=False)
+
+
+def test_a_batch_directory_with_a_users_file_is_refused_in_its_own_words(tmp_path):
+    """Tester 96: a batch directory holding the user's file was refused "(the whole
+    directory is replaced when it is written)": a batch directory is written in place."""
+    out = tmp_path / "b"
+    with OutputDir(out, "batch") as od:
+        od.adopt(["scenarios.csv"])
+    (out / "notes.txt").write_text("mine")
+    problems = check_output_dir(out, "batch").problems
+    assert len(problems) == 1 and "holds files edge-coverage did not write: notes.txt" in \
+        problems[0]
+    assert "a batch run writes its tables" in problems[0] and "replaced" not in problems[0]

@@ -465,7 +465,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         foreign = foreign_entries(p)
         if foreign:
-            chk.problems.append(_foreign_problem(option, text, _describe(foreign)))
+            chk.problems.append(_foreign_problem(option, text, _describe(foreign), kind))
             return chk
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
@@ -495,7 +495,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         links = sorted(e for e in entries if os.path.islink(p / e))
         if links:
             chk.problems.append(_foreign_problem(option, text,
-                                                 f"{_describe(links)} (symbolic links)"))
+                                                 f"{_describe(links)} (symbolic links)",
+                                                 kind))
             return chk
         chk.state, chk.files = "legacy", entries
         return chk
@@ -505,12 +506,15 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     return chk
 
 
-def _foreign_problem(option: str, text: str, held: str) -> str:
+def _foreign_problem(option: str, text: str, held: str, kind: str = "plan") -> str:
     """The message for a directory of the tool's that holds ``held`` (entries it did not
-    write), with the fix."""
+    write), with the fix (a batch directory is written in place, not replaced)."""
+    why = ("a batch run writes its tables and scenario folders there, and the user's "
+           "files must not be mixed with them" if kind == "batch"
+           else "the whole directory is replaced when it is written")
     return (f"{option} {text} holds files edge-coverage did not write: {held}. Fix: move "
             "them out" + (f", or give {option} another directory" if option != REPORT_OPTION
-                          else "") + " (the whole directory is replaced when it is written)")
+                          else "") + f" ({why})")
 
 
 #: Files up to this size also get their SHA-256 in the marker's record: a copy (``cp -r``,
