@@ -145,9 +145,13 @@ class ConfigProblems(InputValidationError):
     it (``partial``: its inputs, regions and valid scenarios; ``None`` when the inputs
     themselves are unusable), so that the inputs are checked in the same message."""
 
-    def __init__(self, message: str, partial: BatchConfig | None = None) -> None:
+    def __init__(self, message: str, partial: BatchConfig | None = None,
+                 scenarios: list[Scenario] | None = None) -> None:
         super().__init__(message)
         self.partial = partial
+        #: the scenarios that parsed, also when the inputs are unusable: their option
+        #: values are checked in the same message
+        self.scenarios = list(scenarios or (partial.scenarios if partial else []))
 
 
 def _bad(path: Path, key: str, problem: str, fix: str) -> InputValidationError:
@@ -180,7 +184,11 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
                    "set it in [base] (model = \"on-net\" or a table of its options), or "
                    "write one [[scenarios]] per model, each with its own model = ...")
     if name not in PLAN_PARAMETERS:
-        raise _bad(path, where, f"unknown option {name!r}",
+        import difflib
+
+        near = difflib.get_close_matches(str(name), list(PLAN_PARAMETERS), n=1)
+        raise _bad(path, where, f"unknown option {name!r}"
+                   + (f" (did you mean {near[0]!r}?)" if near else ""),
                    "use one of " + ", ".join(sorted(PLAN_PARAMETERS)) + " (or 'region' in "
                    "[axes] and scenarios, 'model' in [base] and scenarios for latency model "
                    "options)")
@@ -487,7 +495,8 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
     if problems:
         raise ConfigProblems("\n".join(problems),
                              BatchConfig(path=p, inputs=inputs, regions=regions,
-                                         scenarios=scenarios) if inputs else None)
+                                         scenarios=scenarios) if inputs else None,
+                             scenarios)
     return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
 
 
@@ -939,12 +948,14 @@ def run_batch(
     problems: list[str] = []
     cfg: BatchConfig | None = None
     partial: BatchConfig | None = None  # what parsed of a file with mistakes
+    parsed: list[Scenario] = []  # its scenarios, also when its inputs are unusable
     try:
         cfg = (config if isinstance(config, BatchConfig)
                else load_config(config, max_scenarios=max_scenarios))
     except InputValidationError as exc:
         problems.append(str(exc))
         partial = getattr(exc, "partial", None)
+        parsed = list(getattr(exc, "scenarios", []))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         problems.append(f"workers (--workers) must be an integer >= 0; got {workers!r}")
     if (isinstance(reach_partitions, bool) or not isinstance(reach_partitions, int)
@@ -953,6 +964,12 @@ def run_batch(
                         f"{reach_partitions!r}")
     if cfg is not None:
         problems.extend(check_scenarios(cfg))
+    elif parsed:  # with mistakes in the file: the option values of the scenarios that parsed
+        path = Path(config) if not isinstance(config, BatchConfig) else config.path
+        problems.extend(p for p in check_scenarios(BatchConfig(path=path, inputs={},
+                                                               regions={},
+                                                               scenarios=parsed))
+                        if p not in problems)
     problems.extend(check_output_dir(out, "batch").problems)
     problems.extend(busy_problems(out))
     if problems and (cfg or partial) is not None:

@@ -1465,3 +1465,20 @@ def test_a_users_file_in_an_old_scenario_leftover_is_kept(tmp_path):
     run_batch(p, out, workers=0)
     assert (mine / "notes.txt").read_text() == "mine"
     assert not own.exists()
+
+
+def test_every_problem_of_a_scenario_file_is_named_in_one_run(tmp_path):
+    """Tester 96: a scenario file with a missing input, a typo'd option and bad option
+    values took several runs: the values were checked only once the file parsed. One
+    message names them all, and a near miss of an option's name is suggested."""
+    p = tmp_path / "bad.toml"
+    p.write_text(f'[base]\ndemand = "nope.csv"\ncandidates = "{DATA / "west_candidates.csv"}"\n'
+                 'budget_ms = -3\ntim_limit_s = 5\n[axes]\npercentile = ["p42"]\n')
+    with pytest.raises(InputValidationError) as info:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(info.value)
+    assert "nope.csv does not exist" in text
+    assert "unknown option 'tim_limit_s' (did you mean 'time_limit_s'?)" in text
+    assert "budget_ms (--budget-ms) must be a positive number" in text
+    assert "percentile (--percentile) must be one of" in text
+    assert not (tmp_path / "out").exists()
