@@ -288,6 +288,10 @@ def _check_inputs(p: Path, base: dict[str, Any], demo: Any) -> dict[str, Any]:
                                          f'add {k} = "FILE" (relative to the TOML file), or use '
                                          'demo = {country = "LU"}')))
                 continue
+            if "\x00" in v:  # no path may hold one; the os module raises ValueError
+                problems.append(str(_bad(p, f"base.{k}", f"the path {v!r} holds a NUL "
+                                         "character", "give the path without it")))
+                continue
             f = _input_path(p, v)
             if not f.is_file():
                 problems.append(str(_bad(
@@ -635,8 +639,7 @@ def scenario_foreign(folder: Path) -> list[str]:
     except (OSError, ValueError):
         doc = None
     edited = edited_entries(folder, doc) if isinstance(doc, dict) else []
-    return foreign + [f"{e} (edited since it was written)" for e in edited
-                      if e not in foreign]
+    return foreign + [f"edited {e}" for e in edited if e not in foreign]
 
 
 def _foreign_message(final: Path, names: list[str], kept: Path | None = None) -> str:
@@ -1244,6 +1247,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     _remove_stale(root / "scenarios")  # left by a killed worker
     table = _typed(_table_of(requested, rows))
     table.attrs.update(skipped=len(scenarios) - len(todo), computed=len(todo))
+    _refuse_edited_tables(root)
     _write_table(table, root)
     try:
         _plot(table, root / "sweep.png")
@@ -1257,6 +1261,24 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         logger.warning("skipped %s: %s (scenarios.csv is written; no plot is left that "
                        "would not show it)", old_png, reason)
     return table
+
+
+def _refuse_edited_tables(root: Path) -> None:
+    """Raise :class:`OutputWriteError` when the combined table or plot was edited by hand
+    while the sweep ran (the check before the work passed): they are not written over.
+    Nothing computed is lost: every scenario is finished on disk, and the same command,
+    once the edited files are moved out, writes the table without planning again."""
+    from .errors import OutputWriteError
+    from .outputs.outdir import edited_entries
+
+    edited = [n for n in edited_entries(root)
+              if n in ("scenarios.csv", "scenarios.parquet", "sweep.png")]
+    if edited:
+        raise OutputWriteError(
+            f"{root}: {', '.join(edited)} changed while the sweep ran (edited by hand?); "
+            "they are left as they are. Every scenario is finished in "
+            f"{root / 'scenarios'}. Fix: move the edited files out of {root} and run the "
+            "same command again: it writes the table without planning again")
 
 
 def _table_of(requested: list[Scenario], rows: Mapping[str, dict[str, Any]]) -> pd.DataFrame:

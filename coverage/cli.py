@@ -170,8 +170,10 @@ class _Parser(argparse.ArgumentParser):
         return ns, extras
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
-        ns = super().parse_args(args, namespace)
-        problems = getattr(ns, "_arg_problems", [])
+        ns, extras = self.parse_known_args(args, namespace)
+        problems = list(getattr(ns, "_arg_problems", []))
+        if extras:  # with the bad values, not instead of them
+            problems.append("unrecognized arguments: " + " ".join(extras))
         if problems:
             prog = self.prog + (f" {ns.command}" if getattr(ns, "command", None) else "")
             self.exit(2, _problems_text(prog, problems))

@@ -1018,7 +1018,7 @@ def test_tables_edited_by_hand_are_not_written_over(tmp_path):
     sites.write_text(sites.read_text() + "# my note\n")
     (folder / "summary.json").unlink()
     with pytest.raises(InputValidationError,
-                       match=r"sites.csv \(edited since it was written\)"):
+                       match=r"did not write, or edited since: edited sites.csv"):
         run_batch(p, out, workers=0)
     assert sites.read_text().endswith("# my note\n")
 
@@ -1482,3 +1482,30 @@ def test_every_problem_of_a_scenario_file_is_named_in_one_run(tmp_path):
     assert "budget_ms (--budget-ms) must be a positive number" in text
     assert "percentile (--percentile) must be one of" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_a_table_edited_while_the_sweep_runs_is_not_written_over(tmp_path):
+    """Reviewer 99: the check before the work passed, then the user edited scenarios.csv
+    while the scenarios ran, and the sweep wrote over it. It is kept; the message says the
+    scenarios are finished; the same command, the file moved out, writes the table
+    without planning again."""
+    from coverage.errors import OutputWriteError
+
+    p = tmp_path / "s.toml"
+    base = '[base]\ndemo = {country = "LU", site_min_population = 3000}\nfailures = 0\n'
+    p.write_text(base + "[axes]\nbudget_ms = [30]\n")
+    out = tmp_path / "out"
+    run_batch(p, out, workers=0)
+    p.write_text(base + "[axes]\nbudget_ms = [30, 40]\n")
+    csv = out / "scenarios.csv"
+
+    def user_edits(done, total, row):
+        if row is None:  # before the first scenario runs
+            csv.write_text(csv.read_text() + "# my note\n")
+
+    with pytest.raises(OutputWriteError, match="scenarios.csv changed while the sweep ran"):
+        run_batch(p, out, workers=0, progress=user_edits)
+    assert csv.read_text().endswith("# my note\n")
+    csv.rename(tmp_path / "mine.csv")
+    again = run_batch(p, out, workers=0)
+    assert again.attrs["skipped"] == 2 and len(again) == 2 and csv.is_file()

@@ -555,6 +555,12 @@ def test_every_bad_option_value_is_named_in_one_message(capsys):
     err = capsys.readouterr().err
     assert info.value.code == 2 and "problems" not in err
     assert err.startswith("edge-coverage plan: error: argument --time-limit-s")
+    # an unknown argument is named with the bad values (reviewer 99: only it was)
+    with pytest.raises(SystemExit):
+        main(["plan", "--failures", "x", "--bogus", "1"])
+    err = capsys.readouterr().err
+    assert "2 problems" in err and "--failures" in err
+    assert "unrecognized arguments: --bogus 1" in err
     # a missing required option is named with the bad values
     with pytest.raises(SystemExit):
         main(["latency", "--from", "95,0"])

@@ -1066,6 +1066,12 @@ def test_a_file_edited_since_the_tool_wrote_it_is_not_replaced(tmp_path, sample_
     assert (out / "sites.csv").read_bytes() == edited
     # the report command keeps the tables (it rewrites report.html only): not refused
     assert not check_output_dir(out, must_exist=True).problems
+    # the fix the message gives works (reviewer 99: "copy them elsewhere" left the edit
+    # there, and the next run was refused again)
+    assert "Fix: move the edited files out of" in chk.problems[0]
+    (out / "sites.csv").rename(tmp_path / "my-sites.csv")
+    plan.to_dir(out, map=False, report=False, gis=False)
+    assert (tmp_path / "my-sites.csv").read_bytes() == edited
 
 
 def test_a_copied_plan_directory_is_not_taken_for_an_edited_one(tmp_path, sample_inputs):
@@ -1310,6 +1316,19 @@ def test_a_nul_in_a_path_is_a_message_not_an_internal_error(sample_inputs):
     with pytest.raises(InputValidationError,
                        match=r"Plan.to_dir '.*' holds a NUL character"):
         plan.to_dir("plan\x00dir", map=False, report=False, gis=False)
+    # a batch: the output directory and a scenario file's input path (reviewer 99)
+    from coverage.batch import run_batch
+
+    cfg = Path(os.environ.get("TMPDIR", "/tmp")) / f"nul-{os.getpid()}.toml"
+    cfg.write_text('[base]\ndemand = "d\\u0000.csv"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\n')
+    try:
+        with pytest.raises(InputValidationError) as info:
+            run_batch(cfg, "out\x00dir", workers=0)
+    finally:
+        cfg.unlink()
+    assert "[base.demand] the path 'd\\x00.csv' holds a NUL character" in str(info.value)
+    assert "--out 'out\\x00dir' holds a NUL character" in str(info.value)
 
 
 def test_a_batch_directory_with_a_users_file_is_refused_in_its_own_words(tmp_path):
@@ -1323,3 +1342,49 @@ def test_a_batch_directory_with_a_users_file_is_refused_in_its_own_words(tmp_pat
     assert len(problems) == 1 and "holds files edge-coverage did not write: notes.txt" in \
         problems[0]
     assert "a batch run writes its tables" in problems[0] and "replaced" not in problems[0]
+
+
+def test_ctrl_c_in_the_swap_time_check_puts_the_old_directory_back(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Reviewer 99: a Ctrl-C during the ownership check, after the exchange, left the old
+    directory under the staging name, which the run's clean-up then removed (a user's
+    file in it included). The exchange is undone: the old directory, the user's file in
+    it, is back; the staging directory goes; the message is "interrupted"."""
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+
+    def interrupted(self, old):
+        (old / "notes.txt").write_text("mine")  # added while the run computed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OutputDir, "_not_ours", interrupted)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--budget-ms", "50",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err and "is complete" not in err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+def test_a_half_removed_old_directory_is_never_put_back(tmp_path):
+    """Reviewer 99: a replaced directory whose removal was cut short (its marker removed
+    last) was restored as the target when the target was absent (the user had moved it
+    away), a plan missing files. Only a whole old directory is put back; a partial one is
+    removed as the leftover it is."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    partial = tmp_path / ".plan.edge-coverage-old-1-0123abcd"
+    out.rename(partial)
+    (partial / "sites.csv").unlink()
+    r = run(*PLAN_ARGS, "--no-map", "--budget-ms", "50", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "restored" not in r.stderr
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+    # a whole one still is (a run killed between the two renames of the fallback swap)
+    whole = tmp_path / ".plan.edge-coverage-old-2-0123abcd"
+    out.rename(whole)
+    with OutputDir(out) as od:
+        assert od.path == out and (out / "sites.csv").is_file()
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50

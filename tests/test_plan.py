@@ -460,3 +460,13 @@ def test_a_progress_callback_that_raises_does_not_lose_the_plan(caplog, sample_i
     assert plan.summary()["site_count"] >= 1 and len(calls) == 1
     warned = [r.getMessage() for r in caplog.records if "progress callback" in r.getMessage()]
     assert len(warned) == 1 and "RuntimeError: widget closed" in warned[0]
+
+
+def test_a_point_near_the_diagonal_is_not_called_swapped():
+    """Reviewer 99: a point just out of reach at (39.5, 41.0) mirrors onto a site at (41.0,
+    39.5), 210 km away: not a swap. A point typed lon-first far from every site is."""
+    from coverage.planner.stages import swapped_rows
+
+    sites = pd.DataFrame({"lat": [41.0, 38.7], "lon": [39.5, -9.1]})
+    demand = pd.DataFrame({"lat": [39.5, -9.1], "lon": [41.0, 38.7]})
+    assert swapped_rows(demand, sites, [True, True], 88.0).tolist() == [1]

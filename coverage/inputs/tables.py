@@ -810,6 +810,10 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     kind = _binary_kind(head)
     if kind is not None:  # a binary format under a .csv name: say which, not "NUL byte"
         what, fix = kind
+        if gz:  # the decompressed text is itself one
+            what, fix = (("gzip-compressed twice", "decompress it once (gunzip), keeping the "
+                          ".csv.gz name") if what == "gzip-compressed" else
+                         (f"{what}, compressed with gzip", f"decompress it (gunzip) and {fix}"))
         report.add(f"file is {what}, not comma-separated text", fix)
         report.raise_if_any()
     first = _header_line(head).strip()

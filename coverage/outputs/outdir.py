@@ -302,7 +302,7 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
         One sentence naming the running holder and the fix, or nothing.
     """
     text = os.fspath(path)
-    if not text.strip():
+    if not text.strip() or "\x00" in str(text):  # said by check_output_dir
         return []
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
@@ -474,8 +474,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                    "the whole directory is replaced when it is written")
             chk.problems.append(
                 f"{option} {text}: {_describe(edited)} changed since edge-coverage wrote "
-                f"them (edited by hand?); {how}, so the edits would be lost. Fix: copy the "
-                f"edited files elsewhere first{other}")
+                f"them (edited by hand?); {how}, so the edits would be lost. Fix: move the "
+                f"edited files out of {text} (or delete them if the edits may go){other}")
             return chk
         chk.state, chk.files = "ours", entries
         return chk
@@ -519,7 +519,7 @@ def _foreign_problem(option: str, text: str, held: str, kind: str = "plan") -> s
 
 #: Files up to this size also get their SHA-256 in the marker's record: a copy (``cp -r``,
 #: an unpacked archive), whose times are new, is then not taken for an edit.
-HASHED_MAX_BYTES = 64 << 20
+HASHED_MAX_BYTES = 1 << 30
 
 
 def _sha256(path: Path) -> str | None:
@@ -776,7 +776,11 @@ def swap_dir(staging: Path, final: Path, *,
     old = _aside_name(final, "old")
     if _exchange(staging, final):  # the old directory is now under the staging name
         replaced = not _is_real_dir(staging)  # a file or link the user put there meanwhile
-        names = [] if replaced else foreign(staging) if foreign else []
+        try:
+            names = [] if replaced else foreign(staging) if foreign else []
+        except BaseException:  # Ctrl-C in the check: undone, the old directory back
+            _exchange(staging, final)
+            raise
         if names or replaced:
             _exchange(staging, final)  # undo: the user's files stay where they were
             raise ForeignFilesError(names, replaced=replaced)
@@ -882,6 +886,7 @@ class OutputDir:
         # (size, mtime) of the target's files when it was checked: a file changed after
         # that (edited while the run computed) is not swapped out at commit
         self._seen: dict[str, list[Any]] = {}
+        self._staging_id: tuple[int, int] | None = None  # (device, inode) of the staging
 
     # -- checks and lock
     def __enter__(self) -> OutputDir:
@@ -964,7 +969,7 @@ class OutputDir:
 
     def release(self) -> None:
         """Remove the staging directory of an unfinished write and release the lock."""
-        if self.staging is not None and self.staging.exists():
+        if self.staging is not None and self._is_our_staging(self.staging):
             shutil.rmtree(self.staging, ignore_errors=True)
         self.staging = None
         if self._lock_fd is not None:
@@ -1006,7 +1011,9 @@ class OutputDir:
                     break
             else:
                 for e in left:
-                    if "-old-" in e.name and not foreign_entries(e) and os.listdir(e):
+                    # a whole old directory only (not one whose removal was cut short)
+                    if ("-old-" in e.name and not foreign_entries(e) and os.listdir(e)
+                            and _whole(e)):
                         os.rename(e, self.path)
                         logger.warning("restored %s from %s (a run was killed while "
                                        "swapping)", self.path, e.name)
@@ -1057,6 +1064,15 @@ class OutputDir:
         self.committed = True
         return self.path
 
+    def _is_our_staging(self, path: Path) -> bool:
+        """Whether ``path`` is still the staging directory :meth:`start` made (its inode),
+        not the old directory an exchange cut short left under its name."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        return stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) == self._staging_id
+
     def _not_ours(self, old: Path) -> list[str]:
         """What the swap must not throw away in the replaced directory ``old``: entries
         the tool did not write, and files changed since the target was checked."""
@@ -1079,11 +1095,13 @@ class OutputDir:
         """
         if self._lock_fd is None:
             raise RuntimeError("OutputDir.start() outside its context")
-        if self.staging is not None:
+        if self.staging is not None and self._is_our_staging(self.staging):
             shutil.rmtree(self.staging, ignore_errors=True)
         staging = _aside_name(self.path, "tmp")
         try:
             staging.mkdir()
+            st = os.lstat(staging)
+            self._staging_id = (st.st_dev, st.st_ino)
             (staging / _STAGING_MARKER).write_bytes(b"")
             # the marker's room, taken before any output: a disk filled by the outputs
             # (optional ones included) cannot then lose the whole plan at its last write
@@ -1154,7 +1172,8 @@ class OutputDir:
             old = swap_dir(staging, self.path, foreign=self._not_ours, remove_old=False)
         except ForeignFilesError as exc:
             kept = self.path.with_name(f"{self.path.name}.edge-coverage-new-"
-                                       f"{time.strftime('%Y%m%d-%H%M%S')}")
+                                       f"{time.strftime('%Y%m%d-%H%M%S')}-"
+                                       f"{uuid.uuid4().hex[:4]}")  # two in one second
             os.rename(staging, kept)  # visible, and never removed by a later run
             self.staging = None
             if exc.replaced:
@@ -1172,8 +1191,8 @@ class OutputDir:
                     + (f", and files it did not write appeared ({_describe(added)})"
                        if added else "")
                     + f"; nothing was replaced, the edits are kept. The new outputs are "
-                    f"complete in {kept}. Fix: copy the edited files elsewhere and use "
-                    f"{kept}, or run again") from None
+                    f"complete in {kept}. Fix: move the edited files out of "
+                    f"{self.path} and use {kept}, or run again") from None
             raise OutputWriteError(
                 f"{self.option} {self.requested}: files edge-coverage did not write appeared "
                 f"in it while planning ({_describe(exc.names)}); nothing was replaced. The "
@@ -1226,6 +1245,16 @@ def record_stats(directory: Path, names: Iterable[str]) -> None:
     marker["stats"] = stats
     with contextlib.suppress(OSError):
         write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def _whole(directory: Path) -> bool:
+    """Whether every file the marker of ``directory`` lists is there (a replaced directory
+    whose removal was cut short lacks some: it is never put back as the target)."""
+    marker = read_marker(directory)
+    files = (marker or {}).get("files")
+    if not isinstance(files, list):
+        return False
+    return all(isinstance(f, str) and os.path.lexists(directory / f) for f in files)
 
 
 def _changed_since(directory: Path, seen: Mapping[str, list[Any]]) -> list[str]:

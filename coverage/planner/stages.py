@@ -382,8 +382,9 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
             ids = problem.demand["demand_id"].to_numpy(dtype=object)[rows[:5]]
             logger.warning(
                 "%s without a candidate in budget would have one within %.0f km with their "
-                "lat and lon exchanged (%s%s): their columns look swapped; check those rows "
-                "of the demand file", counted(len(rows), "demand point"), radius_km,
+                "lat and lon exchanged, and are far from every candidate as written (%s%s): "
+                "their lat and lon look swapped; check those points of the demand",
+                counted(len(rows), "demand point"), radius_km,
                 ", ".join(repr(str(x)) for x in ids),
                 f" and {len(rows) - 5} more" if len(rows) > 5 else "")
     if len(n_cov) and not (n_cov > 0).any():
@@ -467,9 +468,11 @@ def swapped_coordinates_hint(demand: pd.DataFrame, sites: pd.DataFrame,
 def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
                  radius_km: float) -> npt.NDArray[np.int64]:
     """The rows among ``mask`` (demand points without a candidate in budget) that, with
-    their own ``lat`` and ``lon`` exchanged, have a candidate within ``radius_km``: a few
-    rows of a file typed in the wrong order (a partial swap; the whole file is
-    :func:`swapped_coordinates_hint`). One bulk nearest-candidate query.
+    their own ``lat`` and ``lon`` exchanged, have a candidate within ``radius_km``, and as
+    written none within three radii (a point just out of reach near the line lat = lon
+    mirrors onto nearby sites): a few rows of a file typed in the wrong order (a partial
+    swap; the whole file is :func:`swapped_coordinates_hint`). Two bulk nearest-candidate
+    queries.
 
     Parameters
     ----------
@@ -494,9 +497,14 @@ def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
     rows, q_lat, q_lon = rows[ok], q_lat[ok], q_lon[ok]
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
-    dist_km, _ = nearest(sites["lat"].to_numpy(dtype=np.float64),
-                         sites["lon"].to_numpy(dtype=np.float64), unit_xyz(q_lat, q_lon))
-    return rows[dist_km[:, 0] <= radius_km].astype(np.int64)
+    s_lat = sites["lat"].to_numpy(dtype=np.float64)
+    s_lon = sites["lon"].to_numpy(dtype=np.float64)
+    dist_km, _ = nearest(s_lat, s_lon, unit_xyz(q_lat, q_lon))
+    hit = dist_km[:, 0] <= radius_km
+    # and far from every site as written: a point just out of reach near the line
+    # lat = lon mirrors onto sites nearby without being swapped
+    was_km, _ = nearest(s_lat, s_lon, unit_xyz(q_lon[hit], q_lat[hit]))
+    return rows[hit][was_km[:, 0] > 3 * radius_km].astype(np.int64)
 
 
 @dataclass(frozen=True)
