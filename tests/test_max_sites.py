@@ -387,3 +387,30 @@ def test_sweep_total_time_still_solves_a_max_sites_plans_budget():
     by = res.sweep.set_index("budget_ms")
     assert int(by.loc[BUDGET_MS, "site_count"]) == fewest
     assert by.loc[60.0, "status"] == "not_run"
+
+
+@pytest.mark.parametrize("big,tiny", [(3e5, 1e-4), (1.2e7, 0.01), (7e7, 0.05), (7e8, 1.0)])
+def test_a_light_row_beside_heavy_ones_keeps_the_lexicographic_optimum(big, tiny):
+    """Tester 100: a cell of 1e-4 people beside cells of 3e5 (or 1 beside 7e8) fell under
+    HiGHS's tolerances; level 2's plan dropped it, was rightly refused, and the first plan
+    came back as "optimal" with its own value as the bound (half the N-1 safe people of
+    the optimum). Checked against every plan of 3 of the 4 sites."""
+    import itertools
+
+    from coverage.solvers.maxcover import max_cover_lexicographic
+
+    # rows a, b, c; columns s0, s1, s2, s4 of the tester's instance
+    reach = np.array([[0, 1, 0, 0], [1, 0, 0, 1], [1, 0, 1, 1]], dtype=bool)
+    w = np.array([tiny, big, big])
+
+    def levels(cols):
+        n = reach[:, list(cols)].sum(axis=1)
+        return float(w[n >= 1].sum()), float(w[(n >= 2) & (reach.sum(axis=1) >= 2)].sum())
+
+    best = max(levels(c) for c in itertools.combinations(range(4), 3))
+    res = max_cover_lexicographic(reach, 3, w, failures=1, time_limit_s=20)
+    assert levels(res.sites) == best
+    assert res.secondary == pytest.approx(best[1])
+    assert res.secondary_upper_bound >= best[1] * (1 - 1e-9)
+    if res.status == "optimal":
+        assert res.secondary_upper_bound == pytest.approx(best[1])

@@ -463,7 +463,9 @@ def max_cover_lexicographic(
     is half the scaled weight unit for integer weights (exact: no plan covers between
     ``V - 1/2`` and ``V``) and ``1e-9 V`` otherwise; the plan is then re-evaluated and kept
     only when its level-1 value is at least ``V`` (else level 1's plan stays), so level 1
-    is never traded. A weighted single objective was not used: its exact weight (more than
+    is never traded. A plan that drops rows too light for the tolerances (1e-4 people
+    beside 3e5) is solved again with those rows held; the first solve's value is the
+    bound, and the status says whether the plan kept meets it. A weighted single objective was not used: its exact weight (more than
     the whole level-2 weight per unit of level 1) needs products of populations beyond
     double precision.
 
@@ -572,12 +574,41 @@ def max_cover_lexicographic(
     )
     base2 = float(w_m[(size_m >= t) & ~short2].sum())
     best, best_val = is_first, (v1, v2)
-    if res.x is not None:
+
+    def consider(x: npt.NDArray[np.float64]) -> bool:
+        """Take the plan of a solve when it keeps level 1 exactly and is better; whether
+        it keeps level 1."""
+        nonlocal best, best_val
         cand = s.fixed.copy()
-        cand[cols[res.x[:nc] > 0.5]] = True
+        cand[cols[x[:nc] > 0.5]] = True
         val = _level_values(a, w, t, cand)
-        if val[0] >= v1 - 1e-12 * max(v1, 1.0) and val > best_val:
+        keeps = bool(val[0] >= v1 - 1e-12 * max(v1, 1.0))
+        if keeps and val > best_val:
             best, best_val = cand, val
+        return keeps
+
+    if res.x is not None and not consider(res.x) and res.status == 0:
+        # HiGHS's plan drops level-1 rows too light for its tolerances (a cell of 1e-4
+        # people beside cells of 3e5: a tester's find, which this returned as the first
+        # plan, "optimal"). Its value still bounds level 2 (the model with the tolerance
+        # is a relaxation); solved again with those rows held, the plan is kept when it
+        # keeps level 1, and proven when it meets the bound.
+        relaxed = base2 - float(res.fun) / scale
+        light = (w1 * scale <= max(tol, 1e-6)) & ((sub1 @ is_first[cols].astype(
+            np.int64)) > 0)
+        if light.any():
+            held = np.zeros(nc + n1 + n2)
+            held[nc + np.flatnonzero(light)] = 1.0
+            again = milp(
+                np.concatenate([np.zeros(nc + n1), -w2 * scale]),
+                integrality=integrality, bounds=Bounds(held, 1.0),
+                constraints=LinearConstraint(matrix, lower, upper),
+                options={"time_limit": max(float(time_limit_s), 0.01),
+                         "mip_rel_gap": 0.0, "disp": False})
+            if again.x is not None:
+                consider(again.x)
+        proven = best_val[1] >= relaxed - 1e-9 * max(abs(relaxed), 1.0)
+        return done(best, relaxed, "optimal" if proven else "not proven")
     if res.status == 0:
         return done(best, best_val[1], "optimal")
     if res.status == 1:
