@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import math
 import os
@@ -1665,6 +1666,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last-resort message without traceback
         if args.verbose:
             raise
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            # a path given on the command line that no file system takes (a name over 255
+            # bytes, a path over 4,096): one message, as for any bad input
+            print(f"edge-coverage: error: {exc.filename!s:.300}: {exc.strerror} (a name "
+                  "in a path may have at most 255 bytes, the path 4,096). Fix: give a "
+                  "shorter path", file=sys.stderr)
+            return 2
         print(f"edge-coverage: internal error: {type(exc).__name__}: {exc} "
               "(re-run with --verbose for the traceback, and please report it)", file=sys.stderr)
         return 1

@@ -1388,3 +1388,26 @@ def test_a_half_removed_old_directory_is_never_put_back(tmp_path):
     with OutputDir(out) as od:
         assert od.path == out and (out / "sites.csv").is_file()
     assert json.loads((out / "summary.json").read_text())["budget_ms"] == 50
+
+
+def test_a_path_too_long_is_a_message_not_an_internal_error(tmp_path):
+    """Tester 100: a path with a name over 255 bytes (``--demand``, ``--out``, ``report``,
+    ``--upf``, ``calibrate``) ended in "internal error: OSError: File name too long",
+    exit 1. One message, exit 2."""
+    from coverage.errors import InputValidationError
+    from coverage.inputs.tables import read_demand
+
+    long = "c" * 300
+    with pytest.raises(InputValidationError, match="the path is too long"):
+        read_demand(tmp_path / f"{long}.csv")
+    assert "the path is too long" in check_output_dir(tmp_path / long).problems[0]
+    for argv in ([*PLAN_ARGS[:2], str(tmp_path / f"{long}.csv"), *PLAN_ARGS[3:],
+                  "--out", str(tmp_path / "o")],
+                 [*PLAN_ARGS, "--out", str(tmp_path / long)],
+                 ["report", str(tmp_path / long)],
+                 ["calibrate", "--pings", str(tmp_path / f"{long}.csv"), "--out",
+                  str(tmp_path / "m.toml")]):
+        r = run(*argv)
+        assert r.returncode == 2, (argv[0], r.stderr)
+        assert "internal error" not in r.stderr and "too long" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -628,6 +628,13 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         report.add("the path holds a NUL character, which no path may hold",
                    "give the path without it")
         report.raise_if_any()
+    try:
+        os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # Path.exists() raises it
+            report.add(f"the path is too long ({exc.strerror}: a name in it may have at "
+                       "most 255 bytes, the whole path 4,096)", "give a shorter path")
+            report.raise_if_any()
     if not p.exists():
         link = _broken_link(p)
         report.add(

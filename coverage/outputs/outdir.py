@@ -365,6 +365,14 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text!r} holds a NUL character, which no path may "
                             "hold. Fix: give a path without it")
         return chk
+    try:
+        os.stat(os.path.abspath(os.path.expanduser(text)))
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # Path.exists() and is_dir() raise it
+            chk.problems.append(f"{option} {text:.200}...: the path is too long "
+                                f"({exc.strerror}: a name in it may have at most 255 bytes, "
+                                "the whole path 4,096). Fix: give a shorter path")
+            return chk
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():
         target = Path(os.path.realpath(p))

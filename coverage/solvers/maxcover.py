@@ -465,9 +465,9 @@ def max_cover_lexicographic(
     only when its level-1 value is at least ``V`` (else level 1's plan stays), so level 1
     is never traded. A plan that drops rows too light for the tolerances (1e-4 people
     beside 3e5) is solved again with those rows held; the first solve's value is the
-    bound, and the status says whether the plan kept meets it. A weighted single objective was not used: its exact weight (more than
-    the whole level-2 weight per unit of level 1) needs products of populations beyond
-    double precision.
+    bound, and the status says whether the plan kept meets it. A weighted single
+    objective was not used: its exact weight (more than the whole level-2 weight per unit
+    of level 1) needs products of populations beyond double precision.
 
     Parameters
     ----------
