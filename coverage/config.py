@@ -69,6 +69,11 @@ MAX_BUDGET_MS = 1e6
 #: needs that many plus one sites within budget; per-user tables grow with it (a run asked
 #: for 1,000,000 failures built a (rows, 1,000,001) table and ran out of memory).
 MAX_FAILURES = 10
+#: The range of ``aggregate_km``: below a metre the equal-area grid's integer cell index
+#: overflows (1e-15 km binned a continent into one cell, a tester's find); above 20,000 km
+#: one cell holds the Earth.
+MIN_CELL_KM = 0.001
+MAX_CELL_KM = 20_000.0
 
 
 def _is_budget(v: Any) -> bool:
@@ -93,7 +98,8 @@ def _network_bound(name: str) -> tuple[Callable[[Any], bool], str]:
 
 
 #: Constraints whose sentence holds the unit (:meth:`Option.requirement` adds no "of UNIT").
-_UNIT_IN_SENTENCE = frozenset({"budget", *(f"{n}_or_none" for n in NETWORK_BOUNDS)})
+_UNIT_IN_SENTENCE = frozenset({"budget", "cell_km_or_none",
+                               *(f"{n}_or_none" for n in NETWORK_BOUNDS)})
 
 # name -> (predicate, sentence)
 #: Largest ``requests_per_person_day``: a million a day is 11.6 requests a second from every
@@ -140,6 +146,11 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                  f"{MAX_FAILURES + 1} sites within budget of every user)"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
                          "a positive number (or absent)"),
+    "cell_km_or_none": (lambda v: v is None or ((n := _number(v)) is not None
+                                                and MIN_CELL_KM <= n <= MAX_CELL_KM),
+                        f"a number of km from {MIN_CELL_KM:g} (1 m) to {MAX_CELL_KM:,.0f} "
+                        "(or absent; smaller cells overflow the grid's integer index, and a "
+                        "cell of the Earth's size bins nothing)"),
     "nonneg_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n >= 0),
                        "a number >= 0 (or absent)"),
     "nonneg_int_or_none": (lambda v: v is None or (_is_int(v) and v >= 0),
@@ -296,7 +307,7 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            ("auto", "fewest", "max-cover", "p-center")),
     Option("aggregate_km", float, None, "km", "bin demand into squares of this size "
            "(equal-area grid) before solving; the summary reports the original points and "
-           "people left short", "positive_or_none", group="solver"),
+           "people left short", "cell_km_or_none", group="solver"),
     Option("aggregate_h3", int, None, "", "bin demand into H3 cells of this resolution "
            "(0-10; e.g. 6: about 36 km2) before solving, instead of --aggregate-km squares",
            "h3_res_or_none", group="solver"),

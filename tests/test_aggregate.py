@@ -152,3 +152,23 @@ def test_bins_wider_than_the_radius_are_named(sample_inputs, caplog):
     with caplog.at_level("WARNING"):  # bins well below the radius: no warning
         plan_sites(demand, sites, budget_ms=30.0, aggregate_km=5.0, kmedian_time_limit_s=5)
     assert "at least the budget's radius" not in caplog.text
+
+
+@pytest.mark.parametrize("cell_km", [1e-15, 1e-4, 1e9])
+def test_a_cell_size_out_of_range_is_refused(cell_km):
+    """Tester 100: ``--aggregate-km 1e-15`` overflowed the grid's integer index and put
+    Sydney and a point 1,700 km east into one bin ("no demand point has a candidate")."""
+    from coverage.errors import InputValidationError
+    from coverage.model.aggregate import aggregate_grid
+    from coverage.planner.plan import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["e1", "e2"], "lat": [-33.9, -33.9],
+                           "lon": [151.2, 170.0], "population": [800.0, 900.0]})
+    sites = pd.DataFrame({"site_id": ["S1", "T1"], "lat": [-33.9, -33.9],
+                          "lon": [151.3, 170.1]})
+    with pytest.raises(InputValidationError, match="aggregate_km .*from 0.001"):
+        plan_sites(demand, sites, aggregate_km=cell_km, failures=0)
+    with pytest.raises(ValueError, match="from 0.001"):
+        aggregate_grid(demand.assign(access="ftth"), cell_km)
+    plan = plan_sites(demand, sites, aggregate_km=0.001, failures=0, kmedian_time_limit_s=5)
+    assert plan.summary()["site_count"] == 2

@@ -93,8 +93,10 @@ def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
         Population is conserved exactly: ``aggregation.demand.population.sum()`` equals the
         input total.
     """
-    if not np.isfinite(cell_km) or cell_km <= 0:
-        raise ValueError(f"aggregation cell size must be a positive number of km, got {cell_km}")
+    if not np.isfinite(cell_km) or not 0.001 <= cell_km <= 20_000:
+        raise ValueError("aggregation cell size must be a number of km from 0.001 (1 m, "
+                         "below which the grid's integer index overflows) to 20,000, got "
+                         f"{cell_km}")
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
     ix, iy = grid_cells(lat, lon, cell_km)
