@@ -874,3 +874,17 @@ def test_a_symbolic_link_that_leads_nowhere_says_so(tmp_path):
     with pytest.raises(InputValidationError,
                        match=r"a symbolic link to .*nowhere.csv, which does not exist"):
         read_demand(tmp_path / "c")
+
+
+def test_geojson_ids_come_out_as_written(tmp_path):
+    """Tester 100: GeoJSON ids 1, 2.5 and "3" (a float column once read) came out as 1.0,
+    2.5 and 3.0, so the outputs no longer joined back to the file."""
+    from coverage.inputs.tables import read_sites
+
+    feats = [(1, 11.146, 45.367), (2.5, 12.024, 46.466), ("3", 11.034, 45.498)]
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"site_id": i},
+         "geometry": {"type": "Point", "coordinates": [x, y]}} for i, x, y in feats]}
+    path = tmp_path / "s.geojson"
+    path.write_text(__import__("json").dumps(doc))
+    assert read_sites(path)["site_id"].tolist() == ["1", "2.5", "3"]
