@@ -154,6 +154,14 @@ class ConfigProblems(InputValidationError):
         self.scenarios = list(scenarios or (partial.scenarios if partial else []))
 
 
+def _control_chars(text: str) -> str:
+    """The control characters of ``text`` (NUL, escape, ...) as escapes, or ``""``."""
+    import unicodedata
+
+    found = dict.fromkeys(c for c in text if unicodedata.category(c) == "Cc")
+    return ", ".join(repr(c)[1:-1] for c in found)
+
+
 def _bad(path: Path, key: str, problem: str, fix: str) -> InputValidationError:
     return InputValidationError(f"{path}: [{key}] {problem}. Fix: {fix}")
 
@@ -402,6 +410,11 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         regions_raw = {}
     regions: dict[str, dict[str, Any]] = {}
     for name, spec in regions_raw.items():
+        if _control_chars(str(name)):
+            problems.append(str(_bad(p, "regions", f"the region name {name!r} holds control "
+                                     f"characters ({_control_chars(str(name))})",
+                                     "use printable text")))
+            continue
         region = checked(_check_region, p, name, spec, demo is not None)
         if region is not None:
             regions[str(name)] = region
@@ -473,6 +486,10 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
             problems.append(str(_bad(p, f"scenarios[{i}].name", "the name is empty",
                                      "give the scenario a name, e.g. name = "
                                      f'"scenario-{i + 1}"')))
+        elif _control_chars(name):  # a NUL in scenarios.csv, an escape on the terminal
+            problems.append(str(_bad(p, f"scenarios[{i}].name",
+                                     f"the name {name!r} holds control characters "
+                                     f"({_control_chars(name)})", "use printable text")))
         elif name in named:
             first = ("a scenario of [axes]" if named[name] < 0
                      else f"scenarios[{named[name]}]")

@@ -1509,3 +1509,18 @@ def test_a_table_edited_while_the_sweep_runs_is_not_written_over(tmp_path):
     csv.rename(tmp_path / "mine.csv")
     again = run_batch(p, out, workers=0)
     assert again.attrs["skipped"] == 2 and len(again) == 2 and csv.is_file()
+
+
+def test_names_with_control_characters_are_refused(tmp_path):
+    """Tester 100: a scenario named with a NUL wrote a NUL into scenarios.csv (a file the
+    tool refuses as input), one with an escape sent it raw to the terminal."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\nbudget_ms = 30\n[regions]\n"a\\u001bb" = {country = "LU"}\n'
+                 '[[scenarios]]\nname = "x\\u0000y"\n')
+    with pytest.raises(InputValidationError) as info:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(info.value)
+    assert "the name 'x\\x00y' holds control characters (\\x00)" in text
+    assert "the region name 'a\\x1bb' holds control characters (\\x1b)" in text
+    assert "\x1b" not in text and "\x00" not in text
