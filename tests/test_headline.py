@@ -336,3 +336,13 @@ def test_the_worst_utilisation_says_what_it_is_the_worst_of():
                           "failures_tolerated": 2})
     assert "100% (worst over the 42 scenarios checked)" in line
     assert "(of 15,226: the others implied)" in line
+
+
+def test_a_share_short_of_all_never_reads_100_percent():
+    """Tester 100: one person not N-1 safe of 2e10 read "(100.0%)", and one person of
+    2e10 "(0.0%)": a share that is not all (or not none) says so."""
+    from coverage.outputs.headline import _share
+
+    assert _share(2e10, 2e10 + 1) == ">99.9%" and _share(1, 2e10) == "<0.1%"
+    assert _share(10, 10) == "100.0%" and _share(0, 10) == "0.0%"
+    assert _share(5, 10) == "50.0%" and _share(1, 0) == "n/a"

@@ -71,10 +71,19 @@ def _why_no_mean(population: Any) -> str:
 
 
 def _share(part: Any, total: Any, digits: int = 1) -> str:
+    """``part`` of ``total`` as a percentage; never rounded up to 100 % (or down to 0 %)
+    when it is not all (none): 1 person short of 2e10 reads ">99.9%", not "100.0%"; one
+    person of 2e10 reads "<0.1%", not "0.0%" (a tester's find)."""
     p, t = _finite(part), _finite(total)
     if p is None or t is None or t <= 0:
         return NA
-    return f"{p / t:.{digits}%}"
+    x = p / t
+    step = 10.0 ** -(digits + 2)
+    if p < t and x >= 1 - step / 2:
+        return f">{1 - step:.{digits}%}"
+    if p > 0 and x < step / 2:
+        return f"<{step:.{digits}%}"
+    return f"{x:.{digits}%}"
 
 
 def objective(s: Mapping[str, Any]) -> str:
