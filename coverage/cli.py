@@ -469,6 +469,33 @@ def _add_verbosity(g: Any) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
+def _warn_inputs_in_out(args: argparse.Namespace) -> None:
+    """Warn when an input file lies in ``--out``, the directory the run replaces: it is read
+    first, then replaced with the new plan's file (a plan's own ``assignment.csv`` given
+    back as demand), so the same command reads other data next time (a tester's find)."""
+    out = getattr(args, "out", None)
+    if not out:
+        return
+    try:
+        real_out = Path(os.path.realpath(out))
+    except (OSError, ValueError):
+        return
+    for flag in ("demand", "candidates", "upf", "tiers", "service_classes", "backbone",
+                 "workloads"):
+        value = getattr(args, flag, None)
+        if not isinstance(value, str) or value in ("default", "none"):
+            continue
+        try:
+            real = Path(os.path.realpath(value))
+        except (OSError, ValueError):
+            continue
+        if real_out in real.parents:
+            logger.warning("--%s %s is in --out %s, which this run replaces as a whole: the "
+                           "file is read first, then replaced by the new plan's %s (the same "
+                           "command reads other data next time); copy it elsewhere to keep "
+                           "it", flag.replace("_", "-"), value, out, real.name)
+
+
 def _run_plan(args: argparse.Namespace) -> int:
     from .inputs import geonames as datasets
     from .inputs import tables as io
@@ -483,6 +510,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     # every check before the work, collected into one message: output, options, inputs
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
     problems.extend(busy_problems(args.out))  # before the inputs, which may take minutes
+    _warn_inputs_in_out(args)
     # the --scheduler address's form, said with the inputs' problems (held back so that it
     # does not stop the run before the input checks); a connection once everything passes
     from .batch import check_scheduler

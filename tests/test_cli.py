@@ -566,3 +566,18 @@ def test_every_bad_option_value_is_named_in_one_message(capsys):
         main(["latency", "--from", "95,0"])
     err = capsys.readouterr().err
     assert "2 problems" in err and "--from" in err and "required: --to" in err
+
+
+def test_an_input_inside_out_is_named(tmp_path, capsys):
+    """Tester 100: ``--demand P/assignment.csv --out P`` read the file, then replaced it
+    with the new plan's, without a word."""
+    from coverage.cli import main
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    base = ["plan", "--candidates", str(data / "west_candidates.csv"), "--no-map",
+            "--no-report", "--no-gis", "--kmedian-time-limit-s", "5", "-q",
+            "--out", str(tmp_path / "P")]
+    assert main([*base, "--demand", str(data / "west_demand.csv")]) == 0
+    assert "replaces as a whole" not in capsys.readouterr().err
+    assert main([*base, "--demand", str(tmp_path / "P" / "assignment.csv")]) == 0
+    assert "is in --out" in capsys.readouterr().err
