@@ -888,3 +888,11 @@ def test_geojson_ids_come_out_as_written(tmp_path):
     path = tmp_path / "s.geojson"
     path.write_text(__import__("json").dumps(doc))
     assert read_sites(path)["site_id"].tolist() == ["1", "2.5", "3"]
+
+
+def test_a_population_of_minus_zero_is_zero(tmp_path):
+    """Tester 100: a population of -0 came out as -0.0 in assignment.csv."""
+    path = tmp_path / "d.csv"
+    path.write_text("demand_id,lat,lon,population\na,50,8,-0\nb,50.1,8,3\n")
+    pop = read_demand(path)["population"].to_numpy()
+    assert pop.tolist() == [0.0, 3.0] and not np.signbit(pop).any()

@@ -2423,7 +2423,7 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
             "check the column holds people and that points are not repeated (overlapping "
             "layers or duplicated rows)",
         )
-    return vals
+    return vals + 0.0  # -0 is 0 (it came out as -0.0 in assignment.csv)
 
 
 def _access(s: pd.Series, report: _Report, keys: list[str]) -> pd.Series:
