@@ -841,7 +841,9 @@ def test_spreadsheet_and_binary_files_named_csv_get_their_own_message(tmp_path):
     buf = tmp_path / "t.parquet"
     pd.read_csv(pd.io.common.StringIO(good)).to_parquet(buf)
     cases["pq.csv"] = buf.read_bytes()
-    want = {"sep.csv": "the first line is 'sep=,', Excel's hint naming the separator",
+    cases["gj.csv"] = b'{"type": "FeatureCollection", "features": []}'
+    want = {"gj.csv": "file is JSON (GeoJSON?), not comma-separated text",
+            "sep.csv": "the first line is 'sep=,', Excel's hint naming the separator",
             "pq.csv": "file is a Parquet file, not comma-separated text. Fix: name it .parquet",
             "gz.csv": "file is gzip-compressed, not comma-separated text. Fix: name it .csv.gz",
             "x.csv": "file is a zip archive (an Excel .xlsx workbook is one)"}

@@ -995,7 +995,8 @@ def _empty_rows(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
 
 
 def _binary_kind(head: bytes) -> tuple[str, str] | None:
-    """What a binary file named like a CSV is, by its first bytes, and the fix; or None."""
+    """What a file named like a CSV is when it is another format, by its first bytes
+    (binary formats, and GeoJSON), and the fix; or None."""
     if head.startswith(b"PAR1"):
         return ("a Parquet file", "name it .parquet (it is read as Parquet then)")
     if head.startswith(b"\x1f\x8b"):
@@ -1005,6 +1006,9 @@ def _binary_kind(head: bytes) -> tuple[str, str] | None:
                 "save the sheet as 'CSV UTF-8 (comma delimited)', or unpack the archive")
     if head.startswith(b"SQLite format 3\x00"):
         return ("an SQLite database (a GeoPackage is one)", "name it .gpkg")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{") and (b'"type"' in text[:4096] or b'"features"' in text[:4096]):
+        return ("JSON (GeoJSON?)", "name it .geojson (it is read as GeoJSON then)")
     return None
 
 
