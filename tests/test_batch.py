@@ -1524,3 +1524,17 @@ def test_names_with_control_characters_are_refused(tmp_path):
     assert "the name 'x\\x00y' holds control characters (\\x00)" in text
     assert "the region name 'a\\x1bb' holds control characters (\\x1b)" in text
     assert "\x1b" not in text and "\x00" not in text
+
+
+def test_report_on_a_scenario_folder_says_what_it_is(tmp_path):
+    """Tester 100: ``edge-coverage report`` on a batch scenario's folder blamed
+    ``--no-report``; it says a sweep writes the tables only, and how to get a report."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\n[axes]\nbudget_ms = [30]\n')
+    table = run_batch(p, tmp_path / "out", workers=0)
+    folder = tmp_path / "out" / table["dir"][0]
+    r = subprocess.run([sys.executable, "-m", "coverage", "report", str(folder)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "a batch scenario's folder" in r.stderr and "--no-report" not in r.stderr

@@ -1194,7 +1194,13 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
     missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
     if missing:
         why = (skipped or {}).get("sweep.csv")
+        folder = Path(files["summary.json"]).parent if "summary.json" in files else None
+        batch = folder is not None and all((folder / n).is_file()
+                                           for n in ("done.json", "scenario.json"))
         note = ("" if "sweep.csv" not in missing or "summary.json" in missing
+                else " (a batch scenario's folder: a sweep writes its tables only, no "
+                "sweep.csv or report; `edge-coverage plan` with the options in its "
+                "scenario.json writes a plan directory with them)" if batch
                 else f" (the plan run could not write sweep.csv: {str(why)[:300]})" if why
                 else " (sweep.csv and report.html are not written with --no-report)")
         problems.append(f"missing {', '.join(missing)}{note}")
@@ -1264,6 +1270,9 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
         if missing == ["sweep.csv"] and (skipped or {}).get("sweep.csv"):
             fix = ("remove the cause (e.g. free disk space), write the plan again with "
                    "`edge-coverage plan ... --out DIR`, then run `edge-coverage report DIR`")
+        elif "a batch scenario's folder" in " ".join(problems):
+            fix = ("run `edge-coverage plan ... --out DIR` with the scenario's options "
+                   "(scenario.json), then `edge-coverage report DIR`")
         raise InputValidationError(
             f"plan directory {where} {what}: " + "; ".join(problems) + f". Fix: {fix}")
     return ReportData(summary=summary, sites=tables["sites.csv"],
