@@ -1737,12 +1737,16 @@ def _write_table(table: pd.DataFrame, root: Path) -> None:
     import io
 
     from .outputs.gis import csv_safe
-    from .outputs.outdir import record_stats, write_atomic
+    from .outputs.outdir import record_pending, record_stats, write_atomic
 
     buf = io.BytesIO()
     table.to_parquet(buf, index=False)
+    text = csv_safe(table).to_csv(index=False).encode("utf-8")
+    # what they are about to be, then what they are: a run killed in between leaves files
+    # the next run still knows for the tool's own
+    record_pending(root, {"scenarios.csv": text, "scenarios.parquet": buf.getvalue()})
     with _write_errors(root):
-        write_atomic(root / "scenarios.csv", csv_safe(table).to_csv(index=False))
+        write_atomic(root / "scenarios.csv", text)
         write_atomic(root / "scenarios.parquet", buf.getvalue())
     # what they are now: a later run refuses to write over them once edited by hand
     record_stats(root, ["scenarios.csv", "scenarios.parquet"])
@@ -1766,8 +1770,9 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
         png = _draw(fig, axs, table, ok, regions, n)
     finally:
         plt.close(fig)
-    from .outputs.outdir import record_stats, write_atomic
+    from .outputs.outdir import record_pending, record_stats, write_atomic
 
+    record_pending(path.parent, {path.name: png})
     write_atomic(path, png)
     record_stats(path.parent, [path.name])  # a later run refuses to replace it once edited
 

@@ -1538,3 +1538,31 @@ def test_report_on_a_scenario_folder_says_what_it_is(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert "a batch scenario's folder" in r.stderr and "--no-report" not in r.stderr
+
+
+def test_a_run_killed_before_it_recorded_its_tables_does_not_refuse_them(tmp_path,
+                                                                          monkeypatch):
+    """Reviewer 99: a kill between writing scenarios.csv and recording it in the marker
+    left the tool's own new table looking hand-edited, refused by every later run. What
+    the files are about to be is recorded first."""
+    import coverage.outputs.outdir as od
+
+    p = tmp_path / "s.toml"
+    base = '[base]\ndemo = {country = "LU", site_min_population = 3000}\nfailures = 0\n'
+    p.write_text(base + "[axes]\nbudget_ms = [30]\n")
+    out = tmp_path / "out"
+    run_batch(p, out, workers=0)
+    p.write_text(base + "[axes]\nbudget_ms = [30, 40]\n")
+    monkeypatch.setattr(od, "record_stats", lambda *a, **k: None)  # "killed" before it
+    run_batch(p, out, workers=0)
+    monkeypatch.undo()
+    table = run_batch(p, out, workers=0)  # not refused
+    assert len(table) == 2
+    # an edit is still one
+    csv = out / "scenarios.csv"
+    monkeypatch.setattr(od, "record_stats", lambda *a, **k: None)
+    run_batch(p, out, workers=0)
+    monkeypatch.undo()
+    csv.write_text(csv.read_text() + "# mine\n")
+    with pytest.raises(InputValidationError, match="scenarios.csv changed since"):
+        run_batch(p, out, workers=0)

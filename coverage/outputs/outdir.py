@@ -50,7 +50,8 @@ from ..errors import InputValidationError, OutputWriteError
 logger = logging.getLogger(__name__)
 
 __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_output_dir",
-           "edited_entries", "file_stats", "foreign_entries", "record_stats", "remove_old_dir",
+           "edited_entries", "file_stats", "foreign_entries", "record_pending", "record_stats",
+           "remove_old_dir",
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
@@ -578,6 +579,12 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
         if name not in now or not isinstance(was, list) or len(was) < 2:
             continue
         size, mtime = now[name]
+        pending = was[3] if len(was) > 3 else None  # what the tool was about to write
+        if (isinstance(pending, list) and len(pending) == 2 and size == pending[0]
+                and _sha256(directory / name) == pending[1]):
+            continue  # written, and the run killed before it recorded it: the tool's
+        if was[0] is None:  # not recorded before it was pending: as without a record
+            continue
         if size != was[0]:
             edited.append(name)
         elif mtime != was[1] and not (len(was) > 2 and isinstance(was[2], str)
@@ -1250,6 +1257,27 @@ def record_stats(directory: Path, names: Iterable[str]) -> None:
     stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
     stats = {k: v for k, v in stats.items() if k not in names}
     stats.update(file_stats(directory, names))
+    marker["stats"] = stats
+    with contextlib.suppress(OSError):
+        write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
+def record_pending(directory: Path, contents: Mapping[str, bytes]) -> None:
+    """Record in the marker of ``directory`` what the files of ``contents`` are about to
+    become (size and SHA-256), before they are written: a run killed between the write and
+    :func:`record_stats` leaves files the next run still knows for the tool's own (else it
+    took them for hand edits and refused them). Best effort, as :func:`record_stats`."""
+    import hashlib
+
+    marker = read_marker(directory)
+    if marker is None:
+        return
+    stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
+    for name, data in contents.items():
+        was = stats.get(name)
+        was = list(was[:3]) if isinstance(was, list) and len(was) >= 2 else [None, None]
+        was += [None] * (3 - len(was))
+        stats[name] = [*was, [len(data), hashlib.sha256(data).hexdigest()]]
     marker["stats"] = stats
     with contextlib.suppress(OSError):
         write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
