@@ -48,7 +48,7 @@ def test_aggregation_rejects_bad_sizes(sample_inputs):
     demand, sites = sample_inputs
     with pytest.raises(InputValidationError, match="aggregate_mode"):
         plan_sites(demand, sites, aggregate_km=20, aggregate_mode="h3")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="from 0.001"):
         aggregate_grid(demand.assign(access="ftth"), -1.0)
 
 
@@ -145,7 +145,7 @@ def test_bins_wider_than_the_radius_are_named(sample_inputs, caplog):
     assert "at least the budget's radius" in caplog.text and "--aggregate-km" in caplog.text
     assert plan.summary()["aggregation"]["cells_short"] > 0
     with pytest.raises(NoFeasiblePlanError, match="conservative aggregation shrinks") as err:
-        plan_sites(demand, sites, budget_ms=30.0, aggregate_km=1e6,
+        plan_sites(demand, sites, budget_ms=30.0, aggregate_km=20_000,
                    aggregate_mode="conservative", kmedian_time_limit_s=5)
     assert "--aggregate-mode centroid" in str(err.value)
     caplog.clear()
