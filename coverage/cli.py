@@ -489,7 +489,10 @@ def _warn_inputs_in_out(args: argparse.Namespace) -> None:
             real = Path(os.path.realpath(value))
         except (OSError, ValueError):
             continue
-        if real_out in real.parents:
+        from .outputs.plandir import OUTPUT_FILES
+
+        # a plan's own file directly in --out (a file of the user's there refuses the run)
+        if real.parent == real_out and real.name in OUTPUT_FILES:
             logger.warning("--%s %s is in --out %s, which this run replaces as a whole: the "
                            "file is read first, then replaced by the new plan's %s (the same "
                            "command reads other data next time); copy it elsewhere to keep "

@@ -470,3 +470,18 @@ def test_a_point_near_the_diagonal_is_not_called_swapped():
     sites = pd.DataFrame({"lat": [41.0, 38.7], "lon": [39.5, -9.1]})
     demand = pd.DataFrame({"lat": [39.5, -9.1], "lon": [41.0, 38.7]})
     assert swapped_rows(demand, sites, [True, True], 88.0).tolist() == [1]
+
+
+def test_gap_proposals_at_a_budget_of_seconds():
+    """Reviewer 101: at a budget whose radius spans the Earth, the gap proposals' grid
+    (a quarter of the radius) was above aggregate_grid's 20,000 km and the plan ended in
+    an internal error."""
+    rng = np.random.default_rng(3)
+    n = 21_000  # above the proposals' 20,000 locations: they are binned
+    demand = pd.DataFrame({"demand_id": np.arange(n).astype(str),
+                           "lat": rng.uniform(-60, 60, n), "lon": rng.uniform(-180, 180, n),
+                           "population": rng.uniform(1, 100, n)})
+    sites = pd.DataFrame({"site_id": ["s"], "lat": [0.0], "lon": [0.0]})
+    plan = plan_sites(demand, sites, budget_ms=2500, failures=1, kmedian_time_limit_s=5)
+    assert plan.summary()["site_count"] == 1
+    assert plan.summary()["proposed"]["proposed_sites"] >= 1
