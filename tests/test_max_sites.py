@@ -389,7 +389,8 @@ def test_sweep_total_time_still_solves_a_max_sites_plans_budget():
     assert by.loc[60.0, "status"] == "not_run"
 
 
-@pytest.mark.parametrize("big,tiny", [(3e5, 1e-4), (1.2e7, 0.01), (7e7, 0.05), (7e8, 1.0)])
+@pytest.mark.parametrize("big,tiny", [(3e5, 1e-4), (1.2e7, 0.01), (7e7, 0.05), (7e8, 1.0),
+                                      (3e8, 1e-4), (1e8, 1e-5), (5e7, 1e-6)])
 def test_a_light_row_beside_heavy_ones_keeps_the_lexicographic_optimum(big, tiny):
     """Tester 100: a cell of 1e-4 people beside cells of 3e5 (or 1 beside 7e8) fell under
     HiGHS's tolerances; level 2's plan dropped it, was rightly refused, and the first plan
@@ -414,3 +415,35 @@ def test_a_light_row_beside_heavy_ones_keeps_the_lexicographic_optimum(big, tiny
     assert res.secondary_upper_bound >= best[1] * (1 - 1e-9)
     if res.status == "optimal":
         assert res.secondary_upper_bound == pytest.approx(best[1])
+
+
+@pytest.mark.parametrize("reach,w,p", [
+    # reviewer 101, B: level 2 scaled by level 1's heaviest row vanished under HiGHS's gap
+    ([[0, 0, 1, 0, 1], [0, 0, 0, 0, 0], [1, 1, 0, 1, 1], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]],
+     [0.0632, 0.0073, 7.1e-6, 4e8, 3.4e-6], 3),
+    # C: holding the first plan's light rows, not their total, ruled out the optimum
+    ([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1],
+      [1, 0, 0, 0, 1]], [1e8, 1e8, 2e-3, 1e-3, 1e-3, 5e7], 4)])
+def test_lexicographic_max_cover_against_every_plan(reach, w, p):
+    """Reviewer 101's instances: the plan is the lexicographic optimum of every plan of p
+    sites, compared on the rows where two plans differ (exact where totals round)."""
+    import itertools
+
+    from coverage.solvers.maxcover import max_cover_lexicographic
+
+    reach, w = np.array(reach, dtype=bool), np.array(w)
+    size = reach.sum(axis=1)
+
+    def levels(cols):
+        n = reach[:, list(cols)].sum(axis=1)
+        return n >= 1, (n >= 2) & (size >= 2)
+
+    def better(a, b):  # plan a lexicographically above plan b, on the differing rows
+        (a1, a2), (b1, b2) = levels(a), levels(b)
+        d1 = w[a1 & ~b1].sum() - w[b1 & ~a1].sum()
+        d2 = w[a2 & ~b2].sum() - w[b2 & ~a2].sum()
+        return d1 > 0 or (d1 == 0 and d2 > 0)
+
+    res = max_cover_lexicographic(reach, p, w, failures=1, time_limit_s=20)
+    plans = list(itertools.combinations(range(reach.shape[1]), p))
+    assert not any(better(c, tuple(res.sites)) for c in plans), res.sites

@@ -565,55 +565,78 @@ def max_cover_lexicographic(
     lower = np.concatenate([np.full(n1 + n2 + 1, -np.inf), [target - tol]])
     upper = np.concatenate([np.zeros(n1 + n2), [float(s.k_free)], [np.inf]])
     integrality = np.concatenate([np.ones(nc), np.zeros(n1), (need2 >= 2).astype(float)])
+    # level 2's objective on its own scale (the level-1 scale, set by the heaviest level-1
+    # row, made a light level-2 objective vanish under HiGHS's absolute gap)
+    scale2 = cost_scale(w2)
+    objective2 = np.concatenate([np.zeros(nc + n1), -w2 * scale2])
+    t2 = time.perf_counter()
     res = milp(
-        np.concatenate([np.zeros(nc + n1), -w2 * scale]),
-        integrality=integrality, bounds=Bounds(0.0, 1.0),
+        objective2, integrality=integrality, bounds=Bounds(0.0, 1.0),
         constraints=LinearConstraint(matrix, lower, upper),
         options={"time_limit": max(float(time_limit_s), 0.01), "mip_rel_gap": 0.0,
                  "disp": False},
     )
     base2 = float(w_m[(size_m >= t) & ~short2].sum())
-    best, best_val = is_first, (v1, v2)
+    best = is_first
+
+    def covered(is_open: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], ...]:
+        count = a @ is_open.astype(np.int64)
+        return count >= 1, count >= t
+
+    def gain(now: npt.NDArray[np.bool_], was: npt.NDArray[np.bool_]) -> float:
+        """Weight a plan covering ``now`` has over one covering ``was``, summed over the
+        rows that differ only (exact where the totals are not: 1e-4 people beside 3e8
+        vanish in a total's rounding)."""
+        return float(w[now & ~was].sum()) - float(w[was & ~now].sum())
 
     def consider(x: npt.NDArray[np.float64]) -> bool:
-        """Take the plan of a solve when it keeps level 1 exactly and is better; whether
-        it keeps level 1."""
-        nonlocal best, best_val
+        """Take the plan of a solve when it keeps level 1 and is better at level 2;
+        whether it keeps level 1."""
+        nonlocal best
         cand = s.fixed.copy()
         cand[cols[x[:nc] > 0.5]] = True
-        val = _level_values(a, w, t, cand)
-        keeps = bool(val[0] >= v1 - 1e-12 * max(v1, 1.0))
-        if keeps and val > best_val:
-            best, best_val = cand, val
+        c1_now, c2_now = covered(cand)
+        c1_first, _ = covered(is_first)
+        keeps = gain(c1_now, c1_first) >= 0.0
+        if keeps:
+            b1, b2 = covered(best)
+            if gain(c2_now, b2) > 0.0 or (gain(c2_now, b2) == 0.0 and gain(c1_now, b1) > 0):
+                best = cand
         return keeps
 
     if res.x is not None and not consider(res.x) and res.status == 0:
         # HiGHS's plan drops level-1 rows too light for its tolerances (a cell of 1e-4
         # people beside cells of 3e5: a tester's find, which this returned as the first
         # plan, "optimal"). Its value still bounds level 2 (the model with the tolerance
-        # is a relaxation); solved again with those rows held, the plan is kept when it
-        # keeps level 1, and proven when it meets the bound.
-        relaxed = base2 - float(res.fun) / scale
-        light = (w1 * scale <= max(tol, 1e-6)) & ((sub1 @ is_first[cols].astype(
-            np.int64)) > 0)
-        if light.any():
-            held = np.zeros(nc + n1 + n2)
-            held[nc + np.flatnonzero(light)] = 1.0
+        # is a relaxation); solved again with the light rows' total held on a scale of
+        # its own, the plan is kept when it keeps level 1, and proven when it meets the
+        # bound.
+        relaxed = base2 - float(res.fun) / scale2
+        light = w1 * scale <= max(tol, 1e-6)
+        first_light = float(w1[light & ((sub1 @ is_first[cols].astype(np.int64)) > 0)].sum())
+        if light.any() and first_light > 0:
+            scale_l = cost_scale(w1[light])
+            row = sp.csr_array((w1[light] * scale_l,
+                                (np.zeros(int(light.sum()), dtype=np.int64),
+                                 nc + np.flatnonzero(light))), shape=(1, nc + n1 + n2))
+            left = max(float(time_limit_s) - (time.perf_counter() - t2), 0.5)
             again = milp(
-                np.concatenate([np.zeros(nc + n1), -w2 * scale]),
-                integrality=integrality, bounds=Bounds(held, 1.0),
-                constraints=LinearConstraint(matrix, lower, upper),
-                options={"time_limit": max(float(time_limit_s), 0.01),
-                         "mip_rel_gap": 0.0, "disp": False})
+                objective2, integrality=integrality, bounds=Bounds(0.0, 1.0),
+                constraints=[LinearConstraint(matrix, lower, upper),
+                             LinearConstraint(row, first_light * scale_l * (1 - 1e-9),
+                                              np.inf)],
+                options={"time_limit": left, "mip_rel_gap": 0.0, "disp": False})
             if again.x is not None:
                 consider(again.x)
+        best_val = _level_values(a, w, t, best)
         proven = best_val[1] >= relaxed - 1e-9 * max(abs(relaxed), 1.0)
-        return done(best, relaxed, "optimal" if proven else "not proven")
+        return done(best, max(relaxed, best_val[1]), "optimal" if proven else "not proven")
+    best_val = _level_values(a, w, t, best)
     if res.status == 0:
         return done(best, best_val[1], "optimal")
     if res.status == 1:
         dual = getattr(res, "mip_dual_bound", None)
-        sec_upper = base2 + (-float(dual) / scale if dual is not None and np.isfinite(dual)
+        sec_upper = base2 + (-float(dual) / scale2 if dual is not None and np.isfinite(dual)
                              else float(w2.sum()))
         return done(best, sec_upper, "time_limit")
     if res.status == 2:  # numerically infeasible (level 1's plan satisfies it): unproven
