@@ -970,12 +970,20 @@ def _empty_rows(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
     checks would name it once per missing field."""
     if not len(df) or not len(df.columns):
         return df
-    blank = np.ones(len(df), dtype=bool)
-    for c in df.columns:
-        col = df[c]
-        blank &= (col.isna() | (col.astype("string").str.strip() == "")).to_numpy(dtype=bool)
-    if not blank.any():
+
+    def empty(col: pd.Series) -> npt.NDArray[np.bool_]:
+        return (col.isna() | (col.astype("string").str.strip() == "")).to_numpy(dtype=bool)
+
+    # one pass over the first column; the others only on the rows blank there
+    cand = np.flatnonzero(empty(df.iloc[:, 0]))
+    for i in range(1, len(df.columns)):
+        if not len(cand):
+            return df
+        cand = cand[empty(df.iloc[cand, i])]
+    if not len(cand):
         return df
+    blank = np.zeros(len(df), dtype=bool)
+    blank[cand] = True
     data = np.flatnonzero(~blank)
     end = int(data[-1]) + 1 if len(data) else 0
     inner = blank.copy()
