@@ -31,7 +31,7 @@ from .config import (
     build_model,
     given_options,
 )
-from .errors import InputValidationError, OutputWriteError
+from .errors import PROOF_LOGGER, InputValidationError, OutputWriteError
 from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
 logger = logging.getLogger("coverage.cli")
@@ -1666,7 +1666,7 @@ def main(argv: list[str] | None = None) -> int:
     root.addHandler(handler)
     root.setLevel(level)
     # a plan not proven (its scenario list cut) is said by the exit message, not twice
-    proof = logging.getLogger("coverage.planner.plan.proof")
+    proof = logging.getLogger(PROOF_LOGGER)
     previous_proof = proof.level
     proof.setLevel(logging.ERROR)
     try:

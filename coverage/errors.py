@@ -70,6 +70,12 @@ EXIT_OUTPUTS_SKIPPED = 5
 """Exit code of a run whose plan was written but some optional outputs (map, report, GIS
 files) failed; each is named in a warning and in the directory's marker."""
 
+PROOF_LOGGER = "coverage.planner.plan.proof"
+"""Name of the logger of the warning that a plan's capacity check was cut at the scenario
+limit (status ``unproven``): for the API; the command line, which says it in its exit
+message (:data:`EXIT_PLAN_SHORT`), and the batch and the sweep, in their tables, keep it
+out of their output."""
+
 EXIT_PLAN_SHORT = 7
 """Exit code of a run whose outputs are written but whose plan is **not** a feasible one,
 or not proven to be one (a capacitated plan whose failure scenarios were cut at the

@@ -93,10 +93,12 @@ def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
         Population is conserved exactly: ``aggregation.demand.population.sum()`` equals the
         input total.
     """
-    if not np.isfinite(cell_km) or not 0.001 <= cell_km <= 20_000:
-        raise ValueError("aggregation cell size must be a number of km from 0.001 (1 m, "
-                         "below which the grid's integer index overflows) to 20,000, got "
-                         f"{cell_km}")
+    from ..config import MAX_CELL_KM, MIN_CELL_KM
+
+    if not np.isfinite(cell_km) or not MIN_CELL_KM <= cell_km <= MAX_CELL_KM:
+        raise ValueError(f"aggregation cell size must be a number of km from {MIN_CELL_KM:g} "
+                         "(1 m, below which the grid's integer index overflows) to "
+                         f"{MAX_CELL_KM:,.0f}, got {cell_km}")
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
     ix, iy = grid_cells(lat, lon, cell_km)

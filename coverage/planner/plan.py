@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
-from ..errors import InfeasibleBudgetError, InputValidationError
+from ..errors import PROOF_LOGGER, InfeasibleBudgetError, InputValidationError
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -69,10 +69,6 @@ from .stages import (
 )
 
 logger = logging.getLogger(__name__)
-PROOF_LOGGER = logging.getLogger("coverage.planner.plan.proof")
-"""The logger of the warning that a plan's capacity check was cut at the scenario limit
-(status ``unproven``): for the API; the command line, which says it in its exit message,
-and the batch, in its table, keep it out of their output."""
 
 __all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_service",
            "resolve_plan_service", "COVERAGE_STATUSES"]
@@ -1196,7 +1192,7 @@ def plan_sites(
         cut = info["capacity"]
         if (cut is not None and cut.get("scenarios_complete") is False
                 and info["status"] != "time_limit_short"):  # that one says it itself
-            PROOF_LOGGER.warning(
+            logging.getLogger(PROOF_LOGGER).warning(
                 "the capacity check's failure scenarios were cut at the scenario limit "
                 "(%s of %s checked, the riskiest first): the plan (status %s) is NOT proven "
                 "to carry the load in the others; raise scenario_limit to %s or more for a "

@@ -39,7 +39,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
-from ..errors import InfeasibleBudgetError, InputValidationError, NoFeasiblePlanError
+from ..errors import (
+    PROOF_LOGGER,
+    InfeasibleBudgetError,
+    InputValidationError,
+    NoFeasiblePlanError,
+)
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import PERCENTILES, LatencyModel
 from ..model.problem import Problem
@@ -48,6 +53,7 @@ from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
 from ..wording import counted, reporter
 from .stages import (
+    STATUS_UNPROVEN,
     capacitated_sites,
     capacitated_sites_lazy,
     choose_strategy,
@@ -105,10 +111,6 @@ STATUS_NOT_RUN = "not_run"
 
 _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers")
 """Package loggers whose per-stage INFO lines a sweep keeps out of the log."""
-
-
-PROOF_LOGGER = "coverage.planner.plan.proof"
-"""The name of :data:`coverage.planner.plan.PROOF_LOGGER`."""
 
 
 @contextmanager
@@ -532,9 +534,9 @@ def budget_sweep(
         held = set(out["status"].astype(str))
         legend = [f"{STATUS_NO_CAPACITY} at " + _budgets(out, STATUS_NO_CAPACITY)
                   + ": no plan carries the load" if STATUS_NO_CAPACITY in held else "",
-                  "unproven at " + _budgets(out, "unproven") + ": the fewest sites for the "
-                  "failure scenarios checked (cut at scenario_limit), not proven in the "
-                  "others" if "unproven" in held else ""]
+                  f"{STATUS_UNPROVEN} at " + _budgets(out, STATUS_UNPROVEN) + ": the fewest "
+                  "sites for the failure scenarios checked (cut at scenario_limit), not "
+                  "proven in the others" if STATUS_UNPROVEN in held else ""]
         note = CAPACITY_NOTE + "".join(f"; {x}" for x in legend if x)
         notes.append(note)
         logger.info("budget sweep: %s", note)

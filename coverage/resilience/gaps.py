@@ -326,8 +326,10 @@ def propose_sites(
                         n_still_short=n_gap, population_still_short=pop_gap)
     g = demand.iloc[gap]
     if len(gap) > max_locations:
+        from ..config import MAX_CELL_KM
+
         # within aggregate_grid's range (a budget of seconds has radii of the Earth's size)
-        cell_km = min(max(float(radius[gap].max()) / 4.0, 1.0), 20_000.0)
+        cell_km = min(max(float(radius[gap].max()) / 4.0, 1.0), MAX_CELL_KM)
         locs = aggregate_grid(g.assign(access="any"), cell_km).demand
     else:
         locs = g
