@@ -410,10 +410,9 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         regions_raw = {}
     regions: dict[str, dict[str, Any]] = {}
     for name, spec in regions_raw.items():
-        if _control_chars(str(name)):
+        if controls := _control_chars(str(name)):
             problems.append(str(_bad(p, "regions", f"the region name {name!r} holds control "
-                                     f"characters ({_control_chars(str(name))})",
-                                     "use printable text")))
+                                     f"characters ({controls})", "use printable text")))
             continue
         region = checked(_check_region, p, name, spec, demo is not None)
         if region is not None:
@@ -486,10 +485,10 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
             problems.append(str(_bad(p, f"scenarios[{i}].name", "the name is empty",
                                      "give the scenario a name, e.g. name = "
                                      f'"scenario-{i + 1}"')))
-        elif _control_chars(name):  # a NUL in scenarios.csv, an escape on the terminal
+        elif controls := _control_chars(name):  # a NUL in scenarios.csv, an escape shown
             problems.append(str(_bad(p, f"scenarios[{i}].name",
                                      f"the name {name!r} holds control characters "
-                                     f"({_control_chars(name)})", "use printable text")))
+                                     f"({controls})", "use printable text")))
         elif name in named:
             first = ("a scenario of [axes]" if named[name] < 0
                      else f"scenarios[{named[name]}]")

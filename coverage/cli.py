@@ -200,11 +200,7 @@ class _Parser(argparse.ArgumentParser):
             self._stdout_lost = exc.strerror or str(exc)
             sys.stderr.write(f"edge-coverage: cannot write to standard output: "
                              f"{self._stdout_lost}; the help text is lost\n")
-            devnull = os.open(os.devnull, os.O_WRONLY)  # the flush at exit fails no more
-            try:
-                os.dup2(devnull, file.fileno())
-            finally:
-                os.close(devnull)
+            _null_onto(file.fileno())  # the flush at exit fails no more
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if status == 0 and getattr(self, "_stdout_lost", None):
@@ -1617,11 +1613,15 @@ def _out(args: argparse.Namespace, text: str) -> None:
                       "send the output elsewhere",
                       file=sys.stderr)
             args.stdout_lost = exc.strerror or str(exc)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, sys.stdout.fileno())
-        finally:
-            os.close(devnull)
+        _null_onto(sys.stdout.fileno())
+
+
+def _null_onto(fd: int) -> None:
+    """Put the null device on descriptor ``fd`` (its writes then go nowhere)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    if null != fd:  # a closed fd is the lowest free one: open may have given it already
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def _standard_streams() -> None:
@@ -1634,10 +1634,7 @@ def _standard_streams() -> None:
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            _null_onto(fd)
             if getattr(sys, name) is None:
                 setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
 

@@ -31,6 +31,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -532,16 +533,13 @@ HASHED_MAX_BYTES = 1 << 30
 
 
 def _sha256(path: Path) -> str | None:
-    import hashlib
+    """:func:`coverage.inputs.tables.sha256_file`, or None when the file cannot be read."""
+    from ..inputs.tables import sha256_file
 
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def file_stats(directory: Path, names: Iterable[str], *,
@@ -579,16 +577,15 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
         if name not in now or not isinstance(was, list) or len(was) < 2:
             continue
         size, mtime = now[name]
+        digest = functools.cache(lambda n=name: _sha256(directory / n))  # at most once
         pending = was[3] if len(was) > 3 else None  # what the tool was about to write
         if (isinstance(pending, list) and len(pending) == 2 and size == pending[0]
-                and _sha256(directory / name) == pending[1]):
+                and digest() == pending[1]):
             continue  # written, and the run killed before it recorded it: the tool's
         if was[0] is None:  # not recorded before it was pending: as without a record
             continue
-        if size != was[0]:
-            edited.append(name)
-        elif mtime != was[1] and not (len(was) > 2 and isinstance(was[2], str)
-                                      and _sha256(directory / name) == was[2]):
+        if size != was[0] or (mtime != was[1] and not (
+                len(was) > 2 and isinstance(was[2], str) and digest() == was[2])):
             edited.append(name)
     return sorted(edited)
 
@@ -1245,42 +1242,50 @@ def _inherit_attributes(target: Path, staging: Path) -> None:
                     os.chown(os.path.join(root, name), -1, st.st_gid, follow_symlinks=False)
 
 
+def _update_stats(directory: Path, update: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``update`` to the file record (``stats``) of the marker of ``directory`` and
+    write the marker again. Best effort: no marker, or one that cannot be rewritten,
+    keeps its old record."""
+    marker = read_marker(directory)
+    if marker is None:
+        return
+    stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
+    update(stats)
+    marker["stats"] = stats
+    with contextlib.suppress(OSError):
+        write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+
+
 def record_stats(directory: Path, names: Iterable[str]) -> None:
     """Record in the marker of ``directory`` (one filled over time, like a batch sweep) what
     the files ``names`` are now, just written by the tool: a later run refuses to replace
     one edited since (:func:`edited_entries`). A name that is not a file is dropped from
-    the record. Best effort: a marker that cannot be rewritten keeps its old record."""
-    marker = read_marker(directory)
-    if marker is None:
-        return
+    the record."""
     names = list(names)
-    stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
-    stats = {k: v for k, v in stats.items() if k not in names}
-    stats.update(file_stats(directory, names))
-    marker["stats"] = stats
-    with contextlib.suppress(OSError):
-        write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+
+    def update(stats: dict[str, Any]) -> None:
+        for name in names:
+            stats.pop(name, None)
+        stats.update(file_stats(directory, names))
+
+    _update_stats(directory, update)
 
 
 def record_pending(directory: Path, contents: Mapping[str, bytes]) -> None:
     """Record in the marker of ``directory`` what the files of ``contents`` are about to
     become (size and SHA-256), before they are written: a run killed between the write and
     :func:`record_stats` leaves files the next run still knows for the tool's own (else it
-    took them for hand edits and refused them). Best effort, as :func:`record_stats`."""
+    took them for hand edits and refused them)."""
     import hashlib
 
-    marker = read_marker(directory)
-    if marker is None:
-        return
-    stats = marker.get("stats") if isinstance(marker.get("stats"), dict) else {}
-    for name, data in contents.items():
-        was = stats.get(name)
-        was = list(was[:3]) if isinstance(was, list) and len(was) >= 2 else [None, None]
-        was += [None] * (3 - len(was))
-        stats[name] = [*was, [len(data), hashlib.sha256(data).hexdigest()]]
-    marker["stats"] = stats
-    with contextlib.suppress(OSError):
-        write_atomic(directory / MARKER, json.dumps(marker, indent=2) + "\n")
+    def update(stats: dict[str, Any]) -> None:
+        for name, data in contents.items():
+            was = stats.get(name)
+            was = list(was[:3]) if isinstance(was, list) and len(was) >= 2 else [None, None]
+            was += [None] * (3 - len(was))
+            stats[name] = [*was, [len(data), hashlib.sha256(data).hexdigest()]]
+
+    _update_stats(directory, update)
 
 
 def _whole(directory: Path) -> bool:
