@@ -1192,11 +1192,11 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
 
     needed = [n for n in REPORT_INPUTS if not (without_sweep and n == "sweep.csv")]
     missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
+    folder = Path(files["summary.json"]).parent if "summary.json" in files else None
+    batch = folder is not None and all((folder / n).is_file()  # a batch scenario's folder
+                                       for n in ("done.json", "scenario.json"))
     if missing:
         why = (skipped or {}).get("sweep.csv")
-        folder = Path(files["summary.json"]).parent if "summary.json" in files else None
-        batch = folder is not None and all((folder / n).is_file()
-                                           for n in ("done.json", "scenario.json"))
         note = ("" if "sweep.csv" not in missing or "summary.json" in missing
                 else " (a batch scenario's folder: a sweep writes its tables only, no "
                 "sweep.csv or report; `edge-coverage plan` with the options in its "
@@ -1270,7 +1270,7 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
         if missing == ["sweep.csv"] and (skipped or {}).get("sweep.csv"):
             fix = ("remove the cause (e.g. free disk space), write the plan again with "
                    "`edge-coverage plan ... --out DIR`, then run `edge-coverage report DIR`")
-        elif "a batch scenario's folder" in " ".join(problems):
+        elif batch and "sweep.csv" in missing:
             fix = ("run `edge-coverage plan ... --out DIR` with the scenario's options "
                    "(scenario.json), then `edge-coverage report DIR`")
         raise InputValidationError(

@@ -463,9 +463,11 @@ def max_cover_lexicographic(
     is half the scaled weight unit for integer weights (exact: no plan covers between
     ``V - 1/2`` and ``V``) and ``1e-9 V`` otherwise; the plan is then re-evaluated and kept
     only when its level-1 value is at least ``V`` (else level 1's plan stays), so level 1
-    is never traded. A plan that drops rows too light for the tolerances (1e-4 people
-    beside 3e5) is solved again with those rows held; the first solve's value is the
-    bound, and the status says whether the plan kept meets it. A weighted single
+    is never traded; plans are compared on the rows where they differ (a row of 1e-4
+    beside rows of 3e8 vanishes in a total's rounding). A plan that drops rows too light
+    for the tolerances is solved again with those rows' total held (on a scale of its
+    own); the first solve's value is then the bound, and the status says whether the plan
+    kept meets it. Level 2's objective has a scale of its own. A weighted single
     objective was not used: its exact weight (more than the whole level-2 weight per unit
     of level 1) needs products of populations beyond double precision.
 
@@ -589,6 +591,8 @@ def max_cover_lexicographic(
         vanish in a total's rounding)."""
         return float(w[now & ~was].sum()) - float(w[was & ~now].sum())
 
+    c1_first = covered(is_first)[0]
+
     def consider(x: npt.NDArray[np.float64]) -> bool:
         """Take the plan of a solve when it keeps level 1 and is better at level 2;
         whether it keeps level 1."""
@@ -596,11 +600,11 @@ def max_cover_lexicographic(
         cand = s.fixed.copy()
         cand[cols[x[:nc] > 0.5]] = True
         c1_now, c2_now = covered(cand)
-        c1_first, _ = covered(is_first)
         keeps = gain(c1_now, c1_first) >= 0.0
         if keeps:
             b1, b2 = covered(best)
-            if gain(c2_now, b2) > 0.0 or (gain(c2_now, b2) == 0.0 and gain(c1_now, b1) > 0):
+            better2 = gain(c2_now, b2)
+            if better2 > 0.0 or (better2 == 0.0 and gain(c1_now, b1) > 0):
                 best = cand
         return keeps
 
