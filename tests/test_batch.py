@@ -982,6 +982,14 @@ def test_a_users_file_in_a_scenario_folder_to_run_again_is_not_deleted(tmp_path)
     assert notes.read_text() == "why 5 ms fails"
 
 
+
+def lu_config(tmp_path: Path, rest: str) -> Path:
+    """``tmp_path/s.toml``: the Luxembourg demo inputs, no failures, and ``rest``."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 "failures = 0\n" + rest)
+    return p
+
 def test_tables_edited_by_hand_are_not_written_over(tmp_path):
     """Tester 96: a batch run wrote over a hand-edited scenarios.csv (and scenarios.parquet,
     sweep.png), and over the edited sites.csv of a scenario that ran again. The batch
@@ -989,9 +997,7 @@ def test_tables_edited_by_hand_are_not_written_over(tmp_path):
     named and the run refused before any work; a copy with the same bytes is not an edit."""
     import shutil
 
-    p = tmp_path / "s.toml"
-    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
-                 'failures = 0\n[axes]\nbudget_ms = [30]\n')
+    p = lu_config(tmp_path, '[axes]\nbudget_ms = [30]\n')
     out = tmp_path / "out"
     table = run_batch(p, out, workers=0)
     assert table["ok"].all()
@@ -1451,9 +1457,7 @@ def test_a_bad_demand_file_does_not_hide_the_candidates_columns(tmp_path):
 def test_a_users_file_in_an_old_scenario_leftover_is_kept(tmp_path):
     """Tester 96: a batch run removed ``scenarios/.KEY.edge-coverage-old-*`` leftovers
     unchecked, a user's file inside included. Only the tool's own leftovers go."""
-    p = tmp_path / "s.toml"
-    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
-                 'failures = 0\n[axes]\nbudget_ms = [5]\n')
+    p = lu_config(tmp_path, '[axes]\nbudget_ms = [5]\n')
     out = tmp_path / "out"
     run_batch(p, out, workers=0)
     mine = out / "scenarios" / ".0123456789abcdef.edge-coverage-old-1-0123abcd"
@@ -1491,12 +1495,10 @@ def test_a_table_edited_while_the_sweep_runs_is_not_written_over(tmp_path):
     without planning again."""
     from coverage.errors import OutputWriteError
 
-    p = tmp_path / "s.toml"
-    base = '[base]\ndemo = {country = "LU", site_min_population = 3000}\nfailures = 0\n'
-    p.write_text(base + "[axes]\nbudget_ms = [30]\n")
+    p = lu_config(tmp_path, "[axes]\nbudget_ms = [30]\n")
     out = tmp_path / "out"
     run_batch(p, out, workers=0)
-    p.write_text(base + "[axes]\nbudget_ms = [30, 40]\n")
+    lu_config(tmp_path, "[axes]\nbudget_ms = [30, 40]\n")
     csv = out / "scenarios.csv"
 
     def user_edits(done, total, row):
@@ -1514,10 +1516,8 @@ def test_a_table_edited_while_the_sweep_runs_is_not_written_over(tmp_path):
 def test_names_with_control_characters_are_refused(tmp_path):
     """Tester 100: a scenario named with a NUL wrote a NUL into scenarios.csv (a file the
     tool refuses as input), one with an escape sent it raw to the terminal."""
-    p = tmp_path / "s.toml"
-    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
-                 'failures = 0\nbudget_ms = 30\n[regions]\n"a\\u001bb" = {country = "LU"}\n'
-                 '[[scenarios]]\nname = "x\\u0000y"\n')
+    p = lu_config(tmp_path, 'budget_ms = 30\n[regions]\n"a\\u001bb" = {country = "LU"}\n'
+                            '[[scenarios]]\nname = "x\\u0000y"\n')
     with pytest.raises(InputValidationError) as info:
         run_batch(p, tmp_path / "out", workers=0)
     text = str(info.value)
@@ -1529,9 +1529,7 @@ def test_names_with_control_characters_are_refused(tmp_path):
 def test_report_on_a_scenario_folder_says_what_it_is(tmp_path):
     """Tester 100: ``edge-coverage report`` on a batch scenario's folder blamed
     ``--no-report``; it says a sweep writes the tables only, and how to get a report."""
-    p = tmp_path / "s.toml"
-    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
-                 'failures = 0\n[axes]\nbudget_ms = [30]\n')
+    p = lu_config(tmp_path, '[axes]\nbudget_ms = [30]\n')
     table = run_batch(p, tmp_path / "out", workers=0)
     folder = tmp_path / "out" / table["dir"][0]
     r = subprocess.run([sys.executable, "-m", "coverage", "report", str(folder)],
@@ -1547,12 +1545,10 @@ def test_a_run_killed_before_it_recorded_its_tables_does_not_refuse_them(tmp_pat
     the files are about to be is recorded first."""
     import coverage.outputs.outdir as od
 
-    p = tmp_path / "s.toml"
-    base = '[base]\ndemo = {country = "LU", site_min_population = 3000}\nfailures = 0\n'
-    p.write_text(base + "[axes]\nbudget_ms = [30]\n")
+    p = lu_config(tmp_path, "[axes]\nbudget_ms = [30]\n")
     out = tmp_path / "out"
     run_batch(p, out, workers=0)
-    p.write_text(base + "[axes]\nbudget_ms = [30, 40]\n")
+    lu_config(tmp_path, "[axes]\nbudget_ms = [30, 40]\n")
     monkeypatch.setattr(od, "record_stats", lambda *a, **k: None)  # "killed" before it
     run_batch(p, out, workers=0)
     monkeypatch.undo()
