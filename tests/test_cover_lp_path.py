@@ -385,9 +385,11 @@ def test_new_highs_in_threads_leaves_stdout_alone(capfd):
     banner is silenced once per process, under a lock)."""
     import threading
 
+    from coverage.solvers import highs
+
     def build():
         for _ in range(20):
-            cover._new_highs()
+            highs.new_highs()
 
     threads = [threading.Thread(target=build) for _ in range(4)]
     for t in threads:

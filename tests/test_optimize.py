@@ -251,7 +251,7 @@ def test_min_cover_without_feasibility_jump_on_large_models(seed, monkeypatch):
     option exists in this HiGHS) and still returns the brute-force optimum."""
     import coverage.solvers.cover as cover_mod
 
-    assert cover_mod._no_feasibility_jump(cover_mod._new_highs())  # HiGHS >= 1.11 has it
+    assert cover_mod._no_feasibility_jump(cover_mod.new_highs())  # HiGHS >= 1.11 has it
     monkeypatch.setattr(cover_mod, "FEASIBILITY_JUMP_MAX_NNZ", 0)
     rng = np.random.default_rng(2000 + seed)
     pattern = rng.random((25, 12)) < 0.3
@@ -271,7 +271,7 @@ def test_min_cover_with_its_highs_options_is_exact(options, monkeypatch):
 
     import coverage.solvers.cover as cover_mod
 
-    h = cover_mod._new_highs()
+    h = cover_mod.new_highs()
     for option, value in cover_mod.MIP_OPTIONS.items():
         assert h.setOptionValue(option, value) == highspy.HighsStatus.kOk
     if options is not None:

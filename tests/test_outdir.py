@@ -1232,7 +1232,7 @@ def test_the_solver_starts_with_descriptor_1_closed():
     """The API with descriptor 1 closed (``sys.stdout`` None): the first HiGHS model
     silenced its banner through ``sys.stdout.flush()`` and ``os.dup(1)`` and raised."""
     code = ("import os, sys\nos.close(1)\nsys.stdout = None\n"
-            "from coverage.solvers.cover import _new_highs\n_new_highs()\n")
+            "from coverage.solvers.highs import new_highs\nnew_highs()\n")
     r = subprocess.run([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr

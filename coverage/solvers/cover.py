@@ -9,11 +9,7 @@ The k-median stage that places the chosen number of sites is :mod:`coverage.solv
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import SolverError
 from .cover_search import row_ranges, row_weighting_search
+from .highs import new_highs, set_option
 from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
@@ -581,46 +578,6 @@ def _with_bound(lb: float, status: str, lag: float) -> float:
     return max(lb, lag) if np.isfinite(lb) else lag
 
 
-@functools.cache
-def _highs_banner_silenced() -> bool:
-    """Construct one ``highspy.Highs`` with stdout sent to /dev/null: HiGHS prints its
-    banner on the first construction in a process only. Run once per process (cached; the
-    caller holds :data:`_HIGHS_BANNER_LOCK`, so two threads never swap the descriptor)."""
-    import highspy
-
-    if sys.stdout is not None:  # None: descriptor 1 closed when Python started
-        sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # descriptor 1 closed: nothing to silence, the banner goes nowhere
-        highspy.Highs()
-        return True
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    return True
-
-
-#: Serialises the one construction that silences HiGHS's banner (threads of a Dask worker).
-_HIGHS_BANNER_LOCK = threading.Lock()
-
-
-def _new_highs():
-    """A silent ``highspy.Highs`` (its banner silenced once per process, under a lock; stdout
-    is not touched afterwards, so threads solving at once do not race on it)."""
-    import highspy
-
-    with _HIGHS_BANNER_LOCK:
-        _highs_banner_silenced()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 #: Costs whose largest value lies outside [2**-10, 2**10] are scaled into (0.5, 1] for HiGHS.
 _COST_SCALE_RANGE = (2.0**-10, 2.0**10)
 
@@ -713,23 +670,12 @@ def _no_time_for(a: sp.csr_array, time_limit_s: float, s_per_entry: float) -> bo
             and float(time_limit_s) < max(a.nnz * s_per_entry, 0.01))
 
 
-def _set_option(h: Any, option: str, value: Any) -> bool:
-    """Set a HiGHS option that older HiGHS versions may lack (``highspy>=1.7`` is allowed):
-    False, logged, when this HiGHS has no such option (its default stands)."""
-    import highspy
-
-    ok = h.setOptionValue(option, value) == highspy.HighsStatus.kOk
-    if not ok:
-        logger.debug("this HiGHS has no %s option (its default kept)", option)
-    return bool(ok)
-
-
 def _no_feasibility_jump(h: Any) -> bool:
     """Switch HiGHS's feasibility jump off (HiGHS 1.16's ignores the time limit: 82 s of it
     under a 23 s limit on a 62,950 x 45,146 component with 13.8M entries, every GeoNames
     place as a candidate; hand measurement). HiGHS before 1.11 has no such heuristic and no
     option: False, nothing to switch off."""
-    return _set_option(h, "mip_heuristic_run_feasibility_jump", False)
+    return set_option(h, "mip_heuristic_run_feasibility_jump", False)
 
 
 def _solve_cover_milp(
@@ -766,12 +712,12 @@ def _solve_cover_milp(
         return x0, "time_limit", -np.inf
     scale = cost_scale(c)
     cs = c.astype(np.float64) * scale
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", min(1e-6, 0.25 * scale) if integral else 1e-6)
     for option, value in MIP_OPTIONS.items():
-        _set_option(h, option, value)
+        set_option(h, option, value)
     if a.nnz > FEASIBILITY_JUMP_MAX_NNZ:
         _no_feasibility_jump(h)
     lp = _highs_cover_model(a, need, cs, integer=True)
@@ -884,7 +830,7 @@ def _cover_lp(a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.fl
     if _no_time_for(a, time_limit_s, HIGHS_LP_S_PER_ENTRY):
         return None  # a huge model: HiGHS would overrun the time left before it stops
     scale = cost_scale(c)
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
     if a.nnz >= LP_IPM_MIN_NNZ:
         # large components: the interior point method, without crossover (the bound below

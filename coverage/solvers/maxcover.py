@@ -1,6 +1,7 @@
 """Maximal covering (MCLP): the most client weight within reach of ``p`` open facilities.
 
-* :func:`max_cover` — exact MILP with HiGHS (:func:`scipy.optimize.milp`) after merging
+* :func:`max_cover` — exact MILP with HiGHS (:func:`coverage.solvers.highs.solve_milp`,
+  both gaps 0) after merging
   identical rows (weights summed) and fixing the required facilities; the greedy plan is its
   fallback and its bound is kept when HiGHS stops early.
 * :func:`max_cover_lexicographic` — the most weight covered once, then, among those optima,
@@ -23,11 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError, SolverError
-from .cover import cost_scale, identical_row_groups
-from .interrupt import milp
+from .cover import identical_row_groups
+from .highs import solve_milp
 from .matrix_args import facility_count, failure_count, required_mask
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,49 @@ class MaxCoverResult:
     def runtime_s(self) -> float:
         """Wall time, s (``solve_time_s``)."""
         return self.solve_time_s
+
+
+#: Weights are scaled by a power of two (exact) that brings the heaviest to
+#: ``(2**(WEIGHT_TOP_EXP - 1), 2**WEIGHT_TOP_EXP]`` for HiGHS. HiGHS prunes a search node whose
+#: bound is within its feasibility tolerance (1e-6, in the objective's units, whatever the
+#: gaps) of the best plan, so a client lighter than about 1e-6 of the heaviest could be
+#: traded under "optimal" with the heaviest scaled to 1 (:func:`coverage.solvers.cover.
+#: cost_scale`; 82 of 2,000 random brute-force instances with weights 1e-6 to 1e9); at 2**20
+#: that is about 1e-12 of the heaviest (8 of 2,000, all below 1e-13 of the total).
+#: Hand measurement, 2026-12-04: 2**10, 2**14 and 2**20 left 40, 25 and 8.
+WEIGHT_TOP_EXP = 20
+
+
+#: Level-1 models (always feasible) with fewer entries run without HiGHS's presolve: on the
+#: first 60 exact rollout steps of the US demo plan (1,563 merged rows x 412 sites) 60
+#: solves took 5.1 s with it and 2.8 s without (SciPy's HiGHS, before: 3.4 s). The level-2
+#: model keeps it: without, HiGHS found it infeasible at p=300 there (hand measurements,
+#: 2026-12-04; no difference seen on 141k-385k-entry models at their 60 s limit).
+PRESOLVE_MIN_NNZ = 100_000
+
+
+def weight_scale(w: npt.ArrayLike) -> float:
+    """Power of two that brings the largest weight to ``(2**19, 2**20]`` (:data:`WEIGHT_TOP_EXP`).
+
+    Parameters
+    ----------
+    w : array_like of float
+        Non-negative finite weights.
+
+    Returns
+    -------
+    float
+        The factor (1 when every weight is 0).
+
+    Examples
+    --------
+    >>> weight_scale([3.0, 1.0]) * 3.0, weight_scale([0.0])
+    (786432.0, 1.0)
+    """
+    top = float(np.max(np.asarray(w, dtype=np.float64), initial=0.0))
+    if top <= 0:
+        return 1.0
+    return float(2.0 ** (WEIGHT_TOP_EXP - np.ceil(np.log2(top))))
 
 
 def _pattern(reach) -> sp.csr_array:
@@ -324,7 +367,9 @@ def max_cover(
 
     with ``y`` binary, and ``z_i`` continuous in [0, 1] where ``need_i = 1`` (for binary
     ``y`` its best value is 0 or 1), binary otherwise. Weights are scaled by a power of two
-    for HiGHS (:func:`coverage.solvers.cover.cost_scale`, exact), ``mip_rel_gap`` is 0.
+    (exact) that brings the heaviest near 2**20 (:func:`weight_scale`), and HiGHS's gaps are
+    0: a client lighter than about 1e-12 of the heaviest can still be traded under
+    "optimal" (HiGHS prunes within its 1e-6 feasibility tolerance).
     The greedy plan (:func:`max_cover_greedy`'s rule) is the fallback; for single cover its
     bound is also kept when HiGHS's own bound is weaker.
 
@@ -343,7 +388,7 @@ def max_cover(
     nr, nc = s.sub.shape
     if nr == 0 or s.k_free >= nc:  # nothing left to decide: open every useful facility
         return _finish(s, s.cols, "optimal", np.inf, t0, log_level)
-    scale = cost_scale(s.sub_w)
+    scale = weight_scale(s.sub_w)
     coo = sp.coo_array(s.sub)
     rows = np.concatenate([coo.row, np.arange(nr), np.full(nc, nr)])
     cols = np.concatenate([coo.col, nc + np.arange(nr), np.arange(nc)])
@@ -351,25 +396,19 @@ def max_cover(
     matrix = sp.csr_array((vals, (rows, cols)), shape=(nr + 1, nc + nr))
     upper_rows = np.concatenate([np.zeros(nr), [float(s.k_free)]])
     integrality = np.concatenate([np.ones(nc), (s.need >= 2).astype(np.float64)])
-    res = milp(
-        np.concatenate([np.zeros(nc), -s.sub_w * scale]),
-        integrality=integrality,
-        bounds=Bounds(0.0, 1.0),
-        constraints=LinearConstraint(matrix, -np.inf, upper_rows),
-        options={"time_limit": max(float(time_limit_s), 0.01), "mip_rel_gap": 0.0,
-                 "disp": False},
-    )
+    res = solve_milp(np.concatenate([np.zeros(nc), -s.sub_w * scale]), integrality, matrix,
+                     np.full(nr + 1, -np.inf), upper_rows, time_limit_s=time_limit_s,
+                     presolve=matrix.nnz >= PRESOLVE_MIN_NNZ)
     greedy_value = float(s.sub_w[(s.sub @ chosen.astype(np.int64)) >= s.need].sum())
     if res.x is not None:
         y = res.x[:nc] > 0.5
         value = float(s.sub_w[(s.sub @ y.astype(np.int64)) >= s.need].sum())
         if value >= greedy_value:
             chosen, greedy_value = y, value
-    if res.status == 0:
+    if res.status == "optimal":
         return _finish(s, s.cols[chosen], "optimal", np.inf, t0, log_level)
-    if res.status == 1:  # time limit: HiGHS's bound, or the greedy one when tighter
-        dual = getattr(res, "mip_dual_bound", None)
-        upper = base + (-float(dual) / scale if dual is not None and np.isfinite(dual)
+    if res.status == "time_limit":  # HiGHS's bound, or the greedy one when tighter
+        upper = base + (-res.dual_bound / scale if np.isfinite(res.dual_bound)
                         else float(s.sub_w.sum()))
         upper = min(upper, base + bound)
         status = "time_limit" if res.x is not None else "greedy"
@@ -461,7 +500,8 @@ def max_cover_lexicographic(
     facilities (``need_i = t`` minus their required ones; a client reaching fewer can never
     survive ``failures`` failures and never counts), binary when ``need_i >= 2``. ``tol``
     is half the scaled weight unit for integer weights (exact: no plan covers between
-    ``V - 1/2`` and ``V``) and ``1e-9 V`` otherwise; the plan is then re-evaluated and kept
+    ``V - 1/2`` and ``V``) and ``1e-12 V`` otherwise (``1e-9 V`` when HiGHS finds that
+    model infeasible, which its presolve can); the plan is then re-evaluated and kept
     only when its level-1 value is at least ``V`` (else level 1's plan stays), so level 1
     is never traded; plans are compared on the rows where they differ (a row of 1e-4
     beside rows of 3e8 vanishes in a total's rounding). A plan that drops rows too light
@@ -551,10 +591,14 @@ def max_cover_lexicographic(
         is_open = s.fixed.copy()
         is_open[cols] = True
         return done(is_open, v2, "not needed")
-    scale = cost_scale(w_m)
+    scale = weight_scale(w_m)
     integral = bool(np.all(w_m == np.round(w_m)))
     target = (v1 - base1) * scale
-    tol = 0.5 * scale if integral else 1e-9 * max(abs(target), 1.0)
+    # the level-1 value held up to half a weight unit (integer weights: exact), else up
+    # to 1e-12 of it, or 1e-9 when HiGHS finds that tighter model infeasible (its presolve
+    # on a row of weights up to 2**20: uniform weights of 0-5 in tests/test_optimize_matrix)
+    tols = ([0.5 * scale] if integral
+            else [max(1e-12 * abs(target), 1e-6), 1e-9 * max(abs(target), 1.0)])
     c1, c2 = sp.coo_array(sub1), sp.coo_array(sub2)
     # columns: y (nc), z (n1), u (n2); rows: level-1 links, level-2 links, count, level 1
     r_idx = np.concatenate([c1.row, np.arange(n1), n1 + c2.row, n1 + np.arange(n2),
@@ -564,20 +608,19 @@ def max_cover_lexicographic(
     vals = np.concatenate([-np.ones(c1.nnz), np.ones(n1), -np.ones(c2.nnz), need2,
                            np.ones(nc), w1 * scale])
     matrix = sp.csr_array((vals, (r_idx, c_idx)), shape=(n1 + n2 + 2, nc + n1 + n2))
-    lower = np.concatenate([np.full(n1 + n2 + 1, -np.inf), [target - tol]])
     upper = np.concatenate([np.zeros(n1 + n2), [float(s.k_free)], [np.inf]])
     integrality = np.concatenate([np.ones(nc), np.zeros(n1), (need2 >= 2).astype(float)])
     # level 2's objective on its own scale (the level-1 scale, set by the heaviest level-1
     # row, made a light level-2 objective vanish under HiGHS's absolute gap)
-    scale2 = cost_scale(w2)
+    scale2 = weight_scale(w2)
     objective2 = np.concatenate([np.zeros(nc + n1), -w2 * scale2])
     t2 = time.perf_counter()
-    res = milp(
-        objective2, integrality=integrality, bounds=Bounds(0.0, 1.0),
-        constraints=LinearConstraint(matrix, lower, upper),
-        options={"time_limit": max(float(time_limit_s), 0.01), "mip_rel_gap": 0.0,
-                 "disp": False},
-    )
+    for tol in tols:
+        lower = np.concatenate([np.full(n1 + n2 + 1, -np.inf), [target - tol]])
+        left = max(float(time_limit_s) - (time.perf_counter() - t2), 0.5)
+        res = solve_milp(objective2, integrality, matrix, lower, upper, time_limit_s=left)
+        if res.status != "infeasible":
+            break
     base2 = float(w_m[(size_m >= t) & ~short2].sum())
     best = is_first
 
@@ -608,41 +651,37 @@ def max_cover_lexicographic(
                 best = cand
         return keeps
 
-    if res.x is not None and not consider(res.x) and res.status == 0:
+    if res.x is not None and not consider(res.x) and res.status == "optimal":
         # HiGHS's plan drops level-1 rows too light for its tolerances (a cell of 1e-4
         # people beside cells of 3e5: a tester's find, which this returned as the first
         # plan, "optimal"). Its value still bounds level 2 (the model with the tolerance
         # is a relaxation); solved again with the light rows' total held on a scale of
         # its own, the plan is kept when it keeps level 1, and proven when it meets the
         # bound.
-        relaxed = base2 - float(res.fun) / scale2
+        relaxed = base2 - res.objective / scale2
         light = w1 * scale <= max(tol, 1e-6)
         first_light = float(w1[light & ((sub1 @ is_first[cols].astype(np.int64)) > 0)].sum())
         if light.any() and first_light > 0:
-            scale_l = cost_scale(w1[light])
+            scale_l = weight_scale(w1[light])
             row = sp.csr_array((w1[light] * scale_l,
                                 (np.zeros(int(light.sum()), dtype=np.int64),
                                  nc + np.flatnonzero(light))), shape=(1, nc + n1 + n2))
             left = max(float(time_limit_s) - (time.perf_counter() - t2), 0.5)
-            again = milp(
-                objective2, integrality=integrality, bounds=Bounds(0.0, 1.0),
-                constraints=[LinearConstraint(matrix, lower, upper),
-                             LinearConstraint(row, first_light * scale_l * (1 - 1e-9),
-                                              np.inf)],
-                options={"time_limit": left, "mip_rel_gap": 0.0, "disp": False})
+            again = solve_milp(objective2, integrality, sp.vstack([matrix, row], format="csr"),
+                               np.append(lower, first_light * scale_l * (1 - 1e-9)),
+                               np.append(upper, np.inf), time_limit_s=left)
             if again.x is not None:
                 consider(again.x)
         best_val = _level_values(a, w, t, best)
         proven = best_val[1] >= relaxed - 1e-9 * max(abs(relaxed), 1.0)
         return done(best, max(relaxed, best_val[1]), "optimal" if proven else "not proven")
     best_val = _level_values(a, w, t, best)
-    if res.status == 0:
+    if res.status == "optimal":
         return done(best, best_val[1], "optimal")
-    if res.status == 1:
-        dual = getattr(res, "mip_dual_bound", None)
-        sec_upper = base2 + (-float(dual) / scale2 if dual is not None and np.isfinite(dual)
+    if res.status == "time_limit":
+        sec_upper = base2 + (-res.dual_bound / scale2 if np.isfinite(res.dual_bound)
                              else float(w2.sum()))
         return done(best, sec_upper, "time_limit")
-    if res.status == 2:  # numerically infeasible (level 1's plan satisfies it): unproven
+    if res.status == "infeasible":  # numerically infeasible (level 1's plan satisfies it): unproven
         return done(best, base2 + float(w2.sum()), "not proven")
     raise SolverError(f"HiGHS failed on the lexicographic max-cover model: {res.message}")

@@ -1,0 +1,217 @@
+"""HiGHS through ``highspy``: a silent solver object, options older versions may lack, and
+a general MILP solve with HiGHS's gaps at zero.
+
+:func:`solve_milp` is used where :func:`scipy.optimize.milp` is not exact enough: SciPy
+cannot set HiGHS's absolute gap (``mip_abs_gap``, default 1e-6 of the objective), so a plan
+within 1e-6 of the optimum ends "optimal". For the maximal covering models
+(:mod:`coverage.solvers.maxcover`) that is a client of a millionth of the heaviest client's
+weight traded away under an "optimal" status.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from .interrupt import run_highs
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MilpResult", "new_highs", "set_option", "solve_milp"]
+
+
+@functools.cache
+def _highs_banner_silenced() -> bool:
+    """Construct one ``highspy.Highs`` with stdout sent to /dev/null: HiGHS prints its
+    banner on the first construction in a process only. Run once per process (cached; the
+    caller holds :data:`_HIGHS_BANNER_LOCK`, so two threads never swap the descriptor)."""
+    import highspy
+
+    if sys.stdout is not None:  # None: descriptor 1 closed when Python started
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # descriptor 1 closed: nothing to silence, the banner goes nowhere
+        highspy.Highs()
+        return True
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return True
+
+
+#: Serialises the one construction that silences HiGHS's banner (threads of a Dask worker).
+_HIGHS_BANNER_LOCK = threading.Lock()
+
+
+def new_highs() -> Any:
+    """A silent ``highspy.Highs`` (its banner silenced once per process, under a lock; stdout
+    is not touched afterwards, so threads solving at once do not race on it).
+
+    Returns
+    -------
+    highspy.Highs
+        With ``output_flag`` off.
+    """
+    import highspy
+
+    with _HIGHS_BANNER_LOCK:
+        _highs_banner_silenced()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def set_option(h: Any, option: str, value: Any) -> bool:
+    """Set a HiGHS option that older HiGHS versions may lack (``highspy>=1.7`` is allowed).
+
+    Parameters
+    ----------
+    h : highspy.Highs
+        The solver object.
+    option, value
+        HiGHS's option name and its value.
+
+    Returns
+    -------
+    bool
+        False, logged, when this HiGHS has no such option (its default stands).
+    """
+    import highspy
+
+    ok = h.setOptionValue(option, value) == highspy.HighsStatus.kOk
+    if not ok:
+        logger.debug("this HiGHS has no %s option (its default kept)", option)
+    return bool(ok)
+
+
+@dataclass(frozen=True)
+class MilpResult:
+    """Result of :func:`solve_milp` (a minimisation).
+
+    Attributes
+    ----------
+    status : str
+        ``"optimal"``, ``"time_limit"`` (also an interrupt or an iteration limit: the best
+        plan found, if any, and HiGHS's bound), ``"infeasible"`` or ``"error"``.
+    x : numpy.ndarray or None
+        The best solution found (None when there is none).
+    objective : float
+        Its objective value (``inf`` without one).
+    dual_bound : float
+        HiGHS's proven lower bound on the optimum (``-inf`` when it has none).
+    message : str
+        HiGHS's model status, in its words.
+    """
+
+    status: str
+    x: npt.NDArray[np.float64] | None
+    objective: float
+    dual_bound: float
+    message: str
+
+
+def solve_milp(
+    c: npt.ArrayLike,
+    integrality: npt.ArrayLike,
+    a: sp.csr_array,
+    row_lower: npt.ArrayLike,
+    row_upper: npt.ArrayLike,
+    *,
+    col_lower: npt.ArrayLike | float = 0.0,
+    col_upper: npt.ArrayLike | float = 1.0,
+    time_limit_s: float,
+    presolve: bool = True,
+) -> MilpResult:
+    """``min c.x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``, ``x_j``
+    integer where ``integrality[j]``, with HiGHS's relative and absolute gaps at zero.
+
+    HiGHS still prunes a node whose bound is within its feasibility tolerance (1e-6, in the
+    objective's units) of the best plan's value: callers scale their objective so that the
+    smallest difference that matters is well above that (see
+    :func:`coverage.solvers.maxcover.weight_scale`). Ctrl-C stops the solve at once in the
+    main thread (:func:`coverage.solvers.interrupt.run_highs`).
+
+    Parameters
+    ----------
+    c : array_like, shape (m,)
+        Objective coefficients.
+    integrality : array_like of bool, shape (m,)
+        Which variables are integer.
+    a : scipy.sparse.csr_array, shape (n, m)
+        Constraint matrix.
+    row_lower, row_upper : array_like, shape (n,)
+        Row bounds (``-inf`` / ``inf`` where absent).
+    col_lower, col_upper : array_like or float
+        Variable bounds (default 0 and 1).
+    time_limit_s : float
+        HiGHS's time limit, s.
+    presolve : bool, default True
+        HiGHS's presolve (off: a model known to be feasible and small, where it costs more
+        than it saves).
+
+    Returns
+    -------
+    MilpResult
+    """
+    import highspy
+
+    a = sp.csr_array(a)
+    n, m = a.shape
+    cost = np.asarray(c, dtype=np.float64)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.broadcast_to(np.asarray(col_lower, dtype=np.float64), (m,)).copy()
+    lp.col_upper_ = np.broadcast_to(np.asarray(col_upper, dtype=np.float64), (m,)).copy()
+    lp.row_lower_ = np.clip(np.asarray(row_lower, dtype=np.float64), -inf, inf)
+    lp.row_upper_ = np.clip(np.asarray(row_upper, dtype=np.float64), -inf, inf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(np.float64)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, n
+    integer = np.flatnonzero(np.asarray(integrality, dtype=bool)).astype(np.int32)
+    h = new_highs()
+    h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", 0.0)
+    if not presolve:
+        h.setOptionValue("presolve", "off")
+    h.passModel(lp)
+    if len(integer):
+        h.changeColsIntegrality(len(integer), integer,
+                                np.full(len(integer), int(highspy.HighsVarType.kInteger),
+                                        dtype=np.uint8))
+    run_highs(h)
+    status = h.getModelStatus()
+    info = h.getInfo()
+    message = h.modelStatusToString(status)
+    has_x = bool(info.primal_solution_status)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else None
+    objective = float(info.objective_function_value) if has_x else float("inf")
+    dual = float(info.mip_dual_bound)
+    dual = dual if np.isfinite(dual) else -float("inf")
+    statuses = highspy.HighsModelStatus
+    if status == statuses.kOptimal:
+        return MilpResult("optimal", x, objective, dual if np.isfinite(dual) else objective,
+                          message)
+    if status in (statuses.kTimeLimit, statuses.kInterrupt, statuses.kIterationLimit):
+        return MilpResult("time_limit", x, objective, dual, message)
+    if status == statuses.kInfeasible:
+        return MilpResult("infeasible", None, float("inf"), float("inf"), message)
+    return MilpResult("error", x, objective, dual, message)
