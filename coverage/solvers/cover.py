@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import SolverError
 from .cover_search import row_ranges, row_weighting_search
-from .highs import new_highs, set_option
+from .highs import lp_model, new_highs, set_option
 from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
@@ -603,7 +603,7 @@ def cost_scale(c: npt.ArrayLike) -> float:
     Examples
     --------
     >>> cost_scale([1.0, 1.0]), cost_scale([3e20]) * 3e20
-    (1.0, 0.8131516293641283)
+    (1.0, 0.5082197683525802)
     """
     top = float(np.max(np.asarray(c, dtype=np.float64), initial=0.0))
     if top <= 0 or _COST_SCALE_RANGE[0] <= top <= _COST_SCALE_RANGE[1]:
@@ -614,26 +614,13 @@ def cost_scale(c: npt.ArrayLike) -> float:
 def _highs_cover_model(a: sp.csr_array, need: npt.NDArray[np.int64],
                        cs: npt.NDArray[np.float64], integer: bool):
     """``min cs.x  s.t.  A x >= need,  0 <= x <= 1`` as a ``highspy.HighsLp`` (row-wise
-    matrix); ``x`` integer when ``integer``."""
+    matrix of ones); ``x`` integer when ``integer``."""
     import highspy
 
-    n, m = a.shape
-    lp = highspy.HighsLp()
-    lp.num_col_ = m
-    lp.num_row_ = n
-    lp.col_cost_ = cs
-    lp.col_lower_ = np.zeros(m)
-    lp.col_upper_ = np.ones(m)
-    lp.row_lower_ = need.astype(np.float64)
-    lp.row_upper_ = np.full(n, highspy.kHighsInf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(a.nnz)
-    lp.a_matrix_.num_col_ = m
-    lp.a_matrix_.num_row_ = n
+    ones = sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape)
+    lp = lp_model(cs, ones, need, np.inf)
     if integer:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * m
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * a.shape[1]
     return lp
 
 

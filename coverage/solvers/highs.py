@@ -26,7 +26,7 @@ from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MilpResult", "new_highs", "set_option", "solve_milp"]
+__all__ = ["MilpResult", "lp_model", "new_highs", "set_option", "solve_milp"]
 
 
 @functools.cache
@@ -96,6 +96,55 @@ def set_option(h: Any, option: str, value: Any) -> bool:
     if not ok:
         logger.debug("this HiGHS has no %s option (its default kept)", option)
     return bool(ok)
+
+
+def lp_model(
+    c: npt.ArrayLike,
+    a: sp.csr_array,
+    row_lower: npt.ArrayLike,
+    row_upper: npt.ArrayLike,
+    *,
+    col_lower: npt.ArrayLike | float = 0.0,
+    col_upper: npt.ArrayLike | float = 1.0,
+) -> Any:
+    """``min c.x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper`` as a
+    ``highspy.HighsLp`` (continuous; the matrix row-wise, as stored).
+
+    Parameters
+    ----------
+    c : array_like, shape (m,)
+        Objective coefficients.
+    a : scipy.sparse matrix or array, shape (n, m)
+        Constraint matrix (its stored values).
+    row_lower, row_upper : array_like or float
+        Row bounds (``-inf`` / ``inf`` where absent).
+    col_lower, col_upper : array_like or float
+        Variable bounds (default 0 and 1).
+
+    Returns
+    -------
+    highspy.HighsLp
+    """
+    import highspy
+
+    a = sp.csr_array(a)
+    n, m = a.shape
+    inf = highspy.kHighsInf
+
+    def vector(v: npt.ArrayLike | float, size: int) -> npt.NDArray[np.float64]:
+        return np.clip(np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)), -inf, inf)
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n
+    lp.col_cost_ = np.asarray(c, dtype=np.float64)
+    lp.col_lower_, lp.col_upper_ = vector(col_lower, m), vector(col_upper, m)
+    lp.row_lower_, lp.row_upper_ = vector(row_lower, n), vector(row_upper, n)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32, copy=False)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32, copy=False)
+    lp.a_matrix_.value_ = a.data.astype(np.float64, copy=False)
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, n
+    return lp
 
 
 @dataclass(frozen=True)
@@ -169,22 +218,7 @@ def solve_milp(
     """
     import highspy
 
-    a = sp.csr_array(a)
-    n, m = a.shape
-    cost = np.asarray(c, dtype=np.float64)
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = m, n
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.broadcast_to(np.asarray(col_lower, dtype=np.float64), (m,)).copy()
-    lp.col_upper_ = np.broadcast_to(np.asarray(col_upper, dtype=np.float64), (m,)).copy()
-    lp.row_lower_ = np.clip(np.asarray(row_lower, dtype=np.float64), -inf, inf)
-    lp.row_upper_ = np.clip(np.asarray(row_upper, dtype=np.float64), -inf, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(np.float64)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, n
+    lp = lp_model(c, a, row_lower, row_upper, col_lower=col_lower, col_upper=col_upper)
     integer = np.flatnonzero(np.asarray(integrality, dtype=bool)).astype(np.int32)
     h = new_highs()
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
@@ -205,11 +239,11 @@ def solve_milp(
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else None
     objective = float(info.objective_function_value) if has_x else float("inf")
     dual = float(info.mip_dual_bound)
-    dual = dual if np.isfinite(dual) else -float("inf")
     statuses = highspy.HighsModelStatus
     if status == statuses.kOptimal:
         return MilpResult("optimal", x, objective, dual if np.isfinite(dual) else objective,
                           message)
+    dual = dual if np.isfinite(dual) else -float("inf")
     if status in (statuses.kTimeLimit, statuses.kInterrupt, statuses.kIterationLimit):
         return MilpResult("time_limit", x, objective, dual, message)
     if status == statuses.kInfeasible:

@@ -92,14 +92,15 @@ class MaxCoverResult:
 #: gaps) of the best plan, so a client lighter than about 1e-6 of the heaviest could be
 #: traded under "optimal" with the heaviest scaled to 1 (:func:`coverage.solvers.cover.
 #: cost_scale`; 82 of 2,000 random brute-force instances with weights 1e-6 to 1e9); at 2**20
-#: that is about 1e-12 of the heaviest (8 of 2,000, all below 1e-13 of the total).
-#: Hand measurement, 2026-12-04: 2**10, 2**14 and 2**20 left 40, 25 and 8.
+#: that is about 1e-12 of the heaviest. Hand measurement, 2026-12-04, SciPy's milp: 2**10,
+#: 2**14 and 2**20 left 40, 25 and 8; through solve_milp at 2**20, 4, each below 1e-13 of
+#: the total.
 WEIGHT_TOP_EXP = 20
 
 
 #: Level-1 models (always feasible) with fewer entries run without HiGHS's presolve: on the
 #: first 60 exact rollout steps of the US demo plan (1,563 merged rows x 412 sites) 60
-#: solves took 5.1 s with it and 2.8 s without (SciPy's HiGHS, before: 3.4 s). The level-2
+#: solves took 5.1 s with it and 2.8-3.0 s without (SciPy's HiGHS, before: 3.4 s). The level-2
 #: model keeps it: without, HiGHS found it infeasible at p=300 there (hand measurements,
 #: 2026-12-04; no difference seen on 141k-385k-entry models at their 60 s limit).
 PRESOLVE_MIN_NNZ = 100_000
