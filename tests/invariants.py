@@ -54,9 +54,10 @@ def check_invariants(plan) -> list[str]:
     return problems
 
 
-def naive_n_minus_1(plan) -> dict[str, tuple[float, float, float]]:
+def naive_n_minus_1(plan) -> dict[str, tuple[float, float, float, int]]:
     """Fail each chosen site, re-route every demand point of it to the nearest surviving chosen
-    site (no budget limit), and return {site_id: (pop_rerouted, pop_outside, worst_latency)}."""
+    site (no budget limit), and return {site_id: (pop_rerouted, pop_outside, worst_latency,
+    points_outside)}."""
     d, c = plan.demand, plan.candidates
     lat, _ = latency_table(plan)
     chosen_idx = np.flatnonzero(c["chosen"].to_numpy())
@@ -76,5 +77,6 @@ def naive_n_minus_1(plan) -> dict[str, tuple[float, float, float]]:
             float(pop[moved].sum()),
             float(pop[moved][outside].sum()),
             float(np.nanmax(new)) if moved.any() and np.isfinite(new).any() else float("nan"),
+            int(outside.sum()),
         )
     return out

@@ -150,8 +150,36 @@ def test_failure_table_matches_a_groupby_of_the_served_rows(seed):
         else:
             assert np.isnan(row["worst_latency_ms"])
             assert np.isnan(row["mean_rerouted_latency_ms"])
-        assert row["meets_budget"] == (row["population_outside_budget"] == 0)
+        assert row["n_demand_outside_budget"] == int((~rows["n1_within_budget"]).sum())
+        assert row["meets_budget"] == (row["n_demand_outside_budget"] == 0)
+        if row["meets_budget"]:
+            assert row["population_outside_budget"] == 0
     assert list(got.index) == list(ids[::-1])  # the chosen sites' order
+
+
+def test_n_minus_1_zero_population_outside_budget_does_not_meet_it():
+    """A demand point of population 0 left outside budget by a failure is counted in
+    ``n_demand_outside_budget`` and the row does not meet the budget: ``worst_latency_ms``
+    (over every rerouted point, 41 ms here) above the budget is never beside
+    ``meets_budget`` True (a tester's find: every population 0 gave True)."""
+    import pandas as pd
+
+    from coverage.planner.stages import n_minus_1
+
+    a = pd.DataFrame({"population": [0.0, 0.0, 0.0, 5.0],
+                      "primary_site_id": ["a", "a", "b", None],
+                      "n1_latency_ms": [41.0, 12.0, 20.0, np.nan],
+                      "n1_within_budget": [False, True, True, False],
+                      "n_covering_sites": [1, 2, 2, 0]})
+    got = n_minus_1(a, ["a", "b", "c"], 30.0).set_index("failed_site_id")
+    assert got.loc["a", "worst_latency_ms"] == 41.0
+    assert got.loc["a", "population_outside_budget"] == 0.0
+    assert got.loc["a", "n_demand_outside_budget"] == 1
+    assert not got.loc["a", "meets_budget"]
+    assert got.loc["b", "n_demand_outside_budget"] == 0 and got.loc["b", "meets_budget"]
+    # a site serving nobody: nothing rerouted, nothing outside
+    assert got.loc["c", "n_demand_outside_budget"] == 0 and got.loc["c", "meets_budget"]
+    assert got["n_demand_outside_budget"].dtype == np.int64
 
 
 def test_nk_columns_reach_assignment_csv(tmp_path):

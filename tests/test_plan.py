@@ -23,10 +23,12 @@ def assert_n1_matches_naive(plan):
     naive = naive_n_minus_1(plan)
     f = plan.failures.set_index("failed_site_id")
     assert set(naive) == set(f.index)
-    for site, (rerouted, outside, worst) in naive.items():
+    for site, (rerouted, outside, worst, n_outside) in naive.items():
         row = f.loc[site]
         assert row["population_rerouted"] == pytest.approx(rerouted)
         assert row["population_outside_budget"] == pytest.approx(outside)
+        assert row["n_demand_outside_budget"] == n_outside
+        assert bool(row["meets_budget"]) == (n_outside == 0)
         if math.isnan(worst):
             assert math.isnan(row["worst_latency_ms"])
         else:

@@ -1377,10 +1377,11 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
         ("population_outside_budget", "population outside budget", _num),
         ("worst_latency_ms", "worst latency", _ms),
         ("mean_rerouted_latency_ms", "mean re-routed latency", _ms),
+        ("n_demand_outside_budget", "points outside budget", _num),
         ("meets_budget", "everyone within budget", _bool),
     ], total=len(crit), what="failures (all in failures.csv)",
         numeric=("rank", "population_rerouted", "population_outside_budget",
-                 "worst_latency_ms", "mean_rerouted_latency_ms"))
+                 "worst_latency_ms", "mean_rerouted_latency_ms", "n_demand_outside_budget"))
     return _section("criticality", "Which site's failure hurts most", body)
 
 

@@ -784,7 +784,12 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     pandas.DataFrame
         One row per failed site: ``failed_site_id, population_rerouted,
         population_outside_budget, worst_latency_ms, n_demand_rerouted,
-        population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget``.
+        population_outside_budget_redundant, mean_rerouted_latency_ms, meets_budget,
+        n_demand_outside_budget``.
+        ``n_demand_outside_budget`` counts the rerouted demand points outside budget,
+        whatever their population, and ``meets_budget`` is True when it is 0: the same
+        points ``worst_latency_ms`` is the maximum over, so a point of population 0 left
+        outside budget is not called within it beside a worst latency above the budget.
         ``population_outside_budget_redundant`` counts users that had two or more sites in
         budget (``n_covering_sites >= 2``; status ``redundant`` or ``partial`` for tables
         without that column), whatever ``k``: it is 0 for a fewest-sites plan with
@@ -818,13 +823,15 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         "population_rerouted": total(pop),
         "population_outside_budget": total(pop * out_b),
         "population_outside_budget_redundant": total(pop * (out_b & red)),
+        "n_demand_outside_budget": np.bincount(codes[out_b], minlength=n_sites),
         "worst_latency_ms": worst,
         "_lat_pop": total(np.where(kept, lat, 0.0) * pop),
         "_pop_kept": total(np.where(kept, pop, 0.0)),
     }, index=pd.Index(np.asarray(primary, dtype=object), name="failed_site_id"))
     ids = pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id")
     g = g.reindex(ids)
-    g[["n_demand_rerouted"]] = g[["n_demand_rerouted"]].fillna(0).astype(np.int64)
+    for c in ("n_demand_rerouted", "n_demand_outside_budget"):
+        g[c] = g[c].fillna(0).astype(np.int64)
     for c in ("population_rerouted", "population_outside_budget",
               "population_outside_budget_redundant", "_lat_pop", "_pop_kept"):
         g[c] = g[c].fillna(0.0)
@@ -832,10 +839,11 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
         g["mean_rerouted_latency_ms"] = np.where(
             g["_pop_kept"] > 0, g["_lat_pop"] / g["_pop_kept"], np.nan
         )
-    g["meets_budget"] = g["population_outside_budget"] == 0
+    g["meets_budget"] = g["n_demand_outside_budget"] == 0
     cols = ["population_rerouted", "population_outside_budget", "worst_latency_ms",
             "n_demand_rerouted", "population_outside_budget_redundant",
-            "mean_rerouted_latency_ms", "meets_budget"]  # DESIGN section 4 order first
+            "mean_rerouted_latency_ms", "meets_budget",
+            "n_demand_outside_budget"]  # DESIGN section 4 order first
     return g[cols].reset_index()
 
 
