@@ -524,3 +524,41 @@ def test_a_row_written_with_another_separator_is_named_as_such(tmp_path):
                              "same separator as the header line",
                              "latitude/longitude is missing/empty (row 4)"])
     assert "latitude/longitude is missing/empty (rows" not in msg  # row 4 only
+
+
+# --------------------------------------------------------------------------------------
+# Empty header names are shown by position, not as pandas' "Unnamed: N"
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["id,lat,,", "id,lat, ,", 'id,lat,"",'])
+def test_empty_header_names_are_named_by_position(tmp_path, header):
+    """A header field left empty (or blank, or quoted empty) is "(column N: no name)" in
+    the message listing the columns: ``Unnamed: 2`` is in no user's file."""
+    path = write(tmp_path / "blank.csv", f"{header}\na,52.5,13.4,1000\n")
+    with pytest.raises(InputValidationError) as info:
+        read_demand(path)
+    msg = str(info.value)
+    assert "(column 3: no name), (column 4: no name)" in msg, msg
+    assert "Unnamed" not in msg and "blank.csv" in msg
+
+
+def test_a_column_named_unnamed_keeps_its_name(tmp_path):
+    """A header field that really says ``Unnamed: 2`` is quoted as it is."""
+    path = write(tmp_path / "named.csv", "id,lat,Unnamed: 2\na,52.5,13.4\n")
+    with pytest.raises(InputValidationError) as info:
+        read_demand(path)
+    assert "'Unnamed: 2'" in str(info.value) and "no name" not in str(info.value)
+
+
+def test_column_list_examples():
+    import doctest
+
+    from coverage.inputs import tables
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    for test in finder.find(tables.column_list, "column_list",
+                            globs={"column_list": tables.column_list}):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries == 2

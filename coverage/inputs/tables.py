@@ -77,7 +77,7 @@ import os
 import re
 import warnings
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -521,6 +521,9 @@ class _Loaded:
     decimal: str = "."
     # an in-memory (Geo)DataFrame (messages speak of a table, not of a file)
     in_memory: bool = False
+    # a CSV's columns whose header field is empty (pandas names them "Unnamed: N"),
+    # with their 1-based positions in the header line, for messages
+    unnamed: Mapping[str, int] = field(default_factory=dict)
 
 
 def _load_object(obj: Any, report: _Report) -> _Loaded:
@@ -882,6 +885,8 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             + _COMPLETE_HINT,
         )
         report.raise_if_any()
+    unnamed = {str(c).strip(): i + 1 for i, c in enumerate(df.columns)
+               if i < len(names) and not names[i]}
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
     df = _empty_rows(df, sep, report)
@@ -894,7 +899,7 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
                 "%s: the file does not end with a line break: if it was cut short, its last "
                 "row (data row %d) may be incomplete (e.g. a number cut to its first digits); "
                 "check that row or copy the file again", report.source, len(df))
-    return _Loaded(df, decimal=decimal)
+    return _Loaded(df, decimal=decimal, unnamed=unnamed)
 
 
 _ARROW_BLOCK_BYTES = 1 << 20
@@ -1018,6 +1023,25 @@ def _binary_kind(head: bytes) -> tuple[str, str] | None:
     if text.startswith(b"{") and (b'"type"' in text[:4096] or b'"features"' in text[:4096]):
         return ("JSON (GeoJSON?)", "name it .geojson (it is read as GeoJSON then)")
     return None
+
+
+def column_list(columns: Iterable[Any], unnamed: Mapping[str, int] | None = None) -> str:
+    """The column names of an input for a message, quoted; a column in ``unnamed`` (a CSV
+    header field left empty, which pandas names ``Unnamed: N``: no such name is in the
+    user's file) is shown by its position in the header line instead.
+
+    >>> column_list(["id", "lat", "Unnamed: 2"], {"Unnamed: 2": 3})
+    "'id', 'lat', (column 3: no name)"
+    >>> column_list([])
+    'none'
+    """
+    unnamed = unnamed or {}
+
+    def one(c: Any) -> str:
+        at = unnamed.get(str(c))
+        return f"(column {at}: no name)" if at is not None else repr(str(c))
+
+    return ", ".join(one(c) for c in columns) or "none"
 
 
 def _sniff_separator(header: str, sep: str, report: _Report) -> str:
@@ -1479,7 +1503,7 @@ def _build(
     if kind == "demand" and cols["population"] is None:
         missing_cols.append(f"population (looked for: {', '.join(aliases['population'])})")
     if missing_cols:
-        have = ", ".join(repr(str(c)) for c in raw.columns) or "none"
+        have = column_list(raw.columns, loaded.unnamed)
         shapes = _geometry_columns(raw) if loaded.geometry is None and loaded.in_memory else []
         tuples = loaded.in_memory and any(isinstance(c, tuple) for c in raw.columns)
         report.add(
@@ -2640,7 +2664,7 @@ def _h3_demand(
     )
     report.raise_if_any()  # ambiguous columns
     h3_col, pop_col, access_col = cols["h3"], cols["population"], cols["access"]
-    have = ", ".join(repr(str(col)) for col in raw.columns) or "none"
+    have = column_list(raw.columns, loaded.unnamed)
     if h3_col is None or pop_col is None:
         missing = [name for name, col in (("h3", h3_col), ("population", pop_col)) if col is None]
         report.add(
