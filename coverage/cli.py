@@ -1510,7 +1510,12 @@ def _batch_plan_unproven(scenario_dir: Path) -> bool:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str,
                   lineno: int, file: Any = None, line: str | None = None) -> None:
-    """One line per warning, without the source line Python prints by default."""
+    """One line per warning, without the source line Python prints by default; none for a
+    :class:`~coverage.errors.LoggedWarning`, whose text the log already printed."""
+    from .errors import LoggedWarning
+
+    if issubclass(category, LoggedWarning):
+        return
     text = " ".join(str(message).split())
     where = "" if category.__module__.startswith("coverage") else f" ({category.__name__})"
     print(f"edge-coverage: warning: {text}{where}", file=sys.stderr)

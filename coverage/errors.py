@@ -93,3 +93,9 @@ scenarios not proven)."""
 
 class CoverageWarning(UserWarning):
     """Warnings issued by the planner (assumed CRS, heuristic solutions, ...)."""
+
+
+class LoggedWarning(CoverageWarning):
+    """A warning whose full text is also logged at WARNING level: a notebook (where the
+    package's log has no handler) shows the warning; the command line, which prints the
+    log, does not print it a second time."""

@@ -697,6 +697,24 @@ def test_keep_validated_marks_only_frames_that_are_still_valid(derive, kept, cap
                                   "demand", profiles)
 
 
+def test_cli_reports_lat_lon_disagreeing_with_the_geometry_once(tmp_path):
+    """The command line prints the log line (features, distance, fix) and not the short
+    warning too (it printed both, two lines for one finding); a notebook gets the warning
+    (test above)."""
+    from helpers import run
+
+    d = pd.DataFrame({"demand_id": ["a", "b"], "lat": [52.5, 48.1], "lon": [13.4, 12.0],
+                      "population": [1000, 2000]})
+    gpd.GeoDataFrame(d, geometry=gpd.points_from_xy([13.4, 11.6], d["lat"]),
+                     crs="EPSG:4326").to_file(tmp_path / "d.gpkg")
+    write(tmp_path / "c.csv", "site_id,lat,lon\ns1,52.5,13.4\ns2,48.1,11.6\n")
+    r = run("plan", "--demand", tmp_path / "d.gpkg", "--candidates", tmp_path / "c.csv",
+            "--budget-ms", 30, "--failures", 0, "--out", tmp_path / "out", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("differ from the geometry") == 1, r.stderr
+    assert "features 2; up to 29.7 km" in r.stderr
+
+
 def test_many_co_located_candidates_are_counted_without_building_every_pair(caplog):
     """20,000 candidates at one point: 199,990,000 pairs counted, only a few built."""
     n = 20_000

@@ -85,7 +85,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..errors import CoverageWarning, InputValidationError
+from ..errors import CoverageWarning, InputValidationError, LoggedWarning
 from ..wording import counted
 from .limits import (  # the readers' limits, re-exported here
     DEFAULT_COLOCATED_M,
@@ -1962,7 +1962,7 @@ def _warn_geometry_disagrees(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.f
         "to %.3g km): the geometry is used. Fix: drop or update the columns if they are "
         "stale", report.source, col_lat.name, col_lon.name, len(rows), shown, float(km.max()))
     warnings.warn(f"{report.source}: lat/lon columns differ from the geometry on {len(rows)} "
-                  "feature(s); the geometry is used", CoverageWarning, stacklevel=4)
+                  "feature(s); the geometry is used", LoggedWarning, stacklevel=4)
 
 
 def _warn_null_island(table: pd.DataFrame, kind: str, report: _Report) -> None:
