@@ -562,3 +562,16 @@ def test_column_list_examples():
                             globs={"column_list": tables.column_list}):
         runner.run(test)
     assert runner.failures == 0 and runner.tries == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_proc_file_is_not_called_empty():
+    """A /proc file has a size of 0 and holds data: it is not "empty (0 bytes)"; the fix
+    is to copy it. A truly empty file keeps its message."""
+    msg = raises_with(read_demand, "/proc/self/status",
+                      match=["/proc/self/status", "reading it gives data", "copy it"])
+    assert "file is empty" not in msg
+
+
+def test_an_empty_file_is_still_empty(tmp_path):
+    raises_with(read_demand, write(tmp_path / "e.csv", ""), match=["file is empty (0 bytes"])

@@ -625,6 +625,15 @@ def _broken_link(p: Path) -> str | None:
     return None
 
 
+def _holds_bytes(p: Path) -> bool:
+    """Whether reading ``p`` (a regular file the system says has 0 bytes) gives a byte."""
+    try:
+        with open(p, "rb") as fh:
+            return bool(fh.read(1))
+    except OSError:
+        return False
+
+
 def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
     p = Path(path)
     if "\x00" in str(p):  # no file system takes one; os calls raise ValueError
@@ -658,10 +667,18 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
                    "readable place")
         report.raise_if_any()
     if size == 0:
-        report.add(
-            "file is empty (0 bytes, no header and no data rows)",
-            "write a header line and at least one data row, " + _COMPLETE_HINT,
-        )
+        if _holds_bytes(p):  # /proc, /sys: made as they are read, with a size of 0
+            report.add(
+                "the system reports the file's size as 0 but reading it gives data: a "
+                "file generated as it is read (under /proc or /sys), which the checks "
+                "cannot read twice as the same file",
+                "copy it to a regular file first (e.g. cp FILE copy.csv) and pass the copy",
+            )
+        else:
+            report.add(
+                "file is empty (0 bytes, no header and no data rows)",
+                "write a header line and at least one data row, " + _COMPLETE_HINT,
+            )
         report.raise_if_any()
 
     suffix, gz = _suffixes(p)
