@@ -1400,14 +1400,31 @@ def test_a_path_too_long_is_a_message_not_an_internal_error(tmp_path):
     long = "c" * 300
     with pytest.raises(InputValidationError, match="the path is too long"):
         read_demand(tmp_path / f"{long}.csv")
-    assert "the path is too long" in check_output_dir(tmp_path / long).problems[0]
+    # only the last name too long: the message names the longest name accepted, once
+    # (the lock check said "cannot check its lock file" beside it, and a name over 255
+    # bytes got the generic message); a directory on the way too long: the path's message
+    from coverage.outputs.outdir import MAX_NAME_BYTES, busy_problems
+
+    for name in (long, "c" * 250):
+        (problem,) = check_output_dir(tmp_path / name).problems
+        assert problem.startswith(f"--out {tmp_path}") and problem.endswith(
+            f": the directory name is {len(name)} bytes long; edge-coverage writes beside "
+            "it under longer names (.NAME.edge-coverage-tmp-..., 36 bytes more), which must "
+            f"fit the file system's 255. Fix: give --out a name of at most {MAX_NAME_BYTES} "
+            "bytes"), problem
+        assert busy_problems(tmp_path / name) == []
+    assert "the path is too long" in check_output_dir(tmp_path / long / "o").problems[0]
+    assert busy_problems(tmp_path / long / "o") == []
     for argv in ([*PLAN_ARGS[:2], str(tmp_path / f"{long}.csv"), *PLAN_ARGS[3:],
                   "--out", str(tmp_path / "o")],
+                 [*PLAN_ARGS, "--out", str(tmp_path / long / "o")],
                  [*PLAN_ARGS, "--out", str(tmp_path / long)],
                  ["report", str(tmp_path / long)],
                  ["calibrate", "--pings", str(tmp_path / f"{long}.csv"), "--out",
                   str(tmp_path / "m.toml")]):
         r = run(*argv)
         assert r.returncode == 2, (argv[0], r.stderr)
-        assert "internal error" not in r.stderr and "too long" in r.stderr, r.stderr
+        assert "internal error" not in r.stderr, r.stderr
+        assert "too long" in r.stderr or f"at most {MAX_NAME_BYTES} bytes" in r.stderr
+        assert r.stderr.count("error:") == 1 and "lock file" not in r.stderr, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []

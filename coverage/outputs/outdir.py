@@ -307,11 +307,18 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
     if not text.strip() or "\x00" in str(text):  # said by check_output_dir
         return []
     p = Path(os.path.abspath(os.path.expanduser(text)))
-    if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
-        p = Path(os.path.realpath(p))
+    try:
+        if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
+            p = Path(os.path.realpath(p))
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return []  # a name or path too long: said by check_output_dir, with the fix
+        raise
     if p.parent == p:
         return []  # the root: refused by check_output_dir
     lock = lock_path(p)
+    if len(os.fsencode(lock.name)) > _NAME_MAX:
+        return []  # no lock can be there: check_output_dir names the longest --out
     problem = _foreign_lock(lock)
     if problem:
         return [f"{option} {text}: {problem}"]
@@ -331,6 +338,15 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
         return []
     finally:
         os.close(fd)
+
+
+def _long_name(option: str, text: str, name: str) -> str:
+    """The message for an output directory name too long for the names written beside it."""
+    return (f"{option} {text:.300}{'...' if len(text) > 300 else ''}: the directory name is "
+            f"{len(os.fsencode(name)):,} bytes long; edge-coverage writes beside it under "
+            f"longer names (.NAME.edge-coverage-tmp-..., {_NAME_OVERHEAD} bytes more), which "
+            f"must fit the file system's {_NAME_MAX}. Fix: give {option} a name of at most "
+            f"{MAX_NAME_BYTES} bytes")
 
 
 def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
@@ -371,9 +387,14 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         os.stat(os.path.abspath(os.path.expanduser(text)))
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:  # Path.exists() and is_dir() raise it
-            chk.problems.append(f"{option} {text:.200}...: the path is too long "
-                                f"({exc.strerror}: a name in it may have at most 255 bytes, "
-                                "the whole path 4,096). Fix: give a shorter path")
+            full = Path(os.path.abspath(os.path.expanduser(text)))
+            if (len(os.fsencode(full)) < 4096
+                    and all(len(os.fsencode(part)) <= _NAME_MAX for part in full.parts[:-1])):
+                chk.problems.append(_long_name(option, text, full.name))  # only the name
+            else:
+                chk.problems.append(f"{option} {text:.200}...: the path is too long "
+                                    f"({exc.strerror}: a name in it may have at most 255 "
+                                    "bytes, the whole path 4,096). Fix: give a shorter path")
             return chk
     p = Path(os.path.abspath(os.path.expanduser(text)))
     if p.is_symlink():
@@ -388,11 +409,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text} is the root of the file system. {fix}")
         return chk
     if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
-        chk.problems.append(
-            f"{option} {text}: the directory name is {len(os.fsencode(p.name)):,} bytes "
-            f"long; edge-coverage writes beside it under longer names (.NAME.edge-coverage-"
-            f"tmp-..., {_NAME_OVERHEAD} bytes more), which must fit the file system's 255. "
-            f"Fix: give {option} a name of at most {MAX_NAME_BYTES} bytes")
+        chk.problems.append(_long_name(option, text, p.name))
         return chk
     cwd = Path.cwd().resolve()
     if p.exists() and (p.resolve() == cwd or p.resolve() in cwd.parents):
@@ -700,8 +717,10 @@ def _exchange(a: Path, b: Path) -> bool:
 #: Bytes the longest name written beside an output directory adds to its name:
 #: ``.NAME.edge-coverage-tmp-PID-8HEX`` (a PID of up to 7 digits, Linux's 2**22).
 _NAME_OVERHEAD = len(".") + len(".edge-coverage-tmp-") + 7 + len("-") + 8
+#: The longest file name (bytes) of the file systems Linux runs on.
+_NAME_MAX = 255
 #: The longest output directory name (bytes) whose staging names fit a 255-byte file name.
-MAX_NAME_BYTES = 255 - _NAME_OVERHEAD
+MAX_NAME_BYTES = _NAME_MAX - _NAME_OVERHEAD
 
 
 def _aside_name(final: Path, what: str) -> Path:
