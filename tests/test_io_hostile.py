@@ -575,3 +575,15 @@ def test_a_proc_file_is_not_called_empty():
 
 def test_an_empty_file_is_still_empty(tmp_path):
     raises_with(read_demand, write(tmp_path / "e.csv", ""), match=["file is empty (0 bytes"])
+
+
+def test_a_column_without_a_name_is_not_carried_as_unnamed(tmp_path, caplog):
+    """A column whose header field is empty (pandas' ``Unnamed: 0`` of ``df.to_csv()``'s
+    index) is not carried to the outputs under that made-up name; the log says so. A named
+    extra column still is."""
+    path = write(tmp_path / "d.csv", ",id,lat,lon,population,note\n"
+                                     "0,a,52.5,13.4,1000,x\n1,b,48.1,11.6,2000,y\n")
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        d = read_demand(path)
+    assert "note" in d.columns and not any("Unnamed" in str(c) for c in d.columns)
+    assert "column 1 not carried to the outputs (no name in the header" in caplog.text

@@ -1588,6 +1588,14 @@ def _build(
         result["tier"] = result["tier"].astype(str)
     extras = raw.drop(columns=[c for c in dict.fromkeys(used)])
     extras = extras.loc[:, [c for c in extras.columns if str(c) not in result.columns]]
+    nameless = [c for c in extras.columns if str(c) in loaded.unnamed]
+    if nameless:  # pandas' "Unnamed: N" would be its name in every output
+        logger.info("%s: %s not carried to the outputs (no name in the header; name %s "
+                    "to carry %s)", report.source,
+                    ", ".join(f"column {loaded.unnamed[str(c)]}" for c in nameless),
+                    "them" if len(nameless) > 1 else "it",
+                    "them" if len(nameless) > 1 else "it")
+        extras = extras.drop(columns=nameless)
     if len(extras.columns):
         extras = _storable(extras, kind, report.source)
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
