@@ -1277,6 +1277,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
             if c.get("scenarios_complete", True) else "failure scenarios in all (the "
             "others NOT checked: cut at --scenario-limit)", _num),
         fig("scenarios_complete", "every scenario checked or implied", _bool),
+        *([fig("scenarios_implied_evaluated", "implied scenarios whose utilisation was "
+               "evaluated after the plan (for the worst utilisation)", _num)]
+          if "scenarios_implied_evaluated" in c else []),
         fig("load_shed_max_rps", "largest load shed in any scenario",
             lambda v: _num(v, 1, "requests/s")),
         fig("target_utilisation", "target utilisation (capacity from accelerators)", _pct),
