@@ -1710,11 +1710,13 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
     listing, complete = failure_scenarios(chosen, failures, domains, limit=limit,
                                           reach=reach)
     if not complete:
-        logger.info("capacity: the %d+ failure scenarios within one part of the plan are "
-                    "more than %d; the worst utilisation is over the scenarios checked",
-                    len(listing), limit)
+        logger.info("capacity: the failure scenarios within one part of the plan are more "
+                    "than %s; the worst utilisation is over the scenarios checked",
+                    f"{limit:,}")
         return [], {"evaluated": 0, "every": False}
     seen = {frozenset(int(x) for x in sc.failed) for sc in checked}
+    logger.info("capacity: the worst utilisation of the %s implied failure scenario(s) "
+                "(one max-flow each)", f"{sum(frozenset(c) not in seen for c in listing):,}")
     worse: list[Any] = []
     evaluated = 0
     for combo in listing:
@@ -1734,8 +1736,8 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
         elif np.isfinite(u) and (not np.isfinite(u_worst) or u > u_worst):
             u_worst = u
             worse.append(flow)
-    logger.info("capacity: the worst utilisation over %d implied failure scenario(s) "
-                "evaluated: %d raised it, to %.1f %%", evaluated, len(worse),
+    logger.info("capacity: the worst utilisation over %s implied failure scenario(s) "
+                "evaluated: %d raised it, to %.1f %%", f"{evaluated:,}", len(worse),
                 100 * u_worst if np.isfinite(u_worst) else float("nan"))
     return worse, {"evaluated": evaluated, "every": True}
 
