@@ -1579,3 +1579,98 @@ def test_worst_utilisation_over_every_scenario_when_most_are_implied(seed, caplo
     # the scenario of the worst level is in the table
     assert plan.capacity_scenarios["worst_utilisation"].max() == pytest.approx(
         c["worst_utilisation"])
+
+
+def three_clusters(seed: int):
+    """Three clusters 15 degrees of longitude apart (three components of any plan), with
+    14 failure domains drawn at random over all 36 candidates: most domains hold sites in
+    two or three clusters."""
+    ds, ss = [], []
+    for c in range(3):
+        d, s = geo_instance(seed * 10 + c, 40, 12, cap_range=(200, 400))
+        d["lon"] += 15 * c
+        s["lon"] += 15 * c
+        d["demand_id"] = [f"c{c}{x}" for x in d["demand_id"]]
+        s["site_id"] = [f"c{c}{x}" for x in s["site_id"]]
+        ds.append(d)
+        ss.append(s)
+    demand, sites = pd.concat(ds, ignore_index=True), pd.concat(ss, ignore_index=True)
+    rng = np.random.default_rng(seed)
+    sites["failure_domain"] = [f"D{x}" for x in rng.integers(0, 14, len(sites))]
+    return demand, sites
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_worst_utilisation_over_every_scenario_with_domains_across_components(seed):
+    """The implied scenarios' evaluation lists only the combinations of domains within one
+    component of the plan; a scenario across components is at most its parts' worst,
+    even when a failed domain takes sites (and closed candidates, which excuse users) in
+    other components. Checked against an LP of every scenario, excused users out."""
+    demand, sites = three_clusters(seed)
+    plan = plan_capacity(demand, sites, failures=2, scenario_limit=20)
+    c = plan.summary()["capacity"]
+    assert c["scenarios_complete"] and c["worst_utilisation_over"] == "every scenario"
+    assert c["scenarios_implied_evaluated"] > 0
+    assert c["scenarios_checked"] + c["scenarios_implied_added"] == len(
+        plan.capacity_scenarios)
+    assert plan.capacity_scenarios["implied"].sum() == c["scenarios_implied_added"]
+    mask = own_reach(demand, sites)
+    load = demand["population"].to_numpy() / 1000.0
+    cap = sites["capacity_rps"].to_numpy()
+    chosen = site_index(plan, sites)
+    domains = list(sites["failure_domain"])
+    spanning = {d for d in (domains[j] for j in chosen)
+                if len({sites["site_id"][j][:2] for j in chosen if domains[j] == d}) > 1}
+    assert spanning  # the case the argument must hold for
+    every = scenarios(chosen, 2, domains)
+    assert len(every) == c["scenarios_total"]
+
+    def lp(failed):
+        excused = np.array([set(np.flatnonzero(row)) <= failed for row in mask])
+        return min_max_utilisation(mask, np.where(excused, 0.0, load), cap, chosen, failed)
+
+    worst = max(lp(f) for f in every)
+    assert worst * (1 - 1e-6) <= c["worst_utilisation"] <= worst * 1.006, (
+        worst, c["worst_utilisation"])
+
+
+def test_implied_utilisation_is_not_evaluated_for_a_plan_short_in_a_checked_scenario(
+        caplog):
+    """A plan one of whose checked scenarios sheds load (a stopped search's) implies no
+    scenario feasible: nothing is evaluated, and no warning blames a certificate for the
+    combinations of that scenario with others (a reviewer's find: 12 such warnings)."""
+    from coverage.planner.plan import _implied_utilisation
+    from coverage.solvers.capacitated import (
+        balanced_flow,
+        balanced_scenario,
+        check_scenarios,
+        plan_components,
+    )
+
+    # component A: two points, sites 0 and 1, site 0's failure cannot be absorbed;
+    # component B: 12 points in a line, each reaching its neighbours' sites
+    n_b = 12
+    r = np.zeros((2 + n_b, 2 + n_b), dtype=bool)
+    r[0:2, 0:2] = True
+    for i in range(n_b):
+        r[2 + i, 2 + max(0, i - 1):2 + min(n_b, i + 2)] = True
+    load = np.r_[10.0, 10.0, np.full(n_b, 5.0)]
+    cap = np.r_[30.0, 5.0, np.full(n_b, 20.0)]
+    reach = sp.csr_array(r)
+    chosen = np.arange(2 + n_b)
+    scen, complete = check_scenarios(reach, load, cap, chosen, 2, limit=30)
+    assert complete and sum(not f.feasible for f in scen) == 1
+    normal, u = balanced_flow(reach, load, cap, chosen)
+    comps = plan_components(reach, chosen)
+    scen[0] = normal
+    for j in range(1, len(scen)):
+        scen[j], uj = balanced_scenario(reach, load, cap, chosen, scen[j].failed, normal,
+                                        comps)
+        if np.isfinite(uj):
+            u = max(u, uj)
+    ids = np.array([f"s{j}" for j in chosen], dtype=object)
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        worse, info = _implied_utilisation(reach, load, cap, chosen, None, 2, normal, comps,
+                                           scen, u, 20_000, ids)
+    assert worse == [] and info == {"evaluated": 0, "every": False}
+    assert "certificate" not in caplog.text and "implied feasible" not in caplog.text

@@ -388,9 +388,11 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:  # Path.exists() and is_dir() raise it
             full = Path(os.path.abspath(os.path.expanduser(text)))
-            if (len(os.fsencode(full)) < 4096
+            if (len(os.fsencode(full)) < 4096 and len(os.fsencode(full.name)) > MAX_NAME_BYTES
                     and all(len(os.fsencode(part)) <= _NAME_MAX for part in full.parts[:-1])):
-                chk.problems.append(_long_name(option, text, full.name))  # only the name
+                # the name, too long for the names written beside it (a file system with
+                # a shorter limit, where every part fits 255 bytes: the path's message)
+                chk.problems.append(_long_name(option, text, full.name))
             else:
                 chk.problems.append(f"{option} {text:.200}...: the path is too long "
                                     f"({exc.strerror}: a name in it may have at most 255 "

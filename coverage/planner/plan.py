@@ -1680,11 +1680,16 @@ def _scenario_total(chosen: Any, domains: Any, failures: int) -> int:
     return scenario_count(len(failure_groups(chosen, domains)[0]), failures)
 
 
+#: Most implied failure scenarios :func:`_implied_utilisation` evaluates (at least; the
+#: scenario limit when larger): above it the worst utilisation stays over those checked.
+IMPLIED_SCENARIO_LIMIT = DEFAULT_SCENARIO_LIMIT
+
+
 def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
                          chosen: np.ndarray, domains: Any, failures: int, normal: Any,
                          components: tuple[np.ndarray, np.ndarray],
                          checked: list[Any], u_worst: float, limit: int,
-                         ) -> tuple[list[Any], dict[str, Any]]:
+                         site_ids: np.ndarray) -> tuple[list[Any], dict[str, Any]]:
     """The worst utilisation over the failure scenarios the capacity check left implied.
 
     The check lists, above its limit, only the combinations of failure domains within one
@@ -1692,54 +1697,67 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
     the others are feasible, but their utilisation was never computed and can be above
     every checked one (a tester's find: 87 % over all N-2 scenarios against 80 % over
     those checked). Every scenario's most even utilisation is at most the largest of its
-    parts' (one per component it touches; the components share no flow), and each part
-    is itself a scenario within one component. So listing every combination of up to
-    ``failures`` domains within one component, without the certificates
-    (:func:`~coverage.solvers.capacitated.failure_scenarios`), and evaluating those not
-    checked gives the worst over every scenario. Each takes one max-flow at the worst
-    level so far (``upper``); one above it gets its own most even flow (a bisection).
+    parts' (one per component it touches; the components share no flow; the users a part
+    leaves out, excused by closed candidates of the other failed domains, only lighten
+    it), and each part is itself a scenario: a single domain or a combination of up to
+    ``failures`` domains with an open site in one component. So evaluating every such
+    combination not checked gives the worst over every scenario. Each takes one max-flow
+    at the worst level so far (``upper``); one above it gets its own most even flow (a
+    bisection).
 
     Returns the scenarios that raised the worst level (their most even flows, to be added
-    to the table) and ``{"evaluated": n, "every": bool}``: ``every`` False when that list
-    is longer than ``limit`` (the scenario limit, at least its default: a small limit
-    bounds the check's rounds, and this is one max-flow a scenario, once): nothing is
-    evaluated then.
+    to the table) and ``{"evaluated": n, "every": bool}``. ``every`` False, nothing
+    evaluated: those combinations are more than ``limit`` (the scenario limit, at least
+    :data:`IMPLIED_SCENARIO_LIMIT`: a small limit bounds the check's rounds, and this is
+    one max-flow a scenario, once), or a checked scenario falls short (the plan is not
+    feasible: no scenario is implied feasible then).
     """
-    from ..solvers.capacitated import balanced_scenario, failure_scenarios
+    import itertools
 
-    listing, complete = failure_scenarios(chosen, failures, domains, limit=limit,
-                                          reach=reach)
-    if not complete:
-        logger.info("capacity: the failure scenarios within one part of the plan are more "
-                    "than %s; the worst utilisation is over the scenarios checked",
-                    f"{limit:,}")
+    from ..solvers.capacitated import balanced_scenario, failure_groups, groups_by_component
+
+    if not all(sc.feasible for sc in checked):
         return [], {"evaluated": 0, "every": False}
+    groups, group_of_open = failure_groups(chosen, domains)
+    top = min(int(failures), len(groups))
+    in_comp = groups_by_component(reach, chosen, group_of_open)
+    n_combos = len(groups) + sum(math.comb(len(members), j) for members in in_comp
+                                 for j in range(2, top + 1))
+    if n_combos > limit:
+        logger.info("capacity: the %s failure scenarios within one part of the plan are more "
+                    "than %s; the worst utilisation is over the scenarios checked",
+                    f"{n_combos:,}", f"{limit:,}")
+        return [], {"evaluated": 0, "every": False}
+
+    def within() -> Iterable[tuple[int, ...]]:
+        yield from ((g,) for g in range(len(groups)))
+        for members in in_comp:
+            for j in range(2, top + 1):
+                yield from itertools.combinations(members, j)
+
     seen = {frozenset(int(x) for x in sc.failed) for sc in checked}
+    todo = [sites for sites in (tuple(int(s) for g in combo for s in groups[g])
+                                for combo in within()) if frozenset(sites) not in seen]
     logger.info("capacity: the worst utilisation of the %s implied failure scenario(s) "
-                "(one max-flow each)", f"{sum(frozenset(c) not in seen for c in listing):,}")
+                "(one max-flow each)", f"{len(todo):,}")
     worse: list[Any] = []
-    evaluated = 0
-    for combo in listing:
-        key = frozenset(int(x) for x in combo)
-        if key in seen:
-            continue
-        seen.add(key)
-        evaluated += 1
-        flow, u = balanced_scenario(reach, load_rps, cap_rps, chosen, combo, normal,
+    for failed in todo:
+        flow, u = balanced_scenario(reach, load_rps, cap_rps, chosen, failed, normal,
                                     components,
                                     upper=u_worst if np.isfinite(u_worst) else None)
         if not flow.feasible:  # implied feasible by the check: a certificate was wrong
-            logger.warning("capacity: failure scenario %s, implied feasible by the check, "
-                           "sheds %.6g requests/s; it is added to the scenarios table",
-                           combo, flow.shed_rps)
+            logger.warning("capacity: a failure scenario implied feasible by the check "
+                           "(%s down) sheds %.6g requests/s; it is added to the scenarios "
+                           "table", ";".join(map(str, site_ids[list(failed)])),
+                           flow.shed_rps)
             worse.append(flow)
         elif np.isfinite(u) and (not np.isfinite(u_worst) or u > u_worst):
             u_worst = u
             worse.append(flow)
     logger.info("capacity: the worst utilisation over %s implied failure scenario(s) "
-                "evaluated: %d raised it, to %.1f %%", f"{evaluated:,}", len(worse),
+                "evaluated: %d raised it, to %.1f %%", f"{len(todo):,}", len(worse),
                 100 * u_worst if np.isfinite(u_worst) else float("nan"))
-    return worse, {"evaluated": evaluated, "every": True}
+    return worse, {"evaluated": len(todo), "every": True}
 
 
 def _flow_order_keys(problem: Problem) -> tuple[Any, Any]:
@@ -1792,12 +1810,13 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
             if np.isfinite(u):
                 u_worst = max(u_worst, u) if np.isfinite(u_worst) else u
     total = _scenario_total(chosen, capacity.domains, int(problem.config.failures))
-    implied = {"evaluated": 0, "every": len(result.scenarios) >= total}
+    n_checked = len(result.scenarios)
+    implied = {"evaluated": 0, "every": n_checked >= total}
     if comps is not None and not implied["every"] and result.complete:
         worse, implied = _implied_utilisation(
             m_reach, m_load, cap, chosen, capacity.domains, int(problem.config.failures),
             normal, comps, result.scenarios, u_worst,
-            max(int(problem.config.scenario_limit), DEFAULT_SCENARIO_LIMIT))
+            max(int(problem.config.scenario_limit), IMPLIED_SCENARIO_LIMIT), ids)
         result.scenarios.extend(worse)  # the scenarios that raised the fleet's worst level
     # each original point takes its share of its merged point's flow, matched in order
     # along the country's longer axis (about one site per point, not every site of its
@@ -1828,6 +1847,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "worst_utilisation": (util[np.arange(len(top)), top] if len(chosen)
                               else np.full(len(top), np.nan)),
         "worst_site_id": ids[chosen[top]] if len(chosen) else [None] * len(top),
+        # rows added after the plan: implied scenarios that raised the worst utilisation
+        "implied": np.arange(len(result.scenarios)) >= n_checked,
     })
     out = sites_out.copy()
     pos = pd.Series(np.arange(len(ids)), index=ids)
@@ -1848,7 +1869,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "lower_bound": result.lower_bound,
         "rounds": len(result.rounds),
         "cuts": int(result.rounds[-1]["cuts"]) if result.rounds else 0,
-        "scenarios_checked": len(result.scenarios),
+        "scenarios_checked": n_checked,
         "scenarios_total": total,
         "scenarios_complete": bool(result.complete),
         "load_shed_max_rps": float(max(s.shed_rps for s in result.scenarios)),
@@ -1861,10 +1882,11 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "worst_utilisation_over": ("every scenario" if implied["every"]
                                    else "the scenarios checked"),
         "scenarios_implied_evaluated": int(implied["evaluated"]),
+        "scenarios_implied_added": len(result.scenarios) - n_checked,
         "utilisation_flows": ("the most even flow of every scenario" if even else
                               "the most even flow of normal operation and of the first "
                               f"{BALANCED_SCENARIOS:,} failure scenarios; the "
-                              f"{len(result.scenarios) - 1 - BALANCED_SCENARIOS:,} others: "
+                              f"{n_checked - 1 - BALANCED_SCENARIOS:,} others: "
                               "a flow within the worst level of those before them (not "
                               "each one's own most even flow; the worst utilisation of "
                               "the fleet is exact, a site's may be above its own)"),

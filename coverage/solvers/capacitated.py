@@ -1501,6 +1501,11 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     bisection runs from ``upper``. ``upper >= 1``: the plain max-flow and ``1``.
     """
     cap = np.asarray(cap_rps, dtype=np.float64)
+    tried_upper = upper is not None and 0.0 < upper < 1.0
+    if tried_upper:  # first: feasible at upper x capacity is feasible at full capacity
+        f = scenario_flow(reach, load_rps, cap * upper, sites, failed, with_flows=True)
+        if f.feasible:
+            return f, float(upper)
     full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=True)
     if not full.feasible:
         return full, float("nan")
@@ -1513,11 +1518,8 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     lo = min(full.served_rps / cap_alive, 1.0)  # a lower bound on u: the mean utilisation
     if upper is not None and upper >= 1.0:
         return full, 1.0
-    if upper is not None and upper > lo * (1.0 + tolerance):
-        f = scenario_flow(reach, load_rps, cap * upper, sites, failed, with_flows=True)
-        if f.feasible:
-            return f, float(upper)
-        lo = float(upper)
+    if tried_upper:
+        lo = max(lo, float(upper))  # not feasible at upper: the level is above it
     hi, best = 1.0, full
     for _ in range(max_steps):
         if hi <= lo * (1.0 + tolerance):
