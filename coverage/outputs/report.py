@@ -1250,7 +1250,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         if w.notna().any():
             worst_row = scenarios.iloc[int(np.nanargmax(w.to_numpy(dtype=np.float64)))]
     rows = [
-        fig("status", "capacitated solve status", _text),
+        fig("status", "capacitated plan status", _text),
+        *([fig("solve_status", "cut generation's status on the scenarios checked", _text)]
+          if c.get("solve_status") not in (None, c.get("status")) else []),
         fig("lower_bound", "proven lower bound (sites, or cost)", lambda v: _num(v, 1)),
         fig("rounds", "rounds (MILP solves)", _num),
         fig("cuts", "capacity cuts", _num),

@@ -61,6 +61,7 @@ from .stages import (
     min_sites,
     n_minus_1,
     place_sites,
+    plan_status,
     plan_summary,
     propose_gaps,
     reach_matrix,
@@ -1865,7 +1866,11 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
     info = {
         **capacity.describe,
-        "status": result.status,
+        # the plan's status (unproven when the scenario list was cut: never "optimal"
+        # there, a tester's find); the cut generation's own verdict on the scenarios it
+        # checked is solve_status
+        "status": plan_status(result),
+        "solve_status": result.status,
         "lower_bound": result.lower_bound,
         "rounds": len(result.rounds),
         "cuts": int(result.rounds[-1]["cuts"]) if result.rounds else 0,
