@@ -1428,3 +1428,39 @@ def test_a_path_too_long_is_a_message_not_an_internal_error(tmp_path):
         assert "too long" in r.stderr or f"at most {MAX_NAME_BYTES} bytes" in r.stderr
         assert r.stderr.count("error:") == 1 and "lock file" not in r.stderr, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_path_too_long_for_the_files_written_under_it_is_refused_first(tmp_path):
+    """Tester 102: an --out of about 4,040-4,076 bytes (every name under 255) passed the
+    checks, was planned, then failed to write (exit 6, the plan lost). It is refused
+    before the work, naming the longest path accepted; a path of that length is taken."""
+    from coverage.outputs.outdir import MAX_PATH_BYTES
+
+    def deep(total: int) -> Path:
+        p = tmp_path
+        while len(os.fsencode(p)) + 201 < total:
+            p = p / ("d" * 200)
+        return p / ("o" * (total - len(os.fsencode(p)) - 1))
+
+    too_long, longest = deep(MAX_PATH_BYTES + 1), deep(MAX_PATH_BYTES)
+    assert len(os.fsencode(too_long)) == MAX_PATH_BYTES + 1
+    too_long.parent.mkdir(parents=True)
+    longest.parent.mkdir(parents=True, exist_ok=True)
+    (problem,) = check_output_dir(too_long).problems
+    assert f"give --out a path of at most {MAX_PATH_BYTES:,} bytes" in problem
+    r = run(*PLAN_ARGS, "--no-map", "--out", too_long)
+    assert r.returncode == 2 and r.stderr.count("error:") == 1, r.stderr
+    assert "reading" not in r.stderr and not too_long.exists()
+    assert check_output_dir(longest).problems == []
+    assert run(*PLAN_ARGS, "--no-map", "--out", longest).returncode == 0
+    assert (longest / "summary.json").is_file()
+
+
+def test_a_link_to_a_directory_with_a_long_name_names_the_link_target(tmp_path):
+    """Tester 102: ``--out shortlink`` leading to a 230-byte name was told to shorten
+    ``shortlink``; the message names the target."""
+    target = tmp_path / ("t" * 230)
+    target.mkdir()
+    (tmp_path / "short").symlink_to(target)
+    (problem,) = check_output_dir(tmp_path / "short").problems
+    assert f"(a symbolic link to {target})" in problem and "whose name has at most" in problem

@@ -340,13 +340,17 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
         os.close(fd)
 
 
-def _long_name(option: str, text: str, name: str) -> str:
-    """The message for an output directory name too long for the names written beside it."""
-    return (f"{option} {text:.300}{'...' if len(text) > 300 else ''}: the directory name is "
-            f"{len(os.fsencode(name)):,} bytes long; edge-coverage writes beside it under "
-            f"longer names (.NAME.edge-coverage-tmp-..., {_NAME_OVERHEAD} bytes more), which "
-            f"must fit the file system's {_NAME_MAX}. Fix: give {option} a name of at most "
-            f"{MAX_NAME_BYTES} bytes")
+def _long_name(option: str, text: str, name: str, target: Path | None = None) -> str:
+    """The message for an output directory name too long for the names written beside it
+    (``target``: the directory a symbolic link ``text`` leads to, whose name it is)."""
+    via = f" (a symbolic link to {target})" if target is not None else ""
+    fix = (f"give {option} a name of at most {MAX_NAME_BYTES} bytes" if target is None else
+           f"give {option} a directory (or a link to one) whose name has at most "
+           f"{MAX_NAME_BYTES} bytes")
+    return (f"{option} {text:.300}{'...' if len(text) > 300 else ''}{via}: the directory "
+            f"name is {len(os.fsencode(name)):,} bytes long; edge-coverage writes beside it "
+            f"under longer names (.NAME.edge-coverage-tmp-..., {_NAME_OVERHEAD} bytes more), "
+            f"which must fit the file system's {_NAME_MAX}. Fix: {fix}")
 
 
 def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
@@ -399,19 +403,30 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                                     "bytes, the whole path 4,096). Fix: give a shorter path")
             return chk
     p = Path(os.path.abspath(os.path.expanduser(text)))
+    linked = False
     if p.is_symlink():
         target = Path(os.path.realpath(p))
         if not target.exists():
             chk.problems.append(f"{option} {text}: a symbolic link to {target}, which does not "
                                 f"exist. {fix}")
             return chk
-        p = target
+        p, linked = target, True
     chk.path = p
     if p.parent == p:
         chk.problems.append(f"{option} {text} is the root of the file system. {fix}")
         return chk
     if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
-        chk.problems.append(_long_name(option, text, p.name))
+        chk.problems.append(_long_name(option, text, p.name, p if linked else None))
+        return chk
+    if len(os.fsencode(p)) > MAX_PATH_BYTES:
+        # every part fits, but the paths written beside and under it would not: refused
+        # here, not after the work (a tester's find: the plan computed, then exit 6)
+        chk.problems.append(
+            f"{option} {text:.200}...{f' (a symbolic link to {p})' if linked else ''}: the "
+            f"path is {len(os.fsencode(p)):,} bytes long; edge-coverage writes beside and "
+            f"under it paths up to {MAX_PATH_BYTES_OVER} bytes longer, which must fit "
+            f"Linux's {_PATH_MAX - 1:,}. Fix: give {option} a path of at most "
+            f"{MAX_PATH_BYTES:,} bytes")
         return chk
     cwd = Path.cwd().resolve()
     if p.exists() and (p.resolve() == cwd or p.resolve() in cwd.parents):
@@ -723,6 +738,15 @@ _NAME_OVERHEAD = len(".") + len(".edge-coverage-tmp-") + 7 + len("-") + 8
 _NAME_MAX = 255
 #: The longest output directory name (bytes) whose staging names fit a 255-byte file name.
 MAX_NAME_BYTES = _NAME_MAX - _NAME_OVERHEAD
+#: Linux's PATH_MAX (bytes, with the terminating NUL).
+_PATH_MAX = 4096
+#: Bytes the longest path written under an output directory adds to it: a batch's
+#: ``/scenarios/.tmp-<16 hex>-<8 hex>/candidates_excluded.csv`` (64), with a margin.
+_INNER_BYTES = 80
+#: Bytes the longest path written beside or under an output directory adds to its path.
+MAX_PATH_BYTES_OVER = _NAME_OVERHEAD + _INNER_BYTES
+#: The longest output directory path (bytes) whose staging paths fit Linux's PATH_MAX.
+MAX_PATH_BYTES = _PATH_MAX - 1 - MAX_PATH_BYTES_OVER
 
 
 def _aside_name(final: Path, what: str) -> Path:
