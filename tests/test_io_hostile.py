@@ -531,7 +531,7 @@ def test_a_row_written_with_another_separator_is_named_as_such(tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", ["id,lat,,", "id,lat, ,", 'id,lat,"",'])
+@pytest.mark.parametrize("header", ["id,lat,,", "id,lat, ,", 'id,lat,"",', "id,lat, ,  "])
 def test_empty_header_names_are_named_by_position(tmp_path, header):
     """A header field left empty (or blank, or quoted empty) is "(column N: no name)" in
     the message listing the columns: ``Unnamed: 2`` is in no user's file."""
@@ -569,8 +569,25 @@ def test_a_proc_file_is_not_called_empty():
     """A /proc file has a size of 0 and holds data: it is not "empty (0 bytes)"; the fix
     is to copy it. A truly empty file keeps its message."""
     msg = raises_with(read_demand, "/proc/self/status",
-                      match=["/proc/self/status", "reading it gives data", "copy it"])
+                      match=["/proc/self/status", "under /proc, a proc file system",
+                             "copy it to a regular file"])
     assert "file is empty" not in msg
+    if Path("/sys/kernel/mm").is_dir():  # sysfs files claim 4,096 bytes (tester 102)
+        sysfs = next((p for p in Path("/sys/kernel/mm").rglob("*") if p.is_file()), None)
+        if sysfs is not None:
+            raises_with(read_demand, sysfs, match=["under /sys, a sysfs file system"])
+
+
+def test_a_file_of_size_0_that_cannot_be_read_says_so(tmp_path):
+    """A read error on a file the system sizes at 0 (/proc/1/environ: permission denied,
+    /proc/self/mem: I/O error) was called empty; the helper now returns the error's text."""
+    from coverage.inputs.tables import _holds_bytes
+
+    d = tmp_path / "dir"
+    d.mkdir()
+    assert isinstance(_holds_bytes(d), str)  # reading a directory: an error, not "empty"
+    assert _holds_bytes(write(tmp_path / "e.csv", "")) is False
+    assert _holds_bytes(write(tmp_path / "f.csv", "x")) is True
 
 
 def test_an_empty_file_is_still_empty(tmp_path):
@@ -587,3 +604,15 @@ def test_a_column_without_a_name_is_not_carried_as_unnamed(tmp_path, caplog):
         d = read_demand(path)
     assert "note" in d.columns and not any("Unnamed" in str(c) for c in d.columns)
     assert "column 1 not carried to the outputs (no name in the header" in caplog.text
+
+
+@pytest.mark.parametrize("content,what", [(b"\xef\xbb\xbf", "only a byte-order mark,"),
+                                          (b"\xef\xbb\xbf\r\n\n  \n",
+                                           "only a byte-order mark and whitespace")])
+def test_a_csv_of_only_a_byte_order_mark_is_empty(tmp_path, content, what):
+    """Excel's "CSV UTF-8" of an empty sheet is a byte-order mark: it is an empty file,
+    not pandas' "EmptyDataError: No columns to parse from file" (tester 102)."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes(content)
+    msg = raises_with(read_demand, path, match=["bom.csv", "file is empty", what])
+    assert "EmptyDataError" not in msg

@@ -625,13 +625,37 @@ def _broken_link(p: Path) -> str | None:
     return None
 
 
-def _holds_bytes(p: Path) -> bool:
-    """Whether reading ``p`` (a regular file the system says has 0 bytes) gives a byte."""
+def _holds_bytes(p: Path) -> bool | str:
+    """Whether reading ``p`` (a regular file the system says has 0 bytes) gives a byte, or
+    why it cannot be read (the error's text)."""
     try:
         with open(p, "rb") as fh:
             return bool(fh.read(1))
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+#: File systems whose files the kernel makes as they are read (their sizes say nothing).
+_KERNEL_FS = frozenset({"proc", "sysfs", "debugfs", "tracefs", "securityfs", "cgroup",
+                        "cgroup2", "configfs", "bpf", "pstore", "efivarfs", "binfmt_misc"})
+
+
+def _kernel_fs(p: Path) -> tuple[str, str] | None:
+    """``(mount point, type)`` of the kernel file system (/proc, /sys, ...) holding ``p``,
+    or None: the innermost mount of ``/proc/self/mounts`` that holds its real path."""
+    try:
+        real = os.path.realpath(p)
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            mounts = [line.split()[1:3] for line in fh if len(line.split()) >= 3]
     except OSError:
-        return False
+        return None
+    best: tuple[str, str] | None = None
+    for point, fstype in mounts:
+        point = point.replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):
+            best = (point, fstype)
+    return best if best is not None and best[1] in _KERNEL_FS else None
 
 
 def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str | None) -> _Loaded:
@@ -660,6 +684,15 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
             "" if kind == "a directory" else
             " (a named pipe or a device cannot be read twice, as the checks need)"))
         report.raise_if_any()
+    kernel = _kernel_fs(p)
+    if kernel is not None:
+        report.add(
+            f"the file is under {kernel[0]}, a {kernel[1]} file system: the kernel makes its "
+            "files as they are read: it is no data table",
+            "pass a CSV or vector file (to plan from such a file's text, copy it to a "
+            "regular file first, e.g. cp FILE copy.csv)",
+        )
+        report.raise_if_any()
     size = p.stat().st_size
     if not os.access(p, os.R_OK):
         report.add("file cannot be read: permission denied",
@@ -667,7 +700,12 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
                    "readable place")
         report.raise_if_any()
     if size == 0:
-        if _holds_bytes(p):  # /proc, /sys: made as they are read, with a size of 0
+        holds = _holds_bytes(p)
+        if isinstance(holds, str):
+            report.add(f"file cannot be read: {holds}",
+                       "check the path and your permissions, or copy the file to a "
+                       "readable place")
+        elif holds:  # made as it is read, with a size of 0 (a FUSE or kernel file)
             report.add(
                 "the system reports the file's size as 0 but reading it gives data: a "
                 "file generated as it is read (under /proc or /sys), which the checks "
@@ -861,9 +899,13 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             "export the data as a UTF-8 CSV, " + _COMPLETE_HINT,
         )
         report.raise_if_any()
-    if not head.strip():
+    bom = b"\xef\xbb\xbf"
+    if not head.removeprefix(bom).strip():  # (Excel's "CSV UTF-8" of an empty sheet: a BOM)
         report.add(
-            "file is empty (only whitespace, no header and no data rows)",
+            "file is empty (only "
+            + ("whitespace" if not head.startswith(bom) else "a byte-order mark"
+               if head == bom else "a byte-order mark and whitespace")
+            + ", no header and no data rows)",
             "write a header line and at least one data row, " + _COMPLETE_HINT,
         )
         report.raise_if_any()
@@ -902,8 +944,15 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
             + _COMPLETE_HINT,
         )
         report.raise_if_any()
-    unnamed = {str(c).strip(): i + 1 for i, c in enumerate(df.columns)
-               if i < len(names) and not names[i]}
+    # a header field left empty or blank has no name: pandas' "Unnamed: N" for both (two
+    # blank ones of different widths, " " and "  ", would both strip to "", a duplicate)
+    cols = [str(c) for c in df.columns]
+    unnamed: dict[str, int] = {}
+    for i, c in enumerate(cols):
+        if i < len(names) and not names[i]:
+            cols[i] = c if c.startswith("Unnamed: ") else f"Unnamed: {i}"
+            unnamed[cols[i]] = i + 1
+    df.columns = cols
     df = _trailing_fields(df, sep, report)
     df.columns = [str(c).strip() for c in df.columns]
     df = _empty_rows(df, sep, report)
