@@ -389,3 +389,29 @@ def test_input_validation_error_is_the_only_error(lu):
     demand, sites, _ = lu
     with pytest.raises(InputValidationError):
         coverage.plan_sites(demand.assign(population=True), sites)
+
+
+def test_changing_a_plans_tables_changes_nothing_of_the_plan(lu, tmp_path):
+    """Tester 104: ``plan.failures`` and ``plan.sites`` were the plan's own tables, so a
+    notebook's ``f = plan.failures; f["population_outside_budget"] /= 1e6`` (or a dropped
+    row) changed what ``to_dir`` wrote, against ``summary.json``, and the report trusted
+    it. Each table attribute is now a copy: the written tables agree with the summary."""
+    demand, sites, _ = lu
+    plan = coverage.plan_sites(demand, sites, budget_ms=30, failures=1)
+    before = {name: getattr(plan, name).copy(deep=True)
+              for name in ("sites", "failures", "demand", "candidates", "rollout")}
+    f = plan.failures
+    f["population_outside_budget"] /= 1e6
+    s = plan.sites
+    s["population_primary"] = 0.0
+    d, c, r = plan.demand, plan.candidates, plan.rollout
+    d.loc[d.index[0], "population"] = -1.0
+    c["chosen"] = False
+    r.iloc[0, 0] = 99
+    for name, want in before.items():
+        pd.testing.assert_frame_equal(getattr(plan, name), want)
+    out = plan.to_dir(tmp_path / "plan")
+    written = pd.read_csv(out / "sites.csv")
+    assert written["population_primary"].sum() == pytest.approx(
+        plan.summary()["population_covered"], rel=1e-9)
+    assert len(written) == plan.summary()["site_count"]

@@ -89,6 +89,12 @@ ASSIGNMENT_COLUMNS = (
 DEMAND_INPUT_COLUMNS = ("demand_id", "population", "access", "service_class", "budget_ms",
                         "name", "lat", "lon")
 
+#: The :class:`Plan` attributes that are tables, each read as a copy of the plan's.
+PLAN_TABLES = frozenset({"sites", "demand", "failures", "candidates", "proposed", "sweep",
+                         "flows", "capacity_scenarios", "excluded", "scenario_loads",
+                         "rollout"})
+
+
 @dataclass(frozen=True)
 class Plan:
     """A site plan and everything needed to explain it.
@@ -175,6 +181,17 @@ class Plan:
     rollout: pd.DataFrame | None = field(default=None, repr=False)
     pending_sweep: Any = field(default=None, repr=False, compare=False)
     user_columns: tuple[str, ...] = field(default=(), repr=False)
+
+    def __getattribute__(self, name: str) -> Any:
+        """A table attribute (:data:`PLAN_TABLES`) as a copy of the plan's: changing it
+        (``plan.failures["x"] /= 1e6``, a dropped row) changes nothing of the plan, so
+        :meth:`to_dir` still writes tables that agree with ``summary.json`` (a tester's
+        find: they were the plan's own). A shallow copy: pandas' copy-on-write copies the
+        data only when it is changed."""
+        value = object.__getattribute__(self, name)
+        if name in PLAN_TABLES and isinstance(value, pd.DataFrame):
+            return value.copy(deep=False)
+        return value
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict (a deep
