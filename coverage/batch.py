@@ -1664,8 +1664,15 @@ def _stop_workers_now(cluster: Any) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
+#: Times :func:`_run_distributed` runs again the scenarios lost with the workers' data
+#: (a cancelled task: workers killed, the scheduler forgot the inputs) before it stops.
+LOST_ROUNDS = 2
+
+
 def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, client,
                      retries, inputs, reach_partitions) -> None:
+    from concurrent.futures import CancelledError
+
     from distributed import as_completed
 
     from .errors import ClusterError, OutputWriteError
@@ -1685,36 +1692,57 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                     ) from exc
             return scattered[id(obj)]
 
-        futures = {}
-        for s in todo:
-            d, c = inputs_of(s)
-            f = client.submit(run_scenario, s, shared(d), shared(c), cfg.regions[s.region],
-                              str(root), inputs=inputs, reach_partitions=reach_partitions,
-                              key=f"scenario-{s.key}", retries=retries, pure=False)
-            futures[f] = s
-        for f in as_completed(futures):
-            s = futures[f]
-            try:
-                row = f.result()
-                f.release()  # nothing to recompute if its worker dies later
-            except Exception as exc:  # noqa: BLE001 - KilledWorker etc.: record, go on
-                if isinstance(exc, OutputWriteError):
-                    raise  # the sweep cannot write: stop, exit 6
-                final = root / "scenarios" / s.dirname
-                # (not named `done`: that is the callback below, which it shadowed, so every
-                # lost task ended the run in "'NoneType' object is not callable")
-                finished = _finished_row(final, s.key)
-                if finished is not None:  # an attempt finished before the task was lost
-                    row = finished
-                else:
-                    row = _base_row(s, root)
-                    row.update(error_type=type(exc).__name__, error=str(exc))
-                    tmp = root / "scenarios" / f".tmp-{s.dirname}-{uuid.uuid4().hex[:8]}"
-                    with _write_errors(tmp):
-                        tmp.mkdir(parents=True)
-                    _write_json(tmp / "failed.json", row)
-                    _replace_dir(tmp, final)
-            done(s, row)
+        lost: list[Any] = list(todo)
+        for attempt in range(LOST_ROUNDS + 1):
+            if attempt:  # the cluster lost the inputs (workers killed): send them again
+                logger.warning("Dask: %d scenario(s) lost with the workers' data (workers "
+                               "killed or restarted); sending the inputs again and running "
+                               "them again (%d of %d)", len(lost), attempt, LOST_ROUNDS)
+                scattered.clear()
+            futures = {}
+            for s in lost:
+                d, c = inputs_of(s)
+                f = client.submit(run_scenario, s, shared(d), shared(c), cfg.regions[s.region],
+                                  str(root), inputs=inputs, reach_partitions=reach_partitions,
+                                  key=f"scenario-{s.key}-{attempt}", retries=retries,
+                                  pure=False)
+                futures[f] = s
+            lost = []
+            for f in as_completed(futures):
+                s = futures[f]
+                try:
+                    row = f.result()
+                    f.release()  # nothing to recompute if its worker dies later
+                except Exception as exc:  # noqa: BLE001 - KilledWorker etc.: record, go on
+                    if isinstance(exc, OutputWriteError):
+                        raise  # the sweep cannot write: stop, exit 6
+                    final = root / "scenarios" / s.dirname
+                    # (not named `done`: that is the callback below, which it shadowed, so
+                    # every lost task ended the run in "'NoneType' object is not callable")
+                    finished = _finished_row(final, s.key)
+                    if finished is not None:  # an attempt finished before the task was lost
+                        row = finished
+                    elif isinstance(exc, CancelledError):
+                        # not the scenario's failure: its task or inputs went with the
+                        # workers (the scheduler forgot them); run it again
+                        lost.append(s)
+                        continue
+                    else:
+                        row = _base_row(s, root)
+                        row.update(error_type=type(exc).__name__, error=str(exc))
+                        tmp = root / "scenarios" / f".tmp-{s.dirname}-{uuid.uuid4().hex[:8]}"
+                        with _write_errors(tmp):
+                            tmp.mkdir(parents=True)
+                        _write_json(tmp / "failed.json", row)
+                        _replace_dir(tmp, final)
+                done(s, row)
+            if not lost:
+                return
+        raise ClusterError(
+            f"Dask: {len(lost)} scenario(s) were lost with the workers {LOST_ROUNDS + 1} times "
+            f"(workers killed or restarted, their data gone); finished scenarios are kept in "
+            f"{root}. Fix: check the workers (memory, --workers), then run the same command "
+            "again (it skips what finished)")
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:

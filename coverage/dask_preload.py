@@ -30,14 +30,19 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 
 def dask_setup(worker: Any) -> None:
-    """Dask's preload hook: Ctrl-C ends this worker process at once and quietly.
+    """Dask's preload hook: Ctrl-C ends this worker process at once and quietly (unless
+    this process was started with SIGINT ignored: then it stays ignored).
 
     The planner's own cluster starts its workers with SIGINT blocked
     (:func:`coverage.batch.dask_client`): the handler is installed first, then SIGINT is
     unblocked, so a Ctrl-C that landed while the worker imported is taken now, by the
     handler, not by a traceback."""
     with contextlib.suppress(ValueError):  # not the main thread: nothing to change
-        signal.signal(signal.SIGINT, _interrupted)
+        # an ignored Ctrl-C stays ignored: the planner started with SIGINT ignored (a
+        # background job of a script) ignores it, and so must its workers (a tester's
+        # find: a Ctrl-C to the script's group killed them and failed the scenarios)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, _interrupted)
         mask = getattr(signal, "pthread_sigmask", None)
         if mask is not None:
             mask(signal.SIG_UNBLOCK, {signal.SIGINT})

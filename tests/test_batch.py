@@ -411,6 +411,36 @@ def test_cli_killed_part_way_then_resumed(tmp_path, expected):
     check_dirs(out, table)
 
 
+def test_a_sweep_started_with_ctrl_c_ignored_keeps_its_workers_on_ctrl_c(tmp_path, expected):
+    """Tester 104: a sweep started as a background job of a script (SIGINT ignored, as
+    bash sets it for ``cmd &``) ignored a Ctrl-C to its process group, but its workers'
+    preload did not and died: scenarios failed, exit 0. The workers keep it ignored."""
+    out = tmp_path / "out"
+    config = tmp_path / "ca.toml"
+    config.write_text(CONFIG.replace("west = {}", ""))
+    cmd = [EXE, "batch", str(config), "--out", str(out), "--workers", "2"]
+
+    def ignore_ctrl_c() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, preexec_fn=ignore_ctrl_c)
+    try:
+        _wait_for_a_finished_scenario(proc, out, 90)
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C to the group
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, err
+    assert "lost with the workers" not in err and "restart" not in err.lower(), err
+    table = pd.read_parquet(out / "scenarios.parquet")
+    assert not table["error_type"].fillna("").astype(str).str.contains(
+        "Cancelled|KilledWorker").any(), table[["error_type", "error"]]
+    check_table(table, expected, n=6)
+
+
 # --------------------------------------------------------------------------- partitioned reach
 
 
@@ -1307,6 +1337,43 @@ def test_a_scenario_whose_worker_is_lost_for_good_is_a_failed_row(tmp_path, conf
     # every other scenario is as a direct plan computes it
     rest = table[table["error_type"] != "KilledWorker"]
     check_table(rest, expected, n=len(rest))
+
+
+def test_killing_every_worker_at_once_runs_the_lost_scenarios_again(tmp_path, config,
+                                                                   expected):
+    """Tester 104: both workers killed at once (the OOM killer) took the scattered inputs
+    with them; the scheduler cancelled the rest of the sweep and each scenario became a
+    failed row ("FutureCancelledError ... already forgotten"), exit 0. The lost scenarios
+    are run again with the inputs sent again: every row is planned, as a direct plan."""
+    from distributed import Client, LocalCluster
+
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        pids = client.run(os.getpid)
+        killed: dict = {}
+
+        def killer():
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                if any(client.processing().values()):
+                    killed["pids"] = list(pids.values())
+                    for pid in killed["pids"]:
+                        os.kill(pid, signal.SIGKILL)
+                    return
+                time.sleep(0.01)
+
+        th = threading.Thread(target=killer)
+        th.start()
+        table = run_batch(config, out, client=client)
+        th.join()
+    assert killed.get("pids"), "no scenario ran"
+    errors = table["error_type"].fillna("").astype(str)
+    assert not errors.str.contains("Cancelled").any(), table.loc[
+        ~table["ok"], ["error_type", "error"]].to_dict("records")
+    check_table(table, expected)  # every row as a direct plan (15 ms: infeasible, as there)
+    check_dirs(out, table)
 
 
 def test_a_local_cluster_that_cannot_start_is_named_with_its_reason(tmp_path):
