@@ -1230,6 +1230,14 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     if todo:
         problems = _input_problems(cfg, todo, loaded)
         problems += _foreign_in_scenarios(root, todo)
+        # the scenario keys hold the files' SHA-256 taken before they were read: a file
+        # replaced in between would file a plan of its new contents under the old ones'
+        # key, reused by a later run of the old file (a tester's find)
+        changed = [str(cfg.inputs[k]["path"]) for k, v in cfg.inputs.items()
+                   if "path" in v and _input_identity(v) != ident[k]]
+        problems += [f"input {p} changed while it was read (its SHA-256 before and after "
+                     "differ). Fix: let whatever writes it finish, then run the same "
+                     "command again" for p in changed]
         if problems:
             raise InputValidationError("\n".join(problems))
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's

@@ -441,6 +441,39 @@ def test_a_sweep_started_with_ctrl_c_ignored_keeps_its_workers_on_ctrl_c(tmp_pat
     check_table(table, expected, n=6)
 
 
+def test_an_input_replaced_while_it_is_read_is_refused(tmp_path, monkeypatch):
+    """Tester 104: the scenario keys hold the input's SHA-256 taken before it is read; a
+    file replaced in between (a pipeline's export) was planned from its new contents under
+    the old ones' key, and a later run of the old file reused that plan. The run is refused
+    when the file's SHA-256 after the read differs, and nothing is filed under the key."""
+    import shutil
+
+    import coverage.inputs.tables as tables
+
+    src = DATA / "west_demand.csv"
+    demand = tmp_path / "demand.csv"
+    shutil.copy(src, demand)
+    other = tmp_path / "other.csv"
+    other.write_text(src.read_text().replace(",1", ",2", 5))
+    config = tmp_path / "s.toml"
+    config.write_text(f'[base]\ndemand = "{demand}"\ncandidates = "{DATA / "west_candidates.csv"}"'
+                      '\nbudget_ms = 30\nfailures = 0\n')
+    real, state = tables.sha256_file, {}
+
+    def hash_then_replace(path):
+        digest = real(path)
+        if not state and str(path) == str(demand):  # the writer's rename lands now
+            state["done"] = True
+            shutil.copy(other, tmp_path / "tmp.csv")
+            os.replace(tmp_path / "tmp.csv", demand)
+        return digest
+
+    monkeypatch.setattr(tables, "sha256_file", hash_then_replace)
+    with pytest.raises(InputValidationError, match="changed while it was read"):
+        run_batch(config, tmp_path / "out", workers=0)
+    assert not list((tmp_path / "out" / "scenarios").glob("*/done.json"))
+
+
 # --------------------------------------------------------------------------- partitioned reach
 
 
