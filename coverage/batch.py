@@ -474,6 +474,7 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
                              for k, v in values.items()) or "base"
             scenarios.append(Scenario(label, region, {**params, **values}, model))
     named: dict[str, int] = {s.name: -1 for s in scenarios}  # the axes' labels
+    unplaced: list[Scenario] = []  # scenarios of an unknown region: options checked only
     for i, sc in enumerate(explicit):
         if not isinstance(sc, dict):
             problems.append(str(_bad(p, f"scenarios[{i}]", "expected a table",
@@ -498,17 +499,19 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
                 f'give each scenario a name of its own, e.g. name = "{name}-{i + 1}"')))
         named[name] = i
         region = sc.pop("region", None)
-        if region is not None and (not isinstance(region, str) or region not in regions_raw):
-            problems.append(str(_bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
-                                     "name one region of [regions] ("
-                                     + (", ".join(map(str, regions_raw)) or "none yet")
-                                     + "); for several, write one scenario each")))
-            continue
         smodel = {**model, **checked(_check_model, p, f"scenarios[{i}].model",
                                      sc.pop("model", {}), default={})}
         over = {k: checked(_check_param, p, f"scenarios[{i}]", k, v, default=_MISSING)
                 for k, v in sc.items()}
         over = {k: v for k, v in over.items() if v is not _MISSING}
+        if region is not None and (not isinstance(region, str) or region not in regions_raw):
+            problems.append(str(_bad(p, f"scenarios[{i}].region", f"unknown region {region!r}",
+                                     "name one region of [regions] ("
+                                     + (", ".join(map(str, regions_raw)) or "none yet")
+                                     + "); for several, write one scenario each")))
+            # its option values are still checked (every mistake at once), not planned
+            unplaced.append(Scenario(name, str(region), {**params, **over}, smodel))
+            continue
         # without its own region: the regions of [axes] region (every region by default)
         for r in [region] if region is not None else axes["region"]:
             scenarios.append(Scenario(name, r, {**params, **over}, smodel))
@@ -516,7 +519,7 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         raise ConfigProblems("\n".join(problems),
                              BatchConfig(path=p, inputs=inputs, regions=regions,
                                          scenarios=scenarios) if inputs else None,
-                             scenarios)
+                             scenarios + unplaced)
     return BatchConfig(path=p, inputs=inputs, regions=regions, scenarios=scenarios)
 
 

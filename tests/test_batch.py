@@ -169,6 +169,24 @@ def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
 
 
+def test_a_scenario_of_an_unknown_region_has_its_options_checked_too(tmp_path):
+    """Tester 104: ``region = "nope"`` with ``failures = -1`` named only the region; the
+    bad failures came on the next run. Both are named in one message."""
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                 f'candidates = "{DATA / "west_candidates.csv"}"\nbudget_ms = 30\n'
+                 '[regions]\nCA = {column = "state", values = ["CA"]}\n'
+                 '[[scenarios]]\nname = "y"\nfailures = -1\nregion = "nope"\n'
+                 '[[scenarios]]\nname = "z"\npercentile = 99\nregion = "nope"\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(e.value)
+    assert "[scenarios[0].region] unknown region 'nope'" in text
+    assert "scenario 'y' [nope]: failures (--failures) must be" in text
+    assert "[scenarios[1].percentile]" in text
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_problem_of_a_scenario_file_in_one_message(tmp_path):
     """A file with a bad key in every section is refused once, naming each (it took a run
     per problem)."""
