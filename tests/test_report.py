@@ -354,6 +354,13 @@ def _edit_sweep(d, row, col, value):
      "missing rollout.csv (summary.json describes a rollout order)"),
     (lambda d: (d / "rollout.csv").write_text("step,site_id\n1,a\n"),
      "rollout.csv lacks column(s) population_covered"),
+    # re-saved by a spreadsheet with ';' (tester 104: "lacks column(s) site_id, ...")
+    (lambda d: pd.read_csv(d / "sites.csv").to_csv(d / "sites.csv", index=False, sep=";",
+                                                   decimal=","),
+     "sites.csv is separated by ';', not commas (re-saved by a spreadsheet?)"),
+    (lambda d: pd.read_csv(d / "assignment.csv").to_csv(d / "assignment.csv", index=False,
+                                                        sep="\t"),
+     "assignment.csv is separated by tabs, not commas"),
     # edited or cut files (found by a hostile-input test: internal errors or wrong pages)
     (lambda d: _edit_summary(d, site_count="abc"), "site_count is not a number ('abc')"),
     (lambda d: _edit_summary(d, budget_ms="fast"), "budget_ms is not a number"),

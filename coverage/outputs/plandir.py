@@ -592,6 +592,20 @@ def _read_assignment_pandas(path: Path, usecols: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _lacks(name: str, missing: list[str], head: bytes) -> str:
+    """The problem of a table without its required columns, naming a spreadsheet's
+    separator when the header line is separated by ``;`` or tabs, not commas (a file
+    re-saved by Excel in a locale with a decimal comma)."""
+    first = head.split(b"\n", 1)[0]
+    other = max((b";", b"\t"), key=first.count)
+    if first.count(other) > first.count(b","):
+        sep = "';'" if other == b";" else "tabs"
+        return (f"{name} is separated by {sep}, not commas (re-saved by a spreadsheet?), "
+                f"so its columns {', '.join(missing)} are not found (a table is read "
+                "back comma-separated, with '.' decimals)")
+    return f"{name} lacks column(s) {', '.join(missing)}"
+
+
 def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
     try:
         with open(path, "rb") as fh:
@@ -605,7 +619,7 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
             header = pd.read_csv(path, nrows=0).columns
             missing = [c for c in _REQUIRED_COLUMNS[name] if c not in header]
             if missing:
-                problems.append(f"{name} lacks column(s) {', '.join(missing)}")
+                problems.append(_lacks(name, missing, head))
                 return None
             return _read_assignment(path, header)
         df = pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS}, keep_default_na=False,
@@ -616,7 +630,7 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
         return None
     missing = [c for c in _REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
     if missing:
-        problems.append(f"{name} lacks column(s) {', '.join(missing)}")
+        problems.append(_lacks(name, missing, head))
         return None
     return df
 
