@@ -526,6 +526,16 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
 # --------------------------------------------------------------------------- hashing
 
 
+def _file_state(path: Any) -> tuple[int, ...] | None:
+    """A file's device, inode, size and modification time (ns), or None when it cannot be
+    read: equal before and after a read when nothing replaced or wrote it meanwhile."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "path" in spec:
         from .inputs.tables import sha256_file
@@ -1203,6 +1213,10 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     from .outputs.outdir import LEGACY_BATCH_FILES
 
     root = od.path
+    # each input file's (device, inode, size, mtime) before it is hashed, checked again
+    # after it is read: a file replaced or written in between is refused (its plan would
+    # be filed under the key of contents it was not planned from)
+    before = {k: _file_state(v["path"]) for k, v in cfg.inputs.items() if "path" in v}
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
     requested = [Scenario(s.name, s.region, s.params, s.model,
@@ -1236,11 +1250,13 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         # the scenario keys hold the files' SHA-256 taken before they were read: a file
         # replaced in between would file a plan of its new contents under the old ones'
         # key, reused by a later run of the old file (a tester's find)
-        changed = [str(cfg.inputs[k]["path"]) for k, v in cfg.inputs.items()
-                   if "path" in v and _input_identity(v) != ident[k]]
-        problems += [f"input {p} changed while it was read (its SHA-256 before and after "
-                     "differ). Fix: let whatever writes it finish, then run the same "
-                     "command again" for p in changed]
+        if not problems:
+            changed = [str(cfg.inputs[k]["path"]) for k, st in before.items()
+                       if st is None or _file_state(cfg.inputs[k]["path"]) != st]
+            problems += [f"input {p} changed while it was read (replaced, written or "
+                         "removed between its hash and its reading). Fix: let whatever "
+                         "writes it finish, then run the same command again"
+                         for p in changed]
         if problems:
             raise InputValidationError("\n".join(problems))
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's
@@ -1706,6 +1722,14 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
         lost: list[Any] = list(todo)
         for attempt in range(LOST_ROUNDS + 1):
             if attempt:  # the cluster lost the inputs (workers killed): send them again
+                if getattr(client, "status", "running") != "running":
+                    # not the workers: the client was closed or lost its scheduler
+                    raise ClusterError(
+                        f"Dask: the client's connection to the scheduler is "
+                        f"{client.status} (the scheduler stopped, or the client was "
+                        f"closed); {len(lost)} scenario(s) not run, finished scenarios are "
+                        f"kept in {root}. Fix: check the scheduler, then run the same "
+                        "command again (it skips what finished)")
                 logger.warning("Dask: %d scenario(s) lost with the workers' data (workers "
                                "killed or restarted); sending the inputs again and running "
                                "them again (%d of %d)", len(lost), attempt, LOST_ROUNDS)

@@ -628,3 +628,12 @@ def test_a_csv_of_only_a_byte_order_mark_is_empty(tmp_path, content, what):
     path.write_bytes(content)
     msg = raises_with(read_demand, path, match=["bom.csv", "file is empty", what])
     assert "EmptyDataError" not in msg
+
+
+def test_a_blank_header_beside_a_real_unnamed_column(tmp_path):
+    """Reviewer 105: a blank header field at position 4 renamed to ``Unnamed: 4`` clashed
+    with a real column of that name (an internal error); the blank one gets a name of its
+    own and is dropped, the real one kept."""
+    for header in ("id,lat,lon,population, ,Unnamed: 4", "id,lat,lon,population,Unnamed: 4, "):
+        d = read_demand(write(tmp_path / "d.csv", f"{header}\na,52.5,13.4,100,x,y\n"))
+        assert [c for c in d.columns if "Unnamed" in c] == ["Unnamed: 4"]

@@ -708,8 +708,8 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         elif holds:  # made as it is read, with a size of 0 (a FUSE or kernel file)
             report.add(
                 "the system reports the file's size as 0 but reading it gives data: a "
-                "file generated as it is read (under /proc or /sys), which the checks "
-                "cannot read twice as the same file",
+                "file generated as it is read (a FUSE or kernel file system), which the "
+                "checks cannot read twice as the same file",
                 "copy it to a regular file first (e.g. cp FILE copy.csv) and pass the copy",
             )
         else:
@@ -950,7 +950,12 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     unnamed: dict[str, int] = {}
     for i, c in enumerate(cols):
         if i < len(names) and not names[i]:
-            cols[i] = c if c.startswith("Unnamed: ") else f"Unnamed: {i}"
+            if not c.startswith("Unnamed: "):  # a blank name; one no other column has
+                new, k = f"Unnamed: {i}", 0
+                while new in cols:
+                    k += 1
+                    new = f"Unnamed: {i}.{k}"
+                cols[i] = new
             unnamed[cols[i]] = i + 1
     df.columns = cols
     df = _trailing_fields(df, sep, report)

@@ -592,14 +592,21 @@ def _read_assignment_pandas(path: Path, usecols: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _lacks(name: str, missing: list[str], head: bytes) -> str:
-    """The problem of a table without its required columns, naming a spreadsheet's
-    separator when the header line is separated by ``;`` or tabs, not commas (a file
-    re-saved by Excel in a locale with a decimal comma)."""
+def _other_separator(head: bytes) -> str | None:
+    """``"';'"`` or ``"tabs"`` when a table's header line is separated by those rather
+    than commas (a file re-saved by a spreadsheet in a locale with a decimal comma)."""
     first = head.split(b"\n", 1)[0]
     other = max((b";", b"\t"), key=first.count)
     if first.count(other) > first.count(b","):
-        sep = "';'" if other == b";" else "tabs"
+        return "';'" if other == b";" else "tabs"
+    return None
+
+
+def _lacks(name: str, missing: list[str], head: bytes) -> str:
+    """The problem of a table without its required columns, naming a spreadsheet's
+    separator when it is not a comma."""
+    sep = _other_separator(head)
+    if sep is not None:
         return (f"{name} is separated by {sep}, not commas (re-saved by a spreadsheet?), "
                 f"so its columns {', '.join(missing)} are not found (a table is read "
                 "back comma-separated, with '.' decimals)")
@@ -626,7 +633,11 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
                          na_values=[""], low_memory=False)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as exc:
-        problems.append(f"{name} cannot be read as CSV ({type(exc).__name__}: {exc})")
+        sep = _other_separator(head) if "head" in locals() else None
+        problems.append(f"{name} cannot be read as CSV ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())})"
+                        + (f"; it is separated by {sep}, not commas (re-saved by a "
+                           "spreadsheet?)" if sep else ""))
         return None
     missing = [c for c in _REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
     if missing:
