@@ -1,6 +1,7 @@
 """Scenario sweeps (coverage.batch): TOML config, table, a real 2-process Dask cluster,
 resume after a killed worker and after a killed `edge-coverage batch` process."""
 
+import contextlib
 import json
 import os
 import signal
@@ -1349,6 +1350,33 @@ def test_a_worker_dying_while_the_inputs_are_sent_is_named(tmp_path):
             run_batch(config, tmp_path / "out", client=client)
 
 
+@contextlib.contextmanager
+def _kill_when_busy(client, *, every: bool):
+    """While the body runs: once some worker of ``client`` runs a task, SIGKILL that worker
+    (``every``: all of them at once, as the OOM killer may); yields ``{"pids": [...]}``
+    of the killed processes (empty if nothing ran within 120 s)."""
+    pids = client.run(os.getpid)
+    killed: dict = {}
+
+    def killer():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            busy = [w for w, keys in client.processing().items() if keys]
+            if busy:
+                killed["pids"] = list(pids.values()) if every else [pids[busy[0]]]
+                for pid in killed["pids"]:
+                    os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=killer)
+    th.start()
+    try:
+        yield killed
+    finally:
+        th.join()
+
+
 def test_a_scenario_whose_worker_is_lost_for_good_is_a_failed_row(tmp_path, config, expected):
     """A scenario task lost with its worker and not retried (the scheduler's
     allowed-failures 0) is a failed row naming KilledWorker, and the sweep goes on (a
@@ -1362,24 +1390,9 @@ def test_a_scenario_whose_worker_is_lost_for_good_is_a_failed_row(tmp_path, conf
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                          dashboard_address=":0") as cluster, Client(cluster) as client:
         client.wait_for_workers(2, timeout=120)
-        pids = client.run(os.getpid)
-        killed: dict = {}
-
-        def killer():
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed:
-                busy = [w for w, keys in client.processing().items() if keys]
-                if busy:
-                    killed["pid"] = pids[busy[0]]
-                    os.kill(pids[busy[0]], signal.SIGKILL)
-                    return
-                time.sleep(0.01)
-
-        th = threading.Thread(target=killer)
-        th.start()
-        table = run_batch(config, out, client=client, retries=0)
-        th.join()
-    assert killed.get("pid"), "no scenario ran"
+        with _kill_when_busy(client, every=False) as killed:
+            table = run_batch(config, out, client=client, retries=0)
+    assert killed.get("pids"), "no scenario ran"
     assert len(table) == N_SCENARIOS
     lost = table[table["error_type"] == "KilledWorker"]
     assert len(lost) >= 1, table[["scenario", "ok", "error_type"]]
@@ -1402,23 +1415,8 @@ def test_killing_every_worker_at_once_runs_the_lost_scenarios_again(tmp_path, co
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         client.wait_for_workers(2, timeout=120)
-        pids = client.run(os.getpid)
-        killed: dict = {}
-
-        def killer():
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not killed:
-                if any(client.processing().values()):
-                    killed["pids"] = list(pids.values())
-                    for pid in killed["pids"]:
-                        os.kill(pid, signal.SIGKILL)
-                    return
-                time.sleep(0.01)
-
-        th = threading.Thread(target=killer)
-        th.start()
-        table = run_batch(config, out, client=client)
-        th.join()
+        with _kill_when_busy(client, every=True) as killed:
+            table = run_batch(config, out, client=client)
     assert killed.get("pids"), "no scenario ran"
     errors = table["error_type"].fillna("").astype(str)
     assert not errors.str.contains("Cancelled").any(), table.loc[

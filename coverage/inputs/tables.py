@@ -646,7 +646,7 @@ def _kernel_fs(p: Path) -> tuple[str, str] | None:
     try:
         real = os.path.realpath(p)
         with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
-            mounts = [line.split()[1:3] for line in fh if len(line.split()) >= 3]
+            mounts = [f[1:3] for f in map(str.split, fh) if len(f) >= 3]
     except OSError:
         return None
     best: tuple[str, str] | None = None
@@ -1644,11 +1644,11 @@ def _build(
     extras = extras.loc[:, [c for c in extras.columns if str(c) not in result.columns]]
     nameless = [c for c in extras.columns if str(c) in loaded.unnamed]
     if nameless:  # pandas' "Unnamed: N" would be its name in every output
+        them = "them" if len(nameless) > 1 else "it"
         logger.info("%s: %s not carried to the outputs (no name in the header; name %s "
                     "to carry %s)", report.source,
                     ", ".join(f"column {loaded.unnamed[str(c)]}" for c in nameless),
-                    "them" if len(nameless) > 1 else "it",
-                    "them" if len(nameless) > 1 else "it")
+                    them, them)
         extras = extras.drop(columns=nameless)
     if len(extras.columns):
         extras = _storable(extras, kind, report.source)

@@ -387,22 +387,21 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text!r} holds a NUL character, which no path may "
                             "hold. Fix: give a path without it")
         return chk
+    p = Path(os.path.abspath(os.path.expanduser(text)))
     try:
-        os.stat(os.path.abspath(os.path.expanduser(text)))
+        os.stat(p)
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:  # Path.exists() and is_dir() raise it
-            full = Path(os.path.abspath(os.path.expanduser(text)))
-            if (len(os.fsencode(full)) < 4096 and len(os.fsencode(full.name)) > MAX_NAME_BYTES
-                    and all(len(os.fsencode(part)) <= _NAME_MAX for part in full.parts[:-1])):
+            if (len(os.fsencode(p)) < _PATH_MAX and len(os.fsencode(p.name)) > MAX_NAME_BYTES
+                    and all(len(os.fsencode(part)) <= _NAME_MAX for part in p.parts[:-1])):
                 # the name, too long for the names written beside it (a file system with
                 # a shorter limit, where every part fits 255 bytes: the path's message)
-                chk.problems.append(_long_name(option, text, full.name))
+                chk.problems.append(_long_name(option, text, p.name))
             else:
                 chk.problems.append(f"{option} {text:.200}...: the path is too long "
                                     f"({exc.strerror}: a name in it may have at most 255 "
                                     "bytes, the whole path 4,096). Fix: give a shorter path")
             return chk
-    p = Path(os.path.abspath(os.path.expanduser(text)))
     linked = False
     if p.is_symlink():
         target = Path(os.path.realpath(p))

@@ -614,6 +614,7 @@ def _lacks(name: str, missing: list[str], head: bytes) -> str:
 
 
 def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
+    head = b""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -633,7 +634,7 @@ def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None
                          na_values=[""], low_memory=False)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as exc:
-        sep = _other_separator(head) if "head" in locals() else None
+        sep = _other_separator(head)
         problems.append(f"{name} cannot be read as CSV ({type(exc).__name__}: "
                         f"{' '.join(str(exc).split())})"
                         + (f"; it is separated by {sep}, not commas (re-saved by a "
