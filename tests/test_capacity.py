@@ -1582,6 +1582,41 @@ def test_worst_utilisation_over_every_scenario_when_most_are_implied(seed, caplo
         c["worst_utilisation"])
 
 
+def test_implied_evaluation_stops_at_the_time_limit(monkeypatch, caplog, tmp_path):
+    """The implied scenarios' evaluation honours --time-limit-s (it was bounded by a count
+    only: up to 20,000 max-flows). With no time left after the first, the figure is over
+    the scenarios checked and that one, and every output says so; the plan is kept."""
+    from coverage.outputs.headline import worst_scope
+    from coverage.planner import plan as plan_module
+
+    real = plan_module._implied_utilisation
+    monkeypatch.setattr(plan_module, "_implied_utilisation",
+                        lambda *a, **k: real(*a, **{**k, "time_limit_s": 0.0}))
+    demand, sites = geo_instance(1, 80, 16, cap_range=(150, 300))
+    with caplog.at_level(logging.INFO, logger="coverage"):
+        plan = plan_capacity(demand, sites, failures=2, scenario_limit=20)
+    c = plan.summary()["capacity"]
+    assert c["scenarios_complete"] and c["scenarios_checked"] < c["scenarios_total"]
+    assert c["scenarios_implied_evaluated"] == 1 and c["scenarios_implied_left"] > 0
+    assert c["worst_utilisation_over"] == "the scenarios checked"
+    assert "the time limit (0 s) ended the evaluation" in caplog.text
+    assert "and 1 implied (the time limit ended" in worst_scope(c)
+    # the worst level is still that of real scenarios (checked ones and the one evaluated)
+    assert plan.capacity_scenarios["worst_utilisation"].max() == pytest.approx(
+        c["worst_utilisation"])
+    out = plan.to_dir(tmp_path / "plan", map=False, gis=False)
+    html = (out / "report.html").read_text()
+    assert "implied scenarios NOT evaluated" in html
+    # without the limit every implied scenario is evaluated and none is left
+    monkeypatch.setattr(plan_module, "_implied_utilisation", real)
+    full = plan_capacity(demand, sites, failures=2, scenario_limit=20).summary()["capacity"]
+    assert full["worst_utilisation_over"] == "every scenario"
+    assert full["scenarios_implied_left"] == 0
+    assert full["scenarios_implied_evaluated"] == (c["scenarios_implied_evaluated"]
+                                                   + c["scenarios_implied_left"])
+    assert full["worst_utilisation"] >= c["worst_utilisation"] - 1e-9
+
+
 def three_clusters(seed: int):
     """Three clusters 15 degrees of longitude apart (three components of any plan), with
     14 failure domains drawn at random over all 36 candidates: most domains hold sites in
@@ -1673,5 +1708,5 @@ def test_implied_utilisation_is_not_evaluated_for_a_plan_short_in_a_checked_scen
     with caplog.at_level(logging.INFO, logger="coverage"):
         worse, info = _implied_utilisation(reach, load, cap, chosen, None, 2, normal, comps,
                                            scen, u, 20_000, ids)
-    assert worse == [] and info == {"evaluated": 0, "every": False}
+    assert worse == [] and info == {"evaluated": 0, "every": False, "left": None}
     assert "certificate" not in caplog.text and "implied feasible" not in caplog.text

@@ -376,7 +376,10 @@ def worst_scope(c: Mapping[str, Any]) -> str:
     """What the worst utilisation of ``summary["capacity"]`` is the worst of, in words."""
     if worst_over_every_scenario(c):
         return "worst, any scenario"
-    return f"worst over the {_count(c.get('scenarios_checked'))} scenarios checked"
+    implied = _finite(c.get("scenarios_implied_evaluated"))
+    also = (f" and {_count(implied)} implied (the time limit ended their evaluation)"
+            if implied else "")
+    return f"worst over the {_count(c.get('scenarios_checked'))} scenarios checked{also}"
 
 
 def capacity_line(s: Mapping[str, Any]) -> str | None:

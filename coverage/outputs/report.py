@@ -1282,6 +1282,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         *([fig("scenarios_implied_evaluated", "implied scenarios whose utilisation was "
                "evaluated after the plan (for the worst utilisation)", _num)]
           if "scenarios_implied_evaluated" in c else []),
+        *([fig("scenarios_implied_left", "implied scenarios NOT evaluated: the time limit "
+               "(--time-limit-s) ended their evaluation", _num)]
+          if c.get("scenarios_implied_left") else []),
         fig("load_shed_max_rps", "largest load shed in any scenario",
             lambda v: _num(v, 1, "requests/s")),
         fig("target_utilisation", "target utilisation (capacity from accelerators)", _pct),

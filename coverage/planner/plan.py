@@ -1707,7 +1707,8 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
                          chosen: np.ndarray, domains: Any, failures: int, normal: Any,
                          components: tuple[np.ndarray, np.ndarray],
                          checked: list[Any], u_worst: float, limit: int,
-                         site_ids: np.ndarray) -> tuple[list[Any], dict[str, Any]]:
+                         site_ids: np.ndarray, *, time_limit_s: float | None = None,
+                         ) -> tuple[list[Any], dict[str, Any]]:
     """The worst utilisation over the failure scenarios the capacity check left implied.
 
     The check lists, above its limit, only the combinations of failure domains within one
@@ -1724,18 +1725,23 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
     bisection).
 
     Returns the scenarios that raised the worst level (their most even flows, to be added
-    to the table) and ``{"evaluated": n, "every": bool}``. ``every`` False, nothing
-    evaluated: those combinations are more than ``limit`` (the scenario limit, at least
-    :data:`IMPLIED_SCENARIO_LIMIT`: a small limit bounds the check's rounds, and this is
-    one max-flow a scenario, once), or a checked scenario falls short (the plan is not
-    feasible: no scenario is implied feasible then).
+    to the table) and ``{"evaluated": n, "every": bool, "left": m}``. ``every`` False,
+    nothing evaluated: those combinations are more than ``limit`` (the scenario limit, at
+    least :data:`IMPLIED_SCENARIO_LIMIT`: a small limit bounds the check's rounds, and this
+    is one max-flow a scenario, once), or a checked scenario falls short (the plan is not
+    feasible: no scenario is implied feasible then). ``every`` False with ``n`` evaluated:
+    ``time_limit_s`` (the run's ``--time-limit-s``, counted from the call) ended the
+    evaluation with ``m`` implied scenarios left; the worst level is then over the
+    scenarios checked and the ``n`` evaluated.
     """
     import itertools
 
     from ..solvers.capacitated import balanced_scenario, failure_groups, groups_by_component
 
+    t_end = (None if time_limit_s is None or not np.isfinite(time_limit_s)
+             else time.perf_counter() + float(time_limit_s))
     if not all(sc.feasible for sc in checked):
-        return [], {"evaluated": 0, "every": False}
+        return [], {"evaluated": 0, "every": False, "left": None}
     groups, group_of_open = failure_groups(chosen, domains)
     top = min(int(failures), len(groups))
     in_comp = groups_by_component(reach, chosen, group_of_open)
@@ -1745,7 +1751,7 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
         logger.info("capacity: the %s failure scenarios within one part of the plan are more "
                     "than %s; the worst utilisation is over the scenarios checked",
                     f"{n_combos:,}", f"{limit:,}")
-        return [], {"evaluated": 0, "every": False}
+        return [], {"evaluated": 0, "every": False, "left": None}
 
     def within() -> Iterable[tuple[int, ...]]:
         yield from ((g,) for g in range(len(groups)))
@@ -1759,7 +1765,16 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
     logger.info("capacity: the worst utilisation of the %s implied failure scenario(s) "
                 "(one max-flow each)", f"{len(todo):,}")
     worse: list[Any] = []
+    done = 0
     for failed in todo:
+        if t_end is not None and done and time.perf_counter() > t_end:
+            logger.warning(
+                "capacity: the time limit (%g s) ended the evaluation of the implied failure "
+                "scenarios after %s of %s; the worst utilisation is over the scenarios "
+                "checked and those %s (raise --time-limit-s for every scenario)",
+                time_limit_s, f"{done:,}", f"{len(todo):,}", f"{done:,}")
+            break
+        done += 1
         flow, u = balanced_scenario(reach, load_rps, cap_rps, chosen, failed, normal,
                                     components,
                                     upper=u_worst if np.isfinite(u_worst) else None)
@@ -1773,9 +1788,9 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
             u_worst = u
             worse.append(flow)
     logger.info("capacity: the worst utilisation over %s implied failure scenario(s) "
-                "evaluated: %d raised it, to %.1f %%", f"{len(todo):,}", len(worse),
+                "evaluated: %d raised it, to %.1f %%", f"{done:,}", len(worse),
                 100 * u_worst if np.isfinite(u_worst) else float("nan"))
-    return worse, {"evaluated": len(todo), "every": True}
+    return worse, {"evaluated": done, "every": done == len(todo), "left": len(todo) - done}
 
 
 def _flow_order_keys(problem: Problem) -> tuple[Any, Any]:
@@ -1829,12 +1844,14 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
                 u_worst = max(u_worst, u) if np.isfinite(u_worst) else u
     total = _scenario_total(chosen, capacity.domains, int(problem.config.failures))
     n_checked = len(result.scenarios)
-    implied = {"evaluated": 0, "every": n_checked >= total}
+    implied: dict[str, Any] = {"evaluated": 0, "every": n_checked >= total,
+                               "left": 0 if n_checked >= total else None}
     if comps is not None and not implied["every"] and result.complete:
         worse, implied = _implied_utilisation(
             m_reach, m_load, cap, chosen, capacity.domains, int(problem.config.failures),
             normal, comps, result.scenarios, u_worst,
-            max(int(problem.config.scenario_limit), IMPLIED_SCENARIO_LIMIT), ids)
+            max(int(problem.config.scenario_limit), IMPLIED_SCENARIO_LIMIT), ids,
+            time_limit_s=float(problem.config.time_limit_s))
         result.scenarios.extend(worse)  # the scenarios that raised the fleet's worst level
     # each original point takes its share of its merged point's flow, matched in order
     # along the country's longer axis (about one site per point, not every site of its
@@ -1904,6 +1921,9 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "worst_utilisation_over": ("every scenario" if implied["every"]
                                    else "the scenarios checked"),
         "scenarios_implied_evaluated": int(implied["evaluated"]),
+        # implied scenarios not evaluated: the time limit ended the evaluation (None: not
+        # started, too many or the plan short in a checked scenario)
+        "scenarios_implied_left": implied["left"],
         "scenarios_implied_added": len(result.scenarios) - n_checked,
         "utilisation_flows": ("the most even flow of every scenario" if even else
                               "the most even flow of normal operation and of the first "
