@@ -1654,15 +1654,27 @@ class _Startup(logging.Filter):
         return False
 
 
+#: Dask's records the sweep reports itself, in its own words: the scheduler's "Removing
+#: worker ... caused the cluster to lose scattered data, which can't be recovered: {keys}"
+#: (the lost scenarios are run again, :func:`_run_distributed`, which says so).
+_REPORTED_BY_US = ("lose scattered data",)
+
+
 class _AfterInterrupt(logging.Filter):
-    """Drops every record once ``flag`` is set."""
+    """Drops every record once ``flag`` is set, and, unless the tool's own log is at DEBUG
+    (``--verbose``), Dask's records the sweep reports itself (:data:`_REPORTED_BY_US`)."""
 
     def __init__(self, flag: threading.Event) -> None:
         super().__init__()
         self._flag = flag
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not self._flag.is_set()
+        if self._flag.is_set():
+            return False
+        if logging.getLogger("coverage").isEnabledFor(logging.DEBUG):
+            return True
+        text = record.getMessage()
+        return not any(part in text for part in _REPORTED_BY_US)
 
 
 def _flag_sigint(flag: threading.Event) -> Any:
