@@ -109,6 +109,9 @@ def test_k_median_equals_brute_force(seed):
     res = k_median(lat, p, weights=w, requirement=req)
     assert res.status == "optimal"
     assert res.objective == pytest.approx(best)
+    # the MILP's "optimal" is within its relative gap (1e-7): the bound is HiGHS's, never
+    # above the optimum
+    assert best * (1 - 1e-7) - 1e-9 <= res.lower_bound <= best * (1 + 1e-12)
     assert feasible(pattern, res.sites, req) and len(res.sites) == p
     # the local search alone (no MILP) stays feasible and is never better than the optimum;
     # its Lagrangian bound is never above the optimum (and proves it when it meets the plan)

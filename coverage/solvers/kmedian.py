@@ -599,6 +599,11 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     sites = np.flatnonzero(res.x[:m] > 0.5)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     obj = _median_objective(entry_latency, w, first)
-    bound = getattr(res, "mip_dual_bound", float("nan"))
+    # HiGHS's own dual bound, also when "optimal": that is within mip_rel_gap (1e-7), not
+    # exact, so the objective is not its own bound; never above the plan's objective
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = float("nan") if dual is None else float(dual)
+    if not np.isfinite(bound) and res.status == 0:
+        bound = obj
     status = "optimal" if res.status == 0 else "time_limit"
-    return sites, obj, status, float(bound if res.status != 0 else obj)
+    return sites, obj, status, min(bound, obj) if np.isfinite(bound) else bound
