@@ -107,6 +107,8 @@ class Plan:
     demand : pandas.DataFrame
         One row per demand point: coordinates, population, the assignment columns of
         ``assignment.csv`` and the N-1 columns ``n1_latency_ms``, ``n1_within_budget``.
+        The site-id columns are categoricals of the chosen sites' ids (missing: no such
+        site) and ``coverage_status`` one of its four statuses.
     failures : pandas.DataFrame
         One row per chosen site (the N-1 scenarios), see :func:`n_minus_1`.
     candidates : pandas.DataFrame

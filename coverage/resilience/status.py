@@ -45,6 +45,7 @@ __all__ = [
     "COVERAGE_STATUSES",
     "coverage_by_k",
     "coverage_status",
+    "coverage_status_categorical",
     "gap_mask",
     "is_gap",
     "plan_status",
@@ -108,12 +109,29 @@ def coverage_status(n_covering: npt.ArrayLike, failures: int) -> npt.NDArray[np.
     >>> coverage_status([0, 1, 2], failures=1).tolist()
     ['uncoverable', 'single', 'redundant']
     """
-    n = np.asarray(n_covering, dtype=np.int64)
-    gap = gap_mask(n, failures)
-    code = np.select([~gap, n == 0, n == 1], [0, 1, 2], default=3).astype(np.int8)
     # four shared str objects: 8 bytes a point (a text array made into objects was a new
     # str per point, 0.7 GiB at 10M points)
-    return np.array([REDUNDANT, UNCOVERABLE, SINGLE, PARTIAL], dtype=object)[code]
+    return np.array(COVERAGE_STATUSES, dtype=object)[_status_codes(n_covering, failures)]
+
+
+def coverage_status_categorical(n_covering: npt.ArrayLike, failures: int) -> pd.Categorical:
+    """:func:`coverage_status` as a categorical of :data:`COVERAGE_STATUSES` (one byte a
+    point: the assignment table's column).
+
+    Examples
+    --------
+    >>> coverage_status_categorical([0, 1, 2], failures=1).tolist()
+    ['uncoverable', 'single', 'redundant']
+    """
+    return pd.Categorical.from_codes(_status_codes(n_covering, failures),
+                                     categories=list(COVERAGE_STATUSES))
+
+
+def _status_codes(n_covering: npt.ArrayLike, failures: int) -> npt.NDArray[np.int8]:
+    """Each point's status as its position in :data:`COVERAGE_STATUSES`."""
+    n = np.asarray(n_covering, dtype=np.int64)
+    gap = gap_mask(n, failures)
+    return np.select([~gap, n == 0, n == 1], [0, 3, 2], default=1).astype(np.int8)
 
 
 def plan_status(chosen_in_budget: npt.ArrayLike, n_covering: npt.ArrayLike,
