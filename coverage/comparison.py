@@ -812,6 +812,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
         "total_usd_per_year": sc.total_usd_per_year,
     })
     served_pop = float(s["population_covered"])
+    n1_safe = _n1_safe(plan)
     complete = bool(cap_info.get("scenarios_complete", True))
     doc = {
         "feasible": True, "sites": int(s["site_count"]), "status": s["status"],
@@ -821,11 +822,12 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "population_within_budget": served_pop,
             "share_within_budget": (served_pop / s["population_total"]
                                     if s["population_total"] else None),
-            "population_n1_safe": float(s["population_safe_by_failures"].get(
-                "N-1", s["population_redundant"])),
-            "share_n1_safe": (float(s["population_safe_by_failures"].get(
-                "N-1", s["population_redundant"])) / s["population_total"]
-                if s["population_total"] else None),
+            # people who stay within budget when their nearest chosen site fails, from the
+            # assignment (summary's N-1 figure counts candidates, and with --failures 0 it
+            # is absent: the N-0 share was reported as N-1 safe, a tester's find)
+            "population_n1_safe": n1_safe,
+            "share_n1_safe": (n1_safe / s["population_total"]
+                              if s["population_total"] else None),
             "mean_latency_ms": s.get("mean_latency_percentile_ms"),
             # the people within budget through any k failures (k >= 2: the plan's own N-k)
             "share_nk_safe": _nk_share(s),
@@ -922,6 +924,14 @@ def _nk_share(s: Mapping[str, Any]) -> float | None:
     if k < 2 or safe is None or not total:
         return None
     return float(safe) / float(total)
+
+
+def _n1_safe(plan: Any) -> float:
+    """People within budget of the plan who stay within it when their nearest chosen
+    site fails (``n1_within_budget``: a second chosen site within their budget)."""
+    a = plan.assignment
+    kept = a["n1_within_budget"].fillna(False).to_numpy(dtype=bool)
+    return float(a["population"].to_numpy(dtype=np.float64)[kept].sum())
 
 
 def _exposed(plan: Any) -> float:

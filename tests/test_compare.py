@@ -481,6 +481,25 @@ def test_compare_refuses_what_a_capacitated_plan_cannot_do(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("failures", [0, 1, 2])
+def test_n1_safe_share_counts_two_chosen_sites_within_budget(failures):
+    """Tester 106: with --failures 0, compare.json's N-1-safe share was the share within
+    budget (the summary has no N-1 figure then). Recomputed here: the people with at
+    least two chosen sites in the plan's reach."""
+    demand, sites = town(n=60, spread=1.5)
+    c = run_compare(demand, sites, failures=failures, budget_ms=35.0)
+    reach = c.plan.reach.boolean().toarray() > 0
+    ids = list(c.plan.candidates["site_id"])
+    chosen = [ids.index(s) for s in c.plan.sites["site_id"]]
+    pop = c.plan.demand["population"].to_numpy()
+    safe = float(pop[reach[:, chosen].sum(axis=1) >= 2].sum())
+    cov = c.document["edge"]["coverage"]
+    assert cov["population_n1_safe"] == pytest.approx(safe)
+    assert cov["share_n1_safe"] == pytest.approx(safe / pop.sum())
+    if failures == 0:
+        assert cov["share_n1_safe"] < cov["share_within_budget"]
+
+
 def test_compare_by_row_generation_matches_the_full_matrix():
     demand, sites = town(n=60, spread=2.0)
     full = run_compare(demand, sites, strategy="full").document
