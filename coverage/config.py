@@ -22,9 +22,10 @@ them as it parses and the docs table states them.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
@@ -33,6 +34,8 @@ from .model.latency import NETWORK_BOUNDS, bound_text
 
 if TYPE_CHECKING:
     from .model.latency import LatencyModel
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
            "add_cli_options", "build_model", "given_options", "options_markdown"]
@@ -433,9 +436,16 @@ def build_model(values: Mapping[str, Any] | None = None, *,
             if name not in WORKLOADS_MS or tuple(wl.inference_ms) != WORKLOADS_MS[name]:
                 given["inference_ms"] = tuple(wl.inference_ms)
     try:
-        return LatencyModel.from_spec(spec, **given)
+        model = LatencyModel.from_spec(spec, **given)
     except TypeError as exc:
         raise InputValidationError(f"invalid latency model ({exc})") from None
+    if name is not None and given.get("inference_ms") is None and model.inference_ms is not None:
+        # a given workload is the inference time: a model file's own inference_ms (which
+        # overrides the file's workload) silently beat --workload (tester 106)
+        logger.info("latency model: --workload %s replaces the model file's inference_ms "
+                    "(%s ms p50/p99)", name, "/".join(f"{v:g}" for v in model.inference_ms))
+        model = replace(model, inference_ms=None)
+    return model
 
 
 @dataclass(frozen=True)

@@ -583,3 +583,32 @@ def test_workload_constructor_validates():
         WorkloadCatalog({"a": Workload("b")})
     with pytest.raises(InputValidationError, match="must be a mapping"):
         WorkloadCatalog([Workload("a")])  # type: ignore[arg-type]
+
+
+def test_a_given_workload_beats_a_model_files_inference_time(tmp_path):
+    """Tester 106: a model file with its own ``inference_ms`` silently beat ``--workload``:
+    the summary's workload said 0.35 ms while the assignment used the file's 20 ms. The
+    workload given is the inference time; without one the file's stays."""
+    from helpers import run
+
+    from coverage.config import build_model
+
+    path = tmp_path / "inf.toml"
+    path.write_text("[latency_model]\nroute_factor = 3\ninference_ms = [20, 30]\n")
+    wl = WORKLOADS_MS["resnet50-l4"]
+    assert build_model({"latency_model": str(path), "workload": "resnet50-l4"}
+                       ).inference_pair_ms == wl
+    assert build_model({"latency_model": str(path)}).inference_pair_ms == (20, 30)
+    out = tmp_path / "plan"
+    r = run("plan", "--demo", "--country", "LU", "--latency-model", str(path),
+            "--workload", "resnet50-l4", "--budget-ms", "60", "--out", str(out),
+            "--no-map", "--no-report", "--no-gis")
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert tuple(s["workload"]["inference_ms"]) == wl
+    assert tuple(s["parameters"]["latency_model"]["inference_ms"]) == wl
+    import pandas as pd
+
+    a = pd.read_csv(out / "assignment.csv")
+    served = a["latency_inference_ms"].dropna()
+    assert len(served) and np.allclose(served, wl[0])
