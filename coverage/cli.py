@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from .config import (
     MAX_BATCH_SCENARIOS,
+    MAX_BUDGET_MS,
     MODEL_OPTIONS,
     OPTIONS,
     add_cli_options,
@@ -130,9 +131,10 @@ def _budget_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated budgets in ms (e.g. 20,30,50,100), got {text!r}"
         ) from None
-    if not values or any(not (v > 0) or v == float("inf") for v in values):
+    if not values or any(not (0 < v <= MAX_BUDGET_MS) for v in values):
         raise argparse.ArgumentTypeError(
-            f"budgets must be positive numbers of ms (e.g. 20,30,50,100), got {text!r}")
+            f"budgets must be numbers of ms above 0 and at most {MAX_BUDGET_MS:g} (e.g. "
+            f"20,30,50,100), got {text!r}")
     return values
 
 

@@ -297,9 +297,13 @@ def test_report_command_on_a_bad_directory_exit_2(tmp_path, make):
     assert not d.is_dir() or not (d / "report.html").exists()
 
 
-def test_bad_sweep_option_exit_2(tmp_path):
+@pytest.mark.parametrize("budgets", ["30,-1", "30,2000000"])
+def test_bad_sweep_option_exit_2(tmp_path, budgets):
+    """A sweep budget above --budget-ms's limit (1e6 ms) was accepted, then the report
+    refused its own sweep.csv (exit 5, tester 106): refused before the work."""
     r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
-            DATA / "west_candidates.csv", "--sweep-budgets-ms", "30,-1", "--out", tmp_path / "o")
+            DATA / "west_candidates.csv", "--sweep-budgets-ms", budgets, "--out",
+            tmp_path / "o")
     assert r.returncode == 2 and "--sweep-budgets-ms" in r.stderr
     assert not (tmp_path / "o").exists()
 

@@ -595,3 +595,29 @@ def test_a_k0_report_does_not_state_a_single_covered_population(tmp_path):
     assert 'data-key="population_single_coverable"' not in text
     assert "only one candidate in budget" not in text
     assert 'data-key="population_uncoverable"' in text
+
+
+def test_a_skipped_outputs_reason_names_the_plan_directory_not_its_staging(
+        sample_inputs, tmp_path, caplog):
+    """Tester 106: a report that failed while the plan was written named the staging
+    directory (".NAME.edge-coverage-tmp-..."), gone once the plan is swapped in. The reason
+    names the directory the user asked for. (A table replaced through the API makes the
+    report fail; the command line now refuses the sweep budget that did it.)"""
+    import dataclasses
+    import logging
+
+    from coverage.outputs.plandir import write_plan
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
+    plan = plan.with_sweep((30, 40), time_limit_s=10)
+    sweep = plan.sweep.copy()
+    sweep.loc[0, "budget_ms"] = 2e6
+    out = tmp_path / "plan"
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        result = write_plan(dataclasses.replace(plan, sweep=sweep), out, map=False, gis=False)
+    assert set(result.skipped) == {"sweep.csv", "report.html"}
+    for reason in result.skipped.values():
+        assert "edge-coverage-tmp" not in reason and str(out) in reason, reason
+    assert "edge-coverage-tmp" not in caplog.text
+    assert (out / "summary.json").exists() and not (out / "report.html").exists()

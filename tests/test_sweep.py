@@ -153,6 +153,7 @@ def test_required_sites_and_cost_are_honoured(sample_inputs):
     ({"budgets_ms": (-5,)}, "budgets_ms"),
     ({"budgets_ms": ("fast",)}, "budgets_ms"),
     ({"budgets_ms": ()}, "budgets_ms"),
+    ({"budgets_ms": (30, 2e6)}, "at most 1e\\+06"),  # tester 106: the report refused it
     ({"failures": (-1,)}, "failures"),
     ({"time_limit_s": 0}, "time_limit_s"),
     ({"percentile": "p90"}, "percentile"),

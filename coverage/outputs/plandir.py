@@ -195,7 +195,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
                      assignment_format: str = "csv",
                      sweep_options: Mapping[str, Any] | None = None,
-                     gpkg: bool | None = None) -> PlanOutputs:
+                     gpkg: bool | None = None,
+                     shown_as: str | Path | None = None) -> PlanOutputs:
     """Write the outputs of ``plan`` into an existing directory (no swap, no lock).
 
     The building block of :func:`write_plan` and of batch scenarios, which write into a
@@ -214,6 +215,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         An existing directory.
     map, tiles, report, gis, assignment_format, sweep_options
         As in :func:`write_plan`.
+    shown_as : str or pathlib.Path, optional
+        The directory a skipped output's reason names instead of ``directory``: the
+        target when ``directory`` is its staging directory (gone once swapped in).
 
     Returns
     -------
@@ -241,6 +245,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             written.extend(n for n in names if (d / n).exists())
         except Exception as exc:  # noqa: BLE001 - an optional output never loses the plan
             reason = f"{type(exc).__name__}: {exc}".strip()
+            if shown_as is not None:
+                reason = reason.replace(str(d), str(shown_as))
             for n in names:
                 for p in (d / n, *(d / (n + s) for s in ("-wal", "-shm", "-journal"))):
                     p.unlink(missing_ok=True)
@@ -400,17 +406,17 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
         A table could not be written (permission, full disk): nothing was swapped in.
     """
     _check_format(assignment_format, report, tiles)
-    return _swap_in(out_dir, lambda staging: write_plan_files(
+    return _swap_in(out_dir, lambda staging, target: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
-        assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg),
-        option="Plan.to_dir")
+        assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg,
+        shown_as=target), option="Plan.to_dir")
 
 
 def _swap_in(out_dir: str | Path | OutputDir,
-             fill: Callable[[Path], PlanOutputs], *, option: str) -> PlanOutputs:
+             fill: Callable[[Path, Path], PlanOutputs], *, option: str) -> PlanOutputs:
     """Lock ``out_dir`` (unless the caller holds it; its messages name ``option``), ``fill``
-    a fresh staging directory, and swap it in whole with the skipped outputs in its
-    marker."""
+    a fresh staging directory (``fill(staging, target)``), and swap it in whole with the
+    skipped outputs in its marker."""
     from .outdir import OutputDir
 
     own = not isinstance(out_dir, OutputDir)
@@ -419,7 +425,7 @@ def _swap_in(out_dir: str | Path | OutputDir,
     if own:
         od.acquire()
     try:
-        result = fill(od.start())
+        result = fill(od.start(), od.path)
         path = od.commit({"skipped": result.skipped} if result.skipped else None)
     finally:
         if own:
@@ -451,7 +457,7 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
 
     _check_format("csv", report, tiles)
 
-    def fill(staging: Path) -> PlanOutputs:
+    def fill(staging: Path, target: Path) -> PlanOutputs:
         written: list[str] = []
         for name, write in (
                 ("compare.json", lambda p: p.write_text(json_text(comparison.document),
@@ -467,7 +473,7 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
             return PlanOutputs(path=staging, written=tuple(written))
         result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
                                   report=report, gis=gis, sweep_options=sweep_options,
-                                  gpkg=gpkg)
+                                  gpkg=gpkg, shown_as=target)
         return PlanOutputs(path=staging, written=(*written, *result.written),
                            skipped=result.skipped)
 

@@ -153,11 +153,14 @@ def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
         raise InputValidationError(
             f"budgets_ms (--sweep-budgets-ms) must be numbers of ms; got {budgets_ms!r}"
         ) from None
-    bad = [b for b in values if not (math.isfinite(b) and b > 0)]
+    from ..config import MAX_BUDGET_MS
+
+    bad = [b for b in values if not (math.isfinite(b) and 0 < b <= MAX_BUDGET_MS)]
     if bad or not values:
         raise InputValidationError(
-            "budgets_ms (--sweep-budgets-ms) must be one or more positive numbers of ms, e.g. "
-            f"20,30,50,100; got {budgets_ms!r}"
+            "budgets_ms (--sweep-budgets-ms) must be one or more numbers of ms above 0 and "
+            f"at most {MAX_BUDGET_MS:g} (as --budget-ms), e.g. 20,30,50,100; got "
+            f"{budgets_ms!r}"
         )
     return sorted(set(values))
 
