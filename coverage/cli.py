@@ -798,8 +798,9 @@ def _compare_data_problems(args: argparse.Namespace, demand: Any, sites: Any, mo
     context = extra.pop("context", None)
     if context is None or demand is None or sites is None:
         return []
-    return compare_data_problems(demand, sites, model=model, tiers=args.tiers or "builtin",
-                                 context=context)
+    return compare_data_problems(
+        demand, sites, model=model, tiers=args.tiers or "builtin", context=context,
+        demand_source=str(args.demand) if args.demand is not None else "<demand>")
 
 
 def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any,

@@ -81,7 +81,8 @@ def sovereign_mask(demand: pd.DataFrame, source: str = "demand") -> npt.NDArray[
         shown = ", ".join(f"row {r + 1} ({plain_value(raw.iloc[r])!r})" for r in rows[:10])
         raise InputValidationError(
             f"{source}: column 'sovereign' must be true/false (or 1/0, yes/no): {shown}"
-            f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows")
+            f"{f' ... ({len(rows):,} rows in all)' if len(rows) > 10 else ''}. Fix: correct "
+            "these rows")
     return text.isin(_TRUE).to_numpy()
 
 
@@ -387,7 +388,8 @@ def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: A
 
 
 def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
-                          context: Mapping[str, Any]) -> list[str]:
+                          context: Mapping[str, Any],
+                          demand_source: str = "<demand>") -> list[str]:
     """Every problem of the demand and sites a comparison prices, before any work: the
     tables themselves, a demand without people or load, its ``sovereign`` column, and
     cost tables of the user's that are another spelling of a tier the sites use.
@@ -403,6 +405,8 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
     context : dict
         :func:`compare_input_problems`' context; ``demand`` and ``sites`` (the validated
         tables) are added to it.
+    demand_source : str, default "<demand>"
+        The demand's name in the messages (its file on the command line).
 
     Returns
     -------
@@ -429,7 +433,7 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
     ctx["demand"], ctx["sites"] = d, s
     if d is not None:
         try:
-            sovereign_mask(d)
+            sovereign_mask(d, source=demand_source)
         except InputValidationError as exc:
             found.append(str(exc))
         if not float(d["population"].sum()) > 0:
@@ -440,7 +444,7 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
         load = None
         if "load_rps" in d.columns:  # the plan's check first: a bad row is named as such
             try:
-                load = load_column(d, source="<demand>")
+                load = load_column(d, source=demand_source)
             except InputValidationError as exc:
                 found.append(str(exc))
         if load is not None and not float(np.nansum(load)) > 0:

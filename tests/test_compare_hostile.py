@@ -260,3 +260,24 @@ def test_far_regions_still_price_and_stay_finite():
     c = run_compare(demand, sites, regions=FAR)
     assert _non_finite(c.document, _PRICED) == []
     assert c.document["edge"]["cost_per_million_requests"] > 0
+
+
+@pytest.mark.parametrize("column,value,needle", [
+    ("load_rps", "-1", "column 'load_rps' must be a number"),
+    ("sovereign", "maybe", "column 'sovereign' must be true/false"),
+])
+def test_a_bad_demand_column_names_the_file(tmp_path, column, value, needle):
+    """Tester 106: compare named the demand "<demand>" (load_rps) or "demand" (sovereign)
+    where plan names the file."""
+    demand, sites = town(n=12)
+    good = "true" if column == "sovereign" else "5"
+    demand[column] = [good] * 11 + [value]
+    d = tmp_path / "my_demand.csv"
+    demand.assign(demand_id=[f"d{i}" for i in range(12)]).to_csv(d, index=False)
+    s = tmp_path / "sites.csv"
+    sites.to_csv(s, index=False)
+    r = run("compare", "--demand", d, "--candidates", s, "--out", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    assert f"{d}: {needle}" in r.stderr and "row 12" in r.stderr, r.stderr
+    assert "<demand>" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
