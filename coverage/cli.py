@@ -28,6 +28,7 @@ from .config import (
     MAX_BUDGET_MS,
     MODEL_OPTIONS,
     OPTIONS,
+    StoreGiven,
     add_cli_options,
     build_model,
     given_options,
@@ -429,20 +430,24 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
     g.add_argument("--gpkg", action="store_true",
                    help="write plan.gpkg also above 250,000 demand points (national plans "
                    "get the GeoParquet layers only by default)")
+    # the sweep options are noted when typed (StoreGiven): --no-report refuses them
     g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
+                   action=StoreGiven,
                    default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
                    help="budgets of the site count vs budget sweep in the report, "
                    "milliseconds (the plan's own budget is always included)")
     g.add_argument("--sweep-time-limit-s", type=_positive_float, default=2.0,
+                   action=StoreGiven,
                    help="time limit of each sweep solve, seconds (a solve that hits it is "
                    "reported with its bound)")
     g.add_argument("--sweep-total-s", type=_positive_float, default=60.0,
+                   action=StoreGiven,
                    help="time for the whole sweep, seconds: budgets not reached by then "
                    "are reported as not_run (national and continental grids, where one "
                    "solve's count and rows are not bounded by its time limit)")
     if out_default in ("edge-plan", "edge-compare"):
         g.add_argument("--sweep-process", choices=("auto", "always", "never"),
-                       default="auto",
+                       default="auto", action=StoreGiven,
                        help="run the budget sweep in a second process while the plan is "
                        "solved (no wall time on two cores): auto = from 100,000 demand rows "
                        "(default), always, or never (the sweep then runs after the plan)")
@@ -643,6 +648,7 @@ def _run_plan(args: argparse.Namespace) -> int:
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
+    problems.extend(_sweep_options_unused(args))
     if args.command == "compare" and not problems:
         problems.extend(_compare_data_problems(args, demand, sites, model, extra))
     problems.extend(scheduler_problems)
@@ -677,6 +683,26 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
                if "--domain-radius-km" in typed else "")
             + ". Fix: add --requests-per-person-day N (or a load_rps column), or drop "
             + ", ".join(typed)]
+
+
+#: The options of the report's budget sweep (their dests).
+SWEEP_OPTIONS = ("sweep_budgets_ms", "sweep_time_limit_s", "sweep_total_s", "sweep_process")
+
+
+def _sweep_options_unused(args: argparse.Namespace) -> list[str]:
+    """The budget sweep's options typed with ``--no-report``: the sweep feeds the report
+    (and ``sweep.csv``) only, so they would change nothing (a tester's find: accepted
+    without a word)."""
+    if not getattr(args, "no_report", False):
+        return []
+    typed = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS
+             if name in given_options(args)]
+    if not typed:
+        return []
+    one = len(typed) == 1
+    return [f"{', '.join(typed)} {'sets' if one else 'set'} the report's budget sweep, and "
+            "--no-report skips the sweep and the report: the plan would be made without "
+            + ("it" if one else "them") + f". Fix: drop --no-report, or drop {', '.join(typed)}"]
 
 
 #: The options that describe the backbone graph of ``--backbone`` (their dests).

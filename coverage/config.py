@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
-           "add_cli_options", "build_model", "given_options", "options_markdown"]
+           "add_cli_options", "build_model", "given_options", "options_markdown",
+           "StoreGiven"]
 
 
 def _number(v: Any) -> float | None:
@@ -624,7 +625,7 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
     return parse
 
 
-class _StoreGiven(argparse.Action):
+class StoreGiven(argparse.Action):
     """argparse's ``store``, also noting the option in ``namespace.given_options`` (a
     frozenset of dests), so that a check can tell a value typed from a default."""
 
@@ -636,8 +637,8 @@ class _StoreGiven(argparse.Action):
 
 
 def given_options(args: argparse.Namespace) -> frozenset[str]:
-    """The options of :data:`OPTIONS` typed on the command line (their dests), not left at
-    their defaults."""
+    """The options of :data:`OPTIONS` (and the others stored by :class:`StoreGiven`) typed
+    on the command line (their dests), not left at their defaults."""
     return frozenset(getattr(args, "given_options", frozenset()))
 
 
@@ -656,7 +657,7 @@ def add_cli_options(groups: Mapping[str, Any],
             shown = (",".join(f"{x:g}" for x in opt.default) if isinstance(opt.default, tuple)
                      else str(opt.default))
             text += f" (default: {shown})"
-        kw: dict[str, Any] = {"default": default, "help": text, "action": _StoreGiven}
+        kw: dict[str, Any] = {"default": default, "help": text, "action": StoreGiven}
         allowed = opt.allowed()
         if allowed is not None:
             kw["choices"] = list(allowed)

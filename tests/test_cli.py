@@ -585,3 +585,16 @@ def test_an_input_inside_out_is_named(tmp_path, capsys):
     assert "replaces as a whole" not in capsys.readouterr().err
     assert main([*base, "--demand", str(tmp_path / "P" / "assignment.csv")]) == 0
     assert "is in --out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["plan", "compare"])
+def test_sweep_options_with_no_report_are_refused(tmp_path, command):
+    """Tester 106: --no-report skips the sweep, and its options were accepted without a
+    word. Refused before the work, naming the ones typed; the defaults do not count."""
+    out = tmp_path / "o"
+    r = run(command, "--demo", "--country", "LU", "--no-report", "--sweep-budgets-ms",
+            "10,20", "--sweep-process", "always", "--out", out)
+    assert r.returncode == 2, r.stderr
+    assert "--sweep-budgets-ms, --sweep-process set the report's budget sweep" in r.stderr
+    assert "--sweep-time-limit-s" not in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
