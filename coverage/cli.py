@@ -17,6 +17,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -1084,7 +1085,8 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     pings_path = Path(args.pings)
     # every check before the work, in one message: --out, --fiber-us-per-km, the pings
-    problems = _model_file_problems(out)
+    problems = (["--out is empty: give a file name such as model.toml"]
+                if not str(args.out).strip() else _model_file_problems(out))
     if pings_path.resolve() == out.resolve():
         problems.append(f"--out {out} is the pings file: choose another name")
     bad_fiber = fiber_problem(args.fiber_us_per_km)
@@ -1232,6 +1234,17 @@ def _model_file_problems(out: Path) -> list[str]:
         return [f"--out {out}: the directory {parent} does not exist; create it first"]
     if not os.access(parent, os.W_OK | os.X_OK):
         return [f"--out {out}: the directory {parent} is not writable"]
+    # a file made and removed there, as the model file will be (written beside it, then
+    # renamed): root passes os.access everywhere, and /sys or a read-only mount refuse it
+    # only then (a tester's find: the whole fit ran before "Permission denied")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".edge-coverage-probe-", dir=parent)
+    except OSError as exc:
+        return [f"--out {out}: cannot write in the directory {parent} "
+                f"({exc.strerror or exc}). Fix: choose a writable --out"]
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
     return []
 
 

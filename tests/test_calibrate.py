@@ -375,3 +375,26 @@ def test_pings_with_coordinates_and_distances_that_disagree_are_named(tmp_path, 
     with caplog.at_level(logging.WARNING, logger="coverage"):
         read_pings(f2)
     assert "distance_km" not in caplog.text
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_fit(tmp_path, capsys):
+    """Tester 106: --out /sys/x.toml (root passes os.access there) printed the whole fit,
+    then "Permission denied", exit 6; and --out "" was "--out . is a directory". Both are
+    refused before the fit (a write probe in the directory), exit 2."""
+    import os
+
+    pings = ping_csv(tmp_path)
+    if not os.path.isdir("/sys"):
+        pytest.skip("no /sys here")
+    assert main(["calibrate", "--pings", str(pings), "--out", "/sys/edge-coverage.toml"]) == 2
+    captured = capsys.readouterr()
+    assert "median |err|" not in captured.out and "/sys" in captured.err
+    assert "Fix: choose a writable --out" in captured.err or "not writable" in captured.err
+    assert main(["calibrate", "--pings", str(pings), "--out", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--out is empty" in err and "directory" not in err
+    # the probe leaves nothing behind in a directory it can write
+    out = tmp_path / "ok" / "m.toml"
+    out.parent.mkdir()
+    assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.toml"]
