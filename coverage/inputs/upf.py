@@ -484,8 +484,9 @@ def default_upf(
         "population": chosen["population"].to_numpy(dtype=np.int64),
     })
     per_country = out["country"].value_counts()
-    logger.info("default UPFs: %d metros (%s; cities >= %s people, merged within %g km)",
-                len(out), ", ".join(f"{c} {k}" for c, k in per_country.items()),
+    logger.info("default UPFs: %d metro%s (%s; cities >= %s people, merged within %g km)",
+                len(out), "" if len(out) == 1 else "s",
+                ", ".join(f"{c} {k}" for c, k in per_country.items()),
                 f"{min_population:,}", merge_km)
     return out
 

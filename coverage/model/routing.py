@@ -591,6 +591,8 @@ def single_path_km(ms_per_km: float, user: tuple[float, float], site: tuple[floa
     if mobile and upf is not None and len(upf) and not local_breakout:
         u, leg = engine._upf_of_row
         name = str(upf["upf_id"].iloc[int(u[0])]) if "upf_id" in upf.columns else "UPF"
+        if "name" in upf.columns and str(upf["name"].iloc[int(u[0])]).strip():
+            name += f" ({upf['name'].iloc[int(u[0])]})"
         notes.append(f"via breakout {name} ({float(leg[0]):,.1f} km from the user)")
     elif mobile and local_breakout:
         notes.append("local breakout at the site: no UPF detour")
