@@ -1335,6 +1335,17 @@ def _run_latency(args: argparse.Namespace) -> int:
 
         upf = default_upf([args.from_[0]], [args.from_[1]])
         upf = upf if len(upf) else None
+    if args.workloads is not None:  # read and checked even when no --workload uses it
+        from .model.workloads import WorkloadCatalog
+
+        try:
+            WorkloadCatalog.from_spec(args.workloads)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+        else:
+            if args.workload is None:
+                logger.warning("--workloads is not used: no --workload is given (the "
+                               "inference time is the model's; add --workload NAME)")
     if args.tiers is not None and args.tier is None:
         logger.warning("--tiers is not used: no --tier is given (the latency is the "
                        "reference site's; add --tier NAME for one of the catalog's)")
@@ -1372,12 +1383,15 @@ def _run_latency(args: argparse.Namespace) -> int:
     path, note = single_path_km(model.ms_per_km, (lat1, lon1), (lat2, lon2), upf=upf,
                                 backbone=backbone, mobile=mobile, local_breakout=lbo)
     _out(args, "\n".join(latency_waterfall(model, d, args.access, tier=tier, path_km=path,
-                                      route_note=note)))
+                                      route_note=note,
+                                      workload=None if args.inference_ms is not None
+                                      else args.workload)))
     return 0
 
 
 def latency_waterfall(model: Any, distance_km: float, access: str, *, tier: Any = None,
-                      path_km: float | None = None, route_note: str = "") -> list[str]:
+                      path_km: float | None = None, route_note: str = "",
+                      workload: str | None = None) -> list[str]:
     """The lines ``edge-coverage latency`` prints: each component at p50 and p99, the totals
     and the budget radius at 30, 50 and 100 ms (p99 and p50).
 
@@ -1389,7 +1403,6 @@ def latency_waterfall(model: Any, distance_km: float, access: str, *, tier: Any 
     import numpy as np
 
     from .errors import InfeasibleBudgetError
-    from .model.latency import WORKLOADS_MS
 
     wan = True if tier is None else bool(tier.wan)
     t_hops = 0 if tier is None else int(tier.hops)
@@ -1416,10 +1429,10 @@ def latency_waterfall(model: Any, distance_km: float, access: str, *, tier: Any 
               else "", *proxy)]
     if tier is not None:
         parts.append(("tier", tier.name, *extra))
-    # the workload's name, unless an inference time of its own replaced a built-in one's
-    # (a model file's); a --workloads workload carries its time as inference_ms
-    named = model.inference_ms is None or model.workload not in WORKLOADS_MS
-    parts.append(("inference", model.workload if named else "", *comps["inference"]))
+    # the workload given (its time may be a --workloads file's), else the model's own
+    # unless an inference time of its own replaced a built-in one's (a model file's)
+    named = workload or (model.workload if model.inference_ms is None else "")
+    parts.append(("inference", named, *comps["inference"]))
     rows += parts
     out = [f"latency model: {model.profile} (route factor {model.route_factor:g}, overhead "
            f"{model.overhead_ms:g} ms p50 / {model.overhead_p99_ms:g} ms p99)"

@@ -415,3 +415,42 @@ def test_changing_a_plans_tables_changes_nothing_of_the_plan(lu, tmp_path):
     assert written["population_primary"].sum() == pytest.approx(
         plan.summary()["population_covered"], rel=1e-9)
     assert len(written) == plan.summary()["site_count"]
+
+
+def _isolated(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` towns 10 degrees apart (500 km and more), each with its own site: a plan of
+    ``n`` sites at 30 ms."""
+    rng = np.random.default_rng(seed)
+    lat = np.repeat(np.arange(-60.0, 61.0, 10.0), 35)[:n]
+    lon = np.tile(np.arange(-170.0, 180.0, 10.0), 13)[:n]
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)], "lat": lat, "lon": lon,
+                           "population": rng.integers(100, 1000, n).astype(float)})
+    sites = pd.DataFrame({"site_id": [f"s{i}" for i in range(n)], "lat": lat + 0.01,
+                          "lon": lon})
+    return demand, sites
+
+
+def test_site_ids_are_categoricals_and_their_parquet_files_read_together(tmp_path):
+    """The site-id columns and coverage_status are categoricals in memory (a smaller
+    national table); written to Parquet their codes' width followed the site count (int8
+    up to 127 sites, int16 above), and a batch's files of plans of 10 and 396 sites could
+    not be read as one dataset (ArrowInvalid; a reviewer's find). They are text on disk."""
+    files = []
+    for n in (5, 150):
+        demand, sites = _isolated(n, n)
+        plan = coverage.plan_sites(demand, sites, budget_ms=30, failures=0)
+        assert plan.summary()["site_count"] == n
+        for col in ("primary_site_id", "backup_site_id", "n1_site_id", "coverage_status"):
+            assert isinstance(plan.demand[col].dtype, pd.CategoricalDtype), col
+        # every chosen site a category, those serving nobody counted as 0
+        assert len(plan.demand["primary_site_id"].value_counts()) == n
+        out = plan.to_dir(tmp_path / f"plan{n}", map=False, report=False, gis=False,
+                          assignment_format="parquet")
+        files.append(out / "assignment.parquet")
+        schema = pa.parquet.read_schema(files[-1])
+        assert pa.types.is_large_string(schema.field("primary_site_id").type) or \
+            pa.types.is_string(schema.field("primary_site_id").type)
+    both = pd.read_parquet(files)
+    assert len(both) == 155 and both["primary_site_id"].notna().all()
+    assert set(both["primary_site_id"]) == {f"s{i}" for i in range(5)} | {
+        f"s{i}" for i in range(150)}

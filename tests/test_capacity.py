@@ -1607,6 +1607,7 @@ def test_implied_evaluation_stops_at_the_time_limit(monkeypatch, caplog, tmp_pat
     out = plan.to_dir(tmp_path / "plan", map=False, gis=False)
     html = (out / "report.html").read_text()
     assert "implied scenarios NOT evaluated" in html
+    assert "and 1 implied scenario evaluated before the time limit" in html
     # without the limit every implied scenario is evaluated and none is left
     monkeypatch.setattr(plan_module, "_implied_utilisation", real)
     full = plan_capacity(demand, sites, failures=2, scenario_limit=20).summary()["capacity"]

@@ -215,3 +215,16 @@ def test_latency_command_names_what_it_does_not_use(tmp_path):
     assert res.returncode == 0, res.stderr
     line = next(x for x in res.stdout.splitlines() if x.startswith("inference"))
     assert line.split()[1:] == ["3.00", "4.00", "mine"]
+    # a built-in name redefined by the file is named too (review), a catalog is checked
+    # even without --workload, and said unused then
+    wl2 = write(tmp_path / "wl2.toml", "[workloads.resnet50-l4]\ninference_ms = [3, 4]\n"
+                "throughput_rps = 100\n")
+    res = run("latency", "--from", "50,8", "--to", "51,8", "--workloads", wl2,
+              "--workload", "resnet50-l4")
+    line = next(x for x in res.stdout.splitlines() if x.startswith("inference"))
+    assert line.split()[1:] == ["3.00", "4.00", "resnet50-l4"]
+    res = run("latency", "--from", "50,8", "--to", "51,8", "--workloads", wl)
+    assert res.returncode == 0 and "--workloads is not used" in res.stderr
+    res = run("latency", "--from", "50,8", "--to", "51,8", "--workloads",
+              tmp_path / "missing.toml")
+    assert res.returncode == 2 and "missing.toml" in res.stderr

@@ -191,6 +191,19 @@ def _check_format(assignment_format: str, report: bool, tiles: Any = None) -> No
         raise InputValidationError("; ".join(problems))
 
 
+def as_text_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its categorical columns as text (the others shared, not copied).
+
+    The assignment's site ids are categoricals in memory (:func:`~coverage.planner.stages.
+    assign_and_fail`); written to Parquet as such their index type follows the site count
+    (int8 up to 127 sites, int16 above), and a batch's files of different plans could not
+    be read as one dataset (a reviewer's find). As text, every file has the same schema
+    as before.
+    """
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    return df.astype({c: "str" for c in cats}) if cats else df
+
+
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
                      assignment_format: str = "csv",
@@ -261,7 +274,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     if assignment_format == "csv":
         core("assignment.csv", lambda p: write_csv(plan.assignment, p))
     else:
-        core("assignment.parquet", lambda p: plan.assignment.to_parquet(p, index=False))
+        core("assignment.parquet", lambda p: as_text_columns(plan.assignment).to_parquet(
+            p, index=False))
     core("failures.csv", lambda p: write_csv(plan.failures, p))
     core("proposed_sites.csv", lambda p: write_csv(plan.proposed, p))
     rollout = getattr(plan, "rollout", None)

@@ -1240,10 +1240,15 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         + (f"; workload <code>{_e(wname)}</code>" if wname else "")
         + f". Utilisation: {_text(c.get('utilisation_flows'))} (<code>flows.csv</code> holds "
         "the flow of normal operation). Method and limits: <code>docs/capacity.md</code>.</p>")
+    implied = _number(c.get("scenarios_implied_evaluated")) or 0
     worst_over = ("any scenario" if worst_over_every_scenario(c)
-                  else f"over the {_num(c.get('scenarios_checked'))} scenarios checked ("
-                  + ("the others feasible by implication, their utilisation not computed)"
-                     if c.get("scenarios_complete", True) else "the others not checked)"))
+                  else f"over the {_num(c.get('scenarios_checked'))} scenarios checked"
+                  + (f" and {_num(implied)} implied scenario{'' if implied == 1 else 's'} "
+                     "evaluated before the time limit "
+                     "ended their evaluation (the other implied scenarios feasible, their "
+                     "utilisation not computed)" if implied else
+                     " (the others feasible by implication, their utilisation not computed)"
+                     if c.get("scenarios_complete", True) else " (the others not checked)"))
     worst_row = None
     if scenarios is not None and len(scenarios):
         w = pd.to_numeric(scenarios["worst_utilisation"], errors="coerce")

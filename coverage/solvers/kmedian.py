@@ -527,7 +527,7 @@ def k_median(
                 # (an "optimal" MILP is optimal within its relative gap of 1e-7, so the
                 # search's plan, better still, is too)
                 status = "optimal" if x_status == "optimal" else "time_limit"
-                lower = objective if status == "optimal" else min(x_bound, objective)
+                lower = min(x_bound, objective)  # HiGHS's bound (within 1e-7 if "optimal")
     # the Lagrangian bound is one of the MILP's model too
     if bound and status != "optimal" and serves_all(sites):
         is_open = np.zeros(m, dtype=bool)
