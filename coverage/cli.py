@@ -653,7 +653,7 @@ def _run_plan(args: argparse.Namespace) -> int:
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
-    problems.extend(_sweep_options_unused(args))
+    _warn_sweep_options_unused(args)
     if args.command == "compare" and not problems:
         problems.extend(_compare_data_problems(args, demand, sites, model, extra))
     problems.extend(scheduler_problems)
@@ -694,20 +694,18 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
 SWEEP_OPTIONS = ("sweep_budgets_ms", "sweep_time_limit_s", "sweep_total_s", "sweep_process")
 
 
-def _sweep_options_unused(args: argparse.Namespace) -> list[str]:
-    """The budget sweep's options typed with ``--no-report``: the sweep feeds the report
-    (and ``sweep.csv``) only, so they would change nothing (a tester's find: accepted
-    without a word)."""
+def _warn_sweep_options_unused(args: argparse.Namespace) -> None:
+    """Say so when the budget sweep's options are typed with ``--no-report``: the sweep
+    feeds the report (and ``sweep.csv``) only, so they change nothing (a tester's find:
+    accepted without a word). A warning, not a refusal: the plan is the same either way,
+    and a script's common options may well carry them."""
     if not getattr(args, "no_report", False):
-        return []
+        return
     typed = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS
              if name in given_options(args)]
-    if not typed:
-        return []
-    one = len(typed) == 1
-    return [f"{', '.join(typed)} {'sets' if one else 'set'} the report's budget sweep, and "
-            "--no-report skips the sweep and the report: the plan would be made without "
-            + ("it" if one else "them") + f". Fix: drop --no-report, or drop {', '.join(typed)}"]
+    if typed:
+        logger.warning("%s %s not used: --no-report skips the budget sweep and the report",
+                       ", ".join(typed), "is" if len(typed) == 1 else "are")
 
 
 #: The options that describe the backbone graph of ``--backbone`` (their dests).
