@@ -1711,3 +1711,38 @@ def test_implied_utilisation_is_not_evaluated_for_a_plan_short_in_a_checked_scen
                                            scen, u, 20_000, ids)
     assert worse == [] and info == {"evaluated": 0, "every": False, "left": None}
     assert "certificate" not in caplog.text and "implied feasible" not in caplog.text
+
+
+@pytest.mark.parametrize("failures", [0, 1])
+def test_a_small_site_beside_huge_loads_is_held_to_its_own_capacity(failures):
+    """Tester 108: two points of 1e9 requests/s in Copenhagen and three of 0.6 in Aalborg
+    on sites of 1.0: the check's tolerance was 1e-9 of the scenario's whole load (2
+    requests/s), so one Aalborg site was certified at 180 % ("2 sites, optimal"). Each
+    site is now held to its own capacity: 3 sites at N-0, and every scenario's most even
+    flow within capacity by an LP of its own."""
+    demand = pd.DataFrame({
+        "demand_id": ["a1", "a2", "b1", "b2", "b3"],
+        "lat": [55.68, 55.70, 57.05, 57.06, 57.04], "lon": [12.57, 12.50, 9.92, 9.95, 9.90],
+        "population": [1000.0, 1000.0, 10.0, 10.0, 10.0],
+        "load_rps": [1e9, 1e9, 0.6, 0.6, 0.6]})
+    sites = pd.DataFrame({
+        "site_id": ["A1", "A2", "B1", "B2", "B3"],
+        "lat": [55.68, 55.69, 57.05, 57.05, 57.04], "lon": [12.57, 12.55, 9.92, 9.93, 9.91],
+        "capacity_rps": [5e9, 5e9, 1.0, 1.0, 1.0]})
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=failures,
+                      strategy="full")
+    c = plan.summary()["capacity"]
+    n_b = sum(s.startswith("B") for s in plan.sites["site_id"])
+    assert n_b == 2 + failures, plan.sites["site_id"].tolist()  # 1.8 needs two of 1.0
+    # every site's load within its capacity (the plan's own flows and an LP of each scenario)
+    s = plan.sites.set_index("site_id")
+    assert (s["load_rps"] <= s["capacity_rps"] * (1 + 1e-9)).all(), s[["load_rps"]]
+    mask = own_reach(demand, sites)
+    load = demand["load_rps"].to_numpy()
+    cap = sites["capacity_rps"].to_numpy()
+    chosen = site_index(plan, sites)
+    worst = max(min_max_utilisation(mask, load, cap, chosen, f)
+                for f in scenarios(chosen, failures, None))
+    assert worst <= 1.0 + 1e-9
+    assert c["worst_utilisation"] <= 1.0 + 1e-9
+    assert c["worst_utilisation"] == pytest.approx(worst, rel=0.006)
