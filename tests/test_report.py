@@ -621,3 +621,21 @@ def test_a_skipped_outputs_reason_names_the_plan_directory_not_its_staging(
         assert "edge-coverage-tmp" not in reason and str(out) in reason, reason
     assert "edge-coverage-tmp" not in caplog.text
     assert (out / "summary.json").exists() and not (out / "report.html").exists()
+
+
+def test_sweep_budgets_are_shown_as_given_and_the_footer_lists_what_is_written(
+        sample_inputs, tmp_path):
+    """Tester 108: the sweep table rounded 31.5 ms to "32" beside a 32 ms row, and the
+    footer always named plan.gpkg, demand.parquet and sites.parquet (also after --no-gis),
+    never flows.csv or sites.geojson."""
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=31.5, kmedian_time_limit_s=5, model=ON_NET)
+    plan = plan.with_sweep((32, 39.99), time_limit_s=10)
+    out = plan.to_dir(tmp_path / "plan", map=False, gis=False)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    table = html[html.index('id="sweep-table"'):]
+    table = table[:table.index("</table>")]
+    cells = re.findall(r'<tr><td class="n">([^<]*)</td>', table)
+    assert cells == ["31.5", "32", "39.99"], cells
+    footer = html[html.index("<footer>"):]
+    assert "sites.geojson" in footer and "unless skipped with --no-gis" in footer

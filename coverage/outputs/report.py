@@ -168,6 +168,15 @@ def _ms(x: Any) -> str:
     return _num(x, 1, "ms")
 
 
+def _budget_number(x: Any) -> str:
+    """A budget as given, without a unit (31.5, 39.99: rounded to whole ms they read as
+    another budget of the same table)."""
+    v = _number(x)
+    if v is None or not math.isfinite(v):
+        return NA if _not_finite(x) or v is not None else _e(x)
+    return _e(f"{v:,.6g}")
+
+
 def _budget(x: Any) -> str:
     if _not_finite(x):
         return NA
@@ -902,7 +911,7 @@ def _service_class_section(s: dict[str, Any]) -> str:
         ("service_class", "service class", _text),
         ("n_demand", "demand points", _num),
         ("population", "population", _num),
-        ("budget_ms", "budget", _ms),
+        ("budget_ms", "budget", _budget),
         ("percentile", "percentile", _text),
         ("workload", "workload", _text),
         ("population_within_budget", "within budget (N-0)", _num),
@@ -969,7 +978,8 @@ def _sweep_section(sweep: pd.DataFrame, s: dict[str, Any]) -> str:
         sc = None if _missing(r.site_count) else int(r.site_count)
         rows.append(
             "<tr>"
-            f'<td class="n">{_num(r.budget_ms, 0)}</td><td class="n">{_num(r.failures)}</td>'
+            f'<td class="n">{_budget_number(r.budget_ms)}</td>'
+            f'<td class="n">{_num(r.failures)}</td>'
             f"<td>{_text(r.status)}</td>"
             + _cell(f"{key}.site_count", sc, _num(sc)).replace("<td", '<td class="n"', 1)
             + _cell(f"{key}.lower_bound", None if _missing(r.lower_bound) else
@@ -1801,9 +1811,12 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
         f"<header><h1>{title}</h1>{lead}<nav>{nav}</nav></header>"
         + "".join(sections)
         + '<footer><p class="note">Written by edge-coverage '
-        f"{_text(s.get('version'))}; tables: summary.json, sites.csv, assignment.csv, "
-        "failures.csv, proposed_sites.csv, sweep.csv"
+        f"{_text(s.get('version'))}; tables: summary.json, sites.csv, sites.geojson, "
+        "assignment.csv, failures.csv, proposed_sites.csv, sweep.csv"
         + (", rollout.csv" if data.rollout is not None else "")
-        + (", capacity_scenarios.csv" if capacity else "") + "; GIS layers: plan.gpkg, "
-        "demand.parquet, sites.parquet.</p></footer></body></html>\n"
+        + (", flows.csv, capacity_scenarios.csv" if capacity else "")
+        # the report is drawn before the GIS layers are written (and --no-gis skips them)
+        + "; GIS layers, unless skipped with --no-gis: demand.parquet, sites.parquet, and "
+        "plan.gpkg (by default up to 250,000 demand points, else with --gpkg)."
+        "</p></footer></body></html>\n"
     )
