@@ -1746,3 +1746,22 @@ def test_a_small_site_beside_huge_loads_is_held_to_its_own_capacity(failures):
     assert worst <= 1.0 + 1e-9
     assert c["worst_utilisation"] <= 1.0 + 1e-9
     assert c["worst_utilisation"] == pytest.approx(worst, rel=0.006)
+
+
+def test_a_required_site_that_cannot_host_the_workload_is_refused():
+    """Tester 108: an existing (required) site of 0.5 kW, too small for the workload, was
+    dropped from the plan with the excluded candidates; only their count said so (0.1 kW
+    here: the workload needs 0.4 kW without a tier PUE). It is
+    refused before the work, named with its reason; not required, it is excluded."""
+    demand, sites = geo_instance(2, 40, 8, cap_range=(150, 300))
+    sites = sites.drop(columns=["capacity_rps"]).assign(
+        power_kw=[10.0] * 7 + [0.1], required=[False] * 7 + [True])
+    with pytest.raises(InputValidationError) as e:
+        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                   requests_per_person_day=28.8)
+    text = str(e.value)
+    assert "1 required site(s) cannot host the workload" in text
+    assert repr(str(sites["site_id"].iloc[-1])) in text and "0.1 kW" in text
+    plan = plan_sites(demand, sites.assign(required=False), budget_ms=BUDGET_MS,
+                      model=ON_NET, failures=1, requests_per_person_day=28.8)
+    assert plan.summary()["candidates_excluded"] == 1

@@ -1456,6 +1456,19 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     """
     workload = WorkloadCatalog.from_spec(workloads).get(model.workload)
     n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_source)
+    if len(excluded) and "required" in sites.columns:
+        # an existing site the plan must keep cannot be dropped without a word (a tester's
+        # find: it left the plan, and only the count of excluded candidates said so)
+        req = set(sites.loc[sites["required"].to_numpy(dtype=bool), "site_id"])
+        bad = excluded[excluded["site_id"].isin(req)]
+        if len(bad):
+            shown = "; ".join(f"{sid!r}: {why}" for sid, why in
+                              zip(bad["site_id"].head(5), bad["reason"].head(5), strict=True))
+            raise InputValidationError(
+                f"{sites_source}: {len(bad):,} required site(s) cannot host the workload "
+                f"{workload.name!r} ({shown}{' ...' if len(bad) > 5 else ''}), and a plan "
+                "must keep them. Fix: give them the power (power_kw or their tier) for the "
+                "workload, choose another --workload, or mark them not required")
     if len(excluded):
         keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
         if say is not None:
