@@ -644,7 +644,8 @@ def _run_plan(args: argparse.Namespace) -> int:
             demand, budget_ms=args.budget_ms, percentile=args.percentile,
             service_classes=args.service_classes, aggregate_km=args.aggregate_km,
             aggregate_h3=args.aggregate_h3,
-            source=str(args.demand) if args.demand else "<demo demand>"))
+            source=str(args.demand) if args.demand else "<demo demand>",
+            workloads=args.workloads))
         from .planner.plan import check_tier_columns
 
         problems.extend(check_tier_columns(

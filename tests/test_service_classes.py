@@ -341,3 +341,28 @@ def test_row_generation_gives_the_same_plan_with_two_classes(k):
         chosen = [int(sid[1:]) for sid in plan.sites["site_id"]]
         assert (within[:, chosen].sum(axis=1) >= need).all()
         np.testing.assert_array_equal(plan.demand["n_covering_sites"], within.sum(axis=1))
+
+
+def test_a_class_workload_redefined_by_a_workloads_file_is_refused(tmp_path):
+    """Tester 108: a --workloads file that redefines a class's workload (bert-l4 at
+    20/25 ms) was dropped for that class without a word (its rows kept 2.31 ms); the
+    classes take the built-in times, so the run is refused, naming the class."""
+    wl = tmp_path / "wb.toml"
+    wl.write_text("[workloads.bert-l4]\ninference_ms = [20.0, 25.0]\n")
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
+                           "population": [1000.0, 2000.0], "service_class": ["nlp", "nlp"]})
+    sites = pd.DataFrame({"site_id": ["s"], "lat": [50.05], "lon": [8.05]})
+    classes = {"nlp": {"budget_ms": 60, "workload": "bert-l4"}}
+    try:
+        plan_sites(demand, sites, budget_ms=60, failures=0, service_classes=classes,
+                   workloads=str(wl))
+    except InputValidationError as exc:
+        assert "class 'nlp': workload 'bert-l4' is redefined" in str(exc)
+    else:
+        raise AssertionError("not refused")
+    # the same catalog without the class's workload: planned, with the built-in time
+    other = tmp_path / "other.toml"
+    other.write_text("[workloads.mine]\ninference_ms = [3.0, 4.0]\nthroughput_rps = 10\n")
+    plan = plan_sites(demand, sites, budget_ms=60, failures=0, service_classes=classes,
+                      workloads=str(other))
+    assert plan.summary()["site_count"] == 1

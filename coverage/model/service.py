@@ -101,7 +101,8 @@ def _class_problems(name: str, spec: Any) -> list[str]:
     w = spec.get("workload")
     if w is not None and (not isinstance(w, str) or w not in WORKLOADS_MS):
         found.append(f"class {name!r}: unknown workload {w!r}; choose one of "
-                     + ", ".join(sorted(WORKLOADS_MS)))
+                     + ", ".join(sorted(WORKLOADS_MS)) + " (service classes take the "
+                     "built-in workloads; a --workloads file's new ones are for --workload)")
     return found
 
 

@@ -505,14 +505,15 @@ def check_routing_files(*, tiers: Any = None, upf: Any = "default", backbone: An
 
 def check_service(demand: pd.DataFrame, *, budget_ms: Any = 30.0, percentile: str = "p99",
                   service_classes: Any = None, aggregate_km: Any = None,
-                  aggregate_h3: Any = None, source: str = "<demand>") -> list[str]:
+                  aggregate_h3: Any = None, source: str = "<demand>",
+                  workloads: Any = None) -> list[str]:
     """Every problem with the demand's ``service_class`` / ``budget_ms`` rows (unknown
     classes, rows named) and with their combination with aggregation, without planning
     (the CLI checks it before any output is touched)."""
     try:
         resolve_plan_service(demand, budget_ms=budget_ms, percentile=percentile,
                              service_classes=service_classes, aggregate_km=aggregate_km,
-                             aggregate_h3=aggregate_h3, source=source)
+                             aggregate_h3=aggregate_h3, source=source, workloads=workloads)
     except InputValidationError as exc:
         return [str(exc)]
     return []
@@ -572,10 +573,37 @@ def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any 
     return found
 
 
+def _check_class_workloads(classes: Mapping[str, Any] | None, workloads: Any) -> None:
+    """Refuse a service class whose workload a ``workloads`` catalog redefines: the classes
+    take the built-in workloads' inference times, and the file's would be dropped without
+    a word (a tester's find: bert-l4 at 20 ms in the file, 2.31 ms in the plan)."""
+    if not classes or workloads is None:
+        return
+    try:
+        catalog = WorkloadCatalog.from_spec(workloads)
+    except InputValidationError:
+        return  # reported with the options
+    from ..model.latency import WORKLOADS_MS
+
+    bad = []
+    for name, sc in classes.items():
+        w = getattr(sc, "workload", None)
+        wl = catalog.get(w) if w else None
+        if w and wl is not None and tuple(wl.inference_ms) != tuple(WORKLOADS_MS.get(w, ())):
+            bad.append(f"class {name!r}: workload {w!r}")
+    if bad:
+        raise InputValidationError(
+            f"service classes: {'; '.join(bad)} {'is' if len(bad) == 1 else 'are'} "
+            f"redefined by the workload catalog ({catalog.source}), whose inference times "
+            "the service classes do not take (they use the built-in workloads'). Fix: plan "
+            "such a class on its own with --workload NAME and that catalog, or drop its "
+            "entry from the catalog")
+
+
 def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: str,
                          service_classes: Any = None, aggregate_km: Any = None,
                          aggregate_h3: Any = None, source: str = "<demand>",
-                         ) -> ServiceRows | None:
+                         workloads: Any = None) -> ServiceRows | None:
     """The per-row service of validated ``demand`` (:func:`resolve_service`) under the
     run's budget (a number or a preset name) and the classes of ``service_classes``.
 
@@ -587,6 +615,7 @@ def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: st
     """
     preset = preset_budget(budget_ms)
     classes = read_service_classes(service_classes)
+    _check_class_workloads(classes, workloads)
     service = resolve_service(demand, percentile=percentile, classes=classes, source=source,
                               default_label=preset.name if preset else DEFAULT_CLASS)
     if service is not None and (aggregate_km is not None or aggregate_h3 is not None):
@@ -952,7 +981,7 @@ def plan_sites(
             service = resolve_plan_service(
                 demand, budget_ms=budget_given, percentile=percentile,
                 service_classes=service_classes, aggregate_km=aggregate_km,
-                aggregate_h3=aggregate_h3, source=demand_src)
+                aggregate_h3=aggregate_h3, source=demand_src, workloads=workloads)
         except InputValidationError as exc:
             problems.append(str(exc))
     if problems:
