@@ -1765,3 +1765,22 @@ def test_a_required_site_that_cannot_host_the_workload_is_refused():
     plan = plan_sites(demand, sites.assign(required=False), budget_ms=BUDGET_MS,
                       model=ON_NET, failures=1, requests_per_person_day=28.8)
     assert plan.summary()["candidates_excluded"] == 1
+
+
+def test_capacity_options_a_column_overrides_are_said_unused(caplog):
+    """Tester 108: --requests-per-person-day beside a load_rps column, --target-utilisation
+    beside a capacity_rps for every site and --domain-radius-km beside a failure_domain
+    column changed nothing without a word, and summary.json listed the first as applied."""
+    demand, sites = geo_instance(3, 40, 8, cap_range=(150, 300))
+    demand = demand.assign(load_rps=demand["population"] / 1000.0)
+    sites = sites.assign(failure_domain=[f"D{j % 4}" for j in range(len(sites))])
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                          strategy="full", requests_per_person_day=5.0,
+                          target_utilisation=0.5, domain_radius_km=50.0)
+    text = caplog.text
+    assert "requests_per_person_day (--requests-per-person-day) 5 is not used" in text
+    assert "target_utilisation (--target-utilisation) 0.5 is not used" in text
+    assert "domain_radius_km (--domain-radius-km) 50 is not used" in text
+    c = plan.summary()["capacity"]
+    assert c["load_from"] == "load_rps column" and c["requests_per_person_day"] is None

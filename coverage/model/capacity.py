@@ -302,6 +302,11 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     if own_load is not None:
         load = own_load
         load_from = "load_rps column"
+        if requests_per_person_day is not None:  # said, not recorded as applied
+            logger.warning("requests_per_person_day (--requests-per-person-day) %g is not "
+                           "used: the demand's load_rps column is the load",
+                           requests_per_person_day)
+            requests_per_person_day = None
     else:
         pop = demand["population"].to_numpy(dtype=np.float64)
         load = pop * float(requests_per_person_day) * float(peak_to_mean) / 86400.0
@@ -339,6 +344,14 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             + " (no capacity_rps value, and no power_kw column or tier power envelope to "
             "size accelerators from). Fix: give capacity_rps, power_kw or a tier with a "
             "power envelope (--tiers)")
+    if (own_cap is not None and not derive.any()
+            and float(target_utilisation) != DEFAULT_TARGET_UTILISATION):
+        logger.warning("target_utilisation (--target-utilisation) %g is not used: every "
+                       "candidate's capacity is its capacity_rps column", target_utilisation)
+    if domain_radius_km is not None and "failure_domain" in sites.columns:
+        logger.warning("domain_radius_km (--domain-radius-km) %g is not used: the "
+                       "candidates' failure_domain column gives the domains",
+                       domain_radius_km)
     domains = failure_domains(sites, domain_radius_km, source=sites_source)
     describe = {
         "load_from": load_from,
