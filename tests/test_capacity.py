@@ -1784,3 +1784,16 @@ def test_capacity_options_a_column_overrides_are_said_unused(caplog):
     assert "domain_radius_km (--domain-radius-km) 50 is not used" in text
     c = plan.summary()["capacity"]
     assert c["load_from"] == "load_rps column" and c["requests_per_person_day"] is None
+
+
+def test_a_power_envelope_above_a_gigawatt_is_refused_with_its_row():
+    """Tester 108: power_kw of 5e6 passed the column check (up to 1e12) and was refused by
+    the workload fit without the file, row or site. One limit now (1 GW, as the tier and
+    workload catalogs'), in the column's message."""
+    demand, sites = geo_instance(4, 20, 5, cap_range=(150, 300))
+    sites = sites.drop(columns=["capacity_rps"]).assign(power_kw=[10.0, 5e6, 10, 10, 10])
+    with pytest.raises(InputValidationError,
+                       match=r"column 'power_kw' must be a positive number up to 1e\+06: "
+                             r"row 2 \(5000000.0\)"):
+        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                   requests_per_person_day=28.8)

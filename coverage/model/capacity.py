@@ -29,6 +29,7 @@ import pandas as pd
 from ..errors import InputValidationError, NoFeasiblePlanError
 from ..inputs.validation import plain_value
 from .geo import colocated_pairs
+from .workloads import MAX_SITE_KW
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ DEFAULT_TARGET_UTILISATION = 0.8
 
 
 def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
-            allow_missing: bool = False) -> npt.NDArray[np.float64] | None:
+            allow_missing: bool = False,
+            maximum: float = MAX_VALUE) -> npt.NDArray[np.float64] | None:
     """A numeric column as float64 (``None`` when absent); bad values refused naming rows
     (a boolean column holds no numbers: its true/false values are refused, not read as
     1/0)."""
@@ -61,11 +63,11 @@ def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
     missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
     bad = ~np.isfinite(values) & ~(missing & allow_missing)
     bad |= np.isfinite(values) & ((values <= 0) if positive else (values < 0))
-    bad |= np.isfinite(values) & (values > MAX_VALUE)
+    bad |= np.isfinite(values) & (values > maximum)
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"row {r + 1} ({plain_value(raw.iloc[r])!r})" for r in rows[:10])
-        need = ("a positive number" if positive else "a number >= 0") + f" up to {MAX_VALUE:g}"
+        need = ("a positive number" if positive else "a number >= 0") + f" up to {maximum:g}"
         raise InputValidationError(
             f"{source}: column {name!r} must be {need}: {shown}"
             f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows"
@@ -117,7 +119,8 @@ def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
             *(((sites, "capacity_rps", sites_source, True, True),) if with_load else ()),
             (sites, "power_kw", sites_source, True, True)):
         try:
-            _column(df, name, source=source, positive=positive, allow_missing=allow_missing)
+            _column(df, name, source=source, positive=positive, allow_missing=allow_missing,
+                    maximum=MAX_SITE_KW if name == "power_kw" else MAX_VALUE)
         except InputValidationError as exc:
             found.append(str(exc))
     return found
@@ -128,7 +131,7 @@ def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
     """Every candidate's power envelope (kW, ``nan``: unknown), PUE and where they came
     from (``"column"``, ``"tier NAME"`` or ``"unknown"``)."""
     n = len(sites)
-    own = _column(sites, "power_kw", source=source, allow_missing=True)
+    own = _column(sites, "power_kw", source=source, allow_missing=True, maximum=MAX_SITE_KW)
     power = np.full(n, np.nan) if own is None else own.copy()
     pue = np.full(n, 1.0)
     origin = np.where(np.isfinite(power), "column", "unknown").astype(object)

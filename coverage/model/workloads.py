@@ -84,7 +84,7 @@ _MAX_MEMORY_GB = 1e7         # 10 PB
 _MAX_ACCELERATORS = 1_000_000
 _MAX_ACCELERATOR_W = 1e5     # 100 kW per accelerator
 _MAX_HOST_W = 1e8            # 100 MW per site-system
-_MAX_SITE_KW = 1e6           # 1 GW per site, as the tier catalog's power_kw
+MAX_SITE_KW = 1e6            # 1 GW per site, as the tier catalog's power_kw
 _MAX_PUE = 10.0
 _REL_TOL = 1e-9              # a power budget met to 1 part in 10^9 counts as met
 _MAX_COUNT = 2 ** 53         # max_accelerators saturates here (exact in float64)
@@ -327,7 +327,7 @@ class Workload:
         accelerator_w, host_w = self._power_w()
         h = float(self.accelerators_per_host)
         scalar = np.ndim(power_kw) == 0 and np.ndim(pue) == 0
-        p = self._numbers("power_kw", power_kw, 0.0, _MAX_SITE_KW, "kW")
+        p = self._numbers("power_kw", power_kw, 0.0, MAX_SITE_KW, "kW")
         q = self._numbers("pue", pue, 1.0, _MAX_PUE, "")
         try:
             p, q = np.broadcast_arrays(p, q)
