@@ -1797,3 +1797,17 @@ def test_a_power_envelope_above_a_gigawatt_is_refused_with_its_row():
                              r"row 2 \(5000000.0\)"):
         plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
                    requests_per_person_day=28.8)
+
+
+def test_tiny_loads_are_planned_or_refused_never_infeasible():
+    """Tester 108: loads of 1e-30 requests/s were "infeasible: 0.0 of 0.0 requests/s cannot
+    be served" (the flow's unit was floored at 1e-12 of a request). Loads from population
+    that small are planned; a load_rps column below 1e-12 is refused, naming its rows."""
+    demand, sites = geo_instance(5, 30, 6, cap_range=(150, 300))
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                      strategy="full", requests_per_person_day=1e-26, peak_to_mean=3.0)
+    c = plan.summary()["capacity"]
+    assert 0 < c["load_total_rps"] < 1e-15 and c["load_shed_max_rps"] == 0
+    with pytest.raises(InputValidationError, match=r"\(0, or at least 1e-12\): row 1"):
+        plan_sites(demand.assign(load_rps=1e-30), sites, budget_ms=BUDGET_MS, model=ON_NET,
+                   failures=1)

@@ -41,6 +41,11 @@ __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION"
 #: other units or broken, and their sums would overflow the flow arithmetic.
 MAX_VALUE = 1e12
 
+#: Smallest positive load read (requests/s; one request in about 30,000 years): below it a
+#: load is not one, and a flow's units cannot resolve it (5e-324 was "0.0 of 0.0 requests/s
+#: cannot be served").
+MIN_LOAD_RPS = 1e-12
+
 #: Peak-hour load over the daily mean (diurnal factor) when no ``load_rps`` column is given.
 DEFAULT_PEAK_TO_MEAN = 3.0
 #: Share of a site's throughput planned to be used (headroom for bursts).
@@ -48,8 +53,8 @@ DEFAULT_TARGET_UTILISATION = 0.8
 
 
 def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
-            allow_missing: bool = False,
-            maximum: float = MAX_VALUE) -> npt.NDArray[np.float64] | None:
+            allow_missing: bool = False, maximum: float = MAX_VALUE,
+            tiny: float = 0.0) -> npt.NDArray[np.float64] | None:
     """A numeric column as float64 (``None`` when absent); bad values refused naming rows
     (a boolean column holds no numbers: its true/false values are refused, not read as
     1/0)."""
@@ -64,10 +69,12 @@ def _column(df: pd.DataFrame, name: str, *, source: str, positive: bool = True,
     bad = ~np.isfinite(values) & ~(missing & allow_missing)
     bad |= np.isfinite(values) & ((values <= 0) if positive else (values < 0))
     bad |= np.isfinite(values) & (values > maximum)
+    bad |= np.isfinite(values) & (values > 0) & (values < tiny)
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"row {r + 1} ({plain_value(raw.iloc[r])!r})" for r in rows[:10])
-        need = ("a positive number" if positive else "a number >= 0") + f" up to {maximum:g}"
+        need = (("a positive number" if positive else "a number >= 0") + f" up to {maximum:g}"
+                + (f" (0, or at least {tiny:g})" if tiny else ""))
         raise InputValidationError(
             f"{source}: column {name!r} must be {need}: {shown}"
             f"{' ...' if len(rows) > 10 else ''}. Fix: correct these rows"
@@ -85,7 +92,7 @@ def load_column(demand: pd.DataFrame, *, source: str = "demand"
         A value that is not a number from 0 to :data:`MAX_VALUE` (text, a boolean, a
         negative or infinite number), naming the rows.
     """
-    return _column(demand, "load_rps", source=source, positive=False)
+    return _column(demand, "load_rps", source=source, positive=False, tiny=MIN_LOAD_RPS)
 
 
 def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
@@ -120,7 +127,8 @@ def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
             (sites, "power_kw", sites_source, True, True)):
         try:
             _column(df, name, source=source, positive=positive, allow_missing=allow_missing,
-                    maximum=MAX_SITE_KW if name == "power_kw" else MAX_VALUE)
+                    maximum=MAX_SITE_KW if name == "power_kw" else MAX_VALUE,
+                    tiny=MIN_LOAD_RPS if name == "load_rps" else 0.0)
         except InputValidationError as exc:
             found.append(str(exc))
     return found

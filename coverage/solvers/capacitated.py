@@ -150,7 +150,12 @@ def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple
     """Flow units per request/s, and whether the rounding is exact (integer loads and
     capacities that fit: unit 1)."""
     total = float(load.sum())
-    top = max(total, float(np.minimum(cap, total).sum()), 1e-12)
+    # no floor but 0 (a floor of 1e-12 rounded every room of a load of 1e-30 down to 0:
+    # "0.0 of 0.0 requests/s cannot be served", a tester's find); the load column refuses
+    # positive loads below MIN_LOAD_RPS, so the scale stays finite
+    top = max(total, float(np.minimum(cap, total).sum()))
+    if not top > 0:
+        top = 1.0
     if (top <= FLOW_UNITS and np.all(load == np.round(load))
             and np.all(np.minimum(cap, total) == np.round(np.minimum(cap, total)))):
         return 1.0, True
