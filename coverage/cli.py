@@ -652,6 +652,19 @@ def _run_plan(args: argparse.Namespace) -> int:
             demand, sites, tiers=args.tiers,
             demand_source=str(args.demand) if args.demand else "<demo demand>",
             sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
+        if problems:
+            # the capacity columns in the same message (a mistyped tier hid a bad load_rps
+            # and capacity_rps until it was fixed, a tester's find); without other problems
+            # the planner checks them with everything else
+            from .planner.plan import table_column_problems
+
+            problems.extend(p for p in table_column_problems(
+                demand, sites, tiers=args.tiers, tier_columns=False,
+                with_load=(args.requests_per_person_day is not None
+                           or "load_rps" in demand.columns),
+                demand_source=str(args.demand) if args.demand else "<demo demand>",
+                sites_source=str(args.candidates) if args.candidates else "<demo candidates>")
+                if p not in problems)
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
     _warn_sweep_options_unused(args)

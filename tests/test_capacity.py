@@ -1811,3 +1811,18 @@ def test_tiny_loads_are_planned_or_refused_never_infeasible():
     with pytest.raises(InputValidationError, match=r"\(0, or at least 1e-12\): row 1"):
         plan_sites(demand.assign(load_rps=1e-30), sites, budget_ms=BUDGET_MS, model=ON_NET,
                    failures=1)
+
+
+def test_a_mistyped_tier_does_not_hide_bad_capacity_columns(tmp_path):
+    """Tester 108: a site tier 'MEC' (for 'mec') was the only problem named; the demand's
+    bad load_rps and the sites' bad capacity_rps came out one run later. One message."""
+    demand = write(tmp_path / "d.csv", "demand_id,lat,lon,population,load_rps\n"
+                   "a,50.0,8.0,100,5\nb,50.1,8.1,100,abc\n")
+    sites = write(tmp_path / "s.csv", "site_id,lat,lon,capacity_rps,tier\n"
+                  "s0,50.0,8.0,100,MEC\ns1,50.1,8.1,x,\n")
+    r = run("plan", "--demand", demand, "--candidates", sites, "--out", tmp_path / "o")
+    assert r.returncode == 2, r.stderr
+    for needle in ("'MEC'", "column 'load_rps'", "row 2 ('abc')", "column 'capacity_rps'",
+                   "row 2 ('x')"):
+        assert needle in r.stderr, (needle, r.stderr)
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
