@@ -101,7 +101,7 @@ def test_budgets_given_as_a_generator_are_not_used_up_by_the_check(sample_inputs
 
 @pytest.mark.parametrize("sweep, phrase", [
     ({"budget_ms": [30]}, "unknown option(s) budget_ms"),
-    ({"budgets_ms": [-5]}, "positive numbers of ms"),
+    ({"budgets_ms": [-5]}, "numbers of ms above 0"),
     ({"time_limit_s": 0}, "positive number of seconds"),
     ({"process": "maybe"}, "must be one of auto, always, never"),
     ("yes", "must be True, False, None or a mapping"),
