@@ -628,7 +628,8 @@ def _run_plan(args: argparse.Namespace) -> int:
             # capacity_rps and tier until it was fixed): in the same message
             from .planner.plan import table_column_problems
 
-            with_load = (args.requests_per_person_day is not None
+            # compare always prices a load (100 requests a person a day by default)
+            with_load = (args.command == "compare" or args.requests_per_person_day is not None
                          or (demand is not None and "load_rps" in demand.columns))
             problems.extend(p for p in table_column_problems(
                 demand, sites, tiers=args.tiers, with_load=with_load,
@@ -660,7 +661,8 @@ def _run_plan(args: argparse.Namespace) -> int:
 
             problems.extend(p for p in table_column_problems(
                 demand, sites, tiers=args.tiers, tier_columns=False,
-                with_load=(args.requests_per_person_day is not None
+                with_load=(args.command == "compare"
+                           or args.requests_per_person_day is not None
                            or "load_rps" in demand.columns),
                 demand_source=str(args.demand) if args.demand else "<demo demand>",
                 sites_source=str(args.candidates) if args.candidates else "<demo candidates>")

@@ -1826,3 +1826,33 @@ def test_a_mistyped_tier_does_not_hide_bad_capacity_columns(tmp_path):
                    "row 2 ('x')"):
         assert needle in r.stderr, (needle, r.stderr)
     assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_cut_exactly_full_beside_many_big_sites_stays_feasible(seed):
+    """Review (helper 109) of the per-site tolerance: with 1,000 big sites open and a
+    small point whose 20 sites' capacities sum exactly to its load, the integer passes'
+    remainder (about 4e-8 of a small site) made the scenario infeasible under a 1e-9
+    per-site tolerance, and a plan came out as "no plan carries the load". Each site may
+    carry SITE_RTOL (1e-6) of its capacity over; the tester's 180 % stays infeasible."""
+    from coverage.solvers.capacitated import SITE_RTOL, scenario_flow
+
+    rng = np.random.default_rng(seed)
+    m_big, k = 1000, 20
+    for _ in range(10):
+        c = float(rng.uniform(0.1, 1.0))
+        t = sum([c] * k)
+        big = float(rng.uniform(1e5, 1e9))
+        rows = [0] * m_big + [1] * k
+        reach = sp.csr_array((np.ones(m_big + k), (rows, list(range(m_big + k)))),
+                             shape=(2, m_big + k))
+        cap = np.concatenate([np.full(m_big, big), np.full(k, c)])
+        f = scenario_flow(reach, np.array([big, t]), cap, np.arange(m_big + k),
+                          with_flows=True)
+        assert f.feasible and f.shed_rps == 0
+        assert (f.site_load_rps <= cap * (1 + SITE_RTOL)).all()
+        np.testing.assert_allclose(f.flows.sum(axis=1), [big, t], rtol=1e-12)
+    # 1.8 on one site of 1.0 beside 2e9 (tester 108) is still infeasible
+    reach = sp.csr_array(np.array([[1, 0], [0, 1]], dtype=float))
+    f = scenario_flow(reach, np.array([2e9, 1.8]), np.array([5e9, 1.0]), np.arange(2))
+    assert not f.feasible

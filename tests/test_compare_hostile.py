@@ -281,3 +281,18 @@ def test_a_bad_demand_column_names_the_file(tmp_path, column, value, needle):
     assert f"{d}: {needle}" in r.stderr and "row 12" in r.stderr, r.stderr
     assert "<demand>" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_names_bad_capacity_rps_with_a_mistyped_tier(tmp_path):
+    """Review (helper 109): compare always prices a load (100 requests a person a day by
+    default), yet the capacity_rps column was checked with a mistyped tier only when the
+    load came from an option or a column: it was refused later, after region coverage."""
+    demand, sites = town(n=12)
+    d = tmp_path / "d.csv"
+    demand.assign(demand_id=[f"d{i}" for i in range(12)]).to_csv(d, index=False)
+    s = tmp_path / "s.csv"
+    sites.assign(tier=["MEC"] + ["metro-colo"] * 11,
+                 capacity_rps=["x"] + [100.0] * 11).to_csv(s, index=False)
+    r = run("compare", "--demand", d, "--candidates", s, "--out", tmp_path / "out")
+    assert r.returncode == 2, r.stderr
+    assert "'MEC'" in r.stderr and "column 'capacity_rps'" in r.stderr, r.stderr

@@ -366,3 +366,17 @@ def test_a_class_workload_redefined_by_a_workloads_file_is_refused(tmp_path):
     plan = plan_sites(demand, sites, budget_ms=60, failures=0, service_classes=classes,
                       workloads=str(other))
     assert plan.summary()["site_count"] == 1
+
+
+def test_only_the_classes_rows_take_are_checked_against_the_workloads_file(tmp_path):
+    """Review (helper 109): the refusal looked at every class of the file, also one no row
+    takes, and so refused the very command its message suggests (the class's workload
+    planned on its own with --workload and the catalog)."""
+    wl = tmp_path / "wb.toml"
+    wl.write_text("[workloads.bert-l4]\ninference_ms = [2.0, 3.0]\n")
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
+                           "population": [1000.0, 2000.0]})  # no service_class column
+    sites = pd.DataFrame({"site_id": ["s"], "lat": [50.05], "lon": [8.05]})
+    plan = plan_sites(demand, sites, budget_ms=60, failures=0, workloads=str(wl),
+                      service_classes={"nlp": {"budget_ms": 60, "workload": "bert-l4"}})
+    assert plan.summary()["site_count"] == 1

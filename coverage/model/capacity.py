@@ -46,6 +46,11 @@ MAX_VALUE = 1e12
 #: cannot be served").
 MIN_LOAD_RPS = 1e-12
 
+#: Smallest positive total load from population (requests/s): the flow's unit is the total
+#: over 2^30, and below this its scale overflows. Single points may carry less (a raster
+#: cell of 1e-8 people), as long as the total does not.
+MIN_TOTAL_LOAD_RPS = 1e-250
+
 #: Peak-hour load over the daily mean (diurnal factor) when no ``load_rps`` column is given.
 DEFAULT_PEAK_TO_MEAN = 3.0
 #: Share of a site's throughput planned to be used (headroom for bursts).
@@ -287,8 +292,11 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                    target_utilisation: float = DEFAULT_TARGET_UTILISATION,
                    domain_radius_km: float | None = None,
                    demand_source: str = "demand", sites_source: str = "sites",
-                   ) -> CapacitySetup | None:
+                   warn: bool = True) -> CapacitySetup | None:
     """The capacity model of a run, or ``None`` (no load: the uncapacitated plan).
+
+    ``warn``: log the options a column makes unused (false in a batch's check before the
+    scenarios, which log it each).
 
     Raises
     ------
@@ -314,13 +322,21 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
         load = own_load
         load_from = "load_rps column"
         if requests_per_person_day is not None:  # said, not recorded as applied
-            logger.warning("requests_per_person_day (--requests-per-person-day) %g is not "
-                           "used: the demand's load_rps column is the load",
-                           requests_per_person_day)
+            if warn:
+                logger.warning("requests_per_person_day (--requests-per-person-day) %g is not "
+                               "used: the demand's load_rps column is the load",
+                               requests_per_person_day)
             requests_per_person_day = None
     else:
         pop = demand["population"].to_numpy(dtype=np.float64)
         load = pop * float(requests_per_person_day) * float(peak_to_mean) / 86400.0
+        total = float(load.sum())
+        if 0 < total < MIN_TOTAL_LOAD_RPS:  # a flow's units overflow (1e-300: "0.0 of 0.0")
+            raise InputValidationError(
+                f"{demand_source}: requests_per_person_day (--requests-per-person-day) "
+                f"{requests_per_person_day:g} x population gives a load of {total:g} "
+                "requests/s in all, which is not a load. Fix: give a real figure of "
+                "requests per person per day, or a load_rps column")
         load_from = (f"population x {requests_per_person_day:g} requests/person/day x "
                      f"{peak_to_mean:g} peak-to-mean / 86400")
     own_cap = _column(sites, "capacity_rps", source=sites_source, allow_missing=True)
@@ -355,11 +371,13 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             + " (no capacity_rps value, and no power_kw column or tier power envelope to "
             "size accelerators from). Fix: give capacity_rps, power_kw or a tier with a "
             "power envelope (--tiers)")
-    if (own_cap is not None and not derive.any()
+    if (warn and own_cap is not None and not derive.any()
             and float(target_utilisation) != DEFAULT_TARGET_UTILISATION):
-        logger.warning("target_utilisation (--target-utilisation) %g is not used: every "
-                       "candidate's capacity is its capacity_rps column", target_utilisation)
-    if domain_radius_km is not None and "failure_domain" in sites.columns:
+        # (compare still sizes the priced accelerators with it)
+        logger.warning("target_utilisation (--target-utilisation) %g is not used for the "
+                       "plan's capacity: every candidate's capacity is its capacity_rps "
+                       "column", target_utilisation)
+    if warn and domain_radius_km is not None and "failure_domain" in sites.columns:
         logger.warning("domain_radius_km (--domain-radius-km) %g is not used: the "
                        "candidates' failure_domain column gives the domains",
                        domain_radius_km)

@@ -615,9 +615,11 @@ def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: st
     """
     preset = preset_budget(budget_ms)
     classes = read_service_classes(service_classes)
-    _check_class_workloads(classes, workloads)
     service = resolve_service(demand, percentile=percentile, classes=classes, source=source,
                               default_label=preset.name if preset else DEFAULT_CLASS)
+    if service is not None and classes:  # only the classes some row takes
+        used = set(pd.unique(np.asarray(service.label, dtype=object)).tolist())
+        _check_class_workloads({k: v for k, v in classes.items() if k in used}, workloads)
     if service is not None and (aggregate_km is not None or aggregate_h3 is not None):
         raise InputValidationError(
             f"{source}: per-row budgets (a service_class or budget_ms column) cannot be "
@@ -1510,7 +1512,7 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                               peak_to_mean=peak_to_mean,
                               target_utilisation=target_utilisation,
                               domain_radius_km=domain_radius_km, demand_source=demand_source,
-                              sites_source=sites_source)
+                              sites_source=sites_source, warn=warn)
     if capacity is not None and max_sites is not None:
         raise InputValidationError(
             "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "

@@ -33,7 +33,9 @@ loads rounded **up** and capacities **down** to a common resolution (``2**30`` u
 the largest of total load and total capacity), re-solved on the residual at a finer unit
 when a cut lies within that rounding (:func:`scenario_flow`); the flow reported is real,
 every point served exactly its load when the scenario is feasible, so a plan the oracle
-accepts is feasible in the real numbers (to :data:`FLOW_RTOL` of a scenario's load).
+accepts is feasible in the real numbers (no site over its capacity by more than
+:data:`SITE_RTOL` of it, the remainder placed at most :data:`FLOW_RTOL` of the scenario's
+load).
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ FLOW_UNITS = 2**30
 #: (Defined with the capacity bound, which takes it into account.)
 FLOW_RTOL = CHECK_RTOL
 
+#: How far over its capacity a feasible scenario may load one site, as a share of that
+#: capacity: the rounding remainder of the integer passes (about (K M / 2^30)^2 of a
+#: point's load for K sites in its reach of M open; 4e-8 of a site was seen with 1,000
+#: sites open and a cut exactly full) lands on one site, so this is looser than
+#: :data:`FLOW_RTOL` and far below what a plan could notice.
+SITE_RTOL = 1e-6
+
 #: Most integer max-flows per scenario (:func:`scenario_flow`): the first decides all but
 #: cuts within the rounding of its unit, the next ones re-solve what is left at a finer unit.
 MAX_FLOW_PASSES = 3
@@ -109,7 +118,7 @@ class ScenarioFlow:
     flows : scipy.sparse.csr_array or None
         ``(n_demand, n_sites)`` flow in requests/s (when asked for): when feasible, every
         point's row sums to its load (excused points: 0); never above a site's capacity
-        by more than :data:`FLOW_RTOL` of ``load_rps``.
+        by more than :data:`SITE_RTOL` of that capacity.
     site_load_rps : numpy.ndarray
         Load on every candidate, requests/s: the column sums of ``flows`` (without flows,
         for a scenario decided by its first max-flow, that flow's: within capacity, the
@@ -152,7 +161,8 @@ def _scale(load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64]) -> tuple
     total = float(load.sum())
     # no floor but 0 (a floor of 1e-12 rounded every room of a load of 1e-30 down to 0:
     # "0.0 of 0.0 requests/s cannot be served", a tester's find); the load column refuses
-    # positive loads below MIN_LOAD_RPS, so the scale stays finite
+    # positive loads below 1e-12 and a load from population below 1e-250 in all
+    # (coverage.model.capacity), so the scale stays finite
     top = max(total, float(np.minimum(cap, total).sum()))
     if not top > 0:
         top = 1.0
@@ -254,7 +264,7 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     load (rounded up) have their flows scaled down to it, so no pass ever overloads a site.
 
     - **Feasible**: every point served exactly its load (to float rounding) and no site
-      above its capacity by more than :data:`FLOW_RTOL` of its own capacity (or load). A
+      above its capacity by more than :data:`SITE_RTOL` of its own capacity (or load). A
       load so
       small that the passes leave at most that much of it unserved is put on the point's
       site with the most spare capacity and the result checked again.
@@ -345,10 +355,10 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
         x *= np.divide(need, served, out=np.zeros(n), where=served > 0)[pair_i]
     site_load = np.bincount(pair_j, x, minlength=m)
     cap_up = np.where(up, cap, 0.0)
-    if feasible and np.any(site_load > cap_up + FLOW_RTOL * np.maximum(cap_up, site_load)):
+    if feasible and np.any(site_load > cap_up + SITE_RTOL * np.maximum(cap_up, site_load)):
         # a site over its capacity by more than its own share (not the scenario's: a site
-        # of 1.0 took 1.8 within 1e-9 of 2e9): the remainder placed does not fit, or the
-        # rounding left it there; conservative
+        # of 1.0 took 1.8 within 1e-9 of 2e9): the remainder placed does not fit;
+        # conservative. (The passes' rounding leaves at most about 1e-8 of a site.)
         feasible = False
     if feasible:
         cut, served_rps = None, total
@@ -368,7 +378,8 @@ def _place_rest(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
                 flow_rps: npt.NDArray[np.float64],
                 short_rps: npt.NDArray[np.float64], usable_rps: npt.NDArray[np.float64],
                 ) -> npt.NDArray[np.float64]:
-    """Every point's unserved load (at most :data:`FLOW_RTOL` of the scenario's in all) put
+    """Every point's unserved load (at most :data:`FLOW_RTOL` of the scenario's in all, a
+    rounding remainder; each site then held to :data:`SITE_RTOL` of its capacity) put
     on its pair with the most spare capacity; returns the new pair flows."""
     room = usable_rps - np.bincount(pair_j, flow_rps, minlength=len(usable_rps))
     # the pair of each short point whose site has the most room (+1: every pair counts)

@@ -32,8 +32,10 @@ import numpy.typing as npt
 __all__ = ["capacity_lower_bound", "CHECK_RTOL"]
 
 #: The capacity check's tolerance, defined here (``coverage.solvers.capacitated`` imports
-#: it as ``FLOW_RTOL``): a feasible scenario may load each site up to this share of the
-#: scenario's load above its capacity.
+#: it as ``FLOW_RTOL``): a feasible scenario's sites carry at most this share of the
+#: scenario's load above their capacities in all (the rounding remainder it places), and
+#: each site at most ``SITE_RTOL`` (1e-6) of its own capacity; a cut is short when it
+#: misses more than this share of its own load.
 CHECK_RTOL = 1e-9
 
 
@@ -83,9 +85,9 @@ def capacity_lower_bound(load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
         return None
     # a site can carry no more than the whole load
     cap = np.where(np.isnan(cap) | (cap <= 0), 0.0, np.minimum(cap, need[0]))  # inf: all
-    # the flow check accepts a site loaded up to CHECK_RTOL of the scenario's load above
-    # its capacity (coverage.solvers.capacitated.scenario_flow): the bound is taken that
-    # much short for every site, and 1e-9 more
+    # the flow check accepts sites loaded up to CHECK_RTOL of the scenario's load above
+    # their capacities in all (coverage.solvers.capacitated.scenario_flow: the remainder
+    # it places): the bound is taken that much short for every site, and 1e-9 more
     need = need * (1.0 - 1e-9) - len(cap) * CHECK_RTOL * need
     c = None if cost is None else np.asarray(cost, dtype=np.float64)
     if c is not None and len(c) and np.ptp(c) > 0:
