@@ -670,6 +670,7 @@ def _run_plan(args: argparse.Namespace) -> int:
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
     _warn_sweep_options_unused(args)
+    _warn_failure_options_unused(args)
     if args.command == "compare" and not problems:
         problems.extend(_compare_data_problems(args, demand, sites, model, extra))
     problems.extend(scheduler_problems)
@@ -721,6 +722,19 @@ def _warn_sweep_options_unused(args: argparse.Namespace) -> None:
              if name in given_options(args)]
     if typed:
         logger.warning("%s %s not used: --no-report skips the budget sweep and the report",
+                       ", ".join(typed), "is" if len(typed) == 1 else "are")
+
+
+def _warn_failure_options_unused(args: argparse.Namespace) -> None:
+    """Say so when options of the failure scenarios are typed with ``--failures 0``: no
+    scenario fails a site, so they change nothing (a tester's find: accepted without a
+    word)."""
+    if getattr(args, "failures", None) != 0:
+        return
+    typed = [f"--{name.replace('_', '-')}" for name in ("domain_radius_km", "scenario_limit")
+             if name in given_options(args)]
+    if typed:
+        logger.warning("%s %s not used: --failures 0 checks no failure scenario",
                        ", ".join(typed), "is" if len(typed) == 1 else "are")
 
 

@@ -600,3 +600,14 @@ def test_sweep_options_with_no_report_are_said_unused(tmp_path, command):
             "budget sweep") in r.stderr
     assert "--sweep-time-limit-s" not in r.stderr and "Traceback" not in r.stderr
     assert not (out / "sweep.csv").exists() and (out / "summary.json").exists()
+
+
+def test_failure_options_with_failures_0_are_said_unused(tmp_path):
+    """Tester 108: --domain-radius-km and --scenario-limit with --failures 0 changed
+    nothing without a word."""
+    r = run("plan", "--demo", "--country", "LU", "--failures", "0", "--domain-radius-km",
+            "5", "--scenario-limit", "5", "--requests-per-person-day", "10", "--no-map",
+            "--no-report", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert ("--domain-radius-km, --scenario-limit are not used: --failures 0 checks no "
+            "failure scenario") in r.stderr
