@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -435,7 +435,7 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
     g.add_argument("--gpkg", action="store_true",
                    help="write plan.gpkg also above 250,000 demand points (national plans "
                    "get the GeoParquet layers only by default)")
-    # the sweep options are noted when typed (StoreGiven): --no-report refuses them
+    # the sweep options are noted when typed (StoreGiven): --no-report names them unused
     g.add_argument("--sweep-budgets-ms", type=_budget_list, metavar="MS,MS,...",
                    action=StoreGiven,
                    default=(20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0),
@@ -626,15 +626,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         if problems:
             # the columns of the table that did read (a bad demand hid the candidates' bad
             # capacity_rps and tier until it was fixed): in the same message
-            from .planner.plan import table_column_problems
-
-            # compare always prices a load (100 requests a person a day by default)
-            with_load = (args.command == "compare" or args.requests_per_person_day is not None
-                         or (demand is not None and "load_rps" in demand.columns))
-            problems.extend(p for p in table_column_problems(
-                demand, sites, tiers=args.tiers, with_load=with_load,
-                demand_source=str(args.demand), sites_source=str(args.candidates))
-                if p not in problems)
+            problems.extend(p for p in _column_problems(args, demand, sites)
+                            if p not in problems)
             raise InputValidationError("\n".join(problems + scheduler_problems))
         inputs = {"demand": io.file_info(args.demand, len(demand)),
                   "candidates": io.file_info(args.candidates, len(sites))}
@@ -657,16 +650,9 @@ def _run_plan(args: argparse.Namespace) -> int:
             # the capacity columns in the same message (a mistyped tier hid a bad load_rps
             # and capacity_rps until it was fixed, a tester's find); without other problems
             # the planner checks them with everything else
-            from .planner.plan import table_column_problems
-
-            problems.extend(p for p in table_column_problems(
-                demand, sites, tiers=args.tiers, tier_columns=False,
-                with_load=(args.command == "compare"
-                           or args.requests_per_person_day is not None
-                           or "load_rps" in demand.columns),
-                demand_source=str(args.demand) if args.demand else "<demo demand>",
-                sites_source=str(args.candidates) if args.candidates else "<demo candidates>")
-                if p not in problems)
+            problems.extend(p for p in _column_problems(args, demand, sites,
+                                                        tier_columns=False)
+                            if p not in problems)
     if args.command == "plan" and demand is not None:
         problems.extend(_load_options_unused(args, demand))
     _warn_sweep_options_unused(args)
@@ -691,10 +677,8 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
     (``--domain-radius-km`` would not even make the plan survive a domain's failure)."""
     if args.requests_per_person_day is not None or "load_rps" in demand.columns:
         return []
-    typed = [f"--{name.replace('_', '-')}" for name in
-             ("peak_to_mean", "target_utilisation", "domain_radius_km",
-              "scenario_limit")
-             if name in given_options(args)]
+    typed = _typed(args, ("peak_to_mean", "target_utilisation", "domain_radius_km",
+                          "scenario_limit"))
     if not typed:
         return []
     return [f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} to a capacitated "
@@ -707,6 +691,33 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
             + ", ".join(typed)]
 
 
+def _column_problems(args: argparse.Namespace, demand: Any, sites: Any, *,
+                     tier_columns: bool = True) -> list[str]:
+    """The capacity (and tier) column problems of the tables that did read
+    (:func:`~coverage.planner.plan.table_column_problems`), named with the others."""
+    from .planner.plan import table_column_problems
+
+    # compare always prices a load (100 requests a person a day by default)
+    with_load = (args.command == "compare" or args.requests_per_person_day is not None
+                 or (demand is not None and "load_rps" in demand.columns))
+    return table_column_problems(
+        demand, sites, tiers=args.tiers, with_load=with_load, tier_columns=tier_columns,
+        demand_source=str(args.demand) if args.demand else "<demo demand>",
+        sites_source=str(args.candidates) if args.candidates else "<demo candidates>")
+
+
+def _typed(args: argparse.Namespace, names: Iterable[str]) -> list[str]:
+    """The flags of ``names`` (dests) typed on the command line."""
+    return [f"--{name.replace('_', '-')}" for name in names if name in given_options(args)]
+
+
+def _warn_unused(typed: list[str], why: str) -> None:
+    """One warning naming the options typed that change nothing, and why."""
+    if typed:
+        logger.warning("%s %s not used: %s", ", ".join(typed),
+                       "is" if len(typed) == 1 else "are", why)
+
+
 #: The options of the report's budget sweep (their dests).
 SWEEP_OPTIONS = ("sweep_budgets_ms", "sweep_time_limit_s", "sweep_total_s", "sweep_process")
 
@@ -716,26 +727,18 @@ def _warn_sweep_options_unused(args: argparse.Namespace) -> None:
     feeds the report (and ``sweep.csv``) only, so they change nothing (a tester's find:
     accepted without a word). A warning, not a refusal: the plan is the same either way,
     and a script's common options may well carry them."""
-    if not getattr(args, "no_report", False):
-        return
-    typed = [f"--{name.replace('_', '-')}" for name in SWEEP_OPTIONS
-             if name in given_options(args)]
-    if typed:
-        logger.warning("%s %s not used: --no-report skips the budget sweep and the report",
-                       ", ".join(typed), "is" if len(typed) == 1 else "are")
+    if getattr(args, "no_report", False):
+        _warn_unused(_typed(args, SWEEP_OPTIONS),
+                     "--no-report skips the budget sweep and the report")
 
 
 def _warn_failure_options_unused(args: argparse.Namespace) -> None:
     """Say so when options of the failure scenarios are typed with ``--failures 0``: no
     scenario fails a site, so they change nothing (a tester's find: accepted without a
     word)."""
-    if getattr(args, "failures", None) != 0:
-        return
-    typed = [f"--{name.replace('_', '-')}" for name in ("domain_radius_km", "scenario_limit")
-             if name in given_options(args)]
-    if typed:
-        logger.warning("%s %s not used: --failures 0 checks no failure scenario",
-                       ", ".join(typed), "is" if len(typed) == 1 else "are")
+    if getattr(args, "failures", None) == 0:
+        _warn_unused(_typed(args, ("domain_radius_km", "scenario_limit")),
+                     "--failures 0 checks no failure scenario")
 
 
 #: The options that describe the backbone graph of ``--backbone`` (their dests).
@@ -758,8 +761,7 @@ def _backbone_options_unused(args: argparse.Namespace) -> list[str]:
     """
     if getattr(args, "backbone", None) is not None:
         return []
-    typed = [f"--{name.replace('_', '-')}" for name in BACKBONE_OPTIONS[1:]
-             if name in given_options(args)]
+    typed = _typed(args, BACKBONE_OPTIONS[1:])
     if not typed:
         return []
     one = len(typed) == 1

@@ -172,9 +172,9 @@ def _budget_number(x: Any) -> str:
     """A budget as given, without a unit (31.5, 39.99: rounded to whole ms they read as
     another budget of the same table)."""
     v = _number(x)
-    if v is None or not math.isfinite(v):
-        return NA if _not_finite(x) or v is not None else _e(x)
-    return _e(f"{v:,.6g}")
+    if v is None:
+        return NA if _missing(x) else _e(x)
+    return _e(f"{v:,.6g}") if math.isfinite(v) else NA
 
 
 def _budget(x: Any) -> str:

@@ -76,11 +76,11 @@ __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario
 #: takes int32 capacities).
 FLOW_UNITS = 2**30
 
-#: Relative tolerance of the capacity check in real numbers: a scenario is feasible when a
-#: flow serves every point exactly its load and no site exceeds its capacity by more than
-#: this share of it; infeasible when a cut is short by more than this share of its load.
-#: (It was a share of the whole scenario's load: loads of 1e9 elsewhere let a small site
-#: carry 180 % of its capacity.)
+#: Relative tolerance of the capacity check in real numbers: a scenario is infeasible when
+#: a cut is short by more than this share of its own load, and the rounding remainder a
+#: feasible flow places is at most this share of the scenario's load (each site then held
+#: to :data:`SITE_RTOL` of its capacity). (The cut's share was the whole scenario's load:
+#: loads of 1e9 elsewhere let a small site carry 180 % of its capacity.)
 #: (Defined with the capacity bound, which takes it into account.)
 FLOW_RTOL = CHECK_RTOL
 
@@ -358,7 +358,7 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     if feasible and np.any(site_load > cap_up + SITE_RTOL * np.maximum(cap_up, site_load)):
         # a site over its capacity by more than its own share (not the scenario's: a site
         # of 1.0 took 1.8 within 1e-9 of 2e9): the remainder placed does not fit;
-        # conservative. (The passes' rounding leaves at most about 1e-8 of a site.)
+        # conservative (the passes' rounding remainder: 4e-8 of a small site was seen)
         feasible = False
     if feasible:
         cut, served_rps = None, total
