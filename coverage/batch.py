@@ -1150,7 +1150,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     candidates have no capacity is refused before any scenario runs, not failed once per
     scenario. Each distinct set of the options it reads (and workload) is checked once."""
     from .errors import NoFeasiblePlanError
-    from .planner.plan import site_capacity, tier_catalog_of
+    from .planner.plan import resolve_plan_service, site_capacity, tier_catalog_of
 
     problems: list[str] = []
     seen: set[str] = set()  # option sets checked
@@ -1162,6 +1162,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
         except (InputValidationError, TypeError):
             continue  # reported by check_scenarios
         opts = {k: sc.params.get(k) for k in _CAPACITY_PARAMS}
+        opts["service_classes"] = sc.params.get("service_classes")  # their workloads
         if "demand" in loaded:
             demand, sites = loaded["demand"], loaded["candidates"]
             where = (str(cfg.inputs["demand"]["path"]), str(cfg.inputs["candidates"]["path"]))
@@ -1175,10 +1176,19 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
             continue
         seen.add(ident)
         del opts["tiers"]
+        classes = opts.pop("service_classes")
+        try:
+            service = resolve_plan_service(
+                demand, budget_ms=sc.params.get("budget_ms", 30.0),
+                percentile=sc.params.get("percentile", "p99"), service_classes=classes,
+                source=where[0], workloads=opts.get("workloads"))
+        except (InputValidationError, TypeError, ValueError):
+            service = None  # reported by check_scenarios
         try:
             site_capacity(demand, sites, model=model, tier_catalog=catalog,
                           **{k: v for k, v in opts.items() if v is not None},
-                          demand_source=where[0], sites_source=where[1], warn=False)
+                          demand_source=where[0], sites_source=where[1], warn=False,
+                          service=service)
         except NoFeasiblePlanError:
             continue  # the plan's verdict (no candidate hosts the workload): a failed row
         except InputValidationError as exc:

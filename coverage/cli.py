@@ -861,7 +861,9 @@ def _compare_data_problems(args: argparse.Namespace, demand: Any, sites: Any, mo
         return []
     return compare_data_problems(
         demand, sites, model=model, tiers=args.tiers or "builtin", context=context,
-        demand_source=str(args.demand) if args.demand is not None else "<demand>")
+        demand_source=str(args.demand) if args.demand is not None else "<demand>",
+        budget_ms=args.budget_ms, percentile=args.percentile,
+        service_classes=args.service_classes, workloads=args.workloads)
 
 
 def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any,

@@ -389,10 +389,13 @@ def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: A
 
 def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                           context: Mapping[str, Any],
-                          demand_source: str = "<demand>") -> list[str]:
+                          demand_source: str = "<demand>", budget_ms: Any = 30.0,
+                          percentile: str = "p99", service_classes: Any = None,
+                          workloads: Any = None) -> list[str]:
     """Every problem of the demand and sites a comparison prices, before any work: the
-    tables themselves, a demand without people or load, its ``sovereign`` column, and
-    cost tables of the user's that are another spelling of a tier the sites use.
+    tables themselves, a demand without people or load, its ``sovereign`` column, service
+    classes on another workload than the (capacitated) edge plan's, and cost tables of
+    the user's that are another spelling of a tier the sites use.
 
     Parameters
     ----------
@@ -407,6 +410,8 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
         tables) are added to it.
     demand_source : str, default "<demand>"
         The demand's name in the messages (its file on the command line).
+    budget_ms, percentile, service_classes, workloads
+        The run's options that resolve the rows' service classes.
 
     Returns
     -------
@@ -452,6 +457,17 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                 "compare: the demand's load_rps sums to 0, so there is nothing to price per "
                 "request. Fix: give the rows their peak load, or drop the column and use "
                 "requests_per_person_day")
+        if ctx.get("workload") is not None:  # the edge plan is capacitated: its classes
+            from .planner.plan import refuse_other_workloads, resolve_plan_service
+
+            try:  # take the plan's workload (the plan refused after the region's coverage)
+                service = resolve_plan_service(
+                    d, budget_ms=budget_ms, percentile=percentile,
+                    service_classes=service_classes, workloads=workloads, source=demand_source)
+                if service is not None:
+                    refuse_other_workloads(service, ctx["workload"].name, demand_source)
+            except InputValidationError as exc:
+                found.append(str(exc))
     cost_model = ctx.get("costs")
     if s is None or cost_model is None:
         return found
@@ -588,7 +604,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         region_workload=region_workload, preference_share=preference_share,
         thin_utilisation=thin_utilisation)
     problems += found
-    problems += compare_data_problems(demand, sites, model=model, tiers=tiers, context=ctx)
+    problems += compare_data_problems(
+        demand, sites, model=model, tiers=tiers, context=ctx, budget_ms=budget_ms,
+        percentile=percentile, service_classes=plan_options.get("service_classes"),
+        workloads=workloads)
     if problems:
         raise InputValidationError("\n".join(dict.fromkeys(problems)))
     cost_model, regions = ctx["costs"], ctx["regions"]
@@ -631,7 +650,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     rc["population_sovereign"] = float(d.loc[sovereign, "population"].sum())
     here = rc[rc["budget_ms"] == budget].iloc[0]
     by_class = _region_by_class(d, d_region, regions, budget, pct, region_model, access,
-                                plan_options.get("service_classes"), total_pop)
+                                plan_options.get("service_classes"), total_pop,
+                                workloads=workloads)
     headline = {k: float(here[k]) for k in (
         "population_within_budget", "share_within_budget", "population_within_budget_n1",
         "share_within_budget_n1", "mean_latency_ms", "median_distance_km",
@@ -887,14 +907,16 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
 
 def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
                      budget: float, pct: str, model: Any, access: str,
-                     service_classes: Any, total_pop: float) -> list[dict[str, Any]] | None:
+                     service_classes: Any, total_pop: float, *,
+                     workloads: Any = None) -> list[dict[str, Any]] | None:
     """The region's coverage of each service class at the class's own budget, percentile
-    and workload (``None`` without per-row budgets)."""
+    and workload (its inference time from the ``workloads`` catalog; ``None`` without
+    per-row budgets)."""
     from .model.regions import region_coverage
     from .planner.plan import resolve_plan_service
 
     service = resolve_plan_service(d, budget_ms=budget, percentile=pct,
-                                   service_classes=service_classes)
+                                   service_classes=service_classes, workloads=workloads)
     if service is None:
         return None
     eff = service.effective_budget_ms(budget)
@@ -903,7 +925,7 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
     for label, rows in labels.groupby(labels, sort=True).groups.items():
         idx = np.asarray(rows, dtype=np.int64)
         b, p, w = float(eff[idx[0]]), str(service.percentile[idx[0]]), service.workload[idx[0]]
-        m = model if not w else replace(model, workload=str(w), inference_ms=None)
+        m = service.model_for(model, w)
         sub = d_region.iloc[idx]
         row = region_coverage(sub, regions, [b], model=m, access=access,
                               percentile=p).iloc[0]

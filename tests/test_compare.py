@@ -689,3 +689,24 @@ def test_fit_figures_name_where_the_envelope_came_from():
                        excluded=sites.iloc[:0].assign(tier="metro-colo"))["tiers"]["metro-colo"]
     assert tier["envelope_from"] == "tier metro-colo"
     assert tier["envelope_kw"] == cat.get("metro-colo").power_kw[1]
+
+
+def test_compare_refuses_classes_on_another_workload_before_work(tmp_path):
+    """The edge plan of a comparison is capacitated, so a service class on another
+    workload than the plan's is refused with the data checks (its load would be carried
+    at the plan's throughput); the command line names the demand file."""
+    demand, sites = town()
+    demand["service_class"] = ["nlp"] * 20 + ["instant"] * 20
+    classes = {"nlp": {"budget_ms": 60, "workload": "bert-l4"}}
+    with pytest.raises(coverage.errors.InputValidationError, match="'nlp' on 'bert-l4'"):
+        run_compare(demand, sites, regions=NEAR, budget_ms=50.0, service_classes=classes)
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    demand.to_csv(d, index=False)
+    sites.to_csv(s, index=False)
+    cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
+                'workload = "bert-l4"\n')
+    out = tmp_path / "never"
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--out", str(out), "--budget-ms", "50")
+    assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr and str(d) in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()

@@ -17,6 +17,7 @@ import pytest
 from helpers import run, write
 
 from coverage import plan_sites
+from coverage.config import build_model
 from coverage.errors import InputValidationError
 from coverage.model.latency import ACCESS_PROFILES_MS, WORKLOADS_MS, LatencyModel
 from coverage.model.problem import RowLatency
@@ -343,40 +344,124 @@ def test_row_generation_gives_the_same_plan_with_two_classes(k):
         np.testing.assert_array_equal(plan.demand["n_covering_sites"], within.sum(axis=1))
 
 
-def test_a_class_workload_redefined_by_a_workloads_file_is_refused(tmp_path):
-    """Tester 108: a --workloads file that redefines a class's workload (bert-l4 at
-    20/25 ms) was dropped for that class without a word (its rows kept 2.31 ms); the
-    classes take the built-in times, so the run is refused, naming the class."""
-    wl = tmp_path / "wb.toml"
-    wl.write_text("[workloads.bert-l4]\ninference_ms = [20.0, 25.0]\n")
-    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
-                           "population": [1000.0, 2000.0], "service_class": ["nlp", "nlp"]})
-    sites = pd.DataFrame({"site_id": ["s"], "lat": [50.05], "lon": [8.05]})
-    classes = {"nlp": {"budget_ms": 60, "workload": "bert-l4"}}
-    try:
-        plan_sites(demand, sites, budget_ms=60, failures=0, service_classes=classes,
-                   workloads=str(wl))
-    except InputValidationError as exc:
-        assert "class 'nlp': workload 'bert-l4' is redefined" in str(exc)
-    else:
-        raise AssertionError("not refused")
-    # the same catalog without the class's workload: planned, with the built-in time
-    other = tmp_path / "other.toml"
-    other.write_text("[workloads.mine]\ninference_ms = [3.0, 4.0]\nthroughput_rps = 10\n")
-    plan = plan_sites(demand, sites, budget_ms=60, failures=0, service_classes=classes,
-                      workloads=str(other))
-    assert plan.summary()["site_count"] == 1
+def _catalog(tmp_path, text, name="wl.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
 
 
-def test_only_the_classes_rows_take_are_checked_against_the_workloads_file(tmp_path):
-    """Review (helper 109): the refusal looked at every class of the file, also one no row
-    takes, and so refused the very command its message suggests (the class's workload
-    planned on its own with --workload and the catalog)."""
-    wl = tmp_path / "wb.toml"
-    wl.write_text("[workloads.bert-l4]\ninference_ms = [2.0, 3.0]\n")
-    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
-                           "population": [1000.0, 2000.0]})  # no service_class column
-    sites = pd.DataFrame({"site_id": ["s"], "lat": [50.05], "lon": [8.05]})
-    plan = plan_sites(demand, sites, budget_ms=60, failures=0, workloads=str(wl),
-                      service_classes={"nlp": {"budget_ms": 60, "workload": "bert-l4"}})
-    assert plan.summary()["site_count"] == 1
+CATALOG = ("[workloads.bert-l4]\ninference_ms = [20.0, 25.0]\n\n"
+           "[workloads.mine]\ninference_ms = [3.0, 4.0]\nthroughput_rps = 10\n")
+
+
+@pytest.mark.parametrize("workload,pair", [("bert-l4", (20.0, 25.0)), ("mine", (3.0, 4.0))])
+def test_a_class_takes_its_workload_from_the_workloads_catalog(tmp_path, workload, pair):
+    """Tester 108 found a --workloads file's times dropped for a class's rows (bert-l4
+    redefined at 20/25 ms, the rows kept the built-in 2.31 ms); the classes now take the
+    catalog's times, also of a workload the file adds. Checked by hand (the latency
+    formula written out with the catalog's pair) and against the same rows planned with
+    the run-level --workload, which must give every row the same latency and radius."""
+    wl = _catalog(tmp_path, CATALOG)
+    base = hand_fixed("p50", workload="vision-l4") - WORKLOADS_MS["vision-l4"][0]
+    budget = base + pair[0] + 4.0  # a radius of 179 km with the catalog's time
+    classes = {"gaming": {"budget_ms": 40.0},
+               "nlp": {"budget_ms": budget, "percentile": "p50", "workload": workload}}
+    demand = DEMAND.assign(service_class=["realtime", "gaming", "nlp"] * 4)
+    plan = plan_sites(demand, SITES, budget_ms=50, failures=0, service_classes=classes,
+                      workloads=wl, time_limit_s=30)
+    a = plan.demand
+    nlp = (a["service_class"] == "nlp").to_numpy()
+    # hand: the p50 fixed latency with the catalog's inference p50
+    site = SITES.set_index("site_id")
+    served = nlp & a["primary_site_id"].notna().to_numpy()
+    assert served.sum() >= 2
+    for r in a[served].itertuples():
+        d = haversine(r.lat, r.lon, site.at[r.primary_site_id, "lat"],
+                      site.at[r.primary_site_id, "lon"])
+        assert r.primary_latency_ms == pytest.approx(base + pair[0] + ms_per_km() * d,
+                                                     abs=1e-6)
+        assert r.latency_inference_ms == pytest.approx(pair[0])
+    by = {c["service_class"]: c for c in plan.summary()["by_service_class"]}
+    assert by["nlp"]["workload"] == workload
+    # the other classes keep the model's workload
+    assert (a.loc[~nlp, "latency_inference_ms"].dropna()
+            == WORKLOADS_MS["vision-l4"][0]).all()
+    # the same rows planned alone with the run-level --workload: the same radius (the
+    # candidates each row reaches) and the same inference time
+    alone = demand[nlp].drop(columns="service_class").reset_index(drop=True)
+    ref = plan_sites(alone, SITES, budget_ms=budget, percentile="p50", failures=0,
+                     model=build_model({"workload": workload}, workloads=wl), workloads=wl,
+                     time_limit_s=30).demand
+    np.testing.assert_array_equal(a.loc[nlp, "n_covering_sites"].to_numpy(),
+                                  ref["n_covering_sites"].to_numpy())
+    assert (ref["latency_inference_ms"].dropna() == pair[0]).all()
+    assert a.loc[nlp, "n_covering_sites"].nunique() > 1  # the radius tells rows apart
+
+
+def test_class_workloads_need_a_catalog_name(tmp_path):
+    """A class naming a workload of no catalog is refused, naming the catalog's names."""
+    classes = {"nlp": {"budget_ms": 60, "workload": "mine"}}
+    demand = DEMAND.assign(service_class="nlp")
+    with pytest.raises(InputValidationError, match="unknown workload 'mine'"):
+        plan_sites(demand, SITES, budget_ms=60, failures=0, service_classes=classes)
+    plan = plan_sites(demand, SITES, budget_ms=60, failures=0, service_classes=classes,
+                      workloads=_catalog(tmp_path, CATALOG))
+    assert plan.summary()["by_service_class"][0]["workload"] == "mine"
+
+
+def test_a_capacitated_plan_refuses_classes_on_another_workload(tmp_path):
+    """A capacitated plan sizes every site for the run's workload: a class on another one
+    had its load carried at the run's throughput without a word (the capacity summary
+    said vision-l4 for gptj-l4 rows). Refused before the work, classes named; a class on
+    the run's own workload is planned."""
+    demand = DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4)
+    sites = SITES.assign(power_kw=50.0)
+    classes = {"gaming": {"budget_ms": 40.0},
+               "nlp": {"budget_ms": 60.0, "workload": "bert-l4"}}
+    with pytest.raises(InputValidationError, match=r"'nlp' on 'bert-l4'.*--workload"):
+        plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes,
+                   requests_per_person_day=10)
+    classes["nlp"]["workload"] = "vision-l4"  # the run's workload: planned
+    plan = plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes,
+                      requests_per_person_day=10, time_limit_s=30)
+    assert plan.summary()["capacity"]["status"] == "optimal"
+    # the CLI refuses it before writing, and so does a batch before its sweep
+    toml = ('[service_classes.gaming]\nbudget_ms = 40\n\n'
+            '[service_classes.nlp]\nbudget_ms = 60\nworkload = "bert-l4"\n')
+    args = _files(tmp_path, demand.assign(load_rps=1.0), toml)
+    sites.to_csv(tmp_path / "s.csv", index=False)  # with their power
+    out = tmp_path / "out"
+    r = run("plan", *args, "--out", out, "--failures", 0)
+    assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_batch_checks_class_workloads_before_the_sweep(tmp_path):
+    """A batch takes a class's workload from the scenario's catalog, and refuses a
+    capacitated scenario with a class on another workload before any scenario runs."""
+    from coverage.batch import load_config, run_batch
+
+    dpath, spath = tmp_path / "d.csv", tmp_path / "s.csv"
+    DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4).to_csv(dpath, index=False)
+    SITES.assign(power_kw=50.0).to_csv(spath, index=False)
+    write(tmp_path / "classes.toml", "[service_classes.gaming]\nbudget_ms = 40\n\n"
+          '[service_classes.nlp]\nbudget_ms = 60\nworkload = "mine"\n')
+    write(tmp_path / "wl.toml", CATALOG)
+    cfg = write(tmp_path / "scenarios.toml", f'''
+[base]
+demand = "{dpath}"
+candidates = "{spath}"
+service_classes = "classes.toml"
+workloads = "wl.toml"
+failures = 0
+
+[axes]
+budget_ms = [40, 50]
+''')
+    table = run_batch(load_config(cfg), tmp_path / "out", workers=0)
+    assert table["ok"].all(), table[["error"]]
+    capped = write(tmp_path / "capped.toml", (tmp_path / "scenarios.toml").read_text()
+                   .replace("failures = 0", "failures = 0\nrequests_per_person_day = 10"))
+    with pytest.raises(InputValidationError, match="'nlp' on 'mine'"):
+        run_batch(load_config(capped), tmp_path / "out2", workers=0)
+    assert not (tmp_path / "out2" / "scenarios").exists()

@@ -408,6 +408,18 @@ class LatencyModel:
         """Inference (p50_ms, p99_ms) in force."""
         return self.inference_ms if self.inference_ms is not None else WORKLOADS_MS[self.workload]
 
+    def with_workload(self, name: str,
+                      inference_ms: Mapping[str, tuple[float, float]] | None = None,
+                      ) -> LatencyModel:
+        """This model for the workload ``name``: its inference time from ``inference_ms``
+        (name -> ``(p50_ms, p99_ms)``, a workload catalog's,
+        :func:`coverage.model.workloads.inference_table`) where it holds the name, else the
+        built-in one (:data:`WORKLOADS_MS`). What a service class's workload replaces the
+        run's inference with."""
+        pair = None if inference_ms is None else inference_ms.get(name)
+        return replace(self, workload=name,
+                       inference_ms=None if pair is None else (float(pair[0]), float(pair[1])))
+
     def check_access(self, access: str) -> None:
         """Raise :class:`InputValidationError` when ``access`` is not a known profile."""
         if access not in self.access_profiles_ms:
@@ -543,6 +555,7 @@ class LatencyModel:
                       row_budget_ms: npt.ArrayLike | None = None,
                       row_percentile: npt.ArrayLike | None = None,
                       row_workload: npt.ArrayLike | None = None,
+                      workload_inference_ms: Mapping[str, tuple[float, float]] | None = None,
                       ) -> dict[str, Any]:
         """The one computation of every demand point's latency constants (one pass per
         access class): ``fixed_ms`` (at ``percentile``), ``fixed_p50_ms``, ``radius_km``
@@ -554,9 +567,10 @@ class LatencyModel:
 
         Service classes: ``row_budget_ms`` (per row, ``nan`` = ``budget_ms``),
         ``row_percentile`` (per row) and ``row_workload`` (per row, ``None`` = this model's
-        inference) give every row its own budget, percentile and inference time; the
-        fixed terms are computed once per unique (access, percentile, workload) group, so
-        the pass stays vectorised."""
+        inference) give every row its own budget, percentile and inference time (a
+        workload's from ``workload_inference_ms`` where it holds the name, e.g. a
+        ``--workloads`` catalog's, else the built-in one); the fixed terms are computed once
+        per unique (access, percentile, workload) group, so the pass stays vectorised."""
         codes, classes = access_codes(access) if factorized is None else factorized
         if row_percentile is None and row_workload is None:
             fixed = np.array([self.fixed_ms(str(c), percentile) for c in classes], dtype=float)
@@ -565,7 +579,8 @@ class LatencyModel:
             group_of = codes
         else:
             fixed, fixed50, groups, group_of = self._group_constants(
-                codes, classes, percentile, row_percentile, row_workload)
+                codes, classes, percentile, row_percentile, row_workload,
+                workload_inference_ms)
         empty = not len(classes)
         if row_budget_ms is None:
             radius = np.where(fixed <= budget_ms, (budget_ms - fixed) / self.ms_per_km, -1.0)
@@ -584,7 +599,7 @@ class LatencyModel:
         slow_classes = tuple(dict.fromkeys(a for (a, _, _), _ in slow_groups))
         reasons = []
         for (a, p, w), b in slow_groups[:5]:
-            m = self if w is None else replace(self, workload=w, inference_ms=None)
+            m = self if w is None else self.with_workload(w, workload_inference_ms)
             try:
                 m.radius_km(b, a, p)
             except InfeasibleBudgetError as exc:
@@ -602,6 +617,7 @@ class LatencyModel:
     def _group_constants(self, codes: npt.NDArray[np.intp], classes: Any, percentile: str,
                          row_percentile: npt.ArrayLike | None,
                          row_workload: npt.ArrayLike | None,
+                         workload_inference_ms: Mapping[str, tuple[float, float]] | None,
                          ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
                                     list[tuple[str, str, str | None]], npt.NDArray[np.intp]]:
         """Fixed terms per unique (access, percentile, workload) and each row's group."""
@@ -618,7 +634,7 @@ class LatencyModel:
         for a, p, w in uniq:
             if p not in PERCENTILES:
                 raise InputValidationError(f"percentile must be 'p50' or 'p99'; got {p!r}")
-            m = self if not w else replace(self, workload=str(w), inference_ms=None)
+            m = self if not w else self.with_workload(str(w), workload_inference_ms)
             groups.append((str(classes[int(a)]), str(p), str(w) if w else None))
             fixed.append(m.fixed_ms(str(classes[int(a)]), p))
             fixed50.append(m.fixed_ms(str(classes[int(a)]), "p50"))

@@ -126,7 +126,9 @@ class RowLatency:
         c = model.row_constants(access, budget_ms, percentile, radius_shrink_km,
                                 factorized=factorized, row_budget_ms=own,
                                 row_percentile=pct,
-                                row_workload=None if service is None else service.workload)
+                                row_workload=None if service is None else service.workload,
+                                workload_inference_ms=(None if service is None
+                                                       else service.inference_ms))
         row_budget = (None if service is None
                       else np.where(np.isnan(own), float(budget_ms), own) if own is not None
                       else np.full(len(service), float(budget_ms)))
@@ -156,7 +158,7 @@ class RowLatency:
             np.zeros(0, dtype=np.intp), [])
         b50, btail = np.zeros(len(uniq)), np.zeros(len(uniq))
         for g, (a, w) in enumerate(uniq):
-            m = model if not w else replace(model, workload=str(w), inference_ms=None)
+            m = service.model_for(model, w) if service is not None else model
             b50[g], btail[g] = m.row_parts(str(classes[int(a)]))
         pct = self.percentiles
         shrink = (None if radius_shrink_km is None else np.broadcast_to(

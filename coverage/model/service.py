@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..inputs.validation import ProblemReport, format_values
-from .latency import PERCENTILES, WORKLOADS_MS
+from .latency import PERCENTILES, WORKLOADS_MS, LatencyModel
 
 __all__ = ["SERVICE_PRESETS", "ServiceClass", "ServiceRows", "DEFAULT_CLASS",
            "preset_budget", "read_service_classes", "service_classes_from",
@@ -81,7 +81,7 @@ def preset_budget(value: Any) -> ServiceClass | None:
     return None
 
 
-def _class_problems(name: str, spec: Any) -> list[str]:
+def _class_problems(name: str, spec: Any, workload_names: Collection[str]) -> list[str]:
     if not isinstance(spec, Mapping):
         return [f"class {name!r} must be a table (budget_ms = ..., percentile = ..., "
                 "workload = ...)"]
@@ -99,18 +99,22 @@ def _class_problems(name: str, spec: Any) -> list[str]:
     if not isinstance(p, str) or p not in PERCENTILES:
         found.append(f"class {name!r}: percentile must be p50 or p99; got {p!r}")
     w = spec.get("workload")
-    if w is not None and (not isinstance(w, str) or w not in WORKLOADS_MS):
+    if w is not None and (not isinstance(w, str) or w not in workload_names):
         found.append(f"class {name!r}: unknown workload {w!r}; choose one of "
-                     + ", ".join(sorted(WORKLOADS_MS)) + " (service classes take the "
-                     "built-in workloads; a --workloads file's new ones are for --workload)")
+                     + ", ".join(sorted(workload_names)) + " (or add it to the workload "
+                     "catalog, --workloads FILE)")
     return found
 
 
-def service_classes_from(table: Mapping[str, Any], source: str = "<service classes>"
+def service_classes_from(table: Mapping[str, Any], source: str = "<service classes>", *,
+                         workload_names: Collection[str] | None = None,
                          ) -> dict[str, ServiceClass]:
     """Classes from a mapping ``name -> {budget_ms, percentile?, workload?}`` (what
     ``plan_sites(service_classes={...})`` accepts), checked; one message for every problem.
+    ``workload_names``: the workloads a class may name (the run's workload catalog, e.g.
+    ``WorkloadCatalog.names()``); ``None``: the built-in ones.
     """
+    names = sorted(WORKLOADS_MS if workload_names is None else workload_names)
     if not isinstance(table, Mapping):
         raise InputValidationError(
             f"{source}: service classes must be a table of classes; got {table!r}. Fix: "
@@ -133,7 +137,7 @@ def service_classes_from(table: Mapping[str, Any], source: str = "<service class
                          + ", ".join(SERVICE_PRESETS) + f"; {DEFAULT_CLASS!r}): choose "
                          "another name")
             continue
-        problems = _class_problems(str(raw_name), spec)
+        problems = _class_problems(str(raw_name), spec, names)
         if problems:
             found.extend(problems)
             continue
@@ -143,14 +147,16 @@ def service_classes_from(table: Mapping[str, Any], source: str = "<service class
         raise InputValidationError(
             f"{source}: invalid service classes: " + "; ".join(found) + ". Fix: each "
             "[service_classes.NAME] needs budget_ms (> 0), optional percentile (p50, p99) "
-            "and optional workload (" + ", ".join(sorted(WORKLOADS_MS)) + ")")
+            "and optional workload (a name of the workload catalog)")
     return out
 
 
-def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
+def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None, *,
+                         workload_names: Collection[str] | None = None,
                          ) -> dict[str, ServiceClass]:
     """The classes a TOML file defines (``[service_classes.NAME]`` tables), or of a mapping
-    (:func:`service_classes_from`); ``None``: no user classes.
+    (:func:`service_classes_from`, which ``workload_names`` is passed to); ``None``: no user
+    classes.
 
     Raises
     ------
@@ -161,7 +167,7 @@ def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
     if path is None:
         return {}
     if isinstance(path, Mapping):
-        return service_classes_from(path)
+        return service_classes_from(path, workload_names=workload_names)
     p = Path(path)
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -184,7 +190,7 @@ def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
         raise InputValidationError(
             f"{p}: unknown top-level key(s) {', '.join(extra)}. Fix: put every class under "
             "[service_classes.NAME]")
-    return service_classes_from(table, str(p))
+    return service_classes_from(table, str(p), workload_names=workload_names)
 
 
 @dataclass(frozen=True)
@@ -202,17 +208,30 @@ class ServiceRows:
     label : numpy.ndarray of str
         The row's group in ``summary["by_service_class"]``: the class name, ``budget_ms=X``
         (own budget, no class), ``NAME budget_ms=X`` (both) or the default class.
+    inference_ms : Mapping
+        ``(p50_ms, p99_ms)`` of every workload the rows name, from the run's workload
+        catalog (a ``--workloads`` file's times, or new workloads, reach the class's rows);
+        :meth:`model_for` applies it.
     """
 
     budget_ms: npt.NDArray[np.float64]
     percentile: npt.NDArray[np.object_]
     workload: npt.NDArray[np.object_]
     label: npt.NDArray[np.object_]
+    inference_ms: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def subset(self, index: npt.ArrayLike) -> ServiceRows:
         """The rows ``index``."""
         return ServiceRows(self.budget_ms[index], self.percentile[index],
-                           self.workload[index], self.label[index])
+                           self.workload[index], self.label[index], self.inference_ms)
+
+    def model_for(self, model: LatencyModel, workload: Any) -> LatencyModel:
+        """``model`` with the inference time of a row's ``workload`` (``None`` or empty:
+        ``model`` itself, the run's workload)."""
+        if workload is None or workload == "" or (isinstance(workload, float)
+                                                  and math.isnan(workload)):
+            return model
+        return model.with_workload(str(workload), self.inference_ms)
 
     def effective_budget_ms(self, default_ms: float) -> npt.NDArray[np.float64]:
         """Every row's budget, ms (the run's where the row has none of its own)."""
@@ -248,11 +267,15 @@ def _labels(demand: pd.DataFrame) -> tuple[npt.NDArray[np.object_], npt.NDArray[
 def resolve_service(demand: pd.DataFrame, *, percentile: str,
                     classes: Mapping[str, ServiceClass] | None = None,
                     source: str = "<demand>",
-                    default_label: str = DEFAULT_CLASS) -> ServiceRows | None:
+                    default_label: str = DEFAULT_CLASS,
+                    inference_ms: Mapping[str, tuple[float, float]] | None = None,
+                    ) -> ServiceRows | None:
     """Every row's budget override, percentile and workload from the demand's
     ``service_class`` and ``budget_ms`` columns (validated by
     :func:`coverage.inputs.tables.read_demand`); ``None`` when no row has either (the plan
-    is a single-class plan, exactly as before).
+    is a single-class plan, exactly as before). ``inference_ms``: name -> ``(p50_ms,
+    p99_ms)`` of the run's workload catalog
+    (:func:`coverage.model.workloads.inference_table`); ``None``: the built-in times.
 
     Raises
     ------
@@ -293,5 +316,8 @@ def resolve_service(demand: pd.DataFrame, *, percentile: str,
     gcodes, guniq = pd.factorize(pd.MultiIndex.from_frame(key))
     names = np.array([group_label(c or None, None if np.isnan(b) else float(b), default_label)
                       for c, b in guniq], dtype=object)
+    table = WORKLOADS_MS if inference_ms is None else inference_ms
+    named = {str(sc.workload) for sc in known.values() if sc.workload}
     return ServiceRows(budget_ms=budget, percentile=pct, workload=workload,
-                       label=names[gcodes] if n else np.zeros(0, dtype=object))
+                       label=names[gcodes] if n else np.zeros(0, dtype=object),
+                       inference_ms={w: tuple(table[w]) for w in sorted(named) if w in table})

@@ -39,7 +39,7 @@ from ..model.service import (
     read_service_classes,
     resolve_service,
 )
-from ..model.workloads import WorkloadCatalog
+from ..model.workloads import WorkloadCatalog, inference_table
 from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
@@ -72,7 +72,7 @@ from .stages import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_service",
-           "resolve_plan_service", "COVERAGE_STATUSES"]
+           "resolve_plan_service", "refuse_other_workloads", "COVERAGE_STATUSES"]
 
 
 #: ``assignment.csv``'s columns, in order (DESIGN section 4 first), when the plan has them;
@@ -446,8 +446,6 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         scenario_limit=scenario_limit,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
-        from ..model.workloads import WorkloadCatalog
-
         try:
             warning = WorkloadCatalog.from_file(workloads).host_size_warning(model.workload)
             if warning is not None:
@@ -455,8 +453,12 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         except InputValidationError as exc:
             found.append(str(exc))
     if service_classes is not None and not any("service_classes" in p for p in found):
-        try:
-            read_service_classes(service_classes)
+        try:  # a class's workload is a name of the run's catalog (built-in if unreadable)
+            try:
+                names = WorkloadCatalog.from_spec(workloads).names()
+            except InputValidationError:
+                names = None  # reported above
+            read_service_classes(service_classes, workload_names=names)
         except InputValidationError as exc:
             found.append(str(exc))
     found.extend(check_routing_files(tiers=tiers, upf=upf, backbone=backbone,
@@ -573,53 +575,27 @@ def check_tier_columns(demand: pd.DataFrame, sites: pd.DataFrame, *, tiers: Any 
     return found
 
 
-def _check_class_workloads(classes: Mapping[str, Any] | None, workloads: Any) -> None:
-    """Refuse a service class whose workload a ``workloads`` catalog redefines: the classes
-    take the built-in workloads' inference times, and the file's would be dropped without
-    a word (a tester's find: bert-l4 at 20 ms in the file, 2.31 ms in the plan)."""
-    if not classes or workloads is None:
-        return
-    try:
-        catalog = WorkloadCatalog.from_spec(workloads)
-    except InputValidationError:
-        return  # reported with the options
-    from ..model.latency import WORKLOADS_MS
-
-    bad = []
-    for name, sc in classes.items():
-        w = getattr(sc, "workload", None)
-        wl = catalog.get(w) if w else None
-        if w and wl is not None and tuple(wl.inference_ms) != tuple(WORKLOADS_MS.get(w, ())):
-            bad.append(f"class {name!r}: workload {w!r}")
-    if bad:
-        raise InputValidationError(
-            f"service classes: {'; '.join(bad)} {'is' if len(bad) == 1 else 'are'} "
-            f"redefined by the workload catalog ({catalog.source}), whose inference times "
-            "the service classes do not take (they use the built-in workloads'). Fix: plan "
-            "such a class on its own with --workload NAME and that catalog, or drop its "
-            "entry from the catalog")
-
-
 def resolve_plan_service(demand: pd.DataFrame, *, budget_ms: Any, percentile: str,
                          service_classes: Any = None, aggregate_km: Any = None,
                          aggregate_h3: Any = None, source: str = "<demand>",
                          workloads: Any = None) -> ServiceRows | None:
     """The per-row service of validated ``demand`` (:func:`resolve_service`) under the
-    run's budget (a number or a preset name) and the classes of ``service_classes``.
+    run's budget (a number or a preset name) and the classes of ``service_classes``, whose
+    workloads are names of the ``workloads`` catalog (``None``: the built-in one) and take
+    its inference times.
 
     Raises
     ------
     InputValidationError
-        Bad classes file, unknown class labels (rows named), or per-row budgets together
-        with ``aggregate_km`` / ``aggregate_h3``.
+        Bad classes or workloads file, unknown class labels (rows named), or per-row
+        budgets together with ``aggregate_km`` / ``aggregate_h3``.
     """
     preset = preset_budget(budget_ms)
-    classes = read_service_classes(service_classes)
+    catalog = WorkloadCatalog.from_spec(workloads)
+    classes = read_service_classes(service_classes, workload_names=catalog.names())
     service = resolve_service(demand, percentile=percentile, classes=classes, source=source,
-                              default_label=preset.name if preset else DEFAULT_CLASS)
-    if service is not None and classes:  # only the classes some row takes
-        used = set(pd.unique(np.asarray(service.label, dtype=object)).tolist())
-        _check_class_workloads({k: v for k, v in classes.items() if k in used}, workloads)
+                              default_label=preset.name if preset else DEFAULT_CLASS,
+                              inference_ms=inference_table(catalog))
     if service is not None and (aggregate_km is not None or aggregate_h3 is not None):
         raise InputValidationError(
             f"{source}: per-row budgets (a service_class or budget_ms column) cannot be "
@@ -1005,7 +981,7 @@ def plan_sites(
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
-        demand_source=demand_src, sites_source=sites_src, say=say)
+        demand_source=demand_src, sites_source=sites_src, say=say, service=service)
     if routing.backbone is not None:
         routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
                                      source=(inputs or {}).get("candidates", {}).get(
@@ -1457,11 +1433,14 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                   aggregate_km: Any = None, aggregate_h3: Any = None,
                   demand_source: str = "<demand>", sites_source: str = "<sites>",
                   say: Callable[[str], None] | None = None, warn: bool = True,
+                  service: ServiceRows | None = None,
                   ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, CapacitySetup | None,
                              Any]:
     """The candidates that can host the run's workload, their accelerators and the
     capacity model, with every check on them that needs the inputs (``plan_sites``'s
-    first step; a batch runs it on every scenario before planning any).
+    first step; a batch runs it on every scenario before planning any). ``service``: the
+    rows' service classes (:func:`resolve_plan_service`); a capacitated plan refuses rows
+    on another workload than the model's.
 
     Returns
     -------
@@ -1513,6 +1492,8 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                               target_utilisation=target_utilisation,
                               domain_radius_km=domain_radius_km, demand_source=demand_source,
                               sites_source=sites_source, warn=warn)
+    if capacity is not None and service is not None:
+        refuse_other_workloads(service, workload.name, demand_source)
     if capacity is not None and max_sites is not None:
         raise InputValidationError(
             "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
@@ -1525,6 +1506,27 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
             "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
             "combined with --aggregate-km / --aggregate-h3. Fix: drop the aggregation")
     return sites, n_acc, excluded, capacity, workload
+
+
+def refuse_other_workloads(service: ServiceRows, workload: str, source: str) -> None:
+    """Refuse service-class rows whose workload is not the capacitated plan's ``workload``:
+    the capacity model sizes every site for one workload (its accelerators times its
+    throughput), so their load would be carried at another model's throughput."""
+    wl = pd.Series(service.workload, dtype=object)
+    other = (wl.notna() & (wl != "") & (wl != workload)).to_numpy(dtype=bool)
+    if not other.any():
+        return
+    pairs = (pd.DataFrame({"c": service.label[other], "w": wl[other].to_numpy()})
+             .drop_duplicates().sort_values(["c", "w"]))
+    shown = "; ".join(f"{c!r} on {w!r}" for c, w in pairs.head(5).itertuples(index=False))
+    raise InputValidationError(
+        f"{source}: a capacitated plan (a load_rps column or --requests-per-person-day) sizes "
+        f"every site for one workload ({workload!r}: its accelerators times its throughput), "
+        f"but {int(other.sum()):,} row(s) take service classes on other workloads ({shown}"
+        f"{' ...' if len(pairs) > 5 else ''}): their load would be carried at the "
+        f"throughput of {workload!r}. Fix: plan those classes on their own (filter the demand "
+        "by service_class) with --workload set to theirs, or drop the load to plan coverage "
+        "only")
 
 
 def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>", *,

@@ -721,13 +721,13 @@ def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
                      dtype=np.float64).reshape(len(classes), len(names))
     per_row = table[codes] if len(classes) else np.zeros((len(d), len(names)))
     if problem.service is not None:  # a class's workload replaces the model's inference
-        from ..model.latency import WORKLOADS_MS
-
-        wl = pd.Series(problem.service.workload, dtype=object)
+        service = problem.service
+        wl = pd.Series(service.workload, dtype=object)
         own = wl.notna().to_numpy()
         if own.any():
             per_row = per_row.copy()
-            p50 = {w: WORKLOADS_MS[str(w)][0] for w in pd.unique(wl[own])}  # per workload
+            p50 = {w: service.model_for(model, w).inference_pair_ms[0]  # per workload
+                   for w in pd.unique(wl[own])}
             per_row[own, names.index("inference")] = wl[own].map(p50).to_numpy(
                 dtype=np.float64)
     nan = np.isnan(d)
