@@ -618,6 +618,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     d, s_valid = ctx["demand"], ctx["sites"]
     sovereign = sovereign_mask(d)
     has_load = "load_rps" in d.columns
+    if has_load and requests_per_person_day is not None:  # the plan's own warning, here
+        logger.warning("requests_per_person_day (--requests-per-person-day) %g is not used: "
+                       "the demand's load_rps column is the load", requests_per_person_day)
     rppd = (None if has_load else
             float(requests_per_person_day if requests_per_person_day is not None
                   else DEFAULT_REQUESTS_PER_PERSON_DAY))

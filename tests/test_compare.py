@@ -710,3 +710,16 @@ def test_compare_refuses_classes_on_another_workload_before_work(tmp_path):
             "--out", str(out), "--budget-ms", "50")
     assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr and str(d) in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_compare_says_requests_per_person_day_is_unused_beside_load_rps(caplog):
+    """A load_rps column is the load; compare took --requests-per-person-day beside it
+    without a word (plan warns)."""
+    demand, sites = town()
+    demand["load_rps"] = 5.0
+    with caplog.at_level("WARNING", logger="coverage"):
+        c = run_compare(demand, sites, regions=NEAR, budget_ms=50.0,
+                        requests_per_person_day=500)
+    assert any("requests_per_person_day (--requests-per-person-day) 500 is not used" in
+               r.getMessage() for r in caplog.records)
+    assert c.document["edge"]["load"]["peak_rps"] == pytest.approx(5.0 * len(demand))

@@ -54,7 +54,8 @@ class ServiceClass:
     percentile : {"p99", "p50"}
         Percentile the budget is checked at.
     workload : str or None
-        Inference workload (:data:`coverage.model.latency.WORKLOADS_MS`); ``None``: the
+        Inference workload, a name of the run's workload catalog (built-in, or a
+        ``--workloads`` file's, whose times :class:`ServiceRows` carries); ``None``: the
         latency model's.
     """
 
