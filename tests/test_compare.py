@@ -710,6 +710,34 @@ def test_compare_refuses_classes_on_another_workload_before_work(tmp_path):
             "--out", str(out), "--budget-ms", "50")
     assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr and str(d) in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
+    # refused with the data checks, before the region's coverage (review 112: the plan's
+    # own refusal came after it), and worded for compare (no load to drop)
+    assert "region coverage" not in r.stderr + r.stdout
+    assert "compare's edge plan carries the load" in r.stderr
+    assert "drop the load" not in r.stderr
+
+
+def test_region_coverage_by_class_naming_the_edge_workload_is_the_regions(tmp_path):
+    """Review 112: a class naming the edge's own workload (the only one compare takes)
+    was measured with the edge accelerator's inference, not the region's own workload:
+    the region's figures must equal those of the class without a workload."""
+    demand, sites = town()
+    demand["service_class"] = ["nlp"] * 20 + ["gaming"] * 20
+    sites["power_kw"] = 50.0
+    docs = []
+    for extra in ({"workload": "vision-orin"}, {}):
+        classes = {"gaming": {"budget_ms": 40.0}, "nlp": {"budget_ms": 40.0, **extra}}
+        # ~250 km north: in 40 ms with the region's vision-l4 (538 km), not all with the
+        # edge's vision-orin (229 km)
+        c = run_compare(demand, sites, regions=regions_at([(52.3, 10.0), (52.4, 10.2)]),
+                        budget_ms=40.0, failures=0, service_classes=classes,
+                        model=LatencyModel(workload="vision-orin"))
+        docs.append(c.document)
+    a, b = ({r["service_class"]: r["population_within_budget"]
+             for r in d["region_coverage_by_service_class"]} for d in docs)
+    assert a == b
+    assert a["nlp"] == pytest.approx(demand["population"][:20].sum())  # the region's reach
+    assert docs[0]["region"]["coverage"] == docs[1]["region"]["coverage"]
 
 
 def test_compare_says_requests_per_person_day_is_unused_beside_load_rps(caplog):

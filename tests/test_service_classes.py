@@ -465,3 +465,31 @@ budget_ms = [40, 50]
     with pytest.raises(InputValidationError, match="'nlp' on 'mine'"):
         run_batch(load_config(capped), tmp_path / "out2", workers=0)
     assert not (tmp_path / "out2" / "scenarios").exists()
+
+
+def test_a_bad_workloads_file_is_the_one_error_for_a_class_naming_its_workload(tmp_path):
+    """Review 112: an unreadable catalog also gave the class naming one of its workloads
+    an "unknown workload" error (checked against the built-in names only)."""
+    bad = _catalog(tmp_path, "[workloads.mine]\ninference_ms = [3.0]\n", "bad.toml")
+    toml = '[service_classes.nlp]\nbudget_ms = 60\nworkload = "mine"\n'
+    args = _files(tmp_path, DEMAND.assign(service_class="nlp"), toml)
+    out = tmp_path / "out"
+    r = run("plan", *args, "--workloads", bad, "--failures", 0, "--out", out)
+    assert r.returncode == 2 and "bad.toml" in r.stderr, r.stderr
+    assert "unknown workload" not in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_by_class_names_the_run_workload_taken_from_the_catalog(tmp_path):
+    """Review 112: with --workload bert-l4 redefined by the catalog, the class naming
+    bert-l4 read 'bert-l4' and the default rows, on the same workload, 'inference_ms'."""
+    wl = _catalog(tmp_path, CATALOG)
+    demand = DEMAND.assign(service_class=["nlp", None, "realtime"] * 4)
+    plan = plan_sites(demand, SITES, budget_ms=60, failures=0, workloads=wl,
+                      model=build_model({"workload": "bert-l4"}, workloads=wl),
+                      service_classes={"nlp": {"budget_ms": 60, "workload": "bert-l4"}})
+    by = {c["service_class"]: c["workload"] for c in plan.summary()["by_service_class"]}
+    assert by == {"nlp": "bert-l4", "default": "bert-l4", "realtime": "bert-l4"}
+    explicit = plan_sites(DEMAND.drop(columns="service_class"), SITES, budget_ms=60, failures=0,
+                          model=LatencyModel(inference_ms=(1.0, 2.0)))
+    assert explicit.summary()["by_service_class"][0]["workload"] == "inference_ms"

@@ -82,7 +82,8 @@ def preset_budget(value: Any) -> ServiceClass | None:
     return None
 
 
-def _class_problems(name: str, spec: Any, workload_names: Collection[str]) -> list[str]:
+def _class_problems(name: str, spec: Any, workload_names: Collection[str] | None
+                    ) -> list[str]:
     if not isinstance(spec, Mapping):
         return [f"class {name!r} must be a table (budget_ms = ..., percentile = ..., "
                 "workload = ...)"]
@@ -100,7 +101,8 @@ def _class_problems(name: str, spec: Any, workload_names: Collection[str]) -> li
     if not isinstance(p, str) or p not in PERCENTILES:
         found.append(f"class {name!r}: percentile must be p50 or p99; got {p!r}")
     w = spec.get("workload")
-    if w is not None and (not isinstance(w, str) or w not in workload_names):
+    if w is not None and (not isinstance(w, str)
+                          or (workload_names is not None and w not in workload_names)):
         found.append(f"class {name!r}: unknown workload {w!r}; choose one of "
                      + ", ".join(sorted(workload_names)) + " (or add it to the workload "
                      "catalog, --workloads FILE)")
@@ -109,13 +111,15 @@ def _class_problems(name: str, spec: Any, workload_names: Collection[str]) -> li
 
 def service_classes_from(table: Mapping[str, Any], source: str = "<service classes>", *,
                          workload_names: Collection[str] | None = None,
-                         ) -> dict[str, ServiceClass]:
+                         check_workloads: bool = True) -> dict[str, ServiceClass]:
     """Classes from a mapping ``name -> {budget_ms, percentile?, workload?}`` (what
     ``plan_sites(service_classes={...})`` accepts), checked; one message for every problem.
     ``workload_names``: the workloads a class may name (the run's workload catalog, e.g.
-    ``WorkloadCatalog.names()``); ``None``: the built-in ones.
+    ``WorkloadCatalog.names()``); ``None``: the built-in ones. ``check_workloads`` false:
+    any workload name is taken (the catalog did not read, and says so itself).
     """
-    names = sorted(WORKLOADS_MS if workload_names is None else workload_names)
+    names = (None if not check_workloads
+             else sorted(WORKLOADS_MS if workload_names is None else workload_names))
     if not isinstance(table, Mapping):
         raise InputValidationError(
             f"{source}: service classes must be a table of classes; got {table!r}. Fix: "
@@ -154,10 +158,10 @@ def service_classes_from(table: Mapping[str, Any], source: str = "<service class
 
 def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None, *,
                          workload_names: Collection[str] | None = None,
-                         ) -> dict[str, ServiceClass]:
+                         check_workloads: bool = True) -> dict[str, ServiceClass]:
     """The classes a TOML file defines (``[service_classes.NAME]`` tables), or of a mapping
-    (:func:`service_classes_from`, which ``workload_names`` is passed to); ``None``: no user
-    classes.
+    (:func:`service_classes_from`, which ``workload_names`` and ``check_workloads`` are
+    passed to); ``None``: no user classes.
 
     Raises
     ------
@@ -168,7 +172,8 @@ def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
     if path is None:
         return {}
     if isinstance(path, Mapping):
-        return service_classes_from(path, workload_names=workload_names)
+        return service_classes_from(path, workload_names=workload_names,
+                                    check_workloads=check_workloads)
     p = Path(path)
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -191,7 +196,8 @@ def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
         raise InputValidationError(
             f"{p}: unknown top-level key(s) {', '.join(extra)}. Fix: put every class under "
             "[service_classes.NAME]")
-    return service_classes_from(table, str(p), workload_names=workload_names)
+    return service_classes_from(table, str(p), workload_names=workload_names,
+                                check_workloads=check_workloads)
 
 
 @dataclass(frozen=True)

@@ -453,12 +453,13 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         except InputValidationError as exc:
             found.append(str(exc))
     if service_classes is not None and not any("service_classes" in p for p in found):
-        try:  # a class's workload is a name of the run's catalog (built-in if unreadable)
+        try:  # a class's workload is a name of the run's catalog (unchecked if unreadable)
             try:
-                names = WorkloadCatalog.from_spec(workloads).names()
+                names: list[str] | None = WorkloadCatalog.from_spec(workloads).names()
             except InputValidationError:
                 names = None  # reported above
-            read_service_classes(service_classes, workload_names=names)
+            read_service_classes(service_classes, workload_names=names,
+                                 check_workloads=names is not None)
         except InputValidationError as exc:
             found.append(str(exc))
     found.extend(check_routing_files(tiers=tiers, upf=upf, backbone=backbone,
@@ -1184,6 +1185,11 @@ def plan_sites(
                             radius_access=radius_access, n_pairs=n_pairs,
                             default_label=preset.name if preset is not None else None,
                             worst_set=worst_set)
+        if (workload is not None and model.inference_ms is not None
+                and tuple(model.inference_ms) == tuple(workload.inference_ms)):
+            for entry in info["by_service_class"]:  # the catalog's time of --workload NAME:
+                if entry["workload"] == "inference_ms":  # named as the classes name it
+                    entry["workload"] = workload.name
         if count.best is not None:
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))
@@ -1508,10 +1514,12 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     return sites, n_acc, excluded, capacity, workload
 
 
-def refuse_other_workloads(service: ServiceRows, workload: str, source: str) -> None:
+def refuse_other_workloads(service: ServiceRows, workload: str, source: str, *,
+                           compare: bool = False) -> None:
     """Refuse service-class rows whose workload is not the capacitated plan's ``workload``:
     the capacity model sizes every site for one workload (its accelerators times its
-    throughput), so their load would be carried at another model's throughput."""
+    throughput), so their load would be carried at another model's throughput.
+    ``compare``: worded for ``compare``, whose edge plan is always capacitated."""
     wl = pd.Series(service.workload, dtype=object)
     other = (wl.notna() & (wl != "") & (wl != workload)).to_numpy(dtype=bool)
     if not other.any():
@@ -1519,14 +1527,17 @@ def refuse_other_workloads(service: ServiceRows, workload: str, source: str) -> 
     pairs = (pd.DataFrame({"c": service.label[other], "w": wl[other].to_numpy()})
              .drop_duplicates().sort_values(["c", "w"]))
     shown = "; ".join(f"{c!r} on {w!r}" for c, w in pairs.head(5).itertuples(index=False))
+    what = ("compare's edge plan carries the load, so it" if compare else
+            "a capacitated plan (a load_rps column or requests_per_person_day, "
+            "--requests-per-person-day)")
     raise InputValidationError(
-        f"{source}: a capacitated plan (a load_rps column or --requests-per-person-day) sizes "
-        f"every site for one workload ({workload!r}: its accelerators times its throughput), "
-        f"but {int(other.sum()):,} row(s) take service classes on other workloads ({shown}"
-        f"{' ...' if len(pairs) > 5 else ''}): their load would be carried at the "
-        f"throughput of {workload!r}. Fix: plan those classes on their own (filter the demand "
-        "by service_class) with --workload set to theirs, or drop the load to plan coverage "
-        "only")
+        f"{source}: {what} sizes every site for one workload ({workload!r}: its "
+        f"accelerators times its throughput), but {int(other.sum()):,} row(s) take service "
+        f"classes on other workloads ({shown}{' ...' if len(pairs) > 5 else ''}): their "
+        f"load would be carried at the throughput of {workload!r}. Fix: plan those classes "
+        "on their own (filter the demand by service_class) with their workload as the run's "
+        "(--workload, or a batch scenario's model.workload)"
+        + ("" if compare else ", or drop the load to plan coverage only"))
 
 
 def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>", *,
