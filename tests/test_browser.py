@@ -33,7 +33,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 from test_maps import (  # noqa: E402
     EVIL,
     EVIL_TIER,
+    _own_budget_flags,
     antimeridian_plan,
+    class_plan,
     national_plan,
     sample_plan,
     template_text,
@@ -427,6 +429,41 @@ def test_sample_map_loads_offline_with_its_layers(browser, tmp_path):
         lambda s: s["checked"] == len(boxes) and len(s["built"]) == len(boxes),
     )["built"]
     assert len(built) == len(names)
+    assert _errors(browser) == []
+
+
+def test_points_are_coloured_against_their_own_budget(browser, tmp_path):
+    """Tester 111: with per-row budgets the map coloured every point against the run's
+    budget (N-1 violations of 30 ms rows within 40 ms drawn in-budget). The drawn fill
+    colours of the latency and N-1 layers are read back and checked against each point's
+    own budget, computed here from the assignment."""
+    plan = class_plan()
+    _, primary_over, n1_over = _own_budget_flags(plan)
+    path, _ = _render(plan, tmp_path, "map.html", tiles=None)
+    _open(browser, path)
+    boxes = browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays input")
+    for box in boxes:
+        if not box.is_selected():
+            box.click()
+    _wait(browser, "the N-1 layer built",
+          lambda d: d.execute_script("return window.covmapLast.stats.built"),
+          lambda b: "n1" in b and "latency" in b)
+    got = browser.execute_script(
+        "var a = window.covmapLast, D = a.data.units, C = a.data.config, out = {};"
+        "['latency', 'n1'].forEach(function (k) {"
+        "  out[k] = a.drawn[k].getLayers().map(function (l) {"
+        "    return l.options.fillColor === C.overColor; }); });"
+        "out.lat = D.lat; out.lon = D.lon; out.p = D.p; return out;")
+    d = plan.demand
+    row = {(round(a, 5), round(b, 5)): i for i, (a, b) in
+           enumerate(zip(d["lat"].to_numpy(float), d["lon"].to_numpy(float), strict=True))}
+    idx = np.array([row[(a, b)] for a, b in zip(got["lat"], got["lon"], strict=True)])
+    uncoverable = (d["coverage_status"].astype(str) == "uncoverable").to_numpy()[idx]
+    drawn_over = np.asarray(got["latency"], bool)
+    np.testing.assert_array_equal(drawn_over[~uncoverable], primary_over[idx][~uncoverable])
+    served = np.asarray(got["p"]) >= 0  # the N-1 layer draws the served units, in order
+    np.testing.assert_array_equal(np.asarray(got["n1"], bool), n1_over[idx][served])
+    assert n1_over.any() and (~n1_over[d["primary_site_id"].notna().to_numpy()]).any()
     assert _errors(browser) == []
 
 

@@ -740,3 +740,72 @@ def test_a_plan_not_across_the_antimeridian_is_not_moved(plan, tmp_path):
     assert np.allclose(data["units"]["lon"], plan.demand["lon"].to_numpy()[order], atol=1e-5)
     assert data["config"]["bounds"][0][1] == pytest.approx(
         min(plan.demand["lon"].min(), plan.sites["lon"].min()))
+
+
+@functools.cache
+def class_plan():
+    """The sample data with per-row budgets: every other point at 40 ms against a run's
+    30 ms, N-1 (the map coloured every point against 30 ms: the 40 ms points over 30 but
+    inside their own budget looked over, and N-1 violations of 30 ms rows within 40 looked
+    fine; tester 111)."""
+    from coverage.inputs.tables import read_demand, read_sites
+    from coverage.planner.plan import plan_sites
+
+    demand = read_demand(DATA / "west_demand.csv")
+    demand["budget_ms"] = np.where(np.arange(len(demand)) % 2 == 0, 40.0, np.nan)
+    sites = read_sites(DATA / "west_candidates.csv")
+    return plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5,
+                      time_limit_s=60)
+
+
+def _own_budget_flags(plan):
+    """Each point against its own budget, computed here from assignment's columns."""
+    d = plan.demand
+    budget = d["budget_ms"].to_numpy(dtype=float)
+    served = d["primary_site_id"].notna().to_numpy()
+    pl = d["primary_latency_ms"].to_numpy(dtype=float)
+    n1 = d["n1_latency_ms"].to_numpy(dtype=float)
+    primary_over = served & (pl > budget + 1e-6)
+    n1_over = served & ~(np.isfinite(n1) & (n1 <= budget + 1e-6))
+    return budget, primary_over, n1_over
+
+
+@pytest.mark.parametrize("max_points", [None, 100])
+def test_points_are_over_budget_against_their_own_budget(tmp_path, max_points):
+    plan = class_plan()
+    budget, primary_over, n1_over = _own_budget_flags(plan)
+    assert set(np.unique(budget)) == {30.0, 40.0}
+    text = _save(plan, tmp_path / "map.html", tiles=None,
+                 **({"max_points": max_points} if max_points else {}))
+    assert "each point coloured against its own budget" in text  # the legend says so
+    data = payload(text)
+    units, cfg = data["units"], data["config"]
+    if max_points is None:  # one unit per point (in drawing order: matched by place)
+        assert cfg["mode"] == "points" and len(units["bu"]) == len(plan.demand)
+        d = plan.demand
+        row = {(round(a, 5), round(b, 5)): i for i, (a, b) in
+               enumerate(zip(d["lat"].to_numpy(float), d["lon"].to_numpy(float), strict=True))}
+        assert len(row) == len(d)
+        idx = np.array([row[(a, b)] for a, b in zip(units["lat"], units["lon"], strict=True)])
+        np.testing.assert_array_equal(units["bu"], budget[idx])
+        np.testing.assert_array_equal(np.asarray(units["po"], bool), primary_over[idx])
+        np.testing.assert_array_equal(np.asarray(units["no"], bool), n1_over[idx])
+        # the run's budget would have said otherwise for some points (the test can fail)
+        n1 = plan.demand["n1_latency_ms"].to_numpy(dtype=float)
+        served = plan.demand["primary_site_id"].notna().to_numpy()
+        by_run = served & ~(np.isfinite(n1) & (n1 <= 30.0 + 1e-6))
+        assert (by_run != n1_over).any()
+        f = data["failures"]
+        assert sum(f["o"]) == int(n1_over.sum())
+    else:  # hexagons: over when any of their points is, the ramp ends at their smallest
+        assert cfg["mode"] == "h3"
+        assert sum(units["no"]) >= 1 and len(units["bu"]) == len(units["pop"])
+        assert set(units["bu"]) <= {30.0, 40.0}
+        assert sum(data["failures"]["o"]) >= sum(units["no"])
+
+
+def test_a_uniform_budget_column_adds_nothing_to_the_map(tmp_path, plan):
+    text = _save(plan, tmp_path / "map.html", tiles=None)
+    data = payload(text)
+    assert "bu" not in data["units"] and "o" not in data["failures"]
+    assert "its own budget" not in text

@@ -55,10 +55,16 @@ var covmap = (function () {
 
         function site(k) { return k < 0 ? "none" : C.siteLabels[k]; }
 
-        function color(v) {
+        // v: a latency (ms). With per-row budgets (D.bu), unit i's own budget ends its
+        // ramp and `over` (computed against it) says whether it is over budget.
+        function color(v, i, over) {
             if (v < 0) { return C.missingColor; }
-            if (v > C.budget + 1e-6) { return C.overColor; }
-            var t = Math.min(1, Math.max(0, (v - C.vmin) / (C.budget - C.vmin)));
+            var b = C.budget;
+            if (D.bu && i !== undefined) {
+                if (over) { return C.overColor; }
+                if (D.bu[i] > 0) { b = D.bu[i]; }
+            } else if (v > C.budget + 1e-6) { return C.overColor; }
+            var t = b > C.vmin ? Math.min(1, Math.max(0, (v - C.vmin) / (b - C.vmin))) : 1;
             return C.palette[Math.round(t * (C.palette.length - 1))];
         }
 
@@ -179,7 +185,7 @@ var covmap = (function () {
             latency: function (g) {
                 for (var i = 0; i < NU; i++) {
                     g.addLayer(shape(i, fill(D.st[i] === C.uncoverableCode ? C.missingColor :
-                        color(D.pl[i])), "covDemand"));
+                        color(D.pl[i], i, D.po ? D.po[i] : 0)), "covDemand"));
                 }
             },
             status: function (g) {
@@ -189,7 +195,10 @@ var covmap = (function () {
             },
             n1: function (g) {
                 for (var i = 0; i < NU; i++) {
-                    if (D.p[i] >= 0) { g.addLayer(shape(i, fill(color(D.n1[i] < 0 ? 1e9 : D.n1[i])), "covDemand")); }
+                    if (D.p[i] >= 0) {
+                        g.addLayer(shape(i, fill(color(D.n1[i] < 0 ? 1e9 : D.n1[i], i,
+                            D.n1[i] < 0 || (D.no ? D.no[i] : 0))), "covDemand"));
+                    }
                 }
             },
             outside: function (g) {
@@ -422,7 +431,7 @@ var covmap = (function () {
             if (s < 0) { if (outEl) { outEl.innerHTML = ""; } return; }
             if (!M.hasLayer(failGroup)) { failGroup.addTo(M); }
             failSet = {};
-            var to = {}, pop = 0, outPop = 0, worst = -1, n = 0;
+            var to = {}, pop = 0, outPop = 0, worst = -1, n = 0, anyOver = false;
             var bounds = L.latLngBounds([[S.lat[s], S.lon[s]], [S.lat[s], S.lon[s]]]);
             for (var r = F.off[s]; r < F.off[s + 1]; r++) {
                 var i = F.u[r], v = F.lat[r], k = F.to[r];
@@ -431,7 +440,9 @@ var covmap = (function () {
                 pop += F.pop[r];
                 outPop += F.out[r];
                 worst = Math.max(worst, v);
-                var c = color(v < 0 ? 1e9 : v);
+                var over = v < 0 || (F.o ? F.o[r] : v > C.budget + 1e-6);
+                anyOver = anyOver || !!over;
+                var c = color(v < 0 ? 1e9 : v, i, over);
                 failGroup.addLayer(shape(i, fill(c), "covFail"));
                 if (k >= 0 && k < NS) {
                     failGroup.addLayer(L.polyline([[D.lat[i], D.lon[i]], [S.lat[k], S.lon[k]]], {
@@ -461,7 +472,7 @@ var covmap = (function () {
             var html = "<div class='covmap-fail-title'>" + site(s) + " fails</div><table>" +
                 row("People re-routed", "<span class='covmap-fail-pop'>" + fmtInt(pop) + "</span>") +
                 row(HEX ? "Demand points" : "Demand points", fmtInt(n)) +
-                row("Worst latency", fmtMs(worst) + (worst > C.budget + 1e-6 ? " (over budget)" : "")) +
+                row("Worst latency", fmtMs(worst) + (anyOver ? " (over budget)" : "")) +
                 row("Outside budget", "<span class='covmap-fail-out'>" + fmtInt(outPop) + "</span> people") +
                 "</table>";
             if (targets.length) {
@@ -509,7 +520,8 @@ var covmap = (function () {
             }
         });
 
-        var api = {layer: layer, fail: fail, pick: pick, popup: popup, stats: stats, data: data};
+        var api = {layer: layer, fail: fail, pick: pick, popup: popup, stats: stats, data: data,
+            drawn: drawn};
         window.covmapLast = api;
         return api;
     };

@@ -450,6 +450,8 @@ def plan_map(
     pop_all = table["pop"]
     radius_scale = _radius_scale(pop_all)
     vmin_ms, caption, palette = _colour_scale(primary_ms, budget_ms, percentile)
+    if table["own_budgets"]:  # service classes: each point against its own budget
+        caption += "; each point coloured against its own budget"
     status_names = table["status_names"]
     status_colors = [
         STATUS_COLORS[k] if k < len(STATUS_COLORS) else MISSING_COLOR

@@ -214,7 +214,20 @@ def point_table(
             prop = np.full(len(demand), math.nan)
     else:
         prop = np.full(len(demand), math.nan)
+    # each row's own budget (service classes, a budget_ms column): a point is over budget
+    # against its own, not the run's (the map coloured by the run's hid N-1 violations)
+    run_budget = finite_or(getattr(plan, "budget_ms", None), math.nan)
+    bu = (float_column(demand, "budget_ms") if has_column(demand, "budget_ms")
+          else np.full(len(demand), math.nan))
+    own = bool(np.isfinite(bu).any()) and bool(
+        (np.abs(bu[np.isfinite(bu)] - run_budget) > 1e-9).any() or not math.isfinite(run_budget))
+    with np.errstate(invalid="ignore"):
+        primary_over = has_primary & np.isfinite(pl) & (pl > bu + 1e-6)
     return {
+        "own_budgets": own,
+        "bu": bu,
+        "po": primary_over,
+        "no": has_primary & ~n1_ok,
         "lat": lat,
         "lon": lon,
         "pop": pop,
@@ -266,7 +279,7 @@ def point_units(t: dict[str, Any], keep: npt.NDArray[np.intp], demand: pd.DataFr
     }
     rec = np.arange(len(keep))
     has = t["p"][keep] >= 0
-    return units, {
+    recs = {
         "unit": rec[has],
         "site": t["p"][keep][has],
         "to": t["n1s"][keep][has],
@@ -275,6 +288,17 @@ def point_units(t: dict[str, Any], keep: npt.NDArray[np.intp], demand: pd.DataFr
         "out": t["out"][keep][has],
         "n": None,
     }
+    if t.get("own_budgets"):  # each point against its own budget
+        units["bu"] = _budgets(t["bu"][keep])
+        units["po"] = t["po"][keep].astype(np.int8).tolist()
+        units["no"] = t["no"][keep].astype(np.int8).tolist()
+        recs["o"] = t["no"][keep][has]
+    return units, recs
+
+
+def _budgets(values: npt.NDArray[np.float64]) -> list[float]:
+    """Budgets, ms, to 0.001 ms; missing as -1 (the run's budget)."""
+    return np.where(np.isfinite(values), np.round(values, 3), -1.0).tolist()
 
 
 def _weighted_mean(unit, values, weights, n_units):
@@ -381,6 +405,12 @@ def h3_units(t: dict[str, Any], ok: npt.NDArray[np.bool_], res: int, proj: Any):
         "pd": _ms(_weighted_mean(unit, t["pd"][idx], w, n)),
         "nc": nc_min.astype(np.int64).tolist(),
     }
+    own = bool(t.get("own_budgets"))
+    if own:  # a cell's smallest budget for its colour ramp; over when any point is
+        units["bu"] = _budgets(_reduce(t["bu"][idx][order], starts, np.fmin, n, np.nan))
+        for key in ("po", "no"):
+            units[key] = (np.bincount(unit, weights=t[key][idx].astype(np.float64),
+                                      minlength=n) > 0).astype(np.int8).tolist()
 
     # Failure records: one per (cell, primary site), with the dominant N-1 site.
     p = t["p"][idx]
@@ -406,6 +436,11 @@ def h3_units(t: dict[str, Any], ok: npt.NDArray[np.bool_], res: int, proj: Any):
             "out": np.bincount(inv, weights=t["out"][idx][has], minlength=m),
             "n": np.bincount(inv, minlength=m),
         }
+        if own:
+            recs["o"] = np.bincount(inv, weights=t["no"][idx][has].astype(np.float64),
+                                    minlength=m) > 0
+    elif own:
+        recs["o"] = np.zeros(0, dtype=bool)
     return units, recs, hex_deg
 
 
@@ -423,6 +458,8 @@ def failure_payload(recs: dict[str, Any], n_sites: int) -> dict[str, Any]:
     }
     if recs.get("n") is not None:
         out["n"] = recs["n"][order].astype(np.int64).tolist()
+    if recs.get("o") is not None:  # over its own budget (per-row budgets)
+        out["o"] = np.asarray(recs["o"])[order].astype(np.int8).tolist()
     return out
 
 
