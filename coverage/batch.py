@@ -1188,6 +1188,11 @@ _CAPACITY_PARAMS = ("tiers", "workloads", "requests_per_person_day", "peak_to_me
                     "aggregate_h3")
 
 
+#: Scenario options that apply to a capacitated plan only (``domain_radius_km`` is
+#: refused by the capacity model itself).
+_LOAD_ONLY_PARAMS = ("peak_to_mean", "target_utilisation", "scenario_limit")
+
+
 def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
                     todo: Collection[Scenario]) -> list[str]:
     """The candidates' capacity, power and failure-domain columns and the demand's load
@@ -1218,6 +1223,17 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
             where = (f"demo demand [{sc.region}]", f"demo candidates [{sc.region}]")
             ident = json.dumps([opts, model.workload, sc.region], sort_keys=True,
                                default=str)
+        if opts["requests_per_person_day"] is None and "load_rps" not in demand.columns:
+            typed = [k for k in _LOAD_ONLY_PARAMS if sc.params.get(k) is not None]
+            text = (f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} to a "
+                    "capacitated plan only, and this one has no load (neither "
+                    "requests_per_person_day nor a demand load_rps column): the plan would be "
+                    "made without " + ("them" if len(typed) > 1 else "it") + ". Fix: add "
+                    "requests_per_person_day (or a load_rps column), or drop "
+                    + ", ".join(typed))
+            if typed and text not in said:  # as the command line (tester 110)
+                said.add(text)
+                problems.append(f"scenario {sc.name!r} [{sc.region}]: {text}")
         if ident in seen:
             continue
         seen.add(ident)

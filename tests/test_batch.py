@@ -1806,3 +1806,24 @@ def test_an_option_file_edited_during_the_sweep_files_no_plan_under_its_old_key(
     assert again.attrs["computed"] == 1 and again["ok"].all()
     cols = ["budget_ms", "site_count", "max_radius_km"]
     pd.testing.assert_frame_equal(again[cols], fresh[cols])
+
+
+def test_load_only_options_without_a_load_are_refused_as_on_the_command_line(tmp_path):
+    """Tester 110: peak_to_mean / target_utilisation / scenario_limit in a scenario with
+    no load ran without a word (the command line refuses them), and got a key of their
+    own for the same problem."""
+    from coverage.batch import load_config, run_batch
+    from coverage.errors import InputValidationError
+
+    cfg = tmp_path / "u.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\nbudget_ms = 50\n'
+                   '[[scenarios]]\nname = "p"\npeak_to_mean = 5\ntarget_utilisation = 0.5\n'
+                   '[[scenarios]]\nname = "ok"\nrequests_per_person_day = 10\n'
+                   'peak_to_mean = 5\n')
+    with pytest.raises(InputValidationError) as info:
+        run_batch(load_config(cfg), tmp_path / "out", workers=0)
+    text = str(info.value)
+    assert "scenario 'p'" in text and "peak_to_mean, target_utilisation apply" in text
+    assert "scenario 'ok'" not in text and "Fix: add requests_per_person_day" in text
+    assert not (tmp_path / "out" / "scenarios").exists()

@@ -1856,3 +1856,18 @@ def test_a_cut_exactly_full_beside_many_big_sites_stays_feasible(seed):
     reach = sp.csr_array(np.array([[1, 0], [0, 1]], dtype=float))
     f = scenario_flow(reach, np.array([2e9, 1.8]), np.array([5e9, 1.0]), np.arange(2))
     assert not f.feasible
+
+
+def test_python_is_told_load_only_options_are_unused_without_a_load(caplog):
+    """Tester 110: plan_sites(..., peak_to_mean=5, target_utilisation=0.5) without a load
+    ran without a word (the command line and a batch refuse them)."""
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["a"], "lat": [50.0], "lon": [8.0],
+                           "population": [1000.0]})
+    sites = pd.DataFrame({"site_id": ["s"], "lat": [50.01], "lon": [8.01]})
+    with caplog.at_level("WARNING", logger="coverage"):
+        plan_sites(demand, sites, budget_ms=50, failures=0, peak_to_mean=5,
+                   target_utilisation=0.5)
+    assert any("peak_to_mean, target_utilisation are not used" in r.getMessage()
+               for r in caplog.records)

@@ -317,6 +317,14 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             logger.warning("%s: the failure_domain column applies to a capacitated plan "
                            "only (no load here): the N-1 check fails one site at a time",
                            sites_source)
+        unused = [name for name, value, default in (
+            ("peak_to_mean", peak_to_mean, DEFAULT_PEAK_TO_MEAN),
+            ("target_utilisation", target_utilisation, DEFAULT_TARGET_UTILISATION))
+            if value != default]
+        if warn and unused:  # the command line and a batch refuse them; Python is told
+            logger.warning("%s %s not used: this plan has no load (no load_rps column, no "
+                           "requests_per_person_day)", ", ".join(unused),
+                           "is" if len(unused) == 1 else "are")
         return None
     if own_load is not None:
         load = own_load
