@@ -34,7 +34,7 @@ import threading
 import time
 import tomllib
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1375,7 +1375,7 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     _refuse_edited_tables(root)
     _write_table(table, root)
     try:
-        _plot(table, root / "sweep.png")
+        _plot(table, root / "sweep.png", variants=_variants(requested))
     except Exception as exc:  # noqa: BLE001 - the plot is optional; the table is written
         reason = f"{type(exc).__name__}: {exc}".strip()
         table.attrs["outputs_skipped"] = {"sweep.png": reason}
@@ -1909,8 +1909,44 @@ def _write_table(table: pd.DataFrame, root: Path) -> None:
     logger.info("wrote %s and %s", root / "scenarios.csv", root / "scenarios.parquet")
 
 
-def _plot(table: pd.DataFrame, path: Path) -> None:
-    """Sites against budget, one line per failure level, one panel per region (PNG)."""
+def _variants(scenarios: Iterable[Scenario]) -> dict[str, str]:
+    """Each scenario key's options but the budget (its line in the plot), as canonical
+    JSON."""
+    return {s.key: json.dumps({**{k: v for k, v in s.params.items() if k != "budget_ms"},
+                               "model": s.model}, sort_keys=True, default=str)
+            for s in scenarios}
+
+
+def _line_labels(variants: Iterable[str]) -> dict[str, str]:
+    """A label per variant: failures, and percentile and access when not p99 / ftth, then
+    the other options on which the variants differ (``model=...``)."""
+    docs = {v: json.loads(v) for v in dict.fromkeys(variants)}
+    keys = sorted({k for d in docs.values() for k in d} - {"failures", "percentile", "access"})
+    differ = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True, default=str)
+                                      for d in docs.values()}) > 1]
+    out = {}
+    for v, d in docs.items():
+        pct, acc = d.get("percentile", "p99"), d.get("access", "ftth")
+        label = f"N-{d.get('failures', 1)}" + ("" if (pct, acc) == ("p99", "ftth")
+                                              else f" {pct} {acc}")
+        extra = []
+        for k in differ:
+            value = d.get(k)
+            if isinstance(value, dict):  # a model: only its entries that differ
+                value = ",".join(f"{a}={b}" for a, b in sorted(value.items())) or "default"
+            extra.append(f"{k}={value if value is not None else '-'}")
+        text = label + (" " + " ".join(extra) if extra else "")
+        out[v] = text if len(text) <= 60 else text[:57] + "..."
+    return out
+
+
+def _plot(table: pd.DataFrame, path: Path, *,
+          variants: Mapping[str, str] | None = None) -> None:
+    """Sites against budget, one line per variant (the options but the budget: failure
+    level, percentile, access and any other option on which scenarios differ; tester 110:
+    two models' lines were merged into one by their minimum), one panel per region
+    (PNG). ``variants``: scenario key -> its options but the budget
+    (:func:`_variants`); without it, one line per failure level, percentile and access."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1922,6 +1958,11 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     cols = min(3, n)
     nrows = math.ceil(n / cols)
     fig, axs = plt.subplots(nrows, cols, figsize=(4.5 * cols, 3.4 * nrows), squeeze=False)
+    ok = ok.assign(variant=[
+        (variants or {}).get(k) or json.dumps({"failures": int(f), "percentile": str(p),
+                                               "access": str(a), "model": {}})
+        for k, f, p, a in zip(ok["key"], ok["failures"], ok["percentile"], ok["access"],
+                              strict=True)])
     try:
         png = _draw(fig, axs, table, ok, regions, n)
     finally:
@@ -1938,12 +1979,15 @@ def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: li
     """Draw the panels of :func:`_plot` (names as written: never read as TeX) into PNG bytes."""
     import io
 
+    labels = _line_labels(ok["variant"])
     for ax, region in zip(axs.flat, regions, strict=False):
         sub = ok[ok["region"] == region]
-        for (k, pct, acc), g in sub.groupby(["failures", "percentile", "access"], sort=True):
+        order = sub.sort_values(["failures", "percentile", "access"])["variant"]
+        for variant in dict.fromkeys(order):
+            g = sub[sub["variant"] == variant]
             g = g.groupby("budget_ms", as_index=False)["site_count"].min()
-            label = f"N-{k}" + ("" if (pct, acc) == ("p99", "ftth") else f" {pct} {acc}")
-            ax.plot(g["budget_ms"], g["site_count"].astype(float), marker="o", label=label)
+            ax.plot(g["budget_ms"], g["site_count"].astype(float), marker="o",
+                    label=labels[variant])
         failed = table[(~table["ok"]) & (table["region"] == region)]
         if len(failed):
             ax.plot(failed["budget_ms"], [0] * len(failed), "x", color="red",

@@ -1827,3 +1827,41 @@ def test_load_only_options_without_a_load_are_refused_as_on_the_command_line(tmp
     assert "scenario 'p'" in text and "peak_to_mean, target_utilisation apply" in text
     assert "scenario 'ok'" not in text and "Fix: add requests_per_person_day" in text
     assert not (tmp_path / "out" / "scenarios").exists()
+
+
+def test_the_plot_draws_one_line_per_set_of_options(tmp_path, monkeypatch):
+    """Tester 110: scenarios that differ in their model (or any option but the budget)
+    were merged into one line per failure level, by their minimum: the internet model's
+    16 / 4 sites were drawn nowhere."""
+    import dataclasses
+
+    import matplotlib.axes
+
+    from coverage import batch
+
+    cfg = tmp_path / "plot.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 1\n'
+                   '[[scenarios]]\nname = "i35"\nbudget_ms = 35\n'
+                   '[[scenarios]]\nname = "i50"\nbudget_ms = 50\n'
+                   '[[scenarios]]\nname = "o35"\nbudget_ms = 35\nmodel = "on-net"\n'
+                   '[[scenarios]]\nname = "o50"\nbudget_ms = 50\nmodel = "on-net"\n')
+    scenarios = [dataclasses.replace(s, key=s.name) for s in batch.load_config(cfg).scenarios]
+    table = pd.DataFrame({"scenario": [s.name for s in scenarios],
+                          "key": [s.key for s in scenarios], "region": "all",
+                          "budget_ms": [35.0, 50.0, 35.0, 50.0], "failures": 1,
+                          "percentile": "p99", "access": "ftth", "ok": True,
+                          "site_count": [16, 4, 4, 2]})
+    drawn = []
+    real = matplotlib.axes.Axes.plot
+
+    def spy(self, x, y, *args, **kwargs):
+        drawn.append((kwargs.get("label"), [float(v) for v in y]))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    batch._plot(table, tmp_path / "sweep.png", variants=batch._variants(scenarios))
+    lines = dict(drawn)
+    assert sorted(lines.values()) == [[4.0, 2.0], [16.0, 4.0]]
+    assert len(lines) == 2 and all(label.startswith("N-1 model=") for label in lines)
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
