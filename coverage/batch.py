@@ -476,7 +476,8 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         for combo in itertools.product(*(axes[n] for n in names)):
             values = dict(zip(names, combo, strict=True))
             region = values.pop("region")
-            label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            # every digit a float needs (40.000001 and 40.0000012 were both "40")
+            label = ",".join(f"{k}={v:.15g}" if isinstance(v, float) else f"{k}={v}"
                              for k, v in values.items()) or "base"
             scenarios.append(Scenario(label, region, {**params, **values}, model))
     named: dict[str, int] = {s.name: -1 for s in scenarios}  # the axes' labels
@@ -669,10 +670,15 @@ SCENARIO_FILES = frozenset((
 report or GIS files), and ``assignment.csv``, which sweeps wrote before 2026-11-27."""
 
 
+_FAILED_FILES = frozenset(("failed.json", "scenario.json"))
+"""What a failed scenario's folder holds (:func:`run_scenario`)."""
+
+
 def scenario_foreign(folder: Path) -> list[str]:
     """Entries of a scenario folder :func:`run_scenario` did not write.
 
-    Names it never writes, and names it writes that are now a directory or a symbolic link
+    Names it never writes (in a failed scenario's folder: anything but ``failed.json`` and
+    ``scenario.json``), and names it writes that are now a directory or a symbolic link
     (it writes regular files only); its own hidden temporaries are not counted.
 
     Parameters
@@ -691,10 +697,14 @@ def scenario_foreign(folder: Path) -> list[str]:
         entries = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    # a failed scenario writes these two only: a plan file there is the user's (tester
+    # 110: an assignment.csv put in a failed scenario's folder was deleted by the re-run)
+    owned = (_FAILED_FILES if "failed.json" in entries and "done.json" not in entries
+             else SCENARIO_FILES)
     foreign = sorted(e for e in entries
-                     if (e not in SCENARIO_FILES and not own_temporary(e, SCENARIO_FILES))
-                     or (e in SCENARIO_FILES and (os.path.islink(folder / e)
-                                                  or os.path.isdir(folder / e))))
+                     if (e not in owned and not own_temporary(e, SCENARIO_FILES))
+                     or (e in owned and (os.path.islink(folder / e)
+                                         or os.path.isdir(folder / e))))
     try:  # files edited since the scenario finished (its done.json records them)
         doc = json.loads((folder / "done.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -1135,11 +1145,16 @@ def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
             problems.append(
                 f"{cfg.path}: [regions] {name}: the demand has no column {col!r}. Fix: use "
                 "one of its columns: " + ", ".join(map(str, demand.columns)))
-        elif not demand[col].astype(str).isin(spec["values"]).any():
-            problems.append(
-                f"{cfg.path}: [regions] {name}: no demand row has {col} in "
-                f"{spec['values']}. Fix: check the values (e.g. "
-                + ", ".join(map(str, pd.unique(demand[col].astype(str))[:5])) + ")")
+        else:
+            present = set(pd.unique(demand[col].astype(str)).tolist())
+            missing = [str(v) for v in spec["values"] if str(v) not in present]
+            if missing:  # one of several that matches nothing is a typo too (tester 110)
+                problems.append(
+                    f"{cfg.path}: [regions] {name}: no demand row has {col} = "
+                    + ", ".join(repr(v) for v in missing[:5])
+                    + (" ..." if len(missing) > 5 else "") + ". Fix: check the values "
+                    "(e.g. " + ", ".join(sorted(present)[:5]) + ") or drop "
+                    + ("it" if len(missing) == 1 else "them"))
     return problems
 
 
@@ -1201,6 +1216,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     candidates have no capacity is refused before any scenario runs, not failed once per
     scenario. Each distinct set of the options it reads (and workload) is checked once."""
     from .errors import NoFeasiblePlanError
+    from .model.workloads import WorkloadCatalog
     from .planner.plan import resolve_plan_service, site_capacity, tier_catalog_of
 
     problems: list[str] = []
@@ -1210,6 +1226,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
         try:
             model = build_model(sc.model, workloads=sc.params.get("workloads"))
             catalog = tier_catalog_of(sc.params.get("tiers"))
+            WorkloadCatalog.from_spec(sc.params.get("workloads"))  # (it was said twice)
         except (InputValidationError, TypeError):
             continue  # reported by check_scenarios
         opts = {k: sc.params.get(k) for k in _CAPACITY_PARAMS}

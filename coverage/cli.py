@@ -98,8 +98,11 @@ def _nonneg_int(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _nonneg_int(text)
-    if value < 1:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:  # (a negative one was told ">= 0", then 0 ">= 1"; tester 110)
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
 
@@ -657,6 +660,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         problems.extend(_load_options_unused(args, demand))
     _warn_sweep_options_unused(args)
     _warn_failure_options_unused(args)
+    _warn_reach_partitions_unused(args)
     if args.command == "compare" and not problems:
         problems.extend(_compare_data_problems(args, demand, sites, model, extra))
     problems.extend(scheduler_problems)
@@ -730,6 +734,15 @@ def _warn_sweep_options_unused(args: argparse.Namespace) -> None:
     if getattr(args, "no_report", False):
         _warn_unused(_typed(args, SWEEP_OPTIONS),
                      "--no-report skips the budget sweep and the report")
+
+
+def _warn_reach_partitions_unused(args: argparse.Namespace) -> None:
+    """``--reach-partitions`` without a Dask cluster changes nothing (tester 110: a
+    batch's ``--workers 0 --reach-partitions 4`` said nothing)."""
+    if (getattr(args, "reach_partitions", None) and not getattr(args, "workers", 0)
+            and getattr(args, "scheduler", None) is None):
+        logger.warning("--reach-partitions is not used: there is no Dask cluster (give "
+                       "--workers N or --scheduler tcp://HOST:PORT)")
 
 
 def _warn_failure_options_unused(args: argparse.Namespace) -> None:
@@ -1563,6 +1576,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
     from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
+    _warn_reach_partitions_unused(args)
     with _ProgressBar(enabled=not args.quiet) as bar:
         table = run_batch(args.config, args.out, workers=args.workers,
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import DATA
-from helpers import EXE, ON_NET
+from helpers import EXE, ON_NET, run
 
 from coverage import InputValidationError, plan_sites
 from coverage.batch import TABLE_COLUMNS, check_scenarios, load_config, run_batch
@@ -1865,3 +1865,72 @@ def test_the_plot_draws_one_line_per_set_of_options(tmp_path, monkeypatch):
     assert sorted(lines.values()) == [[4.0, 2.0], [16.0, 4.0]]
     assert len(lines) == 2 and all(label.startswith("N-1 model=") for label in lines)
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_a_users_file_in_a_failed_scenarios_folder_is_kept(tmp_path):
+    """Tester 110: a failed scenario writes failed.json and scenario.json only; a plan
+    file the user put there (assignment.csv, sites.csv) was deleted by the re-run."""
+    from coverage.batch import run_batch
+    from coverage.errors import InputValidationError
+
+    cfg = tmp_path / "ff.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 0\n'
+                   'time_limit_s = 10\n[axes]\nbudget_ms = [25, 50]\n')
+    table = run_batch(cfg, tmp_path / "out", workers=0)
+    folder = tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
+    (folder / "sites.csv").write_text("site_id,lat,lon\nx,1,2\n")
+    with pytest.raises(InputValidationError, match="sites.csv"):
+        run_batch(cfg, tmp_path / "out", workers=0)
+    assert (folder / "sites.csv").read_text() == "site_id,lat,lon\nx,1,2\n"
+
+
+def test_a_region_value_that_matches_no_row_is_refused_among_others(tmp_path):
+    """Tester 110: values = ["NV", "XX"] planned NV only without a word."""
+    from coverage.batch import run_batch
+    from coverage.errors import InputValidationError
+
+    demand = pd.read_csv(DATA / "west_demand.csv")
+    assert "state" in demand.columns and "NV" in set(demand["state"])
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\n'
+                   '[regions]\nr = {column = "state", values = ["NV", "XX"]}\n')
+    with pytest.raises(InputValidationError, match="no demand row has state = 'XX'"):
+        run_batch(cfg, tmp_path / "out", workers=0)
+
+
+def test_axis_values_that_differ_past_six_digits_get_their_own_names(tmp_path):
+    """Tester 110: budget_ms = [40.000001, 40.0000012] were both named budget_ms=40."""
+    from coverage.batch import load_config
+
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\n'
+                   '[axes]\nbudget_ms = [40.000001, 40.0000012, 50.0]\n')
+    names = [s.name for s in load_config(cfg).scenarios]
+    assert len(set(names)) == 3 and "budget_ms=50" in names
+
+
+def test_a_negative_count_is_told_the_bound_it_needs(tmp_path):
+    """Tester 110: --max-scenarios -5 said '>= 0', then 0 said '>= 1'."""
+    r = run("batch", tmp_path / "none.toml", "--out", tmp_path / "x", "--max-scenarios", "-5")
+    assert r.returncode == 2 and "must be an integer >= 1" in r.stderr
+
+
+def test_reach_partitions_without_a_cluster_is_named_as_not_used(tmp_path):
+    """Tester 110: --workers 0 --reach-partitions 4 was dropped without a word."""
+    r = run("batch", tmp_path / "none.toml", "--out", tmp_path / "x", "--workers", "0",
+            "--reach-partitions", "4")
+    assert "--reach-partitions is not used" in r.stderr
+
+
+def test_a_bad_workloads_file_is_named_once(tmp_path):
+    """Tester 110: an empty workloads file's problem was printed twice (once with the
+    file's name, once more from the capacity check)."""
+    (tmp_path / "wl.toml").write_text("# my workloads\n")
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+                   f'candidates = "{DATA / "west_candidates.csv"}"\nworkloads = "wl.toml"\n')
+    r = run("batch", cfg, "--out", tmp_path / "o", "--workers", "0")
+    assert r.returncode == 2 and r.stderr.count("no [workloads.NAME] table") == 1, r.stderr

@@ -230,3 +230,16 @@ def test_a_plan_beyond_the_fitted_distances_is_warned(tmp_path, caplog):
         plan_sites(far, far.assign(site_id=["a", "b"]), budget_ms=100.0, failures=0,
                    model=LatencyModel.from_file(old))
     assert any("up to 500 km" in r.getMessage() for r in caplog.records)
+
+
+def test_the_model_refuses_a_negative_distance_and_a_non_finite_budget():
+    """Tester 110: p99_ms(-1) was below p99_ms(0), radius_km(nan) was nan and
+    radius_km(inf) inf."""
+    m = LatencyModel()
+    with pytest.raises(InputValidationError, match="distance_km must be >= 0"):
+        m.p99_ms(-1.0, "ftth")
+    assert np.isnan(m.p99_ms(np.array([np.nan, 1.0]), "ftth")[0])  # no site: still nan
+    for bad in (float("nan"), float("inf"), 0.0, -5.0, True):
+        with pytest.raises(InputValidationError, match="budget_ms must be a positive"):
+            m.radius_km(bad, "ftth")
+    assert m.radius_km(30, "ftth") == pytest.approx(m.radius_km(30.0, "ftth"))

@@ -497,8 +497,17 @@ class LatencyModel:
         access: str | npt.ArrayLike = "ftth",
         percentile: Percentile = "p99",
     ) -> npt.NDArray[np.float64] | float:
-        """Latency at ``percentile`` for great-circle ``distance_km`` (vectorised), ms."""
+        """Latency at ``percentile`` for great-circle ``distance_km`` (vectorised), ms.
+
+        Raises
+        ------
+        InputValidationError
+            A negative distance (it would lower the latency below distance 0's).
+        """
         d = np.asarray(distance_km, dtype=np.float64)
+        if (d < 0).any():  # nan stays nan (no site); a negative one is a caller's mistake
+            raise InputValidationError(
+                f"distance_km must be >= 0 km; got {float(d[d < 0].flat[0]):g}")
         fixed = (
             self.fixed_ms(access, percentile)
             if isinstance(access, str)
@@ -524,7 +533,13 @@ class LatencyModel:
         ------
         InfeasibleBudgetError
             When access + inference alone exceed the budget at distance zero.
+        InputValidationError
+            A budget that is not a positive finite number of ms.
         """
+        if (isinstance(budget_ms, bool) or not isinstance(budget_ms, int | float | np.number)
+                or not math.isfinite(budget_ms) or budget_ms <= 0):
+            raise InputValidationError(
+                f"budget_ms must be a positive finite number of ms; got {budget_ms!r}")
         fixed = self.fixed_ms(access, percentile)
         if fixed > budget_ms:
             raise InfeasibleBudgetError(
