@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import threading
@@ -913,16 +914,18 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
         country = spec.get("country", d["demo"])
         where = (f"[regions] {name} (country = {country!r})" if "country" in spec
                  else f"[base] demo (country = {country!r})")
-        try:
-            loaded[("region", name)] = (
-                datasets.geonames_demand(country, d["min_population"],
-                                         option="min_population in [base] demo"),
-                datasets.geonames_candidates(country, c["min_population"],
-                                             option="site_min_population in [base] demo"))
-        except InputValidationError as exc:
-            text = f"{cfg.path}: {where}: {exc}"
-            if text not in problems:
-                problems.append(text)
+        got = []  # both read, so that one run names the problems of both (tester 110)
+        for read, threshold, option in (
+                (datasets.geonames_demand, d["min_population"], "min_population"),
+                (datasets.geonames_candidates, c["min_population"], "site_min_population")):
+            try:
+                got.append(read(country, threshold, option=f"{option} in [base] demo"))
+            except InputValidationError as exc:  # named by its key here, not its flag
+                text = f"{cfg.path}: {where}: " + re.sub(r"^--country \S+: ", "", str(exc))
+                if text not in problems:
+                    problems.append(text)
+        if len(got) == 2:
+            loaded[("region", name)] = (got[0], got[1])
     if problems:
         raise InputValidationError("\n".join(problems))
     return loaded

@@ -1934,3 +1934,16 @@ def test_a_bad_workloads_file_is_named_once(tmp_path):
                    f'candidates = "{DATA / "west_candidates.csv"}"\nworkloads = "wl.toml"\n')
     r = run("batch", cfg, "--out", tmp_path / "o", "--workers", "0")
     assert r.returncode == 2 and r.stderr.count("no [workloads.NAME] table") == 1, r.stderr
+
+
+def test_both_demo_thresholds_are_named_in_one_run(tmp_path):
+    """Tester 110: a demo spec with both thresholds too high named min_population only,
+    then site_min_population on the next run, and by their command-line flag."""
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text('[base]\ndemo = {country = "lu", min_population = 1e18, '
+                   'site_min_population = 10000000}\n')
+    r = run("batch", cfg, "--out", tmp_path / "o", "--workers", "0")
+    assert r.returncode == 2
+    assert "lower min_population in [base] demo" in r.stderr
+    assert "lower site_min_population in [base] demo" in r.stderr
+    assert "--country" not in r.stderr
