@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
@@ -440,6 +442,20 @@ def build_model(values: Mapping[str, Any] | None = None, *,
         model = LatencyModel.from_spec(spec, **given)
     except TypeError as exc:
         raise InputValidationError(f"invalid latency model ({exc})") from None
+    except InputValidationError as exc:
+        from .model.latency import LATENCY_PROFILES
+
+        if (not given or not isinstance(spec, str | os.PathLike) or str(spec) in
+                LATENCY_PROFILES or Path(spec).is_file()):
+            raise  # (a file that reads names its own problems with the options')
+        try:  # the file did not read: the other options' problems in the same message
+            LatencyModel.from_spec(None, **given)  # (tester 110: one per run)
+        except InputValidationError as other:
+            if str(other) != str(exc):
+                raise InputValidationError(f"{exc}\n{other}") from None
+        except TypeError:
+            pass
+        raise
     if name is not None and given.get("inference_ms") is None and model.inference_ms is not None:
         # a given workload is the inference time: a model file's own inference_ms (which
         # overrides the file's workload) silently beat --workload (tester 106)

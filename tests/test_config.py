@@ -152,3 +152,20 @@ def test_numeric_options_refuse_text(name, value):
     assert len(found) == 1 and found[0].startswith(name), found
     assert f"got '{value}'" in found[0]
     assert check_plan_options(budget_ms=30, **{name: value}) == []
+
+
+def test_a_missing_model_file_does_not_hide_the_other_model_options_problems(tmp_path):
+    """Tester 110: a missing model file was the only problem named; the other options'
+    (route_factor = "abc", inference_ms = [5, 2]) came one run later."""
+    from coverage.config import build_model
+    from coverage.errors import InputValidationError
+
+    with pytest.raises(InputValidationError) as info:
+        build_model({"latency_model": str(tmp_path / "missing.toml"), "route_factor": "abc",
+                     "inference_ms": [5, 2]})
+    text = str(info.value)
+    assert "missing.toml: latency model file not found" in text
+    assert "route_factor must be a number" in text and "inference_ms must be" in text
+    with pytest.raises(InputValidationError) as info:  # a profile: its message alone
+        build_model({"latency_model": "internet", "route_factor": "abc"})
+    assert str(info.value).count("route_factor must be") == 1
