@@ -640,6 +640,35 @@ def test_output_csvs_do_not_carry_formulas(tmp_path):
     assert "'=HYPERLINK" in text and "'@SUM(A1)" in text and "'+44-evil" in text
 
 
+def test_escaped_ids_stay_distinct_and_read_back_as_written(tmp_path):
+    """Tester 111: demand ids "-x" and "'-x", site ids "=1+2" and "'=1+2" were all written
+    with one "'" in front: the tables held one id twice and the report refused its own plan
+    directory as damaged (exit 5). Both are now distinct on disk, the report reads back the
+    real ids (shown HTML-escaped, as the map shows them) and they join with the GeoJSON's."""
+    from coverage.outputs.plandir import load_plan_dir
+
+    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population\n-x,50.85,4.35,1000\n"
+                                    "'-x,51.05,3.72,2000\nb,50.63,5.57,3000\n")
+    (tmp_path / "c.csv").write_text("site_id,lat,lon,required\n=1+2,50.85,4.35,true\n"
+                                    "'=1+2,51.05,3.72,true\ns3,50.63,5.57,false\n")
+    out = tmp_path / "o"
+    r = run("plan", "--demand", tmp_path / "d.csv", "--candidates", tmp_path / "c.csv",
+            "--budget-ms", 40, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    raw = pd.read_csv(out / "sites.csv", dtype=str)
+    assert raw["site_id"].is_unique and set(raw["site_id"]) == {"'=1+2", "''=1+2"}
+    data = load_plan_dir(out)
+    assert set(data.sites["site_id"]) == {"=1+2", "'=1+2"}
+    assert set(data.assignment["demand_id"]) == {"-x", "'-x", "b"}
+    assert set(data.failures["failed_site_id"]) == {"=1+2", "'=1+2"}
+    assert set(data.rollout["site_id"]) == {"=1+2", "'=1+2"}
+    geo = json.loads((out / "sites.geojson").read_text())
+    assert {f["properties"]["site_id"] for f in geo["features"]} == set(data.sites["site_id"])
+    page = (out / "report.html").read_text()
+    assert "<td>=1+2</td>" in page and "<td>&#x27;=1+2</td>" in page
+    assert "&#x27;&#x27;" not in page  # the escape character is not shown
+
+
 def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):
     """The ownership check runs on the directory being replaced, at the swap itself."""
     import coverage.outputs.outdir as od

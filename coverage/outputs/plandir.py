@@ -634,6 +634,16 @@ def _lacks(name: str, missing: list[str], head: bytes) -> str:
 
 
 def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
+    """A table of the plan directory with the escaping of
+    :func:`~coverage.outputs.gis.csv_safe` undone (:func:`~coverage.outputs.gis.
+    csv_unescape`), or None with the problem appended to ``problems``."""
+    from .gis import csv_unescape
+
+    df = _read_csv_escaped(path, name, problems)
+    return None if df is None else csv_unescape(df)
+
+
+def _read_csv_escaped(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
     head = b""
     try:
         with open(path, "rb") as fh:
