@@ -1167,7 +1167,8 @@ def plan_sites(
         # a fewest-sites plan opens every candidate of a gap point (its requirement is
         # min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
         proposal = propose_gaps(problem, demand_out, n_cov,
-                                chosen if config.max_sites is not None else None, reach)
+                                chosen if config.max_sites is not None else None, reach,
+                                taken_ids=None if excluded is None else excluded["site_id"])
         timings["proposals_s"] = time.perf_counter() - t
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None
