@@ -1176,7 +1176,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
            else f"held out {cal.heldout_method}"))
     _out(args, "\n".join(lines))
     try:  # a replaced file keeps its permissions
-        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o644
+        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else None
         write_atomic(out, cal.model_toml(), mode=mode)
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "

@@ -669,6 +669,29 @@ def test_escaped_ids_stay_distinct_and_read_back_as_written(tmp_path):
     assert "&#x27;&#x27;" not in page  # the escape character is not shown
 
 
+@pytest.mark.parametrize("mask", [0o077, 0o002])
+def test_output_files_follow_the_umask(tmp_path, mask):
+    """Tester 111: under `umask 077` the marker was 0600 but every table, map and GIS file
+    0644 (made so by an explicit chmod). Every file now gets 0666 less the umask."""
+    from coverage.outputs.outdir import file_mode, umask
+
+    out = tmp_path / "plan"
+    old = os.umask(mask)
+    try:
+        assert umask() == mask and file_mode() == 0o666 & ~mask
+        code = cli.main([*PLAN_ARGS, "--out", str(out)])
+        with_gis = [a for a in PLAN_ARGS if a != "--no-gis"]  # plan.gpkg, GeoParquet
+        code_gis = cli.main([*with_gis, "--no-report", "--out", str(tmp_path / "p2")])
+    finally:
+        os.umask(old)
+    assert code == 0 and code_gis == 0
+    for d in (out, tmp_path / "p2"):
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in d.iterdir()}
+        assert {"sites.csv", MARKER} <= set(modes) and ("report.html" in modes) == (d == out)
+        assert d == out or "plan.gpkg" in modes
+        assert modes == dict.fromkeys(modes, 0o666 & ~mask), modes
+
+
 def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):
     """The ownership check runs on the directory being replaced, at the swap itself."""
     import coverage.outputs.outdir as od

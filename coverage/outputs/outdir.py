@@ -51,8 +51,8 @@ from ..errors import InputValidationError, OutputWriteError
 logger = logging.getLogger(__name__)
 
 __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_output_dir",
-           "edited_entries", "file_stats", "foreign_entries", "record_pending", "record_stats",
-           "remove_old_dir",
+           "edited_entries", "file_mode", "file_stats", "foreign_entries", "record_pending",
+           "record_stats", "remove_old_dir", "umask",
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
@@ -865,7 +865,45 @@ def swap_dir(staging: Path, final: Path, *,
     return None
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+@functools.cache
+def _umask_by_setting() -> int:
+    """The umask read by setting it and setting it back, once per process: a global change
+    that a thread creating a file meanwhile would see, so only where ``/proc`` cannot tell
+    (:func:`umask`)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def umask() -> int:
+    """The process's file mode creation mask.
+
+    Read from the ``Umask:`` line of ``/proc/self/status`` (Linux 4.7 and later), which
+    changes nothing; elsewhere by setting it and setting it back, once per process.
+
+    Returns
+    -------
+    int
+        The mask (e.g. ``0o022``).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & 0o777
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_by_setting()
+
+
+def file_mode() -> int:
+    """Permission bits of a file the tool writes: ``0o666`` less the umask, as a file made
+    by ``open()`` gets (``umask 077``: ``0o600``, where every output was made ``0o644``, a
+    tester's find)."""
+    return 0o666 & ~umask()
+
+
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
     """Write one file by a temporary name in its directory, fsync, and rename it in place.
 
     The one atomic single-file writer of the package: a reader sees the old file or the new
@@ -877,8 +915,9 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
         The file.
     data : bytes or str
         Content (text is written as UTF-8).
-    mode : int, default 0o644
-        Permission bits of the new file.
+    mode : int, optional
+        Permission bits of the new file; default :func:`file_mode` (``0o666`` less the
+        umask).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -887,7 +926,7 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, file_mode() if mode is None else mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -1214,7 +1253,7 @@ class OutputDir:
             # the marker first, then the staging marker goes: never a folder with neither;
             # written over the room start() took (no new block unless it is larger)
             data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-            fd = os.open(staging / MARKER, os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = os.open(staging / MARKER, os.O_WRONLY | os.O_CREAT, 0o666)
             try:
                 view = memoryview(data)
                 while view:

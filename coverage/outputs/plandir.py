@@ -238,7 +238,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     """
     from ..errors import OutputWriteError
     from .gis import write_csv
-    from .outdir import write_error_message
+    from .outdir import file_mode, write_error_message
 
     _check_format(assignment_format, report, tiles)
     d = Path(directory)
@@ -360,9 +360,10 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             (d / "report.html").write_text(render_report(data, draft), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
+    mode = file_mode()  # as open() makes a file: whatever a writer (Arrow, SQLite) used
     for name in written:
         try:
-            os.chmod(d / name, 0o644)
+            os.chmod(d / name, mode)
         except OSError:
             pass
     return PlanOutputs(path=d, written=tuple(written), skipped=skipped)
