@@ -443,6 +443,37 @@ def test_an_owned_name_turned_into_a_directory_or_link_is_the_users(tmp_path, ma
     assert not check_output_dir(own).problems
 
 
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_fifo_or_socket_at_an_owned_name_is_the_users(tmp_path, kind):
+    """Tester 111: a FIFO or a socket put at a name the marker lists was deleted without a
+    word by the next run, where a directory or a link there was refused. Any entry but a
+    regular file (or a directory the tool wrote) is the user's: plan and report refuse it
+    (exit 2), naming it and what it is, and it is still there."""
+    import socket
+
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    (out / "failures.csv").unlink()
+    if kind == "fifo":
+        os.mkfifo(out / "failures.csv")
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        cwd = os.getcwd()
+        os.chdir(out)  # a socket's path is short: bound by its relative name
+        try:
+            sock.bind("failures.csv")
+        finally:
+            os.chdir(cwd)
+            sock.close()
+    what = {"fifo": "a FIFO", "socket": "a socket"}[kind]
+    for args in ((*PLAN_ARGS, "--no-map", "--out", out), ("report", out)):
+        r = run(*args)
+        assert r.returncode == 2 and "failures.csv" in r.stderr, r.stderr
+        test = stat.S_ISFIFO if kind == "fifo" else stat.S_ISSOCK
+        assert test(os.lstat(out / "failures.csv").st_mode)
+    assert f"failures.csv ({what})" in run(*PLAN_ARGS, "--no-map", "--out", out).stderr
+
+
 def test_a_rerun_keeps_a_user_directory_named_like_an_output(tmp_path):
     """End to end: plan, replace report.html by a directory of one's own, plan and
     report again: both refuse (exit 2) and the directory and its file are intact."""

@@ -508,7 +508,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         foreign = foreign_entries(p)
         if foreign:
-            chk.problems.append(_foreign_problem(option, text, _describe(foreign), kind))
+            chk.problems.append(_foreign_problem(
+                option, text, _describe(_with_kind(p, e) for e in foreign), kind))
             return chk
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
@@ -623,6 +624,34 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
     return sorted(edited)
 
 
+def _with_kind(directory: Path, name: str) -> str:
+    """``name`` with what it is when not a regular file (``"sites.csv (a FIFO)"``)."""
+    try:
+        mode = os.lstat(directory / name).st_mode
+    except OSError:
+        return name
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
+             (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    what = next((w for test, w in kinds if test(mode)), None)
+    return f"{name} ({what})" if what else name
+
+
+def _tool_kind(path: Path, is_own_dir: bool) -> bool:
+    """``path`` (not followed) is of a kind the tool writes at its name: a regular file, or
+    a directory where it wrote one (``is_own_dir``). A symbolic link, a FIFO, a socket or a
+    device is never the tool's (a FIFO at a table's name was deleted by the next run,
+    where a link there was refused; a tester's find). A name gone meanwhile is not
+    the user's."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or (stat.S_ISDIR(mode) and is_own_dir)
+
+
 def foreign_entries(directory: Path) -> list[str]:
     """Entries of ``directory`` this tool did not write (by its marker, or for a directory
     from before the marker, by the old output names)."""
@@ -635,12 +664,12 @@ def foreign_entries(directory: Path) -> list[str]:
         owned = set(marker.get("files") or ()) | {MARKER}
         dirs = marker.get("dirs")
         # an owned name that is no longer what the tool wrote there (a directory where it
-        # wrote a file, or a symbolic link: it writes none) holds the user's entries now
+        # wrote a file; a symbolic link, a FIFO, a socket or a device: it writes none)
+        # holds the user's entries now
         own_dirs = (set(dirs) if isinstance(dirs, list)
                     else {"scenarios"} if marker.get("kind") == "batch" else set())
         changed = {e for e in entries & owned - {MARKER}
-                   if os.path.islink(directory / e)
-                   or (os.path.isdir(directory / e) and e not in own_dirs)}
+                   if not _tool_kind(directory / e, e in own_dirs)}
         return sorted(changed | {e for e in entries - owned if not own_temporary(e, owned)})
     legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
     return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
