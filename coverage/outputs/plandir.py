@@ -1332,12 +1332,17 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                    "(scenario.json), then `edge-coverage report DIR`")
         raise InputValidationError(
             f"plan directory {where} {what}: " + "; ".join(problems) + f". Fix: {fix}")
+    # the GIS files written beside the tables (written before the report, and removed
+    # when they fail): the report names these only
+    gis_files = (tuple(n for n in GIS_FILES if (folder / n).is_file())
+                 if folder is not None else None)
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
                       proposed=tables["proposed_sites.csv"],
                       sweep=tables.get("sweep.csv",
                                        pd.DataFrame(columns=list(_REQUIRED_COLUMNS["sweep.csv"]))),
-                      capacity_scenarios=scenarios, rollout=rollout, compare=compare)
+                      capacity_scenarios=scenarios, rollout=rollout, compare=compare,
+                      gis_files=gis_files)
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
