@@ -210,6 +210,20 @@ def test_a_second_concurrent_run_is_refused(tmp_path):
     assert run(*PLAN_ARGS, "--no-report", "--no-map", "--out", out).returncode == 0
 
 
+def test_a_report_on_a_directory_being_written_says_to_wait(tmp_path):
+    """Tester 111: `edge-coverage report DIR` while a plan writes DIR said "Fix: wait for
+    it to finish, or give plan directory another directory" (garbled, and no fix: the
+    report reads DIR). It says to run the report again once that run is done."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    with OutputDir(out, "plan"):
+        r = run("report", out)
+    assert r.returncode == 2 and "another edge-coverage run is writing it" in r.stderr
+    assert "give plan directory" not in r.stderr and "another directory" not in r.stderr
+    assert ("Fix: wait for it to finish, then run `edge-coverage report` again" in r.stderr
+            ), r.stderr
+
+
 def test_a_busy_out_is_said_before_the_inputs_are_read(tmp_path):
     out = tmp_path / "plan"
     link = tmp_path / "link"

@@ -279,9 +279,18 @@ def _foreign_lock(lock: Path) -> str | None:
 
 
 def _busy_message(option: str, requested: Any, holder: str) -> str:
+    """The message for an output directory another run holds, its fix worded for the
+    command: ``edge-coverage report`` reads the directory the other run writes (another
+    directory is no fix), a method of the Python API has no option to give another."""
+    if option == REPORT_OPTION:
+        fix = ("wait for it to finish, then run `edge-coverage report` again (it reads the "
+               "tables that run writes)")
+    elif option.startswith("--"):
+        fix = f"wait for it to finish, or give {option} another directory"
+    else:
+        fix = "wait for it to finish, or write to another directory"
     return (f"{option} {requested}: another edge-coverage run is writing it "
-            f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
-            f"{option} another directory")
+            f"({holder or 'a running process'}). Fix: {fix}")
 
 
 def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> list[str]:
