@@ -261,6 +261,27 @@ def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys)
     assert read_marker(out)["skipped"] == {"map.html": "RuntimeError: the map renderer broke"}
 
 
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_skipped_output_is_said_once(tmp_path, monkeypatch, capsys, quiet):
+    """Tester 111: each skipped output was said twice on stderr, even with -q: "skipped
+    X: ..." by the library and "warning: X not written: ..." by the command. It is said
+    once, the files of one reason on one line."""
+    from coverage.errors import SolverError
+    from coverage.planner.plan import Plan
+
+    def broken(self, *_a, **_k):
+        raise SolverError("HiGHS gave up")
+
+    monkeypatch.setattr(Plan, "with_sweep", broken)
+    args = [*PLAN_ARGS, "--no-map", "--out", str(tmp_path / "plan")]
+    code = cli.main(args if quiet else [a for a in args if a != "-q"])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.count("HiGHS gave up") == 1, err
+    assert ("edge-coverage: warning: sweep.csv and report.html not written: RuntimeError: "
+            "the budget sweep failed: SolverError: HiGHS gave up") in err
+
+
 def test_a_failing_sweep_skips_the_report_only(tmp_path, monkeypatch, capsys):
     from coverage.errors import SolverError
     from coverage.planner.plan import Plan

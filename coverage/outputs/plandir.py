@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputValidationError
+from ..errors import SKIPPED_LOGGER, InputValidationError
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -264,8 +264,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                 for p in (d / n, *(d / (n + s) for s in ("-wal", "-shm", "-journal"))):
                     p.unlink(missing_ok=True)
                 skipped[n] = reason
-            logger.warning("skipped %s: %s (the plan and the other outputs are written)",
-                           " and ".join(names), reason)
+            logging.getLogger(SKIPPED_LOGGER).warning(
+                "skipped %s: %s (the plan and the other outputs are written)",
+                " and ".join(names), reason)
             logger.debug("traceback of the skipped output", exc_info=True)
 
     core("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))

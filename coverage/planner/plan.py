@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
-from ..errors import PROOF_LOGGER, InfeasibleBudgetError, InputValidationError
+from ..errors import (
+    PROOF_LOGGER,
+    SKIPPED_LOGGER,
+    InfeasibleBudgetError,
+    InputValidationError,
+)
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -1386,8 +1391,10 @@ def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
 
 def _without_sweep(plan: Plan, process: str, reason: str) -> Plan:
     """``plan`` kept without its failed sweep (``info["sweep"]["error"]`` says why)."""
-    logger.warning("the budget sweep failed%s (%s): the plan is kept without it",
-                   " in its process" if process == "background" else "", reason)
+    # said again as the reason of the report not written: the command line says that once
+    logging.getLogger(SKIPPED_LOGGER).warning(
+        "the budget sweep failed%s (%s): the plan is kept without it",
+        " in its process" if process == "background" else "", reason)
     logger.debug("traceback of the sweep", exc_info=True)
     return replace(plan, info={**plan.info, "sweep": {"process": process, "error": reason}})
 
