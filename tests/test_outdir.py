@@ -758,6 +758,28 @@ def test_output_files_follow_the_umask(tmp_path, mask):
         assert modes == dict.fromkeys(modes, 0o666 & ~mask), modes
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="chown to another user needs root")
+def test_a_root_run_keeps_the_directory_its_owners(tmp_path):
+    """Tester 111: run as root into a --out owned by another user, the swap left the
+    directory owned by root (mode and group were copied, not the owner), the user locked
+    out. The directory and every file get the old directory's owner and group, after
+    `plan` and after `report`."""
+    out = tmp_path / "plan"
+    out.mkdir()
+    os.chown(out, 65534, 65534)
+    out.chmod(0o700)
+    for args in ((*PLAN_ARGS, "--no-map", "--out", out), ("report", out),
+                 (*PLAN_ARGS, "--no-map", "--budget-ms", 50, "--out", out)):
+        r = run(*args)
+        assert r.returncode == 0, r.stderr
+        st = out.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o700)
+        owners = {p.name: (p.lstat().st_uid, p.lstat().st_gid) for p in out.iterdir()}
+        assert "report.html" in owners and MARKER in owners
+        assert set(owners.values()) == {(65534, 65534)}, owners
+
+
 def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):
     """The ownership check runs on the directory being replaced, at the swap itself."""
     import coverage.outputs.outdir as od

@@ -1345,22 +1345,28 @@ def _inherit_attributes(target: Path, staging: Path) -> None:
     """Give ``staging`` the permission bits and group of the directory it replaces (and,
     under a set-group-ID directory, its group to every entry, as if made in it): a swap
     had reset a shared plan directory to the defaults of its parent (a tester's find).
-    Best effort: a group the user may not give is left as it is. ACLs are not copied."""
+    Run as root (effective uid 0), the directory and every entry also get the old
+    directory's owner and group: a root run into a user's directory left it owned by root,
+    the user locked out of their own plan (a tester's find). Best effort: a group the user
+    may not give is left as it is. ACLs are not copied."""
     try:
         st = os.stat(target)
     except OSError:
         return
     if not stat.S_ISDIR(st.st_mode):
         return
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    owner = st.st_uid if as_root else -1
     with contextlib.suppress(OSError):
-        os.chown(staging, -1, st.st_gid)
+        os.chown(staging, owner, st.st_gid)
     with contextlib.suppress(OSError):
         os.chmod(staging, stat.S_IMODE(st.st_mode))
-    if st.st_mode & stat.S_ISGID:
+    if as_root or st.st_mode & stat.S_ISGID:
         for root, dirs, files in os.walk(staging):
             for name in dirs + files:
                 with contextlib.suppress(OSError):
-                    os.chown(os.path.join(root, name), -1, st.st_gid, follow_symlinks=False)
+                    os.chown(os.path.join(root, name), owner, st.st_gid,
+                             follow_symlinks=False)
 
 
 def _update_stats(directory: Path, update: Callable[[dict[str, Any]], None]) -> None:
