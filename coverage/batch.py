@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from .config import MAX_BATCH_SCENARIOS, MODEL_OPTIONS, PLANNER_OPTIONS, build_model
-from .errors import InputValidationError
+from .errors import SKIPPED_LOGGER, InputValidationError
 from .inputs.geonames import (
     COUNTRY_CODES,
     DEMO_COUNTRY,
@@ -1403,8 +1403,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         if old_png.is_file() and not old_png.is_symlink():
             with contextlib.suppress(OSError):
                 old_png.unlink()
-        logger.warning("skipped %s: %s (scenarios.csv is written; no plot is left that "
-                       "would not show it)", old_png, reason)
+        logging.getLogger(SKIPPED_LOGGER).warning(
+            "skipped %s: %s (scenarios.csv is written; no plot is left that would not show "
+            "it)", old_png, reason)
     return table
 
 

@@ -34,7 +34,7 @@ from .config import (
     build_model,
     given_options,
 )
-from .errors import PROOF_LOGGER, InputValidationError, OutputWriteError
+from .errors import PROOF_LOGGER, SKIPPED_LOGGER, InputValidationError, OutputWriteError
 from .inputs.geonames import DEMO_COUNTRY, DEMO_MIN_POPULATION, DEMO_SITE_MIN_POPULATION
 
 logger = logging.getLogger("coverage.cli")
@@ -939,8 +939,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     if report and "report.html" not in written.skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}#compare")
     _out(args, "\n".join(lines))
-    for name, reason in written.skipped.items():
-        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    _warn_skipped(written.skipped)
     s = c.plan.summary() if c.plan is not None else {}
     code = plan_exit_code(s, written.skipped)
     if code == EXIT_PLAN_SHORT:
@@ -1055,8 +1054,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     if report and "report.html" not in skipped:
         lines.append(f"report: {(out / 'report.html').resolve()}")
     _out(args, "\n".join(lines))
-    for name, reason in skipped.items():
-        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    _warn_skipped(skipped)
     short = plan_exit_code(s, skipped)
     if short == EXIT_PLAN_SHORT:
         print(short_plan_message(out, s), file=sys.stderr)
@@ -1114,6 +1112,19 @@ def short_plan_message(out: Any, s: Mapping[str, Any]) -> str:
             + "; see capacity_scenarios.csv). Fix: raise --time-limit-s"
             + ("" if complete else " and --scenario-limit")
             + f", plan fewer failures, or add capacity (exit code {EXIT_PLAN_SHORT})")
+
+
+def _warn_skipped(skipped: Mapping[str, str]) -> None:
+    """Say on stderr, once, each optional output not written: one line per reason,
+    naming its files (``sweep.csv and report.html not written: ...``). The library's own
+    warning of it (:data:`~coverage.errors.SKIPPED_LOGGER`) is kept out of the output: a
+    file was named twice, even with ``-q``."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in skipped.items():
+        by_reason.setdefault(str(reason), []).append(name)
+    for reason, names in by_reason.items():
+        shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        print(f"edge-coverage: warning: {shown} not written: {reason}", file=sys.stderr)
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
@@ -1189,7 +1200,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
            else f"held out {cal.heldout_method}"))
     _out(args, "\n".join(lines))
     try:  # a replaced file keeps its permissions
-        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o644
+        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else None
         write_atomic(out, cal.model_toml(), mode=mode)
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
@@ -1601,8 +1612,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     skipped = table.attrs.get("outputs_skipped") or {}
     if "sweep.png" not in skipped:
         _out(args, f"plots: {out / 'sweep.png'}")
-    for name, reason in skipped.items():
-        print(f"edge-coverage: warning: {name} not written: {reason}", file=sys.stderr)
+    _warn_skipped(skipped)
     for _, r in short.iterrows():
         print(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
               f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT a feasible "
@@ -1798,6 +1808,10 @@ def main(argv: list[str] | None = None) -> int:
     proof = logging.getLogger(PROOF_LOGGER)
     previous_proof = proof.level
     proof.setLevel(logging.ERROR)
+    # an optional output not written is said once, at the end (_warn_skipped)
+    skipped_log = logging.getLogger(SKIPPED_LOGGER)
+    previous_skipped = skipped_log.level
+    skipped_log.setLevel(logging.ERROR)
     try:
         run = {"report": _run_report, "batch": _run_batch, "calibrate": _run_calibrate,
                "latency": _run_latency}.get(args.command, _run_plan)  # plan, compare
@@ -1840,6 +1854,7 @@ def main(argv: list[str] | None = None) -> int:
         root.removeHandler(handler)
         root.setLevel(previous_level)  # main() may run inside a larger program
         proof.setLevel(previous_proof)
+        skipped_log.setLevel(previous_skipped)
         if previous_sigterm is not None:  # main() may run inside a larger program
             import signal
 

@@ -76,6 +76,11 @@ limit (status ``unproven``): for the API; the command line, which says it in its
 message (:data:`EXIT_PLAN_SHORT`), and the batch and the sweep, in their tables, keep it
 out of their output."""
 
+SKIPPED_LOGGER = "coverage.outputs.skipped"
+"""Name of the logger of the warning that an optional output (map, report, GIS file, batch
+plot) was not written: for the API; the command line says each at its end (one line per
+reason, naming the files) and keeps it out of its output, where each was said twice."""
+
 EXIT_PLAN_SHORT = 7
 """Exit code of a run whose outputs are written but whose plan is **not** a feasible one,
 or not proven to be one (a capacitated plan whose failure scenarios were cut at the

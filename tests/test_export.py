@@ -14,6 +14,7 @@ from coverage.outputs.gis import (
     GPKG_LAYERS,
     assignment_lines,
     csv_safe,
+    csv_unescape,
     plan_layers,
     sanitise_layer,
     write_csv,
@@ -342,6 +343,32 @@ def test_write_csv_reads_back_without_formulas(tmp_path):
     back = pd.read_csv(path)
     assert back["population"].tolist() == [-5.0, 7.0]
     assert back["site_id"].tolist() == ["'=1+2", "s2"]
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_csv_escaping_is_undone_exactly(tmp_path, monkeypatch, fast):
+    """Tester 111: "-x" and "'-x" were both written "'-x" (two ids made one). A cell that
+    starts with the escape character is escaped too, and csv_unescape gives every value
+    back (pandas' writer and Arrow's)."""
+    import coverage.outputs.gis as gis
+
+    if fast:
+        monkeypatch.setattr(gis, "FAST_CSV_ROWS", 1)
+    values = ["-x", "'-x", "''-x", "=1+2", "'=1+2", "'", "''", "a'b", "-5", "'-5", "plain",
+              "@a", "'@a", "\tx", "'\tx"]
+    df = pd.DataFrame({"id": values, "n": np.arange(len(values), dtype=np.float64),
+                       "'col": values[::-1]})
+    written = csv_safe(df)
+    assert written["id"].is_unique  # distinct ids stay distinct on disk
+    assert written["id"].tolist()[:5] == ["'-x", "''-x", "'''-x", "'=1+2", "''=1+2"]
+    assert list(written.columns) == ["id", "n", "''col"]
+    back = pd.read_csv(write_csv(df, tmp_path / "t.csv"), dtype=str, keep_default_na=False)
+    got = csv_unescape(back)
+    assert got["id"].tolist() == values and got["'col"].tolist() == values[::-1]
+    assert list(got.columns) == ["id", "n", "'col"]
+    cat = csv_unescape(pd.DataFrame({"s": pd.Categorical(["''a", "'a", "b", "'a"])}))["s"]
+    assert cat.tolist() == ["'a", "a", "b", "a"]
+    assert list(cat.cat.categories) == sorted(["'a", "a", "b"])
 
 
 @pytest.mark.parametrize("missing_lat", [False, True])

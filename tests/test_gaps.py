@@ -69,6 +69,24 @@ def test_plan_reports_proposals_for_its_gaps(sample_inputs):
     assert s["status"] != "optimal" or s["lower_bound"] == s["proposed_sites"]
 
 
+def test_proposed_ids_never_take_a_candidates_id(sample_inputs):
+    """Tester 111: candidates named new-001 .. new-020 had their ids reused by the
+    proposals (proposed_sites.csv named chosen candidates). The proposals skip the taken
+    names, in order, the same every run."""
+    from coverage.resilience.gaps import proposed_ids
+
+    assert proposed_ids(3, ["new-002", "s1", None]) == ["new-001", "new-003", "new-004"]
+    assert proposed_ids(2) == ["new-001", "new-002"] and proposed_ids(0, ["new-001"]) == []
+    demand, sites = sample_inputs
+    sites = sites.iloc[:20].copy()
+    sites["site_id"] = [f"new-{i:03d}" for i in range(1, 21)]
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
+    ids = plan.proposed["proposed_site_id"]
+    assert len(ids) > 0 and ids.is_unique
+    assert not ids.isin(sites["site_id"]).any()
+    assert ids.tolist() == [f"new-{i:03d}" for i in range(21, 21 + len(ids))]
+
+
 def test_no_gaps_no_proposals(sample_inputs):
     demand, sites = sample_inputs
     # on-net at 30 ms (592 km radius): every sample point has 2 candidates in reach

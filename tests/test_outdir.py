@@ -210,6 +210,20 @@ def test_a_second_concurrent_run_is_refused(tmp_path):
     assert run(*PLAN_ARGS, "--no-report", "--no-map", "--out", out).returncode == 0
 
 
+def test_a_report_on_a_directory_being_written_says_to_wait(tmp_path):
+    """Tester 111: `edge-coverage report DIR` while a plan writes DIR said "Fix: wait for
+    it to finish, or give plan directory another directory" (garbled, and no fix: the
+    report reads DIR). It says to run the report again once that run is done."""
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    with OutputDir(out, "plan"):
+        r = run("report", out)
+    assert r.returncode == 2 and "another edge-coverage run is writing it" in r.stderr
+    assert "give plan directory" not in r.stderr and "another directory" not in r.stderr
+    assert ("Fix: wait for it to finish, then run `edge-coverage report` again" in r.stderr
+            ), r.stderr
+
+
 def test_a_busy_out_is_said_before_the_inputs_are_read(tmp_path):
     out = tmp_path / "plan"
     link = tmp_path / "link"
@@ -245,6 +259,27 @@ def test_a_failing_optional_output_keeps_the_plan(tmp_path, monkeypatch, capsys)
     for name in ("summary.json", "sites.csv", "assignment.csv", "report.html", "sweep.csv"):
         assert (out / name).is_file(), name
     assert read_marker(out)["skipped"] == {"map.html": "RuntimeError: the map renderer broke"}
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_skipped_output_is_said_once(tmp_path, monkeypatch, capsys, quiet):
+    """Tester 111: each skipped output was said twice on stderr, even with -q: "skipped
+    X: ..." by the library and "warning: X not written: ..." by the command. It is said
+    once, the files of one reason on one line."""
+    from coverage.errors import SolverError
+    from coverage.planner.plan import Plan
+
+    def broken(self, *_a, **_k):
+        raise SolverError("HiGHS gave up")
+
+    monkeypatch.setattr(Plan, "with_sweep", broken)
+    args = [*PLAN_ARGS, "--no-map", "--out", str(tmp_path / "plan")]
+    code = cli.main(args if quiet else [a for a in args if a != "-q"])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.count("HiGHS gave up") == 1, err
+    assert ("edge-coverage: warning: sweep.csv and report.html not written: RuntimeError: "
+            "the budget sweep failed: SolverError: HiGHS gave up") in err
 
 
 def test_a_failing_sweep_skips_the_report_only(tmp_path, monkeypatch, capsys):
@@ -443,6 +478,37 @@ def test_an_owned_name_turned_into_a_directory_or_link_is_the_users(tmp_path, ma
     assert not check_output_dir(own).problems
 
 
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_fifo_or_socket_at_an_owned_name_is_the_users(tmp_path, kind):
+    """Tester 111: a FIFO or a socket put at a name the marker lists was deleted without a
+    word by the next run, where a directory or a link there was refused. Any entry but a
+    regular file (or a directory the tool wrote) is the user's: plan and report refuse it
+    (exit 2), naming it and what it is, and it is still there."""
+    import socket
+
+    out = tmp_path / "plan"
+    assert run(*PLAN_ARGS, "--no-map", "--out", out).returncode == 0
+    (out / "failures.csv").unlink()
+    if kind == "fifo":
+        os.mkfifo(out / "failures.csv")
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        cwd = os.getcwd()
+        os.chdir(out)  # a socket's path is short: bound by its relative name
+        try:
+            sock.bind("failures.csv")
+        finally:
+            os.chdir(cwd)
+            sock.close()
+    what = {"fifo": "a FIFO", "socket": "a socket"}[kind]
+    for args in ((*PLAN_ARGS, "--no-map", "--out", out), ("report", out)):
+        r = run(*args)
+        assert r.returncode == 2 and "failures.csv" in r.stderr, r.stderr
+        test = stat.S_ISFIFO if kind == "fifo" else stat.S_ISSOCK
+        assert test(os.lstat(out / "failures.csv").st_mode)
+    assert f"failures.csv ({what})" in run(*PLAN_ARGS, "--no-map", "--out", out).stderr
+
+
 def test_a_rerun_keeps_a_user_directory_named_like_an_output(tmp_path):
     """End to end: plan, replace report.html by a directory of one's own, plan and
     report again: both refuse (exit 2) and the directory and its file are intact."""
@@ -638,6 +704,80 @@ def test_output_csvs_do_not_carry_formulas(tmp_path):
                 assert not cell.strip('"').startswith(("=", "+", "@")), (name, line)
     text = (out / "sites.csv").read_text()
     assert "'=HYPERLINK" in text and "'@SUM(A1)" in text and "'+44-evil" in text
+
+
+def test_escaped_ids_stay_distinct_and_read_back_as_written(tmp_path):
+    """Tester 111: demand ids "-x" and "'-x", site ids "=1+2" and "'=1+2" were all written
+    with one "'" in front: the tables held one id twice and the report refused its own plan
+    directory as damaged (exit 5). Both are now distinct on disk, the report reads back the
+    real ids (shown HTML-escaped, as the map shows them) and they join with the GeoJSON's."""
+    from coverage.outputs.plandir import load_plan_dir
+
+    (tmp_path / "d.csv").write_text("demand_id,lat,lon,population\n-x,50.85,4.35,1000\n"
+                                    "'-x,51.05,3.72,2000\nb,50.63,5.57,3000\n")
+    (tmp_path / "c.csv").write_text("site_id,lat,lon,required\n=1+2,50.85,4.35,true\n"
+                                    "'=1+2,51.05,3.72,true\ns3,50.63,5.57,false\n")
+    out = tmp_path / "o"
+    r = run("plan", "--demand", tmp_path / "d.csv", "--candidates", tmp_path / "c.csv",
+            "--budget-ms", 40, "--out", out, "-q")
+    assert r.returncode == 0, r.stderr
+    raw = pd.read_csv(out / "sites.csv", dtype=str)
+    assert raw["site_id"].is_unique and set(raw["site_id"]) == {"'=1+2", "''=1+2"}
+    data = load_plan_dir(out)
+    assert set(data.sites["site_id"]) == {"=1+2", "'=1+2"}
+    assert set(data.assignment["demand_id"]) == {"-x", "'-x", "b"}
+    assert set(data.failures["failed_site_id"]) == {"=1+2", "'=1+2"}
+    assert set(data.rollout["site_id"]) == {"=1+2", "'=1+2"}
+    geo = json.loads((out / "sites.geojson").read_text())
+    assert {f["properties"]["site_id"] for f in geo["features"]} == set(data.sites["site_id"])
+    page = (out / "report.html").read_text()
+    assert "<td>=1+2</td>" in page and "<td>&#x27;=1+2</td>" in page
+    assert "&#x27;&#x27;" not in page  # the escape character is not shown
+
+
+@pytest.mark.parametrize("mask", [0o077, 0o002])
+def test_output_files_follow_the_umask(tmp_path, mask):
+    """Tester 111: under `umask 077` the marker was 0600 but every table, map and GIS file
+    0644 (made so by an explicit chmod). Every file now gets 0666 less the umask."""
+    from coverage.outputs.outdir import file_mode, umask
+
+    out = tmp_path / "plan"
+    old = os.umask(mask)
+    try:
+        assert umask() == mask and file_mode() == 0o666 & ~mask
+        code = cli.main([*PLAN_ARGS, "--out", str(out)])
+        with_gis = [a for a in PLAN_ARGS if a != "--no-gis"]  # plan.gpkg, GeoParquet
+        code_gis = cli.main([*with_gis, "--no-report", "--out", str(tmp_path / "p2")])
+    finally:
+        os.umask(old)
+    assert code == 0 and code_gis == 0
+    for d in (out, tmp_path / "p2"):
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in d.iterdir()}
+        assert {"sites.csv", MARKER} <= set(modes) and ("report.html" in modes) == (d == out)
+        assert d == out or "plan.gpkg" in modes
+        assert modes == dict.fromkeys(modes, 0o666 & ~mask), modes
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="chown to another user needs root")
+def test_a_root_run_keeps_the_directory_its_owners(tmp_path):
+    """Tester 111: run as root into a --out owned by another user, the swap left the
+    directory owned by root (mode and group were copied, not the owner), the user locked
+    out. The directory and every file get the old directory's owner and group, after
+    `plan` and after `report`."""
+    out = tmp_path / "plan"
+    out.mkdir()
+    os.chown(out, 65534, 65534)
+    out.chmod(0o700)
+    for args in ((*PLAN_ARGS, "--no-map", "--out", out), ("report", out),
+                 (*PLAN_ARGS, "--no-map", "--budget-ms", 50, "--out", out)):
+        r = run(*args)
+        assert r.returncode == 0, r.stderr
+        st = out.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o700)
+        owners = {p.name: (p.lstat().st_uid, p.lstat().st_gid) for p in out.iterdir()}
+        assert "report.html" in owners and MARKER in owners
+        assert set(owners.values()) == {(65534, 65534)}, owners
 
 
 def test_a_file_added_while_planning_is_never_deleted(tmp_path, monkeypatch, capsys):

@@ -641,4 +641,36 @@ def test_sweep_budgets_are_shown_as_given_and_the_footer_lists_what_is_written(
     cells = re.findall(r'<tr><td class="n">([^<]*)</td>', table)
     assert cells == ["31.5", "32", "39.99"], cells
     footer = html[html.index("<footer>"):]
-    assert "sites.geojson" in footer and "unless skipped with --no-gis" in footer
+    assert "sites.geojson" in footer and "no GIS layers (--no-gis" in footer
+    assert "plan.gpkg" not in footer and "demand.parquet" not in footer
+
+
+def test_the_report_names_only_the_gis_files_written(sample_inputs, tmp_path, monkeypatch):
+    """Tester 111: with plan.gpkg not written (a file size limit: exit 5) the report still
+    said "(all in assignment.csv and plan.gpkg)". It names only the files written, when
+    the plan writes it and when `edge-coverage report` rebuilds it."""
+    import coverage.outputs.gis as gis
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites.iloc[:20], budget_ms=25.0, kmedian_time_limit_s=5,
+                      model=ON_NET).with_sweep((25,), time_limit_s=5)
+    assert len(plan.gaps)
+
+    def full(*args, **kwargs):
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(gis, "write_gpkg", full)
+    with pytest.warns(UserWarning, match="skipped plan.gpkg"):
+        out = plan.to_dir(tmp_path / "plan", map=False)
+    assert not (out / "plan.gpkg").exists() and (out / "demand.parquet").exists()
+    for html in ((out / "report.html").read_text(encoding="utf-8"),
+                 write_report(out).read_text(encoding="utf-8")):
+        assert "gap points (all in assignment.csv)" in html
+        footer = html[html.index("<footer>"):]
+        assert "GIS layers: demand.parquet, sites.parquet." in footer
+        assert "plan.gpkg" not in footer
+    monkeypatch.undo()
+    out = plan.to_dir(tmp_path / "whole", map=False)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "gap points (all in assignment.csv and plan.gpkg)" in html
+    assert "GIS layers: plan.gpkg, demand.parquet, sites.parquet." in html

@@ -21,7 +21,9 @@ suffix, timedeltas become float seconds (``_s`` suffix), and types OGR or Parque
 become text.
 
 :func:`csv_safe` and :func:`write_csv` guard the CSV outputs against spreadsheet formula
-injection (text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return).
+injection (text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a
+``'`` in front, and so does a cell that starts with ``'`` itself, so the escaping is undone
+exactly by :func:`csv_unescape`: one leading ``'`` off every text cell that has one).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from ..resilience.status import is_gap
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GPKG_LAYERS", "assignment_lines", "csv_safe", "plan_layers", "sanitise_layer",
-           "write_csv", "write_geoparquet", "write_gpkg", "write_points_geoparquet"]
+__all__ = ["GPKG_LAYERS", "assignment_lines", "csv_safe", "csv_unescape", "plan_layers",
+           "sanitise_layer", "unescape_text", "write_csv", "write_geoparquet", "write_gpkg",
+           "write_points_geoparquet"]
 
 GPKG_LAYERS = ("sites", "demand", "assignment", "gaps", "proposed_sites")
 """Layer names of ``plan.gpkg``, in the order they are written."""
@@ -313,6 +316,9 @@ def write_geoparquet(layer: gpd.GeoDataFrame, path: str | Path) -> Path:
 
 
 _FORMULA_START = r"^[=+\-@\t\r]"
+ESCAPE = "'"
+"""The character :func:`csv_safe` puts before a text cell starting like a formula (or
+with this character), and :func:`csv_unescape` takes off again."""
 #: A plain number written as text ("-6450", "+3.5e2"): a spreadsheet reads it as a number,
 #: not a formula, so it is left as it is (a carried column of the user's file is text).
 _PLAIN_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -409,7 +415,8 @@ def _point_chunk(df: pd.DataFrame) -> pa.Table:
 
 
 def _prefix_formulas(s: pd.Series) -> pd.Series | None:
-    """``s`` with a ``'`` before every text cell that starts like a formula; None if none."""
+    """``s`` with a ``'`` before every text cell that starts like a formula or with ``'``
+    itself (so that :func:`unescape_text` undoes it exactly); None if none."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     elif not (pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)):
@@ -421,10 +428,14 @@ def _prefix_formulas(s: pd.Series) -> pd.Series | None:
     if hit.any():
         plain = s.str.fullmatch(_PLAIN_NUMBER, na=False).astype(object).fillna(False)
         hit &= ~plain.astype(bool)
+    # a cell already starting with the escape character is escaped too: "'-x" and "-x"
+    # stay two values ("''-x" and "'-x"), where both were written "'-x"
+    quoted = s.str.startswith(ESCAPE, na=False).astype(object).fillna(False).astype(bool)
+    hit |= quoted
     if not hit.any():
         return None
     out = s.astype(object).copy()
-    out[hit] = "'" + s[hit].astype(str)
+    out[hit] = ESCAPE + s[hit].astype(str)
     return out
 
 
@@ -434,11 +445,14 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     A text cell (in an object, string or categorical column) that starts with ``=``, ``+``,
     ``-``, ``@``, a tab or a carriage return gets a single quote ``'`` in front, the OWASP
     advice against CSV injection (site names and ids come from the user's files, and a cell
-    ``=HYPERLINK(...)`` opens as a live formula in Excel or LibreOffice). Column names that
-    start so are prefixed the same way. Numeric, boolean and datetime columns are untouched,
-    so a negative number stays a number, and so does a plain number written as text
-    (``"-5"``, ``"+3.5e2"``: a spreadsheet reads it as a number); ``"-5+A1"`` becomes
-    ``"'-5+A1"``. Vectorised per column; columns without such a cell are not copied.
+    ``=HYPERLINK(...)`` opens as a live formula in Excel or LibreOffice). A text cell that
+    already starts with ``'`` gets one more (``"'-x"`` becomes ``"''-x"``), so two values
+    never become one (``"-x"`` is ``"'-x"``) and :func:`csv_unescape` gives the values back
+    exactly by taking one leading ``'`` off every text cell that has one. Column names are
+    prefixed the same way. Numeric, boolean and datetime columns are untouched, so a
+    negative number stays a number, and so does a plain number written as text (``"-5"``,
+    ``"+3.5e2"``: a spreadsheet reads it as a number); ``"-5+A1"`` becomes ``"'-5+A1"``.
+    Vectorised per column; columns without such a cell are not copied.
 
     Parameters
     ----------
@@ -457,6 +471,8 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
        name    x
     0  '=1+1 -1.5
     1  Lyon  2.0
+    >>> csv_safe(pd.DataFrame({"id": ["-x", "'-x"]}))["id"].tolist()
+    ["'-x", "''-x"]
     """
     changed = {}
     for pos in range(df.shape[1]):
@@ -469,6 +485,85 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     names = pd.Series(out.columns.to_numpy(dtype=object), dtype=object)
     fixed_names = _prefix_formulas(names)
     if fixed_names is not None:
+        out.columns = pd.Index(fixed_names.to_numpy(dtype=object))
+    return out
+
+
+def unescape_text(s: pd.Series) -> pd.Series:
+    """``s`` with the escaping of :func:`csv_safe` undone: one leading ``'`` taken off
+    every text cell that has one (a categorical's categories renamed, in sorted order).
+
+    A column of a table that :func:`write_csv` wrote and pandas or Arrow read back; other
+    columns (numbers, booleans) are returned as they are. Vectorised.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        A column as read back.
+
+    Returns
+    -------
+    pandas.Series
+        ``s`` itself when it has no escaped cell, else a new column.
+
+    Examples
+    --------
+    >>> unescape_text(pd.Series(["''-x", "'-x", "b"])).tolist()
+    ["'-x", '-x', 'b']
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        if not (pd.api.types.is_string_dtype(cats.dtype)
+                or pd.api.types.is_object_dtype(cats.dtype)):
+            return s
+        fixed = unescape_text(pd.Series(cats.to_numpy(dtype=object), dtype=object))
+        if fixed.equals(pd.Series(cats.to_numpy(dtype=object), dtype=object)):
+            return s
+        # the escaping is one to one, so the renamed categories stay distinct
+        out = s.cat.rename_categories(pd.Index(fixed.to_numpy(dtype=object), dtype=cats.dtype))
+        return out.cat.reorder_categories(sorted(out.cat.categories))
+    if not (pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)):
+        return s
+    hit = s.str.startswith(ESCAPE, na=False).astype(object).fillna(False).astype(bool)
+    if not hit.any():
+        return s
+    out = s.copy()
+    out[hit] = s[hit].str.slice(len(ESCAPE))
+    return out
+
+
+def csv_unescape(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (a table written by :func:`write_csv`, read back) with the escaping of
+    :func:`csv_safe` undone in every text cell and column name.
+
+    Every text cell (and column name) starting with ``'`` loses that one ``'``: ``"'=1+2"``
+    is ``"=1+2"`` again, ``"''-x"`` is ``"'-x"``. The ids then match the GeoJSON, GeoParquet
+    and GeoPackage files of the same plan, which are not escaped.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A table as read back (e.g. ``pd.read_csv("sites.csv", dtype={"site_id": str})``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame (``df`` is not modified); columns without an escaped cell are shared.
+
+    Examples
+    --------
+    >>> csv_unescape(pd.DataFrame({"site_id": ["'=1+2", "''=1+2"]}))["site_id"].tolist()
+    ['=1+2', "'=1+2"]
+    """
+    out = df.copy(deep=False)
+    for pos in range(out.shape[1]):
+        col = out.iloc[:, pos]
+        fixed = unescape_text(col)
+        if fixed is not col:
+            out.isetitem(pos, fixed)
+    names = pd.Series(out.columns.to_numpy(dtype=object), dtype=object)
+    fixed_names = unescape_text(names)
+    if fixed_names is not names:
         out.columns = pd.Index(fixed_names.to_numpy(dtype=object))
     return out
 

@@ -51,8 +51,8 @@ from ..errors import InputValidationError, OutputWriteError
 logger = logging.getLogger(__name__)
 
 __all__ = ["MARKER", "ForeignFilesError", "OutputDir", "busy_problems", "check_output_dir",
-           "edited_entries", "file_stats", "foreign_entries", "record_pending", "record_stats",
-           "remove_old_dir",
+           "edited_entries", "file_mode", "file_stats", "foreign_entries", "record_pending",
+           "record_stats", "remove_old_dir", "umask",
            "fsync_tree", "own_temporary", "read_marker", "swap_dir", "write_atomic",
            "write_error_message"]
 
@@ -279,9 +279,18 @@ def _foreign_lock(lock: Path) -> str | None:
 
 
 def _busy_message(option: str, requested: Any, holder: str) -> str:
+    """The message for an output directory another run holds, its fix worded for the
+    command: ``edge-coverage report`` reads the directory the other run writes (another
+    directory is no fix), a method of the Python API has no option to give another."""
+    if option == REPORT_OPTION:
+        fix = ("wait for it to finish, then run `edge-coverage report` again (it reads the "
+               "tables that run writes)")
+    elif option.startswith("--"):
+        fix = f"wait for it to finish, or give {option} another directory"
+    else:
+        fix = "wait for it to finish, or write to another directory"
     return (f"{option} {requested}: another edge-coverage run is writing it "
-            f"({holder or 'a running process'}). Fix: wait for it to finish, or give "
-            f"{option} another directory")
+            f"({holder or 'a running process'}). Fix: {fix}")
 
 
 def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> list[str]:
@@ -508,7 +517,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             return chk
         foreign = foreign_entries(p)
         if foreign:
-            chk.problems.append(_foreign_problem(option, text, _describe(foreign), kind))
+            chk.problems.append(_foreign_problem(
+                option, text, _describe(_with_kind(p, e) for e in foreign), kind))
             return chk
         edited = [] if must_exist else edited_entries(p, marker)
         if edited:  # a run would replace the user's edits (the report keeps them)
@@ -623,6 +633,34 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
     return sorted(edited)
 
 
+def _with_kind(directory: Path, name: str) -> str:
+    """``name`` with what it is when not a regular file (``"sites.csv (a FIFO)"``)."""
+    try:
+        mode = os.lstat(directory / name).st_mode
+    except OSError:
+        return name
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
+             (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    what = next((w for test, w in kinds if test(mode)), None)
+    return f"{name} ({what})" if what else name
+
+
+def _tool_kind(path: Path, is_own_dir: bool) -> bool:
+    """``path`` (not followed) is of a kind the tool writes at its name: a regular file, or
+    a directory where it wrote one (``is_own_dir``). A symbolic link, a FIFO, a socket or a
+    device is never the tool's (a FIFO at a table's name was deleted by the next run,
+    where a link there was refused; a tester's find). A name gone meanwhile is not
+    the user's."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or (stat.S_ISDIR(mode) and is_own_dir)
+
+
 def foreign_entries(directory: Path) -> list[str]:
     """Entries of ``directory`` this tool did not write (by its marker, or for a directory
     from before the marker, by the old output names)."""
@@ -635,12 +673,12 @@ def foreign_entries(directory: Path) -> list[str]:
         owned = set(marker.get("files") or ()) | {MARKER}
         dirs = marker.get("dirs")
         # an owned name that is no longer what the tool wrote there (a directory where it
-        # wrote a file, or a symbolic link: it writes none) holds the user's entries now
+        # wrote a file; a symbolic link, a FIFO, a socket or a device: it writes none)
+        # holds the user's entries now
         own_dirs = (set(dirs) if isinstance(dirs, list)
                     else {"scenarios"} if marker.get("kind") == "batch" else set())
         changed = {e for e in entries & owned - {MARKER}
-                   if os.path.islink(directory / e)
-                   or (os.path.isdir(directory / e) and e not in own_dirs)}
+                   if not _tool_kind(directory / e, e in own_dirs)}
         return sorted(changed | {e for e in entries - owned if not own_temporary(e, owned)})
     legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
     return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
@@ -865,7 +903,45 @@ def swap_dir(staging: Path, final: Path, *,
     return None
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+@functools.cache
+def _umask_by_setting() -> int:
+    """The umask read by setting it and setting it back, once per process: a global change
+    that a thread creating a file meanwhile would see, so only where ``/proc`` cannot tell
+    (:func:`umask`)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def umask() -> int:
+    """The process's file mode creation mask.
+
+    Read from the ``Umask:`` line of ``/proc/self/status`` (Linux 4.7 and later), which
+    changes nothing; elsewhere by setting it and setting it back, once per process.
+
+    Returns
+    -------
+    int
+        The mask (e.g. ``0o022``).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & 0o777
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_by_setting()
+
+
+def file_mode() -> int:
+    """Permission bits of a file the tool writes: ``0o666`` less the umask, as a file made
+    by ``open()`` gets (``umask 077``: ``0o600``, where every output was made ``0o644``, a
+    tester's find)."""
+    return 0o666 & ~umask()
+
+
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
     """Write one file by a temporary name in its directory, fsync, and rename it in place.
 
     The one atomic single-file writer of the package: a reader sees the old file or the new
@@ -877,8 +953,9 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
         The file.
     data : bytes or str
         Content (text is written as UTF-8).
-    mode : int, default 0o644
-        Permission bits of the new file.
+    mode : int, optional
+        Permission bits of the new file; default :func:`file_mode` (``0o666`` less the
+        umask).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -887,7 +964,7 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, file_mode() if mode is None else mode)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -1214,7 +1291,7 @@ class OutputDir:
             # the marker first, then the staging marker goes: never a folder with neither;
             # written over the room start() took (no new block unless it is larger)
             data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-            fd = os.open(staging / MARKER, os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = os.open(staging / MARKER, os.O_WRONLY | os.O_CREAT, 0o666)
             try:
                 view = memoryview(data)
                 while view:
@@ -1268,22 +1345,28 @@ def _inherit_attributes(target: Path, staging: Path) -> None:
     """Give ``staging`` the permission bits and group of the directory it replaces (and,
     under a set-group-ID directory, its group to every entry, as if made in it): a swap
     had reset a shared plan directory to the defaults of its parent (a tester's find).
-    Best effort: a group the user may not give is left as it is. ACLs are not copied."""
+    Run as root (effective uid 0), the directory and every entry also get the old
+    directory's owner and group: a root run into a user's directory left it owned by root,
+    the user locked out of their own plan (a tester's find). Best effort: a group the user
+    may not give is left as it is. ACLs are not copied."""
     try:
         st = os.stat(target)
     except OSError:
         return
     if not stat.S_ISDIR(st.st_mode):
         return
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    owner = st.st_uid if as_root else -1
     with contextlib.suppress(OSError):
-        os.chown(staging, -1, st.st_gid)
+        os.chown(staging, owner, st.st_gid)
     with contextlib.suppress(OSError):
         os.chmod(staging, stat.S_IMODE(st.st_mode))
-    if st.st_mode & stat.S_ISGID:
+    if as_root or st.st_mode & stat.S_ISGID:
         for root, dirs, files in os.walk(staging):
             for name in dirs + files:
                 with contextlib.suppress(OSError):
-                    os.chown(os.path.join(root, name), -1, st.st_gid, follow_symlinks=False)
+                    os.chown(os.path.join(root, name), owner, st.st_gid,
+                             follow_symlinks=False)
 
 
 def _update_stats(directory: Path, update: Callable[[dict[str, Any]], None]) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputValidationError
+from ..errors import SKIPPED_LOGGER, InputValidationError
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -238,7 +238,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     """
     from ..errors import OutputWriteError
     from .gis import write_csv
-    from .outdir import write_error_message
+    from .outdir import file_mode, write_error_message
 
     _check_format(assignment_format, report, tiles)
     d = Path(directory)
@@ -264,8 +264,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                 for p in (d / n, *(d / (n + s) for s in ("-wal", "-shm", "-journal"))):
                     p.unlink(missing_ok=True)
                 skipped[n] = reason
-            logger.warning("skipped %s: %s (the plan and the other outputs are written)",
-                           " and ".join(names), reason)
+            logging.getLogger(SKIPPED_LOGGER).warning(
+                "skipped %s: %s (the plan and the other outputs are written)",
+                " and ".join(names), reason)
             logger.debug("traceback of the skipped output", exc_info=True)
 
     core("summary.json", lambda p: p.write_text(summary_json(plan), encoding="utf-8"))
@@ -360,9 +361,10 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             (d / "report.html").write_text(render_report(data, draft), encoding="utf-8")
 
         optional(("sweep.csv", "report.html"), write_report_files)
+    mode = file_mode()  # as open() makes a file: whatever a writer (Arrow, SQLite) used
     for name in written:
         try:
-            os.chmod(d / name, 0o644)
+            os.chmod(d / name, mode)
         except OSError:
             pass
     return PlanOutputs(path=d, written=tuple(written), skipped=skipped)
@@ -634,6 +636,16 @@ def _lacks(name: str, missing: list[str], head: bytes) -> str:
 
 
 def _read_csv(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
+    """A table of the plan directory with the escaping of
+    :func:`~coverage.outputs.gis.csv_safe` undone (:func:`~coverage.outputs.gis.
+    csv_unescape`), or None with the problem appended to ``problems``."""
+    from .gis import csv_unescape
+
+    df = _read_csv_escaped(path, name, problems)
+    return None if df is None else csv_unescape(df)
+
+
+def _read_csv_escaped(path: Path, name: str, problems: list[str]) -> pd.DataFrame | None:
     head = b""
     try:
         with open(path, "rb") as fh:
@@ -1321,12 +1333,17 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                    "(scenario.json), then `edge-coverage report DIR`")
         raise InputValidationError(
             f"plan directory {where} {what}: " + "; ".join(problems) + f". Fix: {fix}")
+    # the GIS files written beside the tables (written before the report, and removed
+    # when they fail): the report names these only
+    gis_files = (tuple(n for n in GIS_FILES if (folder / n).is_file())
+                 if folder is not None else None)
     return ReportData(summary=summary, sites=tables["sites.csv"],
                       assignment=tables["assignment.csv"], failures=tables["failures.csv"],
                       proposed=tables["proposed_sites.csv"],
                       sweep=tables.get("sweep.csv",
                                        pd.DataFrame(columns=list(_REQUIRED_COLUMNS["sweep.csv"]))),
-                      capacity_scenarios=scenarios, rollout=rollout, compare=compare)
+                      capacity_scenarios=scenarios, rollout=rollout, compare=compare,
+                      gis_files=gis_files)
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:

@@ -78,6 +78,10 @@ class ReportData:
         ``capacity_scenarios.csv`` of a capacitated plan (``None`` otherwise).
     rollout : pandas.DataFrame or None
         ``rollout.csv`` (``None``: the directory has none; the section says why).
+    gis_files : tuple of str or None
+        The GIS files of the directory (``plan.gpkg``, ``demand.parquet``,
+        ``sites.parquet``) that were written, which the report names (``None``: not known;
+        it names none as written).
     """
 
     summary: dict[str, Any]
@@ -92,6 +96,7 @@ class ReportData:
     edited: tuple[str, ...] = ()
     """Files of the directory changed since the tool wrote them (by the marker's record):
     the report says so at the top, since its figures come from the edited files."""
+    gis_files: tuple[str, ...] | None = None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -1408,7 +1413,8 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
     return _section("criticality", "Which site's failure hurts most", body)
 
 
-def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) -> str:
+def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
+                  gis_files: tuple[str, ...] | None = None) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
     st = a.groupby("coverage_status")["population"].agg(["size", "sum"])
     # the statuses that can occur with this k (partial needs k >= 2, single k >= 1), and any
@@ -1466,7 +1472,9 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any]) ->
             ("lat", "lat", lambda x: _num(x, 4)), ("lon", "lon", lambda x: _num(x, 4)),
             ("population", "population", _num), ("coverage_status", "status", _text),
             ("n_covering_sites", "candidates in budget", _num),
-        ], total=len(gaps), what="gap points (all in assignment.csv and plan.gpkg)",
+        ], total=len(gaps), what="gap points (all in assignment.csv"
+            # plan.gpkg only when it was written (--no-gis, too many points, a failure)
+            + (" and plan.gpkg" if "plan.gpkg" in (gis_files or ()) else "") + ")",
             numeric=("lat", "lon", "population", "n_covering_sites"))
     return _section("gaps", "Coverage gaps and proposed sites", body)
 
@@ -1727,7 +1735,7 @@ def _render_sections(data: ReportData, skip: Collection[str] = ()) -> dict[str, 
         "capacity": lambda: (_capacity_section(s, data.sites, data.capacity_scenarios)
                              if capacitated else ""),
         "criticality": lambda: _criticality_section(data.failures, data.sites),
-        "gaps": lambda: _gaps_section(data.assignment, data.proposed, s),
+        "gaps": lambda: _gaps_section(data.assignment, data.proposed, s, data.gis_files),
         "parameters": lambda: _parameters_section(s),
         "inputs": lambda: _inputs_section(s),
     }
@@ -1753,6 +1761,17 @@ def draft_report(data: ReportData) -> ReportDraft:
 
 def _without_sweep(summary: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != "sweep"}
+
+
+def _gis_footer(gis_files: tuple[str, ...] | None) -> str:
+    """The footer's words on the GIS layers: the files written, when known."""
+    if gis_files is None:
+        return ("; GIS layers, unless skipped with --no-gis: demand.parquet, sites.parquet, "
+                "and plan.gpkg (by default up to 250,000 demand points, else with --gpkg).")
+    if not gis_files:
+        return ("; no GIS layers (--no-gis, or not written: the plan run's warnings and its "
+                "marker's skipped list say why).")
+    return f"; GIS layers: {_e(', '.join(gis_files))}."
 
 
 def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
@@ -1815,8 +1834,5 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
         "assignment.csv, failures.csv, proposed_sites.csv, sweep.csv"
         + (", rollout.csv" if data.rollout is not None else "")
         + (", flows.csv, capacity_scenarios.csv" if capacity else "")
-        # the report is drawn before the GIS layers are written (and --no-gis skips them)
-        + "; GIS layers, unless skipped with --no-gis: demand.parquet, sites.parquet, and "
-        "plan.gpkg (by default up to 250,000 demand points, else with --gpkg)."
-        "</p></footer></body></html>\n"
+        + _gis_footer(data.gis_files) + "</p></footer></body></html>\n"
     )

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
-from ..errors import PROOF_LOGGER, InfeasibleBudgetError, InputValidationError
+from ..errors import (
+    PROOF_LOGGER,
+    SKIPPED_LOGGER,
+    InfeasibleBudgetError,
+    InputValidationError,
+)
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -1167,7 +1172,8 @@ def plan_sites(
         # a fewest-sites plan opens every candidate of a gap point (its requirement is
         # min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
         proposal = propose_gaps(problem, demand_out, n_cov,
-                                chosen if config.max_sites is not None else None, reach)
+                                chosen if config.max_sites is not None else None, reach,
+                                taken_ids=None if excluded is None else excluded["site_id"])
         timings["proposals_s"] = time.perf_counter() - t
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None
@@ -1385,8 +1391,10 @@ def _attach_sweep(plan: Plan, background: Any, opts: dict[str, Any],
 
 def _without_sweep(plan: Plan, process: str, reason: str) -> Plan:
     """``plan`` kept without its failed sweep (``info["sweep"]["error"]`` says why)."""
-    logger.warning("the budget sweep failed%s (%s): the plan is kept without it",
-                   " in its process" if process == "background" else "", reason)
+    # said again as the reason of the report not written: the command line says that once
+    logging.getLogger(SKIPPED_LOGGER).warning(
+        "the budget sweep failed%s (%s): the plan is kept without it",
+        " in its process" if process == "background" else "", reason)
     logger.debug("traceback of the sweep", exc_info=True)
     return replace(plan, info={**plan.info, "sweep": {"process": process, "error": reason}})
 

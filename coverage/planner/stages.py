@@ -893,14 +893,17 @@ def open_in_budget(problem: Problem, chosen: npt.ArrayLike, rows: npt.ArrayLike,
 
 def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
                  chosen: npt.ArrayLike | None = None,
-                 reach: ReachMatrix | None = None) -> Proposal:
+                 reach: ReachMatrix | None = None,
+                 taken_ids: npt.ArrayLike | None = None) -> Proposal:
     """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
     sites that would close them (:func:`coverage.resilience.gaps.propose_sites`).
 
     ``chosen`` (the plan's sites) makes the figures still short count the chosen sites
     within budget of each gap point (:func:`open_in_budget`, on ``reach`` when given) plus
     the proposals: a ``--max-sites`` plan leaves some candidates closed. Without it, every
-    candidate in budget counts as open.
+    candidate in budget counts as open. The proposals' ids never take a candidate's id
+    (those of ``problem.sites`` and ``taken_ids``: the candidates left out of the problem,
+    e.g. those that cannot host the workload).
     """
     c = problem.config
     n_open = None
@@ -934,7 +937,11 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                          n_open=n_open, avoid_lat=problem.sites["lat"].to_numpy(),
                          avoid_lon=problem.sites["lon"].to_numpy(),
                          colocated_m=float(problem.sites.attrs.get("colocated_m",
-                                                                   DEFAULT_COLOCATED_M)))
+                                                                   DEFAULT_COLOCATED_M)),
+                         taken_ids=np.concatenate([
+                             problem.sites["site_id"].to_numpy(dtype=object),
+                             np.asarray([] if taken_ids is None else taken_ids,
+                                        dtype=object)]))
 
 
 def _sum_by_site(site_id: pd.Series, weights: npt.NDArray[np.float64],

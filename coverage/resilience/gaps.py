@@ -54,7 +54,7 @@ from .status import gap_mask
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Proposal", "propose_sites"]
+__all__ = ["Proposal", "propose_sites", "proposed_ids"]
 
 PROPOSED_COLUMNS = ("proposed_site_id", "lat", "lon", "n_demand_gained", "population_gained")
 
@@ -246,6 +246,41 @@ def _independent_locations(
     return lat[idx], lon[idx]
 
 
+def proposed_ids(n: int, taken: npt.ArrayLike | None = None) -> list[str]:
+    """The first ``n`` names of ``new-001``, ``new-002``, ... that are not in ``taken``.
+
+    A candidate may be called ``new-001`` (a user's list of planned sites): a proposal of
+    that name would be taken for the candidate in the plan's tables and maps. The names are
+    deterministic: the same ``n`` and ``taken`` give the same names, in order.
+
+    Parameters
+    ----------
+    n : int
+        Number of names.
+    taken : array_like, optional
+        Ids already in use (compared as text).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> proposed_ids(3, ["new-002", "s1"])
+    ['new-001', 'new-003', 'new-004']
+    """
+    names = np.array([f"new-{i:03d}" for i in range(1, n + 1)], dtype=object)
+    if taken is None or not n:
+        return names.tolist()
+    used = pd.Index(pd.Series(np.asarray(taken, dtype=object)).dropna().astype(str)).unique()
+    used = used[used.str.startswith("new-")]
+    if not len(used):
+        return names.tolist()
+    # at most len(used) names of the first n + len(used) are taken: enough are left
+    names = np.array([f"new-{i:03d}" for i in range(1, n + len(used) + 1)], dtype=object)
+    return names[~pd.Index(names).isin(used)][:n].tolist()
+
+
 def propose_sites(
     demand: pd.DataFrame,
     n_covering: np.ndarray,
@@ -262,6 +297,7 @@ def propose_sites(
     avoid_lat: npt.ArrayLike | None = None,
     avoid_lon: npt.ArrayLike | None = None,
     colocated_m: float = DEFAULT_COLOCATED_M,
+    taken_ids: npt.ArrayLike | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -304,6 +340,9 @@ def propose_sites(
         checked). Of possible locations within it of each other the most populous are
         kept, each skipping those that close to it, so no two proposals fail together (two
         demand points at one spot gave two proposals 0 m apart).
+    taken_ids : array_like, optional
+        Site ids the proposals must not take (the candidates' ids): a proposal is named
+        ``new-001``, ``new-002``, ... skipping the names in it (:func:`proposed_ids`).
 
     Returns
     -------
@@ -360,7 +399,7 @@ def propose_sites(
     n_gained = np.asarray(gained.sum(axis=0)).ravel()
     pop_gained = gained.T @ pop[gap] if len(chosen) else np.zeros(0)
     sites = pd.DataFrame({
-        "proposed_site_id": [f"new-{i + 1:03d}" for i in range(len(chosen))],
+        "proposed_site_id": proposed_ids(len(chosen), taken_ids),
         "lat": loc_lat[chosen],
         "lon": loc_lon[chosen],
         "n_demand_gained": n_gained.astype(np.int64),

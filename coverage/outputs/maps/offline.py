@@ -196,6 +196,6 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     data = render_map_html(m).encode("utf-8")
     from ..outdir import write_atomic
 
-    write_atomic(out, data, mode=out.stat().st_mode & 0o777 if out.exists() else 0o644)
+    write_atomic(out, data, mode=out.stat().st_mode & 0o777 if out.exists() else None)
     logger.info("map: wrote %s (%.1f MB, %.2f s)", out, len(data) / 1e6, time.perf_counter() - t0)
     return out
