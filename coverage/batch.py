@@ -559,36 +559,48 @@ def _input_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
 _OPTION_FILES = ("service_classes", "tiers", "upf", "backbone", "workloads")
 
 
-def option_file_hashes(params: Mapping[str, Any], model: Mapping[str, Any]
-                       ) -> dict[str, str]:
+def option_file_hashes(params: Mapping[str, Any], model: Mapping[str, Any], *,
+                       cache: dict[str, str] | None = None) -> dict[str, str]:
     """SHA-256 (hex) of every option file a scenario reads when it is planned (its
     ``service_classes``, ``tiers``, ``upf``, ``backbone`` and ``workloads`` files and
     its model file), by option name; files that are not there are left out (their
-    problem is reported by the checks)."""
+    problem is reported by the checks), and so are ``upf = "default"`` / ``"none"``
+    (words, not files). ``cache``: path -> digest, shared by the scenarios of one run so
+    that each file is read once."""
     from .inputs.tables import sha256_file
+
+    def digest(file: str) -> str:
+        if cache is None:
+            return sha256_file(file)
+        if file not in cache:
+            cache[file] = sha256_file(file)
+        return cache[file]
 
     out: dict[str, str] = {}
     spec = model.get("latency_model")
     if isinstance(spec, str) and spec not in LATENCY_PROFILES and Path(spec).is_file():
-        out["latency_model"] = sha256_file(spec)
+        out["latency_model"] = digest(spec)
     for key in _OPTION_FILES:
         file = params.get(key)
-        if isinstance(file, str) and Path(file).is_file():
-            out[key] = sha256_file(file)
+        if (isinstance(file, str) and not (key == "upf" and file in ("default", "none"))
+                and Path(file).is_file()):
+            out[key] = digest(file)
     return out
 
 
 def _changed_option_files(sc: Scenario) -> list[str]:
-    """The option files of ``sc`` whose contents are not those its key was made from."""
+    """The option files of ``sc`` whose contents are not those its key was made from (a
+    file that is gone is left to the plan, which says it is not found)."""
     if sc.files is None:
         return []
     now, then = option_file_hashes(sc.params, sc.model), sc.files
-    return sorted({str(sc.model.get(k) if k == "latency_model" else sc.params.get(k))
-                   for k in set(then) | set(now) if then.get(k) != now.get(k)})
+    return sorted(str(sc.model.get(k) if k == "latency_model" else sc.params.get(k))
+                  for k in now if then.get(k) != now[k])
 
 
 def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
-                 params: Mapping[str, Any], model: Mapping[str, Any]) -> str:
+                 params: Mapping[str, Any], model: Mapping[str, Any], *,
+                 files: Mapping[str, str] | None = None) -> str:
     """SHA-256 (hex) of the canonical JSON of a scenario's inputs and parameters.
 
     Parameters
@@ -599,6 +611,8 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
         Region spec.
     params, model : mapping
         :func:`coverage.plan_sites` and :class:`coverage.LatencyModel` keyword arguments.
+    files : mapping, optional
+        Their option files' digests (:func:`option_file_hashes`) when already taken.
 
     Returns
     -------
@@ -609,7 +623,8 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
 
     model = dict(model)
     params = dict(params)
-    for key, digest in option_file_hashes(params, model).items():  # a changed file is new
+    digests = option_file_hashes(params, model) if files is None else files
+    for key, digest in digests.items():  # a changed file is new
         if key == "latency_model":                                  # work
             model["latency_model_sha256"] = digest
         else:
@@ -1034,7 +1049,7 @@ def run_batch(
     OutputWriteError
         A scenario directory or the table could not be written (the CLI exits 6).
     """
-    from .outputs.outdir import OutputDir, busy_problems, check_output_dir
+    from .outputs.outdir import OutputDir, busy_problems, check_output_dir, give_to_owner
 
     problems: list[str] = []
     cfg: BatchConfig | None = None
@@ -1076,9 +1091,12 @@ def run_batch(
     if problems or cfg is None:
         raise InputValidationError("\n".join(problems))
     with OutputDir(out, "batch") as od:
-        table = _run_batch_locked(cfg, od, workers=workers,
-                                  scheduler=scheduler, client=client, retries=retries,
-                                  reach_partitions=reach_partitions, progress=progress)
+        try:
+            table = _run_batch_locked(cfg, od, workers=workers,
+                                      scheduler=scheduler, client=client, retries=retries,
+                                      reach_partitions=reach_partitions, progress=progress)
+        finally:  # a root run into a user's sweep directory: the files stay the user's
+            give_to_owner(od.path)
     return table
 
 
@@ -1311,10 +1329,12 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     before = {k: _file_state(v["path"]) for k, v in cfg.inputs.items() if "path" in v}
     ident = {k: _input_identity(v) for k, v in cfg.inputs.items()}
     described = _describe_inputs(cfg, ident)
+    cache: dict[str, str] = {}  # each option file read once for every scenario
+    files = [option_file_hashes(s.params, s.model, cache=cache) for s in cfg.scenarios]
     requested = [Scenario(s.name, s.region, s.params, s.model,
-                          scenario_key(ident, cfg.regions[s.region], s.params, s.model),
-                          option_file_hashes(s.params, s.model))
-                 for s in cfg.scenarios]
+                          scenario_key(ident, cfg.regions[s.region], s.params, s.model,
+                                       files=f), f)
+                 for s, f in zip(cfg.scenarios, files, strict=True)]
     # the same problem asked for twice (two regions of one spec, two names of one scenario)
     # is solved once; the table still has a row for every (scenario, region) asked for
     seen: set[str] = set()
@@ -1945,19 +1965,32 @@ def _line_labels(variants: Iterable[str]) -> dict[str, str]:
     keys = sorted({k for d in docs.values() for k in d} - {"failures", "percentile", "access"})
     differ = [k for k in keys if len({json.dumps(d.get(k), sort_keys=True, default=str)
                                       for d in docs.values()}) > 1]
-    out = {}
-    for v, d in docs.items():
-        pct, acc = d.get("percentile", "p99"), d.get("access", "ftth")
-        label = f"N-{d.get('failures', 1)}" + ("" if (pct, acc) == ("p99", "ftth")
-                                              else f" {pct} {acc}")
-        extra = []
-        for k in differ:
-            value = d.get(k)
-            if isinstance(value, dict):  # a model: only its entries that differ
-                value = ",".join(f"{a}={b}" for a, b in sorted(value.items())) or "default"
-            extra.append(f"{k}={value if value is not None else '-'}")
-        text = label + (" " + " ".join(extra) if extra else "")
-        out[v] = text if len(text) <= 60 else text[:57] + "..."
+    def shown(value: Any, whole: bool) -> str:
+        if isinstance(value, dict):  # a model: its entries
+            return ",".join(f"{a}={shown(b, whole)}" for a, b in sorted(value.items())) \
+                or "default"
+        if value is None:
+            return "-"
+        text = str(value)
+        if not whole and os.sep in text:  # an option file: its name (absolute paths)
+            return Path(text).name
+        return text
+
+    def labels(whole: bool) -> dict[str, str]:
+        out = {}
+        for v, d in docs.items():
+            pct, acc = d.get("percentile", "p99"), d.get("access", "ftth")
+            label = f"N-{d.get('failures', 1)}" + ("" if (pct, acc) == ("p99", "ftth")
+                                                  else f" {pct} {acc}")
+            extra = " ".join(f"{k}={shown(d.get(k), whole)}" for k in differ)
+            text = label + (" " + extra if extra else "")
+            # the end of a long label tells lines apart (file names, values)
+            out[v] = text if len(text) <= 60 else label + " ..." + text[-(52 - len(label)):]
+        return out
+
+    out = labels(whole=False)
+    if len(set(out.values())) < len(out):  # file names alike: their whole paths
+        out = labels(whole=True)
     return out
 
 

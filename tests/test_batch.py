@@ -1947,3 +1947,72 @@ def test_both_demo_thresholds_are_named_in_one_run(tmp_path):
     assert "lower min_population in [base] demo" in r.stderr
     assert "lower site_min_population in [base] demo" in r.stderr
     assert "--country" not in r.stderr
+
+
+def test_option_file_check_ignores_words_and_files_gone(tmp_path, monkeypatch):
+    """Review 115: upf = "default" was hashed as a file when the folder held a file named
+    'default' (a worker elsewhere then failed the scenario as "changed"); a file gone on a
+    worker was "changed while the sweep ran", not "not found"; and each option file was
+    hashed four times per scenario at the start (once now, for all scenarios)."""
+    import dataclasses
+
+    from coverage import batch
+    from coverage.inputs import tables
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_text("not a UPF table\n")
+    assert batch.option_file_hashes({"upf": "default"}, {}) == {}
+    tiers = tmp_path / "tiers.toml"
+    tiers.write_text("[tiers.metro-colo]\nhops = 2\n")
+    sc = batch.Scenario("s", "all", {"tiers": str(tiers)}, {}, "k" * 64,
+                        batch.option_file_hashes({"tiers": str(tiers)}, {}))
+    assert batch._changed_option_files(sc) == []
+    tiers.unlink()  # gone: the plan says "not found"
+    assert batch._changed_option_files(sc) == []
+    tiers.write_text("[tiers.metro-colo]\nhops = 3\n")
+    assert batch._changed_option_files(dataclasses.replace(sc)) == [str(tiers)]
+    calls = []
+    real = tables.sha256_file
+    monkeypatch.setattr(tables, "sha256_file", lambda p: calls.append(p) or real(p))
+    cache: dict = {}
+    for _ in range(4):
+        batch.option_file_hashes({"tiers": str(tiers)}, {}, cache=cache)
+    assert calls == [str(tiers)]
+
+
+def test_plot_labels_tell_option_files_apart():
+    """Review 115: labels cut at 60 characters made two tiers files of one folder one
+    label (absolute paths); file names are shown, whole paths when names are alike."""
+    from coverage.batch import _line_labels
+
+    a = {"failures": 1, "model": {},
+         "tiers": "/tmp/some/rather/long/folder/of/the/study/tiers-variant-a.toml"}
+    b = {**a, "tiers": a["tiers"].replace("-a.", "-b.")}
+    labels = _line_labels([json.dumps(a), json.dumps(b)])
+    assert sorted(labels.values()) == ["N-1 tiers=tiers-variant-a.toml",
+                                       "N-1 tiers=tiers-variant-b.toml"]
+    c, d = {**a, "tiers": "/x/y/tiers.toml"}, {**a, "tiers": "/x/z/tiers.toml"}
+    assert len(set(_line_labels([json.dumps(c), json.dumps(d)]).values())) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_a_root_run_into_a_users_sweep_keeps_its_files_the_users(tmp_path):
+    """Review 115: a batch writes its directory in place, so a root run into a user's
+    sweep left scenarios.csv, the marker, the plot and the new scenario folders owned by
+    root (the swap of a plan directory keeps the owner; a batch's had no such step)."""
+    from coverage.batch import run_batch
+
+    cfg = tmp_path / "s.toml"
+    text = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+            f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 0\n'
+            'time_limit_s = 10\nkmedian_time_limit_s = 1\n[axes]\nbudget_ms = [40]\n')
+    cfg.write_text(text)
+    out = tmp_path / "bo"
+    run_batch(cfg, out, workers=0)
+    for p in [out, *out.rglob("*")]:
+        os.chown(p, 65534, 65534, follow_symlinks=False)
+    cfg.write_text(text.replace("[40]", "[40, 50]"))
+    run_batch(cfg, out, workers=0)
+    owners = {str(p.relative_to(out)): (p.lstat().st_uid, p.lstat().st_gid)
+              for p in out.rglob("*")}
+    assert len(owners) > 10 and set(owners.values()) == {(65534, 65534)}, owners

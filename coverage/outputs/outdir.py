@@ -1369,6 +1369,28 @@ def _inherit_attributes(target: Path, staging: Path) -> None:
                              follow_symlinks=False)
 
 
+def give_to_owner(directory: Path) -> None:
+    """Run as root (effective uid 0), give every entry under ``directory`` that root owns
+    the directory's owner and group: a directory written in place (a batch's) keeps its
+    owner, but a root run left the files it wrote there owned by root (review 115; a
+    swapped plan directory gets this from :func:`_inherit_attributes`). Nothing without
+    root, or in a directory root owns. Best effort."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return
+    if st.st_uid == 0 or not stat.S_ISDIR(st.st_mode):
+        return
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == 0:
+                    os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+
+
 def _update_stats(directory: Path, update: Callable[[dict[str, Any]], None]) -> None:
     """Apply ``update`` to the file record (``stats``) of the marker of ``directory`` and
     write the marker again. Best effort: no marker, or one that cannot be rewritten,
