@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -474,16 +475,19 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     >>> csv_safe(pd.DataFrame({"id": ["-x", "'-x"]}))["id"].tolist()
     ["'-x", "''-x"]
     """
-    changed = {}
-    for pos in range(df.shape[1]):
-        fixed = _prefix_formulas(df.iloc[:, pos])
-        if fixed is not None:
-            changed[pos] = fixed
+    return _map_text(df, _prefix_formulas)
+
+
+def _map_text(df: pd.DataFrame, fix: Callable[[pd.Series], pd.Series | None]
+              ) -> pd.DataFrame:
+    """A shallow copy of ``df`` with ``fix`` applied to every column and to the column
+    names; ``fix`` returns ``None`` for a series it leaves as it is (shared, not copied)."""
     out = df.copy(deep=False)
-    for pos, fixed in changed.items():
-        out.isetitem(pos, fixed)
-    names = pd.Series(out.columns.to_numpy(dtype=object), dtype=object)
-    fixed_names = _prefix_formulas(names)
+    for pos in range(out.shape[1]):
+        fixed = fix(out.iloc[:, pos])
+        if fixed is not None:
+            out.isetitem(pos, fixed)
+    fixed_names = fix(pd.Series(out.columns.to_numpy(dtype=object), dtype=object))
     if fixed_names is not None:
         out.columns = pd.Index(fixed_names.to_numpy(dtype=object))
     return out
@@ -555,17 +559,11 @@ def csv_unescape(df: pd.DataFrame) -> pd.DataFrame:
     >>> csv_unescape(pd.DataFrame({"site_id": ["'=1+2", "''=1+2"]}))["site_id"].tolist()
     ['=1+2', "'=1+2"]
     """
-    out = df.copy(deep=False)
-    for pos in range(out.shape[1]):
-        col = out.iloc[:, pos]
+    def fix(col: pd.Series) -> pd.Series | None:
         fixed = unescape_text(col)
-        if fixed is not col:
-            out.isetitem(pos, fixed)
-    names = pd.Series(out.columns.to_numpy(dtype=object), dtype=object)
-    fixed_names = unescape_text(names)
-    if fixed_names is not names:
-        out.columns = pd.Index(fixed_names.to_numpy(dtype=object))
-    return out
+        return None if fixed is col else fixed
+
+    return _map_text(df, fix)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, **to_csv: object) -> Path:
