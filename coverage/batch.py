@@ -1001,6 +1001,7 @@ def run_batch(
     reach_partitions: int = 0,
     progress: Callable[[int, int, dict[str, Any] | None], None] | None = None,
     max_scenarios: int = MAX_BATCH_SCENARIOS,
+    option: str = "run_batch(out=...)",
 ) -> pd.DataFrame:
     """Run every scenario of a TOML file and write the combined table and plots.
 
@@ -1010,6 +1011,9 @@ def run_batch(
         The scenario file (see :func:`load_config`) or its parsed form.
     out : str or pathlib.Path
         Output directory (created if needed).
+    option : str, default "run_batch(out=...)"
+        How messages name ``out`` (the command line: ``--out``; review 115: the Python
+        API was told to "give --out another directory").
     workers : int, default 2
         Worker processes of the ``distributed.LocalCluster`` started for the sweep (one
         thread each); ``0`` runs the scenarios one after the other in this process.
@@ -1076,8 +1080,8 @@ def run_batch(
                                                                regions={},
                                                                scenarios=parsed))
                         if p not in problems)
-    problems.extend(check_output_dir(out, "batch").problems)
-    problems.extend(busy_problems(out))
+    problems.extend(check_output_dir(out, "batch", option=option).problems)
+    problems.extend(busy_problems(out, option=option))
     if problems and (cfg or partial) is not None:
         # refused anyway: the inputs' problems too, so that one run names them all (a
         # run without these problems checks them for the scenarios it has left to run);
@@ -1090,7 +1094,7 @@ def run_batch(
         problems.extend(check_scheduler(scheduler, probe=not problems))
     if problems or cfg is None:
         raise InputValidationError("\n".join(problems))
-    with OutputDir(out, "batch") as od:
+    with OutputDir(out, "batch", option=option) as od:
         try:
             table = _run_batch_locked(cfg, od, workers=workers,
                                       scheduler=scheduler, client=client, retries=retries,

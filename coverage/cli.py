@@ -1591,7 +1591,8 @@ def _run_batch(args: argparse.Namespace) -> int:
     with _ProgressBar(enabled=not args.quiet) as bar:
         table = run_batch(args.config, args.out, workers=args.workers,
                           scheduler=args.scheduler, reach_partitions=args.reach_partitions,
-                          progress=bar.update, max_scenarios=args.max_scenarios)
+                          progress=bar.update, max_scenarios=args.max_scenarios,
+                          option="--out")
     n_ok = int(table["ok"].sum())
     out = Path(args.out).resolve()
     # planned, but not a feasible plan (short of capacity in a failure scenario) or not

@@ -1468,7 +1468,7 @@ def test_a_nul_in_a_path_is_a_message_not_an_internal_error(sample_inputs):
     finally:
         cfg.unlink()
     assert "[base.demand] the path 'd\\x00.csv' holds a NUL character" in str(info.value)
-    assert "--out 'out\\x00dir' holds a NUL character" in str(info.value)
+    assert "run_batch(out=...) 'out\\x00dir' holds a NUL character" in str(info.value)
 
 
 def test_a_batch_directory_with_a_users_file_is_refused_in_its_own_words(tmp_path):
