@@ -658,6 +658,27 @@ def test_hand_waterfall_lte_local_breakout_column_overrides_tier():
     assert row["latency_network_fixed_ms"] == pytest.approx(0.05 + 6.438, rel=1e-9)
 
 
+def test_a_blank_local_breakout_cell_is_the_tiers_default():
+    """Tester 116: a blank local_breakout cell meant "no breakout", so a mec site's users
+    detoured through the UPF (the latency command and a file without the column broke out
+    locally). A blank is the tier's default; "false" still overrides it."""
+    demand = pd.DataFrame({"demand_id": ["u"], "lat": [0.0], "lon": [0.0],
+                           "population": [10.0], "access": ["lte"]})
+    rows = {}
+    for cell in ("", None, "false", "missing"):
+        sites = pd.DataFrame({"site_id": ["s"], "lat": [0.0], "lon": [1.0], "tier": ["mec"],
+                              "local_breakout": [cell]})
+        if cell == "missing":
+            sites = sites.drop(columns="local_breakout")
+        rows[cell] = plan_sites(demand, sites, budget_ms=150.0, model=INTERNET,
+                                upf=UPF_NORTH, strategy="full", **FAST).demand.iloc[0]
+    for cell in ("", None):
+        assert rows[cell]["latency_route_detour_ms"] == rows["missing"][
+            "latency_route_detour_ms"] == 0.0
+    assert rows["false"]["latency_route_detour_ms"] == pytest.approx(
+        K_INT * UPF_TO_SITE_KM, rel=1e-9)
+
+
 def hand_backbone():
     """A (0, 0.5), B (0, 2.5) joined only through C (1.5, 1.5): one-way 2 + 3 ms."""
     g = nx.Graph()

@@ -570,10 +570,16 @@ def _tier_setup(demand: pd.DataFrame, sites: pd.DataFrame, model: LatencyModel, 
                           for chosen in sets], dtype=bool).reshape(len(sets), len(terms))
         allowed = table[np.asarray(codes, dtype=np.intp)] if n else allowed
         restricted_rows = any(chosen is not None for chosen in sets)
+    default = terms.local_breakout[site_tier] if len(sites) else np.zeros(0, dtype=bool)
     if "local_breakout" in sites.columns:
-        lbo = parse_flags(sites["local_breakout"], column="local_breakout", source="sites")
+        col = sites["local_breakout"]
+        lbo = parse_flags(col, column="local_breakout", source="sites")
+        # a blank cell is the tier's default, as without the column (tester 116: it was
+        # "no breakout", and a Chicago MEC user went through the Mexico City UPF)
+        blank = (col.isna() | (col.astype("string").str.strip() == "")).to_numpy(dtype=bool)
+        lbo = np.where(blank, default, lbo)
     else:
-        lbo = terms.local_breakout[site_tier] if len(sites) else np.zeros(0, dtype=bool)
+        lbo = default
     trivial = (terms.is_reference_only and not restricted_rows and bool(allowed.all())
                and routing.flat)
     if trivial:
