@@ -67,7 +67,8 @@ def test_line_graph_against_hand_arithmetic():
     assert ms(bb, "A", "C") == pytest.approx(2 * 1.5 * 222.39016 * 4.9 / 1000, rel=1e-6)
     assert bb.n_edges == 4 and bb.source == "<graph>" and bb.name == "<graph>"
     assert bb.dropped == {"nodes_without_coordinates": [], "edges_of_dropped_nodes": 0,
-                          "self_loops": 0, "parallel_edges": 0, "edges_distance_fallback": 0}
+                          "self_loops": 0, "parallel_edges": 0, "edges_distance_fallback": 0,
+                          "colocated_nodes_joined": 0}
     s = bb.summary()
     json.dumps(s)
     assert s["nodes"] == 5 and s["edges"] == 4
@@ -407,8 +408,9 @@ def test_topology_zoo_undeclared_multigraph_and_disconnected():
     bb = read_backbone(ZOO / "AttMpls.gml")          # nx.read_gml refuses: "is duplicated"
     assert bb.node_ids.size == 25 and bb.n_edges == 56 and bb.dropped["parallel_edges"] == 1
     with pytest.raises(InputValidationError,
-                       match=r"Cogentco\.gml: the backbone is disconnected: 5 components of "
-                             r"sizes 180, 2, 2, 1, 1.*nodes without coordinates were dropped"):
+                       match=r"Cogentco\.gml: the backbone is disconnected: 4 components of "
+                             r"sizes 181, 2, 2, 1.*nodes without coordinates were dropped"):
+        # (5 components of 180, 2, 2, 1, 1 before co-located nodes were joined as one PoP)
         read_backbone(ZOO / "Cogentco.gml")
 
 

@@ -690,6 +690,27 @@ def hand_backbone():
     return backbone_from_graph(g, latency_attr="ms")
 
 
+def test_colocated_backbone_nodes_are_one_pop_whatever_their_order():
+    """Tester 116: two nodes at one place (Bellsouth's two New Orleans nodes, 23 ms apart
+    on the graph) were entered at the first in the file, so the route depended on the
+    node order. They are joined by a 0 ms link: the same path both ways, the shorter."""
+    def graph(order):
+        g = nx.Graph()
+        for name in order:  # X and Y at one place; X reaches B in 2 ms, Y in 20 ms
+            g.add_node(name, lat=0.0, lon=0.0)
+        g.add_node("B", lat=0.0, lon=1.0)
+        g.add_edge("X", "B", ms=2.0)
+        g.add_edge("Y", "B", ms=20.0)
+        return backbone_from_graph(g, latency_attr="ms")
+
+    xy, yx = graph(["X", "Y"]), graph(["Y", "X"])
+    for bb in (xy, yx):
+        i = list(bb.node_ids).index("Y")
+        j = list(bb.node_ids).index("B")
+        assert bb.path_ms[i, j] == pytest.approx(4.0)  # Y -> X (0 ms) -> B: 2 x 2 ms
+        assert bb.dropped["colocated_nodes_joined"] == 1
+
+
 def test_hand_waterfall_backbone():
     row = one_plan("ftth", "metro-colo", budget=50.0, backbone=hand_backbone(),
                    site=(0.0, 3.0))

@@ -22,6 +22,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
@@ -366,15 +367,31 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
                "edges_distance_fallback":
                    int((~use_given[keep]).sum()) if latency_attr is not None else 0}
 
+    # nodes at one place are one PoP: joined by a link of 0 ms, so that the node a user or
+    # site attaches to among them (the first in the file) does not decide its route
+    # (tester 116: Bellsouth's two New Orleans nodes are 23 ms apart on the graph)
+    place = pd.DataFrame({"lat": np.round(lat, 6), "lon": np.round(lon, 6)})
+    head = place.groupby(["lat", "lon"], sort=False).ngroup().to_numpy()
+    first_of = pd.Series(np.arange(len(nodes))).groupby(head).transform("min").to_numpy()
+    twin = np.flatnonzero(first_of != np.arange(len(nodes)))
+    dropped["colocated_nodes_joined"] = int(twin.size)
+    link_u = np.r_[u_a[keep], first_of[twin]]   # first_of < twin: the (u < v) order
+    link_v = np.r_[v_a[keep], twin]
+    link_ms = np.r_[rtt_ms[keep], np.zeros(twin.size)]
+    if twin.size:  # a real link between twins too: the shortest of the pair (a sparse
+        order = np.lexsort((link_ms, link_u * len(nodes) + link_v))  # matrix would add)
+        _, first = np.unique((link_u * len(nodes) + link_v)[order], return_index=True)
+        link_u, link_v, link_ms = (x[order[first]] for x in (link_u, link_v, link_ms))
+
     clean = nx.Graph()
     clean.add_nodes_from(range(len(nodes)))
-    clean.add_edges_from(zip(u_a[keep].tolist(), v_a[keep].tolist(), strict=True))
+    clean.add_edges_from(zip(link_u.tolist(), link_v.tolist(), strict=True))
     ids = np.array([labels[n] for n in nodes], dtype=object)
     _check_connected(source, clean, ids, raw_links, nodes, [n for n in graph if n not in index],
                      labels)
     if not _route:  # check_backbone_file: every check done, no routing
         return None  # type: ignore[return-value]
-    adjacency = sp.csr_array((rtt_ms[keep], (u_a[keep], v_a[keep])),
+    adjacency = sp.csr_array((link_ms, (link_u, link_v)),
                              shape=(len(nodes), len(nodes)))   # explicit zeros stay links
     path_ms = dijkstra(adjacency, directed=False)
     path_ms = np.minimum(path_ms, path_ms.T)             # exact symmetry
