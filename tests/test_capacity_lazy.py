@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ON_NET
+from helpers import ON_NET, run
 from test_capacity import (
     BUDGET_MS,
     brute_force,
@@ -388,3 +388,34 @@ def test_the_sweep_note_names_the_budgets_no_plan_carries():
     sweep = budget_sweep(demand, sites, [30], failures=(0,), model=ON_NET, time_limit_s=10,
                          capacity=plan.capacity)
     assert "infeasible_capacity" not in sweep.attrs["note"]
+
+
+def test_a_cut_scenario_list_checks_the_largest_failures_first(tmp_path):
+    """Tester 116: under --scenario-limit the single failures went in site-id order, though
+    the summary says "the riskiest first": the largest site's failure (600 rps of load on
+    500 rps of the other sites) was left unchecked. A cut list takes the domains of the
+    most capacity first; a complete list keeps its order."""
+    from coverage.solvers.capacitated import failure_scenarios
+
+    sites = np.array([0, 1, 3])
+    cap = np.array([200.0, 300.0, 300.0, 400.0, 100.0])
+    cut, complete = failure_scenarios(sites, 1, limit=1, site_risk=cap)
+    assert not complete and cut == [(), (3,)]
+    full, complete = failure_scenarios(sites, 1, limit=10, site_risk=cap)
+    assert complete and full == [(), (0,), (1,), (3,)]
+    # the command line: the plan it writes survives the largest site's failure
+    d = tmp_path / "d.csv"
+    d.write_text("id,lat,lon,population,load_rps\nu0,48.499,13.161,1000,100\n"
+                 "u1,49.865,11.119,1000,200\nu2,49.67,12.49,1000,300\n")
+    c = tmp_path / "c.csv"
+    c.write_text("site_id,lat,lon,capacity_rps\ns0,48.969,11.405,200\ns1,48.147,13.207,300\n"
+                 "s2,48.798,12.574,300\ns3,48.791,12.219,400\ns4,49.666,12.565,100\n")
+    out = tmp_path / "o"
+    r = run("plan", "--demand", d, "--candidates", c, "--budget-ms", 35, "--scenario-limit",
+            1, "--out", out, "--no-map", "--no-report", "--no-gis")
+    assert r.returncode == 7, r.stderr
+    chosen = pd.read_csv(out / "sites.csv")
+    checked = pd.read_csv(out / "capacity_scenarios.csv")["failed_site_ids"].tolist()
+    biggest = chosen.loc[chosen["capacity_rps"].idxmax(), "site_id"]
+    assert checked[1] == biggest
+    assert chosen["capacity_rps"].sum() - chosen["capacity_rps"].max() >= 600.0

@@ -664,6 +664,7 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
                       touched: list[npt.NDArray[np.int64] | None] | None = None,
                       absorbed: frozenset[tuple[int, ...]] | None = None,
                       triples: set[tuple[int, int, int]] | None = None,
+                      site_risk: npt.ArrayLike | None = None,
                       ) -> tuple[list[tuple[int, ...]], bool]:
     """Every failure scenario of a plan, as the tuple of failed candidates, normal
     operation (``()``) first; and whether the list is complete: every scenario listed or
@@ -698,6 +699,12 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     (at N-3: :func:`triples_to_check`, the triples within a component that the certificate
     does not settle): only those are listed among the triples beyond the cliques, instead of
     every triple within a component. Combinations of 4 or more are listed as above.
+
+    ``site_risk`` (per candidate; the check passes its capacity): when the list is cut,
+    the single domains are listed by their open sites' total, largest first (ties in
+    domain order), so the domains whose failure takes the most capacity are checked
+    (tester 116: they went in site-id order, and the largest site's failure was left
+    unchecked). A complete list keeps its order.
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
@@ -711,15 +718,23 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     def scenario(combo: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(s for i in combo for s in groups[i])
 
+    singles = list(range(g))
+    if site_risk is not None and total > limit + 1:  # cut: the domains that move the
+        # most load first (a complete list keeps its order, and the checks theirs)
+        risk = np.nan_to_num(np.asarray(site_risk, dtype=np.float64))
+        weight = np.array([risk[list(groups[i])].sum() for i in range(g)])
+        singles = np.argsort(-weight, kind="stable").tolist()
     if total <= limit + 1 or top < 2 or reach is None:
         for k in range(1, top + 1):
-            for combo in itertools.combinations(range(g), k):
+            combos = ([(i,) for i in singles] if k == 1
+                      else itertools.combinations(range(g), k))
+            for combo in combos:
                 if len(out) > limit:
                     return out, False
                 out.append(scenario(combo))
         return out, True
     # riskiest first: every single domain, then the cliques of the shared-user graph
-    out.extend(scenario((i,)) for i in range(min(g, limit)))
+    out.extend(scenario((i,)) for i in singles[:min(g, limit)])
     if g >= limit:
         return out, False
     listed: set[tuple[int, ...]] = set()
@@ -899,7 +914,8 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
         absorbed = absorbed | normal.triples_absorbed
     triples = None if touched is None else normal.triples
     scen, complete = failure_scenarios(open_sites, failures, domains, limit, reach=a,
-                                       touched=touched, absorbed=absorbed, triples=triples)
+                                       touched=touched, absorbed=absorbed, triples=triples,
+                                       site_risk=cap)
     top = 0 if touched is None else min(int(failures), len(groups))
     if not complete and touched is not None and top in (2, 3) and (
             normal.pairs_absorbed is None or (top == 3 and normal.triples_absorbed is None)):
@@ -945,7 +961,7 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
             absorbed = absorbed | normal.triples_absorbed
         scen, complete = failure_scenarios(open_sites, failures, domains, limit,
                                            reach=a, touched=touched, absorbed=absorbed,
-                                           triples=normal.triples)
+                                           triples=normal.triples, site_risk=cap)
     out = [normal]
     if not normal.feasible or len(scen) == 1:
         return out, complete, True
