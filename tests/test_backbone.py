@@ -465,3 +465,17 @@ def test_a_backbone_too_large_for_its_table_is_refused_before_routing():
     with pytest.raises(InputValidationError, match=r"10,001 located nodes, more than 10,000: "
                                                    r"the table .* 0\.7 GiB"):
         backbone_from_graph(g)
+
+
+def test_a_graph_cut_by_a_dropped_node_says_so_beside_colocated_nodes():
+    """Review 117: once co-located nodes were joined, a graph disconnected by a node
+    without coordinates lost that explanation (the raw links had no twin links)."""
+    g = nx.Graph()
+    g.add_node("A", lat=0.0, lon=0.0)
+    g.add_node("B", lat=0.0, lon=2.0)
+    g.add_node("X")  # no coordinates: dropped, and A - X - B with it
+    g.add_node("C", lat=0.0, lon=0.0)  # at A's place
+    g.add_node("D", lat=0.0, lon=0.5)
+    g.add_edges_from([("A", "X"), ("X", "B"), ("C", "D")])
+    with pytest.raises(InputValidationError, match="nodes without coordinates were dropped"):
+        backbone_from_graph(g)

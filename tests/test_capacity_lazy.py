@@ -419,3 +419,19 @@ def test_a_cut_scenario_list_checks_the_largest_failures_first(tmp_path):
     biggest = chosen.loc[chosen["capacity_rps"].idxmax(), "site_id"]
     assert checked[1] == biggest
     assert chosen["capacity_rps"].sum() - chosen["capacity_rps"].max() >= 600.0
+
+
+def test_the_cut_list_ranks_domains_by_their_open_capacity_only():
+    """Review 117: a domain was ranked by all its candidates, closed ones included: a
+    domain of one open 50 rps site and three closed 400 rps ones went before a 500 rps
+    open site. And a list whose single domains all fit keeps its order."""
+    from coverage.solvers.capacitated import failure_scenarios
+
+    cap = np.array([500.0, 50.0, 400.0, 400.0, 400.0])
+    dom = np.array(["A", "B", "B", "B", "B"], dtype=object)
+    cut, complete = failure_scenarios(np.array([0, 1]), 1, dom, limit=1, site_risk=cap)
+    assert not complete and cut == [(), (0,)]
+    fits, _ = failure_scenarios(np.array([0, 1]), 1, dom, limit=1_000,
+                                site_risk=cap[::-1].copy())
+    plain, _ = failure_scenarios(np.array([0, 1]), 1, dom, limit=1_000)
+    assert fits == plain

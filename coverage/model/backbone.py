@@ -375,6 +375,7 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
     first_of = pd.Series(np.arange(len(nodes))).groupby(head).transform("min").to_numpy()
     twin = np.flatnonzero(first_of != np.arange(len(nodes)))
     dropped["colocated_nodes_joined"] = int(twin.size)
+    raw_links.add_edges_from((nodes[int(first_of[t])], nodes[int(t)]) for t in twin)
     link_u = np.r_[u_a[keep], first_of[twin]]   # first_of < twin: the (u < v) order
     link_v = np.r_[v_a[keep], twin]
     link_ms = np.r_[rtt_ms[keep], np.zeros(twin.size)]

@@ -509,7 +509,9 @@ FLAG_FALSE = {"false", "no", "n", "0", "f", ""}
 
 
 def parse_flags(values: pd.Series, *, column: str, source: str) -> npt.NDArray[np.bool_]:
-    """A yes/no column (true/false, yes/no, 1/0; empty = no), one pass per distinct value.
+    """A yes/no column (true/false, yes/no, 1/0; empty = no here: a caller that gives a
+    blank another meaning, as ``local_breakout`` the tier's default, masks it), one pass per
+    distinct value.
 
     Raises
     ------
@@ -540,7 +542,7 @@ def parse_flags(values: pd.Series, *, column: str, source: str) -> npt.NDArray[n
             f"{source}: column {column!r} has values that are not yes/no in row(s) "
             + ", ".join(str(r + 1) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
             + f" ({', '.join(repr(uniques[j]) for j in bad[:5])}). Fix: write true/false, "
-            "yes/no or 1/0 (empty means no)")
+            "yes/no or 1/0 (empty: the site's tier's default)")
     return np.asarray(truth, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 

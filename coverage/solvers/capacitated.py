@@ -700,11 +700,11 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
     does not settle): only those are listed among the triples beyond the cliques, instead of
     every triple within a component. Combinations of 4 or more are listed as above.
 
-    ``site_risk`` (per candidate; the check passes its capacity): when the list is cut,
-    the single domains are listed by their open sites' total, largest first (ties in
-    domain order), so the domains whose failure takes the most capacity are checked
-    (tester 116: they went in site-id order, and the largest site's failure was left
-    unchecked). A complete list keeps its order.
+    ``site_risk`` (per candidate; the check passes its capacity): when the single domains
+    themselves are cut (more than ``limit``), they are listed by their open sites' total,
+    largest first (ties in domain order), so the domains whose failure takes the most
+    capacity are checked (tester 116: they went in site-id order, and the largest site's
+    failure was left unchecked). Otherwise the list keeps its order.
     """
     sites = np.asarray(open_sites, dtype=np.int64)
     if failures <= 0 or not len(sites):
@@ -719,10 +719,11 @@ def failure_scenarios(open_sites: npt.ArrayLike, failures: int,
         return tuple(s for i in combo for s in groups[i])
 
     singles = list(range(g))
-    if site_risk is not None and total > limit + 1:  # cut: the domains that move the
-        # most load first (a complete list keeps its order, and the checks theirs)
+    if site_risk is not None and g > limit:  # the singles are cut: the domains of the
+        # most open capacity first (review 117: a domain's closed candidates counted; a
+        # list whose singles all fit keeps its order, and the checks theirs)
         risk = np.nan_to_num(np.asarray(site_risk, dtype=np.float64))
-        weight = np.array([risk[list(groups[i])].sum() for i in range(g)])
+        weight = np.bincount(group_of_open, weights=risk[sites], minlength=g)
         singles = np.argsort(-weight, kind="stable").tolist()
     if total <= limit + 1 or top < 2 or reach is None:
         for k in range(1, top + 1):
