@@ -1241,6 +1241,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     candidates have no capacity is refused before any scenario runs, not failed once per
     scenario. Each distinct set of the options it reads (and workload) is checked once."""
     from .errors import NoFeasiblePlanError
+    from .model.capacity import unused_without_load
     from .model.workloads import WorkloadCatalog
     from .planner.plan import resolve_plan_service, site_capacity, tier_catalog_of
 
@@ -1267,12 +1268,7 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
                                default=str)
         if opts["requests_per_person_day"] is None and "load_rps" not in demand.columns:
             typed = [k for k in _LOAD_ONLY_PARAMS if sc.params.get(k) is not None]
-            text = (f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} to a "
-                    "capacitated plan only, and this one has no load (neither "
-                    "requests_per_person_day nor a demand load_rps column): the plan would be "
-                    "made without " + ("them" if len(typed) > 1 else "it") + ". Fix: add "
-                    "requests_per_person_day (or a load_rps column), or drop "
-                    + ", ".join(typed))
+            text = unused_without_load(typed, "requests_per_person_day")
             if typed and text not in said:  # as the command line (tester 110)
                 said.add(text)
                 problems.append(f"scenario {sc.name!r} [{sc.region}]: {text}")

@@ -685,14 +685,9 @@ def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
                           "scenario_limit"))
     if not typed:
         return []
-    return [f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} to a capacitated "
-            "plan only, and this one has no load (neither --requests-per-person-day nor a "
-            "demand load_rps column): the plan would be made without "
-            + ("them" if len(typed) > 1 else "it")
-            + (" (its N-1 check fails one site at a time, not a shared-risk domain)"
-               if "--domain-radius-km" in typed else "")
-            + ". Fix: add --requests-per-person-day N (or a load_rps column), or drop "
-            + ", ".join(typed)]
+    from .model.capacity import unused_without_load
+
+    return [unused_without_load(typed, "--requests-per-person-day")]
 
 
 def _column_problems(args: argparse.Namespace, demand: Any, sites: Any, *,

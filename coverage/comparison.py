@@ -655,7 +655,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     here = rc[rc["budget_ms"] == budget].iloc[0]
     by_class = _region_by_class(d, d_region, regions, budget, pct, region_model, access,
                                 plan_options.get("service_classes"), total_pop,
-                                workloads=workloads, edge_workload=workload.name)
+                                workloads=workloads)
     headline = {k: float(here[k]) for k in (
         "population_within_budget", "share_within_budget", "population_within_budget_n1",
         "share_within_budget_n1", "mean_latency_ms", "median_distance_km",
@@ -912,8 +912,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
 def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
                      budget: float, pct: str, model: Any, access: str,
                      service_classes: Any, total_pop: float, *,
-                     workloads: Any = None, edge_workload: str | None = None,
-                     ) -> list[dict[str, Any]] | None:
+                     workloads: Any = None) -> list[dict[str, Any]] | None:
     """The region's coverage of each service class at the class's own budget, percentile
     and workload (its inference time from the ``workloads`` catalog; ``None`` without
     per-row budgets)."""
@@ -930,9 +929,9 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
     for label, rows in labels.groupby(labels, sort=True).groups.items():
         idx = np.asarray(rows, dtype=np.int64)
         b, p, w = float(eff[idx[0]]), str(service.percentile[idx[0]]), service.workload[idx[0]]
-        # the region serves its own workload (``model``) for the edge's (a class may name
-        # the edge's, the only one a comparison's capacitated plan takes)
-        m = model if not w or w == edge_workload else service.model_for(model, w)
+        # the region serves its own workload (``model``) for the edge's: a class names no
+        # other (compare_data_problems refuses it, the edge plan being capacitated)
+        m = model
         sub = d_region.iloc[idx]
         row = region_coverage(sub, regions, [b], model=m, access=access,
                               percentile=p).iloc[0]

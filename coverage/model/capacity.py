@@ -285,6 +285,20 @@ class CapacitySetup:
     describe: dict[str, Any] = field(default_factory=dict)
 
 
+def unused_without_load(names: list[str], rate_option: str) -> str:
+    """The message for load-only options given to a plan without a load (``names`` as the
+    caller spells them: flags on the command line, keys in a batch file; ``rate_option``
+    likewise for the requests per person per day)."""
+    them = "them" if len(names) > 1 else "it"
+    return (f"{', '.join(names)} {'apply' if len(names) > 1 else 'applies'} to a capacitated "
+            f"plan only, and this one has no load (neither {rate_option} nor a demand "
+            f"load_rps column): the plan would be made without {them}"
+            + (" (its N-1 check fails one site at a time, not a shared-risk domain)"
+               if any("domain-radius" in n or "domain_radius" in n for n in names) else "")
+            + f". Fix: add {rate_option} N (or a load_rps column), or drop "
+            + ", ".join(names))
+
+
 def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                    catalog: Any, n_accelerators: npt.NDArray[np.int64],
                    requests_per_person_day: float | None,

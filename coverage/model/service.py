@@ -235,8 +235,7 @@ class ServiceRows:
     def model_for(self, model: LatencyModel, workload: Any) -> LatencyModel:
         """``model`` with the inference time of a row's ``workload`` (``None`` or empty:
         ``model`` itself, the run's workload)."""
-        if workload is None or workload == "" or (isinstance(workload, float)
-                                                  and math.isnan(workload)):
+        if not workload:
             return model
         return model.with_workload(str(workload), self.inference_ms)
 

@@ -1190,12 +1190,12 @@ def plan_sites(
                             failure_table=failure_table, radius_km=radius_km,
                             radius_access=radius_access, n_pairs=n_pairs,
                             default_label=preset.name if preset is not None else None,
-                            worst_set=worst_set)
-        if (workload is not None and model.inference_ms is not None
-                and tuple(model.inference_ms) == tuple(workload.inference_ms)):
-            for entry in info["by_service_class"]:  # the catalog's time of --workload NAME:
-                if entry["workload"] == "inference_ms":  # named as the classes name it
-                    entry["workload"] = workload.name
+                            worst_set=worst_set,
+                            # the catalog's time of --workload NAME is named as the
+                            # classes name it (not "inference_ms": review 112)
+                            run_workload=workload.name if workload is not None and (
+                                model.inference_ms is None or tuple(model.inference_ms)
+                                == tuple(workload.inference_ms)) else None)
         if count.best is not None:
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))

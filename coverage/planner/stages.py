@@ -1000,10 +1000,13 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
                  assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
                  radius_access: str, n_pairs: int,
                  default_label: str | None = None,
-                 worst_set: WorstSet | None = None) -> dict[str, Any]:
+                 worst_set: WorstSet | None = None,
+                 run_workload: str | None = None) -> dict[str, Any]:
     """The plan's figures: objective, bound and status of the site count, population by
     coverage status, coverage by k, latency (mean p50, mean at the percentile, worst N-1),
-    the single-failure damage and the k-median outcome (keys of ``summary.json``)."""
+    the single-failure damage and the k-median outcome (keys of ``summary.json``).
+    ``run_workload``: the name of the rows without a class's workload in
+    ``by_service_class`` (see :func:`by_service_class`)."""
     c, cover, n_cov = problem.config, count.cover, count.n_covering
     population = problem.population
     has_primary = assignment["primary_site_id"].notna().to_numpy()
@@ -1068,7 +1071,8 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "kmedian_gap": placement.gap,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
-        "by_service_class": by_service_class(problem, assignment, n_cov, default_label),
+        "by_service_class": by_service_class(problem, assignment, n_cov, default_label,
+                                             run_workload=run_workload),
     }
 
 
@@ -1111,7 +1115,8 @@ def nk_summary(assignment: pd.DataFrame, population: npt.NDArray[np.float64],
 
 
 def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
-                     default_label: str | None = None) -> list[dict[str, Any]]:
+                     default_label: str | None = None, *,
+                     run_workload: str | None = None) -> list[dict[str, Any]]:
     """One entry per service class present (``summary["by_service_class"]``): its rows,
     people, budget and percentile, the people within budget of a chosen site (N-0), N-k
     safe (``k + 1`` candidates within budget), uncoverable, and the mean primary p50
@@ -1145,6 +1150,7 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
             "percentile": str(rows.row_percentile[first] if rows.row_percentile is not None
                               else rows.percentile),
             "workload": (str(workload) if workload is not None
+                         else run_workload if run_workload is not None
                          else problem.model.workload if problem.model.inference_ms is None
                          else "inference_ms"),
             "population_within_budget": float(pop[sel & served].sum()),
