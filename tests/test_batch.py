@@ -21,6 +21,10 @@ from helpers import EXE, ON_NET, run
 from coverage import InputValidationError, plan_sites
 from coverage.batch import TABLE_COLUMNS, check_scenarios, load_config, run_batch
 
+#: The [base] block of a batch file on the west sample data (its options follow).
+WEST_BASE = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
+             f'candidates = "{DATA / "west_candidates.csv"}"\n')
+
 CONFIG = f"""
 [base]
 demand = "{DATA / 'west_demand.csv'}"
@@ -1758,8 +1762,8 @@ def test_an_interrupt_leaves_a_hand_edited_table_alone(tmp_path, caplog):
     from coverage.batch import run_batch
 
     cfg = tmp_path / "s.toml"
-    text = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-            f'candidates = "{DATA / "west_candidates.csv"}"\ntime_limit_s = 10\n'
+    text = (WEST_BASE
+            + 'time_limit_s = 10\n'
             'kmedian_time_limit_s = 1\nfailures = 0\n[axes]\nbudget_ms = [40, 50]\n')
     cfg.write_text(text)
     out = tmp_path / "out"
@@ -1788,8 +1792,8 @@ def test_an_option_file_edited_during_the_sweep_files_no_plan_under_its_old_key(
     original = "[tiers.metro-colo]\nhops = 2\n"
     tiers.write_text(original)
     cfg = tmp_path / "r.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\ntime_limit_s = 10\n'
+    cfg.write_text(WEST_BASE
+                   + 'time_limit_s = 10\n'
                    'kmedian_time_limit_s = 1\nfailures = 0\ntiers = "tiers.toml"\n'
                    '[axes]\nbudget_ms = [45, 50]\n')
 
@@ -1816,8 +1820,8 @@ def test_load_only_options_without_a_load_are_refused_as_on_the_command_line(tmp
     from coverage.errors import InputValidationError
 
     cfg = tmp_path / "u.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\nbudget_ms = 50\n'
+    cfg.write_text(WEST_BASE
+                   + 'budget_ms = 50\n'
                    '[[scenarios]]\nname = "p"\npeak_to_mean = 5\ntarget_utilisation = 0.5\n'
                    '[[scenarios]]\nname = "ok"\nrequests_per_person_day = 10\n'
                    'peak_to_mean = 5\n')
@@ -1840,8 +1844,8 @@ def test_the_plot_draws_one_line_per_set_of_options(tmp_path, monkeypatch):
     from coverage import batch
 
     cfg = tmp_path / "plot.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 1\n'
+    cfg.write_text(WEST_BASE
+                   + 'failures = 1\n'
                    '[[scenarios]]\nname = "i35"\nbudget_ms = 35\n'
                    '[[scenarios]]\nname = "i50"\nbudget_ms = 50\n'
                    '[[scenarios]]\nname = "o35"\nbudget_ms = 35\nmodel = "on-net"\n'
@@ -1874,8 +1878,8 @@ def test_a_users_file_in_a_failed_scenarios_folder_is_kept(tmp_path):
     from coverage.errors import InputValidationError
 
     cfg = tmp_path / "ff.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 0\n'
+    cfg.write_text(WEST_BASE
+                   + 'failures = 0\n'
                    'time_limit_s = 10\n[axes]\nbudget_ms = [25, 50]\n')
     table = run_batch(cfg, tmp_path / "out", workers=0)
     folder = tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
@@ -1893,9 +1897,8 @@ def test_a_region_value_that_matches_no_row_is_refused_among_others(tmp_path):
     demand = pd.read_csv(DATA / "west_demand.csv")
     assert "state" in demand.columns and "NV" in set(demand["state"])
     cfg = tmp_path / "r.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\n'
-                   '[regions]\nr = {column = "state", values = ["NV", "XX"]}\n')
+    cfg.write_text(WEST_BASE
+                   + '[regions]\nr = {column = "state", values = ["NV", "XX"]}\n')
     with pytest.raises(InputValidationError, match="no demand row has state = 'XX'"):
         run_batch(cfg, tmp_path / "out", workers=0)
 
@@ -1905,9 +1908,8 @@ def test_axis_values_that_differ_past_six_digits_get_their_own_names(tmp_path):
     from coverage.batch import load_config
 
     cfg = tmp_path / "a.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\n'
-                   '[axes]\nbudget_ms = [40.000001, 40.0000012, 50.0]\n')
+    cfg.write_text(WEST_BASE
+                   + '[axes]\nbudget_ms = [40.000001, 40.0000012, 50.0]\n')
     names = [s.name for s in load_config(cfg).scenarios]
     assert len(set(names)) == 3 and "budget_ms=50" in names
 
@@ -1930,8 +1932,8 @@ def test_a_bad_workloads_file_is_named_once(tmp_path):
     file's name, once more from the capacity check)."""
     (tmp_path / "wl.toml").write_text("# my workloads\n")
     cfg = tmp_path / "e.toml"
-    cfg.write_text(f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-                   f'candidates = "{DATA / "west_candidates.csv"}"\nworkloads = "wl.toml"\n')
+    cfg.write_text(WEST_BASE
+                   + 'workloads = "wl.toml"\n')
     r = run("batch", cfg, "--out", tmp_path / "o", "--workers", "0")
     assert r.returncode == 2 and r.stderr.count("no [workloads.NAME] table") == 1, r.stderr
 
@@ -2003,8 +2005,8 @@ def test_a_root_run_into_a_users_sweep_keeps_its_files_the_users(tmp_path):
     from coverage.batch import run_batch
 
     cfg = tmp_path / "s.toml"
-    text = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
-            f'candidates = "{DATA / "west_candidates.csv"}"\nfailures = 0\n'
+    text = (WEST_BASE
+            + 'failures = 0\n'
             'time_limit_s = 10\nkmedian_time_limit_s = 1\n[axes]\nbudget_ms = [40]\n')
     cfg.write_text(text)
     out = tmp_path / "bo"
