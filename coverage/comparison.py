@@ -465,8 +465,7 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                     d, budget_ms=budget_ms, percentile=percentile,
                     service_classes=service_classes, workloads=workloads, source=demand_source)
                 if service is not None:
-                    refuse_other_workloads(service, ctx["workload"].name, demand_source,
-                                           compare=True)
+                    refuse_other_workloads(service, ctx["workload"].name, demand_source)
             except InputValidationError as exc:
                 found.append(str(exc))
     cost_model = ctx.get("costs")

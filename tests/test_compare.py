@@ -713,7 +713,7 @@ def test_compare_refuses_classes_on_another_workload_before_work(tmp_path):
     # refused with the data checks, before the region's coverage (review 112: the plan's
     # own refusal came after it), and worded for compare (no load to drop)
     assert "region coverage" not in r.stderr + r.stdout
-    assert "compare's edge plan carries the load" in r.stderr
+    assert "compare prices the edge plan on one workload" in r.stderr
     assert "drop the load" not in r.stderr
 
 

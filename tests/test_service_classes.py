@@ -409,30 +409,32 @@ def test_class_workloads_need_a_catalog_name(tmp_path):
     assert plan.summary()["by_service_class"][0]["workload"] == "mine"
 
 
-def test_a_capacitated_plan_refuses_classes_on_another_workload(tmp_path):
+def test_a_capacitated_plan_refuses_classes_on_another_accelerator(tmp_path):
     """A capacitated plan sizes every site for the run's workload: a class on another one
     had its load carried at the run's throughput without a word (the capacity summary
-    said vision-l4 for gptj-l4 rows). Refused before the work, classes named; a class on
-    the run's own workload is planned."""
+    said vision-l4 for gptj-l4 rows). Classes on the run's accelerator now share its pool
+    (tests/test_shared_pool.py); one on another accelerator is refused before the work,
+    classes named; a class on the run's own workload is planned."""
     demand = DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4)
     sites = SITES.assign(power_kw=50.0)
     classes = {"gaming": {"budget_ms": 40.0},
-               "nlp": {"budget_ms": 60.0, "workload": "bert-l4"}}
-    with pytest.raises(InputValidationError, match=r"'nlp' on 'bert-l4'.*--workload"):
+               "nlp": {"budget_ms": 60.0, "workload": "bert-orin"}}
+    with pytest.raises(InputValidationError, match=r"'bert-orin' is not served.*--workload"):
         plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes,
                    requests_per_person_day=10)
     classes["nlp"]["workload"] = "vision-l4"  # the run's workload: planned
     plan = plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes,
                       requests_per_person_day=10, time_limit_s=30)
     assert plan.summary()["capacity"]["status"] == "optimal"
+    assert "workloads" not in plan.summary()["capacity"]  # no pool: one workload
     # the CLI refuses it before writing, and so does a batch before its sweep
     toml = ('[service_classes.gaming]\nbudget_ms = 40\n\n'
-            '[service_classes.nlp]\nbudget_ms = 60\nworkload = "bert-l4"\n')
+            '[service_classes.nlp]\nbudget_ms = 60\nworkload = "bert-orin"\n')
     args = _files(tmp_path, demand.assign(load_rps=1.0), toml)
     sites.to_csv(tmp_path / "s.csv", index=False)  # with their power
     out = tmp_path / "out"
     r = run("plan", *args, "--out", out, "--failures", 0)
-    assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr, r.stderr
+    assert r.returncode == 2 and "'bert-orin' is not served" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
 
 
@@ -462,7 +464,7 @@ budget_ms = [40, 50]
     assert table["ok"].all(), table[["error"]]
     capped = write(tmp_path / "capped.toml", (tmp_path / "scenarios.toml").read_text()
                    .replace("failures = 0", "failures = 0\nrequests_per_person_day = 10"))
-    with pytest.raises(InputValidationError, match="'nlp' on 'mine'"):
+    with pytest.raises(InputValidationError, match="'mine' is not served on the run's"):
         run_batch(load_config(capped), tmp_path / "out2", workers=0)
     assert not (tmp_path / "out2" / "scenarios").exists()
 

@@ -34,8 +34,9 @@ from .workloads import MAX_SITE_KW
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "fit_sites", "build_capacity", "capacity_column_problems", "load_column",
-           "failure_domains"]
+           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "exclude_for_pool", "fit_sites",
+           "build_capacity",
+           "capacity_column_problems", "load_column", "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
 #: other units or broken, and their sums would overflow the flow arithmetic.
@@ -284,6 +285,17 @@ class CapacitySetup:
     domains: npt.NDArray[Any] | None
     describe: dict[str, Any] = field(default_factory=dict)
 
+    def load_text(self) -> str:
+        """The total load for a progress line: ``"N requests/s at peak"``, with the unit
+        and the requests of every workload when service classes share a pool."""
+        total = f"{self.describe['load_total_rps']:,.0f} requests/s"
+        pooled = self.describe.get("workloads")
+        if not pooled:
+            return f"{total} at peak"
+        parts = ", ".join(f"{e['requests_rps']:,.0f} of {name} (x {e['weight']:.3g})"
+                          for name, e in pooled.items())
+        return f"{total} {self.describe['load_unit'][len('requests/s '):]} at peak ({parts})"
+
 
 def unused_without_load(names: list[str], rate_option: str) -> str:
     """The message for load-only options given to a plan without a load (``names`` as the
@@ -306,11 +318,14 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                    target_utilisation: float = DEFAULT_TARGET_UTILISATION,
                    domain_radius_km: float | None = None,
                    demand_source: str = "demand", sites_source: str = "sites",
-                   warn: bool = True) -> CapacitySetup | None:
+                   warn: bool = True, pool: SharedPool | None = None,
+                   row_workload: npt.ArrayLike | None = None) -> CapacitySetup | None:
     """The capacity model of a run, or ``None`` (no load: the uncapacitated plan).
 
     ``warn``: log the options a column makes unused (false in a batch's check before the
-    scenarios, which log it each).
+    scenarios, which log it each). ``pool`` and ``row_workload``: the rows' workloads when
+    service classes take other workloads than ``workload`` (:func:`shared_pool`); each
+    row's load is then counted in requests/s of ``workload`` (times its weight).
 
     Raises
     ------
@@ -404,6 +419,11 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                        "candidates' failure_domain column gives the domains",
                        domain_radius_km)
     domains = failure_domains(sites, domain_radius_km, source=sites_source)
+    requests = load
+    if pool is not None:
+        if row_workload is None:
+            raise ValueError("build_capacity: a pool needs row_workload")
+        load = load * pool.row_weights(row_workload)
     describe = {
         "load_from": load_from,
         "load_total_rps": float(load.sum()),
@@ -419,4 +439,173 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                             else "each site"),
         "splittable": True,
     }
+    if pool is not None:
+        assert row_workload is not None
+        names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
+        names = names.where(names.notna() & (names != ""), pool.run.name)
+        by_name = pd.Series(requests).groupby(names.to_numpy()).sum()
+        pooled = pool.describe()
+        for name, entry in pooled.items():
+            entry["requests_rps"] = float(by_name.get(name, 0.0))
+        describe.update({
+            "load_unit": f"requests/s of {pool.run.name}",
+            "requests_total_rps": float(requests.sum()),
+            "workloads": pooled,
+            "pool_memory_gb": pool.memory_gb,
+            "pool_min_accelerators": pool.min_accelerators,
+        })
     return CapacitySetup(load, cap, n_accelerators, power, domains, describe)
+
+
+#: The figures of a workload's system that must match for workloads to share a site's
+#: accelerators: the same accelerator, with the same memory and power per accelerator and
+#: per host, so that a site's accelerator count is one count for all of them.
+POOL_SYSTEM_KEYS = ("accelerator", "accelerator_memory_gb", "accelerator_w", "host_w",
+                    "accelerators_per_host")
+
+
+@dataclass(frozen=True)
+class SharedPool:
+    """Several workloads served from one pool of accelerators per site.
+
+    A request of workload ``w`` takes ``1 / throughput_rps(w)`` accelerator-seconds, so
+    in the capacity's unit (requests/s of the run's workload) it counts
+    ``weight(w) = throughput_rps(run) / throughput_rps(w)``: the site's capacity
+    (``n x throughput_rps(run) x target_utilisation``, or its ``capacity_rps`` column) is
+    shared by time, in proportion to each workload's load. Every open site holds every
+    workload's model at once (their ``model_memory_gb`` summed within its accelerators'
+    memory) and at least the largest ``min_accelerators``: the plan does not know in
+    advance which classes a site will serve, so it sizes each for all of them.
+
+    Attributes
+    ----------
+    run : Workload
+        The run's workload: the unit of load and capacity.
+    workloads : dict
+        Every workload the rows use, by name (the run's included).
+    weights : dict
+        Requests/s of ``run`` one request/s of each workload counts for.
+    memory_gb : float or None
+        The models' memory summed, GB (``None``: a memory is unknown, not checked).
+    min_accelerators : int
+        The largest ``min_accelerators`` of the workloads.
+    """
+
+    run: Any
+    workloads: dict[str, Any]
+    weights: dict[str, float]
+    memory_gb: float | None
+    min_accelerators: int
+
+    def row_weights(self, row_workload: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Every row's weight (1 where the row takes the run's workload: ``None`` or
+        empty)."""
+        names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
+        names = names.where(names.notna() & (names != ""), self.run.name)
+        return names.map(self.weights).to_numpy(dtype=np.float64)
+
+    def site_problems(self, n_accelerators: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """Why each candidate (``n_accelerators`` per candidate, ``-1``: unknown, not
+        checked) cannot hold every model at once (``""``: it can)."""
+        n = np.asarray(n_accelerators, dtype=np.int64)
+        reasons = np.full(len(n), "", dtype=object)
+        known = n >= 0
+        few = known & (n < self.min_accelerators)
+        reasons[few] = [f"{k} accelerator(s) fit its power, and the workloads it must serve "
+                        f"together ({', '.join(self.workloads)}) need "
+                        f"{self.min_accelerators}" for k in n[few]]
+        per = self.run.accelerator_memory_gb
+        if self.memory_gb is not None and per is not None:
+            short = known & ~few & (n * float(per) < self.memory_gb)
+            reasons[short] = [
+                f"{k} x {float(per):g} GB accelerators hold {k * float(per):g} GB, and the "
+                f"models it must hold together ({', '.join(self.workloads)}) need "
+                f"{self.memory_gb:g} GB" for k in n[short]]
+        return reasons
+
+    def describe(self) -> dict[str, Any]:
+        """The pool for ``summary.json["capacity"]["workloads"]``."""
+        return {name: {"weight": self.weights[name],
+                       "throughput_rps": float(w.throughput_rps),
+                       "model_memory_gb": w.model_memory_gb}
+                for name, w in self.workloads.items()}
+
+
+def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
+                source: str = "demand") -> SharedPool | None:
+    """The pool of a capacitated plan whose rows take other workloads than ``run`` (their
+    service classes'), or ``None`` when every row takes ``run``.
+
+    Raises
+    ------
+    InputValidationError
+        A workload that cannot share the run's accelerators (another accelerator, or other
+        memory or power per accelerator or host), a throughput missing, or a model that
+        does not fit its own smallest system: one message for all of them.
+    """
+    names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
+    used = [str(n) for n in pd.unique(names[names.notna() & (names != "")])]
+    others = sorted(n for n in used if n != run.name)
+    if not others:
+        return None
+    from .workloads import memory_problem
+
+    workloads = {run.name: run, **{n: catalog.get(n) for n in others}}
+    problems: list[str] = []
+    for name, w in workloads.items():
+        if w.throughput_rps is None:
+            problems.append(f"{name!r} has no throughput_rps (its requests' share of an "
+                            "accelerator is unknown)")
+        if name != run.name:
+            differ = [k for k in POOL_SYSTEM_KEYS if getattr(w, k) != getattr(run, k)]
+            if not run.accelerator:
+                differ = ["accelerator"] + [k for k in differ if k != "accelerator"]
+            if differ:
+                shown = ", ".join(f"{k} {getattr(w, k)!r} against {getattr(run, k)!r}"
+                                  for k in differ)
+                problems.append(f"{name!r} is not served on the run's system ({shown})")
+        memory = memory_problem(w)
+        if memory is not None:
+            problems.append(memory)
+    if problems:
+        raise InputValidationError(
+            f"{source}: a capacitated plan serves every service class's workload from one "
+            f"pool of accelerators per site, sized for the run's workload {run.name!r} "
+            f"({run.accelerator or 'no accelerator named'}), and the classes' workloads "
+            f"cannot share it: {'; '.join(problems)}. Fix: plan those classes on their own "
+            "(filter the demand by service_class) with their workload as the run's "
+            "(--workload, or a batch scenario's model.workload), or correct the workloads "
+            "file (--workloads)")
+    mems = [w.model_memory_gb for w in workloads.values()]
+    return SharedPool(
+        run=run, workloads=workloads,
+        weights={n: float(run.throughput_rps) / float(w.throughput_rps)
+                 for n, w in workloads.items()},
+        memory_gb=None if any(m is None for m in mems) else float(sum(mems)),
+        min_accelerators=max(int(w.min_accelerators) for w in workloads.values()))
+
+
+def exclude_for_pool(sites: pd.DataFrame, n_accelerators: npt.NDArray[np.int64],
+                     excluded: pd.DataFrame, pool: SharedPool, catalog: Any, *,
+                     source: str = "sites") -> pd.DataFrame:
+    """``excluded`` (:func:`fit_sites`'s) with the candidates that host the run's workload
+    but cannot hold every workload of ``pool`` at once, with the reason.
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        No candidate can hold them all.
+    """
+    reasons = pool.site_problems(n_accelerators)
+    out = (reasons != "") & ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
+    if not out.any():
+        return excluded
+    power, _, _ = site_power(sites, catalog, source=source)
+    more = _excluded(sites, out, power, reasons[out].tolist())
+    if len(excluded) + len(more) >= len(sites):
+        raise NoFeasiblePlanError(
+            f"{source}: no candidate can serve the workloads of the service classes "
+            f"together ({', '.join(pool.workloads)}): " + str(reasons[out][0])
+            + ". Fix: plan the classes on their own (filter the demand by service_class), "
+            "or give the sites more power")
+    return pd.concat([excluded, more], ignore_index=True) if len(excluded) else more

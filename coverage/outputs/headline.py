@@ -397,7 +397,10 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         worst = _finite(c.get("worst_utilisation"))
         shed = _finite(c.get("load_shed_max_rps"))
         out.append(
-            f"capacity: {_count(c.get('load_total_rps'))} requests/s at peak on "
+            f"capacity: {_count(c.get('load_total_rps'))} requests/s"
+            + (f" {str(c['load_unit'])[len('requests/s '):]}"
+               if str(c.get("load_unit") or "").startswith("requests/s of ") else "")
+            + " at peak on "
             f"{_count(c.get('capacity_total_rps'))} requests/s of capacity; utilisation "
             f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} ("
             + worst_scope(c) + "); "

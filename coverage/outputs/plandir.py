@@ -736,7 +736,8 @@ def _number_problem(key: str, v: Any, *, count: bool = False,
 #: ``by_service_class`` is a list of such objects.
 _SUMMARY_OBJECT_NUMBERS: dict[str, tuple[str, ...]] = {
     "rollout": ("largest_gap_to_bound", "population_covered", "population_n1_safe"),
-    "capacity": ("lower_bound", "load_total_rps", "capacity_total_rps", "fleet_utilisation",
+    "capacity": ("lower_bound", "load_total_rps", "requests_total_rps", "capacity_total_rps",
+                 "fleet_utilisation",
                  "worst_utilisation", "load_shed_max_rps", "target_utilisation",
                  "requests_per_person_day", "peak_to_mean"),
     "aggregation": ("h3_res", "cell_km", "demand_points_solved", "demand_points_in",

@@ -1234,6 +1234,25 @@ def _failed_text(x: Any) -> str:
     return _e(t.replace(";", ", "))
 
 
+def _pool_text(c: Mapping[str, Any]) -> str:
+    """The service classes' workloads sharing the sites' accelerators, when they do (a
+    sentence; empty otherwise or when ``summary.json`` holds no readable pool)."""
+    pooled = c.get("workloads")
+    if not isinstance(pooled, Mapping) or not pooled:
+        return ""
+    parts = []
+    for name, e in pooled.items():
+        e = e if isinstance(e, Mapping) else {}
+        weight, rps = _number(e.get("weight")), _number(e.get("requests_rps"))
+        parts.append(f"<code>{_e(str(name))}</code> x {_num(weight, 3)}"
+                     + (f" ({_num(rps, 1)} requests/s)" if rps is not None else ""))
+    return (" <b>Workloads on one pool</b>: the service classes' workloads share each "
+            f"site's accelerators, and load and capacity are in {_text(c.get('load_unit'))}"
+            " (a request of a workload counts the run's throughput over its own: "
+            + ", ".join(parts) + f"; {_num(_number(c.get('requests_total_rps')), 1)} "
+            "requests/s in all); every site holds every model at once.")
+
+
 def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
                       scenarios: pd.DataFrame | None) -> str:
     """The capacity of a capacitated plan: where load and capacity came from, status and
@@ -1254,7 +1273,8 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         f"{_text(c.get('load_from'))}. <b>Capacity</b>: {_text(c.get('capacity_from'))}"
         + (f"; workload <code>{_e(wname)}</code>" if wname else "")
         + f". Utilisation: {_text(c.get('utilisation_flows'))} (<code>flows.csv</code> holds "
-        "the flow of normal operation). Method and limits: <code>docs/capacity.md</code>.</p>")
+        "the flow of normal operation)." + _pool_text(c)
+        + " Method and limits: <code>docs/capacity.md</code>.</p>")
     implied = _number(c.get("scenarios_implied_evaluated")) or 0
     worst_over = ("any scenario" if worst_over_every_scenario(c)
                   else f"over the {_num(c.get('scenarios_checked'))} scenarios checked"

@@ -31,7 +31,9 @@ from ..model.capacity import (
     CapacitySetup,
     build_capacity,
     capacity_column_problems,
+    exclude_for_pool,
     fit_sites,
+    shared_pool,
 )
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
@@ -1087,7 +1089,7 @@ def plan_sites(
             elif capacity is None:
                 count = min_sites(problem, reach=reach, n_covering=n_cov)
             else:
-                say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                say(f"capacitated: {capacity.load_text()}; "
                     f"cut generation with a max-flow check of every failure scenario")
                 count, cap_result = capacitated_sites(problem, reach, n_cov, capacity)
             timings["solve_s"] = time.perf_counter() - t
@@ -1119,7 +1121,7 @@ def plan_sites(
             elif capacity is None:
                 count = min_sites(problem)
             else:
-                say(f"capacitated: {capacity.describe['load_total_rps']:,.0f} requests/s at peak; "
+                say(f"capacitated: {capacity.load_text()}; "
                     "row and cut generation with a max-flow check of every failure scenario")
                 count, cap_result = capacitated_sites_lazy(problem, capacity)
             lazy = count.lazy
@@ -1453,8 +1455,11 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     """The candidates that can host the run's workload, their accelerators and the
     capacity model, with every check on them that needs the inputs (``plan_sites``'s
     first step; a batch runs it on every scenario before planning any). ``service``: the
-    rows' service classes (:func:`resolve_plan_service`); a capacitated plan refuses rows
-    on another workload than the model's.
+    rows' service classes (:func:`resolve_plan_service`); in a capacitated plan, rows on
+    other workloads than the model's share the sites' accelerators with it
+    (:func:`coverage.model.capacity.shared_pool`: the load counted in requests/s of the
+    model's workload, and the candidates that cannot hold every model excluded), or are
+    refused when they cannot.
 
     Returns
     -------
@@ -1478,8 +1483,19 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     NoFeasiblePlanError
         No candidate can host the workload.
     """
-    workload = WorkloadCatalog.from_spec(workloads).get(model.workload)
+    catalog = WorkloadCatalog.from_spec(workloads)
+    workload = catalog.get(model.workload)
     n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_source)
+    pool = None
+    if service is not None and (requests_per_person_day is not None
+                                or "load_rps" in demand.columns):
+        # classes on other workloads share the sites' accelerators (refused when they
+        # cannot: another accelerator, no throughput)
+        pool = shared_pool(workload, service.workload, catalog, source=demand_source)
+    if pool is not None:
+        excluded = exclude_for_pool(sites, n_acc, excluded, pool, tier_catalog,
+                                    source=sites_source)
+    names = workload.name if pool is None else f"{', '.join(pool.workloads)} together"
     if len(excluded) and "required" in sites.columns:
         # an existing site the plan must keep cannot be dropped without a word (a tester's
         # find: it left the plan, and only the count of excluded candidates said so)
@@ -1489,14 +1505,16 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
             shown = "; ".join(f"{sid!r}: {why}" for sid, why in
                               zip(bad["site_id"].head(5), bad["reason"].head(5), strict=True))
             raise InputValidationError(
-                f"{sites_source}: {len(bad):,} required site(s) cannot host the workload "
-                f"{workload.name!r} ({shown}{' ...' if len(bad) > 5 else ''}), and a plan "
+                f"{sites_source}: {len(bad):,} required site(s) cannot host "
+                + (f"the workload {workload.name!r}" if pool is None
+                   else f"the workloads {names}") + " "
+                f"({shown}{' ...' if len(bad) > 5 else ''}), and a plan "
                 "must keep them. Fix: give them the power (power_kw or their tier) for the "
                 "workload, choose another --workload, or mark them not required")
     if len(excluded):
         keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
         if say is not None:
-            say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {workload.name} "
+            say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {names} "
                 "(power envelope or memory): excluded (candidates_excluded.csv)")
         sites, n_acc = sites.loc[keep].reset_index(drop=True), n_acc[keep]
     capacity = build_capacity(demand, sites, workload=workload, catalog=tier_catalog,
@@ -1505,9 +1523,8 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                               peak_to_mean=peak_to_mean,
                               target_utilisation=target_utilisation,
                               domain_radius_km=domain_radius_km, demand_source=demand_source,
-                              sites_source=sites_source, warn=warn)
-    if capacity is not None and service is not None:
-        refuse_other_workloads(service, workload.name, demand_source)
+                              sites_source=sites_source, warn=warn, pool=pool,
+                              row_workload=None if pool is None else service.workload)
     if capacity is not None and max_sites is not None:
         raise InputValidationError(
             "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
@@ -1522,12 +1539,11 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     return sites, n_acc, excluded, capacity, workload
 
 
-def refuse_other_workloads(service: ServiceRows, workload: str, source: str, *,
-                           compare: bool = False) -> None:
-    """Refuse service-class rows whose workload is not the capacitated plan's ``workload``:
-    the capacity model sizes every site for one workload (its accelerators times its
-    throughput), so their load would be carried at another model's throughput.
-    ``compare``: worded for ``compare``, whose edge plan is always capacitated."""
+def refuse_other_workloads(service: ServiceRows, workload: str, source: str) -> None:
+    """Refuse, for ``compare``, service-class rows whose workload is not the edge plan's
+    ``workload``: compare prices one workload per side (the edge's accelerators and the
+    region's), so a pool of several (which ``plan`` carries, :func:`site_capacity`) is not
+    priced."""
     wl = pd.Series(service.workload, dtype=object)
     other = (wl.notna() & (wl != "") & (wl != workload)).to_numpy(dtype=bool)
     if not other.any():
@@ -1535,17 +1551,13 @@ def refuse_other_workloads(service: ServiceRows, workload: str, source: str, *,
     pairs = (pd.DataFrame({"c": service.label[other], "w": wl[other].to_numpy()})
              .drop_duplicates().sort_values(["c", "w"]))
     shown = "; ".join(f"{c!r} on {w!r}" for c, w in pairs.head(5).itertuples(index=False))
-    what = ("compare's edge plan carries the load, so it" if compare else
-            "a capacitated plan (a load_rps column or requests_per_person_day, "
-            "--requests-per-person-day)")
     raise InputValidationError(
-        f"{source}: {what} sizes every site for one workload ({workload!r}: its "
-        f"accelerators times its throughput), but {int(other.sum()):,} row(s) take service "
+        f"{source}: compare prices the edge plan on one workload ({workload!r}: its "
+        f"accelerators and their power), but {int(other.sum()):,} row(s) take service "
         f"classes on other workloads ({shown}{' ...' if len(pairs) > 5 else ''}): their "
-        f"load would be carried at the throughput of {workload!r}. Fix: plan those classes "
-        "on their own (filter the demand by service_class) with their workload as the run's "
-        "(--workload, or a batch scenario's model.workload)"
-        + ("" if compare else ", or drop the load to plan coverage only"))
+        "accelerators would be priced as the run's. Fix: compare those classes on their own "
+        "(filter the demand by service_class) with their workload as the run's "
+        "(--workload); `plan` carries several workloads on one pool of accelerators")
 
 
 def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>", *,

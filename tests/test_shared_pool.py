@@ -1,0 +1,243 @@
+"""Service classes on several workloads in one capacitated plan: one pool of accelerators
+per site, shared by time (docs/capacity.md, "Several workloads on one pool").
+
+The figures are recomputed independently: every row's load in the run workload's
+requests/s written out from the catalog's throughputs, the normal flow re-summed per row
+and per site against the capacities, each flow's distance against the row's own radius,
+and the site count against a plan of the same rows carrying the hand-weighted load on the
+run's workload alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run, write
+from test_service_classes import DEMAND, SITES, hand_radius, haversine
+
+from coverage import plan_sites
+from coverage.errors import InputValidationError, NoFeasiblePlanError
+from coverage.model.capacity import DEFAULT_PEAK_TO_MEAN, DEFAULT_TARGET_UTILISATION
+from coverage.model.workloads import WorkloadCatalog
+
+VISION = WorkloadCatalog.builtin().get("vision-l4")  # the run's workload (the default)
+#: A workload on the run's own system (an L4) taking 10x the accelerator time a request:
+#: the same inference time as vision-l4, so its rows reach the same candidates.
+HEAVY_RPS = VISION.throughput_rps / 10.0
+HEAVY = f"""[workloads.heavy-l4]
+accelerator = "NVIDIA L4"
+inference_ms = [4.7, 4.9]
+throughput_rps = {HEAVY_RPS!r}
+model_memory_gb = 4.0
+accelerator_memory_gb = 24.0
+accelerator_w = 72.0
+host_w = 300.0
+accelerators_per_host = 4
+"""
+CLASSES = {"gaming": {"budget_ms": 40.0}, "nlp": {"budget_ms": 60.0, "workload": "heavy-l4"}}
+CLASSES_TOML = ('[service_classes.gaming]\nbudget_ms = 40\n\n'
+                '[service_classes.nlp]\nbudget_ms = 60\nworkload = "heavy-l4"\n')
+POWER_KW = [0.45, 1.0, 2.0, 0.45, 1.0, 2.0, 1.0, 0.45]
+RPPD = 20000.0  # requests per person per day: the load, not the reach, sets the count
+
+
+def _demand():
+    return DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4)
+
+
+def _sites(power=POWER_KW):
+    return SITES.assign(power_kw=power)
+
+
+def _hand_load(demand):
+    """Every row's peak load in requests/s of vision-l4, written out: population x
+    requests per person per day x peak-to-mean / 86,400, a heavy-l4 request counting
+    vision-l4's throughput over heavy-l4's."""
+    weight = np.where(demand["service_class"] == "nlp",
+                      VISION.throughput_rps / HEAVY_RPS, 1.0)
+    requests = demand["population"].to_numpy(float) * RPPD * DEFAULT_PEAK_TO_MEAN / 86400
+    return requests, requests * weight
+
+
+@pytest.mark.parametrize("failures", [0, 1])
+def test_classes_on_two_workloads_share_one_pool(tmp_path, failures):
+    """The heavy class's requests count ten of the run's; the plan's flow carries every
+    row's weighted load within the sites' capacities and the rows' own radii, and the site
+    count is that of the same rows carrying the hand-weighted load on vision-l4 alone (the
+    same reach, the same optimum), more than the unweighted load needs (the weights
+    matter on this instance)."""
+    wl = write(tmp_path / "wl.toml", HEAVY)
+    demand, sites = _demand(), _sites()
+    plan = plan_sites(demand, sites, budget_ms=50, failures=failures, service_classes=CLASSES,
+                      workloads=str(wl), requests_per_person_day=RPPD, time_limit_s=30)
+    cap = plan.summary()["capacity"]
+    requests, load = _hand_load(demand)
+    assert cap["status"] == "optimal"
+    assert cap["load_unit"] == "requests/s of vision-l4"
+    assert cap["load_total_rps"] == pytest.approx(load.sum(), rel=1e-12)
+    assert cap["requests_total_rps"] == pytest.approx(requests.sum(), rel=1e-12)
+    assert cap["workloads"]["heavy-l4"]["weight"] == pytest.approx(10.0, rel=1e-12)
+    assert cap["workloads"]["vision-l4"]["weight"] == 1.0
+    nlp = (demand["service_class"] == "nlp").to_numpy()
+    assert cap["workloads"]["heavy-l4"]["requests_rps"] == pytest.approx(requests[nlp].sum())
+    # the normal flow, recounted: every row's weighted load served, each site within
+    # n x throughput x utilisation of vision-l4, each flow within the row's own radius
+    flows = plan.flows
+    served = flows.groupby("demand_id")["load_rps"].sum()
+    np.testing.assert_allclose(served.reindex(demand["demand_id"]).fillna(0).to_numpy(),
+                               load, rtol=1e-6)
+    s = plan.sites.set_index("site_id")
+    per_site = flows.groupby("site_id")["load_rps"].sum()
+    limit = (s["n_accelerators"] * VISION.throughput_rps * DEFAULT_TARGET_UTILISATION)
+    assert (per_site <= limit.reindex(per_site.index) * (1 + 1e-9)).all()
+    d = demand.set_index("demand_id")
+    budget = d["service_class"].map({"gaming": 40.0, "nlp": 60.0, "realtime": 50.0})
+    for r in flows.itertuples(index=False):
+        dist = haversine(d.at[r.demand_id, "lat"], d.at[r.demand_id, "lon"],
+                         s.at[r.site_id, "lat"], s.at[r.site_id, "lon"])
+        assert dist <= hand_radius(budget[r.demand_id]) + 1e-6
+    # the same optimum as the hand-weighted load on the run's workload alone
+    plain = {"gaming": {"budget_ms": 40.0}, "nlp": {"budget_ms": 60.0}}
+    ref = plan_sites(demand.assign(load_rps=load), sites, budget_ms=50, failures=failures,
+                     service_classes=plain, time_limit_s=30)
+    assert ref.summary()["capacity"]["status"] == "optimal"
+    assert plan.summary()["site_count"] == ref.summary()["site_count"]
+    unweighted = plan_sites(demand.assign(load_rps=requests), sites, budget_ms=50,
+                            failures=failures, service_classes=plain, time_limit_s=30)
+    assert plan.summary()["site_count"] > unweighted.summary()["site_count"]
+
+
+def test_the_command_line_says_and_writes_the_pool(tmp_path):
+    """From the command line: the progress names both workloads, summary.json holds the
+    pool, and the report and headline give the load's unit."""
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    _demand().to_csv(d, index=False)
+    _sites().to_csv(s, index=False)
+    wl = write(tmp_path / "wl.toml", HEAVY)
+    cls = write(tmp_path / "classes.toml", CLASSES_TOML)
+    out = tmp_path / "out"
+    r = run("plan", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--workloads", wl, "--requests-per-person-day", RPPD, "--budget-ms", 50,
+            "--failures", 1, "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "requests/s of vision-l4 at peak" in r.stderr + r.stdout
+    assert "of heavy-l4 (x 10)" in r.stderr + r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["capacity"]["workloads"]) == {"vision-l4", "heavy-l4"}
+    html = (out / "report.html").read_text()
+    assert "Workloads on one pool" in html and "requests/s of vision-l4" in html
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_workload_on_another_accelerator_is_refused(tmp_path):
+    """An Orin workload cannot share an L4 site's accelerators: refused before any work,
+    naming the accelerators; the same classes without a load are planned."""
+    demand, sites = _demand(), _sites()
+    classes = {"gaming": {"budget_ms": 40.0}, "nlp": {"budget_ms": 60.0, "workload": "bert-orin"}}
+    with pytest.raises(InputValidationError,
+                       match=r"'bert-orin' is not served on the run's system \(accelerator "
+                             r"'Jetson AGX Orin 64GB' against 'NVIDIA L4'"):
+        plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes,
+                   requests_per_person_day=10)
+    plan = plan_sites(demand, sites, budget_ms=50, failures=0, service_classes=classes)
+    assert plan.summary()["capacity"] is None
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    demand.assign(load_rps=1.0).to_csv(d, index=False)
+    sites.to_csv(s, index=False)
+    cls = write(tmp_path / "c.toml", CLASSES_TOML.replace("heavy-l4", "bert-orin"))
+    out = tmp_path / "never"
+    r = run("plan", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--failures", 0, "--out", out)
+    assert r.returncode == 2 and "'bert-orin' is not served" in r.stderr, r.stderr
+    assert str(d) in r.stderr and "Traceback" not in r.stderr and not out.exists()
+
+
+def test_a_workload_without_throughput_or_accelerator_is_refused(tmp_path):
+    """A class workload with no throughput has no share of an accelerator, and one with no
+    accelerator named cannot be said to share the run's: both named in one message."""
+    wl = write(tmp_path / "wl.toml", HEAVY.replace(f"throughput_rps = {HEAVY_RPS!r}\n", "")
+               + '\n[workloads.bare]\ninference_ms = [3.0, 4.0]\nthroughput_rps = 10\n')
+    demand = DEMAND.assign(service_class=["nlp", "realtime", "chat"] * 4)
+    classes = {"nlp": {"budget_ms": 60.0, "workload": "heavy-l4"},
+               "chat": {"budget_ms": 60.0, "workload": "bare"}}
+    with pytest.raises(InputValidationError) as err:
+        plan_sites(demand, _sites(), budget_ms=50, failures=0, service_classes=classes,
+                   workloads=str(wl), requests_per_person_day=10)
+    text = str(err.value)
+    assert "'heavy-l4' has no throughput_rps" in text
+    assert "'bare' is not served on the run's system (accelerator ''" in text
+
+
+def test_sites_too_small_for_every_model_at_once_are_excluded(tmp_path):
+    """Every open site holds every model: vision-l4 (2 GB) with a 23 GB model needs two
+    24 GB accelerators, so a site whose power fits one (0.40 kW: 372 W for one L4 and its
+    host, 444 W for two) is excluded with the reason; without that class it is kept. With
+    every site that small, no plan."""
+    big = HEAVY.replace("model_memory_gb = 4.0", "model_memory_gb = 23.0")
+    wl = write(tmp_path / "wl.toml", big)
+    demand = _demand()
+    power = [0.40, 1.0, 2.0, 0.40, 1.0, 2.0, 1.0, 1.0]
+    plan = plan_sites(demand, _sites(power), budget_ms=50, failures=0,
+                      service_classes=CLASSES, workloads=str(wl), requests_per_person_day=10,
+                      time_limit_s=30)
+    ex = plan.excluded.set_index("site_id")
+    assert sorted(ex.index) == ["s0", "s3"]
+    assert ex.loc["s0", "reason"] == (
+        "1 x 24 GB accelerators hold 24 GB, and the models it must hold together "
+        "(vision-l4, heavy-l4) need 25 GB")
+    assert not set(plan.sites["site_id"]) & {"s0", "s3"}
+    alone = plan_sites(demand, _sites(power), budget_ms=50, failures=0,
+                       service_classes={"gaming": {"budget_ms": 40.0},
+                                        "nlp": {"budget_ms": 60.0}},
+                       requests_per_person_day=10, time_limit_s=30)
+    assert len(alone.excluded) == 0
+    with pytest.raises(NoFeasiblePlanError, match="no candidate can serve the workloads"):
+        plan_sites(demand, _sites([0.40] * 8), budget_ms=50, failures=0,
+                   service_classes=CLASSES, workloads=str(wl), requests_per_person_day=10)
+
+
+def test_a_batch_plans_a_pooled_scenario(tmp_path):
+    """A batch's pre-check passes a pool and its scenario plans it: the same site count as
+    the Python API's plan."""
+    from coverage.batch import load_config, run_batch
+
+    dpath, spath = tmp_path / "d.csv", tmp_path / "s.csv"
+    _demand().to_csv(dpath, index=False)
+    _sites().to_csv(spath, index=False)
+    write(tmp_path / "classes.toml", CLASSES_TOML)
+    write(tmp_path / "wl.toml", HEAVY)
+    cfg = write(tmp_path / "scenarios.toml", f'''
+[base]
+demand = "{dpath}"
+candidates = "{spath}"
+service_classes = "classes.toml"
+workloads = "wl.toml"
+requests_per_person_day = {RPPD}
+failures = 1
+budget_ms = 50
+''')
+    table = run_batch(load_config(cfg), tmp_path / "out", workers=0)
+    assert table["ok"].all(), table[["error"]]
+    plan = plan_sites(_demand(), _sites(), budget_ms=50, failures=1, service_classes=CLASSES,
+                      workloads=str(tmp_path / "wl.toml"), requests_per_person_day=RPPD,
+                      time_limit_s=30)
+    assert int(table["site_count"].iloc[0]) == plan.summary()["site_count"]
+    assert math.isfinite(float(table["site_count"].iloc[0]))
+
+
+def test_compare_still_prices_one_workload(tmp_path):
+    """compare prices one workload per side, so a pooled edge plan is refused there with
+    its own message (plan carries it)."""
+    from coverage import compare
+
+    wl = write(tmp_path / "wl.toml", HEAVY)
+    regions = pd.DataFrame({"region_id": ["r"], "lat": [45.0], "lon": [5.0],
+                            "provider": ["test"]})
+    with pytest.raises(InputValidationError, match="compare prices the edge plan on one"):
+        compare(_demand(), _sites(), regions=regions, budget_ms=50.0,
+                service_classes=CLASSES, workloads=str(wl), requests_per_person_day=RPPD)
