@@ -711,6 +711,36 @@ def test_colocated_backbone_nodes_are_one_pop_whatever_their_order():
         assert bb.dropped["colocated_nodes_joined"] == 1
 
 
+@pytest.mark.parametrize("x,y", [
+    ((0.0, 180.0), (0.0, -180.0)),                 # the antimeridian, both spellings
+    ((10.0, 20.0000004999), (10.0, 20.0000005001)),  # 2e-10 degree across a rounding step
+    ((45.0, 7.0), (45.000005, 7.0)),               # 0.56 m apart: one building
+])
+def test_colocated_nodes_across_a_rounding_step_or_the_antimeridian_are_one_pop(x, y):
+    """Review 117: "one place" was equal coordinates rounded to 1e-6 degree, so two nodes
+    at one place across a rounding step, or at +180 and -180, stayed two PoPs. Now within
+    1 m on the sphere; 2 m apart are two."""
+    from coverage.model.backbone import COLOCATED_NODE_M
+
+    def graph(b):
+        g = nx.Graph()
+        g.add_node("X", lat=x[0], lon=x[1])
+        g.add_node("Y", lat=b[0], lon=b[1])
+        g.add_node("B", lat=x[0] + 1.0, lon=x[1])
+        g.add_edge("X", "B", ms=2.0)
+        g.add_edge("Y", "B", ms=20.0)
+        return backbone_from_graph(g, latency_attr="ms")
+
+    bb = graph(y)
+    i, j = list(bb.node_ids).index("Y"), list(bb.node_ids).index("B")
+    assert bb.dropped["colocated_nodes_joined"] == 1
+    assert bb.path_ms[i, j] == pytest.approx(4.0)
+    # 2 m north of X: two places (1 m = 1 / 111,195 degree of latitude)
+    apart = graph((x[0] + 2.0 * COLOCATED_NODE_M / 111_195.0, x[1]))
+    assert apart.dropped["colocated_nodes_joined"] == 0
+    assert apart.path_ms[i, j] == pytest.approx(40.0)
+
+
 def test_hand_waterfall_backbone():
     row = one_plan("ftth", "metro-colo", budget=50.0, backbone=hand_backbone(),
                    site=(0.0, 3.0))

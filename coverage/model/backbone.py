@@ -24,13 +24,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ..errors import InputValidationError
-from .geo import haversine_km, km_from_chord, unit_tree, unit_xyz
+from .geo import colocated_pairs, haversine_km, km_from_chord, unit_tree, unit_xyz
 
-__all__ = ["DEFAULT_EDGE_FACTOR", "LINK_MS_ROUNDING", "MAX_BACKBONE_NODES", "MAX_EDGE_FACTOR",
-           "MAX_LINK_MS",
+__all__ = ["COLOCATED_NODE_M", "DEFAULT_EDGE_FACTOR", "LINK_MS_ROUNDING", "MAX_BACKBONE_NODES",
+           "MAX_EDGE_FACTOR", "MAX_LINK_MS",
            "Backbone", "backbone_from_graph", "check_backbone_file", "read_backbone"]
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ logger = logging.getLogger(__name__)
 #: distance between its ends; 1.5 is the route factor of the ``on-net`` latency profile
 #: (``coverage.model.latency``), so a one-link backbone and the great-circle model agree.
 DEFAULT_EDGE_FACTOR = 1.5
+
+#: Nodes closer than this (great circle, m) are at one place: one PoP, joined by 0 ms
+#: links (a node's coordinates are a city's or a building's, never metres apart for two
+#: PoPs; 1e-6 degree is 0.11 m).
+COLOCATED_NODE_M = 1.0
 
 #: Coordinate attribute pairs tried in order (names compared case-insensitively).
 COORDINATE_KEYS = (("latitude", "longitude"), ("lat", "lon"), ("lat", "lng"), ("y", "x"))
@@ -370,8 +375,14 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
     # nodes at one place are one PoP: joined by a link of 0 ms, so that the node a user or
     # site attaches to among them (the first in the file) does not decide its route
     # (tester 116: Bellsouth's two New Orleans nodes are 23 ms apart on the graph)
-    place = pd.DataFrame({"lat": np.round(lat, 6), "lon": np.round(lon, 6)})
-    head = place.groupby(["lat", "lon"], sort=False).ngroup().to_numpy()
+    # (within COLOCATED_NODE_M on the sphere, joined transitively: a rounding of the
+    # coordinates split two nodes 2 cm apart across its boundary, and +180 from -180)
+    pairs, _ = colocated_pairs(lat, lon, COLOCATED_NODE_M)
+    head = np.arange(len(nodes))
+    if len(pairs):
+        _, head = connected_components(sp.coo_array(
+            (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+            shape=(len(nodes), len(nodes))), directed=False)
     first_of = pd.Series(np.arange(len(nodes))).groupby(head).transform("min").to_numpy()
     twin = np.flatnonzero(first_of != np.arange(len(nodes)))
     dropped["colocated_nodes_joined"] = int(twin.size)
