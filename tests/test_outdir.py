@@ -220,8 +220,8 @@ def test_a_report_on_a_directory_being_written_says_to_wait(tmp_path):
         r = run("report", out)
     assert r.returncode == 2 and "another edge-coverage run is writing it" in r.stderr
     assert "give plan directory" not in r.stderr and "another directory" not in r.stderr
-    assert ("Fix: wait for it to finish, then run `edge-coverage report` again" in r.stderr
-            ), r.stderr
+    assert ("Fix: wait for it to finish, then make the report again (`edge-coverage report "
+            "DIR`, or write_report in Python)" in r.stderr), r.stderr
 
 
 def test_a_busy_out_is_said_before_the_inputs_are_read(tmp_path):

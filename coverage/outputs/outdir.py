@@ -280,11 +280,12 @@ def _foreign_lock(lock: Path) -> str | None:
 
 def _busy_message(option: str, requested: Any, holder: str) -> str:
     """The message for an output directory another run holds, its fix worded for the
-    command: ``edge-coverage report`` reads the directory the other run writes (another
-    directory is no fix), a method of the Python API has no option to give another."""
+    command: ``edge-coverage report`` and ``write_report`` (one message for both) read the
+    directory the other run writes (another directory is no fix), a method of the Python
+    API has no option to give another."""
     if option == REPORT_OPTION:
-        fix = ("wait for it to finish, then run `edge-coverage report` again (it reads the "
-               "tables that run writes)")
+        fix = ("wait for it to finish, then make the report again (`edge-coverage report "
+               "DIR`, or write_report in Python): it reads the tables that run writes")
     elif option.startswith("--"):
         fix = f"wait for it to finish, or give {option} another directory"
     else:
