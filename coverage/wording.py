@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["counted", "reporter"]
+__all__ = ["counted", "load_unit", "reporter"]
+
+#: ``load_unit``'s pooled form: a workload's name (the catalog's pattern), at most 100.
+_LOAD_UNIT = re.compile(r"requests/s of [A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:
@@ -64,3 +69,21 @@ def reporter(progress: Callable[[str], object] | None,
                         "the work goes on", type(exc).__name__, exc)
 
     return say
+
+
+def load_unit(capacity: Any) -> str:
+    """The unit of a capacitated plan's load and capacity figures, from its
+    ``summary()["capacity"]`` (or ``CapacitySetup.describe``): ``"requests/s"``, or
+    ``"requests/s of WORKLOAD"`` when service classes share a pool of accelerators
+    (a summary read back from a file: anything but a workload's name after "of" is taken
+    as plain requests/s).
+
+    Examples
+    --------
+    >>> load_unit({"load_unit": "requests/s of vision-l4"}), load_unit({}), load_unit(None)
+    ('requests/s of vision-l4', 'requests/s', 'requests/s')
+    """
+    unit = capacity.get("load_unit") if isinstance(capacity, Mapping) else None
+    if isinstance(unit, str) and _LOAD_UNIT.fullmatch(unit):  # a workload's name: no markup
+        return unit
+    return "requests/s"

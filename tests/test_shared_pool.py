@@ -20,7 +20,7 @@ from helpers import run, write
 from test_service_classes import DEMAND, SITES, hand_radius, haversine
 
 from coverage import plan_sites
-from coverage.errors import InputValidationError, NoFeasiblePlanError
+from coverage.errors import InputValidationError
 from coverage.model.capacity import DEFAULT_PEAK_TO_MEAN, DEFAULT_TARGET_UTILISATION
 from coverage.model.workloads import WorkloadCatalog
 
@@ -126,6 +126,8 @@ def test_the_command_line_says_and_writes_the_pool(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "requests/s of vision-l4 at peak" in r.stderr + r.stdout
     assert "of heavy-l4 (x 10)" in r.stderr + r.stdout
+    # the headline's figures in that unit (review 118: they said plain requests/s)
+    assert "requests/s of vision-l4 of capacity" in r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["capacity"]["workloads"]) == {"vision-l4", "heavy-l4"}
     html = (out / "report.html").read_text()
@@ -173,32 +175,61 @@ def test_a_workload_without_throughput_or_accelerator_is_refused(tmp_path):
     assert "'bare' is not served on the run's system (accelerator ''" in text
 
 
-def test_sites_too_small_for_every_model_at_once_are_excluded(tmp_path):
-    """Every open site holds every model: vision-l4 (2 GB) with a 23 GB model needs two
-    24 GB accelerators, so a site whose power fits one (0.40 kW: 372 W for one L4 and its
-    host, 444 W for two) is excluded with the reason; without that class it is kept. With
-    every site that small, no plan."""
-    big = HEAVY.replace("model_memory_gb = 4.0", "model_memory_gb = 23.0")
-    wl = write(tmp_path / "wl.toml", big)
+def test_models_that_do_not_fit_one_system_together_are_refused(tmp_path):
+    """Review 118: time is shared only if every accelerator holds every model; the first
+    version summed the models' memory over a whole site, so gptj-l4 (16 GB) with
+    llm-8b-int4-l4 (11.5 GB) on two 24 GB L4s was planned, each L4 able to hold one model,
+    and a site reported 67 % for an L4 at 115 %. 27.5 GB on a 24 GB system is refused; a
+    pool that fits (vision-l4 2 GB with heavy-l4 4 GB) is planned; and a smallest system
+    other than the run's is refused (the sites' systems are one count)."""
+    from coverage.config import build_model
+
     demand = _demand()
-    power = [0.40, 1.0, 2.0, 0.40, 1.0, 2.0, 1.0, 1.0]
-    plan = plan_sites(demand, _sites(power), budget_ms=50, failures=0,
-                      service_classes=CLASSES, workloads=str(wl), requests_per_person_day=10,
-                      time_limit_s=30)
-    ex = plan.excluded.set_index("site_id")
-    assert sorted(ex.index) == ["s0", "s3"]
-    assert ex.loc["s0", "reason"] == (
-        "1 x 24 GB accelerators hold 24 GB, and the models it must hold together "
-        "(vision-l4, heavy-l4) need 25 GB")
-    assert not set(plan.sites["site_id"]) & {"s0", "s3"}
-    alone = plan_sites(demand, _sites(power), budget_ms=50, failures=0,
-                       service_classes={"gaming": {"budget_ms": 40.0},
-                                        "nlp": {"budget_ms": 60.0}},
-                       requests_per_person_day=10, time_limit_s=30)
-    assert len(alone.excluded) == 0
-    with pytest.raises(NoFeasiblePlanError, match="no candidate can serve the workloads"):
-        plan_sites(demand, _sites([0.40] * 8), budget_ms=50, failures=0,
-                   service_classes=CLASSES, workloads=str(wl), requests_per_person_day=10)
+    classes = {"gaming": {"budget_ms": 6000.0}, "nlp": {"budget_ms": 6000.0,
+                                                        "workload": "llm-8b-int4-l4"}}
+    with pytest.raises(InputValidationError,
+                       match=r"the models need 27\.5 GB together \(gptj-l4 16, "
+                             r"llm-8b-int4-l4 11\.5 GB\), and a system of 1 x 24 GB holds "
+                             r"24 GB"):
+        plan_sites(demand, _sites(), budget_ms=6000, failures=0, service_classes=classes,
+                   model=build_model({"workload": "gptj-l4"}), requests_per_person_day=1)
+    wl = write(tmp_path / "wl.toml", HEAVY.replace("accelerators_per_host = 4",
+                                                   "accelerators_per_host = 4\n"
+                                                   "min_accelerators = 2"))
+    with pytest.raises(InputValidationError,
+                       match=r"'heavy-l4' is not served on the run's system "
+                             r"\(min_accelerators 2 against 1\)"):
+        plan_sites(demand, _sites(), budget_ms=50, failures=0, service_classes=CLASSES,
+                   workloads=str(wl), requests_per_person_day=1)
+
+
+def test_an_unknown_model_memory_is_said(tmp_path, caplog):
+    """A workload without model_memory_gb leaves the pool's memory check partial: said,
+    and recorded in the summary."""
+    wl = write(tmp_path / "wl.toml", HEAVY.replace("model_memory_gb = 4.0\n", ""))
+    wl_text = (tmp_path / "wl.toml").read_text()
+    assert "model_memory_gb" not in wl_text
+    with caplog.at_level("WARNING"):
+        plan = plan_sites(_demand(), _sites(), budget_ms=50, failures=0,
+                          service_classes=CLASSES, workloads=str(wl),
+                          requests_per_person_day=10, time_limit_s=30)
+    assert "the memory of heavy-l4 is unknown" in caplog.text
+    assert plan.summary()["capacity"]["pool_memory_unknown"] == ["heavy-l4"]
+    assert plan.summary()["capacity"]["pool_memory_gb"] == 2.0
+
+
+def test_a_weighted_load_out_of_range_is_refused(tmp_path):
+    """Review 118: the load's range was checked before the weights, which reach 1e15: a
+    row of 1e5 requests/s on a workload of 1e-6 requests/s per accelerator counts 2.3e13
+    requests/s of vision-l4. Refused, naming the weights."""
+    wl = write(tmp_path / "wl.toml", HEAVY.replace(f"throughput_rps = {HEAVY_RPS!r}",
+                                                   "throughput_rps = 1e-6"))
+    demand = _demand().assign(load_rps=1e5)
+    with pytest.raises(InputValidationError,
+                       match=r"the load in requests/s of vision-l4 .*heavy-l4 x 2\.25923e\+08"
+                             r".* is out of range \(4 row\(s\) above 1e\+12\)"):
+        plan_sites(demand, _sites(), budget_ms=50, failures=0, service_classes=CLASSES,
+                   workloads=str(wl))
 
 
 def test_a_batch_plans_a_pooled_scenario(tmp_path):

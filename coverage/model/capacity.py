@@ -28,14 +28,14 @@ import pandas as pd
 
 from ..errors import InputValidationError, NoFeasiblePlanError
 from ..inputs.validation import plain_value
+from ..wording import load_unit
 from .geo import colocated_pairs
 from .workloads import MAX_SITE_KW
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "exclude_for_pool", "fit_sites",
-           "build_capacity",
+           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "fit_sites", "build_capacity",
            "capacity_column_problems", "load_column", "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
@@ -288,13 +288,30 @@ class CapacitySetup:
     def load_text(self) -> str:
         """The total load for a progress line: ``"N requests/s at peak"``, with the unit
         and the requests of every workload when service classes share a pool."""
-        total = f"{self.describe['load_total_rps']:,.0f} requests/s"
+        total = f"{self.describe['load_total_rps']:,.0f} {load_unit(self.describe)} at peak"
         pooled = self.describe.get("workloads")
         if not pooled:
-            return f"{total} at peak"
+            return total
         parts = ", ".join(f"{e['requests_rps']:,.0f} of {name} (x {e['weight']:.3g})"
                           for name, e in pooled.items())
-        return f"{total} {self.describe['load_unit'][len('requests/s '):]} at peak ({parts})"
+        return f"{total} ({parts})"
+
+
+def _check_weighted(load: npt.NDArray[np.float64], pool: SharedPool, source: str) -> None:
+    """Refuse a weighted load out of the flow's range (the raw load was checked: a weight
+    of up to 1e15 moves it out)."""
+    total = float(load.sum())
+    big = load > MAX_VALUE
+    if big.any() or not np.isfinite(total) or 0 < total < MIN_TOTAL_LOAD_RPS:
+        weights = ", ".join(f"{n} x {w:.6g}" for n, w in pool.weights.items())
+        what = (f"{int(big.sum()):,} row(s) above {MAX_VALUE:g}" if big.any()
+                else f"{total:g} in all")
+        raise InputValidationError(
+            f"{source}: the load in requests/s of {pool.run.name} (each workload's requests "
+            f"times its weight: {weights}) is out of range ({what}): the workloads' "
+            "throughputs are too far apart for one pool. Fix: plan those classes on their "
+            "own (filter the demand by service_class), or correct throughput_rps in the "
+            "workloads file (--workloads)")
 
 
 def unused_without_load(names: list[str], rate_option: str) -> str:
@@ -424,6 +441,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
         if row_workload is None:
             raise ValueError("build_capacity: a pool needs row_workload")
         load = load * pool.row_weights(row_workload)
+        _check_weighted(load, pool, demand_source)
     describe = {
         "load_from": load_from,
         "load_total_rps": float(load.sum()),
@@ -452,16 +470,17 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             "requests_total_rps": float(requests.sum()),
             "workloads": pooled,
             "pool_memory_gb": pool.memory_gb,
-            "pool_min_accelerators": pool.min_accelerators,
+            "pool_memory_unknown": list(pool.memory_unknown),
         })
     return CapacitySetup(load, cap, n_accelerators, power, domains, describe)
 
 
 #: The figures of a workload's system that must match for workloads to share a site's
 #: accelerators: the same accelerator, with the same memory and power per accelerator and
-#: per host, so that a site's accelerator count is one count for all of them.
-POOL_SYSTEM_KEYS = ("accelerator", "accelerator_memory_gb", "accelerator_w", "host_w",
-                    "accelerators_per_host")
+#: per host, and the same smallest system, so that a site's systems are one count for all
+#: of them.
+POOL_SYSTEM_KEYS = ("accelerator", "accelerator_memory_gb", "min_accelerators",
+                    "accelerator_w", "host_w", "accelerators_per_host")
 
 
 @dataclass(frozen=True)
@@ -472,30 +491,32 @@ class SharedPool:
     in the capacity's unit (requests/s of the run's workload) it counts
     ``weight(w) = throughput_rps(run) / throughput_rps(w)``: the site's capacity
     (``n x throughput_rps(run) x target_utilisation``, or its ``capacity_rps`` column) is
-    shared by time, in proportion to each workload's load. Every open site holds every
-    workload's model at once (their ``model_memory_gb`` summed within its accelerators'
-    memory) and at least the largest ``min_accelerators``: the plan does not know in
-    advance which classes a site will serve, so it sizes each for all of them.
+    shared by time, in proportion to each workload's load. That needs every system (of
+    ``min_accelerators``, the same for all) to hold every model at once: the models'
+    ``model_memory_gb`` summed within ``min_accelerators x accelerator_memory_gb``
+    (:func:`shared_pool` refuses a pool that does not fit); the plan does not know in
+    advance which classes a site will serve.
 
     Attributes
     ----------
     run : Workload
         The run's workload: the unit of load and capacity.
     workloads : dict
-        Every workload the rows use, by name (the run's included).
+        Every workload the rows use, by name (the run's first).
     weights : dict
         Requests/s of ``run`` one request/s of each workload counts for.
-    memory_gb : float or None
-        The models' memory summed, GB (``None``: a memory is unknown, not checked).
-    min_accelerators : int
-        The largest ``min_accelerators`` of the workloads.
+    memory_gb : float
+        The known models' memory summed, GB.
+    memory_unknown : tuple of str
+        The workloads whose ``model_memory_gb`` (or the accelerator's memory) is unknown:
+        the memory check is then partial (empty: complete).
     """
 
     run: Any
     workloads: dict[str, Any]
     weights: dict[str, float]
-    memory_gb: float | None
-    min_accelerators: int
+    memory_gb: float
+    memory_unknown: tuple[str, ...] = ()
 
     def row_weights(self, row_workload: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Every row's weight (1 where the row takes the run's workload: ``None`` or
@@ -503,25 +524,6 @@ class SharedPool:
         names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
         names = names.where(names.notna() & (names != ""), self.run.name)
         return names.map(self.weights).to_numpy(dtype=np.float64)
-
-    def site_problems(self, n_accelerators: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """Why each candidate (``n_accelerators`` per candidate, ``-1``: unknown, not
-        checked) cannot hold every model at once (``""``: it can)."""
-        n = np.asarray(n_accelerators, dtype=np.int64)
-        reasons = np.full(len(n), "", dtype=object)
-        known = n >= 0
-        few = known & (n < self.min_accelerators)
-        reasons[few] = [f"{k} accelerator(s) fit its power, and the workloads it must serve "
-                        f"together ({', '.join(self.workloads)}) need "
-                        f"{self.min_accelerators}" for k in n[few]]
-        per = self.run.accelerator_memory_gb
-        if self.memory_gb is not None and per is not None:
-            short = known & ~few & (n * float(per) < self.memory_gb)
-            reasons[short] = [
-                f"{k} x {float(per):g} GB accelerators hold {k * float(per):g} GB, and the "
-                f"models it must hold together ({', '.join(self.workloads)}) need "
-                f"{self.memory_gb:g} GB" for k in n[short]]
-        return reasons
 
     def describe(self) -> dict[str, Any]:
         """The pool for ``summary.json["capacity"]["workloads"]``."""
@@ -532,16 +534,18 @@ class SharedPool:
 
 
 def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
-                source: str = "demand") -> SharedPool | None:
+                source: str = "demand", warn: bool = True) -> SharedPool | None:
     """The pool of a capacitated plan whose rows take other workloads than ``run`` (their
-    service classes'), or ``None`` when every row takes ``run``.
+    service classes'), or ``None`` when every row takes ``run``. ``warn``: log a memory
+    the check cannot know.
 
     Raises
     ------
     InputValidationError
-        A workload that cannot share the run's accelerators (another accelerator, or other
-        memory or power per accelerator or host), a throughput missing, or a model that
-        does not fit its own smallest system: one message for all of them.
+        A workload that cannot share the run's systems (another accelerator, other memory
+        or power per accelerator or host, another smallest system), a throughput missing,
+        a model that does not fit its own smallest system, or models that together do not
+        fit one system: one message for all of them.
     """
     names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
     used = [str(n) for n in pd.unique(names[names.notna() & (names != "")])]
@@ -567,6 +571,21 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
         memory = memory_problem(w)
         if memory is not None:
             problems.append(memory)
+    per = run.accelerator_memory_gb
+    unknown = tuple(n for n, w in workloads.items()
+                    if w.model_memory_gb is None or per is None)
+    total_gb = float(sum(w.model_memory_gb for w in workloads.values()
+                         if w.model_memory_gb is not None))
+    system_gb = None if per is None else int(run.min_accelerators) * float(per)
+    if not problems and system_gb is not None and total_gb > system_gb:
+        problems.append(
+            f"the models need {total_gb:g} GB together ("
+            + ", ".join(f"{n} {w.model_memory_gb:g}" for n, w in workloads.items()
+                        if w.model_memory_gb is not None)
+            + f" GB), and a system of {run.min_accelerators} x {float(per):g} GB holds "
+            f"{system_gb:g} GB: every accelerator must hold every model to share its time "
+            "(a site's accelerators split between the models would carry less than the "
+            "plan counts)")
     if problems:
         raise InputValidationError(
             f"{source}: a capacitated plan serves every service class's workload from one "
@@ -576,36 +595,12 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
             "(filter the demand by service_class) with their workload as the run's "
             "(--workload, or a batch scenario's model.workload), or correct the workloads "
             "file (--workloads)")
-    mems = [w.model_memory_gb for w in workloads.values()]
+    if unknown and warn:
+        logger.warning("%s: the memory of %s is unknown (model_memory_gb or "
+                       "accelerator_memory_gb): whether every system holds every model "
+                       "is checked for the others only", source, ", ".join(unknown))
     return SharedPool(
         run=run, workloads=workloads,
         weights={n: float(run.throughput_rps) / float(w.throughput_rps)
                  for n, w in workloads.items()},
-        memory_gb=None if any(m is None for m in mems) else float(sum(mems)),
-        min_accelerators=max(int(w.min_accelerators) for w in workloads.values()))
-
-
-def exclude_for_pool(sites: pd.DataFrame, n_accelerators: npt.NDArray[np.int64],
-                     excluded: pd.DataFrame, pool: SharedPool, catalog: Any, *,
-                     source: str = "sites") -> pd.DataFrame:
-    """``excluded`` (:func:`fit_sites`'s) with the candidates that host the run's workload
-    but cannot hold every workload of ``pool`` at once, with the reason.
-
-    Raises
-    ------
-    NoFeasiblePlanError
-        No candidate can hold them all.
-    """
-    reasons = pool.site_problems(n_accelerators)
-    out = (reasons != "") & ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
-    if not out.any():
-        return excluded
-    power, _, _ = site_power(sites, catalog, source=source)
-    more = _excluded(sites, out, power, reasons[out].tolist())
-    if len(excluded) + len(more) >= len(sites):
-        raise NoFeasiblePlanError(
-            f"{source}: no candidate can serve the workloads of the service classes "
-            f"together ({', '.join(pool.workloads)}): " + str(reasons[out][0])
-            + ". Fix: plan the classes on their own (filter the demand by service_class), "
-            "or give the sites more power")
-    return pd.concat([excluded, more], ignore_index=True) if len(excluded) else more
+        memory_gb=total_gb, memory_unknown=unknown)

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..wording import counted
+from ..wording import counted, load_unit
 
 __all__ = ["headline_lines", "service_class_lines"]
 
@@ -396,12 +396,10 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         fleet = _finite(c.get("fleet_utilisation"))
         worst = _finite(c.get("worst_utilisation"))
         shed = _finite(c.get("load_shed_max_rps"))
+        unit = load_unit(c)  # requests/s of the run's workload when classes share a pool
         out.append(
-            f"capacity: {_count(c.get('load_total_rps'))} requests/s"
-            + (f" {str(c['load_unit'])[len('requests/s '):]}"
-               if str(c.get("load_unit") or "").startswith("requests/s of ") else "")
-            + " at peak on "
-            f"{_count(c.get('capacity_total_rps'))} requests/s of capacity; utilisation "
+            f"capacity: {_count(c.get('load_total_rps'))} {unit} at peak on "
+            f"{_count(c.get('capacity_total_rps'))} {unit} of capacity; utilisation "
             f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} ("
             + worst_scope(c) + "); "
             f"{_count(c.get('sites_below_40pct'))} site(s) below 40 %; "
@@ -412,7 +410,7 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
                else f" (of {_count(c.get('scenarios_total'))}: the others implied)"
                if (c.get("scenarios_total") or 0) > (c.get("scenarios_checked") or 0)
                else "")
-            + f", load shed at most {NA if shed is None else f'{shed:,.1f}'} requests/s")
+            + f", load shed at most {NA if shed is None else f'{shed:,.1f}'} {unit}")
     return "; ".join(out) if out else None
 
 

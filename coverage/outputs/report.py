@@ -34,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..resilience.status import COVERAGE_STATUSES, is_gap, status_label, status_meaning
+from ..wording import load_unit
 from .headline import objective, worst_over_every_scenario
 
 __all__ = ["ReportData", "render_report", "site_loads", "criticality", "latency_curves",
@@ -1247,10 +1248,10 @@ def _pool_text(c: Mapping[str, Any]) -> str:
         parts.append(f"<code>{_e(str(name))}</code> x {_num(weight, 3)}"
                      + (f" ({_num(rps, 1)} requests/s)" if rps is not None else ""))
     return (" <b>Workloads on one pool</b>: the service classes' workloads share each "
-            f"site's accelerators, and load and capacity are in {_text(c.get('load_unit'))}"
+            f"site's accelerators, and load and capacity are in {load_unit(c)}"
             " (a request of a workload counts the run's throughput over its own: "
             + ", ".join(parts) + f"; {_num(_number(c.get('requests_total_rps')), 1)} "
-            "requests/s in all); every site holds every model at once.")
+            "requests/s in all); every accelerator holds every model at once.")
 
 
 def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
@@ -1258,6 +1259,7 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
     """The capacity of a capacitated plan: where load and capacity came from, status and
     bound, utilisation, the sites by utilisation and the failure scenarios."""
     c = s.get("capacity") or {}
+    unit = load_unit(c)  # requests/s of the run's workload when classes share a pool
     k = int(s.get("failures_tolerated", 1) or 0)
     workload = s.get("workload") or {}
     wname = workload.get("name") if isinstance(workload, dict) else None
@@ -1296,9 +1298,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         fig("lower_bound", "proven lower bound (sites, or cost)", lambda v: _num(v, 1)),
         fig("rounds", "rounds (MILP solves)", _num),
         fig("cuts", "capacity cuts", _num),
-        fig("load_total_rps", "total load at peak", lambda v: _num(v, 1, "requests/s")),
+        fig("load_total_rps", "total load at peak", lambda v: _num(v, 1, unit)),
         fig("capacity_total_rps", "capacity of the chosen sites",
-            lambda v: _num(v, 1, "requests/s")),
+            lambda v: _num(v, 1, unit)),
         fig("fleet_utilisation", "fleet utilisation (normal operation)", _pct),
         fig("sites_below_40pct", f"sites below {THIN_UTILISATION:.0%} utilisation (thin)",
             _num),
@@ -1326,7 +1328,7 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
                "(--time-limit-s) ended their evaluation", _num)]
           if c.get("scenarios_implied_left") else []),
         fig("load_shed_max_rps", "largest load shed in any scenario",
-            lambda v: _num(v, 1, "requests/s")),
+            lambda v: _num(v, 1, unit)),
         fig("target_utilisation", "target utilisation (capacity from accelerators)", _pct),
         fig("requests_per_person_day", "requests per person per day", lambda v: _num(v, 2)),
         fig("peak_to_mean", "peak-to-mean", lambda v: _num(v, 2)),
@@ -1359,8 +1361,8 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         ("n_accelerators", "accelerators", lambda v: NA if _missing(v) or float(v) < 0
          else _num(v)),
         ("power_kw", "power, kW", lambda v: _num(v, 1)),
-        ("capacity_rps", "capacity, requests/s", lambda v: _num(v, 1)),
-        ("load_rps", "load, requests/s", lambda v: _num(v, 1)),
+        ("capacity_rps", f"capacity, {unit}", lambda v: _num(v, 1)),
+        ("load_rps", f"load, {unit}", lambda v: _num(v, 1)),
         ("utilisation", "utilisation", _pct),
         ("thin", f"below {THIN_UTILISATION:.0%}", _bool),
         ("worst_utilisation", "worst utilisation", _pct),
@@ -1391,7 +1393,7 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
          int(feasible.sum()), _num(int(feasible.sum()))),
         ("largest load shed", "capacity_scenarios.max_shed_rps",
          float(shed.max()) if shed.notna().any() else None,
-         _num(shed.max(), 1, "requests/s")),
+         _num(shed.max(), 1, unit)),
     ])
     worst = worst_scenarios(scenarios)
     if len(worst):
@@ -1402,9 +1404,9 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
             ("failed_site_ids", "failed sites", _failed_text),
             ("worst_utilisation", "worst utilisation", _pct),
             ("worst_site_id", "at site", _text),
-            ("load_rps", "load, requests/s", lambda v: _num(v, 1)),
-            ("served_rps", "served, requests/s", lambda v: _num(v, 1)),
-            ("shed_rps", "shed, requests/s", lambda v: _num(v, 1)),
+            ("load_rps", f"load, {unit}", lambda v: _num(v, 1)),
+            ("served_rps", f"served, {unit}", lambda v: _num(v, 1)),
+            ("shed_rps", f"shed, {unit}", lambda v: _num(v, 1)),
             ("feasible", "all served", _bool),
         ], total=n_fail, what="failure scenarios (all in capacity_scenarios.csv)",
             numeric=("scenario", "worst_utilisation", "load_rps", "served_rps", "shed_rps"))

@@ -31,7 +31,6 @@ from ..model.capacity import (
     CapacitySetup,
     build_capacity,
     capacity_column_problems,
-    exclude_for_pool,
     fit_sites,
     shared_pool,
 )
@@ -1458,8 +1457,7 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     rows' service classes (:func:`resolve_plan_service`); in a capacitated plan, rows on
     other workloads than the model's share the sites' accelerators with it
     (:func:`coverage.model.capacity.shared_pool`: the load counted in requests/s of the
-    model's workload, and the candidates that cannot hold every model excluded), or are
-    refused when they cannot.
+    model's workload), or are refused when they cannot.
 
     Returns
     -------
@@ -1490,12 +1488,9 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     if service is not None and (requests_per_person_day is not None
                                 or "load_rps" in demand.columns):
         # classes on other workloads share the sites' accelerators (refused when they
-        # cannot: another accelerator, no throughput)
-        pool = shared_pool(workload, service.workload, catalog, source=demand_source)
-    if pool is not None:
-        excluded = exclude_for_pool(sites, n_acc, excluded, pool, tier_catalog,
-                                    source=sites_source)
-    names = workload.name if pool is None else f"{', '.join(pool.workloads)} together"
+        # cannot: another system, no throughput, models too large together)
+        pool = shared_pool(workload, service.workload, catalog, source=demand_source,
+                           warn=warn)
     if len(excluded) and "required" in sites.columns:
         # an existing site the plan must keep cannot be dropped without a word (a tester's
         # find: it left the plan, and only the count of excluded candidates said so)
@@ -1505,16 +1500,14 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
             shown = "; ".join(f"{sid!r}: {why}" for sid, why in
                               zip(bad["site_id"].head(5), bad["reason"].head(5), strict=True))
             raise InputValidationError(
-                f"{sites_source}: {len(bad):,} required site(s) cannot host "
-                + (f"the workload {workload.name!r}" if pool is None
-                   else f"the workloads {names}") + " "
-                f"({shown}{' ...' if len(bad) > 5 else ''}), and a plan "
+                f"{sites_source}: {len(bad):,} required site(s) cannot host the workload "
+                f"{workload.name!r} ({shown}{' ...' if len(bad) > 5 else ''}), and a plan "
                 "must keep them. Fix: give them the power (power_kw or their tier) for the "
                 "workload, choose another --workload, or mark them not required")
     if len(excluded):
         keep = ~sites["site_id"].isin(excluded["site_id"]).to_numpy()
         if say is not None:
-            say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {names} "
+            say(f"{len(excluded):,} of {len(sites):,} candidates cannot host {workload.name} "
                 "(power envelope or memory): excluded (candidates_excluded.csv)")
         sites, n_acc = sites.loc[keep].reset_index(drop=True), n_acc[keep]
     capacity = build_capacity(demand, sites, workload=workload, catalog=tier_catalog,

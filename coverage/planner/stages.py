@@ -54,7 +54,7 @@ from ..solvers.maxcover import max_cover_lexicographic
 from ..solvers.pcenter import p_center
 from ..solvers.rollout import BOUND_METHODS, order_coverage, rollout_order
 from ..solvers.rowgen import LazyCoverResult, RowSource, lazy_cover
-from ..wording import counted
+from ..wording import counted, load_unit
 
 logger = logging.getLogger(__name__)
 
@@ -1162,11 +1162,12 @@ def by_service_class(problem: Problem, assignment: pd.DataFrame, n_cov: npt.Arra
     return out
 
 
-def capacity_infeasible(problem: Problem, res: Any,
-                        domains: Any = None) -> NoFeasiblePlanError:
+def capacity_infeasible(problem: Problem, res: Any, domains: Any = None,
+                        unit: str = "requests/s") -> NoFeasiblePlanError:
     """The error of a capacitated solve proven infeasible (``res.status == "infeasible"``):
     how it was proven and the scenario of the last plan tried with the most load shed
-    (``domains``: the failure domain of every candidate, when sites fail together)."""
+    (``domains``: the failure domain of every candidate, when sites fail together;
+    ``unit``: the load's, :func:`coverage.model.capacity.load_unit`)."""
     worst = max(res.scenarios, key=lambda f: f.shed_rps)
     ids = problem.sites["site_id"].to_numpy(dtype=object)
     failed = [str(i) for i in ids[sorted(worst.failed)]]
@@ -1193,7 +1194,7 @@ def capacity_infeasible(problem: Problem, res: Any,
            f"candidates; in the last plan tried ({len(res.sites):,} sites)")
     return NoFeasiblePlanError(
         f"no plan carries the load: {how}, {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
-        f"requests/s cannot be served within budget in {what}. Fix: {fix}")
+        f"{unit} cannot be served within budget in {what}. Fix: {fix}")
 
 
 STATUS_UNPROVEN = "unproven"
@@ -1240,7 +1241,8 @@ def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                             final_repair_s=final_repair_s,
                             scenario_limit=int(c.scenario_limit))
     if res.status == "infeasible":
-        raise capacity_infeasible(problem, res, capacity.domains)
+        raise capacity_infeasible(problem, res, capacity.domains,
+                                  load_unit(capacity.describe))
     cover = CoverResult(res.sites, res.objective, res.lower_bound, plan_status(res), res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     return SiteCount(cover=cover, n_covering=np.asarray(n_cov), method="capacitated"), res
@@ -1288,7 +1290,8 @@ def capacitated_sites_lazy(problem: Problem, capacity: Any,
                                  count_s=count_s, scenario_limit=int(c.scenario_limit),
                                  **options)
     if res.status == "infeasible":
-        raise capacity_infeasible(problem, res, capacity.domains)
+        raise capacity_infeasible(problem, res, capacity.domains,
+                                  load_unit(capacity.describe))
     cover = CoverResult(res.sites, res.objective, res.lower_bound, plan_status(res), res.gap,
                         res.runtime_s, {"capacity_rounds": len(res.rounds)})
     lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=info.rounds,

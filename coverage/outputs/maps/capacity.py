@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ...wording import load_unit
 from .columns import bool_column, finite_or, float_column, has_column, id_column
 from .style import (
     PALETTE_SIZE,
@@ -135,9 +136,9 @@ def _failure_text(label: Any) -> str:
     return html.escape(text.replace(";", ", "))
 
 
-def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64]
-                ) -> list[list[tuple[str, str]]]:
-    """Capacity rows of each site popup (escaped)."""
+def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
+                unit: str = "requests/s") -> list[list[tuple[str, str]]]:
+    """Capacity rows of each site popup (escaped; ``unit``: the load's)."""
     n_acc = float_column(sites, "n_accelerators")
     power = float_column(sites, "power_kw")
     cap = float_column(sites, "capacity_rps")
@@ -151,8 +152,8 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64]
         out.append([
             ("Accelerators", fmt_int(n_acc[k]) if n_acc[k] >= 0 else "n/a (capacity given)"),
             ("Power", f"{power[k]:,.1f} kW" if np.isfinite(power[k]) else "n/a"),
-            ("Capacity", fmt_rps(cap[k])),
-            ("Load (normal operation)", fmt_rps(load[k])),
+            ("Capacity", fmt_rps(cap[k], unit)),
+            ("Load (normal operation)", fmt_rps(load[k], unit)),
             ("Utilisation", fmt_pct(util[k])
              + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
             ("Worst utilisation", fmt_pct(worst[k])),
@@ -281,6 +282,7 @@ def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.floa
     """The legend's capacity block: utilisation ramp, thin sites, sizes and the headline
     capacity figures."""
     info = summary.get("capacity") if isinstance(summary.get("capacity"), Mapping) else {}
+    unit = load_unit(info)  # requests/s of the run's workload when classes share a pool
     n_thin = int((np.isfinite(util) & (util < THIN_BELOW)).sum())
     ok = cap[np.isfinite(cap) & (cap > 0)]
     ramp = ", ".join(palette[i] for i in np.linspace(0, len(palette) - 1, 9).astype(int))
@@ -298,15 +300,15 @@ def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.floa
         ("Worst utilisation", fmt_pct(worst_u) + (f" ({worst_when} failed)"
                                                   if worst_when and "normal" not in worst_when
                                                   else "")),
-        ("Largest load shed", fmt_rps(info.get("load_shed_max_rps"))),
+        ("Largest load shed", fmt_rps(info.get("load_shed_max_rps"), unit)),
         ("Scenarios checked", fmt_int(info.get("scenarios_checked",
                                                len(scenarios) if isinstance(
                                                    scenarios, pd.DataFrame) else math.nan))),
     ]
     table = "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows)
-    size = (f"{fmt_rps(ok.min())} to {fmt_rps(ok.max())}" if ok.size else "n/a")
+    size = (f"{fmt_rps(ok.min(), unit)} to {fmt_rps(ok.max(), unit)}" if ok.size else "n/a")
     return (
-        "<div class='covmap-h'>Capacity (requests/s at peak)</div>"
+        f"<div class='covmap-h'>Capacity ({unit} at peak)</div>"
         f"<table class='covmap-cap-legend'>{table}</table>"
         "<div class='covmap-h'>Sites: utilisation in normal operation</div>"
         f"<div class='covmap-ramp' style='background: linear-gradient(to right, {ramp});'>"
@@ -366,6 +368,6 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
     return CapacityView(
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
-        popup_rows=_popup_rows(sites, util),
+        popup_rows=_popup_rows(sites, util, load_unit(summary.get("capacity"))),
         legend=_legend(summary, scenarios, cap, util, palette),
     )

@@ -150,15 +150,15 @@ def fmt_ms(value: Any) -> str:
     return "n/a" if math.isnan(x) else f"{x:,.1f} ms"
 
 
-def fmt_rps(value: Any) -> str:
+def fmt_rps(value: Any, unit: str = "requests/s") -> str:
     """A request rate for display: ``12.3 requests/s`` (whole numbers from 1,000), or
-    ``n/a``."""
+    ``n/a``; ``unit``: :func:`coverage.wording.load_unit`'s (no markup)."""
     x = finite_or(value, math.nan)
     if math.isnan(x):
         return "n/a"
     if abs(x) >= _BIG_COUNT:
-        return f"{x:.3e} requests/s"
-    return f"{x:,.0f} requests/s" if abs(x) >= 1000 else f"{x:,.1f} requests/s"
+        return f"{x:.3e} {unit}"
+    return f"{x:,.0f} {unit}" if abs(x) >= 1000 else f"{x:,.1f} {unit}"
 
 
 def fmt_pct(value: Any) -> str:
