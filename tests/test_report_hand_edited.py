@@ -137,6 +137,14 @@ def comparison(edit):
     (cell("sites.csv", 0, "lat", "north"), "sites.csv: lat not a number (row 1)"),
     (cell("capacity_scenarios.csv", 1, "shed_rps", "none"),
      "capacity_scenarios.csv: shed_rps not a number (row 2)"),
+    # internal errors (exit 1) before: a blank cell in a true/false column made it a
+    # column of booleans and None, which the CSV unescaping took as text (tester 121)
+    (lambda d: (d / "sites.csv").write_text((d / "sites.csv").read_text() + "extra,50,10"
+                                            + "," * ((d / "sites.csv").read_text().split(
+                                                "\n")[0].count(",") - 2) + "\n"),
+     "sites.csv has 5 rows, summary.json's site_count is 4"),
+    (lambda d: (d / "sites.csv").write_text((d / "sites.csv").read_text() + "# a note\n"),
+     "sites.csv has 5 rows, summary.json's site_count is 4"),
     # RuntimeWarnings and exit 0 before, or a wrong reason
     (summary(population_total=1e308), "population_total 1e+308 is above 1e+12 people"),
     (summary(budget_ms=1e308), "budget_ms 1e+308 is not a positive number of ms at most 1e+06"),

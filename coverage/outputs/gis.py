@@ -528,11 +528,14 @@ def unescape_text(s: pd.Series) -> pd.Series:
         return out.cat.reorder_categories(sorted(out.cat.categories))
     if not (pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)):
         return s
-    hit = s.str.startswith(ESCAPE, na=False).astype(object).fillna(False).astype(bool)
+    # as text: an object column may mix text with booleans or numbers (a hand-edited
+    # sites.csv with a blank `required` cell), which no text form starts with ESCAPE
+    text = s.astype("string")
+    hit = text.str.startswith(ESCAPE, na=False).to_numpy(dtype=bool)
     if not hit.any():
         return s
     out = s.copy()
-    out[hit] = s[hit].str.slice(len(ESCAPE))
+    out[hit] = text[hit].str.slice(len(ESCAPE)).to_numpy(dtype=object)
     return out
 
 
