@@ -169,6 +169,20 @@ def test_report_regenerates_identically_from_the_directory(plan_dir, tmp_path):
     assert path.read_bytes() == (plan_dir / "report.html").read_bytes()
 
 
+def test_write_report_takes_a_home_path_as_to_dir_does(plan_dir, tmp_path, monkeypatch):
+    """Tester 121: ``to_dir("~/x")`` wrote under the home directory, and
+    ``write_report("~/x")`` said "does not exist"; a non-path is refused by name."""
+    from coverage.errors import InputValidationError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(plan_dir, tmp_path / "x")
+    (tmp_path / "x" / "report.html").unlink()
+    assert write_report("~/x") == tmp_path / "x" / "report.html"
+    assert load_plan_dir("~/x").summary["site_count"] >= 1
+    with pytest.raises(InputValidationError, match="plan directory None is not a path"):
+        write_report(None)
+
+
 def test_assignment_read_back_in_chunks_is_the_whole_table(plan_dir, tmp_path,
                                                           monkeypatch):
     import coverage.outputs.plandir as plandir

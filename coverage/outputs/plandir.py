@@ -1347,6 +1347,16 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                       gis_files=gis_files)
 
 
+def _plan_dir_path(plan_dir: Any) -> Path:
+    """``plan_dir`` as a path, ``~`` expanded as :meth:`Plan.to_dir` does (tester 121: a
+    report of ``"~/x"`` said "does not exist" after ``to_dir("~/x")`` wrote it)."""
+    if not isinstance(plan_dir, str | os.PathLike):
+        raise InputValidationError(
+            f"plan directory {plan_dir!r:.80} is not a path. Fix: give the directory an "
+            "edge-coverage plan run wrote, as a string or pathlib.Path")
+    return Path(os.path.expanduser(os.fspath(plan_dir)))
+
+
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
     """Read the tables of a plan directory that the report is built from.
 
@@ -1371,7 +1381,7 @@ def load_plan_dir(plan_dir: str | Path) -> ReportData:
         The directory does not exist, or a file of :data:`REPORT_INPUTS` is missing or
         damaged (one message lists every problem and the fix).
     """
-    d = Path(plan_dir)
+    d = _plan_dir_path(plan_dir)
     if not d.is_dir():
         what = "is a file, not a directory" if d.exists() else "does not exist"
         raise InputValidationError(
@@ -1471,7 +1481,7 @@ def write_report(plan_dir: str | Path) -> Path:
     from .outdir import MARKER, OutputDir, edited_entries, read_marker, write_error_message
     from .report import render_report
 
-    d = Path(plan_dir)
+    d = _plan_dir_path(plan_dir)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first
     problem = _report_target_problem(d)
     if problem:
