@@ -39,14 +39,14 @@ SWEEP = {"country": "PT", "name": "Portugal", "candidate_min_population": 20_000
          "budgets_ms": [29, 30, 31, 32, 33, 34, 35, 36, 38, 40, 45, 50, 55, 60, 65, 70, 80, 90,
                         100],
          "failures": [0, 1, 2], "time_limit_s": 20.0, "kmedian_time_limit_s": 0.5,
-         "csv": "sweep.csv"}
+         "csv": "out/pt-sweep.csv"}
 EDGE_OR_REGION = {"country": "DE", "name": "Germany", "demand_min_population": 500,
                   "candidate_min_population": 50_000, "budgets_ms": [30.0, 50.0, 100.0],
                   "failures": 1, "decision_budget_ms": 30.0, "what_if_budget_ms": 30.0,
                   "thin_requests_per_person_day": 5.0,
                   "sweep_budgets_ms": [30, 31, 32, 33, 34, 35, 37, 40, 45, 50, 60, 70, 80,
                                        100],
-                  "csv": "edge_or_region.csv"}
+                  "csv": "out/de-edge-or-region.csv"}
 
 HEADLINE_TAG = "headline"  # cells whose printed output the test parses
 
@@ -402,6 +402,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         """),
         _code(f"""
         %matplotlib inline
+        import os
         import time
 
         import matplotlib.pyplot as plt
@@ -463,6 +464,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
                              'short_share': s['proposed']['population_gap'] / s['population_total'],
                              'mean_latency_ms': s['mean_latency_ms']}})
         sweep = pd.DataFrame(rows)
+        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebooks' own folder
         sweep.to_csv({p['csv']!r}, index=False)
         print(f'{{len(sweep)}} plans in {{time.perf_counter() - t0:.0f}} s, '
               f"{{(sweep.status == 'optimal').sum()}} proven optimal")
@@ -568,6 +570,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         """),
         _code(f"""
         %matplotlib inline
+        import os
         import textwrap
 
         import matplotlib.pyplot as plt
@@ -732,6 +735,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
                              'region_share_two': d['region']['coverage']['share_within_budget_n1'],
                              'warnings': ','.join(w['code'] for w in d['warnings'])}})
         sweep = pd.DataFrame(rows)
+        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebooks' own folder
         sweep.to_csv({p['csv']!r}, index=False)
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))

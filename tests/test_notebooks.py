@@ -46,6 +46,10 @@ def run(name, tmp_path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
+    # a notebook writes into its own folder only (tester 121: 03 and 04 wrote sweep.csv
+    # and edge_or_region.csv into the working directory, the repo's notebooks/ when run
+    # as docs/notebooks.md says, over any file of that name)
+    assert {p.name for p in tmp_path.iterdir()} <= {"out"}, sorted(tmp_path.iterdir())
     return nb
 
 
