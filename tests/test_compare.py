@@ -76,16 +76,41 @@ def test_tiny_fleet_and_region_cost_by_hand():
     assert r.accelerators_mean == pytest.approx(3.0)
     assert r.total_usd_per_year == pytest.approx(3 * 8760.0)
     assert r.cost_per_million_requests == pytest.approx(26280.0 / requests_m)
-    # breakeven, every site at u: fixed 8829.75 - 0.5 x 197.1 = 8731.2 (A's busy energy
-    # at full use is 0.15 kW x 1.5 x 8760 x 0.1 = 197.1, B's 65.7); revenue at full use
-    # 400 rps x a year at the region's price = 70,080
+    # breakeven, the load scaled by s at every site: fixed 8829.75 - 0.5 x 197.1 = 8731.2
+    # (A's busy energy at full use is 0.15 kW x 1.5 x 8760 x 0.1 = 197.1, at its load
+    # 98.55; B idle); the present requests at the region's price cost 26,280 a year
     u = breakeven_utilisation(f, r.cost_per_million_requests)
-    assert u == pytest.approx(8731.2 / (70080.0 - 262.8))
-    # the price at that utilisation is the region's, computed from the lines again
+    s_star = 8731.2 / (26280.0 - 98.55)
+    assert u == pytest.approx(s_star * 150 / 400)
+    # the price at that load is the region's, computed from the lines again
     g = fleet_cost(m, tiers=["t1", "t1"], n_accelerators=[3, 1],
-                   mean_load_rps=[300.0 * u, 100.0 * u], accelerator="X",
+                   mean_load_rps=[150.0 * s_star, 0.0], accelerator="X",
                    throughput_rps=100.0, accelerator_w=100.0, host_w=200.0, pue=[1.5, 1.5])
     assert g.cost_per_million_requests == pytest.approx(r.cost_per_million_requests)
+    # without a load, every site at u: fixed 8731.2 again (the idle fleet's whole cost),
+    # revenue at full use 400 rps x a year = 70,080
+    idle = fleet_cost(m, tiers=["t1", "t1"], n_accelerators=[3, 1], mean_load_rps=[0.0, 0.0],
+                      accelerator="X", throughput_rps=100.0, accelerator_w=100.0,
+                      host_w=200.0, pue=[1.5, 1.5])
+    assert idle.total_usd_per_year == pytest.approx(8731.2)
+    assert breakeven_utilisation(idle, r.cost_per_million_requests) == pytest.approx(
+        8731.2 / (70080.0 - 262.8))
+
+
+def test_the_breakeven_agrees_with_the_prices_on_mixed_tiers():
+    """Tester 120: with costly energy at some tiers, a fleet cheaper per request than the
+    region was said not to reach its breakeven (every site taken at one utilisation). The
+    breakeven scales the present load, so it is cleared exactly when the fleet costs
+    less, on either side of the region's price."""
+    m = CostModel.builtin().with_overrides(TINY).with_overrides(
+        {"edge": {"t2": {"power_usd_per_kwh": 5.0}}})
+    f = fleet_cost(m, tiers=["t1", "t2"], n_accelerators=[3, 2], mean_load_rps=[30.0, 150.0],
+                   accelerator="X", throughput_rps=100.0, accelerator_w=100.0, host_w=200.0,
+                   pue=[1.5, 1.5])
+    for price in (f.cost_per_million_requests * 0.99, f.cost_per_million_requests * 1.01):
+        u = breakeven_utilisation(f, price)
+        assert u is not None
+        assert (f.utilisation >= u) == (f.cost_per_million_requests <= price)
 
 
 def test_without_ztp_installs_and_truck_rolls_cost_more():

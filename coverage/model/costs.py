@@ -856,17 +856,34 @@ def _check_figures(where: str, **figures: Any) -> None:
 
 
 def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float | None:
-    """The utilisation at which the fleet costs ``region_per_million`` per million
-    requests, its equipment fixed and every site at that utilisation (``None``: not at or
-    below 100 %).
+    """The fleet utilisation at which the fleet costs ``region_per_million`` per million
+    requests, its equipment fixed and its load scaled in proportion at every site
+    (``None``: not before some site passes 100 %).
 
-    With every site at utilisation ``u`` the fleet costs ``F + E x u`` per year (``F``:
-    every line but the energy that scales with use, ``E``: that energy at full use) and
-    serves ``u x capacity x seconds`` requests, so the two prices meet at
-    ``u* = F / (capacity x seconds x price / 1e6 - E)``.
+    With ``s`` times the present load at every site the fleet costs ``F + s x V`` per year
+    (``F``: every line but the energy that scales with use, ``V``: that energy at the
+    present load) and serves ``s x R`` requests (``R``: the present requests a year), so
+    the two prices meet at ``s* = F / (R x price / 1e6 - V)``, a fleet utilisation of
+    ``s* x`` the present one. So the fleet clears the breakeven exactly when it costs no
+    more than the region per request now, whatever its sites' tiers (tester 120: with
+    every site taken at one utilisation, a fleet of mixed tiers cheaper than the region
+    was said not to reach its breakeven). Without a load, every site at utilisation ``u``:
+    ``u* = F / (capacity x seconds x price / 1e6 - E)`` (``E``: that energy at full use);
+    the two agree when the energy per unit of capacity is the same at every site.
     """
-    variable = float(fleet.sites.energy_per_util_usd_per_year.sum())
+    energy = fleet.sites.energy_per_util_usd_per_year
     fixed = fleet.fixed_usd_per_year
+    used = np.asarray(fleet.utilisation_mean, dtype=np.float64)
+    if fleet.mean_load_rps > 0 and used.size and float(used.max()) > 0:
+        variable = float((energy * used).sum())
+        revenue = fleet.mean_load_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
+        if revenue - variable <= 0:
+            return None
+        scale = fixed / (revenue - variable)
+        if scale * float(used.max()) > 1:  # a site past 100 % first
+            return None
+        return float(scale * fleet.utilisation)
+    variable = float(energy.sum())
     revenue = fleet.capacity_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
     if revenue - variable <= 0:
         return None
