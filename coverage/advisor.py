@@ -27,6 +27,7 @@ code and its figures, for each anti-pattern the figures show:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -202,7 +203,8 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             "thin-utilisation",
             f"The edge fleet runs at {_pct(util)} mean utilisation (threshold "
             f"{_pct(thin_utilisation)}); {edge['utilisation']['sites_below_40pct']} of "
-            f"{edge['sites']} sites are below 40 %. "
+            f"{edge['sites']} sites are below 40 % at peak (the plan's thin-site mark, "
+            "whatever the threshold). "
             + (f"It breaks even with the region at {_pct(u_star)}"
                + (", so at these prices it still clears it, but every site is mostly idle."
                   if util >= u_star else ", which it does not reach.")
@@ -321,15 +323,25 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     return decision, warnings
 
 
+def _ratio(e_cost: float, r_cost: float) -> str:
+    """The edge's price over the region's, ``1.3x`` (two figures below 0.1: ``0.031x``)."""
+    x = e_cost / r_cost
+    return f"{x:,.1f}x" if x >= 0.1 else f"{x:.2g}x"
+
+
 def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any]:
     """One paragraph and its keys: the recommendation and why, which side is cheaper per
     request, whether the region meets the budget, and what the warnings say.
 
     The recommendation follows the chapter's fork: ``"region"`` when the workload does not
-    fit the edge, or the region already meets the budget for ``preference_share`` of the
-    people and costs less; ``"either"`` when the region meets the budget but the few sites
-    cost less (a small private region, not an edge fleet); else ``"edge"``, for the people
-    only it keeps within budget (the price premium, if any, is stated).
+    fit the edge, when the region already meets the budget for ``preference_share`` of the
+    people and costs less, or when the edge keeps no more people within budget than the
+    region; ``"either"`` when the region meets the budget but the few sites cost less (a
+    small private region, not an edge fleet); else ``"edge"``, for the people only it
+    keeps within budget (the price premium, if any, is stated). When neither side meets
+    the budget for ``preference_share`` of the people, the reason says so; when the
+    edge's capacity was checked on part of the failure scenarios only, the text says its
+    price may be low.
     """
     edge, region = doc["edge"], doc["region"]
     def finite(x: Any) -> float | None:
@@ -338,6 +350,9 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     e_cost = finite(edge.get("cost_per_million_requests"))
     r_cost = finite(region["cost_per_million_requests"])
     share = region["coverage"]["share_within_budget"]
+    population = finite((edge.get("coverage") or {}).get("population"))  # all the people
+    sovereign = finite(region["coverage"].get("population_sovereign"))
+    sov_share = sovereign / population if sovereign and population else 0.0
     cheaper = (None if e_cost is None or r_cost is None else
                "edge" if e_cost < r_cost else "region")
     label = doc.get("budget_label") or f"{doc['budget_ms']:g} ms {doc['percentile']}"
@@ -358,32 +373,53 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
                      f"{_pct(edge['coverage']['share_within_budget'])}{resilience}; it "
                      f"costs {_usd(e_cost)} per million requests against the region's "
                      f"{_usd(r_cost)}"
-                     + (f" ({e_cost / r_cost:,.1f}x)" if e_cost and r_cost else ""))
+                     + (f" ({_ratio(e_cost, r_cost)})" if e_cost and r_cost else ""))
     else:
         parts.append("no edge fleet can serve this workload")
     codes = [w["code"] for w in doc["warnings"]]
     text = "; ".join(parts) + "."
+    price = ("" if not (e_cost and r_cost) else
+             f", at {_ratio(e_cost, r_cost)} the region's price per request"
+             if e_cost > r_cost else ", and costs less per request")
+    met = share >= preference_share and share > 0  # (a preference of 0 is not "met")
     if not edge["feasible"]:
         rec = "region"
         why = "the workload does not fit the candidates' power envelopes"
-    elif share >= preference_share and cheaper == "edge":
+        if not met:  # tester 120: "region" at 0 % within budget, without a word
+            why += (f"; the region keeps only {_pct(share)} of people within budget, so "
+                    "neither side meets it: a smaller model (--workload), more power at "
+                    "the sites or a larger budget is the choice")
+    elif met and cheaper == "edge":
         rec = "either"
         why = (f"the region already meets the budget for {_pct(share)} of people, so the "
                f"budget is a preference here; the {edge['sites']} sites cost less per request "
                "only as a small private region would, not for their latency")
-    elif share >= preference_share:
+    elif met:
         rec = "region"
         why = (f"the region already meets the budget for {_pct(share)} of people (at least "
                f"{_pct(preference_share)}): the budget is a preference here")
+    elif edge["coverage"]["share_within_budget"] <= share:
+        # tester 120: "edge (the edge keeps another -28.8 % ...)" for a fleet that kept
+        # fewer people within budget than the region, at a higher price
+        rec = "region"
+        why = (f"the budget binds, but the edge keeps no more people within it "
+               f"({_pct(edge['coverage']['share_within_budget'])} against the region's "
+               f"{_pct(share)}): its candidates do not reach the people the region misses"
+               + ("" if not (e_cost and r_cost) else
+                  f"; it costs {_ratio(e_cost, r_cost)} the region's price per request"))
     else:
         rec = "edge"
         gain = edge["coverage"]["share_within_budget"] - share
-        why = (f"the budget binds: the edge keeps another {_pct(gain)} of the people within "
-               "it"
-               + (f", at {e_cost / r_cost:,.1f}x the region's price per request"
-                  if e_cost and r_cost and e_cost > r_cost else
-                  ", and costs less per request" if e_cost and r_cost else ""))
+        binds = ("the budget binds" if sov_share <= 0 else
+                 f"the budget and data sovereignty bind ({_pct(sov_share)} of people may "
+                 "not leave for a region)")
+        why = f"{binds}: the edge keeps another {_pct(gain)} of the people within it{price}"
     text += f" Recommendation: {rec} ({why})."
+    sizing = edge.get("sizing") if isinstance(edge.get("sizing"), Mapping) else {}
+    if edge["feasible"] and sizing.get("capacity_proof_holds") is False:
+        text += (" The edge fleet's capacity was checked on part of the failure scenarios "
+                 "only (--scenario-limit): a fleet that carries every one may need more "
+                 "accelerators, so its price may be low.")
     if codes:
         text += " Warnings: " + ", ".join(codes) + "."
     return {"recommendation": rec, "reason": why, "cheaper_per_request": cheaper,

@@ -681,6 +681,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         own_capacity = set(s_valid.loc[given, "site_id"].astype(str))
     doc, table, fleet = _edge_side(plan, workload, cost_model, tier_catalog, site_power,
                                    peak_to_mean, target_utilisation, fit_error, own_capacity)
+    for key in ("over_envelope_note", "facility_over_envelope_note"):
+        note = (doc.get("sizing") or {}).get(key)
+        if note:  # on the console too, not only in compare.json (tester 120)
+            logger.warning("compare: %s", note)
     # the same load from a region: the load the demand asks for (all of it)
     if plan is not None:
         peak_total = float(plan.summary()["capacity"]["load_total_rps"])
@@ -762,6 +766,13 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         population_exposed=_exposed(plan), preference_share=preference_share,
         thin_utilisation=thin_utilisation)
     doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
+    if fleet is not None and not fleet.mean_load_rps > 0:  # not an overflow (tester 120)
+        raise InputValidationError(
+            f"compare: the edge plan of {int(doc_all['edge']['sites'])} site(s) serves no "
+            "request: every row with a load is out of every candidate's reach at "
+            f"{budget_label}, so its price per request has no meaning. Fix: give a load "
+            "(load_rps) to the rows the candidates reach, add candidates near the loaded "
+            "rows, or allow a larger budget (--budget-ms)")
     bad = _non_finite(doc_all, _PRICED)
     if bad:  # every input is bounded, so this is a guard: never a silent null figure
         raise InputValidationError(

@@ -464,7 +464,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
                              'short_share': s['proposed']['population_gap'] / s['population_total'],
                              'mean_latency_ms': s['mean_latency_ms']}})
         sweep = pd.DataFrame(rows)
-        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebooks' own folder
+        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebook's folder
         sweep.to_csv({p['csv']!r}, index=False)
         print(f'{{len(sweep)}} plans in {{time.perf_counter() - t0:.0f}} s, '
               f"{{(sweep.status == 'optimal').sum()}} proven optimal")
@@ -735,7 +735,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
                              'region_share_two': d['region']['coverage']['share_within_budget_n1'],
                              'warnings': ','.join(w['code'] for w in d['warnings'])}})
         sweep = pd.DataFrame(rows)
-        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebooks' own folder
+        os.makedirs(os.path.dirname({p['csv']!r}), exist_ok=True)  # the notebook's folder
         sweep.to_csv({p['csv']!r}, index=False)
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))

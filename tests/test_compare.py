@@ -494,6 +494,76 @@ def test_verdict_follows_the_fork(share, edge_cost, region_cost_m, expected):
     assert verdict(doc)["recommendation"] == "region"
 
 
+def _verdict_doc(share, edge_share=1.0, edge_cost=2.0, region_cost=1.5, **edge):
+    return {"budget_ms": 30.0, "percentile": "p99", "failures": 1, "warnings": [],
+            "edge": {"feasible": True, "sites": 5, "cost_per_million_requests": edge_cost,
+                     "coverage": {"share_within_budget": edge_share, "population": 1000.0},
+                     **edge},
+            "region": {"cost_per_million_requests": region_cost,
+                       "coverage": {"share_within_budget": share}}}
+
+
+def test_verdict_never_recommends_the_edge_for_fewer_people():
+    """Tester 120: Faro and Funchal against a Lisbon region: the region kept 37.4 %, the
+    edge 8.7 % at 1.3x the price, and the verdict said "edge (the edge keeps another
+    -28.8 % of the people ...)"."""
+    from coverage.advisor import verdict
+
+    v = verdict(_verdict_doc(0.374, edge_share=0.087, edge_cost=2.05, region_cost=1.59))
+    assert v["recommendation"] == "region"
+    assert "keeps no more people within it (8.7 % against the region's 37.4 %)" in v["text"]
+    assert "-" not in v["reason"].split("(")[0] and "another" not in v["text"]
+    assert verdict(_verdict_doc(0.3, edge_share=0.3))["recommendation"] == "region"
+    assert verdict(_verdict_doc(0.3, edge_share=0.31))["recommendation"] == "edge"
+
+
+def test_verdict_says_when_neither_side_meets_the_budget():
+    """Tester 120: a workload that fits no candidate, and a region at 0 % within budget:
+    "Recommendation: region" without a word; and --preference-share 0 recommended the
+    region at 0 %."""
+    from coverage.advisor import verdict
+
+    doc = _verdict_doc(0.0)
+    doc["edge"] = {"feasible": False, "sites": 0, "cost_per_million_requests": None}
+    v = verdict(doc)
+    assert v["recommendation"] == "region" and "neither side meets it" in v["reason"]
+    assert "neither" not in verdict(_verdict_doc(0.9) | {"edge": doc["edge"]})["reason"]
+    assert verdict(_verdict_doc(0.0), preference_share=0.0)["recommendation"] == "edge"
+
+
+def test_verdict_names_sovereignty_and_an_unproven_capacity():
+    """Tester 120: with every row sovereign the reason was "the budget binds"; with a cut
+    scenario list (--scenario-limit) the price of a fleet that may be short was stated
+    without a qualifier; a ratio of 0.03 printed as "0.0x"."""
+    from coverage.advisor import verdict
+
+    doc = _verdict_doc(0.0, sizing={"capacity_proof_holds": False})
+    doc["region"]["coverage"]["population_sovereign"] = 250.0
+    v = verdict(doc)
+    assert "the budget and data sovereignty bind (25.0 % of people may not leave" in v["text"]
+    assert "checked on part of the failure scenarios only" in v["text"]
+    assert "sovereignty" not in verdict(_verdict_doc(0.0))["text"]
+    assert "part of the failure" not in verdict(_verdict_doc(0.0))["text"]
+    assert "(0.031x)" in verdict(_verdict_doc(0.0, edge_cost=0.05, region_cost=1.6))["text"]
+
+
+def test_an_edge_plan_serving_no_request_says_so():
+    """Tester 120: a load only on rows no candidate reaches (the Azores) gave "the figures
+    edge.cost_per_million_requests are not finite numbers (the inputs combine into an
+    overflow). Fix: check the cost model's prices ..."; the prices were fine."""
+    demand, sites = town()
+    far = demand.iloc[:3].assign(lat=38.0, lon=-28.0, population=1000.0)
+    demand = pd.concat([demand.assign(load_rps=0.0), far.assign(load_rps=5.0)],
+                       ignore_index=True)
+    demand["demand_id"] = [f"d{i}" for i in range(len(demand))]
+    with pytest.raises(InputValidationError) as err:
+        run_compare(demand, sites)
+    text = str(err.value)
+    assert "serves no request: every row with a load is out of every candidate's reach" \
+        in text
+    assert "overflow" not in text
+
+
 def test_compare_refuses_what_a_capacitated_plan_cannot_do(tmp_path):
     demand, sites = town()
     with pytest.raises(InputValidationError, match="max_sites .*cannot be used"):
@@ -553,13 +623,16 @@ def test_service_classes_judge_the_region_at_each_rows_own_budget():
     assert "service classes" in c.document["verdict"]["text"]
 
 
-def test_own_capacity_sites_are_priced_for_their_load_not_their_envelope():
+def test_own_capacity_sites_are_priced_for_their_load_not_their_envelope(caplog):
     demand, sites = town()
     s = sites.assign(capacity_rps=20_000.0, power_kw=3.0)
-    c = run_compare(demand, s, requests_per_person_day=500.0)
+    with caplog.at_level("WARNING", logger="coverage"):
+        c = run_compare(demand, s, requests_per_person_day=500.0)
     t = c.sites
     assert (t["utilisation_worst"] <= 0.8 + 1e-9).all()
     assert c.document["edge"]["sizing"]["sites_over_envelope"] > 0
+    # said on the console too, not only in compare.json (tester 120)
+    assert c.document["edge"]["sizing"]["over_envelope_note"] in caplog.text
     assert c.document["edge"]["utilisation"]["fleet_mean"] <= 0.8 / 3 + 1e-9
 
 
