@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CODES", "advise", "fit_figures", "verdict"]
+__all__ = ["CODES", "advise", "fit_figures", "region_meets_budget", "verdict"]
 
 #: Every warning code, in the order the advisor checks them.
 CODES = ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp",
@@ -159,9 +159,11 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     share = rc["share_within_budget"]
     edge_share = edge.get("coverage", {}).get("share_within_budget") if edge["feasible"] \
         else None
+    met = region_meets_budget(share, preference_share)
     decision.append({
         "driver": "latency budget",
-        "favours": "region" if share >= preference_share else "edge",
+        "favours": ("region" if met or (edge_share is not None and edge_share <= share)
+                    else "edge"),
         "value": (f"{label}: the nearest region keeps {_pct(share)} of people "
                   f"within budget ({_pct(rc['share_within_budget_n1'])} with two regions); "
                   f"the edge plan {_pct(edge_share)}"),
@@ -169,7 +171,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
                     "region_share_within_budget_n1": rc["share_within_budget_n1"],
                     "edge_share_within_budget": edge_share},
     })
-    if share >= preference_share:
+    if met:
         warnings.append(_warning(
             "preference-budget",
             f"The nearest region already meets {label} for {_pct(share)} of "
@@ -203,8 +205,8 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             "thin-utilisation",
             f"The edge fleet runs at {_pct(util)} mean utilisation (threshold "
             f"{_pct(thin_utilisation)}); {edge['utilisation']['sites_below_40pct']} of "
-            f"{edge['sites']} sites are below 40 % at peak (the plan's thin-site mark, "
-            "whatever the threshold). "
+            f"{edge['sites']} sites are below 40 % at their mean load (the plan's "
+            "thin-site mark, whatever the threshold). "
             + (f"It breaks even with the region at {_pct(u_star)}"
                + (", so at these prices it still clears it, but every site is mostly idle."
                   if util >= u_star else ", which it does not reach.")
@@ -323,6 +325,12 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     return decision, warnings
 
 
+def region_meets_budget(share: float, preference_share: float) -> bool:
+    """Whether the region's ``share`` of people within budget meets ``preference_share``
+    (a region that keeps nobody never does, even at a preference of 0: tester 120)."""
+    return bool(share >= preference_share and share > 0)
+
+
 def _ratio(e_cost: float, r_cost: float) -> str:
     """The edge's price over the region's, ``1.3x`` (two figures below 0.1: ``0.031x``)."""
     x = e_cost / r_cost
@@ -381,7 +389,7 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     price = ("" if not (e_cost and r_cost) else
              f", at {_ratio(e_cost, r_cost)} the region's price per request"
              if e_cost > r_cost else ", and costs less per request")
-    met = share >= preference_share and share > 0  # (a preference of 0 is not "met")
+    met = region_meets_budget(share, preference_share)
     if not edge["feasible"]:
         rec = "region"
         why = "the workload does not fit the candidates' power envelopes"
@@ -398,6 +406,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
         rec = "region"
         why = (f"the region already meets the budget for {_pct(share)} of people (at least "
                f"{_pct(preference_share)}): the budget is a preference here")
+    elif edge["coverage"]["share_within_budget"] == share and cheaper == "edge":
+        rec = "either"
+        why = (f"the edge keeps the same people within budget as the region "
+               f"({_pct(share)}) and costs less per request, as a small private region "
+               "would, not for its latency")
     elif edge["coverage"]["share_within_budget"] <= share:
         # tester 120: "edge (the edge keeps another -28.8 % ...)" for a fleet that kept
         # fewer people within budget than the region, at a higher price

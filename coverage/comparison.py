@@ -681,10 +681,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         own_capacity = set(s_valid.loc[given, "site_id"].astype(str))
     doc, table, fleet = _edge_side(plan, workload, cost_model, tier_catalog, site_power,
                                    peak_to_mean, target_utilisation, fit_error, own_capacity)
-    for key in ("over_envelope_note", "facility_over_envelope_note"):
-        note = (doc.get("sizing") or {}).get(key)
-        if note:  # on the console too, not only in compare.json (tester 120)
-            logger.warning("compare: %s", note)
+    note = (doc.get("sizing") or {}).get("over_envelope_note")
+    if note:  # on the console too, not only in compare.json (tester 120; the facility's
+        logger.warning("compare: %s", note)  # own note is said where it is made)
     # the same load from a region: the load the demand asks for (all of it)
     if plan is not None:
         peak_total = float(plan.summary()["capacity"]["load_total_rps"])
@@ -733,13 +732,19 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "fixed_usd_per_year": fleet.fixed_usd_per_year,
             "energy_at_full_use_usd_per_year": float(
                 fleet.sites.energy_per_util_usd_per_year.sum()),
+            # V and R of the breakeven (docs/edge-vs-region.md): the energy that scales
+            # with use at the present load, and the present requests a year
+            "energy_at_present_load_usd_per_year": float(
+                (fleet.sites.energy_per_util_usd_per_year * fleet.utilisation_mean).sum()),
+            "requests_per_year": fleet.mean_load_rps * SECONDS_PER_YEAR,
             "capacity_rps": fleet.capacity_rps,
             "region_cost_per_million_requests": rcost.cost_per_million_requests,
             "fleet_utilisation": fleet.utilisation,
             "clears": bool(u_star is not None and fleet.utilisation >= u_star),
-            "note": ("the mean utilisation at which every priced edge site would cost the "
-                     "region's price per million requests (equipment fixed, load scaled); "
-                     "null: not at or below 100 %"),
+            "note": ("the fleet mean utilisation at which the priced edge fleet would cost "
+                     "the region's price per million requests (equipment fixed, the present "
+                     "load scaled in proportion at every site); null: not at or below "
+                     "100 %"),
         }
     doc_all: dict[str, Any] = {
         "budget_ms": budget, "percentile": pct, "budget_label": budget_label,

@@ -600,8 +600,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           regions (so that one region may fail, the region's own N-1);
         - **fleet mean utilisation**: the daily mean load over the priced accelerators'
           throughput; **breakeven utilisation**: the mean utilisation at which the same
-          fleet would cost what the region charges per request (`never`: not at or below
-          100 %);
+          fleet, its load scaled in proportion at every site, would cost what the region
+          charges per request (`never`: not at or below 100 %);
         - **cost per million requests and per user-month** on each side (the edge divides
           its annual cost by the people it keeps within budget, the region by everyone);
         - **cheaper per request** and the advisor's **warning codes**.

@@ -515,6 +515,9 @@ def test_verdict_never_recommends_the_edge_for_fewer_people():
     assert "-" not in v["reason"].split("(")[0] and "another" not in v["text"]
     assert verdict(_verdict_doc(0.3, edge_share=0.3))["recommendation"] == "region"
     assert verdict(_verdict_doc(0.3, edge_share=0.31))["recommendation"] == "edge"
+    # the same people within budget and a cheaper edge: either (review 123: "region")
+    assert verdict(_verdict_doc(0.5, edge_share=0.5, edge_cost=1.0))["recommendation"] \
+        == "either"
 
 
 def test_verdict_says_when_neither_side_meets_the_budget():

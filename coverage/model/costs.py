@@ -858,7 +858,8 @@ def _check_figures(where: str, **figures: Any) -> None:
 def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float | None:
     """The fleet utilisation at which the fleet costs ``region_per_million`` per million
     requests, its equipment fixed and its load scaled in proportion at every site
-    (``None``: not before some site passes 100 %).
+    (``None``: not at or below a fleet utilisation of 100 %; the busiest sites may pass
+    100 % before the fleet does, so ``u*`` is a price figure, not a load the sites carry).
 
     With ``s`` times the present load at every site the fleet costs ``F + s x V`` per year
     (``F``: every line but the energy that scales with use, ``V``: that energy at the
@@ -879,10 +880,8 @@ def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float 
         revenue = fleet.mean_load_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
         if revenue - variable <= 0:
             return None
-        scale = fixed / (revenue - variable)
-        if scale * float(used.max()) > 1:  # a site past 100 % first
-            return None
-        return float(scale * fleet.utilisation)
+        u = fixed / (revenue - variable) * fleet.utilisation
+        return float(u) if 0 <= u <= 1 else None
     variable = float(energy.sum())
     revenue = fleet.capacity_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
     if revenue - variable <= 0:

@@ -525,7 +525,11 @@ def unescape_text(s: pd.Series) -> pd.Series:
             return s
         # the escaping is one to one, so the renamed categories stay distinct
         out = s.cat.rename_categories(pd.Index(fixed.to_numpy(dtype=object), dtype=cats.dtype))
-        return out.cat.reorder_categories(sorted(out.cat.categories))
+        try:
+            order = sorted(out.cat.categories)
+        except TypeError:  # categories of mixed types (text and booleans): no order
+            return out
+        return out.cat.reorder_categories(order)
     if not (pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_object_dtype(s.dtype)):
         return s
     # as text: an object column may mix text with booleans or numbers (a hand-edited

@@ -1354,7 +1354,7 @@ def _plan_dir_path(plan_dir: Any) -> Path:
         raise InputValidationError(
             f"plan directory {plan_dir!r:.80} is not a path. Fix: give the directory an "
             "edge-coverage plan run wrote, as a string or pathlib.Path")
-    return Path(os.path.expanduser(os.fspath(plan_dir)))
+    return Path(os.path.expanduser(os.fsdecode(os.fspath(plan_dir))))
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:

@@ -1592,8 +1592,16 @@ def _plot_breakeven(doc: dict[str, Any]) -> str:
             or not cap > 0):
         return ""
     u = np.linspace(0.02, 1.0, 200)
+    u_now = _finite_number(be.get("fleet_utilisation"))
+    v_now, r_now = (_finite_number(be.get(k)) for k in (
+        "energy_at_present_load_usd_per_year", "requests_per_year"))
     with np.errstate(all="ignore"):
-        edge = (fixed + var * u) / (u * cap * 365 * 86400 / 1e6)
+        if u_now and u_now > 0 and v_now is not None and r_now and r_now > 0:
+            # the present load scaled in proportion, as the breakeven is (reviewer 123:
+            # every site at u drew another curve on mixed tiers)
+            edge = (fixed + v_now * u / u_now) / (r_now * (u / u_now) / 1e6)
+        else:  # a compare.json of before 2026-12-04: every site at u
+            edge = (fixed + var * u) / (u * cap * 365 * 86400 / 1e6)
         top = max(region * 4, edge_cost * 1.5)
     if not (np.isfinite(edge).all() and 0 < top < _HUGE):
         return ""  # no readable axis (and Matplotlib's ticks overflow near 1e308)
