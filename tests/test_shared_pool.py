@@ -203,6 +203,26 @@ def test_models_that_do_not_fit_one_system_together_are_refused(tmp_path):
                    workloads=str(wl), requests_per_person_day=1)
 
 
+def test_the_run_model_is_held_only_when_rows_take_it(tmp_path):
+    """Tester 119: every row on a class's workload (gptj-l4 16 GB, asr-l4 7 GB: 23 GB on
+    a 24 GB L4), and vision-l4's 2 GB, the run's, which no row used, still refused the
+    pool ("need 25 GB"); the answer depended on --workload. The run's model is held only
+    when some row takes it."""
+    wl = write(tmp_path / "wl.toml", HEAVY.replace("heavy-l4", "asr-l4").replace(
+        "model_memory_gb = 4.0", "model_memory_gb = 7.0"))
+    classes = {"a": {"budget_ms": 6000.0, "workload": "gptj-l4"},
+               "b": {"budget_ms": 6000.0, "workload": "asr-l4"}}
+    every_row = DEMAND.assign(service_class=["a", "b"] * 6)
+    plan = plan_sites(every_row, _sites(), budget_ms=6000, failures=0,
+                      service_classes=classes, workloads=str(wl),
+                      requests_per_person_day=0.01, time_limit_s=30)
+    assert plan.summary()["capacity"]["pool_memory_gb"] == 23.0
+    some_run = DEMAND.assign(service_class=["a", "b", "realtime"] * 4)
+    with pytest.raises(InputValidationError, match=r"the models need 25 GB together"):
+        plan_sites(some_run, _sites(), budget_ms=6000, failures=0, service_classes=classes,
+                   workloads=str(wl), requests_per_person_day=0.01)
+
+
 def test_an_unknown_model_memory_is_said(tmp_path, caplog):
     """A workload without model_memory_gb leaves the pool's memory check partial: said,
     and recorded in the summary."""

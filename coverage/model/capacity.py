@@ -506,7 +506,7 @@ class SharedPool:
     weights : dict
         Requests/s of ``run`` one request/s of each workload counts for.
     memory_gb : float
-        The known models' memory summed, GB.
+        The known models' memory summed, GB (the run's only when some row takes it).
     memory_unknown : tuple of str
         The workloads whose ``model_memory_gb`` (or the accelerator's memory) is unknown:
         the memory check is then partial (empty: complete).
@@ -572,15 +572,18 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
         if memory is not None:
             problems.append(memory)
     per = run.accelerator_memory_gb
-    unknown = tuple(n for n, w in workloads.items()
-                    if w.model_memory_gb is None or per is None)
-    total_gb = float(sum(w.model_memory_gb for w in workloads.values()
+    # the models the rows serve: the run's only when some row takes it (tester 119: every
+    # row on a class's workload, and the run's 2 GB still refused 16 + 7 GB on 24)
+    run_served = bool((names.isna() | (names == "")).any()) or run.name in used
+    held = {n: w for n, w in workloads.items() if n != run.name or run_served}
+    unknown = tuple(n for n, w in held.items() if w.model_memory_gb is None or per is None)
+    total_gb = float(sum(w.model_memory_gb for w in held.values()
                          if w.model_memory_gb is not None))
     system_gb = None if per is None else int(run.min_accelerators) * float(per)
     if not problems and system_gb is not None and total_gb > system_gb:
         problems.append(
             f"the models need {total_gb:g} GB together ("
-            + ", ".join(f"{n} {w.model_memory_gb:g}" for n, w in workloads.items()
+            + ", ".join(f"{n} {w.model_memory_gb:g}" for n, w in held.items()
                         if w.model_memory_gb is not None)
             + f" GB), and a system of {run.min_accelerators} x {float(per):g} GB holds "
             f"{system_gb:g} GB: every accelerator must hold every model to share its time "
