@@ -297,6 +297,16 @@ def test_sweep_varies_one_uniform_budget():
                      time_limit_s=30)
     row = sweep[(sweep["budget_ms"] == 40) & (sweep["source"] == "sweep")]
     assert int(row["site_count"].iloc[0]) == uni.summary()["site_count"]
+    # the plan's own row has the plan's per-class coverage (tester 119: the sweep's
+    # uniform budget's), recounted from the plan's assignment
+    own = sweep[sweep["source"] == "plan"].iloc[0]
+    s = plan.summary()
+    n_cov = plan.demand["n_covering_sites"].to_numpy()
+    pop = plan.demand["population"].to_numpy(dtype=float)
+    assert own["n_pairs_in_reach"] == s["n_pairs_in_reach"] == int(n_cov.sum())
+    assert own["population_uncoverable"] == pytest.approx(pop[n_cov == 0].sum())
+    assert own["n_demand_uncoverable"] == int((n_cov == 0).sum())
+    assert own["population_covered"] == pytest.approx(pop[n_cov >= 1].sum())
 
 
 def test_batch_accepts_presets_and_a_class_file(tmp_path):

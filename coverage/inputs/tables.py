@@ -2082,8 +2082,8 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
     logger.warning(
         "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
         "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "
-        "merge them into one candidate (or silence this with colocated_m=0 / "
-        "--colocated-m 0 if they really fail independently)",
+        "merge them into one candidate (or, if they really fail independently, silence "
+        "this with --colocated-m 0, colocated_m=0 in Python; a batch has no such option)",
         report.source,
         n_pairs,
         " is" if n_pairs == 1 else "s are",

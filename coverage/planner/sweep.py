@@ -600,7 +600,21 @@ def _row_from_plan(plan: Plan) -> dict[str, Any]:
     """The sweep figures of a finished plan (its own, longer, site-count solve)."""
     s = plan.summary()
     timings = s.get("timings_s", {})
+    coverage: dict[str, Any] = {}
+    if s.get("by_service_class"):
+        # per-row budgets: the plan's own coverage, not that of the sweep's one budget for
+        # every row (tester 119: 392,964 people uncoverable in the row, 94,100 in the plan)
+        coverage = {
+            "radius_km": float(s["max_radius_km"]),
+            "n_pairs_in_reach": int(s["n_pairs_in_reach"]),
+            "population_covered": float(s["population_covered"]),
+            "population_short": float(s["population_gap"]),
+            "population_single_coverable": float(s["population_single_coverable"]),
+            "population_uncoverable": float(s["population_uncoverable"]),
+            "n_demand_uncoverable": int(s["n_demand_uncoverable"]),
+        }
     return {
+        **coverage,
         "status": s["status"],
         "site_count": int(s["site_count"]),
         "lower_bound": float(s["lower_bound"]),
