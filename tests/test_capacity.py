@@ -1871,3 +1871,18 @@ def test_python_is_told_load_only_options_are_unused_without_a_load(caplog):
                    target_utilisation=0.5)
     assert any("peak_to_mean, target_utilisation are not used" in r.getMessage()
                for r in caplog.records)
+
+
+def test_an_exclusion_reason_tells_close_powers_apart():
+    """Tester 119: "needs 0.4 kW ... offers 0.4 kW" for a site of 0.37 kW and a system of
+    0.372 (one L4 of 72 W and its 300 W host, PUE 1)."""
+    from coverage.model.capacity import fit_sites
+    from coverage.model.workloads import WorkloadCatalog
+
+    w = WorkloadCatalog.builtin().get("vision-l4")
+    s = pd.DataFrame({"site_id": ["a", "b"], "lat": [0.0, 1.0], "lon": [0.0, 1.0],
+                      "power_kw": [0.37, 5.0]})
+    _, ex = fit_sites(s, w, None)
+    assert ex["reason"].tolist() == [
+        "vision-l4 needs 0.372 kW (1 accelerator(s) and their host(s), PUE 1); the site "
+        "offers 0.37 kW (column)"]

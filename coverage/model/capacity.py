@@ -194,8 +194,8 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
     need_kw = workload.system_kw()
     short = known & (n_acc < max(int(workload.min_accelerators), 1))
     reasons[short & (reasons == "")] = [
-        f"{workload.name} needs {need_kw * p:,.1f} kW ({workload.min_accelerators} "
-        f"accelerator(s) and their host(s), PUE {p:g}); the site offers {w:,.1f} kW ({o})"
+        f"{workload.name} needs {_kw(need_kw * p)} kW ({workload.min_accelerators} "
+        f"accelerator(s) and their host(s), PUE {p:g}); the site offers {_kw(w)} kW ({o})"
         for w, p, o in zip(power[short & (reasons == "")], pue[short & (reasons == "")],
                            origin[short & (reasons == "")], strict=True)]
     out = reasons != ""
@@ -217,6 +217,12 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
             f"{top:,.1f} kW: the edge case collapses (serve it from a region, or choose a "
             "smaller model: --workload)")
     return n_acc, excluded
+
+
+def _kw(x: float) -> str:
+    """A power for a reason: three figures below 10 kW (tester 119: "needs 0.4 kW ... offers
+    0.4 kW" for 0.372 against 0.37), one decimal above."""
+    return f"{x:.3g}" if abs(x) < 10 else f"{x:,.1f}"
 
 
 def _excluded(sites: pd.DataFrame, mask: npt.NDArray[np.bool_], power: npt.ArrayLike,
