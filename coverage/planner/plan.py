@@ -360,10 +360,8 @@ class Plan:
         from ..errors import CoverageWarning
         from ..outputs.plandir import write_plan
 
-        if not isinstance(path, str | os.PathLike):
-            raise InputValidationError(f"to_dir needs a directory path; got {path!r}")
         out = write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis, gpkg=gpkg,
-                         assignment_format=assignment_format)
+                         assignment_format=assignment_format, caller="Plan.to_dir")
         if out.skipped:
             warnings.warn(f"{out.path}: skipped "
                           + "; ".join(f"{k} ({v})" for k, v in out.skipped.items())
