@@ -912,6 +912,10 @@ def plan_sites(
         sweep_opts = sweep_options(sweep)
     except InputValidationError as exc:
         problems.append(str(exc))
+    found = inputs_client_problems(inputs, client)
+    problems.extend(found)
+    if found:  # the table sources below read ``inputs``; ``client`` is not used before
+        inputs, client = None, None
     demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
     sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
     demand_ok = sites_ok = True
@@ -1279,6 +1283,45 @@ class _PendingSweep:
 
 
 _SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process", "wait")
+
+
+def inputs_client_problems(inputs: Any, client: Any) -> list[str]:
+    """The problems of :func:`plan_sites`'s ``inputs`` and ``client``, one sentence each.
+
+    Parameters
+    ----------
+    inputs : Any
+        Must be ``None`` or a mapping; its ``"demand"`` and ``"candidates"`` entries, when
+        there, mappings (as :func:`coverage.inputs.tables.file_info` makes them).
+    client : Any
+        Must be ``None`` or a ``distributed.Client`` (anything with its
+        ``scheduler_info`` and ``submit`` methods).
+
+    Returns
+    -------
+    list of str
+        Empty when both are valid.
+    """
+    found = []
+    example = "e.g. {'demand': {'path': 'demand.csv'}, 'candidates': {'path': 'sites.csv'}}"
+    if inputs is not None and not isinstance(inputs, Mapping):
+        found.append(f"inputs must be a mapping describing the input files; got "
+                     f"{type(inputs).__name__} {inputs!r:.60}. Fix: give {example}, or leave "
+                     "it out (it is only recorded in the summary)")
+    elif inputs is not None:
+        bad = [role for role in ("demand", "candidates")
+               if role in inputs and not isinstance(inputs[role], Mapping)]
+        if bad:
+            found.append(f"inputs[{bad[0]!r}] must be a mapping (e.g. {{'path': ...}}); got "
+                         f"{type(inputs[bad[0]]).__name__}. Fix: give {example}, or leave "
+                         "inputs out")
+    if client is not None and not all(callable(getattr(client, m, None))
+                                      for m in ("scheduler_info", "submit")):
+        found.append(f"client must be a Dask distributed.Client; got "
+                     f"{type(client).__name__} {client!r:.60}. Fix: pass one, e.g. "
+                     "distributed.Client(n_workers=2), or leave client out to plan in this "
+                     "process")
+    return found
 
 
 def sweep_options(sweep: Any) -> dict[str, Any] | None:
