@@ -100,6 +100,9 @@ PLAN_TABLES = frozenset({"sites", "demand", "failures", "candidates", "proposed"
                          "flows", "capacity_scenarios", "excluded", "scenario_loads",
                          "rollout"})
 
+#: The options :meth:`Plan.explore` passes on to :func:`coverage.outputs.maps.plan_map`.
+_EXPLORE_OPTIONS = ("tiles", "aggregate", "max_points", "h3_resolution")
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -223,10 +226,34 @@ class Plan:
         return self.demand[is_gap(self.demand)]
 
     def explore(self, m: Any = None, **kwargs: Any) -> Any:
-        """Interactive Folium map of the plan (see :func:`coverage.outputs.maps.plan_map`)."""
+        """Interactive Folium map of the plan (see :func:`coverage.outputs.maps.plan_map`).
+
+        Parameters
+        ----------
+        m : folium.Map, optional
+            Existing map to draw on; by default a new map.
+        **kwargs
+            ``tiles``, ``aggregate``, ``max_points`` and ``h3_resolution`` of
+            :func:`~coverage.outputs.maps.plan_map`.
+
+        Returns
+        -------
+        folium.Map
+
+        Raises
+        ------
+        InputValidationError
+            An unknown option, or a bad value of one (every problem in one message).
+        """
         from ..outputs.maps import plan_map
 
-        return plan_map(self, m=m, **kwargs)
+        unknown = sorted(set(kwargs) - set(_EXPLORE_OPTIONS))
+        if unknown:
+            raise InputValidationError(
+                f"Plan.explore has no option {', '.join(unknown)}. Fix: use "
+                f"{', '.join(_EXPLORE_OPTIONS[:-1])} or {_EXPLORE_OPTIONS[-1]} (see plan_map), "
+                "or none")
+        return plan_map(self, m=m, caller="Plan.explore", **kwargs)
 
     def finish_sweep(self, progress: Callable[[str], None] | None = None) -> Plan:
         """This plan once its pending budget sweep has finished (see :attr:`pending_sweep`).
