@@ -454,3 +454,22 @@ def test_site_ids_are_categoricals_and_their_parquet_files_read_together(tmp_pat
     assert len(both) == 155 and both["primary_site_id"].notna().all()
     assert set(both["primary_site_id"]) == {f"s{i}" for i in range(5)} | {
         f"s{i}" for i in range(150)}
+
+
+# --------------------------------------------------------------------------------------
+# A hostile tester's API misuse (t122): each was a bare Python error or a wrong fix
+# --------------------------------------------------------------------------------------
+
+
+def test_a_minimum_population_as_text_is_refused_with_the_number():
+    """``geonames_candidates('ES', min_population='100000')`` raised pandas' TypeError
+    "Invalid comparison between dtype=float64 and str"."""
+    raises_with(geonames_candidates, "ES", min_population="100000",
+                match=["min_population must be a whole number of people >= 0",
+                       "str '100000'", "min_population=100000"])
+    msg = raises_with(geonames_demand, "XX", -1, match=["--country 'XX'", "int -1"])
+    assert msg.count("\n") == 1  # both problems in one message
+    raises_with(geonames_demand, "LU", None, option="--demo-min-population",
+                match=["--demo-min-population must be a whole number"])
+    assert len(geonames_candidates("ES", 100_000.0)) == len(
+        geonames_candidates("ES", np.int64(100_000))) == len(geonames_candidates("ES", 100_000))
