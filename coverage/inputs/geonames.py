@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputValidationError
+from .validation import typed_value, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +88,6 @@ DEMO_MIN_POPULATION = 500
 DEMO_SITE_MIN_POPULATION = 50_000
 
 
-def _whole_number(value: Any) -> int | None:
-    """``value`` as an int when it is a whole number (``1000``, ``1000.0``, numpy's), else
-    ``None`` (a bool or text is no number here)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(
-            value, int | float | np.integer | np.floating):
-        return None
-    if not math.isfinite(value) or value != math.floor(value):
-        return None
-    return int(value)
-
-
 def _meant_number(value: Any) -> int:
     """The whole number ``value`` (text such as ``"100000"``) most likely means, for a
     message's example; :data:`DEMO_SITE_MIN_POPULATION` when none."""
@@ -145,12 +134,12 @@ def geonames_places(country: str = DEMO_COUNTRY,
             + ("empty" if not code else "unknown ISO 3166-1 alpha-2 code")
             + (f". Fix: write {meant} ({_country_names()[meant]})" if meant else
                "; use e.g. US, DE, FR, BE"))
-    least = _whole_number(min_population)
+    least = whole_number(min_population)
     if least is None or least < 0:
         name = "min_population" if option == "the minimum population" else option
         problems.append(
             f"{name} must be a whole number of people >= 0; got "
-            f"{type(min_population).__name__} {min_population!r:.40}. Fix: give a number, "
+            f"{typed_value(min_population)}. Fix: give a number, "
             f"e.g. min_population={_meant_number(min_population)}")
     if problems:
         raise InputValidationError("\n".join(problems))

@@ -7,6 +7,7 @@ reader adds each problem it finds to a :class:`ProblemReport` and raises them al
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ import numpy.typing as npt
 
 from ..errors import InputValidationError
 
-__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value"]
+__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value",
+           "typed_value", "whole_number"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +120,34 @@ def plain_value(value: Any) -> Any:
     ('1.5', "'a'")
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def typed_value(value: Any, limit: int = 60) -> str:
+    """``value`` for a message about its type: the type's name and a short repr.
+
+    Examples
+    --------
+    >>> typed_value("100"), typed_value(None)
+    ("str '100'", 'NoneType None')
+    """
+    text = repr(plain_value(value))
+    return f"{type(value).__name__} {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``1000``, ``1000.0``, ``1e6``, numpy's),
+    else ``None``: a bool, text, a fraction or a non-finite number is none here.
+
+    Examples
+    --------
+    >>> whole_number(1e3), whole_number(np.int64(7)), whole_number("7"), whole_number(2.5)
+    (1000, 7, None, None)
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if not math.isfinite(value) or value != math.floor(value):
+        return None
+    return int(value)
