@@ -473,3 +473,29 @@ def test_a_minimum_population_as_text_is_refused_with_the_number():
                 match=["--demo-min-population must be a whole number"])
     assert len(geonames_candidates("ES", 100_000.0)) == len(
         geonames_candidates("ES", np.int64(100_000))) == len(geonames_candidates("ES", 100_000))
+
+
+def _metres(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a plain DataFrame whose lat/lon columns hold EPSG:3857 metres."""
+    g = _points(df, "EPSG:3857")
+    return pd.DataFrame(g.drop(columns=g.geometry.name).assign(lat=g.geometry.y,
+                                                               lon=g.geometry.x))
+
+
+def test_projected_metres_in_a_frame_point_to_as_demand_not_a_missing_crs_argument(lu):
+    """``plan_sites(df_in_metres, sites)`` said "Fix: pass crs=... / --demand-crs ...",
+    an argument plan_sites does not have and a flag of the command line: the fix names
+    as_demand(df, crs=...) (as_sites for the sites), and following it plans."""
+    demand, sites, expected = lu
+    msg = raises_with(coverage.plan_sites, _metres(demand), sites, budget_ms=30,
+                      match=["projected metres", "as_demand(df, crs='EPSG:3857')",
+                             "plan_sites, budget_sweep and compare have no crs argument"])
+    assert "--demand-crs" not in msg and "pass crs=" not in msg
+    raises_with(coverage.plan_sites, demand, _metres(sites), budget_ms=30,
+                match=["as_sites(df, crs='EPSG:3857')"])
+    raises_with(as_demand, demand, crs="EPSG:99999",
+                match=["not a valid CRS", "as_demand(df, crs='EPSG:3857')"])
+    plan = _plan(as_demand(_metres(demand), crs="EPSG:3857"),
+                 as_sites(_metres(sites), crs="EPSG:3857"))
+    assert sorted(plan.sites["site_id"]) == expected
+

@@ -430,7 +430,7 @@ def as_demand(
     """
     if crs is None and _already_validated(obj, "demand", access_profiles):
         return obj.copy()  # read and validated once (read_demand / an earlier as_demand)
-    report = _Report(source, "demand")
+    report = _Report(source, "demand", option_style="api")
     loaded = _load_object(obj, report)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
 
@@ -470,7 +470,7 @@ def as_sites(
     """
     if crs is None and colocated_m is None and _already_validated(obj, "sites", None):
         return obj.copy()  # read and validated once (read_sites / an earlier as_sites)
-    report = _Report(source, "sites")
+    report = _Report(source, "sites", option_style="api")
     loaded = _load_object(obj, report)
     if colocated_m is None:  # the threshold the frame was read with, else the default
         colocated_m = getattr(obj, "attrs", {}).get("colocated_m", DEFAULT_COLOCATED_M)
@@ -1499,8 +1499,7 @@ def _parse_crs(crs: Any, report: _Report) -> Any | None:
     except CRSError as exc:
         report.add(
             f"crs {crs!r} is not a valid CRS ({exc})",
-            f"pass an authority code such as crs='EPSG:3857' / "
-            f"{report.option('crs', 'EPSG:3857')}",
+            f"pass an authority code such as {report.crs_option('EPSG:3857')}",
         )
         return None
 
@@ -2339,8 +2338,11 @@ def geometry_coordinates(
         in_range = np.all(np.abs(y[ok]) <= 90) and np.all(np.abs(x[ok]) <= 180)
         if in_range:
             warnings.warn(
-                f"{report.source}: the file has no CRS; assuming EPSG:4326 (lon/lat degrees). "
-                f"Pass crs=... ({crs_flag}) if that is wrong.",
+                f"{report.source}: the {'table' if report.option_style == 'api' else 'file'} "
+                "has no CRS; assuming EPSG:4326 (lon/lat degrees). "
+                + ("Set its CRS (gdf.set_crs(...)) if that is wrong."
+                   if report.option_style == "api" else
+                   f"Pass {report.crs_option()} if that is wrong."),
                 CoverageWarning,
                 stacklevel=5,
             )
@@ -2461,8 +2463,7 @@ def _check_ranges(
     if projected.any():
         report.add(
             "coordinates look like projected metres (e.g. EPSG:3857), not degrees",
-            f"pass crs=... / {crs_flag} with the CRS the coordinates are in, e.g. "
-            f"crs='EPSG:3857' / {report.option('crs', 'EPSG:3857')}",
+            report.crs_fix("EPSG:3857"),
             projected,
         )
         bad_lat &= ~projected
@@ -2488,13 +2489,15 @@ def _check_ranges(
     if bad_lat.any():
         report.add(
             "latitude outside [-90, 90]",
-            "fix those latitudes (degrees, EPSG:4326), or pass crs=... if they are projected",
+            "fix those latitudes (degrees, EPSG:4326), or pass "
+            f"{report.crs_option()} if they are projected",
             bad_lat,
         )
     if bad_lon.any():
         report.add(
             "longitude outside [-180, 180]",
-            "fix those longitudes (degrees, EPSG:4326), or pass crs=... if they are projected",
+            "fix those longitudes (degrees, EPSG:4326), or pass "
+            f"{report.crs_option()} if they are projected",
             bad_lon,
         )
 

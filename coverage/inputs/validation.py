@@ -58,6 +58,30 @@ class ProblemReport:
             return f"{prefix}_{what}" + ("" if value is None else f' = "{value}"')
         return f"--{prefix}-{what}" + ("" if value is None else f" {value}")
 
+    def crs_option(self, value: str | None = None) -> str:
+        """How this input's caller gives the CRS of its coordinates, with ``value`` when
+        given: the reader's keyword and the flag (``crs=... / --demand-crs``); for an
+        in-memory table (``"api"`` style) of demand or sites, the validator that takes it
+        (``as_demand(df, crs=...)``: :func:`coverage.plan_sites` and the other functions
+        that take a table have no ``crs`` argument)."""
+        shown = "..." if value is None else repr(value)
+        if self.option_style != "api":
+            return f"crs={shown} / {self.option('crs', value)}"
+        if self.kind in ("demand", "sites"):
+            reader = "as_sites" if self.kind == "sites" else "as_demand"
+            return f"{reader}(df, crs={shown})"
+        return f"crs={shown}"
+
+    def crs_fix(self, example: str) -> str:
+        """The fix for coordinates in another CRS than they were taken in: how to give the
+        CRS they are in (``example``, e.g. ``"EPSG:3857"``), as this input's caller can."""
+        if self.option_style == "api" and self.kind in ("demand", "sites"):
+            return (f"give the CRS the coordinates are in with {self.crs_option(example)} and "
+                    "pass the table it returns on (plan_sites, budget_sweep and compare have "
+                    "no crs argument), or pass a GeoDataFrame with its CRS set")
+        return (f"pass {self.crs_option()} with the CRS the coordinates are in, e.g. "
+                f"{self.crs_option(example)}")
+
     def add(self, what: str, fix: str, mask: npt.ArrayLike | None = None) -> None:
         rows = None
         if mask is not None:
