@@ -499,3 +499,22 @@ def test_projected_metres_in_a_frame_point_to_as_demand_not_a_missing_crs_argume
                  as_sites(_metres(sites), crs="EPSG:3857"))
     assert sorted(plan.sites["site_id"]) == expected
 
+
+def test_a_geocentric_crs_is_refused_up_front(lu, tmp_path):
+    """A GeoDataFrame in EPSG:4978 (X/Y/Z metres from the Earth's centre) was taken as a
+    map's x/y and ended in NoFeasiblePlanError; so did such a file, and crs='EPSG:4978'."""
+    demand, sites, expected = lu
+    geocentric = _points(demand).to_crs("EPSG:4978")
+    raises_with(coverage.plan_sites, geocentric, sites, budget_ms=30,
+                match=["the GeoDataFrame's CRS EPSG:4978", "geocentric",
+                       "gdf.to_crs('EPSG:4326')"])
+    raises_with(as_demand, demand, crs="EPSG:4978",
+                match=["crs EPSG:4978", "geocentric", "as_demand(df, crs='EPSG:4326')"])
+    raises_with(as_sites, _points(sites).set_crs("EPSG:5773", allow_override=True),
+                match=["Vertical CRS", "gdf.set_crs("])
+    path = tmp_path / "geocentric.gpkg"
+    geocentric.to_file(path)
+    raises_with(coverage.read_demand, path, match=["the file's CRS EPSG:4978", "re-save it"])
+    # geographic 3-D and projected CRSs are still read
+    assert sorted(_plan(_points(demand).to_crs("EPSG:4979"), sites).sites["site_id"]) == expected
+    assert sorted(_plan(_points(demand).to_crs("EPSG:3035"), sites).sites["site_id"]) == expected

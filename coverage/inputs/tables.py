@@ -1504,6 +1504,35 @@ def _parse_crs(crs: Any, report: _Report) -> Any | None:
         return None
 
 
+def _planar_crs(src: Any, report: _Report, *, declared: bool) -> bool:
+    """Whether ``src`` (a pyproj CRS, or None) can place points on the map: geographic
+    (latitude/longitude) or projected. A geocentric CRS (EPSG:4978: X/Y/Z metres from the
+    Earth's centre), a vertical or an engineering one cannot: its x/y taken as a map's
+    gave points nowhere near the data (all out of reach, "no feasible plan"); it is
+    reported (``declared``: the data's own CRS, else the ``crs`` argument's) and ``False``
+    returned."""
+    if src is None or src.is_geographic or src.is_projected:
+        return True
+    kind = ("geocentric (3-D X/Y/Z metres from the Earth's centre)" if src.is_geocentric
+            else f"a {src.type_name}")
+    what = (f"{src.to_string()} ({src.name}) is {kind}, not latitude/longitude or a map "
+            "projection")
+    if not declared:
+        report.add(f"crs {what}",
+                   f"give the CRS the coordinates are in, e.g. {report.crs_option('EPSG:4326')}"
+                   " for degrees or a projected one such as EPSG:3857")
+    elif report.option_style == "api":
+        report.add(f"the GeoDataFrame's CRS {what}",
+                   "reproject it to degrees first, e.g. gdf.to_crs('EPSG:4326')"
+                   if src.is_geocentric else "set the CRS its coordinates are in, e.g. "
+                   "gdf.set_crs('EPSG:4326', allow_override=True)")
+    else:
+        report.add(f"the file's CRS {what}",
+                   "re-save it in EPSG:4326 (lon/lat degrees) or a projected CRS, e.g. with "
+                   "ogr2ogr -t_srs EPSG:4326")
+    return False
+
+
 def _to_lonlat(
     lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], src: Any
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], str | None]:
@@ -2223,7 +2252,7 @@ def _coordinates(
                 bad,
             )
     src = _parse_crs(crs, report)
-    if crs is not None and src is None:
+    if (crs is not None and src is None) or not _planar_crs(src, report, declared=False):
         return lat, lon  # invalid CRS already reported; range checks would mislead
     valid = ~(missing | lat_bad | lon_bad)
     _check_degree_like(lon, lat, valid, src, report,
@@ -2323,6 +2352,9 @@ def geometry_coordinates(
             src.to_string(),
             crs,
         )
+    if not _planar_crs(src, report, declared=own_crs is not None):
+        x, y = _representative_xy(np.where(absent, None, arr), wrap=False)
+        return y, x  # reported; range checks would mislead
     x, y = _representative_xy(np.where(absent, None, arr),
                               wrap=src is None or bool(src.is_geographic))
     ok = np.isfinite(x) & np.isfinite(y)
