@@ -50,6 +50,7 @@ from .inputs.geonames import (
     DEMO_MIN_POPULATION,
     DEMO_SITE_MIN_POPULATION,
 )
+from .inputs.validation import typed_value
 from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
 
@@ -351,7 +352,7 @@ def _check_region(p: Path, name: str, spec: Any, demo: bool) -> dict[str, Any]:
 def _config_type_problem(config: Any) -> str:
     """The message for a scenario file given as something else than a path."""
     return (f"the scenario file must be a path (a str or pathlib.Path) or a BatchConfig; got "
-            f"{type(config).__name__} {config!r:.60}. Fix: write the scenarios to a TOML "
+            f"{typed_value(config)}. Fix: write the scenarios to a TOML "
             "file (see docs/batch.md) and pass its path")
 
 
@@ -1071,7 +1072,7 @@ def run_batch(
     out_ok = isinstance(out, str | os.PathLike)
     if not out_ok:
         problems.append(f"{option} must be a directory path (a str or pathlib.Path); "
-                        f"got {type(out).__name__} {out!r:.60}. Fix: give the directory the "
+                        f"got {typed_value(out)}. Fix: give the directory the "
                         "batch writes, e.g. out='sweep'")
     try:
         cfg = (config if isinstance(config, BatchConfig)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SKIPPED_LOGGER, InputValidationError
+from ..inputs.validation import typed_value
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -430,18 +431,12 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     if not isinstance(plan, Plan):
         raise InputValidationError(
             f"{caller} needs a Plan (from plan_sites) as its first argument; got "
-            f"{_type_text(plan)}. Fix: call {caller}(plan_sites(demand, sites), out_dir)")
+            f"{typed_value(plan)}. Fix: call {caller}(plan_sites(demand, sites), out_dir)")
     _check_format(assignment_format, report, tiles)
     return _swap_in(out_dir, lambda staging, target: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
         assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg,
         shown_as=target), option=caller)
-
-
-def _type_text(value: Any) -> str:
-    """``value`` in a message about its type: its type and a short repr."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def _swap_in(out_dir: str | Path | OutputDir,
@@ -454,7 +449,7 @@ def _swap_in(out_dir: str | Path | OutputDir,
     own = not isinstance(out_dir, OutputDir)
     if own and not isinstance(out_dir, str | os.PathLike):
         raise InputValidationError(
-            f"{option} needs a directory path; got {_type_text(out_dir)}. Fix: give "
+            f"{option} needs a directory path; got {typed_value(out_dir)}. Fix: give "
             f"{option} a directory path (a str or pathlib.Path), e.g. 'plan'")
     # the API's messages name the method, not the command line's --out
     od = OutputDir(out_dir, "plan", option=option) if own else out_dir

@@ -23,6 +23,7 @@ from ..errors import (
     InfeasibleBudgetError,
     InputValidationError,
 )
+from ..inputs.validation import typed_value
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -1333,7 +1334,7 @@ def inputs_client_problems(inputs: Any, client: Any) -> list[str]:
     example = "e.g. {'demand': {'path': 'demand.csv'}, 'candidates': {'path': 'sites.csv'}}"
     if inputs is not None and not isinstance(inputs, Mapping):
         found.append(f"inputs must be a mapping describing the input files; got "
-                     f"{type(inputs).__name__} {inputs!r:.60}. Fix: give {example}, or leave "
+                     f"{typed_value(inputs)}. Fix: give {example}, or leave "
                      "it out (it is only recorded in the summary)")
     elif inputs is not None:
         bad = [role for role in ("demand", "candidates")
@@ -1345,7 +1346,7 @@ def inputs_client_problems(inputs: Any, client: Any) -> list[str]:
     if client is not None and not all(callable(getattr(client, m, None))
                                       for m in ("scheduler_info", "submit")):
         found.append(f"client must be a Dask distributed.Client; got "
-                     f"{type(client).__name__} {client!r:.60}. Fix: pass one, e.g. "
+                     f"{typed_value(client)}. Fix: pass one, e.g. "
                      "distributed.Client(n_workers=2), or leave client out to plan in this "
                      "process")
     return found

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ...errors import InputValidationError
+from ...inputs.validation import typed_value
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
 from ...resilience.status import COVERAGE_STATUSES, status_label, status_possible
 from .capacity import capacity_view, is_capacitated
@@ -86,8 +87,8 @@ def _validate(
 
     problems: list[str] = []
     if m is not None and not isinstance(m, folium.Map):
-        problems.append(f"m must be a folium.Map to draw on, or None; got {type(m).__name__} "
-                        f"{m!r:.60}. Fix: pass folium.Map(...), or leave m out for a new map")
+        problems.append(f"m must be a folium.Map to draw on, or None; got {typed_value(m)}. "
+                        f"Fix: pass folium.Map(...), or leave m out for a new map")
     for attr in ("sites", "demand"):
         df = getattr(plan, attr, None)
         if not isinstance(df, pd.DataFrame):
