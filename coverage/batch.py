@@ -50,6 +50,7 @@ from .inputs.geonames import (
     DEMO_MIN_POPULATION,
     DEMO_SITE_MIN_POPULATION,
 )
+from .inputs.validation import typed_value
 from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
 
@@ -348,6 +349,13 @@ def _check_region(p: Path, name: str, spec: Any, demo: bool) -> dict[str, Any]:
             if "column" in spec else {"country": spec["country"].upper()} if spec else {})
 
 
+def _config_type_problem(config: Any) -> str:
+    """The message for a scenario file given as something else than a path."""
+    return (f"the scenario file must be a path (a str or pathlib.Path) or a BatchConfig; got "
+            f"{typed_value(config)}. Fix: write the scenarios to a TOML "
+            "file (see docs/batch.md) and pass its path")
+
+
 def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -> BatchConfig:
     """Read and check a scenario TOML file (see ``docs/batch.md`` for the format).
 
@@ -367,9 +375,11 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
     Raises
     ------
     InputValidationError
-        Missing or unreadable file, bad TOML, or bad keys: one line per problem (all of
-        them), naming the file, the key and the fix.
+        Not a path, missing or unreadable file, bad TOML, or bad keys: one line per problem
+        (all of them), naming the file, the key and the fix.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise InputValidationError(_config_type_problem(path))
     p = Path(path)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not TOML
@@ -1059,6 +1069,11 @@ def run_batch(
     cfg: BatchConfig | None = None
     partial: BatchConfig | None = None  # what parsed of a file with mistakes
     parsed: list[Scenario] = []  # its scenarios, also when its inputs are unusable
+    out_ok = isinstance(out, str | os.PathLike)
+    if not out_ok:
+        problems.append(f"{option} must be a directory path (a str or pathlib.Path); "
+                        f"got {typed_value(out)}. Fix: give the directory the "
+                        "batch writes, e.g. out='sweep'")
     try:
         cfg = (config if isinstance(config, BatchConfig)
                else load_config(config, max_scenarios=max_scenarios))
@@ -1080,8 +1095,9 @@ def run_batch(
                                                                regions={},
                                                                scenarios=parsed))
                         if p not in problems)
-    problems.extend(check_output_dir(out, "batch", option=option).problems)
-    problems.extend(busy_problems(out, option=option))
+    if out_ok:
+        problems.extend(check_output_dir(out, "batch", option=option).problems)
+        problems.extend(busy_problems(out, option=option))
     if problems and (cfg or partial) is not None:
         # refused anyway: the inputs' problems too, so that one run names them all (a
         # run without these problems checks them for the scenarios it has left to run);

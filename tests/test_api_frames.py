@@ -454,3 +454,67 @@ def test_site_ids_are_categoricals_and_their_parquet_files_read_together(tmp_pat
     assert len(both) == 155 and both["primary_site_id"].notna().all()
     assert set(both["primary_site_id"]) == {f"s{i}" for i in range(5)} | {
         f"s{i}" for i in range(150)}
+
+
+# --------------------------------------------------------------------------------------
+# A hostile tester's API misuse (t122): each was a bare Python error or a wrong fix
+# --------------------------------------------------------------------------------------
+
+
+def test_a_minimum_population_as_text_is_refused_with_the_number():
+    """``geonames_candidates('ES', min_population='100000')`` raised pandas' TypeError
+    "Invalid comparison between dtype=float64 and str"."""
+    raises_with(geonames_candidates, "ES", min_population="100000",
+                match=["min_population must be a whole number of people >= 0",
+                       "str '100000'", "min_population=100000"])
+    msg = raises_with(geonames_demand, "XX", -1, match=["--country 'XX'", "int -1"])
+    assert msg.count("\n") == 1  # both problems in one message
+    raises_with(geonames_demand, "LU", None, option="--demo-min-population",
+                match=["--demo-min-population must be a whole number"])
+    assert len(geonames_candidates("ES", 100_000.0)) == len(
+        geonames_candidates("ES", np.int64(100_000))) == len(geonames_candidates("ES", 100_000))
+
+
+def _metres(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a plain DataFrame whose lat/lon columns hold EPSG:3857 metres."""
+    g = _points(df, "EPSG:3857")
+    return pd.DataFrame(g.drop(columns=g.geometry.name).assign(lat=g.geometry.y,
+                                                               lon=g.geometry.x))
+
+
+def test_projected_metres_in_a_frame_point_to_as_demand_not_a_missing_crs_argument(lu):
+    """``plan_sites(df_in_metres, sites)`` said "Fix: pass crs=... / --demand-crs ...",
+    an argument plan_sites does not have and a flag of the command line: the fix names
+    as_demand(df, crs=...) (as_sites for the sites), and following it plans."""
+    demand, sites, expected = lu
+    msg = raises_with(coverage.plan_sites, _metres(demand), sites, budget_ms=30,
+                      match=["projected metres", "as_demand(df, crs='EPSG:3857')",
+                             "plan_sites, budget_sweep and compare have no crs argument"])
+    assert "--demand-crs" not in msg and "pass crs=" not in msg
+    raises_with(coverage.plan_sites, demand, _metres(sites), budget_ms=30,
+                match=["as_sites(df, crs='EPSG:3857')"])
+    raises_with(as_demand, demand, crs="EPSG:99999",
+                match=["not a valid CRS", "as_demand(df, crs='EPSG:3857')"])
+    plan = _plan(as_demand(_metres(demand), crs="EPSG:3857"),
+                 as_sites(_metres(sites), crs="EPSG:3857"))
+    assert sorted(plan.sites["site_id"]) == expected
+
+
+def test_a_geocentric_crs_is_refused_up_front(lu, tmp_path):
+    """A GeoDataFrame in EPSG:4978 (X/Y/Z metres from the Earth's centre) was taken as a
+    map's x/y and ended in NoFeasiblePlanError; so did such a file, and crs='EPSG:4978'."""
+    demand, sites, expected = lu
+    geocentric = _points(demand).to_crs("EPSG:4978")
+    raises_with(coverage.plan_sites, geocentric, sites, budget_ms=30,
+                match=["the GeoDataFrame's CRS EPSG:4978", "geocentric",
+                       "gdf.to_crs('EPSG:4326')"])
+    raises_with(as_demand, demand, crs="EPSG:4978",
+                match=["crs EPSG:4978", "geocentric", "as_demand(df, crs='EPSG:4326')"])
+    raises_with(as_sites, _points(sites).set_crs("EPSG:5773", allow_override=True),
+                match=["Vertical CRS", "gdf.set_crs("])
+    path = tmp_path / "geocentric.gpkg"
+    geocentric.to_file(path)
+    raises_with(coverage.read_demand, path, match=["the file's CRS EPSG:4978", "re-save it"])
+    # geographic 3-D and projected CRSs are still read
+    assert sorted(_plan(_points(demand).to_crs("EPSG:4979"), sites).sites["site_id"]) == expected
+    assert sorted(_plan(_points(demand).to_crs("EPSG:3035"), sites).sites["site_id"]) == expected

@@ -175,6 +175,25 @@ def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
 
 
+def test_a_config_or_out_that_is_not_a_path_is_named(tmp_path, monkeypatch):
+    """``run_batch({'base': {}}, 'o')`` and ``run_batch('s.toml', None)`` raised bare
+    TypeErrors: each is an input error naming the argument, both in one message."""
+    from helpers import raises_with
+
+    monkeypatch.chdir(tmp_path)
+    raises_with(run_batch, {"base": {}}, "o", workers=0,
+                match=["scenario file must be a path", "got dict", "docs/batch.md"])
+    msg = raises_with(run_batch, {"base": {}}, None, workers=0,
+                      match=["run_batch(out=...) must be a directory path", "NoneType",
+                             "scenario file must be a path"])
+    assert "TypeError" not in msg
+    raises_with(run_batch, "s.toml", None, workers=0,
+                match=["run_batch(out=...) must be a directory path",
+                       "s.toml: scenario file not found"])
+    raises_with(load_config, ["s.toml"], match=["got list"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_scenario_of_an_unknown_region_has_its_options_checked_too(tmp_path):
     """Tester 104: ``region = "nope"`` with ``failures = -1`` named only the region; the
     bad failures came on the next run. Both are named in one message."""

@@ -608,6 +608,21 @@ def test_explore_returns_map():
     assert LAYER_DEMAND in layer_names(m)
 
 
+def test_explore_names_a_bad_map_or_an_unknown_option():
+    """``plan.explore(m='x')`` raised AttributeError ('str' object has no attribute
+    'options') and ``plan.explore(foo=1)`` a TypeError from plan_map: each is an input
+    error naming Plan.explore (plan_map, called itself, names itself)."""
+    from helpers import raises_with
+
+    plan = sample_plan()
+    raises_with(plan.explore, m="x", match=["Plan.explore: m must be a folium.Map", "str 'x'"])
+    raises_with(plan.explore, foo=1, match=["Plan.explore has no option foo", "max_points"])
+    with pytest.raises(InputValidationError, match="^Plan.explore: tiles must be"):
+        plan.explore(tiles="bogus")
+    raises_with(plan_map, plan, m=3, match=["plan_map: m must be a folium.Map", "int 3"])
+    assert isinstance(plan.explore(folium.Map(), tiles=None), folium.Map)
+
+
 def test_import_does_not_load_folium():
     import subprocess
     import sys

@@ -984,6 +984,50 @@ def test_the_api_checks_its_options_first_and_says_what_it_skipped(tmp_path, mon
     assert (out / "sites.csv").is_file() and not (out / "map.html").exists()
 
 
+def test_write_plan_refuses_what_is_not_a_plan_or_a_path(tmp_path, sample_inputs):
+    """``write_plan(plan, None)`` raised a bare TypeError and ``write_plan("x", dir)`` an
+    AttributeError ('str' object has no attribute 'summary'): each is one message naming
+    ``write_plan`` (``Plan.to_dir`` and ``Comparison.to_dir`` name themselves)."""
+    from helpers import ON_NET, raises_with
+
+    from coverage import plan_sites
+    from coverage.outputs.plandir import write_comparison, write_plan
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=0, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    raises_with(write_plan, plan, None, match=["write_plan needs a directory path",
+                                               "NoneType", "Fix: give write_plan"])
+    raises_with(write_plan, "x", tmp_path / "a", match=["write_plan needs a Plan", "str 'x'"])
+    raises_with(plan.to_dir, 3, match=["Plan.to_dir needs a directory path", "int 3"])
+    raises_with(write_comparison, None, 3, match=["Comparison.to_dir needs a directory path"])
+    assert not (tmp_path / "a").exists()
+
+
+def test_write_plan_names_itself_not_plan_to_dir(tmp_path, sample_inputs):
+    """Called through ``write_plan``, a refused directory's message said "Plan.to_dir ...
+    Fix: give Plan.to_dir ...", a method the user did not call."""
+    from helpers import ON_NET
+
+    from coverage import plan_sites
+    from coverage.outputs.plandir import write_plan
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=0, model=ON_NET,
+                      kmedian_time_limit_s=5)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputValidationError) as info:
+        write_plan(plan, notes, map=False, report=False, gis=False)
+    msg = str(info.value)
+    assert msg.startswith(f"write_plan {notes}") and "Fix: give write_plan a new" in msg
+    assert "to_dir" not in msg
+    with pytest.raises(InputValidationError, match=r"^Plan.to_dir .*Fix: give Plan.to_dir"):
+        plan.to_dir(notes, map=False, report=False, gis=False)
+    assert sorted(p.name for p in notes.iterdir()) == ["notes.txt"]
+
+
 def test_a_summary_is_the_callers_to_change(sample_inputs):
     from helpers import ON_NET
 

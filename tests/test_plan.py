@@ -118,6 +118,26 @@ def test_options_are_validated_with_names(sample_inputs):
         plan_sites(demand, sites, failures=-1)
 
 
+def test_inputs_and_client_of_the_wrong_type_are_named(sample_inputs):
+    """``inputs=[1]`` raised AttributeError ('list' object has no attribute 'get') and
+    ``client='x'`` AttributeError ('scheduler_info'), the latter after the work: each is
+    now a sentence of the one message of the options, before any work."""
+    from helpers import raises_with
+
+    demand, sites = sample_inputs
+    raises_with(plan_sites, demand, sites, inputs=[1],
+                match=["inputs must be a mapping", "got list"])
+    raises_with(plan_sites, demand, sites, inputs={"demand": "d.csv"},
+                match=["inputs['demand'] must be a mapping", "got str"])
+    msg = raises_with(plan_sites, demand, sites, client="x", budget_ms=-1,
+                      match=["client must be a Dask distributed.Client", "got str 'x'",
+                             "budget_ms"])
+    assert "AttributeError" not in msg
+    plan = plan_sites(demand, sites, budget_ms=30.0, model=ON_NET, failures=0,
+                      inputs={"demand": {"path": "d.csv"}}, kmedian_time_limit_s=5)
+    assert plan.summary()["inputs"] == {"demand": {"path": "d.csv"}}
+
+
 def test_budget_out_of_reach():
     demand = pd.DataFrame({"lat": [0.0], "lon": [0.0], "population": [1]})
     sites = pd.DataFrame({"lat": [40.0], "lon": [40.0]})

@@ -155,6 +155,8 @@ def test_required_sites_and_cost_are_honoured(sample_inputs):
     ({"budgets_ms": ()}, "budgets_ms"),
     ({"budgets_ms": (30, 2e6)}, "at most 1e\\+06"),  # tester 106: the report refused it
     ({"failures": (-1,)}, "failures"),
+    ({"failures": None}, "failures must be one or more integers .*Fix:"),
+    ({"failures": 1.5}, "failures must be one or more integers .*Fix:"),
     ({"time_limit_s": 0}, "time_limit_s"),
     ({"percentile": "p90"}, "percentile"),
     ({"access": "pigeon"}, "pigeon"),
@@ -163,6 +165,18 @@ def test_bad_options_raise_one_clear_error(sample_inputs, kwargs, phrase):
     demand, sites = sample_inputs
     with pytest.raises(InputValidationError, match=phrase):
         budget_sweep(demand, sites, **kwargs)
+
+
+def test_one_failure_count_is_taken_as_one_item(sample_inputs):
+    """``failures=1`` raised a bare TypeError ('int' object is not iterable): one count is
+    the sweep of that count, as ``budgets_ms=30`` is one budget."""
+    demand, sites = sample_inputs
+    one = budget_sweep(demand, sites, 30.0, failures=1, time_limit_s=10, model=ON_NET)
+    assert one["failures"].tolist() == [1] and one["budget_ms"].tolist() == [30.0]
+    assert one["site_count"].tolist() == budget_sweep(
+        demand, sites, 30.0, failures=(1,), time_limit_s=10, model=ON_NET)["site_count"].tolist()
+    assert budget_sweep(demand, sites, 30.0, failures=np.int64(0), time_limit_s=10,
+                        model=ON_NET)["failures"].tolist() == [0]
 
 
 def test_bad_demand_is_named(sample_inputs):

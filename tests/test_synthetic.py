@@ -116,6 +116,71 @@ def test_national_grid_unknown_country():
         national_grid("XX", 100)
 
 
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"city_share": 2}, "city_share must be a number in [0, 1]"),
+    ({"city_share": "0.5"}, "city_share must be a number in [0, 1]"),
+    ({"bbox": (50, 40, 0, 10)}, "bbox (50, 40, 0, 10) is not a box"),
+    ({"bbox": (-125.0, -66.9, 24.5, 49.5)}, "swapped"),
+    ({"bbox": (40, 50, 0)}, "bbox must be 4 numbers"),
+    ({"bbox": None}, "bbox must be 4 numbers; got NoneType"),
+    ({"n_cities": 0}, "n_cities must be a whole number >= 1"),
+    ({"seed": "a"}, "seed must be a whole number >= 0"),
+    ({"n_demand": 2.5}, "n_demand must be a whole number >= 0; got float 2.5"),
+    ({"n_demand": "100"}, "n_demand must be a whole number >= 0; got str '100'"),
+    ({"n_sites": -1}, "n_sites must be a whole number >= 0"),
+])
+def test_clustered_instance_names_a_bad_argument(kwargs, needle):
+    """Tester t122: bare ValueErrors (from unpacking a 3-item bbox too), a numpy TypeError
+    for ``seed='a'``, and 2.5 or "100" demand points taken as 2 and 100."""
+    from helpers import raises_with
+
+    from coverage.errors import InputValidationError
+
+    args = {"n_demand": 10, "n_sites": 2, **kwargs}
+    msg = raises_with(clustered_instance, args.pop("n_demand"), args.pop("n_sites"), **args,
+                      match=["clustered_instance: ", needle])
+    assert issubclass(InputValidationError, ValueError) and "Fix:" in msg
+
+
+def test_clustered_instance_names_every_bad_argument_at_once():
+    from helpers import raises_with
+
+    msg = raises_with(clustered_instance, -1, "x", city_share="a", seed=-1,
+                      match=["4 problems", "n_demand", "n_sites", "city_share", "seed"])
+    assert msg.count("Fix:") == 4
+    d, s = clustered_instance(1e3, np.int64(10), seed=np.int64(3))  # whole numbers all
+    assert len(d) == 1_000 and len(s) == 10
+
+
+@pytest.mark.parametrize("args, kwargs, needle", [
+    (("LU", 0), {}, "n_cells must be a whole number >= 1"),
+    (("LU", 100), {"cell_km": -1}, "cell_km must be a number above 0"),
+    (("LU", 100), {"cell_km": "5"}, "cell_km must be a number above 0"),
+    (([], 100), {}, "country is an empty list"),
+    ((["FR", "XX"], 100), {}, "unknown ISO 3166-1 alpha-2 code(s) 'XX'"),
+    ((5, 100), {}, "country must be an ISO code or a list of them"),
+    (("LU", 100), {"seed": "a"}, "seed must be a whole number >= 0"),
+    (("LU", 100), {"density_per_km2": 0}, "density_per_km2 must be a number above 0"),
+    ((["LU", "BE"], 100), {"min_population": "500"}, "min_population must be a whole"),
+    ((["LU", "BE"], 100), {"min_population": 10**9}, "no place with >= 1,000,000,000"),
+])
+def test_national_grid_names_a_bad_argument(args, kwargs, needle):
+    """Tester t122: n_cells=0, cell_km=-1 (after the sampling), country=[] were bare
+    ValueErrors, seed='a' a numpy TypeError; an unknown code in a list was skipped."""
+    from helpers import raises_with
+
+    raises_with(national_grid, *args, **kwargs, match=["national_grid: ", needle])
+
+
+def test_an_unknown_continent_is_an_input_error():
+    from helpers import raises_with
+
+    from coverage.inputs.synthetic import continent_countries
+
+    raises_with(continent_countries, "Mars", match=["unknown continent 'Mars'", "AF AN AS"])
+    assert "FR" in continent_countries(" eu ")
+
+
 def test_us_candidates_places():
     sites = us_candidates_places()
     assert list(sites.columns) == SITE_COLS

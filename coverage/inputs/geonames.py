@@ -12,11 +12,13 @@ import json
 import logging
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputValidationError
+from .validation import typed_value, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,16 @@ DEMO_MIN_POPULATION = 500
 DEMO_SITE_MIN_POPULATION = 50_000
 
 
+def _meant_number(value: Any) -> int:
+    """The whole number ``value`` (text such as ``"100000"``) most likely means, for a
+    message's example; :data:`DEMO_SITE_MIN_POPULATION` when none."""
+    try:
+        meant = int(float(str(value).replace(",", "").replace("_", "")))
+    except (TypeError, ValueError, OverflowError):
+        return DEMO_SITE_MIN_POPULATION
+    return meant if meant >= 0 else DEMO_SITE_MIN_POPULATION
+
+
 def geonames_places(country: str = DEMO_COUNTRY,
                     min_population: int = DEMO_MIN_POPULATION, *,
                     option: str = "the minimum population") -> pd.DataFrame:
@@ -98,7 +110,7 @@ def geonames_places(country: str = DEMO_COUNTRY,
     min_population : int, default 500
         Smallest place kept (the extract holds places >= 500 people).
     option : str, default "the minimum population"
-        How the caller names ``min_population`` in the message of an empty selection
+        How the caller names ``min_population`` in its messages
         (``--demo-site-min-population``).
 
     Returns
@@ -110,16 +122,27 @@ def geonames_places(country: str = DEMO_COUNTRY,
     Raises
     ------
     InputValidationError
-        When the country code is unknown or has no places.
+        When the country code is unknown or has no places, or ``min_population`` is not a
+        whole number >= 0 (both in one message).
     """
+    problems = []
     code = str(country).strip().upper()
     if code not in _country_names():
         meant = _meant_country(code)
-        raise InputValidationError(
+        problems.append(
             f"--country {country!r}: "
             + ("empty" if not code else "unknown ISO 3166-1 alpha-2 code")
             + (f". Fix: write {meant} ({_country_names()[meant]})" if meant else
                "; use e.g. US, DE, FR, BE"))
+    least = whole_number(min_population)
+    if least is None or least < 0:
+        name = "min_population" if option == "the minimum population" else option
+        problems.append(
+            f"{name} must be a whole number of people >= 0; got "
+            f"{typed_value(min_population)}. Fix: give a number, "
+            f"e.g. min_population={_meant_number(min_population)}")
+    if problems:
+        raise InputValidationError("\n".join(problems))
     df = all_places()
     mine = df["country"] == code
     out = df[mine & (df["population"] >= min_population)]

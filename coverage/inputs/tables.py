@@ -430,7 +430,7 @@ def as_demand(
     """
     if crs is None and _already_validated(obj, "demand", access_profiles):
         return obj.copy()  # read and validated once (read_demand / an earlier as_demand)
-    report = _Report(source, "demand")
+    report = _Report(source, "demand", option_style="api")
     loaded = _load_object(obj, report)
     return _build(loaded, report, kind="demand", crs=crs, access_profiles=access_profiles)
 
@@ -470,7 +470,7 @@ def as_sites(
     """
     if crs is None and colocated_m is None and _already_validated(obj, "sites", None):
         return obj.copy()  # read and validated once (read_sites / an earlier as_sites)
-    report = _Report(source, "sites")
+    report = _Report(source, "sites", option_style="api")
     loaded = _load_object(obj, report)
     if colocated_m is None:  # the threshold the frame was read with, else the default
         colocated_m = getattr(obj, "attrs", {}).get("colocated_m", DEFAULT_COLOCATED_M)
@@ -1499,10 +1499,38 @@ def _parse_crs(crs: Any, report: _Report) -> Any | None:
     except CRSError as exc:
         report.add(
             f"crs {crs!r} is not a valid CRS ({exc})",
-            f"pass an authority code such as crs='EPSG:3857' / "
-            f"{report.option('crs', 'EPSG:3857')}",
+            f"pass an authority code such as {report.crs_option('EPSG:3857')}",
         )
         return None
+
+
+def _planar_crs(src: Any, report: _Report, *, declared: bool) -> bool:
+    """Whether ``src`` (a pyproj CRS, or None) can place points on the map: geographic
+    (latitude/longitude) or projected. A geocentric CRS (EPSG:4978: X/Y/Z metres from the
+    Earth's centre), a vertical or an engineering one cannot: its x/y taken as a map's
+    gave points nowhere near the data (all out of reach, "no feasible plan"); it is
+    reported (``declared``: the data's own CRS, else the ``crs`` argument's) and ``False``
+    returned."""
+    if src is None or src.is_geographic or src.is_projected:
+        return True
+    kind = ("geocentric (3-D X/Y/Z metres from the Earth's centre)" if src.is_geocentric
+            else f"a {src.type_name}")
+    what = (f"{src.to_string()} ({src.name}) is {kind}, not latitude/longitude or a map "
+            "projection")
+    if not declared:
+        report.add(f"crs {what}",
+                   f"give the CRS the coordinates are in, e.g. {report.crs_option('EPSG:4326')}"
+                   " for degrees or a projected one such as EPSG:3857")
+    elif report.option_style == "api":
+        report.add(f"the GeoDataFrame's CRS {what}",
+                   "reproject it to degrees first, e.g. gdf.to_crs('EPSG:4326')"
+                   if src.is_geocentric else "set the CRS its coordinates are in, e.g. "
+                   "gdf.set_crs('EPSG:4326', allow_override=True)")
+    else:
+        report.add(f"the file's CRS {what}",
+                   "re-save it in EPSG:4326 (lon/lat degrees) or a projected CRS, e.g. with "
+                   "ogr2ogr -t_srs EPSG:4326")
+    return False
 
 
 def _to_lonlat(
@@ -2224,7 +2252,7 @@ def _coordinates(
                 bad,
             )
     src = _parse_crs(crs, report)
-    if crs is not None and src is None:
+    if (crs is not None and src is None) or not _planar_crs(src, report, declared=False):
         return lat, lon  # invalid CRS already reported; range checks would mislead
     valid = ~(missing | lat_bad | lon_bad)
     _check_degree_like(lon, lat, valid, src, report,
@@ -2324,6 +2352,9 @@ def geometry_coordinates(
             src.to_string(),
             crs,
         )
+    if not _planar_crs(src, report, declared=own_crs is not None):
+        x, y = _representative_xy(np.where(absent, None, arr), wrap=False)
+        return y, x  # reported; range checks would mislead
     x, y = _representative_xy(np.where(absent, None, arr),
                               wrap=src is None or bool(src.is_geographic))
     ok = np.isfinite(x) & np.isfinite(y)
@@ -2339,8 +2370,11 @@ def geometry_coordinates(
         in_range = np.all(np.abs(y[ok]) <= 90) and np.all(np.abs(x[ok]) <= 180)
         if in_range:
             warnings.warn(
-                f"{report.source}: the file has no CRS; assuming EPSG:4326 (lon/lat degrees). "
-                f"Pass crs=... ({crs_flag}) if that is wrong.",
+                f"{report.source}: the {'table' if report.option_style == 'api' else 'file'} "
+                "has no CRS; assuming EPSG:4326 (lon/lat degrees). "
+                + ("Set its CRS (gdf.set_crs(...)) if that is wrong."
+                   if report.option_style == "api" else
+                   f"Pass {report.crs_option()} if that is wrong."),
                 CoverageWarning,
                 stacklevel=5,
             )
@@ -2461,8 +2495,7 @@ def _check_ranges(
     if projected.any():
         report.add(
             "coordinates look like projected metres (e.g. EPSG:3857), not degrees",
-            f"pass crs=... / {crs_flag} with the CRS the coordinates are in, e.g. "
-            f"crs='EPSG:3857' / {report.option('crs', 'EPSG:3857')}",
+            report.crs_fix("EPSG:3857"),
             projected,
         )
         bad_lat &= ~projected
@@ -2488,13 +2521,15 @@ def _check_ranges(
     if bad_lat.any():
         report.add(
             "latitude outside [-90, 90]",
-            "fix those latitudes (degrees, EPSG:4326), or pass crs=... if they are projected",
+            "fix those latitudes (degrees, EPSG:4326), or pass "
+            f"{report.crs_option()} if they are projected",
             bad_lat,
         )
     if bad_lon.any():
         report.add(
             "longitude outside [-180, 180]",
-            "fix those longitudes (degrees, EPSG:4326), or pass crs=... if they are projected",
+            "fix those longitudes (degrees, EPSG:4326), or pass "
+            f"{report.crs_option()} if they are projected",
             bad_lon,
         )
 

@@ -7,6 +7,7 @@ reader adds each problem it finds to a :class:`ProblemReport` and raises them al
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,8 @@ import numpy.typing as npt
 
 from ..errors import InputValidationError
 
-__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value"]
+__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value",
+           "typed_value", "whole_number"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,30 @@ class ProblemReport:
         if self.option_style == "toml":
             return f"{prefix}_{what}" + ("" if value is None else f' = "{value}"')
         return f"--{prefix}-{what}" + ("" if value is None else f" {value}")
+
+    def crs_option(self, value: str | None = None) -> str:
+        """How this input's caller gives the CRS of its coordinates, with ``value`` when
+        given: the reader's keyword and the flag (``crs=... / --demand-crs``); for an
+        in-memory table (``"api"`` style) of demand or sites, the validator that takes it
+        (``as_demand(df, crs=...)``: :func:`coverage.plan_sites` and the other functions
+        that take a table have no ``crs`` argument)."""
+        shown = "..." if value is None else repr(value)
+        if self.option_style != "api":
+            return f"crs={shown} / {self.option('crs', value)}"
+        if self.kind in ("demand", "sites"):
+            reader = "as_sites" if self.kind == "sites" else "as_demand"
+            return f"{reader}(df, crs={shown})"
+        return f"crs={shown}"
+
+    def crs_fix(self, example: str) -> str:
+        """The fix for coordinates in another CRS than they were taken in: how to give the
+        CRS they are in (``example``, e.g. ``"EPSG:3857"``), as this input's caller can."""
+        if self.option_style == "api" and self.kind in ("demand", "sites"):
+            return (f"give the CRS the coordinates are in with {self.crs_option(example)} and "
+                    "pass the table it returns on (plan_sites, budget_sweep and compare have "
+                    "no crs argument), or pass a GeoDataFrame with its CRS set")
+        return (f"pass {self.crs_option()} with the CRS the coordinates are in, e.g. "
+                f"{self.crs_option(example)}")
 
     def add(self, what: str, fix: str, mask: npt.ArrayLike | None = None) -> None:
         rows = None
@@ -118,3 +144,34 @@ def plain_value(value: Any) -> Any:
     ('1.5', "'a'")
     """
     return value.item() if isinstance(value, np.generic) else value
+
+
+def typed_value(value: Any, limit: int = 60) -> str:
+    """``value`` for a message about its type: the type's name and a short repr.
+
+    Examples
+    --------
+    >>> typed_value("100"), typed_value(None)
+    ("str '100'", 'NoneType None')
+    """
+    text = repr(plain_value(value))
+    return f"{type(value).__name__} {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``1000``, ``1000.0``, ``1e6``, numpy's),
+    else ``None``: a bool, text, a fraction or a non-finite number is none here.
+
+    Examples
+    --------
+    >>> whole_number(1e3), whole_number(np.int64(7)), whole_number("7"), whole_number(2.5)
+    (1000, 7, None, None)
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if not math.isfinite(value) or value != math.floor(value):
+        return None
+    return int(value)

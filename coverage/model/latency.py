@@ -39,6 +39,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InfeasibleBudgetError, InputValidationError
+from ..inputs.validation import typed_value
 from .workloads import inference_table
 
 __all__ = [
@@ -245,6 +246,56 @@ def _check_pair(name: str, pair: tuple[float, float], problems: list[str]) -> No
         problems.append(f"{name} must be (p50_ms, p99_ms) with 0 <= p50 <= p99; got {pair!r}")
 
 
+def distances_km(distance_km: Any, method: str) -> npt.NDArray[np.float64]:
+    """``distance_km`` as a float array once it is checked: real numbers >= 0 km, not
+    infinite. ``NaN`` entries of an array stay (no site: the latency is ``NaN``); a single
+    ``NaN`` distance is refused (it is no distance).
+
+    Parameters
+    ----------
+    distance_km : array_like
+        Great-circle distances, km.
+    method : str
+        The method the messages name (``"p99_ms"``).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    InputValidationError
+        Text, bools or other non-numbers; a negative or infinite distance; a lone ``NaN``.
+    """
+    fix = (f"Fix: give great-circle distances in km as numbers >= 0, e.g. "
+           f"{method}(100.0) or {method}(np.array([10.0, 250.0]))")
+    raw = np.asarray(distance_km)
+    if raw.dtype.kind == "O":  # numbers held as objects (a pandas object column) or None
+        flat = raw.ravel()
+        if all(v is None or v is pd.NA or _is_number(v)
+               or (isinstance(v, float | np.floating) and not isinstance(v, bool))
+               for v in flat):
+            raw = np.array([np.nan if v is None or v is pd.NA else float(v) for v in flat],
+                           dtype=np.float64).reshape(raw.shape)
+    if raw.dtype.kind not in "iuf":
+        raise InputValidationError(
+            f"{method}: distance_km must be numbers of km; got {typed_value(distance_km)}. {fix}")
+    d = raw.astype(np.float64, copy=False)
+    if d.ndim == 0 and np.isnan(d):
+        raise InputValidationError(
+            f"{method}: distance_km is NaN, which is no distance. {fix} (in an array, a NaN "
+            "entry stands for no site and gives NaN)")
+    bad = (d < 0) | np.isinf(d)  # nan stays nan (no site); these are a caller's mistake
+    if bad.any():
+        first = float(d[bad].flat[0])
+        raise InputValidationError(
+            f"{method}: distance_km must be >= 0 km and finite; got {first:g}"
+            + (f" ({int(bad.sum()):,} entries)" if bad.sum() > 1 else "") + f". {fix}"
+            + (" (a negative one would lower the latency below distance 0's)" if first < 0
+               else ""))
+    return d
+
+
 def access_codes(access: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], Any]:
     """``(codes, classes)`` of access-class labels (sorted classes; one pass over the rows)."""
     labels = np.asarray(access, dtype=object)
@@ -390,11 +441,17 @@ class LatencyModel:
         -------
         numpy.ndarray
             Same shape as ``distance_km``.
+
+        Raises
+        ------
+        InputValidationError
+            A distance that is not a number, negative or infinite, or a lone ``NaN`` (see
+            :func:`distances_km`); a quantile other than ``"p50"`` or ``"p99"``.
         """
         if quantile not in PERCENTILES:
             raise InputValidationError(f"quantile must be 'p50' or 'p99'; got {quantile!r}")
         overhead = self.overhead_ms if quantile == "p50" else self.overhead_p99_ms
-        d = np.asarray(distance_km, dtype=np.float64)
+        d = distances_km(distance_km, "network_ms")
         return self.ms_per_km * d + self.hops * self.per_hop_ms + overhead
 
     @property
@@ -502,12 +559,12 @@ class LatencyModel:
         Raises
         ------
         InputValidationError
-            A negative distance (it would lower the latency below distance 0's).
+            A distance that is not a number, negative (it would lower the latency below
+            distance 0's) or infinite, or a lone ``NaN``; a ``NaN`` entry of an array is no
+            site, and its latency ``NaN`` (see :func:`distances_km`).
         """
-        d = np.asarray(distance_km, dtype=np.float64)
-        if (d < 0).any():  # nan stays nan (no site); a negative one is a caller's mistake
-            raise InputValidationError(
-                f"distance_km must be >= 0 km; got {float(d[d < 0].flat[0]):g}")
+        d = distances_km(distance_km,
+                         f"{percentile}_ms" if percentile in PERCENTILES else "latency_ms")
         fixed = (
             self.fixed_ms(access, percentile)
             if isinstance(access, str)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SKIPPED_LOGGER, InputValidationError
+from ..inputs.validation import typed_value
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -374,7 +375,7 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
                tiles: str | None = "osm", report: bool = True, gis: bool = True,
                assignment_format: str = "csv",
                sweep_options: Mapping[str, Any] | None = None,
-               gpkg: bool | None = None) -> PlanOutputs:
+               gpkg: bool | None = None, caller: str = "write_plan") -> PlanOutputs:
     """Write all outputs of ``plan`` into ``out_dir``, replacing it as a whole.
 
     ``out_dir`` must be absent, empty, or a plan directory this tool wrote
@@ -408,6 +409,9 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
         Not with ``report=True``, which reads ``assignment.csv``.
     sweep_options : mapping, optional
         Keyword arguments of :meth:`Plan.with_sweep` (budgets, time limit, progress).
+    caller : str, default "write_plan"
+        The name the messages give the caller (:meth:`Plan.to_dir` gives its own), so an
+        error names the function the user called.
 
     Returns
     -------
@@ -417,15 +421,22 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     Raises
     ------
     InputValidationError
-        ``out_dir`` is not the tool's to write, or another run is writing it.
+        ``plan`` is not a :class:`~coverage.planner.plan.Plan`, ``out_dir`` not a path or
+        not the tool's to write, or another run is writing it.
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
+    from ..planner.plan import Plan
+
+    if not isinstance(plan, Plan):
+        raise InputValidationError(
+            f"{caller} needs a Plan (from plan_sites) as its first argument; got "
+            f"{typed_value(plan)}. Fix: call {caller}(plan_sites(demand, sites), out_dir)")
     _check_format(assignment_format, report, tiles)
     return _swap_in(out_dir, lambda staging, target: write_plan_files(
         plan, staging, map=map, tiles=tiles, report=report, gis=gis,
         assignment_format=assignment_format, sweep_options=sweep_options, gpkg=gpkg,
-        shown_as=target), option="Plan.to_dir")
+        shown_as=target), option=caller)
 
 
 def _swap_in(out_dir: str | Path | OutputDir,
@@ -436,6 +447,10 @@ def _swap_in(out_dir: str | Path | OutputDir,
     from .outdir import OutputDir
 
     own = not isinstance(out_dir, OutputDir)
+    if own and not isinstance(out_dir, str | os.PathLike):
+        raise InputValidationError(
+            f"{option} needs a directory path; got {typed_value(out_dir)}. Fix: give "
+            f"{option} a directory path (a str or pathlib.Path), e.g. 'plan'")
     # the API's messages name the method, not the command line's --out
     od = OutputDir(out_dir, "plan", option=option) if own else out_dir
     if own:

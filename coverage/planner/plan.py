@@ -23,6 +23,7 @@ from ..errors import (
     InfeasibleBudgetError,
     InputValidationError,
 )
+from ..inputs.validation import typed_value
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -99,6 +100,9 @@ DEMAND_INPUT_COLUMNS = ("demand_id", "population", "access", "service_class", "b
 PLAN_TABLES = frozenset({"sites", "demand", "failures", "candidates", "proposed", "sweep",
                          "flows", "capacity_scenarios", "excluded", "scenario_loads",
                          "rollout"})
+
+#: The options :meth:`Plan.explore` passes on to :func:`coverage.outputs.maps.plan_map`.
+_EXPLORE_OPTIONS = ("tiles", "aggregate", "max_points", "h3_resolution")
 
 
 @dataclass(frozen=True)
@@ -223,10 +227,34 @@ class Plan:
         return self.demand[is_gap(self.demand)]
 
     def explore(self, m: Any = None, **kwargs: Any) -> Any:
-        """Interactive Folium map of the plan (see :func:`coverage.outputs.maps.plan_map`)."""
+        """Interactive Folium map of the plan (see :func:`coverage.outputs.maps.plan_map`).
+
+        Parameters
+        ----------
+        m : folium.Map, optional
+            Existing map to draw on; by default a new map.
+        **kwargs
+            ``tiles``, ``aggregate``, ``max_points`` and ``h3_resolution`` of
+            :func:`~coverage.outputs.maps.plan_map`.
+
+        Returns
+        -------
+        folium.Map
+
+        Raises
+        ------
+        InputValidationError
+            An unknown option, or a bad value of one (every problem in one message).
+        """
         from ..outputs.maps import plan_map
 
-        return plan_map(self, m=m, **kwargs)
+        unknown = sorted(set(kwargs) - set(_EXPLORE_OPTIONS))
+        if unknown:
+            raise InputValidationError(
+                f"Plan.explore has no option {', '.join(unknown)}. Fix: use "
+                f"{', '.join(_EXPLORE_OPTIONS[:-1])} or {_EXPLORE_OPTIONS[-1]} (see plan_map), "
+                "or none")
+        return plan_map(self, m=m, caller="Plan.explore", **kwargs)
 
     def finish_sweep(self, progress: Callable[[str], None] | None = None) -> Plan:
         """This plan once its pending budget sweep has finished (see :attr:`pending_sweep`).
@@ -360,10 +388,8 @@ class Plan:
         from ..errors import CoverageWarning
         from ..outputs.plandir import write_plan
 
-        if not isinstance(path, str | os.PathLike):
-            raise InputValidationError(f"to_dir needs a directory path; got {path!r}")
         out = write_plan(self, path, map=map, tiles=tiles, report=report, gis=gis, gpkg=gpkg,
-                         assignment_format=assignment_format)
+                         assignment_format=assignment_format, caller="Plan.to_dir")
         if out.skipped:
             warnings.warn(f"{out.path}: skipped "
                           + "; ".join(f"{k} ({v})" for k, v in out.skipped.items())
@@ -914,6 +940,10 @@ def plan_sites(
         sweep_opts = sweep_options(sweep)
     except InputValidationError as exc:
         problems.append(str(exc))
+    found = inputs_client_problems(inputs, client)
+    problems.extend(found)
+    if found:  # the table sources below read ``inputs``; ``client`` is not used before
+        inputs, client = None, None
     demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
     sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
     demand_ok = sites_ok = True
@@ -1281,6 +1311,45 @@ class _PendingSweep:
 
 
 _SWEEP_KEYS = ("budgets_ms", "time_limit_s", "total_time_s", "process", "wait")
+
+
+def inputs_client_problems(inputs: Any, client: Any) -> list[str]:
+    """The problems of :func:`plan_sites`'s ``inputs`` and ``client``, one sentence each.
+
+    Parameters
+    ----------
+    inputs : Any
+        Must be ``None`` or a mapping; its ``"demand"`` and ``"candidates"`` entries, when
+        there, mappings (as :func:`coverage.inputs.tables.file_info` makes them).
+    client : Any
+        Must be ``None`` or a ``distributed.Client`` (anything with its
+        ``scheduler_info`` and ``submit`` methods).
+
+    Returns
+    -------
+    list of str
+        Empty when both are valid.
+    """
+    found = []
+    example = "e.g. {'demand': {'path': 'demand.csv'}, 'candidates': {'path': 'sites.csv'}}"
+    if inputs is not None and not isinstance(inputs, Mapping):
+        found.append(f"inputs must be a mapping describing the input files; got "
+                     f"{typed_value(inputs)}. Fix: give {example}, or leave "
+                     "it out (it is only recorded in the summary)")
+    elif inputs is not None:
+        bad = [role for role in ("demand", "candidates")
+               if role in inputs and not isinstance(inputs[role], Mapping)]
+        if bad:
+            found.append(f"inputs[{bad[0]!r}] must be a mapping (e.g. {{'path': ...}}); got "
+                         f"{type(inputs[bad[0]]).__name__}. Fix: give {example}, or leave "
+                         "inputs out")
+    if client is not None and not all(callable(getattr(client, m, None))
+                                      for m in ("scheduler_info", "submit")):
+        found.append(f"client must be a Dask distributed.Client; got "
+                     f"{typed_value(client)}. Fix: pass one, e.g. "
+                     "distributed.Client(n_workers=2), or leave client out to plan in this "
+                     "process")
+    return found
 
 
 def sweep_options(sweep: Any) -> dict[str, Any] | None:

@@ -165,17 +165,26 @@ def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
     return sorted(set(values))
 
 
-def _failures(failures: Iterable[Any]) -> list[int]:
+def _failures(failures: Iterable[Any] | int) -> list[int]:
+    """The failure counts, sorted and unique (one integer is one count, as ``(k,)``)."""
     from ..config import MAX_FAILURES
 
-    values = list(failures)
+    if isinstance(failures, int | np.integer) and not isinstance(failures, bool):
+        failures = (failures,)
+    try:
+        if isinstance(failures, str | bytes):
+            raise TypeError("not integers")
+        values = list(failures)  # type: ignore[arg-type]  # once: a generator is used up
+    except TypeError:
+        values = []
     bad = [k for k in values
            if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0
            or k > MAX_FAILURES]
     if bad or not values:
         raise InputValidationError(
             f"failures must be one or more integers from 0 to {MAX_FAILURES}; "
-            f"got {failures!r}"
+            f"got {failures!r}. Fix: give one count (failures=1) or several "
+            "(failures=(0, 1))"
         )
     return sorted({int(k) for k in values})
 
@@ -220,7 +229,7 @@ def budget_sweep(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
     budgets_ms: Iterable[float] = DEFAULT_BUDGETS_MS,
-    failures: Iterable[int] = (1,),
+    failures: Iterable[int] | int = (1,),
     *,
     percentile: str = "p99",
     access: str = "ftth",
@@ -252,8 +261,9 @@ def budget_sweep(
         and ``cost``, honoured as in :func:`coverage.planner.plan.plan_sites`).
     budgets_ms : iterable of float, default 20, 30, ..., 100
         Latency budgets, ms, at ``percentile``.
-    failures : iterable of int, default (1,)
-        Failure counts k to tolerate; each demand point needs ``min(k + 1, |N_i|)`` sites.
+    failures : iterable of int or int, default (1,)
+        Failure counts k to tolerate (one integer: one count); each demand point needs
+        ``min(k + 1, |N_i|)`` sites.
     percentile : {"p99", "p50"}, default "p99"
         Percentile the budget is checked at.
     access : str, default "ftth"

@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ...errors import InputValidationError
+from ...inputs.validation import typed_value
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
 from ...resilience.status import COVERAGE_STATUSES, status_label, status_possible
 from .capacity import capacity_view, is_capacitated
@@ -78,10 +79,16 @@ logger = logging.getLogger(__package__)
 
 
 def _validate(
-    plan: Any, tiles: str | None, aggregate: str, max_points: Any, h3_resolution: Any
+    plan: Any, tiles: str | None, aggregate: str, max_points: Any, h3_resolution: Any,
+    m: Any = None, caller: str = "plan_map",
 ) -> str | None:
-    """Collect every problem with the inputs, then raise one error."""
+    """Collect every problem with the inputs, then raise one error (naming ``caller``)."""
+    import folium
+
     problems: list[str] = []
+    if m is not None and not isinstance(m, folium.Map):
+        problems.append(f"m must be a folium.Map to draw on, or None; got {typed_value(m)}. "
+                        f"Fix: pass folium.Map(...), or leave m out for a new map")
     for attr in ("sites", "demand"):
         df = getattr(plan, attr, None)
         if not isinstance(df, pd.DataFrame):
@@ -114,7 +121,7 @@ def _validate(
     ):
         problems.append(f"h3_resolution must be an int in 0..{H3_MAX_RES}, got {h3_resolution!r}")
     if problems:
-        raise InputValidationError("plan_map: " + "; ".join(problems))
+        raise InputValidationError(f"{caller}: " + "; ".join(problems))
     return "osm" if tile_key == "osm" else None
 
 
@@ -327,6 +334,7 @@ def plan_map(
     aggregate: str = "auto",
     max_points: int = MAX_POINTS,
     h3_resolution: int | None = None,
+    caller: str = "plan_map",
 ) -> folium.Map:
     """Draw a coverage plan as an offline-capable Folium map.
 
@@ -357,6 +365,9 @@ def plan_map(
         H3 resolution of the hexagons (0-10). Default: the finest with at most 30,000
         occupied hexagons and on average at least 4 points per hexagon
         (:func:`choose_h3_resolution`).
+    caller : str, default "plan_map"
+        The name the messages give the caller (:meth:`coverage.Plan.explore` gives its
+        own).
 
     Returns
     -------
@@ -407,7 +418,7 @@ def plan_map(
     import folium  # noqa: F401 - fail early, before any work, when folium is missing
 
     t0 = time.perf_counter()
-    tile_key = _validate(plan, tiles, aggregate, max_points, h3_resolution)
+    tile_key = _validate(plan, tiles, aggregate, max_points, h3_resolution, m, caller)
     sites: pd.DataFrame = plan.sites
     demand: pd.DataFrame = plan.demand
     failures = getattr(plan, "failures", None)
