@@ -426,9 +426,9 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
-    from ..planner.plan import Plan
-
-    if not isinstance(plan, Plan):
+    # by its parts, not its class: plan.py imports this module (no import cycle)
+    if not (callable(getattr(plan, "summary", None)) and hasattr(plan, "sites")
+            and hasattr(plan, "demand")):
         raise InputValidationError(
             f"{caller} needs a Plan (from plan_sites) as its first argument; got "
             f"{typed_value(plan)}. Fix: call {caller}(plan_sites(demand, sites), out_dir)")
