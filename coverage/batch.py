@@ -351,7 +351,8 @@ def _check_region(p: Path, name: str, spec: Any, demo: bool) -> dict[str, Any]:
 
 def _config_type_problem(config: Any) -> str:
     """The message for a scenario file given as something else than a path."""
-    return (f"the scenario file must be a path (a str or pathlib.Path) or a BatchConfig; got "
+    return ("the scenario file must be a path (a str or pathlib.Path; run_batch also takes "
+            f"the BatchConfig of load_config); got "
             f"{typed_value(config)}. Fix: write the scenarios to a TOML "
             "file (see docs/batch.md) and pass its path")
 

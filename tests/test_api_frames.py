@@ -465,12 +465,15 @@ def test_a_minimum_population_as_text_is_refused_with_the_number():
     """``geonames_candidates('ES', min_population='100000')`` raised pandas' TypeError
     "Invalid comparison between dtype=float64 and str"."""
     raises_with(geonames_candidates, "ES", min_population="100000",
-                match=["min_population must be a whole number of people >= 0",
+                match=["min_population must be a number of people >= 0",
                        "str '100000'", "min_population=100000"])
     msg = raises_with(geonames_demand, "XX", -1, match=["--country 'XX'", "int -1"])
     assert msg.count("\n") == 1  # both problems in one message
     raises_with(geonames_demand, "LU", None, option="--demo-min-population",
-                match=["--demo-min-population must be a whole number"])
+                match=["--demo-min-population must be a number", "e.g. --demo-min-population "])
+    # a fraction is a threshold like any other (review 124: refused by the first version)
+    assert len(geonames_candidates("ES", 100_000.5)) == len(
+        geonames_candidates("ES", 100_001))
     assert len(geonames_candidates("ES", 100_000.0)) == len(
         geonames_candidates("ES", np.int64(100_000))) == len(geonames_candidates("ES", 100_000))
 

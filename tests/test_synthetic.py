@@ -26,6 +26,18 @@ DEMAND_COLS = ["demand_id", "lat", "lon", "population", "name"]
 SITE_COLS = ["site_id", "lat", "lon", "name", "tier", "required"]
 
 
+def test_every_seed_numpy_takes_is_taken():
+    """Review 124: the argument check refused seed=None, a SeedSequence, a Generator and a
+    list, which numpy.random.default_rng takes (and which worked before it)."""
+    import numpy as np
+
+    a, _ = clustered_instance(50, 5, seed=np.random.SeedSequence(3))
+    b, _ = clustered_instance(50, 5, seed=np.random.default_rng(np.random.SeedSequence(3)))
+    assert a.equals(b)
+    for seed in (None, [1, 2], np.int64(4)):
+        assert len(clustered_instance(50, 5, seed=seed)[0]) == 50
+
+
 def test_clustered_instance_is_seeded():
     d1, s1 = clustered_instance(2_000, 120, seed=7)
     d2, s2 = clustered_instance(2_000, 120, seed=7)
@@ -124,7 +136,8 @@ def test_national_grid_unknown_country():
     ({"bbox": (40, 50, 0)}, "bbox must be 4 numbers"),
     ({"bbox": None}, "bbox must be 4 numbers; got NoneType"),
     ({"n_cities": 0}, "n_cities must be a whole number >= 1"),
-    ({"seed": "a"}, "seed must be a whole number >= 0"),
+    ({"seed": "a"}, "seed must be what numpy.random.default_rng takes"),
+    ({"seed": 1.5}, "seed must be what numpy.random.default_rng takes"),
     ({"n_demand": 2.5}, "n_demand must be a whole number >= 0; got float 2.5"),
     ({"n_demand": "100"}, "n_demand must be a whole number >= 0; got str '100'"),
     ({"n_sites": -1}, "n_sites must be a whole number >= 0"),
@@ -159,7 +172,7 @@ def test_clustered_instance_names_every_bad_argument_at_once():
     (([], 100), {}, "country is an empty list"),
     ((["FR", "XX"], 100), {}, "unknown ISO 3166-1 alpha-2 code(s) 'XX'"),
     ((5, 100), {}, "country must be an ISO code or a list of them"),
-    (("LU", 100), {"seed": "a"}, "seed must be a whole number >= 0"),
+    (("LU", 100), {"seed": "a"}, "seed must be what numpy.random.default_rng takes"),
     (("LU", 100), {"density_per_km2": 0}, "density_per_km2 must be a number above 0"),
     ((["LU", "BE"], 100), {"min_population": "500"}, "min_population must be a whole"),
     ((["LU", "BE"], 100), {"min_population": 10**9}, "no place with >= 1,000,000,000"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputValidationError
-from .validation import typed_value, whole_number
+from .validation import typed_value
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,14 @@ DEMO_MIN_POPULATION = 500
 DEMO_SITE_MIN_POPULATION = 50_000
 
 
+def _real_number(value: Any) -> float | None:
+    """``value`` as a finite float (numpy's too), else ``None``: a bool or text is none."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
 def _meant_number(value: Any) -> int:
     """The whole number ``value`` (text such as ``"100000"``) most likely means, for a
     message's example; :data:`DEMO_SITE_MIN_POPULATION` when none."""
@@ -134,13 +143,14 @@ def geonames_places(country: str = DEMO_COUNTRY,
             + ("empty" if not code else "unknown ISO 3166-1 alpha-2 code")
             + (f". Fix: write {meant} ({_country_names()[meant]})" if meant else
                "; use e.g. US, DE, FR, BE"))
-    least = whole_number(min_population)
+    least = _real_number(min_population)
     if least is None or least < 0:
         name = "min_population" if option == "the minimum population" else option
+        example = (f"{name} {_meant_number(min_population)}" if name.startswith("--")
+                   else f"{name}={_meant_number(min_population)}")  # (review 124)
         problems.append(
-            f"{name} must be a whole number of people >= 0; got "
-            f"{typed_value(min_population)}. Fix: give a number, "
-            f"e.g. min_population={_meant_number(min_population)}")
+            f"{name} must be a number of people >= 0; got "
+            f"{typed_value(min_population)}. Fix: give a number, e.g. {example}")
     if problems:
         raise InputValidationError("\n".join(problems))
     df = all_places()

@@ -95,12 +95,22 @@ def _positive_problem(name: str, value: Any, example: str) -> str | None:
 
 
 def _seed_problem(seed: Any) -> str | None:
-    """The problem of ``seed`` as a seed of :func:`numpy.random.default_rng`, or ``None``."""
-    n = whole_number(seed)
-    if n is not None and n >= 0 and not isinstance(seed, float | np.floating):
+    """The problem of ``seed`` as a seed of :func:`numpy.random.default_rng`, or ``None``:
+    whatever numpy takes (``None``, a whole number, a ``SeedSequence``, a ``Generator``, a
+    list of whole numbers; review 124), but a float (numpy's own TypeError) or text."""
+    if isinstance(seed, float | np.floating | str | bytes | bool):
+        ok = False
+    else:
+        try:
+            np.random.default_rng(seed)
+            ok = True
+        except (TypeError, ValueError):
+            ok = False
+    if ok:
         return None
-    return (f"seed must be a whole number >= 0 (int); got {typed_value(seed)}. Fix: give e.g. "
-            "seed=0 (equal seeds give equal instances)")
+    return (f"seed must be what numpy.random.default_rng takes (a whole number >= 0, None, "
+            f"a SeedSequence or Generator); got {typed_value(seed)}. Fix: give e.g. seed=0 "
+            "(equal seeds give equal instances)")
 
 
 def _raise(function: str, problems: list[str | None]) -> None:

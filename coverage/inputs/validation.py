@@ -154,7 +154,7 @@ def typed_value(value: Any, limit: int = 60) -> str:
     >>> typed_value("100"), typed_value(None)
     ("str '100'", 'NoneType None')
     """
-    text = repr(plain_value(value))
+    text = " ".join(repr(plain_value(value)).split())  # one line (a Series' repr has many)
     return f"{type(value).__name__} {text[:limit]}{'...' if len(text) > limit else ''}"
 
 

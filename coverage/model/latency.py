@@ -265,27 +265,29 @@ def distances_km(distance_km: Any, method: str) -> npt.NDArray[np.float64]:
     Raises
     ------
     InputValidationError
-        Text, bools or other non-numbers; a negative or infinite distance; a lone ``NaN``.
+        Text, bools or other non-numbers; a negative or infinite distance (``NaN`` is no
+        site and gives ``NaN``).
     """
     fix = (f"Fix: give great-circle distances in km as numbers >= 0, e.g. "
            f"{method}(100.0) or {method}(np.array([10.0, 250.0]))")
     raw = np.asarray(distance_km)
     if raw.dtype.kind == "O":  # numbers held as objects (a pandas object column) or None
-        flat = raw.ravel()
-        if all(v is None or v is pd.NA or _is_number(v)
-               or (isinstance(v, float | np.floating) and not isinstance(v, bool))
-               for v in flat):
-            raw = np.array([np.nan if v is None or v is pd.NA else float(v) for v in flat],
-                           dtype=np.float64).reshape(raw.shape)
+        flat = pd.Series(raw.ravel(), dtype=object)
+        kind = pd.api.types.infer_dtype(flat, skipna=True)  # vectorised (review 124)
+        if kind in ("floating", "integer", "mixed-integer-float", "empty"):
+            raw = (pd.array(flat, dtype="Float64").to_numpy(np.float64, na_value=np.nan)
+                   .reshape(raw.shape))
     if raw.dtype.kind not in "iuf":
         raise InputValidationError(
             f"{method}: distance_km must be numbers of km; got {typed_value(distance_km)}. {fix}")
     d = raw.astype(np.float64, copy=False)
-    if d.ndim == 0 and np.isnan(d):
-        raise InputValidationError(
-            f"{method}: distance_km is NaN, which is no distance. {fix} (in an array, a NaN "
-            "entry stands for no site and gives NaN)")
-    bad = (d < 0) | np.isinf(d)  # nan stays nan (no site); these are a caller's mistake
+    # nan stays nan, alone or in an array: no site (review 124: a lone NaN refused broke a
+    # row-by-row apply over a column where NaN means no site)
+    bad = np.zeros(1, dtype=bool)
+    if d.size:  # the extremes first (NaN ignored): the mask only when one is off
+        lo, hi = np.fmin.reduce(d, axis=None), np.fmax.reduce(d, axis=None)
+        if lo < 0 or np.isinf(hi):
+            bad = (d < 0) | np.isinf(d)
     if bad.any():
         first = float(d[bad].flat[0])
         raise InputValidationError(

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,9 +427,11 @@ def write_plan(plan: Plan, out_dir: str | Path | OutputDir, *, map: bool = True,
     OutputWriteError
         A table could not be written (permission, full disk): nothing was swapped in.
     """
-    # by its parts, not its class: plan.py imports this module (no import cycle)
-    if not (callable(getattr(plan, "summary", None)) and hasattr(plan, "sites")
-            and hasattr(plan, "demand")):
+    # the class from the loaded module, not an import (plan.py imports this module): a
+    # Plan exists only once coverage.planner.plan is loaded (review 124: its parts alone
+    # let a look-alike through to an AttributeError)
+    plan_class = getattr(sys.modules.get("coverage.planner.plan"), "Plan", None)
+    if plan_class is None or not isinstance(plan, plan_class):
         raise InputValidationError(
             f"{caller} needs a Plan (from plan_sites) as its first argument; got "
             f"{typed_value(plan)}. Fix: call {caller}(plan_sites(demand, sites), out_dir)")
