@@ -106,3 +106,22 @@ def test_a_region_id_column_is_the_id_and_messages_say_regions(tmp_path):
                      geometry=gpd.points_from_xy([8.7, -9.1], [50.1, 38.7]), crs=4326
                      ).to_file(geo)
     assert read_regions(geo)["region_id"].tolist() == ["fra", "lis"]
+
+
+def test_two_regions_of_one_provider_at_one_place_are_warned_about(caplog):
+    """Tester 120: two rows at one point counted as two regions for the N-1 share without
+    a word. One provider's twins are said; two providers in one metro are not; the
+    built-in table has no twins."""
+    from coverage.model.regions import as_regions, builtin_regions
+
+    with caplog.at_level("WARNING", logger="coverage.model.regions"):
+        as_regions(pd.DataFrame({"region_id": ["a", "b", "c"], "lat": [38.7, 38.7001, 40.0],
+                                 "lon": [-9.1, -9.1, -8.0]}))
+    assert "1 pair(s) of regions of one provider within 1 km" in caplog.text
+    assert "'a' and 'b'" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="coverage.model.regions"):
+        as_regions(pd.DataFrame({"region_id": ["a", "b"], "lat": [38.7, 38.7],
+                                 "lon": [-9.1, -9.1], "provider": ["x", "y"]}))
+        builtin_regions()
+    assert "pair(s) of regions" not in caplog.text

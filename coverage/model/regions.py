@@ -156,7 +156,34 @@ def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
     out["lat"] = sites["lat"].to_numpy(dtype=float)
     out["lon"] = sites["lon"].to_numpy(dtype=float)
     out.attrs["source"] = source
+    _warn_twins(out, source)
     return out
+
+
+#: Regions of one provider closer than this (km) are one place for the two-region share.
+TWIN_REGION_KM = 1.0
+
+
+def _warn_twins(regions: pd.DataFrame, source: str) -> None:
+    """Warn about regions of one provider (or none named) at one place: the two-region
+    (N-1) share counts them as independent (tester 120: two rows at one point gave 37.5 %
+    within one region and 37.5 % within two). Two providers in one metro may be."""
+    from .geo import colocated_pairs
+
+    pairs, _ = colocated_pairs(regions["lat"].to_numpy(float), regions["lon"].to_numpy(float),
+                               TWIN_REGION_KM * 1000.0)
+    if not len(pairs):
+        return
+    prov = regions["provider"].to_numpy(dtype=object)
+    same = pairs[prov[pairs[:, 0]] == prov[pairs[:, 1]]]
+    if not len(same):
+        return
+    ids = regions["region_id"].to_numpy(dtype=object)
+    shown = ", ".join(f"{ids[i]!r} and {ids[j]!r}" for i, j in same[:5].tolist())
+    logger.warning("%s: %d pair(s) of regions of one provider within %g km of each other "
+                   "(%s%s): the share within two regions (N-1) counts them as two "
+                   "independent regions; drop one of each pair if they are one region",
+                   source, len(same), TWIN_REGION_KM, shown, " ..." if len(same) > 5 else "")
 
 
 def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
