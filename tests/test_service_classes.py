@@ -448,28 +448,33 @@ def test_a_capacitated_plan_refuses_classes_on_another_accelerator(tmp_path):
     assert "Traceback" not in r.stderr and not out.exists()
 
 
-def test_batch_checks_class_workloads_before_the_sweep(tmp_path):
-    """A batch takes a class's workload from the scenario's catalog, and refuses a
-    capacitated scenario with a class on another workload before any scenario runs."""
-    from coverage.batch import load_config, run_batch
-
+def class_batch(tmp_path, demand, sites, classes_toml, workloads_toml, rest):
+    """A batch file over ``demand`` and ``sites`` with a class file and a workloads file
+    (its ``[base]`` block, then ``rest``); returns its path."""
     dpath, spath = tmp_path / "d.csv", tmp_path / "s.csv"
-    DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4).to_csv(dpath, index=False)
-    SITES.assign(power_kw=50.0).to_csv(spath, index=False)
-    write(tmp_path / "classes.toml", "[service_classes.gaming]\nbudget_ms = 40\n\n"
-          '[service_classes.nlp]\nbudget_ms = 60\nworkload = "mine"\n')
-    write(tmp_path / "wl.toml", CATALOG)
-    cfg = write(tmp_path / "scenarios.toml", f'''
+    demand.to_csv(dpath, index=False)
+    sites.to_csv(spath, index=False)
+    write(tmp_path / "classes.toml", classes_toml)
+    write(tmp_path / "wl.toml", workloads_toml)
+    return write(tmp_path / "scenarios.toml", f'''
 [base]
 demand = "{dpath}"
 candidates = "{spath}"
 service_classes = "classes.toml"
 workloads = "wl.toml"
-failures = 0
+{rest}''')
 
-[axes]
-budget_ms = [40, 50]
-''')
+
+def test_batch_checks_class_workloads_before_the_sweep(tmp_path):
+    """A batch takes a class's workload from the scenario's catalog, and refuses a
+    capacitated scenario with a class on another workload before any scenario runs."""
+    from coverage.batch import load_config, run_batch
+
+    cfg = class_batch(tmp_path, DEMAND.assign(service_class=["nlp", "gaming", "realtime"] * 4),
+                      SITES.assign(power_kw=50.0),
+                      "[service_classes.gaming]\nbudget_ms = 40\n\n"
+                      '[service_classes.nlp]\nbudget_ms = 60\nworkload = "mine"\n', CATALOG,
+                      "failures = 0\n\n[axes]\nbudget_ms = [40, 50]\n")
     table = run_batch(load_config(cfg), tmp_path / "out", workers=0)
     assert table["ok"].all(), table[["error"]]
     capped = write(tmp_path / "capped.toml", (tmp_path / "scenarios.toml").read_text()

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import run, write
-from test_service_classes import DEMAND, SITES, hand_radius, haversine
+from test_service_classes import DEMAND, SITES, class_batch, hand_radius, haversine
 
 from coverage import plan_sites
 from coverage.errors import InputValidationError
@@ -257,21 +257,8 @@ def test_a_batch_plans_a_pooled_scenario(tmp_path):
     the Python API's plan."""
     from coverage.batch import load_config, run_batch
 
-    dpath, spath = tmp_path / "d.csv", tmp_path / "s.csv"
-    _demand().to_csv(dpath, index=False)
-    _sites().to_csv(spath, index=False)
-    write(tmp_path / "classes.toml", CLASSES_TOML)
-    write(tmp_path / "wl.toml", HEAVY)
-    cfg = write(tmp_path / "scenarios.toml", f'''
-[base]
-demand = "{dpath}"
-candidates = "{spath}"
-service_classes = "classes.toml"
-workloads = "wl.toml"
-requests_per_person_day = {RPPD}
-failures = 1
-budget_ms = 50
-''')
+    cfg = class_batch(tmp_path, _demand(), _sites(), CLASSES_TOML, HEAVY,
+                      f"requests_per_person_day = {RPPD}\nfailures = 1\nbudget_ms = 50\n")
     table = run_batch(load_config(cfg), tmp_path / "out", workers=0)
     assert table["ok"].all(), table[["error"]]
     plan = plan_sites(_demand(), _sites(), budget_ms=50, failures=1, service_classes=CLASSES,
