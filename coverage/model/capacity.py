@@ -341,14 +341,16 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                    target_utilisation: float = DEFAULT_TARGET_UTILISATION,
                    domain_radius_km: float | None = None,
                    demand_source: str = "demand", sites_source: str = "sites",
-                   warn: bool = True, pool: SharedPool | None = None,
-                   row_workload: npt.ArrayLike | None = None) -> CapacitySetup | None:
+                   warn: bool = True, row_workload: npt.ArrayLike | None = None,
+                   workload_catalog: Any = None) -> CapacitySetup | None:
     """The capacity model of a run, or ``None`` (no load: the uncapacitated plan).
 
     ``warn``: log the options a column makes unused (false in a batch's check before the
-    scenarios, which log it each). ``pool`` and ``row_workload``: the rows' workloads when
-    service classes take other workloads than ``workload`` (:func:`shared_pool`); each
-    row's load is then counted in requests/s of ``workload`` (times its weight).
+    scenarios, which log it each). ``row_workload``: every row's workload (its service
+    class's; ``None`` or empty: ``workload``), names of ``workload_catalog`` (``None``:
+    the built-in one); rows on
+    other workloads share the sites' accelerators with ``workload``
+    (:func:`shared_pool`), their load counted in requests/s of ``workload``.
 
     Raises
     ------
@@ -443,9 +445,15 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                        domain_radius_km)
     domains = failure_domains(sites, domain_radius_km, source=sites_source)
     requests = load
+    pool = None
+    if row_workload is not None and workload is not None:
+        from .workloads import WorkloadCatalog
+
+        pool = shared_pool(workload, row_workload,
+                           WorkloadCatalog.builtin() if workload_catalog is None
+                           else workload_catalog, source=demand_source, warn=warn)
     if pool is not None:
-        if row_workload is None:
-            raise ValueError("build_capacity: a pool needs row_workload")
+        assert row_workload is not None
         load = load * pool.row_weights(row_workload)
         _check_weighted(load, pool, demand_source)
     describe = {
@@ -465,9 +473,8 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     }
     if pool is not None:
         assert row_workload is not None
-        names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
-        names = names.where(names.notna() & (names != ""), pool.run.name)
-        by_name = pd.Series(requests).groupby(names.to_numpy()).sum()
+        by_name = pd.Series(requests).groupby(
+            _row_names(row_workload, pool.run.name).to_numpy()).sum()
         pooled = pool.describe()
         for name, entry in pooled.items():
             entry["requests_rps"] = float(by_name.get(name, 0.0))
@@ -479,6 +486,13 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             "pool_memory_unknown": list(pool.memory_unknown),
         })
     return CapacitySetup(load, cap, n_accelerators, power, domains, describe)
+
+
+def _row_names(row_workload: npt.ArrayLike, run_name: str) -> pd.Series:
+    """Every row's workload name, ``run_name`` where the row has none (``None`` or
+    empty)."""
+    names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
+    return names.where(names.notna() & (names != ""), run_name)
 
 
 #: The figures of a workload's system that must match for workloads to share a site's
@@ -527,9 +541,8 @@ class SharedPool:
     def row_weights(self, row_workload: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Every row's weight (1 where the row takes the run's workload: ``None`` or
         empty)."""
-        names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
-        names = names.where(names.notna() & (names != ""), self.run.name)
-        return names.map(self.weights).to_numpy(dtype=np.float64)
+        return _row_names(row_workload, self.run.name).map(self.weights).to_numpy(
+            dtype=np.float64)
 
     def describe(self) -> dict[str, Any]:
         """The pool for ``summary.json["capacity"]["workloads"]``."""
@@ -553,9 +566,8 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
         a model that does not fit its own smallest system, or models that together do not
         fit one system: one message for all of them.
     """
-    names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
-    used = [str(n) for n in pd.unique(names[names.notna() & (names != "")])]
-    others = sorted(n for n in used if n != run.name)
+    used = {str(n) for n in pd.unique(_row_names(row_workload, run.name))}
+    others = sorted(used - {run.name})
     if not others:
         return None
     from .workloads import memory_problem
@@ -580,8 +592,7 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
     per = run.accelerator_memory_gb
     # the models the rows serve: the run's only when some row takes it (tester 119: every
     # row on a class's workload, and the run's 2 GB still refused 16 + 7 GB on 24)
-    run_served = bool((names.isna() | (names == "")).any()) or run.name in used
-    held = {n: w for n, w in workloads.items() if n != run.name or run_served}
+    held = {n: w for n, w in workloads.items() if n in used}
     unknown = tuple(n for n, w in held.items() if w.model_memory_gb is None or per is None)
     total_gb = float(sum(w.model_memory_gb for w in held.values()
                          if w.model_memory_gb is not None))

@@ -33,7 +33,6 @@ from ..model.capacity import (
     build_capacity,
     capacity_column_problems,
     fit_sites,
-    shared_pool,
 )
 from ..model.latency import LatencyModel
 from ..model.problem import Problem, largest_radius
@@ -1553,13 +1552,6 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
     catalog = WorkloadCatalog.from_spec(workloads)
     workload = catalog.get(model.workload)
     n_acc, excluded = fit_sites(sites, workload, tier_catalog, source=sites_source)
-    pool = None
-    if service is not None and (requests_per_person_day is not None
-                                or "load_rps" in demand.columns):
-        # classes on other workloads share the sites' accelerators (refused when they
-        # cannot: another system, no throughput, models too large together)
-        pool = shared_pool(workload, service.workload, catalog, source=demand_source,
-                           warn=warn)
     if len(excluded) and "required" in sites.columns:
         # an existing site the plan must keep cannot be dropped without a word (a tester's
         # find: it left the plan, and only the count of excluded candidates said so)
@@ -1585,8 +1577,12 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                               peak_to_mean=peak_to_mean,
                               target_utilisation=target_utilisation,
                               domain_radius_km=domain_radius_km, demand_source=demand_source,
-                              sites_source=sites_source, warn=warn, pool=pool,
-                              row_workload=None if pool is None else service.workload)
+                              sites_source=sites_source, warn=warn,
+                              # classes on other workloads share the sites' accelerators
+                              # (refused when they cannot: another system, no throughput,
+                              # models too large together)
+                              row_workload=None if service is None else service.workload,
+                              workload_catalog=catalog)
     if capacity is not None and max_sites is not None:
         raise InputValidationError(
             "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
