@@ -681,6 +681,13 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         own_capacity = set(s_valid.loc[given, "site_id"].astype(str))
     doc, table, fleet = _edge_side(plan, workload, cost_model, tier_catalog, site_power,
                                    peak_to_mean, target_utilisation, fit_error, own_capacity)
+    if fleet is not None and not fleet.mean_load_rps > 0:  # not an overflow (tester 120)
+        raise InputValidationError(
+            f"compare: the edge plan of {int(doc['sites'])} site(s) serves no request: "
+            f"every row with a load is out of every candidate's reach at {budget_label}, "
+            "so its price per request has no meaning. Fix: give a load (load_rps) to the "
+            "rows the candidates reach, add candidates near the loaded rows, or allow a "
+            "larger budget (--budget-ms)")
     note = (doc.get("sizing") or {}).get("over_envelope_note")
     if note:  # on the console too, not only in compare.json (tester 120; the facility's
         logger.warning("compare: %s", note)  # own note is said where it is made)
@@ -734,8 +741,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                 fleet.sites.energy_per_util_usd_per_year.sum()),
             # V and R of the breakeven (docs/edge-vs-region.md): the energy that scales
             # with use at the present load, and the present requests a year
-            "energy_at_present_load_usd_per_year": float(
-                (fleet.sites.energy_per_util_usd_per_year * fleet.utilisation_mean).sum()),
+            "energy_at_present_load_usd_per_year": fleet.energy_at_load_usd_per_year,
             "requests_per_year": fleet.mean_load_rps * SECONDS_PER_YEAR,
             "capacity_rps": fleet.capacity_rps,
             "region_cost_per_million_requests": rcost.cost_per_million_requests,
@@ -771,13 +777,6 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         population_exposed=_exposed(plan), preference_share=preference_share,
         thin_utilisation=thin_utilisation)
     doc_all["verdict"] = advisor.verdict(doc_all, preference_share)
-    if fleet is not None and not fleet.mean_load_rps > 0:  # not an overflow (tester 120)
-        raise InputValidationError(
-            f"compare: the edge plan of {int(doc_all['edge']['sites'])} site(s) serves no "
-            "request: every row with a load is out of every candidate's reach at "
-            f"{budget_label}, so its price per request has no meaning. Fix: give a load "
-            "(load_rps) to the rows the candidates reach, add candidates near the loaded "
-            "rows, or allow a larger budget (--budget-ms)")
     bad = _non_finite(doc_all, _PRICED)
     if bad:  # every input is bounded, so this is a guard: never a silent null figure
         raise InputValidationError(

@@ -606,11 +606,14 @@ class FleetCost:
     truck_rolls_per_year: float
 
     @property
+    def energy_at_load_usd_per_year(self) -> float:
+        """The energy that scales with use, at the present load (USD a year)."""
+        return float((self.sites.energy_per_util_usd_per_year * self.utilisation_mean).sum())
+
+    @property
     def fixed_usd_per_year(self) -> float:
         """The annual cost but the energy that scales with use (what stays at zero load)."""
-        s = self.sites
-        return self.total_usd_per_year - float(
-            (s.energy_per_util_usd_per_year * self.utilisation_mean).sum())
+        return self.total_usd_per_year - self.energy_at_load_usd_per_year
 
     @property
     def utilisation(self) -> float:
@@ -872,20 +875,16 @@ def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float 
     ``u* = F / (capacity x seconds x price / 1e6 - E)`` (``E``: that energy at full use);
     the two agree when the energy per unit of capacity is the same at every site.
     """
-    energy = fleet.sites.energy_per_util_usd_per_year
-    fixed = fleet.fixed_usd_per_year
-    used = np.asarray(fleet.utilisation_mean, dtype=np.float64)
-    if fleet.mean_load_rps > 0 and used.size and float(used.max()) > 0:
-        variable = float((energy * used).sum())
+    if fleet.mean_load_rps > 0:  # scale the present load: u* = s* x U
+        variable = fleet.energy_at_load_usd_per_year
         revenue = fleet.mean_load_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
-        if revenue - variable <= 0:
-            return None
-        u = fixed / (revenue - variable) * fleet.utilisation
-        return float(u) if 0 <= u <= 1 else None
-    variable = float(energy.sum())
-    revenue = fleet.capacity_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
+        scale = fleet.utilisation
+    else:  # every site at u
+        variable = float(fleet.sites.energy_per_util_usd_per_year.sum())
+        revenue = fleet.capacity_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
+        scale = 1.0
     if revenue - variable <= 0:
         return None
-    u = fixed / (revenue - variable)
+    u = fleet.fixed_usd_per_year / (revenue - variable) * scale
     return float(u) if 0 <= u <= 1 else None
 
