@@ -374,20 +374,20 @@ def backbone_from_graph(graph: nx.Graph, *, edge_factor: float = DEFAULT_EDGE_FA
 
     # nodes at one place are one PoP: joined by a link of 0 ms, so that the node a user or
     # site attaches to among them (the first in the file) does not decide its route
-    # (tester 116: Bellsouth's two New Orleans nodes are 23 ms apart on the graph)
-    # (within COLOCATED_NODE_M on the sphere, joined transitively: a rounding of the
-    # coordinates split two nodes 2 cm apart across its boundary, and +180 from -180)
-    # equal coordinates first (reviewer 123: 10,000 nodes at one point were 50M pairs),
-    # then the pairs of distinct places within the distance
+    # (tester 116: Bellsouth's two New Orleans nodes are 23 ms apart on the graph). One
+    # place: within COLOCATED_NODE_M on the sphere, transitively (rounded coordinates
+    # split two nodes 2 cm apart across a step, and +180 from -180). Equal coordinates
+    # are grouped first, then pairs of distinct places sought (review 123: 10,000 nodes
+    # at one point were 50M pairs).
     same = pd.DataFrame({"lat": lat, "lon": lon}).groupby(
         ["lat", "lon"], sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(nodes))).groupby(same).min().to_numpy()
-    pairs, _ = colocated_pairs(lat[first], lon[first], COLOCATED_NODE_M)
+    rep = pd.Series(np.arange(len(nodes))).groupby(same).min().to_numpy()  # one per place
+    pairs, _ = colocated_pairs(lat[rep], lon[rep], COLOCATED_NODE_M)
     head = same
     if len(pairs):
         _, place = connected_components(sp.coo_array(
             (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-            shape=(len(first), len(first))), directed=False)
+            shape=(len(rep), len(rep))), directed=False)
         head = place[same]
     first_of = pd.Series(np.arange(len(nodes))).groupby(head).transform("min").to_numpy()
     twin = np.flatnonzero(first_of != np.arange(len(nodes)))

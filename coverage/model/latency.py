@@ -248,8 +248,8 @@ def _check_pair(name: str, pair: tuple[float, float], problems: list[str]) -> No
 
 def distances_km(distance_km: Any, method: str) -> npt.NDArray[np.float64]:
     """``distance_km`` as a float array once it is checked: real numbers >= 0 km, not
-    infinite. ``NaN`` entries of an array stay (no site: the latency is ``NaN``); a single
-    ``NaN`` distance is refused (it is no distance).
+    infinite. ``NaN`` (or ``None``), alone or in an array, stays: no site, the latency is
+    ``NaN``.
 
     Parameters
     ----------
@@ -447,7 +447,7 @@ class LatencyModel:
         Raises
         ------
         InputValidationError
-            A distance that is not a number, negative or infinite, or a lone ``NaN`` (see
+            A distance that is not a number, negative or infinite (see
             :func:`distances_km`); a quantile other than ``"p50"`` or ``"p99"``.
         """
         if quantile not in PERCENTILES:
@@ -562,8 +562,8 @@ class LatencyModel:
         ------
         InputValidationError
             A distance that is not a number, negative (it would lower the latency below
-            distance 0's) or infinite, or a lone ``NaN``; a ``NaN`` entry of an array is no
-            site, and its latency ``NaN`` (see :func:`distances_km`).
+            distance 0's) or infinite; a ``NaN`` distance is no site, and its latency
+            ``NaN`` (see :func:`distances_km`).
         """
         d = distances_km(distance_km,
                          f"{percentile}_ms" if percentile in PERCENTILES else "latency_ms")

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputValidationError
-from .geo import count_within, nearest, unit_tree, unit_xyz
+from .geo import colocated_pairs, count_within, nearest, unit_tree, unit_xyz
 from .latency import LatencyModel
 from .problem import RowLatency
 
@@ -168,8 +168,6 @@ def _warn_twins(regions: pd.DataFrame, source: str) -> None:
     """Warn about regions of one provider (or none named) at one place: the two-region
     (N-1) share counts them as independent (tester 120: two rows at one point gave 37.5 %
     within one region and 37.5 % within two). Two providers in one metro may be."""
-    from .geo import colocated_pairs
-
     pairs, _ = colocated_pairs(regions["lat"].to_numpy(float), regions["lon"].to_numpy(float),
                                TWIN_REGION_KM * 1000.0)
     if not len(pairs):

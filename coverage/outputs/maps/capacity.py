@@ -278,11 +278,11 @@ def scenario_payload(scenarios: Any, loads: Any, site_ids: list[str],
 
 
 def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.float64],
-            util: npt.NDArray[np.float64], palette: list[str]) -> str:
+            util: npt.NDArray[np.float64], palette: list[str],
+            unit: str = "requests/s") -> str:
     """The legend's capacity block: utilisation ramp, thin sites, sizes and the headline
     capacity figures."""
     info = summary.get("capacity") if isinstance(summary.get("capacity"), Mapping) else {}
-    unit = load_unit(info)  # requests/s of the run's workload when classes share a pool
     n_thin = int((np.isfinite(util) & (util < THIN_BELOW)).sum())
     ok = cap[np.isfinite(cap) & (cap > 0)]
     ramp = ", ".join(palette[i] for i in np.linspace(0, len(palette) - 1, 9).astype(int))
@@ -365,9 +365,11 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
         "saturatedColor": SATURATED_COLOR,
         **explorer,
     }
+    # requests/s of the run's workload when service classes share a pool of accelerators
+    unit = load_unit(summary.get("capacity"))
     return CapacityView(
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
-        popup_rows=_popup_rows(sites, util, load_unit(summary.get("capacity"))),
-        legend=_legend(summary, scenarios, cap, util, palette),
+        popup_rows=_popup_rows(sites, util, unit),
+        legend=_legend(summary, scenarios, cap, util, palette, unit),
     )
