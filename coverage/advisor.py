@@ -356,6 +356,7 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
         return float(x) if x is not None and math.isfinite(float(x)) else None
 
     e_cost = finite(edge.get("cost_per_million_requests"))
+    e_share = edge["coverage"]["share_within_budget"] if edge["feasible"] else None
     r_cost = finite(region["cost_per_million_requests"])
     share = region["coverage"]["share_within_budget"]
     population = finite((edge.get("coverage") or {}).get("population"))  # all the people
@@ -406,23 +407,23 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
         rec = "region"
         why = (f"the region already meets the budget for {_pct(share)} of people (at least "
                f"{_pct(preference_share)}): the budget is a preference here")
-    elif edge["coverage"]["share_within_budget"] == share and cheaper == "edge":
+    elif e_share == share and cheaper == "edge":
         rec = "either"
         why = (f"the edge keeps the same people within budget as the region "
                f"({_pct(share)}) and costs less per request, as a small private region "
                "would, not for its latency")
-    elif edge["coverage"]["share_within_budget"] <= share:
+    elif e_share <= share:
         # tester 120: "edge (the edge keeps another -28.8 % ...)" for a fleet that kept
         # fewer people within budget than the region, at a higher price
         rec = "region"
         why = (f"the budget binds, but the edge keeps no more people within it "
-               f"({_pct(edge['coverage']['share_within_budget'])} against the region's "
+               f"({_pct(e_share)} against the region's "
                f"{_pct(share)}): its candidates do not reach the people the region misses"
                + ("" if not (e_cost and r_cost) else
                   f"; it costs {_ratio(e_cost, r_cost)} the region's price per request"))
     else:
         rec = "edge"
-        gain = edge["coverage"]["share_within_budget"] - share
+        gain = e_share - share
         binds = ("the budget binds" if sov_share <= 0 else
                  f"the budget and data sovereignty bind ({_pct(sov_share)} of people may "
                  "not leave for a region)")

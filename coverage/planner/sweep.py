@@ -171,12 +171,12 @@ def _failures(failures: Iterable[Any] | int) -> list[int]:
 
     if isinstance(failures, int | np.integer) and not isinstance(failures, bool):
         failures = (failures,)
-    try:
-        if isinstance(failures, str | bytes):
-            raise TypeError("not integers")
-        values = list(failures)  # type: ignore[arg-type]  # once: a generator is used up
-    except TypeError:
-        values = []
+    values: list[Any] = []  # (text, or nothing to iterate: refused below)
+    if not isinstance(failures, str | bytes):
+        try:
+            values = list(failures)  # type: ignore[arg-type]  # once: a generator is used up
+        except TypeError:
+            pass
     bad = [k for k in values
            if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0
            or k > MAX_FAILURES]
