@@ -25,6 +25,20 @@ from coverage.batch import TABLE_COLUMNS, check_scenarios, load_config, run_batc
 WEST_BASE = (f'[base]\ndemand = "{DATA / "west_demand.csv"}"\n'
              f'candidates = "{DATA / "west_candidates.csv"}"\n')
 
+def west_swept_once(tmp_path, name, budgets_ms):
+    """A batch of the west data (N-0, short limits) over ``budgets_ms``, run once into
+    ``tmp_path / name``: its file, text and output directory."""
+    from coverage.batch import run_batch
+
+    cfg = tmp_path / "s.toml"
+    text = (WEST_BASE + "time_limit_s = 10\nkmedian_time_limit_s = 1\nfailures = 0\n"
+            f"[axes]\nbudget_ms = {list(budgets_ms)}\n")
+    cfg.write_text(text)
+    out = tmp_path / name
+    run_batch(cfg, out, workers=0)
+    return cfg, text, out
+
+
 CONFIG = f"""
 [base]
 demand = "{DATA / 'west_demand.csv'}"
@@ -1780,13 +1794,7 @@ def test_an_interrupt_leaves_a_hand_edited_table_alone(tmp_path, caplog):
 
     from coverage.batch import run_batch
 
-    cfg = tmp_path / "s.toml"
-    text = (WEST_BASE
-            + 'time_limit_s = 10\n'
-            'kmedian_time_limit_s = 1\nfailures = 0\n[axes]\nbudget_ms = [40, 50]\n')
-    cfg.write_text(text)
-    out = tmp_path / "out"
-    run_batch(cfg, out, workers=0)
+    cfg, text, out = west_swept_once(tmp_path, "out", [40, 50])
     cfg.write_text(text.replace("[40, 50]", "[40, 50, 60, 70]"))
 
     def edit_then_interrupt(done, total, row):
@@ -2023,13 +2031,7 @@ def test_a_root_run_into_a_users_sweep_keeps_its_files_the_users(tmp_path):
     root (the swap of a plan directory keeps the owner; a batch's had no such step)."""
     from coverage.batch import run_batch
 
-    cfg = tmp_path / "s.toml"
-    text = (WEST_BASE
-            + 'failures = 0\n'
-            'time_limit_s = 10\nkmedian_time_limit_s = 1\n[axes]\nbudget_ms = [40]\n')
-    cfg.write_text(text)
-    out = tmp_path / "bo"
-    run_batch(cfg, out, workers=0)
+    cfg, text, out = west_swept_once(tmp_path, "bo", [40])
     for p in [out, *out.rglob("*")]:
         os.chown(p, 65534, 65534, follow_symlinks=False)
     cfg.write_text(text.replace("[40]", "[40, 50]"))
