@@ -94,7 +94,23 @@ def test_classes_on_two_workloads_share_one_pool(tmp_path, failures):
     per_site = flows.groupby("site_id")["load_rps"].sum()
     limit = (s["n_accelerators"] * VISION.throughput_rps * DEFAULT_TARGET_UTILISATION)
     assert (per_site <= limit.reindex(per_site.index) * (1 + 1e-9)).all()
+    # each flow's own requests, and every site's requests by workload, recounted from the
+    # weighted flows and the rows' classes
     d = demand.set_index("demand_id")
+    heavy = (d["service_class"] == "nlp").reindex(flows["demand_id"]).to_numpy()
+    np.testing.assert_array_equal(flows["workload"].astype(str).to_numpy(),
+                                  np.where(heavy, "heavy-l4", "vision-l4"))
+    hand = flows["load_rps"].to_numpy() / np.where(heavy, 10.0, 1.0)
+    np.testing.assert_allclose(flows["requests_rps"].to_numpy(), hand, rtol=1e-12)
+    for w, mask in (("heavy-l4", heavy), ("vision-l4", ~heavy)):
+        by_site = pd.Series(hand[mask]).groupby(flows["site_id"].to_numpy()[mask]).sum()
+        np.testing.assert_allclose(s[f"requests_{w}_rps"].to_numpy(),
+                                   by_site.reindex(s.index).fillna(0.0).to_numpy(),
+                                   rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        s["requests_rps"].to_numpy(),
+        s["requests_heavy-l4_rps"].to_numpy() + s["requests_vision-l4_rps"].to_numpy())
+    assert s["requests_rps"].sum() == pytest.approx(requests.sum(), rel=1e-9)
     budget = d["service_class"].map({"gaming": 40.0, "nlp": 60.0, "realtime": 50.0})
     for r in flows.itertuples(index=False):
         dist = haversine(d.at[r.demand_id, "lat"], d.at[r.demand_id, "lon"],
@@ -130,6 +146,15 @@ def test_the_command_line_says_and_writes_the_pool(tmp_path):
     assert "requests/s of vision-l4 of capacity" in r.stdout + r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["capacity"]["workloads"]) == {"vision-l4", "heavy-l4"}
+    # the requests of each workload per site and per flow, in their own units
+    sites = pd.read_csv(out / "sites.csv")
+    assert {"requests_rps", "requests_vision-l4_rps", "requests_heavy-l4_rps"} <= set(
+        sites.columns)
+    assert sites["requests_rps"].sum() == pytest.approx(
+        summary["capacity"]["requests_total_rps"], rel=1e-9)
+    flows = pd.read_csv(out / "flows.csv")
+    assert set(flows["workload"]) == {"vision-l4", "heavy-l4"}
+    assert flows["requests_rps"].sum() == pytest.approx(sites["requests_rps"].sum())
     html = (out / "report.html").read_text()
     assert "Workloads on one pool" in html and "requests/s of vision-l4" in html
     r = run("report", out)

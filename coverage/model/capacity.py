@@ -282,6 +282,13 @@ class CapacitySetup:
         Failure domain per candidate (``None``: each site alone).
     describe : dict
         Where load and capacity came from (``summary.json["capacity"]``).
+    row_workload : numpy.ndarray or None
+        With a shared pool (service classes on several workloads): every demand point's
+        workload name (the run's where its class names none); ``None`` otherwise.
+    row_weight : numpy.ndarray or None
+        With a shared pool: every demand point's weight, the requests/s of the run's
+        workload one of its requests counts for (``load_rps`` is its requests times
+        this); ``None`` otherwise (every weight 1).
     """
 
     load_rps: npt.NDArray[np.float64]
@@ -290,6 +297,29 @@ class CapacitySetup:
     power_kw: npt.NDArray[np.float64]
     domains: npt.NDArray[Any] | None
     describe: dict[str, Any] = field(default_factory=dict)
+    row_workload: npt.NDArray[np.object_] | None = None
+    row_weight: npt.NDArray[np.float64] | None = None
+
+    def requests_rps(self, point: npt.ArrayLike, load_rps: npt.ArrayLike,
+                     ) -> npt.NDArray[np.float64]:
+        """Requests/s of the points' own workloads from loads in the capacity's unit.
+
+        Parameters
+        ----------
+        point : array_like of int
+            Demand point of every load.
+        load_rps : array_like of float
+            Loads (or flows) in requests/s of the run's workload.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``load_rps`` over the point's weight (``load_rps`` itself without a pool).
+        """
+        load = np.asarray(load_rps, dtype=np.float64)
+        if self.row_weight is None:
+            return load.copy()
+        return load / self.row_weight[np.asarray(point, dtype=np.int64)]
 
     def load_text(self) -> str:
         """The total load for a progress line: ``"N requests/s at peak"``, with the unit
@@ -446,6 +476,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     domains = failure_domains(sites, domain_radius_km, source=sites_source)
     requests = load
     pool = None
+    names = weights = None
     if row_workload is not None and workload is not None:
         from .workloads import WorkloadCatalog
 
@@ -454,7 +485,9 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                            else workload_catalog, source=demand_source, warn=warn)
     if pool is not None:
         assert row_workload is not None
-        load = load * pool.row_weights(row_workload)
+        names = _row_names(row_workload, pool.run.name).to_numpy(dtype=object)
+        weights = pool.row_weights(row_workload)
+        load = load * weights
         _check_weighted(load, pool, demand_source)
     describe = {
         "load_from": load_from,
@@ -472,9 +505,8 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
         "splittable": True,
     }
     if pool is not None:
-        assert row_workload is not None
-        by_name = pd.Series(requests).groupby(
-            _row_names(row_workload, pool.run.name).to_numpy()).sum()
+        assert names is not None
+        by_name = pd.Series(requests).groupby(names).sum()
         pooled = pool.describe()
         for name, entry in pooled.items():
             entry["requests_rps"] = float(by_name.get(name, 0.0))
@@ -485,7 +517,8 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
             "pool_memory_gb": pool.memory_gb,
             "pool_memory_unknown": list(pool.memory_unknown),
         })
-    return CapacitySetup(load, cap, n_accelerators, power, domains, describe)
+    return CapacitySetup(load, cap, n_accelerators, power, domains, describe,
+                         row_workload=names, row_weight=weights)
 
 
 def _row_names(row_workload: npt.ArrayLike, run_name: str) -> pd.Series:

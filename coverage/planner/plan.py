@@ -2002,6 +2002,16 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
                                          point_order=p_key, site_order=s_key)
     flows = pd.DataFrame({"demand_id": demand_ids[point], "site_id": ids[site],
                           "load_rps": flow_rps})
+    per_workload = None
+    if capacity.row_workload is not None:  # a shared pool: each flow's own requests too
+        names = pd.Categorical(capacity.row_workload[point])
+        requests = capacity.requests_rps(point, flow_rps)
+        flows["workload"] = names
+        flows["requests_rps"] = requests
+        # requests/s of each workload at each site, normal operation (one bincount each)
+        per_workload = {str(w): np.bincount(site[names.codes == c], minlength=len(ids),
+                                            weights=requests[names.codes == c])
+                        for c, w in enumerate(names.categories)}
     # utilisation of the chosen sites only: scenarios x chosen, not x every candidate
     cap_c = cap[chosen]
     util = (np.stack([s.site_load_rps[chosen] for s in result.scenarios])
@@ -2031,6 +2041,13 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["power_kw"] = capacity.power_kw[j]
     out["capacity_rps"] = cap[j]
     out["load_rps"] = normal.site_load_rps[j]
+    if per_workload is not None:  # requests of every workload, in their own units
+        pooled = capacity.describe.get("workloads") or {}
+        order = [w for w in pooled if w in per_workload] + sorted(
+            w for w in per_workload if w not in pooled)
+        out["requests_rps"] = sum(per_workload[w][j] for w in order)
+        for w in order:
+            out[f"requests_{w}_rps"] = per_workload[w][j]
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
