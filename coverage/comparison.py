@@ -35,6 +35,7 @@ from .model.costs import (
     SECONDS_PER_YEAR,
     CostModel,
     FleetCost,
+    RegionCostResult,
     breakeven_utilisation,
     fleet_cost,
     region_cost,
@@ -203,6 +204,47 @@ def _region_workload(catalog: Any, workload: Any, costs: CostModel,
         f"price for {workload.accelerator!r} and no workload of the same model runs on an "
         "accelerator the region rents. Fix: give a region workload (--region-workload NAME) "
         "or set region_hour_usd for that accelerator in a --costs file")
+
+
+def _pool_problems(service: Any, ctx: dict[str, Any], source: str) -> list[str]:
+    """The problems of service classes on other workloads than the edge plan's: they must
+    share its pool of accelerators (:func:`coverage.model.capacity.shared_pool`, the
+    plan's own check, made before any work) and the region must serve each of them (its
+    workload on an accelerator the region rents: ``--region-workload`` names the run's
+    only, the others take the same model on a rented accelerator). Sets
+    ``ctx["region_workloads"]``: workload name -> the region's, for every workload of the
+    rows (``None`` when every row takes the run's)."""
+    from .model.capacity import row_workload_names, shared_pool
+
+    run, catalog, costs = ctx["workload"], ctx.get("catalog"), ctx.get("costs")
+    try:
+        pool = shared_pool(run, service.workload, catalog, source=source, warn=False)
+    except InputValidationError as exc:
+        return [str(exc)]
+    if pool is None or costs is None or ctx.get("region_workload") is None:
+        return []
+    found: list[str] = []
+    region: dict[str, Any] = {}
+    names = {str(n) for n in pd.unique(row_workload_names(service.workload, run.name))}
+    for name in sorted(names, key=lambda n: (n != run.name, n)):  # the run's first
+        if name == run.name:
+            region[name] = ctx["region_workload"]
+            continue
+        try:
+            rw = _region_workload(catalog, pool.workloads[name], costs, None)
+            if rw.throughput_rps is None:
+                raise InputValidationError(
+                    f"region workload {rw.name!r} (the region's for the service classes on "
+                    f"{name!r}) has no throughput_rps, so the region's accelerator-hours "
+                    f"are unknown. Fix: set throughput_rps in [workloads.{rw.name}] "
+                    "(--workloads FILE)")
+            region_cost(costs, mean_load_rps=1.0, accelerator=rw.accelerator,
+                        throughput_rps=float(rw.throughput_rps))  # a missing price
+            region[name] = rw
+        except InputValidationError as exc:
+            found.append(f"{exc} (the service classes on {name!r})")
+    ctx["region_workloads"] = region if not found else None
+    return found
 
 
 def refused_plan_options(*, max_sites: Any, objective: Any, aggregate_km: Any,
@@ -458,14 +500,15 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                 "request. Fix: give the rows their peak load, or drop the column and use "
                 "requests_per_person_day")
         if ctx.get("workload") is not None:  # the edge plan is capacitated: its classes
-            from .planner.plan import refuse_other_workloads, resolve_plan_service
+            from .planner.plan import resolve_plan_service
 
-            try:  # take the plan's workload (the plan refused after the region's coverage)
-                service = resolve_plan_service(
+            try:  # on other workloads share the plan's pool (refused here, not after the
+                service = resolve_plan_service(  # region's coverage, when they cannot)
                     d, budget_ms=budget_ms, percentile=percentile,
                     service_classes=service_classes, workloads=workloads, source=demand_source)
+                ctx["service"] = service
                 if service is not None:
-                    refuse_other_workloads(service, ctx["workload"].name, demand_source)
+                    found += _pool_problems(service, ctx, demand_source)
             except InputValidationError as exc:
                 found.append(str(exc))
     cost_model = ctx.get("costs")
@@ -652,9 +695,15 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     rc["population"] = total_pop
     rc["population_sovereign"] = float(d.loc[sovereign, "population"].sum())
     here = rc[rc["budget_ms"] == budget].iloc[0]
-    by_class = _region_by_class(d, d_region, regions, budget, pct, region_model, access,
+    # the region's workload for each of the rows' (service classes on other workloads
+    # than the run's: the same model on an accelerator the region rents)
+    r_workloads = ctx.get("region_workloads") or {workload.name: r_workload}
+    region_models = {name: (rw.name, region_model if name == workload.name else
+                            model.with_workload(rw.name, {rw.name: tuple(rw.inference_ms)}))
+                     for name, rw in r_workloads.items()}
+    by_class = _region_by_class(d, d_region, regions, budget, pct, region_models, access,
                                 plan_options.get("service_classes"), total_pop,
-                                workloads=workloads)
+                                workloads=workloads, run_workload=workload.name)
     headline = {k: float(here[k]) for k in (
         "population_within_budget", "share_within_budget", "population_within_budget_n1",
         "share_within_budget_n1", "mean_latency_ms", "median_distance_km",
@@ -691,22 +740,18 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     note = (doc.get("sizing") or {}).get("over_envelope_note")
     if note:  # on the console too, not only in compare.json (tester 120; the facility's
         logger.warning("compare: %s", note)  # own note is said where it is made)
-    # the same load from a region: the load the demand asks for (all of it)
-    if plan is not None:
-        peak_total = float(plan.summary()["capacity"]["load_total_rps"])
-    elif has_load:
-        peak_total = float(pd.to_numeric(d["load_rps"], errors="coerce").fillna(0).sum())
-    else:
-        peak_total = total_pop * rppd / 86400.0 * peak_to_mean  # type: ignore[operator]
+    # the same load from a region: the requests the demand asks for (all of them), each
+    # workload's on the region's workload for it
+    peak_by = _peak_requests_by_workload(d, ctx.get("service"), workload.name, rppd,
+                                         peak_to_mean)
+    peak_total = float(sum(peak_by.values()))
     mean_total = peak_total / peak_to_mean
-    rcost = region_cost(cost_model, mean_load_rps=mean_total,
-                        accelerator=r_workload.accelerator,
-                        throughput_rps=float(r_workload.throughput_rps))
+    rcost, r_parts = _region_cost_by_workload(cost_model, peak_by, r_workloads, peak_to_mean)
     region = {
         "regions": int(len(regions)),
         "providers": sorted(regions["provider"].dropna().astype(str).unique().tolist())
         if "provider" in regions.columns else [],
-        "workload": r_workload.name, "accelerator": r_workload.accelerator,
+        "workload": r_workload.name, "accelerator": rcost.accelerator,
         "coverage": {"budget_ms": budget, "percentile": pct, "budget": budget_label,
                      **headline, **({"note": "every person's data is sovereign (may not "
                                      "leave for a region): the region serves nobody, so "
@@ -715,8 +760,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                                     else {})},
         "utilisation": {"utilisation": rcost.utilisation,
                         "accelerators_mean": rcost.accelerators_mean,
-                        "accelerators_if_sized_for_peak":
-                            peak_total / (float(r_workload.throughput_rps) * rcost.utilisation),
+                        "accelerators_if_sized_for_peak": rcost.accelerators_mean
+                        * peak_to_mean,
                         "note": "pooled: the region rents accelerator-hours for the mean "
                                 "load at its utilisation"},
         "load": {"peak_rps": peak_total, "mean_rps": mean_total,
@@ -730,6 +775,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                                 if total_pop > 0 else None),
         "power_usd_per_kwh": cost_model.region.power_usd_per_kwh,
     }
+    if len(r_parts) > 1 or workload.name not in r_parts:  # service classes' workloads
+        region["workloads"] = r_parts
     breakeven: dict[str, Any] = {"utilisation": None, "fleet_utilisation": None,
                                  "note": "no edge plan"}
     if fleet is not None:
@@ -742,7 +789,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             # V and R of the breakeven (docs/edge-vs-region.md): the energy that scales
             # with use at the present load, and the present requests a year
             "energy_at_present_load_usd_per_year": fleet.energy_at_load_usd_per_year,
-            "requests_per_year": fleet.mean_load_rps * SECONDS_PER_YEAR,
+            "requests_per_year": fleet.mean_requests_rps * SECONDS_PER_YEAR,
             "capacity_rps": fleet.capacity_rps,
             "region_cost_per_million_requests": rcost.cost_per_million_requests,
             "fleet_utilisation": fleet.utilisation,
@@ -818,11 +865,17 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
              else np.full(len(sites), "default", dtype=object))
     mean = peak / peak_to_mean
+    # service classes on several workloads sharing the accelerators: the load is in
+    # requests/s of the run's workload (accelerator time); the prices per request count
+    # each workload's own requests (sites.csv's requests_rps)
+    pooled = "requests_rps" in sites.columns
+    requests_peak = (sites["requests_rps"].to_numpy(dtype=np.float64) if pooled else peak)
     fleet = fleet_cost(costs, tiers=tiers, n_accelerators=n, mean_load_rps=mean,
                        accelerator=workload.accelerator, throughput_rps=thr,
                        accelerator_w=float(workload.accelerator_w or 0.0),
                        host_w=float(workload.host_w or 0.0), pue=pue,
-                       accelerators_per_host=int(workload.accelerators_per_host))
+                       accelerators_per_host=int(workload.accelerators_per_host),
+                       mean_requests_rps=float(requests_peak.sum()) / peak_to_mean)
     raw = n * thr
     u_peak = np.divide(peak, raw, out=np.zeros_like(peak), where=raw > 0)
     u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
@@ -853,6 +906,9 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
         "operations_usd_per_year": sc.operations_usd_per_year,
         "total_usd_per_year": sc.total_usd_per_year,
     })
+    if pooled:  # the loads above are in requests/s of the run's workload
+        table.insert(table.columns.get_loc("peak_load_rps"), "peak_requests_rps",
+                     requests_peak)
     served_pop = float(s["population_covered"])
     n1_safe = _n1_safe(plan)
     complete = bool(cap_info.get("scenarios_complete", True))
@@ -907,8 +963,14 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                     "= daily mean load, peak = peak hour, worst = the worst failure "
                     "scenario's peak",
         },
-        "load": {"peak_rps": float(peak.sum()), "mean_rps": float(mean.sum()),
-                 "requests_per_year": float(mean.sum()) * SECONDS_PER_YEAR},
+        "load": {"peak_rps": float(requests_peak.sum()),
+                 "mean_rps": fleet.mean_requests_rps,
+                 "requests_per_year": fleet.mean_requests_rps * SECONDS_PER_YEAR,
+                 **({"load_unit": cap_info.get("load_unit"),
+                     "peak_in_load_unit_rps": float(peak.sum()),
+                     "note": "requests/s of every workload; utilisation and sizing count "
+                             "them in the load unit (each workload's accelerator time)"}
+                    if pooled else {})},
         "capex_usd": float(sc.capex_usd.sum()),
         "cost_usd_per_year": {**fleet.by_line_usd_per_year,
                               "total": fleet.total_usd_per_year},
@@ -923,13 +985,71 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     return doc, table, fleet
 
 
+def _peak_requests_by_workload(d: pd.DataFrame, service: Any, run: str,
+                               rppd: float | None, peak_to_mean: float) -> dict[str, float]:
+    """The demand's peak requests/s by the rows' workload (``run`` where a row's service
+    class names none): its ``load_rps`` column, else population x ``rppd`` x
+    ``peak_to_mean`` / 86,400; every row, served or not."""
+    from .model.capacity import row_workload_names
+
+    if rppd is None:
+        req = pd.to_numeric(d["load_rps"], errors="coerce").fillna(0.0).to_numpy(
+            dtype=np.float64)
+    else:
+        req = d["population"].to_numpy(dtype=np.float64) * rppd / 86400.0 * peak_to_mean
+    if service is None:
+        return {run: float(req.sum())}
+    by = pd.Series(req).groupby(row_workload_names(service.workload, run).to_numpy()).sum()
+    return {str(k): float(v) for k, v in sorted(by.items(), key=lambda kv: (kv[0] != run,
+                                                                              kv[0]))}
+
+
+def _region_cost_by_workload(costs: CostModel, peak_by: Mapping[str, float],
+                             r_workloads: Mapping[str, Any], peak_to_mean: float,
+                             ) -> tuple[RegionCostResult, dict[str, dict[str, Any]]]:
+    """The region's price of every workload's mean requests on the region's workload for
+    it, summed (one workload: :func:`region_cost` itself), and each workload's part for
+    ``compare.json["region"]["workloads"]``. The combined ``region_hour_usd`` is the mean
+    price of the rented accelerator-hours; the cost per million requests is over every
+    workload's requests (each counts one request, whatever its accelerator time)."""
+    parts = {name: region_cost(costs, mean_load_rps=peak / peak_to_mean,
+                               accelerator=r_workloads[name].accelerator,
+                               throughput_rps=float(r_workloads[name].throughput_rps))
+             for name, peak in peak_by.items()}
+    doc = {name: {"region_workload": r_workloads[name].name,
+                  "accelerator": r.accelerator, "peak_rps": peak_by[name],
+                  "mean_rps": peak_by[name] / peak_to_mean,
+                  "accelerators_mean": r.accelerators_mean,
+                  "region_hour_usd": r.region_hour_usd,
+                  "cost_usd_per_year": r.total_usd_per_year,
+                  "cost_per_million_requests": r.cost_per_million_requests}
+           for name, r in parts.items()}
+    if len(parts) == 1:
+        return next(iter(parts.values())), doc
+    hours = sum(r.accelerator_hours_per_year for r in parts.values())
+    compute = sum(r.compute_usd_per_year for r in parts.values())
+    network = sum(r.network_usd_per_year for r in parts.values())
+    total = compute + network
+    requests_m = sum(peak_by.values()) / peak_to_mean * SECONDS_PER_YEAR / 1e6
+    accelerators = sorted({r.accelerator for r in parts.values()})
+    first = next(iter(parts.values()))
+    combined = RegionCostResult(
+        " + ".join(accelerators), compute / hours if hours > 0 else first.region_hour_usd,
+        first.utilisation, sum(r.accelerators_mean for r in parts.values()), hours, compute,
+        network, total, total / requests_m if requests_m > 0 else math.nan)
+    return combined, doc
+
+
 def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
-                     budget: float, pct: str, model: Any, access: str,
+                     budget: float, pct: str, models: Mapping[str, tuple[str, Any]],
+                     access: str,
                      service_classes: Any, total_pop: float, *,
-                     workloads: Any = None) -> list[dict[str, Any]] | None:
+                     workloads: Any = None, run_workload: str = "",
+                     ) -> list[dict[str, Any]] | None:
     """The region's coverage of each service class at the class's own budget, percentile
-    and workload (its inference time from the ``workloads`` catalog; ``None`` without
-    per-row budgets)."""
+    and workload (``models``: the rows' workload name -> the region's workload for it and
+    its latency model, ``run_workload``'s for rows naming none; ``None`` without per-row
+    budgets)."""
     from .model.regions import region_coverage
     from .planner.plan import resolve_plan_service
 
@@ -943,15 +1063,16 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
     for label, rows in labels.groupby(labels, sort=True).groups.items():
         idx = np.asarray(rows, dtype=np.int64)
         b, p, w = float(eff[idx[0]]), str(service.percentile[idx[0]]), service.workload[idx[0]]
-        # the region serves its own workload (``model``) for the edge's: a class names no
-        # other (compare_data_problems refuses it, the edge plan being capacitated)
-        m = model
+        # the region serves its own workload for the class's (the same model on an
+        # accelerator it rents: compare_data_problems resolved one for each)
+        r_name, m = models[str(w) if w else run_workload]
         sub = d_region.iloc[idx]
         row = region_coverage(sub, regions, [b], model=m, access=access,
                               percentile=p).iloc[0]
         people = float(d["population"].to_numpy(dtype=np.float64)[idx].sum())
         out.append({"service_class": str(label), "budget_ms": b, "percentile": p,
-                    "workload": str(w) if w else model.workload, "population": people,
+                    "workload": str(w) if w else run_workload,
+                    "region_workload": r_name, "population": people,
                     "population_within_budget": float(row["population_within_budget"]),
                     "population_within_budget_n1": float(row["population_within_budget_n1"]),
                     "share_within_budget": (float(row["population_within_budget"]) / people

@@ -792,30 +792,54 @@ def test_fit_figures_name_where_the_envelope_came_from():
     assert tier["envelope_kw"] == cat.get("metro-colo").power_kw[1]
 
 
-def test_compare_refuses_classes_on_another_workload_before_work(tmp_path):
-    """The edge plan of a comparison is capacitated, so a service class on another
-    workload than the plan's is refused with the data checks (its load would be carried
-    at the plan's throughput); the command line names the demand file."""
+def test_compare_refuses_classes_that_cannot_share_the_pool_before_work(tmp_path):
+    """The edge plan of a comparison is capacitated, so a service class on a workload that
+    cannot share the plan's accelerators (a Jetson's beside an L4's) is refused with the
+    data checks, before the region's coverage; the command line names the demand file."""
     demand, sites = town()
     demand["service_class"] = ["nlp"] * 20 + ["instant"] * 20
-    classes = {"nlp": {"budget_ms": 60, "workload": "bert-l4"}}
-    with pytest.raises(coverage.errors.InputValidationError, match="'nlp' on 'bert-l4'"):
+    classes = {"nlp": {"budget_ms": 60, "workload": "bert-orin"}}
+    with pytest.raises(coverage.errors.InputValidationError, match="bert-orin"):
         run_compare(demand, sites, regions=NEAR, budget_ms=50.0, service_classes=classes)
     d, s = tmp_path / "d.csv", tmp_path / "s.csv"
     demand.to_csv(d, index=False)
     sites.to_csv(s, index=False)
     cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
-                'workload = "bert-l4"\n')
+                'workload = "bert-orin"\n')
     out = tmp_path / "never"
     r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
             "--out", str(out), "--budget-ms", "50")
-    assert r.returncode == 2 and "'nlp' on 'bert-l4'" in r.stderr and str(d) in r.stderr
+    assert r.returncode == 2 and "bert-orin" in r.stderr and str(d) in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
     # refused with the data checks, before the region's coverage (review 112: the plan's
-    # own refusal came after it), and worded for compare (no load to drop)
+    # own refusal came after it)
     assert "region coverage" not in r.stderr + r.stdout
-    assert "compare prices the edge plan on one workload" in r.stderr
-    assert "drop the load" not in r.stderr
+    assert "cannot share it" in r.stderr
+
+
+def test_compare_prices_a_class_on_a_pooled_workload(tmp_path):
+    """A class on bert-l4 shares the vision-l4 plan's L4s: compare prices it (it was
+    refused until 2026-12-05), from the command line too; compare.json and compare_sites.csv
+    count the requests of both workloads."""
+    demand, sites = town()
+    demand["service_class"] = ["nlp"] * 20 + ["instant"] * 20
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    demand.to_csv(d, index=False)
+    sites.to_csv(s, index=False)
+    cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
+                'workload = "bert-l4"\n')
+    out = tmp_path / "out"
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--out", str(out), "--budget-ms", "50")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "compare.json").read_text())
+    assert set(doc["region"]["workloads"]) == {"vision-l4", "bert-l4"}
+    table = pd.read_csv(out / "compare_sites.csv")
+    assert table["peak_requests_rps"].sum() == pytest.approx(doc["edge"]["load"]["peak_rps"])
+    assert doc["edge"]["load"]["load_unit"] == "requests/s of vision-l4"
+    html = (out / "report.html").read_text()
+    assert 'data-key="region-workloads"' in html and "bert-l4 on bert-l4" in html
+    assert "Traceback" not in r.stderr
 
 
 def test_region_coverage_by_class_naming_the_edge_workload_is_the_regions(tmp_path):

@@ -293,14 +293,57 @@ def test_a_batch_plans_a_pooled_scenario(tmp_path):
     assert math.isfinite(float(table["site_count"].iloc[0]))
 
 
-def test_compare_still_prices_one_workload(tmp_path):
-    """compare prices one workload per side, so a pooled edge plan is refused there with
-    its own message (plan carries it)."""
+def test_compare_prices_a_pooled_edge_against_each_workload_in_the_region(tmp_path):
+    """compare carries the pooled plan: the edge priced per request of every workload (its
+    accelerators sized on the weighted load), the region renting each workload's
+    accelerator-hours for its own requests; both recomputed from the cost model by hand,
+    and the breakeven cleared exactly when the edge costs no more per request."""
     from coverage import compare
+    from coverage.model.costs import HOURS_PER_YEAR, SECONDS_PER_YEAR, CostModel
 
     wl = write(tmp_path / "wl.toml", HEAVY)
     regions = pd.DataFrame({"region_id": ["r"], "lat": [45.0], "lon": [5.0],
                             "provider": ["test"]})
-    with pytest.raises(InputValidationError, match="compare prices the edge plan on one"):
-        compare(_demand(), _sites(), regions=regions, budget_ms=50.0,
-                service_classes=CLASSES, workloads=str(wl), requests_per_person_day=RPPD)
+    demand = _demand()
+    c = compare(demand, _sites(), regions=regions, budget_ms=50.0, failures=1,
+                service_classes=CLASSES, workloads=str(wl), requests_per_person_day=RPPD,
+                time_limit_s=30)
+    doc = c.document
+    requests, load = _hand_load(demand)
+    nlp = (demand["service_class"] == "nlp").to_numpy()
+    ptm = DEFAULT_PEAK_TO_MEAN
+    # the region: each workload's mean requests on its own accelerator-hours
+    costs = CostModel.builtin()
+    u = costs.region.utilisation
+    price = costs.accelerator("NVIDIA L4").region_hour_usd
+    acc = (requests[nlp].sum() / ptm / (HEAVY_RPS * u)
+           + requests[~nlp].sum() / ptm / (VISION.throughput_rps * u))
+    req_m = requests.sum() / ptm * SECONDS_PER_YEAR / 1e6
+    total = acc * HOURS_PER_YEAR * price + req_m * costs.region.network_usd_per_million_requests
+    r = doc["region"]
+    assert r["utilisation"]["accelerators_mean"] == pytest.approx(acc, rel=1e-9)
+    assert r["cost_usd_per_year"]["total"] == pytest.approx(total, rel=1e-9)
+    assert r["cost_per_million_requests"] == pytest.approx(total / req_m, rel=1e-9)
+    assert r["load"]["peak_rps"] == pytest.approx(requests.sum(), rel=1e-12)
+    assert set(r["workloads"]) == {"vision-l4", "heavy-l4"}
+    assert r["workloads"]["heavy-l4"]["peak_rps"] == pytest.approx(requests[nlp].sum())
+    # the edge: priced per request of every workload, sized on the weighted load
+    e = doc["edge"]
+    table = c.sites
+    assert e["load"]["peak_rps"] == pytest.approx(requests.sum(), rel=1e-9)
+    assert e["load"]["peak_in_load_unit_rps"] == pytest.approx(load.sum(), rel=1e-9)
+    assert e["load"]["load_unit"] == "requests/s of vision-l4"
+    assert table["peak_requests_rps"].sum() == pytest.approx(requests.sum(), rel=1e-9)
+    per_m = table["total_usd_per_year"].sum() / (requests.sum() / ptm * SECONDS_PER_YEAR
+                                                 / 1e6)
+    assert e["cost_per_million_requests"] == pytest.approx(per_m, rel=1e-9)
+    # every site's priced accelerators carry its worst weighted load at the target
+    raw = table["n_accelerators"] * VISION.throughput_rps * DEFAULT_TARGET_UTILISATION
+    assert (table["worst_load_rps"] <= raw * (1 + 1e-9)).all()
+    be = doc["breakeven"]
+    assert be["requests_per_year"] == pytest.approx(requests.sum() / ptm * SECONDS_PER_YEAR)
+    assert be["clears"] == (e["cost_per_million_requests"]
+                            <= r["cost_per_million_requests"] * (1 + 1e-12))
+    classes = {row["service_class"]: row for row in doc["region_coverage_by_service_class"]}
+    assert classes["nlp"]["workload"] == classes["nlp"]["region_workload"] == "heavy-l4"
+    assert classes["gaming"]["region_workload"] == "vision-l4"

@@ -35,7 +35,8 @@ from .workloads import MAX_SITE_KW
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "fit_sites", "build_capacity",
+           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "row_workload_names", "fit_sites",
+           "build_capacity",
            "capacity_column_problems", "load_column", "failure_domains"]
 
 #: Largest load, capacity or power value read (requests/s or kW): larger values are in
@@ -485,7 +486,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                            else workload_catalog, source=demand_source, warn=warn)
     if pool is not None:
         assert row_workload is not None
-        names = _row_names(row_workload, pool.run.name).to_numpy(dtype=object)
+        names = row_workload_names(row_workload, pool.run.name).to_numpy(dtype=object)
         weights = pool.row_weights(row_workload)
         load = load * weights
         _check_weighted(load, pool, demand_source)
@@ -521,7 +522,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
                          row_workload=names, row_weight=weights)
 
 
-def _row_names(row_workload: npt.ArrayLike, run_name: str) -> pd.Series:
+def row_workload_names(row_workload: npt.ArrayLike, run_name: str) -> pd.Series:
     """Every row's workload name, ``run_name`` where the row has none (``None`` or
     empty)."""
     names = pd.Series(np.asarray(row_workload, dtype=object), dtype=object)
@@ -574,7 +575,7 @@ class SharedPool:
     def row_weights(self, row_workload: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Every row's weight (1 where the row takes the run's workload: ``None`` or
         empty)."""
-        return _row_names(row_workload, self.run.name).map(self.weights).to_numpy(
+        return row_workload_names(row_workload, self.run.name).map(self.weights).to_numpy(
             dtype=np.float64)
 
     def describe(self) -> dict[str, Any]:
@@ -599,7 +600,7 @@ def shared_pool(run: Any, row_workload: npt.ArrayLike, catalog: Any, *,
         a model that does not fit its own smallest system, or models that together do not
         fit one system: one message for all of them.
     """
-    used = {str(n) for n in pd.unique(_row_names(row_workload, run.name))}
+    used = {str(n) for n in pd.unique(row_workload_names(row_workload, run.name))}
     others = sorted(used - {run.name})
     if not others:
         return None

@@ -590,6 +590,10 @@ class FleetCost:
         The same in the other mode (without ZTP when priced with it, and the reverse).
     truck_rolls_per_year : float
         Truck rolls of the whole fleet per year, as priced.
+    mean_requests_rps : float
+        Mean requests served, requests/s of their own workloads: ``mean_load_rps``, unless
+        service classes on several workloads share the accelerators (the load is then in
+        requests/s of one of them); the cost per million requests is over these.
     """
 
     sites: SiteCosts
@@ -604,6 +608,7 @@ class FleetCost:
     ops_install_usd_per_year: float
     ops_install_usd_per_year_other_mode: float
     truck_rolls_per_year: float
+    mean_requests_rps: float = math.nan
 
     @property
     def energy_at_load_usd_per_year(self) -> float:
@@ -624,7 +629,8 @@ class FleetCost:
 def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.ArrayLike,
                mean_load_rps: npt.ArrayLike, accelerator: str, throughput_rps: float,
                accelerator_w: float, host_w: float, pue: npt.ArrayLike,
-               accelerators_per_host: int | None = None) -> FleetCost:
+               accelerators_per_host: int | None = None,
+               mean_requests_rps: float | None = None) -> FleetCost:
     """Price an edge fleet: one row per site.
 
     Parameters
@@ -648,6 +654,11 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
     accelerators_per_host : int or None, default None
         Accelerators one host holds (the workload's, so the priced hosts are the hosts its
         capacity was sized with); ``None``: the cost model's for ``accelerator``.
+    mean_requests_rps : float, optional
+        The fleet's mean requests/s counted in their own workloads, when service classes
+        on several workloads share the accelerators and ``mean_load_rps`` is in
+        requests/s of ``throughput_rps``'s workload (their accelerator time): the cost per
+        million requests is over these. Default: the sum of ``mean_load_rps``.
 
     Returns
     -------
@@ -738,9 +749,22 @@ def fleet_cost(model: CostModel, *, tiers: npt.ArrayLike, n_accelerators: npt.Ar
              "backhaul": float(backhaul.sum()), "operations": float(ops.sum())}
     total = float(sum(lines.values()))
     load = float(mean.sum())
-    per_m = total / (load * SECONDS_PER_YEAR / 1e6) if load > 0 else math.nan
+    if mean_requests_rps is None:
+        requests = load
+    elif is_number(mean_requests_rps) and mean_requests_rps >= 0:
+        requests = float(mean_requests_rps)
+    else:
+        raise InputValidationError(
+            f"fleet_cost: mean_requests_rps must be a finite number >= 0; got "
+            f"{mean_requests_rps!r}. Fix: pass the fleet's mean requests/s, or leave it out")
+    if (requests > 0) != (load > 0):
+        raise InputValidationError(
+            f"fleet_cost: mean_requests_rps {requests:g} and the load {load:g} must both be "
+            "0 or both be positive (the same requests, counted in two units). Fix: pass "
+            "the requests of the load given")
+    per_m = total / (requests * SECONDS_PER_YEAR / 1e6) if requests > 0 else math.nan
     return FleetCost(sites, n, util, total, lines, load, float(raw_cap.sum()), per_m, f.ztp,
-                     ops_install, ops_install_other, float(rolls.sum()))
+                     ops_install, ops_install_other, float(rolls.sum()), requests)
 
 
 @dataclass(frozen=True)
@@ -868,16 +892,20 @@ def breakeven_utilisation(fleet: FleetCost, region_per_million: float) -> float 
     (``F``: every line but the energy that scales with use, ``V``: that energy at the
     present load) and serves ``s x R`` requests (``R``: the present requests a year), so
     the two prices meet at ``s* = F / (R x price / 1e6 - V)``, a fleet utilisation of
-    ``s* x`` the present one. So the fleet clears the breakeven exactly when it costs no
-    more than the region per request now, whatever its sites' tiers (tester 120: with
-    every site taken at one utilisation, a fleet of mixed tiers cheaper than the region
-    was said not to reach its breakeven). Without a load, every site at utilisation ``u``:
-    ``u* = F / (capacity x seconds x price / 1e6 - E)`` (``E``: that energy at full use);
-    the two agree when the energy per unit of capacity is the same at every site.
+    ``s* x`` the present one (``R`` counts requests of their own workloads,
+    ``mean_requests_rps``, as the region's price does). So the fleet clears the breakeven
+    exactly when it costs no more than the region per request now, whatever its sites'
+    tiers (tester 120: with every site taken at one utilisation, a fleet of mixed tiers
+    cheaper than the region was said not to reach its breakeven). Without a load, every
+    site at utilisation ``u``: ``u* = F / (capacity x seconds x price / 1e6 - E)`` (``E``:
+    that energy at full use); the two agree when the energy per unit of capacity is the
+    same at every site.
     """
     if fleet.mean_load_rps > 0:  # scale the present load: u* = s* x U
         variable = fleet.energy_at_load_usd_per_year
-        revenue = fleet.mean_load_rps * SECONDS_PER_YEAR / 1e6 * region_per_million
+        requests = (fleet.mean_requests_rps if math.isfinite(fleet.mean_requests_rps)
+                    else fleet.mean_load_rps)  # a FleetCost made without them
+        revenue = requests * SECONDS_PER_YEAR / 1e6 * region_per_million
         scale = fleet.utilisation
     else:  # every site at u
         variable = float(fleet.sites.energy_per_util_usd_per_year.sum())

@@ -1713,6 +1713,17 @@ def _compare_section(doc: dict[str, Any]) -> str:
     else:
         body.append("<p>None: no anti-pattern of the chapter shows in these numbers.</p>")
     a, costs = _obj(doc, "assumptions"), _obj(doc, "cost_model")
+    pooled = _obj(r, "workloads")
+    if pooled:  # service classes on several workloads: the region serves each on its own
+        workloads = "; ".join(
+            f"{_text(name)} on {_text(w.get('region_workload'))} "
+            f"({_num(w.get('peak_rps'), 1)} requests/s at peak)"
+            for name, w in pooled.items() if isinstance(w, dict))
+        body.append(f'<p class="note" data-key="region-workloads">The service classes use '
+                    f"several workloads; the edge shares its accelerators between them "
+                    f"(load and utilisation in {_text(_obj(e, 'load').get('load_unit'))}; "
+                    f"prices per request of every workload), the region rents each "
+                    f"workload's own accelerator-hours: {workloads}.</p>")
     body.append(f'<p class="note">Load: {_text(a.get("load_from"))}; edge workload '
                 f'{_text(a.get("workload"))}, region workload {_text(a.get("region_workload"))};'
                 f' cost model {_text(costs.get("source"))} (dated '

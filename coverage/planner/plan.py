@@ -78,7 +78,7 @@ from .stages import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["Plan", "plan_sites", "n_minus_1", "check_plan_options", "check_service",
-           "resolve_plan_service", "refuse_other_workloads", "COVERAGE_STATUSES"]
+           "resolve_plan_service", "COVERAGE_STATUSES"]
 
 
 #: ``assignment.csv``'s columns, in order (DESIGN section 4 first), when the plan has them;
@@ -1595,27 +1595,6 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
             "a capacitated plan (a load_rps column or --requests-per-person-day) cannot be "
             "combined with --aggregate-km / --aggregate-h3. Fix: drop the aggregation")
     return sites, n_acc, excluded, capacity, workload
-
-
-def refuse_other_workloads(service: ServiceRows, workload: str, source: str) -> None:
-    """Refuse, for ``compare``, service-class rows whose workload is not the edge plan's
-    ``workload``: compare prices one workload per side (the edge's accelerators and the
-    region's), so a pool of several (which ``plan`` carries, :func:`site_capacity`) is not
-    priced."""
-    wl = pd.Series(service.workload, dtype=object)
-    other = (wl.notna() & (wl != "") & (wl != workload)).to_numpy(dtype=bool)
-    if not other.any():
-        return
-    pairs = (pd.DataFrame({"c": service.label[other], "w": wl[other].to_numpy()})
-             .drop_duplicates().sort_values(["c", "w"]))
-    shown = "; ".join(f"{c!r} on {w!r}" for c, w in pairs.head(5).itertuples(index=False))
-    raise InputValidationError(
-        f"{source}: compare prices the edge plan on one workload ({workload!r}: its "
-        f"accelerators and their power), but {int(other.sum()):,} row(s) take service "
-        f"classes on other workloads ({shown}{' ...' if len(pairs) > 5 else ''}): their "
-        "accelerators would be priced as the run's. Fix: compare those classes on their own "
-        "(filter the demand by service_class) with their workload as the run's "
-        "(--workload); `plan` carries several workloads on one pool of accelerators")
 
 
 def check_max_sites(sites: pd.DataFrame, p: int, source: str = "<sites>", *,
