@@ -127,6 +127,28 @@ def test_classes_on_two_workloads_share_one_pool(tmp_path, failures):
     assert plan.summary()["site_count"] > unweighted.summary()["site_count"]
 
 
+def test_the_map_popups_give_each_workload_its_requests(tmp_path):
+    """A site's popup adds each workload's own requests (sites.csv's columns) below the
+    load in the run workload's unit."""
+    from test_maps_capacity import map_payload
+
+    from coverage.outputs.maps.style import fmt_rps
+
+    wl = write(tmp_path / "wl.toml", HEAVY)
+    plan = plan_sites(_demand(), _sites(), budget_ms=50, failures=1,
+                      service_classes=CLASSES, workloads=str(wl),
+                      requests_per_person_day=RPPD, time_limit_s=30)
+    data, _ = map_payload(plan, tmp_path)
+    ids = plan.sites["site_id"].astype(str).tolist()
+    busy = plan.sites.set_index("site_id")["requests_heavy-l4_rps"].idxmax()
+    popup = data["sites"]["popup"][ids.index(str(busy))]
+    row = plan.sites.set_index("site_id").loc[busy]
+    assert "requests of heavy-l4</th><td>" in popup
+    for w in ("heavy-l4", "vision-l4"):
+        assert f"requests of {w}</th><td>{fmt_rps(row[f'requests_{w}_rps'])}<" in popup
+    assert "requests/s of vision-l4" in popup  # the load, in the pool's unit
+
+
 def test_the_command_line_says_and_writes_the_pool(tmp_path):
     """From the command line: the progress names both workloads, summary.json holds the
     pool, and the report and headline give the load's unit."""

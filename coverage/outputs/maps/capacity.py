@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -136,9 +136,21 @@ def _failure_text(label: Any) -> str:
     return html.escape(text.replace(";", ", "))
 
 
+def _pool_workloads(summary: Mapping[str, Any]) -> list[str]:
+    """The workloads of a shared pool (``summary.json["capacity"]["workloads"]``), in
+    order; empty without one (or in a summary where it is not an object)."""
+    cap = summary.get("capacity")
+    pooled = cap.get("workloads") if isinstance(cap, Mapping) else None
+    return [str(w) for w in pooled] if isinstance(pooled, Mapping) else []
+
+
 def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
-                unit: str = "requests/s") -> list[list[tuple[str, str]]]:
-    """Capacity rows of each site popup (escaped; ``unit``: the load's)."""
+                unit: str = "requests/s", workloads: Iterable[str] = (),
+                ) -> list[list[tuple[str, str]]]:
+    """Capacity rows of each site popup (escaped; ``unit``: the load's; ``workloads``: the
+    pool's, whose ``requests_<workload>_rps`` columns give each one's own requests)."""
+    own = [(html.escape(str(w)), float_column(sites, f"requests_{w}_rps"))
+           for w in workloads if has_column(sites, f"requests_{w}_rps")]
     n_acc = float_column(sites, "n_accelerators")
     power = float_column(sites, "power_kw")
     cap = float_column(sites, "capacity_rps")
@@ -154,6 +166,7 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
             ("Power", f"{power[k]:,.1f} kW" if np.isfinite(power[k]) else "n/a"),
             ("Capacity", fmt_rps(cap[k], unit)),
             ("Load (normal operation)", fmt_rps(load[k], unit)),
+            *((f"&hellip; requests of {w}", fmt_rps(req[k])) for w, req in own),
             ("Utilisation", fmt_pct(util[k])
              + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
             ("Worst utilisation", fmt_pct(worst[k])),
@@ -370,6 +383,6 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
     return CapacityView(
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
-        popup_rows=_popup_rows(sites, util, unit),
+        popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary)),
         legend=_legend(summary, scenarios, cap, util, palette, unit),
     )
