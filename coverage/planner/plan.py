@@ -66,6 +66,7 @@ from .stages import (
     component_sites,
     min_sites,
     n_minus_1,
+    place_capacitated,
     place_sites,
     plan_status,
     plan_summary,
@@ -1169,18 +1170,24 @@ def plan_sites(
             model=model, service=service, problem=problem, capacity=capacity, say=say)
 
         t = time.perf_counter()
-        if (problem.cost is None and capacity is None and max_sites is None
-                and len(count.cover.sites)):
+        if (problem.cost is None and max_sites is None and len(count.cover.sites)
+                and (capacity is None or reach is not None)):
             say(f"k-median: placing {counted(len(count.cover.sites), 'site')} to minimise "
                 "population-weighted latency"
                 + ("" if reach is not None else " (national: bins for the objective, every "
-                   "cell's requirement checked)"))
+                   "cell's requirement checked)")
+                + ("" if capacity is None else " (every failure scenario still carrying "
+                   "the load: capacity cuts, a max-flow check per scenario)"))
         if count.best is not None:  # --max-sites: the objective chose the sites
             placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
         elif capacity is None:
             placement = place_sites(problem, count, reach, client=client)
-        else:  # moving sites for latency could break a capacity proof: the proven plan stays
-            placement = Placement(count.cover.sites, "skipped (capacitated)")
+        elif reach is not None:  # the placed plan carries every scenario, or the count's stays
+            placement, cap_result = place_capacitated(problem, count, reach, capacity,
+                                                      cap_result)
+        else:  # row generation: no reach matrix for the placement's MILP
+            placement = Placement(count.cover.sites,
+                                  "skipped (capacitated, row generation)")
         chosen = placement.sites
         timings["kmedian_s"] = time.perf_counter() - t
 

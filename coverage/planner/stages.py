@@ -1214,6 +1214,45 @@ def plan_status(res: Any) -> str:
     return str(res.status)
 
 
+def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
+                      capacity: Any, result: Any, time_limit_s: float | None = None,
+                      ) -> tuple[Placement, Any]:
+    """Place a capacitated plan's sites for latency
+    (:func:`coverage.solvers.kmedian.capacitated_median`): the proven count, every
+    point's requirement, and every failure scenario carrying the load (the capacity cuts
+    of the count's search, and those the placement's checks add).
+
+    Returns the placement and the capacity result of the placed plan (``result`` with
+    the placed sites and their scenarios; ``result`` itself when the count's plan is
+    kept). Skipped (the count's plan kept) with a cost objective, no site, or a count
+    without a plan that carries the load.
+    """
+    from dataclasses import replace
+
+    from ..solvers.kmedian import capacitated_median
+
+    chosen = count.cover.sites
+    if problem.cost is not None or not len(chosen):
+        return Placement(chosen, "skipped"), result
+    if result.status not in ("optimal", "time_limit"):
+        return Placement(chosen, "skipped (capacitated: no plan carries the load)"), result
+    c = problem.config
+    limit = c.kmedian_time_limit_s if time_limit_s is None else time_limit_s
+    med = capacitated_median(
+        reach.values("p50_ms"), chosen, reach=result.reach, load_rps=result.load_rps,
+        cap_rps=capacity.cap_rps, failures=int(c.failures), weights=problem.population,
+        requirement=problem.requirement(count.n_covering), required=problem.required,
+        domains=capacity.domains, cuts=result.cuts, start_complete=bool(result.complete),
+        scenario_limit=int(c.scenario_limit), time_limit_s=limit)
+    info = {"rounds": med.rounds, "capacity_cuts": med.cuts,
+            "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
+    placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective)
+    if med.scenarios is None:
+        return placement, result
+    return placement, replace(result, sites=med.sites, scenarios=med.scenarios,
+                              complete=med.complete)
+
+
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                       capacity: Any, final_repair_s: float | None = math.inf,
                       ) -> tuple[SiteCount, Any]:

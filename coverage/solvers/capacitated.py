@@ -62,7 +62,7 @@ from .interrupt import milp
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
-           "capacitated_cover", "plan_components",
+           "capacitated_cover", "capacity_cut", "plan_components",
            "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
            "repair_plan_until",
            "absorbed_groups", "absorbed_pairs", "failure_groups", "groups_by_component",
@@ -812,6 +812,9 @@ class CapacityResult:
         The problem actually solved: points with identical candidates merged
         (:func:`merge_identical_rows`); ``scenarios`` refer to its rows, ``inverse`` maps
         every original point to its merged row.
+    cuts : scipy.sparse.csr_array or None
+        The capacity cuts the search held (:func:`capacity_cut`, one row each,
+        ``cuts @ y >= 1``; valid for every plan), for a feasible result; ``None`` with none.
     """
 
     sites: npt.NDArray[np.int64]
@@ -826,6 +829,7 @@ class CapacityResult:
     reach: sp.csr_array | None = None
     load_rps: npt.NDArray[np.float64] | None = None
     inverse: npt.NDArray[np.intp] | None = None
+    cuts: sp.csr_array | None = None
 
 
 def check_scenarios(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
@@ -1035,6 +1039,49 @@ def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,
     return sp.csr_array(a[first]), merged_load, np.asarray(inverse, dtype=np.intp)
 
 
+def capacity_cut(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
+                 cap_rps: npt.NDArray[np.float64], flow: ScenarioFlow,
+                 plan: npt.ArrayLike) -> npt.NDArray[np.float64] | None:
+    """The capacity cut of a scenario the plan falls short in, scaled to a right-hand
+    side of 1: ``coef @ y >= 1`` for every plan ``y`` that carries the scenario.
+
+    The demand side ``S`` of the scenario's minimum cut (``flow.cut_rows``), its points
+    with a candidate outside the failed sites, needs ``load(S)``; each site not failed
+    takes at most ``min(cap, load of S within its budget)`` of it (a relaxation of the
+    region's flow, valid for every plan and stronger than the capacity alone).
+
+    Parameters
+    ----------
+    pattern : scipy.sparse.csr_array
+        Points x candidates within budget (float, entries 1).
+    load_rps, cap_rps : numpy.ndarray
+        Load per point and capacity per candidate.
+    flow : ScenarioFlow
+        An infeasible scenario of ``plan`` (its ``failed`` sites and ``cut_rows``).
+    plan : array_like of int
+        The plan's open candidates.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The scaled coefficients (one per candidate, each at most 1), or ``None`` when the
+        cut is empty or ``plan`` meets it in real numbers (a shortfall of the flow's
+        rounding).
+    """
+    m = pattern.shape[1]
+    rows_s = flow.cut_rows
+    down = np.zeros(m, dtype=bool)
+    down[list(flow.failed)] = True
+    alive_any = np.asarray(pattern @ (~down).astype(np.float64)).ravel() > 0
+    w = np.where(alive_any[rows_s], load_rps[rows_s], 0.0)
+    need = float(w.sum())
+    within = np.asarray(w @ pattern[rows_s]).ravel()
+    coef = np.where(~down, np.minimum(cap_rps, within), 0.0)
+    if need <= 0 or coef[np.asarray(plan, dtype=np.int64)].sum() >= need * (1 - 1e-9):
+        return None
+    return np.minimum(coef, need) / need
+
+
 def _rounded_bound(bound: float, cost: npt.NDArray[np.float64]) -> float:
     """A lower bound rounded up to the next integer when every cost is an integer."""
     if np.array_equal(cost, np.round(cost)):
@@ -1134,23 +1181,14 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
                 ) -> bool:
         """Add the capacity cut of an infeasible scenario of ``plan``; ``False`` when it is
         not violated in real numbers (flow rounding), or with ``new_only`` already held."""
-        rows_s = f.cut_rows
-        key = (f.failed, np.asarray(rows_s).tobytes())
+        key = (f.failed, np.asarray(f.cut_rows).tobytes())
         if new_only and key in seen_cuts:
             return False
-        down = np.zeros(m, dtype=bool)
-        down[list(f.failed)] = True
-        alive_any = np.asarray(a @ (~down).astype(np.float64)).ravel() > 0
-        w = np.where(alive_any[rows_s], load[rows_s], 0.0)
-        need = float(w.sum())
-        # a site takes at most min(cap, the load of S within its budget): a relaxation of
-        # the region's flow, valid for every plan and stronger than cap alone
-        within = np.asarray(w @ a[rows_s]).ravel()
-        coef = np.where(~down, np.minimum(cap, within), 0.0)
-        if need <= 0 or coef[plan].sum() >= need * (1 - 1e-9):
+        cut = capacity_cut(a, load, cap, f, plan)
+        if cut is None:
             return False
         seen_cuts.add(key)
-        cut_a.append(np.minimum(coef, need) / need)  # scaled: rhs 1
+        cut_a.append(cut)
         cut_b.append(1.0)
         return True
 
@@ -1311,7 +1349,8 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     if objective <= bound + 1e-9 and all(f.feasible for f in scenarios):
         status = "optimal"
     return CapacityResult(sites, objective, bound, status, gap, rounds, scenarios, complete,
-                          time.perf_counter() - t0, reach, load, inverse)
+                          time.perf_counter() - t0, reach, load, inverse,
+                          cuts=sp.csr_array(np.vstack(cut_a)) if cut_a else None)
 
 
 def repair_plan(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,

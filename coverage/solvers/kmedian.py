@@ -20,6 +20,7 @@ from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError
 from ..wording import counted
+from .capacitated import ScenarioFlow, capacity_cut, check_scenarios
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
 
@@ -38,7 +39,8 @@ LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
 
-__all__ = ["MedianResult", "k_median", "first_two_open", "coverage_lagrangian_bound"]
+__all__ = ["MedianResult", "CapacitatedMedian", "k_median", "capacitated_median",
+           "first_two_open", "coverage_lagrangian_bound"]
 
 @dataclass(frozen=True)
 class MedianResult:
@@ -547,8 +549,172 @@ def k_median(
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
 
 
-def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s):
-    """Exact p-median MILP with coverage constraints: variables y (m) then x (one per pair)."""
+@dataclass(frozen=True)
+class CapacitatedMedian:
+    """Result of :func:`capacitated_median`.
+
+    Attributes
+    ----------
+    sites : numpy.ndarray
+        Chosen column indices, sorted (the start's when it was kept).
+    objective : float
+        Weighted sum of each row's nearest chosen latency.
+    lower_bound : float
+        Proven lower bound of the capacitated placement (``nan``: none).
+    status : str
+        ``"optimal"``, ``"time_limit"`` (a placed plan that carries every scenario, with
+        the bound), ``"kept_cover"`` (no better plan that carries every scenario was found
+        in the time: the start is kept, with the bound) or ``"skipped (...)"``.
+    solve_time_s : float
+        Wall time, s.
+    rounds : int
+        MILPs solved.
+    cuts : int
+        Capacity cuts held at the end (the start's and those added).
+    scenarios : list of ScenarioFlow or None
+        The placed plan's scenarios, normal operation first (``None``: the start kept).
+    complete : bool
+        Whether ``scenarios`` list every failure scenario (or imply those left).
+    """
+
+    sites: npt.NDArray[np.int64]
+    objective: float
+    lower_bound: float
+    status: str
+    solve_time_s: float
+    rounds: int = 0
+    cuts: int = 0
+    scenarios: list[ScenarioFlow] | None = None
+    complete: bool = True
+
+
+def capacitated_median(
+    latency: sp.sparray | sp.spmatrix, start: npt.ArrayLike, *,
+    reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike, failures: int,
+    weights: npt.ArrayLike | None = None, requirement: int | npt.ArrayLike = 0,
+    required: npt.ArrayLike | None = None, domains: npt.ArrayLike | None = None,
+    cuts: sp.sparray | None = None, start_complete: bool = True,
+    scenario_limit: int = 20_000, time_limit_s: float = 60.0,
+    max_pairs_exact: int = 150_000, cuts_per_round: int = 50,
+) -> CapacitatedMedian:
+    """p-median under coverage and capacity: the sites of a capacitated plan moved to
+    minimise the weighted latency of each row's nearest chosen site, at the same count,
+    every row keeping its requirement and every failure scenario still carrying the load.
+
+    The exact p-median MILP (:func:`k_median`'s) with the capacity cuts of
+    :func:`coverage.solvers.capacitated.capacity_cut` over its sites, by cut generation:
+    each round's plan is checked by a max-flow per failure scenario
+    (:func:`~coverage.solvers.capacitated.check_scenarios`), the scenarios it falls short
+    in become cuts, and the first plan that carries every scenario is the result. Every
+    round solves a relaxation (a subset of valid cuts), so its dual bound is a bound of the
+    capacitated placement. A plan that carries the load is the start; when no round's plan
+    does within the time, or the MILP would be too large, the start is kept.
+
+    Parameters
+    ----------
+    latency : scipy.sparse matrix or array, shape (n_rows, n_sites)
+        Latency of each pair within budget (the objective; the pattern is the reach).
+    start : array_like of int
+        A plan that carries every scenario (the capacitated cover's): its size is ``p``.
+    reach, load_rps, cap_rps : sparse array, array_like
+        The capacity problem the scenarios are checked on (points with identical
+        candidates may be merged: ``reach`` need not have ``latency``'s rows): points x
+        candidates within budget, each point's load and each candidate's capacity.
+    failures : int
+        Failure domains lost at once (k).
+    weights, requirement, required
+        As for :func:`k_median`.
+    domains : array_like, optional
+        Failure domain of every candidate (default: each site alone).
+    cuts : sparse array, optional
+        Capacity cuts already known (``cuts @ y >= 1``: the capacitated cover's).
+    start_complete : bool, default True
+        Whether the start's check listed every scenario: a placed plan whose list is cut
+        (``scenario_limit``) is not taken for a start whose list was not.
+    scenario_limit, cuts_per_round : int
+        Scenarios listed per check, and short ones turned into cuts per round.
+    time_limit_s : float, default 60
+        For the rounds together (HiGHS may overrun its share a little).
+    max_pairs_exact : int, default 150_000
+        Largest number of stored pairs for the MILP; above, the start is kept (skipped).
+
+    Returns
+    -------
+    CapacitatedMedian
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
+    indptr, indices, entry_latency, _, w, r, fixed = _inputs(
+        latency, weights, requirement, required)
+    m = len(fixed)
+    start = np.sort(np.asarray(start, dtype=np.int64))
+    p = len(start)
+
+    def objective_of(sites: npt.NDArray[np.int64]) -> float:
+        first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
+        return _median_objective(entry_latency, w, first)
+
+    start_obj = objective_of(start)
+    if len(indices) > max_pairs_exact:
+        return CapacitatedMedian(
+            start, start_obj, float("nan"),
+            f"skipped (capacitated: {len(indices):,} reach pairs, above the exact MILP's "
+            f"{max_pairs_exact:,})", time.perf_counter() - t0,
+            cuts=0 if cuts is None else int(cuts.shape[0]))
+    pattern = sp.csr_array(reach, dtype=np.float64)
+    pattern.data[:] = 1.0
+    load = np.asarray(load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    held: list[sp.csr_array] = [] if cuts is None or not cuts.shape[0] else [
+        sp.csr_array(cuts)]
+    best, best_obj, status = start, start_obj, "kept_cover"
+    best_scen: list[ScenarioFlow] | None = None
+    best_complete = start_complete
+    bound, rounds = -np.inf, 0
+    while deadline - time.perf_counter() > 0.2:
+        rounds += 1
+        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed,
+                             deadline - time.perf_counter(),
+                             cuts=sp.vstack(held, format="csr") if held else None)
+        if exact is None:  # no plan in the time
+            break
+        sites, obj, x_status, x_bound = exact
+        if np.isfinite(x_bound):  # a relaxation's bound: one of the problem
+            bound = max(bound, float(x_bound))
+        scen, complete = check_scenarios(reach, load, cap, sites, int(failures),
+                                         domains=domains, limit=int(scenario_limit),
+                                         stop_after=int(cuts_per_round))
+        bad = [f for f in scen if not f.feasible]
+        if not bad:
+            if (complete or not start_complete) and obj < best_obj - 1e-9 * max(
+                    1.0, abs(best_obj)):
+                best, best_obj, best_scen, best_complete = sites, obj, scen, complete
+                status = "optimal" if x_status == "optimal" else "time_limit"
+            elif x_status == "optimal" and (complete or not start_complete):
+                status = "optimal"  # the start is as good as the optimum
+            break
+        new = [c for c in (capacity_cut(pattern, load, cap, f, sites) for f in bad)
+               if c is not None]
+        if not new:  # short only within the flow's rounding: the MILP would repeat it
+            logger.warning("capacitated placement: round %d's plan meets its cuts only to "
+                           "the MILP's tolerance; keeping the best plan so far", rounds)
+            break
+        held.append(sp.csr_array(np.vstack(new)))
+    lower = min(bound, best_obj) if np.isfinite(bound) else float("nan")
+    if status == "kept_cover" and np.isfinite(lower) and lower >= best_obj - 1e-9 * max(
+            1.0, abs(best_obj)):
+        status = "optimal"  # the bound meets the start
+    logger.info("capacitated k-median: %s, objective %.6g (start %.6g), status %s, %d "
+                "round(s)", counted(p, "site"), best_obj, start_obj, status, rounds)
+    return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
+                             rounds, sum(int(c.shape[0]) for c in held), best_scen,
+                             best_complete)
+
+
+def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s,
+                 cuts=None):
+    """Exact p-median MILP with coverage constraints: variables y (m) then x (one per pair);
+    ``cuts``: more rows over y (``cuts @ y >= 1``, a sparse array of ``m`` columns)."""
     n = len(indptr) - 1
     nnz = len(indices)
     row = np.repeat(np.arange(n), np.diff(indptr))
@@ -584,6 +750,10 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
         LinearConstraint(a_cov, r[cov_rows], np.inf),
         LinearConstraint(a_p, p, p),
     ]
+    if cuts is not None and cuts.shape[0]:
+        constraints.append(LinearConstraint(
+            sp.hstack([sp.csr_array(cuts), sp.csr_array((cuts.shape[0], nnz))],
+                      format="csr"), 1.0, np.inf))
     lb = np.zeros(m + nnz)
     lb[:m][fixed] = 1
     integrality = np.concatenate([np.ones(m), np.zeros(nnz)])

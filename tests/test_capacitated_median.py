@@ -1,0 +1,163 @@
+"""The k-median placement of a capacitated plan (:func:`coverage.solvers.kmedian.
+capacitated_median`), against brute force.
+
+Every site set of the proven count is enumerated on small random instances; a set is
+feasible when every point keeps ``min(k + 1, |N_i|)`` open candidates and every failure
+scenario of up to ``k`` open sites carries the load (a point whose every candidate failed,
+or without one, excused), by a max-flow of networkx's own (not the planner's scipy
+oracle); the placement must return a feasible set of the least population-weighted latency
+of each point's nearest open candidate.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coverage import plan_sites
+from coverage.solvers.capacitated import capacitated_cover
+from coverage.solvers.kmedian import capacitated_median
+
+
+def instance(seed: int, n: int = 22, m: int = 10):
+    """Points and candidates in a unit square, reach within 0.5, latency the distance
+    plus 0.1, loads 1-10 and capacities 12-40 (on most seeds capacity binds: the count
+    exceeds the uncapacitated cover's)."""
+    rng = np.random.default_rng(seed)
+    pts, cand = rng.random((n, 2)), rng.random((m, 2))
+    d = np.linalg.norm(pts[:, None, :] - cand[None, :, :], axis=2)
+    within = d <= 0.5
+    lat = sp.csr_array(np.where(within, d + 0.1, 0.0))
+    load = rng.integers(1, 11, n).astype(float)
+    cap = rng.integers(12, 41, m).astype(float)
+    weights = rng.integers(1, 100, n).astype(float)
+    return within, lat, load, cap, weights
+
+
+def carries(within, load, cap, open_sites, failed) -> bool:
+    """Whether the open sites but ``failed`` carry every point's load (networkx max-flow);
+    a point whose every candidate failed is excused."""
+    g = nx.DiGraph()
+    need = 0.0
+    alive = [j for j in open_sites if j not in failed]
+    for i in range(within.shape[0]):
+        cands = np.flatnonzero(within[i])
+        if set(cands) <= set(failed):
+            continue  # excused (also without a candidate): no plan can serve it
+        need += load[i]
+        g.add_edge("s", ("p", i), capacity=load[i])
+        for j in cands:
+            if j in alive:
+                g.add_edge(("p", i), ("c", j), capacity=float("inf"))
+    for j in alive:
+        g.add_edge(("c", j), "t", capacity=cap[j])
+    if need == 0:
+        return True
+    if "s" not in g or "t" not in g:
+        return False
+    return nx.maximum_flow_value(g, "s", "t") >= need * (1 - 1e-9)
+
+
+def feasible(within, load, cap, sites, k) -> bool:
+    sites = list(sites)
+    n_cov = within.sum(axis=1)
+    have = within[:, sites].sum(axis=1)
+    if np.any(have < np.minimum(k + 1, n_cov)):
+        return False
+    return all(carries(within, load, cap, sites, set(f))
+               for r in range(min(k, len(sites)) + 1)
+               for f in itertools.combinations(sites, r))
+
+
+def objective(lat, weights, sites) -> float:
+    dense = lat.toarray()
+    sub = np.where(dense[:, list(sites)] > 0, dense[:, list(sites)], np.inf)
+    best = sub.min(axis=1)
+    return float((weights * np.where(np.isfinite(best), best, 0.0)).sum())
+
+
+@pytest.mark.parametrize("seed", range(11))
+def test_the_placement_is_the_brute_force_optimum(seed):
+    k = (1, 1, 0, 2)[seed % 4]
+    within, lat, load, cap, weights = instance(seed)
+    n_cov = within.sum(axis=1)
+    req = np.minimum(k + 1, n_cov)
+    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
+                              time_limit_s=30)
+    assert cover.status == "optimal"
+    p = len(cover.sites)
+    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
+                             cap_rps=cap, failures=k, weights=weights, requirement=req,
+                             cuts=cover.cuts, time_limit_s=30)
+    assert len(med.sites) == p
+    assert feasible(within, load, cap, med.sites, k)
+    assert med.objective == pytest.approx(objective(lat, weights, med.sites), rel=1e-9)
+    best = min(objective(lat, weights, s)
+               for s in itertools.combinations(range(within.shape[1]), p)
+               if feasible(within, load, cap, s, k))
+    assert med.status == "optimal"
+    assert med.objective == pytest.approx(best, rel=1e-7)
+    assert med.lower_bound <= med.objective * (1 + 1e-9)
+    assert med.objective <= objective(lat, weights, cover.sites) * (1 + 1e-9)
+
+
+def test_the_placement_moves_sites_and_adds_cuts():
+    """On these seeds the count's own plan is not the best placed one, and the MILP's
+    first plan without the capacity cuts would not carry the load: the cuts matter."""
+    moved = cut = 0
+    for seed in range(11):
+        within, lat, load, cap, weights = instance(seed)
+        req = np.minimum(2, within.sum(axis=1))
+        cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=1,
+                                  time_limit_s=30)
+        if cover.status != "optimal":
+            continue
+        med = capacitated_median(lat, cover.sites, reach=cover.reach,
+                                 load_rps=cover.load_rps, cap_rps=cap, failures=1,
+                                 weights=weights, requirement=req, time_limit_s=30)
+        moved += med.objective < objective(lat, weights, cover.sites) * (1 - 1e-9)
+        cut += med.cuts > 0
+    assert moved >= 1 and cut >= 1
+
+
+def test_a_plan_too_large_for_the_milp_keeps_the_count():
+    within, lat, load, cap, weights = instance(0)
+    req = np.minimum(2, within.sum(axis=1))
+    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=1,
+                              time_limit_s=30)
+    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
+                             cap_rps=cap, failures=1, weights=weights, requirement=req,
+                             max_pairs_exact=10)
+    assert med.status.startswith("skipped (capacitated:")
+    np.testing.assert_array_equal(med.sites, np.sort(cover.sites))
+    assert med.scenarios is None
+
+
+def test_a_capacitated_plan_is_placed_and_its_outputs_follow(tmp_path):
+    """plan_sites places a capacitated plan: the summary's objective is the assignment's
+    population-weighted p50 to the nearest chosen site, recomputed, and the normal flow
+    and every scenario of capacity_scenarios.csv are those of the placed sites."""
+    from test_shared_pool import RPPD, _demand, _sites
+
+    plan = plan_sites(_demand().drop(columns="service_class"), _sites(), budget_ms=50,
+                      failures=1, requests_per_person_day=RPPD, time_limit_s=30)
+    s = plan.summary()
+    assert s["kmedian_status"] in ("optimal", "time_limit", "kept_cover")
+    a = plan.assignment
+    p50 = a["primary_p50_ms"].to_numpy(dtype=float)
+    served = np.isfinite(p50)
+    assert s["kmedian_objective_ms_pop"] == pytest.approx(
+        float((a["population"].to_numpy(float)[served] * p50[served]).sum()), rel=1e-6)
+    assert s["kmedian_lower_bound_ms_pop"] <= s["kmedian_objective_ms_pop"] * (1 + 1e-9)
+    chosen = set(plan.sites["site_id"].astype(str))
+    assert set(plan.flows["site_id"].astype(str)) <= chosen
+    assert set(a["primary_site_id"].dropna().astype(str)) <= chosen
+    failed = plan.capacity_scenarios["failed_site_ids"].astype(str)
+    singles = {f for f in failed if not f.startswith("(none")}
+    assert singles == chosen  # N-1: each placed site's failure checked
+    assert plan.capacity_scenarios["feasible"].all()
+    assert s["placement"]["capacity_cuts"] >= 0 and s["placement"]["rounds"] >= 1
