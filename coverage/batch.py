@@ -701,17 +701,41 @@ _FAILED_FILES = frozenset(("failed.json", "scenario.json"))
 """What a failed scenario's folder holds (:func:`run_scenario`)."""
 
 
-def scenario_foreign(folder: Path) -> list[str]:
+def _done_doc(folder: Path) -> dict[str, Any] | None:
+    """The ``done.json`` of a scenario folder, or None when there is none that reads as one
+    (gone, not JSON, not a table)."""
+    try:
+        doc = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _unrecorded(folder: Path) -> bool:
+    """A scenario folder without the record :func:`run_scenario` swaps into place with
+    every folder it writes: no ``done.json`` that reads (deleted or overwritten by hand)
+    and no ``failed.json``."""
+    return not (folder / "failed.json").exists() and _done_doc(folder) is None
+
+
+def scenario_foreign(folder: Path, *, record_required: bool = True) -> list[str]:
     """Entries of a scenario folder :func:`run_scenario` did not write.
 
     Names it never writes (in a failed scenario's folder: anything but ``failed.json`` and
-    ``scenario.json``), and names it writes that are now a directory or a symbolic link
-    (it writes regular files only); its own hidden temporaries are not counted.
+    ``scenario.json``), names it writes that are now a directory or a symbolic link
+    (it writes regular files only), and files edited since (their ``done.json`` record);
+    its own hidden temporaries are not counted. A folder without its record
+    (:func:`_unrecorded`: ``done.json`` deleted or overwritten by hand) has every entry
+    counted: nothing tells the files the tool wrote from ones edited since (a re-run
+    replaced a user's annotated ``sites.csv`` once ``done.json`` was gone).
 
     Parameters
     ----------
     folder : pathlib.Path
         A folder under ``<out>/scenarios``.
+    record_required : bool, default True
+        ``False`` for an old folder a swap moved aside (checked at the swap; its removal,
+        cut short, may have taken ``done.json`` first): the names alone count.
 
     Returns
     -------
@@ -728,22 +752,34 @@ def scenario_foreign(folder: Path) -> list[str]:
     # 110: an assignment.csv put in a failed scenario's folder was deleted by the re-run)
     owned = (_FAILED_FILES if "failed.json" in entries and "done.json" not in entries
              else SCENARIO_FILES)
+    doc = _done_doc(folder)  # files edited since the scenario finished (it records them)
+    if record_required and doc is None and "failed.json" not in entries:
+        # every folder swapped into place holds done.json or failed.json: without them
+        # the files cannot be told from the user's edits, so none is the tool's
+        return sorted(e for e in entries if not own_temporary(e, SCENARIO_FILES))
     foreign = sorted(e for e in entries
                      if (e not in owned and not own_temporary(e, SCENARIO_FILES))
                      or (e in owned and (os.path.islink(folder / e)
                                          or os.path.isdir(folder / e))))
-    try:  # files edited since the scenario finished (its done.json records them)
-        doc = json.loads((folder / "done.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        doc = None
-    edited = edited_entries(folder, doc) if isinstance(doc, dict) else []
+    edited = edited_entries(folder, doc) if doc is not None else []
     return foreign + [f"edited {e}" for e in edited if e not in foreign]
+
+
+def _unrecorded_message(final: Path, shown: str, where: str = "") -> str:
+    """The message for a scenario folder without its record (:func:`_unrecorded`)."""
+    return (f"{final} has no done.json that reads (deleted or edited by hand?): it records "
+            "the files edge-coverage wrote there, so they cannot be told from files edited "
+            f"since ({shown}); nothing there was replaced{where}. Fix: move out of {final} "
+            "what you want to keep, delete the folder and run the same command again (the "
+            "scenario runs again)")
 
 
 def _foreign_message(final: Path, names: list[str], kept: Path | None = None) -> str:
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     where = (f"; the scenario's new outputs are complete in {kept}" if kept is not None
              else "")
+    if _unrecorded(final):
+        return _unrecorded_message(final, shown, where)
     return (f"{final} holds files edge-coverage did not write, or edited since ({shown}): "
             "nothing there was "
             f"replaced{where}. Fix: move them out of {final} and run the same command "
@@ -1207,11 +1243,13 @@ def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
     for s in todo:
         final = root / "scenarios" / s.dirname
         foreign = scenario_foreign(final)
-        if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        if foreign and _unrecorded(final):
+            problems.append(_unrecorded_message(final, shown))
+        elif foreign:
             problems.append(
-                f"{final} holds files edge-coverage did not write, or edited since: "
-                + ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-                + ". Fix: move them out (the scenario runs again and its folder is replaced)")
+                f"{final} holds files edge-coverage did not write, or edited since: {shown}"
+                ". Fix: move them out (the scenario runs again and its folder is replaced)")
     return problems
 
 
@@ -1325,7 +1363,7 @@ def _remove_stale(scenarios: Path) -> None:
         if SCENARIO_TEMPORARY.match(stale.name) and not stale.is_symlink() and stale.is_dir():
             # an old folder moved aside holds the scenario's files only (checked before the
             # swap); one the user has put files in since is theirs: left alone
-            if "-old-" in stale.name and scenario_foreign(stale):
+            if "-old-" in stale.name and scenario_foreign(stale, record_required=False):
                 logger.warning("%s holds files edge-coverage did not write, or edited "
                                "since: left as it is", stale)
                 continue

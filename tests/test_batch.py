@@ -363,10 +363,18 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     pd.testing.assert_frame_equal(
         again.drop(columns=["runtime_s"]), table.drop(columns=["runtime_s"]))
 
-    # a partial scenario (no done.json) is re-run; other parameters get other directories
+    # a folder without done.json (every folder swapped in has one: deleted by hand) is
+    # refused, its files kept (nothing tells them from edits); deleted, it runs again;
+    # other parameters get other directories
     victim = next(iter(before))
     (out / "scenarios" / victim / "done.json").unlink()
     (out / "scenarios" / victim / "sites.csv").write_text("garbage")
+    with pytest.raises(InputValidationError, match="has no done.json that reads"):
+        run_batch(config, out, client=client)
+    assert (out / "scenarios" / victim / "sites.csv").read_text() == "garbage"
+    import shutil
+
+    shutil.rmtree(out / "scenarios" / victim)
     third = run_batch(config, out, client=client)
     check_table(third, expected)
     check_dirs(out, third)
@@ -1149,6 +1157,38 @@ def test_tables_edited_by_hand_are_not_written_over(tmp_path):
     assert sites.read_text().endswith("# my note\n")
 
 
+@pytest.mark.parametrize("record", ["deleted", "overwritten"])
+def test_a_scenario_folder_without_its_done_json_is_refused_not_replaced(tmp_path, record):
+    """A finished scenario's done.json records the files it wrote. Deleted (or overwritten)
+    by hand, a re-run saw nothing foreign in the folder, planned the scenario again and
+    swapped the folder in, deleting the user's edits (an annotated sites.csv, exit 0).
+    Every folder a sweep swaps into place holds done.json (or failed.json): without it
+    no file there is provably the tool's, so the run is refused before any work, naming
+    the folder and the fix (exit 2, no traceback); the fix runs the scenario again."""
+    import shutil
+
+    cfg, _, out = west_swept_once(tmp_path, "out", [30])
+    (folder,) = (out / "scenarios").glob("[!.]*")
+    if record == "deleted":
+        (folder / "done.json").unlink()
+    else:
+        (folder / "done.json").write_text("my notes on this plan\n")
+    sites = folder / "sites.csv"
+    sites.write_text(sites.read_text() + "# checked on site\n")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    r = run("batch", cfg, "--out", out, "--workers", 0)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"{folder} has no done.json that reads (deleted or edited by hand?)" in r.stderr
+    assert f"Fix: move out of {folder} what you want to keep, delete the folder" in r.stderr
+    with pytest.raises(InputValidationError, match="cannot be told from files edited since"):
+        run_batch(cfg, out, workers=0)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    shutil.move(sites, tmp_path / "my-sites.csv")  # the fix
+    shutil.rmtree(folder)
+    assert run_batch(cfg, out, workers=0).attrs == {"skipped": 0, "computed": 1}
+    assert (folder / "done.json").is_file()
+
+
 @pytest.mark.parametrize("name", ["report.html", "map.html", "plan.gpkg", "notes"])
 def test_a_users_map_or_report_in_a_failed_scenario_folder_is_not_deleted(tmp_path, name):
     """A sweep never writes a map, a report or GIS files into a scenario folder: one there is
@@ -1185,6 +1225,25 @@ def test_a_file_added_to_a_scenario_folder_during_the_run_is_kept_and_so_is_the_
     kept = [p for p in final.parent.iterdir() if ".edge-coverage-new-" in p.name]
     assert len(kept) == 1 and (kept[0] / "done.json").exists()
     assert str(kept[0]) in str(err.value)
+
+
+def test_a_folder_whose_done_json_goes_during_the_run_is_kept_and_so_is_the_plan(tmp_path):
+    """done.json deleted after the run's checks: the swap sees a folder it cannot tell
+    from the user's edits, keeps it, and keeps the new one beside it (exit 6)."""
+    from coverage.batch import _replace_dir
+    from coverage.errors import OutputWriteError
+
+    final = tmp_path / "scenarios" / "0123456789abcdef"
+    final.mkdir(parents=True)
+    (final / "sites.csv").write_text("site_id\nmine\n")
+    tmp = tmp_path / "scenarios" / ".tmp-0123456789abcdef-01234567"
+    tmp.mkdir()
+    (tmp / "done.json").write_text('{"ok": true}')
+    with pytest.raises(OutputWriteError, match=r"has no done.json that reads.*\(sites.csv\)"):
+        _replace_dir(tmp, final)
+    assert (final / "sites.csv").read_text() == "site_id\nmine\n" and not tmp.exists()
+    (kept,) = (p for p in final.parent.iterdir() if ".edge-coverage-new-" in p.name)
+    assert (kept / "done.json").exists()
 
 
 def test_a_region_named_like_tex_is_plotted_as_written_and_a_failed_plot_leaves_no_old_one(

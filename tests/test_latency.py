@@ -277,3 +277,39 @@ def test_distances_held_as_objects_or_nullable_floats_are_numbers():
     with pytest.raises(InputValidationError, match="must be numbers of km"):
         m.p99_ms(pd.Series([1.0, "x"], dtype=object))
     assert m.network_ms(np.int64(100)) == pytest.approx(m.network_ms(100.0))
+
+
+def test_an_unknown_or_surplus_argument_is_named_with_the_fields():
+    """``LatencyModel(foo=1)`` raised Python's bare TypeError where every bad value is an
+    InputValidationError naming it and the fix; replace, pickling and frozenness stay."""
+    import dataclasses
+    import pickle
+
+    import cloudpickle
+    from helpers import raises_with
+
+    fields_text = "fiber_us_per_km, route_factor, hops,"
+    raises_with(LatencyModel, foo=1, match=["unknown keyword argument(s) 'foo'", fields_text])
+    msg = raises_with(LatencyModel, rout_factor=1.5, bogus=2,
+                      match=["'rout_factor' (did you mean 'route_factor'?), 'bogus'"])
+    assert msg.startswith("LatencyModel got")
+    raises_with(LatencyModel, *range(20),
+                match=["takes at most 13 positional arguments", "got 20", fields_text])
+    raises_with(LatencyModel, 4.9, fiber_us_per_km=5.0,
+                match=["'fiber_us_per_km' both by position and by keyword"])
+    # every way in: replace, the profile and file constructors, the command line's builder
+    raises_with(dataclasses.replace, LatencyModel(), rout_factor=2.0,
+                match=["(did you mean 'route_factor'?)"])
+    raises_with(LatencyModel.from_profile, "on-net", foo=1, match=["'foo'"])
+    msg = raises_with(LatencyModel.from_file, "no/such/model.toml", foo=1, match=["'foo'"])
+    assert msg.count("Fix:") == 1
+    # what worked still works: positional fields, replace, pickling (Dask), frozen
+    m = LatencyModel.from_profile("on-net", wifi="good")
+    assert LatencyModel(5.0, 2.0).route_factor == 2.0
+    assert dataclasses.replace(m, hops=3).hops == 3
+    assert pickle.loads(pickle.dumps(m)) == m and cloudpickle.loads(cloudpickle.dumps(m)) == m
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.hops = 3
+    import inspect
+
+    assert "route_factor" in inspect.signature(LatencyModel).parameters  # help() shows it
