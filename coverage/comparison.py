@@ -242,7 +242,21 @@ def _pool_problems(service: Any, ctx: dict[str, Any], source: str) -> list[str]:
                         throughput_rps=float(rw.throughput_rps))  # a missing price
             region[name] = rw
         except InputValidationError as exc:
-            found.append(f"{exc} (the service classes on {name!r})")
+            w = pool.workloads[name]
+            if str(exc).startswith("the region cannot serve workload"):
+                # --region-workload names the run's workload only (tester 126)
+                stem = name.rsplit("-", 1)[0]
+                found.append(
+                    f"the region cannot serve workload {name!r} (service classes of the "
+                    f"demand take it): the cost model has no region price for "
+                    f"{w.accelerator!r} and no workload of the same model ({stem}-...) "
+                    "runs on an accelerator the region rents; --region-workload names the "
+                    "region's workload for the run's own rows only. Fix: add such a "
+                    f"workload (e.g. [workloads.{stem}-l4]) to the workloads file "
+                    f"(--workloads), or set region_hour_usd for {w.accelerator!r} in a "
+                    "--costs file")
+            else:
+                found.append(f"{exc} (the service classes on {name!r})")
     ctx["region_workloads"] = region if not found else None
     return found
 
@@ -747,6 +761,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     peak_total = float(sum(peak_by.values()))
     mean_total = peak_total / peak_to_mean
     rcost, r_parts = _region_cost_by_workload(cost_model, peak_by, r_workloads, peak_to_mean)
+    # the price per request the two sides are compared by: with several workloads, the
+    # region's own price of each applied to the mix the edge serves (the demand's mix
+    # would price requests the edge does not serve: a class no site reaches, tester 126)
+    region_cpm, mix = _region_price_on_mix(rcost, r_parts, plan)
     region = {
         "regions": int(len(regions)),
         "providers": sorted(regions["provider"].dropna().astype(str).unique().tolist())
@@ -770,7 +788,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                               "network": rcost.network_usd_per_year,
                               "total": rcost.total_usd_per_year},
         "region_hour_usd": rcost.region_hour_usd,
-        "cost_per_million_requests": rcost.cost_per_million_requests,
+        "cost_per_million_requests": region_cpm,
+        **({"cost_per_million_requests_demand_mix": rcost.cost_per_million_requests,
+            "price_mix": mix} if mix is not None else {}),
         "cost_per_user_month": (rcost.total_usd_per_year / 12 / total_pop
                                 if total_pop > 0 else None),
         "power_usd_per_kwh": cost_model.region.power_usd_per_kwh,
@@ -780,7 +800,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     breakeven: dict[str, Any] = {"utilisation": None, "fleet_utilisation": None,
                                  "note": "no edge plan"}
     if fleet is not None:
-        u_star = breakeven_utilisation(fleet, rcost.cost_per_million_requests)
+        u_star = breakeven_utilisation(fleet, region_cpm)
         breakeven = {
             "utilisation": u_star,
             "fixed_usd_per_year": fleet.fixed_usd_per_year,
@@ -791,7 +811,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "energy_at_present_load_usd_per_year": fleet.energy_at_load_usd_per_year,
             "requests_per_year": fleet.mean_requests_rps * SECONDS_PER_YEAR,
             "capacity_rps": fleet.capacity_rps,
-            "region_cost_per_million_requests": rcost.cost_per_million_requests,
+            "region_cost_per_million_requests": region_cpm,
             "fleet_utilisation": fleet.utilisation,
             "clears": bool(u_star is not None and fleet.utilisation >= u_star),
             "note": ("the fleet mean utilisation at which the priced edge fleet would cost "
@@ -868,7 +888,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     # service classes on several workloads sharing the accelerators: the load is in
     # requests/s of the run's workload (accelerator time); the prices per request count
     # each workload's own requests (sites.csv's requests_rps)
-    pooled = "requests_rps" in sites.columns
+    pooled = bool(cap_info.get("workloads"))  # (not a column the candidates may carry)
     requests_peak = (sites["requests_rps"].to_numpy(dtype=np.float64) if pooled else peak)
     fleet = fleet_cost(costs, tiers=tiers, n_accelerators=n, mean_load_rps=mean,
                        accelerator=workload.accelerator, throughput_rps=thr,
@@ -1038,6 +1058,31 @@ def _region_cost_by_workload(costs: CostModel, peak_by: Mapping[str, float],
         first.utilisation, sum(r.accelerators_mean for r in parts.values()), hours, compute,
         network, total, total / requests_m if requests_m > 0 else math.nan)
     return combined, doc
+
+
+def _region_price_on_mix(rcost: RegionCostResult, parts: Mapping[str, Mapping[str, Any]],
+                         plan: Any) -> tuple[float, dict[str, Any] | None]:
+    """The region's price per million requests of the mix the edge plan serves: each
+    workload's own region price weighted by the requests of it the plan's sites serve
+    (``sites.csv``'s ``requests_<workload>_rps``), and that mix for ``compare.json``;
+    the demand's price and ``None`` with one workload (the price does not depend on the
+    mix) or without an edge plan."""
+    if plan is None or len(parts) < 2:
+        return rcost.cost_per_million_requests, None
+    sites = plan.sites
+    served = {w: float(pd.to_numeric(sites[f"requests_{w}_rps"], errors="coerce").sum())
+              if f"requests_{w}_rps" in sites.columns else 0.0 for w in parts}
+    total = sum(served.values())
+    if not total > 0:
+        return rcost.cost_per_million_requests, None
+    price = sum(float(parts[w]["cost_per_million_requests"]) * r
+                for w, r in served.items() if r > 0) / total
+    return price, {"peak_rps_served": served,
+                   "note": "the region's price per million requests of the mix of workloads "
+                           "the edge serves (each workload's own region price, weighted by "
+                           "its requests at the edge's sites); "
+                           "cost_per_million_requests_demand_mix prices the demand's mix, "
+                           "as the region's yearly cost does"}
 
 
 def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,

@@ -510,3 +510,11 @@ def test_by_class_names_the_run_workload_taken_from_the_catalog(tmp_path):
     explicit = plan_sites(DEMAND.drop(columns="service_class"), SITES, budget_ms=60, failures=0,
                           model=LatencyModel(inference_ms=(1.0, 2.0)))
     assert explicit.summary()["by_service_class"][0]["workload"] == "inference_ms"
+
+
+def test_classes_for_a_demand_without_the_column_are_said(caplog):
+    """--service-classes with a demand that has no service_class column names no row: a
+    warning says so (tester 126: silently ignored)."""
+    plan_sites(DEMAND.drop(columns="service_class"), SITES, budget_ms=50,
+               service_classes={"gaming": {"budget_ms": 40}})
+    assert "has no service_class column, so the service classes" in caplog.text

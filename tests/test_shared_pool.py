@@ -369,3 +369,83 @@ def test_compare_prices_a_pooled_edge_against_each_workload_in_the_region(tmp_pa
     classes = {row["service_class"]: row for row in doc["region_coverage_by_service_class"]}
     assert classes["nlp"]["workload"] == classes["nlp"]["region_workload"] == "heavy-l4"
     assert classes["gaming"]["region_workload"] == "vision-l4"
+
+
+def test_compare_prices_the_region_on_the_mix_the_edge_serves(tmp_path):
+    """A class no site can serve (gptj-l4's inference is seconds, its budget 100 ms): the
+    region's yearly cost still rents its accelerator-hours for the whole demand, but the
+    price per request the two sides are compared by is the region's on the mix the edge
+    serves (tester 126: the demand's mix made the edge look 17x cheaper than it is)."""
+    from coverage import compare
+
+    regions = pd.DataFrame({"region_id": ["r"], "lat": [45.0], "lon": [5.0],
+                            "provider": ["test"]})
+    classes = {"gaming": {"budget_ms": 40.0},
+               "nlp": {"budget_ms": 100.0, "workload": "gptj-l4"}}
+    c = compare(_demand(), _sites(), regions=regions, budget_ms=50.0, failures=1,
+                service_classes=classes, requests_per_person_day=RPPD, time_limit_s=30)
+    r = c.document["region"]
+    assert r["price_mix"]["peak_rps_served"]["gptj-l4"] == 0.0
+    assert r["cost_per_million_requests"] == pytest.approx(
+        r["workloads"]["vision-l4"]["cost_per_million_requests"], rel=1e-12)
+    assert r["cost_per_million_requests_demand_mix"] > 10 * r["cost_per_million_requests"]
+    be = c.document["breakeven"]
+    assert be["region_cost_per_million_requests"] == r["cost_per_million_requests"]
+    assert be["clears"] == (c.document["edge"]["cost_per_million_requests"]
+                            <= r["cost_per_million_requests"] * (1 + 1e-12))
+    # sites.csv keeps a column for the workload no flow carries
+    assert (c.plan.sites["requests_gptj-l4_rps"] == 0).all()
+
+
+def test_candidate_columns_named_like_the_requests_are_not_taken(tmp_path, caplog):
+    """A candidates' requests_rps column (or a stale requests_<w>_rps of an earlier plan's
+    sites.csv) is not the plan's: left out of a pooled plan's sites with a warning, and
+    never taken for the edge's requests by compare (tester 126: 8,222x the price)."""
+    from coverage import compare
+
+    wl = write(tmp_path / "wl.toml", HEAVY)
+    regions = pd.DataFrame({"region_id": ["r"], "lat": [45.0], "lon": [5.0],
+                            "provider": ["test"]})
+    sites = _sites().assign(**{"requests_rps": 1.0, "requests_gone-l4_rps": 5.0})
+    plan = plan_sites(_demand(), sites, budget_ms=50, failures=1, service_classes=CLASSES,
+                      workloads=str(wl), requests_per_person_day=RPPD, time_limit_s=30)
+    assert "requests_gone-l4_rps" not in plan.sites.columns
+    assert plan.sites["requests_rps"].sum() == pytest.approx(
+        plan.summary()["capacity"]["requests_total_rps"], rel=1e-9)
+    assert "are not carried to sites.csv" in caplog.text
+    plain = _demand().drop(columns="service_class")
+    ref = compare(plain, _sites(), regions=regions, budget_ms=50.0,
+                  requests_per_person_day=RPPD, time_limit_s=30)
+    for value in (1.0, "n/a"):
+        c = compare(plain, _sites().assign(requests_rps=value), regions=regions,
+                    budget_ms=50.0, requests_per_person_day=RPPD, time_limit_s=30)
+        assert c.document["edge"]["cost_per_million_requests"] == pytest.approx(
+            ref.document["edge"]["cost_per_million_requests"], rel=1e-9)
+
+
+def test_a_class_workload_the_region_cannot_serve_names_the_right_fix(tmp_path):
+    """--region-workload names the run's rows' region workload only: a class on a
+    workload the region cannot serve is told to add a workload of the same model on a
+    rented accelerator, or a region price (tester 126: it was told --region-workload)."""
+    foo = HEAVY.replace("[workloads.heavy-l4]", "[workloads.heavy-x1]").replace(
+        'accelerator = "NVIDIA L4"', 'accelerator = "Acme X1"')
+    vision_x1 = (f"[workloads.vision-x1]\naccelerator = \"Acme X1\"\n"
+                 f"inference_ms = [4.7, 4.9]\nthroughput_rps = {VISION.throughput_rps!r}\n"
+                 "model_memory_gb = 2.0\naccelerator_memory_gb = 24.0\n"
+                 "accelerator_w = 72.0\nhost_w = 300.0\naccelerators_per_host = 4\n")
+    wl = write(tmp_path / "wl.toml", foo + "\n" + vision_x1)
+    costs = write(tmp_path / "costs.toml",
+                  '[accelerators."Acme X1"]\nunit_usd = 2000.0\nhost_usd = 8000.0\n'
+                  "accelerators_per_host = 4\n")
+    cls = write(tmp_path / "classes.toml", CLASSES_TOML.replace("heavy-l4", "heavy-x1"))
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    _demand().to_csv(d, index=False)
+    _sites().to_csv(s, index=False)
+    out = tmp_path / "never"
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--workloads", wl, "--workload", "vision-x1", "--costs", costs,
+            "--region-workload", "vision-l4", "--requests-per-person-day", RPPD,
+            "--budget-ms", 50, "--out", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
+    assert "the region cannot serve workload 'heavy-x1'" in r.stderr
+    assert "[workloads.heavy-l4]" in r.stderr and "--region-workload names" in r.stderr

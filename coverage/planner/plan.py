@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -999,6 +1000,14 @@ def plan_sites(
                 aggregate_h3=aggregate_h3, source=demand_src, workloads=workloads)
         except InputValidationError as exc:
             problems.append(str(exc))
+        if service_classes is not None and "service_class" not in demand.columns:
+            # the classes would name no row: said, not ignored (tester 126)
+            logger.warning("%s has no service_class column, so the service classes "
+                           "(--service-classes) apply to no row: every row takes the run's "
+                           "budget%s. Fix: add a service_class column naming each row's "
+                           "class", demand_src,
+                           "" if "budget_ms" not in demand.columns else
+                           " or its own budget_ms")
     if problems:
         raise InputValidationError("\n".join(dict.fromkeys(problems)))
     preset = preset_budget(budget_ms)
@@ -2019,6 +2028,15 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         "implied": np.arange(len(result.scenarios)) >= n_checked,
     })
     out = sites_out.copy()
+    own = ([] if per_workload is None else
+           [c for c in out.columns if REQUESTS_COLUMN.fullmatch(str(c))])
+    if own:  # the candidates' own columns of those names would pass for the plan's
+        logger.warning("the candidates' column(s) %s are not carried to sites.csv: "
+                       "requests_rps and requests_<workload>_rps are the plan's own (each "
+                       "workload's requests a site serves, with a shared pool). Fix: "
+                       "rename them in the candidates file to keep them",
+                       ", ".join(map(str, own)))
+        out = out.drop(columns=own)
     pos = pd.Series(np.arange(len(ids)), index=ids)
     j = pos.reindex(out["site_id"].to_numpy()).to_numpy()
     col = pd.Series(np.arange(len(chosen)), index=chosen).reindex(j).to_numpy()
@@ -2027,13 +2045,14 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["power_kw"] = capacity.power_kw[j]
     out["capacity_rps"] = cap[j]
     out["load_rps"] = normal.site_load_rps[j]
-    if per_workload is not None:  # requests of every workload, in their own units
+    if per_workload is not None:  # requests of every workload, in their own units (a
+        # workload of the pool no flow carries: 0)
         pooled = capacity.describe.get("workloads") or {}
-        order = [w for w in pooled if w in per_workload] + sorted(
-            w for w in per_workload if w not in pooled)
-        out["requests_rps"] = sum(per_workload[w][j] for w in order)
+        order = list(pooled) + sorted(w for w in per_workload if w not in pooled)
+        zero = np.zeros(len(ids))
+        out["requests_rps"] = sum(per_workload.get(w, zero)[j] for w in order)
         for w in order:
-            out[f"requests_{w}_rps"] = per_workload[w][j]
+            out[f"requests_{w}_rps"] = per_workload.get(w, zero)[j]
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
@@ -2076,6 +2095,10 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     }
     return out, flows, scen, info
 
+
+#: The names of ``sites.csv``'s requests columns (a shared pool's: every workload's
+#: requests, then each one's).
+REQUESTS_COLUMN = re.compile(r"requests(_.+)?_rps")
 
 #: Most (scenario, chosen site) entries :func:`scenario_load_table` keeps; above, the table
 #: is not built (``Plan.scenario_loads`` is ``None``) and a warning says so.
