@@ -114,6 +114,8 @@ MAX_REQUESTS_PER_PERSON_DAY = 1e6
 
 CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "positive": (lambda v: (n := _number(v)) is not None and n > 0, "a positive number"),
+    "non_negative": (lambda v: (n := _number(v)) is not None and n >= 0,
+                     "a non-negative number"),
     "budget": (_is_budget, "a positive number of ms (at most 1,000,000) or a service-class "
                "preset (realtime = 30 ms, interactive = 50 ms, instant = 100 ms, all p99)"),
     "path_or_none": (lambda v: v is None or (isinstance(v, str) and v.strip() != "")
@@ -290,7 +292,8 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "not yet carry it is then repaired until it does, which may run past the limit)",
            "positive", group="solver"),
     Option("kmedian_time_limit_s", float, 60.0, "s", "time limit for the k-median (latency) "
-           "stage", "positive", group="solver"),
+           "stage; 0 skips it (the site-count stage's plan is kept, as it is: a plan "
+           "that does not depend on the machine's speed)", "non_negative", group="solver"),
     Option("max_memory_gb", float, 4.0, "GiB", "memory budget for the reach matrix; above "
            "half of it the solver switches to row generation without the full matrix",
            "positive", group="solver"),

@@ -283,7 +283,7 @@ def test_edge_or_region(tmp_path):
         col = {label: values[i] for label, values in table.items()}
         plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
                                    requests_per_person_day=DEFAULT_RPPD,
-                                   kmedian_time_limit_s=10)
+                                   kmedian_time_limit_s=p["kmedian_time_limit_s"])
         s = plan.summary()
         plans[b] = plan
         assert int(col["edge sites"]) == s["site_count"]
@@ -318,7 +318,7 @@ def test_edge_or_region(tmp_path):
     rows = _printed(headline(nb, 1), 7)
     thin_plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
                                     requests_per_person_day=p["thin_requests_per_person_day"],
-                                    kmedian_time_limit_s=10)
+                                    kmedian_time_limit_s=p["kmedian_time_limit_s"])
     thin = _edge_price(thin_plan)
     no_ztp = _edge_price(plans[b], ztp=False)
     base = _edge_price(plans[b])

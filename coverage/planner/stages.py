@@ -550,12 +550,14 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     lower bound measured on the cells); after a count by components, piece by piece
     (:func:`coverage.planner.placement.place_components`, one task per piece on
     ``client``'s cluster). Skipped (the site-count solution is kept) with a cost objective
-    (the cover minimised cost, not count) or with no site chosen.
+    (the cover minimised cost, not count), with no site chosen, or with a time limit of 0.
     """
     chosen = count.cover.sites
     if problem.cost is not None or not len(chosen):
         return Placement(chosen, "skipped")
     limit = problem.config.kmedian_time_limit_s if time_limit_s is None else time_limit_s
+    if not limit > 0:
+        return Placement(chosen, "skipped (kmedian_time_limit_s 0)")
     if reach is None:  # row generation: bins for the objective, cells for the constraints
         from .placement import place_components, place_national
 
@@ -1224,8 +1226,8 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
 
     Returns the placement and the capacity result of the placed plan (``result`` with
     the placed sites and their scenarios; ``result`` itself when the count's plan is
-    kept). Skipped (the count's plan kept) with a cost objective, no site, or a count
-    without a plan that carries the load.
+    kept). Skipped (the count's plan kept) with a cost objective, no site, a time limit of
+    0, or a count without a plan that carries the load.
     """
     from dataclasses import replace
 
@@ -1238,6 +1240,8 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         return Placement(chosen, "skipped (capacitated: no plan carries the load)"), result
     c = problem.config
     limit = c.kmedian_time_limit_s if time_limit_s is None else time_limit_s
+    if not limit > 0:
+        return Placement(chosen, "skipped (kmedian_time_limit_s 0)"), result
     med = capacitated_median(
         reach.values("p50_ms"), chosen, reach=result.reach, load_rps=result.load_rps,
         cap_rps=capacity.cap_rps, failures=int(c.failures), weights=problem.population,
