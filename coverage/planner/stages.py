@@ -1244,10 +1244,11 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         return Placement(chosen, "skipped (kmedian_time_limit_s 0)"), result
     med = capacitated_median(
         reach.values("p50_ms"), chosen, reach=result.reach, load_rps=result.load_rps,
-        cap_rps=capacity.cap_rps, failures=int(c.failures), weights=problem.population,
+        cap_rps=capacity.cap_rps, failures=int(c.failures),
+        point_load_rps=capacity.load_rps, weights=problem.population,
         requirement=problem.requirement(count.n_covering), required=problem.required,
-        domains=capacity.domains, cuts=result.cuts, start_complete=bool(result.complete),
-        scenario_limit=int(c.scenario_limit), time_limit_s=limit)
+        domains=capacity.domains, cuts=result.cuts, scenario_limit=int(c.scenario_limit),
+        time_limit_s=limit)
     info = {"rounds": med.rounds, "capacity_cuts": med.cuts,
             "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
     placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective)
