@@ -51,6 +51,7 @@ from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
 )
+from ..solvers.kmedian import MAX_PAIRS_EXACT
 from ..wording import counted, reporter
 from .stages import (
     BYTES_PER_PAIR,
@@ -1180,7 +1181,9 @@ def plan_sites(
 
         t = time.perf_counter()
         if (problem.cost is None and max_sites is None and len(count.cover.sites)
-                and (capacity is None or reach is not None)):
+                and config.kmedian_time_limit_s > 0
+                and (capacity is None or (reach is not None
+                                          and n_pairs <= MAX_PAIRS_EXACT))):
             say(f"k-median: placing {counted(len(count.cover.sites), 'site')} to minimise "
                 "population-weighted latency"
                 + ("" if reach is not None else " (national: bins for the objective, every "
@@ -1197,6 +1200,8 @@ def plan_sites(
         else:  # row generation: no reach matrix for the placement's MILP
             placement = Placement(count.cover.sites,
                                   "skipped (capacitated, row generation)")
+        if placement.status.startswith("skipped (") and count.best is None:
+            say(f"k-median: {placement.status}: the site-count stage's plan is kept")
         chosen = placement.sites
         timings["kmedian_s"] = time.perf_counter() - t
 

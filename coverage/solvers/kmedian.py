@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 LAGRANGIAN_SHARE = 0.1
 """Share of :func:`k_median`'s time limit kept for the Lagrangian bound."""
 
+MAX_PAIRS_EXACT = 150_000
+"""Most stored pairs :func:`k_median` and :func:`capacitated_median` give their exact MILP
+by default (above, the local search, or for a capacitated plan the count's sites)."""
+
 LAGRANGIAN_MAX_PAIRS = 5_000_000
 """Largest reach matrix (stored pairs) :func:`k_median` computes its Lagrangian bound for:
 above it the steps cost tens of ms each and the arrays hundreds of MB (the Census
@@ -42,7 +46,7 @@ LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
 
-__all__ = ["MedianResult", "CapacitatedMedian", "k_median", "capacitated_median",
+__all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "k_median", "capacitated_median",
            "flow_latency", "first_two_open", "coverage_lagrangian_bound"]
 
 @dataclass(frozen=True)
@@ -442,7 +446,7 @@ def k_median(
     required: npt.ArrayLike | None = None,
     start: npt.ArrayLike | None = None,
     time_limit_s: float = 60.0,
-    max_pairs_exact: int = 150_000,
+    max_pairs_exact: int = MAX_PAIRS_EXACT,
     bound: bool = True,
 ) -> MedianResult:
     """p-median under coverage constraints on a sparse latency matrix.
@@ -651,7 +655,7 @@ def capacitated_median(
     weights: npt.ArrayLike | None = None, requirement: int | npt.ArrayLike = 0,
     required: npt.ArrayLike | None = None, domains: npt.ArrayLike | None = None,
     cuts: sp.sparray | None = None, scenario_limit: int = 20_000,
-    time_limit_s: float = 60.0, max_pairs_exact: int = 150_000, cuts_per_round: int = 50,
+    time_limit_s: float = 60.0, max_pairs_exact: int = MAX_PAIRS_EXACT, cuts_per_round: int = 50,
 ) -> CapacitatedMedian:
     """Capacitated placement: the sites of a capacitated plan moved to minimise the
     weighted latency of the least-latency normal-operation flow within capacity, at the
