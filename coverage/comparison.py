@@ -1053,8 +1053,12 @@ def _region_cost_by_workload(costs: CostModel, peak_by: Mapping[str, float],
     requests_m = sum(peak_by.values()) / peak_to_mean * SECONDS_PER_YEAR / 1e6
     accelerators = sorted({r.accelerator for r in parts.values()})
     first = next(iter(parts.values()))
+    prices = {r.region_hour_usd for r in parts.values()}
     combined = RegionCostResult(
-        " + ".join(accelerators), compute / hours if hours > 0 else first.region_hour_usd,
+        " + ".join(accelerators),
+        # one price: itself (not compute / hours, 0.4799999999999999 for 0.48: tester 126)
+        prices.pop() if len(prices) == 1 else compute / hours if hours > 0
+        else first.region_hour_usd,
         first.utilisation, sum(r.accelerators_mean for r in parts.values()), hours, compute,
         network, total, total / requests_m if requests_m > 0 else math.nan)
     return combined, doc
