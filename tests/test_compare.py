@@ -792,6 +792,20 @@ def test_fit_figures_name_where_the_envelope_came_from():
     assert tier["envelope_kw"] == cat.get("metro-colo").power_kw[1]
 
 
+def _compare_nlp_on(tmp_path, demand, sites, workload, out_name):
+    """``edge-coverage compare`` at 50 ms with the class nlp (60 ms) on ``workload``: the
+    demand file, the result and the output directory."""
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    demand.to_csv(d, index=False)
+    sites.to_csv(s, index=False)
+    cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
+                f'workload = "{workload}"\n')
+    out = tmp_path / out_name
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--out", str(out), "--budget-ms", "50")
+    return d, r, out
+
+
 def test_compare_refuses_classes_that_cannot_share_the_pool_before_work(tmp_path):
     """The edge plan of a comparison is capacitated, so a service class on a workload that
     cannot share the plan's accelerators (a Jetson's beside an L4's) is refused with the
@@ -801,14 +815,7 @@ def test_compare_refuses_classes_that_cannot_share_the_pool_before_work(tmp_path
     classes = {"nlp": {"budget_ms": 60, "workload": "bert-orin"}}
     with pytest.raises(coverage.errors.InputValidationError, match="bert-orin"):
         run_compare(demand, sites, regions=NEAR, budget_ms=50.0, service_classes=classes)
-    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
-    demand.to_csv(d, index=False)
-    sites.to_csv(s, index=False)
-    cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
-                'workload = "bert-orin"\n')
-    out = tmp_path / "never"
-    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
-            "--out", str(out), "--budget-ms", "50")
+    d, r, out = _compare_nlp_on(tmp_path, demand, sites, "bert-orin", "never")
     assert r.returncode == 2 and "bert-orin" in r.stderr and str(d) in r.stderr
     assert "Traceback" not in r.stderr and not out.exists()
     # refused with the data checks, before the region's coverage (review 112: the plan's
@@ -823,14 +830,7 @@ def test_compare_prices_a_class_on_a_pooled_workload(tmp_path):
     count the requests of both workloads."""
     demand, sites = town()
     demand["service_class"] = ["nlp"] * 20 + ["instant"] * 20
-    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
-    demand.to_csv(d, index=False)
-    sites.to_csv(s, index=False)
-    cls = write(tmp_path / "c.toml", '[service_classes.nlp]\nbudget_ms = 60\n'
-                'workload = "bert-l4"\n')
-    out = tmp_path / "out"
-    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
-            "--out", str(out), "--budget-ms", "50")
+    _, r, out = _compare_nlp_on(tmp_path, demand, sites, "bert-l4", "out")
     assert r.returncode == 0, r.stderr
     doc = json.loads((out / "compare.json").read_text())
     assert set(doc["region"]["workloads"]) == {"vision-l4", "bert-l4"}
