@@ -811,6 +811,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "energy_at_present_load_usd_per_year": fleet.energy_at_load_usd_per_year,
             "requests_per_year": fleet.mean_requests_rps * SECONDS_PER_YEAR,
             "capacity_rps": fleet.capacity_rps,
+            # (in the plan's load unit: requests/s of the run's workload with a pool)
+            "capacity_unit": (doc.get("load") or {}).get("load_unit") or "requests/s",
             "region_cost_per_million_requests": region_cpm,
             "fleet_utilisation": fleet.utilisation,
             "clears": bool(u_star is not None and fleet.utilisation >= u_star),

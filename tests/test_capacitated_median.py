@@ -152,17 +152,20 @@ def test_a_plan_too_large_for_the_milp_keeps_the_count():
     assert med.scenarios is None
 
 
-def test_a_small_site_beside_a_city_counts_for_what_it_carries():
+@pytest.mark.parametrize("unit", [1.0, 1e-10, 1e8])
+def test_a_small_site_beside_a_city_counts_for_what_it_carries(unit):
     """Tester 128: a site of capacity 1 in a city of load 100 took the city's nearest
     latency in the objective (and was opened for it) while the flow sent the city 10 ms
-    away. Counted by what the load can get, the two large sites stay."""
+    away. Counted by what the load can get, the two large sites stay; in any unit of load
+    (review 130: at 1e-10 HiGHS's tolerances voided the capacity rows)."""
     # points: city (weight and load 100), t1 and t2 (1 each); sites A, B (200), C (1)
     lat = sp.csr_array(np.array([[10.0, 10.0, 1.0],    # city: A, B, C
                                  [5.0, 0.0, 20.0],     # t1: A, C
                                  [0.0, 5.0, 0.0]]))    # t2: B
     within = lat.toarray() > 0
-    load = weights = np.array([100.0, 1.0, 1.0])
-    cap = np.array([200.0, 200.0, 1.0])
+    weights = np.array([100.0, 1.0, 1.0])
+    load = weights * unit
+    cap = np.array([200.0, 200.0, 1.0]) * unit
     req = np.ones(3)
     cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=0,
                               time_limit_s=30)
@@ -174,7 +177,9 @@ def test_a_small_site_beside_a_city_counts_for_what_it_carries():
     np.testing.assert_array_equal(med.sites, [0, 1])
     assert med.objective == pytest.approx(100 * 10 + 5 + 5)
     # the nearest-site objective would have taken C: 100 x 1 + 20 + 5
-    assert objective(lat, weights, [1, 2], load, cap) == pytest.approx(1000 + 20 + 5)
+    assert med.lower_bound == pytest.approx(med.objective, rel=1e-6)
+    assert objective(lat, weights, [1, 2], load / unit, cap / unit) == pytest.approx(
+        1000 + 20 + 5)
 
 
 def test_a_capacitated_plan_is_placed_and_its_outputs_follow(tmp_path):

@@ -509,17 +509,17 @@ def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
 
 @dataclass(frozen=True)
 class Placement:
-    """Result of :func:`place_sites`.
+    """Result of :func:`place_sites` or :func:`place_capacitated`.
 
     Attributes
     ----------
     sites : numpy.ndarray
         Chosen candidate indices (the same count as the site-count stage).
     status : str
-        k-median status (``"optimal"``, ``"time_limit"``, ``"local_search"``) or why it was
-        skipped.
+        k-median status (``"optimal"``, ``"time_limit"``, ``"local_search"``,
+        ``"kept_cover"``) or why it was skipped (``"skipped ..."``).
     lower_bound : float
-        Proven lower bound on the population-weighted p50 latency (``nan`` when none).
+        Proven lower bound on the objective (``nan`` when none).
     """
 
     sites: npt.NDArray[np.int64]
@@ -528,7 +528,9 @@ class Placement:
     info: dict[str, Any] | None = None
     """Row generation: the national placement's figures (``summary.json["placement"]``)."""
     objective: float = float("nan")
-    """The placed sites' population-weighted p50 latency, ms x people (as ``lower_bound``)."""
+    """The placed sites' population-weighted p50 latency, ms x people (as ``lower_bound``):
+    to each point's nearest chosen site, or for a capacitated plan of the least-latency
+    flow within the sites' capacities."""
 
     @property
     def gap(self) -> float | None:

@@ -620,8 +620,11 @@ def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
                            np.asarray(sites, dtype=np.int64))
 
 
-def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites) -> float:
-    """:func:`flow_latency` on :func:`_inputs`' arrays."""
+def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
+                    time_limit_s: float = 60.0) -> float:
+    """:func:`flow_latency` on :func:`_inputs`' arrays (``nan`` also when HiGHS does not
+    solve it within ``time_limit_s``)."""
+    scale = _capacity_scale(cap)
     is_open = np.zeros(m, dtype=bool)
     is_open[sites] = True
     n = len(indptr) - 1
@@ -638,14 +641,23 @@ def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites) -> f
     used = np.unique(col)
     site_row = np.full(m, -1)
     site_row[used] = np.arange(len(used))
-    a_cap = sp.csr_array((load[r], (site_row[col], np.arange(k))), shape=(len(used), k))
+    a_cap = sp.csr_array((load[r] / scale, (site_row[col], np.arange(k))),
+                         shape=(len(used), k))
     res = milp(w[r] * lat, constraints=[
         LinearConstraint(a_assign, 1, 1),
         # the max-flow check's tolerance: a flow it accepts is feasible here
-        LinearConstraint(a_cap, -np.inf, cap[used] * (1 + 1e-9))],
+        LinearConstraint(a_cap, -np.inf, cap[used] / scale * (1 + 1e-9))],
         integrality=np.zeros(k), bounds=Bounds(0, 1),
-        options={"disp": False, "time_limit": 60.0})
+        options={"disp": False, "time_limit": max(float(time_limit_s), 0.1)})
     return float(res.fun) if res.x is not None and res.status == 0 else float("nan")
+
+
+def _capacity_scale(cap: npt.NDArray[np.float64]) -> float:
+    """The unit the capacity rows are written in: the largest finite capacity, so that
+    HiGHS's absolute tolerances (1e-7, and entries below 1e-9 dropped) do not swallow
+    loads of small units (review 130: loads of 1e-10 requests/s left the rows void)."""
+    finite = cap[np.isfinite(cap) & (cap > 0)]
+    return float(finite.max()) if len(finite) else 1.0
 
 
 def capacitated_median(
@@ -719,13 +731,18 @@ def capacitated_median(
     p = len(start)
     point_load = np.asarray(point_load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
-    start_obj = _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m, start)
     held_n = 0 if cuts is None else int(cuts.shape[0])
-    if len(indices) > max_pairs_exact:
+    if len(indices) > max_pairs_exact:  # (before the start's LP: as large, review 130)
         return CapacitatedMedian(
-            start, start_obj, float("nan"),
+            start, float("nan"), float("nan"),
             f"skipped (capacitated: {len(indices):,} reach pairs, above the exact MILP's "
             f"{max_pairs_exact:,})", time.perf_counter() - t0, cuts=held_n)
+
+    def flow_of(sites: npt.NDArray[np.int64]) -> float:
+        return _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m, sites,
+                               deadline - time.perf_counter())
+
+    start_obj = flow_of(start)
     pattern = sp.csr_array(reach, dtype=np.float64)
     pattern.data[:] = 1.0
     load = np.asarray(load_rps, dtype=np.float64)
@@ -756,13 +773,10 @@ def capacitated_median(
         if not bad:
             if not (finished and complete):
                 break  # not shown to carry every scenario: the start stays
-            obj = _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m,
-                                  sites)
-            if np.isfinite(obj) and not obj >= best_obj - tol:
+            obj = flow_of(sites)
+            if np.isfinite(obj) and (not np.isfinite(best_obj) or obj < best_obj - tol):
                 best, best_obj, best_scen, best_complete = sites, obj, scen, complete
-                status = "optimal" if x_status == "optimal" else "time_limit"
-            elif x_status == "optimal":
-                status = "optimal"  # the start is as good as the optimum
+                status = "time_limit"
             break
         new = [c for c in (capacity_cut(pattern, load, cap, f, sites) for f in bad)
                if c is not None]
@@ -771,7 +785,10 @@ def capacitated_median(
                            "the MILP's tolerance; keeping the best plan so far", rounds)
             break
         held.append(sp.csr_array(np.vstack(new)))
-    if status != "optimal" and np.isfinite(best_obj):
+    # "optimal": a bound within 1e-6 of the plan's flow (HiGHS's gap is 1e-7 of its own
+    # objective, which the plan's flow LP repeats to its tolerances)
+    proof_tol = max(tol, 1e-6 * abs(best_obj)) if np.isfinite(best_obj) else 0.0
+    if np.isfinite(best_obj) and not (np.isfinite(bound) and bound >= best_obj - proof_tol):
         # every plan's flow costs at least its nearest-site latency, so a bound of the
         # uncapacitated k-median (same count, requirements, required sites) is one here
         lag = coverage_lagrangian_bound(latency, p, best, weights, requirement, required,
@@ -781,8 +798,10 @@ def capacitated_median(
             bound = max(bound, float(lag))
     lower = min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj) else (
         float("nan"))
-    if status == "kept_cover" and np.isfinite(lower) and lower >= best_obj - tol:
-        status = "optimal"  # the bound meets the start
+    # proven only by a bound that meets the plan's own flow (HiGHS's "optimal" is for its
+    # model, whose tolerances the flow may not share: review 130)
+    if np.isfinite(lower) and lower >= best_obj - proof_tol:
+        status = "optimal"
     logger.info("capacitated k-median: %s, objective %.6g (start %.6g), status %s, %d "
                 "round(s)", counted(p, "site"), best_obj, start_obj, status, rounds)
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
@@ -833,8 +852,9 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     ]
     if capacity is not None:
         load_i, cap_j = capacity
+        scale = _capacity_scale(cap_j)
         a_capacity = sp.csr_array(
-            (np.concatenate([load_i[row], -cap_j * (1 + 1e-9)]),
+            (np.concatenate([load_i[row] / scale, -cap_j / scale * (1 + 1e-9)]),
              (np.concatenate([indices, np.arange(m)]),
               np.concatenate([m + np.arange(nnz), np.arange(m)]))), shape=(m, m + nnz))
         constraints.append(LinearConstraint(a_capacity, -np.inf, 0.0))
