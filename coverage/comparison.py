@@ -221,6 +221,7 @@ def _pool_problems(service: Any, ctx: dict[str, Any], source: str) -> list[str]:
         pool = shared_pool(run, service.workload, catalog, source=source, warn=False)
     except InputValidationError as exc:
         return [str(exc)]
+    ctx["pool"] = pool
     if pool is None or costs is None or ctx.get("region_workload") is None:
         return []
     found: list[str] = []
@@ -681,6 +682,15 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     rppd = (None if has_load else
             float(requests_per_person_day if requests_per_person_day is not None
                   else DEFAULT_REQUESTS_PER_PERSON_DAY))
+    if ctx.get("pool") is not None:  # the plan's own check, before the region's coverage
+        from .model.capacity import check_weighted_load
+
+        rows = _row_requests(d, rppd, peak_to_mean)
+        inputs = plan_options.get("inputs")
+        source = (inputs.get("demand", {}).get("path", "<demand>")
+                  if isinstance(inputs, Mapping) else "<demand>")
+        check_weighted_load(rows * ctx["pool"].row_weights(ctx["service"].workload),
+                            ctx["pool"], str(source))
     tier_catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
                                          else tiers)
     # the fit check before the plan: its figures feed model-does-not-fit either way
@@ -1014,16 +1024,22 @@ def _peak_requests_by_workload(d: pd.DataFrame, service: Any, run: str,
     ``peak_to_mean`` / 86,400; every row, served or not."""
     from .model.capacity import row_workload_names
 
-    if rppd is None:
-        req = pd.to_numeric(d["load_rps"], errors="coerce").fillna(0.0).to_numpy(
-            dtype=np.float64)
-    else:
-        req = d["population"].to_numpy(dtype=np.float64) * rppd / 86400.0 * peak_to_mean
+    req = _row_requests(d, rppd, peak_to_mean)
     if service is None:
         return {run: float(req.sum())}
     by = pd.Series(req).groupby(row_workload_names(service.workload, run).to_numpy()).sum()
     return {str(k): float(v) for k, v in sorted(by.items(), key=lambda kv: (kv[0] != run,
                                                                               kv[0]))}
+
+
+def _row_requests(d: pd.DataFrame, rppd: float | None,
+                  peak_to_mean: float) -> npt.NDArray[np.float64]:
+    """Every demand row's peak requests/s: its ``load_rps`` (blank: 0), else population x
+    ``rppd`` x ``peak_to_mean`` / 86,400."""
+    if rppd is None:
+        return pd.to_numeric(d["load_rps"], errors="coerce").fillna(0.0).to_numpy(
+            dtype=np.float64)
+    return d["population"].to_numpy(dtype=np.float64) * rppd / 86400.0 * peak_to_mean
 
 
 def _region_cost_by_workload(costs: CostModel, peak_by: Mapping[str, float],

@@ -449,3 +449,22 @@ def test_a_class_workload_the_region_cannot_serve_names_the_right_fix(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
     assert "the region cannot serve workload 'heavy-x1'" in r.stderr
     assert "[workloads.heavy-l4]" in r.stderr and "--region-workload names" in r.stderr
+
+
+def test_compare_refuses_a_weighted_load_out_of_range_before_the_region(tmp_path):
+    """The weighted load's range is checked before the region's coverage (tester 126: it
+    came from the plan, after it), from the command line with the demand file named."""
+    slow = HEAVY.replace("[workloads.heavy-l4]", "[workloads.slow-l4]").replace(
+        f"throughput_rps = {HEAVY_RPS!r}", "throughput_rps = 1e-06")
+    wl = write(tmp_path / "wl.toml", slow)
+    cls = write(tmp_path / "classes.toml", CLASSES_TOML.replace("heavy-l4", "slow-l4"))
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    _demand().to_csv(d, index=False)
+    _sites().to_csv(s, index=False)
+    out = tmp_path / "never"
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--workloads", wl, "--requests-per-person-day", 1e6, "--budget-ms", 50,
+            "--out", out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
+    assert "is out of range" in r.stderr and str(d) in r.stderr
+    assert "region coverage" not in r.stderr + r.stdout

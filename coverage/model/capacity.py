@@ -35,7 +35,8 @@ from .workloads import MAX_SITE_KW
 logger = logging.getLogger(__name__)
 
 __all__ = ["CapacitySetup", "DEFAULT_PEAK_TO_MEAN", "DEFAULT_TARGET_UTILISATION",
-           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "row_workload_names", "fit_sites",
+           "POOL_SYSTEM_KEYS", "SharedPool", "shared_pool", "row_workload_names",
+           "check_weighted_load", "fit_sites",
            "build_capacity",
            "capacity_column_problems", "load_column", "failure_domains"]
 
@@ -334,9 +335,10 @@ class CapacitySetup:
         return f"{total} ({parts})"
 
 
-def _check_weighted(load: npt.NDArray[np.float64], pool: SharedPool, source: str) -> None:
-    """Refuse a weighted load out of the flow's range (the raw load was checked: a weight
-    of up to 1e15 moves it out)."""
+def check_weighted_load(load: npt.NDArray[np.float64], pool: SharedPool,
+                        source: str) -> None:
+    """Refuse a weighted load (requests times the pool's weights) out of the flow's range
+    (the raw load was checked: a weight of up to 1e15 moves it out)."""
     total = float(load.sum())
     big = load > MAX_VALUE
     if big.any() or not np.isfinite(total) or 0 < total < MIN_TOTAL_LOAD_RPS:
@@ -489,7 +491,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
         names = row_workload_names(row_workload, pool.run.name).to_numpy(dtype=object)
         weights = pool.row_weights(row_workload)
         load = load * weights
-        _check_weighted(load, pool, demand_source)
+        check_weighted_load(load, pool, demand_source)
     describe = {
         "load_from": load_from,
         "load_total_rps": float(load.sum()),
