@@ -541,6 +541,17 @@ class Placement:
         return max(0.0, (o - b) / o)
 
 
+def _skipped_placement(problem: Problem, chosen: npt.NDArray[np.int64],
+                       limit: float) -> Placement | None:
+    """The placement that keeps the count's sites when none is made (a cost objective, no
+    site, a time limit of 0), else ``None``."""
+    if problem.cost is not None or not len(chosen):
+        return Placement(chosen, "skipped")
+    if not limit > 0:
+        return Placement(chosen, "skipped (kmedian_time_limit_s 0)")
+    return None
+
+
 def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                 time_limit_s: float | None = None, *, client: Any = None) -> Placement:
     """Place the proven number of sites to minimise population-weighted p50 latency.
@@ -555,11 +566,10 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     (the cover minimised cost, not count), with no site chosen, or with a time limit of 0.
     """
     chosen = count.cover.sites
-    if problem.cost is not None or not len(chosen):
-        return Placement(chosen, "skipped")
     limit = problem.config.kmedian_time_limit_s if time_limit_s is None else time_limit_s
-    if not limit > 0:
-        return Placement(chosen, "skipped (kmedian_time_limit_s 0)")
+    skipped = _skipped_placement(problem, chosen, limit)
+    if skipped is not None:
+        return skipped
     if reach is None:  # row generation: bins for the objective, cells for the constraints
         from .placement import place_components, place_national
 
@@ -1236,14 +1246,13 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
     from ..solvers.kmedian import capacitated_median
 
     chosen = count.cover.sites
-    if problem.cost is not None or not len(chosen):
-        return Placement(chosen, "skipped"), result
-    if result.status not in ("optimal", "time_limit"):
-        return Placement(chosen, "skipped (capacitated: no plan carries the load)"), result
     c = problem.config
     limit = c.kmedian_time_limit_s if time_limit_s is None else time_limit_s
-    if not limit > 0:
-        return Placement(chosen, "skipped (kmedian_time_limit_s 0)"), result
+    skipped = _skipped_placement(problem, chosen, limit)
+    if skipped is None and result.status not in ("optimal", "time_limit"):
+        skipped = Placement(chosen, "skipped (capacitated: no plan carries the load)")
+    if skipped is not None:
+        return skipped, result
     med = capacitated_median(
         reach.values("p50_ms"), chosen, reach=result.reach, load_rps=result.load_rps,
         cap_rps=capacity.cap_rps, failures=int(c.failures),

@@ -46,8 +46,9 @@ LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
 
-__all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "k_median", "capacitated_median",
-           "flow_latency", "first_two_open", "coverage_lagrangian_bound"]
+__all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "k_median",
+           "capacitated_median", "flow_latency", "first_two_open",
+           "coverage_lagrangian_bound"]
 
 @dataclass(frozen=True)
 class MedianResult:
@@ -667,7 +668,8 @@ def capacitated_median(
     weights: npt.ArrayLike | None = None, requirement: int | npt.ArrayLike = 0,
     required: npt.ArrayLike | None = None, domains: npt.ArrayLike | None = None,
     cuts: sp.sparray | None = None, scenario_limit: int = 20_000,
-    time_limit_s: float = 60.0, max_pairs_exact: int = MAX_PAIRS_EXACT, cuts_per_round: int = 50,
+    time_limit_s: float = 60.0, max_pairs_exact: int = MAX_PAIRS_EXACT,
+    cuts_per_round: int = 50,
 ) -> CapacitatedMedian:
     """Capacitated placement: the sites of a capacitated plan moved to minimise the
     weighted latency of the least-latency normal-operation flow within capacity, at the
@@ -763,7 +765,7 @@ def capacitated_median(
                              capacity=(point_load, cap))
         if exact is None:  # no plan in the time
             break
-        sites, obj, x_status, x_bound = exact
+        sites, _, _, x_bound = exact  # (the plan's own flow is priced below)
         if np.isfinite(x_bound):  # a relaxation's bound: one of the problem
             bound = max(bound, float(x_bound))
         scen, complete, finished = check_scenarios_until(
