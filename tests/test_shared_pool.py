@@ -423,6 +423,20 @@ def test_candidate_columns_named_like_the_requests_are_not_taken(tmp_path, caplo
             ref.document["edge"]["cost_per_million_requests"], rel=1e-9)
 
 
+def _compare_cli(tmp_path, nlp_workload, workloads_file, *extra):
+    """``edge-coverage compare`` at 50 ms of the test demand and sites, the class nlp on
+    ``nlp_workload`` (of ``workloads_file``), into a directory that must not be written:
+    the demand file, the result and that directory."""
+    cls = write(tmp_path / "classes.toml", CLASSES_TOML.replace("heavy-l4", nlp_workload))
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    _demand().to_csv(d, index=False)
+    _sites().to_csv(s, index=False)
+    out = tmp_path / "never"
+    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
+            "--workloads", workloads_file, "--budget-ms", 50, "--out", out, *extra)
+    return d, r, out
+
+
 def test_a_class_workload_the_region_cannot_serve_names_the_right_fix(tmp_path):
     """--region-workload names the run's rows' region workload only: a class on a
     workload the region cannot serve is told to add a workload of the same model on a
@@ -437,15 +451,9 @@ def test_a_class_workload_the_region_cannot_serve_names_the_right_fix(tmp_path):
     costs = write(tmp_path / "costs.toml",
                   '[accelerators."Acme X1"]\nunit_usd = 2000.0\nhost_usd = 8000.0\n'
                   "accelerators_per_host = 4\n")
-    cls = write(tmp_path / "classes.toml", CLASSES_TOML.replace("heavy-l4", "heavy-x1"))
-    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
-    _demand().to_csv(d, index=False)
-    _sites().to_csv(s, index=False)
-    out = tmp_path / "never"
-    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
-            "--workloads", wl, "--workload", "vision-x1", "--costs", costs,
-            "--region-workload", "vision-l4", "--requests-per-person-day", RPPD,
-            "--budget-ms", 50, "--out", out)
+    _, r, out = _compare_cli(tmp_path, "heavy-x1", wl, "--workload", "vision-x1",
+                             "--costs", costs, "--region-workload", "vision-l4",
+                             "--requests-per-person-day", RPPD)
     assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
     assert "the region cannot serve workload 'heavy-x1'" in r.stderr
     assert "[workloads.heavy-l4]" in r.stderr and "--region-workload names" in r.stderr
@@ -457,14 +465,7 @@ def test_compare_refuses_a_weighted_load_out_of_range_before_the_region(tmp_path
     slow = HEAVY.replace("[workloads.heavy-l4]", "[workloads.slow-l4]").replace(
         f"throughput_rps = {HEAVY_RPS!r}", "throughput_rps = 1e-06")
     wl = write(tmp_path / "wl.toml", slow)
-    cls = write(tmp_path / "classes.toml", CLASSES_TOML.replace("heavy-l4", "slow-l4"))
-    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
-    _demand().to_csv(d, index=False)
-    _sites().to_csv(s, index=False)
-    out = tmp_path / "never"
-    r = run("compare", "--demand", d, "--candidates", s, "--service-classes", cls,
-            "--workloads", wl, "--requests-per-person-day", 1e6, "--budget-ms", 50,
-            "--out", out)
+    d, r, out = _compare_cli(tmp_path, "slow-l4", wl, "--requests-per-person-day", 1e6)
     assert r.returncode == 2 and "Traceback" not in r.stderr and not out.exists()
     assert "is out of range" in r.stderr and str(d) in r.stderr
     assert "region coverage" not in r.stderr + r.stdout
