@@ -22,7 +22,7 @@ from scipy.optimize import linprog
 
 from coverage import plan_sites
 from coverage.solvers.capacitated import capacitated_cover
-from coverage.solvers.kmedian import capacitated_median
+from coverage.solvers.kmedian import capacitated_median, flow_latency, least_latency_flow
 
 
 def instance(seed: int, n: int = 22, m: int = 10):
@@ -91,6 +91,41 @@ def objective(lat, weights, sites, load, cap) -> float:
     res = linprog(c, A_ub=a_ub, b_ub=cap[list(sites)], A_eq=a_eq, b_eq=np.ones(len(served)),
                   bounds=(0, 1), method="highs")
     return float(res.fun) if res.status == 0 else float("inf")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_least_latency_flow_is_the_dense_lp_optimum(seed):
+    """The flow ``flows.csv`` writes: within the capacities, every served point's load
+    exactly, only its pairs within budget, and of the dense LP's objective; ``None`` when
+    the open sites cannot carry the load."""
+    within, lat, load, cap, weights = instance(seed)
+    rng = np.random.default_rng(seed)
+    sites = np.sort(rng.choice(within.shape[1], 6, replace=False))
+    want = objective(lat, weights, sites, load, cap)
+    got = least_latency_flow(lat, sites, load, cap, weights=weights)
+    if not np.isfinite(want):
+        assert got is None and np.isnan(flow_latency(lat, sites, load, cap, weights))
+        return
+    point, site, flow = got
+    assert np.all(flow > 0) and np.all(np.isin(site, sites))
+    assert np.all(within[point, site])
+    served = within[:, sites].any(axis=1)
+    np.testing.assert_allclose(np.bincount(point, flow, minlength=len(load)),
+                               np.where(served, load, 0.0), rtol=1e-12)
+    assert np.all(np.bincount(site, flow, minlength=len(cap)) <= cap * (1 + 1e-6))
+    dense = lat.toarray()
+    ours = float(np.sum(weights[point] * flow / load[point] * dense[point, site]))
+    assert ours == pytest.approx(want, rel=1e-7)
+    assert flow_latency(lat, sites, load, cap, weights) == pytest.approx(want, rel=1e-7)
+
+
+def test_least_latency_flow_cases_cover_both_verdicts():
+    verdicts = set()
+    for seed in range(8):
+        within, lat, load, cap, weights = instance(seed)
+        sites = np.sort(np.random.default_rng(seed).choice(within.shape[1], 6, replace=False))
+        verdicts.add(np.isfinite(objective(lat, weights, sites, load, cap)))
+    assert verdicts == {True, False}
 
 
 @pytest.mark.parametrize("seed", range(11))

@@ -467,7 +467,7 @@ def check_plan_against_reference(plan, demand, sites, mask, k, domains=None):
     col = {s: j for j, s in enumerate(sites["site_id"])}
     row = {d: i for i, d in enumerate(demand["demand_id"])}
     f = plan.flows
-    assert list(f.columns) == ["demand_id", "site_id", "load_rps"]
+    assert list(f.columns) == ["demand_id", "site_id", "load_rps", "latency_ms", "p50_ms"]
     assert (f["load_rps"] > 0).all()
     assert set(f["site_id"]) <= set(plan.sites["site_id"])
     for d, s in zip(f["demand_id"], f["site_id"], strict=True):
@@ -493,6 +493,7 @@ def check_plan_against_reference(plan, demand, sites, mask, k, domains=None):
                                                           abs=1e-9)
         assert st_.loc[s, "utilisation"] <= st_.loc[s, "worst_utilisation"] + 1e-12
         assert st_.loc[s, "worst_utilisation"] <= 1 + 1e-6
+    check_least_latency_even_flow(plan, demand, sites, mask, load_rps, cap_rps)
     # one scenario row per scenario, named by the failed sites, nothing shed
     sc = plan.capacity_scenarios
     ids = sites["site_id"].to_numpy()
@@ -509,6 +510,53 @@ def check_plan_against_reference(plan, demand, sites, mask, k, domains=None):
     assert info["scenarios_total"] == len(expected)  # every scenario, counted on our own
     assert info["status"] == "optimal"
     return N, load, cap, chosen
+
+
+def check_least_latency_even_flow(plan, demand, sites, mask, load_rps, cap_rps):
+    """``flows.csv``: each flow's latencies by our own model and distances, and the flow of
+    least population-weighted p50 among those within its own worst utilisation (our own
+    dense LP, scipy's ``linprog``); the summary's mean p50 recomputed."""
+    from scipy.optimize import linprog
+
+    f = plan.flows
+    pos_d = {d: i for i, d in enumerate(demand["demand_id"])}
+    pos_s = {s: j for j, s in enumerate(sites["site_id"])}
+    i = np.array([pos_d[d] for d in f["demand_id"]], dtype=int)
+    j = np.array([pos_s[s] for s in f["site_id"]], dtype=int)
+    km = haversine(demand["lat"].to_numpy()[i], demand["lon"].to_numpy()[i],
+                   sites["lat"].to_numpy()[j], sites["lon"].to_numpy()[j])
+    assert np.allclose(f["latency_ms"], ON_NET.p99_ms(km, "ftth"), rtol=1e-5)
+    p50 = ON_NET.p50_ms(km, "ftth")
+    assert np.allclose(f["p50_ms"], p50, rtol=1e-5)
+    pop = demand["population"].to_numpy(dtype=float)
+    load = np.array([load_rps[d] for d in demand["demand_id"]])
+    people = pop[i] * f["load_rps"].to_numpy() / load[i]
+    ours = float(np.sum(people * p50))
+    info = plan.summary()["capacity"]
+    if len(f):
+        assert info["normal_flow_mean_p50_ms"] == pytest.approx(ours / people.sum(),
+                                                                 rel=1e-6)  # float32
+    assert "least population-weighted p50" in info["normal_flow"]
+    chosen = [pos_s[s] for s in plan.sites["site_id"]]
+    util = plan.sites["utilisation"].to_numpy(dtype=float)
+    level = float(util.max()) if len(util) else 0.0
+    # our LP at the flow's own worst level: the written flow is one of its flows
+    pairs = [(a, b) for a in range(len(demand)) for b in chosen if mask[a, b]]
+    if not pairs or level <= 0:
+        return
+    a_idx = np.array([p[0] for p in pairs])
+    b_idx = np.array([p[1] for p in pairs])
+    d_km = haversine(demand["lat"].to_numpy()[a_idx], demand["lon"].to_numpy()[a_idx],
+                     sites["lat"].to_numpy()[b_idx], sites["lon"].to_numpy()[b_idx])
+    cost = pop[a_idx] * ON_NET.p50_ms(d_km, "ftth")
+    rows = sorted(set(a_idx.tolist()))
+    a_eq = np.array([(a_idx == r).astype(float) for r in rows])
+    a_ub = np.array([np.where(b_idx == b, load[a_idx], 0.0) for b in chosen])
+    cap = np.array([cap_rps[sites["site_id"][b]] for b in chosen])
+    lp = linprog(cost, A_ub=a_ub, b_ub=level * cap * (1 + 1e-9), A_eq=a_eq,
+                 b_eq=np.ones(len(rows)), bounds=(0, 1), method="highs-ipm")
+    assert lp.status == 0
+    assert ours == pytest.approx(lp.fun, rel=1e-6)
 
 
 @pytest.mark.parametrize("seed,n,m,failures,load_column", [
@@ -533,6 +581,27 @@ def test_plan_matches_brute_force(seed, n, m, failures, load_column):
                        model=ON_NET, failures=failures, strategy="full")
     assert plain.flows is None and plain.summary()["capacity"] is None
     assert plain.summary()["site_count"] <= best
+
+
+def test_the_even_flow_of_least_latency_beats_the_max_flow(monkeypatch):
+    """The least-latency most even flow against the bisection's max-flow at the same level
+    (the flow ``flows.csv`` held before): never worse, the same utilisations, and better on
+    some instance (the check above would fail with the max-flow's flow)."""
+    import coverage.planner.plan as planner
+
+    gains = []
+    for seed in (1, 2, 3, 4):
+        demand, sites = geo_instance(seed, 40, 9)
+        least = plan_capacity(demand, sites).summary()["capacity"]
+        with monkeypatch.context() as mp:
+            mp.setattr(planner, "MAX_PAIRS_EVEN_FLOW", 0)
+            kept = plan_capacity(demand, sites).summary()["capacity"]
+        assert "not latency-optimised" in kept["normal_flow"]
+        assert least["worst_utilisation"] == pytest.approx(kept["worst_utilisation"],
+                                                           rel=1e-6)
+        assert least["normal_flow_mean_p50_ms"] <= kept["normal_flow_mean_p50_ms"] + 1e-9
+        gains.append(kept["normal_flow_mean_p50_ms"] - least["normal_flow_mean_p50_ms"])
+    assert max(gains) > 1e-3, gains
 
 
 def test_some_planner_instance_is_capacity_bound():
@@ -1015,7 +1084,7 @@ def test_cli_writes_the_capacity_outputs(tmp_path):
     for c in CAPACITY_COLUMNS:
         assert c in sites_out.columns, c
     flows = pd.read_csv(out / "flows.csv", dtype={"demand_id": str, "site_id": str})
-    assert list(flows.columns) == ["demand_id", "site_id", "load_rps"]
+    assert list(flows.columns) == ["demand_id", "site_id", "load_rps", "latency_ms", "p50_ms"]
     scen = pd.read_csv(out / "capacity_scenarios.csv")
     assert len(scen) == len(sites_out) + 1  # normal operation + each single failure
     assert (scen["shed_rps"].abs() <= 1e-6).all()

@@ -15,6 +15,7 @@ from helpers import ON_NET, run
 from test_capacity import (
     BUDGET_MS,
     brute_force,
+    check_least_latency_even_flow,
     geo_instance,
     own_reach,
     reference,
@@ -210,6 +211,10 @@ def test_planner_lazy_capacitated_equals_brute_force(seed, n, m, k, load_column)
     for d, i in row.items():
         want = load[i] / 1000.0 if mask[i].any() else 0.0
         assert per_point.get(d, 0.0) == pytest.approx(want, rel=1e-6, abs=1e-5)
+    # the latencies and the least-latency most even flow, with no reach matrix
+    check_least_latency_even_flow(plan, demand, sites, mask,
+                                  dict(zip(demand["demand_id"], np.asarray(load) / 1000.0,
+                                           strict=True)), caps)
     sc = plan.capacity_scenarios
     assert len(sc) == len(scenarios(chosen, k, None)) and sc["feasible"].all()
     assert s["capacity"]["status"] == "optimal" and s["capacity"]["scenarios_complete"]

@@ -294,6 +294,22 @@ def test_reach_matches_brute_force(seed, scenario, route):
 
 
 @pytest.mark.parametrize("route", ROUTES)
+def test_chosen_pairs_are_the_reach_of_the_chosen_sites(route):
+    """``chosen_pairs`` (the flows' latencies of a plan without a reach matrix): the brute
+    force's pairs and latencies of the chosen sites only, every candidate's columns."""
+    from coverage.planner.stages import chosen_pairs
+
+    problem, bf, _ = scenario_case(1, "internet-100-p99", route)
+    chosen = np.arange(0, len(problem.sites), 3)
+    got = chosen_pairs(problem, chosen)
+    assert got.shape == bf["lat"].shape
+    assert set(got.indices.tolist()) <= set(chosen.tolist())
+    keep = np.isin(np.arange(len(problem.sites)), chosen)
+    check_reach(got, {k: (np.where(keep, v, False) if np.asarray(v).dtype == bool else v)
+                      for k, v in bf.items()})
+
+
+@pytest.mark.parametrize("route", ROUTES)
 def test_reach_across_the_antimeridian(route):
     m, budget, pct, span = SCENARIOS["internet-50-p50"]
     demand, sites, upf, graph = instance(7, 100, 30, span, lbo_col=True, lon0=177.5)

@@ -443,17 +443,19 @@ def _reach_arguments(
 
 
 def engine_reach(engine: Any, *, budget_ms: float, percentile: str,
-                 rows: npt.ArrayLike | None = None) -> ReachMatrix:
+                 rows: npt.ArrayLike | None = None,
+                 sites: npt.ArrayLike | None = None) -> ReachMatrix:
     """The reach matrix of tiered or anchored pair latencies
     (:class:`coverage.model.routing.PairEngine`), entries sorted by latency within a row.
 
     ``distance_km`` holds each pair's path length in the model's km (the great circle,
     through the breakout, or over the backbone); ``rows`` selects demand rows (default
-    all), in that order.
+    all), in that order; ``sites`` the candidates whose pairs are kept (default all; the
+    columns stay every candidate's).
     """
     t0 = time.perf_counter()
     r = engine.row_index(rows)
-    rowpos, cols, path, tier = engine.pairs(r)
+    rowpos, cols, path, tier = engine.pairs(r, sites)
     tr = engine.tier_rows
     latency = np.empty(len(cols))
     p50 = np.empty(len(cols))

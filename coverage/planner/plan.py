@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
 from ..errors import (
@@ -65,6 +66,7 @@ from .stages import (
     check_aggregation,
     check_any_coverable,
     choose_strategy,
+    chosen_pairs,
     component_sites,
     min_sites,
     n_minus_1,
@@ -1230,7 +1232,7 @@ def plan_sites(
         flows = scen_table = scen_loads = None
         if capacity is not None:
             sites_out, flows, scen_table, cap_info = capacity_outputs(
-                problem, capacity, cap_result, chosen, sites_out)
+                problem, capacity, cap_result, chosen, sites_out, reach)
             scen_loads = scenario_load_table(problem, cap_result, sites_out)
         say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
@@ -1947,13 +1949,16 @@ def _flow_order_keys(problem: Problem) -> tuple[Any, Any]:
 
 
 def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, chosen: Any,
-                     sites_out: pd.DataFrame,
+                     sites_out: pd.DataFrame, reach: ReachMatrix | None = None,
                      ) -> tuple[pd.DataFrame, pd.DataFrame,
                                                       pd.DataFrame, dict[str, Any]]:
-    """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation, the most
-    even flow),
+    """The capacity columns of ``sites.csv``, ``flows.csv`` (normal operation: the most
+    even flow, and of those the least latency; each flow's latency),
     ``capacity_scenarios.csv`` (one row per failure scenario) and
-    ``summary.json["capacity"]``."""
+    ``summary.json["capacity"]``.
+
+    ``reach``: the plan's reach matrix when it was built (its pairs with the chosen sites
+    give the flows' latencies; without it they are computed for the chosen sites)."""
     ids = problem.sites["site_id"].to_numpy(dtype=object)
     demand_ids = problem.demand["demand_id"].to_numpy(dtype=object)
     chosen = np.asarray(chosen, dtype=np.int64)
@@ -1964,6 +1969,15 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     # on the merged points of the solve (identical candidates, loads summed)
     m_reach, m_load = result.reach, result.load_rps
     normal, u_worst = balanced_flow(m_reach, m_load, cap, chosen)
+    # the pairs of the chosen sites, with their latencies (the flows' latency columns)
+    pairs = reach if reach is not None else chosen_pairs(problem, chosen)
+    # of the most even flows, the one of least latency (the bisection's max-flow is any
+    # flow at that level: a user could be sent past a nearer site with room)
+    least, flow_note = _least_latency_even_flow(problem, capacity, pairs, chosen, normal,
+                                                u_worst)
+    if least is not None:
+        normal = replace(normal, flows=None, site_load_rps=np.bincount(
+            least[1], weights=least[2], minlength=len(ids)))
     result.scenarios[0] = normal
     # failure scenarios: the most even flow of the components holding a failed site (the
     # other sites keep their normal load); past the first BALANCED_SCENARIOS, a flow
@@ -1994,14 +2008,23 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     # along the country's longer axis (about one site per point, not every site of its
     # merged point: coverage.solvers.flow_expand)
     point, site, flow_rps = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if normal.flows is not None:
+    if least is not None:
+        point, site, flow_rps = least
+    elif normal.flows is not None:
         from ..solvers.flow_expand import expand_flows
 
         p_key, s_key = _flow_order_keys(problem)
         point, site, flow_rps = expand_flows(normal.flows, result.inverse, capacity.load_rps,
                                          point_order=p_key, site_order=s_key)
+    latency_ms, p50_ms = _pair_values(pairs, point, site)
     flows = pd.DataFrame({"demand_id": demand_ids[point], "site_id": ids[site],
                           "load_rps": flow_rps})
+    # the people a flow carries: its share of its point's load, of the point's people
+    load_pt = np.asarray(capacity.load_rps, dtype=np.float64)
+    people = problem.population[point] * flow_rps / np.where(load_pt[point] > 0,
+                                                             load_pt[point], 1.0)
+    flow_p50 = (float(np.sum(people * p50_ms) / people.sum()) if people.sum() > 0
+                else float("nan"))
     per_workload = None
     if capacity.row_workload is not None:  # a shared pool: each flow's own requests too
         names = pd.Categorical(capacity.row_workload[point])
@@ -2012,6 +2035,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         per_workload = {str(w): np.bincount(site[names.codes == c], minlength=len(ids),
                                             weights=requests[names.codes == c])
                         for c, w in enumerate(names.categories)}
+    flows["latency_ms"] = latency_ms
+    flows["p50_ms"] = p50_ms
     # utilisation of the chosen sites only: scenarios x chosen, not x every candidate
     cap_c = cap[chosen]
     util = (np.stack([s.site_load_rps[chosen] for s in result.scenarios])
@@ -2097,8 +2122,75 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
                               "each one's own most even flow; the worst utilisation of "
                               "the fleet is exact, a site's may be above its own)"),
         "capacity_total_rps": float(cap[chosen].sum()),
+        # flows.csv: which flow, and its population-weighted mean p50 latency
+        "normal_flow": flow_note,
+        "normal_flow_mean_p50_ms": flow_p50,
     }
     return out, flows, scen, info
+
+
+#: Most (point, chosen site) pairs the least-latency most even flow's linear program is
+#: solved for (:func:`capacity_outputs`); above, ``flows.csv`` keeps the max-flow's flow.
+MAX_PAIRS_EVEN_FLOW = 2_000_000
+
+
+def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: ReachMatrix,
+                             chosen: np.ndarray, normal: Any, u_even: float,
+                             ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                                        str]:
+    """Of the normal-operation flows within ``u_even`` x every site's capacity (the most
+    even level), the one of least population-weighted p50 latency
+    (:func:`coverage.solvers.kmedian.least_latency_flow` on the original points), as
+    ``(point, site, flow_rps)``, and the text ``summary.json`` gives the flow; ``None``
+    (the max-flow's flow kept) when the level is unknown, the pairs are too many, or the
+    linear program's flow is not within capacity to the check's tolerance."""
+    from ..solvers.capacitated import SITE_RTOL
+    from ..solvers.kmedian import least_latency_flow
+
+    kept = "the most even flow (a max-flow at the most even level: {}), not latency-optimised"
+    if not (normal.feasible and np.isfinite(u_even)):
+        return None, kept.format("the sites do not carry the load")
+    is_chosen = np.zeros(pairs.n_sites, dtype=bool)
+    is_chosen[chosen] = True
+    n_pairs = int(is_chosen[pairs.indices].sum())
+    if n_pairs > MAX_PAIRS_EVEN_FLOW:
+        logger.info("capacity: flows.csv keeps the max-flow's most even flow: %s pairs with "
+                    "the chosen sites, more than %s for its least-latency program",
+                    f"{n_pairs:,}", f"{MAX_PAIRS_EVEN_FLOW:,}")
+        return None, kept.format(f"{n_pairs:,} pairs, more than {MAX_PAIRS_EVEN_FLOW:,}")
+    cap = np.asarray(capacity.cap_rps, dtype=np.float64)
+    load = np.asarray(capacity.load_rps, dtype=np.float64)
+    got = least_latency_flow(pairs.values("p50_ms"), chosen, load, cap * u_even,
+                             weights=problem.population,
+                             time_limit_s=max(float(problem.config.time_limit_s), 10.0))
+    if got is not None:
+        site_load = np.bincount(got[1], weights=got[2], minlength=len(cap))
+        if np.all(site_load[chosen] <= cap[chosen] * (1 + SITE_RTOL)):
+            return got, ("the most even flow (the least utilisation every site can be held "
+                         "to), and of those the least population-weighted p50 latency")
+    logger.warning("capacity: the least-latency most even flow was not found within "
+                   "capacity; flows.csv keeps the max-flow's flow")
+    return None, kept.format("its least-latency program did not give one within capacity")
+
+
+def _pair_values(pairs: ReachMatrix, point: np.ndarray,
+                 site: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The latency at the budget's percentile and the p50 of every (point, site) pair
+    (``nan`` for a pair not within budget)."""
+    if not len(point):
+        return np.zeros(0), np.zeros(0)
+    lat = pairs.values("latency_ms")
+    p50 = pairs.values("p50_ms")
+    # explicit zeros are kept as reachable: look the entries up by position, not by value
+    pos = sp.csr_array((np.arange(1, pairs.nnz + 1, dtype=np.float64), pairs.indices,
+                        pairs.indptr), shape=pairs.shape)
+    k = np.asarray(pos[point, site]).ravel().astype(np.int64) - 1
+    ok = k >= 0
+    out_lat = np.full(len(point), np.nan)
+    out_p50 = np.full(len(point), np.nan)
+    out_lat[ok] = lat.data[k[ok]]
+    out_p50[ok] = p50.data[k[ok]]
+    return out_lat, out_p50
 
 
 #: The names of ``sites.csv``'s requests columns (a shared pool's: every workload's

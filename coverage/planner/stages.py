@@ -136,6 +136,22 @@ def reach_matrix(problem: Problem, *, client: Any = None,
                        partitions=partitions, row_latency=problem.rows)
 
 
+def chosen_pairs(problem: Problem, chosen: npt.ArrayLike) -> ReachMatrix:
+    """The reach matrix of ``problem`` restricted to the ``chosen`` sites (every candidate's
+    columns, the pairs of the others left out): the pairs of a plan without building every
+    candidate's (row generation), with the latencies :func:`reach_matrix` gives them."""
+    chosen = np.asarray(chosen, dtype=np.int64)
+    if problem.routed:
+        return engine_reach(problem.engine, budget_ms=problem.config.budget_ms,
+                            percentile=problem.config.percentile, sites=chosen)
+    part = build_reach(problem.demand_lat, problem.demand_lon, problem.site_lat[chosen],
+                       problem.site_lon[chosen], model=problem.model,
+                       budget_ms=problem.config.budget_ms,
+                       percentile=problem.config.percentile, row_latency=problem.rows)
+    return replace(part, indices=chosen[part.indices].astype(part.indices.dtype),
+                   n_sites=len(problem.sites))
+
+
 @dataclass
 class SiteCount:
     """Result of :func:`min_sites`.

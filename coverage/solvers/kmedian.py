@@ -47,7 +47,7 @@ LAGRANGIAN_ITERATIONS = (0, 1800)
 alone (none by default), then with the coverage multipliers."""
 
 __all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "k_median",
-           "capacitated_median", "flow_latency", "first_two_open",
+           "capacitated_median", "flow_latency", "least_latency_flow", "first_two_open",
            "coverage_lagrangian_bound"]
 
 @dataclass(frozen=True)
@@ -625,6 +625,18 @@ def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
                     time_limit_s: float = 60.0) -> float:
     """:func:`flow_latency` on :func:`_inputs`' arrays (``nan`` also when HiGHS does not
     solve it within ``time_limit_s``)."""
+    got = _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
+                            time_limit_s)
+    return float("nan") if got is None else got[0]
+
+
+def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
+                      time_limit_s: float = 60.0,
+                      ) -> tuple[float, npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                 npt.NDArray[np.float64]] | None:
+    """The least-latency flow's linear program: its objective and, per (row, open column)
+    pair, the row, the column and the share of the row's load it carries (``None``: the
+    sites cannot carry the load, or HiGHS did not solve it within ``time_limit_s``)."""
     scale = _capacity_scale(cap)
     is_open = np.zeros(m, dtype=bool)
     is_open[sites] = True
@@ -632,7 +644,7 @@ def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
     row = np.repeat(np.arange(n), np.diff(indptr))
     keep = is_open[indices]
     if not keep.any():
-        return 0.0
+        return 0.0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     r, col, lat = row[keep], indices[keep], entry_latency[keep]
     k = len(r)
     served = np.unique(r)
@@ -650,7 +662,44 @@ def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
         LinearConstraint(a_cap, -np.inf, cap[used] / scale * (1 + 1e-9))],
         integrality=np.zeros(k), bounds=Bounds(0, 1),
         options={"disp": False, "time_limit": max(float(time_limit_s), 0.1)})
-    return float(res.fun) if res.x is not None and res.status == 0 else float("nan")
+    if res.x is None or res.status != 0:
+        return None
+    return float(res.fun), r.astype(np.int64), col.astype(np.int64), np.asarray(res.x)
+
+
+def least_latency_flow(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
+                       point_load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                       weights: npt.ArrayLike | None = None, time_limit_s: float = 60.0,
+                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                  npt.NDArray[np.float64]] | None:
+    """The flow :func:`flow_latency` prices: every row's load sent to its stored columns
+    among the open ``sites`` within their capacities ``cap_rps``, at the least weighted
+    latency (a share ``x`` of a row's load costs ``x x weight x latency``).
+
+    Returns
+    -------
+    (point, site, flow_rps) or None
+        One entry per (row, site) pair carrying a positive flow, requests/s; each served
+        row's flows sum to its load exactly (the solver's shares normalised). ``None`` when
+        the sites cannot carry the load or HiGHS did not solve it in ``time_limit_s``.
+        Rows without an open column carry no flow. A flow within the capacities to the
+        solver's tolerance only (``1e-7`` of the largest capacity): callers holding a
+        site to a tighter tolerance check it.
+    """
+    indptr, indices, entry_latency, _, w, _, _ = _inputs(latency, weights, 0, None)
+    load = np.asarray(point_load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    got = _least_latency_lp(indptr, indices, entry_latency, w, load, cap, len(cap),
+                            np.asarray(sites, dtype=np.int64), time_limit_s)
+    if got is None:
+        return None
+    _, r, col, x = got
+    x = np.clip(x, 0.0, None)
+    total = np.bincount(r, weights=x, minlength=len(load))
+    share = x / np.where(total[r] > 0, total[r], 1.0)
+    flow = share * load[r]
+    keep = flow > 0
+    return r[keep], col[keep], flow[keep]
 
 
 def _capacity_scale(cap: npt.NDArray[np.float64]) -> float:
