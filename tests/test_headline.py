@@ -318,6 +318,10 @@ def test_the_capacity_line_gives_units_small_shares_and_domains():
     line = capacity_line({"capacity": {**c, "failure_domains": "within 5 km"},
                           "failures_tolerated": 1})
     assert "42 N-1 scenario(s) checked (failures of shared-risk domains)" in line
+    assert "normal-operation flow" not in line  # an older summary: no flow figure
+    line = capacity_line({"capacity": {**c, "normal_flow_mean_p50_ms": 17.947},
+                          "failures_tolerated": 1})
+    assert line.endswith("; mean p50 of the normal-operation flow (flows.csv): 17.9 ms")
 
 
 def test_the_worst_utilisation_says_what_it_is_the_worst_of():

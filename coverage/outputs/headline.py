@@ -384,7 +384,8 @@ def worst_scope(c: Mapping[str, Any]) -> str:
 
 def capacity_line(s: Mapping[str, Any]) -> str | None:
     """The capacitated plan in one line (``summary["capacity"]``), or ``None``: peak load,
-    what the chosen sites carry, utilisation, and the N-k scenarios checked."""
+    what the chosen sites carry, utilisation, the N-k scenarios checked, and the mean p50
+    latency of the normal-operation flow."""
     c = s.get("capacity")
     excluded = _finite(s.get("candidates_excluded"))
     out = []
@@ -411,6 +412,9 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
                if (c.get("scenarios_total") or 0) > (c.get("scenarios_checked") or 0)
                else "")
             + f", load shed at most {NA if shed is None else f'{shed:,.1f}'} {unit}")
+        flow_p50 = _finite(c.get("normal_flow_mean_p50_ms"))
+        if flow_p50 is not None:  # flows.csv's: where the load goes, not the nearest site
+            out.append(f"mean p50 of the normal-operation flow (flows.csv): {flow_p50:.1f} ms")
     return "; ".join(out) if out else None
 
 
