@@ -737,6 +737,14 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         for k in ("population_within_budget", "population_within_budget_n1"):
             headline[k] = float(sum(r[k] for r in by_class))
             headline[k.replace("population", "share")] = headline[k] / total_pop
+        # each class's own mean (its percentile, its workload's inference), weighted by
+        # its people: the run's workload alone gave every class its inference (tester 126)
+        served = sum(r["population_region_served"] for r in by_class
+                     if r["mean_latency_ms"] is not None)
+        headline["mean_latency_ms"] = (
+            float(sum(r["mean_latency_ms"] * r["population_region_served"] for r in by_class
+                      if r["mean_latency_ms"] is not None) / served)
+            if served > 0 else math.nan)
         budget_label = "each row's own budget (service classes)"
 
     plan = None
@@ -1137,6 +1145,7 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
         row = region_coverage(sub, regions, [b], model=m, access=access,
                               percentile=p).iloc[0]
         people = float(d["population"].to_numpy(dtype=np.float64)[idx].sum())
+        served = float(sub["population"].to_numpy(dtype=np.float64).sum())  # not sovereign
         out.append({"service_class": str(label), "budget_ms": b, "percentile": p,
                     "workload": str(w) if w else run_workload,
                     "region_workload": r_name, "population": people,
@@ -1145,7 +1154,12 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
                     "share_within_budget": (float(row["population_within_budget"]) / people
                                             if people > 0 else None),
                     "share_within_budget_n1": (float(row["population_within_budget_n1"])
-                                               / people if people > 0 else None)})
+                                               / people if people > 0 else None),
+                    # to the nearest region at the class's percentile, with the region's
+                    # inference for the class's workload (the people a region may serve)
+                    "mean_latency_ms": (float(row["mean_latency_ms"]) if served > 0
+                                        else None),
+                    "population_region_served": served})
     return out
 
 

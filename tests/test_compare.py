@@ -865,6 +865,34 @@ def test_region_coverage_by_class_naming_the_edge_workload_is_the_regions(tmp_pa
     assert docs[0]["region"]["coverage"] == docs[1]["region"]["coverage"]
 
 
+def test_region_mean_latency_with_pooled_classes_is_each_class_own(tmp_path):
+    """Tester 126: with a class on another workload (bert-l4 beside the run's vision-l4),
+    the region's mean latency took the run's workload for every row; each row now takes
+    its own class's workload and percentile (our own haversine and latency model)."""
+    demand, sites = town()
+    demand["service_class"] = ["nlp"] * 20 + ["instant"] * 20
+    classes = {"nlp": {"budget_ms": 60.0, "workload": "bert-l4"}}
+    doc = run_compare(demand, sites, regions=NEAR, budget_ms=50.0,
+                      service_classes=classes).document
+    lat, lon = np.radians(demand["lat"].to_numpy()), np.radians(demand["lon"].to_numpy())
+    r_lat, r_lon = np.radians(NEAR["lat"].to_numpy()), np.radians(NEAR["lon"].to_numpy())
+    hav = (np.sin((r_lat[None] - lat[:, None]) / 2) ** 2 + np.cos(lat[:, None])
+           * np.cos(r_lat[None]) * np.sin((r_lon[None] - lon[:, None]) / 2) ** 2)
+    km = (2 * 6371.0088 * np.arcsin(np.sqrt(hav))).min(axis=1)
+    own = np.where(np.arange(len(demand)) < 20,
+                   LatencyModel(workload="bert-l4").p99_ms(km, "ftth"),
+                   LatencyModel(workload="vision-l4").p99_ms(km, "ftth"))
+    pop = demand["population"].to_numpy()
+    want = float(np.sum(own * pop) / pop.sum())
+    assert doc["region"]["coverage"]["mean_latency_ms"] == pytest.approx(want, rel=1e-6)
+    run_only = float(np.sum(LatencyModel(workload="vision-l4").p99_ms(km, "ftth") * pop)
+                     / pop.sum())
+    assert abs(want - run_only) > 0.1  # the two workloads' inference differ here
+    rows = {r["service_class"]: r for r in doc["region_coverage_by_service_class"]}
+    assert rows["nlp"]["mean_latency_ms"] == pytest.approx(
+        float(np.sum(own[:20] * pop[:20]) / pop[:20].sum()), rel=1e-6)
+
+
 def test_compare_says_requests_per_person_day_is_unused_beside_load_rps(caplog):
     """A load_rps column is the load; compare took --requests-per-person-day beside it
     without a word (plan warns)."""
