@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputValidationError
+from .model.catalog import named_arguments
 from .model.h3index import H3_MAX_RES
 from .model.latency import NETWORK_BOUNDS, bound_text
 
@@ -468,6 +469,7 @@ def build_model(values: Mapping[str, Any] | None = None, *,
     return model
 
 
+@named_arguments
 @dataclass(frozen=True)
 class PlannerConfig:
     """The planner options of one run (see :data:`PLANNER_OPTIONS` for units and help).

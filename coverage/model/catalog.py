@@ -23,6 +23,7 @@ import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
+from functools import wraps
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -496,3 +497,51 @@ class Catalog(Generic[E]):
         """JSON-ready: ``{"source": ..., SECTION: {name: entry.to_dict()}}``."""
         return {"source": self.source,
                 self.FORMAT.section: {n: e.to_dict() for n, e in self.entries.items()}}
+
+
+def arguments_problem(cls: type, args: tuple[Any, ...],
+                      kwargs: Mapping[str, Any]) -> str | None:
+    """What is wrong with the argument names and count of ``cls(*args, **kwargs)`` for the
+    dataclass ``cls`` (``None``: nothing): unknown keywords (each with the field it most
+    likely stands for), more positional arguments than fields, a field given twice."""
+    names = [f.name for f in fields(cls) if f.init]
+    found = []
+    if len(args) > len(names):
+        found.append(f"takes at most {len(names)} positional arguments (its fields in "
+                     f"order); got {len(args)}")
+    unknown = [k for k in kwargs if k not in names]
+    if unknown:
+        found.append(f"got unknown keyword argument(s) {unknown_keys_text(unknown, names)}")
+    twice = [k for k in names[:len(args)] if k in kwargs]
+    if twice:
+        found.append(f"got {', '.join(map(repr, twice))} both by position and by keyword")
+    if not found:
+        return None
+    return (f"{cls.__name__} " + "; ".join(found) + ". Fix: give its fields by keyword, "
+            "each once: " + ", ".join(names))
+
+
+_T = TypeVar("_T")
+
+
+def named_arguments(cls: type[_T]) -> type[_T]:
+    """The dataclass ``cls`` with its generated ``__init__`` refusing unknown keywords, too
+    many positional arguments and a field given twice with an
+    :class:`~coverage.errors.InputValidationError` (:func:`arguments_problem`), as it
+    refuses bad values, where Python raised a bare ``TypeError``. The signature stays the
+    generated one (``inspect.signature``, ``help``); :func:`dataclasses.replace` checks its
+    changes through it, and unpickling (which does not call ``__init__``) is unchanged."""
+    init: Callable[..., None] = cls.__init__
+    names = frozenset(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
+    most = len(names)
+
+    @wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > most or not names.issuperset(kwargs) or (args and kwargs):
+            problem = arguments_problem(type(self), args, kwargs)
+            if problem is not None:
+                raise InputValidationError(problem)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    return cls

@@ -46,7 +46,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InputValidationError
-from .catalog import bool_problem, is_number, sources_problem, text_problem, unknown_keys_text
+from .catalog import (
+    bool_problem,
+    is_number,
+    named_arguments,
+    sources_problem,
+    text_problem,
+    unknown_keys_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +74,7 @@ _FIX = ("see coverage/model/costs.toml for every field, its unit and its default
         "may set any subset of them")
 
 
+@named_arguments
 @dataclass(frozen=True)
 class FleetCosts:
     """``[fleet]``: what every edge site shares.
@@ -100,6 +108,7 @@ class FleetCosts:
     sources: tuple[str, ...] = ()
 
 
+@named_arguments
 @dataclass(frozen=True)
 class TierCost:
     """``[edge.TIER]``: the costs of one site of a tier.
@@ -146,6 +155,7 @@ class TierCost:
     sources: tuple[str, ...] = ()
 
 
+@named_arguments
 @dataclass(frozen=True)
 class AcceleratorCost:
     """``[accelerators."TYPE"]``: the price of one accelerator type.
@@ -175,6 +185,7 @@ class AcceleratorCost:
     sources: tuple[str, ...] = ()
 
 
+@named_arguments
 @dataclass(frozen=True)
 class RegionCost:
     """``[region]``: the centralized alternative.
@@ -301,6 +312,7 @@ def _convert(table: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]]
     return out
 
 
+@named_arguments
 @dataclass(frozen=True)
 class CostModel:
     """The cost model: ``[fleet]``, ``[edge.TIER]``, ``[accelerators."TYPE"]``, ``[region]``.

@@ -29,11 +29,10 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import wraps
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +40,7 @@ import pandas as pd
 
 from ..errors import InfeasibleBudgetError, InputValidationError
 from ..inputs.validation import typed_value
-from .catalog import unknown_keys_text
+from .catalog import arguments_problem, named_arguments
 from .workloads import inference_table
 
 __all__ = [
@@ -242,54 +241,6 @@ def _is_number(value: Any) -> bool:
             and not isinstance(value, bool | np.bool_) and math.isfinite(value))
 
 
-def _arguments_problem(cls: type, args: tuple[Any, ...],
-                       kwargs: Mapping[str, Any]) -> str | None:
-    """What is wrong with the argument names and count of ``cls(*args, **kwargs)`` for the
-    dataclass ``cls`` (``None``: nothing): unknown keywords (each with the field it most
-    likely stands for), more positional arguments than fields, a field given twice."""
-    names = [f.name for f in fields(cls) if f.init]
-    found = []
-    if len(args) > len(names):
-        found.append(f"takes at most {len(names)} positional arguments (its fields in "
-                     f"order); got {len(args)}")
-    unknown = [k for k in kwargs if k not in names]
-    if unknown:
-        found.append(f"got unknown keyword argument(s) {unknown_keys_text(unknown, names)}")
-    twice = [k for k in names[:len(args)] if k in kwargs]
-    if twice:
-        found.append(f"got {', '.join(map(repr, twice))} both by position and by keyword")
-    if not found:
-        return None
-    return (f"{cls.__name__} " + "; ".join(found) + ". Fix: give its fields by keyword, "
-            "each once: " + ", ".join(names))
-
-
-_T = TypeVar("_T")
-
-
-def _named_arguments(cls: type[_T]) -> type[_T]:
-    """The dataclass ``cls`` with its generated ``__init__`` refusing unknown keywords, too
-    many positional arguments and a field given twice with an
-    :class:`~coverage.errors.InputValidationError` (:func:`_arguments_problem`), as it
-    refuses bad values, where Python raised a bare ``TypeError``. The signature stays the
-    generated one (``inspect.signature``, ``help``); :func:`dataclasses.replace` checks its
-    changes through it, and unpickling (which does not call ``__init__``) is unchanged."""
-    init: Callable[..., None] = cls.__init__
-    names = frozenset(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
-    most = len(names)
-
-    @wraps(init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > most or not names.issuperset(kwargs) or (args and kwargs):
-            problem = _arguments_problem(type(self), args, kwargs)
-            if problem is not None:
-                raise InputValidationError(problem)
-        init(self, *args, **kwargs)
-
-    cls.__init__ = __init__  # type: ignore[method-assign]
-    return cls
-
-
 def _check_pair(name: str, pair: tuple[float, float], problems: list[str]) -> None:
     if (not isinstance(pair, tuple | list) or len(pair) != 2
             or not all(_is_number(v) for v in pair) or not 0 <= pair[0] <= pair[1]):
@@ -354,7 +305,7 @@ def access_codes(access: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], Any]:
     return pd.factorize(pd.Series(labels.astype(str).ravel()), sort=True)
 
 
-@_named_arguments
+@named_arguments
 @dataclass(frozen=True)
 class LatencyModel:
     """User-perceived request latency as a function of great-circle distance.
@@ -795,7 +746,7 @@ class LatencyModel:
             values (one message naming the file); an ``overrides`` name that is not a field
             (not the file's: without its name and fix).
         """
-        problem = _arguments_problem(cls, (), overrides)
+        problem = arguments_problem(cls, (), overrides)
         if problem is not None:
             raise InputValidationError(problem)
         p = Path(path)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..inputs.validation import ProblemReport, format_values
+from .catalog import named_arguments
 from .latency import PERCENTILES, WORKLOADS_MS, LatencyModel
 
 __all__ = ["SERVICE_PRESETS", "ServiceClass", "ServiceRows", "DEFAULT_CLASS",
@@ -41,6 +42,7 @@ DEFAULT_CLASS = "default"
 """Group label of rows with neither a class nor a budget (the run's budget)."""
 
 
+@named_arguments
 @dataclass(frozen=True)
 class ServiceClass:
     """One service class: a budget, its percentile and (optionally) its workload.

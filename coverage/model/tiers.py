@@ -51,6 +51,7 @@ from .catalog import (
     is_number,
     load_file,
     ms_pair_problem,
+    named_arguments,
     read_builtin,
     sources_problem,
     text_problem,
@@ -113,6 +114,7 @@ def _field_problem(key: str, value: Any) -> str | None:
     return f"unknown key {key!r}"
 
 
+@named_arguments
 @dataclass(frozen=True)
 class Tier:
     """One edge tier: how it changes a pair's latency, and its power envelope.

@@ -61,6 +61,7 @@ from .catalog import (
     is_number,
     load_file,
     ms_pair_problem,
+    named_arguments,
     read_builtin,
     sources_problem,
     text_problem,
@@ -139,6 +140,7 @@ def _field_problem(key: str, value: Any) -> str | None:
     return f"unknown key {key!r}"
 
 
+@named_arguments
 @dataclass(frozen=True)
 class Workload:
     """One inference workload: a model served on one accelerator type.
