@@ -93,6 +93,55 @@ def objective(lat, weights, sites, load, cap) -> float:
     return float(res.fun) if res.status == 0 else float("inf")
 
 
+@pytest.mark.parametrize("seed", range(11))
+def test_above_the_milp_pairs_the_uncapacitated_placement_is_checked(seed):
+    """Above ``max_pairs_exact`` (here 0) the uncapacitated placement, taken only when
+    it carries every scenario (networkx's max-flow, every scenario) and its flow is better;
+    its bound never above the capacitated optimum (brute force), "optimal" only at it."""
+    k = (1, 1, 0, 2)[seed % 4]
+    within, lat, load, cap, weights = instance(seed)
+    n_cov = within.sum(axis=1)
+    req = np.minimum(k + 1, n_cov)
+    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
+                              time_limit_s=30)
+    assert cover.status == "optimal"
+    p = len(cover.sites)
+    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
+                             cap_rps=cap, failures=k, point_load_rps=load, weights=weights,
+                             requirement=req, cuts=cover.cuts, time_limit_s=30,
+                             max_pairs_exact=0)
+    assert med.method == "uncapacitated placement, capacity checked"
+    assert len(med.sites) == p and feasible(within, load, cap, med.sites, k)
+    start = objective(lat, weights, cover.sites, load, cap)
+    assert med.objective == pytest.approx(objective(lat, weights, med.sites, load, cap),
+                                          rel=1e-7)
+    assert med.objective <= start * (1 + 1e-9)
+    assert (med.status == "kept_cover") == (sorted(med.sites) == sorted(cover.sites))
+    best = min(objective(lat, weights, s, load, cap)
+               for s in itertools.combinations(range(within.shape[1]), p)
+               if feasible(within, load, cap, s, k))
+    assert med.lower_bound <= best * (1 + 1e-9)
+    if med.status == "optimal":
+        assert med.objective == pytest.approx(best, rel=1e-6)
+
+
+def test_the_relaxed_placement_cases_take_and_keep():
+    """The instances above exercise both outcomes: a placed plan and the count's kept."""
+    statuses = set()
+    for seed in range(11):
+        k = (1, 1, 0, 2)[seed % 4]
+        within, lat, load, cap, weights = instance(seed)
+        req = np.minimum(k + 1, within.sum(axis=1))
+        cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
+                                  time_limit_s=30)
+        med = capacitated_median(lat, cover.sites, reach=cover.reach,
+                                 load_rps=cover.load_rps, cap_rps=cap, failures=k,
+                                 point_load_rps=load, weights=weights, requirement=req,
+                                 cuts=cover.cuts, time_limit_s=30, max_pairs_exact=0)
+        statuses.add(med.status == "kept_cover")
+    assert statuses == {True, False}
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_least_latency_flow_is_the_dense_lp_optimum(seed):
     """The flow ``flows.csv`` writes: within the capacities, every served point's load
@@ -172,19 +221,6 @@ def test_the_placement_moves_sites_and_adds_cuts():
         moved += med.objective < objective(lat, weights, cover.sites, load, cap) * (1 - 1e-9)
         cut += med.cuts > 0
     assert moved >= 1 and cut >= 1
-
-
-def test_a_plan_too_large_for_the_milp_keeps_the_count():
-    within, lat, load, cap, weights = instance(0)
-    req = np.minimum(2, within.sum(axis=1))
-    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=1,
-                              time_limit_s=30)
-    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
-                             cap_rps=cap, failures=1, point_load_rps=load, weights=weights,
-                             requirement=req, max_pairs_exact=10)
-    assert med.status.startswith("skipped (capacitated:")
-    np.testing.assert_array_equal(med.sites, np.sort(cover.sites))
-    assert med.scenarios is None
 
 
 @pytest.mark.parametrize("unit", [1.0, 1e-10, 1e8])

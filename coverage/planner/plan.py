@@ -1184,14 +1184,16 @@ def plan_sites(
         t = time.perf_counter()
         if (problem.cost is None and max_sites is None and len(count.cover.sites)
                 and config.kmedian_time_limit_s > 0
-                and (capacity is None or (reach is not None
-                                          and n_pairs <= MAX_PAIRS_EXACT))):
+                and (capacity is None or reach is not None)):
             say(f"k-median: placing {counted(len(count.cover.sites), 'site')} to minimise "
                 "population-weighted latency"
                 + ("" if reach is not None else " (national: bins for the objective, every "
                    "cell's requirement checked)")
                 + ("" if capacity is None else " (every failure scenario still carrying "
-                   "the load: capacity cuts, a max-flow check per scenario)"))
+                   "the load: capacity cuts, a max-flow check per scenario)"
+                   if n_pairs <= MAX_PAIRS_EXACT else " (the uncapacitated placement, "
+                   "taken if it carries every failure scenario: a max-flow check per "
+                   "scenario)"))
         if count.best is not None:  # --max-sites: the objective chose the sites
             placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
         elif capacity is None:
@@ -1231,9 +1233,11 @@ def plan_sites(
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None
         if capacity is not None:
+            t = time.perf_counter()
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
             scen_loads = scenario_load_table(problem, cap_result, sites_out)
+            timings["capacity_outputs_s"] = time.perf_counter() - t
         say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
         rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)

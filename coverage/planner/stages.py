@@ -1276,7 +1276,7 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         requirement=problem.requirement(count.n_covering), required=problem.required,
         domains=capacity.domains, cuts=result.cuts, scenario_limit=int(c.scenario_limit),
         time_limit_s=limit)
-    info = {"rounds": med.rounds, "capacity_cuts": med.cuts,
+    info = {"method": med.method, "rounds": med.rounds, "capacity_cuts": med.cuts,
             "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
     placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective)
     if med.scenarios is None:

@@ -1562,7 +1562,8 @@ def repair_plan_until(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
 def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                   sites: npt.ArrayLike, failed: npt.ArrayLike = (), *,
                   tolerance: float = 0.005, max_steps: int = 40,
-                  upper: float | None = None) -> tuple[ScenarioFlow, float]:
+                  upper: float | None = None,
+                  with_flows: bool = True) -> tuple[ScenarioFlow, float]:
     """The flow of a scenario that spreads load most evenly: the smallest utilisation
     ``u`` such that every site at ``u x`` its capacity still carries all the load, and its
     flow.
@@ -1583,14 +1584,18 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     carries the load it is returned with ``upper`` (at most ``upper``, not this
     scenario's own most even flow: one max-flow instead of a bisection); otherwise the
     bisection runs from ``upper``. ``upper >= 1``: the plain max-flow and ``1``.
+
+    ``with_flows=False``: the sites' loads only (:func:`scenario_flow`'s; no pair flows,
+    which cost a sparse index and a matrix a step: a failure scenario's utilisations).
     """
     cap = np.asarray(cap_rps, dtype=np.float64)
     tried_upper = upper is not None and 0.0 < upper < 1.0
     if tried_upper:  # first: feasible at upper x capacity is feasible at full capacity
-        f = scenario_flow(reach, load_rps, cap * upper, sites, failed, with_flows=True)
+        f = scenario_flow(reach, load_rps, cap * upper, sites, failed,
+                          with_flows=with_flows)
         if f.feasible:
             return f, float(upper)
-    full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=True)
+    full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=with_flows)
     if not full.feasible:
         return full, float("nan")
     idx = np.asarray(sites, dtype=np.int64)
@@ -1609,14 +1614,16 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
         if hi <= lo * (1.0 + tolerance):
             break
         mid = float(np.sqrt(lo * hi))
-        f = scenario_flow(reach, load_rps, cap * mid, sites, failed, with_flows=True)
+        f = scenario_flow(reach, load_rps, cap * mid, sites, failed,
+                          with_flows=with_flows)
         if f.feasible:
             hi, best = mid, f
         else:
             lo = mid
     if best is full and lo < 1.0:  # the bracket started within tolerance of 1: one try
         u = min(1.0, lo * (1.0 + tolerance))
-        f = scenario_flow(reach, load_rps, cap * u, sites, failed, with_flows=True)
+        f = scenario_flow(reach, load_rps, cap * u, sites, failed,
+                          with_flows=with_flows)
         if f.feasible:
             hi, best = u, f
     return best, hi
@@ -1656,7 +1663,7 @@ def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     open_sites = np.asarray(sites, dtype=np.int64)
     local = open_sites[np.isin(site_lab[open_sites], comps)]
     part, u = balanced_flow(a[rows], load[rows], cap_rps, local, idx, tolerance=tolerance,
-                            upper=upper)
+                            upper=upper, with_flows=False)
     has_any = np.diff(a.indptr) > 0
     rest = float(normal.load_rps - np.where(has_any, load, 0.0)[rows].sum())
     site_load = normal.site_load_rps.copy()

@@ -585,6 +585,8 @@ class CapacitatedMedian:
         The placed plan's scenarios, normal operation first (``None``: the start kept).
     complete : bool
         Whether ``scenarios`` list every failure scenario (or imply those left).
+    method : str
+        How the plan was placed.
     """
 
     sites: npt.NDArray[np.int64]
@@ -596,6 +598,9 @@ class CapacitatedMedian:
     cuts: int = 0
     scenarios: list[ScenarioFlow] | None = None
     complete: bool = True
+    method: str = "milp"
+    """``"milp"`` (the capacitated MILP's rounds) or, above ``max_pairs_exact``,
+    ``"uncapacitated placement, capacity checked"`` (:func:`_capacitated_by_relaxation`)."""
 
 
 def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
@@ -736,8 +741,9 @@ def capacitated_median(
     scenario, the scenarios it falls short in become cuts, and the first plan that carries
     every scenario (its whole list checked: never a plan that passes a cut list only) is
     the result when it is better than the start. Every round solves a relaxation, so its
-    dual bound is a bound. When no round's plan does within the time, or the MILP would be
-    too large, the start is kept.
+    dual bound is a bound. When no round's plan does within the time, the start is kept.
+    Above ``max_pairs_exact`` pairs the MILP is not built: the uncapacitated placement is
+    taken when its plan carries every scenario (:func:`_capacitated_by_relaxation`).
 
     Parameters
     ----------
@@ -764,7 +770,8 @@ def capacitated_median(
     time_limit_s : float, default 60
         For the rounds together (HiGHS may overrun its share).
     max_pairs_exact : int, default 150_000
-        Largest number of stored pairs for the MILP; above, the start is kept (skipped).
+        Largest number of stored pairs for the MILP; above, the uncapacitated placement
+        with its capacity checked (:func:`_capacitated_by_relaxation`).
 
     Returns
     -------
@@ -784,10 +791,12 @@ def capacitated_median(
     cap = np.asarray(cap_rps, dtype=np.float64)
     held_n = 0 if cuts is None else int(cuts.shape[0])
     if len(indices) > max_pairs_exact:  # (before the start's LP: as large, review 130)
-        return CapacitatedMedian(
-            start, float("nan"), float("nan"),
-            f"skipped (capacitated: {len(indices):,} reach pairs, above the exact MILP's "
-            f"{max_pairs_exact:,})", time.perf_counter() - t0, cuts=held_n)
+        return _capacitated_by_relaxation(
+            latency, start, reach=reach, load_rps=load_rps, cap_rps=cap, failures=failures,
+            point_load_rps=point_load, weights=weights, requirement=requirement,
+            required=required, domains=domains, scenario_limit=scenario_limit,
+            time_limit_s=time_limit_s, held_cuts=held_n, t0=t0,
+            arrays=(indptr, indices, entry_latency, w, m))
 
     def flow_of(sites: npt.NDArray[np.int64]) -> float:
         return _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m, sites,
@@ -858,6 +867,76 @@ def capacitated_median(
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
                              rounds, sum(int(c.shape[0]) for c in held), best_scen,
                              best_complete)
+
+
+#: Share of :func:`capacitated_median`'s time the uncapacitated placement takes above the
+#: exact MILP's pairs (:func:`_capacitated_by_relaxation`); the rest checks its plan.
+RELAXED_SHARE = 0.6
+
+
+def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, failures,
+                               point_load_rps, weights, requirement, required, domains,
+                               scenario_limit, time_limit_s, held_cuts, t0, arrays,
+                               ) -> CapacitatedMedian:
+    """:func:`capacitated_median` above the exact MILP's pairs: the uncapacitated
+    placement (:func:`k_median`: its local search and Lagrangian bound scale to national
+    plans), taken when its plan carries every failure scenario (the whole list checked)
+    and its least-latency flow is better than the start's.
+
+    Dropping the capacities and the scenarios relaxes the problem, and every flow costs at
+    least each row's nearest latency, so the uncapacitated bound is a bound of the
+    capacitated objective; where capacity does not bind the nearest sites the two meet. A
+    plan the capacities make worse, or one short in a scenario, leaves the start
+    (``kept_cover``, with the bound)."""
+    from .capacitated import check_scenarios_until
+
+    indptr, indices, entry_latency, w, m = arrays
+    deadline = t0 + float(time_limit_s)
+    p = len(start)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    point_load = np.asarray(point_load_rps, dtype=np.float64)
+
+    def flow_of(sites: npt.NDArray[np.int64]) -> float:
+        # (an LP over the open sites' pairs: given a second at least, not a cut-short one)
+        return _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m, sites,
+                               max(deadline - time.perf_counter(), 1.0))
+
+    med = k_median(latency, p, weights, requirement, required, start=start,
+                   time_limit_s=RELAXED_SHARE * float(time_limit_s))
+    bound = float(med.lower_bound) if np.isfinite(med.lower_bound) else -np.inf
+    start_obj = flow_of(start)
+    best, best_obj, status = start, start_obj, "kept_cover"
+    best_scen: list[ScenarioFlow] | None = None
+    best_complete = True
+    sites = np.sort(np.asarray(med.sites, dtype=np.int64))
+    if not np.array_equal(sites, start):
+        scen, complete, finished = check_scenarios_until(
+            reach, np.asarray(load_rps, dtype=np.float64), cap, sites, int(failures),
+            domains=domains, limit=int(scenario_limit), stop_after=1, deadline=deadline)
+        if not all(f.feasible for f in scen):
+            logger.info("capacitated k-median: the uncapacitated placement is short in a "
+                        "failure scenario; the count's plan is kept")
+        elif not (finished and complete):
+            logger.info("capacitated k-median: the uncapacitated placement's failure "
+                        "scenarios were not all checked (time or --scenario-limit); the "
+                        "count's plan is kept")
+        else:
+            obj = flow_of(sites)
+            tol = 1e-9 * max(1.0, abs(start_obj)) if np.isfinite(start_obj) else 0.0
+            if np.isfinite(obj) and (not np.isfinite(start_obj) or obj < start_obj - tol):
+                best, best_obj, best_scen, best_complete = sites, obj, scen, complete
+                status = "time_limit"
+    lower = (min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj)
+             else float("nan"))
+    proof_tol = 1e-6 * abs(best_obj) if np.isfinite(best_obj) else 0.0
+    if np.isfinite(lower) and lower >= best_obj - proof_tol:
+        status = "optimal"
+    logger.info("capacitated k-median (uncapacitated placement, capacity checked): %s, "
+                "objective %.6g (start %.6g), status %s", counted(p, "site"), best_obj,
+                start_obj, status)
+    return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0, 0,
+                             int(held_cuts), best_scen, best_complete,
+                             method="uncapacitated placement, capacity checked")
 
 
 def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s,
