@@ -294,25 +294,53 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     -------
     ScenarioFlow
     """
-    reach = sp.csr_array(reach)
-    n, m = reach.shape
-    load = np.asarray(load_rps, dtype=np.float64)
+    return _scenario_flow_on(_ScenarioSetup.of(reach, load_rps, open_sites, failed),
+                             cap_rps, with_flows=with_flows)
+
+
+@dataclass(frozen=True)
+class _ScenarioSetup:
+    """What :func:`scenario_flow` derives from the reach, the loads, the open sites and the
+    failed ones, not from the capacities: computed once for the steps of a bisection on
+    the capacities (:func:`balanced_flow`), where it cost as much as the max-flows."""
+
+    n: int
+    m: int
+    failed: tuple[int, ...]
+    up: npt.NDArray[np.bool_]
+    need: npt.NDArray[np.float64]
+    total: float
+    pair_i: npt.NDArray[np.int64]
+    pair_j: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, reach: sp.csr_array, load_rps: npt.ArrayLike, open_sites: npt.ArrayLike,
+           failed: npt.ArrayLike = ()) -> _ScenarioSetup:
+        reach = sp.csr_array(reach)
+        n, m = reach.shape
+        load = np.asarray(load_rps, dtype=np.float64)
+        failed_t = tuple(int(f) for f in np.atleast_1d(np.asarray(failed, dtype=np.int64)))
+        down = np.zeros(m, dtype=bool)
+        down[list(failed_t)] = True
+        up = np.zeros(m, dtype=bool)
+        up[np.asarray(open_sites, dtype=np.int64)] = True
+        up &= ~down
+        # excused: every candidate in budget failed (N_i within F)
+        alive_any = np.asarray(reach @ (~down).astype(np.int64)).ravel() > 0
+        need = np.where(alive_any, load, 0.0)
+        site_cols = np.flatnonzero(up)
+        coo = sp.coo_array(reach[:, site_cols] if len(site_cols) else sp.csr_array((n, 0)))
+        return cls(n, m, failed_t, up, need, float(need.sum()), coo.row.astype(np.int64),
+                   site_cols[coo.col].astype(np.int64))
+
+
+def _scenario_flow_on(setup: _ScenarioSetup, cap_rps: npt.ArrayLike, *,
+                      with_flows: bool = False) -> ScenarioFlow:
+    """:func:`scenario_flow` on its :class:`_ScenarioSetup`."""
+    n, m, failed_t, up = setup.n, setup.m, setup.failed, setup.up
+    need, total, pair_i, pair_j = setup.need, setup.total, setup.pair_i, setup.pair_j
     cap = np.asarray(cap_rps, dtype=np.float64)
-    failed_t = tuple(int(f) for f in np.atleast_1d(np.asarray(failed, dtype=np.int64)))
-    down = np.zeros(m, dtype=bool)
-    down[list(failed_t)] = True
-    up = np.zeros(m, dtype=bool)
-    up[np.asarray(open_sites, dtype=np.int64)] = True
-    up &= ~down
-    # excused: every candidate in budget failed (N_i within F)
-    alive_any = np.asarray(reach @ (~down).astype(np.int64)).ravel() > 0
-    need = np.where(alive_any, load, 0.0)
-    total = float(need.sum())
     usable = np.where(up, np.minimum(cap, total), 0.0)  # a site carries at most the load
-    site_cols = np.flatnonzero(up)
-    coo = sp.coo_array(reach[:, site_cols] if len(site_cols) else sp.csr_array((n, 0)))
-    pair_i = coo.row.astype(np.int64)
-    pair_j = site_cols[coo.col].astype(np.int64)
     x = np.zeros(len(pair_i))
     tol_rps = FLOW_RTOL * total
     feasible = total <= 0
@@ -1589,13 +1617,13 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     which cost a sparse index and a matrix a step: a failure scenario's utilisations).
     """
     cap = np.asarray(cap_rps, dtype=np.float64)
+    setup = _ScenarioSetup.of(reach, load_rps, sites, failed)  # once for every step
     tried_upper = upper is not None and 0.0 < upper < 1.0
     if tried_upper:  # first: feasible at upper x capacity is feasible at full capacity
-        f = scenario_flow(reach, load_rps, cap * upper, sites, failed,
-                          with_flows=with_flows)
+        f = _scenario_flow_on(setup, cap * upper, with_flows=with_flows)
         if f.feasible:
             return f, float(upper)
-    full = scenario_flow(reach, load_rps, cap, sites, failed, with_flows=with_flows)
+    full = _scenario_flow_on(setup, cap, with_flows=with_flows)
     if not full.feasible:
         return full, float("nan")
     idx = np.asarray(sites, dtype=np.int64)
@@ -1614,16 +1642,14 @@ def balanced_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
         if hi <= lo * (1.0 + tolerance):
             break
         mid = float(np.sqrt(lo * hi))
-        f = scenario_flow(reach, load_rps, cap * mid, sites, failed,
-                          with_flows=with_flows)
+        f = _scenario_flow_on(setup, cap * mid, with_flows=with_flows)
         if f.feasible:
             hi, best = mid, f
         else:
             lo = mid
     if best is full and lo < 1.0:  # the bracket started within tolerance of 1: one try
         u = min(1.0, lo * (1.0 + tolerance))
-        f = scenario_flow(reach, load_rps, cap * u, sites, failed,
-                          with_flows=with_flows)
+        f = _scenario_flow_on(setup, cap * u, with_flows=with_flows)
         if f.feasible:
             hi, best = u, f
     return best, hi
