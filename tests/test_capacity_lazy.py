@@ -8,6 +8,8 @@ reach (haversine) and an independent networkx max-flow per failure scenario
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -222,6 +224,82 @@ def test_planner_lazy_capacitated_equals_brute_force(seed, n, m, k, load_column)
     full = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=k,
                       strategy="full", **extra)
     assert full.summary()["site_count"] == s["site_count"]
+
+
+def own_flow_objective(demand, sites, site_ids):
+    """Population-weighted p50 of the least-latency flow of every point's load
+    (population / 1000) to ``site_ids`` within their capacities: our own haversine, model
+    and dense LP (scipy's linprog); ``inf`` when they cannot carry it."""
+    from scipy.optimize import linprog
+    from test_capacity import haversine
+
+    pos = {s: j for j, s in enumerate(sites["site_id"])}
+    cols = [pos[x] for x in site_ids]
+    km = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                   sites["lat"].to_numpy()[None, cols], sites["lon"].to_numpy()[None, cols])
+    within = ON_NET.p99_ms(km, "ftth") <= BUDGET_MS
+    p50 = ON_NET.p50_ms(km, "ftth")
+    pop = demand["population"].to_numpy(float)
+    load = pop / 1000.0
+    pairs = np.argwhere(within)
+    if not len(pairs):
+        return 0.0
+    rows = sorted(set(pairs[:, 0].tolist()))
+    a_eq = np.array([(pairs[:, 0] == r).astype(float) for r in rows])
+    a_ub = np.array([np.where(pairs[:, 1] == c, load[pairs[:, 0]], 0.0)
+                     for c in range(len(cols))])
+    cap = sites["capacity_rps"].to_numpy(float)[cols]
+    res = linprog(pop[pairs[:, 0]] * p50[pairs[:, 0], pairs[:, 1]], A_ub=a_ub, b_ub=cap,
+                  A_eq=a_eq, b_eq=np.ones(len(rows)), bounds=(0, 1), method="highs")
+    return float(res.fun) if res.status == 0 else math.inf
+
+
+@pytest.mark.parametrize("seed,k", [(11, 1), (12, 1), (13, 2), (14, 0)])
+def test_planner_lazy_capacitated_placement_is_checked(seed, k):
+    """A capacitated plan by row generation is placed (it kept the count's plan,
+    "skipped (capacitated, row generation)"): the placed plan keeps every requirement and
+    carries every scenario (networkx), its objective is our own least-latency flow's and
+    never worse than the count's plan's, and the bound is every coverable cell at its
+    nearest candidate (ours)."""
+    from test_capacity import haversine
+
+    demand, sites = geo_instance(seed, 60, 12, cap_range=(300, 700))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    kw = {"budget_ms": BUDGET_MS, "model": ON_NET, "failures": k, "strategy": "lazy",
+          "requests_per_person_day": 28.8, "peak_to_mean": 3.0}
+    plan = plan_sites(demand, sites, **kw)
+    kept = plan_sites(demand, sites, kmedian_time_limit_s=0, **kw)
+    s = plan.summary()
+    assert s["placement"]["method"] == "uncapacitated national placement, capacity checked"
+    chosen = site_index(plan, sites)
+    assert independent_ok(N, load, cap, chosen, k)
+    ours = own_flow_objective(demand, sites, plan.sites["site_id"])
+    assert s["kmedian_objective_ms_pop"] == pytest.approx(ours, rel=1e-6)
+    assert ours <= own_flow_objective(demand, sites, kept.sites["site_id"]) * (1 + 1e-9)
+    km = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                   sites["lat"].to_numpy()[None], sites["lon"].to_numpy()[None])
+    p50 = np.where(mask, ON_NET.p50_ms(km, "ftth"), np.inf).min(axis=1)
+    pop = demand["population"].to_numpy(float)
+    bound = float(np.sum(pop[np.isfinite(p50)] * p50[np.isfinite(p50)]))
+    assert s["kmedian_lower_bound_ms_pop"] == pytest.approx(bound, rel=1e-6)
+    assert s["kmedian_lower_bound_ms_pop"] <= ours * (1 + 1e-9)
+    # the plan's outputs are the placed plan's: its flows and scenarios name only its sites
+    assert set(plan.flows["site_id"]) <= set(plan.sites["site_id"])
+    assert len(plan.capacity_scenarios) == len(scenarios(chosen, k, None))
+
+
+def test_the_lazy_placement_instances_move_and_keep():
+    """The instances above meet each outcome: sites moved, and the count's plan kept
+    because the uncapacitated placement is short in a failure scenario."""
+    outcomes = set()
+    for seed, k in [(11, 1), (12, 1), (13, 2), (14, 0)]:
+        demand, sites = geo_instance(seed, 60, 12, cap_range=(300, 700))
+        info = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=k,
+                          strategy="lazy", requests_per_person_day=28.8,
+                          peak_to_mean=3.0).summary()["placement"]
+        outcomes.add("moved" if info["moved_sites"] else info.get("kept_because"))
+    assert {"moved", "short in a failure scenario"} <= outcomes, outcomes
 
 
 def test_planner_lazy_with_tiers_equals_full():

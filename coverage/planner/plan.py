@@ -71,6 +71,7 @@ from .stages import (
     min_sites,
     n_minus_1,
     place_capacitated,
+    place_capacitated_national,
     place_sites,
     plan_status,
     plan_summary,
@@ -1183,17 +1184,18 @@ def plan_sites(
 
         t = time.perf_counter()
         if (problem.cost is None and max_sites is None and len(count.cover.sites)
-                and config.kmedian_time_limit_s > 0
-                and (capacity is None or reach is not None)):
+                and config.kmedian_time_limit_s > 0):
+            how = ("" if reach is not None else " (national: bins for the objective, "
+                   "every cell's requirement checked)")
+            if capacity is not None:
+                how = (" (every failure scenario still carrying the load: capacity cuts, a "
+                       "max-flow check per scenario)"
+                       if reach is not None and n_pairs <= MAX_PAIRS_EXACT else
+                       f" (the uncapacitated {'national ' if reach is None else ''}"
+                       "placement, taken if it carries every failure scenario: a max-flow "
+                       "check per scenario)")
             say(f"k-median: placing {counted(len(count.cover.sites), 'site')} to minimise "
-                "population-weighted latency"
-                + ("" if reach is not None else " (national: bins for the objective, every "
-                   "cell's requirement checked)")
-                + ("" if capacity is None else " (every failure scenario still carrying "
-                   "the load: capacity cuts, a max-flow check per scenario)"
-                   if n_pairs <= MAX_PAIRS_EXACT else " (the uncapacitated placement, "
-                   "taken if it carries every failure scenario: a max-flow check per "
-                   "scenario)"))
+                "population-weighted latency" + how)
         if count.best is not None:  # --max-sites: the objective chose the sites
             placement = Placement(count.cover.sites, "skipped (the objective chose the sites)")
         elif capacity is None:
@@ -1201,9 +1203,9 @@ def plan_sites(
         elif reach is not None:  # the placed plan carries every scenario, or the count's stays
             placement, cap_result = place_capacitated(problem, count, reach, capacity,
                                                       cap_result)
-        else:  # row generation: no reach matrix for the placement's MILP
-            placement = Placement(count.cover.sites,
-                                  "skipped (capacitated, row generation)")
+        else:  # row generation: the national placement, its capacity checked
+            placement, cap_result = place_capacitated_national(problem, count, capacity,
+                                                               cap_result, client=client)
         if placement.status.startswith("skipped (") and count.best is None:
             say(f"k-median: {placement.status}: the site-count stage's plan is kept")
         chosen = placement.sites

@@ -1285,6 +1285,115 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
                               complete=med.complete)
 
 
+def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any,
+                               result: Any, time_limit_s: float | None = None, *,
+                               client: Any = None) -> tuple[Placement, Any]:
+    """Place a capacitated plan made by row generation (no reach matrix for the MILP of
+    :func:`place_capacitated`): the uncapacitated national placement
+    (:func:`place_sites`, its share of the time), taken when its plan keeps every cell's
+    requirement and carries every failure scenario over every cell
+    (:func:`coverage.solvers.capacitated_rowgen.check_plan`, the whole list) and its
+    least-latency flow is better than the count's (:func:`capacitated_objective`).
+
+    Its bound (every cell's p50 to its nearest candidate) is one of the capacitated
+    objective too: a flow costs at least every cell's nearest latency. Returns the
+    placement and the capacity result of the plan kept (as :func:`place_capacitated`).
+    """
+    from dataclasses import replace
+
+    from ..solvers.capacitated_rowgen import check_plan
+    from ..solvers.kmedian import RELAXED_SHARE
+
+    chosen = np.sort(np.asarray(count.cover.sites, dtype=np.int64))
+    c = problem.config
+    limit = c.kmedian_time_limit_s if time_limit_s is None else time_limit_s
+    skipped = _skipped_placement(problem, chosen, limit)
+    if skipped is None and (result is None or result.status not in ("optimal", "time_limit")):
+        skipped = Placement(chosen, "skipped (capacitated: no plan carries the load)")
+    if skipped is not None:
+        return skipped, result
+    t0 = time.perf_counter()
+    deadline = t0 + float(limit)
+    placed = place_sites(problem, count, None, time_limit_s=RELAXED_SHARE * float(limit),
+                         client=client)
+    if placed.status.startswith("skipped"):  # (routed, service classes: said why)
+        return Placement(chosen, placed.status, info=placed.info), result
+    bound = float(placed.lower_bound) if np.isfinite(placed.lower_bound) else float("nan")
+    start_obj, start_how = capacitated_objective(problem, capacity, chosen)
+    sites = np.sort(np.asarray(placed.sites, dtype=np.int64))
+    info: dict[str, Any] = {"method": "uncapacitated national placement, capacity checked",
+                            "uncapacitated_status": placed.status, "moved_sites": 0,
+                            "objective_by": start_how, "uncapacitated": placed.info}
+    best, best_obj, status, out = chosen, start_obj, "kept_cover", result
+    if not np.array_equal(sites, chosen):
+        check = check_plan(row_source(problem), capacity.load_rps, capacity.cap_rps,
+                           problem.requirement(count.n_covering), count.n_covering, sites,
+                           int(c.failures), domains=capacity.domains,
+                           scenario_limit=int(c.scenario_limit), stop_after=1,
+                           deadline=deadline)
+        if not (check.feasible and check.complete):
+            info["kept_because"] = (
+                "short in a failure scenario" if check.bad else
+                "a cell below its requirement" if len(check.short) else
+                "its failure scenarios were not all checked (time or --scenario-limit)")
+        else:
+            obj, how = capacitated_objective(problem, capacity, sites)
+            if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj * (1 - 1e-9):
+                best, best_obj, status = sites, obj, "time_limit"
+                info.update(moved_sites=int(len(np.setdiff1d(sites, chosen))),
+                            objective_by=how)
+                out = replace(result, sites=sites, scenarios=check.scenarios,
+                              complete=check.complete, reach=check.reach,
+                              load_rps=check.load_rps, inverse=check.inverse)
+            else:
+                info["kept_because"] = ("no better: its least-latency flow "
+                                        f"({obj:.6g}) against the count's ({start_obj:.6g})")
+    lower = min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj) else bound
+    if np.isfinite(lower) and np.isfinite(best_obj) and lower >= best_obj * (1 - 1e-6):
+        status = "optimal"
+    info["time_s"] = time.perf_counter() - t0
+    logger.info("capacitated national placement: %s, objective %.6g (count's %.6g), %s",
+                counted(len(best), "site"), best_obj, start_obj, status)
+    return Placement(best, status, lower, info, best_obj), out
+
+
+def capacitated_objective(problem: Problem, capacity: Any,
+                          sites: npt.ArrayLike) -> tuple[float, str]:
+    """The population-weighted p50 latency (ms x people) of the least-latency flow of every
+    point's load to ``sites`` within their capacities, and how it was found: each point at
+    its lowest-latency site when those loads fit every capacity (that flow is then the
+    least-latency one), else the linear program
+    (:func:`coverage.solvers.kmedian.flow_latency`) up to
+    :data:`~coverage.planner.plan.MAX_PAIRS_EVEN_FLOW`-sized pairs; ``nan`` above."""
+    from ..solvers.capacitated import SITE_RTOL
+    from ..solvers.kmedian import flow_latency
+
+    sites = np.asarray(sites, dtype=np.int64)
+    pairs = chosen_pairs(problem, sites)
+    w = problem.population
+    load = np.asarray(capacity.load_rps, dtype=np.float64)
+    cap = np.asarray(capacity.cap_rps, dtype=np.float64)
+    row = pairs.row_of_entry()
+    if not len(row):
+        return 0.0, "no point in budget"
+    order = np.lexsort((pairs.p50_ms, row))  # by row, then by p50: each row's best first
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+    rows, best_site = row[first], pairs.indices[first].astype(np.int64)
+    site_load = np.bincount(best_site, weights=load[rows], minlength=len(cap))
+    if np.all(site_load <= cap * (1 + SITE_RTOL)):
+        return float(np.sum(w[rows] * pairs.p50_ms[first])), "each point at its nearest site"
+    if pairs.nnz > MAX_PAIRS_LEAST_FLOW:
+        return float("nan"), (f"not computed: {pairs.nnz:,} pairs, more than "
+                              f"{MAX_PAIRS_LEAST_FLOW:,}")
+    return (flow_latency(pairs.values("p50_ms"), sites, load, cap, w),
+            "the least-latency flow (linear program)")
+
+
+#: Most (point, chosen site) pairs :func:`capacitated_objective` solves its linear program
+#: for.
+MAX_PAIRS_LEAST_FLOW = 2_000_000
+
+
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,
                       capacity: Any, final_repair_s: float | None = math.inf,
                       ) -> tuple[SiteCount, Any]:
