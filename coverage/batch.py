@@ -701,14 +701,25 @@ _FAILED_FILES = frozenset(("failed.json", "scenario.json"))
 """What a failed scenario's folder holds (:func:`run_scenario`)."""
 
 
-def _done_doc(folder: Path) -> dict[str, Any] | None:
-    """The ``done.json`` of a scenario folder, or None when there is none that reads as one
-    (gone, not JSON, not a table)."""
+def _done_doc(folder: Path, name: str = "done.json") -> dict[str, Any] | None:
+    """The ``done.json`` (or ``name``: ``failed.json``) of a scenario folder, or None when
+    there is none that reads as one (gone, not JSON, not a table)."""
     try:
-        doc = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+        doc = json.loads((folder / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def _write_failed(tmp: Path, row: dict[str, Any]) -> None:
+    """A failed scenario's ``failed.json``: its row, and the files beside it with their
+    sizes, times and hashes (what a later run checks before replacing them: an edited
+    ``scenario.json`` was replaced unseen, helper 125)."""
+    from .outputs.outdir import file_stats
+
+    files = sorted(e for e in os.listdir(tmp) if e != "failed.json")
+    _write_json(tmp / "failed.json", {**row, "finished_at": time.time(), "files": files,
+                                      "stats": file_stats(tmp, files)})
 
 
 def _unrecorded(folder: Path) -> bool:
@@ -752,7 +763,9 @@ def scenario_foreign(folder: Path, *, record_required: bool = True) -> list[str]
     # 110: an assignment.csv put in a failed scenario's folder was deleted by the re-run)
     owned = (_FAILED_FILES if "failed.json" in entries and "done.json" not in entries
              else SCENARIO_FILES)
-    doc = _done_doc(folder)  # files edited since the scenario finished (it records them)
+    # files edited since the scenario finished or failed (its record lists them)
+    doc = _done_doc(folder) or ("failed.json" in entries and _done_doc(folder, "failed.json")
+                                or None)
     if record_required and doc is None and "failed.json" not in entries:
         # every folder swapped into place holds done.json or failed.json: without them
         # the files cannot be told from the user's edits, so none is the tool's
@@ -917,7 +930,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         row.update(error_type=type(exc).__name__, error=str(exc),
                    runtime_s=time.perf_counter() - t0)
         _write_json(tmp / "scenario.json", meta)
-        _write_json(tmp / "failed.json", {**row, "finished_at": time.time()})
+        _write_failed(tmp, row)
         logger.debug("scenario %s failed", sc.name, exc_info=True)
     _replace_dir(tmp, final)
     return row
@@ -1958,7 +1971,7 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                         tmp = root / "scenarios" / f".tmp-{s.dirname}-{uuid.uuid4().hex[:8]}"
                         with _write_errors(tmp):
                             tmp.mkdir(parents=True)
-                        _write_json(tmp / "failed.json", row)
+                        _write_failed(tmp, row)
                         _replace_dir(tmp, final)
                 done(s, row)
             if not lost:

@@ -1975,6 +1975,31 @@ def test_a_users_file_in_a_failed_scenarios_folder_is_kept(tmp_path):
     assert (folder / "sites.csv").read_text() == "site_id,lat,lon\nx,1,2\n"
 
 
+def test_an_edited_file_of_a_failed_scenario_is_kept(tmp_path):
+    """Helper 125: failed.json recorded no file details, so a scenario.json edited by hand
+    in a failed scenario's folder was replaced by the re-run unseen; untouched, the
+    folder is replaced as before."""
+    import json
+
+    from coverage.batch import run_batch
+    from coverage.errors import InputValidationError
+
+    cfg = tmp_path / "ff.toml"
+    cfg.write_text(WEST_BASE
+                   + 'failures = 0\n'
+                   'time_limit_s = 10\n[axes]\nbudget_ms = [25, 50]\n')
+    table = run_batch(cfg, tmp_path / "out", workers=0)
+    folder = tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
+    record = json.loads((folder / "failed.json").read_text())
+    assert record["files"] == ["scenario.json"] and "scenario.json" in record["stats"]
+    run_batch(cfg, tmp_path / "out", workers=0)  # untouched: replaced, no refusal
+    edited = (folder / "scenario.json").read_text().replace("{", '{"my note": 1, ', 1)
+    (folder / "scenario.json").write_text(edited)
+    with pytest.raises(InputValidationError, match="edited scenario.json"):
+        run_batch(cfg, tmp_path / "out", workers=0)
+    assert (folder / "scenario.json").read_text() == edited
+
+
 def test_a_region_value_that_matches_no_row_is_refused_among_others(tmp_path):
     """Tester 110: values = ["NV", "XX"] planned NV only without a word."""
     from coverage.batch import run_batch
