@@ -1957,18 +1957,25 @@ def test_the_plot_draws_one_line_per_set_of_options(tmp_path, monkeypatch):
     assert (tmp_path / "sweep.png").stat().st_size > 1000
 
 
-def test_a_users_file_in_a_failed_scenarios_folder_is_kept(tmp_path):
-    """Tester 110: a failed scenario writes failed.json and scenario.json only; a plan
-    file the user put there (assignment.csv, sites.csv) was deleted by the re-run."""
+def _batch_with_a_failure(tmp_path):
+    """A batch whose 25 ms scenario fails: its config file and the failed folder."""
     from coverage.batch import run_batch
-    from coverage.errors import InputValidationError
 
     cfg = tmp_path / "ff.toml"
     cfg.write_text(WEST_BASE
                    + 'failures = 0\n'
                    'time_limit_s = 10\n[axes]\nbudget_ms = [25, 50]\n')
     table = run_batch(cfg, tmp_path / "out", workers=0)
-    folder = tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
+    return cfg, tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
+
+
+def test_a_users_file_in_a_failed_scenarios_folder_is_kept(tmp_path):
+    """Tester 110: a failed scenario writes failed.json and scenario.json only; a plan
+    file the user put there (assignment.csv, sites.csv) was deleted by the re-run."""
+    from coverage.batch import run_batch
+    from coverage.errors import InputValidationError
+
+    cfg, folder = _batch_with_a_failure(tmp_path)
     (folder / "sites.csv").write_text("site_id,lat,lon\nx,1,2\n")
     with pytest.raises(InputValidationError, match="sites.csv"):
         run_batch(cfg, tmp_path / "out", workers=0)
@@ -1984,12 +1991,7 @@ def test_an_edited_file_of_a_failed_scenario_is_kept(tmp_path):
     from coverage.batch import run_batch
     from coverage.errors import InputValidationError
 
-    cfg = tmp_path / "ff.toml"
-    cfg.write_text(WEST_BASE
-                   + 'failures = 0\n'
-                   'time_limit_s = 10\n[axes]\nbudget_ms = [25, 50]\n')
-    table = run_batch(cfg, tmp_path / "out", workers=0)
-    folder = tmp_path / "out" / table.loc[~table["ok"], "dir"].iloc[0]
+    cfg, folder = _batch_with_a_failure(tmp_path)
     record = json.loads((folder / "failed.json").read_text())
     assert record["files"] == ["scenario.json"] and "scenario.json" in record["stats"]
     run_batch(cfg, tmp_path / "out", workers=0)  # untouched: replaced, no refusal

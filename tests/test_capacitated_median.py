@@ -93,23 +93,28 @@ def objective(lat, weights, sites, load, cap) -> float:
     return float(res.fun) if res.status == 0 else float("inf")
 
 
+def placed(seed: int, **kw):
+    """The capacitated cover of instance ``seed`` (k by the seed) and its placement:
+    ``(within, lat, load, cap, weights, k, cover, med)``."""
+    k = (1, 1, 0, 2)[seed % 4]
+    within, lat, load, cap, weights = instance(seed)
+    req = np.minimum(k + 1, within.sum(axis=1))
+    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
+                              time_limit_s=30)
+    assert cover.status == "optimal"
+    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
+                             cap_rps=cap, failures=k, point_load_rps=load, weights=weights,
+                             requirement=req, cuts=cover.cuts, time_limit_s=30, **kw)
+    return within, lat, load, cap, weights, k, cover, med
+
+
 @pytest.mark.parametrize("seed", range(11))
 def test_above_the_milp_pairs_the_uncapacitated_placement_is_checked(seed):
     """Above ``max_pairs_exact`` (here 0) the uncapacitated placement, taken only when
     it carries every scenario (networkx's max-flow, every scenario) and its flow is better;
     its bound never above the capacitated optimum (brute force), "optimal" only at it."""
-    k = (1, 1, 0, 2)[seed % 4]
-    within, lat, load, cap, weights = instance(seed)
-    n_cov = within.sum(axis=1)
-    req = np.minimum(k + 1, n_cov)
-    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
-                              time_limit_s=30)
-    assert cover.status == "optimal"
+    within, lat, load, cap, weights, k, cover, med = placed(seed, max_pairs_exact=0)
     p = len(cover.sites)
-    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
-                             cap_rps=cap, failures=k, point_load_rps=load, weights=weights,
-                             requirement=req, cuts=cover.cuts, time_limit_s=30,
-                             max_pairs_exact=0)
     assert med.method == "uncapacitated placement, capacity checked"
     assert len(med.sites) == p and feasible(within, load, cap, med.sites, k)
     start = objective(lat, weights, cover.sites, load, cap)
@@ -127,18 +132,8 @@ def test_above_the_milp_pairs_the_uncapacitated_placement_is_checked(seed):
 
 def test_the_relaxed_placement_cases_take_and_keep():
     """The instances above exercise both outcomes: a placed plan and the count's kept."""
-    statuses = set()
-    for seed in range(11):
-        k = (1, 1, 0, 2)[seed % 4]
-        within, lat, load, cap, weights = instance(seed)
-        req = np.minimum(k + 1, within.sum(axis=1))
-        cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
-                                  time_limit_s=30)
-        med = capacitated_median(lat, cover.sites, reach=cover.reach,
-                                 load_rps=cover.load_rps, cap_rps=cap, failures=k,
-                                 point_load_rps=load, weights=weights, requirement=req,
-                                 cuts=cover.cuts, time_limit_s=30, max_pairs_exact=0)
-        statuses.add(med.status == "kept_cover")
+    statuses = {placed(seed, max_pairs_exact=0)[-1].status == "kept_cover"
+                for seed in range(11)}
     assert statuses == {True, False}
 
 
@@ -179,17 +174,8 @@ def test_least_latency_flow_cases_cover_both_verdicts():
 
 @pytest.mark.parametrize("seed", range(11))
 def test_the_placement_is_the_brute_force_optimum(seed):
-    k = (1, 1, 0, 2)[seed % 4]
-    within, lat, load, cap, weights = instance(seed)
-    n_cov = within.sum(axis=1)
-    req = np.minimum(k + 1, n_cov)
-    cover = capacitated_cover(sp.csr_array(within), load, cap, req, failures=k,
-                              time_limit_s=30)
-    assert cover.status == "optimal"
+    within, lat, load, cap, weights, k, cover, med = placed(seed)
     p = len(cover.sites)
-    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
-                             cap_rps=cap, failures=k, point_load_rps=load, weights=weights,
-                             requirement=req, cuts=cover.cuts, time_limit_s=30)
     assert len(med.sites) == p
     assert feasible(within, load, cap, med.sites, k)
     assert med.objective == pytest.approx(objective(lat, weights, med.sites, load, cap),
