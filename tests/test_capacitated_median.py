@@ -140,17 +140,19 @@ def test_the_relaxed_placement_cases_take_and_keep():
 @pytest.mark.parametrize("seed", range(8))
 def test_least_latency_flow_is_the_dense_lp_optimum(seed):
     """The flow ``flows.csv`` writes: within the capacities, every served point's load
-    exactly, only its pairs within budget, and of the dense LP's objective; ``None`` when
-    the open sites cannot carry the load."""
+    exactly, only its pairs within budget, and of the dense LP's objective; "infeasible"
+    when the open sites cannot carry the load."""
     within, lat, load, cap, weights = instance(seed)
     rng = np.random.default_rng(seed)
     sites = np.sort(rng.choice(within.shape[1], 6, replace=False))
     want = objective(lat, weights, sites, load, cap)
     got = least_latency_flow(lat, sites, load, cap, weights=weights)
     if not np.isfinite(want):
-        assert got is None and np.isnan(flow_latency(lat, sites, load, cap, weights))
+        assert got.status == "infeasible" and not len(got.point)
+        assert np.isnan(flow_latency(lat, sites, load, cap, weights))
         return
-    point, site, flow = got
+    assert got.status == "optimal" and got.objective == pytest.approx(want, rel=1e-7)
+    point, site, flow = got.point, got.site, got.flow_rps
     assert np.all(flow > 0) and np.all(np.isin(site, sites))
     assert np.all(within[point, site])
     served = within[:, sites].any(axis=1)
@@ -161,6 +163,35 @@ def test_least_latency_flow_is_the_dense_lp_optimum(seed):
     ours = float(np.sum(weights[point] * flow / load[point] * dense[point, site]))
     assert ours == pytest.approx(want, rel=1e-7)
     assert flow_latency(lat, sites, load, cap, weights) == pytest.approx(want, rel=1e-7)
+
+
+@pytest.mark.parametrize("huge", [1e6, 1e12])
+def test_least_latency_flow_holds_a_small_site_beside_a_huge_one(huge):
+    """Tester 129: the capacity rows in one unit (the largest capacity) fell below HiGHS's
+    tolerances for small sites: a site of 1 beside a candidate of 1e12 (not even open)
+    took 50 % more than its capacity allowed. Each row is now its site's own share."""
+    # two points, each near a small site (capacity 1) and both within a large one far off
+    lat = sp.csr_array(np.array([[1.0, 9.0, 50.0, 0.0],
+                                 [9.0, 1.0, 50.0, 0.0]]))
+    load = np.array([0.9, 0.9])
+    cap = np.array([0.5, 0.5, 2.0, huge])  # the huge one is a candidate, never open
+    got = least_latency_flow(lat, [0, 1, 2], load, cap, weights=np.array([1.0, 1.0]))
+    assert got.status == "optimal"
+    site_load = np.bincount(got.site, got.flow_rps, minlength=4)
+    assert np.all(site_load <= cap * (1 + 1e-6)), site_load
+    # the near sites full, the rest to the large one: 0.5 + 0.4 each
+    np.testing.assert_allclose(site_load[:3], [0.5, 0.5, 0.8], rtol=1e-6)
+
+
+def test_least_latency_flow_of_tiny_loads_stays_within_capacity():
+    """Loads of 1e-9 on sites of 1e-9 and one open site of 1e6 (tester 129's 1e-9 loads)."""
+    lat = sp.csr_array(np.array([[1.0, 5.0], [1.0, 5.0], [1.0, 5.0]]))
+    load = np.full(3, 1e-9)
+    cap = np.array([1.5e-9, 1e6])
+    got = least_latency_flow(lat, [0, 1], load, cap)
+    site_load = np.bincount(got.site, got.flow_rps, minlength=2)
+    assert got.status == "optimal" and site_load[0] <= cap[0] * (1 + 1e-6)
+    assert site_load[0] == pytest.approx(1.5e-9, rel=1e-6)  # the near site full
 
 
 def test_least_latency_flow_cases_cover_both_verdicts():

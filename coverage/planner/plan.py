@@ -2137,7 +2137,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
 
 #: Most (point, chosen site) pairs the least-latency most even flow's linear program is
 #: solved for (:func:`capacity_outputs`); above, ``flows.csv`` keeps the max-flow's flow.
-MAX_PAIRS_EVEN_FLOW = 2_000_000
+#: (Tester 129, 2 shared cores: 921,508 pairs took 30 s, 1,982,191 took 101 s.)
+MAX_PAIRS_EVEN_FLOW = 1_000_000
 
 
 def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: ReachMatrix,
@@ -2146,10 +2147,11 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
                                         str]:
     """Of the normal-operation flows within ``u_even`` x every site's capacity (the most
     even level), the one of least population-weighted p50 latency
-    (:func:`coverage.solvers.kmedian.least_latency_flow` on the original points), as
-    ``(point, site, flow_rps)``, and the text ``summary.json`` gives the flow; ``None``
-    (the max-flow's flow kept) when the level is unknown, the pairs are too many, or the
-    linear program's flow is not within capacity to the check's tolerance."""
+    (:func:`coverage.solvers.kmedian.least_latency_flow` on the original points, within
+    the run's ``time_limit_s``), as ``(point, site, flow_rps)``, and the text
+    ``summary.json`` gives the flow; ``None`` (the max-flow's flow kept) when the level is
+    unknown, the pairs are too many, the program stops at its time limit, or its flow is
+    not within ``u_even`` x capacity to the check's tolerance."""
     from ..solvers.capacitated import SITE_RTOL
     from ..solvers.kmedian import least_latency_flow
 
@@ -2164,19 +2166,29 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
                     "the chosen sites, more than %s for its least-latency program",
                     f"{n_pairs:,}", f"{MAX_PAIRS_EVEN_FLOW:,}")
         return None, kept.format(f"{n_pairs:,} pairs, more than {MAX_PAIRS_EVEN_FLOW:,}")
-    cap = np.asarray(capacity.cap_rps, dtype=np.float64)
+    level = np.asarray(capacity.cap_rps, dtype=np.float64) * u_even
     load = np.asarray(capacity.load_rps, dtype=np.float64)
-    got = least_latency_flow(pairs.values("p50_ms"), chosen, load, cap * u_even,
-                             weights=problem.population,
-                             time_limit_s=max(float(problem.config.time_limit_s), 10.0))
-    if got is not None:
-        site_load = np.bincount(got[1], weights=got[2], minlength=len(cap))
-        if np.all(site_load[chosen] <= cap[chosen] * (1 + SITE_RTOL)):
-            return got, ("the most even flow (the least utilisation every site can be held "
-                         "to), and of those the least population-weighted p50 latency")
-    logger.warning("capacity: the least-latency most even flow was not found within "
-                   "capacity; flows.csv keeps the max-flow's flow")
-    return None, kept.format("its least-latency program did not give one within capacity")
+    pop = problem.population
+    # people weigh the latency; a load whose point has no people weighs a millionth of
+    # the mean person's share, so that it too goes to its nearest site with room
+    per_rps = float(pop.sum() / load.sum()) if load.sum() > 0 and pop.sum() > 0 else 1.0
+    limit = max(float(problem.config.time_limit_s), 1.0)
+    got = least_latency_flow(pairs.values("p50_ms"), chosen, load, level,
+                             weights=pop + 1e-6 * per_rps * load, time_limit_s=limit)
+    if got.status == "optimal":
+        site_load = np.bincount(got.site, weights=got.flow_rps, minlength=len(level))
+        if np.all(site_load[chosen] <= level[chosen] * (1 + SITE_RTOL)):
+            return (got.point, got.site, got.flow_rps), (
+                "the most even flow (the least utilisation every site can be held to), and "
+                "of those the least population-weighted p50 latency")
+        why = "its least-latency program's flow was above the level by more than 1e-6"
+    elif got.status == "time_limit":
+        why = (f"its least-latency program did not finish within {limit:g} s "
+               "(--time-limit-s)")
+    else:
+        why = f"its least-latency program ended {got.status}"
+    logger.warning("capacity: flows.csv keeps the max-flow's most even flow: %s", why)
+    return None, kept.format(why)
 
 
 def _pair_values(pairs: ReachMatrix, point: np.ndarray,

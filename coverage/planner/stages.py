@@ -1319,7 +1319,8 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     if placed.status.startswith("skipped"):  # (routed, service classes: said why)
         return Placement(chosen, placed.status, info=placed.info), result
     bound = float(placed.lower_bound) if np.isfinite(placed.lower_bound) else float("nan")
-    start_obj, start_how = capacitated_objective(problem, capacity, chosen)
+    start_obj, start_how = capacitated_objective(
+        problem, capacity, chosen, (deadline - time.perf_counter()) / 2)
     sites = np.sort(np.asarray(placed.sites, dtype=np.int64))
     info: dict[str, Any] = {"method": "uncapacitated national placement, capacity checked",
                             "uncapacitated_status": placed.status, "moved_sites": 0,
@@ -1337,7 +1338,8 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
                 "a cell below its requirement" if len(check.short) else
                 "its failure scenarios were not all checked (time or --scenario-limit)")
         else:
-            obj, how = capacitated_objective(problem, capacity, sites)
+            obj, how = capacitated_objective(problem, capacity, sites,
+                                             deadline - time.perf_counter())
             if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj * (1 - 1e-9):
                 best, best_obj, status = sites, obj, "time_limit"
                 info.update(moved_sites=int(len(np.setdiff1d(sites, chosen))),
@@ -1345,6 +1347,12 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
                 out = replace(result, sites=sites, scenarios=check.scenarios,
                               complete=check.complete, reach=check.reach,
                               load_rps=check.load_rps, inverse=check.inverse)
+            elif not (np.isfinite(obj) and np.isfinite(start_obj)):
+                info["kept_because"] = (
+                    "the least-latency flows could not be compared: "
+                    + "; ".join(f"{who}'s {why}" for who, v, why in (
+                        ("the count", start_obj, start_how), ("the placement", obj, how))
+                        if not np.isfinite(v)))
             else:
                 info["kept_because"] = ("no better: its least-latency flow "
                                         f"({obj:.6g}) against the count's ({start_obj:.6g})")
@@ -1357,14 +1365,15 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     return Placement(best, status, lower, info, best_obj), out
 
 
-def capacitated_objective(problem: Problem, capacity: Any,
-                          sites: npt.ArrayLike) -> tuple[float, str]:
+def capacitated_objective(problem: Problem, capacity: Any, sites: npt.ArrayLike,
+                          time_limit_s: float = 60.0) -> tuple[float, str]:
     """The population-weighted p50 latency (ms x people) of the least-latency flow of every
     point's load to ``sites`` within their capacities, and how it was found: each point at
     its lowest-latency site when those loads fit every capacity (that flow is then the
     least-latency one), else the linear program
     (:func:`coverage.solvers.kmedian.flow_latency`) up to
-    :data:`~coverage.planner.plan.MAX_PAIRS_EVEN_FLOW`-sized pairs; ``nan`` above."""
+    :data:`MAX_PAIRS_LEAST_FLOW` pairs, within ``time_limit_s``; ``nan`` above or past
+    it."""
     from ..solvers.capacitated import SITE_RTOL
     from ..solvers.kmedian import flow_latency
 
@@ -1385,13 +1394,14 @@ def capacitated_objective(problem: Problem, capacity: Any,
     if pairs.nnz > MAX_PAIRS_LEAST_FLOW:
         return float("nan"), (f"not computed: {pairs.nnz:,} pairs, more than "
                               f"{MAX_PAIRS_LEAST_FLOW:,}")
-    return (flow_latency(pairs.values("p50_ms"), sites, load, cap, w),
+    return (flow_latency(pairs.values("p50_ms"), sites, load, cap, w,
+                         time_limit_s=max(float(time_limit_s), 1.0)),
             "the least-latency flow (linear program)")
 
 
 #: Most (point, chosen site) pairs :func:`capacitated_objective` solves its linear program
 #: for.
-MAX_PAIRS_LEAST_FLOW = 2_000_000
+MAX_PAIRS_LEAST_FLOW = 1_000_000
 
 
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,

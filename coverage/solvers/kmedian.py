@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,9 +46,9 @@ LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
 
-__all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "k_median",
-           "capacitated_median", "flow_latency", "least_latency_flow", "first_two_open",
-           "coverage_lagrangian_bound"]
+__all__ = ["MAX_PAIRS_EXACT", "MedianResult", "CapacitatedMedian", "LatencyFlow",
+           "k_median", "capacitated_median", "flow_latency", "least_latency_flow",
+           "first_two_open", "coverage_lagrangian_bound"]
 
 @dataclass(frozen=True)
 class MedianResult:
@@ -605,7 +605,7 @@ class CapacitatedMedian:
 
 def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
                  point_load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
-                 weights: npt.ArrayLike | None = None) -> float:
+                 weights: npt.ArrayLike | None = None, time_limit_s: float = 60.0) -> float:
     """The weighted latency of the least-latency flow of every row's load to the open
     ``sites`` within their capacities (normal operation, load splittable).
 
@@ -616,14 +616,15 @@ def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
     Returns
     -------
     float
-        The objective, or ``nan`` when the sites cannot carry the load.
+        The objective, or ``nan`` when the sites cannot carry the load or HiGHS does not
+        solve it within ``time_limit_s``.
     """
     indptr, indices, entry_latency, _, w, _, _ = _inputs(latency, weights, 0, None)
     m = len(np.asarray(cap_rps))
     return _flow_objective(indptr, indices, entry_latency, w,
                            np.asarray(point_load_rps, dtype=np.float64),
                            np.asarray(cap_rps, dtype=np.float64), m,
-                           np.asarray(sites, dtype=np.int64))
+                           np.asarray(sites, dtype=np.int64), time_limit_s)
 
 
 def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
@@ -632,24 +633,54 @@ def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
     solve it within ``time_limit_s``)."""
     got = _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
                             time_limit_s)
-    return float("nan") if got is None else got[0]
+    return got.objective if got.status == "optimal" else float("nan")
+
+
+@dataclass(frozen=True)
+class LatencyFlow:
+    """Result of :func:`least_latency_flow`.
+
+    Attributes
+    ----------
+    status : str
+        ``"optimal"``; ``"infeasible"`` (the open sites cannot carry the load);
+        ``"time_limit"`` (HiGHS stopped at its limit); ``"error"`` (another HiGHS status).
+    objective : float
+        The weighted latency of the flow (``nan`` unless optimal).
+    point, site, flow_rps : numpy.ndarray
+        One entry per (row, site) pair with a positive flow, requests/s (empty unless
+        optimal); each served row's flows sum to its load exactly.
+    """
+
+    status: str
+    objective: float = float("nan")
+    point: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    site: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    flow_rps: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+
+#: scipy.optimize.milp's status codes, as :class:`LatencyFlow` names them.
+_LP_STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible"}
 
 
 def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
-                      time_limit_s: float = 60.0,
-                      ) -> tuple[float, npt.NDArray[np.int64], npt.NDArray[np.int64],
-                                 npt.NDArray[np.float64]] | None:
-    """The least-latency flow's linear program: its objective and, per (row, open column)
-    pair, the row, the column and the share of the row's load it carries (``None``: the
-    sites cannot carry the load, or HiGHS did not solve it within ``time_limit_s``)."""
-    scale = _capacity_scale(cap)
+                      time_limit_s: float = 60.0) -> LatencyFlow:
+    """The least-latency flow's linear program on :func:`_inputs`' arrays: its status,
+    objective and, per (row, open column) pair with a positive flow, the row, the column
+    and the flow (the solver's shares normalised so that each row carries its load).
+
+    Each site's capacity row is written as a share of its own capacity
+    (``sum_i load_i / cap_j x_ij <= 1``): in one unit for every site (the largest
+    capacity), HiGHS's absolute tolerances (1e-7, entries below 1e-9 dropped) let a small
+    site beside a huge candidate, chosen or not, take 50 % where its level was 1 %
+    (tester 129). A site of capacity 0 takes no flow."""
     is_open = np.zeros(m, dtype=bool)
     is_open[sites] = True
     n = len(indptr) - 1
     row = np.repeat(np.arange(n), np.diff(indptr))
     keep = is_open[indices]
     if not keep.any():
-        return 0.0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return LatencyFlow("optimal", 0.0)
     r, col, lat = row[keep], indices[keep], entry_latency[keep]
     k = len(r)
     served = np.unique(r)
@@ -659,52 +690,48 @@ def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
     used = np.unique(col)
     site_row = np.full(m, -1)
     site_row[used] = np.arange(len(used))
-    a_cap = sp.csr_array((load[r] / scale, (site_row[col], np.arange(k))),
+    own = np.where(cap[col] > 0, cap[col], 1.0)  # (capacity 0: the pair's upper bound is 0)
+    a_cap = sp.csr_array((load[r] / own, (site_row[col], np.arange(k))),
                          shape=(len(used), k))
+    upper = np.where((cap[col] > 0) | (load[r] <= 0), 1.0, 0.0)
     res = milp(w[r] * lat, constraints=[
         LinearConstraint(a_assign, 1, 1),
         # the max-flow check's tolerance: a flow it accepts is feasible here
-        LinearConstraint(a_cap, -np.inf, cap[used] / scale * (1 + 1e-9))],
-        integrality=np.zeros(k), bounds=Bounds(0, 1),
+        LinearConstraint(a_cap, -np.inf, 1 + 1e-9)],
+        integrality=np.zeros(k), bounds=Bounds(0, upper),
         options={"disp": False, "time_limit": max(float(time_limit_s), 0.1)})
     if res.x is None or res.status != 0:
-        return None
-    return float(res.fun), r.astype(np.int64), col.astype(np.int64), np.asarray(res.x)
+        return LatencyFlow(_LP_STATUS.get(int(res.status), "error"))
+    x = np.clip(np.asarray(res.x), 0.0, None)
+    total = np.bincount(r, weights=x, minlength=n)
+    flow = x / np.where(total[r] > 0, total[r], 1.0) * load[r]
+    pos = flow > 0
+    return LatencyFlow("optimal", float(res.fun), r[pos].astype(np.int64),
+                       col[pos].astype(np.int64), flow[pos])
 
 
 def least_latency_flow(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
                        point_load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                        weights: npt.ArrayLike | None = None, time_limit_s: float = 60.0,
-                       ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
-                                  npt.NDArray[np.float64]] | None:
+                       ) -> LatencyFlow:
     """The flow :func:`flow_latency` prices: every row's load sent to its stored columns
     among the open ``sites`` within their capacities ``cap_rps``, at the least weighted
     latency (a share ``x`` of a row's load costs ``x x weight x latency``).
 
     Returns
     -------
-    (point, site, flow_rps) or None
-        One entry per (row, site) pair carrying a positive flow, requests/s; each served
-        row's flows sum to its load exactly (the solver's shares normalised). ``None`` when
-        the sites cannot carry the load or HiGHS did not solve it in ``time_limit_s``.
-        Rows without an open column carry no flow. A flow within the capacities to the
-        solver's tolerance only (``1e-7`` of the largest capacity): callers holding a
+    LatencyFlow
+        Its status and, when optimal, the flow of every (row, site) pair carrying one,
+        requests/s: each served row's flows sum to its load exactly (the solver's shares
+        normalised); rows without an open column carry none. Within every capacity to
+        the solver's tolerance (``1e-7`` of the site's own capacity): callers holding a
         site to a tighter tolerance check it.
     """
     indptr, indices, entry_latency, _, w, _, _ = _inputs(latency, weights, 0, None)
-    load = np.asarray(point_load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
-    got = _least_latency_lp(indptr, indices, entry_latency, w, load, cap, len(cap),
-                            np.asarray(sites, dtype=np.int64), time_limit_s)
-    if got is None:
-        return None
-    _, r, col, x = got
-    x = np.clip(x, 0.0, None)
-    total = np.bincount(r, weights=x, minlength=len(load))
-    share = x / np.where(total[r] > 0, total[r], 1.0)
-    flow = share * load[r]
-    keep = flow > 0
-    return r[keep], col[keep], flow[keep]
+    return _least_latency_lp(indptr, indices, entry_latency, w,
+                             np.asarray(point_load_rps, dtype=np.float64), cap, len(cap),
+                             np.asarray(sites, dtype=np.int64), time_limit_s)
 
 
 def _capacity_scale(cap: npt.NDArray[np.float64]) -> float:
