@@ -270,6 +270,26 @@ def test_a_small_site_beside_a_city_counts_for_what_it_carries(unit):
         1000 + 20 + 5)
 
 
+def test_a_huge_candidate_leaves_the_small_sites_rows_in_the_milp():
+    """Tester 129's scaling find in the placement's MILP: with the capacity rows in units
+    of the largest capacity, a candidate of 1e12 that no point reaches voided the rows of
+    the sites of 1 and 200 (the city's load of 100 fit anywhere). Each row is its own."""
+    lat = sp.csr_array(np.array([[10.0, 10.0, 1.0, 0.0],
+                                 [5.0, 0.0, 20.0, 0.0],
+                                 [0.0, 5.0, 0.0, 0.0]]))
+    within = lat.toarray() > 0
+    weights = np.array([100.0, 1.0, 1.0])
+    cap = np.array([200.0, 200.0, 1.0, 1e12])
+    req = np.ones(3)
+    cover = capacitated_cover(sp.csr_array(within), weights, cap, req, failures=0,
+                              time_limit_s=30)
+    med = capacitated_median(lat, cover.sites, reach=cover.reach, load_rps=cover.load_rps,
+                             cap_rps=cap, failures=0, point_load_rps=weights,
+                             weights=weights, requirement=req, time_limit_s=30)
+    np.testing.assert_array_equal(med.sites, [0, 1])
+    assert med.status == "optimal" and med.objective == pytest.approx(1010)
+
+
 def test_a_capacitated_plan_is_placed_and_its_outputs_follow(tmp_path):
     """plan_sites places a capacitated plan: the summary's objective is the assignment's
     population-weighted p50 to the nearest chosen site, recomputed, and the normal flow

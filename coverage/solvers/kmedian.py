@@ -734,14 +734,6 @@ def least_latency_flow(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
                              np.asarray(sites, dtype=np.int64), time_limit_s)
 
 
-def _capacity_scale(cap: npt.NDArray[np.float64]) -> float:
-    """The unit the capacity rows are written in: the largest finite capacity, so that
-    HiGHS's absolute tolerances (1e-7, and entries below 1e-9 dropped) do not swallow
-    loads of small units (review 130: loads of 1e-10 requests/s left the rows void)."""
-    finite = cap[np.isfinite(cap) & (cap > 0)]
-    return float(finite.max()) if len(finite) else 1.0
-
-
 def capacitated_median(
     latency: sp.sparray | sp.spmatrix, start: npt.ArrayLike, *,
     reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike, failures: int,
@@ -1009,9 +1001,12 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     ]
     if capacity is not None:
         load_i, cap_j = capacity
-        scale = _capacity_scale(cap_j)
+        # each row a share of its own site's capacity (one unit for all, the largest,
+        # let HiGHS's absolute tolerances void a small site's row: tester 129)
+        own = np.where(cap_j > 0, cap_j, 1.0)
         a_capacity = sp.csr_array(
-            (np.concatenate([load_i[row] / scale, -cap_j / scale * (1 + 1e-9)]),
+            (np.concatenate([load_i[row] / own[indices],
+                             np.where(cap_j > 0, -(1 + 1e-9), 0.0)]),
              (np.concatenate([indices, np.arange(m)]),
               np.concatenate([m + np.arange(nnz), np.arange(m)]))), shape=(m, m + nnz))
         constraints.append(LinearConstraint(a_capacity, -np.inf, 0.0))
