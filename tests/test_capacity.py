@@ -644,6 +644,8 @@ def test_zero_load_gives_the_uncapacitated_site_count():
     assert capped.summary()["site_count"] == plain.summary()["site_count"]
     assert len(capped.flows) == 0
     assert (capped.capacity_scenarios["shed_rps"] == 0).all()
+    info = capped.summary()["capacity"]  # no flow named for a load that is not there
+    assert info["normal_flow"].startswith("none") and info["normal_flow_mean_p50_ms"] is None
 
 
 def test_not_enough_capacity_anywhere_is_no_feasible_plan():

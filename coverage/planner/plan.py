@@ -2030,7 +2030,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     people = problem.population[point] * flow_rps / np.where(load_pt[point] > 0,
                                                              load_pt[point], 1.0)
     flow_p50 = (float(np.sum(people * p50_ms) / people.sum()) if people.sum() > 0
-                else float("nan"))
+                else None)  # (no people carried: no mean)
     per_workload = None
     if capacity.row_workload is not None:  # a shared pool: each flow's own requests too
         names = pd.Categorical(capacity.row_workload[point])
@@ -2156,6 +2156,8 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
     from ..solvers.kmedian import least_latency_flow
 
     kept = "the most even flow (a max-flow at the most even level: {}), not latency-optimised"
+    if not normal.load_rps > 0:  # (tester 129: it named a flow that carries nothing)
+        return None, "none: no load within reach of the chosen sites"
     if not (normal.feasible and np.isfinite(u_even)):
         return None, kept.format("the sites do not carry the load")
     is_chosen = np.zeros(pairs.n_sites, dtype=bool)
