@@ -1319,13 +1319,13 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     if placed.status.startswith("skipped"):  # (routed, service classes: said why)
         return Placement(chosen, placed.status, info=placed.info), result
     bound = float(placed.lower_bound) if np.isfinite(placed.lower_bound) else float("nan")
-    start_obj, start_how = capacitated_objective(
-        problem, capacity, chosen, (deadline - time.perf_counter()) / 2)
     sites = np.sort(np.asarray(placed.sites, dtype=np.int64))
     info: dict[str, Any] = {"method": "uncapacitated national placement, capacity checked",
                             "uncapacitated_status": placed.status, "moved_sites": 0,
-                            "objective_by": start_how, "uncapacitated": placed.info}
-    best, best_obj, status, out = chosen, start_obj, "kept_cover", result
+                            "uncapacitated": placed.info}
+    # the flows' objectives after the check, in the time it leaves (the count's first took
+    # the check's time and a good placement was dropped as "not all checked": review 131)
+    obj, how = float("nan"), ""
     if not np.array_equal(sites, chosen):
         check = check_plan(row_source(problem), capacity.load_rps, capacity.cap_rps,
                            problem.requirement(count.n_covering), count.n_covering, sites,
@@ -1339,23 +1339,28 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
                 "its failure scenarios were not all checked (time or --scenario-limit)")
         else:
             obj, how = capacitated_objective(problem, capacity, sites,
-                                             deadline - time.perf_counter())
-            if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj * (1 - 1e-9):
-                best, best_obj, status = sites, obj, "time_limit"
-                info.update(moved_sites=int(len(np.setdiff1d(sites, chosen))),
-                            objective_by=how)
-                out = replace(result, sites=sites, scenarios=check.scenarios,
-                              complete=check.complete, reach=check.reach,
-                              load_rps=check.load_rps, inverse=check.inverse)
-            elif not (np.isfinite(obj) and np.isfinite(start_obj)):
-                info["kept_because"] = (
-                    "the least-latency flows could not be compared: "
-                    + "; ".join(f"{who}'s {why}" for who, v, why in (
-                        ("the count", start_obj, start_how), ("the placement", obj, how))
-                        if not np.isfinite(v)))
-            else:
-                info["kept_because"] = ("no better: its least-latency flow "
-                                        f"({obj:.6g}) against the count's ({start_obj:.6g})")
+                                             (deadline - time.perf_counter()) / 2)
+    start_obj, start_how = capacitated_objective(problem, capacity, chosen,
+                                                 deadline - time.perf_counter())
+    info["objective_by"] = start_how
+    best, best_obj, status, out = chosen, start_obj, "kept_cover", result
+    if not how:  # the placement was the count's, or did not pass the check
+        pass
+    elif np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj * (1 - 1e-9):
+        best, best_obj, status = sites, obj, "time_limit"
+        info.update(moved_sites=int(len(np.setdiff1d(sites, chosen))), objective_by=how)
+        out = replace(result, sites=sites, scenarios=check.scenarios,
+                      complete=check.complete, reach=check.reach, load_rps=check.load_rps,
+                      inverse=check.inverse)
+    elif not (np.isfinite(obj) and np.isfinite(start_obj)):
+        info["kept_because"] = (
+            "the least-latency flows could not be compared: "
+            + "; ".join(f"{who}'s {why}" for who, v, why in (
+                ("the count", start_obj, start_how), ("the placement", obj, how))
+                if not np.isfinite(v)))
+    else:
+        info["kept_because"] = ("no better: its least-latency flow "
+                                f"({obj:.6g}) against the count's ({start_obj:.6g})")
     lower = min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj) else bound
     if np.isfinite(lower) and np.isfinite(best_obj) and lower >= best_obj * (1 - 1e-6):
         status = "optimal"
@@ -1394,14 +1399,21 @@ def capacitated_objective(problem: Problem, capacity: Any, sites: npt.ArrayLike,
     if pairs.nnz > MAX_PAIRS_LEAST_FLOW:
         return float("nan"), (f"not computed: {pairs.nnz:,} pairs, more than "
                               f"{MAX_PAIRS_LEAST_FLOW:,}")
-    return (flow_latency(pairs.values("p50_ms"), sites, load, cap, w,
-                         time_limit_s=max(float(time_limit_s), 1.0)),
-            "the least-latency flow (linear program)")
+    limit = float(time_limit_s)
+    if not limit >= MIN_LP_TIME_S:  # the placement's time is up: no program past it
+        return float("nan"), ("not computed: the placement's time limit was reached "
+                              "(--kmedian-time-limit-s)")
+    value = flow_latency(pairs.values("p50_ms"), sites, load, cap, w, time_limit_s=limit)
+    return value, ("the least-latency flow (linear program)" if np.isfinite(value) else
+                   f"not computed: its linear program did not finish in {limit:.3g} s "
+                   "(--kmedian-time-limit-s)")
 
 
 #: Most (point, chosen site) pairs :func:`capacitated_objective` solves its linear program
 #: for.
 MAX_PAIRS_LEAST_FLOW = 1_000_000
+#: Least time left for :func:`capacitated_objective`'s linear program, s (less: not run).
+MIN_LP_TIME_S = 0.5
 
 
 def capacitated_sites(problem: Problem, reach: ReachMatrix, n_cov: Any,

@@ -923,11 +923,11 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
     med = k_median(latency, p, weights, requirement, required, start=start,
                    time_limit_s=RELAXED_SHARE * float(time_limit_s))
     bound = float(med.lower_bound) if np.isfinite(med.lower_bound) else -np.inf
-    start_obj = flow_of(start)
-    best, best_obj, status = start, start_obj, "kept_cover"
-    best_scen: list[ScenarioFlow] | None = None
-    best_complete = True
     sites = np.sort(np.asarray(med.sites, dtype=np.int64))
+    # the scenario check first, the flows' objectives in the time it leaves (review 131:
+    # the start's first took the check's time)
+    scen: list[ScenarioFlow] | None = None
+    complete = True
     if not np.array_equal(sites, start):
         scen, complete, finished = check_scenarios_until(
             reach, np.asarray(load_rps, dtype=np.float64), cap, sites, int(failures),
@@ -935,16 +935,21 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
         if not all(f.feasible for f in scen):
             logger.info("capacitated k-median: the uncapacitated placement is short in a "
                         "failure scenario; the count's plan is kept")
+            scen = None
         elif not (finished and complete):
             logger.info("capacitated k-median: the uncapacitated placement's failure "
                         "scenarios were not all checked (time or --scenario-limit); the "
                         "count's plan is kept")
-        else:
-            obj = flow_of(sites)
-            tol = 1e-9 * max(1.0, abs(start_obj)) if np.isfinite(start_obj) else 0.0
-            if np.isfinite(obj) and (not np.isfinite(start_obj) or obj < start_obj - tol):
-                best, best_obj, best_scen, best_complete = sites, obj, scen, complete
-                status = "time_limit"
+            scen = None
+    obj = flow_of(sites) if scen is not None else float("nan")
+    start_obj = flow_of(start)
+    best, best_obj, status = start, start_obj, "kept_cover"
+    best_scen: list[ScenarioFlow] | None = None
+    best_complete = True
+    tol = 1e-9 * max(1.0, abs(start_obj)) if np.isfinite(start_obj) else 0.0
+    if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj - tol:
+        best, best_obj, best_scen, best_complete = sites, obj, scen, complete
+        status = "time_limit"
     lower = (min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj)
              else float("nan"))
     proof_tol = 1e-6 * abs(best_obj) if np.isfinite(best_obj) else 0.0
