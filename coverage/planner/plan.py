@@ -2199,17 +2199,16 @@ def _pair_values(pairs: ReachMatrix, point: np.ndarray,
     (``nan`` for a pair not within budget)."""
     if not len(point):
         return np.zeros(0), np.zeros(0)
-    lat = pairs.values("latency_ms")
-    p50 = pairs.values("p50_ms")
-    # explicit zeros are kept as reachable: look the entries up by position, not by value
+    # each entry's position (explicit zeros are kept as reachable: looked up by position,
+    # not by value), then the pair arrays at it
     pos = sp.csr_array((np.arange(1, pairs.nnz + 1, dtype=np.float64), pairs.indices,
                         pairs.indptr), shape=pairs.shape)
     k = np.asarray(pos[point, site]).ravel().astype(np.int64) - 1
     ok = k >= 0
     out_lat = np.full(len(point), np.nan)
     out_p50 = np.full(len(point), np.nan)
-    out_lat[ok] = lat.data[k[ok]]
-    out_p50[ok] = p50.data[k[ok]]
+    out_lat[ok] = pairs.latency_ms[k[ok]]
+    out_p50[ok] = pairs.p50_ms[k[ok]]
     return out_lat, out_p50
 
 

@@ -1299,8 +1299,6 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     objective too: a flow costs at least every cell's nearest latency. Returns the
     placement and the capacity result of the plan kept (as :func:`place_capacitated`).
     """
-    from dataclasses import replace
-
     from ..solvers.capacitated_rowgen import check_plan
     from ..solvers.kmedian import RELAXED_SHARE
 
