@@ -787,7 +787,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         "regions": int(len(regions)),
         "providers": sorted(regions["provider"].dropna().astype(str).unique().tolist())
         if "provider" in regions.columns else [],
-        "workload": r_workload.name, "accelerator": rcost.accelerator,
+        # the region workloads it rents (not the run's when no row asks for it: tester 126)
+        "workload": " + ".join(sorted({str(p["region_workload"]) for p in r_parts.values()}))
+        or r_workload.name,
+        "accelerator": rcost.accelerator,
         "coverage": {"budget_ms": budget, "percentile": pct, "budget": budget_label,
                      **headline, **({"note": "every person's data is sovereign (may not "
                                      "leave for a region): the region serves nobody, so "

@@ -891,6 +891,13 @@ def test_region_mean_latency_with_pooled_classes_is_each_class_own(tmp_path):
     rows = {r["service_class"]: r for r in doc["region_coverage_by_service_class"]}
     assert rows["nlp"]["mean_latency_ms"] == pytest.approx(
         float(np.sum(own[:20] * pop[:20]) / pop[:20].sum()), rel=1e-6)
+    assert doc["region"]["workload"] == "bert-l4 + vision-l4"  # both are rented
+    # every row on the class: the region rents bert-l4 only (it named vision-l4)
+    demand["service_class"] = "nlp"
+    alone = run_compare(demand, sites, regions=NEAR, budget_ms=50.0,
+                        service_classes=classes).document
+    assert alone["region"]["workload"] == "bert-l4"
+    assert set(alone["region"]["workloads"]) == {"bert-l4"}
 
 
 def test_compare_says_requests_per_person_day_is_unused_beside_load_rps(caplog):
