@@ -1322,7 +1322,7 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
                             "uncapacitated_status": placed.status, "moved_sites": 0,
                             "uncapacitated": placed.info}
     # the flows' objectives after the check, in the time it leaves (the count's first took
-    # the check's time and a good placement was dropped as "not all checked": review 131)
+    # the check's time and a good placement was dropped as "not all checked": review 130b)
     obj, how = float("nan"), ""
     if not np.array_equal(sites, chosen):
         check = check_plan(row_source(problem), capacity.load_rps, capacity.cap_rps,

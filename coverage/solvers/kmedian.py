@@ -924,7 +924,7 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
                    time_limit_s=RELAXED_SHARE * float(time_limit_s))
     bound = float(med.lower_bound) if np.isfinite(med.lower_bound) else -np.inf
     sites = np.sort(np.asarray(med.sites, dtype=np.int64))
-    # the scenario check first, the flows' objectives in the time it leaves (review 131:
+    # the scenario check first, the flows' objectives in the time it leaves (review 130b:
     # the start's first took the check's time)
     scen: list[ScenarioFlow] | None = None
     complete = True
