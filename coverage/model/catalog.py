@@ -451,17 +451,6 @@ class Catalog(Generic[E]):
             raise InputValidationError(
                 f"{fmt.kind} catalog entries must be {cls_name} objects stored under their "
                 "own name: " + ", ".join(bad))
-        by_case: dict[str, list[str]] = {}
-        for k in entries:
-            by_case.setdefault(str(k).casefold(), []).append(str(k))
-        clash = [" and ".join(map(repr, names)) for names in by_case.values()
-                 if len(names) > 1]
-        if clash:  # (columns named after them clash in case-blind formats: tester 126)
-            raise InputValidationError(
-                f"{fmt.kind} names that differ only in case: {'; '.join(clash)} (the "
-                "columns named after them, such as sites.csv's requests_<name>_rps, would "
-                "clash in a GeoPackage or a spreadsheet). Fix: rename one of each pair in "
-                f"your {fmt.kind} file, or use the built-in name to override it")
         object.__setattr__(self, fmt.section, MappingProxyType(dict(entries)))
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -501,6 +501,20 @@ class WorkloadCatalog(Catalog[Workload]):
     source: str = BUILTIN_SOURCE
     unsized_hosts: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        by_case: dict[str, list[str]] = {}
+        for k in self.workloads:
+            by_case.setdefault(str(k).casefold(), []).append(str(k))
+        clash = [" and ".join(map(repr, names)) for names in by_case.values()
+                 if len(names) > 1]
+        if clash:  # (columns are named after them: tester 126; tiers name no column)
+            raise InputValidationError(
+                f"workload names that differ only in case: {'; '.join(clash)} (the columns "
+                "named after them, sites.csv's requests_<name>_rps, would clash in a "
+                "GeoPackage or a spreadsheet). Fix: rename one of each pair in your "
+                "workloads file, or use the built-in name to override it")
+
     def host_size_warning(self, name: str) -> str | None:
         """The warning for workload ``name`` when its file set ``host_w`` without
         ``accelerators_per_host`` (so it took the default, a host per accelerator), else
