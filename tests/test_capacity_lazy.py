@@ -302,6 +302,23 @@ def test_the_lazy_placement_instances_move_and_keep():
     assert {"moved", "short in a failure scenario"} <= outcomes, outcomes
 
 
+def test_a_lazy_refusal_names_the_scenarios_its_cuts_come_from():
+    """Tester 131: by row generation, a load that no plan carries because of the
+    shared-risk domains was blamed on normal operation (the last plan tried fell short
+    there) and the fix never named the domains; it names the scenarios of the cuts and
+    every fix the full strategy's proof would give."""
+    demand, sites = geo_instance(25, 40, 10, cap_range=(200, 400))
+    kw = {"budget_ms": BUDGET_MS, "model": ON_NET, "failures": 1,
+          "requests_per_person_day": 28.8, "peak_to_mean": 3.0, "domain_radius_km": 60}
+    with pytest.raises(NoFeasiblePlanError) as lazy:
+        plan_sites(demand, sites, strategy="lazy", **kw)
+    with pytest.raises(NoFeasiblePlanError, match="in the failure of 1 shared-risk domain"):
+        plan_sites(demand, sites, strategy="full", **kw)  # the proof: a domain's failure
+    msg = str(lazy.value)
+    assert "every failure of up to 1 shared-risk domain exclude every plan" in msg
+    assert "tolerate fewer failures" in msg and "make the shared-risk domains smaller" in msg
+
+
 def test_planner_lazy_with_tiers_equals_full():
     """Tiered sites (the pair engine's rows) give the same count lazily as on the matrix."""
     demand, sites = geo_instance(5, 40, 10, cap_range=(200, 500))

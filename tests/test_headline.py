@@ -324,6 +324,19 @@ def test_the_capacity_line_gives_units_small_shares_and_domains():
     assert line.endswith("; mean p50 of the normal-operation flow (flows.csv): 17.9 ms")
 
 
+def test_a_placement_whose_objective_was_not_computed_keeps_its_bound():
+    """Tester 131: a capacitated placement out of time priced no flow; the headline said
+    "no lower bound" beside the summary's bound."""
+    from coverage.outputs.headline import placement_line
+
+    line = placement_line({"kmedian_status": "kept_cover", "kmedian_gap": None,
+                           "kmedian_objective_ms_pop": None,
+                           "kmedian_lower_bound_ms_pop": 1.0164e9})
+    assert "no lower bound" not in line and "objective not computed" in line
+    assert placement_line({"kmedian_status": "kept_cover", "kmedian_gap": None}).endswith(
+        "kept cover, no lower bound")
+
+
 def test_the_worst_utilisation_says_what_it_is_the_worst_of():
     """Over every scenario only when every one was checked: with scenarios implied (or
     cut) the headline read "worst, any scenario", 13 points below the worst of all of them

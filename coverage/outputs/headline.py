@@ -331,6 +331,11 @@ def placement_line(s: Mapping[str, Any]) -> str | None:
     gap = _finite(s.get("kmedian_gap"))
     what = status.replace("_", " ")
     if gap is None:
+        if (_finite(s.get("kmedian_lower_bound_ms_pop")) is not None
+                and _finite(s.get("kmedian_objective_ms_pop")) is None):
+            # (a capacitated plan whose flow was not priced in the time: tester 131)
+            return head + (f"{what}, its objective not computed (see summary.json "
+                           "placement), a lower bound stated")
         return head + f"{what}, no lower bound"
     return head + (f"{what}, gap {100 * gap:.2f} % (its proven lower bound is "
                    f"{100 * gap:.2f} % below its objective)")

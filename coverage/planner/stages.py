@@ -1210,21 +1210,36 @@ def capacity_infeasible(problem: Problem, res: Any, domains: Any = None,
             + ", ".join(failed[:10])
             + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
             + (")" if n_domains else ""))
+    all_open = len(res.sites) == len(ids)
+    k = int(problem.config.failures)
+    shared = (domains is not None
+              and len(set(np.asarray(domains, dtype=object).tolist())) < len(ids))
     fixes = ["add candidates or capacity (capacity_rps, power_kw, a bigger tier)",
              "lower the load"]
-    if failed:  # not for a shortfall in normal operation
+    # the cuts of a search that did not open every candidate come from any scenario,
+    # whatever the last plan fell short in (tester 131: "normal operation" and no word
+    # of the shared-risk domains whose failures made the cuts)
+    if failed or (not all_open and k > 0):
         fixes.append("tolerate fewer failures")
-    if n_domains:
+    if n_domains or (not all_open and shared and k > 0):
         fixes.append("make the shared-risk domains smaller (--domain-radius-km, or the "
                      "failure_domain column)")
     fix = ", ".join(fixes[:-1]) + ", or " + fixes[-1] if len(fixes) > 2 else " or ".join(fixes)
-    how = (f"even with all {len(ids):,} candidates open"
-           if len(res.sites) == len(ids) else
-           f"the capacity cuts (max-flow / min-cut) exclude every plan of the {len(ids):,} "
-           f"candidates; in the last plan tried ({len(res.sites):,} sites)")
+    if all_open:
+        return NoFeasiblePlanError(
+            f"no plan carries the load: even with all {len(ids):,} candidates open, "
+            f"{worst.shed_rps:,.1f} of {worst.load_rps:,.1f} {unit} cannot be served "
+            f"within budget in {what}. Fix: {fix}")
+    scenarios = ("normal operation" if k == 0 else
+                 f"normal operation and every failure of up to {counted(k, 'site')}"
+                 if not shared else
+                 f"normal operation and every failure of up to "
+                 f"{counted(k, 'shared-risk domain')}")
     return NoFeasiblePlanError(
-        f"no plan carries the load: {how}, {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
-        f"{unit} cannot be served within budget in {what}. Fix: {fix}")
+        f"no plan carries the load: the capacity cuts (max-flow / min-cut) of {scenarios} "
+        f"exclude every plan of the {len(ids):,} candidates (the last plan tried, "
+        f"{len(res.sites):,} sites, sheds {worst.shed_rps:,.1f} of {worst.load_rps:,.1f} "
+        f"{unit} in {what}). Fix: {fix}")
 
 
 STATUS_UNPROVEN = "unproven"
@@ -1345,7 +1360,7 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     if not how:  # the placement was the count's, or did not pass the check
         pass
     elif np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj * (1 - 1e-9):
-        best, best_obj, status = sites, obj, "time_limit"
+        best, best_obj, status = sites, obj, "local_search"
         info.update(moved_sites=int(len(np.setdiff1d(sites, chosen))), objective_by=how)
         out = replace(result, sites=sites, scenarios=check.scenarios,
                       complete=check.complete, reach=check.reach, load_rps=check.load_rps,
@@ -1363,9 +1378,14 @@ def place_capacitated_national(problem: Problem, count: SiteCount, capacity: Any
     if np.isfinite(lower) and np.isfinite(best_obj) and lower >= best_obj * (1 - 1e-6):
         status = "optimal"
     info["time_s"] = time.perf_counter() - t0
-    logger.info("capacitated national placement: %s, objective %.6g (count's %.6g), %s",
-                counted(len(best), "site"), best_obj, start_obj, status)
+    logger.info("capacitated national placement: %s, objective %s (count's %s), %s",
+                counted(len(best), "site"), _figure(best_obj), _figure(start_obj), status)
     return Placement(best, status, lower, info, best_obj), out
+
+
+def _figure(value: float) -> str:
+    """A log's objective: ``"not computed"`` rather than ``nan`` (tester 131)."""
+    return f"{value:.6g}" if np.isfinite(value) else "not computed"
 
 
 def capacitated_objective(problem: Problem, capacity: Any, sites: npt.ArrayLike,

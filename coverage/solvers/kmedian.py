@@ -573,8 +573,9 @@ class CapacitatedMedian:
         (``nan``: none).
     status : str
         ``"optimal"``, ``"time_limit"`` (a placed plan that carries every scenario, with
-        the bound), ``"kept_cover"`` (no better plan that carries every scenario was found
-        in the time: the start is kept, with the bound) or ``"skipped (...)"``.
+        the bound), ``"local_search"`` (the same, placed by the uncapacitated search above
+        ``max_pairs_exact``), ``"kept_cover"`` (no better plan that carries every scenario
+        was found in the time: the start is kept, with the bound) or ``"skipped (...)"``.
     solve_time_s : float
         Wall time, s.
     rounds : int
@@ -949,15 +950,17 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
     tol = 1e-9 * max(1.0, abs(start_obj)) if np.isfinite(start_obj) else 0.0
     if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj - tol:
         best, best_obj, best_scen, best_complete = sites, obj, scen, complete
-        status = "time_limit"
+        status = "local_search"  # (the uncapacitated search's plan; not a time-out)
     lower = (min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj)
              else float("nan"))
     proof_tol = 1e-6 * abs(best_obj) if np.isfinite(best_obj) else 0.0
     if np.isfinite(lower) and lower >= best_obj - proof_tol:
         status = "optimal"
     logger.info("capacitated k-median (uncapacitated placement, capacity checked): %s, "
-                "objective %.6g (start %.6g), status %s", counted(p, "site"), best_obj,
-                start_obj, status)
+                "objective %s (start %s), status %s", counted(p, "site"),
+                *(f"{v:.6g}" if np.isfinite(v) else "not computed" for v in (best_obj,
+                                                                             start_obj)),
+                status)
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0, 0,
                              int(held_cuts), best_scen, best_complete,
                              method="uncapacitated placement, capacity checked")
