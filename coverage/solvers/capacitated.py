@@ -353,9 +353,12 @@ def _scenario_flow_on(setup: _ScenarioSetup, cap_rps: npt.ArrayLike, *,
         room = np.maximum(usable - np.bincount(pair_j, x, minlength=m), 0.0)
         delta, site_in, saturated, cut = _flow_pass(pair_i, pair_j, x, short, room,
                                                     pair_flows=with_flows)
-        if delta is None:  # saturated at once, flows not asked: the sites' loads suffice
-            # (each at most its capacity rounded down; the points' rounding up included)
-            return ScenarioFlow(failed_t, total, total, 0.0, True, None, None, site_in)
+        if delta is None:  # saturated, flows not asked: the sites' loads suffice (each at
+            # most its capacity rounded down; the points' rounding up included), this pass's
+            # added to the earlier passes' (a second pass's remainder alone read 0.009 of a
+            # site's 637,315 requests/s)
+            return ScenarioFlow(failed_t, total, total, 0.0, True, None, None,
+                                np.bincount(pair_j, x, minlength=m) + site_in)
         x = np.maximum(x + delta, 0.0)
         # points served more than their load (rounded up) back to it: sites only lose load
         served = np.bincount(pair_i, x, minlength=n)
