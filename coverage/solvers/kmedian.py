@@ -845,7 +845,7 @@ def capacitated_median(
         best, best_obj, status = first.sites, first.objective, "local_search"
         best_scen, best_complete = first.scenarios, first.complete
     bound = float(first.lower_bound) if np.isfinite(first.lower_bound) else -np.inf
-    rounds = 0
+    rounds, from_milp = 0, False
     tol = 1e-9 * max(1.0, abs(best_obj)) if np.isfinite(best_obj) else 0.0
     if np.isfinite(bound) and np.isfinite(best_obj) and bound >= best_obj * (1 - 1e-6):
         deadline = time.perf_counter()  # proven by the relaxation: no round needed
@@ -873,7 +873,7 @@ def capacitated_median(
             obj = flow_of(sites)
             if np.isfinite(obj) and (not np.isfinite(best_obj) or obj < best_obj - tol):
                 best, best_obj, best_scen, best_complete = sites, obj, scen, complete
-                status = "time_limit"
+                status, from_milp = "time_limit", True
             break
         new = [c for c in (capacity_cut(pattern, load, cap, f, sites) for f in bad)
                if c is not None]
@@ -903,7 +903,10 @@ def capacitated_median(
                 "round(s)", counted(p, "site"), best_obj, start_obj, status, rounds)
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
                              rounds, sum(int(c.shape[0]) for c in held), best_scen,
-                             best_complete)
+                             best_complete,
+                             method=("milp" if from_milp or first.scenarios is None else
+                                     "uncapacitated placement, capacity checked (the MILP's "
+                                     "rounds found no better)"))
 
 
 #: Share of :func:`capacitated_median`'s time the uncapacitated placement takes above the
