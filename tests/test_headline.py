@@ -349,6 +349,9 @@ def test_the_worst_utilisation_says_what_it_is_the_worst_of():
          "failure_domains": "each site"}
     line = capacity_line({"capacity": c, "failures_tolerated": 2})
     assert "99.7% (worst, any scenario)" in line
+    line = capacity_line({"capacity": {**c, "worst_utilisation": 0.99996},
+                          "failures_tolerated": 2})
+    assert "99.9% (worst, any scenario)" in line  # tester 131: it read "100.0%"
     line = capacity_line({"capacity": {**c, "scenarios_total": 15_226, "worst_utilisation": 1.0},
                           "failures_tolerated": 2})
     assert "100% (worst over the 42 scenarios checked)" in line

@@ -36,8 +36,11 @@ def _utilisation_pct(x: float | None) -> str:
         return NA
     if 0 < x < 0.01:
         return f"{x:.2%}"
-    # one decimal just below a whole 100 %: 99.67 % is not saturation
-    return f"{x:.1%}" if 0.995 <= x < 1.0 else f"{x:.0%}"
+    # one decimal just below a whole 100 %, at most 99.9: 99.67 % (and 99.996 %, which
+    # read "100.0%": tester 131) is not saturation
+    if 0.995 <= x < 1.0:
+        return f"{min(round(x * 1000) / 10, 99.9):.1f}%"
+    return f"{x:.0%}"
 
 
 def _count(x: Any) -> str:
