@@ -602,6 +602,8 @@ class CapacitatedMedian:
     method: str = "milp"
     """``"milp"`` (the capacitated MILP's rounds) or, above ``max_pairs_exact``,
     ``"uncapacitated placement, capacity checked"`` (:func:`_capacitated_by_relaxation`)."""
+    start_objective: float = float("nan")
+    """The start's own objective (as ``objective``)."""
 
 
 def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
@@ -832,8 +834,7 @@ def capacitated_median(
         required=required, domains=domains, scenario_limit=scenario_limit,
         time_limit_s=RELAXED_FIRST_SHARE * float(time_limit_s), held_cuts=held_n,
         t0=time.perf_counter(), arrays=(indptr, indices, entry_latency, w, m))
-    start_obj = (first.objective if first.status == "kept_cover" or first.scenarios is None
-                 else flow_of(start))
+    start_obj = first.start_objective  # (priced by the relaxation: not twice)
     pattern = sp.csr_array(reach, dtype=np.float64)
     pattern.data[:] = 1.0
     load = np.asarray(load_rps, dtype=np.float64)
@@ -906,7 +907,8 @@ def capacitated_median(
                              best_complete,
                              method=("milp" if from_milp or first.scenarios is None else
                                      "uncapacitated placement, capacity checked (the MILP's "
-                                     "rounds found no better)"))
+                                     "rounds found no better)"),
+                             start_objective=start_obj)
 
 
 #: Share of :func:`capacitated_median`'s time the uncapacitated placement takes above the
@@ -986,7 +988,8 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
                 status)
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0, 0,
                              int(held_cuts), best_scen, best_complete,
-                             method="uncapacitated placement, capacity checked")
+                             method="uncapacitated placement, capacity checked",
+                             start_objective=start_obj)
 
 
 def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s,
