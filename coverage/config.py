@@ -301,8 +301,8 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("strategy", str, "auto", "", "full reach matrix, row generation (lazy, for "
            "national inputs), row generation by independent components (components, one "
            "task per piece on the Dask cluster of --workers / --scheduler; lazy does the "
-           "same with a cluster when the rows are great-circle radii and the sites "
-           "uncapacitated), or auto (by --max-memory-gb)", "choice",
+           "same with a cluster when the rows are great-circle radii; capacitated sites too, "
+           "each piece with its own capacity cuts), or auto (by --max-memory-gb)", "choice",
            ("auto", "full", "lazy", "components"), group="solver"),
     Option("max_sites", int, None, "", "answer 'the best P sites' instead of 'the fewest': "
            "open exactly P sites that keep the most people within budget, then, among those "

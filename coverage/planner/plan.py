@@ -61,6 +61,7 @@ from .stages import (
     assign_and_fail,
     best_sites,
     best_summary,
+    capacitated_component_sites,
     capacitated_sites,
     capacitated_sites_lazy,
     check_aggregation,
@@ -1145,17 +1146,20 @@ def plan_sites(
             # lazy with a cluster splits by components where it can (great-circle rows); a
             # routed problem (tiers, anchors, backbone) stays one row generation in this process
             by_components = strategy == "components" or (
-                strategy == "lazy" and client is not None and not problem.routed
-                and capacity is None)
-            if by_components and capacity is not None:
-                raise InputValidationError(
-                    "--strategy components (or lazy with a Dask cluster) does not plan "
-                    "capacitated sites yet. Fix: --strategy lazy without --workers / --scheduler")
+                strategy == "lazy" and client is not None and not problem.routed)
             if by_components:
                 where = ("in this process" if client is None else
                          f"on {len(client.scheduler_info().get('workers', {}))} Dask workers")
-                say(f"row generation by independent components, one task per piece, {where}")
-                count = component_sites(problem, client=client)
+                say(f"row generation by independent components, one task per piece, {where}"
+                    + ("" if capacity is None else
+                       f"; capacitated: {capacity.load_text()}, cut generation with a "
+                       "max-flow check of every failure scenario in each piece, then of "
+                       "the whole plan"))
+                if capacity is None:
+                    count = component_sites(problem, client=client)
+                else:
+                    count, cap_result = capacitated_component_sites(problem, capacity,
+                                                                    client=client)
                 assert count.components is not None
                 solver["strategy"] = "components"
                 solver["components"] = {**count.components.info,

@@ -247,6 +247,115 @@ def component_sites(problem: Problem, *, client: Any = None,
                      method="components", lazy=res.lazy, components=res)
 
 
+def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any = None,
+                                time_limit_s: float | None = None,
+                                options: dict[str, Any] | None = None,
+                                target_cells: int | None = None) -> tuple[SiteCount, Any]:
+    """:func:`capacitated_sites_lazy` by independent components (one Dask task per piece
+    with ``client``), exact: a flow stays in its component, so a plan carries a failure
+    scenario exactly when every piece carries its part of it
+    (:func:`coverage.solvers.components.solve_capacitated_piece`).
+
+    The combined plan is then checked once more over every cell
+    (:func:`coverage.solvers.capacitated_rowgen.check_plan`, the whole scenario list), an
+    independent computation: its scenarios, merged rows and loads are the capacity result
+    the outputs take, as row generation's are.
+
+    Raises
+    ------
+    NoFeasiblePlanError
+        A piece carries no plan: neither does the whole.
+    """
+    from ..solvers.capacitated import CapacityResult
+    from ..solvers.capacitated_rowgen import check_plan
+    from ..solvers.components import PieceCapacity, solve_components
+
+    if problem.routed:
+        raise InputValidationError(
+            "--strategy components splits the demand by great-circle radii; site tiers that "
+            "change the latency, mobile anchors (--upf) or a backbone are not supported "
+            "yet. Fix: --strategy lazy (one process) or full")
+    c = problem.config
+    limit = c.time_limit_s if time_limit_s is None else time_limit_s
+    # the plan's own solve repairs its last plan for as long as that takes, as
+    # capacitated_sites_lazy's (a plan always carries the load)
+    piece_cap = PieceCapacity(capacity.load_rps, capacity.cap_rps, capacity.domains,
+                              int(c.scenario_limit),
+                              {"final_repair_s": math.inf, **(options or {})})
+    res = solve_components(
+        problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+        model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
+        access=problem.demand["access"].to_numpy(), percentile=c.percentile,
+        failures=int(c.failures), cost=problem.cost, required=problem.required,
+        time_limit_s=limit, client=client, target_cells=target_cells, capacity=piece_cap)
+    cap = res.capacity
+    assert cap is not None
+    cover, n_cov = res.lazy.cover, res.lazy.n_covering
+    count = SiteCount(cover=cover, n_covering=n_cov, method="components (capacitated)",
+                      lazy=res.lazy, components=res)
+    if cap["status"] == "infeasible":
+        raise _piece_infeasible(problem, res, capacity)
+    t = time.perf_counter()
+    check = check_plan(row_source(problem), capacity.load_rps, capacity.cap_rps,
+                       problem.requirement(n_cov), n_cov, cover.sites, int(c.failures),
+                       domains=capacity.domains, scenario_limit=int(c.scenario_limit))
+    status = cap["status"]
+    if status != "time_limit_short" and not check.feasible:
+        # the pieces' plans carry their scenarios but the whole does not: never expected
+        # (a flow stays in its component); the independent check has the last word
+        logger.error("components (capacitated): the combined plan of %s falls short over "
+                     "the whole problem (%d cell(s) below their requirement, %d scenario(s) "
+                     "short of capacity) though every piece carried its own: reporting it "
+                     "short", counted(len(cover.sites), "site"), len(check.short),
+                     len(check.bad))
+        status = "time_limit_short"
+    result = CapacityResult(
+        cover.sites, float(cover.objective), float(cover.lower_bound), status,
+        float("nan") if status == "time_limit_short" else float(cover.mip_gap), cap["rounds"],
+        check.scenarios, bool(cap["complete"] and check.complete),
+        float(cover.runtime_s) + time.perf_counter() - t, check.reach, check.load_rps,
+        check.inverse)
+    logger.info("components (capacitated): %s, %s; the whole plan checked in %.1f s",
+                counted(len(cover.sites), "site"), status, time.perf_counter() - t)
+    count = replace(count, cover=replace(cover, status=plan_status(result),
+                                         mip_gap=result.gap))
+    return count, result
+
+
+def _piece_infeasible(problem: Problem, res: Any, capacity: Any) -> NoFeasiblePlanError:
+    """:func:`capacity_infeasible` of a component piece that carries no plan, in the
+    piece's own terms (its candidates, its last plan, its scenario with the most load
+    shed), after the part of the demand it is."""
+    from types import SimpleNamespace
+
+    cap = res.capacity
+    bad_pieces = [p["piece"] for p in res.pieces if p["status"] == "infeasible"]
+    bad = [f for f in cap["short"] if f["piece"] in bad_pieces]
+    if not bad:  # (a piece proven infeasible always reports its last plan's shortfall)
+        return NoFeasiblePlanError(
+            "no plan carries the load in an independent part of the demand. Fix: add "
+            "candidates or capacity (capacity_rps, power_kw, a bigger tier), or lower the load")
+    worst = max(bad, key=lambda f: f["shed_rps"])
+    piece = res.pieces[worst["piece"]]
+    cols = res.piece_sites[worst["piece"]]
+    local = np.searchsorted(cols, np.asarray(worst["failed"], dtype=np.int64))
+    scen = SimpleNamespace(failed=tuple(int(x) for x in local), load_rps=worst["load_rps"],
+                           served_rps=worst["served_rps"], shed_rps=worst["shed_rps"],
+                           feasible=False)
+    view = SimpleNamespace(sites=problem.sites.iloc[cols], config=problem.config)
+    plan = np.flatnonzero(np.isin(cols, res.lazy.cover.sites))
+    domains = None if capacity.domains is None else np.asarray(capacity.domains,
+                                                               dtype=object)[cols]
+    msg = str(capacity_infeasible(view, SimpleNamespace(sites=plan, scenarios=[scen]),
+                                  domains, load_unit(capacity.describe)))
+    if len(res.pieces) == 1:  # the whole demand with a candidate in budget
+        return NoFeasiblePlanError(msg)
+    where = (f"no plan carries the load of an independent part of the demand "
+             f"({counted(piece['cells'], 'demand point')} that only its "
+             f"{counted(piece['candidates'], 'candidate')} reach: the others cannot help): ")
+    return NoFeasiblePlanError(where + msg.removeprefix("no plan carries the load: "))
+
+
 def best_sites(problem: Problem, reach: ReachMatrix,
                n_covering: npt.ArrayLike | None = None) -> SiteCount:
     """The best ``config.max_sites`` sites (``--max-sites P``) on the reach matrix.

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -47,12 +48,12 @@ from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from .cover import CoverResult
-from .rowgen import LazyCoverResult, lazy_cover
+from .rowgen import LazyCoverResult, RowSource, lazy_cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ComponentSplit", "ComponentsResult", "pack_pieces", "run_pieces",
-           "solve_components", "split_components"]
+__all__ = ["ComponentSplit", "ComponentsResult", "PieceCapacity", "pack_pieces", "run_pieces",
+           "solve_capacitated_piece", "solve_components", "split_components"]
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,77 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
             "rss_before_mib": rss0, "pid": os.getpid()}
 
 
+def solve_capacitated_piece(
+        d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
+        s_lat: npt.NDArray[np.float64], s_lon: npt.NDArray[np.float64],
+        row_latency: RowLatency, load_rps: npt.NDArray[np.float64],
+        cap_rps: npt.NDArray[np.float64], domains: npt.NDArray[np.int64] | None, *,
+        model: LatencyModel, budget_ms: float, percentile: Percentile, failures: int,
+        cost: npt.NDArray[np.float64] | None, required: npt.NDArray[np.bool_] | None,
+        time_limit_s: float, scenario_limit: int = 20_000,
+        capacitated_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One piece's capacitated cover by row and cut generation (a Dask task;
+    :func:`coverage.solvers.capacitated_rowgen.capacitated_lazy`): as :func:`solve_piece`,
+    with the capacity status, whether every scenario was listed (``complete``), the rounds
+    and, for a piece short of capacity, its scenarios short (local site indices).
+
+    Exact for the whole problem: a flow never leaves a component (a cell's candidates are
+    in its piece), so a plan carries a failure scenario exactly when every piece carries
+    its part of it (the failed sites that are its own), and ``domains`` (failure domains
+    of the piece's candidates, codes shared with the other pieces) keeps a domain spread
+    over pieces one failure in each.
+    """
+    from .capacitated_rowgen import capacitated_lazy
+
+    t = time.perf_counter()
+    rss0 = peak_rss_mib()
+    source = RowSource(d_lat, d_lon, s_lat, s_lon, model, float(budget_ms), percentile,
+                       row_latency)
+    n_cov = source.count()
+    count_s = time.perf_counter() - t
+    req = np.minimum(int(failures) + 1, n_cov)
+    res, info = capacitated_lazy(source, load_rps, cap_rps, req, n_cov, failures=failures,
+                                 domains=domains, cost=cost, required=required,
+                                 time_limit_s=time_limit_s, count_s=count_s,
+                                 scenario_limit=scenario_limit,
+                                 **(capacitated_options or {}))
+    short = [{"failed": tuple(int(x) for x in f.failed), "load_rps": float(f.load_rps),
+              "served_rps": float(f.served_rps), "shed_rps": float(f.shed_rps)}
+             for f in res.scenarios if not f.feasible]
+    return {"sites": np.asarray(res.sites, dtype=np.int64), "objective": res.objective,
+            "lower_bound": res.lower_bound, "status": res.status,
+            "complete": bool(res.complete), "n_covering": n_cov,
+            "rounds": len(info.rounds), "capacity_rounds": info.rounds,
+            "rows_fetched": info.rows_fetched, "pairs_fetched": info.pairs_fetched,
+            "count_s": count_s, "short_scenarios": short,
+            "wall_s": time.perf_counter() - t, "peak_rss_mib": peak_rss_mib(),
+            "rss_before_mib": rss0, "pid": os.getpid()}
+
+
+@dataclass(frozen=True)
+class PieceCapacity:
+    """The capacity of a capacitated :func:`solve_components` (every array over the whole
+    problem; each piece gets its rows and candidates).
+
+    Attributes
+    ----------
+    load_rps, cap_rps : numpy.ndarray
+        Every cell's load and every candidate's capacity, requests/s.
+    domains : numpy.ndarray or None
+        Every candidate's failure domain (any labels), or each site alone.
+    scenario_limit : int
+        Failure scenarios each piece's check lists.
+    options : dict, optional
+        Further :func:`~coverage.solvers.capacitated_rowgen.capacitated_lazy` options.
+    """
+
+    load_rps: npt.NDArray[np.float64]
+    cap_rps: npt.NDArray[np.float64]
+    domains: npt.NDArray[Any] | None = None
+    scenario_limit: int = 20_000
+    options: dict[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class ComponentsResult:
     """Result of :func:`solve_components`: the combined cover (as row generation returns
@@ -387,6 +459,8 @@ class ComponentsResult:
     candidates)."""
     piece_sites: list[npt.NDArray[np.int64]] = field(default_factory=list, repr=False)
     """Every piece's candidates (sorted indices)."""
+    capacity: dict[str, Any] | None = None
+    """A capacitated solve's combined capacity status (see :func:`solve_components`)."""
 
 
 def solve_components(
@@ -408,9 +482,18 @@ def solve_components(
     target_cells: int | None = None,
     split: ComponentSplit | None = None,
     lazy_options: dict[str, Any] | None = None,
+    capacity: PieceCapacity | None = None,
 ) -> ComponentsResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by independent components, each solved by
     row generation: in this process (``client`` None) or one Dask task per piece.
+
+    With ``capacity`` the cover is capacitated (every failure scenario carrying the load),
+    each piece by row and cut generation (:func:`solve_capacitated_piece`); the result's
+    ``capacity`` then says the combined capacity status: ``infeasible`` when a piece
+    carries no plan, ``time_limit_short`` when a piece's plan falls short, else as the
+    cover's; ``complete`` when every piece listed all of its scenarios; ``short``, the
+    scenarios short of capacity of the pieces that are (failed sites as candidate
+    indices of the whole problem).
 
     The combined plan is the union of the pieces' plans (plus required candidates no cell
     reaches), its bound the sum of theirs; ``status`` is ``optimal`` only when every piece
@@ -438,28 +521,44 @@ def solve_components(
     comp_start = np.searchsorted(split.cell_label[comp_cells], np.arange(split.n_components + 1))
     comp_sites = np.argsort(split.site_label, kind="stable")
     site_start = np.searchsorted(split.site_label[comp_sites], np.arange(split.n_components + 1))
-    kw = {"model": model, "budget_ms": float(budget_ms), "percentile": percentile,
-          "failures": int(failures), "time_limit_s": float(time_limit_s),
-          "lazy_options": lazy_options}
+    kw: dict[str, Any] = {"model": model, "budget_ms": float(budget_ms),
+                          "percentile": percentile, "failures": int(failures),
+                          "time_limit_s": float(time_limit_s)}
+    if capacity is None:
+        task: Callable[..., dict[str, Any]] = solve_piece
+        kw["lazy_options"] = lazy_options
+    else:
+        task = solve_capacitated_piece
+        kw.update(scenario_limit=int(capacity.scenario_limit),
+                  capacitated_options=capacity.options)
+        load_all = np.asarray(capacity.load_rps, dtype=np.float64)
+        cap_all = np.asarray(capacity.cap_rps, dtype=np.float64)
+        # one code per domain over the whole problem: a domain spread over pieces fails
+        # in each of them at once
+        dom_all = (None if capacity.domains is None else np.asarray(
+            pd.factorize(pd.Series(np.asarray(capacity.domains, dtype=object)))[0],
+            dtype=np.int64))
     jobs = []
     for comps in pieces:
         rows = np.sort(np.concatenate([comp_cells[comp_start[c]:comp_start[c + 1]]
                                        for c in comps]))
         cols = np.sort(np.concatenate([comp_sites[site_start[c]:site_start[c + 1]]
                                        for c in comps]))
-        args = (d_lat[rows], d_lon[rows], s_lat[cols], s_lon[cols],
-                row_latency.subset(rows), acc[rows])
+        args: tuple[Any, ...] = (d_lat[rows], d_lon[rows], s_lat[cols], s_lon[cols],
+                                 row_latency.subset(rows))
+        args += ((acc[rows],) if capacity is None else
+                 (load_all[rows], cap_all[cols], None if dom_all is None else dom_all[cols]))
         opts = dict(kw, cost=None if c_all is None else c_all[cols],
                     required=req_all[cols] if req_all[cols].any() else None)
         jobs.append((rows, cols, comps, args, opts))
     t = time.perf_counter()
     if client is None:  # one after the other: each piece gets the time left of the limit
         deadline = t0 + float(time_limit_s)
-        outs = [solve_piece(*args, **dict(opts, time_limit_s=max(
+        outs = [task(*args, **dict(opts, time_limit_s=max(
             deadline - time.perf_counter(), 1.0))) for _, _, _, args, opts in jobs]
     else:
         # largest first: the longest tasks start first
-        outs = run_pieces(client, solve_piece, [(args, opts) for *_, args, opts in jobs])
+        outs = run_pieces(client, task, [(args, opts) for *_, args, opts in jobs])
     solve_s = time.perf_counter() - t
 
     n_cov = np.zeros(n, dtype=np.int64)
@@ -468,23 +567,45 @@ def solve_components(
     objective = float(cost_of[chosen[0]].sum())
     lower = objective
     table = []
+    short: list[dict[str, Any]] = []
+    cap_rounds: list[dict[str, Any]] = []
     for (rows, cols, comps, _, _), out in zip(jobs, outs, strict=True):
         n_cov[rows] = out["n_covering"]
         chosen.append(cols[out["sites"]])
         objective += float(out["objective"])
         lower += float(out["lower_bound"])
-        table.append({"piece": len(table), "components": int(len(comps)),
-                      "cells": int(len(rows)), "candidates": int(len(cols)),
-                      "sites": float(out["objective"]), "lower_bound": float(out["lower_bound"]),
-                      "status": out["status"], "rounds": out["rounds"],
-                      "wall_s": out["wall_s"], "peak_rss_mib": out["peak_rss_mib"],
-                      "pid": out["pid"]})
+        row = {"piece": len(table), "components": int(len(comps)),
+               "cells": int(len(rows)), "candidates": int(len(cols)),
+               "sites": float(out["objective"]), "lower_bound": float(out["lower_bound"]),
+               "status": out["status"], "rounds": out["rounds"],
+               "wall_s": out["wall_s"], "peak_rss_mib": out["peak_rss_mib"],
+               "pid": out["pid"]}
+        if capacity is not None:
+            row["scenarios_complete"] = bool(out["complete"])
+            cap_rounds += [dict(r, piece=row["piece"]) for r in out["capacity_rounds"]]
+            short += [dict(f, piece=row["piece"], failed=tuple(int(x) for x in
+                                                                cols[list(f["failed"])]))
+                      for f in out["short_scenarios"]]
+        table.append(row)
     sites = np.sort(np.concatenate(chosen)).astype(np.int64)
     status = "optimal" if all(p["status"] == "optimal" for p in table) else "time_limit"
     if objective <= lower + 1e-9:
         status = "optimal"
-    cover = CoverResult(sites, objective, min(lower, objective), status,
-                        (objective - lower) / objective if objective else 0.0,
+    cap_info = None
+    if capacity is not None:
+        statuses = {p["status"] for p in table}
+        cap_status = ("infeasible" if "infeasible" in statuses else
+                      "time_limit_short" if "time_limit_short" in statuses else status)
+        cap_info = {"status": cap_status,
+                    "complete": all(p["scenarios_complete"] for p in table),
+                    "short": short, "rounds": cap_rounds}
+        if cap_status != status:
+            status = cap_status  # (a nan objective or bound: no gap below)
+    if not (np.isfinite(objective) and np.isfinite(lower)) or status == "time_limit_short":
+        gap = float("nan")
+    else:
+        gap = (objective - lower) / objective if objective else 0.0
+    cover = CoverResult(sites, objective, min(lower, objective), status, gap,
                         time.perf_counter() - t0,
                         {"components": split.n_components, "pieces": len(table)})
     lazy = LazyCoverResult(cover=cover, n_covering=n_cov, rounds=[],
@@ -502,4 +623,5 @@ def solve_components(
     logger.info("components: %d pieces (%d components) solved in %.1f s: %g sites, bound %g",
                 len(table), split.n_components, solve_s, objective, lower)
     return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,
-                            piece_cells=[j[0] for j in jobs], piece_sites=[j[1] for j in jobs])
+                            piece_cells=[j[0] for j in jobs], piece_sites=[j[1] for j in jobs],
+                            capacity=cap_info)
