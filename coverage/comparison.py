@@ -626,7 +626,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         Called with a short message at the start of each stage.
     **plan_options
         More keyword arguments of :func:`coverage.plan_sites` (time limits, strategy,
-        ``domain_radius_km``, ...).
+        ``domain_radius_km``, ...). ``sizing`` defaults to ``"least"`` here: the fleet is
+        priced at the least capacity of every site that carries every scenario when that
+        is found (``edge.sizing``), else at each site's worst load of the most even flows.
 
     Returns
     -------
@@ -647,6 +649,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     from .planner.plan import as_model, plan_sites
 
     say = reporter(progress, logger)
+    plan_options = {"sizing": "least", **plan_options}
     # every check before the work (the region's coverage, the plan), into one message
     try:
         model = as_model(model)
@@ -900,9 +903,25 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     envelope = sites["n_accelerators"].to_numpy(dtype=np.int64)
     thr = float(workload.throughput_rps)
     own = sites["site_id"].astype(str).isin(own_capacity).to_numpy()
-    n = right_size(worst, np.where(own, -1, envelope), throughput_rps=thr,
-                   target_utilisation=target_utilisation,
-                   min_accelerators=int(workload.min_accelerators))
+
+    def sized(load: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        return right_size(load, np.where(own, -1, envelope), throughput_rps=thr,
+                          target_utilisation=target_utilisation,
+                          min_accelerators=int(workload.min_accelerators))
+
+    n = sized(worst)
+    # the least capacity carrying every scenario (plan_sites' sizing="least"), when found:
+    # its flows need not be the most even ones, so its sites' loads are the sizes, and
+    # the fleet is priced at whichever of the two sizings has fewer accelerators
+    least = (sites["sized_capacity_rps"].to_numpy(dtype=np.float64)
+             if "sized_capacity_rps" in sites.columns else np.full(len(sites), np.nan))
+    sizing_lp = cap_info.get("sizing") or {}
+    by = "most_even"
+    n_even = int(n.sum())
+    if len(sites) and np.isfinite(least).all():
+        n_least = sized(least)
+        if int(n_least.sum()) < n_even:
+            n, worst, by = n_least, least, "least"
     over = own & (envelope >= 0) & (n > envelope)
     power_kw, pue, _ = site_power(sites, tier_catalog)
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
@@ -974,9 +993,16 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "share_nk_safe": _nk_share(s),
         },
         "sizing": {
-            "rule": "right-sized: accelerators for the worst scenario's load at the target "
-                    f"utilisation {target_utilisation:g} (whole systems of "
+            "rule": ("right-sized: accelerators for the least capacity of every site that "
+                     "carries every scenario (one linear program over all the scenarios), "
+                     if by == "least" else
+                     "right-sized: accelerators for the worst scenario's load of the most "
+                     "even flows, ")
+                    + f"at the target utilisation {target_utilisation:g} (whole systems of "
                     f"{workload.min_accelerators}), at most the power envelope's",
+            "by": by,
+            "accelerators_most_even": n_even,
+            "least_capacity": sizing_lp.get("status", "not asked (sizing off)"),
             "capacity_proof_holds": complete,
             "note": ("every scenario's flow fits the priced capacities" if complete else
                      "the capacitated plan checked only part of the failure scenarios; the "

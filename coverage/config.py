@@ -367,6 +367,11 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "together, are implied rather than listed): above it the list is cut, the "
            "summary says how many were checked, and the plan is not proven (exit code 7); "
            "with a load only", "positive_int", group="capacity"),
+    Option("sizing", str, "off", "", "least: also find the least capacity of every chosen "
+           "site with which normal operation and every failure scenario carry the load (one "
+           "linear program over all the scenarios, within --time-limit-s; sites.csv's "
+           "sized_capacity_rps, what compare prices); off: skip it (it can take longer than "
+           "the plan); with a load only", "choice", ("off", "least"), group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -503,6 +508,7 @@ class PlannerConfig:
     target_utilisation: float = 0.8
     domain_radius_km: float | None = None
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT
+    sizing: str = "off"
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).

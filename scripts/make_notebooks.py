@@ -667,9 +667,14 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           each site is sized so that the users of a failed neighbour still fit at the
           target utilisation of 80 % in the peak hour, and the daily mean is a third of
           the peak. With two sites, each one must carry the whole country alone.
-        - **Cheaper per request?** With these defaults the region is, at every one of the
-          three budgets: by a tenth at 30 ms, by more than a quarter at 50 and 100 ms. Two
-          lines of the cost model decide that, and both
+        - **Cheaper per request?** With these defaults the edge is at 30 ms (by about an
+          eighth), the region at 50 and 100 ms (the two-site edge costs more than a quarter
+          more). At 30 ms the fleet is priced at the least capacity of every site that
+          carries every failure scenario (one linear program over all of them): a failed
+          site's users spread over its several neighbours, so each needs only a share of
+          its load in reserve; sized instead for its worst load of the most even flows,
+          every site was sized near the fleet's worst level and the region was cheaper by a
+          tenth. Two lines of the cost model decide the rest, and both
           deserve a check against your own figures: the region rents its L4-hours on a
           1-year commitment (0.48 USD an hour; 0.71-0.80 on demand) and charges 0.90 USD
           per million requests for egress, while the edge owns its L4s (the card and a
@@ -704,8 +709,9 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         _md("""
         ## Why the fleet is idle: the sites at 50 ms
 
-        `c.sites` prices each chosen site: the accelerators its worst failure scenario
-        needs, its mean, peak-hour and worst-case utilisation, and its annual cost by line.
+        `c.sites` prices each chosen site: the accelerators that carry its load in every
+        failure scenario, its mean, peak-hour and worst-case utilisation, and its annual
+        cost by line.
         At 50 ms the "edge" is two metro data-centre halls of some 400 kW each, each able
         to carry the whole country when the other one fails.
         """),
@@ -784,7 +790,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           50 ms lies the whole decision.
         - **The cheapest edge fleet is not the smallest.** At the default load a fleet of
           a handful of sites (between 33 and 37 ms) costs less per request than two, and about a
-          fifth less than the region: with two sites each must keep the whole country's
+          quarter less than the region: with two sites each must keep the whole country's
           peak in reserve for the other, while with more sites a failed site's users spread
           over several neighbours. Toward the tightest budgets the fixed costs of many small
           sites (cabinet, lease, circuit, operations) push it up again. Where the edge is
@@ -843,10 +849,12 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
 
         In Germany the fork is the chapter's: at 30 ms the budget is physical and only an
         edge fleet keeps most people within it; from 50 ms on the regions do, and an edge
-        fleet is a preference. Whether the edge is also *cheaper* is not settled by these
-        defaults: the answer turns with the load (a thin demand leaves the sites idle and
-        the region wins by more) and with how the region is priced (on demand and behind a
-        CDN, the edge wins at 30 ms). That is the
+        fleet is a preference. Whether the edge is also *cheaper* turns with the load: with
+        these defaults it is at 30 ms, without zero-touch provisioning too, and by more
+        against a region rented on demand behind a CDN; a thin demand leaves the sites idle
+        and the region wins. It turns with the sizing as well: priced for each site's worst
+        load of the most even flows instead of the least capacity that carries every
+        failure, the region was cheaper at 30 ms. That is the
         honest use of `coverage.compare`: a first look that names its assumptions, and a
         quick way to rerun it with your own prices (`costs=` a TOML file or
         `CostModel.with_overrides`), your own regions (`regions=`), your own load

@@ -423,6 +423,16 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         flow_p50 = _finite(c.get("normal_flow_mean_p50_ms"))
         if flow_p50 is not None:  # flows.csv's: where the load goes, not the nearest site
             out.append(f"mean p50 of the normal-operation flow (flows.csv): {flow_p50:.1f} ms")
+        sizing = c.get("sizing")
+        if isinstance(sizing, Mapping):  # --sizing least
+            least = _finite(sizing.get("capacity_rps"))
+            share = _finite(sizing.get("share_of_capacity"))
+            out.append(
+                f"least capacity carrying every scenario (sites.csv sized_capacity_rps): "
+                f"{_count(least)} {unit}"
+                + ("" if share is None else f" ({100 * share:.1f} % of the chosen sites')")
+                if least is not None else
+                f"least capacity carrying every scenario: {sizing.get('status')}")
     return "; ".join(out) if out else None
 
 

@@ -448,7 +448,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        target_utilisation: Any = 0.8,
                        domain_radius_km: Any = None, max_sites: Any = None,
                        objective: Any = "auto",
-                       scenario_limit: Any = DEFAULT_SCENARIO_LIMIT) -> list[str]:
+                       scenario_limit: Any = DEFAULT_SCENARIO_LIMIT,
+                       sizing: Any = "off") -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -481,7 +482,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         workloads=workloads, requests_per_person_day=requests_per_person_day,
         peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
         domain_radius_km=domain_radius_km, max_sites=max_sites, objective=objective,
-        scenario_limit=scenario_limit,
+        scenario_limit=scenario_limit, sizing=sizing,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
         try:
@@ -740,6 +741,7 @@ def plan_sites(
     max_sites: int | None = None,
     objective: str = "auto",
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
+    sizing: str = "off",
     sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures
@@ -872,6 +874,12 @@ def plan_sites(
         many of how many were checked, and a plan below the capacity bound has status
         ``time_limit_short``, an optimal one for the scenarios checked ``unproven`` (a
         warning is logged; the command line's exit code 7 for both).
+    sizing : {"off", "least"}, default "off"
+        With a load, ``"least"``: also the least capacity of every chosen site with which
+        normal operation and every failure scenario carry the load
+        (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
+        scenarios within ``time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
+        ``summary()["capacity"]["sizing"]``. :func:`coverage.compare` prices it.
 
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
@@ -936,6 +944,7 @@ def plan_sites(
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, objective=objective, scenario_limit=scenario_limit,
+        sizing=sizing,
     )
     profiles = None if problems else model.access_profiles_ms
     try:  # the options' problems too when the model is wrong (access classes: unchecked)
@@ -1519,7 +1528,8 @@ DEMAND_OUTPUT_COLUMNS = (*(c for c in ASSIGNMENT_COLUMNS if c not in DEMAND_INPU
 SITE_OUTPUT_COLUMNS = (
     "population_primary", "n_demand_primary", "population_backup",
     "population_outside_budget_if_failed", "worst_latency_if_failed_ms", "radius_km",
-    "n_accelerators", "load_rps", "utilisation", "worst_utilisation", "worst_failure")
+    "n_accelerators", "load_rps", "utilisation", "worst_utilisation", "worst_failure",
+    "sized_capacity_rps")
 
 
 def _warn_output_names(demand: pd.DataFrame, sites: pd.DataFrame, *, demand_source: str,
@@ -2096,6 +2106,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
+    sizing, sizing_info = _least_capacity(problem, capacity, result, chosen)
+    out["sized_capacity_rps"] = sizing[j]
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
     info = {
         **capacity.describe,
@@ -2135,8 +2147,60 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
         # flows.csv: which flow, and its population-weighted mean p50 latency
         "normal_flow": flow_note,
         "normal_flow_mean_p50_ms": flow_p50,
+        # sites.csv's sized_capacity_rps: the least capacity carrying every scenario
+        "sizing": sizing_info,
     }
     return out, flows, scen, info
+
+
+def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
+                    chosen: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """``sites.csv``'s ``sized_capacity_rps`` (every candidate's; ``nan`` when not
+    computed) and ``summary.json["capacity"]["sizing"]``: the least capacity of every
+    chosen site with which normal operation and every failure scenario carry the load
+    (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
+    scenarios, on the merged points of the plan's check), within the run's
+    ``time_limit_s``. Not computed for a plan short of capacity; ``None`` (and no sizes)
+    with ``sizing="off"``."""
+    from ..solvers.sizing import least_capacity
+
+    m = len(capacity.cap_rps)
+    none = np.full(m, np.nan)
+    c = problem.config
+    if c.sizing != "least":
+        return none, None
+    what = ("the least capacity of every chosen site with which normal operation and "
+            "every failure scenario carry the load (one linear program over all the "
+            "scenarios; sites.csv's sized_capacity_rps)")
+    if result.status == "time_limit_short" or not all(f.feasible for f in result.scenarios):
+        return none, {"status": "not computed: the plan does not carry every scenario",
+                      "rule": what}
+    got = least_capacity(result.reach, result.load_rps, capacity.cap_rps, chosen,
+                         int(c.failures), domains=capacity.domains,
+                         limit=int(c.scenario_limit), time_limit_s=float(c.time_limit_s))
+    reasons = {
+        "time_limit": f"not computed: its program did not finish within {c.time_limit_s:g} s "
+                      "(--time-limit-s)",
+        "too_large": f"not computed: more than {got.entries:,} flow variables",
+        "scenarios_cut": "not computed: the failure scenarios are more than "
+                         f"--scenario-limit {c.scenario_limit:,}",
+        "infeasible": "not computed: a scenario cannot be carried (" +
+                      str(got.info.get("message", "")) + ")",
+        "error": "not computed: HiGHS ended " + str(got.info.get("message", ""))}
+    info: dict[str, Any] = {
+        "status": "optimal" if got.status == "optimal" else reasons.get(
+            got.status, f"not computed: {got.status}"),
+        "rule": what, "scenarios": got.scenarios, "flow_variables": got.entries,
+        "time_s": got.time_s}
+    if got.status != "optimal":
+        logger.warning("capacity: the least capacity of the chosen sites was %s",
+                       info["status"])
+        return none, info
+    full = float(np.asarray(capacity.cap_rps, dtype=np.float64)[chosen].sum())
+    info.update({"capacity_rps": got.total_rps, "lower_bound_rps": got.lower_bound_rps,
+                 "capacity_total_rps": full,
+                 "share_of_capacity": got.total_rps / full if full > 0 else None})
+    return got.need_rps, info
 
 
 #: Most (point, chosen site) pairs the least-latency most even flow's linear program is

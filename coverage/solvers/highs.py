@@ -184,6 +184,7 @@ def solve_milp(
     col_upper: npt.ArrayLike | float = 1.0,
     time_limit_s: float,
     presolve: bool = True,
+    options: dict[str, Any] | None = None,
 ) -> MilpResult:
     """``min c.x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``, ``x_j``
     integer where ``integrality[j]``, with HiGHS's relative and absolute gaps at zero.
@@ -211,6 +212,8 @@ def solve_milp(
     presolve : bool, default True
         HiGHS's presolve (off: a model known to be feasible and small, where it costs more
         than it saves).
+    options : dict, optional
+        Further HiGHS options (:func:`set_option`: an option this HiGHS lacks is skipped).
 
     Returns
     -------
@@ -226,6 +229,8 @@ def solve_milp(
     h.setOptionValue("mip_abs_gap", 0.0)
     if not presolve:
         h.setOptionValue("presolve", "off")
+    for option, value in (options or {}).items():
+        set_option(h, option, value)
     h.passModel(lp)
     if len(integer):
         h.changeColsIntegrality(len(integer), integer,

@@ -1,0 +1,215 @@
+"""The least capacity of every chosen site that carries every scenario
+(:mod:`coverage.solvers.sizing`, ``sizing="least"``, what compare prices).
+
+Checked against an independent dense linear program (scipy's linprog over every point and
+every scenario, its own reach and scenario list, no component reduction), and every sizing
+the tool returns, and every fleet compare prices, against networkx's max-flow in every
+failure scenario (tests/test_capacity.py's reference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import ON_NET
+from scipy.optimize import linprog
+from test_capacity import (
+    BUDGET_MS,
+    brute_force,
+    geo_instance,
+    own_reach,
+    reference,
+    scenarios,
+    shortfall,
+    site_index,
+)
+
+from coverage import plan_sites
+from coverage.solvers.sizing import least_capacity
+
+LOAD = {"requests_per_person_day": 28.8, "peak_to_mean": 3.0}  # population / 1000 rps
+
+
+def dense_least(mask, load, cap, chosen, k, domains) -> float | None:
+    """min sum c_j over every scenario's flow, every point, written out densely."""
+    n = mask.shape[0]
+    scen = scenarios(sorted(chosen), k, domains)
+    reach = [set(np.flatnonzero(mask[i]).tolist()) for i in range(n)]
+    col = {j: t for t, j in enumerate(chosen)}
+    n_var = len(chosen)
+    var: dict[tuple[int, int, int], int] = {}
+    eq: list[tuple[dict[int, float], float]] = []
+    ub: list[dict[int, float]] = []
+    for s, failed in enumerate(scen):
+        for i in range(n):
+            if load[i] <= 0 or reach[i] <= failed:  # no load, or excused
+                continue
+            row = {}
+            for j in chosen:
+                if j in reach[i] and j not in failed:
+                    var[(s, i, j)] = n_var
+                    row[n_var] = 1.0
+                    n_var += 1
+            eq.append((row, load[i]))
+        for j in chosen:
+            if j not in failed:
+                row = {var[(s, i, j)]: 1.0 for i in range(n) if (s, i, j) in var}
+                row[col[j]] = -1.0
+                ub.append(row)
+
+    def dense(rows):
+        out = np.zeros((len(rows), n_var))
+        for t, r in enumerate(rows):
+            for c, v in r.items():
+                out[t, c] = v
+        return out
+
+    c = np.zeros(n_var)
+    c[:len(chosen)] = 1.0
+    res = linprog(c, A_ub=dense(ub), b_ub=np.zeros(len(ub)), A_eq=dense([r for r, _ in eq]),
+                  b_eq=[b for _, b in eq],
+                  bounds=[(0, cap[j]) for j in chosen] + [(0, None)] * (n_var - len(chosen)),
+                  method="highs")
+    return float(res.fun) if res.status == 0 else None
+
+
+def carries_every_scenario(N, load, chosen, size_rps, k, domains) -> bool:
+    """networkx: every scenario's load served with every site at ``size_rps`` (integer
+    thousandths, rounded up by one part in 1e7 for the sizes' float rounding)."""
+    need = [int(np.ceil(v * 1000 * (1 + 1e-7))) for v in size_rps]
+    for failed in scenarios(sorted(chosen), k, domains):
+        want, served = shortfall(N, load, need, set(chosen), failed)
+        if served < want:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8, 9, 10, 11, 12, 14, 15, 16, 20, 24])
+def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed):
+    """Random k (0-2) and shared-risk domains; seeds whose load some plan carries."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(0, 3))
+    n_domains = [None, 3, 5][int(rng.integers(0, 3))]
+    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    domains = (None if n_domains is None
+               else [f"F{d}" for d in rng.integers(0, n_domains, len(sites))])
+    best, plan = brute_force(N, load, cap, k, domains)
+    assert best is not None
+    chosen = sorted(plan)
+    load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
+    got = least_capacity(sp.csr_array(mask), load_rps, cap_rps, chosen, k, domains=domains)
+    want = dense_least(mask, load_rps, cap_rps, chosen, k, domains)
+    assert got.status == "optimal" and want is not None
+    assert got.lower_bound_rps == pytest.approx(want, rel=1e-6)
+    assert got.total_rps == pytest.approx(want, rel=1e-6)
+    assert np.all(got.need_rps[chosen] <= cap_rps[chosen] * (1 + 1e-6))
+    assert np.all(got.need_rps[np.setdiff1d(np.arange(len(cap)), chosen)] == 0)
+    assert carries_every_scenario(N, load, chosen, got.need_rps, k, domains)
+
+
+def test_the_least_capacity_is_below_the_sum_of_worst_loads():
+    """On the instances above the program is at most each site's worst load over the
+    scenarios checked one by one at full capacity, and below it on some (the reason to
+    size this way)."""
+    below = 0
+    for seed in range(6):
+        demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
+        plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                          strategy="full", sizing="least", **LOAD)
+        t = plan.sites
+        worst = t["worst_utilisation"] * t["capacity_rps"]
+        least = t["sized_capacity_rps"]
+        assert least.sum() <= worst.sum() * (1 + 1e-6)
+        below += least.sum() < worst.sum() * (1 - 1e-3)
+    assert below >= 1
+
+
+def test_tiny_loads_beside_huge_ones_are_carried():
+    """A load of 1e-9 requests/s beside one of 1e6 (HiGHS's tolerances are absolute): every
+    point's load is in the sizes, by the exact flows, not the solver's rounding."""
+    rng = np.random.default_rng(5)
+    n, m = 40, 6
+    mask = rng.random((n, m)) < 0.5
+    mask[np.arange(n), rng.integers(0, m, n)] = True
+    mask[np.arange(n), (np.arange(n) + 1) % m] = True
+    load = np.where(rng.random(n) < 0.5, 1e-9, 1e6) * rng.uniform(0.5, 1.5, n)
+    cap = np.full(m, 1e8)
+    got = least_capacity(sp.csr_array(mask), load, cap, np.arange(m), 1)
+    assert got.status == "optimal"
+    # every single failure: the survivors' sizes carry what must move (networkx, exact
+    # integers in units of 1e-9 requests/s: the loads rounded up, the sizes down)
+    import networkx as nx
+
+    unit = 1e-9
+    for failed in [(), *[(j,) for j in range(m)]]:
+        alive = [j for j in range(m) if j not in failed]
+        g = nx.DiGraph()
+        want = 0
+        for i in range(n):
+            if not mask[i, alive].any():
+                continue  # excused: every candidate failed
+            units = int(np.ceil(load[i] / unit))
+            want += units
+            g.add_edge("src", ("d", i), capacity=units)
+            for j in alive:
+                if mask[i, j]:
+                    g.add_edge(("d", i), ("s", j))
+        for j in alive:
+            g.add_edge(("s", j), "snk", capacity=int(np.floor(got.need_rps[j] / unit
+                                                              * (1 + 1e-9))))
+        assert nx.maximum_flow_value(g, "src", "snk") >= want, failed
+
+
+def test_the_plans_sized_capacities_carry_every_scenario():
+    """``sizing="least"``: sites.csv's sized capacities carry every scenario (networkx);
+    without it the column is empty and the summary says nothing."""
+    demand, sites = geo_instance(3, 40, 9, cap_range=(300, 700))
+    kw = dict(budget_ms=BUDGET_MS, model=ON_NET, failures=1, strategy="full", **LOAD)
+    plan = plan_sites(demand, sites, sizing="least", **kw)
+    s = plan.summary()["capacity"]["sizing"]
+    assert s["status"] == "optimal" and s["scenarios"] == plan.summary()["site_count"] + 1
+    chosen = site_index(plan, sites)
+    mask = own_reach(demand, sites)
+    N, load, _ = reference(demand, sites, mask)
+    size = np.zeros(len(sites))
+    pos = {x: j for j, x in enumerate(sites["site_id"])}
+    for x, v in zip(plan.sites["site_id"], plan.sites["sized_capacity_rps"], strict=True):
+        size[pos[x]] = v
+    assert carries_every_scenario(N, load, chosen, size, 1, None)
+    assert plan_sites(demand, sites, **kw).summary()["capacity"]["sizing"] is None
+    assert "sized_capacity_rps" in plan_sites(demand, sites, **kw).sites.columns
+
+
+@pytest.mark.parametrize("rppd", [100.0, 400.0])
+def test_compare_prices_the_least_sizing_and_it_carries_every_scenario(rppd):
+    """compare (its default sizing "least") on a small real-data-free instance: the priced
+    fleet (accelerators x throughput x target utilisation per site) carries every failure
+    scenario by networkx, with no more accelerators than the most even sizing."""
+    from coverage import compare
+
+    demand, sites = geo_instance(7, 40, 9, cap_range=(300, 700))
+    sites = sites.drop(columns="capacity_rps").assign(power_kw=3.0)
+    c = compare(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                requests_per_person_day=rppd, strategy="full")
+    e = c.document["edge"]
+    sz = e["sizing"]
+    assert sz["least_capacity"] == "optimal"
+    assert sz["accelerators"] <= sz["accelerators_most_even"]
+    from coverage.model.workloads import WorkloadCatalog
+
+    table = c.sites
+    thr = WorkloadCatalog.builtin().get(e["workload"]).throughput_rps
+    target = c.document["assumptions"]["target_utilisation"]
+    chosen = site_index(c.plan, sites)
+    mask = own_reach(demand, sites)
+    load_rps = c.plan.capacity.load_rps
+    N = [set(np.flatnonzero(mask[i]).tolist()) for i in range(len(demand))]
+    load = np.round(np.asarray(load_rps) * 1000).astype(int).tolist()
+    size = np.zeros(len(sites))
+    pos = {x: j for j, x in enumerate(sites["site_id"])}
+    for x, n_acc in zip(table["site_id"], table["n_accelerators"], strict=True):
+        size[pos[x]] = n_acc * thr * target * (1 - 1e-6)  # (the loads are rounded up)
+    assert carries_every_scenario(N, load, chosen, size, 1, None)
