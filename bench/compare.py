@@ -33,7 +33,8 @@ COUNTRIES = ("DE", "PT", "IN", "BR", "US")
 BUDGETS_MS = (30.0, 50.0, 100.0)
 HEADER = ("| data | budget | edge sites | edge within budget | region within budget (one / two) "
           "| fleet mean util | breakeven | edge $/M req | region $/M req | recommendation "
-          "| warnings | time | peak RSS |")
+          "| warnings | accelerators (most even) | sizing | time | peak RSS |")
+N_COLUMNS = HEADER.count("|") - 1
 
 
 def peak_rss_mib() -> float:
@@ -57,7 +58,9 @@ def row(label: str, budget: float, demand, sites, **kw) -> str:
             f"{pct(r['coverage']['share_within_budget_n1'])} | "
             f"{pct(e['utilisation']['fleet_mean'])} | {pct(be['utilisation'])} | "
             f"{e['cost_per_million_requests']:.2f} | {r['cost_per_million_requests']:.2f} | "
-            f"{d['verdict']['recommendation']} | {', '.join(c.codes) or '-'} | {dt:.1f} s | "
+            f"{d['verdict']['recommendation']} | {', '.join(c.codes) or '-'} | "
+            f"{e['sizing']['accelerators']:,} ({e['sizing']['accelerators_most_even']:,}) | "
+            f"{e['sizing']['by']}: {e['sizing']['least_capacity']} | {dt:.1f} s | "
             f"{peak_rss_mib():,.0f} MiB |")
 
 
@@ -74,9 +77,12 @@ def main() -> int:
         "(the capacitated N-1 plan, region coverage, prices, advisor); peak RSS is the "
         "process maximum so far. Prices: the built-in cost model (a first look, "
         "docs/edge-vs-region.md); load 100 requests per person per day, peak-to-mean 3; "
-        "vision-l4; every built-in region.", "",
+        "vision-l4; every built-in region. Sizing: compare's default, the least capacity of "
+        "every site that carries every scenario (`sizing`: `least`) when found and it needs "
+        "fewer accelerators than each site's worst load of the most even flows (`most_even`; "
+        "its count in brackets); after the colon, the least-capacity program's status.", "",
         "## GeoNames demo data (places >= 500 people; candidates >= 50,000, metro-colo)", "",
-        HEADER, "| " + " | ".join(["---"] * 13) + " |"]
+        HEADER, "| " + " | ".join(["---"] * N_COLUMNS) + " |"]
     print(lines[-2], flush=True)
     for cc in args.countries.split(","):
         demand, sites = geonames_demand(cc, 500), geonames_candidates(cc, 50_000)
@@ -87,7 +93,7 @@ def main() -> int:
               "84 L4s each), 30 ms p99, N-1", "",
               "Default prices, then the region on demand (0.75 USD per L4-hour) behind a CDN "
               "(1.85 USD per million requests).", "", HEADER,
-              "| " + " | ".join(["---"] * 13) + " |"]
+              "| " + " | ".join(["---"] * N_COLUMNS) + " |"]
     demand = census_tracts()
     sites = peeringdb_us().assign(tier="metro-colo", power_kw=20.0)
     on_demand_cdn = CostModel.builtin().with_overrides(

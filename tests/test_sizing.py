@@ -85,9 +85,11 @@ def carries_every_scenario(N, load, chosen, size_rps, k, domains) -> bool:
     return True
 
 
+@pytest.mark.parametrize("all_at_once", [0, 1000])
 @pytest.mark.parametrize("seed", [1, 2, 3, 5, 8, 9, 10, 11, 12, 14, 15, 16, 20, 24])
-def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed):
-    """Random k (0-2) and shared-risk domains; seeds whose load some plan carries."""
+def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed, all_at_once):
+    """Random k (0-2) and shared-risk domains; seeds whose load some plan carries. Every
+    scenario in one program, and by scenario generation from normal operation alone."""
     rng = np.random.default_rng(seed)
     k = int(rng.integers(0, 3))
     n_domains = [None, 3, 5][int(rng.integers(0, 3))]
@@ -100,7 +102,8 @@ def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed):
     assert best is not None
     chosen = sorted(plan)
     load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
-    got = least_capacity(sp.csr_array(mask), load_rps, cap_rps, chosen, k, domains=domains)
+    got = least_capacity(sp.csr_array(mask), load_rps, cap_rps, chosen, k, domains=domains,
+                         all_at_once=all_at_once)
     want = dense_least(mask, load_rps, cap_rps, chosen, k, domains)
     assert got.status == "optimal" and want is not None
     assert got.lower_bound_rps == pytest.approx(want, rel=1e-6)

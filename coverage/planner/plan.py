@@ -2106,7 +2106,9 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
-    sizing, sizing_info = _least_capacity(problem, capacity, result, chosen)
+    # the least capacity, starting from each site's worst scenario of the most even flows
+    first = [result.scenarios[w].failed for w in np.unique(worst_scen)] if len(chosen) else []
+    sizing, sizing_info = _least_capacity(problem, capacity, result, chosen, first)
     out["sized_capacity_rps"] = sizing[j]
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
     info = {
@@ -2154,7 +2156,8 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
 
 
 def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
-                    chosen: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
+                    chosen: np.ndarray, first: list[Any],
+                    ) -> tuple[np.ndarray, dict[str, Any] | None]:
     """``sites.csv``'s ``sized_capacity_rps`` (every candidate's; ``nan`` when not
     computed) and ``summary.json["capacity"]["sizing"]``: the least capacity of every
     chosen site with which normal operation and every failure scenario carry the load
@@ -2177,7 +2180,8 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
                       "rule": what}
     got = least_capacity(result.reach, result.load_rps, capacity.cap_rps, chosen,
                          int(c.failures), domains=capacity.domains,
-                         limit=int(c.scenario_limit), time_limit_s=float(c.time_limit_s))
+                         limit=int(c.scenario_limit), time_limit_s=float(c.time_limit_s),
+                         first=first)
     reasons = {
         "time_limit": f"not computed: its program did not finish within {c.time_limit_s:g} s "
                       "(--time-limit-s)",
@@ -2190,8 +2194,9 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     info: dict[str, Any] = {
         "status": "optimal" if got.status == "optimal" else reasons.get(
             got.status, f"not computed: {got.status}"),
-        "rule": what, "scenarios": got.scenarios, "flow_variables": got.entries,
-        "time_s": got.time_s}
+        "rule": what, "scenarios": got.scenarios,
+        "scenarios_in_program": got.info.get("in_program"), "rounds": len(
+            got.info.get("rounds", [])), "flow_variables": got.entries, "time_s": got.time_s}
     if got.status != "optimal":
         logger.warning("capacity: the least capacity of the chosen sites was %s",
                        info["status"])

@@ -22,6 +22,15 @@ that hold a failed site: elsewhere the normal-operation flow serves, and it fits
 already. A point whose candidates within budget have all failed is excused, as in the
 plan's own check.
 
+Solved by scenario generation: the program over normal operation and a few scenarios
+(the caller's guess of the binding ones), its sizes checked in every scenario by a
+max-flow at those capacities, the scenarios short of them added, and again. A program over
+part of the scenarios is a relaxation, so its optimum bounds the whole one from below;
+once its sizes carry every scenario, they are the least. Used above 1,000 scenarios
+(N-2 and up): at N-1 most scenarios bind (each site's worst is a neighbour's failure: 40
+of Germany's 58 were in the program when its sizes carried all), and one program over
+all of them is quicker than the rounds.
+
 The flows are written as shares of each point's load and the capacity rows as shares of
 each site's own capacity (a load of 1e-10 next to one of 1e6 would otherwise fall below
 HiGHS's tolerances, as review 130 found in the placement's program). The sized capacity
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,11 +56,16 @@ from .highs import solve_milp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_SIZING_ENTRIES", "SizingResult", "least_capacity"]
+__all__ = ["ALL_AT_ONCE", "MAX_SIZING_ENTRIES", "SCENARIOS_PER_ROUND", "SizingResult",
+           "least_capacity"]
 
 #: Most flow variables (point, site, scenario) of the sizing program; above, it is not
 #: built (its status says so) and the caller keeps its own sizing.
 MAX_SIZING_ENTRIES = 3_000_000
+#: Most failure scenarios short at a round's sizes added to the next round's program.
+SCENARIOS_PER_ROUND = 50
+#: Most failure scenarios of a plan solved in one program; above, scenario generation.
+ALL_AT_ONCE = 1_000
 
 
 @dataclass(frozen=True)
@@ -96,10 +111,20 @@ class SizingResult:
 def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                    sites: npt.ArrayLike, failures: int, *,
                    domains: npt.ArrayLike | None = None, limit: int = 20_000,
-                   time_limit_s: float = 60.0,
-                   max_entries: int = MAX_SIZING_ENTRIES) -> SizingResult:
+                   time_limit_s: float = 60.0, first: Sequence[Sequence[int]] = (),
+                   max_entries: int = MAX_SIZING_ENTRIES,
+                   per_round: int = SCENARIOS_PER_ROUND,
+                   all_at_once: int = ALL_AT_ONCE) -> SizingResult:
     """The least capacity of every open site such that normal operation and every failure
     scenario of up to ``failures`` failure domains carry the load (see the module notes).
+
+    Up to ``all_at_once`` scenarios (N-1: one per site), the program holds them all. Above,
+    by scenario generation: the program over normal operation and the scenarios ``first``
+    (e.g. each site's worst scenario of another flow), then every scenario checked at the
+    sizes by a max-flow (:func:`coverage.solvers.capacitated.check_scenarios`, at those
+    capacities), those short of them added, and again, until the sizes carry every
+    scenario. The program over part of the scenarios is a relaxation of the whole, so its
+    optimum is a lower bound; sizes that carry every scenario at that total are optimal.
 
     Parameters
     ----------
@@ -119,121 +144,188 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         Most failure scenarios listed (:func:`failure_scenarios`); above, the program is
         not built.
     time_limit_s : float, default 60
-        HiGHS's time limit.
+        For the rounds together.
+    first : sequence of sequences of int
+        Failure scenarios (failed candidates) in the first program besides normal
+        operation.
     max_entries : int
-        Most flow variables.
+        Most flow variables of a program.
+    per_round : int
+        Most scenarios added per round.
+    all_at_once : int
+        Most scenarios solved in one program without generation.
 
     Returns
     -------
     SizingResult
     """
+    from .capacitated import check_scenarios_until
+
     t0 = time.perf_counter()
+    deadline = t0 + float(time_limit_s)
     a = sp.csr_array(reach)
-    n = a.shape[0]
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
     m = len(cap)
     chosen = np.unique(np.asarray(sites, dtype=np.int64))
     none = np.full(m, np.nan)
+    rounds: list[dict[str, Any]] = []
 
     def result(status: str, need: npt.NDArray[np.float64] = none, bound: float = np.nan,
                n_scen: int = 0, entries: int = 0, **info: Any) -> SizingResult:
         return SizingResult(status, need, bound, n_scen, entries, time.perf_counter() - t0,
-                            info)
+                            {**info, "rounds": rounds})
 
     if not len(chosen):
         return result("optimal", np.zeros(m), 0.0, 1)
     dom = None if domains is None else np.asarray(domains, dtype=object)
-    scen, complete = failure_scenarios(chosen, int(failures), dom, limit=int(limit),
-                                       reach=a)
+    listed, complete = failure_scenarios(chosen, int(failures), dom, limit=int(limit),
+                                         reach=a)
     if not complete:
-        return result("scenarios_cut", n_scen=len(scen))
-    point_lab, site_lab = plan_components(a, chosen)
-    is_open = np.zeros(a.shape[1], dtype=bool)
-    is_open[chosen] = True
-    row_nnz = np.diff(a.indptr)
-    # the sub-problem of every scenario: its rows, its alive open columns
-    blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]] = []
-    entries = 0
-    width = a.shape[1]
-    for failed in scen:
-        f = np.asarray(failed, dtype=np.int64)
-        f = f[(f >= 0) & (f < width)]
-        dead = np.zeros(width, dtype=bool)
-        dead[f] = True
-        if len(f):  # the components holding a failed open site; elsewhere the normal flow
-            labs = site_lab[f]
-            rows = np.flatnonzero(np.isin(point_lab, labs[labs >= 0]))
-        else:
-            rows = np.arange(n)
-        sub = sp.csr_array(a[rows], dtype=np.int64)
-        # excused: every candidate of the row within budget failed (none when none failed)
-        excused = (sub @ dead.astype(np.int64)) == row_nnz[rows]
-        keep = rows[~excused & (load[rows] > 0)]
-        cols = np.flatnonzero((is_open & ~dead)[:m])
-        block = sp.csr_array(a[keep][:, cols])
-        if np.any(np.diff(block.indptr) == 0):
-            return result("infeasible", n_scen=len(scen),
-                          message=f"a point has no open site left in scenario {failed!r}")
-        entries += block.nnz
+        return result("scenarios_cut", n_scen=len(listed))
+    comps = plan_components(a, chosen)
+    known = {tuple(sorted(int(x) for x in f)) for f in listed}
+    subset: list[tuple[int, ...]] = [()]
+    if len(listed) <= all_at_once:  # the binding ones are most of them (N-1: 40 of 58
+        # on Germany's demo, so two rounds took longer than one program)
+        first = listed
+    for f in first:
+        key = tuple(sorted(int(x) for x in f))
+        if key and key in known and key not in subset:
+            subset.append(key)
+    blocks: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], sp.csr_array]] = {}
+    while True:
+        for key in subset:
+            if key not in blocks:
+                got = _block(a, load, m, chosen, key, comps)
+                if got is None:
+                    return result("infeasible", n_scen=len(listed),
+                                  message=f"a point has no open site left in scenario {key!r}")
+                blocks[key] = got
+        entries = sum(b.nnz for _, b in blocks.values())
         if entries > max_entries:
-            return result("too_large", n_scen=len(scen), entries=entries)
-        blocks.append((keep, sp.csr_array((np.ones(block.nnz), cols[block.indices],
-                                           block.indptr), shape=(len(keep), m))))
-    # the program: variables c'_j (share of cap_j) for the open sites, then every block's
-    # flow shares; rows: each block's points (= 1), then each block's sites (<= 0)
+            return result("too_large", n_scen=len(listed), entries=entries)
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return result("time_limit", n_scen=len(listed), entries=entries)
+        t = time.perf_counter()
+        solved = _solve(list(blocks.values()), load, cap, chosen, m, left)
+        if isinstance(solved, str):
+            return result(solved, n_scen=len(listed), entries=entries)
+        need, bound, message = solved
+        solve_s = time.perf_counter() - t
+        # every scenario at the sizes (the program's own ones carry by construction)
+        t = time.perf_counter()
+        flows, checked, finished = check_scenarios_until(
+            a, load, need, chosen, int(failures), domains=dom, limit=int(limit),
+            stop_after=int(per_round), deadline=deadline)
+        short = [tuple(sorted(int(x) for x in f.failed)) for f in flows if not f.feasible]
+        new = [key for key in short if key not in blocks]
+        rounds.append({"scenarios": len(blocks), "flow_variables": entries,
+                       "total_rps": float(need.sum()), "short": len(short),
+                       "solve_s": solve_s, "check_s": time.perf_counter() - t})
+        logger.info("sizing round %d: %d scenario(s), %s flow variables, total %.6g "
+                    "requests/s; %d scenario(s) short at these sizes", len(rounds),
+                    len(blocks), f"{entries:,}", need.sum(), len(short))
+        if not short and finished and checked:
+            logger.info("sizing: the least total capacity %.6g requests/s (the full "
+                        "capacities' %.6g), %d of %d scenarios in the program, %.1f s",
+                        need.sum(), float(cap[chosen].sum()), len(blocks), len(listed),
+                        time.perf_counter() - t0)
+            return result("optimal", need, min(bound, float(need.sum())), len(listed),
+                          entries, message=message, in_program=len(blocks))
+        if not finished:
+            return result("time_limit", n_scen=len(listed), entries=entries)
+        if not new:  # short only within the check's tolerance: never expected
+            return result("error", n_scen=len(listed), entries=entries,
+                          message="a scenario of the program is short at its own sizes")
+        subset += new
+
+
+def _block(a: sp.csr_array, load: npt.NDArray[np.float64], m: int,
+           chosen: npt.NDArray[np.int64], failed: tuple[int, ...],
+           comps: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+           ) -> tuple[npt.NDArray[np.int64], sp.csr_array] | None:
+    """One scenario's rows (the points it must serve: in the components holding a failed
+    site, all of them for normal operation, not excused, with a load) and their pairs with
+    the open sites alive (columns: candidates); ``None`` when a point has none left."""
+    point_lab, site_lab = comps
+    width = a.shape[1]
+    f = np.asarray(failed, dtype=np.int64)
+    f = f[(f >= 0) & (f < width)]
+    dead = np.zeros(width, dtype=bool)
+    dead[f] = True
+    if len(f):  # the components holding a failed open site; elsewhere the normal flow
+        labs = site_lab[f]
+        rows = np.flatnonzero(np.isin(point_lab, labs[labs >= 0]))
+    else:
+        rows = np.arange(a.shape[0])
+    sub = sp.csr_array(a[rows], dtype=np.int64)
+    # excused: every candidate of the row within budget failed (none when none failed)
+    excused = (sub @ dead.astype(np.int64)) == np.diff(sub.indptr)
+    keep = rows[~excused & (load[rows] > 0)]
+    is_open = np.zeros(width, dtype=bool)
+    is_open[chosen] = True
+    cols = np.flatnonzero((is_open & ~dead)[:m])
+    block = sp.csr_array(a[keep][:, cols])
+    if np.any(np.diff(block.indptr) == 0):
+        return None
+    return keep, sp.csr_array((np.ones(block.nnz), cols[block.indices], block.indptr),
+                              shape=(len(keep), m))
+
+
+def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
+           load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64],
+           chosen: npt.NDArray[np.int64], m: int, time_limit_s: float,
+           ) -> tuple[npt.NDArray[np.float64], float, str] | str:
+    """The program over ``blocks``: the sizes (every site's largest load over its flows,
+    each point's shares summing to one), its optimum (requests/s) and HiGHS's message; or
+    HiGHS's status when it has no solution."""
+    # variables c'_j (share of cap_j) for the open sites, then every block's flow shares;
+    # rows: each block's points (= 1), then each block's sites (<= 0)
     k = len(chosen)
     col_of = np.full(m, -1, dtype=np.int64)
     col_of[chosen] = np.arange(k)
     cap_c = np.where(cap[chosen] > 0, cap[chosen], 1.0)
-    eq_parts, cap_parts = [], []
-    offset, row_off = k, 0
-    site_rows: list[npt.NDArray[np.int64]] = []
+    rr, cc, vv = [], [], []
+    offset, n_eq = k, sum(len(keep) for keep, _ in blocks)
+    row_eq, row_cap = 0, n_eq
     for keep, block in blocks:
         nnz = block.nnz
         flow_cols = offset + np.arange(nnz)
         entry_row = np.repeat(np.arange(len(keep)), np.diff(block.indptr))
-        eq_parts.append((row_off + entry_row, flow_cols, np.ones(nnz)))
-        row_off += len(keep)
-        site_rows.append(block.indices)
+        rr.append(row_eq + entry_row)
+        cc.append(flow_cols)
+        vv.append(np.ones(nnz))
+        row_eq += len(keep)
+        used, local = np.unique(block.indices, return_inverse=True)
+        rr.append(row_cap + local)
+        cc.append(flow_cols)
+        vv.append(load[keep][entry_row] / cap_c[col_of[block.indices]])
+        rr.append(row_cap + np.arange(len(used)))
+        cc.append(col_of[used])
+        vv.append(-np.ones(len(used)))
+        row_cap += len(used)
         offset += nnz
-    n_eq = row_off
-    # capacity rows: (block, site) pairs, numbered after the equality rows
-    cap_row_ids: list[npt.NDArray[np.int64]] = []
-    offset, n_cap = k, 0
-    for (keep, block), site_of_entry in zip(blocks, site_rows, strict=True):
-        used, local = np.unique(site_of_entry, return_inverse=True)
-        entry_row = np.repeat(np.arange(len(keep)), np.diff(block.indptr))
-        r = n_eq + n_cap + local
-        cap_parts.append((r, offset + np.arange(block.nnz),
-                          load[keep][entry_row] / cap_c[col_of[site_of_entry]]))
-        cap_parts.append((n_eq + n_cap + np.arange(len(used)), col_of[used],
-                          -np.ones(len(used))))
-        cap_row_ids.append(used)
-        n_cap += len(used)
-        offset += block.nnz
-    n_var = offset
-    parts = eq_parts + cap_parts
-    rr = np.concatenate([p[0] for p in parts])
-    cc = np.concatenate([p[1] for p in parts])
-    vv = np.concatenate([p[2] for p in parts])
-    mat = sp.csr_array(sp.coo_array((vv, (rr, cc)), shape=(n_eq + n_cap, n_var)))
-    lo = np.concatenate([np.ones(n_eq), np.full(n_cap, -np.inf)])
-    hi = np.concatenate([np.ones(n_eq), np.zeros(n_cap)])
+    n_var, n_rows = offset, row_cap
+    mat = sp.csr_array(sp.coo_array((np.concatenate(vv), (np.concatenate(rr),
+                                                           np.concatenate(cc))),
+                                    shape=(n_rows, n_var)))
+    lo = np.concatenate([np.ones(n_eq), np.full(n_rows - n_eq, -np.inf)])
+    hi = np.concatenate([np.ones(n_eq), np.zeros(n_rows - n_eq)])
     scale = float(cap_c.max())
     cost = np.concatenate([cap_c / scale, np.zeros(n_var - k)])
     upper = np.concatenate([np.ones(k), np.full(n_var - k, np.inf)])
     # the interior point method, without crossover: the simplex took over 300 s on
     # Germany's demo (58 scenarios, 444,942 flow variables), the interior point 14 s; the
-    # sizes come from the flows renormalised below, so they carry every scenario exactly
-    # and only the optimality is to the solver's tolerance
+    # sizes come from the flows renormalised below, so they carry the program's scenarios
+    # exactly and only the optimality is to the solver's tolerance
     res = solve_milp(cost, np.zeros(n_var, dtype=bool), mat, lo, hi, col_lower=0.0,
                      col_upper=upper, time_limit_s=max(float(time_limit_s), 0.05),
                      options={"solver": "ipm", "run_crossover": "off"})
     if res.status != "optimal" or res.x is None:
-        return result(res.status, n_scen=len(scen), entries=entries, message=res.message)
+        return res.status
     x = np.clip(res.x, 0.0, None)
-    # the sizes: every site's largest load over the flows, each point's shares summing to 1
     need = np.zeros(m)
     offset = k
     for keep, block in blocks:
@@ -243,10 +335,4 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         total = flows.sum(axis=1)
         flows = sp.csr_array(sp.diags(load[keep] / np.where(total > 0, total, 1.0)) @ flows)
         need = np.maximum(need, np.asarray(flows.sum(axis=0)).ravel())
-    need[chosen] = np.maximum(need[chosen], 0.0)
-    bound = float(res.objective) * scale
-    logger.info("sizing: %d scenarios, %s flow variables: the least total capacity %.6g "
-                "requests/s (the full capacities' %.6g), %.1f s", len(scen), f"{entries:,}",
-                need.sum(), float(cap[chosen].sum()), time.perf_counter() - t0)
-    return result("optimal", need, min(bound, float(need.sum())), len(scen), entries,
-                  message=res.message)
+    return need, float(res.objective) * scale, str(res.message)
