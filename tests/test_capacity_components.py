@@ -194,3 +194,44 @@ def test_capacitated_pieces_on_a_local_dask_cluster():
     mask = own_reach(demand, sites)
     N, load, cap = reference(demand, sites, mask)
     assert independent_ok(N, load, cap, site_index(plan, sites), 1, domains_of(sites))
+
+
+def test_the_pieces_proof_stands_when_the_whole_check_is_cut():
+    """Tester 135: every piece listed all of its scenarios, yet the plan said "unproven"
+    because the re-check of the whole stopped at the same --scenario-limit. A scenario of
+    the whole is feasible when each piece's part is, so the pieces' lists prove it."""
+    demand, sites, _ = blocks((31, 32, 35), n_domains=None)
+    full = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=2,
+                      strategy="full", kmedian_time_limit_s=0, **LOAD)
+    config = PlannerConfig(budget_ms=BUDGET_MS, failures=2, strategy="components",
+                           time_limit_s=60.0, scenario_limit=8).validate(
+                               ON_NET.access_profiles_ms)
+    problem = Problem.build(as_demand(demand), as_sites(sites), config, ON_NET)
+    count, result = capacitated_component_sites(problem, full.capacity, target_cells=1)
+    assert all(p["scenarios_complete"] for p in count.components.pieces)
+    assert result.complete and count.cover.status == "optimal"
+    assert count.cover.objective == full.summary()["site_count"]
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    assert independent_ok(N, load, cap, result.sites, 2, None)
+
+
+def test_every_overloaded_part_is_counted_and_only_points_in_budget():
+    """Tester 135: the message counted a piece's cells that reach no candidate (bin-mates
+    of those that do), and named one overloaded part where two were."""
+    from dataclasses import replace
+
+    demand, sites, spans = blocks((21, 22, 23), n_domains=None)
+    kw = dict(budget_ms=BUDGET_MS, model=ON_NET, failures=1, **LOAD)
+    fine = plan_sites(demand, sites, strategy="full", kmedian_time_limit_s=0, **kw)
+    n_rows = len(demand) // 3
+    demand.loc[demand.index[n_rows:], "population"] *= 40  # the second and third blocks
+    capacity = replace(fine.capacity, load_rps=demand["population"].to_numpy(float) / 1000)
+    with pytest.raises(NoFeasiblePlanError) as err:
+        capacitated_component_sites(problem_of(demand, sites, 1), capacity, target_cells=1)
+    msg = str(err.value)
+    mask = own_reach(demand, sites)
+    in_budget = [int(mask[b * n_rows:(b + 1) * n_rows].any(axis=1).sum()) for b in (1, 2)]
+    assert any(f"({n:,} demand points that only its 9 candidates reach" in msg
+               for n in in_budget), msg
+    assert "; 1 other part cannot carry its load either" in msg

@@ -216,3 +216,30 @@ def test_compare_prices_the_least_sizing_and_it_carries_every_scenario(rppd):
     for x, n_acc in zip(table["site_id"], table["n_accelerators"], strict=True):
         size[pos[x]] = n_acc * thr * target * (1 - 1e-6)  # (the loads are rounded up)
     assert carries_every_scenario(N, load, chosen, size, 1, None)
+
+
+def test_a_site_without_capacity_gets_none():
+    """Tester 137: a chosen site of capacity 0 was sized above it (its row's unit fell
+    back to 1)."""
+    mask = np.ones((4, 3), dtype=bool)
+    got = least_capacity(sp.csr_array(mask), [0.3] * 4, [0.0, 10.0, 10.0], [0, 1, 2], 1)
+    assert got.status == "optimal"
+    assert got.need_rps[0] == 0.0
+    assert got.total_rps == pytest.approx(2 * 1.2, rel=1e-6)  # N-1 over the two others
+
+
+@pytest.mark.parametrize("capacity", [1e3, 1e7, 1e11])
+def test_the_sizes_do_not_depend_on_how_large_the_capacities_are(capacity):
+    """Tester 137: with capacities 1e7 x the loads the sizes drifted from the optimum
+    (the capacity rows in units of the capacity fell under HiGHS's tolerances)."""
+    rng = np.random.default_rng(0)
+    n, m = 30, 5
+    mask = rng.random((n, m)) < 0.6
+    mask[np.arange(n), rng.integers(0, m, n)] = True
+    mask[np.arange(n), (rng.integers(1, m, n) + mask.argmax(1)) % m] = True
+    load = rng.uniform(1, 50, n)
+    want = least_capacity(sp.csr_array(mask), load, np.full(m, 1e3), np.arange(m), 1)
+    got = least_capacity(sp.csr_array(mask), load, np.full(m, capacity), np.arange(m), 1)
+    assert got.status == want.status == "optimal"
+    assert got.total_rps == pytest.approx(want.total_rps, rel=1e-6)
+    assert got.lower_bound_rps == pytest.approx(want.lower_bound_rps, rel=1e-6)

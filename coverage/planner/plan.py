@@ -78,6 +78,7 @@ from .stages import (
     plan_summary,
     propose_gaps,
     reach_matrix,
+    refuse_routed_components,
     rollout_stage,
     site_table,
 )
@@ -1157,6 +1158,7 @@ def plan_sites(
             by_components = strategy == "components" or (
                 strategy == "lazy" and client is not None and not problem.routed)
             if by_components:
+                refuse_routed_components(problem)  # before saying what it would do
                 where = ("in this process" if client is None else
                          f"on {len(client.scheduler_info().get('workers', {}))} Dask workers")
                 say(f"row generation by independent components, one task per piece, {where}"

@@ -229,11 +229,7 @@ def component_sites(problem: Problem, *, client: Any = None,
     anchors or backbone)."""
     from ..solvers.components import solve_components
 
-    if problem.routed:
-        raise InputValidationError(
-            "--strategy components splits the demand by great-circle radii; site tiers that "
-            "change the latency, mobile anchors (--upf) or a backbone are not supported "
-            "yet. Fix: --strategy lazy (one process) or full")
+    refuse_routed_components(problem)
     c = problem.config
     limit = c.time_limit_s if time_limit_s is None else time_limit_s
     res = solve_components(
@@ -245,6 +241,17 @@ def component_sites(problem: Problem, *, client: Any = None,
         lazy_options=lazy_options)
     return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
                      method="components", lazy=res.lazy, components=res)
+
+
+def refuse_routed_components(problem: Problem) -> None:
+    """Raise :class:`InputValidationError` when ``problem``'s rows are not great-circle
+    radii (tiers that change the latency, mobile anchors, a backbone): the split into
+    components does not support them yet."""
+    if problem.routed:
+        raise InputValidationError(
+            "--strategy components splits the demand by great-circle radii; site tiers that "
+            "change the latency, mobile anchors (--upf) or a backbone are not supported "
+            "yet. Fix: --strategy lazy (one process) or full")
 
 
 def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any = None,
@@ -270,11 +277,7 @@ def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any 
     from ..solvers.capacitated_rowgen import check_plan
     from ..solvers.components import PieceCapacity, solve_components
 
-    if problem.routed:
-        raise InputValidationError(
-            "--strategy components splits the demand by great-circle radii; site tiers that "
-            "change the latency, mobile anchors (--upf) or a backbone are not supported "
-            "yet. Fix: --strategy lazy (one process) or full")
+    refuse_routed_components(problem)
     c = problem.config
     limit = c.time_limit_s if time_limit_s is None else time_limit_s
     # the plan's own solve repairs its last plan for as long as that takes, as
@@ -309,10 +312,13 @@ def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any 
                      "short", counted(len(cover.sites), "site"), len(check.short),
                      len(check.bad))
         status = "time_limit_short"
+    # every scenario listed by its pieces proves the whole (a scenario of the whole is
+    # feasible when each piece's part of it is, and each part is a scenario of its piece):
+    # the whole check may stop at --scenario-limit without taking that back (tester 135)
     result = CapacityResult(
         cover.sites, float(cover.objective), float(cover.lower_bound), status,
         float("nan") if status == "time_limit_short" else float(cover.mip_gap), cap["rounds"],
-        check.scenarios, bool(cap["complete"] and check.complete),
+        check.scenarios, bool(cap["complete"]),
         float(cover.runtime_s) + time.perf_counter() - t, check.reach, check.load_rps,
         check.inverse)
     logger.info("components (capacitated): %s, %s; the whole plan checked in %.1f s",
@@ -350,9 +356,13 @@ def _piece_infeasible(problem: Problem, res: Any, capacity: Any) -> NoFeasiblePl
                                   domains, load_unit(capacity.describe)))
     if len(res.pieces) == 1:  # the whole demand with a candidate in budget
         return NoFeasiblePlanError(msg)
+    others = len(bad_pieces) - 1  # (tester 135: the next one was found on the next run)
+    their = "its" if others == 1 else "their"
     where = (f"no plan carries the load of an independent part of the demand "
-             f"({counted(piece['cells'], 'demand point')} that only its "
-             f"{counted(piece['candidates'], 'candidate')} reach: the others cannot help): ")
+             f"({counted(piece['cells_in_budget'], 'demand point')} that only its "
+             f"{counted(piece['candidates'], 'candidate')} reach: the others cannot help"
+             + (f"; {counted(others, 'other part')} cannot carry {their} load either"
+                if others else "") + "): ")
     return NoFeasiblePlanError(where + msg.removeprefix("no plan carries the load: "))
 
 

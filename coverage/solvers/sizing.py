@@ -281,12 +281,23 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
     """The program over ``blocks``: the sizes (every site's largest load over its flows,
     each point's shares summing to one), its optimum (requests/s) and HiGHS's message; or
     HiGHS's status when it has no solution."""
-    # variables c'_j (share of cap_j) for the open sites, then every block's flow shares;
+    # variables c'_j (share of the site's reach load) for the open sites, then every
+    # block's flow shares;
     # rows: each block's points (= 1), then each block's sites (<= 0)
     k = len(chosen)
     col_of = np.full(m, -1, dtype=np.int64)
     col_of[chosen] = np.arange(k)
-    cap_c = np.where(cap[chosen] > 0, cap[chosen], 1.0)
+    # each site's capacity row in units of the most it could ever carry (the load of every
+    # point in its reach, over the program's scenarios): in units of its capacity, loads
+    # far below a huge capacity fell under HiGHS's tolerances and the sizes drifted from
+    # the optimum (tester 137); a site with no capacity, or nothing in reach, gets none
+    reach_load = np.zeros(m)
+    for keep, block in blocks:
+        reach_load = np.maximum(reach_load, np.bincount(
+            block.indices, weights=np.repeat(load[keep], np.diff(block.indptr)), minlength=m))
+    unit = reach_load[chosen]
+    cap_c = np.where(unit > 0, unit, 1.0)
+    top = np.where(unit > 0, np.minimum(np.maximum(cap[chosen], 0.0), unit) / cap_c, 0.0)
     rr, cc, vv = [], [], []
     offset, n_eq = k, sum(len(keep) for keep, _ in blocks)
     row_eq, row_cap = 0, n_eq
@@ -315,7 +326,7 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
     hi = np.concatenate([np.ones(n_eq), np.zeros(n_rows - n_eq)])
     scale = float(cap_c.max())
     cost = np.concatenate([cap_c / scale, np.zeros(n_var - k)])
-    upper = np.concatenate([np.ones(k), np.full(n_var - k, np.inf)])
+    upper = np.concatenate([top, np.full(n_var - k, np.inf)])
     # the interior point method, without crossover: the simplex took over 300 s on
     # Germany's demo (58 scenarios, 444,942 flow variables), the interior point 14 s; the
     # sizes come from the flows renormalised below, so they carry the program's scenarios
@@ -326,10 +337,12 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
     if res.status != "optimal" or res.x is None:
         return res.status
     x = np.clip(res.x, 0.0, None)
+    closed = np.zeros(m, dtype=bool)  # no capacity: no share at all, not the solver's 1e-9
+    closed[chosen[top <= 0]] = True
     need = np.zeros(m)
     offset = k
     for keep, block in blocks:
-        share = x[offset:offset + block.nnz]
+        share = np.where(closed[block.indices], 0.0, x[offset:offset + block.nnz])
         offset += block.nnz
         flows = sp.csr_array((share, block.indices, block.indptr), shape=block.shape)
         total = flows.sum(axis=1)
