@@ -2167,7 +2167,7 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     scenarios, on the merged points of the plan's check), within the run's
     ``time_limit_s``. Not computed for a plan short of capacity; ``None`` (and no sizes)
     with ``sizing="off"``."""
-    from ..solvers.sizing import least_capacity
+    from ..solvers.sizing import MAX_SIZING_ENTRIES, least_capacity
 
     m = len(capacity.cap_rps)
     none = np.full(m, np.nan)
@@ -2187,7 +2187,8 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     reasons = {
         "time_limit": f"not computed: its program did not finish within {c.time_limit_s:g} s "
                       "(--time-limit-s)",
-        "too_large": f"not computed: more than {got.entries:,} flow variables",
+        "too_large": f"not computed: {got.entries:,} flow variables or more, above "
+                     f"{MAX_SIZING_ENTRIES:,}",
         "scenarios_cut": "not computed: the failure scenarios are more than "
                          f"--scenario-limit {c.scenario_limit:,}",
         "infeasible": "not computed: a scenario cannot be carried (" +
