@@ -1250,6 +1250,11 @@ def plan_sites(
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None
         if capacity is not None:
+            if config.sizing == "least":
+                say(f"sizing: the least capacity of the {counted(len(chosen), 'chosen site')} "
+                    "that carries every failure scenario (one linear program over them all; "
+                    "minutes on national plans, within --time-limit-s; --sizing off skips "
+                    "it)")
             t = time.perf_counter()
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
