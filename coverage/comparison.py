@@ -918,10 +918,11 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     sizing_lp = cap_info.get("sizing") or {}
     by = "most_even"
     n_even = int(n.sum())
+    load_sized = worst
     if len(sites) and np.isfinite(least).all():
         n_least = sized(least)
         if int(n_least.sum()) < n_even:
-            n, worst, by = n_least, least, "least"
+            n, load_sized, by = n_least, least, "least"
     over = own & (envelope >= 0) & (n > envelope)
     power_kw, pue, _ = site_power(sites, tier_catalog)
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
@@ -940,7 +941,9 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
                        mean_requests_rps=float(requests_peak.sum()) / peak_to_mean)
     raw = n * thr
     u_peak = np.divide(peak, raw, out=np.zeros_like(peak), where=raw > 0)
-    u_worst = np.divide(worst, raw, out=np.zeros_like(worst), where=raw > 0)
+    # the worst scenario's peak of the flows the sizing carries (the most even flows', or
+    # the least capacity program's, whose largest load at a site is its size)
+    u_worst = np.divide(load_sized, raw, out=np.zeros_like(load_sized), where=raw > 0)
     u_mean = fleet.utilisation_mean
     sc = fleet.sites
     # an independent check of the sizing: the priced hosts of a site sized within its
@@ -958,6 +961,9 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
         "n_hosts": sc.hosts,
         "peak_load_rps": peak, "mean_load_rps": mean, "worst_load_rps": worst,
+        # the load the accelerators were sized for: worst_load_rps, or with by "least"
+        # the site's least capacity that carries every scenario (tester 137)
+        "sized_load_rps": load_sized,
         "utilisation_mean": u_mean, "utilisation_peak": u_peak,
         "utilisation_worst": u_worst, "facility_kw": sc.facility_kw,
         "power_envelope_kw": power_kw,

@@ -371,7 +371,8 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "site with which normal operation and every failure scenario carry the load (one "
            "linear program over all the scenarios, within --time-limit-s; sites.csv's "
            "sized_capacity_rps, what compare prices); off: skip it (it can take longer than "
-           "the plan); with a load only", "choice", ("off", "least"), group="capacity"),
+           "the plan); with a load only; compare's default is least", "choice",
+           ("off", "least"), group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 

@@ -186,21 +186,21 @@ def test_the_plans_sized_capacities_carry_every_scenario():
     assert "sized_capacity_rps" in plan_sites(demand, sites, **kw).sites.columns
 
 
-@pytest.mark.parametrize("rppd", [100.0, 400.0])
+@pytest.mark.parametrize("rppd", [50.0, 100.0])
 def test_compare_prices_the_least_sizing_and_it_carries_every_scenario(rppd):
     """compare (its default sizing "least") on a small real-data-free instance: the priced
     fleet (accelerators x throughput x target utilisation per site) carries every failure
     scenario by networkx, with no more accelerators than the most even sizing."""
     from coverage import compare
 
-    demand, sites = geo_instance(7, 40, 9, cap_range=(300, 700))
+    demand, sites = geo_instance(3, 150, 25, cap_range=(300, 700), box_deg=3.0)
     sites = sites.drop(columns="capacity_rps").assign(power_kw=3.0)
     c = compare(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
                 requests_per_person_day=rppd, strategy="full")
     e = c.document["edge"]
     sz = e["sizing"]
-    assert sz["least_capacity"] == "optimal"
-    assert sz["accelerators"] <= sz["accelerators_most_even"]
+    assert sz["least_capacity"] == "optimal" and sz["by"] == "least"
+    assert sz["accelerators"] < sz["accelerators_most_even"]
     from coverage.model.workloads import WorkloadCatalog
 
     table = c.sites
@@ -243,3 +243,35 @@ def test_the_sizes_do_not_depend_on_how_large_the_capacities_are(capacity):
     assert got.status == want.status == "optimal"
     assert got.total_rps == pytest.approx(want.total_rps, rel=1e-6)
     assert got.lower_bound_rps == pytest.approx(want.lower_bound_rps, rel=1e-6)
+
+
+def test_sizing_without_a_load_is_said(caplog):
+    """Tester 137: plan_sites(sizing="least") without a load was silently ignored."""
+    demand, sites = geo_instance(3, 20, 6)
+    with caplog.at_level("WARNING", logger="coverage"):
+        plan = plan_sites(demand, sites.drop(columns="capacity_rps"), budget_ms=BUDGET_MS,
+                          model=ON_NET, failures=1, sizing="least")
+    assert plan.capacity is None
+    assert "sizing 'least' is not used: this plan has no load" in caplog.text
+
+
+def test_compare_sites_keep_the_worst_load_and_give_the_sized_one():
+    """Tester 137: with the least sizing, compare_sites.csv's worst_load_rps held the sizes;
+    it keeps the most even flows' worst load, sized_load_rps is what was sized for, and the
+    worst utilisation is over the sized load (at most the target)."""
+    from coverage import compare
+
+    demand, sites = geo_instance(3, 150, 25, cap_range=(300, 700), box_deg=3.0)
+    sites = sites.drop(columns="capacity_rps").assign(power_kw=3.0)
+    c = compare(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1,
+                requests_per_person_day=100.0, strategy="full")
+    sz = c.document["edge"]["sizing"]
+    assert sz["by"] == "least" and sz["accelerators"] < sz["accelerators_most_even"]
+    t = c.sites.set_index("site_id")
+    p = c.plan.sites.set_index("site_id")
+    want_worst = np.maximum(p["worst_utilisation"] * p["capacity_rps"], p["load_rps"])
+    assert np.allclose(t["worst_load_rps"], want_worst.reindex(t.index), rtol=1e-9)
+    assert np.allclose(t["sized_load_rps"], p["sized_capacity_rps"].reindex(t.index),
+                       rtol=1e-9)
+    target = c.document["assumptions"]["target_utilisation"]
+    assert (t["utilisation_worst"] <= target * (1 + 1e-9)).all()

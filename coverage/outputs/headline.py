@@ -430,7 +430,8 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
             out.append(
                 f"least capacity carrying every scenario (sites.csv sized_capacity_rps): "
                 f"{_count(least)} {unit}"
-                + ("" if share is None else f" ({100 * share:.1f} % of the chosen sites')")
+                + ("" if share is None else
+                   f" ({100 * share:.1f} % of the chosen sites' capacity)")
                 if least is not None else
                 f"least capacity carrying every scenario: {sizing.get('status')}")
     return "; ".join(out) if out else None

@@ -1043,6 +1043,9 @@ def plan_sites(
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
         demand_source=demand_src, sites_source=sites_src, say=say, service=service)
+    if capacity is None and config.sizing != "off":  # (the command line refuses it)
+        logger.warning("sizing %r is not used: this plan has no load (no load_rps column, "
+                       "no requests_per_person_day)", config.sizing)
     if routing.backbone is not None:
         routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
                                      source=(inputs or {}).get("candidates", {}).get(
