@@ -29,7 +29,7 @@ part of the scenarios is a relaxation, so its optimum bounds the whole one from 
 once its sizes carry every scenario, they are the least. Used above 1,000 scenarios
 (N-2 and up): at N-1 most scenarios bind (each site's worst is a neighbour's failure: 40
 of Germany's 58 were in the program when its sizes carried all), and one program over
-all of them is quicker than the rounds.
+all of them was quicker than the rounds there (one hand-run instance).
 
 The flows are written as shares of each point's load and the capacity rows as shares of
 each site's own capacity (a load of 1e-10 next to one of 1e6 would otherwise fall below
@@ -84,7 +84,9 @@ class SizingResult:
         Capacity every candidate needs, requests/s (0 for those not chosen; ``nan``
         everywhere without sizes).
     lower_bound_rps : float
-        The program's optimum: no sizing that carries every scenario has a smaller total.
+        The program's optimum, to HiGHS's interior-point tolerance (its primal
+        objective, not a certified dual bound): no sizing that carries every scenario has
+        a smaller total, up to that tolerance.
     scenarios : int
         Scenarios in the program (normal operation included).
     entries : int
@@ -187,7 +189,7 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     known = {tuple(sorted(int(x) for x in f)) for f in listed}
     subset: list[tuple[int, ...]] = [()]
     if len(listed) <= all_at_once:  # the binding ones are most of them (N-1: 40 of 58
-        # on Germany's demo, so two rounds took longer than one program)
+        # on Germany's demo; hand run on a shared machine, one instance)
         first = listed
     for f in first:
         key = tuple(sorted(int(x) for x in f))
