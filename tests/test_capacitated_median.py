@@ -296,8 +296,11 @@ def test_a_capacitated_plan_is_placed_and_its_outputs_follow(tmp_path):
     and every scenario of capacity_scenarios.csv are those of the placed sites."""
     from test_shared_pool import RPPD, _demand, _sites
 
+    # (gap 0: the MILP's rounds run; with the default 0.5 % the uncapacitated bound
+    # proves this plan within it and none does)
     plan = plan_sites(_demand().drop(columns="service_class"), _sites(), budget_ms=50,
-                      failures=1, requests_per_person_day=RPPD, time_limit_s=30)
+                      failures=1, requests_per_person_day=RPPD, time_limit_s=30,
+                      kmedian_gap_pct=0)
     s = plan.summary()
     assert s["kmedian_status"] in ("optimal", "time_limit", "kept_cover")
     a = plan.assignment
@@ -315,3 +318,33 @@ def test_a_capacitated_plan_is_placed_and_its_outputs_follow(tmp_path):
     assert singles == chosen  # N-1: each placed site's failure checked
     assert plan.capacity_scenarios["feasible"].all()
     assert s["placement"]["capacity_cuts"] >= 0 and s["placement"]["rounds"] >= 1
+
+
+@pytest.mark.parametrize("seed", range(11))
+@pytest.mark.parametrize("max_pairs_exact", [0, 150_000])
+def test_a_capacitated_placement_within_the_gap_is_within_it(seed, max_pairs_exact):
+    """With a gap (5 %) the capacitated placement still carries every scenario (networkx
+    max-flows), its bound is never above the brute-force optimum, and a plan returned as
+    "within_gap" is within 5 % of that optimum."""
+    gap = 0.05
+    within, lat, load, cap, weights, k, cover, med = placed(
+        seed, max_pairs_exact=max_pairs_exact, gap=gap)
+    p = len(cover.sites)
+    assert len(med.sites) == p and feasible(within, load, cap, med.sites, k)
+    assert med.objective == pytest.approx(objective(lat, weights, med.sites, load, cap),
+                                          rel=1e-7)
+    best = min(objective(lat, weights, s, load, cap)
+               for s in itertools.combinations(range(within.shape[1]), p)
+               if feasible(within, load, cap, s, k))
+    assert med.lower_bound <= best * (1 + 1e-9)
+    if med.status == "optimal":
+        assert med.objective == pytest.approx(best, rel=1e-6)
+    elif med.status == "within_gap":
+        assert med.objective - med.lower_bound <= gap * med.objective * (1 + 1e-9)
+        assert med.objective - best <= gap * med.objective * (1 + 1e-9)
+
+
+def test_the_capacitated_gap_cases_stop_within_it():
+    """Some of the cases above stop at the gap (else they test one branch only)."""
+    assert any(placed(seed, max_pairs_exact=0, gap=0.05)[-1].status == "within_gap"
+               for seed in range(11))

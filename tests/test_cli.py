@@ -174,6 +174,8 @@ def test_both_bad_files_reported_together(tmp_path, bad_inputs):
     (["--access", "fiber"], "--access"),
     (["--failures", "-1"], "--failures"),
     (["--inference-ms", "9"], "--inference-ms"),
+    (["--kmedian-gap-pct", "-1"], "--kmedian-gap-pct"),
+    (["--kmedian-gap-pct", "100"], "--kmedian-gap-pct"),
 ])
 def test_bad_options_exit_2(tmp_path, args, phrase):
     out = tmp_path / "o"

@@ -179,7 +179,7 @@ def test_a_placement_beyond_the_exact_milp_states_its_gap():
     plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=60)
     s = plan.summary()
     assert s["n_pairs_in_reach"] > 150_000
-    assert s["kmedian_status"] in ("local_search", "optimal")
+    assert s["kmedian_status"] in ("local_search", "optimal", "within_gap")
     lower, obj = s["kmedian_lower_bound_ms_pop"], s["kmedian_objective_ms_pop"]
     assert np.isfinite(lower) and 0 < lower <= obj
     assert 0 <= s["kmedian_gap"] < 0.05

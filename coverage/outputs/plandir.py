@@ -842,8 +842,8 @@ def _summary_problems(s: Mapping[str, Any]) -> list[str]:
     for key, v in s.items():
         numeric = (key in ("site_count", "lower_bound", "mip_gap", "failures_tolerated",
                            "objective_value", "n_demand", "max_sites", "n_candidates",
-                           "n_pairs_in_reach", "kmedian_gap", "upper_bound", "secondary_value",
-                           "candidates_excluded")
+                           "n_pairs_in_reach", "kmedian_gap", "kmedian_gap_asked",
+                           "upper_bound", "secondary_value", "candidates_excluded")
                    or key.startswith(("population_", "n_demand_", "n1_", "nk_"))
                    or key.endswith(("_ms", "_s", "_km", "_ms_pop")))
         if key in _SUMMARY_OBJECTS:

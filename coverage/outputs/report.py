@@ -785,6 +785,12 @@ def _summary_section(s: dict[str, Any]) -> str:
         ("placement gap to its proven lower bound", "kmedian_gap", s.get("kmedian_gap"),
          "n/a (no bound)" if _not_finite(s.get("kmedian_gap"))
          else f"{100 * float(s['kmedian_gap']):.2f} %"),
+        *([("placement gap it stops at (--kmedian-gap-pct)", "kmedian_gap_asked",
+            s.get("kmedian_gap_asked"),
+            f"{100 * float(s['kmedian_gap_asked']):.2f} %"
+            + (" (0: run to the proof or the time limit)"
+               if float(s["kmedian_gap_asked"]) == 0 else ""))]
+          if not _not_finite(s.get("kmedian_gap_asked")) else []),
         ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]

@@ -439,7 +439,8 @@ def as_model(model: Any) -> LatencyModel:
 def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: Any = "p99",
                        access: Any = "ftth", model: LatencyModel | None = None,
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
-                       strategy: Any = "auto", max_memory_gb: Any = 4.0,
+                       kmedian_gap_pct: Any = 0.5, strategy: Any = "auto",
+                       max_memory_gb: Any = 4.0,
                        aggregate_km: Any = None, aggregate_mode: Any = "centroid",
                        aggregate_h3: Any = None, service_classes: Any = None,
                        tiers: Any = None, upf: Any = "default", backbone: Any = None,
@@ -459,8 +460,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     Parameters
     ----------
     budget_ms, failures, percentile, access, model, time_limit_s, kmedian_time_limit_s,
-    strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3, service_classes,
-    max_sites, objective, ...
+    kmedian_gap_pct, strategy, max_memory_gb, aggregate_km, aggregate_mode, aggregate_h3,
+    service_classes, max_sites, objective, ...
         As in :func:`plan_sites` (a service classes file is read and checked).
 
     Returns
@@ -476,6 +477,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
     found = PlannerConfig(
         budget_ms=budget_ms, failures=failures, percentile=percentile, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+        kmedian_gap_pct=kmedian_gap_pct,
         strategy=strategy, max_memory_gb=max_memory_gb, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
         service_classes=service_classes, tiers=tiers, upf=upf, backbone=backbone,
@@ -719,6 +721,7 @@ def plan_sites(
     model: LatencyModel | None = None,
     time_limit_s: float = 300.0,
     kmedian_time_limit_s: float = 60.0,
+    kmedian_gap_pct: float = 0.5,
     inputs: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     strategy: str = "auto",
@@ -778,6 +781,10 @@ def plan_sites(
         HiGHS time limit of the site-count stage, s.
     kmedian_time_limit_s : float, default 60
         Time limit of the k-median stage, s.
+    kmedian_gap_pct : float, default 0.5
+        The k-median stage stops once its plan is proven within this percentage of the
+        best placement (``summary()["kmedian_status"]`` ``"within_gap"``); 0 runs it to
+        proven optimality or its time limit.
     inputs : dict, optional
         Description of the input files, recorded in the summary.
     progress : callable, optional
@@ -936,6 +943,7 @@ def plan_sites(
     config = PlannerConfig(
         budget_ms=budget_ms, percentile=percentile, failures=failures, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,
+        kmedian_gap_pct=kmedian_gap_pct,
         max_memory_gb=max_memory_gb, strategy=strategy, aggregate_km=aggregate_km,
         aggregate_h3=aggregate_h3, aggregate_mode=aggregate_mode,
         service_classes=service_classes,

@@ -651,7 +651,8 @@ class Placement:
     sites : numpy.ndarray
         Chosen candidate indices (the same count as the site-count stage).
     status : str
-        k-median status (``"optimal"``, ``"time_limit"``, ``"local_search"``,
+        k-median status (``"optimal"``, ``"within_gap"`` (proven within the
+        ``kmedian_gap_pct`` asked), ``"time_limit"``, ``"local_search"``,
         ``"kept_cover"``) or why it was skipped (``"skipped ..."``).
     lower_bound : float
         Proven lower bound on the objective (``nan`` when none).
@@ -718,7 +719,8 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                          float(nat.info.get("objective_ms_pop", float("nan"))))
     med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,
                    requirement=problem.requirement(count.n_covering),
-                   required=problem.required, start=chosen, time_limit_s=limit)
+                   required=problem.required, start=chosen, time_limit_s=limit,
+                   gap=float(problem.config.kmedian_gap_pct) / 100.0)
     return Placement(med.sites, med.status, med.lower_bound, objective=med.objective)
 
 
@@ -1218,6 +1220,8 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "kmedian_objective_ms_pop": placement.objective,
         "kmedian_gap": placement.gap,
+        # the gap the stage stops at (kmedian_status "within_gap" when it did), a fraction
+        "kmedian_gap_asked": float(c.kmedian_gap_pct) / 100.0,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
         "by_service_class": by_service_class(problem, assignment, n_cov, default_label,
@@ -1409,7 +1413,7 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         point_load_rps=capacity.load_rps, weights=problem.population,
         requirement=problem.requirement(count.n_covering), required=problem.required,
         domains=capacity.domains, cuts=result.cuts, scenario_limit=int(c.scenario_limit),
-        time_limit_s=limit)
+        time_limit_s=limit, gap=float(c.kmedian_gap_pct) / 100.0)
     info = {"method": med.method, "rounds": med.rounds, "capacity_cuts": med.cuts,
             "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
     placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective)

@@ -42,6 +42,11 @@ above it the steps cost tens of ms each and the arrays hundreds of MB (the Censu
 instance, 13.9M pairs: 22.5 % in its 3 s share, +733 MiB peak), for a bound that says
 little. Germany's embedded data at 40 ms (2.18M pairs): 0.41 % in its 6 s."""
 
+GAP_BOUND_S = 5.0
+"""Least time :func:`k_median` gives its Lagrangian bound before the MILP when asked to
+stop at a gap (within the time limit): the bound decides whether the MILP runs at all.
+Germany's 139,000 pairs at 30 ms: 0.40 % in 1 s, 0.29 % in 3 s (its 1,800 steps)."""
+
 LAGRANGIAN_ITERATIONS = (0, 1800)
 """Subgradient iterations of :func:`k_median`'s Lagrangian bound: assignment multipliers
 alone (none by default), then with the coverage multipliers."""
@@ -63,7 +68,8 @@ class MedianResult:
     lower_bound : float
         Proven lower bound: the MILP's, or the Lagrangian one (``nan`` when neither ran).
     status : str
-        ``"optimal"``, ``"time_limit"`` or ``"local_search"``.
+        ``"optimal"``, ``"within_gap"`` (stopped with a proven gap within the ``gap``
+        asked), ``"time_limit"`` or ``"local_search"``.
     solve_time_s : float
         Wall time, s.
     """
@@ -449,6 +455,7 @@ def k_median(
     time_limit_s: float = 60.0,
     max_pairs_exact: int = MAX_PAIRS_EXACT,
     bound: bool = True,
+    gap: float = 0.0,
 ) -> MedianResult:
     """p-median under coverage constraints on a sparse latency matrix.
 
@@ -485,6 +492,13 @@ def k_median(
         every row with a candidate (the MILP's model; with requirement 0 the search's plan
         may leave a row unserved, and then has no bound) and for at most
         ``LAGRANGIAN_MAX_PAIRS`` stored pairs.
+    gap : float, default 0
+        Relative gap at which to stop: a plan whose proven lower bound is within
+        ``gap * objective`` of its objective is returned as ``"within_gap"``. With
+        ``gap > 0`` the Lagrangian bound runs before the MILP, which is skipped when the
+        bound already proves the gap (the MILP's root LP alone takes about 35 s on
+        Germany's 139,000 pairs, for a plan the local search had), and the MILP stops at
+        HiGHS's relative gap ``gap``. 0: run to proven optimality or the time limit.
 
     Returns
     -------
@@ -524,37 +538,70 @@ def k_median(
         near, _ = first_two_open(indptr, indices, np.isin(np.arange(m), chosen))
         return bool(np.all(near[has_entry] >= 0))
 
-    remaining = deadline - reserve - time.perf_counter()
-    if len(indices) <= max_pairs_exact and remaining > 0.5:
-        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining)
+    gap = max(float(gap), 0.0)
+    lag_done = False
+
+    def take_bound(value: float) -> None:
+        """``lower`` takes ``value`` when it is a better bound (nan: none)."""
+        nonlocal lower
+        if np.isfinite(value) and not value <= lower:
+            lower = float(value)
+
+    def lagrangian(until: float) -> None:
+        """The Lagrangian bound of ``sites`` until ``until``: ``lower`` and ``status`` take
+        it when it is better (``"optimal"`` when it meets the plan)."""
+        nonlocal lower, status
+        is_open = np.zeros(m, dtype=bool)
+        is_open[sites] = True
+        lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
+                                objective, until)
+        take_bound(min(lag, objective))
+        if lag >= objective - 1e-9 * abs(objective):
+            status, lower = "optimal", objective  # the bound meets the plan: it is optimal
+
+    if gap > 0 and bound and serves_all(sites):
+        # the bound first: a plan the local search already has within the gap needs no MILP
+        # (Germany's 139,000 pairs at 30 ms: 0.29 % in 3 s; the MILP's root LP took 35 s)
+        lagrangian(time.perf_counter() + max(min(deadline - time.perf_counter(),
+                                                 max(reserve, GAP_BOUND_S)), 0.1))
+        lag_done = True
+    remaining = deadline - time.perf_counter() - (0.0 if lag_done else reserve)
+    if (status != "optimal" and not _within(objective, lower, gap)
+            and len(indices) <= max_pairs_exact and remaining > 0.5):
+        exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining,
+                             gap=gap)
         if exact is not None:
             x_sites, x_obj, x_status, x_bound = exact
             if x_obj <= objective + 1e-9 * max(1.0, abs(objective)):
                 sites, objective = x_sites, x_obj
                 status = x_status if x_status == "optimal" else "time_limit"
-                lower = min(x_bound, objective)
+                take_bound(min(x_bound, objective))
             elif serves_all(sites):  # the search's plan is better, and the MILP's bound holds
-                # (an "optimal" MILP is optimal within its relative gap of 1e-7, so the
-                # search's plan, better still, is too)
+                # (an "optimal" MILP is optimal within its relative gap, so the search's
+                # plan, better still, is too)
                 status = "optimal" if x_status == "optimal" else "time_limit"
-                lower = min(x_bound, objective)  # HiGHS's bound (within 1e-7 if "optimal")
+                take_bound(min(x_bound, objective))  # HiGHS's bound
+            lower = min(lower, objective)
+            if status == "optimal" and gap > 0 and not lower >= objective * (1 - 1e-7):
+                status = "time_limit"  # HiGHS's "optimal" is within its gap (``gap``) only
     # the Lagrangian bound is one of the MILP's model too
-    if bound and status != "optimal" and serves_all(sites):
-        is_open = np.zeros(m, dtype=bool)
-        is_open[sites] = True
+    if bound and not lag_done and status != "optimal" and serves_all(sites):
         # its share of the limit (or up to 1 s of what the limit leaves): past it the bound
         # gains little for its time; at least 0.1 s (HiGHS may overrun its own limit)
         left = deadline - time.perf_counter()
-        lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
-                                objective, time.perf_counter() + max(
-                                    min(left, max(reserve, 1.0)), 0.1))
-        if np.isfinite(lag) and not lag <= lower:  # (nan: no bound yet)
-            lower = min(lag, objective)
-        if lag >= objective - 1e-9 * abs(objective):
-            status, lower = "optimal", objective  # the bound meets the plan: it is optimal
+        lagrangian(time.perf_counter() + max(min(left, max(reserve, 1.0)), 0.1))
+    if status != "optimal" and gap > 0 and _within(objective, lower, gap):
+        status = "within_gap"
     logger.info("k-median: %s, objective %.6g, status %s", counted(p, "site"), objective,
                 status)
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
+
+
+def _within(objective: float, lower: float, gap: float) -> bool:
+    """Whether ``lower`` proves ``objective`` within the relative ``gap`` (> 0) of the
+    optimum; False without a bound or with ``gap`` 0."""
+    return bool(gap > 0 and np.isfinite(objective) and np.isfinite(lower)
+                and lower >= objective - gap * abs(objective))
 
 
 @dataclass(frozen=True)
@@ -572,7 +619,8 @@ class CapacitatedMedian:
         Proven lower bound of that objective over the capacitated plans of the count
         (``nan``: none).
     status : str
-        ``"optimal"``, ``"time_limit"`` (a placed plan that carries every scenario, with
+        ``"optimal"``, ``"within_gap"`` (the plan kept or placed, proven within the
+        ``gap`` asked), ``"time_limit"`` (a placed plan that carries every scenario, with
         the bound), ``"local_search"`` (the same, placed by the uncapacitated search above
         ``max_pairs_exact``), ``"kept_cover"`` (no better plan that carries every scenario
         was found in the time: the start is kept, with the bound) or ``"skipped (...)"``.
@@ -745,7 +793,7 @@ def capacitated_median(
     required: npt.ArrayLike | None = None, domains: npt.ArrayLike | None = None,
     cuts: sp.sparray | None = None, scenario_limit: int = 20_000,
     time_limit_s: float = 60.0, max_pairs_exact: int = MAX_PAIRS_EXACT,
-    cuts_per_round: int = 50,
+    cuts_per_round: int = 50, gap: float = 0.0,
 ) -> CapacitatedMedian:
     """Capacitated placement: the sites of a capacitated plan moved to minimise the
     weighted latency of the least-latency normal-operation flow within capacity, at the
@@ -794,6 +842,13 @@ def capacitated_median(
     max_pairs_exact : int, default 150_000
         Largest number of stored pairs for the MILP; above, the uncapacitated placement
         with its capacity checked (:func:`_capacitated_by_relaxation`).
+    gap : float, default 0
+        Relative gap at which to stop (as for :func:`k_median`): when the uncapacitated
+        placement's bound already proves the best plan within it, no capacitated MILP
+        round runs (Germany's 57 sites at 30 ms, 200 requests a person a day: the rounds
+        spent 40 s and found nothing better than the 0.38 % the bound proved), and the
+        rounds' MILPs stop at HiGHS's relative gap ``gap``; such a plan is
+        ``"within_gap"``.
 
     Returns
     -------
@@ -818,7 +873,7 @@ def capacitated_median(
             point_load_rps=point_load, weights=weights, requirement=requirement,
             required=required, domains=domains, scenario_limit=scenario_limit,
             time_limit_s=time_limit_s, held_cuts=held_n, t0=t0,
-            arrays=(indptr, indices, entry_latency, w, m))
+            arrays=(indptr, indices, entry_latency, w, m), gap=gap)
 
     def flow_of(sites: npt.NDArray[np.int64]) -> float:
         return _flow_objective(indptr, indices, entry_latency, w, point_load, cap, m, sites,
@@ -833,7 +888,7 @@ def capacitated_median(
         point_load_rps=point_load, weights=weights, requirement=requirement,
         required=required, domains=domains, scenario_limit=scenario_limit,
         time_limit_s=RELAXED_FIRST_SHARE * float(time_limit_s), held_cuts=held_n,
-        t0=time.perf_counter(), arrays=(indptr, indices, entry_latency, w, m))
+        t0=time.perf_counter(), arrays=(indptr, indices, entry_latency, w, m), gap=gap)
     start_obj = first.start_objective  # (priced by the relaxation: not twice)
     pattern = sp.csr_array(reach, dtype=np.float64)
     pattern.data[:] = 1.0
@@ -848,8 +903,9 @@ def capacitated_median(
     bound = float(first.lower_bound) if np.isfinite(first.lower_bound) else -np.inf
     rounds, from_milp = 0, False
     tol = 1e-9 * max(1.0, abs(best_obj)) if np.isfinite(best_obj) else 0.0
-    if np.isfinite(bound) and np.isfinite(best_obj) and bound >= best_obj * (1 - 1e-6):
-        deadline = time.perf_counter()  # proven by the relaxation: no round needed
+    if np.isfinite(bound) and np.isfinite(best_obj) and (
+            bound >= best_obj * (1 - 1e-6) or _within(best_obj, bound, gap)):
+        deadline = time.perf_counter()  # proven (within the gap) by the relaxation
     # kept back for the uncapacitated bound when the rounds prove nothing (the MILP's own
     # dual bound is weak on national plans: 77 % below the plan on Germany's at 30 ms)
     rounds_end = deadline - LAGRANGIAN_SHARE * float(time_limit_s)
@@ -858,7 +914,7 @@ def capacitated_median(
         exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed,
                              rounds_end - time.perf_counter(),
                              cuts=sp.vstack(held, format="csr") if held else None,
-                             capacity=(point_load, cap))
+                             capacity=(point_load, cap), gap=gap)
         if exact is None:  # no plan in the time
             break
         sites, _, _, x_bound = exact  # (the plan's own flow is priced below)
@@ -886,7 +942,8 @@ def capacitated_median(
     # "optimal": a bound within 1e-6 of the plan's flow (HiGHS's gap is 1e-7 of its own
     # objective, which the plan's flow LP repeats to its tolerances)
     proof_tol = max(tol, 1e-6 * abs(best_obj)) if np.isfinite(best_obj) else 0.0
-    if np.isfinite(best_obj) and not (np.isfinite(bound) and bound >= best_obj - proof_tol):
+    if np.isfinite(best_obj) and not (np.isfinite(bound) and bound >= best_obj - proof_tol
+                                      or _within(best_obj, bound, gap)):
         # every plan's flow costs at least its nearest-site latency, so a bound of the
         # uncapacitated k-median (same count, requirements, required sites) is one here
         lag = coverage_lagrangian_bound(latency, p, best, weights, requirement, required,
@@ -900,6 +957,8 @@ def capacitated_median(
     # model, whose tolerances the flow may not share: review 130)
     if np.isfinite(lower) and lower >= best_obj - proof_tol:
         status = "optimal"
+    elif _within(best_obj, lower, gap):
+        status = "within_gap"
     logger.info("capacitated k-median: %s, objective %.6g (start %.6g), status %s, %d "
                 "round(s)", counted(p, "site"), best_obj, start_obj, status, rounds)
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
@@ -922,7 +981,7 @@ RELAXED_FIRST_SHARE = 0.2
 def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, failures,
                                point_load_rps, weights, requirement, required, domains,
                                scenario_limit, time_limit_s, held_cuts, t0, arrays,
-                               ) -> CapacitatedMedian:
+                               gap=0.0) -> CapacitatedMedian:
     """:func:`capacitated_median` above the exact MILP's pairs: the uncapacitated
     placement (:func:`k_median`: its local search and Lagrangian bound scale to national
     plans), taken when its plan carries every failure scenario (the whole list checked)
@@ -947,7 +1006,7 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
                                max(deadline - time.perf_counter(), 1.0))
 
     med = k_median(latency, p, weights, requirement, required, start=start,
-                   time_limit_s=RELAXED_SHARE * float(time_limit_s))
+                   time_limit_s=RELAXED_SHARE * float(time_limit_s), gap=gap)
     bound = float(med.lower_bound) if np.isfinite(med.lower_bound) else -np.inf
     sites = np.sort(np.asarray(med.sites, dtype=np.int64))
     # the scenario check first, the flows' objectives in the time it leaves (review 130b:
@@ -981,6 +1040,8 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
     proof_tol = 1e-6 * abs(best_obj) if np.isfinite(best_obj) else 0.0
     if np.isfinite(lower) and lower >= best_obj - proof_tol:
         status = "optimal"
+    elif _within(best_obj, lower, gap):
+        status = "within_gap"
     logger.info("capacitated k-median (uncapacitated placement, capacity checked): %s, "
                 "objective %s (start %s), status %s", counted(p, "site"),
                 *(f"{v:.6g}" if np.isfinite(v) else "not computed" for v in (best_obj,
@@ -993,11 +1054,12 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
 
 
 def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s,
-                 cuts=None, capacity=None):
+                 cuts=None, capacity=None, gap=0.0):
     """Exact p-median MILP with coverage constraints: variables y (m) then x (one per pair);
     ``cuts``: more rows over y (``cuts @ y >= 1``, a sparse array of ``m`` columns);
     ``capacity``: ``(load per row, capacity per column)``, a row per column
-    ``sum_i load_i x_ij <= cap_j y_j`` (x then a flow, not the nearest open column)."""
+    ``sum_i load_i x_ij <= cap_j y_j`` (x then a flow, not the nearest open column);
+    ``gap``: HiGHS's relative gap (at least 1e-7), whose "optimal" is within it."""
     n = len(indptr) - 1
     nnz = len(indices)
     row = np.repeat(np.arange(n), np.diff(indptr))
@@ -1056,7 +1118,8 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
         constraints=constraints,
         integrality=integrality,
         bounds=Bounds(lb, 1),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": 1e-7, "disp": False},
+        options={"time_limit": float(time_limit_s), "mip_rel_gap": max(float(gap), 1e-7),
+                 "disp": False},
     )
     if res.x is None:
         return None

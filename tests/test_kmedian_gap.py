@@ -1,0 +1,144 @@
+"""The k-median's stated gap (``gap``, ``--kmedian-gap-pct``): a plan returned as
+"within_gap" is within the gap asked of the brute-force optimum, its bound is never above
+that optimum, and a bound that proves the gap before the MILP spares the MILP."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import coverage.solvers.kmedian as km
+from coverage import plan_sites
+from coverage.outputs.headline import headline_lines
+from coverage.solvers.cover import min_cover
+from coverage.solvers.kmedian import k_median
+
+
+def instance(seed: int, n: int = 40, m: int = 11):
+    """Points and candidates in a unit square, reach within 0.45, latency the distance
+    plus 0.05, weights 1-99; every point's requirement min(2, its candidates) and the
+    fewest sites that meet it (a minimum double cover)."""
+    rng = np.random.default_rng(seed)
+    pts, cand = rng.random((n, 2)), rng.random((m, 2))
+    d = np.linalg.norm(pts[:, None, :] - cand[None, :, :], axis=2)
+    within = d <= 0.45
+    lat = sp.csr_array(np.where(within, d + 0.05, 0.0))
+    w = rng.integers(1, 100, n).astype(float)
+    req = np.minimum(2, within.sum(axis=1))
+    p = len(min_cover(sp.csr_array(within), req).sites)
+    return within, lat, w, req, p
+
+
+def value(within, lat, w, sites) -> float:
+    """Every point's weight times its nearest chosen site's latency (points none reaches
+    cost nothing), from the dense matrix."""
+    dense = np.where(within[:, list(sites)], lat.toarray()[:, list(sites)], np.inf)
+    near = dense.min(axis=1)
+    ok = np.isfinite(near)
+    return float(np.sum(w[ok] * near[ok]))
+
+
+def brute(within, lat, w, req, p) -> float:
+    """The optimum over every set of ``p`` sites meeting every requirement."""
+    return min(value(within, lat, w, s)
+               for s in itertools.combinations(range(within.shape[1]), p)
+               if np.all(within[:, list(s)].sum(axis=1) >= req))
+
+
+CASES = [(seed, gap) for seed in range(14) for gap in (0.002, 0.02, 0.1)]
+
+
+@pytest.mark.parametrize("seed, gap", CASES)
+def test_a_plan_within_the_gap_is_within_it_of_the_brute_force_optimum(seed, gap):
+    within, lat, w, req, p = instance(seed)
+    if p >= within.shape[1]:
+        pytest.skip("every site is forced: nothing to place")
+    best = brute(within, lat, w, req, p)
+    res = k_median(lat, p, weights=w, requirement=req, gap=gap, time_limit_s=30)
+    assert len(res.sites) == p and np.all(within[:, res.sites].sum(axis=1) >= req)
+    assert res.objective == pytest.approx(value(within, lat, w, res.sites), rel=1e-9)
+    assert res.lower_bound <= best * (1 + 1e-9)  # a bound, never above the optimum
+    assert res.status in ("optimal", "within_gap")  # (30 s: these never reach the limit)
+    if res.status == "optimal":
+        assert res.objective == pytest.approx(best, rel=1e-6)
+    else:
+        # its own bound proves the gap, and so does the true optimum
+        assert res.objective - res.lower_bound <= gap * res.objective * (1 + 1e-9)
+        assert res.objective - best <= gap * res.objective * (1 + 1e-9)
+
+
+def test_the_cases_stop_within_the_gap_and_prove_optima():
+    """The cases above reach both outcomes (else they would test one branch only)."""
+    seen = set()
+    for seed, gap in CASES:
+        within, lat, w, req, p = instance(seed)
+        if p < within.shape[1]:
+            seen.add(k_median(lat, p, weights=w, requirement=req, gap=gap,
+                              time_limit_s=30).status)
+    assert {"optimal", "within_gap"} <= seen
+
+
+def test_a_bound_that_proves_the_gap_spares_the_milp(monkeypatch):
+    """With a gap the Lagrangian bound runs first, and when it proves the gap the MILP is
+    not built; with gap 0 the same instance goes to the MILP and is proven optimal."""
+    calls = []
+    real = km._median_milp
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("gap", 0.0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(km, "_median_milp", counted)
+    found = None
+    for seed in range(14):
+        within, lat, w, req, p = instance(seed)
+        if p >= within.shape[1]:
+            continue
+        calls.clear()
+        res = k_median(lat, p, weights=w, requirement=req, gap=0.1, time_limit_s=30)
+        if res.status == "within_gap" and not calls:
+            found = (within, lat, w, req, p, res)
+            break
+    assert found is not None, "no instance whose bound proved 10 % before the MILP"
+    within, lat, w, req, p, res = found
+    assert res.objective - res.lower_bound <= 0.1 * res.objective
+    calls.clear()
+    exact = k_median(lat, p, weights=w, requirement=req, gap=0.0, time_limit_s=30)
+    assert calls == [0.0] and exact.status == "optimal"
+    assert exact.objective == pytest.approx(brute(within, lat, w, req, p), rel=1e-6)
+    assert exact.objective <= res.objective * (1 + 1e-9)
+
+
+def test_gap_zero_never_stops_at_a_gap():
+    for seed in range(6):
+        within, lat, w, req, p = instance(seed)
+        if p >= within.shape[1]:
+            continue
+        res = k_median(lat, p, weights=w, requirement=req, gap=0.0, time_limit_s=30,
+                       max_pairs_exact=0)  # (the local search and its bound alone)
+        assert res.status in ("optimal", "local_search")
+
+
+def test_the_plan_states_the_gap_it_was_asked_to_stop_at():
+    """Great Britain on the embedded GeoNames data, 30 ms, N-1 (about 190,000 pairs: the
+    local search and its Lagrangian bound): with the default 0.5 % the summary records
+    the gap asked, and a "within_gap" plan's gap is within it and said so in the
+    headline; with 0 the stage never stops at a gap."""
+    from coverage.inputs.geonames import geonames_candidates, geonames_demand
+
+    demand, sites = geonames_demand("GB", 500), geonames_candidates("GB", 50_000)
+    s = plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=60).summary()
+    assert s["kmedian_gap_asked"] == pytest.approx(0.005)
+    assert s["kmedian_status"] in ("within_gap", "local_search", "optimal")
+    line = [x for x in headline_lines(s) if x.startswith("placement")][0]
+    if s["kmedian_status"] == "within_gap":
+        assert 0 <= s["kmedian_gap"] <= 0.005
+        assert "within the 0.50 % gap asked (--kmedian-gap-pct)" in line
+    exact = plan_sites(demand, sites, budget_ms=30.0, kmedian_time_limit_s=10,
+                       kmedian_gap_pct=0).summary()
+    assert exact["kmedian_gap_asked"] == 0.0
+    assert exact["kmedian_status"] != "within_gap"
+    assert exact["site_count"] == s["site_count"]
