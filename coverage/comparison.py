@@ -919,9 +919,16 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     by = "most_even"
     n_even = int(n.sum())
     load_sized = worst
+    # scenarios the check implied rather than listed (N-2 and up on large plans): the
+    # most even worst loads are over the listed ones, and the implied ones were shown
+    # feasible at the fleet's worst level, not at each site's own worst load, so only the
+    # least capacity (its program holds every scenario) is known to carry them
+    implied = int(cap_info.get("scenarios_total") or 0) > int(
+        cap_info.get("scenarios_checked") or 0) and (
+        (cap_info.get("most_even_sizes") or {}).get("status") != "every scenario carried")
     if len(sites) and np.isfinite(least).all():
         n_least = sized(least)
-        if int(n_least.sum()) < n_even:
+        if int(n_least.sum()) < n_even or implied:
             n, load_sized, by = n_least, least, "least"
     over = own & (envelope >= 0) & (n > envelope)
     power_kw, pue, _ = site_power(sites, tier_catalog)
@@ -980,6 +987,8 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     served_pop = float(s["population_covered"])
     n1_safe = _n1_safe(plan)
     complete = bool(cap_info.get("scenarios_complete", True))
+    # (most even sizes with implied scenarios: carried at the fleet's worst level only)
+    even_unchecked = by == "most_even" and implied and complete
     doc = {
         "feasible": True, "sites": int(s["site_count"]), "status": s["status"],
         "workload": workload.name, "accelerator": workload.accelerator,
@@ -1009,8 +1018,16 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "by": by,
             "accelerators_most_even": n_even,
             "least_capacity": sizing_lp.get("status", "not asked (sizing off)"),
-            "capacity_proof_holds": complete,
-            "note": ("every scenario's flow fits the priced capacities" if complete else
+            "capacity_proof_holds": complete and not even_unchecked,
+            "note": ("the priced capacities carry every listed scenario's flow; the "
+                     f"{int(cap_info['scenarios_total']) - int(cap_info['scenarios_checked']):,}"
+                     " scenarios the check implied were carried at the fleet's worst "
+                     "utilisation, and at each site's priced capacity "
+                     + str((cap_info.get("most_even_sizes") or {}).get("status", "not "
+                                                                        "checked"))
+                     + " (the least capacity, --sizing least, carries every one when "
+                     "found)" if even_unchecked else
+                     "every scenario's flow fits the priced capacities" if complete else
                      "the capacitated plan checked only part of the failure scenarios; the "
                      "priced capacities carry those it checked"),
             "accelerators": int(n.sum()),

@@ -911,3 +911,74 @@ def test_compare_says_requests_per_person_day_is_unused_beside_load_rps(caplog):
     assert any("requests_per_person_day (--requests-per-person-day) 500 is not used" in
                r.getMessage() for r in caplog.records)
     assert c.document["edge"]["load"]["peak_rps"] == pytest.approx(5.0 * len(demand))
+
+
+def _three_towns():
+    """Three towns 6 degrees of latitude apart (independent parts of the plan at 30 ms)."""
+    parts = [town(n=30, seed=s, lat0=44.0 + 6.0 * s) for s in range(3)]
+    demand = pd.concat([d for d, _ in parts], ignore_index=True)
+    sites = pd.concat([s.assign(site_id=[f"t{i}{x}" for x in s["site_id"]])
+                       for i, (_, s) in enumerate(parts)], ignore_index=True)
+    return demand, sites
+
+
+def test_most_even_sizes_are_rechecked_over_the_implied_scenarios():
+    """N-2 on three independent towns with a scenario limit below the pairs: the pairs
+    are implied, not listed (and the least capacity's program, which lists them, is
+    cut), and 15 of them were short at each site's worst load of the table's most even
+    flows, which compare priced while saying the proof holds. The plan now checks every
+    scenario again at those loads and adds the short ones' flows until none is; compare
+    claims the proof from that check, and networkx max-flows of every single and pair
+    failure at the loads the accelerators were sized for agree."""
+    import itertools
+
+    import networkx as nx
+
+    demand, sites = _three_towns()
+    c = run_compare(demand, sites, failures=2, requests_per_person_day=500.0,
+                    scenario_limit=40)
+    cap = c.plan.summary()["capacity"]
+    assert cap["scenarios_complete"] and cap["scenarios_checked"] < cap["scenarios_total"]
+    s = c.document["edge"]["sizing"]
+    assert s["least_capacity"].startswith("not computed")
+    assert s["by"] == "most_even"
+    check = cap["most_even_sizes"]["status"]
+    assert s["capacity_proof_holds"] == (check == "every scenario carried")
+    if not s["capacity_proof_holds"]:
+        assert "implied" in s["note"] and check in s["note"]
+    # independently: every single and pair failure at the priced capacities
+    model = LatencyModel()
+    radius = model.radius_km(30.0, "ftth", "p99")
+    chosen = c.sites["site_id"].tolist()
+    # the loads the accelerators were sized for (the priced capacities are at least these)
+    priced = c.sites["sized_load_rps"].to_numpy(float)
+    sp_ = sites.set_index("site_id").loc[chosen]
+    dist = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     sp_["lat"].to_numpy()[None, :], sp_["lon"].to_numpy()[None, :])
+    within = dist <= radius
+    load = demand["population"].to_numpy(float) * 500.0 * 3.0 / 86400.0
+
+    def carried(failed):
+        g = nx.DiGraph()
+        need = 0.0
+        for i in range(len(demand)):
+            alive = [j for j in np.flatnonzero(within[i]) if j not in failed]
+            if not alive:
+                continue  # excused: every site it reaches failed
+            need += load[i]
+            g.add_edge("s", ("p", i), capacity=load[i])
+            for j in alive:
+                g.add_edge(("p", i), ("c", j), capacity=float("inf"))
+        for j in range(len(chosen)):
+            if j not in failed:
+                g.add_edge(("c", j), "t", capacity=float(priced[j]) * (1 + 1e-6))
+        return need == 0 or nx.maximum_flow_value(g, "s", "t") >= need * (1 - 1e-9)
+
+    singles_and_pairs = [(j,) for j in range(len(chosen))] + list(
+        itertools.combinations(range(len(chosen)), 2))
+    every = all(carried(set(f)) for f in singles_and_pairs)
+    assert every == (check == "every scenario carried")
+    assert check == "every scenario carried" and s["capacity_proof_holds"]
+    assert cap["most_even_sizes"]["scenarios_added"] > 0  # (the loads were raised)
+    table = c.plan.capacity_scenarios
+    assert int(table["implied"].sum()) == cap["scenarios_implied_added"]
