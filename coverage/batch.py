@@ -72,13 +72,15 @@ TABLE_COLUMNS = (
     "error_type", "error", "site_count", "objective", "lower_bound", "status", "mip_gap",
     "n_demand", "population_total", "population_covered", "population_single_coverable",
     "population_uncoverable", "aggregation_population_short", "mean_latency_ms",
+    "kmedian_status", "kmedian_gap",
     "n1_worst_latency_ms", "n1_population_outside_budget", "max_radius_km", "runtime_s", "dir",
 )
 """Columns of the combined table (``scenarios.csv`` / ``.parquet``, :func:`run_batch`)."""
 
 _SUMMARY_FIGURES = ("site_count", "objective", "lower_bound", "status", "mip_gap", "n_demand",
                     "population_total", "population_covered", "population_single_coverable",
-                    "population_uncoverable", "mean_latency_ms", "n1_worst_latency_ms",
+                    "population_uncoverable", "mean_latency_ms", "kmedian_status",
+                    "kmedian_gap", "n1_worst_latency_ms",
                     "n1_population_outside_budget", "max_radius_km", "runtime_s")
 
 _DEFAULT_PARAMS: dict[str, Any] = {"budget_ms": 30.0, "failures": 1, "percentile": "p99",
@@ -1987,13 +1989,13 @@ def _typed(table: pd.DataFrame) -> pd.DataFrame:
     for c in ("budget_ms", "lower_bound", "mip_gap", "population_total", "population_covered",
               "population_single_coverable", "population_uncoverable", "mean_latency_ms",
               "n1_worst_latency_ms", "n1_population_outside_budget", "max_radius_km",
-              "runtime_s", "aggregation_population_short"):
+              "runtime_s", "aggregation_population_short", "kmedian_gap"):
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("float64")
     for c in ("failures", "site_count", "n_demand"):
         table[c] = pd.to_numeric(table[c], errors="coerce").astype("Int64")
     table["ok"] = table["ok"].astype(bool)
     for c in ("scenario", "key", "region", "percentile", "access", "error_type", "error",
-              "objective", "status", "dir"):
+              "objective", "status", "kmedian_status", "dir"):
         table[c] = table[c].astype(object).where(table[c].notna(), None)
     return table
 

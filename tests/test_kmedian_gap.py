@@ -142,3 +142,22 @@ def test_the_plan_states_the_gap_it_was_asked_to_stop_at():
     assert exact["kmedian_gap_asked"] == 0.0
     assert exact["kmedian_status"] != "within_gap"
     assert exact["site_count"] == s["site_count"]
+
+
+def test_a_batch_sweeps_the_gap_and_its_table_says_the_placement(tmp_path):
+    """``kmedian_gap_pct`` is a batch axis; the table carries each scenario's placement
+    status and gap: 0 never stops at a gap, and a "within_gap" row is within its own."""
+    from coverage.batch import run_batch
+
+    cfg = tmp_path / "b.toml"
+    cfg.write_text('[base]\ndemo = {country = "LU", min_population = 500, '
+                   'site_min_population = 5000}\nbudget_ms = 30\nkmedian_time_limit_s = 5\n'
+                   '[axes]\nkmedian_gap_pct = [0, 20]\n')
+    table = run_batch(cfg, tmp_path / "out", workers=0).set_index("scenario")
+    assert table["ok"].all()
+    zero, wide = table.loc["kmedian_gap_pct=0"], table.loc["kmedian_gap_pct=20"]
+    assert zero["kmedian_status"] in ("optimal", "time_limit", "local_search")
+    assert wide["kmedian_status"] in ("optimal", "within_gap")
+    if wide["kmedian_status"] == "within_gap":
+        assert 0 <= wide["kmedian_gap"] <= 0.2
+    assert zero["site_count"] == wide["site_count"]
