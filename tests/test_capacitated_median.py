@@ -93,6 +93,14 @@ def objective(lat, weights, sites, load, cap) -> float:
     return float(res.fun) if res.status == 0 else float("inf")
 
 
+def brute_best(within, lat, load, cap, weights, k: int, p: int) -> float:
+    """The capacitated optimum by brute force: the least objective over every set of
+    ``p`` sites that meets every requirement and carries every scenario."""
+    return min(objective(lat, weights, s, load, cap)
+               for s in itertools.combinations(range(within.shape[1]), p)
+               if feasible(within, load, cap, s, k))
+
+
 def placed(seed: int, **kw):
     """The capacitated cover of instance ``seed`` (k by the seed) and its placement:
     ``(within, lat, load, cap, weights, k, cover, med)``."""
@@ -122,9 +130,7 @@ def test_above_the_milp_pairs_the_uncapacitated_placement_is_checked(seed):
                                           rel=1e-7)
     assert med.objective <= start * (1 + 1e-9)
     assert (med.status == "kept_cover") == (sorted(med.sites) == sorted(cover.sites))
-    best = min(objective(lat, weights, s, load, cap)
-               for s in itertools.combinations(range(within.shape[1]), p)
-               if feasible(within, load, cap, s, k))
+    best = brute_best(within, lat, load, cap, weights, k, p)
     assert med.lower_bound <= best * (1 + 1e-9)
     if med.status == "optimal":
         assert med.objective == pytest.approx(best, rel=1e-6)
@@ -211,9 +217,7 @@ def test_the_placement_is_the_brute_force_optimum(seed):
     assert feasible(within, load, cap, med.sites, k)
     assert med.objective == pytest.approx(objective(lat, weights, med.sites, load, cap),
                                           rel=1e-7)
-    best = min(objective(lat, weights, s, load, cap)
-               for s in itertools.combinations(range(within.shape[1]), p)
-               if feasible(within, load, cap, s, k))
+    best = brute_best(within, lat, load, cap, weights, k, p)
     assert med.status == "optimal"
     assert med.objective == pytest.approx(best, rel=1e-7)
     assert med.lower_bound <= med.objective * (1 + 1e-9)
@@ -333,9 +337,7 @@ def test_a_capacitated_placement_within_the_gap_is_within_it(seed, max_pairs_exa
     assert len(med.sites) == p and feasible(within, load, cap, med.sites, k)
     assert med.objective == pytest.approx(objective(lat, weights, med.sites, load, cap),
                                           rel=1e-7)
-    best = min(objective(lat, weights, s, load, cap)
-               for s in itertools.combinations(range(within.shape[1]), p)
-               if feasible(within, load, cap, s, k))
+    best = brute_best(within, lat, load, cap, weights, k, p)
     assert med.lower_bound <= best * (1 + 1e-9)
     if med.status == "optimal":
         assert med.objective == pytest.approx(best, rel=1e-6)
