@@ -431,9 +431,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
     text += f" Recommendation: {rec} ({why})."
     sizing = edge.get("sizing") if isinstance(edge.get("sizing"), Mapping) else {}
     if edge["feasible"] and sizing.get("capacity_proof_holds") is False:
+        short_by = sizing.get("capacity_proof_short_by")
         text += (" The edge fleet's capacity was checked on part of the failure scenarios "
-                 "only (--scenario-limit): a fleet that carries every one may need more "
-                 "accelerators, so its price may be low.")
+                 "only (" + (short_by if isinstance(short_by, str) else "--scenario-limit")
+                 + "): a fleet that carries every one may need more accelerators, so its "
+                 "price may be low.")
     if codes:
         text += " Warnings: " + ", ".join(codes) + "."
     return {"recommendation": rec, "reason": why, "cheaper_per_request": cheaper,

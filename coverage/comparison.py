@@ -1019,6 +1019,14 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "accelerators_most_even": n_even,
             "least_capacity": sizing_lp.get("status", "not asked (sizing off)"),
             "capacity_proof_holds": complete and not even_unchecked,
+            # why not, in a clause (the advisor's text): the plan's own check cut, or the
+            # priced loads' re-check over the implied scenarios
+            "capacity_proof_short_by": (
+                None if complete and not even_unchecked else
+                "the capacity check was cut at --scenario-limit" if not complete else
+                "the priced loads were re-checked over the implied failure scenarios with "
+                "the result '" + str((cap_info.get("most_even_sizes") or {}).get(
+                    "status", "not checked")) + "'"),
             "note": ("the priced capacities carry every listed scenario's flow; the "
                      f"{int(cap_info['scenarios_total']) - int(cap_info['scenarios_checked']):,}"
                      " scenarios the check implied were carried at the fleet's worst "

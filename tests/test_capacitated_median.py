@@ -344,6 +344,8 @@ def test_a_capacitated_placement_within_the_gap_is_within_it(seed, max_pairs_exa
     elif med.status == "within_gap":
         assert med.objective - med.lower_bound <= gap * med.objective * (1 + 1e-9)
         assert med.objective - best <= gap * med.objective * (1 + 1e-9)
+    if med.rounds == 0:  # no MILP ran: the method says so (tester 138: it read "milp")
+        assert med.method != "milp"
 
 
 def test_the_capacitated_gap_cases_stop_within_it():

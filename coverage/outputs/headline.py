@@ -327,7 +327,7 @@ def placement_line(s: Mapping[str, Any]) -> str | None:
     >>> print(placement_line({"kmedian_status": "within_gap", "kmedian_gap": 0.0029,
     ...                       "kmedian_gap_asked": 0.005}))
     ... # doctest: +NORMALIZE_WHITESPACE
-    placement (k-median, population-weighted p50): within the 0.50 % gap asked
+    placement (k-median, population-weighted p50): within the 0.5 % gap asked
     (--kmedian-gap-pct), gap 0.29 % (its proven lower bound is 0.29 % below its objective)
     """
     status = s.get("kmedian_status")
@@ -340,7 +340,7 @@ def placement_line(s: Mapping[str, Any]) -> str | None:
     what = status.replace("_", " ")
     asked = _finite(s.get("kmedian_gap_asked"))
     if status == "within_gap" and asked is not None:
-        what = f"within the {100 * asked:.2f} % gap asked (--kmedian-gap-pct)"
+        what = f"within the {100 * asked:g} % gap asked (--kmedian-gap-pct)"
     if gap is None:
         if (_finite(s.get("kmedian_lower_bound_ms_pop")) is not None
                 and _finite(s.get("kmedian_objective_ms_pop")) is None):

@@ -787,7 +787,7 @@ def _summary_section(s: dict[str, Any]) -> str:
          else f"{100 * float(s['kmedian_gap']):.2f} %"),
         *([("placement gap it stops at (--kmedian-gap-pct)", "kmedian_gap_asked",
             s.get("kmedian_gap_asked"),
-            f"{100 * float(s['kmedian_gap_asked']):.2f} %"
+            f"{100 * float(s['kmedian_gap_asked']):g} %"
             + (" (0: run to the proof or the time limit)"
                if float(s["kmedian_gap_asked"]) == 0 else ""))]
           if not _not_finite(s.get("kmedian_gap_asked")) else []),

@@ -2223,10 +2223,10 @@ def _carry_implied(problem: Problem, capacity: CapacitySetup, result: Any,
             domains=capacity.domains, limit=int(c.scenario_limit), stop_after=50,
             deadline=deadline)
         short = [f for f in flows if not f.feasible]
-        if not short:
+        if not short:  # (a check the deadline stopped may read incomplete too: tester 138)
             status = ("every scenario carried" if complete and finished else
-                      "not finished: " + ("--scenario-limit cut the list" if not complete
-                                          else "--time-limit-s"))
+                      "not finished: " + ("--time-limit-s" if not finished
+                                          else "--scenario-limit cut the list"))
             break
         new = [f for f in short if frozenset(int(x) for x in f.failed) not in seen]
         if not new:  # short again after its own flow was added: not raised further

@@ -667,6 +667,10 @@ class Placement:
     """The placed sites' population-weighted p50 latency, ms x people (as ``lower_bound``):
     to each point's nearest chosen site, or for a capacitated plan of the least-latency
     flow within the sites' capacities."""
+    gap_asked: float | None = None
+    """The relative gap the stage stops at (``kmedian_gap_pct`` / 100) when it uses one:
+    the k-median on the reach matrix, capacitated or not; ``None`` for the national
+    placement of row generation, whose rounds run whatever the gap (tester 138)."""
 
     @property
     def gap(self) -> float | None:
@@ -721,7 +725,8 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                    requirement=problem.requirement(count.n_covering),
                    required=problem.required, start=chosen, time_limit_s=limit,
                    gap=float(problem.config.kmedian_gap_pct) / 100.0)
-    return Placement(med.sites, med.status, med.lower_bound, objective=med.objective)
+    return Placement(med.sites, med.status, med.lower_bound, objective=med.objective,
+                     gap_asked=float(problem.config.kmedian_gap_pct) / 100.0)
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
@@ -1220,8 +1225,9 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "kmedian_lower_bound_ms_pop": placement.lower_bound,
         "kmedian_objective_ms_pop": placement.objective,
         "kmedian_gap": placement.gap,
-        # the gap the stage stops at (kmedian_status "within_gap" when it did), a fraction
-        "kmedian_gap_asked": float(c.kmedian_gap_pct) / 100.0,
+        # the gap the stage stops at (kmedian_status "within_gap" when it did), a fraction;
+        # None where the stage does not use one (the national placement)
+        "kmedian_gap_asked": placement.gap_asked,
         "n_pairs_in_reach": int(n_pairs),
         "reductions": cover.reductions,
         "by_service_class": by_service_class(problem, assignment, n_cov, default_label,
@@ -1416,7 +1422,8 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         time_limit_s=limit, gap=float(c.kmedian_gap_pct) / 100.0)
     info = {"method": med.method, "rounds": med.rounds, "capacity_cuts": med.cuts,
             "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
-    placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective)
+    placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective,
+                          gap_asked=float(c.kmedian_gap_pct) / 100.0)
     if med.scenarios is None:
         return placement, result
     return placement, replace(result, sites=med.sites, scenarios=med.scenarios,
