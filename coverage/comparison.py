@@ -919,16 +919,17 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     by = "most_even"
     n_even = int(n.sum())
     load_sized = worst
-    # scenarios the check implied rather than listed (N-2 and up on large plans): the
-    # most even worst loads are over the listed ones, and the implied ones were shown
-    # feasible at the fleet's worst level, not at each site's own worst load, so only the
-    # least capacity (its program holds every scenario) is known to carry them
-    implied = int(cap_info.get("scenarios_total") or 0) > int(
-        cap_info.get("scenarios_checked") or 0) and (
-        (cap_info.get("most_even_sizes") or {}).get("status") != "every scenario carried")
+    # scenarios the check implied rather than listed (N-2 and up on large plans) are
+    # carried at each site's most even worst load only when the plan's re-check says so
+    # (capacity.most_even_sizes); else only the least capacity (its program holds every
+    # scenario) is known to carry them
+    n_implied = int(cap_info.get("scenarios_total") or 0) - int(
+        cap_info.get("scenarios_checked") or 0)
+    recheck = str((cap_info.get("most_even_sizes") or {}).get("status", "not checked"))
+    even_unproven = n_implied > 0 and recheck != "every scenario carried"
     if len(sites) and np.isfinite(least).all():
         n_least = sized(least)
-        if int(n_least.sum()) < n_even or implied:
+        if int(n_least.sum()) < n_even or even_unproven:
             n, load_sized, by = n_least, least, "least"
     over = own & (envelope >= 0) & (n > envelope)
     power_kw, pue, _ = site_power(sites, tier_catalog)
@@ -988,7 +989,20 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
     n1_safe = _n1_safe(plan)
     complete = bool(cap_info.get("scenarios_complete", True))
     # (most even sizes with implied scenarios: carried at the fleet's worst level only)
-    even_unchecked = by == "most_even" and implied and complete
+    even_unchecked = by == "most_even" and even_unproven and complete
+    if not complete:
+        short_by = "the capacity check was cut at --scenario-limit"
+        note = ("the capacitated plan checked only part of the failure scenarios; the "
+                "priced capacities carry those it checked")
+    elif even_unchecked:
+        short_by = ("the priced loads were re-checked over the implied failure scenarios "
+                    f"with the result '{recheck}'")
+        note = (f"the priced capacities carry every listed scenario's flow; the {n_implied:,} "
+                "scenarios the check implied were carried at the fleet's worst utilisation, "
+                f"and at each site's priced capacity {recheck} (the least capacity, --sizing "
+                "least, carries every one when found)")
+    else:
+        short_by, note = None, "every scenario's flow fits the priced capacities"
     doc = {
         "feasible": True, "sites": int(s["site_count"]), "status": s["status"],
         "workload": workload.name, "accelerator": workload.accelerator,
@@ -1018,26 +1032,11 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             "by": by,
             "accelerators_most_even": n_even,
             "least_capacity": sizing_lp.get("status", "not asked (sizing off)"),
-            "capacity_proof_holds": complete and not even_unchecked,
+            "capacity_proof_holds": short_by is None,
             # why not, in a clause (the advisor's text): the plan's own check cut, or the
             # priced loads' re-check over the implied scenarios
-            "capacity_proof_short_by": (
-                None if complete and not even_unchecked else
-                "the capacity check was cut at --scenario-limit" if not complete else
-                "the priced loads were re-checked over the implied failure scenarios with "
-                "the result '" + str((cap_info.get("most_even_sizes") or {}).get(
-                    "status", "not checked")) + "'"),
-            "note": ("the priced capacities carry every listed scenario's flow; the "
-                     f"{int(cap_info['scenarios_total']) - int(cap_info['scenarios_checked']):,}"
-                     " scenarios the check implied were carried at the fleet's worst "
-                     "utilisation, and at each site's priced capacity "
-                     + str((cap_info.get("most_even_sizes") or {}).get("status", "not "
-                                                                        "checked"))
-                     + " (the least capacity, --sizing least, carries every one when "
-                     "found)" if even_unchecked else
-                     "every scenario's flow fits the priced capacities" if complete else
-                     "the capacitated plan checked only part of the failure scenarios; the "
-                     "priced capacities carry those it checked"),
+            "capacity_proof_short_by": short_by,
+            "note": note,
             "accelerators": int(n.sum()),
             "accelerators_envelope": int(envelope[envelope >= 0].sum()),
             "sites_over_envelope": int(over.sum()),

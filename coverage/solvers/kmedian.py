@@ -974,17 +974,26 @@ def capacitated_median(
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0,
                              rounds, sum(int(c.shape[0]) for c in held), best_scen,
                              best_complete,
-                             method=(("milp" if rounds else
-                                      "the count's plan: no MILP round ran (the "
-                                      "uncapacitated bound "
-                                      + ("proves it within the gap)" if skip_by_gap
-                                         else "proves it)" if skip_by_bound
-                                         else "left no time)"))
-                                     if from_milp or first.scenarios is None else
-                                     "uncapacitated placement, capacity checked"
-                                     + (" (the MILP's rounds found no better)" if rounds
-                                        else "")),
+                             method=_capacitated_method(
+                                 rounds, taken_relaxed=first.scenarios is not None
+                                 and not from_milp,
+                                 skipped_by=("gap" if skip_by_gap else
+                                             "bound" if skip_by_bound else None)),
                              start_objective=start_obj)
+
+
+def _capacitated_method(rounds: int, *, taken_relaxed: bool,
+                        skipped_by: str | None) -> str:
+    """:attr:`CapacitatedMedian.method`: how the plan kept was placed (tester 138: it read
+    "milp" when no MILP round ran)."""
+    if taken_relaxed:  # the uncapacitated placement, its capacity checked
+        return ("uncapacitated placement, capacity checked"
+                + (" (the MILP's rounds found no better)" if rounds else ""))
+    if rounds:
+        return "milp"
+    why = {"gap": "proves it within the gap", "bound": "proves it"}.get(
+        skipped_by or "", "left no time")
+    return f"the count's plan: no MILP round ran (the uncapacitated bound {why})"
 
 
 #: Share of :func:`capacitated_median`'s time the uncapacitated placement takes above the
