@@ -26,7 +26,7 @@ from test_capacity import (
 )
 
 from coverage import plan_sites
-from coverage.solvers.sizing import least_capacity
+from coverage.solvers.sizing import least_capacity, neighbourhood
 
 LOAD = {"requests_per_person_day": 28.8, "peak_to_mean": 3.0}  # population / 1000 rps
 
@@ -111,6 +111,101 @@ def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed, a
     assert np.all(got.need_rps[chosen] <= cap_rps[chosen] * (1 + 1e-6))
     assert np.all(got.need_rps[np.setdiff1d(np.arange(len(cap)), chosen)] == 0)
     assert carries_every_scenario(N, load, chosen, got.need_rps, k, domains)
+
+
+def chain(seed: int, m: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Sites 0..m-1 on a line: point i within budget of sites i and i + 1, and a point
+    within budget of site j alone for every j; random loads (a failure's load moves along
+    the line, as far as the loads make it)."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((2 * m - 1, m), dtype=bool)
+    mask[np.arange(m - 1), np.arange(m - 1)] = True
+    mask[np.arange(m - 1), np.arange(1, m)] = True
+    mask[m - 1 + np.arange(m), np.arange(m)] = True
+    load = rng.uniform(0.1, 1.0, 2 * m - 1) * rng.choice([1.0, 8.0], 2 * m - 1)
+    return mask, load
+
+
+def nx_carries(mask: np.ndarray, load: np.ndarray, size_rps: np.ndarray, k: int,
+               unit: float = 1e-9) -> bool:
+    """networkx: every scenario of up to ``k`` failed sites served at ``size_rps``, in exact
+    integers of ``unit`` requests/s (the loads rounded up, the sizes down after a part in
+    1e7 for their float rounding, as :func:`carries_every_scenario`); a point whose every
+    site failed is excused."""
+    import itertools
+
+    import networkx as nx
+
+    n, m = mask.shape
+    for failed in itertools.chain.from_iterable(
+            itertools.combinations(range(m), r) for r in range(k + 1)):
+        alive = [j for j in range(m) if j not in failed]
+        g = nx.DiGraph()
+        want = 0
+        for i in range(n):
+            if not mask[i, alive].any():
+                continue
+            units = int(np.ceil(load[i] / unit))
+            want += units
+            g.add_edge("src", ("d", i), capacity=units)
+            for j in alive:
+                if mask[i, j]:
+                    g.add_edge(("d", i), ("s", j))
+        for j in alive:
+            g.add_edge(("s", j), "snk", capacity=int(np.floor(size_rps[j] / unit
+                                                              * (1 + 1e-7))))
+        if want and nx.maximum_flow_value(g, "src", "snk") < want:
+            return False
+    return True
+
+
+def test_a_scenarios_neighbourhood_grows_a_step_at_a_time():
+    """Hand-computed on the chain: site 0 failed; step 1 is the points within budget of
+    it (0, and its own point, excused and so not in the block), step 2 adds point 1
+    (within budget of site 1, which point 0 reaches), step 3 point 2; the block's own
+    points of sites 1, 2 come in with their sites' step."""
+    mask, load = chain(0, m=6)
+    a = sp.csr_array(mask)
+    m = mask.shape[1]
+    keep = np.setdiff1d(np.arange(a.shape[0]), [5])  # site 0's own point is excused
+    block = sp.csr_array(a[keep][:, 1:].astype(float))
+    block = sp.csr_array((block.data, block.indices + 1, block.indptr), shape=(len(keep), m))
+    one, closed = neighbourhood(a, keep, block, (0,), 1)
+    assert keep[one].tolist() == [0] and not closed
+    two, _ = neighbourhood(a, keep, block, (0,), 2)
+    assert keep[two].tolist() == [0, 1, 6]
+    three, _ = neighbourhood(a, keep, block, (0,), 3)
+    assert keep[three].tolist() == [0, 1, 2, 6, 7]
+    every, closed = neighbourhood(a, keep, block, (0,), 50)
+    assert keep[every].tolist() == keep.tolist() and closed
+
+
+@pytest.mark.parametrize("start_hops", [1, 2, None])
+@pytest.mark.parametrize(("k", "all_at_once"), [(1, 1000), (1, 0), (2, 1000), (2, 0)])
+def test_blocks_near_the_failed_sites_reach_the_whole_programs_optimum(k, all_at_once,
+                                                                       start_hops):
+    """Along a chain a failure's load moves site to site, so blocks of a step or two are
+    short at their sizes and grow (counted over the seeds); the least total is the dense
+    program's, and the sizes carry every scenario (networkx)."""
+    grown = 0
+    for seed in range(6):
+        mask, load = chain(seed)
+        m = mask.shape[1]
+        cap = np.full(m, 1e3)
+        chosen = list(range(m))
+        got = least_capacity(sp.csr_array(mask), load, cap, chosen, k,
+                             all_at_once=all_at_once, start_hops=start_hops)
+        want = dense_least(mask, load, cap, chosen, k, None)
+        assert got.status == "optimal" and want is not None
+        assert got.total_rps == pytest.approx(want, rel=1e-6)
+        assert got.lower_bound_rps == pytest.approx(want, rel=1e-6)
+        assert nx_carries(mask, load, got.need_rps, k)
+        # the least: a thousandth less everywhere leaves some scenario short
+        assert not nx_carries(mask, load, got.need_rps * (1 - 1e-3), k)
+        grown += got.info["grown"]
+        if start_hops is None:
+            assert got.info["near_failed"] == 0
+    assert (grown > 0) == (start_hops == 1)
 
 
 def test_the_least_capacity_is_below_the_sum_of_worst_loads():

@@ -886,7 +886,8 @@ def plan_sites(
         With a load, ``"least"``: also the least capacity of every chosen site with which
         normal operation and every failure scenario carry the load
         (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
-        scenarios within ``time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
+        scenarios, each near its failed sites until its sizes carry it, within
+        ``time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
         ``summary()["capacity"]["sizing"]``. :func:`coverage.compare` prices it.
 
     sweep : bool or mapping, optional
@@ -1263,9 +1264,9 @@ def plan_sites(
         if capacity is not None:
             if config.sizing == "least":
                 say(f"sizing: the least capacity of the {counted(len(chosen), 'chosen site')} "
-                    "that carries every failure scenario (one linear program over them all; "
-                    "minutes on national plans, within --time-limit-s; --sizing off skips "
-                    "it)")
+                    "that carries every failure scenario (one linear program over them all, "
+                    "each near its failed sites until the sizes carry it; up to a minute on "
+                    "national plans, within --time-limit-s; --sizing off skips it)")
             t = time.perf_counter()
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
@@ -2288,7 +2289,8 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
         "status": "optimal" if got.status == "optimal" else reasons.get(
             got.status, f"not computed: {got.status}"),
         "rule": what, "scenarios": got.scenarios,
-        "scenarios_in_program": got.info.get("in_program"), "rounds": len(
+        "scenarios_in_program": got.info.get("in_program"),
+        "scenarios_near_failed_sites": got.info.get("near_failed"), "rounds": len(
             got.info.get("rounds", [])), "flow_variables": got.entries, "time_s": got.time_s}
     if got.status != "optimal":
         logger.warning("capacity: the least capacity of the chosen sites was %s",

@@ -22,14 +22,28 @@ that hold a failed site: elsewhere the normal-operation flow serves, and it fits
 already. A point whose candidates within budget have all failed is excused, as in the
 plan's own check.
 
-Solved by scenario generation: the program over normal operation and a few scenarios
-(the caller's guess of the binding ones), its sizes checked in every scenario by a
-max-flow at those capacities, the scenarios short of them added, and again. A program over
-part of the scenarios is a relaxation, so its optimum bounds the whole one from below;
-once its sizes carry every scenario, they are the least. Used above 1,000 scenarios
-(N-2 and up): at N-1 most scenarios bind (each site's worst is a neighbour's failure: 40
-of Germany's 58 were in the program when its sizes carried all), and one program over
-all of them was quicker than the rounds there (one hand-run instance).
+Solved by generation, of scenarios and of each scenario's points. A failure moves load
+only near the failed sites: a scenario enters the program with the points within
+``start_hops`` steps of its failed sites (:func:`neighbourhood`: step 1, the points
+within budget of a failed site; step 2 adds the points within budget of the open sites
+those reach, and so on), not its whole component. The program over normal operation (every
+point) and these blocks is checked in every scenario by a max-flow at its sizes; a
+scenario short of them has its block's steps doubled (its whole component once that holds
+half the component's pairs or more), a scenario not in the program is added, and again.
+Dropping points, and scenarios, only removes constraints: each round's program is a
+relaxation of the whole one, so its optimum bounds the least total from below, and once its
+sizes carry every scenario (the max-flows say so) they are the least. Up to 1,000
+scenarios (N-1) every scenario is in the first program; above (N-2 and up) the first holds
+the caller's guess of the binding ones (``first``) and the rounds add up to
+:data:`SCENARIOS_PER_ROUND` each.
+
+Why local: a national plan at 30 ms is one or a few large components, so a scenario over
+its whole component holds every pair of the plan; Brazil's demo at N-1 (349 sites, 350
+scenarios) had 1.6 million flow variables and took 150 s, the United States' 240-320 s,
+and India's was above :data:`MAX_SIZING_ENTRIES` (not computed). With blocks of 2 steps,
+grown where short (hand runs, 2026-12-05, the same optimum to 1e-9 each): Brazil 10.8 s
+(3 rounds, 138,846 variables), the United States 17.1 s, India 18.2 s, Germany 10.1 s
+(15.6 s for its whole components).
 
 The flows are written as shares of each point's load and the capacity rows as shares of
 each site's own capacity (a load of 1e-10 next to one of 1e6 would otherwise fall below
@@ -56,8 +70,8 @@ from .highs import solve_milp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ALL_AT_ONCE", "MAX_SIZING_ENTRIES", "SCENARIOS_PER_ROUND", "SizingResult",
-           "least_capacity"]
+__all__ = ["ALL_AT_ONCE", "MAX_SIZING_ENTRIES", "SCENARIOS_PER_ROUND", "START_HOPS",
+           "SizingResult", "least_capacity", "neighbourhood"]
 
 #: Most flow variables (point, site, scenario) of the sizing program; above, it is not
 #: built (its status says so) and the caller keeps its own sizing.
@@ -66,6 +80,9 @@ MAX_SIZING_ENTRIES = 3_000_000
 SCENARIOS_PER_ROUND = 50
 #: Most failure scenarios of a plan solved in one program; above, scenario generation.
 ALL_AT_ONCE = 1_000
+#: Steps from the failed sites of the points a scenario enters the program with (see the
+#: module notes): 2 was the quickest of 1, 2 and 3 on Brazil's demo (hand runs).
+START_HOPS = 2
 
 
 @dataclass(frozen=True)
@@ -116,17 +133,20 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                    time_limit_s: float = 60.0, first: Sequence[Sequence[int]] = (),
                    max_entries: int = MAX_SIZING_ENTRIES,
                    per_round: int = SCENARIOS_PER_ROUND,
-                   all_at_once: int = ALL_AT_ONCE) -> SizingResult:
+                   all_at_once: int = ALL_AT_ONCE,
+                   start_hops: int | None = START_HOPS) -> SizingResult:
     """The least capacity of every open site such that normal operation and every failure
     scenario of up to ``failures`` failure domains carry the load (see the module notes).
 
-    Up to ``all_at_once`` scenarios (N-1: one per site), the program holds them all. Above,
-    by scenario generation: the program over normal operation and the scenarios ``first``
-    (e.g. each site's worst scenario of another flow), then every scenario checked at the
+    Up to ``all_at_once`` scenarios (N-1: one per site), the first program holds them all;
+    above, normal operation and the scenarios ``first`` (e.g. each site's worst scenario
+    of another flow). Each failure scenario holds the points within ``start_hops`` steps
+    of its failed sites (:func:`neighbourhood`). Every scenario is then checked at the
     sizes by a max-flow (:func:`coverage.solvers.capacitated.check_scenarios`, at those
-    capacities), those short of them added, and again, until the sizes carry every
-    scenario. The program over part of the scenarios is a relaxation of the whole, so its
-    optimum is a lower bound; sizes that carry every scenario at that total are optimal.
+    capacities); those short of them are added, or have their steps doubled, and again,
+    until the sizes carry every scenario. Each program is a relaxation of the whole one
+    (fewer scenarios, fewer points), so its optimum is a lower bound; sizes that carry
+    every scenario at that total are optimal.
 
     Parameters
     ----------
@@ -155,7 +175,10 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     per_round : int
         Most scenarios added per round.
     all_at_once : int
-        Most scenarios solved in one program without generation.
+        Most scenarios in the first program (all of them up to this many).
+    start_hops : int or None, default :data:`START_HOPS`
+        Steps from the failed sites of the points a scenario enters the program with;
+        ``None``: its whole components.
 
     Returns
     -------
@@ -188,22 +211,40 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     comps = plan_components(a, chosen)
     known = {tuple(sorted(int(x) for x in f)) for f in listed}
     subset: list[tuple[int, ...]] = [()]
-    if len(listed) <= all_at_once:  # the binding ones are most of them (N-1: 40 of 58
-        # on Germany's demo; hand run on a shared machine, one instance)
+    every = len(listed) <= all_at_once
+    if every:  # the binding ones are most of them (N-1: 40 of 58 on Germany's demo; hand
+        # run on a shared machine, one instance)
         first = listed
     for f in first:
         key = tuple(sorted(int(x) for x in f))
         if key and key in known and key not in subset:
             subset.append(key)
+    start = None if start_hops is None else max(int(start_hops), 1)
+    hops: dict[tuple[int, ...], int | None] = {key: start if key else None for key in subset}
+    whole: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], sp.csr_array]] = {}
     blocks: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], sp.csr_array]] = {}
+    built: dict[tuple[int, ...], int | None] = {}
+    grown = 0
     while True:
-        for key in subset:
-            if key not in blocks:
+        for key, steps in hops.items():
+            if key in blocks and built[key] == steps:
+                continue
+            if key not in whole:
                 got = _block(a, load, m, chosen, key, comps)
                 if got is None:
                     return result("infeasible", n_scen=len(listed),
                                   message=f"a point has no open site left in scenario {key!r}")
-                blocks[key] = got
+                whole[key] = got
+            keep, block = whole[key]
+            if steps is not None:
+                near, closed = neighbourhood(a, keep, block, key, steps)
+                if closed or 2 * int(np.diff(block.indptr)[near].sum()) >= block.nnz:
+                    # half the component or more, or all its points the failure can move
+                    # (a scenario that is short at them is short at the whole, and says so)
+                    steps = hops[key] = None
+                else:
+                    keep, block = keep[near], sp.csr_array(block[near])
+            blocks[key], built[key] = (keep, block), steps
         entries = sum(b.nnz for _, b in blocks.values())
         if entries > max_entries:
             return result("too_large", n_scen=len(listed), entries=entries)
@@ -216,32 +257,75 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             return result(solved, n_scen=len(listed), entries=entries)
         need, bound, message = solved
         solve_s = time.perf_counter() - t
-        # every scenario at the sizes (the program's own ones carry by construction)
+        # every scenario at the sizes (the program's own whole ones carry by construction)
         t = time.perf_counter()
         flows, checked, finished = check_scenarios_until(
             a, load, need, chosen, int(failures), domains=dom, limit=int(limit),
-            stop_after=int(per_round), deadline=deadline)
+            stop_after=None if every else int(per_round), deadline=deadline)
+        # (with every scenario in the program, all those short grow at once: the check
+        # is a max-flow each, the program far more)
         short = [tuple(sorted(int(x) for x in f.failed)) for f in flows if not f.feasible]
         new = [key for key in short if key not in blocks]
-        rounds.append({"scenarios": len(blocks), "flow_variables": entries,
+        grow = [key for key in short if key in blocks and hops[key] is not None]
+        local = sum(steps is not None for steps in built.values())
+        rounds.append({"scenarios": len(blocks), "local": local, "flow_variables": entries,
                        "total_rps": float(need.sum()), "short": len(short),
                        "solve_s": solve_s, "check_s": time.perf_counter() - t})
-        logger.info("sizing round %d: %d scenario(s), %s flow variables, total %.6g "
-                    "requests/s; %d scenario(s) short at these sizes", len(rounds),
-                    len(blocks), f"{entries:,}", need.sum(), len(short))
+        logger.info("sizing round %d: %d scenario(s) (%d of them near their failed sites "
+                    "only), %s flow variables, total %.6g requests/s; %d scenario(s) short "
+                    "at these sizes", len(rounds), len(blocks), local, f"{entries:,}",
+                    need.sum(), len(short))
         if not short and finished and checked:
+            # each site at least its load in the check's own flows: a block near the
+            # failed sites carries its scenario by the check's max-flow, which accepts
+            # a site up to SITE_RTOL over its size (float rounding)
+            for f in flows:
+                if f.site_load_rps is not None:
+                    need = np.maximum(need, np.where(need > 0, f.site_load_rps[:m], 0.0))
             logger.info("sizing: the least total capacity %.6g requests/s (the full "
                         "capacities' %.6g), %d of %d scenarios in the program, %.1f s",
                         need.sum(), float(cap[chosen].sum()), len(blocks), len(listed),
                         time.perf_counter() - t0)
             return result("optimal", need, min(bound, float(need.sum())), len(listed),
-                          entries, message=message, in_program=len(blocks))
+                          entries, message=message, in_program=len(blocks),
+                          near_failed=local, grown=grown)
         if not finished:
             return result("time_limit", n_scen=len(listed), entries=entries)
-        if not new:  # short only within the check's tolerance: never expected
+        if not new and not grow:  # short only within the check's tolerance: never expected
             return result("error", n_scen=len(listed), entries=entries,
                           message="a scenario of the program is short at its own sizes")
+        for key in grow:
+            hops[key] = 2 * int(hops[key] or 1)
+        grown += len(grow)
+        for key in new:
+            hops[key] = start
         subset += new
+
+
+def neighbourhood(reach: sp.csr_array, keep: npt.NDArray[np.int64], block: sp.csr_array,
+                  failed: tuple[int, ...], steps: int,
+                  ) -> tuple[npt.NDArray[np.int64], bool]:
+    """The rows of a scenario's ``block`` (its points ``keep``, their pairs with the open
+    sites alive) within ``steps`` steps of its ``failed`` sites: step 1, the points with a
+    failed site within budget (in ``reach``); each further step, the points within budget
+    of an open site alive that the points so far reach. Also whether a step added nothing
+    (every point connected to the failed sites is in)."""
+    width = reach.shape[1]
+    f = np.asarray(failed, dtype=np.int64)
+    dead = np.zeros(width, dtype=bool)
+    dead[f[(f >= 0) & (f < width)]] = True
+    # int32 counts: int8 ones overflowed past 127 points of a site
+    sub = sp.csr_array(reach[keep], dtype=np.int32)
+    near = np.asarray(sub @ dead.astype(np.int32)).ravel() > 0
+    pattern = sp.csr_array((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr),
+                           shape=block.shape)
+    for _ in range(int(steps) - 1):
+        sites = np.asarray(pattern.T @ near.astype(np.int32)).ravel() > 0
+        wider = near | (np.asarray(pattern @ sites.astype(np.int32)).ravel() > 0)
+        if np.array_equal(wider, near):
+            return np.flatnonzero(near), True
+        near = wider
+    return np.flatnonzero(near), False
 
 
 def _block(a: sp.csr_array, load: npt.NDArray[np.float64], m: int,
