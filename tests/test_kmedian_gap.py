@@ -195,3 +195,26 @@ def test_the_national_placement_states_no_gap_it_does_not_use():
     assert s["kmedian_gap_asked"] is None
     assert s["kmedian_status"] != "within_gap"
     assert not any("gap asked" in x for x in headline_lines(s))
+
+
+@pytest.mark.parametrize(("start", "obj", "bound", "gap", "want"), [
+    (100.0, 90.0, 89.99999, 0.0, (True, 90.0, 89.99999, "optimal")),
+    (100.0, 90.0, 89.0, 0.0, (True, 90.0, 89.0, "local_search")),
+    (100.0, 90.0, 89.0, 0.02, (True, 90.0, 89.0, "within_gap")),
+    (100.0, 110.0, 80.0, 0.0, (False, 100.0, 80.0, "kept_cover")),
+    (100.0, 100.0 - 1e-8, 80.0, 0.0, (False, 100.0, 80.0, "kept_cover")),  # within 1e-9
+    (100.0, float("nan"), 99.0, 0.05, (False, 100.0, 99.0, "within_gap")),
+    (100.0, 90.0, 95.0, 0.0, (True, 90.0, 90.0, "optimal")),  # a bound above: the best
+    (float("nan"), 90.0, 80.0, 0.5, (False, float("nan"), 80.0, "kept_cover")),
+    (100.0, 90.0, float("-inf"), 0.5, (True, 90.0, float("nan"), "local_search")),
+])
+def test_the_relaxed_placement_choice(start, obj, bound, gap, want):
+    """Hand-worked: the uncapacitated placement is taken only when strictly better than the
+    start (a part in 1e9), the bound is capped at the best objective, and the status says
+    optimal (1e-6), within the gap asked, or which plan was kept."""
+    from coverage.solvers.kmedian import relaxed_choice
+
+    take, best, lower, status = relaxed_choice(start, obj, bound, gap)
+    assert take == want[0] and status == want[3]
+    assert best == pytest.approx(want[1], nan_ok=True)
+    assert lower == pytest.approx(want[2], nan_ok=True)

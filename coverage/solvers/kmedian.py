@@ -612,6 +612,32 @@ def _within(objective: float, lower: float, gap: float) -> bool:
                 and lower >= objective - gap * abs(objective))
 
 
+def relaxed_choice(start_objective: float, objective: float, bound: float,
+                   gap: float = 0.0) -> tuple[bool, float, float, str]:
+    """Between a capacitated plan's start and the uncapacitated placement that passed the
+    capacity check (its ``objective`` ``nan`` when it did not): whether to take the
+    placement (strictly better, beyond a part in 1e9 of the start), the best objective,
+    its lower bound (the uncapacitated ``bound``, or the best objective when lower; ``nan``
+    without either) and its status: ``"optimal"`` when the bound meets it to 1e-6,
+    ``"within_gap"`` when it proves ``gap``, else ``"local_search"`` for the placement
+    taken and ``"kept_cover"`` for the start kept.
+
+    Used by :func:`capacitated_median` above the exact MILP's pairs and by the national
+    placement (:func:`coverage.planner.stages.place_capacitated_national`)."""
+    tol = 1e-9 * max(1.0, abs(start_objective)) if np.isfinite(start_objective) else 0.0
+    take = bool(np.isfinite(objective) and np.isfinite(start_objective)
+                and objective < start_objective - tol)
+    best = objective if take else start_objective
+    lower = (min(bound, best) if np.isfinite(bound) and np.isfinite(best)
+             else bound if np.isfinite(bound) else float("nan"))
+    status = "local_search" if take else "kept_cover"
+    if np.isfinite(lower) and np.isfinite(best) and lower >= best - 1e-6 * abs(best):
+        status = "optimal"
+    elif _within(best, lower, gap):
+        status = "within_gap"
+    return take, float(best), float(lower), status
+
+
 @dataclass(frozen=True)
 class CapacitatedMedian:
     """Result of :func:`capacitated_median`.
@@ -1054,20 +1080,11 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
             scen = None
     obj = flow_of(sites) if scen is not None else float("nan")
     start_obj = flow_of(start)
-    best, best_obj, status = start, start_obj, "kept_cover"
-    best_scen: list[ScenarioFlow] | None = None
-    best_complete = True
-    tol = 1e-9 * max(1.0, abs(start_obj)) if np.isfinite(start_obj) else 0.0
-    if np.isfinite(obj) and np.isfinite(start_obj) and obj < start_obj - tol:
-        best, best_obj, best_scen, best_complete = sites, obj, scen, complete
-        status = "local_search"  # (the uncapacitated search's plan; not a time-out)
-    lower = (min(bound, best_obj) if np.isfinite(bound) and np.isfinite(best_obj)
-             else float("nan"))
-    proof_tol = 1e-6 * abs(best_obj) if np.isfinite(best_obj) else 0.0
-    if np.isfinite(lower) and lower >= best_obj - proof_tol:
-        status = "optimal"
-    elif _within(best_obj, lower, gap):
-        status = "within_gap"
+    # (local_search: the uncapacitated search's plan taken; not a time-out)
+    take, best_obj, lower, status = relaxed_choice(start_obj, obj, bound, gap)
+    best, best_scen, best_complete = (sites, scen, complete) if take else (start, None, True)
+    if not np.isfinite(best_obj):
+        lower = float("nan")
     logger.info("capacitated k-median (uncapacitated placement, capacity checked): %s, "
                 "objective %s (start %s), status %s", counted(p, "site"),
                 *(f"{v:.6g}" if np.isfinite(v) else "not computed" for v in (best_obj,
