@@ -218,3 +218,39 @@ def test_the_relaxed_placement_choice(start, obj, bound, gap, want):
     assert take == want[0] and status == want[3]
     assert best == pytest.approx(want[1], nan_ok=True)
     assert lower == pytest.approx(want[2], nan_ok=True)
+
+
+def test_the_flow_near_overloaded_sites_is_the_whole_programs():
+    """flow_latency_near_overloaded against the whole least-latency program (flow_latency)
+    on random instances where capacity binds: the same optimum (both nan when the sites
+    cannot carry the load); some need more than one round (a held site's points overload
+    another), some none (each point at its nearest site); a pair limit below the
+    program's gives nan and says so."""
+    from coverage.solvers.kmedian import flow_latency, flow_latency_near_overloaded
+
+    hows: list[str] = []
+    compared = 0
+    for seed in range(120):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(5, 60)), int(rng.integers(3, 12))
+        mask = rng.random((n, m)) < rng.uniform(0.1, 0.5)
+        mask[np.arange(n), rng.integers(0, m, n)] = True
+        latency = sp.csr_array(np.where(mask, rng.uniform(1, 30, (n, m)), 0.0))
+        sites = np.sort(rng.choice(m, int(rng.integers(2, m + 1)), replace=False))
+        load = rng.uniform(0, 10, n) * (rng.random(n) < 0.9)
+        w = rng.uniform(1, 100, n)
+        cap = rng.uniform(5, 60, m)
+        want = flow_latency(latency, sites, load, cap, w)
+        got, how = flow_latency_near_overloaded(latency, sites, load, cap, w)
+        assert got == pytest.approx(want, rel=1e-6, nan_ok=True), (seed, how)
+        if np.isfinite(want):
+            compared += 1
+            hows.append(how)
+            small, why = flow_latency_near_overloaded(latency, sites, load, cap, w,
+                                                      max_pairs=0)
+            if how != "each point at its nearest site":
+                assert np.isnan(small) and "more than 0" in why
+    assert compared >= 40
+    assert any(h == "each point at its nearest site" for h in hows)
+    assert any("1 round(s)" in h for h in hows)
+    assert any("round(s)" in h and "1 round(s)" not in h for h in hows)

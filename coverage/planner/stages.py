@@ -1523,42 +1523,32 @@ def capacitated_objective(problem: Problem, capacity: Any, sites: npt.ArrayLike,
     """The population-weighted p50 latency (ms x people) of the least-latency flow of every
     point's load to ``sites`` within their capacities, and how it was found: each point at
     its lowest-latency site when those loads fit every capacity (that flow is then the
-    least-latency one), else the linear program
-    (:func:`coverage.solvers.kmedian.flow_latency`) up to
-    :data:`MAX_PAIRS_LEAST_FLOW` pairs, within ``time_limit_s``; ``nan`` above or past
-    it."""
-    from ..solvers.capacitated import SITE_RTOL
-    from ..solvers.kmedian import flow_latency
+    least-latency one), else the linear program over the points near the sites capacity
+    binds (:func:`coverage.solvers.kmedian.flow_latency_near_overloaded`: the same
+    optimum) up to :data:`MAX_PAIRS_LEAST_FLOW` pairs, within ``time_limit_s``; ``nan``
+    above or past it."""
+    from ..solvers.kmedian import flow_latency_near_overloaded
 
     sites = np.asarray(sites, dtype=np.int64)
     pairs = chosen_pairs(problem, sites)
-    w = problem.population
-    load = np.asarray(capacity.load_rps, dtype=np.float64)
-    cap = np.asarray(capacity.cap_rps, dtype=np.float64)
-    row = pairs.row_of_entry()
-    if not len(row):
+    if not pairs.nnz:
         return 0.0, "no point in budget"
-    order = np.lexsort((pairs.p50_ms, row))  # by row, then by p50: each row's best first
-    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
-    rows, best_site = row[first], pairs.indices[first].astype(np.int64)
-    site_load = np.bincount(best_site, weights=load[rows], minlength=len(cap))
-    if np.all(site_load <= cap * (1 + SITE_RTOL)):
-        return float(np.sum(w[rows] * pairs.p50_ms[first])), "each point at its nearest site"
-    if pairs.nnz > MAX_PAIRS_LEAST_FLOW:
-        return float("nan"), (f"not computed: {pairs.nnz:,} pairs, more than "
-                              f"{MAX_PAIRS_LEAST_FLOW:,}")
     limit = float(time_limit_s)
-    if not limit >= MIN_LP_TIME_S:  # the placement's time is up: no program past it
-        return float("nan"), ("not computed: the placement's time limit was reached "
-                              "(--kmedian-time-limit-s)")
-    value = flow_latency(pairs.values("p50_ms"), sites, load, cap, w, time_limit_s=limit)
-    return value, ("the least-latency flow (linear program)" if np.isfinite(value) else
-                   f"not computed: its linear program did not finish in {limit:.3g} s "
-                   "(--kmedian-time-limit-s)")
+    # the placement's time is up: no program past it (the nearest sites still)
+    value, how = flow_latency_near_overloaded(
+        pairs.values("p50_ms"), sites, capacity.load_rps, capacity.cap_rps,
+        problem.population, time_limit_s=limit if limit >= MIN_LP_TIME_S else 0.0,
+        max_pairs=MAX_PAIRS_LEAST_FLOW)
+    if how == "not computed: the time limit was reached":
+        how = "not computed: the placement's time limit was reached (--kmedian-time-limit-s)"
+    elif how.startswith("not computed: its linear program ended time_limit"):
+        how = (f"not computed: its linear program did not finish in {limit:.3g} s "
+               "(--kmedian-time-limit-s)")
+    return value, how
 
 
-#: Most (point, chosen site) pairs :func:`capacitated_objective` solves its linear program
-#: for.
+#: Most (point, chosen site) pairs of :func:`capacitated_objective`'s linear program (the
+#: pairs of the points near the sites capacity binds, not all the plan's).
 MAX_PAIRS_LEAST_FLOW = 1_000_000
 #: Least time left for :func:`capacitated_objective`'s linear program, s (less: not run).
 MIN_LP_TIME_S = 0.5

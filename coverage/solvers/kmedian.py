@@ -712,6 +712,94 @@ def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
                            np.asarray(sites, dtype=np.int64), time_limit_s)
 
 
+def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
+                                 point_load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
+                                 weights: npt.ArrayLike | None = None,
+                                 time_limit_s: float = 60.0,
+                                 max_pairs: int | None = None) -> tuple[float, str]:
+    """:func:`flow_latency` with the capacity rows of the sites that need them only: the
+    same optimum on national plans whose pairs are too many for the whole program.
+
+    Each row at its lowest-latency open site is the least-latency flow when those loads
+    fit every capacity. Otherwise the sites they overload are *held*: the program keeps
+    the rows with an open pair at a held site (all their open pairs) and the capacity
+    rows of the held sites; every other row stays at its lowest-latency site. That
+    program drops capacity rows, so it is a relaxation, and its rows left out are at
+    their optimum in it (no capacity row touches them). When its flow with those rows
+    fits every capacity it is the least-latency flow; otherwise the sites it overloads
+    are held too, and again.
+
+    Parameters
+    ----------
+    latency, sites, point_load_rps, cap_rps, weights, time_limit_s
+        As for :func:`flow_latency` (the time limit for the rounds together).
+    max_pairs : int, optional
+        Most (row, open site) pairs of a round's program; above, ``nan``.
+
+    Returns
+    -------
+    objective : float
+        ``nan`` when not found (see ``how``).
+    how : str
+        How it was found, or why not.
+    """
+    from .capacitated import SITE_RTOL
+
+    t0 = time.perf_counter()
+    indptr, indices, entry_latency, _, w, _, _ = _inputs(latency, weights, 0, None)
+    load = np.asarray(point_load_rps, dtype=np.float64)
+    cap = np.asarray(cap_rps, dtype=np.float64)
+    m = len(cap)
+    open_ = np.zeros(m, dtype=bool)
+    open_[np.asarray(sites, dtype=np.int64)] = True
+    n = len(indptr) - 1
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    keep = open_[indices]
+    row, col, lat = row[keep], indices[keep], entry_latency[keep]
+    if not len(row):
+        return 0.0, "no point within budget of a site"
+    order = np.lexsort((lat, row))  # each row's lowest latency first
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+    near_row, near_col, near_lat = row[first], col[first], lat[first]
+    near_cost = w[near_row] * near_lat
+    near_load = np.bincount(near_col, weights=load[near_row], minlength=m)
+    held = near_load > cap * (1 + SITE_RTOL)
+    if not held.any():
+        return float(near_cost.sum()), "each point at its nearest site"
+    rounds = 0
+    while True:
+        rounds += 1
+        touch = np.zeros(n, dtype=bool)
+        touch[row[held[col]]] = True
+        pick = touch[row]
+        if max_pairs is not None and int(pick.sum()) > max_pairs:
+            return float("nan"), (f"not computed: {int(pick.sum()):,} pairs near the "
+                                  f"{int(held.sum()):,} sites capacity binds, more than "
+                                  f"{max_pairs:,}")
+        left = float(time_limit_s) - (time.perf_counter() - t0)
+        if left <= 0:
+            return float("nan"), "not computed: the time limit was reached"
+        sub_rows = np.flatnonzero(touch)
+        remap = np.full(n, -1)
+        remap[sub_rows] = np.arange(len(sub_rows))
+        r_sub, c_sub = remap[row[pick]], col[pick]
+        sub_ptr = np.r_[0, np.cumsum(np.bincount(r_sub, minlength=len(sub_rows)))]
+        # only the held sites' capacity rows: the others' capacity is not a constraint
+        got = _least_latency_lp(sub_ptr, c_sub, lat[pick], w[sub_rows], load[sub_rows],
+                                np.where(held, cap, np.inf), m, np.flatnonzero(open_), left)
+        if got.status != "optimal":
+            return float("nan"), f"not computed: its linear program ended {got.status}"
+        out = ~touch[near_row]
+        site_load = (np.bincount(near_col[out], weights=load[near_row[out]], minlength=m)
+                     + np.bincount(got.site, weights=got.flow_rps, minlength=m))
+        over = (site_load > cap * (1 + SITE_RTOL)) & ~held
+        if not over.any():
+            return (float(near_cost[out].sum() + got.objective),
+                    f"the least-latency flow (linear program near the {int(held.sum()):,} "
+                    f"sites capacity binds, {rounds} round(s))")
+        held |= over
+
+
 def _flow_objective(indptr, indices, entry_latency, w, load, cap, m, sites,
                     time_limit_s: float = 60.0) -> float:
     """:func:`flow_latency` on :func:`_inputs`' arrays (``nan`` also when HiGHS does not
@@ -772,11 +860,13 @@ def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
     remap = np.full(n, -1)
     remap[served] = np.arange(len(served))
     a_assign = sp.csr_array((np.ones(k), (remap[r], np.arange(k))), shape=(len(served), k))
-    used = np.unique(col)
+    finite = np.isfinite(cap[col])  # an infinite capacity: no row
+    used = np.unique(col[finite])
     site_row = np.full(m, -1)
     site_row[used] = np.arange(len(used))
     own = np.where(cap[col] > 0, cap[col], 1.0)  # (capacity 0: the pair's upper bound is 0)
-    a_cap = sp.csr_array((load[r] / own, (site_row[col], np.arange(k))),
+    a_cap = sp.csr_array((load[r][finite] / own[finite],
+                          (site_row[col[finite]], np.flatnonzero(finite))),
                          shape=(len(used), k))
     upper = np.where((cap[col] > 0) | (load[r] <= 0), 1.0, 0.0)
     res = milp(w[r] * lat, constraints=[
