@@ -787,8 +787,12 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
         r_sub, c_sub = remap[row[pick]], col[pick]
         sub_ptr = np.r_[0, np.cumsum(np.bincount(r_sub, minlength=len(sub_rows)))]
         # only the held sites' capacity rows: the others' capacity is not a constraint
+        t = time.perf_counter()
         got = _least_latency_lp(sub_ptr, c_sub, lat[pick], w[sub_rows], load[sub_rows],
                                 np.where(held, cap, np.inf), m, np.flatnonzero(open_), left)
+        logger.info("least-latency flow round %d: %d held site(s), %s point(s), %s pairs, "
+                    "%s in %.1f s", rounds, int(held.sum()), f"{len(sub_rows):,}",
+                    f"{len(r_sub):,}", got.status, time.perf_counter() - t)
         if got.status != "optimal":
             return float("nan"), f"not computed: its linear program ended {got.status}"
         out = ~touch[near_row]
