@@ -370,3 +370,36 @@ def test_compare_sites_keep_the_worst_load_and_give_the_sized_one():
                        rtol=1e-9)
     target = c.document["assumptions"]["target_utilisation"]
     assert (t["utilisation_worst"] <= target * (1 + 1e-9)).all()
+
+
+@pytest.mark.parametrize("start_hops", [2, None])
+def test_a_site_without_capacity_is_never_given_a_rounding_remainder(start_hops):
+    """Tester 139: the max-flow check placed a float remainder (1e-16) on a site of size 0,
+    which failed the site test (relative to 0), and a feasible plan read "error"."""
+    mask = np.array([[1, 1, 1, 0, 1], [1, 0, 1, 1, 0]], dtype=bool)
+    load = np.array([0.6527754099873045, 8.086027169993683])
+    cap = np.array([0.0, *[304.0880030722222] * 4])
+    got = least_capacity(sp.csr_array(mask), load, cap, np.arange(5), 1,
+                         start_hops=start_hops)
+    want = dense_least(mask, load, cap, list(range(5)), 1, None)
+    assert got.status == "optimal" and got.total_rps == pytest.approx(want, rel=1e-9)
+    assert got.need_rps[0] == 0
+    assert nx_carries(mask, load, got.need_rps, 1)
+
+
+def test_a_witness_column_past_the_capacities_is_never_open():
+    """The reach may carry a witness column past ``cap_rps`` (the docstring's contract):
+    it was handed to the check without a size and crashed (tester 139)."""
+    mask = np.array([[1, 1, 0], [1, 1, 1], [1, 1, 0]], dtype=bool)
+    got = least_capacity(sp.csr_array(mask), [1.0, 2.0, 3.0], [100.0, 100.0], [0, 1], 1)
+    assert got.status == "optimal" and got.need_rps.tolist() == [6.0, 6.0]
+
+
+def test_no_open_site_for_a_loaded_point_is_infeasible():
+    """No site chosen and a point with load and a candidate in budget: not optimal at zero
+    sizes (tester 139); a point with no candidate at all is excused."""
+    mask = np.array([[1, 0], [0, 0]], dtype=bool)
+    assert least_capacity(sp.csr_array(mask), [5.0, 1.0], [10.0, 10.0], [], 1
+                          ).status == "infeasible"
+    assert least_capacity(sp.csr_array(mask), [0.0, 1.0], [10.0, 10.0], [], 1
+                          ).status == "optimal"

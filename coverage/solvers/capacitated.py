@@ -413,8 +413,11 @@ def _place_rest(pair_i: npt.NDArray[np.int64], pair_j: npt.NDArray[np.int64],
     rounding remainder; each site then held to :data:`SITE_RTOL` of its capacity) put
     on its pair with the most spare capacity; returns the new pair flows."""
     room = usable_rps - np.bincount(pair_j, flow_rps, minlength=len(usable_rps))
-    # the pair of each short point whose site has the most room (+1: every pair counts)
-    score = sp.csr_array((room[pair_j] - room.min() + 1.0, (pair_i, np.arange(len(pair_i)))),
+    # the pair of each short point whose site has the most room (+2: every pair counts),
+    # never a site without capacity while one with some is in reach (1e-16 put on a
+    # site of size 0 failed the site check, relative to 0: tester 139)
+    score = np.where(usable_rps[pair_j] > 0, room[pair_j] - room.min() + 2.0, 1.0)
+    score = sp.csr_array((score, (pair_i, np.arange(len(pair_i)))),
                          shape=(len(short_rps), len(pair_i)))
     rows = np.flatnonzero((short_rps > 0) & (np.bincount(pair_i, minlength=len(short_rps)) > 0))
     best = np.asarray(score[rows].argmax(axis=1)).ravel()

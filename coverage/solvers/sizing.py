@@ -201,7 +201,9 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         return SizingResult(status, need, bound, n_scen, entries, time.perf_counter() - t0,
                             {**info, "rounds": rounds})
 
-    if not len(chosen):
+    if not len(chosen):  # a loaded point with a candidate in budget is not excused
+        if np.any((load > 0) & (np.diff(a.indptr) > 0)):
+            return result("infeasible", n_scen=1, message="no open site")
         return result("optimal", np.zeros(m), 0.0, 1)
     dom = None if domains is None else np.asarray(domains, dtype=object)
     listed, complete = failure_scenarios(chosen, int(failures), dom, limit=int(limit),
@@ -259,8 +261,10 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         solve_s = time.perf_counter() - t
         # every scenario at the sizes (the program's own whole ones carry by construction)
         t = time.perf_counter()
+        sizes = np.zeros(max(a.shape[1], m))  # (a witness column past cap_rps: size 0)
+        sizes[:m] = need
         flows, checked, finished = check_scenarios_until(
-            a, load, need, chosen, int(failures), domains=dom, limit=int(limit),
+            a, load, sizes, chosen, int(failures), domains=dom, limit=int(limit),
             stop_after=None if every else int(per_round), deadline=deadline)
         # (with every scenario in the program, all those short grow at once: the check
         # is a max-flow each, the program far more)
