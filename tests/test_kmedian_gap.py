@@ -241,12 +241,12 @@ def test_the_flow_near_overloaded_sites_is_the_whole_programs():
         w = rng.uniform(1, 100, n)
         cap = rng.uniform(5, 60, m)
         want = flow_latency(latency, sites, load, cap, w)
-        got, how = flow_latency_near_overloaded(latency, sites, load, cap, w)
+        got, how, _ = flow_latency_near_overloaded(latency, sites, load, cap, w)
         assert got == pytest.approx(want, rel=1e-6, nan_ok=True), (seed, how)
         if np.isfinite(want):
             compared += 1
             hows.append(how)
-            small, why = flow_latency_near_overloaded(latency, sites, load, cap, w,
+            small, why, _ = flow_latency_near_overloaded(latency, sites, load, cap, w,
                                                       max_pairs=0)
             if how != "each point at its nearest site":
                 assert np.isnan(small) and "more than 0" in why

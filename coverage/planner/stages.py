@@ -1535,14 +1535,14 @@ def capacitated_objective(problem: Problem, capacity: Any, sites: npt.ArrayLike,
         return 0.0, "no point in budget"
     limit = float(time_limit_s)
     # the placement's time is up: no program past it (the nearest sites still)
-    value, how = flow_latency_near_overloaded(
+    value, how, status = flow_latency_near_overloaded(
         pairs.values("p50_ms"), sites, capacity.load_rps, capacity.cap_rps,
         problem.population, time_limit_s=limit if limit >= MIN_LP_TIME_S else 0.0,
         max_pairs=MAX_PAIRS_LEAST_FLOW)
-    if how == "not computed: the time limit was reached":
-        how = "not computed: the placement's time limit was reached (--kmedian-time-limit-s)"
-    elif how.startswith("not computed: its linear program ended time_limit"):
+    if status == "time_limit":  # (the option that sets it, in the user's words)
         how = (f"not computed: its linear program did not finish in {limit:.3g} s "
+               "(--kmedian-time-limit-s)" if limit >= MIN_LP_TIME_S else
+               "not computed: the placement's time limit was reached "
                "(--kmedian-time-limit-s)")
     return value, how
 

@@ -716,7 +716,7 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
                                  point_load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                                  weights: npt.ArrayLike | None = None,
                                  time_limit_s: float = 60.0,
-                                 max_pairs: int | None = None) -> tuple[float, str]:
+                                 max_pairs: int | None = None) -> tuple[float, str, str]:
     """:func:`flow_latency` with the capacity rows of the sites that need them only: the
     same optimum on national plans whose pairs are too many for the whole program.
 
@@ -744,6 +744,9 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
         ``nan`` when not found (see ``how``).
     how : str
         How it was found, or why not.
+    status : str
+        ``"optimal"``; ``"too_large"`` (above ``max_pairs``), ``"time_limit"`` or the
+        linear program's status (:class:`LatencyFlow`).
     """
     from .capacitated import SITE_RTOL
 
@@ -759,15 +762,15 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
     keep = open_[indices]
     row, col, lat = row[keep], indices[keep], entry_latency[keep]
     if not len(row):
-        return 0.0, "no point within budget of a site"
-    order = np.lexsort((lat, row))  # each row's lowest latency first
-    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+        return 0.0, "no point within budget of a site", "optimal"
+    # each row's first open entry: its lowest latency (_inputs sorts every row by it)
+    first = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     near_row, near_col, near_lat = row[first], col[first], lat[first]
     near_cost = w[near_row] * near_lat
     near_load = np.bincount(near_col, weights=load[near_row], minlength=m)
     held = near_load > cap * (1 + SITE_RTOL)
     if not held.any():
-        return float(near_cost.sum()), "each point at its nearest site"
+        return float(near_cost.sum()), "each point at its nearest site", "optimal"
     rounds = 0
     while True:
         rounds += 1
@@ -777,10 +780,10 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
         if max_pairs is not None and int(pick.sum()) > max_pairs:
             return float("nan"), (f"not computed: {int(pick.sum()):,} pairs of the points "
                                   f"whose nearest site is one of the {int(held.sum()):,} "
-                                  f"capacity binds, more than {max_pairs:,}")
+                                  f"capacity binds, more than {max_pairs:,}"), "too_large"
         left = float(time_limit_s) - (time.perf_counter() - t0)
         if left <= 0:
-            return float("nan"), "not computed: the time limit was reached"
+            return float("nan"), "not computed: the time limit was reached", "time_limit"
         sub_rows = np.flatnonzero(touch)
         remap = np.full(n, -1)
         remap[sub_rows] = np.arange(len(sub_rows))
@@ -794,7 +797,8 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
                     "%s in %.1f s", rounds, int(held.sum()), f"{len(sub_rows):,}",
                     f"{len(r_sub):,}", got.status, time.perf_counter() - t)
         if got.status != "optimal":
-            return float("nan"), f"not computed: its linear program ended {got.status}"
+            return (float("nan"), f"not computed: its linear program ended {got.status}",
+                    got.status)
         out = ~touch[near_row]
         site_load = (np.bincount(near_col[out], weights=load[near_row[out]], minlength=m)
                      + np.bincount(got.site, weights=got.flow_rps, minlength=m))
@@ -803,7 +807,7 @@ def flow_latency_near_overloaded(latency: sp.sparray | sp.spmatrix, sites: npt.A
             return (float(near_cost[out].sum() + got.objective),
                     f"the least-latency flow (linear program over the points whose nearest "
                     f"site is one of the {int(held.sum()):,} capacity binds, {rounds} "
-                    "round(s))")
+                    "round(s))", "optimal")
         held |= over
 
 

@@ -41,9 +41,9 @@ Why local: a national plan at 30 ms is one or a few large components, so a scena
 its whole component holds every pair of the plan; Brazil's demo at N-1 (349 sites, 350
 scenarios) had 1.6 million flow variables and took 150 s, the United States' 240-320 s,
 and India's was above :data:`MAX_SIZING_ENTRIES` (not computed). With blocks of 2 steps,
-grown where short (hand runs, 2026-12-05, the same optimum to 1e-9 each): Brazil 10.8 s
-(3 rounds, 138,846 variables), the United States 17.1 s, India 18.2 s, Germany 10.1 s
-(15.6 s for its whole components).
+grown where short (hand runs of this step alone, 2026-12-05, the same optimum to 1e-9
+each): Brazil 11.1 s (3 rounds, 138,846 variables), the United States 29.5 s, India 18.9 s,
+Germany 10.7 s (15.6 s for its whole components).
 
 The flows are written as shares of each point's load and the capacity rows as shares of
 each site's own capacity (a load of 1e-10 next to one of 1e6 would otherwise fall below
@@ -212,17 +212,18 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         return result("scenarios_cut", n_scen=len(listed))
     comps = plan_components(a, chosen)
     known = {tuple(sorted(int(x) for x in f)) for f in listed}
-    subset: list[tuple[int, ...]] = [()]
     every = len(listed) <= all_at_once
     if every:  # the binding ones are most of them (N-1: 40 of 58 on Germany's demo; hand
         # run on a shared machine, one instance)
         first = listed
+    start = None if start_hops is None else max(int(start_hops), 1)
+    # the program's scenarios and their steps (None: the whole components; normal
+    # operation always)
+    hops: dict[tuple[int, ...], int | None] = {(): None}
     for f in first:
         key = tuple(sorted(int(x) for x in f))
-        if key and key in known and key not in subset:
-            subset.append(key)
-    start = None if start_hops is None else max(int(start_hops), 1)
-    hops: dict[tuple[int, ...], int | None] = {key: start if key else None for key in subset}
+        if key and key in known:
+            hops.setdefault(key, start)
     whole: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], sp.csr_array]] = {}
     blocks: dict[tuple[int, ...], tuple[npt.NDArray[np.int64], sp.csr_array]] = {}
     built: dict[tuple[int, ...], int | None] = {}
@@ -299,11 +300,10 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
             return result("error", n_scen=len(listed), entries=entries,
                           message="a scenario of the program is short at its own sizes")
         for key in grow:
-            hops[key] = 2 * int(hops[key] or 1)
+            hops[key] = 2 * (hops[key] or 1)
         grown += len(grow)
         for key in new:
             hops[key] = start
-        subset += new
 
 
 def neighbourhood(reach: sp.csr_array, keep: npt.NDArray[np.int64], block: sp.csr_array,
@@ -318,7 +318,7 @@ def neighbourhood(reach: sp.csr_array, keep: npt.NDArray[np.int64], block: sp.cs
     f = np.asarray(failed, dtype=np.int64)
     dead = np.zeros(width, dtype=bool)
     dead[f[(f >= 0) & (f < width)]] = True
-    # int32 counts: int8 ones overflowed past 127 points of a site
+    # (int32 counts: int8 would wrap past 127 points of a site)
     sub = sp.csr_array(reach[keep], dtype=np.int32)
     near = np.asarray(sub @ dead.astype(np.int32)).ravel() > 0
     pattern = sp.csr_array((np.ones(block.nnz, dtype=np.int32), block.indices, block.indptr),
