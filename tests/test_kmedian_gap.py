@@ -220,13 +220,43 @@ def test_the_relaxed_placement_choice(start, obj, bound, gap, want):
     assert lower == pytest.approx(want[2], nan_ok=True)
 
 
+def dense_flow(latency, sites, load, cap, w) -> float:
+    """The least-latency flow's objective by a dense LP of scipy's linprog, built here
+    from the definition (every stored pair of an open site; a capacity row per open site
+    of finite capacity, none for an infinite one; nothing left out, no starting basis):
+    ``nan`` when the open sites cannot carry the load."""
+    from scipy.optimize import linprog
+
+    dense = latency.toarray()
+    pairs = [(i, j) for i in range(dense.shape[0]) for j in sites if dense[i, j] > 0]
+    if not pairs:
+        return 0.0
+    rows = sorted({i for i, _ in pairs})
+    c = [w[i] * dense[i, j] for i, j in pairs]
+    a_eq = [[float(i == r) for i, _ in pairs] for r in rows]
+    capped = [j for j in sites if np.isfinite(cap[j])]
+    a_ub = [[load[i] if j == s else 0.0 for i, j in pairs] for s in capped] or None
+    res = linprog(c, A_ub=a_ub, b_ub=[cap[j] for j in capped] or None, A_eq=a_eq,
+                  b_eq=np.ones(len(rows)), bounds=(0, 1), method="highs")
+    return float(res.fun) if res.status == 0 else float("nan")
+
+
 def test_the_flow_near_overloaded_sites_is_the_whole_programs():
-    """flow_latency_near_overloaded against the whole least-latency program (flow_latency)
-    on random instances where capacity binds: the same optimum (both nan when the sites
+    """flow_latency_near_overloaded and flow_latency (the whole program) against a dense
+    LP built from the definition, on random instances where capacity binds, some sites
+    without capacity (0) or without a limit (inf): the same optimum (nan when the sites
     cannot carry the load); some need more than one round (a held site's points overload
-    another), some none (each point at its nearest site); a pair limit below the
-    program's gives nan and says so."""
-    from coverage.solvers.kmedian import flow_latency, flow_latency_near_overloaded
+    another; each round starts from the last one's basis), some none (each point at its
+    nearest site); a pair limit below the program's gives nan and says so."""
+    from coverage.solvers.kmedian import (
+        flow_latency,
+        flow_latency_near_overloaded,
+        least_latency_flow_near_overloaded,
+    )
+
+    def nearest_latency(latency, sites):
+        dense = latency.toarray()[:, sites]
+        return np.where(dense > 0, dense, np.inf).min(axis=1)
 
     hows: list[str] = []
     compared = 0
@@ -240,9 +270,29 @@ def test_the_flow_near_overloaded_sites_is_the_whole_programs():
         load = rng.uniform(0, 10, n) * (rng.random(n) < 0.9)
         w = rng.uniform(1, 100, n)
         cap = rng.uniform(5, 60, m)
-        want = flow_latency(latency, sites, load, cap, w)
+        if seed % 5 == 1:
+            cap[rng.integers(0, m)] = np.inf
+        if seed % 7 == 2:
+            cap[rng.integers(0, m)] = 0.0
+        want = dense_flow(latency, sites, load, cap, w)
+        assert flow_latency(latency, sites, load, cap, w) == pytest.approx(
+            want, rel=1e-6, nan_ok=True), seed
         got, how, _ = flow_latency_near_overloaded(latency, sites, load, cap, w)
         assert got == pytest.approx(want, rel=1e-6, nan_ok=True), (seed, how)
+        flow, _ = least_latency_flow_near_overloaded(latency, sites, load, cap, w)
+        if np.isfinite(want):  # its flow: every load carried, within capacity, at `want`
+            served = (latency.toarray()[:, sites] > 0).any(axis=1)
+            np.testing.assert_allclose(np.bincount(flow.point, flow.flow_rps, minlength=n),
+                                       np.where(served, load, 0.0), rtol=1e-9, atol=1e-12)
+            assert np.all(np.isin(flow.site, sites))
+            assert np.all(latency.toarray()[flow.point, flow.site] > 0)
+            assert np.all(np.bincount(flow.site, flow.flow_rps, minlength=m)
+                          <= cap * (1 + 1e-6) + 1e-12)
+            share = flow.flow_rps / load[flow.point]
+            at = float(np.sum(w[flow.point] * share * latency.toarray()[flow.point, flow.site])
+                       + w[served & (load == 0)] @ nearest_latency(latency, sites)[
+                           served & (load == 0)])
+            assert at == pytest.approx(want, rel=1e-6), seed
         if np.isfinite(want):
             compared += 1
             hows.append(how)
@@ -253,4 +303,4 @@ def test_the_flow_near_overloaded_sites_is_the_whole_programs():
     assert compared >= 40
     assert any(h == "each point at its nearest site" for h in hows)
     assert any("1 round(s)" in h for h in hows)
-    assert any("round(s)" in h and "1 round(s)" not in h for h in hows)
+    assert sum("round(s)" in h and "1 round(s)" not in h for h in hows) >= 5

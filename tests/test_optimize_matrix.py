@@ -379,3 +379,38 @@ def test_solve_milp_statuses_against_hand_solutions():
     bad = solve_milp([1.0, 1.0], [True, False], sp.csr_array(np.ones((1, 2))), [3.0],
                      [np.inf], time_limit_s=10)
     assert bad.status == "infeasible" and bad.x is None
+
+
+def test_solve_milp_starting_basis_and_final_basis():
+    """A continuous model solved from a starting basis (each point at its cheapest site:
+    dual feasible; and a singular one: all four columns basic, their rows dependent)
+    ends at the same hand optimum as from HiGHS's own start, and returns its final basis
+    (as many basic as rows), which solves the model again; a basis of the wrong shape is
+    refused."""
+    from coverage.solvers.highs import AT_LOWER, BASIC, solve_milp
+
+    # two points, two sites, capacity 1 each: point 0 (load 1) prefers site 0 (cost 1
+    # against 4), point 1 (load 1) prefers site 0 too (2 against 3): by hand, point 0 at
+    # site 0 and point 1 at site 1: 1 + 3 = 4 (the other way, 4 + 2 = 6)
+    cost = np.array([1.0, 4.0, 2.0, 3.0])  # columns (0,0) (0,1) (1,0) (1,1)
+    a = sp.csr_array(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0],
+                               [1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]]))
+    lower, upper = [1.0, 1.0, -np.inf, -np.inf], [1.0, 1.0, 1.0, 1.0]
+    cheapest = (np.array([BASIC, AT_LOWER, BASIC, AT_LOWER]),
+                np.array([AT_LOWER, AT_LOWER, BASIC, BASIC]))
+    no_rows = (np.array([BASIC, BASIC, BASIC, BASIC]), np.full(4, AT_LOWER))
+    results = [solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
+                          presolve=False, start_basis=start, return_basis=True)
+               for start in (None, cheapest, no_rows)]
+    for res in results:
+        assert res.status == "optimal" and res.objective == pytest.approx(4.0)
+        np.testing.assert_allclose(res.x, [1.0, 0.0, 0.0, 1.0], atol=1e-9)
+        cols, rows = res.basis
+        assert len(cols) == 4 and len(rows) == 4
+        assert np.count_nonzero(cols == BASIC) + np.count_nonzero(rows == BASIC) == 4
+    again = solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
+                       presolve=False, start_basis=results[1].basis)
+    assert again.objective == pytest.approx(4.0) and again.basis is None
+    with pytest.raises(ValueError, match="a basis of 3 columns"):
+        solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
+                   start_basis=(np.zeros(3), np.zeros(4)))

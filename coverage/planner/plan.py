@@ -2303,9 +2303,9 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     return got.need_rps, info
 
 
-#: Most (point, chosen site) pairs the least-latency most even flow's linear program is
-#: solved for (:func:`capacity_outputs`); above, ``flows.csv`` keeps the max-flow's flow.
-#: (Tester 129, 2 shared cores: 921,508 pairs took 30 s, 1,982,191 took 101 s.)
+#: Most (point, chosen site) pairs of the least-latency most even flow's linear program
+#: (:func:`capacity_outputs`; the pairs of the points near the sites the level binds, not
+#: all the plan's); above, ``flows.csv`` keeps the max-flow's flow.
 MAX_PAIRS_EVEN_FLOW = 1_000_000
 
 
@@ -2315,27 +2315,20 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
                                         str]:
     """Of the normal-operation flows within ``u_even`` x every site's capacity (the most
     even level), the one of least population-weighted p50 latency
-    (:func:`coverage.solvers.kmedian.least_latency_flow` on the original points, within
-    the run's ``time_limit_s``), as ``(point, site, flow_rps)``, and the text
-    ``summary.json`` gives the flow; ``None`` (the max-flow's flow kept) when the level is
-    unknown, the pairs are too many, the program stops at its time limit, or its flow is
-    not within ``u_even`` x capacity to the check's tolerance."""
+    (:func:`coverage.solvers.kmedian.least_latency_flow_near_overloaded` on the original
+    points, within the run's ``time_limit_s``), as ``(point, site, flow_rps)``, and the
+    text ``summary.json`` gives the flow; ``None`` (the max-flow's flow kept) when the
+    level is unknown, its program's pairs are more than :data:`MAX_PAIRS_EVEN_FLOW`, it
+    stops at its time limit, or its flow is not within ``u_even`` x capacity to the
+    check's tolerance."""
     from ..solvers.capacitated import SITE_RTOL
-    from ..solvers.kmedian import least_latency_flow
+    from ..solvers.kmedian import least_latency_flow_near_overloaded
 
     kept = "the most even flow (a max-flow at the most even level: {}), not latency-optimised"
     if not normal.load_rps > 0:  # (tester 129: it named a flow that carries nothing)
         return None, "none: no load within reach of the chosen sites"
     if not (normal.feasible and np.isfinite(u_even)):
         return None, kept.format("the sites do not carry the load")
-    is_chosen = np.zeros(pairs.n_sites, dtype=bool)
-    is_chosen[chosen] = True
-    n_pairs = int(is_chosen[pairs.indices].sum())
-    if n_pairs > MAX_PAIRS_EVEN_FLOW:
-        logger.info("capacity: flows.csv keeps the max-flow's most even flow: %s pairs with "
-                    "the chosen sites, more than %s for its least-latency program",
-                    f"{n_pairs:,}", f"{MAX_PAIRS_EVEN_FLOW:,}")
-        return None, kept.format(f"{n_pairs:,} pairs, more than {MAX_PAIRS_EVEN_FLOW:,}")
     level = np.asarray(capacity.cap_rps, dtype=np.float64) * u_even
     load = np.asarray(capacity.load_rps, dtype=np.float64)
     pop = problem.population
@@ -2343,8 +2336,9 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
     # the mean person's share, so that it too goes to its nearest site with room
     per_rps = float(pop.sum() / load.sum()) if load.sum() > 0 and pop.sum() > 0 else 1.0
     limit = max(float(problem.config.time_limit_s), 1.0)
-    got = least_latency_flow(pairs.values("p50_ms"), chosen, load, level,
-                             weights=pop + 1e-6 * per_rps * load, time_limit_s=limit)
+    got, how = least_latency_flow_near_overloaded(
+        pairs.values("p50_ms"), chosen, load, level, weights=pop + 1e-6 * per_rps * load,
+        time_limit_s=limit, max_pairs=MAX_PAIRS_EVEN_FLOW)
     if got.status == "optimal":
         site_load = np.bincount(got.site, weights=got.flow_rps, minlength=len(level))
         if np.all(site_load[chosen] <= level[chosen] * (1 + SITE_RTOL)):
@@ -2355,6 +2349,8 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
     elif got.status == "time_limit":
         why = (f"its least-latency program did not finish within {limit:g} s "
                "(--time-limit-s)")
+    elif got.status == "too_large":
+        why = how.removeprefix("not computed: ")
     else:
         why = f"its least-latency program ended {got.status}"
     logger.warning("capacity: flows.csv keeps the max-flow's most even flow: %s", why)

@@ -26,7 +26,8 @@ from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MilpResult", "lp_model", "new_highs", "set_option", "solve_milp"]
+__all__ = ["AT_LOWER", "AT_UPPER", "BASIC", "MilpResult", "lp_model", "new_highs", "set_option",
+           "solve_milp"]
 
 
 @functools.cache
@@ -147,6 +148,39 @@ def lp_model(
     return lp
 
 
+#: HiGHS's basis statuses (``highspy.HighsBasisStatus``) as :func:`solve_milp`'s
+#: ``start_basis`` and :attr:`MilpResult.basis` write them.
+AT_LOWER, BASIC, AT_UPPER = 0, 1, 2
+
+
+def _set_basis(h: Any, lp: Any, col_status: npt.ArrayLike, row_status: npt.ArrayLike) -> None:
+    """Give ``h`` (holding ``lp``) the starting basis :func:`solve_milp` describes."""
+    import highspy
+
+    col_status = np.asarray(col_status, dtype=np.int8)
+    row_status = np.asarray(row_status, dtype=np.int8)
+    if (len(col_status), len(row_status)) != (lp.num_col_, lp.num_row_):
+        raise ValueError(f"a basis of {len(col_status)} columns and {len(row_status)} rows "
+                         f"for a model of {lp.num_col_} and {lp.num_row_}")
+    names = np.array([highspy.HighsBasisStatus(code) for code in (AT_LOWER, BASIC, AT_UPPER)],
+                     dtype=object)
+    basis = highspy.HighsBasis()
+    basis.col_status = list(names[col_status])
+    basis.row_status = list(names[row_status])
+    basis.valid = True
+    if h.setBasis(basis) != highspy.HighsStatus.kOk:
+        logger.info("HiGHS did not take the starting basis: it starts from its own")
+
+
+def _basis(h: Any) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]] | None:
+    """HiGHS's current basis as :attr:`MilpResult.basis` (None when it has none)."""
+    basis = h.getBasis()
+    if not basis.valid:
+        return None
+    return (np.fromiter(map(int, basis.col_status), dtype=np.int8, count=len(basis.col_status)),
+            np.fromiter(map(int, basis.row_status), dtype=np.int8, count=len(basis.row_status)))
+
+
 @dataclass(frozen=True)
 class MilpResult:
     """Result of :func:`solve_milp` (a minimisation).
@@ -164,6 +198,9 @@ class MilpResult:
         HiGHS's proven lower bound on the optimum (``-inf`` when it has none).
     message : str
         HiGHS's model status, in its words.
+    basis : (numpy.ndarray, numpy.ndarray) or None
+        The final basis of a continuous model, as ``start_basis`` takes it, when
+        ``return_basis``; else None.
     """
 
     status: str
@@ -171,6 +208,7 @@ class MilpResult:
     objective: float
     dual_bound: float
     message: str
+    basis: tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]] | None = None
 
 
 def solve_milp(
@@ -185,6 +223,8 @@ def solve_milp(
     time_limit_s: float,
     presolve: bool = True,
     options: dict[str, Any] | None = None,
+    start_basis: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    return_basis: bool = False,
 ) -> MilpResult:
     """``min c.x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``, ``x_j``
     integer where ``integrality[j]``, with HiGHS's relative and absolute gaps at zero.
@@ -214,6 +254,17 @@ def solve_milp(
         than it saves).
     options : dict, optional
         Further HiGHS options (:func:`set_option`: an option this HiGHS lacks is skipped).
+    start_basis : (array_like of int, array_like of int), optional
+        A starting simplex basis for a continuous model: the status of every column and
+        of every row (its slack), :data:`AT_LOWER`, :data:`BASIC` or :data:`AT_UPPER`,
+        as many basic as there are rows. A dual-feasible one (each equality row's cheapest
+        column basic, say, or the optimal basis of a smaller model of the same kind) lets
+        the dual simplex start from it instead of from scratch: on the least-latency flows,
+        a few thousand iterations instead of 80,000
+        (:func:`coverage.solvers.kmedian.least_latency_flow`). HiGHS rejects a singular
+        one (logged) and starts from its own.
+    return_basis : bool, default False
+        Return the final basis of a continuous model (:attr:`MilpResult.basis`).
 
     Returns
     -------
@@ -232,6 +283,8 @@ def solve_milp(
     for option, value in (options or {}).items():
         set_option(h, option, value)
     h.passModel(lp)
+    if start_basis is not None:
+        _set_basis(h, lp, *start_basis)
     if len(integer):
         h.changeColsIntegrality(len(integer), integer,
                                 np.full(len(integer), int(highspy.HighsVarType.kInteger),
@@ -244,13 +297,14 @@ def solve_milp(
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else None
     objective = float(info.objective_function_value) if has_x else float("inf")
     dual = float(info.mip_dual_bound)
+    basis = _basis(h) if return_basis and not len(integer) else None
     statuses = highspy.HighsModelStatus
     if status == statuses.kOptimal:
         return MilpResult("optimal", x, objective, dual if np.isfinite(dual) else objective,
-                          message)
+                          message, basis)
     dual = dual if np.isfinite(dual) else -float("inf")
     if status in (statuses.kTimeLimit, statuses.kInterrupt, statuses.kIterationLimit):
-        return MilpResult("time_limit", x, objective, dual, message)
+        return MilpResult("time_limit", x, objective, dual, message, basis)
     if status == statuses.kInfeasible:
-        return MilpResult("infeasible", None, float("inf"), float("inf"), message)
-    return MilpResult("error", x, objective, dual, message)
+        return MilpResult("infeasible", None, float("inf"), float("inf"), message, basis)
+    return MilpResult("error", x, objective, dual, message, basis)
