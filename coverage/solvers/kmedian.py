@@ -836,7 +836,7 @@ def least_latency_flow_near_overloaded(
         got, basis = _least_latency_lp(
             sub_ptr, c_sub, lat[pick], w[sub_rows], load[sub_rows],
             np.where(held, cap, np.inf), m, np.flatnonzero(open_), left, row_id=sub_rows,
-            start=basis)
+            start=basis, return_basis=True)
         logger.info("least-latency flow round %d: %d held site(s), %s point(s), %s pairs, "
                     "%s in %.1f s", rounds, int(held.sum()), f"{len(sub_rows):,}",
                     f"{len(r_sub):,}", got.status, time.perf_counter() - t)
@@ -909,12 +909,13 @@ def _lookup(keys: npt.NDArray[np.int64], sorted_keys: npt.NDArray[np.int64],
 
 def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
                       time_limit_s: float = 60.0, row_id: npt.NDArray[np.int64] | None = None,
-                      start: _FlowBasis | None = None,
+                      start: _FlowBasis | None = None, return_basis: bool = False,
                       ) -> tuple[LatencyFlow, _FlowBasis | None]:
     """The least-latency flow's linear program on :func:`_inputs`' arrays: its status,
     objective and, per (row, open column) pair with a positive flow, the row, the column
-    and the flow (the solver's shares normalised so that each row carries its load); and
-    its final basis, keyed by ``row_id`` (each row's id, increasing; default its index).
+    and the flow (the solver's shares normalised so that each row carries its load); and,
+    when ``return_basis``, its final basis, keyed by ``row_id`` (each row's id,
+    increasing; default its index).
 
     Each site's capacity row is written as a share of its own capacity
     (``sum_i load_i / cap_j x_ij <= 1``): in one unit for every site (the largest
@@ -990,7 +991,7 @@ def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
         np.r_[np.ones(len(served)), np.full(len(used), -np.inf)],
         np.r_[np.ones(len(served)), np.full(len(used), 1 + 1e-9)],
         col_upper=upper, time_limit_s=max(float(time_limit_s), 0.1), presolve=False,
-        start_basis=(pair_status, np.r_[row_status, site_status]), return_basis=True)
+        start_basis=(pair_status, np.r_[row_status, site_status]), return_basis=return_basis)
     if res.x is None or res.status != "optimal":
         return LatencyFlow(res.status if res.status != "optimal" else "error"), None
     x = np.clip(res.x, 0.0, None)
