@@ -352,3 +352,40 @@ def test_the_capacitated_gap_cases_stop_within_it():
     """Some of the cases above stop at the gap (else they test one branch only)."""
     assert any(placed(seed, max_pairs_exact=0, gap=0.05)[-1].status == "within_gap"
                for seed in range(11))
+
+
+def test_least_latency_flow_tester_140_cases():
+    """Tester 140's three finds: (1) from the dual simplex's start, a share of -1.5e-9 on
+    a pair whose capacity entry is 2.7e6 put a site 9 % over its capacity once clipped and
+    renormalised (now re-solved with presolve); (2) a site 5e-7 over its capacity counted
+    as carrying it in the flow near overloaded sites, where the whole program sends that
+    share elsewhere (both now hold it at the program's tolerance); (3) a load 1e16 x a
+    site's capacity read "error" (HiGHS's infinite entries): the pair carries nothing and
+    the load goes to the other site."""
+    from coverage.solvers.kmedian import least_latency_flow_near_overloaded
+
+    lat = sp.csr_array(np.array([[56.0, 0, 0, 7.5, 0], [64.8, 28.57, 42.31, 35.5, 0],
+                                 [0, 4.55, 0, 43.04, 42.49]]))
+    load = np.array([5.751e-05, 2.019e-05, 1.263e-03])
+    cap = np.array([97.14, 1.911e-12, 1.804e-02, 2.118e-11, 0.7126])
+    for got in (least_latency_flow(lat, [0, 1, 2, 3, 4], load, cap),
+                least_latency_flow_near_overloaded(lat, [0, 1, 2, 3, 4], load, cap)[0]):
+        assert got.status == "optimal"
+        assert np.all(np.bincount(got.site, got.flow_rps, minlength=5) <= cap * (1 + 1e-7))
+        assert got.objective == pytest.approx(objective(lat, np.ones(3), range(5), load, cap),
+                                              rel=1e-6)
+
+    lat = sp.csr_array(np.array([[1.0, 1e6]]))
+    load, cap = np.array([1 + 5e-7]), np.array([1.0, np.inf])
+    whole = least_latency_flow(lat, [0, 1], load, cap)
+    near, _ = least_latency_flow_near_overloaded(lat, [0, 1], load, cap)
+    assert whole.status == near.status == "optimal"
+    assert near.objective == pytest.approx(whole.objective, rel=1e-9)
+    assert whole.objective == pytest.approx(1.5, rel=1e-3)  # 5e-7 of the load at 1e6 ms
+
+    for ratio in (1e9, 1e12, 1e15, 1e16):
+        got = least_latency_flow(sp.csr_array(np.array([[1.0, 2.0]])), [0, 1], [1.0],
+                                 [1.0 / ratio, 10.0])
+        assert got.status == "optimal" and got.objective == pytest.approx(2.0, rel=1e-8)
+        assert flow_latency(sp.csr_array(np.array([[1.0, 2.0]])), [0, 1], [1.0],
+                            [1.0 / ratio, 10.0]) == pytest.approx(2.0, rel=1e-8)

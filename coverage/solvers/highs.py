@@ -26,8 +26,8 @@ from .interrupt import run_highs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AT_LOWER", "AT_UPPER", "BASIC", "MilpResult", "lp_model", "new_highs", "set_option",
-           "solve_milp"]
+__all__ = ["AT_LOWER", "AT_UPPER", "BASIC", "MilpResult", "lp_model", "new_highs",
+           "release_freed_memory", "set_option", "solve_milp"]
 
 
 @functools.cache
@@ -146,6 +146,29 @@ def lp_model(
     lp.a_matrix_.value_ = a.data.astype(np.float64, copy=False)
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m, n
     return lp
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (None where the C library has none: macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the memory a solve freed back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). glibc keeps what HiGHS frees in its heaps: on a national least-latency
+    flow (5 programs of 375,000-615,000 pairs, one after the other) the process grew
+    by 250 MB a program, 1.46 GB in all where the largest needed 0.5 GB (hand run,
+    2026-12-05); trimmed, each program starts from what the last one left."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 #: HiGHS's basis statuses (``highspy.HighsBasisStatus``) as :func:`solve_milp`'s
@@ -298,6 +321,9 @@ def solve_milp(
     objective = float(info.objective_function_value) if has_x else float("inf")
     dual = float(info.mip_dual_bound)
     basis = _basis(h) if return_basis and not len(integer) else None
+    h.clearSolver()
+    del h, lp
+    release_freed_memory()
     statuses = highspy.HighsModelStatus
     if status == statuses.kOptimal:
         return MilpResult("optimal", x, objective, dual if np.isfinite(dual) else objective,
