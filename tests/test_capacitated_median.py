@@ -389,3 +389,37 @@ def test_least_latency_flow_tester_140_cases():
         assert got.status == "optimal" and got.objective == pytest.approx(2.0, rel=1e-8)
         assert flow_latency(sp.csr_array(np.array([[1.0, 2.0]])), [0, 1], [1.0],
                             [1.0 / ratio, 10.0]) == pytest.approx(2.0, rel=1e-8)
+
+
+@pytest.mark.parametrize("seed", [342, 744])
+def test_least_latency_flow_badly_scaled_infeasible_reads_infeasible(seed):
+    """Review 137: from the dual simplex's start, two badly scaled programs that cannot
+    carry the load (loads and capacities over 18 orders of magnitude) ended "error";
+    solved again from HiGHS's own start they read "infeasible", as networkx's max-flow
+    (below the total load) says they are."""
+    from coverage.solvers.kmedian import least_latency_flow_near_overloaded
+
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(5, 80), rng.integers(2, 12)
+    d = rng.integers(1, 4, (n, m)).astype(float) * (rng.random((n, m)) < 0.6)
+    d[np.arange(n), rng.integers(0, m, n)] = rng.integers(1, 4, n)
+    load = 10.0 ** rng.uniform(-9, 9, n)
+    cap = 10.0 ** rng.uniform(-9, 9, m)
+    cap[rng.random(m) < 0.1] = 0.0
+    cap[rng.random(m) < 0.15] = np.inf
+    w = rng.uniform(0.5, 2, n)
+    lat = sp.csr_array(d)
+    g = nx.DiGraph()
+    for i in range(n):
+        g.add_edge("s", ("p", i), capacity=load[i])
+        for j in np.flatnonzero(d[i]):
+            g.add_edge(("p", i), ("c", j))
+    for j in range(m):
+        if np.isfinite(cap[j]):
+            g.add_edge(("c", j), "t", capacity=cap[j])
+        else:
+            g.add_edge(("c", j), "t")
+    assert nx.maximum_flow_value(g, "s", "t") < load.sum() * (1 - 1e-6)
+    assert least_latency_flow(lat, np.arange(m), load, cap, w).status == "infeasible"
+    assert least_latency_flow_near_overloaded(lat, np.arange(m), load, cap,
+                                              w)[0].status == "infeasible"

@@ -414,3 +414,7 @@ def test_solve_milp_starting_basis_and_final_basis():
     with pytest.raises(ValueError, match="a basis of 3 columns"):
         solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
                    start_basis=(np.zeros(3), np.zeros(4)))
+    for bad in (-1, 5):  # (review 137: -1 became "at upper", 3 and up crashed)
+        with pytest.raises(ValueError, match="HiGHS's codes"):
+            solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
+                       start_basis=(np.array([bad, 0, 1, 0]), cheapest[1]))

@@ -150,22 +150,26 @@ def lp_model(
 
 @functools.cache
 def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim`` (None where the C library has none: macOS, musl)."""
+    """glibc's ``malloc_trim`` (None off Linux, or where the C library has none: musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
-    import ctypes.util
 
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def release_freed_memory() -> None:
     """Hand the memory a solve freed back to the system (glibc's ``malloc_trim``; nothing
     elsewhere). glibc keeps what HiGHS frees in its heaps: on a national least-latency
     flow (5 programs of 375,000-615,000 pairs, one after the other) the process grew
-    by 250 MB a program, 1.46 GB in all where the largest needed 0.5 GB (hand run,
-    2026-12-05); trimmed, each program starts from what the last one left."""
+    by 250 MB a program, to a peak of 1.49 GB where the largest program needed 0.5 GB;
+    trimmed, each program starts from what the last one left, peak 1.00 GB (hand run,
+    2026-12-05). A few milliseconds a call; glibc's trim is thread-safe."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
@@ -180,14 +184,20 @@ def _set_basis(h: Any, lp: Any, col_status: npt.ArrayLike, row_status: npt.Array
     """Give ``h`` (holding ``lp``) the starting basis :func:`solve_milp` describes."""
     import highspy
 
-    col_status = np.asarray(col_status, dtype=np.int8)
-    row_status = np.asarray(row_status, dtype=np.int8)
+    col_status = np.asarray(col_status, dtype=np.int64)
+    row_status = np.asarray(row_status, dtype=np.int64)
     if (len(col_status), len(row_status)) != (lp.num_col_, lp.num_row_):
         raise ValueError(f"a basis of {len(col_status)} columns and {len(row_status)} rows "
                          f"for a model of {lp.num_col_} and {lp.num_row_}")
-    names = np.array([highspy.HighsBasisStatus(code) for code in (AT_LOWER, BASIC, AT_UPPER)],
-                     dtype=object)
+    # every HiGHS status (the final basis of a model with a free column holds kZero, 3)
+    members = {int(v): v for v in highspy.HighsBasisStatus.__members__.values()}
+    names = np.array([members.get(code) for code in range(max(members) + 1)], dtype=object)
+    for status in (col_status, row_status):
+        if len(status) and (status.min() < 0 or status.max() >= len(names)
+                            or any(names[np.unique(status)] == None)):  # noqa: E711
+            raise ValueError(f"basis statuses must be HiGHS's codes {sorted(members)}")
     basis = highspy.HighsBasis()
+    # (a list of enum objects is what highspy takes: one C-level pass per status)
     basis.col_status = list(names[col_status])
     basis.row_status = list(names[row_status])
     basis.valid = True
@@ -284,8 +294,9 @@ def solve_milp(
         column basic, say, or the optimal basis of a smaller model of the same kind) lets
         the dual simplex start from it instead of from scratch: on the least-latency flows,
         a few thousand iterations instead of 80,000
-        (:func:`coverage.solvers.kmedian.least_latency_flow`). HiGHS rejects a singular
-        one (logged) and starts from its own.
+        (:func:`coverage.solvers.kmedian.least_latency_flow`). HiGHS takes a singular
+        one, or one with the wrong number basic, and repairs it as it solves (highspy
+        1.16): callers check the count themselves when they need the start they built.
     return_basis : bool, default False
         Return the final basis of a continuous model (:attr:`MilpResult.basis`).
 
