@@ -183,6 +183,8 @@ def national_case(power_kw: float, rppd: float, time_limit_s: float) -> dict:
         "below40": c.get("sites_below_40pct"), "worst": c.get("worst_utilisation"),
         "load": c.get("load_total_rps"), "placement": placement(s),
         "placement_s": s["timings_s"].get("kmedian_s", 0.0),
+        "kept_because": (s.get("placement") or {}).get("kept_because"),
+        "normal_flow": c.get("normal_flow"),
     }
 
 
@@ -233,7 +235,10 @@ def national_table(emit, time_limit_s: float) -> None:
              f"{r['rows_fetched']:,} | {cap} |")
         if r.get("load"):
             notes.append(f"{what}: {r['load']:,.0f} requests/s at peak over "
-                         f"{r['cells']:,} cells ({r['population']:,.0f} people).")
+                         f"{r['cells']:,} cells ({r['population']:,.0f} people); flows.csv: "
+                         f"{r.get('normal_flow')}.")
+        if r.get("kept_because"):
+            notes.append(f"{what}: the count's plan kept: {r['kept_because']}.")
     emit("")
     for n in notes:
         emit(f"- {n}")
