@@ -1422,6 +1422,8 @@ def place_capacitated(problem: Problem, count: SiteCount, reach: ReachMatrix,
         time_limit_s=limit, gap=float(c.kmedian_gap_pct) / 100.0)
     info = {"method": med.method, "rounds": med.rounds, "capacity_cuts": med.cuts,
             "moved_sites": int(len(np.setdiff1d(med.sites, chosen)))}
+    if med.kept_because is not None:  # (tester 141: only the national path said why)
+        info["kept_because"] = med.kept_because
     placement = Placement(med.sites, med.status, med.lower_bound, info, med.objective,
                           gap_asked=float(c.kmedian_gap_pct) / 100.0)
     if med.scenarios is None:

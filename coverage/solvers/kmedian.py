@@ -687,6 +687,8 @@ class CapacitatedMedian:
     ``"uncapacitated placement, capacity checked"`` (:func:`_capacitated_by_relaxation`)."""
     start_objective: float = float("nan")
     """The start's own objective (as ``objective``)."""
+    kept_because: str | None = None
+    """Why the start was kept (``None`` when a placed plan was taken)."""
 
 
 def flow_latency(latency: sp.sparray | sp.spmatrix, sites: npt.ArrayLike,
@@ -1204,6 +1206,7 @@ def capacitated_median(
     # kept back for the uncapacitated bound when the rounds prove nothing (the MILP's own
     # dual bound is weak on national plans: 77 % below the plan on Germany's at 30 ms)
     rounds_end = deadline - LAGRANGIAN_SHARE * float(time_limit_s)
+    milp_end = "the time ran out before a round's plan carried every failure scenario"
     while rounds_end - time.perf_counter() > 0.2:
         rounds += 1
         exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed,
@@ -1211,6 +1214,7 @@ def capacitated_median(
                              cuts=sp.vstack(held, format="csr") if held else None,
                              capacity=(point_load, cap), gap=gap)
         if exact is None:  # no plan in the time
+            milp_end = "no plan in the time"
             break
         sites, _, _, x_bound = exact  # (the plan's own flow is priced below)
         if np.isfinite(x_bound):  # a relaxation's bound: one of the problem
@@ -1220,18 +1224,24 @@ def capacitated_median(
             limit=int(scenario_limit), stop_after=int(cuts_per_round), deadline=rounds_end)
         bad = [f for f in scen if not f.feasible]
         if not bad:
-            if not (finished and complete):
-                break  # not shown to carry every scenario: the start stays
+            if not (finished and complete):  # not shown to carry every scenario
+                milp_end = ("its plan's failure scenarios were not all checked (time or "
+                            "--scenario-limit)")
+                break
             obj = flow_of(sites)
             if np.isfinite(obj) and (not np.isfinite(best_obj) or obj < best_obj - tol):
                 best, best_obj, best_scen, best_complete = sites, obj, scen, complete
                 status, from_milp = "time_limit", True
+            milp_end = (f"no better: its plan's least-latency flow ({obj:.6g}) against the "
+                        f"best's ({best_obj:.6g})" if np.isfinite(obj) else
+                        "its plan's least-latency flow was not computed in the time")
             break
         new = [c for c in (capacity_cut(pattern, load, cap, f, sites) for f in bad)
                if c is not None]
         if not new:  # short only within the flow's rounding: the MILP would repeat it
             logger.warning("capacitated placement: round %d's plan meets its cuts only to "
                            "the MILP's tolerance; keeping the best plan so far", rounds)
+            milp_end = "a round's plan met its capacity cuts only to the MILP's tolerance"
             break
         held.append(sp.csr_array(np.vstack(new)))
     # "optimal": a bound within 1e-6 of the plan's flow (HiGHS's gap is 1e-7 of its own
@@ -1264,7 +1274,12 @@ def capacitated_median(
                                  and not from_milp,
                                  skipped_by=("gap" if skip_by_gap else
                                              "bound" if skip_by_bound else None)),
-                             start_objective=start_obj)
+                             start_objective=start_obj,
+                             kept_because=None if not np.array_equal(best, start) else
+                             "; ".join([first.kept_because or "the uncapacitated placement "
+                                        "is the count's plan"] + (
+                                 [f"the MILP's rounds ({rounds}): {milp_end}"] if rounds
+                                 else [])))
 
 
 def _capacitated_method(rounds: int, *, taken_relaxed: bool,
@@ -1324,24 +1339,29 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
     # the start's first took the check's time)
     scen: list[ScenarioFlow] | None = None
     complete = True
+    why = "it is the count's plan"
     if not np.array_equal(sites, start):
         scen, complete, finished = check_scenarios_until(
             reach, np.asarray(load_rps, dtype=np.float64), cap, sites, int(failures),
             domains=domains, limit=int(scenario_limit), stop_after=1, deadline=deadline)
         if not all(f.feasible for f in scen):
-            logger.info("capacitated k-median: the uncapacitated placement is short in a "
-                        "failure scenario; the count's plan is kept")
+            why = "short in a failure scenario"
             scen = None
         elif not (finished and complete):
-            logger.info("capacitated k-median: the uncapacitated placement's failure "
-                        "scenarios were not all checked (time or --scenario-limit); the "
-                        "count's plan is kept")
+            why = "its failure scenarios were not all checked (time or --scenario-limit)"
             scen = None
+        if scen is None:
+            logger.info("capacitated k-median: the uncapacitated placement is %s; the "
+                        "count's plan is kept", why.replace("its ", "", 1))
     obj = flow_of(sites) if scen is not None else float("nan")
     start_obj = flow_of(start)
     # (local_search: the uncapacitated search's plan taken; not a time-out)
     take, best_obj, lower, status = relaxed_choice(start_obj, obj, bound, gap)
     best, best_scen, best_complete = (sites, scen, complete) if take else (start, None, True)
+    if scen is not None and not take:
+        why = (f"no better: its least-latency flow ({obj:.6g}) against the count's "
+               f"({start_obj:.6g})" if np.isfinite(obj) and np.isfinite(start_obj) else
+               "the least-latency flows could not be compared (not computed in the time)")
     if not np.isfinite(best_obj):
         lower = float("nan")
     logger.info("capacitated k-median (uncapacitated placement, capacity checked): %s, "
@@ -1352,7 +1372,9 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
     return CapacitatedMedian(best, best_obj, lower, status, time.perf_counter() - t0, 0,
                              int(held_cuts), best_scen, best_complete,
                              method="uncapacitated placement, capacity checked",
-                             start_objective=start_obj)
+                             start_objective=start_obj,
+                             kept_because=None if take else f"the uncapacitated placement: "
+                             f"{why}")
 
 
 def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s,
