@@ -957,9 +957,8 @@ def _least_latency_lp(indptr, indices, entry_latency, w, load, cap, m, sites,
         return LatencyFlow("optimal", 0.0), None
     r, col = row[keep], indices[keep]
     cost = w[r] * entry_latency[keep]
-    # each row's pairs in order of cost; those after its first uncapacitated one dropped
-    order = np.lexsort((cost, r))
-    r, col, cost = r[order], col[order], cost[order]
+    # each row's pairs are in order of latency (_inputs sorts them), so of cost (one
+    # weight a row); those after its first uncapacitated one are dropped
     finite = np.isfinite(cap[col])  # an infinite capacity: no row
     first = np.r_[True, r[1:] != r[:-1]]
     free_before = np.cumsum(~finite) - ~finite  # pairs of infinite capacity before each
