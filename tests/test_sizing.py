@@ -185,9 +185,10 @@ def test_a_scenarios_neighbourhood_grows_a_step_at_a_time():
 def test_blocks_near_the_failed_sites_reach_the_whole_programs_optimum(k, all_at_once,
                                                                        start_hops):
     """Along a chain a failure's load moves site to site, so blocks of a step or two are
-    short at their sizes and grow (counted over the seeds); the least total is the dense
-    program's, and the sizes carry every scenario (networkx)."""
-    grown = 0
+    short at their sizes and grow (counted over the seeds) when every scenario is in the
+    program; generated scenarios never grow, their capacity cuts carry the rest. The least
+    total is the dense program's, and the sizes carry every scenario (networkx)."""
+    grown = cuts = 0
     for seed in range(6):
         mask, load = chain(seed)
         m = mask.shape[1]
@@ -203,9 +204,13 @@ def test_blocks_near_the_failed_sites_reach_the_whole_programs_optimum(k, all_at
         # the least: a thousandth less everywhere leaves some scenario short
         assert not nx_carries(mask, load, got.need_rps * (1 - 1e-3), k)
         grown += got.info["grown"]
+        cuts += got.info["cuts"]
         if start_hops is None:
             assert got.info["near_failed"] == 0
-    assert (grown > 0) == (start_hops == 1)
+    if all_at_once:
+        assert (grown > 0) == (start_hops == 1)
+    else:  # (normal operation alone first: its sizes leave failure scenarios short)
+        assert grown == 0 and cuts > 0
 
 
 def test_the_least_capacity_is_below_the_sum_of_worst_loads():
@@ -384,3 +389,45 @@ def test_no_open_site_for_a_loaded_point_is_infeasible():
                           ).status == "infeasible"
     assert least_capacity(sp.csr_array(mask), [0.0, 1.0], [10.0, 10.0], [], 1
                           ).status == "optimal"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5])
+def test_capacity_cuts_hold_for_every_carrying_sizing_and_cut_off_the_short_one(seed):
+    """Each cut of a scenario short at some sizes is violated by those sizes and holds for
+    the least sizing (which carries every scenario, networkx); its sites are exactly the
+    open sites alive within budget of its points, its load theirs, no point of it
+    excused (written out from the mask, not the tool's matrices)."""
+    from coverage.solvers.capacitated import check_scenarios
+    from coverage.solvers.sizing import capacity_cuts
+
+    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    best, plan = brute_force(N, load, cap, 2)
+    assert best is not None
+    chosen = np.asarray(sorted(plan))
+    load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
+    least = least_capacity(sp.csr_array(mask), load_rps, cap_rps, chosen, 2)
+    assert least.status == "optimal"
+    assert carries_every_scenario(N, load, chosen, least.need_rps, 2, None)
+    a = sp.csr_array(mask)
+    pattern = sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr),
+                           shape=a.shape)
+    n_cuts = 0
+    for scale in (0.5, 0.9, 0.99):
+        low = least.need_rps * scale
+        flows, _ = check_scenarios(a, load_rps, low, chosen, 2)
+        for f in flows:
+            if f.feasible or not f.failed:
+                continue
+            for cols, need in capacity_cuts(pattern, load_rps, chosen, f, low):
+                n_cuts += 1
+                alive = set(chosen.tolist()) - set(f.failed)
+                points = [i for i in f.cut_rows
+                          if load_rps[i] > 0 and not set(N[i]) <= set(f.failed)
+                          and set(N[i]) & set(cols)]
+                assert need == pytest.approx(sum(load_rps[i] for i in points), rel=1e-12)
+                assert set(cols) == set().union(*(set(N[i]) & alive for i in points))
+                assert low[list(cols)].sum() < need * (1 - 1e-9)
+                assert least.need_rps[list(cols)].sum() >= need * (1 - 1e-7)
+    assert n_cuts > 0
