@@ -431,3 +431,60 @@ def test_capacity_cuts_hold_for_every_carrying_sizing_and_cut_off_the_short_one(
                 assert low[list(cols)].sum() < need * (1 - 1e-9)
                 assert least.need_rps[list(cols)].sum() >= need * (1 - 1e-7)
     assert n_cuts > 0
+
+
+def test_capacity_cuts_are_the_violated_connected_parts_of_the_minimum_cut():
+    """Every cut a short scenario gives is exactly a connected part (networkx, the graph of
+    the cut's points and the open sites alive within budget) of its minimum cut's demand
+    side, its excused and unloaded points out, whose load the sizes do not carry; and
+    every such part gives its cut, in the order of the parts' first points."""
+    import networkx as nx
+
+    from coverage.solvers.capacitated import check_scenarios
+    from coverage.solvers.sizing import capacity_cuts
+
+    several = 0
+    for seed in (4, 6, 7, 8, 9):
+        # three regions that share no site (a minimum cut can hold points of several), a
+        # random reach in each, some points with no open site, some without load
+        rng = np.random.default_rng(seed)
+        mask = np.zeros((45, 15), dtype=bool)
+        for r in range(3):
+            block = rng.random((15, 5)) < 0.45
+            mask[15 * r:15 * (r + 1), 5 * r:5 * (r + 1)] = block
+        N = [set(np.flatnonzero(row).tolist()) for row in mask]
+        load_rps = rng.uniform(0.2, 1.0, 45) * (rng.random(45) > 0.1)
+        cap = rng.uniform(2.0, 8.0, 15)
+        chosen = np.flatnonzero(mask.any(axis=0))
+        a = sp.csr_array(mask)
+        pattern = sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr),
+                               shape=a.shape)
+        for scale in (0.4, 0.7, 1.0):
+            low = cap * scale
+            flows, _ = check_scenarios(a, load_rps, low, chosen, 2)
+            for f in flows:
+                if f.feasible or not f.failed:
+                    continue
+                alive = set(chosen.tolist()) - set(f.failed)
+                g = nx.Graph()
+                g.add_nodes_from(("p", int(i)) for i in f.cut_rows)
+                g.add_edges_from((("p", int(i)), ("s", j)) for i in f.cut_rows
+                                 for j in N[i] if j in alive)
+                parts = sorted((sorted(i for kind, i in c if kind == "p")
+                                for c in nx.connected_components(g) if any(
+                                    kind == "p" for kind, _ in c)), key=lambda p: p[0])
+                want = []
+                for part in parts:
+                    points = [i for i in part
+                              if load_rps[i] > 0 and not set(N[i]) <= set(f.failed)]
+                    if not points:
+                        continue
+                    cols = sorted(set().union(*(set(N[i]) & alive for i in points)))
+                    need = sum(load_rps[i] for i in points)
+                    if low[cols].sum() < need * (1 - 1e-9):
+                        want.append((tuple(cols), need))
+                got = capacity_cuts(pattern, load_rps, chosen, f, low)
+                assert [c for c, _ in got] == [c for c, _ in want]
+                assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-12)
+                several += len(want) > 1
+    assert several > 0  # (the split is exercised)

@@ -369,12 +369,13 @@ def capacity_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
     ``(sites, load)``.
 
     The demand side ``S`` of the scenario's minimum cut (``flow.cut_rows``), split into
-    its connected parts (:func:`coverage.solvers.capacitated.split_cut`), its excused
+    its connected parts (as :func:`coverage.solvers.capacitated.split_cut` splits it, in
+    its order, all the parts in one pass over the cut's pairs), its excused
     points and points without load out: a part's load can go only to the open sites alive
     within budget of its points (Hall's condition, a projection of the scenario's flow).
     Only the parts the sizes violate are returned.
     """
-    from .capacitated import split_cut
+    from scipy.sparse.csgraph import connected_components
 
     width = pattern.shape[1]
     failed = np.asarray(flow.failed, dtype=np.int64)
@@ -384,22 +385,49 @@ def capacity_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
     alive = np.zeros(width, dtype=bool)
     alive[chosen] = True
     alive &= ~dead
+    if flow.cut_rows is None or not len(flow.cut_rows):
+        return []
+    # all the parts at once (as split_cut's loop would give them, in its order): the
+    # cut's rows, their pairs, their components with the open sites alive
+    rows = np.sort(np.asarray(flow.cut_rows, dtype=np.int64))
+    r = len(rows)
+    sub = sp.csr_array(pattern[rows])
+    ind = sub.indices.astype(np.int64)
+    rid = np.repeat(np.arange(r, dtype=np.int64), np.diff(sub.indptr))
+    live = alive[ind]
+    if r > 1:
+        cols = np.flatnonzero(alive)
+        node = r + np.searchsorted(cols, ind[live])
+        graph = sp.csr_array((np.ones(len(node), dtype=np.int8), (rid[live], node)),
+                             shape=(r + len(cols), r + len(cols)))
+        lab = connected_components(graph, directed=False)[1][:r].astype(np.int64)
+    else:
+        lab = np.zeros(r, dtype=np.int64)
+    # (excused: every candidate within budget failed)
+    ok = (np.bincount(rid, weights=~dead[ind], minlength=r) > 0) & (load_rps[rows] > 0)
+    n_lab = int(lab.max()) + 1
+    need_rps = np.bincount(lab[ok], weights=load_rps[rows[ok]], minlength=n_lab)
+    pair = np.unique(lab[rid[live & ok[rid]]] * width + ind[live & ok[rid]])
+    pair_lab, pair_site = pair // width, pair % width
+    have_rps = np.bincount(pair_lab, weights=sizes_rps[pair_site], minlength=n_lab)
+    has_ok = np.bincount(lab[ok], minlength=n_lab) > 0
+    # the parts short (or near it) by these sums, then each summed as the loop over the
+    # parts summed it (numpy's sum of its points, in order), so that a cut's load does
+    # not depend on how its part was found; short within the check's rounding only
+    # (1e-9): no cut
+    short = np.flatnonzero(has_ok & (have_rps < need_rps * (1 - 1e-9) * (1 + 1e-12)))
+    site_lo = np.searchsorted(pair_lab, short)
+    site_hi = np.searchsorted(pair_lab, short, side="right")
+    by_part = np.flatnonzero(ok)[np.argsort(lab[ok], kind="stable")]  # (rows in order)
+    row_lo = np.searchsorted(lab[by_part], short)
+    row_hi = np.searchsorted(lab[by_part], short, side="right")
     out = []
-    if flow.cut_rows is None:
-        return out
-    for part in split_cut(pattern, chosen, failed, flow.cut_rows):
-        sub = sp.csr_array(pattern[part])
-        # (excused: every candidate within budget failed)
-        part_ok = (np.asarray(sub @ (~dead).astype(np.int32)).ravel() > 0) & (load_rps[part] > 0)
-        if not part_ok.any():
-            continue
-        sub = sp.csr_array(sub[part_ok])
-        need_rps = float(load_rps[part[part_ok]].sum())
-        sites = np.unique(sub.indices)
-        sites = sites[alive[sites]]
-        if float(sizes_rps[sites].sum()) >= need_rps * (1 - 1e-9):
-            continue  # (short within the check's rounding only)
-        out.append((tuple(int(j) for j in sites), need_rps))
+    for s0, s1, r0, r1 in zip(site_lo.tolist(), site_hi.tolist(), row_lo.tolist(),
+                              row_hi.tolist(), strict=True):
+        part_rps = float(load_rps[rows[by_part[r0:r1]]].sum())
+        cols = pair_site[s0:s1]
+        if float(sizes_rps[cols].sum()) < part_rps * (1 - 1e-9):
+            out.append((tuple(cols.tolist()), part_rps))
     return out
 
 
