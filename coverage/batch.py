@@ -895,6 +895,13 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         described = {k: dict(v) for k, v in (inputs or {}).items()}
         if "demand" in described:
             described["demand"].update(rows=len(demand), region=sc.region)
+        if "candidates" in described:
+            described["candidates"]["rows"] = len(sites)
+        if "country" in region:  # the demo data of the region's own country (it said
+            # [base]'s: tester 143)
+            for k in ("demand", "candidates"):
+                if "demo" in described.get(k, {}):
+                    described[k]["demo"] = str(region["country"]).upper()
         kwargs = dict(model=model, progress=lambda _m: None, inputs=described, **sc.params)
         with quiet_inner_logs(_INNER_LOGGERS):
             if reach_partitions > 0 and _in_worker():
@@ -1050,6 +1057,38 @@ def _finished_row(final: Path, key: str, *, log: bool = True) -> dict[str, Any] 
                         final.name, ", ".join(missing[:3]) + (" ..." if missing[3:] else ""))
         return None
     return {k: doc.get(k) for k in TABLE_COLUMNS}
+
+
+def _marker_edited(final: Path) -> str | None:
+    """Why the ``done.json`` of the finished scenario in ``final`` cannot give its table
+    row, or ``None``: its figures are not those of the plan's own ``summary.json`` (one
+    of the two edited by hand since the sweep wrote them: the table trusted the marker,
+    tester 143). Only the figures both files hold are compared (a marker of an earlier
+    version lacks some)."""
+    try:
+        doc = json.loads((final / "done.json").read_text(encoding="utf-8"))
+        summary = json.loads((final / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # (unreadable: the other checks name it)
+    if not (isinstance(doc, dict) and isinstance(summary, dict)):
+        return None
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            return True
+        return bool(a == b)
+
+    diff = [k for k in _SUMMARY_FIGURES
+            if k in doc and k in summary and not same(doc[k], summary[k])]
+    if not diff:
+        return None
+    k = diff[0]
+    more = f" (and {len(diff) - 1} more figure(s))" if len(diff) > 1 else ""
+    return (f"{final / 'done.json'}: its {k} ({doc[k]!r}) is not the plan's "
+            f"({summary[k]!r} in summary.json){more}: one of them was edited by hand since "
+            "the sweep wrote it, so the scenario's row cannot be taken from it. Fix: put the "
+            f"file back as it was, or move out what you want to keep and delete {final} (the "
+            "scenario then runs again)")
 
 
 def run_batch(
@@ -1219,7 +1258,8 @@ def _input_problems(cfg: BatchConfig, todo: Collection[Scenario],
     except InputValidationError as exc:
         return [str(exc)]
     return (_check_regions(cfg, loaded, {s.region for s in todo})
-            + _check_tiers(cfg, loaded, todo) + _check_capacity(cfg, loaded, todo))
+            + _check_tiers(cfg, loaded, todo) + _check_capacity(cfg, loaded, todo)
+            + _check_aggregation(cfg, loaded, todo))
 
 
 def _check_regions(cfg: BatchConfig, loaded: Mapping[Any, Any],
@@ -1368,6 +1408,49 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
+def _check_aggregation(cfg: BatchConfig, loaded: Mapping[Any, Any],
+                       todo: Collection[Scenario]) -> list[str]:
+    """Scenarios that aggregate the demand while their pair latency depends on the site or
+    the path (:func:`coverage.planner.plan.aggregation_problem`, which ``plan`` checks
+    before its work too), on their region's rows: refused before any scenario runs, not
+    failed one by one (tester 143)."""
+    from .planner.plan import aggregation_problem, tier_catalog_of
+
+    problems: list[str] = []
+    for sc in todo:
+        p = sc.params
+        if p.get("aggregate_km") is None and p.get("aggregate_h3") is None:
+            continue
+        try:
+            model = build_model(sc.model, workloads=p.get("workloads"))
+            catalog = tier_catalog_of(p.get("tiers"))
+        except (InputValidationError, TypeError):
+            continue  # reported by check_scenarios
+        if "demand" in loaded:
+            demand, sites = loaded["demand"], loaded["candidates"]
+            region = cfg.regions.get(sc.region, {})
+            if "column" in region:
+                if region["column"] not in demand.columns:
+                    continue  # reported by _check_regions
+                demand = demand[demand[region["column"]].astype(str).isin(
+                    region["values"])]
+        else:
+            demand, sites = loaded[("region", sc.region)]
+        if "access" not in demand.columns:  # as plan_sites fills it
+            demand = demand.assign(access=p.get("access", "ftth"))
+        try:
+            found = aggregation_problem(
+                demand, sites, model=model, tier_catalog=catalog,
+                upf=p.get("upf", "default"), backbone=p.get("backbone"),
+                aggregate_km=p.get("aggregate_km"), aggregate_h3=p.get("aggregate_h3"),
+                option_style="toml")
+        except InputValidationError:
+            continue  # (a tier column: reported by _check_tiers)
+        if found is not None:
+            problems.append(f"{cfg.path}: scenario {sc.name!r} [{sc.region}]: {found}")
+    return problems
+
+
 def _remove_stale(scenarios: Path) -> None:
     """Staging directories of scenarios, and old ones moved aside by a swap, that a killed
     run or worker left (the exact names only this tool makes, inside the sweep's own
@@ -1420,12 +1503,18 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                        len(same), "; ".join(same[:5]) + (" ..." if len(same) > 5 else ""))
     rows: dict[str, dict[str, Any]] = {}
     todo: list[Scenario] = []
+    edited: list[str] = []  # finished scenarios whose marker is not their plan's
     for s in scenarios:
         done = _finished_row(root / "scenarios" / s.dirname, s.key)
         if done is not None:
             rows[s.key] = done
+            found = _marker_edited(root / "scenarios" / s.dirname)
+            if found is not None and found not in edited:
+                edited.append(found)
         else:
             todo.append(s)
+    if edited:
+        raise InputValidationError("\n".join(edited))
     loaded: dict[Any, Any] = {}
     if todo:
         problems = _input_problems(cfg, todo, loaded)

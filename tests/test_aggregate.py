@@ -172,3 +172,32 @@ def test_a_cell_size_out_of_range_is_refused(cell_km):
         aggregate_grid(demand.assign(access="ftth"), cell_km)
     plan = plan_sites(demand, sites, aggregate_km=0.001, failures=0, kmedian_time_limit_s=5)
     assert plan.summary()["site_count"] == 2
+
+
+@pytest.mark.parametrize("case", ["lte", "tiers", "mobile_without_anchors"])
+def test_aggregation_with_site_or_path_latency_is_refused_before_the_work(
+        sample_inputs, tmp_path, case):
+    """Aggregation measures great-circle radii only: with mobile rows and their UPFs, or
+    a tier that changes the latency, it is refused in the options' check, before any
+    stage (no demand aggregated, no UPF placed: it came after both, tester 143); the same
+    tables without them aggregate."""
+    demand, sites = sample_inputs
+    said: list[str] = []
+    kw: dict = {"aggregate_km": 10.0, "failures": 0, "kmedian_time_limit_s": 0,
+                "progress": said.append}
+    if case == "lte":
+        kw.update(access="lte", budget_ms=200.0)
+    elif case == "tiers":
+        tiers = tmp_path / "tiers.toml"
+        tiers.write_text("[tiers.metro-colo]\nextra_ms = [2.0, 4.0]\n")
+        kw["tiers"] = str(tiers)
+    else:  # mobile rows, but no anchors: the flat model, aggregated
+        kw.update(access="5g-sa", upf="none", budget_ms=100.0)
+    if case == "mobile_without_anchors":
+        plan = plan_sites(demand, sites, **kw)
+        assert any("aggregated" in m for m in said)
+        assert plan.summary()["site_count"] > 0
+        return
+    with pytest.raises(InputValidationError, match="great-circle radii only"):
+        plan_sites(demand, sites, **kw)
+    assert not any("aggregated" in m or "UPF" in m for m in said), said

@@ -295,6 +295,28 @@ def test_cli_bad_config_exit_2_without_traceback(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_scenario_that_cannot_aggregate_is_refused_before_the_sweep(tmp_path):
+    """Aggregation with mobile anchors or a tier that changes the latency: refused with
+    the scenario named, exit 2, no directory, as plan refuses it (it ran, and failed as
+    a row of a sweep that exited 0: tester 143); a scenario that can aggregate is not
+    named."""
+    tiers = tmp_path / "tiers.toml"
+    tiers.write_text("[tiers.metro-colo]\nextra_ms = [2.0, 4.0]\n")
+    p = tmp_path / "s.toml"
+    p.write_text(WEST_BASE + "budget_ms = 200\nfailures = 0\n"
+                 '[[scenarios]]\nname = "lte-agg"\naccess = "lte"\naggregate_km = 10\n'
+                 f'[[scenarios]]\nname = "tiers-agg"\ntiers = "{tiers}"\naggregate_km = 10\n'
+                 '[[scenarios]]\nname = "plain-agg"\naggregate_km = 10\n')
+    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "'lte-agg'" in r.stderr and "'tiers-agg'" in r.stderr
+    assert "'plain-agg'" not in r.stderr
+    assert "aggregate_km / aggregate_h3 cannot be combined" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_config_axes_regions_and_explicit_scenarios(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('[base]\ndemo = {country = "LU", site_min_population = 5000}\n'
@@ -332,10 +354,38 @@ def test_sequential_run_and_demo_regions(tmp_path):
         s = plan_sites(geonames_demand(r["region"]), geonames_candidates(r["region"], 3000),
                        budget_ms=r["budget_ms"], failures=0).summary()
         assert r["site_count"] == s["site_count"] and r["n_demand"] == s["n_demand"]
+        # each summary records its region's own country and both tables' rows (the MT
+        # region's said LU, [base]'s, and no candidate rows: tester 143)
+        got = json.loads((tmp_path / "out" / r["dir"] / "summary.json").read_text())["inputs"]
+        assert got["demand"]["demo"] == got["candidates"]["demo"] == r["region"]
+        assert got["demand"]["rows"] == s["n_demand"]
+        assert got["candidates"]["rows"] == s["n_candidates"]
     back = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
     assert list(back["site_count"]) == list(table["site_count"])
     assert len(pd.read_csv(tmp_path / "out" / "scenarios.csv")) == 2
     assert (tmp_path / "out" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_finished_scenario_whose_marker_was_edited_is_refused(tmp_path):
+    """A re-run takes a finished scenario's row from its done.json: one whose figures are
+    not its summary.json's (edited by hand) is refused naming the file and the figure,
+    before any work, and the folder is left as it was (the table said 999 sites:
+    tester 143); put back, the re-run reuses it."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\nkmedian_time_limit_s = 0\n[[scenarios]]\nname = "a"\n')
+    table = run_batch(p, tmp_path / "out", workers=0)
+    marker = tmp_path / "out" / table["dir"].iloc[0] / "done.json"
+    text = marker.read_text()
+    doc = json.loads(text)
+    marker.write_text(json.dumps({**doc, "site_count": 999}))
+    edited = marker.read_bytes()
+    with pytest.raises(InputValidationError, match=r"done.json: its site_count \(999\)"):
+        run_batch(p, tmp_path / "out", workers=0)
+    assert marker.read_bytes() == edited
+    marker.write_text(text)
+    again = run_batch(p, tmp_path / "out", workers=0)
+    assert again["site_count"].iloc[0] == table["site_count"].iloc[0]
 
 
 # --------------------------------------------------------------------------- distributed

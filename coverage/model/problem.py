@@ -546,6 +546,15 @@ def parse_flags(values: pd.Series, *, column: str, source: str) -> npt.NDArray[n
     return np.asarray(truth, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
+def tiers_change_latency(demand: pd.DataFrame, sites: pd.DataFrame, model: LatencyModel,
+                         tiers: Any = "builtin") -> bool:
+    """Whether the sites' tiers or a demand ``tiers`` column make some pair's latency differ
+    from the flat model's, anchors and backbone aside: with either of those too, what
+    :attr:`Problem.routed` says of the problem :meth:`Problem.build` makes of the same
+    tables (checked before the work, e.g. against an aggregation)."""
+    return _tier_setup(demand, sites, model, _catalog(tiers), Routing())[0] is not None
+
+
 def _tier_setup(demand: pd.DataFrame, sites: pd.DataFrame, model: LatencyModel, catalog: Any,
                 routing: Routing) -> tuple[Any, Any, Any, list[str]]:
     """``(tier_setup, site tier codes, site local breakout, unknown labels)`` of

@@ -37,7 +37,7 @@ from ..model.capacity import (
     fit_sites,
 )
 from ..model.latency import LatencyModel
-from ..model.problem import Problem, largest_radius
+from ..model.problem import Problem, largest_radius, tiers_change_latency
 from ..model.reach import ReachMatrix, cluster_partitions
 from ..model.routing import MOBILE_ACCESS, Routing
 from ..model.service import (
@@ -1017,6 +1017,14 @@ def plan_sites(
             # process takes it as it is)
             demand = keep_validated(demand, demand.assign(access=access), "demand",
                                     model.access_profiles_ms)
+        try:  # (the tier columns were checked above, against this catalog)
+            found_agg = aggregation_problem(
+                demand, sites, model=model, tier_catalog=tier_catalog, upf=upf,
+                backbone=backbone, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3)
+            if found_agg is not None:
+                problems.append(found_agg)
+        except InputValidationError as exc:
+            problems.append(str(exc))
         try:
             service = resolve_plan_service(
                 demand, budget_ms=budget_given, percentile=percentile,
@@ -1099,13 +1107,9 @@ def plan_sites(
             + (f", via {len(r.upf)} UPF(s) for mobile access" if r.upf is not None else "")
             + (f", over backbone {r.backbone.name} ({len(r.backbone.node_ids)} nodes)"
                if r.backbone is not None else ""))
-    if aggregation is not None and problem.routed:
-        raise InputValidationError(
-            "--aggregate-km / --aggregate-h3 cannot be combined with site tiers that change "
-            "the latency, a demand 'tiers' column, mobile anchors (--upf) or a backbone "
-            "(--backbone): the aggregation check measures great-circle radii only. Fix: drop "
-            "the aggregation, or give every site the reference tier (metro-colo) and no "
-            "--upf / --backbone")
+    if aggregation is not None and problem.routed:  # (refused before the work: kept as
+        # the problem's own word)
+        raise InputValidationError(AGGREGATION_ROUTED)
     if service is not None or problem.routed:
         # the largest row radius; raises when no row can meet its budget
         radius_km, radius_access = problem.largest_radius()
@@ -1732,6 +1736,41 @@ def _log_infeasible_classes(problem: Problem) -> None:
         "at distance 0: they are uncoverable", int(mask.sum()),
         f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow),
         problem.config.percentile, problem.config.budget_ms)
+
+
+def aggregation_problem(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyModel,
+                        tier_catalog: Any, upf: Any = "default", backbone: Any = None,
+                        aggregate_km: float | None = None, aggregate_h3: int | None = None,
+                        option_style: str = "cli") -> str | None:
+    """Why the aggregation options cannot be used with these tables and options, or
+    ``None``: a plan whose pair latency depends on the site or the path (a tier that
+    changes the latency, a demand ``tiers`` column, mobile rows with UPFs, a backbone)
+    cannot aggregate, since the aggregation check measures great-circle radii only.
+    Checked before the work (``plan_sites``, and the batch's check of its scenarios) on
+    validated tables, ``demand`` with its ``access`` column; ``option_style`` "toml"
+    names the options as a batch file spells them."""
+    if aggregate_km is None and aggregate_h3 is None:
+        return None
+    has_mobile = "access" in demand.columns and bool(
+        demand["access"].isin(frozenset(MOBILE_ACCESS)).any())
+    anchors = has_mobile and not (upf is None or (isinstance(upf, str) and upf == "none"))
+    if not (anchors or backbone is not None
+            or tiers_change_latency(demand, sites, model, tier_catalog)):
+        return None
+    if option_style == "toml":
+        return (AGGREGATION_ROUTED.replace("--aggregate-km / --aggregate-h3",
+                                           "aggregate_km / aggregate_h3")
+                .replace("(--upf)", "(upf)").replace("(--backbone)", "(backbone)")
+                .replace("no --upf / --backbone", "no upf / backbone"))
+    return AGGREGATION_ROUTED
+
+
+#: :func:`aggregation_problem`'s message.
+AGGREGATION_ROUTED = (
+    "--aggregate-km / --aggregate-h3 cannot be combined with site tiers that change the "
+    "latency, a demand 'tiers' column, mobile anchors (--upf) or a backbone (--backbone): "
+    "the aggregation check measures great-circle radii only. Fix: drop the aggregation, or "
+    "give every site the reference tier (metro-colo) and no --upf / --backbone")
 
 
 def build_routing(demand: pd.DataFrame, *, upf: Any = "default", backbone: Any = None,
