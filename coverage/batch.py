@@ -389,8 +389,15 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
     except FileNotFoundError:
         raise InputValidationError(f"{p}: scenario file not found. Fix: give the path of a "
                                    "TOML file (see docs/batch.md)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputValidationError(f"{p}: cannot read ({exc})") from None
+    except IsADirectoryError:
+        raise InputValidationError(f"{p}: a directory, not a scenario file. Fix: give the "
+                                   "path of a TOML file (see docs/batch.md)") from None
+    except UnicodeDecodeError as exc:
+        raise InputValidationError(f"{p}: not UTF-8 text ({exc}). Fix: save the file as "
+                                   "UTF-8 (TOML files are UTF-8)") from None
+    except OSError as exc:
+        raise InputValidationError(f"{p}: cannot read ({exc.strerror or exc}). Fix: check "
+                                   "that the file exists and can be read") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputValidationError(f"{p}: not valid TOML ({exc}). Fix: correct the syntax "
                                    "(see docs/batch.md for an example)") from None
@@ -536,8 +543,8 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         # without its own region: the regions of [axes] region (every region by default)
         for r in [region] if region is not None else axes["region"]:
             scenarios.append(Scenario(name, r, {**params, **over}, smodel))
-    if problems:
-        raise ConfigProblems("\n".join(problems),
+    if problems:  # (once each: every value of an axis gave the model's line, tester 143)
+        raise ConfigProblems("\n".join(dict.fromkeys(problems)),
                              BatchConfig(path=p, inputs=inputs, regions=regions,
                                          scenarios=scenarios) if inputs else None,
                              scenarios + unplaced)
@@ -633,9 +640,14 @@ def scenario_key(inputs: Mapping[str, Any], region: Mapping[str, Any],
         64 hex digits; equal for equal inputs, parameters and package version.
     """
     from . import __version__
+    from .model.service import preset_budget
 
     model = dict(model)
     params = dict(params)
+    preset = preset_budget(params.get("budget_ms"))
+    if preset is not None:  # a named budget is its budget and percentile (the plan takes
+        # both from it): "realtime" and 30 ms p99 are one problem (tester 143)
+        params.update(budget_ms=float(preset.budget_ms), percentile=preset.percentile)
     digests = option_file_hashes(params, model) if files is None else files
     for key, digest in digests.items():  # a changed file is new
         if key == "latency_model":                                  # work

@@ -105,7 +105,7 @@ def _network_bound(name: str) -> tuple[Callable[[Any], bool], str]:
 
 
 #: Constraints whose sentence holds the unit (:meth:`Option.requirement` adds no "of UNIT").
-_UNIT_IN_SENTENCE = frozenset({"budget", "cell_km_or_none", "gap_pct",
+_UNIT_IN_SENTENCE = frozenset({"budget", "cell_km_or_none", "gap_pct", "pair_ms",
                                *(f"{n}_or_none" for n in NETWORK_BOUNDS)})
 
 # name -> (predicate, sentence)

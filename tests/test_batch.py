@@ -189,6 +189,25 @@ def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     assert "Fix:" in str(e.value) or "not valid TOML" in str(e.value)
 
 
+def test_a_scenario_file_that_cannot_be_read_says_why_and_the_fix(tmp_path):
+    """A directory, a UTF-16 file: each named with its fix (they were a bare Python error,
+    tester 143); the model axis is said once, not once per value."""
+    with pytest.raises(InputValidationError, match=r"a directory, not a scenario file\. "
+                                                   r"Fix: give the path of a TOML file"):
+        load_config(tmp_path)
+    u16 = tmp_path / "u16.toml"
+    u16.write_text('[base]\ndemo = {country = "LU"}\n', encoding="utf-16")
+    with pytest.raises(InputValidationError, match=r"not UTF-8 text .*Fix: save the file as "
+                                                   r"UTF-8"):
+        load_config(u16)
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU"}\n[axes]\n'
+                 'model = ["on-net", "internet", "on-net"]\n')
+    with pytest.raises(InputValidationError) as e:
+        load_config(p)
+    assert str(e.value).count("a latency model cannot be an axis") == 1
+
+
 def test_a_config_or_out_that_is_not_a_path_is_named(tmp_path, monkeypatch):
     """``run_batch({'base': {}}, 'o')`` and ``run_batch('s.toml', None)`` raised bare
     TypeErrors: each is an input error naming the argument, both in one message."""
@@ -364,6 +383,22 @@ def test_sequential_run_and_demo_regions(tmp_path):
     assert list(back["site_count"]) == list(table["site_count"])
     assert len(pd.read_csv(tmp_path / "out" / "scenarios.csv")) == 2
     assert (tmp_path / "out" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_named_budget_and_its_value_are_one_problem(tmp_path):
+    """budget_ms = "realtime" is 30 ms at p99: the same problem as budget_ms = 30, solved
+    once (its key held the name: two folders, two solves, tester 143)."""
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\ndemo = {country = "LU", site_min_population = 3000}\n'
+                 'failures = 0\nkmedian_time_limit_s = 0\n'
+                 '[[scenarios]]\nname = "rt"\nbudget_ms = "realtime"\n'
+                 '[[scenarios]]\nname = "thirty"\nbudget_ms = 30\n'
+                 '[[scenarios]]\nname = "forty"\nbudget_ms = 40\n')
+    table = run_batch(p, tmp_path / "out", workers=0)
+    by = table.set_index("scenario")
+    assert by.loc["rt", "dir"] == by.loc["thirty", "dir"] != by.loc["forty", "dir"]
+    assert by.loc["rt", "site_count"] == by.loc["thirty", "site_count"]
+    assert len(list((tmp_path / "out" / "scenarios").iterdir())) == 2
 
 
 def test_a_finished_scenario_whose_marker_was_edited_is_refused(tmp_path):

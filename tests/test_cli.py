@@ -574,6 +574,21 @@ def test_every_bad_option_value_is_named_in_one_message(capsys):
     assert "2 problems" in err and "--from" in err and "required: --to" in err
 
 
+def test_latency_option_messages_read_and_name_the_fix(capsys):
+    """Tester 143: a pair read "0 <= P50 <= P99 of ms", and a p50 overhead above the
+    profile's p99 one was refused without naming the option that fixes it."""
+    from coverage.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["latency", "--from", "52,13", "--to", "48,11", "--inference-ms", "5,2"])
+    err = capsys.readouterr().err
+    assert "must be P50,P99 in ms with 0 <= P50 <= P99" in err and "of ms" not in err
+    assert main(["latency", "--from", "52,13", "--to", "48,11", "--overhead-ms", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "must be >= overhead_ms (20.0)" in err and "Fix:" in err
+    assert "--overhead-p99-ms" in err and "Traceback" not in err
+
+
 def test_an_input_inside_out_is_named(tmp_path, capsys):
     """Tester 100: ``--demand P/assignment.csv --out P`` read the file, then replaced it
     with the new plan's, without a word."""

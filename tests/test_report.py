@@ -282,9 +282,10 @@ def test_text_in_a_number_column_is_named_by_row_after_arrow_gives_up(plan_dir, 
     a.to_csv(path, index=False)
     problems = []
     assert _read_csv(path, "assignment.csv", problems) is None
+    # (data rows 4 and 41, as the README counts rows: it said the file's lines 5 and 42)
     assert problems == ["assignment.csv cannot be read as CSV (ValueError: column "
-                        "primary_latency_ms is not a number on row(s) 5, 42 (the header is "
-                        "row 1))"]
+                        "primary_latency_ms is not a number on row(s) 4, 41 (counted from "
+                        "the first data row))"]
 
 
 def test_site_loads_break_ties_by_site_id_however_the_ids_are_stored():

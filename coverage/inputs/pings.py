@@ -83,6 +83,16 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
                        "give every column a distinct name")
         lower[key] = c
     report.raise_if_any()
+    for k, names in PING_ALIASES.items():  # two names of one field: which one is meant
+        # is not for the reader to guess (rtt_ms was taken and rtt_min_ms ignored,
+        # tester 143; as the demand's lat and latitude are refused)
+        both = [str(lower[a]) for a in names if a in lower]
+        if len(both) > 1:
+            report.add(f"columns {format_values(both)} "
+                       f"{'both' if len(both) == 2 else 'all'} look like {k} (looked for: "
+                       f"{', '.join(names)})",
+                       "keep one of them: drop or rename the others")
+    report.raise_if_any()
     col = {k: next((lower[a] for a in names if a in lower), None)
            for k, names in PING_ALIASES.items()}
     coords = [col[k] for k in ("src_lat", "src_lon", "dst_lat", "dst_lon")]

@@ -590,7 +590,8 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     base = rf * x
     p99 = pings["rtt_p99_ms"].to_numpy(dtype=np.float64)[use] if has_p99 else None
     with_p99 = int(np.isfinite(p99).sum()) if p99 is not None else 0
-    overhead99 = max(overhead, _p99_term(base, yu, p99, p99_over_paths))
+    term99 = _p99_term(base, yu, p99, p99_over_paths)
+    overhead99 = max(overhead, term99)
     if with_p99:
         what = ("median" if p99_over_paths == 0.5 else f"{p99_over_paths:g} quantile")
         how = (f"{what} over paths of the per-path p99 (rtt_p99_ms) minus the p50 distance "
@@ -598,8 +599,18 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
                + (f"; {with_p99:,} of {n_use:,} fitted pings have one" if with_p99 < n_use
                   else "") + ")")
     else:
+        what = "0.99 quantile"
         how = ("0.99 quantile over the pings of rtt_ms minus the p50 distance term"
                + (" (no fitted ping has an rtt_p99_ms)" if p99 is not None else ""))
+    if term99 < overhead:  # a p99 term is never below the p50 one: raised, and said
+        # (it was printed as the quantile asked for: tester 143)
+        how = (f"the p50 overhead: the {how} was {term99:.3f} ms, below it")
+        logger.warning(
+            "%s: the %s of the p99 term (%.3f ms) lies below the fitted p50 overhead "
+            "(%.3f ms), so the p99 overhead is set to the p50 one (a p99 is never below the "
+            "p50) and more of the %s than asked have their own p99 above it. Fix: choose a "
+            "higher --p99-over-paths (0.5, the median over the paths, is the default)",
+            source, what, term99, overhead, "paths" if with_p99 else "pings")
     above = _above_p99(base, yu, p99, overhead99)
     share = float(above[_counted(p99, n_use)].mean())
     if n_use > CV_MAX_PINGS:

@@ -395,7 +395,9 @@ class LatencyModel:
         both = (self.overhead_ms, self.overhead_p99_ms)
         if all(_is_number(v) for v in both) and self.overhead_p99_ms < self.overhead_ms:
             problems.append(f"overhead_p99_ms ({self.overhead_p99_ms!r}) must be >= overhead_ms "
-                            f"({self.overhead_ms!r})")
+                            f"({self.overhead_ms!r}): a p99 is never below the p50. Fix: "
+                            "give overhead_p99_ms (--overhead-p99-ms) at least overhead_ms "
+                            "(--overhead-ms), or a lower overhead_ms")
         if not isinstance(self.profile, str):
             problems.append(f"profile must be a name (text); got {self.profile!r}")
         if self.fit is not None and not isinstance(self.fit, Mapping):

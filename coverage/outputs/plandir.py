@@ -600,7 +600,7 @@ def _read_assignment_pandas(path: Path, usecols: list[str]) -> pd.DataFrame:
     cat = [c for c in _CATEGORY_COLUMNS if c in usecols]
     numeric = [c for c in usecols if c not in text]
     parts = []
-    first_line = 2  # the file's line of the chunk's first row (line 1 is the header)
+    first_row = 1  # the chunk's first data row, counted from 1 (the README's rows)
     with pd.read_csv(path, usecols=usecols, dtype=text, keep_default_na=False,
                      na_values=[""], low_memory=False, chunksize=READ_CHUNK_ROWS) as reader:
         for chunk in reader:
@@ -609,17 +609,19 @@ def _read_assignment_pandas(path: Path, usecols: list[str]) -> pd.DataFrame:
                     as_number = pd.to_numeric(chunk[c], errors="coerce")
                     bad = (chunk[c].notna() & as_number.isna()).to_numpy()
                     if bad.any():
-                        lines = first_line + np.flatnonzero(bad)
-                        shown = ", ".join(str(n) for n in lines[:5]) + (
-                            ", ..." if len(lines) > 5 else "")
+                        rows = first_row + np.flatnonzero(bad)
+                        shown = ", ".join(str(n) for n in rows[:5]) + (
+                            ", ..." if len(rows) > 5 else "")
+                        # (data rows, as every other message: tester 143 found "row 6
+                        # (the header is row 1)" here beside "row 5" for the same row)
                         raise ValueError(f"column {c} is not a number on row(s) {shown} "
-                                         "(the header is row 1)")
+                                         "(counted from the first data row)")
                     chunk[c] = as_number
                 chunk[c] = chunk[c].astype(np.float64)  # whole numbers too, as Arrow reads
             for c in cat:
                 chunk[c] = chunk[c].astype("category")
             parts.append(chunk)
-            first_line += len(chunk)
+            first_row += len(chunk)
     if len(parts) > 1:
         from pandas.api.types import union_categoricals
 
