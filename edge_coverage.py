@@ -30,7 +30,40 @@ def main(argv: list[str] | None = None) -> int:
     code = run(argv)
     if argv is None and code in (130, 143):
         _exit_past_abandoned_solves(code)
+    if argv is None:
+        _terminate_quietly_after(code)
     return code
+
+
+def _terminate_quietly_after(code: int) -> None:
+    """From the command's end to the process's: a SIGTERM (the interpreter's shutdown may
+    take a while after a large plan) says the command had finished, with its exit code,
+    and ends the process with 143, where the default action ended it without a word
+    (tester 143: a report killed just after "wrote report.html"). Only for the command
+    itself, not for :func:`main` called from another program."""
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        try:
+            print(f"edge-coverage: terminated after the command had finished (exit {code}): "
+                  "what it wrote is complete", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+        os._exit(143)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        pass
 
 
 def _exit_past_abandoned_solves(code: int) -> None:

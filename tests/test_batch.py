@@ -2210,3 +2210,26 @@ def test_a_root_run_into_a_users_sweep_keeps_its_files_the_users(tmp_path):
     owners = {str(p.relative_to(out)): (p.lstat().st_uid, p.lstat().st_gid)
               for p in out.rglob("*")}
     assert len(owners) > 10 and set(owners.values()) == {(65534, 65534)}, owners
+
+
+def test_a_worker_of_the_own_cluster_drops_only_the_closed_heartbeat_report():
+    """The planner's cluster's workers (their preload) drop the traceback of a heartbeat
+    that found the scheduler closed at the end of a sweep (tester 143), and nothing else."""
+    from coverage import dask_preload
+
+    previous = signal.getsignal(signal.SIGINT)
+    dask_preload.dask_setup(None)
+    log = logging.getLogger("distributed.worker")
+    assert any(isinstance(f, dask_preload._ClosingHeartbeat) for f in log.filters)
+    try:
+        def record(msg):
+            return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg,
+                                     None, None)
+
+        assert not log.filter(record("Failed to communicate with scheduler during "
+                                     "heartbeat."))
+        assert log.filter(record("Compute Failed"))
+    finally:
+        for f in [f for f in log.filters if isinstance(f, dask_preload._ClosingHeartbeat)]:
+            log.removeFilter(f)
+        signal.signal(signal.SIGINT, previous)

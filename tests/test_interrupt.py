@@ -281,3 +281,20 @@ def test_a_command_interrupted_mid_milp_ends_without_the_interpreters_shutdown(t
     assert r.returncode == 130, r.stderr
     assert "not ended" not in r.stderr and "shutdown ran" not in r.stderr
     assert "terminate called" not in r.stderr
+
+
+def test_sigterm_after_the_command_ended_says_so_and_exits_143():
+    """Between the command's end and the process's (the interpreter's shutdown after a
+    large plan), SIGTERM ended the process with no word (tester 143): the entry point now
+    says the command had finished, with its code, and exits 143."""
+    code = ("import edge_coverage, os, signal\n"
+            "edge_coverage._terminate_quietly_after(0)\n"
+            "os.kill(os.getpid(), signal.SIGTERM)\n"
+            "for _ in range(10 ** 8):\n    pass\n"
+            "print('not reached')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 143
+    assert "not reached" not in r.stdout
+    assert ("terminated after the command had finished (exit 0): what it wrote is "
+            "complete") in r.stderr
