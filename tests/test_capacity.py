@@ -1957,3 +1957,35 @@ def test_an_exclusion_reason_tells_close_powers_apart():
     assert ex["reason"].tolist() == [
         "vision-l4 needs 0.372 kW (1 accelerator(s) and their host(s), PUE 1); the site "
         "offers 0.37 kW (column)"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_reach_with_repeated_pairs_or_stored_zeros_is_read_as_its_pattern(seed):
+    """A reach matrix that lists a pair twice, or stores a 0 or a fraction, is the pattern
+    of its nonzero pairs in every failure scenario (networkx on that pattern): a repeated
+    pair read a feasible scenario short, and a stored 0 was a pair to serve through (a
+    fuzz of 2026-12-05: 14 of 614 and 997 of 7,050 scenarios wrong)."""
+    from coverage.solvers.capacitated import check_scenarios, scenario_flow
+
+    rng = np.random.default_rng(seed)
+    n, m = 25, 8
+    mask = rng.random((n, m)) < 0.35
+    rows, cols = np.nonzero(mask)
+    data = rng.choice([1.0, 0.5, 3.0, 0.0], len(rows), p=[0.5, 0.15, 0.15, 0.2])
+    twice = rng.random(len(rows)) < 0.3  # listed again, unsorted within the row
+    rows, cols = np.r_[rows, rows[twice]], np.r_[cols, cols[twice]]
+    data = np.r_[data, np.where(data[twice] == 0, 0.0, 1.0)]
+    order = np.lexsort((-cols, rows))
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
+    reach = sp.csr_array((data[order], cols[order], indptr), shape=(n, m))
+    assert not reach.has_canonical_format
+    N = rows_of(reach.toarray() != 0)
+    load = rng.uniform(0.0, 4.0, n)
+    cap = rng.uniform(2.0, 14.0, m)
+    sites = np.arange(m)
+    flows, _ = check_scenarios(reach, load, cap, sites, 2)
+    assert len(flows) == (1 + m + m * (m - 1) // 2 if flows[0].feasible else 1)
+    for f in flows:
+        need, served = shortfall(N, load, cap, sites, f.failed)
+        assert f.feasible == (served >= need * (1 - 1e-9)), f.failed
+        assert scenario_flow(reach, load, cap, sites, f.failed).feasible == f.feasible

@@ -298,6 +298,19 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
                              cap_rps, with_flows=with_flows)
 
 
+def _pattern(reach: sp.csr_array) -> sp.csr_array:
+    """``reach`` with each pair once and no stored zero (a copy only when it has either):
+    a pair listed twice was two pairs, each given the pair's flow back, so a feasible
+    scenario read short, and a stored zero was a pair to serve but no candidate to stay
+    alive (a fuzz of 2026-12-05 against networkx)."""
+    reach = sp.csr_array(reach)
+    if not reach.has_canonical_format or (reach.nnz and not np.all(reach.data != 0)):
+        reach = reach.copy()
+        reach.sum_duplicates()
+        reach.eliminate_zeros()
+    return reach
+
+
 @dataclass(frozen=True)
 class _ScenarioSetup:
     """What :func:`scenario_flow` derives from the reach, the loads, the open sites and the
@@ -316,7 +329,7 @@ class _ScenarioSetup:
     @classmethod
     def of(cls, reach: sp.csr_array, load_rps: npt.ArrayLike, open_sites: npt.ArrayLike,
            failed: npt.ArrayLike = ()) -> _ScenarioSetup:
-        reach = sp.csr_array(reach)
+        reach = _pattern(reach)
         n, m = reach.shape
         load = np.asarray(load_rps, dtype=np.float64)
         failed_t = tuple(int(f) for f in np.atleast_1d(np.asarray(failed, dtype=np.int64)))
@@ -355,12 +368,8 @@ class _ComponentSetups:
 
     def __init__(self, reach: sp.csr_array, load: npt.NDArray[np.float64],
                  open_sites: npt.NDArray[np.int64], row_lab: npt.NDArray[np.int64]) -> None:
-        a = sp.csr_array(reach, dtype=np.int8)
-        if not a.has_canonical_format:  # (a copy: duplicates counted once, as a @ x does
-            # not; a point's candidates counted by its distinct columns)
-            a = a.copy()
-            a.sum_duplicates()
-        a.data[:] = 1
+        a = sp.csr_array(_pattern(reach), dtype=np.int8, copy=True)
+        a.data[:] = 1  # (each pair once, none stored as 0: a point's distinct candidates)
         self.a, self.load, self.row_lab = a, load, row_lab
         self.n, self.m = a.shape
         self.is_open = np.zeros(self.m, dtype=bool)
@@ -996,7 +1005,7 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
         solved and before ``stop_after`` infeasible ones: then the flows say nothing of the
         scenarios left, and a plan whose flows are all feasible is not known to be.
     """
-    a = sp.csr_array(reach)
+    a = _pattern(reach)  # (each pair once, no stored zero: as every scenario reads it)
     n, m = a.shape
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
