@@ -63,7 +63,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "capacity_cut", "plan_components",
-           "check_scenarios", "check_scenarios_until", "merge_identical_rows", "repair_plan",
+           "check_scenarios", "check_scenarios_until", "merge_identical_rows", "reach_pattern",
+           "repair_plan",
            "repair_plan_until",
            "absorbed_groups", "absorbed_pairs", "failure_groups", "groups_by_component",
            "triples_to_check", "failure_scenarios", "local_reroutes",
@@ -298,17 +299,21 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
                              cap_rps, with_flows=with_flows)
 
 
-def _pattern(reach: sp.csr_array) -> sp.csr_array:
-    """``reach`` with each pair once and no stored zero (a copy only when it has either):
-    a pair listed twice was two pairs, each given the pair's flow back, so a feasible
-    scenario read short, and a stored zero was a pair to serve but no candidate to stay
-    alive (a fuzz of 2026-12-05 against networkx)."""
+def reach_pattern(reach: sp.csr_array) -> sp.csr_array:
+    """The pairs of a reach matrix, each once: its stored entries, values ignored and
+    explicit zeros included (as the rollout and the max-cover read a sparse reach), as a
+    0/1 int8 CSR; ``reach`` itself when it is already canonical with every value 1.
+
+    A pair listed twice was two pairs, each given the pair's flow back, so a feasible
+    scenario read short; a stored 0 was a pair to serve through that the excusal read as
+    no candidate (a fuzz of 2026-12-05 against networkx: wrong verdicts both ways)."""
     reach = sp.csr_array(reach)
-    if not reach.has_canonical_format or (reach.nnz and not np.all(reach.data != 0)):
-        reach = reach.copy()
-        reach.sum_duplicates()
-        reach.eliminate_zeros()
-    return reach
+    if reach.has_canonical_format and bool(np.all(reach.data == 1)):
+        return reach
+    a = reach.copy()
+    a.sum_duplicates()
+    return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr),
+                        shape=a.shape)
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,7 @@ class _ScenarioSetup:
     @classmethod
     def of(cls, reach: sp.csr_array, load_rps: npt.ArrayLike, open_sites: npt.ArrayLike,
            failed: npt.ArrayLike = ()) -> _ScenarioSetup:
-        reach = _pattern(reach)
+        reach = reach_pattern(reach)
         n, m = reach.shape
         load = np.asarray(load_rps, dtype=np.float64)
         failed_t = tuple(int(f) for f in np.atleast_1d(np.asarray(failed, dtype=np.int64)))
@@ -368,7 +373,7 @@ class _ComponentSetups:
 
     def __init__(self, reach: sp.csr_array, load: npt.NDArray[np.float64],
                  open_sites: npt.NDArray[np.int64], row_lab: npt.NDArray[np.int64]) -> None:
-        a = sp.csr_array(_pattern(reach), dtype=np.int8, copy=True)
+        a = sp.csr_array(reach_pattern(reach), dtype=np.int8, copy=True)
         a.data[:] = 1  # (each pair once, none stored as 0: a point's distinct candidates)
         self.a, self.load, self.row_lab = a, load, row_lab
         self.n, self.m = a.shape
@@ -1005,7 +1010,7 @@ def check_scenarios_until(reach: sp.csr_array, load_rps: npt.ArrayLike,
         solved and before ``stop_after`` infeasible ones: then the flows say nothing of the
         scenarios left, and a plan whose flows are all feasible is not known to be.
     """
-    a = _pattern(reach)  # (each pair once, no stored zero: as every scenario reads it)
+    a = reach_pattern(reach)  # (each pair once, no stored zero: as every scenario reads it)
     n, m = a.shape
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)

@@ -80,7 +80,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from .capacitated import ScenarioFlow, failure_scenarios, plan_components
+from .capacitated import ScenarioFlow, failure_scenarios, plan_components, reach_pattern
 from .highs import solve_milp
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
 
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    a = sp.csr_array(reach)
+    a = reach_pattern(reach)  # (each pair once, no stored zero: as the checks read it)
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
     m = len(cap)
