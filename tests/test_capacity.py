@@ -1991,3 +1991,23 @@ def test_a_reach_with_repeated_pairs_or_stored_zeros_is_read_as_its_pattern(seed
         need, served = shortfall(N, load, cap, sites, f.failed)
         assert f.feasible == (served >= need * (1 - 1e-9)), f.failed
         assert scenario_flow(reach, load, cap, sites, f.failed).feasible == f.feasible
+
+
+def test_reach_pattern_sorts_in_place_and_keeps_the_matrix():
+    """An unsorted reach without repeats is taken as it is, its indices sorted in place
+    (the same matrix for the caller); one with a repeat or a stored 0 gets a copy, the
+    caller's matrix left as it was."""
+    from coverage.solvers.capacitated import reach_pattern
+
+    indptr = np.array([0, 3, 5])
+    unsorted = sp.csr_array((np.ones(5), np.array([2, 0, 1, 3, 1]), indptr), shape=(2, 4))
+    before = unsorted.toarray()
+    got = reach_pattern(unsorted)
+    assert np.array_equal(got.toarray(), before) and np.array_equal(unsorted.toarray(), before)
+    assert got.indices.tolist() == [0, 1, 2, 1, 3]
+    odd = sp.csr_array((np.array([1.0, 0.0, 1.0, 0.5, 1.0]), np.array([2, 0, 2, 3, 1]),
+                        indptr), shape=(2, 4))
+    dense = odd.toarray()
+    got = reach_pattern(odd)
+    assert got.toarray().tolist() == [[1, 0, 1, 0], [0, 1, 0, 1]]
+    assert np.array_equal(odd.toarray(), dense) and odd.nnz == 5
