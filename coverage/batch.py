@@ -1975,12 +1975,17 @@ def _flag_sigint(flag: threading.Event) -> Any:
     """In the main thread, with Python's own Ctrl-C handler in place: a handler that sets
     ``flag`` and then raises KeyboardInterrupt as before; returns the handler it replaced
     (None when it did nothing)."""
+    current = signal.getsignal(signal.SIGINT)
+    # (the command line's handler records the interrupt, then raises: chained)
+    chained = callable(current) and getattr(current, "records_interrupts", False)
     if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            or not (current is signal.default_int_handler or chained)):
         return None
 
     def handler(signum: int, frame: Any) -> None:
         flag.set()
+        if chained:
+            current(signum, frame)
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGINT, handler)

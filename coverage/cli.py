@@ -672,6 +672,9 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise InputValidationError("\n".join(problems))
     with OutputDir(args.out, "plan") as od:  # locked from here: a second run is refused
         args.output_dir = od  # an interruption after its swap says the outputs are whole
+        received = getattr(args, "received", None)
+        if received is not None:  # a stop whose exception was swallowed: no swap
+            od.before_swap = received.raise_if_any
         if args.command == "compare":
             return _compare_and_write(args, od, demand, sites, model, inputs, progress,
                                       **extra)
@@ -1665,22 +1668,58 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is so that it unwinds like Ctrl-C."""
 
 
-def _terminate_cleanly() -> Any:
-    """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released); returns
-    the handler it replaced (``None`` when it could not install one)."""
+class _Received:
+    """The stop signals (SIGINT, SIGTERM) one run received, kept even when the exception
+    their handler raised was swallowed: Python drops a KeyboardInterrupt raised inside a
+    garbage-collection or weakref callback ("Exception ignored in ..."), and tester 144
+    saw a Ctrl-C in the budget sweep ignored, the previous plan replaced and exit 0. The
+    output directory asks :meth:`raise_if_any` before its swap, and :func:`main` before
+    it returns 0."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+
+    def raise_if_any(self) -> None:
+        """Raise the exception of the first signal received, if any."""
+        import signal
+
+        if self.signals:
+            if self.signals[0] == signal.SIGTERM:
+                raise _Terminated(f"signal {self.signals[0]}")
+            raise KeyboardInterrupt
+
+
+def _terminate_cleanly(received: _Received | None = None) -> tuple[Any, Any]:
+    """SIGTERM unwinds like Ctrl-C (staging directories removed, locks released), and
+    both it and Ctrl-C are recorded in ``received``; returns the SIGTERM and SIGINT
+    handlers it replaced (``None`` each when it installed none: not the main thread, or
+    Ctrl-C not Python's own handler, e.g. ignored)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return None, None
 
-    def handler(signum: int, _frame: Any) -> None:
+    def on_term(signum: int, _frame: Any) -> None:
+        if received is not None:
+            received.signals.append(signum)
         raise _Terminated(f"signal {signum}")
 
+    def on_int(signum: int, _frame: Any) -> None:
+        if received is not None:
+            received.signals.append(signum)
+        raise KeyboardInterrupt
+
+    on_int.records_interrupts = True  # type: ignore[attr-defined]  # (batch chains it)
     try:
-        return signal.signal(signal.SIGTERM, handler)
+        previous_term = signal.signal(signal.SIGTERM, on_term)
     except (ValueError, OSError):
-        return None
+        return None, None
+    previous_int = None
+    if received is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        with contextlib.suppress(ValueError, OSError):
+            previous_int = signal.signal(signal.SIGINT, on_int)
+    return previous_term, previous_int
 
 
 @contextlib.contextmanager
@@ -1799,7 +1838,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    previous_sigterm = _terminate_cleanly()
+    received = _Received()
+    args.received = received  # (the output directory asks it before its swap)
+    previous_sigterm, previous_sigint = _terminate_cleanly(received)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -1822,6 +1863,8 @@ def main(argv: list[str] | None = None) -> int:
             # library warnings as one line each, never with Python source lines
             warnings.showwarning = _show_warning
             code = run(args)
+        if code == 0:  # a stop whose exception was swallowed (see _Received)
+            received.raise_if_any()
         if code == 0 and getattr(args, "stdout_lost", None):
             from .errors import EXIT_OUTPUTS_SKIPPED
 
@@ -1862,3 +1905,7 @@ def main(argv: list[str] | None = None) -> int:
             import signal
 
             signal.signal(signal.SIGTERM, previous_sigterm)
+        if previous_sigint is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous_sigint)

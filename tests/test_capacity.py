@@ -2011,3 +2011,21 @@ def test_reach_pattern_sorts_in_place_and_keeps_the_matrix():
     got = reach_pattern(odd)
     assert got.toarray().tolist() == [[1, 0, 1, 0], [0, 1, 0, 1]]
     assert np.array_equal(odd.toarray(), dense) and odd.nnz == 5
+
+
+@pytest.mark.parametrize("labels, failures, warned", [
+    (["A"], 1, True), (["A", "B"], 2, True), (["A", "B"], 1, False)])
+def test_failure_domains_no_more_than_the_failures_are_warned(caplog, labels, failures,
+                                                              warned):
+    """Every candidate in one failure domain (or as few domains as failures): one scenario
+    fails every site and excuses every user, so "tolerating 1 failure" held for no one
+    without a word (tester 144): said before the work."""
+    demand, sites = geo_instance(3, 30, 8, cap_range=(300, 900))
+    sites["failure_domain"] = [labels[j % len(labels)] for j in range(len(sites))]
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan_capacity(demand, sites, failures=failures, kmedian_time_limit_s=0)
+    said = [r.getMessage() for r in caplog.records if "failure domain(s)" in r.getMessage()]
+    assert bool(said) == warned, said
+    if warned:
+        assert (f"fall in {len(labels)} failure domain(s) and the plan tolerates "
+                f"{failures} failure(s)") in said[0]

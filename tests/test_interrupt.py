@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -298,3 +299,43 @@ def test_sigterm_after_the_command_ended_says_so_and_exits_143():
     assert "not reached" not in r.stdout
     assert ("terminated after the command had finished (exit 0): what it wrote is "
             "complete") in r.stderr
+
+
+def test_a_ctrl_c_whose_exception_was_swallowed_still_stops_the_run(tmp_path):
+    """Python drops a KeyboardInterrupt raised inside a garbage-collection or weakref
+    callback; tester 144 saw a Ctrl-C in the budget sweep ignored, the previous plan
+    replaced and exit 0. The command line records the signal: the swap is not made, the
+    previous plan stays byte for byte, and the run exits 130. (The swallowing is made
+    deterministic here: the signal is raised, and its exception dropped, as the outputs
+    are written.)"""
+    data = Path(__file__).resolve().parents[1] / "data"
+    out = tmp_path / "plan"
+    args = ["plan", "--demand", str(data / "west_demand.csv"), "--candidates",
+            str(data / "west_candidates.csv"), "--no-map", "--no-gis", "--no-report",
+            "--kmedian-time-limit-s", "2", "--out", str(out)]
+    code = textwrap.dedent(f"""
+        import signal, sys
+        import coverage.outputs.plandir as pd
+        from coverage.cli import main
+        if sys.argv[1] == "swallow":
+            original = pd.write_plan_files
+            def write(*a, **k):
+                try:
+                    signal.raise_signal(signal.SIGINT)
+                except KeyboardInterrupt:
+                    pass  # (as a weakref callback drops it)
+                return original(*a, **k)
+            pd.write_plan_files = write
+        sys.exit(main({args!r}))
+        """)
+    first = subprocess.run([sys.executable, "-c", code, "plain"], capture_output=True,
+                           text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    r = subprocess.run([sys.executable, "-c", code, "swallow"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 130, r.stderr
+    assert "edge-coverage: interrupted" in r.stderr and "Traceback" not in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".plan.")
+            and "lock" not in p.name] == []

@@ -1163,7 +1163,11 @@ def test_a_name_too_long_for_the_staging_directories_is_refused_first(tmp_path):
 def test_an_old_aside_directory_holding_a_users_file_is_left_alone(tmp_path, sample_inputs):
     """A directory named like the ones a swap moves aside (``-old-``) but holding a file
     the tool did not write was removed as a killed run's leftover (a tester's find);
-    docs/outputs.md says it is left alone. One holding only the tool's files still goes."""
+    docs/outputs.md says it is left alone. So is one without the tool's marker whose
+    files have the tool's names (tester 144: it was removed). A replaced directory left
+    with its marker (a removal cut short) still goes."""
+    import shutil as sh
+
     from coverage.planner.plan import plan_sites
 
     out = tmp_path / "plan1"
@@ -1172,11 +1176,14 @@ def test_an_old_aside_directory_holding_a_users_file_is_left_alone(tmp_path, sam
     mine = tmp_path / ".plan1.edge-coverage-old-123-deadbeef"
     mine.mkdir()
     (mine / "thesis.tex").write_text("x")
+    alike = tmp_path / ".plan1.edge-coverage-old-125-deadbeef"
+    alike.mkdir()
+    (alike / "summary.json").write_text("{}")
     left = tmp_path / ".plan1.edge-coverage-old-124-deadbeef"
-    left.mkdir()
-    (left / "summary.json").write_text("{}")
+    sh.copytree(out, left)  # (a replaced plan directory, with its marker)
     plan.to_dir(out, map=False, report=False, gis=False)
     assert (mine / "thesis.tex").read_text() == "x"
+    assert (alike / "summary.json").read_text() == "{}"
     assert not left.exists()
 
 
@@ -1648,3 +1655,160 @@ def test_a_link_to_a_directory_with_a_long_name_names_the_link_target(tmp_path):
     (tmp_path / "short").symlink_to(target)
     (problem,) = check_output_dir(tmp_path / "short").problems
     assert f"(a symbolic link to {target})" in problem and "whose name has at most" in problem
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_swap_that_fails_keeps_the_new_outputs_beside_the_target(tmp_path, monkeypatch,
+                                                                   existing):
+    """A swap refused by the file system (another user's directory in a shared sticky
+    one, a directory made immutable meanwhile) threw the computed plan away (tester 144):
+    the complete new directory is kept as NAME.edge-coverage-new-*, the target left as
+    it was, and the message says both."""
+    from coverage.errors import OutputWriteError
+    from coverage.outputs import outdir
+
+    out = tmp_path / "plan"
+    if existing:
+        out.mkdir()
+
+    def refused(*_a, **_k):
+        raise PermissionError(1, "Operation not permitted", str(out))
+
+    with OutputDir(out, "plan") as od:
+        staging = od.start()
+        (staging / "summary.json").write_text(json.dumps({"version": "t", "site_count": 3}))
+        (staging / "sites.csv").write_text("site_id,lat,lon\na,0,0\n")
+        monkeypatch.setattr(outdir, "swap_dir", refused)
+        with pytest.raises(OutputWriteError, match="Operation not permitted") as info:
+            od.commit()
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1
+    assert f"The new outputs are complete in {kept[0]}" in str(info.value)
+    assert json.loads((kept[0] / "summary.json").read_text())["site_count"] == 3
+    assert (kept[0] / MARKER).is_file()
+    assert (out.is_dir() and os.listdir(out) == []) if existing else not out.exists()
+
+
+def test_an_out_that_cannot_be_renamed_is_refused_before_the_work(tmp_path):
+    """A --out made immutable (chattr +i) cannot be swapped: refused with the reason
+    before any work (it was found after the plan was computed: tester 144). Skipped where
+    the file system or the user cannot set the flag."""
+    from coverage.outputs.outdir import rename_blocked
+
+    out = tmp_path / "plan"
+    out.mkdir()
+    assert rename_blocked(out) is None
+    r = subprocess.run(["chattr", "+i", str(out)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"chattr +i not available here: {r.stderr.strip()}")
+    try:
+        assert "immutable" in (rename_blocked(out) or "")
+        got = run(*PLAN_ARGS, "--out", out)
+        assert got.returncode == 2, got.stderr
+        assert "cannot be replaced: it is immutable or append-only" in got.stderr
+        assert "Traceback" not in got.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(out)], capture_output=True)
+
+
+def test_another_users_out_in_a_sticky_directory_is_refused_before_the_work(tmp_path):
+    """An empty, world-writable --out owned by another user inside a shared sticky
+    directory (like /tmp) cannot be renamed by this user: refused before any work, not
+    after the plan (tester 144). Run as root without CAP_FOWNER (setpriv), the way the
+    tester did; skipped where that cannot be arranged."""
+    import shutil as sh
+
+    if os.geteuid() != 0 or sh.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to act as another user")
+    sticky = tmp_path / "shared"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    os.chown(sticky, 1, 1)
+    out = sticky / "plan"
+    out.mkdir()
+    os.chmod(out, 0o777)
+    os.chown(out, 65534, 65534)
+    code = ("import sys; from pathlib import Path; "
+            "from coverage.outputs.outdir import rename_blocked; "
+            "print(rename_blocked(Path(sys.argv[1])))")
+    r = subprocess.run(["setpriv", "--inh-caps=-fowner", "--bounding-set=-fowner",
+                        sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        pytest.skip(f"setpriv could not drop CAP_FOWNER here: {r.stderr.strip()[:200]}")
+    assert "belongs to another user (uid 65534)" in r.stdout, r.stdout + r.stderr
+    assert "sticky bit" in r.stdout
+    from coverage.outputs.outdir import rename_blocked
+
+    assert rename_blocked(out) is None  # (root with CAP_FOWNER may rename it)
+
+
+def test_a_look_alike_old_directory_without_a_marker_is_left_alone(tmp_path):
+    """A directory named like the tool's replaced one (``.NAME.edge-coverage-old-*``) but
+    without its marker is the user's, whatever its files are named: left alone (it was
+    removed when every name was one the tool writes: tester 144); an empty one, a
+    removal cut short after the marker, goes."""
+    out = tmp_path / "prev"
+    mine = tmp_path / ".prev.edge-coverage-old-999-deadbeef"
+    mine.mkdir()
+    (mine / "sites.csv").write_text("precious\n")
+    empty = tmp_path / ".prev.edge-coverage-old-998-0badcafe"
+    empty.mkdir()
+    with OutputDir(out, "plan") as od:
+        staging = od.start()
+        (staging / "sites.csv").write_text("site_id,lat,lon\na,0,0\n")
+        od.commit()
+    assert (mine / "sites.csv").read_text() == "precious\n"
+    assert not empty.exists()
+
+
+def test_a_replaced_file_that_cannot_be_removed_is_said_and_keeps_the_marker(tmp_path,
+                                                                              caplog):
+    """A file of the replaced directory that cannot be deleted (chattr +i) left a hidden
+    directory without its marker and without a word (tester 144): it keeps the marker (a
+    later run removes it once it can) and a warning names it. Skipped where chattr +i is
+    not available."""
+    out = tmp_path / "prev"
+    for n in (1, 2):
+        with OutputDir(out, "plan") as od:
+            staging = od.start()
+            (staging / "sites.csv").write_text(f"site_id,lat,lon\na,0,{n}\n")
+            od.commit()
+        if n == 1:
+            r = subprocess.run(["chattr", "+i", str(out / "sites.csv")], capture_output=True,
+                               text=True)
+            if r.returncode != 0:
+                pytest.skip(f"chattr +i not available here: {r.stderr.strip()}")
+    try:
+        left = [p for p in tmp_path.iterdir() if ".edge-coverage-old-" in p.name]
+        assert len(left) == 1 and (left[0] / MARKER).is_file()
+        assert any(str(left[0]) in r.getMessage() and "could not be removed" in r.getMessage()
+                   for r in caplog.records)
+        assert (out / "sites.csv").read_text().endswith("0,2\n")
+    finally:
+        for p in tmp_path.rglob("sites.csv"):
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+    with OutputDir(out, "plan") as od:  # the flag gone: the next run removes it
+        staging = od.start()
+        (staging / "sites.csv").write_text("site_id,lat,lon\na,0,3\n")
+        od.commit()
+    assert not [p for p in tmp_path.iterdir() if ".edge-coverage-old-" in p.name]
+
+
+def test_an_edit_that_keeps_the_size_and_time_is_seen(tmp_path):
+    """An edit of the same size whose modification time was put back (``touch -r``) was
+    taken for the tool's file, and the next run replaced it (tester 144): a file up to
+    REHASHED_MAX_BYTES is compared with its recorded SHA-256 whatever its time."""
+    out = tmp_path / "ed"
+    with OutputDir(out, "plan") as od:
+        staging = od.start()
+        (staging / "sites.csv").write_text("site_id,tier\na,candidate\n")
+        od.commit()
+    assert check_output_dir(out).problems == []
+    f = out / "sites.csv"
+    st = f.stat()
+    f.write_text("site_id,tier\na,CANDIDATE\n")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    problems = check_output_dir(out).problems
+    assert len(problems) == 1 and "sites.csv changed since edge-coverage wrote" in problems[0]

@@ -491,6 +491,12 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                                     "make it writable, or choose a directory you can write "
                                     "to")
                 return chk
+    if kind == "plan" and not must_exist:  # replaced by a swap: it must be renamable
+        blocked = rename_blocked(p)
+        if blocked:
+            chk.problems.append(f"{option} {text}: cannot be replaced: {blocked}. Fix: "
+                                "choose another directory (e.g. a new name beside it)")
+            return chk
     if not entries:
         chk.state = "empty"
         if must_exist:
@@ -574,6 +580,11 @@ def _foreign_problem(option: str, text: str, held: str, kind: str = "plan") -> s
 #: Files up to this size also get their SHA-256 in the marker's record: a copy (``cp -r``,
 #: an unpacked archive), whose times are new, is then not taken for an edit.
 HASHED_MAX_BYTES = 1 << 30
+#: Files up to this size with a recorded hash are hashed again even with the recorded size
+#: and time: an edit that kept both (``touch -r``) was not seen (tester 144). Above, the
+#: same size and time read as the file the tool wrote (hashing every large output on every
+#: run would cost about a second per GiB).
+REHASHED_MAX_BYTES = 64 << 20
 
 
 def _sha256(path: Path) -> str | None:
@@ -607,10 +618,11 @@ def file_stats(directory: Path, names: Iterable[str], *,
 
 def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> list[str]:
     """The files of a plan directory that are not what the marker recorded when the tool
-    wrote them: edited by hand since. Another size is an edit; the same size and time is
-    not; the same size and another time (a copy, ``touch``) is an edit only when the
-    content differs from the recorded hash, or when no hash was recorded (a large file).
-    A marker without the record (from before it): none."""
+    wrote them: edited by hand since. Another size is an edit; the same size is an edit
+    only when the content differs from the recorded hash (files up to
+    :data:`REHASHED_MAX_BYTES` always; larger ones only with another time), or, with
+    another time, when no hash was recorded (a file above :data:`HASHED_MAX_BYTES`). A
+    marker without the record (from before it): none."""
     marker = read_marker(directory) if marker is None else marker
     recorded = (marker or {}).get("stats")
     if not isinstance(recorded, dict):
@@ -628,9 +640,12 @@ def edited_entries(directory: Path, marker: dict[str, Any] | None = None) -> lis
             continue  # written, and the run killed before it recorded it: the tool's
         if was[0] is None:  # not recorded before it was pending: as without a record
             continue
-        if size != was[0] or (mtime != was[1] and not (
-                len(was) > 2 and isinstance(was[2], str) and digest() == was[2])):
+        hashed = len(was) > 2 and isinstance(was[2], str)
+        if size != was[0]:
             edited.append(name)
+        elif mtime != was[1] or (hashed and size <= REHASHED_MAX_BYTES):
+            if not (hashed and digest() == was[2]):
+                edited.append(name)
     return sorted(edited)
 
 
@@ -718,6 +733,57 @@ def _probe_writable(directory: Path) -> str | None:
         probe.rmdir()
     except OSError:
         pass
+    return None
+
+
+#: Linux's ``FS_IOC_GETFLAGS`` and its immutable and append-only flags (``chattr +i``/``+a``).
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_FIXED_FL = 0x00000010 | 0x00000020
+#: ``CAP_FOWNER``, the capability to rename another user's entry of a sticky directory.
+_CAP_FOWNER = 3
+
+
+def _may_override_sticky() -> bool:
+    """Whether this process may rename another user's entry of a sticky directory (root
+    with ``CAP_FOWNER``, read from ``/proc``; elsewhere: root)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_FOWNER & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def rename_blocked(path: Path) -> str | None:
+    """Why the existing directory ``path`` cannot be renamed (to swap a new directory in),
+    or ``None``: another user's entry of a sticky directory neither of which is this
+    process's, or a directory made immutable or append-only (``chattr``). Checked before
+    the work: the swap failed after it, with the plan computed (tester 144)."""
+    try:
+        st, parent = os.lstat(path), os.stat(path.parent)
+    except OSError:
+        return None
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if (parent.st_mode & stat.S_ISVTX and uid is not None
+            and uid not in (st.st_uid, parent.st_uid) and not _may_override_sticky()):
+        return (f"it belongs to another user (uid {st.st_uid}) in {path.parent}, a shared "
+                "directory with the sticky bit, where only its owner may rename or remove it")
+    if sys.platform.startswith("linux") and stat.S_ISDIR(st.st_mode):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return None
+        try:
+            flags = int.from_bytes(fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 8)[:4],
+                                   sys.byteorder)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if flags & _FS_FIXED_FL:
+            return "it is immutable or append-only (chattr +i / +a), so it cannot be renamed"
     return None
 
 
@@ -814,7 +880,9 @@ def remove_old_dir(old: Path) -> None:
     """Remove a replaced directory, its marker last: a removal cut short (Ctrl-C) leaves
     a directory the marker still describes, which the next run recognises as its own
     leftover and removes (without the marker its files read as the user's, kept for
-    ever)."""
+    ever). An entry that cannot be removed (``chattr +i``, permissions) keeps the marker
+    too, and is said in a warning naming the directory (tester 144: it was left hidden,
+    without its marker and without a word)."""
     try:
         entries = [e for e in os.listdir(old) if e != MARKER]
     except OSError:
@@ -826,6 +894,16 @@ def remove_old_dir(old: Path) -> None:
         else:
             with contextlib.suppress(OSError):
                 p.unlink()
+    try:
+        stuck = [e for e in os.listdir(old) if e != MARKER]
+    except OSError:
+        stuck = []
+    if stuck:
+        logger.warning("%s: the replaced directory's %s could not be removed; it is left "
+                       "there with its marker (a later run into the same directory tries "
+                       "again). Fix: remove it by hand once its files can be deleted", old,
+                       _describe(stuck))
+        return
     with contextlib.suppress(OSError):
         (old / MARKER).unlink(missing_ok=True)
     shutil.rmtree(old, ignore_errors=True)
@@ -1021,6 +1099,10 @@ class OutputDir:
         # that (edited while the run computed) is not swapped out at commit
         self._seen: dict[str, list[Any]] = {}
         self._staging_id: tuple[int, int] | None = None  # (device, inode) of the staging
+        #: Called just before the swap (it may raise, e.g. KeyboardInterrupt: nothing is
+        #: replaced and the staging directory goes, as for Ctrl-C): the command line's
+        #: check for a stop signal whose exception was swallowed.
+        self.before_swap: Callable[[], None] | None = None
 
     # -- checks and lock
     def __enter__(self) -> OutputDir:
@@ -1155,11 +1237,18 @@ class OutputDir:
                         break
         for e in left:
             # an -old- directory was checked to hold only the tool's files before it was
-            # moved aside under the lock; a -tmp- one must carry one of the tool's markers
-            # (an -old- directory the user made, or filled, holds files the tool did not
-            # write: left alone, as docs/outputs.md says)
-            if (("-old-" in e.name and not foreign_entries(e))
-                    or (e / _STAGING_MARKER).exists() or read_marker(e) is not None):
+            # moved aside under the lock, and keeps its marker until the rest is gone
+            # (remove_old_dir); a -tmp- one must carry one of the tool's markers. One
+            # without a marker is the user's, whatever its files' names (tester 144: a
+            # look-alike holding a "sites.csv" was removed), unless it is empty; one the
+            # user filled holds files the tool did not write: both left alone, as
+            # docs/outputs.md says
+            if "-old-" in e.name:
+                ours = (read_marker(e) is not None and not foreign_entries(e)) or not any(
+                    True for _ in e.iterdir())
+            else:
+                ours = (e / _STAGING_MARKER).exists() or read_marker(e) is not None
+            if ours:
                 shutil.rmtree(e, ignore_errors=True)
                 logger.info("removed %s, left by a killed run", e)
 
@@ -1252,6 +1341,16 @@ class OutputDir:
         self.staging = staging
         return staging
 
+    def _keep_new(self, staging: Path) -> Path:
+        """The complete staging directory under its kept name (:func:`_kept_name`), or
+        where it is when it cannot be renamed either."""
+        kept = _kept_name(self.path)
+        try:
+            os.rename(staging, kept)
+        except OSError:
+            return staging
+        return kept
+
     def commit(self, extra: dict[str, Any] | None = None, *,
                still_edited: Collection[str] = ()) -> Path:
         """Write the marker, fsync everything and swap the staging directory in.
@@ -1275,6 +1374,7 @@ class OutputDir:
         staging = self.staging
         if staging is None:
             raise RuntimeError("OutputDir.commit() without start()")
+        complete = False
         try:
             files = sorted(e for e in os.listdir(staging)
                            if e not in (MARKER, _STAGING_MARKER))
@@ -1303,12 +1403,12 @@ class OutputDir:
             (staging / _STAGING_MARKER).unlink(missing_ok=True)
             _inherit_attributes(self.path, staging)
             fsync_tree(staging)
+            if self.before_swap is not None:
+                self.before_swap()
+            complete = True  # (the staging directory is the whole new one from here)
             old = swap_dir(staging, self.path, foreign=self._not_ours, remove_old=False)
         except ForeignFilesError as exc:
-            kept = self.path.with_name(f"{self.path.name}.edge-coverage-new-"
-                                       f"{time.strftime('%Y%m%d-%H%M%S')}-"
-                                       f"{uuid.uuid4().hex[:4]}")  # two in one second
-            os.rename(staging, kept)  # visible, and never removed by a later run
+            kept = self._keep_new(staging)
             self.staging = None
             if exc.replaced:
                 raise OutputWriteError(
@@ -1333,13 +1433,32 @@ class OutputDir:
                 f"new outputs are complete in {kept}. Fix: move your files out of "
                 f"{self.path} and run again, or use {kept} as it is") from None
         except OSError as exc:
-            raise OutputWriteError(write_error_message(self.path, exc)) from exc
+            if not complete or not _is_real_dir(staging):
+                raise OutputWriteError(write_error_message(self.path, exc)) from exc
+            # the swap failed with the new directory complete: kept, not thrown away
+            # (tester 144: a target another user owns in a sticky directory)
+            kept = self._keep_new(staging)
+            self.staging = None
+            later = (" (a later run into the same directory removes it: move it first)"
+                     if kept == staging else "")
+            raise OutputWriteError(
+                f"{write_error_message(self.path, exc)}; {self.path} was left as it is. "
+                f"The new outputs are complete in {kept}{later}. Fix: use {kept} as it "
+                f"is, or choose another {self.option}") from exc
         self.staging = None
         self.committed = True  # before the old directory goes: a Ctrl-C now loses nothing
         self.files = set(files) | {MARKER}
         if old is not None:
             remove_old_dir(old)
         return self.path
+
+
+def _kept_name(path: Path) -> Path:
+    """``NAME.edge-coverage-new-<time>-<4 hex>`` beside ``path``: a complete new directory
+    that could not take its place (visible, and never removed by a later run)."""
+    return path.with_name(f"{path.name}.edge-coverage-new-"
+                          f"{time.strftime('%Y%m%d-%H%M%S')}-"
+                          f"{uuid.uuid4().hex[:4]}")  # two in one second
 
 
 def _inherit_attributes(target: Path, staging: Path) -> None:

@@ -1060,6 +1060,17 @@ def plan_sites(
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, aggregate_km=aggregate_km, aggregate_h3=aggregate_h3,
         demand_source=demand_src, sites_source=sites_src, say=say, service=service)
+    if capacity is not None and capacity.domains is not None and config.failures > 0:
+        # a failure of every domain at once excuses every user: the guarantee is empty
+        # (tester 144: one domain for all candidates read "tolerating 1 failure")
+        n_domains = len(pd.unique(pd.Series(capacity.domains, dtype=object)))
+        if n_domains <= config.failures:
+            logger.warning(
+                "%s: the candidates fall in %d failure domain(s) and the plan tolerates %d "
+                "failure(s): one scenario fails every site, and excuses every user (their "
+                "candidates all failed), so that guarantee holds for no one. Fix: give the "
+                "sites their own failure_domain (or split the domains), or lower --failures",
+                sites_src, n_domains, config.failures)
     if capacity is None and config.sizing != "off":  # (the command line refuses it)
         logger.warning("sizing %r is not used: this plan has no load (no load_rps column, "
                        "no requests_per_person_day)", config.sizing)
