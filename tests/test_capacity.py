@@ -2029,3 +2029,16 @@ def test_failure_domains_no_more_than_the_failures_are_warned(caplog, labels, fa
     if warned:
         assert (f"fall in {len(labels)} failure domain(s) and the plan tolerates "
                 f"{failures} failure(s)") in said[0]
+
+
+def test_a_demand_of_no_people_is_warned(caplog, sample_inputs):
+    """Every demand row at population 0 planned sites and read "n/a of the 23 sites"
+    without a word (tester 144)."""
+    demand, sites = sample_inputs
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan_sites(demand.assign(population=0), sites, failures=0, kmedian_time_limit_s=0)
+    assert any("every demand row has population 0" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan_sites(demand, sites, failures=0, kmedian_time_limit_s=0)
+    assert not any("population 0" in r.getMessage() for r in caplog.records)

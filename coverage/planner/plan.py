@@ -1049,6 +1049,11 @@ def plan_sites(
     config = replace(config, budget_ms=budget_ms, percentile=percentile,
                      failures=int(failures))
     _warn_output_names(demand, sites, demand_source=demand_src, sites_source=sites_src)
+    if len(demand) and not float(demand["population"].sum()) > 0:  # (tester 144)
+        logger.warning("%s: every demand row has population 0: the plan covers the points, "
+                       "but every figure weighted by people (coverage shares, latencies, "
+                       "the rollout) is 0 or n/a. Fix: give each row its population",
+                       demand_src)
     timings["validate_s"] = time.perf_counter() - t
     routing = build_routing(demand, upf=upf, backbone=backbone, model=model,
                             edge_factor=backbone_edge_factor,
