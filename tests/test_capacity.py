@@ -1993,18 +1993,24 @@ def test_a_reach_with_repeated_pairs_or_stored_zeros_is_read_as_its_pattern(seed
         assert scenario_flow(reach, load, cap, sites, f.failed).feasible == f.feasible
 
 
-def test_reach_pattern_sorts_in_place_and_keeps_the_matrix():
-    """An unsorted reach without repeats is taken as it is, its indices sorted in place
-    (the same matrix for the caller); one with a repeat or a stored 0 gets a copy, the
-    caller's matrix left as it was."""
+def test_reach_pattern_never_changes_the_callers_arrays():
+    """An unsorted reach gets a sorted copy: the caller's arrays keep their order, and
+    read-only ones are fine (an in-place sort raised on them: review 139); one with a
+    repeat or a stored 0 gets a copy too; a canonical 0/1 one is taken as it is."""
     from coverage.solvers.capacitated import reach_pattern
 
     indptr = np.array([0, 3, 5])
-    unsorted = sp.csr_array((np.ones(5), np.array([2, 0, 1, 3, 1]), indptr), shape=(2, 4))
+    order = np.array([2, 0, 1, 3, 1])
+    unsorted = sp.csr_array((np.ones(5), order.copy(), indptr), shape=(2, 4))
+    unsorted.indices.flags.writeable = False
+    unsorted.data.flags.writeable = False
     before = unsorted.toarray()
     got = reach_pattern(unsorted)
     assert np.array_equal(got.toarray(), before) and np.array_equal(unsorted.toarray(), before)
     assert got.indices.tolist() == [0, 1, 2, 1, 3]
+    assert unsorted.indices.tolist() == order.tolist()
+    canonical = sp.csr_array(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.int8))
+    assert np.shares_memory(reach_pattern(canonical).indices, canonical.indices)
     odd = sp.csr_array((np.array([1.0, 0.0, 1.0, 0.5, 1.0]), np.array([2, 0, 2, 3, 1]),
                         indptr), shape=(2, 4))
     dense = odd.toarray()

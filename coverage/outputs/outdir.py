@@ -598,9 +598,10 @@ def _sha256(path: Path) -> str | None:
 
 
 def file_stats(directory: Path, names: Iterable[str], *,
-                hashes: bool = True) -> dict[str, list[Any]]:
+                hashes: bool = True,
+                hash_max_bytes: int = HASHED_MAX_BYTES) -> dict[str, list[Any]]:
     """``{name: [size, mtime_ns, sha256]}`` of the regular files among ``names`` (the
-    hash only for files up to :data:`HASHED_MAX_BYTES`, and with ``hashes``)."""
+    hash only for files up to ``hash_max_bytes``, and with ``hashes``)."""
     out: dict[str, list[Any]] = {}
     for name in names:
         try:
@@ -609,7 +610,7 @@ def file_stats(directory: Path, names: Iterable[str], *,
             continue
         if stat.S_ISREG(st.st_mode):
             out[name] = [int(st.st_size), int(st.st_mtime_ns)]
-            if hashes and st.st_size <= HASHED_MAX_BYTES:
+            if hashes and st.st_size <= hash_max_bytes:
                 digest = _sha256(directory / name)
                 if digest is not None:
                     out[name].append(digest)
@@ -723,7 +724,9 @@ _TEMP_OF = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp$")
 
 
 def _probe_writable(directory: Path) -> str | None:
-    """Create and remove a directory in ``directory``; the reason when that fails."""
+    """Create and remove a directory in ``directory``; the reason when either fails (an
+    append-only directory, ``chattr +a``, takes new entries but removes and renames none:
+    its swap failed after the work, review 139; the probe is then left there, named)."""
     probe = directory / f".edge-coverage-probe-{uuid.uuid4().hex[:12]}"
     try:
         probe.mkdir()
@@ -731,8 +734,10 @@ def _probe_writable(directory: Path) -> str | None:
         return exc.strerror or str(exc)
     try:
         probe.rmdir()
-    except OSError:
-        pass
+    except OSError as exc:
+        return (f"entries can be made there but not removed or renamed: "
+                f"{exc.strerror or exc}; the empty directory {probe.name} it made to find "
+                "out is left there")
     return None
 
 
@@ -1139,7 +1144,10 @@ class OutputDir:
                 raise InputValidationError("\n".join(chk.problems))
             self.files = chk.files
             if chk.state == "ours":
-                self._seen = file_stats(self.path, self.files, hashes=False)
+                # (hashes of the small files: an edit during the run that puts the time
+                # back is seen at the swap too, review 139)
+                self._seen = file_stats(self.path, self.files,
+                                        hash_max_bytes=REHASHED_MAX_BYTES)
         except BaseException:
             self.release()
             raise
@@ -1193,7 +1201,9 @@ class OutputDir:
                 try:  # only the file this run holds (not one put in its place)
                     if os.lstat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
                         self._lock_path.unlink()
-                except FileNotFoundError:
+                except OSError:  # gone, or not removable (an append-only directory): the
+                    # lock is released with its descriptor; an error here would replace
+                    # the one being raised (review 139)
                     pass
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -1249,8 +1259,13 @@ class OutputDir:
             else:
                 ours = (e / _STAGING_MARKER).exists() or read_marker(e) is not None
             if ours:
-                shutil.rmtree(e, ignore_errors=True)
-                logger.info("removed %s, left by a killed run", e)
+                if "-old-" in e.name:  # its marker last, and kept (with a warning) while
+                    # a file cannot be removed: never left markerless (review 139)
+                    remove_old_dir(e)
+                else:
+                    shutil.rmtree(e, ignore_errors=True)
+                if not os.path.lexists(e):
+                    logger.info("removed %s, left by a killed run", e)
 
     def adopt(self, files: Collection[str]) -> Path:
         """Make the target this tool's in place (for directories filled over time, like a
@@ -1433,18 +1448,27 @@ class OutputDir:
                 f"new outputs are complete in {kept}. Fix: move your files out of "
                 f"{self.path} and run again, or use {kept} as it is") from None
         except OSError as exc:
-            if not complete or not _is_real_dir(staging):
+            if complete and self._is_our_staging(self.path):
+                # the swap went through and a step after it failed (the old directory
+                # not moved aside, an fsync): the new outputs are the target (review 139:
+                # they were said to be where the old directory was left)
+                logger.warning("%s: the new outputs are in place, but a step after the swap "
+                               "failed (%s)", self.path, exc.strerror or exc)
+                old = staging if _is_real_dir(staging) else None
+            elif complete and self._is_our_staging(staging):
+                # the swap failed with the new directory complete: kept, not thrown away
+                # (tester 144: a target another user owns in a sticky directory)
+                kept = self._keep_new(staging)
+                self.staging = None
+                later = (" (a later run into the same directory removes it: move it first)"
+                         if kept == staging else "")
+                raise OutputWriteError(
+                    f"{self.option} {self.requested}: cannot put the new outputs in place of "
+                    f"{self.path} ({exc.strerror or exc}); it was left as it is. The new "
+                    f"outputs are complete in {kept}{later}. Fix: use {kept} as it is, or "
+                    f"choose another {self.option}") from exc
+            else:
                 raise OutputWriteError(write_error_message(self.path, exc)) from exc
-            # the swap failed with the new directory complete: kept, not thrown away
-            # (tester 144: a target another user owns in a sticky directory)
-            kept = self._keep_new(staging)
-            self.staging = None
-            later = (" (a later run into the same directory removes it: move it first)"
-                     if kept == staging else "")
-            raise OutputWriteError(
-                f"{write_error_message(self.path, exc)}; {self.path} was left as it is. "
-                f"The new outputs are complete in {kept}{later}. Fix: use {kept} as it "
-                f"is, or choose another {self.option}") from exc
         self.staging = None
         self.committed = True  # before the old directory goes: a Ctrl-C now loses nothing
         self.files = set(files) | {MARKER}
@@ -1568,9 +1592,10 @@ def _whole(directory: Path) -> bool:
 
 
 def _changed_since(directory: Path, seen: Mapping[str, list[Any]]) -> list[str]:
-    """The files of ``seen`` whose size or modification time in ``directory`` is no longer
-    the recorded one (``seen``: :func:`file_stats` without hashes)."""
-    now = file_stats(directory, seen, hashes=False)
+    """The files of ``seen`` whose size, modification time or (up to
+    :data:`REHASHED_MAX_BYTES`) content in ``directory`` is no longer the recorded one
+    (``seen``: :func:`file_stats` with that hash limit)."""
+    now = file_stats(directory, seen, hash_max_bytes=REHASHED_MAX_BYTES)
     return sorted(n for n, was in seen.items() if n in now and now[n] != list(was))
 
 

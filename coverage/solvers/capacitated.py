@@ -302,16 +302,17 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
 def reach_pattern(reach: sp.csr_array) -> sp.csr_array:
     """The pairs of a reach matrix, each once: its stored entries, values ignored and
     explicit zeros included (as the rollout and the max-cover read a sparse reach), as a
-    0/1 int8 CSR; ``reach`` itself when it has each pair once with every value 1 (its
-    indices sorted in place first, when they are not: the same matrix).
+    0/1 int8 CSR; ``reach`` itself when it has each pair once with every value 1 and its
+    indices sorted (else a copy; the caller's arrays are never changed).
 
     A pair listed twice was two pairs, each given the pair's flow back, so a feasible
     scenario read short; a stored 0 was a pair to serve through that the excusal read as
     no candidate (a fuzz of 2026-12-05 against networkx: wrong verdicts both ways)."""
     reach = sp.csr_array(reach)
-    if not reach.has_sorted_indices:  # in place, once for the matrix's later calls: the
-        # same entries in each row (the planner's reach comes unsorted; a sorted copy per
-        # call took 0.6 s at 10M pairs)
+    if not reach.has_sorted_indices:  # a sorted copy (0.1 s at 10M pairs), never the
+        # caller's arrays sorted in place (read-only ones raised, and arrays aligned to
+        # the stored order were reordered: review 139)
+        reach = reach.copy()
         reach.sort_indices()
     ind, ptr = reach.indices, reach.indptr
     again = ind[1:] == ind[:-1]  # (a column repeated within a row, once sorted)
