@@ -902,7 +902,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                 raise InputValidationError(
                     f"region {sc.region!r}: the demand has no column {col!r}; its columns are "
                     + ", ".join(map(str, demand.columns)))
-            demand = demand[demand[col].astype(str).isin(region["values"])]
+            demand = _region_rows(demand, region)
         model = build_model(sc.model, workloads=sc.params.get("workloads"))
         described = {k: dict(v) for k, v in (inputs or {}).items()}
         if "demand" in described:
@@ -1420,6 +1420,11 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     return problems
 
 
+def _region_rows(demand: pd.DataFrame, region: Mapping[str, Any]) -> pd.DataFrame:
+    """The demand rows of a ``{"column", "values"}`` region (its column present)."""
+    return demand[demand[region["column"]].astype(str).isin(region["values"])]
+
+
 def _check_aggregation(cfg: BatchConfig, loaded: Mapping[Any, Any],
                        todo: Collection[Scenario]) -> list[str]:
     """Scenarios that aggregate the demand while their pair latency depends on the site or
@@ -1444,8 +1449,7 @@ def _check_aggregation(cfg: BatchConfig, loaded: Mapping[Any, Any],
             if "column" in region:
                 if region["column"] not in demand.columns:
                     continue  # reported by _check_regions
-                demand = demand[demand[region["column"]].astype(str).isin(
-                    region["values"])]
+                demand = _region_rows(demand, region)
         else:
             demand, sites = loaded[("region", sc.region)]
         if "access" not in demand.columns:  # as plan_sites fills it

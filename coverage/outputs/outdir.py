@@ -1254,18 +1254,17 @@ class OutputDir:
             # user filled holds files the tool did not write: both left alone, as
             # docs/outputs.md says
             if "-old-" in e.name:
-                ours = (read_marker(e) is not None and not foreign_entries(e)) or not any(
-                    True for _ in e.iterdir())
+                if not ((read_marker(e) is not None and not foreign_entries(e))
+                        or next(e.iterdir(), None) is None):
+                    continue
+                remove_old_dir(e)  # its marker last, and kept (with a warning) while a
+                # file cannot be removed: never left markerless (review 139)
+            elif (e / _STAGING_MARKER).exists() or read_marker(e) is not None:
+                shutil.rmtree(e, ignore_errors=True)
             else:
-                ours = (e / _STAGING_MARKER).exists() or read_marker(e) is not None
-            if ours:
-                if "-old-" in e.name:  # its marker last, and kept (with a warning) while
-                    # a file cannot be removed: never left markerless (review 139)
-                    remove_old_dir(e)
-                else:
-                    shutil.rmtree(e, ignore_errors=True)
-                if not os.path.lexists(e):
-                    logger.info("removed %s, left by a killed run", e)
+                continue
+            if not os.path.lexists(e):
+                logger.info("removed %s, left by a killed run", e)
 
     def adopt(self, files: Collection[str]) -> Path:
         """Make the target this tool's in place (for directories filled over time, like a

@@ -383,13 +383,12 @@ class _ComponentSetups:
 
     def __init__(self, reach: sp.csr_array, load: npt.NDArray[np.float64],
                  open_sites: npt.NDArray[np.int64], row_lab: npt.NDArray[np.int64]) -> None:
-        a = sp.csr_array(reach_pattern(reach), dtype=np.int8, copy=True)
-        a.data[:] = 1  # (each pair once, none stored as 0: a point's distinct candidates)
-        self.a, self.load, self.row_lab = a, load, row_lab
-        self.n, self.m = a.shape
+        # (each pair once: a point's candidates are its distinct columns; no copy of an
+        # already canonical reach, as check_scenarios_until passes it)
+        self.a, self.load, self.row_lab = reach_pattern(reach), load, row_lab
+        self.m = self.a.shape[1]
         self.is_open = np.zeros(self.m, dtype=bool)
         self.is_open[open_sites] = True
-        self.open_sites = open_sites
         self.a_csc: sp.csc_array | None = None
         self.parts: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                                     npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}

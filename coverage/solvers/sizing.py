@@ -301,12 +301,10 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         # is a max-flow each, the program far more)
         short = [tuple(sorted(int(x) for x in f.failed)) for f in flows if not f.feasible]
         n_cuts, raised = len(cuts), 0
-        if short:
-            pattern = sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr),
-                                   shape=a.shape)
+        if short:  # (``a`` is the reach's pattern: reach_pattern above)
             for f in flows:
                 if not f.feasible and f.failed:
-                    for cols, need_rps in capacity_cuts(pattern, load, chosen, f, sizes):
+                    for cols, need_rps in capacity_cuts(a, load, chosen, f, sizes):
                         if need_rps > cuts.get(cols, 0.0):  # new, or a larger load
                             cuts[cols] = need_rps
                             raised += 1
@@ -377,6 +375,8 @@ def capacity_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
     """
     from scipy.sparse.csgraph import connected_components
 
+    if flow.cut_rows is None or not len(flow.cut_rows):
+        return []
     width = pattern.shape[1]
     failed = np.asarray(flow.failed, dtype=np.int64)
     failed = failed[(failed >= 0) & (failed < width)]
@@ -385,8 +385,6 @@ def capacity_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
     alive = np.zeros(width, dtype=bool)
     alive[chosen] = True
     alive &= ~dead
-    if flow.cut_rows is None or not len(flow.cut_rows):
-        return []
     # all the parts at once (as split_cut's loop would give them, in its order): the
     # cut's rows, their pairs, their components with the open sites alive
     rows = np.sort(np.asarray(flow.cut_rows, dtype=np.int64))
