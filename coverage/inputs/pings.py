@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputValidationError
 from ..model.geo import EARTH_RADIUS_KM, haversine_km
-from .tables import parse_numbers, read_table
+from .tables import parse_numbers, read_table, resolve_columns
 from .validation import ProblemReport, format_rows, format_values
 
 logger = logging.getLogger(__name__)
@@ -83,18 +83,11 @@ def read_pings(path: str | os.PathLike[str]) -> pd.DataFrame:
                        "give every column a distinct name")
         lower[key] = c
     report.raise_if_any()
-    for k, names in PING_ALIASES.items():  # two names of one field: which one is meant
-        # is not for the reader to guess (rtt_ms was taken and rtt_min_ms ignored,
-        # tester 143; as the demand's lat and latitude are refused)
-        both = [str(lower[a]) for a in names if a in lower]
-        if len(both) > 1:
-            report.add(f"columns {format_values(both)} "
-                       f"{'both' if len(both) == 2 else 'all'} look like {k} (looked for: "
-                       f"{', '.join(names)})",
-                       "keep one of them: drop or rename the others")
+    # two names of one field holding different values: which one is meant is not for the
+    # reader to guess (rtt_ms was taken and rtt_min_ms ignored, tester 143), as for the
+    # demand's lat and latitude
+    col = resolve_columns(raw, PING_ALIASES, report, has_geometry=False)
     report.raise_if_any()
-    col = {k: next((lower[a] for a in names if a in lower), None)
-           for k, names in PING_ALIASES.items()}
     coords = [col[k] for k in ("src_lat", "src_lon", "dst_lat", "dst_lon")]
     have_coords = all(c is not None for c in coords)
     if col["rtt_ms"] is None or not (have_coords or col["distance_km"] is not None):

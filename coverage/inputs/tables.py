@@ -107,6 +107,7 @@ __all__ = [
     "SITE_ALIASES",
     "DEFAULT_ACCESS_TYPES",
     "read_demand",
+    "resolve_columns",
     "keep_validated",
     "is_validated",
     "read_sites",
@@ -1582,7 +1583,7 @@ def _build(
         )
         report.raise_if_any()
     raw = _decoded(raw, report)
-    cols = _resolve_columns(raw, aliases, report, has_geometry=loaded.geometry is not None)
+    cols = resolve_columns(raw, aliases, report, has_geometry=loaded.geometry is not None)
     used: list[Any] = [c for c in cols.values() if c is not None]
     numbers = [cols.get(k) for k in ("lat", "lon", "population", "budget_ms", "cost")
                if cols.get(k) is not None]
@@ -1984,14 +1985,15 @@ _LABEL_FIELDS = ("demand_id", "site_id", "name", "tier", "h3")
 """Fields that only label a row: of two matching columns the first alias wins (logged)."""
 
 
-def _resolve_columns(
+def resolve_columns(
     raw: pd.DataFrame,
     aliases: Mapping[str, tuple[str, ...]],
     report: _Report,
     *,
     has_geometry: bool,
 ) -> dict[str, Any | None]:
-    """The input column of each canonical field; ambiguous matches are reported.
+    """The input column of each canonical field; ambiguous matches are reported (the
+    demand, site and ping readers).
 
     Several columns matching one field:
 
@@ -2769,7 +2771,7 @@ def _h3_demand(
     import h3
 
     raw = loaded.frame
-    cols = _resolve_columns(
+    cols = resolve_columns(
         raw,
         {"h3": H3_ALIASES, "population": DEMAND_ALIASES["population"],
          "access": DEMAND_ALIASES["access"]},
