@@ -310,8 +310,9 @@ def test_bounds_stay_honest_under_a_short_time_limit():
 
 def test_docstring_examples():
     import coverage.solvers.cover as cover_mod
+    import coverage.solvers.matrix_args as matrix_args_mod
 
-    for mod in (optimize, maxcover_mod, pcenter_mod, cover_mod):
+    for mod in (optimize, maxcover_mod, pcenter_mod, cover_mod, matrix_args_mod):
         assert doctest.testmod(mod).failed == 0
 
 

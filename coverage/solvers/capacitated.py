@@ -58,6 +58,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 
 from .capacity_bound import CHECK_RTOL, capacity_lower_bound
 from .interrupt import milp
+from .matrix_args import reach_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -297,33 +298,6 @@ def scenario_flow(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Arr
     """
     return _scenario_flow_on(_ScenarioSetup.of(reach, load_rps, open_sites, failed),
                              cap_rps, with_flows=with_flows)
-
-
-def reach_pattern(reach: sp.csr_array) -> sp.csr_array:
-    """The pairs of a reach matrix, each once: its stored entries, values ignored and
-    explicit zeros included (as the rollout and the max-cover read a sparse reach), as a
-    0/1 int8 CSR; ``reach`` itself when it has each pair once with every value 1 and its
-    indices sorted (else a copy; the caller's arrays are never changed).
-
-    A pair listed twice was two pairs, each given the pair's flow back, so a feasible
-    scenario read short; a stored 0 was a pair to serve through that the excusal read as
-    no candidate (a fuzz of 2026-12-05 against networkx: wrong verdicts both ways)."""
-    reach = sp.csr_array(reach)
-    if not reach.has_sorted_indices:  # a sorted copy (0.1 s at 10M pairs), never the
-        # caller's arrays sorted in place (read-only ones raised, and arrays aligned to
-        # the stored order were reordered: review 139)
-        reach = reach.copy()
-        reach.sort_indices()
-    ind, ptr = reach.indices, reach.indptr
-    again = ind[1:] == ind[:-1]  # (a column repeated within a row, once sorted)
-    starts = ptr[1:-1]
-    again[starts[(starts > 0) & (starts < len(ind))] - 1] = False
-    if not again.any() and bool(np.all(reach.data == 1)):
-        return reach
-    a = reach.copy()
-    a.sum_duplicates()
-    return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr),
-                        shape=a.shape)
 
 
 @dataclass(frozen=True)
@@ -585,7 +559,7 @@ def local_reroutes(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         further: every combination with it must be checked). ``None`` instead of the
         list when ``deadline`` (:func:`time.perf_counter`) passed first.
     """
-    a = sp.csr_array(reach, dtype=np.int8)
+    a = reach_pattern(reach)
     n, m = a.shape
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
@@ -1285,7 +1259,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     partial: npt.NDArray[np.int64] | None = None  # a round's repair stopped by the deadline
     # points with the same candidates are one point for coverage and for capacity
     req_all = np.asarray(requirement, dtype=np.float64)
-    reach, load, inverse = merge_identical_rows(sp.csr_array(reach), load_rps)
+    reach, load, inverse = merge_identical_rows(reach_pattern(reach), load_rps)
     req = np.zeros(reach.shape[0])
     req[inverse] = req_all
     a = sp.csr_array(reach, dtype=np.float64)
@@ -1589,8 +1563,7 @@ def repair_plan_until(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
         repair short (the plan is not every candidate), or no plan is feasible (every
         candidate is returned).
     """
-    a = sp.csr_array(reach, dtype=np.float64)
-    a.data[:] = 1.0
+    a = sp.csr_array(reach_pattern(reach), dtype=np.float64, copy=True)
     ac = sp.csc_array(a)
     n, m = a.shape
     load = np.asarray(load_rps, dtype=np.float64)
@@ -1767,7 +1740,7 @@ def plan_components(reach: sp.csr_array, sites: npt.ArrayLike,
                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Connected components of the graph of points and open ``sites`` within budget: the
     component of every point and of every candidate (``-1``: not open)."""
-    a = sp.csr_array(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     open_sites = np.asarray(sites, dtype=np.int64)
     sub = sp.csr_array(a[:, open_sites], dtype=np.int8)
@@ -1788,7 +1761,7 @@ def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     (the normal-operation flow), so a failure moves load only where it must be able to.
     Returns it and its utilisation level ``u`` in those components (``upper``: as for
     :func:`balanced_flow`)."""
-    a = sp.csr_array(reach)
+    a = reach_pattern(reach)
     load = np.asarray(load_rps, dtype=np.float64)
     row_lab, site_lab = components
     idx = np.atleast_1d(np.asarray(failed, dtype=np.int64))
@@ -1820,7 +1793,7 @@ def split_cut(reach: sp.csr_array, sites: npt.ArrayLike, failed: npt.ArrayLike,
     rows = np.asarray(cut_rows, dtype=np.int64)
     if len(rows) <= 1:
         return [rows]
-    a = sp.csr_array(reach)
+    a = reach_pattern(reach)
     up = np.zeros(a.shape[1], dtype=bool)
     up[np.asarray(sites, dtype=np.int64)] = True
     up[np.asarray(failed, dtype=np.int64)] = False

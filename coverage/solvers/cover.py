@@ -23,6 +23,7 @@ from ..errors import SolverError
 from .cover_search import row_ranges, row_weighting_search
 from .highs import lp_model, new_highs, set_option
 from .interrupt import run_highs
+from .matrix_args import reach_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ class CoverResult:
         return self.solve_time_s
 
 
-def _as_csr(reach: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    a = sp.csr_array(reach, copy=True)  # never sort the caller's index arrays in place
-    a.sum_duplicates()
-    return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
 
 
 def requirement_array(requirement: int | npt.ArrayLike, n_rows: int) -> npt.NDArray[np.int64]:
@@ -170,7 +167,7 @@ def greedy_cover(
     numpy.ndarray
         Chosen column indices, sorted.
     """
-    a = _as_csr(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     r = np.minimum(requirement_array(requirement, n), np.diff(a.indptr))
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
@@ -391,7 +388,9 @@ def drop_dominated_rows(
         Rows to keep.
     """
     a = sp.csr_array(a)
-    a.sort_indices()
+    if not a.has_sorted_indices:  # a sorted copy: never the caller's arrays in place
+        a = a.copy()
+        a.sort_indices()
     n, m = a.shape
     keep = np.ones(n, dtype=bool)
     sizes = np.diff(a.indptr).astype(np.int64)
@@ -1199,7 +1198,7 @@ def min_cover(
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    a = _as_csr(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     r = np.minimum(requirement_array(requirement, n), np.diff(a.indptr))
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)

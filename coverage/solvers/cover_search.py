@@ -38,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from .matrix_args import reach_pattern
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["row_ranges", "row_weighting_search"]
@@ -197,8 +199,9 @@ def row_weighting_search(
     Parameters
     ----------
     a : scipy.sparse csr array, shape (n_rows, n_sites)
-        Nonzero entries mark the (row, site) pairs that count (their values are ignored;
-        duplicate entries count once).
+        Stored entries mark the (row, site) pairs that count (their values are ignored,
+        explicit zeros included; duplicate entries count once), as every solver reads a
+        reach (:func:`coverage.solvers.matrix_args.reach_pattern`).
     need : array_like of int, shape (n_rows,)
         Sites each row needs, at most its number of entries.
     x : array_like of bool, shape (n_sites,)
@@ -230,12 +233,7 @@ def row_weighting_search(
         ``x`` does not give every row its ``need``, a fixed site is closed in ``x``, or
         the shapes do not match.
     """
-    a = sp.csr_array(a)
-    if not a.has_canonical_format or np.any(a.data == 0):  # a pair counts once, if nonzero
-        a = a.copy()
-        a.sum_duplicates()
-        a.eliminate_zeros()
-    a = sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
+    a = reach_pattern(a)  # (stored entries are pairs, each once: as every solver reads it)
     n, m = a.shape
     need_a = np.asarray(need, dtype=np.int64)
     x = np.array(x, dtype=bool)

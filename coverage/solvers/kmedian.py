@@ -23,6 +23,7 @@ from ..errors import NoFeasiblePlanError
 from ..wording import counted
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
+from .matrix_args import reach_pattern
 
 if TYPE_CHECKING:
     from .capacitated import ScenarioFlow
@@ -1184,8 +1185,7 @@ def capacitated_median(
         time_limit_s=RELAXED_FIRST_SHARE * float(time_limit_s), held_cuts=held_n,
         t0=time.perf_counter(), arrays=(indptr, indices, entry_latency, w, m), gap=gap)
     start_obj = first.start_objective  # (priced by the relaxation: not twice)
-    pattern = sp.csr_array(reach, dtype=np.float64)
-    pattern.data[:] = 1.0
+    pattern = sp.csr_array(reach_pattern(reach), dtype=np.float64, copy=True)
     load = np.asarray(load_rps, dtype=np.float64)
     held: list[sp.csr_array] = [] if not held_n else [sp.csr_array(cuts)]
     best, best_obj, status = start, start_obj, "kept_cover"

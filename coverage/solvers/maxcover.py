@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from ..errors import NoFeasiblePlanError, SolverError
 from .cover import identical_row_groups
 from .highs import solve_milp
-from .matrix_args import facility_count, failure_count, required_mask
+from .matrix_args import facility_count, failure_count, reach_pattern, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -130,24 +130,6 @@ def weight_scale(w: npt.ArrayLike) -> float:
     return float(2.0 ** (WEIGHT_TOP_EXP - np.ceil(np.log2(top))))
 
 
-def _pattern(reach) -> sp.csr_array:
-    """The 0/1 pattern as int8 CSR with sorted indices: stored entries of a sparse input
-    (values ignored, explicit zeros included), nonzero entries of a dense one."""
-    if sp.issparse(reach):
-        a = sp.csr_array(reach, copy=True)
-        a.sum_duplicates()
-    else:
-        dense = np.asarray(reach)
-        if dense.ndim != 2:
-            raise ValueError("reach must be a 2-D array (n_clients x n_facilities)")
-        if dense.dtype.kind == "f" and not np.all(np.isfinite(dense)):
-            raise ValueError("reach must be a finite 0/1 pattern; for a cost matrix with "
-                             "+inf (unreachable) pass cost <= radius")
-        a = sp.csr_array(dense != 0)
-    a.sort_indices()
-    return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
-
-
 @dataclass(frozen=True)
 class _Setup:
     """The validated instance and its reduction to the free facilities and open rows."""
@@ -166,7 +148,7 @@ class _Setup:
 
 
 def _setup(reach, p, weights, required, failures: int) -> _Setup:
-    a = _pattern(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():

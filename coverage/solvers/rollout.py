@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ..wording import counted
 from .cover import identical_row_groups
-from .matrix_args import failure_count, required_mask
+from .matrix_args import failure_count, reach_pattern, required_mask
 from .maxcover import GREEDY_RATIO, max_cover
 
 logger = logging.getLogger(__name__)
@@ -122,24 +122,6 @@ class RolloutResult:
         })
 
 
-def _pattern(reach: Any) -> sp.csr_array:
-    """The 0/1 pattern as int8 CSR with sorted indices (stored entries of a sparse input,
-    explicit zeros included; nonzero entries of a dense one)."""
-    if (isinstance(reach, sp.csr_array) and reach.dtype == np.int8
-            and reach.has_canonical_format and bool(np.all(reach.data == 1))):
-        return reach  # already the pattern (nothing here changes it): no copy
-    if sp.issparse(reach):
-        a = sp.csr_array(reach, copy=True)
-        a.sum_duplicates()
-    else:
-        dense = np.asarray(reach)
-        if dense.ndim != 2:
-            raise ValueError("reach must be a 2-D array (n_demand x n_sites)")
-        a = sp.csr_array(dense != 0)
-    a.sort_indices()
-    return sp.csr_array((np.ones(a.nnz, dtype=np.int8), a.indices, a.indptr), shape=a.shape)
-
-
 def order_coverage(
     reach: sp.sparray | sp.spmatrix | npt.ArrayLike,
     weights: npt.ArrayLike,
@@ -178,7 +160,7 @@ def order_coverage(
     >>> order_coverage(reach, [5.0, 1.0, 2.0], [1, 0], need=2).tolist()
     [0.0, 1.0]
     """
-    a = _pattern(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     w = np.asarray(weights, dtype=np.float64)
     order = np.asarray(order, dtype=np.int64)
@@ -383,7 +365,7 @@ def rollout_order(
     ['optimal', 'optimal', 'optimal']
     """
     t0 = time.perf_counter()
-    a = _pattern(reach)
+    a = reach_pattern(reach)
     n, m = a.shape
     w = np.asarray(population, dtype=np.float64)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():
