@@ -824,3 +824,19 @@ def test_a_uniform_budget_column_adds_nothing_to_the_map(tmp_path, plan):
     data = payload(text)
     assert "bu" not in data["units"] and "o" not in data["failures"]
     assert "its own budget" not in text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_longitudes_not_across_the_antimeridian_are_never_moved(seed):
+    """Longitudes within 180 degrees of each other, away from 180, come back from the
+    map's window exactly as they are: the window's west edge went through the modulo, and
+    a Belgian plan's westernmost point (2.59368, back as 2.593680000000006) was moved a
+    whole turn east, the map drawn around the world (tester 145)."""
+    from coverage.outputs.maps.columns import lon_window, wrap_lon
+
+    rng = np.random.default_rng(seed)
+    west = rng.uniform(-179.0, 0.0)
+    lon = np.round(west + rng.uniform(0.0, 179.0, 30), int(rng.integers(3, 9)))
+    got = wrap_lon(lon, lon_window(lon))
+    assert got.tolist() == lon.tolist()
+    assert lon_window(lon) == lon.min()

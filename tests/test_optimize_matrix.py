@@ -419,3 +419,35 @@ def test_solve_milp_starting_basis_and_final_basis():
         with pytest.raises(ValueError, match="HiGHS's codes"):
             solve_milp(cost, np.zeros(4, dtype=bool), a, lower, upper, time_limit_s=10,
                        start_basis=(np.array([bad, 0, 1, 0]), cheapest[1]))
+
+
+@pytest.mark.parametrize("required", [[3], np.array([3]), [1, 3],
+                                      np.array([False, False, False, True])])
+def test_required_is_a_mask_or_indices_in_every_solver(required):
+    """``required=`` as column indices or a boolean mask, in every solver taking it:
+    ``min_cover`` and ``greedy_cover`` read ``[3]`` as a mask broadcast over the sites and
+    opened every one, ``[1, 3]`` raised numpy's broadcast error (tester 145)."""
+    from coverage.solvers.capacitated import capacitated_cover
+    from coverage.solvers.cover import greedy_cover
+    from coverage.solvers.kmedian import k_median
+
+    a = sp.csr_array(np.array([[1, 0, 1, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]],
+                              dtype=np.int8))
+    mask = np.zeros(4, dtype=bool)
+    mask[np.flatnonzero(required) if np.asarray(required).dtype == bool else required] = True
+    got = optimize.min_cover(a, required=required)
+    assert set(mask.nonzero()[0]) <= set(got.sites.tolist())
+    assert got.objective == optimize.min_cover(a, required=mask).objective
+    dense = a.toarray() > 0
+    best = min(len(s) for r in range(5) for s in itertools.combinations(range(4), r)
+               if set(mask.nonzero()[0]) <= set(s) and dense[:, list(s)].any(axis=1).all())
+    assert got.objective == best  # brute force over the plans holding the required ones
+    assert set(mask.nonzero()[0]) <= set(greedy_cover(a, required=required).tolist())
+    cap = capacitated_cover(a, np.ones(4), np.full(4, 10.0), 1, failures=0,
+                            required=required, time_limit_s=20)
+    assert set(mask.nonzero()[0]) <= set(cap.sites.tolist()) and len(cap.sites) <= 3
+    lat = sp.csr_array(a.astype(np.float64))
+    med = k_median(lat, 3, required=required, time_limit_s=20)
+    assert set(mask.nonzero()[0]) <= set(np.asarray(med.sites).tolist())
+    with pytest.raises(ValueError, match="out of range"):
+        optimize.min_cover(a, required=[4])

@@ -160,6 +160,8 @@ def test_required_sites_and_cost_are_honoured(sample_inputs):
     ({"time_limit_s": 0}, "time_limit_s"),
     ({"percentile": "p90"}, "percentile"),
     ({"access": "pigeon"}, "pigeon"),
+    ({"model": 5}, "model must be a LatencyModel, a latency profile name or a model file"),
+    ({"model": "nowhere.toml"}, "nowhere.toml: latency model file not found"),
 ])
 def test_bad_options_raise_one_clear_error(sample_inputs, kwargs, phrase):
     demand, sites = sample_inputs
@@ -235,3 +237,12 @@ def test_total_time_is_kept_per_budget_and_failure_count(sample_inputs):
     assert by.loc[(30.0, 0), "status"] == "not_run"
     assert (by.loc[[(50.0, 0), (50.0, 1), (100.0, 0), (100.0, 1)], "status"]
             == "not_run").all()
+
+
+def test_a_model_named_by_profile_is_the_plans(sample_inputs):
+    """``model="on-net"`` as plan_sites takes it (it raised AttributeError: tester 145)."""
+    demand, sites = sample_inputs
+    named = budget_sweep(demand, sites, (30.0,), failures=(1,), model="on-net")
+    given = budget_sweep(demand, sites, (30.0,), failures=(1,), model=ON_NET)
+    assert named["site_count"].tolist() == given["site_count"].tolist()
+    assert named["radius_km"].tolist() == pytest.approx(given["radius_km"].tolist())

@@ -58,7 +58,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, maxi
 
 from .capacity_bound import CHECK_RTOL, capacity_lower_bound
 from .interrupt import milp
-from .matrix_args import reach_pattern
+from .matrix_args import reach_pattern, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -1268,8 +1268,7 @@ def capacitated_cover(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     cap = np.asarray(cap_rps, dtype=np.float64)
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
     lb = np.zeros(m)
-    if required is not None:
-        lb[np.asarray(required, dtype=bool)] = 1.0
+    lb[required_mask(required, m)] = 1.0
     cover_rows = np.flatnonzero(req > 0)
     if len(cover_rows) > 1:  # a coverage row another implies adds nothing to the MILP
         from .cover import drop_dominated_rows
@@ -1571,7 +1570,7 @@ def repair_plan_until(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
     c = np.maximum(c, 1e-12)
     req = np.minimum(np.asarray(requirement, dtype=np.float64), np.diff(a.indptr))
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    fixed = required_mask(required, m)
     is_open = fixed.copy()
     is_open[np.asarray(sites, dtype=np.int64)] = True
 

@@ -57,6 +57,7 @@ from .capacitated import (
 from .capacity_bound import capacity_lower_bound
 from .cover import drop_dominated_rows, greedy_cover
 from .interrupt import milp
+from .matrix_args import required_mask
 from .rowgen import RowPool, RowSource
 
 logger = logging.getLogger(__name__)
@@ -457,7 +458,7 @@ def capacitated_lazy(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     req = np.asarray(requirement, dtype=np.int64)
     n_cov = np.asarray(n_covering, dtype=np.int64)
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
-    must = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    must = required_mask(required, m)
     lb = must.astype(np.float64)
     radius = np.asarray(source.row_latency.radius_km, dtype=np.float64)
     bin_km = max(float(np.max(radius, initial=0.0)) / 16.0, 5.0)

@@ -48,6 +48,7 @@ from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from .cover import CoverResult
+from .matrix_args import required_mask
 from .rowgen import LazyCoverResult, RowSource, lazy_cover
 
 logger = logging.getLogger(__name__)
@@ -510,8 +511,7 @@ def solve_components(
     acc = np.asarray(access, dtype=object)
     n, m = len(d_lat), len(s_lat)
     c_all = None if cost is None else np.asarray(cost, dtype=np.float64)
-    req_all = (np.zeros(m, dtype=bool) if required is None
-               else np.asarray(required, dtype=bool))
+    req_all = required_mask(required, m)
     if split is None:
         split = split_components(d_lat, d_lon, row_latency.radius_km, s_lat, s_lon)
     split_s = time.perf_counter() - t0

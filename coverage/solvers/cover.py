@@ -23,7 +23,7 @@ from ..errors import SolverError
 from .cover_search import row_ranges, row_weighting_search
 from .highs import lp_model, new_highs, set_option
 from .interrupt import run_highs
-from .matrix_args import reach_pattern
+from .matrix_args import reach_pattern, required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def greedy_cover(
     n, m = a.shape
     r = np.minimum(requirement_array(requirement, n), np.diff(a.indptr))
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    fixed = required_mask(required, m)
     chosen = fixed.copy()
     if start is not None:
         chosen[np.asarray(start, dtype=np.int64)] = True
@@ -1111,8 +1111,10 @@ def min_cover(
         Required number of chosen sites per row (2 for N-1 geo-redundancy).
     cost : array_like of float, optional
         Cost per site; default 1 (minimise the number of sites).
-    required : array_like of bool, optional
-        Sites that must be open (existing sites).
+    required : array_like of bool or int, optional
+        Sites that must be open (existing sites): a boolean mask over the sites or their
+        column indices, as every matrix solver takes it (indices were read as a mask and
+        broadcast: ``required=[3]`` opened every site; tester 145).
     time_limit_s : float, default 60
         Total HiGHS time limit, s. The best plan found is returned when it hits.
     random_state : int, default 0
@@ -1204,9 +1206,7 @@ def min_cover(
     c = np.ones(m) if cost is None else np.asarray(cost, dtype=np.float64)
     if c.shape != (m,) or not np.all(np.isfinite(c)) or (c <= 0).any():
         raise ValueError("cost must be one finite positive value per site")
-    fixed = np.zeros(m, dtype=bool)
-    if required is not None:
-        fixed |= np.asarray(required, dtype=bool)
+    fixed = required_mask(required, m)  # (a mask or indices, as every solver takes it)
     n_required = int(fixed.sum())
     # identical rows first, on the whole matrix (cheap, and national inputs repeat a lot)
     n_uncoverable = int((np.diff(a.indptr) == 0).sum())

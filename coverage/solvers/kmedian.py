@@ -23,7 +23,7 @@ from ..errors import NoFeasiblePlanError
 from ..wording import counted
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
-from .matrix_args import reach_pattern
+from .matrix_args import reach_pattern, required_mask
 
 if TYPE_CHECKING:
     from .capacitated import ScenarioFlow
@@ -447,7 +447,7 @@ def _inputs(latency, weights, requirement, required):
     n, m = pattern_csc.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
-    fixed = np.zeros(m, dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    fixed = required_mask(required, m)
     return indptr, indices, entry_latency, pattern_csc, w, r, fixed
 
 

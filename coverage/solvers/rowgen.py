@@ -53,6 +53,7 @@ from .cover import (
     swap_descent,
 )
 from .cover_search import row_weighting_search
+from .matrix_args import required_mask
 
 logger = logging.getLogger(__name__)
 
@@ -660,6 +661,7 @@ def lazy_cover(
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
     c_all = np.ones(len(s_lat)) if cost is None else np.asarray(cost, dtype=np.float64)
+    required = None if required is None else required_mask(required, len(s_lat))
     best_lower = 0.0
     incumbent: npt.NDArray[np.int64] | None = None  # best plan known to cover every cell
 

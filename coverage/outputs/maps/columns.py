@@ -103,7 +103,9 @@ def lon_window(lon: npt.ArrayLike) -> float:
     -10.0
     """
     v = np.asarray(lon, dtype=np.float64)
-    v = np.unique(np.mod(v[np.isfinite(v)] + 180.0, 360.0) - 180.0)
+    v = v[np.isfinite(v)]
+    # (values in range as they are: mod(2.59368 + 180, 360) - 180 is 2.593680000000006)
+    v = np.unique(np.where((v >= -180.0) & (v < 180.0), v, np.mod(v + 180.0, 360.0) - 180.0))
     if len(v) < 2:
         return float(v[0]) if len(v) else -180.0
     gaps = np.diff(np.r_[v, v[0] + 360.0])  # the last: from the easternmost round to the west
@@ -116,13 +118,22 @@ def lon_window(lon: npt.ArrayLike) -> float:
 def wrap_lon(lon: npt.ArrayLike, west: float) -> npt.NDArray[np.float64]:
     """Longitudes moved by whole turns into ``[west, west + 360)`` (missing stay missing).
 
+    One already in the window is returned as it is, and one within 1e-9 degree west of
+    ``west`` (float rounding) is not moved a whole turn east: the window's edge once went
+    through a modulo (2.59368 came back as 2.593680000000006), and a Belgian plan's
+    westernmost point was moved to 362.59, its map drawn around the world (tester 145).
+
     Examples
     --------
     >>> wrap_lon([178.0, -179.0], 178.0).tolist()
     [178.0, 181.0]
+    >>> wrap_lon([2.59368, 4.35], lon_window([2.59368, 4.35])).tolist()
+    [2.59368, 4.35]
     """
     v = np.asarray(lon, dtype=np.float64)
-    return np.mod(v - west, 360.0) + west
+    d = v - west
+    turns = np.where((d < 0.0) & (d > -1e-9), 0.0, np.floor(d / 360.0))
+    return v - 360.0 * turns  # (a longitude in the window as it is, to the last bit)
 
 
 def finite_or(value: Any, default: float) -> float:
