@@ -342,6 +342,48 @@ def test_existing_map_is_made_offline(plan, tmp_path):
     assert any("jquery" in url for _, url in folium.Map.default_js)
 
 
+@pytest.mark.parametrize("plugin, asset", [
+    ("HeatMap", "leaflet-heat.js"), ("MarkerCluster", "markerclusterjs"),
+    ("Fullscreen", "Control.Fullscreen.js")])
+def test_a_users_plugins_keep_their_assets_and_an_offline_file_refuses_them(
+        plan, tmp_path, plugin, asset):
+    """A user's map with a folium plugin: its assets were dropped to make the map
+    offline, the plugin's call stayed and threw, and the page stopped before the plan was
+    drawn (tester 145). They are kept, with a warning; ``save_map`` refuses the map before
+    writing anything, and with ``offline=False`` writes it: the plugin's script after the
+    inlined Leaflet, the plan's payload in the page."""
+    from folium import plugins
+
+    from coverage.errors import CoverageWarning
+
+    m = folium.Map(location=[46, 7], zoom_start=5)
+    if plugin == "HeatMap":
+        plugins.HeatMap([[46.0, 7.0, 1.0]]).add_to(m)
+    elif plugin == "MarkerCluster":
+        folium.Marker([46.0, 7.0]).add_to(plugins.MarkerCluster().add_to(m))
+    else:
+        plugins.Fullscreen().add_to(m)
+    with pytest.warns(CoverageWarning, match=f"plan_map: the map's plugins load .*{asset}"):
+        assert plan_map(plan, m) is m
+    with pytest.raises(InputValidationError, match=f"save_map: .*{asset}.*offline=False"):
+        save_map(m, tmp_path / "map.html")
+    assert not (tmp_path / "map.html").exists() and not list(tmp_path.iterdir())
+    text = save_map(m, tmp_path / "map.html", offline=False).read_text(encoding="utf-8")
+    tags = re.findall(r'<script src="https?://[^"]*"', text)
+    assert tags and text.count("Leaflet 1.9.4") == 1
+    assert text.index("Leaflet 1.9.4") < min(text.index(t) for t in tags)
+    assert payload(text)["sites"]
+    for lib in ("jquery", "bootstrap"):  # (the map's stock list still goes)
+        assert lib not in " ".join(tags).lower()
+
+
+def test_a_users_map_without_plugins_is_not_warned(plan, recwarn):
+    from coverage.errors import CoverageWarning
+
+    plan_map(plan, folium.Map(location=[46, 7], zoom_start=5))
+    assert not [w for w in recwarn if issubclass(w.category, CoverageWarning)]
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -555,15 +597,18 @@ def test_large_plan_small_and_one_payload(tmp_path):
     assert text.count("L.polygon(") < 10
 
 
-def test_plugin_cdn_assets_dropped_with_warning(plan, tmp_path, caplog):
+def test_a_plugin_added_after_the_plan_is_refused_offline(plan, tmp_path):
+    """A plugin added to the plan's own map: its assets were dropped with a log line and
+    the page threw before the plan was drawn (tester 145); an offline file is refused,
+    naming the assets, and ``offline=False`` keeps them."""
     from folium.plugins import Fullscreen
 
     m = plan_map(plan, tiles=None)
     Fullscreen().add_to(m)
-    with caplog.at_level("WARNING", logger="coverage.outputs.maps"):
-        text = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
-    assert not EXTERNAL_TAG.search(text)
-    assert "dropped external assets" in caplog.text
+    with pytest.raises(InputValidationError, match="Control.Fullscreen.js"):
+        save_map(m, tmp_path / "map.html")
+    text = save_map(m, tmp_path / "map.html", offline=False).read_text(encoding="utf-8")
+    assert re.search(r'<script src="https://[^"]*Control\.FullScreen[^"]*"', text, re.I)
 
 
 def test_numeric_ids_and_series_summary(tmp_path):

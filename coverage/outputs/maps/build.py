@@ -6,6 +6,7 @@ import html
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ...errors import InputValidationError
+from ...errors import CoverageWarning, InputValidationError
 from ...inputs.validation import typed_value
 from ...model.h3index import H3_MAX_RES, MAX_HEXAGONS, choose_resolution_projected
 from ...resilience.status import COVERAGE_STATUSES, status_label, status_possible
@@ -29,7 +30,7 @@ from .columns import (
     wrap_lon,
 )
 from .elements import map_elements
-from .offline import make_offline
+from .offline import make_offline, plugin_assets
 from .payload import (
     areas_payload,
     component_waterfall,
@@ -260,9 +261,11 @@ def _base_map(
     lat_fit: npt.NDArray[np.float64],
     lon_fit: npt.NDArray[np.float64],
     tile_key: str | None,
+    caller: str,
 ) -> folium.Map:
-    """A new canvas map centred on the plan (with OSM tiles for ``"osm"``), or ``m`` switched
-    to the canvas renderer; either way made to work offline."""
+    """A new canvas map centred on the plan (with OSM tiles for ``"osm"``), made to work
+    offline, or ``m`` switched to the canvas renderer, with Leaflet inlined and its
+    plugins' assets kept (warned)."""
     import folium
 
     if m is None:
@@ -276,9 +279,18 @@ def _base_map(
         )
         if tile_key == "osm":
             folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
-    else:
+        make_offline(m)
+    else:  # the user's map: its plugins keep their assets (without them the page stopped
+        # before the plan was drawn: tester 145), said once
         m.options["prefer_canvas"] = True
-    make_offline(m)
+        make_offline(m, keep_plugins=True)
+        names = plugin_assets(m)
+        if names:
+            warnings.warn(
+                f"{caller}: the map's plugins load {len(names)} asset(s) from the internet "
+                f"({', '.join(names)}): kept, so the map needs the network for them; "
+                "save_map(m, path, offline=False) writes it so (a self-contained offline "
+                "file cannot hold them)", CoverageWarning, stacklevel=4)
     return m
 
 
@@ -350,8 +362,11 @@ def plan_map(
         ``summary()`` returning a mapping with the headline numbers.
     m : folium.Map, optional
         Existing map to draw on (its tiles are kept and ``tiles`` is ignored). It is switched
-        to the canvas renderer and its CDN assets are replaced by inlined Leaflet. By default
-        a new map is created.
+        to the canvas renderer and its stock CDN assets are replaced by inlined Leaflet; a
+        plugin's assets (MarkerCluster, HeatMap, ...) are kept, with a
+        :class:`~coverage.errors.CoverageWarning` that the map needs the network for
+        them (:func:`save_map` refuses such a map unless ``offline=False``). By default a
+        new map is created.
     tiles : {"osm", None}, default "osm"
         ``"osm"`` adds an OpenStreetMap tile layer (the only part that needs the network: it
         stays blank offline). ``None`` or ``"none"``: no tiles, plain light background.
@@ -523,7 +538,7 @@ def plan_map(
     # ---- the map
     lat_fit = np.r_[table["lat"][located_d], site_lat]
     lon_fit = np.r_[table["lon"][located_d], site_lon]
-    m = _base_map(m, lat_fit, lon_fit, tile_key)
+    m = _base_map(m, lat_fit, lon_fit, tile_key, caller)
     # covmap.js fits the view to these bounds before anything is drawn, without animation
     # (an animated zoom would re-project every shape, and overrides a view set meanwhile).
     if len(lat_fit):

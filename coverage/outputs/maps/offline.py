@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import folium
     from branca.element import Element
 
-__all__ = ["make_offline", "render_map_html", "save_map"]
+__all__ = ["make_offline", "plugin_assets", "refuse_plugins", "render_map_html", "save_map"]
 
 # One logger for the whole map package, named as before the split into modules.
 logger = logging.getLogger(__package__)
@@ -90,8 +90,45 @@ def _iter_elements(root: Element) -> Any:
                 stack.append(sub)
 
 
-def make_offline(m: Element) -> None:
-    """Drop folium's CDN links from ``m``'s tree and make sure Leaflet is inlined once."""
+def plugin_assets(m: Element) -> list[str]:
+    """The names of the external assets (CDN scripts and styles) of the elements of ``m``'s
+    tree other than the maps themselves: a folium plugin's (MarkerCluster, HeatMap, ...),
+    which an offline file cannot hold and without which the page stops before the plan is
+    drawn (tester 145). Sorted, each once."""
+    import folium
+
+    names: set[str] = set()
+    for el in _iter_elements(m.get_root()):
+        if not isinstance(el, folium.Map):
+            for attr in ("default_js", "default_css"):
+                names.update(name for name, _ in getattr(el, attr, None) or ())
+    return sorted(names)
+
+
+def refuse_plugins(m: Element, caller: str) -> None:
+    """Raise when ``m`` holds a plugin's external assets (:func:`plugin_assets`).
+
+    Raises
+    ------
+    InputValidationError
+        Naming the assets and the two fixes.
+    """
+    names = plugin_assets(m)
+    if names:
+        raise InputValidationError(
+            f"{caller}: the map's plugins load {len(names)} asset(s) from the internet "
+            f"({', '.join(names)}), which a self-contained offline file cannot hold; "
+            "without them the page stops before the plan is drawn. Fix: pass "
+            "offline=False to keep them (the file then needs the network for them), or "
+            "draw the plan on a map without plugins (explore() without m=)")
+
+
+def make_offline(m: Element, *, keep_plugins: bool = False) -> None:
+    """Drop folium's CDN links from ``m``'s tree and make sure Leaflet is inlined once.
+
+    With ``keep_plugins``, the external assets of elements other than the maps (a user's
+    plugins) are kept: only the maps' stock lists (Leaflet, jQuery, Bootstrap, ...) go.
+    """
     import folium
 
     root = m.get_root()
@@ -99,6 +136,9 @@ def make_offline(m: Element) -> None:
     maps: list[folium.Map] = []
     has_inline = False
     for el in _iter_elements(root):
+        if keep_plugins and not isinstance(el, folium.Map):
+            has_inline = has_inline or isinstance(el, _inline_leaflet())
+            continue
         for attr in ("default_js", "default_css"):
             links = getattr(el, attr, None)
             if links:
@@ -139,24 +179,35 @@ def _strip_external_tags(text: str) -> str:
     return _EXTERNAL_TAG.sub(_drop, text)
 
 
-def render_map_html(m: folium.Map) -> str:
+def render_map_html(m: folium.Map, *, offline: bool = True) -> str:
     """Render a map to self-contained HTML text (Leaflet inlined, no external assets).
 
     Parameters
     ----------
     m : folium.Map
         The map, typically from :func:`plan_map`.
+    offline : bool, default True
+        ``False``: a plugin's external assets (a user's map given to ``plan_map(m=...)``)
+        are kept, so the page needs the network for them; Leaflet is inlined all the same.
 
     Returns
     -------
     str
         The HTML document.
+
+    Raises
+    ------
+    InputValidationError
+        ``offline`` and the map holds a plugin's external assets (:func:`plugin_assets`).
     """
-    make_offline(m)
-    return _strip_external_tags(m.get_root().render())
+    if offline:
+        refuse_plugins(m, "render_map_html")
+    make_offline(m, keep_plugins=not offline)
+    html = m.get_root().render()
+    return _strip_external_tags(html) if offline else html
 
 
-def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
+def save_map(m: folium.Map, path: str | os.PathLike[str], *, offline: bool = True) -> Path:
     """Render a map to a self-contained HTML file, written atomically.
 
     Parameters
@@ -166,6 +217,11 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
         is dropped (with a warning) and Leaflet is inlined, so the file works offline.
     path : str or os.PathLike
         Output file. Its directory must exist. An existing file is replaced.
+    offline : bool, default True
+        ``False``: keep the external assets of the map's plugins (a user's map given to
+        ``plan_map(m=...)`` with MarkerCluster, HeatMap, ...); the file then needs the
+        network for them. With ``True`` such a map is refused before anything is written:
+        without them the page stopped before the plan was drawn (tester 145).
 
     Returns
     -------
@@ -176,6 +232,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     ------
     FileNotFoundError
         If the output directory does not exist.
+    InputValidationError
+        ``offline`` and the map holds a plugin's external assets.
 
     Notes
     -----
@@ -193,7 +251,9 @@ def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
     parent = out.parent
     if not parent.is_dir():
         raise FileNotFoundError(f"save_map: directory {str(parent)!r} does not exist")
-    data = render_map_html(m).encode("utf-8")
+    if offline:
+        refuse_plugins(m, "save_map")
+    data = render_map_html(m, offline=offline).encode("utf-8")
     from ..outdir import write_atomic
 
     write_atomic(out, data, mode=out.stat().st_mode & 0o777 if out.exists() else None)
