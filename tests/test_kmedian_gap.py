@@ -304,3 +304,39 @@ def test_the_flow_near_overloaded_sites_is_the_whole_programs():
     assert any(h == "each point at its nearest site" for h in hows)
     assert any("1 round(s)" in h for h in hows)
     assert sum("round(s)" in h and "1 round(s)" not in h for h in hows) >= 5
+
+
+LAT = np.array([[1.0, 0, 4.0, 0], [6.0, 2.0, 0, 0], [0, 3.0, 5.0, 0], [0, 0, 2.0, 1.0]])
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    ({"latency": sp.csr_array(np.where(LAT == 1, np.nan, LAT))}, "finite"),
+    ({"latency": sp.csr_array(-LAT)}, "non-negative"),
+    ({"latency": np.where(LAT == 1, -np.inf, LAT)}, "NaN or -inf"),
+    ({"weights": [1, 1]}, "one finite non-negative value per row"),
+    ({"weights": [1, 1, np.nan, 1]}, "one finite non-negative value per row"),
+    ({"start": [0, 9]}, r"column indices in \[0, 4\)"),
+    ({"start": [0.5, 1.0]}, "column indices"),
+    ({"p": 0}, "between 1 and"),
+    ({"p": 5}, "between 1 and"),
+])
+def test_bad_arguments_are_named(kwargs, phrase):
+    """Each bad argument is one ValueError naming it: they raised scipy's "`c` must be a
+    one-dimensional array of finite numbers" or an IndexError from deep inside, and a
+    negative latency gave a negative "optimal" objective (tester 145)."""
+    args = {"latency": sp.csr_array(LAT), "p": 2, **kwargs}
+    with pytest.raises(ValueError, match=phrase):
+        k_median(args.pop("latency"), args.pop("p"), **args)
+
+
+def test_a_dense_latency_marks_unreachable_pairs_inf():
+    """As coverage.optimize takes a cost matrix: +inf is no pair (it raised HiGHS's
+    error); the same plan and objective as the sparse matrix of its finite entries, and
+    the brute-force optimum."""
+    dense = np.where(LAT == 0, np.inf, LAT)
+    got = k_median(dense, 2, requirement=1)
+    same = k_median(sp.csr_array(LAT), 2, requirement=1)
+    assert got.sites.tolist() == same.sites.tolist() and got.objective == same.objective
+    best = min(np.where(np.isfinite(dense[:, list(s)]), dense[:, list(s)], np.inf)
+               .min(axis=1).sum() for s in itertools.combinations(range(4), 2))
+    assert got.objective == best and got.status == "optimal"

@@ -590,8 +590,21 @@ def test_on_prem_without_tiers_column_is_unusable(tiers_cell):
     assert type(info.value) is InfeasibleBudgetError
     msg = str(info.value)
     assert "on-prem" in msg
-    assert "no demand row may use it" in msg
-    assert "'tiers' column" in msg
+    assert "on-prem: no demand row names it in its 'tiers' column" in msg
+
+
+def test_tiers_naming_no_candidates_tier_are_named_not_the_budget():
+    """Every row naming a tier no candidate has: the message named the candidates' tier as
+    restricted and told to raise the budget, which fixes nothing (tester 145)."""
+    demand, sites = issue_instance()
+    with pytest.raises(InfeasibleBudgetError) as info:
+        plan_sites(demand.assign(tiers="on-prem | mec"),
+                   sites.assign(tier="metro-colo"), budget_ms=30.0, model=INTERNET,
+                   strategy="full", **FAST)
+    msg = str(info.value)
+    assert ("the demand's 'tiers' column names mec, on-prem, and the candidates' "
+            "tiers are metro-colo") in msg
+    assert "budget" not in msg.split("Fix:")[1]
 
 
 # --------------------------------------------------------------------------- 6. by hand

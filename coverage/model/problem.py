@@ -15,6 +15,7 @@ capacity and power add site-side arrays; see ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -467,11 +468,23 @@ class Problem:
             return " ".join(rows.reasons) or "no demand point can meet its budget"
         parts = []
         all_rows = np.arange(len(tr))
+        named = (sorted({str(t).strip() for v in self.demand["tiers"].dropna()
+                         for t in re.split(r"[;,|]", str(v)) if t.strip()})
+                 if "tiers" in self.demand.columns else [])
+        if not tr.allowed.any() and named:
+            # no row may use any tier present: the rows' 'tiers' name others, and no
+            # budget fixes that (the message said "raise --budget-ms": tester 145)
+            shown = ", ".join(named[:8]) + (f" and {len(named) - 8} more" if len(named) > 8
+                                             else "")
+            return (f"no demand row may use any candidate: the demand's 'tiers' column names "
+                    f"{shown}, and the candidates' tiers are "
+                    f"{', '.join(map(str, tr.terms.names))}. Fix: name the candidates' tiers "
+                    "in the 'tiers' column (an empty cell allows every tier), or add "
+                    "candidates of the tiers it names")
         for t, name in enumerate(tr.terms.names):
             ok = tr.allowed[:, t]
             if not ok.any():
-                parts.append(f"{name}: no demand row may use it (restricted to rows naming it "
-                             "in a 'tiers' column)")
+                parts.append(f"{name}: no demand row names it in its 'tiers' column")
                 continue
             slack = tr.budget_ms[ok] - tr.fixed_ms(all_rows[ok], t)
             i = int(np.argmax(slack))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +23,7 @@ from ..errors import NoFeasiblePlanError
 from ..wording import counted
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
-from .matrix_args import reach_pattern, required_mask
+from .matrix_args import facility_count, reach_pattern, required_mask
 
 if TYPE_CHECKING:
     from .capacitated import ScenarioFlow
@@ -439,13 +439,44 @@ def _sorted_rows(latency: sp.sparray | sp.spmatrix):
     return indptr, indices, entry_latency, csc
 
 
+def _latency_matrix(latency: Any) -> sp.csr_array:
+    """``latency`` as a CSR array of its reachable pairs, checked: a dense matrix with
+    ``+inf`` for an unreachable pair (as :mod:`coverage.optimize` takes it), a sparse one
+    with its stored entries; every latency finite and non-negative.
+
+    Raises
+    ------
+    ValueError
+        NaN, ``-inf`` or a negative latency, a stored ``inf``, or not 2-D (numpy's and
+        HiGHS's own errors were raised from deep inside, and a negative latency gave a
+        negative "optimal" objective: tester 145).
+    """
+    if sp.issparse(latency):
+        a = sp.csr_array(latency)
+        if not np.all(np.isfinite(a.data)):
+            raise ValueError("stored latencies must be finite (leave unreachable pairs out)")
+    else:
+        dense = np.asarray(latency, dtype=np.float64)
+        if dense.ndim != 2:
+            raise ValueError("latency must be a 2-D array (n_rows x n_sites)")
+        if np.isnan(dense).any() or (dense == -np.inf).any():
+            raise ValueError("latency must not contain NaN or -inf (use +inf for unreachable)")
+        r, j = np.nonzero(np.isfinite(dense))
+        a = sp.csr_array((dense[r, j], (r, j)), shape=dense.shape)
+    if (a.data < 0).any():
+        raise ValueError("latencies must be non-negative")
+    return a
+
+
 def _inputs(latency, weights, requirement, required):
     """Sorted rows (:func:`_sorted_rows`), the weights (default 1), each row's requirement
     capped at its candidates and the required-site mask: what :func:`k_median` and
     :func:`coverage_lagrangian_bound` start from."""
-    indptr, indices, entry_latency, pattern_csc = _sorted_rows(latency)
+    indptr, indices, entry_latency, pattern_csc = _sorted_rows(_latency_matrix(latency))
     n, m = pattern_csc.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError(f"weights must be one finite non-negative value per row ({n})")
     r = np.minimum(requirement_array(requirement, n), np.diff(indptr))
     fixed = required_mask(required, m)
     return indptr, indices, entry_latency, pattern_csc, w, r, fixed
@@ -472,15 +503,16 @@ def k_median(
     Parameters
     ----------
     latency : scipy.sparse matrix or array, shape (n_rows, n_sites)
-        Latency (or any cost) of each reachable pair; explicit zeros count as reachable.
+        Latency (or any cost) of each reachable pair, finite and non-negative; explicit
+        zeros count as reachable. A dense array marks an unreachable pair ``+inf``.
     p : int
-        Number of sites to open.
+        Number of sites to open, 1 to ``n_sites``.
     weights : array_like, optional
-        Row weights (population); default 1.
+        Row weights (population), finite and non-negative; default 1.
     requirement : int or array_like, default 0
         Coverage requirement per row (0 = none).
-    required : array_like of bool, optional
-        Sites that must be open.
+    required : array_like of bool or int, optional
+        Sites that must be open: a mask or column indices.
     start : array_like of int, optional
         A feasible starting set of ``p`` sites for the local search (e.g. from
         :func:`min_cover`); greedy multicover otherwise.
@@ -515,6 +547,12 @@ def k_median(
     indptr, indices, entry_latency, pattern_csc, w, r, fixed = _inputs(
         latency, weights, requirement, required)
     n, m = pattern_csc.shape
+    p = facility_count(p, m)
+    if start is not None:
+        start = np.asarray(start).ravel()
+        if len(start) and (start.dtype.kind not in "iu" or start.min() < 0
+                           or start.max() >= m):
+            raise ValueError(f"start must be site column indices in [0, {m})")
     if start is None:
         pattern = sp.csr_array((np.ones(len(indices)), indices.copy(), indptr.copy()),
                                shape=(n, m))
