@@ -521,3 +521,16 @@ def test_a_geocentric_crs_is_refused_up_front(lu, tmp_path):
     # geographic 3-D and projected CRSs are still read
     assert sorted(_plan(_points(demand).to_crs("EPSG:4979"), sites).sites["site_id"]) == expected
     assert sorted(_plan(_points(demand).to_crs("EPSG:3035"), sites).sites["site_id"]) == expected
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "near", True])
+def test_a_bad_colocated_threshold_is_refused(bad):
+    """``colocated_m=-1`` or NaN turned the co-located check off without a word
+    (tester 145); 0 turns it off on purpose."""
+    from coverage.errors import InputValidationError
+    from coverage.inputs.tables import as_sites
+
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.00001], "lon": [5.0, 5.0]})
+    with pytest.raises(InputValidationError, match="colocated_m must be a number of metres"):
+        as_sites(sites, colocated_m=bad)
+    assert len(as_sites(sites, colocated_m=0)) == 2

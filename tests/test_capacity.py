@@ -884,6 +884,9 @@ def test_no_host_verdict_names_what_is_short():
                        r"\(1 accelerator\(s\) and their host\(s\)\); the largest site "
                        r"offers 30\.0 kW"):
         fit_sites(sites, hot, TierCatalog.builtin())
+    tiny = sites.drop(columns=["tier"]).assign(power_kw=0.01)  # (read "offers 0.0 kW")
+    with pytest.raises(NoFeasiblePlanError, match=r"needs 20\.3 kW .* offers 0\.01 kW"):
+        fit_sites(tiny, hot, TierCatalog.builtin())
 
 
 def test_llm_8b_fits_a_30kw_site_with_hand_arithmetic():

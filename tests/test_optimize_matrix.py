@@ -451,3 +451,12 @@ def test_required_is_a_mask_or_indices_in_every_solver(required):
     assert set(mask.nonzero()[0]) <= set(np.asarray(med.sites).tolist())
     with pytest.raises(ValueError, match="out of range"):
         optimize.min_cover(a, required=[4])
+
+
+@pytest.mark.parametrize("requirement", [1.5, np.nan, "2", [1, 2.5, 1, 1]])
+def test_a_requirement_not_a_whole_number_is_refused(requirement):
+    """``requirement=1.5`` was read as 1 (tester 145)."""
+    a = sp.csr_array(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.int8))
+    with pytest.raises(ValueError, match="requirement must be a non-negative int"):
+        optimize.min_cover(a, requirement=requirement)
+    assert optimize.min_cover(a, requirement=2.0).objective == 3

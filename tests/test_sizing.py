@@ -336,6 +336,16 @@ def test_sizing_without_a_load_is_said(caplog):
     assert "sizing 'least' is not used: this plan has no load" in caplog.text
 
 
+def test_a_capacity_column_without_a_load_is_said(caplog):
+    """Tester 145: a capacity_rps column with no load was silently unused."""
+    demand, sites = geo_instance(3, 20, 6)
+    assert "capacity_rps" in sites.columns
+    with caplog.at_level("WARNING", logger="coverage"):
+        plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, failures=1)
+    assert plan.capacity is None
+    assert "column capacity_rps not used: this plan has no load" in caplog.text
+
+
 def test_compare_sites_keep_the_worst_load_and_give_the_sized_one():
     """Tester 137: with the least sizing, compare_sites.csv's worst_load_rps held the sizes;
     it keeps the most even flows' worst load, sized_load_rps is what was sized for, and the

@@ -73,6 +73,7 @@ import errno
 import gzip
 import hashlib
 import logging
+import math
 import os
 import re
 import warnings
@@ -122,6 +123,7 @@ __all__ = [
     "MAX_COST",
     "MAX_COST_RATIO",
     "DEFAULT_COLOCATED_M",
+    "colocated_threshold",
     "DEGREE_LIKE_MAX",
     "H3_ALIASES",
     "is_h3_table",
@@ -321,10 +323,33 @@ def read_sites(
     InputValidationError
         Listing every problem found (file, problem, rows, fix).
     """
+    colocated_m = colocated_threshold(colocated_m)
     report = _Report(str(path), "sites", option_style=option_style)
     loaded = load_file(path, report, layer=layer)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
-                  colocated_m=DEFAULT_COLOCATED_M if colocated_m is None else colocated_m)
+                  colocated_m=colocated_m)
+
+
+def colocated_threshold(colocated_m: Any) -> float:
+    """``colocated_m`` checked: :data:`DEFAULT_COLOCATED_M` for ``None``, else a finite
+    number of metres >= 0 (0: no check).
+
+    Raises
+    ------
+    InputValidationError
+        Anything else (-1 and NaN were taken, and turned the check off: tester 145).
+    """
+    if colocated_m is None:
+        return DEFAULT_COLOCATED_M
+    try:
+        ok = not isinstance(colocated_m, bool) and math.isfinite(float(colocated_m))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or float(colocated_m) < 0:
+        raise InputValidationError(
+            f"colocated_m must be a number of metres >= 0 (0 turns the co-located check "
+            f"off); got {colocated_m!r}")
+    return float(colocated_m)
 
 
 def read_region_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -476,7 +501,7 @@ def as_sites(
     if colocated_m is None:  # the threshold the frame was read with, else the default
         colocated_m = getattr(obj, "attrs", {}).get("colocated_m", DEFAULT_COLOCATED_M)
     return _build(loaded, report, kind="sites", crs=crs, access_profiles=None,
-                  colocated_m=float(colocated_m))
+                  colocated_m=colocated_threshold(colocated_m))
 
 
 _NEVER_USED = ("capacity", "workload", "pue", "requests_per_day", "srlg", "risk_group")

@@ -214,9 +214,9 @@ def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
                   else f"{workload.min_accelerators} accelerator(s) and their host(s)")
         raise NoFeasiblePlanError(
             f"{source}: no candidate can host workload {workload.name!r}: the model needs "
-            f"{need_kw * float(np.nanmin(pue)):,.1f} kW for its smallest system "
+            f"{_kw(need_kw * float(np.nanmin(pue)))} kW for its smallest system "
             f"({system}); the largest site offers "
-            f"{top:,.1f} kW: the edge case collapses (serve it from a region, or choose a "
+            f"{_kw(top)} kW: the edge case collapses (serve it from a region, or choose a "
             "smaller model: --workload)")
     return n_acc, excluded
 

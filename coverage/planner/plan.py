@@ -1076,6 +1076,14 @@ def plan_sites(
                 "candidates all failed), so that guarantee holds for no one. Fix: give the "
                 "sites their own failure_domain (or split the domains), or lower --failures",
                 sites_src, n_domains, config.failures)
+    if capacity is None:
+        if ("capacity_rps" in sites.columns
+                and pd.to_numeric(sites["capacity_rps"], errors="coerce").notna().any()):
+            # (tester 145: it was silently unused; power_kw still excludes the sites that
+            # cannot host the workload)
+            logger.warning("%s: column capacity_rps not used: this plan has no load, so no "
+                           "site capacity is checked (give the demand a load_rps column or "
+                           "requests_per_person_day)", sites_src)
     if capacity is None and config.sizing != "off":  # (the command line refuses it)
         logger.warning("sizing %r is not used: this plan has no load (no load_rps column, "
                        "no requests_per_person_day)", config.sizing)

@@ -81,10 +81,21 @@ class CoverResult:
 
 
 def requirement_array(requirement: int | npt.ArrayLike, n_rows: int) -> npt.NDArray[np.int64]:
+    """``requirement`` (one int, or one per row) as an int64 array of ``n_rows``.
+
+    Raises
+    ------
+    ValueError
+        Negative, not a whole number (1.5 was read as 1: tester 145), not finite, or of
+        the wrong length.
+    """
     r = np.asarray(requirement)
-    if r.ndim == 0:
-        r = np.full(n_rows, int(r))
-    if r.shape != (n_rows,) or (r < 0).any():
+    bad = r.dtype.kind not in "biuf"
+    if not bad and r.dtype.kind == "f":
+        bad = not np.all(np.isfinite(r)) or not np.all(r == np.round(r))
+    if not bad and r.ndim == 0:
+        r = np.full(n_rows, r)
+    if bad or r.shape != (n_rows,) or (r < 0).any():
         raise ValueError("requirement must be a non-negative int or one int per row")
     return r.astype(np.int64)
 
