@@ -642,11 +642,12 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         :func:`compare_data_problems` and the plan's option checks).
     """
     from . import advisor
+    from .config import as_model
     from .model.capacity import fit_sites, site_power
     from .model.regions import region_coverage
     from .model.service import preset_budget
     from .model.tiers import TierCatalog
-    from .planner.plan import as_model, plan_sites
+    from .planner.plan import plan_sites
 
     say = reporter(progress, logger)
     plan_options = {"sizing": "least", **plan_options}

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["Option", "OPTIONS", "PLANNER_OPTIONS", "MODEL_OPTIONS", "PlannerConfig",
-           "add_cli_options", "build_model", "given_options", "options_markdown",
+           "add_cli_options", "as_model", "build_model", "given_options", "options_markdown",
            "StoreGiven"]
 
 
@@ -418,6 +418,30 @@ OPTIONS: tuple[Option, ...] = PLANNER_OPTIONS + MODEL_OPTIONS
 """Every option, planner and latency model."""
 
 _BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def as_model(model: Any) -> LatencyModel:
+    """``model`` as a :class:`~coverage.model.latency.LatencyModel`: the defaults for
+    ``None``, a profile name (``"on-net"``, as a batch file's ``model = "on-net"``) or a
+    model file's path (:func:`build_model`), or the model itself. What ``plan_sites``,
+    ``budget_sweep`` and ``compare`` take.
+
+    Raises
+    ------
+    InputValidationError
+        Anything else, or an unknown profile or unreadable file.
+    """
+    from .model.latency import LatencyModel
+
+    if model is None:
+        return LatencyModel()
+    if isinstance(model, LatencyModel):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return build_model({"latency_model": str(model)})
+    raise InputValidationError(
+        f"model must be a LatencyModel, a latency profile name or a model file; got "
+        f"{type(model).__name__}")
 
 
 def build_model(values: Mapping[str, Any] | None = None, *,

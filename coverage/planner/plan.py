@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import re
 import time
 import warnings
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
+from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig, as_model
 from ..errors import (
     PROOF_LOGGER,
     SKIPPED_LOGGER,
@@ -413,29 +412,6 @@ class Plan:
         )
 
 
-def as_model(model: Any) -> LatencyModel:
-    """``model`` as a :class:`LatencyModel`: the defaults for ``None``, a profile name
-    (``"on-net"``, as a batch file's ``model = "on-net"``) or a model file's path
-    (:func:`coverage.config.build_model`), or the model itself.
-
-    Raises
-    ------
-    InputValidationError
-        Anything else, or an unknown profile or unreadable file.
-    """
-    if model is None:
-        return LatencyModel()
-    if isinstance(model, LatencyModel):
-        return model
-    if isinstance(model, str | os.PathLike):
-        from ..config import build_model
-
-        return build_model({"latency_model": str(model)})
-    raise InputValidationError(
-        f"model must be a LatencyModel, a latency profile name or a model file; got "
-        f"{type(model).__name__}")
-
-
 def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: Any = "p99",
                        access: Any = "ftth", model: LatencyModel | None = None,
                        time_limit_s: Any = 300.0, kmedian_time_limit_s: Any = 60.0,
@@ -776,7 +752,7 @@ def plan_sites(
     model : LatencyModel, str or path, optional
         Latency model; the defaults of :class:`LatencyModel` when omitted; a profile name
         (``"on-net"``) or a model file (``edge-coverage calibrate``) is read with
-        :func:`as_model`.
+        :func:`coverage.config.as_model`.
     time_limit_s : float, default 300
         HiGHS time limit of the site-count stage, s.
     kmedian_time_limit_s : float, default 60

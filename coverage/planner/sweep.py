@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig
+from ..config import DEFAULT_SCENARIO_LIMIT, PlannerConfig, as_model
 from ..errors import (
     PROOF_LOGGER,
     InfeasibleBudgetError,
@@ -355,7 +355,6 @@ def budget_sweep(
     [4, 2]
     """
     from ..inputs.tables import as_demand, as_sites, is_validated
-    from .plan import as_model
 
     model = as_model(model)  # (a profile name or file too, as plan_sites takes it)
     budgets = check_sweep_options(budgets_ms, time_limit_s, total_time_s)
