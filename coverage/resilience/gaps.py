@@ -42,6 +42,7 @@ from ..model.geo import (
     EARTH_RADIUS_KM,
     chord_from_km,
     colocated_pairs,
+    count_within,
     haversine_km,
     nearest,
     unit_tree,
@@ -54,9 +55,15 @@ from .status import gap_mask
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Proposal", "propose_sites", "proposed_ids"]
+__all__ = ["MAX_PROPOSAL_PAIRS", "Proposal", "propose_sites", "proposed_ids"]
 
 PROPOSED_COLUMNS = ("proposed_site_id", "lat", "lon", "n_demand_gained", "population_gained")
+
+#: Most (gap point, possible location) pairs of the proposals' cover: above, the locations
+#: are grid centroids, on cells wide enough to keep about this many pairs. With every gap
+#: point a location the pairs grew with the square of the gap points: 9,000 points within
+#: each other's radius peaked at 4.8 GB (tester 146).
+MAX_PROPOSAL_PAIRS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -291,6 +298,7 @@ def propose_sites(
     failures: int = 1,
     time_limit_s: float = 30.0,
     max_locations: int = 20_000,
+    max_pairs: int = MAX_PROPOSAL_PAIRS,
     row_latency: RowLatency | None = None,
     reach_fn: Callable[..., Any] | None = None,
     n_open: npt.ArrayLike | None = None,
@@ -316,6 +324,10 @@ def propose_sites(
     max_locations : int, default 20_000
         Above this many gap points, possible locations are the population-weighted centroids
         of gap points binned on a grid of a quarter of the budget radius.
+    max_pairs : int, default :data:`MAX_PROPOSAL_PAIRS`
+        The same when the gap points as locations would give more (gap point, location)
+        pairs within budget than this (a count-only tree query; gap points within each
+        other's radius): the grid's cells are then wide enough to keep about this many.
     row_latency : coverage.model.problem.RowLatency, optional
         The points' latency constants when already computed (:class:`coverage.Problem`).
     reach_fn : callable, optional
@@ -364,12 +376,23 @@ def propose_sites(
         return Proposal(_empty(), n_gap_points=n_gap, population_gap=pop_gap,
                         n_still_short=n_gap, population_still_short=pop_gap)
     g = demand.iloc[gap]
-    if len(gap) > max_locations:
+    g_xyz = unit_xyz(g["lat"], g["lon"])
+    coarse = len(gap) > max_locations
+    if not coarse:  # (pairs counted, not listed: the tree adds whole nodes in reach)
+        n_pairs = int(count_within(unit_tree(g["lat"], g["lon"]), g_xyz, radius[gap]).sum())
+        coarse = n_pairs > max_pairs
+    if coarse:
         from ..config import MAX_CELL_KM
 
-        # within aggregate_grid's range (a budget of seconds has radii of the Earth's size)
-        cell_km = min(max(float(radius[gap].max()) / 4.0, 1.0), MAX_CELL_KM)
+        # a quarter of the largest radius, or wider when that keeps more pairs than
+        # max_pairs (about pi (r / cell)^2 locations within a point's radius); within
+        # aggregate_grid's range (a budget of seconds has radii of the Earth's size)
+        r_km = float(radius[gap].max())
+        wide = r_km * float(np.sqrt(np.pi * len(gap) / max(int(max_pairs), 1)))
+        cell_km = min(max(r_km / 4.0, wide, 1.0), MAX_CELL_KM)
         locs = aggregate_grid(g.assign(access="any"), cell_km).demand
+        logger.info("gap proposals: %s gap points, their locations on a %.4g km grid (%s)",
+                    f"{len(gap):,}", cell_km, f"{len(locs):,} locations")
     else:
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
@@ -386,7 +409,7 @@ def propose_sites(
         counts = np.diff(a.indptr).astype(np.int64)
     else:
         tree = unit_tree(loc_lat, loc_lon)
-        ind = tree.query_radius(unit_xyz(g["lat"], g["lon"]), r=chord_from_km(radius[gap]))
+        ind = tree.query_radius(g_xyz, r=chord_from_km(radius[gap]))
         counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
         indptr = np.concatenate([[0], np.cumsum(counts)])
         cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
