@@ -321,9 +321,11 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "the percentile, to the (k+1)-th nearest site with --failures k); auto = fewest, "
            "or max-cover with --max-sites", "choice",
            ("auto", "fewest", "max-cover", "p-center")),
-    Option("aggregate_km", float, None, "km", "bin demand into squares of this size "
-           "(equal-area grid) before solving; the summary reports the original points and "
-           "people left short", "cell_km_or_none", group="solver"),
+    Option("aggregate_km", float, None, "km", "bin demand into cells of this size "
+           "(an equal-area grid: squares at +-30 degrees latitude, taller and narrower "
+           "toward the poles, e.g. 17 x 5.7 km at 60 degrees for 10) before solving; the "
+           "summary reports the original points and people left short",
+           "cell_km_or_none", group="solver"),
     Option("aggregate_h3", int, None, "", "bin demand into H3 cells of this resolution "
            "(0-10; e.g. 6: about 36 km2) before solving, instead of --aggregate-km squares",
            "h3_res_or_none", group="solver"),
@@ -571,6 +573,11 @@ class PlannerConfig:
         if self.aggregate_km is not None and self.aggregate_h3 is not None:
             found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
                          "exclude each other: choose square or H3 bins")
+        if (self.aggregate_mode not in (None, "centroid") and self.aggregate_km is None
+                and self.aggregate_h3 is None):  # (it was ignored: tester 146)
+            found.append(f"aggregate_mode (--aggregate-mode) {self.aggregate_mode!r} is how "
+                         "aggregated demand is planned, and no aggregation is given. Fix: "
+                         "give a bin size (--aggregate-km or --aggregate-h3), or drop it")
         unused = [f"{n} (--{n.replace('_', '-')})" for n in
                   ("backbone_edge_factor", "backbone_latency_attr")
                   if getattr(self, n) is not None]

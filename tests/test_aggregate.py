@@ -50,6 +50,10 @@ def test_aggregation_rejects_bad_sizes(sample_inputs):
         plan_sites(demand, sites, aggregate_km=20, aggregate_mode="h3")
     with pytest.raises(ValueError, match="from 0.001"):
         aggregate_grid(demand.assign(access="ftth"), -1.0)
+    # a mode with no aggregation was ignored without a word (tester 146)
+    with pytest.raises(InputValidationError, match="'conservative' is how aggregated demand "
+                       "is planned, and no aggregation is given"):
+        plan_sites(demand, sites, aggregate_mode="conservative")
 
 
 @pytest.mark.parametrize("mode", ["centroid", "conservative"])

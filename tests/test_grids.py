@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -201,7 +202,8 @@ def test_a_metre_raster_declared_in_degrees_says_so(tmp_path):
     with pytest.raises(InputValidationError) as info:
         read_demand(path, crs="EPSG:4326")
     msg = str(info.value)
-    assert "beyond latitude +-90 degrees" in msg and "not EPSG:4326 degrees" in msg
+    assert "beyond latitude +-90 or longitude +-360 degrees" in msg
+    assert "not EPSG:4326 degrees" in msg
     assert "EPSG:4326 to EPSG:4326" not in msg
     assert "--demand-crs ESRI:54009" in msg
 
@@ -411,6 +413,21 @@ def test_h3_cells_nested_in_coarser_cells_are_refused(tmp_path):
     assert read_demand(ok)["population"].sum() == 7050
 
 
+def test_an_h3_cell_centred_in_a_coarse_cell_not_its_parent_is_refused(tmp_path):
+    """H3 is not nested geometrically: a res-9 cell whose centre lies in a res-5 cell of
+    the table, its parent being a neighbour of that cell, was accepted and its people
+    counted twice (tester 146)."""
+    coarse = h3.latlng_to_cell(50.85, 4.35, 5)
+    found = next(ch for nb in h3.grid_ring(coarse, 1) for ch in h3.cell_to_children(nb, 9)
+                 if h3.latlng_to_cell(*h3.cell_to_latlng(ch), 5) == coarse)
+    assert h3.cell_to_parent(found, 5) != coarse
+    p = tmp_path / "overlap.csv"
+    pd.DataFrame({"h3": [coarse, found], "population": [1000, 50]}).to_csv(p, index=False)
+    with pytest.raises(InputValidationError, match="inside coarser cells") as raised:
+        read_demand(p)
+    assert "(row 2)" in str(raised.value)
+
+
 def test_h3_ids_are_made_canonical_before_the_duplicate_check(tmp_path):
     """'0871f...' and '0x871F...' are the cell '871f...' to h3: one id, so three spellings
     of a cell are duplicates (they were three demand points), and the id is canonical."""
@@ -436,3 +453,86 @@ def test_a_cell_above_the_world_population_is_named_by_its_cell(tmp_path):
     msg = str(info.value)
     assert "big.tif" in msg and "1 cell holds more than 1e+10 people" in msg
     assert "r2_c3: 1e+13" in msg and "row 12" not in msg
+
+
+@pytest.mark.parametrize("crs, phrase", [
+    ('LOCAL_CS["a",UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]',
+     "is an Engineering CRS, not latitude/longitude or a map projection"),
+    ("EPSG:4978", "is geocentric (3-D X/Y/Z metres from the Earth's centre)"),
+    ("IAU_2015:49900", "cannot be transformed to latitude and longitude"),
+])
+def test_a_raster_crs_off_the_earths_map_is_refused(tmp_path, crs, phrase):
+    """An engineering, geocentric or other body's CRS: PROJ's "Error creating
+    Transformer" came out as an internal error, and a geocentric raster was read onto the
+    equator (tester 146). One message naming the CRS kind, the file's or the option's."""
+    from pyproj import CRS
+
+    arr = np.ones((4, 4), dtype=np.float32)
+    own = write_raster(tmp_path / "own.tif", arr, from_origin(4.0, 51.0, 0.01, 0.01),
+                       crs=CRS.from_user_input(crs))
+    with pytest.raises(InputValidationError, match=re.escape(phrase)) as info:
+        read_population_raster(own)
+    assert "gdalwarp -t_srs EPSG:4326" in str(info.value)
+    assert "You may override" not in str(info.value)
+    bare = write_raster(tmp_path / "bare.tif", arr, from_origin(4.0, 51.0, 0.01, 0.01),
+                        crs=None)
+    with pytest.raises(InputValidationError, match=re.escape(phrase)):
+        read_demand(bare, crs=crs)
+
+
+@pytest.mark.parametrize("west", [10_084.0, -400.0])
+def test_a_degree_raster_far_past_360_is_refused(tmp_path, west):
+    """A degree raster at longitude 10,084 was wrapped 28 turns onto Belgium without a word
+    (tester 146); a 0-360 grid is read as it is."""
+    arr = np.ones((4, 4), dtype=np.float32)
+    far = write_raster(tmp_path / "far.tif", arr, from_origin(west, 51.0, 0.1, 0.1))
+    with pytest.raises(InputValidationError, match=r"longitude \+-360 degrees"):
+        read_population_raster(far)
+    east = write_raster(tmp_path / "east.tif", arr, from_origin(355.0, 51.0, 1.0, 1.0))
+    got = read_population_raster(east)
+    assert len(got) == 16 and got["population"].sum() == 16.0
+
+
+def test_a_layer_given_for_a_raster_is_refused(tmp_path):
+    """``--demand-layer`` with a GeoTIFF was ignored (a CSV's is refused; tester 146)."""
+    arr = np.ones((4, 4), dtype=np.float32)
+    path = write_raster(tmp_path / "p.tif", arr, from_origin(4.0, 51.0, 0.1, 0.1))
+    with pytest.raises(InputValidationError, match="a GeoTIFF has no layers"):
+        read_demand(path, layer="people")
+    assert len(read_demand(path)) == 16
+
+
+@pytest.mark.parametrize("cut", [220, 300, 386])
+def test_a_geotiff_cut_inside_its_header_is_called_truncated(tmp_path, cut, capfd):
+    """A GeoTIFF cut inside its header tags opens without its CRS: the message said to
+    assign a CRS, and only then that the file is truncated; GDAL's warnings reached stderr
+    (tester 146)."""
+    arr = np.ones((40, 40), dtype=np.float32)
+    whole = write_raster(tmp_path / "whole.tif", arr, from_origin(4.0, 51.0, 0.01, 0.01))
+    cut_path = tmp_path / "cut.tif"
+    cut_path.write_bytes(whole.read_bytes()[:cut])
+    with pytest.raises(InputValidationError, match="truncated or corrupt") as info:
+        read_demand(cut_path)
+    assert "no CRS" not in str(info.value)
+    assert "Warning 1" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("kind, suffix, phrase", [
+    ("demand", ".asc", "gdal_translate -of GTiff in.asc out.tif"),
+    ("sites", ".tif", "candidate sites are a table of points, not a raster")])
+def test_a_raster_where_it_is_not_read_is_named(tmp_path, kind, suffix, phrase):
+    """Other raster formats were "unsupported" with a list that left out GeoTIFF, and a
+    GeoTIFF as the candidates got the same (tester 146)."""
+    from coverage.inputs.tables import read_sites
+
+    path = tmp_path / f"pop{suffix}"
+    if suffix == ".tif":
+        write_raster(path, np.ones((4, 4), dtype=np.float32), from_origin(4.0, 51.0, 0.1, 0.1))
+    else:
+        path.write_text("ncols 2\nnrows 2\nxllcorner 4\nyllcorner 51\ncellsize 0.1\n"
+                        "1 2\n3 4\n")
+    reader = read_demand if kind == "demand" else read_sites
+    with pytest.raises(InputValidationError, match=re.escape(phrase)) as info:
+        reader(path)
+    assert ("and .tif/.tiff for a population raster" in str(info.value)) == (kind == "demand")
+    assert "It might help" not in str(info.value)

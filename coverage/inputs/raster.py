@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .validation import ProblemReport as _Report
+from .validation import crs_kind
 
 __all__ = [
     "MAX_RASTER_CELLS",
@@ -210,13 +212,30 @@ def _open_raster(report: _Report, p: Path) -> Any:
     if p.suffix.lower() in RASTER_SUFFIXES:
         _check_tiff_header(report, p)
     try:
-        src = rasterio.open(p)
+        # (no CRS or transform: said by the checks below; GDAL's "Warning 1:" lines
+        # about a cut header went to stderr: the check of the first cell says it)
+        with warnings.catch_warnings(), rasterio.Env(CPL_LOG=os.devnull):
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            src = rasterio.open(p)
     except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         report.add(
-            f"cannot read the raster: {type(exc).__name__}: {reason}",
-            "pass a complete GeoTIFF (.tif/.tiff); check the file is not truncated",
+            f"cannot read the raster: the file is truncated or corrupt, or not a GeoTIFF "
+            f"({type(exc).__name__}: {reason})",
+            "pass a complete GeoTIFF (.tif/.tiff; download or export it again)",
         )
+        report.raise_if_any()
+    try:  # its first cell: a file cut inside its header opens, without its CRS, and was
+        # told to assign one before it was found truncated (tester 146)
+        with rasterio.Env(CPL_LOG=os.devnull):
+            src.read(1, window=((0, 1), (0, 1)))
+    except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
+        src.close()
+        cause = exc.__cause__ or exc.__context__ or exc  # GDAL's own words
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        report.add("cannot read the raster's cells: the file is truncated or corrupt"
+                   + (f" (GDAL: {reason.rstrip('.')})" if reason else ""),
+                   "pass a complete GeoTIFF (download or export it again)")
         report.raise_if_any()
     return src
 
@@ -354,8 +373,35 @@ def _checked_crs(report: _Report, src: Any, p: Path, crs: Any | None) -> tuple[A
             "georeference the file (gdal_translate -a_ullr ... / -a_srs ...) before reading",
         )
     report.raise_if_any()
+    _check_crs_kind(report, CRS.from_user_input(raster_crs), given)
     _check_degree_like_extent(report, src, p, CRS.from_user_input(raster_crs), given)
     return raster_crs, given
+
+
+def _check_crs_kind(report: _Report, raster_crs: Any, given: bool) -> None:
+    """Refuse a CRS that is not 2-D latitude/longitude or a map projection of the Earth:
+    an engineering (local) CRS, another body's, a geocentric or 3-D one raised PROJ's
+    "Error creating Transformer" as an internal error, or placed the cells on the
+    equator (tester 146)."""
+    from pyproj import Transformer
+    from pyproj.exceptions import ProjError
+
+    name = raster_crs.name or raster_crs.to_string()
+    fix = (f"pass the raster's real CRS, e.g. {report.option('crs', 'EPSG:4326')}" if given
+           else "reproject the raster to EPSG:4326 or a map projection (gdalwarp -t_srs "
+                "EPSG:4326 in.tif out.tif)")
+    if not (raster_crs.is_geographic or raster_crs.is_projected):
+        report.add(f"the raster's CRS ({name}) is {crs_kind(raster_crs)}, not "
+                   "latitude/longitude or a map projection", fix)
+    else:
+        try:
+            Transformer.from_crs(raster_crs, 4326, always_xy=True)
+        except ProjError as exc:
+            reason = str(exc).split("(Internal Proj Error: ")[-1].rstrip(")")
+            reason = reason.split(" You may override")[0].rstrip(". ")  # (not a fix)
+            report.add(f"the raster's CRS ({name}) cannot be transformed to latitude and "
+                       f"longitude ({reason})", fix)
+    report.raise_if_any()
 
 
 def _check_degree_like_extent(report: _Report, src: Any, p: Path, raster_crs: Any,
@@ -496,7 +542,9 @@ def _add_cells(scan: _Scan, src: Any, how: _Read, top: npt.NDArray[np.int64],
     centres in EPSG:4326 (cells that cannot be transformed are noted)."""
     factor = how.factor
     lon, lat = _cell_centres(top, left, factor, (src.height, src.width), src.transform, how.tr)
-    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+    # (a 0-360 grid is fine; an origin at 10,084 degrees was wrapped 28 turns onto
+    # Belgium without a word: tester 146)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 360)
     if not ok.all():
         _note_bad(scan.bad, "tr", int((~ok).sum()), top[~ok], left[~ok], pop[~ok])
     scan.rows.append(top // factor)
@@ -569,8 +617,9 @@ def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any
 
     crs = CRS.from_user_input(raster_crs)
     if crs.is_geographic:  # nothing to transform: the numbers are not degrees
-        tr = (f"populated cells lie beyond latitude +-90 degrees, so their coordinates are "
-              f"not {crs.to_string()} degrees as the raster's CRS says")
+        tr = (f"populated cells lie beyond latitude +-90 or longitude +-360 degrees, so "
+              f"their coordinates are not {crs.to_string()} degrees as the raster's CRS "
+              "says")
     else:
         tr = f"populated cells cannot be transformed from {crs.to_string()} to EPSG:4326"
     fixes = {

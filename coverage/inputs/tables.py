@@ -98,7 +98,7 @@ from .limits import (  # the readers' limits, re-exported here
     MIN_COST,
 )
 from .validation import ProblemReport as _Report
-from .validation import format_rows
+from .validation import crs_kind, format_rows
 from .validation import format_values as _format_values
 
 __all__ = [
@@ -199,6 +199,10 @@ _CENPOP_ID_PARTS: tuple[tuple[str, int], ...] = (
 )
 
 _CSV_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t", ".tab": "\t"}
+#: Raster formats GDAL reads that the demand reader does not (it reads GeoTIFF): named in
+#: the message with the conversion.
+_OTHER_RASTER_SUFFIXES = (".asc", ".img", ".bil", ".xyz", ".nc", ".vrt", ".jp2", ".grd",
+                          ".hdf", ".dem", ".adf", ".flt", ".sdat", ".rst", ".ers")
 _SEP_NAMES = {",": "','", ";": "';'", "\t": "tab"}
 _SCAN_BLOCK_BYTES = 1 << 20
 _HEAD_BYTES = 65536
@@ -272,6 +276,12 @@ def read_demand(
     if Path(path).suffix.lower() in (".tif", ".tiff"):
         from .raster import read_population_raster
 
+        if layer is not None:  # (it was ignored: tester 146)
+            report = _Report(str(path), "population raster", option_style=option_style)
+            report.add(f"a layer ({layer!r}) was given but a GeoTIFF has no layers",
+                       f"drop layer= / {report.option('layer')} (it is for multi-layer "
+                       "vector files such as GeoPackages; a GeoTIFF is read by its band 1)")
+            report.raise_if_any()
         return read_population_raster(path, crs=crs, option_style=option_style)
     report = _Report(str(path), "demand", option_style=option_style)
     loaded = load_file(path, report, layer=layer)
@@ -787,6 +797,7 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         known = suffix in _CSV_SUFFIXES or suffix in _PARQUET_SUFFIXES or suffix in _VECTOR_SUFFIXES
         what = "cannot read the file" if known else f"unsupported or unreadable format {suffix!r}"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason.split("; It might help to specify")[0]  # (GDAL's: no help here)
         fix = _COMPLETE_HINT
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if fields:
@@ -796,7 +807,15 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
             fix += (
                 "; supported: .csv, .csv.gz, .txt, .tsv, .geojson, .json, .gpkg, .shp, "
                 ".parquet/.geoparquet"
+                + (", and .tif/.tiff for a population raster" if report.kind == "demand"
+                   else "")
             )
+            if suffix in _OTHER_RASTER_SUFFIXES or suffix in (".tif", ".tiff"):
+                # (the list left out GeoTIFF and gave no way on: tester 146)
+                fix += ("; candidate sites are a table of points, not a raster"
+                        if report.kind == "sites" else
+                        f"; a raster in another format: convert it to GeoTIFF "
+                        f"(gdal_translate -of GTiff in{suffix} out.tif)")
         report.add(f"{what}: {type(exc).__name__}: {reason}", fix)
         report.raise_if_any()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -1539,8 +1558,7 @@ def _planar_crs(src: Any, report: _Report, *, declared: bool) -> bool:
     returned."""
     if src is None or src.is_geographic or src.is_projected:
         return True
-    kind = ("geocentric (3-D X/Y/Z metres from the Earth's centre)" if src.is_geocentric
-            else f"a {src.type_name}")
+    kind = crs_kind(src)
     what = (f"{src.to_string()} ({src.name}) is {kind}, not latitude/longitude or a map "
             "projection")
     if not declared:
@@ -2845,8 +2863,12 @@ def _h3_demand(
     present = set(canon[good])
     res = {c: h3.get_resolution(c) for c in present}
     levels = sorted(set(res.values()))
+    # (by parentage, and by where the cell's centre lies: H3's hierarchy is not nested
+    # geometrically, and a cell whose centre lies in a coarse cell of the table that is
+    # not its parent was accepted; tester 146)
     inside = {c: parent for c in present for r in levels if r < res[c]
-              if (parent := h3.cell_to_parent(c, r)) in present}
+              if (parent := h3.cell_to_parent(c, r)) in present
+              or (parent := h3.latlng_to_cell(*h3.cell_to_latlng(c), r)) in present}
     if inside:
         nested = cells.isin(list(inside)).to_numpy(dtype=bool)
         child, parent = next(iter(sorted(inside.items())))

@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from ..errors import InputValidationError
 
-__all__ = ["Problem", "ProblemReport", "format_rows", "format_values", "plain_value",
-           "typed_value", "whole_number"]
+__all__ = ["Problem", "ProblemReport", "crs_kind", "format_rows", "format_values",
+           "plain_value", "typed_value", "whole_number"]
 
 
 @dataclass(frozen=True)
@@ -175,3 +175,12 @@ def whole_number(value: Any) -> int | None:
     if not math.isfinite(value) or value != math.floor(value):
         return None
     return int(value)
+
+
+def crs_kind(src: Any) -> str:
+    """What kind of CRS a pyproj CRS is, for a message: "geocentric (...)", "an
+    Engineering CRS", "a Vertical CRS" ("a Engineering CRS" before: tester 146)."""
+    if src.is_geocentric:
+        return "geocentric (3-D X/Y/Z metres from the Earth's centre)"
+    name = str(src.type_name or "CRS")
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name

@@ -78,7 +78,15 @@ def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
 
 
 def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
-    """Bin demand into ``cell_km`` squares of the EPSG:6933 equal-area grid, per access class.
+    """Bin demand into ``cell_km`` cells of the EPSG:6933 equal-area grid, per access class.
+
+    EPSG:6933 is cylindrical equal-area with its true scale at +-30 degrees: a cell is a
+    ``cell_km`` square there and, of the same area, taller and narrower away from it (10 km
+    cells measure 8.5 x 11.3 km N-S x E-W at the equator, 17 x 5.7 km at 60 degrees, 48
+    x 2 km at 80 degrees; tester 146). The shortfall the summary reports is measured on the
+    original points, so it is right whatever the shape; a bin's centroid can lie further
+    from its members at high latitude (``max_offset_km``, which the conservative mode
+    subtracts from the radius).
 
     Parameters
     ----------
