@@ -573,11 +573,6 @@ class PlannerConfig:
         if self.aggregate_km is not None and self.aggregate_h3 is not None:
             found.append("aggregate_km (--aggregate-km) and aggregate_h3 (--aggregate-h3) "
                          "exclude each other: choose square or H3 bins")
-        if (self.aggregate_mode not in (None, "centroid") and self.aggregate_km is None
-                and self.aggregate_h3 is None):  # (it was ignored: tester 146)
-            found.append(f"aggregate_mode (--aggregate-mode) {self.aggregate_mode!r} is how "
-                         "aggregated demand is planned, and no aggregation is given. Fix: "
-                         "give a bin size (--aggregate-km or --aggregate-h3), or drop it")
         unused = [f"{n} (--{n.replace('_', '-')})" for n in
                   ("backbone_edge_factor", "backbone_latency_attr")
                   if getattr(self, n) is not None]

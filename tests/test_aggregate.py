@@ -50,10 +50,18 @@ def test_aggregation_rejects_bad_sizes(sample_inputs):
         plan_sites(demand, sites, aggregate_km=20, aggregate_mode="h3")
     with pytest.raises(ValueError, match="from 0.001"):
         aggregate_grid(demand.assign(access="ftth"), -1.0)
-    # a mode with no aggregation was ignored without a word (tester 146)
-    with pytest.raises(InputValidationError, match="'conservative' is how aggregated demand "
-                       "is planned, and no aggregation is given"):
-        plan_sites(demand, sites, aggregate_mode="conservative")
+
+
+
+def test_an_aggregate_mode_without_bins_is_said(sample_inputs, caplog):
+    """A mode with no aggregation was ignored without a word (tester 146): warned (not
+    refused: a batch's base mode serves its scenarios with bins; review 140)."""
+    demand, sites = sample_inputs
+    with caplog.at_level("WARNING", logger="coverage"):
+        plan = plan_sites(demand, sites, aggregate_mode="conservative",
+                          kmedian_time_limit_s=1)
+    assert "aggregate_mode 'conservative' (--aggregate-mode) is not used" in caplog.text
+    assert plan.summary().get("aggregation") is None
 
 
 @pytest.mark.parametrize("mode", ["centroid", "conservative"])

@@ -260,3 +260,19 @@ def test_many_gap_points_in_each_others_reach_get_grid_locations(seed, caplog):
     assert 2 <= len(prop.sites) <= 4  # (one 537 km radius covers the box: two, or a few)
     full = propose_sites(demand, n_cov, model=model, budget_ms=40.0, failures=1)
     assert prop.n_still_short == full.n_still_short
+
+
+def test_a_tight_pair_cap_keeps_cells_at_most_half_a_radius():
+    """With far more gap points than the pair cap, the width formula gave cells wider than
+    the radius, and their centroids left points short (727 of 30,000; review 140): cells
+    are at most half a radius, and every gap point is closed."""
+    rng = np.random.default_rng(11)
+    n = 3_000
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": rng.uniform(42.0, 51.0, n), "lon": rng.uniform(-4.0, 8.0, n),
+                           "population": np.ones(n), "access": "ftth"})
+    model = LatencyModel()
+    prop = propose_sites(demand, np.zeros(n, dtype=np.int64), model=model, budget_ms=30.0,
+                         failures=1, max_pairs=4_000)
+    ok = dense_ok(demand, prop.sites["lat"], prop.sites["lon"], model, 30.0)
+    assert prop.n_still_short == int((ok.sum(axis=1) < 2).sum()) == 0

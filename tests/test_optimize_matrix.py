@@ -7,6 +7,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -460,3 +461,17 @@ def test_a_requirement_not_a_whole_number_is_refused(requirement):
     with pytest.raises(ValueError, match="requirement must be a non-negative int"):
         optimize.min_cover(a, requirement=requirement)
     assert optimize.min_cover(a, requirement=2.0).objective == 3
+
+
+def test_an_integer_mask_of_required_sites_is_refused_and_an_object_one_read():
+    """``required=[0, 0, 0, 1]`` (a mask as integers) was read as indices 0 and 1, with no
+    word; an object column of booleans too (review 140)."""
+    from coverage.solvers.cover import greedy_cover
+
+    a = sp.csr_array(np.array([[1, 0, 1, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]],
+                              dtype=np.int8))
+    with pytest.raises(ValueError, match="pass a mask as booleans"):
+        optimize.min_cover(a, required=[0, 0, 0, 1])
+    col = pd.Series([False, False, False, True], dtype=object)
+    assert 3 in optimize.min_cover(a, required=col).sites.tolist()
+    assert 3 in greedy_cover(a, required=col).tolist()

@@ -810,7 +810,8 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
                 + (", and .tif/.tiff for a population raster" if report.kind == "demand"
                    else "")
             )
-            if suffix in _OTHER_RASTER_SUFFIXES or suffix in (".tif", ".tiff"):
+            if report.kind in ("demand", "sites") and (
+                    suffix in _OTHER_RASTER_SUFFIXES or suffix in (".tif", ".tiff")):
                 # (the list left out GeoTIFF and gave no way on: tester 146)
                 fix += ("; candidate sites are a table of points, not a raster"
                         if report.kind == "sites" else
@@ -2863,12 +2864,11 @@ def _h3_demand(
     present = set(canon[good])
     res = {c: h3.get_resolution(c) for c in present}
     levels = sorted(set(res.values()))
-    # (by parentage, and by where the cell's centre lies: H3's hierarchy is not nested
-    # geometrically, and a cell whose centre lies in a coarse cell of the table that is
-    # not its parent was accepted; tester 146)
+    # (by H3's parentage, as h3.compact_cells divides an area: a compacted table is one
+    # count of each cell. Not by where a cell's centre lies: H3 is not nested
+    # geometrically, and that test refused compacted tables; review 140)
     inside = {c: parent for c in present for r in levels if r < res[c]
-              if (parent := h3.cell_to_parent(c, r)) in present
-              or (parent := h3.latlng_to_cell(*h3.cell_to_latlng(c), r)) in present}
+              if (parent := h3.cell_to_parent(c, r)) in present}
     if inside:
         nested = cells.isin(list(inside)).to_numpy(dtype=bool)
         child, parent = next(iter(sorted(inside.items())))

@@ -471,16 +471,21 @@ class Problem:
         named = (sorted({str(t).strip() for v in self.demand["tiers"].dropna()
                          for t in re.split(r"[;,|]", str(v)) if t.strip()})
                  if "tiers" in self.demand.columns else [])
-        if not tr.allowed.any() and named:
-            # no row may use any tier present: the rows' 'tiers' name others, and no
-            # budget fixes that (the message said "raise --budget-ms": tester 145)
+        if not tr.allowed.any():
+            # no row may use any tier present, and no budget fixes that (the message said
+            # "raise --budget-ms": tester 145, review 140)
+            have = ", ".join(map(str, tr.terms.names))
+            if not named:
+                return (f"no demand row may use any candidate: the candidates' tiers "
+                        f"({have}) serve only rows naming them in a 'tiers' column, and no "
+                        "row does. Fix: add a 'tiers' column naming them for the rows they "
+                        "serve, or add candidates of an unrestricted tier")
             shown = ", ".join(named[:8]) + (f" and {len(named) - 8} more" if len(named) > 8
                                              else "")
             return (f"no demand row may use any candidate: the demand's 'tiers' column names "
-                    f"{shown}, and the candidates' tiers are "
-                    f"{', '.join(map(str, tr.terms.names))}. Fix: name the candidates' tiers "
-                    "in the 'tiers' column (an empty cell allows every tier), or add "
-                    "candidates of the tiers it names")
+                    f"{shown}, and the candidates' tiers are {have}. Fix: name the "
+                    "candidates' tiers in the 'tiers' column (an empty cell allows every "
+                    "unrestricted tier), or add candidates of the tiers it names")
         for t, name in enumerate(tr.terms.names):
             ok = tr.allowed[:, t]
             if not ok.any():

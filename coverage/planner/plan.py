@@ -1078,6 +1078,11 @@ def plan_sites(
             deferred = exc
 
     original, aggregation, shrink = None, None, None
+    if aggregate_km is None and aggregate_h3 is None and aggregate_mode != "centroid":
+        # (it was ignored without a word: tester 146; a warning, not a refusal, so that a
+        # batch's base mode still serves its scenarios with bins: review 140)
+        logger.warning("aggregate_mode %r (--aggregate-mode) is not used: no aggregation "
+                       "is given (--aggregate-km or --aggregate-h3)", aggregate_mode)
     if aggregate_km is not None or aggregate_h3 is not None:
         original, aggregation = demand, aggregate_demand(demand, config)
         demand = aggregation.demand

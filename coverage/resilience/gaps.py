@@ -323,7 +323,8 @@ def propose_sites(
         Time limit of the cover solve.
     max_locations : int, default 20_000
         Above this many gap points, possible locations are the population-weighted centroids
-        of gap points binned on a grid of a quarter of the budget radius.
+        of gap points binned on a grid of a quarter of the budget radius (up to half of it
+        when that keeps the pairs near ``max_pairs``).
     max_pairs : int, default :data:`MAX_PROPOSAL_PAIRS`
         The same when the gap points as locations would give more (gap point, location)
         pairs within budget than this (a count-only tree query; gap points within each
@@ -385,11 +386,13 @@ def propose_sites(
         from ..config import MAX_CELL_KM
 
         # a quarter of the largest radius, or wider when that keeps more pairs than
-        # max_pairs (about pi (r / cell)^2 locations within a point's radius); within
-        # aggregate_grid's range (a budget of seconds has radii of the Earth's size)
+        # max_pairs (about pi (r / cell)^2 locations within a point's radius), at most
+        # half of it (wider cells' centroids left points short: 727 of 30,000 at a
+        # radius-wide cell, review 140); within aggregate_grid's range (a budget of
+        # seconds has radii of the Earth's size)
         r_km = float(radius[gap].max())
         wide = r_km * float(np.sqrt(np.pi * len(gap) / max(int(max_pairs), 1)))
-        cell_km = min(max(r_km / 4.0, wide, 1.0), MAX_CELL_KM)
+        cell_km = min(max(r_km / 4.0, min(wide, r_km / 2.0), 1.0), MAX_CELL_KM)
         locs = aggregate_grid(g.assign(access="any"), cell_km).demand
         logger.info("gap proposals: %s gap points, their locations on a %.4g km grid (%s)",
                     f"{len(gap):,}", cell_km, f"{len(locs):,} locations")

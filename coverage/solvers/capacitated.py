@@ -1760,7 +1760,10 @@ def balanced_scenario(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt
     (the normal-operation flow), so a failure moves load only where it must be able to.
     Returns it and its utilisation level ``u`` in those components (``upper``: as for
     :func:`balanced_flow`)."""
-    a = reach_pattern(reach)
+    # (not reach_pattern here: called once per scenario, its pass over every pair cost a
+    # sixth of the call, review 140; balanced_flow reads the rows' pattern, and the
+    # rows with a candidate below are the same for any storage of the pairs)
+    a = sp.csr_array(reach)
     load = np.asarray(load_rps, dtype=np.float64)
     row_lab, site_lab = components
     idx = np.atleast_1d(np.asarray(failed, dtype=np.int64))

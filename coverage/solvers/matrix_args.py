@@ -118,11 +118,24 @@ def failure_count(failures: Any) -> int:
 
 def required_mask(required: npt.ArrayLike | None, m: int) -> npt.NDArray[np.bool_]:
     """Facilities that must be open, as a mask over ``m`` facilities: from a boolean mask or
-    integer indices (``None``: none)."""
+    integer indices (``None``: none).
+
+    An object array of booleans (a pandas column of ``True``/``False``) is a mask. One
+    integer per facility holding only 0 and 1 with a repeat (``[0, 0, 1, 0]``) is refused
+    as ambiguous: read as indices it required facilities 0 and 1, not 2 (review 140).
+    """
     fixed = np.zeros(m, dtype=bool)
     if required is None:
         return fixed
     req = np.asarray(required)
+    if req.dtype == object and req.size and all(
+            isinstance(v, bool | np.bool_) for v in req.ravel()):
+        req = req.astype(bool)
+    if (req.dtype.kind in "iu" and req.shape == (m,) and m >= 2
+            and np.isin(req, (0, 1)).all() and len(np.unique(req)) < m):
+        raise ValueError("'required' holds one 0 or 1 per facility: pass a mask as booleans "
+                         "(np.asarray(required, dtype=bool)) or the required facilities' "
+                         "indices, each once")
     if req.dtype == bool:
         if req.shape != (m,):
             raise ValueError("a boolean 'required' mask needs one value per facility")
