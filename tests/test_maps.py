@@ -377,6 +377,26 @@ def test_a_users_plugins_keep_their_assets_and_an_offline_file_refuses_them(
         assert lib not in " ".join(tags).lower()
 
 
+def test_a_users_map_with_icon_markers_keeps_awesome_markers(plan, tmp_path):
+    """``folium.Marker(icon=folium.Icon(...))`` on a user's map needs awesome-markers from
+    folium's stock list, which was dropped: the page stopped at the first icon, the plan
+    half drawn (review 140). Kept (warned), refused offline, linked after Leaflet."""
+    from coverage.errors import CoverageWarning
+
+    m = folium.Map(location=[46, 7], zoom_start=5, tiles=None)
+    folium.Marker([46.0, 7.0], icon=folium.Icon(color="red")).add_to(m)
+    with pytest.warns(CoverageWarning, match="awesome_markers"):
+        plan_map(plan, m)
+    with pytest.raises(InputValidationError, match="awesome_markers"):
+        save_map(m, tmp_path / "map.html")
+    text = save_map(m, tmp_path / "map.html", offline=False).read_text(encoding="utf-8")
+    tags = re.findall(r'<script src="(https?://[^"]*)"', text)
+    assert any("awesome-markers" in t for t in tags)
+    assert not any("jquery" in t for t in tags)
+    assert text.index("Leaflet 1.9.4") < min(text.index(t) for t in tags)
+    assert payload(text)["sites"]
+
+
 def test_a_users_map_without_plugins_is_not_warned(plan, recwarn):
     from coverage.errors import CoverageWarning
 

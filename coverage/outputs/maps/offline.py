@@ -71,6 +71,27 @@ def _inline_leaflet() -> type:
     return InlineLeaflet
 
 
+@lru_cache(maxsize=1)
+def _icon_assets() -> type:
+    """The element class that links what ``folium.Icon`` markers need (:data:`ICON_ASSETS`
+    of folium's stock map list), defined on first use."""
+    from folium.elements import JSCSSMixin
+    from folium.template import Template
+
+    class IconAssets(JSCSSMixin):
+        """awesome-markers and its fonts, linked (a user's map with icons)."""
+
+        _template = Template("")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._name = "IconAssets"
+            self.default_js = _icon_links("default_js")
+            self.default_css = _icon_links("default_css")
+
+    return IconAssets
+
+
 def _iter_elements(root: Element) -> Any:
     """Yield ``root`` and every element below it (children, and Figure/Popup parts)."""
     from branca.element import Element
@@ -90,18 +111,42 @@ def _iter_elements(root: Element) -> Any:
                 stack.append(sub)
 
 
+#: The assets of folium's stock map list that ``folium.Icon`` markers need (awesome-markers
+#: and the icon fonts): kept for a user's map holding one (review 140: dropped, the page
+#: stopped at the first icon).
+ICON_ASSETS = frozenset({"awesome_markers", "awesome_markers_css", "awesome_markers_font_css",
+                         "awesome_rotate_css", "bootstrap_css", "glyphicons_css"})
+
+
+def _has_icon(root: Element) -> bool:
+    import folium
+
+    return any(isinstance(el, folium.Icon) for el in _iter_elements(root))
+
+
+def _icon_links(attr: str) -> list[tuple[str, str]]:
+    """folium.Map's own (class-level) ``attr`` list, the entries icons need."""
+    import folium
+
+    return [(n, u) for n, u in getattr(folium.Map, attr) if n in ICON_ASSETS]
+
+
 def plugin_assets(m: Element) -> list[str]:
     """The names of the external assets (CDN scripts and styles) of the elements of ``m``'s
     tree other than the maps themselves: a folium plugin's (MarkerCluster, HeatMap, ...),
-    which an offline file cannot hold and without which the page stops before the plan is
-    drawn (tester 145). Sorted, each once."""
+    and awesome-markers when a ``folium.Icon`` is in it, which an offline file cannot hold
+    and without which the page stops before the plan is drawn (tester 145, review 140).
+    Sorted, each once."""
     import folium
 
+    root = m.get_root()
     names: set[str] = set()
-    for el in _iter_elements(m.get_root()):
+    for el in _iter_elements(root):
         if not isinstance(el, folium.Map):
             for attr in ("default_js", "default_css"):
                 names.update(name for name, _ in getattr(el, attr, None) or ())
+    if _has_icon(root):
+        names.update(n for attr in ("default_js", "default_css") for n, _ in _icon_links(attr))
     return sorted(names)
 
 
@@ -135,6 +180,7 @@ def make_offline(m: Element, *, keep_plugins: bool = False) -> None:
     dropped: list[str] = []
     maps: list[folium.Map] = []
     has_inline = False
+    icons = keep_plugins and _has_icon(root)
     for el in _iter_elements(root):
         if keep_plugins and not isinstance(el, folium.Map):
             has_inline = has_inline or isinstance(el, _inline_leaflet())
@@ -160,6 +206,15 @@ def make_offline(m: Element, *, keep_plugins: bool = False) -> None:
             raise InputValidationError("save_map: no folium.Map found in the element tree")
         # Inserted first so Leaflet is loaded before anything that might use it.
         target.add_child(_inline_leaflet()(), index=0)
+    if icons and not any(isinstance(el, _icon_assets()) for el in _iter_elements(root)):
+        # the icons' part of the stock list, after the inlined Leaflet (the map's own list
+        # is rendered before its children, so before Leaflet)
+        target = m if isinstance(m, folium.Map) else (maps[0] if maps else None)
+        if target is not None:
+            kids = list(target._children.values())
+            at = next((i + 1 for i, el in enumerate(kids)
+                       if isinstance(el, _inline_leaflet())), 0)
+            target.add_child(_icon_assets()(), index=at)
 
 
 _EXTERNAL_TAG = re.compile(
