@@ -905,3 +905,19 @@ def test_longitudes_not_across_the_antimeridian_are_never_moved(seed):
     got = wrap_lon(lon, lon_window(lon))
     assert got.tolist() == lon.tolist()
     assert lon_window(lon) == lon.min()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_longitudes_given_past_180_come_back_in_one_window(seed):
+    """Sets written in 0-360 or several turns off (review 140: 380 of 20,000 0-360 sets
+    were drawn around the world): each point moves by whole turns only, and the set spans
+    no more than it does on the globe."""
+    from coverage.outputs.maps.columns import lon_window, wrap_lon
+
+    rng = np.random.default_rng(100 + seed)
+    base = rng.uniform(-180.0, 180.0) + rng.uniform(0.0, 20.0, 12)
+    given = np.round(base + 360.0 * rng.integers(-2, 3, 12), 2)
+    got = wrap_lon(given, lon_window(given))
+    turns = (got - given) / 360.0
+    assert np.allclose(turns, np.round(turns), atol=1e-9)
+    assert np.ptp(got) <= np.ptp(np.round(base, 2)) + 1e-6

@@ -132,7 +132,10 @@ def wrap_lon(lon: npt.ArrayLike, west: float) -> npt.NDArray[np.float64]:
     """
     v = np.asarray(lon, dtype=np.float64)
     d = v - west
-    turns = np.where((d < 0.0) & (d > -1e-9), 0.0, np.floor(d / 360.0))
+    # (1e-9 degree of slack below every whole turn, not only below 0: a set given in
+    # 0-360 degrees, 336.98 against a window from -23.02, came to 359.99999999999994 and
+    # stayed a turn east; review 140)
+    turns = np.floor((d + 1e-9) / 360.0)
     return v - 360.0 * turns  # (a longitude in the window as it is, to the last bit)
 
 
