@@ -202,7 +202,7 @@ def test_a_metre_raster_declared_in_degrees_says_so(tmp_path):
     with pytest.raises(InputValidationError) as info:
         read_demand(path, crs="EPSG:4326")
     msg = str(info.value)
-    assert "beyond latitude +-90 or longitude +-360 degrees" in msg
+    assert "beyond latitude +-90 or longitude +-540 degrees" in msg
     assert "not EPSG:4326 degrees" in msg
     assert "EPSG:4326 to EPSG:4326" not in msg
     assert "--demand-crs ESRI:54009" in msg
@@ -480,15 +480,15 @@ def test_a_raster_crs_off_the_earths_map_is_refused(tmp_path, crs, phrase):
         read_demand(bare, crs=crs)
 
 
-@pytest.mark.parametrize("west", [10_084.0, -400.0])
+@pytest.mark.parametrize("west", [10_084.0, -600.0])
 def test_a_degree_raster_far_past_360_is_refused(tmp_path, west):
     """A degree raster at longitude 10,084 was wrapped 28 turns onto Belgium without a word
-    (tester 146); a 0-360 grid is read as it is."""
+    (tester 146); a 0-360 grid is read as it is, also across 360 (review 140)."""
     arr = np.ones((4, 4), dtype=np.float32)
     far = write_raster(tmp_path / "far.tif", arr, from_origin(west, 51.0, 0.1, 0.1))
-    with pytest.raises(InputValidationError, match=r"longitude \+-360 degrees"):
+    with pytest.raises(InputValidationError, match=r"longitude \+-540 degrees"):
         read_population_raster(far)
-    east = write_raster(tmp_path / "east.tif", arr, from_origin(355.0, 51.0, 1.0, 1.0))
+    east = write_raster(tmp_path / "east.tif", arr, from_origin(358.0, 51.0, 1.0, 1.0))
     got = read_population_raster(east)
     assert len(got) == 16 and got["population"].sum() == 16.0
 

@@ -542,9 +542,10 @@ def _add_cells(scan: _Scan, src: Any, how: _Read, top: npt.NDArray[np.int64],
     centres in EPSG:4326 (cells that cannot be transformed are noted)."""
     factor = how.factor
     lon, lat = _cell_centres(top, left, factor, (src.height, src.width), src.transform, how.tr)
-    # (a 0-360 grid is fine; an origin at 10,084 degrees was wrapped 28 turns onto
-    # Belgium without a word: tester 146)
-    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 360)
+    # (a 0-360 grid is fine, and one past 360 to cross its prime meridian (review 140);
+    # an origin at 10,084 degrees was wrapped 28 turns onto Belgium without a word:
+    # tester 146)
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 540)
     if not ok.all():
         _note_bad(scan.bad, "tr", int((~ok).sum()), top[~ok], left[~ok], pop[~ok])
     scan.rows.append(top // factor)
@@ -617,7 +618,7 @@ def _raise_bad_cells(report: _Report, bad: dict[str, list[Any]], raster_crs: Any
 
     crs = CRS.from_user_input(raster_crs)
     if crs.is_geographic:  # nothing to transform: the numbers are not degrees
-        tr = (f"populated cells lie beyond latitude +-90 or longitude +-360 degrees, so "
+        tr = (f"populated cells lie beyond latitude +-90 or longitude +-540 degrees, so "
               f"their coordinates are not {crs.to_string()} degrees as the raster's CRS "
               "says")
     else:
