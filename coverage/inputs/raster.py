@@ -231,13 +231,18 @@ def _open_raster(report: _Report, p: Path) -> Any:
             src.read(1, window=((0, 1), (0, 1)))
     except Exception as exc:  # noqa: BLE001 - any GDAL failure becomes a validation error
         src.close()
-        cause = exc.__cause__ or exc.__context__ or exc  # GDAL's own words
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        report.add("cannot read the raster's cells: the file is truncated or corrupt"
-                   + (f" (GDAL: {reason.rstrip('.')})" if reason else ""),
-                   "pass a complete GeoTIFF (download or export it again)")
-        report.raise_if_any()
+        _raise_truncated(report, exc)
     return src
+
+
+def _raise_truncated(report: _Report, exc: BaseException) -> None:
+    """Raise "the file is truncated or corrupt" with GDAL's own words from ``exc``."""
+    cause = exc.__cause__ or exc.__context__ or exc
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    report.add("cannot read the raster's cells: the file is truncated or corrupt"
+               + (f" (GDAL: {reason.rstrip('.')})" if reason else ""),
+               "pass a complete GeoTIFF (download or export it again)")
+    report.raise_if_any()
 
 
 def _check_tiff_header(report: _Report, p: Path) -> None:
@@ -856,12 +861,7 @@ def read_population_raster(
             with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
                 scan = _scan_windows(src, p, how, rows, cols, pieces)
         except rasterio.errors.RasterioIOError as exc:  # a block GDAL cannot read
-            cause = exc.__cause__ or exc.__context__ or exc  # GDAL's own words
-            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-            report.add("cannot read the raster's cells: the file is truncated or corrupt"
-                       + (f" (GDAL: {reason.rstrip('.')})" if reason else ""),
-                       "pass a complete GeoTIFF (download or export it again)")
-            report.raise_if_any()
+            _raise_truncated(report, exc)
 
     _raise_bad_cells(report, scan.bad, raster_crs, given, scale)
     demand = _demand_table(report, scan, factor)
