@@ -317,6 +317,7 @@ LAT = np.array([[1.0, 0, 4.0, 0], [6.0, 2.0, 0, 0], [0, 3.0, 5.0, 0], [0, 0, 2.0
     ({"weights": [1, 1, np.nan, 1]}, "one finite non-negative value per row"),
     ({"start": [0, 9]}, r"column indices in \[0, 4\)"),
     ({"start": [0.5, 1.0]}, "column indices"),
+    ({"start": [0.0, np.nan]}, "column indices"),
     ({"p": 0}, "between 1 and"),
     ({"p": 5}, "between 1 and"),
 ])
@@ -340,3 +341,10 @@ def test_a_dense_latency_marks_unreachable_pairs_inf():
     best = min(np.where(np.isfinite(dense[:, list(s)]), dense[:, list(s)], np.inf)
                .min(axis=1).sum() for s in itertools.combinations(range(4), 2))
     assert got.objective == best and got.status == "optimal"
+
+
+def test_a_start_of_whole_floats_is_taken_as_indices():
+    """``start=[1.0, 2.0]`` as ``p=2.0`` is (it was refused: review 140)."""
+    got = k_median(sp.csr_array(LAT), 2, start=[1.0, 2.0], requirement=1)
+    assert got.sites.tolist() == k_median(sp.csr_array(LAT), 2, start=[1, 2],
+                                          requirement=1).sites.tolist()

@@ -550,9 +550,11 @@ def k_median(
     p = facility_count(p, m)
     if start is not None:
         start = np.asarray(start).ravel()
-        if len(start) and (start.dtype.kind not in "iu" or start.min() < 0
-                           or start.max() >= m):
+        whole = start.dtype.kind in "iu" or (start.dtype.kind == "f" and bool(
+            np.all(np.isfinite(start) & (start == np.round(start)))))  # (as p=2.0 is)
+        if len(start) and (not whole or start.min() < 0 or start.max() >= m):
             raise ValueError(f"start must be site column indices in [0, {m})")
+        start = start.astype(np.int64)
     if start is None:
         pattern = sp.csr_array((np.ones(len(indices)), indices.copy(), indptr.copy()),
                                shape=(n, m))
