@@ -23,7 +23,7 @@ from ..errors import NoFeasiblePlanError
 from ..wording import counted
 from .cover import min_cover, requirement_array, row_ranges
 from .interrupt import milp
-from .matrix_args import facility_count, reach_pattern, required_mask
+from .matrix_args import cost_entries, facility_count, reach_pattern, required_mask
 
 if TYPE_CHECKING:
     from .capacitated import ScenarioFlow
@@ -451,18 +451,12 @@ def _latency_matrix(latency: Any) -> sp.csr_array:
         HiGHS's own errors were raised from deep inside, and a negative latency gave a
         negative "optimal" objective: tester 145).
     """
-    if sp.issparse(latency):
-        a = sp.csr_array(latency)
-        if not np.all(np.isfinite(a.data)):
-            raise ValueError("stored latencies must be finite (leave unreachable pairs out)")
-    else:
-        dense = np.asarray(latency, dtype=np.float64)
-        if dense.ndim != 2:
-            raise ValueError("latency must be a 2-D array (n_rows x n_sites)")
-        if np.isnan(dense).any() or (dense == -np.inf).any():
-            raise ValueError("latency must not contain NaN or -inf (use +inf for unreachable)")
-        r, j = np.nonzero(np.isfinite(dense))
-        a = sp.csr_array((dense[r, j], (r, j)), shape=dense.shape)
+    if not sp.issparse(latency):  # (the checks every matrix solver makes of a dense cost)
+        n, m, r, j, d = cost_entries(latency)
+        return sp.csr_array((d, (r, j)), shape=(n, m))
+    a = sp.csr_array(latency)  # (a pair stored twice keeps its least latency, not a sum)
+    if not np.all(np.isfinite(a.data)):
+        raise ValueError("stored latencies must be finite (leave unreachable pairs out)")
     if (a.data < 0).any():
         raise ValueError("latencies must be non-negative")
     return a
