@@ -498,3 +498,43 @@ def test_capacity_cuts_are_the_violated_connected_parts_of_the_minimum_cut():
                 assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-12)
                 several += len(want) > 1
     assert several > 0  # (the split is exercised)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 8])
+def test_neighbourhood_cuts_are_halls_sets_of_each_scenarios_points_and_hold(seed):
+    """Every seeded cut, written out from the mask: in some scenario, the sites alive of one
+    loaded point within budget of a failed site, with the load of every such point whose
+    sites alive are among them (none excused); the largest over the scenarios, and every
+    such set named. The least sizing (networkx: it carries every scenario) meets them all,
+    and a generated sizing (every scenario past the first program) says it seeded them."""
+    from coverage.solvers.sizing import neighbourhood_cuts
+
+    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    best, plan = brute_force(N, load, cap, 2)
+    assert best is not None
+    chosen = np.asarray(sorted(plan))
+    load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
+    want: dict[tuple[int, ...], float] = {}
+    for failed in scenarios(chosen.tolist(), 2, None):
+        alive = set(chosen.tolist()) - set(failed)
+        touched = [i for i in range(len(load)) if load_rps[i] > 0 and set(N[i]) & failed
+                   and set(N[i]) & alive]
+        for i in touched:
+            own = set(N[i]) & alive
+            need = sum(load_rps[p] for p in touched if set(N[p]) & alive <= own)
+            key = tuple(sorted(own))
+            want[key] = max(want.get(key, 0.0), need)
+    a = sp.csr_array(mask)
+    got = neighbourhood_cuts(a, load_rps, chosen, scenarios(chosen.tolist(), 2, None))
+    assert got.keys() == want.keys()
+    for key, need in want.items():
+        assert got[key] == pytest.approx(need, rel=1e-12)
+    least = least_capacity(a, load_rps, cap_rps, chosen, 2, all_at_once=0)
+    assert least.status == "optimal" and least.info["seeded"] == len(got)
+    assert carries_every_scenario(N, load, chosen, least.need_rps, 2, None)
+    for key, need in got.items():
+        assert least.need_rps[list(key)].sum() >= need * (1 - 1e-7)
+    assert neighbourhood_cuts(a, load_rps, chosen, scenarios(chosen.tolist(), 2, None),
+                              deadline=0.0) == {}
