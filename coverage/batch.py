@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cluster import in_worker_task
 from .config import MAX_BATCH_SCENARIOS, MODEL_OPTIONS, PLANNER_OPTIONS, build_model
 from .errors import SKIPPED_LOGGER, InputValidationError
 from .inputs.geonames import (
@@ -916,12 +917,15 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                     described[k]["demo"] = str(region["country"]).upper()
         kwargs = dict(model=model, progress=lambda _m: None, inputs=described, **sc.params)
         with quiet_inner_logs(_INNER_LOGGERS):
-            if reach_partitions > 0 and _in_worker():
-                from distributed import worker_client
+            if reach_partitions > 0 and in_worker_task():
+                from distributed import get_client
 
-                with worker_client() as cluster:  # secedes: partitions may run here too
-                    plan = plan_sites(demand, sites, client=cluster,
-                                      reach_partitions=reach_partitions, **kwargs)
+                # (the plan leaves the worker's pool only while it waits for its own
+                # tasks, coverage.cluster.waiting: a worker of one thread runs one
+                # scenario at a time; in worker_client() it ran them all at once, tester
+                # 148)
+                plan = plan_sites(demand, sites, client=get_client(),
+                                  reach_partitions=reach_partitions, **kwargs)
             else:
                 plan = plan_sites(demand, sites, **kwargs)
             from .outputs.plandir import write_plan_files
@@ -955,16 +959,6 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         logger.debug("scenario %s failed", sc.name, exc_info=True)
     _replace_dir(tmp, final)
     return row
-
-
-def _in_worker() -> bool:
-    try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- the sweep

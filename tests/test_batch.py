@@ -2233,3 +2233,38 @@ def test_a_worker_of_the_own_cluster_drops_only_the_closed_heartbeat_report():
         for f in [f for f in log.filters if isinstance(f, dask_preload._ClosingHeartbeat)]:
             log.removeFilter(f)
         signal.signal(signal.SIGINT, previous)
+
+
+def _waits_for_its_own_task() -> tuple[bool, bool, bool, int]:
+    """A task that submits one of its own and waits for it inside ``waiting()``: whether
+    it runs as a worker's task, whether its thread is in the pool inside the block and
+    after it, and the result."""
+    from distributed import get_client
+    from distributed.threadpoolexecutor import thread_state
+
+    from coverage.cluster import SUBTASK_PRIORITY, in_worker_task, waiting
+
+    client = get_client()
+    f = client.submit(sum, [1, 2, 3], pure=False, priority=SUBTASK_PRIORITY)
+    with waiting():
+        inside = thread_state.proceed
+        got = f.result(timeout=120)  # (a worker of one thread: without leaving, never)
+    return in_worker_task(), inside, thread_state.proceed, got
+
+
+def test_a_task_waiting_for_its_own_tasks_leaves_the_pool_only_while_it_waits():
+    """Tester 148: a batch scenario with --reach-partitions ran its whole plan outside the
+    worker's thread pool (worker_client), so a worker of one thread ran every scenario at
+    once. On one thread, a task's own task runs only if the task leaves the pool while it
+    waits; it is back in the pool after. Outside a worker, waiting() does nothing."""
+    from distributed import Client, LocalCluster
+
+    from coverage.cluster import in_worker_task, waiting
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        assert c.submit(_waits_for_its_own_task, pure=False).result() == (True, False,
+                                                                          True, 6)
+    assert not in_worker_task()
+    with waiting():
+        pass

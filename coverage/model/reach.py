@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from ..cluster import SUBTASK_PRIORITY, waiting
 from ..errors import InfeasibleBudgetError
 from ..wording import counted
 from .geo import chord_from_km, km_from_chord, unit_xyz
@@ -179,8 +180,9 @@ def _query_on_cluster(
         block = client.scatter([d_lat[a:b], d_lon[a:b], row_radius_km[a:b]], hash=False)
         futures.append(client.submit(_query_rows, sites_f, *block, max_radius_km, chunk_rows,
                                      key=f"reach-part-{p}-{uuid.uuid4().hex[:12]}",
-                                     pure=False))
-    parts = client.gather(futures)  # in partition order
+                                     pure=False, priority=SUBTASK_PRIORITY))
+    with waiting():  # (a batch scenario's task: its thread goes to the partitions)
+        parts = client.gather(futures)  # in partition order
     who = client.who_has(futures)
     workers = sorted({w for f in futures for w in who.get(f.key, ())})
     client.cancel(futures + [sites_f])

@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from ..cluster import SUBTASK_PRIORITY, waiting
 from ..errors import ClusterError, InputValidationError
 from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
@@ -305,34 +306,35 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
                 lost(i, addr, "receiving the data of", exc)
                 continue
             f = client.submit(fn, *data, **kwargs, workers=[addr], allow_other_workers=True,
-                              pure=False)
+                              pure=False, priority=SUBTASK_PRIORITY)
             busy[addr] = busy.get(addr, 0) + 1
             where[f.key] = (i, addr)
             live[f.key] = f
             running.add(f)
 
-    try:
-        while pending:  # (again when every worker had left with pieces still to start)
-            wait_for_a_worker()
-            start_free()
-            for f in running:
-                i, addr = where.pop(f.key)
-                busy[addr] -= 1
-                try:
-                    out[i] = f.result()
-                except Exception as exc:
-                    if addr in threads():  # the task's own error, not a lost worker
-                        raise
-                    lost(i, addr, "running", exc)  # its worker (and the data) has gone
-                finally:
-                    live.pop(f.key, None)
-                    f.release()
+    with waiting():  # (a batch scenario's task: its thread goes to the pieces meanwhile)
+        try:
+            while pending:  # (again when every worker had left with pieces still to start)
+                wait_for_a_worker()
                 start_free()
-    except BaseException:
-        for f in live.values():  # what is still running is not wanted any more
-            with contextlib.suppress(Exception):
-                f.cancel()
-        raise
+                for f in running:
+                    i, addr = where.pop(f.key)
+                    busy[addr] -= 1
+                    try:
+                        out[i] = f.result()
+                    except Exception as exc:
+                        if addr in threads():  # the task's own error, not a lost worker
+                            raise
+                        lost(i, addr, "running", exc)  # its worker (and the data) has gone
+                    finally:
+                        live.pop(f.key, None)
+                        f.release()
+                    start_free()
+        except BaseException:
+            for f in live.values():  # what is still running is not wanted any more
+                with contextlib.suppress(Exception):
+                    f.cancel()
+            raise
     return out
 
 
