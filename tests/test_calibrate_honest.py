@@ -387,3 +387,54 @@ def test_two_names_of_one_ping_column_are_refused(tmp_path, extra, field):
     with pytest.raises(InputValidationError, match=rf"'{field}', '{extra}' both look like "
                                                    rf"{field}"):
         read_pings(f)
+
+
+def test_an_edited_model_file_has_no_measured_error(tmp_path, capsys, caplog):
+    """Tester 147: a model file with its route factor edited still reported the fit's
+    measured error (of the route factor calibrate wrote). Unedited, it is reported; edited
+    (its checksum no longer matches), it is not, and a warning says why."""
+    from coverage.model.latency import LatencyModel
+
+    assert run(tmp_path, capsys, pings())[0] == 0
+    out = tmp_path / "m.toml"
+    mine = LatencyModel.from_file(out)
+    assert mine.fit and mine.summary()["measured_error"]["pairs"] > 0
+    import re
+
+    text, n = re.subn(r"(?m)^route_factor = .*$", "route_factor = 3.5", out.read_text())
+    assert n == 1
+    edited = tmp_path / "edited.toml"
+    edited.write_text(text)
+    with caplog.at_level("WARNING", logger="coverage.model.latency"):
+        model = LatencyModel.from_file(edited)
+    assert model.route_factor == 3.5 and model.fit is None
+    assert model.summary()["measured_error"] is None
+    assert "edited since calibrate wrote it" in caplog.text
+    # a file without a fit (written by hand) says nothing
+    caplog.clear()
+    bare = tmp_path / "bare.toml"
+    bare.write_text("[latency_model]\nroute_factor = 2.0\n")
+    with caplog.at_level("WARNING", logger="coverage.model.latency"):
+        assert LatencyModel.from_file(bare).fit is None
+    assert not caplog.text
+
+
+@pytest.mark.parametrize("name", ["internet", "on-net"])
+def test_a_model_files_profile_is_the_profile_it_starts_from(tmp_path, name):
+    """Tester 147: ``profile = "on-net"`` in a model file was a label on the internet's
+    values (33 sites where on-net plans 8). It names the profile whose values the fields
+    the file does not set take; the label is the file; another name is refused."""
+    from coverage.errors import InputValidationError
+    from coverage.model.latency import LatencyModel
+
+    f = tmp_path / "f.toml"
+    f.write_text(f'[latency_model]\nprofile = "{name}"\nhops = 3\n')
+    got = LatencyModel.from_file(f)
+    want = LatencyModel.from_profile(name, hops=3)
+    assert (got.route_factor, got.overhead_ms, got.overhead_p99_ms, got.per_hop_ms,
+            got.hops) == (want.route_factor, want.overhead_ms, want.overhead_p99_ms,
+                          want.per_hop_ms, 3)
+    assert got.profile == str(f)
+    f.write_text('[latency_model]\nprofile = "On-Net"\n')
+    with pytest.raises(InputValidationError, match="is not a network profile"):
+        LatencyModel.from_file(f)

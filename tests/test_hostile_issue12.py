@@ -96,6 +96,13 @@ BAD_CASES = {
                          ["src_lat outside", "row 1"]),
     "all_at_distance_0": (_csv(GOOD.assign(distance_km=0.0)), ["same distance"]),
     "all_identical": (_csv(GOOD.assign(distance_km=100.0, rtt_ms=10.0)), ["same distance"]),
+    # tester 147: 1 m apart fitted 1.00 + 7.23 ms (60 pings) or 3.40 + 0 ms (70,000)
+    "a_metre_apart": (_csv(GOOD.assign(distance_km=[300.0, 300.001] * (len(GOOD) // 2)
+                                       + [300.0] * (len(GOOD) % 2), rtt_ms=10.0)),
+                      ["distances within 1 km of each other (300-300.001 km)"]),
+    "a_tenth_of_a_metre": (_csv(GOOD.assign(
+        distance_km=[100.0, 100.0001] * (len(GOOD) // 2) + [100.0] * (len(GOOD) % 2))),
+        ["distances within 1 km", "range of distances"]),
     "nine_after_light": (_csv(GOOD.head(10).assign(
         rtt_ms=[0.001] + list(GOOD.rtt_ms[1:10]))), ["9 usable", "faster than light"]),
     "mostly_faster_than_light": (_csv(GOOD.assign(distance_km=GOOD.distance_km * 20)

@@ -26,8 +26,11 @@ Sources and the fit: ``docs/latency-model.md``.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -43,8 +46,12 @@ from ..inputs.validation import typed_value
 from .catalog import arguments_problem, named_arguments
 from .workloads import inference_table
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "LATENCY_PROFILES",
+    "MODEL_FILE_HEADER",
+    "model_file_state",
     "ACCESS_PROFILES_MS",
     "WIFI_PROFILES_MS",
     "WORKLOADS_MS",
@@ -114,6 +121,34 @@ def _fit_kept(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[s
     if changed and "fit" not in overrides:
         return {**overrides, "fit": None}
     return dict(overrides)
+
+
+def model_file_state(data: bytes) -> str:
+    """Who wrote a model file, from its content.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+
+    Returns
+    -------
+    str
+        ``"calibrate"`` (written by calibrate and unchanged since), ``"edited"`` (written by
+        calibrate, changed since: its checksum no longer matches), ``"legacy"`` (written by
+        a calibrate without checksums: replaced as before) or ``"other"`` (not written by
+        calibrate).
+    """
+    # a byte-order mark or CRLF line ends (an editor, git's autocrlf) are not edits
+    first, _, rest = data.removeprefix(b"\xef\xbb\xbf").partition(b"\n")
+    rest = rest.replace(b"\r\n", b"\n")
+    line = first.decode("utf-8", errors="replace").rstrip("\r")
+    if not line.startswith(MODEL_FILE_HEADER):
+        return "other"
+    m = _CHECKSUM.match(line)
+    if m is None:
+        return "legacy"
+    return "calibrate" if hashlib.sha256(rest).hexdigest() == m.group(1) else "edited"
 
 
 def above_budget_text(fixed_ms: float, budget_ms: float) -> str:
@@ -230,6 +265,14 @@ DEFAULT_PROFILE = "internet"
 MODEL_FILE_KEYS = ("profile", "fiber_us_per_km", "route_factor", "hops", "per_hop_ms",
                    "overhead_ms", "overhead_p99_ms", "proxy_ms", "wifi", "workload",
                    "inference_ms", "access_profiles_ms", "fit")
+
+#: First line of every model file calibrate writes: an existing ``--out`` is replaced only
+#: when it starts with this line.
+MODEL_FILE_HEADER = "# Latency model written by edge-coverage calibrate"
+
+#: The checksum calibrate writes into that first line (the SHA-256 of the rest of the file),
+#: so that a re-run can tell a file edited by hand (which it refuses to replace).
+_CHECKSUM = re.compile(re.escape(MODEL_FILE_HEADER) + r" \(sha256 ([0-9a-f]{64})\)")
 
 PERCENTILES = ("p50", "p99")
 Percentile = Literal["p50", "p99"]
@@ -753,7 +796,8 @@ class LatencyModel:
             raise InputValidationError(problem)
         p = Path(path)
         try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+            data = p.read_bytes()
+            doc = tomllib.loads(data.decode("utf-8-sig"))
         except FileNotFoundError:
             raise InputValidationError(
                 f"{p}: latency model file not found. Fix: give the path of a file written by "
@@ -782,11 +826,25 @@ class LatencyModel:
             values["access_profiles_ms"] = {**ACCESS_PROFILES_MS, **{
                 k: tuple(v) if isinstance(v, list) else v
                 for k, v in values["access_profiles_ms"].items()}}
-        values.setdefault("profile", str(p))
+        # ``profile`` names the built-in profile the file starts from (it was a label
+        # only: ``profile = "on-net"`` planned with the internet's values; tester 147)
+        start = values.pop("profile", DEFAULT_PROFILE)
+        if start not in LATENCY_PROFILES:
+            raise InputValidationError(
+                f"{p}: profile = {start!r} in [latency_model] is not a network profile. "
+                f"Fix: name the profile the file starts from ({', '.join(LATENCY_PROFILES)}; "
+                "the fields the file does not set come from it), or leave it out "
+                f"({DEFAULT_PROFILE})")
+        values["profile"] = str(p)
         base = {k: (dict(v) if isinstance(v, dict) else v)
-                for k, v in LATENCY_PROFILES[DEFAULT_PROFILE].items()}
+                for k, v in LATENCY_PROFILES[start].items()}
         if "fit" not in values:
             base["fit"] = None
+        if values.get("fit") and model_file_state(data) == "edited":
+            # its measured error describes the file calibrate wrote (tester 147)
+            logger.warning("%s was edited since calibrate wrote it (its checksum no longer "
+                           "matches): its measured error is not reported", p)
+            values["fit"] = None
         try:
             return cls(**{**base, **values, **_fit_kept({**base, **values}, overrides)})
         except InputValidationError as exc:
