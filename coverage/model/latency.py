@@ -829,7 +829,7 @@ class LatencyModel:
         # ``profile`` names the built-in profile the file starts from (it was a label
         # only: ``profile = "on-net"`` planned with the internet's values; tester 147)
         start = values.pop("profile", DEFAULT_PROFILE)
-        if start not in LATENCY_PROFILES:
+        if not isinstance(start, str) or start not in LATENCY_PROFILES:
             raise InputValidationError(
                 f"{p}: profile = {start!r} in [latency_model] is not a network profile. "
                 f"Fix: name the profile the file starts from ({', '.join(LATENCY_PROFILES)}; "
