@@ -846,7 +846,7 @@ def _refuse_changed_option_files(sc: Scenario) -> None:
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                  region: Mapping[str, Any], out: str | Path, *,
                  inputs: Mapping[str, Any] | None = None,
-                 reach_partitions: int = 0) -> dict[str, Any]:
+                 reach_partitions: int = 0, run_lock: str | None = None) -> dict[str, Any]:
     """Plan one scenario into ``out/scenarios/<key[:16]>`` and return its table row.
 
     The plan is written into a fresh temporary directory next to the final one, with
@@ -869,7 +869,13 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         ``summary.json`` with the region's row count.
     reach_partitions : int, default 0
         When > 0 and running in a Dask worker, the reach matrix is built in this many demand
-        partitions across the cluster (``distributed.worker_client``); same plan.
+        partitions across the cluster (the worker's client; see
+        :mod:`coverage.cluster`); same plan.
+    run_lock : str, optional
+        The text of the sweep's lock file when the run that asked for the scenario started:
+        when the lock no longer holds it (that run has ended: interrupted, its workers
+        still running on a cluster of their own), the scenario's folder is not swapped into
+        ``out`` (its temporary one is removed; tester 148).
 
     Returns
     -------
@@ -957,8 +963,23 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         _write_json(tmp / "scenario.json", meta)
         _write_failed(tmp, row)
         logger.debug("scenario %s failed", sc.name, exc_info=True)
+    if run_lock is not None and run_lock_text(root) != run_lock:
+        shutil.rmtree(tmp, ignore_errors=True)
+        logger.warning("scenario %s: the batch run that asked for it has ended (the lock "
+                       "of %s is gone or another run's); not written", sc.name, root)
+        return row
     _replace_dir(tmp, final)
     return row
+
+
+def run_lock_text(root: Path) -> str | None:
+    """What the lock file of the sweep directory ``root`` holds (``None``: no lock)."""
+    from .outputs.outdir import lock_path
+
+    try:
+        return lock_path(Path(root)).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -2013,6 +2034,7 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
 
     from .errors import ClusterError, OutputWriteError
 
+    run_lock = run_lock_text(root)  # (a task finishing after this run ended: not written)
     with dask_client(workers, scheduler, client) as client:
         scattered: dict[int, Any] = {}
 
@@ -2048,6 +2070,7 @@ def _run_distributed(todo, inputs_of, cfg, root, done, *, workers, scheduler, cl
                 d, c = inputs_of(s)
                 f = client.submit(run_scenario, s, shared(d), shared(c), cfg.regions[s.region],
                                   str(root), inputs=inputs, reach_partitions=reach_partitions,
+                                  run_lock=run_lock,
                                   key=f"scenario-{s.key}-{attempt}", retries=retries,
                                   pure=False)
                 futures[f] = s

@@ -2268,3 +2268,35 @@ def test_a_task_waiting_for_its_own_tasks_leaves_the_pool_only_while_it_waits():
     assert not in_worker_task()
     with waiting():
         pass
+
+
+def test_a_scenario_finishing_after_its_run_ended_is_not_written(tmp_path, caplog):
+    """Tester 148: with --scheduler, scenarios still running when the command was stopped
+    were swapped into --out seconds after it exited, while no run held the lock. A
+    scenario swaps its folder in only while the lock holds what it held when its run
+    started; else its temporary folder goes and nothing is written."""
+    import dataclasses
+
+    from coverage.batch import load_config, run_lock_text, run_scenario
+    from coverage.inputs import tables as io
+    from coverage.outputs.outdir import lock_path
+
+    cfg_path = tmp_path / "s.toml"
+    cfg_path.write_text(WEST_BASE + "failures = 0\nbudget_ms = 40\n")
+    cfg = load_config(cfg_path)
+    sc = dataclasses.replace(cfg.scenarios[0], key="ab" * 32)  # (a run keys it)
+    demand = io.read_demand(DATA / "west_demand.csv")
+    sites = io.read_sites(DATA / "west_candidates.csv")
+    out = tmp_path / "sweep"
+    (out / "scenarios").mkdir(parents=True)
+    assert run_lock_text(out) is None
+    with caplog.at_level("WARNING", logger="coverage.batch"):
+        row = run_scenario(sc, demand, sites, {}, out, run_lock="pid 1 since 00:00:00")
+    assert row["ok"] and os.listdir(out / "scenarios") == []
+    assert "has ended" in caplog.text
+    lock_path(out).write_text("pid 2 since 00:00:01")  # another run's lock: not written
+    run_scenario(sc, demand, sites, {}, out, run_lock="pid 1 since 00:00:00")
+    assert os.listdir(out / "scenarios") == []
+    # its own run's lock: written
+    row = run_scenario(sc, demand, sites, {}, out, run_lock="pid 2 since 00:00:01")
+    assert row["ok"] and os.listdir(out / "scenarios") == [sc.dirname]
