@@ -360,6 +360,13 @@ def _config_type_problem(config: Any) -> str:
             "file (see docs/batch.md) and pass its path")
 
 
+def _float_label(v: float) -> str:
+    """``v`` in 15 significant digits (``40``), or as many as tell it apart (``repr``:
+    ``40.00000000000001``, ``30.000000000000004`` for 0.1 * 300)."""
+    short = f"{v:.15g}"
+    return short if float(short) == v else repr(v)
+
+
 def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -> BatchConfig:
     """Read and check a scenario TOML file (see ``docs/batch.md`` for the format).
 
@@ -498,9 +505,10 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
         for combo in itertools.product(*(axes[n] for n in names)):
             values = dict(zip(names, combo, strict=True))
             region = values.pop("region")
-            # every digit a float needs (40.000001 and 40.0000012 were both "40")
-            label = ",".join(f"{k}={v:.15g}" if isinstance(v, float) else f"{k}={v}"
-                             for k, v in values.items()) or "base"
+            # every digit a float needs (40.000001 and 40.0000012 were both "40"; 40 and
+            # 40.00000000000001 both "40" at 15 digits: tester 148)
+            label = ",".join(f"{k}={_float_label(v)}" if isinstance(v, float)
+                             else f"{k}={v}" for k, v in values.items()) or "base"
             scenarios.append(Scenario(label, region, {**params, **values}, model))
     named: dict[str, int] = {s.name: -1 for s in scenarios}  # the axes' labels
     unplaced: list[Scenario] = []  # scenarios of an unknown region: options checked only

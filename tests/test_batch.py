@@ -2110,6 +2110,12 @@ def test_axis_values_that_differ_past_six_digits_get_their_own_names(tmp_path):
                    + '[axes]\nbudget_ms = [40.000001, 40.0000012, 50.0]\n')
     names = [s.name for s in load_config(cfg).scenarios]
     assert len(set(names)) == 3 and "budget_ms=50" in names
+    # tester 148: past 15 digits too (0.1 * 300 written out by a script)
+    cfg.write_text(WEST_BASE + "[axes]\nbudget_ms = [40, 40.00000000000001, "
+                   "30.000000000000004, 30.0]\n")
+    names = [s.name for s in load_config(cfg).scenarios]
+    assert names == ["budget_ms=40", "budget_ms=40.00000000000001",
+                     "budget_ms=30.000000000000004", "budget_ms=30"]
 
 
 def test_a_negative_count_is_told_the_bound_it_needs(tmp_path):
