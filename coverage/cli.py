@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("config", metavar="SCENARIOS.toml", help="scenario file")
     b.add_argument("--out", metavar="DIR", default="edge-batch", help="output directory")
-    b.add_argument("--workers", type=_local_workers, default=2,
+    b.add_argument("--workers", type=_local_workers, default=2, action=StoreGiven,
                    help="worker processes of the local Dask cluster (0: run in this process)")
     b.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use an existing Dask scheduler instead of a local cluster")
@@ -420,7 +420,7 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
     })
     g = p.add_argument_group("Dask (build the reach matrix of a very large demand set in "
                              "partitions across workers; same plan)")
-    g.add_argument("--workers", type=_local_workers, default=0,
+    g.add_argument("--workers", type=_local_workers, default=0, action=StoreGiven,
                    help="worker processes of a local Dask cluster (0: no cluster)")
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use an existing Dask scheduler")
@@ -743,6 +743,10 @@ def _warn_reach_partitions_unused(args: argparse.Namespace) -> None:
             and getattr(args, "scheduler", None) is None):
         logger.warning("--reach-partitions is not used: there is no Dask cluster (give "
                        "--workers N or --scheduler tcp://HOST:PORT)")
+    if getattr(args, "scheduler", None) is not None:  # (tester 148: --workers 0
+        # --scheduler ran on the cluster without a word)
+        _warn_unused(_typed(args, ("workers",)),
+                     "--scheduler runs the work on that cluster's workers")
 
 
 def _warn_failure_options_unused(args: argparse.Namespace) -> None:

@@ -2129,6 +2129,13 @@ def test_reach_partitions_without_a_cluster_is_named_as_not_used(tmp_path):
     r = run("batch", tmp_path / "none.toml", "--out", tmp_path / "x", "--workers", "0",
             "--reach-partitions", "4")
     assert "--reach-partitions is not used" in r.stderr
+    # tester 148: --workers with --scheduler ran on the cluster without a word
+    r = run("batch", tmp_path / "none.toml", "--out", tmp_path / "x", "--workers", "0",
+            "--scheduler", "tcp://127.0.0.1:1")
+    assert "--workers is not used: --scheduler runs" in r.stderr
+    r = run("batch", tmp_path / "none.toml", "--out", tmp_path / "x", "--scheduler",
+            "tcp://127.0.0.1:1")
+    assert "not used" not in r.stderr
 
 
 def test_a_bad_workloads_file_is_named_once(tmp_path):
