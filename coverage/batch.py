@@ -313,9 +313,11 @@ def _check_inputs(p: Path, base: dict[str, Any], demo: Any) -> dict[str, Any]:
                 continue
             f = _input_path(p, v)
             if not f.is_file():
+                from .inputs.tables import file_kind
+
                 problems.append(str(_bad(
-                    p, f"base.{k}", f"{f} is a directory, not a file" if f.is_dir()
-                    else f"file {f} does not exist",
+                    p, f"base.{k}", f"file {f} does not exist" if not os.path.lexists(f)
+                    else f"{f} is {file_kind(f)}, not a regular file",
                     "give the path of a file, absolute, from your home (~/...) or relative "
                     f"to the folder of the scenario file ({p.parent.resolve()})")))
                 continue

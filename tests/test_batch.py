@@ -178,7 +178,9 @@ def done_mtimes(out):
      "[axes.model] a latency model cannot be an axis"),
     ('[base]\ndemo = {country = "LU"}\nstrategy = 3\n', 'write e.g. strategy = "auto"'),
     ('[base]\ndemo = {country = "LU"}\ntime_limit_s = "long"\n', "time_limit_s = 300.0"),
-    ('[base]\ndemand = "."\ncandidates = "."\n', "is a directory, not a file"),
+    ('[base]\ndemand = "."\ncandidates = "."\n', "is a directory, not a regular file"),
+    ('[base]\ndemand = "/dev/null"\ncandidates = "/dev/null"\n',
+     "/dev/null is a character device, not a regular file"),
 ])
 def test_bad_config_names_file_key_and_fix(tmp_path, text, needle):
     p = tmp_path / "s.toml"

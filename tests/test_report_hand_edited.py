@@ -251,3 +251,29 @@ def test_a_plan_directory_without_its_marker_names_the_missing_file(copy, capsys
     assert "is not a plan directory written by `edge-coverage plan`" in err
     assert f"it has no {MARKER}" in err and "notes.txt" in err and OLD_ADVICE not in err
     assert "rollout.csv" not in err  # the plan writes it: not named as foreign
+
+
+def test_odd_entries_a_list_summary_a_damaged_marker_and_an_empty_path_are_named(
+        plan_dir, copy, capsys, tmp_path, monkeypatch):
+    """Tester 148: a FIFO at proposed_sites.csv was "missing", a summary.json holding
+    [1, 2] "not valid JSON", a damaged marker "has no .edge-coverage.json ... and it holds
+    .edge-coverage.json", and `report ""` rebuilt the current directory's plan."""
+    (copy / "proposed_sites.csv").unlink()
+    os.mkfifo(copy / "proposed_sites.csv")
+    code, err = report(copy, capsys)  # (never reads the FIFO: that would block)
+    assert code == 2 and "proposed_sites.csv is a named pipe (FIFO), not a regular file" in err
+    assert "missing" not in err
+    (copy / "proposed_sites.csv").unlink()
+    shutil.copy(copy / "sites.csv", copy / "proposed_sites.csv")  # (any table: read later)
+    (copy / "summary.json").write_text("[1, 2]")
+    code, err = report(copy, capsys)
+    assert code == 2 and "summary.json is JSON but not an object (it holds a list)" in err
+    shutil.copy(plan_dir / "summary.json", copy / "summary.json")
+    shutil.copy(plan_dir / "proposed_sites.csv", copy / "proposed_sites.csv")
+    (copy / MARKER).write_text("{")
+    code, err = report(copy, capsys)
+    assert code == 2 and f"its {MARKER} (the file marking a directory the tool wrote) is " \
+        "not one the tool wrote" in err and "has no" not in err
+    monkeypatch.chdir(tmp_path)
+    code, err = report("", capsys)
+    assert code == 2 and "plan directory '' is empty" in err

@@ -102,6 +102,7 @@ from .validation import crs_kind, format_rows
 from .validation import format_values as _format_values
 
 __all__ = [
+    "file_kind",
     "file_info",
     "sha256_file",
     "DEMAND_ALIASES",
@@ -715,7 +716,7 @@ def _load_file_quiet(path: str | os.PathLike[str], report: _Report, layer: str |
         )
         report.raise_if_any()
     if not p.is_file():
-        kind = _file_kind(p)
+        kind = file_kind(p)
         report.add(f"path is {kind}, not a regular file", "pass the path of a file" + (
             "" if kind == "a directory" else
             " (a named pipe or a device cannot be read twice, as the checks need)"))
@@ -842,7 +843,7 @@ def _find_nul(path: Path, gz: bool) -> tuple[tuple[int, int] | None, bool]:
     return None, quote
 
 
-def _file_kind(path: Path) -> str:
+def file_kind(path: Path) -> str:
     """What a path that is not a regular file is: "a directory", "a named pipe (FIFO)",
     ..."""
     import stat
@@ -850,7 +851,7 @@ def _file_kind(path: Path) -> str:
     try:
         mode = os.stat(path).st_mode
     except OSError:
-        return "not readable"
+        return "a symbolic link to nothing" if os.path.islink(path) else "not readable"
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):

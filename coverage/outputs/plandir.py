@@ -1271,24 +1271,34 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
 
     needed = [n for n in REPORT_INPUTS if not (without_sweep and n == "sweep.csv")]
     missing = [n for n in needed if n not in files or not Path(files[n]).is_file()]
+    # (a FIFO or a directory there is not missing: named as what it is, tester 148)
+    odd = [n for n in missing if n in files and os.path.lexists(files[n])]
+    for n in odd:
+        from ..inputs.tables import file_kind
+
+        problems.append(f"{n} is {file_kind(Path(files[n]))}, not a regular file")
+    absent = [n for n in missing if n not in odd]  # (missing: both, never read below)
     folder = Path(files["summary.json"]).parent if "summary.json" in files else None
     batch = folder is not None and all((folder / n).is_file()  # a batch scenario's folder
                                        for n in ("done.json", "scenario.json"))
-    if missing:
+    if absent:
         why = (skipped or {}).get("sweep.csv")
-        note = ("" if "sweep.csv" not in missing or "summary.json" in missing
+        note = ("" if "sweep.csv" not in absent or "summary.json" in absent
                 else " (a batch scenario's folder: a sweep writes its tables only, no "
                 "sweep.csv or report; `edge-coverage plan` with the options in its "
                 "scenario.json writes a plan directory with them)" if batch
                 else f" (the plan run could not write sweep.csv: {str(why)[:300]})" if why
                 else " (sweep.csv and report.html are not written with --no-report)")
-        problems.append(f"missing {', '.join(missing)}{note}")
+        problems.append(f"missing {', '.join(absent)}{note}")
     summary: dict[str, Any] | None = None
     if "summary.json" not in missing:
         try:
             loaded = json.loads(Path(files["summary.json"]).read_text(encoding="utf-8"))
             if not isinstance(loaded, dict):
-                raise ValueError("not a JSON object")
+                kind = ("a list" if isinstance(loaded, list) else "a string"
+                        if isinstance(loaded, str) else "null" if loaded is None
+                        else "true or false" if isinstance(loaded, bool) else "a number")
+                raise TypeError(f"summary.json is JSON but not an object (it holds {kind})")
             absent = [k for k in _REQUIRED_SUMMARY if k not in loaded]
             if absent:
                 problems.append(f"summary.json lacks {', '.join(absent)}" + (
@@ -1297,6 +1307,8 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
             found = _summary_problems(loaded)
             problems.extend(found)
             summary = None if absent or found else loaded
+        except TypeError as exc:
+            problems.append(str(exc))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
     tables = {n: table(n) for n in needed if n.endswith(".csv") and n not in missing}
@@ -1374,7 +1386,13 @@ def _plan_dir_path(plan_dir: Any) -> Path:
         raise InputValidationError(
             f"plan directory {plan_dir!r:.80} is not a path. Fix: give the directory an "
             "edge-coverage plan run wrote, as a string or pathlib.Path")
-    return Path(os.path.expanduser(os.fsdecode(os.fspath(plan_dir))))
+    text = os.fsdecode(os.fspath(plan_dir))
+    if not text.strip():  # (Path("") is ".": `report ""` rebuilt the current directory's
+        # plan, where plan and batch refuse an empty --out; tester 148)
+        raise InputValidationError(
+            "plan directory '' is empty. Fix: give the directory an edge-coverage plan run "
+            "wrote (its --out)")
+    return Path(os.path.expanduser(text))
 
 
 def load_plan_dir(plan_dir: str | Path) -> ReportData:
@@ -1453,7 +1471,7 @@ def _report_target_problem(d: Path) -> str | None:
     except OSError:
         entries = set()
     links = sorted(e for e in entries if os.path.islink(real / e))
-    other = sorted(entries - set(OUTPUT_FILES) - set(COMPARE_FILES) - set(links))
+    other = sorted(entries - set(OUTPUT_FILES) - set(COMPARE_FILES) - set(links) - {MARKER})
 
     def shown(names: list[str]) -> str:
         return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
@@ -1461,8 +1479,11 @@ def _report_target_problem(d: Path) -> str | None:
     held = [f"{shown(other)}, which `edge-coverage plan` does not write"] if other else []
     if links:
         held.append(f"the symbolic link(s) {shown(links)} (the tool writes none)")
-    return (f"plan directory {d} is not a plan directory written by `edge-coverage plan`: it "
-            f"has no {MARKER} (the file marking a directory the tool wrote)"
+    marker = (f"its {MARKER} (the file marking a directory the tool wrote) is not one "
+              "the tool wrote (damaged, or edited by hand)" if MARKER in entries
+              else f"it has no {MARKER} (the file marking a directory the tool wrote)")
+    return (f"plan directory {d} is not a plan directory written by `edge-coverage plan`: "
+            f"{marker}"
             + (f", and it holds {' and '.join(held)}" if held else "") + ". `edge-coverage "
             "report` replaces the plan directory as a whole, so it only rewrites one the tool "
             "wrote. Fix: write the plan into a new directory with `edge-coverage plan ... --out "
