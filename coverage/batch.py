@@ -1602,9 +1602,13 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         elif rows:
             with contextlib.suppress(Exception):
                 _write_table(_typed(_table_of(requested, rows)), root)
-            logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run the "
-                           "same command again to finish the others", root / "scenarios.csv",
-                           len(rows), len(scenarios))
+            if len(rows) >= len(scenarios):  # (it told them to finish the others: 148)
+                logger.warning("interrupted: %s holds all %d scenario(s), every one "
+                               "finished", root / "scenarios.csv", len(scenarios))
+            else:
+                logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run "
+                               "the same command again to finish the others",
+                               root / "scenarios.csv", len(rows), len(scenarios))
         else:
             logger.warning("interrupted: none of the %d scenario(s) had finished (no table "
                            "written); run the same command again to run them", len(scenarios))

@@ -1615,7 +1615,8 @@ def _run_batch(args: argparse.Namespace) -> int:
          + (f", {len(short)} of them NOT feasible (short of capacity)" if len(short) else "")
          + (f", {len(unproven)} NOT proven (scenario limit)" if len(unproven) else "")
          + f", {len(table) - n_ok} failed; "
-          f"{table.attrs.get('skipped', 0)} reused from an earlier run)")
+          f"{table.attrs.get('skipped', 0)} of them from an earlier run, "
+          f"{table.attrs.get('computed', 0)} run now)")
     for _, r in table[~table["ok"]].iterrows():
         _out(args, f"failed: {r['scenario']} [{r['region']}]: {r['error_type']}: {r['error']}")
     _out(args, f"table: {out / 'scenarios.csv'}")
