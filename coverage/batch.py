@@ -780,6 +780,9 @@ def scenario_foreign(folder: Path, *, record_required: bool = True) -> list[str]
     """
     from .outputs.outdir import edited_entries, own_temporary
 
+    if os.path.islink(folder):  # (the tool writes folders, never links: tester 148, a
+        # link to an empty folder passed as holding nothing)
+        return [f"{folder.name} (a symbolic link)"]
     try:
         entries = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -812,10 +815,19 @@ def _unrecorded_message(final: Path, shown: str, where: str = "") -> str:
             "scenario runs again)")
 
 
+def _link_message(final: Path, where: str = "") -> str:
+    """The message for a scenario folder that is a symbolic link."""
+    return (f"{final} is a symbolic link (to {os.readlink(final)}), not a folder "
+            f"edge-coverage wrote: nothing there was replaced{where}. Fix: remove the link "
+            "(what it points to is left alone) and run the same command again")
+
+
 def _foreign_message(final: Path, names: list[str], kept: Path | None = None) -> str:
     shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
     where = (f"; the scenario's new outputs are complete in {kept}" if kept is not None
              else "")
+    if os.path.islink(final):
+        return _link_message(final, where)
     if _unrecorded(final):
         return _unrecorded_message(final, shown, where)
     return (f"{final} holds files edge-coverage did not write, or edited since ({shown}): "
@@ -1336,7 +1348,9 @@ def _foreign_in_scenarios(root: Path, todo: Collection[Scenario]) -> list[str]:
         final = root / "scenarios" / s.dirname
         foreign = scenario_foreign(final)
         shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        if foreign and _unrecorded(final):
+        if os.path.islink(final):
+            problems.append(_link_message(final))
+        elif foreign and _unrecorded(final):
             problems.append(_unrecorded_message(final, shown))
         elif foreign:
             problems.append(

@@ -5,6 +5,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -2315,3 +2316,22 @@ def test_a_scenario_finishing_after_its_run_ended_is_not_written(tmp_path, caplo
     # its own run's lock: written
     row = run_scenario(sc, demand, sites, {}, out, run_lock="pid 2 since 00:00:01")
     assert row["ok"] and os.listdir(out / "scenarios") == [sc.dirname]
+
+
+def test_a_scenario_folder_that_is_a_link_to_an_empty_folder_is_refused_up_front(tmp_path):
+    """Tester 148: a link at scenarios/<key> to an empty folder passed the checks, the
+    scenario was planned, then the swap refused it with a garbled message (exit 6). It is
+    named as a link before the work, and the folder it points to is left alone."""
+    from coverage.batch import run_batch
+
+    cfg, _, out = west_swept_once(tmp_path, "sweep", [40, 50])
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    folder = sorted((out / "scenarios").iterdir())[0]
+    shutil.rmtree(folder)
+    folder.symlink_to(victim, target_is_directory=True)
+    with pytest.raises(InputValidationError) as e:
+        run_batch(cfg, out, workers=0)
+    assert f"{folder} is a symbolic link (to {victim}), not a folder" in str(e.value)
+    assert "Fix: remove the link" in str(e.value) and "cannot be told" not in str(e.value)
+    assert os.listdir(victim) == [] and folder.is_symlink()
