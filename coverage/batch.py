@@ -44,7 +44,7 @@ import pandas as pd
 
 from .cluster import in_worker_task
 from .config import MAX_BATCH_SCENARIOS, MODEL_OPTIONS, PLANNER_OPTIONS, build_model
-from .errors import SKIPPED_LOGGER, InputValidationError
+from .errors import SKIPPED_LOGGER, ClusterError, InputValidationError
 from .inputs.geonames import (
     COUNTRY_CODES,
     DEMO_COUNTRY,
@@ -1595,7 +1595,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         _run_todo(cfg, root, scenarios, todo, rows, loaded, described, progress=progress,
                   workers=workers, scheduler=scheduler, client=client, retries=retries,
                   reach_partitions=reach_partitions)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ClusterError) as exc:
+        # (a lost cluster, exit 4, wrote no table of the finished ones: tester 148)
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
         # the finished scenarios are on disk; the table says so before the interrupt ends
         # the run (a re-run finishes the others and writes the whole table). A worker may
         # have finished one this process had not heard of yet: its marker counts too.
@@ -1609,23 +1611,25 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         edited = [n for n in edited_entries(root)  # a table edited by hand is left alone
                   if n in ("scenarios.csv", "scenarios.parquet")] if rows else []
         if edited:  # (tester 110: the interrupt wrote over a hand-edited scenarios.csv)
-            logger.warning("interrupted: %s changed while the sweep ran (edited by hand?) and "
+            logger.warning("%s: %s changed while the sweep ran (edited by hand?) and "
                            "is left as it is; the %d finished scenario(s) of %d are in %s. "
                            "Move the edited files out and run the same command again",
-                           ", ".join(edited), len(rows), len(scenarios), root / "scenarios")
+                           why, ", ".join(edited), len(rows), len(scenarios),
+                           root / "scenarios")
         elif rows:
             with contextlib.suppress(Exception):
                 _write_table(_typed(_table_of(requested, rows)), root)
             if len(rows) >= len(scenarios):  # (it told them to finish the others: 148)
-                logger.warning("interrupted: %s holds all %d scenario(s), every one "
-                               "finished", root / "scenarios.csv", len(scenarios))
+                logger.warning("%s: %s holds all %d scenario(s), every one "
+                               "finished", why, root / "scenarios.csv", len(scenarios))
             else:
-                logger.warning("interrupted: %s holds the %d finished scenario(s) of %d; run "
+                logger.warning("%s: %s holds the %d finished scenario(s) of %d; run "
                                "the same command again to finish the others",
-                               root / "scenarios.csv", len(rows), len(scenarios))
+                               why, root / "scenarios.csv", len(rows), len(scenarios))
         else:
-            logger.warning("interrupted: none of the %d scenario(s) had finished (no table "
-                           "written); run the same command again to run them", len(scenarios))
+            logger.warning("%s: none of the %d scenario(s) had finished (no table "
+                           "written); run the same command again to run them", why,
+                           len(scenarios))
         raise
     _remove_stale(root / "scenarios")  # left by a killed worker
     table = _typed(_table_of(requested, rows))

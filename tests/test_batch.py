@@ -2335,3 +2335,28 @@ def test_a_scenario_folder_that_is_a_link_to_an_empty_folder_is_refused_up_front
     assert f"{folder} is a symbolic link (to {victim}), not a folder" in str(e.value)
     assert "Fix: remove the link" in str(e.value) and "cannot be told" not in str(e.value)
     assert os.listdir(victim) == [] and folder.is_symlink()
+
+
+def test_a_lost_cluster_writes_the_table_of_the_finished_scenarios(tmp_path, monkeypatch,
+                                                                   caplog):
+    """Tester 148: exit 4 (every worker lost) wrote no scenarios.csv for the scenarios
+    that had finished (an interrupt did). The first scenario runs; then the cluster is
+    lost (ClusterError, as _run_distributed raises it): the table holds the one."""
+    import coverage.batch as batch
+    from coverage.errors import ClusterError
+
+    real = batch._run_todo
+
+    def first_then_lost(cfg, root, scenarios, todo, *args, **kwargs):
+        real(cfg, root, scenarios, todo[:1], *args, **{**kwargs, "workers": 0})
+        raise ClusterError("Dask: every worker was lost")
+
+    monkeypatch.setattr(batch, "_run_todo", first_then_lost)
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(WEST_BASE + "failures = 0\n[axes]\nbudget_ms = [40, 50]\n")
+    with caplog.at_level("WARNING", logger="coverage.batch"), \
+            pytest.raises(ClusterError, match="every worker was lost"):
+        run_batch(cfg, tmp_path / "out", workers=0)
+    table = pd.read_csv(tmp_path / "out" / "scenarios.csv")
+    assert len(table) == 1 and table["ok"].all()
+    assert "stopped: " in caplog.text and "holds the 1 finished scenario(s) of 2" in caplog.text
