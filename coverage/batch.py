@@ -2211,7 +2211,10 @@ def _line_labels(variants: Iterable[str]) -> dict[str, str]:
             pct, acc = d.get("percentile", "p99"), d.get("access", "ftth")
             label = f"N-{d.get('failures', 1)}" + ("" if (pct, acc) == ("p99", "ftth")
                                                   else f" {pct} {acc}")
-            extra = " ".join(f"{k}={shown(d.get(k), whole)}" for k in differ)
+            # (an option a variant leaves unset is not shown: "aggregate_km=-" was noise,
+            # tester 148; the variants that set it still say so)
+            extra = " ".join(f"{k}={shown(d.get(k), whole)}" for k in differ
+                             if d.get(k) is not None)
             text = label + (" " + extra if extra else "")
             # the end of a long label tells lines apart (file names, values)
             out[v] = text if len(text) <= 60 else label + " ..." + text[-(52 - len(label)):]
@@ -2279,8 +2282,10 @@ def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: li
         ax.set_xlabel("latency budget (ms)")
         ax.set_ylabel("sites")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # below the panel: inside, it covered
+            # points (tester 148)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                      frameon=False)
     for ax in list(axs.flat)[n:]:
         ax.set_visible(False)
     fig.tight_layout()

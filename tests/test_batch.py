@@ -2209,6 +2209,11 @@ def test_plot_labels_tell_option_files_apart():
                                        "N-1 tiers=tiers-variant-b.toml"]
     c, d = {**a, "tiers": "/x/y/tiers.toml"}, {**a, "tiers": "/x/z/tiers.toml"}
     assert len(set(_line_labels([json.dumps(c), json.dumps(d)]).values())) == 2
+    # tester 148: an option only some variants set is not shown as "=-" on the others
+    e = {"failures": 1, "model": {}}
+    f, g = {**e, "aggregate_km": 50.0}, {**e, "requests_per_person_day": 50.0}
+    assert sorted(_line_labels([json.dumps(x) for x in (e, f, g)]).values()) == [
+        "N-1", "N-1 aggregate_km=50.0", "N-1 requests_per_person_day=50.0"]
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
