@@ -461,10 +461,14 @@ def build_model(values: Mapping[str, Any] | None = None, *,
 
     values = dict(values or {})
     spec = values.pop("latency_model", None)
+    # every problem in one message: an unknown option or workload hid a missing model
+    # file and bad values until it was fixed (tester 148)
+    problems: list[str] = []
     unknown = sorted(set(values) - {o.name for o in MODEL_OPTIONS})
     if unknown:
-        raise InputValidationError(f"unknown latency model option(s) {', '.join(unknown)}")
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        problems.append(f"unknown latency model option(s) {', '.join(unknown)}")
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+             if k not in unknown}
     name = given.get("workload")
     if name is not None and given.get("inference_ms") is None:
         from .model.latency import WORKLOADS_MS
@@ -475,29 +479,36 @@ def build_model(values: Mapping[str, Any] | None = None, *,
             catalog = WorkloadCatalog.from_spec(workloads)
             wl = catalog.get(str(name))
             if wl is None:
-                raise InputValidationError(
+                problems.append(
                     f"unknown workload {name!r} (--workload); choose one of "
                     f"{', '.join(catalog.names())} or add it with --workloads FILE")
-            if name not in WORKLOADS_MS or tuple(wl.inference_ms) != WORKLOADS_MS[name]:
+                given.pop("workload")
+                name = None
+            elif name not in WORKLOADS_MS or tuple(wl.inference_ms) != WORKLOADS_MS[name]:
                 given["inference_ms"] = tuple(wl.inference_ms)
     try:
         model = LatencyModel.from_spec(spec, **given)
     except TypeError as exc:
-        raise InputValidationError(f"invalid latency model ({exc})") from None
+        raise InputValidationError("\n".join([*problems, f"invalid latency model ({exc})"])
+                                   ) from None
     except InputValidationError as exc:
         from .model.latency import LATENCY_PROFILES
 
-        if (not given or not isinstance(spec, str | os.PathLike) or str(spec) in
-                LATENCY_PROFILES or Path(spec).is_file()):
-            raise  # (a file that reads names its own problems with the options')
-        try:  # the file did not read: the other options' problems in the same message
-            LatencyModel.from_spec(None, **given)  # (tester 110: one per run)
-        except InputValidationError as other:
-            if str(other) != str(exc):
-                raise InputValidationError(f"{exc}\n{other}") from None
-        except TypeError:
-            pass
-        raise
+        problems.append(str(exc))
+        if (given and isinstance(spec, str | os.PathLike) and str(spec) not in
+                LATENCY_PROFILES and not Path(spec).is_file()):
+            # (a file that reads names its own problems with the options'): the file did
+            # not read, the other options' problems in the same message (tester 110)
+            try:
+                LatencyModel.from_spec(None, **given)
+            except InputValidationError as other:
+                if str(other) != str(exc):
+                    problems.append(str(other))
+            except TypeError:
+                pass
+        raise InputValidationError("\n".join(problems)) from None
+    if problems:
+        raise InputValidationError("\n".join(problems))
     if name is not None and given.get("inference_ms") is None and model.inference_ms is not None:
         # a given workload is the inference time: a model file's own inference_ms (which
         # overrides the file's workload) silently beat --workload (tester 106)

@@ -169,3 +169,21 @@ def test_a_missing_model_file_does_not_hide_the_other_model_options_problems(tmp
     with pytest.raises(InputValidationError) as info:  # a profile: its message alone
         build_model({"latency_model": "internet", "route_factor": "abc"})
     assert str(info.value).count("route_factor must be") == 1
+
+
+def test_build_model_names_every_problem_at_once(tmp_path):
+    """Tester 148: an unknown workload hid a missing model file and bad values (each was
+    said on the next run only)."""
+    from coverage.config import build_model
+    from coverage.errors import InputValidationError
+
+    with pytest.raises(InputValidationError) as e:
+        build_model({"latency_model": str(tmp_path / "missing.toml"), "route_factor": -2,
+                     "hops": -3, "workload": "nope"})
+    text = str(e.value)
+    for phrase in ("unknown workload 'nope'", "missing.toml: latency model file not found",
+                   "route_factor must be", "hops must be"):
+        assert phrase in text, text
+    with pytest.raises(InputValidationError) as e:  # a known file: its own message
+        build_model({"workload": "nope", "hops": -3})
+    assert "unknown workload 'nope'" in str(e.value) and "hops must be" in str(e.value)
