@@ -817,7 +817,11 @@ def _unrecorded_message(final: Path, shown: str, where: str = "") -> str:
 
 def _link_message(final: Path, where: str = "") -> str:
     """The message for a scenario folder that is a symbolic link."""
-    return (f"{final} is a symbolic link (to {os.readlink(final)}), not a folder "
+    try:
+        to = f" (to {os.readlink(final)})"
+    except OSError:  # (gone since the check)
+        to = ""
+    return (f"{final} is a symbolic link{to}, not a folder "
             f"edge-coverage wrote: nothing there was replaced{where}. Fix: remove the link "
             "(what it points to is left alone) and run the same command again")
 
@@ -949,9 +953,9 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                 from distributed import get_client
 
                 # (the plan leaves the worker's pool only while it waits for its own
-                # tasks, coverage.cluster.waiting: a worker of one thread runs one
-                # scenario at a time; in worker_client() it ran them all at once, tester
-                # 148)
+                # tasks, coverage.cluster.waiting: a worker of one thread computes one
+                # scenario at a time, though another may start while one waits; in
+                # worker_client() it ran them all at once, tester 148)
                 plan = plan_sites(demand, sites, client=get_client(),
                                   reach_partitions=reach_partitions, **kwargs)
             else:
@@ -987,9 +991,13 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         logger.debug("scenario %s failed", sc.name, exc_info=True)
     if run_lock is not None and run_lock_text(root) != run_lock:
         shutil.rmtree(tmp, ignore_errors=True)
-        logger.warning("scenario %s: the batch run that asked for it has ended (the lock "
-                       "of %s is gone or another run's); not written", sc.name, root)
-        return row
+        why = (f"not written: the batch run that asked for it had ended (the lock of {root} "
+               "is gone or another run's) when it finished; run the same command again")
+        logger.warning("scenario %s: %s", sc.name, why)
+        # (a failed row, not the plan's: a run still listening, whose lock a worker could
+        # not read, lists it as failed and the next run plans it again; review 141)
+        return {**_base_row(sc, root), "error_type": "NotWritten", "error": why,
+                "runtime_s": time.perf_counter() - t0}
     _replace_dir(tmp, final)
     return row
 

@@ -36,8 +36,17 @@ def in_worker_task() -> bool:
 @contextlib.contextmanager
 def waiting() -> Iterator[None]:
     """Leave the worker's thread pool for the block (a task waiting on tasks it
-    submitted), and join it again after; nothing outside a worker's task."""
-    if not in_worker_task():
+    submitted), and join it again after; nothing outside a worker's task, or in one that
+    has left the pool already (``distributed.worker_client()``, a ``waiting()`` around
+    this one)."""
+    from_pool = in_worker_task()
+    if from_pool:
+        from distributed.threadpoolexecutor import thread_state
+
+        # (out of the pool already: inside worker_client(), or a waiting() around this
+        # one; seceding again raised KeyError, review 141)
+        from_pool = getattr(thread_state, "proceed", True)
+    if not from_pool:
         yield
         return
     from distributed import rejoin, secede

@@ -2273,6 +2273,22 @@ def _waits_for_its_own_task() -> tuple[bool, bool, bool, int]:
     return in_worker_task(), inside, thread_state.proceed, got
 
 
+def _waits_inside_worker_client() -> tuple[bool, bool, int]:
+    """``waiting()`` in a task already out of the pool (``worker_client()``, as the docs
+    of ``build_reach`` advise, and ``waiting()`` in ``waiting()``): nothing to leave."""
+    from distributed import worker_client
+    from distributed.threadpoolexecutor import thread_state
+
+    from coverage.cluster import waiting
+
+    with worker_client() as client:
+        f = client.submit(sum, [1, 2, 3], pure=False)
+        with waiting(), waiting():
+            got = f.result(timeout=120)
+        still_out = not thread_state.proceed
+    return still_out, thread_state.proceed, got
+
+
 def test_a_task_waiting_for_its_own_tasks_leaves_the_pool_only_while_it_waits():
     """Tester 148: a batch scenario with --reach-partitions ran its whole plan outside the
     worker's thread pool (worker_client), so a worker of one thread ran every scenario at
@@ -2286,6 +2302,8 @@ def test_a_task_waiting_for_its_own_tasks_leaves_the_pool_only_while_it_waits():
                       dashboard_address=":0") as cluster, Client(cluster) as c:
         assert c.submit(_waits_for_its_own_task, pure=False).result() == (True, False,
                                                                           True, 6)
+        # review 141: a second secede raised KeyError (worker_client(), nested waiting())
+        assert c.submit(_waits_inside_worker_client, pure=False).result() == (True, True, 6)
     assert not in_worker_task()
     with waiting():
         pass
@@ -2313,8 +2331,9 @@ def test_a_scenario_finishing_after_its_run_ended_is_not_written(tmp_path, caplo
     assert run_lock_text(out) is None
     with caplog.at_level("WARNING", logger="coverage.batch"):
         row = run_scenario(sc, demand, sites, {}, out, run_lock="pid 1 since 00:00:00")
-    assert row["ok"] and os.listdir(out / "scenarios") == []
-    assert "has ended" in caplog.text
+    assert not row["ok"] and row["error_type"] == "NotWritten"  # (listed as failed: 141)
+    assert os.listdir(out / "scenarios") == []
+    assert "had ended" in caplog.text
     lock_path(out).write_text("pid 2 since 00:00:01")  # another run's lock: not written
     run_scenario(sc, demand, sites, {}, out, run_lock="pid 1 since 00:00:00")
     assert os.listdir(out / "scenarios") == []

@@ -276,4 +276,6 @@ def test_odd_entries_a_list_summary_a_damaged_marker_and_an_empty_path_are_named
         "not one the tool wrote" in err and "has no" not in err
     monkeypatch.chdir(tmp_path)
     code, err = report("", capsys)
-    assert code == 2 and "plan directory '' is empty" in err
+    assert code == 2 and "plan directory '' is empty or blank" in err
+    code, err = report("  ", capsys)
+    assert code == 2 and "plan directory '  ' is empty or blank" in err

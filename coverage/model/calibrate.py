@@ -538,7 +538,7 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
         # pings and 3.40 + 0 ms from the same pings repeated: tester 147)
         where = (f"the same distance ({float(du[0]):g} km)" if np.ptp(du) <= 0 else
                  f"distances within {MIN_DISTANCE_SPAN_KM:g} km of each other "
-                 f"({float(du.min()):g}-{float(du.max()):g} km)")
+                 f"({float(du.min()):.10g}-{float(du.max()):.10g} km)")
         raise InputValidationError(
             f"{source}: all {n_use:,} usable pings are at {where}: a route factor cannot "
             "be told from an overhead. Fix: add pings over a range of distances")

@@ -781,8 +781,9 @@ class LatencyModel:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **overrides: Any) -> LatencyModel:
         """The model in a TOML file's ``[latency_model]`` table (as written by
-        ``edge-coverage calibrate``); fields it does not set come from the ``internet``
-        profile.
+        ``edge-coverage calibrate``); fields it does not set come from the profile its
+        ``profile`` key names (``internet`` when absent). A file calibrate wrote and that
+        was edited since is read without its measured error (``fit``), with a warning.
 
         Raises
         ------

@@ -1186,6 +1186,9 @@ class OutputDir:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}"
                           .encode(), 0)
+                with contextlib.suppress(OSError):  # (read by a batch's workers on
+                    # other hosts: run_scenario(run_lock=...), review 141)
+                    os.fsync(fd)
                 self._lock_fd, self._lock_path = fd, lock
                 return
             os.close(fd)

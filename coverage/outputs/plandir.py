@@ -1277,19 +1277,19 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
         from ..inputs.tables import file_kind
 
         problems.append(f"{n} is {file_kind(Path(files[n]))}, not a regular file")
-    absent = [n for n in missing if n not in odd]  # (missing: both, never read below)
+    not_there = [n for n in missing if n not in odd]  # (missing: both, never read below)
     folder = Path(files["summary.json"]).parent if "summary.json" in files else None
     batch = folder is not None and all((folder / n).is_file()  # a batch scenario's folder
                                        for n in ("done.json", "scenario.json"))
-    if absent:
+    if not_there:
         why = (skipped or {}).get("sweep.csv")
-        note = ("" if "sweep.csv" not in absent or "summary.json" in absent
+        note = ("" if "sweep.csv" not in not_there or "summary.json" in not_there
                 else " (a batch scenario's folder: a sweep writes its tables only, no "
                 "sweep.csv or report; `edge-coverage plan` with the options in its "
                 "scenario.json writes a plan directory with them)" if batch
                 else f" (the plan run could not write sweep.csv: {str(why)[:300]})" if why
                 else " (sweep.csv and report.html are not written with --no-report)")
-        problems.append(f"missing {', '.join(absent)}{note}")
+        problems.append(f"missing {', '.join(not_there)}{note}")
     summary: dict[str, Any] | None = None
     if "summary.json" not in missing:
         try:
@@ -1298,7 +1298,8 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                 kind = ("a list" if isinstance(loaded, list) else "a string"
                         if isinstance(loaded, str) else "null" if loaded is None
                         else "true or false" if isinstance(loaded, bool) else "a number")
-                raise TypeError(f"summary.json is JSON but not an object (it holds {kind})")
+                raise _NotAnObjectError(
+                    f"summary.json is JSON but not an object (it holds {kind})")
             absent = [k for k in _REQUIRED_SUMMARY if k not in loaded]
             if absent:
                 problems.append(f"summary.json lacks {', '.join(absent)}" + (
@@ -1307,7 +1308,7 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
             found = _summary_problems(loaded)
             problems.extend(found)
             summary = None if absent or found else loaded
-        except TypeError as exc:
+        except _NotAnObjectError as exc:
             problems.append(str(exc))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(f"summary.json is not valid JSON ({exc})")
@@ -1379,6 +1380,10 @@ def _load_report_data(files: Mapping[str, Path], where: str, *, without_sweep: b
                       gis_files=gis_files)
 
 
+class _NotAnObjectError(ValueError):
+    """A ``summary.json`` that is JSON but not an object (its own message)."""
+
+
 def _plan_dir_path(plan_dir: Any) -> Path:
     """``plan_dir`` as a path, ``~`` expanded as :meth:`Plan.to_dir` does (tester 121: a
     report of ``"~/x"`` said "does not exist" after ``to_dir("~/x")`` wrote it)."""
@@ -1390,8 +1395,8 @@ def _plan_dir_path(plan_dir: Any) -> Path:
     if not text.strip():  # (Path("") is ".": `report ""` rebuilt the current directory's
         # plan, where plan and batch refuse an empty --out; tester 148)
         raise InputValidationError(
-            "plan directory '' is empty. Fix: give the directory an edge-coverage plan run "
-            "wrote (its --out)")
+            f"plan directory {text!r} is empty or blank. Fix: give the directory an "
+            "edge-coverage plan run wrote (its --out)")
     return Path(os.path.expanduser(text))
 
 

@@ -55,13 +55,16 @@ cutting-plane run of the same inputs to 1e-9).
 The first program of a generated sizing also holds every scenario's **neighbourhood
 cuts** (:func:`neighbourhood_cuts`): the points within budget of a failed site, grouped
 by their open sites alive, each group's sites carrying the load of every group whose
-sites are among them. They need no flow (about 1-2 s for 3,500-4,200 scenarios) and are
-most of what the first rounds' minimum cuts would teach. Hand runs of the sizing step
-alone at N-2 with 100 requests per person-day, 2026-12-06, a tester running beside them,
-before and after (the same optimum to 1e-9 each): France's demo (83 sites, 3,487
-scenarios) 62.6 s, 8 rounds -> 32.8 s, 6; Japan's (4,187 scenarios) 72.4 s, 7 -> 28.0 s,
-4; Germany's 118 s, 7 -> 111 s, 6 (its time is the flow blocks' program, 280,000
-variables late).
+sites are among them. They need no flow (0.7-1.6 s for 1,160-4,187 scenarios) and are
+most of what the first rounds' minimum cuts would teach; they are found when the
+scenarios are generated (more than :data:`ALL_AT_ONCE`: most plans at N-2 and up).
+Hand runs of the sizing step alone with 100 requests per person-day, 2026-12-06, a tester
+running beside them, before and after (the same optimum to 1e-9 each): at N-2, France's
+demo (83 sites, 3,487 scenarios) 62.6 s, 8 rounds -> 32.8 s, 6; Japan's (4,187
+scenarios) 72.4 s, 7 -> 28.0 s, 4; Germany's 118 s, 7 -> 111 s, 6 (its time is the flow
+blocks' program, 280,000 variables late); at N-3 (400 requests per person-day) the
+Netherlands' (1,160 scenarios) 21.3 s, 4 -> 26.2 s, 4: its cuts bind in no round and
+only make each program larger.
 
 Why local: a national plan at 30 ms is one or a few large components, so a scenario over
 its whole component holds every pair of the plan; Brazil's demo at N-1 (349 sites, 350
@@ -97,8 +100,8 @@ from .highs import solve_milp
 logger = logging.getLogger(__name__)
 
 __all__ = ["ALL_AT_ONCE", "GENERATED_HOPS", "MAX_SIZING_ENTRIES", "SCENARIOS_PER_ROUND",
-           "SEED_SHARE", "START_HOPS", "SizingResult", "capacity_cuts", "least_capacity",
-           "neighbourhood", "neighbourhood_cuts"]
+           "MAX_SEED_CELLS", "SEED_SHARE", "START_HOPS", "SizingResult", "capacity_cuts",
+           "least_capacity", "neighbourhood", "neighbourhood_cuts"]
 
 #: Most flow variables (point, site, scenario) of the sizing program; above, it is not
 #: built (its status says so) and the caller keeps its own sizing.
@@ -115,8 +118,13 @@ START_HOPS = 2
 #: sizing alone, 2026-12-05): 121 s with 1 step, 306 s with 2.
 GENERATED_HOPS = 1
 #: Most share of the sizing's time limit spent on the first program's
-#: :func:`neighbourhood_cuts` (N-2 and up); the cuts found by then are kept.
+#: :func:`neighbourhood_cuts` (scenarios generated: more than :data:`ALL_AT_ONCE`); the
+#: cuts found by then are kept.
 SEED_SHARE = 0.1
+#: Most cells (points x their most open sites alive) of one scenario's grouping in
+#: :func:`neighbourhood_cuts` (8 bytes each); a scenario above gives no cuts (they are
+#: optional: its minimum cuts come from the rounds).
+MAX_SEED_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -492,6 +500,8 @@ def neighbourhood_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
         degree = np.bincount(rid, minlength=len(rows))
         ok = degree > 0  # (not excused)
         if not ok.any():
+            continue
+        if len(rows) * int(degree.max()) > MAX_SEED_CELLS:  # (optional: review 141)
             continue
         # each point's open sites alive, in order, one row each (padded with -1): the
         # groups are the distinct rows
