@@ -401,6 +401,19 @@ def test_no_open_site_for_a_loaded_point_is_infeasible():
                           ).status == "optimal"
 
 
+def n2_instance(seed: int):
+    """A random geographic instance, the fewest sites carrying it at N-2 (brute force), in
+    requests/s: (mask, reach lists, loads in thousandths, chosen sites, loads, capacities)."""
+    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
+    mask = own_reach(demand, sites)
+    N, load, cap = reference(demand, sites, mask)
+    best, plan = brute_force(N, load, cap, 2)
+    assert best is not None
+    chosen = np.asarray(sorted(plan))
+    return (mask, N, load, chosen, np.asarray(load, float) / 1000,
+            np.asarray(cap, float) / 1000)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 5])
 def test_capacity_cuts_hold_for_every_carrying_sizing_and_cut_off_the_short_one(seed):
     """Each cut of a scenario short at some sizes is violated by those sizes and holds for
@@ -410,13 +423,7 @@ def test_capacity_cuts_hold_for_every_carrying_sizing_and_cut_off_the_short_one(
     from coverage.solvers.capacitated import check_scenarios
     from coverage.solvers.sizing import capacity_cuts
 
-    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
-    mask = own_reach(demand, sites)
-    N, load, cap = reference(demand, sites, mask)
-    best, plan = brute_force(N, load, cap, 2)
-    assert best is not None
-    chosen = np.asarray(sorted(plan))
-    load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
+    mask, N, load, chosen, load_rps, cap_rps = n2_instance(seed)
     least = least_capacity(sp.csr_array(mask), load_rps, cap_rps, chosen, 2)
     assert least.status == "optimal"
     assert carries_every_scenario(N, load, chosen, least.need_rps, 2, None)
@@ -509,13 +516,7 @@ def test_neighbourhood_cuts_are_halls_sets_of_each_scenarios_points_and_hold(see
     and a generated sizing (every scenario past the first program) says it seeded them."""
     from coverage.solvers.sizing import neighbourhood_cuts
 
-    demand, sites = geo_instance(seed, 30, 8, cap_range=(150, 700))
-    mask = own_reach(demand, sites)
-    N, load, cap = reference(demand, sites, mask)
-    best, plan = brute_force(N, load, cap, 2)
-    assert best is not None
-    chosen = np.asarray(sorted(plan))
-    load_rps, cap_rps = np.asarray(load, float) / 1000, np.asarray(cap, float) / 1000
+    mask, N, load, chosen, load_rps, cap_rps = n2_instance(seed)
     want: dict[tuple[int, ...], float] = {}
     for failed in scenarios(chosen.tolist(), 2, None):
         alive = set(chosen.tolist()) - set(failed)
