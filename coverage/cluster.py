@@ -43,8 +43,10 @@ def waiting() -> Iterator[None]:
     if from_pool:
         from distributed.threadpoolexecutor import thread_state
 
-        # (out of the pool already: inside worker_client(), or a waiting() around this
-        # one; seceding again raised KeyError, review 141)
+        # (the pool's own thread_state, which secede() and rejoin() set, not
+        # distributed.worker's, which holds the task's key.) Out of the pool already:
+        # inside worker_client(), or a waiting() around this one (seceding again raised
+        # KeyError, review 141)
         from_pool = getattr(thread_state, "proceed", True)
     if not from_pool:
         yield

@@ -470,9 +470,10 @@ def neighbourhood_cuts(pattern: sp.csr_array, load_rps: npt.NDArray[np.float64],
     normal operation's flow, which the program always holds. A set of sites named by
     several scenarios keeps its largest load.
 
-    These seed the first program of a generated sizing (N-2 and up), which otherwise
-    learns them a round at a time from the minimum cuts of the scenarios short at its
-    sizes. Stops at ``deadline`` (``time.perf_counter()``) with the cuts found by then.
+    These seed the first program of a generated sizing (more than :data:`ALL_AT_ONCE`
+    scenarios: most plans at N-2 and up), which otherwise learns them a round at a time
+    from the minimum cuts of the scenarios short at its sizes. Stops at ``deadline``
+    (``time.perf_counter()``) with the cuts found by then.
     """
     width = pattern.shape[1]
     by_site = sp.csc_array(pattern)
