@@ -76,7 +76,7 @@ MAX_BUDGET_MS = 1e6
 #: needs that many plus one sites within budget; per-user tables grow with it (a run asked
 #: for 1,000,000 failures built a (rows, 1,000,001) table and ran out of memory).
 MAX_FAILURES = 10
-#: The range of ``aggregate_km``: below a metre the equal-area grid's integer cell index
+#: The range of ``aggregate_km``: below a metre the aggregation grid's integer cell index
 #: overflows (1e-15 km binned a continent into one cell, a tester's find); above 20,000 km
 #: one cell holds the Earth.
 MIN_CELL_KM = 0.001
@@ -322,8 +322,8 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "or max-cover with --max-sites", "choice",
            ("auto", "fewest", "max-cover", "p-center")),
     Option("aggregate_km", float, None, "km", "bin demand into cells of this size "
-           "(an equal-area grid: squares at +-30 degrees latitude, taller and narrower "
-           "toward the poles, e.g. 17 x 5.7 km at 60 degrees for 10) before solving; the "
+           "(near-squares of this size at every latitude: latitude bands cut into columns "
+           "as wide at their latitude) before solving; the "
            "summary reports the original points and people left short",
            "cell_km_or_none", group="solver"),
     Option("aggregate_h3", int, None, "", "bin demand into H3 cells of this resolution "

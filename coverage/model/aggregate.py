@@ -2,9 +2,10 @@
 
 Merging demand cells that share exactly the same reachable site set is exact and is done by
 :func:`coverage.solvers.cover.min_cover` itself. This module is the *optional*, lossy step beyond
-that: demand is binned into square cells of ``cell_km`` on an equal-area grid (EPSG:6933,
-NSIDC EASE-Grid 2.0 global), separately per access class; each bin becomes one demand point
-at its population-weighted centroid carrying the summed population.
+that: demand is binned into cells of about ``cell_km`` by ``cell_km`` (:func:`grid_cells`:
+latitude bands cut into columns that are ``cell_km`` wide at the band's latitude), separately
+per access class; each bin becomes one demand point at its population-weighted centroid
+carrying the summed population.
 
 Two modes:
 
@@ -30,7 +31,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pyproj import Transformer
 
 from .geo import count_within, haversine_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
@@ -69,24 +69,55 @@ class Aggregation:
 
 def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
                cell_km: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Column and row of each point's ``cell_km`` square on the EPSG:6933 equal-area grid."""
-    x, y = Transformer.from_crs(4326, 6933, always_xy=True).transform(
-        np.asarray(lon_deg, dtype=np.float64), np.asarray(lat_deg, dtype=np.float64))
-    ix = np.floor(np.asarray(x) / (cell_km * 1000.0)).astype(np.int64)
-    iy = np.floor(np.asarray(y) / (cell_km * 1000.0)).astype(np.int64)
+    """Column and row of each point's ``cell_km`` cell on a grid of near-squares.
+
+    Rows are bands of ``cell_km`` of latitude, measured along the meridian on a sphere of
+    :data:`coverage.model.geo.EARTH_RADIUS_KM` (row 0 starts at the equator). Each band is cut
+    into as many columns of equal longitude as make a cell ``cell_km`` wide at the band's
+    middle latitude (at least one: the band at a pole is one cap). So a cell is about
+    ``cell_km`` by ``cell_km`` at every latitude (its width varies inside a band by the
+    cosine of latitude, and by the rounding of the column count: at most half a column), and
+    of about the same area, except the caps at the poles. Columns start at -180 degrees.
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : array_like
+        Points, degrees (WGS84, taken on the sphere).
+    cell_km : float
+        Cell size, km (> 0).
+
+    Returns
+    -------
+    ix, iy : numpy.ndarray
+        Column (from 0 in each band) and row (negative south of the equator) of each point;
+        two points are in the same cell exactly when both match.
+    """
+    from .geo import EARTH_RADIUS_KM
+
+    lat = np.radians(np.clip(np.asarray(lat_deg, dtype=np.float64), -90.0, 90.0))
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    size = float(cell_km)
+    half = int(np.ceil(EARTH_RADIUS_KM * np.pi / 2.0 / size))  # bands from equator to pole
+    iy = np.clip(np.floor(EARTH_RADIUS_KM * lat / size), -half, half - 1).astype(np.int64)
+    lo = np.maximum(iy * size / EARTH_RADIUS_KM, -np.pi / 2.0)
+    hi = np.minimum((iy + 1) * size / EARTH_RADIUS_KM, np.pi / 2.0)
+    width_km = 2.0 * np.pi * EARTH_RADIUS_KM * np.cos((lo + hi) / 2.0)
+    cols = np.maximum(np.rint(width_km / size), 1.0)
+    frac = (np.mod(lon + 180.0, 360.0)) / 360.0
+    ix = np.minimum(np.floor(frac * cols), cols - 1.0).astype(np.int64)
     return ix, iy
 
 
 def aggregate_grid(demand: pd.DataFrame, cell_km: float) -> Aggregation:
-    """Bin demand into ``cell_km`` cells of the EPSG:6933 equal-area grid, per access class.
+    """Bin demand into ``cell_km`` cells of :func:`grid_cells`, per access class.
 
-    EPSG:6933 is cylindrical equal-area with its true scale at +-30 degrees: a cell is a
-    ``cell_km`` square there and, of the same area, taller and narrower away from it (10 km
-    cells measure 8.5 x 11.3 km N-S x E-W at the equator, 17 x 5.7 km at 60 degrees, 48
-    x 2 km at 80 degrees; tester 146). The shortfall the summary reports is measured on the
-    original points, so it is right whatever the shape; a bin's centroid can lie further
-    from its members at high latitude (``max_offset_km``, which the conservative mode
-    subtracts from the radius).
+    The cells are near-squares of about ``cell_km`` at every latitude. (Until 2026-12-06 they
+    were squares of the EPSG:6933 equal-area projection, which are squares only at +-30
+    degrees: 10 km cells measured 17 x 5.7 km N-S x E-W at 60 degrees and 48 x 2 km at 80,
+    so a bin's centroid lay further from its members there; tester 146.) The shortfall the
+    summary reports is measured on the original points, whatever the shape; a bin's
+    ``max_offset_km`` (its farthest member from its centroid) is what the conservative mode
+    subtracts from the radius.
 
     Parameters
     ----------

@@ -4,8 +4,8 @@ Row generation (:mod:`coverage.solvers.rowgen`) proves the fewest sites of a nat
 without ever building the reach matrix, which the exact k-median stage needs. This module
 places those sites anyway:
 
-1. **The objective on bins.** The demand is binned into squares of ``cell_km`` (equal-area
-   grid, per access class, :func:`coverage.model.aggregate.aggregate_grid`); each bin is one
+1. **The objective on bins.** The demand is binned into near-squares of ``cell_km`` (per
+   access class, :func:`coverage.model.aggregate.aggregate_grid`); each bin is one
    weighted row at its population-weighted centroid, with its p50 latency to every
    candidate within budget. Bins are small enough (a tenth of the budget radius by default)
    that their latencies stand for their members'.

@@ -775,8 +775,9 @@ def plan_sites(
     max_memory_gb : float, default 4
         Memory budget for the reach matrix, GiB.
     aggregate_km : float, optional
-        Bin demand into squares of this size (equal-area grid, per access class) before
-        solving (:mod:`coverage.model.aggregate`); the plan's demand table is then the bins, and
+        Bin demand into near-squares of this size (per access class;
+        :func:`coverage.model.aggregate.grid_cells`) before solving; the plan's demand
+        table is then the bins, and
         ``summary()["aggregation"]`` reports how many original points and people the plan
         leaves short of their own requirement. Off by default (identical reach sets are
         always merged exactly anyway).

@@ -7,7 +7,7 @@ fewest-sites (or least-cost) plan opens all of them (the requirement is capped a
 a ``--max-sites`` plan may leave some of them closed.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
 gaps, with the same exact multicover solver: the possible locations are the gap points
-themselves (binned on an equal-area grid when there are many), each gap point needs
+themselves (binned into near-squares when there are many), each gap point needs
 ``k + 1 - |N_i|`` more sites within its budget radius, and the fewest locations are chosen.
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate

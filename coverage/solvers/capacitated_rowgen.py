@@ -300,7 +300,7 @@ def region_cuts(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLi
     """Valid capacity cuts for squares of cells, known before any plan: the load of a region
     must fit the capacity of the candidates within budget of its cells.
 
-    For every square ``S`` of every scale (the equal-area grid of
+    For every square ``S`` of every scale (the near-square grid of
     :func:`coverage.model.aggregate.grid_cells`), with ``N(S)`` the candidates in budget of
     its cells:
 
