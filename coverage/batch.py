@@ -1399,7 +1399,8 @@ _CAPACITY_PARAMS = ("tiers", "workloads", "requests_per_person_day", "peak_to_me
 
 #: Scenario options that apply to a capacitated plan only (``domain_radius_km`` is
 #: refused by the capacity model itself).
-_LOAD_ONLY_PARAMS = ("peak_to_mean", "target_utilisation", "scenario_limit", "sizing")
+_LOAD_ONLY_PARAMS = ("peak_to_mean", "target_utilisation", "scenario_limit", "sizing",
+                     "sizing_time_limit_s")
 
 
 def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],

@@ -377,10 +377,15 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "with a load only", "positive_int", group="capacity"),
     Option("sizing", str, "off", "", "least: also find the least capacity of every chosen "
            "site with which normal operation and every failure scenario carry the load (one "
-           "linear program over all the scenarios, within --time-limit-s; sites.csv's "
+           "linear program over all the scenarios, within --sizing-time-limit-s; sites.csv's "
            "sized_capacity_rps, what compare prices); off: skip it (it can take longer than "
            "the plan); with a load only; compare's default is least", "choice",
            ("off", "least"), group="capacity"),
+    Option("sizing_time_limit_s", float, None, "s", "time limit of each capacity stage after "
+           "the plan: the worst utilisation of the implied failure scenarios, flows.csv's "
+           "least-latency flow, the check of every site at its own worst load and the least "
+           "sizing (--sizing least); absent: --time-limit-s each; with a load only",
+           "positive_or_none", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""
 
@@ -554,6 +559,15 @@ class PlannerConfig:
     domain_radius_km: float | None = None
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT
     sizing: str = "off"
+    sizing_time_limit_s: float | None = None
+
+    @property
+    def sizing_limit(self) -> tuple[float, str]:
+        """The time limit of each capacity stage after the plan, s, and the flag that set it
+        (``--sizing-time-limit-s``, else ``--time-limit-s``)."""
+        if self.sizing_time_limit_s is not None:
+            return float(self.sizing_time_limit_s), "--sizing-time-limit-s"
+        return float(self.time_limit_s), "--time-limit-s"
 
     def problems(self, access_profiles: Iterable[str] | None = None) -> list[str]:
         """Every problem with the values, one sentence each (empty when all are valid).

@@ -26,6 +26,7 @@ from test_capacity import (
 )
 
 from coverage import plan_sites
+from coverage.errors import InputValidationError
 from coverage.solvers.sizing import least_capacity, neighbourhood
 
 LOAD = {"requests_per_person_day": 28.8, "peak_to_mean": 3.0}  # population / 1000 rps
@@ -331,9 +332,10 @@ def test_sizing_without_a_load_is_said(caplog):
     demand, sites = geo_instance(3, 20, 6)
     with caplog.at_level("WARNING", logger="coverage"):
         plan = plan_sites(demand, sites.drop(columns="capacity_rps"), budget_ms=BUDGET_MS,
-                          model=ON_NET, failures=1, sizing="least")
+                          model=ON_NET, failures=1, sizing="least", sizing_time_limit_s=9)
     assert plan.capacity is None
     assert "sizing 'least' is not used: this plan has no load" in caplog.text
+    assert "sizing_time_limit_s 9 is not used: this plan has no load" in caplog.text
 
 
 def test_a_capacity_column_without_a_load_is_said(caplog):
@@ -539,3 +541,33 @@ def test_neighbourhood_cuts_are_halls_sets_of_each_scenarios_points_and_hold(see
         assert least.need_rps[list(key)].sum() >= need * (1 - 1e-7)
     assert neighbourhood_cuts(a, load_rps, chosen, scenarios(chosen.tolist(), 2, None),
                               deadline=0.0) == {}
+
+
+def test_the_sizing_has_its_own_time_limit(tmp_path):
+    """``sizing_time_limit_s`` bounds the capacity stages after the plan (they each took
+    ``time_limit_s`` on top of the run): a limit already over when the sizing starts stops
+    it, names the flag, and leaves the site count as it was; the same plan without it sizes
+    within ``time_limit_s``. The command line refuses a bad value and warns without a load."""
+    import subprocess
+    import sys
+
+    demand, sites = geo_instance(3, 40, 9, cap_range=(300, 700))
+    kw = dict(budget_ms=BUDGET_MS, model=ON_NET, failures=1, strategy="full", **LOAD,
+              sizing="least")
+    cut = plan_sites(demand, sites, sizing_time_limit_s=1e-9, **kw)
+    whole = plan_sites(demand, sites, **kw)
+    s_cut, s_whole = cut.summary(), whole.summary()
+    assert s_cut["capacity"]["sizing"]["status"] == (
+        "not computed: its program did not finish within 1e-09 s (--sizing-time-limit-s)")
+    assert np.isnan(cut.sites["sized_capacity_rps"]).all()
+    assert s_whole["capacity"]["sizing"]["status"] == "optimal"
+    assert s_cut["site_count"] == s_whole["site_count"]
+    assert s_cut["parameters"]["sizing_time_limit_s"] == 1e-9
+    assert s_whole["parameters"]["sizing_time_limit_s"] is None
+    with pytest.raises(InputValidationError, match=r"sizing_time_limit_s \(--sizing-time-l"):
+        plan_sites(demand, sites, sizing_time_limit_s=0, **kw)
+    run = subprocess.run(
+        [sys.executable, "-m", "coverage", "plan", "--demo", "--country", "LU", "--out",
+         str(tmp_path / "p"), "--sizing-time-limit-s", "-1"], capture_output=True, text=True)
+    assert run.returncode == 2 and "--sizing-time-limit-s" in run.stderr
+    assert "Traceback" not in run.stderr

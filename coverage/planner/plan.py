@@ -427,7 +427,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        domain_radius_km: Any = None, max_sites: Any = None,
                        objective: Any = "auto",
                        scenario_limit: Any = DEFAULT_SCENARIO_LIMIT,
-                       sizing: Any = "off") -> list[str]:
+                       sizing: Any = "off", sizing_time_limit_s: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -461,7 +461,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         workloads=workloads, requests_per_person_day=requests_per_person_day,
         peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
         domain_radius_km=domain_radius_km, max_sites=max_sites, objective=objective,
-        scenario_limit=scenario_limit, sizing=sizing,
+        scenario_limit=scenario_limit, sizing=sizing, sizing_time_limit_s=sizing_time_limit_s,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
         try:
@@ -722,6 +722,7 @@ def plan_sites(
     objective: str = "auto",
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
     sizing: str = "off",
+    sizing_time_limit_s: float | None = None,
     sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures
@@ -864,8 +865,12 @@ def plan_sites(
         normal operation and every failure scenario carry the load
         (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
         scenarios, each near its failed sites until its sizes carry it, within
-        ``time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
+        ``sizing_time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
         ``summary()["capacity"]["sizing"]``. :func:`coverage.compare` prices it.
+    sizing_time_limit_s : float, optional
+        With a load, the time limit of each capacity stage after the plan, s: the least
+        sizing and the check of every chosen site at its own worst load
+        (``summary()["capacity"]["most_even_sizes"]``). Default: ``time_limit_s`` each.
 
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
@@ -931,7 +936,7 @@ def plan_sites(
         requests_per_person_day=requests_per_person_day, peak_to_mean=peak_to_mean,
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, objective=objective, scenario_limit=scenario_limit,
-        sizing=sizing,
+        sizing=sizing, sizing_time_limit_s=sizing_time_limit_s,
     )
     profiles = None if problems else model.access_profiles_ms
     try:  # the options' problems too when the model is wrong (access classes: unchecked)
@@ -1064,6 +1069,10 @@ def plan_sites(
     if capacity is None and config.sizing != "off":  # (the command line refuses it)
         logger.warning("sizing %r is not used: this plan has no load (no load_rps column, "
                        "no requests_per_person_day)", config.sizing)
+    if capacity is None and config.sizing_time_limit_s is not None:
+        logger.warning("sizing_time_limit_s %g is not used: this plan has no load (no "
+                       "load_rps column, no requests_per_person_day)",
+                       config.sizing_time_limit_s)
     if routing.backbone is not None:
         routing.backbone.check_sites(sites["site_id"], sites["lat"], sites["lon"],
                                      source=(inputs or {}).get("candidates", {}).get(
@@ -1276,7 +1285,8 @@ def plan_sites(
                 say(f"sizing: the least capacity of the {counted(len(chosen), 'chosen site')} "
                     "that carries every failure scenario (one linear program over them all, "
                     "each near its failed sites until the sizes carry it; up to a minute on "
-                    "national plans, within --time-limit-s; --sizing off skips it)")
+                    f"national plans, within {config.sizing_limit[0]:g} s "
+                    f"({config.sizing_limit[1]}); --sizing off skips it)")
             t = time.perf_counter()
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
@@ -1931,6 +1941,7 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
                          components: tuple[np.ndarray, np.ndarray],
                          checked: list[Any], u_worst: float, limit: int,
                          site_ids: np.ndarray, *, time_limit_s: float | None = None,
+                         flag: str = "--time-limit-s",
                          ) -> tuple[list[Any], dict[str, Any]]:
     """The worst utilisation over the failure scenarios the capacity check left implied.
 
@@ -1953,7 +1964,8 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
     least :data:`IMPLIED_SCENARIO_LIMIT`: a small limit bounds the check's rounds, and this
     is one max-flow a scenario, once), or a checked scenario falls short (the plan is not
     feasible: no scenario is implied feasible then). ``every`` False with ``n`` evaluated:
-    ``time_limit_s`` (the run's ``--time-limit-s``, counted from the call) ended the
+    ``time_limit_s`` (``--sizing-time-limit-s``, by default the run's ``--time-limit-s``,
+    named by ``flag``; counted from the call) ended the
     evaluation with ``m`` implied scenarios left; the worst level is then over the
     scenarios checked and the ``n`` evaluated.
     """
@@ -1994,8 +2006,8 @@ def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
             logger.warning(
                 "capacity: the time limit (%g s) ended the evaluation of the implied failure "
                 "scenarios after %s of %s; the worst utilisation is over the scenarios "
-                "checked and those %s (raise --time-limit-s for every scenario)",
-                time_limit_s, f"{done:,}", f"{len(todo):,}", f"{done:,}")
+                "checked and those %s (raise %s for every scenario)",
+                time_limit_s, f"{done:,}", f"{len(todo):,}", f"{done:,}", flag)
             break
         done += 1
         flow, u = balanced_scenario(reach, load_rps, cap_rps, chosen, failed, normal,
@@ -2086,7 +2098,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
             m_reach, m_load, cap, chosen, capacity.domains, int(problem.config.failures),
             normal, comps, result.scenarios, u_worst,
             max(int(problem.config.scenario_limit), IMPLIED_SCENARIO_LIMIT), ids,
-            time_limit_s=float(problem.config.time_limit_s))
+            time_limit_s=problem.config.sizing_limit[0], flag=problem.config.sizing_limit[1])
         result.scenarios.extend(worse)  # the scenarios that raised the fleet's worst level
     # every site at its own worst load of the table's flows must carry the implied
     # scenarios too (compare prices those loads): those short at them are added
@@ -2244,7 +2256,8 @@ def _carry_implied(problem: Problem, capacity: CapacitySetup, result: Any,
     (:func:`coverage.solvers.capacitated.check_scenarios_until`, its implications then
     made at those loads); each scenario short there gets its most even flow at the full
     capacities (:func:`coverage.solvers.capacitated.balanced_scenario`), which raises the
-    loads, and the check repeats until none is short (within ``time_limit_s``)."""
+    loads, and the check repeats until none is short (within ``sizing_time_limit_s``, by
+    default ``time_limit_s``)."""
     from ..solvers.capacitated import balanced_scenario, check_scenarios_until
 
     c = problem.config
@@ -2254,11 +2267,12 @@ def _carry_implied(problem: Problem, capacity: CapacitySetup, result: Any,
                                                      for sc in result.scenarios)):
         return [], {"status": "not checked: the plan's own check was cut or fell short"}
     t0 = time.perf_counter()
-    deadline = t0 + float(c.time_limit_s)
+    limit_s, flag = c.sizing_limit
+    deadline = t0 + limit_s
     worst = np.stack([sc.site_load_rps for sc in result.scenarios]).max(axis=0)
     added: list[Any] = []
     seen = {frozenset(int(x) for x in sc.failed) for sc in result.scenarios}
-    rounds, status = 0, "not finished: --time-limit-s"
+    rounds, status = 0, f"not finished: {flag}"
     while time.perf_counter() < deadline:
         rounds += 1
         sizes = np.zeros(len(capacity.cap_rps))
@@ -2271,7 +2285,7 @@ def _carry_implied(problem: Problem, capacity: CapacitySetup, result: Any,
         short = [f for f in flows if not f.feasible]
         if not short:  # (a check the deadline stopped may read incomplete too: tester 138)
             status = ("every scenario carried" if complete and finished else
-                      "not finished: " + ("--time-limit-s" if not finished
+                      "not finished: " + (flag if not finished
                                           else "--scenario-limit cut the list"))
             break
         new = [f for f in short if frozenset(int(x) for x in f.failed) not in seen]
@@ -2300,8 +2314,9 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     computed) and ``summary.json["capacity"]["sizing"]``: the least capacity of every
     chosen site with which normal operation and every failure scenario carry the load
     (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
-    scenarios, on the merged points of the plan's check), within the run's
-    ``time_limit_s``. Not computed for a plan short of capacity; ``None`` (and no sizes)
+    scenarios, on the merged points of the plan's check), within
+    ``sizing_time_limit_s`` (by default the run's ``time_limit_s``). Not computed for a
+    plan short of capacity; ``None`` (and no sizes)
     with ``sizing="off"``."""
     from ..solvers.sizing import MAX_SIZING_ENTRIES, least_capacity
 
@@ -2318,11 +2333,11 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
                       "rule": what}
     got = least_capacity(result.reach, result.load_rps, capacity.cap_rps, chosen,
                          int(c.failures), domains=capacity.domains,
-                         limit=int(c.scenario_limit), time_limit_s=float(c.time_limit_s),
+                         limit=int(c.scenario_limit), time_limit_s=c.sizing_limit[0],
                          first=first)
     reasons = {
-        "time_limit": f"not computed: its program did not finish within {c.time_limit_s:g} s "
-                      "(--time-limit-s)",
+        "time_limit": f"not computed: its program did not finish within "
+                      f"{c.sizing_limit[0]:g} s ({c.sizing_limit[1]})",
         "too_large": f"not computed: {got.entries:,} flow variables or more, above "
                      f"{MAX_SIZING_ENTRIES:,}",
         "scenarios_cut": "not computed: the failure scenarios are more than "
@@ -2361,7 +2376,8 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
     """Of the normal-operation flows within ``u_even`` x every site's capacity (the most
     even level), the one of least population-weighted p50 latency
     (:func:`coverage.solvers.kmedian.least_latency_flow_near_overloaded` on the original
-    points, within the run's ``time_limit_s``), as ``(point, site, flow_rps)``, and the
+    points, within ``sizing_time_limit_s``, by default the run's ``time_limit_s``), as
+    ``(point, site, flow_rps)``, and the
     text ``summary.json`` gives the flow; ``None`` (the max-flow's flow kept) when the
     level is unknown, its program's pairs are more than :data:`MAX_PAIRS_EVEN_FLOW`, it
     stops at its time limit, or its flow is not within ``u_even`` x capacity to the
@@ -2380,7 +2396,8 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
     # people weigh the latency; a load whose point has no people weighs a millionth of
     # the mean person's share, so that it too goes to its nearest site with room
     per_rps = float(pop.sum() / load.sum()) if load.sum() > 0 and pop.sum() > 0 else 1.0
-    limit = max(float(problem.config.time_limit_s), 1.0)
+    limit_s, flag = problem.config.sizing_limit
+    limit = max(limit_s, 1.0)
     got, how = least_latency_flow_near_overloaded(
         pairs.values("p50_ms"), chosen, load, level, weights=pop + 1e-6 * per_rps * load,
         time_limit_s=limit, max_pairs=MAX_PAIRS_EVEN_FLOW)
@@ -2392,8 +2409,7 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
                 "of those the least population-weighted p50 latency")
         why = "its least-latency program's flow was above the level by more than 1e-6"
     elif got.status == "time_limit":
-        why = (f"its least-latency program did not finish within {limit:g} s "
-               "(--time-limit-s)")
+        why = f"its least-latency program did not finish within {limit:g} s ({flag})"
     elif got.status == "too_large":
         why = how.removeprefix("not computed: ")
     else:
