@@ -112,6 +112,13 @@ def test_least_capacity_is_the_dense_programs_and_carries_every_scenario(seed, a
     assert np.all(got.need_rps[chosen] <= cap_rps[chosen])  # (exactly: tester 142)
     assert np.all(got.need_rps[np.setdiff1d(np.arange(len(cap)), chosen)] == 0)
     assert carries_every_scenario(N, load, chosen, got.need_rps, k, domains)
+    # the program's own normal flow: within the sizes, all the load in reach, and a flow
+    # (networkx carries normal operation with every site at its load there)
+    normal = got.normal_load_rps
+    assert np.all(normal <= got.need_rps) and np.all(normal >= 0)
+    served = mask[:, chosen].any(axis=1)
+    assert normal.sum() == pytest.approx(load_rps[served].sum(), rel=1e-9)
+    assert carries_every_scenario(N, load, chosen, normal * (1 + 1e-6), 0, None)
 
 
 def chain(seed: int, m: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -298,6 +305,17 @@ def test_compare_prices_the_least_sizing_and_it_carries_every_scenario(rppd):
     for x, n_acc in zip(table["site_id"], table["n_accelerators"], strict=True):
         size[pos[x]] = n_acc * thr * target * (1 - 1e-6)  # (the loads are rounded up)
     assert carries_every_scenario(N, load, chosen, size, 1, None)
+    # utilisation from the sizing's own normal flow: no site above the target (the most
+    # even flow's loads read up to 2.9 on Kenya's demo; tester 151), the peak all the load
+    own_normal = c.plan.sites.set_index("site_id")["sized_normal_load_rps"]
+    assert np.allclose(table["peak_load_rps"], own_normal.reindex(table["site_id"]))
+    assert (table["utilisation_peak"] <= target * (1 + 1e-9)).all()
+    assert table["peak_load_rps"].sum() == pytest.approx(c.plan.sites["load_rps"].sum(),
+                                                         rel=1e-9)
+    size = np.zeros(len(sites))
+    for x, v in own_normal.items():
+        size[pos[x]] = v * (1 + 1e-6)
+    assert carries_every_scenario(N, load, chosen, size, 0, None)
 
 
 def test_a_site_without_capacity_gets_none():

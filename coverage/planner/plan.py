@@ -1568,7 +1568,7 @@ SITE_OUTPUT_COLUMNS = (
     "population_primary", "n_demand_primary", "population_backup",
     "population_outside_budget_if_failed", "worst_latency_if_failed_ms", "radius_km",
     "n_accelerators", "load_rps", "utilisation", "worst_utilisation", "worst_failure",
-    "sized_capacity_rps")
+    "sized_capacity_rps", "sized_normal_load_rps")
 
 
 def _warn_output_names(demand: pd.DataFrame, sites: pd.DataFrame, *, demand_source: str,
@@ -2190,8 +2190,12 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
     # the least capacity, starting from each site's worst scenario of the most even flows
     first = [result.scenarios[w].failed for w in np.unique(worst_scen)] if len(chosen) else []
-    sizing, sizing_info = _least_capacity(problem, capacity, result, chosen, first)
+    sizing, sized_normal, sizing_info = _least_capacity(problem, capacity, result, chosen,
+                                                        first)
     out["sized_capacity_rps"] = sizing[j]
+    # normal operation's load of every site in the least sizing's own flow (at most its
+    # size): what compare prices utilisation with when it prices that sizing
+    out["sized_normal_load_rps"] = sized_normal[j]
     fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
     info = {
         **capacity.describe,
@@ -2309,9 +2313,10 @@ def _carry_implied(problem: Problem, capacity: CapacitySetup, result: Any,
 
 def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
                     chosen: np.ndarray, first: list[Any],
-                    ) -> tuple[np.ndarray, dict[str, Any] | None]:
-    """``sites.csv``'s ``sized_capacity_rps`` (every candidate's; ``nan`` when not
-    computed) and ``summary.json["capacity"]["sizing"]``: the least capacity of every
+                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any] | None]:
+    """``sites.csv``'s ``sized_capacity_rps`` and ``sized_normal_load_rps`` (every
+    candidate's; ``nan`` when not computed) and ``summary.json["capacity"]["sizing"]``:
+    the least capacity of every
     chosen site with which normal operation and every failure scenario carry the load
     (:func:`coverage.solvers.sizing.least_capacity`, one linear program over all the
     scenarios, on the merged points of the plan's check), within
@@ -2324,13 +2329,13 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     none = np.full(m, np.nan)
     c = problem.config
     if c.sizing != "least":
-        return none, None
+        return none, none, None
     what = ("the least capacity of every chosen site with which normal operation and "
             "every failure scenario carry the load (one linear program over all the "
             "scenarios; sites.csv's sized_capacity_rps)")
     if result.status == "time_limit_short" or not all(f.feasible for f in result.scenarios):
-        return none, {"status": "not computed: the plan does not carry every scenario",
-                      "rule": what}
+        return none, none, {"status": "not computed: the plan does not carry every "
+                                      "scenario", "rule": what}
     got = least_capacity(result.reach, result.load_rps, capacity.cap_rps, chosen,
                          int(c.failures), domains=capacity.domains,
                          limit=int(c.scenario_limit), time_limit_s=c.sizing_limit[0],
@@ -2355,12 +2360,13 @@ def _least_capacity(problem: Problem, capacity: CapacitySetup, result: Any,
     if got.status != "optimal":
         logger.warning("capacity: the least capacity of the chosen sites was %s",
                        info["status"])
-        return none, info
+        return none, none, info
     full = float(np.asarray(capacity.cap_rps, dtype=np.float64)[chosen].sum())
     info.update({"capacity_rps": got.total_rps, "lower_bound_rps": got.lower_bound_rps,
                  "capacity_total_rps": full,
                  "share_of_capacity": got.total_rps / full if full > 0 else None})
-    return got.need_rps, info
+    normal = (got.normal_load_rps if got.normal_load_rps is not None else none)
+    return got.need_rps, normal, info
 
 
 #: Most (point, chosen site) pairs of the least-latency most even flow's linear program

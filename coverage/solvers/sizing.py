@@ -155,6 +155,10 @@ class SizingResult:
     time_s : float
     info : dict
         HiGHS's status message.
+    normal_load_rps : numpy.ndarray or None
+        Every candidate's load in normal operation in the program's own flow, requests/s
+        (at most its ``need_rps``; the loads of the points a site serves, summed): a
+        normal-operation flow the sizes carry. ``None`` without sizes.
     """
 
     status: str
@@ -164,6 +168,7 @@ class SizingResult:
     entries: int
     time_s: float
     info: dict[str, Any] = field(default_factory=dict)
+    normal_load_rps: npt.NDArray[np.float64] | None = None
 
     @property
     def total_rps(self) -> float:
@@ -244,14 +249,15 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     rounds: list[dict[str, Any]] = []
 
     def result(status: str, need: npt.NDArray[np.float64] = none, bound: float = np.nan,
-               n_scen: int = 0, entries: int = 0, **info: Any) -> SizingResult:
+               n_scen: int = 0, entries: int = 0,
+               normal: npt.NDArray[np.float64] | None = None, **info: Any) -> SizingResult:
         return SizingResult(status, need, bound, n_scen, entries, time.perf_counter() - t0,
-                            {**info, "rounds": rounds})
+                            {**info, "rounds": rounds}, normal)
 
     if not len(chosen):  # a loaded point with a candidate in budget is not excused
         if np.any((load > 0) & (np.diff(a.indptr) > 0)):
             return result("infeasible", n_scen=1, message="no open site")
-        return result("optimal", np.zeros(m), 0.0, 1)
+        return result("optimal", np.zeros(m), 0.0, 1, normal=np.zeros(m))
     dom = None if domains is None else np.asarray(domains, dtype=object)
     listed, complete = failure_scenarios(chosen, int(failures), dom, limit=int(limit),
                                          reach=a)
@@ -314,11 +320,12 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         if left <= 0:
             return result("time_limit", n_scen=len(listed), entries=entries)
         t = time.perf_counter()
+        # (normal operation first: hops' first key, so blocks' first too)
         solved = _solve(list(blocks.values()), load, cap, chosen, m, left,
                         [(np.asarray(c, dtype=np.int64), v) for c, v in cuts.items()])
         if isinstance(solved, str):
             return result(solved, n_scen=len(listed), entries=entries)
-        need, bound, message = solved
+        need, bound, message, normal_load = solved
         solve_s = time.perf_counter() - t
         # every scenario at the sizes (the program's own whole ones carry by construction)
         t = time.perf_counter()
@@ -373,8 +380,9 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
                         need.sum(), float(cap[chosen].sum()), len(blocks), len(listed),
                         time.perf_counter() - t0)
             return result("optimal", need, min(bound, float(need.sum())), len(listed),
-                          entries, message=message, in_program=len(blocks),
-                          near_failed=local, grown=grown, cuts=len(cuts), seeded=seeded)
+                          entries, normal=np.minimum(normal_load, need), message=message,
+                          in_program=len(blocks), near_failed=local, grown=grown,
+                          cuts=len(cuts), seeded=seeded)
         if not finished:
             return result("time_limit", n_scen=len(listed), entries=entries)
         if not new and not grow and not raised:  # short only within the check's
@@ -592,11 +600,12 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
            load: npt.NDArray[np.float64], cap: npt.NDArray[np.float64],
            chosen: npt.NDArray[np.int64], m: int, time_limit_s: float,
            cuts: Sequence[tuple[npt.NDArray[np.int64], float]] = (),
-           ) -> tuple[npt.NDArray[np.float64], float, str] | str:
+           ) -> tuple[npt.NDArray[np.float64], float, str, npt.NDArray[np.float64]] | str:
     """The program over ``blocks`` and the capacity ``cuts`` (:func:`capacity_cuts`): the
     sizes (every site's largest load over its flows, each point's shares summing to one,
-    and at least its capacity variable when there are cuts), its optimum (requests/s) and
-    HiGHS's message; or HiGHS's status when it has no solution."""
+    and at least its capacity variable when there are cuts), its optimum (requests/s),
+    HiGHS's message and every site's load in the first block's flow; or HiGHS's status
+    when it has no solution."""
     # variables c'_j (share of the site's reach load) for the open sites, then every
     # block's flow shares;
     # rows: each block's points (= 1), then each block's sites (<= 0)
@@ -666,13 +675,17 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
     closed[chosen[top <= 0]] = True
     need = np.zeros(m)
     offset = k
+    first: npt.NDArray[np.float64] | None = None
     for keep, block in blocks:
         share = np.where(closed[block.indices], 0.0, x[offset:offset + block.nnz])
         offset += block.nnz
         flows = sp.csr_array((share, block.indices, block.indptr), shape=block.shape)
         total = flows.sum(axis=1)
         flows = sp.csr_array(sp.diags(load[keep] / np.where(total > 0, total, 1.0)) @ flows)
-        need = np.maximum(need, np.asarray(flows.sum(axis=0)).ravel())
+        site_load = np.asarray(flows.sum(axis=0)).ravel()
+        need = np.maximum(need, site_load)
+        if first is None:
+            first = site_load
     if n_cut:  # the cuts hold on the capacity variables, not on the flows' loads
         need[chosen] = np.maximum(need[chosen], np.where(top > 0, x[:k], 0.0) * cap_c)
         # and only to the solver's tolerance (1e-7 of a cut's load; the check finds a
@@ -686,4 +699,5 @@ def _solve(blocks: list[tuple[npt.NDArray[np.int64], sp.csr_array]],
                 head = np.maximum(room[cols] - need[cols], 0.0)
                 if head.sum() > 0:
                     need[cols] += head * min(short_rps / float(head.sum()), 1.0)
-    return need, float(res.objective) * scale, str(res.message)
+    return (need, float(res.objective) * scale, str(res.message),
+            np.zeros(m) if first is None else first)
