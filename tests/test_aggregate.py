@@ -75,13 +75,31 @@ def test_grid_cells_are_near_squares_of_one_area_at_every_latitude(lat_deg, cell
     assert ns_km.max() >= 0.8 * cell_km and ew_km.max() >= 0.8 * cell_km
 
 
-def test_grid_cells_wrap_the_antimeridian_and_cap_the_poles():
+@pytest.mark.parametrize("cell_km", [0.01, 1.0, 2.0, 10.0, 30.0, 50.0, 1000.0, 20000.0])
+def test_grid_cells_wrap_the_antimeridian_and_cap_the_poles(cell_km):
+    """Tester 152: with bands of exactly cell_km the polar band was the quarter meridian's
+    remainder (7.5 km at 10 km) and split in two at the pole itself; the bands now divide
+    the quarter meridian, and the band at a pole is one cell of every longitude."""
     from coverage.model.aggregate import grid_cells
+    from coverage.model.geo import EARTH_RADIUS_KM
 
-    ix, iy = grid_cells([10.0, 10.0, 90.0, 90.0, -90.0], [180.0, -180.0, 0.0, 120.0, 5.0], 50.0)
+    lon = np.linspace(-180.0, 180.0, 37)
+    ix, iy = grid_cells([10.0, 10.0], [180.0, -180.0], cell_km)
     assert (ix[0], iy[0]) == (ix[1], iy[1])  # +180 and -180 are one meridian
-    assert (ix[2], iy[2]) == (ix[3], iy[3])  # the pole is one cell
-    assert iy[4] == -iy[2] - 1 and ix[4] == 0
+    quarter_km = EARTH_RADIUS_KM * np.pi / 2
+    band_deg = 90.0 / np.ceil(quarter_km / cell_km)
+    for pole in (90.0, -90.0):
+        inside = np.sign(pole) * (90.0 - band_deg * np.array([0.0, 0.5, 0.999]))
+        lat = np.repeat(inside, len(lon))
+        px, py = grid_cells(lat, np.tile(lon, len(inside)), cell_km)
+        assert len(set(zip(px.tolist(), py.tolist(), strict=True))) == 1  # one cap
+    # the band below the cap: cells between a third of cell_km and twice it wide
+    if band_deg < 10:
+        lat = 90.0 - 1.5 * band_deg
+        px, _ = grid_cells(np.full(3600, lat), np.linspace(-180, 180, 3600, endpoint=False),
+                           cell_km)
+        width_km = 2 * np.pi * EARTH_RADIUS_KM * np.cos(np.radians(lat)) / (px.max() + 1)
+        assert cell_km / 3 <= width_km <= 2 * cell_km
 
 
 def test_aggregation_rejects_bad_sizes(sample_inputs):

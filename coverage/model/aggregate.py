@@ -71,13 +71,15 @@ def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
                cell_km: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Column and row of each point's ``cell_km`` cell on a grid of near-squares.
 
-    Rows are bands of ``cell_km`` of latitude, measured along the meridian on a sphere of
-    :data:`coverage.model.geo.EARTH_RADIUS_KM` (row 0 starts at the equator). Each band is cut
-    into as many columns of equal longitude as make a cell ``cell_km`` wide at the band's
-    middle latitude (at least one: the band at a pole is one cap). So a cell is about
-    ``cell_km`` by ``cell_km`` at every latitude (its width varies inside a band by the
-    cosine of latitude, and by the rounding of the column count: at most half a column), and
-    of about the same area, except the caps at the poles. Columns start at -180 degrees.
+    Rows are bands of latitude of equal height along the meridian, on a sphere of
+    :data:`coverage.model.geo.EARTH_RADIUS_KM`: the quarter meridian (10,007.5 km) cut into
+    the fewest whole bands of at most ``cell_km`` (row 0 starts at the equator). Each band
+    is cut into as many columns of equal longitude as make a cell ``cell_km`` wide at the
+    band's middle latitude; the band at each pole is one cap. So a cell is about ``cell_km``
+    by ``cell_km`` at every latitude (its width varies inside a band by the cosine of
+    latitude, and by the rounding of the column count: at most half a column), and of
+    about the same area, except the polar caps (a disc of about ``cell_km`` radius) and
+    the bands next to them. Columns start at -180 degrees.
 
     Parameters
     ----------
@@ -98,11 +100,11 @@ def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
     lon = np.asarray(lon_deg, dtype=np.float64)
     size = float(cell_km)
     half = int(np.ceil(EARTH_RADIUS_KM * np.pi / 2.0 / size))  # bands from equator to pole
-    iy = np.clip(np.floor(EARTH_RADIUS_KM * lat / size), -half, half - 1).astype(np.int64)
-    lo = np.maximum(iy * size / EARTH_RADIUS_KM, -np.pi / 2.0)
-    hi = np.minimum((iy + 1) * size / EARTH_RADIUS_KM, np.pi / 2.0)
-    width_km = 2.0 * np.pi * EARTH_RADIUS_KM * np.cos((lo + hi) / 2.0)
+    band = np.pi / 2.0 / half  # a band's height, radians (at most cell_km)
+    iy = np.clip(np.floor(lat / band), -half, half - 1).astype(np.int64)
+    width_km = 2.0 * np.pi * EARTH_RADIUS_KM * np.cos((iy + 0.5) * band)
     cols = np.maximum(np.rint(width_km / size), 1.0)
+    cols[(iy == half - 1) | (iy == -half)] = 1.0  # a cap at each pole
     frac = (np.mod(lon + 180.0, 360.0)) / 360.0
     ix = np.minimum(np.floor(frac * cols), cols - 1.0).astype(np.int64)
     return ix, iy
