@@ -214,6 +214,13 @@ def test_bins_wider_than_the_radius_are_named(sample_inputs, caplog):
     assert len(plan.demand) < len(demand)
     assert "at least the budget's radius" in caplog.text and "--aggregate-km" in caplog.text
     assert plan.summary()["aggregation"]["cells_short"] > 0
+    # each bin against its own class's radius: a tenth of LAN rows (radius 591 km) hid
+    # the FTTH bins (tester 152)
+    caplog.clear()
+    mixed = demand.assign(access=np.where(np.arange(len(demand)) % 10 == 0, "lan", "ftth"))
+    with caplog.at_level("WARNING"):
+        plan_sites(mixed, sites, budget_ms=30.0, aggregate_km=400.0, kmedian_time_limit_s=5)
+    assert "radius of their access class (ftth 88 km)" in caplog.text
     with pytest.raises(NoFeasiblePlanError, match="conservative aggregation shrinks") as err:
         plan_sites(demand, sites, budget_ms=30.0, aggregate_km=20_000,
                    aggregate_mode="conservative", kmedian_time_limit_s=5)
