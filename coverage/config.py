@@ -246,7 +246,10 @@ class Option:
             return None
         if self.constraint in _UNIT_IN_SENTENCE:
             return f"must be {sentence}"
-        return f"must be {sentence}" + (f" of {self.unit}" if self.unit else "")
+        unit = f" of {self.unit}" if self.unit else ""
+        if sentence.endswith(" (or absent)"):  # (not "a positive number (or absent) of s")
+            return f"must be {sentence.removesuffix(' (or absent)')}{unit} (or absent)"
+        return f"must be {sentence}{unit}"
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not valid for this option (one sentence), or ``None``."""
@@ -327,7 +330,7 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "summary reports the original points and people left short",
            "cell_km_or_none", group="solver"),
     Option("aggregate_h3", int, None, "", "bin demand into H3 cells of this resolution "
-           "(0-10; e.g. 6: about 36 km2) before solving, instead of --aggregate-km squares",
+           "(0-10; e.g. 6: about 36 km2) before solving, instead of --aggregate-km cells",
            "h3_res_or_none", group="solver"),
     Option("aggregate_mode", str, "centroid", "", "centroid: plan each bin at its centroid; "
            "conservative: shrink each bin's radius by its farthest member so every member "

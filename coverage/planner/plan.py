@@ -868,9 +868,13 @@ def plan_sites(
         ``sizing_time_limit_s``): ``sites.csv``'s ``sized_capacity_rps`` and
         ``summary()["capacity"]["sizing"]``. :func:`coverage.compare` prices it.
     sizing_time_limit_s : float, optional
-        With a load, the time limit of each capacity stage after the plan, s: the least
-        sizing and the check of every chosen site at its own worst load
-        (``summary()["capacity"]["most_even_sizes"]``). Default: ``time_limit_s`` each.
+        With a load, the time limit of each capacity stage after the plan, s: the worst
+        utilisation of the implied failure scenarios, ``flows.csv``'s least-latency flow
+        (at least 1 s), the check of every chosen site at its own worst load
+        (``summary()["capacity"]["most_even_sizes"]``) and the least sizing. Default:
+        ``time_limit_s`` each. Not bounded by it: the most even flow of every listed
+        failure scenario (``capacity_scenarios.csv``, which the fleet's worst utilisation
+        needs exactly).
 
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
@@ -2427,7 +2431,8 @@ def _least_latency_even_flow(problem: Problem, capacity: CapacitySetup, pairs: R
                 "of those the least population-weighted p50 latency")
         why = "its least-latency program's flow was above the level by more than 1e-6"
     elif got.status == "time_limit":
-        why = f"its least-latency program did not finish within {limit:g} s ({flag})"
+        why = (f"its least-latency program did not finish within {limit:g} s ({flag}"
+               + (", at least 1 s for this program)" if limit > limit_s else ")"))
     elif got.status == "too_large":
         why = how.removeprefix("not computed: ")
     else:
