@@ -714,8 +714,12 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     # the region serves its own workload (the same model on an accelerator it rents)
     region_model = (model if r_workload.name == workload.name or model.inference_ms is not None
                     else replace(model, inference_ms=tuple(r_workload.inference_ms)))
+    # mobile rows reach a region through their packet-core breakout, as the plan's
+    # reference-tier sites (tester 151: Bergen users counted at 72 ms p99 from a Bergen
+    # region where a Bergen edge site is 86 ms via the Oslo UPF)
+    upf = _region_upf(d, access, plan_options.get("upf", "default"))
     rc = region_coverage(d_region, regions, budgets, model=region_model, access=access,
-                         percentile=pct)
+                         percentile=pct, upf=upf)
     total_pop = float(d["population"].sum())
     for col in ("population_within_budget", "population_within_budget_n1"):
         share = col.replace("population", "share")
@@ -731,7 +735,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                      for name, rw in r_workloads.items()}
     by_class = _region_by_class(d, d_region, regions, budget, pct, region_models, access,
                                 plan_options.get("service_classes"), total_pop,
-                                workloads=workloads, run_workload=workload.name)
+                                workloads=workloads, run_workload=workload.name, upf=upf)
     headline = {k: float(here[k]) for k in (
         "population_within_budget", "share_within_budget", "population_within_budget_n1",
         "share_within_budget_n1", "mean_latency_ms", "median_distance_km",
@@ -1182,11 +1186,36 @@ def _region_price_on_mix(rcost: RegionCostResult, parts: Mapping[str, Mapping[st
                            "as the region's yearly cost does"}
 
 
+def _region_upf(d: pd.DataFrame, access: str, spec: Any) -> pd.DataFrame | None:
+    """The packet-core breakouts the plan routes the demand's mobile rows through (its
+    ``upf`` option: ``"default"``, ``"none"``/``None``, a table or a file, read as
+    :func:`coverage.planner.plan.build_routing` reads it, quietly: the plan says what it
+    has to say about it), or ``None`` when no row is mobile."""
+    from .model.routing import MOBILE_ACCESS
+
+    acc = (d["access"].astype(str) if "access" in d.columns
+           else pd.Series(access, index=d.index))
+    if not acc.isin(MOBILE_ACCESS).any() or spec is None:
+        return None
+    if isinstance(spec, pd.DataFrame):
+        return spec
+    if isinstance(spec, str) and spec.strip() == "none":
+        return None
+    if isinstance(spec, str) and spec.strip() == "default":
+        from .inputs.upf import default_upf
+
+        return default_upf(d["lat"].to_numpy(float), d["lon"].to_numpy(float))
+    from .inputs.upf import read_upf
+
+    return read_upf(spec, quiet=True)
+
+
 def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFrame,
                      budget: float, pct: str, models: Mapping[str, tuple[str, Any]],
                      access: str,
                      service_classes: Any, total_pop: float, *,
                      workloads: Any = None, run_workload: str = "",
+                     upf: pd.DataFrame | None = None,
                      ) -> list[dict[str, Any]] | None:
     """The region's coverage of each service class at the class's own budget, percentile
     and workload (``models``: the rows' workload name -> the region's workload for it and
@@ -1210,7 +1239,7 @@ def _region_by_class(d: pd.DataFrame, d_region: pd.DataFrame, regions: pd.DataFr
         r_name, m = models[str(w) if w else run_workload]
         sub = d_region.iloc[idx]
         row = region_coverage(sub, regions, [b], model=m, access=access,
-                              percentile=p).iloc[0]
+                              percentile=p, upf=upf).iloc[0]
         people = float(d["population"].to_numpy(dtype=np.float64)[idx].sum())
         served = float(sub["population"].to_numpy(dtype=np.float64).sum())  # not sovereign
         out.append({"service_class": str(label), "budget_ms": b, "percentile": p,

@@ -982,3 +982,40 @@ def test_most_even_sizes_are_rechecked_over_the_implied_scenarios():
     assert cap["most_even_sizes"]["scenarios_added"] > 0  # (the loads were raised)
     table = c.plan.capacity_scenarios
     assert int(table["implied"].sum()) == cap["scenarios_implied_added"]
+
+
+@pytest.mark.parametrize("upf", ["default", "none"])
+def test_mobile_users_reach_the_region_through_the_plans_breakout(upf):
+    """Tester 151: Bergen's 5G users were counted at 72 ms p99 from a Bergen region while
+    a Bergen edge site (metro-colo, no local breakout) is 79 ms via the Oslo UPF. With the
+    plan's breakouts (``upf``, default: one per large metro, here Oslo) the region is
+    reached the same way: at 80 ms only Oslo's users keep two regions; with ``"none"``
+    everyone does, directly."""
+    demand = pd.DataFrame({"demand_id": ["bergen1", "bergen2", "oslo"],
+                           "lat": [60.39, 60.35, 59.91], "lon": [5.32, 5.35, 10.75],
+                           "population": [200_000, 100_000, 600_000]})
+    sites = pd.DataFrame({"site_id": ["bgn1", "bgn2", "osl1", "osl2"],
+                          "lat": [60.391, 60.36, 59.92, 59.90],
+                          "lon": [5.321, 5.34, 10.76, 10.70], "tier": "metro-colo"})
+    regions = pd.DataFrame({"region_id": ["bergen-r", "oslo-r"], "lat": [60.392, 59.915],
+                            "lon": [5.322, 10.755]})
+    c = coverage.compare(demand, sites, budget_ms=80.0, access="5g-sa", regions=regions,
+                         upf=upf, kmedian_time_limit_s=5)
+    row = c.document["region_coverage"]
+    at80 = next(r for r in row if r["budget_ms"] == 80.0)
+    assert at80["population_within_budget"] == 900_000
+    assert at80["population_within_budget_n1"] == (600_000 if upf == "default" else 900_000)
+    # the mean latency to the nearest region, by hand: via the breakout or direct
+    from coverage.inputs.upf import default_upf
+
+    model = LatencyModel()
+    u = default_upf(demand["lat"], demand["lon"]) if upf == "default" else None
+    ms = []
+    for la, lo in zip(demand["lat"], demand["lon"], strict=True):
+        paths = [(haversine(la, lo, float(u["lat"].iloc[0]), float(u["lon"].iloc[0]))
+                  + haversine(float(u["lat"].iloc[0]), float(u["lon"].iloc[0]), rla, rlo))
+                 if u is not None else haversine(la, lo, rla, rlo)
+                 for rla, rlo in zip(regions["lat"], regions["lon"], strict=True)]
+        ms.append(float(model.p99_ms(min(paths), "5g-sa")))
+    assert at80["mean_latency_ms"] == pytest.approx(
+        np.average(ms, weights=demand["population"]), rel=1e-9)

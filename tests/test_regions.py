@@ -61,6 +61,59 @@ def test_region_coverage_matches_an_independent_computation(seed, model):
     assert out["population_within_budget_n1"].is_monotonic_increasing
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mobile_rows_reach_a_region_through_their_breakout(seed):
+    """Tester 151: a region was reached directly by 5G users whose edge sites (reference
+    tier, no local breakout) pay the detour via their nearest UPF. Mobile rows now take
+    d(user, nearest UPF) + d(UPF, region); fixed-line rows keep the direct path. Checked
+    against an independent dense computation and, pair by pair, `single_path_km` (the
+    path the planner and `edge-coverage latency` measure)."""
+    from coverage.model.routing import single_path_km
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    demand = pd.DataFrame({"lat": rng.uniform(55, 70, n), "lon": rng.uniform(4, 30, n),
+                           "population": rng.integers(100, 100_000, n),
+                           "access": rng.choice(["ftth", "5g-sa", "lte"], n)})
+    regions = pd.DataFrame({"region_id": ["bergen", "oslo", "helsinki"],
+                            "lat": [60.39, 59.91, 60.17], "lon": [5.32, 10.75, 24.94]})
+    upf = pd.DataFrame({"upf_id": ["u1", "u2"], "lat": [59.91, 63.43],
+                        "lon": [10.75, 10.39]})
+    model = LatencyModel()
+    budgets = [60.0, 80.0, 100.0, 130.0]
+    out = region_coverage(demand, regions, budgets, model=model, upf=upf)
+    lat, lon = demand["lat"].to_numpy(), demand["lon"].to_numpy()
+    direct = haversine(lat[:, None], lon[:, None], regions["lat"].to_numpy()[None, :],
+                       regions["lon"].to_numpy()[None, :])
+    to_upf = haversine(lat[:, None], lon[:, None], upf["lat"].to_numpy()[None, :],
+                       upf["lon"].to_numpy()[None, :])
+    u = to_upf.argmin(axis=1)
+    upf_region = haversine(upf["lat"].to_numpy()[:, None], upf["lon"].to_numpy()[:, None],
+                           regions["lat"].to_numpy()[None, :],
+                           regions["lon"].to_numpy()[None, :])
+    mobile = demand["access"].isin(["5g-sa", "lte"]).to_numpy()
+    path = np.where(mobile[:, None], to_upf.min(axis=1)[:, None] + upf_region[u], direct)
+    for i in rng.choice(n, 5, replace=False):
+        for j in range(len(regions)):
+            km, _ = single_path_km(model.ms_per_km, (lat[i], lon[i]),
+                                   (regions["lat"].iloc[j], regions["lon"].iloc[j]),
+                                   upf=upf, mobile=bool(mobile[i]))
+            assert km == pytest.approx(path[i, j], rel=1e-9)
+    pop = demand["population"].to_numpy(float)
+    for row in out.itertuples():
+        ms = np.stack([model.p99_ms(path[:, j], demand["access"].to_numpy())
+                       for j in range(len(regions))], axis=1)
+        n_in = (ms <= row.budget_ms).sum(axis=1)
+        assert row.population_within_budget == pytest.approx(pop[n_in >= 1].sum())
+        assert row.population_within_budget_n1 == pytest.approx(pop[n_in >= 2].sum())
+        assert row.mean_latency_ms == pytest.approx(np.average(ms.min(axis=1), weights=pop),
+                                                    rel=1e-9)
+    # without breakouts the mobile rows go direct, and no further
+    flat = region_coverage(demand, regions, budgets, model=model)
+    assert (flat["population_within_budget"] >= out["population_within_budget"]).all()
+    assert (flat["mean_latency_ms"] < out["mean_latency_ms"]).all()
+
+
 def test_access_class_that_cannot_meet_the_budget_is_outside():
     demand = pd.DataFrame({"lat": [50.11, 50.11], "lon": [8.68, 8.68],
                            "population": [10, 20], "access": ["ftth", "lte"]})

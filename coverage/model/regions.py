@@ -5,7 +5,9 @@ region is the cheaper bet". This module answers the first half of that compariso
 planner's own latency model: for each budget, the population within budget of its nearest
 region, and of two regions (so that one region may fail: N-1), for the same demand, access
 classes and inference time as the edge plan. A region is reached over the internet like a
-reference-tier (``metro-colo``) site: the model's latency at the great-circle distance.
+reference-tier (``metro-colo``) site: the model's latency at the great-circle distance, and
+for mobile access classes through the user's nearest packet-core breakout (UPF), as such a
+site (no local breakout): ``d(user, UPF) + d(UPF, region)``.
 
 Regions come from the built-in table ``regions.toml`` (AWS, Google Cloud and Azure regions
 at their metro's approximate centre; see the file's header for the source and date) or from a
@@ -186,7 +188,8 @@ def _warn_twins(regions: pd.DataFrame, source: str) -> None:
 
 def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
                     budgets_ms: Iterable[float], *, model: LatencyModel | None = None,
-                    access: str = "ftth", percentile: str = "p99") -> pd.DataFrame:
+                    access: str = "ftth", percentile: str = "p99",
+                    upf: pd.DataFrame | None = None) -> pd.DataFrame:
     """Population within each budget of its nearest region, and of two regions (N-1).
 
     Parameters
@@ -204,6 +207,10 @@ def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
         Access class of rows without an ``access`` column.
     percentile : {"p99", "p50"}, default "p99"
         Percentile the budgets are checked at.
+    upf : pandas.DataFrame, optional
+        Packet-core breakouts (``lat``, ``lon``): rows of a mobile access class
+        (:data:`coverage.model.routing.MOBILE_ACCESS`) reach a region through their
+        nearest one, as the plan's reference-tier sites (the plan's ``upf`` table).
 
     Returns
     -------
@@ -212,10 +219,12 @@ def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
         (nearest region within budget), ``population_within_budget_n1`` (two regions within
         budget: one may fail), their shares, ``n_regions``, ``mean_latency_ms`` and
         ``mean_p50_ms`` (population-weighted, to the nearest region, all users) and
-        ``median_distance_km`` (population-weighted median distance to the nearest
-        region). Points whose access class cannot meet a budget even at distance 0 count
-        as outside it.
+        ``median_distance_km`` (population-weighted median path to the nearest region:
+        through the UPF for mobile rows). Points whose access class cannot meet a budget
+        even at distance 0 count as outside it.
     """
+    from .routing import MOBILE_ACCESS
+
     model = LatencyModel() if model is None else model
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
@@ -229,12 +238,26 @@ def region_coverage(demand: pd.DataFrame, regions: pd.DataFrame,
                                    "region (the built-in table, or a regions file)")
     tree = unit_tree(r_lat, r_lon)  # radius counts below
     pts = unit_xyz(lat, lon)
-    near_km = nearest(r_lat, r_lon, pts)[0][:, 0]
+    # every row's path starts at its own point, or for mobile rows at their UPF after a
+    # leg of d(user, UPF) (the path km the latency model prices)
+    leg_km = np.zeros(len(lat))
+    mobile = np.isin(acc.astype(str), MOBILE_ACCESS)
+    if upf is not None and len(upf) and mobile.any():
+        u_km, u_ind = nearest(upf["lat"].to_numpy(float), upf["lon"].to_numpy(float),
+                              pts[mobile])
+        u_xyz = unit_xyz(upf["lat"].to_numpy(float), upf["lon"].to_numpy(float))
+        pts = pts.copy()
+        pts[mobile] = u_xyz[u_ind[:, 0]]
+        leg_km[mobile] = u_km[:, 0]
+    near_km = leg_km + nearest(r_lat, r_lon, pts)[0][:, 0]
     total = float(pop.sum())
     rows: list[dict[str, Any]] = []
     for budget in budgets_ms:
         rl = RowLatency.from_model(model, acc, float(budget), percentile)
-        n_in = count_within(tree, pts, rl.radius_km)
+        radius = np.asarray(rl.radius_km, dtype=np.float64)
+        # (a leg longer than the radius: none; a class that cannot meet it: -1, none)
+        reach = np.where(radius >= leg_km, radius - leg_km, -1.0)
+        n_in = count_within(tree, pts, reach)
         lat_ms = rl.fixed_ms + rl.ms_per_km * near_km
         p50_ms = rl.fixed_p50_ms + rl.ms_per_km * near_km
         within = float(pop[n_in >= 1].sum())
