@@ -188,6 +188,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     # 2. demand density / utilisation
     util = edge.get("utilisation", {}).get("fleet_mean") if edge["feasible"] else None
     u_star = be.get("utilisation")
+    busiest = be.get("busiest_site_peak_at_breakeven")
     decision.append({
         "driver": "demand density",
         "favours": ("either" if util is None else
@@ -209,7 +210,11 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             "thin-site mark, whatever the threshold). "
             + (f"It breaks even with the region at {_pct(u_star)}"
                + (", so at these prices it still clears it, but every site is mostly idle."
-                  if util >= u_star else ", which it does not reach.")
+                  if util >= u_star else
+                  ", which it does not reach" + (
+                      f" (nor could it on these accelerators: at that load its busiest "
+                      f"site would run at {_pct(busiest)} in the peak hour)."
+                      if busiest is not None and busiest > 1 else "."))
                if u_star is not None else "It never breaks even with the region at or "
                "below 100 %."),
             fleet_utilisation=util, threshold=thin_utilisation,
@@ -332,8 +337,12 @@ def region_meets_budget(share: float, preference_share: float) -> bool:
 
 
 def _ratio(e_cost: float, r_cost: float) -> str:
-    """The edge's price over the region's, ``1.3x`` (two figures below 0.1: ``0.031x``)."""
+    """The edge's price over the region's, ``1.3x`` (two figures below 0.1: ``0.031x``;
+    three between 0.95 and 1.05, where one decimal read "1.0x" for 1.3 % dearer: tester
+    151)."""
     x = e_cost / r_cost
+    if 0.95 <= x < 1.05 and x != 1.0:
+        return f"{x:.3f}x"
     return f"{x:,.1f}x" if x >= 0.1 else f"{x:.2g}x"
 
 

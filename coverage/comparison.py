@@ -830,8 +830,18 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                                  "note": "no edge plan"}
     if fleet is not None:
         u_star = breakeven_utilisation(fleet, region_cpm)
+        # the busiest site's peak hour at the breakeven's load (the load scaled by
+        # u* / the present utilisation): above 1, the priced equipment could not carry the
+        # load the breakeven assumes (tester 151: a u* of 61 % where the fleet's sites peak
+        # at 3 x their mean)
+        u_peak = (table["utilisation_peak"].to_numpy(dtype=np.float64)
+                  if len(table) else np.zeros(0))
+        busiest = (float(u_peak.max()) * u_star / fleet.utilisation
+                   if u_star is not None and fleet.utilisation > 0 and len(u_peak)
+                   else None)
         breakeven = {
             "utilisation": u_star,
+            "busiest_site_peak_at_breakeven": busiest,
             "fixed_usd_per_year": fleet.fixed_usd_per_year,
             "energy_at_full_use_usd_per_year": float(
                 fleet.sites.energy_per_util_usd_per_year.sum()),
@@ -848,7 +858,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "note": ("the fleet mean utilisation at which the priced edge fleet would cost "
                      "the region's price per million requests (equipment fixed, the present "
                      "load scaled in proportion at every site); null: not at or below "
-                     "100 %"),
+                     "100 %. A price figure: busiest_site_peak_at_breakeven is the busiest "
+                     "site's peak-hour utilisation at that load, above 1 a load the priced "
+                     "accelerators could not carry"),
         }
     doc_all: dict[str, Any] = {
         "budget_ms": budget, "percentile": pct, "budget_label": budget_label,

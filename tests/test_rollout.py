@@ -412,3 +412,14 @@ def test_lazy_plan_above_the_memory_budget_says_why(sample_inputs, tmp_path):
     assert not (out / "rollout.csv").exists()
     text = (out / "report.html").read_text(encoding="utf-8")
     assert "No rollout order: row generation" in text
+
+
+def test_a_safe_population_of_nobody_is_a_float():
+    """Tester 151: with nobody N-1 safe (one site) rollout.csv read ``0`` beside
+    ``6200.0``: numpy's bincount of no entries is int64."""
+    from coverage.solvers.rollout import order_coverage
+
+    a = sp.csr_array(np.ones((3, 1), dtype=bool))
+    got = order_coverage(a, [1.0, 2.0, 3.0], [0], 2)
+    assert got.dtype == np.float64 and got.tolist() == [0.0]
+    assert order_coverage(a, [1.0, 2.0, 3.0], [0], 1).tolist() == [6.0]

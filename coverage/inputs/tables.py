@@ -1729,7 +1729,8 @@ def _build(
         result = pd.concat([result, extras.reset_index(drop=True)], axis=1)
         _name_unused(kind, [str(c) for c in extras.columns], report.source)
     result.index = pd.RangeIndex(len(result))
-    logger.info("read %s of %s from %s", counted(len(result), "row"), kind, report.source)
+    logger.info("read %s of %s from %s", counted(len(result), "row"), report.kind,
+                report.source)
     _warn_null_island(result, kind, report)
     if kind == "sites":
         _warn_colocated(result, colocated_m, report)

@@ -75,6 +75,11 @@ class ProblemReport:
     def crs_fix(self, example: str) -> str:
         """The fix for coordinates in another CRS than they were taken in: how to give the
         CRS they are in (``example``, e.g. ``"EPSG:3857"``), as this input's caller can."""
+        if self.kind not in ("demand", "sites"):  # (regions, UPFs: no CRS option; tester
+            # 151: a regions file was told to pass --demand-crs)
+            return ("give the coordinates in WGS84 degrees (lat, lon), or the file as a "
+                    f"GeoPackage or GeoJSON with its CRS set, e.g. {example} (it is "
+                    "converted)")
         if self.option_style == "api" and self.kind in ("demand", "sites"):
             return (f"give the CRS the coordinates are in with {self.crs_option(example)} and "
                     "pass the table it returns on (plan_sites, budget_sweep and compare have "

@@ -139,6 +139,13 @@ def as_regions(regions: pd.DataFrame | str | os.PathLike[str] | None = None, *,
         return builtin_regions()
     if isinstance(regions, str | os.PathLike):
         return read_regions(Path(regions))
+    if isinstance(regions, pd.DataFrame) and _still_validated(regions):
+        # a table this module made (a regions file read by the command line): not read
+        # again, so its warnings are not said again under "<regions>" (tester 151: the
+        # lat 0, lon 0 warning came three times)
+        out = regions.copy()
+        out.attrs = dict(regions.attrs)
+        return out
     if not isinstance(regions, pd.DataFrame):
         raise InputValidationError(
             f"regions must be a table (a pandas DataFrame of region_id, lat, lon), a file "
@@ -147,6 +154,21 @@ def as_regions(regions: pd.DataFrame | str | os.PathLike[str] | None = None, *,
     out = _region_frame(as_region_table(regions, source=source), source)
     out.attrs["source"] = str(regions.attrs.get("source", source))
     return out
+
+
+def _still_validated(regions: pd.DataFrame) -> bool:
+    """``regions`` is a table :func:`_region_frame` made and still valid: its columns,
+    finite coordinates in range and unique non-empty ids (an edited copy is validated
+    again, with its messages)."""
+    if not regions.attrs.get("validated_regions") or list(regions.columns) != list(
+            REGION_COLUMNS):
+        return False
+    lat = pd.to_numeric(regions["lat"], errors="coerce").to_numpy(dtype=np.float64)
+    lon = pd.to_numeric(regions["lon"], errors="coerce").to_numpy(dtype=np.float64)
+    ids = regions["region_id"].astype(str).str.strip()
+    return bool(len(regions) and np.isfinite(lat).all() and np.isfinite(lon).all()
+                and (np.abs(lat) <= 90).all() and (np.abs(lon) <= 180).all()
+                and (ids != "").all() and ids.is_unique)
 
 
 def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -158,6 +180,7 @@ def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
     out["lat"] = sites["lat"].to_numpy(dtype=float)
     out["lon"] = sites["lon"].to_numpy(dtype=float)
     out.attrs["source"] = source
+    out.attrs["validated_regions"] = True  # (as_regions takes it as it is)
     _warn_twins(out, source)
     return out
 

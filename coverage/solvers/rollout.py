@@ -178,8 +178,10 @@ def order_coverage(
     ok = (need_arr >= 1) & (need_arr <= sizes)
     at = entry_step[a.indptr[:-1][ok] + need_arr[ok] - 1]
     hit = at < steps
+    # (float even with nothing counted: numpy's bincount of no entries is int64, and
+    # rollout.csv read 0 beside 6200.0: tester 151)
     per_step = np.bincount(at[hit], weights=w[ok][hit], minlength=steps)[:steps]
-    return np.cumsum(per_step)
+    return np.cumsum(per_step.astype(np.float64))
 
 
 @dataclass
