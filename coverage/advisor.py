@@ -212,8 +212,9 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
                + (", so at these prices it still clears it, but every site is mostly idle."
                   if util >= u_star else
                   ", which it does not reach" + (
-                      f" (nor could it on these accelerators: at that load its busiest "
-                      f"site would run at {_pct(busiest)} in the peak hour)."
+                      f" (and at that load, scaled in proportion at every site, its busiest "
+                      f"site would run at {_pct(busiest)} of its accelerators in the peak "
+                      "hour: more than the priced fleet carries as spread)."
                       if busiest is not None and busiest > 1 else "."))
                if u_star is not None else "It never breaks even with the region at or "
                "below 100 %."),
@@ -338,11 +339,15 @@ def region_meets_budget(share: float, preference_share: float) -> bool:
 
 def _ratio(e_cost: float, r_cost: float) -> str:
     """The edge's price over the region's, ``1.3x`` (two figures below 0.1: ``0.031x``;
-    three between 0.95 and 1.05, where one decimal read "1.0x" for 1.3 % dearer: tester
-    151)."""
+    between 0.95 and 1.05 three decimals or as many as tell it from 1, where one decimal
+    read "1.0x" for 1.3 % dearer: tester 151)."""
     x = e_cost / r_cost
-    if 0.95 <= x < 1.05 and x != 1.0:
-        return f"{x:.3f}x"
+    if 0.95 <= x < 1.05 and x != 1.0:  # as many decimals as tell it from 1 (up to six)
+        for places in range(3, 7):
+            text = f"{x:.{places}f}"
+            if float(text) != 1.0:
+                return text + "x"
+        return ("above" if x > 1 else "below") + " 1.000000x"
     return f"{x:,.1f}x" if x >= 0.1 else f"{x:.2g}x"
 
 

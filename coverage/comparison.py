@@ -826,8 +826,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     }
     if len(r_parts) > 1 or workload.name not in r_parts:  # service classes' workloads
         region["workloads"] = r_parts
-    breakeven: dict[str, Any] = {"utilisation": None, "fleet_utilisation": None,
-                                 "note": "no edge plan"}
+    breakeven: dict[str, Any] = {"utilisation": None, "busiest_site_peak_at_breakeven": None,
+                                 "fleet_utilisation": None, "note": "no edge plan"}
     if fleet is not None:
         u_star = breakeven_utilisation(fleet, region_cpm)
         # the busiest site's peak hour at the breakeven's load (the load scaled by

@@ -77,8 +77,8 @@ MAX_BUDGET_MS = 1e6
 #: for 1,000,000 failures built a (rows, 1,000,001) table and ran out of memory).
 MAX_FAILURES = 10
 #: The range of ``aggregate_km``: below a metre the aggregation grid's integer cell index
-#: overflows (1e-15 km binned a continent into one cell, a tester's find); above 20,000 km
-#: one cell holds the Earth.
+#: overflows (1e-15 km binned a continent into one cell, a tester's find); from 10,008 km
+#: (the quarter meridian) the grid is two cells, one per hemisphere, so more says nothing.
 MIN_CELL_KM = 0.001
 MAX_CELL_KM = 20_000.0
 
@@ -387,7 +387,9 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("sizing_time_limit_s", float, None, "s", "time limit of each capacity stage after "
            "the plan: the worst utilisation of the implied failure scenarios, flows.csv's "
            "least-latency flow, the check of every site at its own worst load and the least "
-           "sizing (--sizing least); absent: --time-limit-s each; with a load only",
+           "sizing (--sizing least); absent: --time-limit-s each; the least-latency flow "
+           "gets at least 1 s, and the most even flow of every listed scenario "
+           "(capacity_scenarios.csv) is not bounded; with a load only",
            "positive_or_none", group="capacity"),
 )
 """Options of :func:`coverage.plan_sites` (and of a batch scenario)."""

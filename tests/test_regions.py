@@ -178,3 +178,49 @@ def test_two_regions_of_one_provider_at_one_place_are_warned_about(caplog):
                                  "lon": [-9.1, -9.1], "provider": ["x", "y"]}))
         builtin_regions()
     assert "pair(s) of regions" not in caplog.text
+
+
+def test_a_regions_file_is_read_once_and_an_edited_copy_again(tmp_path, caplog):
+    """Tester 151: a regions file's warnings came three times (the command line read it,
+    compare validated the table twice more, as "<regions>"); a table read_regions made
+    is now taken as it is. Review 142: one edited since (a lost id, coordinates of
+    another dtype) carries the mark through pandas but is validated again."""
+    from coverage.model.regions import as_regions
+
+    f = tmp_path / "r.csv"
+    f.write_text("region_id,lat,lon\na,59.9,10.7\nb,0,0\nc,48.1,11.6\n")
+    with caplog.at_level("WARNING"):
+        r = read_regions(f)
+        assert caplog.text.count("latitude 0, longitude 0") == 1
+        again = as_regions(r)
+        assert caplog.text.count("latitude 0, longitude 0") == 1
+    pd.testing.assert_frame_equal(again, r)
+    lost = r.copy()
+    lost.loc[0, "region_id"] = None
+    with pytest.raises(InputValidationError, match="region_id"):
+        as_regions(lost)
+    far = r.copy()
+    far.loc[2, "lat"] = 95.0
+    with pytest.raises(InputValidationError, match="row 3"):
+        as_regions(far)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        as_regions(r.assign(lon=r["lon"].astype("float32")))  # revalidated: said again
+    assert "latitude 0, longitude 0" in caplog.text
+
+
+def test_regions_in_metres_are_told_how_to_give_their_crs(tmp_path):
+    """Tester 151: a regions file in projected metres was told to pass --demand-crs (an
+    option of the demand): now WGS84 degrees or a file (a GeoDataFrame in the API) with
+    its CRS."""
+    from coverage.model.regions import as_regions
+
+    f = tmp_path / "m.csv"
+    f.write_text("region_id,x,y\nr1,6600000,1190000\nr2,1200000,6500000\n")
+    with pytest.raises(InputValidationError) as err:
+        read_regions(f)
+    assert "demand-crs" not in str(err.value) and "GeoPackage or GeoJSON" in str(err.value)
+    with pytest.raises(InputValidationError) as err:
+        as_regions(pd.DataFrame({"region_id": ["r1", "r2"], "x": [6600000.0, 1200000.0],
+                                 "y": [1190000.0, 6500000.0]}))
+    assert "crs=" not in str(err.value) and "GeoDataFrame with its CRS set" in str(err.value)

@@ -565,7 +565,8 @@ def test_the_sizing_has_its_own_time_limit(tmp_path):
     """``sizing_time_limit_s`` bounds the capacity stages after the plan (they each took
     ``time_limit_s`` on top of the run): a limit already over when the sizing starts stops
     it, names the flag, and leaves the site count as it was; the same plan without it sizes
-    within ``time_limit_s``. The command line refuses a bad value and warns without a load."""
+    within ``time_limit_s``. The command line refuses a bad value (without a load it
+    refuses the option too: test_sizing_without_a_load_is_said has the API's warning)."""
     import subprocess
     import sys
 

@@ -402,7 +402,7 @@ def as_region_table(obj: pd.DataFrame, *, source: str = "<regions>") -> pd.DataF
     InputValidationError
         Listing every problem found (rows named).
     """
-    report = _Report(source, "regions")
+    report = _Report(source, "regions", option_style="api")
     return _build_regions(_load_object(obj, report), report)
 
 

@@ -77,6 +77,9 @@ class ProblemReport:
         CRS they are in (``example``, e.g. ``"EPSG:3857"``), as this input's caller can."""
         if self.kind not in ("demand", "sites"):  # (regions, UPFs: no CRS option; tester
             # 151: a regions file was told to pass --demand-crs)
+            if self.option_style == "api":
+                return ("give the coordinates in WGS84 degrees (lat, lon), or a "
+                        f"GeoDataFrame with its CRS set, e.g. {example} (it is converted)")
             return ("give the coordinates in WGS84 degrees (lat, lon), or the file as a "
                     f"GeoPackage or GeoJSON with its CRS set, e.g. {example} (it is "
                     "converted)")

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .geo import count_within, haversine_km, unit_tree, unit_xyz
+from .geo import EARTH_RADIUS_KM, count_within, haversine_km, unit_tree, unit_xyz
 from .latency import LatencyModel, Percentile
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,6 @@ def grid_cells(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike,
         Column (from 0 in each band) and row (negative south of the equator) of each point;
         two points are in the same cell exactly when both match.
     """
-    from .geo import EARTH_RADIUS_KM
-
     lat = np.radians(np.clip(np.asarray(lat_deg, dtype=np.float64), -90.0, 90.0))
     lon = np.asarray(lon_deg, dtype=np.float64)
     size = float(cell_km)

@@ -156,19 +156,19 @@ def as_regions(regions: pd.DataFrame | str | os.PathLike[str] | None = None, *,
     return out
 
 
+def _fingerprint(regions: pd.DataFrame) -> tuple[Any, ...]:
+    """The columns, dtypes and a hash of every value of a regions table."""
+    return (tuple(map(str, regions.columns)), tuple(map(str, regions.dtypes)),
+            int(pd.util.hash_pandas_object(regions, index=True).sum()))
+
+
 def _still_validated(regions: pd.DataFrame) -> bool:
-    """``regions`` is a table :func:`_region_frame` made and still valid: its columns,
-    finite coordinates in range and unique non-empty ids (an edited copy is validated
-    again, with its messages)."""
-    if not regions.attrs.get("validated_regions") or list(regions.columns) != list(
-            REGION_COLUMNS):
-        return False
-    lat = pd.to_numeric(regions["lat"], errors="coerce").to_numpy(dtype=np.float64)
-    lon = pd.to_numeric(regions["lon"], errors="coerce").to_numpy(dtype=np.float64)
-    ids = regions["region_id"].astype(str).str.strip()
-    return bool(len(regions) and np.isfinite(lat).all() and np.isfinite(lon).all()
-                and (np.abs(lat) <= 90).all() and (np.abs(lon) <= 180).all()
-                and (ids != "").all() and ids.is_unique)
+    """``regions`` is a table :func:`_region_frame` made, unchanged since (its columns,
+    dtypes and values: the fingerprint it was made with). Pandas keeps ``attrs`` through
+    copies and edits, so an edited table carries the mark but not the fingerprint, and is
+    validated again with its messages (review 142)."""
+    made = regions.attrs.get("validated_regions")
+    return made is not None and made == _fingerprint(regions)
 
 
 def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -180,7 +180,7 @@ def _region_frame(sites: pd.DataFrame, source: str) -> pd.DataFrame:
     out["lat"] = sites["lat"].to_numpy(dtype=float)
     out["lon"] = sites["lon"].to_numpy(dtype=float)
     out.attrs["source"] = source
-    out.attrs["validated_regions"] = True  # (as_regions takes it as it is)
+    out.attrs["validated_regions"] = _fingerprint(out)  # (as_regions takes it as it is)
     _warn_twins(out, source)
     return out
 

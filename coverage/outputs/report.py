@@ -1260,6 +1260,14 @@ def _pool_text(c: Mapping[str, Any]) -> str:
             "requests/s in all); every accelerator holds every model at once.")
 
 
+def _sizing_flag(s: Mapping[str, Any]) -> str:
+    """The option that bounded the capacity stages after the plan: the summary's
+    ``parameters.sizing_time_limit_s`` when set, else the run's time limit."""
+    params = s.get("parameters")
+    given = params.get("sizing_time_limit_s") if isinstance(params, Mapping) else None
+    return "--sizing-time-limit-s" if given is not None else "--time-limit-s"
+
+
 def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
                       scenarios: pd.DataFrame | None) -> str:
     """The capacity of a capacitated plan: where load and capacity came from, status and
@@ -1334,7 +1342,7 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
                "evaluated after the plan (for the worst utilisation)", _num)]
           if "scenarios_implied_evaluated" in c else []),
         *([fig("scenarios_implied_left", "implied scenarios NOT evaluated: the time limit "
-               "(--time-limit-s) ended their evaluation", _num)]
+               f"({_sizing_flag(s)}) ended their evaluation", _num)]
           if c.get("scenarios_implied_left") else []),
         fig("load_shed_max_rps", "largest load shed in any scenario",
             lambda v: _num(v, 1, unit)),
@@ -1693,7 +1701,8 @@ def _compare_section(doc: dict[str, Any]) -> str:
                                  ("share_within_budget_n1", "within budget, two regions",
                                   _pct),
                                  ("mean_latency_ms", "mean latency", _ms),
-                                 ("median_distance_km", "median distance, km", _num)],
+                                 ("median_distance_km", "median path, km (through the "
+                                  "UPF for mobile users)", _num)],
                            numeric=("share_within_budget", "share_within_budget_n1",
                                     "mean_latency_ms", "median_distance_km")))
     by_class = _records(doc.get("region_coverage_by_service_class"))
