@@ -276,3 +276,45 @@ def test_a_tight_pair_cap_keeps_cells_at_most_half_a_radius():
                          failures=1, max_pairs=4_000)
     ok = dense_ok(demand, prop.sites["lat"], prop.sites["lon"], model, 30.0)
     assert prop.n_still_short == int((ok.sum(axis=1) < 2).sum()) == 0
+
+
+@pytest.mark.parametrize("majority", ["on-prem", "cdn-pop"])
+def test_proposals_take_the_tier_that_reaches_the_gaps(majority):
+    """Tester 153: proposals always took the commonest candidate tier; with most
+    candidates on-prem (restricted to rows naming it) or cdn-pop (31 ms p99 needs 40.8 ms
+    at distance 0), 0 sites were proposed for the Irish towns, as "optimal". They now take
+    the tier whose sites would reach the most gap people (metro-colo here), say so, and
+    each proposal is within budget of the gap towns it claims (the tier's fixed latency
+    from the model's parts, fixed = r50 + s50 + sqrt(r_tail + s_tail), plus the model's ms
+    per km at the great-circle distance)."""
+    from coverage.model.tiers import TierCatalog
+
+    demand = pd.DataFrame({
+        "demand_id": ["dublin", "cork", "galway", "letterkenny", "tralee", "plant1", "plant2"],
+        "lat": [53.3498, 51.8985, 53.2707, 54.9558, 52.2713, 53.35, 51.90],
+        "lon": [-6.2603, -8.4756, -9.0568, -7.7342, -9.7026, -6.30, -8.40],
+        "population": [550000, 210000, 80000, 19000, 23000, 100, 100],
+        "access": ["ftth"] * 5 + ["lan"] * 2, "tiers": [""] * 5 + ["on-prem"] * 2})
+    sites = pd.DataFrame({
+        "site_id": ["mc-dub", "mc-dub2", "mc-cork"] + [f"x-{i}" for i in range(6)],
+        "lat": [53.344, 53.40, 51.90, 53.35, 51.901, 53.36, 51.91, 53.30, 51.85],
+        "lon": [-6.267, -6.35, -8.47, -6.301, -8.401, -6.31, -8.41, -6.35, -8.45],
+        "tier": ["metro-colo"] * 3 + [majority] * 6})
+    plan = plan_sites(demand, sites, budget_ms=31.0, kmedian_time_limit_s=5)
+    prop, s = plan.proposed, plan.summary()["proposed"]
+    assert s["tier"] == "metro-colo" and len(prop) == s["proposed_sites"] >= 3
+    assert (prop["tier"] == "metro-colo").all()
+    # each proposal within budget of as many gap towns as it claims
+    model = LatencyModel()
+    tier = TierCatalog.builtin().get("metro-colo")
+    a, b = model.site_parts(wan=tier.wan, hops=tier.hops,
+                            proxy_ms=tuple(tier.proxy_ms or model.proxy_ms),
+                            extra_ms=tuple(tier.extra_ms))
+    towns = demand.iloc[:5]
+    base50, tail = model.row_parts("ftth")
+    fixed = np.full(5, base50 + a + np.sqrt(tail + b))
+    d = haversine_km(towns["lat"].to_numpy()[:, None], towns["lon"].to_numpy()[:, None],
+                     prop["lat"].to_numpy()[None, :], prop["lon"].to_numpy()[None, :])
+    within = fixed[:, None] + model.ms_per_km * d <= 31.0 + 1e-9
+    gap = plan.demand.set_index("demand_id").loc[towns["demand_id"], "n_covering_sites"] < 2
+    assert (within[gap.to_numpy()].sum(axis=0) == prop["n_demand_gained"].to_numpy()).all()

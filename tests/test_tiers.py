@@ -457,3 +457,28 @@ def test_a_tier_file_entry_no_site_names_is_named(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="coverage"):  # no tier column: all unused
         plan_sites(demand, sites.drop(columns="tier"), budget_ms=30.0, failures=0, tiers=own)
     assert sum("is named by no candidate" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_row_allowed_only_an_absent_tier_is_said_so(caplog):
+    """Tester 153: a row allowed only on-prem, with no on-prem candidate, was said to be
+    unable to meet its budget at distance 0 (with the access classes of other rows), and
+    numpy warned of inf - inf on the command line."""
+    import warnings
+
+    import pandas as pd
+
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["town", "plant"], "lat": [53.35, 53.35],
+                           "lon": [-6.26, -6.30], "population": [1000.0, 10.0],
+                           "access": ["ftth", "lan"], "tiers": ["", "on-prem"]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [53.34, 53.40],
+                          "lon": [-6.27, -6.35], "tier": "metro-colo"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with caplog.at_level("WARNING"):
+            plan = plan_sites(demand, sites, budget_ms=60.0, kmedian_time_limit_s=5)
+    assert "1 demand points (10 people) may use only site tiers no candidate has " \
+           "(their tiers: on-prem)" in caplog.text
+    assert "cannot meet their own budget" not in caplog.text
+    assert plan.summary()["population_uncoverable"] == 10.0

@@ -1752,15 +1752,35 @@ def _warn_wide_bins(bins: pd.DataFrame, model: LatencyModel, budget_ms: float,
 def _log_infeasible_classes(problem: Problem) -> None:
     """Classes present that cannot meet the budget at distance 0: their points are
     uncoverable (the plan goes on for the others)."""
+    rows = problem.rows_unshrunk
+    if problem.service is not None or rows.tier_rows is not None:
+        # per-row budgets or tiers: the rows that cannot meet theirs, and why (tester 153:
+        # a row allowed only a tier no candidate has was said to be too slow, with the
+        # access classes of rows that were not)
+        mask = np.asarray(rows.radius_km) < 0
+        tr = rows.tier_rows
+        no_tier = (mask & ~np.asarray(tr.allowed).any(axis=1) if tr is not None
+                   else np.zeros(len(mask), dtype=bool))
+        slow_rows = mask & ~no_tier
+        access = problem.demand["access"].astype(str).to_numpy()
+        if no_tier.any():
+            named = (problem.demand["tiers"].astype(str).to_numpy()[no_tier]
+                     if "tiers" in problem.demand.columns else np.asarray([], dtype=str))
+            logger.warning(
+                "%d demand points (%s people) may use only site tiers no candidate has "
+                "(their tiers: %s): they are uncoverable. Fix: add candidates of one of "
+                "those tiers, or let those rows use others (their 'tiers' column)",
+                int(no_tier.sum()), f"{float(problem.population[no_tier].sum()):,.0f}",
+                ", ".join(sorted(set(named))) or "none")
+        if slow_rows.any():
+            logger.warning(
+                "%d demand points (%s people) cannot meet their own budget even at "
+                "distance 0 (access %s): they are uncoverable", int(slow_rows.sum()),
+                f"{float(problem.population[slow_rows].sum()):,.0f}",
+                ", ".join(sorted(set(access[slow_rows]))))
+        return
     slow = list(problem.rows.infeasible_classes)
     if not slow:
-        return
-    if problem.service is not None:  # per-row budgets: the rows that cannot meet theirs
-        mask = problem.rows_unshrunk.radius_km < 0
-        logger.warning(
-            "%d demand points (%s people) cannot meet their own budget even at distance 0 "
-            "(access %s): they are uncoverable", int(mask.sum()),
-            f"{float(problem.population[mask].sum()):,.0f}", ", ".join(slow))
         return
     mask = problem.demand["access"].astype(str).isin(slow).to_numpy()
     logger.warning(

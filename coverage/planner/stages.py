@@ -897,7 +897,12 @@ def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
     for j, n in enumerate(names):
         out[f"latency_{n}_ms"] = mask(per_row[:, j])
     out["latency_tier_ms"] = mask(np.zeros(len(d)))
-    out["latency_tail_ms"] = mask(rows.fixed_ms - rows.fixed_p50_ms)
+    # (a row no site can serve has both fixed latencies infinite: no tail, not inf - inf;
+    # tester 153 saw numpy's "invalid value" warning on the command line)
+    both = np.isfinite(rows.fixed_ms) & np.isfinite(rows.fixed_p50_ms)
+    out["latency_tail_ms"] = mask(np.where(
+        both, np.subtract(rows.fixed_ms, rows.fixed_p50_ms, where=both,
+                          out=np.full(len(d), np.nan)), np.nan))
     if tier is not None and rows.tier_rows is not None:
         tr = rows.tier_rows
         t = np.asarray(tier, dtype=np.int64)
@@ -1069,11 +1074,17 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
         n_open = np.zeros(len(n_cov_arr), dtype=np.int64)
         n_open[gap_rows] = open_in_budget(problem, chosen, gap_rows, reach)
     reach_fn = None
+    picked: dict[str, Any] = {}
     if problem.routed:
         engine = problem.engine_unshrunk
-        # a proposed site has the tier most candidates have (no local breakout)
+        # every proposed site has one tier (no local breakout) among the candidates':
+        # the one whose sites would reach the most gap people, ties to the commonest (it
+        # was always the commonest: with most candidates restricted on-prem or cdn-pop
+        # too slow for the budget, 0 sites were proposed as "optimal"; tester 153)
         codes = problem.site_set.tier
-        tier = int(np.bincount(codes).argmax()) if len(codes) else 0
+        by_count = (np.argsort(-np.bincount(codes), kind="stable") if len(codes)
+                    else np.zeros(1, dtype=np.int64))
+        tiers = [int(t) for t in by_count if not len(codes) or np.any(codes == t)]
 
         def reach_fn(rows: npt.NDArray[np.int64], lat: npt.NDArray[np.float64],
                      lon: npt.NDArray[np.float64]) -> Any:
@@ -1081,12 +1092,20 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
 
             from ..model.routing import SiteSet
 
-            new = replace(engine, sites=SiteSet(lat, lon, np.full(len(lat), tier),
-                                                np.zeros(len(lat), dtype=bool)))
-            rowpos, cols, _, _ = new.pairs(rows)
-            return sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
-                                shape=(len(rows), len(lat)))
-    return propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
+            best: tuple[float, int, Any] | None = None
+            for tier in tiers:
+                new = replace(engine, sites=SiteSet(lat, lon, np.full(len(lat), tier),
+                                                    np.zeros(len(lat), dtype=bool)))
+                rowpos, cols, _, _ = new.pairs(rows)
+                a = sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
+                                 shape=(len(rows), len(lat)))
+                helped = float(problem.population[rows][np.diff(a.indptr) > 0].sum())
+                if best is None or helped > best[0]:
+                    best = (helped, tier, a)
+            assert best is not None
+            picked["tier"] = str(engine.tier_rows.terms.names[best[1]])
+            return best[2]
+    proposal = propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
                          row_latency=problem.rows_unshrunk, reach_fn=reach_fn,
@@ -1098,6 +1117,10 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                              problem.sites["site_id"].to_numpy(dtype=object),
                              np.asarray([] if taken_ids is None else taken_ids,
                                         dtype=object)]))
+    if "tier" in picked:  # the tier the proposals were placed for
+        proposal = replace(proposal, sites=proposal.sites.assign(tier=picked["tier"]),
+                           tier=picked["tier"])
+    return proposal
 
 
 def _sum_by_site(site_id: pd.Series, weights: npt.NDArray[np.float64],

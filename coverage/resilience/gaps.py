@@ -85,6 +85,10 @@ class Proposal:
         proposed ones.
     status : str
         Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
+    tier : str or None
+        With site tiers: the tier every proposed site is placed for (also a ``tier``
+        column of :attr:`sites`), of the candidates' tiers the one whose sites would reach
+        the most gap people (:func:`coverage.planner.stages.propose_gaps`).
     lower_bound : float
         Proven lower bound of the proposal's cover: no set of the possible locations (the
         gap points themselves, or grid centroids above ``max_locations`` points) gives every
@@ -100,6 +104,7 @@ class Proposal:
     population_still_short: float = 0.0
     status: str = "none"
     lower_bound: float = 0.0
+    tier: str | None = None
 
     def summary(self) -> dict[str, float | int | str]:
         """The figures ``summary.json`` reports under ``proposed``."""
@@ -111,6 +116,7 @@ class Proposal:
             "population_still_short": self.population_still_short,
             "status": self.status,
             "lower_bound": self.lower_bound,
+            **({"tier": self.tier} if self.tier is not None else {}),
         }
 
 
