@@ -1315,6 +1315,10 @@ def plan_sites(
         if count.best is not None:
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))
+        if (capacity is not None and capacity.domains is not None
+                and cap_result is not None and cap_result.reach is not None):
+            info.update(_domain_figures(problem, capacity, cap_result, chosen,
+                                        info["population_safe_by_failures"]))
         info.update({
             "solver": solver,
             "aggregation": aggregation_info,
@@ -1747,6 +1751,46 @@ def _warn_wide_bins(bins: pd.DataFrame, model: LatencyModel, budget_ms: float,
         "those bins get no candidate in reach" if mode == "conservative"
         else "their members far from the centroid will be short of the budget",
         suggested_bin_km(tight))
+
+
+def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
+                    chosen: np.ndarray, by_sites: Mapping[str, float]) -> dict[str, Any]:
+    """``summary.json``'s figures of the failure domains (shared-risk groups): the
+    population N-j safe when whole domains fail (:func:`coverage.resilience.status.
+    domain_safety`), and a warning when fewer people are safe so than by single sites.
+
+    The statuses, ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures
+    count single sites; the capacity check removes whole domains but excuses a user whose
+    candidates within budget all lie in failed domains (tester 154: people in one domain
+    only were reported N-1 safe)."""
+    from ..resilience.status import domain_safety
+
+    k = int(problem.config.failures)
+    got = domain_safety(result.reach, chosen, capacity.domains, problem.population, k,
+                        inverse=result.inverse)
+    safe = got["population_safe"]
+    short = by_sites.get(f"N-{k}", 0.0) - safe.get(f"N-{k}", 0.0)
+    if k >= 1 and short > 0:
+        logger.warning(
+            "failure domains: %s people keep %d chosen sites within budget but not in %d "
+            "domains, so a failure of %d domain(s) can leave them outside budget (N-%d safe "
+            "by domains: %s, by single sites: %s; the worst single domain, %s, leaves %s "
+            "people outside budget). The statuses, failures.csv and the N-k figures count "
+            "single sites; the capacity check excuses users whose candidates within budget "
+            "all lie in the failed domains. Fix: candidates in other domains near them",
+            f"{short:,.0f}", k + 1, k + 1, k, k, f"{safe.get(f'N-{k}', 0.0):,.0f}",
+            f"{by_sites.get(f'N-{k}', 0.0):,.0f}", got["worst_domain"],
+            f"{got['worst_domain_population_outside_budget']:,.0f}")
+    return {"population_safe_by_domain_failures": safe,
+            "domain_failures": {
+                "worst_domain": got["worst_domain"],
+                "worst_domain_population_outside_budget":
+                    got["worst_domain_population_outside_budget"],
+                "population_one_domain": got["population_one_domain"],
+                "note": "population_safe_by_domain_failures counts chosen sites within "
+                        "budget by failure domain (N-j: j + 1 domains or more); the "
+                        "statuses, population_safe_by_failures, failures.csv and the nk_ "
+                        "figures count single sites"}}
 
 
 def _log_infeasible_classes(problem: Problem) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "coverage_by_k",
     "coverage_status",
     "coverage_status_categorical",
+    "domain_safety",
     "gap_mask",
     "is_gap",
     "plan_status",
@@ -301,3 +302,77 @@ def population_safe_by_failures(n_covering: npt.ArrayLike, population: npt.Array
     people = np.array([v["population"] for v in by.values()])
     tail = np.cumsum(people[::-1])[::-1]  # tail[j]: people with j or more sites
     return {f"N-{j}": float(tail[j + 1]) for j in range(k + 1)}
+
+
+def domain_safety(pattern: Any, chosen: npt.ArrayLike, domains: npt.ArrayLike,
+                  population: npt.ArrayLike, failures: int,
+                  inverse: npt.ArrayLike | None = None) -> dict[str, Any]:
+    """Who stays within budget when whole failure domains fail, not single sites.
+
+    ``population_safe_by_failures`` and the statuses count chosen sites within budget; with
+    shared-risk domains (a ``failure_domain`` column, ``--domain-radius-km``) two such
+    sites in one domain fail together. Here a point is N-j safe when its chosen sites
+    within budget lie in ``j + 1`` domains or more.
+
+    Parameters
+    ----------
+    pattern : scipy.sparse array
+        Points x candidates within budget (any nonzero; a column past ``domains``, e.g. a
+        capacity check's witness column, is never a site).
+    chosen : array_like of int
+        The plan's sites.
+    domains : array_like
+        Failure domain of every candidate.
+    population : array_like
+        People of every original point.
+    failures : int
+        k: the figures go to N-k.
+    inverse : array_like of int, optional
+        Row of ``pattern`` of every original point (merged points); default the identity.
+
+    Returns
+    -------
+    dict
+        ``population_safe``: ``{"N-0": ..., f"N-{k}": ...}`` as
+        :func:`population_safe_by_failures` with domains; ``worst_domain``,
+        ``worst_domain_population_outside_budget``: the one domain whose failure leaves
+        the most people (within budget of a chosen site before) with no chosen site within
+        budget; ``population_one_domain``: people with chosen sites within budget in
+        exactly one domain (N-0 safe, not N-1 safe).
+    """
+    import scipy.sparse as sp
+
+    k = _k(failures)
+    dom_all = np.asarray(domains, dtype=object)
+    m = len(dom_all)
+    a = sp.csr_array(pattern)
+    a.sum_duplicates()
+    codes, names = pd.factorize(pd.Series(dom_all).astype(str))
+    is_open = np.zeros(m, dtype=bool)
+    is_open[np.asarray(chosen, dtype=np.int64)] = True
+    rows = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
+    cols = a.indices.astype(np.int64)
+    keep = cols < m
+    keep[keep] = is_open[cols[keep]]
+    rows, dom = rows[keep], np.asarray(codes, dtype=np.int64)[cols[keep]]
+    pair = np.unique(rows * max(len(names), 1) + dom)  # each (point, domain) once
+    p_row, p_dom = pair // max(len(names), 1), pair % max(len(names), 1)
+    n_dom = np.bincount(p_row, minlength=a.shape[0])
+    inv = (np.arange(a.shape[0]) if inverse is None
+           else np.asarray(inverse, dtype=np.int64))
+    pop = np.asarray(population, dtype=np.float64)
+    n_point = n_dom[inv]
+    safe = {f"N-{j}": float(pop[n_point >= j + 1].sum()) for j in range(k + 1)}
+    # a point in one domain only: lost with that domain
+    single = n_dom == 1
+    only = np.full(a.shape[0], -1, dtype=np.int64)
+    first = np.searchsorted(p_row, np.flatnonzero(single))
+    only[single] = p_dom[first]
+    lost = np.bincount(only[inv][only[inv] >= 0], weights=pop[only[inv] >= 0],
+                       minlength=len(names)).astype(np.float64)
+    worst = int(np.argmax(lost)) if len(lost) and lost.max() > 0 else None
+    return {"population_safe": safe,
+            "population_one_domain": float(pop[n_point == 1].sum()),
+            "worst_domain": None if worst is None else str(names[worst]),
+            "worst_domain_population_outside_budget": (
+                float(lost[worst]) if worst is not None else 0.0)}

@@ -1,0 +1,79 @@
+"""Failure domains in the resilience figures: who stays within budget when whole
+shared-risk domains fail, against a brute force over every set of failed domains."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from coverage import plan_sites
+from coverage.resilience.status import domain_safety
+
+
+def brute(mask, chosen, domains, pop, k):
+    """People within budget of a chosen site whatever j <= k domains fail, and the people
+    each single domain's failure leaves with no chosen site within budget."""
+    names = sorted(set(domains[c] for c in chosen))
+    safe = {}
+    for j in range(k + 1):
+        ok = np.ones(len(pop), dtype=bool)
+        for failed in itertools.combinations(names, min(j, len(names))):  # (j or all)
+            alive = [c for c in chosen if domains[c] not in failed]
+            ok &= mask[:, alive].any(axis=1) if alive else False
+        safe[f"N-{j}"] = float(pop[ok].sum())
+    had = mask[:, chosen].any(axis=1)
+    lost = {d: float(pop[had & ~mask[:, [c for c in chosen if domains[c] != d]].any(axis=1)]
+                     .sum()) for d in names}
+    return safe, lost
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_domain_safety_is_the_brute_forces(seed):
+    rng = np.random.default_rng(seed)
+    n, m, k = 40, 9, int(rng.integers(1, 4))
+    mask = rng.random((n, m)) < 0.35
+    domains = np.array([f"D{d}" for d in rng.integers(0, 4, m)], dtype=object)
+    chosen = np.sort(rng.choice(m, int(rng.integers(3, m + 1)), replace=False))
+    pop = rng.integers(1, 1000, n).astype(float)
+    # merged points: two original points per row of the pattern
+    inverse = np.repeat(np.arange(n), 2)
+    pop2 = np.repeat(pop, 2) / 2
+    got = domain_safety(sp.csr_array(mask), chosen, domains, pop2, k, inverse=inverse)
+    safe, lost = brute(mask, chosen, domains, pop, k)
+    assert got["population_safe"] == pytest.approx(safe)
+    worst = max(lost.values())
+    assert got["worst_domain_population_outside_budget"] == pytest.approx(worst)
+    if worst > 0:
+        assert lost[got["worst_domain"]] == pytest.approx(worst)
+
+
+def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
+    """Tester 154: sites a, b in domain D1 and c, e in D2 each give their towns two sites
+    within budget, so the plan read 10,000 people N-1 safe, while D2's failure leaves
+    7,000 of them with no site within budget and D1's 3,000: by domains nobody is."""
+    demand = pd.DataFrame({"demand_id": ["L1", "L2", "M", "R1", "R2"], "lat": 1.0,
+                           "lon": [0.02, -0.3, 1.01, 2.02, 2.4],
+                           "population": [1000.0, 2000.0, 500.0, 3000.0, 4000.0]})
+    sites = pd.DataFrame({"site_id": ["a", "b", "c", "e", "g"], "lat": 1.0,
+                          "lon": [0.0, 0.05, 2.0, 2.05, 1.0],
+                          "failure_domain": ["D1", "D1", "D2", "D2", "D3"],
+                          "capacity_rps": 1e6})
+    with caplog.at_level("WARNING"):
+        plan = plan_sites(demand, sites, budget_ms=30.0, failures=1,
+                          requests_per_person_day=10.0, kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["population_safe_by_failures"]["N-1"] == 10_000.0
+    assert s["population_safe_by_domain_failures"] == {"N-0": 10_500.0, "N-1": 0.0}
+    worst = s["domain_failures"]
+    assert worst["worst_domain"].endswith("D2")
+    assert worst["worst_domain_population_outside_budget"] == 7_000.0
+    assert "10,000 people keep 2 chosen sites within budget but not in 2 domains" in \
+        caplog.text
+    # without domains the figures are not there
+    plain = plan_sites(demand, sites.drop(columns="failure_domain"), budget_ms=30.0,
+                       failures=1, requests_per_person_day=10.0, kmedian_time_limit_s=5)
+    assert "population_safe_by_domain_failures" not in plain.summary()
