@@ -73,6 +73,10 @@ def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
     assert worst["worst_domain_population_outside_budget"] == 7_000.0
     assert "10,000 people keep 2 chosen sites within budget but not in 2 domains" in \
         caplog.text
+    from coverage.outputs.headline import headline_lines
+
+    assert any(line.startswith("within budget whatever j failure domains fail: N-0 10,500")
+               for line in headline_lines(s))
     # without domains the figures are not there
     plain = plan_sites(demand, sites.drop(columns="failure_domain"), budget_ms=30.0,
                        failures=1, requests_per_person_day=10.0, kmedian_time_limit_s=5)

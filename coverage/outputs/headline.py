@@ -167,6 +167,10 @@ def _population_lines(s: Mapping[str, Any], k: int) -> list[str]:
     if isinstance(safe, Mapping) and safe:
         lines.append("within budget whatever j sites fail (N-j): " + ", ".join(
             f"{key} {_count(v)} ({_share(v, total)})" for key, v in safe.items()))
+    by_domain = s.get("population_safe_by_domain_failures")
+    if isinstance(by_domain, Mapping) and by_domain:  # (shared-risk domains: tester 154)
+        lines.append("within budget whatever j failure domains fail: " + ", ".join(
+            f"{key} {_count(v)} ({_share(v, total)})" for key, v in by_domain.items()))
     return lines
 
 
