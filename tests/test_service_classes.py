@@ -518,3 +518,21 @@ def test_classes_for_a_demand_without_the_column_are_said(caplog):
     plan_sites(DEMAND.drop(columns="service_class"), SITES, budget_ms=50,
                service_classes={"gaming": {"budget_ms": 40}})
     assert "has no service_class column, so the service classes" in caplog.text
+
+
+def test_an_unknown_class_is_said_beside_a_bad_out(tmp_path):
+    """Tester 153: a --out holding the user's own files hid the demand's unknown
+    service_class values until it was fixed: both in one message now, and the user's
+    files untouched."""
+    d = DEMAND.assign(service_class=["nope"] + list(DEMAND["service_class"].iloc[1:]))
+    args = _files(tmp_path, d)
+    out = tmp_path / "mine"
+    out.mkdir()
+    write(out / "notes.txt", "my notes")
+    r = run("plan", *args, "--out", out, "--no-map")
+    assert r.returncode == 2, r.stderr
+    assert "was not written by edge-coverage" in r.stderr
+    assert "unknown service_class values 'nope'" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "my notes"
