@@ -358,3 +358,22 @@ def test_every_value_class_names_an_unknown_argument(name):
         assert pickle.loads(pickle.dumps(obj)) == obj
         raises_with(dataclasses.replace, obj, **{first + "x": 1},
                     match=[f"(did you mean '{first}'?)"])
+
+
+def test_only_a_fitted_model_warns_of_extrapolation(caplog):
+    """A radius past the fitted pings is warned about (the internet profile, fitted up to
+    2,000 km); the on-net profile is physics only, not fitted (tester 153: its warning
+    said "fitted on pings up to 2,000 km")."""
+    import pandas as pd
+
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [40.0, 50.0], "lon": [0.0, 10.0],
+                           "population": [10.0, 20.0]})
+    sites = pd.DataFrame({"site_id": ["s", "t"], "lat": [45.0, 46.0], "lon": [5.0, 6.0]})
+    for profile, said in (("internet", True), ("on-net", False)):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            plan_sites(demand, sites, budget_ms=200.0, model=profile, failures=0,
+                       kmedian_time_limit_s=0)
+        assert ("was fitted on pings up to 2,000 km" in caplog.text) == said, profile
