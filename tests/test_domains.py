@@ -81,3 +81,30 @@ def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
     plain = plan_sites(demand, sites.drop(columns="failure_domain"), budget_ms=30.0,
                        failures=1, requests_per_person_day=10.0, kmedian_time_limit_s=5)
     assert "population_safe_by_domain_failures" not in plain.summary()
+
+
+def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(tmp_path):
+    """The first version of the domain figures put a mapping under a population_ key,
+    which the plan directory's check read as a damaged number: sweep.csv and
+    report.html were not written (exit 5). The report shows both figures, and
+    `edge-coverage report` rebuilds it."""
+    from helpers import run
+
+    d, s = tmp_path / "d.csv", tmp_path / "s.csv"
+    d.write_text("demand_id,lat,lon,population\nL1,1,0.02,1000\nL2,1,-0.3,2000\n"
+                 "M,1,1.01,500\nR1,1,2.02,3000\nR2,1,2.4,4000\n")
+    s.write_text("site_id,lat,lon,failure_domain,capacity_rps\na,1,0.0,D1,1e6\n"
+                 "b,1,0.05,D1,1e6\nc,1,2.0,D2,1e6\ne,1,2.05,D2,1e6\ng,1,1.0,D3,1e6\n")
+    out = tmp_path / "out"
+    r = run("plan", "--demand", d, "--candidates", s, "--budget-ms", "30",
+            "--requests-per-person-day", "10", "--out", out, "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "within budget whatever j failure domains fail: N-0 10,500" in r.stdout + r.stderr
+    for rebuilt in (False, True):
+        if rebuilt:
+            (out / "report.html").unlink()
+            r = run("report", out)
+            assert r.returncode == 0, r.stderr
+        html = (out / "report.html").read_text()
+        assert 'data-key="population_safe_by_domain_failures" data-value="0.0"' in html
+        assert 'data-key="domain_failures" data-value="7000.0"' in html

@@ -700,7 +700,9 @@ def _read_csv_escaped(path: Path, name: str, problems: list[str]) -> pd.DataFram
 
 
 #: Keys of summary.json that hold an object (dict) when present.
-_SUMMARY_OBJECTS = ("coverage_by_k", "population_safe_by_failures", "reductions", "solver",
+_SUMMARY_OBJECTS = ("coverage_by_k", "population_safe_by_failures",
+                    "population_safe_by_domain_failures", "domain_failures", "reductions",
+                    "solver",
                     "failure_check", "proposed", "placement", "rollout", "timings_s",
                     "latency_model", "tiers", "workload", "routing", "parameters", "inputs",
                     "capacity", "aggregation", "sweep")

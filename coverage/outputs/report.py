@@ -718,6 +718,25 @@ def _nk_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
     return rows
 
 
+def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
+    """Summary rows of a plan with failure domains: the people within budget whatever
+    ``k`` whole domains fail, and the worst single domain (the figures above count single
+    sites; tester 154)."""
+    safe = s.get("population_safe_by_domain_failures")
+    dom = s.get("domain_failures")
+    if not isinstance(safe, Mapping) or not isinstance(dom, Mapping):
+        return []
+    rows = [(f"population within budget whatever {k} failure domain(s) fail (the figures "
+             "above count single sites)", "population_safe_by_domain_failures",
+             safe.get(f"N-{k}"), _num(safe.get(f"N-{k}")))]
+    if dom.get("worst_domain") is not None:
+        rows.append(("population outside budget when the worst single failure domain fails",
+                     "domain_failures", dom.get("worst_domain_population_outside_budget"),
+                     _num(dom.get("worst_domain_population_outside_budget"))
+                     + f" (domain {_text(dom.get('worst_domain'))})"))
+    return rows
+
+
 def _summary_section(s: dict[str, Any]) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
     cost = objective(s) == "cost"
@@ -780,6 +799,7 @@ def _summary_section(s: dict[str, Any]) -> str:
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
         *_nk_rows(s, k),
+        *_domain_rows(s, k),
         ("placement (k-median) status", "kmedian_status", s.get("kmedian_status"),
          _text(s.get("kmedian_status"))),
         ("placement gap to its proven lower bound", "kmedian_gap", s.get("kmedian_gap"),
