@@ -70,4 +70,19 @@ def __getattr__(name: str):  # lazy: io pulls in geopandas, grids rasterio, batc
         from .batch import run_batch
 
         return run_batch
+    if name in _SUBPACKAGES:  # coverage.optimize.min_cover without an import of its own
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(name)
+
+
+#: Subpackages and modules a user reaches by dotted name (the README's
+#: ``coverage.optimize``, ``coverage.solvers.pmedian``, ...): imported on first use.
+_SUBPACKAGES = ("optimize", "solvers", "planner", "outputs", "model", "inputs", "resilience",
+                "comparison", "advisor", "batch", "cluster", "config", "errors")
+
+
+def __dir__() -> list[str]:
+    """The module's names with the lazy ones (tab completion in a notebook)."""
+    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))

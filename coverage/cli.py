@@ -225,6 +225,18 @@ def _problems_text(prog: str, problems: list[str]) -> str:
     return f"{prog}: error: {body}\n(`{prog} --help` lists every option)\n"
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in the help, unless the help says its default itself (it
+    printed "(default: vision-l4) (default: None)" for options whose default the model
+    fills in; tester 156)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default:" in text or "default:" in text.lower().split("(")[-1]:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``edge-coverage``."""
     parser = _Parser(
@@ -243,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv, "
         "proposed_sites.csv, map.html, the budget sweep (sweep.csv) and report.html, and the "
         "GIS layers plan.gpkg, demand.parquet and sites.parquet.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelp,
     )
     _add_plan_arguments(p)
     cmp = sub.add_parser(
@@ -256,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         "decision table and its warnings (docs/edge-vs-region.md). Writes the plan "
         "directory plus compare.json, compare_sites.csv and region_coverage.csv; report.html "
         "gets an 'Edge or region' section.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelp,
     )
     _add_plan_arguments(cmp, out_default="edge-compare")
     g = cmp.add_argument_group("the centralized alternative and the cost model "
@@ -295,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         "directory per scenario under DIR/scenarios/<key>/, the combined table "
         "DIR/scenarios.csv and .parquet and DIR/sweep.png. Finished scenarios are skipped on "
         "a re-run; failed ones are retried.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelp,
     )
     b.add_argument("config", metavar="SCENARIOS.toml", help="scenario file")
     b.add_argument("--out", metavar="DIR", default="edge-batch", help="output directory")
@@ -321,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rtt_p99_ms, blank for pings without one; other columns ignored). Pings faster "
         "than light are dropped and named. The error is also measured held out (5-fold "
         "cross-validation, by path when the pings have coordinates).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelp,
     )
     # required: no "(default: None)" in the help
     c.add_argument("--pings", metavar="PINGS.csv", required=True, default=argparse.SUPPRESS,

@@ -106,5 +106,6 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
             r = run("report", out)
             assert r.returncode == 0, r.stderr
         html = (out / "report.html").read_text()
-        assert 'data-key="population_safe_by_domain_failures" data-value="0.0"' in html
-        assert 'data-key="domain_failures" data-value="7000.0"' in html
+        assert 'data-key="population_safe_by_domain_failures.N-1" data-value="0.0"' in html
+        assert ('data-key="domain_failures.worst_domain_population_outside_budget" '
+                'data-value="7000.0"') in html

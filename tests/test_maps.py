@@ -921,3 +921,14 @@ def test_longitudes_given_past_180_come_back_in_one_window(seed):
     turns = (got - given) / 360.0
     assert np.allclose(turns, np.round(turns), atol=1e-9)
     assert np.ptp(got) <= np.ptp(np.round(base, 2)) + 1e-6
+
+
+def test_a_right_to_left_override_in_a_name_is_held_in_an_isolate():
+    """Tester 157: a site named with U+202E drew the map's own words after it backwards
+    ("fails" read "sliaf"). Such text is escaped and held in a bidi isolate; other text is
+    only escaped."""
+    from coverage.outputs.maps.columns import user_html
+
+    assert user_html("RTL \u202eexe.txt") == "\u2068RTL \u202eexe.txt\u2069"
+    assert user_html("<b>a&b</b>") == "&lt;b&gt;a&amp;b&lt;/b&gt;"
+    assert user_html("site-1") == "site-1"

@@ -382,6 +382,11 @@ def test_report_has_a_capacity_section(cap_dir):
     assert page.values["capacity_scenarios.worst.failed_site_ids"] == worst["failed_site_ids"]
     assert page.values["capacity_scenarios.worst.worst_site_id"] == worst["worst_site_id"]
     assert page.values["capacity_scenarios.failures"] == len(sc) - 1
+    # failure scenarios served: normal operation (the first row) is not one (tester 157:
+    # "12 of 11")
+    served = sc["feasible"].astype(str).str.lower().isin(("true", "1"))
+    assert page.values["capacity_scenarios.feasible"] == int(served.iloc[1:].sum())
+    assert page.values["capacity_scenarios.feasible"] <= len(sc) - 1
     assert page.values["capacity_scenarios.max_shed_rps"] == pytest.approx(sc["shed_rps"].max())
     seen = VisibleText(text).text
     i = seen.index("A capacitated plan")

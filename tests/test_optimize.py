@@ -738,3 +738,22 @@ def test_no_lagrangian_bound_above_its_pair_limit(monkeypatch):
     above = k_median(lat, 4, requirement=req, max_pairs_exact=0)
     assert list(above.sites) == list(below.sites)
     assert above.status == "local_search" and np.isnan(above.lower_bound)
+
+
+def test_dotted_names_work_without_an_import_of_their_own():
+    """Tester 156: ``import coverage; coverage.optimize.min_cover`` (as the README writes
+    it) raised AttributeError; so did coverage.solvers.pmedian, coverage.planner.sweep and
+    coverage.outputs.gis. A fresh interpreter reaches each by its dotted name."""
+    import subprocess
+    import sys
+
+    code = ("import coverage\n"
+            "print(coverage.optimize.min_cover.__name__, coverage.solvers.pmedian.__name__,\n"
+            "      coverage.planner.sweep.budget_sweep.__name__, coverage.outputs.gis.__name__,\n"
+            "      'compare' in dir(coverage))\n"
+            "try:\n    coverage.solvers.nothere\nexcept AttributeError:\n    print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["min_cover", "coverage.solvers.pmedian", "budget_sweep",
+                                "coverage.outputs.gis", "True", "ok"]

@@ -6,3 +6,7 @@ Modules: :mod:`.tables` (CSV / GeoPackage / Parquet / GeoJSON / Shapefile tables
 :mod:`.orlib` (OR-Library files), :mod:`.synthetic` (generated instances),
 :mod:`.validation` (one message naming the file, the rows and the fix).
 """
+
+from ..lazy import submodules
+
+__getattr__ = submodules(__name__)

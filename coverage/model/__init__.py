@@ -6,3 +6,7 @@ model), :mod:`.problem` (per-demand latency constants, radius and requirement),
 :mod:`.reach` (the sparse reach matrix), :mod:`.aggregate` (grid / H3 aggregation),
 :mod:`.h3index` (vectorised H3 indexing).
 """
+
+from ..lazy import submodules
+
+__getattr__ = submodules(__name__)

@@ -7,3 +7,7 @@ Modules: :mod:`.outdir` (owned output directories, atomic swaps, one atomic writ
 :mod:`.gis` (GeoPackage / GeoJSON layers, CSV safety), :mod:`.headline` (the one-paragraph
 result).
 """
+
+from ..lazy import submodules
+
+__getattr__ = submodules(__name__)

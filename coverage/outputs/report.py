@@ -409,7 +409,8 @@ def _label(text: Any, width: int = 28) -> str:
     return t.replace("$", r"\$")
 
 
-def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2)) -> str:
+def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2),
+         alt: str = "plot") -> str:
     """Draw on a new Matplotlib figure and return it as an ``<img>`` with an SVG data URI."""
     import matplotlib
     from matplotlib.figure import Figure
@@ -423,7 +424,8 @@ def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 4.2)) ->
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="" src="data:image/svg+xml;base64,{data}">'
+    return (f'<img class="plot" alt="{_e(alt)}" '
+            f'src="data:image/svg+xml;base64,{data}">')
 
 
 def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
@@ -468,7 +470,7 @@ def _plot_sweep(sweep: pd.DataFrame, summary: dict[str, Any]) -> str:
         ax.set_ylabel("sites")
         ax.set_ylim(bottom=0, top=max(top * 1.12, 1.0))
         ax.legend(frameon=False, fontsize=8)
-    return _svg(draw)
+    return _svg(draw, alt="site count against the latency budget")
 
 
 def _plot_rollout(ro: pd.DataFrame, k: int) -> str:
@@ -510,7 +512,8 @@ def _plot_rollout(ro: pd.DataFrame, k: int) -> str:
         ax.set_xlabel("sites opened (rollout step)")
         ax.set_ylabel("population")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _svg(draw)
+    return _svg(draw, alt="population within budget and N-1 safe against sites opened, "
+                          "with the bound")
 
 
 CDF_QUANTILES = np.linspace(0.0, 1.0, 801)
@@ -541,7 +544,7 @@ def _plot_cdf(curves: dict[str, npt.NDArray[np.float64] | None], budget: float) 
         ax.set_ylabel("share of population (served users)")
         ax.set_ylim(0, 1.0)
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _svg(draw)
+    return _svg(draw, alt="population-weighted latency distribution, normal and under failure")
 
 
 def _people_axis(ax: Any, values: npt.ArrayLike) -> None:
@@ -570,7 +573,8 @@ def _plot_loads(loads: pd.DataFrame) -> str:
         _people_axis(ax, top["peak_load"])
         ax.set_xlabel("population served")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)),
+                alt="load of the busiest sites")
 
 
 def _plot_criticality(crit: pd.DataFrame) -> str:
@@ -588,7 +592,8 @@ def _plot_criticality(crit: pd.DataFrame) -> str:
         _people_axis(ax, top["population_rerouted"])
         ax.set_xlabel("population affected when the site fails")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)),
+                alt="population outside budget when each site fails")
 
 
 # --------------------------------------------------------------------------- sections
@@ -727,11 +732,12 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
     if not isinstance(safe, Mapping) or not isinstance(dom, Mapping):
         return []
     rows = [(f"population within budget whatever {k} failure domain(s) fail (the figures "
-             "above count single sites)", "population_safe_by_domain_failures",
+             "above count single sites)", f"population_safe_by_domain_failures.N-{k}",
              safe.get(f"N-{k}"), _num(safe.get(f"N-{k}")))]
     if dom.get("worst_domain") is not None:
         rows.append(("population outside budget when the worst single failure domain fails",
-                     "domain_failures", dom.get("worst_domain_population_outside_budget"),
+                     "domain_failures.worst_domain_population_outside_budget",
+                     dom.get("worst_domain_population_outside_budget"),
                      _num(dom.get("worst_domain_population_outside_budget"))
                      + f" (domain {_text(dom.get('worst_domain'))})"))
     return rows
@@ -811,7 +817,8 @@ def _summary_section(s: dict[str, Any]) -> str:
             + (" (0: run to the proof or the time limit)"
                if float(s["kmedian_gap_asked"]) == 0 else ""))]
           if not _not_finite(s.get("kmedian_gap_asked")) else []),
-        ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
+        ("run time (the plan, before its outputs and the sweep are written)", "runtime_s",
+         s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]
     agg = s.get("aggregation")
@@ -901,7 +908,8 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
         *_nk_rows(s, k),
-        ("run time", "runtime_s", s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
+        ("run time (the plan, before its outputs and the sweep are written)", "runtime_s",
+         s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]
     proof = ("Both objectives are proven optimal." if s.get("status") == "optimal" else
@@ -1248,7 +1256,8 @@ def _plot_utilisation(cs: pd.DataFrame) -> str:
         ax.set_xlim(0, max(105.0, float(np.nanmax(100 * worst, initial=0.0)) + 5))
         ax.set_xlabel("utilisation, % of capacity")
         ax.legend(frameon=False, fontsize=8, loc="lower right")
-    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)))
+    return _svg(draw, (8.0, max(2.5, 0.22 * len(top) + 1.2)),
+                alt="utilisation of the busiest sites")
 
 
 def _failed_text(x: Any) -> str:
@@ -1426,8 +1435,10 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
              "plan.</p>")
     body += _kv_table([
         ("failure scenarios", "capacity_scenarios.failures", int(n_fail), _num(n_fail)),
-        ("scenarios where all the load is served", "capacity_scenarios.feasible",
-         int(feasible.sum()), _num(int(feasible.sum()))),
+        # (failure scenarios only: normal operation is the table's first row; "12 of 11"
+        # read in every capacitated report, tester 157)
+        ("failure scenarios where all the load is served", "capacity_scenarios.feasible",
+         int(feasible.iloc[1:].sum()), _num(int(feasible.iloc[1:].sum()))),
         ("largest load shed", "capacity_scenarios.max_shed_rps",
          float(shed.max()) if shed.notna().any() else None,
          _num(shed.max(), 1, unit)),
@@ -1578,7 +1589,8 @@ border-bottom:1px solid #ddd;padding-bottom:.2rem}h3{font-size:1rem;margin-top:1
 nav a{margin-right:.9rem;font-size:.9rem}table{border-collapse:collapse;margin:.6rem 0;
 font-size:.85rem}th,td{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;
 vertical-align:top}table.kv th{font-weight:normal;color:#555}td.n,th.n{text-align:right}
-table.data thead th{border-bottom:2px solid #ccc}table.data td{white-space:nowrap}
+table.data thead th{border-bottom:2px solid #ccc}table.data td.n{white-space:nowrap}
+td,th{overflow-wrap:anywhere}
 img.plot{max-width:100%;height:auto;display:block;margin:.8rem 0}
 p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
 .lead{font-size:1.05rem;color:#333}
@@ -1659,7 +1671,8 @@ def _plot_breakeven(doc: dict[str, Any]) -> str:
         ax.set_xlabel("edge fleet mean utilisation, %")
         ax.set_ylabel("USD per million requests")
         ax.legend(frameon=False, fontsize=8)
-    return _svg(draw)
+    return _svg(draw, alt="price per million requests of the edge fleet against its "
+                          "utilisation, with the region's")
 
 
 def _compare_section(doc: dict[str, Any]) -> str:

@@ -6,3 +6,7 @@ of ``k`` simultaneous failures).
 The failure check itself (every single-site failure, re-assigned) is the stage function
 :func:`coverage.planner.stages.n_minus_1`.
 """
+
+from ..lazy import submodules
+
+__getattr__ = submodules(__name__)

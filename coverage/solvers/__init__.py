@@ -6,3 +6,7 @@ fixed site count), :mod:`.pmedian` (exact p-median, Lagrangian bound and branch 
 :mod:`.maxcover` (maximal covering, MCLP), :mod:`.pcenter` (exact p-center, N-k). The
 public matrix-solver API is :mod:`coverage.optimize`.
 """
+
+from ..lazy import submodules
+
+__getattr__ = submodules(__name__)

@@ -27,6 +27,7 @@ from .columns import (
     id_column,
     lat_lon,
     lon_window,
+    user_html,
     wrap_lon,
 )
 from .elements import map_elements
@@ -315,7 +316,7 @@ def _layer_specs(
     if (gap_units > 0).any():
         specs.append((LAYER_GAPS, "gaps", None, False))
     for k, tier in enumerate(tiers):
-        name = f"{LAYER_SITES}: {html.escape(tier)}" if tier else LAYER_SITES
+        name = f"{LAYER_SITES}: {user_html(tier)}" if tier else LAYER_SITES
         specs.append((name, "sites", k, True))
     if any(r > 0 for r in site_data["rkm"]):
         specs.append((LAYER_RADIUS, "radius", None, False))

@@ -9,7 +9,6 @@ never over demand points. Every string from the plan is HTML-escaped.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -20,7 +19,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from ...wording import load_unit
-from .columns import bool_column, finite_or, float_column, has_column, id_column
+from .columns import (
+    bool_column,
+    finite_or,
+    float_column,
+    has_column,
+    id_column,
+    user_html,
+)
 from .style import (
     PALETTE_SIZE,
     SATURATED_AT,
@@ -133,7 +139,7 @@ def _failure_text(label: Any) -> str:
     text = str(label)
     if text in ("(none)", NORMAL_LABEL, ""):
         return "none (normal operation)"
-    return html.escape(text.replace(";", ", "))
+    return user_html(text.replace(";", ", "))
 
 
 def _pool_workloads(summary: Mapping[str, Any]) -> list[str]:
@@ -149,7 +155,7 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
                 ) -> list[list[tuple[str, str]]]:
     """Capacity rows of each site popup (escaped; ``unit``: the load's; ``workloads``: the
     pool's, whose ``requests_<workload>_rps`` columns give each one's own requests)."""
-    own = [(html.escape(str(w)), float_column(sites, f"requests_{w}_rps"))
+    own = [(user_html(w), float_column(sites, f"requests_{w}_rps"))
            for w in workloads if has_column(sites, f"requests_{w}_rps")]
     n_acc = float_column(sites, "n_accelerators")
     power = float_column(sites, "power_kw")
@@ -252,14 +258,14 @@ def scenario_payload(scenarios: Any, loads: Any, site_ids: list[str],
     worst_ids = id_column(sc, "worst_site_id")
     scen = {
         "row": rows.tolist(),
-        "label": [html.escape(str(v)) for v in sc["failed_site_ids"]],
+        "label": [user_html(v) for v in sc["failed_site_ids"]],
         "load": _round(float_column(sc, "load_rps"), 3),
         "served": _round(float_column(sc, "served_rps"), 3),
         "shed": _round(np.abs(float_column(sc, "shed_rps", 0.0)), 3),
         "feasible": bool_column(sc, "feasible", True).astype(np.int8).tolist(),
         "worst": _round(float_column(sc, "worst_utilisation"), 5),
         "worstSite": [site_index.get(w, -1) if w is not None else -1 for w in worst_ids],
-        "worstId": [html.escape(w) if w is not None else "n/a" for w in worst_ids],
+        "worstId": [user_html(w) if w is not None else "n/a" for w in worst_ids],
         "failed": [], "off": [0], "site": [], "sload": [],
     }
     if failed is None or load_m is None:

@@ -6,6 +6,7 @@ so a plan-like object with fewer columns still draws.
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
+    "user_html",
     "bool_column",
     "column_series",
     "finite_or",
@@ -147,3 +149,15 @@ def finite_or(value: Any, default: float) -> float:
         return default
     return x if math.isfinite(x) else default
 
+
+#: Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def user_html(text: Any) -> str:
+    """A user's text (an id, a name, a tier label) escaped for the map's HTML, and held in
+    a bidirectional isolate (U+2068 ... U+2069) when it holds bidi controls: a
+    right-to-left override in a site name turned the map's own words after it backwards
+    ("fails" read "sliaf"; tester 157). Text without them is only escaped."""
+    s = html.escape(str(text))
+    return f"\u2068{s}\u2069" if any(c in _BIDI_CONTROLS for c in s) else s

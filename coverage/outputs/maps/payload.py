@@ -28,6 +28,7 @@ from .columns import (
     has_column,
     id_column,
     lat_lon,
+    user_html,
 )
 from .style import AREA_COLORS, fmt_int, fmt_ms
 
@@ -50,7 +51,7 @@ logger = logging.getLogger(__package__)
 
 
 def _escape_all(values: pd.Series) -> list[str]:
-    return [html.escape(v) for v in values.fillna("").astype(str)]
+    return [user_html(v) for v in values.fillna("").astype(str)]
 
 
 def _ms(values: npt.NDArray[np.float64]) -> list[float]:
@@ -123,7 +124,7 @@ def _site_codes(
             continue
         if sid not in site_index:
             site_index[sid] = len(labels)
-            labels.append(html.escape(sid))
+            labels.append(user_html(sid))
         table[k] = site_index[sid]
     return table[np.where(codes < 0, len(ids), codes)]
 

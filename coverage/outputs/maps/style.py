@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .columns import finite_or
+from .columns import finite_or, user_html
 
 __all__ = [
     "AREA_COLORS",
@@ -328,7 +328,7 @@ def legend_html(
         parts.append("<div class='covmap-h'>Sites by tier</div>")
         for tier, color in tier_colors.items():
             parts.append(
-                f"<div class='covmap-key'>{_dot(color)}{html.escape(tier) or '(no tier)'}</div>"
+                f"<div class='covmap-key'>{_dot(color)}{user_html(tier) or '(no tier)'}</div>"
             )
         parts.append(f"<div class='covmap-key'>{_dot('#ffffff')}new site</div>")
         if has_required:
