@@ -491,3 +491,26 @@ def test_browser_explorer_shows_the_rerouted_loads(browser, tmp_path):  # noqa: 
     tb._no_alert(browser)
     assert tb._errors(browser) == []
     assert not math.isnan(stats["shed"])
+
+
+def test_a_domain_failure_names_its_chosen_sites():
+    """Tester 157: a failure domain's scenario lists every candidate of the domain, and
+    the map's legend read "gn1, gn2, ... (11 ids) failed" of a plan where one chosen site
+    had: the chosen ones are named, the others counted."""
+    from coverage.outputs.maps.capacity import _failure_text
+
+    assert _failure_text("a;b;c;d", {"b", "x"}) == \
+        "b (with 3 other candidates of its failure domain)"
+    assert _failure_text("a;b", {"a", "b"}) == "a, b"
+    assert _failure_text("a;b", set()) == "a, b"
+    assert _failure_text("(none)", {"a"}) == "none (normal operation)"
+
+
+def test_the_map_has_a_title():
+    """Tester 157: map.html's <title> was empty."""
+    import folium
+
+    from coverage.outputs.maps.offline import render_map_html
+
+    assert "<title>edge-coverage map</title>" in render_map_html(
+        folium.Map(location=[0, 0], tiles=None))

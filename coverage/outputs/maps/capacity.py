@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -132,13 +132,25 @@ def _round(values: npt.ArrayLike, digits: int) -> list[float]:
     return np.where(np.isfinite(v), np.round(v, digits), -1.0).tolist()
 
 
-def _failure_text(label: Any) -> str:
-    """A ``worst_failure`` value for display: the failed sites, or normal operation."""
+def _failure_text(label: Any, chosen: Collection[str] = ()) -> str:
+    """A ``worst_failure`` value for display: the failed sites, or normal operation.
+
+    A failure domain's scenario lists every candidate of the domain, open or not; with
+    ``chosen`` (the plan's site ids) only its chosen sites are named, and the others
+    counted (the legend read "11 ids ... failed" of a plan of 11 sites where one had
+    failed; tester 157)."""
     if label is None or (isinstance(label, float) and math.isnan(label)):
         return "n/a"
     text = str(label)
     if text in ("(none)", NORMAL_LABEL, ""):
         return "none (normal operation)"
+    ids = [i for i in text.split(";") if i != ""]
+    if chosen and len(ids) > 1:
+        mine = [i for i in ids if i in chosen]
+        rest = len(ids) - len(mine)
+        if mine and rest:
+            return (user_html(", ".join(mine)) + f" (with {rest:,} other candidate"
+                    + ("s" if rest > 1 else "") + " of its failure domain)")
     return user_html(text.replace(";", ", "))
 
 
@@ -164,6 +176,8 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
     worst = float_column(sites, "worst_utilisation")
     cause = (id_column(sites, "worst_failure") if has_column(sites, "worst_failure")
              else pd.Series([None] * len(sites), dtype=object))
+    chosen = set(id_column(sites, "site_id").dropna().astype(str)) if has_column(
+        sites, "site_id") else set()
     out = []
     for k in range(len(sites)):  # chosen sites, not demand points
         thin = bool(np.isfinite(util[k]) and util[k] < THIN_BELOW)
@@ -176,7 +190,7 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
             ("Utilisation", fmt_pct(util[k])
              + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
             ("Worst utilisation", fmt_pct(worst[k])),
-            ("&hellip; under the failure of", _failure_text(cause[k])),
+            ("&hellip; under the failure of", _failure_text(cause[k], chosen)),
         ])
     return out
 
@@ -298,7 +312,7 @@ def scenario_payload(scenarios: Any, loads: Any, site_ids: list[str],
 
 def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.float64],
             util: npt.NDArray[np.float64], palette: list[str],
-            unit: str = "requests/s") -> str:
+            unit: str = "requests/s", chosen: Collection[str] = ()) -> str:
     """The legend's capacity block: utilisation ramp, thin sites, sizes and the headline
     capacity figures."""
     info = summary.get("capacity") if isinstance(summary.get("capacity"), Mapping) else {}
@@ -313,7 +327,7 @@ def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.floa
         if np.isfinite(w).any():
             r = int(np.nanargmax(w))
             worst_u = float(w[r]) if math.isnan(worst_u) else worst_u
-            worst_when = _failure_text(scenarios["failed_site_ids"].iloc[r])
+            worst_when = _failure_text(scenarios["failed_site_ids"].iloc[r], chosen)
     rows = [
         ("Fleet utilisation", fmt_pct(info.get("fleet_utilisation"))),
         ("Worst utilisation", fmt_pct(worst_u) + (f" ({worst_when} failed)"
@@ -390,5 +404,7 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
         popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary)),
-        legend=_legend(summary, scenarios, cap, util, palette, unit),
+        legend=_legend(summary, scenarios, cap, util, palette, unit,
+                       set(id_column(sites, "site_id").dropna().astype(str))
+                       if has_column(sites, "site_id") else set()),
     )
