@@ -232,7 +232,7 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "(default:" in text or "default:" in text.lower().split("(")[-1]:
+        if "default:" in text.lower():
             return text
         return super()._get_help_string(action)
 

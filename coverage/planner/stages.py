@@ -900,9 +900,8 @@ def latency_components(problem: Problem, distance_km: npt.ArrayLike, *,
     # (a row no site can serve has both fixed latencies infinite: no tail, not inf - inf;
     # tester 153 saw numpy's "invalid value" warning on the command line)
     both = np.isfinite(rows.fixed_ms) & np.isfinite(rows.fixed_p50_ms)
-    out["latency_tail_ms"] = mask(np.where(
-        both, np.subtract(rows.fixed_ms, rows.fixed_p50_ms, where=both,
-                          out=np.full(len(d), np.nan)), np.nan))
+    out["latency_tail_ms"] = mask(np.subtract(rows.fixed_ms, rows.fixed_p50_ms, where=both,
+                                              out=np.full(len(d), np.nan)))
     if tier is not None and rows.tier_rows is not None:
         tr = rows.tier_rows
         t = np.asarray(tier, dtype=np.int64)

@@ -346,15 +346,14 @@ def domain_safety(pattern: Any, chosen: npt.ArrayLike, domains: npt.ArrayLike,
     dom_all = np.asarray(domains, dtype=object)
     m = len(dom_all)
     a = sp.csr_array(pattern)
-    a.sum_duplicates()
     codes, names = pd.factorize(pd.Series(dom_all).astype(str))
-    is_open = np.zeros(m, dtype=bool)
-    is_open[np.asarray(chosen, dtype=np.int64)] = True
-    rows = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr))
-    cols = a.indices.astype(np.int64)
-    keep = cols < m
-    keep[keep] = is_open[cols[keep]]
-    rows, dom = rows[keep], np.asarray(codes, dtype=np.int64)[cols[keep]]
+    open_ = np.unique(np.asarray(chosen, dtype=np.int64))
+    open_ = open_[open_ < min(m, a.shape[1])]
+    # the chosen sites' columns only (a national reach holds every candidate's pairs);
+    # a pair stored twice is one (point, domain) below anyway
+    sub = sp.csr_array(a[:, open_])
+    rows = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(sub.indptr))
+    dom = np.asarray(codes, dtype=np.int64)[open_][sub.indices]
     pair = np.unique(rows * max(len(names), 1) + dom)  # each (point, domain) once
     p_row, p_dom = pair // max(len(names), 1), pair % max(len(names), 1)
     n_dom = np.bincount(p_row, minlength=a.shape[0])

@@ -164,9 +164,10 @@ def _pool_workloads(summary: Mapping[str, Any]) -> list[str]:
 
 def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
                 unit: str = "requests/s", workloads: Iterable[str] = (),
-                ) -> list[list[tuple[str, str]]]:
+                chosen: Collection[str] = ()) -> list[list[tuple[str, str]]]:
     """Capacity rows of each site popup (escaped; ``unit``: the load's; ``workloads``: the
-    pool's, whose ``requests_<workload>_rps`` columns give each one's own requests)."""
+    pool's, whose ``requests_<workload>_rps`` columns give each one's own requests;
+    ``chosen``: the plan's site ids, named in a failure domain's failure)."""
     own = [(user_html(w), float_column(sites, f"requests_{w}_rps"))
            for w in workloads if has_column(sites, f"requests_{w}_rps")]
     n_acc = float_column(sites, "n_accelerators")
@@ -176,8 +177,6 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
     worst = float_column(sites, "worst_utilisation")
     cause = (id_column(sites, "worst_failure") if has_column(sites, "worst_failure")
              else pd.Series([None] * len(sites), dtype=object))
-    chosen = set(id_column(sites, "site_id").dropna().astype(str)) if has_column(
-        sites, "site_id") else set()
     out = []
     for k in range(len(sites)):  # chosen sites, not demand points
         thin = bool(np.isfinite(util[k]) and util[k] < THIN_BELOW)
@@ -400,11 +399,11 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
     }
     # requests/s of the run's workload when service classes share a pool of accelerators
     unit = load_unit(summary.get("capacity"))
+    chosen = (set(id_column(sites, "site_id").dropna().astype(str))
+              if has_column(sites, "site_id") else set())
     return CapacityView(
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
-        popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary)),
-        legend=_legend(summary, scenarios, cap, util, palette, unit,
-                       set(id_column(sites, "site_id").dropna().astype(str))
-                       if has_column(sites, "site_id") else set()),
+        popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary), chosen),
+        legend=_legend(summary, scenarios, cap, util, palette, unit, chosen),
     )
