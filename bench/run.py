@@ -57,7 +57,8 @@ def bench_country(country: str, budget_ms: float, workdir: Path) -> list[tuple[s
     rows.append(("gap proposals", tm["proposals_s"],
                  f"{prop['gap_points']:,} gap points, {prop['proposed_sites']:,} proposed sites "
                  f"(bound {prop.get('lower_bound', 0):,.0f}), "
-                 f"status {prop['status']}"))
+                 f"status {prop['status']}, {prop['gap_points_still_short']:,} gap points "
+                 "still short"))
     t = time.perf_counter()
     path = save_map(plan_map(plan), workdir / "map.html")
     rows.append(("map", time.perf_counter() - t, f"{path.stat().st_size / 2**20:.1f} MiB"))

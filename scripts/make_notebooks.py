@@ -334,12 +334,12 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         ## Proposed new sites
 
         `plan.proposed` suggests where to build: the fewest new locations (chosen among the
-        gap points themselves, with the same exact multicover solver) such that every gap
-        point gets the sites it is missing within its budget radius. `n_demand_gained` and
-        `population_gained` count the gap points and people each new site serves. An
-        isolated point with no other gap point in reach can receive only one proposal (one
-        site per location), so it stays single-coverable; the summary counts those as
-        *still short*.
+        gap points, the points where their budget circles cross, and a second spot across
+        town for an isolated point, with the same exact multicover solver) such that every
+        gap point gets the sites it is missing within its budget radius. `n_demand_gained`
+        and `population_gained` count the gap points and people each new site serves. Points
+        no site could help (an access class too slow for the budget) are *still short* in
+        the summary.
         """),
         _code("""
         print(s['proposed'])

@@ -20,7 +20,64 @@ def dense_ok(demand, lat, lon, model, budget_ms):
     return fixed[:, None] + model.ms_per_km * d <= budget_ms + 1e-7
 
 
-def test_proposals_are_minimal_and_close_every_closable_gap():
+def _grid_optimum(demand, need, model, budget_ms, step_deg):
+    """The fewest sites on a fine grid (``step_deg`` of latitude, twice that of
+    longitude) round the points, one per grid node, giving each point ``need`` of them in
+    budget: scipy's MILP on the dense matrix, the nodes that reach the same points one
+    integer column (up to as many sites as it has nodes)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    lat, lon = demand["lat"].to_numpy(), demand["lon"].to_numpy()
+    g_lat, g_lon = np.meshgrid(np.arange(lat.min() - 0.5, lat.max() + 0.5, step_deg),
+                               np.arange(lon.min() - 1, lon.max() + 1, 2 * step_deg))
+    ok = dense_ok(demand, g_lat.ravel(), g_lon.ravel(), model, budget_ms)
+    a, nodes = np.unique(ok[:, ok.any(axis=0)], axis=1, return_counts=True)
+    res = milp(np.ones(a.shape[1]), integrality=np.ones(a.shape[1]),
+               bounds=Bounds(0, np.minimum(nodes, max(need))),
+               constraints=LinearConstraint(a.astype(float), lb=need, ub=np.inf))
+    assert res.status == 0
+    return round(res.fun)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_proposals_beat_any_grid_of_locations_for_a_single_cover(seed):
+    """k = 0: one site within budget of every gap point. The gap points and the crossings
+    of their budget circles hold an optimal plan among sites anywhere (Church's circle
+    intersect point set), so the proposal is never worse than the best plan on a fine grid
+    (0.01 x 0.02 degrees, scipy's MILP on dense haversine distances). The gap points alone
+    as locations (the proposals before the crossings) are never better; two towns 150 km
+    apart got two sites where one midway does."""
+    rng = np.random.default_rng(seed)
+    model = LatencyModel()
+    pts = np.array([[62.0, -150.0]]) + rng.normal(0, 1.0, (10, 2)) * [1.0, 2.0]
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(10)], "lat": pts[:, 0],
+                           "lon": pts[:, 1], "population": rng.integers(1, 1000, 10) * 1.0,
+                           "access": np.where(np.arange(10) % 3 == 0, "5g-urllc", "ftth")})
+    n_cov = np.zeros(10, dtype=np.int64)
+    prop = propose_sites(demand, n_cov, model=model, budget_ms=30.0, failures=0)
+    ok = dense_ok(demand, prop.sites["lat"], prop.sites["lon"], model, 30.0)
+    assert (ok.sum(axis=1) >= 1).all() and prop.n_still_short == 0
+    assert prop.status == "optimal" and prop.lower_bound == len(prop.sites)
+    need = np.ones(10)
+    assert len(prop.sites) <= _grid_optimum(demand, need, model, 30.0, 0.01)
+    # the gap points alone: fewest of them that reach every point (brute force)
+    loc_ok = dense_ok(demand, demand["lat"], demand["lon"], model, 30.0)
+    alone = next(size for size in range(1, 11)
+                 for sub in itertools.combinations(range(10), size)
+                 if loc_ok[:, list(sub)].any(axis=1).all())
+    assert len(prop.sites) <= alone
+    pair = demand.iloc[:2].assign(lat=[62.0, 62.0], lon=[-150.0, -147.2], access="ftth")
+    assert haversine_km(62.0, -150.0, 62.0, -147.2) > 140  # each other's radius: 88 km
+    one = propose_sites(pair, np.zeros(2, dtype=np.int64), model=model, budget_ms=30.0,
+                        failures=0)
+    assert len(one.sites) == 1 and one.n_still_short == 0
+
+
+def test_proposals_are_minimal_and_close_every_gap():
+    """k = 1 with three loose clusters of remote points, three of them with a candidate:
+    every point reaches two sites with the proposals (isolated ones get a second site
+    across town), no proposal within --colocated-m of another, and no plan on a fine grid
+    does it with fewer sites than the proposal's proven bound."""
     rng = np.random.default_rng(3)
     model = LatencyModel()
     # remote points (no candidate in reach): three loose clusters far apart
@@ -33,26 +90,68 @@ def test_proposals_are_minimal_and_close_every_closable_gap():
     n_cov[:3] = 1  # three of them already have one candidate
     prop = propose_sites(demand, n_cov, model=model, budget_ms=30.0, failures=1)
     ok = dense_ok(demand, prop.sites["lat"], prop.sites["lon"], model, 30.0)
-    have = n_cov + ok.sum(axis=1)
-    # every point reaches k+1 = 2 unless fewer gap locations are in its reach
-    loc_ok = dense_ok(demand, demand["lat"], demand["lon"], model, 30.0)
-    need = np.minimum(2 - n_cov, loc_ok.sum(axis=1))
-    assert (ok.sum(axis=1) >= need).all()
-    assert prop.n_still_short == int((have < 2).sum())
-    # brute force: no smaller set of gap locations meets the same need
-    best = None
-    for size in range(len(demand) + 1):
-        for sub in itertools.combinations(range(len(demand)), size):
-            if (loc_ok[:, list(sub)].sum(axis=1) >= need).all():
-                best = size
-                break
-        if best is not None:
-            break
-    assert len(prop.sites) == best
-    # the proposal's bound is the brute-force optimum once proven, never above it
-    assert prop.lower_bound <= best and (prop.status != "optimal" or prop.lower_bound == best)
+    assert (n_cov + ok.sum(axis=1) >= 2).all()
+    assert prop.n_still_short == 0 and prop.population_still_short == 0
+    lat, lon = prop.sites["lat"].to_numpy(), prop.sites["lon"].to_numpy()
+    apart = haversine_km(lat[:, None], lon[:, None], lat[None], lon[None])
+    assert (apart[~np.eye(len(lat), dtype=bool)] >= 0.3).all()
+    # the proposal's bound is over its own locations; the grid's optimum is never below
+    # the proposal by more than a site per cluster (a grid node holds one site, like a
+    # location) and the bound holds the proposal exactly once proven
+    grid = _grid_optimum(demand, 2 - n_cov, model, 30.0, 0.02)
+    assert prop.lower_bound <= len(prop.sites) <= grid
+    assert prop.status != "optimal" or prop.lower_bound == len(prop.sites)
     assert prop.summary()["lower_bound"] == prop.lower_bound
-    assert prop.sites["population_gained"].sum() >= demand["population"][need > 0].sum() - 1e-6
+    assert prop.sites["population_gained"].sum() >= demand["population"].sum() - 1e-6
+
+
+def test_an_isolated_town_gets_two_sites_across_town():
+    """A gap point with no other gap point in reach needs k + 1 sites of its own: it used
+    to get one (a location hosts one site) and stay single-covered. Now it gets k + 1:
+    itself and k more 2 x --colocated-m from it, no two within --colocated-m."""
+    model = LatencyModel()
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [10.0, -30.0],
+                           "lon": [20.0, 140.0], "population": [500.0, 70.0],
+                           "access": "ftth"})
+    for k in (1, 2):
+        prop = propose_sites(demand, np.zeros(2, dtype=np.int64), model=model,
+                             budget_ms=30.0, failures=k, colocated_m=250.0)
+        assert len(prop.sites) == 2 * (k + 1) and prop.n_still_short == 0
+        lat, lon = prop.sites["lat"].to_numpy(), prop.sites["lon"].to_numpy()
+        d = haversine_km(lat[:, None], lon[:, None], demand["lat"].to_numpy()[None],
+                         demand["lon"].to_numpy()[None])
+        assert ((d < 0.5 + 1e-6).sum(axis=0) == k + 1).all()  # each town's own k + 1
+        apart = haversine_km(lat[:, None], lon[:, None], lat[None], lon[None])
+        assert (apart[~np.eye(len(lat), dtype=bool)] >= 0.25).all()
+
+
+def test_circle_crossings_against_every_pair():
+    """Every pair of circles that cross (closer than their radii together, neither inside
+    the other), found by a brute force over all pairs, gives two points on both circles
+    (within the 1 m inset, inside both), and no other pair gives any."""
+    from coverage.model.geo import circle_crossings
+
+    rng = np.random.default_rng(7)
+    n = 60
+    lat = rng.uniform(-85, 85, n)
+    lon = rng.uniform(-180, 180, n)
+    r = rng.uniform(50, 4000, n)
+    r[:3] = [-1.0, 0.0, 10_500.0]  # unreachable, a point, more than a quarter meridian
+    x_lat, x_lon, pairs = circle_crossings(lat, lon, r, neighbours=n)
+    d = _independent_haversine_km(lat[:, None], lon[:, None], lat[None], lon[None])
+    i, j = np.triu_indices(n, 1)
+    valid = (r >= 0) & (r < 10_000)
+    crosses = (d[i, j] < r[i] + r[j]) & (d[i, j] > np.abs(r[i] - r[j])) & valid[i] & valid[j]
+    want = sorted(zip(i[crosses].tolist(), j[crosses].tolist(), strict=True))
+    got = pairs.tolist()
+    assert sorted(map(tuple, got))[::2] == want and len(got) == 2 * len(want)
+    for end in (0, 1):
+        to = _independent_haversine_km(x_lat, x_lon, lat[pairs[:, end]], lon[pairs[:, end]])
+        assert (to <= r[pairs[:, end]]).all()
+        assert (to >= r[pairs[:, end]] - 0.0011).all()
+    # a few nearest neighbours only: a subset of the same crossings
+    few_lat, _, few = circle_crossings(lat, lon, r, neighbours=2)
+    assert set(map(tuple, few.tolist())) <= set(want) and len(few_lat) < len(x_lat)
 
 
 def test_plan_reports_proposals_for_its_gaps(sample_inputs):

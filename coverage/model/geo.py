@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 __all__ = [
     "BinnedPoints",
+    "circle_crossings",
     "count_colocated",
     "count_within",
     "nearest",
@@ -228,6 +229,94 @@ def colocated_pairs(
     distance_m = 1000.0 * haversine_km(lat[pairs[:, 0]], lon[pairs[:, 0]],
                                        lat[pairs[:, 1]], lon[pairs[:, 1]])
     return pairs, distance_m
+
+
+
+def circle_crossings(
+    lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, radius_km: npt.ArrayLike,
+    neighbours: int = 8, inset_km: float = 0.001,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Where the circles of radius ``radius_km`` around near points cross, moved
+    ``inset_km`` into both: the *circle intersect point set* of Church (1984).
+
+    A site reaches a point when it lies within the point's radius, so the sites that reach
+    a given set of points form the intersection of their discs (spherical caps). When that
+    intersection is not empty it holds a corner, a crossing of two of their circles, or is
+    one whole disc (then it holds that disc's centre, the point itself): the points and
+    their pairwise crossings hold an optimal solution of any covering problem on them with
+    sites anywhere. Only each point's ``neighbours`` nearest are paired (the full set grows
+    with the square of the points), so the set is exact when every point has at most
+    that many others within two radii.
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : array_like
+        The points, degrees.
+    radius_km : array_like
+        Each point's radius, km (great-circle); points with a negative radius, or one of a
+        quarter of the Earth's circumference or more, are not paired.
+    neighbours : int, default 8
+        Pairs each point with at most this many of its nearest others.
+    inset_km : float, default 0.001
+        Each crossing is moved this far towards the middle of its two points' overlap
+        (a crossing lies on both circles, where rounding decides whether it reaches them).
+
+    Returns
+    -------
+    lat, lon : numpy.ndarray
+        The crossings, degrees: two per pair of points whose circles cross.
+    pairs : numpy.ndarray
+        Shape ``(len(lat), 2)``: the two points whose circles cross there.
+
+    Examples
+    --------
+    >>> lat, lon, pairs = circle_crossings([0.0, 0.0], [0.0, 1.0], [100.0, 100.0])
+    >>> [round(float(x), 3) for x in lon], [round(abs(float(x)), 2) for x in lat]
+    ([0.5, 0.5], [0.75, 0.75])
+    >>> pairs.tolist()
+    [[0, 1], [0, 1]]
+    """
+    lat = np.asarray(lat_deg, dtype=np.float64).ravel()
+    lon = np.asarray(lon_deg, dtype=np.float64).ravel()
+    r = np.asarray(radius_km, dtype=np.float64).ravel()
+    n = len(lat)
+    empty = (np.zeros(0), np.zeros(0), np.zeros((0, 2), dtype=np.int64))
+    ok = np.flatnonzero((r >= 0) & (r < np.pi / 2.0 * EARTH_RADIUS_KM))
+    k = min(int(neighbours) + 1, len(ok))
+    if n < 2 or k < 2:
+        return empty
+    xyz = unit_xyz(lat[ok], lon[ok])
+    dist_km, j = nearest(lat[ok], lon[ok], xyz, k=k)
+    i = np.repeat(np.arange(len(ok)), k)
+    j, d = j.ravel(), dist_km.ravel()
+    ri, rj = r[ok][i], r[ok][j]
+    # the circles cross: apart, not farther than the radii together, neither inside the other
+    cross = (i != j) & (d < ri + rj) & (d > np.abs(ri - rj))
+    lo, hi = np.minimum(i, j)[cross], np.maximum(i, j)[cross]
+    key = np.unique(lo * np.int64(len(ok)) + hi)
+    lo, hi = key // len(ok), key % len(ok)
+    if not len(lo):
+        return empty
+    a, b = xyz[lo], xyz[hi]
+    gamma = np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0)
+    ca, cb = np.cos(r[ok][lo] / EARTH_RADIUS_KM), np.cos(r[ok][hi] / EARTH_RADIUS_KM)
+    s2 = 1.0 - gamma * gamma  # |a x b|^2
+    u = (ca - gamma * cb) / s2
+    v = (cb - gamma * ca) / s2
+    mid = u[:, None] * a + v[:, None] * b  # the middle of the overlap's chord
+    w2 = (1.0 - np.einsum("ij,ij->i", mid, mid)) / s2
+    good = (s2 > 1e-18) & (w2 > 0)
+    lo, hi, a, b, mid, w2, s2 = lo[good], hi[good], a[good], b[good], mid[good], w2[good], s2[good]
+    off = np.sqrt(w2)[:, None] * np.cross(a, b)
+    pts = np.concatenate([mid + off, mid - off])
+    inward = np.concatenate([-off, off])  # towards the chord's middle
+    length = np.sqrt(np.einsum("ij,ij->i", inward, inward))
+    step = np.minimum(inset_km / EARTH_RADIUS_KM, 0.5 * length) / np.maximum(length, 1e-300)
+    pts = _unit_rows(pts + step[:, None] * inward)
+    out_lat = np.degrees(np.arcsin(np.clip(pts[:, 2], -1.0, 1.0)))
+    out_lon = np.degrees(np.arctan2(pts[:, 1], pts[:, 0]))
+    pairs = np.stack([ok[np.concatenate([lo, lo])], ok[np.concatenate([hi, hi])]], axis=1)
+    return out_lat, out_lon, pairs
 
 
 def count_within(

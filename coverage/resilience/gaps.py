@@ -6,22 +6,39 @@ definition :attr:`coverage.Plan.gaps` uses too): no choice of candidates makes i
 fewest-sites (or least-cost) plan opens all of them (the requirement is capped at ``|N_i|``);
 a ``--max-sites`` plan may leave some of them closed.
 :func:`propose_sites` suggests where new sites (not in the candidate list) would close those
-gaps, with the same exact multicover solver: the possible locations are the gap points
-themselves (binned into near-squares when there are many), each gap point needs
-``k + 1 - |N_i|`` more sites within its budget radius, and the fewest locations are chosen.
+gaps, with the same exact multicover solver: each gap point needs ``k + 1 - |N_i|`` more
+sites within its budget radius, and the fewest possible locations are chosen. The possible
+locations are:
+
+- the gap points themselves (binned into near-squares when there are many, above
+  ``max_locations`` points or ``max_pairs`` pairs);
+- with the points themselves (not binned), the *crossings* of their budget circles, each
+  point with its :data:`CROSSING_NEIGHBOURS` nearest (Church's circle intersect point set,
+  :func:`coverage.model.geo.circle_crossings`): the sites that reach a set of points form
+  the intersection of their discs, which holds a crossing or a whole disc's centre, so for
+  a single cover (``k = 0``) and great-circle reach the points and every crossing hold an
+  optimal plan among sites anywhere. Two towns 150 km apart with an 88 km radius get one
+  site midway instead of one each;
+- *twins*: a gap point with fewer locations within its radius than the sites it lacks (an
+  isolated town, which used to get one proposal and stay single-covered) gets as many more,
+  ``2 x --colocated-m`` from it at bearings evenly spaced round it: its own ``k + 1``
+  sites across town.
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate
 is moved to twice that distance from it (a second site across town, not in the same
-building), and of locations that close to each other the most populous are kept, each
-skipping those within ``--colocated-m`` of it.
+building), and of locations that close to each other the most populous are kept (gap
+points before crossings and twins), each skipping those within ``--colocated-m`` of it.
 
-A location hosts one site, so an isolated gap point (no other gap location within its
-radius) can get at most one proposal: it then stays single-covered, and ``still_short`` says
-how many points and people are in that case. So do gap points whose access class cannot meet
-the budget even at distance zero (no site anywhere helps them). ``still_short`` counts the
-sites the plan opens (``n_open``: its chosen sites within budget) plus the proposals, not every
-candidate in budget: a gap point whose candidates a ``--max-sites`` plan leaves closed can stay
-short even where the proposals would close its gap with all candidates open.
+A location hosts one site, so with ``k >= 1`` the locations are not complete the way they
+are for a single cover (two sites of a plan on sites anywhere may want the same crossing):
+the proposal is optimal among its locations (``lower_bound``), not among all. Gap points
+whose access class cannot meet the budget even at distance zero (no site anywhere helps
+them) stay short, as may a point whose radius is under ``2 x --colocated-m`` (no twin
+reaches it) or whose locations the colocation rule left out; ``still_short`` says how many
+points and people are in those cases. It counts the sites the plan opens (``n_open``: its
+chosen sites within budget) plus the proposals, not every candidate in budget: a gap point
+whose candidates a ``--max-sites`` plan leaves closed can stay short even where the
+proposals would close its gap with all candidates open.
 """
 
 from __future__ import annotations
@@ -41,6 +58,7 @@ from ..model.aggregate import aggregate_grid
 from ..model.geo import (
     EARTH_RADIUS_KM,
     chord_from_km,
+    circle_crossings,
     colocated_pairs,
     count_within,
     haversine_km,
@@ -91,7 +109,8 @@ class Proposal:
         the most gap people (:func:`coverage.planner.stages.propose_gaps`).
     lower_bound : float
         Proven lower bound of the proposal's cover: no set of the possible locations (the
-        gap points themselves, or grid centroids above ``max_locations`` points) gives every
+        gap points themselves, or grid centroids above ``max_locations`` points; the
+        crossings of their budget circles; the twins of isolated points) gives every
         helpable gap point what it can get (``k + 1`` sites, or as many as the locations in
         its reach allow) with fewer sites. Equal to the number proposed when ``status`` is
         ``"optimal"``; 0 when no gap point can be helped.
@@ -136,7 +155,16 @@ def _away_from(site_lat: npt.NDArray[np.float64], site_lon: npt.NDArray[np.float
     bearing = np.arctan2(np.sin(dlon) * np.cos(la2),
                          np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(dlon))
     apart_km = haversine_km(site_lat, site_lon, lat, lon)
-    bearing = np.where(apart_km < 1e-3, 0.0, bearing)
+    return _destination(site_lat, site_lon, np.where(apart_km < 1e-3, 0.0, bearing),
+                        distance_km)
+
+
+def _destination(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+                 bearing: npt.NDArray[np.float64], distance_km: float,
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The points ``distance_km`` from each ``(lat, lon)`` (degrees) along ``bearing``
+    (radians, clockwise from north), degrees."""
+    la1, lo1 = np.radians(lat), np.radians(lon)
     delta = distance_km / EARTH_RADIUS_KM
     la3 = np.arcsin(np.clip(np.sin(la1) * np.cos(delta)
                             + np.cos(la1) * np.sin(delta) * np.cos(bearing), -1.0, 1.0))
@@ -259,6 +287,60 @@ def _independent_locations(
     return lat[idx], lon[idx]
 
 
+#: Each gap point's nearest others whose budget circles' crossings become possible
+#: locations (:func:`coverage.model.geo.circle_crossings`), at most.
+CROSSING_NEIGHBOURS = 8
+
+
+def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
+                        g_xyz: npt.NDArray[np.float64], max_pairs: int,
+                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The crossings of the gap points' budget circles, each point paired with its
+    :data:`CROSSING_NEIGHBOURS` nearest, or fewer when their (gap point, location) pairs
+    would pass ``max_pairs`` (what the gap points' own leave; a count-only tree query per
+    try)."""
+    lat = g["lat"].to_numpy(dtype=np.float64)
+    lon = g["lon"].to_numpy(dtype=np.float64)
+    neighbours = CROSSING_NEIGHBOURS
+    while neighbours >= 1:
+        x_lat, x_lon, _ = circle_crossings(lat, lon, radius_km, neighbours=neighbours)
+        if not len(x_lat):
+            return x_lat, x_lon
+        extra = int(count_within(unit_tree(x_lat, x_lon), g_xyz, radius_km).sum())
+        if extra <= max_pairs:
+            return x_lat, x_lon
+        neighbours //= 2
+    logger.info("gap proposals: the crossings of the gap points' budget circles are left "
+                "out (more than %s pairs with the gap points)", f"{max_pairs:,}")
+    return np.zeros(0), np.zeros(0)
+
+
+def _twin_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
+                    g_xyz: npt.NDArray[np.float64], deficit: npt.NDArray[np.int64],
+                    loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
+                    colocated_m: float,
+                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Second (third, ...) locations for the gap points with fewer possible locations
+    within their radius than the sites they lack: an isolated town needs ``k + 1`` sites of
+    its own, across town from each other. Each such point gets as many as it lacks, ``2 x
+    colocated_m`` from it (600 m by default; twice the default when ``colocated_m`` is 0)
+    at bearings evenly spaced round it, so no two fail together. One count-only tree
+    query; no loop over points."""
+    if not len(loc_lat):
+        lacking = deficit.copy()
+    else:
+        lacking = deficit - count_within(unit_tree(loc_lat, loc_lon), g_xyz, radius_km)
+    apart_km = 2.0 * (colocated_m if colocated_m > 0 else DEFAULT_COLOCATED_M) / 1000.0
+    lacking = np.where(radius_km >= apart_km, np.maximum(lacking, 0), 0)
+    rows = np.repeat(np.arange(len(lacking)), lacking)
+    if not len(rows):
+        return np.zeros(0), np.zeros(0)
+    nth = np.arange(len(rows)) - np.repeat(np.cumsum(lacking) - lacking, lacking) + 1
+    bearing = 2.0 * np.pi * nth / (lacking[rows] + 1)
+    return _destination(g["lat"].to_numpy(dtype=np.float64)[rows],
+                        g["lon"].to_numpy(dtype=np.float64)[rows], bearing, apart_km)
+
+
 def proposed_ids(n: int, taken: npt.ArrayLike | None = None) -> list[str]:
     """The first ``n`` names of ``new-001``, ``new-002``, ... that are not in ``taken``.
 
@@ -312,6 +394,7 @@ def propose_sites(
     avoid_lon: npt.ArrayLike | None = None,
     colocated_m: float = DEFAULT_COLOCATED_M,
     taken_ids: npt.ArrayLike | None = None,
+    crossings: bool = True,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -362,6 +445,9 @@ def propose_sites(
     taken_ids : array_like, optional
         Site ids the proposals must not take (the candidates' ids): a proposal is named
         ``new-001``, ``new-002``, ... skipping the names in it (:func:`proposed_ids`).
+    crossings : bool, default True
+        Also offer the crossings of the gap points' budget circles as locations (not with
+        grid centroids). ``False``: the gap points (or centroids) and twins only.
 
     Returns
     -------
@@ -406,8 +492,19 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
+    loc_weight = locs["population"].to_numpy(dtype=np.float64)
+    if not coarse and crossings:
+        x_lat, x_lon = _crossing_locations(g, radius[gap], g_xyz, max_pairs - n_pairs)
+        loc_lat = np.concatenate([loc_lat, x_lat])
+        loc_lon = np.concatenate([loc_lon, x_lon])
+        loc_weight = np.concatenate([loc_weight, np.zeros(len(x_lat))])
+    t_lat, t_lon = _twin_locations(g, radius[gap], g_xyz, deficit[gap], loc_lat, loc_lon,
+                                   colocated_m)
+    loc_lat = np.concatenate([loc_lat, t_lat])
+    loc_lon = np.concatenate([loc_lon, t_lon])
+    loc_weight = np.concatenate([loc_weight, np.zeros(len(t_lat))])
     loc_lat, loc_lon = _independent_locations(
-        loc_lat, loc_lon, locs["population"].to_numpy(dtype=np.float64), avoid_lat,
+        loc_lat, loc_lon, loc_weight, avoid_lat,
         avoid_lon, colocated_m, toward_lat=demand["lat"].to_numpy(dtype=np.float64),
         toward_lon=demand["lon"].to_numpy(dtype=np.float64))
     if not len(loc_lat):  # every possible location fails with an existing site
