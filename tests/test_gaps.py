@@ -417,3 +417,15 @@ def test_proposals_take_the_tier_that_reaches_the_gaps(majority):
     within = fixed[:, None] + model.ms_per_km * d <= 31.0 + 1e-9
     gap = plan.demand.set_index("demand_id").loc[towns["demand_id"], "n_covering_sites"] < 2
     assert (within[gap.to_numpy()].sum(axis=0) == prop["n_demand_gained"].to_numpy()).all()
+
+
+def test_circle_crossings_example():
+    import doctest
+
+    from coverage.model import geo
+
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(geo.circle_crossings, "circle_crossings",
+                                             globs={"circle_crossings": geo.circle_crossings}):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries == 3
