@@ -716,7 +716,8 @@ _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers", "cove
 SCENARIO_FILES = frozenset((
     "summary.json", "sites.csv", "sites.geojson", "assignment.parquet", "failures.csv",
     "proposed_sites.csv", "rollout.csv", "candidates_excluded.csv", "flows.csv",
-    "capacity_scenarios.csv", "scenario.json", "done.json", "failed.json",
+    "capacity_scenarios.csv", "domain_failures.csv", "scenario.json", "done.json",
+    "failed.json",
     "assignment.csv"))
 """Every file a scenario folder can hold: what :func:`run_scenario` writes there (no map,
 report or GIS files), and ``assignment.csv``, which sweeps wrote before 2026-11-27."""

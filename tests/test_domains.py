@@ -49,6 +49,14 @@ def test_domain_safety_is_the_brute_forces(seed):
     assert got["worst_domain_population_outside_budget"] == pytest.approx(worst)
     if worst > 0:
         assert lost[got["worst_domain"]] == pytest.approx(worst)
+    # every domain holding a chosen site, worst first, and each point's domain count
+    table = got["by_domain"]
+    assert sorted(table["failure_domain"]) == sorted(lost)
+    assert table.set_index("failure_domain")["population_outside_budget"].to_dict() == \
+        pytest.approx(lost)
+    assert (np.diff(table["population_outside_budget"].to_numpy()) <= 0).all()
+    per_row = [len({domains[c] for c in chosen if mask[i, c]}) for i in range(n)]
+    assert got["n_domains"].tolist() == np.repeat(per_row, 2).tolist()
 
 
 def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
@@ -81,6 +89,25 @@ def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
     plain = plan_sites(demand, sites.drop(columns="failure_domain"), budget_ms=30.0,
                        failures=1, requests_per_person_day=10.0, kmedian_time_limit_s=5)
     assert "population_safe_by_domain_failures" not in plain.summary()
+    # one row per domain holding a chosen site, and each point's domains within budget
+    table = plan.domain_failures.set_index("failure_domain")
+    assert table.index[0].endswith("D2")
+    chosen = set(plan.sites["site_id"])
+    for dom in table.index:
+        mine = sorted(sites.loc[sites["failure_domain"] == dom.split(":")[-1], "site_id"])
+        assert table.loc[dom, "chosen_site_ids"].split(";") == [x for x in mine
+                                                                if x in chosen]
+        assert table.loc[dom, "n_chosen_sites"] == len(table.loc[dom, "chosen_site_ids"]
+                                                      .split(";"))
+        primary = plan.assignment["primary_site_id"].astype(str).isin(
+            table.loc[dom, "chosen_site_ids"].split(";"))
+        assert table.loc[dom, "population_primary"] == \
+            plan.assignment.loc[primary, "population"].sum()
+    assert table["population_outside_budget"].to_dict() == {
+        "domain:D2": 7000.0, "domain:D1": 3000.0, "domain:D3": 500.0}
+    assert plan.assignment["n_domains_in_budget"].tolist() == [1, 1, 1, 1, 1]
+    assert plain.domain_failures is None
+    assert "n_domains_in_budget" not in plain.assignment.columns
 
 
 def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(tmp_path):
@@ -100,6 +127,11 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
             "--requests-per-person-day", "10", "--out", out, "--no-map")
     assert r.returncode == 0, r.stderr
     assert "within budget whatever j failure domains fail: N-0 10,500" in r.stdout + r.stderr
+    table = pd.read_csv(out / "domain_failures.csv")
+    assert table.columns.tolist() == ["failure_domain", "n_chosen_sites", "chosen_site_ids",
+                                      "population_primary", "population_outside_budget"]
+    assert table["population_outside_budget"].tolist() == [7000.0, 3000.0, 500.0]
+    assert pd.read_csv(out / "assignment.csv")["n_domains_in_budget"].tolist() == [1] * 5
     for rebuilt in (False, True):
         if rebuilt:
             (out / "report.html").unlink()

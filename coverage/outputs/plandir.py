@@ -1,8 +1,10 @@
 """Write a plan's outputs, and rebuild the report from a plan directory.
 
 Outputs: summary.json, sites.csv/.geojson, assignment.csv, failures.csv, proposed_sites.csv,
-rollout.csv, map.html, sweep.csv and report.html (:mod:`coverage.outputs.report`), plan.gpkg,
-demand.parquet and sites.parquet (:mod:`coverage.outputs.gis`).
+rollout.csv, the capacity tables (flows.csv, capacity_scenarios.csv,
+candidates_excluded.csv, domain_failures.csv), map.html, sweep.csv and report.html
+(:mod:`coverage.outputs.report`), plan.gpkg, demand.parquet and sites.parquet
+(:mod:`coverage.outputs.gis`).
 
 The whole directory is written next to the target and swapped in (:mod:`coverage.outputs.outdir`),
 so an interrupted run never leaves a mix of two plans, and a directory the tool did not
@@ -47,7 +49,8 @@ TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "
 MAP_FILES = ("map.html",)
 REPORT_FILES = ("sweep.csv", "report.html")
 GIS_FILES = ("plan.gpkg", "demand.parquet", "sites.parquet")
-CAPACITY_FILES = ("flows.csv", "capacity_scenarios.csv", "candidates_excluded.csv")
+CAPACITY_FILES = ("flows.csv", "capacity_scenarios.csv", "candidates_excluded.csv",
+                  "domain_failures.csv")
 OUTPUT_FILES = (TABLE_FILES + ("assignment.parquet",) + MAP_FILES + REPORT_FILES + GIS_FILES
                 + CAPACITY_FILES)
 """Every file a plan directory can hold (``map.html``, the report and GIS files optional)."""
@@ -290,6 +293,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     if getattr(plan, "flows", None) is not None:
         core("flows.csv", lambda p: write_csv(plan.flows, p))
         core("capacity_scenarios.csv", lambda p: write_csv(plan.capacity_scenarios, p))
+    domain_failures = getattr(plan, "domain_failures", None)
+    if domain_failures is not None:
+        core("domain_failures.csv", lambda p: write_csv(domain_failures, p))
     if map:
         def write_map() -> None:
             from .maps import plan_map, render_map_html

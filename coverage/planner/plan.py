@@ -96,6 +96,7 @@ ASSIGNMENT_COLUMNS = (
     "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
     "budget_ms", "name", "lat", "lon",
     "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
+    "n_domains_in_budget",
     *LATENCY_COMPONENT_COLUMNS,
 )
 #: The demand input's columns among them (the reader's contract).
@@ -105,7 +106,7 @@ DEMAND_INPUT_COLUMNS = ("demand_id", "population", "access", "service_class", "b
 #: The :class:`Plan` attributes that are tables, each read as a copy of the plan's.
 PLAN_TABLES = frozenset({"sites", "demand", "failures", "candidates", "proposed", "sweep",
                          "flows", "capacity_scenarios", "excluded", "scenario_loads",
-                         "rollout"})
+                         "rollout", "domain_failures"})
 
 #: The options :meth:`Plan.explore` passes on to :func:`coverage.outputs.maps.plan_map`.
 _EXPLORE_OPTIONS = ("tiles", "aggregate", "max_points", "h3_resolution")
@@ -169,6 +170,14 @@ class Plan:
         required``, and ``population_nk_safe`` with ``k >= 2``), see
         :func:`coverage.planner.stages.rollout_stage`; ``None`` when it was not built
         (``summary.json["rollout"]["absent"]`` says why).
+    domain_failures : pandas.DataFrame or None
+        ``domain_failures.csv``, with failure domains (shared-risk groups): one row per
+        domain holding a chosen site, worst first: ``failure_domain, n_chosen_sites,
+        chosen_site_ids`` (``;``-separated), ``population_primary`` (people whose primary
+        site is in it) and ``population_outside_budget`` (people its failure alone leaves
+        with no chosen site within budget). :attr:`demand` then has
+        ``n_domains_in_budget``: the domains of the chosen sites within budget of each
+        point (N-1 safe by domains at 2 or more). ``None`` without domains.
     user_columns : tuple of str
         The demand input's columns: those that are not the planner's (``state``, a region
         code, a ``load_rps`` column) are carried to :attr:`assignment` (``assignment.csv``
@@ -197,6 +206,7 @@ class Plan:
     excluded: pd.DataFrame | None = field(default=None, repr=False)
     scenario_loads: pd.DataFrame | None = field(default=None, repr=False)
     rollout: pd.DataFrame | None = field(default=None, repr=False)
+    domain_failures: pd.DataFrame | None = field(default=None, repr=False)
     pending_sweep: Any = field(default=None, repr=False, compare=False)
     user_columns: tuple[str, ...] = field(default=(), repr=False)
 
@@ -1315,10 +1325,14 @@ def plan_sites(
         if count.best is not None:
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))
+        domain_table = None
         if (capacity is not None and capacity.domains is not None
                 and cap_result is not None and cap_result.reach is not None):
-            info.update(_domain_figures(problem, capacity, cap_result, chosen,
-                                        info["population_safe_by_failures"]))
+            dom_info, n_domains, domain_table = _domain_figures(
+                problem, capacity, cap_result, chosen, info["population_safe_by_failures"],
+                sites_out)
+            info.update(dom_info)
+            demand_out = demand_out.assign(n_domains_in_budget=n_domains)
         info.update({
             "solver": solver,
             "aggregation": aggregation_info,
@@ -1366,7 +1380,7 @@ def plan_sites(
             routing=problem.routing, flows=flows, capacity_scenarios=scen_table,
             capacity=capacity,
             excluded=excluded, scenario_loads=scen_loads, rollout=rollout,
-            user_columns=user_columns,
+            user_columns=user_columns, domain_failures=domain_table,
         )
     except BaseException:
         if background is not None:
@@ -1754,10 +1768,14 @@ def _warn_wide_bins(bins: pd.DataFrame, model: LatencyModel, budget_ms: float,
 
 
 def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
-                    chosen: np.ndarray, by_sites: Mapping[str, float]) -> dict[str, Any]:
+                    chosen: np.ndarray, by_sites: Mapping[str, float],
+                    sites_out: pd.DataFrame,
+                    ) -> tuple[dict[str, Any], np.ndarray, pd.DataFrame]:
     """``summary.json``'s figures of the failure domains (shared-risk groups): the
     population N-j safe when whole domains fail (:func:`coverage.resilience.status.
-    domain_safety`), and a warning when fewer people are safe so than by single sites.
+    domain_safety`), and a warning when fewer people are safe so than by single sites;
+    each demand point's ``n_domains_in_budget`` and the ``domain_failures.csv`` table
+    (:attr:`Plan.domain_failures`).
 
     The statuses, ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures
     count single sites; the capacity check removes whole domains but excuses a user whose
@@ -1781,7 +1799,22 @@ def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
             f"{short:,.0f}", k + 1, k + 1, k, k, f"{safe.get(f'N-{k}', 0.0):,.0f}",
             f"{by_sites.get(f'N-{k}', 0.0):,.0f}", got["worst_domain"],
             f"{got['worst_domain_population_outside_budget']:,.0f}")
-    return {"population_safe_by_domain_failures": safe,
+    chosen = np.asarray(chosen, dtype=np.int64)
+    site_dom = pd.Series(np.asarray(capacity.domains, dtype=object)[chosen]).astype(str)
+    ids = problem.sites["site_id"].to_numpy(dtype=object)[chosen]
+    primary = sites_out.set_index(sites_out["site_id"].astype(str))["population_primary"]
+    per_site = pd.DataFrame({
+        "failure_domain": site_dom.to_numpy(dtype=object),
+        "site_id": pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object),
+        "population_primary": primary.reindex(pd.Series(ids).astype(str)).fillna(0.0)
+        .to_numpy(dtype=np.float64)})
+    grouped = per_site.groupby("failure_domain", sort=False).agg(
+        n_chosen_sites=("site_id", "size"), chosen_site_ids=("site_id", ";".join),
+        population_primary=("population_primary", "sum"))
+    table = got["by_domain"].join(grouped, on="failure_domain")[
+        ["failure_domain", "n_chosen_sites", "chosen_site_ids", "population_primary",
+         "population_outside_budget"]]
+    info = {"population_safe_by_domain_failures": safe,
             "domain_failures": {
                 "worst_domain": got["worst_domain"],
                 "worst_domain_population_outside_budget":
@@ -1790,7 +1823,10 @@ def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
                 "note": "population_safe_by_domain_failures counts chosen sites within "
                         "budget by failure domain (N-j: j + 1 domains or more); the "
                         "statuses, population_safe_by_failures, failures.csv and the nk_ "
-                        "figures count single sites"}}
+                        "figures count single sites; domain_failures.csv has every "
+                        "domain holding a chosen site and assignment.csv each point's "
+                        "n_domains_in_budget"}}
+    return info, got["n_domains"], table
 
 
 def _log_infeasible_classes(problem: Problem) -> None:

@@ -338,7 +338,12 @@ def domain_safety(pattern: Any, chosen: npt.ArrayLike, domains: npt.ArrayLike,
         ``worst_domain_population_outside_budget``: the one domain whose failure leaves
         the most people (within budget of a chosen site before) with no chosen site within
         budget; ``population_one_domain``: people with chosen sites within budget in
-        exactly one domain (N-0 safe, not N-1 safe).
+        exactly one domain (N-0 safe, not N-1 safe); ``n_domains``: the number of
+        domains of chosen sites within budget of every original point (N-j safe by
+        domains at ``j + 1`` or more); ``by_domain``: a table of every domain holding a
+        chosen site, ``failure_domain`` and ``population_outside_budget`` (what its
+        failure alone leaves with no chosen site within budget), worst first (ties in
+        name order).
     """
     import scipy.sparse as sp
 
@@ -370,7 +375,15 @@ def domain_safety(pattern: Any, chosen: npt.ArrayLike, domains: npt.ArrayLike,
     lost = np.bincount(only[inv][only[inv] >= 0], weights=pop[only[inv] >= 0],
                        minlength=len(names)).astype(np.float64)
     worst = int(np.argmax(lost)) if len(lost) and lost.max() > 0 else None
+    held = np.unique(np.asarray(codes, dtype=np.int64)[open_])
+    by_domain = pd.DataFrame({"failure_domain": np.asarray(names, dtype=object)[held],
+                              "population_outside_budget": lost[held]})
+    by_domain = by_domain.sort_values(["population_outside_budget", "failure_domain"],
+                                      ascending=[False, True], kind="stable",
+                                      ignore_index=True)
     return {"population_safe": safe,
+            "n_domains": n_point.astype(np.int64),
+            "by_domain": by_domain,
             "population_one_domain": float(pop[n_point == 1].sum()),
             "worst_domain": None if worst is None else str(names[worst]),
             "worst_domain_population_outside_budget": (
