@@ -106,6 +106,14 @@ def test_a_plan_says_who_one_domain_failure_leaves_outside_budget(caplog):
     assert table["population_outside_budget"].to_dict() == {
         "domain:D2": 7000.0, "domain:D1": 3000.0, "domain:D3": 500.0}
     assert plan.assignment["n_domains_in_budget"].tolist() == [1, 1, 1, 1, 1]
+    # a town with sites of two domains within budget counts 2 (and is N-1 safe by them)
+    two = sites.assign(failure_domain=["D1", "D4", "D2", "D2", "D3"])
+    plan2 = plan_sites(demand, two, budget_ms=30.0, failures=1,
+                       requests_per_person_day=10.0, kmedian_time_limit_s=5)
+    by_id = plan2.assignment.set_index("demand_id")["n_domains_in_budget"]
+    assert by_id["L1"] == 2 and by_id["R1"] == 1
+    assert plan2.summary()["population_safe_by_domain_failures"]["N-1"] == \
+        plan2.assignment.loc[plan2.assignment["n_domains_in_budget"] >= 2, "population"].sum()
     assert plain.domain_failures is None
     assert "n_domains_in_budget" not in plain.assignment.columns
 

@@ -237,36 +237,46 @@ def circle_crossings(
     neighbours: int = 8, inset_km: float = 0.001,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Where the circles of radius ``radius_km`` around near points cross, moved
-    ``inset_km`` into both: the *circle intersect point set* of Church (1984).
+    about ``inset_km`` into both: the *circle intersect point set* of Church (1984).
 
     A site reaches a point when it lies within the point's radius, so the sites that reach
     a given set of points form the intersection of their discs (spherical caps). When that
     intersection is not empty it holds a corner, a crossing of two of their circles, or is
-    one whole disc (then it holds that disc's centre, the point itself): the points and
-    their pairwise crossings hold an optimal solution of any covering problem on them with
-    sites anywhere. Only each point's ``neighbours`` nearest are paired (the full set grows
-    with the square of the points), so the set is exact when every point has at most
-    that many others within two radii.
+    one whole disc (then it holds that disc's centre, the point itself). So for a single
+    cover (each point needs one site) the points and *all* their pairwise crossings hold
+    an optimal plan among sites anywhere; with several sites per point and one per
+    location they need not. Only each point's ``neighbours`` nearest other positions are
+    paired (the full set grows with the square of the points), so the set is complete
+    when no point has more than that many others (at distinct positions) within its
+    radius plus the largest radius.
+
+    Computed in forms that keep their precision for points metres apart (the half-angle
+    and Gram-determinant forms of the spherical triangle of the two points and a
+    crossing): ``1 - cos`` of small angles lost the crossings by up to a kilometre for
+    points 50 m apart (review 143).
 
     Parameters
     ----------
     lat_deg, lon_deg : array_like
         The points, degrees.
     radius_km : array_like
-        Each point's radius, km (great-circle); points with a negative radius, or one of a
-        quarter of the Earth's circumference or more, are not paired.
+        Each point's radius, km (great-circle); points with a negative (or NaN) radius, or
+        one of a quarter of the Earth's circumference or more, are not paired.
     neighbours : int, default 8
-        Pairs each point with at most this many of its nearest others.
+        Pairs each point with at most this many of its nearest others (points at one
+        position with one radius count once).
     inset_km : float, default 0.001
-        Each crossing is moved this far towards the middle of its two points' overlap
-        (a crossing lies on both circles, where rounding decides whether it reaches them).
+        Each crossing is moved this far along the two circles' common chord towards its
+        middle (a crossing lies on both circles, where rounding decides whether it reaches
+        them): inside both discs, by less than ``inset_km`` where the circles barely cross.
 
     Returns
     -------
     lat, lon : numpy.ndarray
         The crossings, degrees: two per pair of points whose circles cross.
     pairs : numpy.ndarray
-        Shape ``(len(lat), 2)``: the two points whose circles cross there.
+        Shape ``(len(lat), 2)``: the two points whose circles cross there (of points at
+        one position with one radius, the first).
 
     Examples
     --------
@@ -279,11 +289,14 @@ def circle_crossings(
     lat = np.asarray(lat_deg, dtype=np.float64).ravel()
     lon = np.asarray(lon_deg, dtype=np.float64).ravel()
     r = np.asarray(radius_km, dtype=np.float64).ravel()
-    n = len(lat)
     empty = (np.zeros(0), np.zeros(0), np.zeros((0, 2), dtype=np.int64))
     ok = np.flatnonzero((r >= 0) & (r < np.pi / 2.0 * EARTH_RADIUS_KM))
+    if len(ok):  # one point per (position, radius): a repeated row takes no neighbour slot
+        _, first = np.unique(np.column_stack([lat[ok], lon[ok], r[ok]]), axis=0,
+                             return_index=True)
+        ok = ok[np.sort(first)]
     k = min(int(neighbours) + 1, len(ok))
-    if n < 2 or k < 2:
+    if k < 2:
         return empty
     xyz = unit_xyz(lat[ok], lon[ok])
     dist_km, j = nearest(lat[ok], lon[ok], xyz, k=k)
@@ -298,16 +311,23 @@ def circle_crossings(
     if not len(lo):
         return empty
     a, b = xyz[lo], xyz[hi]
-    gamma = np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0)
-    ca, cb = np.cos(r[ok][lo] / EARTH_RADIUS_KM), np.cos(r[ok][hi] / EARTH_RADIUS_KM)
-    s2 = 1.0 - gamma * gamma  # |a x b|^2
-    u = (ca - gamma * cb) / s2
-    v = (cb - gamma * ca) / s2
-    mid = u[:, None] * a + v[:, None] * b  # the middle of the overlap's chord
-    w2 = (1.0 - np.einsum("ij,ij->i", mid, mid)) / s2
-    good = (s2 > 1e-18) & (w2 > 0)
-    lo, hi, a, b, mid, w2, s2 = lo[good], hi[good], a[good], b[good], mid[good], w2[good], s2[good]
-    off = np.sqrt(w2)[:, None] * np.cross(a, b)
+    alpha, beta = r[ok][lo] / EARTH_RADIUS_KM, r[ok][hi] / EARTH_RADIUS_KM
+    n = np.cross(a, b)
+    s2 = np.einsum("ij,ij->i", n, n)  # sin^2 of the points' angle
+    theta = np.arctan2(np.sqrt(s2), np.einsum("ij,ij->i", a, b))
+    one_minus_cos = 2.0 * np.sin(theta / 2.0) ** 2
+    ca, cb = np.cos(alpha), np.cos(beta)
+    ca_minus_cb = 2.0 * np.sin((alpha + beta) / 2.0) * np.sin((beta - alpha) / 2.0)
+    # x = u a + v b + w (a x b) with x.a = cos(alpha), x.b = cos(beta), |x| = 1
+    u = (ca_minus_cb + cb * one_minus_cos) / s2
+    v = (-ca_minus_cb + ca * one_minus_cos) / s2
+    gram = (4.0 * np.sin((theta + alpha - beta) / 2.0) * np.sin((theta - alpha + beta) / 2.0)
+            * np.sin((alpha + beta + theta) / 2.0) * np.sin((alpha + beta - theta) / 2.0))
+    good = (s2 > 0) & (gram > 0)
+    lo, hi, a, b, n = lo[good], hi[good], a[good], b[good], n[good]
+    w = np.sqrt(gram[good]) / s2[good]
+    mid = u[good][:, None] * a + v[good][:, None] * b  # the middle of the common chord
+    off = w[:, None] * n
     pts = np.concatenate([mid + off, mid - off])
     inward = np.concatenate([-off, off])  # towards the chord's middle
     length = np.sqrt(np.einsum("ij,ij->i", inward, inward))

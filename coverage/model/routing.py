@@ -424,6 +424,32 @@ class PairEngine:
     def _radius(self, rows: npt.NDArray[np.int64], tier: int) -> npt.NDArray[np.float64]:
         return self.tier_rows.radius_km(rows, tier)
 
+    def anchor_points(self, rows: npt.ArrayLike | None = None,
+                      ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Where the paths of ``rows`` (default all) enter the network, once each: the
+        UPFs of the mobile rows (with UPFs) and the nearest backbone node of every row
+        (with a backbone), degrees. A site there is the nearest any site can be on such a
+        path (the gap proposals offer them as locations); empty for great-circle rows."""
+        r = self.row_index(rows)
+        lat: list[npt.NDArray[np.float64]] = []
+        lon: list[npt.NDArray[np.float64]] = []
+        upf = self.routing.upf
+        if upf is not None and len(upf) and len(r):
+            u, _ = self._upf_of_row
+            used = np.unique(u[r[self.mobile[r]]])
+            used = used[used >= 0]
+            lat.append(upf["lat"].to_numpy(float)[used])
+            lon.append(upf["lon"].to_numpy(float)[used])
+        bb = self.routing.backbone
+        if bb is not None and len(r):
+            node, _ = self._node_of_row
+            used = np.unique(node[r])
+            lat.append(np.asarray(bb.node_lat, dtype=float)[used])
+            lon.append(np.asarray(bb.node_lon, dtype=float)[used])
+        if not lat:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(lat), np.concatenate(lon)
+
     def count(self, rows: npt.ArrayLike | None = None,
               sites: npt.ArrayLike | None = None) -> npt.NDArray[np.int64]:
         """Sites (of ``sites``, default all) within budget of each row of ``rows``."""

@@ -1926,5 +1926,6 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
         "assignment.csv, failures.csv, proposed_sites.csv, sweep.csv"
         + (", rollout.csv" if data.rollout is not None else "")
         + (", flows.csv, capacity_scenarios.csv" if capacity else "")
+        + (", domain_failures.csv" if s.get("domain_failures") else "")
         + _gis_footer(data.gis_files) + "</p></footer></body></html>\n"
     )

@@ -1074,8 +1074,11 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
         n_open[gap_rows] = open_in_budget(problem, chosen, gap_rows, reach)
     reach_fn = None
     picked: dict[str, Any] = {}
+    anchors: tuple[Any, Any] = (None, None)
     if problem.routed:
         engine = problem.engine_unshrunk
+        anchors = engine.anchor_points(np.flatnonzero(gap_mask(np.asarray(n_cov),
+                                                               c.failures)))
         # every proposed site has one tier (no local breakout) among the candidates':
         # the one whose sites would reach the most gap people, ties to the commonest (it
         # was always the commonest: with most candidates restricted on-prem or cdn-pop
@@ -1108,7 +1111,10 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                          percentile=c.percentile, failures=c.failures,
                          time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
                          row_latency=problem.rows_unshrunk, reach_fn=reach_fn,
-                         n_open=n_open, avoid_lat=problem.sites["lat"].to_numpy(),
+                         n_open=n_open, anchor_lat=anchors[0], anchor_lon=anchors[1],
+                         shrink_km=(problem.demand["max_offset_km"].to_numpy(dtype=float)
+                                    if "max_offset_km" in problem.demand.columns else None),
+                         avoid_lat=problem.sites["lat"].to_numpy(),
                          avoid_lon=problem.sites["lon"].to_numpy(),
                          colocated_m=float(problem.sites.attrs.get("colocated_m",
                                                                    DEFAULT_COLOCATED_M)),

@@ -16,13 +16,23 @@ locations are:
   point with its :data:`CROSSING_NEIGHBOURS` nearest (Church's circle intersect point set,
   :func:`coverage.model.geo.circle_crossings`): the sites that reach a set of points form
   the intersection of their discs, which holds a crossing or a whole disc's centre, so for
-  a single cover (``k = 0``) and great-circle reach the points and every crossing hold an
-  optimal plan among sites anywhere. Two towns 150 km apart with an 88 km radius get one
-  site midway instead of one each;
-- *twins*: a gap point with fewer locations within its radius than the sites it lacks (an
-  isolated town, which used to get one proposal and stay single-covered) gets as many more,
-  ``2 x --colocated-m`` from it at bearings evenly spaced round it: its own ``k + 1``
-  sites across town.
+  a single cover (``k = 0``) and great-circle reach the points and *all* their crossings
+  hold an optimal plan among sites anywhere. Here each point is paired with its 8 nearest
+  (fewer when the pairs would pass ``max_pairs``; logged), and the colocation rule below
+  moves or drops some, so that holds only where no point has more neighbours within its
+  radius plus the largest radius and nothing was moved. Two towns 150 km apart with an
+  88 km radius get one site midway instead of one each. With aggregated demand the
+  circles are the bins' radii less their farthest member (``shrink_km``);
+- with routed rows (:func:`coverage.planner.stages.propose_gaps`): where their paths
+  enter the network, their UPFs (mobile rows) and backbone nodes, each with ``2k + 1``
+  twins round it (below): a mobile town 170 km from its breakout is reached by a site at
+  the breakout, not by one in the town (the path goes to the breakout and back);
+- *twins*: a gap point with fewer of the kept locations within its reach than the sites it
+  lacks (an isolated town, which used to get one proposal and stay single-covered),
+  counted after the colocation rule and on the real reach (``reach_fn``), gets
+  ``2 x lacking + 1`` (at most 11) round it, ``2 x --colocated-m`` from it at bearings
+  evenly spaced, of which the cover takes what it needs: its own ``k + 1`` sites across
+  town, whichever spots the colocation rule leaves.
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate
 is moved to twice that distance from it (a second site across town, not in the same
@@ -33,7 +43,8 @@ A location hosts one site, so with ``k >= 1`` the locations are not complete the
 are for a single cover (two sites of a plan on sites anywhere may want the same crossing):
 the proposal is optimal among its locations (``lower_bound``), not among all. Gap points
 whose access class cannot meet the budget even at distance zero (no site anywhere helps
-them) stay short, as may a point whose radius is under ``2 x --colocated-m`` (no twin
+them, or a mobile point whose way to its breakout alone takes the budget) stay short, as
+may a point whose radius is under ``2 x --colocated-m`` (no twin
 reaches it) or whose locations the colocation rule left out; ``still_short`` says how many
 points and people are in those cases. It counts the sites the plan opens (``n_open``: its
 chosen sites within budget) plus the proposals, not every candidate in budget: a gap point
@@ -218,7 +229,7 @@ def _independent_locations(
     weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
     avoid_lon: npt.ArrayLike | None, colocated_m: float,
     toward_lat: npt.ArrayLike | None = None, toward_lon: npt.ArrayLike | None = None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """The possible locations a proposal may take, none within ``colocated_m`` of an
     existing site or of another location.
 
@@ -240,12 +251,14 @@ def _independent_locations(
     -------
     lat, lon : numpy.ndarray
         The kept locations' coordinates (moved ones moved), degrees, in input order.
+    index : numpy.ndarray
+        Their positions in the input.
     """
     n = len(loc_lat)
     lat, lon = loc_lat.copy(), loc_lon.copy()
     keep = np.ones(n, dtype=bool)
     if colocated_m <= 0 or not n:
-        return lat, lon
+        return lat, lon, np.arange(n)
     moved = 0
     if avoid_lat is not None and avoid_lon is not None:
         av_lat = np.asarray(avoid_lat, dtype=np.float64)
@@ -284,7 +297,7 @@ def _independent_locations(
                     "on whose spot they lay, %d left out (within %g m of a site or of "
                     "another location: they would fail together)", moved, 2.0 * colocated_m,
                     n - len(idx), colocated_m)
-    return lat[idx], lon[idx]
+    return lat[idx], lon[idx], idx
 
 
 #: Each gap point's nearest others whose budget circles' crossings become possible
@@ -295,50 +308,71 @@ CROSSING_NEIGHBOURS = 8
 def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
                         g_xyz: npt.NDArray[np.float64], max_pairs: int,
                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The crossings of the gap points' budget circles, each point paired with its
-    :data:`CROSSING_NEIGHBOURS` nearest, or fewer when their (gap point, location) pairs
-    would pass ``max_pairs`` (what the gap points' own leave; a count-only tree query per
-    try)."""
+    """The crossings of the gap points' circles of ``radius_km``, each point paired with
+    its :data:`CROSSING_NEIGHBOURS` nearest, or fewer when their (gap point, location)
+    pairs would pass ``max_pairs`` (what the gap points' own leave; a count-only tree
+    query per try). Logged when fewer."""
     lat = g["lat"].to_numpy(dtype=np.float64)
     lon = g["lon"].to_numpy(dtype=np.float64)
     neighbours = CROSSING_NEIGHBOURS
-    while neighbours >= 1:
+    while neighbours >= 1 and max_pairs > 0:
         x_lat, x_lon, _ = circle_crossings(lat, lon, radius_km, neighbours=neighbours)
         if not len(x_lat):
             return x_lat, x_lon
         extra = int(count_within(unit_tree(x_lat, x_lon), g_xyz, radius_km).sum())
         if extra <= max_pairs:
+            if neighbours < CROSSING_NEIGHBOURS:
+                logger.info("gap proposals: the crossings of each gap point's budget circle "
+                            "with its %d nearest only (not %d: %s pairs at most)", neighbours,
+                            CROSSING_NEIGHBOURS, f"{max_pairs:,}")
             return x_lat, x_lon
         neighbours //= 2
     logger.info("gap proposals: the crossings of the gap points' budget circles are left "
-                "out (more than %s pairs with the gap points)", f"{max_pairs:,}")
+                "out (more than %s pairs with the gap points)", f"{max(max_pairs, 0):,}")
     return np.zeros(0), np.zeros(0)
 
-
-def _twin_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
-                    g_xyz: npt.NDArray[np.float64], deficit: npt.NDArray[np.int64],
-                    loc_lat: npt.NDArray[np.float64], loc_lon: npt.NDArray[np.float64],
-                    colocated_m: float,
-                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Second (third, ...) locations for the gap points with fewer possible locations
-    within their radius than the sites they lack: an isolated town needs ``k + 1`` sites of
-    its own, across town from each other. Each such point gets as many as it lacks, ``2 x
-    colocated_m`` from it (600 m by default; twice the default when ``colocated_m`` is 0)
-    at bearings evenly spaced round it, so no two fail together. One count-only tree
-    query; no loop over points."""
+def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
+                   radius_km: npt.NDArray[np.float64], loc_lat: npt.NDArray[np.float64],
+                   loc_lon: npt.NDArray[np.float64],
+                   reach_fn: Callable[..., Any] | None) -> sp.csr_array:
+    """The ``(gap points, locations)`` pattern of locations within budget: ``reach_fn``'s
+    (tiered or anchored pair latencies) or one radius query per point (great circle)."""
     if not len(loc_lat):
-        lacking = deficit.copy()
-    else:
-        lacking = deficit - count_within(unit_tree(loc_lat, loc_lon), g_xyz, radius_km)
-    apart_km = 2.0 * (colocated_m if colocated_m > 0 else DEFAULT_COLOCATED_M) / 1000.0
-    lacking = np.where(radius_km >= apart_km, np.maximum(lacking, 0), 0)
-    rows = np.repeat(np.arange(len(lacking)), lacking)
+        return sp.csr_array((len(gap), 0), dtype=np.int8)
+    if reach_fn is not None:
+        return sp.csr_array(reach_fn(gap, loc_lat, loc_lon), dtype=np.int8)
+    ind = unit_tree(loc_lat, loc_lon).query_radius(g_xyz, r=chord_from_km(radius_km))
+    counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
+    return sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
+                        shape=(len(gap), len(loc_lat)))
+
+def _spares(lacking: Any) -> Any:
+    """How many twins to offer a point that lacks ``lacking`` sites: ``2 x lacking + 1``
+    (at most 11, which ``2 x --colocated-m`` from the point still keeps ``--colocated-m``
+    apart), so the ones the colocation rule drops (one on the spot the point's own
+    location was moved to, review 143) leave enough; the cover takes what it needs."""
+    return np.minimum(2 * np.asarray(lacking) + 1, np.maximum(np.asarray(lacking), 11))
+
+
+def _twin_km(colocated_m: float) -> float:
+    """How far a twin lies from its point: twice ``colocated_m`` (twice the default when
+    it is 0), km."""
+    return 2.0 * (colocated_m if colocated_m > 0 else DEFAULT_COLOCATED_M) / 1000.0
+
+
+def _around(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+            count: npt.NDArray[np.int64], distance_km: float,
+            ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``count[i]`` points ``distance_km`` from point ``i``, at bearings evenly spaced
+    round it (``count[i] + 1`` directions, the first left free), degrees."""
+    rows = np.repeat(np.arange(len(count)), count)
     if not len(rows):
         return np.zeros(0), np.zeros(0)
-    nth = np.arange(len(rows)) - np.repeat(np.cumsum(lacking) - lacking, lacking) + 1
-    bearing = 2.0 * np.pi * nth / (lacking[rows] + 1)
-    return _destination(g["lat"].to_numpy(dtype=np.float64)[rows],
-                        g["lon"].to_numpy(dtype=np.float64)[rows], bearing, apart_km)
+    nth = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count) + 1
+    bearing = 2.0 * np.pi * nth / (count[rows] + 1)
+    return _destination(lat[rows], lon[rows], bearing, distance_km)
 
 
 def proposed_ids(n: int, taken: npt.ArrayLike | None = None) -> list[str]:
@@ -395,6 +429,9 @@ def propose_sites(
     colocated_m: float = DEFAULT_COLOCATED_M,
     taken_ids: npt.ArrayLike | None = None,
     crossings: bool = True,
+    anchor_lat: npt.ArrayLike | None = None,
+    anchor_lon: npt.ArrayLike | None = None,
+    shrink_km: npt.ArrayLike | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -448,6 +485,17 @@ def propose_sites(
     crossings : bool, default True
         Also offer the crossings of the gap points' budget circles as locations (not with
         grid centroids). ``False``: the gap points (or centroids) and twins only.
+    anchor_lat, anchor_lon : array_like, optional
+        More locations, each with ``k`` twins round it: where routed rows' paths enter
+        the network (their UPFs, backbone nodes: :meth:`coverage.model.routing.PairEngine.
+        anchor_points`), the nearest a site can be on such a path. A mobile town whose
+        breakout is 80 km away is reached by a site at the breakout, not in the town.
+    shrink_km : array_like, optional
+        Aggregated demand: how far each row's members lie from it at most (a bin's
+        ``max_offset_km``). The locations are placed and counted on radii this much
+        smaller (where that leaves a radius), so a proposal reaches a bin's members, not
+        only its centroid (by great-circle distance; the aggregation check of the plan
+        measures the chosen sites, not the proposals).
 
     Returns
     -------
@@ -492,35 +540,60 @@ def propose_sites(
         locs = g
     loc_lat = locs["lat"].to_numpy(dtype=np.float64)
     loc_lon = locs["lon"].to_numpy(dtype=np.float64)
+    # gap points (or centroids) first: crossings, breakouts and twins weigh -1, so of
+    # two locations too close to both be kept the gap point stays (review 143)
     loc_weight = locs["population"].to_numpy(dtype=np.float64)
+    parts = [(loc_lat, loc_lon, loc_weight)]
+    twin_km = _twin_km(colocated_m)
+    # aggregated demand: a location must reach a bin's members, up to shrink_km from its
+    # centroid (review 143: crossings on the edge of two centroids' budgets left members
+    # outside); a bin wider than its radius keeps the centroid's radius
+    r_gap = radius[gap]
+    if shrink_km is not None:
+        inner = r_gap - np.asarray(shrink_km, dtype=np.float64)[gap]
+        r_gap = np.where(inner > 0, inner, r_gap)
     if not coarse and crossings:
-        x_lat, x_lon = _crossing_locations(g, radius[gap], g_xyz, max_pairs - n_pairs)
-        loc_lat = np.concatenate([loc_lat, x_lat])
-        loc_lon = np.concatenate([loc_lon, x_lon])
-        loc_weight = np.concatenate([loc_weight, np.zeros(len(x_lat))])
-    t_lat, t_lon = _twin_locations(g, radius[gap], g_xyz, deficit[gap], loc_lat, loc_lon,
-                                   colocated_m)
-    loc_lat = np.concatenate([loc_lat, t_lat])
-    loc_lon = np.concatenate([loc_lon, t_lon])
-    loc_weight = np.concatenate([loc_weight, np.zeros(len(t_lat))])
-    loc_lat, loc_lon = _independent_locations(
-        loc_lat, loc_lon, loc_weight, avoid_lat,
-        avoid_lon, colocated_m, toward_lat=demand["lat"].to_numpy(dtype=np.float64),
-        toward_lon=demand["lon"].to_numpy(dtype=np.float64))
-    if not len(loc_lat):  # every possible location fails with an existing site
-        a = sp.csr_array((len(gap), 0), dtype=np.int8)
-        counts = np.zeros(len(gap), dtype=np.int64)
-    elif reach_fn is not None:
-        a = sp.csr_array(reach_fn(gap, loc_lat, loc_lon), dtype=np.int8)
-        counts = np.diff(a.indptr).astype(np.int64)
-    else:
-        tree = unit_tree(loc_lat, loc_lon)
-        ind = tree.query_radius(g_xyz, r=chord_from_km(radius[gap]))
-        counts = np.fromiter(map(len, ind), dtype=np.int64, count=len(ind))
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        cols = np.concatenate(ind) if counts.sum() else np.zeros(0, dtype=np.int64)
-        a = sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
-                         shape=(len(gap), len(loc_lat)))
+        x_lat, x_lon = _crossing_locations(g, r_gap, g_xyz, max_pairs - n_pairs)
+        parts.append((x_lat, x_lon, np.full(len(x_lat), -1.0)))
+    if anchor_lat is not None and anchor_lon is not None and len(anchor_lat):
+        # the network's entry points and k twins each (a row needs k + 1 sites there)
+        a_lat = np.asarray(anchor_lat, dtype=np.float64)
+        a_lon = np.asarray(anchor_lon, dtype=np.float64)
+        tw_lat, tw_lon = _around(a_lat, a_lon, np.full(len(a_lat), _spares(failures)),
+                                 twin_km)
+        parts.append((np.concatenate([a_lat, tw_lat]), np.concatenate([a_lon, tw_lon]),
+                      np.full(len(a_lat) + len(tw_lat), -1.0)))
+    toward = (demand["lat"].to_numpy(dtype=np.float64),
+              demand["lon"].to_numpy(dtype=np.float64))
+    loc_lat, loc_lon, _ = _independent_locations(
+        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]), avoid_lat, avoid_lon, colocated_m,
+        toward_lat=toward[0], toward_lon=toward[1])
+    a = _reach_pattern(gap, g_xyz, r_gap, loc_lat, loc_lon, reach_fn)
+    # twins: a gap point with fewer locations in reach than the sites it lacks (an isolated
+    # town) gets as many more round it, counted on the kept locations' real reach (rows
+    # at one spot are one location after the colocation rule; review 143)
+    lacking = deficit[gap] - np.diff(a.indptr)
+    lacking = np.where(r_gap >= twin_km, np.maximum(lacking, 0), 0)
+    if lacking.any():
+        t_lat, t_lon = _around(g["lat"].to_numpy(dtype=np.float64),
+                               g["lon"].to_numpy(dtype=np.float64),
+                               np.where(lacking > 0, _spares(lacking), 0), twin_km)
+        n_old = len(loc_lat)
+        # clear of the candidates, of the kept locations (which stay: weight 1) and of
+        # each other
+        lat2, lon2, idx = _independent_locations(
+            np.concatenate([loc_lat, t_lat]), np.concatenate([loc_lon, t_lon]),
+            np.concatenate([np.ones(n_old), np.zeros(len(t_lat))]), avoid_lat, avoid_lon,
+            colocated_m, toward_lat=toward[0], toward_lon=toward[1])
+        if np.array_equal(idx[:n_old], np.arange(n_old)):
+            twins = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:],
+                                   reach_fn)
+            a = sp.csr_array(sp.hstack([a, twins], format="csr"), dtype=np.int8)
+        else:  # a kept location moved or left (not expected): the whole pattern again
+            a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
+        loc_lat, loc_lon = lat2, lon2
+    counts = np.diff(a.indptr).astype(np.int64)
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
     chosen = res.sites
