@@ -394,6 +394,11 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
     if not isinstance(path, str | os.PathLike):
         raise InputValidationError(_config_type_problem(path))
     p = Path(path)
+    from .inputs.validation import special_file_problem
+
+    special = special_file_problem(p, "scenario file")
+    if special:
+        raise InputValidationError(special)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not TOML
     except FileNotFoundError:

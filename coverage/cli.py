@@ -612,6 +612,9 @@ def _run_plan(args: argparse.Namespace) -> int:
                                               option="--demo-min-population")
             sites = datasets.geonames_candidates(args.country, args.demo_site_min_population,
                                                  option="--demo-site-min-population")
+            # the threshold the validation of these places takes (it was the default
+            # whatever --colocated-m said: tester 158)
+            sites.attrs["colocated_m"] = float(args.colocated_m)
         except InputValidationError as exc:
             problems.append(str(exc))
             raise InputValidationError("\n".join(problems + scheduler_problems)) from None
@@ -1291,6 +1294,11 @@ def _model_file_problems(out: Path) -> list[str]:
                 f"a path outside it, e.g. --out {directory.parent / out.name}"]
     if out.is_symlink():
         return [f"--out {out} is a symbolic link: it is left alone; choose a new name"]
+    if out.exists() and not out.is_file():  # a named pipe: opened to be read, it blocked
+        from .inputs.validation import file_kind
+
+        return [f"--out {out} is {file_kind(out)}, not a file calibrate wrote: it is left "
+                "alone; choose a new name"]
     if out.exists():
         try:
             with open(out, "rb") as fh:

@@ -569,3 +569,61 @@ def test_aggregated_proposals_reach_the_bins_members():
         d = _independent_haversine_km(pts[:120, 0][:, None], pts[:120, 1][:, None],
                                       p["lat"].to_numpy()[None], p["lon"].to_numpy()[None])
         assert (d <= r).any(axis=1).all()
+
+
+def test_mobile_gap_towns_get_breakout_sites_when_the_candidates_have_them():
+    """Tester 158: the proposals' sites never had local breakout, so mobile towns far
+    from their only UPF (no site reachable through it within budget) got 0 proposals,
+    "optimal", though a mec site (local breakout, as the candidates of that tier have)
+    in town reaches them. The proposals now take the (tier, breakout) of the candidates
+    that reaches the most gap people, and say it (proposed_sites.csv ``tier``,
+    ``local_breakout``)."""
+    demand = pd.DataFrame({"demand_id": ["far1", "far2", "hub"], "lat": [0.0, 0.3, 20.0],
+                           "lon": [0.0, 0.3, 20.0], "population": [50_000.0, 20_000.0,
+                                                                   900_000.0]})
+    sites = pd.DataFrame({"site_id": ["m1", "m2", "m3", "e1"],
+                          "lat": [20.0, 20.01, 19.99, 10.0], "lon": [20.0, 20.0, 20.01, 10.0],
+                          "tier": ["metro-colo", "metro-colo", "metro-colo", "mec"]})
+    upf = pd.DataFrame({"upf_id": ["u"], "lat": [20.0], "lon": [20.0]})
+    plan = plan_sites(demand, sites, budget_ms=75.0, failures=1, access="5g-sa", upf=upf,
+                      kmedian_time_limit_s=5, sweep=False)
+    s = plan.summary()["proposed"]
+    prop = plan.proposed
+    assert s["gap_points"] == 2 and s["gap_points_still_short"] == 0, s
+    assert s["tier"] == "mec" and prop["local_breakout"].all()
+    assert len(prop) == 2  # two sites between or in the towns, 42 km apart
+    # each gap town now reaches two of them: by the routing's own path, with breakout
+    from coverage.model.routing import single_path_km
+
+    for town in ("far1", "far2"):
+        row = demand.set_index("demand_id").loc[town]
+        n = 0
+        for lat, lon in zip(prop["lat"], prop["lon"], strict=True):
+            km, _ = single_path_km(plan.model.ms_per_km, (row["lat"], row["lon"]),
+                                   (lat, lon), upf=upf, mobile=True, local_breakout=True)
+            n += km <= plan.model.radius_km(75.0, access="5g-sa") + 1e-9
+        assert n >= 2, town
+
+
+@pytest.mark.parametrize("side", [3, 5])
+def test_two_towns_of_many_points_get_one_site_between_them(side):
+    """Tester 158: two towns 165 km apart, each a side x side grid of 1 km cells (a raster,
+    a city and its districts), radius 88 km: each point's 8 nearest were its own town's,
+    so the crossing between the towns was never offered and 2 sites were proposed where
+    one midway reaches every cell. The cells' circles (one per cell of a quarter radius,
+    shrunk to reach all its members) add that crossing."""
+    model = LatencyModel()
+    t1 = np.array([50.0, 10.0])
+    t2 = t1 + [0.0, 165.0 / (111.2 * np.cos(np.radians(50)))]
+    off = (np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)
+           - (side - 1) / 2)
+    pts = np.concatenate([t + np.c_[off[:, 0] / 111.2,
+                                    off[:, 1] / (111.2 * np.cos(np.radians(50)))]
+                          for t in (t1, t2)])
+    n = len(pts)
+    d = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)], "lat": pts[:, 0],
+                      "lon": pts[:, 1], "population": 100.0, "access": "ftth"})
+    prop = propose_sites(d, np.zeros(n, dtype=np.int64), model=model, budget_ms=30.0,
+                         failures=0)
+    assert len(prop.sites) == 1 and prop.n_still_short == 0
+    assert dense_ok(d, prop.sites["lat"], prop.sites["lon"], model, 30.0).all()

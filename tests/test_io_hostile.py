@@ -637,3 +637,90 @@ def test_a_blank_header_beside_a_real_unnamed_column(tmp_path):
     for header in ("id,lat,lon,population, ,Unnamed: 4", "id,lat,lon,population,Unnamed: 4, "):
         d = read_demand(write(tmp_path / "d.csv", f"{header}\na,52.5,13.4,100,x,y\n"))
         assert [c for c in d.columns if "Unnamed" in c] == ["Unnamed: 4"]
+
+
+def test_option_files_that_are_pipes_are_refused_not_waited_on(tmp_path):
+    """Tester 159: a named pipe with no writer as --tiers, --service-classes,
+    --workloads, --latency-model, --backbone, compare --costs, a batch file or calibrate's
+    --out blocked for ever (or was said not to exist); ``<(cat tiers.toml)`` was read
+    twice and said to hold none of its tables. Each is refused at once (the run's
+    timeout would end a hang as a failure), naming the file and what it is."""
+    import os
+
+    fifo = tmp_path / "f.toml"
+    os.mkfifo(fifo)
+    gml = tmp_path / "f.gml"
+    os.mkfifo(gml)
+    d, s = DATA / "west_demand.csv", DATA / "west_candidates.csv"
+    base = ("plan", "--demand", d, "--candidates", s, "--no-map", "--out", tmp_path / "o")
+    cases = [(*base, "--tiers", fifo), (*base, "--service-classes", fifo),
+             (*base, "--workloads", fifo), (*base, "--latency-model", fifo),
+             (*base, "--backbone", gml), ("batch", fifo, "--out", tmp_path / "b")]
+    for args in cases:
+        r = run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "named pipe (FIFO), not a regular file" in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+    pings = tmp_path / "p.csv"
+    pings.write_text("user_lat,user_lon,site_lat,site_lon,rtt_ms\n")
+    r = run("calibrate", "--pings", pings, "--out", fifo)
+    assert r.returncode == 2 and "named pipe (FIFO)" in r.stderr, r.stderr
+
+
+def test_a_crs_of_another_body_is_refused(tmp_path):
+    """Tester 159: a demand CRS of Mars (IAU_2015:49900, ESRI:104905) or a sphere of
+    radius 1 made an "internal error" (exit 1): refused with exit 2 and the fix."""
+    d, s = DATA / "west_demand.csv", DATA / "west_candidates.csv"
+    for crs in ("IAU_2015:49900", "+proj=longlat +a=1"):
+        r = run("plan", "--demand", d, "--candidates", s, "--demand-crs", crs,
+                "--no-map", "--out", tmp_path / "o")
+        assert r.returncode == 2, r.stderr
+        assert "cannot be converted to latitude/longitude on the Earth" in r.stderr
+        assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_header_longer_than_the_first_read_is_read_whole(tmp_path):
+    """Tester 159: 200,000 distinct column names made a 1.4 MB header line; cut at the
+    first 64 KiB its last name matched an earlier one: "duplicate column names 'c1094'"."""
+    cols = ",".join(f"c{i}" for i in range(30_000))
+    path = write(tmp_path / "wide.csv", f"demand_id,lat,lon,population,{cols}\n"
+                 f"a,52.5,13.4,100,{','.join('1' for _ in range(30_000))}\n")
+    assert len(path.read_text().splitlines()[0]) > 65536
+    demand = read_demand(path)
+    assert len(demand) == 1 and demand["demand_id"].tolist() == ["a"]
+    dup = write(tmp_path / "dup.csv", f"demand_id,lat,lon,population,{cols},c7\n"
+                f"a,52.5,13.4,100,{','.join('1' for _ in range(30_001))}\n")
+    with pytest.raises(InputValidationError, match="duplicate column names 'c7'"):
+        read_demand(dup)
+
+
+def test_a_long_number_among_text_ids_is_refused(tmp_path):
+    """Tester 159: a GeoJSON whose ids are text but one, the JSON number
+    12345678901234567890, planned with that id turned into '1.2345678901234567e+19'
+    (GDAL reads the mixed column as text). Refused like a float column of such ids, as is
+    a spreadsheet's exponent form in a CSV and a Python float among text ids."""
+    import json
+
+    df = pd.read_csv(DATA / "west_demand.csv").head(5)
+    g = gpd.GeoDataFrame(df.drop(columns=["lat", "lon"]),
+                         geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+    doc = json.loads(g.to_json())
+    doc["features"][0]["properties"]["demand_id"] = 12345678901234567890
+    path = tmp_path / "bigid.geojson"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputValidationError, match="2\\*\\*53 or more in exponent form"):
+        read_demand(path)
+    csv = write(tmp_path / "excel.csv", "demand_id,lat,lon,population\n"
+                "1.23457E+19,52.5,13.4,100\nb,52.6,13.5,100\n")
+    with pytest.raises(InputValidationError, match="exponent form"):
+        read_demand(csv)
+    frame = pd.DataFrame({"demand_id": pd.Series([1.2345678901234567e19, "b"], dtype=object),
+                          "lat": [52.5, 52.6], "lon": [13.4, 13.5], "population": [1.0, 2.0]})
+    from coverage.inputs.tables import as_demand
+
+    with pytest.raises(InputValidationError, match="2\\*\\*53 or more"):
+        as_demand(frame)
+    # small numbers in exponent form are exact: kept as written
+    ok = write(tmp_path / "ok.csv", "demand_id,lat,lon,population\n1e5,52.5,13.4,100\n"
+               "b,52.6,13.5,100\n")
+    assert read_demand(ok)["demand_id"].tolist() == ["1e5", "b"]

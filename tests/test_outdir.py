@@ -1898,3 +1898,29 @@ def test_an_edit_during_the_run_that_puts_the_time_back_is_not_swapped_away(tmp_
         with pytest.raises(OutputWriteError, match="sites.csv changed while"):
             od.commit()
     assert (out / "sites.csv").read_text() == "site_id,tier\na,CANDIDATE\n"
+
+
+def test_an_empty_read_only_out_is_refused_like_a_read_only_plan(tmp_path):
+    """Tester 159: an empty --out its owner made read-only (0555) was replaced through its
+    writable parent (a full plan directory, mode 0555 kept), while a read-only plan
+    directory was refused ("not writable"). Both are refused now. Run as root without
+    CAP_DAC_OVERRIDE (setpriv), the way the tester did; skipped where that cannot be
+    arranged."""
+    import shutil as sh
+
+    if os.geteuid() != 0 or sh.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop CAP_DAC_OVERRIDE")
+    out = tmp_path / "ro"
+    out.mkdir()
+    os.chmod(out, 0o555)
+    code = ("import sys; from pathlib import Path; "
+            "from coverage.outputs.outdir import check_output_dir; "
+            "print(check_output_dir(Path(sys.argv[1]), 'plan').problems)")
+    caps = "-dac_override,-dac_read_search"
+    r = subprocess.run(["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}",
+                        sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        pytest.skip(f"setpriv could not drop CAP_DAC_OVERRIDE here: {r.stderr.strip()[:200]}")
+    assert "not writable" in r.stdout, r.stdout + r.stderr
+    os.chmod(out, 0o755)

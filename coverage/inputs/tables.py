@@ -77,6 +77,7 @@ import math
 import os
 import re
 import warnings
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -98,7 +99,7 @@ from .limits import (  # the readers' limits, re-exported here
     MIN_COST,
 )
 from .validation import ProblemReport as _Report
-from .validation import crs_kind, format_rows
+from .validation import crs_kind, file_kind, format_rows
 from .validation import format_values as _format_values
 
 __all__ = [
@@ -842,24 +843,6 @@ def _find_nul(path: Path, gz: bool) -> tuple[tuple[int, int] | None, bool]:
             line += block.count(b"\n")
     return None, quote
 
-
-def file_kind(path: Path) -> str:
-    """What a path that is not a regular file is: "a directory", "a named pipe (FIFO)",
-    ..."""
-    import stat
-
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return "a symbolic link to nothing" if os.path.islink(path) else "not readable"
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return name
-    return "a special file"
-
-
 def _first_non_utf8(path: Path, gz: bool) -> tuple[int, int, str] | None:
     """Line (1-based), byte offset (0-based; of the decompressed text when ``gz``) and
     that line (or 60 bytes each side of it) read as Windows-1252 (the usual other encoding
@@ -913,6 +896,13 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     opener = gzip.open if gz else open
     with opener(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
+        # the whole header line (a file of 200,000 columns has a 1.4 MB one: cut at 64 KiB
+        # its last name matched an earlier one, "duplicate column names"; tester 159)
+        while len(head) >= _HEAD_BYTES and b"\n" not in head and b"\r" not in head:
+            more = fh.read(_HEAD_BYTES)
+            if not more:
+                break
+            head += more
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         report.add(
             "file is UTF-16 text, not UTF-8",
@@ -962,7 +952,8 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     if sep == ";":
         decimal = ","
     names = [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
-    dup_names = sorted({n for n in names if n and names.count(n) > 1})
+    seen = Counter(names)
+    dup_names = sorted(n for n, c in seen.items() if n and c > 1)
     if dup_names:  # pandas would silently rename the second one 'name.1'
         report.add(
             f"duplicate column names {_format_values(dup_names)} in the header line",
@@ -1558,7 +1549,22 @@ def _planar_crs(src: Any, report: _Report, *, declared: bool) -> bool:
     gave points nowhere near the data (all out of reach, "no feasible plan"); it is
     reported (``declared``: the data's own CRS, else the ``crs`` argument's) and ``False``
     returned."""
-    if src is None or src.is_geographic or src.is_projected:
+    if src is None:
+        return True
+    if src.is_geographic or src.is_projected:
+        from pyproj import Transformer
+        from pyproj.exceptions import ProjError
+
+        try:  # a CRS of Mars or a sphere of radius 1 (tester 159: "internal error")
+            Transformer.from_crs(src, "EPSG:4326", always_xy=True)
+        except ProjError as exc:
+            where = ("the GeoDataFrame's CRS" if declared and report.option_style == "api"
+                     else "the file's CRS" if declared else "crs")
+            report.add(f"{where} {src.to_string()} ({src.name}) cannot be converted to "
+                       f"latitude/longitude on the Earth ({str(exc).splitlines()[0]})",
+                       "give the CRS the coordinates are in, on the Earth, e.g. "
+                       f"{report.crs_option('EPSG:4326')}")
+            return False
         return True
     kind = crs_kind(src)
     what = (f"{src.to_string()} ({src.name}) is {kind}, not latitude/longitude or a map "
@@ -2212,19 +2218,46 @@ def _ids(
             vals = num.to_numpy(dtype=np.float64, na_value=np.nan)
             if bool((np.abs(vals[np.isfinite(vals)]) < _EXACT_FLOAT_INT).all()):
                 column = num
+    inexact = None
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "mixed":
+        # text and JSON numbers in one column (a GeoJSON with one id unquoted): its floats
+        # of 2**53 or more had lost their digits too, and passed as text (tester 159)
+        is_float = column.map(type).isin((float, np.float64, np.float32)).to_numpy(bool)
+        if is_float.any():
+            vals = np.zeros(len(column))
+            vals[is_float] = column[is_float].to_numpy(dtype=np.float64)
+            inexact = is_float & np.isfinite(vals) & (np.abs(vals) >= _EXACT_FLOAT_INT)
     if pd.api.types.is_float_dtype(column.dtype):
         vals = column.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(vals)
         inexact = finite & (np.abs(np.where(finite, vals, 0.0)) >= _EXACT_FLOAT_INT)
-        if inexact.any():
-            report.add(
-                f"{label} values in column {str(id_col)!r} are floating-point numbers of "
-                f"2**53 or more ({_raw_values(column, inexact)}): their last digits are "
-                "already lost (JSON numbers and float columns hold about 16 digits)",
-                "store the ids as text (quoted strings), or drop the id column to number rows",
-                inexact,
-            )
+    if inexact is not None and inexact.any():
+        report.add(
+            f"{label} values in column {str(id_col)!r} are floating-point numbers of "
+            f"2**53 or more ({_raw_values(column, inexact)}): their last digits are "
+            "already lost (JSON numbers and float columns hold about 16 digits)",
+            "store the ids as text (quoted strings), or drop the id column to number rows",
+            inexact,
+        )
     ids, missing = _text(column, missing_tokens=("",))
+    if inexact is None or not inexact.any():
+        # a JSON number GDAL turned into text ("1.2345678901234567e+19" in a column of
+        # text ids), or a spreadsheet's exponent form: digits lost all the same
+        expo = ids.str.fullmatch(r"[+-]?\d(\.\d+)?[eE]\+?\d+").fillna(False).to_numpy(bool)
+        if expo.any():
+            big = np.zeros(len(ids), dtype=bool)
+            vals = pd.to_numeric(ids[expo], errors="coerce").to_numpy(dtype=np.float64)
+            big[expo] = np.isfinite(vals) & (np.abs(vals) >= _EXACT_FLOAT_INT)
+            if big.any():
+                report.add(
+                    f"{label} values in column {str(id_col)!r} are numbers of 2**53 or more "
+                    f"in exponent form ({_raw_values(column, big)}): their last digits are "
+                    "already lost (a JSON number read among text ids, or a spreadsheet's "
+                    "display)",
+                    "store the ids as text (quoted strings; in a spreadsheet, a Text "
+                    "column), or drop the id column to number rows",
+                    big,
+                )
     return _check_ids(ids, missing, report, label)
 
 

@@ -8,8 +8,10 @@ reader adds each problem it finds to a :class:`ProblemReport` and raises them al
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,9 @@ import numpy.typing as npt
 
 from ..errors import InputValidationError
 
-__all__ = ["Problem", "ProblemReport", "crs_kind", "format_rows", "format_values",
-           "plain_value", "typed_value", "whole_number"]
+__all__ = ["Problem", "ProblemReport", "crs_kind", "file_kind", "format_rows",
+           "format_values", "plain_value", "special_file_problem", "typed_value",
+           "whole_number"]
 
 
 @dataclass(frozen=True)
@@ -192,3 +195,35 @@ def crs_kind(src: Any) -> str:
         return "geocentric (3-D X/Y/Z metres from the Earth's centre)"
     name = str(src.type_name or "CRS")
     return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def file_kind(path: str | os.PathLike[str]) -> str:
+    """What a path that is not a regular file is: "a directory", "a named pipe (FIFO)",
+    ..."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a symbolic link to nothing" if os.path.islink(path) else "not readable"
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def special_file_problem(path: str | os.PathLike[str], what: str) -> str | None:
+    """The message for an option file (``what``: "latency model file", ...) that exists
+    and is not a regular file or a directory (a named pipe, a device), else ``None``.
+
+    Opening a named pipe with no writer blocks for ever, and a pipe (``<(cat f.toml)``)
+    cannot be read twice, as a check and the run do (tester 159: ``--tiers`` hung, or
+    said the file had none of its tables)."""
+    p = Path(path)
+    if not p.exists() or p.is_file() or p.is_dir():
+        return None
+    return (f"{p}: the {what} is {file_kind(p)}, not a regular file. Fix: pass the path "
+            "of a file (a named pipe or a device cannot be read twice, as the checks "
+            "need; save it to a file first)")

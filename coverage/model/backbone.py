@@ -231,6 +231,11 @@ def read_backbone(path: str | Path, *, edge_factor: float = DEFAULT_EDGE_FACTOR,
         raise InputValidationError(
             f"{p}: is a directory, not a backbone file. Fix: give the path of a GML or "
             "GraphML file to --backbone")
+    from ..inputs.validation import special_file_problem
+
+    special = special_file_problem(p, "backbone file")
+    if special:
+        raise InputValidationError(special)
     if not p.is_file():
         raise InputValidationError(
             f"{p}: backbone file not found. Fix: check the path given to --backbone")

@@ -330,6 +330,11 @@ def read_toml(fmt: CatalogFormat[Any], path: Path) -> dict[str, Any]:
     kind, section = fmt.kind, fmt.section
     fix = (f"write a UTF-8 TOML file of [{section}.NAME] tables, e.g. {fmt.example} "
            f"(see coverage/model/{fmt.builtin_file})")
+    from ..inputs.validation import special_file_problem
+
+    special = special_file_problem(path, f"{kind} catalog file")
+    if special:
+        raise InputValidationError(special)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

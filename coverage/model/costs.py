@@ -371,6 +371,11 @@ class CostModel:
             problem and the fix.
         """
         p = Path(path)
+        from ..inputs.validation import special_file_problem
+
+        special = special_file_problem(p, "cost model file")
+        if special:
+            raise InputValidationError(special)
         try:
             text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:

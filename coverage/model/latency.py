@@ -42,7 +42,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InfeasibleBudgetError, InputValidationError
-from ..inputs.validation import typed_value
+from ..inputs.validation import special_file_problem, typed_value
 from .catalog import arguments_problem, named_arguments
 from .workloads import inference_table
 
@@ -796,6 +796,9 @@ class LatencyModel:
         if problem is not None:
             raise InputValidationError(problem)
         p = Path(path)
+        special = special_file_problem(p, "latency model file")
+        if special:
+            raise InputValidationError(special)
         try:
             data = p.read_bytes()
             doc = tomllib.loads(data.decode("utf-8-sig"))

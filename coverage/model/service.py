@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputValidationError
-from ..inputs.validation import ProblemReport, format_values
+from ..inputs.validation import ProblemReport, format_values, special_file_problem
 from .catalog import named_arguments
 from .latency import PERCENTILES, WORKLOADS_MS, LatencyModel
 
@@ -177,6 +177,9 @@ def read_service_classes(path: str | os.PathLike[str] | Mapping[str, Any] | None
         return service_classes_from(path, workload_names=workload_names,
                                     check_workloads=check_workloads)
     p = Path(path)
+    special = special_file_problem(p, "service classes file")
+    if special:
+        raise InputValidationError(special)
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:

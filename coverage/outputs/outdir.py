@@ -497,6 +497,12 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
             chk.problems.append(f"{option} {text}: cannot be replaced: {blocked}. Fix: "
                                 "choose another directory (e.g. a new name beside it)")
             return chk
+    # an empty directory too: the swap would replace one its owner made read-only through
+    # its writable parent (tester 159)
+    if not must_exist and not os.access(p, os.W_OK | os.X_OK):
+        chk.problems.append(f"{option} {text}: not writable. Fix: choose a directory you can "
+                            "write to")
+        return chk
     if not entries:
         chk.state = "empty"
         if must_exist:

@@ -24,6 +24,7 @@ from ..errors import (
     InfeasibleBudgetError,
     InputValidationError,
 )
+from ..inputs.limits import DEFAULT_COLOCATED_M
 from ..inputs.validation import typed_value
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
@@ -231,7 +232,9 @@ class Plan:
         """``assignment.csv``: one row per demand point (DESIGN section 4 columns first)."""
         cols = [*ASSIGNMENT_COLUMNS,
                 *(c for c in self.user_columns if c not in ASSIGNMENT_COLUMNS)]
-        return self.demand[[c for c in cols if c in self.demand.columns]]
+        demand = self.demand  # once: each read is a copy (8,000 columns took minutes)
+        have = set(demand.columns)
+        return demand[[c for c in cols if c in have]]
 
     @property
     def gaps(self) -> pd.DataFrame:
@@ -1354,6 +1357,10 @@ def plan_sites(
                 # every option of config.PLANNER_OPTIONS; two keep their earlier names
                 **{_PARAMETER_NAMES.get(k, k): v for k, v in config.to_dict().items()},
                 "access_classes": problem.access_classes,
+                # sites closer than this fail together (the candidates' check, the
+                # proposals' spacing); not recorded before (tester 158)
+                "colocated_m": float(problem.sites.attrs.get("colocated_m",
+                                                             DEFAULT_COLOCATED_M)),
                 "budget_preset": preset.name if preset is not None else None,
                 "required_sites": int(problem.required.sum()),
                 "objective": ("min_cost" if problem.cost is not None else "min_sites")

@@ -1079,14 +1079,15 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
         engine = problem.engine_unshrunk
         anchors = engine.anchor_points(np.flatnonzero(gap_mask(np.asarray(n_cov),
                                                                c.failures)))
-        # every proposed site has one tier (no local breakout) among the candidates':
-        # the one whose sites would reach the most gap people, ties to the commonest (it
-        # was always the commonest: with most candidates restricted on-prem or cdn-pop
-        # too slow for the budget, 0 sites were proposed as "optimal"; tester 153)
-        codes = problem.site_set.tier
-        by_count = (np.argsort(-np.bincount(codes), kind="stable") if len(codes)
-                    else np.zeros(1, dtype=np.int64))
-        tiers = [int(t) for t in by_count if not len(codes) or np.any(codes == t)]
+        # every proposed site has one tier among the candidates', with the local breakout
+        # its candidates have: the (tier, breakout) whose sites would reach the most gap
+        # people, ties to the commonest (it was always the commonest tier: with most
+        # candidates restricted on-prem or cdn-pop too slow for the budget, 0 sites were
+        # proposed as "optimal", tester 153; and never with breakout, so mobile towns far
+        # from their UPF got none where a mec site in town reaches them, tester 158)
+        site_set = problem.site_set
+        groups = sorted(site_set.groups(), key=lambda g: -len(g[2]))
+        options = [(int(t), bool(lbo)) for t, lbo, _ in groups] or [(0, False)]
 
         def reach_fn(rows: npt.NDArray[np.int64], lat: npt.NDArray[np.float64],
                      lon: npt.NDArray[np.float64]) -> Any:
@@ -1094,18 +1095,20 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
 
             from ..model.routing import SiteSet
 
-            best: tuple[float, int, Any] | None = None
-            for tier in tiers:
+            best: tuple[float, tuple[int, bool], Any] | None = None
+            # chosen on the first call (the locations); the twins' call takes the same
+            for tier, lbo in [picked["option"]] if "option" in picked else options:
                 new = replace(engine, sites=SiteSet(lat, lon, np.full(len(lat), tier),
-                                                    np.zeros(len(lat), dtype=bool)))
+                                                    np.full(len(lat), lbo)))
                 rowpos, cols, _, _ = new.pairs(rows)
                 a = sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
                                  shape=(len(rows), len(lat)))
                 helped = float(problem.population[rows][np.diff(a.indptr) > 0].sum())
                 if best is None or helped > best[0]:
-                    best = (helped, tier, a)
+                    best = (helped, (tier, lbo), a)
             assert best is not None
-            picked["tier"] = str(engine.tier_rows.terms.names[best[1]])
+            picked["option"] = best[1]
+            picked["tier"] = str(engine.tier_rows.terms.names[best[1][0]])
             return best[2]
     proposal = propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
@@ -1122,9 +1125,10 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                              problem.sites["site_id"].to_numpy(dtype=object),
                              np.asarray([] if taken_ids is None else taken_ids,
                                         dtype=object)]))
-    if "tier" in picked:  # the tier the proposals were placed for
-        proposal = replace(proposal, sites=proposal.sites.assign(tier=picked["tier"]),
-                           tier=picked["tier"])
+    if "tier" in picked:  # the tier (and breakout) the proposals were placed for
+        proposal = replace(proposal, sites=proposal.sites.assign(
+            tier=picked["tier"], local_breakout=bool(picked["option"][1])),
+            tier=picked["tier"])
     return proposal
 
 
