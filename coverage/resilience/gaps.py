@@ -312,32 +312,41 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
                         g_xyz: npt.NDArray[np.float64], max_pairs: int,
                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The crossings of the gap points' circles of ``radius_km``, each point paired with
-    its :data:`CROSSING_NEIGHBOURS` nearest, or fewer when their (gap point, location)
-    pairs would pass ``max_pairs`` (what the gap points' own leave; a count-only tree
-    query per try). Logged when fewer."""
+    its :data:`CROSSING_NEIGHBOURS` nearest, then those of the cells' circles
+    (:func:`_cell_circles`) likewise, each set with fewer neighbours when its (gap point,
+    location) pairs would pass what ``max_pairs`` leaves it (the points' first; a
+    count-only tree query per try). Logged when fewer."""
     lat = g["lat"].to_numpy(dtype=np.float64)
     lon = g["lon"].to_numpy(dtype=np.float64)
     c_lat, c_lon, c_r = _cell_circles(lat, lon, radius_km)
-    neighbours = CROSSING_NEIGHBOURS
-    while neighbours >= 1 and max_pairs > 0:
-        x_lat, x_lon, _ = circle_crossings(lat, lon, radius_km, neighbours=neighbours)
-        if len(c_lat):
-            y_lat, y_lon, _ = circle_crossings(c_lat, c_lon, c_r, neighbours=neighbours)
-            x_lat, x_lon = np.concatenate([x_lat, y_lat]), np.concatenate([x_lon, y_lon])
-        if not len(x_lat):
-            return x_lat, x_lon
-        extra = int(count_within(unit_tree(x_lat, x_lon), g_xyz, radius_km).sum())
-        if extra <= max_pairs:
-            if neighbours < CROSSING_NEIGHBOURS:
-                logger.info("gap proposals: the crossings of each gap point's budget circle "
-                            "with its %d nearest only (not %d: %s pairs at most)", neighbours,
-                            CROSSING_NEIGHBOURS, f"{max_pairs:,}")
-            return x_lat, x_lon
-        neighbours //= 2
-    logger.info("gap proposals: the crossings of the gap points' budget circles are left "
-                "out (more than %s pairs with the gap points)", f"{max(max_pairs, 0):,}")
-    return np.zeros(0), np.zeros(0)
-
+    out_lat: list[npt.NDArray[np.float64]] = []
+    out_lon: list[npt.NDArray[np.float64]] = []
+    left = int(max_pairs)
+    for what, (p_lat, p_lon, p_r) in (("gap point's", (lat, lon, radius_km)),
+                                      ("cell's", (c_lat, c_lon, c_r))):
+        neighbours = CROSSING_NEIGHBOURS
+        while neighbours >= 1 and left > 0 and len(p_lat) >= 2:
+            x_lat, x_lon, _ = circle_crossings(p_lat, p_lon, p_r, neighbours=neighbours)
+            extra = (int(count_within(unit_tree(x_lat, x_lon), g_xyz, radius_km).sum())
+                     if len(x_lat) else 0)
+            if extra <= left:
+                if neighbours < CROSSING_NEIGHBOURS:
+                    logger.info("gap proposals: the crossings of each %s budget circle "
+                                "with its %d nearest only (not %d: %s pairs at most)", what,
+                                neighbours, CROSSING_NEIGHBOURS, f"{max_pairs:,}")
+                out_lat.append(x_lat)
+                out_lon.append(x_lon)
+                left -= extra
+                break
+            neighbours //= 2
+        else:
+            if len(p_lat) >= 2:
+                logger.info("gap proposals: the crossings of each %s budget circle are left "
+                            "out (more than %s pairs with the gap points)", what,
+                            f"{max(max_pairs, 0):,}")
+    if not out_lat:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(out_lat), np.concatenate(out_lon)
 
 def _cell_circles(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
                   radius_km: npt.NDArray[np.float64],
