@@ -692,6 +692,12 @@ def test_a_header_longer_than_the_first_read_is_read_whole(tmp_path):
                 f"a,52.5,13.4,100,{','.join('1' for _ in range(30_001))}\n")
     with pytest.raises(InputValidationError, match="duplicate column names 'c7'"):
         read_demand(dup)
+    # a first line of more than 16 MiB without a break is no header (review 144: read
+    # block by block with a rescan of all it had, 64 MB took 25 s and 887 MB)
+    huge = tmp_path / "huge.csv"
+    huge.write_bytes(b"demand_id,lat,lon," + b"c," * (9 << 20))
+    with pytest.raises(InputValidationError, match="longer than 16 MiB without a line"):
+        read_demand(huge)
 
 
 def test_a_long_number_among_text_ids_is_refused(tmp_path):
@@ -720,7 +726,8 @@ def test_a_long_number_among_text_ids_is_refused(tmp_path):
 
     with pytest.raises(InputValidationError, match="2\\*\\*53 or more"):
         as_demand(frame)
-    # small numbers in exponent form are exact: kept as written
+    # small numbers in exponent form are exact, and a hex id is text: kept as written
+    # (review 144: "1e20", a hex id, was refused)
     ok = write(tmp_path / "ok.csv", "demand_id,lat,lon,population\n1e5,52.5,13.4,100\n"
-               "b,52.6,13.5,100\n")
-    assert read_demand(ok)["demand_id"].tolist() == ["1e5", "b"]
+               "b,52.6,13.5,100\n1e20,52.7,13.6,100\n2E100,52.8,13.7,100\n")
+    assert read_demand(ok)["demand_id"].tolist() == ["1e5", "b", "1e20", "2E100"]

@@ -208,6 +208,8 @@ _OTHER_RASTER_SUFFIXES = (".asc", ".img", ".bil", ".xyz", ".nc", ".vrt", ".jp2",
 _SEP_NAMES = {",": "','", ";": "';'", "\t": "tab"}
 _SCAN_BLOCK_BYTES = 1 << 20
 _HEAD_BYTES = 65536
+#: The longest header line read (1.4 MB holds 200,000 column names).
+_MAX_HEADER_BYTES = 16 << 20
 _EXACT_FLOAT_INT = 2.0**53
 _PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
 _VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb", ".gml", ".kml"}
@@ -897,12 +899,24 @@ def _read_csv(path: Path, sep: str, gz: bool, report: _Report) -> _Loaded:
     with opener(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
         # the whole header line (a file of 200,000 columns has a 1.4 MB one: cut at 64 KiB
-        # its last name matched an earlier one, "duplicate column names"; tester 159)
-        while len(head) >= _HEAD_BYTES and b"\n" not in head and b"\r" not in head:
-            more = fh.read(_HEAD_BYTES)
-            if not more:
-                break
-            head += more
+        # its last name matched an earlier one, "duplicate column names"; tester 159), up
+        # to _MAX_HEADER_BYTES; each new block searched once (review 144)
+        if len(head) >= _HEAD_BYTES and b"\n" not in head and b"\r" not in head:
+            blocks, size = [head], len(head)
+            while size < _MAX_HEADER_BYTES:
+                more = fh.read(_HEAD_BYTES)
+                if not more:
+                    break
+                blocks.append(more)
+                size += len(more)
+                if b"\n" in more or b"\r" in more:
+                    break
+            else:
+                report.add(f"the first line is longer than {_MAX_HEADER_BYTES >> 20} MiB "
+                           "without a line break: no header line a table has",
+                           "check that the file is a CSV with one line per row")
+                report.raise_if_any()
+            head = b"".join(blocks)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         report.add(
             "file is UTF-16 text, not UTF-8",
@@ -1558,12 +1572,24 @@ def _planar_crs(src: Any, report: _Report, *, declared: bool) -> bool:
         try:  # a CRS of Mars or a sphere of radius 1 (tester 159: "internal error")
             Transformer.from_crs(src, "EPSG:4326", always_xy=True)
         except ProjError as exc:
-            where = ("the GeoDataFrame's CRS" if declared and report.option_style == "api"
-                     else "the file's CRS" if declared else "crs")
-            report.add(f"{where} {src.to_string()} ({src.name}) cannot be converted to "
-                       f"latitude/longitude on the Earth ({str(exc).splitlines()[0]})",
-                       "give the CRS the coordinates are in, on the Earth, e.g. "
-                       f"{report.crs_option('EPSG:4326')}")
+            auth = src.to_authority()
+            name = f"{':'.join(auth)} ({src.name})" if auth else repr(src.name)
+            why = str(exc).splitlines()[0]
+            other = "celestial body" in why
+            what = (f"{name} cannot be converted to latitude/longitude on the Earth"
+                    + (" (it is of another body)" if other else f" ({why[:200]})"))
+            if not declared:
+                report.add(f"crs {what}", "give the CRS the coordinates are in, e.g. "
+                           f"{report.crs_option('EPSG:4326')}")
+            elif report.option_style == "api":
+                report.add(f"the GeoDataFrame's CRS {what}",
+                           "set the CRS its coordinates are in, e.g. "
+                           "gdf.set_crs('EPSG:4326', allow_override=True)")
+            else:
+                report.add(f"the file's CRS {what}",
+                           "re-save it with the CRS its coordinates are in, e.g. with "
+                           "ogr2ogr -a_srs EPSG:4326 (the file's own CRS takes precedence "
+                           "over --demand-crs / --candidates-crs)")
             return False
         return True
     kind = crs_kind(src)
@@ -2243,7 +2269,8 @@ def _ids(
     if inexact is None or not inexact.any():
         # a JSON number GDAL turned into text ("1.2345678901234567e+19" in a column of
         # text ids), or a spreadsheet's exponent form: digits lost all the same
-        expo = ids.str.fullmatch(r"[+-]?\d(\.\d+)?[eE]\+?\d+").fillna(False).to_numpy(bool)
+        # (the "+" a printed float has: a hex id such as "1e20" is text; review 144)
+        expo = ids.str.fullmatch(r"[+-]?\d(\.\d+)?[eE]\+\d+").fillna(False).to_numpy(bool)
         if expo.any():
             big = np.zeros(len(ids), dtype=bool)
             vals = pd.to_numeric(ids[expo], errors="coerce").to_numpy(dtype=np.float64)

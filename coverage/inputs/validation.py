@@ -221,9 +221,15 @@ def special_file_problem(path: str | os.PathLike[str], what: str) -> str | None:
     Opening a named pipe with no writer blocks for ever, and a pipe (``<(cat f.toml)``)
     cannot be read twice, as a check and the run do (tester 159: ``--tiers`` hung, or
     said the file had none of its tables)."""
+    import stat
+
     p = Path(path)
-    if not p.exists() or p.is_file() or p.is_dir():
+    try:
+        mode = os.stat(p).st_mode
+    except (OSError, ValueError):  # missing, too long, not allowed: the reader says so
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     return (f"{p}: the {what} is {file_kind(p)}, not a regular file. Fix: pass the path "
-            "of a file (a named pipe or a device cannot be read twice, as the checks "
-            "need; save it to a file first)")
+            "of a file (a pipe can be read only once, and the checks and the run each "
+            "read it; a named pipe without a writer blocks; save it to a file first)")

@@ -1103,7 +1103,11 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                 rowpos, cols, _, _ = new.pairs(rows)
                 a = sp.csr_array((np.ones(len(cols), dtype=np.int8), (rowpos, cols)),
                                  shape=(len(rows), len(lat)))
-                helped = float(problem.population[rows][np.diff(a.indptr) > 0].sum())
+                # people times the share of their missing sites the locations could
+                # give (not merely reached by one: with k >= 1 they lack two; review 144)
+                lacks = np.maximum(c.failures + 1 - np.asarray(n_cov)[rows], 1)
+                share = np.minimum(np.diff(a.indptr), lacks) / lacks
+                helped = float((problem.population[rows] * share).sum())
                 if best is None or helped > best[0]:
                     best = (helped, (tier, lbo), a)
             assert best is not None

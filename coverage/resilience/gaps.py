@@ -332,8 +332,9 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
             if extra <= left:
                 if neighbours < CROSSING_NEIGHBOURS:
                     logger.info("gap proposals: the crossings of each %s budget circle "
-                                "with its %d nearest only (not %d: %s pairs at most)", what,
-                                neighbours, CROSSING_NEIGHBOURS, f"{max_pairs:,}")
+                                "with its %d nearest only (not %d: %s pairs left of %s)",
+                                what, neighbours, CROSSING_NEIGHBOURS, f"{left:,}",
+                                f"{max_pairs:,}")
                 out_lat.append(x_lat)
                 out_lon.append(x_lon)
                 left -= extra
