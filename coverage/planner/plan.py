@@ -1808,13 +1808,12 @@ def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
             f"{got['worst_domain_population_outside_budget']:,.0f}")
     chosen = np.asarray(chosen, dtype=np.int64)
     site_dom = pd.Series(np.asarray(capacity.domains, dtype=object)[chosen]).astype(str)
-    ids = problem.sites["site_id"].to_numpy(dtype=object)[chosen]
+    ids = pd.Series(problem.sites["site_id"].to_numpy(dtype=object)[chosen]).astype(str)
     primary = sites_out.set_index(sites_out["site_id"].astype(str))["population_primary"]
     per_site = pd.DataFrame({
         "failure_domain": site_dom.to_numpy(dtype=object),
-        "site_id": pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object),
-        "population_primary": primary.reindex(pd.Series(ids).astype(str)).fillna(0.0)
-        .to_numpy(dtype=np.float64)})
+        "site_id": ids.to_numpy(dtype=object),
+        "population_primary": primary.reindex(ids).fillna(0.0).to_numpy(dtype=np.float64)})
     grouped = per_site.groupby("failure_domain", sort=False).agg(
         n_chosen_sites=("site_id", "size"), chosen_site_ids=("site_id", ";".join),
         population_primary=("population_primary", "sum"))

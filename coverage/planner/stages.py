@@ -1067,9 +1067,9 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
     """
     c = problem.config
     n_open = None
+    n_cov_arr = np.asarray(n_cov, dtype=np.int64)
+    gap_rows = np.flatnonzero(gap_mask(n_cov_arr, c.failures))
     if chosen is not None:
-        n_cov_arr = np.asarray(n_cov, dtype=np.int64)
-        gap_rows = np.flatnonzero(gap_mask(n_cov_arr, c.failures))
         n_open = np.zeros(len(n_cov_arr), dtype=np.int64)
         n_open[gap_rows] = open_in_budget(problem, chosen, gap_rows, reach)
     reach_fn = None
@@ -1077,8 +1077,7 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
     anchors: tuple[Any, Any] = (None, None)
     if problem.routed:
         engine = problem.engine_unshrunk
-        anchors = engine.anchor_points(np.flatnonzero(gap_mask(np.asarray(n_cov),
-                                                               c.failures)))
+        anchors = engine.anchor_points(gap_rows)
         # every proposed site has one tier among the candidates', with the local breakout
         # its candidates have: the (tier, breakout) whose sites would reach the most gap
         # people, ties to the commonest (it was always the commonest tier: with most
@@ -1105,7 +1104,7 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                                  shape=(len(rows), len(lat)))
                 # people times the share of their missing sites the locations could
                 # give (not merely reached by one: with k >= 1 they lack two; review 144)
-                lacks = np.maximum(c.failures + 1 - np.asarray(n_cov)[rows], 1)
+                lacks = np.maximum(c.failures + 1 - n_cov_arr[rows], 1)
                 share = np.minimum(np.diff(a.indptr), lacks) / lacks
                 helped = float((problem.population[rows] * share).sum())
                 if best is None or helped > best[0]:

@@ -318,7 +318,7 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
     count-only tree query per try). Logged when fewer."""
     lat = g["lat"].to_numpy(dtype=np.float64)
     lon = g["lon"].to_numpy(dtype=np.float64)
-    c_lat, c_lon, c_r = _cell_circles(lat, lon, radius_km)
+    c_lat, c_lon, c_r = _cell_circles(g, radius_km)
     out_lat: list[npt.NDArray[np.float64]] = []
     out_lon: list[npt.NDArray[np.float64]] = []
     left = int(max_pairs)
@@ -349,41 +349,37 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
         return np.zeros(0), np.zeros(0)
     return np.concatenate(out_lat), np.concatenate(out_lon)
 
-def _cell_circles(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
-                  radius_km: npt.NDArray[np.float64],
+
+def _cell_circles(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
                   ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
                              npt.NDArray[np.float64]]:
-    """One circle per cell of a quarter of the median radius that holds two or more gap
-    points: round the cell's centroid, of the smallest radius any member leaves from it
-    (``r_i - d(member, centroid)``), so a site inside it reaches every member. A town of
-    many points (raster cells, districts) paired each point with 8 of its own, and the
-    crossing between two towns was never offered (tester 158: two towns of 3 x 3 cells
-    165 km apart got 2 sites where one midway reaches all). Empty when no cell holds two
-    points. Vectorised (one grid, bincounts, one ``minimum.at``)."""
-    from ..model.aggregate import grid_cells
+    """One circle per bin of a quarter of the median radius (:func:`aggregate_grid`) that
+    holds two or more gap points: round the bin's centroid, of the smallest radius any
+    member leaves from it (``r_i - d(member, centroid)``), so a site inside it reaches
+    every member. A town of many points (raster cells, districts) paired each point with 8
+    of its own, and the crossing between two towns was never offered (tester 158: two
+    towns of 3 x 3 cells 165 km apart got 2 sites where one midway reaches all). Empty
+    when no bin holds two points."""
+    from ..config import MAX_CELL_KM
 
+    empty = (np.zeros(0), np.zeros(0), np.zeros(0))
     ok = np.flatnonzero(radius_km >= 0)
     if len(ok) < 2:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    cell_km = max(float(np.median(radius_km[ok])) / 4.0, 0.5)
-    col, row = grid_cells(lat[ok], lon[ok], cell_km)
-    _, code, size = np.unique(np.stack([col, row], axis=1), axis=0, return_inverse=True,
-                              return_counts=True)
-    code = code.ravel()
-    if not (size >= 2).any():
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    xyz = unit_xyz(lat[ok], lon[ok])
-    centre = np.stack([np.bincount(code, weights=xyz[:, i], minlength=len(size))
-                       for i in range(3)], axis=1)
-    centre /= np.maximum(np.linalg.norm(centre, axis=1), 1e-300)[:, None]
-    c_lat = np.degrees(np.arcsin(np.clip(centre[:, 2], -1.0, 1.0)))
-    c_lon = np.degrees(np.arctan2(centre[:, 1], centre[:, 0]))
-    left = radius_km[ok] - haversine_km(lat[ok], lon[ok], c_lat[code], c_lon[code])
-    r = np.full(len(size), np.inf)
-    np.minimum.at(r, code, left)
-    keep = (size >= 2) & (r >= 0)
+        return empty
+    cell_km = min(max(float(np.median(radius_km[ok])) / 4.0, 0.5), MAX_CELL_KM)
+    agg = aggregate_grid(g.iloc[ok].assign(access="any"), cell_km)
+    bins = agg.demand
+    if not (bins["n_cells"] >= 2).any():
+        return empty
+    c_lat = bins["lat"].to_numpy(dtype=np.float64)
+    c_lon = bins["lon"].to_numpy(dtype=np.float64)
+    left = radius_km[ok] - haversine_km(g["lat"].to_numpy(dtype=np.float64)[ok],
+                                        g["lon"].to_numpy(dtype=np.float64)[ok],
+                                        c_lat[agg.group], c_lon[agg.group])
+    r = np.full(len(bins), np.inf)
+    np.minimum.at(r, agg.group, left)
+    keep = (bins["n_cells"].to_numpy() >= 2) & (r >= 0)
     return c_lat[keep], c_lon[keep], r[keep]
-
 
 def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
                    radius_km: npt.NDArray[np.float64], loc_lat: npt.NDArray[np.float64],
@@ -402,11 +398,13 @@ def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
     return sp.csr_array((np.ones(len(cols), dtype=np.int8), cols, indptr),
                         shape=(len(gap), len(loc_lat)))
 
+
 def _spares(lacking: Any) -> Any:
-    """How many twins to offer a point that lacks ``lacking`` sites: ``2 x lacking + 1``
-    (at most 11, which ``2 x --colocated-m`` from the point still keeps ``--colocated-m``
-    apart), so the ones the colocation rule drops (one on the spot the point's own
-    location was moved to, review 143) leave enough; the cover takes what it needs."""
+    """How many twins to offer a point that lacks ``lacking`` sites: ``2 x lacking + 1``,
+    at most 11 (which ``2 x --colocated-m`` from the point still keeps ``--colocated-m``
+    apart) or ``lacking`` itself above that, so the ones the colocation rule drops (one on
+    the spot the point's own location was moved to, review 143) leave enough; the cover
+    takes what it needs."""
     return np.minimum(2 * np.asarray(lacking) + 1, np.maximum(np.asarray(lacking), 11))
 
 
@@ -540,7 +538,7 @@ def propose_sites(
         Also offer the crossings of the gap points' budget circles as locations (not with
         grid centroids). ``False``: the gap points (or centroids) and twins only.
     anchor_lat, anchor_lon : array_like, optional
-        More locations, each with ``k`` twins round it: where routed rows' paths enter
+        More locations, each with ``2k + 1`` twins round it: where routed rows' paths enter
         the network (their UPFs, backbone nodes: :meth:`coverage.model.routing.PairEngine.
         anchor_points`), the nearest a site can be on such a path. A mobile town whose
         breakout is 80 km away is reached by a site at the breakout, not in the town.
@@ -610,7 +608,8 @@ def propose_sites(
         x_lat, x_lon = _crossing_locations(g, r_gap, g_xyz, max_pairs - n_pairs)
         parts.append((x_lat, x_lon, np.full(len(x_lat), -1.0)))
     if anchor_lat is not None and anchor_lon is not None and len(anchor_lat):
-        # the network's entry points and k twins each (a row needs k + 1 sites there)
+        # the network's entry points and 2k + 1 spares round each (a row needs k + 1 sites
+        # there; :func:`_spares`)
         a_lat = np.asarray(anchor_lat, dtype=np.float64)
         a_lon = np.asarray(anchor_lon, dtype=np.float64)
         tw_lat, tw_lon = _around(a_lat, a_lon, np.full(len(a_lat), _spares(failures)),
