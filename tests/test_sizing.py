@@ -590,3 +590,46 @@ def test_the_sizing_has_its_own_time_limit(tmp_path):
          str(tmp_path / "p"), "--sizing-time-limit-s", "-1"], capture_output=True, text=True)
     assert run.returncode == 2 and "--sizing-time-limit-s" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_plans_rows_keep_every_scenarios_load_shed_and_site_loads(seed):
+    """``plan_rows`` (the sizing's reduction: the plan's domains, a witness, merged) leaves
+    every scenario as the full reach has it: the load to serve (who is excused), whether it
+    is carried and how much is shed, at capacities that carry some scenarios and not others;
+    and sizing the full reach equals sizing the reduced one."""
+    from coverage.solvers.capacitated import check_scenarios, plan_rows
+
+    rng = np.random.default_rng(seed)
+    n, m = 60, 12
+    mask = rng.random((n, m)) < 0.4
+    mask[rng.random(n) < 0.1] = False  # points with no candidate
+    load = rng.uniform(0.1, 2.0, n) * rng.choice([0.0, 1.0, 5.0], n, p=[0.1, 0.6, 0.3])
+    domains = None if seed % 3 == 0 else [f"D{d}" for d in rng.integers(0, 5, m)]
+    chosen = np.sort(rng.choice(m, 8, replace=False))
+    # the points with no open site in reach take no load (the plan has none for them)
+    load = np.where(mask[:, chosen].any(axis=1), load, 0.0)
+    cap = np.full(m, 0.3 * float(load.sum()))
+    k = 1 + seed % 2
+    full = sp.csr_array(mask)
+    reduced, merged_load = plan_rows(full, load, chosen, domains, m)
+    assert reduced.shape[0] <= n and merged_load.sum() == pytest.approx(load.sum())
+    a, _ = check_scenarios(full, load, cap, chosen, k, domains=domains)
+    b, _ = check_scenarios(reduced, merged_load, cap, chosen, k, domains=domains)
+    assert [f.failed for f in a] == [f.failed for f in b]
+    for x, y in zip(a, b, strict=True):
+        assert (x.feasible, x.load_rps) == (y.feasible, pytest.approx(y.load_rps, rel=1e-12))
+        assert x.shed_rps == pytest.approx(y.shed_rps, abs=1e-6 * load.sum())
+    assert len({round(f.shed_rps, 6) for f in a}) > 1  # scenarios that differ
+    # sizing: load only on points with open sites in k + 1 domains or more (some failing
+    # scenario finds any other point without an open site and not excused)
+    code = np.arange(m) if domains is None else np.unique(domains, return_inverse=True)[1]
+    open_domains = np.array([len(set(code[chosen[mask[i, chosen]]])) for i in range(n)])
+    load = np.where(open_domains >= k + 1, load, 0.0)
+    assert (load > 0).sum() >= 5
+    big = np.full(m, float(load.sum()))
+    want = least_capacity(full, load, big, chosen, k, domains=domains)
+    reduced, merged_load = plan_rows(full, load, chosen, domains, m)
+    got = least_capacity(reduced, merged_load, big, chosen, k, domains=domains)
+    assert want.status == got.status == "optimal"
+    assert got.total_rps == pytest.approx(want.total_rps, rel=1e-7)

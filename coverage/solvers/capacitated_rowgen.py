@@ -51,6 +51,7 @@ from .capacitated import (
     CapacityResult,
     ScenarioFlow,
     check_scenarios_until,
+    domain_codes,
     merge_identical_rows,
     split_cut,
 )
@@ -125,14 +126,6 @@ class LazyCapacityInfo:
     repaired: bool = False
 
 
-def _domain_codes(domains: npt.ArrayLike | None, m: int) -> npt.NDArray[np.int64]:
-    """Integer code of every candidate's failure domain (each site alone by default)."""
-    if domains is None:
-        return np.arange(m, dtype=np.int64)
-    codes, _ = pd.factorize(pd.Series(np.asarray(domains, dtype=object)))
-    return np.asarray(codes, dtype=np.int64)
-
-
 def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLike,
                requirement: npt.ArrayLike, n_covering: npt.ArrayLike,
                sites: npt.ArrayLike, failures: int, *,
@@ -180,7 +173,7 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
     n_cov = np.asarray(n_covering, dtype=np.int64)
     have = source.count(sites)
     short = np.flatnonzero(have < np.asarray(requirement))
-    code = _domain_codes(domains, m)
+    code = domain_codes(domains, m)
     cols = np.flatnonzero(np.isin(code, np.unique(code[sites])))
     pattern = source.rows(np.arange(n), sites=cols)
     # candidates in budget outside the plan's domains: counted with the same query as
