@@ -422,7 +422,7 @@ def cli_contract(folder: Path, demand: Path, sites: Path) -> None:
     assert {p: sha256_file(p) for p in (demand, sites)} == hashes
 
 
-@fuzz_settings(20)
+@fuzz_settings(12)
 @given(data=st.data(), spec=input_file())
 def test_cli_on_fuzzed_demand(data, spec):
     with tempfile.TemporaryDirectory() as tmp:
@@ -433,7 +433,7 @@ def test_cli_on_fuzzed_demand(data, spec):
         cli_contract(folder, demand, sites)
 
 
-@fuzz_settings(20)
+@fuzz_settings(12)
 @given(data=st.data(), spec=input_file())
 def test_cli_on_fuzzed_candidates(data, spec):
     with tempfile.TemporaryDirectory() as tmp:
