@@ -325,9 +325,30 @@ def _check_inputs(p: Path, base: dict[str, Any], demo: Any) -> dict[str, Any]:
             for o in ("crs", "layer"):  # only when given: the keys of earlier runs stay
                 if isinstance(reading[f"{k}_{o}"], str) and reading[f"{k}_{o}"].strip():
                     inputs[k][o] = reading[f"{k}_{o}"].strip()
+        if problems and inputs:  # one input file missing: the other one's problems too,
+            # in the same message (they were found only once the first was fixed)
+            problems.extend(_read_problems(inputs))
     if problems:
         raise InputValidationError("\n".join(problems))
     return inputs
+
+
+def _read_problems(inputs: dict[str, Any]) -> list[str]:
+    """The problems of reading the input files in ``inputs`` (those that exist), one
+    message each, as the batch's reading names them."""
+    from .inputs import tables as io
+
+    out = []
+    for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
+        spec = inputs.get(k)
+        if spec is None:
+            continue
+        try:
+            reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
+                   option_style="toml")
+        except InputValidationError as exc:
+            out.append(str(exc))
+    return out
 
 
 def _input_path(p: Path, value: str) -> Path:

@@ -1834,6 +1834,21 @@ def test_every_problem_of_a_scenario_file_is_named_in_one_run(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_missing_input_file_and_the_others_problems_in_one_message(tmp_path):
+    """Tester 159: with the candidates file missing, the demand file's own problems were
+    named only in the next run, once the path was fixed. Both in one message now."""
+    (tmp_path / "demand.csv").write_text("demand_id,lat,lon,population\na,52.5,x,5\n")
+    p = tmp_path / "b.toml"
+    p.write_text('[base]\ndemand = "demand.csv"\ncandidates = "missing.csv"\n'
+                 "budget_ms = 30\n")
+    with pytest.raises(InputValidationError) as info:
+        run_batch(p, tmp_path / "out", workers=0)
+    text = str(info.value)
+    assert "missing.csv does not exist" in text
+    assert "column 'lon' is not a finite number: 'x' (row 1)" in text
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_table_edited_while_the_sweep_runs_is_not_written_over(tmp_path):
     """Reviewer 99: the check before the work passed, then the user edited scenarios.csv
     while the scenarios ran, and the sweep wrote over it. It is kept; the message says the
