@@ -325,17 +325,24 @@ def _check_inputs(p: Path, base: dict[str, Any], demo: Any) -> dict[str, Any]:
             for o in ("crs", "layer"):  # only when given: the keys of earlier runs stay
                 if isinstance(reading[f"{k}_{o}"], str) and reading[f"{k}_{o}"].strip():
                     inputs[k][o] = reading[f"{k}_{o}"].strip()
-        if problems and inputs:  # one input file missing: the other one's problems too,
-            # in the same message (they were found only once the first was fixed)
-            problems.extend(_read_problems(inputs))
+        if problems and inputs:  # a problem of the [base] inputs (a file missing, a bad
+            # crs): the readable files' own problems too, in the same message (they were
+            # found only once the first was fixed)
+            problems.extend(_read_problems(p, inputs))
     if problems:
         raise InputValidationError("\n".join(problems))
     return inputs
 
 
-def _read_problems(inputs: dict[str, Any]) -> list[str]:
-    """The problems of reading the input files in ``inputs`` (those that exist), one
-    message each, as the batch's reading names them."""
+#: Largest input file read for its problems while another input is missing (above, its
+#: contents are checked once the other is fixed: a huge file would delay the message).
+READ_PROBLEMS_MAX_BYTES = 64 * 2**20
+
+
+def _read_problems(p: Path, inputs: dict[str, Any]) -> list[str]:
+    """The problems of reading the input files in ``inputs`` (those that exist, up to
+    :data:`READ_PROBLEMS_MAX_BYTES`), one message each, as :func:`_load_inputs` names
+    them."""
     from .inputs import tables as io
 
     out = []
@@ -344,11 +351,22 @@ def _read_problems(inputs: dict[str, Any]) -> list[str]:
         if spec is None:
             continue
         try:
+            if os.path.getsize(spec["path"]) > READ_PROBLEMS_MAX_BYTES:
+                continue
             reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
                    option_style="toml")
         except InputValidationError as exc:
-            out.append(str(exc))
+            out.append(_reading_message(p, k, str(exc)))
+        except OSError:
+            continue  # (its reading names it, once the other problems are fixed)
     return out
+
+
+def _reading_message(p: Path, key: str, text: str) -> str:
+    """A reader's message with the batch file's hint for its crs and layer keys."""
+    if f"{key}_crs" in text or f"{key}_layer" in text:
+        text += f" ({key}_crs and {key}_layer go in [base] of {p})"
+    return text
 
 
 def _input_path(p: Path, value: str) -> Path:
@@ -1058,10 +1076,7 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
                 loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
                                    option_style="toml")
             except InputValidationError as exc:
-                text = str(exc)
-                if f"{k}_crs" in text or f"{k}_layer" in text:
-                    text += f" ({k}_crs and {k}_layer go in [base] of {cfg.path})"
-                problems.append(text)
+                problems.append(_reading_message(Path(cfg.path), k, str(exc)))
         if problems:
             # the columns of the file that did read, in the same message (a bad demand
             # hid the candidates' bad capacity_rps and tier until it was fixed)

