@@ -633,3 +633,21 @@ def test_the_plans_rows_keep_every_scenarios_load_shed_and_site_loads(seed):
     got = least_capacity(reduced, merged_load, big, chosen, k, domains=domains)
     assert want.status == got.status == "optimal"
     assert got.total_rps == pytest.approx(want.total_rps, rel=1e-7)
+
+
+def test_out_of_contract_loads_and_domains_are_refused_not_merged():
+    """Helper 162: with points merged, a NaN load summed into a valid one gave "optimal"
+    at 0 (the old code ended "error"), and domains shorter than the candidates crashed on
+    a broadcast; both are refused by name. Domains one per reach column (a witness column
+    past the capacities) are taken for the candidates."""
+    mask = sp.csr_array(np.array([[1, 1], [1, 1]], dtype=bool))
+    for load in ([np.nan, 2.0], [-1.0, 2.0], [np.inf, 1.0]):
+        with pytest.raises(ValueError, match="load_rps must be finite and >= 0"):
+            least_capacity(mask, load, [5.0, 5.0], [0, 1], 1)
+    reach = sp.csr_array(np.array([[1, 1, 0, 1], [1, 1, 1, 0], [1, 1, 0, 0]], dtype=bool))
+    got = least_capacity(reach, [1.0, 2.0, 3.0], np.full(3, 10.0), [0, 1], 1,
+                         domains=["a", "b", "c", "w"])
+    assert got.status == "optimal" and got.total_rps == pytest.approx(12.0)
+    with pytest.raises(ValueError, match="domains has 2 entries for 3 candidates"):
+        least_capacity(reach, [1.0, 2.0, 3.0], np.full(3, 10.0), [0, 1], 1,
+                       domains=["a", "b"])

@@ -1168,6 +1168,9 @@ def plan_rows(reach: sp.csr_array, load_rps: npt.ArrayLike, sites: npt.ArrayLike
     a = reach_pattern(reach)
     n, width = a.shape
     code = domain_codes(domains, m)
+    if len(code) < m:
+        raise ValueError(f"domains has {len(code)} entries for {m} candidates")
+    code = code[:m]  # (one per reach column: its witness columns past m are never open)
     keep = np.zeros(width, dtype=bool)
     sites = np.asarray(sites, dtype=np.int64)
     keep[:m] = np.isin(code, np.unique(code[sites])) if len(sites) else False

@@ -249,6 +249,8 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
     a = reach_pattern(reach)  # (each pair once, no stored zero: as the checks read it)
     load = np.asarray(load_rps, dtype=np.float64)
     cap = np.asarray(cap_rps, dtype=np.float64)
+    if not (np.all(np.isfinite(load)) and np.all(load >= 0)):  # (merged points sum them)
+        raise ValueError("load_rps must be finite and >= 0")
     m = len(cap)
     chosen = np.unique(np.asarray(sites, dtype=np.int64))
     none = np.full(m, np.nan)
