@@ -1142,8 +1142,8 @@ def plan_rows(reach: sp.csr_array, load_rps: npt.ArrayLike, sites: npt.ArrayLike
     then merged by that pattern (:func:`merge_identical_rows`, loads summed). Every
     scenario's max-flow, minimum cut and excused points, and every site's load in any
     flow, are the same on the result as on ``reach``: a plan's check or sizing can run on
-    it (Germany's demo at 30 ms, N-1: 2,515 merged points and 51,449 pairs -> 418 and
-    1,726; hand run).
+    it (Germany at 30 ms, N-1, places of >= 500 people: 2,515 merged points and 51,449
+    pairs -> 418 and 1,726; hand run).
 
     Parameters
     ----------

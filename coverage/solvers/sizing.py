@@ -268,8 +268,8 @@ def least_capacity(reach: sp.csr_array, load_rps: npt.ArrayLike, cap_rps: npt.Ar
         return result("optimal", np.zeros(m), 0.0, 1, normal=np.zeros(m))
     dom = None if domains is None else np.asarray(domains, dtype=object)
     # the points as the plan's scenarios see them: its domains' candidates and a witness,
-    # merged (exact; Germany's demo at 30 ms, N-1: the program 225,775 -> 69,097 flow
-    # variables, 10.2 -> 3.6 s, the same optimum; hand run)
+    # merged (exact; Germany at 30 ms, N-1, places of >= 500 people: the program 225,775
+    # -> 69,097 flow variables, 10.2 -> 3.6 s, the same optimum; hand run)
     a, load = plan_rows(a, load, chosen, dom, m)
     listed, complete = failure_scenarios(chosen, int(failures), dom, limit=int(limit),
                                          reach=a)
