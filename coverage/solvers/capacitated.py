@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["CapacityResult", "ScenarioFlow", "balanced_flow", "balanced_scenario",
            "capacitated_cover", "capacity_cut", "plan_components",
            "check_scenarios", "check_scenarios_until", "domain_codes", "merge_identical_rows",
-           "plan_rows", "reach_pattern",
+           "plan_columns", "plan_rows", "reach_pattern", "with_witness",
            "repair_plan",
            "repair_plan_until",
            "absorbed_groups", "absorbed_pairs", "failure_groups", "groups_by_component",
@@ -1167,31 +1167,46 @@ def plan_rows(reach: sp.csr_array, load_rps: npt.ArrayLike, sites: npt.ArrayLike
     """
     a = reach_pattern(reach)
     n, width = a.shape
+    keep = np.zeros(width, dtype=bool)
+    keep[:m] = plan_columns(domains, sites, m)
+    cols = a.indices[:a.indptr[-1]]
+    inside = sp.csr_array((keep[cols], cols.copy(), a.indptr.copy()), shape=a.shape)
+    inside.eliminate_zeros()  # (the pairs outside the plan's domains; in place: copies)
+    outside = np.flatnonzero(np.diff(a.indptr) > np.diff(inside.indptr))
+    merged, load, _ = merge_identical_rows(with_witness(inside, outside, keep), load_rps)
+    return merged, load
+
+
+def plan_columns(domains: npt.ArrayLike | None, sites: npt.ArrayLike,
+                 m: int) -> npt.NDArray[np.bool_]:
+    """The candidates in the failure domains of the open ``sites`` (each site its own
+    domain when ``domains`` is ``None``): the only ones a scenario of the plan fails or
+    sends flow to. ``domains`` has one entry per candidate (more: the first ``m``)."""
     code = domain_codes(domains, m)
     if len(code) < m:
         raise ValueError(f"domains has {len(code)} entries for {m} candidates")
     code = code[:m]  # (one per reach column: its witness columns past m are never open)
-    keep = np.zeros(width, dtype=bool)
     sites = np.asarray(sites, dtype=np.int64)
-    keep[:m] = np.isin(code, np.unique(code[sites])) if len(sites) else False
-    inside = keep[a.indices]
-    per_row = np.diff(a.indptr)
-    kept = np.zeros(n, dtype=np.int64)
-    if n and len(inside):
-        kept = np.add.reduceat(np.append(inside, False).astype(np.int64), a.indptr[:-1])
-        kept = np.where(per_row > 0, kept, 0)
-    indptr = np.concatenate([[0], np.cumsum(kept)]).astype(a.indptr.dtype)
-    pattern = sp.csr_array((np.ones(int(indptr[-1]), dtype=bool), a.indices[inside], indptr),
-                           shape=(n, width))
-    outside = np.flatnonzero(per_row > kept)
-    if len(outside):  # (a column outside every kept one exists: the point has one)
-        witness = int(np.flatnonzero(~keep)[0])
-        extra = sp.csr_array((np.ones(len(outside), dtype=bool),
-                              (outside, np.full(len(outside), witness))), shape=(n, width))
-        pattern = sp.csr_array(pattern + extra)
-        pattern.sort_indices()
-    merged, load, _ = merge_identical_rows(pattern, load_rps)
-    return merged, load
+    if not len(sites):
+        return np.zeros(m, dtype=bool)
+    return np.isin(code, np.unique(code[sites]))
+
+
+def with_witness(pattern: sp.csr_array, outside: npt.ArrayLike,
+                 keep: npt.NDArray[np.bool_]) -> sp.csr_array:
+    """``pattern`` with one *witness* column (the first column not in ``keep``: never open)
+    on the rows ``outside``, the points with a candidate in budget outside the plan's
+    domains: such a candidate never fails, so the point is never excused."""
+    outside = np.asarray(outside, dtype=np.int64)
+    if not len(outside):
+        return pattern
+    n, width = pattern.shape
+    witness = int(np.flatnonzero(~keep)[0])
+    extra = sp.csr_array((np.ones(len(outside), dtype=bool),
+                          (outside, np.full(len(outside), witness))), shape=(n, width))
+    out = sp.csr_array(pattern + extra)
+    out.sort_indices()
+    return out
 
 
 def merge_identical_rows(reach: sp.csr_array, load_rps: npt.ArrayLike,

@@ -51,9 +51,10 @@ from .capacitated import (
     CapacityResult,
     ScenarioFlow,
     check_scenarios_until,
-    domain_codes,
     merge_identical_rows,
+    plan_columns,
     split_cut,
+    with_witness,
 )
 from .capacity_bound import capacity_lower_bound
 from .cover import drop_dominated_rows, greedy_cover
@@ -173,20 +174,12 @@ def check_plan(source: RowSource, load_rps: npt.ArrayLike, cap_rps: npt.ArrayLik
     n_cov = np.asarray(n_covering, dtype=np.int64)
     have = source.count(sites)
     short = np.flatnonzero(have < np.asarray(requirement))
-    code = domain_codes(domains, m)
-    cols = np.flatnonzero(np.isin(code, np.unique(code[sites])))
-    pattern = source.rows(np.arange(n), sites=cols)
+    keep = plan_columns(domains, sites, m)
+    cols = np.flatnonzero(keep)
     # candidates in budget outside the plan's domains: counted with the same query as
     # n_covering (a pair exactly at the budget counts the same on both sides)
     outside = np.flatnonzero(n_cov > source.count(cols))
-    if len(outside):
-        # a candidate in budget outside every domain of the plan: never fails, so the cell
-        # is never excused; any such candidate column says so (it is never open)
-        witness = int(np.flatnonzero(~np.isin(np.arange(m), cols))[0])
-        extra = sp.csr_array((np.ones(len(outside), dtype=bool),
-                              (outside, np.full(len(outside), witness))), shape=(n, m))
-        pattern = sp.csr_array(pattern + extra)
-        pattern.sort_indices()
+    pattern = with_witness(source.rows(np.arange(n), sites=cols), outside, keep)
     reach, load, inverse = merge_identical_rows(pattern, load_rps)
     scenarios, complete, finished = check_scenarios_until(
         reach, load, cap_rps, sites, failures, domains=domains, limit=scenario_limit,
