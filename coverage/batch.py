@@ -343,23 +343,34 @@ def _read_problems(p: Path, inputs: dict[str, Any]) -> list[str]:
     """The problems of reading the input files in ``inputs`` (those that exist, up to
     :data:`READ_PROBLEMS_MAX_BYTES`), one message each, as :func:`_load_inputs` names
     them."""
+    return _read_files(p, inputs, max_bytes=READ_PROBLEMS_MAX_BYTES)[1]
+
+
+def _read_files(p: Path, inputs: dict[str, Any], *, max_bytes: int | None = None,
+                ) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read the demand and candidates files of ``inputs`` (each present, at most
+    ``max_bytes`` when given): the tables read, and the problems of those that did not
+    (each with the batch file's hint for its crs and layer keys)."""
     from .inputs import tables as io
 
-    out = []
+    loaded: dict[str, pd.DataFrame] = {}
+    problems: list[str] = []
     for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
         spec = inputs.get(k)
         if spec is None:
             continue
-        try:
-            if os.path.getsize(spec["path"]) > READ_PROBLEMS_MAX_BYTES:
-                continue
-            reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
-                   option_style="toml")
+        if max_bytes is not None:
+            try:
+                if os.path.getsize(spec["path"]) > max_bytes:
+                    continue
+            except OSError:
+                continue  # (its reading names it, once the other problems are fixed)
+        try:  # messages name the options as a batch file spells them (demand_crs)
+            loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
+                               option_style="toml")
         except InputValidationError as exc:
-            out.append(_reading_message(p, k, str(exc)))
-        except OSError:
-            continue  # (its reading names it, once the other problems are fixed)
-    return out
+            problems.append(_reading_message(p, k, str(exc)))
+    return loaded, problems
 
 
 def _reading_message(p: Path, key: str, text: str) -> str:
@@ -1064,19 +1075,12 @@ def _load_inputs(cfg: BatchConfig) -> dict[Any, Any]:
     """Read the inputs once: ``{"demand": df, "candidates": df}`` for files, or
     ``{("region", name): (demand, candidates)}`` for the demo data (one country each)."""
     from .inputs import geonames as datasets
-    from .inputs import tables as io
 
     d, c = cfg.inputs["demand"], cfg.inputs["candidates"]
     loaded: dict[Any, Any] = {}
     if "path" in d:
-        problems = []
-        for k, reader in (("demand", io.read_demand), ("candidates", io.read_sites)):
-            spec = cfg.inputs[k]
-            try:  # messages name the options as a batch file spells them (demand_crs)
-                loaded[k] = reader(spec["path"], crs=spec.get("crs"), layer=spec.get("layer"),
-                                   option_style="toml")
-            except InputValidationError as exc:
-                problems.append(_reading_message(Path(cfg.path), k, str(exc)))
+        files, problems = _read_files(Path(cfg.path), cfg.inputs)
+        loaded.update(files)
         if problems:
             # the columns of the file that did read, in the same message (a bad demand
             # hid the candidates' bad capacity_rps and tier until it was fixed)
