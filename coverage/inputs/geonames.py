@@ -43,7 +43,11 @@ def all_places() -> pd.DataFrame:
 
 #: Environment variable naming the folder of the parsed-places cache (``off``: none).
 CACHE_ENV = "EDGE_COVERAGE_CACHE_DIR"
-_PLACE_COLUMNS = ["geonameid", "name", "lat", "lon", "country", "population", "admin1code"]
+#: The source's fields kept, and their names in the places table.
+_SOURCE_FIELDS = {"geonameid": "geonameid", "name": "name", "latitude": "lat",
+                  "longitude": "lon", "countrycode": "country", "population": "population",
+                  "admin1code": "admin1code"}
+_PLACE_COLUMNS = list(_SOURCE_FIELDS.values())
 #: The parsing code's version: a cache of another version is not read.
 _CACHE_FORMAT = "1"
 _CACHE_KEY = b"edge_coverage_geonames"
@@ -99,12 +103,8 @@ def _places() -> pd.DataFrame:
         cached = None
     raw = json.loads(data)
     del data
-    df = pd.DataFrame.from_records(
-        list(raw.values()),
-        columns=["geonameid", "name", "latitude", "longitude", "countrycode", "population",
-                 "admin1code"],
-    )
-    df = df.rename(columns={"latitude": "lat", "longitude": "lon", "countrycode": "country"})
+    df = pd.DataFrame.from_records(list(raw.values()), columns=list(_SOURCE_FIELDS))
+    df = df.rename(columns=_SOURCE_FIELDS)
     df["geonameid"] = df["geonameid"].astype(str)
     df["population"] = df["population"].astype(np.float64)
     if cached is not None and digest is not None:
