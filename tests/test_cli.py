@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,60 @@ OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "fail
            "sweep.csv", "report.html", "plan.gpkg", "demand.parquet", "sites.parquet",
            ".edge-coverage.json"}
 
+
+
+@pytest.mark.parametrize("case", ["plan", "bad input", "argument error", "verbose error"])
+def test_a_command_in_the_test_process_runs_as_the_console_script_does(tmp_path, case):
+    """Most command-line tests run ``coverage.cli.main`` in the test process
+    (``helpers.run``, to save each one about 2 s of imports): its exit code, standard
+    output and error and files are those of the console script, and it leaves this
+    process's directory, descriptors, streams, handlers and loggers as they were."""
+    import logging
+    import signal
+
+    from helpers import run_in_process, run_process
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("demand_id,lat,lon,population\na,95,10,5\n")
+    args = {"plan": ["plan", "--demand", DATA / "west_demand.csv", "--candidates",
+                     DATA / "west_candidates.csv", "--latency-model", "on-net", "--no-map",
+                     "--no-report", "--no-gis", "--sweep-budgets-ms", "30"],
+            "bad input": ["plan", "--demand", bad, "--candidates",
+                          DATA / "west_candidates.csv"],
+            "argument error": ["plan", "--budget-ms", "fast"],
+            "verbose error": ["plan", "--demand", bad, "--candidates", tmp_path, "-v"]}[case]
+
+    def state():
+        log = logging.getLogger("coverage")
+        return (os.getcwd(), sys.stdout, sys.stderr, signal.getsignal(signal.SIGINT),
+                signal.getsignal(signal.SIGTERM), list(log.handlers), log.level,
+                sorted(os.listdir("/proc/self/fd")))
+
+    got, before = [], None
+    # twice here (the second from the state the first left: a library's first use opens
+    # files it keeps, e.g. PROJ's database), then as a process
+    for runner in (run_in_process, run_in_process, run_process):
+        if len(got) == 1:
+            before = state()
+        r = runner(*args, "--out", "out", cwd=tmp_path)
+        files = {}
+        if (tmp_path / "out").exists():
+            files = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()
+                     if p.name not in ("summary.json", ".edge-coverage.json")}
+            shutil.rmtree(tmp_path / "out")
+        got.append((r.returncode, r.stdout, re.sub(r"\d+\.\d+ s\b", "t s", r.stderr),
+                    files))
+        if len(got) == 2:
+            assert state() == before
+    code, stdout, stderr, files = got[0]
+    assert code == {"plan": 0, "bad input": 2, "argument error": 2, "verbose error": 2}[case]
+    assert got[0] == got[1]
+    assert (files != {}) == (case == "plan")
+    if case == "verbose error":  # the traceback's frames differ; its last line does not
+        assert got[2][0] == code and "Traceback" in got[2][2] and "Traceback" in stderr
+        assert stderr.strip().splitlines()[-1] == got[2][2].strip().splitlines()[-1]
+    else:
+        assert got[0] == got[2]
 
 
 def test_help_explains_options_with_units():
