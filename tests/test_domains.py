@@ -149,3 +149,108 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
         assert 'data-key="population_safe_by_domain_failures.N-1" data-value="0.0"' in html
         assert ('data-key="domain_failures.worst_domain_population_outside_budget" '
                 'data-value="7000.0"') in html
+
+
+# ------------------------------------------------ a plan without a load fails whole domains
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_domain_rows_hold_exactly_the_plans_that_span_enough_domains(seed):
+    """Every set of candidates meets the plain rows and the domain rows if and only if
+    every point has ``min(k + 1, |N_i|)`` of them in budget in ``min(k + 1, |D_i|)``
+    domains (brute force over every set, k = 0 to 3)."""
+    from coverage.solvers.domain_rows import domain_rows
+
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n, m, k = int(rng.integers(1, 6)), int(rng.integers(1, 8)), int(rng.integers(0, 4))
+        a = (rng.random((n, m)) < rng.uniform(0.2, 0.9)).astype(np.int8)
+        codes = rng.integers(0, int(rng.integers(1, m + 1)), m)
+        dr = domain_rows(sp.csr_array(a), codes, k)
+        extra = dr.matrix.toarray() != 0
+        assert (dr.source_row < n).all() and (dr.requirement >= 1).all()
+        for bits in range(1 << m):
+            s = np.array([(bits >> j) & 1 for j in range(m)], dtype=bool)
+            spans = all((s & (a[i] != 0)).sum() >= min(k + 1, (a[i] != 0).sum())
+                        and len(set(codes[s & (a[i] != 0)]))
+                        >= min(k + 1, len(set(codes[a[i] != 0]))) for i in range(n))
+            rows = (all((s & (a[i] != 0)).sum() >= min(k + 1, (a[i] != 0).sum())
+                        for i in range(n))
+                    and all((s & extra[t]).sum() >= dr.requirement[t]
+                            for t in range(len(extra))))
+            assert spans == rows
+
+
+def _fewest_spanning(mask, domains, k, required=()):
+    """Brute force: the fewest candidates giving every point min(k + 1, |N_i|) in budget
+    in min(k + 1, |D_i|) domains."""
+    n, m = mask.shape
+    for size in range(m + 1):
+        for combo in itertools.combinations(range(m), size):
+            if not set(required) <= set(combo):
+                continue
+            s = np.zeros(m, dtype=bool)
+            s[list(combo)] = True
+            if all((s & mask[i]).sum() >= min(k + 1, mask[i].sum())
+                   and len(set(domains[s & mask[i]])) >= min(k + 1, len(set(domains[mask[i]])))
+                   for i in range(n)):
+                return size
+    raise AssertionError("no plan")
+
+
+# in the first three the domains need one site more than single sites do (brute force);
+# in all, a placement that drops the domains' rows leaves some point short of them
+@pytest.mark.parametrize("seed,k", [(0, 2), (6, 1), (9, 2), (1, 1), (2, 2), (4, 2)])
+def test_a_plan_without_a_load_fails_whole_domains(seed, k):
+    """A plan without a load and a failure_domain column: its count is the brute force's
+    fewest sites spanning the domains, the placed plan spans them for every point (checked
+    on the assignment's n_domains_in_budget and on the pattern recomputed here), and the
+    summary says so."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    n, m = 14, 9
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": 50 + rng.uniform(0, 4, n), "lon": 8 + rng.uniform(0, 6, n),
+                           "population": rng.integers(100, 5000, n).astype(float)})
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 4, m), "lon": 8 + rng.uniform(0, 6, m),
+                          "failure_domain": [f"D{d}" for d in rng.integers(0, 4, m)]})
+    model = LatencyModel.from_profile("on-net")
+    budget = 25.0  # 252 km
+    plan = plan_sites(demand, sites, budget_ms=budget, failures=k, model=model,
+                      kmedian_time_limit_s=10)
+    radius = model.radius_km(budget, "ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    mask = dist <= radius
+    assert (mask.sum(axis=1) > 0).any()
+    doms = sites["failure_domain"].to_numpy()
+    s = plan.summary()
+    assert s["domain_failures"]["count_fails"] == "whole failure domains"
+    assert len(plan.sites) == _fewest_spanning(mask, doms, k)
+    chosen = sites["site_id"].isin(plan.sites["site_id"]).to_numpy()
+    need = np.minimum(k + 1, [len(set(doms[mask[i]])) for i in range(n)])
+    got = [len(set(doms[chosen & mask[i]])) for i in range(n)]
+    assert (np.asarray(got) >= need).all()
+    by_id = plan.assignment.set_index("demand_id")["n_domains_in_budget"]
+    assert by_id.reindex(demand["demand_id"]).tolist() == got
+
+
+def test_a_plan_without_a_load_by_row_generation_says_it_fails_single_sites(caplog):
+    """Row generation has no reach matrix for the domains' rows: the plan counts single
+    sites, says so once, and still reports by domain."""
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
+                           "population": [1000.0, 2000.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [50.0, 50.1, 50.4],
+                          "lon": [8.0, 8.1, 8.4], "failure_domain": ["A", "A", "B"]})
+    with caplog.at_level("WARNING"):
+        lazy = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="lazy",
+                          kmedian_time_limit_s=5)
+    assert "fails single sites, not whole domains" in caplog.text
+    assert lazy.summary()["domain_failures"]["count_fails"] == "single sites (row generation)"
+    full = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5)
+    assert full.summary()["domain_failures"]["count_fails"] == "whole failure domains"
+    assert full.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
+    assert "s3" in set(full.sites["site_id"])

@@ -263,6 +263,12 @@ class Problem:
     service : coverage.model.service.ServiceRows or None
         Per-row budget, percentile and workload (service classes); ``None``: every row
         has the config's.
+    count_domains : numpy.ndarray or None
+        Failure domain code of every candidate
+        (:func:`coverage.solvers.domain_rows.domain_codes`) that the site count and the
+        placement on the reach matrix fail together (a plan without a load whose
+        candidates have a ``failure_domain`` column:
+        :func:`coverage.solvers.domain_rows.domain_rows`); ``None``: single sites.
     """
 
     demand: pd.DataFrame
@@ -280,6 +286,7 @@ class Problem:
     site_local_breakout: npt.NDArray[np.bool_] | None = field(default=None, repr=False)
     tier_catalog: Any = field(default=None, repr=False)
     unknown_tiers: tuple[str, ...] = ()
+    count_domains: npt.NDArray[np.int64] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, demand: pd.DataFrame, sites: pd.DataFrame, config: PlannerConfig,
@@ -417,6 +424,28 @@ class Problem:
         """Sites each demand point needs: ``min(k + 1, |N_i|)``."""
         return np.minimum(int(self.config.failures) + 1,
                           np.asarray(n_covering, dtype=np.int64))
+
+    def cover_rows(self, matrix: Any, n_covering: npt.ArrayLike,
+                   ) -> tuple[Any, npt.NDArray[np.int64], int]:
+        """The multicover rows of the count and the placement on ``matrix`` (points x
+        candidates in budget, any values): the points' own rows with
+        :meth:`requirement`, then, with :attr:`count_domains` and ``k >= 1``, the rows
+        that put every point's chosen sites in ``min(k + 1, |D_i|)`` failure domains
+        (:func:`coverage.solvers.domain_rows.domain_rows`, values carried). Returns the
+        rows, their requirement and the number of rows added."""
+        import scipy.sparse as sp
+
+        req = self.requirement(n_covering)
+        k = int(self.config.failures)
+        if self.count_domains is None or k < 1:
+            return matrix, req, 0
+        from ..solvers.domain_rows import domain_rows
+
+        extra = domain_rows(matrix, self.count_domains, k)
+        if not extra.matrix.shape[0]:
+            return matrix, req, 0
+        return (sp.csr_array(sp.vstack([sp.csr_array(matrix), extra.matrix], format="csr")),
+                np.concatenate([req, extra.requirement]), int(extra.matrix.shape[0]))
 
     # -- site side
     @cached_property

@@ -34,6 +34,7 @@ from ..model.capacity import (
     CapacitySetup,
     build_capacity,
     capacity_column_problems,
+    failure_domains,
     fit_sites,
 )
 from ..model.latency import LatencyModel
@@ -52,6 +53,7 @@ from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
 )
+from ..solvers.domain_rows import domain_codes
 from ..solvers.kmedian import MAX_PAIRS_EXACT
 from ..wording import counted, reporter
 from .stages import (
@@ -68,6 +70,7 @@ from .stages import (
     check_any_coverable,
     choose_strategy,
     chosen_pairs,
+    chosen_reach,
     component_sites,
     min_sites,
     n_minus_1,
@@ -80,6 +83,7 @@ from .stages import (
     reach_matrix,
     refuse_routed_components,
     rollout_stage,
+    row_source,
     site_table,
 )
 
@@ -1075,6 +1079,10 @@ def plan_sites(
                 "candidates all failed), so that guarantee holds for no one. Fix: give the "
                 "sites their own failure_domain (or split the domains), or lower --failures",
                 sites_src, n_domains, config.failures)
+    # the failure domains of a plan without a load (its failure_domain column): the plan
+    # is reported by them (domain_failures.csv, n_domains_in_budget, the summary's figures)
+    plain_domains = (failure_domains(sites, None, source=sites_src)
+                     if capacity is None and config.failures > 0 else None)
     if capacity is None:
         if ("capacity_rps" in sites.columns
                 and pd.to_numeric(sites["capacity_rps"], errors="coerce").notna().any()):
@@ -1162,6 +1170,28 @@ def plan_sites(
             "where the planner switches to row generation, which cannot choose the best P "
             "sites. Fix: raise --max-memory-gb, pass --strategy full, or bin the demand "
             "with --aggregate-km")
+    count_fails = None
+    if plain_domains is not None:
+        # a plan without a load: its count and placement fail whole domains on the reach
+        # matrix (the rows of coverage.solvers.domain_rows); row generation and --max-sites
+        # still count single sites, and the figures by domain say what that leaves
+        if strategy == "full" and max_sites is None:
+            problem = replace(problem, count_domains=domain_codes(plain_domains))
+            count_fails = "whole failure domains"
+        else:
+            count_fails = ("single sites (--max-sites)" if max_sites is not None else
+                           "single sites (row generation)")
+            logger.warning(
+                "%s: failure_domain column: this plan's %s fails single sites, not whole "
+                "domains (%s); domain_failures.csv and n_domains_in_budget say what a "
+                "domain's failure does. Fix: %s",
+                sites_src, "choice of sites" if max_sites is not None else "site count",
+                "the --max-sites objectives have no domains' rows" if max_sites is not None
+                else "the domains' rows are built on the reach matrix, and row generation "
+                     "has none",
+                "drop --max-sites" if max_sites is not None else
+                "raise --max-memory-gb or pass --strategy full (a plan this size may take "
+                "longer), or give a load (--requests-per-person-day) for a capacitated plan")
     background = None
     try:
         reach: ReachMatrix | None = None
@@ -1329,11 +1359,22 @@ def plan_sites(
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))
         domain_table = None
+        dom_info = None
         if (capacity is not None and capacity.domains is not None
                 and cap_result is not None and cap_result.reach is not None):
             dom_info, n_domains, domain_table = _domain_figures(
-                problem, capacity, cap_result, chosen, info["population_safe_by_failures"],
-                sites_out)
+                problem, capacity.domains, cap_result.reach, cap_result.inverse, chosen,
+                info["population_safe_by_failures"], sites_out)
+        elif plain_domains is not None and len(chosen):
+            t = time.perf_counter()
+            pattern = (reach.boolean() if reach is not None
+                       else _chosen_pattern(problem, chosen))
+            if pattern is not None:
+                dom_info, n_domains, domain_table = _domain_figures(
+                    problem, plain_domains, pattern, None, chosen,
+                    info["population_safe_by_failures"], sites_out, count_fails=count_fails)
+            timings["domain_figures_s"] = time.perf_counter() - t
+        if dom_info is not None:
             info.update(dom_info)
             demand_out = demand_out.assign(n_domains_in_budget=n_domains)
         info.update({
@@ -1774,40 +1815,70 @@ def _warn_wide_bins(bins: pd.DataFrame, model: LatencyModel, budget_ms: float,
         suggested_bin_km(tight))
 
 
-def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
-                    chosen: np.ndarray, by_sites: Mapping[str, float],
-                    sites_out: pd.DataFrame,
+def _chosen_pattern(problem: Problem, chosen: np.ndarray) -> Any:
+    """The pairs within budget of the chosen sites of a plan made by row generation (no
+    reach matrix; :func:`chosen_reach`), or ``None`` when their estimated size is above
+    half of ``max_memory_gb`` (logged)."""
+    source = row_source(problem)
+    est = int(source.count(sites=np.asarray(chosen, dtype=np.int64)).sum())
+    limit_gb = float(problem.config.max_memory_gb)
+    if est > limit_gb / 2 * 2**30 / BYTES_PER_PAIR:
+        logger.warning("failure domains: no figures by domain (domain_failures.csv, "
+                       "n_domains_in_budget): the reach of the %d chosen sites has %s pairs, "
+                       "above half of --max-memory-gb %g", len(chosen), f"{est:,}", limit_gb)
+        return None
+    return chosen_reach(problem, chosen, source)
+
+
+def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
+                    inverse: np.ndarray | None, chosen: np.ndarray,
+                    by_sites: Mapping[str, float], sites_out: pd.DataFrame, *,
+                    count_fails: str | None = None,
                     ) -> tuple[dict[str, Any], np.ndarray, pd.DataFrame]:
     """``summary.json``'s figures of the failure domains (shared-risk groups): the
     population N-j safe when whole domains fail (:func:`coverage.resilience.status.
-    domain_safety`), and a warning when fewer people are safe so than by single sites;
-    each demand point's ``n_domains_in_budget`` and the ``domain_failures.csv`` table
-    (:attr:`Plan.domain_failures`).
+    domain_safety` on ``pattern``, the points x candidates within budget, ``inverse`` the
+    row of each original point), and a warning when fewer people are safe so than by
+    single sites; each demand point's ``n_domains_in_budget`` and the
+    ``domain_failures.csv`` table (:attr:`Plan.domain_failures`).
 
     The statuses, ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures
-    count single sites; the capacity check removes whole domains but excuses a user whose
-    candidates within budget all lie in failed domains (tester 154: people in one domain
-    only were reported N-1 safe)."""
+    count single sites. ``count_fails`` ``None``: a capacitated plan, whose check removes
+    whole domains but excuses a user whose candidates within budget all lie in failed
+    domains (tester 154: people in one domain only were reported N-1 safe). Otherwise a
+    plan without a load, whose count failed ``"whole failure domains"`` (the rows of
+    :mod:`coverage.solvers.domain_rows`: people still short have their candidates in
+    fewer domains) or ``"single sites (...)"``; it is recorded in the figures."""
     from ..resilience.status import domain_safety
 
     k = int(problem.config.failures)
-    got = domain_safety(result.reach, chosen, capacity.domains, problem.population, k,
-                        inverse=result.inverse)
+    got = domain_safety(pattern, chosen, domains, problem.population, k, inverse=inverse)
     safe = got["population_safe"]
     short = by_sites.get(f"N-{k}", 0.0) - safe.get(f"N-{k}", 0.0)
     if k >= 1 and short > 0:
+        if count_fails is None:
+            how = ("the capacity check excuses users whose candidates within budget all lie "
+                   "in the failed domains. Fix: candidates in other domains near them")
+        elif count_fails.startswith("whole"):
+            how = ("this plan's count gives every point chosen sites in min(k + 1, its "
+                   "domains in budget) domains, so these people have their candidates "
+                   "within budget in too few domains. Fix: candidates in other domains "
+                   "near them")
+        else:
+            how = (f"this plan has no load and its count failed {count_fails}. Fix: "
+                   "candidates in other domains near them, or see the warning on the "
+                   "count above")
         logger.warning(
             "failure domains: %s people keep %d chosen sites within budget but not in %d "
             "domains, so a failure of %d domain(s) can leave them outside budget (N-%d safe "
             "by domains: %s, by single sites: %s; the worst single domain, %s, leaves %s "
             "people outside budget). The statuses, failures.csv and the N-k figures count "
-            "single sites; the capacity check excuses users whose candidates within budget "
-            "all lie in the failed domains. Fix: candidates in other domains near them",
+            "single sites; %s",
             f"{short:,.0f}", k + 1, k + 1, k, k, f"{safe.get(f'N-{k}', 0.0):,.0f}",
             f"{by_sites.get(f'N-{k}', 0.0):,.0f}", got["worst_domain"],
-            f"{got['worst_domain_population_outside_budget']:,.0f}")
+            f"{got['worst_domain_population_outside_budget']:,.0f}", how)
     chosen = np.asarray(chosen, dtype=np.int64)
-    site_dom = pd.Series(np.asarray(capacity.domains, dtype=object)[chosen]).astype(str)
+    site_dom = pd.Series(np.asarray(domains, dtype=object)[chosen]).astype(str)
     ids = pd.Series(problem.sites["site_id"].to_numpy(dtype=object)[chosen]).astype(str)
     primary = sites_out.set_index(sites_out["site_id"].astype(str))["population_primary"]
     per_site = pd.DataFrame({
@@ -1831,7 +1902,9 @@ def _domain_figures(problem: Problem, capacity: CapacitySetup, result: Any,
                         "statuses, population_safe_by_failures, failures.csv and the nk_ "
                         "figures count single sites; domain_failures.csv has every "
                         "domain holding a chosen site and assignment.csv each point's "
-                        "n_domains_in_budget"}}
+                        "n_domains_in_budget",
+                "count_fails": ("whole failure domains (capacity check)"
+                                if count_fails is None else count_fails)}}
     return info, got["n_domains"], table
 
 

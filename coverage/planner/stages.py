@@ -206,8 +206,9 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
     limit = problem.config.time_limit_s if time_limit_s is None else time_limit_s
     if reach is not None:
         n_cov = reach.n_covering() if n_covering is None else np.asarray(n_covering)
-        cover = min_cover(reach.boolean(), problem.requirement(n_cov), cost=problem.cost,
-                          required=problem.required, time_limit_s=limit)
+        rows, req, _ = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
+        cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
+                          time_limit_s=limit)
         return SiteCount(cover=cover, n_covering=n_cov, method="full")
     lazy = lazy_cover(
         problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
@@ -721,10 +722,12 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                                  bin_reach=reach_matrix, time_limit_s=limit)
         return Placement(nat.sites, nat.status, nat.lower_bound, nat.info,
                          float(nat.info.get("objective_ms_pop", float("nan"))))
-    med = k_median(reach.values("p50_ms"), len(chosen), weights=problem.population,
-                   requirement=problem.requirement(count.n_covering),
-                   required=problem.required, start=chosen, time_limit_s=limit,
-                   gap=float(problem.config.kmedian_gap_pct) / 100.0)
+    # the failure domains' rows (if any) weigh nothing: they only constrain the sites
+    rows, req, added = problem.cover_rows(reach.values("p50_ms"), count.n_covering)
+    med = k_median(rows, len(chosen),
+                   weights=np.concatenate([problem.population, np.zeros(added)]),
+                   requirement=req, required=problem.required, start=chosen,
+                   time_limit_s=limit, gap=float(problem.config.kmedian_gap_pct) / 100.0)
     return Placement(med.sites, med.status, med.lower_bound, objective=med.objective,
                      gap_asked=float(problem.config.kmedian_gap_pct) / 100.0)
 

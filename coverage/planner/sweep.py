@@ -46,12 +46,14 @@ from ..errors import (
     InputValidationError,
     NoFeasiblePlanError,
 )
+from ..model.capacity import failure_domains
 from ..model.geo import count_within, unit_tree, unit_xyz
 from ..model.latency import PERCENTILES, LatencyModel
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
+from ..solvers.domain_rows import domain_codes
 from ..wording import counted, reporter
 from .stages import (
     STATUS_UNPROVEN,
@@ -392,6 +394,11 @@ def budget_sweep(
                                  radius_shrink_km=radius_shrink_km, service=service,
                                  tiers="builtin" if tiers is None else tiers,
                                  routing=routing)
+        if capacity is None and "failure_domain" in sites.columns:
+            # a plan without a load fails whole domains where it has the reach matrix
+            # (coverage.solvers.domain_rows; the plan's own count does the same)
+            problem0 = replace(problem0, count_domains=domain_codes(
+                failure_domains(sites, None, source="<sweep sites>")))
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
         tree = unit_tree(problem0.site_lat, problem0.site_lon)

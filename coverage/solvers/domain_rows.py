@@ -1,0 +1,141 @@
+"""Set-multicover rows that make a plan survive whole failure domains, not single sites.
+
+A plan without a load counts sites: every demand point ``i`` needs ``min(k + 1, |N_i|)``
+chosen sites among its candidates in budget ``N_i``. With shared-risk failure domains (a
+``failure_domain`` column: sites on one power feed, in one building) two of those sites
+may fail together. The point needs its chosen sites in ``r_i = min(k + 1, |D_i|)`` domains,
+``D_i`` the domains of ``N_i``. With ``M_i`` the domains holding two or more of ``N_i``:
+
+    the chosen sites of ``N_i`` lie in at least ``r_i`` domains if and only if, for every
+    set ``F`` of at most ``r_i - 1`` domains of ``M_i``, at least ``r_i - |F|`` chosen
+    sites of ``N_i`` lie outside ``F``.
+
+If they lie in ``r_i`` domains or more, removing ``|F|`` domains leaves ``r_i - |F|`` of
+them, each with a site. If they lie in ``t < r_i`` domains, take ``F`` their domains in
+``M_i`` (``|F| <= t <= r_i - 1``): the others hold one site each of ``N_i``, so exactly
+``t - |F| < r_i - |F|`` chosen sites lie outside ``F``, and that row is violated.
+
+``F`` empty is the plain row (kept with ``min(k + 1, |N_i|)``, which also keeps single
+sites' failures); the rows here are the others: at N-1 one per domain of ``M_i``, at N-2
+also one per pair. Each is a row of the same multicover, so :func:`~coverage.solvers.cover.
+min_cover` and the k-median (with weight 0) take them unchanged
+(``docs/capacity.md``, "Failure domains in a plan without a load").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class DomainRows:
+    """The rows of :func:`domain_rows`.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array
+        One row per (point, set of domains ``F``): the point's stored entries outside ``F``
+        (the values of the matrix given).
+    requirement : numpy.ndarray
+        ``r_i - |F|`` of every row.
+    source_row : numpy.ndarray
+        The point of every row.
+    n_domains : numpy.ndarray
+        ``|D_i|`` of every point.
+    """
+
+    matrix: sp.csr_array
+    requirement: npt.NDArray[np.int64]
+    source_row: npt.NDArray[np.int64]
+    n_domains: npt.NDArray[np.int64]
+
+
+def domain_codes(domains: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Integer code of every candidate's failure domain (labels compared as text)."""
+    codes, _ = pd.factorize(pd.Series(np.asarray(domains, dtype=object)).astype(str))
+    return np.asarray(codes, dtype=np.int64)
+
+
+def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
+    """The rows that, with the plain ones, make every point's chosen sites in budget lie
+    in ``min(k + 1, |D_i|)`` failure domains (the module's proof).
+
+    Parameters
+    ----------
+    matrix : scipy.sparse array, shape (n_points, n_candidates)
+        Points x candidates in budget; any stored entry counts (its value is carried).
+    codes : array_like of int
+        Failure domain code of every candidate (:func:`domain_codes`).
+    failures : int
+        k.
+
+    Returns
+    -------
+    DomainRows
+    """
+    a = sp.csr_array(matrix)
+    n, m = a.shape
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) != m:
+        raise ValueError(f"{len(codes)} domain codes for {m} candidates")
+    k = int(failures)
+    n_codes = int(codes.max()) + 1 if len(codes) else 1
+    counts = np.diff(a.indptr).astype(np.int64)
+    pair_row = np.repeat(np.arange(n, dtype=np.int64), counts)
+    pair_dom = codes[a.indices]
+    key, per = np.unique(pair_row * n_codes + pair_dom, return_counts=True)
+    key_row, key_dom = key // n_codes, key % n_codes
+    n_dom = np.bincount(key_row, minlength=n).astype(np.int64)
+    r = np.minimum(k + 1, n_dom)
+    # M_i: the domains holding two or more of N_i, sorted by point then domain
+    multi = per >= 2
+    m_row, m_dom = key_row[multi], key_dom[multi]
+    m_start = np.searchsorted(m_row, np.arange(n + 1))
+    t_row = m_row[r[m_row] >= 2]  # sets F of size 1 (r_i - 1 >= 1)
+    t_dom = m_dom[r[m_row] >= 2][:, None]
+    blocks: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+    size = 1
+    while len(t_row):
+        blocks.append((t_row, t_dom))
+        # sets of size + 1: add a domain of M_i above the set's last one
+        keep = r[t_row] - 1 >= size + 1
+        t_row, t_dom = t_row[keep], t_dom[keep]
+        if not len(t_row):
+            break
+        first = np.searchsorted(m_row * n_codes + m_dom, t_row * n_codes + t_dom[:, -1],
+                                side="right")
+        extra = m_start[t_row + 1] - first
+        rep = np.repeat(np.arange(len(t_row)), extra)
+        offset = np.arange(len(rep)) - np.repeat(np.cumsum(extra) - extra, extra)
+        t_dom = np.column_stack([t_dom[rep], m_dom[np.repeat(first, extra) + offset]])
+        t_row = t_row[rep]
+        size += 1
+    mats, reqs, srcs = [], [], []
+    for rows, doms in blocks:
+        length = counts[rows]
+        rep = np.repeat(np.arange(len(rows)), length)
+        pos = (np.repeat(a.indptr[rows], length)
+               + np.arange(len(rep)) - np.repeat(np.cumsum(length) - length, length))
+        pos = pos.astype(np.int64)
+        keep = np.ones(len(pos), dtype=bool)
+        for j in range(doms.shape[1]):
+            keep &= pair_dom[pos] != doms[rep, j]
+        kept = np.bincount(rep[keep], minlength=len(rows))
+        indptr = np.concatenate([[0], np.cumsum(kept)])
+        mats.append(sp.csr_array((a.data[pos[keep]], a.indices[pos[keep]], indptr),
+                                 shape=(len(rows), m)))
+        reqs.append(r[rows] - doms.shape[1])
+        srcs.append(rows)
+    if not mats:
+        empty = sp.csr_array((0, m), dtype=a.dtype)
+        return DomainRows(empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64),
+                          n_dom)
+    return DomainRows(sp.csr_array(sp.vstack(mats, format="csr")),
+                      np.concatenate(reqs).astype(np.int64),
+                      np.concatenate(srcs).astype(np.int64), n_dom)
