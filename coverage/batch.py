@@ -1443,8 +1443,8 @@ _CAPACITY_PARAMS = ("tiers", "workloads", "requests_per_person_day", "peak_to_me
                     "aggregate_h3")
 
 
-#: Scenario options that apply to a capacitated plan only (``domain_radius_km`` is
-#: refused by the capacity model itself).
+#: Scenario options that apply to a capacitated plan only (``domain_radius_km`` applies to
+#: every plan with failures: a plan without a load fails whole domains too).
 _LOAD_ONLY_PARAMS = ("peak_to_mean", "target_utilisation", "scenario_limit", "sizing",
                      "sizing_time_limit_s")
 

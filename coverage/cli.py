@@ -702,11 +702,11 @@ def _run_plan(args: argparse.Namespace) -> int:
 
 def _load_options_unused(args: argparse.Namespace, demand: Any) -> list[str]:
     """The capacity options typed for a plan without a load: they would change nothing
-    (``--domain-radius-km`` would not even make the plan survive a domain's failure)."""
+    (``--domain-radius-km`` is not one: such a plan fails whole domains too)."""
     if args.requests_per_person_day is not None or "load_rps" in demand.columns:
         return []
-    typed = _typed(args, ("peak_to_mean", "target_utilisation", "domain_radius_km",
-                          "scenario_limit", "sizing", "sizing_time_limit_s"))
+    typed = _typed(args, ("peak_to_mean", "target_utilisation", "scenario_limit", "sizing",
+                          "sizing_time_limit_s"))
     if not typed:
         return []
     from .model.capacity import unused_without_load

@@ -369,8 +369,7 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            "be used (capacity = accelerators x throughput x this; with a load only)", "fraction",
            group="capacity"),
     Option("domain_radius_km", float, None, "km", "sites within this distance of each "
-           "other fail together (shared-risk domains; a sites failure_domain column wins; "
-           "with a load only)",
+           "other fail together (shared-risk domains; a sites failure_domain column wins)",
            "positive_or_none", group="capacity"),
     Option("scenario_limit", int, DEFAULT_SCENARIO_LIMIT, "", "failure scenarios the "
            "capacity check lists per plan (N-2 and up on large plans; combinations across "

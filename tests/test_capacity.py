@@ -1269,19 +1269,20 @@ def _plan_argv(tmp_path, *extra):
 
 
 @pytest.mark.parametrize("extra", [
-    ("--peak-to-mean", 5), ("--target-utilisation", 0.5), ("--domain-radius-km", 20),
+    ("--peak-to-mean", 5), ("--target-utilisation", 0.5),
     ("--peak-to-mean", 3.0, "--domain-radius-km", 20), ("--scenario-limit", 100)])
 def test_capacity_options_without_a_load_are_refused(tmp_path, capsys, extra):
-    """--peak-to-mean, --target-utilisation and --domain-radius-km without a load changed
-    nothing, silently (a domain radius did not make the N-1 check fail a domain): exit 2
-    before any output, naming each option typed (even at its default value) and the fix."""
+    """--peak-to-mean and --target-utilisation without a load changed nothing, silently:
+    exit 2 before any output, naming each option typed (even at its default value) and the
+    fix. --domain-radius-km is not one of them (a plan without a load fails whole domains
+    too: tests/test_domains.py)."""
     from coverage.cli import main
 
     assert main(_plan_argv(tmp_path, *extra)) == 2
     err = capsys.readouterr().err
-    typed = [a for a in extra if str(a).startswith("--")]
+    typed = [a for a in extra if str(a).startswith("--") and a != "--domain-radius-km"]
     assert "capacitated plan only" in err and "--requests-per-person-day N" in err
-    assert all(flag in err for flag in typed)
+    assert all(flag in err for flag in typed) and "--domain-radius-km" not in err
     assert "--target-utilisation" in err or "--target-utilisation" not in typed
     assert not (tmp_path / "out").exists()
 
@@ -1308,13 +1309,17 @@ def test_given_options_tell_typed_values_from_defaults():
     assert given_options(parser.parse_args(["plan", "--demo", "--out", "x"])) == frozenset()
 
 
-def test_a_domain_radius_without_a_load_is_refused_by_the_api():
+def test_a_domain_radius_without_a_load_is_taken_by_the_api():
+    """Refused before (the plan failed single sites); now the two sites within 12 km fail
+    together, so the point's N-1 cannot be met by domains and the plan says so."""
     demand = pd.DataFrame({"demand_id": ["d"], "lat": [45.0], "lon": [5.0],
                            "population": [1000.0]})
     sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.0]})
-    with pytest.raises(InputValidationError, match="shared-risk domains apply to a "
-                       "capacitated plan only"):
-        plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, domain_radius_km=10)
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, model=ON_NET, domain_radius_km=12)
+    s = plan.summary()
+    assert s["domain_failures"]["count_fails"] == "whole failure domains"
+    assert s["population_safe_by_domain_failures"] == {"N-0": 1000.0, "N-1": 0.0}
+    assert plan.domain_failures["failure_domain"].tolist() == ["radius-0"]
 
 
 @pytest.mark.parametrize("rate", [1e30, 2e6, 0.0])

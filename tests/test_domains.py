@@ -254,3 +254,59 @@ def test_a_plan_without_a_load_by_row_generation_says_it_fails_single_sites(capl
     assert full.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert full.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
     assert "s3" in set(full.sites["site_id"])
+
+
+def test_a_domain_radius_without_a_load_groups_the_sites_and_the_sweep_follows(tmp_path):
+    """--domain-radius-km in a plan without a load (refused before): sites within it of
+    each other fail together; the count is the brute force's over those groups, and so is
+    the budget sweep's at another budget."""
+    import networkx as nx
+
+    from coverage.cli import main
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    # at both budgets the groups need a site more than single sites do (brute force)
+    rng = np.random.default_rng(3)
+    n, m = 14, 9
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": 50 + rng.uniform(0, 4, n), "lon": 8 + rng.uniform(0, 6, n),
+                           "population": rng.integers(100, 5000, n).astype(float)})
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 4, m), "lon": 8 + rng.uniform(0, 6, m)})
+    sl, sn = sites["lat"].to_numpy(), sites["lon"].to_numpy()
+    apart = haversine_km(sl[:, None], sn[:, None], sl[None, :], sn[None, :])
+    radius_km = float(np.sort(apart[np.triu_indices(m, 1)])[4]) + 0.5  # a few groups
+    graph = nx.Graph()
+    graph.add_nodes_from(range(m))
+    graph.add_edges_from(zip(*np.nonzero(np.triu(apart <= radius_km, 1)), strict=True))
+    groups = np.empty(m, dtype=object)
+    for g, comp in enumerate(nx.connected_components(graph)):
+        groups[list(comp)] = g
+    assert 2 <= len(set(groups)) < m
+    d = demand[["lat", "lon"]].to_numpy()
+    on_net = LatencyModel.from_profile("on-net")
+    mask = (haversine_km(d[:, :1], d[:, 1:], sl[None, :], sn[None, :])
+            <= on_net.radius_km(24.0, "ftth", "p99"))
+    demand.to_csv(tmp_path / "d.csv", index=False)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    assert main(["plan", "--demand", str(tmp_path / "d.csv"), "--candidates",
+                 str(tmp_path / "s.csv"), "--latency-model", "on-net", "--budget-ms", "24",
+                 "--failures", "1", "--domain-radius-km", f"{radius_km:.6f}",
+                 "--sweep-budgets-ms", "24,25", "--no-map", "--no-gis", "--sweep-process",
+                 "never", "--out", str(tmp_path / "out"), "-q"]) == 0
+    import json
+
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    fewest = _fewest_spanning(mask, groups, 1)
+    assert s["site_count"] == fewest and s["domain_failures"]["count_fails"] == \
+        "whole failure domains"
+    assert s["parameters"]["domain_radius_km"] == pytest.approx(radius_km, abs=1e-5)
+    sweep = pd.read_csv(tmp_path / "out" / "sweep.csv").set_index("budget_ms")
+    assert sweep.loc[24.0, "site_count"] == fewest and sweep.loc[24.0, "source"] == "plan"
+    mask25 = (haversine_km(d[:, :1], d[:, 1:], sl[None, :], sn[None, :])
+              <= on_net.radius_km(25.0, "ftth", "p99"))
+    assert sweep.loc[25.0, "source"] == "sweep"
+    assert sweep.loc[25.0, "site_count"] == _fewest_spanning(mask25, groups, 1)
+    table = pd.read_csv(tmp_path / "out" / "domain_failures.csv")
+    assert table["failure_domain"].str.startswith("radius-").all()

@@ -361,9 +361,6 @@ def unused_without_load(names: list[str], rate_option: str) -> str:
     return (f"{', '.join(names)} {'apply' if len(names) > 1 else 'applies'} to a capacitated "
             f"plan only, and this one has no load (neither {rate_option} nor a demand "
             f"load_rps column): the plan would be made without {them}"
-            + (" (a plan without a load takes its shared-risk domains from a "
-               "failure_domain column of the candidates only)"
-               if any("domain-radius" in n or "domain_radius" in n for n in names) else "")
             + f". Fix: add {rate_option} N (or a load_rps column), or drop "
             + ", ".join(names))
 
@@ -394,14 +391,6 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     """
     own_load = load_column(demand, source=demand_source)
     if own_load is None and requests_per_person_day is None:
-        if domain_radius_km is not None:  # the plan would claim N-1 for one site at a time
-            raise InputValidationError(
-                f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}: shared-risk "
-                "domains apply to a capacitated plan only, and this one has no load (no "
-                "load_rps column, no requests_per_person_day); a plan without a load takes "
-                "its domains from a failure_domain column of the candidates only. Fix: give "
-                "a load (requests_per_person_day / --requests-per-person-day, or a load_rps "
-                "column), or a failure_domain column instead of domain_radius_km")
         unused = [name for name, value, default in (
             ("peak_to_mean", peak_to_mean, DEFAULT_PEAK_TO_MEAN),
             ("target_utilisation", target_utilisation, DEFAULT_TARGET_UTILISATION))

@@ -363,7 +363,8 @@ class Plan:
             time_limit_s=time_limit_s, total_time_s=total_time_s, radius_shrink_km=shrink,
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity, max_sites=self.info.get("max_sites"),
-            scenario_limit=int(params.get("scenario_limit", DEFAULT_SCENARIO_LIMIT)))
+            scenario_limit=int(params.get("scenario_limit", DEFAULT_SCENARIO_LIMIT)),
+            domain_radius_km=params.get("domain_radius_km"))
         # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
         if kwargs["always_ms"] is None:
             kwargs["plan"] = self
@@ -674,6 +675,7 @@ def _sweep_arguments(
     budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
     time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
     tiers: Any, routing: Any, capacity: Any, max_sites: int | None, scenario_limit: int,
+    domain_radius_km: float | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
     a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
@@ -700,6 +702,7 @@ def _sweep_arguments(
         radius_shrink_km=radius_shrink_km, service=service, tiers=tiers, routing=routing,
         capacity=capacity, total_time_s=total_time_s,
         always_ms=float(budget_ms) if best else None, scenario_limit=int(scenario_limit),
+        domain_radius_km=domain_radius_km,
     )
 
 
@@ -1079,10 +1082,16 @@ def plan_sites(
                 "candidates all failed), so that guarantee holds for no one. Fix: give the "
                 "sites their own failure_domain (or split the domains), or lower --failures",
                 sites_src, n_domains, config.failures)
-    # the failure domains of a plan without a load (its failure_domain column): the plan
-    # is reported by them (domain_failures.csv, n_domains_in_budget, the summary's figures)
-    plain_domains = (failure_domains(sites, None, source=sites_src)
-                     if capacity is None and config.failures > 0 else None)
+    # the failure domains of a plan without a load (its failure_domain column, else
+    # domain_radius_km): its count fails them (below), and it is reported by them
+    # (domain_failures.csv, n_domains_in_budget, the summary's figures)
+    plain_domains = None
+    if capacity is None and config.failures > 0:
+        if domain_radius_km is not None and "failure_domain" in sites.columns:
+            logger.warning("domain_radius_km (--domain-radius-km) %g is not used: the "
+                           "candidates' failure_domain column gives the domains",
+                           domain_radius_km)
+        plain_domains = failure_domains(sites, domain_radius_km, source=sites_src)
     if capacity is None:
         if ("capacity_rps" in sites.columns
                 and pd.to_numeric(sites["capacity_rps"], errors="coerce").notna().any()):
@@ -1182,10 +1191,12 @@ def plan_sites(
             count_fails = ("single sites (--max-sites)" if max_sites is not None else
                            "single sites (row generation)")
             logger.warning(
-                "%s: failure_domain column: this plan's %s fails single sites, not whole "
-                "domains (%s); domain_failures.csv and n_domains_in_budget say what a "
-                "domain's failure does. Fix: %s",
-                sites_src, "choice of sites" if max_sites is not None else "site count",
+                "%s: this plan's %s fails single sites, not whole domains (%s); "
+                "domain_failures.csv and n_domains_in_budget say what a domain's failure "
+                "does. Fix: %s",
+                f"{sites_src}: failure_domain column" if "failure_domain" in sites.columns
+                else f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}",
+                "choice of sites" if max_sites is not None else "site count",
                 "the --max-sites objectives have no domains' rows" if max_sites is not None
                 else "the domains' rows are built on the reach matrix, and row generation "
                      "has none",
@@ -1557,7 +1568,7 @@ def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd
         model=model, time_limit_s=opts["time_limit_s"], total_time_s=opts["total_time_s"],
         radius_shrink_km=shrink, service=service, tiers=problem.tier_catalog,
         routing=problem.routing, capacity=capacity, max_sites=config.max_sites,
-        scenario_limit=config.scenario_limit)
+        scenario_limit=config.scenario_limit, domain_radius_km=config.domain_radius_km)
     if kwargs["always_ms"] is None:  # the plan's own budget: its row comes from the plan
         kwargs["own"] = (config.budget_ms, config.failures)
     try:

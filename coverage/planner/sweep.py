@@ -250,6 +250,7 @@ def budget_sweep(
     always_ms: float | None = None,
     own: tuple[float, int] | None = None,
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
+    domain_radius_km: float | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -323,6 +324,12 @@ def budget_sweep(
         its own, :class:`coverage.planner.background.BackgroundSweep`): as with ``plan``,
         that row is not solved; it gets its coverage figures and ``source="plan"``, and its
         solve figures come later from :func:`with_plan_rows`.
+    domain_radius_km : float, optional
+        Without ``capacity``: sites this close fail together (the plan's
+        ``domain_radius_km``; a ``failure_domain`` column of ``sites`` wins). With failure
+        domains every budget solved on the reach matrix fails whole domains
+        (:func:`coverage.solvers.domain_rows.domain_rows`), as the plan's count does;
+        budgets solved by row generation fail single sites.
 
     Returns
     -------
@@ -394,11 +401,12 @@ def budget_sweep(
                                  radius_shrink_km=radius_shrink_km, service=service,
                                  tiers="builtin" if tiers is None else tiers,
                                  routing=routing)
-        if capacity is None and "failure_domain" in sites.columns:
+        domains = (failure_domains(sites, domain_radius_km, source="<sweep sites>")
+                   if capacity is None else None)
+        if domains is not None:
             # a plan without a load fails whole domains where it has the reach matrix
             # (coverage.solvers.domain_rows; the plan's own count does the same)
-            problem0 = replace(problem0, count_domains=domain_codes(
-                failure_domains(sites, None, source="<sweep sites>")))
+            problem0 = replace(problem0, count_domains=domain_codes(domains))
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
         tree = unit_tree(problem0.site_lat, problem0.site_lon)
