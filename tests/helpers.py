@@ -56,11 +56,18 @@ def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
     below Python (HiGHS) is captured with Python's; ``cwd`` is the working directory for the
     run; warnings are filtered as in a new interpreter (not as errors, pytest's setting); an
     exception out of ``main`` (``--verbose`` re-raises) is printed as Python would
-    print it, with exit code 1; ``SystemExit`` (the argument parser's) gives its code. The
-    working directory, descriptors, streams, signal handlers and the ``coverage`` loggers'
-    levels are as before afterwards.
+    print it, with exit code 1; ``SystemExit`` (the argument parser's) gives its code. A
+    run still going after 600 s (``run_process``'s timeout) ends this test process with
+    the tracebacks of its threads (``faulthandler``): a hang fails the suite, never stalls
+    it. The working directory, descriptors, streams and SIGINT/SIGTERM handlers are put
+    back afterwards (``cli.main`` puts back its loggers' levels and handlers itself).
+
+    Not captured as a process would: log records of other libraries' loggers (pytest's
+    handlers on the root logger take them; Dask's handler writes to the stream it was
+    made with). Tests that a command's output has no such noise start a process.
     """
     import contextlib
+    import faulthandler
     import signal
     import tempfile
     import traceback
@@ -77,6 +84,8 @@ def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
         for stream in saved_streams:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
+        watchdog = open(saved_fds[2], "w", closefd=False)  # noqa: SIM115 - the real stderr
+        faulthandler.dump_traceback_later(600, exit=True, file=watchdog)
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
@@ -101,6 +110,8 @@ def run_in_process(*args, cwd=None) -> subprocess.CompletedProcess:
                 traceback.print_exc()
                 code = 1
         finally:
+            faulthandler.cancel_dump_traceback_later()
+            watchdog.close()
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(OSError, ValueError):
                     stream.flush()

@@ -310,3 +310,62 @@ def test_a_domain_radius_without_a_load_groups_the_sites_and_the_sweep_follows(t
     assert sweep.loc[25.0, "site_count"] == _fewest_spanning(mask25, groups, 1)
     table = pd.read_csv(tmp_path / "out" / "domain_failures.csv")
     assert table["failure_domain"].str.startswith("radius-").all()
+
+
+def _dense(n=30, m=60, per_domain=3, seed=0):
+    """Every candidate within budget of every point, in m / per_domain domains."""
+    rng = np.random.default_rng(seed)
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": 50 + rng.uniform(0, 0.2, n), "lon": 8 + rng.uniform(0, 0.2, n),
+                           "population": 1000.0})
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 0.2, m), "lon": 8 + rng.uniform(0, 0.2, m),
+                          "failure_domain": [f"D{j // per_domain}" for j in range(m)]})
+    return demand, sites
+
+
+def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so(caplog):
+    """A review's find: the domains' rows grow with the sets of each point's domains (N-3,
+    50 points of 200 candidates in 60 domains: 343M entries). Their size is estimated
+    first (an upper bound: tested), and above half of max_memory_gb the count fails single
+    sites, with a warning and count_fails saying why; the sweep labels such budgets."""
+    import scipy.sparse as sp
+
+    from coverage.planner.sweep import budget_sweep
+    from coverage.solvers.domain_rows import domain_row_entries, domain_rows
+
+    rng = np.random.default_rng(2)
+    for k in (1, 2, 3):
+        a = sp.csr_array((rng.random((40, 30)) < 0.5).astype(np.int8))
+        codes = rng.integers(0, 9, 30)
+        assert domain_rows(a, codes, k).matrix.nnz <= domain_row_entries(a, codes, k)
+    demand, sites = _dense()
+    # 1,800 pairs; the rows at N-2: 30 points x (20 + 190) sets x 60 entries = 378,000
+    small_gb = 100_000 * 40 * 2 / 2**30  # 100,000 pairs at 40 bytes, half of the limit
+    with caplog.at_level("WARNING"):
+        plan = plan_sites(demand, sites, budget_ms=30.0, failures=2, strategy="full",
+                          max_memory_gb=small_gb, kmedian_time_limit_s=5)
+    assert "the domains' rows would hold about" in caplog.text
+    assert plan.summary()["domain_failures"]["count_fails"] == \
+        "single sites (the domains' rows above --max-memory-gb)"
+    fits = plan_sites(demand, sites, budget_ms=30.0, failures=2, strategy="full",
+                      kmedian_time_limit_s=5)
+    assert fits.summary()["domain_failures"]["count_fails"] == "whole failure domains"
+    assert fits.summary()["population_safe_by_domain_failures"]["N-2"] == 30_000.0
+    sweep = budget_sweep(demand, sites, [30.0, 40.0], failures=2, max_full_pairs=100_000)
+    assert set(sweep["method"]) == {"full (single sites)"}
+    sweep = budget_sweep(demand, sites, [30.0], failures=2, max_full_pairs=0)
+    assert set(sweep["method"]) == {"lazy (single sites)"}
+    sweep = budget_sweep(demand, sites, [30.0], failures=2)
+    assert set(sweep["method"]) == {"full"}
+    assert sweep["site_count"].tolist() == [3]
+
+
+def test_a_plan_on_bins_says_its_domains_are_the_bins():
+    """With --aggregate-km the rows and figures are the bins' (a review's find: an
+    original point kept one domain while the summary read whole failure domains)."""
+    demand, sites = _dense()
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, aggregate_km=5.0,
+                      kmedian_time_limit_s=5)
+    assert plan.summary()["domain_failures"]["count_fails"].startswith(
+        "whole failure domains (of the bins;")

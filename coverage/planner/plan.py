@@ -72,6 +72,7 @@ from .stages import (
     chosen_pairs,
     chosen_reach,
     component_sites,
+    fit_domains,
     min_sites,
     n_minus_1,
     place_capacitated,
@@ -1186,7 +1187,9 @@ def plan_sites(
         # still count single sites, and the figures by domain say what that leaves
         if strategy == "full" and max_sites is None:
             problem = replace(problem, count_domains=domain_codes(plain_domains))
-            count_fails = "whole failure domains"
+            count_fails = "whole failure domains" + (
+                "" if aggregation is None else " (of the bins; the aggregation check counts "
+                "the original points' sites, not their domains)")
         else:
             count_fails = ("single sites (--max-sites)" if max_sites is not None else
                            "single sites (row generation)")
@@ -1230,6 +1233,17 @@ def plan_sites(
                     f"{time_limit_s:g} s)")
                 count = best_sites(problem, reach, n_cov)
             elif capacity is None:
+                problem, too_big = fit_domains(problem, reach,
+                                               max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+                if too_big is not None:  # single sites, said (a review's find: N-3 in a
+                    # dense area built 343M entries for 50 points)
+                    count_fails = "single sites (the domains' rows above --max-memory-gb)"
+                    logger.warning(
+                        "%s: this plan's site count fails single sites, not whole "
+                        "domains: %s (half of --max-memory-gb %g); domain_failures.csv and "
+                        "n_domains_in_budget say what a domain's failure does. Fix: raise "
+                        "--max-memory-gb, or fewer failures", sites_src, too_big,
+                        max_memory_gb)
                 count = min_sites(problem, reach=reach, n_covering=n_cov)
             else:
                 say(f"capacitated: {capacity.load_text()}; "

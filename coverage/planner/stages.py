@@ -180,6 +180,28 @@ class SiteCount:
     :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
 
 
+def fit_domains(problem: Problem, reach: ReachMatrix, max_entries: float,
+                ) -> tuple[Problem, str | None]:
+    """The problem whose count fails whole domains when the domains' rows
+    (:func:`coverage.solvers.domain_rows.domain_rows`) fit in ``max_entries`` entries
+    beside ``reach``; else the problem without them and the reason (their size grows
+    with the sets of domains of each point: at N-2 and up in dense areas, many times the
+    reach matrix)."""
+    from ..solvers.domain_rows import domain_row_entries
+
+    k = int(problem.config.failures)
+    if problem.count_domains is None or k < 1:
+        return problem, None
+    pattern = sp.csr_array((np.ones(reach.nnz, dtype=np.int8), reach.indices, reach.indptr),
+                           shape=reach.shape)
+    est = domain_row_entries(pattern, problem.count_domains, k)
+    if est + reach.nnz <= max_entries:
+        return problem, None
+    return (replace(problem, count_domains=None),
+            f"the domains' rows would hold about {est:,.0f} entries beside the reach "
+            f"matrix's {reach.nnz:,}, above {max_entries:,.0f}")
+
+
 def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
               n_covering: npt.ArrayLike | None = None, time_limit_s: float | None = None,
               lazy_options: dict[str, Any] | None = None) -> SiteCount:

@@ -60,6 +60,7 @@ from .stages import (
     capacitated_sites,
     capacitated_sites_lazy,
     choose_strategy,
+    fit_domains,
     min_sites,
     reach_matrix,
 )
@@ -347,7 +348,10 @@ def budget_sweep(
         (``population_short``: fewer than
         ``k + 1`` candidates within budget, the gaps of :mod:`coverage.resilience.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
-        ``method (``full``, ``lazy`` or ``none``),
+        ``method`` (``full``, ``lazy`` or ``none``; ``(capacitated)`` added with
+        ``capacity``; with failure domains and no ``capacity``, ``lazy (single sites)``
+        and ``full (single sites)``, where the count failed single sites: row
+        generation, or the domains' rows above ``max_full_pairs`` entries),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
 
     Raises
@@ -502,6 +506,8 @@ def budget_sweep(
                     continue
                 method = "full" if full else "lazy (capacitated)" if capacity is not None \
                     else "lazy"
+                if problem_k.count_domains is not None and k >= 1 and not full:
+                    method = "lazy (single sites)"  # row generation has no domains' rows
                 if no_capacity:
                     rows.append({**row, "status": STATUS_NO_CAPACITY, "method": method,
                                  "solve_s": time.perf_counter() - t, "source": "sweep"})
@@ -524,6 +530,9 @@ def budget_sweep(
                     method = "full (capacitated)"
                 if result is None:
                     assert reach is not None
+                    problem_k, too_big = fit_domains(problem_k, reach, max_full_pairs)
+                    if too_big is not None:
+                        method = "full (single sites)"
                     result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
                 cover = result
                 if cover.status == STATUS_SHORT:  # no plan carries the load yet: no count

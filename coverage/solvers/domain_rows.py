@@ -62,6 +62,41 @@ def domain_codes(domains: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return np.asarray(codes, dtype=np.int64)
 
 
+def _point_domains(a: sp.csr_array, codes: npt.NDArray[np.int64], k: int,
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64], npt.NDArray[np.int64],
+                              npt.NDArray[np.int64], int]:
+    """Per stored entry its domain; per (point, domain) pair, sorted, the point, the domain
+    and how many of the point's candidates it holds; ``r_i``; the number of codes."""
+    n = a.shape[0]
+    n_codes = int(codes.max()) + 1 if len(codes) else 1
+    pair_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr))
+    pair_dom = codes[a.indices]
+    key, per = np.unique(pair_row * n_codes + pair_dom, return_counts=True)
+    key_row = key // n_codes
+    n_dom = np.bincount(key_row, minlength=n).astype(np.int64)
+    return (pair_dom, key_row, key % n_codes, per.astype(np.int64),
+            np.minimum(k + 1, n_dom), n_codes)
+
+
+def domain_row_entries(matrix: Any, codes: npt.ArrayLike, failures: int) -> float:
+    """An upper bound on the entries :func:`domain_rows` would build: every set ``F`` of
+    1 to ``r_i - 1`` of a point's multi-site domains times the point's candidates (each
+    row keeps those outside ``F``). Cheap: no row is built."""
+    from scipy.special import comb
+
+    a = sp.csr_array(matrix)
+    codes = np.asarray(codes, dtype=np.int64)
+    if not a.nnz:
+        return 0.0
+    _, key_row, _, per, r, _ = _point_domains(a, codes, int(failures))
+    n_multi = np.bincount(key_row[per >= 2], minlength=a.shape[0])
+    sets = np.zeros(a.shape[0], dtype=np.float64)
+    for size in range(1, int(failures) + 1):
+        sets += np.where(r - 1 >= size, comb(n_multi, size), 0.0)
+    return float((sets * np.diff(a.indptr)).sum())
+
+
 def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
     """The rows that, with the plain ones, make every point's chosen sites in budget lie
     in ``min(k + 1, |D_i|)`` failure domains (the module's proof).
@@ -85,14 +120,9 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
     if len(codes) != m:
         raise ValueError(f"{len(codes)} domain codes for {m} candidates")
     k = int(failures)
-    n_codes = int(codes.max()) + 1 if len(codes) else 1
     counts = np.diff(a.indptr).astype(np.int64)
-    pair_row = np.repeat(np.arange(n, dtype=np.int64), counts)
-    pair_dom = codes[a.indices]
-    key, per = np.unique(pair_row * n_codes + pair_dom, return_counts=True)
-    key_row, key_dom = key // n_codes, key % n_codes
+    pair_dom, key_row, key_dom, per, r, n_codes = _point_domains(a, codes, k)
     n_dom = np.bincount(key_row, minlength=n).astype(np.int64)
-    r = np.minimum(k + 1, n_dom)
     # M_i: the domains holding two or more of N_i, sorted by point then domain
     multi = per >= 2
     m_row, m_dom = key_row[multi], key_dom[multi]
