@@ -310,6 +310,9 @@ def test_a_domain_radius_without_a_load_groups_the_sites_and_the_sweep_follows(t
     assert sweep.loc[25.0, "site_count"] == _fewest_spanning(mask25, groups, 1)
     table = pd.read_csv(tmp_path / "out" / "domain_failures.csv")
     assert table["failure_domain"].str.startswith("radius-").all()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "whatever 1 failure domain(s) fail" in page
+    assert "what the site count failed together" in page and "whole failure domains" in page
 
 
 def _dense(n=30, m=60, per_domain=3, seed=0):
@@ -340,8 +343,9 @@ def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so
         codes = rng.integers(0, 9, 30)
         assert domain_rows(a, codes, k).matrix.nnz <= domain_row_entries(a, codes, k)
     demand, sites = _dense()
-    # 1,800 pairs; the rows at N-2: 30 points x (20 + 190) sets x 60 entries = 378,000
-    small_gb = 100_000 * 40 * 2 / 2**30  # 100,000 pairs at 40 bytes, half of the limit
+    # 1,800 pairs; the rows at N-2, built once for the 30 points' one set of candidates:
+    # (20 + 190) sets of domains x 60 entries = 12,600 (bound)
+    small_gb = 5_000 * 40 * 2 / 2**30  # 5,000 pairs at 40 bytes, half of the limit
     with caplog.at_level("WARNING"):
         plan = plan_sites(demand, sites, budget_ms=30.0, failures=2, strategy="full",
                           max_memory_gb=small_gb, kmedian_time_limit_s=5)
@@ -352,7 +356,7 @@ def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so
                       kmedian_time_limit_s=5)
     assert fits.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert fits.summary()["population_safe_by_domain_failures"]["N-2"] == 30_000.0
-    sweep = budget_sweep(demand, sites, [30.0, 40.0], failures=2, max_full_pairs=100_000)
+    sweep = budget_sweep(demand, sites, [30.0, 40.0], failures=2, max_full_pairs=5_000)
     assert set(sweep["method"]) == {"full (single sites)"}
     sweep = budget_sweep(demand, sites, [30.0], failures=2, max_full_pairs=0)
     assert set(sweep["method"]) == {"lazy (single sites)"}

@@ -740,6 +740,9 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
                      dom.get("worst_domain_population_outside_budget"),
                      _num(dom.get("worst_domain_population_outside_budget"))
                      + f" (domain {_text(dom.get('worst_domain'))})"))
+    if dom.get("count_fails") is not None:  # (absent from plans of earlier versions)
+        rows.append(("what the site count failed together", "domain_failures.count_fails",
+                     dom.get("count_fails"), _text(dom.get("count_fails"))))
     return rows
 
 
