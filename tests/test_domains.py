@@ -373,3 +373,21 @@ def test_a_plan_on_bins_says_its_domains_are_the_bins():
                       kmedian_time_limit_s=5)
     assert plan.summary()["domain_failures"]["count_fails"].startswith(
         "whole failure domains (of the bins;")
+
+
+def test_domain_rows_are_built_once_per_set_of_candidates():
+    """A point's rows depend only on its set of candidates: repeated points (as the tracts
+    of one town) add no row, and the estimate does not grow with them."""
+    import scipy.sparse as sp
+
+    from coverage.solvers.domain_rows import domain_row_entries, domain_rows
+
+    rng = np.random.default_rng(4)
+    a = sp.csr_array((rng.random((6, 12)) < 0.6).astype(np.int8))
+    codes = rng.integers(0, 4, 12)
+    many = sp.csr_array(sp.vstack([a] * 50, format="csr"))
+    for k in (1, 2):
+        one, all_ = domain_rows(a, codes, k), domain_rows(many, codes, k)
+        assert all_.matrix.shape == one.matrix.shape and all_.matrix.nnz == one.matrix.nnz
+        assert domain_row_entries(many, codes, k) == domain_row_entries(a, codes, k)
+        assert (all_.source_row < 6).all()
