@@ -238,22 +238,82 @@ def test_a_plan_without_a_load_fails_whole_domains(seed, k):
     assert by_id.reindex(demand["demand_id"]).tolist() == got
 
 
-def test_a_plan_without_a_load_by_row_generation_says_it_fails_single_sites(caplog):
-    """Row generation has no reach matrix for the domains' rows: the plan counts single
-    sites, says so once, and still reports by domain."""
+def test_row_generation_and_components_with_domains(caplog):
+    """Row generation fails whole domains too (a fetched cell brings its domains' rows; a
+    plan's check finds the cells that meet their count in too few domains), and keeps the
+    count's plan (the national placement checks single sites); by components the count
+    fails single sites, says so once, and still reports by domain."""
     demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
                            "population": [1000.0, 2000.0]})
     sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [50.0, 50.1, 50.4],
                           "lon": [8.0, 8.1, 8.4], "failure_domain": ["A", "A", "B"]})
+    lazy = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="lazy",
+                      kmedian_time_limit_s=5)
+    s = lazy.summary()
+    assert s["domain_failures"]["count_fails"] == "whole failure domains"
+    assert s["population_safe_by_domain_failures"]["N-1"] == 3000.0
+    assert s["kmedian_status"].startswith("skipped (failure domains")
     with caplog.at_level("WARNING"):
-        lazy = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="lazy",
-                          kmedian_time_limit_s=5)
+        pieces = plan_sites(demand, sites, budget_ms=30.0, failures=1,
+                            strategy="components", kmedian_time_limit_s=5)
     assert "fails single sites, not whole domains" in caplog.text
-    assert lazy.summary()["domain_failures"]["count_fails"] == "single sites (row generation)"
+    assert pieces.summary()["domain_failures"]["count_fails"] == \
+        "single sites (by components)"
     full = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5)
     assert full.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert full.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
     assert "s3" in set(full.sites["site_id"])
+
+
+@pytest.mark.parametrize("seed,k", [(0, 1), (1, 2), (2, 1), (3, 2)])
+def test_row_generation_with_domains_finds_the_full_count(seed, k):
+    """Row generation over rounds (a small seed: most rows come from the plans' checks)
+    gives the full matrix's proven count with domains, and its plan spans every cell's
+    domains (checked here on the pattern)."""
+    from coverage.config import PlannerConfig
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import Problem
+    from coverage.planner.stages import min_sites, reach_matrix
+    from coverage.solvers.domain_rows import domain_codes, row_domains
+
+    rng = np.random.default_rng(seed)
+    n, m = 1500, 80
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": 50 + rng.uniform(0, 5, n), "lon": 8 + rng.uniform(0, 8, n),
+                           "population": rng.integers(10, 500, n).astype(float)})
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 5, m), "lon": 8 + rng.uniform(0, 8, m)})
+    # domains of 2 x 2 degrees (as cities: near sites share one), where N-1 costs sites
+    sites["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
+                               for a, b in zip(sites["lat"], sites["lon"], strict=True)]
+    from coverage.inputs.tables import as_demand, as_sites
+
+    demand, sites = as_demand(demand), as_sites(sites)
+    problem = Problem.build(demand, sites, PlannerConfig(budget_ms=24.0, failures=k,
+                                                         time_limit_s=60),
+                            LatencyModel.from_profile("on-net"))
+    problem = replace_domains(problem, domain_codes(sites["failure_domain"]))
+    reach = reach_matrix(problem)
+    full = min_sites(problem, reach=reach)
+    lazy = min_sites(problem, lazy_options={"seed_rows": 20, "max_rows_per_round": 50,
+                                            "spread": False,
+                                            "at_risk_rows": 20})
+    assert full.cover.status == lazy.cover.status == "optimal"
+    assert lazy.cover.objective == full.cover.objective
+    assert lazy.lazy.rounds and len(lazy.lazy.rounds) >= 2
+    plain = min_sites(replace_domains(problem, None), reach=reach)
+    assert full.cover.objective > plain.cover.objective  # the domains cost sites here
+    pattern = reach.boolean()
+    codes = domain_codes(sites["failure_domain"])
+    need = np.minimum(k + 1, row_domains(pattern, codes))
+    chosen = sp.csr_array(pattern[:, lazy.cover.sites])
+    assert (row_domains(chosen, codes[lazy.cover.sites]) >= need).all()
+
+
+def replace_domains(problem, codes):
+    from dataclasses import replace
+
+    return replace(problem, count_domains=codes)
 
 
 def test_a_domain_radius_without_a_load_groups_the_sites_and_the_sweep_follows(tmp_path):
@@ -359,7 +419,7 @@ def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so
     sweep = budget_sweep(demand, sites, [30.0, 40.0], failures=2, max_full_pairs=5_000)
     assert set(sweep["method"]) == {"full (single sites)"}
     sweep = budget_sweep(demand, sites, [30.0], failures=2, max_full_pairs=0)
-    assert set(sweep["method"]) == {"lazy (single sites)"}
+    assert set(sweep["method"]) == {"lazy"} and sweep["site_count"].tolist() == [3]
     sweep = budget_sweep(demand, sites, [30.0], failures=2)
     assert set(sweep["method"]) == {"full"}
     assert sweep["site_count"].tolist() == [3]

@@ -238,7 +238,9 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         access=problem.demand["access"].to_numpy(), percentile=problem.config.percentile,
         failures=int(problem.config.failures), cost=problem.cost, required=problem.required,
         time_limit_s=limit, row_latency=problem.rows,
-        engine=problem.engine if problem.routed else None, **(lazy_options or {}))
+        engine=problem.engine if problem.routed else None,
+        domain_codes=problem.count_domains if int(problem.config.failures) >= 1 else None,
+        **(lazy_options or {}))
     return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
 
 
@@ -733,6 +735,10 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     skipped = _skipped_placement(problem, chosen, limit)
     if skipped is not None:
         return skipped
+    if reach is None and problem.count_domains is not None and problem.config.failures >= 1:
+        # the national placement checks each cell's count of sites, not its domains
+        return Placement(chosen, "skipped (failure domains: the national placement checks "
+                                 "single sites)")
     if reach is None:  # row generation: bins for the objective, cells for the constraints
         from .placement import place_components, place_national
 

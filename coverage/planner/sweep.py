@@ -328,9 +328,8 @@ def budget_sweep(
     domain_radius_km : float, optional
         Without ``capacity``: sites this close fail together (the plan's
         ``domain_radius_km``; a ``failure_domain`` column of ``sites`` wins). With failure
-        domains every budget solved on the reach matrix fails whole domains
-        (:func:`coverage.solvers.domain_rows.domain_rows`), as the plan's count does;
-        budgets solved by row generation fail single sites.
+        domains every budget fails whole domains
+        (:func:`coverage.solvers.domain_rows.domain_rows`), as the plan's count does.
 
     Returns
     -------
@@ -349,9 +348,9 @@ def budget_sweep(
         ``k + 1`` candidates within budget, the gaps of :mod:`coverage.resilience.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
         ``method`` (``full``, ``lazy`` or ``none``; ``(capacitated)`` added with
-        ``capacity``; with failure domains and no ``capacity``, ``lazy (single sites)``
-        and ``full (single sites)``, where the count failed single sites: row
-        generation, or the domains' rows above ``max_full_pairs`` entries),
+        ``capacity``; with failure domains and no ``capacity``, ``full (single sites)``
+        where the domains' rows were above ``max_full_pairs`` entries and the count
+        failed single sites),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
 
     Raises
@@ -506,8 +505,6 @@ def budget_sweep(
                     continue
                 method = "full" if full else "lazy (capacitated)" if capacity is not None \
                     else "lazy"
-                if problem_k.count_domains is not None and k >= 1 and not full:
-                    method = "lazy (single sites)"  # row generation has no domains' rows
                 if no_capacity:
                     rows.append({**row, "status": STATUS_NO_CAPACITY, "method": method,
                                  "solve_s": time.perf_counter() - t, "source": "sweep"})

@@ -93,6 +93,16 @@ def _point_domains(a: sp.csr_array, codes: npt.NDArray[np.int64], k: int,
             np.minimum(k + 1, n_dom), n_codes)
 
 
+def row_domains(matrix: Any, codes: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The number of distinct failure domains among every row's stored entries."""
+    a = sp.csr_array(matrix)
+    codes = np.asarray(codes, dtype=np.int64)
+    if not a.nnz:
+        return np.zeros(a.shape[0], dtype=np.int64)
+    _, key_row, _, _, _, _ = _point_domains(a, codes, 0)
+    return np.bincount(key_row, minlength=a.shape[0]).astype(np.int64)
+
+
 def domain_row_entries(matrix: Any, codes: npt.ArrayLike, failures: int) -> float:
     """An upper bound on the entries :func:`domain_rows` would build: every set ``F`` of
     1 to ``r_i - 1`` of a point's multi-site domains times the point's candidates (each

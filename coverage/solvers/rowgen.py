@@ -410,11 +410,23 @@ class RowPool:
         Every row's candidate count (batches rows by pairs).
     fetch_pairs : int
         Rows are fetched in batches of about this many pairs, merged after each batch.
+    domain_codes : numpy.ndarray, optional
+        Failure domain code of every candidate: each fetched row comes with its failure
+        domains' rows (:func:`coverage.solvers.domain_rows.domain_rows`, ``failures``),
+        and :attr:`n_domains` records the row's domains in budget.
+    failures : int
+        k (with ``domain_codes``).
     """
 
     def __init__(self, source: RowSource, requirement: npt.NDArray[np.int64],
-                 n_covering: npt.NDArray[np.int64], fetch_pairs: int = 4_000_000) -> None:
+                 n_covering: npt.NDArray[np.int64], fetch_pairs: int = 4_000_000, *,
+                 domain_codes: npt.NDArray[np.int64] | None = None,
+                 failures: int = 0) -> None:
         self.source = source
+        self.domain_codes = domain_codes
+        self.failures = int(failures)
+        self.n_domains = np.full(len(requirement), -1, dtype=np.int64)
+        """Every row's failure domains in budget (``-1``: not known yet)."""
         self.requirement = np.asarray(requirement, dtype=np.int64)
         self.n_covering = np.asarray(n_covering, dtype=np.int64)
         self.fetch_pairs = max(int(fetch_pairs), 1)
@@ -446,6 +458,13 @@ class RowPool:
             self.pairs += block.nnz
             waiting.append((block.astype(np.int8), self.requirement[batch]))
             waiting_pairs += block.nnz
+            if self.domain_codes is not None and self.failures >= 1:
+                from .domain_rows import domain_rows, row_domains
+
+                self.n_domains[batch] = row_domains(block, self.domain_codes)
+                extra = domain_rows(block, self.domain_codes, self.failures)
+                waiting.append((extra.matrix.astype(np.int8), extra.requirement))
+                waiting_pairs += extra.matrix.nnz
             if waiting_pairs >= max(self.pool.nnz, self.fetch_pairs):
                 self._merge(waiting)
                 waiting, waiting_pairs = [], 0
@@ -500,6 +519,33 @@ class RowPool:
             at_risk = _per_bin_min(at_risk, self.bin_key(bin_km), n_cov)
         at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
         return np.union1d(new, at_risk)
+
+
+def _domain_short(rows: RowPool, sites: npt.NDArray[np.int64], have: npt.NDArray[np.int64],
+                  failures: int) -> npt.NDArray[np.int64]:
+    """The cells that meet their count under ``sites`` but whose sites in budget lie in
+    fewer than ``min(k + 1, |D_i|)`` failure domains. The pairs of the plan's sites are
+    queried for the cells with two or more of them (few columns: cheap); ``|D_i|`` only
+    for the cells in fewer than ``k + 1`` domains, from their rows (read here, kept in
+    :attr:`RowPool.n_domains`; the pool takes the rows of the cells short as of any
+    violated cell's, next round) or from :attr:`RowPool.n_domains` once known."""
+    from .domain_rows import row_domains
+
+    codes = rows.domain_codes
+    assert codes is not None
+    cells = np.flatnonzero((have >= rows.requirement) & (have >= 2))
+    if not len(cells) or not len(sites):
+        return np.zeros(0, dtype=np.int64)
+    spans = np.concatenate([
+        row_domains(rows.source.rows(part, sites=sites), codes)
+        for part in np.array_split(cells, max(1, len(cells) // 200_000))])
+    few = cells[spans < failures + 1]
+    spans = spans[spans < failures + 1]
+    unknown = few[rows.n_domains[few] < 0]
+    for part in np.array_split(unknown, max(1, len(unknown) // 50_000)):
+        if len(part):
+            rows.n_domains[part] = row_domains(rows.source.rows(part), codes)
+    return few[spans < np.minimum(failures + 1, rows.n_domains[few])]
 
 
 #: share of ``lazy_cover``'s time limit kept (with unit costs) for :func:`_polish` when a
@@ -589,6 +635,7 @@ def lazy_cover(
     spread: bool = True,
     row_latency: RowLatency | None = None,
     engine: Any = None,
+    domain_codes: npt.ArrayLike | None = None,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -629,6 +676,12 @@ def lazy_cover(
     engine : coverage.model.routing.PairEngine, optional
         Tiered or anchored pair latencies (:attr:`coverage.Problem.engine`): counts and
         rows come from it instead of one great-circle radius per cell.
+    domain_codes : array_like of int, optional
+        Failure domain code of every candidate (:attr:`coverage.Problem.count_domains`):
+        every cell's chosen sites in budget must also lie in ``min(k + 1, |D_i|)`` failure
+        domains. A fetched cell brings its domains' rows
+        (:func:`coverage.solvers.domain_rows.domain_rows`); a plan's check also finds the
+        cells that meet their count in too few domains (:func:`_domain_short`).
 
     Returns
     -------
@@ -656,7 +709,8 @@ def lazy_cover(
     req = np.minimum(failures + 1, n_cov)
     logger.info("lazy cover: counted %s pairs for %s cells in %.1f s",
                 f"{int(n_cov.sum()):,}", f"{n:,}", count_s)
-    rows = RowPool(source, req, n_cov, fetch_pairs)
+    codes = None if domain_codes is None else np.asarray(domain_codes, dtype=np.int64)
+    rows = RowPool(source, req, n_cov, fetch_pairs, domain_codes=codes, failures=failures)
     rows.seed(failures, seed_rows, bin_km, spread)
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
@@ -667,9 +721,13 @@ def lazy_cover(
 
     def violations(sites: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
-        """Cells short of their requirement under ``sites``, and every cell's count."""
+        """Cells short of their requirement under ``sites`` (or of their domains), and
+        every cell's count."""
         have = source.count(sites)
-        return np.flatnonzero(have < req), have
+        short = have < req
+        if codes is not None and failures >= 1:
+            short[_domain_short(rows, sites, have, failures)] = True
+        return np.flatnonzero(short), have
 
     def offer(sites: npt.NDArray[np.int64]) -> None:
         nonlocal incumbent
