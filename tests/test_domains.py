@@ -252,7 +252,6 @@ def test_row_generation_and_components_with_domains(caplog):
     s = lazy.summary()
     assert s["domain_failures"]["count_fails"] == "whole failure domains"
     assert s["population_safe_by_domain_failures"]["N-1"] == 3000.0
-    assert s["kmedian_status"].startswith("skipped (failure domains")
     with caplog.at_level("WARNING"):
         pieces = plan_sites(demand, sites, budget_ms=30.0, failures=1,
                             strategy="components", kmedian_time_limit_s=5)
@@ -269,7 +268,9 @@ def test_row_generation_and_components_with_domains(caplog):
 def test_row_generation_with_domains_finds_the_full_count(seed, k):
     """Row generation over rounds (a small seed: most rows come from the plans' checks)
     gives the full matrix's proven count with domains, and its plan spans every cell's
-    domains (checked here on the pattern)."""
+    domains (checked here on the pattern); so does the national placement's, whatever
+    its rounds (a placement on 4 cells' bins with one round and no repair falls back to
+    the count's sites, still spanning)."""
     from coverage.config import PlannerConfig
     from coverage.model.latency import LatencyModel
     from coverage.model.problem import Problem
@@ -308,6 +309,17 @@ def test_row_generation_with_domains_finds_the_full_count(seed, k):
     need = np.minimum(k + 1, row_domains(pattern, codes))
     chosen = sp.csr_array(pattern[:, lazy.cover.sites])
     assert (row_domains(chosen, codes[lazy.cover.sites]) >= need).all()
+    from coverage.planner.placement import place_national
+    from coverage.planner.stages import row_source
+
+    for kw in ({}, {"max_rounds": 1, "repair": False}, {"cell_km": 100.0}):
+        placed = place_national(problem, lazy.cover.sites, lazy.n_covering,
+                                source=row_source(problem), bin_reach=reach_matrix,
+                                time_limit_s=20, **kw)
+        assert len(placed.sites) == len(lazy.cover.sites)
+        sub = sp.csr_array(pattern[:, placed.sites])
+        assert (row_domains(sub, codes[placed.sites]) >= need).all(), (kw, placed.status)
+        assert (np.diff(sub.indptr) >= problem.requirement(lazy.n_covering)).all()
 
 
 def replace_domains(problem, codes):

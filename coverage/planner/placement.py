@@ -17,7 +17,9 @@ places those sites anyway:
    the proven cover, which satisfies every cell) runs on the bins plus the held rows; the
    result is then checked on **every** original cell by a radius count. It stops when the
    check passes (the placement is feasible for every cell) or after ``max_rounds``, keeping
-   the proven cover then.
+   the proven cover then. With failure domains (``Problem.count_domains``) a held cell
+   brings its domains' rows too, and the check also finds the cells whose sites in budget
+   lie in too few domains (:func:`coverage.solvers.domain_rows.domain_short`).
 3. **The loss measured on the original cells, and a bound.** The population-weighted p50
    latency of every original cell to its nearest chosen site is reported for the cover and
    for the placement; the lower bound is every cell's p50 latency to its nearest
@@ -202,6 +204,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     from ..model.aggregate import aggregate_grid
     from ..model.problem import Problem
     from ..solvers.cover import identical_row_groups
+    from ..solvers.domain_rows import domain_rows, domain_short
     from ..solvers.kmedian import k_median
 
     t0 = time.perf_counter()
@@ -220,6 +223,19 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     if not len(cover):
         return NationalPlacement(cover, "skipped (no site)", info=info)
     req = problem.requirement(n_cov)
+    k = int(problem.config.failures)
+    codes = problem.count_domains if k >= 1 else None
+    n_dom = np.full(len(req), -1, dtype=np.int64)  # cells' domains in budget, once read
+
+    def short_of(sites: npt.NDArray[np.int64], have: npt.NDArray[np.int64],
+                 ) -> npt.NDArray[np.int64]:
+        """The cells short of their requirement under ``sites`` (``have`` in budget), or
+        of their failure domains (:func:`coverage.solvers.domain_rows.domain_short`)."""
+        short = have < req
+        if codes is not None:
+            short[domain_short(source, sites, have, req, codes, k, n_dom)] = True
+        return np.flatnonzero(short)
+
     radius = problem.rows.radius_km
     ok_r = radius[radius > 0]
     if cell_km is None:
@@ -255,9 +271,15 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         """Add the rows of ``cells`` to the held constraints, identical rows merged (the
         largest requirement kept)."""
         nonlocal pattern, held_req
-        stacked = sp.csr_array(sp.vstack([pattern, source.rows(cells)]))
+        block = source.rows(cells)
+        blocks, r_all = [pattern, block], [held_req, req[cells]]
+        if codes is not None:  # and their failure domains' rows
+            extra = domain_rows(block, codes, k)
+            blocks.append(extra.matrix.astype(bool))
+            r_all.append(extra.requirement)
+        stacked = sp.csr_array(sp.vstack(blocks))
         stacked.sort_indices()
-        r_all = np.concatenate([held_req, req[cells]])
+        r_all = np.concatenate(r_all)
         merged = identical_row_groups(stacked, rng)
         if merged is None:  # a hash collision: keep every row
             pattern, held_req = stacked, r_all
@@ -289,7 +311,7 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
         search_s = time.perf_counter() - t
         t = time.perf_counter()
         cnt_med = source.count(med.sites)
-        short = np.flatnonzero(cnt_med < req)
+        short = short_of(np.asarray(med.sites, dtype=np.int64), cnt_med)
         check_s = time.perf_counter() - t
         rounds.append({"held_rows": int(pattern.shape[0]), "short_cells": int(len(short)),
                        "search_s": search_s, "check_s": check_s})
@@ -314,7 +336,8 @@ def place_national(problem: Any, cover_sites: npt.ArrayLike, n_covering: npt.Arr
     if status == "kept_cover" and repair and last is not None:
         t = time.perf_counter()
         fixed, rep = _revert_toward(problem, cover, last, source, req,
-                                    deadline=time.perf_counter() + REPAIR_TIME_S)
+                                    deadline=time.perf_counter() + REPAIR_TIME_S,
+                                    short_of=short_of)
         info["repair"] = {**rep, "repair_s": time.perf_counter() - t}
         if fixed is not None:
             best, status = fixed, "local_search"
@@ -344,7 +367,9 @@ def _within_pairs(cells: npt.NDArray[np.int64], n_cov: npt.NDArray[np.int64], *,
 
 def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLike,
                    source: Any, req: npt.NDArray[np.int64], max_pairs: int = MAX_REVERT_PAIRS,
-                   max_steps: int = MAX_REVERT_STEPS, deadline: float = math.inf
+                   max_steps: int = MAX_REVERT_STEPS, deadline: float = math.inf,
+                   short_of: Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+                                      npt.NDArray[np.int64]] | None = None,
                    ) -> tuple[npt.NDArray[np.int64] | None, dict[str, Any]]:
     """A plan of ``len(cover)`` sites that keeps every cell, from ``plan`` (cells short) by
     undoing its moves away from the cover near the short cells.
@@ -356,7 +381,10 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
     cell short of its requirement always has an unreverted dropped site within budget
     (the cover keeps it), so each step reverts at least one pair and reverting them all
     gives the cover back: the loop ends with every cell kept. Required sites are never
-    dropped (the search keeps them).
+    dropped (the search keeps them). ``short_of(sites, counts)``: the cells short under
+    ``sites`` (default: fewer than ``req`` in budget); with failure domains also those in
+    too few domains, which the same argument covers: the cover's sites in budget span the
+    cell's domains, so a domain it misses has a dropped site in budget.
 
     Returns
     -------
@@ -385,7 +413,9 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
     for step in range(max_steps + 1):  # the last count checks the last reverts
         sites = np.sort(np.concatenate([np.setdiff1d(cover, dropped[~reverted]),
                                         added[~reverted]]))
-        short = np.flatnonzero(source.count(sites) < req)
+        have = source.count(sites)
+        short = (np.flatnonzero(have < req) if short_of is None
+                 else short_of(sites, have))
         info["steps"] = step + 1
         info["pairs_reverted"] = int(reverted.sum())
         if not len(short):

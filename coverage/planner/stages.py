@@ -735,10 +735,6 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     skipped = _skipped_placement(problem, chosen, limit)
     if skipped is not None:
         return skipped
-    if reach is None and problem.count_domains is not None and problem.config.failures >= 1:
-        # the national placement checks each cell's count of sites, not its domains
-        return Placement(chosen, "skipped (failure domains: the national placement checks "
-                                 "single sites)")
     if reach is None:  # row generation: bins for the objective, cells for the constraints
         from .placement import place_components, place_national
 

@@ -202,3 +202,31 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
         np.maximum.at(top, inverse, req_all)
         rows_all, req_all, src_all = sp.csr_array(rows_all[first]), top, src_all[first]
     return DomainRows(rows_all, req_all, src_all)
+
+
+def domain_short(source: Any, sites: npt.ArrayLike, have: npt.NDArray[np.int64],
+                 requirement: npt.NDArray[np.int64], codes: npt.NDArray[np.int64],
+                 failures: int, n_domains: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The cells that meet their count under ``sites`` (``have`` of them in budget, at
+    least ``requirement``) but whose sites in budget lie in fewer than
+    ``min(k + 1, |D_i|)`` failure domains.
+
+    The pairs of ``sites`` are read (:meth:`coverage.solvers.rowgen.RowSource.rows` of
+    ``source``, few columns: cheap) for the cells with two or more of them; ``|D_i|`` only
+    for those in fewer than ``k + 1`` domains, from their whole rows, kept in
+    ``n_domains`` (``-1``: not known yet; updated in place) for the next call.
+    """
+    sites = np.asarray(sites, dtype=np.int64)
+    cells = np.flatnonzero((have >= requirement) & (have >= 2))
+    if not len(cells) or not len(sites):
+        return np.zeros(0, dtype=np.int64)
+    spans = np.concatenate([
+        row_domains(source.rows(part, sites=sites), codes)
+        for part in np.array_split(cells, max(1, len(cells) // 200_000))])
+    few = cells[spans < failures + 1]
+    spans = spans[spans < failures + 1]
+    unknown = few[n_domains[few] < 0]
+    for part in np.array_split(unknown, max(1, len(unknown) // 50_000)):
+        if len(part):
+            n_domains[part] = row_domains(source.rows(part), codes)
+    return few[spans < np.minimum(failures + 1, n_domains[few])]

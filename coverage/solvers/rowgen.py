@@ -53,6 +53,7 @@ from .cover import (
     swap_descent,
 )
 from .cover_search import row_weighting_search
+from .domain_rows import domain_rows, domain_short, row_domains
 from .matrix_args import required_mask
 
 logger = logging.getLogger(__name__)
@@ -459,8 +460,6 @@ class RowPool:
             waiting.append((block.astype(np.int8), self.requirement[batch]))
             waiting_pairs += block.nnz
             if self.domain_codes is not None and self.failures >= 1:
-                from .domain_rows import domain_rows, row_domains
-
                 self.n_domains[batch] = row_domains(block, self.domain_codes)
                 extra = domain_rows(block, self.domain_codes, self.failures)
                 waiting.append((extra.matrix.astype(np.int8), extra.requirement))
@@ -519,33 +518,6 @@ class RowPool:
             at_risk = _per_bin_min(at_risk, self.bin_key(bin_km), n_cov)
         at_risk = at_risk[np.argsort(n_cov[at_risk], kind="stable")][:at_risk_rows]
         return np.union1d(new, at_risk)
-
-
-def _domain_short(rows: RowPool, sites: npt.NDArray[np.int64], have: npt.NDArray[np.int64],
-                  failures: int) -> npt.NDArray[np.int64]:
-    """The cells that meet their count under ``sites`` but whose sites in budget lie in
-    fewer than ``min(k + 1, |D_i|)`` failure domains. The pairs of the plan's sites are
-    queried for the cells with two or more of them (few columns: cheap); ``|D_i|`` only
-    for the cells in fewer than ``k + 1`` domains, from their rows (read here, kept in
-    :attr:`RowPool.n_domains`; the pool takes the rows of the cells short as of any
-    violated cell's, next round) or from :attr:`RowPool.n_domains` once known."""
-    from .domain_rows import row_domains
-
-    codes = rows.domain_codes
-    assert codes is not None
-    cells = np.flatnonzero((have >= rows.requirement) & (have >= 2))
-    if not len(cells) or not len(sites):
-        return np.zeros(0, dtype=np.int64)
-    spans = np.concatenate([
-        row_domains(rows.source.rows(part, sites=sites), codes)
-        for part in np.array_split(cells, max(1, len(cells) // 200_000))])
-    few = cells[spans < failures + 1]
-    spans = spans[spans < failures + 1]
-    unknown = few[rows.n_domains[few] < 0]
-    for part in np.array_split(unknown, max(1, len(unknown) // 50_000)):
-        if len(part):
-            rows.n_domains[part] = row_domains(rows.source.rows(part), codes)
-    return few[spans < np.minimum(failures + 1, rows.n_domains[few])]
 
 
 #: share of ``lazy_cover``'s time limit kept (with unit costs) for :func:`_polish` when a
@@ -681,7 +653,8 @@ def lazy_cover(
         every cell's chosen sites in budget must also lie in ``min(k + 1, |D_i|)`` failure
         domains. A fetched cell brings its domains' rows
         (:func:`coverage.solvers.domain_rows.domain_rows`); a plan's check also finds the
-        cells that meet their count in too few domains (:func:`_domain_short`).
+        cells that meet their count in too few domains
+        (:func:`coverage.solvers.domain_rows.domain_short`).
 
     Returns
     -------
@@ -726,7 +699,8 @@ def lazy_cover(
         have = source.count(sites)
         short = have < req
         if codes is not None and failures >= 1:
-            short[_domain_short(rows, sites, have, failures)] = True
+            short[domain_short(source, sites, have, req, codes, failures,
+                               rows.n_domains)] = True
         return np.flatnonzero(short), have
 
     def offer(sites: npt.NDArray[np.int64]) -> None:
