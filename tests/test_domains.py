@@ -239,10 +239,10 @@ def test_a_plan_without_a_load_fails_whole_domains(seed, k):
 
 
 def test_row_generation_and_components_with_domains(caplog):
-    """Row generation fails whole domains too (a fetched cell brings its domains' rows; a
-    plan's check finds the cells that meet their count in too few domains), and keeps the
-    count's plan (the national placement checks single sites); by components the count
-    fails single sites, says so once, and still reports by domain."""
+    """Row generation and the count by components fail whole domains too (a fetched cell
+    brings its domains' rows; a plan's check finds the cells that meet their count in too
+    few domains); --max-sites fails single sites, says so once, and still reports by
+    domain."""
     demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
                            "population": [1000.0, 2000.0]})
     sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [50.0, 50.1, 50.4],
@@ -252,12 +252,15 @@ def test_row_generation_and_components_with_domains(caplog):
     s = lazy.summary()
     assert s["domain_failures"]["count_fails"] == "whole failure domains"
     assert s["population_safe_by_domain_failures"]["N-1"] == 3000.0
+    pieces = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="components",
+                        kmedian_time_limit_s=5)
+    assert pieces.summary()["domain_failures"]["count_fails"] == "whole failure domains"
+    assert pieces.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
     with caplog.at_level("WARNING"):
-        pieces = plan_sites(demand, sites, budget_ms=30.0, failures=1,
-                            strategy="components", kmedian_time_limit_s=5)
+        best = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=2,
+                          kmedian_time_limit_s=5)
     assert "fails single sites, not whole domains" in caplog.text
-    assert pieces.summary()["domain_failures"]["count_fails"] == \
-        "single sites (by components)"
+    assert best.summary()["domain_failures"]["count_fails"] == "single sites (--max-sites)"
     full = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5)
     assert full.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert full.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
@@ -463,3 +466,52 @@ def test_domain_rows_are_built_once_per_set_of_candidates():
         assert all_.matrix.shape == one.matrix.shape and all_.matrix.nnz == one.matrix.nnz
         assert domain_row_entries(many, codes, k) == domain_row_entries(a, codes, k)
         assert (all_.source_row < 6).all()
+
+
+def test_the_count_by_components_fails_whole_domains_piece_by_piece():
+    """Two far-apart regions (two components, two pieces): the count by components with
+    domains is the full matrix's, and its placement, piece by piece, spans every cell's
+    domains."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import Problem
+    from coverage.planner.placement import place_components
+    from coverage.planner.stages import component_sites, min_sites, reach_matrix, row_source
+    from coverage.solvers.domain_rows import domain_codes, row_domains
+
+    rng = np.random.default_rng(5)
+    parts_d, parts_s = [], []
+    for region, lon0 in enumerate((8.0, 60.0)):
+        n, m = 700, 40
+        parts_d.append(pd.DataFrame({
+            "demand_id": [f"r{region}d{i}" for i in range(n)],
+            "lat": 50 + rng.uniform(0, 5, n), "lon": lon0 + rng.uniform(0, 8, n),
+            "population": rng.integers(10, 500, n).astype(float)}))
+        s = pd.DataFrame({"site_id": [f"r{region}s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 5, m), "lon": lon0 + rng.uniform(0, 8, m)})
+        s["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
+                               for a, b in zip(s["lat"], s["lon"], strict=True)]
+        parts_s.append(s)
+    demand = as_demand(pd.concat(parts_d, ignore_index=True))
+    sites = as_sites(pd.concat(parts_s, ignore_index=True))
+    codes = domain_codes(sites["failure_domain"])
+    problem = replace_domains(Problem.build(
+        demand, sites, PlannerConfig(budget_ms=24.0, failures=1, time_limit_s=60),
+        LatencyModel.from_profile("on-net")), codes)
+    reach = reach_matrix(problem)
+    full = min_sites(problem, reach=reach)
+    pieces = component_sites(problem, target_cells=300,
+                             lazy_options={"seed_rows": 20, "spread": False})
+    assert len(pieces.components.piece_cells) >= 2
+    assert full.cover.status == pieces.cover.status == "optimal"
+    assert pieces.cover.objective == full.cover.objective
+    assert full.cover.objective > min_sites(replace_domains(problem, None),
+                                            reach=reach).cover.objective
+    placed = place_components(problem, pieces, source_of=row_source,
+                              bin_reach=reach_matrix, time_limit_s=20)
+    pattern = reach.boolean()
+    need = np.minimum(2, row_domains(pattern, codes))
+    sub = sp.csr_array(pattern[:, placed.sites])
+    assert len(placed.sites) == len(pieces.cover.sites)
+    assert (row_domains(sub, codes[placed.sites]) >= need).all()

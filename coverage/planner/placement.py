@@ -433,7 +433,8 @@ def _revert_toward(problem: Any, cover: npt.NDArray[np.int64], plan: npt.ArrayLi
 
 
 def place_piece(demand: Any, sites: Any, config: Any, model: Any, tiers: Any, routing: Any,
-                cover_sites: npt.ArrayLike, n_covering: npt.ArrayLike, *,
+                cover_sites: npt.ArrayLike, n_covering: npt.ArrayLike,
+                domain_codes: npt.ArrayLike | None = None, *,
                 source_of: Callable[[Any], Any], bin_reach: Callable[[Any], Any],
                 time_limit_s: float) -> dict[str, Any]:
     """One piece's national placement (a Dask task): the piece's problem is built from its
@@ -449,6 +450,9 @@ def place_piece(demand: Any, sites: Any, config: Any, model: Any, tiers: Any, ro
         The piece's sites of the proven cover, as positions in ``sites``.
     n_covering : array_like of int
         ``|N_i|`` of the piece's cells.
+    domain_codes : array_like of int, optional
+        The failure domain code of every candidate of the piece
+        (``Problem.count_domains``).
     source_of, bin_reach : callable
         ``source_of(problem)``: its row source (:func:`coverage.planner.stages.row_source`);
         ``bin_reach(problem)``: its reach matrix (:func:`coverage.planner.stages.reach_matrix`).
@@ -466,6 +470,10 @@ def place_piece(demand: Any, sites: Any, config: Any, model: Any, tiers: Any, ro
 
     t = time.perf_counter()
     sub = Problem.build(demand, sites, config, model, tiers=tiers, routing=routing)
+    if domain_codes is not None:
+        from dataclasses import replace
+
+        sub = replace(sub, count_domains=np.asarray(domain_codes, dtype=np.int64))
     nat = place_national(sub, cover_sites, n_covering, source=source_of(sub),
                          bin_reach=bin_reach, time_limit_s=time_limit_s)
     return {"sites": nat.sites, "status": nat.status, "lower_bound": nat.lower_bound,
@@ -527,7 +535,8 @@ def place_components(problem: Any, count: Any, *, source_of: Callable[[Any], Any
             continue
         args = (demand.iloc[rows].reset_index(drop=True),
                 problem.sites.iloc[cols].reset_index(drop=True), *common,
-                np.searchsorted(cols, mine), n_cov[rows])
+                np.searchsorted(cols, mine), n_cov[rows],
+                None if problem.count_domains is None else problem.count_domains[cols])
         jobs.append((p, rows, cols, args))
     kw = {"source_of": source_of, "bin_reach": bin_reach}
     outs: dict[int, dict[str, Any]] = {}

@@ -1185,28 +1185,21 @@ def plan_sites(
         # a plan without a load: its count and placement fail whole domains on the reach
         # matrix (the rows of coverage.solvers.domain_rows); row generation and --max-sites
         # still count single sites, and the figures by domain say what that leaves
-        if strategy in ("full", "lazy") and max_sites is None and not (
-                strategy == "lazy" and client is not None and not problem.routed):
+        if max_sites is None:
             problem = replace(problem, count_domains=domain_codes(plain_domains))
             count_fails = "whole failure domains" + (
                 "" if aggregation is None else " (of the bins; the aggregation check counts "
                 "the original points' sites, not their domains)")
         else:
-            count_fails = ("single sites (--max-sites)" if max_sites is not None else
-                           "single sites (by components)")
+            count_fails = "single sites (--max-sites)"
             logger.warning(
-                "%s: this plan's %s fails single sites, not whole domains (%s); "
-                "domain_failures.csv and n_domains_in_budget say what a domain's failure "
-                "does. Fix: %s",
+                "%s: this plan's choice of sites fails single sites, not whole domains "
+                "(the --max-sites objectives have no domains' rows); domain_failures.csv "
+                "and n_domains_in_budget say what a domain's failure does. Fix: drop "
+                "--max-sites for the fewest sites that keep every user in budget when "
+                "whole domains fail",
                 f"{sites_src}: failure_domain column" if "failure_domain" in sites.columns
-                else f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}",
-                "choice of sites" if max_sites is not None else "site count",
-                "the --max-sites objectives have no domains' rows" if max_sites is not None
-                else "the count by independent components has no domains' rows",
-                "drop --max-sites" if max_sites is not None else
-                "pass --strategy lazy without --scheduler / --workers (one row generation "
-                "in this process), or give a load (--requests-per-person-day) for a "
-                "capacitated plan")
+                else f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}")
     background = None
     try:
         reach: ReachMatrix | None = None

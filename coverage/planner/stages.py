@@ -263,7 +263,8 @@ def component_sites(problem: Problem, *, client: Any = None,
         access=problem.demand["access"].to_numpy(), percentile=c.percentile,
         failures=int(c.failures), cost=problem.cost, required=problem.required,
         time_limit_s=limit, client=client, target_cells=target_cells,
-        lazy_options=lazy_options)
+        lazy_options=lazy_options,
+        domain_codes=problem.count_domains if int(c.failures) >= 1 else None)
     return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
                      method="components", lazy=res.lazy, components=res)
 

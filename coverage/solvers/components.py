@@ -358,6 +358,7 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
                 budget_ms: float, percentile: Percentile, failures: int,
                 cost: npt.NDArray[np.float64] | None, required: npt.NDArray[np.bool_] | None,
                 time_limit_s: float, lazy_options: dict[str, Any] | None = None,
+                domain_codes: npt.NDArray[np.int64] | None = None,
                 ) -> dict[str, Any]:
     """One piece's cover by row generation (a Dask task): local site indices, objective,
     bound, status, every cell's candidate count, the rounds, the wall time and the peak
@@ -367,7 +368,7 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
     res = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget_ms,
                      access=access, percentile=percentile, failures=failures, cost=cost,
                      required=required, time_limit_s=time_limit_s, row_latency=row_latency,
-                     **(lazy_options or {}))
+                     domain_codes=domain_codes, **(lazy_options or {}))
     c = res.cover
     return {"sites": c.sites, "objective": c.objective, "lower_bound": c.lower_bound,
             "status": c.status, "n_covering": res.n_covering, "rounds": len(res.rounds),
@@ -486,6 +487,7 @@ def solve_components(
     split: ComponentSplit | None = None,
     lazy_options: dict[str, Any] | None = None,
     capacity: PieceCapacity | None = None,
+    domain_codes: npt.ArrayLike | None = None,
 ) -> ComponentsResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by independent components, each solved by
     row generation: in this process (``client`` None) or one Dask task per piece.
@@ -501,6 +503,10 @@ def solve_components(
     The combined plan is the union of the pieces' plans (plus required candidates no cell
     reaches), its bound the sum of theirs; ``status`` is ``optimal`` only when every piece
     is. ``target_cells`` (default an eighth of the cells, at least 20,000) sizes the pieces.
+    ``domain_codes`` (without ``capacity``): every candidate's failure domain code; each
+    piece's cells need their chosen sites in ``min(k + 1, |D_i|)`` domains
+    (:func:`coverage.solvers.rowgen.lazy_cover`; a cell's candidates all lie in its
+    piece, so the pieces stay independent).
     ``time_limit_s``: in this process the pieces share it (each gets the time left, at
     least 1 s); on a cluster each piece gets all of it (they run side by side, so the wall
     is about the limit times the schedule depth when the pieces outnumber the workers).
@@ -552,6 +558,8 @@ def solve_components(
                  (load_all[rows], cap_all[cols], None if dom_all is None else dom_all[cols]))
         opts = dict(kw, cost=None if c_all is None else c_all[cols],
                     required=req_all[cols] if req_all[cols].any() else None)
+        if capacity is None and domain_codes is not None:
+            opts["domain_codes"] = np.asarray(domain_codes, dtype=np.int64)[cols]
         jobs.append((rows, cols, comps, args, opts))
     t = time.perf_counter()
     if client is None:  # one after the other: each piece gets the time left of the limit
