@@ -434,7 +434,28 @@ def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so
     sweep = budget_sweep(demand, sites, [30.0, 40.0], failures=2, max_full_pairs=5_000)
     assert set(sweep["method"]) == {"full (single sites)"}
     sweep = budget_sweep(demand, sites, [30.0], failures=2, max_full_pairs=0)
-    assert set(sweep["method"]) == {"lazy"} and sweep["site_count"].tolist() == [3]
+    assert set(sweep["method"]) == {"lazy (single sites)"}  # the row generation's limit
+    sweep = budget_sweep(demand, sites, [30.0], failures=2, max_full_pairs=10)
+    assert set(sweep["method"]) == {"lazy (single sites)"}
+    # row generation within its limit fails whole domains (below: a bigger limit)
+    lazy = plan_sites(demand, sites, budget_ms=30.0, failures=2, strategy="lazy",
+                      kmedian_time_limit_s=5)
+    assert lazy.summary()["domain_failures"]["count_fails"] == "whole failure domains"
+    assert lazy.summary()["population_safe_by_domain_failures"]["N-2"] == 30_000.0
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        tight = plan_sites(demand, sites, budget_ms=30.0, failures=2, strategy="lazy",
+                           max_memory_gb=small_gb, kmedian_time_limit_s=5)
+    assert tight.summary()["domain_failures"]["count_fails"] == \
+        "single sites (the domains' rows above --max-memory-gb)"
+    assert "the failure domains' rows would hold about" in caplog.text
+    with caplog.at_level("WARNING"):
+        pieces = plan_sites(demand, sites, budget_ms=30.0, failures=2,
+                            strategy="components", max_memory_gb=small_gb,
+                            kmedian_time_limit_s=5, sweep={"budgets_ms": [30.0]})
+    assert pieces.summary()["domain_failures"]["count_fails"] == \
+        "single sites (the domains' rows above --max-memory-gb)"
+    assert pieces.sweep["method"].tolist() == ["components (single sites)"]
     sweep = budget_sweep(demand, sites, [30.0], failures=2)
     assert set(sweep["method"]) == {"full"}
     assert sweep["site_count"].tolist() == [3]
@@ -515,3 +536,41 @@ def test_the_count_by_components_fails_whole_domains_piece_by_piece():
     sub = sp.csr_array(pattern[:, placed.sites])
     assert len(placed.sites) == len(pieces.cover.sites)
     assert (row_domains(sub, codes[placed.sites]) >= need).all()
+
+
+@pytest.mark.parametrize("domains", [False, True])
+def test_row_generation_stopped_after_one_round_still_returns_a_covering_plan(domains):
+    """Review 147: after the rounds, the greedy repair's last plan was not checked, so a
+    repair that converged on its last round raised "did not converge" (max_rounds=1)."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import Problem
+    from coverage.planner.stages import min_sites, reach_matrix
+    from coverage.solvers.domain_rows import domain_codes, row_domains
+
+    rng = np.random.default_rng(7)
+    n, m = 800, 60
+    demand = as_demand(pd.DataFrame({
+        "demand_id": [f"d{i}" for i in range(n)], "lat": 50 + rng.uniform(0, 5, n),
+        "lon": 8 + rng.uniform(0, 8, n), "population": 100.0}))
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, 5, m), "lon": 8 + rng.uniform(0, 8, m)})
+    sites["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
+                               for a, b in zip(sites["lat"], sites["lon"], strict=True)]
+    sites = as_sites(sites)
+    codes = domain_codes(sites["failure_domain"])
+    problem = Problem.build(demand, sites, PlannerConfig(budget_ms=24.0, failures=1,
+                                                         time_limit_s=5),
+                            LatencyModel.from_profile("on-net"))
+    if domains:
+        problem = replace_domains(problem, codes)
+    got = min_sites(problem, lazy_options={"seed_rows": 3, "max_rounds": 1,
+                                           "max_rows_per_round": 40, "at_risk_rows": 0,
+                                           "spread": False})
+    pattern = reach_matrix(problem).boolean()
+    sub = sp.csr_array(pattern[:, got.cover.sites])
+    assert (np.diff(sub.indptr) >= problem.requirement(np.diff(pattern.indptr))).all()
+    if domains:
+        assert (row_domains(sub, codes[got.cover.sites])
+                >= np.minimum(2, row_domains(pattern, codes))).all()

@@ -72,6 +72,7 @@ from .stages import (
     chosen_pairs,
     chosen_reach,
     component_sites,
+    domain_entry_limit,
     fit_domains,
     min_sites,
     n_minus_1,
@@ -1182,9 +1183,10 @@ def plan_sites(
             "with --aggregate-km")
     count_fails = None
     if plain_domains is not None:
-        # a plan without a load: its count and placement fail whole domains on the reach
-        # matrix (the rows of coverage.solvers.domain_rows); row generation and --max-sites
-        # still count single sites, and the figures by domain say what that leaves
+        # a plan without a load: its count and placement fail whole domains (the rows of
+        # coverage.solvers.domain_rows, on the reach matrix, by row generation or piece
+        # by piece); --max-sites, and rows above their memory limit, count single sites,
+        # and the figures by domain say what that leaves
         if max_sites is None:
             problem = replace(problem, count_domains=domain_codes(plain_domains))
             count_fails = "whole failure domains" + (
@@ -1227,8 +1229,7 @@ def plan_sites(
                     f"{time_limit_s:g} s)")
                 count = best_sites(problem, reach, n_cov)
             elif capacity is None:
-                problem, too_big = fit_domains(problem, reach,
-                                               max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR)
+                problem, too_big = fit_domains(problem, reach, domain_entry_limit(problem))
                 if too_big is not None:  # single sites, said (a review's find: N-3 in a
                     # dense area built 343M entries for 50 points)
                     count_fails = "single sites (the domains' rows above --max-memory-gb)"
@@ -1279,6 +1280,15 @@ def plan_sites(
                 say(f"capacitated: {capacity.load_text()}; "
                     "row and cut generation with a max-flow check of every failure scenario")
                 count, cap_result = capacitated_sites_lazy(problem, capacity)
+            if count.domains_dropped is not None and problem.count_domains is not None:
+                problem = replace(problem, count_domains=None)  # and its placement
+                count_fails = "single sites (the domains' rows above --max-memory-gb)"
+                logger.warning(
+                    "%s: this plan's site count fails single sites, not whole domains: %s "
+                    "(half of --max-memory-gb %g); domain_failures.csv and "
+                    "n_domains_in_budget say what a domain's failure does. Fix: raise "
+                    "--max-memory-gb, or fewer failures", sites_src, count.domains_dropped,
+                    max_memory_gb)
             lazy = count.lazy
             assert lazy is not None
             timings["reach_s"] = lazy.count_s

@@ -176,8 +176,17 @@ class SiteCount:
     """With ``strategy="components"``: the
     :class:`~coverage.solvers.components.ComponentsResult` (split, pieces)."""
     best: Any = field(default=None, repr=False)
+    domains_dropped: str | None = None
+    """Why this count failed single sites though its problem has failure domains (their
+    rows above the memory limit), or ``None``."""
     """With ``--max-sites``: the :class:`~coverage.solvers.maxcover.LexCoverResult` or
     :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
+
+
+def domain_entry_limit(problem: Problem) -> float:
+    """Entries the failure domains' rows may hold: half of ``max_memory_gb`` at
+    :data:`BYTES_PER_PAIR` an entry (with the reach matrix's, on the full path)."""
+    return float(problem.config.max_memory_gb) / 2 * 2**30 / BYTES_PER_PAIR
 
 
 def fit_domains(problem: Problem, reach: ReachMatrix, max_entries: float,
@@ -232,16 +241,27 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
                           time_limit_s=limit)
         return SiteCount(cover=cover, n_covering=n_cov, method="full")
-    lazy = lazy_cover(
-        problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
-        model=problem.model, budget_ms=problem.config.budget_ms,
-        access=problem.demand["access"].to_numpy(), percentile=problem.config.percentile,
-        failures=int(problem.config.failures), cost=problem.cost, required=problem.required,
-        time_limit_s=limit, row_latency=problem.rows,
-        engine=problem.engine if problem.routed else None,
-        domain_codes=problem.count_domains if int(problem.config.failures) >= 1 else None,
-        **(lazy_options or {}))
-    return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy)
+    from ..solvers.domain_rows import DomainRowsTooLarge
+
+    kw = dict(model=problem.model, budget_ms=problem.config.budget_ms,
+              access=problem.demand["access"].to_numpy(),
+              percentile=problem.config.percentile, failures=int(problem.config.failures),
+              cost=problem.cost, required=problem.required, time_limit_s=limit,
+              row_latency=problem.rows, engine=problem.engine if problem.routed else None,
+              **{"max_domain_entries": domain_entry_limit(problem), **(lazy_options or {})})
+    xy = (problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon)
+    dropped = None
+    t0 = time.perf_counter()
+    try:
+        lazy = lazy_cover(*xy, domain_codes=(problem.count_domains
+                                             if int(problem.config.failures) >= 1 else None),
+                          **kw)
+    except DomainRowsTooLarge as exc:  # single sites, said by the caller
+        dropped = str(exc)
+        kw["time_limit_s"] = max(float(limit) - (time.perf_counter() - t0), 1.0)
+        lazy = lazy_cover(*xy, **kw)
+    return SiteCount(cover=lazy.cover, n_covering=lazy.n_covering, method="lazy", lazy=lazy,
+                     domains_dropped=dropped)
 
 
 def component_sites(problem: Problem, *, client: Any = None,
@@ -257,16 +277,32 @@ def component_sites(problem: Problem, *, client: Any = None,
     refuse_routed_components(problem)
     c = problem.config
     limit = c.time_limit_s if time_limit_s is None else time_limit_s
+    domains = problem.count_domains if int(c.failures) >= 1 else None
+    t0 = time.perf_counter()
     res = solve_components(
         problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
         model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
         access=problem.demand["access"].to_numpy(), percentile=c.percentile,
         failures=int(c.failures), cost=problem.cost, required=problem.required,
         time_limit_s=limit, client=client, target_cells=target_cells,
-        lazy_options=lazy_options,
-        domain_codes=problem.count_domains if int(c.failures) >= 1 else None)
+        lazy_options={"max_domain_entries": domain_entry_limit(problem),
+                      **(lazy_options or {})} if domains is not None else lazy_options,
+        domain_codes=domains)
+    dropped = None
+    if res.info.get("domains_dropped"):
+        # a piece's domains' rows above the limit: the whole count by single sites, so
+        # that one rule holds for every piece (and its placement)
+        dropped = res.info["domains_dropped"][0]
+        res = solve_components(
+            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+            model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
+            access=problem.demand["access"].to_numpy(), percentile=c.percentile,
+            failures=int(c.failures), cost=problem.cost, required=problem.required,
+            time_limit_s=max(float(limit) - (time.perf_counter() - t0), 1.0),
+            client=client, target_cells=target_cells, lazy_options=lazy_options)
     return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
-                     method="components", lazy=res.lazy, components=res)
+                     method="components", lazy=res.lazy, components=res,
+                     domains_dropped=dropped)
 
 
 def refuse_routed_components(problem: Problem) -> None:

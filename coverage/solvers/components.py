@@ -363,19 +363,26 @@ def solve_piece(d_lat: npt.NDArray[np.float64], d_lon: npt.NDArray[np.float64],
     """One piece's cover by row generation (a Dask task): local site indices, objective,
     bound, status, every cell's candidate count, the rounds, the wall time and the peak
     resident memory of the process running it (:func:`peak_rss_mib`)."""
+    from .domain_rows import DomainRowsTooLarge
+
     t = time.perf_counter()
     rss0 = peak_rss_mib()
-    res = lazy_cover(d_lat, d_lon, s_lat, s_lon, model=model, budget_ms=budget_ms,
-                     access=access, percentile=percentile, failures=failures, cost=cost,
-                     required=required, time_limit_s=time_limit_s, row_latency=row_latency,
-                     domain_codes=domain_codes, **(lazy_options or {}))
+    kw = dict(model=model, budget_ms=budget_ms, access=access, percentile=percentile,
+              failures=failures, cost=cost, required=required, time_limit_s=time_limit_s,
+              row_latency=row_latency, **(lazy_options or {}))
+    dropped = None
+    try:
+        res = lazy_cover(d_lat, d_lon, s_lat, s_lon, domain_codes=domain_codes, **kw)
+    except DomainRowsTooLarge as exc:  # single sites in this piece (the caller says so)
+        dropped = str(exc)
+        res = lazy_cover(d_lat, d_lon, s_lat, s_lon, **kw)
     c = res.cover
     return {"sites": c.sites, "objective": c.objective, "lower_bound": c.lower_bound,
             "status": c.status, "n_covering": res.n_covering, "rounds": len(res.rounds),
             "rows_fetched": res.rows_fetched, "pairs_fetched": res.pairs_fetched,
             "count_s": res.count_s, "wall_s": time.perf_counter() - t,
             "peak_rss_mib": peak_rss_mib(),
-            "rss_before_mib": rss0, "pid": os.getpid()}
+            "rss_before_mib": rss0, "pid": os.getpid(), "domains_dropped": dropped}
 
 
 def solve_capacitated_piece(
@@ -630,6 +637,9 @@ def solve_components(
     info = {"components": split.n_components, "pieces": len(table),
             "largest_component_cells": int(sizes.max(initial=0)),
             "split_s": split_s, "solve_s": solve_s,
+            # pieces whose failure domains' rows were above their limit (single sites)
+            "domains_dropped": [str(o["domains_dropped"]) for o in outs
+                                if o.get("domains_dropped")],
             "workers": (0 if client is None
                         else len(client.scheduler_info().get("workers", {}))),
             "split": split.info}

@@ -36,6 +36,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 
+class DomainRowsTooLarge(Exception):
+    """Row generation's failure domains' rows passed their entry limit
+    (``lazy_cover(max_domain_entries=...)``): the caller counts single sites instead."""
+
+
 @dataclass(frozen=True)
 class DomainRows:
     """The rows of :func:`domain_rows`.
@@ -43,12 +48,14 @@ class DomainRows:
     Attributes
     ----------
     matrix : scipy.sparse.csr_array
-        One row per (point, set of domains ``F``): the point's stored entries outside ``F``
-        (the values of the matrix given).
+        The rows of every (point, set of domains ``F``): the point's stored entries outside
+        ``F`` (the values of the matrix given, from one of the points with that set),
+        identical rows merged.
     requirement : numpy.ndarray
         ``r_i - |F|`` of every row.
     source_row : numpy.ndarray
-        A point of every row (one of the points whose sets gave it).
+        A point of every row (one of the points whose sets gave it; informational: after
+        the merge its own requirement may be below the row's).
     """
 
     matrix: sp.csr_array

@@ -32,6 +32,7 @@ runs out, and returns the incumbent with the best bound (``status`` ``time_limit
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,7 +54,13 @@ from .cover import (
     swap_descent,
 )
 from .cover_search import row_weighting_search
-from .domain_rows import domain_rows, domain_short, row_domains
+from .domain_rows import (
+    DomainRowsTooLarge,
+    domain_row_entries,
+    domain_rows,
+    domain_short,
+    row_domains,
+)
 from .matrix_args import required_mask
 
 logger = logging.getLogger(__name__)
@@ -417,14 +424,20 @@ class RowPool:
         and :attr:`n_domains` records the row's domains in budget.
     failures : int
         k (with ``domain_codes``).
+    max_domain_entries : float
+        Entries the domains' rows may hold in all; a fetch that would pass it raises
+        :class:`~coverage.solvers.domain_rows.DomainRowsTooLarge` (review 147: 59.6M
+        entries, 4.3 GB, for 15,445 pairs of 200 dense points at N-3).
     """
 
     def __init__(self, source: RowSource, requirement: npt.NDArray[np.int64],
                  n_covering: npt.NDArray[np.int64], fetch_pairs: int = 4_000_000, *,
                  domain_codes: npt.NDArray[np.int64] | None = None,
-                 failures: int = 0) -> None:
+                 failures: int = 0, max_domain_entries: float = math.inf) -> None:
         self.source = source
         self.domain_codes = domain_codes
+        self.max_domain_entries = float(max_domain_entries)
+        self.domain_entries = 0
         self.failures = int(failures)
         self.n_domains = np.full(len(requirement), -1, dtype=np.int64)
         """Every row's failure domains in budget (``-1``: not known yet)."""
@@ -461,7 +474,14 @@ class RowPool:
             waiting_pairs += block.nnz
             if self.domain_codes is not None and self.failures >= 1:
                 self.n_domains[batch] = row_domains(block, self.domain_codes)
+                bound = domain_row_entries(block, self.domain_codes, self.failures)
+                if self.domain_entries + bound > self.max_domain_entries:
+                    raise DomainRowsTooLarge(
+                        f"the failure domains' rows would hold about "
+                        f"{self.domain_entries + bound:,.0f} entries, above "
+                        f"{self.max_domain_entries:,.0f}")
                 extra = domain_rows(block, self.domain_codes, self.failures)
+                self.domain_entries += extra.matrix.nnz
                 waiting.append((extra.matrix.astype(np.int8), extra.requirement))
                 waiting_pairs += extra.matrix.nnz
             if waiting_pairs >= max(self.pool.nnz, self.fetch_pairs):
@@ -608,6 +628,7 @@ def lazy_cover(
     row_latency: RowLatency | None = None,
     engine: Any = None,
     domain_codes: npt.ArrayLike | None = None,
+    max_domain_entries: float = math.inf,
 ) -> LazyCoverResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by row generation (see the module notes).
 
@@ -655,6 +676,10 @@ def lazy_cover(
         (:func:`coverage.solvers.domain_rows.domain_rows`); a plan's check also finds the
         cells that meet their count in too few domains
         (:func:`coverage.solvers.domain_rows.domain_short`).
+    max_domain_entries : float, default inf
+        With ``domain_codes``: the entries the domains' rows may hold in all (bounded per
+        fetch by :func:`coverage.solvers.domain_rows.domain_row_entries`); above it
+        :class:`~coverage.solvers.domain_rows.DomainRowsTooLarge` is raised.
 
     Returns
     -------
@@ -683,7 +708,8 @@ def lazy_cover(
     logger.info("lazy cover: counted %s pairs for %s cells in %.1f s",
                 f"{int(n_cov.sum()):,}", f"{n:,}", count_s)
     codes = None if domain_codes is None else np.asarray(domain_codes, dtype=np.int64)
-    rows = RowPool(source, req, n_cov, fetch_pairs, domain_codes=codes, failures=failures)
+    rows = RowPool(source, req, n_cov, fetch_pairs, domain_codes=codes, failures=failures,
+                   max_domain_entries=max_domain_entries)
     rows.seed(failures, seed_rows, bin_km, spread)
     rounds: list[dict[str, float]] = []
     cover: CoverResult | None = None
@@ -780,16 +806,20 @@ def lazy_cover(
         logger.warning("lazy cover stopped after %d rounds", max_rounds)
     assert cover is not None
     if incumbent is None:  # out of time with no covering plan yet: add sites until it covers
+        # until it covers: each step holds rows not held before (the greedy plan meets
+        # every row held), so it ends; it was bounded by max_rounds, and with few rows a
+        # round it raised "did not converge" (review 147, max_rounds=1)
         sites = cover.sites
-        for _ in range(max_rounds):
+        while True:
             violated, _ = violations(sites)
             if not len(violated):
                 break
-            rows.fetch(violated[np.argsort(n_cov[violated], kind="stable")][:max_rows_per_round])
+            new = violated[~rows.held[violated]]
+            if not len(new):
+                raise RuntimeError("lazy cover: a held row is violated by the greedy plan")
+            rows.fetch(new[np.argsort(n_cov[new], kind="stable")][:max_rows_per_round])
             sites = greedy_cover(rows.pool, rows.pool_req, cost=cost, required=required,
                                  start=sites)
-        else:
-            raise RuntimeError("lazy cover: greedy repair did not converge")
         offer(sites)
     assert incumbent is not None
     if status != "optimal" and unit_cost:
