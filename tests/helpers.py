@@ -25,15 +25,16 @@ they tested; under the default ``internet`` profile a 25 ms FTTH p99 budget is i
 
 
 IN_PROCESS_ENV = "EDGE_COVERAGE_TEST_IN_PROCESS"
-"""``0`` runs every :func:`run` as its own process (as before; about twice the suite's time)."""
+"""``0`` runs every :func:`run` as its own process (as before; ``tests/test_outdir.py`` then
+took about twice as long, hand run)."""
 
 
 def run(*args, cwd=None, **kw) -> subprocess.CompletedProcess:
     """Run ``edge-coverage`` with ``args`` (stringified), capturing text output.
 
     The command runs in this process (:func:`run_in_process`): a new process spends about
-    2.3 s importing numpy, scipy, pandas, scikit-learn, matplotlib and folium before its
-    first line, and hundreds of tests run the command. Options of :func:`subprocess.run`
+    2.3 s (hand run) importing numpy, scipy, pandas, scikit-learn, matplotlib and folium
+    before its first line, and hundreds of tests run the command. Options of :func:`subprocess.run`
     (``preexec_fn``, ``env``, ...) or ``EDGE_COVERAGE_TEST_IN_PROCESS=0`` run the console
     script as a process instead (:func:`run_process`); tests of what only a process has
     (signals, exit at import, the entry script) call it directly.

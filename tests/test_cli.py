@@ -27,7 +27,7 @@ OUTPUTS = {"summary.json", "sites.csv", "sites.geojson", "assignment.csv", "fail
 @pytest.mark.parametrize("case", ["plan", "bad input", "argument error", "verbose error"])
 def test_a_command_in_the_test_process_runs_as_the_console_script_does(tmp_path, case):
     """Most command-line tests run ``coverage.cli.main`` in the test process
-    (``helpers.run``, to save each one about 2 s of imports): its exit code, standard
+    (``helpers.run``, to save each one about 2.3 s of imports, hand run): its exit code, standard
     output and error and files are those of the console script, and it leaves this
     process's directory, descriptors, streams, signal handlers and mask and loggers as they
     were. (``edge_coverage.main``'s own steps after the command, for a process only, are

@@ -456,6 +456,8 @@ def test_domain_rows_above_the_memory_limit_fall_back_to_single_sites_and_say_so
     assert pieces.summary()["domain_failures"]["count_fails"] == \
         "single sites (the domains' rows above --max-memory-gb)"
     assert pieces.sweep["method"].tolist() == ["components (single sites)"]
+    assert pieces.summary()["solver"]["components"]["domains_dropped"][0].startswith(
+        "the failure domains' rows would hold about")
     sweep = budget_sweep(demand, sites, [30.0], failures=2)
     assert set(sweep["method"]) == {"full"}
     assert sweep["site_count"].tolist() == [3]

@@ -265,10 +265,11 @@ class Problem:
         has the config's.
     count_domains : numpy.ndarray or None
         Failure domain code of every candidate
-        (:func:`coverage.solvers.domain_rows.domain_codes`) that the site count and the
-        placement on the reach matrix fail together (a plan without a load whose
-        candidates have a ``failure_domain`` column:
-        :func:`coverage.solvers.domain_rows.domain_rows`); ``None``: single sites.
+        (:func:`coverage.solvers.domain_rows.domain_codes`) that the site count (reach
+        matrix, row generation, by components) and the placement (k-median, national)
+        fail together (a plan without a load with failure domains: a ``failure_domain``
+        column or ``domain_radius_km``; :func:`coverage.solvers.domain_rows.domain_rows`);
+        ``None``: single sites.
     """
 
     demand: pd.DataFrame

@@ -163,7 +163,8 @@ class SiteCount:
     n_covering : numpy.ndarray
         Candidates within budget of every demand point.
     method : str
-        ``"full"`` (on the reach matrix) or ``"lazy"`` (row generation).
+        ``"full"`` (on the reach matrix), ``"lazy"`` (row generation) or
+        ``"components"`` (row generation by independent pieces).
     lazy : coverage.solvers.rowgen.LazyCoverResult or None
         The row-generation details.
     """
@@ -176,11 +177,11 @@ class SiteCount:
     """With ``strategy="components"``: the
     :class:`~coverage.solvers.components.ComponentsResult` (split, pieces)."""
     best: Any = field(default=None, repr=False)
+    """With ``--max-sites``: the :class:`~coverage.solvers.maxcover.LexCoverResult` or
+    :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
     domains_dropped: str | None = None
     """Why this count failed single sites though its problem has failure domains (their
     rows above the memory limit), or ``None``."""
-    """With ``--max-sites``: the :class:`~coverage.solvers.maxcover.LexCoverResult` or
-    :class:`~coverage.solvers.pcenter.CenterResult` that chose the sites."""
 
 
 def domain_entry_limit(problem: Problem) -> float:
@@ -300,6 +301,7 @@ def component_sites(problem: Problem, *, client: Any = None,
             failures=int(c.failures), cost=problem.cost, required=problem.required,
             time_limit_s=max(float(limit) - (time.perf_counter() - t0), 1.0),
             client=client, target_cells=target_cells, lazy_options=lazy_options)
+        res.info["domains_dropped"] = [dropped]  # the first run's (this one has none)
     return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
                      method="components", lazy=res.lazy, components=res,
                      domains_dropped=dropped)

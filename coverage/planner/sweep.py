@@ -347,10 +347,10 @@ def budget_sweep(
         (``population_short``: fewer than
         ``k + 1`` candidates within budget, the gaps of :mod:`coverage.resilience.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
-        ``method`` (``full``, ``lazy`` or ``none``; ``(capacitated)`` added with
-        ``capacity``; with failure domains and no ``capacity``, ``full (single sites)``
-        and ``lazy (single sites)`` where the domains' rows were above
-        ``max_full_pairs`` entries and the count failed single sites),
+        ``method`` (``full``, ``lazy`` or ``none``, the plan's own row its strategy, e.g.
+        ``components``; `` (capacitated)`` added with ``capacity``; with failure domains
+        and no ``capacity``, `` (single sites)`` added where the count failed single
+        sites: the domains' rows above ``max_full_pairs`` entries, or the plan's own),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
 
     Raises

@@ -2,8 +2,9 @@
 
 A plan without a load counts sites: every demand point ``i`` needs ``min(k + 1, |N_i|)``
 chosen sites among its candidates in budget ``N_i``. With shared-risk failure domains (a
-``failure_domain`` column: sites on one power feed, in one building) two of those sites
-may fail together. The point needs its chosen sites in ``r_i = min(k + 1, |D_i|)`` domains,
+``failure_domain`` column: sites on one power feed, in one building; or sites within
+``--domain-radius-km`` of each other) two of those sites may fail together. The point
+needs its chosen sites in ``r_i = min(k + 1, |D_i|)`` domains,
 ``D_i`` the domains of ``N_i``. With ``M_i`` the domains holding two or more of ``N_i``:
 
     the chosen sites of ``N_i`` lie in at least ``r_i`` domains if and only if, for every

@@ -13,8 +13,9 @@ is about 524 million pairs). The set multicover only needs the rows that bind, s
    a plan that satisfies the seed rarely leaves a far-away cell short);
 3. :func:`coverage.solvers.cover.min_cover` solves the cover on the rows held so far;
 4. a count of the chosen sites within every cell's radius (the same binned count); cells
-   below their requirement are violated: their rows are fetched and added, and the solve
-   repeats.
+   below their requirement are violated (with failure domains, ``domain_codes``, also the
+   cells whose chosen sites lie in too few domains; a fetched row brings its domains'
+   rows): their rows are fetched and added, and the solve repeats.
 
 5. meanwhile the round's plan is repaired greedily on the rows held (plus the new ones) and
    checked against every cell; a plan that covers every cell is an upper bound (incumbent).
