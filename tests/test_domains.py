@@ -151,6 +151,26 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
                 'data-value="7000.0"') in html
 
 
+def _places(rng, n, m, *, lat_span, lon_span, pop=(100, 5000), lon0=8.0, prefix=""):
+    """Random demand (``n`` points, populations drawn from ``pop``, or each 100 when
+    None) and candidates (``m``) in a box at 50 N, ``lon0`` E: the draws in one order, so
+    that the seeds of the tests below keep their instances."""
+    demand = pd.DataFrame({"demand_id": [f"{prefix}d{i}" for i in range(n)],
+                           "lat": 50 + rng.uniform(0, lat_span, n),
+                           "lon": lon0 + rng.uniform(0, lon_span, n)})
+    demand["population"] = (100.0 if pop is None
+                            else rng.integers(pop[0], pop[1], n).astype(float))
+    sites = pd.DataFrame({"site_id": [f"{prefix}s{j}" for j in range(m)],
+                          "lat": 50 + rng.uniform(0, lat_span, m),
+                          "lon": lon0 + rng.uniform(0, lon_span, m)})
+    return demand, sites
+
+
+def _city_domains(sites):
+    """Domains of 2 x 2 degrees (as cities: near sites share one)."""
+    return [f"{int(a / 2)}:{int(b / 2)}" for a, b in zip(sites["lat"], sites["lon"], strict=True)]
+
+
 # ------------------------------------------------ a plan without a load fails whole domains
 
 
@@ -211,12 +231,8 @@ def test_a_plan_without_a_load_fails_whole_domains(seed, k):
 
     rng = np.random.default_rng(seed)
     n, m = 14, 9
-    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
-                           "lat": 50 + rng.uniform(0, 4, n), "lon": 8 + rng.uniform(0, 6, n),
-                           "population": rng.integers(100, 5000, n).astype(float)})
-    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
-                          "lat": 50 + rng.uniform(0, 4, m), "lon": 8 + rng.uniform(0, 6, m),
-                          "failure_domain": [f"D{d}" for d in rng.integers(0, 4, m)]})
+    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
     model = LatencyModel.from_profile("on-net")
     budget = 25.0  # 252 km
     plan = plan_sites(demand, sites, budget_ms=budget, failures=k, model=model,
@@ -281,15 +297,8 @@ def test_row_generation_with_domains_finds_the_full_count(seed, k):
     from coverage.solvers.domain_rows import domain_codes, row_domains
 
     rng = np.random.default_rng(seed)
-    n, m = 1500, 80
-    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
-                           "lat": 50 + rng.uniform(0, 5, n), "lon": 8 + rng.uniform(0, 8, n),
-                           "population": rng.integers(10, 500, n).astype(float)})
-    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
-                          "lat": 50 + rng.uniform(0, 5, m), "lon": 8 + rng.uniform(0, 8, m)})
-    # domains of 2 x 2 degrees (as cities: near sites share one), where N-1 costs sites
-    sites["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
-                               for a, b in zip(sites["lat"], sites["lon"], strict=True)]
+    demand, sites = _places(rng, 1500, 80, lat_span=5, lon_span=8, pop=(10, 500))
+    sites["failure_domain"] = _city_domains(sites)  # where N-1 costs sites
     from coverage.inputs.tables import as_demand, as_sites
 
     demand, sites = as_demand(demand), as_sites(sites)
@@ -343,12 +352,8 @@ def test_a_domain_radius_without_a_load_groups_the_sites_and_the_sweep_follows(t
 
     # at both budgets the groups need a site more than single sites do (brute force)
     rng = np.random.default_rng(3)
-    n, m = 14, 9
-    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
-                           "lat": 50 + rng.uniform(0, 4, n), "lon": 8 + rng.uniform(0, 6, n),
-                           "population": rng.integers(100, 5000, n).astype(float)})
-    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
-                          "lat": 50 + rng.uniform(0, 4, m), "lon": 8 + rng.uniform(0, 6, m)})
+    m = 9
+    demand, sites = _places(rng, 14, m, lat_span=4, lon_span=6)
     sl, sn = sites["lat"].to_numpy(), sites["lon"].to_numpy()
     apart = haversine_km(sl[:, None], sn[:, None], sl[None, :], sn[None, :])
     radius_km = float(np.sort(apart[np.triu_indices(m, 1)])[4]) + 0.5  # a few groups
@@ -506,15 +511,10 @@ def test_the_count_by_components_fails_whole_domains_piece_by_piece():
     rng = np.random.default_rng(5)
     parts_d, parts_s = [], []
     for region, lon0 in enumerate((8.0, 60.0)):
-        n, m = 700, 40
-        parts_d.append(pd.DataFrame({
-            "demand_id": [f"r{region}d{i}" for i in range(n)],
-            "lat": 50 + rng.uniform(0, 5, n), "lon": lon0 + rng.uniform(0, 8, n),
-            "population": rng.integers(10, 500, n).astype(float)}))
-        s = pd.DataFrame({"site_id": [f"r{region}s{j}" for j in range(m)],
-                          "lat": 50 + rng.uniform(0, 5, m), "lon": lon0 + rng.uniform(0, 8, m)})
-        s["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
-                               for a, b in zip(s["lat"], s["lon"], strict=True)]
+        d, s = _places(rng, 700, 40, lat_span=5, lon_span=8, pop=(10, 500), lon0=lon0,
+                       prefix=f"r{region}")
+        s["failure_domain"] = _city_domains(s)
+        parts_d.append(d)
         parts_s.append(s)
     demand = as_demand(pd.concat(parts_d, ignore_index=True))
     sites = as_sites(pd.concat(parts_s, ignore_index=True))
@@ -552,15 +552,9 @@ def test_row_generation_stopped_after_one_round_still_returns_a_covering_plan(do
     from coverage.solvers.domain_rows import domain_codes, row_domains
 
     rng = np.random.default_rng(7)
-    n, m = 800, 60
-    demand = as_demand(pd.DataFrame({
-        "demand_id": [f"d{i}" for i in range(n)], "lat": 50 + rng.uniform(0, 5, n),
-        "lon": 8 + rng.uniform(0, 8, n), "population": 100.0}))
-    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(m)],
-                          "lat": 50 + rng.uniform(0, 5, m), "lon": 8 + rng.uniform(0, 8, m)})
-    sites["failure_domain"] = [f"{int(a / 2)}:{int(b / 2)}"
-                               for a, b in zip(sites["lat"], sites["lon"], strict=True)]
-    sites = as_sites(sites)
+    demand, sites = _places(rng, 800, 60, lat_span=5, lon_span=8, pop=None)
+    sites["failure_domain"] = _city_domains(sites)
+    demand, sites = as_demand(demand), as_sites(sites)
     codes = domain_codes(sites["failure_domain"])
     problem = Problem.build(demand, sites, PlannerConfig(budget_ms=24.0, failures=1,
                                                          time_limit_s=5),
