@@ -1232,13 +1232,7 @@ def plan_sites(
                 problem, too_big = fit_domains(problem, reach, domain_entry_limit(problem))
                 if too_big is not None:  # single sites, said (a review's find: N-3 in a
                     # dense area built 343M entries for 50 points)
-                    count_fails = "single sites (the domains' rows above --max-memory-gb)"
-                    logger.warning(
-                        "%s: this plan's site count fails single sites, not whole "
-                        "domains: %s (half of --max-memory-gb %g); domain_failures.csv and "
-                        "n_domains_in_budget say what a domain's failure does. Fix: raise "
-                        "--max-memory-gb, or fewer failures", sites_src, too_big,
-                        max_memory_gb)
+                    count_fails = _domains_dropped(sites_src, too_big, max_memory_gb)
                 count = min_sites(problem, reach=reach, n_covering=n_cov)
             else:
                 say(f"capacitated: {capacity.load_text()}; "
@@ -1282,13 +1276,8 @@ def plan_sites(
                 count, cap_result = capacitated_sites_lazy(problem, capacity)
             if count.domains_dropped is not None and problem.count_domains is not None:
                 problem = replace(problem, count_domains=None)  # and its placement
-                count_fails = "single sites (the domains' rows above --max-memory-gb)"
-                logger.warning(
-                    "%s: this plan's site count fails single sites, not whole domains: %s "
-                    "(half of --max-memory-gb %g); domain_failures.csv and "
-                    "n_domains_in_budget say what a domain's failure does. Fix: raise "
-                    "--max-memory-gb, or fewer failures", sites_src, count.domains_dropped,
-                    max_memory_gb)
+                count_fails = _domains_dropped(sites_src, count.domains_dropped,
+                                               max_memory_gb)
             lazy = count.lazy
             assert lazy is not None
             timings["reach_s"] = lazy.count_s
@@ -1842,6 +1831,17 @@ def _warn_wide_bins(bins: pd.DataFrame, model: LatencyModel, budget_ms: float,
         "those bins get no candidate in reach" if mode == "conservative"
         else "their members far from the centroid will be short of the budget",
         suggested_bin_km(tight))
+
+
+def _domains_dropped(sites_src: str, why: str, max_memory_gb: float) -> str:
+    """Say that a count with failure domains fails single sites (``why``: their rows are
+    above half of ``max_memory_gb``), and return its ``count_fails``."""
+    logger.warning(
+        "%s: this plan's site count fails single sites, not whole domains: %s (half of "
+        "--max-memory-gb %g); domain_failures.csv and n_domains_in_budget say what a "
+        "domain's failure does. Fix: raise --max-memory-gb, or fewer failures", sites_src,
+        why, max_memory_gb)
+    return "single sites (the domains' rows above --max-memory-gb)"
 
 
 def _chosen_pattern(problem: Problem, chosen: np.ndarray) -> Any:

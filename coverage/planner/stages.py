@@ -280,27 +280,25 @@ def component_sites(problem: Problem, *, client: Any = None,
     limit = c.time_limit_s if time_limit_s is None else time_limit_s
     domains = problem.count_domains if int(c.failures) >= 1 else None
     t0 = time.perf_counter()
-    res = solve_components(
-        problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
-        model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
-        access=problem.demand["access"].to_numpy(), percentile=c.percentile,
-        failures=int(c.failures), cost=problem.cost, required=problem.required,
-        time_limit_s=limit, client=client, target_cells=target_cells,
-        lazy_options={"max_domain_entries": domain_entry_limit(problem),
-                      **(lazy_options or {})} if domains is not None else lazy_options,
-        domain_codes=domains)
+
+    def solve(codes: Any, options: dict[str, Any] | None, seconds: float) -> Any:
+        return solve_components(
+            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
+            model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
+            access=problem.demand["access"].to_numpy(), percentile=c.percentile,
+            failures=int(c.failures), cost=problem.cost, required=problem.required,
+            time_limit_s=seconds, client=client, target_cells=target_cells,
+            lazy_options=options, domain_codes=codes)
+
+    res = solve(domains, {"max_domain_entries": domain_entry_limit(problem),
+                          **(lazy_options or {})} if domains is not None else lazy_options,
+                limit)
     dropped = None
     if res.info.get("domains_dropped"):
         # a piece's domains' rows above the limit: the whole count by single sites, so
         # that one rule holds for every piece (and its placement)
         dropped = res.info["domains_dropped"][0]
-        res = solve_components(
-            problem.demand_lat, problem.demand_lon, problem.site_lat, problem.site_lon,
-            model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
-            access=problem.demand["access"].to_numpy(), percentile=c.percentile,
-            failures=int(c.failures), cost=problem.cost, required=problem.required,
-            time_limit_s=max(float(limit) - (time.perf_counter() - t0), 1.0),
-            client=client, target_cells=target_cells, lazy_options=lazy_options)
+        res = solve(None, lazy_options, max(float(limit) - (time.perf_counter() - t0), 1.0))
         res.info["domains_dropped"] = [dropped]  # the first run's (this one has none)
     return SiteCount(cover=res.lazy.cover, n_covering=res.lazy.n_covering,
                      method="components", lazy=res.lazy, components=res,
