@@ -63,6 +63,7 @@ from .stages import (
     assign_and_fail,
     best_sites,
     best_summary,
+    bounded_chosen_reach,
     capacitated_component_sites,
     capacitated_sites,
     capacitated_sites_lazy,
@@ -70,7 +71,6 @@ from .stages import (
     check_any_coverable,
     choose_strategy,
     chosen_pairs,
-    chosen_reach,
     component_sites,
     domain_entry_limit,
     fit_domains,
@@ -85,7 +85,6 @@ from .stages import (
     reach_matrix,
     refuse_routed_components,
     rollout_stage,
-    row_source,
     site_table,
 )
 
@@ -1360,7 +1359,11 @@ def plan_sites(
             timings["capacity_outputs_s"] = time.perf_counter() - t
         say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
-        rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach)
+        # without a reach matrix the chosen sites' pairs, built once: the rollout order's
+        # and, with failure domains, their figures'
+        chosen_once = (bounded_chosen_reach(problem, chosen)
+                        if reach is None and len(chosen) else None)
+        rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach, chosen_once)
         timings["rollout_s"] = time.perf_counter() - t
         candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
         info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
@@ -1385,13 +1388,14 @@ def plan_sites(
                 info["population_safe_by_failures"], sites_out)
         elif plain_domains is not None and len(chosen):
             t = time.perf_counter()
-            pattern = (reach.boolean() if reach is not None
-                       else _chosen_pattern(problem, chosen))
+            pattern = reach.boolean() if reach is not None else _chosen_pattern(
+                problem, chosen, chosen_once)
             if pattern is not None:
                 dom_info, n_domains, domain_table = _domain_figures(
                     problem, plain_domains, pattern, None, chosen,
                     info["population_safe_by_failures"], sites_out, count_fails=count_fails)
             timings["domain_figures_s"] = time.perf_counter() - t
+        chosen_once = None  # (the pairs: not needed from here)
         if dom_info is not None:
             info.update(dom_info)
             demand_out = demand_out.assign(n_domains_in_budget=n_domains)
@@ -1844,19 +1848,18 @@ def _domains_dropped(sites_src: str, why: str, max_memory_gb: float) -> str:
     return "single sites (the domains' rows above --max-memory-gb)"
 
 
-def _chosen_pattern(problem: Problem, chosen: np.ndarray) -> Any:
+def _chosen_pattern(problem: Problem, chosen: np.ndarray,
+                    chosen_once: tuple[Any, int] | None) -> Any:
     """The pairs within budget of the chosen sites of a plan made by row generation (no
-    reach matrix; :func:`chosen_reach`), or ``None`` when their estimated size is above
-    half of ``max_memory_gb`` (logged)."""
-    source = row_source(problem)
-    est = int(source.count(sites=np.asarray(chosen, dtype=np.int64)).sum())
-    limit_gb = float(problem.config.max_memory_gb)
-    if est > limit_gb / 2 * 2**30 / BYTES_PER_PAIR:
+    reach matrix; :func:`bounded_chosen_reach`, built once with the rollout order), or
+    ``None`` when their estimated size is above half of ``max_memory_gb`` (logged)."""
+    pattern, est = chosen_once or bounded_chosen_reach(problem, chosen)
+    if pattern is None:
         logger.warning("failure domains: no figures by domain (domain_failures.csv, "
                        "n_domains_in_budget): the reach of the %d chosen sites has %s pairs, "
-                       "above half of --max-memory-gb %g", len(chosen), f"{est:,}", limit_gb)
-        return None
-    return chosen_reach(problem, chosen, source)
+                       "above half of --max-memory-gb %g", len(chosen), f"{est:,}",
+                       problem.config.max_memory_gb)
+    return pattern
 
 
 def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,

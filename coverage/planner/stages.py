@@ -1774,6 +1774,19 @@ def chosen_reach(problem: Problem, chosen: npt.ArrayLike,
     return sp.csr_array(sp.vstack(blocks, format="csr"))
 
 
+def bounded_chosen_reach(problem: Problem, chosen: npt.ArrayLike,
+                         source: RowSource | None = None) -> tuple[Any, int]:
+    """:func:`chosen_reach` and its estimated pairs, or ``(None, pairs)`` when they are
+    above half of ``max_memory_gb`` (at :data:`BYTES_PER_PAIR`): what a plan made by row
+    generation builds once for its rollout order and its figures by failure domain."""
+    source = source or row_source(problem)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    est = int(source.count(sites=chosen).sum())
+    if est > problem.config.max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR:
+        return None, est
+    return chosen_reach(problem, chosen, source), est
+
+
 def _chosen_columns(full: sp.csr_array, chosen: npt.NDArray[np.int64]) -> sp.csr_array:
     """``full[:, chosen]`` of a pattern whose entries all lie in the ``chosen`` columns, as
     the int8 pattern :func:`coverage.solvers.rollout.rollout_order` takes without a copy:
@@ -1807,6 +1820,7 @@ def _steps_to(curve: npt.NDArray[np.float64], shares: tuple[float, ...] = (0.5, 
 
 def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.ArrayLike,
                   reach: ReachMatrix | None = None,
+                  chosen_once: tuple[Any, int] | None = None,
                   ) -> tuple[pd.DataFrame | None, dict[str, Any]]:
     """The order in which to open the chosen sites (``rollout.csv``) and its summary.
 
@@ -1828,6 +1842,9 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
         Candidates within budget of every demand point (``|N_i|``, over every candidate).
     reach : ReachMatrix, optional
         The reach matrix (full strategy).
+    chosen_once : tuple, optional
+        Without ``reach``: :func:`bounded_chosen_reach` of ``chosen`` when the caller has
+        it (else it is built here).
 
     Returns
     -------
@@ -1862,10 +1879,8 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
         a = sp.csr_array(reach.boolean()[:, chosen])  # the chosen columns only
         info["reach"] = "reach matrix"
     else:
-        source = row_source(problem)
-        est = int(source.count(sites=chosen).sum())
-        limit = c.max_memory_gb / 2 * 2**30 / BYTES_PER_PAIR
-        if est > limit:
+        pattern, est = chosen_once or bounded_chosen_reach(problem, chosen)
+        if pattern is None:
             logger.warning("rollout order skipped: the reach of the %d chosen sites has %s "
                            "pairs, above half of --max-memory-gb %g", len(chosen),
                            f"{est:,}", c.max_memory_gb)
@@ -1873,8 +1888,7 @@ def rollout_stage(problem: Problem, chosen: npt.ArrayLike, n_covering: npt.Array
                 f"row generation: the reach of the chosen sites ({est:,} pairs) is above half "
                 f"of max_memory_gb {c.max_memory_gb:g}"))
             return None, info
-        a = _chosen_columns(chosen_reach(problem, chosen, source), chosen)
-        del source  # its points and bins: the pattern is all the order needs
+        a = _chosen_columns(pattern, chosen)
         info["reach"] = ("radius query of the chosen sites (row generation: no reach "
                          "matrix)")
     pop = problem.population

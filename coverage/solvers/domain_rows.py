@@ -53,15 +53,11 @@ class DomainRows:
         ``F`` (the values of the matrix given, from one of the points with that set),
         identical rows merged.
     requirement : numpy.ndarray
-        ``r_i - |F|`` of every row.
-    source_row : numpy.ndarray
-        A point of every row (one of the points whose sets gave it; informational: after
-        the merge its own requirement may be below the row's).
+        ``r_i - |F|`` of every row (the largest of identical rows').
     """
 
     matrix: sp.csr_array
     requirement: npt.NDArray[np.int64]
-    source_row: npt.NDArray[np.int64]
 
 
 def domain_codes(domains: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -70,18 +66,16 @@ def domain_codes(domains: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return np.asarray(codes, dtype=np.int64)
 
 
-def _distinct_sets(matrix: Any) -> tuple[sp.csr_array, npt.NDArray[np.int64]]:
-    """The rows of ``matrix`` with distinct column sets (indices sorted) and, for each,
-    its first row in ``matrix``."""
+def _distinct_sets(matrix: Any) -> sp.csr_array:
+    """The rows of ``matrix`` with distinct column sets (indices sorted)."""
     from .cover import identical_row_groups
 
     a = sp.csr_array(matrix, copy=True)
     a.sort_indices()
     groups = identical_row_groups(a, np.random.default_rng(0))
     if groups is None:  # a hash collision: every row (still exact)
-        return a, np.arange(a.shape[0], dtype=np.int64)
-    first = np.asarray(groups[0], dtype=np.int64)
-    return sp.csr_array(a[first]), first
+        return a
+    return sp.csr_array(a[np.asarray(groups[0], dtype=np.int64)])
 
 
 def _point_domains(a: sp.csr_array, codes: npt.NDArray[np.int64], k: int,
@@ -121,7 +115,7 @@ def domain_row_entries(matrix: Any, codes: npt.ArrayLike, failures: int) -> floa
     codes = np.asarray(codes, dtype=np.int64)
     if not a.nnz:
         return 0.0
-    a, _ = _distinct_sets(a)
+    a = _distinct_sets(a)
     _, key_row, _, per, r, _ = _point_domains(a, codes, int(failures))
     n_multi = np.bincount(key_row[per >= 2], minlength=a.shape[0])
     sets = np.zeros(a.shape[0], dtype=np.float64)
@@ -151,7 +145,7 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
     codes = np.asarray(codes, dtype=np.int64)
     if len(codes) != full.shape[1]:
         raise ValueError(f"{len(codes)} domain codes for {full.shape[1]} candidates")
-    a, point_of = _distinct_sets(full)  # a point's rows depend on its set only
+    a = _distinct_sets(full)  # a point's rows depend on its set only
     n, m = a.shape
     k = int(failures)
     counts = np.diff(a.indptr).astype(np.int64)
@@ -179,7 +173,7 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
         t_dom = np.column_stack([t_dom[rep], m_dom[np.repeat(first, extra) + offset]])
         t_row = t_row[rep]
         size += 1
-    mats, reqs, srcs = [], [], []
+    mats, reqs = [], []
     for rows, doms in blocks:
         length = counts[rows]
         rep = np.repeat(np.arange(len(rows)), length)
@@ -194,22 +188,14 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
         mats.append(sp.csr_array((a.data[pos[keep]], a.indices[pos[keep]], indptr),
                                  shape=(len(rows), m)))
         reqs.append(r[rows] - doms.shape[1])
-        srcs.append(rows)
     if not mats:
-        empty = sp.csr_array((0, m), dtype=a.dtype)
-        return DomainRows(empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    from .cover import identical_row_groups
+        return DomainRows(sp.csr_array((0, m), dtype=a.dtype), np.zeros(0, dtype=np.int64))
+    from .cover import merge_identical_rows
 
-    rows_all = sp.csr_array(sp.vstack(mats, format="csr"))
-    req_all = np.concatenate(reqs).astype(np.int64)
-    src_all = point_of[np.concatenate(srcs)]
-    groups = identical_row_groups(rows_all, np.random.default_rng(1))
-    if groups is not None:  # identical rows: one, with the largest requirement
-        first, inverse = groups
-        top = np.zeros(len(first), dtype=np.int64)
-        np.maximum.at(top, inverse, req_all)
-        rows_all, req_all, src_all = sp.csr_array(rows_all[first]), top, src_all[first]
-    return DomainRows(rows_all, req_all, src_all)
+    # identical rows: one, with the largest requirement
+    return DomainRows(*merge_identical_rows(sp.csr_array(sp.vstack(mats, format="csr")),
+                                            np.concatenate(reqs).astype(np.int64),
+                                            np.random.default_rng(1)))
 
 
 def domain_short(source: Any, sites: npt.ArrayLike, have: npt.NDArray[np.int64],
