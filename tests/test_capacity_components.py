@@ -235,3 +235,22 @@ def test_every_overloaded_part_is_counted_and_only_points_in_budget():
     assert any(f"({n:,} demand points that only its 9 candidates reach" in msg
                for n in in_budget), msg
     assert "; 1 other part cannot carry its load either" in msg
+
+
+def test_a_capacitated_sweep_by_components_counts_as_row_generation():
+    """A capacitated plan counted by components has its sweep's budgets up to its own
+    counted by components too (``components (capacitated)``): the same counts as row and
+    cut generation over the whole demand, every budget's scenarios carrying the load."""
+    demand, sites, _ = blocks((11, 12, 13), n_domains=3, cap_range=(300, 700))
+    plan = plan_sites(demand, sites, strategy="components", budget_ms=BUDGET_MS,
+                      model=ON_NET, failures=1, **LOAD)
+    budgets = (BUDGET_MS - 1.0, BUDGET_MS + 2.0)  # radii 48 and 252 km
+    comp = plan.with_sweep(budgets, time_limit_s=30, max_full_pairs=0).sweep
+    lazy = plan_sites(demand, sites, strategy="lazy", budget_ms=BUDGET_MS, model=ON_NET,
+                      failures=1, **LOAD).with_sweep(budgets, time_limit_s=30,
+                                                     max_full_pairs=0).sweep
+    # up to the plan's budget by pieces; the wider one merges them: one row generation
+    assert comp["method"].tolist() == ["components (capacitated)"] * 2 + ["lazy (capacitated)"]
+    assert lazy["method"].tolist() == ["lazy (capacitated)"] * 3
+    assert (comp["status"] == "optimal").all()
+    assert comp["site_count"].tolist() == lazy["site_count"].tolist()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from helpers import EXE
+from helpers import EXE, ON_NET
 from scipy.sparse.csgraph import connected_components
 
 from coverage.inputs.geonames import geonames_candidates
@@ -24,6 +25,8 @@ from coverage.inputs.synthetic import national_grid
 from coverage.model.latency import LatencyModel
 from coverage.model.problem import RowLatency
 from coverage.model.reach import build_reach
+from coverage.planner.plan import plan_sites
+from coverage.planner.sweep import budget_sweep
 from coverage.solvers.components import solve_components, split_components
 from coverage.solvers.rowgen import lazy_cover
 
@@ -485,3 +488,51 @@ def test_close_cluster_finishes_a_close_its_status_watch_broke() -> None:
     close_cluster(cluster)
     assert cluster.status == Status.closed
     assert cluster.scheduler.status == Status.closed
+
+
+@pytest.mark.parametrize("domain_radius_km", [None, 40.0])
+def test_the_sweep_counts_by_components_as_the_plan_does(domain_radius_km) -> None:
+    """A plan counted by components has its sweep's wide budgets counted by components too
+    (one piece's rows held at a time): the same optima as row generation over the whole
+    demand, with failure domains too, labelled ``components``."""
+    grid, sites, _, _ = instance(1)
+    demand = grid.assign(demand_id=np.arange(len(grid)))
+    sites = sites.assign(site_id=np.arange(len(sites)))
+    # 35,311 and 63,348 pairs: both counted without the reach matrix, and the domains'
+    # rows (bounded by the same figure) still fit
+    budgets, most = (29.0, BUDGET), 20_000
+    kw = dict(budgets_ms=budgets, failures=(0, 1), time_limit_s=60, max_full_pairs=most,
+              domain_radius_km=domain_radius_km)
+    lazy = budget_sweep(demand, sites, **kw)
+    comp = budget_sweep(demand, sites, strategy="components", **kw)
+    assert (lazy["status"] == "optimal").all() and (comp["status"] == "optimal").all()
+    assert set(lazy["method"]) == {"lazy"} and set(comp["method"]) == {"components"}
+    assert comp["site_count"].tolist() == lazy["site_count"].tolist()
+    assert comp["population_short"].tolist() == lazy["population_short"].tolist()
+    assert comp["n_pairs_in_reach"].tolist() == lazy["n_pairs_in_reach"].tolist()
+
+    plan = plan_sites(demand, sites, budget_ms=BUDGET, strategy="components",
+                      domain_radius_km=domain_radius_km, time_limit_s=60,
+                      kmedian_time_limit_s=5)
+    table = plan.with_sweep((29.0,), time_limit_s=60,
+                            max_full_pairs=most).sweep.set_index("budget_ms")
+    assert table["source"].tolist() == ["sweep", "plan"]
+    assert (table["method"] == "components").all()
+    ones = lazy[lazy["failures"] == 1].set_index("budget_ms")["site_count"]
+    assert table["site_count"].tolist() == ones.tolist()
+
+
+def test_a_sweep_by_components_of_routed_rows_is_row_generation(sample_inputs, caplog) -> None:
+    """Rows that are not great-circle radii (a tier that changes the latency) cannot be
+    split: the sweep counts them by row generation over the whole demand, and says so."""
+    demand, sites = sample_inputs
+    sites = sites.assign(tier=np.where(np.arange(len(sites)) % 2, "on-prem", "metro-colo"))
+    kw = dict(budgets_ms=(25.0, 40.0), failures=(1,), time_limit_s=30, max_full_pairs=0,
+              model=ON_NET)
+    with caplog.at_level(logging.INFO, logger="coverage.planner.sweep"):
+        comp = budget_sweep(demand, sites, strategy="components", **kw)
+    lazy = budget_sweep(demand, sites, **kw)
+    assert set(comp["method"]) == {"lazy"}
+    assert comp["site_count"].tolist() == lazy["site_count"].tolist()
+    assert "not split by components" in caplog.text
+

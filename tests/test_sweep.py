@@ -162,6 +162,7 @@ def test_required_sites_and_cost_are_honoured(sample_inputs):
     ({"access": "pigeon"}, "pigeon"),
     ({"model": 5}, "model must be a LatencyModel, a latency profile name or a model file"),
     ({"model": "nowhere.toml"}, "nowhere.toml: latency model file not found"),
+    ({"strategy": "lazy"}, "sweep strategy must be one of .*components"),
 ])
 def test_bad_options_raise_one_clear_error(sample_inputs, kwargs, phrase):
     demand, sites = sample_inputs

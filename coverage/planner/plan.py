@@ -320,6 +320,7 @@ class Plan:
         time_limit_s: float = 2.0,
         progress: Callable[[str], None] | None = None,
         total_time_s: float | None = None,
+        max_full_pairs: int = 3_000_000,
     ) -> Plan:
         """This plan with :attr:`sweep` computed: site count against the latency budget.
 
@@ -343,6 +344,10 @@ class Plan:
         total_time_s : float, optional
             Time for the whole sweep, s: budgets not reached by then get the status
             ``not_run`` (default: no limit; the CLI's ``--sweep-total-s`` is 60 s).
+        max_full_pairs : int, default 3,000,000
+            Largest estimated number of (demand, candidate) pairs of a budget for which
+            its reach matrix is built; wider budgets are counted by row generation, by
+            independent components when the plan was.
 
         Returns
         -------
@@ -365,11 +370,12 @@ class Plan:
             service=self.service, tiers=self.tier_catalog, routing=self.routing,
             capacity=self.capacity, max_sites=self.info.get("max_sites"),
             scenario_limit=int(params.get("scenario_limit", DEFAULT_SCENARIO_LIMIT)),
-            domain_radius_km=params.get("domain_radius_km"))
+            domain_radius_km=params.get("domain_radius_km"),
+            strategy=str(self.info.get("solver", {}).get("strategy", "auto")))
         # a --max-sites plan is not the fewest sites at its budget: the sweep solves it
         if kwargs["always_ms"] is None:
             kwargs["plan"] = self
-        sweep = budget_sweep(progress=progress, **kwargs)
+        sweep = budget_sweep(progress=progress, max_full_pairs=max_full_pairs, **kwargs)
         # a pending sweep is not needed by this plan any more (copies may still finish it)
         return replace(self, sweep=sweep, pending_sweep=None)
 
@@ -676,11 +682,13 @@ def _sweep_arguments(
     budget_ms: float, failures: int, percentile: str, access: str, model: LatencyModel,
     time_limit_s: float, total_time_s: float | None, radius_shrink_km: Any, service: Any,
     tiers: Any, routing: Any, capacity: Any, max_sites: int | None, scenario_limit: int,
-    domain_radius_km: float | None = None,
+    domain_radius_km: float | None = None, strategy: str = "auto",
 ) -> dict[str, Any]:
     """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
     a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
-    aggregates; ``sites`` its candidates), without ``plan`` / ``own``.
+    aggregates; ``sites`` its candidates), without ``plan`` / ``own``. ``strategy`` is the
+    strategy the plan's count ran by: a plan counted by components has its wide budgets
+    counted by components too (one piece's rows held at a time).
 
     The same for :meth:`Plan.with_sweep` (after the plan) and for ``plan_sites(...,
     sweep=...)`` (alongside it). A ``max_sites`` plan is not the fewest sites at its budget:
@@ -704,6 +712,7 @@ def _sweep_arguments(
         capacity=capacity, total_time_s=total_time_s,
         always_ms=float(budget_ms) if best else None, scenario_limit=int(scenario_limit),
         domain_radius_km=domain_radius_km,
+        strategy="components" if strategy == "components" else "auto",
     )
 
 
@@ -1291,7 +1300,8 @@ def plan_sites(
         # them against the bare tree query)
         background = _start_sweep(
             sweep_opts, demand=demand, sites=sites, shrink=shrink, config=config,
-            model=model, service=service, problem=problem, capacity=capacity, say=say)
+            model=model, service=service, problem=problem, capacity=capacity, say=say,
+            strategy=str(solver["strategy"]))
 
         t = time.perf_counter()
         if (problem.cost is None and max_sites is None and len(count.cover.sites)
@@ -1567,8 +1577,10 @@ def sweep_options(sweep: Any) -> dict[str, Any] | None:
 
 def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd.DataFrame,
                  shrink: Any, config: PlannerConfig, model: LatencyModel, service: Any,
-                 problem: Problem, capacity: Any, say: Callable[[str], None]) -> Any:
-    """The budget sweep started in a second process (``None`` when it runs here later)."""
+                 problem: Problem, capacity: Any, say: Callable[[str], None],
+                 strategy: str = "auto") -> Any:
+    """The budget sweep started in a second process (``None`` when it runs here later);
+    ``strategy`` is the one the plan's count ran by."""
     from .background import BackgroundSweep, wants_process
 
     if opts is None or not wants_process(opts["process"], len(demand)):
@@ -1579,7 +1591,8 @@ def _start_sweep(opts: dict[str, Any] | None, *, demand: pd.DataFrame, sites: pd
         model=model, time_limit_s=opts["time_limit_s"], total_time_s=opts["total_time_s"],
         radius_shrink_km=shrink, service=service, tiers=problem.tier_catalog,
         routing=problem.routing, capacity=capacity, max_sites=config.max_sites,
-        scenario_limit=config.scenario_limit, domain_radius_km=config.domain_radius_km)
+        scenario_limit=config.scenario_limit, domain_radius_km=config.domain_radius_km,
+        strategy=strategy)
     if kwargs["always_ms"] is None:  # the plan's own budget: its row comes from the plan
         kwargs["own"] = (config.budget_ms, config.failures)
     try:

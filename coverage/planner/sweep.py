@@ -57,9 +57,11 @@ from ..solvers.domain_rows import domain_codes
 from ..wording import counted, reporter
 from .stages import (
     STATUS_UNPROVEN,
+    capacitated_component_sites,
     capacitated_sites,
     capacitated_sites_lazy,
     choose_strategy,
+    component_sites,
     fit_domains,
     min_sites,
     reach_matrix,
@@ -99,9 +101,13 @@ UNIFORM_NOTE = ("with service classes the sweep applies one uniform budget to ev
 
 CAPACITY_NOTE = ("the plan is capacitated, and so is every budget of the sweep (method "
                  "'full (capacitated)' on the reach matrix, 'lazy (capacitated)' by row and "
-                 "cut generation)")
+                 "cut generation, 'components (capacitated)' the same by independent "
+                 "pieces)")
 STATUS_NO_CAPACITY = "infeasible_capacity"
 """What a sweep of a capacitated plan shows (the report prints it)."""
+
+SWEEP_STRATEGIES = ("auto", "components")
+"""What :func:`budget_sweep`'s ``strategy`` takes."""
 
 STATUS_SHORT = "time_limit_short"
 """A capacitated budget whose search and bounded final repair ran out of time before any
@@ -252,6 +258,7 @@ def budget_sweep(
     own: tuple[float, int] | None = None,
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
     domain_radius_km: float | None = None,
+    strategy: str = "auto",
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -330,6 +337,17 @@ def budget_sweep(
         ``domain_radius_km``; a ``failure_domain`` column of ``sites`` wins). With failure
         domains every budget fails whole domains
         (:func:`coverage.solvers.domain_rows.domain_rows`), as the plan's count does.
+    strategy : {"auto", "components"}, default "auto"
+        How a budget too wide for the reach matrix (``max_full_pairs``) is solved:
+        ``"auto"`` by row generation over the whole demand (method ``lazy``);
+        ``"components"`` by row generation per independent component, the pieces one
+        after another in this process (:func:`~coverage.planner.stages.component_sites`,
+        method ``components``; a plan's sweep when the plan was counted so,
+        docs/components.md). With ``plan`` or ``own``, only budgets up to the plan's own
+        are split: wider radii merge the components (a 2M-cell world grid: 658 at 30 ms,
+        20 at 40 ms with 79 % of the cells in one), so the split (13 s there) would buy
+        nothing. Rows that are not great-circle radii (tiers, anchors, a backbone) are
+        counted by ``lazy``.
 
     Returns
     -------
@@ -347,8 +365,8 @@ def budget_sweep(
         (``population_short``: fewer than
         ``k + 1`` candidates within budget, the gaps of :mod:`coverage.resilience.status`;
         ``population_single_coverable``: status ``single``, one candidate and ``k >= 1``),
-        ``method`` (``full``, ``lazy`` or ``none``, the plan's own row its strategy, e.g.
-        ``components``; `` (capacitated)`` added with ``capacity``; with failure domains
+        ``method`` (``full``, ``lazy``, ``components`` or ``none``, the plan's own row its
+        strategy; `` (capacitated)`` added with ``capacity``; with failure domains
         and no ``capacity``, `` (single sites)`` added where the count failed single
         sites: the domains' rows above ``max_full_pairs`` entries, or the plan's own),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
@@ -375,6 +393,9 @@ def budget_sweep(
         raise InputValidationError(
             f"percentile must be one of {PERCENTILES}; got {percentile!r}")
     model.check_access(access)
+    if strategy not in SWEEP_STRATEGIES:
+        raise InputValidationError(
+            f"sweep strategy must be one of {SWEEP_STRATEGIES}; got {strategy!r}")
     say = reporter(progress, logger)
     known: dict[tuple[float, int], dict[str, Any]] = {}
     if plan is not None:
@@ -410,6 +431,12 @@ def budget_sweep(
             # a plan without a load fails whole domains (coverage.solvers.domain_rows;
             # the plan's own count does the same)
             problem0 = replace(problem0, count_domains=domain_codes(domains))
+        # by components only where the split holds (great-circle rows) and pays
+        split = strategy == "components" and not problem0.routed
+        split_up_to_ms = max((b for b, _ in known), default=math.inf)
+        if strategy == "components" and not split:
+            logger.info("budget sweep: rows that are not great-circle radii are not split "
+                        "by components; the wide budgets are solved by row generation")
         pop = problem0.population
         pts = unit_xyz(problem0.demand_lat, problem0.demand_lon)
         tree = unit_tree(problem0.site_lat, problem0.site_lon)
@@ -468,6 +495,7 @@ def budget_sweep(
                 n_cov = (problem.engine.count() if problem.routed
                          else count_within(tree, pts, radius))
             count_s = time.perf_counter() - t
+            pieces = split and budget <= split_up_to_ms
             for k in ks_now:
                 t = time.perf_counter()
                 result: Any = None
@@ -476,10 +504,7 @@ def budget_sweep(
                 dropped = None
                 if (budget, k) not in known and not full:
                     try:
-                        lazy = (min_sites(problem_k, lazy_options={
-                            **_SWEEP_LAZY, "max_domain_entries": float(max_full_pairs)})
-                                if capacity is None else
-                                capacitated_sites_lazy(problem_k, capacity, _SWEEP_CAPACITATED)[0])
+                        lazy = _lazy_count(problem_k, capacity, max_full_pairs, pieces)
                     except NoFeasiblePlanError:
                         no_capacity = True
                         n_cov = (problem.engine.count() if problem.routed
@@ -506,8 +531,9 @@ def budget_sweep(
                     rows.append({**row, "status": STATUS_NO_REACH, "method": "none",
                                  "solve_s": count_s, "source": "sweep"})
                     continue
-                method = "full" if full else "lazy (capacitated)" if capacity is not None \
-                    else "lazy (single sites)" if dropped else "lazy"
+                lazy_name = "components" if pieces else "lazy"
+                method = "full" if full else f"{lazy_name} (capacitated)" if capacity \
+                    is not None else f"{lazy_name} (single sites)" if dropped else lazy_name
                 if no_capacity:
                     rows.append({**row, "status": STATUS_NO_CAPACITY, "method": method,
                                  "solve_s": time.perf_counter() - t, "source": "sweep"})
@@ -583,6 +609,19 @@ def budget_sweep(
     if notes:
         out.attrs["note"] = "; ".join(notes)
     return out
+
+
+def _lazy_count(problem: Problem, capacity: Any, max_full_pairs: int,
+                pieces: bool) -> Any:
+    """The site count of a budget too wide for the reach matrix: by row generation (and
+    cut generation with ``capacity``), over the whole demand or per independent piece."""
+    if capacity is not None:
+        return (capacitated_component_sites(problem, capacity, options=_SWEEP_CAPACITATED)
+                if pieces else
+                capacitated_sites_lazy(problem, capacity, _SWEEP_CAPACITATED))[0]
+    options = {**_SWEEP_LAZY, "max_domain_entries": float(max_full_pairs)}
+    return (component_sites(problem, lazy_options=options) if pieces
+            else min_sites(problem, lazy_options=options))
 
 
 def _budgets(table: pd.DataFrame, status: str) -> str:
