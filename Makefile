@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/calibration.py --out docs/benchmarks-latency.md
 	$(BIN)/python bench/routing.py --out docs/benchmarks-routing.md
 	$(BIN)/python bench/capacity.py --out docs/benchmarks-capacity.md
+	$(BIN)/python bench/domains.py --out docs/benchmarks-domains.md
 	$(BIN)/python bench/compare.py --out docs/benchmarks-compare.md
 
 sample-data: $(STAMP)

@@ -124,13 +124,16 @@ def census_tracts() -> pd.DataFrame:
     return read_demand(shared_file(CENSUS_TRACTS))
 
 
-def peeringdb_us() -> pd.DataFrame:
+def peeringdb_us(city_domains: bool = False) -> pd.DataFrame:
     """Sites: US PeeringDB facilities with coordinates (colocation data centres).
 
     ``site_id`` is ``"fac" + fac_id``; ``name`` is the operator name and city (the snapshot's
     ``name`` is the operator, not the facility); ``tier`` is ``"colo"``. Facilities at exactly
     the same coordinates as another are dropped, keeping the one with the most networks
-    (then the lowest ``fac_id``). The two PeeringDB test placeholders are dropped.
+    (then the lowest ``fac_id``). The two PeeringDB test placeholders are dropped. With
+    ``city_domains``, a ``failure_domain`` column: the facility's city and state as the
+    snapshot spells them (lower case, e.g. ``"ashburn,VA"``), an assumption that one
+    metro's facilities share a failure (a power grid, a fibre route).
 
     Raises
     ------
@@ -161,6 +164,10 @@ def peeringdb_us() -> pd.DataFrame:
         ),
         source=str(path),
     )
+    if city_domains:
+        state = dedup["state"].fillna("").astype(str).str.strip()
+        sites = sites.assign(failure_domain=(city.str.strip().str.lower() + "," + state)
+                             .to_numpy(dtype=object))
     logger.info(
         "PeeringDB US: %d facilities, %d without coordinates, %d duplicate coordinates dropped",
         len(us) + int((~has_xy).sum()),

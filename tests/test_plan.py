@@ -10,6 +10,7 @@ from invariants import check_invariants, naive_n_minus_1
 
 from coverage import InputValidationError, LatencyModel, NoFeasiblePlanError, plan_sites
 from coverage.inputs.geonames import geonames_candidates, geonames_demand
+from coverage.model.geo import haversine_km
 
 SUMMARY_KEYS = [
     "site_count", "lower_bound", "status", "mip_gap", "budget_ms", "percentile",
@@ -139,10 +140,19 @@ def test_inputs_and_client_of_the_wrong_type_are_named(sample_inputs):
 
 
 def test_budget_out_of_reach():
-    demand = pd.DataFrame({"lat": [0.0], "lon": [0.0], "population": [1]})
-    sites = pd.DataFrame({"lat": [40.0], "lon": [40.0]})
-    with pytest.raises(NoFeasiblePlanError, match="no demand point has a candidate"):
+    """The error names the nearest (demand point, candidate) pair, its distance (by hand
+    computation) and the budget it would need (the model's great-circle latency)."""
+    demand = pd.DataFrame({"demand_id": ["a", "b", "c"], "lat": [0.0, 10.0, -20.0],
+                           "lon": [0.0, 10.0, 0.0], "population": [1, 1, 1]})
+    sites = pd.DataFrame({"site_id": ["far", "near"], "lat": [40.0, 12.0],
+                          "lon": [40.0, 12.0]})
+    with pytest.raises(NoFeasiblePlanError, match="no demand point has a candidate") as err:
         plan_sites(demand, sites, budget_ms=30.0)
+    km = haversine_km(10.0, 10.0, 12.0, 12.0)  # b to near: the closest of the six pairs
+    need = LatencyModel().latency_ms(km, "ftth", "p99")
+    assert (f"the nearest pair, demand point 'b' and candidate 'near', is {km:,.0f} km "
+            f"apart, about {need:,.1f} ms p99: add candidates" in str(err.value))
+    assert need > 30.0
 
 
 def test_geonames_small_country_demo():

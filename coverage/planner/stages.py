@@ -603,9 +603,28 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
                 f"{c.percentile} (radius {radius_km:.0f} km with {access} access), and {hint}")
         raise NoFeasiblePlanError(
             f"no demand point has a candidate site within {c.budget_ms:g} ms {c.percentile} "
-            f"(radius {radius_km:.0f} km with {access} access): add candidates near the demand "
-            "or raise --budget-ms"
+            f"(radius {radius_km:.0f} km with {access} access){nearest_pair(problem, access)}: "
+            "add candidates near the demand or raise --budget-ms"
         )
+
+
+def nearest_pair(problem: Problem, access: str) -> str:
+    """``; the nearest pair is ... km apart`` for an error saying no demand point has a
+    candidate in budget: the closest (demand point, candidate) of ``problem`` (one bulk
+    tree query), and the budget that pair would need at great-circle latency with
+    ``access`` (before any site tier); empty without demand or candidates."""
+    if not (len(problem.demand) and len(problem.sites)):
+        return ""
+    dist_km, idx = nearest(problem.site_lat, problem.site_lon,
+                           unit_xyz(problem.demand_lat, problem.demand_lon))
+    row = int(np.argmin(dist_km[:, 0]))
+    km = float(dist_km[row, 0])
+    need_ms = float(problem.model.latency_ms(km, access, problem.config.percentile))
+    demand_id = problem.demand["demand_id"].to_numpy(dtype=object)[row]
+    site_id = problem.sites["site_id"].to_numpy(dtype=object)[int(idx[row, 0])]
+    return (f"; the nearest pair, demand point {str(demand_id)!r} and candidate "
+            f"{str(site_id)!r}, is {km:,.0f} km apart, about {need_ms:,.1f} ms "
+            f"{problem.config.percentile}")
 
 
 def swapped_coordinates_hint(demand: pd.DataFrame, sites: pd.DataFrame,
