@@ -4,6 +4,7 @@ shared-risk domains fail, against a brute force over every set of failed domains
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -136,9 +137,19 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
     assert r.returncode == 0, r.stderr
     assert "within budget whatever j failure domains fail: N-0 10,500" in r.stdout + r.stderr
     table = pd.read_csv(out / "domain_failures.csv")
-    assert table.columns.tolist() == ["failure_domain", "n_chosen_sites", "chosen_site_ids",
-                                      "population_primary", "population_outside_budget"]
+    assert table.columns.tolist() == [
+        "failure_domain", "n_chosen_sites", "chosen_site_ids", "population_primary",
+        "population_outside_budget", "n_demand_rerouted", "population_rerouted",
+        "worst_latency_ms", "mean_rerouted_latency_ms", "n_demand_outside_budget",
+        "meets_budget"]
     assert table["population_outside_budget"].tolist() == [7000.0, 3000.0, 500.0]
+    # every domain's failure leaves someone outside budget, the users rerouted to a site
+    # at least 0.97 degrees away
+    assert not table["meets_budget"].any()
+    summary = json.loads((out / "summary.json").read_text())["domain_failures"]
+    assert summary["n_domains_meeting_budget"] == 0
+    assert summary["n_domains_with_chosen_sites"] == 3
+    assert summary["worst_rerouted_latency_ms"] == table["worst_latency_ms"].max()
     assert pd.read_csv(out / "assignment.csv")["n_domains_in_budget"].tolist() == [1] * 5
     for rebuilt in (False, True):
         if rebuilt:
@@ -149,6 +160,8 @@ def test_the_command_line_writes_and_rebuilds_the_report_of_a_plan_with_domains(
         assert 'data-key="population_safe_by_domain_failures.N-1" data-value="0.0"' in html
         assert ('data-key="domain_failures.worst_domain_population_outside_budget" '
                 'data-value="7000.0"') in html
+        assert 'data-key="domain_failures.worst_rerouted_latency_ms"' in html
+        assert "0 of 3 domains keep every rerouted user within budget" in html
 
 
 def _places(rng, n, m, *, lat_span, lon_span, pop=(100, 5000), lon0=8.0, prefix=""):
@@ -571,3 +584,104 @@ def test_row_generation_stopped_after_one_round_still_returns_a_covering_plan(do
     if domains:
         assert (row_domains(sub, codes[got.cover.sites])
                 >= np.minimum(2, row_domains(pattern, codes))).all()
+
+
+# ------------------------------------------- a domain's users rerouted outside the domain
+
+
+def _tier_fixed_ms(demand, sites, model, budget, tier):
+    """The p99 fixed latency of a site of ``tier`` (all rows ftth): the budget less the
+    radius the planner gives that tier, as km of propagation."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.problem import Problem
+
+    config = PlannerConfig(budget_ms=budget).validate(model.access_profiles_ms)
+    p = Problem.build(as_demand(demand), as_sites(sites.assign(tier=tier)), config, model)
+    return budget - model.ms_per_km * float(p.rows.radius_km[0])
+
+
+@pytest.mark.parametrize("seed,how", [
+    (0, "plain"), (1, "plain"), (2, "tiers"), (3, "tiers"), (4, "load"), (5, "max_sites"),
+    (6, "max_sites"), (7, "tiers, max_sites")])
+def test_domain_failures_reroute_to_the_nearest_chosen_site_outside_the_domain(seed, how):
+    """domain_failures.csv's reroute figures against a dense brute force: each point's
+    primary (its lowest-latency chosen site in budget), the lowest latency outside the
+    primary's domain, per domain the users, worst and mean latency and the points left
+    outside budget; and the people left outside budget equal domain_safety's count on the
+    reach pattern (an independent computation). Tiers (mec beside metro-colo) take the
+    pair engine's path, a load the capacitated plan's; --max-sites plans (single sites,
+    too few for every point) leave some rerouted points outside budget."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 60, 14, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, len(sites))]
+    model, budget = LatencyModel.from_profile("on-net"), 25.0
+    kw: dict = {}
+    tiers = "tiers" in how
+    if tiers:
+        sites["tier"] = np.where(np.arange(len(sites)) % 2, "mec", "metro-colo")
+    if how == "load":
+        sites["capacity_rps"] = 1e6
+        kw = {"requests_per_person_day": 10.0}
+    if "max_sites" in how:
+        kw = {"max_sites": 4}
+    plan = plan_sites(demand, sites, budget_ms=budget, failures=1, model=model,
+                      kmedian_time_limit_s=5, **kw)
+    fixed = np.array([_tier_fixed_ms(demand, sites, model, budget, t)
+                      for t in (sites["tier"] if tiers else ["metro-colo"] * len(sites))])
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    lat = fixed[None, :] + model.ms_per_km * dist
+    chosen = np.flatnonzero(sites["site_id"].isin(plan.sites["site_id"]).to_numpy())
+    doms = sites["failure_domain"].to_numpy()
+    pop = demand["population"].to_numpy()
+    rows = []
+    for i in range(len(demand)):
+        best = chosen[np.argmin(lat[i, chosen])]
+        if lat[i, best] > budget + 1e-9:
+            continue  # no chosen site in budget: nobody to reroute
+        left = [c for c in chosen if doms[c] != doms[best]]
+        to = min(lat[i, left]) if left else np.nan
+        rows.append((doms[best], pop[i], to, bool(left) and to <= budget + 1e-9))
+    ref = pd.DataFrame(rows, columns=["failure_domain", "pop", "lat", "ok"])
+    got = plan.domain_failures.set_index("failure_domain")
+    assert sorted(got.index) == sorted({f"domain:{doms[c]}" for c in chosen})
+    for name, g in ref.groupby("failure_domain"):
+        row = got.loc[f"domain:{name}"]
+        assert row["n_demand_rerouted"] == len(g)
+        assert row["population_rerouted"] == pytest.approx(g["pop"].sum())
+        kept = g[g["lat"].notna()]
+        assert row["worst_latency_ms"] == pytest.approx(kept["lat"].max(), nan_ok=True)
+        mean = ((kept["lat"] * kept["pop"]).sum() / kept["pop"].sum() if len(kept)
+                else np.nan)
+        assert row["mean_rerouted_latency_ms"] == pytest.approx(mean, nan_ok=True)
+        assert row["n_demand_outside_budget"] == (~g["ok"]).sum()
+        assert row["meets_budget"] == g["ok"].all()
+        assert row["population_outside_budget"] == pytest.approx(g.loc[~g["ok"], "pop"].sum())
+    untouched = got.drop(index=[f"domain:{x}" for x in ref["failure_domain"].unique()])
+    assert (untouched["n_demand_rerouted"] == 0).all()
+    assert untouched["meets_budget"].all()
+    if "max_sites" in how:  # the figures above were not all trivially "in budget"
+        assert (~ref["ok"]).any() and ref["ok"].any()
+
+
+def test_a_domain_holding_every_chosen_site_leaves_its_users_nowhere_to_go():
+    """One domain for every candidate: its failure leaves every served user without a
+    site (no latency, all outside budget)."""
+    rng = np.random.default_rng(7)
+    demand, sites = _places(rng, 20, 6, lat_span=1, lon_span=1)
+    sites["failure_domain"] = "one"
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5)
+    row = plan.domain_failures.set_index("failure_domain").loc["domain:one"]
+    served = plan.assignment["primary_site_id"].notna()
+    assert row["n_demand_rerouted"] == served.sum() == row["n_demand_outside_budget"]
+    assert np.isnan(row["worst_latency_ms"]) and np.isnan(row["mean_rerouted_latency_ms"])
+    assert not row["meets_budget"]
+    assert row["population_outside_budget"] == pytest.approx(
+        plan.assignment.loc[served, "population"].sum())

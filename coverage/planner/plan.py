@@ -49,6 +49,7 @@ from ..model.service import (
     resolve_service,
 )
 from ..model.workloads import WorkloadCatalog, inference_table
+from ..resilience.domain_reroute import DOMAIN_REROUTE_COLUMNS, domain_reroute
 from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
@@ -1395,7 +1396,7 @@ def plan_sites(
                 and cap_result is not None and cap_result.reach is not None):
             dom_info, n_domains, domain_table = _domain_figures(
                 problem, capacity.domains, cap_result.reach, cap_result.inverse, chosen,
-                info["population_safe_by_failures"], sites_out)
+                info["population_safe_by_failures"], sites_out, demand_out)
         elif plain_domains is not None and len(chosen):
             t = time.perf_counter()
             pattern = reach.boolean() if reach is not None else _chosen_pattern(
@@ -1403,7 +1404,8 @@ def plan_sites(
             if pattern is not None:
                 dom_info, n_domains, domain_table = _domain_figures(
                     problem, plain_domains, pattern, None, chosen,
-                    info["population_safe_by_failures"], sites_out, count_fails=count_fails)
+                    info["population_safe_by_failures"], sites_out, demand_out,
+                    count_fails=count_fails)
             timings["domain_figures_s"] = time.perf_counter() - t
         chosen_once = None  # (the pairs: not needed from here)
         if dom_info is not None:
@@ -1666,6 +1668,13 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
 #: Demand columns the planner computes (an input column of that name is replaced by the
 #: plan's value): those of ``assignment.csv`` that are not the input's, and the primary
 #: site's distance it keeps to itself.
+#: Columns of ``domain_failures.csv`` (:attr:`Plan.domain_failures`): each domain holding
+#: a chosen site, the people its failure alone leaves with no chosen site in budget
+#: (:func:`~coverage.resilience.status.domain_safety`), and its users rerouted to the
+#: nearest chosen site outside it (:func:`~coverage.resilience.domain_reroute.domain_reroute`).
+DOMAIN_FAILURE_COLUMNS = ("failure_domain", "n_chosen_sites", "chosen_site_ids",
+                          "population_primary", "population_outside_budget",
+                          *DOMAIN_REROUTE_COLUMNS)
 DEMAND_OUTPUT_COLUMNS = (*(c for c in ASSIGNMENT_COLUMNS if c not in DEMAND_INPUT_COLUMNS),
                          "primary_distance_km")
 #: Columns of ``sites.csv`` the planner computes (``power_kw`` and ``capacity_rps`` are
@@ -1877,8 +1886,8 @@ def _chosen_pattern(problem: Problem, chosen: np.ndarray,
 
 def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
                     inverse: np.ndarray | None, chosen: np.ndarray,
-                    by_sites: Mapping[str, float], sites_out: pd.DataFrame, *,
-                    count_fails: str | None = None,
+                    by_sites: Mapping[str, float], sites_out: pd.DataFrame,
+                    assignment: pd.DataFrame, *, count_fails: str | None = None,
                     ) -> tuple[dict[str, Any], np.ndarray, pd.DataFrame]:
     """``summary.json``'s figures of the failure domains (shared-risk groups): the
     population N-j safe when whole domains fail (:func:`coverage.resilience.status.
@@ -1933,20 +1942,31 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
     grouped = per_site.groupby("failure_domain", sort=False).agg(
         n_chosen_sites=("site_id", "size"), chosen_site_ids=("site_id", ";".join),
         population_primary=("population_primary", "sum"))
-    table = got["by_domain"].join(grouped, on="failure_domain")[
-        ["failure_domain", "n_chosen_sites", "chosen_site_ids", "population_primary",
-         "population_outside_budget"]]
+    # the users of each domain's sites rerouted outside it (as failures.csv's)
+    reroute = domain_reroute(problem, assignment, chosen, domains)
+    table = got["by_domain"].join(grouped, on="failure_domain").join(
+        reroute, on="failure_domain")[list(DOMAIN_FAILURE_COLUMNS)]
+    lat = reroute["worst_latency_ms"]
+    slow = lat.idxmax() if lat.notna().any() else None
     info = {"population_safe_by_domain_failures": safe,
             "domain_failures": {
                 "worst_domain": got["worst_domain"],
                 "worst_domain_population_outside_budget":
                     got["worst_domain_population_outside_budget"],
                 "population_one_domain": got["population_one_domain"],
+                # the users of a failed domain's sites at the nearest chosen site outside
+                "worst_rerouted_latency_ms": (float(lat[slow]) if slow is not None
+                                              else float("nan")),
+                "worst_rerouted_latency_domain": None if slow is None else str(slow),
+                "n_domains_meeting_budget": int(reroute["meets_budget"].sum()),
+                "n_domains_with_chosen_sites": int(len(reroute)),
                 "note": "population_safe_by_domain_failures counts chosen sites within "
                         "budget by failure domain (N-j: j + 1 domains or more); the "
                         "statuses, population_safe_by_failures, failures.csv and the nk_ "
                         "figures count single sites; domain_failures.csv has every "
-                        "domain holding a chosen site and assignment.csv each point's "
+                        "domain holding a chosen site, failed alone, with its users "
+                        "rerouted to the nearest chosen site outside it (latency, people "
+                        "left outside budget), and assignment.csv each point's "
                         "n_domains_in_budget",
                 "count_fails": ("whole failure domains (capacity check)"
                                 if count_fails is None else count_fails)}}
