@@ -504,7 +504,11 @@ def test_the_sweep_counts_by_components_as_the_plan_does(domain_radius_km) -> No
     kw = dict(budgets_ms=budgets, failures=(0, 1), time_limit_s=60, max_full_pairs=most,
               domain_radius_km=domain_radius_km)
     lazy = budget_sweep(demand, sites, **kw)
-    comp = budget_sweep(demand, sites, strategy="components", **kw)
+    said: list[str] = []
+    comp = budget_sweep(demand, sites, strategy="components", target_cells=500,
+                        progress=said.append, **kw)
+    # each budget in several pieces (the progress line names them)
+    assert sum(" in " in x and " pieces, " in x for x in said) == 4, said
     assert (lazy["status"] == "optimal").all() and (comp["status"] == "optimal").all()
     assert set(lazy["method"]) == {"lazy"} and set(comp["method"]) == {"components"}
     assert comp["site_count"].tolist() == lazy["site_count"].tolist()
@@ -520,6 +524,28 @@ def test_the_sweep_counts_by_components_as_the_plan_does(domain_radius_km) -> No
     assert (table["method"] == "components").all()
     ones = lazy[lazy["failures"] == 1].set_index("budget_ms")["site_count"]
     assert table["site_count"].tolist() == ones.tolist()
+
+
+def test_a_plan_by_components_starts_its_background_sweep_by_components(monkeypatch):
+    """The sweep in a second process gets the plan's strategy (a spy on the real
+    BackgroundSweep records its arguments)."""
+    import coverage.planner.background as background
+
+    seen: list[dict] = []
+
+    class Spy(background.BackgroundSweep):
+        def __init__(self, kwargs, **kw):
+            seen.append(kwargs)
+            super().__init__(kwargs, **kw)
+
+    monkeypatch.setattr(background, "BackgroundSweep", Spy)
+    grid, sites, _, _ = instance(2)
+    plan = plan_sites(grid, sites, budget_ms=BUDGET, strategy="components", time_limit_s=60,
+                      kmedian_time_limit_s=5,
+                      sweep={"budgets_ms": (29.0,), "time_limit_s": 30.0, "process": "always"})
+    assert [(x["strategy"], x["own"]) for x in seen] == [("components", (BUDGET, 1))]
+    assert plan.info["sweep"]["process"] == "background"
+    assert plan.sweep["budget_ms"].tolist() == [29.0, BUDGET]
 
 
 def test_a_sweep_by_components_of_routed_rows_is_row_generation(sample_inputs, caplog) -> None:

@@ -348,7 +348,7 @@ class Plan:
         max_full_pairs : int, default 3,000,000
             Largest estimated number of (demand, candidate) pairs of a budget for which
             its reach matrix is built; wider budgets are counted by row generation, by
-            independent components when the plan was.
+            independent components when the plan was (budgets up to the plan's own).
 
         Returns
         -------
@@ -688,8 +688,8 @@ def _sweep_arguments(
     """The keyword arguments of :func:`coverage.planner.sweep.budget_sweep` for the sweep of
     a plan of these inputs (the problem the plan solves: ``demand`` its rows, bins when it
     aggregates; ``sites`` its candidates), without ``plan`` / ``own``. ``strategy`` is the
-    strategy the plan's count ran by: a plan counted by components has its wide budgets
-    counted by components too (one piece's rows held at a time).
+    strategy the plan's count ran by: a plan counted by components has its budgets too
+    wide for the reach matrix, up to its own, counted by components too.
 
     The same for :meth:`Plan.with_sweep` (after the plan) and for ``plan_sites(...,
     sweep=...)`` (alongside it). A ``max_sites`` plan is not the fewest sites at its budget:

@@ -268,11 +268,13 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
 def component_sites(problem: Problem, *, client: Any = None,
                     time_limit_s: float | None = None,
                     lazy_options: dict[str, Any] | None = None,
-                    target_cells: int | None = None) -> SiteCount:
+                    target_cells: int | None = None,
+                    min_piece_s: float = 1.0) -> SiteCount:
     """:func:`min_sites` by independent components (:mod:`coverage.solvers.components`):
     each piece solved by row generation, one Dask task per piece with ``client``; the
     combined plan is proven optimal when every piece is. Great-circle rows only (no tiers,
-    anchors or backbone)."""
+    anchors or backbone). In this process the pieces share the time limit, each with at
+    least ``min_piece_s``."""
     from ..solvers.components import solve_components
 
     refuse_routed_components(problem)
@@ -288,7 +290,7 @@ def component_sites(problem: Problem, *, client: Any = None,
             access=problem.demand["access"].to_numpy(), percentile=c.percentile,
             failures=int(c.failures), cost=problem.cost, required=problem.required,
             time_limit_s=seconds, client=client, target_cells=target_cells,
-            lazy_options=options, domain_codes=codes)
+            lazy_options=options, domain_codes=codes, min_piece_s=min_piece_s)
 
     res = solve(domains, {"max_domain_entries": domain_entry_limit(problem),
                           **(lazy_options or {})} if domains is not None else lazy_options,
@@ -319,7 +321,8 @@ def refuse_routed_components(problem: Problem) -> None:
 def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any = None,
                                 time_limit_s: float | None = None,
                                 options: dict[str, Any] | None = None,
-                                target_cells: int | None = None) -> tuple[SiteCount, Any]:
+                                target_cells: int | None = None,
+                                min_piece_s: float = 1.0) -> tuple[SiteCount, Any]:
     """:func:`capacitated_sites_lazy` by independent components (one Dask task per piece
     with ``client``), exact: a flow stays in its component, so a plan carries a failure
     scenario exactly when every piece carries its part of it
@@ -352,7 +355,8 @@ def capacitated_component_sites(problem: Problem, capacity: Any, *, client: Any 
         model=problem.model, budget_ms=c.budget_ms, row_latency=problem.rows,
         access=problem.demand["access"].to_numpy(), percentile=c.percentile,
         failures=int(c.failures), cost=problem.cost, required=problem.required,
-        time_limit_s=limit, client=client, target_cells=target_cells, capacity=piece_cap)
+        time_limit_s=limit, client=client, target_cells=target_cells, capacity=piece_cap,
+        min_piece_s=min_piece_s)
     cap = res.capacity
     assert cap is not None
     cover, n_cov = res.lazy.cover, res.lazy.n_covering

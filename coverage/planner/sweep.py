@@ -90,6 +90,10 @@ SWEEP_COLUMNS = (
 _SWEEP_LAZY = {"seed_rows": 2_000, "max_rows_per_round": 5_000, "at_risk_rows": 1_000}
 """Row-generation sizes of a sweep solve (short time limits: small rounds)."""
 
+_SWEEP_MIN_PIECE_S = 0.1
+"""Least time of one piece of a sweep budget counted by components (the pieces share the
+budget's limit; the plan's own pieces get at least 1 s)."""
+
 _SWEEP_CAPACITATED = {**_SWEEP_LAZY, "final_repair_s": None}
 """A capacitated sweep solve: the same sizes, and the solver's bounded final repair (a plan
 still short then is status ``time_limit_short``)."""
@@ -259,6 +263,7 @@ def budget_sweep(
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
     domain_radius_km: float | None = None,
     strategy: str = "auto",
+    target_cells: int | None = None,
 ) -> pd.DataFrame:
     """Fewest sites (with bound and status) at each latency budget and failure count.
 
@@ -346,8 +351,14 @@ def budget_sweep(
         docs/components.md). With ``plan`` or ``own``, only budgets up to the plan's own
         are split: wider radii merge the components (a 2M-cell world grid: 658 at 30 ms,
         20 at 40 ms with 79 % of the cells in one), so the split (13 s there) would buy
-        nothing. Rows that are not great-circle radii (tiers, anchors, a backbone) are
-        counted by ``lazy``.
+        nothing (``always_ms`` counts as the plan's own). The pieces share the budget's
+        ``time_limit_s``, the split included, each with at least 0.1 s. Rows that are
+        not great-circle radii (tiers, anchors, a backbone) are counted by ``lazy``. With
+        failure domains the size limit of their rows (``max_full_pairs`` entries) holds
+        per piece, so a piece can keep its domains where the whole would drop them.
+    target_cells : int, optional
+        With ``strategy="components"``: cells per piece (default, as the plan's: an
+        eighth of the cells, at least 20,000).
 
     Returns
     -------
@@ -433,7 +444,9 @@ def budget_sweep(
             problem0 = replace(problem0, count_domains=domain_codes(domains))
         # by components only where the split holds (great-circle rows) and pays
         split = strategy == "components" and not problem0.routed
-        split_up_to_ms = max((b for b, _ in known), default=math.inf)
+        split_up_to_ms = max([b for b, _ in known] + ([float(always_ms)] if always_ms
+                                                      is not None else []),
+                             default=math.inf)
         if strategy == "components" and not split:
             logger.info("budget sweep: rows that are not great-circle radii are not split "
                         "by components; the wide budgets are solved by row generation")
@@ -502,9 +515,12 @@ def budget_sweep(
                 problem_k = replace(problem, config=replace(problem.config, failures=k))
                 no_capacity = False
                 dropped = None
+                n_pieces = 0  # (counted by components: how many pieces)
                 if (budget, k) not in known and not full:
                     try:
-                        lazy = _lazy_count(problem_k, capacity, max_full_pairs, pieces)
+                        lazy = _lazy_count(problem_k, capacity, max_full_pairs, {
+                            "target_cells": target_cells,
+                            "min_piece_s": _SWEEP_MIN_PIECE_S} if pieces else None)
                     except NoFeasiblePlanError:
                         no_capacity = True
                         n_cov = (problem.engine.count() if problem.routed
@@ -512,6 +528,8 @@ def budget_sweep(
                     else:
                         result, n_cov = lazy.cover, lazy.n_covering
                         dropped = getattr(lazy, "domains_dropped", None)
+                        if lazy.components is not None:
+                            n_pieces = len(lazy.components.pieces)
                 assert n_cov is not None
                 n_pairs = int(n_cov.sum())
                 status = coverage_status(n_cov, k)
@@ -578,8 +596,9 @@ def budget_sweep(
                 })
                 say(f"sweep {budget:g} ms, {counted(k, 'failure')}: "
                     f"{counted(len(cover.sites), 'site')} "
-                    f"({cover.status}, bound {cover.lower_bound:g}, {method}, "
-                    f"{time.perf_counter() - t:.1f} s)")
+                    f"({cover.status}, bound {cover.lower_bound:g}, {method}"
+                    + (f" in {counted(n_pieces, 'piece')}" if n_pieces else "")
+                    + f", {time.perf_counter() - t:.1f} s)")
             del reach
     out = _table(rows)
     if service is not None:
@@ -612,15 +631,17 @@ def budget_sweep(
 
 
 def _lazy_count(problem: Problem, capacity: Any, max_full_pairs: int,
-                pieces: bool) -> Any:
+                split: dict[str, Any] | None) -> Any:
     """The site count of a budget too wide for the reach matrix: by row generation (and
-    cut generation with ``capacity``), over the whole demand or per independent piece."""
+    cut generation with ``capacity``), over the whole demand, or per independent piece
+    with ``split`` (the keywords of the count by components)."""
     if capacity is not None:
-        return (capacitated_component_sites(problem, capacity, options=_SWEEP_CAPACITATED)
-                if pieces else
+        return (capacitated_component_sites(problem, capacity, options=_SWEEP_CAPACITATED,
+                                            **split)
+                if split is not None else
                 capacitated_sites_lazy(problem, capacity, _SWEEP_CAPACITATED))[0]
     options = {**_SWEEP_LAZY, "max_domain_entries": float(max_full_pairs)}
-    return (component_sites(problem, lazy_options=options) if pieces
+    return (component_sites(problem, lazy_options=options, **split) if split is not None
             else min_sites(problem, lazy_options=options))
 
 

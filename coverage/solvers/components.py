@@ -495,6 +495,7 @@ def solve_components(
     lazy_options: dict[str, Any] | None = None,
     capacity: PieceCapacity | None = None,
     domain_codes: npt.ArrayLike | None = None,
+    min_piece_s: float = 1.0,
 ) -> ComponentsResult:
     """Minimum-site ``min(k+1, |N_i|)``-cover by independent components, each solved by
     row generation: in this process (``client`` None) or one Dask task per piece.
@@ -515,8 +516,9 @@ def solve_components(
     (:func:`coverage.solvers.rowgen.lazy_cover`; a cell's candidates all lie in its
     piece, so the pieces stay independent).
     ``time_limit_s``: in this process the pieces share it (each gets the time left, at
-    least 1 s); on a cluster each piece gets all of it (they run side by side, so the wall
-    is about the limit times the schedule depth when the pieces outnumber the workers).
+    least ``min_piece_s``; the split counts against it); on a cluster each piece gets all
+    of it (they run side by side, so the wall is about the limit times the schedule depth
+    when the pieces outnumber the workers).
     """
     t0 = time.perf_counter()
     d_lat = np.asarray(demand_lat_deg, dtype=np.float64)
@@ -572,7 +574,8 @@ def solve_components(
     if client is None:  # one after the other: each piece gets the time left of the limit
         deadline = t0 + float(time_limit_s)
         outs = [task(*args, **dict(opts, time_limit_s=max(
-            deadline - time.perf_counter(), 1.0))) for _, _, _, args, opts in jobs]
+            deadline - time.perf_counter(), float(min_piece_s))))
+                for _, _, _, args, opts in jobs]
     else:
         # largest first: the longest tasks start first
         outs = run_pieces(client, task, [(args, opts) for *_, args, opts in jobs])
