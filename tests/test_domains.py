@@ -685,3 +685,104 @@ def test_a_domain_holding_every_chosen_site_leaves_its_users_nowhere_to_go():
     assert not row["meets_budget"]
     assert row["population_outside_budget"] == pytest.approx(
         plan.assignment.loc[served, "population"].sum())
+
+
+# ------------------------------------------------------------ proposals by failure domain
+
+
+@pytest.mark.parametrize("seed,k,radius_km", [(0, 1, None), (1, 2, None), (2, 1, None),
+                                              (3, 1, 30.0), (4, 2, 30.0)])
+def test_a_plan_failing_whole_domains_proposes_sites_for_points_in_too_few(seed, k, radius_km):
+    """The proposals of a plan that fails whole domains: a gap point is one whose
+    candidates in budget lie in fewer than k + 1 domains (a dense recount here), each
+    proposal is a domain of its own (with --domain-radius-km: farther than the radius from
+    every candidate and every other proposal, so the networkx grouping of candidates plus
+    proposals keeps each alone), and with them every gap point not counted still short
+    has its chosen sites and proposals in budget in k + 1 domains."""
+    from coverage.model.capacity import failure_domains
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 50, 12, lat_span=5, lon_span=7)
+    kw: dict = {}
+    if radius_km is None:
+        sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 3, len(sites))]
+    else:
+        kw["domain_radius_km"] = radius_km
+    model, budget = LatencyModel.from_profile("on-net"), 25.0
+    plan = plan_sites(demand, sites, budget_ms=budget, failures=k, model=model,
+                      kmedian_time_limit_s=5, **kw)
+    s = plan.summary()
+    assert s["proposed"]["gaps_by"] == "failure domains"
+    doms = np.asarray(failure_domains(sites, radius_km))
+    radius = model.radius_km(budget, "ftth", "p99")
+    lat, lon = demand["lat"].to_numpy(), demand["lon"].to_numpy()
+    mask = haversine_km(lat[:, None], lon[:, None], sites["lat"].to_numpy()[None, :],
+                        sites["lon"].to_numpy()[None, :]) <= radius
+    n_dom = np.array([len(set(doms[mask[i]])) for i in range(len(demand))])
+    gap = n_dom < k + 1
+    assert s["proposed"]["gap_points"] == int(gap.sum()) > 0
+    assert s["proposed"]["population_gap"] == pytest.approx(demand["population"][gap].sum())
+    new = plan.proposed
+    assert len(new) == s["proposed"]["proposed_sites"] > 0
+    # each proposal a domain of its own, among the candidates' domains
+    both = pd.concat([sites[["site_id", "lat", "lon"]],
+                      new.rename(columns={"proposed_site_id": "site_id"})[
+                          ["site_id", "lat", "lon"]]], ignore_index=True)
+    if radius_km is not None:
+        grouped = failure_domains(both, radius_km)
+        assert len(set(grouped[len(sites):])) == len(new)
+        assert not set(grouped[len(sites):]) & set(grouped[:len(sites)])
+    chosen = sites["site_id"].isin(plan.sites["site_id"]).to_numpy()
+    near_new = haversine_km(lat[:, None], lon[:, None], new["lat"].to_numpy()[None, :],
+                            new["lon"].to_numpy()[None, :]) <= radius + 1e-6
+    got = np.array([len(set(doms[chosen & mask[i]])) + int(near_new[i].sum())
+                    for i in range(len(demand))])
+    short = gap & (got < k + 1)
+    assert s["proposed"]["gap_points_still_short"] == int(short.sum())
+    assert s["proposed"]["population_still_short"] == pytest.approx(
+        demand["population"][short].sum())
+
+
+def test_a_plan_whose_count_fails_single_sites_proposes_by_single_sites():
+    """--max-sites fails single sites: its proposals count candidates, and say so."""
+    rng = np.random.default_rng(5)
+    demand, sites = _places(rng, 30, 10, lat_span=2, lon_span=3)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 3, len(sites))]
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, max_sites=3,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5)
+    assert plan.summary()["proposed"]["gaps_by"] == "single sites"
+    assert plan.summary()["proposed"]["gap_points"] == int(
+        (plan.assignment["n_covering_sites"] < 2).sum())
+
+
+def test_a_proposal_keeps_out_of_the_domain_radius_of_every_candidate():
+    """A town whose two candidates lie 4 km apart (one domain at --domain-radius-km 30):
+    it lacks a second domain, and its proposed site stands farther than 30 km from both
+    (nearer, it would fail with them), within its budget."""
+    from coverage.model.capacity import failure_domains
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    demand = pd.DataFrame({"demand_id": ["town"], "lat": [50.0], "lon": [8.0],
+                           "population": [1000.0]})
+    sites = pd.DataFrame({"site_id": ["a", "b"], "lat": [50.02, 50.0], "lon": [8.0, 8.05]})
+    model = LatencyModel.from_profile("on-net")
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, model=model,
+                      domain_radius_km=30.0, kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["proposed"]["gaps_by"] == "failure domains"
+    assert (s["proposed"]["proposed_sites"], s["proposed"]["gap_points"],
+            s["proposed"]["gap_points_still_short"]) == (1, 1, 0)
+    new = plan.proposed.iloc[0]
+    apart = haversine_km(new["lat"], new["lon"], sites["lat"].to_numpy(),
+                         sites["lon"].to_numpy())
+    assert (apart > 30.0).all()
+    assert haversine_km(new["lat"], new["lon"], 50.0, 8.0) <= model.radius_km(
+        25.0, "ftth", "p99")
+    both = pd.concat([sites, pd.DataFrame({"site_id": ["new"], "lat": [new["lat"]],
+                                           "lon": [new["lon"]]})], ignore_index=True)
+    assert len(set(failure_domains(both, 30.0))) == 2

@@ -1524,7 +1524,14 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
                                  ("population", "population", _num)],
                    numeric=("points", "population"))
     p = s.get("proposed") or {}
+    if p.get("gaps_by") == "failure domains":
+        body += (f"<p>This plan fails whole failure domains, and so do its proposals: a gap "
+                 f"point for them is one whose candidates within budget lie in fewer than "
+                 f"{k + 1} domains (assignment.csv's n_domains_in_budget; the statuses "
+                 "above count single sites), and each proposed site is a failure domain of "
+                 "its own.</p>")
     labels = {
+        "gaps_by": "gaps counted by",
         "proposed_sites": "proposed new sites", "gap_points": "gap points",
         "population_gap": "population in gaps",
         "gap_points_still_short": "gap points still short with the proposals",

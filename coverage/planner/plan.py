@@ -1347,13 +1347,6 @@ def plan_sites(
             say(f"aggregation check: {aggregation_info['cells_short']:,} of {len(original):,} "
                 f"original points ({aggregation_info['population_short']:,.0f} people) short of "
                 "their requirement")
-        t = time.perf_counter()
-        # a fewest-sites plan opens every candidate of a gap point (its requirement is
-        # min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
-        proposal = propose_gaps(problem, demand_out, n_cov,
-                                chosen if config.max_sites is not None else None, reach,
-                                taken_ids=None if excluded is None else excluded["site_id"])
-        timings["proposals_s"] = time.perf_counter() - t
         sites_out = site_table(problem, chosen, demand_out, failure_table, radius_km)
         flows = scen_table = scen_loads = None
         if capacity is not None:
@@ -1411,12 +1404,36 @@ def plan_sites(
         if dom_info is not None:
             info.update(dom_info)
             demand_out = demand_out.assign(n_domains_in_budget=n_domains)
+        t = time.perf_counter()
+        taken = None if excluded is None else excluded["site_id"]
+        gaps_by = None
+        if (dom_info is not None and capacity is None
+                and str(count_fails).startswith("whole failure domains")):
+            # a point is a gap when its candidates in budget lie in fewer than k + 1
+            # domains: the count gave it chosen sites in min(k + 1, |D_i|) domains, so its
+            # chosen domains in budget say how many it lacks; a proposal is a domain of
+            # its own (with --domain-radius-km: farther than that from every candidate
+            # and every other proposal)
+            gaps_by = "failure domains"
+            apart_m = (float(domain_radius_km) * 1000.0 if domain_radius_km is not None
+                       and "failure_domain" not in sites.columns else None)
+            proposal = propose_gaps(problem, demand_out, n_domains, None, reach,
+                                    taken_ids=taken, apart_m=apart_m)
+        else:
+            gaps_by = None if plain_domains is None else "single sites"
+            # a fewest-sites plan opens every candidate of a gap point (its requirement
+            # is min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
+            proposal = propose_gaps(problem, demand_out, n_cov,
+                                    chosen if config.max_sites is not None else None, reach,
+                                    taken_ids=taken)
+        timings["proposals_s"] = time.perf_counter() - t
         info.update({
             "solver": solver,
             "aggregation": aggregation_info,
             "failure_check": failure_check(int(failures), cap_info if capacity is not None
                                            else None),
-            "proposed": proposal.summary(),
+            "proposed": {**proposal.summary(),
+                         **({} if gaps_by is None else {"gaps_by": gaps_by})},
             "placement": placement.info,
             "rollout": rollout_info,
             "timings_s": timings,

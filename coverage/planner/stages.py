@@ -1141,7 +1141,8 @@ def open_in_budget(problem: Problem, chosen: npt.ArrayLike, rows: npt.ArrayLike,
 def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLike,
                  chosen: npt.ArrayLike | None = None,
                  reach: ReachMatrix | None = None,
-                 taken_ids: npt.ArrayLike | None = None) -> Proposal:
+                 taken_ids: npt.ArrayLike | None = None,
+                 apart_m: float | None = None) -> Proposal:
     """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
     sites that would close them (:func:`coverage.resilience.gaps.propose_sites`).
 
@@ -1150,7 +1151,13 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
     the proposals: a ``--max-sites`` plan leaves some candidates closed. Without it, every
     candidate in budget counts as open. The proposals' ids never take a candidate's id
     (those of ``problem.sites`` and ``taken_ids``: the candidates left out of the problem,
-    e.g. those that cannot host the workload).
+    e.g. those that cannot host the workload). ``apart_m`` raises the colocation distance
+    (``--colocated-m``) for the proposals: with ``--domain-radius-km``, a proposal closer
+    than that to a candidate or another proposal would share its failure domain.
+
+    ``n_cov`` is what a gap is counted on: candidates in budget, or for a plan that fails
+    whole failure domains the domains of its chosen sites in budget (a point lacks ``k + 1``
+    minus that many sites, each a domain of its own).
     """
     c = problem.config
     n_open = None
@@ -1209,8 +1216,8 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                                     if "max_offset_km" in problem.demand.columns else None),
                          avoid_lat=problem.sites["lat"].to_numpy(),
                          avoid_lon=problem.sites["lon"].to_numpy(),
-                         colocated_m=float(problem.sites.attrs.get("colocated_m",
-                                                                   DEFAULT_COLOCATED_M)),
+                         colocated_m=max(float(problem.sites.attrs.get(
+                             "colocated_m", DEFAULT_COLOCATED_M)), float(apart_m or 0.0)),
                          taken_ids=np.concatenate([
                              problem.sites["site_id"].to_numpy(dtype=object),
                              np.asarray([] if taken_ids is None else taken_ids,
