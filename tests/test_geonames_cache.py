@@ -120,3 +120,25 @@ def test_the_default_folder_is_the_users_cache(monkeypatch, tmp_path):
     for home in ("", "relhome", "/"):  # unknown, relative or the root: no cache
         monkeypatch.setenv("HOME", home)
         assert geonames.places_cache_dir() is None
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    """A run killed while writing the cache left its temporary file; the next write
+    removes it (its process, on this host, is gone) and nothing else: not a live
+    writer's, not another host's, not a file named otherwise."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(done.stdout)  # a process that has ended
+    host = geonames._writer_tag().rpartition(".")[0]
+    orphan = tmp_path / f".geonames-{host}.{dead}-abc123.tmp"
+    live = tmp_path / f".geonames-{host}.{os.getppid()}-def456.tmp"
+    other_host = tmp_path / f".geonames-elsewhere.{dead}-ghi789.tmp"
+    not_ours = tmp_path / ".geonames-notes.tmp"
+    for f in (orphan, live, other_host, not_ours):
+        f.write_text("partial")
+    geonames._write_cache(tmp_path / "geonames-x.parquet", small(), "abc")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [live.name, other_host.name, not_ours.name, "geonames-x.parquet"])

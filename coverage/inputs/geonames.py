@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -62,7 +63,9 @@ def places_cache_dir() -> Path | None:
     cache), else ``$XDG_CACHE_HOME/edge-coverage`` (when absolute), else
     ``~/.cache/edge-coverage`` (no cache when the home folder is unknown or not
     absolute). The tool writes there only files it names ``geonames-cities500-*.parquet``
-    (never over an existing one) and their temporary ``.geonames-*.tmp`` files.
+    (never over an existing one) and their temporary ``.geonames-<host>.<pid>-*.tmp``
+    files, whose orphans (their process on this host no longer running) a later write
+    removes.
     """
     own = os.environ.get(CACHE_ENV)
     try:
@@ -166,7 +169,9 @@ def _write_cache(path: Path, df: pd.DataFrame, digest: str) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".geonames-", suffix=".tmp", dir=path.parent)
+        _remove_orphans(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".geonames-{_writer_tag()}-", suffix=".tmp",
+                                   dir=path.parent)
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                _CACHE_KEY: _stamp(digest, len(df))})
@@ -184,6 +189,34 @@ def _write_cache(path: Path, df: pd.DataFrame, digest: str) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def _writer_tag() -> str:
+    """``<host>.<pid>`` of this process, as its temporary cache files are named (the host
+    without dots or dashes, so that the name parses back)."""
+    import socket
+
+    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname() or "host")
+    return f"{host}.{os.getpid()}"
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Remove the temporary cache files of writers of this host that are no longer
+    running (a killed run left its ``.geonames-<host>.<pid>-*.tmp``): only files named so,
+    of this host, whose process does not exist; any error is passed by."""
+    host, _, own = _writer_tag().rpartition(".")
+    for tmp in folder.glob(f".geonames-{host}.*-*.tmp"):
+        m = re.fullmatch(rf"\.geonames-{re.escape(host)}\.(\d+)-[^/]*\.tmp", tmp.name)
+        if m is None or m.group(1) == own:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:  # its writer is gone: the file is an orphan
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                logger.debug("removed %s, left by a writer that is no longer running", tmp)
+        except (OSError, OverflowError, ValueError):
+            continue  # alive (another user's: PermissionError), or not a process id
 
 
 def _country_names() -> dict[str, str]:
