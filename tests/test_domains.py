@@ -668,9 +668,10 @@ def test_domain_failures_reroute_to_the_nearest_chosen_site_outside_the_domain(s
         assert (~ref["ok"]).any() and ref["ok"].any()
 
 
-def test_a_domain_holding_every_chosen_site_leaves_its_users_nowhere_to_go():
+def test_a_domain_holding_every_chosen_site_leaves_its_users_nowhere_to_go(tmp_path):
     """One domain for every candidate: its failure leaves every served user without a
-    site (no latency, all outside budget)."""
+    site (no latency, all outside budget), and the report says so (review 150: its row
+    was left out)."""
     rng = np.random.default_rng(7)
     demand, sites = _places(rng, 20, 6, lat_span=1, lon_span=1)
     sites["failure_domain"] = "one"
@@ -685,6 +686,9 @@ def test_a_domain_holding_every_chosen_site_leaves_its_users_nowhere_to_go():
     assert not row["meets_budget"]
     assert row["population_outside_budget"] == pytest.approx(
         plan.assignment.loc[served, "population"].sum())
+    html = (plan.to_dir(tmp_path / "out", map=False, gis=False) / "report.html").read_text()
+    assert ("none: no rerouted user has a chosen site outside its domain; 0 of 1 domains "
+            "keep every rerouted user within budget") in html
 
 
 # ------------------------------------------------------------ proposals by failure domain
@@ -786,3 +790,58 @@ def test_a_proposal_keeps_out_of_the_domain_radius_of_every_candidate():
     both = pd.concat([sites, pd.DataFrame({"site_id": ["new"], "lat": [new["lat"]],
                                            "lon": [new["lon"]]})], ignore_index=True)
     assert len(set(failure_domains(both, 30.0))) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_domain_failures_agree_with_themselves_on_conservative_bins(seed):
+    """Review 150: with conservative aggregation the reroute checked the bins' own radii
+    and the people outside budget their shrunk ones, so rows met their budget beside
+    people outside it. Both now count on the shrunk radii."""
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 3000, 50, lat_span=3, lon_span=3)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 8, len(sites))]
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=22.0, failures=1,
+                      model=LatencyModel.from_profile("on-net"), aggregate_km=12.0,
+                      aggregate_mode="conservative", kmedian_time_limit_s=3)
+    t = plan.domain_failures
+    assert len(t) > 1
+    assert ((t["population_outside_budget"] > 0) == (t["n_demand_outside_budget"] > 0)).all()
+    assert (t["meets_budget"] == (t["population_outside_budget"] == 0)).all()
+    assert (~t["meets_budget"]).any()  # (some domain's failure leaves people outside)
+
+
+def test_a_rerouted_user_just_inside_or_just_outside_its_budget():
+    """domain_reroute on a hand-built plan: a town whose primary's domain fails goes to a
+    site 0.3 km inside its budget radius (within budget) or 0.3 km outside it (not),
+    at the latency the model gives that distance."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+    from coverage.model.problem import Problem
+    from coverage.planner.stages import assign_and_fail
+    from coverage.resilience.domain_reroute import domain_reroute
+
+    model, budget = LatencyModel.from_profile("on-net"), 25.0
+    radius = model.radius_km(budget, "ftth", "p99")
+    deg = radius / 111.19492664455873  # km per degree of latitude (haversine, R 6371.0088)
+    demand = pd.DataFrame({"demand_id": ["town"], "lat": [10.0], "lon": [0.0],
+                           "population": [500.0]})
+    step = 0.3 / 111.19  # 0.3 km of latitude
+    sites = pd.DataFrame({"site_id": ["a", "a2", "in", "out"],
+                          "lat": [10.0, 10.001, 10.0 + deg - step, 10.0 - deg - step],
+                          "lon": [0.01, 0.01, 0.0, 0.0]})
+    domains = np.array(["D1", "D1", "D2", "D3"], dtype=object)
+    config = PlannerConfig(budget_ms=budget, failures=1).validate(model.access_profiles_ms)
+    problem = Problem.build(as_demand(demand), as_sites(sites), config, model)
+    for far, ok in (("in", True), ("out", False)):
+        chosen = np.array([0, 1, 2 if far == "in" else 3])
+        d_km = haversine_km(10.0, 0.0, sites["lat"][chosen[-1]], 0.0)
+        assert (d_km < radius) == ok and abs(d_km - radius) < 0.31
+        assignment, _, _ = assign_and_fail(problem, chosen, np.array([4]))
+        got = domain_reroute(problem, assignment, chosen, domains).loc["D1"]
+        assert got["n_demand_rerouted"] == 1 and got["population_rerouted"] == 500.0
+        assert got["worst_latency_ms"] == pytest.approx(model.latency_ms(d_km, "ftth", "p99"))
+        assert got["meets_budget"] == ok and got["n_demand_outside_budget"] == (not ok)

@@ -740,15 +740,17 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
                      dom.get("worst_domain_population_outside_budget"),
                      _num(dom.get("worst_domain_population_outside_budget"))
                      + f" (domain {_text(dom.get('worst_domain'))})"))
-    if dom.get("worst_rerouted_latency_domain") is not None:  # (absent before 2026-12-06)
+    if dom.get("n_domains_with_chosen_sites") is not None:  # (absent before 2026-12-06)
+        where = dom.get("worst_rerouted_latency_domain")
         rows.append(("worst latency of a user rerouted when one whole failure domain fails",
                      "domain_failures.worst_rerouted_latency_ms",
                      dom.get("worst_rerouted_latency_ms"),
-                     f"{_num(dom.get('worst_rerouted_latency_ms'), 1, 'ms')} (domain "
-                     f"{_text(dom.get('worst_rerouted_latency_domain'))}; "
-                     f"{_num(dom.get('n_domains_meeting_budget'))} of "
+                     (f"{_num(dom.get('worst_rerouted_latency_ms'), 1, 'ms')} (failing "
+                      f"{_text(where)})" if where is not None else
+                      "none: no rerouted user has a chosen site outside its domain")
+                     + f"; {_num(dom.get('n_domains_meeting_budget'))} of "
                      f"{_num(dom.get('n_domains_with_chosen_sites'))} domains keep every "
-                     "rerouted user within budget)"))
+                     "rerouted user within budget"))
     if dom.get("count_fails") is not None:  # (absent from plans of earlier versions)
         rows.append(("what the site count failed together", "domain_failures.count_fails",
                      dom.get("count_fails"), _text(dom.get("count_fails"))))

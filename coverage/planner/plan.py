@@ -181,8 +181,12 @@ class Plan:
         ``domain_failures.csv``, with failure domains (shared-risk groups): one row per
         domain holding a chosen site, worst first: ``failure_domain, n_chosen_sites,
         chosen_site_ids`` (``;``-separated), ``population_primary`` (people whose primary
-        site is in it) and ``population_outside_budget`` (people its failure alone leaves
-        with no chosen site within budget). :attr:`demand` then has
+        site is in it), ``population_outside_budget`` (people its failure alone leaves
+        with no chosen site within budget), and its users rerouted to the nearest chosen
+        site outside it (:func:`coverage.resilience.domain_reroute.domain_reroute`:
+        ``n_demand_rerouted, population_rerouted, worst_latency_ms,
+        mean_rerouted_latency_ms, n_demand_outside_budget, meets_budget``). :attr:`demand`
+        then has
         ``n_domains_in_budget``: the domains of the chosen sites within budget of each
         point (N-1 safe by domains at 2 or more). ``None`` without domains.
     user_columns : tuple of str
@@ -1682,9 +1686,6 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
     return sorted(set(map(float, given)) | {float(budget_ms)})
 
 
-#: Demand columns the planner computes (an input column of that name is replaced by the
-#: plan's value): those of ``assignment.csv`` that are not the input's, and the primary
-#: site's distance it keeps to itself.
 #: Columns of ``domain_failures.csv`` (:attr:`Plan.domain_failures`): each domain holding
 #: a chosen site, the people its failure alone leaves with no chosen site in budget
 #: (:func:`~coverage.resilience.status.domain_safety`), and its users rerouted to the
@@ -1692,6 +1693,9 @@ def _sweep_budgets(opts: dict[str, Any], budget_ms: float) -> list[float]:
 DOMAIN_FAILURE_COLUMNS = ("failure_domain", "n_chosen_sites", "chosen_site_ids",
                           "population_primary", "population_outside_budget",
                           *DOMAIN_REROUTE_COLUMNS)
+#: Demand columns the planner computes (an input column of that name is replaced by the
+#: plan's value): those of ``assignment.csv`` that are not the input's, and the primary
+#: site's distance it keeps to itself.
 DEMAND_OUTPUT_COLUMNS = (*(c for c in ASSIGNMENT_COLUMNS if c not in DEMAND_INPUT_COLUMNS),
                          "primary_distance_km")
 #: Columns of ``sites.csv`` the planner computes (``power_kw`` and ``capacity_rps`` are

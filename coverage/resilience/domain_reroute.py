@@ -14,6 +14,15 @@ assignment's ``n1_*`` columns. A domain of several is one bulk nearest-site quer
 users (the chosen sites' tree, the ``|D| + 1`` nearest, the first outside the domain), or
 the pair engine's lowest-latency site outside it with tiers or routing. The loop is over
 the domains of several chosen sites, never over users.
+
+With conservative aggregation (bins whose radius is shrunk by their farthest member) a
+bin is served, and rerouted within budget, when the site is within its *shrunk* radius,
+as the reach pattern that ``population_outside_budget`` is counted on has it (a site
+within the bin's own radius reaches its centroid, not every member: review 150 found rows
+that met their budget beside people outside it); every domain then takes the tree query,
+single-site domains too (the assignment's ``n1_within_budget`` is the centroid's). The
+latencies stay the bin centroid's, as ``failures.csv``'s, and ``population_rerouted`` can
+be less than ``population_primary`` (bins whose primary reaches the centroid only).
 """
 
 from __future__ import annotations
@@ -76,7 +85,13 @@ def domain_reroute(problem: Problem, assignment: pd.DataFrame, chosen: npt.Array
     site_pos = pd.Index(problem.sites["site_id"].to_numpy(dtype=object))
     primary = site_pos.get_indexer(
         assignment["primary_site_id"].astype(object).to_numpy(dtype=object))
-    served = np.flatnonzero(primary >= 0)
+    shrunk = bool(problem.radius_shrink_km is not None and len(problem.radius_shrink_km)
+                  and float(np.max(problem.radius_shrink_km)) > 0)
+    has = primary >= 0
+    if shrunk:  # a bin counts as served where its primary reaches every member
+        km = assignment["primary_distance_km"].to_numpy(dtype=np.float64)
+        has &= km <= problem.rows.radius_km + 1e-9
+    served = np.flatnonzero(has)
     p_dom = dom_codes[primary[served]]
     pop = assignment["population"].to_numpy(dtype=np.float64)[served]
     # a domain of one chosen site: the assignment's single-site reroute
@@ -84,7 +99,8 @@ def domain_reroute(problem: Problem, assignment: pd.DataFrame, chosen: npt.Array
     within = assignment["n1_within_budget"].to_numpy(dtype=bool)[served].copy()
     chosen_dom = dom_codes[chosen]
     per_domain = np.bincount(chosen_dom, minlength=n_names)
-    several = np.flatnonzero(per_domain >= 2)
+    # (with shrunk radii every domain: the assignment's n1 figures are the centroid's)
+    several = np.flatnonzero(per_domain >= (1 if shrunk else 2))
     if len(several):
         order = np.argsort(p_dom, kind="stable")
         start = np.searchsorted(p_dom[order], np.arange(n_names + 1))
@@ -116,7 +132,7 @@ def domain_reroute(problem: Problem, assignment: pd.DataFrame, chosen: npt.Array
     held = np.unique(chosen_dom)
     return pd.DataFrame({
         "n_demand_rerouted": np.bincount(p_dom, minlength=n_names)[held].astype(np.int64),
-        "population_rerouted": total(pop)[held],
+        "population_rerouted": total(pop)[held].astype(np.float64),
         "worst_latency_ms": worst[held],
         "mean_rerouted_latency_ms": mean[held],
         "n_demand_outside_budget": n_out[held].astype(np.int64),
@@ -134,7 +150,8 @@ class _ChosenTree:
         self.problem = problem
         self.chosen = chosen
         self.tree = cKDTree(unit_xyz(problem.site_lat[chosen], problem.site_lon[chosen]))
-        self.rows = problem.rows_unshrunk
+        self.rows = problem.rows_unshrunk  # the latency of the point (or bin centroid)
+        self.radius_km = problem.rows.radius_km  # in budget: shrunk with conservative bins
 
     def outside(self, rows: npt.NDArray[np.int64], chosen_dom: npt.NDArray[np.int64],
                 d: int, n_in: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
@@ -155,7 +172,7 @@ class _ChosenTree:
             first = np.argmax(other, axis=1)  # the nearest outside (one always is)
             km = km_from_chord(chord[np.arange(len(r)), first])
             lat[lo:lo + step] = self.rows.fixed_ms[r] + self.rows.ms_per_km * km
-            within[lo:lo + step] = km <= self.rows.radius_km[r] + 1e-9
+            within[lo:lo + step] = km <= self.radius_km[r] + 1e-9
         return lat, within
 
 
