@@ -270,8 +270,9 @@ def test_a_plan_without_a_load_fails_whole_domains(seed, k):
 def test_row_generation_and_components_with_domains(caplog):
     """Row generation and the count by components fail whole domains too (a fetched cell
     brings its domains' rows; a plan's check finds the cells that meet their count in too
-    few domains); --max-sites fails single sites, says so once, and still reports by
-    domain."""
+    few domains); --max-sites (max-cover) puts the most people in two domains as its
+    second objective; its p-center fails single sites, says so once, and still reports
+    by domain."""
     demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
                            "population": [1000.0, 2000.0]})
     sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [50.0, 50.1, 50.4],
@@ -285,11 +286,20 @@ def test_row_generation_and_components_with_domains(caplog):
                         kmedian_time_limit_s=5)
     assert pieces.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert pieces.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
+    best = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=2,
+                      kmedian_time_limit_s=5)
+    b = best.summary()
+    assert b["domain_failures"]["count_fails"].startswith("whole failure domains (--max-sites")
+    # {s1, s2} keeps both towns N-1 safe by sites, not by domains: s3 is one of the two
+    assert "s3" in set(best.sites["site_id"])
+    assert b["secondary_objective"] == "population_n1_safe_by_domains"
+    assert b["secondary_value"] == b["population_safe_by_domain_failures"]["N-1"] == 3000.0
     with caplog.at_level("WARNING"):
-        best = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=2,
-                          kmedian_time_limit_s=5)
+        center = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=2,
+                            objective="p-center", kmedian_time_limit_s=5)
     assert "fails single sites, not whole domains" in caplog.text
-    assert best.summary()["domain_failures"]["count_fails"] == "single sites (--max-sites)"
+    assert (center.summary()["domain_failures"]["count_fails"]
+            == "single sites (--max-sites p-center)")
     full = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5)
     assert full.summary()["domain_failures"]["count_fails"] == "whole failure domains"
     assert full.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
@@ -627,7 +637,7 @@ def test_domain_failures_reroute_to_the_nearest_chosen_site_outside_the_domain(s
         sites["capacity_rps"] = 1e6
         kw = {"requests_per_person_day": 10.0}
     if "max_sites" in how:
-        kw = {"max_sites": 4}
+        kw = {"max_sites": 3}
     plan = plan_sites(demand, sites, budget_ms=budget, failures=1, model=model,
                       kmedian_time_limit_s=5, **kw)
     fixed = np.array([_tier_fixed_ms(demand, sites, model, budget, t)
@@ -845,3 +855,73 @@ def test_a_rerouted_user_just_inside_or_just_outside_its_budget():
         assert got["n_demand_rerouted"] == 1 and got["population_rerouted"] == 500.0
         assert got["worst_latency_ms"] == pytest.approx(model.latency_ms(d_km, "ftth", "p99"))
         assert got["meets_budget"] == ok and got["n_demand_outside_budget"] == (not ok)
+
+
+# ------------------------------------------------- --max-sites: N-k safe by whole domains
+
+
+def _lex_brute(mask, w, p, k, codes, required=()):
+    """The lexicographic optimum over every set of p facilities holding ``required``:
+    (weight with an open facility in reach, weight with open ones in k + 1 domains)."""
+    n, m = mask.shape
+    best = None
+    for combo in itertools.combinations(range(m), p):
+        if not set(required) <= set(combo):
+            continue
+        s = np.zeros(m, dtype=bool)
+        s[list(combo)] = True
+        v1 = float(w[(mask & s).any(axis=1)].sum())
+        v2 = float(w[[len(set(codes[mask[i] & s])) >= k + 1 for i in range(n)]].sum())
+        if best is None or (v1, v2) > best:
+            best = (v1, v2)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_max_cover_by_domains_is_the_brute_forces(seed):
+    """max_cover_lexicographic with domain codes: its level 2 counts clients whose open
+    facilities in reach span k + 1 domains; both levels equal a brute force over every
+    set of p facilities (required ones too)."""
+    from coverage.solvers.maxcover import max_cover_lexicographic
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(4, 13)), int(rng.integers(4, 10))
+    mask = rng.random((n, m)) < rng.uniform(0.3, 0.8)
+    codes = rng.integers(0, int(rng.integers(2, m // 2 + 2)), m)  # several sites a domain
+    w = rng.integers(1, 100, n).astype(float)
+    k = int(rng.integers(1, 3))
+    p = int(rng.integers(1, m + 1))
+    required = (list(rng.choice(m, int(rng.integers(0, min(p, 2) + 1)), replace=False))
+                if seed % 3 == 0 else [])
+    res = max_cover_lexicographic(sp.csr_array(mask.astype(np.int8)), p, w, failures=k,
+                                  time_limit_s=30, required=required or None,
+                                  domain_codes=codes)
+    assert res.status == "optimal"
+    assert (res.objective, res.secondary) == _lex_brute(mask, w, p, k, codes, required)
+    assert set(required) <= set(res.sites.tolist()) and len(res.sites) == p
+
+
+@pytest.mark.parametrize("seed,k", [(0, 1), (1, 1), (2, 2), (3, 1)])
+def test_a_max_sites_plan_puts_the_most_people_in_k_plus_1_domains(seed, k):
+    """A --max-sites plan with domains: the most people within budget of a chosen site,
+    then the most with chosen sites in budget in k + 1 domains (a brute force over every
+    set of P candidates on a dense recount), the second figure equal to the plan's
+    population_safe_by_domain_failures (counted on the reach pattern)."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 25, 9, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 3, len(sites))]
+    model, budget, p = LatencyModel.from_profile("on-net"), 25.0, 4
+    plan = plan_sites(demand, sites, budget_ms=budget, failures=k, max_sites=p, model=model,
+                      kmedian_time_limit_s=5)
+    s = plan.summary()
+    mask = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :]
+                        ) <= model.radius_km(budget, "ftth", "p99")
+    codes = sites["failure_domain"].to_numpy()
+    v1, v2 = _lex_brute(mask, demand["population"].to_numpy(float), p, k, codes)
+    assert s["status"] == "optimal" and s["secondary_status"] in ("optimal", "not needed")
+    assert (s["objective_value"], s["secondary_value"]) == (v1, v2)
+    assert s["population_safe_by_domain_failures"][f"N-{k}"] == v2

@@ -1205,12 +1205,18 @@ def plan_sites(
             count_fails = "whole failure domains" + (
                 "" if aggregation is None else " (of the bins; the aggregation check counts "
                 "the original points' sites, not their domains)")
+        elif config.resolved_objective != "p-center":
+            # max-cover: its second objective (the people N-k safe) counts them by domains
+            problem = replace(problem, count_domains=domain_codes(plain_domains))
+            count_fails = ("whole failure domains (--max-sites: the people N-k safe, its "
+                           "second objective)")
         else:
-            count_fails = "single sites (--max-sites)"
+            count_fails = "single sites (--max-sites p-center)"
             logger.warning(
                 "%s: this plan's choice of sites fails single sites, not whole domains "
-                "(the --max-sites objectives have no domains' rows); domain_failures.csv "
-                "and n_domains_in_budget say what a domain's failure does. Fix: drop "
+                "(the p-center objective has no domains' rows); domain_failures.csv "
+                "and n_domains_in_budget say what a domain's failure does. Fix: "
+                "--objective max-cover (its N-k objective counts domains), or drop "
                 "--max-sites for the fewest sites that keep every user in budget when "
                 "whole domains fail",
                 f"{sites_src}: failure_domain column" if "failure_domain" in sites.columns
@@ -1240,6 +1246,9 @@ def plan_sites(
                         else "the most people within budget")
                 say(f"solving: the {int(max_sites)} sites with {what} (HiGHS, limit "
                     f"{time_limit_s:g} s)")
+                problem, too_big = fit_domains(problem, reach, domain_entry_limit(problem))
+                if too_big is not None:
+                    count_fails = _domains_dropped(sites_src, too_big, max_memory_gb)
                 count = best_sites(problem, reach, n_cov)
             elif capacity is None:
                 problem, too_big = fit_domains(problem, reach, domain_entry_limit(problem))
@@ -1411,7 +1420,7 @@ def plan_sites(
         t = time.perf_counter()
         taken = None if excluded is None else excluded["site_id"]
         gaps_by = None
-        if (dom_info is not None and capacity is None
+        if (dom_info is not None and capacity is None and config.max_sites is None
                 and str(count_fails).startswith("whole failure domains")):
             # a point is a gap when its candidates in budget lie in fewer than k + 1
             # domains: the count gave it chosen sites in min(k + 1, |D_i|) domains, so its
@@ -1934,6 +1943,10 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
         if count_fails is None:
             how = ("the capacity check excuses users whose candidates within budget all lie "
                    "in the failed domains. Fix: candidates in other domains near them")
+        elif count_fails.startswith("whole") and "--max-sites" in count_fails:
+            how = ("this plan's --max-sites objective puts in k + 1 domains the most people "
+                   "its sites can, after the most people within budget. Fix: raise "
+                   "--max-sites, or drop it for the fewest sites that keep everyone so")
         elif count_fails.startswith("whole"):
             how = ("this plan's count gives every point chosen sites in min(k + 1, its "
                    "domains in budget) domains, so these people have their candidates "

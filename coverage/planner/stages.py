@@ -437,7 +437,8 @@ def best_sites(problem: Problem, reach: ReachMatrix,
     """The best ``config.max_sites`` sites (``--max-sites P``) on the reach matrix.
 
     ``max-cover``: the most population within budget of a chosen site, then, among those
-    optima, the most population with ``max(k, 1) + 1`` chosen sites within budget
+    optima, the most population with ``max(k, 1) + 1`` chosen sites within budget, in
+    that many failure domains with ``problem.count_domains``
     (:func:`coverage.solvers.maxcover.max_cover_lexicographic`). ``p-center``: the least
     worst latency at the percentile from a point to its ``min(k + 1, |N_i|)``-th nearest
     chosen site, over the pairs within budget, every point with a candidate in budget kept
@@ -479,7 +480,10 @@ def best_sites(problem: Problem, reach: ReachMatrix,
     else:
         res = max_cover_lexicographic(reach.boolean(), p, problem.population,
                                       failures=max(k, 1), time_limit_s=c.time_limit_s,
-                                      required=problem.required)
+                                      required=problem.required,
+                                      # the people N-k safe by whole failure domains
+                                      domain_codes=problem.count_domains if k >= 1
+                                      else None)
         cover = CoverResult(res.sites, float(res.objective), float(res.objective),
                             res.status, float(res.mip_gap), res.solve_time_s,
                             dict(res.reductions))
@@ -562,7 +566,9 @@ def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
             "objective_value": float(res.objective),
             "lower_bound": float(res.objective),
             "upper_bound": float(res.upper_bound),
-            "secondary_objective": f"population_{'n1' if k <= 1 else 'nk'}_safe",
+            "secondary_objective": (f"population_{'n1' if k <= 1 else 'nk'}_safe"
+                                    + ("_by_domains" if problem.count_domains is not None
+                                       and k >= 1 else "")),
             "secondary_failures": max(k, 1),
             "secondary_value": float(res.secondary),
             "secondary_upper_bound": float(res.secondary_upper_bound),

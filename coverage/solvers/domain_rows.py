@@ -146,8 +146,44 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
     if len(codes) != full.shape[1]:
         raise ValueError(f"{len(codes)} domain codes for {full.shape[1]} candidates")
     a = _distinct_sets(full)  # a point's rows depend on its set only
+    matrix_, requirement, _ = _rows_by_point(a, codes, int(failures))
+    if not matrix_.shape[0]:
+        return DomainRows(matrix_, requirement)
+    from .cover import merge_identical_rows
+
+    # identical rows: one, with the largest requirement
+    return DomainRows(*merge_identical_rows(matrix_, requirement, np.random.default_rng(1)))
+
+
+def domain_rows_by_point(matrix: Any, codes: npt.ArrayLike, failures: int,
+                         ) -> tuple[sp.csr_array, npt.NDArray[np.int64],
+                                    npt.NDArray[np.int64]]:
+    """:func:`domain_rows` without merging: every row with the point it belongs to (for
+    a model where each point's rows hold only when that point counts, e.g. the
+    ``--max-sites`` objective's level 2).
+
+    Returns
+    -------
+    matrix : scipy.sparse.csr_array
+        One row per (point, set of domains ``F``): the point's entries outside ``F``.
+    requirement : numpy.ndarray
+        ``r_i - |F|`` of every row.
+    point : numpy.ndarray
+        The row of ``matrix`` (the argument) each row belongs to.
+    """
+    a = sp.csr_array(matrix, copy=True)
+    a.sort_indices()
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) != a.shape[1]:
+        raise ValueError(f"{len(codes)} domain codes for {a.shape[1]} candidates")
+    return _rows_by_point(a, codes, int(failures))
+
+
+def _rows_by_point(a: sp.csr_array, codes: npt.NDArray[np.int64], k: int,
+                   ) -> tuple[sp.csr_array, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The rows of every point of ``a`` (indices sorted) and set ``F`` (the module's
+    proof), their requirements and points, unmerged."""
     n, m = a.shape
-    k = int(failures)
     counts = np.diff(a.indptr).astype(np.int64)
     pair_dom, key_row, key_dom, per, r, n_codes = _point_domains(a, codes, k)
     # M_i: the domains holding two or more of N_i, sorted by point then domain
@@ -173,7 +209,7 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
         t_dom = np.column_stack([t_dom[rep], m_dom[np.repeat(first, extra) + offset]])
         t_row = t_row[rep]
         size += 1
-    mats, reqs = [], []
+    mats, reqs, points = [], [], []
     for rows, doms in blocks:
         length = counts[rows]
         rep = np.repeat(np.arange(len(rows)), length)
@@ -188,14 +224,13 @@ def domain_rows(matrix: Any, codes: npt.ArrayLike, failures: int) -> DomainRows:
         mats.append(sp.csr_array((a.data[pos[keep]], a.indices[pos[keep]], indptr),
                                  shape=(len(rows), m)))
         reqs.append(r[rows] - doms.shape[1])
+        points.append(rows)
     if not mats:
-        return DomainRows(sp.csr_array((0, m), dtype=a.dtype), np.zeros(0, dtype=np.int64))
-    from .cover import merge_identical_rows
-
-    # identical rows: one, with the largest requirement
-    return DomainRows(*merge_identical_rows(sp.csr_array(sp.vstack(mats, format="csr")),
-                                            np.concatenate(reqs).astype(np.int64),
-                                            np.random.default_rng(1)))
+        return (sp.csr_array((0, m), dtype=a.dtype), np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.int64))
+    return (sp.csr_array(sp.vstack(mats, format="csr")),
+            np.concatenate(reqs).astype(np.int64),
+            np.concatenate(points).astype(np.int64))
 
 
 def domain_short(source: Any, sites: npt.ArrayLike, have: npt.NDArray[np.int64],

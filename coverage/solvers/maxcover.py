@@ -418,7 +418,8 @@ class LexCoverResult:
         Relative gap of the primary objective.
     secondary : float
         Weight of the clients with at least ``failures + 1`` open facilities in reach
-        (clients reaching fewer candidates than that never count).
+        (clients reaching fewer candidates than that never count); with failure domains,
+        with their open facilities in reach in ``failures + 1`` domains or more.
     secondary_upper_bound : float
         Proven upper bound on the secondary objective among the plans whose primary value
         is at least this plan's (``secondary`` when proven).
@@ -454,13 +455,6 @@ class LexCoverResult:
         return self.solve_time_s
 
 
-def _level_values(a: sp.csr_array, w: npt.NDArray[np.float64], t: int,
-                  is_open: npt.NDArray[np.bool_]) -> tuple[float, float]:
-    """(weight with >= 1 open in reach, weight with >= ``t`` open in reach) of a plan."""
-    count = a @ is_open.astype(np.int64)
-    return float(w[count >= 1].sum()), float(w[count >= t].sum())
-
-
 def max_cover_lexicographic(
     reach: sp.sparray | sp.spmatrix | npt.ArrayLike,
     p: int,
@@ -469,9 +463,17 @@ def max_cover_lexicographic(
     failures: int = 1,
     time_limit_s: float = 60.0,
     required: npt.ArrayLike | None = None,
+    domain_codes: npt.ArrayLike | None = None,
 ) -> LexCoverResult:
     """The most weight within reach of ``p`` facilities; among those plans, the most weight
     within reach of ``failures + 1`` of them (a lexicographic MCLP).
+
+    With ``domain_codes`` (every facility's failure domain, shared-risk groups) level 2
+    counts a client when its open facilities in reach lie in ``failures + 1`` domains:
+    only clients whose facilities in reach span that many can count, and each gets the
+    rows of :func:`coverage.solvers.domain_rows.domain_rows_by_point` (for every set
+    ``F`` of at most ``failures`` of its domains holding two or more of its facilities,
+    ``failures + 1 - |F|`` open ones outside ``F``), each scaled by its ``u_i``.
 
     Level 1 is :func:`max_cover` (single cover, value ``V``). Level 2 is a second MILP on
     the same variables with level 1 turned into a constraint:
@@ -514,6 +516,8 @@ def max_cover_lexicographic(
     >>> res.sites.tolist(), res.objective, res.secondary
     ([0, 2], 7.0, 5.0)
     """
+    from .domain_rows import domain_rows_by_point, row_domains
+
     t0 = time.perf_counter()
     if isinstance(failures, bool) or int(failures) != failures or failures < 1:
         raise ValueError("failures must be an integer >= 1 for the second level")
@@ -522,17 +526,33 @@ def max_cover_lexicographic(
                       required=required)
     s = _setup(reach, p, weights, required, 0)
     a, w = s.a, s.w
+    codes = None if domain_codes is None else np.asarray(domain_codes, dtype=np.int64)
+    if codes is not None and codes.shape != (a.shape[1],):
+        raise ValueError(f"domain_codes must be one code per facility ({a.shape[1]})")
     sizes = np.diff(a.indptr).astype(np.int64)
     is_first = np.zeros(a.shape[1], dtype=bool)
     is_first[first.sites] = True
-    v1, v2 = _level_values(a, w, t, is_first)
+
+    def covered(is_open: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], ...]:
+        """Clients with an open facility in reach, and those counted at level 2."""
+        count = a @ is_open.astype(np.int64)
+        if codes is None:
+            return count >= 1, count >= t
+        at = np.flatnonzero(is_open)
+        return count >= 1, row_domains(a[:, at], codes[at]) >= t
+
+    def level_values(is_open: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        c1, c2 = covered(is_open)
+        return float(w[c1].sum()), float(w[c2].sum())
+
+    v1, v2 = level_values(is_first)
 
     def done(is_open, sec_upper, sec_status) -> LexCoverResult:
         missing = s.p - int(is_open.sum())
         if missing > 0:
             is_open = is_open.copy()
             is_open[np.flatnonzero(~is_open)[:missing]] = True
-        prim, sec = _level_values(a, w, t, is_open)
+        prim, sec = level_values(is_open)
         upper = max(first.upper_bound, prim)
         gap = 0.0 if upper <= 0 else (upper - prim) / upper
         sec_upper = max(float(sec_upper), sec)
@@ -556,7 +576,13 @@ def max_cover_lexicographic(
     size_m = sizes[rows][first_rows]
     have = a_m @ s.fixed.astype(np.int64)
     short1 = have < 1
-    short2 = (size_m >= t) & (have < t)
+    if codes is None:
+        eligible = size_m >= t  # (fewer facilities in reach: never level 2)
+        short2 = eligible & (have < t)
+    else:  # facilities in reach in t domains or more; the required ones' domains
+        eligible = row_domains(a_m, codes) >= t
+        fixed_at = np.flatnonzero(s.fixed)
+        short2 = eligible & (row_domains(a_m[:, fixed_at], codes[fixed_at]) < t)
     base1 = float(w_m[~short1].sum())
     if not short2.any():  # every client that can be t-covered already is
         return done(is_first, v2, "not needed")
@@ -568,8 +594,31 @@ def max_cover_lexicographic(
     keep = np.flatnonzero(used)
     sub1, sub2 = sp.csr_array(sub1[:, keep]), sp.csr_array(sub2[:, keep])
     w1, w2 = w_m[short1], w_m[short2]
-    need2 = (t - have[short2]).astype(np.float64)
+    need2 = np.maximum(t - have[short2], 0).astype(np.float64)
     nc, n1, n2 = len(cols), sub1.shape[0], sub2.shape[0]
+    # the domains' rows of the level-2 clients: each (client, F) row needs its
+    # requirement, less the required facilities in it, of the free ones in it times u
+    sub_d = sp.csr_array((0, nc))
+    req_d = np.zeros(0)
+    pt_d = np.zeros(0, dtype=np.int64)
+    if codes is not None:
+        rows_d, req_all, pt_all = domain_rows_by_point(a_m[short2], codes, t - 1)
+        req_left = req_all - rows_d @ s.fixed.astype(np.int64)
+        live = req_left > 0
+        on_cols = np.zeros(a.shape[1], dtype=bool)
+        on_cols[cols] = True
+        col_pos = np.cumsum(on_cols) - 1
+        d = sp.csr_array(rows_d[live])
+        d.sort_indices()
+        free_entry = on_cols[d.indices]  # (a domain row's free facilities are all used)
+        counts_d = np.bincount(np.repeat(np.arange(d.shape[0]), np.diff(d.indptr))[
+            free_entry], minlength=d.shape[0])
+        sub_d = sp.csr_array((np.ones(int(free_entry.sum())), col_pos[d.indices[free_entry]],
+                              np.concatenate([[0], np.cumsum(counts_d)])),
+                             shape=(d.shape[0], nc))
+        req_d = req_left[live].astype(np.float64)
+        pt_d = pt_all[live]
+    nd = sub_d.shape[0]
     if s.k_free >= nc:  # every useful facility can be opened
         is_open = s.fixed.copy()
         is_open[cols] = True
@@ -582,34 +631,36 @@ def max_cover_lexicographic(
     # on a row of weights up to 2**20: uniform weights of 0-5 in tests/test_optimize_matrix)
     tols = ([0.5 * scale] if integral
             else [max(1e-12 * abs(target), 1e-6), 1e-9 * max(abs(target), 1.0)])
-    c1, c2 = sp.coo_array(sub1), sp.coo_array(sub2)
-    # columns: y (nc), z (n1), u (n2); rows: level-1 links, level-2 links, count, level 1
+    c1, c2, cd = sp.coo_array(sub1), sp.coo_array(sub2), sp.coo_array(sub_d)
+    # columns: y (nc), z (n1), u (n2); rows: level-1 links, level-2 links, the domains'
+    # level-2 rows, count, level 1
+    links = n1 + n2 + nd
     r_idx = np.concatenate([c1.row, np.arange(n1), n1 + c2.row, n1 + np.arange(n2),
-                            np.full(nc, n1 + n2), np.full(n1, n1 + n2 + 1)])
+                            n1 + n2 + cd.row, n1 + n2 + np.arange(nd),
+                            np.full(nc, links), np.full(n1, links + 1)])
     c_idx = np.concatenate([c1.col, nc + np.arange(n1), c2.col, nc + n1 + np.arange(n2),
+                            cd.col, nc + n1 + pt_d,
                             np.arange(nc), nc + np.arange(n1)])
     vals = np.concatenate([-np.ones(c1.nnz), np.ones(n1), -np.ones(c2.nnz), need2,
-                           np.ones(nc), w1 * scale])
-    matrix = sp.csr_array((vals, (r_idx, c_idx)), shape=(n1 + n2 + 2, nc + n1 + n2))
-    upper = np.concatenate([np.zeros(n1 + n2), [float(s.k_free)], [np.inf]])
-    integrality = np.concatenate([np.ones(nc), np.zeros(n1), (need2 >= 2).astype(float)])
+                           -np.ones(cd.nnz), req_d, np.ones(nc), w1 * scale])
+    matrix = sp.csr_array((vals, (r_idx, c_idx)), shape=(links + 2, nc + n1 + n2))
+    upper = np.concatenate([np.zeros(links), [float(s.k_free)], [np.inf]])
+    # u binary where a row asks two or more of it (with domains: every client's)
+    integrality = np.concatenate([np.ones(nc), np.zeros(n1),
+                                  ((need2 >= 2) | (codes is not None)).astype(float)])
     # level 2's objective on its own scale (the level-1 scale, set by the heaviest level-1
     # row, made a light level-2 objective vanish under HiGHS's absolute gap)
     scale2 = weight_scale(w2)
     objective2 = np.concatenate([np.zeros(nc + n1), -w2 * scale2])
     t2 = time.perf_counter()
     for tol in tols:
-        lower = np.concatenate([np.full(n1 + n2 + 1, -np.inf), [target - tol]])
+        lower = np.concatenate([np.full(links + 1, -np.inf), [target - tol]])
         left = max(float(time_limit_s) - (time.perf_counter() - t2), 0.5)
         res = solve_milp(objective2, integrality, matrix, lower, upper, time_limit_s=left)
         if res.status != "infeasible":
             break
-    base2 = float(w_m[(size_m >= t) & ~short2].sum())
+    base2 = float(w_m[eligible & ~short2].sum())
     best = is_first
-
-    def covered(is_open: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], ...]:
-        count = a @ is_open.astype(np.int64)
-        return count >= 1, count >= t
 
     def gain(now: npt.NDArray[np.bool_], was: npt.NDArray[np.bool_]) -> float:
         """Weight a plan covering ``now`` has over one covering ``was``, summed over the
@@ -655,10 +706,10 @@ def max_cover_lexicographic(
                                np.append(upper, np.inf), time_limit_s=left)
             if again.x is not None:
                 consider(again.x)
-        best_val = _level_values(a, w, t, best)
+        best_val = level_values(best)
         proven = best_val[1] >= relaxed - 1e-9 * max(abs(relaxed), 1.0)
         return done(best, max(relaxed, best_val[1]), "optimal" if proven else "not proven")
-    best_val = _level_values(a, w, t, best)
+    best_val = level_values(best)
     if res.status == "optimal":
         return done(best, best_val[1], "optimal")
     if res.status == "time_limit":
