@@ -925,3 +925,47 @@ def test_a_max_sites_plan_puts_the_most_people_in_k_plus_1_domains(seed, k):
     assert s["status"] == "optimal" and s["secondary_status"] in ("optimal", "not needed")
     assert (s["objective_value"], s["secondary_value"]) == (v1, v2)
     assert s["population_safe_by_domain_failures"][f"N-{k}"] == v2
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_k_median_milp_holds_weightless_rows_as_coverage_only(seed):
+    """The k-median's exact MILP gives a row of weight 0 (a failure domain's row) no
+    assignment variables, only its coverage row: its optimum equals a brute force over
+    every set of p sites meeting every row (the domains' rows of a random instance
+    appended with weight 0), directly and through k_median with the search and bound
+    off."""
+    from coverage.solvers.domain_rows import domain_rows
+    from coverage.solvers.kmedian import _inputs, _median_milp, k_median
+
+    rng = np.random.default_rng(seed)
+    n, m, k = int(rng.integers(4, 9)), int(rng.integers(4, 8)), int(rng.integers(1, 3))
+    mask = rng.random((n, m)) < 0.6
+    mask[np.arange(n), rng.integers(0, m, n)] = True
+    lat = np.where(mask, rng.uniform(1, 30, (n, m)), 0.0)
+    codes = rng.integers(0, 3, m)
+    dr = domain_rows(sp.csr_array(mask.astype(np.int8)), codes, k)
+    extra = dr.matrix.toarray() != 0
+    rows = sp.csr_array(np.vstack([lat, np.where(extra, 1.0, 0.0)]))
+    req = np.concatenate([np.minimum(k + 1, mask.sum(axis=1)), dr.requirement])
+    w = np.concatenate([rng.integers(1, 50, n).astype(float), np.zeros(len(extra))])
+    allrows = np.vstack([mask, extra])
+    best: dict[int, float] = {}  # the least cost of each feasible number of sites
+    for p in range(1, m + 1):
+        for combo in itertools.combinations(range(m), p):
+            s = np.zeros(m, dtype=bool)
+            s[list(combo)] = True
+            if ((allrows & s).sum(axis=1) < req).any():
+                continue
+            cost = float(sum(w[i] * lat[i][mask[i] & s].min() for i in range(n)))
+            best[p] = min(best.get(p, np.inf), cost)
+    assert best, "no feasible set"
+    p = min(best)  # the fewest sites that meet every row
+    indptr, indices, entry_latency, _, w_in, r_in, fixed = _inputs(rows, w, req, None)
+    got = _median_milp(indptr, indices, entry_latency, w_in, r_in, m, p, fixed, 30.0)
+    assert got is not None and got[2] == "optimal"
+    assert got[1] == pytest.approx(best[p])
+    open_ = np.zeros(m, dtype=bool)
+    open_[got[0]] = True
+    assert ((allrows & open_).sum(axis=1) >= req).all()
+    res = k_median(rows, p, weights=w, requirement=req, time_limit_s=30, bound=False)
+    assert res.objective == pytest.approx(best[p])

@@ -610,8 +610,11 @@ def k_median(
                                                  max(reserve, GAP_BOUND_S)), 0.1))
         lag_done = True
     remaining = deadline - time.perf_counter() - (0.0 if lag_done else reserve)
+    # the MILP's size: the pairs of weighted rows (a failure domain's row of weight 0 is
+    # a coverage row over the sites only)
+    n_assign = int(np.count_nonzero(np.repeat(w, np.diff(indptr)) > 0))
     if (status != "optimal" and not _within(objective, lower, gap)
-            and len(indices) <= max_pairs_exact and remaining > 0.5):
+            and n_assign <= max_pairs_exact and remaining > 0.5):
         exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining,
                              gap=gap)
         if exact is not None:
@@ -1416,12 +1419,20 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     ``cuts``: more rows over y (``cuts @ y >= 1``, a sparse array of ``m`` columns);
     ``capacity``: ``(load per row, capacity per column)``, a row per column
     ``sum_i load_i x_ij <= cap_j y_j`` (x then a flow, not the nearest open column);
-    ``gap``: HiGHS's relative gap (at least 1e-7), whose "optimal" is within it."""
+    ``gap``: HiGHS's relative gap (at least 1e-7), whose "optimal" is within it.
+
+    Without ``capacity`` a row of weight 0 (a failure domain's row, an empty point) has
+    no assignment variables: it costs nothing wherever it is assigned, so it only
+    constrains the sites (its coverage row)."""
     n = len(indptr) - 1
-    nnz = len(indices)
-    row = np.repeat(np.arange(n), np.diff(indptr))
-    has = np.diff(indptr) > 0
-    c = np.concatenate([np.zeros(m), w[row] * entry_latency])
+    row_all = np.repeat(np.arange(n), np.diff(indptr))
+    # the x variables: the pairs of weighted rows only (every pair with a capacity)
+    x_entry = (np.flatnonzero(w[row_all] > 0) if capacity is None
+               else np.arange(len(indices)))
+    row, x_col = row_all[x_entry], indices[x_entry]
+    nnz = len(x_entry)
+    has = np.bincount(row, minlength=n) > 0
+    c = np.concatenate([np.zeros(m), w[row] * entry_latency[x_entry]])
     # HiGHS's absolute gap (1e-6, which SciPy cannot set) ends the search of a model whose
     # objective is itself about 1e-6 at once, "optimal" (tester 138: latencies of 1e-5 with
     # weights summing to 1, 1-2 % above the optimum): small costs are scaled up first
@@ -1439,16 +1450,16 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     e = np.arange(nnz)
     a_link = sp.csr_array(
         (np.concatenate([np.ones(nnz), -np.ones(nnz)]),
-         (np.concatenate([e, e]), np.concatenate([m + e, indices]))),
+         (np.concatenate([e, e]), np.concatenate([m + e, x_col]))),
         shape=(nnz, m + nnz),
     )
-    # coverage: sum_{j in N_i} y_j >= r_i
+    # coverage: sum_{j in N_i} y_j >= r_i (every row's pairs)
     cov_rows = np.flatnonzero(r > 0)
-    sel = np.isin(row, cov_rows)
+    sel = np.isin(row_all, cov_rows)
     remap_c = np.full(n, -1)
     remap_c[cov_rows] = np.arange(len(cov_rows))
     a_cov = sp.csr_array(
-        (np.ones(int(sel.sum())), (remap_c[row[sel]], indices[sel])),
+        (np.ones(int(sel.sum())), (remap_c[row_all[sel]], indices[sel])),
         shape=(len(cov_rows), m + nnz),
     )
     a_p = sp.csr_array((np.ones(m), (np.zeros(m, dtype=int), np.arange(m))), shape=(1, m + nnz))
@@ -1464,9 +1475,9 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
         # let HiGHS's absolute tolerances void a small site's row: tester 129)
         own = np.where(cap_j > 0, cap_j, 1.0)
         a_capacity = sp.csr_array(
-            (np.concatenate([load_i[row] / own[indices],
+            (np.concatenate([load_i[row] / own[x_col],
                              np.where(cap_j > 0, -(1 + 1e-9), 0.0)]),
-             (np.concatenate([indices, np.arange(m)]),
+             (np.concatenate([x_col, np.arange(m)]),
               np.concatenate([m + np.arange(nnz), np.arange(m)]))), shape=(m, m + nnz))
         constraints.append(LinearConstraint(a_capacity, -np.inf, 0.0))
     if cuts is not None and cuts.shape[0]:
