@@ -759,18 +759,26 @@ def test_a_plan_failing_whole_domains_proposes_sites_for_points_in_too_few(seed,
         demand["population"][short].sum())
 
 
-def test_a_plan_whose_count_fails_single_sites_proposes_by_single_sites():
-    """--max-sites fails single sites: its proposals count candidates, and say so."""
+def test_a_max_sites_plan_counts_its_gaps_on_its_candidates_domains():
+    """--max-sites (max-cover) counts domains: its gap points are those whose candidates
+    in budget lie in one domain (a dense recount), whatever its P sites open."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
     rng = np.random.default_rng(5)
     demand, sites = _places(rng, 30, 10, lat_span=2, lon_span=3)
     sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 3, len(sites))]
-    from coverage.model.latency import LatencyModel
-
-    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, max_sites=3,
-                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5)
-    assert plan.summary()["proposed"]["gaps_by"] == "single sites"
-    assert plan.summary()["proposed"]["gap_points"] == int(
-        (plan.assignment["n_covering_sites"] < 2).sum())
+    model = LatencyModel.from_profile("on-net")
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, max_sites=3, model=model,
+                      kmedian_time_limit_s=5)
+    p = plan.summary()["proposed"]
+    mask = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :]
+                        ) <= model.radius_km(25.0, "ftth", "p99")
+    doms = sites["failure_domain"].to_numpy()
+    spans = np.array([len(set(doms[mask[i]])) for i in range(len(demand))])
+    assert p["gaps_by"] == "failure domains"
+    assert p["gap_points"] == int((spans < 2).sum())
 
 
 def test_a_proposal_keeps_out_of_the_domain_radius_of_every_candidate():
@@ -877,7 +885,8 @@ def _lex_brute(mask, w, p, k, codes, required=()):
     return best
 
 
-@pytest.mark.parametrize("seed", range(30))
+# 40 seeds, and 56 and 62, where required facilities left in the rows cost level 2
+@pytest.mark.parametrize("seed", [*range(40), 56, 62])
 def test_max_cover_by_domains_is_the_brute_forces(seed):
     """max_cover_lexicographic with domain codes: its level 2 counts clients whose open
     facilities in reach span k + 1 domains; both levels equal a brute force over every
@@ -889,10 +898,12 @@ def test_max_cover_by_domains_is_the_brute_forces(seed):
     mask = rng.random((n, m)) < rng.uniform(0.3, 0.8)
     codes = rng.integers(0, int(rng.integers(2, m // 2 + 2)), m)  # several sites a domain
     w = rng.integers(1, 100, n).astype(float)
-    k = int(rng.integers(1, 3))
+    k = int(rng.integers(1, 4))
     p = int(rng.integers(1, m + 1))
-    required = (list(rng.choice(m, int(rng.integers(0, min(p, 2) + 1)), replace=False))
-                if seed % 3 == 0 else [])
+    # required facilities in half of them (review 151: not subtracting them from the
+    # domains' rows passed every test)
+    required = (list(rng.choice(m, int(rng.integers(1, min(p, 3) + 1)), replace=False))
+                if seed % 2 == 0 else [])
     res = max_cover_lexicographic(sp.csr_array(mask.astype(np.int8)), p, w, failures=k,
                                   time_limit_s=30, required=required or None,
                                   domain_codes=codes)
@@ -969,3 +980,85 @@ def test_the_k_median_milp_holds_weightless_rows_as_coverage_only(seed):
     assert ((allrows & open_).sum(axis=1) >= req).all()
     res = k_median(rows, p, weights=w, requirement=req, time_limit_s=30, bound=False)
     assert res.objective == pytest.approx(best[p])
+
+
+@pytest.mark.parametrize("town_site", [False, True])
+def test_proposals_stand_a_domain_radius_apart_within_a_short_budget(town_site):
+    """Review 151: with --domain-radius-km 30 and a 47.6 km budget radius, twins and moved
+    locations went twice the radius out, beyond the budget: a town with no candidate got
+    one proposal (still short), a town with a candidate 5.5 km away none. They now stand
+    just beyond the radius: the town gets its k + 1 sites in separate domains."""
+    from coverage.model.capacity import failure_domains
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    model = LatencyModel.from_profile("on-net")
+    demand = pd.DataFrame({"demand_id": ["town", "c1", "c2"], "lat": [50.0, 53.0, 53.1],
+                           "lon": [8.0, 8.0, 8.1], "population": [1000.0, 500.0, 500.0]})
+    sites = pd.DataFrame({"site_id": ["a", "b", "c"], "lat": [53.0, 53.1, 53.5],
+                          "lon": [8.0, 8.1, 8.3]})
+    if town_site:
+        sites = pd.concat([sites, pd.DataFrame({"site_id": ["t"], "lat": [50.05],
+                                                "lon": [8.0]})], ignore_index=True)
+    plan = plan_sites(demand, sites, budget_ms=22.0, failures=1, model=model,
+                      domain_radius_km=30.0, kmedian_time_limit_s=2)
+    p = plan.summary()["proposed"]
+    assert p["gaps_by"] == "failure domains" and p["gap_points_still_short"] == 0
+    new = plan.proposed
+    near_town = new[haversine_km(new["lat"].to_numpy(), new["lon"].to_numpy(), 50.0, 8.0)
+                    <= model.radius_km(22.0, "ftth", "p99")]
+    assert len(near_town) == (1 if town_site else 2)
+    both = pd.concat([sites, new.rename(columns={"proposed_site_id": "site_id"})[
+        ["site_id", "lat", "lon"]]], ignore_index=True)
+    groups = failure_domains(both, 30.0)
+    assert len(set(groups[len(sites):])) == len(new)
+    assert not set(groups[len(sites):]) & set(groups[:len(sites)])
+
+
+def test_a_max_sites_plan_by_domains_proposes_by_domains():
+    """Review 151: a --max-sites plan that counts domains proposed by single sites. A town
+    whose two candidates share one domain: 0 N-1 safe by domains, one proposal."""
+    demand = pd.DataFrame({"demand_id": ["a"], "lat": [50.0], "lon": [8.0],
+                           "population": [1000.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2"], "lat": [50.0, 50.1], "lon": [8.0, 8.1],
+                          "failure_domain": ["X", "X"]})
+    s = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=2,
+                   kmedian_time_limit_s=2).summary()
+    assert s["secondary_value"] == 0.0 and s["population_safe_by_failures"]["N-1"] == 1000.0
+    assert (s["proposed"]["gaps_by"], s["proposed"]["proposed_sites"],
+            s["proposed"]["gap_points_still_short"]) == ("failure domains", 1, 0)
+    from coverage.outputs.headline import _sites_line
+
+    assert "then most N-1 safe by failure domains, 0" in _sites_line(s)
+
+
+def test_max_sites_domains_rows_above_the_limit_count_single_sites():
+    """Review 151: the --max-sites path's size bound (its domains' rows above half of
+    --max-memory-gb): the count fails single sites, its second objective says so."""
+    rng = np.random.default_rng(3)
+    demand, sites = _places(rng, 30, 10, lat_span=2, lon_span=3)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 3, len(sites))]
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, max_sites=3,
+                      strategy="full", max_memory_gb=1e-6,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=2)
+    s = plan.summary()
+    assert s["domain_failures"]["count_fails"].startswith("single sites (the domains' rows")
+    assert s["secondary_objective"] == "population_n1_safe"
+    assert s["proposed"]["gaps_by"] == "single sites"
+
+
+def test_a_plan_whose_domain_figures_were_skipped_says_its_proposals_count_sites():
+    """Review 151: row generation with the chosen sites' reach above the limit skips the
+    figures by domain; its proposals count single sites and now say why."""
+    rng = np.random.default_rng(0)
+    demand, sites = _places(rng, 50, 12, lat_span=5, lon_span=7)
+    sites["failure_domain"] = [f"S{j}" for j in range(len(sites))]
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, strategy="lazy",
+                      max_memory_gb=3e-6, model=LatencyModel.from_profile("on-net"),
+                      kmedian_time_limit_s=2)
+    assert (plan.summary()["proposed"]["gaps_by"]
+            == "single sites (the figures by domain were not computed)")

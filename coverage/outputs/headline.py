@@ -106,8 +106,10 @@ def _sites_line(s: Mapping[str, Any]) -> str:
     line = f"sites: {_count(s.get('site_count'))}"
     if s.get("objective") == "max_cover":  # --max-sites P: the most people within budget
         safe = s.get("secondary_failures", 1)
+        by = (" by failure domains" if str(s.get("secondary_objective", "")).endswith(
+            "_by_domains") else "")
         text = (f" (best {_count(s.get('max_sites'))}: most people within budget, "
-                f"{_count(s.get('objective_value'))}; then most N-{safe} safe, "
+                f"{_count(s.get('objective_value'))}; then most N-{safe} safe{by}, "
                 f"{_count(s.get('secondary_value'))}")
         if optimal:
             return line + text + "; both proven optimal)"

@@ -869,13 +869,15 @@ def _summary_section(s: dict[str, Any]) -> str:
 def _best_summary_section(s: dict[str, Any], k: int) -> str:
     """"Plan at a glance" of a ``--max-sites P`` plan (max-cover or p-center)."""
     center = s.get("objective") == "p_center"
+    by_domains = str(s.get("secondary_objective", "")).endswith("_by_domains")
     rows = [
         ("sites (exactly --max-sites)", "site_count", s.get("site_count"),
          _num(s.get("site_count"))),
         ("objective", "objective", s.get("objective"),
          "lowest worst latency (p-center)" if center
          else "most people within budget (max-cover), then most N-"
-              f"{_text(s.get('secondary_failures'))} safe"),
+              f"{_text(s.get('secondary_failures'))} safe" + (
+                  " by failure domains" if by_domains else "")),
     ]
     if center:
         rows += [
@@ -891,7 +893,9 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
              s.get("objective_value"), _num(s.get("objective_value"))),
             ("proven upper bound on it", "upper_bound", s.get("upper_bound"),
              _num(s.get("upper_bound"))),
-            ("most N-k safe among those optima", "secondary_value", s.get("secondary_value"),
+            ("most N-k safe among those optima" + (
+                " (chosen sites within budget in k + 1 failure domains)" if by_domains
+                else ""), "secondary_value", s.get("secondary_value"),
              _num(s.get("secondary_value"))),
             ("status of that second objective", "secondary_status",
              s.get("secondary_status"), _text(s.get("secondary_status"))),
@@ -935,7 +939,9 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
         + ", every user with a candidate within budget kept within it" if center else
         "the population within budget of a chosen site, then, among the plans that reach "
         "it, the population with enough chosen sites within budget to survive "
-        f"{_text(s.get('secondary_failures'))} failure(s)")
+        f"{_text(s.get('secondary_failures'))} failure(s)"
+        + (" of whole failure domains (its chosen sites within budget in that many "
+           "domains and one more)" if by_domains else ""))
     intro = (f"<p>The best {_num(s.get('max_sites'))} sites (--max-sites): they minimise "
              if center else
              f"<p>The best {_num(s.get('max_sites'))} sites (--max-sites): they maximise ")

@@ -1420,20 +1420,26 @@ def plan_sites(
         t = time.perf_counter()
         taken = None if excluded is None else excluded["site_id"]
         gaps_by = None
-        if (dom_info is not None and capacity is None and config.max_sites is None
+        if (dom_info is not None and capacity is None
                 and str(count_fails).startswith("whole failure domains")):
             # a point is a gap when its candidates in budget lie in fewer than k + 1
-            # domains: the count gave it chosen sites in min(k + 1, |D_i|) domains, so its
-            # chosen domains in budget say how many it lacks; a proposal is a domain of
-            # its own (with --domain-radius-km: farther than that from every candidate
-            # and every other proposal)
+            # domains (row generation: its chosen sites', which the count gave
+            # min(k + 1, |D_i|) domains), lacking k + 1 less the domains of its chosen
+            # sites in budget; a proposal is a domain of its own (with --domain-radius-km:
+            # farther than that from every candidate and every other proposal)
             gaps_by = "failure domains"
             apart_m = (float(domain_radius_km) * 1000.0 if domain_radius_km is not None
                        and "failure_domain" not in sites.columns else None)
-            proposal = propose_gaps(problem, demand_out, n_domains, None, reach,
-                                    taken_ids=taken, apart_m=apart_m)
+            from ..solvers.domain_rows import row_domains
+
+            spans = (row_domains(reach.boolean(), domain_codes(plain_domains))
+                     if reach is not None else n_domains)
+            proposal = propose_gaps(problem, demand_out, spans, None, reach,
+                                    taken_ids=taken, apart_m=apart_m, n_open=n_domains)
         else:
-            gaps_by = None if plain_domains is None else "single sites"
+            gaps_by = (None if plain_domains is None else
+                       "single sites" if not str(count_fails).startswith("whole") else
+                       "single sites (the figures by domain were not computed)")
             # a fewest-sites plan opens every candidate of a gap point (its requirement
             # is min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
             proposal = propose_gaps(problem, demand_out, n_cov,

@@ -1148,7 +1148,8 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                  chosen: npt.ArrayLike | None = None,
                  reach: ReachMatrix | None = None,
                  taken_ids: npt.ArrayLike | None = None,
-                 apart_m: float | None = None) -> Proposal:
+                 apart_m: float | None = None,
+                 n_open: npt.ArrayLike | None = None) -> Proposal:
     """Coverage gaps (points with fewer than ``k + 1`` candidates in budget) and the new
     sites that would close them (:func:`coverage.resilience.gaps.propose_sites`).
 
@@ -1162,14 +1163,16 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
     than that to a candidate or another proposal would share its failure domain.
 
     ``n_cov`` is what a gap is counted on: candidates in budget, or for a plan that fails
-    whole failure domains the domains of its chosen sites in budget (a point lacks ``k + 1``
-    minus that many sites, each a domain of its own).
+    whole failure domains the domains of its candidates in budget (a point lacks ``k + 1``
+    minus that many sites, each a domain of its own); ``n_open`` then the domains of its
+    chosen sites in budget (instead of ``chosen``).
     """
     c = problem.config
-    n_open = None
     n_cov_arr = np.asarray(n_cov, dtype=np.int64)
     gap_rows = np.flatnonzero(gap_mask(n_cov_arr, c.failures))
-    if chosen is not None:
+    if n_open is not None:
+        n_open = np.asarray(n_open, dtype=np.int64)
+    elif chosen is not None:
         n_open = np.zeros(len(n_cov_arr), dtype=np.int64)
         n_open[gap_rows] = open_in_budget(problem, chosen, gap_rows, reach)
     reach_fn = None
@@ -1222,8 +1225,9 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
                                     if "max_offset_km" in problem.demand.columns else None),
                          avoid_lat=problem.sites["lat"].to_numpy(),
                          avoid_lon=problem.sites["lon"].to_numpy(),
-                         colocated_m=max(float(problem.sites.attrs.get(
-                             "colocated_m", DEFAULT_COLOCATED_M)), float(apart_m or 0.0)),
+                         colocated_m=float(problem.sites.attrs.get(
+                             "colocated_m", DEFAULT_COLOCATED_M)),
+                         apart_km=None if apart_m is None else float(apart_m) / 1000.0,
                          taken_ids=np.concatenate([
                              problem.sites["site_id"].to_numpy(dtype=object),
                              np.asarray([] if taken_ids is None else taken_ids,

@@ -232,9 +232,11 @@ def _independent_locations(
     weight: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
     avoid_lon: npt.ArrayLike | None, colocated_m: float,
     toward_lat: npt.ArrayLike | None = None, toward_lon: npt.ArrayLike | None = None,
+    move_m: float | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """The possible locations a proposal may take, none within ``colocated_m`` of an
-    existing site or of another location.
+    existing site or of another location (a moved one goes ``move_m`` from the site,
+    default twice ``colocated_m``).
 
     Two sites that close fail together (one power or fibre cut), so a proposal on a
     candidate's spot, or two proposals on one spot (two demand points at the same
@@ -262,6 +264,7 @@ def _independent_locations(
     keep = np.ones(n, dtype=bool)
     if colocated_m <= 0 or not n:
         return lat, lon, np.arange(n)
+    move_km = (2.0 * colocated_m if move_m is None else float(move_m)) / 1000.0
     moved = 0
     if avoid_lat is not None and avoid_lon is not None:
         av_lat = np.asarray(avoid_lat, dtype=np.float64)
@@ -286,7 +289,7 @@ def _independent_locations(
                         rows = np.flatnonzero(on_spot)[has]
                         to_lat[rows], to_lon[rows] = t_lat[first[has]], t_lon[first[has]]
                 lat[near], lon[near] = _away_from(av_lat[js], av_lon[js], to_lat, to_lon,
-                                                  2.0 * colocated_m / 1000.0)
+                                                  move_km)
                 moved = int(near.sum())
                 keep &= unit_tree(av_lat, av_lon).query_radius(
                     unit_xyz(lat, lon), r=chord_from_km(colocated_m / 1000.0),
@@ -298,7 +301,7 @@ def _independent_locations(
     if moved or len(idx) < n:
         logger.info("possible locations of new sites: %d moved %g m from the existing site "
                     "on whose spot they lay, %d left out (within %g m of a site or of "
-                    "another location: they would fail together)", moved, 2.0 * colocated_m,
+                    "another location: they would fail together)", moved, move_km * 1000.0,
                     n - len(idx), colocated_m)
     return lat[idx], lon[idx], idx
 
@@ -484,6 +487,7 @@ def propose_sites(
     anchor_lat: npt.ArrayLike | None = None,
     anchor_lon: npt.ArrayLike | None = None,
     shrink_km: npt.ArrayLike | None = None,
+    apart_km: float | None = None,
 ) -> Proposal:
     """Fewest new sites that give every gap point ``k + 1`` sites within budget.
 
@@ -492,7 +496,9 @@ def propose_sites(
     demand : pandas.DataFrame
         Demand with ``lat``, ``lon``, ``population`` and ``access``.
     n_covering : numpy.ndarray
-        Candidates within budget of each demand point (``|N_i|``).
+        Candidates within budget of each demand point (``|N_i|``), or, for a plan that
+        fails whole failure domains, their domains (each proposal is a domain of its
+        own).
     model, budget_ms, percentile
         Latency model and budget (a point's radius is that of its access class).
     failures : int, default 1
@@ -542,6 +548,14 @@ def propose_sites(
         the network (their UPFs, backbone nodes: :meth:`coverage.model.routing.PairEngine.
         anchor_points`), the nearest a site can be on such a path. A mobile town whose
         breakout is 80 km away is reached by a site at the breakout, not in the town.
+    apart_km : float, optional
+        Failure domains by distance (``--domain-radius-km``): a proposal closer than this
+        to a candidate or to another proposal would share its domain, so this is the
+        colocation distance (when larger than ``colocated_m``); a location that close to
+        a candidate moves to 1.05 times it away (not twice: with domains of tens of km that
+        left the budget), and so do twins from their point (farther than it from the
+        point's own location, and neighbouring twins of four directions 1.5 times it
+        apart), at least the usual distance; a point whose radius is shorter gets none.
     shrink_km : array_like, optional
         Aggregated demand: how far each row's members lie from it at most (a bin's
         ``max_offset_km``). The locations are placed and counted on radii this much
@@ -596,7 +610,12 @@ def propose_sites(
     # two locations too close to both be kept the gap point stays (review 143)
     loc_weight = locs["population"].to_numpy(dtype=np.float64)
     parts = [(loc_lat, loc_lon, loc_weight)]
+    move_m = None
     twin_km = _twin_km(colocated_m)
+    if apart_km is not None and float(apart_km) * 1000.0 > colocated_m:
+        colocated_m = float(apart_km) * 1000.0
+        move_m = 1.05 * colocated_m
+        twin_km = max(move_m / 1000.0, _twin_km(DEFAULT_COLOCATED_M))
     # aggregated demand: a location must reach a bin's members, up to shrink_km from its
     # centroid (review 143: crossings on the edge of two centroids' budgets left members
     # outside); a bin wider than its radius keeps the centroid's radius
@@ -621,7 +640,7 @@ def propose_sites(
     loc_lat, loc_lon, _ = _independent_locations(
         np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]), avoid_lat, avoid_lon, colocated_m,
-        toward_lat=toward[0], toward_lon=toward[1])
+        toward_lat=toward[0], toward_lon=toward[1], move_m=move_m)
     a = _reach_pattern(gap, g_xyz, r_gap, loc_lat, loc_lon, reach_fn)
     # twins: a gap point with fewer locations in reach than the sites it lacks (an isolated
     # town) gets as many more round it, counted on the kept locations' real reach (rows
@@ -638,7 +657,7 @@ def propose_sites(
         lat2, lon2, idx = _independent_locations(
             np.concatenate([loc_lat, t_lat]), np.concatenate([loc_lon, t_lon]),
             np.concatenate([np.ones(n_old), np.zeros(len(t_lat))]), avoid_lat, avoid_lon,
-            colocated_m, toward_lat=toward[0], toward_lon=toward[1])
+            colocated_m, toward_lat=toward[0], toward_lon=toward[1], move_m=move_m)
         if np.array_equal(idx[:n_old], np.arange(n_old)):
             twins = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:],
                                    reach_fn)
