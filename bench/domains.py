@@ -98,7 +98,9 @@ def one_plan(instance: str, failures: int, seed: int, domains: bool,
 def _safe_by_domains(plan, sites, instance: str, failures: int) -> float:
     """The people whose chosen sites in budget lie in ``failures + 1`` domains (the
     instance's domains: the cities, or candidates within the radius), for a plan that
-    did not count them: its chosen sites' reach built again (great-circle)."""
+    did not count them: its chosen sites' reach built again (great-circle, the reference
+    tier, each row's own access: the instances here have no tier that changes the
+    latency, review 152; a tiered instance would need the plan's own pair latencies)."""
     import numpy as np
     from instances import peeringdb_us
 

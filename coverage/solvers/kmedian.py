@@ -515,14 +515,15 @@ def k_median(
         share, the bound then still takes 0.1 s; the start's cover, when ``start`` is not
         given, is bounded by half of it).
     max_pairs_exact : int, default 150_000
-        Solve the exact MILP (HiGHS) when the number of stored pairs is at most this.
+        Solve the exact MILP (HiGHS) when the stored pairs of rows with a positive weight
+        (its assignment variables) are at most this; 0: never.
     bound : bool, default True
         When the MILP does not prove optimality (or does not run), compute the Lagrangian
         lower bound (:func:`coverage_lagrangian_bound`; ``LAGRANGIAN_SHARE`` of the time
         limit is kept back from the search and the MILP for it), so that the result states
         its gap. A bound that meets the plan proves it optimal. Only for plans that serve
-        every row with a candidate (the MILP's model; with requirement 0 the search's plan
-        may leave a row unserved, and then has no bound) and for at most
+        every row with a candidate (with requirement 0 the search's plan may leave a row
+        unserved, and then has no bound) and for at most
         ``LAGRANGIAN_MAX_PAIRS`` stored pairs.
     gap : float, default 0
         Relative gap at which to stop: a plan whose proven lower bound is within
@@ -614,7 +615,7 @@ def k_median(
     # a coverage row over the sites only)
     n_assign = int(np.count_nonzero(np.repeat(w, np.diff(indptr)) > 0))
     if (status != "optimal" and not _within(objective, lower, gap)
-            and n_assign <= max_pairs_exact and remaining > 0.5):
+            and 0 < max_pairs_exact and n_assign <= max_pairs_exact and remaining > 0.5):
         exact = _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, remaining,
                              gap=gap)
         if exact is not None:
