@@ -982,12 +982,13 @@ def test_the_k_median_milp_holds_weightless_rows_as_coverage_only(seed):
     assert res.objective == pytest.approx(best[p])
 
 
-@pytest.mark.parametrize("town_site", [False, True])
-def test_proposals_stand_a_domain_radius_apart_within_a_short_budget(town_site):
+@pytest.mark.parametrize("town_site,radius_km", [(False, 30.0), (True, 30.0), (False, 46.0)])
+def test_proposals_stand_a_domain_radius_apart_within_a_short_budget(town_site, radius_km):
     """Review 151: with --domain-radius-km 30 and a 47.6 km budget radius, twins and moved
     locations went twice the radius out, beyond the budget: a town with no candidate got
     one proposal (still short), a town with a candidate 5.5 km away none. They now stand
-    just beyond the radius: the town gets its k + 1 sites in separate domains."""
+    just beyond the radius: the town gets its k + 1 sites in separate domains. Review 152:
+    at 46 km (1.05 radii is beyond the budget) the twins stand midway between the two."""
     from coverage.model.capacity import failure_domains
     from coverage.model.geo import haversine_km
     from coverage.model.latency import LatencyModel
@@ -1001,7 +1002,7 @@ def test_proposals_stand_a_domain_radius_apart_within_a_short_budget(town_site):
         sites = pd.concat([sites, pd.DataFrame({"site_id": ["t"], "lat": [50.05],
                                                 "lon": [8.0]})], ignore_index=True)
     plan = plan_sites(demand, sites, budget_ms=22.0, failures=1, model=model,
-                      domain_radius_km=30.0, kmedian_time_limit_s=2)
+                      domain_radius_km=radius_km, kmedian_time_limit_s=2)
     p = plan.summary()["proposed"]
     assert p["gaps_by"] == "failure domains" and p["gap_points_still_short"] == 0
     new = plan.proposed
@@ -1010,7 +1011,7 @@ def test_proposals_stand_a_domain_radius_apart_within_a_short_budget(town_site):
     assert len(near_town) == (1 if town_site else 2)
     both = pd.concat([sites, new.rename(columns={"proposed_site_id": "site_id"})[
         ["site_id", "lat", "lon"]]], ignore_index=True)
-    groups = failure_domains(both, 30.0)
+    groups = failure_domains(both, radius_km)
     assert len(set(groups[len(sites):])) == len(new)
     assert not set(groups[len(sites):]) & set(groups[:len(sites)])
 

@@ -418,16 +418,19 @@ def _twin_km(colocated_m: float) -> float:
 
 
 def _around(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
-            count: npt.NDArray[np.int64], distance_km: float,
+            count: npt.NDArray[np.int64], distance_km: float | npt.NDArray[np.float64],
             ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``count[i]`` points ``distance_km`` from point ``i``, at bearings evenly spaced
-    round it (``count[i] + 1`` directions, the first left free), degrees."""
+    """``count[i]`` points ``distance_km`` (one for all, or one per point) from point
+    ``i``, at bearings evenly spaced round it (``count[i] + 1`` directions, the first left
+    free), degrees."""
     rows = np.repeat(np.arange(len(count)), count)
     if not len(rows):
         return np.zeros(0), np.zeros(0)
     nth = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count) + 1
     bearing = 2.0 * np.pi * nth / (count[rows] + 1)
-    return _destination(lat[rows], lon[rows], bearing, distance_km)
+    far = (np.asarray(distance_km, dtype=np.float64)[rows] if np.ndim(distance_km)
+           else float(distance_km))
+    return _destination(lat[rows], lon[rows], bearing, far)
 
 
 def proposed_ids(n: int, taken: npt.ArrayLike | None = None) -> list[str]:
@@ -555,7 +558,10 @@ def propose_sites(
         a candidate moves to 1.05 times it away (not twice: with domains of tens of km that
         left the budget), and so do twins from their point (farther than it from the
         point's own location, and neighbouring twins of four directions 1.5 times it
-        apart), at least the usual distance; a point whose radius is shorter gets none.
+        apart), at least the usual distance; a point whose radius is shorter but longer
+        than the domain radius gets its twins midway between the two, and a point whose
+        radius is at most the domain radius none (two proposals opposite each other could
+        serve it, but the point's own location, kept first, excludes them).
     shrink_km : array_like, optional
         Aggregated demand: how far each row's members lie from it at most (a bin's
         ``max_offset_km``). The locations are placed and counted on radii this much
@@ -646,11 +652,15 @@ def propose_sites(
     # town) gets as many more round it, counted on the kept locations' real reach (rows
     # at one spot are one location after the colocation rule; review 143)
     lacking = deficit[gap] - np.diff(a.indptr)
-    lacking = np.where(r_gap >= twin_km, np.maximum(lacking, 0), 0)
+    twin_at = np.full(len(gap), twin_km)
+    if move_m is not None:  # a radius just above the domain radius: twins between them
+        ring = (r_gap < twin_km) & (r_gap > colocated_m / 1000.0)
+        twin_at[ring] = 0.5 * (colocated_m / 1000.0 + r_gap[ring])
+    lacking = np.where(r_gap >= twin_at, np.maximum(lacking, 0), 0)
     if lacking.any():
         t_lat, t_lon = _around(g["lat"].to_numpy(dtype=np.float64),
                                g["lon"].to_numpy(dtype=np.float64),
-                               np.where(lacking > 0, _spares(lacking), 0), twin_km)
+                               np.where(lacking > 0, _spares(lacking), 0), twin_at)
         n_old = len(loc_lat)
         # clear of the candidates, of the kept locations (which stay: weight 1) and of
         # each other
