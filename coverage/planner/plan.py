@@ -1436,6 +1436,10 @@ def plan_sites(
                      if reach is not None else n_domains)
             proposal = propose_gaps(problem, demand_out, spans, None, reach,
                                     taken_ids=taken, apart_m=apart_m, n_open=n_domains)
+            say(f"proposed sites by failure domain: {proposal.n_gap_points:,} point(s) "
+                f"({proposal.population_gap:,.0f} people) have their candidates within "
+                f"budget in fewer than {failures + 1} domains; "
+                f"{counted(len(proposal.sites), 'new site')}, each a domain of its own")
         else:
             gaps_by = (None if plain_domains is None else
                        "single sites" if not str(count_fails).startswith("whole") else
