@@ -54,7 +54,7 @@ from ..resilience.status import (
     COVERAGE_STATUSES,
     is_gap,
 )
-from ..solvers.domain_rows import domain_codes
+from ..solvers.domain_rows import domain_codes, row_domains
 from ..solvers.kmedian import MAX_PAIRS_EXACT
 from ..wording import counted, reporter
 from .stages import (
@@ -1430,8 +1430,6 @@ def plan_sites(
             gaps_by = "failure domains"
             apart_m = (float(domain_radius_km) * 1000.0 if domain_radius_km is not None
                        and "failure_domain" not in sites.columns else None)
-            from ..solvers.domain_rows import row_domains
-
             spans = (row_domains(reach.boolean(), domain_codes(plain_domains))
                      if reach is not None else n_domains)
             proposal = propose_gaps(problem, demand_out, spans, None, reach,

@@ -40,6 +40,7 @@ from ..model.aggregate import Aggregation, shortfall, suggested_bin_km
 from ..model.geo import count_within, haversine_km, nearest, unit_tree, unit_xyz
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix, build_reach, engine_reach
+from ..resilience.domain_reroute import reroute_figures
 from ..resilience.gaps import Proposal, propose_sites
 from ..resilience.status import (
     coverage_by_k,
@@ -1064,35 +1065,20 @@ def n_minus_1(assignment: pd.DataFrame, chosen_site_ids: npt.ArrayLike,
     # one pass of bincounts over the served points' site codes (a groupby of a table of
     # the points by their text ids held 1.9 GiB more at 10M points)
     codes, primary = pd.factorize(assignment["primary_site_id"][served], sort=False)
+    codes = np.asarray(codes, dtype=np.int64)
     n_sites = len(primary)
-    kept = np.isfinite(lat)  # the mean is over the people left a site (none: no latency)
-
-    def total(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.bincount(codes, weights=weights, minlength=n_sites)
-
-    worst = np.full(n_sites, np.nan)
-    np.fmax.at(worst, codes, lat)  # as a groupby max: NaN only when every value is
-    g = pd.DataFrame({
-        "n_demand_rerouted": np.bincount(codes, minlength=n_sites),
-        "population_rerouted": total(pop),
-        "population_outside_budget": total(pop * out_b),
-        "population_outside_budget_redundant": total(pop * (out_b & red)),
-        "n_demand_outside_budget": np.bincount(codes[out_b], minlength=n_sites),
-        "worst_latency_ms": worst,
-        "_lat_pop": total(np.where(kept, lat, 0.0) * pop),
-        "_pop_kept": total(np.where(kept, pop, 0.0)),
-    }, index=pd.Index(np.asarray(primary, dtype=object), name="failed_site_id"))
-    ids = pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id")
-    g = g.reindex(ids)
+    figures = reroute_figures(codes, n_sites, pop, lat, ~out_b)
+    figures["population_outside_budget_redundant"] = np.bincount(
+        codes, weights=pop * (out_b & red), minlength=n_sites).astype(np.float64)
+    g = pd.DataFrame(figures, index=pd.Index(np.asarray(primary, dtype=object),
+                                             name="failed_site_id"))
+    # the chosen sites nobody is served by: nobody rerouted
+    g = g.reindex(pd.Index(np.asarray(chosen_site_ids, dtype=object), name="failed_site_id"))
     for c in ("n_demand_rerouted", "n_demand_outside_budget"):
         g[c] = g[c].fillna(0).astype(np.int64)
     for c in ("population_rerouted", "population_outside_budget",
-              "population_outside_budget_redundant", "_lat_pop", "_pop_kept"):
+              "population_outside_budget_redundant"):
         g[c] = g[c].fillna(0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        g["mean_rerouted_latency_ms"] = np.where(
-            g["_pop_kept"] > 0, g["_lat_pop"] / g["_pop_kept"], np.nan
-        )
     g["meets_budget"] = g["n_demand_outside_budget"] == 0
     cols = ["population_rerouted", "population_outside_budget", "worst_latency_ms",
             "n_demand_rerouted", "population_outside_budget_redundant",

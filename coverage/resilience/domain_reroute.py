@@ -38,7 +38,7 @@ from ..model.geo import km_from_chord, unit_xyz
 if TYPE_CHECKING:
     from ..model.problem import Problem
 
-__all__ = ["DOMAIN_REROUTE_COLUMNS", "domain_reroute"]
+__all__ = ["DOMAIN_REROUTE_COLUMNS", "domain_reroute", "reroute_figures"]
 
 DOMAIN_REROUTE_COLUMNS = (
     "n_demand_rerouted", "population_rerouted", "worst_latency_ms",
@@ -116,28 +116,60 @@ def domain_reroute(problem: Problem, assignment: pd.DataFrame, chosen: npt.Array
             else:
                 lat[at], within[at] = _routed_outside(problem, rows,
                                                       chosen[chosen_dom != d])
-    kept = np.isfinite(lat)
-    out_b = ~within
+    figures = reroute_figures(p_dom, n_names, pop, lat, within)
+    held = np.unique(chosen_dom)
+    return pd.DataFrame({c: figures[c][held] for c in DOMAIN_REROUTE_COLUMNS},
+                        index=pd.Index(np.asarray(names, dtype=object)[held],
+                                       name="failure_domain"))
+
+
+def reroute_figures(group: npt.NDArray[np.int64], n_groups: int,
+                    population: npt.NDArray[np.float64], latency_ms: npt.NDArray[np.float64],
+                    within: npt.NDArray[np.bool_]) -> dict[str, npt.NDArray[Any]]:
+    """The figures of users rerouted after a failure, per failed group (a site for
+    ``failures.csv``, a failure domain here), by bincounts over the users' group codes.
+
+    Parameters
+    ----------
+    group : numpy.ndarray of int
+        Each rerouted user's group, ``0 .. n_groups - 1``.
+    n_groups : int
+        Groups (a group with no user gets zeros, a NaN latency and ``meets_budget``).
+    population, latency_ms, within : numpy.ndarray
+        Each user's people, latency at the site it is rerouted to (``NaN``: none) and
+        whether that is within its budget.
+
+    Returns
+    -------
+    dict
+        :data:`DOMAIN_REROUTE_COLUMNS` and ``population_outside_budget`` -> one value per
+        group: the worst latency (``NaN`` only when no user has one), the
+        population-weighted mean over the users left a site, the users outside budget
+        counted whatever their population (``meets_budget``: none is).
+    """
+    kept = np.isfinite(latency_ms)  # the mean is over the people left a site
+    out = ~np.asarray(within, dtype=bool)
 
     def total(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.bincount(p_dom, weights=weights, minlength=n_names)
+        return np.bincount(group, weights=weights, minlength=n_groups).astype(np.float64)
 
-    worst = np.full(n_names, np.nan)
-    np.fmax.at(worst, p_dom, lat)
-    pop_kept = total(np.where(kept, pop, 0.0))
+    worst = np.full(n_groups, np.nan)
+    np.fmax.at(worst, group, latency_ms)  # as a groupby max: NaN only when every value is
+    pop_kept = total(np.where(kept, population, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(pop_kept > 0, total(np.where(kept, lat, 0.0) * pop) / pop_kept,
+        mean = np.where(pop_kept > 0,
+                        total(np.where(kept, latency_ms, 0.0) * population) / pop_kept,
                         np.nan)
-    n_out = np.bincount(p_dom[out_b], minlength=n_names)
-    held = np.unique(chosen_dom)
-    return pd.DataFrame({
-        "n_demand_rerouted": np.bincount(p_dom, minlength=n_names)[held].astype(np.int64),
-        "population_rerouted": total(pop)[held].astype(np.float64),
-        "worst_latency_ms": worst[held],
-        "mean_rerouted_latency_ms": mean[held],
-        "n_demand_outside_budget": n_out[held].astype(np.int64),
-        "meets_budget": n_out[held] == 0,
-    }, index=pd.Index(np.asarray(names, dtype=object)[held], name="failure_domain"))
+    n_out = np.bincount(group[out], minlength=n_groups).astype(np.int64)
+    return {
+        "n_demand_rerouted": np.bincount(group, minlength=n_groups).astype(np.int64),
+        "population_rerouted": total(population),
+        "population_outside_budget": total(population * out),
+        "worst_latency_ms": worst,
+        "mean_rerouted_latency_ms": mean,
+        "n_demand_outside_budget": n_out,
+        "meets_budget": n_out == 0,
+    }
 
 
 class _ChosenTree:
