@@ -1063,3 +1063,53 @@ def test_a_plan_whose_domain_figures_were_skipped_says_its_proposals_count_sites
                       kmedian_time_limit_s=2)
     assert (plan.summary()["proposed"]["gaps_by"]
             == "single sites (the figures by domain were not computed)")
+
+
+@pytest.mark.parametrize("bearing_deg,spacing_km", [(90.0, 12.0), (200.0, 10.0),
+                                                     (0.0, 15.0)])
+def test_a_town_inside_a_dense_chained_domain_gets_a_populated_place_clear_of_it(
+        bearing_deg, spacing_km):
+    """Among dense candidates whose domains chain (the Boston to New York corridor is one
+    domain of 605 places at 25 km), every spot near a town lies within the domain radius of
+    some candidate: the town's own location, moved, and its twins were all left out, and
+    the town stayed short (1,421 cells of a 1M-cell grid, hand run) though a populated
+    place 80 km away, clear of every candidate, reaches it. That place is now offered."""
+    from coverage.model.capacity import failure_domains
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    km_lat, km_lon = 111.195, 111.195 * np.cos(np.radians(50.0))
+    half = int(48 // spacing_km)
+    off = np.arange(-half, half + 1) * spacing_km
+    gx, gy = np.meshgrid(off, off)
+    b = np.radians(bearing_deg)
+
+    def at(dist_km):
+        return 50.0 + dist_km * np.cos(b) / km_lat, 8.0 + dist_km * np.sin(b) / km_lon
+
+    # the place 80 km out, 140 km a candidate of another domain (beyond the town's
+    # budget radius, within the place's): the place is not a gap, the town is
+    d_lat, d_lon = at(80.0)
+    e_lat, e_lon = at(140.0)
+    sites = pd.DataFrame({"site_id": [f"g{i}" for i in range(gx.size)] + ["far"],
+                          "lat": np.r_[50.0 + gy.ravel() / km_lat, e_lat],
+                          "lon": np.r_[8.0 + gx.ravel() / km_lon, e_lon]})
+    demand = pd.DataFrame({"demand_id": ["town", "place"], "lat": [50.0, d_lat],
+                           "lon": [8.0, d_lon], "population": [5000.0, 200.0]})
+    clear = haversine_km(d_lat, d_lon, sites["lat"].to_numpy(), sites["lon"].to_numpy())
+    assert clear.min() > 25.0  # (bearings near the square's sides)
+    model = LatencyModel()
+    radius = model.radius_km(30.0, "ftth", "p99")
+    assert haversine_km(50.0, 8.0, e_lat, e_lon) > radius > 80.0
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=model,
+                      domain_radius_km=25.0, kmedian_time_limit_s=2)
+    p = plan.summary()["proposed"]
+    assert (p["gaps_by"], p["gap_points"], p["gap_points_still_short"],
+            p["proposed_sites"]) == ("failure domains", 1, 0, 1)
+    new = plan.proposed
+    assert haversine_km(new["lat"].to_numpy(), new["lon"].to_numpy(), 50.0,
+                        8.0).max() <= radius
+    both = pd.concat([sites, new.rename(columns={"proposed_site_id": "site_id"})[
+        ["site_id", "lat", "lon"]]], ignore_index=True)
+    groups = failure_domains(both, 25.0)
+    assert not set(groups[len(sites):]) & set(groups[:len(sites)])

@@ -628,3 +628,38 @@ def test_two_towns_of_many_points_get_one_site_between_them(side):
                          failures=0)
     assert len(prop.sites) == 1 and prop.n_still_short == 0
     assert dense_ok(d, prop.sites["lat"], prop.sites["lon"], model, 30.0).all()
+
+
+@pytest.mark.parametrize("max_spots", [5, 40, 10_000])
+def test_clear_places_stand_clear_of_the_sites_within_reach_one_per_cell(max_spots):
+    """The clear places offered to points still lacking locations: demand rows within
+    reach of such a point, at least ``colocated_m`` from every site, the most populous of
+    each cell, at most ``max_spots`` (cells widened), checked by a dense recount."""
+    from coverage.model.geo import haversine_km, unit_xyz
+    from coverage.resilience.gaps import _free_spots
+
+    rng = np.random.default_rng(max_spots)
+    lat = 45.0 + rng.uniform(-1.5, 1.5, 3000)
+    lon = 8.0 + rng.uniform(-2.0, 2.0, 3000)
+    pop = rng.integers(0, 500, 3000).astype(float)
+    s_lat, s_lon = 45.0 + rng.uniform(-1, 1, 30), 8.0 + rng.uniform(-1, 1, 30)
+    need = np.array([[45.0, 8.0], [45.8, 7.2]])
+    f_lat, f_lon, f_pop = _free_spots(lat, lon, pop, unit_xyz(need[:, 0], need[:, 1]), 90.0,
+                                      s_lat, s_lon, 20_000.0, 10.0, max_spots,
+                                      chunk_rows=700)
+    assert 0 < len(f_lat) <= max_spots
+    to_sites = haversine_km(f_lat[:, None], f_lon[:, None], s_lat[None, :], s_lon[None, :])
+    assert (to_sites >= 20.0).all()
+    to_need = haversine_km(f_lat[:, None], f_lon[:, None], need[None, :, 0], need[None, :, 1])
+    assert (to_need.min(axis=1) <= 90.0 + 1e-6).all()
+    assert (f_pop > 0).all()
+    # each spot is a demand row with its own population
+    rows = {(a, b): p for a, b, p in zip(lat, lon, pop, strict=True)}
+    assert all(rows[(a, b)] == p for a, b, p in zip(f_lat, f_lon, f_pop, strict=True))
+    ok = ((haversine_km(lat[:, None], lon[:, None], s_lat[None, :], s_lon[None, :]) >= 20.0)
+          .all(axis=1) & (pop > 0)
+          & (haversine_km(lat[:, None], lon[:, None], need[None, :, 0], need[None, :, 1])
+             .min(axis=1) <= 90.0))
+    if max_spots == 10_000:  # cells of 10 km: the most populous eligible row is offered
+        assert pop[ok].max() == f_pop.max()
+        assert len(f_lat) >= min(ok.sum(), 50)

@@ -35,7 +35,13 @@ locations are:
   counted after the colocation rule and on the real reach (``reach_fn``), gets
   ``2 x lacking + 1`` (at most 11) round it, ``2 x --colocated-m`` from it at bearings
   evenly spaced, of which the cover takes what it needs: its own ``k + 1`` sites across
-  town, whichever spots the colocation rule leaves.
+  town, whichever spots the colocation rule leaves;
+- *clear places*: a gap point that still has fewer locations within reach than the sites
+  it lacks (every spot near it within ``--colocated-m`` of a candidate: with failure
+  domains of tens of km, dense candidates chain into one domain and a town's own spot and
+  its twins all fall within it) is offered the demand rows within its reach that lie at
+  least ``--colocated-m`` from every site, the most populous of each cell of an eighth of
+  its radius (:func:`_free_spots`): a populated place, on land, a domain of its own.
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate
 is moved to twice that distance from it (a second site across town, not in the same
@@ -48,7 +54,8 @@ the proposal is optimal among its locations (``lower_bound``), not among all. Ga
 whose access class cannot meet the budget even at distance zero (no site anywhere helps
 them, or a mobile point whose way to its breakout alone takes the budget) stay short, as
 may a point whose radius is under ``2 x --colocated-m`` (no twin
-reaches it) or whose locations the colocation rule left out; ``still_short`` says how many
+reaches it) and with no populated place clear of the sites within it, or whose locations
+the colocation rule left out; ``still_short`` says how many
 points and people are in those cases. It counts the sites the plan opens (``n_open``: its
 chosen sites within budget) plus the proposals, not every candidate in budget: a gap point
 whose candidates a ``--max-sites`` plan leaves closed can stay short even where the
@@ -384,6 +391,65 @@ def _cell_circles(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
     keep = (bins["n_cells"].to_numpy() >= 2) & (r >= 0)
     return c_lat[keep], c_lon[keep], r[keep]
 
+def _free_spots(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+                pop: npt.NDArray[np.float64], need_xyz: npt.NDArray[np.float64],
+                need_km: float, avoid_lat: npt.ArrayLike | None,
+                avoid_lon: npt.ArrayLike | None, colocated_m: float, cell_km: float,
+                max_spots: int, chunk_rows: int = 1_000_000,
+                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                           npt.NDArray[np.float64]]:
+    """Populated places a proposal may take where the gap points' own spots, moved, and
+    their twins could not: demand rows within ``need_km`` of a point still lacking sites
+    (``need_xyz``) and at least ``colocated_m`` from every existing site, the most populous
+    of each cell of about ``cell_km`` (wider when more than ``max_spots`` cells).
+
+    Among dense candidates whose failure domains chain (``--domain-radius-km``: the
+    Boston to New York corridor is one domain of 605 places at 25 km) every spot near a
+    town is within the domain radius of some candidate, so the town's own location, moved
+    once, and its twins were all left out: 1,421 cells of a 1M-cell grid stayed short
+    though each had free land within its budget (hand run). A demand row is a place on
+    land, and one far enough from every candidate is a domain of its own. Vectorised: one
+    nearest query of the rows (in chunks) against the lacking points, one against the
+    sites among those near, a sort by cell.
+
+    Returns
+    -------
+    lat, lon, population : numpy.ndarray
+        The spots (degrees) and their rows' population.
+    """
+    from scipy.spatial import cKDTree
+
+    if not len(need_xyz) or not len(lat):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    tree = cKDTree(need_xyz)
+    bound = float(chord_from_km(np.asarray(need_km)))
+    near = np.zeros(len(lat), dtype=bool)
+    for start in range(0, len(lat), chunk_rows):
+        part = slice(start, start + chunk_rows)
+        d, _ = tree.query(unit_xyz(lat[part], lon[part]), k=1, distance_upper_bound=bound)
+        near[part] = np.isfinite(d)
+    rows = np.flatnonzero(near & (pop > 0))
+    if len(rows) and avoid_lat is not None and avoid_lon is not None and len(avoid_lat):
+        d_km, _ = nearest(avoid_lat, avoid_lon, unit_xyz(lat[rows], lon[rows]), k=1)
+        rows = rows[d_km[:, 0] * 1000.0 >= colocated_m]
+    if not len(rows):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    r_lat, r_lon, r_pop = lat[rows], lon[rows], pop[rows]
+    km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
+    while True:  # one row per near-square cell, the most populous (widened at most a few times)
+        y = np.floor(r_lat * km_per_deg / cell_km)
+        x = np.floor(r_lon * km_per_deg * np.cos(np.radians((y + 0.5) * cell_km
+                                                            / km_per_deg)) / cell_km)
+        key = pd.factorize(pd.MultiIndex.from_arrays([y, x]))[0]
+        n_cells = int(key.max()) + 1
+        if n_cells <= max_spots:
+            break
+        cell_km *= float(np.sqrt(n_cells / max_spots)) * 1.01
+    order = np.lexsort((-r_pop, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    return r_lat[first], r_lon[first], r_pop[first]
+
+
 def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
                    radius_km: npt.NDArray[np.float64], loc_lat: npt.NDArray[np.float64],
                    loc_lon: npt.NDArray[np.float64],
@@ -675,6 +741,28 @@ def propose_sites(
         else:  # a kept location moved or left (not expected): the whole pattern again
             a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
         loc_lat, loc_lon = lat2, lon2
+    # points still lacking (every spot near them within colocated_m of a candidate):
+    # populated places farther than that from every site, within their reach
+    lacking = deficit[gap] - np.diff(a.indptr)
+    still = np.flatnonzero((lacking > 0) & (r_gap > 0))
+    if len(still):
+        r_need = float(r_gap[still].max())
+        f_lat, f_lon, f_pop = _free_spots(
+            toward[0], toward[1], pop, g_xyz[still], r_need, avoid_lat, avoid_lon,
+            colocated_m, max(colocated_m / 2000.0, r_need / 8.0), max_locations)
+        if len(f_lat):
+            n_old = len(loc_lat)
+            # the kept locations stay (weight 2), the spots by population (below 1)
+            lat2, lon2, idx = _independent_locations(
+                np.concatenate([loc_lat, f_lat]), np.concatenate([loc_lon, f_lon]),
+                np.concatenate([np.full(n_old, 2.0), f_pop / (f_pop.max() + 1.0)]),
+                avoid_lat, avoid_lon, colocated_m, move_m=move_m)
+            spots = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:], reach_fn)
+            a = sp.csr_array(sp.hstack([a, spots], format="csr"), dtype=np.int8)
+            loc_lat, loc_lon = lat2, lon2
+            logger.info("gap proposals: %d point(s) lacked spots clear of the sites; %d "
+                        "populated place(s) clear of them offered", len(still),
+                        len(lat2) - n_old)
     counts = np.diff(a.indptr).astype(np.int64)
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
