@@ -1113,3 +1113,139 @@ def test_a_town_inside_a_dense_chained_domain_gets_a_populated_place_clear_of_it
         ["site_id", "lat", "lon"]]], ignore_index=True)
     groups = failure_domains(both, 25.0)
     assert not set(groups[len(sites):]) & set(groups[:len(sites)])
+
+
+# ------------------------------------------------------------- statuses by failure domain
+
+
+def _domain_status(demand, sites, doms, model, budget_ms, k):
+    """Dense recount: each point's status by the distinct domains of its candidates in
+    budget (great circle, ftth)."""
+    from coverage.model.geo import haversine_km
+    from coverage.resilience.status import coverage_status
+
+    radius = model.radius_km(budget_ms, "ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    mask = dist <= radius
+    spans = np.array([len(set(doms[mask[i]])) for i in range(len(demand))])
+    return coverage_status(spans, k), mask
+
+
+@pytest.mark.parametrize("seed,k,strategy", [(0, 1, "full"), (1, 2, "full"),
+                                             (2, 1, "lazy"), (3, 2, "lazy"),
+                                             (4, 1, "components")])
+def test_a_plan_failing_whole_domains_counts_its_statuses_in_domains(seed, k, strategy):
+    """The statuses of a plan that fails whole domains count domains: a town whose
+    candidates in budget all share one domain is ``single`` (one power cut leaves it
+    nothing), not ``redundant``; the summary's people by status, the gaps, the service
+    class's safe people, Plan.gaps and the proposals' gap points all agree with a dense
+    recount by domains; the headline says domains."""
+    from coverage.model.latency import LatencyModel
+    from coverage.outputs.headline import headline_lines
+
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 60, 24, lat_span=4, lon_span=6)
+    sites["failure_domain"] = _city_domains(sites)
+    model = LatencyModel.from_profile("on-net")
+    budget = 23.0  # (every status present, and towns the two counts tell apart)
+    plan = plan_sites(demand, sites, budget_ms=budget, failures=k, model=model,
+                      strategy=strategy, kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["domain_failures"]["count_fails"] == "whole failure domains"
+    assert s["statuses_by"] == "failure domains"
+    doms = sites["failure_domain"].to_numpy()
+    want, mask = _domain_status(demand, sites, doms, model, budget, k)
+    by_sites = np.where(mask.sum(axis=1) >= k + 1, "redundant", "gap")
+    # the instance has towns the two counts tell apart
+    assert ((by_sites == "redundant") & (want != "redundant")).any()
+    got = plan.assignment.set_index("demand_id")["coverage_status"].reindex(
+        demand["demand_id"]).astype(str).to_numpy()
+    assert got.tolist() == want.tolist()
+    pop = demand["population"].to_numpy()
+    for name, key in (("redundant", "redundant"), ("partial", "partial"),
+                      ("single", "single_coverable"), ("uncoverable", "uncoverable")):
+        assert s[f"population_{key}"] == pytest.approx(pop[want == name].sum())
+        assert s[f"n_demand_{key}"] == int((want == name).sum())
+    assert s["population_gap"] == pytest.approx(pop[want != "redundant"].sum())
+    assert s["n_demand_gap"] == len(plan.gaps) == int((want != "redundant").sum())
+    assert s["proposed"]["gap_points"] == s["n_demand_gap"]
+    assert s["by_service_class"][0]["population_safe"] == pytest.approx(
+        pop[want == "redundant"].sum())
+    text = "\n".join(headline_lines(s))
+    assert f"short of {k + 1} domains" in text and "in one domain" in text
+
+
+def test_a_plan_without_domains_keeps_its_statuses_by_sites():
+    """Without failure domains (or with a load) the statuses count sites, as before, and
+    the summary has no ``statuses_by``."""
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(5)
+    demand, sites = _places(rng, 40, 15, lat_span=4, lon_span=6)
+    model = LatencyModel.from_profile("on-net")
+    plan = plan_sites(demand, sites, budget_ms=22.0, failures=1, model=model,
+                      kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert "statuses_by" not in s
+    n = plan.assignment.set_index("demand_id")["n_covering_sites"].reindex(demand["demand_id"])
+    got = plan.assignment.set_index("demand_id")["coverage_status"].reindex(
+        demand["demand_id"]).astype(str)
+    assert ((n >= 2) == (got == "redundant")).all()
+
+
+@pytest.mark.parametrize("max_full_pairs", [3_000_000, 50])
+def test_the_sweep_of_a_plan_with_domains_counts_its_short_people_in_domains(max_full_pairs):
+    """The budget sweep of a plan failing whole domains counts every budget's short people
+    in domains (the plan's own row is the plan's figures), checked by a dense recount at
+    each budget, on the reach matrix and by row generation (the chosen sites' domains); a
+    budget whose count fell back to single sites (its domains' rows above the limit)
+    counts sites, as such a plan does."""
+    from coverage.model.latency import LatencyModel
+    from coverage.resilience.status import coverage_status
+
+    rng = np.random.default_rng(7)
+    demand, sites = _places(rng, 60, 24, lat_span=4, lon_span=6)
+    sites["failure_domain"] = _city_domains(sites)
+    model = LatencyModel.from_profile("on-net")
+    plan = plan_sites(demand, sites, budget_ms=23.0, failures=1, model=model,
+                      kmedian_time_limit_s=5).with_sweep(budgets_ms=[22.0, 23.0, 24.0],
+                                                         max_full_pairs=max_full_pairs)
+    sw = plan.sweep
+    doms = sites["failure_domain"].to_numpy()
+    pop = demand["population"].to_numpy()
+    by_domains = []
+    for _, row in sw.iterrows():
+        want, mask = _domain_status(demand, sites, doms, model, float(row["budget_ms"]), 1)
+        if "(single sites)" in row["method"]:
+            want = coverage_status(mask.sum(axis=1), 1)
+        else:
+            by_domains.append(row["method"])
+        assert row["population_short"] == pytest.approx(pop[want != "redundant"].sum())
+        assert row["population_single_coverable"] == pytest.approx(pop[want == "single"].sum())
+    assert by_domains == (["full"] * 3 if max_full_pairs > 50 else ["lazy", "full"])
+
+
+def test_a_max_sites_map_counts_the_chosen_sites_domains():
+    """A --max-sites plan's map shows its statuses over the chosen sites; counting
+    domains, a town whose two chosen sites share one domain is ``single`` there, not
+    ``redundant``; and the legend says so."""
+    from coverage.outputs.maps import plan_map
+    from coverage.outputs.maps.payload import _status_codes
+
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 51.0], "lon": [8.0, 8.0],
+                           "population": [1000.0, 2000.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "s4"],
+                          "lat": [50.0, 50.05, 51.0, 51.1], "lon": [8.0, 8.05, 8.0, 8.1],
+                          "failure_domain": ["A", "A", "B", "C"]})
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=4,
+                      kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["statuses_by"] == "failure domains"
+    codes, names = _status_codes(plan.demand, by_plan=1, by_domains=True)
+    got = dict(zip(plan.demand["demand_id"], np.asarray(names)[codes], strict=True))
+    assert got == {"a": "single", "b": "redundant"}
+    by_sites, names = _status_codes(plan.demand, by_plan=1)
+    assert np.asarray(names)[by_sites].tolist() == ["redundant", "redundant"]
+    html = plan_map(plan, tiles=None).get_root().render()
+    assert "Status with the chosen sites (people), by failure domain" in html

@@ -152,15 +152,17 @@ def _population_lines(s: Mapping[str, Any], k: int) -> list[str]:
     parts = [f"population: {_count(total)} total, {_count(s.get('population_covered'))} "
              "within budget of a site"]
     if "population_gap" in s:
+        # a plan that fails whole failure domains counts its statuses in domains
+        unit = "domain" if s.get("statuses_by") == "failure domains" else "site"
         short = [f"{_count(s.get('population_uncoverable'))} uncoverable"]
         if k >= 1:
-            short.insert(0, f"{_count(s.get('population_single_coverable'))} single-coverable")
+            short.insert(0, f"{_count(s.get('population_single_coverable'))} "
+                         + ("single-coverable" if unit == "site" else "in one domain"))
         if k >= 2:
             short.insert(1, f"{_count(s.get('population_partial'))} with "
-                                + ("2 sites" if k == 2 else f"2-{k} sites"))
-        sites = "site" if k == 0 else "sites"
-        parts.append(f"{_count(s.get('population_gap'))} short of {k + 1} {sites} "
-                     f"({', '.join(short)})")
+                                + (f"2 {unit}s" if k == 2 else f"2-{k} {unit}s"))
+        parts.append(f"{_count(s.get('population_gap'))} short of {k + 1} {unit}"
+                     f"{'' if k == 0 else 's'} ({', '.join(short)})")
     else:  # a summary written before the status scheme followed k
         parts.append(f"{_count(s.get('population_single_coverable'))} single-coverable, "
                      f"{_count(s.get('population_uncoverable'))} uncoverable")

@@ -794,16 +794,21 @@ def _summary_section(s: dict[str, Any]) -> str:
         ("population within budget of a candidate", "population_covered",
          s.get("population_covered"), _num(s.get("population_covered"))),
     ]
+    # a plan that fails whole failure domains counts its statuses in domains
+    by_domains = s.get("statuses_by") == "failure domains"
+    unit = "failure domains" if by_domains else "sites"
     if "population_gap" in s:
-        rows.append((f"population short of {k + 1} sites within budget (gaps)",
+        rows.append((f"population short of {k + 1} {unit} within budget (gaps)",
                      "population_gap", s.get("population_gap"), _num(s.get("population_gap"))))
     if k >= 2 and "population_partial" in s:
         rows.append(("population with " + ("2" if k == 2 else f"2 to {k}")
-                     + " sites in budget (partial)",
+                     + f" {unit} in budget (partial)",
                      "population_partial", s.get("population_partial"),
                      _num(s.get("population_partial"))))
     if k:  # with k = 0 every covered point is redundant: the status "single" is never given
-        rows.append(("population with only one candidate in budget (single)",
+        rows.append(("population with its candidates in budget in one failure domain "
+                     "(single)" if by_domains else
+                     "population with only one candidate in budget (single)",
                      "population_single_coverable", s.get("population_single_coverable"),
                      _num(s.get("population_single_coverable"))))
     rows += [

@@ -52,6 +52,7 @@ from ..model.workloads import WorkloadCatalog, inference_table
 from ..resilience.domain_reroute import DOMAIN_REROUTE_COLUMNS, domain_reroute
 from ..resilience.status import (
     COVERAGE_STATUSES,
+    coverage_status_categorical,
     is_gap,
 )
 from ..solvers.domain_rows import domain_codes, row_domains
@@ -65,6 +66,7 @@ from .stages import (
     best_sites,
     best_summary,
     bounded_chosen_reach,
+    by_service_class,
     capacitated_component_sites,
     capacitated_sites,
     capacitated_sites_lazy,
@@ -87,6 +89,7 @@ from .stages import (
     refuse_routed_components,
     rollout_stage,
     site_table,
+    status_figures,
 )
 
 logger = logging.getLogger(__name__)
@@ -1383,16 +1386,17 @@ def plan_sites(
         rollout, rollout_info = rollout_stage(problem, chosen, n_cov, reach, chosen_once)
         timings["rollout_s"] = time.perf_counter() - t
         candidates = sites.assign(chosen=np.isin(np.arange(len(sites)), chosen))
+        # the catalog's time of --workload NAME is named as the classes name it (not
+        # "inference_ms": review 112)
+        run_workload = (workload.name if workload is not None and (
+            model.inference_ms is None
+            or tuple(model.inference_ms) == tuple(workload.inference_ms)) else None)
+        default_label = preset.name if preset is not None else None
         info = plan_summary(problem, count=count, placement=placement, assignment=demand_out,
                             failure_table=failure_table, radius_km=radius_km,
                             radius_access=radius_access, n_pairs=n_pairs,
-                            default_label=preset.name if preset is not None else None,
-                            worst_set=worst_set,
-                            # the catalog's time of --workload NAME is named as the
-                            # classes name it (not "inference_ms": review 112)
-                            run_workload=workload.name if workload is not None and (
-                                model.inference_ms is None or tuple(model.inference_ms)
-                                == tuple(workload.inference_ms)) else None)
+                            default_label=default_label, worst_set=worst_set,
+                            run_workload=run_workload)
         if count.best is not None:
             assert reach is not None
             info.update(best_summary(problem, count, reach, chosen, demand_out))
@@ -1432,6 +1436,16 @@ def plan_sites(
                        and "failure_domain" not in sites.columns else None)
             spans = (row_domains(reach.boolean(), domain_codes(plain_domains))
                      if reach is not None else n_domains)
+            # the statuses count domains too: a point is redundant when its candidates in
+            # budget lie in k + 1 domains (row generation: its chosen sites', which the
+            # count made min(k + 1, |D_i|), so the status is the same)
+            status = coverage_status_categorical(spans, failures)
+            demand_out = demand_out.assign(coverage_status=status)
+            info.update(status_figures(np.asarray(status, dtype=object), problem.population))
+            info["by_service_class"] = by_service_class(problem, demand_out, spans,
+                                                        default_label,
+                                                        run_workload=run_workload)
+            info["statuses_by"] = "failure domains"
             proposal = propose_gaps(problem, demand_out, spans, None, reach,
                                     taken_ids=taken, apart_m=apart_m, n_open=n_domains)
             say(f"proposed sites by failure domain: {proposal.n_gap_points:,} point(s) "
@@ -1934,8 +1948,9 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
     single sites; each demand point's ``n_domains_in_budget`` and the
     ``domain_failures.csv`` table (:attr:`Plan.domain_failures`).
 
-    The statuses, ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures
-    count single sites. ``count_fails`` ``None``: a capacitated plan, whose check removes
+    ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures count single
+    sites; the statuses too, but for a plan whose count failed whole domains (set by the
+    caller). ``count_fails`` ``None``: a capacitated plan, whose check removes
     whole domains but excuses a user whose candidates within budget all lie in failed
     domains (tester 154: people in one domain only were reported N-1 safe). Otherwise a
     plan without a load, whose count failed ``"whole failure domains"`` (the rows of
@@ -1968,11 +1983,13 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
             "failure domains: %s people keep %d chosen sites within budget but not in %d "
             "domains, so a failure of %d domain(s) can leave them outside budget (N-%d safe "
             "by domains: %s, by single sites: %s; the worst single domain, %s, leaves %s "
-            "people outside budget). The statuses, failures.csv and the N-k figures count "
-            "single sites; %s",
+            "people outside budget). %s; %s",
             f"{short:,.0f}", k + 1, k + 1, k, k, f"{safe.get(f'N-{k}', 0.0):,.0f}",
             f"{by_sites.get(f'N-{k}', 0.0):,.0f}", got["worst_domain"],
-            f"{got['worst_domain_population_outside_budget']:,.0f}", how)
+            f"{got['worst_domain_population_outside_budget']:,.0f}",
+            "failures.csv and the N-k figures count single sites, the statuses domains"
+            if count_fails is not None and count_fails.startswith("whole")
+            else "The statuses, failures.csv and the N-k figures count single sites", how)
     chosen = np.asarray(chosen, dtype=np.int64)
     site_dom = pd.Series(np.asarray(domains, dtype=object)[chosen]).astype(str)
     ids = pd.Series(problem.sites["site_id"].to_numpy(dtype=object)[chosen]).astype(str)

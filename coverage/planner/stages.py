@@ -1277,6 +1277,28 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
     return s[front + [c for c in s.columns if c not in front]]
 
 
+def status_figures(status: npt.ArrayLike, population: npt.NDArray[np.float64],
+                   ) -> dict[str, Any]:
+    """``summary.json``'s people and points by coverage status (``status``: each point's
+    :func:`coverage.resilience.status.coverage_status`), and the gaps (not ``redundant``).
+
+    Examples
+    --------
+    >>> status_figures(np.array(["redundant", "single"]), np.array([5.0, 2.0]))[
+    ...     "population_gap"]
+    2.0
+    """
+    status_arr = np.asarray(status, dtype=object)
+    names = (("redundant", "redundant"), ("partial", "partial"),
+             ("single", "single_coverable"), ("uncoverable", "uncoverable"))
+    sel = {key: status_arr == name for name, key in names}
+    gap = status_arr != "redundant"
+    return {**{f"population_{key}": float(population[m].sum()) for key, m in sel.items()},
+            "population_gap": float(population[gap].sum()),
+            **{f"n_demand_{key}": int(m.sum()) for key, m in sel.items()},
+            "n_demand_gap": int(gap.sum())}
+
+
 def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
                  assignment: pd.DataFrame, failure_table: pd.DataFrame, radius_km: float,
                  radius_access: str, n_pairs: int,
@@ -1299,12 +1321,6 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         return float(np.average(assignment.loc[has_primary, column], weights=w))
 
     finite_n1 = assignment["n1_latency_ms"].dropna()
-    status_arr = assignment["coverage_status"].to_numpy()
-    gap = gap_mask(n_cov, c.failures)
-
-    def by_status(name: str) -> tuple[float, int]:
-        sel = status_arr == name
-        return float(population[sel].sum()), int(sel.sum())
 
     def worst(column: str) -> float:
         return float(failure_table[column].max()) if len(failure_table) else 0.0
@@ -1323,16 +1339,7 @@ def plan_summary(problem: Problem, *, count: SiteCount, placement: Placement,
         "n_candidates": int(len(problem.sites)),
         "population_total": float(population.sum()),
         "population_covered": float(population[n_cov >= 1].sum()),
-        "population_redundant": by_status("redundant")[0],
-        "population_partial": by_status("partial")[0],
-        "population_single_coverable": by_status("single")[0],
-        "population_uncoverable": by_status("uncoverable")[0],
-        "population_gap": float(population[gap].sum()),
-        "n_demand_redundant": by_status("redundant")[1],
-        "n_demand_partial": by_status("partial")[1],
-        "n_demand_single_coverable": by_status("single")[1],
-        "n_demand_uncoverable": by_status("uncoverable")[1],
-        "n_demand_gap": int(gap.sum()),
+        **status_figures(assignment["coverage_status"].to_numpy(), population),
         "coverage_by_k": coverage_by_k(n_cov, population, c.failures),
         "population_safe_by_failures": population_safe_by_failures(n_cov, population,
                                                                    c.failures),

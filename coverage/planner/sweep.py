@@ -53,10 +53,11 @@ from ..model.problem import Problem
 from ..model.reach import ReachMatrix
 from ..model.service import ServiceRows
 from ..resilience.status import coverage_status, gap_mask
-from ..solvers.domain_rows import domain_codes
+from ..solvers.domain_rows import domain_codes, row_domains
 from ..wording import counted, reporter
 from .stages import (
     STATUS_UNPROVEN,
+    bounded_chosen_reach,
     capacitated_component_sites,
     capacitated_sites,
     capacitated_sites_lazy,
@@ -579,6 +580,15 @@ def budget_sweep(
                         method = "full (single sites)"
                     result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
                 cover = result
+                if (problem_k.count_domains is not None and not dropped
+                        and cover.status != STATUS_SHORT):
+                    # the count failed whole domains: its statuses count domains (the
+                    # plan's own do)
+                    by_dom = _short_by_domains(problem_k, reach, cover.sites, pop, k)
+                    if by_dom is None:
+                        method += " (statuses by single sites)"
+                    else:
+                        row.update(by_dom)
                 if cover.status == STATUS_SHORT:  # no plan carries the load yet: no count
                     rows.append({**row, "status": STATUS_SHORT,
                                  "lower_bound": float(cover.lower_bound), "method": method,
@@ -628,6 +638,27 @@ def budget_sweep(
     if notes:
         out.attrs["note"] = "; ".join(notes)
     return out
+
+
+def _short_by_domains(problem: Problem, reach: ReachMatrix | None,
+                      chosen: npt.ArrayLike, pop: npt.NDArray[np.float64], k: int,
+                      ) -> dict[str, float] | None:
+    """The sweep's status figures of a budget whose count failed whole failure domains:
+    a point is short when its candidates in budget lie in fewer than ``k + 1`` domains
+    (on the reach matrix; by row generation, its chosen sites', which the count made
+    ``min(k + 1, |D_i|)``, so the status is the same), single with one. ``None`` when the
+    chosen sites' pairs are above half of ``max_memory_gb``
+    (:func:`coverage.planner.stages.bounded_chosen_reach`)."""
+    codes = problem.count_domains
+    if reach is not None:
+        pattern = reach.boolean()
+    else:
+        pattern, _ = bounded_chosen_reach(problem, chosen)
+        if pattern is None:
+            return None
+    status = coverage_status(row_domains(pattern, codes), k)
+    return {"population_short": float(pop[status != "redundant"].sum()),
+            "population_single_coverable": float(pop[status == "single"].sum())}
 
 
 def _lazy_count(problem: Problem, capacity: Any, max_full_pairs: int,

@@ -26,6 +26,13 @@ familiar redundant / single / uncoverable. With ``k = 0`` nothing beyond one sit
 for: every covered point is ``redundant`` in the sense of "meets the requirement" (the
 human-readable labels of :func:`status_label` say "N-0: covered" then).
 
+With failure domains (a sites ``failure_domain`` column or ``--domain-radius-km``) a plan
+without a load fails whole domains, and ``n`` is then the number of *domains* of the
+point's candidates within budget (``|D_i|``; with row generation, of its chosen sites',
+which the count makes ``min(k + 1, |D_i|)``, so the status is the same):
+``single`` is a town whose candidates all share one power feed. ``summary.json`` then has
+``statuses_by`` ``"failure domains"``; ``n_covering_sites`` still counts sites.
+
 A *gap* is a point whose status is not ``redundant`` (fewer than ``k + 1`` sites in budget,
 whatever the plan does). :attr:`coverage.Plan.gaps`, the map's status and gap layers, the
 ``gaps`` layer of ``plan.gpkg``, ``report.html`` and

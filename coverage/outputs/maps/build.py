@@ -457,7 +457,8 @@ def plan_map(
     k_failures = max(int(finite_or(getattr(plan, "failures_tolerated", 1), 1)), 0)
     capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
     table = point_table(plan, demand, site_index, labels,
-                        by_plan=k_failures if capped else None)
+                        by_plan=k_failures if capped else None,
+                        by_domains=summary.get("statuses_by") == "failure domains")
     n_total = len(demand)
     located_d = np.isfinite(table["lat"]) & np.isfinite(table["lon"])
     # every longitude drawn in the shortest window holding them all: a plan across the

@@ -72,18 +72,25 @@ def _counts(values: npt.ArrayLike) -> list[Any]:
     return v.tolist()
 
 
-def _status_codes(demand: pd.DataFrame, by_plan: int | None = None
-                  ) -> tuple[npt.NDArray[np.int64], list[str]]:
+def _status_codes(demand: pd.DataFrame, by_plan: int | None = None,
+                  by_domains: bool = False) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Coverage status codes (the order of ``COVERAGE_STATUSES``, others after).
 
     ``by_plan`` (the plan's k, for a ``--max-sites`` plan): the statuses over the plan's
     chosen sites (:func:`~coverage.resilience.status.plan_status`), from the primary and
-    N-1 / N-k columns, instead of the candidates' ``coverage_status``.
+    N-1 / N-k columns, instead of the candidates' ``coverage_status``; with ``by_domains``
+    (a plan whose statuses count failure domains) from ``n_domains_in_budget``, the
+    domains of the chosen sites in budget.
     """
     if not has_column(demand, "coverage_status"):
         return np.zeros(len(demand), dtype=np.int64), list(COVERAGE_STATUSES)
     status = column_series(demand, "coverage_status")
-    if by_plan is not None and has_column(demand, "primary_site_id") and (
+    if by_plan is not None and by_domains and has_column(demand, "n_domains_in_budget"):
+        n_dom = np.nan_to_num(float_column(demand, "n_domains_in_budget"), nan=0.0)
+        n_cov = np.nan_to_num(float_column(demand, "n_covering_sites"), nan=1.0)
+        status = pd.Series(plan_status(n_dom.astype(np.int64), n_cov.astype(np.int64),
+                                       int(by_plan)))
+    elif by_plan is not None and has_column(demand, "primary_site_id") and (
             by_plan < 2 or has_column(demand, "nk_within_budget")):
         k = int(by_plan)
         has_primary = column_series(demand, "primary_site_id").notna().to_numpy()
@@ -156,16 +163,17 @@ def _with_service(names: list[str], d: pd.DataFrame) -> list[str]:
 
 def point_table(
     plan: Any, demand: pd.DataFrame, site_index: dict[str, int], labels: list[str],
-    by_plan: int | None = None,
+    by_plan: int | None = None, by_domains: bool = False,
 ) -> dict[str, Any]:
     """Per demand point arrays (numpy, no Python loop over points).
 
     ``by_plan``: the plan's k when its statuses and gaps are to count the chosen sites
-    (a ``--max-sites`` plan), not the candidates.
+    (a ``--max-sites`` plan), not the candidates; ``by_domains``: their failure domains
+    (a plan whose statuses count domains).
     """
     lat, lon = lat_lon(demand)
     pop = np.clip(np.nan_to_num(float_column(demand, "population"), nan=0.0), 0.0, None)
-    st, status_names = _status_codes(demand, by_plan)
+    st, status_names = _status_codes(demand, by_plan, by_domains)
     if not has_column(demand, "coverage_status"):
         gap = np.zeros(len(demand), dtype=bool)
     elif by_plan is not None:

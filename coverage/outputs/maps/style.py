@@ -272,12 +272,15 @@ def legend_html(
         ("Population covered", f"{fmt_int(covered)} of {fmt_int(total)}{share}"),
     ]
     # who is short of the k + 1 sites: with k = 1 that is single-coverable plus uncoverable
+    # a plan that fails whole failure domains counts its statuses in domains
+    unit = "domain" if summary.get("statuses_by") == "failure domains" else "site"
     if k >= 2 and "population_gap" in summary:
-        rows += [(f"Short of {k + 1} sites (gaps)", fmt_int(summary.get("population_gap"))),
-                 ("&hellip; partial (" + ("2 sites" if k == 2 else f"2-{k} sites") + ")",
+        rows += [(f"Short of {k + 1} {unit}s (gaps)", fmt_int(summary.get("population_gap"))),
+                 ("&hellip; partial (" + (f"2 {unit}s" if k == 2 else f"2-{k} {unit}s") + ")",
                   fmt_int(summary.get("population_partial")))]
     if k >= 1:
-        rows.append(("&hellip; single-coverable" if k >= 2 else "Single-coverable",
+        single = "single-coverable" if unit == "site" else "in one domain"
+        rows.append((f"&hellip; {single}" if k >= 2 else single.capitalize(),
                      fmt_int(summary.get("population_single_coverable"))))
     rows += [
         ("&hellip; uncoverable" if k >= 2 else "Uncoverable",
@@ -309,7 +312,8 @@ def legend_html(
     # a --max-sites plan's statuses count its chosen sites (payload.point_table's by_plan)
     capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
     parts.append("<div class='covmap-h'>" + ("Status with the chosen sites (people)" if capped
-                                              else "Coverage status (people)") + "</div>")
+                                              else "Coverage status (people)")
+                 + (", by failure domain" if unit == "domain" else "") + "</div>")
     for label, color, pop in status_pop:
         parts.append(f"<div class='covmap-key'>{_dot(color)}{label}: {fmt_int(pop)}</div>")
     parts.append(
