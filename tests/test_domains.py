@@ -1249,3 +1249,32 @@ def test_a_max_sites_map_counts_the_chosen_sites_domains():
     assert np.asarray(names)[by_sites].tolist() == ["redundant", "redundant"]
     html = plan_map(plan, tiles=None).get_root().render()
     assert "Status with the chosen sites (people), by failure domain" in html
+
+
+def test_a_clear_place_outranks_a_location_near_it_that_does_not_reach_the_town():
+    """Review 153: a clear place P 80 km from a town inside a dense domain, and a gap
+    point Q 20 km beyond P, more populous, whose own location was kept first: P was
+    thrown away (within 25 km of Q's location) and the town left short. P reaches the
+    town, P and Q: one site there closes every gap."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    km_lat, km_lon = 111.195, 111.195 * np.cos(np.radians(50.0))
+    gx, gy = np.meshgrid(np.arange(-4, 5) * 12.0, np.arange(-10, 11) * 12.0)
+    sites = pd.DataFrame({"site_id": [f"g{i}" for i in range(gx.size)],
+                          "lat": 50.0 + gy.ravel() / km_lat, "lon": 8.0 + gx.ravel() / km_lon})
+    demand = pd.DataFrame({"demand_id": ["town", "P", "Q"], "lat": [50.0, 50.0, 50.0],
+                           "lon": 8.0 + np.array([0.0, 80.0, 100.0]) / km_lon,
+                           "population": [5000.0, 200.0, 1000.0]})
+    model = LatencyModel()
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, model=model,
+                      domain_radius_km=25.0, kmedian_time_limit_s=2, sweep=False)
+    p = plan.summary()["proposed"]
+    assert (p["gap_points"], p["proposed_sites"], p["gap_points_still_short"]) == (3, 1, 0)
+    new = plan.proposed
+    d = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     new["lat"].to_numpy()[None, :], new["lon"].to_numpy()[None, :])
+    assert (d <= model.radius_km(30.0, "ftth", "p99")).all()
+    clear = haversine_km(new["lat"].to_numpy()[:, None], new["lon"].to_numpy()[:, None],
+                         sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    assert (clear > 25.0).all()

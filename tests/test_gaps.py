@@ -663,3 +663,89 @@ def test_clear_places_stand_clear_of_the_sites_within_reach_one_per_cell(max_spo
     if max_spots == 10_000:  # cells of 10 km: the most populous eligible row is offered
         assert pop[ok].max() == f_pop.max()
         assert len(f_lat) >= min(ok.sum(), 50)
+
+
+def test_no_two_proposals_on_one_spot_with_colocation_off():
+    """Review 153: with --colocated-m 0 and a radius too short for twins, the town's own
+    row came back as a clear place: two proposals on one spot, the town counted N-1 safe.
+    One proposal, the town still short."""
+    model = LatencyModel()
+    demand = pd.DataFrame({"demand_id": ["t"], "lat": [10.0], "lon": [20.0],
+                           "population": [100.0], "access": "ftth"})
+    budget = 28.04  # a radius of 0.42 km: under the twins' 0.6 km
+    assert 0 < model.radius_km(budget, "ftth", "p99") < 0.6
+    p = propose_sites(demand, np.array([0]), model=model, budget_ms=budget, failures=1,
+                      avoid_lat=[40.0], avoid_lon=[20.0], colocated_m=0.0)
+    spots = set(zip(p.sites["lat"].round(9), p.sites["lon"].round(9), strict=True))
+    assert len(spots) == len(p.sites) == 1
+    assert p.n_still_short == 1
+
+
+def _corridors(seed, side_km=400.0, cell_km=8.0):
+    """A demand raster (a fifth of it unpopulated) round 42 N 72 W, candidates along random
+    walks of 8-20 km steps and in dense square blobs: with 25 km failure domains they chain
+    into a few large domains (the New York to Boston corridor in small)."""
+    rng = np.random.default_rng(seed)
+    klat, klon = 111.195, 111.195 * np.cos(np.radians(42.0))
+    pts = []
+    for _ in range(rng.integers(2, 5)):
+        p = rng.uniform(-side_km / 3, side_km / 3, 2)
+        ang = rng.uniform(0, 2 * np.pi)
+        for _ in range(rng.integers(10, 40)):
+            ang += rng.normal(0, 0.5)
+            p = p + rng.uniform(8, 20) * np.array([np.cos(ang), np.sin(ang)])
+            pts.append(p.copy())
+    for _ in range(rng.integers(1, 3)):
+        c = rng.uniform(-side_km / 4, side_km / 4, 2)
+        o = np.arange(-int(rng.integers(4, 9)), int(rng.integers(4, 9)) + 1) * rng.uniform(8, 14)
+        bx, by = np.meshgrid(o, o)
+        pts += list(np.c_[c[0] + bx.ravel(), c[1] + by.ravel()])
+    s = np.array(pts)
+    sites = pd.DataFrame({"site_id": [f"s{i}" for i in range(len(s))],
+                          "lat": 42.0 + s[:, 1] / klat, "lon": -72.0 + s[:, 0] / klon})
+    g = np.arange(-side_km / 2, side_km / 2, cell_km)
+    gx, gy = np.meshgrid(g, g)
+    pop = rng.lognormal(5, 2, gx.size).round()
+    pop[rng.random(gx.size) < 0.2] = 0
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(gx.size)],
+                           "lat": 42.0 + gy.ravel() / klat, "lon": -72.0 + gx.ravel() / klon,
+                           "population": pop, "access": "ftth"})
+    return sites, demand
+
+
+@pytest.mark.parametrize("seed,k,status", [(0, 2, "repaired"), (4, 1, "repaired"),
+                                           (5, 1, "optimal"), (6, 2, "repaired")])
+def test_proposals_among_chained_domains_keep_apart_and_count_the_short_exactly(seed, k,
+                                                                                status):
+    """Review 153's family, with binned locations (``max_locations`` 100): every proposal
+    stands more than the domain radius from every candidate and every other proposal,
+    and the still-short figures are a dense recount; where the cover leaves points short,
+    a second cover over populated places clear of the candidates and of the chosen
+    proposals adds sites (status ``repaired``)."""
+    from coverage.model.capacity import failure_domains
+
+    model = LatencyModel()
+    radius = model.radius_km(30.0, "ftth", "p99")
+    sites, demand = _corridors(seed)
+    doms = np.asarray(failure_domains(sites, 25.0), dtype=object)
+    s_lat, s_lon = sites["lat"].to_numpy(), sites["lon"].to_numpy()
+    lat, lon = demand["lat"].to_numpy(), demand["lon"].to_numpy()
+    inr = haversine_km(lat[:, None], lon[:, None], s_lat[None], s_lon[None]) <= radius
+    n_cov = np.array([len(set(doms[m])) for m in inr])
+    p = propose_sites(demand, n_cov, model=model, budget_ms=30.0, failures=k,
+                      avoid_lat=s_lat, avoid_lon=s_lon, apart_km=25.0, max_locations=100)
+    pl, po = p.sites["lat"].to_numpy(), p.sites["lon"].to_numpy()
+    assert len(pl) > 0
+    assert haversine_km(pl[:, None], po[:, None], s_lat[None], s_lon[None]).min() > 25.0
+    apart = haversine_km(pl[:, None], po[:, None], pl[None], po[None])
+    assert apart[~np.eye(len(pl), dtype=bool)].min() > 25.0
+    have = n_cov + (haversine_km(lat[:, None], lon[:, None], pl[None], po[None])
+                    <= radius).sum(axis=1)
+    gap = n_cov < k + 1
+    short = gap & (have < k + 1)
+    pop = demand["population"].to_numpy()
+    assert p.n_gap_points == int(gap.sum())
+    assert p.n_still_short == int(short.sum())
+    assert p.population_still_short == pytest.approx(pop[short].sum())
+    assert p.status == status
+    assert p.lower_bound <= len(pl)

@@ -39,9 +39,14 @@ locations are:
 - *clear places*: a gap point that still has fewer locations within reach than the sites
   it lacks (every spot near it within ``--colocated-m`` of a candidate: with failure
   domains of tens of km, dense candidates chain into one domain and a town's own spot and
-  its twins all fall within it) is offered the demand rows within its reach that lie at
-  least ``--colocated-m`` from every site, the most populous of each cell of an eighth of
-  its radius (:func:`_free_spots`): a populated place, on land, a domain of its own.
+  its twins all fall within it) is offered the demand rows (of some population) within
+  its reach that lie at least ``--colocated-m`` from every site, the most populous of
+  each cell of an eighth of its radius (:func:`_free_spots`; cells widened to keep the
+  pairs near ``max_pairs``): a populated place, on land, a domain of its own. Those that
+  reach such a point outrank the other locations near them (which did not reach it),
+  then by the points they reach. After the cover, points it left short get a second,
+  smaller cover over the populated places clear of the candidates and of the chosen
+  proposals (status ``repaired``).
 
 No two sites that would fail together: a location within ``--colocated-m`` of a candidate
 is moved to twice that distance from it (a second site across town, not in the same
@@ -54,8 +59,10 @@ the proposal is optimal among its locations (``lower_bound``), not among all. Ga
 whose access class cannot meet the budget even at distance zero (no site anywhere helps
 them, or a mobile point whose way to its breakout alone takes the budget) stay short, as
 may a point whose radius is under ``2 x --colocated-m`` (no twin
-reaches it) and with no populated place clear of the sites within it, or whose locations
-the colocation rule left out; ``still_short`` says how many
+reaches it; two clear places on opposite sides could, but its own location, kept first,
+excludes those near it), or whose locations the colocation rule left out (with ``k >= 2``
+a point may need two places the thinning does not both keep, review 153); ``still_short``
+says how many
 points and people are in those cases. It counts the sites the plan opens (``n_open``: its
 chosen sites within budget) plus the proposals, not every candidate in budget: a gap point
 whose candidates a ``--max-sites`` plan leaves closed can stay short even where the
@@ -123,7 +130,10 @@ class Proposal:
         counting the plan's open sites (``n_open`` of :func:`propose_sites`) plus the
         proposed ones.
     status : str
-        Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without gaps).
+        Status of the cover solve (``"optimal"``, ``"time_limit"``, ``"none"`` without
+        gaps), or ``"repaired"`` when points the cover left short got more sites after it
+        (populated places clear of the candidates and of the chosen proposals: the plan is
+        then no longer optimal among one set of locations).
     tier : str or None
         With site tiers: the tier every proposed site is placed for (also a ``tier``
         column of :attr:`sites`), of the candidates' tiers the one whose sites would reach
@@ -408,9 +418,30 @@ def _free_spots(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
     town is within the domain radius of some candidate, so the town's own location, moved
     once, and its twins were all left out: 1,421 cells of a 1M-cell grid stayed short
     though each had free land within its budget (hand run). A demand row is a place on
-    land, and one far enough from every candidate is a domain of its own. Vectorised: one
-    nearest query of the rows (in chunks) against the lacking points, one against the
-    sites among those near, a sort by cell.
+    land, and one far enough from every candidate is a domain of its own (rows of no
+    population are not offered). Vectorised: one nearest query of the rows (in chunks)
+    against the lacking points, one against the sites among those near, a sort by cell.
+
+    Parameters
+    ----------
+    lat, lon, pop : numpy.ndarray
+        Every demand row's coordinates (degrees) and population.
+    need_xyz : numpy.ndarray
+        Unit vectors (:func:`coverage.model.geo.unit_xyz`) of the points lacking sites.
+    need_km : float
+        The largest of their radii: rows farther than this from all of them are not
+        offered (the reach of each point is checked afterwards).
+    avoid_lat, avoid_lon : array_like, optional
+        The existing sites.
+    colocated_m : float
+        How far a place must stand from every existing site, m.
+    cell_km : float
+        Cell size of the thinning, km.
+    max_spots : int
+        Most places: the cells are widened until there are at most this many (at most
+        to the size of the Earth).
+    chunk_rows : int, default 1,000,000
+        Rows per nearest query (bounded memory).
 
     Returns
     -------
@@ -436,18 +467,49 @@ def _free_spots(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
         return np.zeros(0), np.zeros(0), np.zeros(0)
     r_lat, r_lon, r_pop = lat[rows], lon[rows], pop[rows]
     km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
-    while True:  # one row per near-square cell, the most populous (widened at most a few times)
-        y = np.floor(r_lat * km_per_deg / cell_km)
-        x = np.floor(r_lon * km_per_deg * np.cos(np.radians((y + 0.5) * cell_km
-                                                            / km_per_deg)) / cell_km)
-        key = pd.factorize(pd.MultiIndex.from_arrays([y, x]))[0]
+    while True:  # one row per near-square cell, the most populous
+        y = np.floor(r_lat * km_per_deg / cell_km).astype(np.int64)
+        x = np.floor(r_lon * km_per_deg * np.abs(np.cos(np.radians(
+            (y + 0.5) * cell_km / km_per_deg))) / cell_km).astype(np.int64)
+        key = np.unique((y - y.min()) * (int(x.max() - x.min()) + 1) + (x - x.min()),
+                        return_inverse=True)[1].ravel()
         n_cells = int(key.max()) + 1
-        if n_cells <= max_spots:
+        if n_cells <= max(int(max_spots), 1) or cell_km >= 2.0 * np.pi * EARTH_RADIUS_KM:
             break
-        cell_km *= float(np.sqrt(n_cells / max_spots)) * 1.01
+        cell_km = min(cell_km * float(np.sqrt(n_cells / max(int(max_spots), 1))) * 1.01,
+                      2.0 * np.pi * EARTH_RADIUS_KM)
     order = np.lexsort((-r_pop, key))
     first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
     return r_lat[first], r_lon[first], r_pop[first]
+
+
+def _clear_places(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
+                  pop: npt.NDArray[np.float64], rows: npt.NDArray[np.int64],
+                  g_xyz: npt.NDArray[np.float64], r_gap: npt.NDArray[np.float64],
+                  avoid_lat: npt.ArrayLike | None, avoid_lon: npt.ArrayLike | None,
+                  colocated_m: float, max_spots: int, max_pairs: int,
+                  pair_rows: npt.NDArray[np.int64] | None = None,
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                             npt.NDArray[np.float64]]:
+    """:func:`_free_spots` for the gap points ``rows`` (positions in ``g_xyz`` and
+    ``r_gap``, their unit vectors and radii): cells of an eighth of their largest radius
+    (at least half ``colocated_m``), widened until the places within reach of the gap
+    points ``pair_rows`` (default all) make at most ``max_pairs`` pairs (a count-only
+    tree query), so the reach pattern built on them stays bounded (review 153)."""
+    r_need = float(r_gap[rows].max())
+    cell_km = max(colocated_m / 2000.0, r_need / 8.0)
+    pr = slice(None) if pair_rows is None else pair_rows
+    f_lat = f_lon = f_pop = np.zeros(0)
+    for _ in range(4):
+        f_lat, f_lon, f_pop = _free_spots(lat, lon, pop, g_xyz[rows], r_need, avoid_lat,
+                                          avoid_lon, colocated_m, cell_km, max_spots)
+        if not len(f_lat):
+            break
+        n_pairs = int(count_within(unit_tree(f_lat, f_lon), g_xyz[pr], r_gap[pr]).sum())
+        if n_pairs <= max_pairs:
+            break
+        cell_km *= float(np.sqrt(n_pairs / max(max_pairs, 1))) * 1.01
+    return f_lat, f_lon, f_pop
 
 
 def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
@@ -742,46 +804,102 @@ def propose_sites(
             a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
         loc_lat, loc_lon = lat2, lon2
     # points still lacking (every spot near them within colocated_m of a candidate):
-    # populated places farther than that from every site, within their reach
+    # populated places farther than that from every site, within their reach, apart from
+    # the kept locations and each other (at least 1 m: distinct spots with
+    # --colocated-m 0, review 153)
+    sep_m = max(colocated_m, 1.0)
     lacking = deficit[gap] - np.diff(a.indptr)
     still = np.flatnonzero((lacking > 0) & (r_gap > 0))
     if len(still):
-        r_need = float(r_gap[still].max())
-        f_lat, f_lon, f_pop = _free_spots(
-            toward[0], toward[1], pop, g_xyz[still], r_need, avoid_lat, avoid_lon,
-            colocated_m, max(colocated_m / 2000.0, r_need / 8.0), max_locations)
+        f_lat, f_lon, f_pop = _clear_places(toward[0], toward[1], pop, still, g_xyz, r_gap,
+                                            avoid_lat, avoid_lon, colocated_m,
+                                            max_locations, max_pairs)
+        n_old = len(loc_lat)
         if len(f_lat):
-            n_old = len(loc_lat)
-            # the kept locations stay (weight 2), the spots by population (below 1)
+            # only places that reach a lacking point; they outrank the kept locations
+            # (weight 2) near them, which did not reach it (review 153: a place 20 km
+            # from a kept location was thrown away, and its town left short), then by
+            # the lacking points they reach and by population
+            hits = np.bincount(_reach_pattern(gap[still], g_xyz[still], r_gap[still], f_lat,
+                                              f_lon, reach_fn).indices,
+                               minlength=len(f_lat)).astype(np.float64)
+            use = hits > 0
+            f_lat, f_lon = f_lat[use], f_lon[use]
+            f_w = 3.0 + hits[use] + f_pop[use] / (f_pop.max() + 1.0)
+        if len(f_lat):
             lat2, lon2, idx = _independent_locations(
                 np.concatenate([loc_lat, f_lat]), np.concatenate([loc_lon, f_lon]),
-                np.concatenate([np.full(n_old, 2.0), f_pop / (f_pop.max() + 1.0)]),
-                avoid_lat, avoid_lon, colocated_m, move_m=move_m)
-            spots = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:], reach_fn)
-            a = sp.csr_array(sp.hstack([a, spots], format="csr"), dtype=np.int8)
+                np.concatenate([np.full(n_old, 2.0), f_w]),
+                avoid_lat, avoid_lon, sep_m, move_m=move_m)
+            if np.array_equal(idx[:n_old], np.arange(n_old)):
+                spots = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:],
+                                       reach_fn)
+                a = sp.csr_array(sp.hstack([a, spots], format="csr"), dtype=np.int8)
+            else:  # a kept location moved or left (not expected): the whole pattern again
+                a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
             loc_lat, loc_lon = lat2, lon2
-            logger.info("gap proposals: %d point(s) lacked spots clear of the sites; %d "
-                        "populated place(s) clear of them offered", len(still),
-                        len(lat2) - n_old)
+        logger.info("gap proposals: %d point(s) lacked spots clear of the sites; %d "
+                    "populated place(s) clear of them offered, %d location(s) in all",
+                    len(still), len(f_lat), len(loc_lat))
     counts = np.diff(a.indptr).astype(np.int64)
     need = np.minimum(deficit[gap], counts)
     res = min_cover(a, need, time_limit_s=time_limit_s)
-    chosen = res.sites
-    gained = a[:, chosen] if len(chosen) else sp.csr_array((len(gap), 0))
+    chosen = np.asarray(res.sites, dtype=np.int64)
+    status = res.status
+    gained = a[:, chosen] if len(chosen) else sp.csr_array((len(gap), 0), dtype=np.int8)
+    site_lat, site_lon = loc_lat[chosen], loc_lon[chosen]
+    # the plan's open sites, not every candidate: a --max-sites plan leaves some closed
+    have = opened[gap] + np.asarray(gained.sum(axis=1)).ravel()
+    # repair: points the cover left short get populated places clear of the candidates and
+    # of the chosen proposals (not of every offered location: a place within the colocation
+    # distance of a location that the cover did not take, and that does not reach the
+    # point, was thrown away before the cover; review 153), ranked by the short points
+    # they reach, then by population
+    left = np.flatnonzero((have < failures + 1) & (r_gap > 0))
+    if len(left):
+        ex_lat = np.concatenate([np.asarray([] if avoid_lat is None else avoid_lat,
+                                            dtype=np.float64), site_lat])
+        ex_lon = np.concatenate([np.asarray([] if avoid_lon is None else avoid_lon,
+                                            dtype=np.float64), site_lon])
+        f_lat, f_lon, f_pop = _clear_places(toward[0], toward[1], pop, left, g_xyz, r_gap,
+                                            ex_lat, ex_lon, sep_m, max_locations, max_pairs,
+                                            pair_rows=left)
+        n_new = 0
+        if len(f_lat):
+            b = _reach_pattern(gap[left], g_xyz[left], r_gap[left], f_lat, f_lon, reach_fn)
+            hits = np.bincount(b.indices, minlength=len(f_lat)).astype(np.float64)
+            useful = np.flatnonzero(hits > 0)
+            lat3, lon3, idx = _independent_locations(
+                f_lat[useful], f_lon[useful],
+                hits[useful] + f_pop[useful] / (f_pop.max() + 1.0), ex_lat, ex_lon, sep_m,
+                move_m=move_m)
+            b = sp.csr_array(b[:, useful[idx]], dtype=np.int8)
+            need2 = np.minimum(failures + 1 - have[left], np.diff(b.indptr))
+            res2 = min_cover(b, need2, time_limit_s=time_limit_s)
+            pick = np.asarray(res2.sites, dtype=np.int64)
+            n_new = len(pick)
+            if n_new:
+                extra = _reach_pattern(gap, g_xyz, r_gap, lat3[pick], lon3[pick], reach_fn)
+                gained = sp.csr_array(sp.hstack([gained, extra], format="csr"),
+                                      dtype=np.int8)
+                site_lat = np.concatenate([site_lat, lat3[pick]])
+                site_lon = np.concatenate([site_lon, lon3[pick]])
+                have = opened[gap] + np.asarray(gained.sum(axis=1)).ravel()
+                status = "repaired"
+        logger.info("gap proposals: %d point(s) left short by the cover; %d more site(s) "
+                    "at populated places clear of the sites and proposals", len(left), n_new)
     n_gained = np.asarray(gained.sum(axis=0)).ravel()
-    pop_gained = gained.T @ pop[gap] if len(chosen) else np.zeros(0)
+    pop_gained = gained.T @ pop[gap] if gained.shape[1] else np.zeros(0)
     sites = pd.DataFrame({
-        "proposed_site_id": proposed_ids(len(chosen), taken_ids),
-        "lat": loc_lat[chosen],
-        "lon": loc_lon[chosen],
+        "proposed_site_id": proposed_ids(len(site_lat), taken_ids),
+        "lat": site_lat,
+        "lon": site_lon,
         "n_demand_gained": n_gained.astype(np.int64),
         "population_gained": np.asarray(pop_gained, dtype=np.float64),
     })
-    # the plan's open sites, not every candidate: a --max-sites plan leaves some closed
-    have = opened[gap] + (np.asarray(gained.sum(axis=1)).ravel() if len(chosen) else 0)
     short = have < failures + 1
     n_unhelpable = n_gap - len(gap)
-    logger.info("proposed %d new sites for %d gap points (%s)", len(chosen), n_gap, res.status)
+    logger.info("proposed %d new sites for %d gap points (%s)", len(sites), n_gap, status)
     return Proposal(
         sites=sites,
         n_gap_points=n_gap,
@@ -789,6 +907,6 @@ def propose_sites(
         n_still_short=int(short.sum()) + n_unhelpable,
         population_still_short=float(pop[gap][short].sum())
         + float(pop[is_gap & (radius < 0)].sum()),
-        status=res.status,
+        status=status,
         lower_bound=float(min(res.lower_bound, len(chosen))),
     )
