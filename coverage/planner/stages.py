@@ -183,6 +183,12 @@ class SiteCount:
     domains_dropped: str | None = None
     """Why this count failed single sites though its problem has failure domains (their
     rows above the memory limit), or ``None``."""
+    domain_rows: Any = field(default=None, repr=False)
+    """On the reach matrix with failure domains: the rows the count added
+    (:meth:`coverage.model.problem.Problem.cover_rows`: pattern, requirement), which the
+    placement takes as they are (weightless, their values do not matter) instead of
+    building them again (3.3 s of a 4,256 x 285 N-2 plan with 10 km domains, tester 172);
+    the placement drops them (``None``) once used."""
 
 
 def domain_entry_limit(problem: Problem) -> float:
@@ -239,10 +245,12 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
     limit = problem.config.time_limit_s if time_limit_s is None else time_limit_s
     if reach is not None:
         n_cov = reach.n_covering() if n_covering is None else np.asarray(n_covering)
-        rows, req, _ = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
+        rows, req, added = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
         cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
                           time_limit_s=limit)
-        return SiteCount(cover=cover, n_covering=n_cov, method="full")
+        n = len(n_cov)
+        return SiteCount(cover=cover, n_covering=n_cov, method="full",
+                         domain_rows=(sp.csr_array(rows[n:]), req[n:]) if added else None)
     from ..solvers.domain_rows import DomainRowsTooLarge
 
     kw = dict(model=problem.model, budget_ms=problem.config.budget_ms,
@@ -813,8 +821,19 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                                  bin_reach=reach_matrix, time_limit_s=limit)
         return Placement(nat.sites, nat.status, nat.lower_bound, nat.info,
                          float(nat.info.get("objective_ms_pop", float("nan"))))
-    # the failure domains' rows (if any) weigh nothing: they only constrain the sites
-    rows, req, added = problem.cover_rows(reach.values("p50_ms"), count.n_covering)
+    # the failure domains' rows (if any) weigh nothing: they only constrain the sites (the
+    # count's own, when it built them: their values do not matter)
+    if count.domain_rows is not None and problem.count_domains is not None:
+        extra, extra_req = count.domain_rows
+        count.domain_rows = None  # (not held through the rest of the plan)
+        values = sp.csr_array(reach.values("p50_ms"))
+        rows = sp.csr_array(sp.vstack([values, sp.csr_array(
+            (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
+            format="csr"))
+        req = np.concatenate([problem.requirement(count.n_covering), extra_req])
+        added = extra.shape[0]
+    else:
+        rows, req, added = problem.cover_rows(reach.values("p50_ms"), count.n_covering)
     med = k_median(rows, len(chosen),
                    weights=np.concatenate([problem.population, np.zeros(added)]),
                    requirement=req, required=problem.required, start=chosen,
