@@ -81,6 +81,9 @@ MAX_FAILURES = 10
 #: (the quarter meridian) the grid is two cells, one per hemisphere, so more says nothing.
 MIN_CELL_KM = 0.001
 MAX_CELL_KM = 20_000.0
+#: The widest ``--domain-radius-km``: half the Earth's circumference (pi x 6,371 km), the
+#: farthest two places on Earth can be.
+MAX_DOMAIN_RADIUS_KM = 20_015.0
 
 
 def _is_budget(v: Any) -> bool:
@@ -105,7 +108,8 @@ def _network_bound(name: str) -> tuple[Callable[[Any], bool], str]:
 
 
 #: Constraints whose sentence holds the unit (:meth:`Option.requirement` adds no "of UNIT").
-_UNIT_IN_SENTENCE = frozenset({"budget", "cell_km_or_none", "gap_pct", "pair_ms",
+_UNIT_IN_SENTENCE = frozenset({"budget", "cell_km_or_none", "domain_km_or_none", "gap_pct",
+                               "pair_ms",
                                *(f"{n}_or_none" for n in NETWORK_BOUNDS)})
 
 # name -> (predicate, sentence)
@@ -157,6 +161,12 @@ CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
                  f"{MAX_FAILURES + 1} sites within budget of every user)"),
     "positive_or_none": (lambda v: v is None or ((n := _number(v)) is not None and n > 0),
                          "a positive number (or absent)"),
+    "domain_km_or_none": (lambda v: v is None or ((n := _number(v)) is not None
+                                                  and 0 < n <= MAX_DOMAIN_RADIUS_KM),
+                          f"a positive number of km up to {MAX_DOMAIN_RADIUS_KM:,.0f} (or "
+                          "absent; half the Earth's circumference: every two places on Earth "
+                          "are closer, so a wider radius is one domain of everything, as "
+                          f"{MAX_DOMAIN_RADIUS_KM:,.0f} is)"),
     "cell_km_or_none": (lambda v: v is None or ((n := _number(v)) is not None
                                                 and MIN_CELL_KM <= n <= MAX_CELL_KM),
                         f"a number of km from {MIN_CELL_KM:g} (1 m) to {MAX_CELL_KM:,.0f} "
@@ -370,7 +380,7 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
            group="capacity"),
     Option("domain_radius_km", float, None, "km", "sites within this distance of each "
            "other fail together (shared-risk domains; a sites failure_domain column wins)",
-           "positive_or_none", group="capacity"),
+           "domain_km_or_none", group="capacity"),
     Option("scenario_limit", int, DEFAULT_SCENARIO_LIMIT, "", "failure scenarios the "
            "capacity check lists per plan (N-2 and up on large plans; combinations across "
            "independent parts of the plan, and pairs of failures rerouted apart or "

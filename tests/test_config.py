@@ -187,3 +187,25 @@ def test_build_model_names_every_problem_at_once(tmp_path):
     with pytest.raises(InputValidationError) as e:  # a known file: its own message
         build_model({"workload": "nope", "hops": -3})
     assert "unknown workload 'nope'" in str(e.value) and "hops must be" in str(e.value)
+
+
+def test_a_domain_radius_wider_than_half_the_earth_is_refused():
+    """Tester 172: --domain-radius-km 1e6 ran (moving proposals 1e9 m). Above half the
+    Earth's circumference every two places are closer: refused, by the CLI and the API."""
+    import pandas as pd
+    import pytest
+    from helpers import run
+
+    from coverage import plan_sites
+    from coverage.errors import InputValidationError
+
+    opt = next(o for o in OPTIONS if o.name == "domain_radius_km")
+    assert opt.problem(20_015.0) is None and opt.problem(25.0) is None
+    assert "up to 20,015" in opt.problem(1e6)
+    with pytest.raises(InputValidationError, match="up to 20,015"):
+        plan_sites(pd.DataFrame({"lat": [1.0], "lon": [1.0], "population": [1.0]}),
+                   pd.DataFrame({"lat": [1.0], "lon": [1.0]}), budget_ms=30,
+                   domain_radius_km=1e6)
+    r = run("plan", "--demo", "--country", "IS", "--domain-radius-km", "1e6", "--out",
+            "never-written", "--no-map")
+    assert r.returncode == 2 and "up to 20,015" in r.stderr and not r.stdout.strip()

@@ -1278,3 +1278,54 @@ def test_a_clear_place_outranks_a_location_near_it_that_does_not_reach_the_town(
     clear = haversine_km(new["lat"].to_numpy()[:, None], new["lon"].to_numpy()[:, None],
                          sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
     assert (clear > 25.0).all()
+
+
+def test_the_report_and_map_word_statuses_by_domain_in_domains(tmp_path):
+    """Review 154: with statuses by failure domain the report's status table and the map's
+    legend still said "single: 1 site in budget", beside a town with two candidates; now
+    domains, and the gap table shows the chosen sites' domains. The report rebuilt from
+    the directory says the same."""
+    import re
+
+    from helpers import run
+
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 51.0], "lon": [8.0, 8.0],
+                           "population": [1000.0, 2000.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "s4"],
+                          "lat": [50.0, 50.05, 51.0, 51.1], "lon": [8.0, 8.05, 8.0, 8.1],
+                          "failure_domain": ["A", "A", "B", "C"]})
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5,
+                      sweep=False)
+    out = tmp_path / "plan"
+    plan.to_dir(out)
+
+    def text(path):
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", path.read_text()))
+
+    report = text(out / "report.html")
+    assert "single: 1 domain in budget, short of 2" in report
+    assert "exactly one failure domain (all its sites) within budget" in report
+    assert "domains of chosen sites in budget" in report
+    assert "1 site in budget" not in report
+    assert "single: 1 domain in budget" in (out / "map.html").read_text()
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert text(out / "report.html") == report
+
+
+def test_a_plan_with_domains_whose_statuses_count_sites_says_so_in_its_sweep():
+    """Review 154: a plan with domains whose figures by domain were skipped (its chosen
+    sites' pairs above the memory limit) counts its statuses by sites; its own row of the
+    sweep said nothing, beside budgets that count domains. Both now say which."""
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(1)
+    demand, sites = _places(rng, 50, 18, lat_span=4, lon_span=6)
+    sites["failure_domain"] = _city_domains(sites)
+    plan = plan_sites(demand, sites, budget_ms=23.0, failures=2,
+                      model=LatencyModel.from_profile("on-net"), max_memory_gb=2e-6,
+                      kmedian_time_limit_s=5).with_sweep(budgets_ms=[23.0, 24.0])
+    s = plan.summary()
+    assert s["statuses_by"].startswith("single sites")
+    own = plan.sweep[plan.sweep["source"] == "plan"]
+    assert own["method"].str.endswith("(statuses by single sites)").all() and len(own) == 1

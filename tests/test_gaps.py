@@ -749,3 +749,16 @@ def test_proposals_among_chained_domains_keep_apart_and_count_the_short_exactly(
     assert p.population_still_short == pytest.approx(pop[short].sum())
     assert p.status == status
     assert p.lower_bound <= len(pl)
+
+
+def test_two_rows_at_one_spot_get_proposals_apart_with_colocation_off():
+    """Review 154: with --colocated-m 0 two demand rows at one spot (a town with no
+    candidate, k = 1) got two proposals on that spot, the town counted N-1 safe. Every
+    location now stands at least 1 m from the others."""
+    model = LatencyModel()
+    demand = pd.DataFrame({"demand_id": ["t1", "t2"], "lat": [10.0, 10.0], "lon": [20.0, 20.0],
+                           "population": [100.0, 50.0], "access": "ftth"})
+    p = propose_sites(demand, np.array([0, 0]), model=model, budget_ms=30.0, failures=1,
+                      colocated_m=0.0)
+    spots = set(zip(p.sites["lat"].round(9), p.sites["lon"].round(9), strict=True))
+    assert len(spots) == len(p.sites) == 2 and p.n_still_short == 0

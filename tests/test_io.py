@@ -723,6 +723,21 @@ def test_many_co_located_candidates_are_counted_without_building_every_pair(capl
     assert f"{n * (n - 1) // 2} candidate pairs are within 300 m" in caplog.text
 
 
+def test_co_located_candidates_far_apart_in_the_file_are_named(caplog):
+    """Tester 172: a candidate list with a re-id'd copy of itself appended warned "39
+    candidate pairs are within 300 m of each other ( and 39 more)": the partners came
+    after the first 20 flagged rows, where examples were looked for. Now three pairs are
+    named and the rest counted."""
+    n = 40
+    lat = 40.0 + np.arange(n) * 0.5
+    sites = pd.DataFrame({"site_id": [f"s{i}" for i in range(n)] + [f"c{i}" for i in range(n)],
+                          "lat": np.r_[lat, lat], "lon": np.full(2 * n, 7.0)})
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        as_sites(sites)
+    assert (f"{n} candidate pairs are within 300 m of each other ('s0' and 'c0' (0 m), "
+            f"'s1' and 'c1' (0 m), 's2' and 'c2' (0 m) and {n - 3} more)") in caplog.text
+
+
 def test_lat_lon_columns_that_disagree_with_the_geometry_are_reported(tmp_path, caplog):
     """The geometry is used; a stale lat/lon column (a point moved in a GIS) is named."""
     import warnings

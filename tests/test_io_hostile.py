@@ -731,3 +731,23 @@ def test_a_long_number_among_text_ids_is_refused(tmp_path):
     ok = write(tmp_path / "ok.csv", "demand_id,lat,lon,population\n1e5,52.5,13.4,100\n"
                "b,52.6,13.5,100\n1e20,52.7,13.6,100\n2E100,52.8,13.7,100\n")
     assert read_demand(ok)["demand_id"].tolist() == ["1e5", "b", "1e20", "2E100"]
+
+
+@pytest.mark.parametrize("how", ["geojson", "frame"])
+def test_an_empty_feature_collection_is_one_problem(tmp_path, how):
+    """Tester 172: an empty GeoJSON FeatureCollection gave two problems, "missing column:
+    population ... columns: none" and "the input has a header but no rows". Now one: no
+    rows and no columns; so does an empty DataFrame."""
+    from coverage.errors import InputValidationError
+    from coverage.inputs.tables import as_demand, read_demand
+
+    with pytest.raises(InputValidationError) as info:
+        if how == "geojson":
+            path = tmp_path / "empty.geojson"
+            path.write_text('{"type": "FeatureCollection", "features": []}')
+            read_demand(path)
+        else:
+            as_demand(pd.DataFrame())
+    text = str(info.value)
+    assert "1 problem" in text and "no rows and no columns" in text, text
+    assert "missing column" not in text

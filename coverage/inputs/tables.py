@@ -1671,6 +1671,14 @@ def _build(
                     "all group thousands, they are read as such (1.019.022)", report.source)
     loaded = replace(loaded, frame=raw, decimal=decimal)
 
+    # --- nothing at all: one problem, not a missing column and no rows (tester 172) ---
+    if n == 0 and not len(raw.columns):
+        report.add("no rows and no columns (an empty FeatureCollection or layer, or an "
+                   "empty table)",
+                   "pass a table with its columns and at least one row" if loaded.in_memory
+                   else "export the layer with its features; " + _COMPLETE_HINT)
+        report.raise_if_any()
+
     # --- required columns ---------------------------------------------------------
     missing_cols: list[str] = []
     if loaded.geometry is None:
@@ -2170,23 +2178,32 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
     """Log a warning naming candidate pairs within ``colocated_m`` metres of each other."""
     if not colocated_m > 0 or len(sites) < 2:
         return
-    from ..model.geo import colocated_pairs, count_colocated
+    from ..model.geo import chord_from_km, count_colocated, haversine_km, unit_tree, unit_xyz
 
     lat, lon = sites["lat"].to_numpy(), sites["lon"].to_numpy()
     near = count_colocated(lat, lon, colocated_m)
     n_pairs = int(near.sum()) // 2
     if not n_pairs:
         return
-    # examples from the first points that have a neighbour (pairs are never all built)
-    some = np.flatnonzero(near > 0)[:20]
-    pairs, distance_m = colocated_pairs(lat[some], lon[some], colocated_m)
-    ids = sites["site_id"].to_numpy(dtype=object)[some]
-    shown = 3
-    examples = ", ".join(
-        f"{ids[i]!r} and {ids[j]!r} ({d:.0f} m)"
-        for (i, j), d in zip(pairs[:shown].tolist(), distance_m[:shown].tolist(), strict=True)
-    )
-    more = f" and {n_pairs - min(shown, len(pairs))} more" if n_pairs > shown else ""
+    # examples from the first points that have a neighbour, each with its partners
+    # anywhere in the file (pairs are never all built; partners looked for only among the
+    # first 20 flagged rows were missed when they came later: "( and 39 more)", tester 172)
+    some = np.flatnonzero(near > 0)[:3]
+    nb = unit_tree(lat, lon).query_radius(unit_xyz(lat[some], lon[some]),
+                                          r=float(chord_from_km(colocated_m / 1000.0)))
+    first = np.repeat(some, [len(x) for x in nb])
+    second = np.concatenate(nb).astype(np.int64)
+    keep = first < second
+    pair_i, pair_j = first[keep], second[keep]
+    if not len(pair_i):  # each of the first flagged rows pairs with an earlier one
+        pair_i, pair_j = second[first > second], first[first > second]
+    distance_m = haversine_km(lat[pair_i], lon[pair_i], lat[pair_j], lon[pair_j]) * 1000.0
+    ids = sites["site_id"].to_numpy(dtype=object)
+    shown = min(3, len(pair_i))
+    examples = ", ".join(f"{ids[i]!r} and {ids[j]!r} ({d:.0f} m)" for i, j, d in zip(
+        pair_i[:shown].tolist(), pair_j[:shown].tolist(), distance_m[:shown].tolist(),
+        strict=True))
+    more = f" and {n_pairs - shown} more" if n_pairs > shown else ""
     logger.warning(
         "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
         "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "

@@ -20,12 +20,17 @@ __all__ = [
     "count_within",
     "nearest",
     "unit_tree",
-    "EARTH_RADIUS_KM", "chord_from_km", "colocated_pairs", "haversine_km", "km_from_chord",
-    "latlon_rad", "unit_xyz",
+    "EARTH_RADIUS_KM", "REACH_EPS_KM", "chord_from_km", "colocated_pairs", "haversine_km",
+    "km_from_chord", "latlon_rad", "unit_xyz",
 ]
 
 #: Mean Earth radius (IUGG), km. DESIGN section 2.
 EARTH_RADIUS_KM = 6371.0088
+#: The tolerance of "within the radius", km: a pair at most this much beyond a radius is
+#: within it, for the reach matrix, the counts, the row generation's rows and the
+#: assignment alike (a point exactly at the radius was uncoverable in the reach matrix,
+#: its chord a hair beyond, yet served by the assignment: tester 172).
+REACH_EPS_KM = 1e-9
 
 
 def latlon_rad(lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -355,7 +360,7 @@ def count_within(
     n = points_xyz.shape[0]
     out = np.zeros(n, dtype=np.int64)
     idx = np.flatnonzero(radius_km >= 0)
-    chord = chord_from_km(radius_km[idx])
+    chord = chord_from_km(radius_km[idx] + REACH_EPS_KM)
     for start in range(0, len(idx), chunk_rows):
         part = idx[start:start + chunk_rows]
         out[part] = tree.query_radius(points_xyz[part], r=chord[start:start + chunk_rows],
@@ -593,7 +598,7 @@ class BinnedPoints:
         r_km = np.asarray(radius_km, dtype=np.float64).ravel()
         chord = np.full(len(r_km), -1.0)
         ok = r_km >= 0
-        chord[ok] = chord_from_km(r_km[ok])
+        chord[ok] = chord_from_km(r_km[ok] + REACH_EPS_KM)
         leaf = None if leaf_km is None else float(chord_from_km(leaf_km))
         return cls(points_xyz, chord, leaf_chord=leaf, top_bins=top_bins)
 

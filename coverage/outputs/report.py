@@ -1511,6 +1511,8 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
 def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
                   gis_files: tuple[str, ...] | None = None) -> str:
     k = int(s.get("failures_tolerated", 1) or 0)
+    # a plan that fails whole failure domains counts its statuses in domains
+    unit = "domain" if s.get("statuses_by") == "failure domains" else "site"
     st = a.groupby("coverage_status")["population"].agg(["size", "sum"])
     # the statuses that can occur with this k (partial needs k >= 2, single k >= 1), and any
     # other found in the table
@@ -1519,8 +1521,8 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
     names += sorted(set(map(str, st.index)) - set(names))
     status_rows = pd.DataFrame({
         "status": names,
-        "label": [status_label(n, k) for n in names],
-        "meaning": [status_meaning(n, k) for n in names],
+        "label": [status_label(n, k, unit=unit) for n in names],
+        "meaning": [status_meaning(n, k, unit=unit) for n in names],
     })
     status_rows["points"] = status_rows["status"].map(st["size"]).fillna(0).astype(int)
     status_rows["population"] = status_rows["status"].map(st["sum"]).fillna(0.0)
@@ -1574,10 +1576,13 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
             ("lat", "lat", lambda x: _num(x, 4)), ("lon", "lon", lambda x: _num(x, 4)),
             ("population", "population", _num), ("coverage_status", "status", _text),
             ("n_covering_sites", "candidates in budget", _num),
+            # (a status by domains beside the chosen sites' domains: review 154)
+            *([("n_domains_in_budget", "domains of chosen sites in budget", _num)]
+              if unit == "domain" and "n_domains_in_budget" in top.columns else []),
         ], total=len(gaps), what="gap points (all in assignment.csv"
             # plan.gpkg only when it was written (--no-gis, too many points, a failure)
             + (" and plan.gpkg" if "plan.gpkg" in (gis_files or ()) else "") + ")",
-            numeric=("lat", "lon", "population", "n_covering_sites"))
+            numeric=("lat", "lon", "population", "n_covering_sites", "n_domains_in_budget"))
     return _section("gaps", "Coverage gaps and proposed sites", body)
 
 

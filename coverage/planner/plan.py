@@ -1344,6 +1344,7 @@ def plan_sites(
         else:  # row generation: the national placement, its capacity checked
             placement, cap_result = place_capacitated_national(problem, count, capacity,
                                                                cap_result, client=client)
+        count.domain_rows = None  # (the count's domain rows: not held past the placement)
         if placement.status.startswith("skipped (") and count.best is None:
             say(f"k-median: {placement.status}: the site-count stage's plan is kept")
         chosen = placement.sites
@@ -1451,11 +1452,15 @@ def plan_sites(
             say(f"proposed sites by failure domain: {proposal.n_gap_points:,} point(s) "
                 f"({proposal.population_gap:,.0f} people) have their candidates within "
                 f"budget in fewer than {failures + 1} domains; "
-                f"{counted(len(proposal.sites), 'new site')}, each a domain of its own")
+                f"{counted(len(proposal.sites), 'new site')}, each a domain of its own"
+                + (f"; {proposal.n_still_short:,} point(s) still short"
+                   if proposal.n_still_short else ""))
         else:
             gaps_by = (None if plain_domains is None else
                        "single sites" if not str(count_fails).startswith("whole") else
                        "single sites (the figures by domain were not computed)")
+            if gaps_by is not None:  # a plan with domains whose statuses count sites
+                info["statuses_by"] = gaps_by
             # a fewest-sites plan opens every candidate of a gap point (its requirement
             # is min(k + 1, |N_i|)): only a --max-sites plan counts its own open sites
             proposal = propose_gaps(problem, demand_out, n_cov,

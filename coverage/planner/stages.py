@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from ..errors import InputValidationError, NoFeasiblePlanError
 from ..inputs.tables import DEFAULT_COLOCATED_M
 from ..model.aggregate import Aggregation, shortfall, suggested_bin_km
-from ..model.geo import count_within, haversine_km, nearest, unit_tree, unit_xyz
+from ..model.geo import REACH_EPS_KM, count_within, haversine_km, nearest, unit_tree, unit_xyz
 from ..model.problem import Problem
 from ..model.reach import ReachMatrix, build_reach, engine_reach
 from ..resilience.domain_reroute import reroute_figures
@@ -184,8 +184,9 @@ class SiteCount:
     """Why this count failed single sites though its problem has failure domains (their
     rows above the memory limit), or ``None``."""
     domain_rows: Any = field(default=None, repr=False)
-    """On the reach matrix with failure domains: the rows the count added
-    (:meth:`coverage.model.problem.Problem.cover_rows`: pattern, requirement), which the
+    """On the reach matrix with failure domains: the count's rows with those it added
+    (:meth:`coverage.model.problem.Problem.cover_rows`: the stacked pattern, its
+    requirement and the number of the points' own rows, the rest the domains'), which the
     placement takes as they are (weightless, their values do not matter) instead of
     building them again (3.3 s of a 4,256 x 285 N-2 plan with 10 km domains, tester 172);
     the placement drops them (``None``) once used."""
@@ -248,9 +249,8 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         rows, req, added = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
         cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
                           time_limit_s=limit)
-        n = len(n_cov)
         return SiteCount(cover=cover, n_covering=n_cov, method="full",
-                         domain_rows=(sp.csr_array(rows[n:]), req[n:]) if added else None)
+                         domain_rows=(rows, req, len(n_cov)) if added else None)
     from ..solvers.domain_rows import DomainRowsTooLarge
 
     kw = dict(model=problem.model, budget_ms=problem.config.budget_ms,
@@ -824,8 +824,10 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
     # the failure domains' rows (if any) weigh nothing: they only constrain the sites (the
     # count's own, when it built them: their values do not matter)
     if count.domain_rows is not None and problem.count_domains is not None:
-        extra, extra_req = count.domain_rows
+        stacked, stacked_req, n_points = count.domain_rows
         count.domain_rows = None  # (not held through the rest of the plan)
+        extra, extra_req = sp.csr_array(stacked[n_points:]), stacked_req[n_points:]
+        del stacked
         values = sp.csr_array(reach.values("p50_ms"))
         rows = sp.csr_array(sp.vstack([values, sp.csr_array(
             (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
@@ -886,7 +888,7 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
                               unit_xyz(problem.demand_lat, problem.demand_lon), k=k)
             near[:, :k] = np.asarray(chosen)[ind]
             dkm[:, :k] = km
-        within = (dkm <= radius[:, None] + 1e-9) & (near >= 0)
+        within = (dkm <= radius[:, None] + REACH_EPS_KM) & (near >= 0)
         lat = rows.fixed_ms[:, None] + rows.ms_per_km * dkm
         p50 = rows.fixed_p50_ms[:, None] + rows.ms_per_km * dkm
 

@@ -754,7 +754,11 @@ def _row_from_plan(plan: Plan) -> dict[str, Any]:
                    # a plan with failure domains whose count failed single sites (review
                    # 147: unlabelled beside the sweep's budgets that fail whole domains)
                    + (" (single sites)" if str((s.get("domain_failures") or {}).get(
-                       "count_fails", "")).startswith("single sites") else "")),
+                       "count_fails", "")).startswith("single sites") else
+                      # its statuses count sites though it has domains (their figures
+                      # skipped), beside budgets that count domains (review 154)
+                      " (statuses by single sites)" if str(s.get("statuses_by", ""))
+                      .startswith("single sites") else "")),
         "solve_s": float(timings.get("reach_s", 0.0) + timings.get("solve_s", 0.0)),
         "source": "plan",
     }

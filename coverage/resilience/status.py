@@ -201,8 +201,9 @@ def _sites(n: int) -> str:
     return f"{n} site" + ("" if n == 1 else "s")
 
 
-def status_label(status: str, failures: int) -> str:
-    """Short human-readable label of a status for ``k = failures`` (legends, tables).
+def status_label(status: str, failures: int, *, unit: str = "site") -> str:
+    """Short human-readable label of a status for ``k = failures`` (legends, tables);
+    ``unit`` ``"domain"`` for a plan whose statuses count failure domains.
 
     Examples
     --------
@@ -210,17 +211,19 @@ def status_label(status: str, failures: int) -> str:
     'redundant: N-1 safe (2+ sites in budget)'
     >>> status_label("partial", 3)
     'partial: 2-3 sites in budget, short of 4'
+    >>> status_label("single", 1, unit="domain")
+    'single: 1 domain in budget, short of 2'
     """
     k = _k(failures)
     if status == REDUNDANT:
         if k == 0:
-            return "N-0: covered (1+ site in budget)"
-        return f"redundant: N-{k} safe ({k + 1}+ sites in budget)"
+            return f"N-0: covered (1+ {unit} in budget)"
+        return f"redundant: N-{k} safe ({k + 1}+ {unit}s in budget)"
     if status == PARTIAL:
-        span = "2 sites" if k == 2 else f"2-{k} sites"
+        span = f"2 {unit}s" if k == 2 else f"2-{k} {unit}s"
         return f"partial: {span} in budget, short of {k + 1}"
     if status == SINGLE:
-        return f"single: 1 site in budget, short of {k + 1}"
+        return f"single: 1 {unit} in budget, short of {k + 1}"
     if status == UNCOVERABLE:
         return "uncoverable: no site in budget"
     if status == UNSERVED:
@@ -241,17 +244,20 @@ def status_possible(status: str, failures: int) -> bool:
     return not ((status == PARTIAL and k < 2) or (status == SINGLE and k < 1))
 
 
-def status_meaning(status: str, failures: int) -> str:
-    """One sentence on what a status means for ``k = failures`` (the report's gap table)."""
+def status_meaning(status: str, failures: int, *, unit: str = "site") -> str:
+    """One sentence on what a status means for ``k = failures`` (the report's gap table);
+    ``unit`` ``"domain"`` for a plan whose statuses count failure domains."""
     k = _k(failures)
+    what = "sites" if unit == "site" else "failure domains"
+    one = "site" if unit == "site" else "failure domain (all its sites)"
     return {
-        REDUNDANT: (f"{k + 1} or more sites within budget: stays within budget when any "
-                    + ("one site fails" if k == 1 else f"{k} sites fail") if k else
-                    "at least one site within budget (no failure tolerance asked for)"),
-        PARTIAL: (f"2 to {k} sites within budget: survives fewer than {k} failures"
+        REDUNDANT: (f"{k + 1} or more {what} within budget: stays within budget when any "
+                    + (f"one {one} fails" if k == 1 else f"{k} {what} fail") if k else
+                    f"at least one {unit} within budget (no failure tolerance asked for)"),
+        PARTIAL: (f"2 to {k} {what} within budget: survives fewer than {k} failures"
                   if k >= 2 else "does not occur with k < 2"),
-        SINGLE: ("exactly one site within budget: out of budget when it fails" if k else
-                 "does not occur with k = 0 (one site meets the requirement)"),
+        SINGLE: (f"exactly one {one} within budget: out of budget when it fails" if k else
+                 f"does not occur with k = 0 (one {unit} meets the requirement)"),
         UNCOVERABLE: "no candidate site within budget",
         UNSERVED: ("no chosen site within budget, though a candidate the plan leaves closed "
                    "is (--max-sites)"),

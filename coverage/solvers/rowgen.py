@@ -43,7 +43,14 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..model.geo import BinnedPoints, chord_from_km, count_within, unit_tree, unit_xyz
+from ..model.geo import (
+    REACH_EPS_KM,
+    BinnedPoints,
+    chord_from_km,
+    count_within,
+    unit_tree,
+    unit_xyz,
+)
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
 from .cover import (
@@ -373,7 +380,7 @@ class RowSource:
             # row holds exactly the candidates it was counted with
             radius = self.row_latency.radius_km[r]
             live = np.flatnonzero(radius >= 0)
-            chord = chord_from_km(radius[live])
+            chord = chord_from_km(radius[live] + REACH_EPS_KM)
             site_xyz = self.site_xyz if s is None else self.site_xyz[s]
             blocks, tree = [], None
             for start in range(0, len(live), self.query_rows):

@@ -497,7 +497,9 @@ def plan_map(
         "missingColor": MISSING_COLOR,
         "outsideColor": OUTSIDE_COLOR,
         "rerouteColor": REROUTE_COLOR,
-        "statusNames": [html.escape(status_label(s, k_failures)) for s in status_names],
+        "statusNames": [html.escape(status_label(
+            s, k_failures, unit="domain" if summary.get("statuses_by") == "failure domains"
+            else "site")) for s in status_names],
         "statusColors": status_colors,
         "uncoverableCode": COVERAGE_STATUSES.index("uncoverable"),
         "siteLabels": labels,
