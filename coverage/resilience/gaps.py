@@ -512,6 +512,30 @@ def _clear_places(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
     return f_lat, f_lon, f_pop
 
 
+def _add_locations(a: sp.csr_array, loc_lat: npt.NDArray[np.float64],
+                   loc_lon: npt.NDArray[np.float64], new_lat: npt.NDArray[np.float64],
+                   new_lon: npt.NDArray[np.float64], w_old: npt.NDArray[np.float64],
+                   w_new: npt.NDArray[np.float64], avoid_lat: npt.ArrayLike | None,
+                   avoid_lon: npt.ArrayLike | None, sep_m: float, move_m: float | None,
+                   toward: tuple[Any, Any], reach: tuple[Any, ...],
+                   ) -> tuple[sp.csr_array, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The possible locations with ``new_*`` added (:func:`_independent_locations`, the
+    kept ones weighing ``w_old``, the new ``w_new``) and the pattern ``a`` (gap points x
+    locations) extended by the new ones' reach, or built again when a kept location moved
+    or left (outranked by a new one). ``reach``: :func:`_reach_pattern`'s gap rows, their
+    unit vectors, radii and ``reach_fn``."""
+    n_old = len(loc_lat)
+    lat2, lon2, idx = _independent_locations(
+        np.concatenate([loc_lat, new_lat]), np.concatenate([loc_lon, new_lon]),
+        np.concatenate([w_old, w_new]), avoid_lat, avoid_lon, sep_m,
+        toward_lat=toward[0], toward_lon=toward[1], move_m=move_m)
+    if np.array_equal(idx[:n_old], np.arange(n_old)):
+        extra = _reach_pattern(*reach[:3], lat2[n_old:], lon2[n_old:], reach[3])
+        return (sp.csr_array(sp.hstack([a, extra], format="csr"), dtype=np.int8),
+                lat2, lon2)
+    return _reach_pattern(*reach[:3], lat2, lon2, reach[3]), lat2, lon2
+
+
 def _reach_pattern(gap: npt.NDArray[np.int64], g_xyz: npt.NDArray[np.float64],
                    radius_km: npt.NDArray[np.float64], loc_lat: npt.NDArray[np.float64],
                    loc_lon: npt.NDArray[np.float64],
@@ -792,20 +816,11 @@ def propose_sites(
         t_lat, t_lon = _around(g["lat"].to_numpy(dtype=np.float64),
                                g["lon"].to_numpy(dtype=np.float64),
                                np.where(lacking > 0, _spares(lacking), 0), twin_at)
-        n_old = len(loc_lat)
         # clear of the candidates, of the kept locations (which stay: weight 1) and of
         # each other
-        lat2, lon2, idx = _independent_locations(
-            np.concatenate([loc_lat, t_lat]), np.concatenate([loc_lon, t_lon]),
-            np.concatenate([np.ones(n_old), np.zeros(len(t_lat))]), avoid_lat, avoid_lon,
-            sep_m, toward_lat=toward[0], toward_lon=toward[1], move_m=move_m)
-        if np.array_equal(idx[:n_old], np.arange(n_old)):
-            twins = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:],
-                                   reach_fn)
-            a = sp.csr_array(sp.hstack([a, twins], format="csr"), dtype=np.int8)
-        else:  # a kept location moved or left (not expected): the whole pattern again
-            a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
-        loc_lat, loc_lon = lat2, lon2
+        a, loc_lat, loc_lon = _add_locations(
+            a, loc_lat, loc_lon, t_lat, t_lon, np.ones(len(loc_lat)), np.zeros(len(t_lat)),
+            avoid_lat, avoid_lon, sep_m, move_m, toward, (gap, g_xyz, r_gap, reach_fn))
     # points still lacking (every spot near them within colocated_m of a candidate):
     # populated places farther than that from every site, within their reach, apart from
     # the kept locations and each other (at least 1 m: distinct spots with
@@ -829,17 +844,9 @@ def propose_sites(
             f_lat, f_lon = f_lat[use], f_lon[use]
             f_w = 3.0 + hits[use] + f_pop[use] / (f_pop.max() + 1.0)
         if len(f_lat):
-            lat2, lon2, idx = _independent_locations(
-                np.concatenate([loc_lat, f_lat]), np.concatenate([loc_lon, f_lon]),
-                np.concatenate([np.full(n_old, 2.0), f_w]),
-                avoid_lat, avoid_lon, sep_m, move_m=move_m)
-            if np.array_equal(idx[:n_old], np.arange(n_old)):
-                spots = _reach_pattern(gap, g_xyz, r_gap, lat2[n_old:], lon2[n_old:],
-                                       reach_fn)
-                a = sp.csr_array(sp.hstack([a, spots], format="csr"), dtype=np.int8)
-            else:  # a kept location moved or left (not expected): the whole pattern again
-                a = _reach_pattern(gap, g_xyz, r_gap, lat2, lon2, reach_fn)
-            loc_lat, loc_lon = lat2, lon2
+            a, loc_lat, loc_lon = _add_locations(
+                a, loc_lat, loc_lon, f_lat, f_lon, np.full(n_old, 2.0), f_w, avoid_lat,
+                avoid_lon, sep_m, move_m, toward, (gap, g_xyz, r_gap, reach_fn))
         logger.info("gap proposals: %d point(s) lacked spots clear of the sites; %d "
                     "populated place(s) clear of them offered, %d location(s) in all",
                     len(still), len(f_lat), len(loc_lat))
