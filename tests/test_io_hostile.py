@@ -751,3 +751,21 @@ def test_an_empty_feature_collection_is_one_problem(tmp_path, how):
     text = str(info.value)
     assert "1 problem" in text and "no rows and no columns" in text, text
     assert "missing column" not in text
+
+
+def test_dots_read_as_thousands_are_named_with_an_example(tmp_path, caplog):
+    """Tester 172: a ';' file with decimal commas whose populations were written with dots
+    as decimal points (425.247) was read 1000x too large, said only by an INFO line. A
+    warning now names the column and an example; none where the dots stay decimals."""
+    path = write(tmp_path / "de.csv", "id;lat;lon;population\n"
+                 "a;34,08668;-118,27023;425.247\nb;34,07808;-118,26066;247.370\n")
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
+        assert read_demand(path)["population"].tolist() == [425247.0, 247370.0]
+    assert ("column 'population': 2 value(s) with dots read as thousands groupings"
+            in caplog.text and "('425.247' read as 425,247)" in caplog.text)
+    caplog.clear()
+    path = write(tmp_path / "mixed.csv", "id;lat;lon;population\n"
+                 "a;52,52;13,405;1.250\nb;48,1372;11,5755;0.5\n")
+    with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
+        assert read_demand(path)["population"].tolist() == [1.25, 0.5]
+    assert "thousands groupings" not in caplog.text

@@ -2661,6 +2661,22 @@ def _check_ranges(
 
 def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
     vals, missing, bad = _numeric(s, decimal)
+    if decimal == ",." and not pd.api.types.is_numeric_dtype(s.dtype):
+        # dots read as thousands groupings: say so with the column and an example (a
+        # population of 425.247 read as 425,247 multiplied a town by 1000 unnoticed,
+        # tester 172)
+        txt = s.astype("string").str.strip()
+        grouped = txt.str.fullmatch(_DOT_THOUSANDS).fillna(False).to_numpy(dtype=bool)
+        dotted = txt.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+        # (as _numeric reads them: only when every dot of the column can group thousands)
+        if grouped.any() and not (dotted & ~grouped).any():
+            first = int(np.flatnonzero(grouped)[0])
+            logger.warning(
+                "%s: column %r: %d value(s) with dots read as thousands groupings, as the "
+                "file's numbers use decimal commas (%r read as %s); if those dots are "
+                "decimal points, write the file with one decimal mark", report.source,
+                str(s.name), int(grouped.sum()), str(txt.iloc[first]),
+                f"{vals[first]:,.0f}")
     if missing.any():
         report.add(
             f"population is missing/empty (NaN) in column {str(s.name)!r}",
