@@ -482,3 +482,22 @@ def test_a_row_allowed_only_an_absent_tier_is_said_so(caplog):
            "(their tiers: on-prem)" in caplog.text
     assert "cannot meet their own budget" not in caplog.text
     assert plan.summary()["population_uncoverable"] == 10.0
+
+
+def test_sites_without_a_tier_are_the_reference_not_outside_the_catalog():
+    """Tester 172: a sites file without a ``tier`` column listed its default label
+    ``candidate`` under ``summary.json["tiers"]["outside_catalog"]``, though such sites are
+    the reference site by design; a label the catalog does not know still is listed."""
+    import pandas as pd
+
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"lat": [50.0, 50.2], "lon": [8.0, 8.1], "population": [10.0, 20.0]})
+    sites = pd.DataFrame({"lat": [50.0, 50.1], "lon": [8.0, 8.1]})
+    s = plan_sites(demand, sites, budget_ms=30.0, failures=1, sweep=False,
+                   kmedian_time_limit_s=2).summary()["tiers"]
+    assert s["outside_catalog"] == []
+    assert s["used"]["candidate"] == {"candidates": 2, "terms": "reference (no tier given)"}
+    s = plan_sites(demand, sites.assign(tier=["edge-x", "metro-colo"]), budget_ms=30.0,
+                   failures=1, sweep=False, kmedian_time_limit_s=2).summary()["tiers"]
+    assert s["outside_catalog"] == ["edge-x"] and s["used"]["edge-x"]["terms"] == "reference"
