@@ -82,7 +82,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..inputs.tables import DEFAULT_COLOCATED_M
-from ..model.aggregate import aggregate_grid
+from ..model.aggregate import aggregate_grid, grid_cells
 from ..model.geo import (
     EARTH_RADIUS_KM,
     chord_from_km,
@@ -466,12 +466,9 @@ def _free_spots(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
     if not len(rows):
         return np.zeros(0), np.zeros(0), np.zeros(0)
     r_lat, r_lon, r_pop = lat[rows], lon[rows], pop[rows]
-    km_per_deg = np.pi * EARTH_RADIUS_KM / 180.0
-    while True:  # one row per near-square cell, the most populous
-        y = np.floor(r_lat * km_per_deg / cell_km).astype(np.int64)
-        x = np.floor(r_lon * km_per_deg * np.abs(np.cos(np.radians(
-            (y + 0.5) * cell_km / km_per_deg))) / cell_km).astype(np.int64)
-        key = np.unique((y - y.min()) * (int(x.max() - x.min()) + 1) + (x - x.min()),
+    while True:  # one row per near-square cell (the aggregation's grid), the most populous
+        ix, iy = grid_cells(r_lat, r_lon, cell_km)
+        key = np.unique((iy - iy.min()) * (int(ix.max()) + 1) + ix,
                         return_inverse=True)[1].ravel()
         n_cells = int(key.max()) + 1
         if n_cells <= max(int(max_spots), 1) or cell_km >= 2.0 * np.pi * EARTH_RADIUS_KM:
