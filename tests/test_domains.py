@@ -1226,6 +1226,16 @@ def test_the_sweep_of_a_plan_with_domains_counts_its_short_people_in_domains(max
     assert by_domains == (["full"] * 3 if max_full_pairs > 50 else ["lazy", "full"])
 
 
+def _two_towns():
+    """Town ``a`` with two candidates of one domain, town ``b`` with two of two domains."""
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 51.0], "lon": [8.0, 8.0],
+                           "population": [1000.0, 2000.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "s4"],
+                          "lat": [50.0, 50.05, 51.0, 51.1], "lon": [8.0, 8.05, 8.0, 8.1],
+                          "failure_domain": ["A", "A", "B", "C"]})
+    return demand, sites
+
+
 def test_a_max_sites_map_counts_the_chosen_sites_domains():
     """A --max-sites plan's map shows its statuses over the chosen sites; counting
     domains, a town whose two chosen sites share one domain is ``single`` there, not
@@ -1233,11 +1243,7 @@ def test_a_max_sites_map_counts_the_chosen_sites_domains():
     from coverage.outputs.maps import plan_map
     from coverage.outputs.maps.payload import _status_codes
 
-    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 51.0], "lon": [8.0, 8.0],
-                           "population": [1000.0, 2000.0]})
-    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "s4"],
-                          "lat": [50.0, 50.05, 51.0, 51.1], "lon": [8.0, 8.05, 8.0, 8.1],
-                          "failure_domain": ["A", "A", "B", "C"]})
+    demand, sites = _two_towns()
     plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=4,
                       kmedian_time_limit_s=5)
     s = plan.summary()
@@ -1289,11 +1295,7 @@ def test_the_report_and_map_word_statuses_by_domain_in_domains(tmp_path):
 
     from helpers import run
 
-    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 51.0], "lon": [8.0, 8.0],
-                           "population": [1000.0, 2000.0]})
-    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "s4"],
-                          "lat": [50.0, 50.05, 51.0, 51.1], "lon": [8.0, 8.05, 8.0, 8.1],
-                          "failure_domain": ["A", "A", "B", "C"]})
+    demand, sites = _two_towns()
     plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=5,
                       sweep=False)
     out = tmp_path / "plan"
