@@ -272,9 +272,10 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
         f"{_count(s.get('n1_population_outside_budget'))}"
         + (" (over the bins)" if agg else "")
     )
-    nk = nk_line(s, k)
-    if nk:
-        lines.append(nk)
+    for domains in (False, True):
+        nk = nk_line(s, k, domains=domains)
+        if nk:
+            lines.append(nk)
     pl = placement_line(s)
     if pl:
         lines.append(pl)
@@ -294,17 +295,23 @@ def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> 
 _ANTIPODE_KM = 20_015.1
 
 
-def nk_line(s: Mapping[str, Any], k: int) -> str | None:
+def nk_line(s: Mapping[str, Any], k: int, *, domains: bool = False) -> str | None:
     """The N-k line of a plan tolerating ``k >= 2`` failures: the worst latency under any
     ``k`` failures and the people the single worst set of ``k`` pushes outside budget
-    (``None`` for ``k < 2`` or a summary without the figures)."""
+    (``None`` for ``k < 2`` or a summary without the figures); with ``domains``, the same
+    for ``k`` whole failure domains (``summary["domain_failures"]``'s ``nk_*`` figures)."""
+    if domains:
+        got = s.get("domain_failures")
+        s = got if isinstance(got, Mapping) else {}
     if k < 2 or s.get("nk_failures") is None:
         return None
-    line = (f"under any {k} simultaneous failures: worst latency "
+    what = "whole failure domains failing" if domains else "simultaneous failures"
+    line = (f"under any {k} {what}: worst latency "
             f"{_ms(s.get('nk_worst_latency_ms'), 'no user keeps a site')}")
     worst = s.get("nk_worst_set_population_outside_budget")
     if worst is not None:
-        ids = s.get("nk_worst_set_site_ids") or []
+        ids = s.get("nk_worst_set_domains" if domains else "nk_worst_set_site_ids") or []
+        ids = ids if isinstance(ids, list) else []  # (a hand-edited summary.json)
         if ids:
             named = ", ".join(map(str, ids[:k]))
             if len(ids) < k:  # the other failures of the set push no one further out

@@ -692,34 +692,44 @@ def _aggregation_text(s: dict[str, Any]) -> str:
             "requirement.</p>")
 
 
-def _nk_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
+def _nk_rows(s: dict[str, Any], k: int, *, domains: bool = False,
+             ) -> list[tuple[str, str, Any, str]]:
     """Summary rows of a plan tolerating ``k >= 2`` simultaneous failures: each user's own
-    worst ``k`` failures (a union over sets) and the single worst set (none for ``k < 2``)."""
+    worst ``k`` failures (a union over sets) and the single worst set (none for ``k < 2``);
+    with ``domains``, of ``k`` whole failure domains (``summary["domain_failures"]``)."""
+    key = "domain_failures." if domains else ""
+    if domains:
+        got = s.get("domain_failures")
+        s = got if isinstance(got, dict) else {}
     if k < 2 or s.get("nk_failures") is None:
         return []
+    what = f"{k} whole failure domains" if domains else f"{k} failures"
     rows = [
-        (f"worst latency under any {k} simultaneous failures (each user's own worst set)",
-         "nk_worst_latency_ms", s.get("nk_worst_latency_ms"),
+        (f"worst latency under any {k} simultaneous "
+         f"{'whole failure domain failures' if domains else 'failures'} (each user's own "
+         "worst set)", f"{key}nk_worst_latency_ms", s.get("nk_worst_latency_ms"),
          _ms(s.get("nk_worst_latency_ms")) if not _not_finite(s.get("nk_worst_latency_ms"))
          else "n/a (no user keeps a site)"),
-        (f"population that some set of {k} failures pushes outside budget (union over sets)",
-         "nk_population_outside_budget", s.get("nk_population_outside_budget"),
+        (f"population that some set of {what} pushes outside budget (union over sets)",
+         f"{key}nk_population_outside_budget", s.get("nk_population_outside_budget"),
          _num(s.get("nk_population_outside_budget"))),
-        (f"population that some set of {k} failures leaves with no site",
-         "nk_population_without_site", s.get("nk_population_without_site"),
+        (f"population that some set of {what} leaves with no site",
+         f"{key}nk_population_without_site", s.get("nk_population_without_site"),
          _num(s.get("nk_population_without_site"))),
     ]
     worst = s.get("nk_worst_set_population_outside_budget")
     if worst is not None:
-        ids = s.get("nk_worst_set_site_ids") or []
+        ids = s.get("nk_worst_set_domains" if domains else "nk_worst_set_site_ids") or []
+        ids = ids if isinstance(ids, list) else []  # (a hand-edited summary.json)
         named = ", ".join(map(str, ids[:8])) + (f" and {len(ids) - 8} more" if len(ids) > 8
                                                  else "")
-        text = _num(worst) + (f" (sites {_text(named)})" if ids else "")
+        text = _num(worst) + (f" ({'domains' if domains else 'sites'} {_text(named)})"
+                              if ids else "")
         if s.get("nk_worst_set_status") != "optimal":
             text += (f"; not proven the worst ({_text(s.get('nk_worst_set_status'))}): no set "
                      f"pushes out more than {_num(s.get('nk_worst_set_upper_bound'))}")
-        rows.append((f"population outside budget under the worst single set of {k} failures",
-                     "nk_worst_set_population_outside_budget", worst, text))
+        rows.append((f"population outside budget under the worst single set of {what}",
+                     f"{key}nk_worst_set_population_outside_budget", worst, text))
     return rows
 
 
@@ -751,6 +761,7 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
                      + f"; {_num(dom.get('n_domains_meeting_budget'))} of "
                      f"{_num(dom.get('n_domains_with_chosen_sites'))} domains keep every "
                      "rerouted user within budget"))
+    rows.extend(_nk_rows(s, k, domains=True))  # (absent before 2026-12-07)
     if dom.get("count_fails") is not None:  # (absent from plans of earlier versions)
         rows.append(("what the site count failed together", "domain_failures.count_fails",
                      dom.get("count_fails"), _text(dom.get("count_fails"))))

@@ -49,6 +49,7 @@ from ..model.service import (
     resolve_service,
 )
 from ..model.workloads import WorkloadCatalog, inference_table
+from ..resilience.domain_nk import domain_nk_figures
 from ..resilience.domain_reroute import DOMAIN_REROUTE_COLUMNS, domain_reroute
 from ..resilience.status import (
     COVERAGE_STATUSES,
@@ -106,7 +107,8 @@ ASSIGNMENT_COLUMNS = (
     "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
     "budget_ms", "name", "lat", "lon",
     "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
-    "n_domains_in_budget",
+    "n_domains_in_budget", "domain_nk_latency_ms", "domain_nk_within_budget",
+    "domain_nk_site_id",
     *LATENCY_COMPONENT_COLUMNS,
 )
 #: The demand input's columns among them (the reader's contract).
@@ -191,7 +193,11 @@ class Plan:
         mean_rerouted_latency_ms, n_demand_outside_budget, meets_budget``). :attr:`demand`
         then has
         ``n_domains_in_budget``: the domains of the chosen sites within budget of each
-        point (N-1 safe by domains at 2 or more). ``None`` without domains.
+        point (N-1 safe by domains at 2 or more), and ``domain_nk_latency_ms,
+        domain_nk_within_budget, domain_nk_site_id``: its worst latency under any ``k``
+        failures of whole domains and the site then serving it (the nearest chosen site of
+        its ``(k + 1)``-th nearest domain; :mod:`coverage.resilience.domain_nk`). ``None``
+        without domains.
     user_columns : tuple of str
         The demand input's columns: those that are not the planner's (``state``, a region
         code, a ``load_rps`` column) are carried to :attr:`assignment` (``assignment.csv``
@@ -1405,7 +1411,7 @@ def plan_sites(
         dom_info = None
         if (capacity is not None and capacity.domains is not None
                 and cap_result is not None and cap_result.reach is not None):
-            dom_info, n_domains, domain_table = _domain_figures(
+            dom_info, dom_columns, domain_table = _domain_figures(
                 problem, capacity.domains, cap_result.reach, cap_result.inverse, chosen,
                 info["population_safe_by_failures"], sites_out, demand_out)
         elif plain_domains is not None and len(chosen):
@@ -1413,7 +1419,7 @@ def plan_sites(
             pattern = reach.boolean() if reach is not None else _chosen_pattern(
                 problem, chosen, chosen_once)
             if pattern is not None:
-                dom_info, n_domains, domain_table = _domain_figures(
+                dom_info, dom_columns, domain_table = _domain_figures(
                     problem, plain_domains, pattern, None, chosen,
                     info["population_safe_by_failures"], sites_out, demand_out,
                     count_fails=count_fails)
@@ -1421,7 +1427,9 @@ def plan_sites(
         chosen_once = None  # (the pairs: not needed from here)
         if dom_info is not None:
             info.update(dom_info)
-            demand_out = demand_out.assign(n_domains_in_budget=n_domains)
+            n_domains = dom_columns["n_domains_in_budget"]
+            demand_out = demand_out.assign(**dom_columns)
+            dom_columns = None
         t = time.perf_counter()
         taken = None if excluded is None else excluded["site_id"]
         gaps_by = None
@@ -1471,7 +1479,7 @@ def plan_sites(
             "solver": solver,
             "aggregation": aggregation_info,
             "failure_check": failure_check(int(failures), cap_info if capacity is not None
-                                           else None),
+                                           else None, domains=dom_info is not None),
             "proposed": {**proposal.summary(),
                          **({} if gaps_by is None else {"gaps_by": gaps_by})},
             "placement": placement.info,
@@ -1945,17 +1953,19 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
                     inverse: np.ndarray | None, chosen: np.ndarray,
                     by_sites: Mapping[str, float], sites_out: pd.DataFrame,
                     assignment: pd.DataFrame, *, count_fails: str | None = None,
-                    ) -> tuple[dict[str, Any], np.ndarray, pd.DataFrame]:
+                    ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     """``summary.json``'s figures of the failure domains (shared-risk groups): the
     population N-j safe when whole domains fail (:func:`coverage.resilience.status.
     domain_safety` on ``pattern``, the points x candidates within budget, ``inverse`` the
     row of each original point), and a warning when fewer people are safe so than by
-    single sites; each demand point's ``n_domains_in_budget`` and the
-    ``domain_failures.csv`` table (:attr:`Plan.domain_failures`).
+    single sites; the assignment's columns by domain (each demand point's
+    ``n_domains_in_budget`` and ``domain_nk_*``, :func:`coverage.resilience.domain_nk.
+    domain_nk_figures`, whose ``nk_*`` figures join ``summary.json["domain_failures"]``)
+    and the ``domain_failures.csv`` table (:attr:`Plan.domain_failures`).
 
-    ``population_safe_by_failures``, ``failures.csv`` and the ``nk_`` figures count single
-    sites; the statuses too, but for a plan whose count failed whole domains (set by the
-    caller). ``count_fails`` ``None``: a capacitated plan, whose check removes
+    ``population_safe_by_failures``, ``failures.csv`` and the top-level ``nk_`` figures
+    count single sites; the statuses too, but for a plan whose count failed whole domains
+    (set by the caller). ``count_fails`` ``None``: a capacitated plan, whose check removes
     whole domains but excuses a user whose candidates within budget all lie in failed
     domains (tester 154: people in one domain only were reported N-1 safe). Otherwise a
     plan without a load, whose count failed ``"whole failure domains"`` (the rows of
@@ -2025,16 +2035,26 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
                 "n_domains_meeting_budget": int(reroute["meets_budget"].sum()),
                 "n_domains_with_chosen_sites": int(len(reroute)),
                 "note": "population_safe_by_domain_failures counts chosen sites within "
-                        "budget by failure domain (N-j: j + 1 domains or more); the "
-                        "statuses, population_safe_by_failures, failures.csv and the nk_ "
+                        "budget by failure domain (N-j: j + 1 domains or more), and the "
+                        "nk_ figures here whole domains (each user's worst k domain "
+                        "failures, and for k >= 2 the single worst set of k domains); "
+                        "population_safe_by_failures, failures.csv and the top-level nk_ "
                         "figures count single sites; domain_failures.csv has every "
                         "domain holding a chosen site, failed alone, with its users "
                         "rerouted to the nearest chosen site outside it (latency, people "
                         "left outside budget), and assignment.csv each point's "
-                        "n_domains_in_budget",
+                        "n_domains_in_budget and domain_nk_ columns",
                 "count_fails": ("whole failure domains (capacity check)"
                                 if count_fails is None else count_fails)}}
-    return info, got["n_domains"], table
+    # each user's worst latency under any k failures of whole domains, and for k >= 2 the
+    # single worst set of k domains (the nk_ figures by domain)
+    columns: dict[str, Any] = {"n_domains_in_budget": got["n_domains"]}
+    if k >= 1:
+        nk_columns, nk_figures = domain_nk_figures(
+            problem, chosen, domains, assignment["primary_site_id"].notna().to_numpy())
+        columns.update(nk_columns)
+        info["domain_failures"].update(nk_figures)
+    return info, columns, table
 
 
 def _log_infeasible_classes(problem: Problem) -> None:
@@ -2839,9 +2859,11 @@ def scenario_load_table(problem: Problem, result: Any,
     })
 
 
-def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
+def failure_check(k: int, capacity: dict[str, Any] | None, *,
+                  domains: bool = False) -> dict[str, Any]:
     """``summary.json["failure_check"]``: what the plan's failure guarantees were checked
-    with, for ``k`` tolerated failures (so that "N-1" is never read as "N-k")."""
+    with, for ``k`` tolerated failures (so that "N-1" is never read as "N-k"); with
+    ``domains`` (the plan's figures by failure domain) ``latency_by_domains`` too."""
     out: dict[str, Any] = {
         "failures_tolerated": k,
         "coverage": (f"every point keeps min({k} + 1, |N_i|) candidates within budget, so "
@@ -2862,6 +2884,16 @@ def failure_check(k: int, capacity: dict[str, Any] | None) -> dict[str, Any]:
                        if k >= 2 else "")),
         "capacity": None,
     }
+    if domains and k >= 1:
+        out["latency_by_domains"] = (
+            "domain_failures.csv: every failure domain holding a chosen site failed alone, "
+            "its users re-routed to the nearest chosen site outside it; assignment "
+            "domain_nk_latency_ms / domain_nk_within_budget / domain_nk_site_id: the worst "
+            f"latency under any {k} whole failure domain(s) failing (the user's {k} nearest "
+            f"domains failed, the user served by the nearest site of the {k + 1}-th), "
+            "summarised in domain_failures' nk_ figures"
+            + (f"; nk_worst_set_*: the single set of {k} domains whose failure together "
+               "pushes the most people outside budget" if k >= 2 else ""))
     if capacity is not None:
         checked = int(capacity["scenarios_checked"])
         implied = int(capacity.get("scenarios_total", checked)) - checked

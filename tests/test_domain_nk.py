@@ -1,0 +1,198 @@
+"""Latency under any k failures of whole failure domains: the assignment's ``domain_nk_*``
+columns and ``summary.json["domain_failures"]``'s ``nk_*`` figures, against a brute force
+over every set of k failed domains (our own haversine and the model's formula)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_domains import _places, _tier_fixed_ms
+
+from coverage import plan_sites
+from coverage.model.geo import haversine_km
+from coverage.model.latency import LatencyModel
+
+BUDGET_MS = 25.0
+
+
+def _instance(seed, *, n_domains=5, tiers=False):
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, 60, 16, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, n_domains, len(sites))]
+    if tiers:
+        sites["tier"] = np.where(np.arange(len(sites)) % 2, "mec", "metro-colo")
+    return demand, sites
+
+
+def _latency(demand, sites, model, tiers):
+    """(n, m) p99 latency of every point to every candidate, computed here."""
+    fixed = np.array([_tier_fixed_ms(demand, sites, model, BUDGET_MS, t)
+                      for t in (sites["tier"] if tiers else ["metro-colo"] * len(sites))])
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    return fixed[None, :] + model.ms_per_km * dist
+
+
+@pytest.mark.parametrize("seed,k,how", [
+    (0, 1, "plain"), (1, 2, "plain"), (2, 2, "plain"), (3, 3, "plain"), (4, 2, "tiers"),
+    (5, 1, "tiers"), (6, 2, "max_sites"), (7, 2, "load"), (8, 2, "two domains"),
+    (9, 3, "plain")])
+def test_domain_nk_is_the_worst_over_every_k_domain_failures(seed, k, how):
+    """Each point's worst latency over every set of k failed domains (the chosen sites of
+    the others up), whether that is in budget, the worst over everyone, the people some
+    set pushes out or leaves no site, and the single worst set of k domains (people in
+    budget now whom it pushes out), all recounted here by enumeration."""
+    tiers = how == "tiers"
+    demand, sites = _instance(seed, n_domains=2 if how == "two domains" else 5, tiers=tiers)
+    model = LatencyModel.from_profile("on-net")
+    kw: dict = {}
+    if how == "max_sites":
+        kw = {"max_sites": 4}
+    if how == "load":
+        sites["capacity_rps"] = 1e6
+        kw = {"requests_per_person_day": 10.0}
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=k, model=model,
+                      kmedian_time_limit_s=5, **kw)
+    lat = _latency(demand, sites, model, tiers)
+    chosen = np.flatnonzero(sites["site_id"].isin(plan.sites["site_id"]).to_numpy())
+    doms = sites["failure_domain"].to_numpy()
+    pop = demand["population"].to_numpy(dtype=float)
+    held = sorted(set(doms[chosen]))
+    now = lat[:, chosen].min(axis=1)
+    served = now <= BUDGET_MS + 1e-9
+    worst = np.full(len(demand), -np.inf)
+    worst_set = 0.0
+    for failed in itertools.combinations(held, min(k, len(held))):
+        alive = chosen[~np.isin(doms[chosen], failed)]
+        after = lat[:, alive].min(axis=1) if len(alive) else np.full(len(demand), np.inf)
+        worst = np.maximum(worst, after)
+        worst_set = max(worst_set, float(pop[served & (after > BUDGET_MS + 1e-9)].sum()))
+    out = plan.assignment.set_index("demand_id").loc[demand["demand_id"]]
+    has = out["primary_site_id"].notna().to_numpy()
+    assert (has == served).all()
+    got = out["domain_nk_latency_ms"].to_numpy(dtype=float)
+    kept = has & np.isfinite(worst)
+    assert np.allclose(got[kept], worst[kept], atol=1e-6)
+    assert np.isnan(got[~kept]).all()
+    inside = has & (worst <= BUDGET_MS + 1e-9)
+    assert (out["domain_nk_within_budget"].to_numpy(dtype=bool) == inside).all()
+    # the site named is a chosen site at that latency, outside... the k nearest domains
+    named = out["domain_nk_site_id"].astype(object).to_numpy()
+    pos = pd.Index(sites["site_id"]).get_indexer(named[kept])
+    assert np.allclose(lat[np.flatnonzero(kept), pos], worst[kept], atol=1e-6)
+    assert pd.isna(named[~kept]).all()
+    f = plan.summary()["domain_failures"]
+    assert f["nk_failures"] == k
+    assert f["nk_worst_latency_ms"] == pytest.approx(worst[kept].max() if kept.any()
+                                                     else np.nan, nan_ok=True)
+    assert f["nk_population_outside_budget"] == pytest.approx(pop[has & ~inside].sum())
+    assert f["nk_population_without_site"] == pytest.approx(pop[has & ~np.isfinite(worst)]
+                                                            .sum())
+    if k >= 2:
+        assert f["nk_worst_set_status"] == "optimal"
+        assert f["nk_worst_set_population_outside_budget"] == pytest.approx(worst_set)
+        assert worst_set <= f["nk_population_outside_budget"] + 1e-6
+        # the set named does that damage
+        failed = [d.removeprefix("domain:") for d in f["nk_worst_set_domains"]]
+        assert len(failed) <= k
+        alive = chosen[~np.isin(doms[chosen], failed)]
+        after = lat[:, alive].min(axis=1) if len(alive) else np.full(len(demand), np.inf)
+        assert float(pop[served & (after > BUDGET_MS + 1e-9)].sum()) == pytest.approx(
+            worst_set)
+    else:
+        assert f["nk_worst_set_domains"] is None
+        # one domain: each domain's rerouted users' worst is domain_failures.csv's (another
+        # computation: a query per domain)
+        prim = pd.Index(sites["site_id"]).get_indexer(
+            out["primary_site_id"].astype(object).to_numpy()[has])
+        by = pd.Series(got[has]).groupby(doms[prim]).max()
+        table = plan.domain_failures.set_index("failure_domain")
+        for name, value in by.items():
+            assert table.loc[f"domain:{name}", "worst_latency_ms"] == pytest.approx(
+                value, nan_ok=True)
+    if how == "two domains" and k >= 2:  # both domains down: nobody keeps a site
+        assert f["nk_population_without_site"] == pytest.approx(pop[has].sum())
+
+
+def test_nearest_domains_in_small_blocks_and_one_domain_at_a_time(monkeypatch):
+    """Rows near a domain of many chosen sites need more than the first query: the blocks,
+    the doubling and the one-domain-at-a-time rounds (forced here with small limits) give
+    each row's first domains in the order of their nearest chosen site, as sorting every
+    chosen site by distance does."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.problem import Problem
+    from coverage.resilience import domain_nk
+
+    rng = np.random.default_rng(11)
+    demand, sites = _places(rng, 300, 90, lat_span=6, lon_span=8)
+    # a chain: the 40 sites nearest one corner share a domain, the rest five others
+    corner = haversine_km(sites["lat"].to_numpy(), sites["lon"].to_numpy(),
+                          float(sites["lat"].min()), float(sites["lon"].min()))
+    dom = rng.integers(1, 6, len(sites))
+    dom[np.argsort(corner)[:40]] = 0
+    model = LatencyModel.from_profile("on-net")
+    config = PlannerConfig(budget_ms=BUDGET_MS, failures=2).validate(
+        model.access_profiles_ms)
+    problem = Problem.build(as_demand(demand), as_sites(sites), config, model)
+    chosen = np.sort(rng.choice(len(sites), 70, replace=False))
+    lat = _latency(demand, sites, model, False)
+    for entries, depth_query in ((4_000_000, 64), (50, 4), (7, 2)):
+        monkeypatch.setattr(domain_nk, "MAX_QUERY_ENTRIES", entries)
+        monkeypatch.setattr(domain_nk, "MAX_DEPTH_QUERY", depth_query)
+        for depth in (1, 3, 6, 8):
+            got = domain_nk.nearest_domains(problem, chosen, dom, depth)
+            for i in range(len(demand)):
+                order = chosen[np.argsort(lat[i, chosen], kind="stable")]
+                seen: list[int] = []
+                for s in order:
+                    if dom[s] not in seen:
+                        seen.append(int(dom[s]))
+                want = seen[:depth] + [-1] * (depth - len(seen[:depth]))
+                assert got.domain[i].tolist() == want, (entries, depth, i)
+                ok = got.site[i] >= 0
+                best = [lat[i, chosen[dom[chosen] == d]].min() for d in seen[:depth]]
+                assert np.allclose(got.latency_ms[i, ok], best, atol=1e-6)
+                assert (dom[got.site[i, ok]] == got.domain[i, ok]).all()
+                assert (got.within[i, ok] == (np.asarray(best) <= BUDGET_MS + 1e-9)).all()
+
+
+def test_the_command_line_says_and_reports_the_worst_k_domains(tmp_path):
+    """N-2 with domains from the command line: assignment.csv's domain_nk_ columns, the
+    headline's line by domains beside the one by sites, and the report's rows, rebuilt
+    the same by `edge-coverage report`."""
+    import json
+
+    from helpers import run
+
+    demand, sites = _instance(1)
+    d, s, out = tmp_path / "d.csv", tmp_path / "s.csv", tmp_path / "out"
+    demand.to_csv(d, index=False)
+    sites.to_csv(s, index=False)
+    r = run("plan", "--demand", d, "--candidates", s, "--budget-ms", str(BUDGET_MS),
+            "--latency-model", "on-net", "--failures", "2", "--out", out, "--no-map",
+            "--kmedian-time-limit-s", "5")
+    assert r.returncode == 0, r.stderr
+    f = json.loads((out / "summary.json").read_text())["domain_failures"]
+    text = r.stdout + r.stderr
+    assert "under any 2 simultaneous failures: worst latency" in text
+    named = ", ".join(f["nk_worst_set_domains"])
+    assert (f"under any 2 whole failure domains failing: worst latency "
+            f"{f['nk_worst_latency_ms']:.1f} ms; the worst set of 2 ({named}) pushes "
+            f"{f['nk_worst_set_population_outside_budget']:,.0f} outside budget") in text
+    table = pd.read_csv(out / "assignment.csv")
+    assert {"domain_nk_latency_ms", "domain_nk_within_budget",
+            "domain_nk_site_id"} <= set(table.columns)
+    assert table["domain_nk_latency_ms"].max() == pytest.approx(f["nk_worst_latency_ms"])
+    html = (out / "report.html").read_text()
+    (out / "report.html").unlink()
+    r = run("report", out)
+    assert r.returncode == 0, r.stderr
+    assert (out / "report.html").read_text() == html
+    assert ('data-key="domain_failures.nk_worst_set_population_outside_budget" '
+            f'data-value="{f["nk_worst_set_population_outside_budget"]}"') in html
+    assert 'data-key="domain_failures.nk_population_outside_budget"' in html
+    assert f"(domains {named})" in html
