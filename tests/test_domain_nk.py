@@ -196,3 +196,12 @@ def test_the_command_line_says_and_reports_the_worst_k_domains(tmp_path):
             f'data-value="{f["nk_worst_set_population_outside_budget"]}"') in html
     assert 'data-key="domain_failures.nk_population_outside_budget"' in html
     assert f"(domains {named})" in html
+    # the latency distribution has the domains' curve, its worst the summary's
+    from coverage.outputs.report import latency_curves
+
+    curves = latency_curves(table, "p99", 2)
+    worst = curves["worst 2 domain failures, p99"]["latency_ms"]
+    assert worst.max() == pytest.approx(f["nk_worst_latency_ms"])
+    assert len(worst) == table["domain_nk_latency_ms"].notna().sum()
+    assert "worst 2 domain failures, p99" in html
+    assert "each user's worst 2 whole domain failures" in html

@@ -524,7 +524,7 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
 
 
 _REPORT_ASSIGNMENT_OPTIONAL = ("n1_site_id", "budget_ms", "name", "lat", "lon",
-                               "n_domains_in_budget")
+                               "n_domains_in_budget", "domain_nk_latency_ms")
 """Columns of ``assignment.csv`` the report uses when present (beside the required ones);
 the others (the latency terms, ``access``, ...) are not read back."""
 

@@ -262,13 +262,17 @@ def weighted_quantiles(values: npt.ArrayLike, weights: npt.ArrayLike,
     return v[order][idx]
 
 
-def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.DataFrame]:
-    """Latency of every served user, normal and under its worst single failure.
+def latency_curves(assignment: pd.DataFrame, percentile: str,
+                   failures: int = 1) -> dict[str, pd.DataFrame]:
+    """Latency of every served user, normal and under its worst single failure, and with
+    failure domains under its worst ``failures`` whole-domain failures.
 
     A user's worst single failure is the failure of its primary site: it is then served by
     the nearest surviving site (``n1_latency_ms``); no other single failure changes its
     latency. The p50 latency under failure is the failure latency shifted by the user's own
-    (p50 - percentile) offset, which does not depend on distance.
+    (p50 - percentile) offset, which does not depend on distance. With failure domains
+    (``domain_nk_latency_ms``) a last curve, at the percentile: the nearest chosen site of
+    the user's ``(failures + 1)``-th nearest domain.
 
     Parameters
     ----------
@@ -276,6 +280,8 @@ def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.Da
         ``assignment.csv``.
     percentile : str
         The budget percentile (``primary_latency_ms`` and ``n1_latency_ms`` are at it).
+    failures : int, default 1
+        The plan's ``k`` (the domains' curve's label).
 
     Returns
     -------
@@ -293,6 +299,11 @@ def latency_curves(assignment: pd.DataFrame, percentile: str) -> dict[str, pd.Da
     curves["worst single failure, p50"] = n1 + (p50 - pct)
     if percentile != "p50":
         curves[f"worst single failure, {percentile}"] = n1
+    if "domain_nk_latency_ms" in a.columns:
+        what = ("single domain failure" if failures <= 1
+                else f"{failures} domain failures")
+        curves[f"worst {what}, {percentile}"] = a["domain_nk_latency_ms"].to_numpy(
+            dtype=np.float64)
     budget = (a["budget_ms"].to_numpy(dtype=np.float64) if "budget_ms" in a.columns
               else np.full(len(a), np.nan))
     out = {}
@@ -533,8 +544,10 @@ def _plot_cdf(curves: dict[str, npt.NDArray[np.float64] | None], budget: float) 
                 continue
             pct = label.rsplit(", ", 1)[-1]
             style = styles[label.split(",")[0].split(" ")[0]]
-            ax.plot(v, qs, drawstyle="steps-post", ls=style, color=colours.get(pct, "#1f77b4"),
-                    label=label)
+            colour = colours.get(pct, "#1f77b4")
+            if "domain" in label:  # whole failure domains: apart from the single sites'
+                style, colour = "-.", "#9467bd"
+            ax.plot(v, qs, drawstyle="steps-post", ls=style, color=colour, label=label)
         ax.axvline(budget, color="#d62728", lw=1)
         ax.annotate(f"budget {budget:g} ms", (budget, 0.02), color="#d62728", fontsize=8,
                     xytext=(3, 0), textcoords="offset points")
@@ -1148,7 +1161,8 @@ def _rollout_section(ro: pd.DataFrame | None, sites: pd.DataFrame,
 def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
     percentile = str(s.get("percentile", "p99"))
     budget = float(s.get("budget_ms", float("nan")))
-    curves = latency_curves(a, percentile)
+    k = int(s.get("failures_tolerated", 1) or 0)
+    curves = latency_curves(a, percentile, k)
     total = float(a["population"].sum())
     rows = []
     plotted: dict[str, npt.NDArray[np.float64] | None] = {}
@@ -1184,6 +1198,12 @@ def _latency_section(a: pd.DataFrame, s: dict[str, Any]) -> str:
         f"are counted; uncoverable demand is not. Dotted lines: the population median and "
         f"99th percentile.</p>"
     )
+    if "domain_nk_latency_ms" in a.columns:
+        body += (f"<p>With failure domains, the last curve is each user's worst "
+                 f"{'single domain failure' if k <= 1 else f'{k} whole domain failures'} "
+                 "(its sites fail together; the user moves to the nearest chosen site of "
+                 f"its {'second' if k <= 1 else f'{k + 1}-th'} nearest domain; "
+                 "assignment.csv's domain_nk_latency_ms), at the budget percentile.</p>")
     if _several_classes(s):
         body += ("<p>With service classes, each user's latency is at its own class's "
                  "percentile and \"share within budget\" compares it with the user's own "
