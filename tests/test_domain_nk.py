@@ -205,3 +205,62 @@ def test_the_command_line_says_and_reports_the_worst_k_domains(tmp_path):
     assert len(worst) == table["domain_nk_latency_ms"].notna().sum()
     assert "worst 2 domain failures, p99" in html
     assert "each user's worst 2 whole domain failures" in html
+
+
+def test_the_domain_latencies_need_no_reach_of_the_chosen_sites(tmp_path, caplog):
+    """Row generation whose chosen sites' reach is above half of --max-memory-gb skips the
+    figures that need it (domain_failures.csv, n_domains_in_budget); the domain_nk_
+    latencies need none and stay, with their figures in the summary and the report, which
+    does not list the table it did not get (review 155: they were skipped with the rest)."""
+    rng = np.random.default_rng(1)
+    demand, sites = _places(rng, 300, 30, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 6, len(sites))]
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=2,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5,
+                      strategy="lazy", max_memory_gb=1e-5)
+    assert "(the domain_nk_ latencies are computed)" in caplog.text
+    assert plan.domain_failures is None
+    assert "n_domains_in_budget" not in plan.assignment.columns
+    f = plan.summary()["domain_failures"]
+    assert f["nk_failures"] == 2 and f["nk_worst_set_status"] == "optimal"
+    assert plan.assignment["domain_nk_latency_ms"].max() == pytest.approx(
+        f["nk_worst_latency_ms"])
+    out = plan.to_dir(tmp_path / "out", map=False, gis=False)
+    assert not (out / "domain_failures.csv").exists()
+    html = (out / "report.html").read_text()
+    assert 'data-key="domain_failures.nk_worst_latency_ms"' in html
+    assert "domain_failures.csv" not in html
+
+
+def test_the_search_never_queries_deeper_than_its_limit(monkeypatch):
+    """The doubling stops at MAX_DEPTH_QUERY nearest sites (review 155: at k = 2 it went
+    5, 10, 20, 40, 80), the rows still short then take one domain at a time."""
+    from coverage.config import PlannerConfig
+    from coverage.inputs.tables import as_demand, as_sites
+    from coverage.model.problem import Problem
+    from coverage.resilience import domain_nk
+
+    rng = np.random.default_rng(4)
+    demand, sites = _places(rng, 200, 120, lat_span=3, lon_span=3)
+    dom = np.zeros(len(sites), dtype=np.int64)
+    dom[:3] = [1, 2, 3]  # one domain of 117 sites, three of one
+    model = LatencyModel.from_profile("on-net")
+    config = PlannerConfig(budget_ms=BUDGET_MS, failures=2).validate(
+        model.access_profiles_ms)
+    problem = Problem.build(as_demand(demand), as_sites(sites), config, model)
+    seen = []
+    real = domain_nk._query
+
+    def query(problem, sites_, rows, m):
+        seen.append(m)
+        return real(problem, sites_, rows, m)
+
+    monkeypatch.setattr(domain_nk, "_query", query)
+    monkeypatch.setattr(domain_nk, "MAX_DEPTH_QUERY", 30)
+    got = domain_nk.nearest_domains(problem, np.arange(len(sites)), dom, 3)
+    assert max(seen) == 30 and seen[:4] == [5, 10, 20, 30]
+    assert (got.site[:, 2] >= 0).all()  # every row found three domains
+    lat = _latency(demand, sites, model, False)
+    for i in range(len(demand)):
+        best = [lat[i, dom == d].min() for d in range(4)]
+        assert got.domain[i].tolist() == list(np.argsort(best, kind="stable")[:3])

@@ -752,11 +752,14 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
     sites; tester 154)."""
     safe = s.get("population_safe_by_domain_failures")
     dom = s.get("domain_failures")
-    if not isinstance(safe, Mapping) or not isinstance(dom, Mapping):
+    if not isinstance(dom, Mapping):
         return []
-    rows = [(f"population within budget whatever {k} failure domain(s) fail (the figures "
-             "above count single sites)", f"population_safe_by_domain_failures.N-{k}",
-             safe.get(f"N-{k}"), _num(safe.get(f"N-{k}")))]
+    rows = []
+    if isinstance(safe, Mapping):  # (not computed when the chosen sites' reach was too big)
+        rows.append((f"population within budget whatever {k} failure domain(s) fail (the "
+                     "figures above count single sites)",
+                     f"population_safe_by_domain_failures.N-{k}", safe.get(f"N-{k}"),
+                     _num(safe.get(f"N-{k}"))))
     if dom.get("worst_domain") is not None:
         rows.append(("population outside budget when the worst single failure domain fails",
                      "domain_failures.worst_domain_population_outside_budget",
@@ -774,7 +777,7 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
                      + f"; {_num(dom.get('n_domains_meeting_budget'))} of "
                      f"{_num(dom.get('n_domains_with_chosen_sites'))} domains keep every "
                      "rerouted user within budget"))
-    rows.extend(_nk_rows(s, k, domains=True))  # (absent before 2026-12-07)
+    rows.extend(_nk_rows(s, k, domains=True))  # (absent before 2026-12-06)
     if dom.get("count_fails") is not None:  # (absent from plans of earlier versions)
         rows.append(("what the site count failed together", "domain_failures.count_fails",
                      dom.get("count_fails"), _text(dom.get("count_fails"))))
@@ -955,6 +958,7 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
         ("population outside budget under the worst failure", "n1_population_outside_budget",
          s.get("n1_population_outside_budget"), _num(s.get("n1_population_outside_budget"))),
         *_nk_rows(s, k),
+        *_domain_rows(s, k),
         ("run time (the plan, before its outputs and the sweep are written)", "runtime_s",
          s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
@@ -1994,6 +1998,7 @@ def render_report(data: ReportData, draft: ReportDraft | None = None) -> str:
         "assignment.csv, failures.csv, proposed_sites.csv, sweep.csv"
         + (", rollout.csv" if data.rollout is not None else "")
         + (", flows.csv, capacity_scenarios.csv" if capacity else "")
-        + (", domain_failures.csv" if s.get("domain_failures") else "")
+        + (", domain_failures.csv" if isinstance(s.get("domain_failures"), Mapping)
+           and "worst_domain" in s["domain_failures"] else "")
         + _gis_footer(data.gis_files) + "</p></footer></body></html>\n"
     )

@@ -1079,6 +1079,11 @@ def plan_sites(
     config = replace(config, budget_ms=budget_ms, percentile=percentile,
                      failures=int(failures))
     _warn_output_names(demand, sites, demand_source=demand_src, sites_source=sites_src)
+    # an earlier plan's figures (its assignment.csv given back as demand) are not this plan's:
+    # a column this plan does not compute (domain_nk_* without domains) would pass as its own
+    stale = [c for c in demand.columns if str(c) in DEMAND_OUTPUT_COLUMNS]
+    if stale:
+        demand = demand.drop(columns=stale)
     if len(demand) and not float(demand["population"].sum()) > 0:  # (tester 144)
         logger.warning("%s: every demand row has population 0: the plan covers the points, "
                        "but every figure weighted by people (coverage shares, latencies, "
@@ -1430,6 +1435,19 @@ def plan_sites(
             n_domains = dom_columns["n_domains_in_budget"]
             demand_out = demand_out.assign(**dom_columns)
             dom_columns = None
+        plan_domains = (capacity.domains if capacity is not None
+                        and capacity.domains is not None else plain_domains)
+        if plan_domains is not None and len(chosen) and int(failures) >= 1:
+            # each user's worst latency under any k failures of whole domains, and for
+            # k >= 2 the single worst set of k domains (the nk_ figures by domain): no
+            # reach needed, so also when the figures above were skipped for its size
+            t = time.perf_counter()
+            nk_columns, nk_figures = domain_nk_figures(
+                problem, chosen, plan_domains,
+                demand_out["primary_site_id"].notna().to_numpy())
+            demand_out = demand_out.assign(**nk_columns)
+            info.setdefault("domain_failures", {}).update(nk_figures)
+            timings["domain_nk_s"] = time.perf_counter() - t
         t = time.perf_counter()
         taken = None if excluded is None else excluded["site_id"]
         gaps_by = None
@@ -1764,9 +1782,10 @@ def _warn_output_names(demand: pd.DataFrame, sites: pd.DataFrame, *, demand_sour
         if clash:
             logger.warning(
                 "%s: column(s) %s are computed by the plan: %s holds the plan's values "
-                "under %s, not the input's. Fix: rename them to keep them (e.g. %s_input)",
+                "under %s, not the input's%s. Fix: rename them to keep them (e.g. %s_input)",
                 source, ", ".join(clash), file, "that name" if len(clash) == 1
-                else "those names", clash[0])
+                else "those names", " (left out where this plan computes none)"
+                if file == "assignment.csv" else "", clash[0])
 
 
 def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyModel,
@@ -1942,9 +1961,10 @@ def _chosen_pattern(problem: Problem, chosen: np.ndarray,
     ``None`` when their estimated size is above half of ``max_memory_gb`` (logged)."""
     pattern, est = chosen_once or bounded_chosen_reach(problem, chosen)
     if pattern is None:
-        logger.warning("failure domains: no figures by domain (domain_failures.csv, "
-                       "n_domains_in_budget): the reach of the %d chosen sites has %s pairs, "
-                       "above half of --max-memory-gb %g", len(chosen), f"{est:,}",
+        logger.warning("failure domains: no domain_failures.csv, n_domains_in_budget or "
+                       "N-j safe population by domain (the domain_nk_ latencies are "
+                       "computed): the reach of the %d chosen sites has %s pairs, above "
+                       "half of --max-memory-gb %g", len(chosen), f"{est:,}",
                        problem.config.max_memory_gb)
     return pattern
 
@@ -1958,10 +1978,10 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
     population N-j safe when whole domains fail (:func:`coverage.resilience.status.
     domain_safety` on ``pattern``, the points x candidates within budget, ``inverse`` the
     row of each original point), and a warning when fewer people are safe so than by
-    single sites; the assignment's columns by domain (each demand point's
-    ``n_domains_in_budget`` and ``domain_nk_*``, :func:`coverage.resilience.domain_nk.
-    domain_nk_figures`, whose ``nk_*`` figures join ``summary.json["domain_failures"]``)
-    and the ``domain_failures.csv`` table (:attr:`Plan.domain_failures`).
+    single sites; each demand point's ``n_domains_in_budget`` and the
+    ``domain_failures.csv`` table (:attr:`Plan.domain_failures`). (The ``domain_nk_*``
+    columns and their figures need no pattern: the caller adds them,
+    :func:`coverage.resilience.domain_nk.domain_nk_figures`.)
 
     ``population_safe_by_failures``, ``failures.csv`` and the top-level ``nk_`` figures
     count single sites; the statuses too, but for a plan whose count failed whole domains
@@ -2046,15 +2066,7 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
                         "n_domains_in_budget and domain_nk_ columns",
                 "count_fails": ("whole failure domains (capacity check)"
                                 if count_fails is None else count_fails)}}
-    # each user's worst latency under any k failures of whole domains, and for k >= 2 the
-    # single worst set of k domains (the nk_ figures by domain)
-    columns: dict[str, Any] = {"n_domains_in_budget": got["n_domains"]}
-    if k >= 1:
-        nk_columns, nk_figures = domain_nk_figures(
-            problem, chosen, domains, assignment["primary_site_id"].notna().to_numpy())
-        columns.update(nk_columns)
-        info["domain_failures"].update(nk_figures)
-    return info, columns, table
+    return info, {"n_domains_in_budget": got["n_domains"]}, table
 
 
 def _log_infeasible_classes(problem: Problem) -> None:

@@ -43,7 +43,8 @@ MAX_QUERY_ENTRIES = 4_000_000
 """Largest (users x nearest sites) block of one query."""
 
 MAX_DEPTH_QUERY = 64
-"""Most nearest sites a user is queried with before its domains are found one at a time."""
+"""Most nearest sites a user is queried with before its domains are found one at a time
+(more only when the first query, ``depth + 2``, is wider)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ def nearest_domains(problem: Problem, chosen: npt.ArrayLike, codes: npt.ArrayLik
     goal = min(depth, len(np.unique(codes[chosen])))
     found = np.zeros(n, dtype=np.int64)
     todo = np.arange(n, dtype=np.int64)
-    m = min(depth + 2, len(chosen))
+    top = min(max(MAX_DEPTH_QUERY, depth), len(chosen))  # (depth: the first query's)
+    m = min(depth + 2, top)
     while len(todo):
         left = []
         step = max(MAX_QUERY_ENTRIES // m, 1)
@@ -112,12 +114,13 @@ def nearest_domains(problem: Problem, chosen: npt.ArrayLike, codes: npt.ArrayLik
             if m < len(chosen):  # (with every chosen site queried, a row has them all)
                 left.append(rows[found[rows] < goal])
         todo = np.concatenate(left) if left else np.empty(0, dtype=np.int64)
-        if m >= MAX_DEPTH_QUERY:
+        if m >= top:
             break
-        m = min(2 * m, len(chosen))
-    # the rows still short: one domain at a time, grouped by the domains they have
+        m = min(2 * m, top)
+    # the rows still short: one domain at a time, grouped by the set of domains they have
+    # (in any order: one query of the sites outside them)
     while len(todo):
-        have = out.domain[todo]
+        have = np.sort(out.domain[todo], axis=1)
         groups, inverse = np.unique(have, axis=0, return_inverse=True)
         inverse = np.asarray(inverse).ravel()
         order = np.argsort(inverse, kind="stable")
