@@ -492,17 +492,20 @@ def _add_verbosity(g: Any) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
-def _warn_inputs_in_out(args: argparse.Namespace) -> None:
-    """Warn when an input file lies in ``--out``, the directory the run replaces: it is read
-    first, then replaced with the new plan's file (a plan's own ``assignment.csv`` given
-    back as demand), so the same command reads other data next time (a tester's find)."""
+def _inputs_in_out(args: argparse.Namespace) -> list[str]:
+    """An input file inside ``--out``, the directory the run replaces as a whole, refused:
+    it would be read, then replaced by the new plan's files, so the plan's record of its
+    inputs (``summary.json``: path and SHA-256) would name a file that no longer holds them
+    and the same command would read other data next time (tester 100 found it silent;
+    it was a warning until tester 174 showed the plan could not be reproduced)."""
     out = getattr(args, "out", None)
     if not out:
-        return
+        return []
     try:
         real_out = Path(os.path.realpath(out))
     except (OSError, ValueError):
-        return
+        return []
+    problems = []
     for flag in ("demand", "candidates", "upf", "tiers", "service_classes", "backbone",
                  "workloads"):
         value = getattr(args, flag, None)
@@ -512,14 +515,16 @@ def _warn_inputs_in_out(args: argparse.Namespace) -> None:
             real = Path(os.path.realpath(value))
         except (OSError, ValueError):
             continue
-        from .outputs.plandir import OUTPUT_FILES
-
-        # a plan's own file directly in --out (a file of the user's there refuses the run)
-        if real.parent == real_out and real.name in OUTPUT_FILES:
-            logger.warning("--%s %s is in --out %s, which this run replaces as a whole: the "
-                           "file is read first, then replaced by the new plan's %s (the same "
-                           "command reads other data next time); copy it elsewhere to keep "
-                           "it", flag.replace("_", "-"), value, out, real.name)
+        if real_out in real.parents:
+            name = real.relative_to(real_out)
+            problems.append(
+                f"--{flag.replace('_', '-')} {value} is inside --out {out}, which this run "
+                "replaces as a whole: the file would be read, then replaced by the new "
+                "plan's, and summary.json would record an input that no longer exists. "
+                f"Fix: copy it out first (e.g. cp {real} "
+                f"{real_out.parent / (name.stem + '-input' + name.suffix)}) and give that "
+                "copy, or give another --out")
+    return problems
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -536,8 +541,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     # every check before the work, collected into one message: output, options, inputs
     problems: list[str] = list(check_output_dir(args.out, "plan").problems)
     problems.extend(busy_problems(args.out))  # before the inputs, which may take minutes
+    problems.extend(_inputs_in_out(args))
     n_out = len(problems)  # (the checks of the inputs' contents run past these)
-    _warn_inputs_in_out(args)
     # the --scheduler address's form, said with the inputs' problems (held back so that it
     # does not stop the run before the input checks); a connection once everything passes
     from .batch import check_scheduler

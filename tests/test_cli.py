@@ -659,10 +659,13 @@ def test_latency_option_messages_read_and_name_the_fix(capsys):
     assert "--overhead-p99-ms" in err and "Traceback" not in err
 
 
-def test_an_input_inside_out_is_named(tmp_path, capsys):
+def test_an_input_inside_out_is_refused(tmp_path, capsys):
     """Tester 100: ``--demand P/assignment.csv --out P`` read the file, then replaced it
-    with the new plan's, without a word."""
+    with the new plan's, without a word; a warning then, and tester 174 showed that
+    summary.json recorded an input (path, SHA-256) that no longer existed: refused, the
+    plan directory untouched."""
     from coverage.cli import main
+    from coverage.outputs.outdir import file_stats
 
     data = Path(__file__).resolve().parents[1] / "data"
     base = ["plan", "--candidates", str(data / "west_candidates.csv"), "--no-map",
@@ -670,8 +673,15 @@ def test_an_input_inside_out_is_named(tmp_path, capsys):
             "--out", str(tmp_path / "P")]
     assert main([*base, "--demand", str(data / "west_demand.csv")]) == 0
     assert "replaces as a whole" not in capsys.readouterr().err
-    assert main([*base, "--demand", str(tmp_path / "P" / "assignment.csv")]) == 0
-    assert "is in --out" in capsys.readouterr().err
+    files = sorted(p.name for p in (tmp_path / "P").iterdir())
+    before = file_stats(tmp_path / "P", files, hash_max_bytes=10**9)
+    assert main([*base, "--demand", str(tmp_path / "P" / "assignment.csv")]) == 2
+    err = capsys.readouterr().err
+    assert (f"--demand {tmp_path / 'P' / 'assignment.csv'} is inside --out "
+            f"{tmp_path / 'P'}, which this run replaces as a whole") in err
+    assert f"cp {tmp_path / 'P' / 'assignment.csv'} {tmp_path / 'assignment-input.csv'}" in err
+    assert "Traceback" not in err
+    assert file_stats(tmp_path / "P", files, hash_max_bytes=10**9) == before
 
 
 @pytest.mark.parametrize("command", ["plan", "compare"])
