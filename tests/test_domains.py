@@ -1331,3 +1331,39 @@ def test_a_plan_with_domains_whose_statuses_count_sites_says_so_in_its_sweep():
     assert s["statuses_by"].startswith("single sites")
     own = plan.sweep[plan.sweep["source"] == "plan"]
     assert own["method"].str.endswith("(statuses by single sites)").all() and len(own) == 1
+
+
+@pytest.mark.parametrize("seed,k", [(0, 2), (9, 2), (6, 1)])
+def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k):
+    """The count on the reach matrix adds the domains' rows only of the points its plans
+    leave short (tester 174: every point's rows, 31.6M entries on a Mexican N-2 plan,
+    took 5.7 GB and left HiGHS no time): fewer rows than all, the same fewest sites as
+    the brute force; at the time limit the last round takes every point's rows, so the
+    plan still spans every point's domains."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+    from coverage.solvers.domain_rows import domain_codes, domain_rows
+
+    rng = np.random.default_rng(seed)
+    n, m = 14, 9
+    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
+    model = LatencyModel.from_profile("on-net")
+    radius = model.radius_km(25.0, "ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    mask = dist <= radius
+    doms = sites["failure_domain"].to_numpy()
+    need = np.minimum(k + 1, [len(set(doms[mask[i]])) for i in range(n)])
+    every = domain_rows(sp.csr_array(mask.astype(np.int8)), domain_codes(doms), k)
+    for limit in (60.0, 1e-6):
+        plan = plan_sites(demand, sites, budget_ms=25.0, failures=k, model=model,
+                          kmedian_time_limit_s=5, time_limit_s=limit)
+        red = plan.summary()["reductions"]
+        chosen = sites["site_id"].isin(plan.sites["site_id"]).to_numpy()
+        got = [len(set(doms[chosen & mask[i]])) for i in range(n)]
+        assert (np.asarray(got) >= need).all()
+        if limit > 1:
+            assert len(plan.sites) == _fewest_spanning(mask, doms, k)
+            assert red["domain_rounds"] >= 2  # the first plan left points short
+            assert 0 < red["domain_rows"] <= every.matrix.shape[0]

@@ -192,6 +192,91 @@ class SiteCount:
     the placement drops them (``None``) once used."""
 
 
+#: Rounds of :func:`_count_by_domains` that add the rows of the points still short of
+#: their domains before the last one adds every point's that may be.
+DOMAIN_ROUNDS = 12
+
+
+def domain_short(pattern: sp.csr_array, chosen: npt.ArrayLike, codes: npt.ArrayLike,
+                 need: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """The points whose chosen sites in budget (``pattern``: points x candidates) lie in
+    fewer failure domains than ``need``."""
+    from ..solvers.domain_rows import row_domains
+
+    chosen = np.asarray(chosen, dtype=np.int64)
+    is_chosen = np.zeros(pattern.shape[1], dtype=bool)
+    is_chosen[chosen] = True
+    keep = is_chosen[pattern.indices]
+    row = np.repeat(np.arange(pattern.shape[0], dtype=np.int64), np.diff(pattern.indptr))
+    counts = np.bincount(row[keep], minlength=pattern.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    mine = sp.csr_array((np.ones(int(keep.sum()), dtype=np.int8), pattern.indices[keep],
+                         indptr), shape=pattern.shape)
+    return row_domains(mine, codes) < need
+
+
+def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArray[np.int64],
+                      limit: float) -> SiteCount:
+    """The fewest sites (least cost) giving every point ``min(k + 1, |N_i|)`` sites in
+    budget in ``min(k + 1, |D_i|)`` failure domains, the domains' rows generated: the
+    count without them first, then with the rows of the points its plan leaves short
+    (:func:`coverage.solvers.domain_rows.domain_rows` of those points), again until no point
+    is. Every round solves a relaxation of the whole (fewer rows), so its bound holds and a
+    plan of it that leaves no point short is the answer. Most points' plans span their
+    domains unasked: the rows of all of them (295,000 rows, 31.6M entries on a Mexican
+    N-2 plan with 40 km domains, tester 174) left HiGHS no time and took 5.7 GB. After
+    :data:`DOMAIN_ROUNDS` rounds, or at the time limit, the last round takes every point's
+    rows that may be short (its plan then meets them all)."""
+    from ..solvers.domain_rows import domain_rows, row_domains
+
+    t_end = time.perf_counter() + float(limit)
+    k = int(problem.config.failures)
+    codes = problem.count_domains
+    n = pattern.shape[0]
+    req0 = problem.requirement(n_cov)
+    need = np.minimum(k + 1, row_domains(pattern, codes))
+    held = np.zeros(n, dtype=bool)
+    parts: list[sp.csr_array] = []
+    part_req: list[npt.NDArray[np.int64]] = []
+    bound, rounds, last = -np.inf, 0, False
+    while True:
+        rows = (sp.csr_array(sp.vstack([pattern, *parts], format="csr")) if parts
+                else pattern)
+        req = np.concatenate([req0, *part_req]) if parts else req0
+        cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
+                          time_limit_s=max(t_end - time.perf_counter(), 0.0))
+        rounds += 1
+        bound = max(bound, float(cover.lower_bound))
+        short = domain_short(pattern, cover.sites, codes, need) & ~held
+        if last or not short.any():
+            break
+        last = rounds >= DOMAIN_ROUNDS or time.perf_counter() >= t_end
+        if last:  # every point that may be short: its plan meets them all
+            short = (need >= 2) & ~held
+        logger.info("failure domains: round %d, %s sites; %s point(s) short of their "
+                    "domains: their rows added", rounds, f"{cover.objective:g}",
+                    f"{int(short.sum()):,}")
+        extra = domain_rows(pattern[np.flatnonzero(short)], codes, k)
+        held |= short
+        if extra.matrix.shape[0]:
+            parts.append(sp.csr_array(extra.matrix))
+            part_req.append(extra.requirement)
+    obj = float(cover.objective)
+    status = cover.status
+    if status == "optimal" and bound < obj - 1e-9 * max(1.0, abs(obj)):
+        status = "time_limit"  # (cannot happen: an optimal plan of a relaxation that fits)
+    bound = min(bound, obj)
+    gap = (obj - bound) / obj if obj > 0 else 0.0
+    reductions = {**cover.reductions, "domain_rounds": rounds,
+                  "domain_points_held": int(held.sum()),
+                  "domain_rows": int(sum(p.shape[0] for p in parts))}
+    cover = replace(cover, lower_bound=bound, status=status, mip_gap=max(gap, 0.0),
+                    reductions=reductions)
+    added = int(sum(p.shape[0] for p in parts))
+    return SiteCount(cover=cover, n_covering=n_cov, method="full",
+                     domain_rows=(rows, req, n) if added else None)
+
+
 def domain_entry_limit(problem: Problem) -> float:
     """Entries the failure domains' rows may hold: half of ``max_memory_gb`` at
     :data:`BYTES_PER_PAIR` an entry (with the reach matrix's, on the full path)."""
@@ -246,6 +331,8 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
     limit = problem.config.time_limit_s if time_limit_s is None else time_limit_s
     if reach is not None:
         n_cov = reach.n_covering() if n_covering is None else np.asarray(n_covering)
+        if problem.count_domains is not None and int(problem.config.failures) >= 1:
+            return _count_by_domains(problem, reach.boolean(), n_cov, limit)
         rows, req, added = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
         cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
                           time_limit_s=limit)
@@ -821,27 +908,70 @@ def place_sites(problem: Problem, count: SiteCount, reach: ReachMatrix | None,
                                  bin_reach=reach_matrix, time_limit_s=limit)
         return Placement(nat.sites, nat.status, nat.lower_bound, nat.info,
                          float(nat.info.get("objective_ms_pop", float("nan"))))
-    # the failure domains' rows (if any) weigh nothing: they only constrain the sites (the
-    # count's own, when it built them: their values do not matter)
-    if count.domain_rows is not None and problem.count_domains is not None:
-        stacked, stacked_req, n_points = count.domain_rows
-        count.domain_rows = None  # (not held through the rest of the plan)
-        extra, extra_req = sp.csr_array(stacked[n_points:]), stacked_req[n_points:]
-        del stacked
-        values = sp.csr_array(reach.values("p50_ms"))
-        rows = sp.csr_array(sp.vstack([values, sp.csr_array(
-            (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
-            format="csr"))
-        req = np.concatenate([problem.requirement(count.n_covering), extra_req])
-        added = extra.shape[0]
-    else:
-        rows, req, added = problem.cover_rows(reach.values("p50_ms"), count.n_covering)
+    gap = float(problem.config.kmedian_gap_pct) / 100.0
+    if problem.count_domains is not None and int(problem.config.failures) >= 1:
+        return _place_by_domains(problem, count, reach, limit, gap)
+    rows, req, added = problem.cover_rows(reach.values("p50_ms"), count.n_covering)
     med = k_median(rows, len(chosen),
                    weights=np.concatenate([problem.population, np.zeros(added)]),
                    requirement=req, required=problem.required, start=chosen,
-                   time_limit_s=limit, gap=float(problem.config.kmedian_gap_pct) / 100.0)
+                   time_limit_s=limit, gap=gap)
     return Placement(med.sites, med.status, med.lower_bound, objective=med.objective,
-                     gap_asked=float(problem.config.kmedian_gap_pct) / 100.0)
+                     gap_asked=gap)
+
+
+def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, limit: float,
+                      gap: float) -> Placement:
+    """The k-median with failure domains: the domains' rows weigh nothing, they only
+    constrain the sites. It starts with the rows the count held (:func:`_count_by_domains`;
+    their values do not matter), and a placed plan that leaves a point's chosen sites in
+    budget in too few domains gets that point's rows and is placed again (each placement
+    is a relaxation of the whole: its bound holds); after :data:`DOMAIN_ROUNDS`, or at the
+    time limit, the count's plan (which meets them all) is kept."""
+    from ..solvers.domain_rows import domain_rows, row_domains
+
+    t_end = time.perf_counter() + float(limit)
+    chosen = count.cover.sites
+    k, codes = int(problem.config.failures), problem.count_domains
+    pattern = reach.boolean()
+    need = np.minimum(k + 1, row_domains(pattern, codes))
+    values = sp.csr_array(reach.values("p50_ms"))
+    n = values.shape[0]
+    parts: list[sp.csr_array] = []
+    part_req: list[npt.NDArray[np.int64]] = []
+    if count.domain_rows is not None:
+        stacked, stacked_req, n_points = count.domain_rows
+        count.domain_rows = None  # (not held through the rest of the plan)
+        parts.append(sp.csr_array(stacked[n_points:]))
+        part_req.append(stacked_req[n_points:])
+        del stacked
+    held = np.zeros(n, dtype=bool)
+    req0 = problem.requirement(count.n_covering)
+    for _ in range(DOMAIN_ROUNDS):
+        extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
+                 else sp.csr_array((0, values.shape[1])))
+        rows = sp.csr_array(sp.vstack([values, sp.csr_array(
+            (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
+            format="csr"))
+        med = k_median(rows, len(chosen),
+                       weights=np.concatenate([problem.population, np.zeros(extra.shape[0])]),
+                       requirement=np.concatenate([req0, *part_req]),
+                       required=problem.required, start=chosen,
+                       time_limit_s=max(t_end - time.perf_counter(), 0.0), gap=gap)
+        short = domain_short(pattern, med.sites, codes, need)
+        if not short.any():
+            return Placement(med.sites, med.status, med.lower_bound, objective=med.objective,
+                             gap_asked=gap)
+        if time.perf_counter() >= t_end or (short & held).any():
+            break
+        logger.info("k-median: %s point(s) short of their failure domains: their rows "
+                    "added", f"{int(short.sum()):,}")
+        got = domain_rows(pattern[np.flatnonzero(short)], codes, k)
+        held |= short
+        if got.matrix.shape[0]:
+            parts.append(sp.csr_array(got.matrix))
+            part_req.append(got.requirement)
+    return Placement(chosen, "kept_cover")
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
