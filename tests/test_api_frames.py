@@ -534,3 +534,14 @@ def test_a_bad_colocated_threshold_is_refused(bad):
     with pytest.raises(InputValidationError, match="colocated_m must be a number of metres"):
         as_sites(sites, colocated_m=bad)
     assert len(as_sites(sites, colocated_m=0)) == 2
+
+
+def test_a_budget_given_as_text_is_read_as_the_command_line_reads_it(lu):
+    """Tester 174: ``budget_ms="30"`` was refused by the API ("must be a positive number
+    ... got '30'") while ``"realtime"`` and the command line's ``--budget-ms 30`` ran."""
+    demand, sites, _ = lu
+    plan = coverage.plan_sites(demand, sites, budget_ms=" 30 ", kmedian_time_limit_s=1)
+    assert plan.summary()["budget_ms"] == 30.0
+    with pytest.raises(InputValidationError, match=r"budget_ms \(--budget-ms\) must be a "
+                       r"positive number .* got '3O'"):
+        coverage.plan_sites(demand, sites, budget_ms="3O")

@@ -769,3 +769,12 @@ def test_dots_read_as_thousands_are_named_with_an_example(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="coverage.inputs.tables"):
         assert read_demand(path)["population"].tolist() == [1.25, 0.5]
     assert "thousands groupings" not in caplog.text
+
+
+def test_the_count_of_bad_values_left_unnamed_is_every_one(tmp_path):
+    """Tester 174: 60 distinct bad populations read "... and 30 more" (the values were
+    counted in the first 40 rows only); the rows' count said 50."""
+    rows = "\n".join(f"d{i},45.{i:02d},5.0,\"{i + 1},000\"" for i in range(60))
+    path = write(tmp_path / "thousands.csv", "id,lat,lon,population\n" + rows + "\n")
+    raises_with(read_demand, path, match=["not a finite number", "'1,000'", "'10,000'",
+                                          "and 50 more (rows", "and 50 more)"])

@@ -1526,7 +1526,15 @@ def _parse_floats_arrow(txt: pd.Series) -> npt.NDArray[np.float64] | None:
 
 
 def _raw_values(s: pd.Series, mask: npt.NDArray[np.bool_], limit: int = 10) -> str:
-    return _format_values(s[mask].head(limit * 4).astype(str).tolist(), limit)
+    """The first ``limit`` distinct bad values of ``s`` and how many more there are (over
+    every masked row: tester 174 read "and 30 more" of 60 distinct values, counted in the
+    first ``4 * limit`` rows only)."""
+    bad = s[mask]
+    shown = list(dict.fromkeys(bad.head(limit * 4).astype(str).tolist()))[:limit]
+    total = int(bad.astype(str).nunique()) if len(bad) > limit * 4 else len(
+        dict.fromkeys(bad.astype(str).tolist()))
+    text = ", ".join(repr(v) for v in shown)
+    return text + (f" and {total - len(shown)} more" if total > len(shown) else "")
 
 
 def _access_keys(access_profiles: Collection[str] | Mapping[str, Any] | None) -> list[str]:

@@ -686,7 +686,8 @@ def check_any_coverable(problem: Problem, n_cov: npt.ArrayLike, radius_km: float
             logger.warning(
                 "%s without a candidate in budget would have one within %.0f km with their "
                 "lat and lon exchanged, and are far from every candidate as written (%s%s): "
-                "their lat and lon look swapped; check those points of the demand",
+                "their lat and lon look swapped; check those points of the demand (the "
+                "plan and its proposed sites take them where they are written)",
                 counted(len(rows), "demand point"), radius_km,
                 ", ".join(repr(str(x)) for x in ids),
                 f" and {len(rows) - 5} more" if len(rows) > 5 else "")
