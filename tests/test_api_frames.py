@@ -545,3 +545,14 @@ def test_a_budget_given_as_text_is_read_as_the_command_line_reads_it(lu):
     with pytest.raises(InputValidationError, match=r"budget_ms \(--budget-ms\) must be a "
                        r"positive number .* got '3O'"):
         coverage.plan_sites(demand, sites, budget_ms="3O")
+
+
+def test_the_rows_of_a_table_are_counted_in_its_order_whatever_its_index(lu):
+    """Tester 174: a frame indexed 7, 10, 13, ... with a missing latitude at label 16 read
+    "row 4": neither df.loc[4] nor df.iloc[4]. The message says how rows are counted."""
+    demand, sites, _ = lu
+    d = demand.set_index(demand.index * 3 + 7)
+    d.loc[16, "lat"] = np.nan
+    msg = raises_with(coverage.plan_sites, d, sites, match=["(row 4)"])
+    assert "rows counted from 1 in the table's order: row r is df.iloc[r - 1]" in msg
+    assert np.isnan(d.iloc[4 - 1]["lat"])

@@ -451,3 +451,15 @@ def test_lexicographic_max_cover_against_every_plan(reach, w, p):
     res = max_cover_lexicographic(reach, p, w, failures=1, time_limit_s=20)
     plans = list(itertools.combinations(range(reach.shape[1]), p))
     assert not any(better(c, tuple(res.sites)) for c in plans), res.sites
+
+
+def test_a_second_objective_no_plan_can_meet_is_named(caplog):
+    """Tester 174: --max-sites 2 --failures 2 ran without a word, though no point can
+    have 3 chosen sites: its second objective is 0 for every plan."""
+    demand, sites, _ = instance(3)
+    plan(demand, sites, max_sites=2, failures=2)
+    assert ("--max-sites 2 with --failures 2: no point can have 3 chosen sites within "
+            "budget") in caplog.text
+    caplog.clear()
+    plan(demand, sites, max_sites=3, failures=2)
+    assert "no point can have" not in caplog.text

@@ -104,6 +104,10 @@ class ProblemReport:
             return
         n = len(self.problems)
         head = f"Invalid {self.kind} input {self.source!r}: {n} problem{'s' if n > 1 else ''}"
+        if self.option_style == "api" and any(p.rows is not None for p in self.problems):
+            # a table's rows by position, whatever its index (tester 174: "row 4" of a
+            # frame indexed 7, 10, 13, 16 was neither df.loc[4] nor df.iloc[4])
+            head += " (rows counted from 1 in the table's order: row r is df.iloc[r - 1])"
         body = "\n".join(f"  {i}. {p.render()}" for i, p in enumerate(self.problems, 1))
         raise InputValidationError(f"{head}\n{body}")
 

@@ -1085,6 +1085,15 @@ def plan_sites(
     budget_ms = float(budget_ms)
     config = replace(config, budget_ms=budget_ms, percentile=percentile,
                      failures=int(failures))
+    if (config.max_sites is not None and 0 < int(config.max_sites) <= int(failures)
+            and config.resolved_objective == "max-cover"):
+        # (tester 174: --max-sites 2 --failures 2 ran without a word)
+        logger.warning(
+            "--max-sites %d with --failures %d: no point can have %d chosen sites within "
+            "budget, so the second objective (the people N-%d safe) is 0 for every plan; "
+            "the plan puts the most people within budget of a site, nothing more. Fix: "
+            "--max-sites %d or more, or fewer --failures", int(config.max_sites),
+            int(failures), int(failures) + 1, int(failures), int(failures) + 1)
     _warn_output_names(demand, sites, demand_source=demand_src, sites_source=sites_src)
     # an earlier plan's figures (its assignment.csv given back as demand) are not this plan's:
     # a column this plan does not compute (domain_nk_* without domains) would pass as its own
