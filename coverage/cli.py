@@ -492,6 +492,16 @@ def _add_verbosity(g: Any) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
 
 
+def _demo_name(args: argparse.Namespace, what: str) -> str:
+    """How messages name the embedded places of ``--demo`` (as ``plan_sites`` names them:
+    "GeoNames candidates of LU (>= 50,000 people)")."""
+    from .planner.plan import source_name
+
+    floor = args.demo_min_population if what == "demand" else args.demo_site_min_population
+    return source_name({"country": str(args.country).upper(), "min_population": floor},
+                       "demand" if what == "demand" else "sites")
+
+
 def _inputs_in_out(args: argparse.Namespace) -> list[str]:
     """An input file inside ``--out``, the directory the run replaces as a whole, refused:
     it would be read, then replaced by the new plan's files, so the plan's record of its
@@ -627,6 +637,7 @@ def _run_plan(args: argparse.Namespace) -> int:
             "demand": {"source": datasets.GEONAMES_ATTRIBUTION, "country": args.country.upper(),
                        "min_population": args.demo_min_population, "rows": len(demand)},
             "candidates": {"source": datasets.GEONAMES_ATTRIBUTION,
+                           "country": args.country.upper(),
                            "min_population": args.demo_site_min_population,
                            "rows": len(sites)},
         }
@@ -667,14 +678,15 @@ def _run_plan(args: argparse.Namespace) -> int:
             demand, budget_ms=args.budget_ms, percentile=args.percentile,
             service_classes=args.service_classes, aggregate_km=args.aggregate_km,
             aggregate_h3=args.aggregate_h3,
-            source=str(args.demand) if args.demand else "<demo demand>",
+            source=str(args.demand) if args.demand else _demo_name(args, "demand"),
             workloads=args.workloads))
         from .planner.plan import check_tier_columns
 
         problems.extend(check_tier_columns(
             demand, sites, tiers=args.tiers,
-            demand_source=str(args.demand) if args.demand else "<demo demand>",
-            sites_source=str(args.candidates) if args.candidates else "<demo candidates>"))
+            demand_source=str(args.demand) if args.demand else _demo_name(args, "demand"),
+            sites_source=(str(args.candidates) if args.candidates
+                          else _demo_name(args, "candidates"))))
         if problems:
             # the capacity columns in the same message (a mistyped tier hid a bad load_rps
             # and capacity_rps until it was fixed, a tester's find); without other problems
@@ -730,8 +742,9 @@ def _column_problems(args: argparse.Namespace, demand: Any, sites: Any, *,
                  or (demand is not None and "load_rps" in demand.columns))
     return table_column_problems(
         demand, sites, tiers=args.tiers, with_load=with_load, tier_columns=tier_columns,
-        demand_source=str(args.demand) if args.demand else "<demo demand>",
-        sites_source=str(args.candidates) if args.candidates else "<demo candidates>")
+        demand_source=str(args.demand) if args.demand else _demo_name(args, "demand"),
+        sites_source=(str(args.candidates) if args.candidates
+                          else _demo_name(args, "candidates")))
 
 
 def _typed(args: argparse.Namespace, names: Iterable[str]) -> list[str]:

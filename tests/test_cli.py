@@ -708,3 +708,14 @@ def test_failure_options_with_failures_0_are_said_unused(tmp_path):
     assert r.returncode == 0, r.stderr
     assert ("--domain-radius-km, --scenario-limit are not used: --failures 0 checks no "
             "failure scenario") in r.stderr
+
+
+def test_the_demo_names_its_inputs_in_messages(tmp_path):
+    """Tester 174: with --demo a message named the candidates "<sites>"."""
+    r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--max-sites", "57",
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2
+    assert ("57 is more than the 1 candidate sites of GeoNames candidates of LU "
+            "(>= 50,000 people)") in r.stderr
+    assert "<sites>" not in r.stderr and "<demand>" not in r.stderr

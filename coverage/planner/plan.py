@@ -1006,8 +1006,8 @@ def plan_sites(
     problems.extend(found)
     if found:  # the table sources below read ``inputs``; ``client`` is not used before
         inputs, client = None, None
-    demand_src = (inputs or {}).get("demand", {}).get("path", "<demand>")
-    sites_src = (inputs or {}).get("candidates", {}).get("path", "<sites>")
+    demand_src = source_name((inputs or {}).get("demand", {}), "demand")
+    sites_src = source_name((inputs or {}).get("candidates", {}), "sites")
     demand_ok = sites_ok = True
     raw_columns = tuple(getattr(demand, "columns", ()))
     try:
@@ -1783,6 +1783,20 @@ SITE_OUTPUT_COLUMNS = (
     "population_outside_budget_if_failed", "worst_latency_if_failed_ms", "radius_km",
     "n_accelerators", "load_rps", "utilisation", "worst_utilisation", "worst_failure",
     "sized_capacity_rps", "sized_normal_load_rps")
+
+
+def source_name(info: Mapping[str, Any], kind: str) -> str:
+    """How messages name an input: its path, the embedded places (``--demo``: "GeoNames
+    candidates of LU (>= 100,000 people)"; it read ``<sites>``, tester 174) or
+    ``<demand>`` / ``<sites>`` for a table passed in."""
+    if "path" in info:
+        return str(info["path"])
+    if "country" in info:
+        what = "demand" if kind == "demand" else "candidates"
+        floor = info.get("min_population")
+        return (f"GeoNames {what} of {info['country']}"
+                + (f" (>= {floor:,} people)" if isinstance(floor, int) else ""))
+    return f"<{kind}>"
 
 
 def _warn_output_names(demand: pd.DataFrame, sites: pd.DataFrame, *, demand_source: str,
