@@ -778,3 +778,20 @@ def test_the_count_of_bad_values_left_unnamed_is_every_one(tmp_path):
     path = write(tmp_path / "thousands.csv", "id,lat,lon,population\n" + rows + "\n")
     raises_with(read_demand, path, match=["not a finite number", "'1,000'", "'10,000'",
                                           "and 50 more (rows", "and 50 more)"])
+
+
+@pytest.mark.parametrize("gone", [[".dbf"], [".dbf", ".shx"]])
+def test_a_shapefile_without_its_sidecar_files_says_which(tmp_path, gone):
+    """Tester 174: a Shapefile without its .dbf read "missing column: population;
+    columns: none"."""
+    import os
+
+    g = gpd.GeoDataFrame({"id": ["a", "b"], "population": [10, 20]},
+                         geometry=[shapely.Point(6.1, 49.6), shapely.Point(6.2, 49.7)],
+                         crs="EPSG:4326")
+    g.to_file(tmp_path / "d.shp")
+    for ext in gone:
+        os.remove(tmp_path / f"d{ext}")
+    raises_with(read_demand, tmp_path / "d.shp",
+                match=[f"the Shapefile's {' and '.join(gone)} file", "copy d.dbf",
+                       "next to d.shp"])

@@ -1326,6 +1326,19 @@ def _check_shapefile(path: Path, report: _Report) -> None:
             "copy the .shp/.shx/.dbf/.prj files again; " + _COMPLETE_HINT,
         )
         report.raise_if_any()
+    # its attributes (population, ids) live in the .dbf beside it: without one the reader
+    # sees geometries and no column (tester 174: "missing column: population; columns:
+    # none"); the .shx is the index GDAL needs too
+    missing = [ext for ext in (".dbf", ".shx")
+               if not path.with_suffix(ext).exists()
+               and not path.with_suffix(ext.upper()).exists()]
+    if missing:
+        report.add(f"the Shapefile's {' and '.join(missing)} file"
+                   f"{'s are' if len(missing) > 1 else ' is'} missing beside it (a Shapefile "
+                   "is several files: the .dbf holds its columns, the .shx its index)",
+                   f"copy {', '.join(path.with_suffix(e).name for e in missing)} next to "
+                   f"{path.name}, or give the data as a GeoPackage or GeoJSON")
+        report.raise_if_any()
 
 
 # --------------------------------------------------------------------------------------
