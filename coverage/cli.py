@@ -512,17 +512,17 @@ def _inputs_in_out(args: argparse.Namespace) -> list[str]:
     if not out:
         return []
     try:
-        real_out = Path(os.path.realpath(out))
+        real_out = Path(os.path.realpath(os.path.expanduser(out)))
     except (OSError, ValueError):
         return []
     problems = []
     for flag in ("demand", "candidates", "upf", "tiers", "service_classes", "backbone",
-                 "workloads"):
+                 "workloads", "regions", "costs"):  # (compare's too: review 156)
         value = getattr(args, flag, None)
         if not isinstance(value, str) or value in ("default", "none"):
             continue
         try:
-            real = Path(os.path.realpath(value))
+            real = Path(os.path.realpath(os.path.expanduser(value)))
         except (OSError, ValueError):
             continue
         if real_out in real.parents:

@@ -719,3 +719,24 @@ def test_the_demo_names_its_inputs_in_messages(tmp_path):
     assert ("57 is more than the 1 candidate sites of GeoNames candidates of LU "
             "(>= 50,000 people)") in r.stderr
     assert "<sites>" not in r.stderr and "<demand>" not in r.stderr
+
+
+def test_every_input_file_inside_out_is_named(tmp_path):
+    """Review 156: compare's --regions and --costs inside --out were not checked, nor a
+    path given with ~."""
+    import argparse
+
+    from coverage.cli import _inputs_in_out
+
+    out = tmp_path / "C"
+    out.mkdir()
+    (out / "sites.csv").write_text("x\n")
+    args = argparse.Namespace(out=str(out), regions=str(out / "sites.csv"),
+                              costs=str(out / "sites.csv"), demand=None, candidates=None)
+    found = _inputs_in_out(args)
+    assert [p.split(" ")[0] for p in found] == ["--regions", "--costs"]
+    home = Path.home()
+    if home in tmp_path.parents:  # "~/..." names the same directory
+        tilde = "~/" + str(out.relative_to(home))
+        found = _inputs_in_out(argparse.Namespace(out=tilde, demand=str(out / "sites.csv")))
+        assert len(found) == 1 and found[0].startswith("--demand")

@@ -1334,7 +1334,7 @@ def test_a_plan_with_domains_whose_statuses_count_sites_says_so_in_its_sweep():
 
 
 @pytest.mark.parametrize("seed,k", [(0, 2), (9, 2), (6, 1)])
-def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k):
+def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k, monkeypatch):
     """The count on the reach matrix adds the domains' rows only of the points its plans
     leave short (tester 174: every point's rows, 31.6M entries on a Mexican N-2 plan,
     took 5.7 GB and left HiGHS no time): fewer rows than all, the same fewest sites as
@@ -1356,14 +1356,49 @@ def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k):
     doms = sites["failure_domain"].to_numpy()
     need = np.minimum(k + 1, [len(set(doms[mask[i]])) for i in range(n)])
     every = domain_rows(sp.csr_array(mask.astype(np.int8)), domain_codes(doms), k)
-    for limit in (60.0, 1e-6):
+    fewest = _fewest_spanning(mask, doms, k)
+    from coverage.planner import stages
+
+    # the time limit, or the rounds, cut short: the plan so far kept open, the sites its
+    # short points need added (review 156: all rows in the time left gave a greedy plan)
+    for limit, rounds in ((60.0, 12), (1e-6, 12), (60.0, 1)):
+        monkeypatch.setattr(stages, "DOMAIN_ROUNDS", rounds)
         plan = plan_sites(demand, sites, budget_ms=25.0, failures=k, model=model,
                           kmedian_time_limit_s=5, time_limit_s=limit)
-        red = plan.summary()["reductions"]
+        s = plan.summary()
+        red = s["reductions"]
         chosen = sites["site_id"].isin(plan.sites["site_id"]).to_numpy()
         got = [len(set(doms[chosen & mask[i]])) for i in range(n)]
         assert (np.asarray(got) >= need).all()
-        if limit > 1:
-            assert len(plan.sites) == _fewest_spanning(mask, doms, k)
+        assert s["lower_bound"] <= fewest <= len(plan.sites)
+        assert (s["status"] == "optimal") == (s["lower_bound"] == len(plan.sites))
+        if limit > 1 and rounds > 1:
+            assert len(plan.sites) == fewest
             assert red["domain_rounds"] >= 2  # the first plan left points short
             assert 0 < red["domain_rows"] <= every.matrix.shape[0]
+        placed = s["kmedian_status"]
+        if placed != "skipped (no time)":
+            assert np.isfinite(s["kmedian_objective_ms_pop"])
+
+
+def test_a_placement_that_keeps_the_counts_plan_reports_its_figures(monkeypatch):
+    """When the placed plans still leave a point short of its domains at the end of the
+    rounds, the count's plan is kept (kept_cover) with its objective (the people's p50
+    latency to their primary site, recounted from the assignment) and the rounds' bound
+    (review 156: both were NaN)."""
+    from coverage.model.latency import LatencyModel
+    from coverage.planner import stages
+
+    monkeypatch.setattr(stages, "DOMAIN_ROUNDS", 1)
+    rng = np.random.default_rng(4)
+    demand, sites = _places(rng, 14, 9, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, 9)]
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5)
+    s = plan.summary()
+    assert s["kmedian_status"] == "kept_cover"
+    a = plan.assignment
+    served = a["primary_site_id"].notna()
+    own = float((a.loc[served, "population"] * a.loc[served, "primary_p50_ms"]).sum())
+    assert s["kmedian_objective_ms_pop"] == pytest.approx(own)
+    assert 0 < s["kmedian_lower_bound_ms_pop"] <= own

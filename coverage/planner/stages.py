@@ -225,8 +225,11 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
     plan of it that leaves no point short is the answer. Most points' plans span their
     domains unasked: the rows of all of them (295,000 rows, 31.6M entries on a Mexican
     N-2 plan with 40 km domains, tester 174) left HiGHS no time and took 5.7 GB. After
-    :data:`DOMAIN_ROUNDS` rounds, or at the time limit, the last round takes every point's
-    rows that may be short (its plan then meets them all)."""
+    :data:`DOMAIN_ROUNDS` rounds, or at the time limit, the last round keeps the plan so
+    far open and adds the sites its short points need (their rows, the plan's sites fixed:
+    every other point keeps its domains, so the plan meets them all; review 156: building
+    every point's rows in the time left gave a greedy 116 sites where the plan so far had
+    80). Its status is ``optimal`` only when a round's bound meets it."""
     from ..solvers.domain_rows import domain_rows, row_domains
 
     t_end = time.perf_counter() + float(limit)
@@ -238,33 +241,39 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
     held = np.zeros(n, dtype=bool)
     parts: list[sp.csr_array] = []
     part_req: list[npt.NDArray[np.int64]] = []
-    bound, rounds, last = -np.inf, 0, False
+    bound, rounds = -np.inf, 0
+    fixed = problem.required  # (the last round: with the plan so far)
     while True:
         rows = (sp.csr_array(sp.vstack([pattern, *parts], format="csr")) if parts
                 else pattern)
         req = np.concatenate([req0, *part_req]) if parts else req0
-        cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
+        cover = min_cover(rows, req, cost=problem.cost, required=fixed,
                           time_limit_s=max(t_end - time.perf_counter(), 0.0))
         rounds += 1
-        bound = max(bound, float(cover.lower_bound))
+        if fixed is problem.required:  # (with the plan so far fixed: not a relaxation)
+            bound = max(bound, float(cover.lower_bound))
         short = domain_short(pattern, cover.sites, codes, need) & ~held
-        if last or not short.any():
+        if fixed is not problem.required or not short.any():
             break
-        last = rounds >= DOMAIN_ROUNDS or time.perf_counter() >= t_end
-        if last:  # every point that may be short: its plan meets them all
-            short = (need >= 2) & ~held
         logger.info("failure domains: round %d, %s sites; %s point(s) short of their "
                     "domains: their rows added", rounds, f"{cover.objective:g}",
                     f"{int(short.sum()):,}")
+        if rounds >= DOMAIN_ROUNDS or time.perf_counter() >= t_end:
+            # the plan so far, open, and what its short points need besides
+            fixed = (np.zeros(pattern.shape[1], dtype=bool) if problem.required is None
+                     else np.array(problem.required, dtype=bool))
+            fixed[cover.sites] = True
         extra = domain_rows(pattern[np.flatnonzero(short)], codes, k)
         held |= short
         if extra.matrix.shape[0]:
             parts.append(sp.csr_array(extra.matrix))
             part_req.append(extra.requirement)
     obj = float(cover.objective)
-    status = cover.status
-    if status == "optimal" and bound < obj - 1e-9 * max(1.0, abs(obj)):
-        status = "time_limit"  # (cannot happen: an optimal plan of a relaxation that fits)
+    met = bound >= obj - 1e-9 * max(1.0, abs(obj))
+    # optimal: a round's bound meets the plan (the last round's "optimal" is its own, with
+    # the plan so far fixed, when that was one)
+    status = ("optimal" if met else cover.status if fixed is problem.required
+              and cover.status != "optimal" else "time_limit")
     bound = min(bound, obj)
     gap = (obj - bound) / obj if obj > 0 else 0.0
     reductions = {**cover.reductions, "domain_rounds": rounds,
@@ -948,6 +957,7 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
         del stacked
     held = np.zeros(n, dtype=bool)
     req0 = problem.requirement(count.n_covering)
+    lower = float("nan")  # the best of the rounds' bounds (each a relaxation's)
     for _ in range(DOMAIN_ROUNDS):
         extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
                  else sp.csr_array((0, values.shape[1])))
@@ -960,8 +970,10 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
                        required=problem.required, start=chosen,
                        time_limit_s=max(t_end - time.perf_counter(), 0.0), gap=gap)
         short = domain_short(pattern, med.sites, codes, need)
+        if np.isfinite(med.lower_bound) and not med.lower_bound <= lower:
+            lower = float(med.lower_bound)
         if not short.any():
-            return Placement(med.sites, med.status, med.lower_bound, objective=med.objective,
+            return Placement(med.sites, med.status, lower, objective=med.objective,
                              gap_asked=gap)
         if time.perf_counter() >= t_end or (short & held).any():
             break
@@ -972,7 +984,19 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
         if got.matrix.shape[0]:
             parts.append(sp.csr_array(got.matrix))
             part_req.append(got.requirement)
-    return Placement(chosen, "kept_cover")
+    # the count's plan, which meets every point's domains, with its objective and the
+    # rounds' bound (review 156: both were left NaN)
+    near = values[:, np.sort(chosen)]
+    has = np.diff(near.indptr) > 0
+    best = np.zeros(n)
+    if near.nnz:
+        best[has] = np.minimum.reduceat(near.data, near.indptr[:-1][has])
+    objective = float(np.dot(problem.population, best))
+    logger.info("k-median: the placed plan still left points short of their failure "
+                "domains when its rounds (at most %d) or its time ran out: the site "
+                "count's plan is kept", DOMAIN_ROUNDS)
+    return Placement(chosen, "kept_cover", min(lower, objective) if np.isfinite(lower)
+                     else float("nan"), objective=objective, gap_asked=gap)
 
 
 def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLike,
