@@ -224,12 +224,14 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
     is. Every round solves a relaxation of the whole (fewer rows), so its bound holds and a
     plan of it that leaves no point short is the answer. Most points' plans span their
     domains unasked: the rows of all of them (295,000 rows, 31.6M entries on a Mexican
-    N-2 plan with 40 km domains, tester 174) left HiGHS no time and took 5.7 GB. After
-    :data:`DOMAIN_ROUNDS` rounds, or at the time limit, the last round keeps the plan so
-    far open and adds the sites its short points need (their rows, the plan's sites fixed:
-    every other point keeps its domains, so the plan meets them all; review 156: building
-    every point's rows in the time left gave a greedy 116 sites where the plan so far had
-    80). Its status is ``optimal`` only when a round's bound meets it."""
+    N-2 plan with 40 km domains, tester 174) left HiGHS no time and took 5.7 GB. A round
+    before the last takes half the time left. A round's plan that leaves points short is
+    completed (kept open, with the sites its short points need: their rows, the plan's
+    sites fixed; every other point keeps its domains, so the completion meets them all),
+    and the fewest-sites completion is the next round's start and, when the rounds
+    (:data:`DOMAIN_ROUNDS`) or the time run out, the answer (review 156: building every
+    point's rows in the time left gave a greedy 116 sites where the plan so far had 80).
+    The status is ``optimal`` only when a round's bound meets the plan."""
     from ..solvers.domain_rows import domain_rows, row_domains
 
     t_end = time.perf_counter() + float(limit)
@@ -242,38 +244,57 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
     parts: list[sp.csr_array] = []
     part_req: list[npt.NDArray[np.int64]] = []
     bound, rounds = -np.inf, 0
-    fixed = problem.required  # (the last round: with the plan so far)
+    best: CoverResult | None = None  # the fewest sites found meeting every point's domains
+    start: npt.NDArray[np.int64] | None = None
+    required = (np.zeros(pattern.shape[1], dtype=bool) if problem.required is None
+                else np.asarray(problem.required, dtype=bool))
     while True:
         rows = (sp.csr_array(sp.vstack([pattern, *parts], format="csr")) if parts
                 else pattern)
         req = np.concatenate([req0, *part_req]) if parts else req0
-        cover = min_cover(rows, req, cost=problem.cost, required=fixed,
-                          time_limit_s=max(t_end - time.perf_counter(), 0.0))
+        left = max(t_end - time.perf_counter(), 0.0)
+        final = rounds + 1 >= DOMAIN_ROUNDS
+        # a round before the last takes half the time left: the next, with the rows of the
+        # points it leaves short, needs time too (review 156: round 1 took the whole limit)
+        cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
+                          time_limit_s=left if final else left / 2, start=start)
         rounds += 1
-        if fixed is problem.required:  # (with the plan so far fixed: not a relaxation)
-            bound = max(bound, float(cover.lower_bound))
+        bound = max(bound, float(cover.lower_bound))
         short = domain_short(pattern, cover.sites, codes, need) & ~held
-        if fixed is not problem.required or not short.any():
+        if not short.any():  # it meets every point's domains (from the best start)
+            if best is None or cover.objective <= best.objective:
+                best = cover
             break
         logger.info("failure domains: round %d, %s sites; %s point(s) short of their "
                     "domains: their rows added", rounds, f"{cover.objective:g}",
                     f"{int(short.sum()):,}")
-        if rounds >= DOMAIN_ROUNDS or time.perf_counter() >= t_end:
-            # the plan so far, open, and what its short points need besides
-            fixed = (np.zeros(pattern.shape[1], dtype=bool) if problem.required is None
-                     else np.array(problem.required, dtype=bool))
-            fixed[cover.sites] = True
         extra = domain_rows(pattern[np.flatnonzero(short)], codes, k)
         held |= short
         if extra.matrix.shape[0]:
             parts.append(sp.csr_array(extra.matrix))
             part_req.append(extra.requirement)
+        rows = sp.csr_array(sp.vstack([pattern, *parts], format="csr"))
+        req = np.concatenate([req0, *part_req])
+        # its completion: the plan kept open and what its short points need besides, which
+        # meets every point's domains (the others keep theirs); the next round's start
+        fixed = required.copy()
+        fixed[cover.sites] = True
+        done = min_cover(rows, req, cost=problem.cost, required=fixed,
+                         time_limit_s=min(max(t_end - time.perf_counter(), 0.0),
+                                          max(1.0, 0.1 * float(limit))))
+        if best is None or done.objective < best.objective:
+            best = done
+        start = best.sites
+        if final or time.perf_counter() >= t_end:
+            break
+    assert best is not None
+    cover = best
     obj = float(cover.objective)
     met = bound >= obj - 1e-9 * max(1.0, abs(obj))
-    # optimal: a round's bound meets the plan (the last round's "optimal" is its own, with
-    # the plan so far fixed, when that was one)
-    status = ("optimal" if met else cover.status if fixed is problem.required
-              and cover.status != "optimal" else "time_limit")
+    # optimal: a round's bound meets the plan (a completion's own "optimal" is with the
+    # plan so far fixed)
+    status = "optimal" if met else ("time_limit" if cover.status == "optimal"
+                                    else cover.status)
     bound = min(bound, obj)
     gap = (obj - bound) / obj if obj > 0 else 0.0
     reductions = {**cover.reductions, "domain_rounds": rounds,
