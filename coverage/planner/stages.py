@@ -192,8 +192,9 @@ class SiteCount:
     the placement drops them (``None``) once used."""
 
 
-#: Rounds of :func:`_count_by_domains` that add the rows of the points still short of
-#: their domains before the last one adds every point's that may be.
+#: Most rounds of :func:`_count_by_domains` (and of the placement's
+#: :func:`_place_by_domains`); past them the best completion is the answer, its status
+#: ``time_limit`` (the time or the rounds ran out) unless a round's bound meets it.
 DOMAIN_ROUNDS = 12
 
 
@@ -286,6 +287,10 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
             best = done
         start = best.sites
         if final or time.perf_counter() >= t_end:
+            if final:
+                logger.info("failure domains: %d rounds, the best plan that meets every "
+                            "point's domains kept (%s sites)", rounds,
+                            f"{best.objective:g}")
             break
     assert best is not None
     cover = best
