@@ -463,3 +463,22 @@ def test_a_second_objective_no_plan_can_meet_is_named(caplog):
     caplog.clear()
     plan(demand, sites, max_sites=3, failures=2)
     assert "no point can have" not in caplog.text
+
+
+def test_a_point_outside_budget_says_how_far_outside(seed=5):
+    """Tester 174: a point with no chosen site within budget had no latency at all in
+    assignment.csv; outside_latency_ms is its latency to its nearest chosen site (our
+    own haversine), empty for the points served."""
+    demand, sites, _ = instance(seed)
+    d = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                  sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    lat = ON_NET.p99_ms(d, "ftth")  # every pair, in budget or not
+    p = plan(demand, sites, max_sites=2, failures=1)
+    a = p.assignment.set_index("demand_id").loc[demand["demand_id"]]
+    cols = sites["site_id"].isin(p.sites["site_id"]).to_numpy()
+    nearest = lat[:, cols].min(axis=1)
+    served = a["primary_site_id"].notna().to_numpy()
+    assert (~served).any() and served.any()
+    got = a["outside_latency_ms"].to_numpy(dtype=float)
+    assert np.allclose(got[~served], nearest[~served], atol=1e-6)
+    assert (got[~served] > BUDGET_MS).all() and np.isnan(got[served]).all()

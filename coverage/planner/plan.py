@@ -106,7 +106,7 @@ ASSIGNMENT_COLUMNS = (
     "backup_site_id", "backup_latency_ms", "n_covering_sites", "coverage_status",
     "primary_p50_ms", "n1_latency_ms", "n1_within_budget", "access", "service_class",
     "budget_ms", "name", "lat", "lon",
-    "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id",
+    "n1_site_id", "nk_latency_ms", "nk_within_budget", "nk_site_id", "outside_latency_ms",
     "n_domains_in_budget", "domain_nk_latency_ms", "domain_nk_within_budget",
     "domain_nk_site_id",
     *LATENCY_COMPONENT_COLUMNS,

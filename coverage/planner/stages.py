@@ -1116,6 +1116,9 @@ def assign_and_fail(problem: Problem, chosen: npt.ArrayLike, n_cov: npt.ArrayLik
     out["n1_site_id"] = ids(surv, near[:, 1])
     out["n1_latency_ms"] = np.where(surv, lat[:, 1], np.nan)
     out["n1_within_budget"] = surv & within[:, 1]
+    # a point with no chosen site within budget: how far outside it is (tester 174: its
+    # row had no latency at all)
+    out["outside_latency_ms"] = np.where(~has_primary & (near[:, 0] >= 0), lat[:, 0], np.nan)
     if failures >= 2:
         # any k failures: at worst the k nearest chosen sites fail together
         last = int(failures)
