@@ -264,3 +264,21 @@ def test_the_search_never_queries_deeper_than_its_limit(monkeypatch):
     for i in range(len(demand)):
         best = [lat[i, dom == d].min() for d in range(4)]
         assert got.domain[i].tolist() == list(np.argsort(best, kind="stable")[:3])
+
+
+def test_one_domain_failure_is_in_the_headline_and_the_report(tmp_path):
+    """Tester 178: at k = 1 the figures by domain were in summary.json only; and the report
+    said the statuses "count single sites" where they count domains."""
+    from coverage.outputs.headline import headline_lines
+
+    demand, sites = _instance(0)
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=1,
+                      model=LatencyModel.from_profile("on-net"), kmedian_time_limit_s=5)
+    f = plan.summary()["domain_failures"]
+    lines = headline_lines(plan.summary())
+    assert any(line.startswith("under any 1 whole failure domain failing: worst latency "
+                               f"{f['nk_worst_latency_ms']:.1f} ms") for line in lines)
+    html = (plan.to_dir(tmp_path / "out", map=False, gis=False) / "report.html").read_text()
+    assert 'data-key="domain_failures.nk_worst_latency_ms"' in html
+    assert "count single sites)" not in html.replace(
+        "population_safe_by_failures counts single sites)", "")

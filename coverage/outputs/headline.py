@@ -303,9 +303,11 @@ def nk_line(s: Mapping[str, Any], k: int, *, domains: bool = False) -> str | Non
     if domains:
         got = s.get("domain_failures")
         s = got if isinstance(got, Mapping) else {}
-    if k < 2 or s.get("nk_failures") is None:
-        return None
+    if k < (1 if domains else 2) or s.get("nk_failures") is None:
+        return None  # (by sites, k = 1 is the N-1 line; by domains it is shown too)
     what = "whole failure domains failing" if domains else "simultaneous failures"
+    if k == 1:
+        what = "whole failure domain failing"
     line = (f"under any {k} {what}: worst latency "
             f"{_ms(s.get('nk_worst_latency_ms'), 'no user keeps a site')}")
     worst = s.get("nk_worst_set_population_outside_budget")
@@ -324,6 +326,9 @@ def nk_line(s: Mapping[str, Any], k: int, *, domains: bool = False) -> str | Non
         if s.get("nk_worst_set_status") != "optimal":
             line += (f" (not proven the worst: at most "
                      f"{_count(s.get('nk_worst_set_upper_bound'))})")
+    if k == 1:  # (no worst set: the worst single domain is domain_failures.csv's first)
+        return (line + f"; {_count(s.get('nk_population_outside_budget'))} people are "
+                "pushed outside budget by some domain's failure")
     return (line + f"; {_count(s.get('nk_population_outside_budget'))} people have some "
             f"set of {k} that does")
 

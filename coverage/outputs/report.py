@@ -714,13 +714,13 @@ def _nk_rows(s: dict[str, Any], k: int, *, domains: bool = False,
     if domains:
         got = s.get("domain_failures")
         s = got if isinstance(got, dict) else {}
-    if k < 2 or s.get("nk_failures") is None:
-        return []
-    what = f"{k} whole failure domains" if domains else f"{k} failures"
+    if k < (1 if domains else 2) or s.get("nk_failures") is None:
+        return []  # (by sites, k = 1 is the N-1 row; by domains it is shown too)
+    what = f"{k} whole failure domain{'s' if k > 1 else ''}" if domains else f"{k} failures"
     rows = [
         (f"worst latency under any {k} simultaneous "
-         f"{'whole failure domain failures' if domains else 'failures'} (each user's own "
-         "worst set)", f"{key}nk_worst_latency_ms", s.get("nk_worst_latency_ms"),
+         f"{'whole failure domain failure' + ('s' if k > 1 else '') if domains else 'failures'}"
+         " (each user's own worst set)", f"{key}nk_worst_latency_ms", s.get("nk_worst_latency_ms"),
          _ms(s.get("nk_worst_latency_ms")) if not _not_finite(s.get("nk_worst_latency_ms"))
          else "n/a (no user keeps a site)"),
         (f"population that some set of {what} pushes outside budget (union over sets)",
@@ -756,8 +756,8 @@ def _domain_rows(s: dict[str, Any], k: int) -> list[tuple[str, str, Any, str]]:
         return []
     rows = []
     if isinstance(safe, Mapping):  # (not computed when the chosen sites' reach was too big)
-        rows.append((f"population within budget whatever {k} failure domain(s) fail (the "
-                     "figures above count single sites)",
+        rows.append((f"population within budget whatever {k} failure domain(s) fail "
+                     "(whole domains; population_safe_by_failures counts single sites)",
                      f"population_safe_by_domain_failures.N-{k}", safe.get(f"N-{k}"),
                      _num(safe.get(f"N-{k}"))))
     if dom.get("worst_domain") is not None:
@@ -1577,9 +1577,9 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
     if p.get("gaps_by") == "failure domains":
         body += (f"<p>This plan fails whole failure domains, and so do its proposals: a gap "
                  f"point for them is one whose candidates within budget lie in fewer than "
-                 f"{k + 1} domains (assignment.csv's n_domains_in_budget; the statuses "
-                 "above count single sites), and each proposed site is a failure domain of "
-                 "its own.</p>")
+                 f"{k + 1} domains (assignment.csv's n_domains_in_budget, as the statuses "
+                 "above count them), and each proposed site is a failure domain of its "
+                 "own.</p>")
     labels = {
         "gaps_by": "gaps counted by",
         "proposed_sites": "proposed new sites", "gap_points": "gap points",

@@ -1281,11 +1281,15 @@ def plan_sites(
                     count_fails = _domains_dropped(sites_src, too_big, max_memory_gb)
                 count = best_sites(problem, reach, n_cov)
             elif capacity is None:
-                problem, too_big = fit_domains(problem, reach, domain_entry_limit(problem))
-                if too_big is not None:  # single sites, said (a review's find: N-3 in a
-                    # dense area built 343M entries for 50 points)
-                    count_fails = _domains_dropped(sites_src, too_big, max_memory_gb)
+                # the domains' rows are generated for the points short of them, and the
+                # count fails single sites, said, when those pass half of --max-memory-gb
+                # (tester 178: the size of every point's rows, checked first, dropped the
+                # domains of a Brazilian N-2 plan whose generated rows were 329)
                 count = min_sites(problem, reach=reach, n_covering=n_cov)
+                if count.domains_dropped is not None and problem.count_domains is not None:
+                    problem = replace(problem, count_domains=None)  # and its placement
+                    count_fails = _domains_dropped(sites_src, count.domains_dropped,
+                                                   max_memory_gb)
             else:
                 say(f"capacitated: {capacity.load_text()}; "
                     f"cut generation with a max-flow check of every failure scenario")

@@ -217,7 +217,7 @@ def domain_short(pattern: sp.csr_array, chosen: npt.ArrayLike, codes: npt.ArrayL
 
 
 def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArray[np.int64],
-                      limit: float) -> SiteCount:
+                      limit: float, max_entries: float | None = None) -> SiteCount:
     """The fewest sites (least cost) giving every point ``min(k + 1, |N_i|)`` sites in
     budget in ``min(k + 1, |D_i|)`` failure domains, the domains' rows generated: the
     count without them first, then with the rows of the points its plan leaves short
@@ -274,6 +274,15 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
         if extra.matrix.shape[0]:
             parts.append(sp.csr_array(extra.matrix))
             part_req.append(extra.requirement)
+        entries = pattern.nnz + sum(int(p.nnz) for p in parts)
+        cap = domain_entry_limit(problem) if max_entries is None else float(max_entries)
+        if entries > cap:
+            from ..solvers.domain_rows import DomainRowsTooLarge
+
+            raise DomainRowsTooLarge(
+                f"the failure domains' rows generated for {int(held.sum()):,} points hold "
+                f"{entries - pattern.nnz:,} entries beside the reach matrix's "
+                f"{pattern.nnz:,}, above {cap:,.0f}")
         rows = sp.csr_array(sp.vstack([pattern, *parts], format="csr"))
         req = np.concatenate([req0, *part_req])
         # its completion: the plan kept open and what its short points need besides, which
@@ -342,7 +351,8 @@ def fit_domains(problem: Problem, reach: ReachMatrix, max_entries: float,
 
 def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
               n_covering: npt.ArrayLike | None = None, time_limit_s: float | None = None,
-              lazy_options: dict[str, Any] | None = None) -> SiteCount:
+              lazy_options: dict[str, Any] | None = None,
+              max_domain_entries: float | None = None) -> SiteCount:
     """The fewest sites (least cost) giving every point ``min(k + 1, |N_i|)`` in budget.
 
     Parameters
@@ -358,6 +368,10 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
         Solver time limit (default: ``config.time_limit_s``).
     lazy_options : dict, optional
         More options of :func:`coverage.solvers.rowgen.lazy_cover` (seed and round sizes).
+    max_domain_entries : float, optional
+        On the reach matrix with failure domains: the most entries their generated rows
+        and the matrix may hold (default :func:`domain_entry_limit`); above it the count
+        fails single sites (``domains_dropped`` says why).
 
     Returns
     -------
@@ -367,7 +381,16 @@ def min_sites(problem: Problem, *, reach: ReachMatrix | None = None,
     if reach is not None:
         n_cov = reach.n_covering() if n_covering is None else np.asarray(n_covering)
         if problem.count_domains is not None and int(problem.config.failures) >= 1:
-            return _count_by_domains(problem, reach.boolean(), n_cov, limit)
+            from ..solvers.domain_rows import DomainRowsTooLarge
+
+            try:
+                return _count_by_domains(problem, reach.boolean(), n_cov, limit,
+                                         max_domain_entries)
+            except DomainRowsTooLarge as exc:  # single sites, said by the caller
+                count = min_sites(replace(problem, count_domains=None), reach=reach,
+                                  n_covering=n_cov, time_limit_s=limit)
+                count.domains_dropped = str(exc)
+                return count
         rows, req, added = problem.cover_rows(reach.boolean(), n_cov)  # + failure domains
         cover = min_cover(rows, req, cost=problem.cost, required=problem.required,
                           time_limit_s=limit)

@@ -63,7 +63,6 @@ from .stages import (
     capacitated_sites_lazy,
     choose_strategy,
     component_sites,
-    fit_domains,
     min_sites,
     reach_matrix,
 )
@@ -380,7 +379,8 @@ def budget_sweep(
         ``method`` (``full``, ``lazy``, ``components`` or ``none``, the plan's own row its
         strategy; `` (capacitated)`` added with ``capacity``; with failure domains
         and no ``capacity``, `` (single sites)`` added where the count failed single
-        sites: the domains' rows above ``max_full_pairs`` entries, or the plan's own),
+        sites: the domains' rows above ``max_full_pairs`` entries (on the reach matrix,
+        those generated for the points short of them), or the plan's own),
         ``solve_s`` and ``source`` (``sweep`` or ``plan``).
 
     Raises
@@ -575,10 +575,13 @@ def budget_sweep(
                     method = "full (capacitated)"
                 if result is None:
                     assert reach is not None
-                    problem_k, too_big = fit_domains(problem_k, reach, max_full_pairs)
-                    if too_big is not None:
+                    counted_k = min_sites(problem_k, reach=reach, n_covering=n_cov,
+                                          max_domain_entries=max_full_pairs)
+                    if counted_k.domains_dropped is not None:  # (its rows, generated,
+                        # above the limit: single sites)
+                        problem_k = replace(problem_k, count_domains=None)
                         method = "full (single sites)"
-                    result = min_sites(problem_k, reach=reach, n_covering=n_cov).cover
+                    result = counted_k.cover
                 cover = result
                 if (problem_k.count_domains is not None and not dropped
                         and cover.status != STATUS_SHORT):
