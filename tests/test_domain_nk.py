@@ -282,3 +282,12 @@ def test_one_domain_failure_is_in_the_headline_and_the_report(tmp_path):
     assert 'data-key="domain_failures.nk_worst_latency_ms"' in html
     assert "count single sites)" not in html.replace(
         "population_safe_by_failures counts single sites)", "")
+
+
+def test_the_partial_status_reads_without_a_range_of_one():
+    """Tester 178: at k = 2 the status table read "2 to 2 failure domains"."""
+    from coverage.resilience.status import status_meaning
+
+    assert status_meaning("partial", 2, unit="domain").startswith(
+        "2 failure domains within budget")
+    assert status_meaning("partial", 3).startswith("2 to 3 sites within budget")

@@ -254,8 +254,8 @@ def status_meaning(status: str, failures: int, *, unit: str = "site") -> str:
         REDUNDANT: (f"{k + 1} or more {what} within budget: stays within budget when any "
                     + (f"one {one} fails" if k == 1 else f"{k} {what} fail") if k else
                     f"at least one {unit} within budget (no failure tolerance asked for)"),
-        PARTIAL: (f"2 to {k} {what} within budget: survives fewer than {k} failures"
-                  if k >= 2 else "does not occur with k < 2"),
+        PARTIAL: (f"{'2' if k == 2 else f'2 to {k}'} {what} within budget: survives "
+                  f"fewer than {k} failures" if k >= 2 else "does not occur with k < 2"),
         SINGLE: (f"exactly one {one} within budget: out of budget when it fails" if k else
                  f"does not occur with k = 0 (one {unit} meets the requirement)"),
         UNCOVERABLE: "no candidate site within budget",
