@@ -284,6 +284,37 @@ def test_one_domain_failure_is_in_the_headline_and_the_report(tmp_path):
         "population_safe_by_failures counts single sites)", "")
 
 
+@pytest.mark.parametrize("k", [1, 2])
+def test_the_coverage_table_by_domains_counts_what_the_statuses_count(tmp_path, k):
+    """Tester 174: ``coverage_by_k`` counted sites where the statuses counted domains, and
+    the report's at-a-glance text said the count needs k + 1 sites. The table by domains
+    is counted here from each point's chosen sites within budget (our own latencies) and
+    their domains, and must agree with the statuses."""
+    model = LatencyModel.from_profile("on-net")
+    demand, sites = _instance(10 + k, n_domains=4)
+    plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=k, model=model,
+                      kmedian_time_limit_s=5)
+    s = plan.summary()
+    by = s["domain_failures"]["coverage_by_k"]
+    chosen = sites["site_id"].isin(plan.sites["site_id"]).to_numpy()
+    within = _latency(demand, sites, model, False) <= BUDGET_MS + 1e-9
+    doms = sites["failure_domain"].to_numpy()
+    n = np.array([len(set(doms[row & chosen])) for row in within])
+    pop = demand["population"].to_numpy(dtype=float)
+    keys = [str(j) for j in range(k + 1)] + [f">={k + 1}"]
+    for j, key in enumerate(keys):
+        hit = np.minimum(n, k + 1) == j
+        assert by[key]["n_demand"] == int(hit.sum())
+        assert by[key]["population"] == pytest.approx(pop[hit].sum())
+    status = plan.assignment.set_index("demand_id")["coverage_status"].reindex(
+        demand["demand_id"]).to_numpy()
+    assert by[f">={k + 1}"]["n_demand"] == int((status == "redundant").sum())
+    html = (plan.to_dir(tmp_path / "out", map=False, gis=False) / "report.html").read_text()
+    assert 'id="coverage-by-k-domains"' in html
+    assert f'data-key="domain_failures.coverage_by_k.&gt;={k + 1}.n_demand"' in html
+    assert f"in min({k + 1}, failure domains of its candidates within budget)" in html
+
+
 def test_the_partial_status_reads_without_a_range_of_one():
     """Tester 178: at k = 2 the status table read "2 to 2 failure domains"."""
     from coverage.resilience.status import status_meaning

@@ -643,12 +643,20 @@ def _section(sid: str, title: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{_e(title)}</h2>{body}</section>'
 
 
-def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False) -> str:
+def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False,
+                         domains: bool = False) -> str:
     """Demand and people by number of sites within budget: 0, 1, ..., k, >= k+1.
 
     ``candidates``: a ``--max-sites`` plan, whose chosen sites need not reach them; the
-    figures (candidates within budget) are then labelled as what they could be."""
-    by_k = s.get("coverage_by_k")
+    figures (candidates within budget) are then labelled as what they could be.
+    ``domains``: the same by failure domains of chosen sites within budget
+    (``domain_failures.coverage_by_k``; tester 174: the table counted sites where the
+    statuses count domains); empty when the plan has none."""
+    if domains:
+        dom = s.get("domain_failures")
+        by_k = dom.get("coverage_by_k") if isinstance(dom, Mapping) else None
+    else:
+        by_k = s.get("coverage_by_k")
     if not isinstance(by_k, dict) or not by_k:
         return ""
     # the entries as the planner writes them (an object per key 0, 1, ..., >=k+1); anything
@@ -658,33 +666,42 @@ def _coverage_by_k_table(s: dict[str, Any], k: int, candidates: bool = False) ->
     people = [_number(v.get("population")) for _, v in entries]
     total = float(sum(x for x in people if x is not None and math.isfinite(x)))
     body = []
+    path = "domain_failures.coverage_by_k" if domains else "coverage_by_k"
     for (key, v), x in zip(entries, people, strict=True):
+        what = " of whole domains" if domains else ""
         if key.startswith(">="):
-            survives = f"any {k} failure(s): N-{k} safe" if k else "N-0: covered"
+            survives = f"any {k} failure(s){what}: N-{k} safe" if k else "N-0: covered"
         elif key == "0":
-            survives = "never within budget (uncoverable)"
+            survives = ("no chosen site within budget" if domains
+                        else "never within budget (uncoverable)")
         else:
             j = int(key) - 1
-            survives = f"{j} failure(s), not {k}" if j else f"no failure (short of {k + 1})"
+            survives = (f"{j} failure(s){what}, not {k}" if j
+                        else f"no failure (short of {k + 1})")
         if candidates and key != "0":
             survives = f"at best (enough of them chosen): {survives}"
         pop = v.get("population")
         share = x / total if total > 0 and x is not None and math.isfinite(x) else float("nan")
         body.append(
             f"<tr><td>{_e(key)}</td>"
-            + _cell(f"coverage_by_k.{key}.n_demand", v.get("n_demand"),
+            + _cell(f"{path}.{key}.n_demand", v.get("n_demand"),
                     _num(v.get("n_demand"))).replace("<td", '<td class="n"', 1)
-            + _cell(f"coverage_by_k.{key}.population", pop, _num(pop)).replace(
+            + _cell(f"{path}.{key}.population", pop, _num(pop)).replace(
                 "<td", '<td class="n"', 1)
             + f'<td class="n">{_pct(share)}</td><td>{_e(survives)}</td></tr>')
-    head = (f"<tr><th>{'candidate sites' if candidates else 'sites'} within budget</th>"
+    unit = ("failure domains of chosen sites" if domains
+            else "candidate sites" if candidates else "sites")
+    head = (f"<tr><th>{unit} within budget</th>"
             "<th class=\"n\">demand points</th>"
             "<th class=\"n\">population</th><th class=\"n\">share</th>"
             "<th>stays within budget under</th></tr>")
-    title = ("Population by number of candidate sites within budget (not the chosen ones)"
-             if candidates else "Population by number of sites within budget")
+    title = ("Population by number of failure domains of chosen sites within budget "
+             "(two sites in one domain fail together)" if domains
+             else "Population by number of candidate sites within budget (not the chosen "
+             "ones)" if candidates else "Population by number of sites within budget")
+    tid = "coverage-by-k-domains" if domains else "coverage-by-k"
     return (f"<h3>{title}</h3>"
-            f'<table class="data" id="coverage-by-k"><thead>{head}</thead>'
+            f'<table class="data" id="{tid}"><thead>{head}</thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
@@ -891,11 +908,24 @@ def _summary_section(s: dict[str, Any]) -> str:
     if cost:
         proof += (" The objective is the total cost of the sites (the candidates' cost "
                   "column), so the lower bound and gap are costs, not site counts.")
-    intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) chosen "
-             f"sites within {_budget(s.get('budget_ms'))} {_text(s.get('percentile'))}, so that "
-             f"it stays within budget {_when_fail(k)}. {proof}</p>")
+    dom = s.get("domain_failures")
+    by_domains = (k >= 1 and isinstance(dom, Mapping)
+                  and str(dom.get("count_fails", "")).startswith("whole failure domains"))
+    if by_domains:  # (tester 174: the text named sites where the count took domains)
+        intro = (f"<p>Every demand point needs chosen sites within "
+                 f"{_budget(s.get('budget_ms'))} {_text(s.get('percentile'))} in min({k + 1}"
+                 ", failure domains of its candidates within budget) failure domains, so "
+                 "that it stays within budget when any "
+                 + ("one failure domain fails" if k == 1 else f"{k} failure domains fail")
+                 + f" (two sites in one domain fail together). {proof}</p>")
+    else:
+        intro = (f"<p>Every demand point needs min({k + 1}, candidates within budget) "
+                 f"chosen sites within {_budget(s.get('budget_ms'))} "
+                 f"{_text(s.get('percentile'))}, so that it stays within budget "
+                 f"{_when_fail(k)}. {proof}</p>")
     return _section("summary", "Plan at a glance", intro + _aggregation_text(s)
-                    + _kv_table(rows) + _coverage_by_k_table(s, k))
+                    + _kv_table(rows) + _coverage_by_k_table(s, k)
+                    + _coverage_by_k_table(s, k, domains=True))
 
 
 def _best_summary_section(s: dict[str, Any], k: int) -> str:

@@ -53,6 +53,7 @@ from ..resilience.domain_nk import domain_nk_figures
 from ..resilience.domain_reroute import DOMAIN_REROUTE_COLUMNS, domain_reroute
 from ..resilience.status import (
     COVERAGE_STATUSES,
+    coverage_by_k,
     coverage_status_categorical,
     is_gap,
 )
@@ -2078,6 +2079,9 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
     slow = lat.idxmax() if lat.notna().any() else None
     info = {"population_safe_by_domain_failures": safe,
             "domain_failures": {
+                # demand and people by the number of domains of chosen sites within budget
+                # (0, 1, ..., k, >= k+1), as the top-level coverage_by_k counts sites
+                "coverage_by_k": coverage_by_k(got["n_domains"], problem.population, k),
                 "worst_domain": got["worst_domain"],
                 "worst_domain_population_outside_budget":
                     got["worst_domain_population_outside_budget"],
