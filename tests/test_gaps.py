@@ -206,6 +206,19 @@ def test_plan_reports_proposals_for_its_gaps(sample_inputs):
     assert s["status"] != "optimal" or s["lower_bound"] == s["proposed_sites"]
 
 
+def test_the_report_says_a_proposal_near_a_candidate_is_counted_apart(sample_inputs,
+                                                                      tmp_path):
+    """Tester 174: a proposal 600 m from a candidate counted as a second site with no word
+    on it; the report now says so, with the spacing this plan used (--colocated-m)."""
+    demand, sites = sample_inputs
+    sites = sites.iloc[:20].copy()
+    sites.attrs["colocated_m"] = 450.0
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=5, model=ON_NET)
+    assert len(plan.proposed)
+    html = (plan.to_dir(tmp_path / "out", map=False, gis=False) / "report.html").read_text()
+    assert "counts as a site of its own in the N-1 figures, though it may lie 900 m" in html
+
+
 def test_proposed_ids_never_take_a_candidates_id(sample_inputs):
     """Tester 111: candidates named new-001 .. new-020 had their ids reused by the
     proposals (proposed_sites.csv named chosen candidates). The proposals skip the taken

@@ -1610,6 +1610,18 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
                  f"{k + 1} domains (assignment.csv's n_domains_in_budget, as the statuses "
                  "above count them), and each proposed site is a failure domain of its "
                  "own.</p>")
+    elif p.get("proposed_sites"):
+        # tester 174: a proposal 600 m from a candidate read as a second, independent site
+        params = s.get("parameters")
+        near = _number(params.get("colocated_m")) if isinstance(params, Mapping) else None
+        near = near if near is not None and math.isfinite(near) else 300.0
+        body += (f"<p>A proposed site counts as a site of its own in the N-{k} figures, "
+                 f"though it may lie {_num(2 * near)} m (twice --colocated-m) from a "
+                 "candidate or another proposal and so share its power and fibre. To make "
+                 "sites that close fail together, give the candidates a failure_domain "
+                 "column or --domain-radius-km: the proposals are then failure domains of "
+                 "their own (with --domain-radius-km, farther than it from every "
+                 "candidate).</p>")
     labels = {
         "gaps_by": "gaps counted by",
         "proposed_sites": "proposed new sites", "gap_points": "gap points",
