@@ -897,6 +897,13 @@ def test_spreadsheet_and_binary_files_named_csv_get_their_own_message(tmp_path):
         read_demand(inner)
     text = str(info.value)
     assert "the row is empty" in text and "(rows 2, 3)" in text and "1 problem" in text
+    # an Excel footer (an empty row, then a total line) is named in the same run
+    footer = tmp_path / "footer.csv"
+    footer.write_text(good + ",,,\nTotal,,,300\n")
+    with pytest.raises(InputValidationError) as info:
+        read_demand(footer)
+    text = str(info.value)
+    assert "2 problems" in text and "(row 3)" in text and "a total line?) (row 4)" in text
 
 
 def test_a_symbolic_link_that_leads_nowhere_says_so(tmp_path):

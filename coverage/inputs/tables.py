@@ -1091,6 +1091,10 @@ def _has_decimal_commas(df: pd.DataFrame, columns: Iterable[Any]) -> bool:
     return False
 
 
+#: At most this many rows after an empty row at the end of a table are named as a footer.
+_FOOTER_ROWS = 3
+
+
 def _empty_rows(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
     """Rows whose every field is blank (``;;;;``: rows a spreadsheet cleared but kept):
     those at the end are dropped, with a log line (they hold nothing, and the rows before
@@ -1123,6 +1127,28 @@ def _empty_rows(df: pd.DataFrame, sep: str, report: _Report) -> pd.DataFrame:
             "delete those rows",
             inner,
         )
+        # a spreadsheet's footer (`,,,` then `Total,,,N`): the rows after the last empty
+        # one, when they are a few at the end, named too (tester 174: they were found one
+        # per run, the total line only once the empty row was gone)
+        last = int(np.flatnonzero(inner)[-1]) + 1
+        tail = end - last
+        if 0 < tail <= _FOOTER_ROWS:
+            # a footer row leaves blank a field every data row above fills (its
+            # coordinates); a data row after an empty one does not
+            data_rows = ~blank[:last]
+            footer = np.zeros(len(df), dtype=bool)
+            for c in range(len(df.columns)):
+                if data_rows.any() and not empty(df.iloc[:last, c])[data_rows].any():
+                    footer[last:end] |= empty(df.iloc[last:end, c])
+            n_footer = int(footer.sum())
+            if n_footer:
+                report.add(
+                    f"{'this row follows' if n_footer == 1 else 'these rows follow'} the "
+                    "empty row at the end of the table, with a field blank that every "
+                    "row above fills: a footer under the data (a total line?)",
+                    "delete it too" if n_footer == 1 else "delete them too",
+                    footer,
+                )
         report.raise_if_any()
     if end < len(df):
         logger.warning("%s: %s at the end with every field blank (only separators) "
