@@ -580,7 +580,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         peak_to_mean=args.peak_to_mean, target_utilisation=args.target_utilisation,
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective, scenario_limit=args.scenario_limit,
-        sizing=args.sizing, sizing_time_limit_s=args.sizing_time_limit_s)
+        sizing=args.sizing, sizing_time_limit_s=args.sizing_time_limit_s,
+        proposal_time_limit_s=args.proposal_time_limit_s)
         if p not in problems)
     extra: dict[str, Any] = {}
     if args.command == "compare":  # its files and names, said with the options' problems
@@ -946,6 +947,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
         # compare prices the least capacity unless --sizing off is typed
         sizing=args.sizing if _typed(args, ("sizing",)) else "least",
         sizing_time_limit_s=args.sizing_time_limit_s,
+        proposal_time_limit_s=args.proposal_time_limit_s,
         aggregate_km=args.aggregate_km, aggregate_h3=args.aggregate_h3,
         aggregate_mode=args.aggregate_mode,
         # the edge plan's budget sweep, as for plan (_plan_and_write)
@@ -1054,6 +1056,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         domain_radius_km=args.domain_radius_km, max_sites=args.max_sites,
         objective=args.objective, scenario_limit=args.scenario_limit,
         sizing=args.sizing, sizing_time_limit_s=args.sizing_time_limit_s,
+        proposal_time_limit_s=args.proposal_time_limit_s,
         # the report's budget sweep: alongside the plan in a second process on national
         # inputs, else after it (plan_sites); not waited for until the report is written
         # (the other outputs first); a sweep that fails only skips the report

@@ -285,6 +285,16 @@ def _wifi_choices() -> tuple[str, ...]:
     return tuple(WIFI_PROFILES_MS)
 
 
+PROPOSAL_TIME_LIMIT_S = 10.0
+"""Time limit of the gap proposals' cover solve by default, s (``proposal_time_limit_s``;
+``time_limit_s`` when shorter). It was 30 s. Hand measurements (2026-11-30): on the US
+demo (7,315 gap points) the solve reached 581 sites / bound 576 after 6 s and no better by
+30 s, the demo's largest stage; with k = 2 (9,401 gap points) 896 sites after 10 s against
+885 after 30 s, bound 871. The summary states the proposal's bound, so the cost shows.
+Since the crossings of budget circles became locations (2026-12), the same demo's cover
+has 80,065 locations: 526 / bound 442 at 10 s, 476 / 465 at 120 s (hand measurements,
+2026-12-07), hence the option."""
+
 #: Failure scenarios the capacity check lists per plan, by default (``scenario_limit``).
 DEFAULT_SCENARIO_LIMIT = 20_000
 
@@ -310,6 +320,10 @@ PLANNER_OPTIONS: tuple[Option, ...] = (
     Option("kmedian_time_limit_s", float, 60.0, "s", "time limit for the k-median (latency) "
            "stage; 0 skips it (the site-count stage's plan is kept, as it is: a plan "
            "that does not depend on the machine's speed)", "non_negative", group="solver"),
+    Option("proposal_time_limit_s", float, None, "s", "time limit of the proposed new "
+           "sites' cover (proposed_sites.csv: the fewest new locations that close the gaps; "
+           "the best found is kept with its bound and status); absent: 10 s, or "
+           "--time-limit-s when shorter", "positive_or_none", group="solver"),
     Option("kmedian_gap_pct", float, 0.5, "%", "stop the k-median (latency) stage once its "
            "plan is proven within this percentage of the best placement (its lower bound: "
            "0.5 % of a 20 ms mean is 0.1 ms, well inside the latency model's error); 0 runs "
@@ -574,6 +588,15 @@ class PlannerConfig:
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT
     sizing: str = "off"
     sizing_time_limit_s: float | None = None
+    proposal_time_limit_s: float | None = None
+
+    @property
+    def proposal_limit_s(self) -> float:
+        """The time limit of the proposed sites' cover, s: ``proposal_time_limit_s``, else
+        :data:`PROPOSAL_TIME_LIMIT_S` or ``time_limit_s`` when shorter."""
+        if self.proposal_time_limit_s is not None:
+            return float(self.proposal_time_limit_s)
+        return min(PROPOSAL_TIME_LIMIT_S, float(self.time_limit_s))
 
     @property
     def sizing_limit(self) -> tuple[float, str]:

@@ -467,7 +467,8 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
                        domain_radius_km: Any = None, max_sites: Any = None,
                        objective: Any = "auto",
                        scenario_limit: Any = DEFAULT_SCENARIO_LIMIT,
-                       sizing: Any = "off", sizing_time_limit_s: Any = None) -> list[str]:
+                       sizing: Any = "off", sizing_time_limit_s: Any = None,
+                       proposal_time_limit_s: Any = None) -> list[str]:
     """Every problem with the options of :func:`plan_sites`, without planning.
 
     The one check of option values, used by :func:`plan_sites`, the CLI and batch sweeps
@@ -502,6 +503,7 @@ def check_plan_options(*, budget_ms: Any = 30.0, failures: Any = 1, percentile: 
         peak_to_mean=peak_to_mean, target_utilisation=target_utilisation,
         domain_radius_km=domain_radius_km, max_sites=max_sites, objective=objective,
         scenario_limit=scenario_limit, sizing=sizing, sizing_time_limit_s=sizing_time_limit_s,
+        proposal_time_limit_s=proposal_time_limit_s,
     ).problems(model.access_profiles_ms)
     if isinstance(workloads, str | Path) and "workloads (--workloads)" not in " ".join(found):
         try:
@@ -768,6 +770,7 @@ def plan_sites(
     scenario_limit: int = DEFAULT_SCENARIO_LIMIT,
     sizing: str = "off",
     sizing_time_limit_s: float | None = None,
+    proposal_time_limit_s: float | None = None,
     sweep: bool | Mapping[str, Any] | None = None,
 ) -> Plan:
     """Find the fewest sites that keep every user within budget under ``failures`` failures
@@ -921,7 +924,11 @@ def plan_sites(
         ``time_limit_s`` each. Not bounded by it: the most even flow of every listed
         failure scenario (``capacity_scenarios.csv``, which the fleet's worst utilisation
         needs exactly).
-
+    proposal_time_limit_s : float, optional
+        Time limit of the proposed new sites' cover (``proposed_sites.csv``: the fewest new
+        locations that give the gap demand its k+1 sites; the best found is kept, and
+        ``summary()["proposed"]`` has its status and lower bound), s. Default: 10 s, or
+        ``time_limit_s`` when shorter.
     sweep : bool or mapping, optional
         Also solve the budget sweep (:attr:`Plan.sweep`: the fewest sites at each budget,
         what the report plots): ``True``, or the options of :meth:`Plan.with_sweep`
@@ -993,6 +1000,7 @@ def plan_sites(
         target_utilisation=target_utilisation, domain_radius_km=domain_radius_km,
         max_sites=max_sites, objective=objective, scenario_limit=scenario_limit,
         sizing=sizing, sizing_time_limit_s=sizing_time_limit_s,
+        proposal_time_limit_s=proposal_time_limit_s,
     )
     profiles = None if problems else model.access_profiles_ms
     try:  # the options' problems too when the model is wrong (access classes: unchecked)

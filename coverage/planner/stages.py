@@ -90,13 +90,6 @@ def estimate_pairs(problem: Problem, sample: int = 4000) -> float:
 
 
 
-PROPOSAL_TIME_LIMIT_S = 10.0
-"""Time limit of the gap proposals' cover solve (at most the site-count limit). It was 30 s.
-Hand measurements (2026-11-30): on the US demo (7,315 gap points) the solve reached 581
-sites / bound 576 after 6 s and no better by 30 s, the demo's largest stage; with k = 2
-(9,401 gap points) 896 sites after 10 s against 885 after 30 s, bound 871. The summary
-states the proposal's bound, so the cost shows."""
-
 #: From this many demand rows, ``strategy="auto"`` takes row generation even when the reach
 #: matrix would fit the memory budget, where the national placement
 #: (:mod:`coverage.planner.placement`) applies (no tiers, anchors, backbone or service
@@ -1451,7 +1444,7 @@ def propose_gaps(problem: Problem, assignment: pd.DataFrame, n_cov: npt.ArrayLik
             return best[2]
     proposal = propose_sites(assignment, n_cov, model=problem.model, budget_ms=c.budget_ms,
                          percentile=c.percentile, failures=c.failures,
-                         time_limit_s=min(PROPOSAL_TIME_LIMIT_S, c.time_limit_s),
+                         time_limit_s=c.proposal_limit_s,
                          row_latency=problem.rows_unshrunk, reach_fn=reach_fn,
                          n_open=n_open, anchor_lat=anchors[0], anchor_lon=anchors[1],
                          shrink_km=(problem.demand["max_offset_km"].to_numpy(dtype=float)
