@@ -1924,3 +1924,121 @@ def test_an_empty_read_only_out_is_refused_like_a_read_only_plan(tmp_path):
         pytest.skip(f"setpriv could not drop CAP_DAC_OVERRIDE here: {r.stderr.strip()[:200]}")
     assert "not writable" in r.stdout, r.stdout + r.stderr
     os.chmod(out, 0o755)
+
+
+@pytest.mark.parametrize("start", ["absent", "empty", "a copy of a plan"])
+def test_plan_files_copied_in_while_planning_are_never_replaced(tmp_path, monkeypatch,
+                                                               capsys, start):
+    """Tester 179: plan-named files (summary.json, sites.csv) copied into an --out that was
+    absent or empty when the run started, or a whole plan directory copied there, marker
+    and all, were replaced by the new plan without a word (exit 0). Anything that was not
+    in the target when it was checked is the user's."""
+    import shutil
+
+    import coverage.outputs.outdir as od
+
+    mine = tmp_path / "mine"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(mine)]) == 0
+    out = tmp_path / "plan"
+    if start == "empty":
+        out.mkdir()
+    real = od.fsync_tree
+
+    def user_copies_in(root):
+        real(root)
+        if start == "a copy of a plan":
+            shutil.copytree(mine, out)
+            with (out / "sites.csv").open("a") as f:
+                f.write("A,my annotation\n")
+        else:
+            out.mkdir(exist_ok=True)
+            for name in ("summary.json", "sites.csv"):
+                shutil.copy(mine / name, out / name)
+
+    monkeypatch.setattr(od, "fsync_tree", user_copies_in)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--budget-ms", "50",
+                     "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 6 and "sites.csv" in err, err
+    assert json.loads((out / "summary.json").read_text())["budget_ms"] == 30
+    assert (out / "sites.csv").read_bytes().startswith((mine / "sites.csv").read_bytes())
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text())[
+        "budget_ms"] == 50
+
+
+def test_ctrl_c_as_the_exchange_returns_puts_the_old_directory_back(tmp_path, monkeypatch):
+    """Tester 179: a Ctrl-C handled as the atomic exchange returned left the new directory
+    in place, its ownership check not run, and the old one (a file of the user's in it)
+    hidden under the staging name, which the next run removed."""
+    import coverage.outputs.outdir as od
+
+    final, staging = tmp_path / "plan", tmp_path / "staging"
+    final.mkdir()
+    (final / "notes.txt").write_text("mine")
+    staging.mkdir()
+    (staging / "summary.json").write_text("{}")
+    real = od._exchange
+
+    def exchanged_then_interrupted(a, b):
+        assert real(a, b)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(od, "_exchange", exchanged_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        swap_dir(staging, final, foreign=lambda old: [])
+    assert (final / "notes.txt").read_text() == "mine"
+    assert (staging / "summary.json").exists()
+
+
+def test_ctrl_c_as_the_first_rename_returns_puts_the_target_back(tmp_path, monkeypatch):
+    """Tester 179, without the atomic exchange: a Ctrl-C handled as the rename of the
+    target aside returned left no target at all."""
+    import coverage.outputs.outdir as od
+
+    final, staging = tmp_path / "plan", tmp_path / "staging"
+    final.mkdir()
+    (final / "summary.json").write_text('{"old": 1}')
+    staging.mkdir()
+    monkeypatch.setattr(od, "_exchange", lambda a, b: False)
+    real = os.rename
+    calls = []
+
+    def renamed_then_interrupted(a, b):
+        real(a, b)
+        calls.append((a, b))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(od.os, "rename", renamed_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        swap_dir(staging, final, foreign=lambda old: [])
+    assert json.loads((final / "summary.json").read_text()) == {"old": 1}
+    assert staging.exists()
+
+
+def test_a_complete_leftover_holding_a_users_file_is_kept_in_sight(tmp_path, sample_inputs):
+    """Tester 179: a run killed between the exchange and its check left the old target,
+    with a file the user added, under the staging name; the next run removed it. A
+    complete leftover holding anything the tool did not write (or an edited file) is
+    now kept under a visible name, with a warning; one of the tool's own files only goes."""
+    import shutil
+
+    demand, sites = sample_inputs
+    from coverage import plan_sites
+    from coverage.model.latency import LatencyModel
+
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2,
+                      model=LatencyModel.from_profile("on-net"))
+    src = plan.to_dir(tmp_path / "src", map=False, gis=False, report=False)
+    left = tmp_path / ".plan.edge-coverage-tmp-123-abcdef12"
+    shutil.copytree(src, left)
+    (left / "notes.txt").write_text("mine")
+    clean = tmp_path / ".plan.edge-coverage-tmp-456-abcdef12"
+    shutil.copytree(src, clean)
+    (tmp_path / "plan").mkdir()
+    with OutputDir(tmp_path / "plan", "plan"):
+        pass
+    assert not clean.exists() and not left.exists()
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine"

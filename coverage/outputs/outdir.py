@@ -879,6 +879,15 @@ class ForeignFilesError(Exception):
         self.replaced = replaced
 
 
+def _inode(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of ``path`` itself (not followed), or None when it is gone."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _is_real_dir(path: Path) -> bool:
     """A directory itself, not a file or a symbolic link (to one)."""
     try:
@@ -958,9 +967,19 @@ def swap_dir(staging: Path, final: Path, *,
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise
     old = _aside_name(final, "old")
-    if _exchange(staging, final):  # the old directory is now under the staging name
-        replaced = not _is_real_dir(staging)  # a file or link the user put there meanwhile
+    new_id = _inode(staging)
+    try:
+        exchanged = _exchange(staging, final)
+    except BaseException:
+        # a Ctrl-C handled as the exchange returned (tester 179: the new directory stayed
+        # in place with the check not run, the old one hidden under the staging name,
+        # which the next run removed with a file of the user's in it): undone
+        if new_id is not None and _inode(final) == new_id:
+            _exchange(staging, final)
+        raise
+    if exchanged:  # the old directory is now under the staging name
         try:
+            replaced = not _is_real_dir(staging)  # a file or link the user put there
             names = [] if replaced else foreign(staging) if foreign else []
         except BaseException:  # Ctrl-C in the check: undone, the old directory back
             _exchange(staging, final)
@@ -972,7 +991,13 @@ def swap_dir(staging: Path, final: Path, *,
     else:
         if not _is_real_dir(final):
             raise ForeignFilesError([], replaced=True)
-        os.rename(final, old)
+        try:
+            os.rename(final, old)
+        except BaseException:
+            # a Ctrl-C handled as the rename returned (tester 179): the target back
+            if not os.path.lexists(final) and os.path.lexists(old):
+                os.rename(old, final)
+            raise
         try:
             names = foreign(old) if foreign else []
         except BaseException:  # Ctrl-C in the check: the target back where it was
@@ -1109,6 +1134,11 @@ class OutputDir:
         # (size, mtime) of the target's files when it was checked: a file changed after
         # that (edited while the run computed) is not swapped out at commit
         self._seen: dict[str, list[Any]] = {}
+        # the target's entries when it was checked (empty when it was absent): an entry
+        # that appears after that is the user's, whatever its name (tester 179: a plan's
+        # files copied into a directory that was absent or empty at the start, or a whole
+        # plan directory with its marker, were replaced without a word)
+        self._start_entries: frozenset[str] = frozenset()
         self._staging_id: tuple[int, int] | None = None  # (device, inode) of the staging
         #: Called just before the swap (it may raise, e.g. KeyboardInterrupt: nothing is
         #: replaced and the staging directory goes, as for Ctrl-C): the command line's
@@ -1149,11 +1179,15 @@ class OutputDir:
             if chk.problems:
                 raise InputValidationError("\n".join(chk.problems))
             self.files = chk.files
-            if chk.state == "ours":
+            if chk.state in ("ours", "legacy"):
                 # (hashes of the small files: an edit during the run that puts the time
                 # back is seen at the swap too, review 139)
                 self._seen = file_stats(self.path, self.files,
                                         hash_max_bytes=REHASHED_MAX_BYTES)
+            try:
+                self._start_entries = frozenset(os.listdir(self.path))
+            except (FileNotFoundError, NotADirectoryError):
+                self._start_entries = frozenset()
         except BaseException:
             self.release()
             raise
@@ -1268,7 +1302,26 @@ class OutputDir:
                     continue
                 remove_old_dir(e)  # its marker last, and kept (with a warning) while a
                 # file cannot be removed: never left markerless (review 139)
-            elif (e / _STAGING_MARKER).exists() or read_marker(e) is not None:
+            elif (e / _STAGING_MARKER).exists():
+                shutil.rmtree(e, ignore_errors=True)  # a staging directory never completed
+            elif read_marker(e) is not None:
+                # complete: a new directory never swapped in, or the old target that a
+                # swap killed between the exchange and its check left under this name
+                # (tester 179: removed with a file of the user's in it): one holding
+                # anything the tool did not write, or an edited file, is kept in sight
+                mine = not foreign_entries(e) and not edited_entries(e)
+                if not mine:
+                    kept = _kept_name(self.path)
+                    try:
+                        os.rename(e, kept)
+                    except OSError:
+                        kept = e
+                    logger.warning(
+                        "%s: a run killed while swapping left a directory holding files "
+                        "edge-coverage did not write, or edited since (%s); kept as %s. "
+                        "Fix: move your files back from it, then remove it", self.path,
+                        _describe(foreign_entries(kept) + edited_entries(kept)), kept)
+                    continue
                 shutil.rmtree(e, ignore_errors=True)
             else:
                 continue
@@ -1321,8 +1374,20 @@ class OutputDir:
 
     def _not_ours(self, old: Path) -> list[str]:
         """What the swap must not throw away in the replaced directory ``old``: entries
-        the tool did not write, and files changed since the target was checked."""
-        return foreign_entries(old) + _changed_since(old, self._seen)
+        the tool did not write, entries that were not there when the target was checked
+        (whatever their names: a plan's files, or a whole plan directory, copied in while
+        the run computed), and files changed since."""
+        names = set(foreign_entries(old)) | set(_changed_since(old, self._seen))
+        try:
+            now = os.listdir(old)
+        except OSError:
+            now = []
+        owned = set(self.files)
+        names |= {e for e in now if e not in self._start_entries and e != MARKER
+                  and not own_temporary(e, owned)}
+        if MARKER in now and MARKER not in self._start_entries:
+            names.add(MARKER)  # a marker copied in with a plan directory
+        return sorted(names)
 
     # -- staging and commit
     def start(self, carry: Collection[str] = ()) -> Path:
