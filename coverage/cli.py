@@ -527,13 +527,16 @@ def _inputs_in_out(args: argparse.Namespace) -> list[str]:
             continue
         if real_out in real.parents:
             name = real.relative_to(real_out)
+            dest = real_out.parent / (name.stem + "-input" + name.suffix)
+            # (tester 179: with --out / the example copy was inside it too)
+            copy = (f"e.g. cp {real} {dest}" if real_out.parent != real_out
+                    else "to a directory outside --out")
             problems.append(
                 f"--{flag.replace('_', '-')} {value} is inside --out {out}, which this run "
                 "replaces as a whole: the file would be read, then replaced by the new "
                 "plan's, and summary.json would record an input that no longer exists. "
-                f"Fix: copy it out first (e.g. cp {real} "
-                f"{real_out.parent / (name.stem + '-input' + name.suffix)}) and give that "
-                "copy, or give another --out")
+                f"Fix: copy it out first ({copy}) and give that copy, or give another "
+                "--out")
     return problems
 
 
@@ -976,7 +979,9 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
                            "time_limit_s": args.sweep_time_limit_s,
                            "total_time_s": args.sweep_total_s, "progress": progress})
     except OutputWriteError:
-        _out(args, "\n".join(lines))  # the figures are not lost with the files
+        # the figures and the edge plan's sites are not lost with the files
+        _out(args, "\n".join(lines) + ("" if c.plan is None
+                                       else "\n" + _unsaved_sites(c.plan)))
         raise
     finally:
         if c.plan is not None:
@@ -1091,7 +1096,9 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
                                             "total_time_s": args.sweep_total_s,
                                             "progress": progress})
     except OutputWriteError:
-        _out(args, _headline(s, args))  # the figures are not lost with the files
+        # the figures and the sites are not lost with the files (tester 179: on a full
+        # disk only the counts were printed)
+        _out(args, _headline(s, args) + "\n" + _unsaved_sites(plan))
         raise
     finally:
         plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
@@ -1175,6 +1182,16 @@ def _warn_skipped(skipped: Mapping[str, str]) -> None:
     for reason, names in by_reason.items():
         shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
         print(f"edge-coverage: warning: {shown} not written: {reason}", file=sys.stderr)
+
+
+def _unsaved_sites(plan: Any) -> str:
+    """The chosen sites of a plan whose tables could not be written (a full disk), as
+    CSV lines (``site_id,lat,lon``) under a line that says so: the one copy left."""
+    sites = plan.sites
+    cols = [c for c in ("site_id", "lat", "lon") if c in sites.columns]
+    body = sites[cols].to_csv(index=False, lineterminator="\n").rstrip("\n")
+    return (f"the plan's {len(sites):,} chosen sites, not saved with the outputs (CSV, "
+            f"as sites.csv's first columns):\n{body}")
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:

@@ -297,6 +297,25 @@ def test_a_failing_sweep_skips_the_report_only(tmp_path, monkeypatch, capsys):
     assert (out / "summary.json").is_file() and not (out / "report.html").exists()
 
 
+def test_a_failing_report_keeps_the_sweep(tmp_path, monkeypatch, capsys):
+    """Tester 179: a report.html that could not be written (too large for the disk) took
+    the computed sweep.csv with it."""
+    import errno as errno_
+
+    import coverage.outputs.report
+
+    def broken(*_a, **_k):
+        raise OSError(errno_.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(coverage.outputs.report, "render_report", broken)
+    out = tmp_path / "plan"
+    code = cli.main([*PLAN_ARGS, "--no-map", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 5 and "report.html not written" in err and "sweep.csv" not in err
+    assert (out / "sweep.csv").is_file() and not (out / "report.html").exists()
+    assert set(read_marker(out)["skipped"]) == {"report.html"}
+
+
 def test_a_write_error_names_the_path_and_keeps_the_figures(tmp_path):
     """A file size limit makes the tables unwritable (as a full disk would)."""
     out = tmp_path / "plan"
@@ -311,6 +330,15 @@ def test_a_write_error_names_the_path_and_keeps_the_figures(tmp_path):
     assert "internal error" not in r.stderr
     assert "sites: " in r.stdout  # the headline is printed before the error
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written
+    # tester 179: the message named the staging directory, removed by then; and the
+    # chosen sites were lost (only the counts were printed)
+    assert f"cannot write {out}/" in r.stderr and "edge-coverage-tmp" not in r.stderr
+    head, _, listed = r.stdout.partition("not saved with the outputs")
+    lines = listed.splitlines()[1:]
+    assert lines[0] == "site_id,lat,lon"
+    n = int(head.rsplit("the plan's ", 1)[1].split()[0])
+    assert len(lines) == n + 1 and n > 0
+    assert all(line.startswith("site-") for line in lines[1:])
 
 
 def test_a_read_only_directory_is_refused_before_the_work(tmp_path):
@@ -2042,3 +2070,21 @@ def test_a_complete_leftover_holding_a_users_file_is_kept_in_sight(tmp_path, sam
     assert not clean.exists() and not left.exists()
     kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
     assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine"
+
+
+def test_a_skipped_outputs_reason_says_a_file_size_limit(tmp_path):
+    """Tester 179: a GeoPackage over ``ulimit -f`` or on a full disk was skipped as
+    "DataSourceError: Failed to commit transaction", without the cause."""
+    code = ("from pathlib import Path; from coverage.outputs.plandir import _space_note; "
+            "print(_space_note(Path('.'), RuntimeError('Failed to commit transaction')))")
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       preexec_fn=limit, cwd=tmp_path)
+    assert "a file size limit of 20,000 bytes is set, ulimit -f" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.stdout.strip() == "" or "disk holding it is full" in r.stdout

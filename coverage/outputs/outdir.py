@@ -1680,10 +1680,21 @@ def _link_or_copy(src: Any, dst: Any) -> Any:
     return dst
 
 
-def write_error_message(path: Path, exc: OSError) -> str:
-    """One sentence for a failed write: the path, the reason and a fix."""
+def write_error_message(path: Path, exc: OSError, shown: Path | None = None) -> str:
+    """One sentence for a failed write: the path, the reason and a fix. ``shown``: the
+    path to name instead (a file of a staging directory, which is removed, named as the
+    target's; tester 179: the message named a hidden path that no longer existed), with
+    the note that nothing was replaced."""
     reason = exc.strerror or str(exc)
     where = exc.filename or path
+    if shown is not None:
+        return (f"cannot write {shown}: {reason}; nothing was put in place of "
+                f"{shown.parent}. Fix: " + _write_hint(exc))
+    return f"cannot write {where}: {reason}. Fix: {_write_hint(exc)}"
+
+
+def _write_hint(exc: OSError) -> str:
+    """The fix of a failed write, by its errno."""
     hint = {errno.ENOSPC: "the disk is full: free space or choose another directory",
             errno.EDQUOT: "the disk quota is used up: free space or choose another directory",
             errno.EACCES: "permission denied: choose a directory you can write to",
@@ -1691,4 +1702,4 @@ def write_error_message(path: Path, exc: OSError) -> str:
             errno.EROFS: "the file system is read-only: choose another directory",
             errno.EFBIG: "the file is larger than allowed here (file size limit)"}.get(
                 exc.errno or 0, "check the directory and the disk")
-    return f"cannot write {where}: {reason}. Fix: {hint}"
+    return hint

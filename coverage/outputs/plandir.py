@@ -16,6 +16,7 @@ uses, so both give the same page.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -209,6 +210,33 @@ def as_text_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype({c: "str" for c in cats}) if cats else df
 
 
+#: Free bytes under which a failed optional output is said to have met a full disk.
+_LOW_SPACE_BYTES = 1 << 20
+
+
+def _space_note(directory: Path, exc: BaseException) -> str:
+    """What a failed write's own message may not say (tester 179: a GeoPackage on a full
+    disk read "DataSourceError: Failed to commit transaction"): the disk holding
+    ``directory`` is (nearly) full, or a file size limit (``ulimit -f``) is set; empty
+    when neither, or when the exception already says so."""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ""
+    try:
+        st = os.statvfs(directory)
+        if st.f_bavail * st.f_frsize < _LOW_SPACE_BYTES and "space" not in text:
+            return " (the disk holding it is full: free space and run again)"
+    except OSError:
+        pass
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        return (f" (a file size limit of {soft:,} bytes is set, ulimit -f: a larger file "
+                "cannot be written)")
+    return ""
+
+
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      tiles: str | None = "osm", report: bool = True, gis: bool = True,
                      assignment_format: str = "csv",
@@ -254,7 +282,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         try:
             write(d / name)
         except OSError as exc:
-            raise OutputWriteError(write_error_message(d / name, exc)) from exc
+            raise OutputWriteError(write_error_message(
+                d / name, exc, None if shown_as is None else Path(shown_as) / name)) from exc
         written.append(name)
 
     def optional(names: tuple[str, ...], write: Callable[[], Any]) -> None:
@@ -262,7 +291,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             write()
             written.extend(n for n in names if (d / n).exists())
         except Exception as exc:  # noqa: BLE001 - an optional output never loses the plan
-            reason = f"{type(exc).__name__}: {exc}".strip()
+            reason = f"{type(exc).__name__}: {exc}".strip() + _space_note(d, exc)
             if shown_as is not None:
                 reason = reason.replace(str(d), str(shown_as))
             for n in names:
@@ -334,12 +363,14 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             optional(("sites.parquet",),
                      lambda: write_geoparquet(layers["sites"], d / "sites.parquet"))
     if report:
-        def write_report_files() -> None:
+        files = {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS}
+        drawn: dict[str, Any] = {}
+
+        def write_sweep_file() -> None:
             from .outdir import write_atomic
-            from .report import draft_report, render_report
+            from .report import draft_report
 
             nonlocal plan
-            files = {n: d / n for n in REPORT_INPUTS + _OPTIONAL_REPORT_INPUTS}
             draft, known = None, None
             if plan.sweep is None and plan.pending_sweep is not None:
                 # the sweep runs beside the other outputs: every other section is drawn
@@ -365,10 +396,21 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             sweep = (plan.sweep if plan.sweep is not None
                      else plan.with_sweep(**(sweep_options or {})).sweep)
             write_csv(sweep if sweep is not None else pd.DataFrame(), d / "sweep.csv")
-            data = _load_report_data(files, str(d), known=known)
-            (d / "report.html").write_text(render_report(data, draft), encoding="utf-8")
+            drawn.update(draft=draft, known=known)
 
-        optional(("sweep.csv", "report.html"), write_report_files)
+        def write_report_file() -> None:
+            from .report import render_report
+
+            data = _load_report_data(files, str(d), known=drawn.get("known"))
+            (d / "report.html").write_text(render_report(data, drawn.get("draft")),
+                                           encoding="utf-8")
+
+        # a sweep that fails skips the report too (one message for both); a report that
+        # fails keeps the sweep (tester 179: a report.html too large for the disk took
+        # the computed sweep.csv with it)
+        optional(("sweep.csv", "report.html"), write_sweep_file)
+        if "sweep.csv" not in skipped:
+            optional(("report.html",), write_report_file)
     mode = file_mode()  # as open() makes a file: whatever a writer (Arrow, SQLite) used
     for name in written:
         try:
@@ -507,7 +549,8 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
             try:
                 write(staging / name)
             except OSError as exc:
-                raise OutputWriteError(write_error_message(staging / name, exc)) from exc
+                raise OutputWriteError(write_error_message(staging / name, exc,
+                                                           target / name)) from exc
             written.append(name)
         if comparison.plan is None:
             return PlanOutputs(path=staging, written=tuple(written))
