@@ -978,9 +978,9 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
             sweep_options={"budgets_ms": args.sweep_budgets_ms,
                            "time_limit_s": args.sweep_time_limit_s,
                            "total_time_s": args.sweep_total_s, "progress": progress})
-    except OutputWriteError:
+    except OutputWriteError as exc:
         # the figures and the edge plan's sites are not lost with the files
-        _out(args, "\n".join(lines) + ("" if c.plan is None
+        _out(args, "\n".join(lines) + ("" if c.plan is None or exc.kept is not None
                                        else "\n" + _unsaved_sites(c.plan)))
         raise
     finally:
@@ -1095,10 +1095,11 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
                                             "time_limit_s": args.sweep_time_limit_s,
                                             "total_time_s": args.sweep_total_s,
                                             "progress": progress})
-    except OutputWriteError:
+    except OutputWriteError as exc:
         # the figures and the sites are not lost with the files (tester 179: on a full
-        # disk only the counts were printed)
-        _out(args, _headline(s, args) + "\n" + _unsaved_sites(plan))
+        # disk only the counts were printed); not when the outputs were kept beside
+        _out(args, _headline(s, args)
+             + ("" if exc.kept is not None else "\n" + _unsaved_sites(plan)))
         raise
     finally:
         plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped

@@ -64,6 +64,9 @@ class OutputWriteError(CoverageError, OSError):
     path and the reason."""
 
     exit_code = 6
+    #: Where the complete new outputs were kept instead (``NAME.edge-coverage-new-*``: a
+    #: swap refused or failed), or None when they were not written.
+    kept: object = None
 
 
 EXIT_OUTPUTS_SKIPPED = 5

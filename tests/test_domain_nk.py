@@ -315,6 +315,50 @@ def test_the_coverage_table_by_domains_counts_what_the_statuses_count(tmp_path, 
     assert f"in min({k + 1}, failure domains of its candidates within budget)" in html
 
 
+@pytest.mark.parametrize("seed,k", [(20, 1), (21, 2), (22, 1), (23, 2)])
+def test_p_center_with_domains_is_the_best_p_subset(seed, k):
+    """--max-sites P --objective p-center with failure domains: the P sites whose worst
+    latency after any k whole domains (or k single sites) fail is the least, against
+    every P-subset enumerated here with our own latencies."""
+    demand, sites = _instance(seed, n_domains=4)
+    sites = sites.iloc[:9].reset_index(drop=True)
+    model = LatencyModel.from_profile("on-net")
+    lat = _latency(demand, sites, model, False)
+    lat[lat > BUDGET_MS + 1e-9] = np.inf
+    doms = sites["failure_domain"].to_numpy()
+    fin = np.isfinite(lat)
+
+    def worst(subset):
+        w = 0.0
+        for i in np.flatnonzero(fin.any(axis=1)):
+            ds = sorted(set(doms[fin[i]]))
+            for down in itertools.combinations(ds, min(k, len(ds) - 1)):
+                w = max(w, min((lat[i, f] for f in subset if doms[f] not in down),
+                               default=np.inf))
+            for down in itertools.combinations(subset, min(k, int(fin[i].sum()) - 1)):
+                w = max(w, min((lat[i, f] for f in subset if f not in down),
+                               default=np.inf))
+        return w
+
+    for p in (4, 6):
+        best = min(worst(sub) for sub in itertools.combinations(range(len(sites)), p))
+        if not np.isfinite(best):
+            continue
+        plan = plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=k, model=model,
+                          max_sites=p, objective="p-center", kmedian_time_limit_s=2)
+        s = plan.summary()
+        assert s["status"] == "optimal"
+        assert s["worst_latency_ms"] == pytest.approx(best, rel=1e-5)
+        chosen = np.flatnonzero(sites["site_id"].isin(plan.sites["site_id"]).to_numpy())
+        assert worst(list(chosen)) == pytest.approx(best, rel=1e-9)
+        # the domain figures agree: nobody with k + 1 domains in budget has a worst over
+        # k domain failures above it (the others fall outside budget, as p-center allows)
+        out = plan.assignment.set_index("demand_id").loc[demand["demand_id"]]
+        got = out["domain_nk_latency_ms"].to_numpy(dtype=float)
+        spans = np.array([len(set(doms[row])) for row in fin]) >= k + 1
+        assert spans.any() and np.nanmax(got[spans]) <= best + 1e-4
+
+
 def test_the_partial_status_reads_without_a_range_of_one():
     """Tester 178: at k = 2 the status table read "2 to 2 failure domains"."""
     from coverage.resilience.status import status_meaning

@@ -231,6 +231,51 @@ def test_p_center_equals_brute_force(seed, k):
         assert len(res.sites) == p and radius(cost, res.sites, k) == best
 
 
+def radius_by_domains(cost, subset, k, domains):
+    """Largest over the reachable clients of the worst cost after any k whole failure
+    domains fail (or any k single facilities), by enumeration: a client with D_i domains
+    loses at most min(k, D_i - 1) of them, and at most min(k, |N_i| - 1) facilities."""
+    fin = np.isfinite(cost)
+    worst = 0.0
+    subset = list(subset)
+    for i in np.flatnonzero(fin.any(axis=1)):
+        doms = sorted(set(domains[fin[i]]))
+        fail_d = min(k, len(doms) - 1)
+        fail_s = min(k, int(fin[i].sum()) - 1)
+        # whole domains: every set of fail_d of its domains
+        for down in itertools.combinations(doms, fail_d):
+            left = [cost[i, f] for f in subset if domains[f] not in down]
+            worst = max(worst, min(left, default=np.inf))
+        for down in itertools.combinations(subset, fail_s):
+            left = [cost[i, f] for f in subset if f not in down]
+            worst = max(worst, min(left, default=np.inf))
+    return float(worst)
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("k", [1, 2])
+def test_p_center_by_failure_domains_equals_brute_force(seed, k):
+    """p-center whose radius holds after any k whole failure domains fail (and any k
+    single sites), against every p-subset's worst cost over every set of failures."""
+    rng = np.random.default_rng(700 + seed)
+    cost = rng.integers(1, 40, size=(11, 8)).astype(float)
+    cost[rng.random(cost.shape) < 0.2] = np.inf
+    domains = rng.integers(0, 4, size=8)
+    for p in (2, 3, 4, 5):
+        best = min((radius_by_domains(cost, sub, k, domains)
+                    for sub in itertools.combinations(range(8), p)), default=np.inf)
+        if not np.isfinite(best):
+            with pytest.raises(NoFeasiblePlanError):
+                p_center(cost, p, failures=k, domains=domains)
+            continue
+        res = p_center(cost, p, failures=k, domains=domains)
+        assert res.status == "optimal"
+        assert res.objective == best == res.lower_bound, (p, res)
+        assert radius_by_domains(cost, res.sites, k, domains) == best
+        # never better than the p-center by single sites
+        assert best >= p_center(cost, p, failures=k).objective
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_p_center_sparse_and_required(seed):
     rng = np.random.default_rng(300 + seed)

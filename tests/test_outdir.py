@@ -23,7 +23,7 @@ from conftest import DATA
 from helpers import EXE, run
 
 from coverage import cli
-from coverage.errors import InputValidationError
+from coverage.errors import InputValidationError, OutputWriteError
 from coverage.outputs.outdir import (
     MARKER,
     OutputDir,
@@ -2068,7 +2068,7 @@ def test_a_complete_leftover_holding_a_users_file_is_kept_in_sight(tmp_path, sam
     with OutputDir(tmp_path / "plan", "plan"):
         pass
     assert not clean.exists() and not left.exists()
-    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-new-" in p.name]
+    kept = [p for p in tmp_path.iterdir() if ".edge-coverage-kept-" in p.name]
     assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine"
 
 
@@ -2076,7 +2076,9 @@ def test_a_skipped_outputs_reason_says_a_file_size_limit(tmp_path):
     """Tester 179: a GeoPackage over ``ulimit -f`` or on a full disk was skipped as
     "DataSourceError: Failed to commit transaction", without the cause."""
     code = ("from pathlib import Path; from coverage.outputs.plandir import _space_note; "
-            "print(_space_note(Path('.'), RuntimeError('Failed to commit transaction')))")
+            "Path('big.gpkg').write_bytes(b'0' * 20_000); "
+            "print(_space_note(Path('.'), RuntimeError('Failed to commit transaction'))); "
+            "print('import:', _space_note(Path('.'), ImportError('No module named x')))")
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -2084,7 +2086,80 @@ def test_a_skipped_outputs_reason_says_a_file_size_limit(tmp_path):
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        preexec_fn=limit, cwd=tmp_path)
-    assert "a file size limit of 20,000 bytes is set, ulimit -f" in r.stdout, r.stderr
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=tmp_path)
-    assert r.stdout.strip() == "" or "disk holding it is full" in r.stdout
+    assert "a file size limit of 20,000 bytes is set, ulimit -f, and a file reached it" in (
+        r.stdout), r.stderr
+    assert "import: \n" in r.stdout  # (review 158: any failure got the note)
+
+
+def test_one_output_dir_takes_two_writes(tmp_path, sample_inputs):
+    """Review 158: a second write_plan through one OutputDir into a target absent at the
+    start was refused (its own first plan read as files that appeared meanwhile)."""
+    from coverage import plan_sites
+    from coverage.model.latency import LatencyModel
+    from coverage.outputs.plandir import write_plan
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2,
+                      model=LatencyModel.from_profile("on-net"))
+    with OutputDir(tmp_path / "absent", "plan") as od:
+        write_plan(plan, od, map=False, gis=False, report=False)
+        write_plan(plan, od, map=False, gis=False, report=False)
+        (od.path / "notes.txt").write_text("mine")  # still the user's, after both
+        with pytest.raises(OutputWriteError) as info:
+            write_plan(plan, od, map=False, gis=False, report=False)
+    assert info.value.kept is not None and (tmp_path / "absent" / "notes.txt").exists()
+
+
+def test_a_kept_plan_is_not_said_lost(tmp_path, monkeypatch, capsys):
+    """Review 158: the chosen sites were printed as "not saved" also when the complete
+    new outputs had been kept beside the target (the swap refused)."""
+    import coverage.outputs.outdir as od
+
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 0
+    real = od.fsync_tree
+
+    def user_adds_a_file(root):
+        real(root)
+        (out / "notes.txt").write_text("the user's notes")
+
+    monkeypatch.setattr(od, "fsync_tree", user_adds_a_file)
+    code = cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 6 and "complete in" in captured.err
+    assert "not saved" not in captured.out
+
+
+def test_a_markerless_staging_named_leftover_is_said(tmp_path, caplog):
+    """Review 158: a directory under a staging name without a marker (the user's earlier
+    --out, left there by a run killed in its swap) stayed hidden without a word."""
+    hidden = tmp_path / ".plan.edge-coverage-tmp-99-abcdef12"
+    hidden.mkdir()
+    (hidden / "notes.txt").write_text("mine")
+    with caplog.at_level("WARNING"), OutputDir(tmp_path / "plan", "plan"):
+        pass
+    assert (hidden / "notes.txt").read_text() == "mine"
+    assert "holds no marker" in caplog.text and str(hidden) in caplog.text
+
+
+def test_a_killed_reports_leftover_with_carried_edits_is_removed(tmp_path, sample_inputs):
+    """Review 158: a report run killed before its swap leaves a complete staging whose
+    edited tables are hard links to the target's: no copy of the user's, removed (it was
+    kept in sight for ever)."""
+    import shutil
+
+    from coverage import plan_sites
+    from coverage.model.latency import LatencyModel
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2,
+                      model=LatencyModel.from_profile("on-net"))
+    target = plan.to_dir(tmp_path / "plan", map=False, gis=False, report=False)
+    with (target / "sites.csv").open("a") as f:
+        f.write("my,annotation\n")
+    left = tmp_path / ".plan.edge-coverage-tmp-77-abcdef12"
+    shutil.copytree(target, left, copy_function=os.link)
+    with OutputDir(target, "plan", must_exist=True) as _:
+        pass
+    assert not left.exists()
+    assert not [p for p in tmp_path.iterdir() if "edge-coverage-kept" in p.name]

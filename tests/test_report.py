@@ -634,7 +634,8 @@ def test_a_skipped_outputs_reason_names_the_plan_directory_not_its_staging(
     out = tmp_path / "plan"
     with caplog.at_level(logging.WARNING, logger="coverage"):
         result = write_plan(dataclasses.replace(plan, sweep=sweep), out, map=False, gis=False)
-    assert set(result.skipped) == {"sweep.csv", "report.html"}
+    # the report fails; the sweep it could not show is kept (tester 179)
+    assert set(result.skipped) == {"report.html"} and (out / "sweep.csv").exists()
     for reason in result.skipped.values():
         assert "edge-coverage-tmp" not in reason and str(out) in reason, reason
     assert "edge-coverage-tmp" not in caplog.text

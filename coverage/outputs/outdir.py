@@ -1309,9 +1309,13 @@ class OutputDir:
                 # swap killed between the exchange and its check left under this name
                 # (tester 179: removed with a file of the user's in it): one holding
                 # anything the tool did not write, or an edited file, is kept in sight
-                mine = not foreign_entries(e) and not edited_entries(e)
-                if not mine:
-                    kept = _kept_name(self.path)
+                # (an edited file that is a hard link to the target's is no copy of its
+                # own: a report run carries the target's edited tables so; review 158)
+                theirs = foreign_entries(e) + [
+                    n for n in edited_entries(e)
+                    if _inode(e / n) != _inode(self.path / n)]
+                if theirs:
+                    kept = _kept_name(self.path, "kept")
                     try:
                         os.rename(e, kept)
                     except OSError:
@@ -1319,11 +1323,20 @@ class OutputDir:
                     logger.warning(
                         "%s: a run killed while swapping left a directory holding files "
                         "edge-coverage did not write, or edited since (%s); kept as %s. "
-                        "Fix: move your files back from it, then remove it", self.path,
-                        _describe(foreign_entries(kept) + edited_entries(kept)), kept)
+                        "Fix: move what you need from it, then remove it", self.path,
+                        _describe(theirs), kept)
                     continue
                 shutil.rmtree(e, ignore_errors=True)
             else:
+                if "-tmp-" in e.name and next(e.iterdir(), None) is not None:
+                    # no marker: not the tool's, left alone, but said (review 158: a
+                    # target filled by hand while a run computed, then left under this
+                    # name by a run killed in its swap, stayed hidden without a word)
+                    logger.warning(
+                        "%s: %s is named like edge-coverage's staging directory but holds "
+                        "no marker of its: left as it is (a run killed while swapping may "
+                        "have left your earlier %s there). Fix: move what you need from "
+                        "it, then remove it", self.path, e, self.path.name)
                 continue
             if not os.path.lexists(e):
                 logger.info("removed %s, left by a killed run", e)
@@ -1499,7 +1512,8 @@ class OutputDir:
             kept = self._keep_new(staging)
             self.staging = None
             if exc.replaced:
-                raise OutputWriteError(
+                raise _kept_error(
+                    kept,
                     f"{self.option} {self.requested}: {self.path} is no longer a directory "
                     f"(a file or a link was put in its place while planning); it was left "
                     f"as it is. The new outputs are complete in {kept}. Fix: use {kept} "
@@ -1507,7 +1521,8 @@ class OutputDir:
             edited = [n for n in exc.names if n in self._seen]
             if edited:
                 added = [n for n in exc.names if n not in self._seen]
-                raise OutputWriteError(
+                raise _kept_error(
+                    kept,
                     f"{self.option} {self.requested}: {_describe(edited)} changed while "
                     "edge-coverage was writing the directory (edited by hand?)"
                     + (f", and files it did not write appeared ({_describe(added)})"
@@ -1515,7 +1530,8 @@ class OutputDir:
                     + f"; nothing was replaced, the edits are kept. The new outputs are "
                     f"complete in {kept}. Fix: move the edited files out of "
                     f"{self.path} and use {kept}, or run again") from None
-            raise OutputWriteError(
+            raise _kept_error(
+                kept,
                 f"{self.option} {self.requested}: files edge-coverage did not write appeared "
                 f"in it while planning ({_describe(exc.names)}); nothing was replaced. The "
                 f"new outputs are complete in {kept}. Fix: move your files out of "
@@ -1535,7 +1551,8 @@ class OutputDir:
                 self.staging = None
                 later = (" (a later run into the same directory removes it: move it first)"
                          if kept == staging else "")
-                raise OutputWriteError(
+                raise _kept_error(
+                    kept,
                     f"{self.option} {self.requested}: cannot put the new outputs in place of "
                     f"{self.path} ({exc.strerror or exc}); it was left as it is. The new "
                     f"outputs are complete in {kept}{later}. Fix: use {kept} as it is, or "
@@ -1545,15 +1562,28 @@ class OutputDir:
         self.staging = None
         self.committed = True  # before the old directory goes: a Ctrl-C now loses nothing
         self.files = set(files) | {MARKER}
+        # what the target holds now is this run's: a second commit through this object
+        # compares with it (review 158: a second write_plan through one OutputDir into a
+        # target absent at the start was refused)
+        self._start_entries = frozenset(self.files)
+        self._seen = file_stats(self.path, files, hash_max_bytes=REHASHED_MAX_BYTES)
         if old is not None:
             remove_old_dir(old)
         return self.path
 
 
-def _kept_name(path: Path) -> Path:
+def _kept_error(kept: Path, message: str) -> OutputWriteError:
+    """An :class:`OutputWriteError` whose complete new outputs were kept in ``kept``."""
+    err = OutputWriteError(message)
+    err.kept = kept
+    return err
+
+
+def _kept_name(path: Path, what: str = "new") -> Path:
     """``NAME.edge-coverage-new-<time>-<4 hex>`` beside ``path``: a complete new directory
-    that could not take its place (visible, and never removed by a later run)."""
-    return path.with_name(f"{path.name}.edge-coverage-new-"
+    that could not take its place (visible, and never removed by a later run);
+    ``what="kept"``: a directory a killed swap left, kept for the user's files in it."""
+    return path.with_name(f"{path.name}.edge-coverage-{what}-"
                           f"{time.strftime('%Y%m%d-%H%M%S')}-"
                           f"{uuid.uuid4().hex[:4]}")  # two in one second
 

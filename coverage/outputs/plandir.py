@@ -220,8 +220,10 @@ def _space_note(directory: Path, exc: BaseException) -> str:
     ``directory`` is (nearly) full, or a file size limit (``ulimit -f``) is set; empty
     when neither, or when the exception already says so."""
     text = str(exc)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return ""
+    if isinstance(exc, ImportError | PermissionError) or (isinstance(exc, OSError) and (
+            exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES,
+                          errno.EPERM, errno.EROFS))):
+        return ""  # (not a write that ran out of room, or it says so itself)
     try:
         st = os.statvfs(directory)
         if st.f_bavail * st.f_frsize < _LOW_SPACE_BYTES and "space" not in text:
@@ -231,10 +233,17 @@ def _space_note(directory: Path, exc: BaseException) -> str:
     import resource
 
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    if soft != resource.RLIM_INFINITY:
-        return (f" (a file size limit of {soft:,} bytes is set, ulimit -f: a larger file "
-                "cannot be written)")
-    return ""
+    if soft == resource.RLIM_INFINITY:
+        return ""
+    # only when a file written here has reached the limit (review 158: any failure got
+    # the note whenever a limit was set)
+    try:
+        full = any(e.is_file(follow_symlinks=False) and e.stat().st_size >= soft
+                   for e in os.scandir(directory))
+    except OSError:
+        full = False
+    return (f" (a file size limit of {soft:,} bytes is set, ulimit -f, and a file reached "
+            "it)" if full else "")
 
 
 def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
@@ -1617,7 +1626,8 @@ def write_report(plan_dir: str | Path) -> Path:
         try:
             (staging / "report.html").write_text(page, encoding="utf-8")
         except OSError as exc:
-            raise OutputWriteError(write_error_message(staging / "report.html", exc)) from exc
+            raise OutputWriteError(write_error_message(staging / "report.html", exc,
+                                                       od.path / "report.html")) from exc
         # every edited file keeps its old record (still edited: a later plan refuses)
         path = od.commit(extra, still_edited=changed)
     logger.info("wrote %s", path / "report.html")

@@ -928,10 +928,22 @@ def _summary_section(s: dict[str, Any]) -> str:
                     + _coverage_by_k_table(s, k, domains=True))
 
 
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ..., ``11th``, ``12th``, ``13th``, ``21st``."""
+    suffix = ("th" if 11 <= n % 100 <= 13
+              else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th"))
+    return f"{n}{suffix}"
+
+
 def _best_summary_section(s: dict[str, Any], k: int) -> str:
     """"Plan at a glance" of a ``--max-sites P`` plan (max-cover or p-center)."""
     center = s.get("objective") == "p_center"
     by_domains = str(s.get("secondary_objective", "")).endswith("_by_domains")
+    dom = s.get("domain_failures")
+    # a p-center whose radius holds when whole domains fail (2026-12-07)
+    center_domains = (center and k >= 1 and isinstance(dom, Mapping) and str(
+        dom.get("count_fails", "")).startswith("whole failure domains"))
+    nth = _ordinal(k + 1)
     rows = [
         ("sites (exactly --max-sites)", "site_count", s.get("site_count"),
          _num(s.get("site_count"))),
@@ -943,8 +955,10 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
     ]
     if center:
         rows += [
-            ("worst latency (to the nearest site" + (f", or the {k + 1}-th nearest)" if k
-                                                     else ")"),
+            ("worst latency (to the nearest site" + (
+                f", or the {nth} nearest" + (", or the nearest of the "
+                                             f"{nth} nearest failure domain)"
+                                             if center_domains else ")") if k else ")"),
              "worst_latency_ms", s.get("worst_latency_ms"), _ms(s.get("worst_latency_ms"))),
             ("proven lower bound on the worst latency", "lower_bound", s.get("lower_bound"),
              _ms(s.get("lower_bound"))),
@@ -997,8 +1011,11 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
              f"Not proven optimal ({_e(s.get('status'))}): the best plan found is shown with "
              "its proven bound.")
     what = ("the worst latency from a user to its nearest chosen site" + (
-        f" ({k + 1}-th nearest, so that it holds after any {k} failure(s); all of its "
-        "candidates when it has fewer)" if k else "")
+        f" ({nth} nearest, so that it holds after any {k} failure(s); all of its "
+        "candidates when it has fewer" + (
+            f"; and the nearest of its {nth} nearest failure domain when farther, so that "
+            f"it holds when any {k} whole domain(s) fail; all of its domains when it has "
+            "fewer" if center_domains else "") + ")" if k else "")
         + ", every user with a candidate within budget kept within it" if center else
         "the population within budget of a chosen site, then, among the plans that reach "
         "it, the population with enough chosen sites within budget to survive "

@@ -1250,16 +1250,11 @@ def plan_sites(
             count_fails = ("whole failure domains (--max-sites: the people N-k safe, its "
                            "second objective)")
         else:
-            count_fails = "single sites (--max-sites p-center)"
-            logger.warning(
-                "%s: this plan's choice of sites fails single sites, not whole domains "
-                "(the p-center objective has no domains' rows); domain_failures.csv "
-                "and n_domains_in_budget say what a domain's failure does. Fix: "
-                "--objective max-cover (its N-k objective counts domains), or drop "
-                "--max-sites for the fewest sites that keep every user in budget when "
-                "whole domains fail",
-                f"{sites_src}: failure_domain column" if "failure_domain" in sites.columns
-                else f"domain_radius_km (--domain-radius-km) {domain_radius_km:g}")
+            # p-center: the worst latency after any k whole domains (or k single sites)
+            # fail; it counted single sites only before 2026-12-07
+            problem = replace(problem, count_domains=domain_codes(plain_domains))
+            count_fails = ("whole failure domains (--max-sites p-center: the worst latency "
+                           "after any k domains fail)")
     background = None
     try:
         reach: ReachMatrix | None = None

@@ -604,7 +604,9 @@ def best_sites(problem: Problem, reach: ReachMatrix,
     if c.resolved_objective == "p-center":
         try:
             res = p_center(reach.values("latency_ms"), p, failures=k,
-                           time_limit_s=c.time_limit_s, required=problem.required)
+                           time_limit_s=c.time_limit_s, required=problem.required,
+                           # its radius holds after any k whole domains fail too
+                           domains=problem.count_domains if k >= 1 else None)
         except NoFeasiblePlanError as exc:
             if "in time" in str(exc):
                 raise NoFeasiblePlanError(
@@ -616,6 +618,8 @@ def best_sites(problem: Problem, reach: ReachMatrix,
                 f"no {p} sites keep every demand point that has a candidate within "
                 f"{c.budget_ms:g} ms {c.percentile} within budget"
                 + (f" of {k + 1} of them (all of them when it has fewer)" if k else "")
+                + (f", in {k + 1} failure domains (all of its domains when it has fewer)"
+                   if k and problem.count_domains is not None else "")
                 + ": p-center minimises the worst latency of every such point. Fix: raise "
                 "--max-sites (the plan without --max-sites gives the fewest that do), or "
                 "use --objective max-cover for the most people within budget with "
@@ -702,8 +706,12 @@ def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
             "objective": "p_center",
             "objective_value": worst,
             "worst_latency_ms": worst,
-            "worst_latency_nearest": ("primary" if k == 0 else
-                                      f"the min({k} + 1, |N_i|)-th nearest chosen site"),
+            "worst_latency_nearest": (
+                "primary" if k == 0 else
+                f"the min({k} + 1, |N_i|)-th nearest chosen site, or the nearest chosen "
+                f"site of the min({k} + 1, |D_i|)-th nearest failure domain when farther"
+                if problem.count_domains is not None else
+                f"the min({k} + 1, |N_i|)-th nearest chosen site"),
             "lower_bound": bound,
             "upper_bound": worst,
         })

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from ..errors import NoFeasiblePlanError
 from .cover import min_cover
+from .domain_rows import domain_rows
 from .matrix_args import cost_entries, facility_count, failure_count, required_mask
 
 logger = logging.getLogger(__name__)
@@ -63,13 +64,25 @@ class CenterResult:
         return self.solve_time_s
 
 
-def _kth_open(indptr, row, fac, d, need, is_open) -> float:
+def _first_of_domain(row, fac, codes, n_codes: int) -> npt.NDArray[np.int64]:
+    """Positions of the entries (sorted by client then cost) that are each client's
+    nearest of their failure domain, in order."""
+    key = row.astype(np.int64) * n_codes + codes[fac]
+    _, first = np.unique(key, return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
+def _kth_open(indptr, row, fac, d, need, is_open, codes=None, n_codes: int = 1) -> float:
     """Largest over the clients of the cost to its ``need_i``-th nearest open facility
-    (entries sorted by client then cost); +inf when some client has fewer open."""
+    (entries sorted by client then cost); +inf when some client has fewer open. With
+    ``codes`` (each facility's failure domain): to the nearest open facility of its
+    ``need_i``-th nearest domain (a domain at the cost of its nearest open facility)."""
     n = len(need)
     if n == 0:
         return 0.0
     idx = np.flatnonzero(is_open[fac])
+    if codes is not None:
+        idx = idx[_first_of_domain(row[idx], fac[idx], codes, n_codes)]
     counts = np.bincount(row[idx], minlength=n)
     if np.any(counts < need):
         return float("inf")
@@ -84,6 +97,7 @@ def p_center(
     failures: int = 0,
     time_limit_s: float = 60.0,
     required: npt.ArrayLike | None = None,
+    domains: npt.ArrayLike | None = None,
 ) -> CenterResult:
     """p-center (minimise the largest client cost), exact, optionally N-k.
 
@@ -106,6 +120,14 @@ def p_center(
         Wall-time budget, s, shared by the feasibility tests.
     required : array_like, optional
         Facilities that must be open: a boolean mask over the facilities or integer indices.
+    domains : array_like of int, optional
+        Failure domain code of every facility (shared-risk groups that fail together):
+        with ``failures >= 1`` a client's cost is then also that of the nearest open
+        facility of its ``min(failures + 1, |D_i|)``-th nearest *domain* (``D_i``: the
+        domains of its reachable facilities; a domain at the cost of its nearest open
+        facility), when larger, so that the radius holds after any ``failures`` whole
+        domains fail as well as any ``failures`` single facilities; each feasibility test
+        adds the rows of :func:`coverage.solvers.domain_rows.domain_rows` on its pattern.
 
     Returns
     -------
@@ -166,14 +188,37 @@ def p_center(
     sizes = np.bincount(r, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     need = np.minimum(int(failures) + 1, sizes).astype(np.int64)
+    floor = float(d[indptr[:-1] + need - 1].max()) if n else 0.0
+    codes, n_codes, need_d = None, 1, need
+    if domains is not None and int(failures) >= 1:
+        codes = np.asarray(domains, dtype=np.int64)
+        if codes.shape != (m,) or (m and codes.min() < 0):
+            raise ValueError(f"domains must hold a code >= 0 for each of the {m} facilities")
+        n_codes = int(codes.max()) + 1 if m else 1
+        firsts = _first_of_domain(r, j, codes, n_codes)  # each client's nearest per domain
+        sizes_d = np.bincount(r[firsts], minlength=n)
+        need_d = np.minimum(int(failures) + 1, sizes_d).astype(np.int64)
+        ptr_d = np.concatenate([[0], np.cumsum(sizes_d)]).astype(np.int64)
+        # each client's need_i-th nearest domain: no radius below its cost either
+        if n:
+            floor = max(floor, float(d[firsts[ptr_d[:-1] + need_d - 1]].max()))
     solves = 0
+
+    def radius_of(is_open) -> float:
+        # with domains, the larger of the radius by sites (a site failing alone) and by
+        # domains (whole domains failing): the plain rows keep the first, the domains'
+        # rows the second
+        by_sites = _kth_open(indptr, r, j, d, need, is_open)
+        if codes is None:
+            return by_sites
+        return max(by_sites, _kth_open(indptr, r, j, d, need_d, is_open, codes, n_codes))
 
     def result(is_open, lower, status) -> CenterResult:
         missing = p - int(is_open.sum())
         if missing > 0:
             is_open = is_open.copy()
             is_open[np.flatnonzero(~is_open)[:missing]] = True
-        radius = _kth_open(indptr, r, j, d, need, is_open)
+        radius = radius_of(is_open)
         lower = radius if status == "optimal" else min(float(lower), radius)
         elapsed = time.perf_counter() - t0
         logger.info("p-center: p=%d, failures=%d, radius %.6g, bound %.6g, status %s, "
@@ -184,8 +229,7 @@ def p_center(
 
     if n == 0:
         return result(fixed, 0.0, "optimal")
-    floor = float(d[indptr[:-1] + need - 1].max())  # each client's need_i-th smallest cost
-    values = np.unique(d[d >= floor])
+    values = np.unique(d[d >= floor])  # (floor: each client's need_i-th smallest cost)
 
     def test(k: int):
         """``(True, open mask)`` feasible, ``(False, None)`` proven infeasible, ``(None,
@@ -196,7 +240,17 @@ def p_center(
         ptr = np.concatenate([[0], np.cumsum(counts)])
         pattern = sp.csr_array((np.ones(int(keep.sum()), dtype=np.int8), j[keep], ptr),
                                shape=(n, m))
-        res = min_cover(pattern, need, required=fixed, known_lower_bound=float(p),
+        req = need
+        if codes is not None:
+            # the rows that make each client's chosen sites within the radius span
+            # need_i domains (with the plain rows: domain_rows' proof); every client
+            # has need_i domains within it (values start at the floor)
+            extra = domain_rows(pattern, codes, int(failures))
+            if extra.matrix.shape[0]:
+                pattern = sp.csr_array(sp.vstack([pattern, extra.matrix.astype(np.int8)],
+                                                 format="csr"))
+                req = np.concatenate([need, extra.requirement]).astype(np.int64)
+        res = min_cover(pattern, req, required=fixed, known_lower_bound=float(p),
                         max_objective=float(p),
                         time_limit_s=max(deadline - time.perf_counter(), 0.1))
         solves += 1
@@ -218,7 +272,7 @@ def p_center(
             f"p={p} facilities cannot give every client its {failures + 1} reachable "
             "facilities (all of them when it reaches fewer) at any radius")
     lo, proven = 0, 0  # values[:proven] are proven infeasible (all below floor are too)
-    hi = int(np.searchsorted(values, _kth_open(indptr, r, j, d, need, best)))
+    hi = int(np.searchsorted(values, radius_of(best)))
     while lo < hi:
         if time.perf_counter() > deadline:
             break
@@ -226,7 +280,7 @@ def p_center(
         ok, is_open = test(mid)
         if ok:
             best = is_open
-            hi = min(mid, int(np.searchsorted(values, _kth_open(indptr, r, j, d, need, best))))
+            hi = min(mid, int(np.searchsorted(values, radius_of(best))))
         else:
             lo = mid + 1
             if ok is False:
