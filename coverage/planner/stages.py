@@ -191,8 +191,9 @@ class SiteCount:
 DOMAIN_ROUNDS = 12
 
 
-def domain_short(pattern: sp.csr_array, chosen: npt.ArrayLike, codes: npt.ArrayLike,
-                 need: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+def spans_too_few_domains(pattern: sp.csr_array, chosen: npt.ArrayLike,
+                          codes: npt.ArrayLike,
+                          need: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """The points whose chosen sites in budget (``pattern``: points x candidates) lie in
     fewer failure domains than ``need``."""
     from ..solvers.domain_rows import row_domains
@@ -254,7 +255,7 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
                           time_limit_s=left if final else left / 2, start=start)
         rounds += 1
         bound = max(bound, float(cover.lower_bound))
-        short = domain_short(pattern, cover.sites, codes, need) & ~held
+        short = spans_too_few_domains(pattern, cover.sites, codes, need) & ~held
         if not short.any():  # it meets every point's domains (from the best start)
             if best is None or cover.objective <= best.objective:
                 best = cover
@@ -1024,7 +1025,7 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
                        required=problem.required, start=chosen,
                        time_limit_s=max(t_end - time.perf_counter(), 0.0)
                        / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap)
-        short = domain_short(pattern, med.sites, codes, need)
+        short = spans_too_few_domains(pattern, med.sites, codes, need)
         if np.isfinite(med.lower_bound) and not med.lower_bound <= lower:
             lower = float(med.lower_bound)
         left = t_end - time.perf_counter()
@@ -1035,7 +1036,7 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
             if np.isfinite(more.lower_bound) and not more.lower_bound <= lower:
                 lower = float(more.lower_bound)
             if (more.objective < med.objective
-                    and not domain_short(pattern, more.sites, codes, need).any()):
+                    and not spans_too_few_domains(pattern, more.sites, codes, need).any()):
                 med = more
         if not short.any():
             status = med.status
