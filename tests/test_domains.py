@@ -214,6 +214,43 @@ def test_the_domain_rows_hold_exactly_the_plans_that_span_enough_domains(seed):
             assert spans == rows
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_dropping_redundant_sites_keeps_every_point_and_leaves_none_to_drop(seed):
+    """drop_redundant (review 157's completions): from any plan that meets every point,
+    a subset that still does (counted here point by point), with the required sites,
+    from which no single site can be dropped."""
+    from coverage.solvers.domain_rows import drop_redundant
+
+    rng = np.random.default_rng(40 + seed)
+
+    def meets(s, a, codes, k):
+        return all((s & a[i]).sum() >= min(k + 1, a[i].sum())
+                   and len(set(codes[s & a[i]])) >= min(k + 1, len(set(codes[a[i]])))
+                   for i in range(len(a)))
+
+    for _ in range(30):
+        n, m, k = int(rng.integers(2, 25)), int(rng.integers(3, 14)), int(rng.integers(1, 4))
+        a = rng.random((n, m)) < rng.uniform(0.2, 0.7)
+        codes = rng.integers(0, int(rng.integers(1, m + 1)), m)
+        required = rng.random(m) < 0.15
+        cost = rng.uniform(0.5, 3.0, m) if rng.random() < 0.5 else None
+        plan = (rng.random(m) < 0.8) | required
+        if not meets(plan, a, codes, k):
+            plan = np.ones(m, dtype=bool)
+        req = np.minimum(k + 1, a.sum(axis=1))
+        need = np.array([min(k + 1, len(set(codes[row]))) for row in a])
+        kept = drop_redundant(sp.csr_array(a.astype(np.int8)), np.flatnonzero(plan), req,
+                              need, codes, required=required, cost=cost)
+        s = np.zeros(m, dtype=bool)
+        s[kept] = True
+        assert not (s & ~plan).any() and (s | ~required).all()
+        assert meets(s, a, codes, k)
+        for j in np.flatnonzero(s & ~required):
+            t = s.copy()
+            t[j] = False
+            assert not meets(t, a, codes, k), (j, kept)
+
+
 def _fewest_spanning(mask, domains, k, required=()):
     """Brute force: the fewest candidates giving every point min(k + 1, |N_i|) in budget
     in min(k + 1, |D_i|) domains."""
