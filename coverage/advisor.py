@@ -412,15 +412,22 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
             why += (f"; the region keeps only {_pct(share)} of people within budget, so "
                     "neither side meets it: a smaller model (--workload), more power at "
                     "the sites or a larger budget is the choice")
-    elif met and cheaper == "edge":
+    elif met and cheaper == "edge" and e_share is not None and e_share >= share:
         rec = "either"
+        n_sites = int(edge["sites"])
         why = (f"the region already meets the budget for {_pct(share)} of people, so the "
-               f"budget is a preference here; the {edge['sites']} sites cost less per request "
-               "only as a small private region would, not for their latency")
+               f"budget is a preference here; the {n_sites} "
+               f"site{'' if n_sites == 1 else 's'} cost{'s' if n_sites == 1 else ''} less "
+               "per request only as a small private region would, not for "
+               f"{'its' if n_sites == 1 else 'their'} latency")
     elif met:
+        # tester 181: "either" for an edge fleet keeping 37.4 % within budget against the
+        # region's 88.5 %, its price per request counted on the people it serves
         rec = "region"
         why = (f"the region already meets the budget for {_pct(share)} of people (at least "
-               f"{_pct(preference_share)}): the budget is a preference here")
+               f"{_pct(preference_share)}): the budget is a preference here"
+               + ("" if e_share is None or e_share >= share else
+                  f"; the edge keeps fewer people within it ({_pct(e_share)})"))
     elif e_share == share and cheaper == "edge":
         rec = "either"
         why = (f"the edge keeps the same people within budget as the region "
@@ -450,6 +457,10 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
                  "only (" + (short_by if isinstance(short_by, str) else "--scenario-limit")
                  + "): a fleet that carries every one may need more accelerators, so its "
                  "price may be low.")
+    if region.get("same_model") is False:
+        text += (f" The region is priced on {region.get('workload')}, another model than "
+                 "the edge's (--region-workload): the two prices are not for the same "
+                 "work.")
     if codes:
         text += " Warnings: " + ", ".join(codes) + "."
     return {"recommendation": rec, "reason": why, "cheaper_per_request": cheaper,

@@ -548,6 +548,14 @@ def test_verdict_never_recommends_the_edge_for_fewer_people():
     # the same people within budget and a cheaper edge: either (review 123: "region")
     assert verdict(_verdict_doc(0.5, edge_share=0.5, edge_cost=1.0))["recommendation"] \
         == "either"
+    # tester 181: the region meets the budget (88.5 %) and the edge, cheaper per request
+    # it serves, keeps 37.4 %: region, not "either"
+    v = verdict(_verdict_doc(0.885, edge_share=0.374, edge_cost=1.15, region_cost=1.59,
+                             sites=1))
+    assert v["recommendation"] == "region"
+    assert "the edge keeps fewer people within it (37.4 %)" in v["reason"]
+    one = verdict(_verdict_doc(0.885, edge_share=0.9, edge_cost=1.15, sites=1))
+    assert one["recommendation"] == "either" and "the 1 site costs less" in one["reason"]
 
 
 def test_verdict_says_when_neither_side_meets_the_budget():
@@ -1050,3 +1058,16 @@ def test_mobile_users_reach_the_region_through_the_plans_breakout(upf):
         ms.append(float(model.p99_ms(min(paths), "5g-sa")))
     assert at80["mean_latency_ms"] == pytest.approx(
         np.average(ms, weights=demand["population"]), rel=1e-9)
+
+
+def test_a_region_workload_of_another_model_is_said(caplog):
+    """Tester 181: --region-workload gptj-l4 against the edge's vision-l4 priced the
+    region on a language model and flipped the verdict without a word."""
+    with caplog.at_level("WARNING"):
+        c = run_compare(*town(), region_workload="gptj-l4")
+    assert c.document["region"]["same_model"] is False
+    assert "another model, so the two prices" in caplog.text
+    assert "another model than the edge's" in c.document["verdict"]["text"]
+    plain = run_compare(*town())
+    assert plain.document["region"]["same_model"] is True
+    assert "another model" not in plain.document["verdict"]["text"]
