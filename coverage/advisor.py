@@ -40,6 +40,20 @@ CODES = ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp"
          "per-site-redundancy")
 
 
+def _gap_text(proposed: Mapping[str, Any]) -> str:
+    """What the proposed sites would close: the people of the coverage gap (too few
+    candidates within budget), not those one failure from leaving it (tester 181: the two
+    were read as one)."""
+    n = proposed.get("proposed_sites") or 0
+    gap = proposed.get("population_gap")
+    if not n:
+        return ""
+    who = (f" ({float(gap):,.0f} people with too few candidates within budget)"
+           if isinstance(gap, int | float) and math.isfinite(float(gap)) else "")
+    return (f"The {n} proposed site(s) in proposed_sites.csv would close the coverage "
+            f"gap{who}. ")
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
 
@@ -319,10 +333,9 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             warnings.append(_warning(
                 "per-site-redundancy",
                 f"The fleet spends {_usd(red)} a year on per-site redundancy, {worth}, while "
-                f"{exposed:,.0f} people are one site failure away from leaving the budget "
-                f"({proposed.get('proposed_sites', 0)} proposed site(s) in "
-                "proposed_sites.csv would cover the gap). At the edge the redundancy budget "
-                "buys coverage, not nines.",
+                f"{exposed:,.0f} people are one site failure away from leaving the budget. "
+                + _gap_text(proposed)
+                + "At the edge the redundancy budget buys coverage, not nines.",
                 redundancy_usd_per_year=red, site_usd_per_year=site_cost,
                 extra_sites=n_extra, population_exposed=exposed,
                 proposed_sites=proposed.get("proposed_sites")))

@@ -1299,7 +1299,7 @@ def run_batch(
         known = cfg or partial
         assert known is not None
         problems.extend(p for p in _input_problems(known, known.scenarios, {})
-                        if p not in problems)
+                        if not _said(p, problems))
     if client is None:  # connect only when nothing else refuses the run (it may take seconds)
         problems.extend(check_scheduler(scheduler, probe=not problems))
     if problems or cfg is None:
@@ -1350,6 +1350,14 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
             seen.add(text)
             problems.append(f"{cfg.path}: scenario {sc.name!r} [{sc.region}]: {text}")
     return problems
+
+
+def _said(problem: str, problems: Collection[str]) -> bool:
+    """Whether ``problem`` (``scenario 'NAME' [REGION]: TEXT``) is already among
+    ``problems``, whatever its prefix (tester 181: a max_sites / load conflict was said by
+    the options' check and again by the inputs' check)."""
+    body = problem.split("]: ", 1)[1] if problem.startswith("scenario ") else problem
+    return any(body in q for q in problems)
 
 
 def _input_problems(cfg: BatchConfig, todo: Collection[Scenario],

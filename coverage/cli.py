@@ -705,6 +705,14 @@ def _run_plan(args: argparse.Namespace) -> int:
     _warn_reach_partitions_unused(args)
     if args.command == "compare" and len(problems) == n_out:  # (beside a bad --out too)
         problems.extend(_compare_data_problems(args, demand, sites, model, extra))
+    elif args.command == "compare" and sites is not None and extra.get("context"):
+        # a cost table named like a tier, misspelt, in the same message as the other
+        # problems (tester 181: it came only once they were fixed)
+        from .comparison import cost_tier_problems
+
+        problems.extend(p for p in cost_tier_problems(sites, args.tiers or "builtin",
+                                                      extra["context"])
+                        if p not in problems)
     problems.extend(scheduler_problems)
     if args.scheduler is not None and not problems:  # connect once nothing else refuses
         problems.extend(check_scheduler(args.scheduler))
@@ -884,6 +892,16 @@ def _compare_inputs(args: argparse.Namespace, model: Any, problems: list[str]
         thin_utilisation=args.thin_utilisation)
     # the regions' problem was said above (a None table checks the built-in one)
     problems.extend(p for p in found if p not in problems)
+    if context["costs"] is None and context.get("cost_edge_names"):
+        # a cost file with problems: its [edge.NAME] tables against the catalog's tiers
+        # too, in the same message (tester 181: a misspelt tier came a run later; the
+        # sites' own tier labels are checked once the file reads)
+        import pandas as pd
+
+        from .comparison import cost_tier_problems
+
+        problems.extend(p for p in cost_tier_problems(pd.DataFrame(), args.tiers or "builtin",
+                                                      context) if p not in problems)
     if context["costs"] is not None:
         out["costs"] = context["costs"]
     out["context"] = context

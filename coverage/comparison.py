@@ -45,6 +45,7 @@ from .wording import reporter
 logger = logging.getLogger(__name__)
 
 __all__ = ["Comparison", "compare", "compare_input_problems", "compare_data_problems",
+           "cost_tier_problems",
            "DEFAULT_REQUESTS_PER_PERSON_DAY", "COMPARE_BUDGETS_MS", "sovereign_mask",
            "right_size"]
 
@@ -174,6 +175,21 @@ class Comparison:
                 f"{d['edge'].get('cost_per_million_requests')} vs region "
                 f"{d['region'].get('cost_per_million_requests')} USD per million requests; "
                 f"warnings {', '.join(self.codes) or 'none'}>")
+
+
+def _raw_edge_names(costs: Any) -> list[str] | None:
+    """The ``[edge.NAME]`` table names of a cost model file that does not parse as a cost
+    model (read as plain TOML), or None when it cannot be read."""
+    if not isinstance(costs, str | os.PathLike):
+        return None
+    try:
+        import tomllib
+
+        with open(costs, "rb") as f:
+            edge = tomllib.load(f).get("edge")
+    except (OSError, ValueError):
+        return None
+    return [str(k) for k in edge] if isinstance(edge, dict) else None
 
 
 def _model_of(name: str) -> str:
@@ -374,6 +390,11 @@ def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: A
             ctx["costs"] = CostModel.from_spec(costs)
         except InputValidationError as exc:
             found.append(str(exc))
+            # its [edge.NAME] tables' names are checked against the tiers all the same
+            # (tester 181: a misspelt tier was named only once every other problem of
+            # the file was fixed)
+            ctx["cost_edge_names"] = _raw_edge_names(costs)
+            ctx["cost_source"] = str(costs)
     try:
         ctx["regions"] = as_regions(regions)
     except InputValidationError as exc:
@@ -449,6 +470,46 @@ def compare_input_problems(*, model: Any, costs: Any, regions: Any, workloads: A
     return found, ctx
 
 
+def cost_tier_problems(sites: pd.DataFrame | None, tiers: Any,
+                       context: Mapping[str, Any]) -> list[str]:
+    """The user's ``[edge.NAME]`` cost tables that price no tier of the catalog or the
+    validated ``sites`` but look like one (another case or punctuation), also when the
+    cost file has other problems (``context``: :func:`compare_input_problems`' own; tester
+    181: a misspelt tier was named only once the file's other problems were fixed)."""
+    from .model.catalog import folded
+    from .model.tiers import TierCatalog
+
+    found: list[str] = []
+    ctx = context
+    s = sites
+    cost_model = ctx.get("costs")
+    edge_names = (list(cost_model.edge) if cost_model is not None
+                  else ctx.get("cost_edge_names"))
+    cost_source = cost_model.source if cost_model is not None else ctx.get("cost_source")
+    if s is None or not edge_names:
+        return found
+    try:
+        catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
+                                        else tiers)
+    except InputValidationError:
+        return found  # reported with the options
+    labels = set() if "tier" not in s.columns else set(
+        s["tier"].dropna().astype(str).str.strip().unique().tolist())
+    in_use = labels | set(catalog.names())
+    by_fold = {folded(t): t for t in sorted(in_use)}
+    builtin = CostModel.builtin().edge
+    for name in edge_names:
+        meant = by_fold.get(folded(name))
+        if name == "default" or name in builtin or name in in_use or meant is None:
+            continue
+        found.append(
+            f"cost model ({cost_source}): [edge.{name!r}] prices no tier of the "
+            f"catalog or the sites but looks like {meant!r} (tier names are case-sensitive: "
+            f"the sites of {meant!r} would be priced without it). Fix: rename the table "
+            f"[edge.{meant}]")
+    return found
+
+
 def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                           context: Mapping[str, Any],
                           demand_source: str = "<demand>", budget_ms: Any = 30.0,
@@ -482,8 +543,6 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
     """
     from .inputs.tables import as_demand, as_sites
     from .model.capacity import load_column
-    from .model.catalog import folded
-    from .model.tiers import TierCatalog
 
     found: list[str] = []
     ctx = context if isinstance(context, dict) else dict(context)
@@ -531,28 +590,7 @@ def compare_data_problems(demand: Any, sites: Any, *, model: Any, tiers: Any,
                     found += _pool_problems(service, ctx, demand_source)
             except InputValidationError as exc:
                 found.append(str(exc))
-    cost_model = ctx.get("costs")
-    if s is None or cost_model is None:
-        return found
-    try:
-        catalog = TierCatalog.from_spec(None if isinstance(tiers, str) and tiers == "builtin"
-                                        else tiers)
-    except InputValidationError:
-        return found  # reported with the options
-    labels = set() if "tier" not in s.columns else set(
-        s["tier"].dropna().astype(str).str.strip().unique().tolist())
-    in_use = labels | set(catalog.names())
-    by_fold = {folded(t): t for t in sorted(in_use)}
-    builtin = CostModel.builtin().edge
-    for name in cost_model.edge:
-        meant = by_fold.get(folded(name))
-        if name == "default" or name in builtin or name in in_use or meant is None:
-            continue
-        found.append(
-            f"cost model ({cost_model.source}): [edge.{name!r}] prices no tier of the "
-            f"catalog or the sites but looks like {meant!r} (tier names are case-sensitive: "
-            f"the sites of {meant!r} would be priced without it). Fix: rename the table "
-            f"[edge.{meant}]")
+    found += cost_tier_problems(s, tiers, ctx)
     return found
 
 

@@ -2401,3 +2401,17 @@ def test_a_lost_cluster_writes_the_table_of_the_finished_scenarios(tmp_path, mon
     table = pd.read_csv(tmp_path / "out" / "scenarios.csv")
     assert len(table) == 1 and table["ok"].all()
     assert "stopped: " in caplog.text and "holds the 1 finished scenario(s) of 2" in caplog.text
+
+
+def test_max_sites_with_a_load_is_said_once_and_for_its_cause(tmp_path):
+    """Tester 181: --max-sites with --requests-per-person-day was said by the options'
+    check, then again by the inputs' check as "the demand's load_rps column", which the
+    demo demand does not have."""
+    cfg = tmp_path / "h.toml"
+    cfg.write_text('[base]\ndemo = {country = "LU"}\nmax_sites = 3\n\n[axes]\n'
+                   "requests_per_person_day = [10, 100]\n")
+    r = run("batch", cfg, "--out", tmp_path / "o", "--workers", "0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "load_rps" not in r.stderr
+    assert r.stderr.count("cannot be combined with a capacitated plan "
+                          "(--requests-per-person-day)") == 1, r.stderr

@@ -390,6 +390,13 @@ def test_per_site_redundancy_against_an_extra_site_in_the_gap():
     f = hit.warnings[hit.codes.index("per-site-redundancy")]["figures"]
     assert f["population_exposed"] > 0 and f["extra_sites"] >= 1
     assert f["redundancy_usd_per_year"] >= f["site_usd_per_year"]
+    # tester 181: the proposals close the coverage gap, not the exposure: its own people
+    text = hit.warnings[hit.codes.index("per-site-redundancy")]["message"]
+    gap = hit.plan.summary()["proposed"]
+    if gap["proposed_sites"]:
+        assert (f"would close the coverage gap ({gap['population_gap']:,.0f} people with too "
+                "few candidates within budget)") in text
+    assert "would cover the gap" not in text
     # no redundancy spend: nothing to move
     assert "per-site-redundancy" not in run_compare(demand, sites, failures=0).codes
     # N-1 with every user kept twice: nobody is exposed, the warning stays away

@@ -296,3 +296,12 @@ def test_compare_names_bad_capacity_rps_with_a_mistyped_tier(tmp_path):
     r = run("compare", "--demand", d, "--candidates", s, "--out", tmp_path / "out")
     assert r.returncode == 2, r.stderr
     assert "'MEC'" in r.stderr and "column 'capacity_rps'" in r.stderr, r.stderr
+
+
+def test_a_misspelt_cost_table_is_named_with_the_files_other_problems(tmp_path):
+    """Tester 181: a misspelt tier table came one run after the file's other problems."""
+    costs = write(tmp_path / "c.toml", "[fleet]\ndepreciation_yeras = 4\n"
+                  "[edge.metrocolo]\ncabinet_usd = 1\n")
+    r = run("compare", "--demo", "--country", "LU", "--out", tmp_path / "o", "--costs", costs)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "'depreciation_yeras'" in r.stderr and "looks like 'metro-colo'" in r.stderr

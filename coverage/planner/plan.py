@@ -1903,10 +1903,19 @@ def site_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, model: LatencyMo
                               row_workload=None if service is None else service.workload,
                               workload_catalog=catalog)
     if capacity is not None and max_sites is not None:
+        # what made the plan capacitated (tester 181: "the demand's load_rps column" for a
+        # demand without one, beside the options' own message)
+        if "load_rps" in demand.columns:
+            raise InputValidationError(
+                "max_sites (--max-sites) cannot be combined with a capacitated plan (the "
+                "demand's load_rps column): the best P sites are not sized for a load. Fix: "
+                "drop the load_rps column, or drop --max-sites for the fewest sites that "
+                "carry the load")
         raise InputValidationError(
-            "max_sites (--max-sites) cannot be combined with a capacitated plan (the demand's "
-            "load_rps column): the best P sites are not sized for a load. Fix: drop the "
-            "load_rps column, or drop --max-sites for the fewest sites that carry the load")
+            "max_sites (--max-sites) cannot be combined with a capacitated plan "
+            "(--requests-per-person-day): the best P sites are not sized for a "
+            "load. Fix: drop --requests-per-person-day, or drop --max-sites for "
+            "the fewest sites that carry the load")
     if max_sites is not None:
         check_max_sites(sites, int(max_sites), sites_source, warn=warn)
     if capacity is not None and (aggregate_km is not None or aggregate_h3 is not None):
