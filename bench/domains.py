@@ -15,7 +15,8 @@ A plan without a load whose candidates have a ``failure_domain`` (or
   domain (``domain_radius_km``); 30 ms p99, N-1; row generation (``strategy="lazy"``).
 
 Prints sites, status and bound, the population safe by single failures and by domain
-failures, times and peak memory, and writes the table to ``--out`` (markdown).
+failures, the proposed new sites (gap points still short; counted by sites or domains),
+times and peak memory, and writes the table to ``--out`` (markdown).
 
 Run: ``python bench/domains.py --out docs/benchmarks-domains.md`` (``make bench``).
 """
@@ -92,6 +93,10 @@ def one_plan(instance: str, failures: int, seed: int, domains: bool,
         "safe_sites": float(s["population_safe_by_failures"][f"N-{failures}"]),
         "safe_domains": safe_domains,
         "count_fails": dom.get("count_fails"),
+        # the proposed new sites for the gap points (by domains for a plan by domains)
+        "proposed": (s.get("proposed") or {}).get("proposed_sites"),
+        "proposed_still_short": (s.get("proposed") or {}).get("gap_points_still_short"),
+        "proposed_by": (s.get("proposed") or {}).get("gaps_by", "single sites"),
     }
 
 
@@ -157,8 +162,8 @@ def main() -> int:
          "for a plan by single sites measured with the same domains); 'solve s' the count's "
          "solve, 'time' the whole plan_sites call.\n")
     emit("| instance | k | fails | sites | status | lower bound | safe, k sites | safe, k "
-         "domains | placement | solve s | time | peak RSS |")
-    emit("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+         "domains | placement | proposed (still short; by) | solve s | time | peak RSS |")
+    emit("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     here = Path(__file__).resolve()
     worst: dict[bool, dict] = {}
     notes: list[str] = []
@@ -178,7 +183,8 @@ def main() -> int:
             dom_safe = f"{r['safe_domains'] / pop:.2%}"
             emit(f"| {name} | {k} | {fails} | {r['sites']} | {r['status']} | "
                  f"{r['bound']:g} | {r['safe_sites'] / pop:.2%} | {dom_safe} | "
-                 f"{r['placement']} | {r['solve_s']:.1f} | {r['seconds']:.1f} s | "
+                 f"{r['placement']} | {r['proposed']} ({r['proposed_still_short']}; "
+                 f"{r['proposed_by']}) | {r['solve_s']:.1f} | {r['seconds']:.1f} s | "
                  f"{r['peak_mib']:,.0f} MiB |")
             if inst == "grid":
                 prev = worst.get(domains)
