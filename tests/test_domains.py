@@ -249,6 +249,9 @@ def test_dropping_redundant_sites_keeps_every_point_and_leaves_none_to_drop(seed
             t = s.copy()
             t[j] = False
             assert not meets(t, a, codes, k), (j, kept)
+    # a stored entry counts once whatever its value (review 159: latencies were summed)
+    assert drop_redundant(sp.csr_array([[5.0, 5.0]]), [0, 1], [2], [1], [0, 0]).tolist() \
+        == [0, 1]
 
 
 def _fewest_spanning(mask, domains, k, required=()):

@@ -1007,7 +1007,8 @@ def _best_summary_section(s: dict[str, Any], k: int) -> str:
          s.get("runtime_s"), _num(s.get("runtime_s"), 1, "s")),
         ("edge-coverage version", "version", s.get("version"), _text(s.get("version"))),
     ]
-    proof = ("Both objectives are proven optimal." if s.get("status") == "optimal" else
+    proof = (("The worst latency is proven optimal." if center else
+              "Both objectives are proven optimal.") if s.get("status") == "optimal" else
              f"Not proven optimal ({_e(s.get('status'))}): the best plan found is shown with "
              "its proven bound.")
     what = ("the worst latency from a user to its nearest chosen site" + (

@@ -711,7 +711,10 @@ def best_summary(problem: Problem, count: SiteCount, reach: ReachMatrix,
         worst, bound = float(res.objective), float(res.lower_bound)
         # the solver's latencies are the reach matrix's float32 values: the plan's worst
         # from the assignment's float64 latencies instead (the same entry, 1e-6 ms apart)
-        exact = _pcenter_worst_ms(assignment, k)
+        # (with failure domains the objective has a term by domains the assignment's rank
+        # columns do not hold: the solver's value is kept; review 159)
+        exact = (None if k >= 1 and problem.count_domains is not None
+                 else _pcenter_worst_ms(assignment, k))
         if exact is not None and abs(exact - worst) <= 1e-4 * max(1.0, abs(exact)):
             bound = exact if bound >= worst else min(bound, exact)
             worst = exact

@@ -307,6 +307,10 @@ def drop_redundant(pattern: Any, sites: npt.ArrayLike, requirement: npt.ArrayLik
 
     csc = sp.csc_array(pattern)
     csc.sort_indices()
+    # every stored entry counts as one, whatever its value (review 159: latencies as
+    # values were summed as site counts)
+    csc = sp.csc_array((np.ones(csc.nnz, dtype=np.int64), csc.indices, csc.indptr),
+                       shape=csc.shape)
     m = csc.shape[1]
     codes = np.asarray(codes, dtype=np.int64)
     requirement = np.asarray(requirement, dtype=np.int64)
