@@ -7,8 +7,6 @@ environment. The distribution and the command-line tool are both called ``edge-c
 
 from __future__ import annotations
 
-import logging
-
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
@@ -23,7 +21,9 @@ from .model.latency import LatencyModel  # noqa: E402
 from .model.reach import ReachMatrix, build_reach  # noqa: E402
 from .planner.plan import Plan, n_minus_1, plan_sites  # noqa: E402
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# no NullHandler: with no logging configured, Python's last-resort handler prints the
+# package's warnings on stderr (tester 182: a script or notebook saw none of them); an
+# application that configures logging decides for itself
 
 __all__ = [
     "__version__",

@@ -515,13 +515,13 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
           and inference: 28 ms) the radius is a few tens of km and every town needs a site
           of its own; a few milliseconds more buy hundreds of km (about 45 km per ms) and
           the count collapses. By about 40 ms a handful of sites covers the mainland; more
-          budget then buys only the islands, and past 70 ms nothing at all.
+          budget then buys only the islands, and from 65 ms nothing at all.
         - **The price of resilience** is the vertical gap between the curves at a given
           budget: the sites N-1 and N-2 add over N-0.
         - **Islands**: Madeira and the Azores are far from the mainland. At tight budgets
           they must be served by their own candidates, and where an island has fewer than
           k + 1 of them its users stay short (right panel) until the budget reaches the
-          mainland. The steps of the curves between 45 and 70 ms are the islands coming
+          mainland. The steps of the curves between 45 and 65 ms are the islands coming
           within reach of one another and of the mainland (Madeira is about 900 km from the
           mainland; the Azores 900 to 1,500 km from Madeira and up to 1,900 km from the
           mainland).
@@ -796,7 +796,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
           a fifth of the people to nearly all of them (right). Between the tiers of 30 and
           50 ms lies the whole decision.
         - **The cheapest edge fleet is not the smallest.** At the default load a fleet of
-          a handful of sites (between 33 and 37 ms) costs less per request than two, and about a
+          4 to 26 sites (between 31 and 37 ms) costs less per request than two, and up to a
           quarter less than the region: with two sites each must keep the whole country's
           peak in reserve for the other, while with more sites a failed site's users spread
           over several neighbours. Toward the tightest budgets the fixed costs of many small

@@ -938,3 +938,35 @@ def test_a_population_of_minus_zero_is_zero(tmp_path):
     path.write_text("demand_id,lat,lon,population\na,50,8,-0\nb,50.1,8,3\n")
     pop = read_demand(path)["population"].to_numpy()
     assert pop.tolist() == [0.0, 3.0] and not np.signbit(pop).any()
+
+
+def test_a_population_with_dots_grouping_thousands_is_said(caplog):
+    """Tester 182: '816.614' and '639.890' (thousands grouped with dots) were read as 816.6
+    and 639.9 people without a word; a column of decimals keeps quiet."""
+    from coverage.inputs.tables import as_demand
+
+    base = pd.DataFrame({"demand_id": ["a", "b", "c"], "lat": [50.1, 50.2, 50.3],
+                         "lon": [8.6, 8.7, 8.8]})
+    with caplog.at_level("WARNING"):
+        got = as_demand(base.assign(population=["816.614", "639.890", "512"]))
+    assert got["population"].tolist() == [816.614, 639.89, 512.0]
+    assert "look like thousands grouped with dots ('816.614', '639.890'" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        as_demand(base.assign(population=["12.5", "639.890", "7"]))  # a decimal: quiet
+        as_demand(base.assign(population=["816.614", "639.891", "5120"]))  # 4 digits
+    assert "grouped with dots" not in caplog.text
+
+
+def test_ids_that_differ_only_in_spaces_are_said_so():
+    """Tester 182: 'SiteA', ' SiteA' were refused as "duplicate site_id values 'SiteA'",
+    without a word on the spaces that made them one."""
+    from coverage.inputs.tables import as_sites
+
+    sites = pd.DataFrame({"site_id": ["SiteA", " SiteA", "B"], "lat": [50.0, 51.0, 52.0],
+                          "lon": [8.0, 9.0, 10.0]})
+    with pytest.raises(InputValidationError, match="some differ only in spaces"):
+        as_sites(sites)
+    with pytest.raises(InputValidationError) as info:
+        as_sites(sites.assign(site_id=["SiteA", "SiteA", "B"]))
+    assert "spaces" not in str(info.value)

@@ -377,3 +377,16 @@ def test_only_a_fitted_model_warns_of_extrapolation(caplog):
             plan_sites(demand, sites, budget_ms=200.0, model=profile, failures=0,
                        kmedian_time_limit_s=0)
         assert ("was fitted on pings up to 2,000 km" in caplog.text) == said, profile
+
+
+def test_one_access_class_per_distance_or_a_clear_message():
+    """Tester 182: two access classes for three distances raised numpy's "operands could
+    not be broadcast together"."""
+    from coverage import InputValidationError
+
+    m = LatencyModel()
+    got = m.latency_ms([10.0, 20.0], access=["ftth", "cable"])
+    assert got[0] == pytest.approx(m.latency_ms(10.0, "ftth"))
+    assert got[1] == pytest.approx(m.latency_ms(20.0, "cable"))
+    with pytest.raises(InputValidationError, match="2 access classes for 3 distances"):
+        m.latency_ms([10.0, 20.0, 30.0], access=["ftth", "cable"])

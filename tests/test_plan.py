@@ -517,3 +517,42 @@ def test_gap_proposals_at_a_budget_of_seconds():
     plan = plan_sites(demand, sites, budget_ms=2500, failures=1, kmedian_time_limit_s=5)
     assert plan.summary()["site_count"] == 1
     assert plan.summary()["proposed"]["proposed_sites"] >= 1
+
+
+def test_the_planners_warnings_reach_a_script_that_configures_no_logging(tmp_path):
+    """Tester 182: the package's logger had a NullHandler, so a script or notebook using
+    the API saw none of the planner's warnings (swapped coordinates, co-located
+    candidates, input columns named like outputs): Python's last-resort handler now
+    prints them on stderr; the progress lines (INFO) stay quiet."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    code = ("import pandas as pd; from coverage import plan_sites; "
+            f"d = pd.read_csv({str(data / 'west_demand.csv')!r}).head(60); "
+            f"s = pd.read_csv({str(data / 'west_candidates.csv')!r}); "
+            "d['coverage_status'] = 'mine'; "
+            "p = plan_sites(d, s, budget_ms=30, kmedian_time_limit_s=2); print('sites', "
+            "p.summary()['site_count'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "column(s) coverage_status are computed by the plan" in r.stderr
+    assert "reach matrix:" not in r.stderr  # (an INFO line)
+    assert r.stdout.startswith("sites ")
+
+
+def test_the_summary_of_numpy_options_is_json(sample_inputs):
+    """Tester 182: options given as NumPy scalars (max_sites=np.int64(3), a float32 time
+    limit) left NumPy numbers in summary()["parameters"], which json.dumps refused."""
+    import json
+
+    demand, sites = sample_inputs
+    plan = plan_sites(demand, sites, budget_ms=np.float32(25.0), max_sites=np.int64(4),
+                      time_limit_s=np.int64(20), kmedian_time_limit_s=np.float32(2.0),
+                      model=ON_NET)
+    s = plan.summary()
+    json.dumps(s)
+    assert type(s["parameters"]["max_sites"]) is int
+    assert s["parameters"]["max_sites"] == 4

@@ -247,3 +247,17 @@ def test_a_model_named_by_profile_is_the_plans(sample_inputs):
     given = budget_sweep(demand, sites, (30.0,), failures=(1,), model=ON_NET)
     assert named["site_count"].tolist() == given["site_count"].tolist()
     assert named["radius_km"].tolist() == pytest.approx(given["radius_km"].tolist())
+
+
+def test_budgets_as_decimals_and_numbers_as_text_are_taken():
+    """Tester 182: plan_sites takes budget_ms=Decimal("45") or "45", the sweep refused
+    them ("must be numbers of ms")."""
+    from decimal import Decimal
+
+    from coverage.planner.sweep import check_budgets
+
+    assert check_budgets([Decimal("35"), " 50", 20]) == [20.0, 35.0, 50.0]
+    assert check_budgets("40") == [40.0] and check_budgets(Decimal("30")) == [30.0]
+    for bad in (["fast"], [True], b"5"):
+        with pytest.raises(InputValidationError, match="budgets_ms"):
+            check_budgets(bad)

@@ -2255,7 +2255,8 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
         "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
         "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "
         "merge them into one candidate (or, if they really fail independently, silence "
-        "this with --colocated-m 0, colocated_m=0 in Python; a batch has no such option)",
+        "this with --colocated-m 0, in Python coverage.inputs.tables.as_sites(df, "
+        "colocated_m=0) passed to plan_sites; a batch has no such option)",
         report.source,
         n_pairs,
         " is" if n_pairs == 1 else "s are",
@@ -2349,11 +2350,12 @@ def _ids(
                     "column), or drop the id column to number rows",
                     big,
                 )
-    return _check_ids(ids, missing, report, label)
+    return _check_ids(ids, missing, report, label, raw=column)
 
 
 def _check_ids(
-    ids: pd.Series, missing: npt.NDArray[np.bool_], report: _Report, label: str
+    ids: pd.Series, missing: npt.NDArray[np.bool_], report: _Report, label: str,
+    raw: pd.Series | None = None,
 ) -> pd.Series:
     if missing.any():
         report.add(
@@ -2363,8 +2365,16 @@ def _check_ids(
         )
     dup = ids.duplicated(keep=False).to_numpy(dtype=bool) & ~missing
     if dup.any():
+        # ids that differ only in spaces before or after (which are dropped) say so
+        # (tester 182: "duplicate site_id values 'SiteA'" for 'SiteA', ' SiteA', 'SiteA ')
+        spaced = False
+        if raw is not None:
+            raw_txt = pd.Series(raw).astype("string").reset_index(drop=True)
+            spaced = bool(raw_txt[dup].nunique() > ids.reset_index(drop=True)[dup].nunique())
         report.add(
-            f"duplicate {label} values {_format_values(ids[dup].tolist())}",
+            f"duplicate {label} values {_format_values(ids[dup].tolist())}"
+            + (" (some differ only in spaces before or after the id, which are dropped)"
+               if spaced else ""),
             "make every id unique (or remove the id column to number rows 1..n)",
             dup,
         )
@@ -2706,6 +2716,36 @@ def _check_ranges(
         )
 
 
+_DOT_GROUPED = r"\d{1,3}(?:\.\d{3})+"
+
+
+def _warn_dot_thousands(s: pd.Series, report: _Report) -> None:
+    """A text population whose every dot is followed by exactly three digits, some ending
+    in 0 (``816.614``, ``639.890``), and no plain number of four digits or more: thousands
+    grouped with dots (German, Italian spreadsheets), read as decimals, 1000 times too
+    small (tester 182). Said, not refused: ``12.340`` may be a decimal written with three
+    places."""
+    txt = s.astype("string").str.strip()
+    dotted = txt.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+    if not dotted.any():
+        return
+    grouped = txt.str.fullmatch(_DOT_GROUPED).fillna(False).to_numpy(dtype=bool)
+    if (dotted & ~grouped).any():
+        return
+    long_plain = txt.str.fullmatch(r"\d{4,}").fillna(False).to_numpy(dtype=bool)
+    zero_end = txt.str.endswith("0").fillna(False).to_numpy(dtype=bool) & grouped
+    if long_plain.any() or not zero_end.any():
+        return
+    shown = ", ".join(repr(str(v)) for v in txt[grouped].head(3))
+    logger.warning(
+        "%s: column %r: %d population value(s) look like thousands grouped with dots (%s: "
+        "three digits after every dot, some ending in 0, and no plain number above 999); "
+        "they are read as decimals (%s is %s people). Fix: if the dots group thousands, "
+        "remove them (or save the sheet without thousands separators)", report.source,
+        str(s.name), int(grouped.sum()), shown, repr(str(txt[grouped].iloc[0])),
+        str(txt[grouped].iloc[0]))
+
+
 def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
     vals, missing, bad = _numeric(s, decimal)
     if decimal == ",." and not pd.api.types.is_numeric_dtype(s.dtype):
@@ -2724,6 +2764,8 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
                 "decimal points, write the file with one decimal mark", report.source,
                 str(s.name), int(grouped.sum()), str(txt.iloc[first]),
                 f"{vals[first]:,.0f}")
+    elif decimal == "." and not pd.api.types.is_numeric_dtype(s.dtype):
+        _warn_dot_thousands(s, report)
     if missing.any():
         report.add(
             f"population is missing/empty (NaN) in column {str(s.name)!r}",

@@ -621,7 +621,15 @@ class LatencyModel:
             if isinstance(access, str)
             else self.fixed_ms_array(access, percentile)
         )
-        out = fixed + self.ms_per_km * d
+        try:
+            shape = np.broadcast_shapes(np.shape(fixed), np.shape(d))
+        except ValueError:
+            # (tester 182: numpy's "operands could not be broadcast together")
+            raise InputValidationError(
+                f"latency_ms: {np.size(fixed)} access classes for {np.size(d)} distances "
+                f"(shapes {np.shape(fixed)} and {np.shape(d)}). Fix: give one access class "
+                "(a string) or one per distance") from None
+        out = np.broadcast_to(fixed, shape) + self.ms_per_km * d
         return float(out) if out.ndim == 0 else out
 
     def p50_ms(self, distance_km: npt.ArrayLike, access: str | npt.ArrayLike = "ftth"):

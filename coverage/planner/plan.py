@@ -244,8 +244,11 @@ class Plan:
 
     def summary(self) -> dict[str, Any]:
         """The headline figures (the content of ``summary.json``), as a new dict (a deep
-        copy: changing it changes nothing of the plan)."""
-        return copy.deepcopy(self.info)
+        copy: changing it changes nothing of the plan), with Python numbers where an
+        option was given as a NumPy scalar (tester 182: ``json.dumps`` refused
+        ``max_sites=np.int64(3)``). A figure that is not defined is ``NaN`` here and
+        ``null`` in ``summary.json``."""
+        return _plain(copy.deepcopy(self.info))
 
     @property
     def assignment(self) -> pd.DataFrame:
@@ -2014,6 +2017,17 @@ def _chosen_pattern(problem: Problem, chosen: np.ndarray,
                        "half of --max-memory-gb %g", len(chosen), f"{est:,}",
                        problem.config.max_memory_gb)
     return pattern
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every NumPy scalar inside dicts, lists and tuples a Python one."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if type(value) in (list, tuple):  # (not a named tuple's subclass)
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,

@@ -154,15 +154,20 @@ def check_budgets(budgets_ms: Iterable[Any] | float) -> list[float]:
     InputValidationError
         Not one or more positive finite numbers.
     """
-    if isinstance(budgets_ms, int | float | np.number) and not isinstance(budgets_ms, bool):
+    from decimal import Decimal
+
+    if isinstance(budgets_ms, int | float | np.number | Decimal | str) and not isinstance(
+            budgets_ms, bool):
         budgets_ms = [budgets_ms]
     try:
-        if isinstance(budgets_ms, str | bytes):
+        if isinstance(budgets_ms, bytes):
             raise TypeError("not numbers")
         items = list(budgets_ms)  # type: ignore[arg-type]  # once: a generator is used up
-        if any(isinstance(b, bool | str | bytes) for b in items):
+        if any(isinstance(b, bool | bytes) for b in items):
             raise TypeError("not numbers")
-        values = [float(b) for b in items]
+        # numbers as text ("50") and Decimals too, as plan_sites takes its budget
+        # (tester 182: with_sweep([Decimal("35"), "50"]) was refused)
+        values = [float(b.strip()) if isinstance(b, str) else float(b) for b in items]
     except (TypeError, ValueError):
         raise InputValidationError(
             f"budgets_ms (--sweep-budgets-ms) must be numbers of ms; got {budgets_ms!r}"
