@@ -536,6 +536,42 @@ def test_a_plan_across_the_antimeridian_opens_on_its_points(browser, tmp_path):
     assert _errors(browser) == []
 
 
+def test_the_plan_opens_beside_the_legend_not_under_it(browser, tmp_path):
+    """Tester 184: the view was fitted with 20 px of padding, so the plan's western sites
+    (Tarawa, Lautoka, Bergen) opened under the 380 px legend on the left."""
+    import pandas as pd
+    from helpers import ON_NET
+
+    from coverage.planner.plan import plan_sites
+
+    # towns on a south-west to north-east line: the south-western ones are where the
+    # legend is (the map's bottom left)
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0.0, 1.0, 80)
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(80)],
+                           "lat": 44.0 + 4.0 * t + rng.normal(0, 0.05, 80),
+                           "lon": 4.0 + 8.0 * t + rng.normal(0, 0.05, 80),
+                           "population": rng.integers(100, 5000, 80)})
+    sites = demand.iloc[::4][["lat", "lon"]].assign(
+        site_id=[f"s{j}" for j in range(20)]).reset_index(drop=True)
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2, model=ON_NET)
+    path, _ = _render(plan, tmp_path, "map.html", tiles=None)
+    _open(browser, path)
+    find_map = ("var M = null; for (var k in window) { try { if (window[k] instanceof L.Map)"
+                " { M = window[k]; } } catch (e) {} }")
+    got = browser.execute_script(
+        find_map + "var r = document.querySelector('.covmap-legend').getBoundingClientRect();"
+        "var m = M.getContainer().getBoundingClientRect();"
+        "var xs = arguments[0].map(function (p) {"
+        " return M.latLngToContainerPoint(L.latLng(p[0], p[1])).x + m.left; });"
+        "return {legend: r.right, width: m.width, xs: xs};",
+        [[float(a), float(b)] for a, b in zip(plan.sites["lat"], plan.sites["lon"],
+                                              strict=True)])
+    assert got["width"] > 1000
+    assert min(got["xs"]) >= got["legend"] - 1.0, got
+    assert _errors(browser) == []
+
+
 def test_clicking_demand_shows_numbers_and_waterfall(browser, tmp_path):
     plan = sample_plan()
     path, _ = _render(plan, tmp_path, "map.html", tiles=None)
@@ -685,3 +721,33 @@ def test_osm_tiles_fail_quietly_offline(browser, tmp_path):
     assert browser.execute_script("return window.covmapLast.stats.built.latency.n") == len(
         plan.demand
     )
+
+
+def test_report_tables_keep_words_whole_and_long_ids_inside_the_page(browser, tmp_path):
+    """Tester 184: the report's cells wrapped inside words ("Lauto|ka", "failu|res"); a
+    2,001-character id once made the page 41,000 px wide (tester 157). Words stay whole,
+    and a table too wide scrolls inside the page."""
+    from coverage.planner.plan import plan_sites
+
+    plan = sample_plan()
+    demand = plan.demand[["demand_id", "lat", "lon", "population"]].copy()
+    sites = plan.candidates[["site_id", "lat", "lon"]].copy()
+    sites.loc[0, "site_id"] = "x" * 2001
+    long = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2,
+                      model=plan.model)
+    out = long.to_dir(tmp_path / "out", map=False, gis=False)
+    browser.get((out / "report.html").resolve().as_uri())
+    _wait(browser, "the report loaded", lambda d: d.execute_script(
+        "return document.readyState"), lambda s: s == "complete")
+    got = browser.execute_script(
+        "var broken = [], cells = document.querySelectorAll('td, th');"
+        "for (var i = 0; i < cells.length; i++) { var t = cells[i].textContent.trim();"
+        " if (t.length > 0 && t.length <= 16 && t.indexOf(' ') < 0) {"
+        "  var r = document.createRange(); r.selectNodeContents(cells[i]);"
+        "  var lines = {}; var rects = r.getClientRects();"
+        "  for (var j = 0; j < rects.length; j++) { lines[Math.round(rects[j].top)] = 1; }"
+        "  if (Object.keys(lines).length > 1) { broken.push(t); } } }"
+        "return {broken: broken, width: document.documentElement.scrollWidth,"
+        " view: window.innerWidth};")
+    assert got["broken"] == [], got["broken"][:10]
+    assert got["width"] <= got["view"] + 1, got

@@ -271,6 +271,24 @@ def test_legend_numbers(plan, tmp_path):
     assert "20 ms (p99)" in text
     assert "p99 latency to primary site (ms), budget 20 ms" in text
     assert f"<th>Sites</th><td>{s['site_count']}</td>" in text
+    # the worst single failure against anyone some failure pushes out (tester 184: the
+    # two labels read alike), and no "(candidates)" on a fewest-sites plan
+    assert "N-1: outside budget, worst failure</th>" in text
+    assert "outside budget under some failure (any one site): " in text
+    assert "(candidates)" not in text
+
+
+def test_a_max_sites_legend_says_its_gap_figures_count_candidates(tmp_path, sample_inputs):
+    """Tester 184: a --max-sites map's legend said "Single-coverable 1,185,803" (by
+    candidates) above "single: 66,457,206" (by its chosen sites), neither labelled."""
+    from coverage.planner.plan import plan_sites
+
+    demand, sites = sample_inputs
+    capped = plan_sites(demand, sites, budget_ms=25.0, max_sites=3, kmedian_time_limit_s=2,
+                        model=ON_NET)
+    text = _save(capped, tmp_path / "map.html", tiles=None)
+    assert "Single-coverable (candidates)</th>" in text
+    assert "Status with the chosen sites (people)" in text
 
 
 def test_site_and_tier_names_escaped(tmp_path):
@@ -812,6 +830,32 @@ def test_a_plan_across_the_antimeridian_is_drawn_the_short_way(tmp_path, aggrega
         got = np.asarray(data["units"]["lon"])
         true = plan.demand["lon"].to_numpy()[order]
         assert np.allclose(np.mod(got - true + 180.0, 360.0) - 180.0, 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("lon0", [10.0, 178.5])
+def test_hexagons_west_of_the_westernmost_point_stay_beside_it(tmp_path, lon0):
+    """Tester 184: a hexagon whose centre lies west of the westernmost demand point was
+    wrapped a whole turn east (lon ~370 on an Italian grid, ~538 across the antimeridian):
+    missing from the view, and the failure explorer zoomed out to the world."""
+    from coverage.planner.plan import plan_sites
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    lon = lon0 + rng.uniform(0.0, 3.0, n)
+    demand = pd.DataFrame({"demand_id": [f"d{i}" for i in range(n)],
+                           "lat": rng.uniform(42.0, 44.0, n),
+                           "lon": np.mod(lon + 180.0, 360.0) - 180.0,
+                           "population": rng.integers(10, 5000, n)})
+    pick = rng.choice(n, 25, replace=False)
+    sites = pd.DataFrame({"site_id": [f"s{j}" for j in range(25)],
+                          "lat": demand["lat"].to_numpy()[pick],
+                          "lon": demand["lon"].to_numpy()[pick]})
+    plan = plan_sites(demand, sites, budget_ms=25.0, kmedian_time_limit_s=2, model=ON_NET)
+    data = payload(_save(plan, tmp_path / "map.html", tiles=None, aggregate="h3"))
+    (s, w), (n_, e) = data["config"]["bounds"]
+    hexes = np.asarray(data["units"]["lon"])
+    assert hexes.min() < w  # (the case: some centre west of every point)
+    assert hexes.min() >= w - 0.5 and hexes.max() <= e + 0.5
 
 
 def test_a_plan_not_across_the_antimeridian_is_not_moved(plan, tmp_path):

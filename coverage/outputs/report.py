@@ -1722,7 +1722,7 @@ nav a{margin-right:.9rem;font-size:.9rem}table{border-collapse:collapse;margin:.
 font-size:.85rem}th,td{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left;
 vertical-align:top}table.kv th{font-weight:normal;color:#555}td.n,th.n{text-align:right}
 table.data thead th{border-bottom:2px solid #ccc}table.data td.n{white-space:nowrap}
-td,th{overflow-wrap:anywhere}
+td,th{overflow-wrap:break-word}table{display:block;overflow-x:auto;max-width:100%}
 img.plot{max-width:100%;height:auto;display:block;margin:.8rem 0}
 p.note{color:#666;font-size:.85rem}code{font-size:.8rem}
 .lead{font-size:1.05rem;color:#333}

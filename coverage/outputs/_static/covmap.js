@@ -47,7 +47,20 @@ var covmap = (function () {
         var failGroup = null, failSet = null, failSite = -1, selectEl = null, outEl = null;
         var grid = null, gridStep = 1;
 
-        if (C.bounds) { M.fitBounds(C.bounds, {padding: [20, 20], animate: false}); }
+        if (C.bounds) {
+            // the legend covers the map's left side (up to 380 px) and the layer control
+            // its top right: the plan is fitted beside them, not under them (tester 184:
+            // Tarawa, Lautoka, Bergen opened under the legend), where the map is wide
+            // enough for that (else the usual 20 px)
+            var size = M.getSize(), legend = document.querySelector(".covmap-legend");
+            var left = legend ? legend.offsetWidth + 30 : 0;
+            var right = 60;
+            var fit = (size.x > 2.5 * (left + right)) ?
+                {paddingTopLeft: [left, 20], paddingBottomRight: [right, 20]} :
+                {padding: [20, 20]};
+            fit.animate = false;
+            M.fitBounds(C.bounds, fit);
+        }
         Object.keys(PANES).forEach(function (name) {
             if (!M.getPane(name)) { M.createPane(name).style.zIndex = PANES[name]; }
             R[name] = L.canvas({pane: name, padding: 0.2});

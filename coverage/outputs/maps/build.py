@@ -467,6 +467,14 @@ def plan_map(
     west = lon_window(np.r_[table["lon"][located_d], site_lon])
     table["lon"] = wrap_lon(table["lon"], west)
     site_lon = wrap_lon(site_lon, west)
+    # what is drawn near the points but may lie west of the westernmost (an H3 cell's
+    # centre, a proposal) goes into the window centred on them: into [west, west + 360)
+    # it went a whole turn east (tester 184: the westernmost hexagons at lon ~370, the
+    # failure explorer zoomed out to the world)
+    drawn_lon = np.r_[table["lon"][located_d], site_lon]
+    drawn_lon = drawn_lon[np.isfinite(drawn_lon)]
+    centred = (0.5 * (west + float(drawn_lon.max())) - 180.0 if len(drawn_lon)
+               else west)
     if not located_d.all():
         logger.warning("map: %d demand points have no coordinates; not drawn",
                        int((~located_d).sum()))
@@ -527,7 +535,7 @@ def plan_map(
         site_data["color"] = cap_view.colors
     for part in (units, site_data, proposed):  # h3 centres, sites, proposals: same window
         if len(part["lon"]):
-            part["lon"] = np.round(wrap_lon(part["lon"], west), 5).tolist()
+            part["lon"] = np.round(wrap_lon(part["lon"], centred), 5).tolist()
     payload = {
         "units": units,
         "failures": failures_data,

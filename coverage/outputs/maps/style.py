@@ -274,18 +274,26 @@ def legend_html(
     # who is short of the k + 1 sites: with k = 1 that is single-coverable plus uncoverable
     # a plan that fails whole failure domains counts its statuses in domains
     unit = "domain" if summary.get("statuses_by") == "failure domains" else "site"
+    # a --max-sites plan: these count candidates, the status block below its chosen sites
+    # (tester 184: "Single-coverable 1,185,803" above "single: 66,457,206")
+    capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
+    by = " (candidates)" if capped else ""
     if k >= 2 and "population_gap" in summary:
-        rows += [(f"Short of {k + 1} {unit}s (gaps)", fmt_int(summary.get("population_gap"))),
+        rows += [(f"Short of {k + 1} {unit}s (gaps){by}",
+                  fmt_int(summary.get("population_gap"))),
                  ("&hellip; partial (" + (f"2 {unit}s" if k == 2 else f"2-{k} {unit}s") + ")",
                   fmt_int(summary.get("population_partial")))]
     if k >= 1:
         single = "single-coverable" if unit == "site" else "in one domain"
-        rows.append((f"&hellip; {single}" if k >= 2 else single.capitalize(),
+        rows.append((f"&hellip; {single}" if k >= 2 else single.capitalize() + by,
                      fmt_int(summary.get("population_single_coverable"))))
     rows += [
-        ("&hellip; uncoverable" if k >= 2 else "Uncoverable",
+        ("&hellip; uncoverable" if k >= 2 else "Uncoverable" + by,
          fmt_int(summary.get("population_uncoverable"))),
-        ("N-1: outside budget", fmt_int(summary.get("n1_population_outside_budget"))),
+        # the worst single failure; the key below counts anyone some failure pushes out
+        # (tester 184: the two read alike)
+        ("N-1: outside budget, worst failure",
+         fmt_int(summary.get("n1_population_outside_budget"))),
         ("Mean primary latency (p50)", fmt_ms(summary.get("mean_latency_ms"))),
         ("N-1: worst latency", fmt_ms(summary.get("n1_worst_latency_ms"))),
     ]
@@ -310,15 +318,14 @@ def legend_html(
     if aggregation is None:
         parts.append("<div class='covmap-note'>Circle area &prop; population.</div>")
     # a --max-sites plan's statuses count its chosen sites (payload.point_table's by_plan)
-    capped = math.isfinite(finite_or(summary.get("max_sites"), math.nan))
     parts.append("<div class='covmap-h'>" + ("Status with the chosen sites (people)" if capped
                                               else "Coverage status (people)")
                  + (", by failure domain" if unit == "domain" else "") + "</div>")
     for label, color, pop in status_pop:
         parts.append(f"<div class='covmap-key'>{_dot(color)}{label}: {fmt_int(pop)}</div>")
     parts.append(
-        f"<div class='covmap-key'>{_dot(OUTSIDE_COLOR, ring=True)}outside budget under a "
-        f"failure: {fmt_int(outside_pop)}</div>"
+        f"<div class='covmap-key'>{_dot(OUTSIDE_COLOR, ring=True)}outside budget under some "
+        f"failure (any one site): {fmt_int(outside_pop)}</div>"
     )
     if capacity_html is not None:
         parts.append(capacity_html)
