@@ -501,3 +501,36 @@ def test_sites_without_a_tier_are_the_reference_not_outside_the_catalog():
     s = plan_sites(demand, sites.assign(tier=["edge-x", "metro-colo"]), budget_ms=30.0,
                    failures=1, sweep=False, kmedian_time_limit_s=2).summary()["tiers"]
     assert s["outside_catalog"] == ["edge-x"] and s["used"]["edge-x"]["terms"] == "reference"
+
+
+def test_a_site_nobody_takes_as_primary_shows_its_own_tiers_radius():
+    """Tester 185: a chosen cdn-pop site that is nobody's primary (a backup only) showed
+    the run's radius (metro-colo's 985 km at 50 ms) in sites.csv and on the map, where its
+    tier reaches 412 km; its radius is its own tier's, as `edge-coverage latency --tier`
+    gives it."""
+    from coverage import plan_sites
+
+    model = LatencyModel()
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.0, 50.05],
+                           "lon": [4.0, 4.05], "population": [1000.0, 2000.0]})
+    sites = pd.DataFrame({"site_id": ["mc", "pop"], "lat": [50.01, 50.2],
+                          "lon": [4.01, 4.2], "tier": ["metro-colo", "cdn-pop"]})
+    plan = plan_sites(demand, sites, budget_ms=50.0, failures=1, model=model,
+                      kmedian_time_limit_s=2)
+    got = plan.sites.set_index("site_id")
+    assert got.loc["pop", "population_primary"] == 0.0  # the backup of both towns
+    catalog = TierCatalog.builtin()
+
+    def radius(tier):  # as `edge-coverage latency --tier` computes it
+        row50, row_tail = model.row_parts("ftth")
+        site50, site_tail = model.site_parts(
+            wan=bool(tier.wan), hops=int(tier.hops),
+            proxy_ms=tuple(model.proxy_ms) if tier.proxy_ms is None else tier.proxy_ms,
+            extra_ms=tuple(tier.extra_ms))
+        fixed99 = row50 + site50 + float(np.sqrt(row_tail + site_tail))
+        return (50.0 - fixed99) / model.ms_per_km
+
+    want = {t: radius(catalog.get(t)) for t in ("metro-colo", "cdn-pop")}
+    assert want["cdn-pop"] < 0.5 * want["metro-colo"]
+    assert got.loc["pop", "radius_km"] == pytest.approx(want["cdn-pop"], rel=1e-6)
+    assert got.loc["mc", "radius_km"] == pytest.approx(want["metro-colo"], rel=1e-6)

@@ -436,8 +436,11 @@ def capacity_line(s: Mapping[str, Any]) -> str | None:
         worst = _finite(c.get("worst_utilisation"))
         shed = _finite(c.get("load_shed_max_rps"))
         unit = load_unit(c)  # requests/s of the run's workload when classes share a pool
+        away = _finite(c.get("load_out_of_reach_rps"))
         out.append(
-            f"capacity: {_count(c.get('load_total_rps'))} {unit} at peak on "
+            f"capacity: {_count(c.get('load_total_rps'))} {unit} at peak"
+            + (f" ({_count(away)} of them with no candidate within budget: served by no "
+               "site)" if away else "") + " on "
             f"{_count(c.get('capacity_total_rps'))} {unit} of capacity; utilisation "
             f"{_utilisation_pct(fleet)} (fleet), {_utilisation_pct(worst)} ("
             + worst_scope(c) + "); "

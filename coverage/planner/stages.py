@@ -1535,7 +1535,20 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
                 m = np.flatnonzero(t_row == code)
                 row_r[m] = tr.radius_km(m, int(code))
         r = pd.Series(row_r).groupby(assignment["primary_site_id"].to_numpy()).max()
-        s["radius_km"] = ids.map(r).fillna(radius_km).to_numpy(dtype=np.float64)
+        fallback = np.full(len(s), float(radius_km))
+        if tr is not None and problem.site_tier is not None:
+            # a site that is nobody's primary: the largest radius of any row at its own
+            # tier, not the run's (tester 185: cdn-pop sites showed metro-colo's 985 km
+            # where their tier reaches 412, and the map drew those circles)
+            own = problem.site_tier[np.asarray(chosen, dtype=np.int64)]
+            every = np.arange(len(problem.rows_unshrunk.radius_km))
+            for code in np.unique(own):
+                radii = tr.radius_km(every, int(code))
+                fallback[own == code] = (float(np.nanmax(radii)) if np.isfinite(radii).any()
+                                         else np.nan)
+        s["radius_km"] = ids.map(r).to_numpy(dtype=np.float64)
+        s["radius_km"] = np.where(np.isnan(s["radius_km"].to_numpy(dtype=np.float64)),
+                                  fallback, s["radius_km"].to_numpy(dtype=np.float64))
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]
     return s[front + [c for c in s.columns if c not in front]]
