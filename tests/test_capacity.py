@@ -2058,3 +2058,25 @@ def test_a_demand_of_no_people_is_warned(caplog, sample_inputs):
     with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
         plan_sites(demand, sites, failures=0, kmedian_time_limit_s=0)
     assert not any("population 0" in r.getMessage() for r in caplog.records)
+
+
+def test_the_load_with_no_candidate_in_budget_is_named_not_counted_as_carried():
+    """Tester 185: the headline said "110,879 requests/s at peak on 97,599 of capacity,
+    load shed 0" where 30,000 requests/s had no candidate within budget. The summary
+    splits the load into what the chosen sites carry and what no site can reach."""
+    from coverage import plan_sites
+    from coverage.outputs.headline import headline_lines
+
+    demand = pd.DataFrame({"demand_id": ["a", "b", "far"], "lat": [50.0, 50.1, 10.0],
+                           "lon": [8.0, 8.1, 80.0], "population": [1000.0, 2000.0, 500.0],
+                           "load_rps": [10.0, 20.0, 30.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3"], "lat": [50.0, 50.1, 50.05],
+                          "lon": [8.0, 8.1, 8.05], "capacity_rps": [100.0, 100.0, 100.0]})
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=1, model=ON_NET,
+                      kmedian_time_limit_s=2)
+    c = plan.summary()["capacity"]
+    assert c["load_total_rps"] == pytest.approx(60.0)
+    assert c["load_served_rps"] == pytest.approx(30.0)
+    assert c["load_out_of_reach_rps"] == pytest.approx(30.0)
+    assert any("(30 of them with no candidate within budget: served by no site)" in line
+               for line in headline_lines(plan.summary()))
