@@ -2080,3 +2080,19 @@ def test_the_load_with_no_candidate_in_budget_is_named_not_counted_as_carried():
     assert c["load_out_of_reach_rps"] == pytest.approx(30.0)
     assert any("(30 of them with no candidate within budget: served by no site)" in line
                for line in headline_lines(plan.summary()))
+
+
+def test_a_power_envelope_above_the_tiers_is_said(caplog):
+    """Tester 185: a mec site (3-30 kW) with power_kw 5,000 held 17,005 L4s without a
+    word; one below its tier's smallest is a share of a larger facility, not odd."""
+    from coverage.model.capacity import site_power
+    from coverage.model.tiers import TierCatalog
+
+    sites = pd.DataFrame({"site_id": ["big", "small", "ok"], "tier": ["mec", "metro-colo",
+                                                                      "mec"],
+                          "power_kw": [5000.0, 0.6, 20.0]})
+    with caplog.at_level("WARNING"):
+        power, _, origin = site_power(sites, TierCatalog.builtin())
+    assert power.tolist() == [5000.0, 0.6, 20.0] and list(origin) == ["column"] * 3
+    assert "1 site(s) of tier mec have a power_kw above the tier's envelope" in caplog.text
+    assert "big (5000 kW)" in caplog.text and "small" not in caplog.text

@@ -164,6 +164,22 @@ def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
             fill = m & ~np.isfinite(power)
             power[fill] = float(tier.power_kw[1])
             origin[fill] = f"tier {name}"
+            # a column's envelope above the tier's largest is taken as given, and said
+            # (tester 185: a mec site of 5,000 kW held 17,005 L4s without a word); below
+            # its smallest is a share of a larger facility (a cabinet in a colo), not odd
+            lo, hi = (float(v) for v in tier.power_kw)
+            odd = m & (origin == "column") & (power > hi)
+            if odd.any():
+                ids = (sites["site_id"].astype(str).to_numpy() if "site_id" in sites.columns
+                       else np.arange(1, n + 1).astype(str))
+                shown = ", ".join(f"{ids[i]} ({power[i]:g} kW)"
+                                  for i in np.flatnonzero(odd)[:5])
+                more = int(odd.sum()) - min(int(odd.sum()), 5)
+                logger.warning(
+                    "%s: %d site(s) of tier %s have a power_kw above the tier's envelope "
+                    "of %g-%g kW (%s%s): used as given. Fix: check the column, or give "
+                    "them another tier", source, int(odd.sum()), name, lo, hi, shown,
+                    f" and {more} more" if more else "")
     return power, pue, origin
 
 
