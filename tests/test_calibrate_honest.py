@@ -438,3 +438,18 @@ def test_a_model_files_profile_is_the_profile_it_starts_from(tmp_path, name):
     f.write_text('[latency_model]\nprofile = "On-Net"\n')
     with pytest.raises(InputValidationError, match="is not a network profile"):
         LatencyModel.from_file(f)
+
+
+def test_a_route_factor_no_internet_path_has_is_said(caplog):
+    """Tester 185: one-way times (half the round trips) fitted a route factor of 1.06,
+    swapped coordinates 1.19, without a word. The fit stands, with a warning."""
+    frame = pings(rf=2.0)
+    with caplog.at_level("WARNING"):
+        ok = calibrate(frame)
+    assert ok.route_factor == pytest.approx(2.0, abs=0.2)
+    assert "route factor" not in caplog.text
+    half = frame.assign(rtt_ms=frame["rtt_ms"] / 2, rtt_p99_ms=frame["rtt_p99_ms"] / 2)
+    with caplog.at_level("WARNING"):
+        got = calibrate(half)
+    assert got.route_factor < 1.3
+    assert "are the times one-way (give round trips)" in caplog.text

@@ -102,6 +102,12 @@ MIN_PINGS_P99 = 100
 BANDS_KM: tuple[float, ...] = (0.0, 500.0, 2000.0, 5000.0, math.inf)
 
 
+
+#: A fitted route factor below this (paths of 200 km or more) is said: measured internet
+#: paths run 1.5 to 3 times the great-circle fibre (WonderNetwork: 2.28 below 2,000 km);
+#: swapped coordinates or one-way times fit lower (tester 185: 1.19, 1.06).
+PLAUSIBLE_MIN_ROUTE_FACTOR = 1.3
+
 def fiber_problem(fiber_us_per_km: Any, option: str = "--fiber-us-per-km") -> str | None:
     """Why ``fiber_us_per_km`` cannot be calibrated with, or ``None`` when it can.
 
@@ -608,6 +614,15 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     errors = error_table(d[~light], rtt[~light],
                          rf * fibre_rtt_ms(d[~light], fiber_us_per_km) + overhead,
                          within_km=max_distance_km)
+    if rf < PLAUSIBLE_MIN_ROUTE_FACTOR and float(du.max()) >= 200.0:
+        # (tester 185: pings with their lat and lon swapped fitted 1.19, one-way times
+        # 1.06, without a word)
+        logger.warning(
+            "%s: the fitted route factor %.3f is below %.1f (measured internet paths run "
+            "1.5 to 3 times the great-circle fibre; a private backbone 1.5 or so): are the "
+            "times one-way (give round trips), or the coordinates swapped (lat and lon)? "
+            "Fix: check the file; the fit is written as asked", source, rf,
+            PLAUSIBLE_MIN_ROUTE_FACTOR)
     return Calibration(
         route_factor=rf, overhead_ms=overhead, overhead_p99_ms=overhead99,
         fiber_us_per_km=fiber_us_per_km, p99_method=how, pings_used=n_use,
