@@ -614,7 +614,10 @@ def calibrate(pings: pd.DataFrame, *, fiber_us_per_km: float = 4.9,
     errors = error_table(d[~light], rtt[~light],
                          rf * fibre_rtt_ms(d[~light], fiber_us_per_km) + overhead,
                          within_km=max_distance_km)
-    if rf < PLAUSIBLE_MIN_ROUTE_FACTOR and float(du.max()) >= 200.0:
+    if (rf < PLAUSIBLE_MIN_ROUTE_FACTOR and float(du.max()) >= 200.0
+            and math.isfinite(rf_se) and rf_se <= 0.25):
+        # (only a fit sure of its route factor: one of pings within a country is not, and
+        # has the standard error's own warning)
         # (tester 185: pings with their lat and lon swapped fitted 1.19, one-way times
         # 1.06, without a word)
         logger.warning(
