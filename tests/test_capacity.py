@@ -2060,7 +2060,7 @@ def test_a_demand_of_no_people_is_warned(caplog, sample_inputs):
     assert not any("population 0" in r.getMessage() for r in caplog.records)
 
 
-def test_the_load_with_no_candidate_in_budget_is_named_not_counted_as_carried():
+def test_the_load_with_no_candidate_in_budget_is_named_not_counted_as_carried(tmp_path):
     """Tester 185: the headline said "110,879 requests/s at peak on 97,599 of capacity,
     load shed 0" where 30,000 requests/s had no candidate within budget. The summary
     splits the load into what the chosen sites carry and what no site can reach."""
@@ -2080,6 +2080,8 @@ def test_the_load_with_no_candidate_in_budget_is_named_not_counted_as_carried():
     assert c["load_out_of_reach_rps"] == pytest.approx(30.0)
     assert any("(30 of them with no candidate within budget: served by no site)" in line
                for line in headline_lines(plan.summary()))
+    html = (plan.to_dir(tmp_path / "out", map=False, gis=False) / "report.html").read_text()
+    assert 'data-key="capacity.load_out_of_reach_rps"' in html
 
 
 def test_a_power_envelope_above_the_tiers_is_said(caplog):

@@ -1450,6 +1450,11 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
         fig("rounds", "rounds (MILP solves)", _num),
         fig("cuts", "capacity cuts", _num),
         fig("load_total_rps", "total load at peak", lambda v: _num(v, 1, unit)),
+        # the part no site reaches (tester 185: it read as carried; absent before
+        # 2026-12-07)
+        *([fig("load_out_of_reach_rps", "of it, load with no candidate within budget "
+               "(served by no site, in no scenario)", lambda v: _num(v, 1, unit))]
+          if _number(c.get("load_out_of_reach_rps")) else []),
         fig("capacity_total_rps", "capacity of the chosen sites",
             lambda v: _num(v, 1, unit)),
         # served over capacity: the total load above counts users no site reaches too
