@@ -243,10 +243,8 @@ def _count_by_domains(problem: Problem, pattern: sp.csr_array, n_cov: npt.NDArra
     start: npt.NDArray[np.int64] | None = None
     required = (np.zeros(pattern.shape[1], dtype=bool) if problem.required is None
                 else np.asarray(problem.required, dtype=bool))
+    rows, req = pattern, req0  # (with the rows added so far: stacked once a round)
     while True:
-        rows = (sp.csr_array(sp.vstack([pattern, *parts], format="csr")) if parts
-                else pattern)
-        req = np.concatenate([req0, *part_req]) if parts else req0
         left = max(t_end - time.perf_counter(), 0.0)
         final = rounds + 1 >= DOMAIN_ROUNDS
         # a round before the last takes half the time left: the next, with the rows of the
@@ -1546,9 +1544,8 @@ def site_table(problem: Problem, chosen: npt.ArrayLike, assignment: pd.DataFrame
                 radii = tr.radius_km(every, int(code))
                 fallback[own == code] = (float(np.nanmax(radii)) if np.isfinite(radii).any()
                                          else np.nan)
-        s["radius_km"] = ids.map(r).to_numpy(dtype=np.float64)
-        s["radius_km"] = np.where(np.isnan(s["radius_km"].to_numpy(dtype=np.float64)),
-                                  fallback, s["radius_km"].to_numpy(dtype=np.float64))
+        got = ids.map(r).to_numpy(dtype=np.float64)
+        s["radius_km"] = np.where(np.isnan(got), fallback, got)
     front = ["site_id", "lat", "lon", "tier", "population_primary", "name", "required",
              "n_demand_primary", "population_backup"]
     return s[front + [c for c in s.columns if c not in front]]
