@@ -2098,3 +2098,49 @@ def test_a_power_envelope_above_the_tiers_is_said(caplog):
     assert power.tolist() == [5000.0, 0.6, 20.0] and list(origin) == ["column"] * 3
     assert "1 site(s) of tier mec have a power_kw above the tier's envelope" in caplog.text
     assert "big (5000 kW)" in caplog.text and "small" not in caplog.text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_site_nobody_has_as_nearest_shows_the_people_and_load_it_carries(seed, tmp_path):
+    """A town too big for its nearest sites sends its overflow to a site that is nobody's
+    nearest: sites.csv read population_primary 0 and failures.csv population_rerouted 0
+    for it, and the report ranked its failure last, while flows.csv gave it a third of the
+    town's load. ``population_served`` (sites.csv, failures.csv) and
+    ``load_rerouted_rps`` (failures.csv) are the flow's, recomputed here from flows.csv
+    and the demand; the report ranks failures by that load after the people outside
+    budget."""
+    from coverage.outputs.report import criticality
+
+    rng = np.random.default_rng(seed)
+    town = float(rng.integers(80, 120)) * 1000.0
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [45.0, 45.05], "lon": [5.0, 5.0],
+                           "population": [town, 20000.0],
+                           "load_rps": [town / 1000.0, 20.0]})
+    # s0 and s1 are nearest to a and b; s2 and s3 (farther north) nobody's nearest
+    sites = pd.DataFrame({"site_id": ["s0", "s1", "s2", "s3"],
+                          "lat": [45.0, 45.05, 45.1, 45.12], "lon": [5.0, 5.0, 5.05, 5.0],
+                          "capacity_rps": [float(rng.integers(45, 70))] * 4})
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="full",
+                      kmedian_time_limit_s=5)
+    s = plan.sites.set_index("site_id")
+    f = plan.failures.set_index("failed_site_id")
+    flows = plan.flows.merge(demand[["demand_id", "population", "load_rps"]],
+                             on="demand_id", suffixes=("", "_point"))
+    people = (flows["population"] * flows["load_rps"] / flows["load_rps_point"]
+              ).groupby(flows["site_id"]).sum()
+    load = flows.groupby("site_id")["load_rps"].sum()
+    overflow = s.index[s["population_primary"] == 0]
+    assert len(overflow)  # the instance has a site that is nobody's nearest
+    for sid in s.index:
+        assert s.loc[sid, "population_served"] == pytest.approx(people.get(sid, 0.0))
+        assert f.loc[sid, "population_served"] == pytest.approx(people.get(sid, 0.0))
+        assert f.loc[sid, "load_rerouted_rps"] == pytest.approx(load.get(sid, 0.0))
+    assert (s.loc[overflow, "population_served"] > 0).all()
+    assert s["population_served"].sum() == pytest.approx(demand["population"].sum())
+    crit = criticality(plan.failures, plan.sites)
+    inside = crit[crit["population_outside_budget"] == 0]
+    assert inside["load_rerouted_rps"].is_monotonic_decreasing
+    out = plan.to_dir(tmp_path / "out", map=False, gis=False)
+    written = pd.read_csv(out / "failures.csv")
+    assert {"population_served", "load_rerouted_rps"} <= set(written.columns)
+    assert "load moved, requests/s" in (out / "report.html").read_text()

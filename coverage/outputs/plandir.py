@@ -1125,7 +1125,7 @@ def _table_problems(tables: Mapping[str, pd.DataFrame | None],
         bad.extend(_column_problems(sites, "sites.csv", "lon", low=-180.0, high=180.0,
                                     what="degrees"))
         for col in ("population_primary", "population_backup",
-                    "population_outside_budget_if_failed"):
+                    "population_outside_budget_if_failed", "population_served"):
             bad.extend(_column_problems(sites, "sites.csv", col, **people))
         bad.extend(_column_problems(sites, "sites.csv", "n_demand_primary", low=0.0,
                                     whole=True))
@@ -1145,8 +1145,9 @@ def _table_problems(tables: Mapping[str, pd.DataFrame | None],
         bad.extend(_row_count_problem(failures, "failures.csv", "site_count",
                                       s.get("site_count")))
         for col in ("population_rerouted", "population_outside_budget",
-                    "population_outside_budget_redundant"):
+                    "population_outside_budget_redundant", "population_served"):
             bad.extend(_column_problems(failures, "failures.csv", col, **people))
+        bad.extend(_column_problems(failures, "failures.csv", "load_rerouted_rps", low=0.0))
         for col in ("worst_latency_ms", "mean_rerouted_latency_ms"):
             bad.extend(_column_problems(failures, "failures.csv", col, empty=True, low=0.0,
                                         high=MAX_LATENCY_MS, what="ms"))

@@ -381,8 +381,9 @@ def site_loads(sites: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
 def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     """Site failures ranked by the harm they do.
 
-    Ranked by population pushed outside the budget, then population re-routed, then the
-    worst re-routed latency (all descending), then site id.
+    Ranked by population pushed outside the budget, then (a capacitated plan's) the load
+    the site carries in normal operation (``load_rerouted_rps``: all of it moves), then
+    population re-routed, then the worst re-routed latency (all descending), then site id.
 
     Parameters
     ----------
@@ -401,10 +402,11 @@ def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     names = (sites.assign(site_id=sites["site_id"].astype(str)).drop_duplicates("site_id")
              .set_index("site_id")["name"])  # the first row of a site listed twice
     f["name"] = f["failed_site_id"].map(names)
-    f = f.sort_values(
-        ["population_outside_budget", "population_rerouted", "worst_latency_ms",
-         "failed_site_id"], ascending=[False, False, False, True], kind="stable",
-        na_position="last").reset_index(drop=True)
+    keys = ["population_outside_budget", "population_rerouted", "worst_latency_ms"]
+    if "load_rerouted_rps" in f.columns:  # an overflow site is nobody's nearest
+        keys.insert(1, "load_rerouted_rps")
+    f = f.sort_values(keys + ["failed_site_id"], ascending=[False] * len(keys) + [True],
+                      kind="stable", na_position="last").reset_index(drop=True)
     f.insert(0, "rank", np.arange(1, len(f) + 1))
     return f
 
@@ -1574,16 +1576,30 @@ def _capacity_section(s: dict[str, Any], sites: pd.DataFrame,
     return _section("capacity", "Capacity", body)
 
 
-def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
+def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame,
+                         s: dict[str, Any] | None = None) -> str:
     crit = criticality(failures, sites)
+    flows = "load_rerouted_rps" in crit.columns
     body = ("<p>Each chosen site failed in turn; its users move to their nearest surviving "
-            "site. Ranked by the population pushed outside the budget, then the population "
-            "re-routed, then the worst latency: the first row is the failure that hurts "
-            "most.</p>")
+            "site. Ranked by the population pushed outside the budget, then "
+            + ("the load the site carries in normal operation (flows.csv: all of it "
+               "moves), then " if flows else "")
+            + "the population re-routed, then the worst latency: the first row is the "
+            "failure that hurts most.</p>")
+    if flows:
+        body += ("<p>Population re-routed counts the people whose nearest site it is; "
+                 "a capacitated plan also sends people past a full nearest site, so a site "
+                 "can serve people (population served, load moved) and be nobody's "
+                 "nearest. Whether the other sites carry that load is the capacity "
+                 "section's failure scenarios.</p>")
     body += _plot_criticality(crit)
+    unit = load_unit((s or {}).get("capacity") or {}) if flows else ""
     body += _table(crit.head(MAX_TABLE_ROWS), [
         ("rank", "rank", _num), ("failed_site_id", "failed site", _text),
         ("name", "name", _text),
+        *((("population_served", "population served (flows)", _num),
+           ("load_rerouted_rps", f"load moved, {unit}", lambda v: _num(v, 1)))
+          if flows else ()),
         ("population_rerouted", "population re-routed", _num),
         ("population_outside_budget", "population outside budget", _num),
         ("worst_latency_ms", "worst latency", _ms),
@@ -1591,8 +1607,9 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame) -> str:
         ("n_demand_outside_budget", "points outside budget", _num),
         ("meets_budget", "everyone within budget", _bool),
     ], total=len(crit), what="failures (all in failures.csv)",
-        numeric=("rank", "population_rerouted", "population_outside_budget",
-                 "worst_latency_ms", "mean_rerouted_latency_ms", "n_demand_outside_budget"))
+        numeric=("rank", "population_served", "load_rerouted_rps", "population_rerouted",
+                 "population_outside_budget", "worst_latency_ms",
+                 "mean_rerouted_latency_ms", "n_demand_outside_budget"))
     return _section("criticality", "Which site's failure hurts most", body)
 
 
@@ -1963,7 +1980,7 @@ def _render_sections(data: ReportData, skip: Collection[str] = ()) -> dict[str, 
         "sites": lambda: _sites_section(data.sites, data.assignment),
         "capacity": lambda: (_capacity_section(s, data.sites, data.capacity_scenarios)
                              if capacitated else ""),
-        "criticality": lambda: _criticality_section(data.failures, data.sites),
+        "criticality": lambda: _criticality_section(data.failures, data.sites, s),
         "gaps": lambda: _gaps_section(data.assignment, data.proposed, s, data.gis_files),
         "parameters": lambda: _parameters_section(s),
         "inputs": lambda: _inputs_section(s),

@@ -133,14 +133,18 @@ class Plan:
     ----------
     sites : pandas.DataFrame
         Chosen sites: ``site_id, lat, lon, tier, population_primary, name, required,
-        n_demand_primary, population_backup, ...`` (what happens if each fails, radius).
+        n_demand_primary, population_backup, ...`` (what happens if each fails, radius;
+        a capacitated plan's capacity columns and ``population_served``, the people it
+        serves in :attr:`flows`).
     demand : pandas.DataFrame
         One row per demand point: coordinates, population, the assignment columns of
         ``assignment.csv`` and the N-1 columns ``n1_latency_ms``, ``n1_within_budget``.
         The site-id columns are categoricals of the chosen sites' ids (missing: no such
         site) and ``coverage_status`` one of its four statuses.
     failures : pandas.DataFrame
-        One row per chosen site (the N-1 scenarios), see :func:`n_minus_1`.
+        One row per chosen site (the N-1 scenarios), see :func:`n_minus_1`; a
+        capacitated plan's adds ``population_served`` and ``load_rerouted_rps`` (what the
+        site carries in :attr:`flows`, see :func:`flow_failure_columns`).
     candidates : pandas.DataFrame
         All candidate sites, with a boolean ``chosen`` column.
     reach : ReachMatrix
@@ -1415,6 +1419,7 @@ def plan_sites(
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
             scen_loads = scenario_load_table(problem, cap_result, sites_out)
+            failure_table = flow_failure_columns(failure_table, sites_out)
             timings["capacity_outputs_s"] = time.perf_counter() - t
         say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
@@ -2364,6 +2369,27 @@ def _scenario_total(chosen: Any, domains: Any, failures: int) -> int:
 IMPLIED_SCENARIO_LIMIT = DEFAULT_SCENARIO_LIMIT
 
 
+def flow_failure_columns(failure_table: pd.DataFrame, sites_out: pd.DataFrame,
+                         ) -> pd.DataFrame:
+    """A capacitated plan's ``failures.csv`` with what each failed site carried in
+    ``flows.csv``'s normal-operation flow, all of which moves when it fails:
+    ``population_served`` (people) and ``load_rerouted_rps`` (its load).
+
+    ``population_rerouted`` counts the people whose nearest chosen site it is; a site
+    that takes a town's overflow is nobody's nearest and read 0 there (a third of a
+    town's load moved when it failed). Where that load goes, and whether the fleet carries
+    it, is ``capacity_scenarios.csv``'s row of the failure.
+    """
+    by_id = sites_out.drop_duplicates("site_id").set_index("site_id")
+    ids = failure_table["failed_site_id"]
+    out = failure_table.copy()
+    out["population_served"] = ids.map(by_id["population_served"]).fillna(0.0).to_numpy(
+        dtype=np.float64)
+    out["load_rerouted_rps"] = ids.map(by_id["load_rps"]).fillna(0.0).to_numpy(
+        dtype=np.float64)
+    return out
+
+
 def _implied_utilisation(reach: Any, load_rps: np.ndarray, cap_rps: np.ndarray,
                          chosen: np.ndarray, domains: Any, failures: int, normal: Any,
                          components: tuple[np.ndarray, np.ndarray],
@@ -2605,6 +2631,10 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     out["power_kw"] = capacity.power_kw[j]
     out["capacity_rps"] = cap[j]
     out["load_rps"] = normal.site_load_rps[j]
+    # the people each site serves in flows.csv's flow (a point split across sites counts
+    # its share at each): a site nobody has as nearest can carry a third of a town's load
+    # and read population_primary 0
+    out["population_served"] = np.bincount(site, weights=people, minlength=len(ids))[j]
     if per_workload is not None:  # requests of every workload, in their own units (a
         # workload of the pool no flow carries: 0)
         pooled = capacity.describe.get("workloads") or {}

@@ -174,6 +174,9 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
     power = float_column(sites, "power_kw")
     cap = float_column(sites, "capacity_rps")
     load = float_column(sites, "load_rps")
+    # people in flows.csv's flow (a plan directory written before the column: none)
+    served = (float_column(sites, "population_served")
+              if has_column(sites, "population_served") else None)
     worst = float_column(sites, "worst_utilisation")
     cause = (id_column(sites, "worst_failure") if has_column(sites, "worst_failure")
              else pd.Series([None] * len(sites), dtype=object))
@@ -185,6 +188,8 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
             ("Power", f"{power[k]:,.1f} kW" if np.isfinite(power[k]) else "n/a"),
             ("Capacity", fmt_rps(cap[k], unit)),
             ("Load (normal operation)", fmt_rps(load[k], unit)),
+            *((("Population served (flows)", fmt_int(served[k])),)
+              if served is not None else ()),
             *((f"&hellip; requests of {w}", fmt_rps(req[k])) for w, req in own),
             ("Utilisation", fmt_pct(util[k])
              + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
