@@ -1047,6 +1047,8 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
         "site_id": sites["site_id"].to_numpy(), "tier": tiers,
         "n_accelerators_envelope": envelope, "n_accelerators": n,
         "n_hosts": sc.hosts,
+        # the priced accelerators' raw throughput (what utilisation_* are over)
+        "capacity_rps": raw,
         "peak_load_rps": peak, "mean_load_rps": mean, "worst_load_rps": worst,
         # the load the accelerators were sized for: worst_load_rps, or with by "least"
         # the site's least capacity that carries every scenario (tester 137)

@@ -1078,3 +1078,47 @@ def test_a_region_workload_of_another_model_is_said(caplog):
     plain = run_compare(*town())
     assert plain.document["region"]["same_model"] is True
     assert "another model" not in plain.document["verdict"]["text"]
+
+
+def test_the_comparisons_map_colours_the_priced_fleet(tmp_path):
+    """The comparison's map coloured its sites by the plan's utilisation over the power
+    envelope (0.1-0.5 % on Germany's demo, every site "thin") beside the report's priced
+    75 %: it colours them by compare_sites.csv's utilisation_peak, over the priced
+    accelerators' raw throughput (capacity_rps = n_accelerators x throughput, checked
+    here), and the popups and legend give both."""
+    from test_maps import payload
+
+    from coverage.outputs.maps.capacity import utilisation_palette
+
+    demand, sites = town(seed=3)
+    c = run_compare(demand, sites, requests_per_person_day=500.0)
+    w = coverage.model.workloads.WorkloadCatalog.builtin().get("vision-l4")
+    priced = c.sites.set_index("site_id")
+    assert priced["capacity_rps"].to_numpy() == pytest.approx(
+        priced["n_accelerators"].to_numpy() * w.throughput_rps)
+    assert priced["utilisation_peak"].to_numpy() == pytest.approx(
+        priced["peak_load_rps"].to_numpy() / priced["capacity_rps"].to_numpy())
+    out = c.to_dir(tmp_path / "out", gis=False, report=False).path
+    written = pd.read_csv(out / "compare_sites.csv")
+    assert "capacity_rps" in written.columns
+    text = (out / "map.html").read_text(encoding="utf-8")
+    data = payload(text)
+    ids = c.plan.sites["site_id"].astype(str).tolist()
+    u = priced.loc[ids, "utilisation_peak"].to_numpy()
+    envelope = c.plan.sites.set_index("site_id").loc[ids, "utilisation"].to_numpy()
+    assert (u > 10 * envelope).all()  # the two differ: the test can tell them apart
+    palette = utilisation_palette()
+    assert data["sites"]["color"] == [palette[round(min(1.0, x) * (len(palette) - 1))]
+                                      for x in u]
+    assert data["capacity"]["util"] == pytest.approx(u.tolist(), abs=1e-5)
+    assert "Sites: utilisation at peak of the priced accelerators" in text
+    first = data["sites"]["popup"][0]
+    assert f"Priced accelerators (compare)</th><td>{priced.loc[ids[0], 'n_accelerators']:,.0f}" \
+        in first
+    assert f"{100 * u[0]:.1f} %" in first and "(power envelope)" in first
+    assert "over the plan's capacity (the power envelope's)" in data["capacity"]["capNote"]
+    # the plan's own map (Plan.to_dir, plan.explore) keeps the plan's utilisation
+    own = payload((c.plan.to_dir(tmp_path / "plan", gis=False, report=False)
+                   / "map.html").read_text(encoding="utf-8"))
+    assert own["capacity"]["util"] == pytest.approx(envelope.tolist(), abs=1e-5)
+    assert "capNote" not in own["capacity"]

@@ -514,3 +514,29 @@ def test_the_map_has_a_title():
 
     assert "<title>edge-coverage map</title>" in render_map_html(
         folium.Map(location=[0, 0], tiles=None))
+
+
+@pytest.mark.skipif(tb is None, reason="selenium is not installed")
+def test_browser_a_priced_map_says_what_the_explorers_utilisation_is_over(
+        browser, tmp_path):  # noqa: F811
+    """A comparison's map (``priced``): the explorer's utilisations stay over the plan's
+    capacity, and the failure's panel says so; the markers' thin rings follow the priced
+    utilisation."""
+    plan = tight_plan()
+    ids = plan.sites["site_id"].astype(str).tolist()
+    s = plan.sites.set_index("site_id").loc[ids]
+    priced = pd.DataFrame({"site_id": ids, "n_accelerators": 2.0,
+                           "capacity_rps": s["load_rps"].to_numpy() / 0.75,
+                           "peak_load_rps": s["load_rps"].to_numpy(),
+                           "utilisation_peak": 0.75, "utilisation_worst": 0.8})
+    path = save_map(plan_map(plan, tiles=None, priced=priced), tmp_path / "priced.html")
+    tb._open(browser, path)
+    assert tb._errors(browser) == []
+    assert browser.execute_script(
+        "return document.querySelectorAll('.covmap-site-thin').length") == 0
+    a1 = ids.index("A1")
+    _, text = tb._click_site(browser, a1)
+    assert "Priced accelerators (compare)" in text and "75.0 %" in text
+    text = tb._fail_site(browser, a1)
+    assert "Capacity: where its load goes" in text
+    assert "over the plan's capacity (the power envelope's)" in text

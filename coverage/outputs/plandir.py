@@ -251,7 +251,8 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
                      assignment_format: str = "csv",
                      sweep_options: Mapping[str, Any] | None = None,
                      gpkg: bool | None = None,
-                     shown_as: str | Path | None = None) -> PlanOutputs:
+                     shown_as: str | Path | None = None,
+                     priced: pd.DataFrame | None = None) -> PlanOutputs:
     """Write the outputs of ``plan`` into an existing directory (no swap, no lock).
 
     The building block of :func:`write_plan` and of batch scenarios, which write into a
@@ -273,6 +274,9 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
     shown_as : str or pathlib.Path, optional
         The directory a skipped output's reason names instead of ``directory``: the
         target when ``directory`` is its staging directory (gone once swapped in).
+    priced : pandas.DataFrame, optional
+        A comparison's priced sites: the map colours the sites by their utilisation
+        (:func:`coverage.outputs.maps.plan_map`).
 
     Returns
     -------
@@ -338,7 +342,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         def write_map() -> None:
             from .maps import plan_map, render_map_html
 
-            html = render_map_html(plan_map(plan, tiles=tiles))
+            html = render_map_html(plan_map(plan, tiles=tiles, priced=priced))
             (d / "map.html").write_text(html, encoding="utf-8")
 
         optional(("map.html",), write_map)
@@ -565,7 +569,7 @@ def write_comparison(comparison: Any, out_dir: str | Path | OutputDir, *, map: b
             return PlanOutputs(path=staging, written=tuple(written))
         result = write_plan_files(comparison.plan, staging, map=map, tiles=tiles,
                                   report=report, gis=gis, sweep_options=sweep_options,
-                                  gpkg=gpkg, shown_as=target)
+                                  gpkg=gpkg, shown_as=target, priced=comparison.sites)
         return PlanOutputs(path=staging, written=(*written, *result.written),
                            skipped=result.skipped)
 

@@ -393,6 +393,8 @@ var covmap = (function () {
                 "<span class='covmap-cap-nsat'>" + nSat + "</span> sites");
             h += "<table>" + t + "</table>";
             if (CAP.note) { h += "<div class='covmap-note'>" + CAP.note + "</div>"; }
+            // a comparison's map: what the utilisations above are over
+            if (CAP.capNote) { h += "<div class='covmap-note'>" + CAP.capNote + "</div>"; }
             if (list.length) {
                 var rows = "", shown = 0;
                 list.forEach(function (e, k) {

@@ -348,6 +348,7 @@ def plan_map(
     max_points: int = MAX_POINTS,
     h3_resolution: int | None = None,
     caller: str = "plan_map",
+    priced: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Draw a coverage plan as an offline-capable Folium map.
 
@@ -384,6 +385,11 @@ def plan_map(
     caller : str, default "plan_map"
         The name the messages give the caller (:meth:`coverage.Plan.explore` gives its
         own).
+    priced : pandas.DataFrame, optional
+        A comparison's priced sites (``Comparison.sites``, ``compare_sites.csv``): a
+        capacitated plan's sites are then coloured by the priced accelerators'
+        utilisation at peak, not the power envelope's (see
+        :func:`coverage.outputs.maps.capacity.capacity_view`).
 
     Returns
     -------
@@ -527,7 +533,8 @@ def plan_map(
     areas = areas_payload(table["lat"], table["lon"], table["p"], n_sites)
     # a capacitated plan: sites sized by capacity, coloured by utilisation, capacity popups
     # and the explorer's per-scenario loads (an uncapacitated plan's payload is unchanged)
-    cap_view = (capacity_view(plan, sites, site_index, summary, MISSING_COLOR)
+    cap_view = (capacity_view(plan, sites, site_index, summary, MISSING_COLOR,
+                              priced=priced)
                 if is_capacitated(sites) else None)
     site_data = site_payload(sites, failures, tiers, tier_colors, radius_km,
                              extra_rows=cap_view.popup_rows if cap_view else None)

@@ -164,10 +164,12 @@ def _pool_workloads(summary: Mapping[str, Any]) -> list[str]:
 
 def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
                 unit: str = "requests/s", workloads: Iterable[str] = (),
-                chosen: Collection[str] = ()) -> list[list[tuple[str, str]]]:
+                chosen: Collection[str] = (), priced: PricedSites | None = None,
+                ) -> list[list[tuple[str, str]]]:
     """Capacity rows of each site popup (escaped; ``unit``: the load's; ``workloads``: the
     pool's, whose ``requests_<workload>_rps`` columns give each one's own requests;
-    ``chosen``: the plan's site ids, named in a failure domain's failure)."""
+    ``chosen``: the plan's site ids, named in a failure domain's failure; ``priced``: a
+    comparison's priced fleet, whose rows come first)."""
     own = [(user_html(w), float_column(sites, f"requests_{w}_rps"))
            for w in workloads if has_column(sites, f"requests_{w}_rps")]
     n_acc = float_column(sites, "n_accelerators")
@@ -181,22 +183,67 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
     cause = (id_column(sites, "worst_failure") if has_column(sites, "worst_failure")
              else pd.Series([None] * len(sites), dtype=object))
     out = []
+    # a comparison's map: the plan's capacity is the power envelope's, the priced fleet's
+    # the accelerators compare pays for (the colours are the latter's)
+    env = " (power envelope)" if priced is not None else ""
     for k in range(len(sites)):  # chosen sites, not demand points
+        plan_util = util if priced is None else priced.plan_util
         thin = bool(np.isfinite(util[k]) and util[k] < THIN_BELOW)
+        first: list[tuple[str, str]] = []
+        if priced is not None:
+            first = [
+                ("Priced accelerators (compare)", fmt_int(priced.n_accelerators[k])),
+                ("Priced capacity", fmt_rps(priced.capacity_rps[k], unit)),
+                ("Utilisation at peak, priced", fmt_pct(util[k])
+                 + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
+                ("Worst failure, priced", fmt_pct(priced.utilisation_worst[k])),
+            ]
         out.append([
-            ("Accelerators", fmt_int(n_acc[k]) if n_acc[k] >= 0 else "n/a (capacity given)"),
+            *first,
+            ("Accelerators" + env,
+             fmt_int(n_acc[k]) if n_acc[k] >= 0 else "n/a (capacity given)"),
             ("Power", f"{power[k]:,.1f} kW" if np.isfinite(power[k]) else "n/a"),
-            ("Capacity", fmt_rps(cap[k], unit)),
+            ("Capacity" + env, fmt_rps(cap[k], unit)),
             ("Load (normal operation)", fmt_rps(load[k], unit)),
             *((("Population served (flows)", fmt_int(served[k])),)
               if served is not None else ()),
             *((f"&hellip; requests of {w}", fmt_rps(req[k])) for w, req in own),
-            ("Utilisation", fmt_pct(util[k])
-             + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin else "")),
-            ("Worst utilisation", fmt_pct(worst[k])),
+            ("Utilisation" + env, fmt_pct(plan_util[k])
+             + (f" (below {100 * THIN_BELOW:.0f} %: thin)" if thin and priced is None
+                else "")),
+            ("Worst utilisation" + env, fmt_pct(worst[k])),
             ("&hellip; under the failure of", _failure_text(cause[k], chosen)),
         ])
     return out
+
+
+class PricedSites(NamedTuple):
+    """A comparison's priced fleet on the drawn sites (:func:`priced_sites`), in drawing
+    order; NaN for a drawn site the table does not price."""
+
+    n_accelerators: npt.NDArray[np.float64]
+    capacity_rps: npt.NDArray[np.float64]
+    utilisation_peak: npt.NDArray[np.float64]
+    utilisation_worst: npt.NDArray[np.float64]
+    peak_load_rps: npt.NDArray[np.float64]
+    plan_util: npt.NDArray[np.float64]
+    """The plan's own normal-operation utilisation (over the power envelope's capacity)."""
+
+
+def priced_sites(table: pd.DataFrame, site_ids: list[str],
+                 plan_util: npt.NDArray[np.float64]) -> PricedSites:
+    """``compare_sites.csv`` (``site_id, n_accelerators, capacity_rps, peak_load_rps,
+    utilisation_peak, utilisation_worst``) on the drawn sites ``site_ids``."""
+    t = table.assign(site_id=table["site_id"].astype(str)).drop_duplicates("site_id")
+    t = t.set_index("site_id").reindex(site_ids)
+
+    def col(name: str) -> npt.NDArray[np.float64]:
+        return (pd.to_numeric(t[name], errors="coerce").to_numpy(dtype=np.float64)
+                if name in t.columns else np.full(len(site_ids), np.nan))
+
+    return PricedSites(col("n_accelerators"), col("capacity_rps"), col("utilisation_peak"),
+                       col("utilisation_worst"), col("peak_load_rps"),
+                       np.asarray(plan_util, dtype=np.float64))
 
 
 def _wide(loads: pd.DataFrame, column: str, n_rows: int, site_ids: list[str]) -> pd.DataFrame:
@@ -316,9 +363,10 @@ def scenario_payload(scenarios: Any, loads: Any, site_ids: list[str],
 
 def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.float64],
             util: npt.NDArray[np.float64], palette: list[str],
-            unit: str = "requests/s", chosen: Collection[str] = ()) -> str:
+            unit: str = "requests/s", chosen: Collection[str] = (),
+            priced: PricedSites | None = None) -> str:
     """The legend's capacity block: utilisation ramp, thin sites, sizes and the headline
-    capacity figures."""
+    capacity figures (with ``priced``, the colours' utilisation is the priced fleet's)."""
     info = summary.get("capacity") if isinstance(summary.get("capacity"), Mapping) else {}
     n_thin = int((np.isfinite(util) & (util < THIN_BELOW)).sum())
     ok = cap[np.isfinite(cap) & (cap > 0)]
@@ -332,9 +380,14 @@ def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.floa
             r = int(np.nanargmax(w))
             worst_u = float(w[r]) if math.isnan(worst_u) else worst_u
             worst_when = _failure_text(scenarios["failed_site_ids"].iloc[r], chosen)
+    env = " (power envelope)" if priced is not None else ""
     rows = [
-        ("Fleet utilisation", fmt_pct(info.get("fleet_utilisation"))),
-        ("Worst utilisation", fmt_pct(worst_u) + (f" ({worst_when} failed)"
+        *((("Fleet utilisation at peak, priced", fmt_pct(
+            float(np.nansum(priced.peak_load_rps)) / float(np.nansum(priced.capacity_rps))
+            if np.nansum(priced.capacity_rps) > 0 else math.nan)),)
+          if priced is not None else ()),
+        ("Fleet utilisation" + env, fmt_pct(info.get("fleet_utilisation"))),
+        ("Worst utilisation" + env, fmt_pct(worst_u) + (f" ({worst_when} failed)"
                                                   if worst_when and "normal" not in worst_when
                                                   else "")),
         ("Largest load shed", fmt_rps(info.get("load_shed_max_rps"), unit)),
@@ -344,22 +397,29 @@ def _legend(summary: Mapping[str, Any], scenarios: Any, cap: npt.NDArray[np.floa
     ]
     table = "".join(f"<tr><th>{a}</th><td>{b}</td></tr>" for a, b in rows)
     size = (f"{fmt_rps(ok.min(), unit)} to {fmt_rps(ok.max(), unit)}" if ok.size else "n/a")
+    colours = ("Sites: utilisation at peak of the priced accelerators (compare_sites.csv)"
+               if priced is not None else "Sites: utilisation in normal operation")
+    note = ("" if priced is None else
+            "<div class='covmap-note'>The plan's capacity is its power envelope's; compare "
+            "prices the accelerators that carry the load at the target utilisation. The "
+            "failure explorer's utilisations are over the envelope's capacity.</div>")
     return (
         f"<div class='covmap-h'>Capacity ({unit} at peak)</div>"
-        f"<table class='covmap-cap-legend'>{table}</table>"
-        "<div class='covmap-h'>Sites: utilisation in normal operation</div>"
+        f"<table class='covmap-cap-legend'>{table}</table>{note}"
+        f"<div class='covmap-h'>{colours}</div>"
         f"<div class='covmap-ramp' style='background: linear-gradient(to right, {ramp});'>"
         "</div><div class='covmap-ticks'><span>0 %</span><span>50 %</span>"
         "<span>100 %</span></div>"
         f"<div class='covmap-key'><span class='covmap-ring' style='border:2.5px dashed "
         f"{THIN_COLOR}'></span>below {100 * THIN_BELOW:.0f} % (thin utilisation): "
         f"{n_thin:,} of {len(util):,} sites</div>"
-        f"<div class='covmap-note'>Marker area &prop; capacity ({size}).</div>"
+        f"<div class='covmap-note'>Marker area &prop; capacity{env} ({size}).</div>"
     )
 
 
 def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
-                  summary: Mapping[str, Any], missing_color: str) -> CapacityView:
+                  summary: Mapping[str, Any], missing_color: str,
+                  priced: pd.DataFrame | None = None) -> CapacityView:
     """Everything a capacitated plan adds to its map.
 
     Parameters
@@ -376,6 +436,11 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
         The plan's ``summary()`` (its ``capacity`` entry).
     missing_color : str
         Colour of a site without a utilisation.
+    priced : pandas.DataFrame, optional
+        A comparison's ``compare_sites.csv``: the sites are coloured by the priced
+        accelerators' utilisation at peak (``utilisation_peak``), not the power envelope's
+        (the plan's capacity, often a hundred times the load), and the popups and legend
+        give both; the failure explorer stays over the envelope's capacity, said in it.
 
     Returns
     -------
@@ -390,6 +455,14 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
     scenarios = getattr(plan, "capacity_scenarios", None)
     explorer = scenario_payload(scenarios, getattr(plan, "scenario_loads", None), site_ids,
                                 site_index, load, cap)
+    view = None
+    if priced is not None:
+        view = priced_sites(priced, site_ids, util)
+        util = view.utilisation_peak
+        explorer["capNote"] = (
+            "Utilisation here is over the plan's capacity (the power envelope's), not the "
+            "priced accelerators'; those carry every scenario at compare_sites.csv's "
+            "utilisation_worst.")
     payload = {
         "cap": _round(cap, 3),
         "load": _round(load, 3),
@@ -409,6 +482,6 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
     return CapacityView(
         payload=payload,
         colors=utilisation_colors(util, palette, missing_color),
-        popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary), chosen),
-        legend=_legend(summary, scenarios, cap, util, palette, unit, chosen),
+        popup_rows=_popup_rows(sites, util, unit, _pool_workloads(summary), chosen, view),
+        legend=_legend(summary, scenarios, cap, util, palette, unit, chosen, view),
     )
