@@ -102,7 +102,7 @@ def fit_figures(sites: pd.DataFrame, workload: Any, catalog: Any,
     except Exception:  # noqa: BLE001 - power unknown: nothing to compare
         system_kw = None
     # each site's own envelope: its power_kw column, else its tier's upper end
-    power, pue, origin = site_power(sites, catalog)
+    power, pue, origin = site_power(sites, catalog, warn=False)
     tiers: dict[str, Any] = {}
     for name in pd.unique(labels):
         m = labels == name

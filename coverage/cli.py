@@ -232,9 +232,32 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default:" in text.lower():
+        # a help that names its default, or an option without one ("(default: None)"
+        # after "default US" read as two defaults; tester 187)
+        if re.search(r"\bdefault\b", text, re.IGNORECASE) or action.default is None:
             return text
         return super()._get_help_string(action)
+
+
+def _compare_help(cmp: argparse.ArgumentParser) -> None:
+    """compare's help for the plan options it takes otherwise: ``--sizing`` and
+    ``--requests-per-person-day`` have defaults of their own (least, 100), and the options
+    it refuses (``--max-sites``, ``--objective``, ``--aggregate-*``; still parsed, so the
+    refusal names them) are left out of the help (tester 187)."""
+    from .comparison import refused_plan_options
+
+    refused = {flag for _, flag in refused_plan_options(
+        max_sites=1, objective="max-cover", aggregate_km=1.0, aggregate_h3=1)}
+    refused.add("--aggregate-mode")
+    for action in cmp._actions:
+        flags = set(action.option_strings)
+        if flags & refused:
+            action.help = argparse.SUPPRESS
+        elif "--sizing" in flags and action.help:
+            action.help = (action.help.replace("; compare's default is least", "")
+                           + " (default: least)")
+        elif "--requests-per-person-day" in flags and action.help:
+            action.help += " (default: 100 without a load_rps column)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
         "min(failures+1, |N_i|) chosen sites within the latency budget, then place them to "
         "minimise population-weighted latency (k-median), check every single-site failure "
         "(N-1) and write summary.json, sites.csv/.geojson, assignment.csv, failures.csv, "
-        "proposed_sites.csv, map.html, the budget sweep (sweep.csv) and report.html, and the "
+        "proposed_sites.csv, rollout.csv, map.html, the budget sweep (sweep.csv) and "
+        "report.html, and the "
         "GIS layers plan.gpkg, demand.parquet and sites.parquet.",
         formatter_class=_DefaultsHelp,
     )
@@ -271,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_DefaultsHelp,
     )
     _add_plan_arguments(cmp, out_default="edge-compare")
+    _compare_help(cmp)
     g = cmp.add_argument_group("the centralized alternative and the cost model "
                                "(docs/edge-vs-region.md)")
     g.add_argument("--regions", metavar="FILE",
@@ -295,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild report.html from a plan directory",
         description="Rebuild report.html in DIR from the files an earlier `edge-coverage "
         "plan --out DIR` wrote (summary.json, sites.csv, assignment.csv, failures.csv, "
-        "proposed_sites.csv, sweep.csv).",
+        "proposed_sites.csv, sweep.csv, and rollout.csv and the capacity and comparison "
+        "files when there).",
     )
     r.add_argument("plan_dir", metavar="DIR", help="plan directory (the --out of a plan run)")
     _add_verbosity(r)

@@ -751,7 +751,8 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
                                          else tiers)
     # the fit check before the plan: its figures feed model-does-not-fit either way
     try:
-        _, excluded = fit_sites(s_valid, workload, tier_catalog)
+        # (the plan says a power_kw above its tier's envelope)
+        _, excluded = fit_sites(s_valid, workload, tier_catalog, warn=False)
         fit_error = None
     except NoFeasiblePlanError as exc:
         excluded, fit_error = None, str(exc)
@@ -1011,7 +1012,7 @@ def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
             if own_normal is not None and np.isfinite(own_normal).all():
                 peak = own_normal
     over = own & (envelope >= 0) & (n > envelope)
-    power_kw, pue, _ = site_power(sites, tier_catalog)
+    power_kw, pue, _ = site_power(sites, tier_catalog, warn=False)
     tiers = (sites["tier"].astype(str).to_numpy(dtype=object) if "tier" in sites.columns
              else np.full(len(sites), "default", dtype=object))
     mean = peak / peak_to_mean

@@ -137,6 +137,11 @@ def test_aggregated_plan_reports_its_loss_exactly(sample_inputs, mode):
     short = have < np.minimum(2, n_all)
     assert agg["cells_short"] == int(short.sum())
     assert agg["population_short"] == pytest.approx(original["population"][short].sum())
+    # the original points' own coverage (the bins' figures count a bin at its centre)
+    pop = original["population"].to_numpy(dtype=float)
+    assert agg["population_covered"] == pytest.approx(pop[have >= 1].sum())
+    assert agg["population_nk_safe"] == pytest.approx(pop[have >= 2].sum())
+    assert agg["population_uncoverable"] == pytest.approx(pop[n_all == 0].sum())
     if mode == "conservative":
         # every member has as many chosen sites within its own budget as its bin required
         agg_tab = aggregate_grid(original, 80.0)

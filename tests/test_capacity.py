@@ -2144,3 +2144,17 @@ def test_a_site_nobody_has_as_nearest_shows_the_people_and_load_it_carries(seed,
     written = pd.read_csv(out / "failures.csv")
     assert {"population_served", "load_rerouted_rps"} <= set(written.columns)
     assert "load moved, requests/s" in (out / "report.html").read_text()
+
+
+def test_a_power_envelope_above_the_tiers_is_said_once_a_run(caplog):
+    """Tester 187: a plan with a load said the power_kw above its tier's envelope twice
+    (the fit of the workload, then the capacities)."""
+    demand = pd.DataFrame({"demand_id": ["a", "b"], "lat": [45.0, 45.1], "lon": [5.0, 5.1],
+                           "population": [10000.0, 20000.0]})
+    sites = pd.DataFrame({"site_id": ["big", "s1", "s2"], "tier": ["mec"] * 3,
+                          "lat": [45.0, 45.1, 45.05], "lon": [5.0, 5.1, 5.05],
+                          "power_kw": [5000.0, 20.0, 20.0]})
+    with caplog.at_level("WARNING"):
+        plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="full",
+                   requests_per_person_day=50.0, kmedian_time_limit_s=2)
+    assert caplog.text.count("have a power_kw above the tier's envelope") == 1

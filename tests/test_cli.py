@@ -93,6 +93,27 @@ def test_help_explains_options_with_units():
         assert text in r.stdout
 
 
+def test_help_gives_each_default_once_and_compares_own():
+    """Tester 187: "default US) (default: None)"; compare's help read "compare's default is
+    least (default: off)" and "(default: None)" for a rate it takes as 100, and listed the
+    options it refuses."""
+    plan = run("plan", "--help").stdout
+    assert "(default: None)" not in plan and "default US)" in plan
+    assert "--max-sites" in plan and "rollout.csv" in plan
+    r = run("compare", "--help")
+    assert r.returncode == 0
+    text = " ".join(r.stdout.split())
+    assert "(default: None)" not in text
+    assert "a load only (default: least)" in text and "(default: off)" not in text
+    assert "(default: 100 without a load_rps column)" in text
+    for refused in ("--max-sites", "--objective", "--aggregate-km", "--aggregate-h3",
+                    "--aggregate-mode"):
+        assert refused not in text, refused
+    # still parsed: the refusal names the option
+    r = run("compare", "--demo", "--country", "LU", "--max-sites", "3")
+    assert r.returncode == 2 and "--max-sites cannot be used with it" in r.stderr
+
+
 @pytest.mark.parametrize("demand,candidates", [
     ("west_demand.csv", "west_candidates.csv"),
     ("west_demand.geojson", "west_candidates.gpkg"),

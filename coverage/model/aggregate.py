@@ -242,7 +242,12 @@ def shortfall(
     Returns
     -------
     dict
-        ``cells_short``, ``population_short`` and ``population_short_share`` (of the total).
+        ``cells_short``, ``population_short`` and ``population_short_share`` (of the total);
+        and the original points' own coverage, which the bins' figures can overstate (a
+        bin's centre within budget of a site where some of its points have no candidate
+        within theirs): ``population_covered`` (a chosen site within budget),
+        ``population_nk_safe`` (``failures + 1`` of them) and ``population_uncoverable``
+        (no candidate within budget).
     """
     lat = demand["lat"].to_numpy(dtype=np.float64)
     lon = demand["lon"].to_numpy(dtype=np.float64)
@@ -265,6 +270,9 @@ def shortfall(
         "cells_short": int(short.sum()),
         "population_short": float(pop[short].sum()),
         "population_short_share": float(pop[short].sum() / total) if total else 0.0,
+        "population_covered": float(pop[have >= 1].sum()),
+        "population_nk_safe": float(pop[have >= failures + 1].sum()),
+        "population_uncoverable": float(pop[n_covering == 0].sum()),
     }
 
 

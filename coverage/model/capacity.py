@@ -143,9 +143,11 @@ def capacity_column_problems(demand: pd.DataFrame, sites: pd.DataFrame, *,
 
 
 def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
+               warn: bool = True,
                ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[Any]]:
     """Every candidate's power envelope (kW, ``nan``: unknown), PUE and where they came
-    from (``"column"``, ``"tier NAME"`` or ``"unknown"``)."""
+    from (``"column"``, ``"tier NAME"`` or ``"unknown"``). ``warn``: say a ``power_kw``
+    above its tier's envelope (once a run: the callers after the first pass False)."""
     n = len(sites)
     own = _column(sites, "power_kw", source=source, allow_missing=True, maximum=MAX_SITE_KW)
     power = np.full(n, np.nan) if own is None else own.copy()
@@ -169,7 +171,7 @@ def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
             # its smallest is a share of a larger facility (a cabinet in a colo), not odd
             lo, hi = (float(v) for v in tier.power_kw)
             odd = m & (origin == "column") & (power > hi)
-            if odd.any():
+            if warn and odd.any():
                 ids = (sites["site_id"].astype(str).to_numpy() if "site_id" in sites.columns
                        else np.arange(1, n + 1).astype(str))
                 shown = ", ".join(f"{ids[i]} ({power[i]:g} kW)"
@@ -184,16 +186,18 @@ def site_power(sites: pd.DataFrame, catalog: Any, *, source: str = "sites",
 
 
 def fit_sites(sites: pd.DataFrame, workload: Any, catalog: Any, *,
-              source: str = "sites") -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
+              source: str = "sites", warn: bool = True,
+              ) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
     """Accelerators per candidate (``-1``: power unknown, not checked) and the candidates
     that cannot host ``workload``, with the reason (``site_id, tier, power_kw, reason``).
+    ``warn`` as :func:`site_power`'s.
 
     Raises
     ------
     NoFeasiblePlanError
         No candidate can host the workload (the domain's verdict, with the figures).
     """
-    power, pue, origin = site_power(sites, catalog, source=source)
+    power, pue, origin = site_power(sites, catalog, source=source, warn=warn)
     n = len(sites)
     n_acc = np.full(n, -1, dtype=np.int64)
     known = np.isfinite(power)
@@ -444,7 +448,7 @@ def build_capacity(demand: pd.DataFrame, sites: pd.DataFrame, *, workload: Any,
     if thr is not None:
         cap[derive] = n_accelerators[derive] * float(thr) * float(target_utilisation)
     missing = ~np.isfinite(cap)
-    power, _, _ = site_power(sites, catalog, source=sites_source)
+    power, _, _ = site_power(sites, catalog, source=sites_source, warn=False)
     if missing.any() and workload is not None:
         # the sites have a power envelope but the workload cannot be sized on it: name
         # the workload's missing figures, not the sites (their power is known)

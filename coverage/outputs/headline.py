@@ -193,7 +193,19 @@ def _aggregation_line(s: Mapping[str, Any]) -> str | None:
             "above are over the bins (each bin's people at its centre), not the original "
             f"points. On the original points, {_count(short)} "
             f"({_count(agg.get('population_short'))} people, {share_text}) are short of "
-            "their own requirement")
+            "their own requirement" + _original_coverage(agg))
+
+
+def _original_coverage(agg: Mapping[str, Any]) -> str:
+    """The original points' own coverage (``summary.json["aggregation"]``; a summary
+    written before it has none): where a bin's centre reaches a site that some of its
+    points do not, the bins' figures count those people as within budget."""
+    covered = _finite(agg.get("population_covered"))
+    if covered is None:
+        return ""
+    return (f"; {_count(covered)} people within budget of a chosen site, "
+            f"{_count(agg.get('population_nk_safe'))} N-k safe, "
+            f"{_count(agg.get('population_uncoverable'))} with no candidate within budget")
 
 
 def headline_lines(summary: Mapping[str, Any], *, access: str | None = None) -> list[str]:

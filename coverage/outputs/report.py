@@ -721,7 +721,13 @@ def _aggregation_text(s: dict[str, Any]) -> str:
             f"{_num(agg.get('demand_points_in'))} original points, {_num(n_short)} "
             f"({_num(agg.get('population_short'))} people, "
             f"{_pct(agg.get('population_short_share'), 2)}) are short of their own "
-            "requirement.</p>")
+            "requirement"
+            + ("" if agg.get("population_covered") is None else
+               f"; {_num(agg.get('population_covered'))} people are within budget of a "
+               f"chosen site, {_num(agg.get('population_nk_safe'))} N-k safe, and "
+               f"{_num(agg.get('population_uncoverable'))} have no candidate within "
+               "budget (the bins' figures count a bin's people at its centre)")
+            + ".</p>")
 
 
 def _nk_rows(s: dict[str, Any], k: int, *, domains: bool = False,

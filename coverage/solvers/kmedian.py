@@ -1402,8 +1402,8 @@ def _capacitated_by_relaxation(latency, start, *, reach, load_rps, cap_rps, fail
             why = "its failure scenarios were not all checked (time or --scenario-limit)"
             scen = None
         if scen is None:
-            logger.info("capacitated k-median: the uncapacitated placement is %s; the "
-                        "count's plan is kept", why.replace("its ", "", 1))
+            logger.info("capacitated k-median: the uncapacitated placement is kept out "
+                        "(%s); the count's plan is kept", why)
     obj = flow_of(sites) if scen is not None else float("nan")
     start_obj = flow_of(start)
     # (local_search: the uncapacitated search's plan taken; not a time-out)
