@@ -234,7 +234,7 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         # a help that names its default, or an option without one ("(default: None)"
         # after "default US" read as two defaults; tester 187)
-        if re.search(r"\bdefault\b", text, re.IGNORECASE) or action.default is None:
+        if "default:" in text.lower() or action.default is None:
             return text
         return super()._get_help_string(action)
 
@@ -242,8 +242,9 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 def _compare_help(cmp: argparse.ArgumentParser) -> None:
     """compare's help for the plan options it takes otherwise: ``--sizing`` and
     ``--requests-per-person-day`` have defaults of their own (least, 100), and the options
-    it refuses (``--max-sites``, ``--objective``, ``--aggregate-*``; still parsed, so the
-    refusal names them) are left out of the help (tester 187)."""
+    it refuses (``--max-sites``, ``--objective``, ``--aggregate-km``, ``--aggregate-h3``;
+    still parsed, so the refusal names them) are left out of the help, with
+    ``--aggregate-mode``, which does nothing without them (tester 187)."""
     from .comparison import refused_plan_options
 
     refused = {flag for _, flag in refused_plan_options(

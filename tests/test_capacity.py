@@ -2137,9 +2137,13 @@ def test_a_site_nobody_has_as_nearest_shows_the_people_and_load_it_carries(seed,
         assert f.loc[sid, "load_rerouted_rps"] == pytest.approx(load.get(sid, 0.0))
     assert (s.loc[overflow, "population_served"] > 0).all()
     assert s["population_served"].sum() == pytest.approx(demand["population"].sum())
+    # each site's failure alone: its row of capacity_scenarios.csv
+    sc = plan.capacity_scenarios.set_index("failed_site_ids")
+    for sid in s.index:
+        assert f.loc[sid, "capacity_worst_utilisation"] == sc.loc[sid, "worst_utilisation"]
+        assert f.loc[sid, "capacity_shed_rps"] == sc.loc[sid, "shed_rps"]
     crit = criticality(plan.failures, plan.sites)
-    inside = crit[crit["population_outside_budget"] == 0]
-    assert inside["load_rerouted_rps"].is_monotonic_decreasing
+    assert sorted(crit["failed_site_id"]) == sorted(s.index)
     out = plan.to_dir(tmp_path / "out", map=False, gis=False)
     written = pd.read_csv(out / "failures.csv")
     assert {"population_served", "load_rerouted_rps"} <= set(written.columns)
@@ -2158,3 +2162,27 @@ def test_a_power_envelope_above_the_tiers_is_said_once_a_run(caplog):
         plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="full",
                    requests_per_person_day=50.0, kmedian_time_limit_s=2)
     assert caplog.text.count("have a power_kw above the tier's envelope") == 1
+
+
+def test_criticality_ranks_a_capacitated_failure_by_what_it_does_to_the_others():
+    """Review 160: ranking by the load a site carries followed the most even flow's
+    spreading (by capacity). A capacitated plan's failures rank by the people outside
+    budget, then the load shed and the busiest surviving site of the failure alone
+    (unknown last), then the people re-routed; a plain plan's as before."""
+    from coverage.outputs.report import criticality
+
+    f = pd.DataFrame({
+        "failed_site_id": ["near", "overflow", "implied", "out"],
+        "population_rerouted": [100000.0, 0.0, 50000.0, 10.0],
+        "population_outside_budget": [0.0, 0.0, 0.0, 5.0],
+        "worst_latency_ms": [28.0, np.nan, 27.0, 40.0],
+        "load_rerouted_rps": [30.08, 30.26, 10.0, 1.0],
+        "capacity_shed_rps": [0.0, 0.0, np.nan, 0.0],
+        "capacity_worst_utilisation": [0.7, 0.95, np.nan, 0.1]})
+    sites = pd.DataFrame({"site_id": f["failed_site_id"], "name": f["failed_site_id"]})
+    assert criticality(f, sites)["failed_site_id"].tolist() == [
+        "out", "overflow", "near", "implied"]
+    plain = f.drop(columns=["load_rerouted_rps", "capacity_shed_rps",
+                            "capacity_worst_utilisation"])
+    assert criticality(plain, sites)["failed_site_id"].tolist() == [
+        "out", "near", "implied", "overflow"]

@@ -193,10 +193,16 @@ def _aggregation_line(s: Mapping[str, Any]) -> str | None:
             "above are over the bins (each bin's people at its centre), not the original "
             f"points. On the original points, {_count(short)} "
             f"({_count(agg.get('population_short'))} people, {share_text}) are short of "
-            "their own requirement" + _original_coverage(agg))
+            "their own requirement" + _original_coverage(agg, s))
 
 
-def _original_coverage(agg: Mapping[str, Any]) -> str:
+def _nk(s: Mapping[str, Any]) -> str:
+    """The k of a summary's N-k (``failures_tolerated``), as text."""
+    k = _finite(s.get("failures_tolerated"))
+    return "k" if k is None else f"{int(k)}"
+
+
+def _original_coverage(agg: Mapping[str, Any], s: Mapping[str, Any]) -> str:
     """The original points' own coverage (``summary.json["aggregation"]``; a summary
     written before it has none): where a bin's centre reaches a site that some of its
     points do not, the bins' figures count those people as within budget."""
@@ -204,7 +210,7 @@ def _original_coverage(agg: Mapping[str, Any]) -> str:
     if covered is None:
         return ""
     return (f"; {_count(covered)} people within budget of a chosen site, "
-            f"{_count(agg.get('population_nk_safe'))} N-k safe, "
+            f"{_count(agg.get('population_nk_safe'))} N-{_nk(s)} safe, "
             f"{_count(agg.get('population_uncoverable'))} with no candidate within budget")
 
 

@@ -1151,7 +1151,11 @@ def _table_problems(tables: Mapping[str, pd.DataFrame | None],
         for col in ("population_rerouted", "population_outside_budget",
                     "population_outside_budget_redundant", "population_served"):
             bad.extend(_column_problems(failures, "failures.csv", col, **people))
-        bad.extend(_column_problems(failures, "failures.csv", "load_rerouted_rps", low=0.0))
+        for col in ("load_rerouted_rps", "capacity_shed_rps"):
+            bad.extend(_column_problems(failures, "failures.csv", col, empty=True,
+                                        low=0.0))
+        bad.extend(_column_problems(failures, "failures.csv", "capacity_worst_utilisation",
+                                    empty=True, low=0.0, high=MAX_UTILISATION))
         for col in ("worst_latency_ms", "mean_rerouted_latency_ms"):
             bad.extend(_column_problems(failures, "failures.csv", col, empty=True, low=0.0,
                                         high=MAX_LATENCY_MS, what="ms"))

@@ -382,8 +382,9 @@ def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     """Site failures ranked by the harm they do.
 
     Ranked by population pushed outside the budget, then (a capacitated plan's) the load
-    the site carries in normal operation (``load_rerouted_rps``: all of it moves), then
-    population re-routed, then the worst re-routed latency (all descending), then site id.
+    its failure alone sheds and the worst utilisation it leaves a surviving site
+    (``capacity_shed_rps``, ``capacity_worst_utilisation``; unknown last), then population
+    re-routed, then the worst re-routed latency (all descending), then site id.
 
     Parameters
     ----------
@@ -403,8 +404,10 @@ def criticality(failures: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
              .set_index("site_id")["name"])  # the first row of a site listed twice
     f["name"] = f["failed_site_id"].map(names)
     keys = ["population_outside_budget", "population_rerouted", "worst_latency_ms"]
-    if "load_rerouted_rps" in f.columns:  # an overflow site is nobody's nearest
-        keys.insert(1, "load_rerouted_rps")
+    # a capacitated plan: what the failure does to the others' capacity (not the load
+    # the site carries: the most even flow spreads load by capacity, review 160)
+    keys[1:1] = [c for c in ("capacity_shed_rps", "capacity_worst_utilisation")
+                 if c in f.columns]
     f = f.sort_values(keys + ["failed_site_id"], ascending=[False] * len(keys) + [True],
                       kind="stable", na_position="last").reset_index(drop=True)
     f.insert(0, "rank", np.arange(1, len(f) + 1))
@@ -724,7 +727,8 @@ def _aggregation_text(s: dict[str, Any]) -> str:
             "requirement"
             + ("" if agg.get("population_covered") is None else
                f"; {_num(agg.get('population_covered'))} people are within budget of a "
-               f"chosen site, {_num(agg.get('population_nk_safe'))} N-k safe, and "
+               f"chosen site, {_num(agg.get('population_nk_safe'))} "
+               f"N-{_text(s.get('failures_tolerated', 'k'))} safe, and "
                f"{_num(agg.get('population_uncoverable'))} have no candidate within "
                "budget (the bins' figures count a bin's people at its centre)")
             + ".</p>")
@@ -1586,18 +1590,20 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame,
                          s: dict[str, Any] | None = None) -> str:
     crit = criticality(failures, sites)
     flows = "load_rerouted_rps" in crit.columns
+    cap = "capacity_worst_utilisation" in crit.columns
     body = ("<p>Each chosen site failed in turn; its users move to their nearest surviving "
             "site. Ranked by the population pushed outside the budget, then "
-            + ("the load the site carries in normal operation (flows.csv: all of it "
-               "moves), then " if flows else "")
+            + ("the load its failure sheds and the worst utilisation it leaves a "
+               "surviving site (its row of capacity_scenarios.csv), then " if cap else "")
             + "the population re-routed, then the worst latency: the first row is the "
             "failure that hurts most.</p>")
     if flows:
         body += ("<p>Population re-routed counts the people whose nearest site it is; "
                  "a capacitated plan also sends people past a full nearest site, so a site "
-                 "can serve people (population served, load moved) and be nobody's "
-                 "nearest. Whether the other sites carry that load is the capacity "
-                 "section's failure scenarios.</p>")
+                 "can serve people (population served, load moved: flows.csv) and be "
+                 "nobody's nearest. n/a: the site's failure alone is not a row of the "
+                 "capacity scenarios (implied by those checked, or with failure domains, "
+                 "whose rows fail whole domains).</p>")
     body += _plot_criticality(crit)
     unit = load_unit((s or {}).get("capacity") or {}) if flows else ""
     body += _table(crit.head(MAX_TABLE_ROWS), [
@@ -1606,6 +1612,9 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame,
         *((("population_served", "population served (flows)", _num),
            ("load_rerouted_rps", f"load moved, {unit}", lambda v: _num(v, 1)))
           if flows else ()),
+        *((("capacity_worst_utilisation", "busiest surviving site", _pct),
+           ("capacity_shed_rps", f"load shed, {unit}", lambda v: _num(v, 1)))
+          if cap else ()),
         ("population_rerouted", "population re-routed", _num),
         ("population_outside_budget", "population outside budget", _num),
         ("worst_latency_ms", "worst latency", _ms),
@@ -1613,7 +1622,8 @@ def _criticality_section(failures: pd.DataFrame, sites: pd.DataFrame,
         ("n_demand_outside_budget", "points outside budget", _num),
         ("meets_budget", "everyone within budget", _bool),
     ], total=len(crit), what="failures (all in failures.csv)",
-        numeric=("rank", "population_served", "load_rerouted_rps", "population_rerouted",
+        numeric=("rank", "population_served", "load_rerouted_rps",
+                 "capacity_worst_utilisation", "capacity_shed_rps", "population_rerouted",
                  "population_outside_budget", "worst_latency_ms",
                  "mean_rerouted_latency_ms", "n_demand_outside_budget"))
     return _section("criticality", "Which site's failure hurts most", body)

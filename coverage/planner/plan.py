@@ -144,7 +144,9 @@ class Plan:
     failures : pandas.DataFrame
         One row per chosen site (the N-1 scenarios), see :func:`n_minus_1`; a
         capacitated plan's adds ``population_served`` and ``load_rerouted_rps`` (what the
-        site carries in :attr:`flows`, see :func:`flow_failure_columns`).
+        site carries in :attr:`flows`) and ``capacity_worst_utilisation`` and
+        ``capacity_shed_rps`` (its failure alone's row of :attr:`capacity_scenarios`), see
+        :func:`flow_failure_columns`.
     candidates : pandas.DataFrame
         All candidate sites, with a boolean ``chosen`` column.
     reach : ReachMatrix
@@ -1419,7 +1421,7 @@ def plan_sites(
             sites_out, flows, scen_table, cap_info = capacity_outputs(
                 problem, capacity, cap_result, chosen, sites_out, reach)
             scen_loads = scenario_load_table(problem, cap_result, sites_out)
-            failure_table = flow_failure_columns(failure_table, sites_out)
+            failure_table = flow_failure_columns(failure_table, sites_out, scen_table)
             timings["capacity_outputs_s"] = time.perf_counter() - t
         say(f"rollout order: opening the {counted(len(chosen), 'chosen site')} one at a time")
         t = time.perf_counter()
@@ -2370,15 +2372,19 @@ IMPLIED_SCENARIO_LIMIT = DEFAULT_SCENARIO_LIMIT
 
 
 def flow_failure_columns(failure_table: pd.DataFrame, sites_out: pd.DataFrame,
-                         ) -> pd.DataFrame:
+                         scenarios: pd.DataFrame | None = None) -> pd.DataFrame:
     """A capacitated plan's ``failures.csv`` with what each failed site carried in
     ``flows.csv``'s normal-operation flow, all of which moves when it fails:
-    ``population_served`` (people) and ``load_rerouted_rps`` (its load).
+    ``population_served`` (people) and ``load_rerouted_rps`` (its load); and what its
+    failure alone does to the others' capacity, from its row of ``scenarios``
+    (``capacity_scenarios.csv``): ``capacity_worst_utilisation`` (the busiest surviving
+    site's) and ``capacity_shed_rps`` (NaN when its failure alone is not a row: a scenario
+    implied by those checked and not evaluated, or with failure domains, whose rows fail
+    whole domains).
 
     ``population_rerouted`` counts the people whose nearest chosen site it is; a site
     that takes a town's overflow is nobody's nearest and read 0 there (a third of a
-    town's load moved when it failed). Where that load goes, and whether the fleet carries
-    it, is ``capacity_scenarios.csv``'s row of the failure.
+    town's load moved when it failed).
     """
     by_id = sites_out.drop_duplicates("site_id").set_index("site_id")
     ids = failure_table["failed_site_id"]
@@ -2387,6 +2393,14 @@ def flow_failure_columns(failure_table: pd.DataFrame, sites_out: pd.DataFrame,
         dtype=np.float64)
     out["load_rerouted_rps"] = ids.map(by_id["load_rps"]).fillna(0.0).to_numpy(
         dtype=np.float64)
+    alone = pd.DataFrame(columns=["worst_utilisation", "shed_rps"], dtype=np.float64)
+    if scenarios is not None and len(scenarios):
+        # (a failure checked, else implied and evaluated after the plan: the same figures)
+        alone = scenarios.drop_duplicates("failed_site_ids").set_index("failed_site_ids")
+    key = ids.astype(str)
+    out["capacity_worst_utilisation"] = key.map(alone["worst_utilisation"]).to_numpy(
+        dtype=np.float64)
+    out["capacity_shed_rps"] = key.map(alone["shed_rps"]).to_numpy(dtype=np.float64)
     return out
 
 

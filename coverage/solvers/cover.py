@@ -533,6 +533,11 @@ def _drop_dominated_cols(
     return keep
 
 
+#: The subgradient step factor below which :func:`_lagrangian_cover` has stalled (it is
+#: halved after 20 rounds without progress).
+LAGRANGIAN_MIN_FACTOR = 1e-4
+
+
 def _lagrangian_cover(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], deadline: float, max_iter: int = 3000,
@@ -585,7 +590,7 @@ def _lagrangian_cover(
         g = r - af @ x.astype(np.float64)
         g[(u <= 0) & (g < 0)] = 0.0
         norm = float(g @ g)
-        done = norm == 0 or factor < 1e-4 or best_l >= best_obj - 1e-9
+        done = norm == 0 or factor < LAGRANGIAN_MIN_FACTOR or best_l >= best_obj - 1e-9
         if done or time.perf_counter() > deadline:
             break
         u = np.maximum(0.0, u + factor * (best_obj - value) / norm * g)
@@ -618,16 +623,29 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
     lag, x = _lagrangian_cover(a, need, c, x0,
                                time.perf_counter() + LAGRANGIAN_SHARE_BEFORE_SEARCH * left,
                                state=state)
-    sites = float(c[x].sum()) / float(c[0])
-    goal = (np.ceil(lag - 1e-6) if np.isfinite(lag) else 0.0) / float(c[0])
-    if sites - goal < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites):
-        # a gap of a site or so: the rest of the time raises the bound instead
+    unit_c = float(c[0])
+
+    def goal_of(bound: float) -> float:  # fewest sites the bound allows (review 160: in
+        # sites, not cost units, for unit costs that are not whole numbers)
+        return float(np.ceil(bound / unit_c - 1e-6)) if np.isfinite(bound) else 0.0
+
+    sites = float(x.sum())
+    if sites <= goal_of(lag):
+        return lag, x  # the plan meets the bound
+    if (sites - goal_of(lag) < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
+            and float(state.get("factor", 0.0)) >= LAGRANGIAN_MIN_FACTOR):
+        # a gap of a site or so, and the subgradient not yet stalled: the bound goes on
         lag2, x2 = _lagrangian_cover(a, need, c, x, deadline, state=state)
-        return max(lag, lag2), (x2 if c[x2].sum() < c[x].sum() else x)
-    xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal)
-    if _covers(a, need, xw) and c[xw].sum() < c[x].sum():
+        lag = max(lag, lag2)
+        if c[x2].sum() < c[x].sum():
+            x, sites = x2, float(x2.sum())
+        if sites <= goal_of(lag) or time.perf_counter() >= deadline:
+            return lag, x
+    # a wide gap, a stalled bound, or time left after it: the local search
+    xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal_of(lag))
+    if _covers(a, need, xw) and xw.sum() < sites:
         logger.info("row-weighting search after the Lagrangian plan: %g -> %g sites",
-                    sites, float(c[xw].sum()) / float(c[0]))
+                    sites, float(xw.sum()))
         x = xw
     return lag, x
 

@@ -461,8 +461,8 @@ def capacity_view(plan: Any, sites: pd.DataFrame, site_index: Mapping[str, int],
         util = view.utilisation_peak
         explorer["capNote"] = (
             "Utilisation here is over the plan's capacity (the power envelope's), not the "
-            "priced accelerators'; those carry every scenario at compare_sites.csv's "
-            "utilisation_worst.")
+            "priced accelerators'; theirs in the worst scenario they were sized for is "
+            "compare_sites.csv's utilisation_worst.")
     payload = {
         "cap": _round(cap, 3),
         "load": _round(load, 3),
