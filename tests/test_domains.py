@@ -1446,3 +1446,24 @@ def test_a_placement_that_keeps_the_counts_plan_reports_its_figures(monkeypatch)
     own = float((a.loc[served, "population"] * a.loc[served, "primary_p50_ms"]).sum())
     assert s["kmedian_objective_ms_pop"] == pytest.approx(own)
     assert 0 < s["kmedian_lower_bound_ms_pop"] <= own
+
+
+def test_a_p_center_with_domains_names_the_real_fix(caplog):
+    """Tester 186: a --max-sites p-center with failure domains said its objective "puts in
+    k + 1 domains the most people its sites can" (max-cover's) and told users to raise
+    --max-sites; the p-center gives every point min(k + 1, its domains in budget)
+    domains, so those short have their candidates in one domain: the fix is candidates
+    in other domains."""
+    demand = pd.DataFrame({"demand_id": ["a", "b", "lone"], "lat": [50.0, 50.1, 52.5],
+                           "lon": [8.0, 8.1, 13.4], "population": [1000.0, 2000.0, 500.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "s3", "l1", "l2"],
+                          "lat": [50.0, 50.1, 50.4, 52.5, 52.51],
+                          "lon": [8.0, 8.1, 8.4, 13.4, 13.41],
+                          "failure_domain": ["A", "A", "B", "L", "L"]})
+    with caplog.at_level("WARNING"):
+        plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, max_sites=4,
+                          objective="p-center", kmedian_time_limit_s=5)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "puts in k + 1 domains the most people" not in text
+    assert "p-center objective gives every point chosen sites in min(k + 1" in text
+    assert plan.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0

@@ -396,6 +396,39 @@ def test_a_required_site_that_serves_no_one_is_named_in_a_warning(caplog):
     assert "serve no one" not in caplog.text
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sites_opened_only_for_rows_of_no_people_are_named(caplog, seed):
+    """Tester 186: rows of population 0 are held to the requirement, and a plan opened
+    sites for them alone without a word. Two towns with people and a hamlet of 0 people
+    300 km away with its own two sites: the hamlet's sites are named (their served rows,
+    recomputed here, have no people); the towns' are not; without the hamlet, no
+    warning."""
+    import logging
+
+    rng = np.random.default_rng(seed)
+    towns = pd.DataFrame({"demand_id": ["a", "b"], "lat": [50.85, 50.9], "lon": [4.35, 4.4],
+                          "population": rng.integers(100, 1000, 2).astype(float)})
+    hamlet = pd.DataFrame({"demand_id": ["h"], "lat": [48.0], "lon": [2.0],
+                           "population": [0.0]})
+    sites = pd.DataFrame({"site_id": ["t1", "t2", "h1", "h2"],
+                          "lat": [50.85, 50.9, 48.0, 48.01], "lon": [4.35, 4.4, 2.0, 2.01]})
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan = plan_sites(pd.concat([towns, hamlet], ignore_index=True), sites,
+                          budget_ms=30.0, failures=1, kmedian_time_limit_s=2)
+    a = plan.demand
+    served = set()
+    for col in ("primary_site_id", "backup_site_id", "n1_site_id"):
+        served |= set(a.loc[a["population"] > 0, col].dropna().astype(str))
+    idle = sorted(set(plan.sites["site_id"]) - served)
+    assert idle == ["h1", "h2"]
+    assert "2 chosen site(s) (h1, h2) serve only demand rows of no people" in caplog.text
+    assert "the 1 row(s) of population 0" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage.planner.plan"):
+        plan_sites(towns, sites, budget_ms=30.0, failures=1, kmedian_time_limit_s=2)
+    assert "rows of no people" not in caplog.text
+
+
 def test_the_api_takes_a_profile_name_and_one_budget(sample_inputs):
     """``model="on-net"`` (as a batch file writes it) and ``with_sweep(40)`` are what an
     analyst types; a wrong type is one input error naming the option."""

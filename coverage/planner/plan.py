@@ -680,6 +680,37 @@ _PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"
 """Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
+def _warn_sites_for_nobody(problem: Problem, assignment: pd.DataFrame) -> None:
+    """A warning naming the chosen sites that serve only demand rows of no people
+    (population 0): such rows are held to the coverage requirement like any other, so a
+    plan can open sites for them alone (tester 186: 16 sites where the 43 rows of
+    population 0 dropped gave 13, the same people within budget)."""
+    pop = assignment["population"].to_numpy(dtype=np.float64)
+    nobody = pop <= 0
+    if not nobody.any():
+        return
+    cols = [c for c in ("primary_site_id", "backup_site_id", "n1_site_id", "nk_site_id")
+            if c in assignment.columns]
+    with_people: set[str] = set()
+    for_nobody: set[str] = set()
+    for col in cols:  # by the columns' codes (categoricals), not a text copy of each row
+        codes, uniq = pd.factorize(assignment[col], sort=False)
+        uniq = np.asarray(uniq, dtype=object).astype(str)
+        used = np.bincount(codes[codes >= 0], minlength=len(uniq)) > 0
+        people = np.bincount(codes[(codes >= 0) & ~nobody], minlength=len(uniq)) > 0
+        with_people.update(uniq[people])
+        for_nobody.update(uniq[used & ~people])
+    names = sorted(for_nobody - with_people)
+    if names:
+        logger.warning(
+            "%s chosen site(s) (%s%s) serve only demand rows of no people: the %s row(s) "
+            "of population 0 are held to the coverage requirement like any other, so sites "
+            "are opened for them. Fix: drop those rows (or give them a population) if they "
+            "need no coverage", f"{len(names):,}", ", ".join(names[:10]),
+            f" and {len(names) - 10:,} more" if len(names) > 10 else "",
+            f"{int(nobody.sum()):,}")
+
+
 def _warn_idle_required(problem: Problem, assignment: pd.DataFrame) -> None:
     """A warning naming the required (existing) sites that serve no one: nobody's primary,
     backup or N-1 site (no demand point within budget, or every one nearer to other
@@ -1399,6 +1430,7 @@ def plan_sites(
         demand_out, failure_table, worst_set = assign_and_fail(problem, chosen, n_cov)
         timings["n1_s"] = time.perf_counter() - t
         _warn_idle_required(problem, demand_out)
+        _warn_sites_for_nobody(problem, demand_out)
 
         aggregation_info = None
         if aggregation is not None:
@@ -2069,6 +2101,12 @@ def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,
         if count_fails is None:
             how = ("the capacity check excuses users whose candidates within budget all lie "
                    "in the failed domains. Fix: candidates in other domains near them")
+        elif (count_fails.startswith("whole") and "--max-sites" in count_fails
+              and problem.config.resolved_objective == "p-center"):
+            how = ("this plan's --max-sites p-center objective gives every point chosen "
+                   "sites in min(k + 1, its domains in budget) domains within its worst "
+                   "latency, so these people have their candidates within budget in too few "
+                   "domains. Fix: candidates in other domains near them")
         elif count_fails.startswith("whole") and "--max-sites" in count_fails:
             how = ("this plan's --max-sites objective puts in k + 1 domains the most people "
                    "its sites can, after the most people within budget. Fix: raise "
@@ -2659,7 +2697,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
             out[f"requests_{w}_rps"] = per_workload.get(w, zero)[j]
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
-    out["worst_failure"] = [label[w] or "(none)" for w in worst_scen[col]]
+    out["worst_failure"] = [label[w] or "(none: normal operation)" for w in worst_scen[col]]
     # the least capacity, starting from each site's worst scenario of the most even flows
     first = [result.scenarios[w].failed for w in np.unique(worst_scen)] if len(chosen) else []
     sizing, sized_normal, sizing_info = _least_capacity(problem, capacity, result, chosen,
