@@ -54,6 +54,7 @@ from .inputs.geonames import (
 from .inputs.validation import typed_value
 from .model.latency import LATENCY_PROFILES
 from .planner.sweep import quiet_inner_logs
+from .wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -1928,6 +1929,36 @@ def _sigint_held_for_workers() -> Iterator[None]:
         mask(signal.SIG_SETMASK, saved)
 
 
+#: How long a connection to ``--scheduler`` may take before it is given up, s.
+CONNECT_TIMEOUT_S = 30.0
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    """``client_class(scheduler)`` made in a thread of its own, given up after
+    :data:`CONNECT_TIMEOUT_S` with a :class:`TimeoutError`: made in the main thread, a
+    connection to a port that is not a Dask scheduler's (the dashboard's, an HTTP server)
+    waited for ever (tester 188); in a thread, Dask's handshake fails at once there."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(scheduler)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="edge-coverage-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer from it in {CONNECT_TIMEOUT_S:g} s (is it the "
+                           "dashboard's port, or another service's?)")
+    if "error" in box:
+        raise box["error"]
+    return box["client"]
+
+
 @contextlib.contextmanager
 def dask_client(workers: int = 2, scheduler: str | None = None,
                 client: Any = None) -> Iterator[Any]:
@@ -1963,7 +1994,7 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         logging.getLogger(name).addFilter(startup)
     try:
         if scheduler is not None:
-            own = Client(scheduler)
+            own = _connect(Client, scheduler)
         else:
             # the workers start with Ctrl-C held back until coverage.dask_preload takes it:
             # one landing while a worker imported printed that worker's traceback
@@ -2021,8 +2052,8 @@ def dask_client(workers: int = 2, scheduler: str | None = None,
         logging.getLogger(name).addFilter(drop)
     previous = _flag_sigint(interrupted)
     try:
-        logger.info("Dask: %d workers at %s", len(own.scheduler_info()["workers"]),
-                    own.scheduler.address)
+        logger.info("Dask: %s at %s", counted(len(own.scheduler_info()["workers"]),
+                                               "worker"), own.scheduler.address)
         yield own
     except KeyboardInterrupt:
         interrupted.set()

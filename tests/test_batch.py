@@ -2415,3 +2415,30 @@ def test_max_sites_with_a_load_is_said_once_and_for_its_cause(tmp_path):
     assert "load_rps" not in r.stderr
     assert r.stderr.count("cannot be combined with a capacitated plan "
                           "(--requests-per-person-day)") == 1, r.stderr
+
+
+def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_time(monkeypatch):
+    """Tester 188: --scheduler at the dashboard's port (an HTTP server) waited for ever;
+    the connection is given up after CONNECT_TIMEOUT_S (lowered here) or fails at once,
+    either way one input error naming the address. A real HTTP server answers here."""
+    import http.server
+    import time
+
+    from coverage import batch
+    from coverage.errors import InputValidationError
+
+    monkeypatch.setattr(batch, "CONNECT_TIMEOUT_S", 5.0)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.SimpleHTTPRequestHandler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        address = f"tcp://127.0.0.1:{server.server_address[1]}"
+        start = time.monotonic()
+        with pytest.raises(InputValidationError, match="cannot reach the Dask scheduler"):
+            with batch.dask_client(scheduler=address):
+                pass
+        assert time.monotonic() - start < 60  # bounded (the limit is 5 s; Dask may add)
+    finally:
+        server.shutdown()
+        server.server_close()

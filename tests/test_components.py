@@ -454,8 +454,10 @@ def test_run_pieces_starts_a_piece_again_when_its_worker_dies_receiving_the_data
         for w in cluster.workers.values():
             _dies_on_receiving_data(w)
         monkeypatch.setattr(comp, "WORKER_WAIT_S", 1.0)
+        # (every worker gone once a piece was started: the cluster was lost, exit 4)
         with pytest.raises((comp.ClusterError, comp.InputValidationError),
-                           match="lost its worker|has no worker|failed to receive"):
+                           match="lost its worker|has no worker|failed to receive"
+                                 "|left while the pieces were solved"):
             run_pieces(client, _nap, [((0.0,), {})])
 
 
@@ -562,3 +564,26 @@ def test_a_sweep_by_components_of_routed_rows_is_row_generation(sample_inputs, c
     assert comp["site_count"].tolist() == lazy["site_count"].tolist()
     assert "not split by components" in caplog.text
 
+
+
+def test_required_sites_in_no_piece_are_counted() -> None:
+    """Tester 188: required sites that reach no cell are open but in no piece, and the
+    pieces' table summed to 57 of the plan's 60 sites. ``required_in_no_piece`` names the
+    difference: the pieces plus it give the plan's count (and, all pieces optimal, its
+    bound)."""
+    from coverage import plan_sites
+
+    demand = pd.DataFrame({"demand_id": ["a", "b", "c"], "lat": [50.0, 50.1, 48.0],
+                           "lon": [8.0, 8.1, 2.0], "population": [1000.0, 2000.0, 500.0]})
+    sites = pd.DataFrame({"site_id": ["s1", "s2", "p1", "p2", "sea1", "sea2"],
+                          "lat": [50.0, 50.1, 48.0, 48.01, 40.0, -60.0],
+                          "lon": [8.0, 8.1, 2.0, 2.01, -30.0, 0.0],
+                          "required": [False, False, False, False, True, True]})
+    plan = plan_sites(demand, sites, budget_ms=30.0, failures=1, strategy="components",
+                      kmedian_time_limit_s=2)
+    s = plan.summary()
+    comp = s["solver"]["components"]
+    assert comp["required_in_no_piece"] == 2
+    pieces = comp["pieces_table"]
+    assert sum(int(p["sites"]) for p in pieces) + 2 == s["site_count"] == 6
+    assert {"sea1", "sea2"} <= set(plan.sites["site_id"])

@@ -534,3 +534,24 @@ def test_a_site_nobody_takes_as_primary_shows_its_own_tiers_radius():
     assert want["cdn-pop"] < 0.5 * want["metro-colo"]
     assert got.loc["pop", "radius_km"] == pytest.approx(want["cdn-pop"], rel=1e-6)
     assert got.loc["mc", "radius_km"] == pytest.approx(want["metro-colo"], rel=1e-6)
+
+
+@pytest.mark.parametrize("labels,reference", [
+    (["metro-colo", "metro-colo"], True),
+    (["metro-colo", ""], True),
+    (["metro-colo", "colo-A"], True),
+    (["metro-colo", "mec"], False),
+    (["mec", "mec"], False),
+])
+def test_labels_that_all_have_the_reference_latency_plan_as_the_flat_model(labels,
+                                                                          reference):
+    """Tester 188: metro-colo beside blank or unknown labels (all of the reference's
+    latency, docs/latency-model.md) was taken for tiers that change the latency, and
+    --strategy components refused it; a tier of its own terms (mec) is not."""
+    from coverage.model.latency import LatencyModel
+    from coverage.model.routing import TierTerms
+    from coverage.model.tiers import TierCatalog
+
+    terms, _, _ = TierTerms.from_labels(LatencyModel(), TierCatalog.builtin(),
+                                        np.asarray(labels, dtype=object))
+    assert terms.is_reference_only is reference

@@ -131,15 +131,15 @@ class TierTerms:
 
     @property
     def is_reference_only(self) -> bool:
-        """At most one tier and its terms are the reference site's (the model's proxy, no
-        tier terms, on the WAN, unrestricted): plans as the flat model."""
-        if len(self.names) > 1:
-            return False
+        """Every tier's terms are the reference site's (the model's proxy, no tier terms,
+        on the WAN, unrestricted): plans as the flat model (tester 188: metro-colo beside
+        blank or unknown labels, all of the reference's latency, was refused by
+        ``--strategy components`` as tiers that change the latency)."""
         if not len(self.names):
             return True
-        return (not self.restricted[0]
-                and bool(np.isclose(self.add_p50_ms[0], self.reference_parts[0]))
-                and bool(np.isclose(self.add_tail_sq[0], self.reference_parts[1])))
+        return (not bool(np.any(self.restricted))
+                and bool(np.allclose(self.add_p50_ms, self.reference_parts[0]))
+                and bool(np.allclose(self.add_tail_sq, self.reference_parts[1])))
 
 
 @dataclass(frozen=True)

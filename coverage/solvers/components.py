@@ -44,10 +44,11 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..cluster import SUBTASK_PRIORITY, waiting
-from ..errors import ClusterError, InputValidationError
+from ..errors import ClusterError, CoverageError, InputValidationError
 from ..model.geo import BinnedPoints, unit_xyz
 from ..model.latency import LatencyModel, Percentile
 from ..model.problem import RowLatency
+from ..wording import counted
 from .cover import CoverResult
 from .matrix_args import required_mask
 from .rowgen import LazyCoverResult, RowSource, lazy_cover
@@ -145,9 +146,9 @@ def split_components(
     site_label[:] = lab[n_bins:]
     info = {"bins": n_bins, "bin_km": bin_km, "edges": int(len(e_a)),
             "bins_s": t_bins, "seconds": time.perf_counter() - t0}
-    logger.info("components: %d from %s cells and %s candidates (%s bins, %s edges) in "
-                "%.1f s", len(used), f"{n:,}", f"{m:,}", f"{n_bins:,}", f"{len(e_a):,}",
-                info["seconds"])
+    logger.info("components: %s from %s cells and %s candidates (%s bins, %s edges) in "
+                "%.1f s", f"{len(used):,}", f"{n:,}", f"{m:,}", f"{n_bins:,}",
+                f"{len(e_a):,}", info["seconds"])
     return ComponentSplit(cell_label, site_label, int(len(used)), info)
 
 
@@ -254,7 +255,17 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
         logger.info("Dask: waiting up to %g s for a worker to join %s", WORKER_WAIT_S, address)
         deadline = time.monotonic() + WORKER_WAIT_S
         while not have:  # (wait_for_workers counts the shunned workers still listed)
-            wait_for_workers(client, address, deadline - time.monotonic())
+            try:
+                wait_for_workers(client, address, deadline - time.monotonic())
+            except InputValidationError as exc:
+                if not any(tries) and not any(r is not None for r in out):
+                    raise  # no worker from the start: the cluster given is the problem
+                # every worker left mid-solve (tester 188: read exit 2, bad input)
+                raise ClusterError(
+                    f"Dask: every worker of {address} left while the pieces were solved, "
+                    f"and none joined in {WORKER_WAIT_S:g} s. Fix: check the workers' logs "
+                    "and memory, restart them, or plan with --workers N (a local "
+                    "cluster)") from exc
             have = threads()
             if not have:
                 if time.monotonic() >= deadline:
@@ -312,6 +323,7 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
             live[f.key] = f
             running.add(f)
 
+    own_error = False  # a task's own exception, raised as it is
     with waiting():  # (a batch scenario's task: its thread goes to the pieces meanwhile)
         try:
             while pending:  # (again when every worker had left with pieces still to start)
@@ -324,16 +336,26 @@ def run_pieces(client: Any, fn: Callable[..., dict[str, Any]],
                         out[i] = f.result()
                     except Exception as exc:
                         if addr in threads():  # the task's own error, not a lost worker
+                            own_error = True
                             raise
                         lost(i, addr, "running", exc)  # its worker (and the data) has gone
                     finally:
                         live.pop(f.key, None)
                         f.release()
                     start_free()
-        except BaseException:
+        except BaseException as exc:
             for f in live.values():  # what is still running is not wanted any more
                 with contextlib.suppress(Exception):
                     f.cancel()
+            if (not own_error and isinstance(exc, (OSError, RuntimeError, TimeoutError))
+                    and not isinstance(exc, CoverageError)):
+                # the scheduler (or the connection to it) is gone: "ConnectionPool is
+                # closed" read as an internal error (tester 188)
+                raise ClusterError(
+                    f"Dask: lost the scheduler {address} while the pieces were solved "
+                    f"({type(exc).__name__}: {exc}). Fix: restart the scheduler and its "
+                    "workers and run again, or plan with --workers N (a local "
+                    "cluster)") from exc
             raise
     return out
 
@@ -645,9 +667,15 @@ def solve_components(
                                 if o.get("domains_dropped")],
             "workers": (0 if client is None
                         else len(client.scheduler_info().get("workers", {}))),
+            # required sites that reach no cell: open, in no piece (the pieces' rows add
+            # up to the plan's count and bound less these; tester 188)
+            "required_in_no_piece": int(len(chosen[0])),
             "split": split.info}
-    logger.info("components: %d pieces (%d components) solved in %.1f s: %g sites, bound %g",
-                len(table), split.n_components, solve_s, objective, lower)
+    logger.info("components: %s (%s) solved in %.1f s: %g sites, bound %g%s",
+                counted(len(table), "piece"), counted(split.n_components, "component"),
+                solve_s, objective, lower,
+                f" ({counted(len(chosen[0]), 'required site')} in no piece)"
+                if len(chosen[0]) else "")
     return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,
                             piece_cells=[j[0] for j in jobs], piece_sites=[j[1] for j in jobs],
                             capacity=cap_info)
