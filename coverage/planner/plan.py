@@ -680,7 +680,7 @@ _PARAMETER_NAMES = {"access": "access_default", "strategy": "strategy_requested"
 """Names of options in ``summary.json["parameters"]`` where they differ from the option's."""
 
 
-def _warn_sites_for_nobody(problem: Problem, assignment: pd.DataFrame) -> None:
+def _warn_sites_for_nobody(assignment: pd.DataFrame) -> None:
     """A warning naming the chosen sites that serve only demand rows of no people
     (population 0): such rows are held to the coverage requirement like any other, so a
     plan can open sites for them alone (tester 186: 16 sites where the 43 rows of
@@ -1430,7 +1430,7 @@ def plan_sites(
         demand_out, failure_table, worst_set = assign_and_fail(problem, chosen, n_cov)
         timings["n1_s"] = time.perf_counter() - t
         _warn_idle_required(problem, demand_out)
-        _warn_sites_for_nobody(problem, demand_out)
+        _warn_sites_for_nobody(demand_out)
 
         aggregation_info = None
         if aggregation is not None:
@@ -2409,6 +2409,11 @@ def _scenario_total(chosen: Any, domains: Any, failures: int) -> int:
 IMPLIED_SCENARIO_LIMIT = DEFAULT_SCENARIO_LIMIT
 
 
+#: The label of normal operation in ``capacity_scenarios.csv``'s ``failed_site_ids`` and
+#: ``sites.csv``'s ``worst_failure`` (the map's ``NORMAL_LABEL``).
+NORMAL_OPERATION = "(none: normal operation)"
+
+
 def flow_failure_columns(failure_table: pd.DataFrame, sites_out: pd.DataFrame,
                          scenarios: pd.DataFrame | None = None) -> pd.DataFrame:
     """A capacitated plan's ``failures.csv`` with what each failed site carried in
@@ -2653,7 +2658,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
              for s in result.scenarios]
     top = np.argmax(util, axis=1) if len(chosen) else np.full(len(result.scenarios), -1)
     scen = pd.DataFrame({
-        "failed_site_ids": [x or "(none: normal operation)" for x in label],
+        "failed_site_ids": [x or NORMAL_OPERATION for x in label],
         "load_rps": [s.load_rps for s in result.scenarios],
         "served_rps": [s.served_rps for s in result.scenarios],
         "shed_rps": [s.shed_rps for s in result.scenarios],
@@ -2697,7 +2702,7 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
             out[f"requests_{w}_rps"] = per_workload.get(w, zero)[j]
     out["utilisation"] = util[0, col]
     out["worst_utilisation"] = util[worst_scen[col], col]
-    out["worst_failure"] = [label[w] or "(none: normal operation)" for w in worst_scen[col]]
+    out["worst_failure"] = [label[w] or NORMAL_OPERATION for w in worst_scen[col]]
     # the least capacity, starting from each site's worst scenario of the most even flows
     first = [result.scenarios[w].failed for w in np.unique(worst_scen)] if len(chosen) else []
     sizing, sized_normal, sizing_info = _least_capacity(problem, capacity, result, chosen,
@@ -2706,11 +2711,11 @@ def capacity_outputs(problem: Problem, capacity: CapacitySetup, result: Any, cho
     # normal operation's load of every site in the least sizing's own flow (at most its
     # size): what compare prices utilisation with when it prices that sizing
     out["sized_normal_load_rps"] = sized_normal[j]
-    fleet = float(normal.site_load_rps[chosen].sum() / max(cap[chosen].sum(), 1e-12))
+    served = float(normal.site_load_rps[chosen].sum())
+    fleet = served / max(float(cap[chosen].sum()), 1e-12)
     # the load of points with no candidate within budget: in the total, served by no site
     # (tester 185: "110,879 requests/s at peak on 97,599 of capacity, load shed 0" where
     # 29,999 had no site within budget)
-    served = float(normal.site_load_rps[chosen].sum())
     unreachable = max(float(capacity.describe["load_total_rps"]) - served, 0.0)
     info = {
         **capacity.describe,

@@ -186,8 +186,8 @@ def _popup_rows(sites: pd.DataFrame, util: npt.NDArray[np.float64],
     # a comparison's map: the plan's capacity is the power envelope's, the priced fleet's
     # the accelerators compare pays for (the colours are the latter's)
     env = " (power envelope)" if priced is not None else ""
+    plan_util = util if priced is None else priced.plan_util
     for k in range(len(sites)):  # chosen sites, not demand points
-        plan_util = util if priced is None else priced.plan_util
         thin = bool(np.isfinite(util[k]) and util[k] < THIN_BELOW)
         first: list[tuple[str, str]] = []
         if priced is not None:
