@@ -2,6 +2,7 @@
 restricted MILP) against brute force, and mutations of it that these checks must catch."""
 
 import dataclasses
+import functools
 import logging
 import time
 
@@ -447,6 +448,64 @@ def test_the_search_after_the_lagrangian_when_no_milp_runs(seed, monkeypatch, ca
     searched = "row-weighting search after the Lagrangian plan" in caplog.text
     carried = caplog.text.count("Lagrangian bound") == 2  # a tight gap: the bound goes on
     assert searched or carried
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_search_before_a_milp_after_the_lagrangian(seed, monkeypatch, caplog):
+    """With a MILP to follow (forced here) and unit costs, the search improves a wide-gap
+    Lagrangian plan before the MILP gets it as cutoff and fallback; the plan covers every
+    row, is no larger than the start, and the bound stays below the proven optimum."""
+    a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
+    a = sp.csr_array(a)
+    req = np.minimum(req, np.diff(a.indptr))
+    c = np.ones(a.shape[1])
+    opt = min_cover(a, req, time_limit_s=120)
+    assert opt.status == "optimal"
+    x0 = np.zeros(a.shape[1], dtype=bool)
+    x0[cover.greedy_cover(a, req)] = True
+    searched = []
+    real = cover.row_weighting_search
+
+    def counted(*args, **kwargs):
+        searched.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: True)
+    monkeypatch.setattr(cover, "row_weighting_search", counted)
+    # a Lagrangian of 3 iterations: its plan (the first greedy one) is well above the bound
+    monkeypatch.setattr(cover, "_lagrangian_cover", functools.partial(
+        cover._lagrangian_cover, max_iter=3))
+    with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
+        lag, x = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 4.0)
+    assert np.all(a @ x.astype(np.int64) >= req)
+    assert x.sum() <= x0.sum()
+    assert np.ceil(lag - 1e-6) <= opt.objective <= x.sum()
+    assert caplog.text.count("Lagrangian bound") == 1  # no carried run before a MILP
+    goal = np.ceil(lag - 1e-6)
+    gap_wide = x0.sum() - goal >= max(cover.SEARCH_MIN_GAP_SITES, cover.SEARCH_MIN_GAP * x0.sum())
+    assert searched == ([1] if gap_wide else [])
+
+
+def test_a_milp_after_the_lagrangian_needs_a_multiple_of_its_presolve():
+    """A MILP follows the Lagrangian only with at least ``MILP_MIN_PRESOLVE_MULTIPLE``
+    times its presolve estimate left (less the search's share with unit costs); models at
+    most ``FEASIBILITY_JUMP_MAX_NNZ`` entries always get theirs."""
+    nnz = cover.FEASIBILITY_JUMP_MAX_NNZ + 50_000
+    rng = np.random.default_rng(0)
+    a = sp.csr_array((np.ones(nnz, dtype=np.int8),
+                      (rng.integers(0, 20_000, nnz), rng.integers(0, 5_000, nnz))),
+                     shape=(20_000, 5_000))
+    a.sum_duplicates()
+    presolve_s = a.nnz * cover.HIGHS_PRESOLVE_S_PER_ENTRY
+    need_s = cover.MILP_MIN_PRESOLVE_MULTIPLE * presolve_s
+    assert a.nnz > cover.FEASIBILITY_JUMP_MAX_NNZ
+    assert not cover._milp_follows(a, 0.99 * need_s, unit=False)
+    assert cover._milp_follows(a, 1.01 * need_s, unit=False)
+    with_search = need_s / (1.0 - cover.SEARCH_SHARE)
+    assert not cover._milp_follows(a, 0.99 * with_search, unit=True)
+    assert cover._milp_follows(a, 1.01 * with_search, unit=True)
+    small = sp.csr_array(np.eye(4, dtype=np.int8))
+    assert cover._milp_follows(small, 0.0, unit=True)
 
 
 def test_a_lagrangian_plan_at_its_bound_ends_the_work(monkeypatch, caplog):

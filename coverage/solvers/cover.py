@@ -606,49 +606,92 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
     """The Lagrangian bound and plan (:func:`_lagrangian_cover`) of a large model, on a
     quarter of the time left (30 s at most), before its MILP: the plan (never worse than
     ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`. When
-    the MILP will not run in the rest (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`), on all of it."""
+    the MILP will not run in the rest (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`), on all of it.
+
+    With unit costs the row-weighting search (:func:`_search_after_lagrangian`) then
+    improves the plan when it is well above the bound: on :data:`SEARCH_SHARE` of the time
+    left when a MILP follows (a smaller cutoff for it), on the last
+    ``1 - LAGRANGIAN_SHARE_BEFORE_SEARCH`` of the time when none does.
+    """
     left = deadline - time.perf_counter()
     budget = min(30.0, 0.25 * left)
-    if not _no_time_for(a, left - budget, HIGHS_PRESOLVE_S_PER_ENTRY):
-        return _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
-    # no MILP will run after it: the bound and plan are all there is. With unit costs the
-    # plan is the local search's from the Lagrangian one, on the last share of the time
-    # (the gap proposals of the US demo, 6,900 rows x 75,837 sites, 3.6M entries, 7 s:
-    # the Lagrangian plan alone 463-478, bound 376; 70 % Lagrangian then the search 450,
-    # bound 365; hand runs of 2026-12-07)
     unit = bool(len(c) and np.all(c == c[0]) and a.nnz >= SEARCH_MIN_NNZ)
+    milp_follows = _milp_follows(a, left - budget, unit)
     if not unit:
-        return _lagrangian_cover(a, need, c, x0, deadline)
+        return _lagrangian_cover(a, need, c, x0,
+                                 time.perf_counter() + (budget if milp_follows else left))
+    if milp_follows:
+        # the MILP after it rarely improves a wide gap's plan in the time it has (the US
+        # demo's gap proposals, 1.8M entries, an 8.6 s MILP after the Lagrangian's 436
+        # sites: 517 in all; the search first, 501; hand runs of 2026-12-07); the search
+        # makes the MILP's cutoff smaller
+        lag, x = _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
+        search_until = time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
+        return lag, _search_after_lagrangian(a, need, c, x, lag, search_until)
+    # no MILP will run after it: the bound and plan are all there is (the gap proposals of
+    # the US demo, 6,900 rows x 75,837 sites, 3.6M entries, 7 s: the Lagrangian plan alone
+    # 463-478, bound 376; 70 % Lagrangian then the search 450, bound 365; hand runs of
+    # 2026-12-07)
     state: dict[str, Any] = {}
     lag, x = _lagrangian_cover(a, need, c, x0,
                                time.perf_counter() + LAGRANGIAN_SHARE_BEFORE_SEARCH * left,
                                state=state)
-    unit_c = float(c[0])
-
-    def goal_of(bound: float) -> float:  # fewest sites the bound allows (review 160: in
-        # sites, not cost units, for unit costs that are not whole numbers)
-        return float(np.ceil(bound / unit_c - 1e-6)) if np.isfinite(bound) else 0.0
-
-    sites = float(x.sum())
-    if sites <= goal_of(lag):
+    sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
+    if sites <= goal:
         return lag, x  # the plan meets the bound
-    if (sites - goal_of(lag) < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
+    if (sites - goal < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
             and float(state.get("factor", 0.0)) >= LAGRANGIAN_MIN_FACTOR):
         # a gap of a site or so, and the subgradient not yet stalled: the bound goes on
         lag2, x2 = _lagrangian_cover(a, need, c, x, deadline, state=state)
         lag = max(lag, lag2)
         if c[x2].sum() < c[x].sum():
-            x, sites = x2, float(x2.sum())
-        if sites <= goal_of(lag) or time.perf_counter() >= deadline:
+            x = x2
+        if float(x.sum()) <= _sites_goal(lag, float(c[0])) or time.perf_counter() >= deadline:
             return lag, x
     # a wide gap, a stalled bound, or time left after it: the local search
-    xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal_of(lag))
+    return lag, _search_after_lagrangian(a, need, c, x, lag, deadline, min_gap=False)
+
+
+def _milp_follows(a: sp.csr_array, after_lagrangian_s: float, unit: bool) -> bool:
+    """Whether a MILP on ``a`` is worth running in the time left after the Lagrangian
+    (less the search's :data:`SEARCH_SHARE` with ``unit`` costs): at least
+    :data:`MILP_MIN_PRESOLVE_MULTIPLE` times its presolve (a 3.5 s MILP on 2.6M entries,
+    just above its presolve, kept the Lagrangian's 492 sites where the search finds 448:
+    the US demo's gap proposals at 558 sites in place of 509, hand runs of 2026-12-07)."""
+    milp_s = after_lagrangian_s * (1.0 - SEARCH_SHARE if unit else 1.0)
+    return not _no_time_for(a, milp_s / MILP_MIN_PRESOLVE_MULTIPLE, HIGHS_PRESOLVE_S_PER_ENTRY)
+
+
+def _sites_goal(bound: float, unit_cost: float) -> float:
+    """The fewest sites a lower bound on a unit-cost plan allows (review 160: in sites,
+    not cost units, for unit costs that are not whole numbers); 0 for no bound."""
+    return float(np.ceil(bound / unit_cost - 1e-6)) if np.isfinite(bound) else 0.0
+
+
+def _search_after_lagrangian(a: sp.csr_array, need: npt.NDArray[np.int64],
+                             c: npt.NDArray[np.float64], x: npt.NDArray[np.bool_],
+                             lag: float, deadline: float,
+                             min_gap: bool = True) -> npt.NDArray[np.bool_]:
+    """The Lagrangian plan ``x`` of unit costs ``c``, improved by the row-weighting search
+    until ``deadline`` when it is smaller (only when the plan is at least
+    :data:`SEARCH_MIN_GAP_SITES` sites and :data:`SEARCH_MIN_GAP` above the bound ``lag``
+    with ``min_gap``)."""
+    sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
+    if sites <= goal or (min_gap and sites - goal < max(SEARCH_MIN_GAP_SITES,
+                                                       SEARCH_MIN_GAP * sites)):
+        return x
+    xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal)
     if _covers(a, need, xw) and xw.sum() < sites:
         logger.info("row-weighting search after the Lagrangian plan: %g -> %g sites",
                     sites, float(xw.sum()))
-        x = xw
-    return lag, x
+        return xw
+    return x
 
+
+#: A MILP after the Lagrangian runs only with at least this many times its presolve's
+#: time (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`); with less the Lagrangian (and search) take
+#: it all (:func:`_lagrangian_first`).
+MILP_MIN_PRESOLVE_MULTIPLE = 2.0
 
 #: The Lagrangian's share of the time when no MILP runs after it, before the local search
 #: takes the rest (unit costs; :func:`_lagrangian_first`).
