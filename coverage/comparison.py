@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .errors import InputValidationError, NoFeasiblePlanError
-from .inputs.validation import plain_value
+from .inputs.validation import plain_value, plain_values
 from .model.costs import (
     SECONDS_PER_YEAR,
     CostModel,
@@ -950,7 +950,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "combine into an overflow). Fix: check the cost model's prices, the workload's "
             "throughput_rps and the load (requests_per_person_day, load_rps) for values "
             "off by orders of magnitude")
-    return Comparison(plan, _clean(doc_all), table, rc)
+    return Comparison(plan, plain_values(doc_all, nan_as_none=True), table, rc)
 
 
 def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,
@@ -1363,16 +1363,4 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
             for row in df.to_dict(orient="records")]
 
-
-def _clean(o: Any) -> Any:
-    """JSON-ready: numpy scalars as Python numbers, NaN and infinities as ``None``."""
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
 

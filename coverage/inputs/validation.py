@@ -161,6 +161,31 @@ def plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def plain_values(value: Any, *, nan_as_none: bool = False) -> Any:
+    """``value`` with every NumPy scalar and array inside dicts, lists and tuples (keys
+    too) a Python value, list or tuple kept as its type; with ``nan_as_none``, NaN and the
+    infinities as ``None`` (JSON has neither), arrays' included.
+
+    Examples
+    --------
+    >>> plain_values({"a": [np.float64(1.5), (np.int64(2),)]})
+    {'a': [1.5, (2,)]}
+    >>> plain_values({np.int64(1): np.array([np.nan, 2.0])}, nan_as_none=True)
+    {1: [None, 2.0]}
+    """
+    if isinstance(value, dict):
+        return {plain_value(k): plain_values(v, nan_as_none=nan_as_none)
+                for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if type(value) in (list, tuple):  # (not a named tuple's subclass)
+        return type(value)(plain_values(v, nan_as_none=nan_as_none) for v in value)
+    value = plain_value(value)
+    if nan_as_none and isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def typed_value(value: Any, limit: int = 60) -> str:
     """``value`` for a message about its type: the type's name and a short repr.
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SKIPPED_LOGGER, InputValidationError
-from ..inputs.validation import typed_value
+from ..inputs.validation import plain_values, typed_value
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -124,20 +124,10 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _clean(o: Any) -> Any:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    if isinstance(o, float | np.floating) and not math.isfinite(float(o)):
-        return None
-    return o
-
-
 def json_text(doc: Any) -> str:
     """``doc`` as indented JSON text: numpy values as numbers, NaN and inf as null."""
-    return json.dumps(_clean(doc), indent=2, default=_json_default) + "\n"
+    return json.dumps(plain_values(doc, nan_as_none=True), indent=2,
+                      default=_json_default) + "\n"
 
 
 def summary_json(plan: Plan) -> str:

@@ -25,7 +25,7 @@ from ..errors import (
     InputValidationError,
 )
 from ..inputs.limits import DEFAULT_COLOCATED_M
-from ..inputs.validation import typed_value
+from ..inputs.validation import plain_values, typed_value
 from ..model.aggregate import Aggregation, aggregate_grid, suggested_bin_km
 from ..model.aggregate import aggregate_h3 as aggregate_h3_bins
 from ..model.capacity import (
@@ -254,7 +254,7 @@ class Plan:
         option was given as a NumPy scalar (tester 182: ``json.dumps`` refused
         ``max_sites=np.int64(3)``). A figure that is not defined is ``NaN`` here and
         ``null`` in ``summary.json``."""
-        return _plain(copy.deepcopy(self.info))
+        return plain_values(copy.deepcopy(self.info))
 
     @property
     def assignment(self) -> pd.DataFrame:
@@ -2056,17 +2056,6 @@ def _chosen_pattern(problem: Problem, chosen: np.ndarray,
                        "half of --max-memory-gb %g", len(chosen), f"{est:,}",
                        problem.config.max_memory_gb)
     return pattern
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with every NumPy scalar inside dicts, lists and tuples a Python one."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if type(value) in (list, tuple):  # (not a named tuple's subclass)
-        return type(value)(_plain(v) for v in value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _domain_figures(problem: Problem, domains: np.ndarray, pattern: Any,

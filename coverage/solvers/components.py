@@ -671,9 +671,11 @@ def solve_components(
             # up to the plan's count and bound less these; tester 188)
             "required_in_no_piece": int(len(chosen[0])),
             "split": split.info}
-    logger.info("components: %s (%s) solved in %.1f s: %g sites, bound %g%s",
+    logger.info("components: %s (%s) solved in %.1f s: %s%s",
                 counted(len(table), "piece"), counted(split.n_components, "component"),
-                solve_s, objective, lower,
+                solve_s,
+                f"{objective:g} sites, bound {lower:g}" if np.isfinite(objective)
+                else f"no plan ({status})",
                 f" ({counted(len(chosen[0]), 'required site')} in no piece)"
                 if len(chosen[0]) else "")
     return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,
