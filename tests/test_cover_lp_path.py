@@ -2,7 +2,6 @@
 restricted MILP) against brute force, and mutations of it that these checks must catch."""
 
 import dataclasses
-import functools
 import logging
 import time
 
@@ -441,7 +440,8 @@ def test_the_search_after_the_lagrangian_when_no_milp_runs(seed, monkeypatch, ca
     x0[cover.greedy_cover(a, req)] = True
     monkeypatch.setattr(cover, "_no_time_for", lambda *args, **kwargs: True)
     with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
-        lag, x = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.5)
+        lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.5)
+    assert not milp
     assert np.all(a @ x.astype(np.int64) >= req)
     assert x.sum() <= x0.sum()
     assert np.ceil(lag - 1e-6) <= opt.objective <= x.sum()
@@ -452,43 +452,83 @@ def test_the_search_after_the_lagrangian_when_no_milp_runs(seed, monkeypatch, ca
 
 @pytest.mark.parametrize("seed", range(4))
 def test_the_search_before_a_milp_after_the_lagrangian(seed, monkeypatch, caplog):
-    """With a MILP to follow (forced here) and unit costs, the search improves a wide-gap
-    Lagrangian plan before the MILP gets it as cutoff and fallback; the plan covers every
-    row, is no larger than the start, and the bound stays below the proven optimum."""
+    """With a MILP to follow (forced here) on a unit-cost model above
+    ``FEASIBILITY_JUMP_MAX_NNZ`` entries (lowered here), the search improves a wide-gap
+    Lagrangian plan before the MILP gets it as cutoff and fallback: the plan returned is
+    the search's, it covers every row, and the bound stays below the proven optimum."""
     a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
     a = sp.csr_array(a)
     req = np.minimum(req, np.diff(a.indptr))
+    assert a.nnz >= cover.SEARCH_MIN_NNZ
     c = np.ones(a.shape[1])
     opt = min_cover(a, req, time_limit_s=120)
     assert opt.status == "optimal"
     x0 = np.zeros(a.shape[1], dtype=bool)
     x0[cover.greedy_cover(a, req)] = True
-    searched = []
-    real = cover.row_weighting_search
+    plans: dict[str, np.ndarray] = {}
+    real_lagrangian, real_search = cover._lagrangian_cover, cover.row_weighting_search
 
-    def counted(*args, **kwargs):
-        searched.append(1)
+    def lagrangian(*args, **kwargs):  # 3 iterations: a plan well above the bound
+        lag, x = real_lagrangian(*args, **{**kwargs, "max_iter": 3})
+        plans["lagrangian"] = x.copy()
+        return lag, x
+
+    def search(*args, **kwargs):
+        plans["search"] = real_search(*args, **kwargs)
+        return plans["search"]
+
+    monkeypatch.setattr(cover, "FEASIBILITY_JUMP_MAX_NNZ", 0)
+    monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: True)
+    monkeypatch.setattr(cover, "_lagrangian_cover", lagrangian)
+    monkeypatch.setattr(cover, "row_weighting_search", search)
+    with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
+        lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 4.0)
+    assert milp
+    assert np.all(a @ x.astype(np.int64) >= req)
+    assert np.ceil(lag - 1e-6) <= opt.objective <= x.sum() <= x0.sum()
+    assert caplog.text.count("Lagrangian bound") == 1  # no carried run before a MILP
+    sites = plans["lagrangian"].sum()
+    assert sites - np.ceil(lag - 1e-6) >= max(cover.SEARCH_MIN_GAP_SITES,
+                                             cover.SEARCH_MIN_GAP * sites)  # a wide gap
+    assert "search" in plans
+    if plans["search"].sum() < sites:
+        assert np.array_equal(x, plans["search"])
+    else:
+        assert np.array_equal(x, plans["lagrangian"])
+
+
+def test_no_milp_after_the_lagrangian_when_it_is_not_worth_it(monkeypatch):
+    """When the Lagrangian judges the MILP's time too short (forced here), the callers run
+    no HiGHS MILP on that model; answers stay valid (covering, bound below the optimum)."""
+    runs = []
+    real = cover._solve_cover_milp
+
+    def recorded(*args, **kwargs):
+        runs.append(kwargs.get("run", True))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: True)
-    monkeypatch.setattr(cover, "row_weighting_search", counted)
-    # a Lagrangian of 3 iterations: its plan (the first greedy one) is well above the bound
-    monkeypatch.setattr(cover, "_lagrangian_cover", functools.partial(
-        cover._lagrangian_cover, max_iter=3))
-    with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
-        lag, x = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 4.0)
-    assert np.all(a @ x.astype(np.int64) >= req)
-    assert x.sum() <= x0.sum()
-    assert np.ceil(lag - 1e-6) <= opt.objective <= x.sum()
-    assert caplog.text.count("Lagrangian bound") == 1  # no carried run before a MILP
-    goal = np.ceil(lag - 1e-6)
-    gap_wide = x0.sum() - goal >= max(cover.SEARCH_MIN_GAP_SITES, cover.SEARCH_MIN_GAP * x0.sum())
-    assert searched == ([1] if gap_wide else [])
+    monkeypatch.setattr(cover, "_cover_lp", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: False)
+    monkeypatch.setattr(cover, "_solve_cover_milp", recorded)
+    skipped = 0
+    for seed in range(0, 30, 3):
+        pattern, req, cost, required = instance(seed)
+        for lp_min_rows in (0, 10**9):  # the LP path's fallback, the component loop's
+            runs.clear()
+            res = min_cover(sp.csr_array(pattern), req, cost=cost, required=required,
+                            lp_min_rows=lp_min_rows, lagrangian_min_rows=0)
+            best = brute(pattern, req, cost, required)
+            assert res.lower_bound <= best + 1e-9 <= res.objective + 2e-9
+            covered = np.asarray(pattern)[:, res.sites].sum(axis=1) if len(res.sites) else 0
+            assert np.all(covered >= req)
+            assert all(run is False for run in runs)
+            skipped += len(runs)
+    assert skipped >= 5  # (components of one site, or proven by the bound, run no MILP)
 
 
 def test_a_milp_after_the_lagrangian_needs_a_multiple_of_its_presolve():
     """A MILP follows the Lagrangian only with at least ``MILP_MIN_PRESOLVE_MULTIPLE``
-    times its presolve estimate left (less the search's share with unit costs); models at
+    times its presolve estimate left (less the search's share when it runs first); models at
     most ``FEASIBILITY_JUMP_MAX_NNZ`` entries always get theirs."""
     nnz = cover.FEASIBILITY_JUMP_MAX_NNZ + 50_000
     rng = np.random.default_rng(0)
@@ -499,13 +539,13 @@ def test_a_milp_after_the_lagrangian_needs_a_multiple_of_its_presolve():
     presolve_s = a.nnz * cover.HIGHS_PRESOLVE_S_PER_ENTRY
     need_s = cover.MILP_MIN_PRESOLVE_MULTIPLE * presolve_s
     assert a.nnz > cover.FEASIBILITY_JUMP_MAX_NNZ
-    assert not cover._milp_follows(a, 0.99 * need_s, unit=False)
-    assert cover._milp_follows(a, 1.01 * need_s, unit=False)
+    assert not cover._milp_follows(a, 0.99 * need_s, search_first=False)
+    assert cover._milp_follows(a, 1.01 * need_s, search_first=False)
     with_search = need_s / (1.0 - cover.SEARCH_SHARE)
-    assert not cover._milp_follows(a, 0.99 * with_search, unit=True)
-    assert cover._milp_follows(a, 1.01 * with_search, unit=True)
+    assert not cover._milp_follows(a, 0.99 * with_search, search_first=True)
+    assert cover._milp_follows(a, 1.01 * with_search, search_first=True)
     small = sp.csr_array(np.eye(4, dtype=np.int8))
-    assert cover._milp_follows(small, 0.0, unit=True)
+    assert cover._milp_follows(small, 0.0, search_first=True)
 
 
 def test_a_lagrangian_plan_at_its_bound_ends_the_work(monkeypatch, caplog):
@@ -523,7 +563,8 @@ def test_a_lagrangian_plan_at_its_bound_ends_the_work(monkeypatch, caplog):
     x0[cover.greedy_cover(a, req)] = True
     monkeypatch.setattr(cover, "_no_time_for", lambda *args, **kwargs: True)
     with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
-        lag, x = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.0)
+        lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.0)
+    assert not milp
     assert x.sum() == groups and np.all(a @ x.astype(np.int64) >= 1)
     assert np.ceil(lag - 1e-6) == groups
     assert "row-weighting search after" not in caplog.text

@@ -602,32 +602,44 @@ def _lagrangian_cover(
 
 def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
                       c: npt.NDArray[np.float64], x0: npt.NDArray[np.bool_],
-                      deadline: float) -> tuple[float, npt.NDArray[np.bool_]]:
+                      deadline: float) -> tuple[float, npt.NDArray[np.bool_], bool]:
     """The Lagrangian bound and plan (:func:`_lagrangian_cover`) of a large model, on a
     quarter of the time left (30 s at most), before its MILP: the plan (never worse than
-    ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`. When
-    the MILP will not run in the rest (:data:`HIGHS_PRESOLVE_S_PER_ENTRY`), on all of it.
+    ``x0``) is the MILP's cutoff and fallback, the bound kept by :func:`_with_bound`.
 
-    With unit costs the row-weighting search (:func:`_search_after_lagrangian`) then
-    improves the plan when it is well above the bound: on :data:`SEARCH_SHARE` of the time
-    left when a MILP follows (a smaller cutoff for it), on the last
-    ``1 - LAGRANGIAN_SHARE_BEFORE_SEARCH`` of the time when none does.
+    When the MILP is not worth running in the rest (:func:`_milp_follows`: less than
+    :data:`MILP_MIN_PRESOLVE_MULTIPLE` times its presolve), the Lagrangian takes all of
+    it; with unit costs :data:`LAGRANGIAN_SHARE_BEFORE_SEARCH` of it, then the
+    row-weighting search (:func:`_search_after_lagrangian`) improves its plan. When a MILP
+    follows a unit-cost model of more than :data:`FEASIBILITY_JUMP_MAX_NNZ` entries, the
+    search first takes :data:`SEARCH_SHARE` of the time left after the Lagrangian when the
+    plan is well above the bound (a smaller cutoff for the MILP).
+
+    Returns the bound, the plan and whether the MILP should run (the callers skip it
+    when not).
     """
     left = deadline - time.perf_counter()
     budget = min(30.0, 0.25 * left)
     unit = bool(len(c) and np.all(c == c[0]) and a.nnz >= SEARCH_MIN_NNZ)
-    milp_follows = _milp_follows(a, left - budget, unit)
-    if not unit:
-        return _lagrangian_cover(a, need, c, x0,
-                                 time.perf_counter() + (budget if milp_follows else left))
+    search_first = unit and a.nnz > FEASIBILITY_JUMP_MAX_NNZ
+    milp_follows = _milp_follows(a, left - budget, search_first)
+    if not milp_follows:
+        logger.info("cover MILP of %s entries not run: its share of the %.1f s left is "
+                    "under %g times its presolve's %.1f s; the Lagrangian (and the "
+                    "search) take it all", f"{a.nnz:,}", left, MILP_MIN_PRESOLVE_MULTIPLE,
+                    a.nnz * HIGHS_PRESOLVE_S_PER_ENTRY)
     if milp_follows:
-        # the MILP after it rarely improves a wide gap's plan in the time it has (the US
-        # demo's gap proposals, 1.8M entries, an 8.6 s MILP after the Lagrangian's 436
-        # sites: 517 in all; the search first, 501; hand runs of 2026-12-07); the search
-        # makes the MILP's cutoff smaller
         lag, x = _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
-        search_until = time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
-        return lag, _search_after_lagrangian(a, need, c, x, lag, search_until)
+        if search_first:
+            # the MILP after it rarely improves a wide gap's plan in the time it has (the
+            # US demo's gap proposals, 1.8M entries, an 8.6 s MILP after the Lagrangian's
+            # 436 sites: 517 in all; the search first, 505; hand runs of 2026-12-07)
+            until = time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
+            x = _search_after_lagrangian(a, need, c, x, lag, until)
+        return lag, x, True
+    if not unit:
+        lag, x = _lagrangian_cover(a, need, c, x0, deadline)
+        return lag, x, False
     # no MILP will run after it: the bound and plan are all there is (the gap proposals of
     # the US demo, 6,900 rows x 75,837 sites, 3.6M entries, 7 s: the Lagrangian plan alone
     # 463-478, bound 376; 70 % Lagrangian then the search 450, bound 365; hand runs of
@@ -638,7 +650,7 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
                                state=state)
     sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
     if sites <= goal:
-        return lag, x  # the plan meets the bound
+        return lag, x, False  # the plan meets the bound
     if (sites - goal < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
             and float(state.get("factor", 0.0)) >= LAGRANGIAN_MIN_FACTOR):
         # a gap of a site or so, and the subgradient not yet stalled: the bound goes on
@@ -647,18 +659,20 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
         if c[x2].sum() < c[x].sum():
             x = x2
         if float(x.sum()) <= _sites_goal(lag, float(c[0])) or time.perf_counter() >= deadline:
-            return lag, x
+            return lag, x, False
     # a wide gap, a stalled bound, or time left after it: the local search
-    return lag, _search_after_lagrangian(a, need, c, x, lag, deadline, min_gap=False)
+    return lag, _search_after_lagrangian(a, need, c, x, lag, deadline, min_gap=False), False
 
 
-def _milp_follows(a: sp.csr_array, after_lagrangian_s: float, unit: bool) -> bool:
+def _milp_follows(a: sp.csr_array, after_lagrangian_s: float, search_first: bool) -> bool:
     """Whether a MILP on ``a`` is worth running in the time left after the Lagrangian
-    (less the search's :data:`SEARCH_SHARE` with ``unit`` costs): at least
+    (less the search's :data:`SEARCH_SHARE` with ``search_first``): at least
     :data:`MILP_MIN_PRESOLVE_MULTIPLE` times its presolve (a 3.5 s MILP on 2.6M entries,
     just above its presolve, kept the Lagrangian's 492 sites where the search finds 448:
-    the US demo's gap proposals at 558 sites in place of 509, hand runs of 2026-12-07)."""
-    milp_s = after_lagrangian_s * (1.0 - SEARCH_SHARE if unit else 1.0)
+    the US demo's gap proposals at 558 sites in place of 509, hand runs of 2026-12-07).
+    Always for models of at most :data:`FEASIBILITY_JUMP_MAX_NNZ` entries
+    (:func:`_no_time_for`)."""
+    milp_s = after_lagrangian_s * (1.0 - SEARCH_SHARE if search_first else 1.0)
     return not _no_time_for(a, milp_s / MILP_MIN_PRESOLVE_MULTIPLE, HIGHS_PRESOLVE_S_PER_ENTRY)
 
 
@@ -795,9 +809,12 @@ def _no_feasibility_jump(h: Any) -> bool:
 def _solve_cover_milp(
     a: sp.csr_array, need: npt.NDArray[np.int64], c: npt.NDArray[np.float64],
     x0: npt.NDArray[np.bool_], time_limit_s: float, target: float | None = None,
-    cutoff: float | None = None,
+    cutoff: float | None = None, run: bool = True,
 ) -> tuple[npt.NDArray[np.bool_], str, float]:
     """Set multicover MILP with HiGHS; ``x0`` is a feasible fallback (greedy).
+
+    With ``run`` False (:func:`_lagrangian_first` judged the time left too short) no MILP
+    runs: ``x0`` is returned, optimal only when it meets ``target``.
 
     ``target``, when given, is a lower bound on the optimum known from elsewhere: HiGHS
     stops at the first plan that meets it (``objective_target``), which is then optimal.
@@ -820,6 +837,8 @@ def _solve_cover_milp(
     tol = 0.5 if integral else 1e-9 * max(1.0, ub)
     if target is not None and ub <= target + tol:
         return x0, "optimal", ub  # the greedy plan meets a known lower bound
+    if not run:
+        return x0, "time_limit", -np.inf
     if _no_time_for(a, time_limit_s, HIGHS_PRESOLVE_S_PER_ENTRY):
         logger.info("cover MILP of %s entries not run: its presolve alone takes longer than "
                     "the %.1f s left", f"{a.nnz:,}", time_limit_s)
@@ -1138,8 +1157,10 @@ def _lp_guided_cover(
     if rel is None:  # LP not solved in time (or odd status): the MILP as before
         lag = -np.inf
         if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
-            lag, x0 = _lagrangian_first(a, need, c, x0, deadline)
-        x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff)
+            lag, x0, milp = _lagrangian_first(a, need, c, x0, deadline)
+        else:
+            milp = True
+        x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff, run=milp)
         return x, st, _with_bound(lb, st, lag), "milp"
     low = float(_integer_bound(rel.bound, integral))
     goal = low if target is None else max(low, float(target))
@@ -1469,14 +1490,15 @@ def min_cover(
         # at least MIN_COMPONENT_S of it: a small hard component before a huge one
         comp_deadline = now + max(left * min(max(share, 0.0), 1.0),
                                   min(left, MIN_COMPONENT_S))
-        lag = -np.inf
+        lag, milp = -np.inf, True
         if (lagrangian_min_rows <= block.shape[0] < lp_min_rows and len(ccols) > 1
                 and x0.any()):
             # large models without the LP path: HiGHS may not finish even the root LP in
             # time; a Lagrangian bound (and its plan as cutoff and fallback) first, on a
             # share of the time left (the LP path's interior-point bound is stronger: 592.5
             # against 528.6 after 15 s on a 15,460-row component, hand measurement)
-            lag, x0 = _lagrangian_first(block, sub_need[rows], cc[ccols], x0, comp_deadline)
+            lag, x0, milp = _lagrangian_first(block, sub_need[rows], cc[ccols], x0,
+                                              comp_deadline)
         obj0 = float(cc[ccols][x0].sum())
         integral = bool(np.array_equal(cc[ccols], np.round(cc[ccols])))
         proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
@@ -1495,7 +1517,7 @@ def min_cover(
             else:
                 x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                               comp_deadline - time.perf_counter(), target,
-                                              cutoff)
+                                              cutoff, run=milp)
                 how = "milp"
             lb = _with_bound(lb, st, lag)
             # every row needs its r_i sites, each at least its cheapest column's cost: a
