@@ -422,6 +422,20 @@ def test_a_time_limited_plan_that_meets_the_rounded_bound_is_optimal(monkeypatch
     assert res.status == "time_limit" and res.lower_bound < res.objective
 
 
+def _unit_instance(seed):
+    """A unit-cost geometric multicover above ``SEARCH_MIN_NNZ`` entries: the pattern, the
+    needs, the costs, the greedy plan and the proven optimum's result."""
+    a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
+    a = sp.csr_array(a)
+    req = np.minimum(req, np.diff(a.indptr))
+    assert a.nnz >= cover.SEARCH_MIN_NNZ
+    opt = min_cover(a, req, time_limit_s=120)
+    assert opt.status == "optimal"
+    x0 = np.zeros(a.shape[1], dtype=bool)
+    x0[cover.greedy_cover(a, req)] = True
+    return a, req, np.ones(a.shape[1]), x0, opt
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_search_after_the_lagrangian_when_no_milp_runs(seed, monkeypatch, caplog):
     """With no MILP to run after it (forced here), the Lagrangian takes most of the time
@@ -429,15 +443,7 @@ def test_the_search_after_the_lagrangian_when_no_milp_runs(seed, monkeypatch, ca
     (checked here), is no larger than the start, and the bound stays below the optimum
     (the plain MILP's, proven here). The gap proposals of the US demo: 544 -> 515 sites
     at 10 s (hand run)."""
-    a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
-    a = sp.csr_array(a)
-    req = np.minimum(req, np.diff(a.indptr))
-    assert a.nnz >= cover.SEARCH_MIN_NNZ
-    c = np.ones(a.shape[1])
-    opt = min_cover(a, req, time_limit_s=120)
-    assert opt.status == "optimal"
-    x0 = np.zeros(a.shape[1], dtype=bool)
-    x0[cover.greedy_cover(a, req)] = True
+    a, req, c, x0, opt = _unit_instance(seed)
     monkeypatch.setattr(cover, "_no_time_for", lambda *args, **kwargs: True)
     with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
         lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.5)
@@ -456,15 +462,7 @@ def test_the_search_before_a_milp_after_the_lagrangian(seed, monkeypatch, caplog
     ``FEASIBILITY_JUMP_MAX_NNZ`` entries (lowered here), the search improves a wide-gap
     Lagrangian plan before the MILP gets it as cutoff and fallback: the plan returned is
     the search's, it covers every row, and the bound stays below the proven optimum."""
-    a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
-    a = sp.csr_array(a)
-    req = np.minimum(req, np.diff(a.indptr))
-    assert a.nnz >= cover.SEARCH_MIN_NNZ
-    c = np.ones(a.shape[1])
-    opt = min_cover(a, req, time_limit_s=120)
-    assert opt.status == "optimal"
-    x0 = np.zeros(a.shape[1], dtype=bool)
-    x0[cover.greedy_cover(a, req)] = True
+    a, req, c, x0, opt = _unit_instance(seed)
     plans: dict[str, np.ndarray] = {}
     real_lagrangian, real_search = cover._lagrangian_cover, cover.row_weighting_search
 
