@@ -521,6 +521,8 @@ def test_no_milp_after_the_lagrangian_when_it_is_not_worth_it(monkeypatch):
             assert np.all(covered >= req)
             assert all(run is False for run in runs)
             skipped += len(runs)
+            assert res.methods.get("milp", 0) == 0  # (what ran is named: "lagrangian")
+            assert res.methods.get("lagrangian", 0) == len(runs)
     assert skipped >= 5  # (components of one site, or proven by the bound, run no MILP)
 
 

@@ -1353,6 +1353,9 @@ def test_the_report_and_map_word_statuses_by_domain_in_domains(tmp_path):
     assert "exactly one failure domain (all its sites) within budget" in report
     assert "domains of chosen sites in budget" in report
     assert "1 site in budget" not in report
+    # tester 189: the gaps section opened with the single sites' definition
+    assert "its candidates within budget lie in fewer than 2 failure domains" in report
+    assert "fewer than 2 candidates lie within its budget" not in report
     assert "single: 1 domain in budget" in (out / "map.html").read_text()
     r = run("report", out)
     assert r.returncode == 0, r.stderr

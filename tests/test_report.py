@@ -95,6 +95,14 @@ def test_every_section_is_present_with_its_plots(page):
         assert "<svg" in svg and "</svg>" in svg
 
 
+def test_the_gaps_section_defines_a_gap_by_single_sites(plan_dir):
+    """A plan without failure domains defines its gaps by candidates (a domain plan's by
+    domains: tests/test_domains.py)."""
+    text = " ".join((plan_dir / "report.html").read_text(encoding="utf-8").split())
+    assert "fewer than 2 candidates lie within its budget" in text
+    assert "failure domains (every status" not in text
+
+
 def test_the_page_is_self_contained(plan_dir, page):
     text = (plan_dir / "report.html").read_text(encoding="utf-8")
     assert all(x.startswith(("data:", "#")) for x in page.links), page.links

@@ -1647,8 +1647,11 @@ def _gaps_section(a: pd.DataFrame, proposed: pd.DataFrame, s: dict[str, Any],
     })
     status_rows["points"] = status_rows["status"].map(st["size"]).fillna(0).astype(int)
     status_rows["population"] = status_rows["status"].map(st["sum"]).fillna(0.0)
-    body = (f"<p>Demand that no choice of candidates makes N-{k} safe: fewer than "
-            f"{k + 1} candidates lie within its budget (every status but redundant). A "
+    within = (f"its candidates within budget lie in fewer than {k + 1} failure domains"
+              if unit == "domain" else f"fewer than {k + 1} candidates lie within its budget")
+    # (tester 189: a domain plan's section opened with the single-site definition)
+    body = (f"<p>Demand that no choice of candidates makes N-{k} safe: {within} (every "
+            "status but redundant). A "
             "fewest-sites plan opens what exists (a --max-sites plan may leave some closed); "
             "the proposal suggests new sites (not on the candidate list) that would close the "
             "gaps. Still short: gap points below the requirement with the plan's chosen "

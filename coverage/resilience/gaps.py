@@ -344,17 +344,18 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
     left = int(max_pairs)
     for what, (p_lat, p_lon, p_r) in (("gap point's", (lat, lon, radius_km)),
                                       ("cell's", (c_lat, c_lon, c_r))):
-        neighbours = CROSSING_NEIGHBOURS
+        neighbours, full = CROSSING_NEIGHBOURS, 0
         while neighbours >= 1 and left > 0 and len(p_lat) >= 2:
             x_lat, x_lon, _ = circle_crossings(p_lat, p_lon, p_r, neighbours=neighbours)
             extra = (int(count_within(unit_tree(x_lat, x_lon), g_xyz, radius_km).sum())
                      if len(x_lat) else 0)
+            full = full or extra  # the pairs with every neighbour
             if extra <= left:
                 if neighbours < CROSSING_NEIGHBOURS:
                     logger.info("gap proposals: the crossings of each %s budget circle "
-                                "with its %d nearest only (not %d: %s pairs left of %s)",
-                                what, neighbours, CROSSING_NEIGHBOURS, f"{left:,}",
-                                f"{max_pairs:,}")
+                                "with its %d nearest only (with %d: %s pairs with the gap "
+                                "points, above the %s left)", what, neighbours,
+                                CROSSING_NEIGHBOURS, f"{full:,}", f"{left:,}")
                 out_lat.append(x_lat)
                 out_lon.append(x_lon)
                 left -= extra

@@ -60,7 +60,8 @@ class CoverResult:
         How many components each method settled: ``"greedy"`` (a single site, a greedy or
         Lagrangian plan proven optimal, or any plan once the cutoff is known to be exceeded),
         ``"lp"`` (an LP-guided plan meeting the LP bound, or the LP bound above the cutoff:
-        no full MILP) or ``"milp"``.
+        no full MILP), ``"lagrangian"`` (the Lagrangian plan, and the search's, with no MILP
+        after it: too little time for one) or ``"milp"``.
     """
 
     sites: npt.NDArray[np.int64]
@@ -1145,8 +1146,9 @@ def _lp_guided_cover(
     Returns
     -------
     (mask, status, lower_bound, method)
-        As :func:`_solve_cover_milp`, and ``"lp"`` when the LP settled it (steps 1-3) or
-        ``"milp"`` (step 4, or no LP solution in time).
+        As :func:`_solve_cover_milp`, and ``"lp"`` when the LP settled it (steps 1-3),
+        ``"milp"`` (step 4, or no LP solution in time) or ``"lagrangian"`` (no LP solution
+        in time, and no time for a MILP after the Lagrangian).
     """
     integral = bool(np.array_equal(c, np.round(c)))
 
@@ -1161,7 +1163,7 @@ def _lp_guided_cover(
         else:
             milp = True
         x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff, run=milp)
-        return x, st, _with_bound(lb, st, lag), "milp"
+        return x, st, _with_bound(lb, st, lag), "milp" if milp else "lagrangian"
     low = float(_integer_bound(rel.bound, integral))
     goal = low if target is None else max(low, float(target))
     cut = None
@@ -1518,7 +1520,7 @@ def min_cover(
                 x, st, lb = _solve_cover_milp(block, sub_need[rows], cc[ccols], x0,
                                               comp_deadline - time.perf_counter(), target,
                                               cutoff, run=milp)
-                how = "milp"
+                how = "milp" if milp else "lagrangian"
             lb = _with_bound(lb, st, lag)
             # every row needs its r_i sites, each at least its cheapest column's cost: a
             # bound that needs no solve (tester 172: N-2 with domains ran out of time in
