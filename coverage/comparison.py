@@ -950,7 +950,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "combine into an overflow). Fix: check the cost model's prices, the workload's "
             "throughput_rps and the load (requests_per_person_day, load_rps) for values "
             "off by orders of magnitude")
-    return Comparison(plan, plain_values(doc_all, nan_as_none=True), table, rc)
+    return Comparison(plan, plain_values(doc_all, json=True), table, rc)
 
 
 def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,

@@ -221,6 +221,10 @@ def test_compare_document_has_the_contract():
     c = run_compare(demand, sites)
     d = c.to_dict()
     json.dumps(d)  # JSON-ready
+    # compare.json as a dict: equal to the JSON text read back (review 162: the sources
+    # were tuples in the dict, lists in the file)
+    from coverage.outputs.plandir import json_text
+    assert d == json.loads(json_text(d))
     for side in ("edge", "region"):
         for key in ("coverage", "utilisation", "cost_per_million_requests",
                     "cost_per_user_month"):

@@ -508,8 +508,8 @@ def test_no_milp_after_the_lagrangian_when_it_is_not_worth_it(monkeypatch):
     monkeypatch.setattr(cover, "_cover_lp", lambda *args, **kwargs: None)
     monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: False)
     monkeypatch.setattr(cover, "_solve_cover_milp", recorded)
-    skipped = 0
-    for seed in range(0, 30, 3):
+    skipped = {0: 0, 10**9: 0}
+    for seed in range(0, 45, 3):
         pattern, req, cost, required = instance(seed)
         for lp_min_rows in (0, 10**9):  # the LP path's fallback, the component loop's
             runs.clear()
@@ -520,10 +520,38 @@ def test_no_milp_after_the_lagrangian_when_it_is_not_worth_it(monkeypatch):
             covered = np.asarray(pattern)[:, res.sites].sum(axis=1) if len(res.sites) else 0
             assert np.all(covered >= req)
             assert all(run is False for run in runs)
-            skipped += len(runs)
+            skipped[lp_min_rows] += len(runs)
             assert res.methods.get("milp", 0) == 0  # (what ran is named: "lagrangian")
             assert res.methods.get("lagrangian", 0) == len(runs)
-    assert skipped >= 5  # (components of one site, or proven by the bound, run no MILP)
+    # (components of one site, or proven by the bound, run no MILP)
+    assert skipped[0] >= 2 and skipped[10**9] >= 2, skipped
+
+
+def test_a_lagrangian_plan_at_its_bound_is_optimal_on_the_lp_path(monkeypatch):
+    """Review 162: on the LP path (its LP not solved in time, forced here) a Lagrangian
+    plan that meets its bound is optimal, as the component loop says, not a skipped
+    MILP's ``time_limit``: 200 groups of 10 rows, each reaching its own 10 sites."""
+    groups, per, sites = 200, 10, 10
+    rows = np.repeat(np.arange(groups * per), sites)
+    cols = (np.repeat(np.arange(groups * per) // per, sites) * sites
+            + np.tile(np.arange(sites), groups * per))
+    a = sp.csr_array((np.ones(len(rows), dtype=np.int8), (rows, cols)),
+                     shape=(groups * per, groups * sites))
+    req = np.ones(a.shape[0], dtype=np.int64)
+    c = np.ones(a.shape[1])
+    x0 = np.zeros(a.shape[1], dtype=bool)
+    x0[cover.greedy_cover(a, req)] = True
+    monkeypatch.setattr(cover, "_cover_lp", lambda *args, **kwargs: None)
+    for follows in (False, True):
+        monkeypatch.setattr(cover, "_milp_follows", lambda *args, f=follows, **kwargs: f)
+        x, st, lb, how = cover._lp_guided_cover(a, req, c, x0.copy(),
+                                                time.perf_counter() + 5.0, lagrangian=True)
+        assert (st, lb, how) == ("optimal", groups, "greedy") and x.sum() == groups
+        # a cutoff below the optimum: the optimum is above it
+        x, st, lb, how = cover._lp_guided_cover(a, req, c, x0.copy(),
+                                                time.perf_counter() + 5.0, cutoff=groups - 1,
+                                                lagrangian=True)
+        assert (st, lb) == ("above_cutoff", groups)
 
 
 def test_a_milp_after_the_lagrangian_needs_a_multiple_of_its_presolve():

@@ -36,6 +36,15 @@ def test_json_text_is_strict_json_whatever_holds_the_value(bad):
     back = _strict(json_text(doc))
     assert back == {"a": None, "b": None, "c": [1.0, None], "d": [None, [3, None]],
                     "e": {"f": [[None]]}}
+    assert plain_values(doc, json=True) == back  # the dict is what the file reads back
+
+
+def test_json_values_make_named_tuples_lists():
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "a b")
+    out = plain_values({"p": pair(np.float64(np.nan), np.int64(2))}, json=True)
+    assert out == {"p": [None, 2]} and type(out["p"]) is list
 
 
 def test_plain_values_keep_nan_and_types_for_python():

@@ -161,27 +161,29 @@ def plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def plain_values(value: Any, *, nan_as_none: bool = False) -> Any:
+def plain_values(value: Any, *, json: bool = False) -> Any:
     """``value`` with every NumPy scalar and array inside dicts, lists and tuples (keys
-    too) a Python value, list or tuple kept as its type; with ``nan_as_none``, NaN and the
-    infinities as ``None`` (JSON has neither), arrays' included.
+    too) a Python value; lists and tuples keep their type. With ``json``, JSON's values:
+    NaN and the infinities ``None`` (JSON has neither) and every tuple (named ones too) a
+    list, so the result equals the JSON text read back.
 
     Examples
     --------
     >>> plain_values({"a": [np.float64(1.5), (np.int64(2),)]})
     {'a': [1.5, (2,)]}
-    >>> plain_values({np.int64(1): np.array([np.nan, 2.0])}, nan_as_none=True)
-    {1: [None, 2.0]}
+    >>> plain_values({np.int64(1): (np.array([np.nan, 2.0]),)}, json=True)
+    {1: [[None, 2.0]]}
     """
     if isinstance(value, dict):
-        return {plain_value(k): plain_values(v, nan_as_none=nan_as_none)
-                for k, v in value.items()}
+        return {plain_value(k): plain_values(v, json=json) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         value = value.tolist()
+    if json and isinstance(value, list | tuple):
+        return [plain_values(v, json=True) for v in value]
     if type(value) in (list, tuple):  # (not a named tuple's subclass)
-        return type(value)(plain_values(v, nan_as_none=nan_as_none) for v in value)
+        return type(value)(plain_values(v) for v in value)
     value = plain_value(value)
-    if nan_as_none and isinstance(value, float) and not math.isfinite(value):
+    if json and isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 

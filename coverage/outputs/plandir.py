@@ -126,7 +126,7 @@ def _json_default(o: Any) -> Any:
 
 def json_text(doc: Any) -> str:
     """``doc`` as indented JSON text: numpy values as numbers, NaN and inf as null."""
-    return json.dumps(plain_values(doc, nan_as_none=True), indent=2,
+    return json.dumps(plain_values(doc, json=True), indent=2,
                       default=_json_default) + "\n"
 
 

@@ -364,8 +364,8 @@ def _crossing_locations(g: pd.DataFrame, radius_km: npt.NDArray[np.float64],
         else:
             if len(p_lat) >= 2:
                 logger.info("gap proposals: the crossings of each %s budget circle are left "
-                            "out (more than %s pairs with the gap points)", what,
-                            f"{max(max_pairs, 0):,}")
+                            "out (more than the %s pairs with the gap points left)", what,
+                            f"{max(left, 0):,}")
     if not out_lat:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(out_lat), np.concatenate(out_lon)

@@ -674,8 +674,9 @@ def solve_components(
     logger.info("components: %s (%s) solved in %.1f s: %s%s",
                 counted(len(table), "piece"), counted(split.n_components, "component"),
                 solve_s,
-                f"{objective:g} sites, bound {lower:g}" if np.isfinite(objective)
-                else f"no plan ({status})",
+                (f"{objective:g} sites, " + (f"bound {lower:g}" if np.isfinite(lower)
+                                              else f"no bound ({status})"))
+                if np.isfinite(objective) else f"no plan ({status})",
                 f" ({counted(len(chosen[0]), 'required site')} in no piece)"
                 if len(chosen[0]) else "")
     return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,

@@ -1155,28 +1155,31 @@ def _lp_guided_cover(
     def left(share: float) -> float:
         return max(0.01, share * (deadline - time.perf_counter()))
 
+    cut = None
+    if cutoff is not None:
+        cut = float(np.floor(cutoff + 1e-9)) if integral else float(cutoff)
+
+    def optimal(x: npt.NDArray[np.bool_], value: float, how: str = "lp"):
+        if cut is not None and value > cut + (0.5 if integral else 1e-9 * max(1.0, value)):
+            return x, "above_cutoff", value, how  # the optimum, above the cutoff
+        return x, "optimal", value, how
+
     rel = _cover_lp(a, need, c, left(0.25))
     if rel is None:  # LP not solved in time (or odd status): the MILP as before
-        lag = -np.inf
+        lag, milp = -np.inf, True
         if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
             lag, x0, milp = _lagrangian_first(a, need, c, x0, deadline)
-        else:
-            milp = True
+            obj0 = float(c[x0].sum())
+            if np.isfinite(lag) and _proves(lag - 1e-6, obj0, integral):
+                # the plan meets the bound: optimal, as the component loop says (review 162)
+                return optimal(x0, obj0, "greedy")
         x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff, run=milp)
         return x, st, _with_bound(lb, st, lag), "milp" if milp else "lagrangian"
     low = float(_integer_bound(rel.bound, integral))
     goal = low if target is None else max(low, float(target))
-    cut = None
-    if cutoff is not None:
-        cut = float(np.floor(cutoff + 1e-9)) if integral else float(cutoff)
-        if low > cut:  # integer costs: low >= cut + 1
-            logger.debug("LP bound %.6g above the cutoff %.6g", low, cut)
-            return x0, "above_cutoff", low, "lp"
-
-    def optimal(x: npt.NDArray[np.bool_], value: float):
-        if cut is not None and value > cut + (0.5 if integral else 1e-9 * max(1.0, value)):
-            return x, "above_cutoff", value, "lp"  # the optimum, above the cutoff
-        return x, "optimal", value, "lp"
+    if cut is not None and low > cut:  # integer costs: low >= cut + 1
+        logger.debug("LP bound %.6g above the cutoff %.6g", low, cut)
+        return x0, "above_cutoff", low, "lp"
 
     best = x0
     xr = _lp_rounding(a, need, c, rel.x)
