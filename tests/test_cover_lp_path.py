@@ -531,16 +531,7 @@ def test_a_lagrangian_plan_at_its_bound_is_optimal_on_the_lp_path(monkeypatch):
     """Review 162: on the LP path (its LP not solved in time, forced here) a Lagrangian
     plan that meets its bound is optimal, as the component loop says, not a skipped
     MILP's ``time_limit``: 200 groups of 10 rows, each reaching its own 10 sites."""
-    groups, per, sites = 200, 10, 10
-    rows = np.repeat(np.arange(groups * per), sites)
-    cols = (np.repeat(np.arange(groups * per) // per, sites) * sites
-            + np.tile(np.arange(sites), groups * per))
-    a = sp.csr_array((np.ones(len(rows), dtype=np.int8), (rows, cols)),
-                     shape=(groups * per, groups * sites))
-    req = np.ones(a.shape[0], dtype=np.int64)
-    c = np.ones(a.shape[1])
-    x0 = np.zeros(a.shape[1], dtype=bool)
-    x0[cover.greedy_cover(a, req)] = True
+    groups, a, req, c, x0 = _groups_instance()
     monkeypatch.setattr(cover, "_cover_lp", lambda *args, **kwargs: None)
     for follows in (False, True):
         monkeypatch.setattr(cover, "_milp_follows", lambda *args, f=follows, **kwargs: f)
@@ -576,19 +567,25 @@ def test_a_milp_after_the_lagrangian_needs_a_multiple_of_its_presolve():
     assert cover._milp_follows(small, 0.0, search_first=True)
 
 
-def test_a_lagrangian_plan_at_its_bound_ends_the_work(monkeypatch, caplog):
-    """200 groups of 10 rows, each group reaching its own 10 sites: the Lagrangian plan
-    meets its bound, so neither the search nor a second Lagrangian runs."""
-    groups, per, sites = 200, 10, 10
+def _groups_instance(groups=200, per=10, sites=10):
+    """``groups`` groups of ``per`` rows, each group reaching its own ``sites`` sites (one
+    site a group is optimal, and the Lagrangian proves it): the count of groups, the
+    pattern, the needs, unit costs and the greedy plan."""
     rows = np.repeat(np.arange(groups * per), sites)
     cols = (np.repeat(np.arange(groups * per) // per, sites) * sites
             + np.tile(np.arange(sites), groups * per))
     a = sp.csr_array((np.ones(len(rows), dtype=np.int8), (rows, cols)),
                      shape=(groups * per, groups * sites))
     req = np.ones(a.shape[0], dtype=np.int64)
-    c = np.ones(a.shape[1])
     x0 = np.zeros(a.shape[1], dtype=bool)
     x0[cover.greedy_cover(a, req)] = True
+    return groups, a, req, np.ones(a.shape[1]), x0
+
+
+def test_a_lagrangian_plan_at_its_bound_ends_the_work(monkeypatch, caplog):
+    """200 groups of 10 rows, each group reaching its own 10 sites: the Lagrangian plan
+    meets its bound, so neither the search nor a second Lagrangian runs."""
+    groups, a, req, c, x0 = _groups_instance()
     monkeypatch.setattr(cover, "_no_time_for", lambda *args, **kwargs: True)
     with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
         lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 1.0)
