@@ -927,6 +927,13 @@ class _Relaxation:
     err: float
 
 
+#: Share of a component's time left for its LP relaxation (:func:`_lp_guided_cover`): an
+#: LP not solved in it sends the component to the Lagrangian and a MILP, much slower (the
+#: proposals of Mexico's demo at 30 ms in 10 s: a 594k-entry LP not solved in 1.36 s, its
+#: MILP's 2.99 s limit taking 5.20 s, 117 sites in 12.4 s; at 0.4, 115 in 8.9 s; the US
+#: demo's, Brazil's, and the US at 31 ms and at k = 2 unchanged; hand runs of 2026-12-07)
+LP_SHARE = 0.4
+
 #: Components with at least this many entries solve their LP relaxation by the interior point
 #: method without crossover (:func:`_cover_lp`).
 LP_IPM_MIN_NNZ = 200_000
@@ -1118,7 +1125,7 @@ def _lp_guided_cover(
     limit), a Lagrangian bound and plan (:func:`_lagrangian_cover`) come first, as
     ``min_cover`` does for large components without the LP path.
 
-    1. The LP relaxation (:func:`_cover_lp`, on up to a quarter of the time left) gives a
+    1. The LP relaxation (:func:`_cover_lp`, on up to :data:`LP_SHARE` of the time left) gives a
        certified lower bound ``L`` (rounded up for integer costs; the larger of it and
        ``target``, a bound known from elsewhere, is the goal). With a ``cutoff`` below ``L``
        the answer is ``"above_cutoff"`` at once.
@@ -1164,7 +1171,7 @@ def _lp_guided_cover(
             return x, "above_cutoff", value, how  # the optimum, above the cutoff
         return x, "optimal", value, how
 
-    rel = _cover_lp(a, need, c, left(0.25))
+    rel = _cover_lp(a, need, c, left(LP_SHARE))
     if rel is None:  # LP not solved in time (or odd status): the MILP as before
         lag, milp = -np.inf, True
         if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
