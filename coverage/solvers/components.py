@@ -671,14 +671,14 @@ def solve_components(
             # up to the plan's count and bound less these; tester 188)
             "required_in_no_piece": int(len(chosen[0])),
             "split": split.info}
-    logger.info("components: %s (%s) solved in %.1f s: %s%s",
+    bound_text = f"bound {lower:g}" if np.isfinite(lower) else f"no bound ({status})"
+    outcome = (f"{objective:g} sites, {bound_text}" if np.isfinite(objective)
+               else f"no plan ({status})")
+    if len(chosen[0]):
+        outcome += f" ({counted(len(chosen[0]), 'required site')} in no piece)"
+    logger.info("components: %s (%s) solved in %.1f s: %s",
                 counted(len(table), "piece"), counted(split.n_components, "component"),
-                solve_s,
-                (f"{objective:g} sites, " + (f"bound {lower:g}" if np.isfinite(lower)
-                                              else f"no bound ({status})"))
-                if np.isfinite(objective) else f"no plan ({status})",
-                f" ({counted(len(chosen[0]), 'required site')} in no piece)"
-                if len(chosen[0]) else "")
+                solve_s, outcome)
     return ComponentsResult(lazy=lazy, split=split, pieces=table, info=info,
                             piece_cells=[j[0] for j in jobs], piece_sites=[j[1] for j in jobs],
                             capacity=cap_info)

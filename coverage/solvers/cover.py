@@ -623,13 +623,7 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
     budget = min(30.0, 0.25 * left)
     unit = bool(len(c) and np.all(c == c[0]) and a.nnz >= SEARCH_MIN_NNZ)
     search_first = unit and a.nnz > FEASIBILITY_JUMP_MAX_NNZ
-    milp_follows = _milp_follows(a, left - budget, search_first)
-    if not milp_follows:
-        logger.info("cover MILP of %s entries not run: its share of the %.1f s left is "
-                    "under %g times its presolve's %.1f s; the Lagrangian (and the "
-                    "search) take it all", f"{a.nnz:,}", left, MILP_MIN_PRESOLVE_MULTIPLE,
-                    a.nnz * HIGHS_PRESOLVE_S_PER_ENTRY)
-    if milp_follows:
+    if _milp_follows(a, left - budget, search_first):
         lag, x = _lagrangian_cover(a, need, c, x0, time.perf_counter() + budget)
         if search_first:
             # the MILP after it rarely improves a wide gap's plan in the time it has (the
@@ -638,6 +632,10 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
             until = time.perf_counter() + SEARCH_SHARE * (deadline - time.perf_counter())
             x = _search_after_lagrangian(a, need, c, x, lag, until)
         return lag, x, True
+    logger.info("cover MILP of %s entries not run: its share of the %.1f s left is under %g "
+                "times its presolve's %.1f s; the Lagrangian (and the search) take it all",
+                f"{a.nnz:,}", left, MILP_MIN_PRESOLVE_MULTIPLE,
+                a.nnz * HIGHS_PRESOLVE_S_PER_ENTRY)
     if not unit:
         lag, x = _lagrangian_cover(a, need, c, x0, deadline)
         return lag, x, False
@@ -652,7 +650,7 @@ def _lagrangian_first(a: sp.csr_array, need: npt.NDArray[np.int64],
     sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
     if sites <= goal:
         return lag, x, False  # the plan meets the bound
-    if (sites - goal < max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
+    if (not _wide_gap(sites, goal)
             and float(state.get("factor", 0.0)) >= LAGRANGIAN_MIN_FACTOR):
         # a gap of a site or so, and the subgradient not yet stalled: the bound goes on
         lag2, x2 = _lagrangian_cover(a, need, c, x, deadline, state=state)
@@ -683,6 +681,20 @@ def _sites_goal(bound: float, unit_cost: float) -> float:
     return float(np.ceil(bound / unit_cost - 1e-6)) if np.isfinite(bound) else 0.0
 
 
+def _wide_gap(sites: float, goal: float) -> bool:
+    """Whether a plan of ``sites`` sites is at least :data:`SEARCH_MIN_GAP_SITES` sites
+    and :data:`SEARCH_MIN_GAP` of itself above the fewest a bound allows (``goal``): a gap
+    the row-weighting search is run for."""
+    return sites - goal >= max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * sites)
+
+
+def _lagrangian_proves(lag: float, value: float, integral: bool) -> bool:
+    """Whether the Lagrangian bound ``lag`` proves a plan costing ``value`` optimal (the
+    bound rounded up, less 1e-6 for its floating-point error, with integer costs)."""
+    return bool(np.isfinite(lag)
+                and (np.ceil(lag - 1e-6) if integral else lag) >= value - 1e-9)
+
+
 def _search_after_lagrangian(a: sp.csr_array, need: npt.NDArray[np.int64],
                              c: npt.NDArray[np.float64], x: npt.NDArray[np.bool_],
                              lag: float, deadline: float,
@@ -692,8 +704,7 @@ def _search_after_lagrangian(a: sp.csr_array, need: npt.NDArray[np.int64],
     :data:`SEARCH_MIN_GAP_SITES` sites and :data:`SEARCH_MIN_GAP` above the bound ``lag``
     with ``min_gap``)."""
     sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
-    if sites <= goal or (min_gap and sites - goal < max(SEARCH_MIN_GAP_SITES,
-                                                       SEARCH_MIN_GAP * sites)):
+    if sites <= goal or (min_gap and not _wide_gap(sites, goal)):
         return x
     xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal)
     if _covers(a, need, xw) and xw.sum() < sites:
@@ -1177,7 +1188,7 @@ def _lp_guided_cover(
         if lagrangian:  # a large model: the Lagrangian bound and plan first, as without LP
             lag, x0, milp = _lagrangian_first(a, need, c, x0, deadline)
             obj0 = float(c[x0].sum())
-            if np.isfinite(lag) and _proves(lag - 1e-6, obj0, integral):
+            if _lagrangian_proves(lag, obj0, integral):
                 # the plan meets the bound: optimal, as the component loop says (review 162)
                 return optimal(x0, obj0, "greedy")
         x, st, lb = _solve_cover_milp(a, need, c, x0, left(1.0), target, cutoff, run=milp)
@@ -1214,8 +1225,8 @@ def _lp_guided_cover(
                                            and np.all(_proves(outside, ub, integral))):
             logger.debug("LP-support MILP plan %.6g, bound %.6g: optimal", ub, goal)
             return optimal(best, ub)
-    if np.all(c == c[0]) and best.any() and a.nnz >= SEARCH_MIN_NNZ and ub - goal >= float(
-            c[0]) * max(SEARCH_MIN_GAP_SITES, SEARCH_MIN_GAP * ub / float(c[0])):
+    if (np.all(c == c[0]) and best.any() and a.nnz >= SEARCH_MIN_NNZ
+            and _wide_gap(ub / float(c[0]), goal / float(c[0]))):
         # unit costs, a wide gap and a model HiGHS is slow on: a local search for a smaller
         # plan (a better cutoff, fewer sites that reduced costs keep): HiGHS improves the
         # plans of dense components slowly; a gap of a site or so, or a small model, it
@@ -1513,7 +1524,7 @@ def min_cover(
                                               comp_deadline)
         obj0 = float(cc[ccols][x0].sum())
         integral = bool(np.array_equal(cc[ccols], np.round(cc[ccols])))
-        proven = np.isfinite(lag) and (np.ceil(lag - 1e-6) if integral else lag) >= obj0 - 1e-9
+        proven = _lagrangian_proves(lag, obj0, integral)
         if len(ccols) == 1 or x0.sum() == 0 or proven:
             x, st, lb, how = x0, "optimal", obj0, "greedy"
         else:
