@@ -1470,3 +1470,43 @@ def test_a_p_center_with_domains_names_the_real_fix(caplog):
     assert "puts in k + 1 domains the most people" not in text
     assert "p-center objective gives every point chosen sites in min(k + 1" in text
     assert plan.summary()["population_safe_by_domain_failures"]["N-1"] == 3000.0
+
+
+@pytest.mark.parametrize("seed", [0, 4, 6, 9])
+def test_the_placement_by_domains_is_the_brute_forces(seed):
+    """The placement with failure domains (rounds of searches from the count's plan and
+    from the last round's, repaired; the MILP once, on the rows of the round whose plan
+    meets every point's domains) is the brute force's least population-weighted p50
+    latency over every plan of the count's size that spans every point's domains, and its
+    bound is at most that optimum."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    n, m, k = 14, 9, 1
+    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
+    model = LatencyModel.from_profile("on-net")
+    radius = model.radius_km(25.0, "ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    mask = dist <= radius
+    p50 = np.where(mask, model.p50_ms(dist), np.inf)
+    doms = sites["failure_domain"].to_numpy()
+    pop = demand["population"].to_numpy()
+    plan = plan_sites(demand, sites, budget_ms=25.0, failures=k, model=model,
+                      kmedian_time_limit_s=20, kmedian_gap_pct=0.0)
+    s = plan.summary()
+    size = len(plan.sites)
+    best = np.inf
+    for combo in itertools.combinations(range(m), size):
+        on = np.zeros(m, dtype=bool)
+        on[list(combo)] = True
+        if all((on & mask[i]).sum() >= min(k + 1, mask[i].sum())
+               and len(set(doms[on & mask[i]])) >= min(k + 1, len(set(doms[mask[i]])))
+               for i in range(n)):
+            near = p50[:, on].min(axis=1)
+            best = min(best, float(np.dot(pop[np.isfinite(near)], near[np.isfinite(near)])))
+    assert s["kmedian_status"] == "optimal"
+    assert s["kmedian_objective_ms_pop"] == pytest.approx(best, rel=1e-6)
+    assert s["kmedian_lower_bound_ms_pop"] <= best * (1 + 1e-6)

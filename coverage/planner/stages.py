@@ -1022,6 +1022,7 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
     held = np.zeros(n, dtype=bool)
     req0 = problem.requirement(count.n_covering)
     lower = float("nan")  # the best of the rounds' bounds (each a relaxation's)
+    previous = None  # the last round's plan, repaired as a second start for the next
     for r in range(DOMAIN_ROUNDS):
         extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
                  else sp.csr_array((0, values.shape[1])))
@@ -1030,27 +1031,35 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
             format="csr"))
         weights = np.concatenate([problem.population, np.zeros(extra.shape[0])])
         requirement = np.concatenate([req0, *part_req])
-        # a round before the last takes half the time left (the next, with the rows of the
-        # points it leaves short, needs time too: the DE 30 ms plan with 15 km domains
-        # spent its whole 60 s in round 1, hand run), and a plan that meets every point's
-        # domains takes the other half to improve, from itself
+        # a round searches (from the count's plan and from the last round's, repaired to
+        # meet the rows added) and bounds, without the MILP: the rounds before a plan
+        # meets every point's domains are relaxations, and their MILPs were spent on plans
+        # that left points short (the DE 30 ms plan with 15 km domains spent its whole 60 s
+        # in the MILPs of round 2 and of its repeat, hand run of 2026-12-07); a round
+        # before the last takes at most half the time left
         med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
-                       required=problem.required, start=chosen,
+                       required=problem.required, start=chosen, warm=previous,
                        time_limit_s=max(t_end - time.perf_counter(), 0.0)
-                       / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap)
+                       / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap, max_pairs_exact=0,
+                       lower_bound=lower)
+        previous = med.sites
         short = spans_too_few_domains(pattern, med.sites, codes, need)
         if np.isfinite(med.lower_bound) and not med.lower_bound <= lower:
             lower = float(med.lower_bound)
         left = t_end - time.perf_counter()
         if not short.any() and left > 1.0 and med.status not in ("optimal", "within_gap"):
+            # the plan meets every point's domains: the MILP, with the time left, on the
+            # rows that made it so (the round's bound is passed, not computed again)
             more = k_median(rows, len(chosen), weights=weights, requirement=requirement,
                             required=problem.required, start=med.sites, time_limit_s=left,
-                            gap=gap)
+                            gap=gap, bound=False, lower_bound=lower)
             if np.isfinite(more.lower_bound) and not more.lower_bound <= lower:
                 lower = float(more.lower_bound)
             if (more.objective < med.objective
                     and not spans_too_few_domains(pattern, more.sites, codes, need).any()):
                 med = more
+            elif more.status == "optimal":  # the MILP proved the round's plan
+                med = replace(med, status="optimal")
         if not short.any():
             status = med.status
             if (status not in ("optimal", "within_gap") and gap > 0

@@ -408,6 +408,65 @@ def _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed
     return np.flatnonzero(is_open)
 
 
+def _repair(indptr, indices, entry_latency, w, r, pattern_csc, plan, fixed, deadline):
+    """A plan of ``len(plan)`` sites meeting every row's requirement ``r``, from ``plan``,
+    which may leave rows short (a placement made before more rows were added), by swaps
+    that each lower the total shortfall: the swap (close ``j``, open ``k``) that lowers it
+    most, ties broken by the weighted latency that opening ``k`` gains less what closing
+    ``j`` loses (each taken alone). ``None`` when no swap lowers it, or at ``deadline``.
+
+    Closing ``j`` adds one to the shortfall of every row it covers with at most its
+    requirement open, opening ``k`` takes one from every short row it covers, and a row
+    both cover keeps its count: per open site one count over the entries of its rows."""
+    n, m = pattern_csc.shape
+    row = np.repeat(np.arange(n), np.diff(indptr))
+    c_ptr, c_rows = pattern_csc.indptr, pattern_csc.indices
+    is_open = np.zeros(m, dtype=bool)
+    is_open[np.asarray(plan, dtype=np.int64)] = True
+    count = np.bincount(row[is_open[indices]], minlength=n)
+    big = float(entry_latency.max() if entry_latency.size else 0.0) * 10 + 1e6
+    while (count < r).any():
+        if time.perf_counter() >= deadline:
+            return None
+        short = np.flatnonzero(count < r)
+        gain_k = np.bincount(indices[row_ranges(indptr[short], indptr[short + 1])],
+                             minlength=m)
+        at_r = (count <= r) & (r > 0)  # closing an open site of these leaves them short
+        tight = (count == r) & (r > 0)  # ... unless the opened site covers them too
+        first, second = first_two_open(indptr, indices, is_open, row)
+        cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
+        open_gain = np.bincount(indices, weights=w[row] * np.maximum(
+            0.0, cur[row] - entry_latency), minlength=m)
+        has = first >= 0
+        d2 = np.where(second >= 0, entry_latency[np.maximum(second, 0)], big)
+        close_loss = np.bincount(indices[first[has]],
+                                 weights=w[has] * (d2[has] - entry_latency[first[has]]),
+                                 minlength=m)
+        best = (0, 0.0, -1, -1)  # (shortfall change, latency change, j, k)
+        for j in np.flatnonzero(is_open & ~fixed):
+            rows_j = c_rows[c_ptr[j]:c_ptr[j + 1]]
+            both = rows_j[tight[rows_j]]
+            common = np.bincount(indices[row_ranges(indptr[both], indptr[both + 1])],
+                                 minlength=m)
+            delta = int(np.count_nonzero(at_r[rows_j])) - gain_k - common
+            delta = np.where(is_open, 1 << 40, delta)
+            low = int(delta.min())
+            if low >= 0 or low > best[0]:
+                continue
+            ks = np.flatnonzero(delta == low)
+            cost = close_loss[j] - open_gain[ks]
+            i = int(np.argmin(cost))
+            if (low, float(cost[i])) < best[:2]:
+                best = (low, float(cost[i]), int(j), int(ks[i]))
+        if best[0] >= 0:
+            return None
+        _, _, j, k = best
+        is_open[j], is_open[k] = False, True
+        count[c_rows[c_ptr[j]:c_ptr[j + 1]]] -= 1
+        count[c_rows[c_ptr[k]:c_ptr[k + 1]]] += 1
+    return np.flatnonzero(is_open)
+
+
 def _sorted_rows(latency: sp.sparray | sp.spmatrix,
                  sort_rows: npt.NDArray[np.bool_] | None = None):
     """Entries of each row sorted by latency (duplicate pairs keep their smallest latency).
@@ -501,6 +560,8 @@ def k_median(
     max_pairs_exact: int = MAX_PAIRS_EXACT,
     bound: bool = True,
     gap: float = 0.0,
+    warm: npt.ArrayLike | None = None,
+    lower_bound: float = float("nan"),
 ) -> MedianResult:
     """p-median under coverage constraints on a sparse latency matrix.
 
@@ -546,6 +607,15 @@ def k_median(
         bound already proves the gap (the MILP's root LP alone takes about 35 s on
         Germany's 139,000 pairs, for a plan the local search had), and the MILP stops at
         HiGHS's relative gap ``gap``. 0: run to proven optimality or the time limit.
+    warm : array_like of int, optional
+        A second start that may leave rows short of their requirement (the plan of a
+        placement made before more rows were added): repaired to a plan of ``p`` sites that
+        meets every row (:func:`_repair`) and searched from too; the better of the two
+        searches goes on. Ignored when it cannot be repaired.
+    lower_bound : float, optional
+        A lower bound on the optimum known to hold (that of a relaxation: the same
+        problem with fewer rows): the result's bound is the better of it and its own, and
+        a plan it proves within ``gap`` needs no MILP.
 
     Returns
     -------
@@ -558,12 +628,7 @@ def k_median(
     n, m = pattern_csc.shape
     p = facility_count(p, m)
     if start is not None:
-        start = np.asarray(start).ravel()
-        whole = start.dtype.kind in "iu" or (start.dtype.kind == "f" and bool(
-            np.all(np.isfinite(start) & (start == np.round(start)))))  # (as p=2.0 is)
-        if len(start) and (not whole or start.min() < 0 or start.max() >= m):
-            raise ValueError(f"start must be site column indices in [0, {m})")
-        start = start.astype(np.int64)
+        start = _site_columns(start, m, "start")
     if start is None:
         pattern = sp.csr_array((np.ones(len(indices)), indices.copy(), indptr.copy()),
                                shape=(n, m))
@@ -584,7 +649,20 @@ def k_median(
                          deadline - reserve)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(entry_latency, w, first)
-    status, lower = "local_search", float("nan")
+    if warm is not None:
+        warm = _site_columns(warm, m, "warm")
+        repaired = (_repair(indptr, indices, entry_latency, w, r, pattern_csc, warm, fixed,
+                            deadline - reserve) if len(warm) == p else None)
+        if repaired is not None:
+            other = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, repaired,
+                                 fixed, deadline - reserve)
+            first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), other))
+            other_objective = _median_objective(entry_latency, w, first)
+            if other_objective < objective:
+                sites, objective = other, other_objective
+    status, lower = "local_search", float(lower_bound)
+    if np.isfinite(lower) and lower >= objective - 1e-9 * abs(objective):
+        status, lower = "optimal", objective  # the bound known meets the plan
     has_entry = np.diff(indptr) > 0
 
     def serves_all(chosen: npt.NDArray[np.int64]) -> bool:
@@ -618,7 +696,8 @@ def k_median(
             # float margin would else read "within_gap" at 1e-9 (tester 138)
             status = "optimal"
 
-    if gap > 0 and bound and serves_all(sites):
+    if gap > 0 and bound and status != "optimal" and not _within(objective, lower, gap) \
+            and serves_all(sites):
         # the bound first: a plan the local search already has within the gap needs no MILP
         # (Germany's 139,000 pairs at 30 ms: 0.29 % in 3 s; the MILP's root LP took 35 s)
         lagrangian(time.perf_counter() + max(min(deadline - time.perf_counter(),
@@ -647,7 +726,8 @@ def k_median(
             if status == "optimal" and gap > 0 and not lower >= objective * (1 - 1e-7):
                 status = "time_limit"  # HiGHS's "optimal" is within its gap (``gap``) only
     # the Lagrangian bound is one of the MILP's model too
-    if bound and not lag_done and status != "optimal" and serves_all(sites):
+    if (bound and not lag_done and status != "optimal" and not _within(objective, lower, gap)
+            and serves_all(sites)):
         # its share of the limit (or up to 1 s of what the limit leaves): past it the bound
         # gains little for its time; at least 0.1 s (HiGHS may overrun its own limit)
         left = deadline - time.perf_counter()
@@ -657,6 +737,23 @@ def k_median(
     logger.info("k-median: %s, objective %.6g, status %s", counted(p, "site"), objective,
                 status)
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
+
+
+def _site_columns(sites: npt.ArrayLike, m: int, name: str) -> npt.NDArray[np.int64]:
+    """``sites`` as site column indices (whole numbers in ``[0, m)``, floats such as 2.0
+    too).
+
+    Raises
+    ------
+    ValueError
+        A value that is not such an index.
+    """
+    sites = np.asarray(sites).ravel()
+    whole = sites.dtype.kind in "iu" or (sites.dtype.kind == "f" and bool(
+        np.all(np.isfinite(sites) & (sites == np.round(sites)))))  # (as p=2.0 is)
+    if len(sites) and (not whole or sites.min() < 0 or sites.max() >= m):
+        raise ValueError(f"{name} must be site column indices in [0, {m})")
+    return sites.astype(np.int64)
 
 
 def _within(objective: float, lower: float, gap: float) -> bool:
