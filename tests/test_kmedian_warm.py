@@ -157,3 +157,26 @@ def test_a_known_lower_bound_is_kept_and_proves_the_gap_without_a_milp(seed):
     assert res.status == expect
     exact = k_median(lat, p, lower_bound=base.objective, **kw)
     assert exact.status == "optimal" and exact.lower_bound == pytest.approx(base.objective)
+
+
+def test_a_warm_start_keeps_the_required_sites_and_p_distinct_sites():
+    """Review 163: ``warm`` was not merged with the required sites nor de-duplicated, so
+    the plan could lack a required site (339 of 1,500 random runs) or have fewer than
+    ``p`` sites (``warm=[1, 3, 3, 6]`` gave 3). Now every plan has ``p`` distinct sites,
+    the required ones among them, whatever ``warm`` is (repeated sites, fewer or more than
+    ``p``)."""
+    lat = sp.csr_array(np.array([[1.0, 1.0, 9.0], [1.0, 9.0, 1.0], [100.0, 50.0, 50.0]]))
+    res = k_median(lat, 2, required=[0], warm=[1, 2], max_pairs_exact=0, bound=False)
+    assert 0 in res.sites.tolist() and len(res.sites) == 2
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        _, dense, w, req = _instance(int(rng.integers(1 << 30)), n=20, m=8)
+        p = 4
+        if not any(_meets(dense, (0, *rest), req)
+                   for rest in itertools.combinations(range(1, 8), p - 1)):
+            continue
+        warm = rng.integers(0, 8, int(rng.integers(1, 7)))
+        res = k_median(sp.csr_array(dense), p, weights=w, requirement=req, required=[0],
+                       warm=warm, max_pairs_exact=0, bound=False)
+        assert len(res.sites) == p == len(set(res.sites.tolist()))
+        assert 0 in res.sites.tolist() and _meets(dense, res.sites, req)

@@ -190,6 +190,11 @@ class SiteCount:
 #: ``time_limit`` (the time or the rounds ran out) unless a round's bound meets it.
 DOMAIN_ROUNDS = 12
 
+#: Most assignment pairs (the points' own entries) for which a round of the k-median with
+#: failure domains runs its MILP; above, the rounds search and bound, and the MILP runs once
+#: a round's plan meets every point's domains (:func:`_place_by_domains`).
+DOMAIN_ROUND_MILP_PAIRS = 20_000
+
 
 def spans_too_few_domains(pattern: sp.csr_array, chosen: npt.ArrayLike,
                           codes: npt.ArrayLike,
@@ -1000,9 +1005,19 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
     constrain the sites. It starts with the rows the count held (:func:`_count_by_domains`;
     their values do not matter), and a placed plan that leaves a point's chosen sites in
     budget in too few domains gets that point's rows and is placed again (each placement
-    is a relaxation of the whole: its bound holds); after :data:`DOMAIN_ROUNDS`, or at the
-    time limit, the count's plan (which meets them all) is kept."""
+    is a relaxation of the whole: its bound holds).
+
+    A round searches from the count's plan and from the last round's plan (repaired to
+    meet the rows added: ``k_median(warm=...)``) and bounds, knowing the earlier rounds'
+    bound; its MILP runs only when small (:data:`DOMAIN_ROUND_MILP_PAIRS`). Once a round's
+    plan meets every point's domains, a larger MILP (up to
+    :data:`coverage.solvers.kmedian.MAX_PAIRS_EXACT` pairs) runs on the same rows with the
+    time left, as a round of its own: its plan, when it leaves points short, gets their
+    rows like any round's. The answer is the best placed plan that meets every point's
+    domains; when none does after :data:`DOMAIN_ROUNDS` rounds or at the time limit, the
+    count's plan (which meets them all) is kept."""
     from ..solvers.domain_rows import domain_rows, row_domains
+    from ..solvers.kmedian import MAX_PAIRS_EXACT
 
     t_end = time.perf_counter() + float(limit)
     chosen = count.cover.sites
@@ -1021,8 +1036,12 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
         del stacked
     held = np.zeros(n, dtype=bool)
     req0 = problem.requirement(count.n_covering)
+    # the MILP's assignment pairs (the points' own rows: the domains' rows weigh nothing)
+    n_assign = int(np.count_nonzero(np.repeat(problem.population, np.diff(values.indptr)) > 0))
     lower = float("nan")  # the best of the rounds' bounds (each a relaxation's)
     previous = None  # the last round's plan, repaired as a second start for the next
+    best = None  # the best placed plan that meets every point's domains
+    exact = False  # whether this round is the larger MILP on the last round's rows
     for r in range(DOMAIN_ROUNDS):
         extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
                  else sp.csr_array((0, values.shape[1])))
@@ -1031,42 +1050,35 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
             format="csr"))
         weights = np.concatenate([problem.population, np.zeros(extra.shape[0])])
         requirement = np.concatenate([req0, *part_req])
-        # a round searches (from the count's plan and from the last round's, repaired to
-        # meet the rows added) and bounds, without the MILP: the rounds before a plan
-        # meets every point's domains are relaxations, and their MILPs were spent on plans
-        # that left points short (the DE 30 ms plan with 15 km domains spent its whole 60 s
-        # in the MILPs of round 2 and of its repeat, hand run of 2026-12-07); a round
-        # before the last takes at most half the time left
-        med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
-                       required=problem.required, start=chosen, warm=previous,
-                       time_limit_s=max(t_end - time.perf_counter(), 0.0)
-                       / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap, max_pairs_exact=0,
-                       lower_bound=lower)
+        left = max(t_end - time.perf_counter(), 0.0)
+        if exact:
+            med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
+                           required=problem.required, start=previous, time_limit_s=left,
+                           gap=gap, bound=False, lower_bound=lower)
+        else:
+            # a round before the last takes at most half the time left (the next, with the
+            # rows of the points it leaves short, needs time too); its MILP only when
+            # small: the MILPs of Germany's rounds at 30 ms with 15 km domains (139,000
+            # pairs) took the whole 60 s on plans that left points short (hand run,
+            # 2026-12-07)
+            med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
+                           required=problem.required, start=chosen, warm=previous,
+                           time_limit_s=left / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap,
+                           max_pairs_exact=DOMAIN_ROUND_MILP_PAIRS, lower_bound=lower)
         previous = med.sites
         short = spans_too_few_domains(pattern, med.sites, codes, need)
         if np.isfinite(med.lower_bound) and not med.lower_bound <= lower:
             lower = float(med.lower_bound)
-        left = t_end - time.perf_counter()
-        if not short.any() and left > 1.0 and med.status not in ("optimal", "within_gap"):
-            # the plan meets every point's domains: the MILP, with the time left, on the
-            # rows that made it so (the round's bound is passed, not computed again)
-            more = k_median(rows, len(chosen), weights=weights, requirement=requirement,
-                            required=problem.required, start=med.sites, time_limit_s=left,
-                            gap=gap, bound=False, lower_bound=lower)
-            if np.isfinite(more.lower_bound) and not more.lower_bound <= lower:
-                lower = float(more.lower_bound)
-            if (more.objective < med.objective
-                    and not spans_too_few_domains(pattern, more.sites, codes, need).any()):
-                med = more
-            elif more.status == "optimal":  # the MILP proved the round's plan
-                med = replace(med, status="optimal")
         if not short.any():
-            status = med.status
-            if (status not in ("optimal", "within_gap") and gap > 0
-                    and lower >= med.objective * (1 - gap)):
-                status = "within_gap"  # (an earlier round's bound proves it)
-            return Placement(med.sites, status, lower, objective=med.objective,
-                             gap_asked=gap)
+            if best is None or med.objective <= best.objective:
+                best = med
+            if (exact or best.status in ("optimal", "within_gap")
+                    or not DOMAIN_ROUND_MILP_PAIRS < n_assign <= MAX_PAIRS_EXACT
+                    or t_end - time.perf_counter() <= 1.0):
+                break
+            exact = True  # the larger MILP, on these rows
+            continue
+        exact = False
         if time.perf_counter() >= t_end or (short & held).any():
             break
         logger.info("k-median: %s point(s) short of their failure domains: their rows "
@@ -1076,14 +1088,23 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
         if got.matrix.shape[0]:
             parts.append(sp.csr_array(got.matrix))
             part_req.append(got.requirement)
+    if best is not None:
+        status = best.status
+        if np.isfinite(lower) and lower >= best.objective * (1 - 1e-9):
+            status = "optimal"  # (a later relaxation's bound meets it)
+        elif (status not in ("optimal", "within_gap") and gap > 0
+                and lower >= best.objective * (1 - gap)):
+            status = "within_gap"  # (an earlier round's bound proves it)
+        return Placement(best.sites, status, min(lower, best.objective), objective=best.objective,
+                         gap_asked=gap)
     # the count's plan, which meets every point's domains, with its objective and the
     # rounds' bound (review 156: both were left NaN)
     near = values[:, np.sort(chosen)]
     has = np.diff(near.indptr) > 0
-    best = np.zeros(n)
+    best_ms = np.zeros(n)
     if near.nnz:
-        best[has] = np.minimum.reduceat(near.data, near.indptr[:-1][has])
-    objective = float(np.dot(problem.population, best))
+        best_ms[has] = np.minimum.reduceat(near.data, near.indptr[:-1][has])
+    objective = float(np.dot(problem.population, best_ms))
     logger.info("k-median: the placed plan still left points short of their failure "
                 "domains when its rounds (at most %d) or its time ran out: the site "
                 "count's plan is kept", DOMAIN_ROUNDS)

@@ -72,7 +72,8 @@ class MedianResult:
     objective : float
         Weighted sum of each row's nearest chosen latency.
     lower_bound : float
-        Proven lower bound: the MILP's, or the Lagrangian one (``nan`` when neither ran).
+        Proven lower bound: the best of the MILP's, the Lagrangian one and the one passed
+        in (``k_median(lower_bound=...)``); ``nan`` when there is none.
     status : str
         ``"optimal"``, ``"within_gap"`` (stopped with a proven gap within the ``gap``
         asked), ``"time_limit"`` or ``"local_search"``.
@@ -609,9 +610,11 @@ def k_median(
         HiGHS's relative gap ``gap``. 0: run to proven optimality or the time limit.
     warm : array_like of int, optional
         A second start that may leave rows short of their requirement (the plan of a
-        placement made before more rows were added): repaired to a plan of ``p`` sites that
-        meets every row (:func:`_repair`) and searched from too; the better of the two
-        searches goes on. Ignored when it cannot be repaired.
+        placement made before more rows were added): with the required sites, and sites
+        added as for ``start`` when fewer than ``p``, repaired to a plan of ``p`` sites
+        that meets every row (:func:`_repair`) and searched from too; the better of the
+        two searches goes on. Ignored when it has more than ``p`` sites with the required
+        ones, or cannot be repaired.
     lower_bound : float, optional
         A lower bound on the optimum known to hold (that of a relaxation: the same
         problem with fewer rows): the result's bound is the better of it and its own, and
@@ -650,7 +653,9 @@ def k_median(
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
     objective = _median_objective(entry_latency, w, first)
     if warm is not None:
-        warm = _site_columns(warm, m, "warm")
+        warm = np.union1d(_site_columns(warm, m, "warm"), np.flatnonzero(fixed))
+        if len(warm) < p:
+            warm = _greedy_add(indptr, indices, entry_latency, w, m, warm, p)
         repaired = (_repair(indptr, indices, entry_latency, w, r, pattern_csc, warm, fixed,
                             deadline - reserve) if len(warm) == p else None)
         if repaired is not None:
