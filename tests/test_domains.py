@@ -1380,6 +1380,23 @@ def test_a_plan_with_domains_whose_statuses_count_sites_says_so_in_its_sweep():
     assert own["method"].str.endswith("(statuses by single sites)").all() and len(own) == 1
 
 
+def _domain_instance(seed: int, n: int, m: int):
+    """``n`` random points and ``m`` candidates in 4 failure domains (:func:`_places`), the
+    on-net model, the points' distances to the candidates (km) and which are within its
+    25 ms radius."""
+    from coverage.model.geo import haversine_km
+    from coverage.model.latency import LatencyModel
+
+    rng = np.random.default_rng(seed)
+    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
+    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
+    model = LatencyModel.from_profile("on-net")
+    radius = model.radius_km(25.0, "ftth", "p99")
+    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
+    return demand, sites, model, dist, dist <= radius
+
+
 @pytest.mark.parametrize("seed,k", [(0, 2), (9, 2), (6, 1)])
 def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k, monkeypatch):
     """The count on the reach matrix adds the domains' rows only of the points its plans
@@ -1387,19 +1404,10 @@ def test_the_domains_rows_are_generated_for_the_points_left_short(seed, k, monke
     took 5.7 GB and left HiGHS no time): fewer rows than all, the same fewest sites as
     the brute force; at the time limit the last round takes every point's rows, so the
     plan still spans every point's domains."""
-    from coverage.model.geo import haversine_km
-    from coverage.model.latency import LatencyModel
     from coverage.solvers.domain_rows import domain_codes, domain_rows
 
-    rng = np.random.default_rng(seed)
     n, m = 14, 9
-    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
-    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
-    model = LatencyModel.from_profile("on-net")
-    radius = model.radius_km(25.0, "ftth", "p99")
-    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
-                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
-    mask = dist <= radius
+    demand, sites, model, dist, mask = _domain_instance(seed, n, m)
     doms = sites["failure_domain"].to_numpy()
     need = np.minimum(k + 1, [len(set(doms[mask[i]])) for i in range(n)])
     every = domain_rows(sp.csr_array(mask.astype(np.int8)), domain_codes(doms), k)
@@ -1485,18 +1493,8 @@ def test_the_placement_by_domains_is_the_brute_forces(seed, pairs, monkeypatch):
     from coverage.planner import stages
 
     monkeypatch.setattr(stages, "DOMAIN_ROUND_MILP_PAIRS", pairs)
-    from coverage.model.geo import haversine_km
-    from coverage.model.latency import LatencyModel
-
-    rng = np.random.default_rng(seed)
     n, m, k = 14, 9, 1
-    demand, sites = _places(rng, n, m, lat_span=4, lon_span=6)
-    sites["failure_domain"] = [f"D{d}" for d in rng.integers(0, 4, m)]
-    model = LatencyModel.from_profile("on-net")
-    radius = model.radius_km(25.0, "ftth", "p99")
-    dist = haversine_km(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
-                        sites["lat"].to_numpy()[None, :], sites["lon"].to_numpy()[None, :])
-    mask = dist <= radius
+    demand, sites, model, dist, mask = _domain_instance(seed, n, m)
     p50 = np.where(mask, model.p50_ms(dist), np.inf)
     doms = sites["failure_domain"].to_numpy()
     pop = demand["population"].to_numpy()
