@@ -1393,6 +1393,8 @@ def test_a_scenario_limit_that_cuts_the_check_exits_7_with_the_plan_kept(tmp_pat
     assert s["lower_bound"] == 4 and s["parameters"]["scenario_limit"] == 3
     assert s["capacity"]["scenarios_complete"] is False
     assert s["capacity"]["scenarios_checked"] == 4  # normal operation and 3 single failures
+    assert s["capacity"]["single_failures_checked"] == s["capacity"]["failure_groups"] == 3
+    assert "every single domain" in s["failure_check"]["capacity"]
     # the plan is kept, and an independent check finds the scenario it falls short in
     chosen = pd.read_csv(tmp_path / "short" / "sites.csv")["site_id"].tolist()
     assert len(chosen) == 3 and 50.0 * (len(chosen) - 2) < 100.0
@@ -1591,6 +1593,11 @@ def test_the_api_says_a_plan_with_the_list_cut_is_not_proven(caplog):
                           kmedian_time_limit_s=5)
     s = plan.summary()
     assert s["status"] == "unproven" and s["capacity"]["scenarios_complete"] is False
+    # tester 190: the single failures themselves were cut, and the words say how many
+    assert s["capacity"]["single_failures_checked"] == 5
+    assert s["capacity"]["failure_groups"] == len(plan.sites) == 6
+    said = s["failure_check"]["capacity"]
+    assert "5 of the 6 single failure domains" in said and "every single" not in said
     assert any("NOT proven to carry the load" in r.getMessage() and "6 of 22" in
                r.getMessage() for r in caplog.records)
     # independent: some pair of chosen sites in one cluster leaves it 50 < 100 requests/s
