@@ -307,12 +307,18 @@ def _greedy_add(indptr, indices, entry_latency, w, m, start, p):
         is_open[np.flatnonzero(~is_open)[:max(min(p, m) - int(is_open.sum()), 0)]] = True
     while is_open.sum() < min(p, m):
         first, _ = first_two_open(indptr, indices, is_open)
-        cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
-        gain = np.bincount(indices, weights=w[row] * np.maximum(0.0, cur[row] - entry_latency),
-                           minlength=m)
+        gain = _opening_gains(indices, entry_latency, w, row, first, m, big)
         gain[is_open] = -1.0
         is_open[int(np.argmax(gain))] = True
     return np.flatnonzero(is_open)
+
+
+def _opening_gains(indices, entry_latency, w, row, first, m, big):
+    """What opening each site alone would lower the weighted latency by: every row's
+    entries nearer than its nearest open site (``first``; none: ``big``), weighted."""
+    cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
+    return np.bincount(indices, weights=w[row] * np.maximum(0.0, cur[row] - entry_latency),
+                       minlength=m)
 
 
 def _median_objective(entry_latency, w, first):
@@ -435,9 +441,7 @@ def _repair(indptr, indices, entry_latency, w, r, pattern_csc, plan, fixed, dead
         at_r = (count <= r) & (r > 0)  # closing an open site of these leaves them short
         tight = (count == r) & (r > 0)  # ... unless the opened site covers them too
         first, second = first_two_open(indptr, indices, is_open, row)
-        cur = np.where(first >= 0, entry_latency[np.maximum(first, 0)], big)
-        open_gain = np.bincount(indices, weights=w[row] * np.maximum(
-            0.0, cur[row] - entry_latency), minlength=m)
+        open_gain = _opening_gains(indices, entry_latency, w, row, first, m, big)
         has = first >= 0
         d2 = np.where(second >= 0, entry_latency[np.maximum(second, 0)], big)
         close_loss = np.bincount(indices[first[has]],
