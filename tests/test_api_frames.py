@@ -556,3 +556,73 @@ def test_the_rows_of_a_table_are_counted_in_its_order_whatever_its_index(lu):
     msg = raises_with(coverage.plan_sites, d, sites, match=["(row 4)"])
     assert "rows counted from 1 in the table's order: row r is df.iloc[r - 1]" in msg
     assert np.isnan(d.iloc[4 - 1]["lat"])
+
+
+# --------------------------------------------------------------------------------------
+# Tester 192: the plan shares nothing the caller can change afterwards
+# --------------------------------------------------------------------------------------
+
+
+def test_the_plan_keeps_its_own_copies_of_dict_options(lu):
+    """The caller's ``service_classes`` and ``inputs`` dicts, changed after planning,
+    changed the plan's summary (its parameters said 100 ms p50 where the plan was solved
+    at 35 ms p99). The plan keeps copies."""
+    demand, sites, _ = lu
+    classes = {"gold": {"budget_ms": 35, "percentile": "p99"}}
+    inputs = {"demand": {"path": "d.csv"}}
+    plan = coverage.plan_sites(
+        demand.assign(service_class=np.where(np.arange(len(demand)) % 2 == 0, "gold", "")),
+        sites, budget_ms=31, service_classes=classes, inputs=inputs)
+    before = plan.summary()
+    classes["gold"].update(budget_ms=100, percentile="p50")
+    classes["silver"] = {"budget_ms": 1}
+    inputs["demand"]["path"] = "CHANGED.csv"
+    after = plan.summary()
+    assert after["parameters"]["service_classes"] == before["parameters"]["service_classes"]
+    assert after["parameters"]["service_classes"]["gold"]["budget_ms"] == 35
+    assert after["inputs"] == before["inputs"]
+
+
+def test_an_edit_of_plan_info_does_not_reach_the_plan(lu, tmp_path):
+    """``plan.info`` was the plan's own dict: ``info["site_count"] = 999`` went into
+    ``summary.json`` beside 11 rows of ``sites.csv``. It is a copy, as the tables are."""
+    demand, sites, ids = lu
+    plan = coverage.plan_sites(demand, sites, budget_ms=30)
+    plan.info["site_count"] = 999
+    plan.info["parameters"]["budget_ms"] = -1
+    assert plan.summary()["site_count"] == len(ids)
+    assert plan.summary()["parameters"]["budget_ms"] == 30
+    plan.to_dir(tmp_path / "out", map=False, report=False, gis=False)
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert written["site_count"] == len(ids)
+    assert len(pd.read_csv(tmp_path / "out" / "sites.csv")) == len(ids)
+
+
+def test_a_signalling_decimal_population_is_a_missing_value(lu):
+    """``Decimal('sNaN')`` raised decimal.InvalidOperation from inside pandas (no row, no
+    fix); it is a missing population, named with its row, as ``Decimal('NaN')`` is."""
+    import decimal
+
+    demand, _, _ = lu
+    pops = [decimal.Decimal("sNaN") if i == 4 else decimal.Decimal(int(x))
+            for i, x in enumerate(demand["population"])]
+    raises_with(as_demand, demand.assign(population=pops), match=["row 5", "population"])
+
+
+def test_text_options_are_read_as_text_columns_are(lu):
+    """An ``access`` column of "FTTH" was accepted and ``access="FTTH"`` refused;
+    ``percentile=" P99"`` likewise: options are stripped and lower-cased as column values
+    are, and plan the same."""
+    demand, sites, ids = lu
+    plan = coverage.plan_sites(demand, sites, budget_ms=30, access=" FTTH ",
+                               percentile="P99")
+    assert sorted(plan.sites["site_id"]) == ids
+    assert plan.summary()["parameters"]["access_default"] == "ftth"
+
+
+def test_a_cost_objective_says_why_the_placement_was_skipped(lu):
+    """A cost plan's ``kmedian_status`` was a bare "skipped"; it says why."""
+    demand, sites, _ = lu
+    plan = coverage.plan_sites(demand, sites.assign(cost=1.0 + np.arange(len(sites))),
+                               budget_ms=30)
+    assert plan.summary()["kmedian_status"].startswith("skipped (cost objective")

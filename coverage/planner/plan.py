@@ -150,14 +150,15 @@ class Plan:
     candidates : pandas.DataFrame
         All candidate sites, with a boolean ``chosen`` column.
     reach : ReachMatrix
-        The (demand, candidate) pairs within budget.
+        The (demand, candidate) pairs within budget (the plan's own arrays, not a copy:
+        read them, do not change them).
     model : LatencyModel
         Latency model used.
     budget_ms, percentile, failures_tolerated, radius_km
         Run settings; ``radius_km`` is the largest budget radius over the access classes
         present in the demand.
     info : dict
-        The content of ``summary.json``.
+        The content of ``summary.json`` (a copy: changing it changes nothing of the plan).
     proposed : pandas.DataFrame
         New sites (not among the candidates) that would close the coverage gaps, see
         :func:`~coverage.resilience.gaps.propose_sites`; empty when every point has ``k + 1``
@@ -242,10 +243,12 @@ class Plan:
         (``plan.failures["x"] /= 1e6``, a dropped row) changes nothing of the plan, so
         :meth:`to_dir` still writes tables that agree with ``summary.json`` (a tester's
         find: they were the plan's own). A shallow copy: pandas' copy-on-write copies the
-        data only when it is changed."""
+        data only when it is changed. :attr:`info` likewise, as a deep copy."""
         value = object.__getattribute__(self, name)
         if name in PLAN_TABLES and isinstance(value, pd.DataFrame):
             return value.copy(deep=False)
+        if name == "info":  # (tester 192: an edit of it went into summary.json)
+            return copy.deepcopy(value)
         return value
 
     def summary(self) -> dict[str, Any]:
@@ -254,7 +257,7 @@ class Plan:
         option was given as a NumPy scalar (tester 182: ``json.dumps`` refused
         ``max_sites=np.int64(3)``). A figure that is not defined is ``NaN`` here and
         ``null`` in ``summary.json``."""
-        return plain_values(copy.deepcopy(self.info))
+        return plain_values(self.info)  # (``info`` is a deep copy already)
 
     @property
     def assignment(self) -> pd.DataFrame:
@@ -1010,12 +1013,21 @@ def plan_sites(
     from .. import __version__
     from ..inputs.tables import as_demand, as_sites, keep_validated
 
+    # a text option as a text column's value is read (tester 192: an access column of
+    # "FTTH" was accepted and access="FTTH" refused)
+    access, percentile = (v.strip().lower() if isinstance(v, str) else v
+                          for v in (access, percentile))
     if isinstance(budget_ms, str) and preset_budget(budget_ms) is None:
         try:  # "30", as the command line reads it (tester 174: refused by the API only)
             budget_ms = float(budget_ms.strip())
         except ValueError:
             pass  # named by the options' check
 
+    # the plan keeps its own copies of the options given as dicts (tester 192: the
+    # caller's service_classes dict, changed after planning, changed the plan's summary)
+    service_classes, inputs, tiers, workloads = (
+        copy.deepcopy(v) if isinstance(v, Mapping) else v
+        for v in (service_classes, inputs, tiers, workloads))
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     say = reporter(progress, logger)

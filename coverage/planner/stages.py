@@ -951,8 +951,11 @@ def _skipped_placement(problem: Problem, chosen: npt.NDArray[np.int64],
                        limit: float) -> Placement | None:
     """The placement that keeps the count's sites when none is made (a cost objective, no
     site, a time limit of 0), else ``None``."""
-    if problem.cost is not None or not len(chosen):
-        return Placement(chosen, "skipped")
+    if problem.cost is not None:  # (tester 192: a bare "skipped", with no reason)
+        return Placement(chosen, "skipped (cost objective: the count chose the sites by "
+                                 "cost)")
+    if not len(chosen):
+        return Placement(chosen, "skipped (no site)")
     if not limit > 0:
         return Placement(chosen, "skipped (kmedian_time_limit_s 0)")
     return None
