@@ -1660,40 +1660,8 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                   workers=workers, scheduler=scheduler, client=client, retries=retries,
                   reach_partitions=reach_partitions)
     except (KeyboardInterrupt, ClusterError) as exc:
-        # (a lost cluster, exit 4, wrote no table of the finished ones: tester 148)
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
-        # the finished scenarios are on disk; the table says so before the interrupt ends
-        # the run (a re-run finishes the others and writes the whole table). A worker may
-        # have finished one this process had not heard of yet: its marker counts too.
-        for s in todo:
-            done = None if s.key in rows else _finished_row(root / "scenarios" / s.dirname,
-                                                             s.key)
-            if done is not None:
-                rows[s.key] = done
-        from .outputs.outdir import edited_entries
-
-        edited = [n for n in edited_entries(root)  # a table edited by hand is left alone
-                  if n in ("scenarios.csv", "scenarios.parquet")] if rows else []
-        if edited:  # (tester 110: the interrupt wrote over a hand-edited scenarios.csv)
-            logger.warning("%s: %s changed while the sweep ran (edited by hand?) and "
-                           "is left as it is; the %d finished scenario(s) of %d are in %s. "
-                           "Move the edited files out and run the same command again",
-                           why, ", ".join(edited), len(rows), len(scenarios),
-                           root / "scenarios")
-        elif rows:
-            with contextlib.suppress(Exception):
-                _write_table(_typed(_table_of(requested, rows)), root)
-            if len(rows) >= len(scenarios):  # (it told them to finish the others: 148)
-                logger.warning("%s: %s holds all %d scenario(s), every one "
-                               "finished", why, root / "scenarios.csv", len(scenarios))
-            else:
-                logger.warning("%s: %s holds the %d finished scenario(s) of %d; run "
-                               "the same command again to finish the others",
-                               why, root / "scenarios.csv", len(rows), len(scenarios))
-        else:
-            logger.warning("%s: none of the %d scenario(s) had finished (no table "
-                           "written); run the same command again to run them", why,
-                           len(scenarios))
+        with _ctrl_c_held():  # (tester 191: Ctrl-C pressed again stopped the table)
+            _table_of_finished(exc, root, scenarios, todo, rows, requested)
         raise
     _remove_stale(root / "scenarios")  # left by a killed worker
     table = _typed(_table_of(requested, rows))
@@ -2116,6 +2084,66 @@ class _AfterInterrupt(logging.Filter):
         return not any(part in text for part in _REPORTED_BY_US)
 
 
+def _table_of_finished(exc: BaseException, root: Path, scenarios: list[Scenario],
+                       todo: list[Scenario], rows: dict[str, Any], requested: Any) -> None:
+    """After an interrupt or a lost cluster (``exc``): the table of the scenarios finished
+    so far, unless it was edited by hand, and a warning saying what it holds (a lost
+    cluster, exit 4, wrote none: tester 148)."""
+    why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
+    # the finished scenarios are on disk; the table says so before the interrupt ends
+    # the run (a re-run finishes the others and writes the whole table). A worker may
+    # have finished one this process had not heard of yet: its marker counts too.
+    for sc in todo:
+        done = None if sc.key in rows else _finished_row(root / "scenarios" / sc.dirname,
+                                                           sc.key)
+        if done is not None:
+            rows[sc.key] = done
+    from .outputs.outdir import edited_entries
+
+    edited = [n for n in edited_entries(root)  # a table edited by hand is left alone
+              if n in ("scenarios.csv", "scenarios.parquet")] if rows else []
+    if edited:  # (tester 110: the interrupt wrote over a hand-edited scenarios.csv)
+        logger.warning("%s: %s changed while the sweep ran (edited by hand?) and "
+                       "is left as it is; the %d finished scenario(s) of %d are in %s. "
+                       "Move the edited files out and run the same command again",
+                       why, ", ".join(edited), len(rows), len(scenarios),
+                       root / "scenarios")
+    elif rows:
+        with contextlib.suppress(Exception):
+            _write_table(_typed(_table_of(requested, rows)), root)
+        if len(rows) >= len(scenarios):  # (it told them to finish the others: 148)
+            logger.warning("%s: %s holds all %d scenario(s), every one "
+                           "finished", why, root / "scenarios.csv", len(scenarios))
+        else:
+            logger.warning("%s: %s holds the %d finished scenario(s) of %d; run "
+                           "the same command again to finish the others",
+                           why, root / "scenarios.csv", len(rows), len(scenarios))
+    else:
+        logger.warning("%s: none of the %d scenario(s) had finished (no table "
+                       "written); run the same command again to run them", why,
+                       len(scenarios))
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C ignored in the main thread for the ``with`` block (the table of the finished
+    scenarios written after an interrupt: pressed again, it stopped the write and the
+    table was lost, tester 191); the handler before it is back afterwards. Elsewhere (not
+    the main thread, or a handler that cannot be set) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _flag_sigint(flag: threading.Event) -> Any:
     """In the main thread, with Python's own Ctrl-C handler in place: a handler that sets
     ``flag`` and then raises KeyboardInterrupt as before; returns the handler it replaced
@@ -2359,6 +2387,8 @@ def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: li
     """Draw the panels of :func:`_plot` (names as written: never read as TeX) into PNG bytes."""
     import io
 
+    from matplotlib.ticker import MaxNLocator
+
     labels = _line_labels(ok["variant"])
     for ax, region in zip(axs.flat, regions, strict=False):
         sub = ok[ok["region"] == region]
@@ -2375,6 +2405,8 @@ def _draw(fig: Any, axs: Any, table: pd.DataFrame, ok: pd.DataFrame, regions: li
         ax.set_title(f"region {region}", parse_math=False)
         ax.set_xlabel("latency budget (ms)")
         ax.set_ylabel("sites")
+        # whole sites on the axis (tester 191: 1.90-2.10 where every plan had 2)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:  # below the panel: inside, it covered
             # points (tester 148)

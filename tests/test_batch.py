@@ -2442,3 +2442,43 @@ def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_refused_in_time(mon
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_ctrl_c_pressed_again_while_the_table_is_written_keeps_the_table(tmp_path, monkeypatch):
+    """Tester 191: Ctrl-C three times 0.05 s apart ended the sweep with no scenarios.csv
+    (the second and third interrupted the table's write after the first). Ctrl-C is
+    ignored while that table is written: two more arrive during the write, the table
+    holds the finished scenario, and the interrupt still ends the run."""
+    import signal
+
+    import pytest as _pytest
+
+    from coverage import batch
+    from coverage.batch import run_batch
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(WEST_BASE + "time_limit_s = 10\nkmedian_time_limit_s = 1\nfailures = 0\n"
+                   "[axes]\nbudget_ms = [40, 50, 60, 70]\n")
+    out = tmp_path / "out"
+    write = batch._write_table
+
+    def pressed_twice_more(table, root):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        write(table, root)
+
+    monkeypatch.setattr(batch, "_write_table", pressed_twice_more)
+
+    def interrupt(done, total, row):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _pytest.raises(KeyboardInterrupt):
+            run_batch(cfg, out, workers=0, progress=interrupt)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    table = pd.read_csv(out / "scenarios.csv")
+    assert 2 <= len(table) < 4  # the finished ones
