@@ -2141,7 +2141,8 @@ def _ctrl_c_held() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # (a handler not set from Python: left as it is)
+            signal.signal(signal.SIGINT, previous)
 
 
 def _flag_sigint(flag: threading.Event) -> Any:

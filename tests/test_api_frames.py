@@ -626,3 +626,15 @@ def test_a_cost_objective_says_why_the_placement_was_skipped(lu):
     plan = coverage.plan_sites(demand, sites.assign(cost=1.0 + np.arange(len(sites))),
                                budget_ms=30)
     assert plan.summary()["kmedian_status"].startswith("skipped (cost objective")
+
+
+def test_a_models_capitalised_access_class_is_taken_whatever_its_case(lu):
+    """Review 164: lower-casing the access option refused a model's own "Starlink"
+    class. The option is matched to the model's class, whatever its case."""
+    from coverage.model.latency import LatencyModel
+
+    demand, sites, _ = lu
+    model = LatencyModel(access_profiles_ms={"ftth": (5.0, 15.0), "Starlink": (25.0, 60.0)})
+    for given in ("Starlink", "starlink", " STARLINK "):
+        plan = coverage.plan_sites(demand, sites, budget_ms=120, model=model, access=given)
+        assert plan.summary()["parameters"]["access_default"] == "Starlink"

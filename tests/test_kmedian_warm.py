@@ -180,3 +180,26 @@ def test_a_warm_start_keeps_the_required_sites_and_p_distinct_sites():
                        warm=warm, max_pairs_exact=0, bound=False)
         assert len(res.sites) == p == len(set(res.sites.tolist()))
         assert 0 in res.sites.tolist() and _meets(dense, res.sites, req)
+
+
+def test_the_bound_stops_at_the_gap_asked_only_after_its_share():
+    """The k-median's Lagrangian bound, past its share of the time (``enough_after``),
+    stops once it proves the gap asked (``enough``); before it, it goes on to its last
+    step: a bound stopped at ``enough`` reaches it and is at most the one run to the end,
+    and both are at most the brute force's optimum."""
+    from coverage.solvers.kmedian import _lagrangian_bound
+
+    _, dense, w, req = _instance(3, n=40, m=12)
+    p, opt = _fewest_from(dense, w, req, 5)
+    indptr, indices, latency, csc, w_, r, fixed = _inputs(sp.csr_array(dense), w, req, None)
+    res = k_median(sp.csr_array(dense), p, weights=w, requirement=req, max_pairs_exact=0,
+                   bound=False)
+    is_open = np.isin(np.arange(dense.shape[1]), res.sites)
+    args = (indptr, indices, latency, w_, r, dense.shape[1], p, fixed, is_open,
+            res.objective, np.inf)
+    full = _lagrangian_bound(*args)
+    enough = full - 0.5 * (full - _lagrangian_bound(*args, iterations=(0, 1)))
+    early = _lagrangian_bound(*args, enough=enough)
+    late = _lagrangian_bound(*args, enough=enough, enough_after=np.inf)
+    assert enough <= early < full <= opt * (1 + 1e-9)  # (stopped early)
+    assert late == full

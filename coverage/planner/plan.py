@@ -776,6 +776,27 @@ def _sweep_arguments(
     )
 
 
+def _own_copy(value: Any) -> Any:
+    """A deep copy of a dict option (the plan's own), or the value itself when it is no
+    dict or holds what cannot be copied (a lock: review 164; its summary then says so)."""
+    if not isinstance(value, Mapping):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except (TypeError, copy.Error):
+        return value
+
+
+def _access_class(access: Any, profiles: Mapping[str, Any]) -> Any:
+    """``access`` as the model's access class of that name, whatever its case ("FTTH" is
+    ``ftth``, "starlink" a model's ``Starlink``); as given when no class or several match
+    (the options' check names it)."""
+    if not isinstance(access, str) or access in profiles:
+        return access
+    same = [k for k in profiles if str(k).lower() == access.lower()]
+    return same[0] if len(same) == 1 else access
+
+
 def plan_sites(
     demand: pd.DataFrame,
     sites: pd.DataFrame,
@@ -1014,9 +1035,12 @@ def plan_sites(
     from ..inputs.tables import as_demand, as_sites, keep_validated
 
     # a text option as a text column's value is read (tester 192: an access column of
-    # "FTTH" was accepted and access="FTTH" refused)
-    access, percentile = (v.strip().lower() if isinstance(v, str) else v
+    # "FTTH" was accepted and access="FTTH" refused); the access class is matched to the
+    # model's below, whatever its case (review 164: a model's "Starlink" was refused)
+    access, percentile = (v.strip() if isinstance(v, str) else v
                           for v in (access, percentile))
+    if isinstance(percentile, str):
+        percentile = percentile.lower()
     if isinstance(budget_ms, str) and preset_budget(budget_ms) is None:
         try:  # "30", as the command line reads it (tester 174: refused by the API only)
             budget_ms = float(budget_ms.strip())
@@ -1026,8 +1050,7 @@ def plan_sites(
     # the plan keeps its own copies of the options given as dicts (tester 192: the
     # caller's service_classes dict, changed after planning, changed the plan's summary)
     service_classes, inputs, tiers, workloads = (
-        copy.deepcopy(v) if isinstance(v, Mapping) else v
-        for v in (service_classes, inputs, tiers, workloads))
+        _own_copy(v) for v in (service_classes, inputs, tiers, workloads))
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     say = reporter(progress, logger)
@@ -1038,6 +1061,8 @@ def plan_sites(
         model = as_model(model)
     except InputValidationError as exc:
         problems.append(str(exc))
+    else:
+        access = _access_class(access, model.access_profiles_ms)
     config = PlannerConfig(
         budget_ms=budget_ms, percentile=percentile, failures=failures, access=access,
         time_limit_s=time_limit_s, kmedian_time_limit_s=kmedian_time_limit_s,

@@ -1067,7 +1067,8 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
             med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
                            required=problem.required, start=chosen, warm=previous,
                            time_limit_s=left / (1 if r + 1 >= DOMAIN_ROUNDS else 2), gap=gap,
-                           max_pairs_exact=DOMAIN_ROUND_MILP_PAIRS, lower_bound=lower)
+                           max_pairs_exact=DOMAIN_ROUND_MILP_PAIRS, lower_bound=lower,
+                           tight_bound=True)  # (later rounds' plans reuse its bound)
         previous = med.sites
         short = spans_too_few_domains(pattern, med.sites, codes, need)
         if np.isfinite(med.lower_bound) and not med.lower_bound <= lower:

@@ -140,11 +140,14 @@ def _lagrangian_bound(
     entry_latency: npt.NDArray[np.float64], w: npt.NDArray[np.float64],
     r: npt.NDArray[np.int64], m: int, p: int, fixed: npt.NDArray[np.bool_],
     is_open: npt.NDArray[np.bool_], upper: float, deadline: float,
-    iterations: tuple[int, int] = LAGRANGIAN_ITERATIONS,
+    iterations: tuple[int, int] = LAGRANGIAN_ITERATIONS, enough: float = np.inf,
+    enough_after: float = -np.inf,
 ) -> float:
     """Lagrangian lower bound of the p-median under coverage constraints (see
     :func:`coverage_lagrangian_bound`); ``is_open`` and ``upper`` are a feasible plan and
-    its objective (the subgradient steps aim at it). ``-inf`` when nothing is proven."""
+    its objective (the subgradient steps aim at it); after ``enough_after``
+    (``time.perf_counter()``) it stops once the bound reaches ``enough`` (the gap asked).
+    ``-inf`` when nothing is proven."""
     n = len(indptr) - 1
     k_row = np.diff(indptr)
     has = k_row > 0
@@ -227,7 +230,9 @@ def _lagrangian_bound(
                 stall += 1
                 if stall >= stall_limit:
                     pi, stall = 0.5 * pi, 0
-            if best >= upper or pi < pi_min or time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if (best >= upper or (best >= enough and now >= enough_after) or pi < pi_min
+                    or now > deadline):
                 break
             norm = float(g_lam @ g_lam) + (float(g_mu @ g_mu) if with_mu else 0.0)
             if norm == 0.0:  # the relaxed solution is feasible: its value is optimal
@@ -236,7 +241,8 @@ def _lagrangian_bound(
             lam = lam + step * g_lam
             if with_mu:
                 mu = np.maximum(0.0, mu + step * g_mu)
-        if best >= upper or time.perf_counter() > deadline:
+        now = time.perf_counter()
+        if best >= upper or (best >= enough and now >= enough_after) or now > deadline:
             break
     # float sums of up to millions of terms: a relative margin far above their rounding
     return best - 1e-9 * abs(best) if np.isfinite(best) else best
@@ -567,6 +573,7 @@ def k_median(
     gap: float = 0.0,
     warm: npt.ArrayLike | None = None,
     lower_bound: float = float("nan"),
+    tight_bound: bool = False,
 ) -> MedianResult:
     """p-median under coverage constraints on a sparse latency matrix.
 
@@ -623,6 +630,11 @@ def k_median(
         A lower bound on the optimum known to hold (that of a relaxation: the same
         problem with fewer rows): the result's bound is the better of it and its own, and
         a plan it proves within ``gap`` needs no MILP.
+    tight_bound : bool, default False
+        With ``gap > 0`` and no MILP to follow: the Lagrangian bound has its share of the
+        time only (``GAP_BOUND_S``, or ``LAGRANGIAN_SHARE`` of the limit), not the time
+        left until it proves ``gap`` (the rounds of the placement by failure domains, whose
+        time the later rounds need).
 
     Returns
     -------
@@ -689,14 +701,16 @@ def k_median(
         if np.isfinite(value) and not value <= lower:
             lower = float(value)
 
-    def lagrangian(until: float) -> None:
-        """The Lagrangian bound of ``sites`` until ``until``: ``lower`` and ``status`` take
-        it when it is better (``"optimal"`` when it meets the plan)."""
+    def lagrangian(until: float, enough: float = np.inf,
+                   enough_after: float = -np.inf) -> None:
+        """The Lagrangian bound of ``sites`` until ``until`` (or, after ``enough_after``,
+        once it reaches ``enough``): ``lower`` and ``status`` take it when it is better
+        (``"optimal"`` when it meets the plan)."""
         nonlocal lower, status
         is_open = np.zeros(m, dtype=bool)
         is_open[sites] = True
         lag = _lagrangian_bound(indptr, indices, entry_latency, w, r, m, p, fixed, is_open,
-                                objective, until)
+                                objective, until, enough=enough, enough_after=enough_after)
         take_bound(min(lag, objective))
         if lag >= objective - 1e-9 * abs(objective):
             status, lower = "optimal", objective  # the bound meets the plan: it is optimal
@@ -713,12 +727,16 @@ def k_median(
             and serves_all(sites):
         # the bound first: a plan the local search already has within the gap needs no MILP
         # (Germany's 139,000 pairs at 30 ms: 0.29 % in 3 s; the MILP's root LP took 35 s).
-        # Without a MILP to follow, the bound has the time left: its iterations
-        # (LAGRANGIAN_ITERATIONS), not the clock, then end it, so a loaded machine proves
-        # what a quiet one does (the US demo's 252,815 pairs: 0.30 % on a quiet machine,
-        # 0.56-0.75 % beside two other jobs in its 6 s share; hand runs of 2026-12-07)
-        lagrangian(deadline if not milp_fits else time.perf_counter() + max(
-            min(deadline - time.perf_counter(), max(reserve, GAP_BOUND_S)), 0.1))
+        # Its share of the time; without a MILP to follow, past its share it goes on
+        # until it proves the gap (or its last step, LAGRANGIAN_ITERATIONS, or the time
+        # limit), so that a loaded machine proves what a quiet one does (the US demo's
+        # 252,815 pairs: 0.30 % in the share on a quiet machine, 0.56-0.75 % beside two
+        # other jobs; hand runs of 2026-12-07). Not with ``tight_bound``.
+        share = time.perf_counter() + max(
+            min(deadline - time.perf_counter(), max(reserve, GAP_BOUND_S)), 0.1)
+        more = not (milp_fits or tight_bound)
+        lagrangian(deadline if more else share,
+                   enough=objective * (1 - gap) if more else np.inf, enough_after=share)
         lag_done = True
     remaining = deadline - time.perf_counter() - (0.0 if lag_done else reserve)
     if (status != "optimal" and not _within(objective, lower, gap)
