@@ -638,3 +638,19 @@ def test_a_models_capitalised_access_class_is_taken_whatever_its_case(lu):
     for given in ("Starlink", "starlink", " STARLINK "):
         plan = coverage.plan_sites(demand, sites, budget_ms=120, model=model, access=given)
         assert plan.summary()["parameters"]["access_default"] == "Starlink"
+
+
+def test_an_access_column_names_a_models_capitalised_class_whatever_its_case(lu):
+    """Review 164: an access column of "Starlink" was read as "starlink", accepted, and
+    then unknown to the model whose class is "Starlink"; it plans as the option does."""
+    from coverage.model.latency import LatencyModel
+
+    demand, sites, _ = lu
+    model = LatencyModel(access_profiles_ms={"ftth": (5.0, 15.0), "Starlink": (25.0, 60.0)})
+    by_option = coverage.plan_sites(demand, sites, budget_ms=120, model=model,
+                                    access="Starlink")
+    column = demand.assign(access=np.where(np.arange(len(demand)) % 2 == 0, "STARLINK",
+                                           "starlink"))
+    by_column = coverage.plan_sites(column, sites, budget_ms=120, model=model)
+    assert sorted(by_column.sites["site_id"]) == sorted(by_option.sites["site_id"])
+    assert set(by_column.demand["access"].astype(str)) == {"Starlink"}

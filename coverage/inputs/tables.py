@@ -1805,7 +1805,8 @@ def _build(
             out["population"] = _population(raw[cols["population"]], report, decimal)
         out["name"] = names
         if cols["access"] is not None:
-            out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles))
+            out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles),
+                                    _access_names(access_profiles))
         if cols.get("budget_ms") is not None:
             out["budget_ms"] = _budget(raw[cols["budget_ms"]], report, decimal)
         if cols.get("service_class") is not None:
@@ -2832,7 +2833,19 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
     return vals + 0.0  # -0 is 0 (it came out as -0.0 in assignment.csv)
 
 
-def _access(s: pd.Series, report: _Report, keys: list[str]) -> pd.Series:
+def _access_names(access_profiles: Collection[str] | Mapping[str, Any] | None,
+                  ) -> dict[str, str]:
+    """Each access class's lower-cased name -> its name as the model spells it (review
+    164: a model's "Starlink" read from a column as "starlink", then unknown)."""
+    names = [str(k) for k in (access_profiles or ())]
+    return {n.lower(): n for n in names if n != n.lower()
+            and sum(m.lower() == n.lower() for m in names) == 1}
+
+
+def _access(s: pd.Series, report: _Report, keys: list[str],
+            names: Mapping[str, str] | None = None) -> pd.Series:
+    """An ``access`` column: each value one of ``keys`` (lower-cased), whatever its case,
+    returned as ``names`` spells it (the model's own name; lower case otherwise)."""
     txt, missing = _text(s)
     txt = txt.str.lower()
     if missing.any():
@@ -2848,7 +2861,7 @@ def _access(s: pd.Series, report: _Report, keys: list[str]) -> pd.Series:
             f"use one of: {', '.join(keys)}",
             unknown,
         )
-    return txt
+    return txt.replace(dict(names)) if names else txt
 
 
 def _budget(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArray[np.float64]:
