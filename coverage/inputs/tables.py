@@ -133,6 +133,7 @@ __all__ = [
     "read_h3_population",
     "read_table",
     "parse_numbers",
+    "access_names",
 ]
 
 
@@ -1806,7 +1807,7 @@ def _build(
         out["name"] = names
         if cols["access"] is not None:
             out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles),
-                                    _access_names(access_profiles))
+                                    access_names(access_profiles))
         if cols.get("budget_ms") is not None:
             out["budget_ms"] = _budget(raw[cols["budget_ms"]], report, decimal)
         if cols.get("service_class") is not None:
@@ -2833,13 +2834,14 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
     return vals + 0.0  # -0 is 0 (it came out as -0.0 in assignment.csv)
 
 
-def _access_names(access_profiles: Collection[str] | Mapping[str, Any] | None,
-                  ) -> dict[str, str]:
-    """Each access class's lower-cased name -> its name as the model spells it (review
-    164: a model's "Starlink" read from a column as "starlink", then unknown)."""
+def access_names(access_profiles: Collection[str] | Mapping[str, Any] | None,
+                 ) -> dict[str, str]:
+    """Each access class's lower-cased name -> its name as the model spells it, for the
+    names no other class shares whatever the case (review 164: a model's "Starlink" read
+    from a column as "starlink", then unknown). An access column's values and the access
+    option are matched through it."""
     names = [str(k) for k in (access_profiles or ())]
-    return {n.lower(): n for n in names if n != n.lower()
-            and sum(m.lower() == n.lower() for m in names) == 1}
+    return {n.lower(): n for n in names if sum(m.lower() == n.lower() for m in names) == 1}
 
 
 def _access(s: pd.Series, report: _Report, keys: list[str],

@@ -789,12 +789,14 @@ def _own_copy(value: Any) -> Any:
 
 def _access_class(access: Any, profiles: Mapping[str, Any]) -> Any:
     """``access`` as the model's access class of that name, whatever its case ("FTTH" is
-    ``ftth``, "starlink" a model's ``Starlink``); as given when no class or several match
-    (the options' check names it)."""
+    ``ftth``, "starlink" a model's ``Starlink``: :func:`coverage.inputs.tables.access_names`,
+    as an access column's values); as given when no class or several match (the options'
+    check names it)."""
+    from ..inputs.tables import access_names
+
     if not isinstance(access, str) or access in profiles:
         return access
-    same = [k for k in profiles if str(k).lower() == access.lower()]
-    return same[0] if len(same) == 1 else access
+    return access_names(profiles).get(access.lower(), access)
 
 
 def plan_sites(

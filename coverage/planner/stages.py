@@ -1046,13 +1046,14 @@ def _place_by_domains(problem: Problem, count: SiteCount, reach: ReachMatrix, li
     best = None  # the best placed plan that meets every point's domains
     exact = False  # whether this round is the larger MILP on the last round's rows
     for r in range(DOMAIN_ROUNDS):
-        extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
-                 else sp.csr_array((0, values.shape[1])))
-        rows = sp.csr_array(sp.vstack([values, sp.csr_array(
-            (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
-            format="csr"))
-        weights = np.concatenate([problem.population, np.zeros(extra.shape[0])])
-        requirement = np.concatenate([req0, *part_req])
+        if not exact:  # (the larger MILP's round has the last round's rows)
+            extra = (sp.csr_array(sp.vstack(parts, format="csr")) if parts
+                     else sp.csr_array((0, values.shape[1])))
+            rows = sp.csr_array(sp.vstack([values, sp.csr_array(
+                (np.ones(extra.nnz), extra.indices, extra.indptr), shape=extra.shape)],
+                format="csr"))
+            weights = np.concatenate([problem.population, np.zeros(extra.shape[0])])
+            requirement = np.concatenate([req0, *part_req])
         left = max(t_end - time.perf_counter(), 0.0)
         if exact:
             med = k_median(rows, len(chosen), weights=weights, requirement=requirement,
