@@ -36,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/edge-coverage plan --demo --country $(COUNTRY) --budget-ms 30 --access ftth --out $(OUT)
 
 test: $(STAMP) $(CHROMEDRIVER)
-	EDGE_COVERAGE_BROWSER_TESTS=required $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	EDGE_COVERAGE_BROWSER_TESTS=required $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
