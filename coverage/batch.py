@@ -1331,8 +1331,9 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
     """
     from .planner.plan import check_plan_options
 
-    problems: list[str] = []
-    seen: set[str] = set()
+    # the same problems in several scenarios (an axis value in every region, two
+    # scenarios of one mistake): one line naming each of them (tester 191: the first only)
+    grouped: dict[str, list[tuple[str, str]]] = {}
     for sc in cfg.scenarios:
         found: list[str] = []
         model = None
@@ -1346,18 +1347,46 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
         # read the workload catalog, whose problem is reported once
         found.extend(p for p in check_plan_options(model=model, **sc.params)
                      if p not in found)
-        text = "; ".join(found)
-        if found and text not in seen:
-            seen.add(text)
-            problems.append(f"{cfg.path}: scenario {sc.name!r} [{sc.region}]: {text}")
-    return problems
+        if found:
+            grouped.setdefault("; ".join(found), []).append((sc.name, sc.region))
+    return [f"{cfg.path}: {scenarios_named(named)}: {text}" for text, named in grouped.items()]
+
+
+#: Scenario names :func:`scenarios_named` shows before "and N more".
+NAMED_SCENARIOS_MAX = 10
+
+
+def scenarios_named(named: Iterable[tuple[str, str]], limit: int = NAMED_SCENARIOS_MAX) -> str:
+    """The scenarios ``named`` ((name, region) pairs) for a message: ``scenario 'x' [CA]``,
+    or ``3 scenarios 'x' [CA, NV], 'y' [CA]``; past ``limit`` names, ``and N more``.
+
+    Examples
+    --------
+    >>> scenarios_named([("x", "CA")])
+    "scenario 'x' [CA]"
+    >>> scenarios_named([("x", "CA"), ("x", "NV"), ("y", "CA")])
+    "3 scenarios 'x' [CA, NV], 'y' [CA]"
+    """
+    regions: dict[str, list[str]] = {}
+    for name, region in dict.fromkeys(named):
+        regions.setdefault(name, []).append(region)
+    n = sum(len(r) for r in regions.values())
+    shown = [f"{name!r} [{', '.join(r)}]" for name, r in regions.items()]
+    more = f" and {len(shown) - limit:,} more" if len(shown) > limit else ""
+    return (f"scenario {shown[0]}" if n == 1
+            else f"{n:,} scenarios {', '.join(shown[:limit])}{more}")
+
+
+#: The start of a problem of named scenarios (:func:`scenarios_named`), after its file.
+_NAMED_PREFIX = re.compile(r"^(?:.*?: )?(?:scenario|[0-9,]+ scenarios) '.*?\]: ")
 
 
 def _said(problem: str, problems: Collection[str]) -> bool:
-    """Whether ``problem`` (``scenario 'NAME' [REGION]: TEXT``) is already among
+    """Whether ``problem`` (``FILE: scenario 'NAME' [REGION]: TEXT``) is already among
     ``problems``, whatever its prefix (tester 181: a max_sites / load conflict was said by
     the options' check and again by the inputs' check)."""
-    body = problem.split("]: ", 1)[1] if problem.startswith("scenario ") else problem
+    m = _NAMED_PREFIX.match(problem)
+    body = problem[m.end():] if m else problem
     return any(body in q for q in problems)
 
 
@@ -1465,14 +1494,13 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
     ``plan_sites`` makes on the inputs before planning): a capacitated scenario whose
     candidates have no capacity is refused before any scenario runs, not failed once per
     scenario. Each distinct set of the options it reads (and workload) is checked once."""
-    from .errors import NoFeasiblePlanError
     from .model.capacity import unused_without_load
     from .model.workloads import WorkloadCatalog
-    from .planner.plan import resolve_plan_service, site_capacity, tier_catalog_of
+    from .planner.plan import tier_catalog_of
 
-    problems: list[str] = []
-    seen: set[str] = set()  # option sets checked
-    said: set[str] = set()  # problems reported
+    # each problem once, naming every scenario it holds for (tester 191: the first only)
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    checked: dict[str, str | None] = {}  # option set -> its problem
     for sc in todo:
         try:
             model = build_model(sc.model, workloads=sc.params.get("workloads"))
@@ -1493,34 +1521,44 @@ def _check_capacity(cfg: BatchConfig, loaded: Mapping[Any, Any],
                                default=str)
         if opts["requests_per_person_day"] is None and "load_rps" not in demand.columns:
             typed = [k for k in _LOAD_ONLY_PARAMS if sc.params.get(k) is not None]
-            text = unused_without_load(typed, "requests_per_person_day")
-            if typed and text not in said:  # as the command line (tester 110)
-                said.add(text)
-                problems.append(f"scenario {sc.name!r} [{sc.region}]: {text}")
-        if ident in seen:
-            continue
-        seen.add(ident)
-        del opts["tiers"]
-        classes = opts.pop("service_classes")
-        try:
-            service = resolve_plan_service(
-                demand, budget_ms=sc.params.get("budget_ms", 30.0),
-                percentile=sc.params.get("percentile", "p99"), service_classes=classes,
-                source=where[0], workloads=opts.get("workloads"))
-        except (InputValidationError, TypeError, ValueError):
-            service = None  # reported by check_scenarios
-        try:
-            site_capacity(demand, sites, model=model, tier_catalog=catalog,
-                          **{k: v for k, v in opts.items() if v is not None},
-                          demand_source=where[0], sites_source=where[1], warn=False,
-                          service=service)
-        except NoFeasiblePlanError:
-            continue  # the plan's verdict (no candidate hosts the workload): a failed row
-        except InputValidationError as exc:
-            if str(exc) not in said:  # the same problem once, for the first scenario
-                said.add(str(exc))
-                problems.append(f"scenario {sc.name!r} [{sc.region}]: {exc}")
-    return problems
+            if typed:  # as the command line (tester 110)
+                text = unused_without_load(typed, "requests_per_person_day")
+                grouped.setdefault(text, []).append((sc.name, sc.region))
+        if ident not in checked:
+            checked[ident] = _capacity_problem(demand, sites, sc, opts, model, catalog, where)
+        if checked[ident] is not None:
+            grouped.setdefault(str(checked[ident]), []).append((sc.name, sc.region))
+    return [f"{cfg.path}: {scenarios_named(named)}: {text}" for text, named in grouped.items()]
+
+
+def _capacity_problem(demand: pd.DataFrame, sites: pd.DataFrame, sc: Scenario,
+                      opts: dict[str, Any], model: Any, catalog: Any,
+                      where: tuple[str, str]) -> str | None:
+    """The problem :func:`coverage.planner.plan.site_capacity` finds in the inputs under
+    the capacity options ``opts`` of scenario ``sc``, or ``None``."""
+    from .errors import NoFeasiblePlanError
+    from .planner.plan import resolve_plan_service, site_capacity
+
+    opts = dict(opts)
+    del opts["tiers"]
+    classes = opts.pop("service_classes")
+    try:
+        service = resolve_plan_service(
+            demand, budget_ms=sc.params.get("budget_ms", 30.0),
+            percentile=sc.params.get("percentile", "p99"), service_classes=classes,
+            source=where[0], workloads=opts.get("workloads"))
+    except (InputValidationError, TypeError, ValueError):
+        service = None  # reported by check_scenarios
+    try:
+        site_capacity(demand, sites, model=model, tier_catalog=catalog,
+                      **{k: v for k, v in opts.items() if v is not None},
+                      demand_source=where[0], sites_source=where[1], warn=False,
+                      service=service)
+    except NoFeasiblePlanError:
+        return None  # the plan's verdict (no candidate hosts the workload): a failed row
+    except InputValidationError as exc:
+        return str(exc)
+    return None
 
 
 def _region_rows(demand: pd.DataFrame, region: Mapping[str, Any]) -> pd.DataFrame:

@@ -248,6 +248,38 @@ def test_a_scenario_of_an_unknown_region_has_its_options_checked_too(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_every_scenario_with_a_problem_is_named(tmp_path):
+    """Tester 191: scenarios with the same problem (an axis value in two regions, two
+    explicit scenarios, a load-only option in two scenarios without a load) were refused
+    naming the first only; one line per problem names every scenario, with the file."""
+    p = tmp_path / "s.toml"
+    p.write_text(WEST_BASE + '[regions]\nCA = {column = "state", values = ["CA"]}\n'
+                 'NV = {column = "state", values = ["NV"]}\n[axes]\nbudget_ms = [-5, 30]\n'
+                 '[[scenarios]]\nname = "x"\nfailures = 50\n'
+                 '[[scenarios]]\nname = "y"\nfailures = 50\nregion = "CA"\n'
+                 '[[scenarios]]\nname = "z"\npeak_to_mean = 4\nregion = "NV"\n'
+                 '[[scenarios]]\nname = "w"\npeak_to_mean = 4\nregion = "CA"\n')
+    with pytest.raises(InputValidationError) as e:
+        run_batch(p, tmp_path / "out", workers=0)
+    lines = str(e.value).splitlines()
+    assert f"{p}: 2 scenarios 'budget_ms=-5' [CA, NV]: budget_ms (--budget-ms) must" in lines[0]
+    failures = [t for t in lines if "failures (--failures) must be" in t]
+    assert len(failures) == 1 and f"{p}: 3 scenarios 'x' [CA, NV], 'y' [CA]: " in failures[0]
+    load = [t for t in lines if "peak_to_mean applies to a capacitated plan only" in t]
+    assert len(load) == 1 and f"{p}: 2 scenarios 'z' [NV], 'w' [CA]: " in load[0]
+    assert "Fix: add requests_per_person_day" in load[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_many_scenarios_of_one_problem_are_counted(tmp_path):
+    from coverage.batch import NAMED_SCENARIOS_MAX, scenarios_named
+
+    named = [(f"s{i}", "all") for i in range(NAMED_SCENARIOS_MAX + 3)]
+    text = scenarios_named(named)
+    assert text.startswith(f"{NAMED_SCENARIOS_MAX + 3} scenarios 's0' [all], ")
+    assert text.endswith(f"'s{NAMED_SCENARIOS_MAX - 1}' [all] and 3 more")
+
+
 def test_every_problem_of_a_scenario_file_in_one_message(tmp_path):
     """A file with a bad key in every section is refused once, naming each (it took a run
     per problem)."""
