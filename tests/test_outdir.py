@@ -959,6 +959,21 @@ def test_a_mount_point_is_refused_before_the_work():
         pytest.skip("no mount point to try")
     chk = check_output_dir("/dev/shm")
     assert chk.problems and "mount point" in chk.problems[0]
+    assert "replaces the whole directory" in chk.problems[0]
+
+
+def test_a_mount_point_as_a_sweeps_out_is_refused_for_the_sweeps_reason():
+    """Tester 191: a batch's --out at a mount point was refused because "the tool
+    replaces the whole directory", which a sweep does not do (it writes inside it); its
+    own reason is its lock, kept beside the directory on the other file system."""
+    if not os.path.ismount("/dev/shm"):
+        pytest.skip("no mount point to try")
+    text = "\n".join(check_output_dir("/dev/shm", "batch").problems)
+    assert "/dev/shm is a mount point: a sweep is written inside it, but keeps its lock" in text
+    assert "replaces the whole directory" not in text
+    assert "Fix: give --out a directory inside it, e.g. --out /dev/shm/sweep" in text
+    r = run("batch", DATA / "no-such.toml", "--out", "/dev/shm")  # (with the file's problem)
+    assert r.returncode == 2 and "keeps its lock beside it" in r.stderr, r.stderr
 
 
 def test_sigterm_unwinds_and_exits_143(tmp_path):

@@ -445,10 +445,17 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text} is a file, not a directory. {fix}")
         return chk
     if p.exists() and is_mount_point(p):
+        # a sweep is written in place, not swapped (tester 191: it was refused with the
+        # plan's reason); its lock and leftovers sit beside it, on the other file system
+        why = ("a sweep is written inside it, but keeps its lock beside it, outside the "
+               "mounted file system, where a run or a Dask worker on another machine that "
+               "mounts the same file system does not see the lock (two runs could write the "
+               "same sweep; such a worker writes no scenario)" if kind == "batch" else
+               "the tool replaces the whole directory, and a mount point cannot be replaced "
+               "(nor can a directory cross file systems)")
         chk.problems.append(
-            f"{option} {text} is a mount point: the tool replaces the whole directory, and a "
-            f"mount point cannot be replaced (nor can a directory cross file systems). Fix: "
-            f"give {option} a directory inside it, e.g. {option} {p / 'plan'}")
+            f"{option} {text} is a mount point: {why}. Fix: give {option} a directory "
+            f"inside it, e.g. {option} {p / ('sweep' if kind == 'batch' else 'plan')}")
         return chk
     # the nearest existing ancestor must be a writable directory (not a file)
     anc = p.parent
