@@ -1672,9 +1672,12 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             todo.append(s)
     if edited:
         raise InputValidationError("\n".join(edited))
+    # the table of an earlier run holding scenarios this file does not ask for: not
+    # replaced by one without them (tester 191: a second file's run did so without a word)
+    problems = _table_rows_dropped(root, requested, od.option)
     loaded: dict[Any, Any] = {}
     if todo:
-        problems = _input_problems(cfg, todo, loaded)
+        problems += _input_problems(cfg, todo, loaded)
         problems += _foreign_in_scenarios(root, todo)
         # the scenario keys hold the files' SHA-256 taken before they were read: a file
         # replaced in between would file a plan of its new contents under the old ones'
@@ -1686,8 +1689,8 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                          "removed between its hash and its reading). Fix: let whatever "
                          "writes it finish, then run the same command again"
                          for p in changed]
-        if problems:
-            raise InputValidationError("\n".join(problems))
+    if problems:
+        raise InputValidationError("\n".join(problems))
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's
     (root / "scenarios").mkdir(exist_ok=True)
     _remove_stale(root / "scenarios")  # left by a killed run
@@ -1719,6 +1722,47 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             "skipped %s: %s (scenarios.csv is written; no plot is left that would not show "
             "it)", old_png, reason)
     return table
+
+
+def _table_rows_dropped(root: Path, requested: Collection[Scenario],
+                        option: str = "--out") -> list[str]:
+    """The problem of writing this run's table over an earlier run's that holds scenarios
+    it does not ask for (another scenario file, or other inputs or options into the same
+    directory), or ``[]``. Their folders stay, so the old table would be replaced by one
+    that no longer lists them, without a word (tester 191); a table whose every row this
+    run asks for again is written over (a re-run, a file with more scenarios)."""
+    asked = {s.key for s in requested}
+    earlier: dict[str, str] = {}  # key -> "name [region]" of the earlier table's rows
+    for name in ("scenarios.csv", "scenarios.parquet"):
+        path = root / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            if name.endswith(".csv"):
+                from .outputs.gis import csv_unescape
+
+                rows = csv_unescape(pd.read_csv(path, usecols=["scenario", "key", "region"],
+                                                dtype=str, keep_default_na=False))
+            else:
+                rows = pd.read_parquet(path, columns=["scenario", "key", "region"])
+        except (OSError, ValueError, ImportError):
+            continue  # not a table of rows (damaged or from elsewhere): nothing to keep
+        for key, scenario, region in rows[["key", "scenario", "region"]].itertuples(
+                index=False):
+            if isinstance(key, str) and key not in asked:
+                earlier.setdefault(key, f"{scenario} [{region}]")
+    if not earlier:
+        return []
+    shown = list(earlier.values())
+    return [f"{root / 'scenarios.csv'} is an earlier run's table, and "
+            f"{counted(len(shown), 'scenario')} of it ({', '.join(shown[:5])}"
+            f"{' ...' if len(shown) > 5 else ''}) {'is' if len(shown) == 1 else 'are'} "
+            "not asked for by this run (another scenario file, or other inputs or options): "
+            "this run's table would replace it without them (their folders in "
+            f"{root / 'scenarios'} stay). Fix: give {option} another directory for this "
+            f"file, or move scenarios.csv and scenarios.parquet out of {root} if that table "
+            "may go (a run of the earlier file writes it again without planning what "
+            "finished)"]
 
 
 def _refuse_edited_tables(root: Path) -> None:
