@@ -768,6 +768,68 @@ _INNER_LOGGERS = ("coverage.inputs", "coverage.model", "coverage.solvers", "cove
                   "coverage.planner", "coverage.outputs")
 """Package loggers whose INFO lines a batch run keeps out of its log (one line per scenario)."""
 
+WARNINGS_KEY = "warnings"
+"""Key of :func:`run_scenario`'s result holding the warnings its plan logged (not a table
+column): the sweep says each once, naming its scenarios (:func:`_say_warnings`)."""
+
+
+class _KeptWarnings(logging.Handler):
+    """Keeps the WARNING records of the package's inner loggers (:data:`_INNER_LOGGERS`)
+    while scenarios plan in this process, by the thread that planned them, instead of
+    printing them: a warning of every scenario was printed once per scenario, and a Dask
+    worker's without its scenario (tester 191). Records of lower levels, and of threads
+    that plan no scenario, go on to the ``coverage`` logger's handlers as before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guard = threading.Lock()
+        self.kept: dict[int, list[str]] = {}  # thread -> its scenario's warnings
+        self.propagate: dict[str, bool] = {}  # the loggers' own settings, put back
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kept = self.kept.get(record.thread or 0)
+        if kept is None and len(self.kept) == 1:  # a thread of the one scenario's plan
+            kept = next(iter(self.kept.values()), None)
+        if kept is None or record.levelno < logging.WARNING:
+            logging.getLogger("coverage").handle(record)
+        elif (text := record.getMessage()) not in kept:
+            kept.append(text)
+
+
+_KEPT = _KeptWarnings()
+
+
+@contextlib.contextmanager
+def _warnings_kept(into: list[str]) -> Iterator[None]:
+    """Keep the warnings the inner loggers log in this thread in ``into`` (each once)."""
+    thread = threading.get_ident()
+    with _KEPT.guard:
+        if not _KEPT.kept:
+            for name in _INNER_LOGGERS:
+                log = logging.getLogger(name)
+                _KEPT.propagate[name] = log.propagate
+                log.propagate = False
+                log.addHandler(_KEPT)
+        _KEPT.kept[thread] = into
+    try:
+        yield
+    finally:
+        with _KEPT.guard:
+            _KEPT.kept.pop(thread, None)
+            if not _KEPT.kept:
+                for name, was in _KEPT.propagate.items():
+                    log = logging.getLogger(name)
+                    log.removeHandler(_KEPT)
+                    log.propagate = was
+                _KEPT.propagate.clear()
+
+
+def _say_warnings(warned: Mapping[str, list[tuple[str, str]]]) -> None:
+    """Log each warning of the scenarios' plans once, naming the scenarios that gave it
+    (``warned``: its text -> their (name, region) pairs)."""
+    for text, named in warned.items():
+        logger.warning("%s: %s", scenarios_named(named), text)
+
 
 SCENARIO_FILES = frozenset((
     "summary.json", "sites.csv", "sites.geojson", "assignment.parquet", "failures.csv",
@@ -984,6 +1046,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
     meta = {"name": sc.name, "key": sc.key, "region": sc.region, "region_spec": dict(region),
             "params": sc.params, "model": sc.model}
     t0 = time.perf_counter()
+    warned: list[str] = []  # the plan's warnings, said once by the sweep
     try:
         _refuse_changed_option_files(sc)  # before the work, and again after it
         if "column" in region:
@@ -1005,7 +1068,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                 if "demo" in described.get(k, {}):
                     described[k]["demo"] = str(region["country"]).upper()
         kwargs = dict(model=model, progress=lambda _m: None, inputs=described, **sc.params)
-        with quiet_inner_logs(_INNER_LOGGERS):
+        with quiet_inner_logs(_INNER_LOGGERS), _warnings_kept(warned):
             if reach_partitions > 0 and in_worker_task():
                 from distributed import get_client
 
@@ -1054,9 +1117,9 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         # (a failed row, not the plan's: a run still listening, whose lock a worker could
         # not read, lists it as failed and the next run plans it again; review 141)
         return {**_base_row(sc, root), "error_type": "NotWritten", "error": why,
-                "runtime_s": time.perf_counter() - t0}
+                "runtime_s": time.perf_counter() - t0, WARNINGS_KEY: warned}
     _replace_dir(tmp, final)
-    return row
+    return {**row, WARNINGS_KEY: warned}
 
 
 def run_lock_text(root: Path) -> str | None:
@@ -1811,8 +1874,11 @@ def _run_todo(cfg: BatchConfig, root: Path, scenarios: list[Scenario], todo: lis
         t0 = time.perf_counter()
         if progress is not None:
             progress(0, len(todo), None)
+        warned: dict[str, list[tuple[str, str]]] = {}  # warning -> scenarios
 
         def done(s: Scenario, row: dict[str, Any]) -> None:
+            for text in row.pop(WARNINGS_KEY, None) or ():
+                warned.setdefault(text, []).append((s.name, s.region))
             rows[s.key] = row
             if progress is not None:
                 progress(len(rows) - (len(scenarios) - len(todo)), len(todo), row)
@@ -1821,14 +1887,20 @@ def _run_todo(cfg: BatchConfig, root: Path, scenarios: list[Scenario], todo: lis
             logger.info("[%6.1f s] %d/%d %s [%s]: %s", time.perf_counter() - t0,
                         len(rows), len(scenarios), s.name, s.region, what)
 
-        if workers == 0 and scheduler is None and client is None:
-            for s in todo:
-                d, c = inputs_of(s)
-                done(s, run_scenario(s, d, c, cfg.regions[s.region], root, inputs=described))
-        else:
-            _run_distributed(todo, inputs_of, cfg, root, done, workers=workers,
-                             scheduler=scheduler, client=client, retries=retries,
-                             inputs=described, reach_partitions=reach_partitions)
+        try:
+            if workers == 0 and scheduler is None and client is None:
+                for s in todo:
+                    d, c = inputs_of(s)
+                    done(s, run_scenario(s, d, c, cfg.regions[s.region], root,
+                                         inputs=described))
+            else:
+                _run_distributed(todo, inputs_of, cfg, root, done, workers=workers,
+                                 scheduler=scheduler, client=client, retries=retries,
+                                 inputs=described, reach_partitions=reach_partitions)
+        finally:  # (also those of the scenarios finished before an interrupt)
+            order = {(s.name, s.region): i for i, s in enumerate(todo)}  # the file's
+            _say_warnings({text: sorted(named, key=lambda n: order.get(n, len(order)))
+                           for text, named in warned.items()})
 
 
 #: Longest time a refused connection to ``--scheduler`` is retried before the run is refused

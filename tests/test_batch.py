@@ -532,6 +532,33 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     assert len(list((out / "scenarios").iterdir())) == N_SCENARIOS + 1
 
 
+@pytest.mark.parametrize("where", ["in-process", "workers"])
+def test_a_warning_of_every_scenario_is_said_once_naming_them(tmp_path, client, caplog,
+                                                              where):
+    """Tester 191: a warning of each scenario's plan (here the demand's unused column, read
+    again for each region's rows) was printed once per scenario, and a Dask worker's did not
+    name its scenario (it went to the worker's stderr). It is said once, after the
+    scenarios, naming every scenario that gave it, wherever they ran."""
+    demand = pd.read_csv(DATA / "west_demand.csv").assign(capacity=1)
+    demand.to_csv(tmp_path / "d.csv", index=False)
+    p = tmp_path / "s.toml"
+    p.write_text(f'[base]\ndemand = "d.csv"\ncandidates = "{DATA / "west_candidates.csv"}"\n'
+                 'failures = 0\nkmedian_time_limit_s = 0\nmodel = "on-net"\n'
+                 '[regions]\nCA = {column = "state", values = ["CA"]}\n'
+                 'NV = {column = "state", values = ["NV"]}\n[axes]\nbudget_ms = [30, 40]\n')
+    kw = {"workers": 0} if where == "in-process" else {"client": client}
+    with caplog.at_level("WARNING", logger="coverage"):
+        table = run_batch(p, tmp_path / "out", **kw)
+    assert table["ok"].all() and len(table) == 4
+    said = [r.getMessage() for r in caplog.records if "column(s) capacity" in r.getMessage()]
+    # once reading the file, once for the 4 scenarios
+    assert len(said) == 2, said
+    assert said[0].startswith(f"{tmp_path / 'd.csv'}: column(s) capacity are not used")
+    assert said[1].startswith("4 scenarios 'budget_ms=30' [CA, NV], 'budget_ms=40' [CA, NV]: "
+                              f"{tmp_path / 'd.csv'}: column(s) capacity are not used")
+    assert "column(s) capacity" not in (tmp_path / "out" / "scenarios.csv").read_text()
+
+
 def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path, config, expected, client):
     out = tmp_path / "out"
     pids = client.run(os.getpid)
