@@ -576,8 +576,15 @@ def load_config(path: str | Path, *, max_scenarios: int = MAX_BATCH_SCENARIOS) -
                                      'write name = "..." ...')))
             continue
         sc = dict(sc)
-        name = str(sc.pop("name", f"scenario-{i + 1}"))
-        if not name.strip():
+        given = sc.pop("name", f"scenario-{i + 1}")
+        name = str(given)
+        if not isinstance(given, str):  # (name = 42 was taken as "42": tester 191)
+            shown = (name if isinstance(given, int | float) and not isinstance(given, bool)
+                     else f"scenario-{i + 1}")
+            problems.append(str(_bad(p, f"scenarios[{i}].name", f"expected text, got "
+                                     f"{given!r}", "write the name in quotes, e.g. name = "
+                                     + json.dumps(shown))))
+        elif not name.strip():
             problems.append(str(_bad(p, f"scenarios[{i}].name", "the name is empty",
                                      "give the scenario a name, e.g. name = "
                                      f'"scenario-{i + 1}"')))

@@ -271,6 +271,24 @@ def test_every_scenario_with_a_problem_is_named(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_scenario_name_that_is_not_text_is_refused(tmp_path):
+    """Tester 191: ``name = 42`` was taken as the name "42"; like every other value of the
+    wrong type it is refused, naming the file, the scenario and the fix."""
+    p = tmp_path / "s.toml"
+    p.write_text(WEST_BASE + '[[scenarios]]\nname = 42\nbudget_ms = 40\n'
+                 '[[scenarios]]\nname = true\n[[scenarios]]\nname = "ok"\n')
+    with pytest.raises(InputValidationError) as e:
+        load_config(p)
+    text = str(e.value)
+    assert (f'{p}: [scenarios[0].name] expected text, got 42. Fix: write the name in quotes, '
+            'e.g. name = "42"') in text
+    assert "[scenarios[1].name] expected text, got True" in text
+    assert len(text.splitlines()) == 2
+    r = run("batch", p, "--out", tmp_path / "out", "--workers", "0")
+    assert r.returncode == 2 and "[scenarios[0].name] expected text" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
+
+
 def test_many_scenarios_of_one_problem_are_counted(tmp_path):
     from coverage.batch import NAMED_SCENARIOS_MAX, scenarios_named
 
