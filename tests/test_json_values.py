@@ -1,6 +1,7 @@
 """One conversion of results to plain Python values (``plain_values``): a plan's summary
 (NaN kept), its JSON text and compare's document (NaN and infinities as null)."""
 
+import datetime
 import doctest
 import json
 
@@ -16,9 +17,10 @@ def test_the_examples():
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner()
     for test in finder.find(validation.plain_values, "plain_values",
-                            globs={"np": np, "plain_values": plain_values}):
+                            globs={"np": np, "plain_values": plain_values,
+                                   "dt": datetime}):
         runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 2
+    assert runner.failures == 0 and runner.tries >= 3
 
 
 def _strict(text: str):
@@ -55,3 +57,39 @@ def test_plain_values_keep_nan_and_types_for_python():
     assert out["t"] == (True,) and type(out["t"][0]) is bool and type(out["t"]) is tuple
     assert out["l"] == [1] and type(out["l"][0]) is int
     assert doc["x"] is not None  # the input is left as it was
+
+
+def test_dates_are_iso_text():
+    import pandas as pd
+
+    doc = {"ts": pd.Timestamp("2026-12-01 10:00", tz="UTC"), "d": datetime.date(2026, 12, 1),
+           "np": np.datetime64("2026-12-01T10:00:00.000000000"), "t": datetime.time(10, 5),
+           "nat": pd.NaT, "npnat": np.datetime64("NaT"),
+           pd.Timestamp("2026-01-01"): [datetime.datetime(2026, 1, 2, 3, 4)]}
+    want = {"ts": "2026-12-01T10:00:00+00:00", "d": "2026-12-01", "np": "2026-12-01T10:00:00",
+            "t": "10:05:00", "nat": None, "npnat": None,
+            "2026-01-01T00:00:00": ["2026-01-02T03:04:00"]}
+    assert plain_values(doc) == want
+    assert _strict(json_text(doc)) == want == plain_values(doc, json=True)
+
+
+def test_a_timestamp_given_in_inputs_is_iso_text_in_the_summary(sample_inputs, tmp_path):
+    """Tester 192: a ``pandas.Timestamp`` inside ``inputs=`` stayed one in
+    ``plan.summary()`` (``json.dumps`` refused it) and ``summary.json`` had its ``str``
+    (``2026-12-01 10:00:00+00:00``): both have its ISO 8601 text."""
+    import pandas as pd
+    from helpers import ON_NET
+
+    from coverage import plan_sites
+
+    demand, sites = sample_inputs
+    fetched = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    plan = plan_sites(demand, sites, budget_ms=40, failures=0, model=ON_NET,
+                      kmedian_time_limit_s=0,
+                      inputs={"demand": {"path": "d.csv", "fetched": fetched}})
+    summary = plan.summary()
+    assert summary["inputs"]["demand"]["fetched"] == "2026-12-01T10:00:00+00:00"
+    json.dumps(summary)  # JSON-ready, as the rest of it
+    plan.to_dir(tmp_path / "p", map=False, report=False, gis=False)
+    back = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert back["inputs"]["demand"]["fetched"] == "2026-12-01T10:00:00+00:00"

@@ -7,6 +7,7 @@ reader adds each problem it finds to a :class:`ProblemReport` and raises them al
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 from collections.abc import Iterable
@@ -161,11 +162,27 @@ def plain_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _iso(value: Any) -> Any:
+    """A date or time (``datetime``, ``date``, ``time``, a pandas ``Timestamp``, a NumPy
+    ``datetime64``) as its ISO 8601 text, a missing one (``NaT``) as ``None``; anything
+    else as it is."""
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        import pandas as pd
+
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return None if value != value else value.isoformat()  # (NaT is not itself)
+    return value
+
+
 def plain_values(value: Any, *, json: bool = False) -> Any:
     """``value`` with every NumPy scalar and array inside dicts, lists and tuples (keys
-    too) a Python value; lists and tuples keep their type. With ``json``, JSON's values:
-    NaN and the infinities ``None`` (JSON has neither) and every tuple (named ones too) a
-    list, so the result equals the JSON text read back.
+    too) a Python value, and every date or time ISO 8601 text (a pandas ``Timestamp`` in
+    ``inputs=``: tester 192; ``NaT`` ``None``); lists and tuples keep their type. With
+    ``json``, JSON's values: NaN and the infinities ``None`` (JSON has neither) and every
+    tuple (named ones too) a list, so the result equals the JSON text read back.
 
     Examples
     --------
@@ -173,16 +190,18 @@ def plain_values(value: Any, *, json: bool = False) -> Any:
     {'a': [1.5, (2,)]}
     >>> plain_values({np.int64(1): (np.array([np.nan, 2.0]),)}, json=True)
     {1: [[None, 2.0]]}
+    >>> plain_values({"at": dt.datetime(2026, 12, 1, 10, 30)})
+    {'at': '2026-12-01T10:30:00'}
     """
     if isinstance(value, dict):
-        return {plain_value(k): plain_values(v, json=json) for k, v in value.items()}
+        return {plain_value(_iso(k)): plain_values(v, json=json) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if json and isinstance(value, list | tuple):
         return [plain_values(v, json=True) for v in value]
     if type(value) in (list, tuple):  # (not a named tuple's subclass)
         return type(value)(plain_values(v) for v in value)
-    value = plain_value(value)
+    value = plain_value(_iso(value))
     if json and isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -255,8 +255,9 @@ class Plan:
         """The headline figures (the content of ``summary.json``), as a new dict (a deep
         copy: changing it changes nothing of the plan), with Python numbers where an
         option was given as a NumPy scalar (tester 182: ``json.dumps`` refused
-        ``max_sites=np.int64(3)``). A figure that is not defined is ``NaN`` here and
-        ``null`` in ``summary.json``."""
+        ``max_sites=np.int64(3)``), and ISO 8601 text for a date or time (a
+        ``pandas.Timestamp`` in ``inputs=``: tester 192). A figure that is not defined is
+        ``NaN`` here and ``null`` in ``summary.json``."""
         return plain_values(self.info)  # (``info`` is a deep copy already)
 
     @property
