@@ -436,6 +436,34 @@ def test_unknown_access_value(tmp_path):
     assert "row 3" not in msg  # case-insensitive match of 5G-SA
 
 
+def test_an_access_column_empty_in_every_row_takes_the_access_option(tmp_path, caplog,
+                                                                    sample_inputs):
+    """Tester 192: an access column empty in every row was refused, while the other
+    optional columns, all empty, take the run's value. It is read as absent, so the access
+    option applies to every point, with a warning naming the file, the column and the
+    fix; an empty cell among filled ones is still refused (test_unknown_access_value)."""
+    from helpers import ON_NET
+
+    from coverage import plan_sites
+
+    path = write(tmp_path / "acc.csv",
+                 "id,lat,lon,population,access\na,1,1,1,\nb,1,1,2, \nc,1,1,3,\n")
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        d = read_demand(path)
+    assert "access" not in d.columns and len(d) == 3
+    assert (f"{path}: the access column 'access' is empty in every row: it is read as "
+            "absent, so the run's access class (--access, ftth by default)") in caplog.text
+    assert "Fix: fill in each row's access class, or drop the column" in caplog.text
+    demand, sites = sample_inputs
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        plan = plan_sites(demand.assign(access=np.nan), sites, budget_ms=60, failures=0,
+                          access="cable", model=ON_NET, kmedian_time_limit_s=0)
+    assert set(plan.demand["access"]) == {"cable"}
+    assert plan.summary()["parameters"]["access_classes"] == ["cable"]
+    assert "(access=, ftth by default)" in caplog.text
+
+
 def test_access_profiles_argument(tmp_path):
     path = write(tmp_path / "acc.csv", "lat,lon,population,access\n1,1,1,sat\n")
     assert read_demand(path, access_profiles={"sat": (300.0, 600.0)})["access"].tolist() == ["sat"]

@@ -61,6 +61,9 @@ Hostile or sloppy inputs are handled as follows (the decisions, in one place):
   an output cannot store (mixed types, shapely objects, a second GeoSeries, complex
   numbers, periods, fractions, integers beyond 64 bits) is carried as text, a sparse one
   dense, so that ``Plan.to_dir`` never fails on it.
+* **An access column empty in every row** is read as absent (the run's access class for
+  every point), with a warning; an empty cell among filled ones is refused (which class
+  that row has cannot be told).
 * **Co-located candidates**: pairs of candidates within ``colocated_m`` metres (default
   :data:`DEFAULT_COLOCATED_M`) are logged as a warning: N-1 would count each as the other's
   backup although one power cut or fibre cut likely takes both.
@@ -1805,7 +1808,9 @@ def _build(
         if cols["population"] is not None:
             out["population"] = _population(raw[cols["population"]], report, decimal)
         out["name"] = names
-        if cols["access"] is not None:
+        if cols["access"] is not None and _all_empty(raw[cols["access"]]):
+            _say_empty_access(report, raw[cols["access"]].name)  # as if absent
+        elif cols["access"] is not None:
             out["access"] = _access(raw[cols["access"]], report, _access_keys(access_profiles),
                                     access_names(access_profiles))
         if cols.get("budget_ms") is not None:
@@ -2842,6 +2847,23 @@ def access_names(access_profiles: Collection[str] | Mapping[str, Any] | None,
     option are matched through it."""
     names = [str(k) for k in (access_profiles or ())]
     return {n.lower(): n for n in names if sum(m.lower() == n.lower() for m in names) == 1}
+
+
+def _all_empty(s: pd.Series) -> bool:
+    """Whether every cell of the column ``s`` (of one row or more) is missing."""
+    return len(s) > 0 and bool(_text(s)[1].all())
+
+
+def _say_empty_access(report: _Report, column: Any) -> None:
+    """Warn that the access column ``column`` is empty in every row, so the run's access
+    option applies to every point, as without the column (tester 192: it was refused,
+    while the other optional columns, all empty, take the run's value)."""
+    option = {"api": "access=", "toml": "access"}.get(report.option_style, "--access")
+    logger.warning(
+        "%s: the access column %r is empty in every row: it is read as absent, so the "
+        "run's access class (%s, ftth by default) applies to every point (an empty cell "
+        "among filled ones is refused). Fix: fill in each row's access class, or drop the "
+        "column to silence this", report.source, str(column), option)
 
 
 def _access(s: pd.Series, report: _Report, keys: list[str],
