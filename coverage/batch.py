@@ -1396,8 +1396,9 @@ def check_scenarios(cfg: BatchConfig) -> list[str]:
     Returns
     -------
     list of str
-        One line per scenario with problems (its name, region and the problems); empty
-        when every scenario's options are valid.
+        One line per set of problems: the file, every scenario with them (their names and
+        regions, :func:`scenarios_named`) and the problems; empty when every scenario's
+        options are valid.
     """
     from .planner.plan import check_plan_options
 
