@@ -1743,9 +1743,11 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
             todo.append(s)
     if edited:
         raise InputValidationError("\n".join(edited))
-    # the table of an earlier run holding scenarios this file does not ask for: not
-    # replaced by one without them (tester 191: a second file's run did so without a word)
-    problems = _table_rows_dropped(root, requested, od.option)
+    # the table of an earlier run holding scenarios this file does not ask for: replaced
+    # by this run's, said before the work (tester 191: a second file's run did so without
+    # a word)
+    dropped = _table_rows_dropped(root, requested)
+    problems: list[str] = []
     loaded: dict[Any, Any] = {}
     if todo:
         problems += _input_problems(cfg, todo, loaded)
@@ -1762,6 +1764,8 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
                          for p in changed]
     if problems:
         raise InputValidationError("\n".join(problems))
+    if dropped:
+        logger.warning("%s", dropped)
     od.adopt(LEGACY_BATCH_FILES)  # checks passed: from here on the directory is the sweep's
     (root / "scenarios").mkdir(exist_ok=True)
     _remove_stale(root / "scenarios")  # left by a killed run
@@ -1795,13 +1799,13 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
     return table
 
 
-def _table_rows_dropped(root: Path, requested: Collection[Scenario],
-                        option: str = "--out") -> list[str]:
-    """The problem of writing this run's table over an earlier run's that holds scenarios
+def _table_rows_dropped(root: Path, requested: Collection[Scenario]) -> str:
+    """The warning for writing this run's table over an earlier run's that holds scenarios
     it does not ask for (another scenario file, or other inputs or options into the same
-    directory), or ``[]``. Their folders stay, so the old table would be replaced by one
-    that no longer lists them, without a word (tester 191); a table whose every row this
-    run asks for again is written over (a re-run, a file with more scenarios)."""
+    directory), or ``""``. Their folders stay, and this run's table no longer lists them:
+    said before the work (tester 191: it was replaced without a word). A re-run, a file
+    with more scenarios, or one that changed its inputs is a run the user means; refusing
+    it would make every edited input need a new directory."""
     asked = {s.key for s in requested}
     earlier: dict[str, str] = {}  # key -> "name [region]" of the earlier table's rows
     for name in ("scenarios.csv", "scenarios.parquet"):
@@ -1817,24 +1821,22 @@ def _table_rows_dropped(root: Path, requested: Collection[Scenario],
             else:
                 rows = pd.read_parquet(path, columns=["scenario", "key", "region"])
         except (OSError, ValueError, ImportError):
-            continue  # not a table of rows (damaged or from elsewhere): nothing to keep
+            continue  # not a table of rows (damaged or from elsewhere): nothing to say
         for key, scenario, region in rows[["key", "scenario", "region"]].itertuples(
                 index=False):
             if isinstance(key, str) and key not in asked:
                 earlier.setdefault(key, f"{scenario} [{region}]")
     if not earlier:
-        return []
+        return ""
     shown = list(earlier.values())
-    return [f"{root / 'scenarios.csv'} is an earlier run's table, and "
+    return (f"{root / 'scenarios.csv'} is an earlier run's table, and "
             f"{counted(len(shown), 'scenario')} of it ({', '.join(shown[:5])}"
             f"{' ...' if len(shown) > 5 else ''}) {'is' if len(shown) == 1 else 'are'} "
-            "not asked for by this run (another scenario file, or other inputs or options): "
-            "this run's table would replace it without them (their folders in "
-            f"{root / 'scenarios'} stay). Fix: give {option} another directory for this "
-            f"file, or move scenarios.csv and scenarios.parquet out of {root} if that table "
-            "may go (a run of the earlier file writes it again without planning what "
-            "finished)"]
-
+            "not asked for by this run (another scenario file, or other inputs or "
+            "options): this run's table replaces it without them; their folders stay in "
+            f"{root / 'scenarios'} (a run of the earlier file lists them again without "
+            "planning them). Give each scenario file its own output directory to keep both "
+            "tables")
 
 def _refuse_edited_tables(root: Path) -> None:
     """Raise :class:`OutputWriteError` when the combined table or plot was edited by hand

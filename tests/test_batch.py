@@ -539,11 +539,6 @@ def test_distributed_sweep_table_resume_and_keys(tmp_path, config, expected, cli
     changed.write_text(CONFIG.replace("kmedian_time_limit_s = 600", "kmedian_time_limit_s = 599")
                        .replace("[15, 25, 30]", "[25]").replace("[0, 1]", "[1]")
                        .replace("west = {}", ""))
-    # (its table would drop the first file's rows: refused until that table is moved out)
-    with pytest.raises(InputValidationError, match="is an earlier run's table"):
-        run_batch(changed, out, scheduler=client.scheduler.address)
-    for name in ("scenarios.csv", "scenarios.parquet"):
-        (out / name).rename(tmp_path / name)
     other = run_batch(changed, out, scheduler=client.scheduler.address)  # --scheduler
     assert len(other) == 1 and other["ok"].all()
     assert set(other["key"]).isdisjoint(table["key"])
@@ -2054,36 +2049,33 @@ def test_an_interrupt_leaves_a_hand_edited_table_alone(tmp_path, caplog):
     assert any("left as it is" in r.getMessage() for r in caplog.records)
 
 
-def test_another_files_run_does_not_replace_the_table_of_the_first(tmp_path):
+def test_another_files_run_says_which_scenarios_its_table_drops(tmp_path, caplog):
     """Tester 191: a second scenario file run into the same --out replaced scenarios.csv
     with its own table without a word, the first file's scenarios left on disk unlisted.
-    It is refused before any work, naming the table, its scenarios and the fix; a file
-    asking for every scenario of the table again (more budgets) writes over it."""
+    The run goes on (an edited input is the same case) and says so before the work,
+    naming the table and the scenarios it no longer lists; their folders stay."""
     cfg, text, out = west_swept_once(tmp_path, "out", [40, 50])
-    before = {n: (out / n).read_bytes() for n in ("scenarios.csv", "scenarios.parquet")}
     other = tmp_path / "other.toml"
     other.write_text(text.replace("[40, 50]", "[60]"))
-    with pytest.raises(InputValidationError) as e:
-        run_batch(other, out, workers=0)
-    text_ = str(e.value)
-    assert f"{out / 'scenarios.csv'} is an earlier run's table, and 2 scenarios of it" in text_
-    assert "(budget_ms=40 [all], budget_ms=50 [all]) are not asked for" in text_
-    assert "Fix: give run_batch(out=...) another directory" in text_
-    assert "move scenarios.csv and scenarios.parquet out of" in text_
-    assert {n: (out / n).read_bytes() for n in before} == before
-    assert len(list((out / "scenarios").iterdir())) == 2  # nothing planned
-    r = run("batch", other, "--out", out, "--workers", "0")
-    assert r.returncode == 2 and "Fix: give --out another directory" in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
-    # every scenario of the table asked for again (and one more): written over
+    with caplog.at_level(logging.WARNING, logger="coverage.batch"):
+        table = run_batch(other, out, workers=0)
+    said = [r.getMessage() for r in caplog.records if "earlier run's table" in r.getMessage()]
+    assert len(said) == 1, said
+    assert f"{out / 'scenarios.csv'} is an earlier run's table, and 2 scenarios of it" in said[0]
+    assert "(budget_ms=40 [all], budget_ms=50 [all]) are not asked for" in said[0]
+    assert "their folders stay" in said[0]
+    assert len(table) == 1
+    assert len(list((out / "scenarios").iterdir())) == 3  # the earlier folders kept
+    caplog.clear()
+    # every scenario of the table asked for again (and one more): nothing to say
     cfg.write_text(text.replace("[40, 50]", "[40, 50, 60]"))
-    assert len(run_batch(cfg, out, workers=0)) == 3
-    # the table moved out (the user's choice): the other file runs, reusing its scenario
-    for n in before:
-        (out / n).rename(tmp_path / n)
-    table = run_batch(other, out, workers=0)
-    assert len(table) == 1 and table.attrs["skipped"] == 1
-
+    with caplog.at_level(logging.WARNING, logger="coverage.batch"):
+        table = run_batch(cfg, out, workers=0)
+    assert len(table) == 3 and table.attrs["skipped"] == 3
+    assert not [r for r in caplog.records if "earlier run's table" in r.getMessage()]
+    r = run("batch", other, "--out", out, "--workers", "0")
+    assert r.returncode == 0 and "is an earlier run's table, and 2 scenarios" in r.stderr, (
+        r.stderr)
 
 def test_an_option_file_edited_during_the_sweep_files_no_plan_under_its_old_key(tmp_path):
     """Tester 110: a tier catalog edited while the sweep ran gave the later scenarios a
