@@ -4,6 +4,7 @@
 import datetime
 import doctest
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,9 +87,10 @@ def test_a_timestamp_given_in_inputs_is_iso_text_in_the_summary(sample_inputs, t
     fetched = pd.Timestamp("2026-12-01 10:00", tz="UTC")
     plan = plan_sites(demand, sites, budget_ms=40, failures=0, model=ON_NET,
                       kmedian_time_limit_s=0,
-                      inputs={"demand": {"path": "d.csv", "fetched": fetched}})
+                      inputs={"demand": {"path": Path("data") / "d.csv", "fetched": fetched}})
     summary = plan.summary()
     assert summary["inputs"]["demand"]["fetched"] == "2026-12-01T10:00:00+00:00"
+    assert summary["inputs"]["demand"]["path"] == str(Path("data") / "d.csv")  # (a Path too)
     json.dumps(summary)  # JSON-ready, as the rest of it
     plan.to_dir(tmp_path / "p", map=False, report=False, gis=False)
     back = json.loads((tmp_path / "p" / "summary.json").read_text())

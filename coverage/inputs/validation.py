@@ -164,8 +164,10 @@ def plain_value(value: Any) -> Any:
 
 def _iso(value: Any) -> Any:
     """A date or time (``datetime``, ``date``, ``time``, a pandas ``Timestamp``, a NumPy
-    ``datetime64``) as its ISO 8601 text, a missing one (``NaT``) as ``None``; anything
-    else as it is."""
+    ``datetime64``) as its ISO 8601 text, a missing one (``NaT``) as ``None``, a path
+    (``os.PathLike``) as its text; anything else as it is."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             return None
@@ -179,10 +181,11 @@ def _iso(value: Any) -> Any:
 
 def plain_values(value: Any, *, json: bool = False) -> Any:
     """``value`` with every NumPy scalar and array inside dicts, lists and tuples (keys
-    too) a Python value, and every date or time ISO 8601 text (a pandas ``Timestamp`` in
-    ``inputs=``: tester 192; ``NaT`` ``None``); lists and tuples keep their type. With
-    ``json``, JSON's values: NaN and the infinities ``None`` (JSON has neither) and every
-    tuple (named ones too) a list, so the result equals the JSON text read back.
+    too) a Python value, every date or time ISO 8601 text (a pandas ``Timestamp`` in
+    ``inputs=``: tester 192; ``NaT`` ``None``) and every path its text; lists and tuples
+    keep their type. With ``json``, JSON's values: NaN and the infinities ``None`` (JSON
+    has neither) and every tuple (named ones too) a list, so the result equals the JSON
+    text read back.
 
     Examples
     --------
