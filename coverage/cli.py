@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -1248,12 +1249,9 @@ def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    import math
-    import stat
-
     from .inputs.pings import read_pings
-    from .model.calibrate import calibrate, fiber_problem
-    from .outputs.outdir import write_atomic
+    from .model.calibrate import fiber_problem
+    from .outputs.outdir import drop_lock, take_lock
 
     out = Path(args.out)
     pings_path = Path(args.pings)
@@ -1279,6 +1277,44 @@ def _run_calibrate(args: argparse.Namespace) -> int:
             "--p99-over-paths")
     if problems or pings is None:
         raise InputValidationError("\n".join(problems))
+    # the model file's lock, and its state under it: a file that appears at --out, or is
+    # edited, while the fit runs is not written over (tester 193: a file made during the
+    # run was replaced, and two runs into one --out both said they wrote it)
+    lock_fd, lock = take_lock(out)
+    try:
+        problems = _model_file_problems(out)  # again, under the lock
+        if problems:
+            raise InputValidationError("\n".join(problems))
+        return _calibrate_locked(args, out, pings, pings_path, _file_identity(out))
+    finally:
+        drop_lock(lock_fd, lock)
+
+
+def _file_identity(path: Path) -> tuple[Any, ...] | None:
+    """What the file at ``path`` is (device, inode, size, modification time and SHA-256
+    of its bytes), or ``None`` when nothing is there: compared before it is replaced."""
+    import hashlib
+
+    try:
+        st = os.lstat(path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(
+            st.st_mode) else ""
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ("unreadable",)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, digest
+
+
+def _calibrate_locked(args: argparse.Namespace, out: Path, pings: Any, pings_path: Path,
+                      seen: tuple[Any, ...] | None) -> int:
+    """The fit and the model file, under its lock; ``seen`` is the file at ``out`` when
+    it was checked (:func:`_file_identity`)."""
+    import uuid
+
+    from .model.calibrate import calibrate
+    from .outputs.outdir import write_atomic
+
     limited = not math.isinf(args.max_distance_km)
     cal = calibrate(pings, fiber_us_per_km=args.fiber_us_per_km,
                     max_distance_km=args.max_distance_km, source=str(pings_path),
@@ -1312,12 +1348,33 @@ def _run_calibrate(args: argparse.Namespace) -> int:
            if math.isfinite(cal.heldout_median_abs_error_ms)
            else f"held out {cal.heldout_method}"))
     _out(args, "\n".join(lines))
+    text = cal.model_toml()
+    changed = _file_identity(out) != seen
     try:  # a replaced file keeps its permissions
-        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else None
-        write_atomic(out, cal.model_toml(), mode=mode)
+        if not changed:
+            mode = stat.S_IMODE(out.stat().st_mode) if seen is not None else None
+            write_atomic(out, text, mode=mode, replace=seen is not None)
+    except FileExistsError:
+        changed = True  # made at --out between the check and the write
     except OSError as exc:
         raise OutputWriteError(f"cannot write {out}: {exc.strerror or exc}. Fix: choose a "
                                "writable --out") from None
+    if changed:  # not written over: the fitted model is kept beside it
+        kept = out.with_name(f"{out.stem}.edge-coverage-new-{time.strftime('%Y%m%d-%H%M%S')}"
+                             f"-{uuid.uuid4().hex[:4]}{out.suffix}")
+        try:
+            write_atomic(kept, text, replace=False)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"--out {out} was {'edited' if seen is not None else 'created'} while "
+                f"calibrate ran, so it is left as it is, and the fitted model could not be "
+                f"kept beside it either ({kept}: {exc.strerror or exc}). Fix: run again "
+                "with another --out") from None
+        raise OutputWriteError(
+            f"--out {out} was {'changed' if seen is not None else 'created'} while calibrate "
+            f"ran (by you or another program), so it is left as it is; the fitted model is "
+            f"kept as {kept}. Fix: compare the two, then keep the one you want "
+            f"(edge-coverage plan --latency-model {kept} uses the new fit)")
     _out(args, f"model: {out.resolve()}  (use: edge-coverage plan --latency-model {out})")
     return 0
 

@@ -1,6 +1,7 @@
 """Latency profiles and calibration: internet / on-net, network_ms, calibrate, model files."""
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -410,3 +411,54 @@ def test_an_out_that_cannot_be_written_is_refused_before_the_fit(tmp_path, capsy
     out.parent.mkdir()
     assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.toml"]
+
+
+@pytest.mark.parametrize("made", ["created", "edited"])
+def test_cli_calibrate_never_writes_over_a_file_made_or_edited_during_the_fit(
+        tmp_path, capsys, monkeypatch, made):
+    """Tester 193: calibrate checked --out before the fit and renamed over it after, so a
+    file the user made there (or an edit of an earlier model) while the fit ran was lost,
+    with exit 0. It is left as it is; the fit is kept beside it, named, with exit 6."""
+    import coverage.model.calibrate as cal_module
+
+    pings = ping_csv(tmp_path)
+    out = tmp_path / "model.toml"
+    if made == "edited":
+        assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
+    capsys.readouterr()
+    real = cal_module.calibrate
+    theirs = "# my own model\n" if made == "created" else out.read_text() + "# MY EDIT\n"
+
+    def user_writes_meanwhile(*args, **kwargs):
+        out.write_text(theirs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cal_module, "calibrate", user_writes_meanwhile)
+    assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 6
+    err = capsys.readouterr().err
+    assert out.read_text() == theirs  # left as it is
+    kept = sorted(tmp_path.glob("model.edge-coverage-new-*.toml"))
+    assert len(kept) == 1, err
+    assert f"--out {out} was {'created' if made == 'created' else 'changed'} while" in err
+    assert f"the fitted model is kept as {kept[0]}" in err and "Traceback" not in err
+    assert LatencyModel.from_file(kept[0]).fit["pairs"] == 200  # the whole fit, usable
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.lock"))
+
+
+def test_cli_calibrate_refuses_an_out_another_run_is_writing(tmp_path, capsys):
+    """Tester 193: two calibrate runs into one --out both said they wrote it (one fit was
+    lost); the second is refused while the first holds the file's lock."""
+    from coverage.outputs.outdir import drop_lock, take_lock
+
+    pings = ping_csv(tmp_path)
+    out = tmp_path / "model.toml"
+    fd, lock = take_lock(out)
+    try:
+        assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 2
+    finally:
+        drop_lock(fd, lock)
+    err = capsys.readouterr().err
+    assert f"--out {out}: another edge-coverage run is writing it (pid {os.getpid()}" in err
+    assert not out.exists()
+    assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
+    assert out.exists() and not lock.exists()

@@ -278,6 +278,87 @@ def _foreign_lock(lock: Path) -> str | None:
     return None
 
 
+def take_lock(target: Path, option: str = "--out",
+              requested: Any = None) -> tuple[int, Path]:
+    """Take the lock of output ``target`` (a directory, or a single file such as
+    ``calibrate --out``): ``.NAME.edge-coverage.lock`` beside it, created, flocked and
+    holding this process's id.
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        What the run writes.
+    option : str, default "--out"
+        Option name for messages.
+    requested : object, optional
+        The target as the user gave it, for messages (default ``target``).
+
+    Returns
+    -------
+    (int, pathlib.Path)
+        The lock's open descriptor and its path, for :func:`drop_lock`.
+
+    Raises
+    ------
+    InputValidationError
+        Another run holds the lock, or the lock's name holds a file this tool did not write.
+    OutputWriteError
+        The lock file cannot be created.
+    """
+    requested = target if requested is None else requested
+    lock = lock_path(target)
+    for _attempt in range(50):
+        problem = _foreign_lock(lock)
+        if problem:
+            raise InputValidationError(f"{option} {requested}: {problem}")
+        try:  # never through a link: the lock is written, then removed
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                continue  # a link made since the check above: said by it next time
+            raise OutputWriteError(f"cannot create the lock file {lock} ({exc.strerror})"
+                                   ) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or _foreign_lock_text(fd):
+            os.close(fd)  # replaced since the check: said by it next time
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            finally:
+                os.close(fd)
+            raise InputValidationError(_busy_message(option, requested, holder)) from None
+        # the file may have been removed by the previous holder after we opened it
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}".encode(), 0)
+            with contextlib.suppress(OSError):  # (read by a batch's workers on other
+                # hosts: run_scenario(run_lock=...), review 141)
+                os.fsync(fd)
+            return fd, lock
+        os.close(fd)
+    raise OutputWriteError(f"cannot take the lock {lock}: it keeps being replaced")
+
+
+def drop_lock(fd: int, lock: Path | None) -> None:
+    """Release a lock of :func:`take_lock`: remove its file (only the one this run holds,
+    not one put in its place) and close it."""
+    if lock is not None:
+        try:
+            if os.lstat(lock).st_ino == os.fstat(fd).st_ino:
+                lock.unlink()
+        except OSError:  # gone, or not removable (an append-only directory): the lock is
+            # released with its descriptor; an error here would replace the one being
+            # raised (review 139)
+            pass
+    os.close(fd)
+
+
 def _busy_message(option: str, requested: Any, holder: str) -> str:
     """The message for an output directory another run holds, its fix worded for the
     command: ``edge-coverage report`` and ``write_report`` (one message for both) read the
@@ -1063,7 +1144,8 @@ def file_mode() -> int:
     return 0o666 & ~umask()
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None,
+                 replace: bool = True) -> None:
     """Write one file by a temporary name in its directory, fsync, and rename it in place.
 
     The one atomic single-file writer of the package: a reader sees the old file or the new
@@ -1078,6 +1160,16 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
     mode : int, optional
         Permission bits of the new file; default :func:`file_mode` (``0o666`` less the
         umask).
+    replace : bool, default True
+        Replace a file at ``path``; with ``False`` a file there (one that appeared since
+        the caller's check) is left as it is and :class:`FileExistsError` raised (a hard
+        link of the temporary, which no other writer can race; a file system without
+        hard links checks just before the rename).
+
+    Raises
+    ------
+    FileExistsError
+        ``replace=False`` and ``path`` exists.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -1087,7 +1179,18 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, file_mode() if mode is None else mode)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails with EEXIST whatever appeared there
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here: the check, then the rename
+                if os.path.lexists(path):
+                    raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST),
+                                          str(path)) from None
+                os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_path(path.parent, directory=True)
@@ -1200,46 +1303,7 @@ class OutputDir:
             raise
 
     def _lock(self) -> None:
-        lock = lock_path(self.path)
-        for _attempt in range(50):
-            problem = _foreign_lock(lock)
-            if problem:
-                raise InputValidationError(f"{self.option} {self.requested}: {problem}")
-            try:  # never through a link: the lock is written, then removed
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    continue  # a link made since the check above: said by it next time
-                raise OutputWriteError(f"cannot create the lock file {lock} ({exc.strerror})"
-                                       ) from exc
-            if not stat.S_ISREG(os.fstat(fd).st_mode) or _foreign_lock_text(fd):
-                os.close(fd)  # replaced since the check: said by it next time
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                try:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                finally:
-                    os.close(fd)
-                raise InputValidationError(
-                    _busy_message(self.option, self.requested, holder)) from None
-            # the file may have been removed by the previous holder after we opened it
-            try:
-                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}"
-                          .encode(), 0)
-                with contextlib.suppress(OSError):  # (read by a batch's workers on
-                    # other hosts: run_scenario(run_lock=...), review 141)
-                    os.fsync(fd)
-                self._lock_fd, self._lock_path = fd, lock
-                return
-            os.close(fd)
-        raise OutputWriteError(f"cannot take the lock {lock}: it keeps being replaced")
+        self._lock_fd, self._lock_path = take_lock(self.path, self.option, self.requested)
 
     def release(self) -> None:
         """Remove the staging directory of an unfinished write and release the lock."""
@@ -1247,15 +1311,7 @@ class OutputDir:
             shutil.rmtree(self.staging, ignore_errors=True)
         self.staging = None
         if self._lock_fd is not None:
-            if self._lock_path is not None:
-                try:  # only the file this run holds (not one put in its place)
-                    if os.lstat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
-                        self._lock_path.unlink()
-                except OSError:  # gone, or not removable (an append-only directory): the
-                    # lock is released with its descriptor; an error here would replace
-                    # the one being raised (review 139)
-                    pass
-            os.close(self._lock_fd)
+            drop_lock(self._lock_fd, self._lock_path)
             self._lock_fd = None
         if not self.committed:
             for d in reversed(self._made_dirs):  # parents this run made, if still empty
