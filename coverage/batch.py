@@ -923,9 +923,9 @@ def scenario_foreign(folder: Path, *, record_required: bool = True) -> list[str]
     if record_required and doc is None and "failed.json" not in entries:
         # every folder swapped into place holds done.json or failed.json: without them
         # the files cannot be told from the user's edits, so none is the tool's
-        return sorted(e for e in entries if not own_temporary(e, SCENARIO_FILES))
+        return sorted(e for e in entries if not own_temporary(e, SCENARIO_FILES, folder))
     foreign = sorted(e for e in entries
-                     if (e not in owned and not own_temporary(e, SCENARIO_FILES))
+                     if (e not in owned and not own_temporary(e, SCENARIO_FILES, folder))
                      or (e in owned and (os.path.islink(folder / e)
                                          or os.path.isdir(folder / e))))
     edited = edited_entries(folder, doc) if doc is not None else []

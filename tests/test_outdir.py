@@ -2162,3 +2162,88 @@ def test_a_killed_reports_leftover_with_carried_edits_is_removed(tmp_path, sampl
         pass
     assert not left.exists()
     assert not [p for p in tmp_path.iterdir() if "edge-coverage-kept" in p.name]
+
+
+def test_a_directory_named_like_a_temporary_file_is_the_users(tmp_path):
+    """Tester 193: a directory ``.sites.csv.deadbeef.tmp/`` (the name of the writer's
+    temporary files) holding the user's thesis, in a plan directory, was removed with it
+    by the next run, without a word. The writer makes files only: such a directory (or a
+    link) is the user's, and the run is refused; a temporary file is still the tool's."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / MARKER).write_text(json.dumps(
+        {"tool": "edge-coverage", "kind": "plan", "files": ["summary.json", "sites.csv"]}))
+    (own / "summary.json").write_text("{}")
+    (own / ".summary.json.0badcafe.tmp").write_text("{")  # a killed write's: the tool's
+    assert not check_output_dir(own).problems
+    (own / ".sites.csv.deadbeef.tmp").mkdir()
+    (own / ".sites.csv.deadbeef.tmp" / "thesis.txt").write_text("four years")
+    chk = check_output_dir(own)
+    assert chk.problems and ".sites.csv.deadbeef.tmp (a directory)" in chk.problems[0], (
+        chk.problems)
+    # a plan directory from before the marker: the same
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "summary.json").write_text("{}")
+    (legacy / ".sites.csv.x1.tmp").mkdir()
+    assert check_output_dir(legacy).problems
+
+
+def test_an_out_named_like_the_tools_temporary_directories_is_refused(tmp_path):
+    """Tester 193: plans written into ``.x.edge-coverage-tmp-1-ab`` and
+    ``.x.edge-coverage-old-2-cd`` were taken by a plan into ``x`` for its leftovers: one
+    renamed into ``x`` ("restored ... a run was killed while swapping", which was false)
+    and replaced, the other removed. Such names are refused as an --out."""
+    for name in (".x.edge-coverage-tmp-1-ab", ".x.edge-coverage-old-2-cd",
+                 ".my plan.edge-coverage-tmp-123-0f"):
+        chk = check_output_dir(tmp_path / name)
+        assert len(chk.problems) == 1, chk.problems
+        assert "the name has the form edge-coverage gives its own temporary" in (
+            chk.problems[0])
+        assert f"which a run into {name.split('.edge-coverage')[0][1:]} takes" in (
+            chk.problems[0])
+        chk = check_output_dir(tmp_path / name, "batch")
+        assert chk.problems
+    for name in ("x.edge-coverage-tmp-1-ab", ".x.edge-coverage-new-1-ab", ".x"):
+        assert not check_output_dir(tmp_path / name).problems, name
+
+
+def test_a_loop_of_symbolic_links_is_said_as_one(tmp_path):
+    """Tester 193: --out loopa (loopa -> loopb -> loopa) was "a symbolic link to ...,
+    which does not exist"."""
+    os.symlink(tmp_path / "loopb", tmp_path / "loopa")
+    os.symlink(tmp_path / "loopa", tmp_path / "loopb")
+    chk = check_output_dir(tmp_path / "loopa")
+    assert len(chk.problems) == 1 and "a loop of symbolic links" in chk.problems[0], (
+        chk.problems)
+
+
+def test_a_partial_optional_output_that_cannot_be_removed_keeps_the_plan(
+        tmp_path, monkeypatch, capsys):
+    """Tester 193: when the partial file of a failed optional output could not be removed
+    (a directory made at map.html's name meanwhile, a read-only or network file system),
+    the error of its removal threw the whole plan away ("internal error", exit 1)."""
+    import pathlib
+
+    import coverage.outputs.maps
+
+    def broken(*_a, **_k):
+        raise RuntimeError("the map renderer broke")
+
+    real_unlink = pathlib.Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self.name == "map.html":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(coverage.outputs.maps, "plan_map", broken)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    out = tmp_path / "plan"
+    code = cli.main([*PLAN_ARGS, "--no-report", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 5, err
+    assert "map.html not written: RuntimeError: the map renderer broke" in err
+    assert "could not remove the partial map.html (Permission denied)" in err
+    for name in ("summary.json", "sites.csv", "assignment.csv"):
+        assert (out / name).is_file(), name

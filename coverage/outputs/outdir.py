@@ -130,6 +130,11 @@ def _legacy_batch(p: Path) -> bool:
     return True
 
 
+#: An output directory's staging and moved-aside directories (``_recover``'s pattern for
+#: any NAME), refused as an ``--out`` of their own.
+_LEFTOVER_NAME = re.compile(r"^\.(.+)\.edge-coverage-(tmp|old)-\d+-[0-9a-f]+$")
+
+
 def _describe(names: Iterable[str], limit: int = 6) -> str:
     names = sorted(names)
     shown = ", ".join(names[:limit])
@@ -493,6 +498,10 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
                                     f"({exc.strerror}: a name in it may have at most 255 "
                                     "bytes, the whole path 4,096). Fix: give a shorter path")
             return chk
+        if exc.errno == errno.ELOOP:
+            chk.problems.append(f"{option} {text}: a loop of symbolic links (it never reaches "
+                                f"a directory). {fix}")
+            return chk
     linked = False
     if p.is_symlink():
         target = Path(os.path.realpath(p))
@@ -504,6 +513,16 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
     chk.path = p
     if p.parent == p:
         chk.problems.append(f"{option} {text} is the root of the file system. {fix}")
+        return chk
+    leftover = _LEFTOVER_NAME.match(p.name)
+    if leftover:
+        # a run into NAME takes these for its own leftovers: renamed into NAME or removed
+        # (tester 193: two plans written under such names were lost by a plan into NAME)
+        chk.problems.append(
+            f"{option} {text}: the name has the form edge-coverage gives its own temporary "
+            f"directories (.NAME.edge-coverage-tmp-... and -old-...), which a run into "
+            f"{leftover.group(1)} takes for its leftovers and removes or renames. Fix: "
+            "choose another name")
         return chk
     if len(os.fsencode(p.name)) > MAX_NAME_BYTES:
         chk.problems.append(_long_name(option, text, p.name, p if linked else None))
@@ -634,7 +653,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.state, chk.files = "ours", entries
         return chk
     legacy = LEGACY_PLAN_FILES if kind == "plan" else LEGACY_BATCH_FILES
-    known = {e for e in entries if e in legacy or _LEGACY_TMP.match(e)}
+    known = {e for e in entries
+             if e in legacy or (_LEGACY_TMP.match(e) and _regular_file(p / e))}
     if kind == "plan" and entries == known:
         # a plan's file names without the marker: the user's copies of a plan (every
         # plan directory since the first release carries the marker): never replaced
@@ -790,12 +810,14 @@ def foreign_entries(directory: Path) -> list[str]:
                     else {"scenarios"} if marker.get("kind") == "batch" else set())
         changed = {e for e in entries & owned - {MARKER}
                    if not _tool_kind(directory / e, e in own_dirs)}
-        return sorted(changed | {e for e in entries - owned if not own_temporary(e, owned)})
+        return sorted(changed | {e for e in entries - owned
+                                 if not own_temporary(e, owned, directory)})
     legacy = LEGACY_PLAN_FILES | LEGACY_BATCH_FILES
-    return sorted(e for e in entries if e not in legacy and not _LEGACY_TMP.match(e))
+    return sorted(e for e in entries if e not in legacy
+                  and not (_LEGACY_TMP.match(e) and _regular_file(directory / e)))
 
 
-def own_temporary(name: str, owned: Collection[str]) -> bool:
+def own_temporary(name: str, owned: Collection[str], directory: Path | None = None) -> bool:
     """A hidden temporary of :func:`write_atomic` (``.NAME.xxxxxxxx.tmp``) of an owned file.
 
     Parameters
@@ -804,6 +826,10 @@ def own_temporary(name: str, owned: Collection[str]) -> bool:
         A directory entry.
     owned : collection of str
         The names of the files the tool owns there.
+    directory : pathlib.Path, optional
+        The directory holding ``name``: given, the entry must also be a regular file
+        (:func:`write_atomic` makes no directory or link: a directory of the user's under
+        such a name was removed with the plan it sat in; tester 193).
 
     Returns
     -------
@@ -811,7 +837,18 @@ def own_temporary(name: str, owned: Collection[str]) -> bool:
         Whether ``name`` is such a temporary of one of ``owned``.
     """
     m = _TEMP_OF.match(name)
-    return bool(m) and m.group(1) in owned
+    return (bool(m) and m.group(1) in owned
+            and (directory is None or _regular_file(directory / name)))
+
+
+def _regular_file(path: Path) -> bool:
+    """``path`` (not followed) is a regular file, or gone meanwhile (not the user's)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 _TEMP_OF = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.tmp$")
@@ -1425,7 +1462,7 @@ class OutputDir:
             self.path.mkdir(exist_ok=True)
             owned = set(files)
             for e in os.listdir(self.path):
-                if own_temporary(e, owned):
+                if own_temporary(e, owned, self.path):
                     (self.path / e).unlink(missing_ok=True)
             doc = {"tool": _TOOL, "kind": self.kind, "version": __version__,
                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1460,7 +1497,7 @@ class OutputDir:
             now = []
         owned = set(self.files)
         names |= {e for e in now if e not in self._start_entries and e != MARKER
-                  and not own_temporary(e, owned)}
+                  and not own_temporary(e, owned, old)}
         if MARKER in now and MARKER not in self._start_entries:
             names.add(MARKER)  # a marker copied in with a plan directory
         return sorted(names)
