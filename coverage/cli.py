@@ -1429,10 +1429,12 @@ def _model_file_problems(out: Path) -> list[str]:
     owner = _tool_owned_dir(out)
     if owner is not None:
         directory, kind = owner
-        return [f"--out {out} is inside {directory}, an edge-coverage {kind} directory: the "
-                f"tool replaces it as a whole, and its next {kind} run would refuse it for "
-                "holding a file it did not write (or drop the model with it). Fix: give --out "
-                f"a path outside it, e.g. --out {directory.parent / out.name}"]
+        how = ("the tool replaces it as a whole" if kind == "plan" else
+               "the tool owns it and writes its scenarios there")  # (tester 193)
+        return [f"--out {out} is inside {directory}, an edge-coverage {kind} directory: "
+                f"{how}, and its next {kind} run would refuse it for holding a file it did "
+                "not write (or drop the model with it). Fix: give --out a path outside it, "
+                f"e.g. --out {directory.parent / out.name}"]
     if out.is_symlink():
         return [f"--out {out} is a symbolic link: it is left alone; choose a new name"]
     if out.exists() and not out.is_file():  # a named pipe: opened to be read, it blocked
@@ -1703,7 +1705,13 @@ def latency_waterfall(model: Any, distance_km: float, access: str, *, tier: Any 
 def _run_report(args: argparse.Namespace) -> int:
     from .outputs.plandir import write_report
 
-    path = write_report(args.plan_dir)
+    try:
+        path = write_report(args.plan_dir)
+    except ImportError as exc:  # (tester 193: "internal error ... please report it")
+        raise OutputWriteError(
+            f"report not written: a library it draws with cannot be imported ({exc}); "
+            f"{args.plan_dir} is left as it was. Fix: repair the environment (make install, "
+            "or pip install -e . in it), then run edge-coverage report again") from None
     _out(args, f"report: {path.resolve()}")
     return 0
 

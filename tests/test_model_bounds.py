@@ -335,6 +335,9 @@ def test_calibrate_out_inside_a_tool_owned_directory_is_refused(tmp_path, capsys
     assert main(["calibrate", "--pings", str(pings), "--out", str(out), "-q"]) == 2
     err = _err(capsys)
     assert f"is inside {owned}" in err and "Fix: give --out a path outside it" in err
+    # (a sweep is not replaced as a whole: tester 193)
+    assert ("writes its scenarios there" if where == "batch"
+            else "replaces it as a whole") in err
     assert sorted(p.name for p in owned.iterdir()) == before
     if where == "plan":
         assert check_output_dir(owned, "plan").problems == []

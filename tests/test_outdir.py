@@ -2247,3 +2247,78 @@ def test_a_partial_optional_output_that_cannot_be_removed_keeps_the_plan(
     assert "could not remove the partial map.html (Permission denied)" in err
     for name in ("summary.json", "sites.csv", "assignment.csv"):
         assert (out / name).is_file(), name
+
+
+def test_a_stop_after_the_swap_says_the_new_outputs_are_in_place(tmp_path, monkeypatch):
+    """Tester 193: SIGTERM landing on the rename that moves the old directory aside (the
+    new one already exchanged into place) was reported as "terminated", as if nothing had
+    been written. The run counts as committed (the command says DIR is complete), the
+    target is the new directory, and the next run removes the old one left beside it."""
+    import coverage.outputs.outdir as outdir
+
+    out = tmp_path / "plan"
+    with OutputDir(out, "plan") as od:
+        (od.start() / "summary.json").write_text("old")
+        od.commit()
+    real = os.rename
+
+    def stop_at_the_aside(src, dst, *a, **k):
+        if "-old-" in os.fspath(dst):
+            raise KeyboardInterrupt
+        return real(src, dst, *a, **k)
+
+    with OutputDir(out, "plan") as od:
+        (od.start() / "summary.json").write_text("new")
+        monkeypatch.setattr(outdir.os, "rename", stop_at_the_aside)
+        with pytest.raises(KeyboardInterrupt):
+            od.commit()
+        monkeypatch.setattr(outdir.os, "rename", real)
+        assert od.committed
+    assert (out / "summary.json").read_text() == "new"
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".plan.edge-coverage-")]
+    with OutputDir(out, "plan"):  # the next run: the old directory goes
+        pass
+    assert (out / "summary.json").read_text() == "new"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".plan.edge-coverage-")]
+
+
+def test_a_report_repairs_a_directory_a_killed_swap_left_missing(tmp_path):
+    """Tester 193: a run killed between the two renames of the non-atomic swap leaves DIR
+    missing and its complete new directory beside it; `report DIR` said "does not exist"
+    (only a plan run repaired it, and replaced it). The report's own check repairs it
+    first, under the lock."""
+    out = tmp_path / "plan"
+    with OutputDir(out, "plan") as od:
+        (od.start() / "summary.json").write_text("new")
+        od.commit()
+    os.rename(out, tmp_path / ".plan.edge-coverage-tmp-123-abcdef12")
+    with OutputDir(out, "plan", option="plan directory", must_exist=True) as od:
+        assert od.path == out
+    assert (out / "summary.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+    # nothing beside it: still "does not exist"
+    os.rename(out, tmp_path / "elsewhere")
+    with pytest.raises(InputValidationError, match="does not exist"):
+        OutputDir(out, "plan", option="plan directory", must_exist=True).acquire()
+
+
+def test_a_report_whose_plotting_library_is_broken_says_so(tmp_path, monkeypatch, capsys):
+    """Tester 193: `edge-coverage report` with a matplotlib that cannot be imported ended
+    in "internal error ... please report it" (exit 1), where `plan` skips the report with
+    a warning. It names the cause and the fix (exit 6), the directory as it was."""
+    import coverage.outputs.report as report
+
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-map", "--out", str(out)]) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+
+    def no_matplotlib(*_a, **_k):
+        raise ImportError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(report, "_svg", no_matplotlib)
+    assert cli.main(["report", str(out)]) == 6
+    err = capsys.readouterr().err
+    assert "report not written: a library it draws with cannot be imported (No module " in err
+    assert "Fix: repair the environment" in err and "internal error" not in err
+    assert snapshot(out) == before

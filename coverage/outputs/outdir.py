@@ -1300,6 +1300,15 @@ class OutputDir:
     def acquire(self) -> None:
         """Check the target, create its parents, take the lock and clean up after killed
         runs. Raises :class:`InputValidationError` when the target is refused."""
+        if self.must_exist and not os.path.lexists(self.path) and self._leftovers():
+            # a directory a killed two-rename swap left missing, its complete new one
+            # beside it: repaired under the lock before the check says it does not exist
+            # (tester 193: `report DIR` could not, only a plan run, which replaced it)
+            self._lock()
+            try:
+                self._recover()
+            finally:
+                self.release()
         chk = check_output_dir(self.requested, self.kind, option=self.option,
                                must_exist=self.must_exist)
         if chk.problems:
@@ -1361,12 +1370,20 @@ class OutputDir:
     def __exit__(self, *exc: Any) -> None:
         self.release()
 
-    def _recover(self) -> None:
-        """Under the lock: repair a swap killed half-way, remove leftovers of killed runs."""
+    def _leftovers(self) -> list[Path]:
+        """The staging and moved-aside directories of killed runs into the target, newest
+        first."""
         parent, name = self.path.parent, self.path.name
         pattern = re.compile(rf"^\.{re.escape(name)}\.edge-coverage-(tmp|old)-\d+-[0-9a-f]+$")
-        left = sorted((e for e in parent.iterdir() if pattern.match(e.name) and e.is_dir()),
-                      key=lambda e: e.stat().st_mtime, reverse=True)
+        try:
+            return sorted((e for e in parent.iterdir() if pattern.match(e.name) and e.is_dir()),
+                          key=lambda e: e.stat().st_mtime, reverse=True)
+        except OSError:
+            return []
+
+    def _recover(self) -> None:
+        """Under the lock: repair a swap killed half-way, remove leftovers of killed runs."""
+        left = self._leftovers()
         if not self.path.exists():
             # killed between the two renames of a non-atomic swap: the complete new
             # directory (marker written last) wins over the old one
@@ -1659,6 +1676,15 @@ class OutputDir:
                     f"choose another {self.option}") from exc
             else:
                 raise OutputWriteError(write_error_message(self.path, exc)) from exc
+        except BaseException:
+            if complete and self._is_our_staging(self.path):
+                # a stop (Ctrl-C, SIGTERM) after the swap went through, as the old
+                # directory was moved aside: the new outputs are the target, and the
+                # message says so (tester 193: "terminated", as if nothing was written);
+                # the old directory left beside it goes with the next run
+                self.staging = None
+                self.committed = True
+            raise
         self.staging = None
         self.committed = True  # before the old directory goes: a Ctrl-C now loses nothing
         self.files = set(files) | {MARKER}
