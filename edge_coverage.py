@@ -39,8 +39,9 @@ def _terminate_quietly_after(code: int) -> None:
     """From the command's end to the process's: a SIGTERM (the interpreter's shutdown may
     take a while after a large plan) says the command had finished, with its exit code,
     and ends the process with 143, where the default action ended it without a word
-    (tester 143: a report killed just after "wrote report.html"). Only for the command
-    itself, not for :func:`main` called from another program."""
+    (tester 143: a report killed just after "wrote report.html"); from the interpreter's
+    exit handlers on, it is ignored. Only for the command itself, not for :func:`main`
+    called from another program."""
     import os
     import signal
     import threading
@@ -63,7 +64,15 @@ def _terminate_quietly_after(code: int) -> None:
     try:
         signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError):
-        pass
+        return
+    # the interpreter's finalization puts a Python handler back to the default action
+    # early on (tester 193: a SIGTERM up to a second after the last line ended a finished
+    # plan with no word, exit -15): from the exit handlers on, SIGTERM is ignored (a
+    # handler the finalization leaves alone), and the process ends moments later with
+    # the command's own exit code
+    import atexit
+
+    atexit.register(signal.signal, signal.SIGTERM, signal.SIG_IGN)
 
 
 def _exit_past_abandoned_solves(code: int) -> None:

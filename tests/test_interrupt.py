@@ -301,6 +301,25 @@ def test_sigterm_after_the_command_ended_says_so_and_exits_143():
             "complete") in r.stderr
 
 
+def test_sigterm_in_the_interpreters_finalization_is_ignored():
+    """Tester 193: the interpreter's finalization puts a Python SIGTERM handler back to the
+    default action, so a SIGTERM in the second after a finished plan's last line ended it
+    with no word (exit -15). From the exit handlers on it is ignored: the process ends with
+    the command's exit code. (A module global's ``__del__`` runs after that point.)"""
+    code = ("import edge_coverage, os, signal, time\n"
+            "class Late:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "        time.sleep(0.2)\n"
+            "        print('finalized', flush=True)\n"
+            "late = Late()\n"
+            "edge_coverage._terminate_quietly_after(0)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert "finalized" in r.stdout
+
+
 def test_a_ctrl_c_whose_exception_was_swallowed_still_stops_the_run(tmp_path):
     """Python drops a KeyboardInterrupt raised inside a garbage-collection or weakref
     callback; tester 144 saw a Ctrl-C in the budget sweep ignored, the previous plan
