@@ -565,6 +565,21 @@ def _inputs_in_out(args: argparse.Namespace) -> list[str]:
                 "plan's, and summary.json would record an input that no longer exists. "
                 f"Fix: copy it out first ({copy}) and give that copy, or give another "
                 "--out")
+    if getattr(args, "demo", False):
+        # the embedded data's cache folder: a plan into it (or around it) would refuse it
+        # for the cache's files, "not written by edge-coverage" (tester 193), or replace
+        # the cache with the plan
+        from .inputs.geonames import CACHE_ENV, places_cache_dir
+
+        cache = places_cache_dir()
+        real_cache = Path(os.path.realpath(cache)) if cache is not None else None
+        if real_cache is not None and (real_cache == real_out
+                                       or real_out in real_cache.parents):
+            problems.append(
+                f"--out {out} holds the cache folder of the embedded GeoNames places "
+                f"({cache}, ${CACHE_ENV} or the default), which this run would replace "
+                f"with the plan. Fix: give another --out, or set {CACHE_ENV} to a folder "
+                "outside it")
     return problems
 
 

@@ -2322,3 +2322,22 @@ def test_a_report_whose_plotting_library_is_broken_says_so(tmp_path, monkeypatch
     assert "report not written: a library it draws with cannot be imported (No module " in err
     assert "Fix: repair the environment" in err and "internal error" not in err
     assert snapshot(out) == before
+
+
+def test_a_demo_into_the_places_cache_folder_is_refused_for_that(tmp_path, monkeypatch):
+    """Tester 193: with EDGE_COVERAGE_CACHE_DIR set to the --out directory, a demo plan
+    was refused because --out "was not written by edge-coverage (it holds
+    geonames-....parquet)", the tool's own cache. It is refused for what it is, before
+    any work, and the cache is left as it was."""
+    cache = tmp_path / "cout"
+    monkeypatch.setenv("EDGE_COVERAGE_CACHE_DIR", str(cache))
+    for out in (cache, tmp_path):
+        r = run("plan", "--demo", "--country", "LU", "--out", out, "-q")
+        assert r.returncode == 2, r.stderr
+        assert "holds the cache folder of the embedded GeoNames places" in r.stderr
+        assert "set EDGE_COVERAGE_CACHE_DIR to a folder outside it" in r.stderr
+    assert not cache.exists()
+    r = run("plan", "--demand", DATA / "west_demand.csv", "--candidates",
+            DATA / "west_candidates.csv", "--no-map", "--no-gis", "--no-report",
+            "--sweep-budgets-ms", "30", "--out", cache, "-q")
+    assert r.returncode == 0, r.stderr  # files of one's own: the cache is not read
