@@ -44,7 +44,7 @@ import pandas as pd
 
 from .cluster import in_worker_task
 from .config import MAX_BATCH_SCENARIOS, MODEL_OPTIONS, PLANNER_OPTIONS, build_model
-from .errors import SKIPPED_LOGGER, ClusterError, InputValidationError
+from .errors import SKIPPED_LOGGER, ClusterError, InputValidationError, OutputWriteError
 from .inputs.geonames import (
     COUNTRY_CODES,
     DEMO_COUNTRY,
@@ -1775,7 +1775,9 @@ def _run_batch_locked(cfg: BatchConfig, od: Any, *,
         _run_todo(cfg, root, scenarios, todo, rows, loaded, described, progress=progress,
                   workers=workers, scheduler=scheduler, client=client, retries=retries,
                   reach_partitions=reach_partitions)
-    except (KeyboardInterrupt, ClusterError) as exc:
+    except (KeyboardInterrupt, ClusterError, OutputWriteError) as exc:
+        # (a scenario that could not be written, e.g. a full disk, stops the sweep: the
+        # finished ones' table is written all the same, if it fits; tester 193)
         with _ctrl_c_held():  # (tester 191: Ctrl-C pressed again stopped the table)
             _table_of_finished(exc, root, scenarios, todo, rows, requested)
         raise
@@ -2273,19 +2275,30 @@ def _table_of_finished(exc: BaseException, root: Path, scenarios: list[Scenario]
                        why, ", ".join(edited), len(rows), len(scenarios),
                        root / "scenarios")
     elif rows:
-        with contextlib.suppress(Exception):
+        try:
             _write_table(_typed(_table_of(requested, rows)), root)
-        if len(rows) >= len(scenarios):  # (it told them to finish the others: 148)
-            logger.warning("%s: %s holds all %d scenario(s), every one "
-                           "finished", why, root / "scenarios.csv", len(scenarios))
+        except Exception as err:  # noqa: BLE001 - (a full disk): said, never raised over exc
+            logger.warning("%s: the table of the %d finished scenario(s) of %d could not be "
+                           "written (%s); they are in %s, and the same command run again "
+                           "writes it and runs the others", why, len(rows), len(scenarios),
+                           f"{type(err).__name__}: {err}".strip(), root / "scenarios")
         else:
-            logger.warning("%s: %s holds the %d finished scenario(s) of %d; run "
-                           "the same command again to finish the others",
-                           why, root / "scenarios.csv", len(rows), len(scenarios))
+            _said_finished(why, root, len(rows), len(scenarios))
     else:
         logger.warning("%s: none of the %d scenario(s) had finished (no table "
                        "written); run the same command again to run them", why,
                        len(scenarios))
+
+
+def _said_finished(why: str, root: Path, n_rows: int, n_scenarios: int) -> None:
+    """The warning of a table of finished scenarios written after a stop."""
+    if n_rows >= n_scenarios:  # (it told them to finish the others: 148)
+        logger.warning("%s: %s holds all %d scenario(s), every one finished", why,
+                       root / "scenarios.csv", n_scenarios)
+    else:
+        logger.warning("%s: %s holds the %d finished scenario(s) of %d; run the same "
+                       "command again to finish the others", why, root / "scenarios.csv",
+                       n_rows, n_scenarios)
 
 
 @contextlib.contextmanager

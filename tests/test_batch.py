@@ -2587,3 +2587,53 @@ def test_ctrl_c_pressed_again_while_the_table_is_written_keeps_the_table(tmp_pat
         signal.signal(signal.SIGINT, previous)
     table = pd.read_csv(out / "scenarios.csv")
     assert 2 <= len(table) < 4  # the finished ones
+
+
+def test_a_scenario_that_cannot_be_written_leaves_the_table_of_the_finished(
+        tmp_path, monkeypatch, caplog):
+    """Tester 193: a sweep stopped by a full disk (exit 6 at the first scenario that did
+    not fit) wrote no table of the scenarios that had finished. It writes it, as after an
+    interrupt, and says so; a table that cannot be written either is said, not claimed."""
+    import coverage.batch as batch
+    from coverage.errors import OutputWriteError
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(WEST_BASE + "time_limit_s = 10\nkmedian_time_limit_s = 1\nfailures = 0\n"
+                   "[axes]\nbudget_ms = [40, 50, 60]\n")
+    real = batch._replace_dir
+    calls = []
+
+    def full_on_the_second(tmp, final):
+        calls.append(final)
+        if len(calls) == 2:
+            raise OutputWriteError(f"cannot write {final}: No space left on device")
+        return real(tmp, final)
+
+    monkeypatch.setattr(batch, "_replace_dir", full_on_the_second)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="coverage.batch"), pytest.raises(
+            OutputWriteError, match="No space left"):
+        run_batch(cfg, out, workers=0)
+    table = pd.read_csv(out / "scenarios.csv")
+    assert len(table) == 1 and table["ok"].all()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("stopped: " in m and "holds the 1 finished scenario(s) of 3" in m
+               for m in said), said
+    # the table cannot be written either: said, not claimed
+    (out / "scenarios.csv").unlink()
+    (out / "scenarios.parquet").unlink(missing_ok=True)
+    calls.clear()
+    caplog.clear()
+
+    def no_table(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(batch, "_write_table", no_table)
+    cfg.write_text(cfg.read_text().replace("[40, 50, 60]", "[40, 45, 50, 60]"))
+    with caplog.at_level(logging.WARNING, logger="coverage.batch"), pytest.raises(
+            OutputWriteError):
+        run_batch(cfg, out, workers=0)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("could not be written (OSError: [Errno 28] No space left on device)" in m
+               for m in said), said
+    assert not any("holds the" in m for m in said), said
