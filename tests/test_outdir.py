@@ -2341,3 +2341,21 @@ def test_a_demo_into_the_places_cache_folder_is_refused_for_that(tmp_path, monke
             DATA / "west_candidates.csv", "--no-map", "--no-gis", "--no-report",
             "--sweep-budgets-ms", "30", "--out", cache, "-q")
     assert r.returncode == 0, r.stderr  # files of one's own: the cache is not read
+
+
+def test_a_long_reason_of_a_skipped_output_is_cut(tmp_path, monkeypatch, capsys):
+    """Tester 193: a GeoPackage's SQLite error put 5.8 kB of SQL in the warning and the
+    marker. The reason is cut in the middle (its start and its end kept)."""
+    import coverage.outputs.maps
+
+    def broken(*_a, **_k):
+        raise RuntimeError("INSERT INTO x VALUES " + "(1, 2)," * 1000 + " failed at the end")
+
+    monkeypatch.setattr(coverage.outputs.maps, "plan_map", broken)
+    out = tmp_path / "plan"
+    assert cli.main([*PLAN_ARGS, "--no-report", "--out", str(out)]) == 5
+    err = capsys.readouterr().err
+    reason = read_marker(out)["skipped"]["map.html"]
+    assert len(reason) < 500 and reason.startswith("RuntimeError: INSERT INTO x VALUES")
+    assert reason.endswith("failed at the end") and "characters left out" in reason
+    assert reason in err and len(err) < 3000

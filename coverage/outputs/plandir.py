@@ -204,6 +204,26 @@ def as_text_columns(df: pd.DataFrame) -> pd.DataFrame:
 _LOW_SPACE_BYTES = 1 << 20
 
 
+#: The longest reason a skipped output's warning and marker carry (tester 193: a
+#: GeoPackage's SQLite error held 5.8 kB of SQL).
+SKIPPED_REASON_CHARS = 400
+
+
+def _short(text: str, limit: int = SKIPPED_REASON_CHARS) -> str:
+    """``text`` cut to ``limit`` characters in the middle (its start and its end kept).
+
+    Examples
+    --------
+    >>> _short("a" * 10 + "b" * 10, 12)
+    'aaaaaaaa [... 8 characters left out ...] bbbb'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 3
+    cut = len(text) - head - tail
+    return f"{text[:head]} [... {cut} characters left out ...] {text[-tail:]}"
+
+
 def _space_note(directory: Path, exc: BaseException) -> str:
     """What a failed write's own message may not say (tester 179: a GeoPackage on a full
     disk read "DataSourceError: Failed to commit transaction"): the disk holding
@@ -294,7 +314,7 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
             write()
             written.extend(n for n in names if (d / n).exists())
         except Exception as exc:  # noqa: BLE001 - an optional output never loses the plan
-            reason = f"{type(exc).__name__}: {exc}".strip() + _space_note(d, exc)
+            reason = _short(f"{type(exc).__name__}: {exc}".strip()) + _space_note(d, exc)
             if shown_as is not None:
                 reason = reason.replace(str(d), str(shown_as))
             for n in names:
