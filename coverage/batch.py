@@ -1810,6 +1810,7 @@ def _table_rows_dropped(root: Path, requested: Collection[Scenario]) -> str:
     it would make every edited input need a new directory."""
     asked = {s.key for s in requested}
     earlier: dict[str, str] = {}  # key -> "name [region]" of the earlier table's rows
+    found = None
     for name in ("scenarios.csv", "scenarios.parquet"):
         path = root / name
         if path.is_symlink() or not path.is_file():
@@ -1824,6 +1825,7 @@ def _table_rows_dropped(root: Path, requested: Collection[Scenario]) -> str:
                 rows = pd.read_parquet(path, columns=["scenario", "key", "region"])
         except (OSError, ValueError, ImportError):
             continue  # not a table of rows (damaged or from elsewhere): nothing to say
+        found = found or name
         for key, scenario, region in rows[["key", "scenario", "region"]].itertuples(
                 index=False):
             if isinstance(key, str) and key not in asked:
@@ -1831,14 +1833,14 @@ def _table_rows_dropped(root: Path, requested: Collection[Scenario]) -> str:
     if not earlier:
         return ""
     shown = list(earlier.values())
-    return (f"{root / 'scenarios.csv'} is an earlier run's table, and "
+    return (f"{root / str(found)} is an earlier run's table, and "
             f"{counted(len(shown), 'scenario')} of it ({', '.join(shown[:5])}"
             f"{' ...' if len(shown) > 5 else ''}) {'is' if len(shown) == 1 else 'are'} "
             "not asked for by this run (another scenario file, or other inputs or "
             "options): this run's table replaces it without them; their folders stay in "
-            f"{root / 'scenarios'} (a run of the earlier file lists them again without "
-            "planning them). Give each scenario file its own output directory to keep both "
-            "tables")
+            f"{root / 'scenarios'} (a run of the earlier file, with the same inputs, lists "
+            "them again without planning them). Give each scenario file its own output "
+            "directory to keep both tables")
 
 def _refuse_edited_tables(root: Path) -> None:
     """Raise :class:`OutputWriteError` when the combined table or plot was edited by hand

@@ -1295,7 +1295,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     # the model file's lock, and its state under it: a file that appears at --out, or is
     # edited, while the fit runs is not written over (tester 193: a file made during the
     # run was replaced, and two runs into one --out both said they wrote it)
-    lock_fd, lock = take_lock(out)
+    lock_fd, lock = take_lock(out, what="file")
     try:
         problems = _model_file_problems(out)  # again, under the lock
         if problems:
@@ -1364,11 +1364,13 @@ def _calibrate_locked(args: argparse.Namespace, out: Path, pings: Any, pings_pat
            else f"held out {cal.heldout_method}"))
     _out(args, "\n".join(lines))
     text = cal.model_toml()
-    changed = _file_identity(out) != seen
+    now = _file_identity(out)
+    changed = now is not None and now != seen  # (a file removed meanwhile: written anew,
+    # never over one made since; review 165: "left as it is" named a file no longer there)
     try:  # a replaced file keeps its permissions
         if not changed:
-            mode = stat.S_IMODE(out.stat().st_mode) if seen is not None else None
-            write_atomic(out, text, mode=mode, replace=seen is not None)
+            mode = stat.S_IMODE(out.stat().st_mode) if now is not None else None
+            write_atomic(out, text, mode=mode, replace=now is not None)
     except FileExistsError:
         changed = True  # made at --out between the check and the write
     except OSError as exc:
@@ -1381,7 +1383,7 @@ def _calibrate_locked(args: argparse.Namespace, out: Path, pings: Any, pings_pat
             write_atomic(kept, text, replace=False)
         except OSError as exc:
             raise OutputWriteError(
-                f"--out {out} was {'edited' if seen is not None else 'created'} while "
+                f"--out {out} was {'created' if seen is None else 'edited'} while "
                 f"calibrate ran, so it is left as it is, and the fitted model could not be "
                 f"kept beside it either ({kept}: {exc.strerror or exc}). Fix: run again "
                 "with another --out") from None

@@ -459,6 +459,29 @@ def test_cli_calibrate_refuses_an_out_another_run_is_writing(tmp_path, capsys):
         drop_lock(fd, lock)
     err = capsys.readouterr().err
     assert f"--out {out}: another edge-coverage run is writing it (pid {os.getpid()}" in err
+    assert "or give --out another file" in err  # (a file, not a directory: review 165)
     assert not out.exists()
     assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
     assert out.exists() and not lock.exists()
+
+
+def test_cli_calibrate_writes_a_model_file_removed_during_the_fit(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Review 165: a model file removed while the fit ran was said to be "left as it is"
+    (nothing was there) and the fit kept under another name, exit 6; it is written at
+    --out as a new file."""
+    import coverage.model.calibrate as cal_module
+
+    pings = ping_csv(tmp_path)
+    out = tmp_path / "model.toml"
+    assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
+    real = cal_module.calibrate
+
+    def user_removes_meanwhile(*args, **kwargs):
+        out.unlink()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cal_module, "calibrate", user_removes_meanwhile)
+    assert main(["calibrate", "--pings", str(pings), "--out", str(out)]) == 0
+    assert LatencyModel.from_file(out).fit["pairs"] == 200
+    assert not list(tmp_path.glob("model.edge-coverage-new-*"))

@@ -454,6 +454,17 @@ def test_an_access_column_empty_in_every_row_takes_the_access_option(tmp_path, c
     assert (f"{path}: the access column 'access' is empty in every row: it is read as "
             "absent, so the run's access class (--access, ftth by default)") in caplog.text
     assert "Fix: fill in each row's access class, or drop the column" in caplog.text
+    # an H3 population table names the command's option too (review 165: access=)
+    import h3
+
+    cells = [h3.latlng_to_cell(1.0 + i / 10, 1.0, 7) for i in range(3)]
+    path = write(tmp_path / "h3.csv", "h3,population,access\n"
+                 + "".join(f"{c},{i + 1},\n" for i, c in enumerate(cells)))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="coverage"):
+        d = read_demand(path)
+    assert "access" not in d.columns and len(d) == 3
+    assert "(--access, ftth by default)" in caplog.text, caplog.text
     demand, sites = sample_inputs
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="coverage"):

@@ -66,10 +66,12 @@ def test_dates_are_iso_text():
     doc = {"ts": pd.Timestamp("2026-12-01 10:00", tz="UTC"), "d": datetime.date(2026, 12, 1),
            "np": np.datetime64("2026-12-01T10:00:00.000000000"), "t": datetime.time(10, 5),
            "nat": pd.NaT, "npnat": np.datetime64("NaT"),
-           pd.Timestamp("2026-01-01"): [datetime.datetime(2026, 1, 2, 3, 4)]}
+           pd.Timestamp("2026-01-01"): [datetime.datetime(2026, 1, 2, 3, 4)],
+           "arr": np.array(["2026-12-01T10:00", "NaT"], "datetime64[ns]")}
     want = {"ts": "2026-12-01T10:00:00+00:00", "d": "2026-12-01", "np": "2026-12-01T10:00:00",
             "t": "10:05:00", "nat": None, "npnat": None,
-            "2026-01-01T00:00:00": ["2026-01-02T03:04:00"]}
+            "2026-01-01T00:00:00": ["2026-01-02T03:04:00"],
+            "arr": ["2026-12-01T10:00:00", None]}  # (review 165: [ns] arrays were integers)
     assert plain_values(doc) == want
     assert _strict(json_text(doc)) == want == plain_values(doc, json=True)
 

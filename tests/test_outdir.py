@@ -2256,6 +2256,12 @@ def test_a_stop_after_the_swap_says_the_new_outputs_are_in_place(tmp_path, monke
     target is the new directory, and the next run removes the old one left beside it."""
     import coverage.outputs.outdir as outdir
 
+    probe = [tmp_path / "xa", tmp_path / "xb"]
+    for d in probe:
+        d.mkdir()
+    exchanged = outdir._exchange(*probe)  # (else the two-rename swap: the old directory
+    for d in probe:  # is moved aside before the new one is in place, review 165)
+        d.rmdir()
     out = tmp_path / "plan"
     with OutputDir(out, "plan") as od:
         (od.start() / "summary.json").write_text("old")
@@ -2273,7 +2279,10 @@ def test_a_stop_after_the_swap_says_the_new_outputs_are_in_place(tmp_path, monke
         with pytest.raises(KeyboardInterrupt):
             od.commit()
         monkeypatch.setattr(outdir.os, "rename", real)
-        assert od.committed
+        assert od.committed == exchanged
+    if not exchanged:  # stopped before the swap: the old directory, whole
+        assert (out / "summary.json").read_text() == "old"
+        return
     assert (out / "summary.json").read_text() == "new"
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".plan.edge-coverage-")]
     with OutputDir(out, "plan"):  # the next run: the old directory goes
@@ -2282,25 +2291,24 @@ def test_a_stop_after_the_swap_says_the_new_outputs_are_in_place(tmp_path, monke
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".plan.edge-coverage-")]
 
 
-def test_a_report_repairs_a_directory_a_killed_swap_left_missing(tmp_path):
+def test_a_report_repairs_a_directory_a_killed_swap_left_missing(tmp_path, capsys):
     """Tester 193: a run killed between the two renames of the non-atomic swap leaves DIR
     missing and its complete new directory beside it; `report DIR` said "does not exist"
-    (only a plan run repaired it, and replaced it). The report's own check repairs it
-    first, under the lock."""
+    (only a plan run repaired it, and replaced it). The report repairs it first, under the
+    lock (review 165: through the command, not only through OutputDir)."""
     out = tmp_path / "plan"
-    with OutputDir(out, "plan") as od:
-        (od.start() / "summary.json").write_text("new")
-        od.commit()
+    assert cli.main([*PLAN_ARGS, "--no-map", "--out", str(out)]) == 0
+    sites = (out / "sites.csv").read_text()
     os.rename(out, tmp_path / ".plan.edge-coverage-tmp-123-abcdef12")
-    with OutputDir(out, "plan", option="plan directory", must_exist=True) as od:
-        assert od.path == out
-    assert (out / "summary.json").read_text() == "new"
+    capsys.readouterr()
+    assert cli.main(["report", str(out)]) == 0, capsys.readouterr().err
+    assert "restored" in capsys.readouterr().err
+    assert (out / "sites.csv").read_text() == sites and (out / "report.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
     # nothing beside it: still "does not exist"
     os.rename(out, tmp_path / "elsewhere")
-    with pytest.raises(InputValidationError, match="does not exist"):
-        OutputDir(out, "plan", option="plan directory", must_exist=True).acquire()
-
+    assert cli.main(["report", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 def test_a_report_whose_plotting_library_is_broken_says_so(tmp_path, monkeypatch, capsys):
     """Tester 193: `edge-coverage report` with a matplotlib that cannot be imported ended
@@ -2359,3 +2367,31 @@ def test_a_long_reason_of_a_skipped_output_is_cut(tmp_path, monkeypatch, capsys)
     assert len(reason) < 500 and reason.startswith("RuntimeError: INSERT INTO x VALUES")
     assert reason.endswith("failed at the end") and "characters left out" in reason
     assert reason in err and len(err) < 3000
+
+
+def test_a_directory_made_at_a_failed_outputs_name_stays_the_users(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Review 165: a directory made at map.html's name in the staging directory (the map
+    then failing) could not be removed, was listed in the marker as the tool's, and the
+    next run removed it with the user's file. It is left out of the marker: the next run
+    refuses it, and the file is still there."""
+    import coverage.outputs.maps
+
+    out = tmp_path / "plan"
+
+    def broken(*_a, **_k):
+        staging = next(p for p in tmp_path.iterdir()
+                       if p.name.startswith(".plan.edge-coverage-tmp-"))
+        (staging / "map.html").mkdir()
+        (staging / "map.html" / "thesis.txt").write_text("mine")
+        raise RuntimeError("the map renderer broke")
+
+    monkeypatch.setattr(coverage.outputs.maps, "plan_map", broken)
+    assert cli.main([*PLAN_ARGS, "--no-report", "--out", str(out)]) == 5
+    marker = read_marker(out)
+    assert "map.html" not in marker["files"] and "map.html" not in marker["dirs"]
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 2
+    assert "map.html" in capsys.readouterr().err
+    assert (out / "map.html" / "thesis.txt").read_text() == "mine"

@@ -3168,7 +3168,11 @@ def _h3_demand(
     )
     if access_col is not None:
         frame["access"] = raw[access_col].to_numpy()
-    demand = as_demand(frame, source=report.source, access_profiles=access_profiles)
+    # (the caller's option style: an H3 file's messages name --access, not access=;
+    # review 165)
+    checked = _Report(report.source, "demand", option_style=report.option_style)
+    demand = _build(_load_object(frame, checked), checked, kind="demand", crs=None,
+                    access_profiles=access_profiles)
     total = float(demand["population"].sum())
     resolutions = sorted(
         {int(uniq_res) for uniq_res in (h3.get_resolution(cell) for cell in uniq if cell)}

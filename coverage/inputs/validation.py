@@ -199,7 +199,9 @@ def plain_values(value: Any, *, json: bool = False) -> Any:
     if isinstance(value, dict):
         return {plain_value(_iso(k)): plain_values(v, json=json) for k, v in value.items()}
     if isinstance(value, np.ndarray):
-        value = value.tolist()
+        # (datetime64[ns] values become integers by tolist(): each one as a date instead;
+        # review 165)
+        value = list(value) if value.dtype.kind == "M" else value.tolist()
     if json and isinstance(value, list | tuple):
         return [plain_values(v, json=True) for v in value]
     if type(value) in (list, tuple):  # (not a named tuple's subclass)

@@ -253,7 +253,7 @@ def _foreign_lock_text(fd: int) -> bool:
     return len(head) >= 200 or not _LOCK_TEXT.match(head.decode("utf-8", "replace"))
 
 
-def _foreign_lock(lock: Path) -> str | None:
+def _foreign_lock(lock: Path, what: str = "directory") -> str | None:
     """Why the lock file path ``lock`` is not this tool's to take (one sentence with the
     fix), or ``None``: absent, or a regular file holding a lock this tool wrote (a killed
     run's). A link there was followed and the file it named overwritten, then removed."""
@@ -264,7 +264,7 @@ def _foreign_lock(lock: Path) -> str | None:
     except OSError as exc:
         return f"cannot check its lock file {lock} ({exc.strerror})"
     fix = (f"Fix: move {lock} away (edge-coverage keeps its lock there while it writes), "
-           "or choose another output directory")
+           f"or choose another output {what}")
     if stat.S_ISLNK(st.st_mode):
         return (f"its lock file {lock} is a symbolic link, which edge-coverage would write "
                 f"through and then remove; it is left alone. {fix}")
@@ -283,8 +283,8 @@ def _foreign_lock(lock: Path) -> str | None:
     return None
 
 
-def take_lock(target: Path, option: str = "--out",
-              requested: Any = None) -> tuple[int, Path]:
+def take_lock(target: Path, option: str = "--out", requested: Any = None, *,
+              what: str = "directory") -> tuple[int, Path]:
     """Take the lock of output ``target`` (a directory, or a single file such as
     ``calibrate --out``): ``.NAME.edge-coverage.lock`` beside it, created, flocked and
     holding this process's id.
@@ -297,6 +297,8 @@ def take_lock(target: Path, option: str = "--out",
         Option name for messages.
     requested : object, optional
         The target as the user gave it, for messages (default ``target``).
+    what : str, default "directory"
+        What the target is, for the messages' fixes (``"file"`` for a model file).
 
     Returns
     -------
@@ -313,7 +315,7 @@ def take_lock(target: Path, option: str = "--out",
     requested = target if requested is None else requested
     lock = lock_path(target)
     for _attempt in range(50):
-        problem = _foreign_lock(lock)
+        problem = _foreign_lock(lock, what)
         if problem:
             raise InputValidationError(f"{option} {requested}: {problem}")
         try:  # never through a link: the lock is written, then removed
@@ -333,7 +335,8 @@ def take_lock(target: Path, option: str = "--out",
                 holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
             finally:
                 os.close(fd)
-            raise InputValidationError(_busy_message(option, requested, holder)) from None
+            raise InputValidationError(_busy_message(option, requested, holder, what)
+                                       ) from None
         # the file may have been removed by the previous holder after we opened it
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
@@ -364,7 +367,7 @@ def drop_lock(fd: int, lock: Path | None) -> None:
     os.close(fd)
 
 
-def _busy_message(option: str, requested: Any, holder: str) -> str:
+def _busy_message(option: str, requested: Any, holder: str, what: str = "directory") -> str:
     """The message for an output directory another run holds, its fix worded for the
     command: ``edge-coverage report`` and ``write_report`` (one message for both) read the
     directory the other run writes (another directory is no fix), a method of the Python
@@ -373,9 +376,9 @@ def _busy_message(option: str, requested: Any, holder: str) -> str:
         fix = ("wait for it to finish, then make the report again (`edge-coverage report "
                "DIR`, or write_report in Python): it reads the tables that run writes")
     elif option.startswith("--"):
-        fix = f"wait for it to finish, or give {option} another directory"
+        fix = f"wait for it to finish, or give {option} another {what}"
     else:
-        fix = "wait for it to finish, or write to another directory"
+        fix = f"wait for it to finish, or write to another {what}"
     return (f"{option} {requested}: another edge-coverage run is writing it "
             f"({holder or 'a running process'}). Fix: {fix}")
 
@@ -1300,15 +1303,8 @@ class OutputDir:
     def acquire(self) -> None:
         """Check the target, create its parents, take the lock and clean up after killed
         runs. Raises :class:`InputValidationError` when the target is refused."""
-        if self.must_exist and not os.path.lexists(self.path) and self._leftovers():
-            # a directory a killed two-rename swap left missing, its complete new one
-            # beside it: repaired under the lock before the check says it does not exist
-            # (tester 193: `report DIR` could not, only a plan run, which replaced it)
-            self._lock()
-            try:
-                self._recover()
-            finally:
-                self.release()
+        if self.must_exist:
+            self.repair()
         chk = check_output_dir(self.requested, self.kind, option=self.option,
                                must_exist=self.must_exist)
         if chk.problems:
@@ -1369,6 +1365,20 @@ class OutputDir:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+    def repair(self) -> None:
+        """Put back a target a run killed between the two renames of a non-atomic swap
+        left missing (its complete new directory beside it), under the lock; nothing when
+        the target exists or nothing is beside it. A reader (``edge-coverage report``)
+        calls it before it reads the target (tester 193: `report DIR` said it did not
+        exist; only a plan run repaired it, and replaced it)."""
+        if os.path.lexists(self.path) or not self._leftovers():
+            return
+        fd, lock = take_lock(self.path, self.option, self.requested)
+        try:
+            self._recover()
+        finally:
+            drop_lock(fd, lock)
 
     def _leftovers(self) -> list[Path]:
         """The staging and moved-aside directories of killed runs into the target, newest
@@ -1594,8 +1604,12 @@ class OutputDir:
             raise RuntimeError("OutputDir.commit() without start()")
         complete = False
         try:
+            # an output skipped but still there could not be removed (a directory the user
+            # made at its name meanwhile): not listed, so the next run refuses it as
+            # theirs rather than removing it (review 165)
+            skipped = set((extra or {}).get("skipped") or ())
             files = sorted(e for e in os.listdir(staging)
-                           if e not in (MARKER, _STAGING_MARKER))
+                           if e not in (MARKER, _STAGING_MARKER) and e not in skipped)
             dirs = [e for e in files if (staging / e).is_dir()]
             stats = file_stats(staging, files)
             if still_edited:

@@ -1613,6 +1613,7 @@ def write_report(plan_dir: str | Path) -> Path:
     from .report import render_report
 
     d = _plan_dir_path(plan_dir)
+    OutputDir(d, "plan", option="plan directory", must_exist=True).repair()  # (review 165)
     load_plan_dir(d)  # a missing or damaged directory gets its own message first
     problem = _report_target_problem(d)
     if problem:
