@@ -559,6 +559,12 @@ def test_the_demands_own_columns_reach_assignment_csv(tmp_path):
      "--demand-crs, --demand-layer describe input files, and --demo uses the embedded data"),
     (["--demo", "--country", "LI"],
      "GeoNames has no place with >= 50,000 people (its largest has"),
+    # both thresholds at once (tester 194: the second refusal came after the first fix)
+    (["--demo", "--country", "CC"],
+     "lower --demo-min-population to 120 or less\n--country CC: GeoNames has no place "
+     "with >= 50,000 people (its largest has 120). Fix: lower --demo-site-min-population"),
+    (["--demo", "--country", "AN"],
+     "Fix: AN is a retired code: its places are under CW, SX and BQ"),
 ])
 def test_options_that_do_not_apply_are_refused_before_the_work(tmp_path, args, says):
     """Options of the embedded data given with files (and the other way round) were

@@ -589,3 +589,21 @@ def test_the_summary_of_numpy_options_is_json(sample_inputs):
     json.dumps(s)
     assert type(s["parameters"]["max_sites"]) is int
     assert s["parameters"]["max_sites"] == 4
+
+
+def test_real_places_that_mirror_onto_sites_are_not_called_swapped(caplog):
+    """Tester 194: three places of the embedded Russia (Usinsk 66.0 N 57.5 E, Parma,
+    Amderma), out of reach as written and near Tyumen with their lat and lon exchanged,
+    were said to "look swapped". A point inside the other demand's latitude and longitude
+    range is not; a point typed lon-first away from the rest still is."""
+    from coverage.planner.stages import swapped_rows
+
+    sites = pd.DataFrame({"lat": [57.15, 61.0], "lon": [65.53, 69.0]})
+    demand = pd.DataFrame({"lat": [66.01, 55.0, 68.0, 57.0], "lon": [57.53, 40.0, 70.0,
+                                                                    65.0]})
+    assert swapped_rows(demand, sites, [True, False, False, False], 88.0).tolist() == []
+    far = pd.concat([demand, pd.DataFrame({"lat": [30.0], "lon": [57.0]})],
+                    ignore_index=True)  # (57.0, 30.0) typed (30.0, 57.0): south of all
+    sites = pd.concat([sites, pd.DataFrame({"lat": [57.1], "lon": [30.2]})],
+                      ignore_index=True)
+    assert swapped_rows(far, sites, [True, False, False, False, True], 88.0).tolist() == [4]

@@ -55,6 +55,12 @@ _CACHE_KEY = b"edge_coverage_geonames"
 _NO_CACHE = ("", "off", "no", "none", "false", "0")
 
 
+#: Retired ISO 3166-1 codes GeoNames still lists as countries, with their successors
+#: (tester 194: "choose another country" said nothing of where the places went).
+_RETIRED = {"AN": "CW, SX and BQ (the former Netherlands Antilles)",
+            "CS": "RS and ME (the former Serbia and Montenegro)"}
+
+
 def places_cache_dir() -> Path | None:
     """The folder of the tool's cache of parsed GeoNames places, or ``None`` (no cache).
 
@@ -327,7 +333,8 @@ def geonames_places(country: str = DEMO_COUNTRY,
             f"--country {code}: GeoNames has no place with >= {min_population:,} people "
             f"(its largest has {top:,}). Fix: lower {option} to {top:,} or less"
             if top else f"--country {code}: GeoNames has no place of this country. Fix: "
-            "choose another country")
+            + (f"{code} is a retired code: its places are under {_RETIRED[code]}"
+               if code in _RETIRED else "choose another country"))
     return out.sort_values(["population", "geonameid"], ascending=[False, True]).reset_index(
         drop=True
     )

@@ -871,8 +871,9 @@ def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
     """The rows among ``mask`` (demand points without a candidate in budget) that, with
     their own ``lat`` and ``lon`` exchanged, have a candidate within ``radius_km``, and as
     written none within three radii (a point just out of reach near the line lat = lon
-    mirrors onto nearby sites): a few rows of a file typed in the wrong order (a partial
-    swap; the whole file is :func:`swapped_coordinates_hint`). Two bulk nearest-candidate
+    mirrors onto nearby sites) and lie outside the latitude and longitude range of the
+    other demand points: a few rows of a file typed in the wrong order (a partial swap;
+    the whole file is :func:`swapped_coordinates_hint`). Two bulk nearest-candidate
     queries.
 
     Parameters
@@ -905,7 +906,21 @@ def swapped_rows(demand: pd.DataFrame, sites: pd.DataFrame, mask: npt.ArrayLike,
     # and far from every site as written: a point just out of reach near the line
     # lat = lon mirrors onto sites nearby without being swapped
     was_km, _ = nearest(s_lat, s_lon, unit_xyz(q_lon[hit], q_lat[hit]))
-    return rows[hit][was_km[:, 0] > 3 * radius_km].astype(np.int64)
+    flagged = rows[hit][was_km[:, 0] > 3 * radius_km].astype(np.int64)
+    if len(flagged) and len(flagged) < len(demand):
+        # and, as written, outside the extent of the other demand points: a row typed
+        # lon-first lands away from the file's region; a real place inside it that only
+        # mirrors onto a site is not swapped (tester 194: Usinsk, 66.0 N 57.5 E, of the
+        # embedded Russia, mirrors to 51 km from Tyumen)
+        others = np.ones(len(demand), dtype=bool)
+        others[flagged] = False
+        lat = demand["lat"].to_numpy(dtype=np.float64)
+        lon = demand["lon"].to_numpy(dtype=np.float64)
+        inside = ((lat[flagged] >= lat[others].min()) & (lat[flagged] <= lat[others].max())
+                  & (lon[flagged] >= lon[others].min())
+                  & (lon[flagged] <= lon[others].max()))
+        flagged = flagged[~inside]
+    return flagged
 
 
 @dataclass(frozen=True)
