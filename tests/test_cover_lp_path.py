@@ -464,7 +464,7 @@ def test_the_search_before_a_milp_after_the_lagrangian(seed, monkeypatch, caplog
     the search's, it covers every row, and the bound stays below the proven optimum."""
     a, req, c, x0, opt = _unit_instance(seed)
     plans: dict[str, np.ndarray] = {}
-    real_lagrangian, real_search = cover._lagrangian_cover, cover.row_weighting_search
+    real_lagrangian, real_search = cover._lagrangian_cover, cover.search_with_restarts
 
     def lagrangian(*args, **kwargs):  # 3 iterations: a plan well above the bound
         lag, x = real_lagrangian(*args, **{**kwargs, "max_iter": 3})
@@ -478,7 +478,7 @@ def test_the_search_before_a_milp_after_the_lagrangian(seed, monkeypatch, caplog
     monkeypatch.setattr(cover, "FEASIBILITY_JUMP_MAX_NNZ", 0)
     monkeypatch.setattr(cover, "_milp_follows", lambda *args, **kwargs: True)
     monkeypatch.setattr(cover, "_lagrangian_cover", lagrangian)
-    monkeypatch.setattr(cover, "row_weighting_search", search)
+    monkeypatch.setattr(cover, "search_with_restarts", search)
     with caplog.at_level(logging.INFO, logger="coverage.solvers.cover"):
         lag, x, milp = cover._lagrangian_first(a, req, c, x0, time.perf_counter() + 4.0)
     assert milp

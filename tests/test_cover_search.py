@@ -199,3 +199,36 @@ def test_no_search_on_a_small_model(caplog):
     assert "LP-guided plan" in caplog.text  # the LP path left a gap the MILP had to close
     assert "row-weighting search" not in caplog.text
     assert res.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_restarts_never_end_above_one_run_and_stop_when_one_finds_nothing(seed, monkeypatch):
+    """search_with_restarts: each run starts from the best plan so far with the next seed,
+    and the first run that finds no smaller plan ends it: never larger than one run,
+    feasible, and one run more than the runs that improved."""
+    import coverage.solvers.cover_search as cs
+
+    a, req = dense_double_cover(seed, n=1_000, m=200, radius=0.1)
+    x0 = greedy_mask(a, req)
+    runs = []
+    real = cs.row_weighting_search
+
+    def counted(*args, **kwargs):
+        out = real(*args, **kwargs)
+        runs.append((int(np.asarray(args[2]).sum()), int(out.sum()), kwargs["seed"]))
+        return out
+
+    monkeypatch.setattr(cs, "row_weighting_search", counted)
+    x = cs.search_with_restarts(a, req, x0, deadline=time.perf_counter() + 60.0)
+    assert np.all(counts(a, x) >= req)
+    one = real(a, req, x0, deadline=time.perf_counter() + 60.0)
+    assert x.sum() <= one.sum() <= x0.sum()
+    assert [r[2] for r in runs] == list(range(len(runs)))  # the next seed each time
+    assert all(r[1] < r[0] for r in runs[:-1])  # every run but the last improved
+    assert runs[-1][1] >= runs[-1][0] or x.sum() == runs[-1][1]
+    assert x.sum() == min(r[1] for r in runs)
+    # a goal reached ends it at once
+    runs.clear()
+    x = cs.search_with_restarts(a, req, x0, deadline=time.perf_counter() + 60.0,
+                                goal=float(x0.sum()))
+    assert len(runs) == 1 and x.sum() == x0.sum()

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import SolverError
-from .cover_search import row_ranges, row_weighting_search
+from .cover_search import row_ranges, search_with_restarts
 from .highs import lp_model, new_highs, set_option
 from .interrupt import run_highs
 from .matrix_args import reach_pattern, required_mask
@@ -706,7 +706,7 @@ def _search_after_lagrangian(a: sp.csr_array, need: npt.NDArray[np.int64],
     sites, goal = float(x.sum()), _sites_goal(lag, float(c[0]))
     if sites <= goal or (min_gap and not _wide_gap(sites, goal)):
         return x
-    xw = row_weighting_search(a, need, x, deadline=deadline, goal=goal)
+    xw = search_with_restarts(a, need, x, deadline=deadline, goal=goal)
     if _covers(a, need, xw) and xw.sum() < sites:
         logger.info("row-weighting search after the Lagrangian plan: %g -> %g sites",
                     sites, float(xw.sum()))
@@ -1233,7 +1233,7 @@ def _lp_guided_cover(
         # closes faster than the search stalls
         logger.debug("row-weighting search on %d rows x %d sites, %d entries: plan %.6g, "
                      "bound %.6g", a.shape[0], a.shape[1], a.nnz, ub, goal)
-        xw = row_weighting_search(a, need, best, deadline=time.perf_counter() + left(
+        xw = search_with_restarts(a, need, best, deadline=time.perf_counter() + left(
             SEARCH_SHARE), goal=goal / float(c[0]))
         if _covers(a, need, xw) and c[xw].sum() < ub:
             best, ub = xw, float(c[xw].sum())
