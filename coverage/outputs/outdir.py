@@ -130,8 +130,9 @@ def _legacy_batch(p: Path) -> bool:
     return True
 
 
-#: An output directory's staging and moved-aside directories (``_recover``'s pattern for
-#: any NAME), refused as an ``--out`` of their own.
+#: An output directory's staging and moved-aside directories (``.NAME.edge-coverage-tmp-``
+#: or ``-old-`` ``PID-HEX``; group 1 is NAME): what ``OutputDir._recover`` takes for a
+#: killed run's leftovers, refused as an ``--out`` of their own.
 _LEFTOVER_NAME = re.compile(r"^\.(.+)\.edge-coverage-(tmp|old)-\d+-[0-9a-f]+$")
 
 
@@ -1383,10 +1384,12 @@ class OutputDir:
     def _leftovers(self) -> list[Path]:
         """The staging and moved-aside directories of killed runs into the target, newest
         first."""
-        parent, name = self.path.parent, self.path.name
-        pattern = re.compile(rf"^\.{re.escape(name)}\.edge-coverage-(tmp|old)-\d+-[0-9a-f]+$")
+        def ours(entry: Path) -> bool:
+            m = _LEFTOVER_NAME.match(entry.name)
+            return m is not None and m.group(1) == self.path.name and entry.is_dir()
+
         try:
-            return sorted((e for e in parent.iterdir() if pattern.match(e.name) and e.is_dir()),
+            return sorted((e for e in self.path.parent.iterdir() if ours(e)),
                           key=lambda e: e.stat().st_mtime, reverse=True)
         except OSError:
             return []
