@@ -360,8 +360,7 @@ def test_bad_workload_catalog_reported_once_per_scenario(tmp_path, body):
 def test_cli_bad_config_exit_2_without_traceback(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('[base]\ndemo = {country = "LU"}\n[axes]\nbudget_ms = "thirty"\n')
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o")],
-                       capture_output=True, text=True, timeout=120)
+    r = run("batch", p, "--out", tmp_path / "o")
     assert r.returncode == 2
     assert "axes.budget_ms" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
@@ -379,8 +378,7 @@ def test_a_scenario_that_cannot_aggregate_is_refused_before_the_sweep(tmp_path):
                  '[[scenarios]]\nname = "lte-agg"\naccess = "lte"\naggregate_km = 10\n'
                  f'[[scenarios]]\nname = "tiers-agg"\ntiers = "{tiers}"\naggregate_km = 10\n'
                  '[[scenarios]]\nname = "plain-agg"\naggregate_km = 10\n')
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers", "0"],
-                       capture_output=True, text=True, timeout=300)
+    r = run("batch", p, "--out", tmp_path / "o", "--workers", "0")
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert "'lte-agg'" in r.stderr and "'tiers-agg'" in r.stderr
@@ -1011,8 +1009,7 @@ def test_a_users_folder_with_a_scenarios_folder_is_not_taken_over(tmp_path):
     (proj / "scenarios.csv").write_text("my,own,table\n")
     before = sorted((p.relative_to(proj), p.read_bytes() if p.is_file() else None)
                     for p in proj.rglob("*"))
-    r = subprocess.run([EXE, "batch", str(config), "--out", str(proj), "--workers", "0"],
-                       capture_output=True, text=True, timeout=300)
+    r = run("batch", config, "--out", proj, "--workers", "0")
     assert r.returncode == 2, r.stderr
     assert "not written by edge-coverage" in r.stderr and "Traceback" not in r.stderr
     after = sorted((p.relative_to(proj), p.read_bytes() if p.is_file() else None)
@@ -1505,8 +1502,7 @@ def test_a_capacitated_scenario_without_capacity_is_refused_before_any_work(tmp_
     assert "68 candidate(s) have no capacity" in text and "Fix:" in text
     assert text.count("have no capacity") == 1  # the uncapacitated scenarios pass
     assert not (tmp_path / "out").exists()
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "out"),
-                        "--workers", "0"], capture_output=True, text=True, timeout=600)
+    r = run("batch", p, "--out", tmp_path / "out", "--workers", "0")
     assert r.returncode == 2, r.stderr
     assert "have no capacity" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
@@ -1550,8 +1546,7 @@ def test_scenario_names_are_unique_and_not_empty(tmp_path, body, match):
     with pytest.raises(InputValidationError, match=match) as e:
         load_config(p)
     assert "Fix: give" in str(e.value)
-    r = subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "out"),
-                        "--workers", "0"], capture_output=True, text=True, timeout=600)
+    r = run("batch", p, "--out", tmp_path / "out", "--workers", "0")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "out").exists()
 
@@ -1794,8 +1789,7 @@ def _capacity_batch(tmp_path, demand_csv: str, sites_csv: str, limits: str):
     p = tmp_path / "s.toml"
     p.write_text(f'[base]\ndemand = "{tmp_path / "d.csv"}"\ncandidates = '
                  f'"{tmp_path / "s.csv"}"\nfailures = 2\n[axes]\nscenario_limit = {limits}\n')
-    return subprocess.run([EXE, "batch", str(p), "--out", str(tmp_path / "o"), "--workers",
-                           "0"], capture_output=True, text=True, timeout=600)
+    return run("batch", p, "--out", tmp_path / "o", "--workers", "0")
 
 
 def test_a_batch_with_a_plan_short_of_capacity_exits_7_naming_it(tmp_path):

@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -327,6 +328,17 @@ def _nap(seconds: float, fail: bool = False) -> dict:
     return {"worker": get_worker().address}
 
 
+_RELEASE = threading.Event()
+
+
+def _held(fail: bool) -> None:
+    """A piece that fails at once (``fail``) or runs until :data:`_RELEASE` is set (at
+    most 120 s): a task of run_pieces on an in-process cluster."""
+    if fail:
+        raise ValueError("this piece fails")
+    _RELEASE.wait(120)
+
+
 def test_run_pieces_spreads_the_largest_and_uses_workers_that_join_later() -> None:
     pytest.importorskip("distributed")
     import threading
@@ -360,17 +372,22 @@ def test_run_pieces_stops_the_others_when_a_piece_fails() -> None:
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
-        with pytest.raises(ValueError, match="this piece fails") as raised:
-            run_pieces(client, _nap, [((0.0, True), {}), ((15.0,), {})])
-        # (``raised`` keeps the traceback, and with it run_pieces' futures, alive)
+        try:
+            with pytest.raises(ValueError, match="this piece fails") as raised:
+                run_pieces(client, _held, [((True,), {}), ((False,), {})])
+            # (``raised`` keeps the traceback, and with it run_pieces' futures, alive)
 
-        def tasks(dask_scheduler) -> int:
-            return len(dask_scheduler.tasks)
+            def tasks(dask_scheduler) -> int:
+                return len(dask_scheduler.tasks)
 
-        deadline = time.monotonic() + 60  # the long piece is cancelled, not left running
-        while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert client.run_on_scheduler(tasks) == 0 and raised.value
+            deadline = time.monotonic() + 60  # the long piece is cancelled, not left running
+            while client.run_on_scheduler(tasks) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert client.run_on_scheduler(tasks) == 0 and raised.value
+        finally:
+            # a running thread cannot be stopped: the held piece ends once the test has
+            # seen it cancelled (it slept 15 s, which the cluster's close waited for)
+            _RELEASE.set()
 
 
 def test_run_pieces_starts_a_piece_again_when_its_worker_leaves() -> None:

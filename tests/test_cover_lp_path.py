@@ -2,6 +2,7 @@
 restricted MILP) against brute force, and mutations of it that these checks must catch."""
 
 import dataclasses
+import functools
 import logging
 import time
 
@@ -424,7 +425,14 @@ def test_a_time_limited_plan_that_meets_the_rounded_bound_is_optimal(monkeypatch
 
 def _unit_instance(seed):
     """A unit-cost geometric multicover above ``SEARCH_MIN_NNZ`` entries: the pattern, the
-    needs, the costs, the greedy plan and the proven optimum's result."""
+    needs, the costs, the greedy plan and the proven optimum's result (copies: the
+    instance and its proof are made once per seed for the tests that share it)."""
+    a, req, c, x0, opt = _unit_instance_made(seed)
+    return a.copy(), req.copy(), c.copy(), x0.copy(), opt
+
+
+@functools.cache
+def _unit_instance_made(seed):
     a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
     a = sp.csr_array(a)
     req = np.minimum(req, np.diff(a.indptr))
@@ -601,13 +609,7 @@ def test_a_carried_lagrangian_goes_on_from_its_multipliers(seed):
     """``state`` carries a run on: the second run starts from the first's bound and
     multipliers (its bound is at least the first's; a fresh run of that length starts
     from the cheapest-site multipliers) and stays below the optimum."""
-    a, req, _ = geometric(seed, n=600, m=400, radius=0.14)
-    a = sp.csr_array(a)
-    req = np.minimum(req, np.diff(a.indptr))
-    c = np.ones(a.shape[1])
-    opt = min_cover(a, req, time_limit_s=120)
-    x0 = np.zeros(a.shape[1], dtype=bool)
-    x0[cover.greedy_cover(a, req)] = True
+    a, req, c, x0, opt = _unit_instance(seed)
     state: dict = {}
     first, _ = cover._lagrangian_cover(a, req, c, x0, time.perf_counter() + 10.0,
                                        max_iter=40, state=state)

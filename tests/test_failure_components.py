@@ -148,7 +148,12 @@ def one_component(seed: int, m: int = 30, n: int = 130):
     return mask, load, cap
 
 
-def rerouted(seed: int, cap_scale: float, m: int = 30, n: int = 130):
+def below_full(m: int) -> int:
+    """A scenario limit 16 below the 1 + m + m(m - 1)/2 scenarios of every pair's list."""
+    return 1 + m + m * (m - 1) // 2 - 16
+
+
+def rerouted(seed: int, cap_scale: float, m: int = 24, n: int = 104):
     """:func:`one_component` at ``cap_scale`` x its capacity, all sites open, with its
     normal flow, failure groups and local reroutes."""
     from coverage.solvers.capacitated import failure_groups, local_reroutes, scenario_flow
@@ -175,9 +180,9 @@ def test_local_reroutes_certify_the_pairs_left_out(seed, cap_scale):
     if not normal.feasible:
         pytest.skip("normal operation short")
     m = mask.shape[1]
-    # a limit below the 1 + 30 + 435 scenarios of the full list: listed by certificate
-    listed, complete = failure_scenarios(open_sites, 2, None, limit=450, reach=reach,
-                                         touched=touched)
+    # a limit below the 1 + m + m(m - 1)/2 scenarios of the full list: listed by certificate
+    listed, complete = failure_scenarios(open_sites, 2, None, limit=below_full(m),
+                                         reach=reach, touched=touched)
     assert complete
     pairs_listed = {s for s in listed if len(s) == 2}
     all_pairs = set(itertools.combinations(range(m), 2))
@@ -266,9 +271,10 @@ def test_meeting_pairs_absorbed_together_are_feasible(seed, cap_scale):
     meet = meeting_pairs(touched)
     absorbed = absorbed_pairs(reach, load, cap, open_sites, normal.flows, groups, meet)
     assert absorbed is not None and absorbed <= meet
-    before, _ = failure_scenarios(open_sites, 2, None, limit=450, reach=reach, touched=touched)
-    listed, complete = failure_scenarios(open_sites, 2, None, limit=450, reach=reach,
-                                         touched=touched, absorbed=absorbed)
+    before, _ = failure_scenarios(open_sites, 2, None, limit=below_full(m), reach=reach,
+                                  touched=touched)
+    listed, complete = failure_scenarios(open_sites, 2, None, limit=below_full(m),
+                                         reach=reach, touched=touched, absorbed=absorbed)
     assert complete and len(listed) == len(before) - len(absorbed)
     all_pairs = set(itertools.combinations(range(m), 2))
     verdict = {f: nx_feasible(mask, load, cap, open_sites, set(f))
@@ -321,7 +327,7 @@ def test_triples_settled_at_n3_are_feasible(seed, cap_scale, safe):
     )
 
     mask, load, cap, reach, open_sites, normal, groups, touched = rerouted(seed, cap_scale,
-                                                                           m=20, n=85)
+                                                                           m=16, n=68)
     if not normal.feasible:
         pytest.skip("normal operation short")
     m = mask.shape[1]

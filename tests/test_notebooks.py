@@ -34,9 +34,12 @@ def _load_generator():
 gen = _load_generator()
 
 
-def run(name, tmp_path):
-    """Execute notebook ``name`` in ``tmp_path``; return it with its outputs."""
+def run(name, tmp_path, after=None):
+    """Execute notebook ``name`` in ``tmp_path``, then the code ``after`` (the test's own
+    cell, appended: it may write into ``out``); return the notebook with its outputs."""
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    if after is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(after))
     # the kernel imports the package of this checkout (ROOT): an editable install of
     # another checkout (a git worktree sharing its .venv) would otherwise win
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -279,21 +282,64 @@ def _expected_codes(region_share, utilisation, ztp=True):
     return ",".join(codes) or "-"
 
 
+class _Kept:
+    """A plan the notebook's kernel computed: its sites table and summary, as pickled by
+    :data:`KEEP_PLANS`."""
+
+    def __init__(self, sites, summary, rppd):
+        self.sites, self._summary, self.requests_per_person_day = sites, summary, rppd
+
+    def summary(self):
+        return self._summary
+
+
+KEEP_PLANS = """
+import pickle
+def _kept(c):
+    return (c.plan.sites, c.plan.summary(),
+            c.document['assumptions']['requests_per_person_day'])
+with open('out/plans.pickle', 'wb') as f:
+    pickle.dump({'table': {b: _kept(c) for b, c in results.items()},
+                 'thin': _kept(thin[WHAT_IF_MS])}, f)
+"""
+"""The test's cell after notebook 04: the plans behind its tables, for the test to price
+independently (it planned them again itself: about 18 s of a suite at its time budget)."""
+
+
+def _kept_plans(tmp_path, p):
+    """The kernel's plans by budget, and the thin load's at the what-if budget, each checked
+    to be the plan the notebook says it is (budget, N-k, load, no placement)."""
+    import pickle
+
+    with open(tmp_path / "out" / "plans.pickle", "rb") as f:
+        kept = pickle.load(f)
+    (tmp_path / "out" / "plans.pickle").unlink()
+    plans = {b: _Kept(*v) for b, v in kept["table"].items()}
+    thin = _Kept(*kept["thin"])
+    for b, plan in [*plans.items(), (p["what_if_budget_ms"], thin)]:
+        s = plan.summary()
+        assert s["budget_ms"] == b and s["failures_tolerated"] == p["failures"]
+        assert s["kmedian_status"].startswith("skipped")  # kmedian_time_limit_s 0
+    assert {pl.requests_per_person_day for pl in plans.values()} == {DEFAULT_RPPD}
+    assert thin.requests_per_person_day == p["thin_requests_per_person_day"]
+    return plans, thin
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_edge_or_region(tmp_path):
     p = gen.EDGE_OR_REGION
-    nb = run("04_edge_or_region.ipynb", tmp_path)
+    assert p["kmedian_time_limit_s"] == 0  # (what _kept_plans checks)
+    nb = run("04_edge_or_region.ipynb", tmp_path, after=KEEP_PLANS)
+    kept, thin_plan = _kept_plans(tmp_path, p)
     demand = geonames_demand(p["country"], p["demand_min_population"])
-    sites = geonames_candidates(p["country"], p["candidate_min_population"])
     budgets = p["budgets_ms"]
+    assert sorted(kept) == sorted(budgets)
     table = _printed(headline(nb, 0), len(budgets))
     region_m = _region_per_million()
     plans, shares = {}, {}
     for i, b in enumerate(budgets):
         col = {label: values[i] for label, values in table.items()}
-        plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
-                                   requests_per_person_day=DEFAULT_RPPD, sizing="least",
-                                   kmedian_time_limit_s=p["kmedian_time_limit_s"])
+        plan = kept[b]
         s = plan.summary()
         plans[b] = plan
         assert int(col["edge sites"]) == s["site_count"]
@@ -326,10 +372,6 @@ def test_edge_or_region(tmp_path):
     # the what-ifs at one budget: thin demand, no ZTP, a region without CDN / egress
     b = p["what_if_budget_ms"]
     rows = _printed(headline(nb, 1), 7)
-    thin_plan = coverage.plan_sites(demand, sites, budget_ms=b, failures=p["failures"],
-                                    requests_per_person_day=p["thin_requests_per_person_day"],
-                                    sizing="least",
-                                    kmedian_time_limit_s=p["kmedian_time_limit_s"])
     thin = _edge_price(thin_plan)
     no_ztp = _edge_price(plans[b], ztp=False)
     base = _edge_price(plans[b])
