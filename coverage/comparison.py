@@ -22,7 +22,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -139,6 +139,58 @@ class Comparison:
     document: dict[str, Any]
     sites: pd.DataFrame
     region_coverage: pd.DataFrame
+    _inputs: Any = field(default=None, repr=False, compare=False)
+    """``(demand, sites, arguments)`` of the :func:`compare` call that made it (the
+    validated tables: pandas' copy-on-write keeps them as they were), for
+    :meth:`repriced`."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the call's arguments may hold a progress callback or a Dask client: a pickled
+        # comparison (a batch's, a notebook's) keeps its figures, not the call
+        return {**self.__dict__, "_inputs": None}
+
+    def repriced(self, **changes: Any) -> Comparison:
+        """The same comparison with the same edge plan, priced again with other costs,
+        regions or advice thresholds: without planning again (a national plan takes
+        minutes; its price under another cost model, seconds).
+
+        Parameters
+        ----------
+        **changes
+            Arguments of :func:`compare` that the edge plan does not depend on:
+            ``costs``, ``regions``, ``region_workload``, ``preference_share`` and
+            ``thin_utilisation`` (as :func:`compare` takes them; ``costs=None`` is the
+            built-in cost model). Every other argument is this comparison's.
+
+        Returns
+        -------
+        Comparison
+            What :func:`compare` returns for these arguments and this comparison's
+            inputs, its ``plan`` this one's.
+
+        Raises
+        ------
+        TypeError
+            An argument the edge plan depends on (the budget, the load, the candidates,
+            ...): call :func:`compare` again for those.
+        ValueError
+            A comparison not made by :func:`compare` in this process (an unpickled one).
+        InputValidationError
+            Bad costs, regions, workloads or thresholds, as :func:`compare` says them.
+        """
+        other = sorted(set(changes) - set(REPRICE_ARGUMENTS))
+        if other:
+            raise TypeError(
+                f"repriced() takes only what the edge plan does not depend on "
+                f"({', '.join(REPRICE_ARGUMENTS)}); {', '.join(other)} would change the plan. "
+                "Fix: call coverage.compare again with those")
+        if self._inputs is None:
+            raise ValueError(
+                "this comparison does not hold the inputs it was made from (it was "
+                "pickled, or not made by coverage.compare). Fix: call coverage.compare "
+                "again")
+        demand, sites, arguments = self._inputs
+        return compare(demand, sites, **{**arguments, **changes}, _reuse_plan=self.plan)
 
     @property
     def warnings(self) -> list[dict[str, Any]]:
@@ -175,6 +227,14 @@ class Comparison:
                 f"{d['edge'].get('cost_per_million_requests')} vs region "
                 f"{d['region'].get('cost_per_million_requests')} USD per million requests; "
                 f"warnings {', '.join(self.codes) or 'none'}>")
+
+
+REPRICE_ARGUMENTS = ("costs", "regions", "region_workload", "preference_share",
+                     "thin_utilisation")
+"""Arguments of :func:`compare` the edge plan does not depend on
+(:meth:`Comparison.repriced`)."""
+
+_NO_PLAN = object()  # compare plans its edge fleet (no plan to reuse)
 
 
 def _raw_edge_names(costs: Any) -> list[str] | None:
@@ -684,6 +744,12 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         message (one line each), found before any work (:func:`compare_input_problems`,
         :func:`compare_data_problems` and the plan's option checks).
     """
+    # this call's arguments, for Comparison.repriced (before any of them is rebound)
+    arguments = {k: v for k, v in locals().items() if k not in ("demand", "sites")}
+    arguments.update(arguments.pop("plan_options"))
+    # Comparison.repriced's: the edge plan of an earlier call on the same inputs
+    reuse = plan_options.pop("_reuse_plan", _NO_PLAN)
+    arguments.pop("_reuse_plan", None)
     from . import advisor
     from .config import as_model
     from .model.capacity import fit_sites, site_power
@@ -809,7 +875,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
         budget_label = "each row's own budget (service classes)"
 
     plan = None
-    if fit_error is None:
+    if fit_error is None and reuse is not _NO_PLAN:
+        say("edge plan: the earlier comparison's (repriced, not planned again)")
+        plan = reuse
+    elif fit_error is None:
         say(f"edge plan: {budget:g} ms {pct}, N-{int(failures)}, load from "
             + ("the demand's load_rps" if has_load else f"{rppd:g} requests/person/day"))
         plan = plan_sites(demand, sites, budget_ms=budget, failures=failures, percentile=pct,
@@ -950,7 +1019,9 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "combine into an overflow). Fix: check the cost model's prices, the workload's "
             "throughput_rps and the load (requests_per_person_day, load_rps) for values "
             "off by orders of magnitude")
-    return Comparison(plan, plain_values(doc_all, json=True), table, rc)
+    # (shallow copies: copy-on-write keeps them as validated whatever the caller edits)
+    inputs = (d.copy(deep=False), s_valid.copy(deep=False), arguments)
+    return Comparison(plan, plain_values(doc_all, json=True), table, rc, inputs)
 
 
 def _edge_side(plan: Any, workload: Any, costs: CostModel, tier_catalog: Any,

@@ -821,6 +821,11 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         - **region on demand, behind a CDN**: the region's L4-hour at its on-demand price
           (0.75 USD) and a CDN front end in its network charge (1.85 USD per million
           requests).
+
+        The two price variations keep the edge plan: `Comparison.repriced(costs=...)`
+        prices the same fleet again (in a fraction of a second; another cost model,
+        regions or advice thresholds never change the plan). The thin demand is a new
+        plan: its load sizes the sites.
         """),
         _code(f"""
         WHAT_IF_MS = {p['what_if_budget_ms']!r}
@@ -834,13 +839,17 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
             'no ZTP': {{'costs': no_ztp}},
             'region on demand + CDN': {{'costs': on_demand_cdn}},
         }}
-        # the defaults and the thin demand were compared above (the table, the sweep)
-        done = {{'defaults': results.get(WHAT_IF_MS),
-                f'thin demand ({{THIN:g}} requests/person/day)': thin.get(WHAT_IF_MS)}}
+        # the defaults and the thin demand were compared above (the table, the sweep); the
+        # price variations reprice the defaults' plan
+        base = results.get(WHAT_IF_MS) or coverage.compare(
+            demand, sites, budget_ms=WHAT_IF_MS, failures=FAILURES, **PLAN)
+        done = {{'defaults': base,
+                f'thin demand ({{THIN:g}} requests/person/day)': thin.get(WHAT_IF_MS)
+                or coverage.compare(demand, sites, budget_ms=WHAT_IF_MS, failures=FAILURES,
+                                    requests_per_person_day=THIN, **PLAN)}}
         what_if = {{}}
         for label, kw in scenarios.items():
-            c = done.get(label) or coverage.compare(demand, sites, budget_ms=WHAT_IF_MS,
-                                                    failures=FAILURES, **PLAN, **kw)
+            c = done.get(label) or base.repriced(**kw)
             d = c.document
             what_if[label] = {{
                 'edge sites': d['edge']['sites'],

@@ -43,9 +43,12 @@ def sample_inputs():
 
 # The longest test files first: `make test` hands whole files to two processes
 # (pytest-xdist --dist loadfile) in collection order, and a long file collected late
-# leaves one process idle at the end (notebooks ~4 min, fuzzing ~3 min, measured).
-LONG_FILES_FIRST = ("test_notebooks.py", "test_fuzz_inputs.py", "test_outdir.py",
-                    "test_batch.py", "test_cli.py")
+# leaves one process idle at the end (a run of 2026-12-07, seconds per file: outdir 196,
+# batch 187, notebooks 144, capacity 86, cli 59, national placement 54, failure
+# components 51, components 51, the rest under 50).
+LONG_FILES_FIRST = ("test_outdir.py", "test_batch.py", "test_notebooks.py",
+                    "test_capacity.py", "test_cli.py", "test_national_placement.py",
+                    "test_failure_components.py", "test_components.py")
 
 
 def pytest_collection_modifyitems(config, items):

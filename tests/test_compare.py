@@ -5,6 +5,7 @@ it, and ``edge-coverage compare`` end to end."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 
@@ -1126,3 +1127,72 @@ def test_the_comparisons_map_colours_the_priced_fleet(tmp_path):
                    / "map.html").read_text(encoding="utf-8"))
     assert own["capacity"]["util"] == pytest.approx(envelope.tolist(), abs=1e-5)
     assert "capNote" not in own["capacity"]
+
+
+# ----------------------------------------------------------- repriced: the same plan again
+
+def _document_text(c):
+    return json.dumps(c.document, sort_keys=True)
+
+
+def test_repriced_equals_a_new_comparison_without_planning_again(monkeypatch):
+    """Another cost model, regions and thresholds on the same edge plan: the document a new
+    comparison with those arguments gives (its plan the same, as the instance is solved
+    to optimality: kmedian off), and no plan is made."""
+    import coverage.planner.plan as plan_module
+
+    demand, sites = town()
+    kw = {"kmedian_time_limit_s": 0}
+    c = run_compare(demand, sites, **kw)
+    base = CostModel.builtin()
+    changes = {"costs": base.with_overrides({"fleet": {"ztp": False}}), "regions": NEAR,
+               "preference_share": 0.5, "thin_utilisation": 0.9}
+    fresh = run_compare(demand, sites, **kw, **changes)
+
+    real, planned = plan_module.plan_sites, []
+
+    @functools.wraps(real)  # (compare checks its options against this signature)
+    def counted(*args, **kwargs):
+        planned.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "plan_sites", counted)
+    again = c.repriced(**changes)
+    assert planned == []
+    assert again.plan is c.plan
+    assert _document_text(again) == _document_text(fresh) != _document_text(c)
+    assert again.sites.equals(fresh.sites) and again.codes == fresh.codes
+    assert "no-ztp" in again.codes and "no-ztp" not in c.codes
+    # the region's side moved with the regions, the edge's fleet did not
+    assert again.document["edge"]["sites"] == c.document["edge"]["sites"]
+    assert (again.document["region"]["coverage"]["share_within_budget"]
+            > c.document["region"]["coverage"]["share_within_budget"])
+    # nothing changed: the same document
+    assert _document_text(c.repriced()) == _document_text(c)
+
+
+def test_repriced_keeps_the_inputs_the_plan_was_made_from():
+    """Editing the caller's demand after the comparison does not reach the repriced one
+    (its plan was made from the tables as they were)."""
+    demand, sites = town()
+    c = run_compare(demand, sites, kmedian_time_limit_s=0)
+    demand["population"] *= 10  # in place, after the comparison
+    sites.loc[:, "lat"] = 0.0
+    assert _document_text(c.repriced()) == _document_text(c)
+
+
+def test_repriced_refuses_what_would_change_the_plan_and_a_pickled_comparison():
+    import pickle
+
+    demand, sites = town()
+    c = run_compare(demand, sites, kmedian_time_limit_s=0)
+    for key, value in (("budget_ms", 40.0), ("requests_per_person_day", 5.0),
+                       ("failures", 0), ("tiers", None)):
+        with pytest.raises(TypeError, match=f"{key} would change the plan.*compare again"):
+            c.repriced(**{key: value})
+    with pytest.raises(InputValidationError):  # checked as compare checks it
+        c.repriced(preference_share=2.0)
+    copy = pickle.loads(pickle.dumps(c))
+    assert _document_text(copy) == _document_text(c)
+    with pytest.raises(ValueError, match="does not hold the inputs"):
+        copy.repriced(costs=None)
