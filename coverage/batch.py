@@ -980,7 +980,9 @@ def _replace_dir(tmp: Path, final: Path) -> None:
             kept = final.with_name(f"{final.name}.edge-coverage-new-"
                                    f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
             os.rename(tmp, kept)  # visible, and never removed by a later run
-            raise OutputWriteError(_foreign_message(final, exc.names, kept)) from None
+            err = OutputWriteError(_foreign_message(final, exc.names, kept))
+            err.kept = kept
+            raise err from None
 
 
 def _refuse_changed_option_files(sc: Scenario) -> None:
@@ -993,6 +995,19 @@ def _refuse_changed_option_files(sc: Scenario) -> None:
             f"{', '.join(changed)} changed while the sweep ran (its scenarios' keys hold the "
             "contents read at the start): this scenario is not filed under them. Fix: let "
             "whatever edits it finish, then run the same command again")
+
+
+def _unsaved_plan(sc: Scenario, plan: Any) -> str:
+    """The lines ``edge-coverage batch`` prints of a scenario's plan that could not be
+    written: the scenario, its count, status and bound, and its chosen sites as CSV."""
+    from .outputs.plandir import unsaved_sites
+
+    s = plan.summary()
+    bound = s.get("lower_bound")
+    return (f"scenario {sc.name} [{sc.region}]: {s.get('site_count')} sites "
+            f"({s.get('status')}, lower bound "
+            f"{'none' if bound is None else f'{bound:g}'}), not written; "
+            + unsaved_sites(plan))
 
 
 def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
@@ -1054,6 +1069,7 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
             "params": sc.params, "model": sc.model}
     t0 = time.perf_counter()
     warned: list[str] = []  # the plan's warnings, said once by the sweep
+    plan = None
     try:
         _refuse_changed_option_files(sc)  # before the work, and again after it
         if "column" in region:
@@ -1104,8 +1120,10 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
                                         # what a later run checks before reusing it, or
                                         # before replacing it (a file edited since)
                                         "files": files, "stats": file_stats(tmp, files)})
-    except OutputWriteError:  # not the scenario's failure: the sweep cannot write
+    except OutputWriteError as exc:  # not the scenario's failure: the sweep cannot write
         shutil.rmtree(tmp, ignore_errors=True)
+        if plan is not None:  # its figures and sites go with the error (tester 193)
+            exc.unsaved = _unsaved_plan(sc, plan)
         raise
     except (CoverageError, ValueError, ArithmeticError, MemoryError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1125,7 +1143,12 @@ def run_scenario(sc: Scenario, demand: pd.DataFrame, sites: pd.DataFrame,
         # not read, lists it as failed and the next run plans it again; review 141)
         return {**_base_row(sc, root), "error_type": "NotWritten", "error": why,
                 "runtime_s": time.perf_counter() - t0, WARNINGS_KEY: warned}
-    _replace_dir(tmp, final)
+    try:
+        _replace_dir(tmp, final)
+    except OutputWriteError as exc:
+        if plan is not None and exc.kept is None:  # (kept: the plan is on disk beside it)
+            exc.unsaved = _unsaved_plan(sc, plan)
+        raise
     return {**row, WARNINGS_KEY: warned}
 
 

@@ -997,7 +997,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
                        regions: Any, costs: Any) -> int:
     from .comparison import compare
     from .errors import EXIT_PLAN_SHORT, OutputWriteError
-    from .outputs.plandir import write_comparison
+    from .outputs.plandir import unsaved_sites, write_comparison
 
     options = dict(
         budget_ms=args.budget_ms, failures=args.failures,
@@ -1049,7 +1049,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     except OutputWriteError as exc:
         # the figures and the edge plan's sites are not lost with the files
         _out(args, "\n".join(lines) + ("" if c.plan is None or exc.kept is not None
-                                       else "\n" + _unsaved_sites(c.plan)))
+                                       else "\n" + unsaved_sites(c.plan)))
         raise
     finally:
         if c.plan is not None:
@@ -1109,7 +1109,7 @@ def _compare_lines(doc: dict[str, Any]) -> list[str]:
 def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, model: Any,
                     inputs: dict[str, Any], progress: Any) -> int:
     from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT, OutputWriteError
-    from .outputs.plandir import write_plan
+    from .outputs.plandir import unsaved_sites, write_plan
     from .planner.plan import plan_sites
 
     options = dict(
@@ -1167,7 +1167,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         # the figures and the sites are not lost with the files (tester 179: on a full
         # disk only the counts were printed); not when the outputs were kept beside
         _out(args, _headline(s, args)
-             + ("" if exc.kept is not None else "\n" + _unsaved_sites(plan)))
+             + ("" if exc.kept is not None else "\n" + unsaved_sites(plan)))
         raise
     finally:
         plan.close_sweep()  # a sweep still pending (the outputs were refused): stopped
@@ -1251,16 +1251,6 @@ def _warn_skipped(skipped: Mapping[str, str]) -> None:
     for reason, names in by_reason.items():
         shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
         print(f"edge-coverage: warning: {shown} not written: {reason}", file=sys.stderr)
-
-
-def _unsaved_sites(plan: Any) -> str:
-    """The chosen sites of a plan whose tables could not be written (a full disk), as
-    CSV lines (``site_id,lat,lon``) under a line that says so: the one copy left."""
-    sites = plan.sites
-    cols = [c for c in ("site_id", "lat", "lon") if c in sites.columns]
-    body = sites[cols].to_csv(index=False, lineterminator="\n").rstrip("\n")
-    return (f"the plan's {len(sites):,} chosen sites, not saved with the outputs (CSV, "
-            f"as sites.csv's first columns):\n{body}")
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
@@ -1795,11 +1785,19 @@ def _run_batch(args: argparse.Namespace) -> int:
     from .errors import EXIT_OUTPUTS_SKIPPED, EXIT_PLAN_SHORT
 
     _warn_reach_partitions_unused(args)
-    with _ProgressBar(enabled=not args.quiet) as bar:
-        table = run_batch(args.config, args.out, workers=args.workers,
-                          scheduler=args.scheduler, reach_partitions=args.reach_partitions,
-                          progress=bar.update, max_scenarios=args.max_scenarios,
-                          option="--out")
+    try:
+        with _ProgressBar(enabled=not args.quiet) as bar:
+            table = run_batch(args.config, args.out, workers=args.workers,
+                              scheduler=args.scheduler,
+                              reach_partitions=args.reach_partitions, progress=bar.update,
+                              max_scenarios=args.max_scenarios, option="--out")
+    except OutputWriteError as exc:
+        # the plan of the scenario that could not be written is not lost with its files
+        # (tester 193): its figures and chosen sites, as plan prints them
+        unsaved = getattr(exc, "unsaved", None)
+        if unsaved:
+            _out(args, str(unsaved))
+        raise
     n_ok = int(table["ok"].sum())
     out = Path(args.out).resolve()
     # planned, but not a feasible plan (short of capacity in a failure scenario) or not

@@ -2583,6 +2583,16 @@ def test_ctrl_c_pressed_again_while_the_table_is_written_keeps_the_table(tmp_pat
     assert 2 <= len(table) < 4  # the finished ones
 
 
+def _assert_unsaved(text, scenario):
+    """``text`` names ``scenario``'s plan and lists its chosen sites as CSV."""
+    head, _, listed = text.partition("not saved with the outputs")
+    assert f"scenario {scenario}" in head and "not written" in head, text
+    n = int(head.rsplit("the plan's ", 1)[1].split()[0])
+    assert f": {n} sites (optimal" in head, head
+    lines = listed.splitlines()[1:]
+    assert lines[0] == "site_id,lat,lon" and len(lines) == n + 1 and n > 0, lines
+
+
 def test_a_scenario_that_cannot_be_written_leaves_the_table_of_the_finished(
         tmp_path, monkeypatch, caplog):
     """Tester 193: a sweep stopped by a full disk (exit 6 at the first scenario that did
@@ -2606,10 +2616,12 @@ def test_a_scenario_that_cannot_be_written_leaves_the_table_of_the_finished(
     monkeypatch.setattr(batch, "_replace_dir", full_on_the_second)
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="coverage.batch"), pytest.raises(
-            OutputWriteError, match="No space left"):
+            OutputWriteError, match="No space left") as raised:
         run_batch(cfg, out, workers=0)
     table = pd.read_csv(out / "scenarios.csv")
     assert len(table) == 1 and table["ok"].all()
+    # the plan that could not be written goes with the error: its count and its sites
+    _assert_unsaved(raised.value.unsaved, "budget_ms=50")
     said = [r.getMessage() for r in caplog.records]
     assert any("stopped: " in m and "holds the 1 finished scenario(s) of 3" in m
                for m in said), said
@@ -2631,3 +2643,24 @@ def test_a_scenario_that_cannot_be_written_leaves_the_table_of_the_finished(
     assert any("could not be written (OSError: [Errno 28] No space left on device)" in m
                for m in said), said
     assert not any("holds the" in m for m in said), said
+
+
+def test_the_cli_prints_the_plan_of_a_scenario_it_cannot_write(tmp_path, monkeypatch):
+    """Tester 193: the plan of the scenario a full disk stopped was lost (only the error
+    was said): ``edge-coverage batch`` prints its figures and chosen sites, as ``plan``
+    does on a full disk, and exits 6."""
+    import coverage.batch as batch
+    from coverage.errors import OutputWriteError
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(WEST_BASE + "time_limit_s = 10\nkmedian_time_limit_s = 1\nfailures = 0\n"
+                   "[axes]\nbudget_ms = [40]\n")
+
+    def full(tmp, final):
+        raise OutputWriteError(f"cannot write {final}: No space left on device")
+
+    monkeypatch.setattr(batch, "_replace_dir", full)
+    r = run("batch", cfg, "--out", tmp_path / "out", "--workers", "0")
+    assert r.returncode == 6, r.stderr
+    assert "No space left" in r.stderr and "Traceback" not in r.stderr
+    _assert_unsaved(r.stdout, "budget_ms=40")

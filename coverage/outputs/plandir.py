@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["write_plan", "write_plan_files", "write_report", "load_plan_dir", "PlanOutputs",
            "OUTPUT_FILES", "REPORT_INPUTS", "CAPACITY_REPORT_INPUTS", "COMPARE_FILES",
-           "ROLLOUT_REPORT_INPUTS", "write_comparison"]
+           "ROLLOUT_REPORT_INPUTS", "write_comparison", "unsaved_sites"]
 
 TABLE_FILES = ("summary.json", "sites.csv", "sites.geojson", "assignment.csv", "failures.csv",
                "proposed_sites.csv", "rollout.csv")
@@ -110,6 +110,16 @@ _FIX = ("write a complete plan directory with `edge-coverage plan ... --out DIR`
 _FIX_EDITED = ("put the files back as `edge-coverage plan` wrote them (the report reads no "
                "edited or cut table), or write the plan again with `edge-coverage plan ... "
                "--out DIR`; then run `edge-coverage report DIR`")
+
+
+def unsaved_sites(plan: Any) -> str:
+    """The chosen sites of a plan whose tables could not be written (a full disk), as
+    CSV lines (``site_id,lat,lon``) under a line that says so: the one copy left."""
+    sites = plan.sites
+    cols = [c for c in ("site_id", "lat", "lon") if c in sites.columns]
+    body = sites[cols].to_csv(index=False, lineterminator="\n").rstrip("\n")
+    return (f"the plan's {len(sites):,} chosen sites, not saved with the outputs (CSV, "
+            f"as sites.csv's first columns):\n{body}")
 
 
 def _json_default(o: Any) -> Any:
