@@ -18,6 +18,7 @@ complete (``edge.sizing`` says so).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import os
@@ -139,15 +140,9 @@ class Comparison:
     document: dict[str, Any]
     sites: pd.DataFrame
     region_coverage: pd.DataFrame
-    _inputs: Any = field(default=None, repr=False, compare=False)
-    """``(demand, sites, arguments)`` of the :func:`compare` call that made it (the
-    validated tables: pandas' copy-on-write keeps them as they were), for
-    :meth:`repriced`."""
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the call's arguments may hold a progress callback or a Dask client: a pickled
-        # comparison (a batch's, a notebook's) keeps its figures, not the call
-        return {**self.__dict__, "_inputs": None}
+    _inputs: _CallInputs | None = field(default=None, repr=False, compare=False)
+    """What the :func:`compare` call that made it was given, for :meth:`repriced`
+    (``None`` after pickling)."""
 
     def repriced(self, **changes: Any) -> Comparison:
         """The same comparison with the same edge plan, priced again with other costs,
@@ -158,9 +153,11 @@ class Comparison:
         ----------
         **changes
             Arguments of :func:`compare` that the edge plan does not depend on:
-            ``costs``, ``regions``, ``region_workload``, ``preference_share`` and
-            ``thin_utilisation`` (as :func:`compare` takes them; ``costs=None`` is the
-            built-in cost model). Every other argument is this comparison's.
+            ``costs``, ``regions``, ``region_workload``, ``preference_share``,
+            ``thin_utilisation`` and ``progress`` (as :func:`compare` takes them;
+            ``costs=None`` is the built-in cost model). Every other argument is this
+            comparison's, as it was given (a copy: later edits of a dict or a table do
+            not reach it; the cost model and regions as they were read).
 
         Returns
         -------
@@ -176,21 +173,31 @@ class Comparison:
         ValueError
             A comparison not made by :func:`compare` in this process (an unpickled one).
         InputValidationError
-            Bad costs, regions, workloads or thresholds, as :func:`compare` says them.
+            Bad costs, regions, workloads or thresholds, as :func:`compare` says them; a
+            file an argument names (a model, workloads or tiers file) changed since the
+            comparison (its plan was made from the earlier contents).
         """
         other = sorted(set(changes) - set(REPRICE_ARGUMENTS))
         if other:
             raise TypeError(
-                f"repriced() takes only what the edge plan does not depend on "
-                f"({', '.join(REPRICE_ARGUMENTS)}); {', '.join(other)} would change the plan. "
-                "Fix: call coverage.compare again with those")
-        if self._inputs is None:
+                f"repriced() takes only {', '.join(REPRICE_ARGUMENTS)} (the edge plan does "
+                f"not depend on them). Fix: call coverage.compare for {', '.join(other)}")
+        held = self._inputs
+        if held is None:
             raise ValueError(
-                "this comparison does not hold the inputs it was made from (it was "
-                "pickled, or not made by coverage.compare). Fix: call coverage.compare "
-                "again")
-        demand, sites, arguments = self._inputs
-        return compare(demand, sites, **{**arguments, **changes}, _reuse_plan=self.plan)
+                "this comparison does not hold the inputs it was made from (an unpickled "
+                "one, or not made by coverage.compare). Fix: call coverage.compare again")
+        changed = sorted(path for path, state in held.files.items()
+                         if _file_states({"": path}).get(path) != state)
+        if changed:
+            raise InputValidationError(
+                f"{', '.join(changed)} changed since this comparison was made: its edge plan "
+                "was made from the earlier contents. Fix: call coverage.compare again")
+        token = _REPRICING.set(self.plan)
+        try:
+            return compare(held.demand, held.sites, **{**held.arguments, **changes})
+        finally:
+            _REPRICING.reset(token)
 
     @property
     def warnings(self) -> list[dict[str, Any]]:
@@ -230,11 +237,66 @@ class Comparison:
 
 
 REPRICE_ARGUMENTS = ("costs", "regions", "region_workload", "preference_share",
-                     "thin_utilisation")
+                     "thin_utilisation", "progress")
 """Arguments of :func:`compare` the edge plan does not depend on
 (:meth:`Comparison.repriced`)."""
 
 _NO_PLAN = object()  # compare plans its edge fleet (no plan to reuse)
+_REPRICING: contextvars.ContextVar[Any] = contextvars.ContextVar("repricing",
+                                                                 default=_NO_PLAN)
+"""The plan :meth:`Comparison.repriced` hands to its :func:`compare` call (set only for
+that call, in its own context: no keyword a caller could pass by mistake)."""
+
+_NOT_COPIED = ("progress", "client")  # callables and live connections: kept as they are
+
+
+class _CallInputs:
+    """What :func:`compare` was called with, for :meth:`Comparison.repriced`: the
+    validated demand and candidates, a deep copy of every other argument (the caller's
+    later edits of a dict or a frame do not reach it), the resolved cost model and regions,
+    and the state of every file an argument names (a file changed since is refused).
+    Shared by copies of the comparison; not pickled (it may hold a progress callback or a
+    Dask client): an unpickled comparison holds ``None``."""
+
+    __slots__ = ("demand", "sites", "arguments", "files")
+
+    def __init__(self, demand: pd.DataFrame, sites: pd.DataFrame,
+                 arguments: dict[str, Any]) -> None:
+        import copy
+
+        self.demand, self.sites = demand, sites
+        self.arguments = {k: v if k in _NOT_COPIED else copy.deepcopy(v)
+                          for k, v in arguments.items()}
+        self.files = _file_states(self.arguments)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _CallInputs:
+        return self  # a snapshot nobody edits: shared
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_no_inputs, ())
+
+
+def _no_inputs() -> None:
+    """What an unpickled :class:`_CallInputs` becomes."""
+    return None
+
+
+def _file_states(arguments: Mapping[str, Any]) -> dict[str, tuple[int, int, str]]:
+    """``{path: (size, mtime_ns, sha256)}`` of every existing file a top-level argument
+    names (a model, workloads or tiers file, ...)."""
+    from .inputs.tables import sha256_file
+
+    states = {}
+    for value in arguments.values():
+        if isinstance(value, str | os.PathLike):
+            try:
+                if os.path.isfile(value):
+                    st = os.stat(value)
+                    states[os.fspath(value)] = (st.st_size, st.st_mtime_ns,
+                                                sha256_file(value))
+            except (OSError, ValueError):  # (a name with a NUL, ...: compare says it)
+                continue
+    return states
 
 
 def _raw_edge_names(costs: Any) -> list[str] | None:
@@ -748,8 +810,7 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     arguments = {k: v for k, v in locals().items() if k not in ("demand", "sites")}
     arguments.update(arguments.pop("plan_options"))
     # Comparison.repriced's: the edge plan of an earlier call on the same inputs
-    reuse = plan_options.pop("_reuse_plan", _NO_PLAN)
-    arguments.pop("_reuse_plan", None)
+    reuse = _REPRICING.get()
     from . import advisor
     from .config import as_model
     from .model.capacity import fit_sites, site_power
@@ -1019,8 +1080,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
             "combine into an overflow). Fix: check the cost model's prices, the workload's "
             "throughput_rps and the load (requests_per_person_day, load_rps) for values "
             "off by orders of magnitude")
-    # (shallow copies: copy-on-write keeps them as validated whatever the caller edits)
-    inputs = (d.copy(deep=False), s_valid.copy(deep=False), arguments)
+    # the validated tables (their own copies: copy-on-write keeps them as they are even
+    # if they are the caller's, already validated), the cost model and regions as read
+    inputs = _CallInputs(d.copy(deep=False), s_valid.copy(deep=False),
+                         {**arguments, "costs": cost_model, "regions": regions.copy()})
     return Comparison(plan, plain_values(doc_all, json=True), table, rc, inputs)
 
 

@@ -1171,14 +1171,36 @@ def test_repriced_equals_a_new_comparison_without_planning_again(monkeypatch):
     assert _document_text(c.repriced()) == _document_text(c)
 
 
-def test_repriced_keeps_the_inputs_the_plan_was_made_from():
-    """Editing the caller's demand after the comparison does not reach the repriced one
-    (its plan was made from the tables as they were)."""
+def test_repriced_keeps_the_inputs_the_plan_was_made_from(tmp_path):
+    """Editing the caller's tables, regions or option dicts after the comparison does not
+    reach the repriced one (its plan was made from them as they were; review 166: a
+    service-class budget edited afterwards moved the region's side under the old plan); a
+    file an argument names, changed since, is refused."""
+    import copy
+    import shutil
+
     demand, sites = town()
-    c = run_compare(demand, sites, kmedian_time_limit_s=0)
+    demand = demand.assign(service_class=["gaming", None] * (len(demand) // 2)
+                           + [None] * (len(demand) % 2))
+    classes = {"gaming": {"budget_ms": 30}}
+    regions = NEAR.copy()
+    tiers = tmp_path / "tiers.toml"
+    shutil.copy(coverage.__path__[0] + "/model/tiers.toml", tiers)
+    c = run_compare(demand, sites, kmedian_time_limit_s=0, regions=regions,
+                    service_classes=classes, tiers=tiers)
+    text = _document_text(c)
     demand["population"] *= 10  # in place, after the comparison
     sites.loc[:, "lat"] = 0.0
-    assert _document_text(c.repriced()) == _document_text(c)
+    regions.loc[:, "lat"] = -40.0
+    classes["gaming"]["budget_ms"] = 100
+    assert _document_text(c.repriced()) == text
+    # copies share what it was made from
+    assert _document_text(copy.copy(c).repriced()) == text
+    assert _document_text(copy.deepcopy(c).repriced()) == text
+    with open(tiers, "a") as f:
+        f.write("\n# edited\n")
+    with pytest.raises(InputValidationError, match="tiers.toml changed since this comparison"):
+        c.repriced()
 
 
 def test_repriced_refuses_what_would_change_the_plan_and_a_pickled_comparison():
@@ -1187,9 +1209,12 @@ def test_repriced_refuses_what_would_change_the_plan_and_a_pickled_comparison():
     demand, sites = town()
     c = run_compare(demand, sites, kmedian_time_limit_s=0)
     for key, value in (("budget_ms", 40.0), ("requests_per_person_day", 5.0),
-                       ("failures", 0), ("tiers", None)):
-        with pytest.raises(TypeError, match=f"{key} would change the plan.*compare again"):
+                       ("failures", 0), ("tiers", None), ("_reuse_plan", None)):
+        with pytest.raises(TypeError, match=f"Fix: call coverage.compare for {key}"):
             c.repriced(**{key: value})
+    # (a keyword of compare cannot smuggle in another plan)
+    with pytest.raises(InputValidationError, match="_reuse_plan"):
+        run_compare(demand, sites, kmedian_time_limit_s=0, _reuse_plan=c.plan)
     with pytest.raises(InputValidationError):  # checked as compare checks it
         c.repriced(preference_share=2.0)
     copy = pickle.loads(pickle.dumps(c))

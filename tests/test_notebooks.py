@@ -306,9 +306,11 @@ with open('out/plans.pickle', 'wb') as f:
 independently (it planned them again itself: about 18 s of a suite at its time budget)."""
 
 
-def _kept_plans(tmp_path, p):
+def _kept_plans(tmp_path, p, population):
     """The kernel's plans by budget, and the thin load's at the what-if budget, each checked
-    to be the plan the notebook says it is (budget, N-k, load, no placement)."""
+    to be the plan the notebook says it is: budget, N-k, no placement, the least-capacity
+    sizing, and the load of ``population`` at its requests per person-day (recomputed
+    here, not read from the comparison's record of it; review 166)."""
     import pickle
 
     with open(tmp_path / "out" / "plans.pickle", "rb") as f:
@@ -316,12 +318,16 @@ def _kept_plans(tmp_path, p):
     (tmp_path / "out" / "plans.pickle").unlink()
     plans = {b: _Kept(*v) for b, v in kept["table"].items()}
     thin = _Kept(*kept["thin"])
-    for b, plan in [*plans.items(), (p["what_if_budget_ms"], thin)]:
+    for b, plan, rppd in [*((b, pl, DEFAULT_RPPD) for b, pl in plans.items()),
+                          (p["what_if_budget_ms"], thin, p["thin_requests_per_person_day"])]:
         s = plan.summary()
         assert s["budget_ms"] == b and s["failures_tolerated"] == p["failures"]
         assert s["kmedian_status"].startswith("skipped")  # kmedian_time_limit_s 0
-    assert {pl.requests_per_person_day for pl in plans.values()} == {DEFAULT_RPPD}
-    assert thin.requests_per_person_day == p["thin_requests_per_person_day"]
+        assert plan.requests_per_person_day == rppd
+        cap = s["capacity"]
+        assert cap["load_total_rps"] == pytest.approx(
+            population * rppd * PEAK_TO_MEAN / 86400, rel=1e-9)
+        assert isinstance(cap.get("sizing"), dict)  # compare's sizing="least" ran
     return plans, thin
 
 
@@ -330,8 +336,8 @@ def test_edge_or_region(tmp_path):
     p = gen.EDGE_OR_REGION
     assert p["kmedian_time_limit_s"] == 0  # (what _kept_plans checks)
     nb = run("04_edge_or_region.ipynb", tmp_path, after=KEEP_PLANS)
-    kept, thin_plan = _kept_plans(tmp_path, p)
     demand = geonames_demand(p["country"], p["demand_min_population"])
+    kept, thin_plan = _kept_plans(tmp_path, p, float(demand["population"].sum()))
     budgets = p["budgets_ms"]
     assert sorted(kept) == sorted(budgets)
     table = _printed(headline(nb, 0), len(budgets))
