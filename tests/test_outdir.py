@@ -2110,6 +2110,24 @@ def test_a_skipped_outputs_reason_says_a_file_size_limit(tmp_path):
     assert "import: \n" in r.stdout  # (review 158: any failure got the note)
 
 
+def test_a_geopackage_over_the_file_size_limit_says_so(tmp_path):
+    """Tester 193: a GeoPackage over ``ulimit -f`` was skipped as "DataSourceError: Failed
+    to commit transaction" without the cause (SQLite rolls the file back under the limit,
+    so no file had reached it by the time the reason was written): the write's SIGXFSZ is
+    caught, and the reason names the limit."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (120 * 1024, 120 * 1024))
+
+    out = tmp_path / "q"
+    r = run("plan", "--demo", "--country", "LU", "--no-map", "--no-report", "--gpkg", "--out",
+            out, preexec_fn=limit)
+    assert r.returncode == 5, r.stderr
+    line = next(x for x in r.stderr.splitlines() if "plan.gpkg not written" in x)
+    assert "a file size limit of 122,880 bytes is set, ulimit -f, and a file reached it" in line
+    assert (out / "sites.csv").exists() and not (out / "plan.gpkg").exists()
+
+
 def test_one_output_dir_takes_two_writes(tmp_path, sample_inputs):
     """Review 158: a second write_plan through one OutputDir into a target absent at the
     start was refused (its own first plan read as files that appeared meanwhile)."""

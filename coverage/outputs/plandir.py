@@ -16,6 +16,7 @@ uses, so both give the same page.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -23,7 +24,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,11 +235,39 @@ def _short(text: str, limit: int = SKIPPED_REASON_CHARS) -> str:
     return f"{text[:head]} [... {cut} characters left out ...] {text[-tail:]}"
 
 
-def _space_note(directory: Path, exc: BaseException) -> str:
+@contextlib.contextmanager
+def _file_size_limit_watched(over: list[bool]) -> Iterator[None]:
+    """Set ``over[0]`` when a write of this thread in the block went over the file size
+    limit (``ulimit -f``). The kernel signals such a write with SIGXFSZ, which Python
+    ignores; blocked meanwhile, it stays pending (a blocked signal is never discarded as
+    ignored) and is taken here. SQLite rolls a failed GeoPackage back to a file under the
+    limit, so the file sizes alone do not show it (tester 193). A no-op where the platform
+    has no such signal, or no limit is set."""
+    import resource
+    import signal
+
+    if (not hasattr(signal, "SIGXFSZ") or not hasattr(signal, "pthread_sigmask")
+            or resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY):
+        yield
+        return
+    xfsz = signal.SIGXFSZ
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {xfsz})
+    try:
+        yield
+    finally:
+        try:
+            over[0] = signal.sigtimedwait([xfsz], 0) is not None
+        finally:
+            if xfsz not in before:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {xfsz})
+
+
+def _space_note(directory: Path, exc: BaseException, *, over_limit: bool = False) -> str:
     """What a failed write's own message may not say (tester 179: a GeoPackage on a full
     disk read "DataSourceError: Failed to commit transaction"): the disk holding
-    ``directory`` is (nearly) full, or a file size limit (``ulimit -f``) is set; empty
-    when neither, or when the exception already says so."""
+    ``directory`` is (nearly) full, or a file size limit (``ulimit -f``) is set and a file
+    reached it (``over_limit``: a write went over it, :func:`_file_size_limit_watched`);
+    empty when neither, or when the exception already says so."""
     text = str(exc)
     if isinstance(exc, ImportError | PermissionError) or (isinstance(exc, OSError) and (
             exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES,
@@ -258,8 +287,8 @@ def _space_note(directory: Path, exc: BaseException) -> str:
     # only when a file written here has reached the limit (review 158: any failure got
     # the note whenever a limit was set)
     try:
-        full = any(e.is_file(follow_symlinks=False) and e.stat().st_size >= soft
-                   for e in os.scandir(directory))
+        full = over_limit or any(e.is_file(follow_symlinks=False) and e.stat().st_size >= soft
+                                 for e in os.scandir(directory))
     except OSError:
         full = False
     return (f" (a file size limit of {soft:,} bytes is set, ulimit -f, and a file reached "
@@ -320,11 +349,14 @@ def write_plan_files(plan: Plan, directory: str | Path, *, map: bool = True,
         written.append(name)
 
     def optional(names: tuple[str, ...], write: Callable[[], Any]) -> None:
+        over_limit = [False]
         try:
-            write()
+            with _file_size_limit_watched(over_limit):
+                write()
             written.extend(n for n in names if (d / n).exists())
         except Exception as exc:  # noqa: BLE001 - an optional output never loses the plan
-            reason = _short(f"{type(exc).__name__}: {exc}".strip()) + _space_note(d, exc)
+            reason = _short(f"{type(exc).__name__}: {exc}".strip()) + _space_note(
+                d, exc, over_limit=over_limit[0])
             if shown_as is not None:
                 reason = reason.replace(str(d), str(shown_as))
             for n in names:
