@@ -226,6 +226,16 @@ def _problems_text(prog: str, problems: list[str]) -> str:
     return f"{prog}: error: {body}\n(`{prog} --help` lists every option)\n"
 
 
+class _PrintableFormatter(logging.Formatter):
+    """The log line with its control characters shown as ``\\xNN``: a file name holding an
+    escape sequence must not repaint the user's terminal (tester 193)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .wording import printable
+
+        return printable(super().format(record))
+
+
 class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     """argparse's defaults in the help, unless the help says its default itself (it
     printed "(default: vision-l4) (default: None)" for options whose default the model
@@ -1063,7 +1073,7 @@ def _compare_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: An
     s = c.plan.summary() if c.plan is not None else {}
     code = plan_exit_code(s, written.skipped)
     if code == EXIT_PLAN_SHORT:
-        print(short_plan_message(out, s), file=sys.stderr)
+        _err(short_plan_message(out, s))
     return code
 
 
@@ -1183,11 +1193,11 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
     _warn_skipped(skipped)
     short = plan_exit_code(s, skipped)
     if short == EXIT_PLAN_SHORT:
-        print(short_plan_message(out, s), file=sys.stderr)
+        _err(short_plan_message(out, s))
         return short
     if skipped:
-        print(f"edge-coverage: the plan is written to {out}; {len(skipped)} optional "
-              f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})", file=sys.stderr)
+        _err(f"edge-coverage: the plan is written to {out}; {len(skipped)} optional "
+              f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})")
     return short
 
 
@@ -1250,7 +1260,7 @@ def _warn_skipped(skipped: Mapping[str, str]) -> None:
         by_reason.setdefault(str(reason), []).append(name)
     for reason, names in by_reason.items():
         shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
-        print(f"edge-coverage: warning: {shown} not written: {reason}", file=sys.stderr)
+        _err(f"edge-coverage: warning: {shown} not written: {reason}")
 
 
 def _headline(s: dict[str, Any], args: argparse.Namespace) -> str:
@@ -1821,19 +1831,17 @@ def _run_batch(args: argparse.Namespace) -> int:
         _out(args, f"plots: {out / 'sweep.png'}")
     _warn_skipped(skipped)
     for _, r in short.iterrows():
-        print(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
+        _err(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
               f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT a feasible "
               "plan: short of capacity in a failure scenario (status time_limit_short, "
               f"capacity bound "
               f"{r['lower_bound']:g} sites; see its capacity_scenarios.csv). Fix: raise "
-              "time_limit_s or scenario_limit, plan fewer failures, or add capacity",
-              file=sys.stderr)
+              "time_limit_s or scenario_limit, plan fewer failures, or add capacity")
     for _, r in unproven.iterrows():
-        print(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
+        _err(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
               f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT proven to carry "
               "the load in every failure scenario: its failure scenarios were cut at "
-              "scenario_limit (see summary.json capacity). Fix: raise scenario_limit",
-              file=sys.stderr)
+              "scenario_limit (see summary.json capacity). Fix: raise scenario_limit")
     if len(short) or len(unproven):
         return EXIT_PLAN_SHORT
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
@@ -1862,7 +1870,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
         return
     text = " ".join(str(message).split())
     where = "" if category.__module__.startswith("coverage") else f" ({category.__name__})"
-    print(f"edge-coverage: warning: {text}{where}", file=sys.stderr)
+    _err(f"edge-coverage: warning: {text}{where}")
 
 
 class _Terminated(KeyboardInterrupt):
@@ -1977,6 +1985,14 @@ def _join_coordinates(argv: list[str]) -> list[str]:
     return out
 
 
+def _err(*parts: object) -> None:
+    """Print ``parts`` on stderr as :func:`print` would, their control characters shown as
+    ``\\xNN`` (:func:`coverage.wording.printable`)."""
+    from .wording import printable
+
+    print(printable(" ".join(map(str, parts))), file=sys.stderr)
+
+
 def _out(args: argparse.Namespace, text: str) -> None:
     """Print ``text`` on stdout, flushed. A reader that closed stdout early (``| head -1``)
     is not an error: stdout goes to the null device and the command carries on (its
@@ -1987,16 +2003,17 @@ def _out(args: argparse.Namespace, text: str) -> None:
     once on stderr, and ``args.stdout_lost`` makes :func:`main` exit 5 (an output failed)
     where it would exit 0; the files already written are kept (it was exit 1, "internal
     error")."""
+    from .wording import printable
+
     try:
-        print(text, flush=True)
+        print(printable(text), flush=True)
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError):
             if not getattr(args, "stdout_lost", None):
-                print(f"edge-coverage: cannot write to standard output: "
+                _err(f"edge-coverage: cannot write to standard output: "
                       f"{exc.strerror or exc}. The lines it would show are lost (the command "
                       "goes on; its files and exit code say the rest). Fix: free space, or "
-                      "send the output elsewhere",
-                      file=sys.stderr)
+                      "send the output elsewhere")
             args.stdout_lost = exc.strerror or str(exc)
         _null_onto(sys.stdout.fileno())
 
@@ -2044,7 +2061,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_sigterm, previous_sigint = _terminate_cleanly(received)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_PrintableFormatter("%(message)s"))
     root = logging.getLogger("coverage")
     previous_level = root.level
     root.addHandler(handler)
@@ -2074,15 +2091,14 @@ def main(argv: list[str] | None = None) -> int:
     except CoverageError as exc:
         if args.verbose:
             logger.exception("error")
-        print(f"edge-coverage: error: {exc}", file=sys.stderr)
+        _err(f"edge-coverage: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, _Terminated)
         od = getattr(args, "output_dir", None)
         after = (f" after the outputs were written: {od.path} is complete"
                  if od is not None and od.committed else "")
-        print(f"edge-coverage: {'terminated' if terminated else 'interrupted'}{after}",
-              file=sys.stderr)
+        _err(f"edge-coverage: {'terminated' if terminated else 'interrupted'}{after}")
         return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - last-resort message without traceback
         if args.verbose:
@@ -2090,12 +2106,12 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
             # a path given on the command line that no file system takes (a name over 255
             # bytes, a path over 4,096): one message, as for any bad input
-            print(f"edge-coverage: error: {exc.filename!s:.300}: {exc.strerror} (a name "
+            _err(f"edge-coverage: error: {exc.filename!s:.300}: {exc.strerror} (a name "
                   "in a path may have at most 255 bytes, the path 4,096). Fix: give a "
-                  "shorter path", file=sys.stderr)
+                  "shorter path")
             return 2
-        print(f"edge-coverage: internal error: {type(exc).__name__}: {exc} "
-              "(re-run with --verbose for the traceback, and please report it)", file=sys.stderr)
+        _err(f"edge-coverage: internal error: {type(exc).__name__}: {exc} "
+              "(re-run with --verbose for the traceback, and please report it)")
         return 1
     finally:
         root.removeHandler(handler)

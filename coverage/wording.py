@@ -7,10 +7,32 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["counted", "load_unit", "reporter"]
+__all__ = ["counted", "load_unit", "printable", "reporter"]
 
 #: ``load_unit``'s pooled form: a workload's name (the catalog's pattern), at most 100.
 _LOAD_UNIT = re.compile(r"requests/s of [A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+#: Control characters but tab and newline (C0, DEL, C1): what a terminal may act on.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters (but tab and newline) shown as ``\\xNN``.
+
+    A file name, column or id holding an escape sequence (``ESC [ 2 J``) is data: printed
+    raw in a message it would clear or repaint the user's terminal, or hide the rest of
+    the line (tester 193).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def counted(n: int | float, noun: str, plural: str | None = None) -> str:

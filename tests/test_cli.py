@@ -770,3 +770,25 @@ def test_every_input_file_inside_out_is_named(tmp_path):
         tilde = "~/" + str(out.relative_to(home))
         found = _inputs_in_out(argparse.Namespace(out=tilde, demand=str(out / "sites.csv")))
         assert len(found) == 1 and found[0].startswith("--demand")
+
+
+def test_escape_sequences_in_names_are_shown_not_sent_to_the_terminal(tmp_path):
+    """Tester 193: a file name holding an escape sequence was printed raw (``ESC [ 2 J``
+    clears a terminal): every line the command prints (its log, its errors, its
+    figures) shows control characters as ``\\xNN``; the files keep their names."""
+    esc = "\x1b[2J"
+    demand = tmp_path / f"demand{esc}.csv"
+    shutil.copy(DATA / "west_demand.csv", demand)
+    missing = tmp_path / f"none{esc}.csv"
+    r = run("plan", "--demand", demand, "--candidates", missing, "--out", tmp_path / "o")
+    assert r.returncode == 2, r.stderr
+    assert "\x1b" not in r.stderr + r.stdout
+    assert "none\\x1b[2J.csv" in r.stderr
+    out = tmp_path / f"out{esc}"
+    r = run("plan", "--demand", demand, "--candidates", DATA / "west_candidates.csv",
+            "--latency-model", "on-net", "--budget-ms", "30", "--no-map", "--no-report",
+            "--no-gis", "--kmedian-time-limit-s", "2", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stderr + r.stdout
+    assert "demand\\x1b[2J.csv" in r.stderr and "out\\x1b[2J" in r.stdout
+    assert (out / "summary.json").exists()  # (the names themselves are the user's)
