@@ -1423,9 +1423,9 @@ def _tool_owned_dir(path: Path) -> tuple[Path, str] | None:
     tuple of (pathlib.Path, str) or None
         The owned directory and its kind (``"plan"``, ``"batch"``), or ``None``.
     """
-    from .outputs.outdir import LEGACY_PLAN_FILES, read_marker
+    from .outputs.outdir import LEGACY_PLAN_FILES, absolute_path, read_marker
 
-    parent = Path(os.path.abspath(path)).parent
+    parent = absolute_path(path).parent
     real = Path(os.path.realpath(parent))
     for directory in dict.fromkeys([parent, *parent.parents, real, *real.parents]):
         marker = read_marker(directory)

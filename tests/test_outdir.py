@@ -2413,3 +2413,22 @@ def test_a_directory_made_at_a_failed_outputs_name_stays_the_users(tmp_path, mon
     assert cli.main([*PLAN_ARGS, "--no-map", "--no-report", "--out", str(out)]) == 2
     assert "map.html" in capsys.readouterr().err
     assert (out / "map.html" / "thesis.txt").read_text() == "mine"
+
+
+def test_dot_dot_after_a_symbolic_link_is_where_the_kernel_finds_it(tmp_path):
+    """Tester 193: ``--out a/link/../x`` was made lexically ``a/x``, while the kernel (and
+    the user's shell) takes ``link/..`` as the parent of the link's target: the plan is
+    written where ``ls a/link/../x`` finds it, and nothing appears at ``a/x``."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "link").symlink_to(tmp_path / "b" / "c")
+    out = f"{tmp_path}/a/link/../x"
+    r = run(*PLAN_ARGS, "--no-map", "--no-report", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "x" / "summary.json").exists()
+    assert not (tmp_path / "a" / "x").exists()
+    assert os.path.samefile(out, tmp_path / "b" / "x")
+    # relative, from inside the link
+    r = run(*PLAN_ARGS, "--no-map", "--no-report", "--out", "../y", cwd=tmp_path / "a" / "link")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b" / "y" / "summary.json").exists()

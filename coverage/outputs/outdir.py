@@ -232,6 +232,35 @@ def is_mount_point(path: str | os.PathLike[str]) -> bool:
     return False
 
 
+def absolute_path(text: str | os.PathLike[str]) -> Path:
+    """``text`` as an absolute path, where the kernel finds it.
+
+    :func:`os.path.abspath` (which keeps the user's spelling of the directories), except
+    when a component is ``..``: the kernel takes ``link/..`` as the parent of the link's
+    target, abspath as the link's own directory, so ``--out a/link/../x`` was written to
+    ``a/x`` while the user's shell finds ``a/link/../x`` elsewhere (tester 193). Then the
+    part before the last component is resolved physically (:func:`os.path.realpath`), or
+    the whole path when the last component is itself ``..`` or ``.``.
+
+    Parameters
+    ----------
+    text : str or path-like
+        The path as given (``~`` not expanded).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    text = os.fspath(text)
+    if ".." not in Path(text).parts:
+        return Path(os.path.abspath(text))
+    joined = os.path.join(os.getcwd(), text)
+    head, tail = os.path.split(joined.rstrip(os.sep) or os.sep)
+    if tail in ("..", ".", ""):
+        return Path(os.path.realpath(joined))
+    return Path(os.path.realpath(head)) / tail
+
+
 def lock_path(target: Path) -> Path:
     """The lock file of output directory ``target``: ``.NAME.edge-coverage.lock`` beside it
     (the target itself is replaced)."""
@@ -406,7 +435,7 @@ def busy_problems(path: str | os.PathLike[str], *, option: str = "--out") -> lis
     text = os.fspath(path)
     if not text.strip() or "\x00" in str(text):  # said by check_output_dir
         return []
-    p = Path(os.path.abspath(os.path.expanduser(text)))
+    p = absolute_path(os.path.expanduser(text))
     try:
         if p.is_symlink():  # locked where OutputDir locks it: next to the link's target
             p = Path(os.path.realpath(p))
@@ -474,7 +503,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         ``problems`` lists every reason to refuse; empty when the target is accepted.
     """
     text = os.fspath(path) if not isinstance(path, str) else path
-    chk = TargetCheck(path=Path(os.path.abspath(text or ".")))
+    chk = TargetCheck(path=absolute_path(text or "."))
     fix = (f"Fix: give {option} a new or empty directory, or one an earlier edge-coverage "
            f"{kind} run wrote; edge-coverage never writes into a directory it does not own"
            if option != REPORT_OPTION else  # `report DIR`, `plan_dir=`: an existing plan
@@ -487,7 +516,7 @@ def check_output_dir(path: str | os.PathLike[str], kind: str = "plan", *,
         chk.problems.append(f"{option} {text!r} holds a NUL character, which no path may "
                             "hold. Fix: give a path without it")
         return chk
-    p = Path(os.path.abspath(os.path.expanduser(text)))
+    p = absolute_path(os.path.expanduser(text))
     try:
         os.stat(p)
     except OSError as exc:
@@ -1275,7 +1304,7 @@ class OutputDir:
         self.kind = kind
         self.option = option
         self.must_exist = must_exist
-        self.path = Path(os.path.abspath(os.fspath(path) or "."))
+        self.path = absolute_path(os.fspath(path) or ".")
         self.staging: Path | None = None
         self.files: set[str] = set()
         self.committed = False
