@@ -1197,7 +1197,7 @@ def _plan_and_write(args: argparse.Namespace, od: Any, demand: Any, sites: Any, 
         return short
     if skipped:
         _err(f"edge-coverage: the plan is written to {out}; {len(skipped)} optional "
-              f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})")
+             f"output(s) failed (exit code {EXIT_OUTPUTS_SKIPPED})")
     return short
 
 
@@ -1832,16 +1832,16 @@ def _run_batch(args: argparse.Namespace) -> int:
     _warn_skipped(skipped)
     for _, r in short.iterrows():
         _err(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
-              f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT a feasible "
-              "plan: short of capacity in a failure scenario (status time_limit_short, "
-              f"capacity bound "
-              f"{r['lower_bound']:g} sites; see its capacity_scenarios.csv). Fix: raise "
-              "time_limit_s or scenario_limit, plan fewer failures, or add capacity")
+             f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT a feasible "
+             "plan: short of capacity in a failure scenario (status time_limit_short, "
+             f"capacity bound "
+             f"{r['lower_bound']:g} sites; see its capacity_scenarios.csv). Fix: raise "
+             "time_limit_s or scenario_limit, plan fewer failures, or add capacity")
     for _, r in unproven.iterrows():
         _err(f"edge-coverage: error: {r['scenario']} [{r['region']}]: the plan of "
-              f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT proven to carry "
-              "the load in every failure scenario: its failure scenarios were cut at "
-              "scenario_limit (see summary.json capacity). Fix: raise scenario_limit")
+             f"{r['site_count']:g} sites in {out / str(r['dir'])} is NOT proven to carry "
+             "the load in every failure scenario: its failure scenarios were cut at "
+             "scenario_limit (see summary.json capacity). Fix: raise scenario_limit")
     if len(short) or len(unproven):
         return EXIT_PLAN_SHORT
     return EXIT_OUTPUTS_SKIPPED if skipped else 0
@@ -2011,9 +2011,9 @@ def _out(args: argparse.Namespace, text: str) -> None:
         if not isinstance(exc, BrokenPipeError):
             if not getattr(args, "stdout_lost", None):
                 _err(f"edge-coverage: cannot write to standard output: "
-                      f"{exc.strerror or exc}. The lines it would show are lost (the command "
-                      "goes on; its files and exit code say the rest). Fix: free space, or "
-                      "send the output elsewhere")
+                     f"{exc.strerror or exc}. The lines it would show are lost (the command "
+                     "goes on; its files and exit code say the rest). Fix: free space, or "
+                     "send the output elsewhere")
             args.stdout_lost = exc.strerror or str(exc)
         _null_onto(sys.stdout.fileno())
 
@@ -2107,11 +2107,11 @@ def main(argv: list[str] | None = None) -> int:
             # a path given on the command line that no file system takes (a name over 255
             # bytes, a path over 4,096): one message, as for any bad input
             _err(f"edge-coverage: error: {exc.filename!s:.300}: {exc.strerror} (a name "
-                  "in a path may have at most 255 bytes, the path 4,096). Fix: give a "
-                  "shorter path")
+                 "in a path may have at most 255 bytes, the path 4,096). Fix: give a "
+                 "shorter path")
             return 2
         _err(f"edge-coverage: internal error: {type(exc).__name__}: {exc} "
-              "(re-run with --verbose for the traceback, and please report it)")
+             "(re-run with --verbose for the traceback, and please report it)")
         return 1
     finally:
         root.removeHandler(handler)
