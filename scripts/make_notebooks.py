@@ -43,6 +43,7 @@ SWEEP = {"country": "PT", "name": "Portugal", "candidate_min_population": 20_000
 EDGE_OR_REGION = {"country": "DE", "name": "Germany", "demand_min_population": 500,
                   "candidate_min_population": 50_000, "budgets_ms": [30.0, 50.0, 100.0],
                   "failures": 1, "decision_budget_ms": 30.0, "what_if_budget_ms": 30.0,
+                  "sites_budget_ms": 50.0,
                   "thin_requests_per_person_day": 5.0, "kmedian_time_limit_s": 0,
                   "sweep_budgets_ms": [30, 31, 32, 33, 34, 35, 37, 40, 45, 50, 60, 70, 80,
                                        100],
@@ -99,8 +100,16 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
-        demand = geonames_demand({p['country']!r})
-        sites = {_candidates(p)}
+        # the parameters: every cell below reads them (the text around the figures
+        # describes what they give with these defaults)
+        COUNTRY, NAME = {p['country']!r}, {p['name']!r}
+        BUDGET_MS = {p['budget_ms']!r}  # p99, FTTH
+        FAILURES = {p['failures']!r}  # site failures the plan survives (N-k)
+        CANDIDATE_MIN_POPULATION = {p['candidate_min_population']:_}
+        OUT = {p['out']!r}
+
+        demand = geonames_demand(COUNTRY)
+        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
         """),
@@ -121,16 +130,19 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         (`coverage.LatencyModel.from_profile('on-net')`, or `--latency-model on-net`),
         which reaches much farther for the same budget.
         """),
-        _code(f"""
+        _code("""
         model = coverage.LatencyModel()
-        print(f"latency model: {{model.profile}}; "
-              f"p99 at distance 0 with FTTH: {{model.p99_ms(0.0, 'ftth'):.1f}} ms")
-        for budget in (30.0, {p['budget_ms']!r}, 50.0):
-            radius = model.radius_km(budget, 'ftth')
-            print(f'budget {{budget:g}} ms p99 -> radius {{radius:,.0f}} km')
+        print(f"latency model: {model.profile}; "
+              f"p99 at distance 0 with FTTH: {model.p99_ms(0.0, 'ftth'):.1f} ms")
+        for budget in sorted({30.0, BUDGET_MS, 50.0}):
+            try:
+                radius = f"{model.radius_km(budget, 'ftth'):,.0f} km"
+            except coverage.InfeasibleBudgetError:
+                radius = 'none: below the fixed share'
+            print(f'budget {budget:g} ms p99 -> radius {radius}')
         on_net = coverage.LatencyModel.from_profile('on-net')
-        print(f"on-net: {{on_net.p99_ms(0.0, 'ftth'):.1f}} ms at distance 0, radius at "
-              f"{p['budget_ms']:g} ms: {{on_net.radius_km({p['budget_ms']!r}, 'ftth'):,.0f}} km")
+        print(f"on-net: {on_net.p99_ms(0.0, 'ftth'):.1f} ms at distance 0, radius at "
+              f"{BUDGET_MS:g} ms: {on_net.radius_km(BUDGET_MS, 'ftth'):,.0f} km")
         """),
         _md("""
         ## The plan
@@ -142,14 +154,13 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         When the status is `optimal` and the lower bound equals the site count, no plan
         with fewer sites exists for these candidates.
         """),
-        _code(f"""
-        plan = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r},
-                                   failures={p['failures']})
+        _code("""
+        plan = coverage.plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=FAILURES)
         s = plan.summary()
-        print(f"{p['name']} at {p['budget_ms']:g} ms p99, N-{p['failures']}: "
-              f"{{s['site_count']}} sites ({{s['status']}}, lower bound {{s['lower_bound']:.0f}})")
-        print(f"mean primary latency (p50, population-weighted): {{s['mean_latency_ms']:.1f}} ms")
-        print(f"budget radius: {{s['max_radius_km']:,.0f}} km")
+        print(f"{NAME} at {BUDGET_MS:g} ms p99, N-{FAILURES}: "
+              f"{s['site_count']} sites ({s['status']}, lower bound {s['lower_bound']:.0f})")
+        print(f"mean primary latency (p50, population-weighted): {s['mean_latency_ms']:.1f} ms")
+        print(f"budget radius: {s['max_radius_km']:,.0f} km")
         """, HEADLINE_TAG),
         _md("""
         ## Who is protected
@@ -162,7 +173,7 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         """),
         _code("""
         total = s['population_total']
-        for label, key in [('redundant (N-1 safe)', 'population_redundant'),
+        for label, key in [('redundant (2+ in budget)', 'population_redundant'),
                            ('single-coverable', 'population_single_coverable'),
                            ('uncoverable', 'population_uncoverable')]:
             print(f'{label:>22}: {s[key]:>12,.0f} people ({s[key] / total:.2%})')
@@ -194,8 +205,11 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         _code("""
         f = plan.failures.merge(plan.sites[['site_id', 'name']],
                                 left_on='failed_site_id', right_on='site_id')
-        assert (f['population_outside_budget_redundant'] == 0).all()
-        print(f"worst latency after any single failure: {s['n1_worst_latency_ms']:.1f} ms")
+        if FAILURES >= 1:  # (an N-0 plan promises no backup)
+            assert (f['population_outside_budget_redundant'] == 0).all()
+        worst = s['n1_worst_latency_ms']
+        print('worst latency after any single failure: '
+              + (f'{worst:.1f} ms' if worst == worst else 'none (no user has a second site)'))
         print(f"most people outside budget after one failure: "
               f"{s['n1_population_outside_budget']:,.0f}")
         f.sort_values('population_rerouted', ascending=False)[
@@ -208,11 +222,11 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         Without geo-redundancy one site in budget per user would do. The difference is the
         price of surviving a site failure without breaking the {p['budget_ms']:g} ms promise.
         """),
-        _code(f"""
-        n0 = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r}, failures=0,
+        _code("""
+        n0 = coverage.plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=0,
                                  kmedian_time_limit_s=10).summary()
-        print(f"N-0: {{n0['site_count']}} sites; N-1: {{s['site_count']}} sites "
-              f"(+{{s['site_count'] - n0['site_count']}} for geo-redundancy)")
+        print(f"N-0: {n0['site_count']} sites; N-{FAILURES}: {s['site_count']} sites "
+              f"(+{s['site_count'] - n0['site_count']} for geo-redundancy)")
         """),
         _md("""
         ## Reading the map
@@ -241,8 +255,8 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         {_cli(p)}
         ```
         """),
-        _code(f"""
-        out = plan.to_dir({p['out']!r}, tiles=None)
+        _code("""
+        out = plan.to_dir(OUT, tiles=None)
         sorted(path.name for path in out.iterdir())
         """),
     ]
@@ -453,10 +467,15 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         t0 = time.perf_counter()
         for k in FAILURES:
             for budget in BUDGETS_MS:
-                s = coverage.plan_sites(demand, sites, budget_ms=budget, failures=k,
-                                        time_limit_s={p['time_limit_s']!r},
-                                        kmedian_time_limit_s={p['kmedian_time_limit_s']!r}
-                                        ).summary()
+                try:
+                    s = coverage.plan_sites(demand, sites, budget_ms=budget, failures=k,
+                                            time_limit_s={p['time_limit_s']!r},
+                                            kmedian_time_limit_s={p['kmedian_time_limit_s']!r}
+                                            ).summary()
+                except coverage.InfeasibleBudgetError as exc:  # below the fixed share
+                    if k == FAILURES[0]:
+                        print(f'{{budget:g}} ms left out: {{str(exc).splitlines()[0]}}')
+                    continue
                 rows.append({{'budget_ms': budget, 'failures': k, 'sites': s['site_count'],
                              'lower_bound': s['lower_bound'], 'status': s['status'],
                              'radius_km': s['max_radius_km'],
@@ -580,15 +599,30 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
         from coverage.model.costs import CostModel
 
+        # the parameters: every cell below reads them (the text around the figures
+        # describes what they give with these defaults)
         COUNTRY = {p['country']!r}
-        BUDGETS_MS = {p['budgets_ms']!r}
+        BUDGETS_MS = {p['budgets_ms']!r}  # the table's budgets
         FAILURES = {p['failures']!r}
+        DECISION_MS = {p['decision_budget_ms']!r}  # the decision table's budget
+        SITES_MS = {p['sites_budget_ms']!r}  # the priced sites' budget
+        SWEEP_BUDGETS_MS = {p['sweep_budgets_ms']!r}  # the plot's budgets
+        THIN = {p['thin_requests_per_person_day']!r}  # the thin load, requests/person/day
+        WHAT_IF_MS = {p['what_if_budget_ms']!r}  # the what-ifs' budget
         # the count's own sites, not placed for latency: see the note below
         PLAN = {{'kmedian_time_limit_s': {p['kmedian_time_limit_s']!r}}}
         demand = geonames_demand(COUNTRY, min_population={p['demand_min_population']:_})
         sites = geonames_candidates(COUNTRY, min_population={p['candidate_min_population']:_})
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
+
+
+        def compared(budget_ms, **kw):
+            # the table's comparison at budget_ms, or a new one (another budget, a load)
+            if not kw and budget_ms in results:
+                return results[budget_ms]
+            return coverage.compare(demand, sites, budget_ms=budget_ms, failures=FAILURES,
+                                    **PLAN, **kw)
         """),
         _md(f"""
         ## Three budgets, one table
@@ -653,8 +687,11 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         for c in results.values():
             print(textwrap.fill(c.document['verdict']['text'], 100), end='\\n\\n')
         """),
-        _md("""
+        _md(f"""
         ## Reading the table
+
+        *What the defaults give ({p['name']}); with other parameters, read the figures
+        above.*
 
         - **30 ms is a physical budget.** The nearest region keeps only a minority of the
           people within it (fewer still with two regions, so that one may fail); an edge
@@ -688,8 +725,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         The chapter's five drivers, each filled with this comparison's numbers, and the
         side each one favours.
         """),
-        _code(f"""
-        decision = pd.DataFrame(results[{p['decision_budget_ms']!r}].document['decision'])
+        _code("""
+        decision = pd.DataFrame(compared(DECISION_MS).document['decision'])
         with pd.option_context('display.max_colwidth', None):
             display(decision[['driver', 'favours', 'value']])
         """),
@@ -706,17 +743,19 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
                 print(textwrap.fill(f"[{w['code']}] {w['message']}", 100,
                                     subsequent_indent='    '))
         """),
-        _md("""
-        ## Why the fleet is idle: the sites at 50 ms
+        _md(f"""
+        ## Why the fleet is idle: the sites at {p['sites_budget_ms']:g} ms
 
         `c.sites` prices each chosen site: the accelerators that carry its load in every
         failure scenario, its mean, peak-hour and worst-case utilisation, and its annual
         cost by line.
-        At 50 ms the "edge" is two metro data-centre halls of some 400 kW each, each able
-        to carry the whole country when the other one fails.
+        With the defaults ({p['name']}), at {p['sites_budget_ms']:g} ms the "edge" is two
+        metro data-centre halls of some 400 kW each, each able to carry the whole country
+        when the other one fails.
         """),
         _code("""
-        c50 = results[50.0]
+        c50 = compared(SITES_MS)
+        print(f'{COUNTRY} at {SITES_MS:g} ms: {len(c50.sites)} site(s)')
         c50.sites.merge(c50.plan.sites[['site_id', 'name']], on='site_id')[
             ['name', 'n_accelerators', 'facility_kw', 'utilisation_mean', 'utilisation_peak',
              'utilisation_worst', 'total_usd_per_year']].round(3)
@@ -731,8 +770,6 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         with the load. The dotted line is the region without its egress charge.
         """),
         _code(f"""
-        SWEEP_BUDGETS_MS = {p['sweep_budgets_ms']!r}
-        THIN = {p['thin_requests_per_person_day']!r}
         rows = []
         thin = {{}}  # the thin load's comparisons, by budget (the what-if below takes one)
         for rppd in (None, THIN):
@@ -789,8 +826,11 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         fig.tight_layout()
         plt.show()
         """),
-        _md("""
+        _md(f"""
         ## Reading the plot
+
+        *What the defaults give ({p['name']}); with other parameters, read the figures
+        above.*
 
         - **The fork is narrow.** Within a few milliseconds above 30 ms the regions go from
           a fifth of the people to nearly all of them (right). Between the tiers of 30 and
@@ -827,40 +867,37 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         regions or advice thresholds never change the plan). The thin demand is a new
         plan: its load sizes the sites.
         """),
-        _code(f"""
-        WHAT_IF_MS = {p['what_if_budget_ms']!r}
-        no_ztp = CostModel.builtin().with_overrides({{'fleet': {{'ztp': False}}}})
+        _code("""
+        no_ztp = CostModel.builtin().with_overrides({'fleet': {'ztp': False}})
         on_demand_cdn = CostModel.builtin().with_overrides(
-            {{'accelerators': {{'NVIDIA L4': {{'region_hour_usd': 0.75}}}},
-             'region': {{'network_usd_per_million_requests': 1.85}}}})
-        scenarios = {{
-            'defaults': {{}},
-            f'thin demand ({{THIN:g}} requests/person/day)': {{'requests_per_person_day': THIN}},
-            'no ZTP': {{'costs': no_ztp}},
-            'region on demand + CDN': {{'costs': on_demand_cdn}},
-        }}
+            {'accelerators': {'NVIDIA L4': {'region_hour_usd': 0.75}},
+             'region': {'network_usd_per_million_requests': 1.85}})
+        scenarios = {
+            'defaults': {},
+            f'thin demand ({THIN:g} requests/person/day)': {'requests_per_person_day': THIN},
+            'no ZTP': {'costs': no_ztp},
+            'region on demand + CDN': {'costs': on_demand_cdn},
+        }
         # the defaults and the thin demand were compared above (the table, the sweep); the
         # price variations reprice the defaults' plan
-        base = results.get(WHAT_IF_MS) or coverage.compare(
-            demand, sites, budget_ms=WHAT_IF_MS, failures=FAILURES, **PLAN)
-        done = {{'defaults': base,
-                f'thin demand ({{THIN:g}} requests/person/day)': thin.get(WHAT_IF_MS)
-                or coverage.compare(demand, sites, budget_ms=WHAT_IF_MS, failures=FAILURES,
-                                    requests_per_person_day=THIN, **PLAN)}}
-        what_if = {{}}
+        base = compared(WHAT_IF_MS)
+        done = {'defaults': base,
+                f'thin demand ({THIN:g} requests/person/day)': thin.get(WHAT_IF_MS)
+                or compared(WHAT_IF_MS, requests_per_person_day=THIN)}
+        what_if = {}
         for label, kw in scenarios.items():
             c = done.get(label) or base.repriced(**kw)
             d = c.document
-            what_if[label] = {{
+            what_if[label] = {
                 'edge sites': d['edge']['sites'],
                 'fleet util': pct(d['edge']['utilisation']['fleet_mean']),
                 'breakeven': pct(d['breakeven']['utilisation']),
-                'edge USD/M': f"{{d['edge']['cost_per_million_requests']:.2f}}",
-                'region USD/M': f"{{d['region']['cost_per_million_requests']:.2f}}",
+                'edge USD/M': f"{d['edge']['cost_per_million_requests']:.2f}",
+                'region USD/M': f"{d['region']['cost_per_million_requests']:.2f}",
                 'cheaper': d['verdict']['cheaper_per_request'],
                 'warnings': ','.join(c.codes) or '-',
-            }}
-        print(f'{{COUNTRY}} at {{WHAT_IF_MS:g}} ms p99, N-{{FAILURES}}: what if')
+            }
+        print(f'{COUNTRY} at {WHAT_IF_MS:g} ms p99, N-{FAILURES}: what if')
         print(pd.DataFrame(what_if).T.to_string())
         """, HEADLINE_TAG),
         _md("""
