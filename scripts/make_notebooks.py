@@ -284,23 +284,33 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
-        demand = geonames_demand({p['country']!r})
-        sites = {_candidates(p)}
+        # the parameters: every cell below reads them (the text around the figures
+        # describes what they give with these defaults)
+        COUNTRY, NAME = {p['country']!r}, {p['name']!r}
+        BUDGET_MS = {p['budget_ms']!r}  # p99, FTTH
+        FAILURES = {p['failures']!r}  # site failures the plan survives (N-k)
+        CANDIDATE_MIN_POPULATION = {p['candidate_min_population']:_}
+
+        demand = geonames_demand(COUNTRY)
+        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people')
         print(f'{{len(sites)}} candidate sites:', ', '.join(sites.name))
         """),
-        _code(f"""
-        plan = coverage.plan_sites(demand, sites, budget_ms={p['budget_ms']!r},
-                                   failures={p['failures']})
+        _code("""
+        plan = coverage.plan_sites(demand, sites, budget_ms=BUDGET_MS, failures=FAILURES)
         s = plan.summary()
-        print(f"{p['name']} at {p['budget_ms']:g} ms p99, N-{p['failures']}: "
-              f"{{s['site_count']}} sites ({{s['status']}}, lower bound {{s['lower_bound']:.0f}}), "
-              f"radius {{s['max_radius_km']:,.0f}} km")
-        print(f"single-coverable: {{s['n_demand_single_coverable']}} places, "
-              f"{{s['population_single_coverable']:,.0f}} people")
-        print(f"uncoverable: {{s['n_demand_uncoverable']}} places, "
-              f"{{s['population_uncoverable']:,.0f}} people")
-        print(f"proposed new sites: {{s['proposed']['proposed_sites']}}")
+        print(f"{NAME} at {BUDGET_MS:g} ms p99, N-{FAILURES}: "
+              f"{s['site_count']} sites ({s['status']}, lower bound {s['lower_bound']:.0f}), "
+              f"radius {s['max_radius_km']:,.0f} km")
+        print(f"single-coverable: {s['n_demand_single_coverable']} places, "
+              f"{s['population_single_coverable']:,.0f} people")
+        print(f"uncoverable: {s['n_demand_uncoverable']} places, "
+              f"{s['population_uncoverable']:,.0f} people")
+        if FAILURES >= 2:  # (2 or more candidates, fewer than FAILURES + 1)
+            partial = plan.gaps[plan.gaps['coverage_status'] == 'partial']
+            print(f"partial (fewer than {FAILURES + 1} candidates): {len(partial)} places, "
+                  f"{partial['population'].sum():,.0f} people")
+        print(f"proposed new sites: {s['proposed']['proposed_sites']}")
         """, HEADLINE_TAG),
         _md("""
         ## Uncoverable versus single-coverable demand
@@ -339,7 +349,8 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         _code("""
         f = plan.failures.merge(plan.sites[['site_id', 'name']],
                                 left_on='failed_site_id', right_on='site_id')
-        assert (f['population_outside_budget_redundant'] == 0).all()
+        if FAILURES >= 1:  # (an N-0 plan promises no backup)
+            assert (f['population_outside_budget_redundant'] == 0).all()
         f.sort_values('population_outside_budget', ascending=False)[
             ['name', 'population_rerouted', 'population_outside_budget',
              'worst_latency_ms']].head(5)
@@ -367,19 +378,19 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         and the new plan tells us how many of the new sites are really needed together with
         the existing candidates.
         """),
-        _code(f"""
-        new_sites = plan.proposed.rename(columns={{'proposed_site_id': 'site_id'}})[
+        _code("""
+        new_sites = plan.proposed.rename(columns={'proposed_site_id': 'site_id'})[
             ['site_id', 'lat', 'lon']].assign(name='proposed', tier='proposed', required=False)
         replan = coverage.plan_sites(demand, pd.concat([sites, new_sites], ignore_index=True),
-                                     budget_ms={p['budget_ms']!r}, failures={p['failures']},
+                                     budget_ms=BUDGET_MS, failures=FAILURES,
                                      kmedian_time_limit_s=10)
         r = replan.summary()
-        before = s['population_single_coverable'] + s['population_uncoverable']
-        after = r['population_single_coverable'] + r['population_uncoverable']
+        # the people with fewer than FAILURES + 1 candidates in budget (the gap)
+        before, after = s['proposed']['population_gap'], r['proposed']['population_gap']
         n_new = int((replan.sites['tier'] == 'proposed').sum())
-        print(f"people not N-1 safe: {{before:,.0f}} before, {{after:,.0f}} after "
-              f"(proposal said {{s['proposed']['population_still_short']:,.0f}} stay short)")
-        print(f"new plan: {{r['site_count']}} sites ({{r['status']}}), of which {{n_new}} new")
+        print(f"people not N-{FAILURES} safe: {before:,.0f} before, {after:,.0f} after "
+              f"(proposal said {s['proposed']['population_still_short']:,.0f} stay short)")
+        print(f"new plan: {r['site_count']} sites ({r['status']}), of which {n_new} new")
         """, HEADLINE_TAG),
         _md("""
         ## The map
@@ -425,8 +436,16 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
 
-        demand = geonames_demand({p['country']!r})
-        sites = {_candidates(p)}
+        # the parameters: every cell below reads them (the text around the figures
+        # describes what they give with these defaults)
+        COUNTRY = {p['country']!r}
+        CANDIDATE_MIN_POPULATION = {p['candidate_min_population']:_}
+        BUDGETS_MS = {p['budgets_ms']!r}
+        FAILURES = {p['failures']!r}
+        TIERS_MS = [30, 50, 100]  # the budgets of the last table
+
+        demand = geonames_demand(COUNTRY)
+        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
         model = coverage.LatencyModel()
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
@@ -461,8 +480,6 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         no choice of candidates can protect at that failure level.
         """),
         _code(f"""
-        BUDGETS_MS = {p['budgets_ms']!r}
-        FAILURES = {p['failures']!r}
         rows = []
         t0 = time.perf_counter()
         for k in FAILURES:
@@ -518,7 +535,8 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
             ax.legend(title='failures tolerated', loc='center right')
         ax1.set_yscale('log')
         ax1.minorticks_off()
-        ax1.set_yticks([1, 2, 3, 5, 10, 20, 40])
+        ax1.set_yticks([t for t in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+                        if t <= 1.5 * sweep['sites'].max()])
         ax1.yaxis.set_major_formatter(ScalarFormatter())
         ax1.set_ylabel('fewest sites (log scale)')
         ax2.set_ylabel('population short of k + 1 candidates, %')
@@ -527,8 +545,11 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         fig.tight_layout()
         plt.show()
         """),
-        _md("""
+        _md(f"""
         ## Reading the curve
+
+        *What the defaults give ({p['name']}); with other parameters, read the figures
+        above.*
 
         - **The knee**: near the fixed share of the budget (access, network overhead, proxy
           and inference: 28 ms) the radius is a few tens of km and every town needs a site
@@ -546,9 +567,12 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
           mainland).
         """),
         _code("""
-        at_tiers = sweep[sweep.budget_ms.isin([30, 50, 100])]
-        at_tiers.pivot(index='budget_ms', columns='failures',
-                       values=['sites', 'short']).round().astype(int)
+        at_tiers = sweep[sweep.budget_ms.isin(TIERS_MS)]
+        if at_tiers.empty:
+            print(f'none of {TIERS_MS} ms is among the sweep budgets {BUDGETS_MS}')
+        else:
+            display(at_tiers.pivot(index='budget_ms', columns='failures',
+                                   values=['sites', 'short']).round().astype(int))
         """),
     ]
 
