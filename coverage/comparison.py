@@ -262,10 +262,8 @@ class _CallInputs:
 
     def __init__(self, demand: pd.DataFrame, sites: pd.DataFrame,
                  arguments: dict[str, Any]) -> None:
-        import copy
-
         self.demand, self.sites = demand, sites
-        self.arguments = {k: v if k in _NOT_COPIED else copy.deepcopy(v)
+        self.arguments = {k: v if k in _NOT_COPIED else _copied(v)
                           for k, v in arguments.items()}
         self.files = _file_states(self.arguments)
 
@@ -274,6 +272,17 @@ class _CallInputs:
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         return (_no_inputs, ())
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of ``value``, or ``value`` itself when it cannot be copied (a lock, a
+    connection: the comparison made from it is never lost for the copy it keeps)."""
+    import copy
+
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - any object may refuse; it is kept as given
+        return value
 
 
 def _no_inputs() -> None:

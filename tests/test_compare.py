@@ -1221,3 +1221,16 @@ def test_repriced_refuses_what_would_change_the_plan_and_a_pickled_comparison():
     assert _document_text(copy) == _document_text(c)
     with pytest.raises(ValueError, match="does not hold the inputs"):
         copy.repriced(costs=None)
+
+
+def test_an_argument_that_cannot_be_copied_is_kept_as_given():
+    """The comparison keeps a copy of its arguments for repriced(); one that refuses to be
+    copied (a lock, a connection) is kept as it is rather than losing the comparison."""
+    import threading
+
+    from coverage.comparison import _copied
+
+    lock = threading.Lock()
+    assert _copied(lock) is lock
+    nested = {"a": [1, 2]}
+    assert _copied(nested) == nested and _copied(nested)["a"] is not nested["a"]
