@@ -74,8 +74,10 @@ def test_national_placement_keeps_every_cell_and_matches_the_full_k_median(seed)
     # the summary's latency is the same placement's
     assert s["mean_latency_ms"] == pytest.approx(info["mean_p50_ms"], rel=1e-6)
     # against the k-median on the full reach matrix, same count
+    # (10 s: the same placement as 30 s on all three seeds, hand run of 2026-12-07; at 30 s
+    # seed 0's search took up to 33 s of a loaded suite)
     full = plan_sites(demand, sites, budget_ms=30, failures=1, strategy="full",
-                      time_limit_s=60, kmedian_time_limit_s=30)
+                      time_limit_s=60, kmedian_time_limit_s=10)
     assert full.summary()["site_count"] == s["site_count"]
     _, full_obj, _ = independent(demand, sites, full.sites["site_id"])
     assert obj <= full_obj * 1.005
