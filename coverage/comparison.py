@@ -818,8 +818,10 @@ def compare(demand: pd.DataFrame, sites: pd.DataFrame, *, budget_ms: float | str
     # this call's arguments, for Comparison.repriced (before any of them is rebound)
     arguments = {k: v for k, v in locals().items() if k not in ("demand", "sites")}
     arguments.update(arguments.pop("plan_options"))
-    # Comparison.repriced's: the edge plan of an earlier call on the same inputs
+    # Comparison.repriced's: the edge plan of an earlier call on the same inputs (taken
+    # once: a compare that a progress callback of this one starts plans its own)
     reuse = _REPRICING.get()
+    _REPRICING.set(_NO_PLAN)
     from . import advisor
     from .config import as_model
     from .model.capacity import fit_sites, site_power

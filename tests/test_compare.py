@@ -1234,3 +1234,19 @@ def test_an_argument_that_cannot_be_copied_is_kept_as_given():
     assert _copied(lock) is lock
     nested = {"a": [1, 2]}
     assert _copied(nested) == nested and _copied(nested)["a"] is not nested["a"]
+
+
+def test_a_compare_started_inside_a_repricing_plans_its_own():
+    """The plan repriced() hands on is taken once: a comparison that the repricing's
+    progress callback starts (another budget) plans its own fleet."""
+    demand, sites = town()
+    c = run_compare(demand, sites, kmedian_time_limit_s=0)
+    inner = []
+
+    def progress(message):
+        if not inner:
+            inner.append(run_compare(demand, sites, budget_ms=40.0, kmedian_time_limit_s=0))
+
+    c.repriced(progress=progress)
+    assert inner and inner[0].plan is not c.plan
+    assert inner[0].plan.summary()["budget_ms"] == 40.0
