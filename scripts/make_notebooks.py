@@ -679,9 +679,10 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
 
         - **edge sites**: the fewest sites that keep every user within budget of two of
           them (N-{p['failures']}), with the accelerators the load needs at each;
-        - **share within budget**: for the edge, the people the plan keeps within budget;
-          for the region, the people within budget of their nearest region, and of two
-          regions (so that one region may fail, the region's own N-1);
+        - **share within budget**: for the edge, the people the plan keeps within budget,
+          with every site up and with any one site down (the edge's N-1); for the region,
+          the people within budget of their nearest region, and of two regions (so that
+          one region may fail, the region's own N-1);
         - **fleet mean utilisation**: the daily mean load over the priced accelerators'
           throughput; **breakeven utilisation**: the mean utilisation at which the same
           fleet, its load scaled in proportion at every site, would cost what the region
@@ -705,6 +706,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
             return {
                 'edge sites': edge['sites'],
                 'edge: share within budget': pct(edge['coverage']['share_within_budget']),
+                'edge: share within budget, any one site down':
+                    pct(edge['coverage']['share_n1_safe']),
                 'region: share within budget, nearest':
                     pct(region['coverage']['share_within_budget']),
                 'region: share within budget, two regions':

@@ -349,6 +349,10 @@ def test_edge_or_region(tmp_path):
         s = plan.summary()
         plans[b] = plan
         assert int(col["edge sites"]) == s["site_count"]
+        # the edge's own N-1 share beside the region's two-region one (tester 204: the
+        # table gave the edge's share with every site up only)
+        assert _pct(col["edge: share within budget, any one site down"]) == pytest.approx(
+            s["population_safe_by_failures"]["N-1"] / s["population_total"], abs=5e-4)
         assert _pct(col["edge: share within budget"]) == pytest.approx(
             s["population_covered"] / s["population_total"], abs=5e-4)
         one, two = shares[b] = _region_shares(demand, b)
