@@ -1985,12 +1985,12 @@ def _join_coordinates(argv: list[str]) -> list[str]:
     return out
 
 
-def _err(*parts: object) -> None:
-    """Print ``parts`` on stderr as :func:`print` would, their control characters shown as
-    ``\\xNN`` (:func:`coverage.wording.printable`)."""
+def _err(text: str) -> None:
+    """Print ``text`` on stderr, its control characters shown as ``\\xNN``
+    (:func:`coverage.wording.printable`)."""
     from .wording import printable
 
-    print(printable(" ".join(map(str, parts))), file=sys.stderr)
+    print(printable(text), file=sys.stderr)
 
 
 def _out(args: argparse.Namespace, text: str) -> None:
