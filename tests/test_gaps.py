@@ -24,13 +24,29 @@ def _grid_optimum(demand, need, model, budget_ms, step_deg):
     """The fewest sites on a fine grid (``step_deg`` of latitude, twice that of
     longitude) round the points, one per grid node, giving each point ``need`` of them in
     budget: scipy's MILP on the dense matrix, the nodes that reach the same points one
-    integer column (up to as many sites as it has nodes)."""
+    integer column (up to as many sites as it has nodes).
+
+    Only the nodes near some point are evaluated: a window round each point twice the
+    budget's radius in either direction (a node outside every window reaches no point, and
+    a node that reaches none is no column), so points far apart cost no more than points
+    close together (the three clusters' bounding box at 0.02 degrees was 7.9M nodes, 18 s).
+    """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     lat, lon = demand["lat"].to_numpy(), demand["lon"].to_numpy()
-    g_lat, g_lon = np.meshgrid(np.arange(lat.min() - 0.5, lat.max() + 0.5, step_deg),
-                               np.arange(lon.min() - 1, lon.max() + 1, 2 * step_deg))
-    ok = dense_ok(demand, g_lat.ravel(), g_lon.ravel(), model, budget_ms)
+    lat_axis = np.arange(lat.min() - 0.5, lat.max() + 0.5, step_deg)
+    lon_axis = np.arange(lon.min() - 1, lon.max() + 1, 2 * step_deg)
+    fixed = model.fixed_ms_array(demand["access"].to_numpy(), "p99")
+    radius_deg = 2 * (budget_ms - fixed.min()) / model.ms_per_km / 111.19  # x2: margin
+    nodes_near = set()
+    for y, x in zip(lat, lon, strict=True):
+        rows = np.flatnonzero(np.abs(lat_axis - y) <= radius_deg)
+        stretch = radius_deg / max(np.cos(np.radians(min(abs(y) + radius_deg, 89.0))), 1e-3)
+        cols = np.flatnonzero(np.abs(lon_axis - x) <= stretch)
+        nodes_near.update((rows[:, None] * len(lon_axis) + cols[None, :]).ravel().tolist())
+    near = np.array(sorted(nodes_near), dtype=np.int64)
+    ok = dense_ok(demand, lat_axis[near // len(lon_axis)], lon_axis[near % len(lon_axis)],
+                  model, budget_ms)
     a, nodes = np.unique(ok[:, ok.any(axis=0)], axis=1, return_counts=True)
     res = milp(np.ones(a.shape[1]), integrality=np.ones(a.shape[1]),
                bounds=Bounds(0, np.minimum(nodes, max(need))),
