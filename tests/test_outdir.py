@@ -1106,14 +1106,12 @@ def test_a_bind_mount_is_refused_before_the_work(tmp_path):
             chk = check_output_dir(mnt, kind)
             assert chk.problems and "is a mount point" in chk.problems[0]
             assert "Fix: give --out a directory inside it" in chk.problems[0]
-        r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--no-map",
-                            "--out", str(mnt)], capture_output=True, text=True, timeout=600)
+        r = run("plan", "--demo", "--country", "LU", "--no-map", "--out", mnt)
         assert r.returncode == 2 and "is a mount point" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and os.listdir(mnt) == []
         # a directory inside the mount is fine
-        r = subprocess.run([EXE, "plan", "--demo", "--country", "LU", "--no-map",
-                            "--no-report", "--out", str(mnt / "plan")],
-                           capture_output=True, text=True, timeout=600)
+        r = run("plan", "--demo", "--country", "LU", "--no-map", "--no-report", "--out",
+                mnt / "plan")
         assert r.returncode == 0, r.stderr
         assert (src / "plan" / "summary.json").exists()
     finally:
@@ -1254,8 +1252,6 @@ def test_a_full_disk_after_the_tables_keeps_the_plan(tmp_path):
     """End to end on a small tmpfs (root only): with room for the tables but not for every
     optional output, the plan is written and the run exits 5, at every fill level."""
     import shutil
-    import subprocess
-    import sys
 
     small = tmp_path / "small"
     small.mkdir()
@@ -1269,9 +1265,8 @@ def test_a_full_disk_after_the_tables_keeps_the_plan(tmp_path):
             for e in small.iterdir():
                 shutil.rmtree(e) if e.is_dir() else e.unlink()
             (small / "filler").write_bytes(b"\0" * ((200 - free_k) * 1024))
-            r = subprocess.run([sys.executable, "-m", "coverage", "plan", "--demo",
-                                "--country", "LU", "--no-map", "--out", str(small / "q")],
-                               capture_output=True, text=True, cwd=tmp_path)
+            r = run("plan", "--demo", "--country", "LU", "--no-map", "--out", small / "q",
+                    cwd=tmp_path)
             codes[free_k] = r.returncode
             if r.returncode == 5:
                 assert read_marker(small / "q")["kind"] == "plan"
