@@ -22,6 +22,12 @@ code and its figures, for each anti-pattern the figures show:
     The fleet spends on per-site redundancy at least what one more site would cost, while
     people are still one failure away from leaving the budget: the money buys more as an
     extra site in the coverage gap.
+``failure-exposed``
+    A plan asked to survive failures (N-1 and up) keeps at least :data:`EXPOSED_SHARE` of
+    the people it serves within budget only while their nearest site is up: they have no
+    second chosen site within budget (too few candidates there), so the edge's share
+    within budget overstates what it keeps through one failure (tester 204: Luxembourg's
+    one candidate, 100 % within budget and 0 % with it down, and no warning).
 """
 
 from __future__ import annotations
@@ -36,8 +42,12 @@ import pandas as pd
 __all__ = ["CODES", "advise", "fit_figures", "region_meets_budget", "verdict"]
 
 #: Every warning code, in the order the advisor checks them.
-CODES = ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp",
-         "per-site-redundancy")
+CODES = ("preference-budget", "failure-exposed", "model-does-not-fit", "thin-utilisation",
+         "no-ztp", "per-site-redundancy")
+
+#: ``failure-exposed`` from this share of the people within budget of the edge plan who
+#: leave it when their nearest site fails.
+EXPOSED_SHARE = 0.05
 
 
 def _gap_text(proposed: Mapping[str, Any]) -> str:
@@ -150,7 +160,8 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     sovereign_share : float
         Share of the people whose data may not leave for a region.
     population_exposed : float
-        People within budget of the plan who leave it when their nearest site fails.
+        People within budget of the plan who leave it when their nearest site fails
+        (``per-site-redundancy``; ``failure-exposed`` reads the edge's N-1 coverage).
     preference_share, thin_utilisation : float
         Warning thresholds.
 
@@ -173,6 +184,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     share = rc["share_within_budget"]
     edge_share = edge.get("coverage", {}).get("share_within_budget") if edge["feasible"] \
         else None
+    edge_n1 = edge["coverage"].get("share_n1_safe") if edge["feasible"] else None
     met = region_meets_budget(share, preference_share)
     decision.append({
         "driver": "latency budget",
@@ -180,10 +192,13 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
                     else "edge"),
         "value": (f"{label}: the nearest region keeps {_pct(share)} of people "
                   f"within budget ({_pct(rc['share_within_budget_n1'])} with two regions); "
-                  f"the edge plan {_pct(edge_share)}"),
+                  f"the edge plan {_pct(edge_share)}"
+                  + (f" ({_pct(edge_n1)} with any one site down)" if edge_n1 is not None
+                     else "")),
         "figures": {"budget_ms": budget, "region_share_within_budget": share,
                     "region_share_within_budget_n1": rc["share_within_budget_n1"],
-                    "edge_share_within_budget": edge_share},
+                    "edge_share_within_budget": edge_share,
+                    "edge_share_n1_safe": edge_n1},
     })
     if met:
         warnings.append(_warning(
@@ -198,6 +213,10 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             threshold=preference_share, edge_sites=edge.get("sites"),
             edge_cost_per_million_requests=edge.get("cost_per_million_requests"),
             region_cost_per_million_requests=region["cost_per_million_requests"]))
+
+    exposed = _failure_exposed(doc, edge, rc, plan_summary)
+    if exposed is not None:
+        warnings.append(exposed)
 
     # 2. demand density / utilisation
     util = edge.get("utilisation", {}).get("fleet_mean") if edge["feasible"] else None
@@ -342,6 +361,46 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
     order = {c: i for i, c in enumerate(CODES)}
     warnings.sort(key=lambda w: order[w["code"]])
     return decision, warnings
+
+
+def _failure_exposed(doc: Mapping[str, Any], edge: Mapping[str, Any], rc: Mapping[str, Any],
+                     plan_summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``failure-exposed`` warning, or ``None``: a plan asked to survive failures whose
+    people within budget leave it, :data:`EXPOSED_SHARE` of them or more, when their
+    nearest site fails."""
+    k = int(doc.get("failures") or 0)
+    if not edge.get("feasible") or k < 1:  # N-0: exposure is what was asked for
+        return None
+    cov = edge.get("coverage") or {}
+    within, safe = cov.get("population_within_budget"), cov.get("population_n1_safe")
+    if within is None or safe is None or not within > 0:
+        return None
+    exposed = max(float(within) - float(safe), 0.0)
+    ratio = exposed / float(within)
+    if ratio < EXPOSED_SHARE:
+        return None
+    summary = plan_summary or {}
+    proposed = summary.get("proposed") or {}
+    single = summary.get("population_single_coverable")
+    why = (f"; {float(single):,.0f} of them have a single candidate within budget, which no "
+           "choice of sites can back up" if isinstance(single, int | float)
+           and math.isfinite(float(single)) and single > 0 else "")
+    return _warning(
+        "failure-exposed",
+        f"The edge plan (N-{k}) keeps {_pct(cov.get('share_within_budget'))} of the people "
+        f"within budget with every site up, {_pct(cov.get('share_n1_safe'))} with any one "
+        f"site down: {exposed:,.0f} people ({_pct(ratio)} of those it keeps, threshold "
+        f"{_pct(EXPOSED_SHARE)}) have no second chosen site within budget{why}. The region "
+        f"keeps {_pct(rc['share_within_budget_n1'])} within budget with two regions. "
+        + _gap_text(proposed)
+        + "Weigh the edge at its share with one site down, or add candidates near them.",
+        failures=k, population_within_budget=float(within),
+        population_n1_safe=float(safe), population_exposed=exposed, exposed_share=ratio,
+        threshold=EXPOSED_SHARE, population_single_coverable=single,
+        share_within_budget=cov.get("share_within_budget"),
+        share_n1_safe=cov.get("share_n1_safe"),
+        region_share_within_budget_n1=rc["share_within_budget_n1"],
+        proposed_sites=proposed.get("proposed_sites"))
 
 
 def region_meets_budget(share: float, preference_share: float) -> bool:

@@ -411,9 +411,58 @@ def test_per_site_redundancy_against_an_extra_site_in_the_gap():
         assert "per-site-redundancy" not in n1.codes
 
 
+def _chosen_in_budget(c, demand, sites):
+    """How many of the comparison's chosen sites each demand point has within budget (our
+    own haversine and the latency model's radius)."""
+    radius = LatencyModel().radius_km(30.0, "ftth", "p99")
+    sp = sites.set_index("site_id").loc[c.sites["site_id"].tolist()]
+    dist = haversine(demand["lat"].to_numpy()[:, None], demand["lon"].to_numpy()[:, None],
+                     sp["lat"].to_numpy()[None, :], sp["lon"].to_numpy()[None, :])
+    return (dist <= radius * (1 + 1e-9)).sum(axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_failure_exposed_when_people_within_budget_have_no_second_site(seed):
+    """N-1 asked, and people within budget of one chosen site only (a town wider than a
+    budget radius: single-coverable points): ``failure-exposed``, with the people counted
+    here from the chosen sites' distances. Absent at N-0 (asked for no failure) and from
+    a town where everyone has two sites in budget (tester 204: Luxembourg's one candidate
+    read 100 % within budget, 0 % with it down, and no warning)."""
+    demand, sites = town(n=80, spread=3.0, seed=seed)
+    c = run_compare(demand, sites, failures=1)
+    n_in = _chosen_in_budget(c, demand, sites)
+    pop = demand["population"].to_numpy(float)
+    within, exposed = pop[n_in >= 1].sum(), pop[n_in == 1].sum()
+    assert exposed / within >= 0.05  # the premise
+    assert "failure-exposed" in c.codes
+    f = c.warnings[c.codes.index("failure-exposed")]["figures"]
+    assert f["population_within_budget"] == pytest.approx(within)
+    assert f["population_exposed"] == pytest.approx(exposed)
+    assert f["exposed_share"] == pytest.approx(exposed / within)
+    assert f["failures"] == 1 and f["threshold"] == 0.05
+    text = c.warnings[c.codes.index("failure-exposed")]["message"]
+    assert f"{exposed:,.0f} people" in text and "with any one site down" in text
+    # the decision table's latency row gives the edge's share with one site down too
+    row = c.document["decision"][0]
+    assert row["figures"]["edge_share_n1_safe"] == pytest.approx((within - exposed)
+                                                                 / pop.sum())
+    assert "with any one site down" in row["value"]
+    # asked for no failure: the exposure is the plan asked for
+    assert "failure-exposed" not in run_compare(demand, sites, failures=0).codes
+    # everyone within budget of two chosen sites: nothing to say
+    dense, dense_sites = town(seed=seed)
+    ok = run_compare(dense, dense_sites, failures=1)
+    n_in = _chosen_in_budget(ok, dense, dense_sites)
+    pop = dense["population"].to_numpy(float)
+    if pop[n_in == 1].sum() < 0.05 * pop[n_in >= 1].sum():
+        assert "failure-exposed" not in ok.codes
+    else:
+        assert "failure-exposed" in ok.codes
+
+
 def test_codes_are_stable_and_ordered():
-    assert CODES == ("preference-budget", "model-does-not-fit", "thin-utilisation", "no-ztp",
-                     "per-site-redundancy")
+    assert CODES == ("preference-budget", "failure-exposed", "model-does-not-fit",
+                     "thin-utilisation", "no-ztp", "per-site-redundancy")
 
 
 def test_sovereign_rows_count_outside_every_region():

@@ -278,8 +278,16 @@ def _pct(text):
     return None if text == "never" else float(text.rstrip("%")) / 100
 
 
-def _expected_codes(region_share, utilisation, ztp=True):
+def _exposed_share(plan):
+    """Share of the people within budget of ``plan`` who leave it with their nearest site
+    down (from its summary's N-1 count)."""
+    s = plan.summary()
+    return 1 - s["population_safe_by_failures"]["N-1"] / s["population_covered"]
+
+
+def _expected_codes(region_share, utilisation, ztp=True, exposed_share=0.0):
     codes = [code for code, on in (("preference-budget", region_share >= 0.8),
+                                   ("failure-exposed", exposed_share >= 0.05),
                                    ("thin-utilisation", utilisation < 0.4),
                                    ("no-ztp", not ztp)) if on]
     return ",".join(codes) or "-"
@@ -376,7 +384,8 @@ def test_edge_or_region(tmp_path):
             region_m * DEFAULT_RPPD * 365 / 12 / 1e6, abs=5e-5)
         cheaper = "edge" if edge["per_million"] < region_m else "region"
         assert col["cheaper per request"] == cheaper
-        assert col["warnings"] == _expected_codes(one, edge["utilisation"])
+        assert col["warnings"] == _expected_codes(one, edge["utilisation"],
+                                                  exposed_share=_exposed_share(plan))
         # what the notebook's text says of these defaults: the edge cheaper at 30 ms only
         assert cheaper == ("edge" if b == 30.0 else "region") and edge["utilisation"] < 0.4
     assert shares[30.0][1] < shares[30.0][0] < 0.5 and plans[30.0].summary()["site_count"] > 12
@@ -405,7 +414,8 @@ def test_edge_or_region(tmp_path):
         assert float(edge_m) == pytest.approx(edge["per_million"], abs=0.005)
         assert float(reg_m) == pytest.approx(region, abs=0.005)
         assert cheaper == ("edge" if edge["per_million"] < region else "region")
-        assert codes == _expected_codes(shares[b][0], edge["utilisation"], ztp)
+        assert codes == _expected_codes(shares[b][0], edge["utilisation"], ztp,
+                                        _exposed_share(plan))
         assert _pct(breakeven) == pytest.approx(edge["breakeven"], abs=5e-4)
     # the verdict turns with the load, as the text says
     assert [rows[k][5] for k in expect] == ["edge", "region", "edge", "edge"]
