@@ -445,8 +445,8 @@ def _add_plan_arguments(p: argparse.ArgumentParser, out_default: str = "edge-pla
                    "than one")
     g.add_argument("--colocated-m", type=_nonneg_float, default=300.0, metavar="M",
                    help="warn about candidate pairs within M metres of each other (one power "
-                   "or fibre failure likely takes both, yet N-1 counts each as the other's "
-                   "backup); 0 disables")
+                   "or fibre failure likely takes both, yet a plan tolerating failures counts "
+                   "each as the other's backup); 0 disables")
     g.add_argument("--demo", action="store_true",
                    help="use the embedded GeoNames data (no files needed)")
     # (no argparse defaults: given without --demo they are refused, so "given" must show)

@@ -107,6 +107,7 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         _code(f"""
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
+        from coverage.inputs.tables import as_demand, as_sites
 
         # the parameters: every cell below reads them (the text around the figures
         # describes what they give with these defaults)
@@ -116,8 +117,10 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         CANDIDATE_MIN_POPULATION = {p['candidate_min_population']:_}
         OUT = f'out/{{COUNTRY.lower()}}'  # the plan directory
 
-        demand = geonames_demand(COUNTRY)
-        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
+        # validated once, here: the plans below take them as they are, and a warning
+        # about them (co-located candidates, say) is said once, not once per plan
+        demand = as_demand(geonames_demand(COUNTRY))
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
         """),
@@ -301,6 +304,7 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
 
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
+        from coverage.inputs.tables import as_demand, as_sites
 
         # the parameters: every cell below reads them (the text around the figures
         # describes what they give with these defaults)
@@ -309,8 +313,10 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
         FAILURES = {p['failures']!r}  # site failures the plan survives (N-k)
         CANDIDATE_MIN_POPULATION = {p['candidate_min_population']:_}
 
-        demand = geonames_demand(COUNTRY)
-        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
+        # validated once, here: the plans below take them as they are, and a warning
+        # about them (co-located candidates, say) is said once, not once per plan
+        demand = as_demand(geonames_demand(COUNTRY))
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people')
         print(f'{{len(sites)}} candidate sites:', ', '.join(sites.name))
         """),
@@ -453,6 +459,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
 
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
+        from coverage.inputs.tables import as_demand, as_sites
 
         # the parameters: every cell below reads them (the text around the figures
         # describes what they give with these defaults)
@@ -462,8 +469,10 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
         FAILURES = {p['failures']!r}
         TIERS_MS = [30, 50, 100]  # the budgets of the last table
 
-        demand = geonames_demand(COUNTRY)
-        sites = geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION)
+        # validated once, here: the plans below take them as they are, and a warning
+        # about them (co-located candidates, say) is said once, not once per plan
+        demand = as_demand(geonames_demand(COUNTRY))
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
         model = coverage.LatencyModel()
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
@@ -641,6 +650,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
 
         import coverage
         from coverage.inputs.geonames import geonames_candidates, geonames_demand
+        from coverage.inputs.tables import as_demand, as_sites
         from coverage.model.costs import CostModel
 
         # the parameters: every cell below reads them (the text around the figures
@@ -655,8 +665,12 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         WHAT_IF_MS = {p['what_if_budget_ms']!r}  # the what-ifs' budget
         # the count's own sites, not placed for latency: see the note below
         PLAN = {{'kmedian_time_limit_s': {p['kmedian_time_limit_s']!r}}}
-        demand = geonames_demand(COUNTRY, min_population={p['demand_min_population']:_})
-        sites = geonames_candidates(COUNTRY, min_population={p['candidate_min_population']:_})
+        # validated once, here: the plans below take them as they are, and a warning
+        # about them (co-located candidates, say) is said once, not once per plan
+        demand = as_demand(geonames_demand(COUNTRY,
+                                           min_population={p['demand_min_population']:_}))
+        sites = as_sites(geonames_candidates(COUNTRY,
+                                             min_population={p['candidate_min_population']:_}))
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
 

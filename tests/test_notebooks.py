@@ -117,6 +117,11 @@ def test_plan_a_country(tmp_path):
     n0 = re.search(r"N-0: (\d+) sites; N-1: (\d+) sites", "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs))
     assert n0 and int(n0.group(1)) <= int(n0.group(2)) == s["site_count"]
+    # Spain's co-located candidate pairs are said once, when the candidates are validated,
+    # not again by each of the notebook's plans (tester 204: once per plan)
+    said = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs if o.get("name") == "stderr")
+    assert said.count("candidate pairs are within") == 1, said
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")

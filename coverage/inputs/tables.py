@@ -320,9 +320,10 @@ def read_sites(
         :func:`read_demand`.
     colocated_m : float, optional
         Log a warning naming candidate pairs within this many metres of each other (a
-        failure that takes one likely takes both, yet N-1 counts each as the other's
-        backup). ``None`` means :data:`DEFAULT_COLOCATED_M`; 0 disables the check. The
-        value is kept in ``attrs["colocated_m"]`` of the result: :func:`as_sites` (and
+        failure that takes one likely takes both, yet a plan that tolerates failures, N-1
+        and up, counts each as the other's backup). ``None`` means
+        :data:`DEFAULT_COLOCATED_M`; 0 disables the check. The value is kept in
+        ``attrs["colocated_m"]`` of the result: :func:`as_sites` (and
         :func:`coverage.plan_sites`) check a changed frame with the same threshold.
     option_style : {"cli", "toml"}, default "cli"
         How error messages name ``crs`` and ``layer`` (as in :func:`read_demand`).
@@ -2286,7 +2287,8 @@ def _warn_colocated(sites: pd.DataFrame, colocated_m: float, report: _Report) ->
     more = f" and {n_pairs - shown} more" if n_pairs > shown else ""
     logger.warning(
         "%s: %d candidate pair%s within %g m of each other (%s%s): a failure that takes one "
-        "(power, fibre cut) likely takes both, yet N-1 counts each as the other's backup; "
+        "(power, fibre cut) likely takes both, yet a plan that tolerates failures (N-1 and "
+        "up) counts each as the other's backup; "
         "merge them into one candidate (or, if they really fail independently, silence "
         "this with --colocated-m 0, in Python coverage.inputs.tables.as_sites(df, "
         "colocated_m=0) passed to plan_sites; a batch has no such option)",
