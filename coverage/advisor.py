@@ -10,6 +10,13 @@ code and its figures, for each anti-pattern the figures show:
 ``preference-budget``
     The nearest region already meets the budget for at least ``preference_share`` of the
     people: the edge buys headroom the budget does not ask for.
+``failure-exposed``
+    A plan asked to survive failures (N-k, k >= 1) leaves at least :data:`EXPOSED_SHARE`
+    of the people it keeps within budget outside it when their nearest site fails (no
+    second chosen site within budget), or, for k >= 2, when the k nearest fail: the
+    edge's share within budget overstates what it keeps through the failures asked
+    (tester 204: Luxembourg's one candidate, 100 % within budget and 0 % with it down,
+    and no warning). A second site counts whatever its failure domain.
 ``model-does-not-fit``
     The workload's smallest system does not fit the power envelope of one or more tiers
     among the candidates (or of any of them).
@@ -22,12 +29,6 @@ code and its figures, for each anti-pattern the figures show:
     The fleet spends on per-site redundancy at least what one more site would cost, while
     people are still one failure away from leaving the budget: the money buys more as an
     extra site in the coverage gap.
-``failure-exposed``
-    A plan asked to survive failures (N-1 and up) keeps at least :data:`EXPOSED_SHARE` of
-    the people it serves within budget only while their nearest site is up: they have no
-    second chosen site within budget (too few candidates there), so the edge's share
-    within budget overstates what it keeps through one failure (tester 204: Luxembourg's
-    one candidate, 100 % within budget and 0 % with it down, and no warning).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CODES", "advise", "fit_figures", "region_meets_budget", "verdict"]
+__all__ = ["CODES", "EXPOSED_SHARE", "advise", "fit_figures", "region_meets_budget",
+           "verdict"]
 
 #: Every warning code, in the order the advisor checks them.
 CODES = ("preference-budget", "failure-exposed", "model-does-not-fit", "thin-utilisation",
@@ -161,7 +163,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         Share of the people whose data may not leave for a region.
     population_exposed : float
         People within budget of the plan who leave it when their nearest site fails
-        (``per-site-redundancy``; ``failure-exposed`` reads the edge's N-1 coverage).
+        (``per-site-redundancy`` and ``failure-exposed``).
     preference_share, thin_utilisation : float
         Warning thresholds.
 
@@ -193,8 +195,8 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
         "value": (f"{label}: the nearest region keeps {_pct(share)} of people "
                   f"within budget ({_pct(rc['share_within_budget_n1'])} with two regions); "
                   f"the edge plan {_pct(edge_share)}"
-                  + (f" ({_pct(edge_n1)} with any one site down)" if edge_n1 is not None
-                     else "")),
+                  + (f" ({_pct(edge_n1)} with any one site down)"
+                     if edge_n1 is not None and int(doc["failures"]) >= 1 else "")),
         "figures": {"budget_ms": budget, "region_share_within_budget": share,
                     "region_share_within_budget_n1": rc["share_within_budget_n1"],
                     "edge_share_within_budget": edge_share,
@@ -214,7 +216,7 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
             edge_cost_per_million_requests=edge.get("cost_per_million_requests"),
             region_cost_per_million_requests=region["cost_per_million_requests"]))
 
-    exposed = _failure_exposed(doc, edge, rc, plan_summary)
+    exposed = _failure_exposed(doc, edge, rc, plan_summary, population_exposed)
     if exposed is not None:
         warnings.append(exposed)
 
@@ -364,43 +366,62 @@ def advise(doc: dict[str, Any], *, fit: dict[str, Any], plan_summary: dict[str, 
 
 
 def _failure_exposed(doc: Mapping[str, Any], edge: Mapping[str, Any], rc: Mapping[str, Any],
-                     plan_summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The ``failure-exposed`` warning, or ``None``: a plan asked to survive failures whose
-    people within budget leave it, :data:`EXPOSED_SHARE` of them or more, when their
-    nearest site fails."""
+                     plan_summary: Mapping[str, Any] | None,
+                     population_exposed: float) -> dict[str, Any] | None:
+    """The ``failure-exposed`` warning, or ``None``: a plan asked to survive k >= 1
+    failures whose people within budget leave it, :data:`EXPOSED_SHARE` of them or more,
+    when their nearest site fails (``population_exposed``, from the assignment, as
+    ``per-site-redundancy`` counts them) or, for k >= 2, when the k nearest fail."""
     k = int(doc.get("failures") or 0)
     if not edge.get("feasible") or k < 1:  # N-0: exposure is what was asked for
         return None
     cov = edge.get("coverage") or {}
-    within, safe = cov.get("population_within_budget"), cov.get("population_n1_safe")
-    if within is None or safe is None or not within > 0:
+    safe, people = cov.get("population_n1_safe"), cov.get("population")
+    if safe is None or people is None:
         return None
-    exposed = max(float(within) - float(safe), 0.0)
-    ratio = exposed / float(within)
-    if ratio < EXPOSED_SHARE:
+    exposed = float(population_exposed)
+    within = float(safe) + exposed  # (both from the assignment)
+    if not within > 0:
         return None
+    ratio = exposed / within
+    nk_share = cov.get("share_nk_safe") if k >= 2 else None
+    exposed_k = (max(within - float(nk_share) * float(people), 0.0)
+                 if nk_share is not None and math.isfinite(float(nk_share)) else None)
+    ratio_k = None if exposed_k is None else exposed_k / within
+    if not (ratio >= EXPOSED_SHARE or (ratio_k is not None and ratio_k >= EXPOSED_SHARE)):
+        return None  # (a NaN figure says nothing either)
     summary = plan_summary or {}
     proposed = summary.get("proposed") or {}
     single = summary.get("population_single_coverable")
-    why = (f"; {float(single):,.0f} of them have a single candidate within budget, which no "
-           "choice of sites can back up" if isinstance(single, int | float)
-           and math.isfinite(float(single)) and single > 0 else "")
+    why = (f" ({float(single):,.0f} people have a single candidate within budget, which "
+           "no choice of sites can back up)"
+           if isinstance(single, int | float) and math.isfinite(float(single))
+           and single > 0 else "")
+    through_k = (f", {_pct(nk_share)} through any {k} ({exposed_k:,.0f} "
+                 f"{_people(exposed_k)}, {_pct(ratio_k)}, leave it then)"
+                 if exposed_k is not None else "")
     return _warning(
         "failure-exposed",
         f"The edge plan (N-{k}) keeps {_pct(cov.get('share_within_budget'))} of the people "
         f"within budget with every site up, {_pct(cov.get('share_n1_safe'))} with any one "
-        f"site down: {exposed:,.0f} people ({_pct(ratio)} of those it keeps, threshold "
-        f"{_pct(EXPOSED_SHARE)}) have no second chosen site within budget{why}. The region "
-        f"keeps {_pct(rc['share_within_budget_n1'])} within budget with two regions. "
-        + _gap_text(proposed)
-        + "Weigh the edge at its share with one site down, or add candidates near them.",
-        failures=k, population_within_budget=float(within),
-        population_n1_safe=float(safe), population_exposed=exposed, exposed_share=ratio,
+        f"site down{through_k}: {exposed:,.0f} {_people(exposed)} ({_pct(ratio)} of those "
+        f"it keeps, threshold {_pct(EXPOSED_SHARE)}) "
+        f"{'has' if _people(exposed) == 'person' else 'have'} no second chosen site within "
+        f"budget{why}. The region keeps {_pct(rc['share_within_budget_n1'])} of the people "
+        "within budget with two regions (so that one may fail). " + _gap_text(proposed)
+        + "Weigh the edge at its share with sites down, or add candidates near them.",
+        failures=k, population_within_budget=within, population_n1_safe=float(safe),
+        population_exposed=exposed, exposed_share=ratio,
+        population_exposed_nk=exposed_k, exposed_share_nk=ratio_k,
         threshold=EXPOSED_SHARE, population_single_coverable=single,
         share_within_budget=cov.get("share_within_budget"),
-        share_n1_safe=cov.get("share_n1_safe"),
+        share_n1_safe=cov.get("share_n1_safe"), share_nk_safe=nk_share,
         region_share_within_budget_n1=rc["share_within_budget_n1"],
         proposed_sites=proposed.get("proposed_sites"))
+
+
+def _people(n: float) -> str:
+    return "person" if round(n) == 1 else "people"
 
 
 def region_meets_budget(share: float, preference_share: float) -> bool:

@@ -447,17 +447,27 @@ def test_failure_exposed_when_people_within_budget_have_no_second_site(seed):
     assert row["figures"]["edge_share_n1_safe"] == pytest.approx((within - exposed)
                                                                  / pop.sum())
     assert "with any one site down" in row["value"]
-    # asked for no failure: the exposure is the plan asked for
-    assert "failure-exposed" not in run_compare(demand, sites, failures=0).codes
-    # everyone within budget of two chosen sites: nothing to say
+    # asked for no failure: the exposure is the plan asked for, and the decision row
+    # gives no share with a site down
+    n0 = run_compare(demand, sites, failures=0)
+    assert "failure-exposed" not in n0.codes
+    assert "site down" not in n0.document["decision"][0]["value"]
+    # N-2: also the people who leave the budget when their two nearest fail
+    n2 = run_compare(demand, sites, failures=2)
+    n_in = _chosen_in_budget(n2, demand, sites)
+    within = pop[n_in >= 1].sum()
+    f2 = n2.warnings[n2.codes.index("failure-exposed")]["figures"]
+    assert f2["failures"] == 2
+    assert f2["population_exposed"] == pytest.approx(pop[n_in == 1].sum())
+    assert f2["population_exposed_nk"] == pytest.approx(pop[(n_in >= 1) & (n_in <= 2)].sum())
+    assert "through any 2" in n2.warnings[n2.codes.index("failure-exposed")]["message"]
+    # everyone within budget of two chosen sites, or all but under 5 %: nothing to say
     dense, dense_sites = town(seed=seed)
     ok = run_compare(dense, dense_sites, failures=1)
     n_in = _chosen_in_budget(ok, dense, dense_sites)
     pop = dense["population"].to_numpy(float)
-    if pop[n_in == 1].sum() < 0.05 * pop[n_in >= 1].sum():
-        assert "failure-exposed" not in ok.codes
-    else:
-        assert "failure-exposed" in ok.codes
+    assert pop[n_in == 1].sum() < 0.05 * pop[n_in >= 1].sum()  # the premise (0 %, 4.1 %)
+    assert "failure-exposed" not in ok.codes
 
 
 def test_codes_are_stable_and_ordered():

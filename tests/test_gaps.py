@@ -38,6 +38,8 @@ def _grid_optimum(demand, need, model, budget_ms, step_deg):
     lon_axis = np.arange(lon.min() - 1, lon.max() + 1, 2 * step_deg)
     fixed = model.fixed_ms_array(demand["access"].to_numpy(), "p99")
     radius_deg = 2 * (budget_ms - fixed.min()) / model.ms_per_km / 111.19  # x2: margin
+    # (neither grid wraps the dateline, and near a pole every longitude is in reach)
+    assert np.abs(lat).max() + radius_deg < 89 and -179 < lon.min() - 1 < lon.max() + 1 < 179
     nodes_near = set()
     for y, x in zip(lat, lon, strict=True):
         rows = np.flatnonzero(np.abs(lat_axis - y) <= radius_deg)
