@@ -87,7 +87,7 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
     p = PLAN
     return [
         _md(f"""
-        # Plan a country: {p['name']} at {p['budget_ms']:g} ms with N-1 geo-redundancy
+        # Plan a country with N-1 geo-redundancy (defaults: {p['name']} at {p['budget_ms']:g} ms)
 
         An edge-inference service puts small GPU sites close to its users because the
         request has a **latency budget**: here {p['budget_ms']:g} ms at the 99th percentile,
@@ -287,7 +287,7 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
     p = GAPS
     return [
         _md(f"""
-        # Coverage gaps and proposed new sites: {p['name']} at {p['budget_ms']:g} ms
+        # Coverage gaps and proposed new sites (defaults: {p['name']} at {p['budget_ms']:g} ms)
 
         A plan can only open sites that are on the candidate list. When some users have fewer
         than two candidates within their latency budget, no choice of candidates makes them
@@ -436,7 +436,7 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
     p = SWEEP
     return [
         _md(f"""
-        # Budget and failure level: the trade-off curve for {p['name']}
+        # Budget and failure level: the trade-off curve (defaults: {p['name']})
 
         How many sites a fleet needs depends on two decisions: the **latency budget** the
         product promises (30, 50 or 100 ms p99 are common tiers) and how many simultaneous
@@ -611,7 +611,7 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
     b_text = ", ".join(f"{b:g}" for b in p["budgets_ms"][:-1]) + f" and {p['budgets_ms'][-1]:g}"
     return [
         _md(f"""
-        # Edge or region? {p['name']} at {b_text} ms
+        # Edge or region? (defaults: {p['name']} at {b_text} ms)
 
         An edge fleet gives up the three things that make centralized inference cheap
         (economies of scale, high utilisation and cheap power) for one thing: latency that
