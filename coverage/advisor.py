@@ -541,7 +541,11 @@ def verdict(doc: dict[str, Any], preference_share: float = 0.8) -> dict[str, Any
         binds = ("the budget binds" if sov_share <= 0 else
                  f"the budget and data sovereignty bind ({_pct(sov_share)} of people may "
                  "not leave for a region)")
-        why = f"{binds}: the edge keeps another {_pct(gain)} of the people within it{price}"
+        exposed = ("" if "failure-exposed" not in codes else
+                   " while every site is up (with any one site down it keeps "
+                   f"{_pct(edge['coverage'].get('share_n1_safe'))}: failure-exposed)")
+        why = (f"{binds}: the edge keeps another {_pct(gain)} of the people within it"
+               f"{exposed}{price}")
     text += f" Recommendation: {rec} ({why})."
     sizing = edge.get("sizing") if isinstance(edge.get("sizing"), Mapping) else {}
     if edge["feasible"] and sizing.get("capacity_proof_holds") is False:

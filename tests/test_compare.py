@@ -442,6 +442,12 @@ def test_failure_exposed_when_people_within_budget_have_no_second_site(seed):
     assert f["failures"] == 1 and f["threshold"] == 0.05
     text = c.warnings[c.codes.index("failure-exposed")]["message"]
     assert f"{exposed:,.0f} people" in text and "with any one site down" in text
+    # the verdict's reason for the edge says what it keeps with a site down (FAR regions:
+    # the region keeps nobody, so the edge is recommended)
+    reason = c.document["verdict"]["reason"]
+    assert c.document["verdict"]["recommendation"] == "edge"
+    assert "while every site is up (with any one site down it keeps" in reason
+    assert ": failure-exposed)" in reason
     # the decision table's latency row gives the edge's share with one site down too
     row = c.document["decision"][0]
     assert row["figures"]["edge_share_n1_safe"] == pytest.approx((within - exposed)
