@@ -119,8 +119,9 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
 
         # validated once, here: the plans below take them as they are, and a warning
         # about them (co-located candidates, say) is said once, not once per plan
-        demand = as_demand(geonames_demand(COUNTRY))
-        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
+        demand = as_demand(geonames_demand(COUNTRY), source=f'{{COUNTRY}} demand')
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION),
+                         source=f'{{COUNTRY}} candidates')
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
         """),
@@ -315,8 +316,9 @@ def gaps_and_proposed_sites() -> list[nbformat.NotebookNode]:
 
         # validated once, here: the plans below take them as they are, and a warning
         # about them (co-located candidates, say) is said once, not once per plan
-        demand = as_demand(geonames_demand(COUNTRY))
-        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
+        demand = as_demand(geonames_demand(COUNTRY), source=f'{{COUNTRY}} demand')
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION),
+                         source=f'{{COUNTRY}} candidates')
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people')
         print(f'{{len(sites)}} candidate sites:', ', '.join(sites.name))
         """),
@@ -471,8 +473,9 @@ def budget_and_failure_sweep() -> list[nbformat.NotebookNode]:
 
         # validated once, here: the plans below take them as they are, and a warning
         # about them (co-located candidates, say) is said once, not once per plan
-        demand = as_demand(geonames_demand(COUNTRY))
-        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION))
+        demand = as_demand(geonames_demand(COUNTRY), source=f'{{COUNTRY}} demand')
+        sites = as_sites(geonames_candidates(COUNTRY, min_population=CANDIDATE_MIN_POPULATION),
+                         source=f'{{COUNTRY}} candidates')
         model = coverage.LatencyModel()
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
@@ -668,9 +671,11 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         # validated once, here: the plans below take them as they are, and a warning
         # about them (co-located candidates, say) is said once, not once per plan
         demand = as_demand(geonames_demand(COUNTRY,
-                                           min_population={p['demand_min_population']:_}))
+                                           min_population={p['demand_min_population']:_}),
+                           source=f'{{COUNTRY}} demand')
         sites = as_sites(geonames_candidates(COUNTRY,
-                                             min_population={p['candidate_min_population']:_}))
+                                             min_population={p['candidate_min_population']:_}),
+                         source=f'{{COUNTRY}} candidates')
         print(f'{{len(demand):,}} demand points, {{demand.population.sum():,.0f}} people, '
               f'{{len(sites)}} candidate sites')
 

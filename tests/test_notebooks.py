@@ -122,6 +122,7 @@ def test_plan_a_country(tmp_path):
     said = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs if o.get("name") == "stderr")
     assert len(re.findall(r"candidate pairs? (?:is|are) within", said)) == 1, said
+    assert f"{p['country']} candidates: " in said  # named for what was validated
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
