@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .wording import counted
+
 __all__ = ["CODES", "EXPOSED_SHARE", "advise", "fit_figures", "region_meets_budget",
            "verdict"]
 
@@ -397,16 +399,17 @@ def _failure_exposed(doc: Mapping[str, Any], edge: Mapping[str, Any], rc: Mappin
            "no choice of sites can back up)"
            if isinstance(single, int | float) and math.isfinite(float(single))
            and single > 0 else "")
-    through_k = (f", {_pct(nk_share)} through any {k} ({exposed_k:,.0f} "
-                 f"{_people(exposed_k)}, {_pct(ratio_k)}, leave it then)"
+    through_k = (f", {_pct(nk_share)} through any {k} "
+                 f"({counted(round(exposed_k), 'person', 'people')}, {_pct(ratio_k)}, "
+                 "leave it then)"
                  if exposed_k is not None else "")
     return _warning(
         "failure-exposed",
         f"The edge plan (N-{k}) keeps {_pct(cov.get('share_within_budget'))} of the people "
         f"within budget with every site up, {_pct(cov.get('share_n1_safe'))} with any one "
-        f"site down{through_k}: {exposed:,.0f} {_people(exposed)} ({_pct(ratio)} of those "
-        f"it keeps, threshold {_pct(EXPOSED_SHARE)}) "
-        f"{'has' if _people(exposed) == 'person' else 'have'} no second chosen site within "
+        f"site down{through_k}: {counted(round(exposed), 'person', 'people')} "
+        f"({_pct(ratio)} of those it keeps, threshold {_pct(EXPOSED_SHARE)}) "
+        f"{'has' if round(exposed) == 1 else 'have'} no second chosen site within "
         f"budget{why}. The region keeps {_pct(rc['share_within_budget_n1'])} of the people "
         "within budget with two regions (so that one may fail). " + _gap_text(proposed)
         + "Weigh the edge at its share with sites down, or add candidates near them.",
@@ -418,10 +421,6 @@ def _failure_exposed(doc: Mapping[str, Any], edge: Mapping[str, Any], rc: Mappin
         share_n1_safe=cov.get("share_n1_safe"), share_nk_safe=nk_share,
         region_share_within_budget_n1=rc["share_within_budget_n1"],
         proposed_sites=proposed.get("proposed_sites"))
-
-
-def _people(n: float) -> str:
-    return "person" if round(n) == 1 else "people"
 
 
 def region_meets_budget(share: float, preference_share: float) -> bool:

@@ -63,11 +63,6 @@ def _code(text: str, *tags: str) -> nbformat.NotebookNode:
     return cell
 
 
-def _candidates(p: dict) -> str:
-    return (f"geonames_candidates({p['country']!r}, "
-            f"min_population={p['candidate_min_population']:_})")
-
-
 def _csv_suffix(p: dict) -> str:
     """What follows ``out/<country>-`` in a notebook's CSV name (``p['csv']``, which the
     test reads: the code names the file for ``COUNTRY``, the same for the defaults)."""
@@ -840,11 +835,8 @@ def edge_or_region() -> list[nbformat.NotebookNode]:
         thin = {{}}  # the thin load's comparisons, by budget (the what-if below takes one)
         for rppd in (None, THIN):
             for b in SWEEP_BUDGETS_MS:
-                if rppd is None and b in results:  # the table's own comparison
-                    c = results[b]
-                else:
-                    c = coverage.compare(demand, sites, budget_ms=b, failures=FAILURES,
-                                         requests_per_person_day=rppd, **PLAN)
+                # (the table's own comparison at its budgets and the default load)
+                c = compared(b) if rppd is None else compared(b, requests_per_person_day=rppd)
                 if rppd == THIN:
                     thin[b] = c
                 d = c.document
