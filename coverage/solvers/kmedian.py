@@ -47,6 +47,13 @@ MILP_COST_FLOOR = 1e3
 """The k-median MILP's largest cost is scaled up to at least this (HiGHS's absolute gap of
 1e-6, fixed in SciPy's ``milp``, must be far below the objective)."""
 
+BENDERS_SHARE = 0.5
+"""Share of :func:`k_median`'s time limit kept back from the search for the LP bound by
+Benders cuts, when the MILP does not fit (:func:`coverage.solvers.median_benders`): at
+wide budgets its last master is often the optimal plan, which the search misses by 2-6 %
+(Brazil at 50 ms, N-1: 5,749 points x 761 candidates, 1.75M pairs, 13 sites; the search
+stopped at its limit 6.4 % above the optimum the LP bound proved in 12 s; hand run)."""
+
 GAP_BOUND_S = 5.0
 """Least time :func:`k_median` gives its Lagrangian bound before the MILP when asked to
 stop at a gap (within the time limit): the bound decides whether the MILP runs at all.
@@ -608,9 +615,15 @@ def k_median(
         When the MILP does not prove optimality (or does not run), compute the Lagrangian
         lower bound (:func:`coverage_lagrangian_bound`; ``LAGRANGIAN_SHARE`` of the time
         limit is kept back from the search and the MILP for it), so that the result states
-        its gap. A bound that meets the plan proves it optimal. Only for plans that serve
-        every row with a candidate (with requirement 0 the search's plan may leave a row
-        unserved, and then has no bound) and for at most
+        its gap. A bound that meets the plan proves it optimal. When the MILP does not fit
+        (``max_pairs_exact``) and the Lagrangian bound does not prove the gap in its share,
+        the LP bound by Benders cuts follows
+        (:func:`coverage.solvers.median_benders.median_lp_bound`; ``BENDERS_SHARE`` of the
+        limit is kept back from the search for both): its last master, rounded to ``p``
+        sites, repaired and searched from, replaces the plan when better (at wide budgets
+        it is often the optimum the search missed). Not with ``tight_bound``. Only for
+        plans that serve every row with a candidate (with requirement 0 the search's plan
+        may leave a row unserved, and then has no bound) and for at most
         ``LAGRANGIAN_MAX_PAIRS`` stored pairs.
     gap : float, default 0
         Relative gap at which to stop: a plan whose proven lower bound is within
@@ -661,9 +674,17 @@ def k_median(
     if not len(indices):  # nothing reaches anything: every plan costs 0
         return MedianResult(np.sort(start), 0.0, 0.0, "optimal", time.perf_counter() - t0)
     bound = bound and len(indices) <= LAGRANGIAN_MAX_PAIRS
+    # the MILP's size: the pairs of weighted rows (a failure domain's row of weight 0 is
+    # a coverage row over the sites only)
+    n_assign = int(np.count_nonzero(np.repeat(w, np.diff(indptr)) > 0))
+    milp_fits = 0 < max_pairs_exact and n_assign <= max_pairs_exact
+    # above the MILP's size, the LP bound by Benders cuts (and its last master, a plan
+    # more often than not); not for the rounds of the placement by failure domains
+    benders = bound and not milp_fits and not tight_bound
     # the bound's share of the limit, kept back from the search and the MILP for when they
     # prove nothing
-    reserve = LAGRANGIAN_SHARE * float(time_limit_s) if bound else 0.0
+    reserve = ((BENDERS_SHARE if benders else LAGRANGIAN_SHARE) * float(time_limit_s)
+               if bound else 0.0)
     sites = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, start, fixed,
                          deadline - reserve)
     first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), sites))
@@ -719,10 +740,6 @@ def k_median(
             # float margin would else read "within_gap" at 1e-9 (tester 138)
             status = "optimal"
 
-    # the MILP's size: the pairs of weighted rows (a failure domain's row of weight 0 is
-    # a coverage row over the sites only)
-    n_assign = int(np.count_nonzero(np.repeat(w, np.diff(indptr)) > 0))
-    milp_fits = 0 < max_pairs_exact and n_assign <= max_pairs_exact
     if gap > 0 and bound and status != "optimal" and not _within(objective, lower, gap) \
             and serves_all(sites):
         # the bound first: a plan the local search already has within the gap needs no MILP
@@ -732,9 +749,10 @@ def k_median(
         # limit), so that a loaded machine proves what a quiet one does (the US demo's
         # 252,815 pairs: 0.30 % in the share on a quiet machine, 0.56-0.75 % beside two
         # other jobs; hand runs of 2026-12-07). Not with ``tight_bound``.
-        share = time.perf_counter() + max(
-            min(deadline - time.perf_counter(), max(reserve, GAP_BOUND_S)), 0.1)
-        more = not (milp_fits or tight_bound)
+        share = time.perf_counter() + max(min(
+            deadline - time.perf_counter(),
+            max(LAGRANGIAN_SHARE * float(time_limit_s), GAP_BOUND_S)), 0.1)
+        more = not (milp_fits or tight_bound or benders)
         lagrangian(deadline if more else share,
                    enough=objective * (1 - gap) if more else np.inf, enough_after=share)
         lag_done = True
@@ -757,6 +775,12 @@ def k_median(
             lower = min(lower, objective)
             if status == "optimal" and gap > 0 and not lower >= objective * (1 - 1e-7):
                 status = "time_limit"  # HiGHS's "optimal" is within its gap (``gap``) only
+    if (benders and status != "optimal" and not _within(objective, lower, gap)
+            and serves_all(sites) and deadline - time.perf_counter() > 0.1):
+        sites, objective, status = _benders_step(
+            indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
+            objective, status, deadline, gap, take_bound)
+        lower = min(lower, objective)
     # the Lagrangian bound is one of the MILP's model too
     if (bound and not lag_done and status != "optimal" and not _within(objective, lower, gap)
             and serves_all(sites)):
@@ -769,6 +793,46 @@ def k_median(
     logger.info("k-median: %s, objective %.6g, status %s", counted(p, "site"), objective,
                 status)
     return MedianResult(np.sort(sites), objective, lower, status, time.perf_counter() - t0)
+
+
+def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
+                  objective, status, deadline, gap, take_bound):
+    """:func:`k_median`'s LP bound by Benders cuts
+    (:func:`coverage.solvers.median_benders.median_lp_bound`) for the plan ``sites`` of
+    ``objective``, until ``deadline`` or a bound that proves ``gap``; its last master's
+    sites, rounded to ``p`` (the required ones and the largest shares), repaired to meet
+    every row and searched from, replace the plan when better. ``take_bound`` takes the
+    bound. Returns the plan, its objective and its status (``"optimal"`` when the bound
+    meets it, else ``status``)."""
+    from .median_benders import median_lp_bound
+
+    lp = median_lp_bound(indptr, indices, entry_latency, w, r, m, p, fixed, sites, deadline,
+                         enough=objective * (1 - gap) if gap > 0 else objective)
+    logger.info("k-median LP bound by Benders cuts: %.9g after %d rounds, %d rows, %.1f s%s",
+                lp.bound, lp.rounds, lp.cuts, lp.runtime_s,
+                "" if lp.converged else " (stopped before it converged)")
+    if lp.y is not None and not _within(objective, lp.bound, gap):
+        free = np.flatnonzero(~fixed)
+        k = p - int(fixed.sum())
+        top = free[np.argsort(-lp.y[free], kind="stable")[:k]]
+        rounded = np.sort(np.concatenate([np.flatnonzero(fixed), top]))
+        # (a whole-number master's plan meets every row; a rounded one may not)
+        plan = _repair(indptr, indices, entry_latency, w, r, pattern_csc, rounded, fixed,
+                       deadline)
+        if plan is not None:
+            if not lp.integral:
+                plan = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, plan,
+                                    fixed, max(deadline, time.perf_counter() + 0.1))
+            first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), plan))
+            value = _median_objective(entry_latency, w, first)
+            # (a plan of the model serves every row with a candidate: with requirement 0
+            # the repair may leave one unserved, which the objective counts as 0)
+            if value < objective and np.all(first[np.diff(indptr) > 0] >= 0):
+                sites, objective = np.asarray(plan, dtype=np.int64), value
+    take_bound(min(lp.bound, objective))
+    if lp.bound >= objective - 1e-7 * abs(objective):
+        status = "optimal"  # (within HiGHS's own relative tolerance, as the MILP's)
+    return sites, objective, status
 
 
 def _site_columns(sites: npt.ArrayLike, m: int, name: str) -> npt.NDArray[np.int64]:

@@ -1,0 +1,243 @@
+"""The LP bound of the p-median under coverage constraints, by Benders cuts.
+
+The k-median of :func:`coverage.solvers.kmedian.k_median` gives its exact MILP (a variable
+per pair) up to :data:`~coverage.solvers.kmedian.MAX_PAIRS_EXACT` pairs. Above, at wide
+budgets where every point reaches most candidates, its Lagrangian bound stalled 5-11 %
+below plans that were themselves 2-6 % above the optimum (hand runs of 2026-12-07 on the
+embedded GeoNames data, N-1: Spain at 40 ms, Italy at 40, India at 40, Brazil at 50).
+
+This module computes the same LP bound (that of the classical formulation) from a master
+over the sites alone: ``y_j`` (open) and one ``theta_i`` per weighted point (its latency),
+
+    min  sum_i w_i theta_i
+    s.t. sum_j y_j = p,  y_j = 1 for the required sites,
+         sum_{j in N_i} y_j >= need_i            (coverage; added when violated)
+         theta_i + sum_{j: d_ij < D} (D - d_ij) y_j >= D      (a cut of point i)
+
+where the cut of point ``i`` at a master solution ``y`` takes ``D``, the latency of the
+first of ``i``'s candidates (in latency order) at which the open share reaches 1
+(Duran-Mateluna, Ales and Elloumi, "An efficient Benders decomposition for the p-median
+problem", EJOR 2023). A cut holds for every plan: with an open candidate closer than
+``D`` it is at most the nearest one's latency, else at most ``D``. The cuts at a solution
+that violates none give the LP optimum of the classical formulation (each cut is the
+point's subproblem's dual at ``y``), which every round's optimum approaches from below:
+each round's value is a lower bound on the k-median's optimum.
+
+At wide budgets the LP bound is tight: on the seven instances above (and the US at 30 ms)
+the last round's ``y`` was a plan whose objective met the bound, so the plan is optimal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from .cover import row_ranges
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BendersBound", "median_lp_bound"]
+
+CUT_TOLERANCE = 1e-7
+"""A point's cut enters the master when its ``theta`` lies more than this (relative to the
+cut's latency, at least 1 ms) below the cut."""
+
+COVER_TOLERANCE = 1e-6
+"""A coverage row enters the master when its open share is this far below its need."""
+
+
+@dataclass(frozen=True)
+class BendersBound:
+    """Result of :func:`median_lp_bound`.
+
+    Attributes
+    ----------
+    bound : float
+        The last solved master's optimum: a lower bound on the k-median's optimum (``-inf``
+        when no master was solved).
+    y : numpy.ndarray or None
+        That master's open shares of the sites (``None`` without one).
+    converged : bool
+        No cut or coverage row was violated at ``y``: ``bound`` is the LP bound of the
+        classical formulation, and a whole-number ``y`` is an optimal plan.
+    rounds : int
+        Masters solved.
+    cuts : int
+        Cuts and coverage rows added.
+    runtime_s : float
+    """
+
+    bound: float
+    y: npt.NDArray[np.float64] | None
+    converged: bool
+    rounds: int
+    cuts: int
+    runtime_s: float
+
+    @property
+    def integral(self) -> bool:
+        """Whether ``y`` is a plan (every share within 1e-6 of 0 or 1)."""
+        return self.y is not None and bool(np.all(np.minimum(self.y, 1 - self.y) <= 1e-6))
+
+
+def cut_levels(y: npt.NDArray[np.float64], indptr: npt.NDArray[np.int64],
+               indices: npt.NDArray[np.int64], latency: npt.NDArray[np.float64]
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                          npt.NDArray[np.float64]]:
+    """Each row's cut at the open shares ``y``: rows' entries in latency order.
+
+    Returns ``t`` (the entry at which the row's open share reaches 1, or its last entry),
+    ``D`` (that entry's latency) and the cut's value at ``y``,
+    ``D - sum_{s < t} (D - d_s) y_s``. Rows must have an entry each.
+    """
+    ye = y[indices]
+    cs = np.cumsum(ye)
+    dy = np.cumsum(latency * ye)
+    start, end = indptr[:-1], indptr[1:]
+    cs0 = np.concatenate([[0.0], cs])
+    dy0 = np.concatenate([[0.0], dy])
+    within = cs - np.repeat(cs0[start], end - start)  # the share open up to each entry
+    positions = np.arange(len(indices))
+    at = np.where(within >= 1.0 - 1e-9, positions, len(indices))
+    t = np.minimum.reduceat(at, start) if len(start) else np.zeros(0, dtype=np.int64)
+    t = np.minimum(t, end - 1).astype(np.int64)
+    d = latency[t]
+    share = cs0[t] - cs0[start]
+    weighted = dy0[t] - dy0[start]
+    return t, d, d - d * share + weighted
+
+
+def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64],
+                    entry_latency: npt.NDArray[np.float64], w: npt.NDArray[np.float64],
+                    r: npt.NDArray[np.int64], m: int, p: int, fixed: npt.NDArray[np.bool_],
+                    incumbent: npt.ArrayLike, deadline: float, *,
+                    enough: float = np.inf) -> BendersBound:
+    """The k-median's LP bound by Benders cuts (see the module notes), until ``deadline``
+    (``time.perf_counter()``) or a bound of ``enough``.
+
+    Parameters
+    ----------
+    indptr, indices, entry_latency
+        The rows' entries, each weighted row's in latency order (as
+        :func:`coverage.solvers.kmedian.k_median` holds them).
+    w : numpy.ndarray
+        Row weights; rows of weight 0 are coverage rows only.
+    r : numpy.ndarray
+        Each row's coverage requirement (at most its entries); a weighted row with an entry
+        needs one open site at least (it is served).
+    m, p : int
+        Candidates and sites to open.
+    fixed : numpy.ndarray of bool
+        Required sites.
+    incumbent : array_like of int
+        A plan of ``p`` sites: the first master holds its cuts.
+    deadline : float
+    enough : float, optional
+        Stop once the bound reaches it (the bound that proves the gap asked).
+
+    Returns
+    -------
+    BendersBound
+    """
+    import highspy
+
+    from .highs import lp_model, new_highs
+    from .interrupt import run_highs
+
+    t0 = time.perf_counter()
+    n = len(indptr) - 1
+    count = np.diff(indptr)
+    weighted = np.flatnonzero((count > 0) & (w > 0))
+    # the weighted rows' entries, as rows of their own
+    entries = row_ranges(indptr[weighted], indptr[weighted + 1])
+    w_indptr = np.concatenate([[0], np.cumsum(count[weighted])]).astype(np.int64)
+    w_indices, w_latency = indices[entries], entry_latency[entries]
+    nw = len(weighted)
+    need = np.where(count > 0, r, 0).astype(np.float64)
+    need[weighted] = np.maximum(need[weighted], 1.0)
+    pattern = sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, m))
+    held = np.zeros(n, dtype=bool)
+    inf = highspy.kHighsInf
+
+    h = new_highs()
+    cost = np.concatenate([np.zeros(m), w[weighted]])
+    a = sp.csr_array((np.ones(m), (np.zeros(m, dtype=np.int64), np.arange(m))),
+                     shape=(1, m + nw))
+    h.passModel(lp_model(cost, a, [float(p)], [float(p)],
+                         col_lower=np.concatenate([fixed.astype(np.float64),
+                                                   w_latency[w_indptr[:-1]]]),
+                         col_upper=np.concatenate([np.ones(m), np.full(nw, inf)])))
+    added = 0
+
+    def add(rows: sp.csr_array, lower: npt.NDArray[np.float64]) -> None:
+        nonlocal added
+        rows.sort_indices()
+        h.addRows(rows.shape[0], lower, np.full(rows.shape[0], inf), rows.nnz,
+                  rows.indptr[:-1].astype(np.int32), rows.indices.astype(np.int32),
+                  rows.data.astype(np.float64))
+        added += rows.shape[0]
+
+    def add_cuts(y: npt.NDArray[np.float64], theta: npt.NDArray[np.float64]) -> int:
+        t, d, value = cut_levels(y, w_indptr, w_indices, w_latency)
+        short = np.flatnonzero(theta < value - CUT_TOLERANCE * np.maximum(1.0, value))
+        if not len(short):
+            return 0
+        e = row_ranges(w_indptr[short], t[short])
+        row = np.repeat(np.arange(len(short)), t[short] - w_indptr[short])
+        coef = d[short][row] - w_latency[e]
+        keep = coef > 0
+        e, row, coef = e[keep], row[keep], coef[keep]
+        add(sp.csr_array((np.concatenate([coef, np.ones(len(short))]),
+                          (np.concatenate([row, np.arange(len(short))]),
+                           np.concatenate([w_indices[e], m + short]))),
+                         shape=(len(short), m + nw)), d[short])
+        return len(short)
+
+    def add_cover(y: npt.NDArray[np.float64]) -> int:
+        short = np.flatnonzero((pattern @ y < need - COVER_TOLERANCE) & ~held)
+        if len(short):
+            held[short] = True
+            rows = sp.csr_array(pattern[short])
+            add(sp.csr_array((rows.data, rows.indices, rows.indptr),
+                             shape=(len(short), m + nw)), need[short])
+        return len(short)
+
+    start = np.zeros(m)
+    start[np.asarray(incumbent, dtype=np.int64)] = 1.0
+    add_cuts(start, np.full(nw, -np.inf))
+    bound, y, converged, rounds = -np.inf, None, False, 0
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        h.setOptionValue("time_limit", float(left))
+        # the first master by the interior point method (half the simplex's time on
+        # Mexico at 50 ms: 16,761 cuts), the others by the dual simplex from its basis
+        h.setOptionValue("solver", "ipm" if rounds == 0 else "simplex")
+        t = time.perf_counter()
+        run_highs(h)
+        logger.debug("master %d: %.2f s, %s", rounds + 1, time.perf_counter() - t,
+                     h.modelStatusToString(h.getModelStatus()))
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            break  # the time limit (or an interrupt): that master proves nothing
+        rounds += 1
+        x = np.asarray(h.getSolution().col_value)
+        # each master is a relaxation of the k-median: its optimum is a lower bound
+        bound = max(bound, float(h.getInfo().objective_function_value))
+        y = np.clip(x[:m], 0.0, 1.0)
+        more = add_cover(y) + add_cuts(y, x[m:])
+        logger.debug("k-median LP bound, round %d: %.9g, %d rows added", rounds, bound, more)
+        if not more:
+            converged = True
+            break
+        if bound >= enough:
+            break
+    # float sums of many terms: a relative margin far above their rounding
+    if np.isfinite(bound):
+        bound -= 1e-9 * abs(bound)
+    return BendersBound(bound, y, converged, rounds, added, time.perf_counter() - t0)
