@@ -997,6 +997,35 @@ def test_a_population_with_dots_grouping_thousands_is_said(caplog):
     assert "grouped with dots" not in caplog.text
 
 
+def test_dots_grouping_thousands_in_a_semicolon_file_are_said(tmp_path, caplog):
+    """Tester 207: in a ';'-separated file (whose numbers may use decimal commas) a
+    population of '32.890' was read as 32.89 people without a word (the same file with
+    commas said so); and '1.650.070' refused named its row only, so fixing it left the
+    others 1000 times too small."""
+    rows = ["a;Silver Lake;34.08668;-118.27023;32.890", "b;Echo Park;34.07808;-118.26066;"
+            "43.832", "c;Valley Glen;34.18568;-118.42032;60.000"]
+    path = tmp_path / "d.csv"
+    path.write_text("demand_id;name;lat;lon;population\n" + "\n".join(rows) + "\n")
+    with caplog.at_level("WARNING"):
+        got = read_demand(path)
+    assert got["population"].tolist() == [32.89, 43.832, 60.0]
+    assert "look like thousands grouped with dots ('32.890', '43.832', '60.000'" in caplog.text
+    path.write_text("demand_id;name;lat;lon;population\n" + "\n".join(rows)
+                    + "\nd;Encanto;33.47937;-112.07823;1.650.070\n")
+    with pytest.raises(InputValidationError) as info:
+        read_demand(path)
+    text = str(info.value)
+    assert "'1.650.070' (row 4)" in text
+    assert "3 other value(s) of the column have dots that may group thousands too" in text
+    assert "remove the dots from every value" in text
+    # decimals of a ';' file keep quiet
+    caplog.clear()
+    path.write_text("demand_id;lat;lon;population\na;50,1;8,6;12,5\nb;50,2;8,7;7.25\n")
+    with caplog.at_level("WARNING"):
+        assert read_demand(path)["population"].tolist() == [12.5, 7.25]
+    assert "grouped with dots" not in caplog.text
+
+
 def test_ids_that_differ_only_in_spaces_are_said_so():
     """Tester 182: 'SiteA', ' SiteA' were refused as "duplicate site_id values 'SiteA'",
     without a word on the spaces that made them one."""

@@ -2813,7 +2813,9 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
                 "decimal points, write the file with one decimal mark", report.source,
                 str(s.name), int(grouped.sum()), str(txt.iloc[first]),
                 f"{vals[first]:,.0f}")
-    elif decimal == "." and not pd.api.types.is_numeric_dtype(s.dtype):
+    elif decimal in (".", ",") and not pd.api.types.is_numeric_dtype(s.dtype):
+        # (also in a ';'-separated file, whose numbers may use decimal commas: its dots
+        # were read as decimal points with no word, tester 207)
         _warn_dot_thousands(s, report)
     if missing.any():
         report.add(
@@ -2822,9 +2824,21 @@ def _population(s: pd.Series, report: _Report, decimal: str = ".") -> npt.NDArra
             missing,
         )
     if bad.any():
+        fix = "use plain numbers (no thousands separators, units or text)"
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            # a value with two dots (1.650.070) among others with one (32.890, read as
+            # 32.89): the fix of the bad rows alone left the others 1000 times too small
+            # (tester 207)
+            txt = s.astype("string").str.strip()
+            grouped = txt.str.fullmatch(_DOT_GROUPED).fillna(False).to_numpy(dtype=bool)
+            others = grouped & ~bad
+            if (grouped & bad).any() and others.any():
+                fix += (f"; {int(others.sum())} other value(s) of the column have dots "
+                        f"that may group thousands too (e.g. {str(txt[others].iloc[0])!r}, "
+                        "read as a decimal): remove the dots from every value")
         report.add(
             f"population is not a finite number: {_raw_values(s, bad)}",
-            "use plain numbers (no thousands separators, units or text)",
+            fix,
             bad,
         )
     known = np.nan_to_num(vals, nan=0.0)
