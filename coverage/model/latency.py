@@ -665,8 +665,11 @@ class LatencyModel:
                 f"(latency model {self.profile}: network {self.network_fixed_ms[0]:.2f} ms at "
                 "p50; components "
                 + ", ".join(f"{k} {a:g}/{b:g}" for k, (a, b) in self.components_ms(access).items())
-                + " ms p50/p99). Raise --budget-ms, choose a faster --access or --workload, "
-                "drop the Wi-Fi hop"
+                + " ms p50/p99). Fix: raise --budget-ms, choose a faster --access or "
+                "--workload"
+                # (not with no Wi-Fi hop to drop: tester 207)
+                + (", drop the Wi-Fi hop" if max(self.components_ms(access).get(
+                    "wifi", (0.0, 0.0))) > 0 else "")
                 + (", or use --latency-model on-net if the sites are on your own network"
                    if self.overhead_ms > 0 else "") + "."
             )

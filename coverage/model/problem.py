@@ -526,11 +526,16 @@ class Problem:
             fixed, budget = float(tr.fixed_ms(all_rows[ok][i:i + 1], t)[0]), tr.budget_ms[ok][i]
             parts.append(f"{name}: {above_budget_text(fixed, budget)} ms at distance 0 against "
                          f"a budget of {budget:g} ms")
-        tiers = ("no demand point can meet its budget at any site tier present ("
-                 + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
-                 "faster workload or a faster tier (see --tiers and docs/latency-model.md)")
-        # the model's explanation per access class (at the reference site) first
-        return " ".join([*rows.reasons, tiers])
+        if rows.reasons:
+            # the model's explanation per access class (at the reference site), with its
+            # fix, then the tiers' figures as one more sentence (the two read as one run-on
+            # message with two fixes: tester 207)
+            return (" ".join(rows.reasons) + " At the site tiers present: "
+                    + "; ".join(parts) + " (a faster tier: see --tiers and "
+                    "docs/latency-model.md).")
+        return ("no demand point can meet its budget at any site tier present ("
+                + "; ".join(parts) + "). Fix: raise --budget-ms, use faster access, a "
+                "faster workload or a faster tier (see --tiers and docs/latency-model.md)")
 
     def describe(self) -> dict[str, Any]:
         """Sizes for logs and the summary."""
