@@ -107,3 +107,17 @@ def test_an_n2_comparison_names_its_n2_share():
     assert one["edge"]["coverage"]["share_nk_safe"] is None
     assert "through any 2" not in one["verdict"]["text"]
     assert np.isfinite(one["edge"]["coverage"]["share_n1_safe"])
+
+
+def test_a_budget_no_access_can_meet_says_one_fix(tmp_path):
+    """Tester 207: LTE at 50 ms read as two messages run together ("... on your own
+    network. no demand point can meet ... Fix: ..."), with two fixes and "drop the Wi-Fi
+    hop" under --wifi none."""
+    out = tmp_path / "out"
+    r = run("plan", "--demo", "--country", "LU", "--access", "lte", "--budget-ms", 50,
+            "--out", out)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    line = next(x for x in r.stderr.splitlines() if "cannot be met with lte" in x)
+    assert line.count("Fix:") == 1 and "Wi-Fi" not in line
+    assert "At the site tiers present: metro-colo: 132.2 ms at distance 0" in line
+    assert ". no demand point" not in line and not out.exists()

@@ -122,6 +122,13 @@ def test_infeasible_budget_message():
     assert on_net.radius_km(25.0, "ftth") > 0
     with pytest.raises(InfeasibleBudgetError, match="alone takes"):
         on_net.radius_km(30.0, "dsl")
+    # one fix, and the Wi-Fi hop named only when there is one (tester 207: "drop the
+    # Wi-Fi hop" with --wifi none)
+    with pytest.raises(InfeasibleBudgetError) as err:
+        m.radius_km(50.0, "lte")
+    assert str(err.value).count("Fix:") == 1 and "Wi-Fi" not in str(err.value)
+    with pytest.raises(InfeasibleBudgetError, match="drop the Wi-Fi hop"):
+        LatencyModel(wifi="typical").radius_km(50.0, "ftth")
 
 
 def test_bad_parameters_are_named():
