@@ -852,7 +852,8 @@ def _summary_section(s: dict[str, Any]) -> str:
     ]
     # a plan that fails whole failure domains counts its statuses in domains
     by_domains = s.get("statuses_by") == "failure domains"
-    unit = "failure domains" if by_domains else "sites"
+    unit = "failure domain" if by_domains else "site"
+    unit += "" if k + 1 == 1 else "s"  # (tester 207: "short of 1 sites")
     if "population_gap" in s:
         rows.append((f"population short of {k + 1} {unit} within budget (gaps)",
                      "population_gap", s.get("population_gap"), _num(s.get("population_gap"))))
