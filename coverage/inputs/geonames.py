@@ -367,7 +367,9 @@ def geonames_demand(country: str = DEMO_COUNTRY,
         }
     )
     logger.info(
-        "GeoNames demand %s: %s places, %s people",
+        "GeoNames demand %s: %s places, %s people (places, not a census: a suburb listed "
+        "beside its city counts twice and places below the floor not at all; a grid for "
+        "figures that matter, docs/grids.md)",
         country,
         f"{len(out):,}",
         f"{out['population'].sum():,.0f}",
