@@ -1099,8 +1099,10 @@ def _compare_lines(doc: dict[str, Any]) -> list[str]:
             f"{usd(e['cost_per_million_requests'])} per million requests, "
             f"{usd(e['cost_per_user_month'])} per user-month")
     lines.append(
-        f"region: {r['regions']} regions, {pct(r['coverage']['share_within_budget'])} within "
-        f"budget ({pct(r['coverage']['share_within_budget_n1'])} with two), utilisation "
+        # (the nearest of the table's regions, not a fleet of them: tester 207)
+        f"region: each user's nearest of {r['regions']} regions, "
+        f"{pct(r['coverage']['share_within_budget'])} within budget "
+        f"({pct(r['coverage']['share_within_budget_n1'])} within budget of two), utilisation "
         f"{pct(r['utilisation']['utilisation'])}, {usd(r['cost_usd_per_year']['total'])}/year, "
         f"{usd(r['cost_per_million_requests'])} per million requests, "
         f"{usd(r['cost_per_user_month'])} per user-month")

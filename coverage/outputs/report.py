@@ -1281,7 +1281,11 @@ def _sites_section(sites: pd.DataFrame, a: pd.DataFrame) -> str:
     loads = site_loads(sites, a)
     body = ("<p>Normal load is the population whose nearest chosen site this is; peak load "
             "adds the largest group of users any single failure of another site sends to it "
-            "(their nearest surviving site). Utilisation is normal / peak load: the share of "
+            "(their nearest surviving site), within budget or not: they still send their "
+            "requests. Backup for counts only the people it keeps within budget when their "
+            "own site fails, so a site can back up nobody and still take a peak. "
+            # (tester 207: Invercargill backed up 0 people and peaked at 390,668)
+            "Utilisation is normal / peak load: the share of "
             "the capacity needed for N-1 that the site uses every day. Sorted by peak "
             "load.</p>")
     if "capacity_rps" in sites.columns:
