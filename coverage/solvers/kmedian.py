@@ -157,7 +157,10 @@ def _lagrangian_bound(
     ``-inf`` when nothing is proven."""
     n = len(indptr) - 1
     k_row = np.diff(indptr)
-    has = k_row > 0
+    # the rows assigned: weighted ones with a candidate, as in the MILP (a row of weight 0
+    # is a coverage row only: relaxing its assignment too gave bounds above the optimum
+    # when it may stay unserved, review 208)
+    has = (k_row > 0) & (w > 0)
     row = np.repeat(np.arange(n), k_row)
     c = w[row] * entry_latency
     k = p - int(fixed.sum())
@@ -708,11 +711,14 @@ def k_median(
     status, lower = "local_search", float(lower_bound)
     if np.isfinite(lower) and lower >= objective - 1e-9 * abs(objective):
         status, lower = "optimal", objective  # the bound known meets the plan
-    has_entry = np.diff(indptr) > 0
+    # (a row of weight 0 and requirement 0 may stay unserved: the MILP has no assignment
+    # of it; review 208)
+    has_entry = (np.diff(indptr) > 0) & (w > 0)
 
     def serves_all(chosen: npt.NDArray[np.int64]) -> bool:
-        """Whether every row with a candidate has an open one: a plan of the MILP's model
-        (with requirement 0 the search may leave a row unserved, counting it as 0)."""
+        """Whether every weighted row with a candidate has an open one: a plan of the
+        MILP's model (with requirement 0 the search may leave a row unserved, counting it
+        as 0)."""
         near, _ = first_two_open(indptr, indices, np.isin(np.arange(m), chosen))
         return bool(np.all(near[has_entry] >= 0))
 
@@ -752,8 +758,11 @@ def k_median(
         # limit), so that a loaded machine proves what a quiet one does (the US demo's
         # 252,815 pairs: 0.30 % in the share on a quiet machine, 0.56-0.75 % beside two
         # other jobs; hand runs of 2026-12-07). Not with ``tight_bound``.
+        left = deadline - time.perf_counter()
         share = time.perf_counter() + max(min(
-            deadline - time.perf_counter(),
+            # (with the cuts to follow, half the time left at most: under 5 s of limit
+            # GAP_BOUND_S took it all; review 208)
+            0.5 * left if benders else left,
             max(LAGRANGIAN_SHARE * float(time_limit_s), GAP_BOUND_S)), 0.1)
         more = not (milp_fits or tight_bound or benders)
         lagrangian(deadline if more else share,
@@ -817,7 +826,9 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
     logger.info("k-median LP bound by Benders cuts: %.9g after %d rounds, %d rows, %.1f s%s",
                 lp.bound, lp.rounds, lp.cuts, lp.runtime_s,
                 "" if lp.converged else " (stopped before it converged)")
-    if lp.y is not None and not _within(objective, lp.bound, gap):
+    # (a whole-number master is tried even when the bound proves the gap: it may be the
+    # optimum, at no cost)
+    if lp.y is not None and (lp.integral or not _within(objective, lp.bound, gap)):
         free = np.flatnonzero(~fixed)
         k = p - int(fixed.sum())
         top = free[np.argsort(-lp.y[free], kind="stable")[:k]]
@@ -833,7 +844,7 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
             value = _median_objective(entry_latency, w, first)
             # (a plan of the model serves every row with a candidate: with requirement 0
             # the repair may leave one unserved, which the objective counts as 0)
-            if value < objective and np.all(first[np.diff(indptr) > 0] >= 0):
+            if value < objective and np.all(first[(np.diff(indptr) > 0) & (w > 0)] >= 0):
                 sites, objective = np.asarray(plan, dtype=np.int64), value
     take_bound(min(lp.bound, objective))
     if lp.bound >= objective - 1e-7 * abs(objective):

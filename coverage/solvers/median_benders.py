@@ -21,7 +21,9 @@ problem", EJOR 2023). A cut holds for every plan: with an open candidate closer 
 ``D`` it is at most the nearest one's latency, else at most ``D``. The cuts at a solution
 that violates none give the LP optimum of the classical formulation (each cut is the
 point's subproblem's dual at ``y``), which every round's optimum approaches from below:
-each round's value is a lower bound on the k-median's optimum.
+each round's value is a lower bound on the k-median's optimum (within HiGHS's tolerances:
+the master is scaled so that its costs lie far above them, and the bound returned keeps
+a margin).
 
 At wide budgets the LP bound is tight: on the seven instances above (and the US at 30 ms)
 the last round's ``y`` was a plan whose objective met the bound, so the plan is optimal.
@@ -43,9 +45,19 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["BendersBound", "median_lp_bound"]
 
-CUT_TOLERANCE = 1e-7
-"""A point's cut enters the master when its ``theta`` lies more than this (relative to the
-cut's latency, at least 1 ms) below the cut."""
+CUT_TOLERANCE = 1e-6
+"""A point's cut enters the master when its ``theta`` lies more than this below the cut
+(relative to the cut's value, at least 1, in the master's units: the largest latency is
+:data:`COST_SCALE`); ten times HiGHS's feasibility tolerance, so that a cut the master
+meets within that tolerance is not added again and again (review 208)."""
+
+COST_SCALE = 1e3
+"""The master's latencies and weights are scaled so that the largest of each is this: its
+costs then lie far above HiGHS's tolerances (1e-7) whatever the units (latencies of 1e-6
+gave bounds 40 % above the optimum, and latencies of 1e9 a master HiGHS could not solve;
+review 208)."""
+
+
 
 COVER_TOLERANCE = 1e-6
 """A coverage row enters the master when its open share is this far below its need."""
@@ -58,13 +70,16 @@ class BendersBound:
     Attributes
     ----------
     bound : float
-        The last solved master's optimum: a lower bound on the k-median's optimum (``-inf``
-        when no master was solved).
+        The best solved master's optimum, less a margin: a lower bound on the k-median's
+        optimum within HiGHS's tolerances on the scaled master (``-inf`` when no master
+        was solved).
     y : numpy.ndarray or None
         That master's open shares of the sites (``None`` without one).
     converged : bool
-        No cut or coverage row was violated at ``y``: ``bound`` is the LP bound of the
-        classical formulation, and a whole-number ``y`` is an optimal plan.
+        No cut or coverage row was violated at ``y`` but those in the master already
+        (violated within HiGHS's tolerances): ``bound`` is the LP bound of the
+        classical formulation, and a whole-number ``y`` (which serves every weighted
+        point and meets every requirement) is an optimal plan.
     rounds : int
         Masters solved.
     cuts : int
@@ -158,6 +173,13 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
     w_indptr = np.concatenate([[0], np.cumsum(count[weighted])]).astype(np.int64)
     w_indices, w_latency = indices[entries], entry_latency[entries]
     nw = len(weighted)
+    # the master in scaled units (COST_SCALE): the largest latency and weight 1e3 each
+    top_latency = float(w_latency.max()) if len(w_latency) else 0.0
+    top_weight = float(w[weighted].max()) if nw else 0.0
+    lat_scale = COST_SCALE / top_latency if top_latency > 0 else 1.0
+    w_scale = COST_SCALE / top_weight if top_weight > 0 else 1.0
+    w_latency = w_latency * lat_scale
+    unit = lat_scale * w_scale  # one unit of the k-median's objective, in the master's
     need = np.where(count > 0, r, 0).astype(np.float64)
     need[weighted] = np.maximum(need[weighted], 1.0)
     pattern = sp.csr_array((np.ones(len(indices)), indices, indptr), shape=(n, m))
@@ -165,7 +187,7 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
     inf = highspy.kHighsInf
 
     h = new_highs()
-    cost = np.concatenate([np.zeros(m), w[weighted]])
+    cost = np.concatenate([np.zeros(m), w[weighted] * w_scale])
     a = sp.csr_array((np.ones(m), (np.zeros(m, dtype=np.int64), np.arange(m))),
                      shape=(1, m + nw))
     h.passModel(lp_model(cost, a, [float(p)], [float(p)],
@@ -182,11 +204,18 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
                   rows.data.astype(np.float64))
         added += rows.shape[0]
 
+    # the cuts in the master, by their level's entry (one cut per point and level): a cut
+    # the master keeps violating by a hair (within HiGHS's tolerances) is not added again,
+    # which ran the loop to its deadline (review 208)
+    in_master = np.zeros(len(w_indices), dtype=bool)
+
     def add_cuts(y: npt.NDArray[np.float64], theta: npt.NDArray[np.float64]) -> int:
         t, d, value = cut_levels(y, w_indptr, w_indices, w_latency)
-        short = np.flatnonzero(theta < value - CUT_TOLERANCE * np.maximum(1.0, value))
+        short = np.flatnonzero((theta < value - CUT_TOLERANCE * np.maximum(1.0, value))
+                               & ~in_master[t])
         if not len(short):
             return 0
+        in_master[t[short]] = True
         e = row_ranges(w_indptr[short], t[short])
         row = np.repeat(np.arange(len(short)), t[short] - w_indptr[short])
         coef = d[short][row] - w_latency[e]
@@ -210,34 +239,45 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
     start = np.zeros(m)
     start[np.asarray(incumbent, dtype=np.int64)] = 1.0
     add_cuts(start, np.full(nw, -np.inf))
-    bound, y, converged, rounds = -np.inf, None, False, 0
+    bound, y, converged, rounds, retried = -np.inf, None, False, 0, False
+    enough_scaled = enough * unit
     while True:
         left = deadline - time.perf_counter()
         if left <= 0:
             break
-        h.setOptionValue("time_limit", float(left))
+        # (HiGHS's time limit is on the object's run time over all its solves)
+        h.setOptionValue("time_limit", float(h.getRunTime() + left))
         # the first master by the interior point method (half the simplex's time on
         # Mexico at 50 ms: 16,761 cuts), the others by the dual simplex from its basis
-        h.setOptionValue("solver", "ipm" if rounds == 0 else "simplex")
+        h.setOptionValue("solver", "ipm" if rounds == 0 or retried else "simplex")
         t = time.perf_counter()
         run_highs(h)
+        status = h.getModelStatus()
         logger.debug("master %d: %.2f s, %s", rounds + 1, time.perf_counter() - t,
-                     h.modelStatusToString(h.getModelStatus()))
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            break  # the time limit (or an interrupt): that master proves nothing
+                     h.modelStatusToString(status))
+        if status != highspy.HighsModelStatus.kOptimal:
+            if (status in (highspy.HighsModelStatus.kTimeLimit,
+                           highspy.HighsModelStatus.kInterrupt) or retried):
+                break  # the time limit (or an interrupt): that master proves nothing
+            retried = True  # once, from scratch by the interior point method
+            h.clearSolver()
+            continue
+        retried = False
         rounds += 1
         x = np.asarray(h.getSolution().col_value)
         # each master is a relaxation of the k-median: its optimum is a lower bound
         bound = max(bound, float(h.getInfo().objective_function_value))
         y = np.clip(x[:m], 0.0, 1.0)
         more = add_cover(y) + add_cuts(y, x[m:])
-        logger.debug("k-median LP bound, round %d: %.9g, %d rows added", rounds, bound, more)
+        logger.debug("k-median LP bound, round %d: %.9g, %d rows added", rounds,
+                     bound / unit, more)
         if not more:
             converged = True
             break
-        if bound >= enough:
+        if bound >= enough_scaled:
             break
-    # float sums of many terms: a relative margin far above their rounding
+    # HiGHS's tolerances (1e-7 on the scaled master) and float sums of many terms: a
+    # margin far above both
     if np.isfinite(bound):
-        bound -= 1e-9 * abs(bound)
+        bound = (bound - 1e-9 * abs(bound) - 1e-6) / unit
     return BendersBound(bound, y, converged, rounds, added, time.perf_counter() - t0)
