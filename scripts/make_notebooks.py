@@ -195,8 +195,9 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         `plan.sites` lists the chosen sites with the population they serve as primary and as
         backup, and what happens if each one fails. They are not simply the largest cities:
         among plans with the minimum count, the k-median stage looks for the lowest
-        population-weighted latency (by local search; the summary gives its gap to a lower
-        bound), so a central town can beat a big city on the coast. Look for the Canary
+        population-weighted latency (by local search, and at wide budgets by the LP
+        bound whose last solution may replace the search's plan; the summary gives its
+        gap to a lower bound), so a central town can beat a big city on the coast. Look for the Canary
         Islands too: 1,100-1,300 km from the mainland coast, far beyond
         the budget radius, they need a pair of sites of their own.
         """),
