@@ -197,9 +197,9 @@ def plan_a_country() -> list[nbformat.NotebookNode]:
         among plans with the minimum count, the k-median stage looks for the lowest
         population-weighted latency (by local search, and at wide budgets by the LP
         bound whose last solution may replace the search's plan; the summary gives its
-        gap to a lower bound), so a central town can beat a big city on the coast. Look for the Canary
-        Islands too: 1,100-1,300 km from the mainland coast, far beyond
-        the budget radius, they need a pair of sites of their own.
+        gap to a lower bound), so a central town can beat a big city on the coast. Look
+        for the Canary Islands too: 1,100-1,300 km from the mainland coast, far beyond the
+        budget radius, they need a pair of sites of their own.
         """),
         _code("""
         plan.sites[['name', 'population_primary', 'n_demand_primary', 'population_backup',
