@@ -775,7 +775,7 @@ def k_median(
         sites, objective, status = _benders_step(
             indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
             objective, status, deadline - (0.5 * left if milp_fits else 0.0), gap,
-            take_bound)
+            take_bound, has_entry)
         lower = min(lower, objective)
     remaining = deadline - time.perf_counter() - (0.0 if lag_done else reserve)
     if (status != "optimal" and not _within(objective, lower, gap)
@@ -811,12 +811,13 @@ def k_median(
 
 
 def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
-                  objective, status, deadline, gap, take_bound):
+                  objective, status, deadline, gap, take_bound, has_entry):
     """:func:`k_median`'s LP bound by Benders cuts
     (:func:`coverage.solvers.median_benders.median_lp_bound`) for the plan ``sites`` of
     ``objective``, until ``deadline`` or a bound that proves ``gap``; its last master's
     sites, rounded to ``p`` (the required ones and the largest shares), repaired to meet
-    every row and searched from, replace the plan when better. ``take_bound`` takes the
+    every row and searched from, replace the plan when better if it serves every row of
+    ``has_entry`` (the weighted rows with a candidate). ``take_bound`` takes the
     bound. Returns the plan, its objective and its status (``"optimal"`` when the bound
     meets it, else ``status``)."""
     from .median_benders import median_lp_bound
@@ -842,9 +843,9 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
                                     fixed, max(deadline, time.perf_counter() + 0.1))
             first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), plan))
             value = _median_objective(entry_latency, w, first)
-            # (a plan of the model serves every row with a candidate: with requirement 0
-            # the repair may leave one unserved, which the objective counts as 0)
-            if value < objective and np.all(first[(np.diff(indptr) > 0) & (w > 0)] >= 0):
+            # (a plan of the model serves every weighted row with a candidate: with
+            # requirement 0 the repair may leave one unserved, which costs 0)
+            if value < objective and np.all(first[has_entry] >= 0):
                 sites, objective = np.asarray(plan, dtype=np.int64), value
     take_bound(min(lp.bound, objective))
     if lp.bound >= objective - 1e-7 * abs(objective):
