@@ -186,14 +186,15 @@ def test_a_wide_budget_on_real_data_is_placed_at_the_milps_optimum(caplog):
     pattern = sp.csr_array((np.ones(lat.nnz), lat.indices, lat.indptr), shape=lat.shape)
     cover = min_cover(pattern, np.minimum(req, np.diff(lat.indptr))).sites
     w = demand["population"].to_numpy(dtype=float)
+    # (the MILP alone after the search: no bound, so no cuts)
     exact = k_median(lat, len(cover), weights=w, requirement=req, start=cover,
-                     time_limit_s=120)
+                     time_limit_s=120, bound=False)
     assert exact.status == "optimal"
     with caplog.at_level(logging.INFO, logger="coverage.solvers.kmedian"):
         by_cuts = k_median(lat, len(cover), weights=w, requirement=req, start=cover,
                            max_pairs_exact=1, time_limit_s=120)
     # (proven by the cuts, not by the Lagrangian bound before them)
-    assert "LP bound by Benders cuts" in caplog.text
+    assert "bound by Benders cuts" in caplog.text
     assert by_cuts.status == "optimal"
     assert by_cuts.objective == pytest.approx(exact.objective, rel=1e-7)
     assert by_cuts.lower_bound == pytest.approx(exact.objective, rel=1e-6)
@@ -311,3 +312,86 @@ def test_a_cut_violated_by_a_hair_does_not_hold_the_loop_to_its_deadline():
                           time.perf_counter() + 60)
     assert got.rounds < 50
     assert got.bound <= best * (1 + 1e-9)
+
+
+def nonmetric(seed):
+    """Small instances whose LP bound is often below the optimum (12 of 40 at these
+    sizes): latencies of 1-29 ms drawn at random (no triangle inequality, many ties),
+    points of weight 0, requirements of 1 and 2."""
+    rng = np.random.default_rng(seed)
+    n, m = 16, 8
+    within = rng.random((n, m)) < 0.8
+    within[np.arange(n), rng.integers(0, m, n)] = True
+    lat = np.where(within, rng.integers(1, 30, (n, m)).astype(float), 0.0)
+    w = rng.integers(1, 10, n).astype(float)
+    w[rng.random(n) < 0.2] = 0
+    req = np.where(rng.random(n) < 0.2, 2, 1)
+    return within, lat, w, req, int(rng.integers(2, 5))
+
+
+def test_whole_number_masters_close_what_the_lp_bound_leaves():
+    """Where the LP bound converges below the optimum, the master with whole sites
+    (``mip_deadline``), its plans' violated cuts added until a plan violates none, gives
+    the brute-force optimum and a bound at most it; through ``k_median`` with no MILP
+    (the search, the cuts, the whole-number masters) the plan is the optimum, "optimal"."""
+    loose = 0
+    for seed in range(40):
+        within, lat, w, req, p = nonmetric(seed)
+        best = model_optimum(within, lat, w, req, p)
+        if not np.isfinite(best):
+            continue
+        mat = sp.csr_array((lat[within], np.nonzero(within)), shape=within.shape)
+        indptr, indices, latency, csc, w_, r, fixed = _inputs(mat, w, req, None)
+        m = csc.shape[1]
+        start = k_median(mat, p, weights=w, requirement=req, max_pairs_exact=0,
+                         bound=False).sites
+        lp = median_lp_bound(indptr, indices, latency, w_, r, m, p, fixed, start,
+                             time.perf_counter() + 30)
+        tol = 1e-9 * abs(best)
+        assert lp.bound <= best + tol, seed
+        if not lp.converged or lp.bound >= best * (1 - 1e-6):
+            continue  # (the LP bound is tight here: nothing for the masters to close)
+        loose += 1
+        got = median_lp_bound(indptr, indices, latency, w_, r, m, p, fixed, start,
+                              time.perf_counter() + 30, mip_deadline=time.perf_counter() + 30)
+        assert got.mip_rounds >= 1 and got.converged and got.integral, seed
+        assert best * (1 - 1e-6) <= got.bound <= best + tol, seed
+        plan = list(np.flatnonzero(got.y > 0.5))
+        near = np.where(within[:, plan], lat[:, plan], np.inf).min(axis=1)
+        assert len(plan) == p and np.all(np.isfinite(near[w > 0])), seed
+        assert np.sum(w[w > 0] * near[w > 0]) == pytest.approx(best, rel=1e-9), seed
+        res = k_median(mat, p, weights=w, requirement=req, max_pairs_exact=0, gap=0.0,
+                       time_limit_s=30)
+        assert res.status == "optimal" and res.objective == pytest.approx(best, rel=1e-9), seed
+        assert not res.lower_bound > best + tol, seed
+    assert loose >= 5, f"{loose} instances whose LP bound is below the optimum"
+
+
+def test_a_whole_number_master_under_highs_tolerances_claims_nothing():
+    """Review 209: one point of weight 1e12 at latency 0 (a required site of its own)
+    beside weights of 1-9 puts the other points' costs in the scaled master under
+    HiGHS's tolerances; HiGHS called a whole-number master "optimal" with a dual bound
+    of 0 for a plan above the optimum, which was reported "optimal". Now the master's
+    "optimal" needs its dual bound to show it: no false claim, and with the MILP the
+    true optimum."""
+    within, lat, w, req, p = nonmetric(15)
+    n, m = within.shape
+    big = np.zeros((n + 1, m + 1), dtype=bool)
+    big[:n, :m], big[n, m] = within, True
+    big_lat = np.zeros((n + 1, m + 1))
+    big_lat[:n, :m] = lat
+    w2, req2 = np.append(w, 1e12), np.append(req, 1)
+    required = np.zeros(m + 1, dtype=bool)
+    required[m] = True
+    best = model_optimum(big, big_lat, w2, req2, p + 1)  # (site m: the heavy point's)
+    free = model_optimum(within, lat, w, req, p)
+    assert best == pytest.approx(free)
+    mat = sp.csr_array((big_lat[big], np.nonzero(big)), shape=big.shape)
+    for kw in ({"max_pairs_exact": 0}, {}):
+        res = k_median(mat, p + 1, weights=w2, requirement=req2, required=required, gap=0.0,
+                       time_limit_s=20, **kw)
+        assert not res.lower_bound > best * (1 + 1e-9), kw
+        assert res.objective >= best * (1 - 1e-9), kw
+        if res.status == "optimal":
+            assert res.objective == pytest.approx(best, rel=1e-9), kw
+    assert res.status == "optimal"  # (the MILP's, the last run)

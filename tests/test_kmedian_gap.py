@@ -83,7 +83,8 @@ def test_the_cases_stop_within_the_gap_and_prove_optima():
 
 def test_a_bound_that_proves_the_gap_spares_the_milp(monkeypatch):
     """With a gap the Lagrangian bound runs first, and when it proves the gap the MILP is
-    not built; with gap 0 the same instance goes to the MILP and is proven optimal."""
+    not built; with gap 0 the same instance is proven optimal (by the MILP, asked for no
+    gap, or by the Benders cuts and whole-number masters before it)."""
     calls = []
     real = km._median_milp
 
@@ -107,7 +108,7 @@ def test_a_bound_that_proves_the_gap_spares_the_milp(monkeypatch):
     assert res.objective - res.lower_bound <= 0.1 * res.objective
     calls.clear()
     exact = k_median(lat, p, weights=w, requirement=req, gap=0.0, time_limit_s=30)
-    assert calls == [0.0] and exact.status == "optimal"
+    assert calls in ([], [0.0]) and exact.status == "optimal"
     assert exact.objective == pytest.approx(brute(within, lat, w, req, p), rel=1e-6)
     assert exact.objective <= res.objective * (1 + 1e-9)
 

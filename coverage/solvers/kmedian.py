@@ -44,7 +44,7 @@ little. Germany's embedded data at 40 ms (2.18M pairs): 0.41 % in its 6 s."""
 
 MILP_COST_FLOOR = 1e3
 """The k-median MILP's largest cost is scaled up to at least this (HiGHS's absolute gap of
-1e-6, fixed in SciPy's ``milp``, must be far below the objective)."""
+1e-6, which the MILP keeps, must be far below the objective)."""
 
 BENDERS_SHARE = 0.5
 """Share of :func:`k_median`'s time limit kept back from the search for the LP bound by
@@ -52,6 +52,12 @@ Benders cuts, when the MILP does not fit (:func:`coverage.solvers.median_benders
 wide budgets its last master is often the optimal plan, which the search misses by 2-6 %
 (Brazil at 50 ms, N-1: 5,749 points x 761 candidates, 1.75M pairs, 13 sites; the search
 stopped at its limit 6.4 % above the optimum the LP bound proved in 12 s; hand run)."""
+
+MASTER_RESERVE = 0.05
+"""Share of :func:`k_median`'s time limit kept back from the whole-number Benders masters
+(:func:`coverage.solvers.median_benders.median_lp_bound`'s ``mip_deadline``) for the
+repair and search of their plan, and for HiGHS, which checks its limit between steps:
+Germany at 30 ms, N-1, gap 0: a master stopped 3.7 s past it (hand run)."""
 
 GAP_BOUND_S = 5.0
 """Least time :func:`k_median` gives its Lagrangian bound before the MILP when asked to
@@ -617,13 +623,16 @@ def k_median(
         When the MILP does not prove optimality (or does not run), compute the Lagrangian
         lower bound (:func:`coverage_lagrangian_bound`; ``LAGRANGIAN_SHARE`` of the time
         limit is kept back from the search and the MILP for it), so that the result states
-        its gap. A bound that meets the plan proves it optimal. When the MILP does not fit
-        (``max_pairs_exact``) and the Lagrangian bound does not prove the gap in its share,
-        the LP bound by Benders cuts follows
-        (:func:`coverage.solvers.median_benders.median_lp_bound`; ``BENDERS_SHARE`` of the
-        limit is kept back from the search for both): its last master, rounded to ``p``
-        sites, repaired and searched from, replaces the plan when better (at wide budgets
-        it is often the optimum the search missed). Not with ``tight_bound``. Only for
+        its gap. A bound that meets the plan proves it optimal. When the Lagrangian bound
+        does not prove the gap in its share, the LP bound by Benders cuts follows
+        (:func:`coverage.solvers.median_benders.median_lp_bound`; when the MILP does not
+        fit, ``BENDERS_SHARE`` of the limit is kept back from the search for both; before
+        a MILP that fits, half the time left), and when that converges short of the gap,
+        the master with whole sites until the time limit: its last master, rounded to
+        ``p`` sites, repaired and searched from, replaces the plan when better (at wide
+        budgets it is often the optimum the search missed), and a whole-number master's
+        plan that violates no cut is optimal (within HiGHS's relative gap, 1e-7, at
+        ``gap`` 0). The MILP then runs only if time is left. Not with ``tight_bound``. Only for
         plans that serve every row with a candidate (with requirement 0 the search's plan
         may leave a row unserved, and then has no bound) and for at most
         ``LAGRANGIAN_MAX_PAIRS`` stored pairs.
@@ -633,7 +642,9 @@ def k_median(
         ``gap > 0`` the Lagrangian bound runs before the MILP, which is skipped when the
         bound already proves the gap (the MILP's root LP alone takes about 35 s on
         Germany's 139,000 pairs, for a plan the local search had), and the MILP stops at
-        HiGHS's relative gap ``gap``. 0: run to proven optimality or the time limit.
+        HiGHS's relative gap ``gap``. 0: run to proven optimality or the time limit (the
+        cuts and whole-number masters first there too: Japan at 30 ms, N-0, 129,314 pairs,
+        proven optimal in 18 s, where the MILP gave no plan in 99 s; hand run).
     warm : array_like of int, optional
         A second start that may leave rows short of their requirement (the plan of a
         placement made before more rows were added): with the required sites, and sites
@@ -685,7 +696,7 @@ def k_median(
     # may prove in seconds: Japan at 30 ms, N-0, 129,314 pairs, 37 sites: 0.28 % in 3.8 s
     # where the MILP overran its 58 s by 40 s for no better plan; hand run); not for the
     # rounds of the placement by failure domains
-    benders = bound and not tight_bound and (not milp_fits or gap > 0)
+    benders = bound and not tight_bound
     # the bound's share of the limit, kept back from the search and the MILP for when they
     # prove nothing
     reserve = ((BENDERS_SHARE if benders and not milp_fits else LAGRANGIAN_SHARE)
@@ -773,8 +784,9 @@ def k_median(
         left = deadline - time.perf_counter()
         sites, objective, status = _benders_step(
             indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
-            objective, status, deadline - (0.5 * left if milp_fits else 0.0), gap,
-            take_bound, has_entry)
+            objective, status, deadline - (0.5 * left if milp_fits else 0.0),
+            deadline - MASTER_RESERVE * float(time_limit_s), deadline, gap, take_bound,
+            has_entry)
         lower = min(lower, objective)
     remaining = deadline - time.perf_counter() - (0.0 if lag_done else reserve)
     if (status != "optimal" and not _within(objective, lower, gap)
@@ -810,10 +822,13 @@ def k_median(
 
 
 def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed, sites,
-                  objective, status, deadline, gap, take_bound, has_entry):
+                  objective, status, deadline, mip_deadline, end, gap, take_bound,
+                  has_entry):
     """:func:`k_median`'s LP bound by Benders cuts
     (:func:`coverage.solvers.median_benders.median_lp_bound`) for the plan ``sites`` of
-    ``objective``, until ``deadline`` or a bound that proves ``gap``; its last master's
+    ``objective``, until ``deadline`` or a bound that proves ``gap``, then (when it
+    converged short of that) its whole-number masters until ``mip_deadline`` (the
+    repair and search after them until ``end``, 0.1 s at least); its last master's
     sites, rounded to ``p`` (the required ones and the largest shares), repaired to meet
     every row and searched from, replace the plan when better if it serves every row of
     ``has_entry`` (the weighted rows with a candidate). ``take_bound`` takes the
@@ -822,12 +837,20 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
     from .median_benders import median_lp_bound
 
     lp = median_lp_bound(indptr, indices, entry_latency, w, r, m, p, fixed, sites, deadline,
-                         enough=objective * (1 - gap) if gap > 0 else objective)
-    logger.info("k-median LP bound by Benders cuts: %.9g after %d rounds, %d rows, %.1f s%s",
-                lp.bound, lp.rounds, lp.cuts, lp.runtime_s,
-                "" if lp.converged else " (stopped before it converged)")
+                         enough=objective * (1 - gap) if gap > 0 else objective,
+                         mip_deadline=mip_deadline, gap=gap)
+    if lp.mip_rounds:
+        logger.info("k-median bound by Benders cuts: %.9g after %d LP and %d whole-number "
+                    "masters, %d rows, %.1f s%s", lp.bound, lp.rounds, lp.mip_rounds,
+                    lp.cuts, lp.runtime_s,
+                    ", the last one's plan optimal" if lp.converged else "")
+    else:
+        logger.info("k-median LP bound by Benders cuts: %.9g after %d rounds, %d rows, "
+                    "%.1f s%s", lp.bound, lp.rounds, lp.cuts, lp.runtime_s,
+                    "" if lp.converged else " (stopped before it converged)")
     # (a whole-number master is tried even when the bound proves the gap: it may be the
     # optimum, at no cost)
+    plan_value = np.inf
     if lp.y is not None and (lp.integral or not _within(objective, lp.bound, gap)):
         free = np.flatnonzero(~fixed)
         k = p - int(fixed.sum())
@@ -835,20 +858,29 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
         rounded = np.sort(np.concatenate([np.flatnonzero(fixed), top]))
         # (a whole-number master's plan meets every row; a rounded one may not)
         plan = _repair(indptr, indices, entry_latency, w, r, pattern_csc, rounded, fixed,
-                       deadline)
+                       max(end, time.perf_counter() + 0.1))
         if plan is not None:
-            if not lp.integral:
+            # (searched from unless proven: a whole-number master's plan that violates
+            # nothing is optimal, another may not be: review 209)
+            if not (lp.integral and lp.converged):
                 plan = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, plan,
-                                    fixed, max(deadline, time.perf_counter() + 0.1))
+                                    fixed, max(end, time.perf_counter() + 0.1))
             first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), plan))
             value = _median_objective(entry_latency, w, first)
             # (a plan of the model serves every weighted row with a candidate: with
             # requirement 0 the repair may leave one unserved, which costs 0)
-            if value < objective and np.all(first[has_entry] >= 0):
-                sites, objective = np.asarray(plan, dtype=np.int64), value
+            if np.all(first[has_entry] >= 0):
+                plan_value = value
+                if value < objective:
+                    sites, objective = np.asarray(plan, dtype=np.int64), value
     take_bound(min(lp.bound, objective))
     if lp.bound >= objective - 1e-7 * abs(objective):
         status = "optimal"  # (within HiGHS's own relative tolerance, as the MILP's)
+    elif lp.mip_rounds and lp.converged and gap <= 0 and np.isfinite(plan_value):
+        # HiGHS's "optimal" whole-number master, its plan violating no cut: optimal within
+        # HiGHS's relative gap (1e-7), as the MILP's "optimal" (the plan kept is that
+        # one, taken above, or better)
+        status = "optimal"
     return sites, objective, status
 
 
@@ -1722,6 +1754,8 @@ def _median_milp(indptr, indices, entry_latency, w, r, m, p, fixed, time_limit_s
     if res.x is None:
         return None
     sites = np.flatnonzero(res.x[:m] > 0.5)
+    if len(sites) != p or not np.all(np.isin(np.flatnonzero(fixed), sites)):
+        return None  # (not a plan: an infeasible point HiGHS may hand back when stopped)
     if capacity is not None:  # the flow's objective (the caller prices the sites' own)
         obj = float(res.objective) / scale
     else:
