@@ -395,3 +395,60 @@ def test_a_whole_number_master_under_highs_tolerances_claims_nothing():
         if res.status == "optimal":
             assert res.objective == pytest.approx(best, rel=1e-9), kw
     assert res.status == "optimal"  # (the MILP's, the last run)
+
+
+def test_a_plan_the_master_undercounts_by_a_cut_tolerance_is_not_called_optimal():
+    """Review 210: a near-copy of the optimum's busiest site (latencies x (1 + 9.5e-7))
+    and one point that prefers the copy by a hair make the master's latencies lie under a
+    plan's cost by less than a cut's tolerance; the whole-number master "converged" on a
+    plan 1.3e-7 above the optimum and it was called optimal. A master's plan is now
+    judged by its own cost: "optimal" only at the brute-force optimum (within 1e-7)."""
+    from coverage.solvers.kmedian import _benders_step, _median_objective, first_two_open
+
+    fact = 9.5e-7
+    within, lat, w, req, p = nonmetric(2)
+    n, m = within.shape
+    best_plan = None
+    for s in itertools.combinations(range(m), p):
+        near = np.where(within[:, list(s)], lat[:, list(s)], np.inf).min(axis=1)
+        if np.any(within[:, list(s)].sum(axis=1) < np.minimum(req, within.sum(axis=1))):
+            continue
+        if np.any(~np.isfinite(near) & within.any(axis=1) & (w > 0)):
+            continue
+        value = float(np.sum(w[np.isfinite(near)] * near[np.isfinite(near)]))
+        if best_plan is None or value < best_plan[0]:
+            best_plan = (value, s)
+    plan = list(best_plan[1])
+    dense = np.where(within[:, plan], lat[:, plan], np.inf)
+    nearest = dense.argmin(axis=1)
+    share = [float(np.sum((w * dense.min(axis=1))[(nearest == k) & (w > 0)]))
+             for k in range(p)]
+    j = plan[int(np.argmax(share))]
+    big = np.zeros((n + 1, m + 1), dtype=bool)
+    big_lat = np.zeros((n + 1, m + 1))
+    big[:n, :m], big_lat[:n, :m] = within, lat
+    big[:n, m], big_lat[:n, m] = within[:, j], lat[:, j] * (1 + fact)
+    big[n, j] = big[n, m] = True
+    big_lat[n, j], big_lat[n, m] = 10.0, 10.0 - 0.2 * fact * max(share)
+    w2, req2 = np.append(w, 1.0), np.append(req, 1)
+    best = model_optimum(big, big_lat, w2, req2, p)
+    mat = sp.csr_array((big_lat[big], np.nonzero(big)), shape=big.shape)
+    indptr, indices, latency, csc, w_, r, fixed = _inputs(mat, w2, req2, None)
+    has_entry = (np.diff(indptr) > 0) & (w_ > 0)
+    claims = 0
+    for start in itertools.combinations(range(m + 1), p):
+        sites = np.array(start)
+        first, _ = first_two_open(indptr, indices, np.isin(np.arange(m + 1), sites))
+        if np.any(first[has_entry] < 0) or np.any(
+                big[:, list(start)].sum(axis=1) < np.minimum(req2, big.sum(axis=1))):
+            continue
+        objective = _median_objective(latency, w_, first)
+        now = time.perf_counter()
+        got, value, status = _benders_step(
+            indptr, indices, latency, w_, r, csc, m + 1, p, fixed, sites, objective,
+            "local_search", now + 10, now + 10, now + 10, 0.0, lambda _b: None, has_entry)
+        assert value >= best * (1 - 1e-9)
+        if status == "optimal":
+            claims += 1
+            assert value <= best * (1 + 1e-7), (start, list(got), value, best)
+    assert claims >= 1

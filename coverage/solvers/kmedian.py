@@ -860,9 +860,10 @@ def _benders_step(indptr, indices, entry_latency, w, r, pattern_csc, m, p, fixed
         plan = _repair(indptr, indices, entry_latency, w, r, pattern_csc, rounded, fixed,
                        max(end, time.perf_counter() + 0.1))
         if plan is not None:
-            # (searched from unless proven: a whole-number master's plan that violates
-            # nothing is optimal, another may not be: review 209)
-            if not (lp.integral and lp.converged):
+            # (searched from unless proven: a whole-number LP plan, or a whole-number
+            # master's at gap 0, that violates nothing is optimal, another may not be:
+            # reviews 209, 210)
+            if not (lp.integral and lp.converged and (gap <= 0 or not lp.mip_rounds)):
                 plan = _swap_search(indptr, indices, entry_latency, w, r, pattern_csc, plan,
                                     fixed, max(end, time.perf_counter() + 0.1))
             first, _ = first_two_open(indptr, indices, np.isin(np.arange(m), plan))

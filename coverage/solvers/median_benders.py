@@ -31,7 +31,7 @@ prototype): the best plan known met it. It is not tight everywhere: Japan at 30 
 (37 sites) converges 0.15 % below its best plan. There the master is then solved with
 whole sites (``mip_deadline``: HiGHS's branch and bound on the master, whose plan's
 violated cuts are added and the master solved again, until a plan violates none): two to
-four such masters, 7-13 s each, proved the optimum, 0.027 % below the best plan the
+four such masters, 7-13 s each, proved the optimum, 0.026 % below the best plan the
 search and the LP's rounding had (hand runs of 2026-12-08; the classical MILP gave no plan
 in 99 s). A whole-number master is a relaxation too: its dual bound is a lower bound; its
 plan, violating no cut, costs what the master says (a cut at a whole-number ``y`` is the
@@ -113,7 +113,12 @@ class BendersBound:
     @property
     def integral(self) -> bool:
         """Whether ``y`` is a plan (every share within 1e-6 of 0 or 1)."""
-        return self.y is not None and bool(np.all(np.minimum(self.y, 1 - self.y) <= 1e-6))
+        return self.y is not None and _whole(self.y)
+
+
+def _whole(y: npt.NDArray[np.float64]) -> bool:
+    """Whether the open shares ``y`` are a plan (every share within 1e-6 of 0 or 1)."""
+    return bool(np.all(np.minimum(y, 1 - y) <= 1e-6))
 
 
 def cut_levels(y: npt.NDArray[np.float64], indptr: npt.NDArray[np.int64],
@@ -308,7 +313,7 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
     unproven = (bound < enough_scaled - 1e-7 * abs(enough_scaled)
                 if np.isfinite(enough_scaled) else True)
     if (mip_deadline is not None and converged and unproven
-            and not np.all(np.minimum(y, 1 - y) <= 1e-6)
+            and not _whole(y)
             and mip_deadline > time.perf_counter()):
         # the branch and bound on the master: each whole-number master is a relaxation
         # too (its dual bound a lower bound), and its plan, once it violates no cut,
@@ -364,14 +369,18 @@ def median_lp_bound(indptr: npt.NDArray[np.int64], indices: npt.NDArray[np.int64
                 # HiGHS's "optimal" only where its own dual bound shows it: costs under its
                 # tolerances (a point of weight 1e12 beside weights of 1-9) gave "optimal"
                 # with a dual bound of 0 for a plan 0.3 % above the optimum (review 209)
+                # (and against the plan's own cost: the master's latencies may lie under
+                # it by a cut's tolerance, CUT_TOLERANCE; review 210)
                 converged = (status == highspy.HighsModelStatus.kOptimal
                              and float(info.mip_dual_bound)
-                             >= value - (max(float(gap), 1e-7) + 1e-9) * abs(value))
+                             >= true_value - (max(float(gap), 1e-7) + 1e-9) * abs(true_value))
                 break
             if status != highspy.HighsModelStatus.kOptimal or bound >= enough_scaled:
                 break
-        if not converged and best_y is not None:
-            y = best_y  # (a converged master's plan is the best)
+        if best_y is not None:
+            # (the cheapest: a converged master's plan is so at gap 0, within ``gap`` of
+            # an earlier one otherwise; review 210)
+            y = best_y
         if not mip_rounds:
             # no whole-number master gave a plan (India at 30 ms, N-0, 178 sites: none in
             # 44 s): ``y`` is still the converged LP's
